@@ -1,0 +1,171 @@
+package model
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Direction is the direction of a rule, seen from the instance.
+type Direction string
+
+const (
+	Ingress Direction = "ingress"
+	Egress  Direction = "egress"
+)
+
+// Policy is what a matching rule does. Stored lower-case; ECS shows it
+// capitalised (see Policy.Display).
+type Policy string
+
+const (
+	Accept Policy = "accept"
+	Drop   Policy = "drop"
+)
+
+// Display is the form DescribeSecurityGroupAttribute returns.
+func (p Policy) Display() string {
+	if p == Drop {
+		return "Drop"
+	}
+	return "Accept"
+}
+
+// Protocol is a rule's IpProtocol in canonical spelling.
+type Protocol string
+
+const (
+	TCP    Protocol = "TCP"
+	UDP    Protocol = "UDP"
+	ICMP   Protocol = "ICMP"
+	ICMPv6 Protocol = "ICMPv6"
+	GRE    Protocol = "GRE"
+	ALL    Protocol = "ALL"
+)
+
+// Protocols lists every protocol a rule may name.
+var Protocols = []Protocol{TCP, UDP, ICMP, ICMPv6, GRE, ALL}
+
+// Number is the IP protocol number (0 for ALL).
+func (p Protocol) Number() uint8 {
+	switch p {
+	case TCP:
+		return 6
+	case UDP:
+		return 17
+	case ICMP:
+		return 1
+	case ICMPv6:
+		return 58
+	case GRE:
+		return 47
+	}
+	return 0
+}
+
+// HasPorts reports whether the protocol carries port numbers.
+func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }
+
+// ParseProtocol accepts any case of the names ECS knows.
+func ParseProtocol(s string) (Protocol, bool) {
+	for _, p := range Protocols {
+		if strings.EqualFold(s, string(p)) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// NicType selects the classic network's internet or intranet rule set.
+// VPC rules are always intranet.
+type NicType string
+
+const (
+	Intranet NicType = "intranet"
+	Internet NicType = "internet"
+)
+
+// PortRange is an inclusive port interval written "start/end". {-1,-1} is
+// every port (the only range ICMP, ICMPv6, GRE and ALL take); the zero value
+// means no range was given (an absent SourcePortRange).
+type PortRange struct {
+	Start int32 `json:"start"`
+	End   int32 `json:"end"`
+}
+
+// AnyPort is the range "-1/-1".
+var AnyPort = PortRange{-1, -1}
+
+// IsSet reports whether a range was given at all.
+func (r PortRange) IsSet() bool { return r != PortRange{} }
+
+// IsAny reports whether the range admits every port.
+func (r PortRange) IsAny() bool { return r == AnyPort || r == PortRange{} }
+
+// Contains reports whether port falls in the range.
+func (r PortRange) Contains(port uint16) bool {
+	return r.IsAny() || int32(port) >= r.Start && int32(port) <= r.End
+}
+
+func (r PortRange) String() string {
+	if !r.IsSet() {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", r.Start, r.End)
+}
+
+// Peer is the far side of a rule: exactly one of a CIDR block, a security
+// group (optionally another account's) or a prefix list.
+type Peer struct {
+	CIDR         netip.Prefix `json:"cidr,omitzero"`
+	CIDRText     string       `json:"cidrText,omitempty"` // as submitted, echoed back to clients
+	GroupID      string       `json:"groupId,omitempty"`
+	GroupOwner   string       `json:"groupOwner,omitempty"` // owner account UID, resolved by the operations layer
+	PrefixListID string       `json:"prefixListId,omitempty"`
+}
+
+// Rule is one permission of a security group.
+type Rule struct {
+	ID              string       `json:"id"`
+	Direction       Direction    `json:"direction"`
+	Policy          Policy       `json:"policy"`
+	Priority        int          `json:"priority"`
+	Protocol        Protocol     `json:"protocol"`
+	PortRange       PortRange    `json:"portRange"`
+	SourcePortRange PortRange    `json:"sourcePortRange,omitzero"`
+	Peer            Peer         `json:"peer"`
+	Local           netip.Prefix `json:"local,omitzero"` // the instance-side CIDR of a quintuple rule
+	LocalText       string       `json:"localText,omitempty"`
+	NicType         NicType      `json:"nicType"`
+	Description     string       `json:"description,omitempty"`
+	Created         time.Time    `json:"created"`
+}
+
+// Key is the rule's identity: two rules with the same key are the same rule
+// (Authorize of an existing rule adds nothing). Description is not part of it.
+func (r *Rule) Key() string {
+	var peer string
+	switch {
+	case r.Peer.CIDR.IsValid():
+		peer = "cidr:" + r.Peer.CIDR.Masked().String()
+	case r.Peer.GroupID != "":
+		peer = "sg:" + r.Peer.GroupID + "@" + r.Peer.GroupOwner
+	default:
+		peer = "pl:" + r.Peer.PrefixListID
+	}
+	local := ""
+	if r.Local.IsValid() {
+		local = r.Local.Masked().String()
+	}
+	return strings.Join([]string{string(r.Direction), string(r.NicType), string(r.Protocol),
+		r.PortRange.String(), r.SourcePortRange.String(), peer, local,
+		string(r.Policy), strconv.Itoa(r.Priority)}, "|")
+}
+
+// IPv6 reports whether the rule is about IPv6 traffic only; false for rules
+// whose peer is a group (which stands for both families).
+func (r *Rule) IPv6() bool {
+	return r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is6() || r.Local.IsValid() && r.Local.Addr().Is6()
+}

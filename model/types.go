@@ -1,0 +1,193 @@
+// Package model holds Palisade's resources as plain data (accounts, regions,
+// VPCs, vSwitches, instances, security groups with their rules, prefix lists,
+// EIPs) and the validation of every field a client can send. The operations
+// layer, the scenario loader and the analyzers all build resources through
+// the parse functions here, so an input that the API refuses is refused
+// everywhere with the same ECS error code.
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Account is a tenant. Every resource belongs to exactly one account.
+type Account struct {
+	UID     string    `json:"uid"` // numeric string, e.g. "1000000000000001"
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
+}
+
+// AccessKey authenticates API calls on behalf of an account.
+type AccessKey struct {
+	ID      string    `json:"id"`
+	Secret  string    `json:"secret"`
+	Account string    `json:"account"`
+	Created time.Time `json:"created"`
+}
+
+// VPC is a private network. Instances in different VPCs cannot reach each
+// other at their private addresses.
+type VPC struct {
+	ID          string       `json:"id"`
+	Region      string       `json:"region"`
+	Owner       string       `json:"owner"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	CIDR        netip.Prefix `json:"cidr"`
+	IPv6CIDR    netip.Prefix `json:"ipv6Cidr,omitzero"`
+	Created     time.Time    `json:"created"`
+}
+
+// VSwitch is a subnet of a VPC in one zone; instances take their private
+// addresses from it.
+type VSwitch struct {
+	ID          string       `json:"id"`
+	Region      string       `json:"region"`
+	Owner       string       `json:"owner"`
+	VpcID       string       `json:"vpcId"`
+	Zone        string       `json:"zone"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	CIDR        netip.Prefix `json:"cidr"`
+	IPv6CIDR    netip.Prefix `json:"ipv6Cidr,omitzero"`
+	Created     time.Time    `json:"created"`
+}
+
+// Instance status values, as ECS reports them.
+const (
+	StatusPending  = "Pending"
+	StatusRunning  = "Running"
+	StatusStarting = "Starting"
+	StatusStopping = "Stopping"
+	StatusStopped  = "Stopped"
+)
+
+// Instance is a virtual machine with one primary NIC. An empty VpcID means a
+// classic-network instance.
+type Instance struct {
+	ID             string     `json:"id"`
+	Region         string     `json:"region"`
+	Owner          string     `json:"owner"`
+	Name           string     `json:"name"`
+	Description    string     `json:"description"`
+	Zone           string     `json:"zone"`
+	VpcID          string     `json:"vpcId"`
+	VSwitchID      string     `json:"vSwitchId"`
+	PrivateIP      netip.Addr `json:"privateIp"`
+	IPv6           netip.Addr `json:"ipv6,omitzero"`
+	PublicIP       netip.Addr `json:"publicIp,omitzero"`
+	EipID          string     `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
+	Status         string     `json:"status"`
+	ImageID        string     `json:"imageId"`
+	InstanceType   string     `json:"instanceType"`
+	SecurityGroups []string   `json:"securityGroups"` // 1..5 IDs, all of one type, in join order
+	Tags           []Tag      `json:"tags,omitempty"`
+	Created        time.Time  `json:"created"`
+	// Placement: the host that enforces this instance's policy (set by agents).
+	Host      string `json:"host,omitempty"`
+	Interface string `json:"interface,omitempty"`
+}
+
+// Classic reports whether the instance is on the classic network.
+func (i *Instance) Classic() bool { return i.VpcID == "" }
+
+// Addresses returns the instance's private addresses (IPv4, then IPv6 if
+// any): the addresses a group peer stands for.
+func (i *Instance) Addresses() []netip.Addr {
+	a := []netip.Addr{i.PrivateIP}
+	if i.IPv6.IsValid() {
+		a = append(a, i.IPv6)
+	}
+	return a
+}
+
+// GroupType is the kind of a security group.
+type GroupType string
+
+const (
+	Normal     GroupType = "normal"     // basic
+	Enterprise GroupType = "enterprise" // advanced
+)
+
+// InnerAccessPolicy values.
+const (
+	InnerAccept = "Accept"
+	InnerDrop   = "Drop"
+)
+
+// SecurityGroup is a stateful firewall policy shared by its member instances.
+type SecurityGroup struct {
+	ID                string    `json:"id"`
+	Region            string    `json:"region"`
+	Owner             string    `json:"owner"`
+	Name              string    `json:"name"`
+	Description       string    `json:"description"`
+	Type              GroupType `json:"type"`
+	VpcID             string    `json:"vpcId"` // empty: classic network
+	InnerAccessPolicy string    `json:"innerAccessPolicy"`
+	ResourceGroupID   string    `json:"resourceGroupId,omitempty"`
+	Tags              []Tag     `json:"tags,omitempty"`
+	Created           time.Time `json:"created"`
+	Rules             []Rule    `json:"rules"` // in creation order
+}
+
+// Classic reports whether the group is on the classic network.
+func (g *SecurityGroup) Classic() bool { return g.VpcID == "" }
+
+// InnerAccept reports whether members of the group always reach each other.
+func (g *SecurityGroup) InnerAccept() bool {
+	return g.Type == Normal && g.InnerAccessPolicy == InnerAccept
+}
+
+// GroupPeerRules counts the rules whose peer is a security group (quota: 20).
+func (g *SecurityGroup) GroupPeerRules() int {
+	n := 0
+	for _, r := range g.Rules {
+		if r.Peer.GroupID != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Tag is a key-value label on a resource.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// PrefixList is a named set of CIDR blocks that rules may use as a peer.
+type PrefixList struct {
+	ID            string        `json:"id"`
+	Region        string        `json:"region"`
+	Owner         string        `json:"owner"`
+	Name          string        `json:"name"`
+	Description   string        `json:"description"`
+	AddressFamily string        `json:"addressFamily"` // IPv4 | IPv6
+	MaxEntries    int           `json:"maxEntries"`
+	Entries       []PrefixEntry `json:"entries"`
+	Tags          []Tag         `json:"tags,omitempty"`
+	Created       time.Time     `json:"created"`
+}
+
+// PrefixEntry is one CIDR block of a prefix list.
+type PrefixEntry struct {
+	CIDR        netip.Prefix `json:"cidr"`
+	Description string       `json:"description,omitempty"`
+}
+
+// EIP is an elastic public IPv4 address that can be bound to an instance.
+type EIP struct {
+	ID          string     `json:"id"` // eip-…
+	Region      string     `json:"region"`
+	Owner       string     `json:"owner"`
+	Name        string     `json:"name"`
+	Address     netip.Addr `json:"address"`
+	InstanceID  string     `json:"instanceId,omitempty"`
+	Bandwidth   string     `json:"bandwidth"`
+	ChargeType  string     `json:"chargeType"`
+	Status      string     `json:"status"` // Available | InUse
+	Description string     `json:"description,omitempty"`
+	Created     time.Time  `json:"created"`
+}
