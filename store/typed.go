@@ -1,0 +1,44 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// GetAs reads record (kind, id) and decodes its JSON document into a T.
+// ok is false (and v the zero T) if the record does not exist.
+func GetAs[T any](tx ReadTx, kind Kind, id string) (v T, ok bool, err error) {
+	r, ok, err := tx.Get(kind, id)
+	if err != nil || !ok {
+		return v, false, err
+	}
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		return v, false, fmt.Errorf("store: decode %s/%s: %w", kind, id, err)
+	}
+	return v, true, nil
+}
+
+// ListAs lists the records of kind matching q (ordered by ID) and decodes
+// each JSON document into a T.
+func ListAs[T any](tx ReadTx, kind Kind, q Query) ([]T, error) {
+	rs, err := tx.List(kind, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(rs))
+	for i, r := range rs {
+		if err := json.Unmarshal(r.Data, &out[i]); err != nil {
+			return nil, fmt.Errorf("store: decode %s/%s: %w", kind, r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// PutAs encodes v as JSON and stores it as record (kind, id).
+func PutAs[T any](tx Tx, kind Kind, id, account, region string, v T) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s/%s: %w", kind, id, err)
+	}
+	return tx.Put(Record{Kind: kind, ID: id, Account: account, Region: region, Data: data})
+}
