@@ -16,6 +16,14 @@ type Error struct {
 	Status  int    // HTTP status, e.g. 400
 	Code    string // ECS error code, e.g. "InvalidSecurityGroupId.NotFound"
 	Message string // what is wrong and, where it helps, what to do
+	Field   string // the request field at fault, if one is (not sent to clients)
+}
+
+// At returns a copy of the error that names the field at fault.
+func (e *Error) At(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

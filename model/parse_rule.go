@@ -55,26 +55,26 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	}
 	r.Protocol = p
 	if r.PortRange, err = parsePortRange(in.PortRange, p); err != nil {
-		return r, owner, err
+		return r, owner, err.At("PortRange")
 	}
 	if in.SourcePortRange != "" {
 		spr, err := parsePortRange(in.SourcePortRange, p)
 		if err != nil {
-			return r, owner, ecserr.BadRequest("InvalidSourcePortRange.Malformed", "The specified SourcePortRange %q is not valid: %s", in.SourcePortRange, err.Message)
+			return r, owner, ecserr.BadRequest("InvalidSourcePortRange.Malformed", "The specified SourcePortRange %q is not valid: %s", in.SourcePortRange, err.Message).At("SourcePortRange")
 		}
 		if spr != AnyPort {
 			r.SourcePortRange = spr
 		}
 	}
 	if r.Policy, err = ParsePolicy(in.Policy); err != nil {
-		return r, owner, err
+		return r, owner, err.At("Policy")
 	}
 	if r.Priority, err = ParsePriority(in.Priority); err != nil {
-		return r, owner, err
+		return r, owner, err.At("Priority")
 	}
 	if in.Description != "" {
 		if n := len([]rune(in.Description)); n > 512 {
-			return r, owner, ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The rule description must be 1 to 512 characters long; it has %d.", n)
+			return r, owner, ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The rule description must be 1 to 512 characters long; it has %d.", n).At("Description")
 		}
 		r.Description = in.Description
 	}
@@ -91,19 +91,19 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	}
 
 	if peer4 != "" && peer6 != "" {
-		return r, owner, ecserr.BadRequest("InvalidParam."+peerSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set; give one peer address family per rule.", peerSide, peerSide)
+		return r, owner, ecserr.BadRequest("InvalidParam."+peerSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set; give one peer address family per rule.", peerSide, peerSide).At("Ipv6" + peerSide + "CidrIp")
 	}
 	switch {
 	case peer4 != "":
 		pfx, text, ok := parseCIDR(peer4, false)
 		if !ok {
-			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, peer4)
+			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, peer4).At(peerSide + "CidrIp")
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case peer6 != "":
 		pfx, text, ok := parseCIDR(peer6, true)
 		if !ok {
-			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, peer6)
+			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, peer6).At("Ipv6" + peerSide + "CidrIp")
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case group != "":
@@ -111,20 +111,20 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		owner = PeerOwner{ID: ownerID, Account: ownerAcct}
 		if ownerID != "" {
 			if _, err := strconv.ParseUint(ownerID, 10, 64); err != nil {
-				return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, ownerID)
+				return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, ownerID).At(peerSide + "GroupOwnerId")
 			}
 		}
 	case pl != "":
 		if classic {
-			return r, owner, ecserr.BadRequest("NotSupported.ClassicNetworkPrefixList", "Prefix lists can only be used in rules of VPC security groups.")
+			return r, owner, ecserr.BadRequest("NotSupported.ClassicNetworkPrefixList", "Prefix lists can only be used in rules of VPC security groups.").At(peerSide + "PrefixListId")
 		}
 		r.Peer = Peer{PrefixListID: pl}
 	default:
-		return r, owner, ecserr.BadRequest("MissingParameter."+peerSide, "The rule needs a peer: one of %sCidrIp, Ipv6%sCidrIp, %sGroupId or %sPrefixListId.", peerSide, peerSide, peerSide, peerSide)
+		return r, owner, ecserr.BadRequest("MissingParameter."+peerSide, "The rule needs a peer: one of %sCidrIp, Ipv6%sCidrIp, %sGroupId or %sPrefixListId.", peerSide, peerSide, peerSide, peerSide).At(peerSide + "CidrIp")
 	}
 
 	if local4 != "" && local6 != "" {
-		return r, owner, ecserr.BadRequest("InvalidParam."+localSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set.", localSide, localSide)
+		return r, owner, ecserr.BadRequest("InvalidParam."+localSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set.", localSide, localSide).At("Ipv6" + localSide + "CidrIp")
 	}
 	if local4 != "" || local6 != "" {
 		raw, six := local4, false
@@ -137,14 +137,18 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 			if six {
 				code = "InvalidParam.Ipv6" + localSide + "CidrIp"
 			}
-			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", raw)
+			field := localSide + "CidrIp"
+			if six {
+				field = "Ipv6" + field
+			}
+			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", raw).At(field)
 		}
 		r.Local, r.LocalText = pfx, text
 		if r.Peer.CIDR.IsValid() && r.Peer.CIDR.Masked() == pfx.Masked() {
-			return r, owner, ecserr.BadRequest("InvalidParamter.Conflict", "SourceCidrIp should be different from the DestCidrIp.")
+			return r, owner, ecserr.BadRequest("InvalidParamter.Conflict", "SourceCidrIp should be different from the DestCidrIp.").At(localSide + "CidrIp")
 		}
 		if r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is6() != six {
-			return r, owner, ecserr.BadRequest("InvalidParameter.Conflict", "A rule cannot mix IPv4 and IPv6 addresses; use one address family for both sides.")
+			return r, owner, ecserr.BadRequest("InvalidParameter.Conflict", "A rule cannot mix IPv4 and IPv6 addresses; use one address family for both sides.").At(localSide + "CidrIp")
 		}
 	}
 
@@ -152,10 +156,10 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	six := r.IPv6()
 	four := r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is4() || r.Local.IsValid() && r.Local.Addr().Is4()
 	if p == ICMP && six {
-		return r, owner, ecserr.BadRequest("InvalidParam.Ipv4ProtocolConflictWithIpv6Address", "ICMP is an IPv4 protocol; use ICMPv6 with IPv6 addresses.")
+		return r, owner, ecserr.BadRequest("InvalidParam.Ipv4ProtocolConflictWithIpv6Address", "ICMP is an IPv4 protocol; use ICMPv6 with IPv6 addresses.").At("IpProtocol")
 	}
 	if p == ICMPv6 && four {
-		return r, owner, ecserr.BadRequest("InvalidParam.Ipv6ProtocolConflictWithIpv4Address", "ICMPv6 is an IPv6 protocol; use ICMP with IPv4 addresses.")
+		return r, owner, ecserr.BadRequest("InvalidParam.Ipv6ProtocolConflictWithIpv4Address", "ICMPv6 is an IPv6 protocol; use ICMP with IPv4 addresses.").At("IpProtocol")
 	}
 
 	switch strings.ToLower(in.NicType) {
@@ -171,21 +175,21 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		if !classic {
 			r.NicType = Intranet // VPC rules are always intranet; ECS coerces the value
 		} else if r.Peer.GroupID != "" {
-			return r, owner, ecserr.Forbidden("Invalid"+peerSide+"GroupId.Mismatch", "NicType is required or NicType expects intranet: rules with a group peer apply to the intranet.")
+			return r, owner, ecserr.Forbidden("Invalid"+peerSide+"GroupId.Mismatch", "NicType is required or NicType expects intranet: rules with a group peer apply to the intranet.").At("NicType")
 		}
 	default:
-		return r, owner, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType %q is not supported; use intranet or internet.", in.NicType)
+		return r, owner, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType %q is not supported; use intranet or internet.", in.NicType).At("NicType")
 	}
 	return r, owner, nil
 }
 
 func parseProtocol(s string) (Protocol, *ecserr.Error) {
 	if s == "" {
-		return "", ecserr.MissingParameter("IpProtocol")
+		return "", ecserr.MissingParameter("IpProtocol").At("IpProtocol")
 	}
 	p, ok := ParseProtocol(s)
 	if !ok {
-		return "", ecserr.BadRequest("InvalidIpProtocol.ValueNotSupported", "IpProtocol %q is not supported; use TCP, UDP, ICMP, ICMPv6, GRE or ALL.", s)
+		return "", ecserr.BadRequest("InvalidIpProtocol.ValueNotSupported", "IpProtocol %q is not supported; use TCP, UDP, ICMP, ICMPv6, GRE or ALL.", s).At("IpProtocol")
 	}
 	return p, nil
 }

@@ -1,0 +1,83 @@
+package scenario
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is an invalid scenario file: where, which field, and what is wrong.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	s := e.File
+	if e.Line > 0 {
+		s += fmt.Sprintf(":%d", e.Line)
+	}
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	return s + ": " + e.Msg
+}
+
+// Field is a scalar with the line it stands on, so that a value the model
+// refuses can be reported where it was written.
+type Field struct {
+	Value string
+	Line  int
+}
+
+func (f *Field) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &Error{Line: n.Line, Msg: "expected a single value"}
+	}
+	f.Value, f.Line = n.Value, n.Line
+	return nil
+}
+
+// Set reports whether the field was written.
+func (f Field) Set() bool { return f.Line > 0 }
+
+// freeText are the fields that hold prose.
+var freeText = map[string]bool{"why": true, "description": true, "name": true}
+
+// decodeStrict decodes a mapping into v (a pointer to a struct without its
+// own UnmarshalYAML), refusing keys the struct does not know.
+func decodeStrict(n *yaml.Node, v any) (line int, err error) {
+	if n.Kind != yaml.MappingNode {
+		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields"}
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(v).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		known[name] = true
+	}
+	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
+	// text splits it, and YAML reads the rest as a key without a value. Such
+	// a key right after a free-text field is the rest of that text.
+	content := n.Content[:0:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if !known[k.Value] {
+			if len(content) >= 2 && freeText[content[len(content)-2].Value] && val.Tag == "!!null" && val.Value == "" {
+				prev := *content[len(content)-1]
+				prev.Value += ", " + k.Value
+				content[len(content)-1] = &prev
+				continue
+			}
+			return n.Line, &Error{Line: k.Line, Field: k.Value, Msg: "unknown field (see FORMAT.md for the field names)"}
+		}
+		content = append(content, k, val)
+	}
+	m := *n
+	m.Content = content
+	return n.Line, m.Decode(v)
+}
