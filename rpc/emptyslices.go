@@ -1,0 +1,119 @@
+package rpc
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+)
+
+// withEmptySlices returns a copy of v in which every nil slice reachable
+// through exported struct fields, pointers, interfaces, arrays, slices and
+// map values is an empty slice, so that encoding/json writes
+// "Permission":[] rather than null, as ECS does. Handlers may therefore
+// leave list fields nil. v itself is not modified (it may be shared).
+// Nil maps stay null and []byte is left alone; types with their own
+// MarshalJSON/MarshalText are copied as they are.
+func withEmptySlices(v any) any {
+	if v == nil {
+		return nil
+	}
+	return emptySlices(reflect.ValueOf(v), 0).Interface()
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// maxDepth stops the walk on cyclic values; encoding/json then reports the
+// cycle itself.
+const maxDepth = 100
+
+func emptySlices(v reflect.Value, depth int) reflect.Value {
+	t := v.Type()
+	if depth > maxDepth || leaf(t) || custom(t) {
+		return v
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		p := reflect.New(t.Elem())
+		p.Elem().Set(emptySlices(v.Elem(), depth+1))
+		return p
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.New(t).Elem()
+		out.Set(emptySlices(v.Elem(), depth+1))
+		return out
+	case reflect.Struct:
+		out := reflect.New(t).Elem()
+		out.Set(v) // copies unexported fields too
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() {
+				out.Field(i).Set(emptySlices(v.Field(i), depth+1))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return v // []byte is a base64 string in JSON
+		}
+		if v.IsNil() {
+			return reflect.MakeSlice(t, 0, 0)
+		}
+		if leaf(t.Elem()) {
+			return v
+		}
+		out := reflect.MakeSlice(t, v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(emptySlices(v.Index(i), depth+1))
+		}
+		return out
+	case reflect.Array:
+		out := reflect.New(t).Elem()
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(emptySlices(v.Index(i), depth+1))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() || leaf(t.Elem()) {
+			return v
+		}
+		out := reflect.MakeMapWithSize(t, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), emptySlices(it.Value(), depth+1))
+		}
+		return out
+	}
+	return v
+}
+
+// leaf reports types that cannot hold a slice.
+func leaf(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128,
+		reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	}
+	return false
+}
+
+// custom reports types that encode themselves; their insides are not ours.
+func custom(t reflect.Type) bool {
+	if t.Kind() == reflect.Interface {
+		return false // decided by the dynamic value
+	}
+	for _, m := range []reflect.Type{jsonMarshaler, textMarshaler} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,63 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+)
+
+// Request is what a Handler gets: the routed action and its parameters,
+// after the signature was verified.
+type Request struct {
+	Action      string
+	Version     string
+	Product     string // e.g. "Ecs"
+	Params      Params // query and form parameters merged, signature ones included
+	AccessKeyID string // the authenticated caller
+	RequestID   string // also set on the response
+	Format      string // "JSON" or "XML"
+	HTTPMethod  string // GET or POST
+	Host        string // as the client addressed the server
+}
+
+// Handler serves one action. It returns a response struct embedding Base
+// (pointer or value; the server fills RequestId) or an error, normally an
+// *ecserr.Error; any other error is answered as 500 InternalError.
+type Handler func(ctx context.Context, req *Request) (any, error)
+
+// RouteKey selects a Handler.
+type RouteKey struct{ Version, Action string }
+
+// Base is embedded in every response struct.
+type Base struct {
+	RequestId string
+}
+
+// SetRequestID sets RequestId; the server calls it on every response.
+func (b *Base) SetRequestID(id string) { b.RequestId = id }
+
+type accessKeyKey struct{}
+
+// WithAccessKeyID returns ctx carrying the authenticated AccessKeyId, as the
+// server passes it to handlers (and tests may, to call handlers directly).
+func WithAccessKeyID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, accessKeyKey{}, id)
+}
+
+// AccessKeyID returns the authenticated AccessKeyId carried by ctx, "" if none.
+func AccessKeyID(ctx context.Context) string {
+	id, _ := ctx.Value(accessKeyKey{}).(string)
+	return id
+}
+
+// NewRequestID returns a random upper-case GUID such as
+// 473469C7-AA6F-4DC5-B3DB-A3DC0DE3C83E (a version 4 UUID).
+func NewRequestID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := strings.ToUpper(hex.EncodeToString(b[:]))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
