@@ -3,9 +3,7 @@ package ops
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
-	"strings"
 
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/store"
@@ -111,14 +109,18 @@ func (s *Service) AccountOfKey(ctx context.Context, id string) (string, bool) {
 	return acct, acct != ""
 }
 
-func newKeyID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return "LTAI" + strings.ToUpper(strings.TrimRight(base64.StdEncoding.EncodeToString(b[:]), "="))[:20]
-}
+// newKeyID returns an AccessKey ID shaped like Alibaba Cloud's: LTAI and 20
+// alphanumerics.
+func newKeyID() string { return "LTAI" + randomText(20, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
 
-func newSecret() string {
-	var b [22]byte
-	rand.Read(b[:])
-	return strings.NewReplacer("+", "a", "/", "b").Replace(base64.StdEncoding.EncodeToString(b[:]))[:30]
+// newSecret returns a 30-character AccessKey secret.
+func newSecret() string { return randomText(30, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
+
+func randomText(n int, alphabet string) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }

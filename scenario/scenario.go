@@ -398,7 +398,7 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 			return b.fromModel(e, p.Line, fields)
 		}
 	}
-	r.ID = fmt.Sprintf("%s#%d", g.ID, index+1)
+	r.ID = fmt.Sprintf("sgr-%s-%d", strings.TrimPrefix(g.ID, "sg-"), index+1)
 	r.Created = created
 	b.s.RuleLines[r.ID] = p.Line
 	g.Rules = append(g.Rules, r)

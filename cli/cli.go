@@ -1,0 +1,42 @@
+// Package cli implements the palisade commands.
+package cli
+
+import (
+	"fmt"
+	"io"
+)
+
+const usage = `palisade: cloud security groups on your own hosts
+
+Usage:
+  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db]
+  palisade check FILE...                 evaluate scenario files with the policy engine
+  palisade sg list|show|create|authorize|revoke|delete ...
+  palisade instance list|show|create|delete|start|stop|set-groups ...
+  palisade vpc list|create|delete|vswitch-create|vswitch-list ...
+
+Run "palisade COMMAND --help" for a command's flags. The client commands use
+the official Alibaba Cloud SDK and take --endpoint, --region and the key from
+PALISADE_ACCESS_KEY_ID / PALISADE_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_*).
+`
+
+// Main runs a command and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "sg", "instance", "vpc":
+		return client(args[0], args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "palisade: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

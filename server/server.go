@@ -1,0 +1,95 @@
+// Package server assembles Palisade's API server: the store, the actions,
+// signature verification and the HTTP transport.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/palisade-sg/palisade/model"
+	"github.com/palisade-sg/palisade/ops"
+	"github.com/palisade-sg/palisade/rpc"
+	"github.com/palisade-sg/palisade/signature"
+	"github.com/palisade-sg/palisade/store"
+	"github.com/palisade-sg/palisade/store/sqlite"
+)
+
+// Config says where to listen and where to keep state.
+type Config struct {
+	Listen string // e.g. 127.0.0.1:8080
+	DB     string // SQLite file
+	// AccessKeyID and AccessKeySecret, if set, become a key of the first account.
+	AccessKeyID, AccessKeySecret string
+	Log                          *slog.Logger
+}
+
+// Server is a running API server.
+type Server struct {
+	Ops      *ops.Service
+	Store    store.Store
+	Key      model.AccessKey // a key of the first account
+	KeyIsNew bool            // the key was made at this start (show it once)
+	Addr     string          // the address actually listened on
+	http     *http.Server
+	ln       net.Listener
+}
+
+// Open opens the store, makes sure the first account has a key, and binds
+// the listener (so Addr is known before Serve).
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	st, err := sqlite.Open(cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
+	}
+	svc := ops.New(st)
+	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("bootstrap the first account: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	api := &rpc.Server{
+		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: signature.NewNonceCache(0), Now: time.Now},
+		Routes:   svc.Routes(),
+		Log:      cfg.Log,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln,
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+}
+
+// Serve answers requests until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.Store.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(shut)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if e := s.Store.Close(); err == nil {
+		err = e
+	}
+	return err
+}
