@@ -43,7 +43,9 @@ type Cloud struct {
 }
 
 // Snapshot indexes the cloud for the policy engine.
-func (c *Cloud) Snapshot() *policy.Cloud { return policy.NewCloud(c.Groups, c.Instances, c.PrefixLists) }
+func (c *Cloud) Snapshot() *policy.Cloud {
+	return policy.NewCloud(c.Groups, c.Instances, c.PrefixLists)
+}
 
 // ports are drawn from a small set so that rules overlap and tie often.
 var ports = []int32{22, 53, 80, 443, 3306, 5432, 6379, 8080}

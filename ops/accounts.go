@@ -111,10 +111,14 @@ func (s *Service) AccountOfKey(ctx context.Context, id string) (string, bool) {
 
 // newKeyID returns an AccessKey ID shaped like Alibaba Cloud's: LTAI and 20
 // alphanumerics.
-func newKeyID() string { return "LTAI" + randomText(20, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
+func newKeyID() string {
+	return "LTAI" + randomText(20, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+}
 
 // newSecret returns a 30-character AccessKey secret.
-func newSecret() string { return randomText(30, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") }
+func newSecret() string {
+	return randomText(30, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+}
 
 func randomText(n int, alphabet string) string {
 	b := make([]byte, n)

@@ -1,0 +1,499 @@
+package ops
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/palisade-sg/palisade/ecserr"
+	"github.com/palisade-sg/palisade/model"
+	"github.com/palisade-sg/palisade/rpc"
+	"github.com/palisade-sg/palisade/store"
+)
+
+func (s *Service) prefixListActions() map[string]rpc.Handler {
+	return map[string]rpc.Handler{
+		"CreatePrefixList":               s.CreatePrefixList,
+		"ModifyPrefixList":               s.ModifyPrefixList,
+		"DeletePrefixList":               s.DeletePrefixList,
+		"DescribePrefixLists":            s.DescribePrefixLists,
+		"DescribePrefixListAttributes":   s.DescribePrefixListAttributes,
+		"DescribePrefixListAssociations": s.DescribePrefixListAssociations,
+	}
+}
+
+// Prefix-list error codes chosen where the ECS documentation names none, kept
+// together so they are easy to align with the real service later.
+const (
+	codePLCidr          = "InvalidParam.Cidr"
+	codePLFamily        = "InvalidParam.AddressFamilyMismatch"
+	codePLDuplicateCidr = "InvalidParam.DuplicateCidr"
+	codePLTooMany       = "InvalidParam.EntriesExceedMaxEntries"
+	// ECS documents 400 NotAllowed.AssociationExist for DeletePrefixList.
+	codePLInUse = "NotAllowed.AssociationExist"
+)
+
+// maxPLEntryDescription is the longest entry description ECS accepts.
+const maxPLEntryDescription = 32
+
+// parseAddressFamily accepts IPv4 or IPv6 in any case.
+func parseAddressFamily(s string) (string, *ecserr.Error) {
+	switch strings.ToLower(s) {
+	case "":
+		return "", ecserr.MissingParameter("AddressFamily")
+	case "ipv4":
+		return "IPv4", nil
+	case "ipv6":
+		return "IPv6", nil
+	}
+	return "", ecserr.BadRequest("InvalidParameter.AddressFamily", "AddressFamily %q is not valid; use IPv4 or IPv6.", s)
+}
+
+// validatePLName checks a prefix-list name: a resource name that also must
+// not claim the namespaces Alibaba Cloud reserves for its own lists.
+func validatePLName(s string) *ecserr.Error {
+	l := strings.ToLower(s)
+	if !model.ValidName(s) || strings.HasPrefix(l, "com.aliyun") || strings.HasPrefix(l, "com.alibabacloud") {
+		return ecserr.BadRequest("InvalidPrefixListName.Malformed", "The prefix list name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http://, https://, com.aliyun or com.alibabacloud.", s)
+	}
+	return nil
+}
+
+func validatePLDescription(s string) *ecserr.Error {
+	if !model.ValidDescription(s) {
+		return ecserr.BadRequest("InvalidDescription.Malformed", "The prefix list description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	return nil
+}
+
+func validatePLEntryDescription(s string) *ecserr.Error {
+	n := utf8.RuneCountInString(s)
+	l := strings.ToLower(s)
+	if n < 2 || n > maxPLEntryDescription || strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters and not start with http:// or https://.", s, maxPLEntryDescription)
+	}
+	return nil
+}
+
+// parsePLCidr parses an entry's CIDR block of the list's family. A bare
+// address is a host prefix. With strict (ModifyPrefixList), host bits must
+// be zero; otherwise (CreatePrefixList) they are cleared.
+func parsePLCidr(s, family, param string, strict bool) (netip.Prefix, *ecserr.Error) {
+	if s == "" {
+		return netip.Prefix{}, ecserr.MissingParameter(param)
+	}
+	p, ok := model.ParseCIDR(s)
+	if !ok {
+		return p, ecserr.BadRequest(codePLCidr, "%s %q is not a valid CIDR block or IP address.", param, s)
+	}
+	if p.Addr().Is6() != (family == "IPv6") {
+		return p, ecserr.BadRequest(codePLFamily, "%s %q is not an %s block; a prefix list holds blocks of its own address family only.", param, s, family)
+	}
+	if strict && p != p.Masked() {
+		return p, ecserr.BadRequest(codePLCidr, "%s %q has host bits set; give the network address, e.g. %s.", param, s, p.Masked())
+	}
+	return p.Masked(), nil
+}
+
+// entryIndex returns the position of cidr in entries, -1 if absent.
+func entryIndex(entries []model.PrefixEntry, cidr netip.Prefix) int {
+	return slices.IndexFunc(entries, func(e model.PrefixEntry) bool { return e.CIDR == cidr })
+}
+
+func checkEntryCount(pl *model.PrefixList, n int) *ecserr.Error {
+	if n > pl.MaxEntries {
+		return ecserr.BadRequest(codePLTooMany, "The prefix list would hold %d entries but its MaxEntries is %d; remove entries or create a list with a larger MaxEntries.", n, pl.MaxEntries)
+	}
+	return nil
+}
+
+type createPrefixListResponse struct {
+	rpc.Base
+	PrefixListId string
+}
+
+// CreatePrefixList creates a prefix list with its first entries.
+func (s *Service) CreatePrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := newPrefixList(req.Params, c)
+	if err != nil {
+		return nil, err
+	}
+	pl.Created = s.Now()
+	return update(s, ctx, c, req, func(tx store.Tx) (*createPrefixListResponse, error) {
+		recs, err := tx.List(KindPrefixList, store.Query{Account: c.Account, Region: c.Region})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) >= model.MaxPrefixListsRegion {
+			return nil, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s, the limit; delete one first.", len(recs), c.Region)
+		}
+		if err := store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl); err != nil {
+			return nil, err
+		}
+		return &createPrefixListResponse{PrefixListId: pl.ID}, nil
+	})
+}
+
+// newPrefixList builds a list from CreatePrefixList parameters.
+func newPrefixList(p rpc.Params, c caller) (*model.PrefixList, error) {
+	pl := &model.PrefixList{ID: model.NewID("pl"), Region: c.Region, Owner: c.Account,
+		Name: p.Get("PrefixListName"), Description: p.Get("Description"), Entries: []model.PrefixEntry{}}
+	var e *ecserr.Error
+	if pl.AddressFamily, e = parseAddressFamily(p.Get("AddressFamily")); e != nil {
+		return nil, e
+	}
+	if !p.Has("MaxEntries") {
+		return nil, ecserr.MissingParameter("MaxEntries")
+	}
+	if pl.MaxEntries, e = p.Int("MaxEntries", 0); e != nil {
+		return nil, e
+	}
+	if pl.MaxEntries < 1 || pl.MaxEntries > model.MaxPrefixListEntries {
+		return nil, ecserr.BadRequest("InvalidParameter.MaxEntries", "MaxEntries must be from 1 to %d, got %d.", model.MaxPrefixListEntries, pl.MaxEntries)
+	}
+	if pl.Name == "" {
+		return nil, ecserr.MissingParameter("PrefixListName")
+	}
+	if e := validatePLName(pl.Name); e != nil {
+		return nil, e
+	}
+	if pl.Description != "" {
+		if e := validatePLDescription(pl.Description); e != nil {
+			return nil, e
+		}
+	}
+	for _, en := range p.Structs("Entry") {
+		cidr, e := parsePLCidr(en.Get("Cidr"), pl.AddressFamily, "Entry.N.Cidr", false)
+		if e != nil {
+			return nil, e
+		}
+		if en.Has("Description") {
+			if e := validatePLEntryDescription(en.Get("Description")); e != nil {
+				return nil, e
+			}
+		}
+		if entryIndex(pl.Entries, cidr) >= 0 {
+			return nil, ecserr.BadRequest(codePLDuplicateCidr, "The CIDR block %s is given more than once; each entry needs a distinct block.", cidr)
+		}
+		pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: cidr, Description: en.Get("Description")})
+	}
+	if e := checkEntryCount(pl, len(pl.Entries)); e != nil {
+		return nil, e
+	}
+	tags, err := tagsFromParams(p)
+	if err != nil {
+		return nil, err
+	}
+	pl.Tags = tags
+	return pl, nil
+}
+
+// ModifyPrefixList renames a list, changes its description, and adds,
+// re-describes or removes entries. AddressFamily and MaxEntries are fixed.
+func (s *Service) ModifyPrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	return update(s, ctx, c, req, func(tx store.Tx) (*rpc.Base, error) {
+		pl, err := getPrefixList(tx, c, p.Get("PrefixListId"))
+		if err != nil {
+			return nil, err
+		}
+		if p.Has("PrefixListName") {
+			if e := validatePLName(p.Get("PrefixListName")); e != nil {
+				return nil, e
+			}
+			pl.Name = p.Get("PrefixListName")
+		}
+		if p.Has("Description") {
+			if e := validatePLDescription(p.Get("Description")); e != nil {
+				return nil, e
+			}
+			pl.Description = p.Get("Description")
+		}
+		if err := modifyEntries(pl, p); err != nil {
+			return nil, err
+		}
+		return &rpc.Base{}, store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl)
+	})
+}
+
+// modifyEntries applies RemoveEntry.N then AddEntry.N to pl. An AddEntry of
+// a block already in the list sets that entry's description.
+func modifyEntries(pl *model.PrefixList, p rpc.Params) *ecserr.Error {
+	var removes []netip.Prefix
+	for _, r := range p.Structs("RemoveEntry") {
+		cidr, e := parsePLCidr(r.Get("Cidr"), pl.AddressFamily, "RemoveEntry.N.Cidr", true)
+		if e != nil {
+			return e
+		}
+		if slices.Contains(removes, cidr) {
+			return ecserr.BadRequest(codePLDuplicateCidr, "RemoveEntry names %s more than once.", cidr)
+		}
+		removes = append(removes, cidr)
+	}
+	var adds []model.PrefixEntry
+	for _, a := range p.Structs("AddEntry") {
+		cidr, e := parsePLCidr(a.Get("Cidr"), pl.AddressFamily, "AddEntry.N.Cidr", true)
+		if e != nil {
+			return e
+		}
+		if a.Has("Description") {
+			if e := validatePLEntryDescription(a.Get("Description")); e != nil {
+				return e
+			}
+		}
+		if entryIndex(adds, cidr) >= 0 {
+			return ecserr.BadRequest(codePLDuplicateCidr, "AddEntry names %s more than once.", cidr)
+		}
+		if slices.Contains(removes, cidr) {
+			return ecserr.BadRequest("InvalidParam.CidrConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", cidr)
+		}
+		adds = append(adds, model.PrefixEntry{CIDR: cidr, Description: a.Get("Description")})
+	}
+	entries := slices.Clone(pl.Entries)
+	for _, cidr := range removes {
+		i := entryIndex(entries, cidr)
+		if i < 0 {
+			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Prefix list %s has no entry %s to remove; DescribePrefixListAttributes lists its entries.", pl.ID, cidr)
+		}
+		entries = slices.Delete(entries, i, i+1)
+	}
+	for _, a := range adds {
+		if i := entryIndex(entries, a.CIDR); i >= 0 {
+			entries[i].Description = a.Description
+			continue
+		}
+		entries = append(entries, a)
+	}
+	if e := checkEntryCount(pl, len(entries)); e != nil {
+		return e
+	}
+	pl.Entries = entries
+	return nil
+}
+
+// DeletePrefixList deletes a list that no security-group rule uses.
+func (s *Service) DeletePrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	return update(s, ctx, c, req, func(tx store.Tx) (*rpc.Base, error) {
+		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
+		if err != nil {
+			return nil, err
+		}
+		uses, err := prefixListUses(tx, pl.Region, pl.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(uses) > 0 {
+			return nil, ecserr.BadRequest(codePLInUse, "Prefix list %s is used by the rules of %d security groups (%s); revoke those rules first (DescribePrefixListAssociations lists the groups).", pl.ID, len(uses), strings.Join(uses, ", "))
+		}
+		return &rpc.Base{}, tx.Delete(KindPrefixList, pl.ID)
+	})
+}
+
+// prefixListAssociations maps each prefix list of a region to the groups
+// (of any account) whose rules use it, in group ID order, one entry per group.
+func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
+	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			id := r.Peer.PrefixListID
+			if id != "" && !slices.Contains(out[id], g.ID) {
+				out[id] = append(out[id], g.ID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// prefixListUses returns the IDs of the groups in a region whose rules use
+// prefix list id, for DeletePrefixList and the association limit
+// (model.MaxPrefixListUses) that rule changes must respect.
+func prefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
+	m, err := prefixListAssociations(tx, region)
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// tokenPage reads NextToken/MaxResults paging, the only kind the prefix-list
+// and tag actions take; with neither given, the first page of defMax.
+func tokenPage(p rpc.Params, defMax, maxResults int) (page, error) {
+	pg, err := parsePage(rpc.Params{"NextToken": p.Get("NextToken"), "MaxResults": p.Get("MaxResults")}, defMax, maxResults, defMax, maxResults)
+	if err != nil {
+		return pg, err
+	}
+	pg.tokens = true
+	return pg, nil
+}
+
+type prefixListItem struct {
+	PrefixListId     string
+	PrefixListName   string
+	AddressFamily    string
+	MaxEntries       int
+	Description      string
+	CreationTime     string
+	AssociationCount int
+}
+
+type describePrefixListsResponse struct {
+	rpc.Base
+	NextToken   string
+	PrefixLists prefixListSet
+}
+
+type prefixListSet struct {
+	PrefixList []prefixListItem
+}
+
+// DescribePrefixLists lists the caller's prefix lists in a region. The
+// filters PrefixListId.N, AddressFamily and PrefixListName must all match.
+func (s *Service) DescribePrefixLists(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	pg, err := tokenPage(p, 10, 100)
+	if err != nil {
+		return nil, err
+	}
+	ids := p.List("PrefixListId")
+	if len(ids) > 100 {
+		return nil, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most 100 IDs; %d were given.", len(ids))
+	}
+	family := ""
+	if p.Has("AddressFamily") {
+		var e *ecserr.Error
+		if family, e = parseAddressFamily(p.Get("AddressFamily")); e != nil {
+			return nil, e
+		}
+	}
+	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListsResponse, error) {
+		all, err := list[model.PrefixList](tx, KindPrefixList, c)
+		if err != nil {
+			return nil, err
+		}
+		uses, err := prefixListAssociations(tx, c.Region)
+		if err != nil {
+			return nil, err
+		}
+		var items []prefixListItem
+		for _, pl := range all {
+			if len(ids) > 0 && !slices.Contains(ids, pl.ID) ||
+				family != "" && pl.AddressFamily != family ||
+				p.Has("PrefixListName") && pl.Name != p.Get("PrefixListName") {
+				continue
+			}
+			items = append(items, prefixListItem{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
+				MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: len(uses[pl.ID])})
+		}
+		out := &describePrefixListsResponse{}
+		out.PrefixLists.PrefixList, out.NextToken = paginate(items, pg)
+		return out, nil
+	})
+}
+
+type prefixListEntryItem struct {
+	Cidr        string
+	Description string
+}
+
+type describePrefixListAttributesResponse struct {
+	rpc.Base
+	PrefixListId   string
+	PrefixListName string
+	AddressFamily  string
+	MaxEntries     int
+	Description    string
+	CreationTime   string
+	Entries        prefixListEntrySet
+}
+
+type prefixListEntrySet struct {
+	Entry []prefixListEntryItem
+}
+
+// DescribePrefixListAttributes returns one list with its entries.
+func (s *Service) DescribePrefixListAttributes(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListAttributesResponse, error) {
+		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
+		if err != nil {
+			return nil, err
+		}
+		out := &describePrefixListAttributesResponse{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
+			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created)}
+		out.Entries.Entry = []prefixListEntryItem{}
+		for _, e := range pl.Entries {
+			out.Entries.Entry = append(out.Entries.Entry, prefixListEntryItem{Cidr: e.CIDR.String(), Description: e.Description})
+		}
+		return out, nil
+	})
+}
+
+type prefixListAssociationItem struct {
+	ResourceId   string
+	ResourceType string
+}
+
+type describePrefixListAssociationsResponse struct {
+	rpc.Base
+	NextToken              string
+	PrefixListAssociations prefixListAssociationSet
+}
+
+type prefixListAssociationSet struct {
+	PrefixListAssociation []prefixListAssociationItem
+}
+
+// DescribePrefixListAssociations lists the security groups whose rules use a
+// list, one entry per group.
+func (s *Service) DescribePrefixListAssociations(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := tokenPage(req.Params, 10, 100)
+	if err != nil {
+		return nil, err
+	}
+	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListAssociationsResponse, error) {
+		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
+		if err != nil {
+			return nil, err
+		}
+		uses, err := prefixListUses(tx, pl.Region, pl.ID)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]prefixListAssociationItem, 0, len(uses))
+		for _, id := range uses {
+			items = append(items, prefixListAssociationItem{ResourceId: id, ResourceType: "securitygroup"})
+		}
+		out := &describePrefixListAssociationsResponse{}
+		out.PrefixListAssociations.PrefixListAssociation, out.NextToken = paginate(items, pg)
+		return out, nil
+	})
+}
