@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/palisade-sg/palisade/model"
@@ -37,6 +38,45 @@ type Server struct {
 	Addr     string          // the address actually listened on
 	http     *http.Server
 	ln       net.Listener
+	db       string
+	nonces   *signature.NonceCache
+}
+
+// noncesFile keeps the replay cache across a graceful restart.
+func noncesFile(db string) string { return db + ".nonces" }
+
+// loadNonces restores the nonces a graceful shutdown saved. Without them
+// (after a crash) requests signed before this start are refused instead, so
+// none of them can be replayed; a fresh store needs neither.
+func loadNonces(db string, fresh bool) (*signature.NonceCache, time.Time) {
+	c := signature.NewNonceCache(0)
+	f, err := os.Open(noncesFile(db))
+	if err != nil {
+		if fresh {
+			return c, time.Time{}
+		}
+		return c, time.Now()
+	}
+	defer f.Close()
+	_, err = c.ReadFrom(f)
+	os.Remove(noncesFile(db)) // a crash before the next save must not trust stale state
+	if err != nil {
+		return c, time.Now()
+	}
+	return c, time.Time{}
+}
+
+func (s *Server) saveNonces() error {
+	f, err := os.Create(noncesFile(s.db))
+	if err != nil {
+		return err
+	}
+	if _, err := s.nonces.WriteTo(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	return f.Close()
 }
 
 // Open opens the store, makes sure the first account has a key, and binds
@@ -45,6 +85,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	_, statErr := os.Stat(cfg.DB)
+	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
 	st, err := sqlite.Open(cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
@@ -60,15 +102,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	nonces, notBefore := loadNonces(cfg.DB, fresh)
 	api := &rpc.Server{
-		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: signature.NewNonceCache(0), Now: time.Now},
+		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
 		Routes:   svc.Routes(),
 		Log:      cfg.Log,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln,
+	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces,
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
 }
 
@@ -86,6 +129,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer cancel()
 	err := s.http.Shutdown(shut)
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if e := s.saveNonces(); err == nil {
 		err = e
 	}
 	if e := s.Store.Close(); err == nil {

@@ -3,7 +3,9 @@ package signature
 import (
 	"container/heap"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"io"
 	"sync"
 	"time"
 )
@@ -105,4 +107,52 @@ func (h *expiryHeap) Pop() any {
 	e := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return e
+}
+
+// WriteTo saves the live nonces (digest and expiry), so that a restarted
+// server still refuses replays of requests it served before.
+func (c *NonceCache) WriteTo(w io.Writer) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	buf := make([]byte, 40)
+	for k, at := range c.seen {
+		copy(buf, k[:])
+		binary.BigEndian.PutUint64(buf[32:], uint64(at))
+		m, err := w.Write(buf)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// ReadFrom loads nonces saved by WriteTo; expired ones are dropped.
+func (c *NonceCache) ReadFrom(r io.Reader) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = make(map[[32]byte]int64)
+	}
+	now := time.Now().UnixNano()
+	var n int64
+	buf := make([]byte, 40)
+	for {
+		m, err := io.ReadFull(r, buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		var k [32]byte
+		copy(k[:], buf)
+		at := int64(binary.BigEndian.Uint64(buf[32:]))
+		if at > now && at > c.seen[k] {
+			c.seen[k] = at
+			heap.Push(&c.exp, expiry{k, at})
+		}
+	}
 }

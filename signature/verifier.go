@@ -28,6 +28,10 @@ type Verifier struct {
 	Now func() time.Time
 	// MaxSkew is the allowed clock difference; 0 means DefaultMaxSkew.
 	MaxSkew time.Duration
+	// NotBefore refuses requests signed earlier (at second precision). A
+	// server that could not keep its nonces across a restart sets it to its
+	// start time, so requests captured before the restart cannot be replayed.
+	NotBefore time.Time
 }
 
 // Verify authenticates r and returns its AccessKeyId. params are the merged
@@ -159,6 +163,11 @@ func (v *Verifier) checkTime(name, value string) (time.Time, *ecserr.Error) {
 			return ts, ecserr.BadRequest("InvalidTimeStamp.Format",
 				"The %s %q is not in UTC ISO-8601 form; use YYYY-MM-DDThh:mm:ssZ, e.g. 2024-01-01T00:00:00Z.", name, value)
 		}
+	}
+	if !v.NotBefore.IsZero() && ts.Before(v.NotBefore.Truncate(time.Second)) {
+		return ts, ecserr.BadRequest("InvalidTimeStamp.Expired",
+			"The %s %s is earlier than this server's start (%s), which forgot older nonces; sign the request again.",
+			name, value, v.NotBefore.UTC().Format(TimestampLayout))
 	}
 	now := v.now()
 	skew := now.Sub(ts)

@@ -1,0 +1,26 @@
+// Package apitest holds Palisade's API integration tests. Each test starts
+// the real server (server.Open with a temporary SQLite file) on a loopback
+// port and drives it only through the official Alibaba Cloud SDKs: the
+// classic github.com/aliyun/alibaba-cloud-sdk-go (V1 HMAC-SHA1 signatures)
+// and darabonba-openapi's CallApi (V3 ACS3-HMAC-SHA256 signatures). What the
+// tests assert is what those SDKs decode, so a field our JSON names or types
+// differently from ECS fails here even when the server's own unit tests pass.
+//
+// Where to look:
+//
+//	helpers_test.go      server start/stop, SDK clients, error assertions
+//	groups_test.go       group lifecycle, DescribeSecurityGroups filters and paging
+//	rules_test.go        authorize/revoke/modify rules, NicTypes, address echo
+//	instances_test.go    instances, membership, EIPs, launch errors
+//	vpc_test.go          VPCs and vSwitches
+//	catalog_test.go      regions, zones, tags, prefix lists, Format=XML
+//	errors_test.go       invalid input and broken invariants, state unchanged after
+//	quotas_test.go       rule, group-peer, per-region and per-instance quotas
+//	security_test.go     signatures, replay, clock skew, account isolation
+//	persistence_test.go  restart on the same database
+//	concurrency_test.go  racing clients against the rule quota
+//	idempotency_test.go  ClientToken
+//	v3_test.go           the main flow as raw JSON through CallApi
+//
+// The package has no non-test code beyond this comment.
+package apitest
