@@ -9,6 +9,7 @@ import (
 
 	"github.com/palisade-sg/palisade/ecserr"
 	"github.com/palisade-sg/palisade/model"
+	"github.com/palisade-sg/palisade/policy"
 	"github.com/palisade-sg/palisade/rpc"
 	"github.com/palisade-sg/palisade/store"
 )
@@ -318,11 +319,8 @@ func sortedRules(rules []model.Rule) []model.Rule {
 		if a.Direction != b.Direction {
 			return strings.Compare(string(b.Direction), string(a.Direction)) // ingress first
 		}
-		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		if c := policy.CompareRules(&a, &b); c != 0 {
 			return c
-		}
-		if a.Policy != b.Policy {
-			return strings.Compare(string(b.Policy), string(a.Policy)) // drop first
 		}
 		return a.Created.Compare(b.Created)
 	})

@@ -32,14 +32,8 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b pooled) int {
-		if c := cmp.Compare(a.rule.Priority, b.rule.Priority); c != 0 {
+		if c := CompareRules(a.rule, b.rule); c != 0 {
 			return c
-		}
-		if a.rule.Policy != b.rule.Policy {
-			if a.rule.Policy == model.Drop {
-				return -1
-			}
-			return 1
 		}
 		if c := cmp.Compare(a.gi, b.gi); c != 0 {
 			return c
@@ -47,6 +41,21 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 		return cmp.Compare(a.ri, b.ri)
 	})
 	return out
+}
+
+// CompareRules orders two rules as evaluation does: priority ascending,
+// then drop before accept. Rules it finds equal keep their given order.
+func CompareRules(a, b *model.Rule) int {
+	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	if a.Policy != b.Policy {
+		if a.Policy == model.Drop {
+			return -1
+		}
+		return 1
+	}
+	return 0
 }
 
 // protoMatches reports whether a rule's protocol admits an IP protocol.
