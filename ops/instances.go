@@ -214,6 +214,13 @@ func (s *Service) launch(tx store.Tx, c caller, sp *launchSpec, status string, p
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Duplicated", "Ipv6Address %s is already used in %s.", a, space.where)
 		}
 	}
+	// Every instance of the launch gets the same groups: check the set once,
+	// counting the whole batch against the groups' member limits.
+	probe := base
+	probe.ID = "being launched"
+	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount); err != nil {
+		return nil, err
+	}
 	var public map[netip.Addr]bool
 	if publicIP && sp.bandwidthOut > 0 {
 		if public, err = publicIPsTaken(tx); err != nil {
@@ -251,9 +258,7 @@ func (s *Service) launch(tx store.Tx, c caller, sp *launchSpec, status string, p
 				return nil, err
 			}
 		}
-		if err := SetGroups(tx, c, &in, slices.Clone(sp.groups)); err != nil {
-			return nil, err
-		}
+		in.SecurityGroups = slices.Clone(sp.groups)
 		if err := putInstance(tx, &in); err != nil {
 			return nil, err
 		}
@@ -850,7 +855,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, req *rpc.Request)
 			if len(groups) > model.MaxGroupsPerInstance {
 				return nil, ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", in.ID, len(groups), model.MaxGroupsPerInstance)
 			}
-			if err := SetGroups(tx, caller{Account: c.Account, Region: in.Region}, in, groups); err != nil {
+			if err := setGroups(tx, caller{Account: c.Account, Region: in.Region}, in, groups, 1); err != nil {
 				return nil, err
 			}
 		}

@@ -758,3 +758,27 @@ func TestRegionsAndZones(t *testing.T) {
 	e.ecsErr("InvalidRegionId.NotFound", 404, "DescribeZones", map[string]string{"RegionId": "atlantis-1"})
 	e.ecsErr("InvalidRegionId.NotFound", 404, "DescribeRegions", map[string]string{"RegionId": "atlantis-1"})
 }
+
+// TestGroupMemberLimit: a basic group holds at most 2,000 instances; a
+// launch that would cross the limit is refused whole, as is a join.
+func TestGroupMemberLimit(t *testing.T) {
+	e := newEnv(t)
+	n := newTestNet(e, "10.0.0.0/16", "10.0.0.0/20")
+	for range model.MaxGroupMembers/100 - 1 {
+		runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "Amount": "100"})
+	}
+	runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "Amount": "99"})
+	before := instanceCount(e)
+	e.ecsErr("SecurityGroupInstanceLimitExceeded", 403, "RunInstances", map[string]string{"ImageId": "img", "InstanceType": "t",
+		"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "Amount": "2"})
+	if got := instanceCount(e); got != before {
+		t.Fatalf("a refused launch left %d instances behind", got-before)
+	}
+	runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg})
+	if instanceCount(e) != model.MaxGroupMembers {
+		t.Fatalf("%d instances, want %d", instanceCount(e), model.MaxGroupMembers)
+	}
+	other := putTestGroup(e, n.vpc, model.Normal)
+	outsider := runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": other})[0]
+	e.ecsErr("SecurityGroupInstanceLimitExceeded", 403, "JoinSecurityGroup", map[string]string{"InstanceId": outsider, "SecurityGroupId": n.sg})
+}

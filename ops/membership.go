@@ -50,11 +50,12 @@ func members(tx store.ReadTx, c caller, groupID string) ([]*model.Instance, erro
 	return out, nil
 }
 
-// SetGroups checks and sets an instance's whole group set: the groups exist
+// setGroups checks and sets an instance's whole group set: the groups exist
 // in the caller's account, the set fits the instance (count, type, VPC), the
 // rule total of the NIC stays within its quota, and no group overflows its
-// member limit. The caller stores the instance.
-func SetGroups(tx store.ReadTx, c caller, in *model.Instance, ids []string) error {
+// member limit when joining instances (like this one) join it at once. The
+// caller stores the instance.
+func setGroups(tx store.ReadTx, c caller, in *model.Instance, ids []string, joining int) error {
 	var groups []*model.SecurityGroup
 	for _, id := range ids {
 		g, err := getGroup(tx, c, id)
@@ -81,8 +82,8 @@ func SetGroups(tx store.ReadTx, c caller, in *model.Instance, ids []string) erro
 		if g.Type == model.Enterprise {
 			limit = model.MaxEnterpriseMembers
 		}
-		if len(ms) >= limit {
-			return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s already has %d members, its limit.", g.ID, len(ms))
+		if len(ms)+joining > limit {
+			return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, len(ms), joining, limit)
 		}
 	}
 	in.SecurityGroups = ids
@@ -135,7 +136,7 @@ func (s *Service) JoinSecurityGroup(ctx context.Context, req *rpc.Request) (any,
 		if g.VpcID != in.VpcID {
 			return nil, ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, in.ID)
 		}
-		if err := SetGroups(tx, c, in, append(slices.Clone(in.SecurityGroups), g.ID)); err != nil {
+		if err := setGroups(tx, c, in, append(slices.Clone(in.SecurityGroups), g.ID), 1); err != nil {
 			return nil, err
 		}
 		return &rpc.Base{}, putInstance(tx, in)
