@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/ecserr"
 	"github.com/palisade-sg/palisade/model"
@@ -24,90 +23,9 @@ func (s *Service) prefixListActions() map[string]rpc.Handler {
 	}
 }
 
-// Prefix-list error codes chosen where the ECS documentation names none, kept
-// together so they are easy to align with the real service later.
-const (
-	codePLCidr          = "InvalidParam.Cidr"
-	codePLFamily        = "InvalidParam.AddressFamilyMismatch"
-	codePLDuplicateCidr = "InvalidParam.DuplicateCidr"
-	codePLTooMany       = "InvalidParam.EntriesExceedMaxEntries"
-	// ECS documents 400 NotAllowed.AssociationExist for DeletePrefixList.
-	codePLInUse = "NotAllowed.AssociationExist"
-)
-
-// maxPLEntryDescription is the longest entry description ECS accepts.
-const maxPLEntryDescription = 32
-
-// parseAddressFamily accepts IPv4 or IPv6 in any case.
-func parseAddressFamily(s string) (string, *ecserr.Error) {
-	switch strings.ToLower(s) {
-	case "":
-		return "", ecserr.MissingParameter("AddressFamily")
-	case "ipv4":
-		return "IPv4", nil
-	case "ipv6":
-		return "IPv6", nil
-	}
-	return "", ecserr.BadRequest("InvalidParameter.AddressFamily", "AddressFamily %q is not valid; use IPv4 or IPv6.", s)
-}
-
-// validatePLName checks a prefix-list name: a resource name that also must
-// not claim the namespaces Alibaba Cloud reserves for its own lists.
-func validatePLName(s string) *ecserr.Error {
-	l := strings.ToLower(s)
-	if !model.ValidName(s) || strings.HasPrefix(l, "com.aliyun") || strings.HasPrefix(l, "com.alibabacloud") {
-		return ecserr.BadRequest("InvalidPrefixListName.Malformed", "The prefix list name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http://, https://, com.aliyun or com.alibabacloud.", s)
-	}
-	return nil
-}
-
-func validatePLDescription(s string) *ecserr.Error {
-	if !model.ValidDescription(s) {
-		return ecserr.BadRequest("InvalidDescription.Malformed", "The prefix list description must be 2 to 256 characters and not start with http:// or https://.")
-	}
-	return nil
-}
-
-func validatePLEntryDescription(s string) *ecserr.Error {
-	n := utf8.RuneCountInString(s)
-	l := strings.ToLower(s)
-	if n < 2 || n > maxPLEntryDescription || strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
-		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters and not start with http:// or https://.", s, maxPLEntryDescription)
-	}
-	return nil
-}
-
-// parsePLCidr parses an entry's CIDR block of the list's family. A bare
-// address is a host prefix. With strict (ModifyPrefixList), host bits must
-// be zero; otherwise (CreatePrefixList) they are cleared.
-func parsePLCidr(s, family, param string, strict bool) (netip.Prefix, *ecserr.Error) {
-	if s == "" {
-		return netip.Prefix{}, ecserr.MissingParameter(param)
-	}
-	p, ok := model.ParseCIDR(s)
-	if !ok {
-		return p, ecserr.BadRequest(codePLCidr, "%s %q is not a valid CIDR block or IP address.", param, s)
-	}
-	if p.Addr().Is6() != (family == "IPv6") {
-		return p, ecserr.BadRequest(codePLFamily, "%s %q is not an %s block; a prefix list holds blocks of its own address family only.", param, s, family)
-	}
-	if strict && p != p.Masked() {
-		return p, ecserr.BadRequest(codePLCidr, "%s %q has host bits set; give the network address, e.g. %s.", param, s, p.Masked())
-	}
-	return p.Masked(), nil
-}
-
-// entryIndex returns the position of cidr in entries, -1 if absent.
-func entryIndex(entries []model.PrefixEntry, cidr netip.Prefix) int {
-	return slices.IndexFunc(entries, func(e model.PrefixEntry) bool { return e.CIDR == cidr })
-}
-
-func checkEntryCount(pl *model.PrefixList, n int) *ecserr.Error {
-	if n > pl.MaxEntries {
-		return ecserr.BadRequest(codePLTooMany, "The prefix list would hold %d entries but its MaxEntries is %d; remove entries or create a list with a larger MaxEntries.", n, pl.MaxEntries)
-	}
-	return nil
-}
+// codePLInUse is the refusal of DeletePrefixList while groups use the list;
+// ECS documents 400 NotAllowed.AssociationExist.
+const codePLInUse = "NotAllowed.AssociationExist"
 
 type createPrefixListResponse struct {
 	rpc.Base
@@ -145,7 +63,7 @@ func newPrefixList(p rpc.Params, c caller) (*model.PrefixList, error) {
 	pl := &model.PrefixList{ID: model.NewID("pl"), Region: c.Region, Owner: c.Account,
 		Name: p.Get("PrefixListName"), Description: p.Get("Description"), Entries: []model.PrefixEntry{}}
 	var e *ecserr.Error
-	if pl.AddressFamily, e = parseAddressFamily(p.Get("AddressFamily")); e != nil {
+	if pl.AddressFamily, e = model.ParseAddressFamily(p.Get("AddressFamily")); e != nil {
 		return nil, e
 	}
 	if !p.Has("MaxEntries") {
@@ -154,36 +72,35 @@ func newPrefixList(p rpc.Params, c caller) (*model.PrefixList, error) {
 	if pl.MaxEntries, e = p.Int("MaxEntries", 0); e != nil {
 		return nil, e
 	}
-	if pl.MaxEntries < 1 || pl.MaxEntries > model.MaxPrefixListEntries {
-		return nil, ecserr.BadRequest("InvalidParameter.MaxEntries", "MaxEntries must be from 1 to %d, got %d.", model.MaxPrefixListEntries, pl.MaxEntries)
+	if e := model.ValidateMaxEntries(pl.MaxEntries); e != nil {
+		return nil, e
 	}
 	if pl.Name == "" {
 		return nil, ecserr.MissingParameter("PrefixListName")
 	}
-	if e := validatePLName(pl.Name); e != nil {
+	if e := model.ValidatePrefixListName(pl.Name); e != nil {
 		return nil, e
 	}
 	if pl.Description != "" {
-		if e := validatePLDescription(pl.Description); e != nil {
+		if e := model.ValidatePrefixListDescription(pl.Description); e != nil {
 			return nil, e
 		}
 	}
 	for _, en := range p.Structs("Entry") {
-		cidr, e := parsePLCidr(en.Get("Cidr"), pl.AddressFamily, "Entry.N.Cidr", false)
+		cidr, e := model.ParsePrefixListCIDR(en.Get("Cidr"), pl.AddressFamily, "Entry.N.Cidr", false)
 		if e != nil {
 			return nil, e
 		}
 		if en.Has("Description") {
-			if e := validatePLEntryDescription(en.Get("Description")); e != nil {
+			if e := model.ValidateEntryDescription(en.Get("Description")); e != nil {
 				return nil, e
 			}
 		}
-		if entryIndex(pl.Entries, cidr) >= 0 {
-			return nil, ecserr.BadRequest(codePLDuplicateCidr, "The CIDR block %s is given more than once; each entry needs a distinct block.", cidr)
+		if e := pl.AddEntry(model.PrefixEntry{CIDR: cidr, Description: en.Get("Description")}); e != nil {
+			return nil, e
 		}
-		pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: cidr, Description: en.Get("Description")})
 	}
-	if e := checkEntryCount(pl, len(pl.Entries)); e != nil {
+	if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
 		return nil, e
 	}
 	tags, err := tagsFromParams(p)
@@ -208,13 +125,13 @@ func (s *Service) ModifyPrefixList(ctx context.Context, req *rpc.Request) (any, 
 			return nil, err
 		}
 		if p.Has("PrefixListName") {
-			if e := validatePLName(p.Get("PrefixListName")); e != nil {
+			if e := model.ValidatePrefixListName(p.Get("PrefixListName")); e != nil {
 				return nil, e
 			}
 			pl.Name = p.Get("PrefixListName")
 		}
 		if p.Has("Description") {
-			if e := validatePLDescription(p.Get("Description")); e != nil {
+			if e := model.ValidatePrefixListDescription(p.Get("Description")); e != nil {
 				return nil, e
 			}
 			pl.Description = p.Get("Description")
@@ -231,28 +148,28 @@ func (s *Service) ModifyPrefixList(ctx context.Context, req *rpc.Request) (any, 
 func modifyEntries(pl *model.PrefixList, p rpc.Params) *ecserr.Error {
 	var removes []netip.Prefix
 	for _, r := range p.Structs("RemoveEntry") {
-		cidr, e := parsePLCidr(r.Get("Cidr"), pl.AddressFamily, "RemoveEntry.N.Cidr", true)
+		cidr, e := model.ParsePrefixListCIDR(r.Get("Cidr"), pl.AddressFamily, "RemoveEntry.N.Cidr", true)
 		if e != nil {
 			return e
 		}
 		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest(codePLDuplicateCidr, "RemoveEntry names %s more than once.", cidr)
+			return ecserr.BadRequest(model.CodePrefixListDuplicate, "RemoveEntry names %s more than once.", cidr)
 		}
 		removes = append(removes, cidr)
 	}
 	var adds []model.PrefixEntry
 	for _, a := range p.Structs("AddEntry") {
-		cidr, e := parsePLCidr(a.Get("Cidr"), pl.AddressFamily, "AddEntry.N.Cidr", true)
+		cidr, e := model.ParsePrefixListCIDR(a.Get("Cidr"), pl.AddressFamily, "AddEntry.N.Cidr", true)
 		if e != nil {
 			return e
 		}
 		if a.Has("Description") {
-			if e := validatePLEntryDescription(a.Get("Description")); e != nil {
+			if e := model.ValidateEntryDescription(a.Get("Description")); e != nil {
 				return e
 			}
 		}
-		if entryIndex(adds, cidr) >= 0 {
-			return ecserr.BadRequest(codePLDuplicateCidr, "AddEntry names %s more than once.", cidr)
+		if model.EntryIndex(adds, cidr) >= 0 {
+			return ecserr.BadRequest(model.CodePrefixListDuplicate, "AddEntry names %s more than once.", cidr)
 		}
 		if slices.Contains(removes, cidr) {
 			return ecserr.BadRequest("InvalidParam.CidrConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", cidr)
@@ -261,20 +178,20 @@ func modifyEntries(pl *model.PrefixList, p rpc.Params) *ecserr.Error {
 	}
 	entries := slices.Clone(pl.Entries)
 	for _, cidr := range removes {
-		i := entryIndex(entries, cidr)
+		i := model.EntryIndex(entries, cidr)
 		if i < 0 {
 			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Prefix list %s has no entry %s to remove; DescribePrefixListAttributes lists its entries.", pl.ID, cidr)
 		}
 		entries = slices.Delete(entries, i, i+1)
 	}
 	for _, a := range adds {
-		if i := entryIndex(entries, a.CIDR); i >= 0 {
+		if i := model.EntryIndex(entries, a.CIDR); i >= 0 {
 			entries[i].Description = a.Description
 			continue
 		}
 		entries = append(entries, a)
 	}
-	if e := checkEntryCount(pl, len(entries)); e != nil {
+	if e := pl.CheckEntryCount(len(entries)); e != nil {
 		return e
 	}
 	pl.Entries = entries
@@ -383,7 +300,7 @@ func (s *Service) DescribePrefixLists(ctx context.Context, req *rpc.Request) (an
 	family := ""
 	if p.Has("AddressFamily") {
 		var e *ecserr.Error
-		if family, e = parseAddressFamily(p.Get("AddressFamily")); e != nil {
+		if family, e = model.ParseAddressFamily(p.Get("AddressFamily")); e != nil {
 			return nil, e
 		}
 	}

@@ -163,27 +163,40 @@ func (b *builder) build(f *file) error {
 			return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
 		}
 		pl := &model.PrefixList{ID: d.PrefixListID.Value, Owner: DefaultOwner, Name: d.PrefixListName.Value, AddressFamily: "IPv4", Created: created}
-		switch strings.ToLower(d.AddressFamily.Value) {
-		case "", "ipv4":
-		case "ipv6":
-			pl.AddressFamily = "IPv6"
-		default:
-			return b.fail(d.AddressFamily.Line, "addressFamily", "%q is not IPv4 or IPv6", d.AddressFamily.Value)
-		}
-		for _, e := range d.Entries {
-			p, ok := model.ParseCIDR(e.Value)
-			if !ok || p.Addr().Is6() != (pl.AddressFamily == "IPv6") {
-				return b.fail(e.Line, "entries", "%q is not an %s address or CIDR block", e.Value, pl.AddressFamily)
+		fields := map[string]Field{"prefixListName": d.PrefixListName, "addressFamily": d.AddressFamily, "maxEntries": d.MaxEntries}
+		if d.AddressFamily.Set() {
+			var e *ecserr.Error
+			if pl.AddressFamily, e = model.ParseAddressFamily(d.AddressFamily.Value); e != nil {
+				return b.fromModel(e, d.Line, fields)
 			}
-			pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: p})
 		}
-		pl.MaxEntries = max(len(pl.Entries), 1)
+		if pl.Name != "" {
+			if e := model.ValidatePrefixListName(pl.Name); e != nil {
+				return b.fromModel(e, d.Line, fields)
+			}
+		}
+		pl.MaxEntries = max(len(d.Entries), 1)
 		if d.MaxEntries.Set() {
 			n, err := strconv.Atoi(d.MaxEntries.Value)
-			if err != nil || n < len(pl.Entries) || n < 1 || n > model.MaxPrefixListEntries {
-				return b.fail(d.MaxEntries.Line, "maxEntries", "must be a number from the entry count to %d", model.MaxPrefixListEntries)
+			if err != nil {
+				return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+			}
+			if e := model.ValidateMaxEntries(n); e != nil {
+				return b.fromModel(e, d.Line, fields)
 			}
 			pl.MaxEntries = n
+		}
+		for _, en := range d.Entries {
+			cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
+			if e == nil {
+				e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
+			}
+			if e != nil {
+				return b.fail(en.Line, "entries", "%s (%s)", e.Message, e.Code)
+			}
+		}
+		if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
+			return b.fromModel(e, d.Line, fields)
 		}
 		b.pls[pl.ID] = pl
 		b.s.PrefixLists = append(b.s.PrefixLists, pl)

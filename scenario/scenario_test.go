@@ -48,6 +48,9 @@ instances:
   - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, securityGroupIds: [sg-a]}
 flows:
   - {from: 198.51.100.1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}
+prefixLists:
+  - prefixListId: pl-a
+    entries: [203.0.113.0/24]
 `
 	tests := []struct {
 		name, old, new string
@@ -66,6 +69,10 @@ flows:
 		{"outside address inside a VPC", "from: 198.51.100.1", "from: 10.0.0.9", 11, "from"},
 		{"missing expect", ", expect: Drop}", "}", 11, "expect"},
 		{"unknown instance", "to: i-a,", "to: i-b,", 11, "to"},
+		{"repeated prefix-list entry", "entries: [203.0.113.0/24]", "entries: [203.0.113.0/24, 203.0.113.0/24]", 14, "entries"},
+		{"prefix-list entry of the other family", "entries: [203.0.113.0/24]", "entries: [2001:db8::/32]", 14, "entries"},
+		{"prefix list too small", "    entries: [203.0.113.0/24]", "    maxEntries: 1\n    entries: [203.0.113.0/24, 198.51.100.0/24]", 14, "maxEntries"},
+		{"prefix-list family", "  - prefixListId: pl-a", "  - prefixListId: pl-a\n    addressFamily: IPv5", 14, "addressFamily"},
 		{"enterprise with peer group", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    securityGroupType: enterprise\n    innerAccessPolicy: accept\n    permissions:", 7, "innerAccessPolicy"},
 	}
 	if _, err := scenario.Parse("ok.yaml", []byte(base)); err != nil {
