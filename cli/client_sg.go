@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"flag"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/model"
 )
 
 var sgCommands = []command{
@@ -344,55 +345,52 @@ func (r rule) ownerFields() (id, account string) {
 	return "", r.groupOwner
 }
 
-// cidrEqual compares CIDR blocks by value (so 10.0.0.1 equals 10.0.0.1/32).
-func cidrEqual(a, b string) bool {
-	if a == b {
-		return true
-	}
-	pa, ea := parseCIDR(a)
-	pb, eb := parseCIDR(b)
-	return ea == nil && eb == nil && pa == pb
-}
-
-func parseCIDR(s string) (netip.Prefix, error) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	return p.Masked(), err
-}
-
-// matches reports whether an existing rule is the one this tuple names.
-func (r rule) matches(p ecs.Permission) bool {
-	prio, err := strconv.Atoi(p.Priority)
-	want, _ := strconv.Atoi(r.priority)
-	if !strings.EqualFold(p.Direction, r.direction) || !strings.EqualFold(p.Policy, r.policy) || err != nil || prio != want ||
-		!strings.EqualFold(p.IpProtocol, r.protocol) || p.PortRange != r.port {
-		return false
-	}
-	unset := func(s string) bool { return s == "" || s == "-1/-1" }
-	if r.sourcePort != "" && p.SourcePortRange != r.sourcePort || r.sourcePort == "" && !unset(p.SourcePortRange) {
-		return false
-	}
-	cidr, cidr6, group, owner, pl := p.SourceCidrIp, p.Ipv6SourceCidrIp, p.SourceGroupId, p.SourceGroupOwnerAccount, p.SourcePrefixListId
+// input is the tuple as ECS request fields.
+func (r rule) input() model.RuleInput {
+	in := model.RuleInput{Policy: r.policy, Priority: r.priority, IpProtocol: r.protocol, PortRange: r.port, SourcePortRange: r.sourcePort}
+	peer4, peer6, group, ownerID, ownerAcct, pl := &in.SourceCidrIp, &in.Ipv6SourceCidrIp, &in.SourceGroupId, &in.SourceGroupOwnerId, &in.SourceGroupOwnerAccount, &in.SourcePrefixListId
 	if !r.ingress() {
-		cidr, cidr6, group, owner, pl = p.DestCidrIp, p.Ipv6DestCidrIp, p.DestGroupId, p.DestGroupOwnerAccount, p.DestPrefixListId
+		peer4, peer6, group, ownerID, ownerAcct, pl = &in.DestCidrIp, &in.Ipv6DestCidrIp, &in.DestGroupId, &in.DestGroupOwnerId, &in.DestGroupOwnerAccount, &in.DestPrefixListId
 	}
-	switch {
-	case r.cidr != "":
-		return cidrEqual(cidr, r.cidr) || cidrEqual(cidr6, r.cidr)
-	case r.group != "":
-		// The owner comes back as a UID; a name given in --group-owner
-		// cannot be compared with it.
-		id, _ := r.ownerFields()
-		return group == r.group && (id == "" || owner == "" || owner == id)
-	default:
-		return pl == r.prefixList
+	if isIPv6(r.cidr) {
+		*peer6 = r.cidr
+	} else {
+		*peer4 = r.cidr
 	}
+	*group, *pl = r.group, r.prefixList
+	*ownerID, *ownerAcct = r.ownerFields()
+	return in
+}
+
+// permissionInput is an existing rule as request fields. The owner comes back
+// as an account UID in *GroupOwnerAccount.
+func permissionInput(p ecs.Permission) model.RuleInput {
+	return model.RuleInput{Policy: p.Policy, Priority: p.Priority, IpProtocol: p.IpProtocol, PortRange: p.PortRange,
+		SourcePortRange: p.SourcePortRange, NicType: p.NicType,
+		SourceCidrIp: p.SourceCidrIp, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp, SourceGroupId: p.SourceGroupId,
+		SourceGroupOwnerAccount: p.SourceGroupOwnerAccount, SourcePrefixListId: p.SourcePrefixListId,
+		DestCidrIp: p.DestCidrIp, Ipv6DestCidrIp: p.Ipv6DestCidrIp, DestGroupId: p.DestGroupId,
+		DestGroupOwnerAccount: p.DestGroupOwnerAccount, DestPrefixListId: p.DestPrefixListId}
+}
+
+// matches reports whether an existing rule is the one this tuple names, by
+// the model's rule identity (the same one the server uses for duplicates).
+func (r rule) matches(p ecs.Permission) bool {
+	if !strings.EqualFold(p.Direction, r.direction) {
+		return false
+	}
+	dir := model.Direction(strings.ToLower(p.Direction))
+	want, wantOwner, e1 := model.ParseRule(dir, r.input(), false)
+	got, gotOwner, e2 := model.ParseRule(dir, permissionInput(p), false)
+	if e1 != nil || e2 != nil {
+		return false
+	}
+	// A name given in --group-owner cannot be compared with the UID that
+	// comes back; a UID can.
+	if wantOwner.ID != "" && gotOwner.Account != "" && wantOwner.ID != gotOwner.Account {
+		return false
+	}
+	return want.Key() == got.Key()
 }
 
 // matching returns the group's rules that the tuple names.
