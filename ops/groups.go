@@ -206,6 +206,13 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, req *rpc.Request) 
 		if err != nil {
 			return nil, err
 		}
+		count := map[string]int{}
+		for _, in := range insts {
+			for _, id := range in.SecurityGroups {
+				count[id]++
+			}
+		}
+		pls := prefixListsOf(tx, c)
 		var items []securityGroupItem
 		for _, g := range all {
 			switch {
@@ -219,7 +226,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, req *rpc.Request) 
 				!matchTags(g.Tags, tags):
 				continue
 			}
-			items = append(items, groupItem(g, insts, prefixListsOf(tx, c)))
+			items = append(items, groupItem(g, count[g.ID], pls))
 		}
 		slices.SortFunc(items, func(a, b securityGroupItem) int { return cmp.Compare(b.SecurityGroupId, a.SecurityGroupId) })
 		out := &describeSecurityGroupsResponse{RegionId: c.Region}
@@ -231,13 +238,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, req *rpc.Request) 
 	})
 }
 
-func groupItem(g *model.SecurityGroup, insts []*model.Instance, pls func(string) *model.PrefixList) securityGroupItem {
-	n := 0
-	for _, in := range insts {
-		if slices.Contains(in.SecurityGroups, g.ID) {
-			n++
-		}
-	}
+func groupItem(g *model.SecurityGroup, n int, pls func(string) *model.PrefixList) securityGroupItem {
 	limit := model.MaxGroupMembers
 	if g.Type == model.Enterprise {
 		limit = model.MaxEnterpriseMembers
