@@ -298,13 +298,13 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, req *rpc.R
 		}
 		rules := sortedRules(g.Rules)
 		var items []permissionItem
-		names := groupNames(tx)
+		names, pls := groupNames(tx), prefixListsOf(tx, c)
 		for i := range rules {
 			r := &rules[i]
 			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {
 				continue
 			}
-			items = append(items, permission(r, names, prefixListsOf(tx, c)))
+			items = append(items, permission(r, names, pls))
 		}
 		out := &describeSecurityGroupAttributeResponse{RegionId: c.Region, SecurityGroupId: g.ID, SecurityGroupName: g.Name,
 			Description: g.Description, VpcId: g.VpcID, InnerAccessPolicy: g.InnerAccessPolicy}
