@@ -162,7 +162,6 @@ func Evaluate(d Decider, f Flow) (Result, error) {
 	}
 
 	drop := func(r Reason) (Result, error) { return Result{Verdict: Drop, Path: r}, nil }
-	addr6 := func(in *model.Instance) netip.Addr { return in.IPv6 }
 	var eg, ing Packet = pkt, pkt
 	nic := model.Internet
 	switch {
@@ -171,7 +170,7 @@ func Evaluate(d Decider, f Flow) (Result, error) {
 			return drop(NoIPv6Address)
 		}
 		// IPv6 addresses are global: the same addresses inside a VPC and across.
-		eg.Src, eg.Dst = addr6(src.inst), addr6(dst.inst)
+		eg.Src, eg.Dst = src.inst.IPv6, dst.inst.IPv6
 		ing = eg
 		if src.inst.VpcID == dst.inst.VpcID {
 			nic = model.Intranet
@@ -241,7 +240,7 @@ func (r Result) Deciding() *Decision {
 	return r.Egress
 }
 
-// local and remote split a packet into the instance's side and the peer's.
+// sides splits a packet into the instance's address and the peer's.
 func sides(dir model.Direction, p Packet) (local, remote netip.Addr) {
 	if dir == model.Ingress {
 		return p.Dst, p.Src
