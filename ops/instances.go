@@ -514,7 +514,7 @@ func addressesOf(tx store.ReadTx, in *model.Instance) (instanceAddresses, error)
 	return a, nil
 }
 
-func instanceOut(tx store.ReadTx, in *model.Instance) (instanceItem, error) {
+func (s *Service) instanceOut(tx store.ReadTx, in *model.Instance) (instanceItem, error) {
 	a, err := addressesOf(tx, in)
 	if err != nil {
 		return instanceItem{}, err
@@ -527,6 +527,9 @@ func instanceOut(tx store.ReadTx, in *model.Instance) (instanceItem, error) {
 		StoppedMode: "Not-applicable", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
+	if in.Host != "" {
+		item.PalisadeAppliedRevision = s.AppliedRevision(in.Host)
+	}
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 	if !in.Classic() { // classic instances have no ENI
 		nic := networkInterfaceItem{NetworkInterfaceId: eniID(in), Type: "Primary", MacAddress: macAddress(in),
@@ -674,7 +677,7 @@ func (s *Service) DescribeInstances(ctx context.Context, req *rpc.Request) (any,
 		var pageOf []*model.Instance
 		pageOf, out.NextToken = paginate(matched, pg)
 		for _, in := range pageOf {
-			item, err := instanceOut(tx, in)
+			item, err := s.instanceOut(tx, in)
 			if err != nil {
 				return nil, err
 			}
@@ -751,6 +754,9 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, req *rpc.Reques
 			SerialNumber: serialNumber(in), StoppedMode: "Not-applicable", IoOptimized: "optimized",
 			InnerIpAddress: ipAddressSet{a.inner}, PublicIpAddress: ipAddressSet{a.public}, VpcAttributes: a.vpc,
 			PalisadeHost: in.Host}
+		if in.Host != "" {
+			out.PalisadeAppliedRevision = s.AppliedRevision(in.Host)
+		}
 		out.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 		out.EipAddress.AllocationId, out.EipAddress.IpAddress = a.eip.AllocationId, a.eip.IpAddress
 		out.EipAddress.Bandwidth, out.EipAddress.InternetChargeType = a.eip.Bandwidth, a.eip.InternetChargeType

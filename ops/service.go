@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisade-sg/palisade/ecserr"
@@ -47,6 +48,9 @@ type Service struct {
 	// LenientRevoke restores the pre-2024 ECS behaviour: revoking a rule that
 	// does not exist, or leaving a group the instance is not in, succeeds.
 	LenientRevoke bool
+
+	hostsOnce sync.Once
+	hosts     *hostTable // what the agents report; see hosts.go
 }
 
 // New returns a service over a store.

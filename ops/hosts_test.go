@@ -1,0 +1,128 @@
+package ops
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestBindInstanceAndDescribe(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
+	vsw := e.mkVSwitch(vpc, "192.168.1.0/24")
+	sg := e.newGroup(map[string]string{"VpcId": vpc})
+	ids := runIDs(e, map[string]string{"VSwitchId": vsw, "SecurityGroupId": sg, "Amount": "2"})
+
+	e.ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0], "HostName": "h1", "Interface": "pi-a"})
+	// Binding another instance to the same interface of the host is refused.
+	e.ecsErr("InvalidInterface.InUse", http.StatusBadRequest, "PalisadeBindInstance", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "pi-a"})
+	for _, tt := range []struct {
+		name   string
+		params map[string]string
+		code   string
+		status int
+	}{
+		{"no instance", map[string]string{"HostName": "h1", "Interface": "pi-b"}, "MissingParameter", 400},
+		{"unknown instance", map[string]string{"InstanceId": "i-nothere", "HostName": "h1", "Interface": "pi-b"}, "InvalidInstanceId.NotFound", 404},
+		{"host without interface", map[string]string{"InstanceId": ids[1], "HostName": "h1"}, "InvalidParameter", 400},
+		{"interface too long", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "a-very-long-interface"}, "InvalidParameter", 400},
+		{"bad host", map[string]string{"InstanceId": ids[1], "HostName": "h 1", "Interface": "pi-b"}, "InvalidParameter", 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) { e.ecsErr(tt.code, tt.status, "PalisadeBindInstance", tt.params) })
+	}
+	// Only the operator may bind.
+	o := e.otherAccount()
+	o.ecsErr("Forbidden.Operator", http.StatusForbidden, "PalisadeBindInstance", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "pi-b"})
+
+	// DescribeInstances shows the host, and the revision its agent reported.
+	desc := func() instanceItem {
+		out := e.ecs("DescribeInstances", map[string]string{"InstanceIds": `["` + ids[0] + `"]`}).(*describeInstancesResponse)
+		return out.Instances.Instance[0]
+	}
+	if it := desc(); it.PalisadeHost != "h1" || it.PalisadeAppliedRevision != 0 {
+		t.Fatalf("before any report: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
+	}
+	e.ecs("PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": "7"})
+	if it := desc(); it.PalisadeAppliedRevision != 7 {
+		t.Fatalf("after the report: applied %d, want 7", it.PalisadeAppliedRevision)
+	}
+	// Unbinding clears the host.
+	e.ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0]})
+	if it := desc(); it.PalisadeHost != "" || it.PalisadeAppliedRevision != 0 {
+		t.Fatalf("after unbind: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
+	}
+}
+
+func TestWatchChangesResumes(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
+	sg := e.newGroup(map[string]string{"VpcId": vpc})
+	snap := e.ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
+	if len(snap.Groups) != 1 || snap.Groups[0].ID != sg || snap.Revision == 0 {
+		t.Fatalf("snapshot: %d groups at revision %d", len(snap.Groups), snap.Revision)
+	}
+	rev := strconv.FormatInt(snap.Revision, 10)
+
+	// Nothing new: the poll times out with the same revision and no records.
+	w := e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
+	if w.Revision != snap.Revision || len(w.Groups)+len(w.Deleted) != 0 {
+		t.Fatalf("idle watch: revision %d, %d groups, %d deleted", w.Revision, len(w.Groups), len(w.Deleted))
+	}
+
+	// A waiting watch wakes on a change and carries the changed record.
+	done := make(chan *watchResponse, 1)
+	go func() {
+		out, err := e.call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out.(*watchResponse)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
+	select {
+	case w = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch did not wake on a change")
+	}
+	if w.Revision != snap.Revision+1 || len(w.Groups) != 1 || len(w.Groups[0].Rules) != 1 {
+		t.Fatalf("woken watch: revision %d (want %d), groups %v", w.Revision, snap.Revision+1, w.Groups)
+	}
+
+	// Resuming from the old revision after more changes (a restarted agent)
+	// gets the latest versions and the deletions.
+	e.ecs("DeleteSecurityGroup", map[string]string{"SecurityGroupId": sg})
+	w = e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
+	if len(w.Groups) != 0 || len(w.Deleted) != 1 || w.Deleted[0].Id != sg || w.Deleted[0].Kind != string(KindGroup) {
+		t.Fatalf("resumed watch: groups %v, deleted %v", w.Groups, w.Deleted)
+	}
+	e.ecsErr("InvalidParameter", 400, "PalisadeWatchChanges", map[string]string{"WaitSeconds": "61"})
+}
+
+func TestRuleCounters(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
+	sg := e.newGroup(map[string]string{"VpcId": vpc})
+	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
+	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "80/80", "SourceCidrIp": "0.0.0.0/0"})
+	g := e.group(sg)
+	r0, r1 := g.Rules[0].ID, g.Rules[1].ID
+	report := func(host, counters string) {
+		e.ecs("PalisadeReportHostStatus", map[string]string{"HostName": host, "AppliedRevision": "1", "Counters": counters})
+	}
+	report("h1", `{"`+sg+`/`+r0+`":{"Packets":3,"Bytes":180}}`)
+	report("h2", `{"`+sg+`/`+r0+`":{"Packets":2,"Bytes":120}}`)
+	report("h1", `{"`+sg+`/`+r0+`":{"Packets":4,"Bytes":240}}`) // a host's report replaces its last
+	out := e.ecs("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg}).(*ruleCountersResponse)
+	got := map[string]uint64{}
+	for _, c := range out.RuleCounters.RuleCounter {
+		got[c.SecurityGroupRuleId] = c.Packets
+	}
+	if got[r0] != 6 || got[r1] != 0 || len(got) != 2 {
+		t.Fatalf("counters %v, want %s=6 %s=0", got, r0, r1)
+	}
+	e.ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
+	// Another account cannot read the group's counters.
+	e.otherAccount().ecsErr("InvalidSecurityGroupId.NotFound", 404, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg})
+}
