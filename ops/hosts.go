@@ -51,10 +51,9 @@ type hostTable struct {
 	hosts map[string]*hostStatus
 }
 
-func (s *Service) hostTable() *hostTable {
-	s.hostsOnce.Do(func() { s.hosts = &hostTable{hosts: map[string]*hostStatus{}} })
-	return s.hosts
-}
+func newHostTable() *hostTable { return &hostTable{hosts: map[string]*hostStatus{}} }
+
+func (s *Service) hostTable() *hostTable { return s.hosts }
 
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {

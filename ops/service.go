@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/palisade-sg/palisade/ecserr"
@@ -49,13 +48,12 @@ type Service struct {
 	// does not exist, or leaving a group the instance is not in, succeeds.
 	LenientRevoke bool
 
-	hostsOnce sync.Once
-	hosts     *hostTable // what the agents report; see hosts.go
+	hosts *hostTable // what the agents report; see hosts.go
 }
 
 // New returns a service over a store.
 func New(st store.Store) *Service {
-	return &Service{Store: st, Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	return &Service{Store: st, hosts: newHostTable(), Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 
 // Routes returns every action's handler, keyed by API version and action.
