@@ -8,6 +8,18 @@ cd "$(dirname "$0")/.."
 
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
+# The data-plane tests need nftables and iproute2 (real kernels, in network
+# namespaces the tests create and remove). Install them from Debian's
+# packages when missing.
+need=()
+command -v nft >/dev/null || need+=(nftables)
+command -v ip >/dev/null || need+=(iproute2)
+if ((${#need[@]})); then
+	echo "== installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 echo "== go vet"
 go vet ./...
 
