@@ -1,0 +1,194 @@
+package kerneltest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"net/netip"
+
+	"github.com/palisade-sg/palisade/lab"
+	"github.com/palisade-sg/palisade/model"
+	"github.com/palisade-sg/palisade/nft"
+	"github.com/palisade-sg/palisade/policy"
+)
+
+func needKernel(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables (apt-get install nftables)")
+	}
+}
+
+var labSeq atomic.Int32
+
+// labName is a short lab name unique to this process.
+func labName(prefix string) string {
+	return fmt.Sprintf("%s%d%d", prefix, os.Getpid()%10000, labSeq.Add(1))
+}
+
+// played is a cloud placed in a lab with its policies in the hosts' kernels.
+type played struct {
+	lab      *lab.Lab
+	cloud    *policy.Cloud // with every instance bound to its host and interface
+	rulesets map[string]*nft.Ruleset
+}
+
+// bind returns the cloud with each instance bound to its lab host and
+// interface, as the lab's placement would store it.
+func bind(c *policy.Cloud, l *lab.Lab) *policy.Cloud {
+	var groups []*model.SecurityGroup
+	for _, g := range c.Groups {
+		groups = append(groups, g)
+	}
+	var pls []*model.PrefixList
+	for _, p := range c.PrefixLists {
+		pls = append(pls, p)
+	}
+	var ins []*model.Instance
+	for _, in := range c.Instances {
+		cp := *in
+		li, _ := l.Instance(in.ID)
+		cp.Host, cp.Interface = li.Host, l.Interface(in.ID)
+		ins = append(ins, &cp)
+	}
+	return policy.NewCloud(groups, ins, pls)
+}
+
+// play builds a lab for the cloud and applies each host's ruleset, built by
+// the agent's compiler, straight to the host's kernel.
+func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr) *played {
+	t.Helper()
+	l, err := lab.Up(context.Background(), lab.SpecFromCloud(c, labName("k"), hosts, outside))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	p := &played{lab: l, cloud: bind(c, l), rulesets: map[string]*nft.Ruleset{}}
+	for _, h := range l.Spec.Hosts {
+		k, err := nft.Open(l.HostNetns(h), nft.Options{InterfacePrefix: "pi-"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := nft.Build(p.cloud, h, nft.Options{InterfacePrefix: "pi-"})
+		if len(rs.Problems) > 0 {
+			t.Fatalf("host %s: the compiler left instances out: %s", h, strings.Join(rs.Problems, "; "))
+		}
+		if _, err := k.Apply(rs); err != nil {
+			k.Close()
+			t.Fatalf("host %s: apply: %v", h, err)
+		}
+		k.Close()
+		p.rulesets[h] = rs
+	}
+	return p
+}
+
+// disagreement is one flow where the kernel and the engine differ.
+type disagreement struct {
+	flow   policy.Flow
+	engine policy.Result
+	kernel lab.ProbeResult
+}
+
+func (d disagreement) String() string {
+	return fmt.Sprintf("%s -> %s %s port %d sport %d v%d: engine %s (%s), kernel delivered=%v (%s)",
+		d.flow.From, d.flow.To, d.flow.Protocol, d.flow.Port, d.flow.SourcePort, d.flow.IPVersion,
+		d.engine.Verdict, explain(d.engine), d.kernel.Delivered, d.kernel.Detail)
+}
+
+func explain(r policy.Result) string {
+	if r.Path != "" {
+		return "path: " + string(r.Path)
+	}
+	var parts []string
+	if r.Egress != nil {
+		parts = append(parts, "egress "+r.Egress.String())
+	}
+	if r.Ingress != nil {
+		parts = append(parts, "ingress "+r.Ingress.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// compare sends every flow as a real packet and returns the flows where
+// the kernel's verdict differs from the engine's.
+//
+// The engine judges the first packet of a connection. A kernel that has
+// seen the reverse flow (B to A after A to B, for GRE or the same UDP ports)
+// rightly passes the packet as part of that connection, so flows that
+// conntrack could tie together go to separate batches, with conntrack
+// flushed between batches.
+func (p *played) compare(t *testing.T, flows []policy.Flow) (engine []policy.Result, kernel []lab.ProbeResult, diffs []disagreement) {
+	t.Helper()
+	d := policy.Compile(p.cloud)
+	kernel = make([]lab.ProbeResult, len(flows))
+	for bi, batch := range batches(flows) {
+		if bi > 0 {
+			if err := lab.FlushConntrack(p.lab); err != nil {
+				t.Fatal(err)
+			}
+		}
+		probes := make([]lab.ProbeSpec, len(batch))
+		for i, fi := range batch {
+			probes[i] = lab.FlowProbe(flows[fi])
+		}
+		for i, r := range lab.Probe(context.Background(), p.lab, probes) {
+			kernel[batch[i]] = r
+		}
+	}
+	for i, f := range flows {
+		res, err := policy.Evaluate(d, f)
+		if err != nil {
+			t.Fatalf("flow %d: %v", i, err)
+		}
+		engine = append(engine, res)
+		if kernel[i].Err != nil {
+			t.Fatalf("flow %d (%s -> %s): probe: %v", i, f.From, f.To, kernel[i].Err)
+		}
+		if kernel[i].Delivered != (res.Verdict == policy.Accept) {
+			diffs = append(diffs, disagreement{f, res, kernel[i]})
+		}
+	}
+	return engine, kernel, diffs
+}
+
+// batches splits flows so that no batch holds two flows between the same
+// two endpoints with the same protocol (the only flows conntrack could take
+// for one connection; ICMP echoes carry unique identifiers).
+func batches(flows []policy.Flow) [][]int {
+	var out [][]int
+	used := []map[string]bool{}
+	for i, f := range flows {
+		a, b := f.From, f.To
+		if a > b {
+			a, b = b, a
+		}
+		key := fmt.Sprintf("%s|%s|%s|%d", f.Protocol, a, b, f.IPVersion)
+		if f.Protocol == model.ICMP || f.Protocol == model.ICMPv6 {
+			key = fmt.Sprint(i)
+		}
+		bi := 0
+		for bi < len(out) && used[bi][key] {
+			bi++
+		}
+		if bi == len(out) {
+			out = append(out, nil)
+			used = append(used, map[string]bool{})
+		}
+		out[bi] = append(out[bi], i)
+		used[bi][key] = true
+	}
+	return out
+}
