@@ -23,6 +23,8 @@ type source struct {
 	endpoint, region string
 	scenario         string
 	ecsDir           string
+	ecsRegion        string // read a real ECS account live
+	ecsEndpoint      string
 	asJSON           bool
 	stdout, stderr   io.Writer
 	name             string
@@ -33,16 +35,18 @@ func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")
 	fs.StringVar(&s.scenario, "scenario", "", "work offline on a scenario `FILE` instead of a server")
 	fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
+	fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
+	fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
 	fs.BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
 }
 
-func (s *source) offline() bool { return s.scenario != "" || s.ecsDir != "" }
+func (s *source) offline() bool { return s.scenario != "" || s.ecsDir != "" || s.ecsRegion != "" }
 
 // cloud loads an offline source.
 func (s *source) cloud() (*policy.Cloud, error) {
 	switch {
-	case s.scenario != "" && s.ecsDir != "":
-		return nil, errors.New("give --scenario or --ecs-dir, not both")
+	case btoi(s.scenario != "")+btoi(s.ecsDir != "")+btoi(s.ecsRegion != "") > 1:
+		return nil, errors.New("give one of --scenario, --ecs-dir and --ecs-region")
 	case s.scenario != "":
 		sc, err := scenario.Load(s.scenario)
 		if err != nil {
@@ -50,7 +54,9 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		}
 		return sc.Cloud(), nil
 	case s.ecsDir != "":
-		return loadECSDir(s.ecsDir)
+		return loadECSDir(s.ecsDir, s.stderr)
+	case s.ecsRegion != "":
+		return loadECSLive(s.ecsRegion, s.ecsEndpoint, s.stderr)
 	}
 	return nil, errors.New("no offline source")
 }
@@ -99,4 +105,11 @@ func parseAnalysisFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage
 		return nil, 2, true
 	}
 	return pos, 0, false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

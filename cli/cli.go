@@ -11,6 +11,8 @@ const usage = `palisade: cloud security groups on your own hosts
 Usage:
   palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db]
   palisade check FILE...                 evaluate scenario files with the policy engine
+  palisade agent --server HOST:PORT --host NAME
+                                         enforce the groups of the instances bound to this host (nftables)
   palisade verify --from A --to B --proto tcp --port N
                                          the verdict of one flow and the rule that decides it
   palisade sg list|show|create|authorize|revoke|delete ...
@@ -33,6 +35,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "agent":
+		return agentCmd(args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc":
