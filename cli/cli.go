@@ -13,6 +13,8 @@ Usage:
   palisade check FILE...                 evaluate scenario files with the policy engine
   palisade agent --server HOST:PORT --host NAME
                                          enforce the groups of the instances bound to this host (nftables)
+  palisade lab up|exec|probe|down|play ...
+                                         a lab of network namespaces enforcing real packets (root)
   palisade verify --from A --to B --proto tcp --port N
                                          the verdict of one flow and the rule that decides it
   palisade sg list|show|create|authorize|revoke|delete ...
@@ -35,6 +37,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "lab":
+		return labCmd(args[1:], stdout, stderr)
 	case "agent":
 		return agentCmd(args[1:], stdout, stderr)
 	case "verify":

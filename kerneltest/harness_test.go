@@ -122,31 +122,15 @@ func explain(r policy.Result) string {
 	return strings.Join(parts, "; ")
 }
 
-// compare sends every flow as a real packet and returns the flows where
-// the kernel's verdict differs from the engine's.
-//
-// The engine judges the first packet of a connection. A kernel that has
-// seen the reverse flow (B to A after A to B, for GRE or the same UDP ports)
-// rightly passes the packet as part of that connection, so flows that
-// conntrack could tie together go to separate batches, with conntrack
-// flushed between batches.
+// compare sends every flow as a real packet (as first packets: see
+// lab.ProbeFlows) and returns the flows where the kernel's verdict differs
+// from the engine's.
 func (p *played) compare(t *testing.T, flows []policy.Flow) (engine []policy.Result, kernel []lab.ProbeResult, diffs []disagreement) {
 	t.Helper()
 	d := policy.Compile(p.cloud)
-	kernel = make([]lab.ProbeResult, len(flows))
-	for bi, batch := range batches(flows) {
-		if bi > 0 {
-			if err := lab.FlushConntrack(p.lab); err != nil {
-				t.Fatal(err)
-			}
-		}
-		probes := make([]lab.ProbeSpec, len(batch))
-		for i, fi := range batch {
-			probes[i] = lab.FlowProbe(flows[fi])
-		}
-		for i, r := range lab.Probe(context.Background(), p.lab, probes) {
-			kernel[batch[i]] = r
-		}
+	kernel, err := lab.ProbeFlows(context.Background(), p.lab, flows, lab.ProbeOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i, f := range flows {
 		res, err := policy.Evaluate(d, f)
@@ -162,33 +146,4 @@ func (p *played) compare(t *testing.T, flows []policy.Flow) (engine []policy.Res
 		}
 	}
 	return engine, kernel, diffs
-}
-
-// batches splits flows so that no batch holds two flows between the same
-// two endpoints with the same protocol (the only flows conntrack could take
-// for one connection; ICMP echoes carry unique identifiers).
-func batches(flows []policy.Flow) [][]int {
-	var out [][]int
-	used := []map[string]bool{}
-	for i, f := range flows {
-		a, b := f.From, f.To
-		if a > b {
-			a, b = b, a
-		}
-		key := fmt.Sprintf("%s|%s|%s|%d", f.Protocol, a, b, f.IPVersion)
-		if f.Protocol == model.ICMP || f.Protocol == model.ICMPv6 {
-			key = fmt.Sprint(i)
-		}
-		bi := 0
-		for bi < len(out) && used[bi][key] {
-			bi++
-		}
-		if bi == len(out) {
-			out = append(out, nil)
-			used = append(used, map[string]bool{})
-		}
-		out[bi] = append(out[bi], i)
-		used[bi][key] = true
-	}
-	return out
 }

@@ -254,6 +254,9 @@ func (s *Service) WatchChanges(ctx context.Context, req *rpc.Request) (any, erro
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second)
 	defer cancel()
+	if s.Stopping != nil {
+		defer context.AfterFunc(s.Stopping, cancel)()
+	}
 	if _, err := s.Store.WaitRevision(wctx, int64(after)); err != nil && wctx.Err() == nil {
 		return nil, err
 	}

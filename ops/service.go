@@ -49,6 +49,9 @@ type Service struct {
 	LenientRevoke bool
 
 	hosts *hostTable // what the agents report; see hosts.go
+	// Stopping, when set, ends long polls early: the server cancels it before
+	// a graceful shutdown so that waiting watchers get their answer at once.
+	Stopping context.Context
 }
 
 // New returns a service over a store.

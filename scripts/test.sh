@@ -30,6 +30,9 @@ echo "== palisade check (scenario files)"
 go build -o bin/palisade ./cmd/palisade
 ./bin/palisade check testdata/scenarios/*.yaml
 
+echo "== palisade lab play (scenario files with real packets, agents and nftables)"
+./bin/palisade lab play testdata/scenarios/*.yaml
+
 echo "== benchmarks, one pass each (smoke)"
 go test -count=1 -run '^$' -bench . -benchtime 1x ./... > /dev/null
 echo "benchmarks ran"

@@ -40,6 +40,7 @@ type Server struct {
 	ln       net.Listener
 	db       string
 	nonces   *signature.NonceCache
+	stop     context.CancelFunc // ends long polls before a shutdown
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -102,6 +103,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	stopping, stop := context.WithCancel(context.Background())
+	svc.Stopping = stopping
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
@@ -111,7 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
-	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces,
+	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
 }
 
@@ -127,6 +130,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	s.stop() // long polls answer now instead of holding the shutdown up
 	err := s.http.Shutdown(shut)
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
