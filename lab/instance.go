@@ -1,0 +1,105 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// buildInstance makes an instance's namespace and its veth to the host,
+// configuring the instance end from inside the new namespace, then the
+// host end from inside the host's.
+func (l *Lab) buildInstance(in *Instance, mac net.HardwareAddr, hostFd int) error {
+	iface := l.Interfaces[in.ID]
+	err := createNetns(instanceNs(l.Spec.Name, in.ID), func() error {
+		if err := setupLoopback(instanceSysctls); err != nil {
+			return err
+		}
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name = instIface
+		attrs.HardwareAddr = mac
+		v := &netlink.Veth{LinkAttrs: attrs, PeerName: iface, PeerNamespace: netlink.NsFd(hostFd), PeerTxQLen: -1,
+			PeerHardwareAddr: hostVethMAC}
+		if err := netlink.LinkAdd(v); err != nil {
+			return fmt.Errorf("veth %s: %w", iface, err)
+		}
+		if err := netlink.LinkSetUp(v); err != nil {
+			return err
+		}
+		if err := addAddr(v, netip.PrefixFrom(in.PrivateIP, 32), false); err != nil {
+			return err
+		}
+		// The gateway is not on any subnet of eth0: onlink says it is there.
+		gw := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")),
+			Gw: gatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
+		if err := netlink.RouteAdd(gw); err != nil {
+			return fmt.Errorf("default route: %w", err)
+		}
+		if err := addNeigh(v, gatewayV4, hostVethMAC); err != nil {
+			return err
+		}
+		if in.IPv6.IsValid() {
+			if err := addAddr(v, netip.PrefixFrom(in.IPv6, 128), true); err != nil {
+				return err
+			}
+			gw6 := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: gatewayV6.AsSlice()}
+			if err := netlink.RouteAdd(gw6); err != nil {
+				return fmt.Errorf("IPv6 default route: %w", err)
+			}
+			if err := addNeigh(v, gatewayV6, hostVethMAC); err != nil {
+				return err
+			}
+		}
+		if err := unix.Setns(hostFd, unix.CLONE_NEWNET); err != nil {
+			return err
+		}
+		return l.hostSide(in, iface, mac)
+	})
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// hostSide configures the host end of an instance's veth, from inside the
+// host: it is the gateway (fe80::1 as an address; 169.254.1.1 by proxy ARP,
+// answered at once rather than after the default random delay of up to
+// 0.8 s, for when the instance's permanent entry is flushed) and routes the
+// instance's addresses to it.
+func (l *Lab) hostSide(in *Instance, iface string, mac net.HardwareAddr) error {
+	err := setSysctls([]sysctl{
+		{"ipv4/conf/" + iface + "/proxy_arp", "1"},
+		{"ipv4/neigh/" + iface + "/proxy_delay", "0"},
+	})
+	if err != nil {
+		return err
+	}
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return err
+	}
+	if err := addAddr(link, netip.PrefixFrom(gatewayV6, 64), true); err != nil {
+		return err
+	}
+	r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(in.PrivateIP, 32)), Scope: netlink.SCOPE_LINK}
+	if err := netlink.RouteAdd(r); err != nil {
+		return fmt.Errorf("route to %s: %w", in.PrivateIP, err)
+	}
+	if err := addNeigh(link, in.PrivateIP, mac); err != nil {
+		return err
+	}
+	if in.IPv6.IsValid() {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(in.IPv6, 128))}
+		if err := netlink.RouteAdd(r); err != nil {
+			return fmt.Errorf("route to %s: %w", in.IPv6, err)
+		}
+		return addNeigh(link, in.IPv6, mac)
+	}
+	return nil
+}
