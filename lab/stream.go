@@ -46,3 +46,33 @@ func Dial(ctx context.Context, l *Lab, from string, addr netip.AddrPort) (net.Co
 	})
 	return c, err
 }
+
+// ListenUDP opens a UDP socket inside an instance, on all its addresses.
+func ListenUDP(l *Lab, instanceID string, port uint16) (net.PacketConn, error) {
+	ns := l.InstanceNetns(instanceID)
+	if ns == "" {
+		return nil, fmt.Errorf("lab %s has no instance %q", l.Spec.Name, instanceID)
+	}
+	var pc net.PacketConn
+	err := inNetns(ns, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(int(port)))
+		return err
+	})
+	return pc, err
+}
+
+// DialUDP opens a connected UDP socket from inside an instance to addr.
+func DialUDP(l *Lab, from string, addr netip.AddrPort) (net.Conn, error) {
+	ns := l.InstanceNetns(from)
+	if ns == "" {
+		return nil, fmt.Errorf("lab %s has no instance %q", l.Spec.Name, from)
+	}
+	var c net.Conn
+	err := inNetns(ns, func() error {
+		var err error
+		c, err = net.Dial("udp", addr.String())
+		return err
+	})
+	return c, err
+}
