@@ -1,0 +1,267 @@
+package nft
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+)
+
+// Apply makes the table hold rs, in one netlink batch: the kernel commits
+// all of it or nothing, so no packet ever meets a half-applied policy.
+//
+// It changes only what differs from the table's current content, which it
+// reads from the kernel on the first Apply (the reconcile after a restart)
+// and remembers afterwards: chains are compared by name (their names are
+// hashes of their content), sets and maps element by element. Unchanged
+// chains are not touched and keep their counters. When a chain is replaced,
+// the counters of its rules are read first and carried into the new chain's
+// rules with the same security-group rule; counts that no new rule takes
+// over are kept in memory, so they are lost when the agent restarts.
+//
+// After an error nothing was changed and the next Apply reads the kernel
+// again.
+func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if rs.Table != k.table.Name {
+		return Stats{}, fmt.Errorf("the ruleset is for table %q but this Kernel manages table %q; build with the same Options.Table", rs.Table, k.table.Name)
+	}
+	if len(rs.Chains) == 0 || !rs.Chains[0].Base || rs.Chains[0].Name != BaseChain {
+		return Stats{}, fmt.Errorf("the ruleset has no base chain %q first; make it with Build or BuildLinear", BaseChain)
+	}
+	if k.conn == nil {
+		if err := k.dial(); err != nil {
+			return Stats{}, err
+		}
+	}
+	if k.state == nil {
+		st, err := k.read()
+		if err != nil {
+			k.redial()
+			return Stats{}, err
+		}
+		k.state = st
+	}
+	p := &planner{k: k, rs: rs, old: k.state, enc: &encoder{table: k.table, conn: k.conn}}
+	if err := p.plan(); err != nil {
+		k.redial() // drops the half-built batch
+		return Stats{}, err
+	}
+	if err := k.conn.Flush(); err != nil {
+		k.redial()
+		// The batch is all or nothing; should only the kernel's answer have
+		// been lost, the next Apply finds out by reading the table again.
+		return Stats{}, fmt.Errorf("apply table inet %s%s: %w", k.table.Name, k.where(), err)
+	}
+	k.state = p.new
+	for key, c := range p.carry {
+		k.carried[key] = k.carried[key].add(c)
+	}
+	// Forget the counts of rules that are gone, or the map would only grow.
+	live := rs.ruleKeys()
+	for key := range k.carried {
+		if !live[key] {
+			delete(k.carried, key)
+		}
+	}
+	return p.stats, nil
+}
+
+func (c Counter) add(d Counter) Counter {
+	return Counter{c.Packets + d.Packets, c.Bytes + d.Bytes}
+}
+
+// planner queues the batch that turns old into rs.
+type planner struct {
+	k     *Kernel
+	rs    *Ruleset
+	old   *kstate
+	new   *kstate
+	enc   *encoder
+	stats Stats
+	// carry holds the counters of the chains being deleted, by rule, until
+	// a new rule takes them.
+	carry map[RuleKey]Counter
+}
+
+// elemChunk bounds the elements per message: a netlink attribute holds at
+// most 64 KiB.
+const elemChunk = 256
+
+func (p *planner) plan() error {
+	c, t, old := p.k.conn, p.k.table, p.old
+	p.new = emptyState()
+	p.new.table = true
+	if !old.table {
+		c.AddTable(t)
+	}
+
+	// Sets first: the rules of new chains refer to them.
+	for i := range p.rs.Sets {
+		if err := p.set(&p.rs.Sets[i]); err != nil {
+			return err
+		}
+	}
+	for _, m := range p.rs.Maps {
+		if _, ok := old.maps[m.Name]; !ok {
+			s := p.nftMap(m.Name)
+			if err := c.AddSet(s, nil); err != nil {
+				return fmt.Errorf("map %s: %w", m.Name, err)
+			}
+			p.stats.SetsAdded++
+		}
+	}
+
+	// New chains, all created before any rule so that jumps between them
+	// resolve; their rules take over the counters of the chains they replace.
+	want := map[string]*Chain{}
+	for i := range p.rs.Chains[1:] {
+		ch := &p.rs.Chains[1+i]
+		want[ch.Name] = ch
+		p.new.chains[ch.Name] = true
+	}
+	var stale []string
+	for name := range old.chains {
+		if want[name] == nil {
+			stale = append(stale, name)
+		}
+	}
+	slices.Sort(stale)
+	var err error
+	if p.carry, err = p.k.ruleCounters(stale); err != nil {
+		return err
+	}
+	var staleTuples []string
+	for name, s := range old.sets {
+		if isTuple(s.typ) && p.new.sets[name] == nil {
+			staleTuples = append(staleTuples, name)
+		}
+	}
+	tc, err := p.k.setCounters(staleTuples)
+	if err != nil {
+		return err
+	}
+	for key, c := range tc {
+		p.carry[key] = p.carry[key].add(c)
+	}
+	var added []*Chain
+	for _, ch := range p.rs.Chains[1:] {
+		if !old.chains[ch.Name] {
+			added = append(added, want[ch.Name])
+			c.AddChain(&nftables.Chain{Table: t, Name: ch.Name})
+			p.stats.ChainsAdded++
+		}
+	}
+	for _, ch := range added {
+		if err := p.rules(ch); err != nil {
+			return err
+		}
+	}
+
+	// Map elements now that their chains exist: a changed element is
+	// deleted and added again.
+	for _, m := range p.rs.Maps {
+		if err := p.mapElems(m); err != nil {
+			return err
+		}
+	}
+
+	if err := p.base(); err != nil {
+		return err
+	}
+
+	// What is no longer wanted goes last, once nothing refers to it: stale
+	// maps (their elements jump to stale chains), then stale chains (flushed
+	// first, as they may jump to each other), then stale sets.
+	for _, name := range slices.Sorted(maps.Keys(old.maps)) {
+		if !slices.ContainsFunc(p.rs.Maps, func(m Map) bool { return m.Name == name }) {
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+			p.stats.SetsDeleted++
+		}
+	}
+	for _, name := range stale {
+		c.FlushChain(&nftables.Chain{Table: t, Name: name})
+	}
+	for _, name := range stale {
+		c.DelChain(&nftables.Chain{Table: t, Name: name})
+		p.stats.ChainsDeleted++
+	}
+	for _, name := range slices.Sorted(maps.Keys(old.sets)) {
+		if p.new.sets[name] == nil {
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+			p.stats.SetsDeleted++
+		}
+	}
+	return nil
+}
+
+// rules queues the rules of a new chain.
+func (p *planner) rules(ch *Chain) error {
+	nch := &nftables.Chain{Table: p.k.table, Name: ch.Name}
+	for _, r := range ch.Rules {
+		var initial Counter
+		if r.Counter && r.Key != (RuleKey{}) {
+			initial = p.carry[r.Key]
+			delete(p.carry, r.Key)
+		}
+		x, err := p.enc.rule(r, initial)
+		if err != nil {
+			return fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		p.k.conn.AddRule(&nftables.Rule{Table: p.k.table, Chain: nch, Exprs: x, UserData: userData(r.Key)})
+		p.stats.RulesAdded++
+	}
+	return nil
+}
+
+// base creates the base chain, or replaces its rules when they differ. Its
+// rules change only with the options or the layout, and the batch replaces
+// them atomically like everything else.
+func (p *planner) base() error {
+	ch := &p.rs.Chains[0]
+	// Encode once without queueing anything (anonymous sets would be queued)
+	// to compare with the kernel's rules.
+	dry := &encoder{table: p.k.table}
+	var sigs []string
+	for _, r := range ch.Rules {
+		x, err := dry.rule(r, Counter{})
+		if err != nil {
+			return fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		sigs = append(sigs, exprSig(x))
+	}
+	sig := strings.Join(sigs, "\n")
+	p.new.base, p.new.baseHook, p.new.baseSig = true, true, sig
+	c := p.k.conn
+	nch := &nftables.Chain{Table: p.k.table, Name: ch.Name, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: ptr(nftables.ChainPolicyAccept)}
+	switch {
+	case p.old.base && p.old.baseHook && p.old.baseSig == sig:
+		return nil
+	case p.old.base && p.old.baseHook:
+		c.FlushChain(nch)
+	case p.old.base:
+		c.FlushChain(nch)
+		c.DelChain(nch)
+		c.AddChain(nch)
+		p.stats.ChainsDeleted++
+		p.stats.ChainsAdded++
+	default:
+		c.AddChain(nch)
+		p.stats.ChainsAdded++
+	}
+	for _, r := range ch.Rules {
+		x, err := p.enc.rule(r, Counter{})
+		if err != nil {
+			return fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		c.AddRule(&nftables.Rule{Table: p.k.table, Chain: nch, Exprs: x})
+		p.stats.RulesAdded++
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

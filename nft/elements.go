@@ -1,0 +1,226 @@
+package nft
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+)
+
+// This file queues the changes to sets and maps.
+
+// set creates a set or brings its elements up to date. Plain sets change
+// element by element; an interval set that changed is flushed and filled
+// again (prefix lists change rarely, and the boundaries of merged ranges
+// do not diff well).
+func (p *planner) set(s *Set) error {
+	if isTuple(s.Type) {
+		return p.tupleSet(s)
+	}
+	keys := elemKeys(s)
+	p.new.sets[s.Name] = &kset{typ: s.Type, interval: s.Interval, elems: toSet(keys)}
+	ns := p.nftSet(s)
+	old, ok := p.old.sets[s.Name]
+	switch {
+	case !ok:
+		if err := p.k.conn.AddSet(ns, nil); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		p.stats.SetsAdded++
+		return p.addElems(ns, setElements(s), len(keys))
+	case old.typ != s.Type || old.interval != s.Interval:
+		return fmt.Errorf("set %s in table inet %s%s has another type than Palisade's; delete the table (nft delete table inet %s) and apply again",
+			s.Name, p.k.table.Name, p.k.where(), p.k.table.Name)
+	case s.Interval:
+		if maps.Equal(old.elems, toSet(keys)) {
+			return nil
+		}
+		p.k.conn.FlushSet(ns)
+		p.stats.ElementsDeleted += len(old.elems)
+		return p.addElems(ns, setElements(s), len(keys))
+	}
+	var add, del []string
+	for _, key := range keys {
+		if !old.elems[key] {
+			add = append(add, key)
+		}
+	}
+	for key := range old.elems {
+		if !p.new.sets[s.Name].elems[key] {
+			del = append(del, key)
+		}
+	}
+	slices.Sort(del)
+	if len(del) > 0 {
+		elems, err := plainElements(s.Type, del)
+		if err != nil {
+			return err
+		}
+		for chunk := range slices.Chunk(elems, elemChunk) {
+			if err := p.k.conn.SetDeleteElements(ns, chunk); err != nil {
+				return fmt.Errorf("set %s: %w", s.Name, err)
+			}
+		}
+		p.stats.ElementsDeleted += len(del)
+	}
+	elems, err := plainElements(s.Type, add)
+	if err != nil {
+		return err
+	}
+	return p.addElems(ns, elems, len(add))
+}
+
+// tupleSet creates a tuple set. They are named by their content: one that
+// exists is already right.
+func (p *planner) tupleSet(s *Set) error {
+	p.new.sets[s.Name] = &kset{typ: s.Type, interval: true}
+	if _, ok := p.old.sets[s.Name]; ok {
+		return nil
+	}
+	ns := p.nftSet(s)
+	if err := p.k.conn.AddSet(ns, nil); err != nil {
+		return fmt.Errorf("set %s: %w", s.Name, err)
+	}
+	p.stats.SetsAdded++
+	elems := make([]nftables.SetElement, len(s.Tuples))
+	for i, e := range s.Tuples {
+		start, end := tupleKeys(e)
+		elems[i] = nftables.SetElement{Key: start, KeyEnd: end, Comment: e.Key.String()}
+	}
+	return p.addElems(ns, elems, len(elems))
+}
+
+func (p *planner) addElems(s *nftables.Set, elems []nftables.SetElement, n int) error {
+	for chunk := range slices.Chunk(elems, elemChunk) {
+		if err := p.k.conn.SetAddElements(s, chunk); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+	}
+	p.stats.ElementsAdded += n
+	return nil
+}
+
+func toSet(keys []string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+func (p *planner) nftSet(s *Set) *nftables.Set {
+	// The byte order goes into the set's user data, where nft reads how to
+	// print the keys: addresses are big endian, names host endian (else nft
+	// prints them as "").
+	ns := &nftables.Set{Table: p.k.table, Name: s.Name, ID: p.enc.setID(), Interval: s.Interval, KeyByteOrder: binaryutil.BigEndian}
+	if s.Type == IfName {
+		ns.KeyByteOrder = binaryutil.NativeEndian
+	}
+	switch s.Type {
+	case IPv4Addr:
+		ns.KeyType = nftables.TypeIPAddr
+	case IPv6Addr:
+		ns.KeyType = nftables.TypeIP6Addr
+	case IfName:
+		ns.KeyType = nftables.TypeIFName
+	case Tuple4:
+		ns.KeyType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeIPAddr)
+		ns.Concatenation, ns.Counter = true, true
+	case Tuple6:
+		ns.KeyType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeIP6Addr)
+		ns.Concatenation, ns.Counter = true, true
+	}
+	return ns
+}
+
+func (p *planner) nftMap(name string) *nftables.Set {
+	return &nftables.Set{Table: p.k.table, Name: name, ID: p.enc.setID(), IsMap: true,
+		KeyType: nftables.TypeIFName, DataType: nftables.TypeVerdict, KeyByteOrder: binaryutil.NativeEndian}
+}
+
+// setElements encodes a set's elements. Interval sets hold each range as a
+// start element and an end element one past its last address (none when the
+// range runs to the top), after a leading end at zero when the first range
+// starts above it, as nft encodes them.
+func setElements(s *Set) []nftables.SetElement {
+	var out []nftables.SetElement
+	switch {
+	case s.Interval:
+		rs := mergeRanges(s.Prefixes)
+		if len(rs) > 0 && !rs[0].from.IsUnspecified() {
+			out = append(out, nftables.SetElement{Key: netip.PrefixFrom(rs[0].from, 0).Masked().Addr().AsSlice(), IntervalEnd: true})
+		}
+		for _, r := range rs {
+			out = append(out, nftables.SetElement{Key: r.from.AsSlice()})
+			if next := r.to.Next(); next.IsValid() {
+				out = append(out, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
+			}
+		}
+	case s.Type == IfName:
+		for _, n := range s.Names {
+			out = append(out, nftables.SetElement{Key: ifname(n)})
+		}
+	default:
+		for _, a := range s.Addrs {
+			out = append(out, nftables.SetElement{Key: a.AsSlice()})
+		}
+	}
+	return out
+}
+
+// plainElements encodes the keys of a plain set.
+func plainElements(typ SetType, keys []string) ([]nftables.SetElement, error) {
+	out := make([]nftables.SetElement, 0, len(keys))
+	for _, key := range keys {
+		if typ == IfName {
+			out = append(out, nftables.SetElement{Key: ifname(key)})
+			continue
+		}
+		a, err := netip.ParseAddr(key)
+		if err != nil {
+			return nil, fmt.Errorf("set element %q: %w", key, err)
+		}
+		out = append(out, nftables.SetElement{Key: a.AsSlice()})
+	}
+	return out, nil
+}
+
+// mapElems brings a verdict map's elements up to date.
+func (p *planner) mapElems(m Map) error {
+	old := p.old.maps[m.Name]
+	cur := make(map[string]string, len(m.Elems))
+	for _, e := range m.Elems {
+		cur[e.Interface] = e.Chain
+	}
+	p.new.maps[m.Name] = cur
+	var del, add []nftables.SetElement
+	for _, iface := range slices.Sorted(maps.Keys(old)) {
+		if ch, ok := cur[iface]; !ok || ch != old[iface] {
+			del = append(del, nftables.SetElement{Key: ifname(iface)})
+		}
+	}
+	for _, e := range m.Elems {
+		if ch, ok := old[e.Interface]; !ok || ch != e.Chain {
+			add = append(add, nftables.SetElement{Key: ifname(e.Interface),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain}})
+		}
+	}
+	s := p.nftMap(m.Name)
+	for chunk := range slices.Chunk(del, elemChunk) {
+		if err := p.k.conn.SetDeleteElements(s, chunk); err != nil {
+			return fmt.Errorf("map %s: %w", m.Name, err)
+		}
+	}
+	for chunk := range slices.Chunk(add, elemChunk) {
+		if err := p.k.conn.SetAddElements(s, chunk); err != nil {
+			return fmt.Errorf("map %s: %w", m.Name, err)
+		}
+	}
+	p.stats.ElementsDeleted += len(del)
+	p.stats.ElementsAdded += len(add)
+	return nil
+}

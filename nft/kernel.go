@@ -1,0 +1,163 @@
+package nft
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where `ip netns` keeps named network namespaces.
+const NetnsDir = "/var/run/netns"
+
+// Kernel applies rulesets to the nftables of one network namespace. Its
+// methods may be called from several goroutines.
+type Kernel struct {
+	mu    sync.Mutex
+	netns string
+	ns    *os.File // the namespace, nil for the current one
+	table *nftables.Table
+	conn  *nftables.Conn
+	// state is what the table holds, read from the kernel on the first
+	// Apply (the reconcile on start) and kept up to date by each Apply; nil
+	// after an error, so that the next Apply reads it again.
+	state *kstate
+	// carried holds the counters of deleted chains whose rules no new chain
+	// took over; they live in memory only.
+	carried map[RuleKey]Counter
+}
+
+// Open returns a Kernel for the named network namespace (as `ip netns`
+// names it; "" is the namespace of the calling process). Nothing is read or
+// written before the first Apply.
+func Open(netns string, o Options) (*Kernel, error) {
+	k := &Kernel{netns: netns, carried: map[RuleKey]Counter{},
+		table: &nftables.Table{Family: nftables.TableFamilyINet, Name: o.table()}}
+	if netns != "" {
+		f, err := os.Open(filepath.Join(NetnsDir, netns))
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace %q: %w (create it with `ip netns add %s`)", netns, err, netns)
+		}
+		k.ns = f
+	}
+	if err := k.dial(); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// dial opens the netlink connection. Socket buffers are enlarged because
+// the library asks for an acknowledgement (and rules for an echo) of every
+// message of a batch: with thousands of rules the default buffers overflow
+// and the batch would be reported as failed after the kernel committed it.
+func (k *Kernel) dial() error {
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
+	if k.ns != nil {
+		opts = append(opts, nftables.WithNetNSFd(int(k.ns.Fd())))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return fmt.Errorf("nftables netlink connection%s: %w (the agent needs CAP_NET_ADMIN)", k.where(), err)
+	}
+	k.conn = c
+	return nil
+}
+
+// redial replaces the connection after an error: replies of a failed batch
+// may still sit in the socket and would be read as answers to the next
+// request.
+func (k *Kernel) redial() {
+	if k.conn != nil {
+		k.conn.CloseLasting()
+	}
+	k.conn = nil
+	k.state = nil
+	_ = k.dial()
+}
+
+const bufferSize = 256 << 20 // a limit, not an allocation
+
+func bigBuffers(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		for _, opt := range [][2]int{{unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}, {unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}} {
+			// Without CAP_NET_ADMIN the FORCE variants fail; the plain ones
+			// are capped by net.core.[rw]mem_max but better than nothing.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt[0], bufferSize) != nil {
+				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt[1], bufferSize); e != nil && serr == nil {
+					serr = e
+				}
+			}
+		}
+	})
+	return errors.Join(err, serr)
+}
+
+func (k *Kernel) where() string {
+	if k.netns == "" {
+		return ""
+	}
+	return " in network namespace " + k.netns
+}
+
+// Delete removes the table and everything in it. Deleting a table that is
+// not there is not an error.
+func (k *Kernel) Delete() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.conn == nil {
+		if err := k.dial(); err != nil {
+			return err
+		}
+	}
+	k.state, k.carried = nil, map[RuleKey]Counter{}
+	exists, err := k.tableExists()
+	if err != nil || !exists {
+		return err
+	}
+	k.conn.DelTable(k.table)
+	if err := k.conn.Flush(); err != nil {
+		k.redial()
+		return fmt.Errorf("delete table inet %s%s: %w", k.table.Name, k.where(), err)
+	}
+	return nil
+}
+
+// Close releases the connection; the table stays in the kernel.
+func (k *Kernel) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	if k.conn != nil {
+		errs = append(errs, k.conn.CloseLasting())
+		k.conn = nil
+	}
+	if k.ns != nil {
+		errs = append(errs, k.ns.Close())
+		k.ns = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Kernel) tableExists() (bool, error) {
+	tables, err := k.conn.ListTablesOfFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return false, fmt.Errorf("list tables%s: %w", k.where(), err)
+	}
+	for _, t := range tables {
+		if t.Name == k.table.Name {
+			return true, nil
+		}
+	}
+	return false, nil
+}

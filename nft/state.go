@@ -1,0 +1,229 @@
+package nft
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// kstate is what the table holds, as far as Apply needs to know.
+type kstate struct {
+	table    bool
+	base     bool   // the base chain exists
+	baseHook bool   // ... with the right hook, type and policy
+	baseSig  string // ... and these rules (see exprSig)
+	chains   map[string]bool
+	sets     map[string]*kset
+	maps     map[string]map[string]string // map → interface → chain
+}
+
+// kset is a set: its type and its elements by canonical key (see elemKeys).
+type kset struct {
+	typ      SetType
+	interval bool
+	elems    map[string]bool
+}
+
+func emptyState() *kstate {
+	return &kstate{chains: map[string]bool{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
+}
+
+// read reads the table from the kernel.
+func (k *Kernel) read() (*kstate, error) {
+	st := emptyState()
+	exists, err := k.tableExists()
+	if err != nil || !exists {
+		return st, err
+	}
+	st.table = true
+	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("list chains%s: %w", k.where(), err)
+	}
+	for _, c := range chains {
+		if c.Table == nil || c.Table.Name != k.table.Name {
+			continue
+		}
+		if c.Name != BaseChain {
+			st.chains[c.Name] = true
+			continue
+		}
+		st.base = true
+		st.baseHook = c.Hooknum != nil && *c.Hooknum == *nftables.ChainHookForward &&
+			c.Priority != nil && *c.Priority == *nftables.ChainPriorityFilter &&
+			c.Type == nftables.ChainTypeFilter && c.Policy != nil && *c.Policy == nftables.ChainPolicyAccept
+		rules, err := k.conn.GetRules(k.table, c)
+		if err != nil {
+			return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
+		}
+		var sigs []string
+		for _, r := range rules {
+			sigs = append(sigs, exprSig(r.Exprs))
+		}
+		st.baseSig = strings.Join(sigs, "\n")
+	}
+	sets, err := k.conn.GetSets(k.table)
+	if err != nil {
+		return nil, fmt.Errorf("list sets%s: %w", k.where(), err)
+	}
+	for _, s := range sets {
+		if s.Anonymous {
+			continue
+		}
+		elems, err := k.conn.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("list set %s%s: %w", s.Name, k.where(), err)
+		}
+		if s.IsMap {
+			m := map[string]string{}
+			for _, e := range elems {
+				m[trimName(e.Key)] = verdictChain(e)
+			}
+			st.maps[s.Name] = m
+			continue
+		}
+		ks := &kset{interval: s.Interval, elems: map[string]bool{}}
+		switch s.KeyType.GetNFTMagic() {
+		case nftables.TypeIPAddr.GetNFTMagic():
+			ks.typ = IPv4Addr
+		case nftables.TypeIP6Addr.GetNFTMagic():
+			ks.typ = IPv6Addr
+		case nftables.TypeIFName.GetNFTMagic():
+			ks.typ = IfName
+		default:
+			if t := SetType(s.KeyType.Name); isTuple(t) {
+				// Named by their content: the elements need no reading.
+				ks.typ = t
+				st.sets[s.Name] = ks
+				continue
+			}
+		}
+		for _, key := range kernelElemKeys(ks, elems) {
+			ks.elems[key] = true
+		}
+		st.sets[s.Name] = ks
+	}
+	return st, nil
+}
+
+// verdictChain is the chain a verdict-map element jumps to. The library
+// returns the element's data as the nested verdict attributes.
+func verdictChain(e nftables.SetElement) string {
+	if e.VerdictData != nil {
+		return e.VerdictData.Chain
+	}
+	ad, err := netlink.NewAttributeDecoder(e.Val)
+	if err != nil {
+		return ""
+	}
+	ad.ByteOrder = binary.BigEndian
+	var chain string
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_VERDICT_CHAIN {
+			chain = ad.String()
+		}
+	}
+	return chain
+}
+
+func trimName(b []byte) string {
+	if i := slices.Index(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// elemKeys returns a set's elements as canonical keys: addresses, names, or
+// for interval sets the merged ranges the kernel holds.
+func elemKeys(s *Set) []string {
+	var out []string
+	switch {
+	case s.Interval:
+		for _, r := range mergeRanges(s.Prefixes) {
+			out = append(out, r.String())
+		}
+	case s.Type == IfName:
+		out = append(out, s.Names...)
+	default:
+		for _, a := range s.Addrs {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+// kernelElemKeys decodes the elements read from the kernel into the keys
+// elemKeys gives.
+func kernelElemKeys(ks *kset, elems []nftables.SetElement) []string {
+	var out []string
+	switch {
+	case ks.interval:
+		type edge struct {
+			a   netip.Addr
+			end bool
+		}
+		var edges []edge
+		for _, e := range elems {
+			if a, ok := netip.AddrFromSlice(e.Key); ok {
+				edges = append(edges, edge{a, e.IntervalEnd})
+			}
+		}
+		slices.SortFunc(edges, func(x, y edge) int { return x.a.Compare(y.a) })
+		// A start opens a range, the next end (one past its last address)
+		// closes it; a start without an end runs to the top.
+		for i, e := range edges {
+			if e.end {
+				continue
+			}
+			last := lastAddr(netip.PrefixFrom(e.a, 0))
+			if i+1 < len(edges) && edges[i+1].end {
+				last = edges[i+1].a.Prev()
+			}
+			out = append(out, addrRange{e.a, last}.String())
+		}
+	case ks.typ == IfName:
+		for _, e := range elems {
+			out = append(out, trimName(e.Key))
+		}
+	default:
+		for _, e := range elems {
+			if a, ok := netip.AddrFromSlice(e.Key); ok {
+				out = append(out, a.String())
+			}
+		}
+	}
+	return out
+}
+
+// exprSig renders expressions for comparison, leaving out what the kernel
+// fills in or renames: counter values and the IDs and names of anonymous
+// sets.
+func exprSig(xs []expr.Any) string {
+	var b strings.Builder
+	for _, x := range xs {
+		switch v := x.(type) {
+		case *expr.Counter:
+			b.WriteString("counter;")
+			continue
+		case *expr.Lookup:
+			l := *v
+			l.SetID = 0
+			if strings.HasPrefix(l.SetName, "__set") {
+				l.SetName = "__set"
+			}
+			fmt.Fprintf(&b, "lookup%+v;", l)
+			continue
+		}
+		fmt.Fprintf(&b, "%T%+v;", x, x)
+	}
+	return b.String()
+}
+
+func isTuple(t SetType) bool { return t == Tuple4 || t == Tuple6 }
