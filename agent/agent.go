@@ -16,7 +16,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +33,7 @@ type Config struct {
 	Host        string // this host's name, as instances are bound to it
 	Netns       string // network namespace to program ("" = the agent's own)
 	NFT         nft.Options
-	// ReportEvery is how often counters are reported (default 5 s).
+	// ReportEvery is how often counters are reported (default 10 s).
 	ReportEvery time.Duration
 	Log         *slog.Logger
 	// OnApplied, if set, is called after each successful apply (tests and
@@ -83,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Log = slog.Default()
 	}
 	if cfg.ReportEvery == 0 {
-		cfg.ReportEvery = 5 * time.Second
+		cfg.ReportEvery = 10 * time.Second
 	}
 	if cfg.Host == "" {
 		return fmt.Errorf("agent: a host name is required (--host)")
@@ -98,7 +97,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer k.Close()
 
-	a := &runner{cfg: cfg, api: api, kernel: k}
+	// Counters are read on a connection of their own: reading them takes a
+	// while on a big table and must not hold up an apply.
+	kc, err := nft.Open(cfg.Netns, cfg.NFT)
+	if err != nil {
+		return fmt.Errorf("agent: opening nftables: %w", err)
+	}
+	defer kc.Close()
+	a := &runner{cfg: cfg, api: api, kernel: k, counters: kc}
 	go a.reportLoop(ctx)
 	return a.loop(ctx)
 }
@@ -108,9 +114,9 @@ type runner struct {
 	api    *apiclient.Client
 	st     *state // owned by loop
 
-	mu      sync.Mutex // serializes kernel calls (apply vs counter reads)
-	kernel  *nft.Kernel
-	applied atomic.Int64
+	kernel   *nft.Kernel // applies; used by loop only
+	counters *nft.Kernel // reads counters; used by reportLoop only
+	applied  atomic.Int64
 }
 
 func (a *runner) loop(ctx context.Context) error {
@@ -198,9 +204,7 @@ func (a *runner) step(ctx context.Context) error {
 // tells the server which revision is in force.
 func (a *runner) apply() error {
 	rs := nft.Build(a.st.cloud(), a.cfg.Host, a.cfg.NFT)
-	a.mu.Lock()
 	stats, err := a.kernel.Apply(rs)
-	a.mu.Unlock()
 	if err != nil {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
@@ -233,9 +237,7 @@ func (a *runner) reportLoop(ctx context.Context) {
 func (a *runner) report(ctx context.Context, revision int64, counters bool) {
 	params := map[string]string{"HostName": a.cfg.Host, "AppliedRevision": strconv.FormatInt(revision, 10)}
 	if counters {
-		a.mu.Lock()
-		cs, err := a.kernel.Counters()
-		a.mu.Unlock()
+		cs, err := a.counters.Counters()
 		if err != nil {
 			a.cfg.Log.Warn("agent: reading counters", "err", err)
 			return

@@ -72,12 +72,16 @@ type builder struct {
 	sets   map[string]*Set
 	chains map[string]*Chain
 	addrs  map[string][]netip.Addr // see memo
+	// policies maps an instance's group list (and network, and direction)
+	// to its chain: the policy depends on the groups, not on the instance,
+	// so instances with the same groups are compiled once.
+	policies map[string]string
 	// Problems lists instances left out, with why.
 	problems []string
 }
 
 func newBuilder(c *policy.Cloud, linear bool) *builder {
-	return &builder{c: c, linear: linear, sets: map[string]*Set{}, chains: map[string]*Chain{}, addrs: map[string][]netip.Addr{}}
+	return &builder{c: c, linear: linear, sets: map[string]*Set{}, chains: map[string]*Chain{}, addrs: map[string][]netip.Addr{}, policies: map[string]string{}}
 }
 
 // placed returns the host's instances that can be programmed, by ID. An
@@ -138,6 +142,16 @@ func sortedValues[T any](m map[string]*T) []*T {
 // direction compiles one direction of an instance's policy and returns the
 // chain its map element jumps to.
 func (b *builder) direction(in *model.Instance, dir model.Direction) string {
+	key := string(dir) + "|" + in.VpcID + "|" + strings.Join(in.SecurityGroups, ",")
+	if name, ok := b.policies[key]; ok {
+		return name
+	}
+	name := b.compileDirection(in, dir)
+	b.policies[key] = name
+	return name
+}
+
+func (b *builder) compileDirection(in *model.Instance, dir model.Direction) string {
 	if !b.c.Classic(in) {
 		return b.chain(dir, b.programRules(b.c.Program(in, dir, model.Intranet)))
 	}

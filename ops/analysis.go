@@ -5,10 +5,16 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 
+	"github.com/palisade-sg/palisade/audit"
 	"github.com/palisade-sg/palisade/ecserr"
+	"github.com/palisade-sg/palisade/effective"
 	"github.com/palisade-sg/palisade/model"
+	"github.com/palisade-sg/palisade/plan"
 	"github.com/palisade-sg/palisade/policy"
+	"github.com/palisade-sg/palisade/reach"
 	"github.com/palisade-sg/palisade/rpc"
 	"github.com/palisade-sg/palisade/store"
 	"github.com/palisade-sg/palisade/verify"
@@ -22,7 +28,11 @@ import (
 
 func (s *Service) analysisActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"PalisadeVerifyFlow": s.VerifyFlow,
+		"PalisadeVerifyFlow":             s.VerifyFlow,
+		"PalisadeDescribeEffectiveRules": s.DescribeEffectiveRules,
+		"PalisadeDescribeReachability":   s.DescribeReachability,
+		"PalisadePlanChange":             s.PlanChange,
+		"PalisadeAudit":                  s.Audit,
 	}
 }
 
@@ -143,4 +153,267 @@ func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, 
 		err = nil
 	}
 	return 0, err
+}
+
+type effectiveResponse struct {
+	rpc.Base
+	InstanceId string
+	Policies   []effective.Policy
+}
+
+// DescribeEffectiveRules returns an instance's effective policy: the pooled,
+// ordered rules of all its groups per direction, the implicit entries where
+// they act, and whether each rule can still match anything.
+func (s *Service) DescribeEffectiveRules(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	id := req.Params.Get("InstanceId")
+	return view(s, ctx, func(tx store.ReadTx) (any, error) {
+		if _, err := getInstance(tx, c, id); err != nil {
+			return nil, err
+		}
+		cl, err := cloudOf(tx)
+		if err != nil {
+			return nil, err
+		}
+		pols, err := effective.Of(cl, id)
+		if err != nil {
+			return nil, err
+		}
+		return &effectiveResponse{InstanceId: id, Policies: pols}, nil
+	})
+}
+
+// ownedCloud is the caller's view for whole-cloud analyses: every account's
+// resources stay (peers must resolve), and owned tells which instances and
+// groups the caller may see in the answer.
+type ownedCloud struct {
+	*policy.Cloud
+	owned map[string]bool
+}
+
+func ownedOf(tx store.ReadTx, c caller) (ownedCloud, error) {
+	cl, err := cloudOf(tx)
+	if err != nil {
+		return ownedCloud{}, err
+	}
+	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}}
+	for id, in := range cl.Instances {
+		if in.Owner == c.Account && (c.Region == "" || in.Region == c.Region) {
+			o.owned[id] = true
+		}
+	}
+	for id, g := range cl.Groups {
+		if g.Owner == c.Account && (c.Region == "" || g.Region == c.Region) {
+			o.owned[id] = true
+		}
+	}
+	return o, nil
+}
+
+// reachFilter reads From, To (instance, group or "internet"), Protocol,
+// Port and IpVersion. Named endpoints must be the caller's.
+func reachFilter(p rpc.Params, o ownedCloud) (reach.Filter, error) {
+	f := reach.Filter{From: p.Get("From"), To: p.Get("To")}
+	for _, end := range []struct{ param, v string }{{"From", f.From}, {"To", f.To}} {
+		if end.v != "" && !o.owned[end.v] {
+			return f, ecserr.New(http.StatusNotFound, "InvalidParameter.NotFound", "%s %q is neither an instance nor a group of this account and region, nor %q.", end.param, end.v, reach.Internet)
+		}
+	}
+	if v := p.Get("Protocol"); v != "" {
+		proto, ok := model.ParseProtocol(v)
+		if !ok {
+			return f, ecserr.InvalidParameter("Protocol", "use tcp, udp, icmp, icmpv6, gre or all")
+		}
+		f.Protocol = proto
+	}
+	if v := p.Get("Port"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return f, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
+		}
+		f.Port = uint16(n)
+	}
+	if v := p.Get("IpVersion"); v != "" {
+		if v != "4" && v != "6" {
+			return f, ecserr.InvalidParameter("IpVersion", "4 or 6")
+		}
+		f.IPVersion, _ = strconv.Atoi(v)
+	}
+	return f, nil
+}
+
+type reachResponse struct {
+	rpc.Base
+	Links []reach.Link   `json:",omitempty"`
+	Graph *reach.Graph   `json:",omitempty"`
+	Dot   string         `json:",omitempty"`
+	Stats map[string]int `json:",omitempty"`
+}
+
+// DescribeReachability returns, for the caller's instances and the internet,
+// what passes between them: View=matrix (default) lists links between
+// instances, View=graph between groups, View=dot the graph in Graphviz.
+func (s *Service) DescribeReachability(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	return view(s, ctx, func(tx store.ReadTx) (any, error) {
+		o, err := ownedOf(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		f, err := reachFilter(req.Params, o)
+		if err != nil {
+			return nil, err
+		}
+		r := reach.Compute(o.Cloud, reach.Options{})
+		out := &reachResponse{Stats: map[string]int{"instances": len(r.Instances()), "classes": r.Classes()}}
+		switch v := strings.ToLower(req.Params.Get("View")); v {
+		case "", "matrix":
+			links, err := r.Matrix(f)
+			if err != nil {
+				return nil, ecserr.InvalidParameter("To", err.Error())
+			}
+			for _, l := range links {
+				if o.owned[l.From] && o.owned[l.To] {
+					out.Links = append(out.Links, l)
+				}
+			}
+			if out.Links == nil {
+				out.Links = []reach.Link{}
+			}
+		case "graph", "dot":
+			g, err := r.Graph(f)
+			if err != nil {
+				return nil, ecserr.InvalidParameter("To", err.Error())
+			}
+			g = ownedGraph(g, o)
+			if v == "dot" {
+				out.Dot = g.DOT()
+			} else {
+				out.Graph = g
+			}
+		default:
+			return nil, ecserr.InvalidParameter("View", "matrix, graph or dot")
+		}
+		return out, nil
+	})
+}
+
+func ownedGraph(g *reach.Graph, o ownedCloud) *reach.Graph {
+	out := &reach.Graph{Nodes: []reach.GraphNode{}, Edges: []reach.Edge{}}
+	for _, n := range g.Nodes {
+		if o.owned[n.ID] {
+			out.Nodes = append(out.Nodes, n)
+		}
+	}
+	for _, e := range g.Edges {
+		if o.owned[e.From] && o.owned[e.To] {
+			out.Edges = append(out.Edges, e)
+		}
+	}
+	return out
+}
+
+type planResponse struct {
+	rpc.Base
+	ChangeAction string
+	Summary      plan.Summary
+	Changes      []plan.Change
+}
+
+// planParams are the plan's own parameters; the rest belong to the change.
+var planParams = map[string]bool{"ChangeAction": true, "Action": true, "Version": true}
+
+// PlanChange previews a mutating action (ChangeAction, with that action's
+// own parameters alongside) without applying it: the action runs with all
+// its checks in a transaction that is rolled back, and the answer lists the
+// flows it would open and close, by instance pair (and the internet),
+// protocol and ports. A change the action would refuse is refused here with
+// the same error.
+func (s *Service) PlanChange(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	action := req.Params.Get("ChangeAction")
+	if action == "" {
+		return nil, ecserr.MissingParameter("ChangeAction")
+	}
+	var h rpc.Handler
+	routes := s.Routes()
+	for _, v := range []string{ECSVersion, VPCVersion} {
+		if r, ok := routes[rpc.RouteKey{Version: v, Action: action}]; ok {
+			h = r
+			break
+		}
+	}
+	if h == nil || strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Palisade") || strings.HasPrefix(action, "List") {
+		return nil, ecserr.InvalidParameter("ChangeAction", "name a mutating ECS or VPC action, e.g. AuthorizeSecurityGroup")
+	}
+	sub := *req
+	sub.Action, sub.Params = action, rpc.Params{}
+	for k, v := range req.Params {
+		if !planParams[k] {
+			sub.Params[k] = v
+		}
+	}
+	before, err := view(s, ctx, func(tx store.ReadTx) (ownedCloud, error) { return ownedOf(tx, c) })
+	if err != nil {
+		return nil, err
+	}
+	after, err := s.dryRun(ctx, func(d *Service) rpc.Handler {
+		for _, v := range []string{ECSVersion, VPCVersion} {
+			if r, ok := d.Routes()[rpc.RouteKey{Version: v, Action: action}]; ok {
+				return r
+			}
+		}
+		return nil
+	}, &sub)
+	if err != nil {
+		return nil, err
+	}
+	out := &planResponse{ChangeAction: action, Changes: []plan.Change{}}
+	for _, ch := range plan.Diff(reach.Compute(before.Cloud, reach.Options{}), reach.Compute(after, reach.Options{})) {
+		if before.owned[ch.From] && before.owned[ch.To] || after.Instances[ch.From] != nil && after.Instances[ch.From].Owner == c.Account && before.owned[ch.To] {
+			out.Changes = append(out.Changes, ch)
+		}
+	}
+	out.Summary = plan.Summarize(out.Changes)
+	return out, nil
+}
+
+type auditResponse struct {
+	rpc.Base
+	Findings []audit.Finding
+	Worst    string `json:",omitempty"`
+}
+
+// Audit runs the best-practice checks (SGA-001 …) over the caller's groups
+// and instances, judging exposure on each instance's effective policy.
+func (s *Service) Audit(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	return view(s, ctx, func(tx store.ReadTx) (any, error) {
+		o, err := ownedOf(tx, c)
+		if err != nil {
+			return nil, err
+		}
+		out := &auditResponse{Findings: []audit.Finding{}}
+		for _, f := range audit.Run(o.Cloud, audit.Options{}) {
+			if o.owned[f.Resource] {
+				out.Findings = append(out.Findings, f)
+			}
+		}
+		if w, ok := audit.Worst(out.Findings); ok {
+			out.Worst = w.String()
+		}
+		return out, nil
+	})
 }
