@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -26,6 +27,7 @@ type source struct {
 	ecsRegion        string // read a real ECS account live
 	ecsEndpoint      string
 	asJSON           bool
+	inside           []netip.Prefix // the VPCs' blocks, when the source knows them: not the internet
 	stdout, stderr   io.Writer
 	name             string
 }
@@ -51,6 +53,9 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		sc, err := scenario.Load(s.scenario)
 		if err != nil {
 			return nil, err
+		}
+		for _, v := range sc.VPCs {
+			s.inside = append(s.inside, v.CIDR)
 		}
 		return sc.Cloud(), nil
 	case s.ecsDir != "":
@@ -112,4 +117,15 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// jsonRoundTrip turns an action's answer into the shape a command reads, as
+// it would arrive over the wire.
+func jsonRoundTrip[T any](v any) (*T, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := new(T)
+	return out, json.Unmarshal(b, out)
 }

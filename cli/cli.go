@@ -17,6 +17,17 @@ Usage:
                                          a lab of network namespaces enforcing real packets (root)
   palisade verify --from A --to B --proto tcp --port N
                                          the verdict of one flow and the rule that decides it
+  palisade effective INSTANCE          an instance's pooled, ordered rules, with shadowed and redundant ones
+  palisade reach [--to X] [--port N] [--from internet] [--graph|--dot]
+                                         what passes between instances, groups and the internet
+  palisade plan --action ACTION --param K=V...
+                                         the flows a change would open and close, before it is applied
+  palisade audit [--fail-on SEVERITY]    best-practice checks SGA-001 … on the effective policies
+
+  The analysis commands (verify, effective, reach, plan, audit) work against a
+  server (--endpoint) or offline: --scenario FILE, --ecs-dir DIR (saved ECS
+  Describe* responses) or --ecs-region REGION (a real ECS account, read live).
+
   palisade sg list|show|create|authorize|revoke|delete ...
   palisade instance list|show|create|delete|start|stop|set-groups ...
   palisade vpc list|create|delete|vswitch-create|vswitch-list ...
@@ -43,6 +54,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return agentCmd(args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(args[1:], stdout, stderr)
+	case "effective":
+		return effectiveCmd(args[1:], stdout, stderr)
+	case "reach":
+		return reachCmd(args[1:], stdout, stderr)
+	case "plan":
+		return planCmd(args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc":
 		return client(args[0], args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -191,8 +191,11 @@ func (s *Service) DescribeEffectiveRules(ctx context.Context, req *rpc.Request) 
 // groups the caller may see in the answer.
 type ownedCloud struct {
 	*policy.Cloud
-	owned map[string]bool
+	owned  map[string]bool
+	inside []netip.Prefix // every VPC's block: not the internet
 }
+
+func (o ownedCloud) reachOptions() reach.Options { return reach.Options{Inside: o.inside} }
 
 func ownedOf(tx store.ReadTx, c caller) (ownedCloud, error) {
 	cl, err := cloudOf(tx)
@@ -200,6 +203,13 @@ func ownedOf(tx store.ReadTx, c caller) (ownedCloud, error) {
 		return ownedCloud{}, err
 	}
 	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}}
+	vpcs, err := listAll[model.VPC](tx, KindVPC)
+	if err != nil {
+		return o, err
+	}
+	for _, v := range vpcs {
+		o.inside = append(o.inside, v.CIDR)
+	}
 	for id, in := range cl.Instances {
 		if in.Owner == c.Account && (c.Region == "" || in.Region == c.Region) {
 			o.owned[id] = true
@@ -270,7 +280,7 @@ func (s *Service) DescribeReachability(ctx context.Context, req *rpc.Request) (a
 		if err != nil {
 			return nil, err
 		}
-		r := reach.Compute(o.Cloud, reach.Options{})
+		r := reach.Compute(o.Cloud, o.reachOptions())
 		out := &reachResponse{Stats: map[string]int{"instances": len(r.Instances()), "classes": r.Classes()}}
 		switch v := strings.ToLower(req.Params.Get("View")); v {
 		case "", "matrix":
@@ -378,7 +388,7 @@ func (s *Service) PlanChange(ctx context.Context, req *rpc.Request) (any, error)
 		return nil, err
 	}
 	out := &planResponse{ChangeAction: action, Changes: []plan.Change{}}
-	for _, ch := range plan.Diff(reach.Compute(before.Cloud, reach.Options{}), reach.Compute(after, reach.Options{})) {
+	for _, ch := range plan.Diff(reach.Compute(before.Cloud, before.reachOptions()), reach.Compute(after, before.reachOptions())) {
 		if before.owned[ch.From] && before.owned[ch.To] || after.Instances[ch.From] != nil && after.Instances[ch.From].Owner == c.Account && before.owned[ch.To] {
 			out.Changes = append(out.Changes, ch)
 		}
