@@ -385,4 +385,3 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-

@@ -132,4 +132,3 @@ func labProbe(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
-

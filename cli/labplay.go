@@ -230,4 +230,3 @@ func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, 
 	}
 	return nil
 }
-
