@@ -174,15 +174,23 @@ func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger
 		return nil, err
 	}
 	d := policy.Compile(s.Cloud())
+	results := make([]policy.Result, len(flows))
+	expected := make([]bool, len(flows))
+	for i, f := range s.Flows {
+		if results[i], err = policy.Evaluate(d, f.Flow); err != nil {
+			return nil, fmt.Errorf("line %d: %w", f.Line, err)
+		}
+		expected[i] = results[i].Verdict == policy.Accept || f.Expect == policy.Accept
+	}
+	if err := lab.Recheck(ctx, l, flows, kernel, expected); err != nil {
+		return nil, err
+	}
 	var rows []playRow
 	for i, f := range s.Flows {
 		if kernel[i].Err != nil {
 			return nil, fmt.Errorf("line %d: probe: %w", f.Line, kernel[i].Err)
 		}
-		res, err := policy.Evaluate(d, f.Flow)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", f.Line, err)
-		}
+		res := results[i]
 		k := policy.Drop
 		if kernel[i].Delivered {
 			k = policy.Accept

@@ -132,12 +132,20 @@ func (p *played) compare(t *testing.T, flows []policy.Flow) (engine []policy.Res
 	if err != nil {
 		t.Fatal(err)
 	}
+	expected := make([]bool, len(flows))
 	for i, f := range flows {
 		res, err := policy.Evaluate(d, f)
 		if err != nil {
 			t.Fatalf("flow %d: %v", i, err)
 		}
 		engine = append(engine, res)
+		expected[i] = res.Verdict == policy.Accept
+	}
+	if err := lab.Recheck(context.Background(), p.lab, flows, kernel, expected); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range flows {
+		res := engine[i]
 		if kernel[i].Err != nil {
 			t.Fatalf("flow %d (%s -> %s): probe: %v", i, f.From, f.To, kernel[i].Err)
 		}

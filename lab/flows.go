@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/policy"
@@ -73,4 +74,35 @@ func tieKey(f policy.Flow, i int) string {
 	}
 	six := f.IPVersion == 6 || strings.Contains(f.From, ":") || strings.Contains(f.To, ":") // an IPv6 outside address
 	return fmt.Sprintf("%s|%s|%s|%v", f.Protocol, a, b, six)
+}
+
+// RecheckTimeout is the timeout of the second look at probes that were not
+// delivered: a loaded machine can hold a delivered packet's answer past the
+// usual timeout, and the second look, one probe at a time, tells that apart
+// from a drop (a drop is a drop however long one waits).
+const RecheckTimeout = 3 * time.Second
+
+// Recheck sends again, one at a time and with RecheckTimeout, the flows
+// whose probes were not delivered but are expected to be, and updates their
+// results. expected[i] says whether flow i should be delivered.
+func Recheck(ctx context.Context, l *Lab, flows []policy.Flow, results []ProbeResult, expected []bool) error {
+	var idx []int
+	var again []policy.Flow
+	for i, r := range results {
+		if expected[i] && !r.Delivered && r.Err == nil {
+			idx = append(idx, i)
+			again = append(again, flows[i])
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	rs, err := ProbeFlows(ctx, l, again, ProbeOptions{Timeout: RecheckTimeout, Parallel: 1})
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		results[i] = rs[j]
+	}
+	return nil
 }
