@@ -72,7 +72,8 @@ func TestRuleCounters(t *testing.T) {
 
 	// Five connections on 8080, each a new flow that sgr-used admits.
 	for i := range 5 {
-		r := lab.Probe(ctx, l, []lab.ProbeSpec{{From: "i-cli", To: "i-srv", Proto: model.TCP, Port: 8080, SourcePort: uint16(41000 + i)}})[0]
+		r := lab.ProbeWith(ctx, l, []lab.ProbeSpec{{From: "i-cli", To: "i-srv", Proto: model.TCP, Port: 8080, SourcePort: uint16(41000 + i)}},
+			lab.ProbeOptions{Timeout: lab.RecheckTimeout})[0]
 		if !r.Delivered {
 			t.Fatalf("connection %d to 8080 was not delivered: %s", i, r.Detail)
 		}

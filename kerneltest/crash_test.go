@@ -190,7 +190,7 @@ func TestAgentCrash(t *testing.T) {
 	final := lab.ProbeWith(ctx, l, []lab.ProbeSpec{
 		{From: "i-a", To: "i-b", Proto: model.UDP, Port: 7100},
 		{From: "i-a", To: "i-b", Proto: model.TCP, Port: 7000, SourcePort: 41000},
-	}, lab.ProbeOptions{})
+	}, lab.ProbeOptions{Timeout: lab.RecheckTimeout})
 	if final[0].Delivered || !final[1].Delivered {
 		t.Errorf("after the restart: UDP 7100 delivered=%v (closed by the last change), TCP 7000 delivered=%v (allowed)", final[0].Delivered, final[1].Delivered)
 	}
