@@ -53,8 +53,13 @@ func TestAnalysisCommandsOffline(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "PortRange") {
 		t.Errorf("plan of an invalid rule: exit %d, %s", code, errs)
 	}
+	// A real account's saved responses: the same commands, offline.
+	code, out, errs := palisade("audit", "--ecs-dir", "../ecsimport/testdata/account", "--json")
+	if code != 0 || !strings.Contains(out, "SGA-") || !strings.Contains(errs, "warning:") {
+		t.Errorf("audit --ecs-dir: exit %d\n%s\n%s", code, out, errs)
+	}
 	// JSON output parses.
-	_, out, _ := palisade("audit", "--scenario", sc, "--json")
+	_, out, _ = palisade("audit", "--scenario", sc, "--json")
 	var fs []struct{ Check, Severity, Resource string }
 	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) == 0 {
 		t.Errorf("audit --json: %v\n%s", err, out)

@@ -24,7 +24,15 @@ const (
 )
 
 // regressionSeeds found disagreements once; they stay as fixed cases.
-var regressionSeeds = []uint64{}
+var regressionSeeds = []uint64{
+	// GRE from an instance to the outside, then back: conntrack took the
+	// second for a reply of the first (fixed by probing first packets in
+	// separate batches, lab.ProbeFlows).
+	3415445856680736525,
+	// IPv6 probes to the outside answered after the timeout on a loaded
+	// machine (fixed by a second, patient look: lab.Recheck).
+	1245496908758213691,
+}
 
 func TestKernelAgreesWithEngine(t *testing.T) {
 	needKernel(t)
