@@ -2,8 +2,10 @@ package audit
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/policy"
@@ -47,6 +49,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	all := space.Options{AllSourcePorts: true}
+	type task struct {
+		inst *model.Instance
+		dir  model.Direction
+		nic  model.NicType
+	}
+	var tasks []task
 	for _, inst := range sortedInstances(c) {
 		nics := []model.NicType{model.Intranet}
 		if c.Classic(inst) {
@@ -54,9 +62,24 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
-				add(e.spaceOf(inst, dir, nic, all))
+				tasks = append(tasks, task{inst, dir, nic})
 			}
 		}
+	}
+	// Build the spaces on every core, then index them in a fixed order.
+	built := make([]*space.Space, len(tasks))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(tasks); k += workers {
+				built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, all)
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range built {
+		add(s)
 	}
 	// A group without members still says something on its own.
 	for _, g := range sortedGroups(c) {
@@ -116,13 +139,25 @@ func shadowedCheck(in *Input) []Finding {
 		if len(us) == 0 {
 			return
 		}
-		var blockers []string
-		opposite := false
 		for _, u := range us {
 			if u.space.Status(u.index) != space.Shadowed {
 				return
 			}
-			for _, b := range u.space.Blockers(u.index) {
+		}
+		// Name the blockers from a couple of the programs where there are
+		// any (they are alike in most).
+		var blockers []string
+		opposite := false
+		named := 0
+		for _, u := range us {
+			if named == 2 {
+				break
+			}
+			bs := u.space.Blockers(u.index)
+			if len(bs) > 0 {
+				named++
+			}
+			for _, b := range bs {
 				n := entryName(u.space, b.By)
 				if !slices.Contains(blockers, n) {
 					blockers = append(blockers, n)
@@ -183,7 +218,7 @@ func redundantCheck(in *Input) []Finding {
 		}
 		out = append(out, Finding{Check: "SGA-023", Severity: Low, Resource: g.ID, RuleID: r.ID,
 			Message: fmt.Sprintf("Rule %s of %s is redundant: where it decides, %s would decide the same without it.", r.ID, g.ID, list(takers, "entries")),
-			Fix: "Delete the rule to keep the group short, unless it documents an intent worth keeping (then say so in its description)."})
+			Fix:     "Delete the rule to keep the group short, unless it documents an intent worth keeping (then say so in its description)."})
 	})
 	return out
 }

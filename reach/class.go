@@ -202,3 +202,93 @@ func portsOf(cols []column, w []uint64) Ports {
 	}
 	return p
 }
+
+// set returns a copy of the side where one address gets another set.
+func (s side) set(k space.Key, id uint32, six bool) side {
+	p := space.SearchKey(s.starts, k)
+	if s.ids[p] == id {
+		return s
+	}
+	starts := make([]space.Key, 0, len(s.starts)+2)
+	ids := make([]uint32, 0, len(s.ids)+2)
+	add := func(start space.Key, id uint32) {
+		if n := len(ids); n > 0 && ids[n-1] == id {
+			return
+		}
+		starts, ids = append(starts, start), append(ids, id)
+	}
+	for q := range s.starts {
+		if q != p {
+			add(s.starts[q], s.ids[q])
+			continue
+		}
+		// Split piece p around k.
+		if s.starts[q].Less(k) {
+			add(s.starts[q], s.ids[q])
+		}
+		add(k, id)
+		end := space.Last(six)
+		if q+1 < len(s.starts) {
+			end = s.starts[q+1].Prev()
+		}
+		if k.Less(end) {
+			add(k.Next(), s.ids[q])
+		}
+	}
+	return side{starts: starts, ids: ids}
+}
+
+// patchClass returns a copy of a class whose sides are recomputed at a few
+// addresses (those whose group memberships changed), the rest being
+// unchanged.
+func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction, nic model.NicType, points [2][]space.Key) *class {
+	n := *cl
+	prog := r.cloud.Program(rep, dir, nic)
+	o := space.Options{SourcePort: r.opts.SourcePort, Local4: rep.PrivateIP, Local6: rep.IPv6}
+	for f, six := range []bool{false, true} {
+		if six && !rep.IPv6.IsValid() {
+			continue // this class keeps no IPv6 side
+		}
+		s := cl.sides[f]
+		for _, k := range points[f] {
+			s = s.set(k, r.tab.intern(portsOfSegments(space.Point(r.res, &prog, o, six, k), six)), six)
+		}
+		n.sides[f] = s
+	}
+	return &n
+}
+
+// portsOfSegments gathers the accepted flows of one family from a column.
+func portsOfSegments(segs []space.Segment, six bool) Ports {
+	var p Ports
+	icmp := space.ICMP
+	if six {
+		icmp = space.ICMPv6
+	}
+	for _, s := range segs {
+		if !s.Accept {
+			continue
+		}
+		switch s.Proto {
+		case space.TCP, space.UDP:
+			if s.Ports.Hi == 0 {
+				continue
+			}
+			r := PortRange{max(s.Ports.Lo, 1), s.Ports.Hi}
+			if s.Proto == space.TCP {
+				p.TCP = appendMerged(p.TCP, []PortRange{r})
+			} else {
+				p.UDP = appendMerged(p.UDP, []PortRange{r})
+			}
+		case icmp:
+			if six {
+				p.ICMPv6 = true
+			} else {
+				p.ICMP = true
+			}
+		case space.GRE:
+			p.GRE = true
+		}
+	}
+	return p
+}

@@ -133,29 +133,46 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 			}
 		}
 	}
-	for k := range dense {
-		if e := &dense[k]; e.pairs[0]+e.pairs[1] > 0 {
-			total[edgeKey{int32(k / len(gids)), int32(k % len(gids))}] = e
-		}
-	}
 	// Order nodes by name: the internet's rank among the groups.
-	inet := int32(sort.SearchStrings(gids, Internet))
-	rank := func(k int32) int32 {
-		switch {
-		case k < 0:
-			return inet*2 + 1
-		case k < inet:
-			return k * 2
+	inet := sort.SearchStrings(gids, Internet)
+	order := make([]int32, 0, len(gids)+1)
+	for k := range gids {
+		if k == inet {
+			order = append(order, -1)
 		}
-		return k*2 + 2
+		order = append(order, int32(k))
 	}
-	keys := make([]edgeKey, 0, len(total))
-	for k := range total {
-		keys = append(keys, k)
+	if inet == len(gids) {
+		order = append(order, -1)
 	}
-	slices.SortFunc(keys, func(a, b edgeKey) int {
-		return cmp.Or(cmp.Compare(rank(a.from), rank(b.from)), cmp.Compare(rank(a.to), rank(b.to)))
-	})
+	// Visit the edges in that order: the dense table's directly, the
+	// others (all of them without a dense table) from the map.
+	var keys []edgeKey
+	if dense != nil {
+		for _, f := range order {
+			for _, t := range order {
+				k := edgeKey{f, t}
+				if f >= 0 && t >= 0 {
+					if e := &dense[int(f)*len(gids)+int(t)]; e.pairs[0]+e.pairs[1] > 0 {
+						keys = append(keys, k)
+					}
+				} else if total[k] != nil {
+					keys = append(keys, k)
+				}
+			}
+		}
+	} else {
+		rank := make(map[int32]int, len(order))
+		for i, k := range order {
+			rank[k] = i
+		}
+		for k := range total {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b edgeKey) int {
+			return cmp.Or(cmp.Compare(rank[a.from], rank[b.from]), cmp.Compare(rank[a.to], rank[b.to]))
+		})
+	}
 	name := func(k int32) string {
 		if k < 0 {
 			return Internet
@@ -167,6 +184,9 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 	r.tab.mu.RLock()
 	for _, k := range keys {
 		e := total[k]
+		if dense != nil && k.from >= 0 && k.to >= 0 {
+			e = &dense[int(k.from)*len(gids)+int(k.to)]
+		}
 		used[k.from], used[k.to] = true, true
 		g.Edges = append(g.Edges, Edge{From: name(k.from), To: name(k.to), IPv4: r.tab.sets[e.ids[0]], IPv6: r.tab.sets[e.ids[1]],
 			Pairs4: int(e.pairs[0]), Pairs6: int(e.pairs[1])})

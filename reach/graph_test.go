@@ -2,6 +2,7 @@ package reach_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/palisade-sg/palisade/cloudgen"
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/reach"
+	"github.com/palisade-sg/palisade/scenario"
 )
 
 // graphFromLinks aggregates links by group the plain way: every link is
@@ -75,6 +77,34 @@ func TestGraphEqualsLinks(t *testing.T) {
 						t.Fatalf("%s: edge %s -> %s:\n graph %+v\n links %+v", name, e.From, e.To, e, w)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestGraphOnScenarios runs the same comparison on the scenario files,
+// which have classic-network instances and hand-written policies.
+func TestGraphOnScenarios(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/scenarios/*.yaml")
+	for _, file := range files {
+		s, err := scenario.Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reach.Compute(s.Cloud(), reach.Options{})
+		links, _ := r.Matrix(reach.Filter{})
+		want := graphFromLinks(t, r, links)
+		g, err := r.Graph(reach.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(g.Edges) != len(want) {
+			t.Fatalf("%s: %d edges, want %d", file, len(g.Edges), len(want))
+		}
+		for _, e := range g.Edges {
+			w := want[[2]string{e.From, e.To}]
+			if !e.IPv4.Equal(w.IPv4) || !e.IPv6.Equal(w.IPv6) || e.Pairs4 != w.Pairs4 || e.Pairs6 != w.Pairs6 {
+				t.Fatalf("%s: edge %s -> %s:\n graph %+v\n links %+v", file, e.From, e.To, e, w)
 			}
 		}
 	}

@@ -60,7 +60,7 @@ func (p Ports) Allows(proto model.Protocol, port uint16) bool {
 }
 
 func inRanges(rs []PortRange, port uint16) bool {
-	i, found := slices.BinarySearchFunc(rs, port, func(r PortRange, p uint16) int {
+	_, found := slices.BinarySearchFunc(rs, port, func(r PortRange, p uint16) int {
 		switch {
 		case r.To < p:
 			return -1
@@ -69,17 +69,7 @@ func inRanges(rs []PortRange, port uint16) bool {
 		}
 		return 0
 	})
-	_ = i
 	return found
-}
-
-// Count returns how many ports of TCP or UDP the set holds.
-func Count(rs []PortRange) int {
-	n := 0
-	for _, r := range rs {
-		n += int(r.To) - int(r.From) + 1
-	}
-	return n
 }
 
 func (p Ports) String() string {

@@ -48,7 +48,8 @@ type Result struct {
 	// shared: the index slices may be shared with a clone (set by Clone
 	// and Update, which write copy-on-write from then on).
 	shared bool
-	built  int // classes built by the last Compute or Update
+	built  int              // classes built by the last Compute or Update
+	nets   map[string]int32 // network (VPC ID) numbers; only grows
 }
 
 // Directions and paths index node.keys and node.cls.
@@ -66,6 +67,29 @@ type node struct {
 	inst *model.Instance
 	keys [2][2]string
 	cls  [2][2]*class
+	// The instance's addresses as keys (private, public, IPv6), and its
+	// network as a number, so that hot loops convert nothing.
+	addr [3]space.Key
+	net  int32
+}
+
+// Address kinds index node.addr.
+const (
+	privateAddr = iota
+	publicAddr
+	ipv6Addr
+)
+
+// setInst points a node at (a new version of) its instance.
+func (r *Result) setInst(n *node, inst *model.Instance) {
+	n.inst = inst
+	n.addr = [3]space.Key{space.KeyOf(inst.PrivateIP), space.KeyOf(inst.PublicIP), space.KeyOf(inst.IPv6)}
+	id, ok := r.nets[inst.VpcID]
+	if !ok {
+		id = int32(len(r.nets))
+		r.nets[inst.VpcID] = id
+	}
+	n.net = id
 }
 
 // Compute analyses a snapshot.
@@ -74,7 +98,7 @@ func Compute(c *policy.Cloud, o Options) *Result {
 		o.SourcePort = policy.DefaultSourcePort
 	}
 	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
-		classes: map[string]*class{}, users: map[string][]int32{}, byMember: map[string][]string{}, byRef: map[string][]string{}, byList: map[string][]string{}}
+		nets: map[string]int32{}, classes: map[string]*class{}, users: map[string][]int32{}, byMember: map[string][]string{}, byRef: map[string][]string{}, byList: map[string][]string{}}
 	var ranges [2][]space.Range
 	for _, p := range o.Inside {
 		f := 0
@@ -116,7 +140,7 @@ func (r *Result) setNodes() {
 	r.nodes = make([]node, len(ids))
 	r.index = make(map[string]int, len(ids))
 	for i, id := range ids {
-		r.nodes[i].inst = r.cloud.Instances[id]
+		r.setInst(&r.nodes[i], r.cloud.Instances[id])
 		if o, ok := old[id]; ok {
 			r.nodes[i].keys, r.nodes[i].cls = o.keys, o.cls
 		}
@@ -276,23 +300,23 @@ func (r *Result) Built() int { return r.built }
 func (r *Result) pair(a, b *node, m *memo) (v4, v6 uint32) {
 	A, B := a.inst, b.inst
 	switch {
-	case A.VpcID == B.VpcID:
-		if e := a.cls[egress][intra].sides[0].at(space.KeyOf(B.PrivateIP)); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][intra].sides[0].at(space.KeyOf(A.PrivateIP)))
+	case a.net == b.net:
+		if e := a.cls[egress][intra].sides[0].at(b.addr[privateAddr]); e != 0 {
+			v4 = m.meet(e, b.cls[ingress][intra].sides[0].at(a.addr[privateAddr]))
 		}
 	case A.PublicIP.IsValid() && B.PublicIP.IsValid():
 		// Across VPCs each side sees the other's public address.
-		if e := a.cls[egress][public].sides[0].at(space.KeyOf(B.PublicIP)); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][public].sides[0].at(space.KeyOf(A.PublicIP)))
+		if e := a.cls[egress][public].sides[0].at(b.addr[publicAddr]); e != 0 {
+			v4 = m.meet(e, b.cls[ingress][public].sides[0].at(a.addr[publicAddr]))
 		}
 	}
 	if A.IPv6.IsValid() && B.IPv6.IsValid() {
 		p := public
-		if A.VpcID == B.VpcID {
+		if a.net == b.net {
 			p = intra
 		}
-		if e := a.cls[egress][p].sides[1].at(space.KeyOf(B.IPv6)); e != 0 {
-			v6 = m.meet(e, b.cls[ingress][p].sides[1].at(space.KeyOf(A.IPv6)))
+		if e := a.cls[egress][p].sides[1].at(b.addr[ipv6Addr]); e != 0 {
+			v6 = m.meet(e, b.cls[ingress][p].sides[1].at(a.addr[ipv6Addr]))
 		}
 	}
 	return v4, v6

@@ -13,11 +13,22 @@ type table struct {
 	mu   sync.RWMutex
 	sets []Ports
 	ids  map[string]uint32
-	memo map[uint64]uint32 // meet (low bit 0) and join (low bit 1) of two IDs
+	// memo holds the meet (low bit 0) and join (low bit 1) of two IDs, in
+	// shards so that workers meeting new pairs do not queue on one lock.
+	memo [16]memoShard
+}
+
+type memoShard struct {
+	mu sync.RWMutex
+	m  map[uint64]uint32
 }
 
 func newTable() *table {
-	return &table{sets: []Ports{{}}, ids: map[string]uint32{string(encode(nil, Ports{})): 0}, memo: map[uint64]uint32{}}
+	t := &table{sets: []Ports{{}}, ids: map[string]uint32{string(encode(nil, Ports{})): 0}}
+	for i := range t.memo {
+		t.memo[i].m = map[uint64]uint32{}
+	}
+	return t
 }
 
 func encode(b []byte, p Ports) []byte {
@@ -90,21 +101,22 @@ func (t *table) join(a, b uint32) uint32 {
 
 func (t *table) combine(a, b uint32, op uint64) uint32 {
 	key := uint64(a)<<33 | uint64(b)<<1 | op
-	t.mu.RLock()
-	id, ok := t.memo[key]
-	pa, pb := t.sets[a], t.sets[b]
-	t.mu.RUnlock()
+	sh := &t.memo[(key*0x9e3779b97f4a7c15)>>60]
+	sh.mu.RLock()
+	id, ok := sh.m[key]
+	sh.mu.RUnlock()
 	if ok {
 		return id
 	}
+	pa, pb := t.get(a), t.get(b)
 	if op == 0 {
 		id = t.intern(pa.Intersect(pb))
 	} else {
 		id = t.intern(pa.Union(pb))
 	}
-	t.mu.Lock()
-	t.memo[key] = id
-	t.mu.Unlock()
+	sh.mu.Lock()
+	sh.m[key] = id
+	sh.mu.Unlock()
 	return id
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/policy"
+	"github.com/palisade-sg/palisade/space"
 )
 
 // Change names what differs between the snapshot a Result describes and a
@@ -35,15 +36,18 @@ func (r *Result) Clone() *Result {
 	c.classes = maps.Clone(r.classes)
 	c.users = maps.Clone(r.users)
 	c.byMember, c.byRef, c.byList = maps.Clone(r.byMember), maps.Clone(r.byRef), maps.Clone(r.byList)
+	c.nets = maps.Clone(r.nets)
 	r.shared, c.shared = true, true
 	return &c
 }
 
 // Update moves the result to a newer snapshot c that differs from the
-// current one as ch says. It rebuilds only the classes the change touches:
-// those holding a changed group's rules (in the changed direction), those
-// naming a group whose members changed or a changed prefix list, and those
-// of instances whose groups or addresses changed.
+// current one as ch says. It analyses only the classes the change touches:
+// it rebuilds those holding a changed group's rules (in the changed
+// direction), those naming a changed prefix list and those of instances
+// whose groups or addresses changed; a class that merely names a group
+// whose members changed is patched at the addresses of the instances that
+// changed, the only places where it can differ.
 func (r *Result) Update(c *policy.Cloud, ch Change) {
 	r.shared = true
 	prev := r.cloud
@@ -61,7 +65,15 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		// Class keys hold the groups and the answers to local CIDRs: a
 		// group created, deleted or with local CIDRs (before or after) can
 		// move its members, old and new, between classes.
-		if a, b := prev.Groups[g], c.Groups[g]; a == nil || b == nil || !slices.Equal(localRules(a), localRules(b)) {
+		a, b := prev.Groups[g], c.Groups[g]
+		if a == nil || b == nil {
+			// Created or deleted: peers naming it now stand for other
+			// addresses (no members until instances join).
+			for _, k := range r.byRef[g] {
+				dirty[k] = true
+			}
+		}
+		if a == nil || b == nil || !slices.Equal(localRules(a), localRules(b)) {
 			for _, m := range c.Members(g) {
 				rekey[m.ID] = true
 			}
@@ -90,10 +102,33 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		_, is := c.Instances[id]
 		added = added || was != is
 	}
+	// A class that only names a group whose members changed differs only
+	// at the addresses of the instances that changed: patch it there.
+	patch := map[string]bool{}
 	for g := range members {
 		for _, k := range r.byRef[g] {
-			dirty[k] = true
+			patch[k] = true
 		}
+	}
+	var points [2][]space.Key
+	for _, id := range ch.Instances {
+		var versions []*model.Instance
+		if i, ok := r.index[id]; ok {
+			versions = append(versions, r.nodes[i].inst)
+		}
+		if inst, ok := c.Instances[id]; ok {
+			versions = append(versions, inst)
+		}
+		for _, v := range versions {
+			points[0] = append(points[0], space.KeyOf(v.PrivateIP))
+			if v.IPv6.IsValid() {
+				points[1] = append(points[1], space.KeyOf(v.IPv6))
+			}
+		}
+	}
+	for f := range points {
+		slices.SortFunc(points[f], space.Key.Compare)
+		points[f] = slices.Compact(points[f])
 	}
 	// Keep the resolved peer sets the change leaves alone.
 	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
@@ -108,7 +143,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	} else {
 		for id := range rekey {
 			if i, ok := r.index[id]; ok {
-				r.nodes[i].inst = c.Instances[id]
+				r.setInst(&r.nodes[i], c.Instances[id])
 			}
 		}
 	}
@@ -153,6 +188,16 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		}
 	}
 	r.build(todo, old)
+	for k := range patch {
+		cl := r.classes[k]
+		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
+			continue // rebuilt, or gone
+		}
+		d, p := dirOf(k)
+		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, dirs[d], nics[p], points)
+		touched = append(touched, r.users[k]...)
+		r.built++
+	}
 	for _, i := range touched {
 		n := &r.nodes[i]
 		for d := range 2 {
@@ -285,69 +330,13 @@ func sameInstance(a, b *model.Instance) bool {
 
 // Affected returns the instances whose links may differ between two
 // results: present in only one, with other addresses, or with a policy
-// class that differs. A link between two instances not listed is the same
-// in both results, so a diff needs to look at the listed ones only.
+// whose flows differ somewhere. A link between two instances not listed is
+// the same in both results.
 func Affected(before, after *Result) []string {
 	var out []string
-	for id := range changed(before, after) {
+	for id := range changes(before, after) {
 		out = append(out, id)
 	}
 	slices.Sort(out)
 	return out
-}
-
-// changed maps each affected instance to which of its directions may
-// differ: [ingress] its links towards it, [egress] its links from it.
-func changed(before, after *Result) map[string][2]bool {
-	all := before.opts.SourcePort != after.opts.SourcePort
-	same := map[[2]*class]bool{}
-	sameClass := func(a, b *class) bool {
-		if a == b {
-			return true
-		}
-		if v, ok := same[[2]*class{a, b}]; ok {
-			return v
-		}
-		v := sameSide(before.tab, after.tab, &a.sides[0], &b.sides[0]) && sameSide(before.tab, after.tab, &a.sides[1], &b.sides[1])
-		same[[2]*class{a, b}] = v
-		return v
-	}
-	out := map[string][2]bool{}
-	for i := range after.nodes {
-		n := &after.nodes[i]
-		j, ok := before.index[n.inst.ID]
-		if all || !ok || !sameInstance(before.nodes[j].inst, n.inst) {
-			out[n.inst.ID] = [2]bool{true, true}
-			continue
-		}
-		o := &before.nodes[j]
-		var f [2]bool
-		for d := range 2 {
-			f[d] = !sameClass(o.cls[d][0], n.cls[d][0]) || !sameClass(o.cls[d][1], n.cls[d][1])
-		}
-		if f[0] || f[1] {
-			out[n.inst.ID] = f
-		}
-	}
-	for i := range before.nodes {
-		if _, ok := after.index[before.nodes[i].inst.ID]; !ok {
-			out[before.nodes[i].inst.ID] = [2]bool{true, true}
-		}
-	}
-	return out
-}
-
-func sameSide(ta, tb *table, a, b *side) bool {
-	if !slices.Equal(a.starts, b.starts) {
-		return false
-	}
-	if ta == tb {
-		return slices.Equal(a.ids, b.ids)
-	}
-	for k := range a.ids {
-		if !ta.get(a.ids[k]).Equal(tb.get(b.ids[k])) {
-			return false
-		}
-	}
-	return true
 }

@@ -31,14 +31,13 @@ type visitor interface {
 
 // addr is the address a node shows the other side of a block.
 func (r *Result) addr(i int32, b *block) space.Key {
-	in := r.nodes[i].inst
 	switch {
 	case b.six:
-		return space.KeyOf(in.IPv6)
+		return r.nodes[i].addr[ipv6Addr]
 	case b.path == public:
-		return space.KeyOf(in.PublicIP)
+		return r.nodes[i].addr[publicAddr]
 	}
-	return space.KeyOf(in.PrivateIP)
+	return r.nodes[i].addr[privateAddr]
 }
 
 // blocks cuts rows × cols into blocks.
@@ -150,10 +149,10 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 					}
 				}
 				for k, i := range rows {
-					vpc := r.nodes[i].inst.VpcID
+					net := r.nodes[i].net
 					for c, j := range b.cols {
 						e := eg[k*nc+c]
-						if e == 0 || i == j || b.cross && r.nodes[j].inst.VpcID == vpc {
+						if e == 0 || i == j || b.cross && r.nodes[j].net == net {
 							continue
 						}
 						if id := m.meet(e, ig[k*nc+c]); id != 0 {

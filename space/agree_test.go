@@ -207,3 +207,33 @@ func TestStatusAgreesWithRemoval(t *testing.T) {
 		}
 	}
 }
+
+// TestPointEqualsColumn holds Point, which decides one address without
+// building tables, to the built space's Column at that address.
+func TestPointEqualsColumn(t *testing.T) {
+	for seed := range uint64(20) {
+		gen := cloudgen.Generate(seed, cloudgen.Small)
+		cloud := gen.Snapshot()
+		res := space.NewResolver(cloud)
+		rng := rand.New(rand.NewPCG(seed, 3))
+		for _, in := range gen.Instances {
+			for _, dir := range []model.Direction{model.Ingress, model.Egress} {
+				for _, sport := range []uint16{0, 1000} {
+					o := space.Options{SourcePort: sport, Local4: in.PrivateIP, Local6: in.IPv6}
+					p := cloud.Program(in, dir, model.Intranet)
+					s := space.Build(res, &p, o)
+					_, _, addrs := probes(rng, res, &p, gen)
+					for f, six := range []bool{false, true} {
+						for _, a := range addrs[f] {
+							got := space.Point(res, &p, o, six, space.KeyOf(a))
+							want := s.Column(0, six, space.KeyOf(a))
+							if fmt.Sprint(got) != fmt.Sprint(want) {
+								t.Fatalf("seed %d %s %s %s:\n point  %v\n column %v", seed, in.ID, dir, a, got, want)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -184,7 +184,9 @@ type RuleStat struct {
 	// Hit: the rule decides somewhere. A rule that does not is shadowed.
 	Hit bool
 	// Redundant: the rule decides somewhere, but wherever it does, the entry
-	// that would decide without it gives the same verdict.
+	// that would decide without it gives the same verdict. Each rule is
+	// judged alone: two rules redundant with each other are not both
+	// removable.
 	Redundant bool
 	// Takeover lists (up to 8) entries that would decide where the rule does
 	// if it were removed.
@@ -240,25 +242,7 @@ func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic mod
 
 // Build analyses a program.
 func Build(res *Resolver, p *policy.Program, o Options) *Space {
-	if o.SourcePort == 0 {
-		o.SourcePort = policy.DefaultSourcePort
-	}
-	s := &Space{Program: p, Options: o, Rules: make([]RuleStat, len(p.Rules)), IntraHit: make([]bool, len(p.Intra))}
-	s.rules = make([]prep, len(p.Rules))
-	for i, pr := range p.Rules {
-		r := pr.Rule
-		lo, hi := ruleSpan(r)
-		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
-		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
-			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
-		}
-		if r.Local.IsValid() {
-			s.rules[i].local = r.Local.Masked()
-		}
-	}
-	for _, g := range p.Intra {
-		s.intra = append(s.intra, res.Group(g))
-	}
+	s := newSpace(res, p, o)
 	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
 	for f := range 2 {
 		if s.Has(f == 1) {
@@ -281,6 +265,30 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	}
 	for i := range s.Rules {
 		s.Rules[i].Redundant = s.Rules[i].Hit && !b.needed[i]
+	}
+	return s
+}
+
+// newSpace reduces a program's rules to what analysis needs.
+func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
+	if o.SourcePort == 0 {
+		o.SourcePort = policy.DefaultSourcePort
+	}
+	s := &Space{Program: p, Options: o, Rules: make([]RuleStat, len(p.Rules)), IntraHit: make([]bool, len(p.Intra))}
+	s.rules = make([]prep, len(p.Rules))
+	for i, pr := range p.Rules {
+		r := pr.Rule
+		lo, hi := ruleSpan(r)
+		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
+			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
+		}
+		if r.Local.IsValid() {
+			s.rules[i].local = r.Local.Masked()
+		}
+	}
+	for _, g := range p.Intra {
+		s.intra = append(s.intra, res.Group(g))
 	}
 	return s
 }

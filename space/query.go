@@ -63,9 +63,10 @@ func (s *Space) Accepts(d Decider) bool {
 
 // Segment is a run of destination ports of one protocol decided alike.
 type Segment struct {
-	Proto Proto
-	Ports PortRange
-	By    Decider
+	Proto  Proto
+	Ports  PortRange
+	By     Decider
+	Accept bool // the decider's verdict
 }
 
 // Column returns, for one remote address, the decider along every protocol
@@ -84,7 +85,7 @@ func (s *Space) Column(part int, six bool, remote Key) []Segment {
 				out[n-1].Ports.Hi = hi
 				continue
 			}
-			out = append(out, Segment{p, PortRange{lo, hi}, d})
+			out = append(out, Segment{p, PortRange{lo, hi}, d, s.Accepts(d)})
 		}
 	}
 	return out
@@ -310,4 +311,83 @@ func (s *Space) Anonymous(six bool) (k Key, ok bool) {
 		return named[0].Hi.Next(), true
 	}
 	return Key{}, false
+}
+
+// Point returns the decisions a program makes for one remote address, as
+// Column does on a built space, without building the tables: the cheap way
+// to learn what changed at a few addresses (those of an instance joining or
+// leaving a group). Only the source-port interval of o.SourcePort counts.
+func Point(res *Resolver, p *policy.Program, o Options, six bool, remote Key) []Segment {
+	s := newSpace(res, p, o)
+	f := family(six)
+	var sp PortRange
+	for _, x := range s.sourceParts() {
+		if x.Contains(s.Options.SourcePort) {
+			sp = x
+		}
+	}
+	// A grant decides every protocol and port alike.
+	grant := none
+	for k := range s.intra {
+		if containsKey(s.intra[k][f], remote) {
+			grant = IntraDecider(k)
+			break
+		}
+	}
+	var out []Segment
+	for slot := range NProto {
+		// The rules that can decide here, in order.
+		var idx []int
+		bounds := []int{0}
+		if grant == none {
+			for i := range s.rules {
+				r := &s.rules[i]
+				if matchesSlot(r.proto, slot) && s.active(i, sp, f) && containsKey(r.ranges[f], remote) {
+					idx = append(idx, i)
+					if slot.Ports() {
+						bounds = append(bounds, int(r.plo))
+						if r.phi < 65535 {
+							bounds = append(bounds, int(r.phi)+1)
+						}
+					}
+				}
+			}
+			slices.Sort(bounds)
+			bounds = slices.Compact(bounds)
+		}
+		for b, start := range bounds {
+			hi := 65535
+			if b+1 < len(bounds) {
+				hi = bounds[b+1] - 1
+			}
+			d := grant
+			if d == none {
+				d = Default
+				for _, i := range idx {
+					if r := &s.rules[i]; !slot.Ports() || int(r.plo) <= start && start <= int(r.phi) {
+						d = Decider(i)
+						break
+					}
+				}
+			}
+			if n := len(out); n > 0 && out[n-1].Proto == slot && out[n-1].By == d {
+				out[n-1].Ports.Hi = uint16(hi)
+				continue
+			}
+			out = append(out, Segment{slot, PortRange{uint16(start), uint16(hi)}, d, s.Accepts(d)})
+		}
+	}
+	return out
+}
+
+// Hits returns rule i's hit space: the cells where it decides (empty for a
+// shadowed rule).
+func (s *Space) Hits(i int) []Cell {
+	var out []Cell
+	s.Walk(func(c Cell) {
+		if c.By == Decider(i) {
+			out = append(out, c)
+		}
+	})
+	return out
 }

@@ -287,3 +287,35 @@ func TestPartition(t *testing.T) {
 		t.Errorf("%d source-port parts, want 3 (0, 1-1023, 1024-65535)", len(s.Parts))
 	}
 }
+
+// TestHits checks a hit space cell by cell: a drop that wins a tie decides
+// exactly the overlap, the accept everything else it matches.
+func TestHits(t *testing.T) {
+	g := sg("sg-a", "vpc", "isolated",
+		rl("allow", "in accept 5 TCP 20/30 10.0.0.0/8"),
+		rl("deny", "in drop 5 TCP 22/22 10.1.0.0/16"))
+	x := vm("i-x", "vpc", "10.0.0.5", "sg-a")
+	cloud := policy.NewCloud([]*model.SecurityGroup{g}, []*model.Instance{x}, nil)
+	s := space.ForInstance(space.NewResolver(cloud), x, model.Ingress, model.Intranet, space.Options{})
+	show := func(cs []space.Cell) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s %d-%d %s-%s", c.Proto, c.Ports.Lo, c.Ports.Hi, c.Addrs.Lo.Addr(c.IPv6), c.Addrs.Hi.Addr(c.IPv6)))
+		}
+		return out
+	}
+	idx := map[string]int{}
+	for i, r := range s.Program.Rules {
+		idx[r.ID] = i
+	}
+	want := map[string][]string{
+		"deny": {"TCP 22-22 10.1.0.0-10.1.255.255"},
+		"allow": {"TCP 20-21 10.0.0.0-10.255.255.255", "TCP 22-22 10.0.0.0-10.0.255.255",
+			"TCP 22-22 10.2.0.0-10.255.255.255", "TCP 23-30 10.0.0.0-10.255.255.255"},
+	}
+	for id, w := range want {
+		if got := show(s.Hits(idx[id])); !slices.Equal(got, w) {
+			t.Errorf("%s hits:\n got  %q\n want %q", id, got, w)
+		}
+	}
+}

@@ -23,3 +23,19 @@ func Big() *cloudgen.Cloud {
 	bigOnce.Do(func() { big = cloudgen.Generate(42, BigConfig) })
 	return big
 }
+
+// SharedConfig is BigConfig with one group per instance, so that members of
+// a group share their policy: the common shape of real clouds, where a
+// change touches one or two classes.
+var SharedConfig = func() cloudgen.Config { c := BigConfig; c.MaxGroups = 1; return c }()
+
+var (
+	sharedOnce sync.Once
+	shared     *cloudgen.Cloud
+)
+
+// Shared returns the cloud of SharedConfig (seed 42), generated once.
+func Shared() *cloudgen.Cloud {
+	sharedOnce.Do(func() { shared = cloudgen.Generate(42, SharedConfig) })
+	return shared
+}

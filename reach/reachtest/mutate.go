@@ -43,7 +43,28 @@ func Mutate(rng *rand.Rand, c *cloudgen.Cloud) (*cloudgen.Cloud, reach.Change, s
 	var ch reach.Change
 	g := out.Groups[rng.IntN(len(out.Groups))]
 	in := out.Instances[rng.IntN(len(out.Instances))]
-	switch k := rng.IntN(9); {
+	switch k := rng.IntN(11); {
+	case k == 9 && len(out.Groups) > 3: // delete a group; rules naming it dangle, and so do the
+		// instances listing it (the API refuses that, a snapshot may not)
+		i := slices.Index(out.Groups, g)
+		out.Groups = slices.Delete(out.Groups, i, i+1)
+		ch.Groups = []string{g.ID}
+		return out, ch, "delete " + g.ID
+	case k == 10: // create a group with a rule, and move an instance into it
+		first := groupByID(out, in.SecurityGroups[0])
+		if first == nil || len(in.SecurityGroups) >= 5 {
+			return Mutate(rng, c)
+		}
+		n := &model.SecurityGroup{ID: fmt.Sprintf("sg-new-%d", rng.IntN(1e6)), VpcID: in.VpcID, Type: first.Type, InnerAccessPolicy: model.InnerAccept,
+			Rules: []model.Rule{{ID: "sgr-new", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
+				PortRange: model.PortRange{Start: 8443, End: 8443}, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}, NicType: model.Intranet}}}
+		if first.Type == model.Enterprise {
+			n.InnerAccessPolicy = model.InnerDrop
+		}
+		out.Groups = append(out.Groups, n)
+		in.SecurityGroups = append(in.SecurityGroups, n.ID)
+		ch.Groups, ch.Instances = []string{n.ID}, []string{in.ID}
+		return out, ch, fmt.Sprintf("create %s with %s in it", n.ID, in.ID)
 	case k == 0 && len(g.Rules) > 0: // remove a rule
 		i := rng.IntN(len(g.Rules))
 		ch.Groups = []string{g.ID}
@@ -87,7 +108,7 @@ func Mutate(rng *rand.Rand, c *cloudgen.Cloud) (*cloudgen.Cloud, reach.Change, s
 			return out, ch, fmt.Sprintf("%s leaves %s", in.ID, g.ID)
 		}
 		first := groupByID(out, in.SecurityGroups[0])
-		if first.Type != g.Type || g.VpcID != in.VpcID || slices.Contains(in.SecurityGroups, g.ID) {
+		if first == nil || first.Type != g.Type || g.VpcID != in.VpcID || slices.Contains(in.SecurityGroups, g.ID) {
 			return Mutate(rng, c)
 		}
 		in.SecurityGroups = append(in.SecurityGroups, g.ID)
