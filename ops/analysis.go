@@ -388,7 +388,12 @@ func (s *Service) PlanChange(ctx context.Context, req *rpc.Request) (any, error)
 		return nil, err
 	}
 	out := &planResponse{ChangeAction: action, Changes: []plan.Change{}}
-	for _, ch := range plan.Diff(reach.Compute(before.Cloud, before.reachOptions()), reach.Compute(after, before.reachOptions())) {
+	// The "after" result is the "before" one updated with the change: only
+	// the classes the change touches are rebuilt.
+	prior := reach.Compute(before.Cloud, before.reachOptions())
+	next := prior.Clone()
+	next.Update(after, reach.Changes(before.Cloud, after))
+	for _, ch := range plan.Diff(prior, next) {
 		if before.owned[ch.From] && before.owned[ch.To] || after.Instances[ch.From] != nil && after.Instances[ch.From].Owner == c.Account && before.owned[ch.To] {
 			out.Changes = append(out.Changes, ch)
 		}
