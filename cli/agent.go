@@ -22,6 +22,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	netns := fs.String("netns", "", "program the nftables of this network `namespace` instead of the agent's own")
 	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")
 	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns")
+	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT --host NAME [flags]\n\n"+
@@ -50,7 +51,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	log.Info("agent: starting", "host", *host, "server", *server, "netns", *netns)
 	err := agent.Run(ctx, agent.Config{Server: *server, AccessKeyID: id, Secret: secret, Host: *host, Netns: *netns,
-		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix}, Log: log})
+		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade agent:", err)
 		return 1

@@ -212,7 +212,7 @@ func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, 
 	for _, h := range l.Spec.Hosts {
 		go func() {
 			err := agent.Run(ctx, agent.Config{Server: endpoint, AccessKeyID: keyID, Secret: secret, Host: h,
-				Netns: l.HostNetns(h), NFT: nft.Options{InterfacePrefix: "pi-"}, Log: log,
+				Netns: l.HostNetns(h), NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: log,
 				OnApplied: func(rev int64, _ nft.Stats) {
 					mu.Lock()
 					defer mu.Unlock()

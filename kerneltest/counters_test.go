@@ -67,7 +67,7 @@ func TestRuleCounters(t *testing.T) {
 		}
 	}
 	go agent.Run(ctx, agent.Config{Server: srv.Addr, AccessKeyID: keyID, Secret: secret, Host: "h0", Netns: l.HostNetns("h0"),
-		NFT: nft.Options{InterfacePrefix: lab.IfacePrefix}, Log: quiet, ReportEvery: 100 * time.Millisecond})
+		NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: quiet, ReportEvery: 100 * time.Millisecond})
 	waitApplied(t, srv, "h0")
 
 	// Five connections on 8080, each a new flow that sgr-used admits.

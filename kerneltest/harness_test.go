@@ -64,7 +64,7 @@ func bind(c *policy.Cloud, l *lab.Lab) *policy.Cloud {
 
 // play builds a lab for the cloud and applies each host's ruleset, built by
 // the agent's compiler, straight to the host's kernel.
-func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr) *played {
+func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr, o nft.Options) *played {
 	t.Helper()
 	l, err := lab.Up(context.Background(), lab.SpecFromCloud(c, labName("k"), hosts, outside))
 	if err != nil {
@@ -77,11 +77,11 @@ func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr) *playe
 	})
 	p := &played{lab: l, cloud: bind(c, l), rulesets: map[string]*nft.Ruleset{}}
 	for _, h := range l.Spec.Hosts {
-		k, err := nft.Open(l.HostNetns(h), nft.Options{InterfacePrefix: "pi-"})
+		k, err := nft.Open(l.HostNetns(h), o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rs := nft.Build(p.cloud, h, nft.Options{InterfacePrefix: "pi-"})
+		rs := nft.Build(p.cloud, h, o)
 		if len(rs.Problems) > 0 {
 			t.Fatalf("host %s: the compiler left instances out: %s", h, strings.Join(rs.Problems, "; "))
 		}

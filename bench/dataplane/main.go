@@ -105,7 +105,7 @@ func throughput() {
 		bound := bindAll(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
-		modes := []string{"none", "palisade", "linear"}
+		modes := []string{"none", "palisade", "merged", "linear"}
 		bw, cr := map[string][]float64{}, map[string][]float64{}
 		for range rounds {
 			for _, mode := range modes {
@@ -140,6 +140,8 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 			k.Delete() // no table is fine too
 		case "palisade":
 			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix}))
+		case "merged":
+			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}))
 		case "linear":
 			_, err = k.Apply(nft.BuildLinear(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix}))
 		}
@@ -324,7 +326,7 @@ func convergence() {
 	applied := make(chan int64, 1000)
 	var lastApply time.Time
 	go agent.Run(ctx, agent.Config{Server: srv.Addr, AccessKeyID: keyID, Secret: secret, Host: "h0", Netns: l.HostNetns("h0"),
-		NFT: nft.Options{InterfacePrefix: lab.IfacePrefix}, Log: quiet,
+		NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: quiet,
 		OnApplied: func(rev int64, st nft.Stats) {
 			mu.Lock()
 			lastStats = st
