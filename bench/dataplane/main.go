@@ -122,7 +122,7 @@ func throughput() {
 	}
 }
 
-const rounds = 3
+const rounds = 5
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
