@@ -12,7 +12,6 @@ import (
 	"net/netip"
 
 	"github.com/palisade-sg/palisade/lab"
-	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/nft"
 	"github.com/palisade-sg/palisade/policy"
 )
@@ -41,27 +40,6 @@ type played struct {
 	rulesets map[string]*nft.Ruleset
 }
 
-// bind returns the cloud with each instance bound to its lab host and
-// interface, as the lab's placement would store it.
-func bind(c *policy.Cloud, l *lab.Lab) *policy.Cloud {
-	var groups []*model.SecurityGroup
-	for _, g := range c.Groups {
-		groups = append(groups, g)
-	}
-	var pls []*model.PrefixList
-	for _, p := range c.PrefixLists {
-		pls = append(pls, p)
-	}
-	var ins []*model.Instance
-	for _, in := range c.Instances {
-		cp := *in
-		li, _ := l.Instance(in.ID)
-		cp.Host, cp.Interface = li.Host, l.Interface(in.ID)
-		ins = append(ins, &cp)
-	}
-	return policy.NewCloud(groups, ins, pls)
-}
-
 // play builds a lab for the cloud and applies each host's ruleset, built by
 // the agent's compiler, straight to the host's kernel.
 func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr, o nft.Options) *played {
@@ -75,7 +53,7 @@ func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr, o nft.
 			t.Errorf("lab down: %v", err)
 		}
 	})
-	p := &played{lab: l, cloud: bind(c, l), rulesets: map[string]*nft.Ruleset{}}
+	p := &played{lab: l, cloud: lab.Bind(c, l), rulesets: map[string]*nft.Ruleset{}}
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), o)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/policy"
 )
 
@@ -155,4 +156,27 @@ func checkAddr(a netip.Addr, six bool, what string) error {
 		return fmt.Errorf("%s %s: drop the zone", what, a)
 	}
 	return nil
+}
+
+// Bind returns the cloud with each of the lab's instances bound to its host
+// and host-side interface, as the lab's placement stores them (instances the
+// lab does not hold stay unbound).
+func Bind(c *policy.Cloud, l *Lab) *policy.Cloud {
+	groups := make([]*model.SecurityGroup, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		groups = append(groups, g)
+	}
+	pls := make([]*model.PrefixList, 0, len(c.PrefixLists))
+	for _, p := range c.PrefixLists {
+		pls = append(pls, p)
+	}
+	ins := make([]*model.Instance, 0, len(c.Instances))
+	for _, in := range c.Instances {
+		cp := *in
+		if li, ok := l.Instance(in.ID); ok {
+			cp.Host, cp.Interface = li.Host, l.Interface(in.ID)
+		}
+		ins = append(ins, &cp)
+	}
+	return policy.NewCloud(groups, ins, pls)
 }

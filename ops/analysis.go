@@ -105,6 +105,17 @@ func (s *Service) VerifyFlow(ctx context.Context, req *rpc.Request) (any, error)
 	})
 }
 
+// routeOf finds an ECS or VPC action of a service (nil if there is none).
+func routeOf(s *Service, action string) rpc.Handler {
+	routes := s.Routes()
+	for _, v := range []string{ECSVersion, VPCVersion} {
+		if h, ok := routes[rpc.RouteKey{Version: v, Action: action}]; ok {
+			return h
+		}
+	}
+	return nil
+}
+
 // errDryRun rolls a dry-run transaction back.
 var errDryRun = errors.New("dry run")
 
@@ -354,15 +365,7 @@ func (s *Service) PlanChange(ctx context.Context, req *rpc.Request) (any, error)
 	if action == "" {
 		return nil, ecserr.MissingParameter("ChangeAction")
 	}
-	var h rpc.Handler
-	routes := s.Routes()
-	for _, v := range []string{ECSVersion, VPCVersion} {
-		if r, ok := routes[rpc.RouteKey{Version: v, Action: action}]; ok {
-			h = r
-			break
-		}
-	}
-	if h == nil || strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Palisade") || strings.HasPrefix(action, "List") {
+	if routeOf(s, action) == nil || strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Palisade") || strings.HasPrefix(action, "List") {
 		return nil, ecserr.InvalidParameter("ChangeAction", "name a mutating ECS or VPC action, e.g. AuthorizeSecurityGroup")
 	}
 	sub := *req
@@ -376,14 +379,7 @@ func (s *Service) PlanChange(ctx context.Context, req *rpc.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	after, err := s.dryRun(ctx, func(d *Service) rpc.Handler {
-		for _, v := range []string{ECSVersion, VPCVersion} {
-			if r, ok := d.Routes()[rpc.RouteKey{Version: v, Action: action}]; ok {
-				return r
-			}
-		}
-		return nil
-	}, &sub)
+	after, err := s.dryRun(ctx, func(d *Service) rpc.Handler { return routeOf(d, action) }, &sub)
 	if err != nil {
 		return nil, err
 	}

@@ -188,22 +188,6 @@ func (s *Service) GetSnapshot(ctx context.Context, req *rpc.Request) (any, error
 	return out, err
 }
 
-func listAll[T any](tx store.ReadTx, kind store.Kind) ([]*T, error) {
-	recs, err := tx.List(kind, store.Query{})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*T, 0, len(recs))
-	for _, r := range recs {
-		v := new(T)
-		if err := json.Unmarshal(r.Data, v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
 // policyKinds are the kinds whose records change an agent's policies.
 var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true}
 

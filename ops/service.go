@@ -236,7 +236,17 @@ func getEIP(tx store.ReadTx, c caller, id string) (*model.EIP, error) {
 
 // list loads every resource of a kind in the caller's account and region.
 func list[T any](tx store.ReadTx, kind store.Kind, c caller) ([]*T, error) {
-	recs, err := tx.List(kind, store.Query{Account: c.Account, Region: c.Region})
+	return listWhere[T](tx, kind, store.Query{Account: c.Account, Region: c.Region})
+}
+
+// listAll loads every resource of a kind, of every account and region (for
+// agents and whole-cloud analyses).
+func listAll[T any](tx store.ReadTx, kind store.Kind) ([]*T, error) {
+	return listWhere[T](tx, kind, store.Query{})
+}
+
+func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, error) {
+	recs, err := tx.List(kind, q)
 	if err != nil {
 		return nil, err
 	}

@@ -102,7 +102,7 @@ func throughput() {
 			Instances: []lab.Instance{{ID: "i-a", VPC: vpcID, PrivateIP: c.Instances["i-a"].PrivateIP, Host: "h0"},
 				{ID: "i-b", VPC: vpcID, PrivateIP: c.Instances["i-b"].PrivateIP, Host: "h1"}}})
 		check(err)
-		bound := bindAll(c, l)
+		bound := lab.Bind(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
 		modes := []string{"none", "palisade", "merged", "linear"}
@@ -149,23 +149,6 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 		k.Close()
 	}
 	check(lab.FlushConntrack(l))
-}
-
-// bindAll returns the cloud with every instance bound to its lab host.
-func bindAll(c *policy.Cloud, l *lab.Lab) *policy.Cloud {
-	var groups []*model.SecurityGroup
-	for _, g := range c.Groups {
-		groups = append(groups, g)
-	}
-	var ins []*model.Instance
-	for _, in := range c.Instances {
-		cp := *in
-		if li, ok := l.Instance(in.ID); ok {
-			cp.Host, cp.Interface = li.Host, l.Interface(in.ID)
-		}
-		ins = append(ins, &cp)
-	}
-	return policy.NewCloud(groups, ins, nil)
 }
 
 // stream sends bulk data from one instance to another for the duration and
