@@ -213,7 +213,7 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 		return ctl, err
 	}
 
-	fmt.Fprintf(stdout, "lab %s is up: server %s, %d hosts, %d instances, group %s\n\n", name, ctl.Server, len(l.Spec.Hosts), len(l.Spec.Instances), g.SecurityGroupId)
+	fmt.Fprintf(stdout, "lab %q is up: server %s, %d hosts, %d instances, group %s\n\n", name, ctl.Server, len(l.Spec.Hosts), len(l.Spec.Instances), g.SecurityGroupId)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tHOST\tINTERFACE\tPRIVATE\tPUBLIC")
 	for _, in := range l.Spec.Instances {
@@ -339,7 +339,7 @@ func labDown(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "palisade lab down:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "lab %s is down\n", *name)
+	fmt.Fprintf(stdout, "lab %q is down\n", *name)
 	return 0
 }
 
