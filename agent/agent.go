@@ -110,9 +110,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 type runner struct {
-	cfg    Config
-	api    *apiclient.Client
-	st     *state // owned by loop
+	cfg Config
+	api *apiclient.Client
+	st  *state // owned by loop
 
 	kernel   *nft.Kernel // applies; used by loop only
 	counters *nft.Kernel // reads counters; used by reportLoop only
