@@ -72,6 +72,7 @@ type snapshot struct {
 type watchAnswer struct {
 	snapshot
 	Deleted []struct{ Kind, Id string }
+	Resync  bool
 }
 
 // Run runs the agent until ctx is done. Errors talking to the server are
@@ -178,6 +179,12 @@ func (a *runner) step(ctx context.Context) error {
 	}
 	if err := a.api.Call(ctx, "PalisadeWatchChanges", params, &w, 25*time.Second); err != nil {
 		return err
+	}
+	if w.Resync {
+		// The server's store is behind us (it was replaced): start over.
+		a.cfg.Log.Warn("agent: the server's revision is behind ours; reading a new snapshot", "ours", a.st.revision, "server", w.Revision)
+		a.st = nil
+		return nil
 	}
 	if w.Revision <= a.st.revision {
 		return nil // the poll timed out with nothing new

@@ -207,6 +207,9 @@ type watchResponse struct {
 	Instances   []*model.Instance
 	PrefixLists []*model.PrefixList
 	Deleted     []Deleted
+	// Resync says the watcher's revision is ahead of the store's (the
+	// server's store was replaced): start over from a snapshot.
+	Resync bool `json:",omitempty"`
 }
 
 const maxWatchWait = 60 * time.Second
@@ -235,6 +238,11 @@ func (s *Service) WatchChanges(ctx context.Context, req *rpc.Request) (any, erro
 	}
 	if err := s.noteHost(p); err != nil {
 		return nil, err
+	}
+	if cur, err := s.Store.Revision(ctx); err != nil {
+		return nil, err
+	} else if cur < int64(after) {
+		return &watchResponse{Revision: cur, Resync: true}, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Duration(wait)*time.Second)
 	defer cancel()

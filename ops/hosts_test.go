@@ -98,6 +98,13 @@ func TestWatchChangesResumes(t *testing.T) {
 		t.Fatalf("resumed watch: groups %v, deleted %v", w.Groups, w.Deleted)
 	}
 	e.ecsErr("InvalidParameter", 400, "PalisadeWatchChanges", map[string]string{"WaitSeconds": "61"})
+
+	// A watcher ahead of the store (the server's store was replaced) is told
+	// to start over at once rather than wait.
+	w = e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": "1000", "WaitSeconds": "30"}).(*watchResponse)
+	if !w.Resync || w.Revision >= 1000 {
+		t.Fatalf("watch from the future: resync %v at revision %d", w.Resync, w.Revision)
+	}
 }
 
 func TestRuleCounters(t *testing.T) {
