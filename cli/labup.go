@@ -107,37 +107,37 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 		return ctl, err
 	}
 	vc.Domain = ctl.Server
-	http := func(r requests.AcsRequest) { r.SetScheme("http") }
+	plain := func(r requests.AcsRequest) { r.SetScheme("http") } // the lab's server speaks plain HTTP on loopback
 	vreq := vpc.CreateCreateVpcRequest()
-	http(vreq)
+	plain(vreq)
 	vreq.CidrBlock, vreq.VpcName = "192.168.0.0/16", "lab-"+name
 	v, err := vc.CreateVpc(vreq)
 	if err != nil {
 		return ctl, err
 	}
 	sreq := vpc.CreateCreateVSwitchRequest()
-	http(sreq)
+	plain(sreq)
 	sreq.VpcId, sreq.ZoneId, sreq.CidrBlock, sreq.VSwitchName = v.VpcId, defaultRegion+"-h", "192.168.1.0/24", "lab-"+name
 	vsw, err := vc.CreateVSwitch(sreq)
 	if err != nil {
 		return ctl, err
 	}
 	greq := ecs.CreateCreateSecurityGroupRequest()
-	http(greq)
+	plain(greq)
 	greq.VpcId, greq.SecurityGroupName, greq.Description = v.VpcId, "lab-"+name, "Lab group: members reach each other; ping from anywhere."
 	g, err := ec.CreateSecurityGroup(greq)
 	if err != nil {
 		return ctl, err
 	}
 	areq := ecs.CreateAuthorizeSecurityGroupRequest()
-	http(areq)
+	plain(areq)
 	areq.SecurityGroupId, areq.IpProtocol, areq.PortRange, areq.SourceCidrIp = g.SecurityGroupId, "icmp", "-1/-1", "0.0.0.0/0"
 	areq.Description = "ping"
 	if _, err := ec.AuthorizeSecurityGroup(areq); err != nil {
 		return ctl, err
 	}
 	rreq := ecs.CreateRunInstancesRequest()
-	http(rreq)
+	plain(rreq)
 	rreq.VSwitchId, rreq.SecurityGroupId, rreq.Amount = vsw.VSwitchId, g.SecurityGroupId, requests.NewInteger(instances)
 	rreq.ImageId, rreq.InstanceType, rreq.InstanceName = "aliyun_3_x64_20G_alibase_20240819.vhd", "ecs.g7.large", "lab-"+name
 	run, err := ec.RunInstances(rreq)
@@ -147,13 +147,13 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 	ids := run.InstanceIdSets.InstanceIdSet
 	for _, id := range ids[:(len(ids)+1)/2] {
 		ereq := vpc.CreateAllocateEipAddressRequest()
-		http(ereq)
+		plain(ereq)
 		eip, err := vc.AllocateEipAddress(ereq)
 		if err != nil {
 			return ctl, err
 		}
 		asreq := vpc.CreateAssociateEipAddressRequest()
-		http(asreq)
+		plain(asreq)
 		asreq.AllocationId, asreq.InstanceId = eip.AllocationId, id
 		if _, err := vc.AssociateEipAddress(asreq); err != nil {
 			return ctl, err
@@ -162,7 +162,7 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 
 	// Build the lab from what the server says the instances are.
 	dreq := ecs.CreateDescribeInstancesRequest()
-	http(dreq)
+	plain(dreq)
 	dreq.VpcId, dreq.PageSize = v.VpcId, requests.NewInteger(100)
 	desc, err := ec.DescribeInstances(dreq)
 	if err != nil {
