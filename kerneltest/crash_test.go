@@ -183,6 +183,11 @@ func TestAgentCrash(t *testing.T) {
 	// The stream ended with UDP 7100 closed (30 changes, the last a revoke).
 	last, _ := srv.Store.Revision(ctx)
 	waitRevision(t, srv, "h1", last)
+	// Keep probing the restarted agent's policy for a while, and long
+	// enough for a fair count on a slow machine.
+	for deadline := time.Now().Add(30 * time.Second); probes.Load() < 50 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	close(stopProbing)
 	wg.Wait()
 	echo(t, conn, "after the restart")
