@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,17 +90,26 @@ func TestRuleCounters(t *testing.T) {
 			t.Fatalf("sg counters: exit %d: %s", code, errb.String())
 		}
 		used, unused := fields(out.String(), "sgr-used"), fields(out.String(), "sgr-unused")
-		if len(used) == 6 && used[4] == "5" {
+		// One first packet per connection (a SYN retransmitted on a slow
+		// machine counts again); later packets pass as established.
+		if n, _ := strconv.Atoi(valueOr(used, 4)); n >= 5 && n <= 10 {
 			if len(unused) != 6 || unused[4] != "0" {
 				t.Fatalf("the unused rule counted traffic:\n%s", out.String())
 			}
-			return // one first packet per connection: later packets pass as established
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sgr-used never counted the 5 connections:\n%s", out.String())
+			t.Fatalf("sgr-used never counted the 5 connections (5 to 10 packets):\n%s", out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func valueOr(f []string, i int) string {
+	if i < len(f) {
+		return f[i]
+	}
+	return ""
 }
 
 func fields(table, key string) []string {
