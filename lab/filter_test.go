@@ -52,7 +52,7 @@ func TestHostRuleDrops(t *testing.T) {
 			probes[i].IPVersion = 6
 		}
 	}
-	for i, r := range Probe(context.Background(), l, probes) {
+	for i, r := range ProbeWith(context.Background(), l, probes, ProbeOptions{Timeout: RecheckTimeout}) {
 		c := cases[i]
 		if r.Err != nil || r.Delivered != c.delivered {
 			t.Errorf("%s -> i-a1 %s %d IPv6=%v: delivered %v (%s, err %v), want %v", c.from, c.proto, c.port, c.six, r.Delivered, r.Detail, r.Err, c.delivered)
@@ -75,7 +75,7 @@ func TestFlushConntrack(t *testing.T) {
 		{From: "198.51.100.7", To: "i-a1", Proto: model.UDP, Port: 53},
 		{From: "2001:db8:ffff::7", To: "i-a1", Proto: model.UDP, Port: 53},
 	}
-	for i, r := range Probe(context.Background(), l, probes) {
+	for i, r := range ProbeWith(context.Background(), l, probes, ProbeOptions{Timeout: RecheckTimeout}) {
 		if !r.Delivered || r.Err != nil {
 			t.Fatalf("probe %d: delivered %v (%s, %v)", i, r.Delivered, r.Detail, r.Err)
 		}

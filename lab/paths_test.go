@@ -89,6 +89,14 @@ func checkAgainstModel(t *testing.T, l *Lab, c *policy.Cloud, flows []policy.Flo
 		t.Fatal(err)
 	}
 	dec := policy.NewLinear(c)
+	expected := make([]bool, len(flows))
+	for i, f := range flows {
+		res, err := policy.Evaluate(dec, f)
+		expected[i] = err == nil && res.Verdict == policy.Accept
+	}
+	if err := Recheck(context.Background(), l, flows, results, expected); err != nil {
+		t.Fatal(err)
+	}
 	var delivered, lost int
 	for i, f := range flows {
 		res, err := policy.Evaluate(dec, f)

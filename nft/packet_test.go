@@ -65,7 +65,7 @@ func connect(t *testing.T, ns, addr string, port int) bool {
 	var err error
 	inNetns(t, ns, func() {
 		var c net.Conn
-		c, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 700*time.Millisecond)
+		c, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 2*time.Second) // patient: a loaded machine is not a drop
 		if err == nil {
 			c.Close()
 		}
