@@ -30,7 +30,7 @@ type class struct {
 
 // buildClass analyses the program of a representative instance.
 func buildClass(res *space.Resolver, tab *table, sc *scratch, key string, in *model.Instance, dir model.Direction, nic model.NicType, sport uint16) *class {
-	o := space.Options{SourcePort: sport, IPVersion: 4, PartitionOnly: true, Scratch: &sc.space}
+	o := space.Options{SourcePort: sport, IPVersion: 4, PartitionOnly: true, Scratch: &sc.space, Slots: sideSlots}
 	if in.IPv6.IsValid() {
 		o.IPVersion = 0
 	}
@@ -62,6 +62,12 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key string, in *mo
 	return cl
 }
 
+// sideSlots are the protocol slots sideOf reads, by family.
+var sideSlots = [2]uint16{
+	1<<space.TCP | 1<<space.UDP | 1<<space.ICMP | 1<<space.GRE,
+	1<<space.TCP | 1<<space.UDP | 1<<space.ICMPv6 | 1<<space.GRE,
+}
+
 // column is one protocol and destination-port interval of a space.
 type column struct {
 	proto  space.Proto
@@ -69,21 +75,38 @@ type column struct {
 	at     *space.AddrTable
 }
 
+// change is where a table's verdict changes: from piece j on, table t
+// accepts (or not).
+type change struct {
+	j, t int32
+	a    bool
+}
+
 // scratch holds a class build's working memory, reused by one goroutine.
 type scratch struct {
-	space  space.Scratch
-	cols   []column
-	tables []*space.AddrTable
-	accept []bool
-	bits   []uint64
-	key    []byte
-	local  map[string]uint32
+	space   space.Scratch
+	cols    []column
+	tables  []*space.AddrTable
+	colTab  []int32 // table of each column
+	tcols   []int32 // columns by table: tcols[toff[t]:toff[t+1]]
+	toff    []int32
+	changes []change
+	sorted  []change
+	at      []int32 // changes by piece: sorted[at[j]:at[j+1]]
+	bits    []uint64
+	key     []byte
+	local   map[string]uint32 // bit set over columns → interned ID
+	small   map[[2]uint64]uint32
+	out     []space.Key
+	ids     []uint32
 }
 
 // sideOf merges the address tables of every protocol and port interval of
 // one family into one list of address pieces, each with the flows accepted
-// there. A piece's flows are first gathered as a bit set over the columns,
-// so pieces alike are converted and interned once.
+// there. A piece's flows are kept as a bit set over the columns, updated
+// only at the pieces where some table's verdict changes (rather than
+// filled in piece by piece for every column), and pieces alike are
+// converted and interned once.
 func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 	part := sp.Parts[0]
 	f, icmp := 0, space.ICMP
@@ -91,6 +114,7 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		f, icmp = 1, space.ICMPv6
 	}
 	cols, tables := sc.cols[:0], sc.tables[:0]
+	colTable := sc.colTab[:0]
 	for _, p := range []space.Proto{space.TCP, space.UDP, icmp, space.GRE} {
 		pt := part.Tables[f][p]
 		for k, at := range pt.Addrs {
@@ -105,69 +129,114 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 				lo = max(lo, 1)
 			}
 			cols = append(cols, column{p, lo, hi, at})
-			if !slices.Contains(tables, at) {
+			t := slices.Index(tables, at)
+			if t < 0 {
+				t = len(tables)
 				tables = append(tables, at)
 			}
+			colTable = append(colTable, int32(t))
 		}
 	}
+	// Group the columns by table (counting sort).
+	toff := slices.Grow(sc.toff[:0], len(tables)+1)[:len(tables)+1]
+	clear(toff)
+	for _, t := range colTable {
+		toff[t+1]++
+	}
+	for t := range tables {
+		toff[t+1] += toff[t]
+	}
+	tcols := slices.Grow(sc.tcols[:0], len(cols))[:len(cols)]
+	fill := slices.Clone(toff[:len(tables)]) // small: one per table
+	for c, t := range colTable {
+		tcols[fill[t]] = int32(c)
+		fill[t]++
+	}
+
 	// Every table's starts are among the space's pieces, already sorted.
 	starts := sp.Pieces(six)
 	n := len(starts)
 
-	// accept[t*n+j]: table t accepts on piece j.
-	accept := slices.Grow(sc.accept[:0], len(tables)*n)[:len(tables)*n]
+	// The verdict changes of every table, then by piece (counting sort).
+	changes := sc.changes[:0]
 	for t, at := range tables {
-		// Table pieces are runs of the space's pieces: fill run by run.
-		acc := accept[t*n : (t+1)*n]
-		j := 0
+		prev := false
 		for k := range at.Starts {
 			a := sp.Accepts(at.By[k])
-			end := n
-			if k+1 < len(at.Starts) {
-				end = j
-				for starts[end] != at.Starts[k+1] {
-					end++
-				}
+			if k > 0 && a == prev {
+				continue
 			}
-			for ; j < end; j++ {
-				acc[j] = a
-			}
+			changes = append(changes, change{int32(at.Piece(k)), int32(t), a})
+			prev = a
 		}
 	}
+	byPiece := slices.Grow(sc.at[:0], n+1)[:n+1]
+	clear(byPiece)
+	for _, c := range changes {
+		byPiece[c.j+1]++
+	}
+	for j := range n {
+		byPiece[j+1] += byPiece[j]
+	}
+	sorted := slices.Grow(sc.sorted[:0], len(changes))[:len(changes)]
+	for _, c := range changes {
+		// byPiece[j] moves up to byPiece[j+1] as piece j's changes land.
+		sorted[byPiece[c.j]] = c
+		byPiece[c.j]++
+	}
+	// byPiece[j] is now the end of piece j's changes, the start of j+1's.
+
 	words := (len(cols) + 63) / 64
-	bits := slices.Grow(sc.bits[:0], n*words)[:n*words]
-	clear(bits)
-	for c, col := range cols {
-		t := slices.Index(tables, col.at)
-		acc := accept[t*n : (t+1)*n]
-		w, bit := c/64, uint64(1)<<(c%64)
-		for j, a := range acc {
-			if a {
-				bits[j*words+w] |= bit
-			}
-		}
-	}
+	cur := slices.Grow(sc.bits[:0], words)[:words]
+	clear(cur)
 	if sc.local == nil {
-		sc.local = map[string]uint32{}
+		sc.local, sc.small = map[string]uint32{}, map[[2]uint64]uint32{}
 	}
 	clear(sc.local)
-	var ids []uint32
-	var out []space.Key
+	clear(sc.small)
+	// Built in scratch, then copied once at their final length.
+	ids, out := sc.ids[:0], sc.out[:0]
 	key := sc.key[:0]
+	lo := int32(0)
 	for j := range n {
-		w := bits[j*words : (j+1)*words]
-		// Neighbouring pieces often agree: no lookup then.
-		if j > 0 && slices.Equal(w, bits[(j-1)*words:j*words]) {
-			continue
+		hi := byPiece[j]
+		if lo == hi {
+			continue // no table changes here: the same flows as piece j-1
 		}
-		key = key[:0]
-		for _, x := range w {
-			key = binary.LittleEndian.AppendUint64(key, x)
+		for _, c := range sorted[lo:hi] {
+			for _, col := range tcols[toff[c.t]:toff[c.t+1]] {
+				w, bit := col/64, uint64(1)<<(col%64)
+				if c.a {
+					cur[w] |= bit
+				} else {
+					cur[w] &^= bit
+				}
+			}
 		}
-		id, ok := sc.local[string(key)]
-		if !ok {
-			id = tab.intern(portsOf(cols, w))
-			sc.local[string(key)] = id
+		lo = hi
+		var id uint32
+		if words <= 2 {
+			// Up to 128 columns (nearly always): a fixed-size key hashes
+			// faster than a string.
+			k := [2]uint64{cur[0]}
+			if words == 2 {
+				k[1] = cur[1]
+			}
+			var ok bool
+			if id, ok = sc.small[k]; !ok {
+				id = tab.intern(portsOf(cols, cur))
+				sc.small[k] = id
+			}
+		} else {
+			key = key[:0]
+			for _, x := range cur {
+				key = binary.LittleEndian.AppendUint64(key, x)
+			}
+			var ok bool
+			if id, ok = sc.local[string(key)]; !ok {
+				id = tab.intern(portsOf(cols, cur))
+				sc.local[string(key)] = id
+			}
 		}
 		if m := len(ids); m > 0 && ids[m-1] == id {
 			continue
@@ -175,8 +244,10 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		out = append(out, starts[j])
 		ids = append(ids, id)
 	}
-	sc.cols, sc.tables, sc.accept, sc.bits, sc.key = cols, tables, accept, bits, key
-	return side{starts: slices.Clip(out), ids: slices.Clip(ids)}
+	sc.cols, sc.tables, sc.colTab, sc.tcols, sc.toff = cols, tables, colTable, tcols, toff
+	sc.changes, sc.sorted, sc.at, sc.bits, sc.key = changes, sorted, byPiece, cur, key
+	sc.out, sc.ids = out, ids
+	return side{starts: slices.Clone(out), ids: slices.Clone(ids)}
 }
 
 // portsOf converts a bit set over columns to a port set.

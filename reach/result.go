@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/model"
 	"github.com/palisade-sg/palisade/policy"
@@ -186,10 +187,13 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 	}
 	built := make([]*class, len(jobs))
 	r.built = len(jobs)
-	work := func(lo, step int) {
+	// Workers take the next job as they finish one: classes differ in size
+	// by several times, so fixed shares would leave a core idle.
+	var next atomic.Int64
+	work := func() {
 		sc := scratches.Get().(*scratch)
 		defer scratches.Put(sc)
-		for i := lo; i < len(jobs); i += step {
+		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
 			j := jobs[i]
 			d, p := dirOf(j.key)
 			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, dirs[d], nics[p], r.opts.SourcePort)
@@ -197,11 +201,11 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
 	if workers <= 1 {
-		work(0, 1)
+		work()
 	} else {
 		var wg sync.WaitGroup
-		for w := range workers {
-			wg.Go(func() { work(w, workers) })
+		for range workers {
+			wg.Go(work)
 		}
 		wg.Wait()
 	}

@@ -32,6 +32,10 @@ type Options struct {
 	// DefaultHit stay zero; Blockers and Correlations still work): about
 	// half the work, for callers that only need the decisions.
 	PartitionOnly bool `json:"partitionOnly,omitempty"`
+	// Slots, if not zero, limits the tables built to some protocol slots
+	// per family (bit 1<<slot of Slots[f]); the other tables stay nil. For
+	// callers that read only a few, as painting tables is most of a build.
+	Slots [2]uint16 `json:"-"`
 	// Scratch, if set, lends the build its memory: the space is then valid
 	// only until the next Build with the same Scratch. For callers that
 	// derive what they need from a space and drop it, in a loop.
@@ -45,7 +49,24 @@ type Scratch struct {
 	by    []Decider
 	spans []span
 	u64s  []uint64
-	lo    []uint64
+	lo    []uint32
+	tmp   []uint32
+	i32s  []int32
+	stats []RuleStat
+	rules []prep
+	// Maps of one build, cleared before use.
+	seen    map[*Range]bool
+	spanMap map[*Range][]span
+	cache   map[string]*AddrTable
+}
+
+// reuse returns *m cleared, making it first if need be.
+func reuse[K comparable, V any](m *map[K]V) map[K]V {
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	clear(*m)
+	return *m
 }
 
 // take returns n elements of a buffer, growing it (into a new array, so
@@ -62,8 +83,8 @@ func take[T any](buf *[]T, used *int, n int) []T {
 
 // arena hands out the memory of one build: from a Scratch, or fresh.
 type arena struct {
-	sc                             *Scratch
-	keys, by, spans, ints, uint64s int
+	sc                                     *Scratch
+	keys, by, spans, ints, uint64s, int32s int
 }
 
 func (a *arena) keyN(n int) []Key {
@@ -85,6 +106,35 @@ func (a *arena) spanN(n int) []span {
 		return make([]span, n)
 	}
 	return take(&a.sc.spans, &a.spans, n)
+}
+
+// The maps of a build, empty: from the Scratch, or fresh.
+func (a *arena) cacheMap() map[string]*AddrTable {
+	if a.sc == nil {
+		return map[string]*AddrTable{}
+	}
+	return reuse(&a.sc.cache)
+}
+
+func (a *arena) seenMap() map[*Range]bool {
+	if a.sc == nil {
+		return map[*Range]bool{}
+	}
+	return reuse(&a.sc.seen)
+}
+
+func (a *arena) spanMap() map[*Range][]span {
+	if a.sc == nil {
+		return map[*Range][]span{}
+	}
+	return reuse(&a.sc.spanMap)
+}
+
+func (a *arena) int32N(n int) []int32 {
+	if a.sc == nil {
+		return make([]int32, n)
+	}
+	return take(&a.sc.i32s, &a.int32s, n)
 }
 
 func (a *arena) uint64N(n int) []uint64 {
@@ -144,7 +194,14 @@ func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 type AddrTable struct {
 	Starts []Key
 	By     []Decider
+	// piece[i] is the index of Starts[i] among the space's pieces (see
+	// Space.Pieces), so that callers merging tables need not search.
+	piece []int32
 }
+
+// Piece returns the index of Starts[k] among the pieces of the space that
+// built the table.
+func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
 
 // PortTable partitions destination ports: interval i runs from Starts[i] to
 // the next start (or 65535); Addrs[i] partitions the addresses there.
@@ -256,8 +313,11 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 			if !s.Has(f == 1) {
 				continue
 			}
-			b.cache = map[string]*AddrTable{}
+			b.cache = b.mem.cacheMap()
 			for slot := range NProto {
+				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
+					continue
+				}
 				part.Tables[f][slot] = b.portTable(sp, f, slot)
 			}
 		}
@@ -274,8 +334,17 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 	if o.SourcePort == 0 {
 		o.SourcePort = policy.DefaultSourcePort
 	}
-	s := &Space{Program: p, Options: o, Rules: make([]RuleStat, len(p.Rules)), IntraHit: make([]bool, len(p.Intra))}
-	s.rules = make([]prep, len(p.Rules))
+	s := &Space{Program: p, Options: o, IntraHit: make([]bool, len(p.Intra))}
+	if sc := o.Scratch; sc != nil {
+		// The space lives until the next build with sc: its per-rule
+		// arrays may too (every element is set or cleared below).
+		sc.stats = slices.Grow(sc.stats[:0], len(p.Rules))[:len(p.Rules)]
+		sc.rules = slices.Grow(sc.rules[:0], len(p.Rules))[:len(p.Rules)]
+		clear(sc.stats)
+		s.Rules, s.rules = sc.stats, sc.rules
+	} else {
+		s.Rules, s.rules = make([]RuleStat, len(p.Rules)), make([]prep, len(p.Rules))
+	}
 	for i, pr := range p.Rules {
 		r := pr.Rule
 		lo, hi := ruleSpan(r)
@@ -369,30 +438,58 @@ type pieces struct {
 // span is an interval of piece indexes.
 type span struct{ lo, hi int32 }
 
-// sortKeys sorts and dedupes keys; IPv4 keys sort as plain integers, which
-// is several times faster than comparing 128-bit keys.
+// sortKeys sorts and dedupes keys; IPv4 keys (32-bit) are radix sorted as
+// plain integers, several times faster than comparing 128-bit keys.
 func (b *builder) sortKeys(ks []Key, six bool) []Key {
 	if six {
 		slices.SortFunc(ks, Key.Compare)
 		return slices.Compact(ks)
 	}
-	var lo []uint64
+	var lo, tmp []uint32
 	if sc := b.mem.sc; sc != nil {
 		lo = slices.Grow(sc.lo[:0], len(ks))[:len(ks)]
-		sc.lo = lo
+		tmp = slices.Grow(sc.tmp[:0], len(ks))[:len(ks)]
+		sc.lo, sc.tmp = lo, tmp
 	} else {
-		lo = make([]uint64, len(ks))
+		lo, tmp = make([]uint32, len(ks)), make([]uint32, len(ks))
 	}
 	for i, k := range ks {
-		lo[i] = k.Lo
+		lo[i] = uint32(k.Lo) // IPv4 keys and their successors fit 32 bits
 	}
-	slices.Sort(lo)
-	lo = slices.Compact(lo)
+	lo = slices.Compact(radixSort(lo, tmp))
 	ks = ks[:len(lo)]
 	for i, x := range lo {
-		ks[i] = Key{Lo: x}
+		ks[i] = Key{Lo: uint64(x)}
 	}
 	return ks
+}
+
+// radixSort sorts a (using tmp, as long) and returns the sorted slice,
+// which is a or tmp.
+func radixSort(a, tmp []uint32) []uint32 {
+	if len(a) < 64 {
+		slices.Sort(a)
+		return a
+	}
+	for shift := 0; shift < 32; shift += 8 {
+		var count [257]int
+		for _, x := range a {
+			count[(x>>shift)&0xff+1]++
+		}
+		if slices.Contains(count[1:], len(a)) {
+			continue // one byte value throughout: the order stands
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range a {
+			d := (x >> shift) & 0xff
+			tmp[count[d]] = x
+			count[d]++
+		}
+		a, tmp = tmp, a
+	}
+	return a
 }
 
 // Pieces returns the finest address partition of a family the space uses:
@@ -409,7 +506,7 @@ func (b *builder) pieces(f int) *pieces {
 	last := Last(f == 1)
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
-	seen := map[*Range]bool{}
+	seen := b.mem.seenMap()
 	lists := make([][]Range, 0, len(s.intra)+len(s.rules))
 	n := 1
 	for k := range s.intra {
@@ -448,7 +545,7 @@ func (b *builder) pieces(f int) *pieces {
 		ps.intra[j] = none
 	}
 	// Spans (piece-index intervals) of shared arrays are found once.
-	spans := map[*Range][]span{}
+	spans := b.mem.spanMap()
 	spansOf := func(rs []Range) []span {
 		if len(rs) == 0 {
 			return nil
@@ -457,13 +554,18 @@ func (b *builder) pieces(f int) *pieces {
 			return sp
 		}
 		out := b.mem.spanN(len(rs))
+		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
-			lo := int32(searchKey(starts, r.Lo))
+			if r.Lo.Less(starts[from]) {
+				from = 0 // not sorted after all
+			}
+			lo := gallop(starts, from, r.Lo)
 			hi := lo
 			if r.Hi != r.Lo { // most group members are single addresses
-				hi = int32(searchKey(starts, r.Hi))
+				hi = gallop(starts, lo, r.Hi)
 			}
-			out[i] = span{lo, hi}
+			out[i] = span{int32(lo), int32(hi)}
+			from = hi
 		}
 		spans[&rs[0]] = out
 		return out
@@ -628,11 +730,17 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	at := &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0]}
+	at := &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
-		if d == none {
+		if d == none && words == 1 {
+			// Most programs have at most 64 rules: one word, no loop.
+			d = Default
+			if x := ps.cand[j] & mask[0]; x != 0 {
+				d = Decider(bits.TrailingZeros64(x))
+			}
+		} else if d == none {
 			d = Default
 			for w, c := range ps.cand[j*words : (j+1)*words] {
 				if x := c & mask[w]; x != 0 {
@@ -644,6 +752,7 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 		if d != prev {
 			at.Starts = append(at.Starts, ps.starts[j])
 			at.By = append(at.By, d)
+			at.piece = append(at.piece, int32(j))
 			prev = d
 		}
 	}
@@ -663,11 +772,12 @@ func (b *builder) merge(first []Decider, f int) *AddrTable {
 			m++
 		}
 	}
-	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0]}
+	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0], piece: b.mem.int32N(m)[:0]}
 	for j, d := range first {
 		if j > 0 && d == first[j-1] {
 			continue
 		}
+		at.piece = append(at.piece, int32(j))
 		at.Starts = append(at.Starts, starts[j])
 		at.By = append(at.By, d)
 	}

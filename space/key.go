@@ -175,3 +175,16 @@ func searchPort(starts []uint16, p uint16) int {
 	}
 	return lo
 }
+
+// gallop is searchKey for a k known to lie in piece from or later: it
+// probes onwards in growing steps, so that a run of searches for sorted
+// keys costs about the log of the distance between them.
+func gallop(starts []Key, from int, k Key) int {
+	step := 1
+	for from+step < len(starts) && !k.Less(starts[from+step]) {
+		from += step
+		step *= 2
+	}
+	// starts[from] <= k < starts[from+step] (or the end).
+	return from + searchKey(starts[from:min(from+step, len(starts))], k)
+}
