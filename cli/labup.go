@@ -352,8 +352,12 @@ func stopLab(name string, ctl *labControl) error {
 	}
 	time.Sleep(200 * time.Millisecond)
 	err := lab.Remove(name)
-	for _, f := range []string{controlPath(name), lab.StatePath(lab.DefaultStateDir, name),
-		filepath.Join(lab.DefaultStateDir, name+".db")} {
+	files := []string{controlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
+	for _, pattern := range []string{name + ".db*", name + "-server.log", name + "-agent-*.log"} {
+		m, _ := filepath.Glob(filepath.Join(lab.DefaultStateDir, pattern))
+		files = append(files, m...)
+	}
+	for _, f := range files {
 		os.Remove(f)
 	}
 	return err
