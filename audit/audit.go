@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/policy"
 )
@@ -82,6 +83,11 @@ func (o Options) withDefaults() Options {
 type Input struct {
 	Cloud   *policy.Cloud
 	Options Options
+
+	// The engine-based checks share one analysis of the cloud per Input
+	// (see engineFor); it goes with the Input.
+	engineOnce sync.Once
+	engine     *engine
 }
 
 // Check is one catalogue entry.

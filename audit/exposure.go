@@ -128,22 +128,13 @@ type engine struct {
 	useCache  map[*model.Rule][]ruleUse
 }
 
-// lastEngine keeps the analysis of the latest Input: Run hands the same
-// Input to every check, so each check after the first reuses it.
-var lastEngine struct {
-	sync.Mutex
-	e *engine
-}
-
+// engineFor returns the analysis shared by the checks of one Input: Run
+// hands the same Input to every check, so each after the first reuses it.
 func engineFor(in *Input) *engine {
-	lastEngine.Lock()
-	defer lastEngine.Unlock()
-	if e := lastEngine.e; e != nil && e.in == in {
-		return e
-	}
-	e := &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[string]*space.Space{}}
-	lastEngine.e = e
-	return e
+	in.engineOnce.Do(func() {
+		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[string]*space.Space{}}
+	})
+	return in.engine
 }
 
 // spaceOf returns (and caches) the space of an instance's policy.
