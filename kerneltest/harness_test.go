@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sg/palisade/lab"
 	"github.com/palisade-sg/palisade/nft"
 	"github.com/palisade-sg/palisade/policy"
+	"github.com/palisade-sg/palisade/scenario"
 )
 
 func needKernel(t *testing.T) {
@@ -83,21 +84,7 @@ type disagreement struct {
 func (d disagreement) String() string {
 	return fmt.Sprintf("%s -> %s %s port %d sport %d v%d: engine %s (%s), kernel delivered=%v (%s)",
 		d.flow.From, d.flow.To, d.flow.Protocol, d.flow.Port, d.flow.SourcePort, d.flow.IPVersion,
-		d.engine.Verdict, explain(d.engine), d.kernel.Delivered, d.kernel.Detail)
-}
-
-func explain(r policy.Result) string {
-	if r.Path != "" {
-		return "path: " + string(r.Path)
-	}
-	var parts []string
-	if r.Egress != nil {
-		parts = append(parts, "egress "+r.Egress.String())
-	}
-	if r.Ingress != nil {
-		parts = append(parts, "ingress "+r.Ingress.String())
-	}
-	return strings.Join(parts, "; ")
+		d.engine.Verdict, (&scenario.Scenario{}).Explain(d.engine), d.kernel.Delivered, d.kernel.Detail)
 }
 
 // compare sends every flow as a real packet (as first packets: see

@@ -109,19 +109,14 @@ func side(inst string, d *policy.Decision, p policy.Packet) *Side {
 	return s
 }
 
-// Why says what decided one side, in words.
+// Why says what decided one side, in words: the decision's own wording.
 func (s *Side) Why() string {
-	switch {
-	case s.RuleId != "":
-		w := fmt.Sprintf("%s %s priority %d %s", s.GroupId, s.RuleId, s.Priority, s.Policy)
-		if s.Description != "" {
-			w += fmt.Sprintf(" (%s)", s.Description)
-		}
-		return w
-	case s.GroupId != "":
-		return fmt.Sprintf("%s in %s", s.Reason, s.GroupId)
+	d := policy.Decision{Verdict: policy.Verdict(s.Verdict), Reason: policy.Reason(s.Reason), Group: s.GroupId}
+	if s.RuleId != "" {
+		d.Rule = &policy.RuleRef{GroupID: s.GroupId, RuleID: s.RuleId, Priority: s.Priority,
+			Policy: model.Policy(strings.ToLower(s.Policy)), Description: s.Description}
 	}
-	return s.Reason
+	return d.String()
 }
 
 // Write prints a report for people.
