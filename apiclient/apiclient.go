@@ -29,15 +29,9 @@ type Client struct {
 
 // New returns a client for endpoint ("[http[s]://]HOST:PORT").
 func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
-	scheme, host := "http", strings.TrimSuffix(endpoint, "/")
-	switch {
-	case strings.HasPrefix(host, "https://"):
-		scheme, host = "https", host[len("https://"):]
-	case strings.HasPrefix(host, "http://"):
-		host = host[len("http://"):]
-	}
-	if host == "" || strings.ContainsAny(host, "/?# ") {
-		return nil, fmt.Errorf("endpoint %q: want HOST:PORT, e.g. 127.0.0.1:8080", endpoint)
+	scheme, host, err := ParseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
 	}
 	if region == "" {
 		region = "cn-hangzhou"
@@ -47,6 +41,25 @@ func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
 		return nil, err
 	}
 	return &Client{sdk: c, scheme: scheme, host: host, region: region}, nil
+}
+
+// ParseEndpoint splits "[http[s]://]HOST[:PORT]" into scheme and host.
+func ParseEndpoint(s string) (scheme, host string, err error) {
+	scheme, host = "http", strings.TrimSpace(s)
+	lower := strings.ToLower(host)
+	switch {
+	case strings.HasPrefix(lower, "https://"):
+		scheme, host = "https", host[len("https://"):]
+	case strings.HasPrefix(lower, "http://"):
+		host = host[len("http://"):]
+	case strings.Contains(lower, "://"):
+		return "", "", fmt.Errorf("endpoint %q: only http:// and https:// are supported", s)
+	}
+	host = strings.TrimSuffix(host, "/")
+	if host == "" || strings.ContainsAny(host, "/?# ") {
+		return "", "", fmt.Errorf("endpoint %q: want HOST:PORT, e.g. 127.0.0.1:8080", s)
+	}
+	return scheme, host, nil
 }
 
 // Error is an API error answer.

@@ -15,6 +15,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-sg/palisade/apiclient"
 )
 
 // Defaults of the common client flags.
@@ -195,23 +197,13 @@ func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string, help bool)
 	return flags, pos, help
 }
 
-// parseEndpoint splits "[http[s]://]HOST[:PORT]" into scheme and host.
+// parseEndpoint reads --endpoint (see apiclient.ParseEndpoint).
 func parseEndpoint(s string) (scheme, host string, err error) {
-	scheme, host = "http", strings.TrimSpace(s)
-	lower := strings.ToLower(host)
-	switch {
-	case strings.HasPrefix(lower, "https://"):
-		scheme, host = "https", host[len("https://"):]
-	case strings.HasPrefix(lower, "http://"):
-		host = host[len("http://"):]
-	case strings.Contains(lower, "://"):
-		return "", "", fmt.Errorf("--endpoint %q: only http:// and https:// are supported", s)
+	scheme, host, err = apiclient.ParseEndpoint(s)
+	if err != nil {
+		err = fmt.Errorf("--%w", err)
 	}
-	host = strings.TrimSuffix(host, "/")
-	if host == "" || strings.ContainsAny(host, "/?# ") {
-		return "", "", fmt.Errorf("--endpoint %q: want HOST:PORT, e.g. %s", s, defaultEndpoint)
-	}
-	return scheme, host, nil
+	return scheme, host, err
 }
 
 // vpcDomain is where VPC calls go. Palisade serves both APIs on one

@@ -151,11 +151,8 @@ func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range l.Spec.Instances {
-		if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": in.ID,
-			"HostName": in.Host, "Interface": l.Interface(in.ID)}, nil, 0); err != nil {
-			return nil, fmt.Errorf("binding %s: %w", in.ID, err)
-		}
+	if err := bindLab(ctx, api, l); err != nil {
+		return nil, err
 	}
 	target, err := srv.Store.Revision(ctx)
 	if err != nil {
@@ -234,6 +231,18 @@ func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, 
 			return err
 		case <-timeout:
 			return errors.New("the agents did not apply the policy within 60 s")
+		}
+	}
+	return nil
+}
+
+// bindLab places every instance of a lab on its host and interface through
+// the API, as a hypervisor would when it plugs the instance in.
+func bindLab(ctx context.Context, api *apiclient.Client, l *lab.Lab) error {
+	for _, in := range l.Spec.Instances {
+		if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": in.ID,
+			"HostName": in.Host, "Interface": l.Interface(in.ID)}, nil, 0); err != nil {
+			return fmt.Errorf("binding %s: %w", in.ID, err)
 		}
 	}
 	return nil

@@ -191,12 +191,8 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 	if err != nil {
 		return ctl, err
 	}
-	ctx := context.Background()
-	for _, in := range l.Spec.Instances {
-		if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": in.ID, "HostName": in.Host,
-			"Interface": l.Interface(in.ID)}, nil, 0); err != nil {
-			return ctl, fmt.Errorf("binding %s: %w", in.ID, err)
-		}
+	if err := bindLab(context.Background(), api, l); err != nil {
+		return ctl, err
 	}
 	for _, h := range l.Spec.Hosts {
 		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"), ctl,

@@ -53,11 +53,9 @@ type hostTable struct {
 
 func newHostTable() *hostTable { return &hostTable{hosts: map[string]*hostStatus{}} }
 
-func (s *Service) hostTable() *hostTable { return s.hosts }
-
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
-	t := s.hostTable()
+	t := s.hosts
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if h := t.hosts[host]; h != nil {
@@ -320,7 +318,7 @@ func (s *Service) noteHost(p rpc.Params) error {
 	if perr != nil {
 		return perr
 	}
-	t := s.hostTable()
+	t := s.hosts
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h := t.hosts[host]
@@ -352,7 +350,7 @@ func (s *Service) ReportHostStatus(ctx context.Context, req *rpc.Request) (any, 
 		return nil, err
 	}
 	if counters != nil {
-		t := s.hostTable()
+		t := s.hosts
 		t.mu.Lock()
 		t.hosts[req.Params.Get("HostName")].Counters = counters
 		t.mu.Unlock()
@@ -390,7 +388,7 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, req *rpc.Request) (a
 		return nil, err
 	}
 	sums := map[string]RuleCounter{}
-	t := s.hostTable()
+	t := s.hosts
 	t.mu.Lock()
 	for _, h := range t.hosts {
 		for _, r := range g.Rules {
