@@ -12,12 +12,12 @@ import (
 // socket stays in the namespace it was made in, so the caller may use it
 // from any goroutine.
 func Listen(l *Lab, instanceID string, port uint16) (net.Listener, error) {
-	ns := l.InstanceNetns(instanceID)
-	if ns == "" {
-		return nil, fmt.Errorf("lab %s has no instance %q", l.Spec.Name, instanceID)
+	ns, err := l.instanceNetns(instanceID)
+	if err != nil {
+		return nil, err
 	}
 	var ln net.Listener
-	err := inNetns(ns, func() error {
+	err = inNetns(ns, func() error {
 		var err error
 		ln, err = net.Listen("tcp", ":"+strconv.Itoa(int(port)))
 		return err
@@ -49,12 +49,12 @@ func Dial(ctx context.Context, l *Lab, from string, addr netip.AddrPort) (net.Co
 
 // ListenUDP opens a UDP socket inside an instance, on all its addresses.
 func ListenUDP(l *Lab, instanceID string, port uint16) (net.PacketConn, error) {
-	ns := l.InstanceNetns(instanceID)
-	if ns == "" {
-		return nil, fmt.Errorf("lab %s has no instance %q", l.Spec.Name, instanceID)
+	ns, err := l.instanceNetns(instanceID)
+	if err != nil {
+		return nil, err
 	}
 	var pc net.PacketConn
-	err := inNetns(ns, func() error {
+	err = inNetns(ns, func() error {
 		var err error
 		pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(int(port)))
 		return err
@@ -64,15 +64,23 @@ func ListenUDP(l *Lab, instanceID string, port uint16) (net.PacketConn, error) {
 
 // DialUDP opens a connected UDP socket from inside an instance to addr.
 func DialUDP(l *Lab, from string, addr netip.AddrPort) (net.Conn, error) {
-	ns := l.InstanceNetns(from)
-	if ns == "" {
-		return nil, fmt.Errorf("lab %s has no instance %q", l.Spec.Name, from)
+	ns, err := l.instanceNetns(from)
+	if err != nil {
+		return nil, err
 	}
 	var c net.Conn
-	err := inNetns(ns, func() error {
+	err = inNetns(ns, func() error {
 		var err error
 		c, err = net.Dial("udp", addr.String())
 		return err
 	})
 	return c, err
+}
+
+// instanceNetns is the namespace of an instance, or an error naming it.
+func (l *Lab) instanceNetns(id string) (string, error) {
+	if ns := l.InstanceNetns(id); ns != "" {
+		return ns, nil
+	}
+	return "", fmt.Errorf("lab %s has no instance %q", l.Spec.Name, id)
 }
