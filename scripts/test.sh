@@ -20,7 +20,14 @@ if ((${#need[@]})) && [ "$(id -u)" = 0 ]; then
 	apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-echo "== go vet"
+echo "== gofmt, go mod tidy, go vet"
+unformatted=$(gofmt -l apiclient bench cmd examples internal)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change these files (run gofmt -w):"; echo "$unformatted"; exit 1
+fi
+if ! go mod tidy -diff; then
+	echo "go.mod/go.sum are not tidy (run go mod tidy)"; exit 1
+fi
 go vet ./...
 
 echo "== go test"

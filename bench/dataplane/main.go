@@ -33,14 +33,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/palisade-sg/palisade/agent"
 	"github.com/palisade-sg/palisade/apiclient"
-	"github.com/palisade-sg/palisade/lab"
-	"github.com/palisade-sg/palisade/model"
-	"github.com/palisade-sg/palisade/nft"
-	"github.com/palisade-sg/palisade/ops"
-	"github.com/palisade-sg/palisade/policy"
-	"github.com/palisade-sg/palisade/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/agent"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/lab"
 )
 
 var (

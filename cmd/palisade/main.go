@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/palisade-sg/palisade/cli"
+	"github.com/palisade-sg/palisade/internal/cli"
 )
 
 func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,531 @@
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// The exposure checks judge each instance with a public address (a public
+// IPv4 address, or an IPv6 address, which is global) on its effective
+// ingress policy from the internet at large: the decisions an outside
+// address meets when no rule names it except through 0.0.0.0/0 or ::/0
+// (space.Anonymous). A rule a higher-priority drop hides exposes nothing; a
+// deny an earlier allow defeats protects nothing; an allow for an office
+// block is not an exposure to the internet (SGA-007 judges those blocks).
+
+func init() {
+	register(
+		Check{ID: "SGA-001", Title: "All ports or all protocols open to the internet", Severity: Critical, Run: allOpenCheck},
+		Check{ID: "SGA-002", Title: "SSH (22) open to the internet", Severity: High, Run: portCheck("SGA-002")},
+		Check{ID: "SGA-003", Title: "RDP (3389) open to the internet", Severity: High, Run: portCheck("SGA-003")},
+		Check{ID: "SGA-004", Title: "Database, cache or search port open to the internet", Severity: High, Run: portCheck("SGA-004")},
+		Check{ID: "SGA-005", Title: "Plaintext or legacy service port open to the internet", Severity: High, Run: portCheck("SGA-005")},
+		Check{ID: "SGA-006", Title: "Port outside the allow-list open to the internet", Severity: High, Run: allowListCheck},
+		Check{ID: "SGA-013", Title: "Internet-facing and internal instances share a group that opens a data-tier port", Severity: High, Run: sharedTierCheck},
+		Check{ID: "SGA-028", Title: "Instance with a public address exposes a risky port", Severity: High, Run: riskyInstanceCheck},
+	)
+}
+
+// riskyPort is a service port the catalogue names, with the protocols it
+// runs on.
+type riskyPort struct {
+	check string
+	port  uint16
+	name  string
+	udp   bool // the service also listens on UDP
+}
+
+var riskyPorts = []riskyPort{
+	{"SGA-002", 22, "SSH", false},
+	{"SGA-003", 3389, "RDP", true},
+	{"SGA-004", 3306, "MySQL", false}, {"SGA-004", 5432, "PostgreSQL", false},
+	{"SGA-004", 1433, "SQL Server", false}, {"SGA-004", 1434, "SQL Server browser", true},
+	{"SGA-004", 1521, "Oracle", false}, {"SGA-004", 2483, "Oracle", false},
+	{"SGA-004", 27017, "MongoDB", false}, {"SGA-004", 27018, "MongoDB", false},
+	{"SGA-004", 6379, "Redis", false}, {"SGA-004", 11211, "Memcached", true},
+	{"SGA-004", 9200, "Elasticsearch", false}, {"SGA-004", 9300, "Elasticsearch", false},
+	{"SGA-004", 5601, "Kibana", false}, {"SGA-004", 9092, "Kafka", false},
+	{"SGA-004", 7199, "Cassandra", false}, {"SGA-004", 9160, "Cassandra", false},
+	{"SGA-004", 8888, "Cassandra", false}, {"SGA-004", 2049, "NFS", true},
+	{"SGA-005", 20, "FTP data", false}, {"SGA-005", 21, "FTP", false}, {"SGA-005", 23, "Telnet", false},
+	{"SGA-005", 25, "SMTP", false}, {"SGA-005", 110, "POP3", false}, {"SGA-005", 135, "RPC", true},
+	{"SGA-005", 143, "IMAP", false}, {"SGA-005", 445, "SMB", false}, {"SGA-005", 3000, "development servers", false},
+	{"SGA-005", 4333, "mSQL", false}, {"SGA-005", 5000, "development servers", false},
+	{"SGA-005", 5500, "VNC", false}, {"SGA-005", 8080, "HTTP proxy", false}, {"SGA-005", 8088, "HTTP admin", false},
+}
+
+// allPortsSlack is how many ports may be closed for TCP or UDP to still
+// count as "all ports" (SGA-001): an allow-all with a few hidden ports is
+// still wide open.
+const allPortsSlack = 64
+
+// opening is a run of ports of one protocol the internet at large reaches
+// on one instance, and the rule that lets it in.
+type opening struct {
+	proto  space.Proto
+	lo, hi uint16
+	rule   int // index in the program
+}
+
+// exposure is one instance's ingress from the internet at large in one
+// family.
+type exposure struct {
+	inst  *model.Instance
+	six   bool
+	addr  netip.Addr   // the public address (or IPv6 address) exposed
+	space *space.Space // ingress policy on the internet path
+	anon  space.Key    // an address of the internet at large
+	open  []opening
+}
+
+func (e *exposure) world() string {
+	if e.six {
+		return "::/0"
+	}
+	return "0.0.0.0/0"
+}
+
+func (e *exposure) rule(i int) policy.ProgramRule { return e.space.Program.Rules[i] }
+
+// ports returns the open ports of a protocol.
+func (e *exposure) ports(p space.Proto) (n int) {
+	for _, o := range e.open {
+		if o.proto == p {
+			n += int(o.hi) - int(o.lo) + 1
+		}
+	}
+	return n
+}
+
+// decider returns the rule letting a port in, or -1.
+func (e *exposure) decider(p space.Proto, port uint16) int {
+	for _, o := range e.open {
+		if o.proto == p && o.lo <= port && port <= o.hi {
+			return o.rule
+		}
+	}
+	return -1
+}
+
+// engine holds what the engine-based checks share for one Input: spaces by
+// class and the exposures, computed once.
+type engine struct {
+	in        *Input
+	res       *space.Resolver
+	mu        sync.Mutex
+	spaces    map[string]*space.Space
+	once      sync.Once
+	exposures []*exposure
+	useOnce   sync.Once
+	useCache  map[*model.Rule][]ruleUse
+}
+
+// engineFor returns the analysis shared by the checks of one Input: Run
+// hands the same Input to every check, so each after the first reuses it.
+func engineFor(in *Input) *engine {
+	in.engineOnce.Do(func() {
+		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[string]*space.Space{}}
+	})
+	return in.engine
+}
+
+// spaceOf returns (and caches) the space of an instance's policy.
+func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.NicType, o space.Options) *space.Space {
+	key := fmt.Sprintf("%s|%v|%d|%t", space.ClassKey(e.in.Cloud, inst, dir, nic), inst.IPv6.IsValid(), o.IPVersion, o.AllSourcePorts)
+	e.mu.Lock()
+	s, ok := e.spaces[key]
+	e.mu.Unlock()
+	if !ok {
+		s = space.ForInstance(e.res, inst, dir, nic, o)
+		e.mu.Lock()
+		e.spaces[key] = s
+		e.mu.Unlock()
+	}
+	return s
+}
+
+// exposed returns every exposure with something open, by instance then family.
+func (e *engine) exposed() []*exposure {
+	e.once.Do(func() {
+		for _, inst := range sortedInstances(e.in.Cloud) {
+			for _, six := range []bool{false, true} {
+				addr := inst.PublicIP
+				if six {
+					addr = inst.IPv6
+				}
+				if !addr.IsValid() {
+					continue
+				}
+				v := 4
+				if six {
+					v = 6
+				}
+				s := e.spaceOf(inst, model.Ingress, model.Internet, space.Options{IPVersion: v})
+				anon, ok := s.Anonymous(six)
+				if !ok {
+					continue // rules name every address: no internet at large
+				}
+				x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
+				for _, seg := range s.Column(0, six, anon) {
+					// Accepts from the internet at large come from rules only;
+					// keep the protocols a flow of this family can use.
+					icmp := space.ICMP
+					if six {
+						icmp = space.ICMPv6
+					}
+					if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
+						continue
+					}
+					lo := seg.Ports.Lo
+					if seg.Proto.Ports() {
+						if seg.Ports.Hi == 0 {
+							continue
+						}
+						lo = max(lo, 1)
+					}
+					x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+				}
+				if len(x.open) > 0 {
+					e.exposures = append(e.exposures, x)
+				}
+			}
+		}
+	})
+	return e.exposures
+}
+
+func sortedInstances(c *policy.Cloud) []*model.Instance {
+	out := make([]*model.Instance, 0, len(c.Instances))
+	for _, in := range c.Instances {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// ruleHits gathers, for rule-level findings, the instances and ports one
+// rule exposes.
+type ruleHits struct {
+	group     *model.SecurityGroup
+	rule      *model.Rule
+	instances []string
+	worlds    []string // 0.0.0.0/0, ::/0
+	ports     []string // e.g. "TCP 22 (SSH)"
+}
+
+type hitIndex struct {
+	m     map[*model.Rule]*ruleHits
+	order []*ruleHits
+}
+
+func (h *hitIndex) add(x *exposure, ri int, port string) {
+	pr := x.rule(ri)
+	if h.m == nil {
+		h.m = map[*model.Rule]*ruleHits{}
+	}
+	rh := h.m[pr.Rule]
+	if rh == nil {
+		rh = &ruleHits{group: pr.Group, rule: pr.Rule}
+		h.m[pr.Rule] = rh
+		h.order = append(h.order, rh)
+	}
+	if !slices.Contains(rh.instances, x.inst.ID) {
+		rh.instances = append(rh.instances, x.inst.ID)
+	}
+	if !slices.Contains(rh.worlds, x.world()) {
+		rh.worlds = append(rh.worlds, x.world())
+	}
+	if port != "" && !slices.Contains(rh.ports, port) {
+		rh.ports = append(rh.ports, port)
+	}
+}
+
+// findings turns the gathered rules into one finding each.
+func (h *hitIndex) findings(check string, sev Severity, msg func(*ruleHits) string, fix string) []Finding {
+	var out []Finding
+	for _, rh := range h.order {
+		out = append(out, Finding{Check: check, Severity: sev, Resource: rh.group.ID, RuleID: rh.rule.ID, Message: msg(rh), Fix: fix})
+	}
+	return out
+}
+
+// list names up to three items and counts the rest.
+func list(items []string, noun string) string {
+	switch n := len(items); {
+	case n == 1:
+		return items[0]
+	case n <= 3:
+		return strings.Join(items[:n-1], ", ") + " and " + items[n-1]
+	default:
+		return fmt.Sprintf("%s and %d more %s", strings.Join(items[:3], ", "), n-3, noun)
+	}
+}
+
+// SGA-001: on some instance, TCP or UDP is open from the internet at large
+// on all ports (or all but a few); reported on the rule opening most of them.
+func allOpenCheck(in *Input) []Finding {
+	var h hitIndex
+	for _, x := range engineFor(in).exposed() {
+		for _, p := range []space.Proto{space.TCP, space.UDP} {
+			if x.ports(p) < 65535-allPortsSlack {
+				continue
+			}
+			share := map[int]int{}
+			best := -1
+			for _, o := range x.open {
+				if o.proto == p {
+					share[o.rule] += int(o.hi) - int(o.lo) + 1
+					if best < 0 || share[o.rule] > share[best] {
+						best = o.rule
+					}
+				}
+			}
+			what := "all " + p.String() + " ports"
+			if n := x.ports(p); n < 65535 {
+				what = fmt.Sprintf("all %s ports but %d", p, 65535-n)
+			}
+			h.add(x, best, what)
+		}
+	}
+	return h.findings("SGA-001", Critical, func(rh *ruleHits) string {
+		return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (%s) on %s.",
+			rh.rule.ID, rh.group.ID, strings.Join(rh.ports, " and "), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
+	}, "Replace the rule with rules for the few ports the service needs, from the addresses that need them, or add a higher-priority drop for everything else from 0.0.0.0/0 and ::/0.")
+}
+
+// portCheck builds SGA-002 to SGA-005: a risky port of the check's list
+// open from the internet at large, reported on the rule that lets it in.
+func portCheck(check string) func(*Input) []Finding {
+	return func(in *Input) []Finding {
+		var h hitIndex
+		for _, x := range engineFor(in).exposed() {
+			for _, rp := range riskyPorts {
+				if rp.check != check {
+					continue
+				}
+				protos := []space.Proto{space.TCP}
+				if rp.udp {
+					protos = append(protos, space.UDP)
+				}
+				for _, p := range protos {
+					if ri := x.decider(p, rp.port); ri >= 0 {
+						h.add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
+					}
+				}
+			}
+		}
+		return h.findings(check, High, func(rh *ruleHits) string {
+			return fmt.Sprintf("Rule %s of %s lets %s in from the whole internet (%s) on %s.",
+				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
+		}, portFix[check])
+	}
+}
+
+var portFix = map[string]string{
+	"SGA-002": "Allow SSH only from a bastion host's group or your office's addresses, or add a higher-priority drop for TCP 22 from 0.0.0.0/0 and ::/0.",
+	"SGA-003": "Allow RDP only from a bastion host's group or your office's addresses, or add a higher-priority drop for port 3389 from 0.0.0.0/0 and ::/0.",
+	"SGA-004": "Allow the data-tier port only from the application tier's group, and keep database and cache instances off the internet.",
+	"SGA-005": "Close the port to the internet (use an encrypted protocol, or reach the service through a VPN or bastion), or allow it only from the addresses that need it.",
+}
+
+// SGA-006: ports open from the internet at large that Options.AllowedPorts
+// does not list.
+func allowListCheck(in *Input) []Finding {
+	allowed := in.Options.AllowedPorts
+	var h hitIndex
+	for _, x := range engineFor(in).exposed() {
+		for _, o := range x.open {
+			if !o.proto.Ports() {
+				continue
+			}
+			for _, r := range minusPorts(o.lo, o.hi, allowed) {
+				h.add(x, o.rule, fmt.Sprintf("%s %s", o.proto, r))
+			}
+		}
+	}
+	names := make([]string, len(allowed))
+	for i, p := range allowed {
+		names[i] = fmt.Sprint(p)
+	}
+	return h.findings("SGA-006", High, func(rh *ruleHits) string {
+		return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (%s) on %s, outside the allowed ports (%s).",
+			rh.rule.ID, rh.group.ID, list(rh.ports, "ranges"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"), strings.Join(names, ", "))
+	}, "Open only the allowed ports to 0.0.0.0/0 and ::/0 (add a port to Options.AllowedPorts if it is meant to be public), and allow the rest from the addresses that need them.")
+}
+
+// minusPorts returns the parts of lo-hi outside a port list, as text.
+func minusPorts(lo, hi uint16, allowed []uint16) []string {
+	sorted := slices.Clone(allowed)
+	slices.Sort(sorted)
+	var out []string
+	next := int(lo)
+	for _, p := range sorted {
+		if int(p) < next || int(p) > int(hi) {
+			continue
+		}
+		if int(p) > next {
+			out = append(out, portText(next, int(p)-1))
+		}
+		next = int(p) + 1
+	}
+	if next <= int(hi) {
+		out = append(out, portText(next, int(hi)))
+	}
+	return out
+}
+
+func portText(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+// SGA-028: an instance with a public address that the internet at large
+// reaches on a risky port.
+func riskyInstanceCheck(in *Input) []Finding {
+	type acc struct {
+		inst  *model.Instance
+		addrs []string
+		ports []string
+		rules []string
+	}
+	var order []*acc
+	byInst := map[string]*acc{}
+	for _, x := range engineFor(in).exposed() {
+		for _, rp := range riskyPorts {
+			protos := []space.Proto{space.TCP}
+			if rp.udp {
+				protos = append(protos, space.UDP)
+			}
+			for _, p := range protos {
+				ri := x.decider(p, rp.port)
+				if ri < 0 {
+					continue
+				}
+				a := byInst[x.inst.ID]
+				if a == nil {
+					a = &acc{inst: x.inst}
+					byInst[x.inst.ID] = a
+					order = append(order, a)
+				}
+				for _, s := range []struct {
+					list *[]string
+					v    string
+				}{{&a.addrs, x.addr.String()}, {&a.ports, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name)},
+					{&a.rules, x.rule(ri).Rule.ID + " of " + x.rule(ri).Group.ID}} {
+					if !slices.Contains(*s.list, s.v) {
+						*s.list = append(*s.list, s.v)
+					}
+				}
+			}
+		}
+	}
+	var out []Finding
+	for _, a := range order {
+		out = append(out, Finding{Check: "SGA-028", Severity: High, Resource: a.inst.ID,
+			Message: fmt.Sprintf("Instance %s is reachable from the internet at %s on %s, through %s.",
+				a.inst.ID, strings.Join(a.addrs, " and "), list(a.ports, "ports"), list(a.rules, "rules")),
+			Fix: "Close these ports to the internet in the instance's groups (reach the services through a bastion, VPN or load balancer), or release the public address if the instance need not be reachable."})
+	}
+	return out
+}
+
+// SGA-013: a group holds internet-facing members (reachable from the
+// internet at large) and internal ones, and through that group (its
+// intra-group access, or a rule naming it as the peer) an internet-facing
+// member reaches an internal member on a data-tier port. A compromised web
+// server then reaches the database directly.
+func sharedTierCheck(in *Input) []Finding {
+	e := engineFor(in)
+	facing := map[string]bool{}
+	for _, x := range e.exposed() {
+		facing[x.inst.ID] = true
+	}
+	var out []Finding
+	c := in.Cloud
+	for _, g := range sortedGroups(c) {
+		var ext, internal []*model.Instance
+		for _, m := range c.Members(g.ID) {
+			if facing[m.ID] {
+				ext = append(ext, m)
+			} else {
+				internal = append(internal, m)
+			}
+		}
+		slices.SortFunc(ext, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortFunc(internal, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
+		type hit struct{ from, to, port, rule string }
+		var hits []hit
+		for _, b := range internal {
+			ing := e.spaceOf(b, model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+			for _, a := range ext {
+				if a.VpcID != b.VpcID {
+					continue
+				}
+				eg := e.spaceOf(a, model.Egress, model.Intranet, space.Options{IPVersion: 4})
+				for _, rp := range riskyPorts {
+					if rp.check != "SGA-004" {
+						continue
+					}
+					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(a.PrivateIP))
+					via := ""
+					switch {
+					case d.Intra() >= 0 && ing.Program.Intra[d.Intra()] == g.ID:
+						via = "intra-group access"
+					case d >= 0 && ing.Program.Rules[d].Peer.GroupID == g.ID && ing.Accepts(d):
+						via = ing.Program.Rules[d].ID
+					default:
+						continue
+					}
+					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(b.PrivateIP)); !eg.Accepts(o) {
+						continue
+					}
+					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})
+				}
+			}
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		f := Finding{Check: "SGA-013", Severity: High, Resource: g.ID}
+		var ports, froms, tos []string
+		for _, h := range hits {
+			for _, s := range []struct {
+				list *[]string
+				v    string
+			}{{&ports, h.port}, {&froms, h.from}, {&tos, h.to}} {
+				if !slices.Contains(*s.list, s.v) {
+					*s.list = append(*s.list, s.v)
+				}
+			}
+		}
+		via := "its intra-group access"
+		if hits[0].rule != "intra-group access" {
+			f.RuleID = hits[0].rule
+			via = "rule " + hits[0].rule + " (which names the group)"
+		}
+		f.Message = fmt.Sprintf("Group %s holds internet-facing instances (%s) and internal ones, and through %s %s can reach %s on %s.",
+			g.ID, list(froms, "instances"), via, list(froms, "instances"), list(tos, "instances"), list(ports, "ports"))
+		f.Fix = "Put internet-facing and internal instances in separate groups, and let the data tier accept its ports only from the application tier's group."
+		out = append(out, f)
+	}
+	return out
+}
+
+func sortedGroups(c *policy.Cloud) []*model.SecurityGroup {
+	out := make([]*model.SecurityGroup, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *model.SecurityGroup) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// facing returns the instance with a public IPv4 address.
+func facing(in *model.Instance, public string) *model.Instance {
+	in.PublicIP = netip.MustParseAddr(public)
+	return in
+}
+
+// web is a cloud of one basic group sg-web with one member i-web; public
+// gives i-web a public address.
+func web(public bool, rules ...model.Rule) world {
+	in := vm("i-web", vpcA, "10.0.1.5", "sg-web")
+	if public {
+		facing(in, "47.96.0.10")
+	}
+	return world{groups: []*model.SecurityGroup{grp("sg-web", vpcA, model.Normal, rules...)}, insts: []*model.Instance{in}}
+}
+
+func TestAllOpen(t *testing.T) {
+	six := web(false, rl("sgr-all6", "in accept 1 TCP 1/65535 ::/0"))
+	six.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+	runCases(t, []checkCase{
+		{name: "all protocols from anywhere", check: "SGA-001", w: web(true, rl("sgr-all", "in accept 1 ALL -1/-1 0.0.0.0/0")), want: []string{"sg-web sgr-all critical"}, contains: "0.0.0.0/0"},
+		{name: "all TCP ports over IPv6", check: "SGA-001", w: six, want: []string{"sg-web sgr-all6 critical"}, contains: "::/0"},
+		{name: "all but SSH is still all", check: "SGA-001", w: web(true, rl("sgr-all", "in accept 5 TCP 1/65535 0.0.0.0/0"), rl("sgr-no-ssh", "in drop 1 TCP 22/22 0.0.0.0/0")),
+			want: []string{"sg-web sgr-all critical"}},
+
+		{name: "hidden by a higher-priority drop", check: "SGA-001", w: web(true, rl("sgr-all", "in accept 10 ALL -1/-1 0.0.0.0/0"), rl("sgr-deny", "in drop 1 ALL -1/-1 0.0.0.0/0"))},
+		{name: "no public address", check: "SGA-001", w: web(false, rl("sgr-all", "in accept 1 ALL -1/-1 0.0.0.0/0"))},
+		{name: "all ports from the office only", check: "SGA-001", w: web(true, rl("sgr-all", "in accept 1 ALL -1/-1 203.0.113.0/24"))},
+		{name: "a wide range that is not all", check: "SGA-001", w: web(true, rl("sgr-high", "in accept 1 TCP 1024/65535 0.0.0.0/0"))},
+	})
+}
+
+func TestRiskyPorts(t *testing.T) {
+	runCases(t, []checkCase{
+		{name: "SSH from anywhere", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")), want: []string{"sg-web sgr-ssh high"}},
+		{name: "a range holding 22", check: "SGA-002", w: web(true, rl("sgr-low", "in accept 1 TCP 1/1024 0.0.0.0/0")), want: []string{"sg-web sgr-low high"}},
+		{name: "an allow before the deny meant to hide it", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 10 TCP 22/22 0.0.0.0/0")),
+			want: []string{"sg-web sgr-ssh high"}},
+		{name: "SSH hidden by a higher-priority drop", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 1 TCP 1/1024 0.0.0.0/0"))},
+		{name: "SSH hidden by a drop of equal priority", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 5 TCP 22/22 0.0.0.0/0"))},
+		{name: "SSH from the office", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24"))},
+		{name: "SSH from anywhere, no public address", check: "SGA-002", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))},
+
+		{name: "RDP over UDP", check: "SGA-003", w: web(true, rl("sgr-rdp", "in accept 1 UDP 3389/3389 0.0.0.0/0")), want: []string{"sg-web sgr-rdp high"}},
+		{name: "a port next to RDP", check: "SGA-003", w: web(true, rl("sgr-x", "in accept 1 TCP 3390/3390 0.0.0.0/0"))},
+
+		{name: "MySQL from anywhere", check: "SGA-004", w: web(true, rl("sgr-db", "in accept 1 TCP 3306/3306 0.0.0.0/0")), want: []string{"sg-web sgr-db high"}, contains: "MySQL"},
+		{name: "MySQL from the application group", check: "SGA-004", w: web(true, rl("sgr-db", "in accept 1 TCP 3306/3306 sg-web"))},
+
+		{name: "Telnet from anywhere", check: "SGA-005", w: web(true, rl("sgr-telnet", "in accept 1 TCP 23/23 0.0.0.0/0")), want: []string{"sg-web sgr-telnet high"}},
+		{name: "HTTPS is not plaintext", check: "SGA-005", w: web(true, rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0"))},
+	})
+}
+
+func TestAllowList(t *testing.T) {
+	runCases(t, []checkCase{
+		{name: "a port off the list", check: "SGA-006", w: web(true, rl("sgr-alt", "in accept 1 TCP 8443/8443 0.0.0.0/0")), want: []string{"sg-web sgr-alt high"}, contains: "8443"},
+		{name: "a range around the allowed ports", check: "SGA-006", w: web(true, rl("sgr-r", "in accept 1 TCP 79/81 0.0.0.0/0")), want: []string{"sg-web sgr-r high"}, contains: "79 and TCP 81"},
+
+		{name: "only the allowed ports", check: "SGA-006", w: web(true, rl("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0"), rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0"))},
+		{name: "a port the options allow", check: "SGA-006", w: web(true, rl("sgr-alt", "in accept 1 TCP 8443/8443 0.0.0.0/0")), opts: Options{AllowedPorts: []uint16{8443}}},
+		{name: "no public address", check: "SGA-006", w: web(false, rl("sgr-alt", "in accept 1 TCP 8443/8443 0.0.0.0/0"))},
+	})
+}
+
+func TestRiskyInstance(t *testing.T) {
+	runCases(t, []checkCase{
+		{name: "public IP and SSH open", check: "SGA-028", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")), want: []string{"i-web - high"}, contains: "47.96.0.10"},
+		{name: "merged groups: one opens, the other does not hide", check: "SGA-028", w: world{
+			groups: []*model.SecurityGroup{grp("sg-web", vpcA, model.Normal, rl("sgr-web", "in accept 1 TCP 443/443 0.0.0.0/0")),
+				grp("sg-ops", vpcA, model.Normal, rl("sgr-redis", "in accept 2 TCP 6379/6379 0.0.0.0/0"))},
+			insts: []*model.Instance{facing(vm("i-web", vpcA, "10.0.1.5", "sg-web", "sg-ops"), "47.96.0.10")}}, want: []string{"i-web - high"}, contains: "6379"},
+
+		{name: "no public IP", check: "SGA-028", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))},
+		{name: "public IP, only HTTPS open", check: "SGA-028", w: web(true, rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0"))},
+		{name: "public IP, the other group hides SSH", check: "SGA-028", w: world{
+			groups: []*model.SecurityGroup{grp("sg-web", vpcA, model.Normal, rl("sgr-ssh", "in accept 50 TCP 22/22 0.0.0.0/0")),
+				grp("sg-guard", vpcA, model.Normal, rl("sgr-hide", "in drop 1 TCP 22/22 0.0.0.0/0"))},
+			insts: []*model.Instance{facing(vm("i-web", vpcA, "10.0.1.5", "sg-web", "sg-guard"), "47.96.0.10")}}},
+	})
+}
+
+func TestSharedTier(t *testing.T) {
+	shared := func(inner string, extra ...*model.SecurityGroup) world {
+		g := grp("sg-shared", vpcA, model.Normal, rl("sgr-web", "in accept 1 TCP 443/443 0.0.0.0/0"))
+		g.InnerAccessPolicy = inner
+		return world{groups: append([]*model.SecurityGroup{g}, extra...), insts: []*model.Instance{
+			facing(vm("i-web", vpcA, "10.0.1.5", "sg-shared"), "47.96.0.10"),
+			vm("i-db", vpcA, "10.0.2.5", "sg-shared")}}
+	}
+	viaRule := shared(model.InnerDrop)
+	viaRule.groups[0].Rules = append(viaRule.groups[0].Rules, rl("sgr-db", "in accept 2 TCP 3306/3306 sg-shared"))
+	split := world{groups: []*model.SecurityGroup{
+		grp("sg-web", vpcA, model.Normal, rl("sgr-web", "in accept 1 TCP 443/443 0.0.0.0/0")),
+		grp("sg-db", vpcA, model.Normal, rl("sgr-db", "in accept 1 TCP 3306/3306 sg-web"))},
+		insts: []*model.Instance{facing(vm("i-web", vpcA, "10.0.1.5", "sg-web"), "47.96.0.10"), vm("i-db", vpcA, "10.0.2.5", "sg-db")}}
+	runCases(t, []checkCase{
+		{name: "intra-group access in a mixed group", check: "SGA-013", w: shared(model.InnerAccept), want: []string{"sg-shared - high"}, contains: "i-db"},
+		{name: "a rule naming the mixed group", check: "SGA-013", w: viaRule, want: []string{"sg-shared sgr-db high"}},
+
+		{name: "tiers in separate groups", check: "SGA-013", w: split},
+		{name: "mixed group without intra-group access", check: "SGA-013", w: shared(model.InnerDrop)},
+	})
+}

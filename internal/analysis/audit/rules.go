@@ -1,0 +1,500 @@
+package audit
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Rule checks read what one rule says (with, where it matters, the other
+// rules of its group). Whether the rule decides anything once all of an
+// instance's groups are pooled is the exposure checks' business; here an
+// accept is skipped only when a drop of its own group, evaluated first,
+// covers it entirely, so that "deny first" groups are not flagged.
+
+func init() {
+	register(
+		Check{ID: "SGA-007", Title: "Ingress accepted from a public range other than 0.0.0.0/0", Severity: Medium, Run: publicSources},
+		Check{ID: "SGA-008", Title: "ICMP open to all", Severity: Low, Run: icmpOpen},
+		Check{ID: "SGA-009", Title: "Unrestricted egress", Severity: Medium, Run: openEgress},
+		Check{ID: "SGA-010", Title: "Over-broad internal rule", Severity: Medium, Run: broadInternal},
+		Check{ID: "SGA-011", Title: "Internal access granted by CIDR where a group reference would do", Severity: Info, Run: cidrForGroup},
+		Check{ID: "SGA-012", Title: "Intra-group communication open", Severity: Low, Run: intraOpen},
+		Check{ID: "SGA-026", Title: "Dangling reference to a group or prefix list", Severity: Medium, Run: dangling},
+	)
+}
+
+// nonPublic are the blocks that are not internet addresses. RFC 6598 shared
+// space is among them because Alibaba Cloud's own services use it (SLB health
+// checks from 100.64.0.0/10, metadata at 100.100.100.200).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"), // the three RFC 1918 blocks come first: see rfc1918
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"), // unique local
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+var rfc1918 = nonPublic[:3]
+
+// covers reports whether block a contains all of block b.
+func covers(a, b netip.Prefix) bool {
+	return a.Bits() <= b.Bits() && a.Masked().Contains(b.Addr())
+}
+
+func isPrivate(p netip.Prefix) bool {
+	return slices.ContainsFunc(nonPublic, func(b netip.Prefix) bool { return covers(b, p) })
+}
+
+func isAnywhere(p netip.Prefix) bool { return p.IsValid() && p.Bits() == 0 }
+
+// peerBlocks returns the blocks a CIDR or prefix-list peer stands for (nil
+// for a group peer or a list the snapshot lacks).
+func peerBlocks(c *policy.Cloud, r *model.Rule) []netip.Prefix { return c.PeerPrefixes(&r.Peer) }
+
+// allPorts reports whether a rule admits every port of what it matches: any
+// protocol, or TCP/UDP on 1-65535 from any source port.
+func allPorts(r *model.Rule) bool {
+	return r.Protocol == model.ALL ||
+		r.Protocol.HasPorts() && r.PortRange.Start <= 1 && r.PortRange.End >= 65535 && r.SourcePortRange.IsAny()
+}
+
+// admitsTCP reports whether a rule matches TCP traffic to port from any
+// source port.
+func admitsTCP(r *model.Rule, port uint16) bool {
+	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.PortRange.Contains(port) && r.SourcePortRange.IsAny()
+}
+
+// hiddenByDrop reports whether accept rule r can never decide because a drop
+// of the same group that is evaluated first (lower priority number; at a tie
+// drop wins) matches everything r matches.
+func hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
+	if r.Policy != model.Accept {
+		return false
+	}
+	for i := range g.Rules {
+		d := &g.Rules[i]
+		if d.Policy != model.Drop || d.Direction != r.Direction || d.Priority > r.Priority ||
+			g.Classic() && d.NicType != r.NicType {
+			continue
+		}
+		if ruleCovers(d, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleCovers reports whether every packet rule r matches also matches d.
+func ruleCovers(d, r *model.Rule) bool {
+	if d.Protocol != model.ALL && d.Protocol != r.Protocol {
+		return false
+	}
+	if d.Protocol.HasPorts() && !(rangeCovers(d.PortRange, r.PortRange) && rangeCovers(d.SourcePortRange, r.SourcePortRange)) {
+		return false
+	}
+	if d.Local.IsValid() && !(r.Local.IsValid() && covers(d.Local, r.Local)) {
+		return false
+	}
+	switch {
+	case d.Peer.CIDR.IsValid():
+		return r.Peer.CIDR.IsValid() && covers(d.Peer.CIDR, r.Peer.CIDR)
+	case d.Peer.GroupID != "":
+		return d.Peer.GroupID == r.Peer.GroupID
+	}
+	return d.Peer.PrefixListID != "" && d.Peer.PrefixListID == r.Peer.PrefixListID
+}
+
+func rangeCovers(a, b model.PortRange) bool {
+	return a.IsAny() || !b.IsAny() && a.Start <= b.Start && b.End <= a.End
+}
+
+// live reports whether r is an accept of direction dir that is not hidden.
+func live(g *model.SecurityGroup, r *model.Rule, dir model.Direction) bool {
+	return r.Direction == dir && r.Policy == model.Accept && !hiddenByDrop(g, r)
+}
+
+// groupsByID returns the cloud's groups in ID order, so findings come out
+// in a stable order.
+func groupsByID(c *policy.Cloud) []*model.SecurityGroup {
+	out := make([]*model.SecurityGroup, 0, len(c.Groups))
+	for _, g := range c.Groups {
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *model.SecurityGroup) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func instancesByID(c *policy.Cloud) []*model.Instance {
+	out := make([]*model.Instance, 0, len(c.Instances))
+	for _, in := range c.Instances {
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b *model.Instance) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// eachRule calls fn for every rule, groups in ID order, rules in group order.
+func eachRule(c *policy.Cloud, fn func(g *model.SecurityGroup, r *model.Rule)) {
+	for _, g := range groupsByID(c) {
+		for i := range g.Rules {
+			fn(g, &g.Rules[i])
+		}
+	}
+}
+
+func ruleFinding(check string, sev Severity, g *model.SecurityGroup, r *model.Rule, msg, fix string) Finding {
+	return Finding{Check: check, Severity: sev, Resource: g.ID, RuleID: r.ID, Message: msg, Fix: fix}
+}
+
+// ruleName names a rule in a message: its ID, or its content when it has none.
+func ruleName(g *model.SecurityGroup, r *model.Rule) string {
+	if r.ID != "" {
+		return fmt.Sprintf("rule %s of %s", r.ID, g.ID)
+	}
+	return fmt.Sprintf("the %s %s rule of %s (priority %d)", r.Direction, r.Policy, g.ID, r.Priority)
+}
+
+// what says what traffic a rule matches, e.g. "TCP port 22" or "all traffic".
+func what(r *model.Rule) string {
+	switch {
+	case r.Protocol == model.ALL:
+		return "all traffic"
+	case !r.Protocol.HasPorts():
+		return string(r.Protocol)
+	case allPorts(r):
+		return string(r.Protocol) + " on all ports"
+	case r.PortRange.Start == r.PortRange.End:
+		return fmt.Sprintf("%s port %d", r.Protocol, r.PortRange.Start)
+	}
+	return fmt.Sprintf("%s ports %d-%d", r.Protocol, r.PortRange.Start, r.PortRange.End)
+}
+
+// peerName names a rule's peer, and the block of a prefix list at issue.
+func peerName(r *model.Rule, block netip.Prefix) string {
+	switch {
+	case r.Peer.CIDR.IsValid():
+		return r.Peer.CIDR.String()
+	case r.Peer.GroupID != "":
+		return "group " + r.Peer.GroupID
+	case block.IsValid():
+		return fmt.Sprintf("prefix list %s (entry %s)", r.Peer.PrefixListID, block)
+	}
+	return "prefix list " + r.Peer.PrefixListID
+}
+
+// SGA-007: a public source other than anywhere. Wide blocks (IPv4 /1-/23,
+// IPv6 /1-/47: more than a site) are medium; a narrower public block is
+// usually an office or partner address, so it is only low: confirm it.
+func publicSources(in *Input) []Finding {
+	var out []Finding
+	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
+		if !live(g, r, model.Ingress) {
+			return
+		}
+		var widest netip.Prefix
+		for _, b := range peerBlocks(in.Cloud, r) {
+			if isAnywhere(b) || isPrivate(b) {
+				continue
+			}
+			if !widest.IsValid() || b.Bits() < widest.Bits() {
+				widest = b
+			}
+		}
+		if !widest.IsValid() {
+			return
+		}
+		wideBits := 24
+		if widest.Addr().Is6() {
+			wideBits = 48
+		}
+		if widest.Bits() < wideBits {
+			out = append(out, ruleFinding("SGA-007", Medium, g, r,
+				fmt.Sprintf("%s accepts %s from %s, a wide public range (/%d).", capitalize(ruleName(g, r)), what(r), peerName(r, widest), widest.Bits()),
+				"Narrow the source to the addresses that need access (for example the office's egress addresses as /32 blocks), kept in a prefix list if there are several."))
+			return
+		}
+		out = append(out, ruleFinding("SGA-007", Low, g, r,
+			fmt.Sprintf("%s accepts %s from the public block %s.", capitalize(ruleName(g, r)), what(r), peerName(r, widest)),
+			"Confirm the block belongs to you or a trusted partner and say so in the rule's description; revoke the rule otherwise."))
+	})
+	return out
+}
+
+// SGA-008: ICMP from anywhere. An ALL rule from anywhere opens ICMP too but
+// is SGA-001's (critical) finding, so only ICMP rules are judged here.
+func icmpOpen(in *Input) []Finding {
+	var out []Finding
+	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
+		if r.Protocol != model.ICMP && r.Protocol != model.ICMPv6 || !live(g, r, model.Ingress) {
+			return
+		}
+		if b := anywhereBlock(in.Cloud, r); b.IsValid() {
+			out = append(out, ruleFinding("SGA-008", Low, g, r,
+				fmt.Sprintf("%s accepts %s from %s: anyone on the internet can ping the group's members and map them.", capitalize(ruleName(g, r)), r.Protocol, peerName(r, b)),
+				"Restrict the source to the networks that need to ping (monitoring, office), or revoke the rule."))
+		}
+	})
+	return out
+}
+
+// anywhereBlock returns the 0.0.0.0/0 or ::/0 block a rule's peer holds, if any.
+func anywhereBlock(c *policy.Cloud, r *model.Rule) netip.Prefix {
+	for _, b := range peerBlocks(c, r) {
+		if isAnywhere(b) {
+			return b
+		}
+	}
+	return netip.Prefix{}
+}
+
+// SGA-009: all traffic to anywhere. An explicit rule is medium in either
+// group type; in a basic group it also overrides the egress drops evaluated
+// after it, and revoking it restricts nothing, since basic groups accept all
+// outbound traffic by default. That default is reported (low) for basic
+// groups whose members have no catch-all egress drop in any of their groups.
+func openEgress(in *Input) []Finding {
+	var out []Finding
+	explicit := map[string]bool{}
+	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
+		if r.Protocol != model.ALL || r.Local.IsValid() || !live(g, r, model.Egress) {
+			return
+		}
+		b := anywhereBlock(in.Cloud, r)
+		if !b.IsValid() {
+			return
+		}
+		explicit[g.ID] = true
+		if g.Type == model.Enterprise {
+			out = append(out, ruleFinding("SGA-009", Medium, g, r,
+				fmt.Sprintf("%s accepts all outbound traffic to %s, undoing the enterprise group's default of dropping outbound traffic.", capitalize(ruleName(g, r)), peerName(r, b)),
+				"Revoke it and accept only the destinations and ports the members need (for example TCP 443 to the update mirrors)."))
+			return
+		}
+		out = append(out, ruleFinding("SGA-009", Medium, g, r,
+			fmt.Sprintf("%s accepts all outbound traffic to %s, and at priority %d it overrides every egress drop evaluated after it; a basic group accepts all outbound traffic by default anyway.", capitalize(ruleName(g, r)), peerName(r, b), r.Priority),
+			"Revoking the rule is not enough in a basic group: also add an egress drop of ALL to 0.0.0.0/0 (and ::/0) at priority 100 and accept the needed destinations at a higher priority, or move the members to an enterprise group."))
+	})
+	for _, g := range groupsByID(in.Cloud) {
+		if g.Type != model.Normal || explicit[g.ID] {
+			continue
+		}
+		open := 0
+		for _, m := range in.Cloud.Members(g.ID) {
+			if !egressClosed(in.Cloud, m) {
+				open++
+			}
+		}
+		if open > 0 {
+			out = append(out, Finding{Check: "SGA-009", Severity: Low, Resource: g.ID,
+				Message: fmt.Sprintf("Basic group %s has %d member(s) whose groups hold no egress drop of all traffic to 0.0.0.0/0 (and to ::/0 for a member with IPv6), so every outbound flow no rule drops is accepted, as basic groups do by default.", g.ID, open),
+				Fix:     "Add an egress drop of ALL to 0.0.0.0/0 (and ::/0 for IPv6 members) at priority 100, and accept only the destinations the members need at a higher priority."})
+		}
+	}
+	return out
+}
+
+// egressClosed reports whether an instance's groups hold an egress drop of
+// all traffic to anywhere, for each address family it has.
+func egressClosed(c *policy.Cloud, in *model.Instance) bool {
+	var v4, v6 bool
+	for _, g := range c.GroupsOf(in) {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if r.Direction != model.Egress || r.Policy != model.Drop || r.Protocol != model.ALL || r.Local.IsValid() {
+				continue
+			}
+			for _, b := range peerBlocks(c, r) {
+				if isAnywhere(b) {
+					v4, v6 = v4 || b.Addr().Is4(), v6 || b.Addr().Is6()
+				}
+			}
+		}
+	}
+	return v4 && (v6 || !in.IPv6.IsValid())
+}
+
+// SGA-010: an internal rule (its peer a group, private blocks only, or the
+// classic intranet) that accepts all ports or a whole RFC 1918 block. On the
+// classic network an intranet rule from 0.0.0.0/0 admits every classic
+// instance of every account in the region: high.
+func broadInternal(in *Input) []Finding {
+	var out []Finding
+	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
+		if r.Peer.GroupID == g.ID || !live(g, r, model.Ingress) { // self is SGA-012's
+			return
+		}
+		blocks := peerBlocks(in.Cloud, r)
+		classicIntranet := g.Classic() && r.NicType == model.Intranet
+		internal := r.Peer.GroupID != "" || len(blocks) > 0 && !slices.ContainsFunc(blocks, func(b netip.Prefix) bool { return !isPrivate(b) })
+		if !internal && !classicIntranet {
+			return
+		}
+		if b := anywhereBlock(in.Cloud, r); classicIntranet && b.IsValid() {
+			out = append(out, ruleFinding("SGA-010", High, g, r,
+				fmt.Sprintf("%s accepts %s on the classic intranet from %s, which admits every classic instance in the region, other accounts' included.", capitalize(ruleName(g, r)), what(r), peerName(r, b)),
+				"Name the peer security groups (SourceGroupId) instead of a CIDR block on classic intranet rules, and plan the move to a VPC (see SGA-030)."))
+			return
+		}
+		var why []string
+		if allPorts(r) {
+			why = append(why, "on all ports")
+		}
+		for _, b := range blocks {
+			if i := slices.IndexFunc(rfc1918, func(p netip.Prefix) bool { return covers(b, p) }); i >= 0 {
+				why = append(why, "from the whole of "+rfc1918[i].String())
+				break
+			}
+		}
+		if len(why) == 0 {
+			return
+		}
+		out = append(out, ruleFinding("SGA-010", Medium, g, r,
+			fmt.Sprintf("%s accepts internal traffic %s (%s from %s).", capitalize(ruleName(g, r)), strings.Join(why, " and "), what(r), peerName(r, netip.Prefix{})),
+			"Accept only the ports the service uses, from the security group of the instances that call it (SourceGroupId) or from the vSwitch blocks they live in."))
+	})
+	return out
+}
+
+// SGA-011: a CIDR peer whose addresses, among the instances of the group's
+// network, are exactly the members of one basic group: naming that group
+// follows the instances as they come and go. Enterprise groups cannot name
+// group peers, and a group at its group-peer quota cannot take another.
+func cidrForGroup(in *Input) []Finding {
+	c := in.Cloud
+	bySet := map[string][]string{} // sorted member IDs → basic groups with exactly those members
+	for _, g := range groupsByID(c) {
+		if ms := c.Members(g.ID); g.Type == model.Normal && len(ms) > 0 {
+			k := memberKey(ms)
+			bySet[k] = append(bySet[k], g.ID)
+		}
+	}
+	nets := map[string][]*model.Instance{} // network → its instances
+	for _, inst := range instancesByID(c) {
+		nets[inst.VpcID] = append(nets[inst.VpcID], inst)
+	}
+	var out []Finding
+	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
+		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || isAnywhere(r.Peer.CIDR) ||
+			g.GroupPeerRules() >= model.MaxGroupPeerRules {
+			return
+		}
+		var hit []*model.Instance
+		for _, inst := range nets[g.VpcID] {
+			if slices.ContainsFunc(inst.Addresses(), r.Peer.CIDR.Masked().Contains) {
+				hit = append(hit, inst)
+			}
+		}
+		if len(hit) == 0 {
+			return
+		}
+		for _, id := range bySet[memberKey(hit)] {
+			if c.Groups[id].VpcID != g.VpcID {
+				continue
+			}
+			field := "SourceGroupId"
+			if r.Direction == model.Egress {
+				field = "DestGroupId"
+			}
+			out = append(out, ruleFinding("SGA-011", Info, g, r,
+				fmt.Sprintf("%s names %s, which among the instances of its network covers exactly the %d member(s) of %s.", capitalize(ruleName(g, r)), r.Peer.CIDR, len(hit), id),
+				fmt.Sprintf("If the rule is meant for those instances, replace it with the same rule naming %s=%s, which keeps following the members as they change; keep the CIDR if it is also meant for addresses outside the instances (a VPN range, for example).", field, id)))
+			return
+		}
+	})
+	return out
+}
+
+func memberKey(ms []*model.Instance) string {
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
+}
+
+// SGA-012: members of a basic group reach each other on everything, by
+// InnerAccessPolicy Accept (judged when there are two members or more) or
+// by an all-ports rule whose peer is the group itself.
+func intraOpen(in *Input) []Finding {
+	var out []Finding
+	for _, g := range groupsByID(in.Cloud) {
+		if n := len(in.Cloud.Members(g.ID)); g.InnerAccept() && n >= 2 {
+			out = append(out, Finding{Check: "SGA-012", Severity: Low, Resource: g.ID,
+				Message: fmt.Sprintf("Basic group %s lets its %d members reach each other on every protocol and port (InnerAccessPolicy Accept).", g.ID, n),
+				Fix:     "If the members need not talk to each other, set InnerAccessPolicy to Drop (ModifySecurityGroupPolicy) and accept only the ports they use with a rule whose peer is the group itself."})
+		}
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if r.Peer.GroupID == g.ID && allPorts(r) && live(g, r, model.Ingress) {
+				out = append(out, ruleFinding("SGA-012", Low, g, r,
+					fmt.Sprintf("%s accepts %s from the group's own members.", capitalize(ruleName(g, r)), what(r)),
+					"Accept only the protocols and ports the members use between themselves, or revoke the rule if they need not talk."))
+			}
+		}
+	}
+	return out
+}
+
+// SGA-026: a peer group or prefix list the snapshot does not hold (deleted,
+// or another account's), or a peer group the rule may not name. Evaluation
+// treats such a rule as matching nothing, so what it was meant to allow or
+// deny is unknown. Instances naming a missing group are reported too.
+func dangling(in *Input) []Finding {
+	c := in.Cloud
+	var out []Finding
+	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
+		switch {
+		case r.Peer.GroupID != "":
+			peer, ok := c.Groups[r.Peer.GroupID]
+			switch {
+			case !ok && r.Peer.GroupOwner != "" && r.Peer.GroupOwner != g.Owner:
+				out = append(out, ruleFinding("SGA-026", Medium, g, r,
+					fmt.Sprintf("%s names group %s of account %s, which this audit cannot see, so the rule is judged as matching nothing.", capitalize(ruleName(g, r)), r.Peer.GroupID, r.Peer.GroupOwner),
+					fmt.Sprintf("Confirm with account %s that %s still exists and should have this access, and include that account's groups in the audit; revoke the rule otherwise.", r.Peer.GroupOwner, r.Peer.GroupID)))
+			case !ok:
+				out = append(out, ruleFinding("SGA-026", Medium, g, r,
+					fmt.Sprintf("%s names group %s, which does not exist, so the rule matches nothing.", capitalize(ruleName(g, r)), r.Peer.GroupID),
+					"Revoke the rule (by its SecurityGroupRuleId), or point it at the group that should have this access."))
+			default:
+				if e := model.CheckGroupPeer(g, peer, r.Direction); e != nil {
+					out = append(out, ruleFinding("SGA-026", Medium, g, r,
+						fmt.Sprintf("%s names group %s, which it cannot reference: %s", capitalize(ruleName(g, r)), peer.ID, e.Message),
+						"Revoke the rule and grant the access by a CIDR block or prefix list, or by a group of the same VPC and type."))
+				}
+			}
+		case r.Peer.PrefixListID != "":
+			if _, ok := c.PrefixLists[r.Peer.PrefixListID]; !ok {
+				out = append(out, ruleFinding("SGA-026", Medium, g, r,
+					fmt.Sprintf("%s names prefix list %s, which does not exist in this audit, so the rule matches nothing.", capitalize(ruleName(g, r)), r.Peer.PrefixListID),
+					"Revoke the rule or point it at an existing prefix list; if the list exists, include prefix lists in the audit's input."))
+			}
+		}
+	})
+	for _, inst := range instancesByID(c) {
+		for _, id := range inst.SecurityGroups {
+			if _, ok := c.Groups[id]; !ok {
+				out = append(out, Finding{Check: "SGA-026", Severity: Medium, Resource: inst.ID,
+					Message: fmt.Sprintf("Instance %s is in group %s, which this audit does not hold, so that group's rules are not judged.", inst.ID, id),
+					Fix:     "Include the group in the audit's input, or remove the instance from it if it no longer exists."})
+			}
+		}
+	}
+	return out
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

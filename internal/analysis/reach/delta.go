@@ -1,0 +1,352 @@
+package reach
+
+import (
+	"cmp"
+	"net/netip"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+)
+
+// Delta is a difference between two results for one link and family: what
+// passed before and what passes after. For a link with the internet, First
+// and Last bound the outside addresses concerned.
+type Delta struct {
+	From      string     `json:"from"`
+	To        string     `json:"to"`
+	IPVersion int        `json:"ipVersion"`
+	First     netip.Addr `json:"first,omitzero"`
+	Last      netip.Addr `json:"last,omitzero"`
+	Before    Ports      `json:"before"`
+	After     Ports      `json:"after"`
+}
+
+// Deltas lists every link and family whose flows differ between two results
+// of the same cloud before and after a change. It looks only where a
+// difference is possible: for an instance whose egress (ingress) policy
+// changed, at the destinations (sources) whose addresses fall where its
+// policy's side differs; for an instance added, removed or readdressed, at
+// all its links.
+func Deltas(before, after *Result) []Delta {
+	ch := changes(before, after)
+	ids := after.Instances()
+	for i := range before.nodes {
+		if _, ok := after.index[before.nodes[i].inst.ID]; !ok {
+			ids = append(ids, before.nodes[i].inst.ID)
+		}
+	}
+	slices.Sort(ids)
+	// Node indexes of every instance in each result (-1: absent).
+	ib, ia := make([]int32, len(ids)), make([]int32, len(ids))
+	for k, id := range ids {
+		ib[k], ia[k] = -1, -1
+		if i, ok := before.index[id]; ok {
+			ib[k] = int32(i)
+		}
+		if i, ok := after.index[id]; ok {
+			ia[k] = int32(i)
+		}
+	}
+	// The node that locates an instance (its addresses are the same in
+	// both results unless it is a full change).
+	where := func(k int) *node {
+		if ia[k] >= 0 {
+			return &after.nodes[ia[k]]
+		}
+		return &before.nodes[ib[k]]
+	}
+	differ := func(a, b uint32) bool {
+		if before.tab == after.tab {
+			return a != b
+		}
+		return !before.tab.get(a).Equal(after.tab.get(b))
+	}
+	var out []Delta
+	type line struct {
+		k   int
+		d   int // egress: a row (links from k); ingress: a column
+		sub *sideChange
+	}
+	var lines []line
+	for k, x := range ids {
+		c, ok := ch[x]
+		if !ok {
+			continue
+		}
+		for d := range 2 {
+			if c.full || c.dirs[d] != nil {
+				lines = append(lines, line{k, d, c.dirs[d]})
+			}
+		}
+		out = append(out, internetDeltas(before, after, x, ingress, c.full || c.dirs[ingress] != nil)...)
+		out = append(out, internetDeltas(before, after, x, egress, c.full || c.dirs[egress] != nil)...)
+	}
+	rowDone := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[egress] != nil) }
+	ingChanged := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[ingress] != nil) }
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(lines)))
+	found := make([][]Delta, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			mb, ma := before.tab.local(), after.tab.local()
+			look := func(r *Result, m *memo, i, j int32) (v4, v6 uint32) {
+				if i < 0 || j < 0 {
+					return 0, 0
+				}
+				return r.pair(&r.nodes[i], &r.nodes[j], m)
+			}
+			var ds []Delta
+			pair := func(x, y int) {
+				b4, b6 := look(before, mb, ib[x], ib[y])
+				a4, a6 := look(after, ma, ia[x], ia[y])
+				if differ(b4, a4) {
+					ds = append(ds, Delta{From: ids[x], To: ids[y], IPVersion: 4, Before: before.tab.get(b4), After: after.tab.get(a4)})
+				}
+				if differ(b6, a6) {
+					ds = append(ds, Delta{From: ids[x], To: ids[y], IPVersion: 6, Before: before.tab.get(b6), After: after.tab.get(a6)})
+				}
+			}
+			for l := w; l < len(lines); l += workers {
+				k, sub := lines[l].k, lines[l].sub
+				me := where(k)
+				for o := range ids {
+					if o == k {
+						continue
+					}
+					if lines[l].d == egress {
+						// A row: also the pairs towards instances whose
+						// ingress changed (their columns skip rows).
+						if sub == nil || ingChanged(o) || sub.holds(me, where(o)) {
+							pair(k, o)
+						}
+					} else if !rowDone(o) && (sub == nil || sub.holds(me, where(o))) {
+						pair(o, k)
+					}
+				}
+			}
+			found[w] = ds
+		})
+	}
+	wg.Wait()
+	for _, ds := range found {
+		out = append(out, ds...)
+	}
+	slices.SortFunc(out, func(a, b Delta) int {
+		return cmp.Or(strings.Compare(a.From, b.From), strings.Compare(a.To, b.To), cmp.Compare(a.IPVersion, b.IPVersion), a.First.Compare(b.First))
+	})
+	return out
+}
+
+// sideChange is where one direction of an instance's policy differs
+// between two results: remote-address ranges per path and family.
+type sideChange struct {
+	ranges [2][2][]space.Range // [path][family]
+}
+
+// holds reports whether the other end of a link from (or to) me lies where
+// my policy changed, on the path and family the link uses.
+func (c *sideChange) holds(me, other *node) bool {
+	if me.net == other.net {
+		if in(c.ranges[intra][0], other.addr[privateAddr]) {
+			return true
+		}
+	} else if me.inst.PublicIP.IsValid() && other.inst.PublicIP.IsValid() && in(c.ranges[public][0], other.addr[publicAddr]) {
+		return true
+	}
+	if me.inst.IPv6.IsValid() && other.inst.IPv6.IsValid() {
+		p := public
+		if me.net == other.net {
+			p = intra
+		}
+		return in(c.ranges[p][1], other.addr[ipv6Addr])
+	}
+	return false
+}
+
+func in(rs []space.Range, k space.Key) bool {
+	_, ok := slices.BinarySearchFunc(rs, k, func(r space.Range, k space.Key) int {
+		switch {
+		case r.Hi.Less(k):
+			return -1
+		case k.Less(r.Lo):
+			return 1
+		}
+		return 0
+	})
+	return ok
+}
+
+// instChange is how an instance differs between two results: entirely
+// (added, removed, readdressed, or results of other options), or per
+// direction where its sides differ (nil: unchanged).
+type instChange struct {
+	full bool
+	dirs [2]*sideChange
+}
+
+// changes finds the instances whose links may differ between two results.
+func changes(before, after *Result) map[string]instChange {
+	all := before.opts.SourcePort != after.opts.SourcePort
+	diffs := map[[2]*side]*[]space.Range{}
+	sideDiff := func(a, b *side, six bool) []space.Range {
+		if a == b {
+			return nil
+		}
+		if d, ok := diffs[[2]*side{a, b}]; ok {
+			return *d
+		}
+		d := diffSides(before.tab, after.tab, a, b, six)
+		diffs[[2]*side{a, b}] = &d
+		return d
+	}
+	out := map[string]instChange{}
+	for i := range after.nodes {
+		n := &after.nodes[i]
+		j, ok := before.index[n.inst.ID]
+		if all || !ok || !sameInstance(before.nodes[j].inst, n.inst) {
+			out[n.inst.ID] = instChange{full: true}
+			continue
+		}
+		o := &before.nodes[j]
+		var c instChange
+		for d := range 2 {
+			var sc sideChange
+			any := false
+			for p := range 2 {
+				if o.cls[d][p] == n.cls[d][p] {
+					continue
+				}
+				for f, six := range []bool{false, true} {
+					r := sideDiff(&o.cls[d][p].sides[f], &n.cls[d][p].sides[f], six)
+					sc.ranges[p][f] = r
+					any = any || len(r) > 0
+				}
+			}
+			if any {
+				c.dirs[d] = &sc
+			}
+		}
+		if c.dirs[0] != nil || c.dirs[1] != nil {
+			out[n.inst.ID] = c
+		}
+	}
+	for i := range before.nodes {
+		if _, ok := after.index[before.nodes[i].inst.ID]; !ok {
+			out[before.nodes[i].inst.ID] = instChange{full: true}
+		}
+	}
+	return out
+}
+
+// diffSides returns the address ranges where two sides give different
+// flows (sorted, merged).
+func diffSides(ta, tb *table, a, b *side, six bool) []space.Range {
+	var out []space.Range
+	last := space.Last(six)
+	i, j := 0, 0
+	for lo := (space.Key{}); ; {
+		for i+1 < len(a.starts) && !lo.Less(a.starts[i+1]) {
+			i++
+		}
+		for j+1 < len(b.starts) && !lo.Less(b.starts[j+1]) {
+			j++
+		}
+		hi := last
+		if i+1 < len(a.starts) {
+			hi = a.starts[i+1].Prev()
+		}
+		if j+1 < len(b.starts) && b.starts[j+1].Prev().Less(hi) {
+			hi = b.starts[j+1].Prev()
+		}
+		same := a.ids[i] == b.ids[j]
+		if ta != tb {
+			same = ta.get(a.ids[i]).Equal(tb.get(b.ids[j]))
+		}
+		if !same {
+			if n := len(out); n > 0 && out[n-1].Hi.Next() == lo {
+				out[n-1].Hi = hi
+			} else {
+				out = append(out, space.Range{Lo: lo, Hi: hi})
+			}
+		}
+		if hi == last {
+			return out
+		}
+		lo = hi.Next()
+	}
+}
+
+// internetDeltas compares one instance's links with the internet in one
+// direction, range by range.
+func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
+	if !may {
+		return nil
+	}
+	var out []Delta
+	for f, six := range []bool{false, true} {
+		sb, okb := before.internetSide(id, d, six)
+		sa, oka := after.internetSide(id, d, six)
+		if !okb && !oka {
+			continue
+		}
+		last := space.Last(six)
+		// Walk the union of both sides' piece starts.
+		i, j := 0, 0
+		var cur *Delta
+		for lo := (space.Key{}); ; {
+			for i+1 < len(sb.starts) && !lo.Less(sb.starts[i+1]) {
+				i++
+			}
+			for j+1 < len(sa.starts) && !lo.Less(sa.starts[j+1]) {
+				j++
+			}
+			hi := last
+			if i+1 < len(sb.starts) {
+				hi = sb.starts[i+1].Prev()
+			}
+			if j+1 < len(sa.starts) && sa.starts[j+1].Prev().Less(hi) {
+				hi = sa.starts[j+1].Prev()
+			}
+			pb, pa := before.tab.get(sb.ids[i]), after.tab.get(sa.ids[j])
+			if !pb.Equal(pa) {
+				for _, x := range subtract(space.Range{Lo: lo, Hi: hi}, after.inside[f]) {
+					if cur != nil && cur.Last.Next() == x.Lo.Addr(six) && cur.Before.Equal(pb) && cur.After.Equal(pa) {
+						cur.Last = x.Hi.Addr(six)
+						continue
+					}
+					from, to := Internet, id
+					if d == egress {
+						from, to = id, Internet
+					}
+					out = append(out, Delta{From: from, To: to, IPVersion: 4 + 2*f, First: x.Lo.Addr(six), Last: x.Hi.Addr(six), Before: pb, After: pa})
+					cur = &out[len(out)-1]
+				}
+			}
+			if hi == last {
+				break
+			}
+			lo = hi.Next()
+		}
+	}
+	return out
+}
+
+// emptySide accepts nothing from anywhere.
+var emptySide = side{starts: []space.Key{{}}, ids: []uint32{0}}
+
+// internetSide returns an instance's side towards the internet, if it has
+// the address the family needs; ok is false if it has no link at all.
+func (r *Result) internetSide(id string, d int, six bool) (*side, bool) {
+	i, ok := r.index[id]
+	if !ok {
+		return &emptySide, false
+	}
+	n := &r.nodes[i]
+	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+		return &emptySide, false
+	}
+	return &n.cls[d][public].sides[b2i(six)], true
+}

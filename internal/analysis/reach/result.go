@@ -1,0 +1,509 @@
+package reach
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Internet names the outside as an endpoint: any address that is not an
+// instance.
+const Internet = "internet"
+
+// Options tune a computation; the zero value is the default.
+type Options struct {
+	// SourcePort is the source port of TCP and UDP flows (rules with a
+	// source-port range are judged for it); 0 means policy.DefaultSourcePort.
+	SourcePort uint16 `json:"sourcePort,omitempty"`
+	// Inside lists address blocks that are not the internet (the VPCs' CIDR
+	// blocks): internet links leave them out of their address ranges.
+	Inside []netip.Prefix `json:"inside,omitempty"`
+}
+
+// Result is the reachability of one snapshot. Its methods are safe for
+// concurrent use, except Update.
+type Result struct {
+	opts  Options
+	cloud *policy.Cloud
+	res   *space.Resolver
+	tab   *table
+
+	nodes []node         // by instance ID
+	index map[string]int // instance ID → nodes index
+	// classes by key, the nodes using each, and which classes depend on a
+	// group's rules, a group's members or a prefix list. Once shared is set
+	// the slices are never modified in place (a clone may hold them).
+	classes  map[string]*class
+	users    map[string][]int32
+	byMember map[string][]string // group → classes whose programs hold its rules
+	byRef    map[string][]string // group → classes naming its members (peers, grants)
+	byList   map[string][]string
+	inside   [2][]space.Range
+	// shared: the index slices may be shared with a clone (set by Clone
+	// and Update, which write copy-on-write from then on).
+	shared bool
+	built  int              // classes built by the last Compute or Update
+	nets   map[string]int32 // network (VPC ID) numbers; only grows
+}
+
+// Directions and paths index node.keys and node.cls.
+const (
+	ingress, egress = 0, 1
+	intra, public   = 0, 1
+)
+
+var (
+	dirs = [2]model.Direction{model.Ingress, model.Egress}
+	nics = [2]model.NicType{model.Intranet, model.Internet}
+)
+
+type node struct {
+	inst *model.Instance
+	keys [2][2]string
+	cls  [2][2]*class
+	// The instance's addresses as keys (private, public, IPv6), and its
+	// network as a number, so that hot loops convert nothing.
+	addr [3]space.Key
+	net  int32
+}
+
+// Address kinds index node.addr.
+const (
+	privateAddr = iota
+	publicAddr
+	ipv6Addr
+)
+
+// setInst points a node at (a new version of) its instance.
+func (r *Result) setInst(n *node, inst *model.Instance) {
+	n.inst = inst
+	n.addr = [3]space.Key{space.KeyOf(inst.PrivateIP), space.KeyOf(inst.PublicIP), space.KeyOf(inst.IPv6)}
+	id, ok := r.nets[inst.VpcID]
+	if !ok {
+		id = int32(len(r.nets))
+		r.nets[inst.VpcID] = id
+	}
+	n.net = id
+}
+
+// Compute analyses a snapshot.
+func Compute(c *policy.Cloud, o Options) *Result {
+	if o.SourcePort == 0 {
+		o.SourcePort = policy.DefaultSourcePort
+	}
+	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
+		nets: map[string]int32{}, classes: map[string]*class{}, users: map[string][]int32{}, byMember: map[string][]string{}, byRef: map[string][]string{}, byList: map[string][]string{}}
+	var ranges [2][]space.Range
+	for _, p := range o.Inside {
+		f := 0
+		if p.Addr().Is6() {
+			f = 1
+		}
+		ranges[f] = append(ranges[f], space.PrefixRange(p))
+	}
+	r.inside = [2][]space.Range{normalizeRanges(ranges[0]), normalizeRanges(ranges[1])}
+	r.setNodes()
+	todo := map[string]*model.Instance{}
+	for i := range r.nodes {
+		n := &r.nodes[i]
+		n.keys = r.keysOf(n.inst)
+		for d := range 2 {
+			for p := range 2 {
+				if _, ok := todo[n.keys[d][p]]; !ok {
+					todo[n.keys[d][p]] = n.inst
+				}
+			}
+		}
+	}
+	r.build(todo, nil)
+	r.link()
+	return r
+}
+
+// setNodes lists the cloud's instances by ID.
+func (r *Result) setNodes() {
+	old := map[string]*node{}
+	for i := range r.nodes {
+		old[r.nodes[i].inst.ID] = &r.nodes[i]
+	}
+	ids := make([]string, 0, len(r.cloud.Instances))
+	for id := range r.cloud.Instances {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	r.nodes = make([]node, len(ids))
+	r.index = make(map[string]int, len(ids))
+	for i, id := range ids {
+		r.setInst(&r.nodes[i], r.cloud.Instances[id])
+		if o, ok := old[id]; ok {
+			r.nodes[i].keys, r.nodes[i].cls = o.keys, o.cls
+		}
+		r.index[id] = i
+	}
+}
+
+func (r *Result) keysOf(inst *model.Instance) [2][2]string {
+	var k [2][2]string
+	for d := range 2 {
+		for p := range 2 {
+			// Instances without IPv6 need no IPv6 side: a class of their own.
+			k[d][p] = space.ClassKey(r.cloud, inst, dirs[d], nics[p]) + v6suffix[b2i(inst.IPv6.IsValid())]
+		}
+	}
+	return k
+}
+
+var v6suffix = [2]string{"|4", "|46"}
+
+// scratches keeps the working memory of class builds warm across calls
+// (an Update builds a few classes; fresh buffers would cost more than
+// the analysis).
+var scratches = sync.Pool{New: func() any { return &scratch{} }}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// build analyses classes (key → a representative instance) in parallel;
+// old holds the previous versions of rebuilt classes.
+func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
+	type job struct {
+		key  string
+		inst *model.Instance
+	}
+	jobs := make([]job, 0, len(todo))
+	for k, inst := range todo {
+		jobs = append(jobs, job{k, inst})
+	}
+	built := make([]*class, len(jobs))
+	r.built = len(jobs)
+	// Workers take the next job as they finish one: classes differ in size
+	// by several times, so fixed shares would leave a core idle.
+	var next atomic.Int64
+	work := func() {
+		sc := scratches.Get().(*scratch)
+		defer scratches.Put(sc)
+		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
+			j := jobs[i]
+			d, p := dirOf(j.key)
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, dirs[d], nics[p], r.opts.SourcePort)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
+	if workers <= 1 {
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
+	}
+	for _, cl := range built {
+		// A rebuilt class is indexed already under what its old version
+		// named; index only what is new. (Lists may keep keys of classes
+		// that are gone or no longer name the group: Update skips those,
+		// and they are bounded by the keys ever built.)
+		o := old[cl.key]
+		r.classes[cl.key] = cl
+		for _, g := range cl.groups {
+			if o == nil || !slices.Contains(o.groups, g) {
+				r.byMember[g] = addKey(r.byMember[g], cl.key, r.shared)
+			}
+		}
+		for _, g := range cl.refs {
+			if o == nil || !slices.Contains(o.refs, g) {
+				r.byRef[g] = addKey(r.byRef[g], cl.key, r.shared)
+			}
+		}
+		for _, l := range cl.lists {
+			if o == nil || !slices.Contains(o.lists, l) {
+				r.byList[l] = addKey(r.byList[l], cl.key, r.shared)
+			}
+		}
+	}
+}
+
+// dirOf reads the direction and path back from a class key.
+func dirOf(key string) (d, p int) {
+	// The key is "groups|direction|nic|local-bits".
+	var fields [4]string
+	n, start := 0, 0
+	for i := 0; i < len(key) && n < 3; i++ {
+		if key[i] == '|' {
+			fields[n] = key[start:i]
+			n, start = n+1, i+1
+		}
+	}
+	if fields[1] == string(model.Egress) {
+		d = egress
+	}
+	if fields[2] == string(model.Internet) {
+		p = public
+	}
+	return d, p
+}
+
+// addKey appends a class key. Once a result may share its arrays with a
+// clone (shared), it never writes into an existing array.
+func addKey(list []string, key string, shared bool) []string {
+	if shared {
+		list = slices.Clip(list)
+	}
+	return append(list, key)
+}
+
+// link points every node at its classes and rebuilds the users lists.
+func (r *Result) link() {
+	r.users = map[string][]int32{}
+	for i := range r.nodes {
+		n := &r.nodes[i]
+		for d := range 2 {
+			for p := range 2 {
+				n.cls[d][p] = r.classes[n.keys[d][p]]
+				if p == 0 || n.keys[d][1] != n.keys[d][0] {
+					r.users[n.keys[d][p]] = append(r.users[n.keys[d][p]], int32(i))
+				}
+			}
+		}
+	}
+}
+
+// Cloud returns the snapshot the result describes.
+func (r *Result) Cloud() *policy.Cloud { return r.cloud }
+
+// Options returns the options of the computation.
+func (r *Result) Options() Options { return r.opts }
+
+// Instances lists the instance IDs, sorted.
+func (r *Result) Instances() []string {
+	out := make([]string, len(r.nodes))
+	for i := range r.nodes {
+		out[i] = r.nodes[i].inst.ID
+	}
+	return out
+}
+
+// Classes returns the number of distinct policy classes.
+func (r *Result) Classes() int { return len(r.classes) }
+
+// Built returns how many classes the last Compute or Update analysed.
+func (r *Result) Built() int { return r.built }
+
+// pair returns the interned flows from node a to node b per family.
+func (r *Result) pair(a, b *node, m *memo) (v4, v6 uint32) {
+	A, B := a.inst, b.inst
+	switch {
+	case a.net == b.net:
+		if e := a.cls[egress][intra].sides[0].at(b.addr[privateAddr]); e != 0 {
+			v4 = m.meet(e, b.cls[ingress][intra].sides[0].at(a.addr[privateAddr]))
+		}
+	case A.PublicIP.IsValid() && B.PublicIP.IsValid():
+		// Across VPCs each side sees the other's public address.
+		if e := a.cls[egress][public].sides[0].at(b.addr[publicAddr]); e != 0 {
+			v4 = m.meet(e, b.cls[ingress][public].sides[0].at(a.addr[publicAddr]))
+		}
+	}
+	if A.IPv6.IsValid() && B.IPv6.IsValid() {
+		p := public
+		if a.net == b.net {
+			p = intra
+		}
+		if e := a.cls[egress][p].sides[1].at(b.addr[ipv6Addr]); e != 0 {
+			v6 = m.meet(e, b.cls[ingress][p].sides[1].at(a.addr[ipv6Addr]))
+		}
+	}
+	return v4, v6
+}
+
+// Pair returns what passes from one instance to another, per family. The
+// sets are shared: do not modify them.
+func (r *Result) Pair(from, to string) (v4, v6 Ports, err error) {
+	a, b, err := r.nodePair(from, to)
+	if err != nil {
+		return Ports{}, Ports{}, err
+	}
+	x, y := r.pair(a, b, r.tab.direct())
+	return r.tab.get(x), r.tab.get(y), nil
+}
+
+func (r *Result) nodePair(from, to string) (a, b *node, err error) {
+	i, ok := r.index[from]
+	if !ok {
+		return nil, nil, fmt.Errorf("no instance %q in this snapshot", from)
+	}
+	j, ok := r.index[to]
+	if !ok {
+		return nil, nil, fmt.Errorf("no instance %q in this snapshot", to)
+	}
+	if i == j {
+		return nil, nil, fmt.Errorf("from and to are the same instance %q; name two instances", from)
+	}
+	return &r.nodes[i], &r.nodes[j], nil
+}
+
+// Outside is what passes between an instance and a range of outside addresses.
+type Outside struct {
+	First netip.Addr `json:"first"`
+	Last  netip.Addr `json:"last"`
+	Ports Ports      `json:"ports"`
+}
+
+// internet returns, for one direction (in: from the internet to the
+// instance) and family, the outside ranges with something open, and their
+// union. Inside blocks are left out.
+func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
+	f := 0
+	if six {
+		f = 1
+	}
+	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+		return nil, Ports{}
+	}
+	s := &n.cls[d][public].sides[f]
+	last := space.Last(six)
+	var list []Outside
+	all := uint32(0)
+	for j, start := range s.starts {
+		if s.ids[j] == 0 {
+			continue
+		}
+		end := last
+		if j+1 < len(s.starts) {
+			end = s.starts[j+1].Prev()
+		}
+		for _, x := range subtract(space.Range{Lo: start, Hi: end}, r.inside[f]) {
+			list = append(list, Outside{x.Lo.Addr(six), x.Hi.Addr(six), r.tab.get(s.ids[j])})
+			all = r.tab.join(all, s.ids[j])
+		}
+	}
+	return list, r.tab.get(all)
+}
+
+// subtract returns the parts of x outside sorted, disjoint ranges.
+func subtract(x space.Range, rs []space.Range) []space.Range {
+	var out []space.Range
+	lo := x.Lo
+	for _, r := range rs {
+		if r.Hi.Less(lo) {
+			continue
+		}
+		if x.Hi.Less(r.Lo) {
+			break
+		}
+		if lo.Less(r.Lo) {
+			out = append(out, space.Range{Lo: lo, Hi: r.Lo.Prev()})
+		}
+		if !r.Hi.Less(x.Hi) {
+			return out
+		}
+		lo = r.Hi.Next()
+	}
+	return append(out, space.Range{Lo: lo, Hi: x.Hi})
+}
+
+func normalizeRanges(rs []space.Range) []space.Range {
+	slices.SortFunc(rs, func(a, b space.Range) int { return a.Lo.Compare(b.Lo) })
+	var out []space.Range
+	for _, x := range rs {
+		if n := len(out); n > 0 && (!out[n-1].Hi.Less(x.Lo) || out[n-1].Hi.Next() == x.Lo) {
+			if out[n-1].Hi.Less(x.Hi) {
+				out[n-1].Hi = x.Hi
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// Allows answers one flow as policy.Evaluate would: whether it passes.
+// The result must have been computed for the flow's source port.
+func (r *Result) Allows(f policy.Flow) (bool, error) {
+	sport := f.SourcePort
+	if sport == 0 {
+		sport = policy.DefaultSourcePort
+	}
+	if f.Protocol.HasPorts() && sport != r.opts.SourcePort {
+		return false, fmt.Errorf("this result holds flows from source port %d; compute one with Options.SourcePort %d for this flow", r.opts.SourcePort, sport)
+	}
+	if f.Protocol == model.ALL || f.Protocol.Number() == 0 {
+		return false, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
+	}
+	src, sa, err := r.endpoint(f.From)
+	if err != nil {
+		return false, fmt.Errorf("from: %w", err)
+	}
+	dst, da, err := r.endpoint(f.To)
+	if err != nil {
+		return false, fmt.Errorf("to: %w", err)
+	}
+	six := f.IPVersion == 6
+	for _, a := range []netip.Addr{sa, da} {
+		if a.IsValid() {
+			if f.IPVersion == 0 {
+				six = a.Is6()
+			} else if a.Is6() != six {
+				return false, fmt.Errorf("address %s is not IPv%d", a, f.IPVersion)
+			}
+		}
+	}
+	switch {
+	case f.Protocol == model.ICMP && six:
+		return false, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
+	case f.Protocol == model.ICMPv6 && !six:
+		return false, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
+	}
+	var p Ports
+	switch {
+	case src == nil && dst == nil:
+		return false, fmt.Errorf("a flow needs an instance at one end at least")
+	case src != nil && dst != nil:
+		if src == dst {
+			return false, fmt.Errorf("from and to are the same instance")
+		}
+		v4, v6 := r.pair(src, dst, r.tab.direct())
+		p = r.tab.get(v4)
+		if six {
+			p = r.tab.get(v6)
+		}
+	case src == nil:
+		p = r.outsideLookup(dst, ingress, sa, six)
+	default:
+		p = r.outsideLookup(src, egress, da, six)
+	}
+	return p.Allows(f.Protocol, f.Port), nil
+}
+
+// outsideLookup returns the flows between an instance and one outside address.
+func (r *Result) outsideLookup(n *node, d int, a netip.Addr, six bool) Ports {
+	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+		return Ports{}
+	}
+	f := 0
+	if six {
+		f = 1
+	}
+	return r.tab.get(n.cls[d][public].sides[f].at(space.KeyOf(a)))
+}
+
+func (r *Result) endpoint(s string) (*node, netip.Addr, error) {
+	if i, ok := r.index[s]; ok {
+		return &r.nodes[i], netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return nil, a, fmt.Errorf("%q is neither an instance nor an IP address", s)
+	}
+	return nil, a.Unmap(), nil
+}

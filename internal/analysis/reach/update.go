@@ -1,0 +1,342 @@
+package reach
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Change names what differs between the snapshot a Result describes and a
+// newer one. Naming too much costs time, never correctness; naming too
+// little leaves the result stale (Changes finds the exact list).
+type Change struct {
+	// Groups whose rules or attributes (type, InnerAccessPolicy) changed,
+	// or that were created or deleted.
+	Groups []string `json:"groups,omitempty"`
+	// Instances whose groups or addresses changed, or that were created or
+	// deleted.
+	Instances []string `json:"instances,omitempty"`
+	// PrefixLists whose entries changed, or that were created or deleted.
+	PrefixLists []string `json:"prefixLists,omitempty"`
+}
+
+// Empty reports whether the change names nothing.
+func (ch Change) Empty() bool {
+	return len(ch.Groups) == 0 && len(ch.Instances) == 0 && len(ch.PrefixLists) == 0
+}
+
+// Clone returns an independent copy that Update can move forward while the
+// original stays as it is (for a preview). It copies indexes, not classes.
+func (r *Result) Clone() *Result {
+	c := *r
+	c.nodes = slices.Clone(r.nodes)
+	c.classes = maps.Clone(r.classes)
+	c.users = maps.Clone(r.users)
+	c.byMember, c.byRef, c.byList = maps.Clone(r.byMember), maps.Clone(r.byRef), maps.Clone(r.byList)
+	c.nets = maps.Clone(r.nets)
+	r.shared, c.shared = true, true
+	return &c
+}
+
+// Update moves the result to a newer snapshot c that differs from the
+// current one as ch says. It analyses only the classes the change touches:
+// it rebuilds those holding a changed group's rules (in the changed
+// direction), those naming a changed prefix list and those of instances
+// whose groups or addresses changed; a class that merely names a group
+// whose members changed is patched at the addresses of the instances that
+// changed, the only places where it can differ.
+func (r *Result) Update(c *policy.Cloud, ch Change) {
+	r.shared = true
+	prev := r.cloud
+	r.cloud = c
+
+	dirty := map[string]bool{}
+	rekey := map[string]bool{}
+	for _, g := range ch.Groups {
+		d := changedDirections(prev.Groups[g], c.Groups[g])
+		for _, k := range r.byMember[g] {
+			if dd, _ := dirOf(k); d[dd] {
+				dirty[k] = true
+			}
+		}
+		// Class keys hold the groups and the answers to local CIDRs: a
+		// group created, deleted or with local CIDRs (before or after) can
+		// move its members, old and new, between classes.
+		a, b := prev.Groups[g], c.Groups[g]
+		if a == nil || b == nil {
+			// Created or deleted: peers naming it now stand for other
+			// addresses (no members until instances join).
+			for _, k := range r.byRef[g] {
+				dirty[k] = true
+			}
+		}
+		if a == nil || b == nil || !slices.Equal(localRules(a), localRules(b)) {
+			for _, m := range c.Members(g) {
+				rekey[m.ID] = true
+			}
+			for _, k := range r.byMember[g] {
+				for _, i := range r.users[k] {
+					rekey[r.nodes[i].inst.ID] = true
+				}
+			}
+		}
+	}
+	members := map[string]bool{} // groups whose member addresses changed
+	added := false
+	for _, id := range ch.Instances {
+		rekey[id] = true
+		if i, ok := r.index[id]; ok {
+			for _, g := range r.nodes[i].inst.SecurityGroups {
+				members[g] = true
+			}
+		}
+		if inst, ok := c.Instances[id]; ok {
+			for _, g := range inst.SecurityGroups {
+				members[g] = true
+			}
+		}
+		_, was := r.index[id]
+		_, is := c.Instances[id]
+		added = added || was != is
+	}
+	// A class that only names a group whose members changed differs only
+	// at the addresses of the instances that changed: patch it there.
+	patch := map[string]bool{}
+	for g := range members {
+		for _, k := range r.byRef[g] {
+			patch[k] = true
+		}
+	}
+	var points [2][]space.Key
+	for _, id := range ch.Instances {
+		var versions []*model.Instance
+		if i, ok := r.index[id]; ok {
+			versions = append(versions, r.nodes[i].inst)
+		}
+		if inst, ok := c.Instances[id]; ok {
+			versions = append(versions, inst)
+		}
+		for _, v := range versions {
+			points[0] = append(points[0], space.KeyOf(v.PrivateIP))
+			if v.IPv6.IsValid() {
+				points[1] = append(points[1], space.KeyOf(v.IPv6))
+			}
+		}
+	}
+	for f := range points {
+		slices.SortFunc(points[f], space.Key.Compare)
+		points[f] = slices.Compact(points[f])
+	}
+	// Keep the resolved peer sets the change leaves alone.
+	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
+	for _, l := range ch.PrefixLists {
+		for _, k := range r.byList[l] {
+			dirty[k] = true
+		}
+	}
+
+	if added {
+		r.setNodes()
+	} else {
+		for id := range rekey {
+			if i, ok := r.index[id]; ok {
+				r.setInst(&r.nodes[i], c.Instances[id])
+			}
+		}
+	}
+	var touched []int32 // nodes whose classes must be looked up again
+	var stale []string  // keys that may have lost their last user
+	for id := range rekey {
+		i, ok := r.index[id]
+		if !ok {
+			continue
+		}
+		n := &r.nodes[i]
+		stale = append(stale, keySet(n.keys)...)
+		keys := r.keysOf(n.inst)
+		if keys != n.keys && !added {
+			r.moveUsers(int32(i), n.keys, keys)
+		}
+		n.keys = keys
+		touched = append(touched, int32(i))
+	}
+	if added {
+		r.link() // indexes shifted: rebuild the users lists
+		stale = slices.Collect(maps.Keys(r.classes))
+	}
+	old := map[string]*class{}
+	for k := range dirty {
+		if cl, ok := r.classes[k]; ok {
+			old[k] = cl
+		}
+		touched = append(touched, r.users[k]...)
+		delete(r.classes, k)
+	}
+	// Every node now points at a key; build the keys without a class.
+	todo := map[string]*model.Instance{}
+	for _, i := range touched {
+		n := &r.nodes[i]
+		for d := range 2 {
+			for p := range 2 {
+				if k := n.keys[d][p]; r.classes[k] == nil && todo[k] == nil {
+					todo[k] = n.inst
+				}
+			}
+		}
+	}
+	r.build(todo, old)
+	for k := range patch {
+		cl := r.classes[k]
+		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
+			continue // rebuilt, or gone
+		}
+		d, p := dirOf(k)
+		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, dirs[d], nics[p], points)
+		touched = append(touched, r.users[k]...)
+		r.built++
+	}
+	for _, i := range touched {
+		n := &r.nodes[i]
+		for d := range 2 {
+			for p := range 2 {
+				n.cls[d][p] = r.classes[n.keys[d][p]]
+			}
+		}
+	}
+	// Forget classes nobody uses any more.
+	for _, k := range stale {
+		if len(r.users[k]) == 0 {
+			delete(r.classes, k)
+			delete(r.users, k)
+		}
+	}
+}
+
+// localRules lists what class keys read from a group: its rules with a
+// local CIDR, in order.
+func localRules(g *model.SecurityGroup) []string {
+	var out []string
+	for i := range g.Rules {
+		if r := &g.Rules[i]; r.Local.IsValid() {
+			out = append(out, string(r.Direction)+" "+string(r.NicType)+" "+r.Local.Masked().String())
+		}
+	}
+	return out
+}
+
+// keySet lists a node's distinct class keys.
+func keySet(k [2][2]string) []string {
+	out := []string{k[0][0], k[1][0]}
+	for d := range 2 {
+		if k[d][1] != k[d][0] {
+			out = append(out, k[d][1])
+		}
+	}
+	return out
+}
+
+// moveUsers moves node i from the users lists of its old keys to its new
+// ones, copying the lists it changes.
+func (r *Result) moveUsers(i int32, from, to [2][2]string) {
+	a, b := keySet(from), keySet(to)
+	for _, k := range a {
+		if !slices.Contains(b, k) {
+			list := r.users[k]
+			if j := slices.Index(list, i); j >= 0 {
+				r.users[k] = slices.Concat(list[:j], list[j+1:])
+			}
+		}
+	}
+	for _, k := range b {
+		if !slices.Contains(a, k) {
+			r.users[k] = append(slices.Clip(r.users[k]), i)
+		}
+	}
+}
+
+// changedDirections reports which directions of a group's policy differ
+// between two versions (both, if the group appeared, vanished or changed
+// type or intra-group policy).
+func changedDirections(a, b *model.SecurityGroup) [2]bool {
+	if a == nil || b == nil || a.Type != b.Type || a.InnerAccessPolicy != b.InnerAccessPolicy || a.VpcID != b.VpcID {
+		return [2]bool{true, true}
+	}
+	var out [2]bool
+	for d, dir := range dirs {
+		out[d] = !slices.Equal(ruleKeys(a, dir), ruleKeys(b, dir))
+	}
+	return out
+}
+
+func ruleKeys(g *model.SecurityGroup, dir model.Direction) []string {
+	var out []string
+	for i := range g.Rules {
+		if r := &g.Rules[i]; r.Direction == dir {
+			// The rule ID names the rule in decisions; Key is what it does.
+			out = append(out, r.ID+" "+r.Key())
+		}
+	}
+	return out
+}
+
+// Changes compares two snapshots and returns what differs, for Update.
+func Changes(before, after *policy.Cloud) Change {
+	var ch Change
+	for id, g := range after.Groups {
+		if d := changedDirections(before.Groups[id], g); d[0] || d[1] {
+			ch.Groups = append(ch.Groups, id)
+		}
+	}
+	for id := range before.Groups {
+		if after.Groups[id] == nil {
+			ch.Groups = append(ch.Groups, id)
+		}
+	}
+	for id, in := range after.Instances {
+		if b := before.Instances[id]; b == nil || !sameInstance(b, in) {
+			ch.Instances = append(ch.Instances, id)
+		}
+	}
+	for id := range before.Instances {
+		if after.Instances[id] == nil {
+			ch.Instances = append(ch.Instances, id)
+		}
+	}
+	for id, pl := range after.PrefixLists {
+		if b := before.PrefixLists[id]; b == nil || !slices.EqualFunc(b.Entries, pl.Entries, func(x, y model.PrefixEntry) bool { return x.CIDR == y.CIDR }) {
+			ch.PrefixLists = append(ch.PrefixLists, id)
+		}
+	}
+	for id := range before.PrefixLists {
+		if after.PrefixLists[id] == nil {
+			ch.PrefixLists = append(ch.PrefixLists, id)
+		}
+	}
+	for _, s := range [][]string{ch.Groups, ch.Instances, ch.PrefixLists} {
+		slices.Sort(s)
+	}
+	return ch
+}
+
+// sameInstance reports whether two versions of an instance are alike for
+// reachability: network, addresses and groups.
+func sameInstance(a, b *model.Instance) bool {
+	return a.VpcID == b.VpcID && a.PrivateIP == b.PrivateIP && a.PublicIP == b.PublicIP && a.IPv6 == b.IPv6 &&
+		slices.Equal(a.SecurityGroups, b.SecurityGroups)
+}
+
+// Affected returns the instances whose links may differ between two
+// results: present in only one, with other addresses, or with a policy
+// whose flows differ somewhere. A link between two instances not listed is
+// the same in both results.
+func Affected(before, after *Result) []string {
+	var out []string
+	for id := range changes(before, after) {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}

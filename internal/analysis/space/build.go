@@ -1,0 +1,785 @@
+package space
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Options say which packets a Space covers.
+type Options struct {
+	// SourcePort is the source port of TCP and UDP flows; 0 means
+	// policy.DefaultSourcePort. Ignored with AllSourcePorts.
+	SourcePort uint16 `json:"sourcePort,omitempty"`
+	// AllSourcePorts covers every source port: the Space gets one Part per
+	// interval of source ports that the rules tell apart, so that shadowing
+	// and redundancy hold for any flow rather than for one source port.
+	AllSourcePorts bool `json:"allSourcePorts,omitempty"`
+	// Local4 and Local6 are the instance's own addresses (private IPv4,
+	// IPv6), which rules with a local CIDR test. With none, such rules match
+	// nothing in that family.
+	Local4 netip.Addr `json:"local4,omitzero"`
+	Local6 netip.Addr `json:"local6,omitzero"`
+	// IPVersion limits the space to one family (4 or 6); the other family's
+	// tables stay nil. 0 covers both.
+	IPVersion int `json:"ipVersion,omitempty"`
+	// PartitionOnly skips the rules' standings (Rules, IntraHit and
+	// DefaultHit stay zero; Blockers and Correlations still work): about
+	// half the work, for callers that only need the decisions.
+	PartitionOnly bool `json:"partitionOnly,omitempty"`
+	// Slots, if not zero, limits the tables built to some protocol slots
+	// per family (bit 1<<slot of Slots[f]); the other tables stay nil. For
+	// callers that read only a few, as painting tables is most of a build.
+	Slots [2]uint16 `json:"-"`
+	// Scratch, if set, lends the build its memory: the space is then valid
+	// only until the next Build with the same Scratch. For callers that
+	// derive what they need from a space and drop it, in a loop.
+	Scratch *Scratch `json:"-"`
+}
+
+// Scratch is memory reused across builds (see Options.Scratch). One
+// goroutine at a time.
+type Scratch struct {
+	keys  []Key
+	by    []Decider
+	spans []span
+	u64s  []uint64
+	lo    []uint32
+	tmp   []uint32
+	i32s  []int32
+	stats []RuleStat
+	rules []prep
+	// Maps of one build, cleared before use.
+	seen    map[*Range]bool
+	spanMap map[*Range][]span
+	cache   map[string]*AddrTable
+}
+
+// reuse returns *m cleared, making it first if need be.
+func reuse[K comparable, V any](m *map[K]V) map[K]V {
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	clear(*m)
+	return *m
+}
+
+// take returns n elements of a buffer, growing it (into a new array, so
+// that earlier slices stay intact) when it is full.
+func take[T any](buf *[]T, used *int, n int) []T {
+	if *used+n > cap(*buf) {
+		*buf = make([]T, max(2*cap(*buf), n, 1024))
+		*used = 0
+	}
+	s := (*buf)[*used : *used+n : *used+n]
+	*used += n
+	return s
+}
+
+// arena hands out the memory of one build: from a Scratch, or fresh.
+type arena struct {
+	sc                                     *Scratch
+	keys, by, spans, ints, uint64s, int32s int
+}
+
+func (a *arena) keyN(n int) []Key {
+	if a.sc == nil {
+		return make([]Key, n)
+	}
+	return take(&a.sc.keys, &a.keys, n)
+}
+
+func (a *arena) deciderN(n int) []Decider {
+	if a.sc == nil {
+		return make([]Decider, n)
+	}
+	return take(&a.sc.by, &a.by, n)
+}
+
+func (a *arena) spanN(n int) []span {
+	if a.sc == nil {
+		return make([]span, n)
+	}
+	return take(&a.sc.spans, &a.spans, n)
+}
+
+// The maps of a build, empty: from the Scratch, or fresh.
+func (a *arena) cacheMap() map[string]*AddrTable {
+	if a.sc == nil {
+		return map[string]*AddrTable{}
+	}
+	return reuse(&a.sc.cache)
+}
+
+func (a *arena) seenMap() map[*Range]bool {
+	if a.sc == nil {
+		return map[*Range]bool{}
+	}
+	return reuse(&a.sc.seen)
+}
+
+func (a *arena) spanMap() map[*Range][]span {
+	if a.sc == nil {
+		return map[*Range][]span{}
+	}
+	return reuse(&a.sc.spanMap)
+}
+
+func (a *arena) int32N(n int) []int32 {
+	if a.sc == nil {
+		return make([]int32, n)
+	}
+	return take(&a.sc.i32s, &a.int32s, n)
+}
+
+func (a *arena) uint64N(n int) []uint64 {
+	if a.sc == nil {
+		return make([]uint64, n)
+	}
+	return take(&a.sc.u64s, &a.uint64s, n)
+}
+
+// Has reports whether the space covers a family.
+func (s *Space) Has(six bool) bool {
+	v := s.Options.IPVersion
+	return v == 0 || v == 6 && six || v == 4 && !six
+}
+
+// Decider names what decides a cell: a rule (its index in Program.Rules),
+// an intra-group grant (see IntraDecider) or the default.
+type Decider int32
+
+// Default is the program's default decision.
+const Default Decider = -1
+
+// none marks a piece nothing has painted yet.
+const none Decider = math.MinInt32
+
+// IntraDecider is the grant of the k-th group of Program.Intra.
+func IntraDecider(k int) Decider { return Decider(-2 - k) }
+
+// Rule returns the rule index of a rule decider, or -1.
+func (d Decider) Rule() int {
+	if d >= 0 {
+		return int(d)
+	}
+	return -1
+}
+
+// Intra returns the index in Program.Intra of an intra-group decider, or -1.
+func (d Decider) Intra() int {
+	if d <= -2 {
+		return int(-2 - d)
+	}
+	return -1
+}
+
+// PortRange is an inclusive interval of ports.
+type PortRange struct {
+	Lo uint16 `json:"from"`
+	Hi uint16 `json:"to"`
+}
+
+// Contains reports whether p lies in the range.
+func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
+
+// AddrTable partitions one family's address space: piece i runs from
+// Starts[i] to the next start (or the family's last address) and is decided
+// by By[i]. Neighbouring pieces have different deciders.
+type AddrTable struct {
+	Starts []Key
+	By     []Decider
+	// piece[i] is the index of Starts[i] among the space's pieces (see
+	// Space.Pieces), so that callers merging tables need not search.
+	piece []int32
+}
+
+// Piece returns the index of Starts[k] among the pieces of the space that
+// built the table.
+func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+
+// PortTable partitions destination ports: interval i runs from Starts[i] to
+// the next start (or 65535); Addrs[i] partitions the addresses there.
+// Intervals with the same covering rules share one AddrTable.
+type PortTable struct {
+	Starts []uint16
+	Addrs  []*AddrTable
+}
+
+// Part is the partition for one interval of source ports.
+type Part struct {
+	SourcePorts PortRange
+	// Tables[f][p]: family f (0 IPv4, 1 IPv6), protocol slot p.
+	Tables [2][NProto]*PortTable
+}
+
+// Space is a program's decision over the packet space, with what each rule
+// contributes.
+type Space struct {
+	Program *policy.Program
+	Options Options
+	Parts   []Part
+	// Rules[i] describes Program.Rules[i].
+	Rules []RuleStat
+	// IntraHit[k] reports whether the grant of Program.Intra[k] decides
+	// anywhere; DefaultHit whether the default does.
+	IntraHit   []bool
+	DefaultHit bool
+
+	rules  []prep
+	intra  [][2][]Range
+	pieces [2][]Key
+}
+
+// RuleStat is what one rule contributes.
+type RuleStat struct {
+	// Hit: the rule decides somewhere. A rule that does not is shadowed.
+	Hit bool
+	// Redundant: the rule decides somewhere, but wherever it does, the entry
+	// that would decide without it gives the same verdict. Each rule is
+	// judged alone: two rules redundant with each other are not both
+	// removable.
+	Redundant bool
+	// Takeover lists (up to 8) entries that would decide where the rule does
+	// if it were removed.
+	Takeover []Decider
+}
+
+// Status is a rule's standing in its program.
+type Status string
+
+const (
+	Live      Status = "live"
+	Shadowed  Status = "shadowed"
+	Redundant Status = "redundant"
+)
+
+// Status returns the standing of rule i.
+func (s *Space) Status(i int) Status {
+	switch st := s.Rules[i]; {
+	case !st.Hit:
+		return Shadowed
+	case st.Redundant:
+		return Redundant
+	}
+	return Live
+}
+
+// prep is a rule reduced to what painting needs.
+type prep struct {
+	proto    model.Protocol
+	plo, phi uint16 // destination ports covered
+	sport    model.PortRange
+	hasSport bool
+	local    netip.Prefix
+	ranges   [2][]Range
+	accept   bool
+}
+
+// ruleSpan is the destination ports a rule covers in its slots.
+func ruleSpan(r *model.Rule) (lo, hi uint16) {
+	if !r.Protocol.HasPorts() || r.PortRange.IsAny() {
+		return 0, 65535
+	}
+	return uint16(max(r.PortRange.Start, 0)), uint16(min(r.PortRange.End, 65535))
+}
+
+// ForInstance builds the space of an instance's policy on one direction and
+// path, with the instance's own addresses as the local side.
+func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic model.NicType, o Options) *Space {
+	p := res.Cloud.Program(in, dir, nic)
+	o.Local4, o.Local6 = in.PrivateIP, in.IPv6
+	return Build(res, &p, o)
+}
+
+// Build analyses a program.
+func Build(res *Resolver, p *policy.Program, o Options) *Space {
+	s := newSpace(res, p, o)
+	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
+	for f := range 2 {
+		if s.Has(f == 1) {
+			b.fams[f] = b.pieces(f)
+			s.pieces[f] = b.fams[f].starts
+		}
+	}
+	for _, sp := range s.sourceParts() {
+		part := Part{SourcePorts: sp}
+		for f := range 2 {
+			if !s.Has(f == 1) {
+				continue
+			}
+			b.cache = b.mem.cacheMap()
+			for slot := range NProto {
+				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
+					continue
+				}
+				part.Tables[f][slot] = b.portTable(sp, f, slot)
+			}
+		}
+		s.Parts = append(s.Parts, part)
+	}
+	for i := range s.Rules {
+		s.Rules[i].Redundant = s.Rules[i].Hit && !b.needed[i]
+	}
+	return s
+}
+
+// newSpace reduces a program's rules to what analysis needs.
+func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
+	if o.SourcePort == 0 {
+		o.SourcePort = policy.DefaultSourcePort
+	}
+	s := &Space{Program: p, Options: o, IntraHit: make([]bool, len(p.Intra))}
+	if sc := o.Scratch; sc != nil {
+		// The space lives until the next build with sc: its per-rule
+		// arrays may too (every element is set or cleared below).
+		sc.stats = slices.Grow(sc.stats[:0], len(p.Rules))[:len(p.Rules)]
+		sc.rules = slices.Grow(sc.rules[:0], len(p.Rules))[:len(p.Rules)]
+		clear(sc.stats)
+		s.Rules, s.rules = sc.stats, sc.rules
+	} else {
+		s.Rules, s.rules = make([]RuleStat, len(p.Rules)), make([]prep, len(p.Rules))
+	}
+	for i, pr := range p.Rules {
+		r := pr.Rule
+		lo, hi := ruleSpan(r)
+		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
+			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
+		}
+		if r.Local.IsValid() {
+			s.rules[i].local = r.Local.Masked()
+		}
+	}
+	for _, g := range p.Intra {
+		s.intra = append(s.intra, res.Group(g))
+	}
+	return s
+}
+
+// sourceParts cuts source ports where a rule's source-port range starts or
+// ends; with one source port, only its interval is kept.
+func (s *Space) sourceParts() []PortRange {
+	bounds := []int{0}
+	for _, r := range s.rules {
+		if r.hasSport {
+			bounds = append(bounds, int(max(r.sport.Start, 0)))
+			if r.sport.End < 65535 {
+				bounds = append(bounds, int(r.sport.End)+1)
+			}
+		}
+	}
+	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
+	var out []PortRange
+	for i, lo := range bounds {
+		hi := 65535
+		if i+1 < len(bounds) {
+			hi = bounds[i+1] - 1
+		}
+		r := PortRange{uint16(lo), uint16(hi)}
+		if s.Options.AllSourcePorts || r.Contains(s.Options.SourcePort) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Space) local(f int) netip.Addr {
+	if f == 1 {
+		return s.Options.Local6
+	}
+	return s.Options.Local4
+}
+
+// active reports whether rule i can match in a part and family at all: its
+// peer has addresses there, its source ports hold the part's, and its local
+// CIDR holds the instance's address.
+func (s *Space) active(i int, sp PortRange, f int) bool {
+	r := &s.rules[i]
+	if len(r.ranges[f]) == 0 {
+		return false
+	}
+	if r.hasSport && !(int32(sp.Lo) >= r.sport.Start && int32(sp.Hi) <= r.sport.End) {
+		return false
+	}
+	return !r.local.IsValid() || r.local.Contains(s.local(f))
+}
+
+type builder struct {
+	s      *Space
+	needed []bool // removing the rule changes a verdict somewhere
+	cache  map[string]*AddrTable
+	key    []byte
+	fams   [2]*pieces
+	mem    arena
+	// Scratch arrays of paint, reused across tables.
+	first, second []Decider
+	mask          []uint64
+}
+
+// pieces cuts one family's addresses at every boundary of every rule and
+// grant, once per space; each table is decided on these pieces. For each
+// piece it keeps the set of rules covering it as a bit set indexed by the
+// rule's position (so the first covering rule of any subset is the lowest
+// set bit), and the grant settling it, if any.
+type pieces struct {
+	starts []Key
+	words  int      // bit-set words per piece
+	cand   []uint64 // piece j's covering rules: cand[j*words : (j+1)*words]
+	intra  []Decider
+}
+
+// span is an interval of piece indexes.
+type span struct{ lo, hi int32 }
+
+// sortKeys sorts and dedupes keys; IPv4 keys (32-bit) are radix sorted as
+// plain integers, several times faster than comparing 128-bit keys.
+func (b *builder) sortKeys(ks []Key, six bool) []Key {
+	if six {
+		slices.SortFunc(ks, Key.Compare)
+		return slices.Compact(ks)
+	}
+	var lo, tmp []uint32
+	if sc := b.mem.sc; sc != nil {
+		lo = slices.Grow(sc.lo[:0], len(ks))[:len(ks)]
+		tmp = slices.Grow(sc.tmp[:0], len(ks))[:len(ks)]
+		sc.lo, sc.tmp = lo, tmp
+	} else {
+		lo, tmp = make([]uint32, len(ks)), make([]uint32, len(ks))
+	}
+	for i, k := range ks {
+		lo[i] = uint32(k.Lo) // IPv4 keys and their successors fit 32 bits
+	}
+	lo = slices.Compact(radixSort(lo, tmp))
+	ks = ks[:len(lo)]
+	for i, x := range lo {
+		ks[i] = Key{Lo: uint64(x)}
+	}
+	return ks
+}
+
+// radixSort sorts a (using tmp, as long) and returns the sorted slice,
+// which is a or tmp.
+func radixSort(a, tmp []uint32) []uint32 {
+	if len(a) < 64 {
+		slices.Sort(a)
+		return a
+	}
+	for shift := 0; shift < 32; shift += 8 {
+		var count [257]int
+		for _, x := range a {
+			count[(x>>shift)&0xff+1]++
+		}
+		if slices.Contains(count[1:], len(a)) {
+			continue // one byte value throughout: the order stands
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range a {
+			d := (x >> shift) & 0xff
+			tmp[count[d]] = x
+			count[d]++
+		}
+		a, tmp = tmp, a
+	}
+	return a
+}
+
+// Pieces returns the finest address partition of a family the space uses:
+// every table's starts are among these. Do not modify it.
+func (s *Space) Pieces(six bool) []Key {
+	if !s.Has(six) {
+		return nil
+	}
+	return s.pieces[family(six)]
+}
+
+func (b *builder) pieces(f int) *pieces {
+	s := b.s
+	last := Last(f == 1)
+	// Rules naming one group or prefix list share the resolver's array:
+	// count and add each array once.
+	seen := b.mem.seenMap()
+	lists := make([][]Range, 0, len(s.intra)+len(s.rules))
+	n := 1
+	for k := range s.intra {
+		lists = append(lists, s.intra[k][f])
+	}
+	for i := range s.rules {
+		lists = append(lists, s.rules[i].ranges[f])
+	}
+	for i, rs := range lists {
+		if len(rs) > 1 {
+			if seen[&rs[0]] {
+				lists[i] = nil
+				continue
+			}
+			seen[&rs[0]] = true
+		}
+		n += 2 * len(rs)
+	}
+	starts := b.mem.keyN(n)[:1]
+	starts[0] = Key{}
+	for _, rs := range lists {
+		for _, r := range rs {
+			starts = append(starts, r.Lo)
+			if r.Hi != last {
+				starts = append(starts, r.Hi.Next())
+			}
+		}
+	}
+	starts = b.sortKeys(starts, f == 1)
+	np := len(starts)
+	ps := &pieces{starts: starts, words: (len(s.rules) + 63) / 64}
+	ps.cand = b.mem.uint64N(np * ps.words)
+	clear(ps.cand)
+	ps.intra = b.mem.deciderN(np)
+	for j := range ps.intra {
+		ps.intra[j] = none
+	}
+	// Spans (piece-index intervals) of shared arrays are found once.
+	spans := b.mem.spanMap()
+	spansOf := func(rs []Range) []span {
+		if len(rs) == 0 {
+			return nil
+		}
+		if sp, ok := spans[&rs[0]]; ok {
+			return sp
+		}
+		out := b.mem.spanN(len(rs))
+		from := 0 // ranges come sorted: search onwards from the last one
+		for i, r := range rs {
+			if r.Lo.Less(starts[from]) {
+				from = 0 // not sorted after all
+			}
+			lo := gallop(starts, from, r.Lo)
+			hi := lo
+			if r.Hi != r.Lo { // most group members are single addresses
+				hi = gallop(starts, lo, r.Hi)
+			}
+			out[i] = span{int32(lo), int32(hi)}
+			from = hi
+		}
+		spans[&rs[0]] = out
+		return out
+	}
+	for i := range s.rules {
+		w, bit := i/64, uint64(1)<<(i%64)
+		for _, sp := range spansOf(s.rules[i].ranges[f]) {
+			for j := int(sp.lo); j <= int(sp.hi); j++ {
+				ps.cand[j*ps.words+w] |= bit
+			}
+		}
+	}
+	// Nothing after a grant can change its pieces, so grants settle them
+	// (the first group in the instance's order wins).
+	for k := range s.intra {
+		for _, sp := range spansOf(s.intra[k][f]) {
+			for j := sp.lo; j <= sp.hi; j++ {
+				if ps.intra[j] == none {
+					ps.intra[j] = IntraDecider(k)
+				}
+			}
+		}
+	}
+	return ps
+}
+
+func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
+	s := b.s
+	var idx []int32
+	for i := range s.rules {
+		if matchesSlot(s.rules[i].proto, slot) && s.active(i, sp, f) {
+			idx = append(idx, int32(i))
+		}
+	}
+	bounds := []int{0}
+	if slot.Ports() {
+		for _, i := range idx {
+			r := &s.rules[i]
+			bounds = append(bounds, int(r.plo))
+			if r.phi < 65535 {
+				bounds = append(bounds, int(r.phi)+1)
+			}
+		}
+		slices.Sort(bounds)
+		bounds = slices.Compact(bounds)
+	}
+	pt := &PortTable{Starts: make([]uint16, 0, len(bounds)), Addrs: make([]*AddrTable, 0, len(bounds))}
+	var cover []int32
+	for _, start := range bounds {
+		cover = cover[:0]
+		b.key = b.key[:0]
+		for _, i := range idx {
+			if r := &s.rules[i]; !slot.Ports() || int(r.plo) <= start && start <= int(r.phi) {
+				cover = append(cover, i)
+				b.key = binary.LittleEndian.AppendUint32(b.key, uint32(i))
+			}
+		}
+		at, ok := b.cache[string(b.key)]
+		if !ok {
+			at = b.paint(cover, f)
+			b.cache[string(b.key)] = at
+		}
+		// Neighbouring intervals with the same table are one interval.
+		if n := len(pt.Addrs); n > 0 && pt.Addrs[n-1] == at {
+			continue
+		}
+		pt.Starts = append(pt.Starts, uint16(start))
+		pt.Addrs = append(pt.Addrs, at)
+	}
+	return pt
+}
+
+// paint partitions a family's addresses among the intra-group grants and the
+// covering rules: each piece is decided by the first entry that covers it,
+// the lowest rule of the piece's covering set that is in the cover. The
+// second such rule is what would decide if the first were removed.
+func (b *builder) paint(cover []int32, f int) *AddrTable {
+	s := b.s
+	ps := b.fams[f]
+	n, words := len(ps.starts), ps.words
+	mask := slices.Grow(b.mask[:0], words)[:words]
+	clear(mask)
+	for _, i := range cover {
+		mask[i/64] |= 1 << (i % 64)
+	}
+	b.mask = mask
+	if s.Options.PartitionOnly {
+		return b.paintFast(mask, f)
+	}
+	b.first = slices.Grow(b.first[:0], n)[:n]
+	first := b.first
+	stats := !s.Options.PartitionOnly
+	if stats {
+		b.second = slices.Grow(b.second[:0], n)[:n]
+	}
+	second := b.second
+	for j := range n {
+		if d := ps.intra[j]; d != none {
+			first[j] = d
+			continue
+		}
+		d1, d2 := none, none
+		cand := ps.cand[j*words : (j+1)*words]
+		for w, c := range cand {
+			x := c & mask[w]
+			for x != 0 {
+				d := Decider(w*64 + bits.TrailingZeros64(x))
+				x &= x - 1
+				if d1 == none {
+					d1 = d
+					if !stats {
+						break
+					}
+					continue
+				}
+				d2 = d
+				break
+			}
+			if d1 != none && (!stats || d2 != none) {
+				break
+			}
+		}
+		first[j] = d1
+		if stats {
+			second[j] = d2
+		}
+	}
+	if !stats {
+		return b.merge(first, f)
+	}
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	for j := range n {
+		d := first[j]
+		switch {
+		case d == none:
+			s.DefaultHit = true
+		case d.Intra() >= 0:
+			s.IntraHit[d.Intra()] = true
+		default:
+			st := &s.Rules[d]
+			st.Hit = true
+			sec := second[j]
+			if sec == none {
+				sec = Default
+			}
+			secAccept := defAccept
+			if sec >= 0 {
+				secAccept = s.rules[sec].accept
+			}
+			if secAccept != s.rules[d].accept {
+				b.needed[d] = true
+			}
+			if len(st.Takeover) < 8 && !slices.Contains(st.Takeover, sec) {
+				st.Takeover = append(st.Takeover, sec)
+			}
+		}
+	}
+	return b.merge(first, f)
+}
+
+// paintFast is paint without standings: one pass that paints and merges.
+func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
+	ps := b.fams[f]
+	n, words := len(ps.starts), ps.words
+	at := &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+	prev := none
+	for j := range n {
+		d := ps.intra[j]
+		if d == none && words == 1 {
+			// Most programs have at most 64 rules: one word, no loop.
+			d = Default
+			if x := ps.cand[j] & mask[0]; x != 0 {
+				d = Decider(bits.TrailingZeros64(x))
+			}
+		} else if d == none {
+			d = Default
+			for w, c := range ps.cand[j*words : (j+1)*words] {
+				if x := c & mask[w]; x != 0 {
+					d = Decider(w*64 + bits.TrailingZeros64(x))
+					break
+				}
+			}
+		}
+		if d != prev {
+			at.Starts = append(at.Starts, ps.starts[j])
+			at.By = append(at.By, d)
+			at.piece = append(at.piece, int32(j))
+			prev = d
+		}
+	}
+	return at
+}
+
+// merge turns painted pieces into a table, joining neighbours with the same
+// decider (unpainted pieces go to the default).
+func (b *builder) merge(first []Decider, f int) *AddrTable {
+	starts := b.fams[f].starts
+	m := 0 // pieces after merging, to allocate the table once
+	for j := range first {
+		if first[j] == none {
+			first[j] = Default
+		}
+		if j == 0 || first[j] != first[j-1] {
+			m++
+		}
+	}
+	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0], piece: b.mem.int32N(m)[:0]}
+	for j, d := range first {
+		if j > 0 && d == first[j-1] {
+			continue
+		}
+		at.piece = append(at.piece, int32(j))
+		at.Starts = append(at.Starts, starts[j])
+		at.By = append(at.By, d)
+	}
+	return at
+}

@@ -1,0 +1,393 @@
+package space
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// PartOf returns the index of the part holding a source port, or -1 when the
+// space was built for another source port.
+func (s *Space) PartOf(sport uint16) int {
+	for i, p := range s.Parts {
+		if p.SourcePorts.Contains(sport) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Decide returns the decider of one packet: family (IPv6 or not), protocol
+// slot, source and destination port (ignored for protocols without ports)
+// and remote address. ok is false when the space does not cover the source
+// port or the family.
+func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote Key) (d Decider, ok bool) {
+	if !p.Ports() {
+		sport, dport = s.Parts[0].SourcePorts.Lo, 0
+	}
+	pi := s.PartOf(sport)
+	if pi < 0 {
+		return Default, false
+	}
+	pt := s.Parts[pi].Tables[family(six)][p]
+	if pt == nil {
+		return Default, false
+	}
+	at := pt.Addrs[searchPort(pt.Starts, dport)]
+	return at.By[searchKey(at.Starts, remote)], true
+}
+
+// Decision returns a decider as the evaluators report it.
+func (s *Space) Decision(d Decider) policy.Decision {
+	switch {
+	case d >= 0:
+		return s.Program.Rules[d].Decision()
+	case d.Intra() >= 0:
+		return policy.Decision{Verdict: policy.Accept, Reason: policy.IntraGroup, Group: s.Program.Intra[d.Intra()]}
+	}
+	return s.Program.Default
+}
+
+// Accepts reports whether a decider accepts.
+func (s *Space) Accepts(d Decider) bool {
+	switch {
+	case d >= 0:
+		return s.rules[d].accept
+	case d.Intra() >= 0:
+		return true
+	}
+	return s.Program.Default.Verdict == policy.Accept
+}
+
+// Segment is a run of destination ports of one protocol decided alike.
+type Segment struct {
+	Proto  Proto
+	Ports  PortRange
+	By     Decider
+	Accept bool // the decider's verdict
+}
+
+// Column returns, for one remote address, the decider along every protocol
+// and destination-port interval of a part: what that address meets.
+func (s *Space) Column(part int, six bool, remote Key) []Segment {
+	var out []Segment
+	for p := range NProto {
+		pt := s.Parts[part].Tables[family(six)][p]
+		if pt == nil {
+			continue
+		}
+		for k, at := range pt.Addrs {
+			d := at.By[searchKey(at.Starts, remote)]
+			lo, hi := portBounds(pt, k)
+			if n := len(out); n > 0 && out[n-1].Proto == p && out[n-1].By == d {
+				out[n-1].Ports.Hi = hi
+				continue
+			}
+			out = append(out, Segment{p, PortRange{lo, hi}, d, s.Accepts(d)})
+		}
+	}
+	return out
+}
+
+func portBounds(pt *PortTable, k int) (lo, hi uint16) {
+	lo, hi = pt.Starts[k], 65535
+	if k+1 < len(pt.Starts) {
+		hi = pt.Starts[k+1] - 1
+	}
+	return lo, hi
+}
+
+// Cell is a box of the packet space decided by one entry.
+type Cell struct {
+	SourcePorts PortRange
+	IPv6        bool
+	Proto       Proto
+	Ports       PortRange // destination ports; 0-65535 for protocols without ports
+	Addrs       Range     // remote addresses
+	By          Decider
+}
+
+// Walk calls fn for every cell of the partition.
+func (s *Space) Walk(fn func(Cell)) {
+	for _, part := range s.Parts {
+		for f := range 2 {
+			last := Last(f == 1)
+			for p := range NProto {
+				pt := part.Tables[f][p]
+				if pt == nil {
+					continue
+				}
+				for k, at := range pt.Addrs {
+					lo, hi := portBounds(pt, k)
+					for j, start := range at.Starts {
+						end := last
+						if j+1 < len(at.Starts) {
+							end = at.Starts[j+1].Prev()
+						}
+						fn(Cell{part.SourcePorts, f == 1, p, PortRange{lo, hi}, Range{start, end}, at.By[j]})
+					}
+				}
+			}
+		}
+	}
+}
+
+// Blocker is an entry that decides part of a rule's match space, with the
+// size of that part (source ports × destination ports × addresses).
+type Blocker struct {
+	By     Decider
+	Volume float64
+}
+
+// Blockers returns the entries that decide within rule i's match space,
+// largest share first. For a shadowed rule they are the entries that hide
+// it (none if the rule can match nothing at all).
+func (s *Space) Blockers(i int) []Blocker {
+	r := &s.rules[i]
+	vol := map[Decider]float64{}
+	for _, part := range s.Parts {
+		sw := float64(part.SourcePorts.Hi) - float64(part.SourcePorts.Lo) + 1
+		for f := range 2 {
+			if !s.Has(f == 1) || !s.active(i, part.SourcePorts, f) {
+				continue
+			}
+			rs := r.ranges[f]
+			last := Last(f == 1)
+			for p := range NProto {
+				if !matchesSlot(r.proto, p) {
+					continue
+				}
+				pt := part.Tables[f][p]
+				for k, at := range pt.Addrs {
+					lo, hi := portBounds(pt, k)
+					lo, hi = max(lo, r.plo), min(hi, r.phi)
+					if lo > hi {
+						continue
+					}
+					pw := float64(hi) - float64(lo) + 1
+					if !p.Ports() {
+						pw = 1
+					}
+					forOverlaps(at, rs, last, func(d Decider, n float64) {
+						if d != Decider(i) {
+							vol[d] += sw * pw * n
+						}
+					})
+				}
+			}
+		}
+	}
+	out := make([]Blocker, 0, len(vol))
+	for d, v := range vol {
+		out = append(out, Blocker{d, v})
+	}
+	slices.SortFunc(out, func(a, b Blocker) int {
+		if c := cmp.Compare(b.Volume, a.Volume); c != 0 {
+			return c
+		}
+		return cmp.Compare(s.order(a.By), s.order(b.By))
+	})
+	return out
+}
+
+// order ranks deciders as evaluation meets them.
+func (s *Space) order(d Decider) int {
+	switch {
+	case d.Intra() >= 0:
+		return d.Intra()
+	case d >= 0:
+		return len(s.Program.Intra) + int(d)
+	}
+	return len(s.Program.Intra) + len(s.Program.Rules)
+}
+
+// forOverlaps calls fn with the decider and size of every overlap between
+// an address table's pieces and sorted, disjoint ranges.
+func forOverlaps(at *AddrTable, rs []Range, last Key, fn func(Decider, float64)) {
+	for _, r := range rs {
+		for j := searchKey(at.Starts, r.Lo); j < len(at.Starts) && !r.Hi.Less(at.Starts[j]); j++ {
+			a, b := at.Starts[j], last
+			if j+1 < len(at.Starts) {
+				b = at.Starts[j+1].Prev()
+			}
+			if a.Less(r.Lo) {
+				a = r.Lo
+			}
+			if r.Hi.Less(b) {
+				b = r.Hi
+			}
+			fn(at.By[j], Count(a, b))
+		}
+	}
+}
+
+// Correlation is a drop and an accept of the same priority whose match
+// spaces overlap: where they do, the drop wins silently.
+type Correlation struct {
+	Drop, Accept int // indexes into Program.Rules
+}
+
+// Correlations returns the overlapping drop/accept pairs of equal priority.
+// Local CIDRs count as the instance's addresses, as in the partition;
+// source ports count in full, whatever the space's source port.
+func (s *Space) Correlations() []Correlation {
+	var out []Correlation
+	rules := s.Program.Rules
+	for i := 0; i < len(rules); {
+		j := i
+		for j < len(rules) && rules[j].Priority == rules[i].Priority {
+			j++
+		}
+		// Within a priority the drops come first.
+		for a := i; a < j; a++ {
+			if rules[a].Policy != model.Drop {
+				continue
+			}
+			for b := i; b < j; b++ {
+				if rules[b].Policy != model.Drop && s.overlap(a, b) {
+					out = append(out, Correlation{a, b})
+				}
+			}
+		}
+		i = j
+	}
+	return out
+}
+
+// overlap reports whether two rules' match spaces meet.
+func (s *Space) overlap(a, b int) bool {
+	ra, rb := &s.rules[a], &s.rules[b]
+	if ra.proto != rb.proto && ra.proto != model.ALL && rb.proto != model.ALL {
+		return false
+	}
+	if ra.phi < rb.plo || rb.phi < ra.plo {
+		return false
+	}
+	if ra.hasSport && rb.hasSport && (ra.sport.End < rb.sport.Start || rb.sport.End < ra.sport.Start) {
+		return false
+	}
+	for f := range 2 {
+		loc := s.local(f)
+		if ra.local.IsValid() && !ra.local.Contains(loc) || rb.local.IsValid() && !rb.local.Contains(loc) {
+			continue
+		}
+		if overlaps(ra.ranges[f], rb.ranges[f]) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers reports whether rule i's peer stands for a remote address.
+func (s *Space) Covers(i int, six bool, k Key) bool {
+	return containsKey(s.rules[i].ranges[family(six)], k)
+}
+
+// Anonymous returns a remote address of the family that no rule's peer
+// names except through a whole-family block (0.0.0.0/0, ::/0) and that no
+// intra-group grant holds: any address of the internet at large meets the
+// same decisions as this one. ok is false when rules name every address.
+func (s *Space) Anonymous(six bool) (k Key, ok bool) {
+	f := family(six)
+	last := Last(six)
+	var named []Range
+	for i := range s.rules {
+		for _, r := range s.rules[i].ranges[f] {
+			if r != (Range{Key{}, last}) {
+				named = append(named, r)
+			}
+		}
+	}
+	for _, g := range s.intra {
+		named = append(named, g[f]...)
+	}
+	named = normalize(named)
+	switch {
+	case len(named) == 0 || (Key{}).Less(named[0].Lo):
+		return Key{}, true
+	case named[0].Hi != last:
+		return named[0].Hi.Next(), true
+	}
+	return Key{}, false
+}
+
+// Point returns the decisions a program makes for one remote address, as
+// Column does on a built space, without building the tables: the cheap way
+// to learn what changed at a few addresses (those of an instance joining or
+// leaving a group). Only the source-port interval of o.SourcePort counts.
+func Point(res *Resolver, p *policy.Program, o Options, six bool, remote Key) []Segment {
+	s := newSpace(res, p, o)
+	f := family(six)
+	var sp PortRange
+	for _, x := range s.sourceParts() {
+		if x.Contains(s.Options.SourcePort) {
+			sp = x
+		}
+	}
+	// A grant decides every protocol and port alike.
+	grant := none
+	for k := range s.intra {
+		if containsKey(s.intra[k][f], remote) {
+			grant = IntraDecider(k)
+			break
+		}
+	}
+	var out []Segment
+	for slot := range NProto {
+		// The rules that can decide here, in order.
+		var idx []int
+		bounds := []int{0}
+		if grant == none {
+			for i := range s.rules {
+				r := &s.rules[i]
+				if matchesSlot(r.proto, slot) && s.active(i, sp, f) && containsKey(r.ranges[f], remote) {
+					idx = append(idx, i)
+					if slot.Ports() {
+						bounds = append(bounds, int(r.plo))
+						if r.phi < 65535 {
+							bounds = append(bounds, int(r.phi)+1)
+						}
+					}
+				}
+			}
+			slices.Sort(bounds)
+			bounds = slices.Compact(bounds)
+		}
+		for b, start := range bounds {
+			hi := 65535
+			if b+1 < len(bounds) {
+				hi = bounds[b+1] - 1
+			}
+			d := grant
+			if d == none {
+				d = Default
+				for _, i := range idx {
+					if r := &s.rules[i]; !slot.Ports() || int(r.plo) <= start && start <= int(r.phi) {
+						d = Decider(i)
+						break
+					}
+				}
+			}
+			if n := len(out); n > 0 && out[n-1].Proto == slot && out[n-1].By == d {
+				out[n-1].Ports.Hi = uint16(hi)
+				continue
+			}
+			out = append(out, Segment{slot, PortRange{uint16(start), uint16(hi)}, d, s.Accepts(d)})
+		}
+	}
+	return out
+}
+
+// Hits returns rule i's hit space: the cells where it decides (empty for a
+// shadowed rule).
+func (s *Space) Hits(i int) []Cell {
+	var out []Cell
+	s.Walk(func(c Cell) {
+		if c.By == Decider(i) {
+			out = append(out, c)
+		}
+	})
+	return out
+}

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+
+	"github.com/palisade-sg/palisade/internal/dataplane/agent"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+)
+
+// agentCmd runs "palisade agent --server URL --host NAME".
+func agentCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("palisade agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT`")
+	host := fs.String("host", "", "this host's `name`: the agent enforces the instances bound to it (required)")
+	netns := fs.String("netns", "", "program the nftables of this network `namespace` instead of the agent's own")
+	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")
+	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns")
+	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
+	verbose := fs.Bool("v", false, "log every apply")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT --host NAME [flags]\n\n"+
+			"Enforce the security groups of the instances bound to this host with nftables.\n"+
+			"The key is the operator's, from PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *host == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	id, secret, ok := credentials()
+	if !ok {
+		fmt.Fprintln(stderr, "palisade agent: no access key: set PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET to the operator's key")
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.Info("agent: starting", "host", *host, "server", *server, "netns", *netns)
+	err := agent.Run(ctx, agent.Config{Server: *server, AccessKeyID: id, Secret: secret, Host: *host, Netns: *netns,
+		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log})
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade agent:", err)
+		return 1
+	}
+	// Stopping leaves the policy in the kernel: an agent restart or upgrade
+	// never opens anything.
+	log.Info("agent: stopped; the kernel keeps enforcing the last policy")
+	return 0
+}

@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/analysis/effective"
+	"github.com/palisade-sg/palisade/internal/analysis/plan"
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// effectiveCmd runs "palisade effective INSTANCE".
+func effectiveCmd(args []string, stdout, stderr io.Writer) int {
+	s := &source{stdout: stdout, stderr: stderr, name: "effective"}
+	fs := flag.NewFlagSet("palisade effective", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	pos, code, done := parseAnalysisFlags(fs, args, stdout, "palisade effective INSTANCE [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]")
+	if done {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: palisade effective INSTANCE [flags]")
+		return 2
+	}
+	var out struct {
+		InstanceId string
+		Policies   []effective.Policy
+	}
+	if s.offline() {
+		c, err := s.cloud()
+		if err != nil {
+			return s.fail(err)
+		}
+		if out.Policies, err = effective.Of(c, pos[0]); err != nil {
+			return s.fail(err)
+		}
+		out.InstanceId = pos[0]
+	} else if err := s.call("PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": pos[0]}, &out); err != nil {
+		return s.fail(err)
+	}
+	if s.asJSON {
+		s.printJSON(out)
+		return 0
+	}
+	for i, p := range out.Policies {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "%s %s (%s path)\n", out.InstanceId, p.Direction, p.NIC)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "#\tGROUP\tRULE\tPRIO\tPOLICY\tPROTO\tPORTS\tPEER\tSTATUS\tNOTE")
+		for _, e := range p.Entries {
+			rule, prio := e.RuleID, strconv.Itoa(e.Priority)
+			if e.Kind != effective.Rule {
+				rule, prio = "("+string(e.Kind)+")", "-"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Position, dash(e.Group), rule, prio, e.Policy,
+				dash(e.Protocol), dash(e.Ports), dash(e.Peer), e.Status, entryNote(e))
+		}
+		tw.Flush()
+	}
+	return 0
+}
+
+func entryNote(e effective.Entry) string {
+	var parts []string
+	if len(e.ShadowedBy) > 0 {
+		s := "shadowed by " + refs(e.ShadowedBy)
+		if e.OppositeAction {
+			s += " (opposite action: this rule's intent is defeated)"
+		}
+		parts = append(parts, s)
+	}
+	if len(e.TakenOverBy) > 0 {
+		parts = append(parts, "redundant: "+refs(e.TakenOverBy)+" would decide the same")
+	}
+	if len(e.ConflictsWith) > 0 {
+		parts = append(parts, "conflicts at the same priority with "+refs(e.ConflictsWith)+" (drop wins)")
+	}
+	if e.Note != "" {
+		parts = append(parts, e.Note)
+	}
+	if e.Reason != "" && len(parts) == 0 {
+		parts = append(parts, e.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func refs(rs []effective.Ref) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.String()
+	}
+	return strings.Join(out, ", ")
+}
+
+// reachCmd runs "palisade reach [--from X] [--to Y] [--port N]".
+func reachCmd(args []string, stdout, stderr io.Writer) int {
+	s := &source{stdout: stdout, stderr: stderr, name: "reach"}
+	fs := flag.NewFlagSet("palisade reach", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	from := fs.String("from", "", "only flows from this instance, group, or \"internet\"")
+	to := fs.String("to", "", "only flows to this instance, group, or \"internet\"")
+	proto := fs.String("proto", "", "only this protocol (tcp, udp, icmp, icmpv6, gre)")
+	port := fs.Int("port", 0, "only this destination port")
+	ipv := fs.Int("ip-version", 0, "only IPv4 (4) or IPv6 (6)")
+	graph := fs.Bool("graph", false, "group-level graph instead of the instance matrix")
+	dot := fs.Bool("dot", false, "the group-level graph in Graphviz DOT")
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade reach [--from X] [--to Y] [--proto P] [--port N] [--graph | --dot] [--scenario FILE | --endpoint HOST:PORT] [--json]"); done {
+		return code
+	}
+	view := "matrix"
+	switch {
+	case *dot:
+		view = "dot"
+	case *graph:
+		view = "graph"
+	}
+	params := map[string]string{"From": *from, "To": *to, "Protocol": *proto, "View": view}
+	if *port != 0 {
+		params["Port"] = strconv.Itoa(*port)
+	}
+	if *ipv != 0 {
+		params["IpVersion"] = strconv.Itoa(*ipv)
+	}
+	var out struct {
+		Links []reach.Link
+		Graph *reach.Graph
+		Dot   string
+	}
+	if s.offline() {
+		c, err := s.cloud()
+		if err != nil {
+			return s.fail(err)
+		}
+		f := reach.Filter{From: *from, To: *to, Port: uint16(*port), IPVersion: *ipv}
+		if *proto != "" {
+			p, ok := model.ParseProtocol(*proto)
+			if !ok {
+				return s.fail(fmt.Errorf("--proto %q: use tcp, udp, icmp, icmpv6 or gre", *proto))
+			}
+			f.Protocol = p
+		}
+		r := reach.Compute(c, reach.Options{Inside: s.inside})
+		if view == "matrix" {
+			out.Links, err = r.Matrix(f)
+		} else {
+			out.Graph, err = r.Graph(f)
+			if err == nil && view == "dot" {
+				out.Dot, out.Graph = out.Graph.DOT(), nil
+			}
+		}
+		if err != nil {
+			return s.fail(err)
+		}
+	} else if err := s.call("PalisadeDescribeReachability", params, &out); err != nil {
+		return s.fail(err)
+	}
+	switch {
+	case view == "dot":
+		fmt.Fprint(stdout, out.Dot)
+	case s.asJSON && view == "graph":
+		s.printJSON(out.Graph)
+	case s.asJSON:
+		s.printJSON(out.Links)
+	case view == "graph":
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FROM GROUP\tTO GROUP\tIPv4\tIPv6\tPAIRS")
+		for _, e := range out.Graph.Edges {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", e.From, e.To, portsText(e.IPv4), portsText(e.IPv6), e.Pairs4+e.Pairs6)
+		}
+		tw.Flush()
+	default:
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FROM\tTO\tIPv4\tIPv6")
+		for _, l := range out.Links {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.From, l.To, portsText(l.IPv4), portsText(l.IPv6))
+			for _, o := range l.Outside {
+				fmt.Fprintf(tw, "\t  from %s\t%s\t\n", rangeText(o.First.String(), o.Last.String()), portsText(o.Ports))
+			}
+		}
+		tw.Flush()
+		if len(out.Links) == 0 {
+			fmt.Fprintln(stdout, "nothing passes")
+		}
+	}
+	return 0
+}
+
+func portsText(p reach.Ports) string {
+	if p.Empty() {
+		return "-"
+	}
+	return p.String()
+}
+
+func rangeText(first, last string) string {
+	if first == last {
+		return first
+	}
+	return first + "-" + last
+}
+
+// planCmd runs "palisade plan": the flows a change would open and close.
+func planCmd(args []string, stdout, stderr io.Writer) int {
+	s := &source{stdout: stdout, stderr: stderr, name: "plan"}
+	fs := flag.NewFlagSet("palisade plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	action := fs.String("action", "", "the mutating ECS or VPC `action` to preview, e.g. AuthorizeSecurityGroup")
+	var params stringList
+	fs.Var(&params, "param", "a `Name=Value` parameter of the action (repeat)")
+	desired := fs.String("desired", "", "offline: a scenario `FILE` with the desired state, compared with --scenario")
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade plan (--action ACTION --param Name=Value... | --desired FILE) [--scenario FILE | --endpoint HOST:PORT] [--json]"); done {
+		return code
+	}
+	p := map[string]string{}
+	for _, kv := range params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return s.fail(fmt.Errorf("--param %q: want Name=Value", kv))
+		}
+		p[k] = v
+	}
+	var out struct {
+		ChangeAction string
+		Summary      plan.Summary
+		Changes      []plan.Change
+	}
+	switch {
+	case *desired != "":
+		if s.scenario == "" {
+			return s.fail(fmt.Errorf("--desired compares two scenario files: give the current one with --scenario"))
+		}
+		before, err := s.cloud()
+		if err != nil {
+			return s.fail(err)
+		}
+		after, err := scenario.Load(*desired)
+		if err != nil {
+			return s.fail(err)
+		}
+		out.ChangeAction = "desired state " + *desired
+		o := reach.Options{Inside: s.inside}
+		out.Changes = plan.Diff(reach.Compute(before, o), reach.Compute(after.Cloud(), o))
+		out.Summary = plan.Summarize(out.Changes)
+	case *action == "":
+		return s.fail(fmt.Errorf("give --action with its --param values, or --desired FILE"))
+	case s.scenario != "":
+		res, err := planOffline(s.scenario, *action, p)
+		if err != nil {
+			return s.fail(err)
+		}
+		out.ChangeAction, out.Summary, out.Changes = res.ChangeAction, res.Summary, res.Changes
+	case s.offline():
+		return s.fail(fmt.Errorf("--action works offline on a --scenario file or against a server"))
+	default:
+		p["ChangeAction"] = *action
+		if err := s.call("PalisadePlanChange", p, &out); err != nil {
+			return s.fail(err)
+		}
+	}
+	if s.asJSON {
+		s.printJSON(out)
+		return 0
+	}
+	fmt.Fprintf(stdout, "%s: %d links change (%d widen, %d narrow, %d mixed)\n", out.ChangeAction,
+		out.Summary.Links, out.Summary.Widen, out.Summary.Narrow, out.Summary.Mixed)
+	for _, c := range out.Changes {
+		fmt.Fprintln(stdout, "  "+c.String())
+	}
+	return 0
+}
+
+// planOffline previews an action on a scenario file: the scenario is loaded
+// into a scratch store and the action runs there, with all its checks, in a
+// transaction that is rolled back.
+func planOffline(file, action string, params map[string]string) (*planAnswer, error) {
+	sc, err := scenario.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "palisade-plan-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	st, err := sqlite.Open(filepath.Join(dir, "plan.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	svc := ops.New(st)
+	ctx := context.Background()
+	key, _, err := svc.Bootstrap(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := svc.Import(ctx, defaultRegion, ops.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, Groups: sc.Groups, Instances: sc.Instances}); err != nil {
+		return nil, err
+	}
+	p := rpc.Params{"RegionId": defaultRegion, "ChangeAction": action}
+	for k, v := range params {
+		p[k] = v
+	}
+	h := svc.Routes()[rpc.RouteKey{Version: ops.ECSVersion, Action: "PalisadePlanChange"}]
+	res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: ops.ECSVersion, Params: p, AccessKeyID: key.ID})
+	if err != nil {
+		return nil, err
+	}
+	b, err := jsonRoundTrip[planAnswer](res)
+	return b, err
+}
+
+type planAnswer struct {
+	ChangeAction string
+	Summary      plan.Summary
+	Changes      []plan.Change
+}
+
+// auditCmd runs "palisade audit".
+func auditCmd(args []string, stdout, stderr io.Writer) int {
+	s := &source{stdout: stdout, stderr: stderr, name: "audit"}
+	fs := flag.NewFlagSet("palisade audit", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	failOn := fs.String("fail-on", "", "exit 1 when a finding has this `severity` or worse (info, low, medium, high, critical)")
+	list := fs.Bool("checks", false, "list the checks and exit")
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade audit [--fail-on SEVERITY] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
+		return code
+	}
+	if *list {
+		for _, c := range audit.Checks() {
+			fmt.Fprintf(stdout, "%s  %-8s  %s\n", c.ID, c.Severity, c.Title)
+		}
+		return 0
+	}
+	var threshold audit.Severity
+	if *failOn != "" {
+		var err error
+		if threshold, err = audit.ParseSeverity(*failOn); err != nil {
+			fmt.Fprintln(stderr, "palisade audit:", err)
+			return 2
+		}
+	}
+	var out struct{ Findings []audit.Finding }
+	if s.offline() {
+		c, err := s.cloud()
+		if err != nil {
+			return s.fail(err)
+		}
+		out.Findings = audit.Run(c, audit.Options{})
+	} else if err := s.call("PalisadeAudit", map[string]string{}, &out); err != nil {
+		return s.fail(err)
+	}
+	if s.asJSON {
+		s.printJSON(out.Findings)
+	} else {
+		for _, f := range out.Findings {
+			where := f.Resource
+			if f.RuleID != "" {
+				where += " " + f.RuleID
+			}
+			fmt.Fprintf(stdout, "%s %-8s %s\n    %s\n    fix: %s\n", f.Check, strings.ToUpper(f.Severity.String()), where, f.Message, f.Fix)
+		}
+		fmt.Fprintf(stdout, "%d findings\n", len(out.Findings))
+	}
+	if w, ok := audit.Worst(out.Findings); ok && *failOn != "" && w >= threshold {
+		return 1
+	}
+	return 0
+}

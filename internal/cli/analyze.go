@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// The analysis commands (verify, effective, reach, plan, audit) answer over a
+// live server (--endpoint, through Palisade's own API actions) or offline
+// over a scenario file (--scenario) or a saved real ECS account (--ecs-dir).
+
+// source is where an analysis command reads the cloud from.
+type source struct {
+	endpoint, region string
+	scenario         string
+	ecsDir           string
+	ecsRegion        string // read a real ECS account live
+	ecsEndpoint      string
+	asJSON           bool
+	inside           []netip.Prefix // the VPCs' blocks, when the source knows them: not the internet
+	stdout, stderr   io.Writer
+	name             string
+}
+
+func (s *source) flags(fs *flag.FlagSet) {
+	fs.StringVar(&s.endpoint, "endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (key from PALISADE_ACCESS_KEY_ID/_SECRET)")
+	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")
+	fs.StringVar(&s.scenario, "scenario", "", "work offline on a scenario `FILE` instead of a server")
+	fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
+	fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
+	fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
+	fs.BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
+}
+
+func (s *source) offline() bool { return s.scenario != "" || s.ecsDir != "" || s.ecsRegion != "" }
+
+// cloud loads an offline source.
+func (s *source) cloud() (*policy.Cloud, error) {
+	switch {
+	case btoi(s.scenario != "")+btoi(s.ecsDir != "")+btoi(s.ecsRegion != "") > 1:
+		return nil, errors.New("give one of --scenario, --ecs-dir and --ecs-region")
+	case s.scenario != "":
+		sc, err := scenario.Load(s.scenario)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range sc.VPCs {
+			s.inside = append(s.inside, v.CIDR)
+		}
+		return sc.Cloud(), nil
+	case s.ecsDir != "":
+		return loadECSDir(s.ecsDir, s.stderr)
+	case s.ecsRegion != "":
+		return loadECSLive(s.ecsRegion, s.ecsEndpoint, s.stderr)
+	}
+	return nil, errors.New("no offline source")
+}
+
+// call runs one of Palisade's analysis actions on the server.
+func (s *source) call(action string, params map[string]string, out any) error {
+	id, secret, ok := credentials()
+	if !ok {
+		return errors.New("no access key: set PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET, or work offline with --scenario FILE")
+	}
+	c, err := apiclient.New(s.endpoint, id, secret, s.region)
+	if err != nil {
+		return err
+	}
+	params["RegionId"] = s.region
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.Call(ctx, action, params, out, time.Minute)
+}
+
+func (s *source) printJSON(v any) {
+	enc := json.NewEncoder(s.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *source) fail(err error) int {
+	fmt.Fprintf(s.stderr, "palisade %s: %v\n", s.name, err)
+	return 1
+}
+
+// parseAnalysisFlags parses flags that may come before or after positionals.
+func parseAnalysisFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (pos []string, code int, done bool) {
+	flagArgs, pos, help := splitArgs(fs, args)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	if help {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return nil, 0, true
+	}
+	if err := fs.Parse(flagArgs); err != nil {
+		return nil, 2, true
+	}
+	return pos, 0, false
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// jsonRoundTrip turns an action's answer into the shape a command reads, as
+// it would arrive over the wire.
+func jsonRoundTrip[T any](v any) (*T, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := new(T)
+	return out, json.Unmarshal(b, out)
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"flag"
+	"io"
+	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/analysis/verify"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// verifyCmd runs "palisade verify --from A --to B --proto tcp --port N".
+func verifyCmd(args []string, stdout, stderr io.Writer) int {
+	s := &source{stdout: stdout, stderr: stderr, name: "verify"}
+	fs := flag.NewFlagSet("palisade verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	from := fs.String("from", "", "source: an instance ID or an IP address")
+	to := fs.String("to", "", "destination: an instance ID or an IP address")
+	proto := fs.String("proto", "tcp", "protocol: tcp, udp, icmp, icmpv6 or gre")
+	port := fs.Int("port", 0, "destination port (tcp, udp)")
+	sport := fs.Int("source-port", 0, "source port (default: an ephemeral port, 40000)")
+	ipv := fs.Int("ip-version", 0, "4 or 6 (default: 6 if an address given is IPv6, else 4)")
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]"); done {
+		return code
+	}
+	num := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	}
+	portText := num(*port)
+	if *port == 0 && (*proto == "tcp" || *proto == "udp") {
+		portText = "0"
+	}
+	var r verify.Report
+	if s.offline() {
+		c, err := s.cloud()
+		if err != nil {
+			return s.fail(err)
+		}
+		f, err := verify.ParseFlow(*from, *to, *proto, portText, num(*sport), num(*ipv))
+		if err != nil {
+			return s.fail(err)
+		}
+		if r, err = verify.Flow(policy.Compile(c), f); err != nil {
+			return s.fail(err)
+		}
+	} else {
+		params := map[string]string{"From": *from, "To": *to, "Protocol": *proto, "Port": portText,
+			"SourcePort": num(*sport), "IpVersion": num(*ipv)}
+		if err := s.call("PalisadeVerifyFlow", params, &r); err != nil {
+			return s.fail(err)
+		}
+	}
+	if s.asJSON {
+		s.printJSON(r)
+	} else {
+		r.Write(stdout)
+	}
+	if r.Verdict != string(policy.Accept) {
+		return 3 // scripts can tell a dropped flow from an error (1) or bad usage (2)
+	}
+	return 0
+}

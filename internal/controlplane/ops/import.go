@@ -1,0 +1,63 @@
+package ops
+
+import (
+	"context"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Resources is a set of resources to load verbatim, IDs included: a scenario
+// file played in the lab, or an account imported for analysis.
+type Resources struct {
+	VPCs        []*model.VPC
+	PrefixLists []*model.PrefixList
+	Groups      []*model.SecurityGroup
+	Instances   []*model.Instance
+}
+
+// Import writes resources as they are, in one transaction (one revision),
+// replacing records with the same IDs. Resources without an owner go to the
+// first account and those without a region to region. It bypasses the
+// actions' checks: callers load resources that were validated on their way
+// in (the scenario loader applies the API's checks).
+func (s *Service) Import(ctx context.Context, region string, r Resources) (int64, error) {
+	fix := func(owner, reg *string) {
+		if *owner == "" {
+			*owner = FirstAccountUID
+		}
+		if *reg == "" {
+			*reg = region
+		}
+	}
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		for _, v := range r.VPCs {
+			fix(&v.Owner, &v.Region)
+			if err := store.PutAs(tx, KindVPC, v.ID, v.Owner, v.Region, v); err != nil {
+				return err
+			}
+		}
+		for _, p := range r.PrefixLists {
+			fix(&p.Owner, &p.Region)
+			if err := store.PutAs(tx, KindPrefixList, p.ID, p.Owner, p.Region, p); err != nil {
+				return err
+			}
+		}
+		for _, g := range r.Groups {
+			fix(&g.Owner, &g.Region)
+			if err := putGroup(tx, g); err != nil {
+				return err
+			}
+		}
+		for _, in := range r.Instances {
+			fix(&in.Owner, &in.Region)
+			if in.Status == "" {
+				in.Status = "Running"
+			}
+			if err := putInstance(tx, in); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,148 @@
+// Package rpc is the HTTP transport of the RPC-style ECS API: it reads the
+// parameters of a request (query string and form body), authenticates it
+// with package signature, routes it by Version and Action to a Handler, and
+// renders the handler's result or error the way Alibaba Cloud does (JSON, or
+// XML when the client asks for it).
+package rpc
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// Params are a request's parameters, one value per name. An empty value is
+// treated as absent, as the classic SDK never sends empty parameters and
+// tea-rpc sends "Key=" for unset ones.
+type Params map[string]string
+
+// Get returns the value of name, "" if absent.
+func (p Params) Get(name string) string { return p[name] }
+
+// Has reports whether name has a non-empty value.
+func (p Params) Has(name string) bool { return p[name] != "" }
+
+// Int returns name as a decimal integer, or def when absent.
+func (p Params) Int(name string, def int) (int, *ecserr.Error) {
+	s := p[name]
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return def, ecserr.InvalidParameter(name, "it must be a decimal integer, got "+strconv.Quote(s))
+	}
+	return n, nil
+}
+
+// Bool returns name as true/false (any letter case), or def when absent.
+func (p Params) Bool(name string, def bool) (bool, *ecserr.Error) {
+	switch s := p[name]; {
+	case s == "":
+		return def, nil
+	case strings.EqualFold(s, "true"):
+		return true, nil
+	case strings.EqualFold(s, "false"):
+		return false, nil
+	default:
+		return def, ecserr.InvalidParameter(name, "it must be true or false, got "+strconv.Quote(s))
+	}
+}
+
+// List returns the values of Name.1, Name.2, … ordered by index (as numbers,
+// so Name.10 follows Name.9). Gaps and empty values are skipped; indexes
+// must be positive decimals without leading zeros, anything else (Name.0,
+// Name.01, Name.x, Name.1.Field) is not part of the list.
+func (p Params) List(name string) []string {
+	type item struct {
+		i int
+		v string
+	}
+	var items []item
+	prefix := name + "."
+	for k, v := range p {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok || v == "" {
+			continue
+		}
+		if i, ok := index(rest); ok {
+			items = append(items, item{i, v})
+		}
+	}
+	sort.Slice(items, func(a, b int) bool { return items[a].i < items[b].i })
+	out := make([]string, len(items))
+	for j, it := range items {
+		out[j] = it.v
+	}
+	return out
+}
+
+// Structs returns the elements of Name.N.Field parameters ordered by N, each
+// as Params keyed by Field. Field is everything after "Name.N.", so nested
+// keys such as TagValues.1 stay whole (read them with the element's List).
+// Empty values are skipped, and so are indexes with no non-empty field.
+func (p Params) Structs(name string) []Params {
+	byIndex := map[int]Params{}
+	prefix := name + "."
+	for k, v := range p {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok || v == "" {
+			continue
+		}
+		n, field, ok := strings.Cut(rest, ".")
+		if !ok || field == "" {
+			continue
+		}
+		i, ok := index(n)
+		if !ok {
+			continue
+		}
+		if byIndex[i] == nil {
+			byIndex[i] = Params{}
+		}
+		byIndex[i][field] = v
+	}
+	idx := make([]int, 0, len(byIndex))
+	for i := range byIndex {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	out := make([]Params, len(idx))
+	for j, i := range idx {
+		out[j] = byIndex[i]
+	}
+	return out
+}
+
+// JSONList returns a parameter holding a JSON array of strings, such as
+// SecurityGroupIds=["sg-a","sg-b"]; nil when absent.
+func (p Params) JSONList(name string) ([]string, *ecserr.Error) {
+	s := p[name]
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, ecserr.InvalidParameter(name, `it must be a JSON array of strings, e.g. ["sg-a","sg-b"]`)
+	}
+	return out, nil
+}
+
+// index parses a list index: 1-999999999, no sign, no leading zero.
+func index(s string) (int, bool) {
+	if s == "" || len(s) > 9 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}

@@ -1,0 +1,107 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"net/url"
+	"reflect"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+const (
+	contentTypeJSON = "application/json;charset=utf-8"
+	contentTypeXML  = "text/xml;charset=utf-8" // exactly what darabonba checks for
+)
+
+type requestIDSetter interface{ SetRequestID(string) }
+
+// encodeResult renders a handler's result. nil renders just the RequestId.
+// A struct value is copied to a pointer so SetRequestID (pointer receiver on
+// Base) reaches it.
+func encodeResult(req *Request, result any) (body []byte, contentType string, err error) {
+	if result == nil {
+		result = &Base{}
+	}
+	if v := reflect.ValueOf(result); v.Kind() == reflect.Struct {
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		result = p.Interface()
+	}
+	if s, ok := result.(requestIDSetter); ok {
+		s.SetRequestID(req.RequestID)
+	}
+	if req.Format == "XML" {
+		body, err = encodeXML(req.Action+"Response", result)
+		return body, contentTypeXML, err
+	}
+	body, err = encodeJSON(withEmptySlices(result))
+	return body, contentTypeJSON, err
+}
+
+// errorBody is the ECS error envelope.
+type errorBody struct {
+	XMLName   xml.Name `json:"-" xml:"Error"`
+	RequestId string
+	HostId    string
+	Code      string
+	Message   string
+	Recommend string
+}
+
+func encodeError(req *Request, hostID string, e *ecserr.Error) (body []byte, contentType string) {
+	eb := errorBody{
+		RequestId: req.RequestID,
+		HostId:    hostID,
+		Code:      e.Code,
+		Message:   e.Message,
+		Recommend: "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) +
+			"&product=" + url.QueryEscape(req.Product) + "&requestId=" + req.RequestID,
+	}
+	var err error
+	if req.Format == "XML" {
+		body, err = encodeXML("Error", eb)
+		contentType = contentTypeXML
+	} else {
+		body, err = encodeJSON(eb)
+		contentType = contentTypeJSON
+	}
+	if err != nil { // plain strings cannot fail to encode
+		panic(err)
+	}
+	return body, contentType
+}
+
+// errorStatus keeps statuses in the error range: a zero or 2xx status on an
+// *ecserr.Error is a bug and must not look like success.
+func errorStatus(e *ecserr.Error) int {
+	if e.Status < 400 || e.Status > 599 {
+		return http.StatusInternalServerError
+	}
+	return e.Status
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // descriptions may hold < > &; keep them readable
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func encodeXML(root string, v any) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	if err := enc.EncodeElement(v, xml.StartElement{Name: xml.Name{Local: root}}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

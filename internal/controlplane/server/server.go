@@ -1,0 +1,145 @@
+// Package server assembles Palisade's API server: the store, the actions,
+// signature verification and the HTTP transport.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Config says where to listen and where to keep state.
+type Config struct {
+	Listen string // e.g. 127.0.0.1:8080
+	DB     string // SQLite file
+	// AccessKeyID and AccessKeySecret, if set, become a key of the first account.
+	AccessKeyID, AccessKeySecret string
+	Log                          *slog.Logger
+}
+
+// Server is a running API server.
+type Server struct {
+	Ops      *ops.Service
+	Store    store.Store
+	Key      model.AccessKey // a key of the first account
+	KeyIsNew bool            // the key was made at this start (show it once)
+	Addr     string          // the address actually listened on
+	http     *http.Server
+	ln       net.Listener
+	db       string
+	nonces   *signature.NonceCache
+	stop     context.CancelFunc // ends long polls before a shutdown
+}
+
+// noncesFile keeps the replay cache across a graceful restart.
+func noncesFile(db string) string { return db + ".nonces" }
+
+// loadNonces restores the nonces a graceful shutdown saved. Without them
+// (after a crash) requests signed before this start are refused instead, so
+// none of them can be replayed; a fresh store needs neither.
+func loadNonces(db string, fresh bool) (*signature.NonceCache, time.Time) {
+	c := signature.NewNonceCache(0)
+	f, err := os.Open(noncesFile(db))
+	if err != nil {
+		if fresh {
+			return c, time.Time{}
+		}
+		return c, time.Now()
+	}
+	defer f.Close()
+	_, err = c.ReadFrom(f)
+	os.Remove(noncesFile(db)) // a crash before the next save must not trust stale state
+	if err != nil {
+		return c, time.Now()
+	}
+	return c, time.Time{}
+}
+
+func (s *Server) saveNonces() error {
+	f, err := os.Create(noncesFile(s.db))
+	if err != nil {
+		return err
+	}
+	if _, err := s.nonces.WriteTo(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	return f.Close()
+}
+
+// Open opens the store, makes sure the first account has a key, and binds
+// the listener (so Addr is known before Serve).
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	_, statErr := os.Stat(cfg.DB)
+	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
+	st, err := sqlite.Open(cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
+	}
+	svc := ops.New(st)
+	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("bootstrap the first account: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	stopping, stop := context.WithCancel(context.Background())
+	svc.Stopping = stopping
+	nonces, notBefore := loadNonces(cfg.DB, fresh)
+	api := &rpc.Server{
+		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
+		Routes:   svc.Routes(),
+		Log:      cfg.Log,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+}
+
+// Serve answers requests until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.Store.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.stop() // long polls answer now instead of holding the shutdown up
+	err := s.http.Shutdown(shut)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if e := s.saveNonces(); err == nil {
+		err = e
+	}
+	if e := s.Store.Close(); err == nil {
+		err = e
+	}
+	return err
+}

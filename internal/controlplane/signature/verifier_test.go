@@ -1,0 +1,267 @@
+package signature
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+var testNow = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func testVerifier() *Verifier {
+	return &Verifier{
+		Lookup: func(ak string) (string, bool) {
+			if ak == "testid" {
+				return "testsecret", true
+			}
+			return "", false
+		},
+		Nonces: NewNonceCache(0),
+		Now:    func() time.Time { return testNow },
+	}
+}
+
+// v1Params returns a complete V1 request signed with secret; edit may change
+// parameters before signing.
+func v1Params(secret string, edit func(url.Values)) url.Values {
+	p := url.Values{
+		"AccessKeyId":      {"testid"},
+		"Action":           {"DescribeRegions"},
+		"Version":          {"2014-05-26"},
+		"Format":           {"JSON"},
+		"SignatureMethod":  {"HMAC-SHA1"},
+		"SignatureVersion": {"1.0"},
+		"SignatureNonce":   {"n-1"},
+		"SignatureType":    {""},
+		"Timestamp":        {testNow.Format(TimestampLayout)},
+	}
+	if edit != nil {
+		edit(p)
+	}
+	p.Set("Signature", SignV1(secret, StringToSignV1("POST", p)))
+	return p
+}
+
+func v1Request(p url.Values) *http.Request {
+	return httptest.NewRequest("POST", "/?"+p.Encode(), nil)
+}
+
+// v3Request builds a V3-signed POST with query q and body; edit may change
+// headers before signing.
+func v3Request(secret string, q url.Values, body string, edit func(http.Header)) *http.Request {
+	r := httptest.NewRequest("POST", "/?"+q.Encode(), strings.NewReader(body))
+	r.Host = "127.0.0.1:8080"
+	r.Header.Set("x-acs-action", "DescribeRegions")
+	r.Header.Set("x-acs-version", "2014-05-26")
+	r.Header.Set("x-acs-date", testNow.Format(TimestampLayout))
+	r.Header.Set("x-acs-signature-nonce", "n-1")
+	r.Header.Set("x-acs-content-sha256", HashPayload([]byte(body)))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if edit != nil {
+		edit(r.Header)
+	}
+	signed := []string{"host"}
+	for k := range r.Header {
+		if l := strings.ToLower(k); strings.HasPrefix(l, "x-acs-") || l == "content-type" {
+			signed = append(signed, l)
+		}
+	}
+	sortStrings(signed)
+	h := r.Header.Clone()
+	h.Set("Host", r.Host)
+	cr := CanonicalRequestV3("POST", "/", q, h, signed, r.Header.Get("x-acs-content-sha256"))
+	r.Header.Set("Authorization", AlgorithmV3+" Credential=testid,SignedHeaders="+strings.Join(signed, ";")+",Signature="+SignV3(secret, cr))
+	return r
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func TestVerifyV1(t *testing.T) {
+	del := func(name string) func(url.Values) { return func(p url.Values) { p.Del(name) } }
+	set := func(name, v string) func(url.Values) { return func(p url.Values) { p.Set(name, v) } }
+	for _, tc := range []struct {
+		name     string
+		params   url.Values
+		wantCode string
+		wantMsg  string // substring
+	}{
+		{name: "ok", params: v1Params("testsecret", nil)},
+		{name: "missing AccessKeyId", params: v1Params("testsecret", del("AccessKeyId")), wantCode: "MissingParameter", wantMsg: `"AccessKeyId"`},
+		{name: "missing SignatureNonce", params: v1Params("testsecret", del("SignatureNonce")), wantCode: "MissingParameter", wantMsg: `"SignatureNonce"`},
+		{name: "missing Timestamp", params: v1Params("testsecret", del("Timestamp")), wantCode: "MissingParameter", wantMsg: `"Timestamp"`},
+		{name: "missing SignatureMethod", params: v1Params("testsecret", del("SignatureMethod")), wantCode: "MissingParameter"},
+		{name: "missing SignatureVersion", params: v1Params("testsecret", del("SignatureVersion")), wantCode: "MissingParameter"},
+		{name: "missing Action", params: v1Params("testsecret", del("Action")), wantCode: "MissingParameter", wantMsg: `"Action"`},
+		{name: "missing Signature", params: func() url.Values { p := v1Params("testsecret", nil); p.Del("Signature"); return p }(), wantCode: "MissingParameter", wantMsg: `"Signature"`},
+		{name: "unsupported method", params: v1Params("testsecret", set("SignatureMethod", "HMAC-SHA256")), wantCode: "InvalidParameter", wantMsg: "HMAC-SHA1"},
+		{name: "unsupported version", params: v1Params("testsecret", set("SignatureVersion", "2.0")), wantCode: "InvalidParameter"},
+		{name: "bad timestamp", params: v1Params("testsecret", set("Timestamp", "yesterday")), wantCode: "InvalidTimeStamp.Format"},
+		{name: "rfc3339 offset ok", params: v1Params("testsecret", set("Timestamp", "2024-01-01T08:00:00+08:00"))},
+		{name: "16 min old", params: v1Params("testsecret", set("Timestamp", testNow.Add(-16*time.Minute).Format(TimestampLayout))), wantCode: "InvalidTimeStamp.Expired"},
+		{name: "16 min ahead", params: v1Params("testsecret", set("Timestamp", testNow.Add(16*time.Minute).Format(TimestampLayout))), wantCode: "InvalidTimeStamp.Expired"},
+		{name: "14 min ahead ok", params: v1Params("testsecret", set("Timestamp", testNow.Add(14*time.Minute).Format(TimestampLayout)))},
+		{name: "unknown key", params: v1Params("testsecret", set("AccessKeyId", "nobody")), wantCode: "InvalidAccessKeyId.NotFound", wantMsg: "Specified access key is not found."},
+		{name: "wrong secret", params: v1Params("other", nil), wantCode: "SignatureDoesNotMatch",
+			wantMsg: "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3Dtestid%26Action"},
+		{name: "tampered param", params: func() url.Values { p := v1Params("testsecret", nil); p.Set("Action", "DeleteSecurityGroup"); return p }(), wantCode: "SignatureDoesNotMatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := testVerifier()
+			ak, err := v.Verify(v1Request(tc.params), tc.params, nil)
+			checkErr(t, err, tc.wantCode, tc.wantMsg)
+			if err == nil && ak != "testid" {
+				t.Errorf("ak = %q", ak)
+			}
+		})
+	}
+}
+
+func TestVerifyV1SignatureSpaceForPlus(t *testing.T) {
+	// Find a nonce whose signature contains '+', then send it unescaped.
+	for i := 0; ; i++ {
+		p := v1Params("testsecret", func(p url.Values) { p.Set("SignatureNonce", "n"+string(rune('a'+i%26))+strings.Repeat("x", i/26)) })
+		sig := p.Get("Signature")
+		if !strings.Contains(sig, "+") {
+			continue
+		}
+		p.Set("Signature", strings.ReplaceAll(sig, "+", " "))
+		if _, err := testVerifier().Verify(v1Request(p), p, nil); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+}
+
+func TestVerifyV3(t *testing.T) {
+	q := url.Values{"RegionId": {"cn-hangzhou"}, "Tag.1.Key": {"a b*~"}}
+	setH := func(name, v string) func(http.Header) { return func(h http.Header) { h.Set(name, v) } }
+	delH := func(name string) func(http.Header) { return func(h http.Header) { h.Del(name) } }
+	for _, tc := range []struct {
+		name     string
+		req      *http.Request
+		body     string
+		wantCode string
+		wantMsg  string
+	}{
+		{name: "ok", req: v3Request("testsecret", q, "", nil)},
+		{name: "ok with form body", req: v3Request("testsecret", q, "A=1&B=2", nil), body: "A=1&B=2"},
+		{name: "body swapped", req: v3Request("testsecret", q, "A=1&B=2", nil), body: "A=1&B=3", wantCode: "InvalidParameter", wantMsg: "x-acs-content-sha256"},
+		{name: "malformed authorization", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Header.Set("Authorization", "ACS3-HMAC-SHA256 Credential=testid")
+			return r
+		}(), wantCode: "IncompleteSignature"},
+		{name: "sm3", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SHA256", "SM3", 1))
+			return r
+		}(), wantCode: "InvalidParameter", wantMsg: "ACS3-HMAC-SM3"},
+		{name: "missing date", req: v3Request("testsecret", q, "", delH("x-acs-date")), wantCode: "MissingParameter", wantMsg: "x-acs-date"},
+		{name: "missing nonce", req: v3Request("testsecret", q, "", delH("x-acs-signature-nonce")), wantCode: "MissingParameter", wantMsg: "x-acs-signature-nonce"},
+		{name: "missing content hash", req: v3Request("testsecret", q, "", delH("x-acs-content-sha256")), wantCode: "MissingParameter", wantMsg: "x-acs-content-sha256"},
+		{name: "unsigned x-acs header", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Header.Set("x-acs-action", "DeleteSecurityGroup")
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "x-acs-action;", "", 1))
+			return r
+		}(), wantCode: "IncompleteSignature", wantMsg: "x-acs-action"},
+		{name: "bad date", req: v3Request("testsecret", q, "", setH("x-acs-date", "2024-01-01 00:00:00")), wantCode: "InvalidTimeStamp.Format"},
+		{name: "expired", req: v3Request("testsecret", q, "", setH("x-acs-date", "2023-12-31T23:44:59Z")), wantCode: "InvalidTimeStamp.Expired"},
+		{name: "unknown key", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "testid", "nobody", 1))
+			return r
+		}(), wantCode: "InvalidAccessKeyId.NotFound", wantMsg: "Specified access key is not found."},
+		{name: "wrong secret", req: v3Request("other", q, "", nil), wantCode: "SignatureDoesNotMatch",
+			wantMsg: "Specified signature is not matched with our calculation. server string to sign is:POST\n/\nRegionId=cn-hangzhou&Tag.1.Key=a%20b%2A~\nhost:127.0.0.1:8080\n"},
+		{name: "tampered query", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.URL.RawQuery += "&Extra=1"
+			return r
+		}(), wantCode: "SignatureDoesNotMatch"},
+		{name: "tampered host", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Host = "evil"
+			return r
+		}(), wantCode: "SignatureDoesNotMatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ak, err := testVerifier().Verify(tc.req, nil, []byte(tc.body))
+			checkErr(t, err, tc.wantCode, tc.wantMsg)
+			if err == nil && ak != "testid" {
+				t.Errorf("ak = %q", ak)
+			}
+		})
+	}
+}
+
+// A nonce is burnt only by a request whose signature verified; a reused one
+// is refused; another key may use the same nonce.
+func TestVerifyNonce(t *testing.T) {
+	v := testVerifier()
+	v.Lookup = func(ak string) (string, bool) { return "testsecret", ak == "testid" || ak == "other" }
+	forged := v1Params("wrong", nil)
+	if _, err := v.Verify(v1Request(forged), forged, nil); err == nil || err.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("forged: %v", err)
+	}
+	good := v1Params("testsecret", nil)
+	if _, err := v.Verify(v1Request(good), good, nil); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	_, err := v.Verify(v1Request(good), good, nil)
+	checkErr(t, err, "SignatureNonceUsed", "nonce")
+	// Same nonce through V3 with the same key is a replay too.
+	_, err = v.Verify(v3Request("testsecret", nil, "", nil), nil, nil)
+	checkErr(t, err, "SignatureNonceUsed", "")
+	other := v1Params("testsecret", func(p url.Values) { p.Set("AccessKeyId", "other") })
+	if _, err := v.Verify(v1Request(other), other, nil); err != nil {
+		t.Fatalf("other key, same nonce: %v", err)
+	}
+	// Once the timestamp itself has expired the nonce may be forgotten.
+	testNowSaved := testNow
+	v.Now = func() time.Time { return testNowSaved.Add(16 * time.Minute) }
+	_, err = v.Verify(v1Request(good), good, nil)
+	checkErr(t, err, "InvalidTimeStamp.Expired", "")
+}
+
+func TestVerifyNilNoncesAndLookup(t *testing.T) {
+	v := &Verifier{Now: func() time.Time { return testNow }}
+	p := v1Params("testsecret", nil)
+	_, err := v.Verify(v1Request(p), p, nil)
+	checkErr(t, err, "InvalidAccessKeyId.NotFound", "")
+	v.Lookup = testVerifier().Lookup
+	for i := 0; i < 2; i++ { // no nonce cache: replays pass
+		if _, err := v.Verify(v1Request(p), p, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func checkErr(t *testing.T, err *ecserr.Error, code, msg string) {
+	t.Helper()
+	if code == "" {
+		if err != nil {
+			t.Fatalf("unexpected error %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error, want %s", code)
+	}
+	if err.Code != code || err.Status != http.StatusBadRequest || !strings.Contains(err.Message, msg) {
+		t.Fatalf("got %d %s %q; want 400 %s containing %q", err.Status, err.Code, err.Message, code, msg)
+	}
+}

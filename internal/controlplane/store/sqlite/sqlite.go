@@ -1,0 +1,536 @@
+// Package sqlite implements store.Store on SQLite (modernc.org/sqlite, pure
+// Go) in WAL mode: one serialized writer, concurrent snapshot readers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is a SQLite-backed store.Store.
+type Store struct {
+	wdb *sql.DB // exactly one connection: all writes go through it
+	rdb *sql.DB // read-only connection pool for View and friends
+
+	// wlock serializes Update. It is a 1-slot semaphore rather than a mutex
+	// so waiting for it honours ctx and Close.
+	wlock chan struct{}
+
+	mu     sync.Mutex
+	rev    int64         // last committed revision, for WaitRevision
+	notify chan struct{} // closed and replaced whenever rev advances
+
+	closed    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	tmpDir    string // backing directory of a ":memory:" store, removed on Close
+}
+
+var _ store.Store = (*Store)(nil)
+
+// busyTimeoutMS bounds how long a connection waits for a lock held by
+// another connection (e.g. a checkpoint, or another process) before failing
+// with SQLITE_BUSY. In-process writers never contend: wlock serializes them.
+const busyTimeoutMS = 10000
+
+// Open opens (creating if needed) the SQLite database at path and applies
+// pending schema migrations.
+//
+// path ":memory:" gives a private, non-durable store. It is backed by a
+// temporary file rather than SQLite's in-memory database, because the
+// latter cannot be shared between the writer and the reader pool with WAL
+// snapshot semantics; the file is removed on Close.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlite: open: %w: empty path", store.ErrInvalid)
+	}
+	s := &Store{
+		wlock:  make(chan struct{}, 1),
+		notify: make(chan struct{}),
+		closed: make(chan struct{}),
+	}
+	// synchronous=FULL fsyncs the WAL on every commit: an Update that
+	// returned is not lost on power failure.
+	syncMode := "FULL"
+	if path == ":memory:" {
+		dir, err := os.MkdirTemp("", "palisade-store-")
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		s.tmpDir = dir
+		path = filepath.Join(dir, "palisade.db")
+		syncMode = "OFF" // nothing survives Close anyway
+	}
+	if err := s.open(path, syncMode); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) open(path, syncMode string) error {
+	ctx := context.Background()
+	// A "file:" URI so that any path is accepted; escape what URIs reserve.
+	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS)
+
+	var err error
+	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock up front, so a
+	// write transaction never fails mid-way upgrading a read lock.
+	s.wdb, err = sql.Open("sqlite", uri+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous("+syncMode+")&_txlock=immediate")
+	if err != nil {
+		return err
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxLifetime(0)
+	s.wdb.SetConnMaxIdleTime(0)
+
+	// journal_mode=WAL silently keeps the old mode if it cannot switch (e.g.
+	// on a filesystem without shared memory); readers would then block the
+	// writer, so refuse to run.
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	if err := migrate(ctx, s.wdb, migrations); err != nil {
+		return err
+	}
+	if err := s.wdb.QueryRowContext(ctx, selectRevision).Scan(&s.rev); err != nil {
+		return err
+	}
+
+	// query_only guards against accidental writes through the read pool.
+	s.rdb, err = sql.Open("sqlite", uri+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		return err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	s.rdb.SetMaxOpenConns(n)
+	s.rdb.SetMaxIdleConns(n)
+	return nil
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		errs = append(errs, s.wdb.Close())
+	}
+	if s.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(s.tmpDir))
+	}
+	return errors.Join(errs...)
+}
+
+// Close waits for an in-flight Update to finish, then closes the database.
+// WaitRevision callers are woken with store.ErrClosed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.wlock <- struct{}{} // never released: no Update starts after this
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) isClosed() bool {
+	select {
+	case <-s.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+const selectRevision = `SELECT value FROM meta WHERE key = 'revision'`
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	if s.isClosed() {
+		return 0, store.ErrClosed
+	}
+	select {
+	case s.wlock <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-s.closed:
+		return 0, store.ErrClosed
+	}
+	defer func() { <-s.wlock }()
+	if s.isClosed() {
+		return 0, store.ErrClosed
+	}
+
+	sqlTx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			sqlTx.Rollback() // also on panic in fn
+		}
+	}()
+
+	var base int64
+	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&base); err != nil {
+		return 0, fmt.Errorf("sqlite: read revision: %w", err)
+	}
+	t := &writeTx{
+		readTx: readTx{ctx: ctx, tx: sqlTx, rev: base},
+		next:   base + 1,
+		index:  map[recordKey]int{},
+	}
+	err = fn(t)
+	t.done = true
+	if err != nil {
+		return 0, err
+	}
+
+	rev := base
+	if len(t.changes) > 0 {
+		rev = t.next
+		for i, c := range t.changes {
+			if _, err := sqlTx.ExecContext(ctx,
+				`INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
+				return 0, fmt.Errorf("sqlite: write change log: %w", err)
+			}
+		}
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision'`, rev); err != nil {
+			return 0, fmt.Errorf("sqlite: write revision: %w", err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	committed = true
+	if rev != base {
+		s.advance(rev)
+	}
+	return rev, nil
+}
+
+// advance publishes a committed revision to WaitRevision callers.
+func (s *Store) advance(rev int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rev > s.rev {
+		s.rev = rev
+		close(s.notify)
+		s.notify = make(chan struct{})
+	}
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(store.ReadTx) error) error {
+	return s.read(ctx, func(t *readTx) error { return fn(t) })
+}
+
+// read runs fn in a read-only transaction on the reader pool. The first
+// statement (reading the revision) fixes the WAL snapshot that every later
+// statement in the transaction sees.
+func (s *Store) read(ctx context.Context, fn func(*readTx) error) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	sqlTx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer sqlTx.Rollback() // read-only: rollback just ends the snapshot
+	t := &readTx{ctx: ctx, tx: sqlTx}
+	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&t.rev); err != nil {
+		return fmt.Errorf("sqlite: read revision: %w", err)
+	}
+	err = fn(t)
+	t.done = true
+	return err
+}
+
+// Revision implements store.Store.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := s.read(ctx, func(t *readTx) error { rev = t.rev; return nil })
+	return rev, err
+}
+
+// Changes implements store.Store.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]store.Change, error) {
+	if limit < 0 {
+		return nil, fmt.Errorf("sqlite: changes: %w: negative limit", store.ErrInvalid)
+	}
+	var out []store.Change
+	err := s.read(ctx, func(t *readTx) error {
+		const q = `SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`
+		if limit == 0 {
+			var err error
+			out, err = t.changes(q, after)
+			return err
+		}
+		// Fetch one extra row to learn whether the page would split a
+		// revision.
+		cs, err := t.changes(q+` LIMIT ?`, after, limit+1)
+		if err != nil || len(cs) <= limit {
+			out = cs
+			return err
+		}
+		last := cs[limit].Revision
+		if cs[limit-1].Revision != last {
+			out = cs[:limit]
+			return nil
+		}
+		// The page ends inside revision last: drop it, or if it is the only
+		// revision in the page, return it whole.
+		cut := limit - 1
+		for cut >= 0 && cs[cut].Revision == last {
+			cut--
+		}
+		if cut >= 0 {
+			out = cs[:cut+1]
+			return nil
+		}
+		out, err = t.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision = ? ORDER BY seq`, last)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// WaitRevision implements store.Store.
+func (s *Store) WaitRevision(ctx context.Context, after int64) (int64, error) {
+	for {
+		s.mu.Lock()
+		rev, ch := s.rev, s.notify
+		s.mu.Unlock()
+		if s.isClosed() {
+			return rev, store.ErrClosed
+		}
+		if rev > after {
+			return rev, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return rev, ctx.Err()
+		case <-s.closed:
+			return rev, store.ErrClosed
+		}
+	}
+}
+
+var errTxDone = errors.New("sqlite: transaction used after its callback returned")
+
+// readTx implements store.ReadTx on a *sql.Tx (read-only or read-write).
+type readTx struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	rev  int64
+	done bool
+}
+
+func (t *readTx) Revision() int64 { return t.rev }
+
+func (t *readTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
+	if t.done {
+		return store.Record{}, false, errTxDone
+	}
+	r := store.Record{Kind: kind, ID: id}
+	err := t.tx.QueryRowContext(t.ctx,
+		`SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`,
+		string(kind), id).Scan(&r.Account, &r.Region, &r.Data, &r.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, false, nil
+	}
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("sqlite: get %s/%s: %w", kind, id, err)
+	}
+	return r, true, nil
+}
+
+func (t *readTx) List(kind store.Kind, q store.Query) ([]store.Record, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	query := `SELECT id, account, region, data, revision FROM resources WHERE kind = ?`
+	args := []any{string(kind)}
+	if q.Account != "" {
+		query += ` AND account = ?`
+		args = append(args, q.Account)
+	}
+	if q.Region != "" {
+		query += ` AND region = ?`
+		args = append(args, q.Region)
+	}
+	query += ` ORDER BY id`
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []store.Record
+	for rows.Next() {
+		r := store.Record{Kind: kind}
+		if err := rows.Scan(&r.ID, &r.Account, &r.Region, &r.Data, &r.Revision); err != nil {
+			return nil, fmt.Errorf("sqlite: list %s: %w", kind, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list %s: %w", kind, err)
+	}
+	return out, nil
+}
+
+func (t *readTx) Token(account, token string) (store.Token, bool, error) {
+	if t.done {
+		return store.Token{}, false, errTxDone
+	}
+	tok := store.Token{Account: account, Token: token}
+	var created int64
+	err := t.tx.QueryRowContext(t.ctx,
+		`SELECT action, params_hash, response, created FROM client_tokens WHERE account = ? AND token = ?`,
+		account, token).Scan(&tok.Action, &tok.ParamsHash, &tok.Response, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, false, nil
+	}
+	if err != nil {
+		return store.Token{}, false, fmt.Errorf("sqlite: get token: %w", err)
+	}
+	tok.Created = time.UnixMicro(created).UTC()
+	return tok, true, nil
+}
+
+func (t *readTx) changes(query string, args ...any) ([]store.Change, error) {
+	rows, err := t.tx.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Change
+	for rows.Next() {
+		var c store.Change
+		var kind, op string
+		if err := rows.Scan(&c.Revision, &kind, &c.ID, &c.Account, &c.Region, &op); err != nil {
+			return nil, fmt.Errorf("sqlite: changes: %w", err)
+		}
+		c.Kind, c.Op = store.Kind(kind), store.Op(op)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: changes: %w", err)
+	}
+	return out, nil
+}
+
+type recordKey struct {
+	kind store.Kind
+	id   string
+}
+
+// writeTx implements store.Tx. It collects one change-log entry per written
+// record; Update writes them when fn succeeds.
+type writeTx struct {
+	readTx
+	next    int64 // revision this transaction commits as, if it writes
+	changes []store.Change
+	index   map[recordKey]int // position in changes
+}
+
+func (t *writeTx) record(c store.Change) {
+	k := recordKey{c.Kind, c.ID}
+	if i, ok := t.index[k]; ok {
+		t.changes[i] = c // keep first-write position, last op
+		return
+	}
+	t.index[k] = len(t.changes)
+	t.changes = append(t.changes, c)
+}
+
+func (t *writeTx) Put(r store.Record) error {
+	if t.done {
+		return errTxDone
+	}
+	if r.Kind == "" || r.ID == "" {
+		return fmt.Errorf("sqlite: put: %w: empty kind or id", store.ErrInvalid)
+	}
+	data := r.Data
+	if data == nil {
+		data = []byte{}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `
+INSERT INTO resources (kind, id, account, region, data, revision) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (kind, id) DO UPDATE SET
+	account = excluded.account, region = excluded.region,
+	data = excluded.data, revision = excluded.revision`,
+		string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
+		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
+	}
+	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut})
+	return nil
+}
+
+func (t *writeTx) Delete(kind store.Kind, id string) error {
+	if t.done {
+		return errTxDone
+	}
+	if kind == "" || id == "" {
+		return fmt.Errorf("sqlite: delete: %w: empty kind or id", store.ErrInvalid)
+	}
+	// RETURNING tells whether a row existed and gives its scope for the
+	// change log in one statement.
+	var account, region string
+	err := t.tx.QueryRowContext(t.ctx,
+		`DELETE FROM resources WHERE kind = ? AND id = ? RETURNING account, region`,
+		string(kind), id).Scan(&account, &region)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: delete %s/%s: %w", kind, id, err)
+	}
+	t.record(store.Change{Revision: t.next, Kind: kind, ID: id, Account: account, Region: region, Op: store.OpDelete})
+	return nil
+}
+
+func (t *writeTx) PutToken(tok store.Token) error {
+	if t.done {
+		return errTxDone
+	}
+	if tok.Token == "" {
+		return fmt.Errorf("sqlite: put token: %w: empty token", store.ErrInvalid)
+	}
+	resp := tok.Response
+	if resp == nil {
+		resp = []byte{}
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `
+INSERT INTO client_tokens (account, token, action, params_hash, response, created) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, token) DO UPDATE SET
+	action = excluded.action, params_hash = excluded.params_hash,
+	response = excluded.response, created = excluded.created`,
+		tok.Account, tok.Token, tok.Action, tok.ParamsHash, resp, tok.Created.UnixMicro()); err != nil {
+		return fmt.Errorf("sqlite: put token: %w", err)
+	}
+	return nil
+}

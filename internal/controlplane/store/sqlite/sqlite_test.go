@@ -1,0 +1,394 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
+)
+
+func openT(t testing.TB, path string) *Store {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", path, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openT(t, filepath.Join(t.TempDir(), "palisade.db"))
+	})
+}
+
+func TestConformanceMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return openT(t, ":memory:") })
+}
+
+func TestMemoryRemovedOnClose(t *testing.T) {
+	s := openT(t, ":memory:")
+	dir := s.tmpDir
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("backing dir: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("backing dir still exists after Close: %v", err)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "p.db"))
+	ctx := context.Background()
+	var mode string
+	var syncLevel int
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&syncLevel); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || syncLevel != 2 {
+		t.Errorf("journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, syncLevel)
+	}
+	// The read pool refuses writes.
+	if _, err := s.rdb.ExecContext(ctx, "DELETE FROM meta"); err == nil {
+		t.Error("write through the read pool succeeded")
+	}
+}
+
+func TestOddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "we?ird#na%20me.db")
+	s := openT(t, path)
+	if _, err := s.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Put(store.Record{Kind: "vpc", ID: "v", Data: []byte(`{}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not created at the literal path: %v", err)
+	}
+}
+
+func TestOpenEmptyPath(t *testing.T) {
+	if _, err := Open(""); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Open(\"\") = %v, want ErrInvalid", err)
+	}
+}
+
+// snapshot is everything a reopen must preserve.
+type snapshot struct {
+	Rev     int64
+	Records []store.Record
+	Changes []store.Change
+	Token   store.Token
+}
+
+func take(t *testing.T, s *Store) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	var snap snapshot
+	err := s.View(ctx, func(tx store.ReadTx) error {
+		snap.Rev = tx.Revision()
+		for _, k := range []store.Kind{"vpc", "securitygroup"} {
+			rs, err := tx.List(k, store.Query{})
+			if err != nil {
+				return err
+			}
+			snap.Records = append(snap.Records, rs...)
+		}
+		tok, _, err := tx.Token("acct", "tok")
+		snap.Token = tok
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Changes, err = s.Changes(ctx, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "palisade.db")
+	ctx := context.Background()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.Update(ctx, func(tx store.Tx) error {
+			if err := store.PutAs(tx, "vpc", fmt.Sprintf("vpc-%d", i), "acct", "cn-hangzhou", map[string]int{"i": i}); err != nil {
+				return err
+			}
+			if i == 3 {
+				if err := tx.Delete("vpc", "vpc-1"); err != nil {
+					return err
+				}
+				return tx.PutToken(store.Token{Account: "acct", Token: "tok", Action: "CreateVpc",
+					ParamsHash: "h", Response: []byte(`{"ok":true}`), Created: time.Now().Truncate(time.Microsecond)})
+			}
+			return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Account: "acct", Data: []byte(`{}`)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := take(t, s)
+	if before.Rev != 5 || before.Token.Action != "CreateVpc" {
+		t.Fatalf("unexpected state before reopen: %+v", before)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openT(t, path)
+	after := take(t, s)
+	if !before.Token.Created.Equal(after.Token.Created) {
+		t.Errorf("token created %v, was %v", after.Token.Created, before.Token.Created)
+	}
+	before.Token.Created, after.Token.Created = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("state after reopen differs:\nbefore %+v\nafter  %+v", before, after)
+	}
+	// The revision continues where it left off, and WaitRevision knows it.
+	rev, err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(store.Record{Kind: "vpc", ID: "vpc-new", Data: []byte(`{}`)})
+	})
+	if err != nil || rev != 6 {
+		t.Errorf("first Update after reopen = %d, %v, want 6", rev, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if got, err := s.WaitRevision(wctx, 5); err != nil || got != 6 {
+		t.Errorf("WaitRevision(5) after reopen = %d, %v", got, err)
+	}
+}
+
+func versions(t *testing.T, s *Store) []int {
+	t.Helper()
+	rows, err := s.rdb.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}
+
+func tableExists(t *testing.T, s *Store, name string) bool {
+	t.Helper()
+	var n int
+	if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+func TestMigrations(t *testing.T) {
+	orig := migrations
+	t.Cleanup(func() { migrations = orig })
+	path := filepath.Join(t.TempDir(), "palisade.db")
+	n := len(orig)
+	reopen := func() *Store {
+		t.Helper()
+		s, err := Open(path)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	}
+
+	// Fresh file, then reopening it repeatedly: each migration applied once,
+	// data untouched.
+	s := reopen()
+	if _, err := s.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Put(store.Record{Kind: "vpc", ID: "v", Data: []byte(`{}`)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for range 3 {
+		s = reopen()
+		if got := versions(t, s); !reflect.DeepEqual(got, seq(n)) {
+			t.Errorf("versions = %v, want %v", got, seq(n))
+		}
+		if rev, _ := s.Revision(context.Background()); rev != 1 {
+			t.Errorf("revision after reopen = %d, want 1", rev)
+		}
+		s.Close()
+	}
+
+	// A new migration is applied once, on the next open only.
+	const extra = `CREATE TABLE extra (x INTEGER); INSERT INTO extra VALUES (1);`
+	migrations = append(orig[:n:n], extra)
+	for range 2 {
+		s = reopen()
+		if got := versions(t, s); !reflect.DeepEqual(got, seq(n+1)) {
+			t.Errorf("versions = %v, want %v", got, seq(n+1))
+		}
+		var count int
+		if err := s.rdb.QueryRow(`SELECT COUNT(*) FROM extra`).Scan(&count); err != nil || count != 1 {
+			t.Errorf("extra rows = %d, %v, want 1 (migration ran more than once?)", count, err)
+		}
+		s.Close()
+	}
+
+	// A failing migration rolls back entirely, including earlier statements
+	// of the same batch, and Open fails.
+	migrations = append(orig[:n:n], extra,
+		`CREATE TABLE extra2 (x INTEGER)`,
+		`CREATE TABLE extra3 (x INTEGER); SELECT no_such_column FROM extra;`)
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Fatal("Open with a failing migration succeeded")
+	}
+	migrations = append(orig[:n:n], extra)
+	s = reopen()
+	if got := versions(t, s); !reflect.DeepEqual(got, seq(n+1)) {
+		t.Errorf("versions after failed migration = %v, want %v", got, seq(n+1))
+	}
+	if tableExists(t, s, "extra2") || tableExists(t, s, "extra3") {
+		t.Error("failed migration batch left tables behind")
+	}
+	s.Close()
+
+	// An older binary refuses a newer schema.
+	migrations = orig
+	if s, err := Open(path); err == nil {
+		s.Close()
+		t.Error("Open of a newer schema succeeded")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v", err)
+	}
+}
+
+// TestConcurrentStores: two Store values on one file (e.g. two processes)
+// still never lose a write; SQLite's file lock and busy_timeout serialize
+// them.
+func TestConcurrentStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "palisade.db")
+	a, b := openT(t, path), openT(t, path)
+	const per = 50
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b, a, b} {
+		wg.Go(func() {
+			for range per {
+				_, err := s.Update(context.Background(), func(tx store.Tx) error {
+					c, _, err := store.GetAs[struct{ N int }](tx, "counter", "c")
+					if err != nil {
+						return err
+					}
+					c.N++
+					return store.PutAs(tx, "counter", "c", "", "", c)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var n int
+	a.View(context.Background(), func(tx store.ReadTx) error {
+		c, _, err := store.GetAs[struct{ N int }](tx, "counter", "c")
+		n = c.N
+		if tx.Revision() != 4*per {
+			t.Errorf("revision = %d, want %d", tx.Revision(), 4*per)
+		}
+		return err
+	})
+	if n != 4*per {
+		t.Errorf("counter = %d, want %d", n, 4*per)
+	}
+}
+
+func benchUpdate(b *testing.B, path string, parallel bool) {
+	s := openT(b, path)
+	i := 0
+	var mu sync.Mutex
+	write := func() {
+		mu.Lock()
+		i++
+		id := fmt.Sprintf("vpc-%d", i%1000)
+		mu.Unlock()
+		if _, err := s.Update(context.Background(), func(tx store.Tx) error {
+			return tx.Put(store.Record{Kind: "vpc", ID: id, Account: "acct", Region: "r",
+				Data: []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`)})
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				write()
+			}
+		})
+	} else {
+		for b.Loop() {
+			write()
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+func BenchmarkUpdateFile(b *testing.B) {
+	benchUpdate(b, filepath.Join(b.TempDir(), "bench.db"), false)
+}
+
+func BenchmarkUpdateFileParallel(b *testing.B) {
+	benchUpdate(b, filepath.Join(b.TempDir(), "bench.db"), true)
+}
+
+func BenchmarkUpdateMemory(b *testing.B) { benchUpdate(b, ":memory:", false) }
+
+func BenchmarkGet(b *testing.B) {
+	s := openT(b, filepath.Join(b.TempDir(), "bench.db"))
+	s.Update(context.Background(), func(tx store.Tx) error {
+		return tx.Put(store.Record{Kind: "vpc", ID: "v", Data: []byte(`{"name":"bench"}`)})
+	})
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.View(context.Background(), func(tx store.ReadTx) error {
+				_, _, err := tx.Get("vpc", "v")
+				return err
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

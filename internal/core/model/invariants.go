@@ -1,0 +1,128 @@
+package model
+
+import (
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// Quotas (ECS defaults).
+const (
+	MaxRulesPerGroup     = 200 // rules of both directions in one group
+	MaxRulesPerNIC       = 1000
+	MaxGroupsPerInstance = 5
+	MaxGroupPeerRules    = 20 // rules of a basic group whose peer is a group
+	MaxGroupsPerRegion   = 100
+	MaxPermissionsPerAPI = 100
+	MaxPrefixListEntries = 200
+	MaxPrefixListsRegion = 100
+	MaxPrefixListUses    = 1000
+	MaxGroupMembers      = 2000 // instances in a basic group
+	MaxEnterpriseMembers = 65536
+)
+
+// Weight is what a rule counts against the rule quotas: a prefix-list rule
+// counts as the list's MaxEntries.
+func Weight(r *Rule, prefixLists func(id string) *PrefixList) int {
+	if r.Peer.PrefixListID != "" {
+		if pl := prefixLists(r.Peer.PrefixListID); pl != nil {
+			return pl.MaxEntries
+		}
+	}
+	return 1
+}
+
+// RuleCount is a group's weight against the rule quotas.
+func RuleCount(g *SecurityGroup, prefixLists func(id string) *PrefixList) int {
+	n := 0
+	for i := range g.Rules {
+		n += Weight(&g.Rules[i], prefixLists)
+	}
+	return n
+}
+
+// CheckGroupPeer checks that group g may name peer as the peer of a rule in
+// direction dir. A group may name itself: under InnerAccessPolicy Drop that
+// is how members are let in to each other on chosen ports.
+func CheckGroupPeer(g, peer *SecurityGroup, dir Direction) *ecserr.Error {
+	side := "Source"
+	if dir == Egress {
+		side = "Dest"
+	}
+	field := side + "GroupId"
+	switch {
+	case g.Type == Enterprise:
+		return ecserr.BadRequest("InvalidGroupParameter.OperationDenied", "Enterprise security group %s cannot use security groups as rule peers; use CIDR blocks or prefix lists.", g.ID).At(field)
+	case peer.Type == Enterprise:
+		return ecserr.BadRequest("InvalidGroupAuthParameter.OperationDenied", "Enterprise security group %s cannot be named as a rule peer.", peer.ID).At(field)
+	case g.Classic() != peer.Classic():
+		return ecserr.Forbidden("InvalidNetworkType.Mismatch", "Security groups %s and %s are of different network types (classic and VPC); a rule can only name a group of its own network type.", g.ID, peer.ID).At(field)
+	case !g.Classic() && g.VpcID != peer.VpcID:
+		return ecserr.BadRequest("Invalid"+side+"GroupId.Mismatch", "Security group %s is in %s, not in %s: a VPC group can only name groups of the same VPC.", peer.ID, peer.VpcID, g.VpcID).At(field)
+	}
+	return nil
+}
+
+// CheckPrefixListPeer checks that a rule's address family matches its
+// prefix list's.
+func CheckPrefixListPeer(r *Rule, pl *PrefixList, dir Direction) *ecserr.Error {
+	if r.Local.IsValid() && r.Local.Addr().Is6() != (pl.AddressFamily == "IPv6") ||
+		r.Protocol == ICMP && pl.AddressFamily == "IPv6" || r.Protocol == ICMPv6 && pl.AddressFamily == "IPv4" {
+		side := "Source"
+		if dir == Egress {
+			side = "Dest"
+		}
+		return ecserr.BadRequest("InvalidParam.PrefixListAddressFamilyMismatch", "Prefix list %s is %s and does not match the rule's address family.", pl.ID, pl.AddressFamily).At(side + "PrefixListId")
+	}
+	return nil
+}
+
+// CheckRuleQuotas checks a group's rules after a change against the group's
+// quotas.
+func CheckRuleQuotas(g *SecurityGroup, prefixLists func(id string) *PrefixList) *ecserr.Error {
+	if n := RuleCount(g, prefixLists); n > MaxRulesPerGroup {
+		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (prefix-list rules count as the list's MaxEntries). Revoke rules or use another group.", g.ID, n, MaxRulesPerGroup)
+	}
+	if g.Type == Normal && g.GroupPeerRules() > MaxGroupPeerRules {
+		return ecserr.BadRequest("AuthorizedGroupRule.LimitExceed", "Security group %s would hold more than %d rules whose peer is a security group.", g.ID, MaxGroupPeerRules)
+	}
+	return nil
+}
+
+// CheckNICRules checks the rule total of an instance's groups.
+func CheckNICRules(inst string, groups []*SecurityGroup, prefixLists func(id string) *PrefixList) *ecserr.Error {
+	n := 0
+	for _, g := range groups {
+		n += RuleCount(g, prefixLists)
+	}
+	if n > MaxRulesPerNIC {
+		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups; the limit is %d.", inst, n, MaxRulesPerNIC)
+	}
+	return nil
+}
+
+// CheckInstanceGroups checks a full group set for an instance: 1 to 5 groups,
+// no repeats, all of one type, all in the instance's network and VPC.
+func CheckInstanceGroups(in *Instance, groups []*SecurityGroup) *ecserr.Error {
+	if len(groups) == 0 {
+		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Instance %s must belong to at least one security group.", in.ID)
+	}
+	if len(groups) > MaxGroupsPerInstance {
+		return ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", in.ID, len(groups), MaxGroupsPerInstance)
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if seen[g.ID] {
+			return ecserr.New(404, "InvalidParameter.SecurityGroupIdRepeated", "Security group %s is given more than once.", g.ID)
+		}
+		seen[g.ID] = true
+		if g.Type != groups[0].Type {
+			return ecserr.Forbidden("EnterpriseGroupLimited.MutliGroupType", "Instance %s cannot be in basic and enterprise security groups at once.", in.ID)
+		}
+		if g.VpcID != in.VpcID {
+			if g.Classic() != in.Classic() {
+				return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are of different network types.", g.ID, in.ID)
+			}
+			return ecserr.New(404, "InvalidSecurityGroupVpc.NotBelongToOneVpc", "Security group %s is in %s but instance %s is in %s; groups must be in the instance's VPC.", g.ID, g.VpcID, in.ID, in.VpcID)
+		}
+	}
+	return nil
+}

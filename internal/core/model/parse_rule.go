@@ -1,0 +1,290 @@
+package model
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// RuleInput is a rule as a client sends it: the fields of the ECS Permission
+// struct, as strings. Source* fields are the peer of an ingress rule and the
+// local side of an egress rule; Dest* fields the other way round.
+type RuleInput struct {
+	Policy          string
+	Priority        string
+	IpProtocol      string
+	PortRange       string
+	SourcePortRange string
+	NicType         string
+	Description     string
+
+	SourceCidrIp            string
+	Ipv6SourceCidrIp        string
+	SourceGroupId           string
+	SourceGroupOwnerAccount string
+	SourceGroupOwnerId      string
+	SourcePrefixListId      string
+
+	DestCidrIp            string
+	Ipv6DestCidrIp        string
+	DestGroupId           string
+	DestGroupOwnerAccount string
+	DestGroupOwnerId      string
+	DestPrefixListId      string
+}
+
+// PeerOwner is the owner of a group peer as the client named it: a numeric
+// account ID or an account name. The operations layer resolves it.
+type PeerOwner struct{ ID, Account string }
+
+// ParseRule validates a rule of a group on the classic network (classic) or
+// in a VPC, and returns it normalised, with the peer group's owner as given
+// (resolve it before storing). It checks every field on its own; checks that
+// need other resources (does the peer group exist, is it in the same VPC) are
+// the operations layer's.
+func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecserr.Error) {
+	var r Rule
+	r.Direction = dir
+	var owner PeerOwner
+
+	p, err := parseProtocol(in.IpProtocol)
+	if err != nil {
+		return r, owner, err
+	}
+	r.Protocol = p
+	if r.PortRange, err = parsePortRange(in.PortRange, p); err != nil {
+		return r, owner, err.At("PortRange")
+	}
+	if in.SourcePortRange != "" {
+		spr, err := parsePortRange(in.SourcePortRange, p)
+		if err != nil {
+			return r, owner, ecserr.BadRequest("InvalidSourcePortRange.Malformed", "The specified SourcePortRange %q is not valid: %s", in.SourcePortRange, err.Message).At("SourcePortRange")
+		}
+		if spr != AnyPort {
+			r.SourcePortRange = spr
+		}
+	}
+	if r.Policy, err = ParsePolicy(in.Policy); err != nil {
+		return r, owner, err.At("Policy")
+	}
+	if r.Priority, err = ParsePriority(in.Priority); err != nil {
+		return r, owner, err.At("Priority")
+	}
+	if in.Description != "" {
+		if n := len([]rune(in.Description)); n > 512 {
+			return r, owner, ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The rule description must be 1 to 512 characters long; it has %d.", n).At("Description")
+		}
+		r.Description = in.Description
+	}
+
+	// Which request fields are the peer and which the local side depends on
+	// the direction; the error codes are named after the fields.
+	peerSide, localSide := "Source", "Dest"
+	peer4, peer6, group, ownerID, ownerAcct, pl := in.SourceCidrIp, in.Ipv6SourceCidrIp, in.SourceGroupId, in.SourceGroupOwnerId, in.SourceGroupOwnerAccount, in.SourcePrefixListId
+	local4, local6 := in.DestCidrIp, in.Ipv6DestCidrIp
+	if dir == Egress {
+		peerSide, localSide = "Dest", "Source"
+		peer4, peer6, group, ownerID, ownerAcct, pl = in.DestCidrIp, in.Ipv6DestCidrIp, in.DestGroupId, in.DestGroupOwnerId, in.DestGroupOwnerAccount, in.DestPrefixListId
+		local4, local6 = in.SourceCidrIp, in.Ipv6SourceCidrIp
+	}
+
+	if peer4 != "" && peer6 != "" {
+		return r, owner, ecserr.BadRequest("InvalidParam."+peerSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set; give one peer address family per rule.", peerSide, peerSide).At("Ipv6" + peerSide + "CidrIp")
+	}
+	switch {
+	case peer4 != "":
+		pfx, text, ok := parseCIDR(peer4, false)
+		if !ok {
+			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, peer4).At(peerSide + "CidrIp")
+		}
+		r.Peer = Peer{CIDR: pfx, CIDRText: text}
+	case peer6 != "":
+		pfx, text, ok := parseCIDR(peer6, true)
+		if !ok {
+			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, peer6).At("Ipv6" + peerSide + "CidrIp")
+		}
+		r.Peer = Peer{CIDR: pfx, CIDRText: text}
+	case group != "":
+		r.Peer = Peer{GroupID: group}
+		owner = PeerOwner{ID: ownerID, Account: ownerAcct}
+		if ownerID != "" {
+			if _, err := strconv.ParseUint(ownerID, 10, 64); err != nil {
+				return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, ownerID).At(peerSide + "GroupOwnerId")
+			}
+		}
+	case pl != "":
+		if classic {
+			return r, owner, ecserr.BadRequest("NotSupported.ClassicNetworkPrefixList", "Prefix lists can only be used in rules of VPC security groups.").At(peerSide + "PrefixListId")
+		}
+		r.Peer = Peer{PrefixListID: pl}
+	default:
+		return r, owner, ecserr.BadRequest("MissingParameter."+peerSide, "The rule needs a peer: one of %sCidrIp, Ipv6%sCidrIp, %sGroupId or %sPrefixListId.", peerSide, peerSide, peerSide, peerSide).At(peerSide + "CidrIp")
+	}
+
+	if local4 != "" && local6 != "" {
+		return r, owner, ecserr.BadRequest("InvalidParam."+localSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set.", localSide, localSide).At("Ipv6" + localSide + "CidrIp")
+	}
+	if local4 != "" || local6 != "" {
+		raw, six := local4, false
+		if local6 != "" {
+			raw, six = local6, true
+		}
+		pfx, text, ok := parseCIDR(raw, six)
+		if !ok {
+			code := "Invalid" + localSide + "CidrIp.Malformed"
+			if six {
+				code = "InvalidParam.Ipv6" + localSide + "CidrIp"
+			}
+			field := localSide + "CidrIp"
+			if six {
+				field = "Ipv6" + field
+			}
+			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", raw).At(field)
+		}
+		r.Local, r.LocalText = pfx, text
+		if r.Peer.CIDR.IsValid() && r.Peer.CIDR.Masked() == pfx.Masked() {
+			return r, owner, ecserr.BadRequest("InvalidParamter.Conflict", "SourceCidrIp should be different from the DestCidrIp.").At(localSide + "CidrIp")
+		}
+		if r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is6() != six {
+			return r, owner, ecserr.BadRequest("InvalidParameter.Conflict", "A rule cannot mix IPv4 and IPv6 addresses; use one address family for both sides.").At(localSide + "CidrIp")
+		}
+	}
+
+	// A protocol of one address family cannot be used with addresses of the other.
+	six := r.IPv6()
+	four := r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is4() || r.Local.IsValid() && r.Local.Addr().Is4()
+	if p == ICMP && six {
+		return r, owner, ecserr.BadRequest("InvalidParam.Ipv4ProtocolConflictWithIpv6Address", "ICMP is an IPv4 protocol; use ICMPv6 with IPv6 addresses.").At("IpProtocol")
+	}
+	if p == ICMPv6 && four {
+		return r, owner, ecserr.BadRequest("InvalidParam.Ipv6ProtocolConflictWithIpv4Address", "ICMPv6 is an IPv6 protocol; use ICMP with IPv4 addresses.").At("IpProtocol")
+	}
+
+	switch strings.ToLower(in.NicType) {
+	case "":
+		r.NicType = Intranet
+		if classic && r.Peer.GroupID == "" {
+			r.NicType = Internet
+		}
+	case "intranet":
+		r.NicType = Intranet
+	case "internet":
+		r.NicType = Internet
+		if !classic {
+			r.NicType = Intranet // VPC rules are always intranet; ECS coerces the value
+		} else if r.Peer.GroupID != "" {
+			return r, owner, ecserr.Forbidden("Invalid"+peerSide+"GroupId.Mismatch", "NicType is required or NicType expects intranet: rules with a group peer apply to the intranet.").At("NicType")
+		}
+	default:
+		return r, owner, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType %q is not supported; use intranet or internet.", in.NicType).At("NicType")
+	}
+	return r, owner, nil
+}
+
+func parseProtocol(s string) (Protocol, *ecserr.Error) {
+	if s == "" {
+		return "", ecserr.MissingParameter("IpProtocol").At("IpProtocol")
+	}
+	p, ok := ParseProtocol(s)
+	if !ok {
+		return "", ecserr.BadRequest("InvalidIpProtocol.ValueNotSupported", "IpProtocol %q is not supported; use TCP, UDP, ICMP, ICMPv6, GRE or ALL.", s).At("IpProtocol")
+	}
+	return p, nil
+}
+
+// parsePortRange parses "start/end" for protocol p.
+func parsePortRange(s string, p Protocol) (PortRange, *ecserr.Error) {
+	if s == "" {
+		return PortRange{}, ecserr.BadRequest("InvalidPortRange.Malformed", "PortRange must be set, as start/end (for example 22/22, or -1/-1 for %s).", p)
+	}
+	a, b, ok := strings.Cut(s, "/")
+	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 32)
+	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is malformed; write start/end, for example 22/22.", s)
+	}
+	r := PortRange{int32(start), int32(end)}
+	if !p.HasPorts() {
+		if r != AnyPort {
+			return PortRange{}, ecserr.BadRequest("InvalidIpProtocol.Malformed", "PortRange %q is not valid for %s: it must be -1/-1.", s, p)
+		}
+		return r, nil
+	}
+	if r == AnyPort {
+		return PortRange{}, ecserr.BadRequest("InvalidIpProtocol.Malformed", "PortRange -1/-1 is not valid for %s: give ports from 1 to 65535, for example 1/65535.", p)
+	}
+	if r.Start < 1 || r.End > 65535 || r.Start > r.End {
+		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is not valid: ports run from 1 to 65535 and the start must not exceed the end.", s)
+	}
+	return r, nil
+}
+
+// ParsePolicy parses accept or drop in any case; empty means accept.
+func ParsePolicy(s string) (Policy, *ecserr.Error) {
+	switch strings.ToLower(s) {
+	case "", "accept":
+		return Accept, nil
+	case "drop":
+		return Drop, nil
+	}
+	return "", ecserr.BadRequest("InvalidPolicy.Malformed", "The Policy %q is invalid. Only 'Accept' and 'Drop' are supported. Ignore case.", s)
+}
+
+// ParsePriority parses 1..100; empty means 1.
+func ParsePriority(s string) (int, *ecserr.Error) {
+	if s == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number; give 1 to 100.", s)
+	}
+	if n < 1 || n > 100 {
+		return 0, ecserr.BadRequest("InvalidPriority.ValueNotSupported", "Priority %d is out of range; give 1 (evaluated first) to 100.", n)
+	}
+	return n, nil
+}
+
+// parseCIDR parses an address or CIDR block of one family. A bare address is
+// a single host. The text to echo back is the input as given, except that
+// IPv6 comes back compressed and lower-case.
+func parseCIDR(s string, six bool) (netip.Prefix, string, bool) {
+	var pfx netip.Prefix
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return pfx, "", false
+		}
+		pfx = p
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return pfx, "", false
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	}
+	if pfx.Addr().Zone() != "" || pfx.Addr().Is4In6() || pfx.Addr().Is6() != six {
+		return netip.Prefix{}, "", false
+	}
+	text := s
+	if six {
+		if strings.Contains(s, "/") {
+			text = pfx.String()
+		} else {
+			text = pfx.Addr().String()
+		}
+	}
+	return pfx, text, true
+}
+
+// ParseCIDR parses an IPv4 or IPv6 address or CIDR block (a bare address is
+// a host route) for fields that take either family.
+func ParseCIDR(s string) (netip.Prefix, bool) {
+	if p, _, ok := parseCIDR(s, false); ok {
+		return p, true
+	}
+	p, _, ok := parseCIDR(s, true)
+	return p, ok
+}

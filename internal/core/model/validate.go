@@ -1,0 +1,119 @@
+package model
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+func hasURLPrefix(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// ValidName checks a resource name: 2–128 characters, starting with a letter
+// (any script), then letters, digits, ':', '_', '.' or '-', and no URL prefix.
+func ValidName(s string) bool {
+	n := utf8.RuneCountInString(s)
+	if n < 2 || n > 128 || hasURLPrefix(s) {
+		return false
+	}
+	for i, c := range s {
+		if i == 0 && !unicode.IsLetter(c) {
+			return false
+		}
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune(":_.-", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidDescription checks a description: 2–256 characters, no URL prefix.
+func ValidDescription(s string) bool {
+	n := utf8.RuneCountInString(s)
+	return n >= 2 && n <= 256 && !hasURLPrefix(s)
+}
+
+// ValidateGroupName returns the ECS error for a bad security-group name.
+func ValidateGroupName(s string) *ecserr.Error {
+	if !ValidName(s) {
+		return ecserr.BadRequest("InvalidSecurityGroupName.Malformed", "The security group name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http:// or https://.", s)
+	}
+	return nil
+}
+
+// ValidateGroupDescription returns the ECS error for a bad group description.
+func ValidateGroupDescription(s string) *ecserr.Error {
+	if !ValidDescription(s) {
+		return ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	return nil
+}
+
+// ParseGroupType parses normal or enterprise; empty means normal.
+func ParseGroupType(s string) (GroupType, *ecserr.Error) {
+	switch strings.ToLower(s) {
+	case "", "normal":
+		return Normal, nil
+	case "enterprise":
+		return Enterprise, nil
+	}
+	return "", ecserr.BadRequest("InvalidParams.GroupType", "SecurityGroupType %q is not valid; use normal or enterprise.", s)
+}
+
+// ParseInnerAccessPolicy parses Accept or Drop in any case.
+func ParseInnerAccessPolicy(s string) (string, *ecserr.Error) {
+	switch strings.ToLower(s) {
+	case "accept":
+		return InnerAccept, nil
+	case "drop":
+		return InnerDrop, nil
+	}
+	return "", ecserr.BadRequest("InvalidPolicy.Malformed", "The Policy %q is invalid. Only 'Accept' and 'Drop' are supported. Ignore case.", s)
+}
+
+// MaxTags is the number of tags a resource may carry.
+const MaxTags = 20
+
+// ValidateTags checks tag keys and values and that keys are unique.
+func ValidateTags(tags []Tag) *ecserr.Error {
+	if len(tags) > MaxTags {
+		return ecserr.BadRequest("NumberExceed.Tags", "At most %d tags are allowed; %d were given.", MaxTags, len(tags))
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		k := t.Key
+		if k == "" || utf8.RuneCountInString(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aliyun") ||
+			strings.HasPrefix(strings.ToLower(k), "acs:") || strings.Contains(k, "http://") || strings.Contains(k, "https://") {
+			return ecserr.BadRequest("InvalidTagKey.Malformed", "Tag key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:, and without http:// or https://.", k)
+		}
+		if utf8.RuneCountInString(t.Value) > 128 || strings.Contains(t.Value, "http://") || strings.Contains(t.Value, "https://") {
+			return ecserr.BadRequest("InvalidTagValue.Malformed", "Tag value %q is not valid: at most 128 characters, without http:// or https://.", t.Value)
+		}
+		if seen[k] {
+			return ecserr.BadRequest("Duplicate.TagKey", "Tag key %q is given more than once.", k)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+// MergeTags sets tags on top of existing ones (same key: new value).
+func MergeTags(old, add []Tag) []Tag {
+	out := append([]Tag(nil), old...)
+	for _, t := range add {
+		replaced := false
+		for i := range out {
+			if out[i].Key == t.Key {
+				out[i].Value, replaced = t.Value, true
+			}
+		}
+		if !replaced {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// DefaultSourcePort is the source port of a flow that names none: an
+// ephemeral port, fixed so that evaluation is reproducible.
+const DefaultSourcePort = 40000
+
+// Flow is the first packet of a connection between two endpoints, each an
+// instance ID or an address outside every VPC.
+type Flow struct {
+	From, To   string
+	Protocol   model.Protocol // TCP, UDP, ICMP, ICMPv6 or GRE
+	Port       uint16         // destination port (TCP, UDP)
+	SourcePort uint16         // 0: DefaultSourcePort
+	IPVersion  int            // 4 or 6; 0: 6 if an outside address is IPv6, else 4
+}
+
+// Packet is the first packet of a connection as one instance's NIC sees it.
+type Packet struct {
+	Src, Dst         netip.Addr
+	Proto            uint8 // IP protocol number
+	SrcPort, DstPort uint16
+}
+
+// Verdict is the fate of a packet.
+type Verdict string
+
+const (
+	Accept Verdict = "Accept"
+	Drop   Verdict = "Drop"
+)
+
+// Reason says what decided a verdict.
+type Reason string
+
+const (
+	ByRule               Reason = "rule"
+	IntraGroup           Reason = "intra-group access"
+	DefaultIngressDrop   Reason = "default inbound drop"
+	DefaultEgressAccept  Reason = "default outbound accept (basic group)"
+	EnterpriseEgressDrop Reason = "enterprise default outbound drop"
+	NoPublicAddress      Reason = "no public address"
+	DifferentVPC         Reason = "different VPC"
+	NoIPv6Address        Reason = "no IPv6 address"
+)
+
+// RuleRef names the rule that decided.
+type RuleRef struct {
+	GroupID     string
+	RuleID      string
+	Priority    int
+	Policy      model.Policy
+	Description string
+}
+
+// Decision is one side's verdict and why.
+type Decision struct {
+	Verdict Verdict
+	Reason  Reason
+	Rule    *RuleRef // set when Reason is ByRule
+	Group   string   // the shared group, when Reason is IntraGroup
+}
+
+func (d Decision) String() string {
+	switch d.Reason {
+	case ByRule:
+		s := fmt.Sprintf("%s %s priority %d %s", d.Rule.GroupID, d.Rule.RuleID, d.Rule.Priority, d.Rule.Policy.Display())
+		if d.Rule.Description != "" {
+			s += fmt.Sprintf(" (%s)", d.Rule.Description)
+		}
+		return s
+	case IntraGroup:
+		return fmt.Sprintf("intra-group access in %s", d.Group)
+	}
+	return string(d.Reason)
+}
+
+// Result is the verdict on a flow with each side's decision.
+type Result struct {
+	Verdict Verdict
+	// Path is set when the network itself cannot carry the flow (no public
+	// address, different VPC, no IPv6 address); no policy was consulted.
+	Path    Reason
+	Egress  *Decision // the source instance's egress decision; nil for an outside source
+	Ingress *Decision // the destination instance's ingress decision; nil for an outside destination
+	// The packet as each side sees it (addresses after NAT to public addresses).
+	EgressPacket, IngressPacket Packet
+}
+
+// Decider is the per-instance half of evaluation: one direction of one
+// instance's policy applied to a packet. nic is the path: intranet between
+// private addresses, internet to or from public addresses (it selects the
+// rule set of classic-network groups).
+type Decider interface {
+	Cloud() *Cloud
+	Decide(in *model.Instance, dir model.Direction, nic model.NicType, p Packet) Decision
+}
+
+type endpoint struct {
+	inst *model.Instance
+	addr netip.Addr // outside address
+}
+
+func (c *Cloud) endpoint(s string) (endpoint, error) {
+	if in, ok := c.Instances[s]; ok {
+		return endpoint{inst: in}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("%q is neither an instance nor an IP address", s)
+	}
+	return endpoint{addr: a.Unmap()}, nil
+}
+
+// Evaluate decides a flow with the given decider.
+func Evaluate(d Decider, f Flow) (Result, error) {
+	c := d.Cloud()
+	src, err := c.endpoint(f.From)
+	if err != nil {
+		return Result{}, fmt.Errorf("from: %w", err)
+	}
+	dst, err := c.endpoint(f.To)
+	if err != nil {
+		return Result{}, fmt.Errorf("to: %w", err)
+	}
+	if src.inst == nil && dst.inst == nil {
+		return Result{}, fmt.Errorf("a flow needs an instance at one end at least")
+	}
+	if src.inst != nil && src.inst == dst.inst {
+		return Result{}, fmt.Errorf("from and to are the same instance")
+	}
+	six := f.IPVersion == 6
+	for _, e := range []endpoint{src, dst} {
+		if e.inst == nil {
+			if f.IPVersion == 0 {
+				six = e.addr.Is6()
+			} else if e.addr.Is6() != six {
+				return Result{}, fmt.Errorf("address %s is not IPv%d", e.addr, f.IPVersion)
+			}
+		}
+	}
+	switch {
+	case f.Protocol == model.ICMP && six:
+		return Result{}, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
+	case f.Protocol == model.ICMPv6 && !six:
+		return Result{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
+	case f.Protocol == model.ALL || f.Protocol.Number() == 0:
+		return Result{}, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
+	}
+	pkt := Packet{Proto: f.Protocol.Number()}
+	if f.Protocol.HasPorts() {
+		pkt.DstPort, pkt.SrcPort = f.Port, f.SourcePort
+		if pkt.SrcPort == 0 {
+			pkt.SrcPort = DefaultSourcePort
+		}
+	}
+
+	drop := func(r Reason) (Result, error) { return Result{Verdict: Drop, Path: r}, nil }
+	var eg, ing Packet = pkt, pkt
+	nic := model.Internet
+	switch {
+	case src.inst != nil && dst.inst != nil && six:
+		if !src.inst.IPv6.IsValid() || !dst.inst.IPv6.IsValid() {
+			return drop(NoIPv6Address)
+		}
+		// IPv6 addresses are global: the same addresses inside a VPC and across.
+		eg.Src, eg.Dst = src.inst.IPv6, dst.inst.IPv6
+		ing = eg
+		if src.inst.VpcID == dst.inst.VpcID {
+			nic = model.Intranet
+		}
+	case src.inst != nil && dst.inst != nil:
+		if src.inst.VpcID == dst.inst.VpcID {
+			eg.Src, eg.Dst = src.inst.PrivateIP, dst.inst.PrivateIP
+			ing = eg
+			nic = model.Intranet
+			break
+		}
+		// Across VPCs only the public addresses meet, each side NATed.
+		if !src.inst.PublicIP.IsValid() || !dst.inst.PublicIP.IsValid() {
+			return drop(DifferentVPC)
+		}
+		eg.Src, eg.Dst = src.inst.PrivateIP, dst.inst.PublicIP
+		ing.Src, ing.Dst = src.inst.PublicIP, dst.inst.PrivateIP
+	case src.inst == nil && six:
+		if !dst.inst.IPv6.IsValid() {
+			return drop(NoIPv6Address)
+		}
+		ing.Src, ing.Dst = src.addr, dst.inst.IPv6
+	case src.inst == nil:
+		if !dst.inst.PublicIP.IsValid() {
+			return drop(NoPublicAddress)
+		}
+		ing.Src, ing.Dst = src.addr, dst.inst.PrivateIP
+	case six:
+		if !src.inst.IPv6.IsValid() {
+			return drop(NoIPv6Address)
+		}
+		eg.Src, eg.Dst = src.inst.IPv6, dst.addr
+	default:
+		if !src.inst.PublicIP.IsValid() {
+			return drop(NoPublicAddress)
+		}
+		eg.Src, eg.Dst = src.inst.PrivateIP, dst.addr
+	}
+
+	res := Result{Verdict: Accept}
+	if src.inst != nil {
+		e := d.Decide(src.inst, model.Egress, nic, eg)
+		res.Egress, res.EgressPacket = &e, eg
+		if e.Verdict == Drop {
+			res.Verdict = Drop
+		}
+	}
+	if dst.inst != nil {
+		i := d.Decide(dst.inst, model.Ingress, nic, ing)
+		res.Ingress, res.IngressPacket = &i, ing
+		if i.Verdict == Drop {
+			res.Verdict = Drop
+		}
+	}
+	return res, nil
+}
+
+// Deciding returns the decision that settled the result: the dropping side,
+// or the ingress side of an accepted flow (the egress side if there is none).
+func (r Result) Deciding() *Decision {
+	switch {
+	case r.Egress != nil && r.Egress.Verdict == Drop:
+		return r.Egress
+	case r.Ingress != nil:
+		return r.Ingress
+	}
+	return r.Egress
+}
+
+// sides splits a packet into the instance's address and the peer's.
+func sides(dir model.Direction, p Packet) (local, remote netip.Addr) {
+	if dir == model.Ingress {
+		return p.Dst, p.Src
+	}
+	return p.Src, p.Dst
+}

@@ -1,0 +1,101 @@
+package policy
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// pooled is one rule of an instance's policy, with where it came from.
+type pooled struct {
+	rule  *model.Rule
+	group *model.SecurityGroup
+	gi    int // index of the group in the instance's list
+	ri    int // index of the rule in its group
+}
+
+// pool gathers the rules of the instance's groups that apply to one direction
+// and path, in evaluation order: priority ascending, drop before accept at a
+// tie, then group order and rule order so that the deciding rule is named the
+// same way by every evaluator.
+func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []pooled {
+	var out []pooled
+	for gi, g := range groups {
+		for ri := range g.Rules {
+			r := &g.Rules[ri]
+			if r.Direction != dir || g.Classic() && r.NicType != nic {
+				continue
+			}
+			out = append(out, pooled{r, g, gi, ri})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b pooled) int {
+		if c := CompareRules(a.rule, b.rule); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.gi, b.gi); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ri, b.ri)
+	})
+	return out
+}
+
+// CompareRules orders two rules as evaluation does: priority ascending,
+// then drop before accept. Rules it finds equal keep their given order.
+func CompareRules(a, b *model.Rule) int {
+	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	if a.Policy != b.Policy {
+		if a.Policy == model.Drop {
+			return -1
+		}
+		return 1
+	}
+	return 0
+}
+
+// protoMatches reports whether a rule's protocol admits an IP protocol.
+func protoMatches(p model.Protocol, proto uint8) bool {
+	return p == model.ALL || p.Number() == proto
+}
+
+// portsMatch checks a rule's destination and source port ranges. Ranges only
+// constrain protocols that carry ports.
+func portsMatch(r *model.Rule, p Packet) bool {
+	if !r.Protocol.HasPorts() {
+		return true
+	}
+	return r.PortRange.Contains(p.DstPort) && r.SourcePortRange.Contains(p.SrcPort)
+}
+
+// localMatches checks the instance-side CIDR of a quintuple rule.
+func localMatches(r *model.Rule, local netip.Addr) bool {
+	return !r.Local.IsValid() || r.Local.Masked().Contains(local)
+}
+
+func ref(pr pooled) *RuleRef {
+	return &RuleRef{GroupID: pr.group.ID, RuleID: pr.rule.ID, Priority: pr.rule.Priority,
+		Policy: pr.rule.Policy, Description: pr.rule.Description}
+}
+
+// fallback is the decision when no rule matches.
+func (c *Cloud) fallback(in *model.Instance, dir model.Direction) Decision {
+	switch {
+	case dir == model.Ingress:
+		return Decision{Verdict: Drop, Reason: DefaultIngressDrop}
+	case c.enterprise(in):
+		return Decision{Verdict: Drop, Reason: EnterpriseEgressDrop}
+	}
+	return Decision{Verdict: Accept, Reason: DefaultEgressAccept}
+}
+
+func verdictOf(p model.Policy) Verdict {
+	if p == model.Drop {
+		return Drop
+	}
+	return Accept
+}

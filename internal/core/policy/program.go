@@ -1,0 +1,155 @@
+package policy
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Program is one direction of one instance's policy on one path in the form
+// an enforcer runs it: intra-group grants first, then the pooled rules in
+// evaluation order (the first match decides), then the default. Running a
+// packet through a Program (see Run) decides exactly as the evaluators do;
+// the agent compiles Programs to nftables and the analyzers read them, so
+// neither restates the ordering or the defaults.
+type Program struct {
+	Direction model.Direction
+	NIC       model.NicType
+	// Intra lists the basic groups with InnerAccessPolicy Accept, in the
+	// instance's order: a remote address of one of their members is
+	// accepted before any rule is consulted.
+	Intra []string
+	Rules []ProgramRule
+	// Default decides when no rule matches.
+	Default Decision
+}
+
+// ProgramRule is one rule of a Program with the group it came from.
+type ProgramRule struct {
+	*model.Rule
+	Group *model.SecurityGroup
+}
+
+// Ref names the rule the way decisions do.
+func (r ProgramRule) Ref() *RuleRef {
+	return &RuleRef{GroupID: r.Group.ID, RuleID: r.Rule.ID, Priority: r.Rule.Priority,
+		Policy: r.Rule.Policy, Description: r.Rule.Description}
+}
+
+// Decision is what the rule decides when it matches.
+func (r ProgramRule) Decision() Decision {
+	return Decision{Verdict: verdictOf(r.Rule.Policy), Reason: ByRule, Rule: r.Ref()}
+}
+
+// Program returns one direction of an instance's policy on one path. For an
+// instance in a VPC the path does not matter (VPC rules apply on every path);
+// classic-network groups keep separate intranet and internet rule sets.
+func (c *Cloud) Program(in *model.Instance, dir model.Direction, nic model.NicType) Program {
+	groups := c.groupsOf(in)
+	if !slices.ContainsFunc(groups, (*model.SecurityGroup).Classic) {
+		nic = model.Intranet
+	}
+	p := Program{Direction: dir, NIC: nic, Default: c.fallback(in, dir)}
+	for _, g := range groups {
+		if g.InnerAccept() {
+			p.Intra = append(p.Intra, g.ID)
+		}
+	}
+	for _, pr := range pool(groups, dir, nic) {
+		p.Rules = append(p.Rules, ProgramRule{Rule: pr.rule, Group: pr.group})
+	}
+	return p
+}
+
+// Run decides a packet by walking the program. It is the plain reference
+// walk; Linear decides with it.
+func (c *Cloud) Run(p *Program, pkt Packet) Decision {
+	_, remote := sides(p.Direction, pkt)
+	for _, g := range p.Intra {
+		if c.memberAddrs[g][remote] {
+			return Decision{Verdict: Accept, Reason: IntraGroup, Group: g}
+		}
+	}
+	for _, r := range p.Rules {
+		if c.RuleMatches(r.Rule, pkt, p.Direction) {
+			return r.Decision()
+		}
+	}
+	return p.Default
+}
+
+// RuleMatches reports whether a rule's conditions hold for a packet seen in
+// the given direction (the remote side is the source of ingress packets and
+// the destination of egress packets).
+func (c *Cloud) RuleMatches(r *model.Rule, pkt Packet, dir model.Direction) bool {
+	local, remote := sides(dir, pkt)
+	return protoMatches(r.Protocol, pkt.Proto) && portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
+}
+
+// Classic reports whether an instance's groups are classic-network groups,
+// whose rule sets differ per path.
+func (c *Cloud) Classic(in *model.Instance) bool {
+	return slices.ContainsFunc(c.groupsOf(in), (*model.SecurityGroup).Classic)
+}
+
+// Enterprise reports whether an instance's groups are enterprise groups.
+func (c *Cloud) Enterprise(in *model.Instance) bool { return c.enterprise(in) }
+
+// GroupsOf returns the existing groups of an instance, in its order.
+func (c *Cloud) GroupsOf(in *model.Instance) []*model.SecurityGroup { return c.groupsOf(in) }
+
+// GroupAddrs returns, sorted, the addresses a group stands for as a rule peer
+// or an intra-group grant: its members' private IPv4 and IPv6 addresses.
+func (c *Cloud) GroupAddrs(groupID string) []netip.Addr {
+	out := make([]netip.Addr, 0, len(c.memberAddrs[groupID]))
+	for a := range c.memberAddrs[groupID] {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// PeerPrefixes returns the prefixes a CIDR or prefix-list peer stands for
+// (masked, in entry order). A group peer stands for GroupAddrs instead.
+func (c *Cloud) PeerPrefixes(p *model.Peer) []netip.Prefix {
+	switch {
+	case p.CIDR.IsValid():
+		return []netip.Prefix{p.CIDR.Masked()}
+	case p.PrefixListID != "":
+		pl, ok := c.PrefixLists[p.PrefixListID]
+		if !ok {
+			return nil
+		}
+		out := make([]netip.Prefix, 0, len(pl.Entries))
+		for _, e := range pl.Entries {
+			out = append(out, e.CIDR.Masked())
+		}
+		return out
+	}
+	return nil
+}
+
+// NetworkAddrs returns, sorted, the addresses of every instance in a network
+// (a VPC ID, or "" for the classic network). A packet whose remote address is
+// among them travels the intranet path; any other travels the internet path.
+func (c *Cloud) NetworkAddrs(vpcID string) []netip.Addr {
+	var out []netip.Addr
+	for k := range c.byPrivate {
+		if k.net == vpcID {
+			out = append(out, k.addr)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// PathOf returns the path a packet takes for an instance: intranet when the
+// remote address belongs to an instance of the same network.
+func (c *Cloud) PathOf(in *model.Instance, dir model.Direction, pkt Packet) model.NicType {
+	_, remote := sides(dir, pkt)
+	if peer, ok := c.byPrivate[netKey{in.VpcID, remote}]; ok && peer != in {
+		return model.Intranet
+	}
+	return model.Internet
+}

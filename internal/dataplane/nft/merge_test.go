@@ -1,0 +1,169 @@
+package nft
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// overlapCloud is one instance behind pi-1 with a group of n ingress rules
+// drawn from a small space, so that they overlap, tie and alternate verdicts
+// often.
+func overlapCloud(seed uint64, n int) *policy.Cloud {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	peers := []string{"0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "192.168.0.0/16", "::/0", "2001:db8::/32", "sg-peer"}
+	ports := []string{"22/22", "80/80", "443/443", "80/443", "1/65535", "8080/8090"}
+	protos := []model.Protocol{model.TCP, model.TCP, model.UDP, model.TCP, model.ICMP, model.ALL}
+	sg := group("sg-x", "vpc-a", model.Normal, model.InnerDrop)
+	for i := range n {
+		proto := protos[rng.IntN(len(protos))]
+		pr := "-1/-1"
+		if proto.HasPorts() {
+			pr = ports[rng.IntN(len(ports))]
+		}
+		peer := peers[rng.IntN(len(peers))]
+		if proto == model.ICMP && peer[0] != 's' && netip.MustParsePrefix(peer).Addr().Is6() {
+			proto = model.ICMPv6
+		}
+		pol := model.Accept
+		if rng.IntN(3) == 0 {
+			pol = model.Drop
+		}
+		sg.Rules = append(sg.Rules, rule(fmt.Sprintf("r%d", i), model.Ingress, pol, 1+rng.IntN(3), proto, pr, peer))
+	}
+	peer := group("sg-peer", "vpc-a", model.Normal, model.InnerDrop)
+	ins := []*model.Instance{inst("i-1", "vpc-a", "10.1.0.1", "pi-1", "sg-x"), inst("i-2", "vpc-a", "10.1.2.7", "pi-2", "sg-peer")}
+	return policy.NewCloud([]*model.SecurityGroup{sg, peer}, ins, nil)
+}
+
+// TestMergeRunsEquivalent holds merged chains against plain ones: the same
+// verdict and the same counted rule for every packet, with fewer rules.
+func TestMergeRunsEquivalent(t *testing.T) {
+	srcs := []string{"10.1.2.3", "10.1.2.7", "10.1.9.9", "10.200.0.1", "192.168.1.1", "8.8.8.8", "2001:db8::1", "2001:db9::1"}
+	var plainRules, mergedRules, tuples int
+	for seed := uint64(1); seed <= 30; seed++ {
+		c := overlapCloud(seed, 60)
+		plain := Build(c, "h1", Options{})
+		merged := Build(c, "h1", Options{MergeRuns: true})
+		plainRules += len(chainOf(t, plain, IngressMap, "pi-1").Rules)
+		mergedRules += len(chainOf(t, merged, IngressMap, "pi-1").Rules)
+		for _, s := range merged.Sets {
+			tuples += len(s.Tuples)
+			for i, a := range s.Tuples {
+				for _, b := range s.Tuples[:i] {
+					if tupleBox(a).overlaps(tupleBox(b)) {
+						t.Errorf("seed %d: set %s holds overlapping elements %s and %s", seed, s.Name, a, b)
+					}
+				}
+			}
+		}
+		for _, src := range srcs {
+			for _, proto := range []uint8{1, 6, 17, 58} {
+				for _, port := range []uint16{0, 22, 80, 100, 443, 8085, 9999} {
+					a := netip.MustParseAddr(src)
+					dst := netip.MustParseAddr("10.1.0.1")
+					if a.Is6() {
+						dst = netip.MustParseAddr("2001:db8::100")
+					}
+					p := simPacket{iif: uplink, oif: "pi-1", src: a, dst: dst, proto: proto, sport: 40000, dport: port}
+					ok1, hits1, err1 := simulate(plain, p)
+					ok2, hits2, err2 := simulate(merged, p)
+					if err1 != nil || err2 != nil {
+						t.Fatalf("seed %d %v: %v %v", seed, p, err1, err2)
+					}
+					if ok1 != ok2 || !slices.Equal(hits1, hits2) {
+						t.Errorf("seed %d %v: plain accept=%v %v, merged accept=%v %v", seed, p, ok1, hits1, ok2, hits2)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d rules plain, %d merged, %d tuple elements", plainRules, mergedRules, tuples)
+	if tuples == 0 || mergedRules >= plainRules {
+		t.Errorf("nothing was merged: %d rules plain, %d merged", plainRules, mergedRules)
+	}
+}
+
+func tupleBox(e TupleElem) box {
+	r := Rule{Family: familyOf(e.Addr.Addr()), Proto: e.Proto, DPort: e.Port, Addrs: []AddrMatch{{Prefix: e.Addr}}}
+	return boxOf(&r)
+}
+
+// TestMergeWebCloud: in webCloud's sg-web, the http and ssh accepts merge
+// (ssh moves past the postgres rule, whose port it cannot match) and the
+// ssh drop before them stays a rule: TestPackets then sends packets through
+// a tuple set.
+func TestMergeWebCloud(t *testing.T) {
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{MergeRuns: true})
+	ch := chainOf(t, rs, IngressMap, "pi-web1")
+	var got []string
+	for _, r := range ch.Rules {
+		got = append(got, r.String())
+	}
+	var set *Set
+	for i := range rs.Sets {
+		if isTuple(rs.Sets[i].Type) {
+			set = &rs.Sets[i]
+		}
+	}
+	if set == nil {
+		t.Fatalf("no tuple set:\n%s", renderChain(ch))
+	}
+	want := []string{
+		"ip saddr @g_sg-web_4 return",
+		"ip6 saddr @g_sg-web_6 return",
+		`tcp dport 22 ip saddr 10.9.0.0/16 counter drop comment "sg-web/sgr-deny-ssh"`,
+		"meta l4proto . th dport . ip saddr @" + set.Name + " return",
+		`tcp dport 5432 ip saddr @g_sg-app_4 counter return comment "sg-web/sgr-pg"`,
+		`tcp dport 5432 ip6 saddr @g_sg-app_6 counter return comment "sg-web/sgr-pg"`,
+		"drop",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("chain:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var elems []string
+	for _, e := range set.Tuples {
+		elems = append(elems, e.String())
+	}
+	if w := []string{`tcp . 80 . 0.0.0.0/0 comment "sg-web/sgr-http"`, `tcp . 22 . 10.0.0.0/8 comment "sg-web/sgr-ssh"`}; !slices.Equal(elems, w) {
+		t.Errorf("tuple set: %q, want %q", elems, w)
+	}
+}
+
+// TestMergeRunsMovesOnlyDisjointRules: an accept between two drops merges
+// the drops only when it cannot match what the later drop matches.
+func TestMergeRunsMovesOnlyDisjointRules(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		middle  string // the accept's peer
+		lookups int    // tuple lookups in the chain
+	}{
+		{"disjoint accept: the drops merge", "192.168.0.0/16", 1},
+		{"overlapping accept: they stay apart", "10.0.0.0/8", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sg := group("sg-x", "vpc-a", model.Normal, model.InnerDrop,
+				rule("d1", model.Ingress, model.Drop, 1, model.TCP, "22/22", "10.1.0.0/16"),
+				rule("a", model.Ingress, model.Accept, 2, model.TCP, "22/22", tc.middle),
+				rule("d2", model.Ingress, model.Drop, 3, model.TCP, "22/22", "10.2.0.0/16"))
+			c := policy.NewCloud([]*model.SecurityGroup{sg}, []*model.Instance{inst("i-1", "vpc-a", "10.0.0.1", "pi-1", "sg-x")}, nil)
+			ch := chainOf(t, Build(c, "h1", Options{MergeRuns: true}), IngressMap, "pi-1")
+			n := 0
+			for _, r := range ch.Rules {
+				if r.Tuple.Set != "" {
+					n++
+				}
+			}
+			if n != tc.lookups {
+				t.Errorf("%d tuple lookups, want %d:\n%s", n, tc.lookups, renderChain(ch))
+			}
+		})
+	}
+}

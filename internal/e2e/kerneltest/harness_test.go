@@ -1,0 +1,122 @@
+package kerneltest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"net/netip"
+
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+	"github.com/palisade-sg/palisade/internal/lab"
+)
+
+func needKernel(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables (apt-get install nftables)")
+	}
+}
+
+var labSeq atomic.Int32
+
+// labName is a short lab name unique to this process.
+func labName(prefix string) string {
+	return fmt.Sprintf("%s%d%d", prefix, os.Getpid()%10000, labSeq.Add(1))
+}
+
+// played is a cloud placed in a lab with its policies in the hosts' kernels.
+type played struct {
+	lab      *lab.Lab
+	cloud    *policy.Cloud // with every instance bound to its host and interface
+	rulesets map[string]*nft.Ruleset
+}
+
+// play builds a lab for the cloud and applies each host's ruleset, built by
+// the agent's compiler, straight to the host's kernel.
+func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr, o nft.Options) *played {
+	t.Helper()
+	l, err := lab.Up(context.Background(), lab.SpecFromCloud(c, labName("k"), hosts, outside))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Down(); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	p := &played{lab: l, cloud: lab.Bind(c, l), rulesets: map[string]*nft.Ruleset{}}
+	for _, h := range l.Spec.Hosts {
+		k, err := nft.Open(l.HostNetns(h), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := nft.Build(p.cloud, h, o)
+		if len(rs.Problems) > 0 {
+			t.Fatalf("host %s: the compiler left instances out: %s", h, strings.Join(rs.Problems, "; "))
+		}
+		if _, err := k.Apply(rs); err != nil {
+			k.Close()
+			t.Fatalf("host %s: apply: %v", h, err)
+		}
+		k.Close()
+		p.rulesets[h] = rs
+	}
+	return p
+}
+
+// disagreement is one flow where the kernel and the engine differ.
+type disagreement struct {
+	flow   policy.Flow
+	engine policy.Result
+	kernel lab.ProbeResult
+}
+
+func (d disagreement) String() string {
+	return fmt.Sprintf("%s -> %s %s port %d sport %d v%d: engine %s (%s), kernel delivered=%v (%s)",
+		d.flow.From, d.flow.To, d.flow.Protocol, d.flow.Port, d.flow.SourcePort, d.flow.IPVersion,
+		d.engine.Verdict, (&scenario.Scenario{}).Explain(d.engine), d.kernel.Delivered, d.kernel.Detail)
+}
+
+// compare sends every flow as a real packet (as first packets: see
+// lab.ProbeFlows) and returns the flows where the kernel's verdict differs
+// from the engine's.
+func (p *played) compare(t *testing.T, flows []policy.Flow) (engine []policy.Result, kernel []lab.ProbeResult, diffs []disagreement) {
+	t.Helper()
+	d := policy.Compile(p.cloud)
+	kernel, err := lab.ProbeFlows(context.Background(), p.lab, flows, lab.ProbeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expected := make([]bool, len(flows))
+	for i, f := range flows {
+		res, err := policy.Evaluate(d, f)
+		if err != nil {
+			t.Fatalf("flow %d: %v", i, err)
+		}
+		engine = append(engine, res)
+		expected[i] = res.Verdict == policy.Accept
+	}
+	if err := lab.Recheck(context.Background(), p.lab, flows, kernel, expected); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range flows {
+		res := engine[i]
+		if kernel[i].Err != nil {
+			t.Fatalf("flow %d (%s -> %s): probe: %v", i, f.From, f.To, kernel[i].Err)
+		}
+		if kernel[i].Delivered != (res.Verdict == policy.Accept) {
+			diffs = append(diffs, disagreement{f, res, kernel[i]})
+		}
+	}
+	return engine, kernel, diffs
+}

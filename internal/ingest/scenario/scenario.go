@@ -1,0 +1,503 @@
+// Package scenario reads scenario files (a small cloud and the flows it must
+// pass or drop; see testdata/scenarios/FORMAT.md) into model resources,
+// validating them with the same model code the API uses, and checks each
+// flow with the policy engine.
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// DefaultOwner is the account of resources that name none: the first account.
+const DefaultOwner = "1000000000000001"
+
+// Scenario is a loaded, valid scenario.
+type Scenario struct {
+	File        string
+	Name        string
+	VPCs        []*model.VPC
+	PrefixLists []*model.PrefixList
+	Groups      []*model.SecurityGroup
+	Instances   []*model.Instance
+	Flows       []Flow
+	RuleLines   map[string]int // rule ID → line of its permission
+}
+
+// Flow is a flow with the verdict it must get.
+type Flow struct {
+	policy.Flow
+	Expect policy.Verdict
+	Why    string
+	Line   int
+}
+
+// Cloud is the scenario as the policy engine sees it.
+func (s *Scenario) Cloud() *policy.Cloud {
+	return policy.NewCloud(s.Groups, s.Instances, s.PrefixLists)
+}
+
+// Load reads and validates a scenario file.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse validates a scenario; errors are *Error with the file, line and field.
+func Parse(name string, data []byte) (*Scenario, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	var f file
+	if len(root.Content) == 0 {
+		return nil, &Error{File: name, Msg: "the file is empty"}
+	}
+	type plain file
+	if _, err := decodeStrict(root.Content[0], (*plain)(&f)); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.File = name
+			return nil, e
+		}
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	b := &builder{s: &Scenario{File: name, Name: f.Name.Value, RuleLines: map[string]int{}}, file: name,
+		vpcs: map[string]*model.VPC{}, groups: map[string]*model.SecurityGroup{}, pls: map[string]*model.PrefixList{}}
+	if err := b.build(&f); err != nil {
+		return nil, err
+	}
+	return b.s, nil
+}
+
+type builder struct {
+	s      *Scenario
+	file   string
+	vpcs   map[string]*model.VPC
+	groups map[string]*model.SecurityGroup
+	pls    map[string]*model.PrefixList
+}
+
+func (b *builder) fail(line int, field, format string, args ...any) error {
+	return &Error{File: b.file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// fromModel reports a model error at the field it names, or at the item.
+func (b *builder) fromModel(e *ecserr.Error, itemLine int, fields map[string]Field) error {
+	line, field := itemLine, ""
+	if e.Field != "" {
+		field = lowerFirst(e.Field)
+		if f, ok := fields[field]; ok && f.Set() {
+			line = f.Line
+		}
+	}
+	return &Error{File: b.file, Line: line, Field: field, Msg: e.Message + " (" + e.Code + ")"}
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	r := []rune(s)
+	r[0] = unicode.ToLower(r[0])
+	return string(r)
+}
+
+func required(b *builder, f Field, itemLine int, name string) error {
+	if strings.TrimSpace(f.Value) == "" {
+		return b.fail(itemLine, name, "is required")
+	}
+	return nil
+}
+
+func (b *builder) build(f *file) error {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range f.VPCs {
+		if err := required(b, d.VpcID, d.Line, "vpcId"); err != nil {
+			return err
+		}
+		if err := required(b, d.CidrBlock, d.Line, "cidrBlock"); err != nil {
+			return err
+		}
+		if b.vpcs[d.VpcID.Value] != nil {
+			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is defined twice", d.VpcID.Value)
+		}
+		cidr, err := netip.ParsePrefix(d.CidrBlock.Value)
+		if err != nil || !cidr.Addr().Is4() {
+			return b.fail(d.CidrBlock.Line, "cidrBlock", "%q is not an IPv4 CIDR block", d.CidrBlock.Value)
+		}
+		v := &model.VPC{ID: d.VpcID.Value, Owner: DefaultOwner, Name: d.VpcName.Value, CIDR: cidr.Masked(), Created: created}
+		if d.Ipv6CidrBlock.Set() {
+			p, err := netip.ParsePrefix(d.Ipv6CidrBlock.Value)
+			if err != nil || !p.Addr().Is6() {
+				return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block", d.Ipv6CidrBlock.Value)
+			}
+			v.IPv6CIDR = p.Masked()
+		}
+		b.vpcs[v.ID] = v
+		b.s.VPCs = append(b.s.VPCs, v)
+	}
+
+	for _, d := range f.PrefixLists {
+		if err := required(b, d.PrefixListID, d.Line, "prefixListId"); err != nil {
+			return err
+		}
+		if b.pls[d.PrefixListID.Value] != nil {
+			return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
+		}
+		pl := &model.PrefixList{ID: d.PrefixListID.Value, Owner: DefaultOwner, Name: d.PrefixListName.Value, AddressFamily: "IPv4", Created: created}
+		fields := map[string]Field{"prefixListName": d.PrefixListName, "addressFamily": d.AddressFamily, "maxEntries": d.MaxEntries}
+		if d.AddressFamily.Set() {
+			var e *ecserr.Error
+			if pl.AddressFamily, e = model.ParseAddressFamily(d.AddressFamily.Value); e != nil {
+				return b.fromModel(e, d.Line, fields)
+			}
+		}
+		if pl.Name != "" {
+			if e := model.ValidatePrefixListName(pl.Name); e != nil {
+				return b.fromModel(e, d.Line, fields)
+			}
+		}
+		pl.MaxEntries = max(len(d.Entries), 1)
+		if d.MaxEntries.Set() {
+			n, err := strconv.Atoi(d.MaxEntries.Value)
+			if err != nil {
+				return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+			}
+			if e := model.ValidateMaxEntries(n); e != nil {
+				return b.fromModel(e, d.Line, fields)
+			}
+			pl.MaxEntries = n
+		}
+		for _, en := range d.Entries {
+			cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
+			if e == nil {
+				e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
+			}
+			if e != nil {
+				return b.fail(en.Line, "entries", "%s (%s)", e.Message, e.Code)
+			}
+		}
+		if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
+			return b.fromModel(e, d.Line, fields)
+		}
+		b.pls[pl.ID] = pl
+		b.s.PrefixLists = append(b.s.PrefixLists, pl)
+	}
+
+	// Groups first without rules, so that rules can name any group.
+	for _, d := range f.SecurityGroups {
+		if err := required(b, d.SecurityGroupID, d.Line, "securityGroupId"); err != nil {
+			return err
+		}
+		id := d.SecurityGroupID.Value
+		if b.groups[id] != nil {
+			return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
+		}
+		typ, e := model.ParseGroupType(d.SecurityGroupType.Value)
+		if e != nil {
+			return b.fail(d.SecurityGroupType.Line, "securityGroupType", "%s", e.Message)
+		}
+		g := &model.SecurityGroup{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
+			Type: typ, VpcID: d.VpcID.Value, Created: created, Rules: []model.Rule{}}
+		if d.OwnerID.Set() {
+			if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
+				return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
+			}
+			g.Owner = d.OwnerID.Value
+		}
+		if g.VpcID != "" && b.vpcs[g.VpcID] == nil {
+			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", g.VpcID)
+		}
+		if typ == model.Enterprise && g.VpcID == "" {
+			return b.fail(d.Line, "vpcId", "an enterprise security group must be in a VPC (InvalidParams.VpcIdGroupType)")
+		}
+		g.InnerAccessPolicy = model.InnerAccept
+		if typ == model.Enterprise {
+			g.InnerAccessPolicy = model.InnerDrop
+		}
+		if d.InnerAccessPolicy.Set() {
+			p, e := model.ParseInnerAccessPolicy(d.InnerAccessPolicy.Value)
+			if e != nil {
+				return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "%s", e.Message)
+			}
+			if typ == model.Enterprise && p == model.InnerAccept {
+				return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "enterprise security groups always isolate their members; it cannot be Accept (InvalidParameter.InnerAccessPolicy)")
+			}
+			g.InnerAccessPolicy = p
+		}
+		b.groups[id] = g
+		b.s.Groups = append(b.s.Groups, g)
+	}
+	plOf := func(id string) *model.PrefixList { return b.pls[id] }
+	for gi, d := range f.SecurityGroups {
+		g := b.s.Groups[gi]
+		for pi, p := range d.Permissions {
+			if err := b.addRule(g, pi, &p, plOf, created); err != nil {
+				return err
+			}
+		}
+		if e := model.CheckRuleQuotas(g, plOf); e != nil {
+			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
+		}
+	}
+
+	ids := map[string]bool{}
+	privates := map[string]string{}
+	publics := map[netip.Addr]string{}
+	for _, d := range f.Instances {
+		if err := required(b, d.InstanceID, d.Line, "instanceId"); err != nil {
+			return err
+		}
+		in := &model.Instance{ID: d.InstanceID.Value, Owner: DefaultOwner, Name: d.InstanceName.Value, VpcID: d.VpcID.Value,
+			Status: model.StatusRunning, Created: created}
+		if ids[in.ID] {
+			return b.fail(d.InstanceID.Line, "instanceId", "instance %s is defined twice", in.ID)
+		}
+		ids[in.ID] = true
+		var vpc *model.VPC
+		if in.VpcID != "" {
+			if vpc = b.vpcs[in.VpcID]; vpc == nil {
+				return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", in.VpcID)
+			}
+		}
+		if err := required(b, d.PrivateIPAddress, d.Line, "privateIpAddress"); err != nil {
+			return err
+		}
+		a, err := netip.ParseAddr(d.PrivateIPAddress.Value)
+		if err != nil || !a.Is4() {
+			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
+		}
+		if vpc != nil && !vpc.CIDR.Contains(a) {
+			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
+		}
+		key := in.VpcID + "|" + a.String()
+		if other, ok := privates[key]; ok {
+			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
+		}
+		privates[key] = in.ID
+		in.PrivateIP = a
+		if d.Ipv6Address.Set() {
+			a6, err := netip.ParseAddr(d.Ipv6Address.Value)
+			if err != nil || !a6.Is6() || a6.Is4In6() {
+				return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
+			}
+			if vpc == nil {
+				return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+			}
+			if other, ok := privates["v6|"+a6.String()]; ok {
+				return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
+			}
+			privates["v6|"+a6.String()] = in.ID
+			in.IPv6 = a6
+		}
+		if d.PublicIPAddress.Set() {
+			pub, err := netip.ParseAddr(d.PublicIPAddress.Value)
+			if err != nil || !pub.Is4() {
+				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%q is not an IPv4 address", d.PublicIPAddress.Value)
+			}
+			if other, ok := publics[pub]; ok {
+				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
+			}
+			publics[pub] = in.ID
+			in.PublicIP = pub
+		}
+		var groups []*model.SecurityGroup
+		for _, gf := range d.SecurityGroupIDs {
+			g := b.groups[gf.Value]
+			if g == nil {
+				return b.fail(gf.Line, "securityGroupIds", "security group %s is not defined under securityGroups", gf.Value)
+			}
+			groups = append(groups, g)
+			in.SecurityGroups = append(in.SecurityGroups, g.ID)
+		}
+		if e := model.CheckInstanceGroups(in, groups); e != nil {
+			return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		}
+		if e := model.CheckNICRules(in.ID, groups, plOf); e != nil {
+			return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		}
+		b.s.Instances = append(b.s.Instances, in)
+	}
+
+	cloud := b.s.Cloud()
+	lin := policy.NewLinear(cloud)
+	for _, d := range f.Flows {
+		fl, err := b.flow(&d, ids, publics)
+		if err != nil {
+			return err
+		}
+		if _, err := policy.Evaluate(lin, fl.Flow); err != nil {
+			return b.fail(d.Line, "", "%v", err)
+		}
+		b.s.Flows = append(b.s.Flows, fl)
+	}
+	return nil
+}
+
+func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, plOf func(string) *model.PrefixList, created time.Time) error {
+	fields := map[string]Field{
+		"direction": p.Direction, "policy": p.Policy, "priority": p.Priority, "ipProtocol": p.IpProtocol,
+		"portRange": p.PortRange, "sourcePortRange": p.SourcePortRange, "sourceCidrIp": p.SourceCidrIp,
+		"ipv6SourceCidrIp": p.Ipv6SourceCidrIp, "sourceGroupId": p.SourceGroupId, "sourceGroupOwnerId": p.SourceGroupOwnerId,
+		"sourcePrefixListId": p.SourcePrefixListId, "destCidrIp": p.DestCidrIp, "ipv6DestCidrIp": p.Ipv6DestCidrIp,
+		"destGroupId": p.DestGroupId, "destGroupOwnerId": p.DestGroupOwnerId, "destPrefixListId": p.DestPrefixListId,
+		"nicType": p.NicType, "description": p.Description,
+	}
+	var dir model.Direction
+	switch strings.ToLower(p.Direction.Value) {
+	case "ingress":
+		dir = model.Ingress
+	case "egress":
+		dir = model.Egress
+	case "":
+		return b.fail(p.Line, "direction", "is required: ingress or egress")
+	default:
+		return b.fail(p.Direction.Line, "direction", "%q is not ingress or egress", p.Direction.Value)
+	}
+	r, owner, e := model.ParseRule(dir, model.RuleInput{
+		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
+		SourcePortRange: p.SourcePortRange.Value, NicType: p.NicType.Value, Description: p.Description.Value,
+		SourceCidrIp: p.SourceCidrIp.Value, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp.Value, SourceGroupId: p.SourceGroupId.Value,
+		SourceGroupOwnerId: p.SourceGroupOwnerId.Value, SourceGroupOwnerAccount: p.SourceGroupOwnerAccount.Value,
+		SourcePrefixListId: p.SourcePrefixListId.Value,
+		DestCidrIp:         p.DestCidrIp.Value, Ipv6DestCidrIp: p.Ipv6DestCidrIp.Value, DestGroupId: p.DestGroupId.Value,
+		DestGroupOwnerId: p.DestGroupOwnerId.Value, DestGroupOwnerAccount: p.DestGroupOwnerAccount.Value,
+		DestPrefixListId: p.DestPrefixListId.Value,
+	}, g.Classic())
+	if e != nil {
+		return b.fromModel(e, p.Line, fields)
+	}
+	side := "source"
+	if dir == model.Egress {
+		side = "dest"
+	}
+	if r.Peer.GroupID != "" {
+		peer := b.groups[r.Peer.GroupID]
+		if peer == nil {
+			return b.fail(fields[side+"GroupId"].Line, side+"GroupId", "security group %s is not defined under securityGroups", r.Peer.GroupID)
+		}
+		if owner.ID != "" && owner.ID != peer.Owner || owner.Account != "" && owner.Account != peer.Owner {
+			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s", peer.ID, peer.Owner)
+		}
+		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
+			return b.fromModel(e, p.Line, fields)
+		}
+		r.Peer.GroupOwner = peer.Owner
+	}
+	if r.Peer.PrefixListID != "" {
+		pl := plOf(r.Peer.PrefixListID)
+		if pl == nil {
+			return b.fail(fields[side+"PrefixListId"].Line, side+"PrefixListId", "prefix list %s is not defined under prefixLists", r.Peer.PrefixListID)
+		}
+		if e := model.CheckPrefixListPeer(&r, pl, dir); e != nil {
+			return b.fromModel(e, p.Line, fields)
+		}
+	}
+	r.ID = fmt.Sprintf("sgr-%s-%d", strings.TrimPrefix(g.ID, "sg-"), index+1)
+	r.Created = created
+	b.s.RuleLines[r.ID] = p.Line
+	g.Rules = append(g.Rules, r)
+	return nil
+}
+
+func (b *builder) flow(d *flowDoc, instances map[string]bool, publics map[netip.Addr]string) (Flow, error) {
+	fl := Flow{Line: d.Line, Why: d.Why.Value}
+	for _, end := range []struct {
+		f    Field
+		name string
+		dst  *string
+	}{{d.From, "from", &fl.From}, {d.To, "to", &fl.To}} {
+		if err := required(b, end.f, d.Line, end.name); err != nil {
+			return fl, err
+		}
+		v := end.f.Value
+		*end.dst = v
+		if instances[v] {
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return fl, b.fail(end.f.Line, end.name, "%q is neither an instance defined under instances nor an IP address", v)
+		}
+		for _, vpc := range b.s.VPCs {
+			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
+				return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID)
+			}
+		}
+		if id, ok := publics[a]; ok {
+			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)
+		}
+	}
+	if err := required(b, d.IpProtocol, d.Line, "ipProtocol"); err != nil {
+		return fl, err
+	}
+	p, ok := model.ParseProtocol(d.IpProtocol.Value)
+	if !ok || p == model.ALL {
+		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "%q is not one of TCP, UDP, ICMP, ICMPv6, GRE", d.IpProtocol.Value)
+	}
+	fl.Protocol = p
+	port := func(f Field, name string) (uint16, error) {
+		n, err := strconv.Atoi(f.Value)
+		if err != nil || n < 1 || n > 65535 {
+			return 0, b.fail(f.Line, name, "%q is not a port from 1 to 65535", f.Value)
+		}
+		return uint16(n), nil
+	}
+	var err error
+	switch {
+	case p.HasPorts() && !d.Port.Set():
+		return fl, b.fail(d.Line, "port", "is required for %s", p)
+	case p.HasPorts():
+		if fl.Port, err = port(d.Port, "port"); err != nil {
+			return fl, err
+		}
+	case d.Port.Set():
+		return fl, b.fail(d.Port.Line, "port", "%s has no ports; leave port out", p)
+	}
+	if d.SourcePort.Set() {
+		if !p.HasPorts() {
+			return fl, b.fail(d.SourcePort.Line, "sourcePort", "%s has no ports; leave sourcePort out", p)
+		}
+		if fl.SourcePort, err = port(d.SourcePort, "sourcePort"); err != nil {
+			return fl, err
+		}
+	}
+	switch d.IPVersion.Value {
+	case "":
+	case "4":
+		fl.IPVersion = 4
+	case "6":
+		fl.IPVersion = 6
+	default:
+		return fl, b.fail(d.IPVersion.Line, "ipVersion", "%q is not 4 or 6", d.IPVersion.Value)
+	}
+	switch strings.ToLower(d.Expect.Value) {
+	case "accept":
+		fl.Expect = policy.Accept
+	case "drop":
+		fl.Expect = policy.Drop
+	case "":
+		return fl, b.fail(d.Line, "expect", "is required: Accept or Drop")
+	default:
+		return fl, b.fail(d.Expect.Line, "expect", "%q is not Accept or Drop", d.Expect.Value)
+	}
+	return fl, nil
+}

@@ -1,0 +1,96 @@
+package scenario_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// TestSharedScenarios checks every scenario file with both evaluators.
+func TestSharedScenarios(t *testing.T) {
+	files, _ := filepath.Glob("../../../testdata/scenarios/*.yaml")
+	if len(files) < 10 {
+		t.Fatalf("found %d scenario files", len(files))
+	}
+	for _, f := range files {
+		s, err := scenario.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cloud := s.Cloud()
+		for _, d := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
+			outs, err := s.Check(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				if !o.Pass {
+					t.Errorf("%s:%d %s: got %s, want %s (%s)", f, o.Flow.Line, scenario.FlowText(o.Flow.Flow), o.Result.Verdict, o.Flow.Expect, s.Explain(o.Result))
+				}
+			}
+		}
+	}
+}
+
+func TestInvalidFiles(t *testing.T) {
+	base := `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 0.0.0.0/0}
+instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, securityGroupIds: [sg-a]}
+flows:
+  - {from: 198.51.100.1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}
+prefixLists:
+  - prefixListId: pl-a
+    entries: [203.0.113.0/24]
+`
+	tests := []struct {
+		name, old, new string
+		line           int
+		field          string
+	}{
+		{"bad port range", "portRange: 22/22", "portRange: 22-22", 7, "portRange"},
+		{"port range for ICMP", "ipProtocol: TCP, portRange: 22/22", "ipProtocol: ICMP, portRange: 22/22", 7, "portRange"},
+		{"unknown protocol", "ipProtocol: TCP, portRange", "ipProtocol: SCTP, portRange", 7, "ipProtocol"},
+		{"bad CIDR", "sourceCidrIp: 0.0.0.0/0}", "sourceCidrIp: 300.0.0.0/0}", 7, "sourceCidrIp"},
+		{"priority out of range", "{direction: ingress,", "{direction: ingress, priority: 101,", 7, "priority"},
+		{"bad direction", "direction: ingress", "direction: inbound", 7, "direction"},
+		{"unknown field", "ipProtocol: TCP, portRange", "ipProtocl: TCP, portRange", 7, "ipProtocl"},
+		{"unknown group", "securityGroupIds: [sg-a]", "securityGroupIds: [sg-b]", 9, "securityGroupIds"},
+		{"address outside the VPC", "privateIpAddress: 10.0.0.1", "privateIpAddress: 10.1.0.1", 9, "privateIpAddress"},
+		{"outside address inside a VPC", "from: 198.51.100.1", "from: 10.0.0.9", 11, "from"},
+		{"missing expect", ", expect: Drop}", "}", 11, "expect"},
+		{"unknown instance", "to: i-a,", "to: i-b,", 11, "to"},
+		{"repeated prefix-list entry", "entries: [203.0.113.0/24]", "entries: [203.0.113.0/24, 203.0.113.0/24]", 14, "entries"},
+		{"prefix-list entry of the other family", "entries: [203.0.113.0/24]", "entries: [2001:db8::/32]", 14, "entries"},
+		{"prefix list too small", "    entries: [203.0.113.0/24]", "    maxEntries: 1\n    entries: [203.0.113.0/24, 198.51.100.0/24]", 14, "maxEntries"},
+		{"prefix-list family", "  - prefixListId: pl-a", "  - prefixListId: pl-a\n    addressFamily: IPv5", 14, "addressFamily"},
+		{"enterprise with peer group", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    securityGroupType: enterprise\n    innerAccessPolicy: accept\n    permissions:", 7, "innerAccessPolicy"},
+	}
+	if _, err := scenario.Parse("ok.yaml", []byte(base)); err != nil {
+		t.Fatalf("base file: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(base, tt.old) {
+				t.Fatalf("test edits nothing: %q", tt.old)
+			}
+			_, err := scenario.Parse("bad.yaml", []byte(strings.Replace(base, tt.old, tt.new, 1)))
+			var e *scenario.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a scenario.Error", err)
+			}
+			if e.Line != tt.line || e.Field != tt.field || e.File != "bad.yaml" {
+				t.Errorf("got %s (line %d field %q), want line %d field %q", e, e.Line, e.Field, tt.line, tt.field)
+			}
+		})
+	}
+}

@@ -1,0 +1,291 @@
+// Package cloudgen generates random clouds (VPCs, groups of both types with
+// rules of every kind, instances in several groups, prefix lists) and random
+// flows over them, reproducibly from a seed. Differential tests play the same
+// cloud through two evaluators (or the policy engine and the kernel) and
+// benchmarks use it to build clouds of a given size.
+package cloudgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Config sizes a generated cloud.
+type Config struct {
+	VPCs          int // at least 1
+	Groups        int // per VPC
+	Instances     int // per VPC
+	RulesPerGroup int // upper bound; each group gets 0..RulesPerGroup rules
+	PrefixLists   int
+	MaxGroups     int     // groups per instance, 1..5
+	PublicShare   float64 // share of instances with a public address
+	IPv6Share     float64 // share of instances with an IPv6 address
+	Enterprise    float64 // share of enterprise groups
+	Outside       []netip.Addr
+}
+
+// Small is a cloud where every feature interacts often.
+var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2,
+	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3}
+
+// Cloud is a generated cloud.
+type Cloud struct {
+	VPCs        []*model.VPC
+	Groups      []*model.SecurityGroup
+	Instances   []*model.Instance
+	PrefixLists []*model.PrefixList
+	Outside     []netip.Addr // outside addresses flows may use
+}
+
+// Snapshot indexes the cloud for the policy engine.
+func (c *Cloud) Snapshot() *policy.Cloud {
+	return policy.NewCloud(c.Groups, c.Instances, c.PrefixLists)
+}
+
+// ports are drawn from a small set so that rules overlap and tie often.
+var ports = []int32{22, 53, 80, 443, 3306, 5432, 6379, 8080}
+
+const owner = "1000000000000001"
+
+// Generate builds a random cloud from a seed.
+func Generate(seed uint64, cfg Config) *Cloud {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	c := &Cloud{}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Outside = cfg.Outside
+	if len(c.Outside) == 0 {
+		c.Outside = []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("203.0.113.5"),
+			netip.MustParseAddr("203.0.113.200"), netip.MustParseAddr("2001:db8:ffff::7")}
+	}
+	for p := range cfg.PrefixLists {
+		six := rng.IntN(3) == 0
+		pl := &model.PrefixList{ID: fmt.Sprintf("pl-gen%d", p), Owner: owner, AddressFamily: "IPv4", MaxEntries: 10}
+		if six {
+			pl.AddressFamily = "IPv6"
+		}
+		for range 1 + rng.IntN(3) {
+			pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: randomPrefix(rng, c, six, nil)})
+		}
+		c.PrefixLists = append(c.PrefixLists, pl)
+	}
+	for v := range cfg.VPCs {
+		vpc := &model.VPC{ID: fmt.Sprintf("vpc-gen%d", v), Owner: owner,
+			CIDR:     netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(v), 0, 0}), 16),
+			IPv6CIDR: netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, byte(v)}), 56),
+			Created:  now}
+		c.VPCs = append(c.VPCs, vpc)
+		var groups []*model.SecurityGroup
+		for g := range cfg.Groups {
+			sg := &model.SecurityGroup{ID: fmt.Sprintf("sg-gen%d-%d", v, g), Owner: owner, VpcID: vpc.ID,
+				Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Created: now}
+			if rng.Float64() < cfg.Enterprise {
+				sg.Type, sg.InnerAccessPolicy = model.Enterprise, model.InnerDrop
+			} else if rng.IntN(3) == 0 {
+				sg.InnerAccessPolicy = model.InnerDrop
+			}
+			groups = append(groups, sg)
+		}
+		for i := range cfg.Instances {
+			n := i + 10
+			in := &model.Instance{ID: fmt.Sprintf("i-gen%d-%d", v, i), Owner: owner, VpcID: vpc.ID,
+				PrivateIP: netip.AddrFrom4([4]byte{10, byte(v), byte(n >> 8), byte(n)}),
+				Status:    model.StatusRunning, Created: now}
+			if rng.Float64() < cfg.IPv6Share {
+				b := vpc.IPv6CIDR.Addr().As16()
+				b[14], b[15] = byte(n>>8), byte(n)
+				in.IPv6 = netip.AddrFrom16(b)
+			}
+			if rng.Float64() < cfg.PublicShare {
+				in.PublicIP = netip.AddrFrom4([4]byte{192, 0, 2, byte(len(c.Instances) + 1)})
+			}
+			// All of one type: pick the first group, then others of its type.
+			first := groups[rng.IntN(len(groups))]
+			in.SecurityGroups = []string{first.ID}
+			for range rng.IntN(max(cfg.MaxGroups, 1)) {
+				g := groups[rng.IntN(len(groups))]
+				if g.Type == first.Type && !contains(in.SecurityGroups, g.ID) {
+					in.SecurityGroups = append(in.SecurityGroups, g.ID)
+				}
+			}
+			c.Instances = append(c.Instances, in)
+		}
+		for _, sg := range groups {
+			for r := range rng.IntN(cfg.RulesPerGroup + 1) {
+				sg.Rules = append(sg.Rules, randomRule(rng, c, sg, groups, fmt.Sprintf("sgr-%s-%d", sg.ID[3:], r)))
+			}
+		}
+		c.Groups = append(c.Groups, groups...)
+	}
+	return c
+}
+
+func contains(s []string, x string) bool {
+	for _, e := range s {
+		if e == x {
+			return true
+		}
+	}
+	return false
+}
+
+// randomPrefix draws a prefix that often contains instance or outside addresses.
+func randomPrefix(rng *rand.Rand, c *Cloud, six bool, vpc *model.VPC) netip.Prefix {
+	var base netip.Addr
+	var cands []netip.Addr
+	for _, in := range c.Instances {
+		if six && in.IPv6.IsValid() {
+			cands = append(cands, in.IPv6)
+		} else if !six {
+			cands = append(cands, in.PrivateIP)
+			if in.PublicIP.IsValid() {
+				cands = append(cands, in.PublicIP)
+			}
+		}
+	}
+	for _, a := range c.Outside {
+		if a.Is6() == six {
+			cands = append(cands, a)
+		}
+	}
+	if len(cands) == 0 || rng.IntN(5) == 0 {
+		if six {
+			return netip.MustParsePrefix("::/0")
+		}
+		return netip.MustParsePrefix("0.0.0.0/0")
+	}
+	base = cands[rng.IntN(len(cands))]
+	var bits int
+	if six {
+		bits = []int{0, 32, 56, 64, 120, 128}[rng.IntN(6)]
+	} else {
+		bits = []int{0, 8, 16, 24, 28, 32}[rng.IntN(6)]
+	}
+	p, _ := base.Prefix(bits)
+	return p
+}
+
+func randomRule(rng *rand.Rand, c *Cloud, sg *model.SecurityGroup, groups []*model.SecurityGroup, id string) model.Rule {
+	r := model.Rule{ID: id, NicType: model.Intranet, Priority: []int{1, 1, 2, 5, 50, 100}[rng.IntN(6)]}
+	r.Direction = model.Ingress
+	if rng.IntN(2) == 0 {
+		r.Direction = model.Egress
+	}
+	r.Policy = model.Accept
+	if rng.IntN(3) == 0 {
+		r.Policy = model.Drop
+	}
+	six := rng.IntN(4) == 0
+	r.Protocol = []model.Protocol{model.TCP, model.TCP, model.UDP, model.ICMP, model.GRE, model.ALL}[rng.IntN(6)]
+	if six && r.Protocol == model.ICMP {
+		r.Protocol = model.ICMPv6
+	}
+	r.PortRange = model.AnyPort
+	if r.Protocol.HasPorts() {
+		a := ports[rng.IntN(len(ports))]
+		switch rng.IntN(4) {
+		case 0:
+			r.PortRange = model.PortRange{Start: 1, End: 65535}
+		case 1:
+			r.PortRange = model.PortRange{Start: a, End: a + int32(rng.IntN(3000))}
+		default:
+			r.PortRange = model.PortRange{Start: a, End: a}
+		}
+		if rng.IntN(8) == 0 {
+			r.SourcePortRange = []model.PortRange{{Start: 1, End: 1023}, {Start: 32768, End: 65535}}[rng.IntN(2)]
+		}
+	}
+	switch k := rng.IntN(10); {
+	case k < 5 || sg.Type == model.Enterprise:
+		r.Peer.CIDR = randomPrefix(rng, c, six, nil)
+		r.Peer.CIDRText = r.Peer.CIDR.String()
+	case k < 8:
+		var peers []*model.SecurityGroup
+		for _, g := range groups {
+			if g.Type == model.Normal && g != sg {
+				peers = append(peers, g)
+			}
+		}
+		if len(peers) == 0 {
+			r.Peer.CIDR = randomPrefix(rng, c, six, nil)
+			break
+		}
+		r.Peer.GroupID, r.Peer.GroupOwner = peers[rng.IntN(len(peers))].ID, owner
+		if r.Protocol == model.ICMPv6 {
+			r.Protocol = model.ICMP
+		}
+	default:
+		var pls []*model.PrefixList
+		for _, pl := range c.PrefixLists {
+			if (pl.AddressFamily == "IPv6") == six {
+				pls = append(pls, pl)
+			}
+		}
+		if len(pls) == 0 {
+			r.Peer.CIDR = randomPrefix(rng, c, six, nil)
+			break
+		}
+		r.Peer.PrefixListID = pls[rng.IntN(len(pls))].ID
+	}
+	if rng.IntN(10) == 0 && r.Peer.CIDR.IsValid() {
+		// A quintuple rule: restrict the instance side too.
+		var local netip.Prefix
+		if r.Peer.CIDR.Addr().Is6() {
+			local = netip.MustParsePrefix("2001:db8::/40")
+		} else {
+			local = netip.MustParsePrefix([]string{"10.0.0.0/16", "10.1.0.0/16", "10.0.0.0/8"}[rng.IntN(3)])
+		}
+		if local != r.Peer.CIDR.Masked() {
+			r.Local = local
+		}
+	}
+	return r
+}
+
+// Flows draws n random flows: between instances (of the same or another
+// VPC) and to and from outside addresses, over every protocol.
+func (c *Cloud) Flows(seed uint64, n int) []policy.Flow {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	var out []policy.Flow
+	for len(out) < n {
+		f := policy.Flow{Protocol: []model.Protocol{model.TCP, model.TCP, model.UDP, model.ICMP, model.GRE}[rng.IntN(5)]}
+		six := rng.IntN(4) == 0
+		if six {
+			f.IPVersion = 6
+			if f.Protocol == model.ICMP {
+				f.Protocol = model.ICMPv6
+			}
+		}
+		pick := func() string {
+			if rng.IntN(4) == 0 {
+				var cands []netip.Addr
+				for _, a := range c.Outside {
+					if a.Is6() == six {
+						cands = append(cands, a)
+					}
+				}
+				if len(cands) > 0 {
+					return cands[rng.IntN(len(cands))].String()
+				}
+			}
+			return c.Instances[rng.IntN(len(c.Instances))].ID
+		}
+		f.From, f.To = pick(), pick()
+		if f.From == f.To || f.From[0] != 'i' && f.To[0] != 'i' {
+			continue
+		}
+		if f.Protocol.HasPorts() {
+			p := ports[rng.IntN(len(ports))]
+			f.Port = uint16(p + int32(rng.IntN(3))*int32(rng.IntN(2)))
+			if rng.IntN(4) == 0 {
+				f.SourcePort = uint16([]int{80, 1000, 40000, 60000}[rng.IntN(4)])
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
