@@ -26,11 +26,8 @@ import (
 func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if rs.Table != k.table.Name {
-		return Stats{}, fmt.Errorf("the ruleset is for table %q but this Kernel manages table %q; build with the same Options.Table", rs.Table, k.table.Name)
-	}
-	if len(rs.Chains) == 0 || !rs.Chains[0].Base || rs.Chains[0].Name != BaseChain {
-		return Stats{}, fmt.Errorf("the ruleset has no base chain %q first; make it with Build or BuildLinear", BaseChain)
+	if err := rs.check(k.table.Name); err != nil {
+		return Stats{}, err
 	}
 	if k.conn == nil {
 		if err := k.dial(); err != nil {

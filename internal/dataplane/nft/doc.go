@@ -4,8 +4,9 @@
 //
 // It never restates the semantics: the order of the rules, intra-group
 // access and the defaults all come from policy.Program. Build turns Programs
-// into a Ruleset, plain data that String renders in nft syntax; a Kernel
-// applies a Ruleset to a network namespace in one netlink batch.
+// into a Ruleset, plain data that String renders in nft syntax; a Table
+// applies it: a Kernel to a network namespace in one netlink batch, a Fake in
+// memory for tests that run without root.
 //
 // Layout (Build):
 //
