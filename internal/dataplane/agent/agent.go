@@ -10,12 +10,11 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +38,14 @@ type Config struct {
 	// OnApplied, if set, is called after each successful apply (tests and
 	// benchmarks watch convergence with it).
 	OnApplied func(revision int64, st nft.Stats)
+
+	// Source is the control plane; nil: the API server at Server, with the
+	// key above.
+	Source Source
+	// OpenTable opens the table the agent programs; it is called twice, for
+	// applies and for reading counters. Nil: nft.Open(Netns, NFT), the
+	// kernel through netlink.
+	OpenTable func() (nft.Table, error)
 }
 
 // state is the agent's copy of the policy records.
@@ -62,22 +69,10 @@ func sortedValues[T any](m map[string]*T) []*T {
 	return out
 }
 
-type snapshot struct {
-	Revision    int64
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
-	PrefixLists []*model.PrefixList
-}
-
-type watchAnswer struct {
-	snapshot
-	Deleted []struct{ Kind, Id string }
-	Resync  bool
-}
-
-// Run runs the agent until ctx is done. Errors talking to the server are
-// retried forever (the kernel keeps enforcing the last policy meanwhile);
-// an error programming the kernel ends Run.
+// Run runs the agent until ctx is done. Errors talking to the server or
+// programming the kernel are retried forever, with growing delays; the
+// kernel keeps enforcing the last policy applied meanwhile. Run returns an
+// error only when it cannot start; it returns after its reports stopped.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -88,11 +83,25 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Host == "" {
 		return fmt.Errorf("agent: a host name is required (--host)")
 	}
-	api, err := apiclient.New(cfg.Server, cfg.AccessKeyID, cfg.Secret, "")
-	if err != nil {
-		return err
+	src := cfg.Source
+	if src == nil {
+		api, err := apiclient.New(cfg.Server, cfg.AccessKeyID, cfg.Secret, "")
+		if err != nil {
+			return err
+		}
+		src = apiSource{api}
 	}
-	k, err := nft.Open(cfg.Netns, cfg.NFT)
+	open := cfg.OpenTable
+	if open == nil {
+		open = func() (nft.Table, error) {
+			k, err := nft.Open(cfg.Netns, cfg.NFT)
+			if err != nil {
+				return nil, err
+			}
+			return k, nil
+		}
+	}
+	k, err := open()
 	if err != nil {
 		return fmt.Errorf("agent: opening nftables: %w", err)
 	}
@@ -100,60 +109,77 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Counters are read on a connection of their own: reading them takes a
 	// while on a big table and must not hold up an apply.
-	kc, err := nft.Open(cfg.Netns, cfg.NFT)
+	kc, err := open()
 	if err != nil {
 		return fmt.Errorf("agent: opening nftables: %w", err)
 	}
 	defer kc.Close()
-	a := &runner{cfg: cfg, api: api, kernel: k, counters: kc}
-	go a.reportLoop(ctx)
-	return a.loop(ctx)
+	a := &runner{cfg: cfg, src: src, table: k, counters: kc, kick: make(chan struct{}, 1)}
+	var reports sync.WaitGroup
+	reports.Go(func() { a.reportLoop(ctx) })
+	a.loop(ctx)
+	reports.Wait() // no report after Run returns
+	return nil
 }
 
 type runner struct {
 	cfg Config
-	api *apiclient.Client
+	src Source
 	st  *state // owned by loop
+	// stale says st holds changes the kernel has not taken (an apply
+	// failed); owned by loop.
+	stale bool
 
-	kernel   *nft.Kernel // applies; used by loop only
-	counters *nft.Kernel // reads counters; used by reportLoop only
+	table    nft.Table // applies; used by loop only
+	counters nft.Table // reads counters; used by reportLoop only
 	applied  atomic.Int64
+	kick     chan struct{} // asks reportLoop to report the applied revision now
 }
 
-func (a *runner) loop(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+// Delays between retries after an error: they double from minBackoff up to
+// maxBackoff, and start again at minBackoff after a success.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+	watchWait  = 25 * time.Second // how long the server may hold a watch
+)
+
+func (a *runner) loop(ctx context.Context) {
+	backoff := minBackoff
 	for ctx.Err() == nil {
 		err := a.step(ctx)
 		if err == nil {
-			backoff = 100 * time.Millisecond
+			backoff = minBackoff
 			continue
-		}
-		if ke, ok := err.(kernelError); ok {
-			return ke.err
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", "err", err, "retry", backoff)
+		if _, ok := err.(kernelError); ok {
+			a.cfg.Log.Error("agent: the kernel refused the policy; it keeps the last one applied", "err", err, "applied", a.applied.Load(), "retry", backoff)
+		} else {
+			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", "err", err, "retry", backoff)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, maxBackoff)
 	}
-	return nil
 }
 
 type kernelError struct{ err error }
 
 func (e kernelError) Error() string { return e.err.Error() }
 
-// step syncs once: a full snapshot on the first call (or after losing track),
-// then one long poll for changes.
+// step syncs once: a full snapshot on the first call (or when the server
+// says to), then one long poll for changes, and an apply when anything
+// changed. After a failed apply it polls without waiting, to apply the
+// newest records.
 func (a *runner) step(ctx context.Context) error {
 	if a.st == nil {
-		var snap snapshot
-		if err := a.api.Call(ctx, "PalisadeGetSnapshot", nil, &snap, 0); err != nil {
+		snap, err := a.src.Snapshot(ctx)
+		if err != nil {
 			return err
 		}
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
@@ -167,17 +193,15 @@ func (a *runner) step(ctx context.Context) error {
 		for _, p := range snap.PrefixLists {
 			st.prefixLists[p.ID] = p
 		}
-		a.st = st
+		a.st, a.stale = st, true
 		return a.apply()
 	}
-	var w watchAnswer
-	params := map[string]string{
-		"AfterRevision":   strconv.FormatInt(a.st.revision, 10),
-		"WaitSeconds":     "25",
-		"HostName":        a.cfg.Host,
-		"AppliedRevision": strconv.FormatInt(a.st.revision, 10),
+	wait := watchWait
+	if a.stale {
+		wait = 0
 	}
-	if err := a.api.Call(ctx, "PalisadeWatchChanges", params, &w, 25*time.Second); err != nil {
+	w, err := a.src.Watch(ctx, WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load(), Wait: wait})
+	if err != nil {
 		return err
 	}
 	if w.Resync {
@@ -186,79 +210,89 @@ func (a *runner) step(ctx context.Context) error {
 		a.st = nil
 		return nil
 	}
-	if w.Revision <= a.st.revision {
+	if w.Revision > a.st.revision {
+		for _, g := range w.Groups {
+			a.st.groups[g.ID] = g
+		}
+		for _, in := range w.Instances {
+			a.st.instances[in.ID] = in
+		}
+		for _, p := range w.PrefixLists {
+			a.st.prefixLists[p.ID] = p
+		}
+		for _, d := range w.Deleted {
+			delete(a.st.groups, d.ID)
+			delete(a.st.instances, d.ID)
+			delete(a.st.prefixLists, d.ID)
+		}
+		a.st.revision, a.stale = w.Revision, true
+	}
+	if !a.stale {
 		return nil // the poll timed out with nothing new
 	}
-	for _, g := range w.Groups {
-		a.st.groups[g.ID] = g
-	}
-	for _, in := range w.Instances {
-		a.st.instances[in.ID] = in
-	}
-	for _, p := range w.PrefixLists {
-		a.st.prefixLists[p.ID] = p
-	}
-	for _, d := range w.Deleted {
-		delete(a.st.groups, d.Id)
-		delete(a.st.instances, d.Id)
-		delete(a.st.prefixLists, d.Id)
-	}
-	a.st.revision = w.Revision
 	return a.apply()
 }
 
 // apply compiles the host's ruleset and applies it in one transaction, then
-// tells the server which revision is in force.
+// tells the server which revision is in force. After an error the kernel
+// keeps the previous policy and the records stay stale, to apply again.
 func (a *runner) apply() error {
 	rs := nft.Build(a.st.cloud(), a.cfg.Host, a.cfg.NFT)
-	stats, err := a.kernel.Apply(rs)
+	stats, err := a.table.Apply(rs)
 	if err != nil {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
+	a.stale = false
 	a.cfg.Log.Debug("agent: applied", "revision", a.st.revision, "stats", stats)
 	if a.cfg.OnApplied != nil {
 		a.cfg.OnApplied(a.st.revision, stats)
 	}
 	a.applied.Store(a.st.revision)
 	// Best effort: the next watch reports the revision again anyway.
-	go a.report(context.Background(), a.st.revision, false)
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
+// reportLoop reports the applied revision after each apply and, every
+// ReportEvery, the counters too, until ctx is done.
 func (a *runner) reportLoop(ctx context.Context) {
 	t := time.NewTicker(a.cfg.ReportEvery)
 	defer t.Stop()
 	for {
+		counters := false
 		select {
 		case <-ctx.Done():
 			return
+		case <-a.kick:
 		case <-t.C:
-			if rev := a.applied.Load(); rev > 0 {
-				a.report(ctx, rev, true)
-			}
+			counters = true
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if rev := a.applied.Load(); rev > 0 {
+			a.report(ctx, rev, counters)
 		}
 	}
 }
 
 // report sends the applied revision and, with counters, the per-rule totals.
 func (a *runner) report(ctx context.Context, revision int64, counters bool) {
-	params := map[string]string{"HostName": a.cfg.Host, "AppliedRevision": strconv.FormatInt(revision, 10)}
+	st := Status{Host: a.cfg.Host, Applied: revision}
 	if counters {
 		cs, err := a.counters.Counters()
 		if err != nil {
 			a.cfg.Log.Warn("agent: reading counters", "err", err)
 			return
 		}
-		out := make(map[string]map[string]uint64, len(cs))
-		for k, v := range cs {
-			out[k.GroupID+"/"+k.RuleID] = map[string]uint64{"Packets": v.Packets, "Bytes": v.Bytes}
-		}
-		b, _ := json.Marshal(out)
-		params["Counters"] = string(b)
+		st.Counters = cs
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := a.api.Call(ctx, "PalisadeReportHostStatus", params, nil, 0); err != nil {
+	if err := a.src.Report(ctx, st); err != nil {
 		a.cfg.Log.Debug("agent: report", "err", err)
 	}
 }
