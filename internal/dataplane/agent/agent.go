@@ -6,6 +6,10 @@
 // The kernel keeps the last applied policy when the agent stops or crashes
 // (fail closed: an interface the agent never programmed is dropped); on start
 // the agent reconciles the kernel's table with the server's state.
+//
+// It meets the world through two seams, Config.Source (the server) and
+// Config.OpenTable (the kernel); the defaults are the API over HTTP and
+// netlink, and its tests run with fakes of both, without root.
 package agent
 
 import (

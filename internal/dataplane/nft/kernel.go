@@ -15,8 +15,8 @@ import (
 // NetnsDir is where `ip netns` keeps named network namespaces.
 const NetnsDir = "/var/run/netns"
 
-// Kernel applies rulesets to the nftables of one network namespace. Its
-// methods may be called from several goroutines.
+// Kernel is the Table of one network namespace's nftables, through
+// netlink. Its methods may be called from several goroutines.
 type Kernel struct {
 	mu    sync.Mutex
 	netns string
