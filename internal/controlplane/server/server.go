@@ -56,15 +56,27 @@ func loadNonces(db string, fresh bool) (*signature.NonceCache, time.Time) {
 		if fresh {
 			return c, time.Time{}
 		}
-		return c, time.Now()
+		return c, startCutoff()
 	}
 	defer f.Close()
 	_, err = c.ReadFrom(f)
 	os.Remove(noncesFile(db)) // a crash before the next save must not trust stale state
 	if err != nil {
-		return c, time.Now()
+		return c, startCutoff()
 	}
 	return c, time.Time{}
+}
+
+// startCutoff is the time before which a server without its nonces refuses
+// timestamps. Timestamps have whole seconds, so a request signed before a
+// crash in the second the server restarts carries the same timestamp as
+// one signed after the start: the cut-off is the next whole second, and
+// the start waits for it (under a second) so that no request signed after
+// the start is refused.
+func startCutoff() time.Time {
+	cut := time.Now().Truncate(time.Second).Add(time.Second)
+	time.Sleep(time.Until(cut))
+	return cut
 }
 
 func (s *Server) saveNonces() error {
