@@ -12,6 +12,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/cli"
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -24,17 +25,14 @@ func TestRuleCounters(t *testing.T) {
 	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
 
 	vpc := &model.VPC{ID: "vpc-cnt", CIDR: netip.MustParsePrefix("10.8.0.0/16")}
-	rule := func(id string, port int32) model.Rule {
-		return model.Rule{ID: id, Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
-			PortRange: model.PortRange{Start: port, End: port}, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.8.0.0/16")}, NicType: model.Intranet}
-	}
 	res := ops.Resources{VPCs: []*model.VPC{vpc}, Groups: []*model.SecurityGroup{
-		{ID: "sg-cli", VpcID: vpc.ID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop},
-		{ID: "sg-srv", VpcID: vpc.ID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
-			Rules: []model.Rule{rule("sgr-used", 8080), rule("sgr-unused", 9090)}}},
+		modeltest.Group("sg-cli", vpc.ID, "isolated"),
+		modeltest.Group("sg-srv", vpc.ID, "isolated",
+			modeltest.Rule("sgr-used", "in accept 1 TCP 8080/8080 10.8.0.0/16"),
+			modeltest.Rule("sgr-unused", "in accept 1 TCP 9090/9090 10.8.0.0/16"))},
 		Instances: []*model.Instance{
-			{ID: "i-cli", VpcID: vpc.ID, PrivateIP: netip.MustParseAddr("10.8.0.10"), SecurityGroups: []string{"sg-cli"}},
-			{ID: "i-srv", VpcID: vpc.ID, PrivateIP: netip.MustParseAddr("10.8.0.20"), SecurityGroups: []string{"sg-srv"}}}}
+			modeltest.Instance("i-cli", vpc.ID, "10.8.0.10", "sg-cli"),
+			modeltest.Instance("i-srv", vpc.ID, "10.8.0.20", "sg-srv")}}
 	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", res); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -33,14 +34,10 @@ func TestAgentCrash(t *testing.T) {
 	// A client A, a server B and an outsider C; B accepts TCP 7000 from A's
 	// group and nothing else but what the stream below opens and closes.
 	vpc := &model.VPC{ID: "vpc-crash", CIDR: netip.MustParsePrefix("10.9.0.0/16")}
-	groupA := &model.SecurityGroup{ID: "sg-a", VpcID: vpc.ID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept}
-	groupB := &model.SecurityGroup{ID: "sg-b", VpcID: vpc.ID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept,
-		Rules: []model.Rule{{ID: "sgr-b-1", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
-			PortRange: model.PortRange{Start: 7000, End: 7000}, Peer: model.Peer{GroupID: "sg-a"}, NicType: model.Intranet}}}
-	groupC := &model.SecurityGroup{ID: "sg-c", VpcID: vpc.ID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept}
-	inst := func(id, ip, group string) *model.Instance {
-		return &model.Instance{ID: id, VpcID: vpc.ID, PrivateIP: netip.MustParseAddr(ip), SecurityGroups: []string{group}}
-	}
+	groupA := modeltest.Group("sg-a", vpc.ID, "basic")
+	groupB := modeltest.Group("sg-b", vpc.ID, "basic", modeltest.Rule("sgr-b-1", "in accept 1 TCP 7000/7000 sg-a"))
+	groupC := modeltest.Group("sg-c", vpc.ID, "basic")
+	inst := func(id, ip, group string) *model.Instance { return modeltest.Instance(id, vpc.ID, ip, group) }
 	a, b, c := inst("i-a", "10.9.0.10", "sg-a"), inst("i-b", "10.9.0.20", "sg-b"), inst("i-c", "10.9.0.30", "sg-c")
 	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", ops.Resources{VPCs: []*model.VPC{vpc},
 		Groups: []*model.SecurityGroup{groupA, groupB, groupC}, Instances: []*model.Instance{a, b, c}}); err != nil {
