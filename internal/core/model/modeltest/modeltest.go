@@ -98,6 +98,12 @@ func Instance(id, vpc, addrs string, groups ...string) *model.Instance {
 	return in
 }
 
+// Public gives the instance a public IPv4 address and returns it.
+func Public(in *model.Instance, addr string) *model.Instance {
+	in.PublicIP = netip.MustParseAddr(addr)
+	return in
+}
+
 // Addr parses an address a test table names.
 func Addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
