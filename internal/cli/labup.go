@@ -408,7 +408,7 @@ func stopLab(name string, ctl *labControl) error {
 			p.Signal(syscall.SIGTERM)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitExited(ctl.Pids, 5*time.Second)
 	err := lab.Remove(name)
 	files := []string{controlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
 	for _, pattern := range []string{name + ".db*", name + "-server.log", name + "-agent-*.log"} {
@@ -419,4 +419,16 @@ func stopLab(name string, ctl *labControl) error {
 		os.Remove(f)
 	}
 	return err
+}
+
+// waitExited waits until none of the processes exists any more (the agents
+// let go of their namespaces), or until timeout: a process that ignores
+// SIGTERM does not keep the lab up.
+func waitExited(pids []int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
