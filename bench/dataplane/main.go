@@ -32,6 +32,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/lab"
@@ -74,20 +75,17 @@ var vpcID = "vpc-bench"
 func pairCloud(n int) *policy.Cloud {
 	var rules []model.Rule
 	for i := range n {
-		rules = append(rules, model.Rule{ID: fmt.Sprintf("sgr-x-%d", i), Direction: model.Ingress, Policy: model.Accept,
-			Priority: 1 + i%99, Protocol: model.TCP, PortRange: model.PortRange{Start: int32(20000 + i), End: int32(20000 + i)},
-			Peer: model.Peer{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 32)}, NicType: model.Intranet})
+		rules = append(rules, modeltest.Rule(fmt.Sprintf("sgr-x-%d", i),
+			fmt.Sprintf("in accept %d TCP %d/%d 172.16.%d.%d/32", 1+i%99, 20000+i, 20000+i, byte(i>>8), byte(i))))
 	}
-	rules = append(rules, model.Rule{ID: "sgr-x-allow", Direction: model.Ingress, Policy: model.Accept, Priority: 100,
-		Protocol: model.TCP, PortRange: model.PortRange{Start: 5001, End: 5001}, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.30.0.0/16")},
-		NicType: model.Intranet})
+	rules = append(rules, modeltest.Rule("sgr-x-allow", "in accept 100 TCP 5001/5001 10.30.0.0/16"))
 	groups := []*model.SecurityGroup{
-		{ID: "sg-client", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept},
-		{ID: "sg-server", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: rules},
+		modeltest.Group("sg-client", vpcID, "basic"),
+		modeltest.Group("sg-server", vpcID, "basic", rules...),
 	}
 	ins := []*model.Instance{
-		{ID: "i-a", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.10"), SecurityGroups: []string{"sg-client"}},
-		{ID: "i-b", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.20"), SecurityGroups: []string{"sg-server"}},
+		modeltest.Instance("i-a", vpcID, "10.30.0.10", "sg-client"),
+		modeltest.Instance("i-b", vpcID, "10.30.0.20", "sg-server"),
 	}
 	return policy.NewCloud(groups, ins, nil)
 }
@@ -240,31 +238,32 @@ func bigCloud(nInst int) ops.Resources {
 	vpc := &model.VPC{ID: vpcID, CIDR: netip.MustParsePrefix("10.30.0.0/16")}
 	r := ops.Resources{VPCs: []*model.VPC{vpc}}
 	for g := range 100 {
-		sg := &model.SecurityGroup{ID: fmt.Sprintf("sg-g%d", g), VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
+		sg := modeltest.Group(fmt.Sprintf("sg-g%d", g), vpcID, "isolated")
 		for i := range 10 {
-			peer := model.Peer{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(g), byte(i)}), 32)}
+			peer := fmt.Sprintf("172.16.%d.%d/32", g, i)
 			if i%3 == 0 {
-				peer = model.Peer{GroupID: fmt.Sprintf("sg-g%d", (g+i)%100)}
+				peer = fmt.Sprintf("sg-g%d", (g+i)%100)
 			}
-			sg.Rules = append(sg.Rules, model.Rule{ID: fmt.Sprintf("sgr-g%d-%d", g, i), Direction: model.Ingress, Policy: model.Accept,
-				Priority: 1 + i, Protocol: model.TCP, PortRange: model.PortRange{Start: int32(1000 + i), End: int32(1000 + i)}, Peer: peer, NicType: model.Intranet})
+			sg.Rules = append(sg.Rules, modeltest.Rule(fmt.Sprintf("sgr-g%d-%d", g, i),
+				fmt.Sprintf("in accept %d TCP %d/%d %s", 1+i, 1000+i, 1000+i, peer)))
 		}
 		r.Groups = append(r.Groups, sg)
 	}
 	r.Groups = append(r.Groups,
-		&model.SecurityGroup{ID: "sg-client", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop},
-		&model.SecurityGroup{ID: "sg-member", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop},
-		&model.SecurityGroup{ID: "sg-server", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
-			Rules: []model.Rule{{ID: "sgr-member", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.UDP,
-				PortRange: model.PortRange{Start: 9000, End: 9000}, Peer: model.Peer{GroupID: "sg-member"}, NicType: model.Intranet}}})
+		modeltest.Group("sg-client", vpcID, "isolated"),
+		modeltest.Group("sg-member", vpcID, "isolated"),
+		modeltest.Group("sg-server", vpcID, "isolated", modeltest.Rule("sgr-member", "in accept 1 UDP 9000/9000 sg-member")))
+	on := func(in *model.Instance, iface string) *model.Instance {
+		in.Host, in.Interface = "h0", iface
+		return in
+	}
 	r.Instances = append(r.Instances,
-		&model.Instance{ID: "i-a", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.10"), SecurityGroups: []string{"sg-client"}, Host: "h0", Interface: "pi-a"},
-		&model.Instance{ID: "i-b", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.20"), SecurityGroups: []string{"sg-server"}, Host: "h0", Interface: "pi-b"})
+		on(modeltest.Instance("i-a", vpcID, "10.30.0.10", "sg-client"), "pi-a"),
+		on(modeltest.Instance("i-b", vpcID, "10.30.0.20", "sg-server"), "pi-b"))
 	for i := range nInst - 2 {
-		r.Instances = append(r.Instances, &model.Instance{ID: fmt.Sprintf("i-v%d", i), VpcID: vpcID,
-			PrivateIP:      netip.AddrFrom4([4]byte{10, 30, byte(1 + i/250), byte(1 + i%250)}),
-			SecurityGroups: []string{fmt.Sprintf("sg-g%d", i%100), fmt.Sprintf("sg-g%d", (i*7+3)%100)},
-			Host:           "h0", Interface: fmt.Sprintf("pv%d", i)})
+		r.Instances = append(r.Instances, on(modeltest.Instance(fmt.Sprintf("i-v%d", i), vpcID,
+			fmt.Sprintf("10.30.%d.%d", 1+i/250, 1+i%250), fmt.Sprintf("sg-g%d", i%100), fmt.Sprintf("sg-g%d", (i*7+3)%100)),
+			fmt.Sprintf("pv%d", i)))
 	}
 	return r
 }
