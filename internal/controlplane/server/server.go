@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
@@ -79,17 +80,29 @@ func startCutoff() time.Time {
 	return cut
 }
 
+// saveNonces writes the cache to a temporary file and renames it into
+// place once it is on disk: a crash while saving leaves no nonces file (so
+// the next start refuses older requests) rather than part of one, which
+// would load without error and forget the nonces it lost.
 func (s *Server) saveNonces() error {
-	f, err := os.Create(noncesFile(s.db))
+	f, err := os.CreateTemp(filepath.Dir(s.db), filepath.Base(noncesFile(s.db))+".tmp*")
 	if err != nil {
 		return err
 	}
-	if _, err := s.nonces.WriteTo(f); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+	_, err = s.nonces.WriteTo(f)
+	if err == nil {
+		err = f.Sync()
 	}
-	return f.Close()
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), noncesFile(s.db))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // Open opens the store, makes sure the first account has a key, and binds
