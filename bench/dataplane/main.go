@@ -19,13 +19,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -33,14 +30,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
-	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
-	"github.com/palisade-sg/palisade/internal/dataplane/agent"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/lab"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 var (
@@ -60,10 +56,14 @@ func main() {
 	for _, name := range []string{"bench0", "bench100", "bench1000", "benchconv", "benchapply"} {
 		lab.Remove(name)
 	}
+	defer run.Close()
 	throughput()
 	convergence()
 	compileApply()
 }
+
+// run holds what the benchmark started; check stops it all before exiting.
+var run = testenv.NewProgram()
 
 // ---- throughput and connection rate ----
 
@@ -75,20 +75,17 @@ var vpcID = "vpc-bench"
 func pairCloud(n int) *policy.Cloud {
 	var rules []model.Rule
 	for i := range n {
-		rules = append(rules, model.Rule{ID: fmt.Sprintf("sgr-x-%d", i), Direction: model.Ingress, Policy: model.Accept,
-			Priority: 1 + i%99, Protocol: model.TCP, PortRange: model.PortRange{Start: int32(20000 + i), End: int32(20000 + i)},
-			Peer: model.Peer{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), 32)}, NicType: model.Intranet})
+		rules = append(rules, modeltest.Rule(fmt.Sprintf("sgr-x-%d", i),
+			fmt.Sprintf("in accept %d TCP %d/%d 172.16.%d.%d/32", 1+i%99, 20000+i, 20000+i, byte(i>>8), byte(i))))
 	}
-	rules = append(rules, model.Rule{ID: "sgr-x-allow", Direction: model.Ingress, Policy: model.Accept, Priority: 100,
-		Protocol: model.TCP, PortRange: model.PortRange{Start: 5001, End: 5001}, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.30.0.0/16")},
-		NicType: model.Intranet})
+	rules = append(rules, modeltest.Rule("sgr-x-allow", "in accept 100 TCP 5001/5001 10.30.0.0/16"))
 	groups := []*model.SecurityGroup{
-		{ID: "sg-client", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept},
-		{ID: "sg-server", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: rules},
+		modeltest.Group("sg-client", vpcID, "basic"),
+		modeltest.Group("sg-server", vpcID, "basic", rules...),
 	}
 	ins := []*model.Instance{
-		{ID: "i-a", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.10"), SecurityGroups: []string{"sg-client"}},
-		{ID: "i-b", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.20"), SecurityGroups: []string{"sg-server"}},
+		modeltest.Instance("i-a", vpcID, "10.30.0.10", "sg-client"),
+		modeltest.Instance("i-b", vpcID, "10.30.0.20", "sg-server"),
 	}
 	return policy.NewCloud(groups, ins, nil)
 }
@@ -98,10 +95,11 @@ func throughput() {
 	fmt.Printf("%-8s %-10s %14s %8s %14s %8s\n", "rules", "filter", "throughput", "ratio", "conn/s", "ratio")
 	for _, n := range []int{0, 100, 1000} {
 		c := pairCloud(n)
-		l, err := lab.Up(context.Background(), lab.Spec{Name: "bench" + strconv.Itoa(n), Hosts: []string{"h0", "h1"},
+		env := testenv.NewProgram()
+		l := testenv.UpLab(env, lab.Spec{Name: "bench" + strconv.Itoa(n), Hosts: []string{"h0", "h1"},
 			Instances: []lab.Instance{{ID: "i-a", VPC: vpcID, PrivateIP: c.Instances["i-a"].PrivateIP, Host: "h0"},
 				{ID: "i-b", VPC: vpcID, PrivateIP: c.Instances["i-b"].PrivateIP, Host: "h1"}}})
-		check(err)
+		run.Cleanup(env.Close) // if a check fails before the Close below
 		bound := lab.Bind(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
@@ -118,7 +116,7 @@ func throughput() {
 			b, c := median(bw[mode]), median(cr[mode])
 			fmt.Printf("%-8d %-10s %10.2f Gb/s %7.0f%% %14.0f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw["none"]), c, 100*c/median(cr["none"]))
 		}
-		check(l.Down())
+		env.Close() // takes the lab down
 	}
 }
 
@@ -240,31 +238,32 @@ func bigCloud(nInst int) ops.Resources {
 	vpc := &model.VPC{ID: vpcID, CIDR: netip.MustParsePrefix("10.30.0.0/16")}
 	r := ops.Resources{VPCs: []*model.VPC{vpc}}
 	for g := range 100 {
-		sg := &model.SecurityGroup{ID: fmt.Sprintf("sg-g%d", g), VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
+		sg := modeltest.Group(fmt.Sprintf("sg-g%d", g), vpcID, "isolated")
 		for i := range 10 {
-			peer := model.Peer{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(g), byte(i)}), 32)}
+			peer := fmt.Sprintf("172.16.%d.%d/32", g, i)
 			if i%3 == 0 {
-				peer = model.Peer{GroupID: fmt.Sprintf("sg-g%d", (g+i)%100)}
+				peer = fmt.Sprintf("sg-g%d", (g+i)%100)
 			}
-			sg.Rules = append(sg.Rules, model.Rule{ID: fmt.Sprintf("sgr-g%d-%d", g, i), Direction: model.Ingress, Policy: model.Accept,
-				Priority: 1 + i, Protocol: model.TCP, PortRange: model.PortRange{Start: int32(1000 + i), End: int32(1000 + i)}, Peer: peer, NicType: model.Intranet})
+			sg.Rules = append(sg.Rules, modeltest.Rule(fmt.Sprintf("sgr-g%d-%d", g, i),
+				fmt.Sprintf("in accept %d TCP %d/%d %s", 1+i, 1000+i, 1000+i, peer)))
 		}
 		r.Groups = append(r.Groups, sg)
 	}
 	r.Groups = append(r.Groups,
-		&model.SecurityGroup{ID: "sg-client", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop},
-		&model.SecurityGroup{ID: "sg-member", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop},
-		&model.SecurityGroup{ID: "sg-server", VpcID: vpcID, Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
-			Rules: []model.Rule{{ID: "sgr-member", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.UDP,
-				PortRange: model.PortRange{Start: 9000, End: 9000}, Peer: model.Peer{GroupID: "sg-member"}, NicType: model.Intranet}}})
+		modeltest.Group("sg-client", vpcID, "isolated"),
+		modeltest.Group("sg-member", vpcID, "isolated"),
+		modeltest.Group("sg-server", vpcID, "isolated", modeltest.Rule("sgr-member", "in accept 1 UDP 9000/9000 sg-member")))
+	on := func(in *model.Instance, iface string) *model.Instance {
+		in.Host, in.Interface = "h0", iface
+		return in
+	}
 	r.Instances = append(r.Instances,
-		&model.Instance{ID: "i-a", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.10"), SecurityGroups: []string{"sg-client"}, Host: "h0", Interface: "pi-a"},
-		&model.Instance{ID: "i-b", VpcID: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.20"), SecurityGroups: []string{"sg-server"}, Host: "h0", Interface: "pi-b"})
+		on(modeltest.Instance("i-a", vpcID, "10.30.0.10", "sg-client"), "pi-a"),
+		on(modeltest.Instance("i-b", vpcID, "10.30.0.20", "sg-server"), "pi-b"))
 	for i := range nInst - 2 {
-		r.Instances = append(r.Instances, &model.Instance{ID: fmt.Sprintf("i-v%d", i), VpcID: vpcID,
-			PrivateIP:      netip.AddrFrom4([4]byte{10, 30, byte(1 + i/250), byte(1 + i%250)}),
-			SecurityGroups: []string{fmt.Sprintf("sg-g%d", i%100), fmt.Sprintf("sg-g%d", (i*7+3)%100)},
-			Host:           "h0", Interface: fmt.Sprintf("pv%d", i)})
+		r.Instances = append(r.Instances, on(modeltest.Instance(fmt.Sprintf("i-v%d", i), vpcID,
+			fmt.Sprintf("10.30.%d.%d", 1+i/250, 1+i%250), fmt.Sprintf("sg-g%d", i%100), fmt.Sprintf("sg-g%d", (i*7+3)%100)),
+			fmt.Sprintf("pv%d", i)))
 	}
 	return r
 }
@@ -276,59 +275,69 @@ func convergence() {
 		reps = 3
 	}
 	fmt.Printf("\n== convergence, %d instances on one host, %d changes of each kind\n", nInst, reps)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	dir, err := os.MkdirTemp("", "palisade-bench-")
-	check(err)
-	defer os.RemoveAll(dir)
-	const keyID, secret = "LTAIbenchbenchbench00", "bench-secret"
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "p.db"), AccessKeyID: keyID, AccessKeySecret: secret, Log: quiet})
-	check(err)
-	go srv.Serve(ctx)
+	ctx := context.Background()
+	env := testenv.NewProgram()
+	defer env.Close()
+	run.Cleanup(env.Close) // if a check fails first
+	srv := testenv.Start(env, testenv.Config{Log: testenv.Quiet()})
 	res := bigCloud(nInst)
-	_, err = srv.Ops.Import(ctx, "cn-hangzhou", res)
+	_, err := srv.Ops.Import(ctx, "cn-hangzhou", res)
 	check(err)
-	l, err := lab.Up(ctx, lab.Spec{Name: "benchconv", Hosts: []string{"h0"}, Instances: []lab.Instance{
+	l := testenv.StartLab(env, srv, lab.Spec{Name: "benchconv", Hosts: []string{"h0"}, Instances: []lab.Instance{
 		{ID: "i-a", VPC: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.10"), Host: "h0"},
 		{ID: "i-b", VPC: vpcID, PrivateIP: netip.MustParseAddr("10.30.0.20"), Host: "h0"}}})
-	check(err)
-	defer l.Down()
-	api, err := apiclient.New(srv.Addr, keyID, secret, "cn-hangzhou")
-	check(err)
 	call := func(action string, p map[string]string) {
-		check(api.Call(ctx, action, p, nil, 0))
+		check(l.API.Call(ctx, action, p, nil, 0))
 	}
-	for _, id := range []string{"i-a", "i-b"} {
-		call("PalisadeBindInstance", map[string]string{"InstanceId": id, "HostName": "h0", "Interface": l.Interface(id)})
+	// revision is the store's revision: after a change, the change's.
+	revision := func() int64 {
+		rev, err := srv.Store.Revision(ctx)
+		check(err)
+		return rev
 	}
 
 	var mu sync.Mutex
 	var lastStats nft.Stats
+	var lastRev int64
 	var applyTimes []time.Duration
-	applied := make(chan int64, 1000)
+	applied := make(chan struct{}, 1) // a new apply, for statsAt
 	var lastApply time.Time
-	go agent.Run(ctx, agent.Config{Server: srv.Addr, AccessKeyID: keyID, Secret: secret, Host: "h0", Netns: l.HostNetns("h0"),
-		NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: quiet,
-		OnApplied: func(rev int64, st nft.Stats) {
-			mu.Lock()
-			lastStats = st
-			applyTimes = append(applyTimes, time.Since(lastApply))
-			mu.Unlock()
-			applied <- rev
-		}})
-	rev, _ := srv.Store.Revision(ctx)
-	for r := range applied {
-		if r >= rev {
-			break
+	cfg := l.AgentConfig("h0")
+	cfg.OnApplied = func(rev int64, st nft.Stats) {
+		mu.Lock()
+		lastStats, lastRev = st, rev
+		applyTimes = append(applyTimes, time.Since(lastApply))
+		mu.Unlock()
+		select {
+		case applied <- struct{}{}:
+		default:
 		}
 	}
+	l.RunAgent(env, cfg)
+	// statsAt waits until the agent has applied rev and returns the stats
+	// of that apply (changes are made one at a time, so it is rev's).
+	statsAt := func(rev int64) nft.Stats {
+		for {
+			mu.Lock()
+			st, done := lastStats, lastRev >= rev
+			mu.Unlock()
+			if done {
+				return st
+			}
+			select {
+			case <-applied:
+			case <-time.After(10 * time.Second):
+				run.Fatalf("the agent never applied revision %d", rev)
+			}
+		}
+	}
+	statsAt(revision())
 
 	// B listens on UDP ports; A sends to the port under test every 100 µs.
 	bIP := netip.MustParseAddr("10.30.0.20")
 	measure := func(port uint16, change func()) time.Duration {
 		got := make(chan time.Time, 1)
-		pc := listenUDP(l, "i-b", port)
+		pc := listenUDP(l.Lab, "i-b", port)
 		defer pc.Close()
 		go func() {
 			buf := make([]byte, 64)
@@ -337,11 +346,12 @@ func convergence() {
 			}
 		}()
 		stop := make(chan struct{})
-		go sendUDP(l, "i-a", netip.AddrPortFrom(bIP, port), stop)
-		time.Sleep(20 * time.Millisecond) // the flow is denied so far
+		go sendUDP(l.Lab, "i-a", netip.AddrPortFrom(bIP, port), stop)
+		// Real traffic for a while: the flow must be denied so far.
+		time.Sleep(20 * time.Millisecond)
 		select {
 		case <-got:
-			log.Fatalf("port %d was open before the change", port)
+			run.Fatalf("port %d was open before the change", port)
 		default:
 		}
 		mu.Lock()
@@ -354,7 +364,7 @@ func convergence() {
 			close(stop)
 			return t.Sub(t0)
 		case <-time.After(10 * time.Second):
-			log.Fatalf("port %d never opened", port)
+			run.Fatalf("port %d never opened", port)
 		}
 		return 0
 	}
@@ -363,30 +373,27 @@ func convergence() {
 	var ruleChains, memberChains, memberElems []int
 	for i := range reps {
 		port := uint16(10000 + i)
+		// Each change's stats are read once the agent has applied it (the
+		// first packet may pass before the agent reports the apply).
 		ruleLat = append(ruleLat, measure(port, func() {
 			call("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": "sg-server", "IpProtocol": "udp",
 				"PortRange": fmt.Sprintf("%d/%d", port, port), "SourceCidrIp": "10.30.0.10/32"})
 		}))
-		time.Sleep(30 * time.Millisecond)
-		mu.Lock()
-		ruleChains = append(ruleChains, lastStats.ChainsAdded)
-		mu.Unlock()
+		ruleChains = append(ruleChains, statsAt(revision()).ChainsAdded)
 
 		memberLat = append(memberLat, measure(9000, func() {
 			call("JoinSecurityGroup", map[string]string{"InstanceId": "i-a", "SecurityGroupId": "sg-member"})
 		}))
-		time.Sleep(30 * time.Millisecond)
-		mu.Lock()
-		memberChains, memberElems = append(memberChains, lastStats.ChainsAdded), append(memberElems, lastStats.ElementsAdded)
-		mu.Unlock()
+		st := statsAt(revision())
+		memberChains, memberElems = append(memberChains, st.ChainsAdded), append(memberElems, st.ElementsAdded)
+		// The next join must find port 9000 closed again.
 		call("LeaveSecurityGroup", map[string]string{"InstanceId": "i-a", "SecurityGroupId": "sg-member"})
-		time.Sleep(30 * time.Millisecond)
+		statsAt(revision())
 	}
 	fmt.Printf("%-22s %8s %8s %8s   %s\n", "change", "p50", "p99", "max", "chains rebuilt per change")
 	fmt.Printf("%-22s %8s %8s %8s   %v\n", "one rule (authorize)", pct(ruleLat, 50), pct(ruleLat, 99), pct(ruleLat, 100), summary(ruleChains))
 	fmt.Printf("%-22s %8s %8s %8s   %v (set elements added: %v)\n", "membership (join)", pct(memberLat, 50), pct(memberLat, 99), pct(memberLat, 100), summary(memberChains), summary(memberElems))
 	fmt.Println("(a membership change that rebuilds no chain shows chains rebuilt = 0: only set elements change)")
-	cancel()
 }
 
 func pct(ds []time.Duration, p int) string {
@@ -444,9 +451,10 @@ func compileApply() {
 	for _, ch := range rs.Chains {
 		rules += len(ch.Rules)
 	}
-	l, err := lab.Up(context.Background(), lab.Spec{Name: "benchapply", Hosts: []string{"h0"}})
-	check(err)
-	defer l.Down()
+	env := testenv.NewProgram()
+	defer env.Close()
+	run.Cleanup(env.Close)
+	l := testenv.UpLab(env, lab.Spec{Name: "benchapply", Hosts: []string{"h0"}})
 	k, err := nft.Open(l.HostNetns("h0"), nft.Options{})
 	check(err)
 	defer k.Close()
@@ -471,8 +479,9 @@ func compileApply() {
 		noop.Round(time.Microsecond), reconcile.Round(time.Millisecond))
 }
 
+// check stops the benchmark on err, taking down what it started.
 func check(err error) {
 	if err != nil {
-		log.Fatal(err)
+		run.Fatalf("%v", err)
 	}
 }

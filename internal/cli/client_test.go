@@ -2,46 +2,22 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 // startServer runs a real Palisade server in-process and points the client
 // environment at it.
 func startServer(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
-		AccessKeyID: "testkey", AccessKeySecret: "testsecret", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	t.Setenv("PALISADE_ENDPOINT", srv.Addr)
-	t.Setenv("PALISADE_REGION", "cn-hangzhou")
-	t.Setenv("PALISADE_ACCESS_KEY_ID", "testkey")
-	t.Setenv("PALISADE_ACCESS_KEY_SECRET", "testsecret")
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+	testenv.Start(t, testenv.Config{Log: testenv.Quiet()}).SetClientEnv(t)
 }
 
 // palisade runs the CLI and returns its exit code and output.
@@ -291,8 +267,8 @@ func TestClientErrors(t *testing.T) {
 	})
 	t.Run("fallback credentials", func(t *testing.T) {
 		t.Setenv("PALISADE_ACCESS_KEY_ID", "")
-		t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "testkey")
-		t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")
+		t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", testenv.KeyID)
+		t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", testenv.Secret)
 		if out := ok(t, "sg", "list"); row(out, sg) == nil {
 			t.Errorf("sg list:\n%s", out)
 		}

@@ -68,35 +68,42 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "palisade lab play: %s: %v\n", s.File, err)
 			return 1
 		}
-		title := s.File
-		if s.Name != "" {
-			title += ": " + s.Name
-		}
-		fmt.Fprintln(stdout, title)
-		for _, r := range rows {
-			status := "ok"
-			switch {
-			case r.kernel != r.engine:
-				status, disagree = "KERNEL AND ENGINE DISAGREE", disagree+1
-			case r.kernel != r.expect:
-				status = "FAIL"
-			}
-			if status == "ok" {
-				passed++
-			} else {
-				failed++
-			}
-			fmt.Fprintf(stdout, "  line %-4d %-44s expect %-6s kernel %-6s engine %-6s %s\n", r.line, r.flow, r.expect, r.kernel, r.engine, status)
-			if status != "ok" {
-				fmt.Fprintf(stdout, "            engine: %s; kernel: %s\n", r.why, r.detail)
-			}
-		}
+		p, f, d := printPlay(stdout, s, rows)
+		passed, failed, disagree = passed+p, failed+f, disagree+d
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 || disagree > 0 {
 		return 1
 	}
 	return 0
+}
+
+// printPlay prints one scenario's rows and counts them.
+func printPlay(stdout io.Writer, s *scenario.Scenario, rows []playRow) (passed, failed, disagree int) {
+	title := s.File
+	if s.Name != "" {
+		title += ": " + s.Name
+	}
+	fmt.Fprintln(stdout, title)
+	for _, r := range rows {
+		status := "ok"
+		switch {
+		case r.kernel != r.engine:
+			status, disagree = "KERNEL AND ENGINE DISAGREE", disagree+1
+		case r.kernel != r.expect:
+			status = "FAIL"
+		}
+		if status == "ok" {
+			passed++
+		} else {
+			failed++
+		}
+		fmt.Fprintf(stdout, "  line %-4d %-44s expect %-6s kernel %-6s engine %-6s %s\n", r.line, r.flow, r.expect, r.kernel, r.engine, status)
+		if status != "ok" {
+			fmt.Fprintf(stdout, "            engine: %s; kernel: %s\n", r.why, r.detail)
+		}
+	}
+	return passed, failed, disagree
 }
 
 type playRow struct {
@@ -106,7 +113,10 @@ type playRow struct {
 	why, detail            string
 }
 
-// playScenario builds one scenario in a lab and plays its flows.
+// playScenario builds one scenario in a lab and plays its flows: a server
+// with the scenario's resources, a lab with the scenario's instances and
+// outside addresses, the instances bound and enforced by one agent per host,
+// then every flow probed and compared with the engine.
 func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([]playRow, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -129,6 +139,20 @@ func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger
 		Groups: s.Groups, Instances: s.Instances}); err != nil {
 		return nil, err
 	}
+	l, err := lab.Up(ctx, lab.SpecFromCloud(s.Cloud(), name, hosts, outsideAddrs(s)))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Down()
+	if err := enforce(ctx, srv, l, keyID, secret, log); err != nil {
+		return nil, err
+	}
+	return probeScenario(ctx, s, l)
+}
+
+// outsideAddrs are the addresses of a scenario's flows that are no
+// instance's: the lab gives them to the outside.
+func outsideAddrs(s *scenario.Scenario) []netip.Addr {
 	var outside []netip.Addr
 	seen := map[netip.Addr]bool{}
 	for _, f := range s.Flows {
@@ -139,29 +163,30 @@ func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger
 			}
 		}
 	}
-	l, err := lab.Up(ctx, lab.SpecFromCloud(s.Cloud(), name, hosts, outside))
-	if err != nil {
-		return nil, err
-	}
-	defer l.Down()
+	return outside
+}
 
-	// Place the instances through the API, as a hypervisor would, and let
-	// one agent per host enforce them.
+// enforce places the instances through the API, as a hypervisor would, and
+// lets one agent per host enforce them, waiting until all have applied the
+// server's revision. The agents stop with ctx.
+func enforce(ctx context.Context, srv *server.Server, l *lab.Lab, keyID, secret string, log *slog.Logger) error {
 	api, err := apiclient.New(srv.Addr, keyID, secret, defaultRegion)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := bindLab(ctx, api, l); err != nil {
-		return nil, err
+		return err
 	}
 	target, err := srv.Store.Revision(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := runAgents(ctx, l, srv.Addr, keyID, secret, target, log); err != nil {
-		return nil, err
-	}
+	return runAgents(ctx, l, srv.Addr, keyID, secret, target, log)
+}
 
+// probeScenario sends every flow as a real packet and returns, for each,
+// what the file expects, what the kernel did and what the engine says.
+func probeScenario(ctx context.Context, s *scenario.Scenario, l *lab.Lab) ([]playRow, error) {
 	flows := make([]policy.Flow, len(s.Flows))
 	for i, f := range s.Flows {
 		flows[i] = f.Flow

@@ -70,6 +70,11 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// upLab brings a lab up in steps: a server (started or given), a cloud
+// registered through the official SDK, the lab built from what the server
+// says the instances are, the instances bound to their hosts, one agent per
+// host, and a wait until every instance is enforced. The returned control
+// lists what was started, for stopLab, also on an error.
 func upLab(name string, hosts, instances int, serverAddr string, stdout io.Writer) (*labControl, error) {
 	if err := os.MkdirAll(lab.DefaultStateDir, 0o755); err != nil {
 		return nil, err
@@ -78,107 +83,24 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 	if err != nil {
 		return nil, err
 	}
-	ctl := &labControl{Server: serverAddr}
-	if serverAddr == "" {
-		id, secret, err := startLabServer(self, name, ctl)
-		if err != nil {
-			return ctl, err
-		}
-		ctl.AccessKeyID, ctl.Secret = id, secret
-	} else {
-		id, secret, ok := credentials()
-		if !ok {
-			return nil, errors.New("--server needs the operator's key in PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET")
-		}
-		ctl.AccessKeyID, ctl.Secret = id, secret
+	ctl, err := labServer(self, name, serverAddr)
+	if err != nil {
+		return ctl, err
 	}
 	if err := saveControl(name, ctl); err != nil {
 		return ctl, err
 	}
-
-	// Register a network, a group and the instances through the official SDK.
-	ec, err := ecs.NewClientWithAccessKey(defaultRegion, ctl.AccessKeyID, ctl.Secret)
+	c, err := newLabClients(ctl)
 	if err != nil {
 		return ctl, err
 	}
-	ec.Domain = ctl.Server
-	vc, err := vpc.NewClientWithAccessKey(defaultRegion, ctl.AccessKeyID, ctl.Secret)
+	vpcID, groupID, err := c.registerCloud(name, instances)
 	if err != nil {
 		return ctl, err
 	}
-	vc.Domain = ctl.Server
-	plain := func(r requests.AcsRequest) { r.SetScheme("http") } // the lab's server speaks plain HTTP on loopback
-	vreq := vpc.CreateCreateVpcRequest()
-	plain(vreq)
-	vreq.CidrBlock, vreq.VpcName = "192.168.0.0/16", "lab-"+name
-	v, err := vc.CreateVpc(vreq)
+	spec, err := c.labSpec(name, vpcID, hosts)
 	if err != nil {
 		return ctl, err
-	}
-	sreq := vpc.CreateCreateVSwitchRequest()
-	plain(sreq)
-	sreq.VpcId, sreq.ZoneId, sreq.CidrBlock, sreq.VSwitchName = v.VpcId, defaultRegion+"-h", "192.168.1.0/24", "lab-"+name
-	vsw, err := vc.CreateVSwitch(sreq)
-	if err != nil {
-		return ctl, err
-	}
-	greq := ecs.CreateCreateSecurityGroupRequest()
-	plain(greq)
-	greq.VpcId, greq.SecurityGroupName, greq.Description = v.VpcId, "lab-"+name, "Lab group: members reach each other; ping from anywhere."
-	g, err := ec.CreateSecurityGroup(greq)
-	if err != nil {
-		return ctl, err
-	}
-	areq := ecs.CreateAuthorizeSecurityGroupRequest()
-	plain(areq)
-	areq.SecurityGroupId, areq.IpProtocol, areq.PortRange, areq.SourceCidrIp = g.SecurityGroupId, "icmp", "-1/-1", "0.0.0.0/0"
-	areq.Description = "ping"
-	if _, err := ec.AuthorizeSecurityGroup(areq); err != nil {
-		return ctl, err
-	}
-	rreq := ecs.CreateRunInstancesRequest()
-	plain(rreq)
-	rreq.VSwitchId, rreq.SecurityGroupId, rreq.Amount = vsw.VSwitchId, g.SecurityGroupId, requests.NewInteger(instances)
-	rreq.ImageId, rreq.InstanceType, rreq.InstanceName = "aliyun_3_x64_20G_alibase_20240819.vhd", "ecs.g7.large", "lab-"+name
-	run, err := ec.RunInstances(rreq)
-	if err != nil {
-		return ctl, err
-	}
-	ids := run.InstanceIdSets.InstanceIdSet
-	for _, id := range ids[:(len(ids)+1)/2] {
-		ereq := vpc.CreateAllocateEipAddressRequest()
-		plain(ereq)
-		eip, err := vc.AllocateEipAddress(ereq)
-		if err != nil {
-			return ctl, err
-		}
-		asreq := vpc.CreateAssociateEipAddressRequest()
-		plain(asreq)
-		asreq.AllocationId, asreq.InstanceId = eip.AllocationId, id
-		if _, err := vc.AssociateEipAddress(asreq); err != nil {
-			return ctl, err
-		}
-	}
-
-	// Build the lab from what the server says the instances are.
-	dreq := ecs.CreateDescribeInstancesRequest()
-	plain(dreq)
-	dreq.VpcId, dreq.PageSize = v.VpcId, requests.NewInteger(100)
-	desc, err := ec.DescribeInstances(dreq)
-	if err != nil {
-		return ctl, err
-	}
-	spec := lab.Spec{Name: name, Outside: []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8:ffff::7")}}
-	for h := range hosts {
-		spec.Hosts = append(spec.Hosts, "h"+strconv.Itoa(h))
-	}
-	for i, in := range desc.Instances.Instance {
-		li := lab.Instance{ID: in.InstanceId, VPC: in.VpcAttributes.VpcId, Host: spec.Hosts[i%hosts]}
-		if ips := in.VpcAttributes.PrivateIpAddress.IpAddress; len(ips) > 0 {
-			li.PrivateIP, _ = netip.ParseAddr(ips[0])
-		}
-		li.PublicIP, _ = netip.ParseAddr(in.EipAddress.IpAddress)
-		spec.Instances = append(spec.Instances, li)
 	}
 	l, err := lab.Up(context.Background(), spec)
 	if err != nil {
@@ -194,22 +116,163 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 	if err := bindLab(context.Background(), api, l); err != nil {
 		return ctl, err
 	}
+	if err := startLabAgents(self, name, l, ctl); err != nil {
+		return ctl, err
+	}
+	if err := waitApplied(c.ecs, l, 30*time.Second); err != nil {
+		return ctl, err
+	}
+	printLab(stdout, name, l, ctl, groupID)
+	return ctl, nil
+}
+
+// labServer starts the lab's own server, or takes the given one with the
+// operator's key from the environment.
+func labServer(self, name, serverAddr string) (*labControl, error) {
+	ctl := &labControl{Server: serverAddr}
+	if serverAddr == "" {
+		id, secret, err := startLabServer(self, name, ctl)
+		if err != nil {
+			return ctl, err
+		}
+		ctl.AccessKeyID, ctl.Secret = id, secret
+	} else {
+		id, secret, ok := credentials()
+		if !ok {
+			return nil, errors.New("--server needs the operator's key in PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET")
+		}
+		ctl.AccessKeyID, ctl.Secret = id, secret
+	}
+	return ctl, nil
+}
+
+// labClients are official-SDK clients of the lab's server.
+type labClients struct {
+	ecs *ecs.Client
+	vpc *vpc.Client
+}
+
+func newLabClients(ctl *labControl) (*labClients, error) {
+	ec, err := ecs.NewClientWithAccessKey(defaultRegion, ctl.AccessKeyID, ctl.Secret)
+	if err != nil {
+		return nil, err
+	}
+	ec.Domain = ctl.Server
+	vc, err := vpc.NewClientWithAccessKey(defaultRegion, ctl.AccessKeyID, ctl.Secret)
+	if err != nil {
+		return nil, err
+	}
+	vc.Domain = ctl.Server
+	return &labClients{ecs: ec, vpc: vc}, nil
+}
+
+// plain sends a request over plain HTTP: the lab's server speaks it on
+// loopback.
+func plain(r requests.AcsRequest) { r.SetScheme("http") }
+
+// registerCloud registers a network, a group and the instances (half of
+// them with an EIP) through the official SDK.
+func (c *labClients) registerCloud(name string, instances int) (vpcID, groupID string, err error) {
+	ec, vc := c.ecs, c.vpc
+	vreq := vpc.CreateCreateVpcRequest()
+	plain(vreq)
+	vreq.CidrBlock, vreq.VpcName = "192.168.0.0/16", "lab-"+name
+	v, err := vc.CreateVpc(vreq)
+	if err != nil {
+		return "", "", err
+	}
+	sreq := vpc.CreateCreateVSwitchRequest()
+	plain(sreq)
+	sreq.VpcId, sreq.ZoneId, sreq.CidrBlock, sreq.VSwitchName = v.VpcId, defaultRegion+"-h", "192.168.1.0/24", "lab-"+name
+	vsw, err := vc.CreateVSwitch(sreq)
+	if err != nil {
+		return "", "", err
+	}
+	greq := ecs.CreateCreateSecurityGroupRequest()
+	plain(greq)
+	greq.VpcId, greq.SecurityGroupName, greq.Description = v.VpcId, "lab-"+name, "Lab group: members reach each other; ping from anywhere."
+	g, err := ec.CreateSecurityGroup(greq)
+	if err != nil {
+		return "", "", err
+	}
+	areq := ecs.CreateAuthorizeSecurityGroupRequest()
+	plain(areq)
+	areq.SecurityGroupId, areq.IpProtocol, areq.PortRange, areq.SourceCidrIp = g.SecurityGroupId, "icmp", "-1/-1", "0.0.0.0/0"
+	areq.Description = "ping"
+	if _, err := ec.AuthorizeSecurityGroup(areq); err != nil {
+		return "", "", err
+	}
+	rreq := ecs.CreateRunInstancesRequest()
+	plain(rreq)
+	rreq.VSwitchId, rreq.SecurityGroupId, rreq.Amount = vsw.VSwitchId, g.SecurityGroupId, requests.NewInteger(instances)
+	rreq.ImageId, rreq.InstanceType, rreq.InstanceName = "aliyun_3_x64_20G_alibase_20240819.vhd", "ecs.g7.large", "lab-"+name
+	run, err := ec.RunInstances(rreq)
+	if err != nil {
+		return "", "", err
+	}
+	ids := run.InstanceIdSets.InstanceIdSet
+	for _, id := range ids[:(len(ids)+1)/2] {
+		ereq := vpc.CreateAllocateEipAddressRequest()
+		plain(ereq)
+		eip, err := vc.AllocateEipAddress(ereq)
+		if err != nil {
+			return "", "", err
+		}
+		asreq := vpc.CreateAssociateEipAddressRequest()
+		plain(asreq)
+		asreq.AllocationId, asreq.InstanceId = eip.AllocationId, id
+		if _, err := vc.AssociateEipAddress(asreq); err != nil {
+			return "", "", err
+		}
+	}
+	return v.VpcId, g.SecurityGroupId, nil
+}
+
+// labSpec is the lab for what the server says the VPC's instances are,
+// spread over the hosts in turn.
+func (c *labClients) labSpec(name, vpcID string, hosts int) (lab.Spec, error) {
+	dreq := ecs.CreateDescribeInstancesRequest()
+	plain(dreq)
+	dreq.VpcId, dreq.PageSize = vpcID, requests.NewInteger(100)
+	desc, err := c.ecs.DescribeInstances(dreq)
+	if err != nil {
+		return lab.Spec{}, err
+	}
+	spec := lab.Spec{Name: name, Outside: []netip.Addr{netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("2001:db8:ffff::7")}}
+	for h := range hosts {
+		spec.Hosts = append(spec.Hosts, "h"+strconv.Itoa(h))
+	}
+	for i, in := range desc.Instances.Instance {
+		li := lab.Instance{ID: in.InstanceId, VPC: in.VpcAttributes.VpcId, Host: spec.Hosts[i%hosts]}
+		if ips := in.VpcAttributes.PrivateIpAddress.IpAddress; len(ips) > 0 {
+			li.PrivateIP, _ = netip.ParseAddr(ips[0])
+		}
+		li.PublicIP, _ = netip.ParseAddr(in.EipAddress.IpAddress)
+		spec.Instances = append(spec.Instances, li)
+	}
+	return spec, nil
+}
+
+// startLabAgents starts one detached agent per host, recording each in the
+// control file as it starts.
+func startLabAgents(self, name string, l *lab.Lab, ctl *labControl) error {
 	for _, h := range l.Spec.Hosts {
 		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"), ctl,
 			"agent", "--server", ctl.Server, "--host", h, "--netns", l.HostNetns(h), "-v")
 		if err != nil {
-			return ctl, err
+			return err
 		}
 		ctl.Pids = append(ctl.Pids, pid)
 		if err := saveControl(name, ctl); err != nil {
-			return ctl, err
+			return err
 		}
 	}
-	if err := waitApplied(ec, l, 30*time.Second); err != nil {
-		return ctl, err
-	}
+	return nil
+}
 
-	fmt.Fprintf(stdout, "lab %q is up: server %s, %d hosts, %d instances, group %s\n\n", name, ctl.Server, len(l.Spec.Hosts), len(l.Spec.Instances), g.SecurityGroupId)
+// printLab tells the user what is up and how to use it.
+func printLab(stdout io.Writer, name string, l *lab.Lab, ctl *labControl, groupID string) {
+	fmt.Fprintf(stdout, "lab %q is up: server %s, %d hosts, %d instances, group %s\n\n", name, ctl.Server, len(l.Spec.Hosts), len(l.Spec.Instances), groupID)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tHOST\tINTERFACE\tPRIVATE\tPUBLIC")
 	for _, in := range l.Spec.Instances {
@@ -224,7 +287,6 @@ func upLab(name string, hosts, instances int, serverAddr string, stdout io.Write
 	fmt.Fprintf(stdout, "Use it with the key: export PALISADE_ENDPOINT=%s PALISADE_ACCESS_KEY_ID=%s PALISADE_ACCESS_KEY_SECRET=%s\n",
 		ctl.Server, ctl.AccessKeyID, ctl.Secret)
 	fmt.Fprintf(stdout, "Then: palisade lab probe --name %s --from %s --to %s --proto icmp\n", name, l.Spec.Instances[0].ID, l.Spec.Outside[0])
-	return ctl, nil
 }
 
 // startLabServer starts `palisade serve` for the lab, detached, on a free
@@ -346,7 +408,7 @@ func stopLab(name string, ctl *labControl) error {
 			p.Signal(syscall.SIGTERM)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitExited(ctl.Pids, 5*time.Second)
 	err := lab.Remove(name)
 	files := []string{controlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
 	for _, pattern := range []string{name + ".db*", name + "-server.log", name + "-agent-*.log"} {
@@ -357,4 +419,16 @@ func stopLab(name string, ctl *labControl) error {
 		os.Remove(f)
 	}
 	return err
+}
+
+// waitExited waits until none of the processes exists any more (the agents
+// let go of their namespaces), or until timeout: a process that ignores
+// SIGTERM does not keep the lab up.
+func waitExited(pids []int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }

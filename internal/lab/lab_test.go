@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
@@ -50,31 +50,12 @@ var (
 // it every verdict is the network's (path) verdict, so comparing the lab to
 // policy.Evaluate is a comparison of the networks.
 func openGroup(id, vpc string) *model.SecurityGroup {
-	g := &model.SecurityGroup{ID: id, VpcID: vpc, Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
-	for i, c := range []struct {
-		dir  model.Direction
-		cidr string
-	}{{model.Ingress, "0.0.0.0/0"}, {model.Ingress, "::/0"}, {model.Egress, "0.0.0.0/0"}, {model.Egress, "::/0"}} {
-		in := model.RuleInput{Policy: "accept", Priority: "1", IpProtocol: "ALL", PortRange: "-1/-1"}
-		six := strings.Contains(c.cidr, ":")
-		switch {
-		case c.dir == model.Ingress && six:
-			in.Ipv6SourceCidrIp = c.cidr
-		case c.dir == model.Ingress:
-			in.SourceCidrIp = c.cidr
-		case six:
-			in.Ipv6DestCidrIp = c.cidr
-		default:
-			in.DestCidrIp = c.cidr
-		}
-		r, _, err := model.ParseRule(c.dir, in, false)
-		if err != nil {
-			panic(err)
-		}
-		r.ID = fmt.Sprintf("sgr-%s-%d", id, i)
-		g.Rules = append(g.Rules, r)
+	var rules []model.Rule
+	for i, spec := range []string{"in accept 1 ALL -1/-1 0.0.0.0/0", "in accept 1 ALL -1/-1 ::/0",
+		"out accept 1 ALL -1/-1 0.0.0.0/0", "out accept 1 ALL -1/-1 ::/0"} {
+		rules = append(rules, modeltest.Rule(fmt.Sprintf("sgr-%s-%d", id, i), spec))
 	}
-	return g
+	return modeltest.Group(id, vpc, "isolated", rules...)
 }
 
 // handCloud has two VPCs, public addresses and IPv6 on some instances only,

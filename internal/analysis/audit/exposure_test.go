@@ -5,13 +5,11 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
 
 // facing returns the instance with a public IPv4 address.
-func facing(in *model.Instance, public string) *model.Instance {
-	in.PublicIP = netip.MustParseAddr(public)
-	return in
-}
+var facing = modeltest.Public
 
 // web is a cloud of one basic group sg-web with one member i-web; public
 // gives i-web a public address.

@@ -2,92 +2,36 @@ package audit
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
-// Builders for small clouds. They validate rules with model.ParseRule, as
-// the API does, and panic on a bad spec: a typo in a test table is a bug in
-// the test.
+// Builders for small clouds: modeltest's, with the audit's owner, names and
+// descriptions.
 
 const testOwner = "1000000000000001"
 
-// rl builds rule id from "dir policy priority protocol ports peer [key=value…]":
-// dir is in or out; peer a CIDR block, sg-… or pl-…; keys are desc (the
-// description, with _ for spaces), owner (of a peer group), nic and local.
+// rl builds rule id from "dir policy priority protocol ports peer [key=value…]"
+// (see modeltest.Rule: keys desc, owner, nic, local…).
 //
 //	rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0 desc=ssh_from_anywhere")
-func rl(id, spec string) model.Rule {
-	f := strings.Fields(spec)
-	if len(f) < 6 {
-		panic("rule spec needs 6 fields: " + spec)
-	}
-	dir := model.Ingress
-	if f[0] == "out" {
-		dir = model.Egress
-	}
-	in := model.RuleInput{Policy: f[1], Priority: f[2], IpProtocol: f[3], PortRange: f[4]}
-	peer, local, classic := f[5], "", false
-	var owner string
-	for _, kv := range f[6:] {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "desc":
-			in.Description = strings.ReplaceAll(v, "_", " ")
-		case "owner":
-			owner = v
-		case "nic":
-			in.NicType, classic = v, true
-		case "local":
-			local = v
-		default:
-			panic("unknown key in rule spec: " + kv)
-		}
-	}
-	// The peer is the source of ingress rules and the destination of egress rules.
-	src4, src6, srcG, srcPL, dst4, dst6, dstG, dstPL := &in.SourceCidrIp, &in.Ipv6SourceCidrIp, &in.SourceGroupId, &in.SourcePrefixListId,
-		&in.DestCidrIp, &in.Ipv6DestCidrIp, &in.DestGroupId, &in.DestPrefixListId
-	if dir == model.Egress {
-		src4, src6, srcG, srcPL, dst4, dst6 = dst4, dst6, dstG, dstPL, src4, src6
-	}
-	switch {
-	case strings.HasPrefix(peer, "sg-"):
-		*srcG = peer
-	case strings.HasPrefix(peer, "pl-"):
-		*srcPL = peer
-	case strings.Contains(peer, ":"):
-		*src6 = peer
-	default:
-		*src4 = peer
-	}
-	if local != "" {
-		if strings.Contains(local, ":") {
-			*dst6 = local
-		} else {
-			*dst4 = local
-		}
-	}
-	r, _, err := model.ParseRule(dir, in, classic)
-	if err != nil {
-		panic(fmt.Sprintf("rule %s %q: %v", id, spec, err))
-	}
-	r.ID, r.Peer.GroupOwner = id, owner
-	return r
-}
+var rl = modeltest.Rule
 
-// grp builds a group; vpc "" is the classic network. Basic groups start
-// with InnerAccessPolicy Accept, as ECS creates them.
+// grp builds a group of testOwner, named and described; vpc "" is the
+// classic network. Basic groups start with InnerAccessPolicy Accept, as ECS
+// creates them.
 func grp(id, vpc string, typ model.GroupType, rules ...model.Rule) *model.SecurityGroup {
-	g := &model.SecurityGroup{ID: id, Owner: testOwner, Name: id[3:] + "-group", Description: "test group " + id,
-		Type: typ, VpcID: vpc, InnerAccessPolicy: model.InnerAccept, Rules: rules}
+	kind := "basic"
 	if typ == model.Enterprise {
-		g.InnerAccessPolicy = model.InnerDrop
+		kind = "enterprise"
 	}
+	g := modeltest.Group(id, vpc, kind, rules...)
+	g.Owner, g.Name, g.Description = testOwner, id[3:]+"-group", "test group "+id
 	return g
 }
 
@@ -102,26 +46,17 @@ func described(rules ...model.Rule) []model.Rule {
 	return rules
 }
 
-// vm builds an instance with a private address (and an IPv6 address after a
-// comma: "10.0.1.5,2001:db8::5").
+// vm builds an instance of testOwner with a private address (and an IPv6
+// address after a comma: "10.0.1.5,2001:db8::5").
 func vm(id, vpc, addrs string, groups ...string) *model.Instance {
-	v4, v6, _ := strings.Cut(addrs, ",")
-	in := &model.Instance{ID: id, Owner: testOwner, VpcID: vpc, PrivateIP: netip.MustParseAddr(v4), SecurityGroups: groups}
-	if v6 != "" {
-		in.IPv6 = netip.MustParseAddr(v6)
-	}
+	in := modeltest.Instance(id, vpc, addrs, groups...)
+	in.Owner = testOwner
 	return in
 }
 
 func plist(id string, maxEntries int, cidrs ...string) *model.PrefixList {
-	pl := &model.PrefixList{ID: id, Owner: testOwner, MaxEntries: maxEntries, AddressFamily: "IPv4"}
-	for _, c := range cidrs {
-		p := netip.MustParsePrefix(c)
-		if p.Addr().Is6() {
-			pl.AddressFamily = "IPv6"
-		}
-		pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: p})
-	}
+	pl := modeltest.PrefixList(id, maxEntries, cidrs...)
+	pl.Owner = testOwner
 	return pl
 }
 

@@ -7,39 +7,27 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/analysis/reach/reachtest"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // classicCloud has classic-network groups, whose intranet and internet
 // rule sets differ, next to a VPC.
 func classicCloud() (*policy.Cloud, []netip.Addr) {
-	rule := func(id string, dir model.Direction, pol model.Policy, prio int, proto model.Protocol, ports model.PortRange, peer string, nic model.NicType) model.Rule {
-		r := model.Rule{ID: id, Direction: dir, Policy: pol, Priority: prio, Protocol: proto, PortRange: ports, NicType: nic}
-		if p, err := netip.ParsePrefix(peer); err == nil {
-			r.Peer.CIDR = p
-		} else {
-			r.Peer.GroupID = peer
-		}
-		return r
-	}
-	any := model.AnyPort
-	web := &model.SecurityGroup{ID: "sg-cweb", Type: model.Normal, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
-		rule("r-http-inet", model.Ingress, model.Accept, 1, model.TCP, model.PortRange{Start: 80, End: 80}, "0.0.0.0/0", model.Internet),
-		rule("r-ssh-lan", model.Ingress, model.Accept, 1, model.TCP, model.PortRange{Start: 22, End: 22}, "10.0.0.0/8", model.Intranet),
-		rule("r-all-lan", model.Ingress, model.Accept, 5, model.ALL, any, "sg-capp", model.Intranet),
-		rule("r-no-smtp", model.Egress, model.Drop, 1, model.TCP, model.PortRange{Start: 25, End: 25}, "0.0.0.0/0", model.Internet),
-	}}
-	app := &model.SecurityGroup{ID: "sg-capp", Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: []model.Rule{
-		rule("r-app-inet", model.Ingress, model.Accept, 1, model.UDP, model.PortRange{Start: 53, End: 53}, "0.0.0.0/0", model.Internet),
-		rule("r-app-lan", model.Ingress, model.Accept, 1, model.TCP, model.PortRange{Start: 1, End: 65535}, "sg-cweb", model.Intranet),
-	}}
-	vpc := &model.SecurityGroup{ID: "sg-vpc", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: []model.Rule{
-		rule("r-vpc-any", model.Ingress, model.Accept, 1, model.ALL, any, "0.0.0.0/0", model.Intranet),
-	}}
+	rl := modeltest.Rule
+	web := modeltest.Group("sg-cweb", "", "isolated",
+		rl("r-http-inet", "in accept 1 TCP 80/80 0.0.0.0/0 nic=internet"),
+		rl("r-ssh-lan", "in accept 1 TCP 22/22 10.0.0.0/8 nic=intranet"),
+		rl("r-all-lan", "in accept 5 ALL -1/-1 sg-capp nic=intranet"),
+		rl("r-no-smtp", "out drop 1 TCP 25/25 0.0.0.0/0 nic=internet"))
+	app := modeltest.Group("sg-capp", "", "basic",
+		rl("r-app-inet", "in accept 1 UDP 53/53 0.0.0.0/0 nic=internet"),
+		rl("r-app-lan", "in accept 1 TCP 1/65535 sg-cweb nic=intranet"))
+	vpc := modeltest.Group("sg-vpc", "vpc-a", "basic", rl("r-vpc-any", "in accept 1 ALL -1/-1 0.0.0.0/0"))
 	inst := func(id, vpc, private, public string, groups ...string) *model.Instance {
-		in := &model.Instance{ID: id, VpcID: vpc, PrivateIP: netip.MustParseAddr(private), SecurityGroups: groups}
+		in := modeltest.Instance(id, vpc, private, groups...)
 		if public != "" {
-			in.PublicIP = netip.MustParseAddr(public)
+			modeltest.Public(in, public)
 		}
 		return in
 	}

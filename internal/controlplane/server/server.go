@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
@@ -56,28 +57,52 @@ func loadNonces(db string, fresh bool) (*signature.NonceCache, time.Time) {
 		if fresh {
 			return c, time.Time{}
 		}
-		return c, time.Now()
+		return c, startCutoff()
 	}
 	defer f.Close()
 	_, err = c.ReadFrom(f)
 	os.Remove(noncesFile(db)) // a crash before the next save must not trust stale state
 	if err != nil {
-		return c, time.Now()
+		return c, startCutoff()
 	}
 	return c, time.Time{}
 }
 
+// startCutoff is the time before which a server without its nonces refuses
+// timestamps. Timestamps have whole seconds, so a request signed before a
+// crash in the second the server restarts carries the same timestamp as
+// one signed after the start: the cut-off is the next whole second, and
+// the start waits for it (under a second) so that no request signed after
+// the start is refused.
+func startCutoff() time.Time {
+	cut := time.Now().Truncate(time.Second).Add(time.Second)
+	time.Sleep(time.Until(cut))
+	return cut
+}
+
+// saveNonces writes the cache to a temporary file and renames it into
+// place once it is on disk: a crash while saving leaves no nonces file (so
+// the next start refuses older requests) rather than part of one, which
+// would load without error and forget the nonces it lost.
 func (s *Server) saveNonces() error {
-	f, err := os.Create(noncesFile(s.db))
+	f, err := os.CreateTemp(filepath.Dir(s.db), filepath.Base(noncesFile(s.db))+".tmp*")
 	if err != nil {
 		return err
 	}
-	if _, err := s.nonces.WriteTo(f); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+	_, err = s.nonces.WriteTo(f)
+	if err == nil {
+		err = f.Sync()
 	}
-	return f.Close()
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), noncesFile(s.db))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // Open opens the store, makes sure the first account has a key, and binds

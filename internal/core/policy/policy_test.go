@@ -2,38 +2,28 @@ package policy_test
 
 import (
 	"fmt"
-	"net/netip"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
+// rule builds a rule with modeltest (validated by model.ParseRule); peer is
+// a CIDR block or a group ID.
 func rule(id string, dir model.Direction, pol model.Policy, prio int, proto model.Protocol, ports string, peer string) model.Rule {
-	in := model.RuleInput{Policy: string(pol), Priority: fmt.Sprint(prio), IpProtocol: string(proto), PortRange: ports}
-	switch {
-	case peer[:3] == "sg-" && dir == model.Ingress:
-		in.SourceGroupId = peer
-	case peer[:3] == "sg-":
-		in.DestGroupId = peer
-	case dir == model.Ingress:
-		in.SourceCidrIp = peer
-	default:
-		in.DestCidrIp = peer
+	d := "in"
+	if dir == model.Egress {
+		d = "out"
 	}
-	r, _, err := model.ParseRule(dir, in, false)
-	if err != nil {
-		panic(err)
-	}
-	r.ID = id
-	return r
+	return modeltest.Rule(id, fmt.Sprintf("%s %s %d %s %s %s", d, pol, prio, proto, ports, peer))
 }
 
 func inst(id, vpc, ip, public string, groups ...string) *model.Instance {
-	in := &model.Instance{ID: id, VpcID: vpc, PrivateIP: netip.MustParseAddr(ip), SecurityGroups: groups}
+	in := modeltest.Instance(id, vpc, ip, groups...)
 	if public != "" {
-		in.PublicIP = netip.MustParseAddr(public)
+		modeltest.Public(in, public)
 	}
 	return in
 }

@@ -1,6 +1,6 @@
 // Package apitest holds Palisade's API integration tests. Each test starts
-// the real server (server.Open with a temporary SQLite file) on a loopback
-// port and drives it only through the official Alibaba Cloud SDKs: the
+// the real server (testenv.Start: server.Open with a temporary SQLite file)
+// on a loopback port and drives it only through the official Alibaba Cloud SDKs: the
 // classic github.com/aliyun/alibaba-cloud-sdk-go (V1 HMAC-SHA1 signatures)
 // and darabonba-openapi's CallApi (V3 ACS3-HMAC-SHA256 signatures). What the
 // tests assert is what those SDKs decode, so a field our JSON names or types
@@ -8,7 +8,7 @@
 //
 // Where to look:
 //
-//	helpers_test.go      server start/stop, SDK clients, error assertions
+//	helpers_test.go      the server and SDK clients (from testenv), error assertions
 //	groups_test.go       group lifecycle, DescribeSecurityGroups filters and paging
 //	rules_test.go        authorize/revoke/modify rules, NicTypes, address echo
 //	instances_test.go    instances, membership, EIPs, launch errors
@@ -16,7 +16,7 @@
 //	catalog_test.go      regions, zones, tags, prefix lists, Format=XML
 //	errors_test.go       invalid input and broken invariants, state unchanged after
 //	quotas_test.go       rule, group-peer, per-region and per-instance quotas
-//	security_test.go     signatures, replay, clock skew, account isolation
+//	security_test.go     signatures, replay (also across a restart and a crash), clock skew, account isolation
 //	persistence_test.go  restart on the same database
 //	concurrency_test.go  racing clients against the rule quota
 //	idempotency_test.go  ClientToken

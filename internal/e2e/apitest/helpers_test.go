@@ -1,41 +1,32 @@
 package apitest
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 const (
-	region     = "cn-hangzhou"
+	region     = testenv.Region
 	ecsVersion = "2014-05-26"
 	vpcVersion = "2016-04-28"
-	// The first account's key, given to server.Open so that tests know it.
-	testKeyID     = "LTAIapitest0000000001"
-	testKeySecret = "apitest-secret-0123456789abcdef"
 )
 
-// env is one running server and SDK clients of its first account.
+// env is one running server (testenv.Server) and SDK clients of its first
+// account.
 type env struct {
-	srv    *server.Server
+	srv    *testenv.Server
 	db     string // the SQLite file, for reopening
 	addr   string // 127.0.0.1:PORT
 	ak     string
@@ -43,53 +34,26 @@ type env struct {
 	ecs    *ecs.Client     // classic SDK, V1 signatures
 	vpc    *vpc.Client     // classic SDK, V1 signatures
 	v3     *openapi.Client // darabonba CallApi, V3 signatures
-	stop   func()          // stops the server; idempotent, also run by t.Cleanup
+	stop   func()          // stops the server gracefully; idempotent, also run by t.Cleanup
+	crash  func()          // stops it leaving what a killed server leaves
 }
 
 // newEnv starts a server on a fresh database.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	return openEnv(t, filepath.Join(t.TempDir(), "palisade.db"))
+	return clients(t, testenv.Start(t, testenv.Config{}))
 }
 
 // openEnv starts a server on the SQLite file db (new or existing) and stops
-// it when the test ends. Serve runs in its own goroutine; the listener is
-// bound by Open, so requests sent before Serve accepts simply wait.
+// it when the test ends.
 func openEnv(t testing.TB, db string) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	// Only server errors (500s, with their stacks) reach the test log.
-	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: db, AccessKeyID: testKeyID, AccessKeySecret: testKeySecret, Log: log})
-	if err != nil {
-		cancel()
-		t.Fatalf("server.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	var once sync.Once
-	e := &env{srv: srv, db: db, addr: srv.Addr, ak: testKeyID, secret: testKeySecret}
-	e.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve returned %v after shutdown", err)
-			}
-		})
-	}
-	t.Cleanup(e.stop)
-	e.ecs = newECS(t, e.addr, e.ak, e.secret)
-	e.vpc = newVPC(t, e.addr, e.ak, e.secret)
-	e.v3 = newV3(t, e.addr, e.ak, e.secret, "")
-	return e
+	return clients(t, testenv.Start(t, testenv.Config{DB: db}))
 }
 
-// logWriter sends the server's log lines to the test log.
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Logf("server: %s", p)
-	return len(p), nil
+func clients(t testing.TB, s *testenv.Server) *env {
+	return &env{srv: s, db: s.DB, addr: s.Addr, ak: s.KeyID, secret: s.Secret, stop: s.Stop, crash: s.Crash,
+		ecs: s.ECS(t), vpc: s.VPC(t), v3: s.V3(t)}
 }
 
 // account is a further account with its own key and clients.
@@ -100,59 +64,24 @@ type account struct {
 	v3  *openapi.Client
 }
 
-// newAccount creates another account through the ops layer (there is no
-// API for accounts) and returns clients that sign with its key.
+// newAccount creates another account and returns clients that sign with its
+// key.
 func (e *env) newAccount(t testing.TB, name string) account {
 	t.Helper()
-	acct, key, err := e.srv.Ops.CreateAccount(context.Background(), name)
-	if err != nil {
-		t.Fatalf("CreateAccount: %v", err)
-	}
-	return account{uid: acct.UID, ecs: newECS(t, e.addr, key.ID, key.Secret), vpc: newVPC(t, e.addr, key.ID, key.Secret),
-		v3: newV3(t, e.addr, key.ID, key.Secret, "")}
+	a := e.srv.NewAccount(t, name)
+	return account{uid: a.UID, ecs: newECS(t, e.addr, a.KeyID, a.Secret), vpc: newVPC(t, e.addr, a.KeyID, a.Secret),
+		v3: newV3(t, e.addr, a.KeyID, a.Secret, "")}
 }
 
-func sdkConfig() *sdk.Config {
-	return sdk.NewConfig().WithScheme("HTTP").WithTimeout(20 * time.Second)
-}
-
-// newECS returns a classic ECS client that talks to addr over plain HTTP.
-func newECS(t testing.TB, addr, ak, secret string) *ecs.Client {
-	t.Helper()
-	c, err := ecs.NewClientWithOptions(region, sdkConfig(), credentials.NewAccessKeyCredential(ak, secret))
-	if err != nil {
-		t.Fatal(err)
+// Clients with another key or signature algorithm (wrong secrets, V1
+// through darabonba).
+var (
+	newECS = func(t testing.TB, addr, ak, secret string) *ecs.Client { return testenv.ECSClient(t, addr, ak, secret) }
+	newVPC = func(t testing.TB, addr, ak, secret string) *vpc.Client { return testenv.VPCClient(t, addr, ak, secret) }
+	newV3  = func(t testing.TB, addr, ak, secret, algorithm string) *openapi.Client {
+		return testenv.V3Client(t, addr, ak, secret, algorithm)
 	}
-	c.Domain = addr
-	return c
-}
-
-// newVPC returns a classic VPC client that talks to addr over plain HTTP.
-func newVPC(t testing.TB, addr, ak, secret string) *vpc.Client {
-	t.Helper()
-	c, err := vpc.NewClientWithOptions(region, sdkConfig(), credentials.NewAccessKeyCredential(ak, secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Domain = addr
-	return c
-}
-
-// newV3 returns a darabonba client; algorithm "" signs with V3
-// (ACS3-HMAC-SHA256), "v2" with V1 through DoRPCRequest.
-func newV3(t testing.TB, addr, ak, secret, algorithm string) *openapi.Client {
-	t.Helper()
-	cfg := &openapi.Config{AccessKeyId: dara.String(ak), AccessKeySecret: dara.String(secret),
-		Endpoint: dara.String(addr), Protocol: dara.String("HTTP"), RegionId: dara.String(region)}
-	if algorithm != "" {
-		cfg.SignatureAlgorithm = dara.String(algorithm)
-	}
-	c, err := openapi.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+)
 
 // call is one CallApi request. query may nest lists and maps
 // (Permissions: []any{map[string]any{...}}); openapiutil.Query flattens them

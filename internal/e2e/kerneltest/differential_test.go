@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/lab"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 // The differential test: seeded random clouds (groups of both types, rules
@@ -37,7 +38,7 @@ var regressionSeeds = []uint64{
 }
 
 func TestKernelAgreesWithEngine(t *testing.T) {
-	needKernel(t)
+	testenv.NeedKernel(t)
 	base := rand.Uint64() >> 1
 	if s := os.Getenv("PALISADE_DIFF_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)

@@ -3,10 +3,7 @@ package kerneltest
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"net/netip"
@@ -15,24 +12,8 @@ import (
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 	"github.com/palisade-sg/palisade/internal/lab"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
-
-func needKernel(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces and nftables)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs nftables (apt-get install nftables)")
-	}
-}
-
-var labSeq atomic.Int32
-
-// labName is a short lab name unique to this process.
-func labName(prefix string) string {
-	return fmt.Sprintf("%s%d%d", prefix, os.Getpid()%10000, labSeq.Add(1))
-}
 
 // played is a cloud placed in a lab with its policies in the hosts' kernels.
 type played struct {
@@ -45,15 +26,7 @@ type played struct {
 // the agent's compiler, straight to the host's kernel.
 func play(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr, o nft.Options) *played {
 	t.Helper()
-	l, err := lab.Up(context.Background(), lab.SpecFromCloud(c, labName("k"), hosts, outside))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Down(); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
+	l := testenv.UpLab(t, lab.SpecFromCloud(c, testenv.LabName("k"), hosts, outside))
 	p := &played{lab: l, cloud: lab.Bind(c, l), rulesets: map[string]*nft.Ruleset{}}
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), o)

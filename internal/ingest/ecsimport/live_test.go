@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
@@ -28,11 +24,11 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
-// The live test runs Palisade's own server (as apitest does, whose helpers
-// are test-only and so cannot be shared) and talks to it only through the
-// official SDK: it builds an account with SDK calls, imports it with
+// The live test runs Palisade's own server (testenv) and talks to it only
+// through the official SDK: it builds an account with SDK calls, imports it with
 // FromECS, and holds the import to the server's own state.
 
 const (
@@ -48,52 +44,14 @@ type liveEnv struct {
 	vpc *vpc.Client
 }
 
-// logWriter sends the server's log to the test log.
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Logf("server: %s", p)
-	return len(p), nil
-}
-
 func startPalisade(t *testing.T) *liveEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "palisade.db"),
-		AccessKeyID: liveKeyID, AccessKeySecret: liveSecret, Log: log})
-	if err != nil {
-		cancel()
-		t.Fatalf("server.Open: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	e := &liveEnv{srv: srv, ecs: ecsClient(t, srv.Addr, liveKeyID, liveSecret)}
-	var errV error
-	e.vpc, errV = vpc.NewClientWithOptions(testRegion, sdkConfig(), credentials.NewAccessKeyCredential(liveKeyID, liveSecret))
-	if errV != nil {
-		t.Fatal(errV)
-	}
-	e.vpc.Domain = srv.Addr
-	return e
+	s := testenv.Start(t, testenv.Config{KeyID: liveKeyID, Secret: liveSecret})
+	return &liveEnv{srv: s.Server, ecs: s.ECS(t), vpc: s.VPC(t)}
 }
 
-func sdkConfig() *sdk.Config { return sdk.NewConfig().WithScheme("HTTP").WithTimeout(20 * time.Second) }
-
 func ecsClient(t *testing.T, addr, key, secret string) *ecs.Client {
-	t.Helper()
-	c, err := ecs.NewClientWithOptions(testRegion, sdkConfig(), credentials.NewAccessKeyCredential(key, secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Domain = addr
-	return c
+	return testenv.ECSClient(t, addr, key, secret)
 }
 
 // must passes an SDK call's result through, failing the test on its error.

@@ -127,127 +127,169 @@ func required(b *builder, f Field, itemLine int, name string) error {
 	return nil
 }
 
-func (b *builder) build(f *file) error {
-	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, d := range f.VPCs {
-		if err := required(b, d.VpcID, d.Line, "vpcId"); err != nil {
-			return err
-		}
-		if err := required(b, d.CidrBlock, d.Line, "cidrBlock"); err != nil {
-			return err
-		}
-		if b.vpcs[d.VpcID.Value] != nil {
-			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is defined twice", d.VpcID.Value)
-		}
-		cidr, err := netip.ParsePrefix(d.CidrBlock.Value)
-		if err != nil || !cidr.Addr().Is4() {
-			return b.fail(d.CidrBlock.Line, "cidrBlock", "%q is not an IPv4 CIDR block", d.CidrBlock.Value)
-		}
-		v := &model.VPC{ID: d.VpcID.Value, Owner: DefaultOwner, Name: d.VpcName.Value, CIDR: cidr.Masked(), Created: created}
-		if d.Ipv6CidrBlock.Set() {
-			p, err := netip.ParsePrefix(d.Ipv6CidrBlock.Value)
-			if err != nil || !p.Addr().Is6() {
-				return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block", d.Ipv6CidrBlock.Value)
-			}
-			v.IPv6CIDR = p.Masked()
-		}
-		b.vpcs[v.ID] = v
-		b.s.VPCs = append(b.s.VPCs, v)
-	}
+// created is when every resource of a scenario was made: a fixed time, so
+// that what a scenario builds is the same on every run.
+var created = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-	for _, d := range f.PrefixLists {
-		if err := required(b, d.PrefixListID, d.Line, "prefixListId"); err != nil {
+// build turns the decoded file into the scenario, in dependency order:
+// VPCs and prefix lists, groups (all of them before any rule, so that rules
+// can name any group), their rules, instances, and the flows to check.
+func (b *builder) build(f *file) error {
+	for _, d := range f.VPCs {
+		if err := b.addVPC(&d); err != nil {
 			return err
 		}
-		if b.pls[d.PrefixListID.Value] != nil {
-			return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
+	}
+	for _, d := range f.PrefixLists {
+		if err := b.addPrefixList(&d); err != nil {
+			return err
 		}
-		pl := &model.PrefixList{ID: d.PrefixListID.Value, Owner: DefaultOwner, Name: d.PrefixListName.Value, AddressFamily: "IPv4", Created: created}
-		fields := map[string]Field{"prefixListName": d.PrefixListName, "addressFamily": d.AddressFamily, "maxEntries": d.MaxEntries}
-		if d.AddressFamily.Set() {
-			var e *ecserr.Error
-			if pl.AddressFamily, e = model.ParseAddressFamily(d.AddressFamily.Value); e != nil {
-				return b.fromModel(e, d.Line, fields)
-			}
+	}
+	for _, d := range f.SecurityGroups {
+		if err := b.addGroup(&d); err != nil {
+			return err
 		}
-		if pl.Name != "" {
-			if e := model.ValidatePrefixListName(pl.Name); e != nil {
-				return b.fromModel(e, d.Line, fields)
-			}
+	}
+	if err := b.addRules(f.SecurityGroups); err != nil {
+		return err
+	}
+	x := &addressIndex{ids: map[string]bool{}, privates: map[string]string{}, publics: map[netip.Addr]string{}}
+	for _, d := range f.Instances {
+		if err := b.addInstance(&d, x); err != nil {
+			return err
 		}
-		pl.MaxEntries = max(len(d.Entries), 1)
-		if d.MaxEntries.Set() {
-			n, err := strconv.Atoi(d.MaxEntries.Value)
-			if err != nil {
-				return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
-			}
-			if e := model.ValidateMaxEntries(n); e != nil {
-				return b.fromModel(e, d.Line, fields)
-			}
-			pl.MaxEntries = n
+	}
+	return b.addFlows(f.Flows, x)
+}
+
+func (b *builder) addVPC(d *vpcDoc) error {
+	if err := required(b, d.VpcID, d.Line, "vpcId"); err != nil {
+		return err
+	}
+	if err := required(b, d.CidrBlock, d.Line, "cidrBlock"); err != nil {
+		return err
+	}
+	if b.vpcs[d.VpcID.Value] != nil {
+		return b.fail(d.VpcID.Line, "vpcId", "VPC %s is defined twice", d.VpcID.Value)
+	}
+	cidr, err := netip.ParsePrefix(d.CidrBlock.Value)
+	if err != nil || !cidr.Addr().Is4() {
+		return b.fail(d.CidrBlock.Line, "cidrBlock", "%q is not an IPv4 CIDR block", d.CidrBlock.Value)
+	}
+	v := &model.VPC{ID: d.VpcID.Value, Owner: DefaultOwner, Name: d.VpcName.Value, CIDR: cidr.Masked(), Created: created}
+	if d.Ipv6CidrBlock.Set() {
+		p, err := netip.ParsePrefix(d.Ipv6CidrBlock.Value)
+		if err != nil || !p.Addr().Is6() {
+			return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block", d.Ipv6CidrBlock.Value)
 		}
-		for _, en := range d.Entries {
-			cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
-			if e == nil {
-				e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
-			}
-			if e != nil {
-				return b.fail(en.Line, "entries", "%s (%s)", e.Message, e.Code)
-			}
-		}
-		if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
+		v.IPv6CIDR = p.Masked()
+	}
+	b.vpcs[v.ID] = v
+	b.s.VPCs = append(b.s.VPCs, v)
+	return nil
+}
+
+func (b *builder) addPrefixList(d *prefixListDoc) error {
+	if err := required(b, d.PrefixListID, d.Line, "prefixListId"); err != nil {
+		return err
+	}
+	if b.pls[d.PrefixListID.Value] != nil {
+		return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
+	}
+	pl := &model.PrefixList{ID: d.PrefixListID.Value, Owner: DefaultOwner, Name: d.PrefixListName.Value, AddressFamily: "IPv4", Created: created}
+	fields := map[string]Field{"prefixListName": d.PrefixListName, "addressFamily": d.AddressFamily, "maxEntries": d.MaxEntries}
+	if d.AddressFamily.Set() {
+		var e *ecserr.Error
+		if pl.AddressFamily, e = model.ParseAddressFamily(d.AddressFamily.Value); e != nil {
 			return b.fromModel(e, d.Line, fields)
 		}
-		b.pls[pl.ID] = pl
-		b.s.PrefixLists = append(b.s.PrefixLists, pl)
 	}
-
-	// Groups first without rules, so that rules can name any group.
-	for _, d := range f.SecurityGroups {
-		if err := required(b, d.SecurityGroupID, d.Line, "securityGroupId"); err != nil {
-			return err
+	if pl.Name != "" {
+		if e := model.ValidatePrefixListName(pl.Name); e != nil {
+			return b.fromModel(e, d.Line, fields)
 		}
-		id := d.SecurityGroupID.Value
-		if b.groups[id] != nil {
-			return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
+	}
+	pl.MaxEntries = max(len(d.Entries), 1)
+	if d.MaxEntries.Set() {
+		n, err := strconv.Atoi(d.MaxEntries.Value)
+		if err != nil {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
 		}
-		typ, e := model.ParseGroupType(d.SecurityGroupType.Value)
+		if e := model.ValidateMaxEntries(n); e != nil {
+			return b.fromModel(e, d.Line, fields)
+		}
+		pl.MaxEntries = n
+	}
+	for _, en := range d.Entries {
+		cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
+		if e == nil {
+			e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
+		}
 		if e != nil {
-			return b.fail(d.SecurityGroupType.Line, "securityGroupType", "%s", e.Message)
+			return b.fail(en.Line, "entries", "%s (%s)", e.Message, e.Code)
 		}
-		g := &model.SecurityGroup{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
-			Type: typ, VpcID: d.VpcID.Value, Created: created, Rules: []model.Rule{}}
-		if d.OwnerID.Set() {
-			if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
-				return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
-			}
-			g.Owner = d.OwnerID.Value
-		}
-		if g.VpcID != "" && b.vpcs[g.VpcID] == nil {
-			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", g.VpcID)
-		}
-		if typ == model.Enterprise && g.VpcID == "" {
-			return b.fail(d.Line, "vpcId", "an enterprise security group must be in a VPC (InvalidParams.VpcIdGroupType)")
-		}
-		g.InnerAccessPolicy = model.InnerAccept
-		if typ == model.Enterprise {
-			g.InnerAccessPolicy = model.InnerDrop
-		}
-		if d.InnerAccessPolicy.Set() {
-			p, e := model.ParseInnerAccessPolicy(d.InnerAccessPolicy.Value)
-			if e != nil {
-				return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "%s", e.Message)
-			}
-			if typ == model.Enterprise && p == model.InnerAccept {
-				return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "enterprise security groups always isolate their members; it cannot be Accept (InvalidParameter.InnerAccessPolicy)")
-			}
-			g.InnerAccessPolicy = p
-		}
-		b.groups[id] = g
-		b.s.Groups = append(b.s.Groups, g)
 	}
-	plOf := func(id string) *model.PrefixList { return b.pls[id] }
-	for gi, d := range f.SecurityGroups {
+	if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
+		return b.fromModel(e, d.Line, fields)
+	}
+	b.pls[pl.ID] = pl
+	b.s.PrefixLists = append(b.s.PrefixLists, pl)
+	return nil
+}
+
+// addGroup adds a group without its rules.
+func (b *builder) addGroup(d *groupDoc) error {
+	if err := required(b, d.SecurityGroupID, d.Line, "securityGroupId"); err != nil {
+		return err
+	}
+	id := d.SecurityGroupID.Value
+	if b.groups[id] != nil {
+		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
+	}
+	typ, e := model.ParseGroupType(d.SecurityGroupType.Value)
+	if e != nil {
+		return b.fail(d.SecurityGroupType.Line, "securityGroupType", "%s", e.Message)
+	}
+	g := &model.SecurityGroup{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
+		Type: typ, VpcID: d.VpcID.Value, Created: created, Rules: []model.Rule{}}
+	if d.OwnerID.Set() {
+		if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
+			return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
+		}
+		g.Owner = d.OwnerID.Value
+	}
+	if g.VpcID != "" && b.vpcs[g.VpcID] == nil {
+		return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", g.VpcID)
+	}
+	if typ == model.Enterprise && g.VpcID == "" {
+		return b.fail(d.Line, "vpcId", "an enterprise security group must be in a VPC (InvalidParams.VpcIdGroupType)")
+	}
+	g.InnerAccessPolicy = model.InnerAccept
+	if typ == model.Enterprise {
+		g.InnerAccessPolicy = model.InnerDrop
+	}
+	if d.InnerAccessPolicy.Set() {
+		p, e := model.ParseInnerAccessPolicy(d.InnerAccessPolicy.Value)
+		if e != nil {
+			return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "%s", e.Message)
+		}
+		if typ == model.Enterprise && p == model.InnerAccept {
+			return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "enterprise security groups always isolate their members; it cannot be Accept (InvalidParameter.InnerAccessPolicy)")
+		}
+		g.InnerAccessPolicy = p
+	}
+	b.groups[id] = g
+	b.s.Groups = append(b.s.Groups, g)
+	return nil
+}
+
+// plOf looks up a prefix list of the scenario.
+func (b *builder) plOf(id string) *model.PrefixList { return b.pls[id] }
+
+// addRules adds each group's permissions and checks its quotas.
+func (b *builder) addRules(docs []groupDoc) error {
+	plOf := b.plOf
+	for gi, d := range docs {
 		g := b.s.Groups[gi]
 		for pi, p := range d.Permissions {
 			if err := b.addRule(g, pi, &p, plOf, created); err != nil {
@@ -258,89 +300,119 @@ func (b *builder) build(f *file) error {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
 		}
 	}
+	return nil
+}
 
-	ids := map[string]bool{}
-	privates := map[string]string{}
-	publics := map[netip.Addr]string{}
-	for _, d := range f.Instances {
-		if err := required(b, d.InstanceID, d.Line, "instanceId"); err != nil {
-			return err
-		}
-		in := &model.Instance{ID: d.InstanceID.Value, Owner: DefaultOwner, Name: d.InstanceName.Value, VpcID: d.VpcID.Value,
-			Status: model.StatusRunning, Created: created}
-		if ids[in.ID] {
-			return b.fail(d.InstanceID.Line, "instanceId", "instance %s is defined twice", in.ID)
-		}
-		ids[in.ID] = true
-		var vpc *model.VPC
-		if in.VpcID != "" {
-			if vpc = b.vpcs[in.VpcID]; vpc == nil {
-				return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", in.VpcID)
-			}
-		}
-		if err := required(b, d.PrivateIPAddress, d.Line, "privateIpAddress"); err != nil {
-			return err
-		}
-		a, err := netip.ParseAddr(d.PrivateIPAddress.Value)
-		if err != nil || !a.Is4() {
-			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
-		}
-		if vpc != nil && !vpc.CIDR.Contains(a) {
-			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
-		}
-		key := in.VpcID + "|" + a.String()
-		if other, ok := privates[key]; ok {
-			return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
-		}
-		privates[key] = in.ID
-		in.PrivateIP = a
-		if d.Ipv6Address.Set() {
-			a6, err := netip.ParseAddr(d.Ipv6Address.Value)
-			if err != nil || !a6.Is6() || a6.Is4In6() {
-				return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
-			}
-			if vpc == nil {
-				return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
-			}
-			if other, ok := privates["v6|"+a6.String()]; ok {
-				return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
-			}
-			privates["v6|"+a6.String()] = in.ID
-			in.IPv6 = a6
-		}
-		if d.PublicIPAddress.Set() {
-			pub, err := netip.ParseAddr(d.PublicIPAddress.Value)
-			if err != nil || !pub.Is4() {
-				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%q is not an IPv4 address", d.PublicIPAddress.Value)
-			}
-			if other, ok := publics[pub]; ok {
-				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
-			}
-			publics[pub] = in.ID
-			in.PublicIP = pub
-		}
-		var groups []*model.SecurityGroup
-		for _, gf := range d.SecurityGroupIDs {
-			g := b.groups[gf.Value]
-			if g == nil {
-				return b.fail(gf.Line, "securityGroupIds", "security group %s is not defined under securityGroups", gf.Value)
-			}
-			groups = append(groups, g)
-			in.SecurityGroups = append(in.SecurityGroups, g.ID)
-		}
-		if e := model.CheckInstanceGroups(in, groups); e != nil {
-			return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
-		}
-		if e := model.CheckNICRules(in.ID, groups, plOf); e != nil {
-			return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
-		}
-		b.s.Instances = append(b.s.Instances, in)
+// addressIndex is what the instances added so far took: IDs, private
+// addresses (per VPC; IPv6 ones under "v6|") and public addresses.
+type addressIndex struct {
+	ids      map[string]bool
+	privates map[string]string
+	publics  map[netip.Addr]string
+}
+
+func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
+	if err := required(b, d.InstanceID, d.Line, "instanceId"); err != nil {
+		return err
 	}
+	in := &model.Instance{ID: d.InstanceID.Value, Owner: DefaultOwner, Name: d.InstanceName.Value, VpcID: d.VpcID.Value,
+		Status: model.StatusRunning, Created: created}
+	if x.ids[in.ID] {
+		return b.fail(d.InstanceID.Line, "instanceId", "instance %s is defined twice", in.ID)
+	}
+	x.ids[in.ID] = true
+	var vpc *model.VPC
+	if in.VpcID != "" {
+		if vpc = b.vpcs[in.VpcID]; vpc == nil {
+			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", in.VpcID)
+		}
+	}
+	if err := b.instanceAddresses(d, in, vpc, x); err != nil {
+		return err
+	}
+	if err := b.instanceGroups(d, in); err != nil {
+		return err
+	}
+	b.s.Instances = append(b.s.Instances, in)
+	return nil
+}
 
+// instanceAddresses sets the instance's private, IPv6 and public addresses,
+// each unique where it must be.
+func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *model.VPC, x *addressIndex) error {
+	if err := required(b, d.PrivateIPAddress, d.Line, "privateIpAddress"); err != nil {
+		return err
+	}
+	a, err := netip.ParseAddr(d.PrivateIPAddress.Value)
+	if err != nil || !a.Is4() {
+		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
+	}
+	if vpc != nil && !vpc.CIDR.Contains(a) {
+		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
+	}
+	key := in.VpcID + "|" + a.String()
+	if other, ok := x.privates[key]; ok {
+		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
+	}
+	x.privates[key] = in.ID
+	in.PrivateIP = a
+	if d.Ipv6Address.Set() {
+		a6, err := netip.ParseAddr(d.Ipv6Address.Value)
+		if err != nil || !a6.Is6() || a6.Is4In6() {
+			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
+		}
+		if vpc == nil {
+			return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+		}
+		if other, ok := x.privates["v6|"+a6.String()]; ok {
+			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
+		}
+		x.privates["v6|"+a6.String()] = in.ID
+		in.IPv6 = a6
+	}
+	if d.PublicIPAddress.Set() {
+		pub, err := netip.ParseAddr(d.PublicIPAddress.Value)
+		if err != nil || !pub.Is4() {
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%q is not an IPv4 address", d.PublicIPAddress.Value)
+		}
+		if other, ok := x.publics[pub]; ok {
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
+		}
+		x.publics[pub] = in.ID
+		in.PublicIP = pub
+	}
+	return nil
+}
+
+// instanceGroups puts the instance in its groups and checks the membership
+// and rule invariants.
+func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
+	plOf := b.plOf
+	var groups []*model.SecurityGroup
+	for _, gf := range d.SecurityGroupIDs {
+		g := b.groups[gf.Value]
+		if g == nil {
+			return b.fail(gf.Line, "securityGroupIds", "security group %s is not defined under securityGroups", gf.Value)
+		}
+		groups = append(groups, g)
+		in.SecurityGroups = append(in.SecurityGroups, g.ID)
+	}
+	if e := model.CheckInstanceGroups(in, groups); e != nil {
+		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+	}
+	if e := model.CheckNICRules(in.ID, groups, plOf); e != nil {
+		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+	}
+	return nil
+}
+
+// addFlows adds the flows to check, each evaluated once so that a flow the
+// engine cannot decide is reported at its line.
+func (b *builder) addFlows(docs []flowDoc, x *addressIndex) error {
 	cloud := b.s.Cloud()
 	lin := policy.NewLinear(cloud)
-	for _, d := range f.Flows {
-		fl, err := b.flow(&d, ids, publics)
+	for _, d := range docs {
+		fl, err := b.flow(&d, x.ids, x.publics)
 		if err != nil {
 			return err
 		}

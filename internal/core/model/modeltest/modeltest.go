@@ -11,12 +11,19 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// Rule builds a rule from "dir policy priority protocol ports peer [key=value…]"
-// (dir in or out; peer a CIDR, sg-… or pl-…; keys sport, local, nic),
-// validated by model.ParseRule as the API does. A bad spec panics: it is a
-// bug in the test table.
+// Rule builds a rule from "dir policy priority protocol ports peer [key=value…]",
+// validated by model.ParseRule as the API does: dir is in or out; peer a
+// CIDR block, sg-… or pl-…; keys are sport (source ports), local (the
+// instance-side CIDR), nic (a classic NicType), desc (the description, with
+// _ for spaces) and owner (of a peer group). A bad spec panics: it is a bug
+// in the test table.
+//
+//	Rule("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0 desc=ssh_from_anywhere")
 func Rule(id, spec string) model.Rule {
 	f := strings.Fields(spec)
+	if len(f) < 6 {
+		panic("rule spec needs 6 fields: " + spec)
+	}
 	dir := model.Ingress
 	if f[0] == "out" {
 		dir = model.Egress
@@ -38,10 +45,14 @@ func Rule(id, spec string) model.Rule {
 	default:
 		*peer4 = peer
 	}
-	classic := false
+	classic, owner := false, ""
 	for _, kv := range f[6:] {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
+		case "desc":
+			in.Description = strings.ReplaceAll(v, "_", " ")
+		case "owner":
+			owner = v
 		case "sport":
 			in.SourcePortRange = v
 		case "nic":
@@ -60,7 +71,7 @@ func Rule(id, spec string) model.Rule {
 	if err != nil {
 		panic(fmt.Sprintf("%s %q: %v", id, spec, err))
 	}
-	r.ID = id
+	r.ID, r.Peer.GroupOwner = id, owner
 	return r
 }
 
@@ -87,5 +98,24 @@ func Instance(id, vpc, addrs string, groups ...string) *model.Instance {
 	return in
 }
 
+// Public gives the instance a public IPv4 address and returns it.
+func Public(in *model.Instance, addr string) *model.Instance {
+	in.PublicIP = netip.MustParseAddr(addr)
+	return in
+}
+
 // Addr parses an address a test table names.
 func Addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// PrefixList builds a prefix list of the CIDR blocks (IPv6 if any is).
+func PrefixList(id string, maxEntries int, cidrs ...string) *model.PrefixList {
+	pl := &model.PrefixList{ID: id, MaxEntries: maxEntries, AddressFamily: "IPv4"}
+	for _, c := range cidrs {
+		p := netip.MustParsePrefix(c)
+		if p.Addr().Is6() {
+			pl.AddressFamily = "IPv6"
+		}
+		pl.Entries = append(pl.Entries, model.PrefixEntry{CIDR: p})
+	}
+	return pl
+}
