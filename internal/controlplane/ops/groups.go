@@ -3,7 +3,6 @@ package ops
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -39,29 +38,25 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, req *rpc.Request) (an
 		return nil, err
 	}
 	p := req.Params
-	g := &model.SecurityGroup{ID: model.NewID("sg"), Region: c.Region, Owner: c.Account, Name: p.Get("SecurityGroupName"),
-		Description: p.Get("Description"), VpcID: p.Get("VpcId"), ResourceGroupID: p.Get("ResourceGroupId"),
-		Created: s.Now(), Rules: []model.Rule{}}
-	if g.Name != "" {
-		if e := model.ValidateGroupName(g.Name); e != nil {
+	spec := model.GroupSpec{ID: model.NewID("sg"), Region: c.Region, Owner: c.Account, Name: p.Get("SecurityGroupName"),
+		Description: p.Get("Description"), VpcID: p.Get("VpcId"), ResourceGroupID: p.Get("ResourceGroupId"), Created: s.Now()}
+	if spec.Name != "" {
+		if e := model.ValidateGroupName(spec.Name); e != nil {
 			return nil, e
 		}
 	}
-	if g.Description != "" {
-		if e := model.ValidateGroupDescription(g.Description); e != nil {
+	if spec.Description != "" {
+		if e := model.ValidateGroupDescription(spec.Description); e != nil {
 			return nil, e
 		}
 	}
 	var e *ecserr.Error
-	if g.Type, e = model.ParseGroupType(p.Get("SecurityGroupType")); e != nil {
+	if spec.Type, e = model.ParseGroupType(p.Get("SecurityGroupType")); e != nil {
 		return nil, e
 	}
-	if g.Type == model.Enterprise && g.VpcID == "" {
-		return nil, ecserr.BadRequest("InvalidParams.VpcIdGroupType", "An enterprise security group must be created in a VPC: give VpcId.")
-	}
-	g.InnerAccessPolicy = model.InnerAccept
-	if g.Type == model.Enterprise {
-		g.InnerAccessPolicy = model.InnerDrop
+	g, e := model.NewGroup(spec)
+	if e != nil {
+		return nil, e
 	}
 	if g.Tags, err = tagsFromParams(p); err != nil {
 		return nil, err
@@ -239,10 +234,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, req *rpc.Request) 
 }
 
 func groupItem(g *model.SecurityGroup, n int, pls func(string) *model.PrefixList) securityGroupItem {
-	limit := model.MaxGroupMembers
-	if g.Type == model.Enterprise {
-		limit = model.MaxEnterpriseMembers
-	}
+	limit := model.MemberLimit(g.Type)
 	return securityGroupItem{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created), ResourceGroupId: g.ResourceGroupID,
 		RuleCount: model.RuleCount(g, pls), GroupToGroupRuleCount: g.GroupPeerRules(), EcsCount: n,
@@ -391,10 +383,9 @@ func (s *Service) ModifySecurityGroupPolicy(ctx context.Context, req *rpc.Reques
 		if err != nil {
 			return nil, err
 		}
-		if g.Type == model.Enterprise {
-			return nil, ecserr.New(http.StatusNotFound, "InvalidParameter.InnerAccessPolicy", "The InnerAccessPolicy attribute of enterprise level security group can't be modified.")
+		if e := model.SetInnerAccessPolicy(g, pol); e != nil {
+			return nil, e
 		}
-		g.InnerAccessPolicy = pol
 		return &rpc.Base{}, putGroup(tx, g)
 	})
 }

@@ -78,10 +78,7 @@ func setGroups(tx store.ReadTx, c caller, in *model.Instance, ids []string, join
 		if err != nil {
 			return err
 		}
-		limit := model.MaxGroupMembers
-		if g.Type == model.Enterprise {
-			limit = model.MaxEnterpriseMembers
-		}
+		limit := model.MemberLimit(g.Type)
 		if len(ms)+joining > limit {
 			return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, len(ms), joining, limit)
 		}
