@@ -226,8 +226,8 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, req *rpc.Request) 
 		slices.SortFunc(items, func(a, b securityGroupItem) int { return cmp.Compare(b.SecurityGroupId, a.SecurityGroupId) })
 		out := &describeSecurityGroupsResponse{RegionId: c.Region}
 		out.SecurityGroups.SecurityGroup, out.NextToken = paginate(items, pg)
-		if !pg.tokens {
-			out.TotalCount, out.PageNumber, out.PageSize = len(items), pg.number, pg.size
+		if !pg.Tokens {
+			out.TotalCount, out.PageNumber, out.PageSize = len(items), pg.Number, pg.Size
 		}
 		return out, nil
 	})
@@ -269,12 +269,12 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, req *rpc.R
 	if nic != "" && nic != "intranet" && nic != "internet" {
 		return nil, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType must be intranet or internet.")
 	}
-	pg := page{tokens: true, size: 500}
+	pg := page{Tokens: true, Size: 500}
 	if p.Has("MaxResults") || p.Has("NextToken") {
 		if pg, err = parsePage(p, 500, 1000, 500, 1000); err != nil {
 			return nil, err
 		}
-		if pg.size < 10 {
+		if pg.Size < 10 {
 			return nil, ecserr.BadRequest("InvalidParameter.MaxResults", "MaxResults must be from 10 to 1000.")
 		}
 	}

@@ -683,8 +683,8 @@ func (s *Service) DescribeInstances(ctx context.Context, req *rpc.Request) (any,
 			}
 			out.Instances.Instance = append(out.Instances.Instance, item)
 		}
-		if !pg.tokens {
-			out.TotalCount, out.PageNumber, out.PageSize = len(matched), pg.number, pg.size
+		if !pg.Tokens {
+			out.TotalCount, out.PageNumber, out.PageSize = len(matched), pg.Number, pg.Size
 		}
 		return out, nil
 	})

@@ -17,39 +17,6 @@ func (s *Service) membershipActions() map[string]rpc.Handler {
 	}
 }
 
-// prefixListsOf returns a lookup of the caller's prefix lists for quota
-// weights (a missing list weighs 1).
-func prefixListsOf(tx store.ReadTx, c caller) func(string) *model.PrefixList {
-	cache := map[string]*model.PrefixList{}
-	return func(id string) *model.PrefixList {
-		if pl, ok := cache[id]; ok {
-			return pl
-		}
-		rec, ok, err := store.GetAs[model.PrefixList](tx, KindPrefixList, id)
-		var pl *model.PrefixList
-		if err == nil && ok {
-			pl = &rec
-		}
-		cache[id] = pl
-		return pl
-	}
-}
-
-// members returns the instances of the caller's account in a group.
-func members(tx store.ReadTx, c caller, groupID string) ([]*model.Instance, error) {
-	all, err := list[model.Instance](tx, KindInstance, caller{Account: c.Account, Region: c.Region})
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.Instance
-	for _, in := range all {
-		if slices.Contains(in.SecurityGroups, groupID) {
-			out = append(out, in)
-		}
-	}
-	return out, nil
-}
-
 // setGroups checks and sets an instance's whole group set: the groups exist
 // in the caller's account, the set fits the instance (count, type, VPC), the
 // rule total of the NIC stays within its quota, and no group overflows its

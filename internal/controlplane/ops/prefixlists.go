@@ -257,7 +257,7 @@ func tokenPage(p rpc.Params, defMax, maxResults int) (page, error) {
 	if err != nil {
 		return pg, err
 	}
-	pg.tokens = true
+	pg.Tokens = true
 	return pg, nil
 }
 

@@ -417,7 +417,7 @@ func (s *Service) DescribeVpcs(ctx context.Context, req *rpc.Request) (any, erro
 			}
 			items = append(items, vpcOut(v, vsws))
 		}
-		out := &describeVpcsResponse{TotalCount: len(items), PageNumber: pg.number, PageSize: pg.size}
+		out := &describeVpcsResponse{TotalCount: len(items), PageNumber: pg.Number, PageSize: pg.Size}
 		out.Vpcs.Vpc, _ = paginate(items, pg)
 		return out, nil
 	})
@@ -637,7 +637,7 @@ func (s *Service) DescribeVSwitches(ctx context.Context, req *rpc.Request) (any,
 			}
 			items = append(items, vswitchOut(w, insts))
 		}
-		out := &describeVSwitchesResponse{TotalCount: len(items), PageNumber: pg.number, PageSize: pg.size}
+		out := &describeVSwitchesResponse{TotalCount: len(items), PageNumber: pg.Number, PageSize: pg.Size}
 		out.VSwitches.VSwitch, _ = paginate(items, pg)
 		return out, nil
 	})
@@ -920,7 +920,7 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, req *rpc.Request) (a
 			}
 			items = append(items, item)
 		}
-		out := &describeEipAddressesResponse{TotalCount: len(items), PageNumber: pg.number, PageSize: pg.size}
+		out := &describeEipAddressesResponse{TotalCount: len(items), PageNumber: pg.Number, PageSize: pg.Size}
 		out.EipAddresses.EipAddress, _ = paginate(items, pg)
 		return out, nil
 	})
