@@ -124,12 +124,14 @@ var errDryRun = errors.New("dry run")
 // its checks: a request it refuses is refused here with the same error.
 func (s *Service) dryRun(ctx context.Context, h func(*Service) rpc.Handler, req *rpc.Request) (*policy.Cloud, error) {
 	var after *policy.Cloud
-	shadow := *s
-	shadow.Store = &dryStore{Store: s.Store, capture: func(tx store.ReadTx) error {
+	inner := *s.Service // a copy: the real service keeps its store
+	inner.Store = &dryStore{Store: s.Store, capture: func(tx store.ReadTx) error {
 		var err error
 		after, err = cloudOf(tx)
 		return err
 	}}
+	shadow := *s
+	shadow.Service = &inner
 	if _, err := h(&shadow)(ctx, req); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -220,35 +221,10 @@ func (s *Service) DeletePrefixList(ctx context.Context, req *rpc.Request) (any, 
 	})
 }
 
-// prefixListAssociations maps each prefix list of a region to the groups
-// (of any account) whose rules use it, in group ID order, one entry per group.
-func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, g := range groups {
-		for _, r := range g.Rules {
-			id := r.Peer.PrefixListID
-			if id != "" && !slices.Contains(out[id], g.ID) {
-				out[id] = append(out[id], g.ID)
-			}
-		}
-	}
-	return out, nil
-}
-
-// prefixListUses returns the IDs of the groups in a region whose rules use
-// prefix list id, for DeletePrefixList and the association limit
-// (model.MaxPrefixListUses) that rule changes must respect.
-func prefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
-	m, err := prefixListAssociations(tx, region)
-	if err != nil {
-		return nil, err
-	}
-	return m[id], nil
-}
+var (
+	prefixListAssociations = service.PrefixListAssociations
+	prefixListUses         = service.PrefixListUses
+)
 
 // tokenPage reads NextToken/MaxResults paging, the only kind the prefix-list
 // and tag actions take; with neither given, the first page of defMax.

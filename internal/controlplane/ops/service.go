@@ -188,8 +188,8 @@ func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, er
 
 func paginate[T any](items []T, pg page) ([]T, string) { return service.Paginate(items, pg) }
 
-// tagsFromParams reads Tag.N.Key / Tag.N.Value.
-func tagsFromParams(p rpc.Params) ([]model.Tag, error) {
+// tagParams reads Tag.N.Key / Tag.N.Value; the service validates them.
+func tagParams(p rpc.Params) ([]model.Tag, error) {
 	var tags []model.Tag
 	for _, t := range p.Structs("Tag") {
 		if t.Get("Key") == "" && t.Get("Value") != "" {
@@ -199,6 +199,15 @@ func tagsFromParams(p rpc.Params) ([]model.Tag, error) {
 			continue
 		}
 		tags = append(tags, model.Tag{Key: t.Get("Key"), Value: t.Get("Value")})
+	}
+	return tags, nil
+}
+
+// tagsFromParams reads and validates Tag.N.Key / Tag.N.Value.
+func tagsFromParams(p rpc.Params) ([]model.Tag, error) {
+	tags, err := tagParams(p)
+	if err != nil {
+		return nil, err
 	}
 	if e := model.ValidateTags(tags); e != nil {
 		return nil, e
