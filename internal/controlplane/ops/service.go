@@ -26,6 +26,9 @@ const (
 	VPCVersion = "2016-04-28"
 )
 
+// FirstAccountUID is the UID of the account created first.
+const FirstAccountUID = service.FirstAccountUID
+
 // Store kinds, as package service names them.
 const (
 	KindAccount    = service.KindAccount
