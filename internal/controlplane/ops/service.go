@@ -41,16 +41,14 @@ const (
 	KindEIP        = service.KindEIP
 )
 
-// Service is the RPC face of the actions: the typed services it embeds, and
-// the state of the actions not yet moved there (the agents' host table).
+// Service is the RPC face of the actions: the typed services it embeds.
 type Service struct {
 	*service.Service
-	hosts *hostTable // what the agents report; see hosts.go
 }
 
 // New returns a service over a store.
 func New(st store.Store) *Service {
-	return &Service{Service: service.New(st), hosts: newHostTable()}
+	return &Service{Service: service.New(st)}
 }
 
 // Routes returns every action's handler, keyed by API version and action.

@@ -43,12 +43,14 @@ type Service struct {
 	// Stopping, when set, ends long polls early: the server cancels it before
 	// a graceful shutdown so that waiting watchers get their answer at once.
 	Stopping context.Context
+
+	hosts *hostTable // what the agents report; see hosts.go
 }
 
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	return &Service{Store: st, hosts: newHostTable(), Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 
 // Caller is who acts and in which region. Region may be empty for the few
