@@ -201,4 +201,3 @@ func checkZone(region, zone string) error {
 	}
 	return nil
 }
-

@@ -121,4 +121,3 @@ func (e *env) network() testNet {
 	}
 	return testNet{v.VpcId, w.VSwitchId}
 }
-
