@@ -66,8 +66,14 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 // caller is who calls and in which region.
 type caller = service.Caller
 
-// callerOf resolves the authenticated key to its account and checks the
-// region. needRegion is false for the few actions that take no RegionId.
+// RequestCaller resolves a request's authenticated key to its account and
+// checks its RegionId. needRegion is false for the few actions that take
+// none.
+func (s *Service) RequestCaller(ctx context.Context, req *rpc.Request, needRegion bool) (caller, error) {
+	return s.callerOf(ctx, req, needRegion)
+}
+
+// callerOf is RequestCaller.
 func (s *Service) callerOf(ctx context.Context, req *rpc.Request, needRegion bool) (caller, error) {
 	akid := req.AccessKeyID
 	if akid == "" {
