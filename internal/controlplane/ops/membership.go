@@ -14,9 +14,6 @@ func (s *Service) membershipActions() map[string]rpc.Handler {
 	}
 }
 
-// setGroups is service.SetGroups, for the instance actions.
-var setGroups = service.SetGroups
-
 // membership serves Join/LeaveSecurityGroup, which take no RegionId: they
 // act in the instance's region.
 func (s *Service) membership(act func(context.Context, service.MembershipInput) error) rpc.Handler {

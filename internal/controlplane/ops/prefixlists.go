@@ -18,8 +18,6 @@ func (s *Service) prefixListActions() map[string]rpc.Handler {
 	}
 }
 
-const codePLInUse = service.CodePrefixListInUse
-
 type createPrefixListResponse struct {
 	rpc.Base
 	PrefixListId string
@@ -92,10 +90,8 @@ func (s *Service) deletePrefixList(ctx context.Context, req *rpc.Request) (any, 
 	return &rpc.Base{}, nil
 }
 
-var (
-	prefixListAssociations = service.PrefixListAssociations
-	prefixListUses         = service.PrefixListUses
-)
+// prefixListUses is service.PrefixListUses, for the tests.
+var prefixListUses = service.PrefixListUses
 
 // tokenPage reads NextToken/MaxResults paging, the only kind the prefix-list
 // and tag actions take; with neither given, the first page of defMax.

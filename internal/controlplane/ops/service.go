@@ -107,44 +107,16 @@ func idempotency(req *rpc.Request) service.Idempotency {
 	return service.Idempotency{ClientToken: req.Params.Get("ClientToken"), Fingerprint: paramsHash(req)}
 }
 
-// update runs a mutation in one transaction under the request's ClientToken.
-func update[T any](s *Service, ctx context.Context, c caller, req *rpc.Request, fn func(tx store.Tx) (T, error)) (T, error) {
-	return service.Update(s.Service, ctx, c, req.Action, idempotency(req), nil, fn)
-}
-
-// view runs a read in one consistent snapshot.
-func view[T any](s *Service, ctx context.Context, fn func(tx store.ReadTx) (T, error)) (T, error) {
-	return service.View(s.Service, ctx, fn)
-}
-
-// The loaders of package service, under the names the handlers not yet
-// moved there use.
+// The loaders of package service that the tests use.
 var (
-	getGroup      = service.GetGroup
-	getInstance   = service.GetInstance
-	getVPC        = service.GetVPC
-	getVSwitch    = service.GetVSwitch
-	getPrefixList = service.GetPrefixList
-	getEIP        = service.GetEIP
-	putGroup      = service.PutGroup
-	putInstance   = service.PutInstance
-	prefixListsOf = service.PrefixListsOf
-	members       = service.Members
-	isNotFound    = service.IsNotFound
-	matchTags     = service.MatchTags
+	getGroup    = service.GetGroup
+	getInstance = service.GetInstance
+	putGroup    = service.PutGroup
+	putInstance = service.PutInstance
 )
 
-func list[T any](tx store.ReadTx, kind store.Kind, c caller) ([]*T, error) {
-	return service.List[T](tx, kind, c)
-}
-
-func listAll[T any](tx store.ReadTx, kind store.Kind) ([]*T, error) {
-	return service.ListAll[T](tx, kind)
-}
-
-func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, error) {
-	return service.ListWhere[T](tx, kind, q)
-}
+// Resources is a set of resources to load verbatim (see Service.Import).
+type Resources = service.Resources
 
 // timeText is the ECS time format.
 func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
@@ -193,8 +165,6 @@ func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, er
 	return pg, nil
 }
 
-func paginate[T any](items []T, pg page) ([]T, string) { return service.Paginate(items, pg) }
-
 // tagParams reads Tag.N.Key / Tag.N.Value; the service validates them.
 func tagParams(p rpc.Params) ([]model.Tag, error) {
 	var tags []model.Tag
@@ -206,18 +176,6 @@ func tagParams(p rpc.Params) ([]model.Tag, error) {
 			continue
 		}
 		tags = append(tags, model.Tag{Key: t.Get("Key"), Value: t.Get("Value")})
-	}
-	return tags, nil
-}
-
-// tagsFromParams reads and validates Tag.N.Key / Tag.N.Value.
-func tagsFromParams(p rpc.Params) ([]model.Tag, error) {
-	tags, err := tagParams(p)
-	if err != nil {
-		return nil, err
-	}
-	if e := model.ValidateTags(tags); e != nil {
-		return nil, e
 	}
 	return tags, nil
 }

@@ -1,14 +1,23 @@
 // Package service holds Palisade's actions as plain Go methods: typed inputs
 // in, typed results or an *ecserr.Error out, no transport. Each action runs
 // in one store transaction and enforces the invariants and quotas of its
-// resources; field syntax comes from package model, so the API, the scenario
-// loader and the analyzers refuse the same inputs with the same codes.
+// resources; field syntax and group rules come from package model, so the
+// API, the scenario loader and the analyzers refuse the same inputs with
+// the same codes.
 //
-// The RPC adapter (package ops) reads ECS request parameters into these
-// inputs and renders the results as ECS responses; a console can call the
-// methods directly. One file per resource: groups.go, rules.go,
-// membership.go; the shared base (callers, loaders, transactions with
-// ClientToken idempotency, paging) is in this file and tx.go.
+// Callers: the RPC adapter (package ops) reads ECS request parameters into
+// these inputs and renders the results as ECS responses; a console calls
+// the methods directly, with a Caller it authenticated itself
+// (AccountCaller). A mutating input embeds Idempotency: a retry with its
+// ClientToken returns the first result.
+//
+// One file per resource: groups.go, rules.go, membership.go, instances.go,
+// vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
+// prefixlists.go, tags.go, regions.go, accounts.go, hosts.go (the agents'
+// side) and import.go. The shared base (callers here, transactions,
+// loaders and paging in tx.go) is all they have in common. The analysis
+// questions are package analyze, so that this package does not depend on
+// the analysis tier.
 package service
 
 import (
