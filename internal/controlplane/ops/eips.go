@@ -102,15 +102,15 @@ func (s *Service) describeEipAddresses(ctx context.Context, req *rpc.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	eips, total, err := s.DescribeEipAddresses(ctx, service.DescribeEipsInput{Caller: c, IDs: commaIDs(p, "AllocationId"),
+	eips, err := s.DescribeEipAddresses(ctx, service.DescribeEipsInput{Caller: c, IDs: commaIDs(p, "AllocationId"),
 		Addresses: commaIDs(p, "EipAddress"), Status: p.Get("Status"), Name: p.Get("EipName"),
 		AssociatedInstanceID: p.Get("AssociatedInstanceId"), AssociatedInstanceType: p.Get("AssociatedInstanceType"), Page: pg})
 	if err != nil {
 		return nil, err
 	}
-	out := &describeEipAddressesResponse{TotalCount: total, PageNumber: pg.Number, PageSize: pg.Size}
-	out.EipAddresses.EipAddress = make([]eipAddressItem, 0, len(eips))
-	for _, v := range eips {
+	out := &describeEipAddressesResponse{TotalCount: eips.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out.EipAddresses.EipAddress = make([]eipAddressItem, 0, len(eips.Items))
+	for _, v := range eips.Items {
 		out.EipAddresses.EipAddress = append(out.EipAddresses.EipAddress, eipOut(v))
 	}
 	return out, nil

@@ -111,8 +111,8 @@ func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	out := &describeSecurityGroupsResponse{RegionId: c.Region, NextToken: res.NextToken}
-	out.SecurityGroups.SecurityGroup = make([]securityGroupItem, 0, len(res.Groups))
-	for _, g := range res.Groups {
+	out.SecurityGroups.SecurityGroup = make([]securityGroupItem, 0, len(res.Items))
+	for _, g := range res.Items {
 		out.SecurityGroups.SecurityGroup = append(out.SecurityGroups.SecurityGroup, groupItem(g))
 	}
 	if !pg.Tokens {

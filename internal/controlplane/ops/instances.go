@@ -298,7 +298,7 @@ func (s *Service) describeInstances(ctx context.Context, req *rpc.Request) (any,
 		return nil, err
 	}
 	out := &describeInstancesResponse{NextToken: res.NextToken}
-	for _, v := range res.Instances {
+	for _, v := range res.Items {
 		out.Instances.Instance = append(out.Instances.Instance, instanceOut(v))
 	}
 	if !pg.Tokens {

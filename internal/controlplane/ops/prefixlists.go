@@ -134,14 +134,14 @@ func (s *Service) describePrefixLists(ctx context.Context, req *rpc.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	lists, next, err := s.DescribePrefixLists(ctx, service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"),
+	lists, err := s.DescribePrefixLists(ctx, service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"),
 		AddressFamily: p.Get("AddressFamily"), Name: p.Get("PrefixListName"), Page: pg})
 	if err != nil {
 		return nil, err
 	}
-	out := &describePrefixListsResponse{NextToken: next}
-	out.PrefixLists.PrefixList = make([]prefixListItem, 0, len(lists))
-	for _, l := range lists {
+	out := &describePrefixListsResponse{NextToken: lists.NextToken}
+	out.PrefixLists.PrefixList = make([]prefixListItem, 0, len(lists.Items))
+	for _, l := range lists.Items {
 		pl := l.List
 		out.PrefixLists.PrefixList = append(out.PrefixLists.PrefixList, prefixListItem{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
 			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: l.Associations})
@@ -211,13 +211,13 @@ func (s *Service) describePrefixListAssociations(ctx context.Context, req *rpc.R
 	if err != nil {
 		return nil, err
 	}
-	ids, next, err := s.DescribePrefixListAssociations(ctx, c, req.Params.Get("PrefixListId"), pg)
+	ids, err := s.DescribePrefixListAssociations(ctx, c, req.Params.Get("PrefixListId"), pg)
 	if err != nil {
 		return nil, err
 	}
-	out := &describePrefixListAssociationsResponse{NextToken: next}
-	out.PrefixListAssociations.PrefixListAssociation = make([]prefixListAssociationItem, 0, len(ids))
-	for _, id := range ids {
+	out := &describePrefixListAssociationsResponse{NextToken: ids.NextToken}
+	out.PrefixListAssociations.PrefixListAssociation = make([]prefixListAssociationItem, 0, len(ids.Items))
+	for _, id := range ids.Items {
 		out.PrefixListAssociations.PrefixListAssociation = append(out.PrefixListAssociations.PrefixListAssociation, prefixListAssociationItem{ResourceId: id, ResourceType: "securitygroup"})
 	}
 	return out, nil

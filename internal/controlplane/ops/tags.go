@@ -92,13 +92,13 @@ func (s *Service) listTagResources(ctx context.Context, req *rpc.Request) (any, 
 	if in.Page, err = tokenPage(rpc.Params{"NextToken": p.Get("NextToken")}, tagPageSize, tagPageSize); err != nil {
 		return nil, err
 	}
-	rows, next, err := s.ListTagResources(ctx, in)
+	rows, err := s.ListTagResources(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	out := &listTagResourcesResponse{NextToken: next}
-	out.TagResources.TagResource = make([]tagResourceItem, 0, len(rows))
-	for _, r := range rows {
+	out := &listTagResourcesResponse{NextToken: rows.NextToken}
+	out.TagResources.TagResource = make([]tagResourceItem, 0, len(rows.Items))
+	for _, r := range rows.Items {
 		out.TagResources.TagResource = append(out.TagResources.TagResource, tagResourceItem{ResourceId: r.ResourceID, ResourceType: r.ResourceType, TagKey: r.Key, TagValue: r.Value})
 	}
 	return out, nil

@@ -162,13 +162,13 @@ func (s *Service) describeVpcs(ctx context.Context, req *rpc.Request) (any, erro
 	if in.IsDefault, e = p.Bool("IsDefault", false); e != nil {
 		return nil, e
 	}
-	vpcs, total, err := s.DescribeVpcs(ctx, in)
+	vpcs, err := s.DescribeVpcs(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	out := &describeVpcsResponse{TotalCount: total, PageNumber: pg.Number, PageSize: pg.Size}
-	out.Vpcs.Vpc = make([]vpcItem, 0, len(vpcs))
-	for _, v := range vpcs {
+	out := &describeVpcsResponse{TotalCount: vpcs.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out.Vpcs.Vpc = make([]vpcItem, 0, len(vpcs.Items))
+	for _, v := range vpcs.Items {
 		out.Vpcs.Vpc = append(out.Vpcs.Vpc, vpcOut(v))
 	}
 	return out, nil

@@ -89,13 +89,13 @@ func (s *Service) describeVSwitches(ctx context.Context, req *rpc.Request) (any,
 	if in.IsDefault, e = p.Bool("IsDefault", false); e != nil {
 		return nil, e
 	}
-	vsws, total, err := s.DescribeVSwitches(ctx, in)
+	vsws, err := s.DescribeVSwitches(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	out := &describeVSwitchesResponse{TotalCount: total, PageNumber: pg.Number, PageSize: pg.Size}
-	out.VSwitches.VSwitch = make([]vswitchItem, 0, len(vsws))
-	for _, v := range vsws {
+	out := &describeVSwitchesResponse{TotalCount: vsws.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out.VSwitches.VSwitch = make([]vswitchItem, 0, len(vsws.Items))
+	for _, v := range vsws.Items {
 		out.VSwitches.VSwitch = append(out.VSwitches.VSwitch, vswitchOut(v))
 	}
 	return out, nil

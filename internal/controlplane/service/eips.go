@@ -198,23 +198,19 @@ type EipView struct {
 }
 
 // DescribeEipAddresses returns one page of the caller's EIPs in a region,
-// newest first, and how many match in all.
-func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput) ([]EipView, int, error) {
+// newest first.
+func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput) (Listing[EipView], error) {
 	c := in.Caller
 	if err := checkIDCount(in.IDs, "AllocationId", MaxDescribeEipIDs); err != nil {
-		return nil, 0, err
+		return Listing[EipView]{}, err
 	}
 	if err := checkIDCount(in.Addresses, "EipAddress", MaxDescribeEipAddrs); err != nil {
-		return nil, 0, err
+		return Listing[EipView]{}, err
 	}
-	type result struct {
-		items []EipView
-		total int
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[EipView], error) {
 		eips, err := List[model.EIP](tx, KindEIP, c)
 		if err != nil {
-			return result{}, err
+			return Listing[EipView]{}, err
 		}
 		byCreation(eips, func(e *model.EIP) (int64, string) { return e.Created.Unix(), e.ID })
 		var items []EipView
@@ -233,7 +229,7 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 			if e.InstanceID != "" {
 				inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, e.InstanceID)
 				if err != nil {
-					return result{}, err
+					return Listing[EipView]{}, err
 				}
 				if ok {
 					v.PrivateIP = inst.PrivateIP.String()
@@ -241,9 +237,6 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 			}
 			items = append(items, v)
 		}
-		out := result{total: len(items)}
-		out.items, _ = Paginate(items, in.Page)
-		return out, nil
+		return pageOf(items, in.Page), nil
 	})
-	return r.items, r.total, err
 }

@@ -160,44 +160,38 @@ type GroupSummary struct {
 	AvailableInstanceAmount int
 }
 
-// GroupPage is one page of groups, newest ID first as ECS lists them.
-type GroupPage struct {
-	Groups    []GroupSummary
-	Total     int    // matches on all pages
-	NextToken string // "" on the last page and with page numbers
-}
-
-// DescribeSecurityGroups lists groups, newest ID first as ECS does.
-func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsInput) (GroupPage, error) {
+// DescribeSecurityGroups returns one page of the caller's groups, newest ID
+// first as ECS lists them.
+func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsInput) (Listing[GroupSummary], error) {
 	c := in.Caller
 	if len(in.IDs) > MaxDescribeGroupIDs {
-		return GroupPage{}, ecserr.BadRequest("InvalidSecurityGroupIds.Malformed", "SecurityGroupIds takes at most %d IDs.", MaxDescribeGroupIDs)
+		return Listing[GroupSummary]{}, ecserr.BadRequest("InvalidSecurityGroupIds.Malformed", "SecurityGroupIds takes at most %d IDs.", MaxDescribeGroupIDs)
 	}
 	var typ model.GroupType
 	if in.Type != "" {
 		var e *ecserr.Error
 		if typ, e = model.ParseGroupType(string(in.Type)); e != nil {
-			return GroupPage{}, e
+			return Listing[GroupSummary]{}, e
 		}
 	}
 	network := strings.ToLower(in.NetworkType)
 	if network != "" && network != "vpc" && network != "classic" {
-		return GroupPage{}, ecserr.BadRequest("InvalidNetworkType.ValueNotSupported", "NetworkType must be vpc or classic.")
+		return Listing[GroupSummary]{}, ecserr.BadRequest("InvalidNetworkType.ValueNotSupported", "NetworkType must be vpc or classic.")
 	}
 	if e := model.ValidateTags(in.Tags); e != nil {
-		return GroupPage{}, e
+		return Listing[GroupSummary]{}, e
 	}
 	if in.DryRun {
-		return GroupPage{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
+		return Listing[GroupSummary]{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
 	}
-	return View(s, ctx, func(tx store.ReadTx) (GroupPage, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[GroupSummary], error) {
 		all, err := List[model.SecurityGroup](tx, KindGroup, c)
 		if err != nil {
-			return GroupPage{}, err
+			return Listing[GroupSummary]{}, err
 		}
 		insts, err := List[model.Instance](tx, KindInstance, c)
 		if err != nil {
-			return GroupPage{}, err
+			return Listing[GroupSummary]{}, err
 		}
 		count := map[string]int{}
 		for _, inst := range insts {
@@ -224,9 +218,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 				AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
 		}
 		slices.SortFunc(items, func(a, b GroupSummary) int { return cmp.Compare(b.Group.ID, a.Group.ID) })
-		out := GroupPage{Total: len(items)}
-		out.Groups, out.NextToken = Paginate(items, in.Page)
-		return out, nil
+		return pageOf(items, in.Page), nil
 	})
 }
 

@@ -69,7 +69,7 @@ func TestDescribeAndModifyGroups(t *testing.T) {
 		res, err := e.s.DescribeSecurityGroups(e.ctx, in)
 		wantCode(t, err, "")
 		var ids []string
-		for _, g := range res.Groups {
+		for _, g := range res.Items {
 			ids = append(ids, g.Group.ID)
 			if g.Group.ID == basic && (g.Members != 1 || g.AvailableInstanceAmount != model.MaxGroupMembers-1) {
 				t.Errorf("basic group: %d members, %d available", g.Members, g.AvailableInstanceAmount)

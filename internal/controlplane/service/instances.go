@@ -398,13 +398,6 @@ type DescribeInstancesInput struct {
 	Page                                    Page
 }
 
-// InstancePage is one page of instances, newest first.
-type InstancePage struct {
-	Instances []InstanceView
-	Total     int
-	NextToken string
-}
-
 func (f *DescribeInstancesInput) check() error {
 	for _, l := range []struct {
 		name string
@@ -479,16 +472,17 @@ func nameMatches(pattern, name string) bool {
 	return strings.HasSuffix(rest, parts[len(parts)-1])
 }
 
-// DescribeInstances lists the caller's instances in a region, newest first.
-func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (InstancePage, error) {
+// DescribeInstances returns one page of the caller's instances in a region,
+// newest first.
+func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (Listing[InstanceView], error) {
 	c := in.Caller
 	if err := in.check(); err != nil {
-		return InstancePage{}, err
+		return Listing[InstanceView]{}, err
 	}
-	return View(s, ctx, func(tx store.ReadTx) (InstancePage, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
 		insts, err := List[model.Instance](tx, KindInstance, c)
 		if err != nil {
-			return InstancePage{}, err
+			return Listing[InstanceView]{}, err
 		}
 		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
 			if c := b.Created.Compare(a.Created); c != 0 {
@@ -502,15 +496,15 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 				matched = append(matched, inst)
 			}
 		}
-		out := InstancePage{Total: len(matched)}
-		var pageOf []*model.Instance
-		pageOf, out.NextToken = Paginate(matched, in.Page)
-		for _, inst := range pageOf {
+		out := Listing[InstanceView]{Total: len(matched)}
+		var paged []*model.Instance
+		paged, out.NextToken = Paginate(matched, in.Page)
+		for _, inst := range paged {
 			v, err := s.instanceView(tx, inst)
 			if err != nil {
-				return InstancePage{}, err
+				return Listing[InstanceView]{}, err
 			}
-			out.Instances = append(out.Instances, v)
+			out.Items = append(out.Items, v)
 		}
 		return out, nil
 	})

@@ -56,7 +56,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	if page.Total != 2 {
 		t.Fatalf("%d instances tagged app, want 2", page.Total)
 	}
-	for _, v := range page.Instances {
+	for _, v := range page.Items {
 		in := v.Instance
 		if in.Status != model.StatusRunning || !in.IPv6.IsValid() || !PublicPool.Contains(in.PublicIP) || !Assignable(netip.MustParsePrefix("192.168.1.0/24"), in.PrivateIP) {
 			t.Fatalf("launched %+v", in)
@@ -64,8 +64,8 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 	page, err = e.s.DescribeInstances(e.ctx, DescribeInstancesInput{Caller: e.c, Name: "d*", Private: []string{"192.168.1.50"}, Page: Page{Number: 1, Size: 10}})
 	wantCode(t, err, "")
-	if page.Total != 1 || page.Instances[0].Instance.ID != pinned || page.Instances[0].Instance.Status != model.StatusStopped || page.Instances[0].Instance.PublicIP.IsValid() {
-		t.Fatalf("the pinned instance: %+v", page.Instances)
+	if page.Total != 1 || page.Items[0].Instance.ID != pinned || page.Items[0].Instance.Status != model.StatusStopped || page.Items[0].Instance.PublicIP.IsValid() {
+		t.Fatalf("the pinned instance: %+v", page.Items)
 	}
 
 	ref := InstanceRef{Caller: e.c, InstanceID: ids[0]}

@@ -45,22 +45,22 @@ func TestVpcsAndVSwitches(t *testing.T) {
 	_, err = e.s.CreateVSwitch(e.ctx, CreateVSwitchInput{Caller: e.c, VpcID: vpc, ZoneID: "mars-1a", CidrBlock: "192.168.3.0/24"})
 	wantCode(t, err, "InvalidZoneId.NotFound")
 
-	vpcs, total, err := e.s.DescribeVpcs(e.ctx, DescribeVpcsInput{Caller: e.c, Page: Page{Number: 1, Size: 10}})
+	vpcs, err := e.s.DescribeVpcs(e.ctx, DescribeVpcsInput{Caller: e.c, Page: Page{Number: 1, Size: 10}})
 	wantCode(t, err, "")
-	if total != 2 || len(vpcs) != 2 {
-		t.Fatalf("%d VPCs (total %d), want 2", len(vpcs), total)
+	if vpcs.Total != 2 || len(vpcs.Items) != 2 {
+		t.Fatalf("%d VPCs (total %d), want 2", len(vpcs.Items), vpcs.Total)
 	}
-	for _, v := range vpcs {
+	for _, v := range vpcs.Items {
 		if v.VPC.ID == vpc && (len(v.VSwitchIDs) != 1 || !v.VPC.IPv6CIDR.IsValid()) {
 			t.Fatalf("VPC %s: vSwitches %v, IPv6 %s", vpc, v.VSwitchIDs, v.VPC.IPv6CIDR)
 		}
 	}
-	_, _, err = e.s.DescribeVpcs(e.ctx, DescribeVpcsInput{Caller: e.c, IDs: make([]string, MaxDescribeVpcIDs+1)})
+	_, err = e.s.DescribeVpcs(e.ctx, DescribeVpcsInput{Caller: e.c, IDs: make([]string, MaxDescribeVpcIDs+1)})
 	wantCode(t, err, "InvalidParameter")
-	vsws, _, err := e.s.DescribeVSwitches(e.ctx, DescribeVSwitchesInput{Caller: Caller{Account: e.c.Account}, VpcID: vpc, Page: Page{Number: 1, Size: 10}})
+	vsws, err := e.s.DescribeVSwitches(e.ctx, DescribeVSwitchesInput{Caller: Caller{Account: e.c.Account}, VpcID: vpc, Page: Page{Number: 1, Size: 10}})
 	wantCode(t, err, "")
-	if len(vsws) != 1 || vsws[0].AvailableIPs != 252 {
-		t.Fatalf("vSwitches %+v, want one with 252 free addresses", vsws)
+	if len(vsws.Items) != 1 || vsws.Items[0].AvailableIPs != 252 {
+		t.Fatalf("vSwitches %+v, want one with 252 free addresses", vsws.Items)
 	}
 
 	wantCode(t, e.s.DeleteVpc(e.ctx, VpcRef{Caller: e.c, VpcID: vpc}), "DependencyViolation.VSwitch")
@@ -92,10 +92,10 @@ func TestEips(t *testing.T) {
 	if v.EIP == nil || v.EIP.ID != a.AllocationId || v.Instance.PublicIP.String() != a.EipAddress {
 		t.Fatalf("instance after associate: %+v", v)
 	}
-	list, total, err := e.s.DescribeEipAddresses(e.ctx, DescribeEipsInput{Caller: e.c, Status: EipInUse, Page: Page{Number: 1, Size: 10}})
+	list, err := e.s.DescribeEipAddresses(e.ctx, DescribeEipsInput{Caller: e.c, Status: EipInUse, Page: Page{Number: 1, Size: 10}})
 	wantCode(t, err, "")
-	if total != 1 || list[0].PrivateIP != v.Instance.PrivateIP.String() {
-		t.Fatalf("EIPs in use: %+v", list)
+	if list.Total != 1 || list.Items[0].PrivateIP != v.Instance.PrivateIP.String() {
+		t.Fatalf("EIPs in use: %+v", list.Items)
 	}
 	wantCode(t, e.s.UnassociateEipAddress(e.ctx, EipInput{Caller: e.c, AllocationID: a.AllocationId, InstanceID: "i-other"}), "InvalidInstanceId.Mismatch")
 	wantCode(t, e.s.UnassociateEipAddress(e.ctx, eip), "")

@@ -285,32 +285,28 @@ type PrefixListSummary struct {
 	Associations int // groups whose rules use it
 }
 
-// DescribePrefixLists lists the caller's prefix lists in a region; every
-// filter given must match.
-func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixListsInput) ([]PrefixListSummary, string, error) {
+// DescribePrefixLists returns one page of the caller's prefix lists in a
+// region; every filter given must match.
+func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixListsInput) (Listing[PrefixListSummary], error) {
 	c := in.Caller
 	if len(in.IDs) > MaxDescribePrefixListIDs {
-		return nil, "", ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most %d IDs; %d were given.", MaxDescribePrefixListIDs, len(in.IDs))
+		return Listing[PrefixListSummary]{}, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most %d IDs; %d were given.", MaxDescribePrefixListIDs, len(in.IDs))
 	}
 	family := ""
 	if in.AddressFamily != "" {
 		var e *ecserr.Error
 		if family, e = model.ParseAddressFamily(in.AddressFamily); e != nil {
-			return nil, "", e
+			return Listing[PrefixListSummary]{}, e
 		}
 	}
-	type result struct {
-		items []PrefixListSummary
-		next  string
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[PrefixListSummary], error) {
 		all, err := List[model.PrefixList](tx, KindPrefixList, c)
 		if err != nil {
-			return result{}, err
+			return Listing[PrefixListSummary]{}, err
 		}
 		uses, err := PrefixListAssociations(tx, c.Region)
 		if err != nil {
-			return result{}, err
+			return Listing[PrefixListSummary]{}, err
 		}
 		var items []PrefixListSummary
 		for _, pl := range all {
@@ -321,11 +317,8 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 			}
 			items = append(items, PrefixListSummary{List: pl, Associations: len(uses[pl.ID])})
 		}
-		var out result
-		out.items, out.next = Paginate(items, in.Page)
-		return out, nil
+		return pageOf(items, in.Page), nil
 	})
-	return r.items, r.next, err
 }
 
 // DescribePrefixListAttributes returns one list with its entries.
@@ -333,25 +326,18 @@ func (s *Service) DescribePrefixListAttributes(ctx context.Context, c Caller, id
 	return View(s, ctx, func(tx store.ReadTx) (*model.PrefixList, error) { return GetPrefixList(tx, c, id) })
 }
 
-// DescribePrefixListAssociations returns one page of the groups whose rules
-// use a list, and the next token.
-func (s *Service) DescribePrefixListAssociations(ctx context.Context, c Caller, id string, pg Page) ([]string, string, error) {
-	type result struct {
-		ids  []string
-		next string
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+// DescribePrefixListAssociations returns one page of the IDs of the groups
+// whose rules use a list.
+func (s *Service) DescribePrefixListAssociations(ctx context.Context, c Caller, id string, pg Page) (Listing[string], error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[string], error) {
 		pl, err := GetPrefixList(tx, c, id)
 		if err != nil {
-			return result{}, err
+			return Listing[string]{}, err
 		}
 		uses, err := PrefixListUses(tx, pl.Region, pl.ID)
 		if err != nil {
-			return result{}, err
+			return Listing[string]{}, err
 		}
-		var out result
-		out.ids, out.next = Paginate(slices.Clone(uses), pg)
-		return out, nil
+		return pageOf(slices.Clone(uses), pg), nil
 	})
-	return r.ids, r.next, err
 }

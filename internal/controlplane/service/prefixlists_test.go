@@ -45,14 +45,14 @@ func TestPrefixListLifecycle(t *testing.T) {
 	sg := e.group(CreateGroupInput{VpcID: vpc})
 	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
 		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourcePrefixListId: id}}}), "")
-	lists, next, err := e.s.DescribePrefixLists(e.ctx, DescribePrefixListsInput{Caller: e.c, AddressFamily: "IPv4", Page: Page{Tokens: true, Size: 10}})
+	lists, err := e.s.DescribePrefixLists(e.ctx, DescribePrefixListsInput{Caller: e.c, AddressFamily: "IPv4", Page: Page{Tokens: true, Size: 10}})
 	wantCode(t, err, "")
-	if len(lists) != 1 || lists[0].Associations != 1 || next != "" {
-		t.Fatalf("lists %+v next %q", lists, next)
+	if len(lists.Items) != 1 || lists.Items[0].Associations != 1 || lists.NextToken != "" {
+		t.Fatalf("lists %+v", lists)
 	}
-	groups, _, err := e.s.DescribePrefixListAssociations(e.ctx, e.c, id, Page{Tokens: true, Size: 10})
+	groups, err := e.s.DescribePrefixListAssociations(e.ctx, e.c, id, Page{Tokens: true, Size: 10})
 	wantCode(t, err, "")
-	if len(groups) != 1 || groups[0] != sg {
+	if len(groups.Items) != 1 || groups.Items[0] != sg {
 		t.Fatalf("associations %v", groups)
 	}
 	wantCode(t, e.s.DeletePrefixList(e.ctx, PrefixListRef{Caller: e.c, PrefixListID: id}), CodePrefixListInUse)

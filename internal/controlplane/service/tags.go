@@ -242,37 +242,33 @@ func (in *ListTagsInput) match(tags []model.Tag) bool {
 	return true
 }
 
-// ListTagResources lists the tags of the caller's resources of one type,
-// one row per tag, and the next token. IDs of resources the caller cannot
+// ListTagResources returns one page of the tags of the caller's resources
+// of one type, one row per tag. IDs of resources the caller cannot
 // see give no rows.
-func (s *Service) ListTagResources(ctx context.Context, in ListTagsInput) ([]TagRow, string, error) {
+func (s *Service) ListTagResources(ctx context.Context, in ListTagsInput) (Listing[TagRow], error) {
 	c := in.Caller
 	t, err := resourceType(in.ResourceType)
 	if err != nil {
-		return nil, "", err
+		return Listing[TagRow]{}, err
 	}
 	ids, err := resourceIDs(in.ResourceIDs, false)
 	if err != nil {
-		return nil, "", err
+		return Listing[TagRow]{}, err
 	}
 	switch {
 	case len(in.Tags) > model.MaxTags:
-		return nil, "", ecserr.BadRequest("NumberExceed.Tags", "At most %d Tag.N are allowed; %d were given.", model.MaxTags, len(in.Tags))
+		return Listing[TagRow]{}, ecserr.BadRequest("NumberExceed.Tags", "At most %d Tag.N are allowed; %d were given.", model.MaxTags, len(in.Tags))
 	case len(in.Filters) > MaxTagFilters:
-		return nil, "", ecserr.BadRequest("NumberExceed.TagFilters", "At most %d TagFilter.N are allowed; %d were given.", MaxTagFilters, len(in.Filters))
+		return Listing[TagRow]{}, ecserr.BadRequest("NumberExceed.TagFilters", "At most %d TagFilter.N are allowed; %d were given.", MaxTagFilters, len(in.Filters))
 	case len(in.Tags) > 0 && len(in.Filters) > 0:
-		return nil, "", ecserr.BadRequest("InvalidParameter.TagFilterConflict", "Tag.N (exact) and TagFilter.N (fuzzy) cannot be combined; use one of them.")
+		return Listing[TagRow]{}, ecserr.BadRequest("InvalidParameter.TagFilterConflict", "Tag.N (exact) and TagFilter.N (fuzzy) cannot be combined; use one of them.")
 	case len(ids) == 0 && len(in.Tags) == 0 && len(in.Filters) == 0:
-		return nil, "", ecserr.MissingParameter("ResourceId.N, Tag.N or TagFilter.N")
+		return Listing[TagRow]{}, ecserr.MissingParameter("ResourceId.N, Tag.N or TagFilter.N")
 	}
-	type result struct {
-		rows []TagRow
-		next string
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[TagRow], error) {
 		resources, err := taggedResources(tx, c, t, ids)
 		if err != nil {
-			return result{}, err
+			return Listing[TagRow]{}, err
 		}
 		var rows []TagRow
 		for _, r := range resources {
@@ -283,11 +279,8 @@ func (s *Service) ListTagResources(ctx context.Context, in ListTagsInput) ([]Tag
 				rows = append(rows, TagRow{ResourceID: r.ID, ResourceType: t.Name, Key: tg.Key, Value: tg.Value})
 			}
 		}
-		var out result
-		out.rows, out.next = Paginate(rows, in.Page)
-		return out, nil
+		return pageOf(rows, in.Page), nil
 	})
-	return r.rows, r.next, err
 }
 
 // taggedResources loads the named resources of the caller (skipping those it

@@ -24,10 +24,10 @@ func TestTags(t *testing.T) {
 	list := func(in ListTagsInput) map[string]int {
 		t.Helper()
 		in.Caller, in.ResourceType, in.Page = e.c, "securitygroup", Page{Tokens: true, Size: TagPageSize}
-		rows, _, err := e.s.ListTagResources(e.ctx, in)
+		rows, err := e.s.ListTagResources(e.ctx, in)
 		wantCode(t, err, "")
 		n := map[string]int{}
-		for _, r := range rows {
+		for _, r := range rows.Items {
 			n[r.ResourceID]++
 		}
 		return n
@@ -38,7 +38,7 @@ func TestTags(t *testing.T) {
 	if got := list(ListTagsInput{Filters: []TagFilter{{Key: "team", Values: []string{"w"}}}}); len(got) != 2 {
 		t.Fatalf("resources with team w*: %v", got)
 	}
-	_, _, err := e.s.ListTagResources(e.ctx, ListTagsInput{Caller: e.c, ResourceType: "securitygroup"})
+	_, err := e.s.ListTagResources(e.ctx, ListTagsInput{Caller: e.c, ResourceType: "securitygroup"})
 	wantCode(t, err, "MissingParameter")
 
 	wantCode(t, e.s.UntagResources(e.ctx, UntagInput{Caller: e.c, ResourceType: "securitygroup", ResourceIDs: []string{a}, All: true}), "")

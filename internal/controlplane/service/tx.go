@@ -243,6 +243,22 @@ func Paginate[T any](items []T, pg Page) (out []T, next string) {
 	return items[pg.Offset:end], next
 }
 
+// Listing is one page of a list: its Items, how many match on all pages,
+// and the token of the next page ("" on the last page, and always with page
+// numbers).
+type Listing[T any] struct {
+	Items     []T
+	Total     int
+	NextToken string
+}
+
+// pageOf cuts the page pg out of all the matches.
+func pageOf[T any](all []T, pg Page) Listing[T] {
+	out := Listing[T]{Total: len(all)}
+	out.Items, out.NextToken = Paginate(all, pg)
+	return out
+}
+
 // IsNotFound reports whether err is a 404 ecserr.
 func IsNotFound(err error) bool {
 	var e *ecserr.Error

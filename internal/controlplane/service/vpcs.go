@@ -118,24 +118,20 @@ type VpcView struct {
 }
 
 // DescribeVpcs returns one page of the caller's VPCs in a region, newest
-// first, and how many match in all.
-func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) ([]VpcView, int, error) {
+// first.
+func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) (Listing[VpcView], error) {
 	c := in.Caller
 	if err := checkIDCount(in.IDs, "VpcId", MaxDescribeVpcIDs); err != nil {
-		return nil, 0, err
+		return Listing[VpcView]{}, err
 	}
-	type result struct {
-		items []VpcView
-		total int
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[VpcView], error) {
 		vpcs, err := List[model.VPC](tx, KindVPC, c)
 		if err != nil {
-			return result{}, err
+			return Listing[VpcView]{}, err
 		}
 		vsws, err := List[model.VSwitch](tx, KindVSwitch, c)
 		if err != nil {
-			return result{}, err
+			return Listing[VpcView]{}, err
 		}
 		byCreation(vpcs, func(v *model.VPC) (int64, string) { return v.Created.Unix(), v.ID })
 		var items []VpcView
@@ -151,11 +147,8 @@ func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) ([]Vpc
 			}
 			items = append(items, view)
 		}
-		out := result{total: len(items)}
-		out.items, _ = Paginate(items, in.Page)
-		return out, nil
+		return pageOf(items, in.Page), nil
 	})
-	return r.items, r.total, err
 }
 
 // VpcRef names a VPC of the caller (in any region when the caller's is "").

@@ -121,24 +121,20 @@ type VSwitchView struct {
 }
 
 // DescribeVSwitches returns one page of the caller's vSwitches, newest
-// first, and how many match in all.
-func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInput) ([]VSwitchView, int, error) {
+// first.
+func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInput) (Listing[VSwitchView], error) {
 	c := in.Caller
 	if err := checkIDCount(in.IDs, "VSwitchId", MaxDescribeVSwitchIDs); err != nil {
-		return nil, 0, err
+		return Listing[VSwitchView]{}, err
 	}
-	type result struct {
-		items []VSwitchView
-		total int
-	}
-	r, err := View(s, ctx, func(tx store.ReadTx) (result, error) {
+	return View(s, ctx, func(tx store.ReadTx) (Listing[VSwitchView], error) {
 		vsws, err := List[model.VSwitch](tx, KindVSwitch, c)
 		if err != nil {
-			return result{}, err
+			return Listing[VSwitchView]{}, err
 		}
 		insts, err := List[model.Instance](tx, KindInstance, c)
 		if err != nil {
-			return result{}, err
+			return Listing[VSwitchView]{}, err
 		}
 		byCreation(vsws, func(w *model.VSwitch) (int64, string) { return w.Created.Unix(), w.ID })
 		var items []VSwitchView
@@ -156,11 +152,8 @@ func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInp
 			free := int64(1)<<(32-w.CIDR.Bits()) - 4 - int64(used) // 4: Alibaba Cloud's reserved addresses
 			items = append(items, VSwitchView{VSwitch: w, AvailableIPs: max(free, 0)})
 		}
-		out := result{total: len(items)}
-		out.items, _ = Paginate(items, in.Page)
-		return out, nil
+		return pageOf(items, in.Page), nil
 	})
-	return r.items, r.total, err
 }
 
 // VSwitchRef names a vSwitch of the caller.
