@@ -76,7 +76,7 @@ func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (
 		if eip.Address, err = allocatePublicIP(taken); err != nil {
 			return AllocateEipResult{}, err
 		}
-		return AllocateEipResult{AllocationId: eip.ID, EipAddress: eip.Address.String()}, PutEIP(tx, eip)
+		return AllocateEipResult{AllocationId: eip.ID, EipAddress: eip.Address.String()}, putEIP(tx, eip)
 	})
 }
 
@@ -97,7 +97,7 @@ func (s *Service) AssociateEipAddress(ctx context.Context, in EipInput) error {
 		return ecserr.InvalidParameter("InstanceType", "Palisade binds EIPs to ECS instances only (EcsInstance)")
 	}
 	_, err := Update(s, ctx, c, "AssociateEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		eip, err := GetEIP(tx, c, in.AllocationID)
+		eip, err := getEIP(tx, c, in.AllocationID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -116,7 +116,7 @@ func (s *Service) AssociateEipAddress(ctx context.Context, in EipInput) error {
 		}
 		eip.Status, eip.InstanceID = EipInUse, inst.ID
 		inst.PublicIP, inst.EipID = eip.Address, eip.ID
-		if err := PutEIP(tx, eip); err != nil {
+		if err := putEIP(tx, eip); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, PutInstance(tx, inst)
@@ -128,7 +128,7 @@ func (s *Service) AssociateEipAddress(ctx context.Context, in EipInput) error {
 func (s *Service) UnassociateEipAddress(ctx context.Context, in EipInput) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "UnassociateEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		eip, err := GetEIP(tx, c, in.AllocationID)
+		eip, err := getEIP(tx, c, in.AllocationID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -141,7 +141,7 @@ func (s *Service) UnassociateEipAddress(ctx context.Context, in EipInput) error 
 		if err := detachEIP(tx, eip); err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, PutEIP(tx, eip)
+		return struct{}{}, putEIP(tx, eip)
 	})
 	return err
 }
@@ -167,7 +167,7 @@ func detachEIP(tx store.Tx, eip *model.EIP) error {
 func (s *Service) ReleaseEipAddress(ctx context.Context, in EipInput) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "ReleaseEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		eip, err := GetEIP(tx, c, in.AllocationID)
+		eip, err := getEIP(tx, c, in.AllocationID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -208,7 +208,7 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 		return Listing[EipView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[EipView], error) {
-		eips, err := List[model.EIP](tx, KindEIP, c)
+		eips, err := list[model.EIP](tx, KindEIP, c)
 		if err != nil {
 			return Listing[EipView]{}, err
 		}

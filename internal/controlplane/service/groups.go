@@ -75,7 +75,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) 
 	g.Tags = in.Tags
 	return Update(s, ctx, c, "CreateSecurityGroup", in.Idempotency, in, func(tx store.Tx) (CreateGroupResult, error) {
 		if g.VpcID != "" {
-			if _, err := GetVPC(tx, c, g.VpcID); err != nil {
+			if _, err := getVPC(tx, c, g.VpcID); err != nil {
 				return CreateGroupResult{}, err
 			}
 		}
@@ -99,7 +99,7 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in GroupRef) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		ms, err := Members(tx, c, g.ID)
+		ms, err := members(tx, c, g.ID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -123,7 +123,7 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, in GroupRef) error {
 // referencing returns the groups of any account in the region with a rule
 // whose peer is the group.
 func referencing(tx store.ReadTx, region, id string) ([]*model.SecurityGroup, error) {
-	all, err := List[model.SecurityGroup](tx, KindGroup, Caller{Region: region})
+	all, err := list[model.SecurityGroup](tx, KindGroup, Caller{Region: region})
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +185,11 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 		return Listing[GroupSummary]{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[GroupSummary], error) {
-		all, err := List[model.SecurityGroup](tx, KindGroup, c)
+		all, err := list[model.SecurityGroup](tx, KindGroup, c)
 		if err != nil {
 			return Listing[GroupSummary]{}, err
 		}
-		insts, err := List[model.Instance](tx, KindInstance, c)
+		insts, err := list[model.Instance](tx, KindInstance, c)
 		if err != nil {
 			return Listing[GroupSummary]{}, err
 		}
@@ -199,7 +199,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 				count[id]++
 			}
 		}
-		pls := PrefixListsOf(tx, c)
+		pls := prefixListsOf(tx, c)
 		var items []GroupSummary
 		for _, g := range all {
 			switch {
@@ -210,7 +210,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 				network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
 				in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
 				in.ServiceManaged,
-				!MatchTags(g.Tags, in.Tags):
+				!matchTags(g.Tags, in.Tags):
 				continue
 			}
 			n := count[g.ID]
@@ -267,9 +267,9 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		if g.Classic() && nic == "" {
 			nic = string(model.Internet)
 		}
-		rules := SortedRules(g.Rules)
+		rules := sortedRules(g.Rules)
 		var items []RuleView
-		names, pls := groupNames(tx), PrefixListsOf(tx, c)
+		names, pls := groupNames(tx), prefixListsOf(tx, c)
 		for i := range rules {
 			r := &rules[i]
 			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {
@@ -287,13 +287,13 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 			items = append(items, v)
 		}
 		out := GroupAttribute{Group: g}
-		out.Rules, out.NextToken = Paginate(items, in.Page)
+		out.Rules, out.NextToken = paginate(items, in.Page)
 		return out, nil
 	})
 }
 
-// SortedRules orders rules as they are evaluated within one group.
-func SortedRules(rules []model.Rule) []model.Rule {
+// sortedRules orders rules as they are evaluated within one group.
+func sortedRules(rules []model.Rule) []model.Rule {
 	out := slices.Clone(rules)
 	slices.SortStableFunc(out, func(a, b model.Rule) int {
 		if a.Direction != b.Direction {

@@ -218,7 +218,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	// counting the whole batch against the groups' member limits.
 	probe := base
 	probe.ID = "being launched"
-	if err := SetGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount); err != nil {
+	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount); err != nil {
 		return nil, err
 	}
 	var public map[netip.Addr]bool
@@ -299,7 +299,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		}
 		return space, nil
 	}
-	w, err := GetVSwitch(tx, c, sp.vswitchID)
+	w, err := getVSwitch(tx, c, sp.vswitchID)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +311,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 	}
 	in.Zone, in.VpcID, in.VSwitchID = w.Zone, w.VpcID, w.ID
 	space.v4, space.v6, space.where = w.CIDR, w.IPv6CIDR, "vSwitch "+w.ID
-	insts, err := List[model.Instance](tx, KindInstance, c)
+	insts, err := list[model.Instance](tx, KindInstance, c)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +449,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 		(f.NetworkType == "" || f.NetworkType == network) &&
 		listed(f.Private, private) && listed(f.Inner, inner) && listed(f.Public, plainPublic) &&
 		listed(f.EIPs, eip) && listed(f.IPv6, str(in.IPv6)) &&
-		MatchTags(in.Tags, f.Tags)
+		matchTags(in.Tags, f.Tags)
 }
 
 // nameMatches matches an InstanceName filter, where * stands for any text.
@@ -480,7 +480,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		return Listing[InstanceView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
-		insts, err := List[model.Instance](tx, KindInstance, c)
+		insts, err := list[model.Instance](tx, KindInstance, c)
 		if err != nil {
 			return Listing[InstanceView]{}, err
 		}
@@ -498,7 +498,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		}
 		out := Listing[InstanceView]{Total: len(matched)}
 		var paged []*model.Instance
-		paged, out.NextToken = Paginate(matched, in.Page)
+		paged, out.NextToken = paginate(matched, in.Page)
 		for _, inst := range paged {
 			v, err := s.instanceView(tx, inst)
 			if err != nil {
@@ -583,7 +583,7 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInstanceInput) er
 			}
 			if ok {
 				eip.Status, eip.InstanceID = EipAvailable, ""
-				if err := PutEIP(tx, &eip); err != nil {
+				if err := putEIP(tx, &eip); err != nil {
 					return struct{}{}, err
 				}
 			}
@@ -635,7 +635,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 			if len(groups) > model.MaxGroupsPerInstance {
 				return struct{}{}, ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", inst.ID, len(groups), model.MaxGroupsPerInstance)
 			}
-			if err := SetGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1); err != nil {
+			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1); err != nil {
 				return struct{}{}, err
 			}
 		}

@@ -9,12 +9,12 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// SetGroups checks and sets an instance's whole group set: the groups exist
+// setGroups checks and sets an instance's whole group set: the groups exist
 // in the caller's account, the set fits the instance (count, type, VPC), the
 // rule total of the NIC stays within its quota, and no group overflows its
 // member limit when joining instances (like this one) join it at once. The
 // caller stores the instance.
-func SetGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, joining int) error {
+func setGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, joining int) error {
 	var groups []*model.SecurityGroup
 	for _, id := range ids {
 		g, err := GetGroup(tx, c, id)
@@ -26,14 +26,14 @@ func SetGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, join
 	if e := model.CheckInstanceGroups(in, groups); e != nil {
 		return e
 	}
-	if e := model.CheckNICRules(in.ID, groups, PrefixListsOf(tx, c)); e != nil {
+	if e := model.CheckNICRules(in.ID, groups, prefixListsOf(tx, c)); e != nil {
 		return e
 	}
 	for _, g := range groups {
 		if slices.Contains(in.SecurityGroups, g.ID) {
 			continue
 		}
-		ms, err := Members(tx, c, g.ID)
+		ms, err := members(tx, c, g.ID)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) err
 		if g.VpcID != inst.VpcID {
 			return struct{}{}, ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, inst.ID)
 		}
-		if err := SetGroups(tx, c, inst, append(slices.Clone(inst.SecurityGroups), g.ID), 1); err != nil {
+		if err := setGroups(tx, c, inst, append(slices.Clone(inst.SecurityGroups), g.ID), 1); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, PutInstance(tx, inst)

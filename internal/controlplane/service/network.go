@@ -29,18 +29,18 @@ var (
 	ipv6Pool = netip.MustParsePrefix("2408:4000::/20")
 )
 
-// PutVPC stores a VPC.
-func PutVPC(tx store.Tx, v *model.VPC) error {
+// putVPC stores a VPC.
+func putVPC(tx store.Tx, v *model.VPC) error {
 	return store.PutAs(tx, KindVPC, v.ID, v.Owner, v.Region, v)
 }
 
-// PutVSwitch stores a vSwitch.
-func PutVSwitch(tx store.Tx, v *model.VSwitch) error {
+// putVSwitch stores a vSwitch.
+func putVSwitch(tx store.Tx, v *model.VSwitch) error {
 	return store.PutAs(tx, KindVSwitch, v.ID, v.Owner, v.Region, v)
 }
 
-// PutEIP stores an EIP.
-func PutEIP(tx store.Tx, e *model.EIP) error {
+// putEIP stores an EIP.
+func putEIP(tx store.Tx, e *model.EIP) error {
 	return store.PutAs(tx, KindEIP, e.ID, e.Owner, e.Region, e)
 }
 

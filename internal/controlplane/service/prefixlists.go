@@ -11,9 +11,9 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// PrefixListAssociations maps each prefix list of a region to the groups
+// prefixListAssociations maps each prefix list of a region to the groups
 // (of any account) whose rules use it, in group ID order, one entry per group.
-func PrefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
+func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
 	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
 	if err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func PrefixListAssociations(tx store.ReadTx, region string) (map[string][]string
 // prefix list id, for DeletePrefixList and the association limit
 // (model.MaxPrefixListUses) that rule changes must respect.
 func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
-	m, err := PrefixListAssociations(tx, region)
+	m, err := prefixListAssociations(tx, region)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ type ModifyPrefixListInput struct {
 func (s *Service) ModifyPrefixList(ctx context.Context, in ModifyPrefixListInput) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "ModifyPrefixList", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		pl, err := GetPrefixList(tx, c, in.PrefixListID)
+		pl, err := getPrefixList(tx, c, in.PrefixListID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -254,7 +254,7 @@ type PrefixListRef struct {
 func (s *Service) DeletePrefixList(ctx context.Context, in PrefixListRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DeletePrefixList", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		pl, err := GetPrefixList(tx, c, in.PrefixListID)
+		pl, err := getPrefixList(tx, c, in.PrefixListID)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -300,11 +300,11 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 		}
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[PrefixListSummary], error) {
-		all, err := List[model.PrefixList](tx, KindPrefixList, c)
+		all, err := list[model.PrefixList](tx, KindPrefixList, c)
 		if err != nil {
 			return Listing[PrefixListSummary]{}, err
 		}
-		uses, err := PrefixListAssociations(tx, c.Region)
+		uses, err := prefixListAssociations(tx, c.Region)
 		if err != nil {
 			return Listing[PrefixListSummary]{}, err
 		}
@@ -323,14 +323,14 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 
 // DescribePrefixListAttributes returns one list with its entries.
 func (s *Service) DescribePrefixListAttributes(ctx context.Context, c Caller, id string) (*model.PrefixList, error) {
-	return View(s, ctx, func(tx store.ReadTx) (*model.PrefixList, error) { return GetPrefixList(tx, c, id) })
+	return View(s, ctx, func(tx store.ReadTx) (*model.PrefixList, error) { return getPrefixList(tx, c, id) })
 }
 
 // DescribePrefixListAssociations returns one page of the IDs of the groups
 // whose rules use a list.
 func (s *Service) DescribePrefixListAssociations(ctx context.Context, c Caller, id string, pg Page) (Listing[string], error) {
 	return View(s, ctx, func(tx store.ReadTx) (Listing[string], error) {
-		pl, err := GetPrefixList(tx, c, id)
+		pl, err := getPrefixList(tx, c, id)
 		if err != nil {
 			return Listing[string]{}, err
 		}

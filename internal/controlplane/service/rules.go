@@ -81,7 +81,7 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		r.Peer.GroupOwner = peer.Owner
 	}
 	if r.Peer.PrefixListID != "" {
-		pl, err := GetPrefixList(tx, Caller{Account: c.Account, Region: g.Region}, r.Peer.PrefixListID)
+		pl, err := getPrefixList(tx, Caller{Account: c.Account, Region: g.Region}, r.Peer.PrefixListID)
 		if err != nil {
 			return r, err
 		}
@@ -109,11 +109,11 @@ func accountUID(tx store.ReadTx, nameOrUID string) string {
 // checkQuotas checks a changed group against its own quotas and, for every
 // member, the NIC-wide rule total.
 func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
-	pls := PrefixListsOf(tx, c)
+	pls := prefixListsOf(tx, c)
 	if e := model.CheckRuleQuotas(g, pls); e != nil {
 		return e
 	}
-	ms, err := Members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
+	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
 	if err != nil {
 		return err
 	}

@@ -231,7 +231,7 @@ type TagRow struct {
 }
 
 func (in *ListTagsInput) match(tags []model.Tag) bool {
-	if !MatchTags(tags, in.Tags) {
+	if !matchTags(tags, in.Tags) {
 		return false
 	}
 	for _, f := range in.Filters {
@@ -290,7 +290,7 @@ func taggedResources(tx store.ReadTx, c Caller, t taggable, ids []string) ([]*ta
 	if len(ids) > 0 {
 		for _, id := range ids {
 			r, err := loadResource(tx, c, t, id)
-			if IsNotFound(err) {
+			if isNotFound(err) {
 				continue
 			}
 			if err != nil {

@@ -96,10 +96,10 @@ func View[T any](s *Service, ctx context.Context, fn func(tx store.ReadTx) (T, e
 	return out, err
 }
 
-// Get loads a resource of the caller's account and region; anything else is
+// get loads a resource of the caller's account and region; anything else is
 // reported as not found, so accounts never learn of each other's resources.
 // param names the ID in errors, prefix is the ID's, notFound the error code.
-func Get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, notFound string) (*T, error) {
+func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, notFound string) (*T, error) {
 	if id == "" {
 		return nil, ecserr.MissingParameter(param)
 	}
@@ -123,47 +123,47 @@ func Get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, n
 
 // GetGroup loads a security group of the caller.
 func GetGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
-	return Get[model.SecurityGroup](tx, KindGroup, c, id, "SecurityGroupId", "sg", "InvalidSecurityGroupId.NotFound")
+	return get[model.SecurityGroup](tx, KindGroup, c, id, "SecurityGroupId", "sg", "InvalidSecurityGroupId.NotFound")
 }
 
 // GetInstance loads an instance of the caller.
 func GetInstance(tx store.ReadTx, c Caller, id string) (*model.Instance, error) {
-	return Get[model.Instance](tx, KindInstance, c, id, "InstanceId", "i", "InvalidInstanceId.NotFound")
+	return get[model.Instance](tx, KindInstance, c, id, "InstanceId", "i", "InvalidInstanceId.NotFound")
 }
 
-// GetVPC loads a VPC of the caller.
-func GetVPC(tx store.ReadTx, c Caller, id string) (*model.VPC, error) {
-	return Get[model.VPC](tx, KindVPC, c, id, "VpcId", "vpc", "InvalidVpcId.NotFound")
+// getVPC loads a VPC of the caller.
+func getVPC(tx store.ReadTx, c Caller, id string) (*model.VPC, error) {
+	return get[model.VPC](tx, KindVPC, c, id, "VpcId", "vpc", "InvalidVpcId.NotFound")
 }
 
-// GetVSwitch loads a vSwitch of the caller.
-func GetVSwitch(tx store.ReadTx, c Caller, id string) (*model.VSwitch, error) {
-	return Get[model.VSwitch](tx, KindVSwitch, c, id, "VSwitchId", "vsw", "InvalidVSwitchId.NotFound")
+// getVSwitch loads a vSwitch of the caller.
+func getVSwitch(tx store.ReadTx, c Caller, id string) (*model.VSwitch, error) {
+	return get[model.VSwitch](tx, KindVSwitch, c, id, "VSwitchId", "vsw", "InvalidVSwitchId.NotFound")
 }
 
-// GetPrefixList loads a prefix list of the caller.
-func GetPrefixList(tx store.ReadTx, c Caller, id string) (*model.PrefixList, error) {
-	return Get[model.PrefixList](tx, KindPrefixList, c, id, "PrefixListId", "pl", "InvalidPrefixListId.NotFound")
+// getPrefixList loads a prefix list of the caller.
+func getPrefixList(tx store.ReadTx, c Caller, id string) (*model.PrefixList, error) {
+	return get[model.PrefixList](tx, KindPrefixList, c, id, "PrefixListId", "pl", "InvalidPrefixListId.NotFound")
 }
 
-// GetEIP loads an elastic IP address of the caller.
-func GetEIP(tx store.ReadTx, c Caller, id string) (*model.EIP, error) {
-	return Get[model.EIP](tx, KindEIP, c, id, "AllocationId", "eip", "InvalidAllocationId.NotFound")
+// getEIP loads an elastic IP address of the caller.
+func getEIP(tx store.ReadTx, c Caller, id string) (*model.EIP, error) {
+	return get[model.EIP](tx, KindEIP, c, id, "AllocationId", "eip", "InvalidAllocationId.NotFound")
 }
 
-// List loads every resource of a kind in the caller's account and region.
-func List[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
-	return ListWhere[T](tx, kind, store.Query{Account: c.Account, Region: c.Region})
+// list loads every resource of a kind in the caller's account and region.
+func list[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
+	return listWhere[T](tx, kind, store.Query{Account: c.Account, Region: c.Region})
 }
 
 // ListAll loads every resource of a kind, of every account and region (for
 // agents and whole-cloud analyses).
 func ListAll[T any](tx store.ReadTx, kind store.Kind) ([]*T, error) {
-	return ListWhere[T](tx, kind, store.Query{})
+	return listWhere[T](tx, kind, store.Query{})
 }
 
-// ListWhere loads the resources of a kind that a query selects.
-func ListWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, error) {
+// listWhere loads the resources of a kind that a query selects.
+func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, error) {
 	recs, err := tx.List(kind, q)
 	if err != nil {
 		return nil, err
@@ -189,9 +189,9 @@ func PutInstance(tx store.Tx, in *model.Instance) error {
 	return store.PutAs(tx, KindInstance, in.ID, in.Owner, in.Region, in)
 }
 
-// PrefixListsOf returns a lookup of prefix lists for quota weights (a
+// prefixListsOf returns a lookup of prefix lists for quota weights (a
 // missing list weighs 1).
-func PrefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
+func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	cache := map[string]*model.PrefixList{}
 	return func(id string) *model.PrefixList {
 		if pl, ok := cache[id]; ok {
@@ -207,9 +207,9 @@ func PrefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	}
 }
 
-// Members returns the instances of the caller's account in a group.
-func Members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	all, err := List[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
+// members returns the instances of the caller's account in a group.
+func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
 	if err != nil {
 		return nil, err
 	}
@@ -230,9 +230,9 @@ type Page struct {
 	Offset       int
 }
 
-// Paginate cuts one page out of items and returns the next token ("" on
+// paginate cuts one page out of items and returns the next token ("" on
 // the last page, and always with page numbers).
-func Paginate[T any](items []T, pg Page) (out []T, next string) {
+func paginate[T any](items []T, pg Page) (out []T, next string) {
 	if pg.Offset >= len(items) {
 		return []T{}, ""
 	}
@@ -255,19 +255,19 @@ type Listing[T any] struct {
 // pageOf cuts the page pg out of all the matches.
 func pageOf[T any](all []T, pg Page) Listing[T] {
 	out := Listing[T]{Total: len(all)}
-	out.Items, out.NextToken = Paginate(all, pg)
+	out.Items, out.NextToken = paginate(all, pg)
 	return out
 }
 
-// IsNotFound reports whether err is a 404 ecserr.
-func IsNotFound(err error) bool {
+// isNotFound reports whether err is a 404 ecserr.
+func isNotFound(err error) bool {
 	var e *ecserr.Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
 }
 
-// MatchTags reports whether a resource has every tag of a filter (a filter
+// matchTags reports whether a resource has every tag of a filter (a filter
 // tag without a value matches any value).
-func MatchTags(have []model.Tag, want []model.Tag) bool {
+func matchTags(have []model.Tag, want []model.Tag) bool {
 	for _, w := range want {
 		found := false
 		for _, h := range have {

@@ -98,7 +98,7 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 				}
 			}
 		}
-		return CreateVpcResult{VpcId: v.ID}, PutVPC(tx, v)
+		return CreateVpcResult{VpcId: v.ID}, putVPC(tx, v)
 	})
 }
 
@@ -125,11 +125,11 @@ func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) (Listi
 		return Listing[VpcView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[VpcView], error) {
-		vpcs, err := List[model.VPC](tx, KindVPC, c)
+		vpcs, err := list[model.VPC](tx, KindVPC, c)
 		if err != nil {
 			return Listing[VpcView]{}, err
 		}
-		vsws, err := List[model.VSwitch](tx, KindVSwitch, c)
+		vsws, err := list[model.VSwitch](tx, KindVSwitch, c)
 		if err != nil {
 			return Listing[VpcView]{}, err
 		}
@@ -162,12 +162,12 @@ type VpcRef struct {
 func (s *Service) DeleteVpc(ctx context.Context, in VpcRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DeleteVpc", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		v, err := GetVPC(tx, c, in.VpcID)
+		v, err := getVPC(tx, c, in.VpcID)
 		if err != nil {
 			return struct{}{}, err
 		}
 		at := Caller{Account: c.Account, Region: v.Region}
-		vsws, err := List[model.VSwitch](tx, KindVSwitch, at)
+		vsws, err := list[model.VSwitch](tx, KindVSwitch, at)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -176,7 +176,7 @@ func (s *Service) DeleteVpc(ctx context.Context, in VpcRef) error {
 				return struct{}{}, ecserr.BadRequest("DependencyViolation.VSwitch", "VPC %s still has vSwitch %s; delete its vSwitches first.", v.ID, w.ID)
 			}
 		}
-		groups, err := List[model.SecurityGroup](tx, KindGroup, at)
+		groups, err := list[model.SecurityGroup](tx, KindGroup, at)
 		if err != nil {
 			return struct{}{}, err
 		}

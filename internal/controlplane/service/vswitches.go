@@ -67,7 +67,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 	w := &model.VSwitch{ID: model.NewID("vsw"), Region: c.Region, Owner: c.Account, Zone: in.ZoneID,
 		Name: in.Name, Description: in.Description, CIDR: cidr, Created: s.Now()}
 	return Update(s, ctx, c, "CreateVSwitch", in.Idempotency, in, func(tx store.Tx) (CreateVSwitchResult, error) {
-		v, err := GetVPC(tx, c, in.VpcID)
+		v, err := getVPC(tx, c, in.VpcID)
 		if err != nil {
 			return CreateVSwitchResult{}, err
 		}
@@ -81,7 +81,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 			}
 			w.IPv6CIDR = vswitchIPv6Block(v.IPv6CIDR, six)
 		}
-		siblings, err := List[model.VSwitch](tx, KindVSwitch, c)
+		siblings, err := list[model.VSwitch](tx, KindVSwitch, c)
 		if err != nil {
 			return CreateVSwitchResult{}, err
 		}
@@ -96,7 +96,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 				return CreateVSwitchResult{}, ecserr.BadRequest("InvalidCidrBlock.Overlapped", "IPv6 block %s (Ipv6CidrBlock=%d) is already used by vSwitch %s.", w.IPv6CIDR, six, o.ID)
 			}
 		}
-		return CreateVSwitchResult{VSwitchId: w.ID}, PutVSwitch(tx, w)
+		return CreateVSwitchResult{VSwitchId: w.ID}, putVSwitch(tx, w)
 	})
 }
 
@@ -128,11 +128,11 @@ func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInp
 		return Listing[VSwitchView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[VSwitchView], error) {
-		vsws, err := List[model.VSwitch](tx, KindVSwitch, c)
+		vsws, err := list[model.VSwitch](tx, KindVSwitch, c)
 		if err != nil {
 			return Listing[VSwitchView]{}, err
 		}
-		insts, err := List[model.Instance](tx, KindInstance, c)
+		insts, err := list[model.Instance](tx, KindInstance, c)
 		if err != nil {
 			return Listing[VSwitchView]{}, err
 		}
@@ -167,11 +167,11 @@ type VSwitchRef struct {
 func (s *Service) DeleteVSwitch(ctx context.Context, in VSwitchRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DeleteVSwitch", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		w, err := GetVSwitch(tx, c, in.VSwitchID)
+		w, err := getVSwitch(tx, c, in.VSwitchID)
 		if err != nil {
 			return struct{}{}, err
 		}
-		insts, err := List[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: w.Region})
+		insts, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: w.Region})
 		if err != nil {
 			return struct{}{}, err
 		}
