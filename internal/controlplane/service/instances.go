@@ -326,6 +326,16 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 	return space, nil
 }
 
+// The results RunInstances and CreateInstance keep for a ClientToken retry,
+// in the JSON shape earlier servers stored (their ECS responses), so a
+// retry across an upgrade still finds its first answer.
+type (
+	runResult struct {
+		InstanceIdSets struct{ InstanceIdSet []string }
+	}
+	createResult struct{ InstanceId string }
+)
+
 // RunInstances launches 1 to MaxLaunchAmount running instances and returns
 // their IDs.
 func (s *Service) RunInstances(ctx context.Context, in LaunchInput) ([]string, error) {
@@ -334,9 +344,13 @@ func (s *Service) RunInstances(ctx context.Context, in LaunchInput) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	return Update(s, ctx, c, "RunInstances", in.Idempotency, in, func(tx store.Tx) ([]string, error) {
-		return s.launch(tx, c, sp, model.StatusRunning, true)
+	res, err := Update(s, ctx, c, "RunInstances", in.Idempotency, in, func(tx store.Tx) (runResult, error) {
+		var r runResult
+		ids, err := s.launch(tx, c, sp, model.StatusRunning, true)
+		r.InstanceIdSets.InstanceIdSet = ids
+		return r, err
 	})
+	return res.InstanceIdSets.InstanceIdSet, err
 }
 
 // CreateInstance creates one stopped instance and returns its ID. As in
@@ -347,13 +361,14 @@ func (s *Service) CreateInstance(ctx context.Context, in LaunchInput) (string, e
 	if err != nil {
 		return "", err
 	}
-	return Update(s, ctx, c, "CreateInstance", in.Idempotency, in, func(tx store.Tx) (string, error) {
+	res, err := Update(s, ctx, c, "CreateInstance", in.Idempotency, in, func(tx store.Tx) (createResult, error) {
 		ids, err := s.launch(tx, c, sp, model.StatusStopped, false)
 		if err != nil {
-			return "", err
+			return createResult{}, err
 		}
-		return ids[0], nil
+		return createResult{InstanceId: ids[0]}, nil
 	})
+	return res.InstanceId, err
 }
 
 // InstanceView is an instance with what its descriptions show besides it.

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -84,4 +85,33 @@ func TestInstanceLifecycle(t *testing.T) {
 	wantCode(t, e.s.DeleteInstance(e.ctx, DeleteInstanceInput{Caller: e.c, InstanceID: ids[1], Force: true}), "")
 	_, err = e.s.DescribeInstanceAttribute(e.ctx, e.c, ids[1])
 	wantCode(t, err, "InvalidInstanceId.NotFound")
+}
+
+// A ClientToken answered by an earlier server, which stored its ECS
+// response, still gives that answer.
+func TestLaunchTokenFromEarlierServer(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct{ action, stored string }{
+		{"RunInstances", `{"RequestId":"","OrderId":"","TradePrice":0,"InstanceIdSets":{"InstanceIdSet":["i-old1","i-old2"]}}`},
+		{"CreateInstance", `{"RequestId":"","InstanceId":"i-old3","OrderId":"","TradePrice":0}`},
+	} {
+		if _, err := e.s.Store.Update(e.ctx, func(tx store.Tx) error {
+			return tx.PutToken(store.Token{Account: e.c.Account, Token: "t-" + tt.action, Action: tt.action, ParamsHash: "fp", Response: []byte(tt.stored), Created: e.s.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := LaunchInput{Caller: e.c, Amount: 1, ImageID: "img", InstanceType: "ecs.t1", SecurityGroupID: "sg-any",
+		Idempotency: Idempotency{ClientToken: "t-RunInstances", Fingerprint: "fp"}}
+	ids, err := e.s.RunInstances(e.ctx, in)
+	wantCode(t, err, "")
+	if len(ids) != 2 || ids[0] != "i-old1" {
+		t.Fatalf("RunInstances retry: %v", ids)
+	}
+	in.ClientToken = "t-CreateInstance"
+	id, err := e.s.CreateInstance(e.ctx, in)
+	wantCode(t, err, "")
+	if id != "i-old3" {
+		t.Fatalf("CreateInstance retry: %q", id)
+	}
 }
