@@ -16,6 +16,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/ops/analysisops"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -318,7 +319,7 @@ func planOffline(file, action string, params map[string]string) (*planAnswer, er
 	for k, v := range params {
 		p[k] = v
 	}
-	h := svc.Routes()[rpc.RouteKey{Version: ops.ECSVersion, Action: "PalisadePlanChange"}]
+	h := analysisops.Routes(svc)[rpc.RouteKey{Version: ops.ECSVersion, Action: "PalisadePlanChange"}]
 	res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: ops.ECSVersion, Params: p, AccessKeyID: key.ID})
 	if err != nil {
 		return nil, err

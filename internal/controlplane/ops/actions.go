@@ -3,12 +3,12 @@ package ops
 import "github.com/palisade-sg/palisade/internal/controlplane/rpc"
 
 // ecsActions are the ECS (2014-05-26) actions, gathered from the files that
-// implement them.
+// implement them; the analysis actions are package analysisops'.
 func (s *Service) ecsActions() map[string]rpc.Handler {
 	out := map[string]rpc.Handler{}
 	for _, m := range []map[string]rpc.Handler{
 		s.groupActions(), s.ruleActions(), s.membershipActions(), s.instanceActions(),
-		s.prefixListActions(), s.tagActions(), s.regionActions(), s.hostActions(), s.analysisActions(),
+		s.prefixListActions(), s.tagActions(), s.regionActions(), s.hostActions(),
 	} {
 		for k, v := range m {
 			out[k] = v

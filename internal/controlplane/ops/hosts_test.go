@@ -1,10 +1,14 @@
 package ops
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
 func TestBindInstanceAndDescribe(t *testing.T) {
@@ -70,7 +74,11 @@ func TestWatchChangesResumes(t *testing.T) {
 		t.Fatalf("idle watch: revision %d, %d groups, %d deleted", w.Revision, len(w.Groups), len(w.Deleted))
 	}
 
-	// A waiting watch wakes on a change and carries the changed record.
+	// A waiting watch wakes on a change and carries the changed record. The
+	// change is made once the watch has reached the store's wait: made
+	// earlier, the wait returns at once, which would prove nothing here.
+	waiting := make(chan struct{})
+	e.s.Store = &waitSignal{Store: e.s.Store, waiting: waiting}
 	done := make(chan *watchResponse, 1)
 	go func() {
 		out, err := e.call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
@@ -79,7 +87,11 @@ func TestWatchChangesResumes(t *testing.T) {
 		}
 		done <- out.(*watchResponse)
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watch never waited for a change")
+	}
 	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
 	select {
 	case w = <-done:
@@ -105,6 +117,18 @@ func TestWatchChangesResumes(t *testing.T) {
 	if !w.Resync || w.Revision >= 1000 {
 		t.Fatalf("watch from the future: resync %v at revision %d", w.Resync, w.Revision)
 	}
+}
+
+// waitSignal closes waiting when a WaitRevision starts.
+type waitSignal struct {
+	store.Store
+	waiting chan struct{}
+	once    sync.Once
+}
+
+func (w *waitSignal) WaitRevision(ctx context.Context, after int64) (int64, error) {
+	w.once.Do(func() { close(w.waiting) })
+	return w.Store.WaitRevision(ctx, after)
 }
 
 func TestRuleCounters(t *testing.T) {

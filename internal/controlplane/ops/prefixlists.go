@@ -2,253 +2,96 @@ package ops
 
 import (
 	"context"
-	"net/netip"
-	"slices"
-	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
-	"github.com/palisade-sg/palisade/internal/controlplane/store"
-	"github.com/palisade-sg/palisade/internal/core/ecserr"
-	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 )
 
 func (s *Service) prefixListActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"CreatePrefixList":               s.CreatePrefixList,
-		"ModifyPrefixList":               s.ModifyPrefixList,
-		"DeletePrefixList":               s.DeletePrefixList,
-		"DescribePrefixLists":            s.DescribePrefixLists,
-		"DescribePrefixListAttributes":   s.DescribePrefixListAttributes,
-		"DescribePrefixListAssociations": s.DescribePrefixListAssociations,
+		"CreatePrefixList":               s.createPrefixList,
+		"ModifyPrefixList":               s.modifyPrefixList,
+		"DeletePrefixList":               s.deletePrefixList,
+		"DescribePrefixLists":            s.describePrefixLists,
+		"DescribePrefixListAttributes":   s.describePrefixListAttributes,
+		"DescribePrefixListAssociations": s.describePrefixListAssociations,
 	}
 }
-
-// codePLInUse is the refusal of DeletePrefixList while groups use the list;
-// ECS documents 400 NotAllowed.AssociationExist.
-const codePLInUse = "NotAllowed.AssociationExist"
 
 type createPrefixListResponse struct {
 	rpc.Base
 	PrefixListId string
 }
 
-// CreatePrefixList creates a prefix list with its first entries.
-func (s *Service) CreatePrefixList(ctx context.Context, req *rpc.Request) (any, error) {
-	c, err := s.callerOf(ctx, req, true)
-	if err != nil {
-		return nil, err
+// entryParams reads Name.N.Cidr / Name.N.Description.
+func entryParams(p rpc.Params, name string) []service.PrefixEntryInput {
+	var out []service.PrefixEntryInput
+	for _, en := range p.Structs(name) {
+		out = append(out, service.PrefixEntryInput{Cidr: en.Get("Cidr"), Description: en.Get("Description")})
 	}
-	pl, err := newPrefixList(req.Params, c)
-	if err != nil {
-		return nil, err
-	}
-	pl.Created = s.Now()
-	return update(s, ctx, c, req, func(tx store.Tx) (*createPrefixListResponse, error) {
-		recs, err := tx.List(KindPrefixList, store.Query{Account: c.Account, Region: c.Region})
-		if err != nil {
-			return nil, err
-		}
-		if len(recs) >= model.MaxPrefixListsRegion {
-			return nil, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s, the limit; delete one first.", len(recs), c.Region)
-		}
-		if err := store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl); err != nil {
-			return nil, err
-		}
-		return &createPrefixListResponse{PrefixListId: pl.ID}, nil
-	})
+	return out
 }
 
-// newPrefixList builds a list from CreatePrefixList parameters.
-func newPrefixList(p rpc.Params, c caller) (*model.PrefixList, error) {
-	pl := &model.PrefixList{ID: model.NewID("pl"), Region: c.Region, Owner: c.Account,
-		Name: p.Get("PrefixListName"), Description: p.Get("Description"), Entries: []model.PrefixEntry{}}
-	var e *ecserr.Error
-	if pl.AddressFamily, e = model.ParseAddressFamily(p.Get("AddressFamily")); e != nil {
-		return nil, e
-	}
-	if !p.Has("MaxEntries") {
-		return nil, ecserr.MissingParameter("MaxEntries")
-	}
-	if pl.MaxEntries, e = p.Int("MaxEntries", 0); e != nil {
-		return nil, e
-	}
-	if e := model.ValidateMaxEntries(pl.MaxEntries); e != nil {
-		return nil, e
-	}
-	if pl.Name == "" {
-		return nil, ecserr.MissingParameter("PrefixListName")
-	}
-	if e := model.ValidatePrefixListName(pl.Name); e != nil {
-		return nil, e
-	}
-	if pl.Description != "" {
-		if e := model.ValidatePrefixListDescription(pl.Description); e != nil {
-			return nil, e
-		}
-	}
-	for _, en := range p.Structs("Entry") {
-		cidr, e := model.ParsePrefixListCIDR(en.Get("Cidr"), pl.AddressFamily, "Entry.N.Cidr", false)
-		if e != nil {
-			return nil, e
-		}
-		if en.Has("Description") {
-			if e := model.ValidateEntryDescription(en.Get("Description")); e != nil {
-				return nil, e
-			}
-		}
-		if e := pl.AddEntry(model.PrefixEntry{CIDR: cidr, Description: en.Get("Description")}); e != nil {
-			return nil, e
-		}
-	}
-	if e := pl.CheckEntryCount(len(pl.Entries)); e != nil {
-		return nil, e
-	}
-	tags, err := tagsFromParams(p)
-	if err != nil {
-		return nil, err
-	}
-	pl.Tags = tags
-	return pl, nil
-}
-
-// ModifyPrefixList renames a list, changes its description, and adds,
-// re-describes or removes entries. AddressFamily and MaxEntries are fixed.
-func (s *Service) ModifyPrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) createPrefixList(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
 	p := req.Params
-	return update(s, ctx, c, req, func(tx store.Tx) (*rpc.Base, error) {
-		pl, err := getPrefixList(tx, c, p.Get("PrefixListId"))
-		if err != nil {
-			return nil, err
+	in := service.CreatePrefixListInput{Caller: c, Name: p.Get("PrefixListName"), Description: p.Get("Description"),
+		AddressFamily: p.Get("AddressFamily"), Entries: entryParams(p, "Entry"), Idempotency: idempotency(req)}
+	if p.Has("MaxEntries") {
+		n, e := p.Int("MaxEntries", 0)
+		if e != nil {
+			return nil, e
 		}
-		if p.Has("PrefixListName") {
-			if e := model.ValidatePrefixListName(p.Get("PrefixListName")); e != nil {
-				return nil, e
-			}
-			pl.Name = p.Get("PrefixListName")
-		}
-		if p.Has("Description") {
-			if e := model.ValidatePrefixListDescription(p.Get("Description")); e != nil {
-				return nil, e
-			}
-			pl.Description = p.Get("Description")
-		}
-		if err := modifyEntries(pl, p); err != nil {
-			return nil, err
-		}
-		return &rpc.Base{}, store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl)
-	})
+		in.MaxEntries = &n
+	}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	res, err := s.CreatePrefixList(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &createPrefixListResponse{PrefixListId: res.PrefixListId}, nil
 }
 
-// modifyEntries applies RemoveEntry.N then AddEntry.N to pl. An AddEntry of
-// a block already in the list sets that entry's description.
-func modifyEntries(pl *model.PrefixList, p rpc.Params) *ecserr.Error {
-	var removes []netip.Prefix
-	for _, r := range p.Structs("RemoveEntry") {
-		cidr, e := model.ParsePrefixListCIDR(r.Get("Cidr"), pl.AddressFamily, "RemoveEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "RemoveEntry names %s more than once.", cidr)
-		}
-		removes = append(removes, cidr)
-	}
-	var adds []model.PrefixEntry
-	for _, a := range p.Structs("AddEntry") {
-		cidr, e := model.ParsePrefixListCIDR(a.Get("Cidr"), pl.AddressFamily, "AddEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if a.Has("Description") {
-			if e := model.ValidateEntryDescription(a.Get("Description")); e != nil {
-				return e
-			}
-		}
-		if model.EntryIndex(adds, cidr) >= 0 {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "AddEntry names %s more than once.", cidr)
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest("InvalidParam.CidrConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", cidr)
-		}
-		adds = append(adds, model.PrefixEntry{CIDR: cidr, Description: a.Get("Description")})
-	}
-	entries := slices.Clone(pl.Entries)
-	for _, cidr := range removes {
-		i := model.EntryIndex(entries, cidr)
-		if i < 0 {
-			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Prefix list %s has no entry %s to remove; DescribePrefixListAttributes lists its entries.", pl.ID, cidr)
-		}
-		entries = slices.Delete(entries, i, i+1)
-	}
-	for _, a := range adds {
-		if i := model.EntryIndex(entries, a.CIDR); i >= 0 {
-			entries[i].Description = a.Description
-			continue
-		}
-		entries = append(entries, a)
-	}
-	if e := pl.CheckEntryCount(len(entries)); e != nil {
-		return e
-	}
-	pl.Entries = entries
-	return nil
-}
-
-// DeletePrefixList deletes a list that no security-group rule uses.
-func (s *Service) DeletePrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) modifyPrefixList(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	return update(s, ctx, c, req, func(tx store.Tx) (*rpc.Base, error) {
-		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
-		if err != nil {
-			return nil, err
-		}
-		uses, err := prefixListUses(tx, pl.Region, pl.ID)
-		if err != nil {
-			return nil, err
-		}
-		if len(uses) > 0 {
-			return nil, ecserr.BadRequest(codePLInUse, "Prefix list %s is used by the rules of %d security groups (%s); revoke those rules first (DescribePrefixListAssociations lists the groups).", pl.ID, len(uses), strings.Join(uses, ", "))
-		}
-		return &rpc.Base{}, tx.Delete(KindPrefixList, pl.ID)
-	})
+	p := req.Params
+	in := service.ModifyPrefixListInput{Caller: c, PrefixListID: p.Get("PrefixListId"), AddEntries: entryParams(p, "AddEntry"), Idempotency: idempotency(req)}
+	for _, r := range p.Structs("RemoveEntry") {
+		in.RemoveEntries = append(in.RemoveEntries, r.Get("Cidr"))
+	}
+	if p.Has("PrefixListName") {
+		in.Name = new(p.Get("PrefixListName"))
+	}
+	if p.Has("Description") {
+		in.Description = new(p.Get("Description"))
+	}
+	if err := s.ModifyPrefixList(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
 }
 
-// prefixListAssociations maps each prefix list of a region to the groups
-// (of any account) whose rules use it, in group ID order, one entry per group.
-func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
+func (s *Service) deletePrefixList(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]string{}
-	for _, g := range groups {
-		for _, r := range g.Rules {
-			id := r.Peer.PrefixListID
-			if id != "" && !slices.Contains(out[id], g.ID) {
-				out[id] = append(out[id], g.ID)
-			}
-		}
-	}
-	return out, nil
-}
-
-// prefixListUses returns the IDs of the groups in a region whose rules use
-// prefix list id, for DeletePrefixList and the association limit
-// (model.MaxPrefixListUses) that rule changes must respect.
-func prefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
-	m, err := prefixListAssociations(tx, region)
-	if err != nil {
+	if err := s.DeletePrefixList(ctx, service.PrefixListRef{Caller: c, PrefixListID: req.Params.Get("PrefixListId"), Idempotency: idempotency(req)}); err != nil {
 		return nil, err
 	}
-	return m[id], nil
+	return &rpc.Base{}, nil
 }
+
+// prefixListUses is service.PrefixListUses, for the tests.
+var prefixListUses = service.PrefixListUses
 
 // tokenPage reads NextToken/MaxResults paging, the only kind the prefix-list
 // and tag actions take; with neither given, the first page of defMax.
@@ -257,7 +100,7 @@ func tokenPage(p rpc.Params, defMax, maxResults int) (page, error) {
 	if err != nil {
 		return pg, err
 	}
-	pg.tokens = true
+	pg.Tokens = true
 	return pg, nil
 }
 
@@ -281,9 +124,7 @@ type prefixListSet struct {
 	PrefixList []prefixListItem
 }
 
-// DescribePrefixLists lists the caller's prefix lists in a region. The
-// filters PrefixListId.N, AddressFamily and PrefixListName must all match.
-func (s *Service) DescribePrefixLists(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) describePrefixLists(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
@@ -293,40 +134,19 @@ func (s *Service) DescribePrefixLists(ctx context.Context, req *rpc.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	ids := p.List("PrefixListId")
-	if len(ids) > 100 {
-		return nil, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most 100 IDs; %d were given.", len(ids))
+	lists, err := s.DescribePrefixLists(ctx, service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"),
+		AddressFamily: p.Get("AddressFamily"), Name: p.Get("PrefixListName"), Page: pg})
+	if err != nil {
+		return nil, err
 	}
-	family := ""
-	if p.Has("AddressFamily") {
-		var e *ecserr.Error
-		if family, e = model.ParseAddressFamily(p.Get("AddressFamily")); e != nil {
-			return nil, e
-		}
+	out := &describePrefixListsResponse{NextToken: lists.NextToken}
+	out.PrefixLists.PrefixList = make([]prefixListItem, 0, len(lists.Items))
+	for _, l := range lists.Items {
+		pl := l.List
+		out.PrefixLists.PrefixList = append(out.PrefixLists.PrefixList, prefixListItem{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
+			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: l.Associations})
 	}
-	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListsResponse, error) {
-		all, err := list[model.PrefixList](tx, KindPrefixList, c)
-		if err != nil {
-			return nil, err
-		}
-		uses, err := prefixListAssociations(tx, c.Region)
-		if err != nil {
-			return nil, err
-		}
-		var items []prefixListItem
-		for _, pl := range all {
-			if len(ids) > 0 && !slices.Contains(ids, pl.ID) ||
-				family != "" && pl.AddressFamily != family ||
-				p.Has("PrefixListName") && pl.Name != p.Get("PrefixListName") {
-				continue
-			}
-			items = append(items, prefixListItem{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
-				MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: len(uses[pl.ID])})
-		}
-		out := &describePrefixListsResponse{}
-		out.PrefixLists.PrefixList, out.NextToken = paginate(items, pg)
-		return out, nil
-	})
+	return out, nil
 }
 
 type prefixListEntryItem struct {
@@ -349,25 +169,22 @@ type prefixListEntrySet struct {
 	Entry []prefixListEntryItem
 }
 
-// DescribePrefixListAttributes returns one list with its entries.
-func (s *Service) DescribePrefixListAttributes(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) describePrefixListAttributes(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListAttributesResponse, error) {
-		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
-		if err != nil {
-			return nil, err
-		}
-		out := &describePrefixListAttributesResponse{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
-			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created)}
-		out.Entries.Entry = []prefixListEntryItem{}
-		for _, e := range pl.Entries {
-			out.Entries.Entry = append(out.Entries.Entry, prefixListEntryItem{Cidr: e.CIDR.String(), Description: e.Description})
-		}
-		return out, nil
-	})
+	pl, err := s.DescribePrefixListAttributes(ctx, c, req.Params.Get("PrefixListId"))
+	if err != nil {
+		return nil, err
+	}
+	out := &describePrefixListAttributesResponse{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
+		MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created)}
+	out.Entries.Entry = []prefixListEntryItem{}
+	for _, e := range pl.Entries {
+		out.Entries.Entry = append(out.Entries.Entry, prefixListEntryItem{Cidr: e.CIDR.String(), Description: e.Description})
+	}
+	return out, nil
 }
 
 type prefixListAssociationItem struct {
@@ -385,9 +202,7 @@ type prefixListAssociationSet struct {
 	PrefixListAssociation []prefixListAssociationItem
 }
 
-// DescribePrefixListAssociations lists the security groups whose rules use a
-// list, one entry per group.
-func (s *Service) DescribePrefixListAssociations(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) describePrefixListAssociations(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
@@ -396,21 +211,14 @@ func (s *Service) DescribePrefixListAssociations(ctx context.Context, req *rpc.R
 	if err != nil {
 		return nil, err
 	}
-	return view(s, ctx, func(tx store.ReadTx) (*describePrefixListAssociationsResponse, error) {
-		pl, err := getPrefixList(tx, c, req.Params.Get("PrefixListId"))
-		if err != nil {
-			return nil, err
-		}
-		uses, err := prefixListUses(tx, pl.Region, pl.ID)
-		if err != nil {
-			return nil, err
-		}
-		items := make([]prefixListAssociationItem, 0, len(uses))
-		for _, id := range uses {
-			items = append(items, prefixListAssociationItem{ResourceId: id, ResourceType: "securitygroup"})
-		}
-		out := &describePrefixListAssociationsResponse{}
-		out.PrefixListAssociations.PrefixListAssociation, out.NextToken = paginate(items, pg)
-		return out, nil
-	})
+	ids, err := s.DescribePrefixListAssociations(ctx, c, req.Params.Get("PrefixListId"), pg)
+	if err != nil {
+		return nil, err
+	}
+	out := &describePrefixListAssociationsResponse{NextToken: ids.NextToken}
+	out.PrefixListAssociations.PrefixListAssociation = make([]prefixListAssociationItem, 0, len(ids.Items))
+	for _, id := range ids.Items {
+		out.PrefixListAssociations.PrefixListAssociation = append(out.PrefixListAssociations.PrefixListAssociation, prefixListAssociationItem{ResourceId: id, ResourceType: "securitygroup"})
+	}
+	return out, nil
 }

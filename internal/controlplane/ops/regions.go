@@ -2,16 +2,14 @@ package ops
 
 import (
 	"context"
-	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
-	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 func (s *Service) regionActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"DescribeRegions": s.DescribeRegions,
-		"DescribeZones":   s.DescribeZones,
+		"DescribeRegions": s.describeRegions,
+		"DescribeZones":   s.describeZones,
 	}
 }
 
@@ -27,15 +25,15 @@ type describeRegionsResponse struct {
 	Regions struct{ Region []regionItem }
 }
 
-// DescribeRegions lists the regions Palisade serves. The endpoint of every
-// region is this server as the client addressed it, so clients that resolve
-// endpoints from this list keep talking to Palisade.
-func (s *Service) DescribeRegions(ctx context.Context, req *rpc.Request) (any, error) {
+// describeRegions lists the regions. The endpoint of every region is this
+// server as the client addressed it, so clients that resolve endpoints from
+// this list keep talking to Palisade.
+func (s *Service) describeRegions(ctx context.Context, req *rpc.Request) (any, error) {
 	if _, err := s.callerOf(ctx, req, false); err != nil {
 		return nil, err
 	}
 	out := &describeRegionsResponse{}
-	for _, r := range model.Regions {
+	for _, r := range s.DescribeRegions() {
 		endpoint := req.Host
 		if endpoint == "" {
 			endpoint = "ecs." + r.ID + ".aliyuncs.com"
@@ -57,25 +55,16 @@ type describeZonesResponse struct {
 	Zones struct{ Zone []zoneItem }
 }
 
-// DescribeZones lists the zones of a region.
-func (s *Service) DescribeZones(ctx context.Context, req *rpc.Request) (any, error) {
+func (s *Service) describeZones(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	r, _ := model.LookupRegion(c.Region)
 	out := &describeZonesResponse{}
-	for _, z := range r.Zones {
-		item := zoneItem{ZoneId: z, LocalName: zoneLocalName(r, z), ZoneType: "AvailabilityZone"}
+	for _, z := range s.DescribeZones(c) {
+		item := zoneItem{ZoneId: z.ID, LocalName: z.LocalName, ZoneType: "AvailabilityZone"}
 		item.AvailableResourceCreation.ResourceTypes = []string{"VSwitch", "IoOptimized", "Instance", "Disk"}
 		out.Zones.Zone = append(out.Zones.Zone, item)
 	}
 	return out, nil
-}
-
-// zoneLocalName names a zone the way ECS does: the region's name and the
-// zone letter, e.g. "华东1（杭州） 可用区H".
-func zoneLocalName(r model.Region, zone string) string {
-	letter := strings.TrimPrefix(strings.TrimPrefix(zone, r.ID), "-")
-	return r.LocalName + " 可用区" + strings.ToUpper(letter)
 }

@@ -1,5 +1,7 @@
-// Package server assembles Palisade's API server: the store, the actions,
-// signature verification and the HTTP transport.
+// Package server assembles Palisade's API server: the store, the services
+// (package service, and package analyze for the analysis), their RPC
+// adapters (packages ops and analysisops), signature verification and the
+// HTTP transport.
 package server
 
 import (
@@ -7,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/ops/analysisops"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -105,6 +109,15 @@ func (s *Server) saveNonces() error {
 	return err
 }
 
+// Routes are every action the API serves: the resource actions (package
+// ops) and the analysis actions (package analysisops), which are kept
+// apart so that the resource actions do not depend on the analysis tier.
+func Routes(svc *ops.Service) map[rpc.RouteKey]rpc.Handler {
+	r := svc.Routes()
+	maps.Copy(r, analysisops.Routes(svc))
+	return r
+}
+
 // Open opens the store, makes sure the first account has a key, and binds
 // the listener (so Addr is known before Serve).
 func Open(ctx context.Context, cfg Config) (*Server, error) {
@@ -133,7 +146,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
-		Routes:   svc.Routes(),
+		Routes:   Routes(svc),
 		Log:      cfg.Log,
 	}
 	mux := http.NewServeMux()

@@ -232,17 +232,17 @@ func ParsePolicy(s string) (Policy, *ecserr.Error) {
 	return "", ecserr.BadRequest("InvalidPolicy.Malformed", "The Policy %q is invalid. Only 'Accept' and 'Drop' are supported. Ignore case.", s)
 }
 
-// ParsePriority parses 1..100; empty means 1.
+// ParsePriority parses MinPriority..MaxPriority; empty means DefaultPriority.
 func ParsePriority(s string) (int, *ecserr.Error) {
 	if s == "" {
-		return 1, nil
+		return DefaultPriority, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number; give 1 to 100.", s)
+		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number; give %d to %d.", s, MinPriority, MaxPriority)
 	}
-	if n < 1 || n > 100 {
-		return 0, ecserr.BadRequest("InvalidPriority.ValueNotSupported", "Priority %d is out of range; give 1 (evaluated first) to 100.", n)
+	if n < MinPriority || n > MaxPriority {
+		return 0, ecserr.BadRequest("InvalidPriority.ValueNotSupported", "Priority %d is out of range; give %d (evaluated first) to %d.", n, MinPriority, MaxPriority)
 	}
 	return n, nil
 }

@@ -229,10 +229,7 @@ func (b *builder) convertGroup(id string, d *groupData) *model.SecurityGroup {
 		g.Name, g.Description, g.VpcID = d.attr.SecurityGroupName, d.attr.Description, d.attr.VpcId
 		b.warn(d.src, id, "", "the group is missing from the DescribeSecurityGroups responses, so its type is unknown; imported as a basic (normal) group: save DescribeSecurityGroups too")
 	}
-	g.InnerAccessPolicy = model.InnerAccept // what ECS gives a new basic group
-	if g.Type == model.Enterprise {
-		g.InnerAccessPolicy = model.InnerDrop
-	}
+	g.InnerAccessPolicy = model.DefaultInnerAccessPolicy(g.Type) // what ECS gives a new group of the type
 	if d.attr == nil {
 		b.warn(d.src, id, "", "no DescribeSecurityGroupAttribute response for this group, so it is imported without rules and with InnerAccessPolicy %s: save `DescribeSecurityGroupAttribute --SecurityGroupId %s` too", g.InnerAccessPolicy, id)
 		return g
@@ -241,6 +238,11 @@ func (b *builder) convertGroup(id string, d *groupData) *model.SecurityGroup {
 		g.InnerAccessPolicy = p
 	} else if g.Type == model.Normal {
 		b.warn(d.src, id, "", "InnerAccessPolicy %q is not Accept or Drop; imported as %s", d.attr.InnerAccessPolicy, g.InnerAccessPolicy)
+	}
+	// The group invariants hold for imported groups too; what breaks one is
+	// kept as ECS stored it (an import records, it does not refuse) and said.
+	if e := model.CheckGroup(g); e != nil {
+		b.warn(d.src, id, "", "%s (%s); imported as it is", e.Message, e.Code)
 	}
 	g.Rules = b.convertRules(g, d.perms)
 	return g
@@ -291,9 +293,9 @@ func (b *builder) convertRule(src string, g *model.SecurityGroup, p permission) 
 		return skip("it takes its ports from port list %s, which Palisade does not model; list the ports in rules of their own to have them judged", p.PortRangeListId)
 	}
 	in := inputOf(dir, p)
-	if n, err := strconv.Atoi(in.Priority); err == nil && (n < 1 || n > 100) {
-		clamped := min(max(n, 1), 100)
-		b.warn(src, g.ID, p.SecurityGroupRuleId, "priority %d is outside 1-100 (rules made by older ECS versions); imported at %d, so its order against other rules of priority %d may differ from ECS's", n, clamped, clamped)
+	if n, err := strconv.Atoi(in.Priority); err == nil && (n < model.MinPriority || n > model.MaxPriority) {
+		clamped := min(max(n, model.MinPriority), model.MaxPriority)
+		b.warn(src, g.ID, p.SecurityGroupRuleId, "priority %d is outside %d-%d (rules made by older ECS versions); imported at %d, so its order against other rules of priority %d may differ from ECS's", n, model.MinPriority, model.MaxPriority, clamped, clamped)
 		in.Priority = strconv.Itoa(clamped)
 	}
 	r, owner, e := model.ParseRule(dir, in, g.Classic())

@@ -250,33 +250,30 @@ func (b *builder) addGroup(d *groupDoc) error {
 	if e != nil {
 		return b.fail(d.SecurityGroupType.Line, "securityGroupType", "%s", e.Message)
 	}
-	g := &model.SecurityGroup{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
-		Type: typ, VpcID: d.VpcID.Value, Created: created, Rules: []model.Rule{}}
+	spec := model.GroupSpec{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
+		Type: typ, VpcID: d.VpcID.Value, Created: created}
 	if d.OwnerID.Set() {
 		if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
 			return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
 		}
-		g.Owner = d.OwnerID.Value
+		spec.Owner = d.OwnerID.Value
 	}
-	if g.VpcID != "" && b.vpcs[g.VpcID] == nil {
-		return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", g.VpcID)
-	}
-	if typ == model.Enterprise && g.VpcID == "" {
-		return b.fail(d.Line, "vpcId", "an enterprise security group must be in a VPC (InvalidParams.VpcIdGroupType)")
-	}
-	g.InnerAccessPolicy = model.InnerAccept
-	if typ == model.Enterprise {
-		g.InnerAccessPolicy = model.InnerDrop
+	if spec.VpcID != "" && b.vpcs[spec.VpcID] == nil {
+		return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", spec.VpcID)
 	}
 	if d.InnerAccessPolicy.Set() {
 		p, e := model.ParseInnerAccessPolicy(d.InnerAccessPolicy.Value)
 		if e != nil {
 			return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "%s", e.Message)
 		}
-		if typ == model.Enterprise && p == model.InnerAccept {
-			return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "enterprise security groups always isolate their members; it cannot be Accept (InvalidParameter.InnerAccessPolicy)")
+		spec.InnerAccessPolicy = p
+	}
+	g, e := model.NewGroup(spec) // the type's defaults and the enterprise rules, as the API applies them
+	if e != nil {
+		if e.Field == "InnerAccessPolicy" {
+			return b.fail(d.InnerAccessPolicy.Line, "innerAccessPolicy", "%s (%s)", e.Message, e.Code)
 		}
-		g.InnerAccessPolicy = p
+		return b.fail(d.Line, "vpcId", "%s (%s)", e.Message, e.Code)
 	}
 	b.groups[id] = g
 	b.s.Groups = append(b.s.Groups, g)

@@ -1,4 +1,4 @@
-package ops
+package service
 
 import (
 	"context"
@@ -9,8 +9,12 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// FirstAccountUID is the UID of the account created first.
-const FirstAccountUID = "1000000000000001"
+// FirstAccountUID is the UID of the account created first; later ones
+// count up from it.
+const (
+	FirstAccountUID = "1000000000000001"
+	firstAccountNum = 1000000000000001
+)
 
 // CreateAccount creates an account (UIDs count up from FirstAccountUID)
 // with one new access key pair.
@@ -26,7 +30,7 @@ func (s *Service) createAccount(ctx context.Context, name, keyID, secret string)
 		if err != nil {
 			return err
 		}
-		acct = model.Account{UID: fmt.Sprintf("%d", 1000000000000001+len(existing)), Name: name, Created: s.Now()}
+		acct = model.Account{UID: fmt.Sprintf("%d", firstAccountNum+len(existing)), Name: name, Created: s.Now()}
 		if acct.Name == "" {
 			acct.Name = "account-" + acct.UID
 		}

@@ -1,4 +1,4 @@
-package ops
+package service
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 		}
 		for _, g := range r.Groups {
 			fix(&g.Owner, &g.Region)
-			if err := putGroup(tx, g); err != nil {
+			if err := PutGroup(tx, g); err != nil {
 				return err
 			}
 		}
@@ -54,7 +54,7 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 			if in.Status == "" {
 				in.Status = "Running"
 			}
-			if err := putInstance(tx, in); err != nil {
+			if err := PutInstance(tx, in); err != nil {
 				return err
 			}
 		}

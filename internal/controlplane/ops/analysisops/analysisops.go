@@ -1,0 +1,172 @@
+// Package analysisops is the RPC adapter of the analysis actions
+// (PalisadeVerifyFlow, PalisadeDescribeEffectiveRules,
+// PalisadeDescribeReachability, PalisadePlanChange, PalisadeAudit):
+// Palisade's own actions, signed and shaped like the ECS ones, over the
+// analysis service (package analyze). It is apart from package ops so that
+// the resource actions do not depend on the analysis tier; the server joins
+// the two route tables.
+package analysisops
+
+import (
+	"context"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/analysis/effective"
+	"github.com/palisade-sg/palisade/internal/analysis/plan"
+	"github.com/palisade-sg/palisade/internal/analysis/verify"
+	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+type adapter struct {
+	ops *ops.Service
+	a   *analyze.Service
+}
+
+// Routes returns the analysis actions over the resource actions of o (whose
+// mutations PalisadePlanChange previews), keyed as ops.Routes keys its own.
+func Routes(o *ops.Service) map[rpc.RouteKey]rpc.Handler {
+	h := &adapter{ops: o, a: analyze.New(o.Service)}
+	r := map[rpc.RouteKey]rpc.Handler{}
+	for name, fn := range map[string]rpc.Handler{
+		"PalisadeVerifyFlow":             h.verifyFlow,
+		"PalisadeDescribeEffectiveRules": h.describeEffectiveRules,
+		"PalisadeDescribeReachability":   h.describeReachability,
+		"PalisadePlanChange":             h.planChange,
+		"PalisadeAudit":                  h.audit,
+	} {
+		r[rpc.RouteKey{Version: ops.ECSVersion, Action: name}] = fn
+	}
+	return r
+}
+
+type verifyResponse struct {
+	rpc.Base
+	verify.Report
+}
+
+// verifyFlow reads From and To (instance IDs or addresses), Protocol, Port,
+// SourcePort and IpVersion.
+func (h *adapter) verifyFlow(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := h.ops.RequestCaller(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	r, err := h.a.VerifyFlow(ctx, analyze.FlowInput{Caller: c, From: p.Get("From"), To: p.Get("To"), Protocol: p.Get("Protocol"),
+		Port: p.Get("Port"), SourcePort: p.Get("SourcePort"), IPVersionText: p.Get("IpVersion")})
+	if err != nil {
+		return nil, err
+	}
+	return &verifyResponse{Report: r}, nil
+}
+
+type effectiveResponse struct {
+	rpc.Base
+	InstanceId string
+	Policies   []effective.Policy
+}
+
+func (h *adapter) describeEffectiveRules(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := h.ops.RequestCaller(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	id := req.Params.Get("InstanceId")
+	pols, err := h.a.EffectiveRules(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return &effectiveResponse{InstanceId: id, Policies: pols}, nil
+}
+
+type reachResponse struct {
+	rpc.Base
+	analyze.Reachability
+}
+
+func (h *adapter) describeReachability(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := h.ops.RequestCaller(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	r, err := h.a.Reachability(ctx, analyze.ReachInput{Caller: c, From: p.Get("From"), To: p.Get("To"), Protocol: p.Get("Protocol"),
+		Port: p.Get("Port"), IPVersion: p.Get("IpVersion"), View: p.Get("View")})
+	if err != nil {
+		return nil, err
+	}
+	return &reachResponse{Reachability: r}, nil
+}
+
+type planResponse struct {
+	rpc.Base
+	ChangeAction string
+	Summary      plan.Summary
+	Changes      []plan.Change
+}
+
+// planParams are the plan's own parameters; the rest belong to the change.
+var planParams = map[string]bool{"ChangeAction": true, "Action": true, "Version": true}
+
+// routeOf finds an ECS or VPC action of a service (nil if there is none).
+func routeOf(s *ops.Service, action string) rpc.Handler {
+	routes := s.Routes()
+	for _, v := range []string{ops.ECSVersion, ops.VPCVersion} {
+		if h, ok := routes[rpc.RouteKey{Version: v, Action: action}]; ok {
+			return h
+		}
+	}
+	return nil
+}
+
+// planChange previews a mutating action, ChangeAction, with that action's
+// own parameters alongside.
+func (h *adapter) planChange(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := h.ops.RequestCaller(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	action := req.Params.Get("ChangeAction")
+	if action == "" {
+		return nil, ecserr.MissingParameter("ChangeAction")
+	}
+	if routeOf(h.ops, action) == nil || strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Palisade") || strings.HasPrefix(action, "List") {
+		return nil, ecserr.InvalidParameter("ChangeAction", "name a mutating ECS or VPC action, e.g. AuthorizeSecurityGroup")
+	}
+	sub := *req
+	sub.Action, sub.Params = action, rpc.Params{}
+	for k, v := range req.Params {
+		if !planParams[k] {
+			sub.Params[k] = v
+		}
+	}
+	pl, err := h.a.PlanChange(ctx, c, func(ctx context.Context, shadow *service.Service) error {
+		_, err := routeOf(&ops.Service{Service: shadow}, action)(ctx, &sub)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &planResponse{ChangeAction: action, Summary: pl.Summary, Changes: pl.Changes}, nil
+}
+
+type auditResponse struct {
+	rpc.Base
+	analyze.Audit
+}
+
+func (h *adapter) audit(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := h.ops.RequestCaller(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.a.Audit(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &auditResponse{Audit: a}, nil
+}

@@ -1,0 +1,132 @@
+package analyze
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// net is two instances of one account in one VPC: web in group web, db in
+// group db, which lets nothing in yet.
+type net struct {
+	svc     *service.Service
+	a       *Service
+	c       service.Caller
+	web, db string // instances
+	sgDB    string
+}
+
+func newNet(t *testing.T) *net {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	svc := service.New(st)
+	n := &net{svc: svc, a: New(svc), c: service.Caller{Account: service.FirstAccountUID, Region: "cn-hangzhou"}}
+	v, err := svc.CreateVpc(ctx, service.CreateVpcInput{Caller: n.c, CidrBlock: "192.168.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := svc.CreateVSwitch(ctx, service.CreateVSwitchInput{Caller: n.c, VpcID: v.VpcId, ZoneID: "cn-hangzhou-h", CidrBlock: "192.168.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	launch := func(name string) (string, string) {
+		g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: n.c, VpcID: v.VpcId, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := svc.RunInstances(ctx, service.LaunchInput{Caller: n.c, Amount: 1, ImageID: "img", InstanceType: "ecs.t1",
+			VSwitchID: w.VSwitchId, SecurityGroupID: g.SecurityGroupId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids[0], g.SecurityGroupId
+	}
+	n.web, _ = launch("web")
+	n.db, n.sgDB = launch("db")
+	return n
+}
+
+// mysql opens db's 3306 to the VPC.
+func (n *net) mysql(ctx context.Context, svc *service.Service) error {
+	return svc.Authorize(ctx, service.RulesInput{Caller: n.c, SecurityGroupID: n.sgDB, Direction: model.Ingress,
+		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "3306/3306", SourceCidrIp: "192.168.0.0/16"}}})
+}
+
+func (n *net) verify(t *testing.T) policy.Verdict {
+	t.Helper()
+	r, err := n.a.VerifyFlow(context.Background(), FlowInput{Caller: n.c, From: n.web, To: n.db, Protocol: "tcp", Port: "3306"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.Verdict(r.Verdict)
+}
+
+func TestPlanThenApply(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	if d := n.verify(t); d != policy.Drop {
+		t.Fatalf("before any rule: %v", d)
+	}
+	// The plan of a typed change shows the flow it opens and changes nothing.
+	p, err := n.a.PlanChange(ctx, n.c, n.mysql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) == 0 || p.Changes[0].From != n.web || p.Changes[0].To != n.db {
+		t.Fatalf("plan %+v, want the flow web→db opened", p)
+	}
+	if d := n.verify(t); d != policy.Drop {
+		t.Fatalf("the plan applied its change: %v", d)
+	}
+	// A change the service refuses is refused by the plan alike.
+	_, err = n.a.PlanChange(ctx, n.c, func(ctx context.Context, svc *service.Service) error {
+		return svc.DeleteSecurityGroup(ctx, service.GroupRef{Caller: n.c, SecurityGroupID: n.sgDB})
+	})
+	if !ecserr.Is(err, "DependencyViolation") {
+		t.Fatalf("planning a refused change: %v", err)
+	}
+	if err := n.mysql(ctx, n.svc); err != nil {
+		t.Fatal(err)
+	}
+	if d := n.verify(t); d != policy.Accept {
+		t.Fatalf("after the change: %v", d)
+	}
+	if pols, err := n.a.EffectiveRules(ctx, n.c, n.db); err != nil || len(pols) == 0 {
+		t.Fatalf("effective rules of db: %v, %v", pols, err)
+	}
+}
+
+func TestCallerSeesOnlyItsOwn(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
+	_, err := n.a.VerifyFlow(ctx, FlowInput{Caller: other, From: n.web, To: n.db, Protocol: "tcp", Port: "22"})
+	if !ecserr.Is(err, "InvalidInstanceId.NotFound") {
+		t.Fatalf("another account verifying this one's flow: %v", err)
+	}
+	r, err := n.a.Reachability(ctx, ReachInput{Caller: other})
+	if err != nil || len(r.Links) != 0 {
+		t.Fatalf("another account's reachability: %d links, %v", len(r.Links), err)
+	}
+	a, err := n.a.Audit(ctx, other)
+	if err != nil || len(a.Findings) != 0 {
+		t.Fatalf("another account's audit: %d findings, %v", len(a.Findings), err)
+	}
+	if _, err := n.a.Reachability(ctx, ReachInput{Caller: n.c, View: "table"}); !ecserr.Is(err, "InvalidParameter") {
+		t.Fatalf("an unknown view: %v", err)
+	}
+	if _, err := n.a.Reachability(ctx, ReachInput{Caller: n.c, View: "graph"}); err != nil {
+		t.Fatal(err)
+	}
+}

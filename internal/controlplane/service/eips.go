@@ -1,0 +1,242 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// EIP states.
+const (
+	EipAvailable = "Available"
+	EipInUse     = "InUse"
+)
+
+// EIP bandwidth bounds, Mbit/s.
+const (
+	MinEipBandwidth     = 1
+	MaxEipBandwidth     = 500
+	DefaultEipBandwidth = "5"
+)
+
+// AllocateEipInput is a new elastic IP address.
+type AllocateEipInput struct {
+	Caller             Caller
+	Bandwidth          string // peak Mbit/s, MinEipBandwidth to MaxEipBandwidth; "" is the default
+	InternetChargeType string // PayByBandwidth (default) or PayByTraffic
+	Name               string
+	Description        string
+	Idempotency        `json:"-"`
+}
+
+// AllocateEipResult is the EIP made.
+type AllocateEipResult struct {
+	AllocationId string
+	EipAddress   string
+}
+
+// AllocateEipAddress takes a free address of the public pool.
+func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (AllocateEipResult, error) {
+	c := in.Caller
+	bw := in.Bandwidth
+	if bw == "" {
+		bw = DefaultEipBandwidth
+	}
+	if n, err := strconv.Atoi(bw); err != nil || n < MinEipBandwidth || n > MaxEipBandwidth {
+		return AllocateEipResult{}, ecserr.InvalidParameter("Bandwidth", "it is the peak bandwidth in Mbit/s, from 1 to 500")
+	}
+	charge := in.InternetChargeType
+	switch charge {
+	case "":
+		charge = "PayByBandwidth"
+	case "PayByBandwidth", "PayByTraffic":
+	default:
+		return AllocateEipResult{}, ecserr.BadRequest("InvalidInternetChargeType.ValueNotSupported", "InternetChargeType must be PayByBandwidth or PayByTraffic.")
+	}
+	if in.Name != "" && !model.ValidName(in.Name) {
+		return AllocateEipResult{}, ecserr.BadRequest("InvalidName.Malformed", "Name %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-'.", in.Name)
+	}
+	if in.Description != "" && !model.ValidDescription(in.Description) {
+		return AllocateEipResult{}, ecserr.BadRequest("InvalidDescription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	// ChargeType holds the metering (InternetChargeType): every EIP here is
+	// pay-as-you-go.
+	eip := &model.EIP{ID: model.NewID("eip"), Region: c.Region, Owner: c.Account, Name: in.Name, Bandwidth: bw,
+		ChargeType: charge, Status: EipAvailable, Description: in.Description, Created: s.Now()}
+	return Update(s, ctx, c, "AllocateEipAddress", in.Idempotency, in, func(tx store.Tx) (AllocateEipResult, error) {
+		taken, err := publicIPsTaken(tx)
+		if err != nil {
+			return AllocateEipResult{}, err
+		}
+		if eip.Address, err = allocatePublicIP(taken); err != nil {
+			return AllocateEipResult{}, err
+		}
+		return AllocateEipResult{AllocationId: eip.ID, EipAddress: eip.Address.String()}, putEIP(tx, eip)
+	})
+}
+
+// EipInput names an EIP of the caller and, for Associate (required) and
+// Unassociate (optional, checked), its instance.
+type EipInput struct {
+	Caller       Caller
+	AllocationID string
+	InstanceID   string
+	InstanceType string // EcsInstance (or ""): Palisade binds EIPs to instances only
+	Idempotency  `json:"-"`
+}
+
+// AssociateEipAddress binds an EIP to a VPC instance that has no public IP.
+func (s *Service) AssociateEipAddress(ctx context.Context, in EipInput) error {
+	c := in.Caller
+	if t := in.InstanceType; t != "" && t != "EcsInstance" {
+		return ecserr.InvalidParameter("InstanceType", "Palisade binds EIPs to ECS instances only (EcsInstance)")
+	}
+	_, err := Update(s, ctx, c, "AssociateEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		eip, err := getEIP(tx, c, in.AllocationID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if eip.Status != EipAvailable {
+			return struct{}{}, ecserr.BadRequest("IncorrectEipStatus", "EIP %s is %s (bound to %s); unassociate it first.", eip.ID, eip.Status, eip.InstanceID)
+		}
+		if inst.Classic() {
+			return struct{}{}, ecserr.BadRequest("InvalidNetworkType.NotSupported", "Instance %s is on the classic network; EIPs bind to VPC instances only.", inst.ID)
+		}
+		if inst.PublicIP.IsValid() {
+			return struct{}{}, ecserr.BadRequest("InvalidAssociation.Duplicated", "Instance %s already has the public address %s; an instance takes one public address.", inst.ID, inst.PublicIP)
+		}
+		eip.Status, eip.InstanceID = EipInUse, inst.ID
+		inst.PublicIP, inst.EipID = eip.Address, eip.ID
+		if err := putEIP(tx, eip); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
+// UnassociateEipAddress unbinds an EIP from its instance.
+func (s *Service) UnassociateEipAddress(ctx context.Context, in EipInput) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "UnassociateEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		eip, err := getEIP(tx, c, in.AllocationID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if eip.Status != EipInUse {
+			return struct{}{}, ecserr.BadRequest("IncorrectEipStatus", "EIP %s is not associated with any instance.", eip.ID)
+		}
+		if id := in.InstanceID; id != "" && id != eip.InstanceID {
+			return struct{}{}, ecserr.BadRequest("InvalidInstanceId.Mismatch", "EIP %s is associated with %s, not with %s.", eip.ID, eip.InstanceID, id)
+		}
+		if err := detachEIP(tx, eip); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, putEIP(tx, eip)
+	})
+	return err
+}
+
+// detachEIP marks an EIP available and takes its address off the instance;
+// the caller stores the EIP.
+func detachEIP(tx store.Tx, eip *model.EIP) error {
+	inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, eip.InstanceID)
+	if err != nil {
+		return err
+	}
+	if ok && inst.EipID == eip.ID {
+		inst.PublicIP, inst.EipID = netip.Addr{}, ""
+		if err := PutInstance(tx, &inst); err != nil {
+			return err
+		}
+	}
+	eip.Status, eip.InstanceID = EipAvailable, ""
+	return nil
+}
+
+// ReleaseEipAddress returns an unbound EIP to the pool.
+func (s *Service) ReleaseEipAddress(ctx context.Context, in EipInput) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "ReleaseEipAddress", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		eip, err := getEIP(tx, c, in.AllocationID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if eip.Status != EipAvailable {
+			return struct{}{}, ecserr.BadRequest("IncorrectEipStatus", "EIP %s is associated with %s; unassociate it before releasing it.", eip.ID, eip.InstanceID)
+		}
+		return struct{}{}, tx.Delete(KindEIP, eip.ID)
+	})
+	return err
+}
+
+// DescribeEipsInput filters the caller's EIPs; zero fields do not.
+type DescribeEipsInput struct {
+	Caller                 Caller
+	IDs                    []string // at most MaxDescribeEipIDs
+	Addresses              []string // at most MaxDescribeEipAddrs
+	Status                 string
+	Name                   string
+	AssociatedInstanceID   string
+	AssociatedInstanceType string // EcsInstance
+	Page                   Page   // page numbers
+}
+
+// EipView is an EIP with the private address of its instance, if bound.
+type EipView struct {
+	EIP       *model.EIP
+	PrivateIP string
+}
+
+// DescribeEipAddresses returns one page of the caller's EIPs in a region,
+// newest first.
+func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput) (Listing[EipView], error) {
+	c := in.Caller
+	if err := checkIDCount(in.IDs, "AllocationId", MaxDescribeEipIDs); err != nil {
+		return Listing[EipView]{}, err
+	}
+	if err := checkIDCount(in.Addresses, "EipAddress", MaxDescribeEipAddrs); err != nil {
+		return Listing[EipView]{}, err
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[EipView], error) {
+		eips, err := list[model.EIP](tx, KindEIP, c)
+		if err != nil {
+			return Listing[EipView]{}, err
+		}
+		byCreation(eips, func(e *model.EIP) (int64, string) { return e.Created.Unix(), e.ID })
+		var items []EipView
+		for _, e := range eips {
+			bound := ""
+			if e.InstanceID != "" {
+				bound = "EcsInstance"
+			}
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, e.ID) || len(in.Addresses) > 0 && !slices.Contains(in.Addresses, e.Address.String()) ||
+				in.Status != "" && e.Status != in.Status || in.Name != "" && e.Name != in.Name ||
+				in.AssociatedInstanceID != "" && e.InstanceID != in.AssociatedInstanceID ||
+				in.AssociatedInstanceType != "" && bound != in.AssociatedInstanceType {
+				continue
+			}
+			v := EipView{EIP: e}
+			if e.InstanceID != "" {
+				inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, e.InstanceID)
+				if err != nil {
+					return Listing[EipView]{}, err
+				}
+				if ok {
+					v.PrivateIP = inst.PrivateIP.String()
+				}
+			}
+			items = append(items, v)
+		}
+		return pageOf(items, in.Page), nil
+	})
+}

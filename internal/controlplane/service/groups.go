@@ -1,0 +1,436 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Limits of the group queries.
+const (
+	MaxDescribeGroupIDs   = 100 // SecurityGroupIds of one DescribeSecurityGroups
+	MaxReferenceQueries   = 10  // groups of one DescribeSecurityGroupReferences
+	MaxReferencingRecords = 100 // referencing groups it returns in all
+)
+
+// GroupRef names a group of the caller, for the actions that take nothing
+// else.
+type GroupRef struct {
+	Caller          Caller
+	SecurityGroupID string
+	Idempotency     `json:"-"`
+}
+
+// CreateGroupInput is a new security group.
+type CreateGroupInput struct {
+	Caller          Caller
+	Name            string          // optional
+	Description     string          // optional
+	Type            model.GroupType // normal (default) or enterprise, any case
+	VpcID           string          // required for enterprise; "" is the classic network
+	ResourceGroupID string
+	Tags            []model.Tag
+	Idempotency     `json:"-"`
+}
+
+// CreateGroupResult names the group made.
+type CreateGroupResult struct {
+	SecurityGroupId string
+}
+
+// CreateSecurityGroup creates an empty group with its type's defaults
+// (model.NewGroup): basic groups let their members reach each other,
+// enterprise groups isolate them.
+func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) (CreateGroupResult, error) {
+	c := in.Caller
+	spec := model.GroupSpec{ID: model.NewID("sg"), Region: c.Region, Owner: c.Account, Name: in.Name,
+		Description: in.Description, VpcID: in.VpcID, ResourceGroupID: in.ResourceGroupID, Created: s.Now()}
+	if spec.Name != "" {
+		if e := model.ValidateGroupName(spec.Name); e != nil {
+			return CreateGroupResult{}, e
+		}
+	}
+	if spec.Description != "" {
+		if e := model.ValidateGroupDescription(spec.Description); e != nil {
+			return CreateGroupResult{}, e
+		}
+	}
+	var e *ecserr.Error
+	if spec.Type, e = model.ParseGroupType(string(in.Type)); e != nil {
+		return CreateGroupResult{}, e
+	}
+	g, e := model.NewGroup(spec)
+	if e != nil {
+		return CreateGroupResult{}, e
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return CreateGroupResult{}, e
+	}
+	g.Tags = in.Tags
+	return Update(s, ctx, c, "CreateSecurityGroup", in.Idempotency, in, func(tx store.Tx) (CreateGroupResult, error) {
+		if g.VpcID != "" {
+			if _, err := getVPC(tx, c, g.VpcID); err != nil {
+				return CreateGroupResult{}, err
+			}
+		}
+		existing, err := tx.List(KindGroup, store.Query{Account: c.Account, Region: c.Region})
+		if err != nil {
+			return CreateGroupResult{}, err
+		}
+		if len(existing) >= model.MaxGroupsPerRegion {
+			return CreateGroupResult{}, ecserr.Forbidden("QuotaExceed.SecurityGroup", "The account already has %d security groups in %s, the quota. Delete unused groups first.", len(existing), c.Region)
+		}
+		return CreateGroupResult{SecurityGroupId: g.ID}, PutGroup(tx, g)
+	})
+}
+
+// DeleteSecurityGroup deletes a group and its rules, unless instances are
+// still in it or another group's rule names it.
+func (s *Service) DeleteSecurityGroup(ctx context.Context, in GroupRef) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "DeleteSecurityGroup", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		ms, err := members(tx, c, g.ID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if len(ms) > 0 {
+			return struct{}{}, ecserr.Forbidden("DependencyViolation", "There is still instance(s) in the specified security group: %s is used by %s. Move the instances to other groups first.", g.ID, ms[0].ID)
+		}
+		refs, err := referencing(tx, g.Region, g.ID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, r := range refs {
+			if r.ID != g.ID {
+				return struct{}{}, ecserr.Forbidden("DependencyViolation", "The specified security group has been authorized in another one: a rule of %s names %s. Revoke that rule first (DescribeSecurityGroupReferences lists them).", r.ID, g.ID)
+			}
+		}
+		return struct{}{}, tx.Delete(KindGroup, g.ID)
+	})
+	return err
+}
+
+// referencing returns the groups of any account in the region with a rule
+// whose peer is the group.
+func referencing(tx store.ReadTx, region, id string) ([]*model.SecurityGroup, error) {
+	all, err := list[model.SecurityGroup](tx, KindGroup, Caller{Region: region})
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.SecurityGroup
+	for _, g := range all {
+		if slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.Peer.GroupID == id }) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// DescribeGroupsInput filters the caller's groups; zero fields do not filter.
+type DescribeGroupsInput struct {
+	Caller          Caller
+	IDs             []string // at most MaxDescribeGroupIDs
+	Name            string
+	Type            model.GroupType // any case
+	VpcID           string
+	NetworkType     string // vpc or classic, any case
+	ResourceGroupID string
+	ServiceManaged  bool // Palisade has no service-managed groups: matches none
+	Tags            []model.Tag
+	DryRun          bool // validate only: answers DryRunOperation
+	Page            Page
+}
+
+// GroupSummary is a group as listed, with its counts.
+type GroupSummary struct {
+	Group     *model.SecurityGroup
+	Members   int // instances in the group
+	RuleCount int // its weight against the rule quota
+	// AvailableInstanceAmount is how many more instances may join.
+	AvailableInstanceAmount int
+}
+
+// DescribeSecurityGroups returns one page of the caller's groups, newest ID
+// first as ECS lists them.
+func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsInput) (Listing[GroupSummary], error) {
+	c := in.Caller
+	if len(in.IDs) > MaxDescribeGroupIDs {
+		return Listing[GroupSummary]{}, ecserr.BadRequest("InvalidSecurityGroupIds.Malformed", "SecurityGroupIds takes at most %d IDs.", MaxDescribeGroupIDs)
+	}
+	var typ model.GroupType
+	if in.Type != "" {
+		var e *ecserr.Error
+		if typ, e = model.ParseGroupType(string(in.Type)); e != nil {
+			return Listing[GroupSummary]{}, e
+		}
+	}
+	network := strings.ToLower(in.NetworkType)
+	if network != "" && network != "vpc" && network != "classic" {
+		return Listing[GroupSummary]{}, ecserr.BadRequest("InvalidNetworkType.ValueNotSupported", "NetworkType must be vpc or classic.")
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[GroupSummary]{}, e
+	}
+	if in.DryRun {
+		return Listing[GroupSummary]{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[GroupSummary], error) {
+		all, err := list[model.SecurityGroup](tx, KindGroup, c)
+		if err != nil {
+			return Listing[GroupSummary]{}, err
+		}
+		insts, err := list[model.Instance](tx, KindInstance, c)
+		if err != nil {
+			return Listing[GroupSummary]{}, err
+		}
+		count := map[string]int{}
+		for _, inst := range insts {
+			for _, id := range inst.SecurityGroups {
+				count[id]++
+			}
+		}
+		pls := prefixListsOf(tx, c)
+		var items []GroupSummary
+		for _, g := range all {
+			switch {
+			case len(in.IDs) > 0 && !slices.Contains(in.IDs, g.ID),
+				in.Name != "" && g.Name != in.Name,
+				typ != "" && g.Type != typ,
+				in.VpcID != "" && g.VpcID != in.VpcID,
+				network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
+				in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
+				in.ServiceManaged,
+				!matchTags(g.Tags, in.Tags):
+				continue
+			}
+			n := count[g.ID]
+			items = append(items, GroupSummary{Group: g, Members: n, RuleCount: model.RuleCount(g, pls),
+				AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
+		}
+		slices.SortFunc(items, func(a, b GroupSummary) int { return cmp.Compare(b.Group.ID, a.Group.ID) })
+		return pageOf(items, in.Page), nil
+	})
+}
+
+// GroupAttributeInput selects a group's rules.
+type GroupAttributeInput struct {
+	Caller          Caller
+	SecurityGroupID string
+	Direction       string // ingress, egress or all (""), any case
+	// NicType is intranet or internet, any case. A classic group keeps the
+	// two apart and shows one set: internet when "". VPC rules are intranet.
+	NicType string
+	Page    Page
+}
+
+// RuleView is a rule with the names of what it refers to.
+type RuleView struct {
+	model.Rule
+	PeerGroupName  string // the peer group's name, when the peer is a group
+	PrefixListName string // the prefix list's name, when the peer is one
+}
+
+// GroupAttribute is a group with one page of its rules.
+type GroupAttribute struct {
+	Group     *model.SecurityGroup
+	Rules     []RuleView
+	NextToken string
+}
+
+// DescribeSecurityGroupAttribute returns a group with its rules, ordered by
+// direction, priority (drop first at a tie) and creation.
+func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAttributeInput) (GroupAttribute, error) {
+	c := in.Caller
+	dir := strings.ToLower(in.Direction)
+	if dir != "" && dir != "all" && dir != "ingress" && dir != "egress" {
+		return GroupAttribute{}, ecserr.BadRequest("InvalidParamter", "Direction must be ingress, egress or all.")
+	}
+	nic := strings.ToLower(in.NicType)
+	if nic != "" && nic != "intranet" && nic != "internet" {
+		return GroupAttribute{}, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType must be intranet or internet.")
+	}
+	return View(s, ctx, func(tx store.ReadTx) (GroupAttribute, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return GroupAttribute{}, err
+		}
+		if g.Classic() && nic == "" {
+			nic = string(model.Internet)
+		}
+		rules := sortedRules(g.Rules)
+		var items []RuleView
+		names, pls := groupNames(tx), prefixListsOf(tx, c)
+		for i := range rules {
+			r := &rules[i]
+			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {
+				continue
+			}
+			v := RuleView{Rule: *r}
+			if r.Peer.GroupID != "" {
+				v.PeerGroupName = names(r.Peer.GroupID)
+			}
+			if id := r.Peer.PrefixListID; id != "" {
+				if pl := pls(id); pl != nil {
+					v.PrefixListName = pl.Name
+				}
+			}
+			items = append(items, v)
+		}
+		out := GroupAttribute{Group: g}
+		out.Rules, out.NextToken = paginate(items, in.Page)
+		return out, nil
+	})
+}
+
+// sortedRules orders rules as they are evaluated within one group.
+func sortedRules(rules []model.Rule) []model.Rule {
+	out := slices.Clone(rules)
+	slices.SortStableFunc(out, func(a, b model.Rule) int {
+		if a.Direction != b.Direction {
+			return strings.Compare(string(b.Direction), string(a.Direction)) // ingress first
+		}
+		if c := policy.CompareRules(&a, &b); c != 0 {
+			return c
+		}
+		return a.Created.Compare(b.Created)
+	})
+	return out
+}
+
+// groupNames looks up group names lazily (peers may be other accounts').
+func groupNames(tx store.ReadTx) func(string) string {
+	cache := map[string]string{}
+	return func(id string) string {
+		if n, ok := cache[id]; ok {
+			return n
+		}
+		g, _, _ := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
+		cache[id] = g.Name
+		return g.Name
+	}
+}
+
+// ModifyGroupInput changes a group's name or description; nil leaves a
+// field as it is.
+type ModifyGroupInput struct {
+	Caller          Caller
+	SecurityGroupID string
+	Name            *string
+	Description     *string
+	Idempotency     `json:"-"`
+}
+
+// ModifySecurityGroupAttribute renames a group or changes its description.
+func (s *Service) ModifySecurityGroupAttribute(ctx context.Context, in ModifyGroupInput) error {
+	c := in.Caller
+	if in.Name != nil {
+		if e := model.ValidateGroupName(*in.Name); e != nil {
+			return e
+		}
+	}
+	if in.Description != nil {
+		if e := model.ValidateGroupDescription(*in.Description); e != nil {
+			return e
+		}
+	}
+	_, err := Update(s, ctx, c, "ModifySecurityGroupAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if in.Name != nil {
+			g.Name = *in.Name
+		}
+		if in.Description != nil {
+			g.Description = *in.Description
+		}
+		return struct{}{}, PutGroup(tx, g)
+	})
+	return err
+}
+
+// GroupPolicyInput sets a basic group's InnerAccessPolicy.
+type GroupPolicyInput struct {
+	Caller            Caller
+	SecurityGroupID   string
+	InnerAccessPolicy string // Accept or Drop, any case
+	Idempotency       `json:"-"`
+}
+
+// ModifySecurityGroupPolicy sets a basic group's InnerAccessPolicy
+// (model.SetInnerAccessPolicy: an enterprise group's cannot change).
+func (s *Service) ModifySecurityGroupPolicy(ctx context.Context, in GroupPolicyInput) error {
+	c := in.Caller
+	if in.InnerAccessPolicy == "" {
+		return ecserr.MissingParameter("InnerAccessPolicy")
+	}
+	pol, e := model.ParseInnerAccessPolicy(in.InnerAccessPolicy)
+	if e != nil {
+		return e
+	}
+	_, err := Update(s, ctx, c, "ModifySecurityGroupPolicy", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if e := model.SetInnerAccessPolicy(g, pol); e != nil {
+			return struct{}{}, e
+		}
+		return struct{}{}, PutGroup(tx, g)
+	})
+	return err
+}
+
+// GroupReferences are the groups whose rules name one group.
+type GroupReferences struct {
+	SecurityGroupID string
+	Referencing     []GroupOwner
+}
+
+// GroupOwner is a group of any account.
+type GroupOwner struct {
+	SecurityGroupID string
+	Owner           string // the account UID
+}
+
+// DescribeSecurityGroupReferences lists, for 1 to MaxReferenceQueries of
+// the caller's groups, the groups of any account whose rules name them
+// (MaxReferencingRecords in all).
+func (s *Service) DescribeSecurityGroupReferences(ctx context.Context, c Caller, ids []string) ([]GroupReferences, error) {
+	if len(ids) == 0 || len(ids) > MaxReferenceQueries {
+		return nil, ecserr.BadRequest("InvalidSecurityGroupId.Malformed", "Give 1 to %d security group IDs as SecurityGroupId.N.", MaxReferenceQueries)
+	}
+	return View(s, ctx, func(tx store.ReadTx) ([]GroupReferences, error) {
+		var out []GroupReferences
+		records := 0
+		for _, id := range ids {
+			g, err := GetGroup(tx, c, id)
+			if err != nil {
+				return nil, err
+			}
+			refs, err := referencing(tx, g.Region, g.ID)
+			if err != nil {
+				return nil, err
+			}
+			ref := GroupReferences{SecurityGroupID: g.ID}
+			for _, r := range refs {
+				if r.ID != g.ID && records < MaxReferencingRecords {
+					ref.Referencing = append(ref.Referencing, GroupOwner{SecurityGroupID: r.ID, Owner: r.Owner})
+					records++
+				}
+			}
+			out = append(out, ref)
+		}
+		return out, nil
+	})
+}

@@ -1,0 +1,374 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// The host side of Palisade: agents (and the lab, or a hypervisor hook) bind
+// instances to hosts, follow the change log, and report what they have
+// applied and how often each rule matched. Only the operator account (the
+// first account, whose key `palisade serve` prints) may call these: an agent
+// enforces every account's groups.
+
+// hostStatus is what an agent last reported. It is live state, kept in
+// memory: agents report again within seconds of a server restart, and
+// storing it would advance the revision the agents themselves follow.
+type hostStatus struct {
+	Applied  int64
+	Seen     time.Time
+	Counters map[string]RuleCounter // "groupID/ruleID" → counts
+}
+
+// RuleCounter is how many packets and bytes a rule has decided.
+type RuleCounter struct {
+	Packets uint64
+	Bytes   uint64
+}
+
+type hostTable struct {
+	mu    sync.Mutex
+	hosts map[string]*hostStatus
+}
+
+func newHostTable() *hostTable { return &hostTable{hosts: map[string]*hostStatus{}} }
+
+// AppliedRevision returns the revision a host's agent last reported applied.
+func (s *Service) AppliedRevision(host string) int64 {
+	t := s.hosts
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h := t.hosts[host]; h != nil {
+		return h.Applied
+	}
+	return 0
+}
+
+// CheckOperator refuses a caller other than the operator account.
+func CheckOperator(c Caller, action string) error {
+	if c.Account != FirstAccountUID {
+		return ecserr.Forbidden("Forbidden.Operator", "Only the operator account (the key `palisade serve` printed) may call %s.", action)
+	}
+	return nil
+}
+
+var (
+	hostNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	ifacePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
+)
+
+// checkHost checks a host name; required says whether it may be empty.
+func checkHost(h string, required bool) error {
+	switch {
+	case h == "" && required:
+		return ecserr.MissingParameter("HostName")
+	case h != "" && !hostNamePattern.MatchString(h):
+		return ecserr.InvalidParameter("HostName", "use 1 to 63 letters, digits, '.', '_' or '-'")
+	}
+	return nil
+}
+
+// BindInput places an instance on a host behind a host-side interface;
+// HostName and Interface both empty unbind it.
+type BindInput struct {
+	Caller     Caller
+	InstanceID string // of any account
+	HostName   string
+	Interface  string // a Linux interface name
+}
+
+// BindInstance places an instance on a host (PalisadeBindInstance). Users
+// never call it; the host side does, when it plugs the instance in.
+func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
+	if err := CheckOperator(in.Caller, "PalisadeBindInstance"); err != nil {
+		return err
+	}
+	id, host, iface := in.InstanceID, in.HostName, in.Interface
+	if id == "" {
+		return ecserr.MissingParameter("InstanceId")
+	}
+	if err := checkHost(host, false); err != nil {
+		return err
+	}
+	switch {
+	case iface != "" && !ifacePattern.MatchString(iface):
+		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
+	case (host == "") != (iface == ""):
+		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")
+	}
+	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ecserr.New(http.StatusNotFound, "InvalidInstanceId.NotFound", "The specified InstanceId %q does not exist.", id)
+		}
+		if inst.Host == host && inst.Interface == iface {
+			return nil
+		}
+		if host != "" {
+			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
+			if err != nil {
+				return err
+			}
+			for _, o := range others {
+				if o.ID != id && o.Host == host && o.Interface == iface {
+					return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+				}
+			}
+		}
+		inst.Host, inst.Interface = host, iface
+		return PutInstance(tx, &inst)
+	})
+	return err
+}
+
+// Snapshot is everything an agent needs to compile policies, at one revision.
+type Snapshot struct {
+	Revision    int64
+	Groups      []*model.SecurityGroup
+	Instances   []*model.Instance
+	PrefixLists []*model.PrefixList
+}
+
+// GetSnapshot returns every account's groups, instances and prefix lists
+// (PalisadeGetSnapshot).
+func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
+	var out Snapshot
+	if err := CheckOperator(c, "PalisadeGetSnapshot"); err != nil {
+		return out, err
+	}
+	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+		out.Revision = tx.Revision()
+		var err error
+		if out.Groups, err = ListAll[model.SecurityGroup](tx, KindGroup); err != nil {
+			return err
+		}
+		if out.Instances, err = ListAll[model.Instance](tx, KindInstance); err != nil {
+			return err
+		}
+		out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList)
+		return err
+	})
+	return out, err
+}
+
+// policyKinds are the kinds whose records change an agent's policies.
+var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true}
+
+// Deleted names a record removed since the watcher's revision.
+type Deleted struct {
+	Kind string
+	Id   string
+}
+
+// HostProgress is what a host reports it has applied.
+type HostProgress struct {
+	HostName        string
+	AppliedRevision int64
+}
+
+// MaxWatchWait is the longest a watch waits for a change.
+const MaxWatchWait = 60 * time.Second
+
+// WatchInput asks for the changes after a revision.
+type WatchInput struct {
+	Caller        Caller
+	AfterRevision int64
+	Wait          time.Duration // 0 to MaxWatchWait
+	Progress      HostProgress  // optional: the caller's host and revision
+}
+
+// Changes are the policy records changed since a revision.
+type Changes struct {
+	// Revision is the revision the changes bring the watcher to.
+	Revision int64
+	// The current versions of the records changed since AfterRevision, and
+	// the records removed.
+	Groups      []*model.SecurityGroup
+	Instances   []*model.Instance
+	PrefixLists []*model.PrefixList
+	Deleted     []Deleted
+	// Resync says the watcher's revision is ahead of the store's (the
+	// server's store was replaced): start over from a snapshot.
+	Resync bool `json:",omitempty"`
+}
+
+// WatchChanges waits until the revision passes AfterRevision (at most Wait)
+// and returns the policy records changed since then, read at one revision,
+// so applying them in any order brings the watcher to exactly Revision
+// (PalisadeWatchChanges). A watcher resumes after a restart or a lost
+// connection by passing the last Revision it applied.
+func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, error) {
+	if err := CheckOperator(in.Caller, "PalisadeWatchChanges"); err != nil {
+		return Changes{}, err
+	}
+	after := in.AfterRevision
+	if after < 0 || in.Wait < 0 || in.Wait > MaxWatchWait {
+		return Changes{}, ecserr.InvalidParameter("WaitSeconds", "AfterRevision must be >= 0 and WaitSeconds between 0 and 60")
+	}
+	if err := s.noteHost(in.Progress); err != nil {
+		return Changes{}, err
+	}
+	if cur, err := s.Store.Revision(ctx); err != nil {
+		return Changes{}, err
+	} else if cur < after {
+		return Changes{Revision: cur, Resync: true}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, in.Wait)
+	defer cancel()
+	if s.Stopping != nil {
+		defer context.AfterFunc(s.Stopping, cancel)()
+	}
+	if _, err := s.Store.WaitRevision(wctx, after); err != nil && wctx.Err() == nil {
+		return Changes{}, err
+	}
+	if ctx.Err() != nil {
+		return Changes{}, ctx.Err()
+	}
+	var out Changes
+	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+		out.Revision = tx.Revision()
+		if out.Revision <= after {
+			out.Revision = max(out.Revision, after)
+			return nil
+		}
+		changes, err := s.Store.Changes(ctx, after, 0)
+		if err != nil {
+			return err
+		}
+		seen := map[store.Change]bool{}
+		for _, ch := range changes {
+			if ch.Revision > out.Revision || !policyKinds[ch.Kind] {
+				continue
+			}
+			key := store.Change{Kind: ch.Kind, ID: ch.ID}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			rec, ok, err := tx.Get(ch.Kind, ch.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				out.Deleted = append(out.Deleted, Deleted{Kind: string(ch.Kind), Id: ch.ID})
+				continue
+			}
+			switch ch.Kind {
+			case KindGroup:
+				err = appendRecord(&out.Groups, rec)
+			case KindInstance:
+				err = appendRecord(&out.Instances, rec)
+			case KindPrefixList:
+				err = appendRecord(&out.PrefixLists, rec)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func appendRecord[T any](dst *[]*T, rec store.Record) error {
+	v := new(T)
+	if err := json.Unmarshal(rec.Data, v); err != nil {
+		return err
+	}
+	*dst = append(*dst, v)
+	return nil
+}
+
+// noteHost records a host's reported progress, if there is one.
+func (s *Service) noteHost(p HostProgress) error {
+	if err := checkHost(p.HostName, false); err != nil || p.HostName == "" {
+		return err
+	}
+	t := s.hosts
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.hosts[p.HostName]
+	if h == nil {
+		h = &hostStatus{}
+		t.hosts[p.HostName] = h
+	}
+	h.Applied, h.Seen = max(h.Applied, p.AppliedRevision), s.Now()
+	return nil
+}
+
+// ReportInput is a host's status: its applied revision and, when Counters
+// is not nil, its per-rule totals keyed "groupID/ruleID".
+type ReportInput struct {
+	Caller   Caller
+	Progress HostProgress // HostName required
+	Counters map[string]RuleCounter
+}
+
+// ReportHostStatus records a host's status (PalisadeReportHostStatus); a
+// report replaces the host's last counters.
+func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
+	if err := CheckOperator(in.Caller, "PalisadeReportHostStatus"); err != nil {
+		return err
+	}
+	if err := checkHost(in.Progress.HostName, true); err != nil {
+		return err
+	}
+	if err := s.noteHost(in.Progress); err != nil {
+		return err
+	}
+	if in.Counters != nil {
+		t := s.hosts
+		t.mu.Lock()
+		t.hosts[in.Progress.HostName].Counters = in.Counters
+		t.mu.Unlock()
+	}
+	return nil
+}
+
+// RuleCount is a rule with what it decided on every host.
+type RuleCount struct {
+	Rule model.Rule
+	RuleCounter
+}
+
+// DescribeRuleCounters returns, for each rule of a group of the caller, the
+// packets and bytes it decided on every host, as the agents last reported
+// (PalisadeDescribeRuleCounters). A rule at zero is one no traffic has ever
+// needed.
+func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, error) {
+	g, err := View(s, ctx, func(tx store.ReadTx) (*model.SecurityGroup, error) { return GetGroup(tx, c, groupID) })
+	if err != nil {
+		return nil, nil, err
+	}
+	sums := map[string]RuleCounter{}
+	t := s.hosts
+	t.mu.Lock()
+	for _, h := range t.hosts {
+		for _, r := range g.Rules {
+			k := g.ID + "/" + r.ID
+			if v, ok := h.Counters[k]; ok {
+				s := sums[k]
+				s.Packets += v.Packets
+				s.Bytes += v.Bytes
+				sums[k] = s
+			}
+		}
+	}
+	t.mu.Unlock()
+	out := make([]RuleCount, 0, len(g.Rules))
+	for _, r := range g.Rules {
+		out = append(out, RuleCount{Rule: r, RuleCounter: sums[g.ID+"/"+r.ID]})
+	}
+	return g, out, nil
+}

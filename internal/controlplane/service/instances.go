@@ -1,0 +1,666 @@
+package service
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// classicPool is the shared classic network: classic instances of every
+// account in a region take their private addresses from it.
+var classicPool = netip.MustParsePrefix("10.0.0.0/8")
+
+// Limits of the instance actions.
+const (
+	MaxLaunchAmount        = 100 // instances of one RunInstances
+	MaxBandwidthOut        = 100 // Mbit/s
+	MaxInstanceFilterItems = 100 // entries of one DescribeInstances list filter
+)
+
+// LaunchInput is a RunInstances (Amount instances) or CreateInstance (one)
+// request. Addresses are text, as requests give them: the service says
+// what is wrong with them.
+type LaunchInput struct {
+	Caller       Caller
+	Amount       int    // 1 to MaxLaunchAmount (RunInstances; CreateInstance makes one)
+	ImageID      string // required
+	InstanceType string // required
+	Name         string
+	Description  string
+	HostName     string // checked, not kept: responses derive it from the ID
+	ZoneID       string // optional with a vSwitch; its zone without
+	VSwitchID    string // "" launches into the classic network
+	PrivateIP    string // pinned IPv4 address (Amount 1 only)
+	IPv6Count    int    // 0 or 1
+	IPv6         []string
+	// BandwidthOut (Mbit/s) gives RunInstances instances a public IP when
+	// positive.
+	BandwidthOut int
+	// SecurityGroupID or SecurityGroupIDs: the groups of every instance.
+	SecurityGroupID  string
+	SecurityGroupIDs []string
+	Tags             []model.Tag
+	DryRun           bool // check everything, create nothing: answers DryRunOperation
+	Idempotency      `json:"-"`
+}
+
+// launchSpec is a checked launch.
+type launchSpec struct {
+	amount       int
+	imageID      string
+	instanceType string
+	name         string
+	description  string
+	zone         string
+	vswitchID    string
+	privateIP    netip.Addr // pinned, or zero to allocate
+	ipv6Count    int
+	ipv6         netip.Addr // pinned, or zero
+	bandwidthOut int
+	groups       []string
+	tags         []model.Tag
+	dryRun       bool
+}
+
+// parseLaunch checks what a launch says on its own; multi allows Amount.
+func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
+	sp := &launchSpec{amount: 1, imageID: in.ImageID, instanceType: in.InstanceType, name: in.Name,
+		description: in.Description, zone: in.ZoneID, vswitchID: in.VSwitchID, dryRun: in.DryRun}
+	for _, f := range []struct{ name, v string }{{"ImageId", in.ImageID}, {"InstanceType", in.InstanceType}} {
+		if f.v == "" {
+			return nil, ecserr.MissingParameter(f.name)
+		}
+	}
+	if multi {
+		sp.amount = in.Amount
+		if sp.amount < 1 || sp.amount > MaxLaunchAmount {
+			return nil, ecserr.InvalidParameter("Amount", fmt.Sprintf("it must be from 1 to %d", MaxLaunchAmount))
+		}
+	}
+	if err := validateInstanceText(in.Name, in.Description, in.HostName); err != nil {
+		return nil, err
+	}
+	if in.PrivateIP != "" {
+		a, err := netip.ParseAddr(in.PrivateIP)
+		if err != nil || !a.Is4() {
+			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", in.PrivateIP)
+		}
+		if sp.amount > 1 {
+			return nil, ecserr.InvalidParameter("PrivateIpAddress", "a fixed address can only be given with Amount=1")
+		}
+		sp.privateIP = a
+	}
+	sp.ipv6Count = in.IPv6Count
+	if sp.ipv6Count < 0 || sp.ipv6Count > 1 {
+		return nil, ecserr.InvalidParameter("Ipv6AddressCount", "Palisade gives an instance at most one IPv6 address: use 0 or 1")
+	}
+	if six := in.IPv6; len(six) > 0 {
+		a, err := netip.ParseAddr(six[0])
+		switch {
+		case len(six) > 1:
+			return nil, ecserr.InvalidParameter("Ipv6Address.N", "Palisade gives an instance at most one IPv6 address")
+		case sp.ipv6Count > 0:
+			return nil, ecserr.InvalidParameter("Ipv6Address.N", "give Ipv6Address.N or Ipv6AddressCount, not both")
+		case err != nil || !a.Is6() || a.Is4In6():
+			return nil, ecserr.BadRequest("InvalidIpv6Address.Malformed", "Ipv6Address.1 %q is not an IPv6 address.", six[0])
+		case sp.amount > 1:
+			return nil, ecserr.InvalidParameter("Ipv6Address.N", "a fixed address can only be given with Amount=1")
+		}
+		sp.ipv6 = a
+	}
+	sp.bandwidthOut = in.BandwidthOut
+	if sp.bandwidthOut < 0 || sp.bandwidthOut > MaxBandwidthOut {
+		return nil, ecserr.InvalidParameter("InternetMaxBandwidthOut", fmt.Sprintf("it must be from 0 to %d Mbit/s", MaxBandwidthOut))
+	}
+	one, many := in.SecurityGroupID, in.SecurityGroupIDs
+	switch {
+	case one != "" && len(many) > 0:
+		return nil, ecserr.InvalidParameter("SecurityGroupIds.N", "give SecurityGroupId or SecurityGroupIds.N, not both")
+	case one != "":
+		sp.groups = []string{one}
+	case len(many) > 0:
+		sp.groups = slices.Clone(many)
+	default:
+		return nil, ecserr.MissingParameter("SecurityGroupId")
+	}
+	if err := checkRepeats(sp.groups); err != nil {
+		return nil, err
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return nil, e
+	}
+	sp.tags = in.Tags
+	return sp, nil
+}
+
+// validateInstanceText checks a name, description and host name when given.
+func validateInstanceText(name, description, hostName string) error {
+	if name != "" && !model.ValidName(name) {
+		return ecserr.BadRequest("InvalidInstanceName.Malformed", "InstanceName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", name)
+	}
+	if description != "" && !model.ValidDescription(description) {
+		return ecserr.BadRequest("InvalidDescription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	if hostName != "" && !validHostName(hostName) {
+		return ecserr.BadRequest("InvalidHostName.Malformed", "HostName %q is not valid: 2 to 64 letters, digits, '.' or '-', not starting or ending with '.' or '-', without '..'.", hostName)
+	}
+	return nil
+}
+
+func validHostName(s string) bool {
+	if len(s) < 2 || len(s) > 64 || strings.Contains(s, "..") || strings.ContainsAny(s[:1]+s[len(s)-1:], ".-") {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRepeats refuses a group list naming a group twice, before any lookup.
+func checkRepeats(ids []string) error {
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			return ecserr.New(http.StatusNotFound, "InvalidParameter.SecurityGroupIdRepeated", "Security group %s is given more than once.", id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// addrSpace is where one launch takes its addresses: a vSwitch, or the
+// classic network.
+type addrSpace struct {
+	v4, v6        netip.Prefix
+	taken, taken6 map[netip.Addr]bool
+	where         string // how errors name the space
+}
+
+// launch creates sp.amount instances in status and returns their IDs. With
+// publicIP, a positive InternetMaxBandwidthOut also gives each a public IP.
+func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
+	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
+		ImageID: sp.imageID, InstanceType: sp.instanceType, Status: status, Created: s.Now()}
+	space, err := launchSpace(tx, c, sp, &base)
+	if err != nil {
+		return nil, err
+	}
+	if a := sp.privateIP; a.IsValid() {
+		switch {
+		case !space.v4.Contains(a):
+			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
+		case !Assignable(space.v4, a):
+			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
+		case space.taken[a]:
+			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
+		}
+	}
+	if a := sp.ipv6; a.IsValid() {
+		switch {
+		case !Assignable(space.v6, a):
+			return nil, ecserr.BadRequest("InvalidIpv6Address.Mismatch", "Ipv6Address %s is not an assignable address of %s (%s).", a, space.where, space.v6)
+		case space.taken6[a]:
+			return nil, ecserr.BadRequest("InvalidIpv6Address.Duplicated", "Ipv6Address %s is already used in %s.", a, space.where)
+		}
+	}
+	// Every instance of the launch gets the same groups: check the set once,
+	// counting the whole batch against the groups' member limits.
+	probe := base
+	probe.ID = "being launched"
+	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount); err != nil {
+		return nil, err
+	}
+	var public map[netip.Addr]bool
+	if publicIP && sp.bandwidthOut > 0 {
+		if public, err = publicIPsTaken(tx); err != nil {
+			return nil, err
+		}
+	}
+	var ids []string
+	for range sp.amount {
+		in := base
+		in.ID = model.NewID("i")
+		in.Tags = slices.Clone(sp.tags)
+		if in.Name == "" {
+			in.Name = in.ID // as ECS names unnamed instances
+		}
+		if in.PrivateIP = sp.privateIP; !in.PrivateIP.IsValid() {
+			a, ok := allocateAddr(space.v4, space.taken)
+			if !ok {
+				return nil, ecserr.BadRequest("InvalidVSwitchId.IpNotEnough", "%s has no free private address left; use another vSwitch or a larger block.", space.where)
+			}
+			in.PrivateIP = a
+		}
+		space.taken[in.PrivateIP] = true
+		if in.IPv6 = sp.ipv6; !in.IPv6.IsValid() && sp.ipv6Count > 0 {
+			a, ok := allocateAddr(space.v6, space.taken6)
+			if !ok {
+				return nil, ecserr.BadRequest("InvalidVSwitchId.IpNotEnough", "%s has no free IPv6 address left.", space.where)
+			}
+			in.IPv6 = a
+		}
+		if in.IPv6.IsValid() {
+			space.taken6[in.IPv6] = true
+		}
+		if public != nil {
+			if in.PublicIP, err = allocatePublicIP(public); err != nil {
+				return nil, err
+			}
+		}
+		in.SecurityGroups = slices.Clone(sp.groups)
+		if err := PutInstance(tx, &in); err != nil {
+			return nil, err
+		}
+		ids = append(ids, in.ID)
+	}
+	if sp.dryRun { // every check passed; the error rolls the transaction back
+		return nil, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
+	}
+	return ids, nil
+}
+
+// launchSpace resolves the network of a launch (the vSwitch, or the classic
+// network without one), fills the instance's zone and network, and collects
+// the addresses already taken there.
+func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
+	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
+	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
+	if sp.vswitchID == "" {
+		if wantSix {
+			return nil, ecserr.BadRequest("InvalidNetworkType.NotSupported", "Classic instances have no IPv6 address; give VSwitchId to launch into a VPC.")
+		}
+		r, _ := model.LookupRegion(c.Region)
+		in.Zone = sp.zone
+		if in.Zone == "" {
+			in.Zone = r.Zones[0]
+		} else if err := checkZone(c.Region, in.Zone); err != nil {
+			return nil, err
+		}
+		space.v4, space.where = classicPool, "the classic network"
+		all, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{Region: c.Region})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range all {
+			if o.Classic() {
+				space.taken[o.PrivateIP] = true
+			}
+		}
+		return space, nil
+	}
+	w, err := getVSwitch(tx, c, sp.vswitchID)
+	if err != nil {
+		return nil, err
+	}
+	if sp.zone != "" && sp.zone != w.Zone {
+		return nil, ecserr.BadRequest("InvalidVSwitchId.Mismatch", "vSwitch %s is in zone %s, not in %s; leave ZoneId out or give the vSwitch's zone.", w.ID, w.Zone, sp.zone)
+	}
+	if wantSix && !w.IPv6CIDR.IsValid() {
+		return nil, ecserr.BadRequest("InvalidVSwitch.Ipv6NotTurnOn", "vSwitch %s has no IPv6 block; create it with Ipv6CidrBlock in a VPC with IPv6.", w.ID)
+	}
+	in.Zone, in.VpcID, in.VSwitchID = w.Zone, w.VpcID, w.ID
+	space.v4, space.v6, space.where = w.CIDR, w.IPv6CIDR, "vSwitch "+w.ID
+	insts, err := list[model.Instance](tx, KindInstance, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range insts {
+		if o.VSwitchID == w.ID {
+			space.taken[o.PrivateIP] = true
+			if o.IPv6.IsValid() {
+				space.taken6[o.IPv6] = true
+			}
+		}
+	}
+	return space, nil
+}
+
+// The results RunInstances and CreateInstance keep for a ClientToken retry,
+// in the JSON shape earlier servers stored (their ECS responses), so a
+// retry across an upgrade still finds its first answer.
+type (
+	runResult struct {
+		InstanceIdSets struct{ InstanceIdSet []string }
+	}
+	createResult struct{ InstanceId string }
+)
+
+// RunInstances launches 1 to MaxLaunchAmount running instances and returns
+// their IDs.
+func (s *Service) RunInstances(ctx context.Context, in LaunchInput) ([]string, error) {
+	c := in.Caller
+	sp, err := parseLaunch(&in, true)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Update(s, ctx, c, "RunInstances", in.Idempotency, in, func(tx store.Tx) (runResult, error) {
+		var r runResult
+		ids, err := s.launch(tx, c, sp, model.StatusRunning, true)
+		r.InstanceIdSets.InstanceIdSet = ids
+		return r, err
+	})
+	return res.InstanceIdSets.InstanceIdSet, err
+}
+
+// CreateInstance creates one stopped instance and returns its ID. As in
+// ECS it gets no public IP from BandwidthOut; bind an EIP instead.
+func (s *Service) CreateInstance(ctx context.Context, in LaunchInput) (string, error) {
+	c := in.Caller
+	sp, err := parseLaunch(&in, false)
+	if err != nil {
+		return "", err
+	}
+	res, err := Update(s, ctx, c, "CreateInstance", in.Idempotency, in, func(tx store.Tx) (createResult, error) {
+		ids, err := s.launch(tx, c, sp, model.StatusStopped, false)
+		if err != nil {
+			return createResult{}, err
+		}
+		return createResult{InstanceId: ids[0]}, nil
+	})
+	return res.InstanceId, err
+}
+
+// InstanceView is an instance with what its descriptions show besides it.
+type InstanceView struct {
+	Instance *model.Instance
+	EIP      *model.EIP // the bound EIP, if any
+	// AppliedRevision is the store revision the agent of the instance's
+	// host reports having applied (0 without a host or a report).
+	AppliedRevision int64
+}
+
+func (s *Service) instanceView(tx store.ReadTx, inst *model.Instance) (InstanceView, error) {
+	v := InstanceView{Instance: inst}
+	if inst.EipID != "" {
+		eip, ok, err := store.GetAs[model.EIP](tx, KindEIP, inst.EipID)
+		if err != nil {
+			return v, err
+		}
+		if ok {
+			v.EIP = &eip
+		}
+	}
+	if inst.Host != "" {
+		v.AppliedRevision = s.AppliedRevision(inst.Host)
+	}
+	return v, nil
+}
+
+// DescribeInstancesInput filters the caller's instances; zero fields do not.
+type DescribeInstancesInput struct {
+	Caller Caller
+	// Address and ID lists, at most MaxInstanceFilterItems each. VPC
+	// addresses are "private", classic ones "inner"; an EIP's address is
+	// in EIPs, a plain public IP in Public.
+	IDs, Private, Inner, Public, EIPs, IPv6 []string
+	NetworkType                             string // vpc or classic, any case
+	VpcID, VSwitchID, ZoneID, Status        string
+	ImageID, InstanceType                   string
+	SecurityGroupID                         string
+	Name                                    string // * stands for any text
+	Tags                                    []model.Tag
+	Page                                    Page
+}
+
+func (f *DescribeInstancesInput) check() error {
+	for _, l := range []struct {
+		name string
+		v    []string
+	}{{"InstanceIds", f.IDs}, {"PrivateIpAddresses", f.Private}, {"InnerIpAddresses", f.Inner}, {"PublicIpAddresses", f.Public}, {"EipAddresses", f.EIPs}} {
+		if len(l.v) > MaxInstanceFilterItems {
+			return ecserr.InvalidParameter(l.name, fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
+		}
+	}
+	switch f.NetworkType = strings.ToLower(f.NetworkType); f.NetworkType {
+	case "", "vpc", "classic":
+	default:
+		return ecserr.InvalidParameter("InstanceNetworkType", "it must be vpc or classic")
+	}
+	if e := model.ValidateTags(f.Tags); e != nil {
+		return e
+	}
+	return nil
+}
+
+func (f *DescribeInstancesInput) match(in *model.Instance) bool {
+	str := func(a netip.Addr) string {
+		if a.IsValid() {
+			return a.String()
+		}
+		return ""
+	}
+	plainPublic, eip := "", ""
+	if in.EipID != "" {
+		eip = str(in.PublicIP)
+	} else {
+		plainPublic = str(in.PublicIP)
+	}
+	for _, ex := range []struct{ want, have string }{{f.VpcID, in.VpcID}, {f.VSwitchID, in.VSwitchID}, {f.ZoneID, in.Zone},
+		{f.Status, in.Status}, {f.ImageID, in.ImageID}, {f.InstanceType, in.InstanceType}} {
+		if ex.want != "" && ex.want != ex.have {
+			return false
+		}
+	}
+	private, inner := str(in.PrivateIP), ""
+	network := "vpc"
+	if in.Classic() {
+		private, inner, network = "", private, "classic"
+	}
+	listed := func(list []string, a string) bool { return len(list) == 0 || a != "" && slices.Contains(list, a) }
+	return listed(f.IDs, in.ID) &&
+		(f.SecurityGroupID == "" || slices.Contains(in.SecurityGroups, f.SecurityGroupID)) &&
+		(f.Name == "" || nameMatches(f.Name, in.Name)) &&
+		(f.NetworkType == "" || f.NetworkType == network) &&
+		listed(f.Private, private) && listed(f.Inner, inner) && listed(f.Public, plainPublic) &&
+		listed(f.EIPs, eip) && listed(f.IPv6, str(in.IPv6)) &&
+		matchTags(in.Tags, f.Tags)
+}
+
+// nameMatches matches an InstanceName filter, where * stands for any text.
+func nameMatches(pattern, name string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	rest := name[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(rest, part)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(part):]
+	}
+	return strings.HasSuffix(rest, parts[len(parts)-1])
+}
+
+// DescribeInstances returns one page of the caller's instances in a region,
+// newest first.
+func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (Listing[InstanceView], error) {
+	c := in.Caller
+	if err := in.check(); err != nil {
+		return Listing[InstanceView]{}, err
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
+		insts, err := list[model.Instance](tx, KindInstance, c)
+		if err != nil {
+			return Listing[InstanceView]{}, err
+		}
+		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
+			if c := b.Created.Compare(a.Created); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		var matched []*model.Instance
+		for _, inst := range insts {
+			if in.match(inst) {
+				matched = append(matched, inst)
+			}
+		}
+		out := Listing[InstanceView]{Total: len(matched)}
+		var paged []*model.Instance
+		paged, out.NextToken = paginate(matched, in.Page)
+		for _, inst := range paged {
+			v, err := s.instanceView(tx, inst)
+			if err != nil {
+				return Listing[InstanceView]{}, err
+			}
+			out.Items = append(out.Items, v)
+		}
+		return out, nil
+	})
+}
+
+// DescribeInstanceAttribute returns one instance of the caller.
+func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, id string) (InstanceView, error) {
+	return View(s, ctx, func(tx store.ReadTx) (InstanceView, error) {
+		inst, err := GetInstance(tx, c, id)
+		if err != nil {
+			return InstanceView{}, err
+		}
+		return s.instanceView(tx, inst)
+	})
+}
+
+// InstanceRef names an instance of the caller.
+type InstanceRef struct {
+	Caller      Caller
+	InstanceID  string
+	Idempotency `json:"-"`
+}
+
+// changeStatus moves an instance from one status to another, refusing any
+// other starting status.
+func (s *Service) changeStatus(ctx context.Context, in InstanceRef, action, from, to string) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if inst.Status != from {
+			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs a %s instance.", inst.ID, inst.Status, action, from)
+		}
+		inst.Status = to
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
+// StartInstance starts a stopped instance.
+func (s *Service) StartInstance(ctx context.Context, in InstanceRef) error {
+	return s.changeStatus(ctx, in, "StartInstance", model.StatusStopped, model.StatusRunning)
+}
+
+// StopInstance stops a running instance.
+func (s *Service) StopInstance(ctx context.Context, in InstanceRef) error {
+	return s.changeStatus(ctx, in, "StopInstance", model.StatusRunning, model.StatusStopped)
+}
+
+// DeleteInstanceInput names an instance to delete.
+type DeleteInstanceInput struct {
+	Caller      Caller
+	InstanceID  string
+	Force       bool // delete it whatever its status
+	Idempotency `json:"-"`
+}
+
+// DeleteInstance deletes a stopped instance (any with Force); its EIP stays
+// allocated but unbound, its plain public IP returns to the pool.
+func (s *Service) DeleteInstance(ctx context.Context, in DeleteInstanceInput) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "DeleteInstance", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if inst.Status != model.StatusStopped && !in.Force {
+			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; stop it first or pass Force=true.", inst.ID, inst.Status)
+		}
+		if inst.EipID != "" {
+			eip, ok, err := store.GetAs[model.EIP](tx, KindEIP, inst.EipID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if ok {
+				eip.Status, eip.InstanceID = EipAvailable, ""
+				if err := putEIP(tx, &eip); err != nil {
+					return struct{}{}, err
+				}
+			}
+		}
+		return struct{}{}, tx.Delete(KindInstance, inst.ID)
+	})
+	return err
+}
+
+// ModifyInstanceInput changes an instance: nil fields stay; a non-empty
+// SecurityGroupIDs replaces its whole group set (VPC instances only).
+type ModifyInstanceInput struct {
+	Caller           Caller
+	InstanceID       string
+	Name             *string
+	Description      *string
+	HostName         string // checked, not kept
+	SecurityGroupIDs []string
+	Idempotency      `json:"-"`
+}
+
+// ModifyInstanceAttribute renames an instance, changes its description, or
+// replaces its security groups.
+func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstanceInput) error {
+	c := in.Caller
+	var name, desc string
+	if in.Name != nil {
+		name = *in.Name
+	}
+	if in.Description != nil {
+		desc = *in.Description
+	}
+	if err := validateInstanceText(name, desc, in.HostName); err != nil {
+		return err
+	}
+	groups := in.SecurityGroupIDs
+	if err := checkRepeats(groups); err != nil {
+		return err
+	}
+	_, err := Update(s, ctx, c, "ModifyInstanceAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if len(groups) > 0 {
+			if inst.Classic() {
+				return struct{}{}, ecserr.BadRequest("InvalidNetworkType.NotSupported", "Instance %s is on the classic network, whose instances cannot change security groups this way; use JoinSecurityGroup and LeaveSecurityGroup.", inst.ID)
+			}
+			if len(groups) > model.MaxGroupsPerInstance {
+				return struct{}{}, ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", inst.ID, len(groups), model.MaxGroupsPerInstance)
+			}
+			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1); err != nil {
+				return struct{}{}, err
+			}
+		}
+		if in.Name != nil {
+			inst.Name = *in.Name
+		}
+		if in.Description != nil {
+			inst.Description = *in.Description
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}

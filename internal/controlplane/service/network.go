@@ -1,0 +1,203 @@
+package service
+
+import (
+	"cmp"
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Addresses: the private ranges VPCs take blocks from, and how addresses of
+// a block, of the public pool and of the IPv6 pool are handed out.
+
+var (
+	privateIPv4 = []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+	}
+	// PublicPool is where EIPs and instances' public IPs come from.
+	PublicPool = netip.MustParsePrefix("47.96.0.0/16")
+	// ipv6Pool is where VPCs' /56 blocks come from (a China Unicom-like
+	// 2408::/16 space, as Alibaba Cloud hands out).
+	ipv6Pool = netip.MustParsePrefix("2408:4000::/20")
+)
+
+// putVPC stores a VPC.
+func putVPC(tx store.Tx, v *model.VPC) error {
+	return store.PutAs(tx, KindVPC, v.ID, v.Owner, v.Region, v)
+}
+
+// putVSwitch stores a vSwitch.
+func putVSwitch(tx store.Tx, v *model.VSwitch) error {
+	return store.PutAs(tx, KindVSwitch, v.ID, v.Owner, v.Region, v)
+}
+
+// putEIP stores an EIP.
+func putEIP(tx store.Tx, e *model.EIP) error {
+	return store.PutAs(tx, KindEIP, e.ID, e.Owner, e.Region, e)
+}
+
+// parsePrivateCIDR parses an IPv4 block inside the private ranges with a
+// mask from minBits to maxBits.
+func parsePrivateCIDR(s string, minBits, maxBits int) (netip.Prefix, *ecserr.Error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q is not an IPv4 CIDR block such as 192.168.0.0/16.", s)
+	case p != p.Masked():
+		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q has host bits set; give the network address, %s.", s, p.Masked())
+	case p.Bits() < minBits || p.Bits() > maxBits:
+		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "The mask of CidrBlock %q must be from /%d to /%d.", s, minBits, maxBits)
+	}
+	for _, r := range privateIPv4 {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return p, nil
+		}
+	}
+	return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q must lie inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.", s)
+}
+
+// cidrInside reports whether block inner lies inside outer.
+func cidrInside(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// lastAddr is the highest address of a block (the broadcast address).
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// addrStep returns a moved by n addresses (n >= 0).
+func addrStep(a netip.Addr, n int) netip.Addr {
+	for range n {
+		a = a.Next()
+	}
+	return a
+}
+
+// Assignable reports whether a may be given to a NIC of block p. Alibaba
+// Cloud reserves the first address and the last three of every vSwitch.
+func Assignable(p netip.Prefix, a netip.Addr) bool {
+	return p.Contains(a) && p.Masked().Addr().Less(a) && a.Compare(lastAssignable(p)) <= 0
+}
+
+func lastAssignable(p netip.Prefix) netip.Addr { return lastAddr(p).Prev().Prev().Prev() }
+
+// allocateAddr returns the lowest assignable address of p not taken. It starts
+// at the fourth host address, leaving the low ones to clients that pin
+// addresses, and wraps around to them only when the rest is full.
+func allocateAddr(p netip.Prefix, taken map[netip.Addr]bool) (netip.Addr, bool) {
+	first := p.Masked().Addr()
+	last := lastAssignable(p)
+	start := addrStep(first, 4)
+	if last.Less(start) {
+		start = first.Next()
+	}
+	for a := start; a.IsValid() && a.Compare(last) <= 0; a = a.Next() {
+		if !taken[a] {
+			return a, true
+		}
+	}
+	for a := first.Next(); a.Less(start); a = a.Next() {
+		if !taken[a] {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// publicIPsTaken returns every public address in use in the store: EIPs,
+// allocated or bound, and instances' plain public IPs. The pool is shared
+// by all accounts and regions, like the Internet.
+func publicIPsTaken(tx store.ReadTx) (map[netip.Addr]bool, error) {
+	taken := map[netip.Addr]bool{}
+	eips, err := store.ListAs[model.EIP](tx, KindEIP, store.Query{})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eips {
+		taken[e.Address] = true
+	}
+	insts, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range insts {
+		if in.PublicIP.IsValid() {
+			taken[in.PublicIP] = true
+		}
+	}
+	return taken, nil
+}
+
+func allocatePublicIP(taken map[netip.Addr]bool) (netip.Addr, error) {
+	a, ok := allocateAddr(PublicPool, taken)
+	if !ok {
+		return a, ecserr.BadRequest("QuotaExceeded.Eip", "The public address pool %s is exhausted; release EIPs or instances with public IPs.", PublicPool)
+	}
+	taken[a] = true
+	return a, nil
+}
+
+// ipv6Block returns the i-th /56 of the IPv6 pool.
+func ipv6Block(i uint64) netip.Prefix {
+	b := ipv6Pool.Addr().As16()
+	hi := binary.BigEndian.Uint64(b[:8]) | i<<8 // i fills bits 20..55
+	binary.BigEndian.PutUint64(b[:8], hi)
+	return netip.PrefixFrom(netip.AddrFrom16(b), 56)
+}
+
+// vswitchIPv6Block returns the /64 with index k (0..255) of a VPC's /56.
+func vswitchIPv6Block(vpc netip.Prefix, k int) netip.Prefix {
+	b := vpc.Masked().Addr().As16()
+	b[7] = byte(k)
+	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
+}
+
+// vpcIPv6Blocks returns the IPv6 blocks of every VPC in the store.
+func vpcIPv6Blocks(tx store.ReadTx) ([]netip.Prefix, error) {
+	vpcs, err := store.ListAs[model.VPC](tx, KindVPC, store.Query{})
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, v := range vpcs {
+		if v.IPv6CIDR.IsValid() {
+			out = append(out, v.IPv6CIDR)
+		}
+	}
+	return out, nil
+}
+
+// byCreation orders resources newest first, then by ID, so pages are stable.
+func byCreation[T any](items []*T, created func(*T) (int64, string)) {
+	slices.SortStableFunc(items, func(a, b *T) int {
+		ta, ia := created(a)
+		tb, ib := created(b)
+		if c := cmp.Compare(tb, ta); c != 0 {
+			return c
+		}
+		return strings.Compare(ia, ib)
+	})
+}
+
+// checkZone checks that zone is a zone of region.
+func checkZone(region, zone string) error {
+	r, _ := model.LookupRegion(region)
+	if !r.HasZone(zone) {
+		return ecserr.NotFound("InvalidZoneId.NotFound", "zone "+strconv.Quote(zone)+" of region "+region+" (DescribeZones lists them)")
+	}
+	return nil
+}

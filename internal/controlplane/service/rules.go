@@ -1,0 +1,401 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// RulesInput names rules of one direction of a group: the rules to add
+// (Authorize) or, by their fields or IDs, to remove (Revoke).
+type RulesInput struct {
+	Caller          Caller
+	SecurityGroupID string
+	Direction       model.Direction
+	// Permissions are rules as ECS requests give them, at most
+	// model.MaxPermissionsPerAPI.
+	Permissions []model.RuleInput
+	// RuleIDs name rules to revoke (Revoke only; instead of Permissions).
+	RuleIDs     []string
+	Idempotency `json:"-"`
+}
+
+// ruleAction is the ECS action of a rule change in a direction.
+func ruleAction(verb string, dir model.Direction) string {
+	if dir == model.Egress {
+		return verb + "SecurityGroupEgress"
+	}
+	return verb + "SecurityGroup"
+}
+
+// checkPermissionCount bounds the rules of one call.
+func checkPermissionCount(in *RulesInput, allowNone bool) error {
+	switch {
+	case len(in.Permissions) > model.MaxPermissionsPerAPI:
+		return ecserr.BadRequest("InvalidParam.Permissions", "At most %d Permissions per call; %d were given.", model.MaxPermissionsPerAPI, len(in.Permissions))
+	case len(in.Permissions) == 0 && !allowNone:
+		return ecserr.MissingParameter("Permissions")
+	}
+	return nil
+}
+
+// resolveRule validates a rule input for group g and resolves its peer: a
+// peer group must exist in the region and be owned by the named account (the
+// caller's when none is named); a prefix list must be the caller's. n is the
+// input's place in Permissions.N, 0 when it stands alone.
+func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Direction, in model.RuleInput, n int) (model.Rule, error) {
+	r, owner, e := model.ParseRule(dir, in, g.Classic())
+	if e != nil {
+		if n > 0 {
+			e = ecserr.New(e.Status, e.Code, "Permissions.%d: %s", n, e.Message).At(e.Field)
+		}
+		return r, e
+	}
+	side := "Source"
+	if dir == model.Egress {
+		side = "Dest"
+	}
+	if r.Peer.GroupID != "" {
+		peer, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, r.Peer.GroupID)
+		if err != nil {
+			return r, err
+		}
+		want := c.Account
+		if owner.ID != "" {
+			want = owner.ID
+		} else if owner.Account != "" {
+			want = accountUID(tx, owner.Account)
+		}
+		if !ok || peer.Owner != want || peer.Region != g.Region {
+			return r, ecserr.New(http.StatusNotFound, "Invalid"+side+"GroupId.NotFound", "The specified %sGroupId %q does not exist in account %s in %s.", side, r.Peer.GroupID, want, g.Region)
+		}
+		if e := model.CheckGroupPeer(g, &peer, dir); e != nil {
+			return r, e
+		}
+		r.Peer.GroupOwner = peer.Owner
+	}
+	if r.Peer.PrefixListID != "" {
+		pl, err := getPrefixList(tx, Caller{Account: c.Account, Region: g.Region}, r.Peer.PrefixListID)
+		if err != nil {
+			return r, err
+		}
+		if e := model.CheckPrefixListPeer(&r, pl, dir); e != nil {
+			return r, e
+		}
+	}
+	return r, nil
+}
+
+// accountUID resolves an account named by UID or by name.
+func accountUID(tx store.ReadTx, nameOrUID string) string {
+	if _, err := strconv.ParseUint(nameOrUID, 10, 64); err == nil {
+		return nameOrUID
+	}
+	accts, _ := store.ListAs[model.Account](tx, KindAccount, store.Query{})
+	for _, a := range accts {
+		if a.Name == nameOrUID {
+			return a.UID
+		}
+	}
+	return nameOrUID
+}
+
+// checkQuotas checks a changed group against its own quotas and, for every
+// member, the NIC-wide rule total.
+func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
+	pls := prefixListsOf(tx, c)
+	if e := model.CheckRuleQuotas(g, pls); e != nil {
+		return e
+	}
+	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
+	if err != nil {
+		return err
+	}
+	for _, in := range ms {
+		var groups []*model.SecurityGroup
+		for _, id := range in.SecurityGroups {
+			if id == g.ID {
+				groups = append(groups, g)
+				continue
+			}
+			other, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				groups = append(groups, &other)
+			}
+		}
+		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {
+			return e
+		}
+	}
+	for _, r := range g.Rules {
+		if r.Peer.PrefixListID == "" {
+			continue
+		}
+		uses, err := PrefixListUses(tx, g.Region, r.Peer.PrefixListID)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(uses, g.ID) && len(uses) >= model.MaxPrefixListUses {
+			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", r.Peer.PrefixListID, len(uses))
+		}
+	}
+	return nil
+}
+
+// Authorize adds rules to a group (AuthorizeSecurityGroup and its Egress
+// twin). A rule identical to an existing one adds nothing (its description
+// is updated when one is given).
+func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
+	c, dir := in.Caller, in.Direction
+	if err := checkPermissionCount(&in, false); err != nil {
+		return err
+	}
+	_, err := Update(s, ctx, c, ruleAction("Authorize", dir), in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		seen := map[string]bool{}
+		for i, p := range in.Permissions {
+			r, err := resolveRule(tx, c, g, dir, p, i+1)
+			if err != nil {
+				return struct{}{}, err
+			}
+			key := r.Key()
+			if seen[key] {
+				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "Permissions.%d repeats an earlier rule of the same request.", i+1)
+			}
+			seen[key] = true
+			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return o.Key() == key }); j >= 0 {
+				if r.Description != "" {
+					g.Rules[j].Description = r.Description
+				}
+				continue
+			}
+			r.ID, r.Created = model.NewID("sgr"), s.Now()
+			g.Rules = append(g.Rules, r)
+		}
+		if err := checkQuotas(tx, c, g); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, PutGroup(tx, g)
+	})
+	return err
+}
+
+// Revoke removes rules named by RuleIDs or by their fields (Permissions),
+// never both (RevokeSecurityGroup and its Egress twin).
+func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
+	c, dir := in.Caller, in.Direction
+	if err := checkPermissionCount(&in, len(in.RuleIDs) > 0); err != nil {
+		return err
+	}
+	if len(in.RuleIDs) > 0 && len(in.Permissions) > 0 {
+		return ecserr.BadRequest("InvalidParam.Permissions", "Give SecurityGroupRuleId.N or Permissions, not both.")
+	}
+	if len(in.RuleIDs) > model.MaxPermissionsPerAPI {
+		return ecserr.BadRequest("InvalidParam.SecurityGroupRuleId", "At most %d SecurityGroupRuleId.N per call.", model.MaxPermissionsPerAPI)
+	}
+	_, err := Update(s, ctx, c, ruleAction("Revoke", dir), in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		drop := map[string]bool{}
+		for _, id := range in.RuleIDs {
+			if drop[id] {
+				return struct{}{}, ecserr.BadRequest("InvalidParam.SecurityGroupRuleIdRepeated", "SecurityGroupRuleId %s is given more than once.", id)
+			}
+			if !slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.ID == id && r.Direction == dir }) && !s.LenientRevoke {
+				return struct{}{}, ecserr.New(http.StatusNotFound, "InvalidSecurityGroupRuleId.NotFound", "Security group %s has no %s rule %s.", g.ID, dir, id)
+			}
+			drop[id] = true
+		}
+		for i, p := range in.Permissions {
+			r, err := resolveRule(tx, c, g, dir, p, i+1)
+			if err != nil {
+				return struct{}{}, err
+			}
+			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return o.Key() == r.Key() })
+			if j < 0 {
+				if s.LenientRevoke {
+					continue
+				}
+				return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupRule.RuleNotExist", "Security group %s has no rule matching %s; rules match on protocol, ports, peer, policy and priority (default 1). DescribeSecurityGroupAttribute lists them.", g.ID, describeInput(i+1, len(in.Permissions)))
+			}
+			drop[g.Rules[j].ID] = true
+		}
+		g.Rules = slices.DeleteFunc(g.Rules, func(r model.Rule) bool { return drop[r.ID] })
+		return struct{}{}, PutGroup(tx, g)
+	})
+	return err
+}
+
+func describeInput(n, of int) string {
+	if of == 1 {
+		return "the given rule"
+	}
+	return fmt.Sprintf("Permissions.%d", n)
+}
+
+// ModifyRuleInput changes one rule of a group.
+type ModifyRuleInput struct {
+	Caller          Caller
+	SecurityGroupID string
+	Direction       model.Direction
+	// RuleID names the rule; Changes are the fields to change (empty ones
+	// stay). Without RuleID the rule is the one Changes match, and only its
+	// Description changes (the legacy form).
+	RuleID      string
+	Changes     model.RuleInput
+	Idempotency `json:"-"`
+}
+
+// ModifyRule changes a rule in place (ModifySecurityGroupRule and
+// ModifySecurityGroupEgressRule). With RuleID any field may change except
+// the kind of peer and the NicType.
+func (s *Service) ModifyRule(ctx context.Context, in ModifyRuleInput) error {
+	c, dir := in.Caller, in.Direction
+	action := "ModifySecurityGroupRule"
+	if dir == model.Egress {
+		action = "ModifySecurityGroupEgressRule"
+	}
+	_, err := Update(s, ctx, c, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if id := in.RuleID; id != "" {
+			j := slices.IndexFunc(g.Rules, func(r model.Rule) bool { return r.ID == id && r.Direction == dir })
+			if j < 0 {
+				return struct{}{}, ecserr.New(http.StatusNotFound, "InvalidSecurityGroupRuleId.NotFound", "Security group %s has no %s rule %s.", g.ID, dir, id)
+			}
+			old := g.Rules[j]
+			merged, err := overlay(old, in.Changes)
+			if err != nil {
+				return struct{}{}, err
+			}
+			r, err := resolveRule(tx, c, g, dir, merged, 0)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if r.NicType != old.NicType {
+				return struct{}{}, ecserr.BadRequest("InvalidOperation.ModifyNicType", "The NicType of a rule cannot change; revoke it and authorize a new one.")
+			}
+			for k, o := range g.Rules {
+				if k != j && o.Key() == r.Key() {
+					return struct{}{}, ecserr.BadRequest("InvalidOperation.RuleDuplicate", "The modified rule would duplicate rule %s.", o.ID)
+				}
+			}
+			r.ID, r.Created = old.ID, old.Created
+			g.Rules[j] = r
+		} else {
+			r, err := resolveRule(tx, c, g, dir, in.Changes, 0)
+			if err != nil {
+				return struct{}{}, err
+			}
+			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return o.Key() == r.Key() })
+			if j < 0 {
+				return struct{}{}, ecserr.New(http.StatusNotFound, "SecurityGroupRule.NotFound", "Security group %s has no rule with these fields; give SecurityGroupRuleId to change other fields than Description.", g.ID)
+			}
+			g.Rules[j].Description = r.Description
+		}
+		if err := checkQuotas(tx, c, g); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, PutGroup(tx, g)
+	})
+	return err
+}
+
+// overlay applies the fields of a rule change to an existing rule. The kind
+// of peer may not change.
+func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
+	in := InputOfRule(&old)
+	cur := peerKind(in, old.Direction)
+	merge := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	merge(&in.Policy, next.Policy)
+	merge(&in.Priority, next.Priority)
+	merge(&in.IpProtocol, next.IpProtocol)
+	merge(&in.PortRange, next.PortRange)
+	merge(&in.SourcePortRange, next.SourcePortRange)
+	merge(&in.NicType, next.NicType)
+	merge(&in.Description, next.Description)
+	merge(&in.SourceCidrIp, next.SourceCidrIp)
+	merge(&in.Ipv6SourceCidrIp, next.Ipv6SourceCidrIp)
+	merge(&in.SourceGroupId, next.SourceGroupId)
+	merge(&in.SourceGroupOwnerAccount, next.SourceGroupOwnerAccount)
+	merge(&in.SourceGroupOwnerId, next.SourceGroupOwnerId)
+	merge(&in.SourcePrefixListId, next.SourcePrefixListId)
+	merge(&in.DestCidrIp, next.DestCidrIp)
+	merge(&in.Ipv6DestCidrIp, next.Ipv6DestCidrIp)
+	merge(&in.DestGroupId, next.DestGroupId)
+	merge(&in.DestGroupOwnerAccount, next.DestGroupOwnerAccount)
+	merge(&in.DestGroupOwnerId, next.DestGroupOwnerId)
+	merge(&in.DestPrefixListId, next.DestPrefixListId)
+	if k := peerKind(next, old.Direction); k != "" && k != cur {
+		return in, ecserr.BadRequest("InvalidOperation.ModifySgRuleEntityType", "The peer of rule %s is a %s; it cannot become a %s. Revoke it and authorize a new rule.", old.ID, cur, k)
+	}
+	return in, nil
+}
+
+// peerKind names the kind of peer an input gives: cidr, ipv6, group or prefixlist.
+func peerKind(in model.RuleInput, dir model.Direction) string {
+	v4, v6, g, pl := in.SourceCidrIp, in.Ipv6SourceCidrIp, in.SourceGroupId, in.SourcePrefixListId
+	if dir == model.Egress {
+		v4, v6, g, pl = in.DestCidrIp, in.Ipv6DestCidrIp, in.DestGroupId, in.DestPrefixListId
+	}
+	switch {
+	case v4 != "":
+		return "IPv4 CIDR block"
+	case v6 != "":
+		return "IPv6 CIDR block"
+	case g != "":
+		return "security group"
+	case pl != "":
+		return "prefix list"
+	}
+	return ""
+}
+
+// InputOfRule turns a stored rule back into the fields ECS requests and
+// responses give it.
+func InputOfRule(r *model.Rule) model.RuleInput {
+	in := model.RuleInput{Policy: string(r.Policy), Priority: strconv.Itoa(r.Priority), IpProtocol: string(r.Protocol),
+		PortRange: r.PortRange.String(), SourcePortRange: r.SourcePortRange.String(), NicType: string(r.NicType), Description: r.Description}
+	peer4, peer6, local4, local6 := &in.SourceCidrIp, &in.Ipv6SourceCidrIp, &in.DestCidrIp, &in.Ipv6DestCidrIp
+	group, owner, pl := &in.SourceGroupId, &in.SourceGroupOwnerId, &in.SourcePrefixListId
+	if r.Direction == model.Egress {
+		peer4, peer6, local4, local6 = &in.DestCidrIp, &in.Ipv6DestCidrIp, &in.SourceCidrIp, &in.Ipv6SourceCidrIp
+		group, owner, pl = &in.DestGroupId, &in.DestGroupOwnerId, &in.DestPrefixListId
+	}
+	switch {
+	case r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is6():
+		*peer6 = r.Peer.CIDRText
+	case r.Peer.CIDR.IsValid():
+		*peer4 = r.Peer.CIDRText
+	case r.Peer.GroupID != "":
+		*group, *owner = r.Peer.GroupID, r.Peer.GroupOwner
+	default:
+		*pl = r.Peer.PrefixListID
+	}
+	if r.Local.IsValid() && r.Local.Addr().Is6() {
+		*local6 = r.LocalText
+	} else if r.Local.IsValid() {
+		*local4 = r.LocalText
+	}
+	return in
+}

@@ -1,0 +1,69 @@
+package service
+
+import (
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+func TestRulesLifecycle(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	ssh := model.RuleInput{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}
+	web := model.RuleInput{IpProtocol: "tcp", PortRange: "80/80", SourceCidrIp: "0.0.0.0/0", Policy: "drop", Priority: "5"}
+	rules := func(in RulesInput) RulesInput {
+		in.Caller, in.SecurityGroupID = e.c, sg
+		if in.Direction == "" {
+			in.Direction = model.Ingress
+		}
+		return in
+	}
+
+	for _, tt := range []struct {
+		name string
+		in   RulesInput
+		code string
+	}{
+		{"none", RulesInput{}, "MissingParameter"},
+		{"too many", RulesInput{Permissions: make([]model.RuleInput, model.MaxPermissionsPerAPI+1)}, "InvalidParam.Permissions"},
+		{"repeated", RulesInput{Permissions: []model.RuleInput{ssh, ssh}}, "InvalidParam.DuplicatePermissions"},
+		{"bad priority", RulesInput{Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "1/1", SourceCidrIp: "10.0.0.0/8", Priority: "101"}}}, "InvalidPriority.ValueNotSupported"},
+		{"two", RulesInput{Permissions: []model.RuleInput{ssh, web}}, ""},
+		{"again adds nothing", RulesInput{Permissions: []model.RuleInput{ssh}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantCode(t, e.s.Authorize(e.ctx, rules(tt.in)), tt.code) })
+	}
+	g := e.load(sg)
+	if len(g.Rules) != 2 {
+		t.Fatalf("%d rules, want 2", len(g.Rules))
+	}
+	attr, err := e.s.DescribeSecurityGroupAttribute(e.ctx, GroupAttributeInput{Caller: e.c, SecurityGroupID: sg, Page: Page{Tokens: true, Size: 10}})
+	wantCode(t, err, "")
+	// Priority 5 drop sorts after priority 1 accept.
+	if len(attr.Rules) != 2 || attr.Rules[0].PortRange.String() != "22/22" {
+		t.Fatalf("described rules %+v", attr.Rules)
+	}
+
+	// Modify by ID: the port changes, the ID stays.
+	id := g.Rules[0].ID
+	wantCode(t, e.s.ModifyRule(e.ctx, ModifyRuleInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, RuleID: id,
+		Changes: model.RuleInput{PortRange: "2222/2222"}}), "")
+	wantCode(t, e.s.ModifyRule(e.ctx, ModifyRuleInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, RuleID: id,
+		Changes: model.RuleInput{SourcePrefixListId: "pl-x"}}), "InvalidOperation.ModifySgRuleEntityType")
+	if r := e.load(sg).Rules[0]; r.ID != id || r.PortRange.String() != "2222/2222" {
+		t.Fatalf("after modify: %s %s", r.ID, r.PortRange)
+	}
+
+	// Revoke by ID or by fields, not both; a missing one is an error.
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{RuleIDs: []string{id}, Permissions: []model.RuleInput{web}})), "InvalidParam.Permissions")
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{RuleIDs: []string{id}, Direction: model.Egress})), "InvalidSecurityGroupRuleId.NotFound")
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{RuleIDs: []string{id}})), "")
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{Permissions: []model.RuleInput{web}})), "")
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{Permissions: []model.RuleInput{web}})), "InvalidSecurityGroupRule.RuleNotExist")
+	if n := len(e.load(sg).Rules); n != 0 {
+		t.Fatalf("%d rules left", n)
+	}
+	e.s.LenientRevoke = true
+	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{Permissions: []model.RuleInput{web}})), "")
+}

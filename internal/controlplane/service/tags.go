@@ -1,0 +1,315 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Limits of the tag actions.
+const (
+	MaxTagResourceIDs = 50 // ResourceId.N per call
+	MaxTagFilters     = 5  // TagFilter.N per ListTagResources
+	TagPageSize       = 50 // TagResource rows per ListTagResources page
+)
+
+// tagged is one resource's tags, loaded for reading or changing.
+type tagged struct {
+	ID   string
+	Tags []model.Tag
+	save func(tx store.Tx, tags []model.Tag) error
+}
+
+// taggable is a ResourceType the tag actions serve.
+type taggable struct {
+	Name string // the ResourceType as ECS spells it (lower case)
+	Kind store.Kind
+	load func(rec store.Record) (*tagged, error)
+}
+
+// taggables are the resource types that carry tags, keyed by lower-case name.
+var taggables = map[string]taggable{
+	"securitygroup": {"securitygroup", KindGroup, loadTagged(KindGroup, func(g *model.SecurityGroup) *[]model.Tag { return &g.Tags })},
+	"instance":      {"instance", KindInstance, loadTagged(KindInstance, func(i *model.Instance) *[]model.Tag { return &i.Tags })},
+	"prefixlist":    {"prefixlist", KindPrefixList, loadTagged(KindPrefixList, func(p *model.PrefixList) *[]model.Tag { return &p.Tags })},
+}
+
+// loadTagged decodes a record of type T and gives access to its tags; save
+// writes the record back under its owner and region.
+func loadTagged[T any](kind store.Kind, tags func(*T) *[]model.Tag) func(store.Record) (*tagged, error) {
+	return func(rec store.Record) (*tagged, error) {
+		v := new(T)
+		if err := json.Unmarshal(rec.Data, v); err != nil {
+			return nil, err
+		}
+		return &tagged{ID: rec.ID, Tags: *tags(v), save: func(tx store.Tx, t []model.Tag) error {
+			*tags(v) = t
+			return store.PutAs(tx, kind, rec.ID, rec.Account, rec.Region, v)
+		}}, nil
+	}
+}
+
+// resourceType looks up a ResourceType, matched case-insensitively.
+func resourceType(s string) (taggable, error) {
+	if s == "" {
+		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance or prefixlist.")
+	}
+	t, ok := taggables[strings.ToLower(s)]
+	if !ok {
+		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance or prefixlist.", s)
+	}
+	return t, nil
+}
+
+// resourceIDs drops repeats and checks the count (at most
+// MaxTagResourceIDs); required says whether at least one must be given.
+func resourceIDs(given []string, required bool) ([]string, error) {
+	var ids []string
+	for _, id := range given {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > MaxTagResourceIDs {
+		return nil, ecserr.BadRequest("NumberExceed.ResourceIds", "At most %d ResourceId.N are allowed in one call; %d were given.", MaxTagResourceIDs, len(ids))
+	}
+	if required && len(ids) == 0 {
+		return nil, ecserr.MissingParameter("ResourceId.1")
+	}
+	return ids, nil
+}
+
+// loadResource loads one resource of the caller's account and region; any
+// other is reported as not found.
+func loadResource(tx store.ReadTx, c Caller, t taggable, id string) (*tagged, error) {
+	rec, ok, err := tx.Get(t.Kind, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || rec.Account != c.Account || rec.Region != c.Region {
+		return nil, ecserr.New(http.StatusNotFound, "InvalidResourceId.NotFound", "The %s %q does not exist in this account and region.", t.Name, id)
+	}
+	return t.load(rec)
+}
+
+// TagInput names resources of one type and the tags to add to them.
+type TagInput struct {
+	Caller       Caller
+	ResourceType string // securitygroup, instance or prefixlist, any case
+	ResourceIDs  []string
+	Tags         []model.Tag
+	Idempotency  `json:"-"`
+}
+
+// TagResources adds tags to resources, replacing the values of keys they
+// already have. Every resource must exist; otherwise nothing changes.
+func (s *Service) TagResources(ctx context.Context, in TagInput) error {
+	c := in.Caller
+	t, err := resourceType(in.ResourceType)
+	if err != nil {
+		return err
+	}
+	ids, err := resourceIDs(in.ResourceIDs, true)
+	if err != nil {
+		return err
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return e
+	}
+	if len(in.Tags) == 0 {
+		return ecserr.New(http.StatusNotFound, "MissingParameter.Tags", "Give at least one tag as Tag.N.Key (and Tag.N.Value).")
+	}
+	_, err = Update(s, ctx, c, "TagResources", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		for _, id := range ids {
+			r, err := loadResource(tx, c, t, id)
+			if err != nil {
+				return struct{}{}, err
+			}
+			merged := model.MergeTags(r.Tags, in.Tags)
+			if len(merged) > model.MaxTags {
+				return struct{}{}, ecserr.BadRequest("OperationDenied.QuotaExceed", "The %s %s would carry %d tags; a resource carries at most %d. Remove tags with UntagResources first.", t.Name, id, len(merged), model.MaxTags)
+			}
+			if err := r.save(tx, merged); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// UntagInput names resources of one type and the tag keys to remove.
+type UntagInput struct {
+	Caller       Caller
+	ResourceType string
+	ResourceIDs  []string
+	TagKeys      []string // at most model.MaxTags
+	All          bool     // remove every tag; only counts when TagKeys is empty, as in ECS
+	Idempotency  `json:"-"`
+}
+
+// UntagResources removes tags from resources. Keys a resource does not
+// carry are ignored.
+func (s *Service) UntagResources(ctx context.Context, in UntagInput) error {
+	c := in.Caller
+	t, err := resourceType(in.ResourceType)
+	if err != nil {
+		return err
+	}
+	ids, err := resourceIDs(in.ResourceIDs, true)
+	if err != nil {
+		return err
+	}
+	keys := in.TagKeys
+	if len(keys) > model.MaxTags {
+		return ecserr.BadRequest("NumberExceed.Tags", "At most %d TagKey.N are allowed; %d were given.", model.MaxTags, len(keys))
+	}
+	_, err = Update(s, ctx, c, "UntagResources", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		for _, id := range ids {
+			r, err := loadResource(tx, c, t, id)
+			if err != nil {
+				return struct{}{}, err
+			}
+			kept := []model.Tag{}
+			if len(keys) > 0 || !in.All {
+				kept = slices.DeleteFunc(slices.Clone(r.Tags), func(tg model.Tag) bool { return slices.Contains(keys, tg.Key) })
+			}
+			if len(kept) == len(r.Tags) {
+				continue
+			}
+			if err := r.save(tx, kept); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// TagFilter is a fuzzy tag filter: the key, and value prefixes of which one
+// must match (none: any value).
+type TagFilter struct {
+	Key    string
+	Values []string
+}
+
+func (f TagFilter) match(tags []model.Tag) bool {
+	for _, t := range tags {
+		if t.Key != f.Key {
+			continue
+		}
+		if len(f.Values) == 0 || slices.ContainsFunc(f.Values, func(v string) bool { return strings.HasPrefix(t.Value, v) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// ListTagsInput selects the resources of one type whose tags to list: by
+// ID, and by exact Tags or by fuzzy Filters (not both); at least one of the
+// three.
+type ListTagsInput struct {
+	Caller       Caller
+	ResourceType string
+	ResourceIDs  []string
+	Tags         []model.Tag // exact; an empty value matches any value; at most model.MaxTags
+	Filters      []TagFilter // at most MaxTagFilters
+	Page         Page
+}
+
+// TagRow is one tag of one resource.
+type TagRow struct {
+	ResourceID   string
+	ResourceType string
+	Key, Value   string
+}
+
+func (in *ListTagsInput) match(tags []model.Tag) bool {
+	if !matchTags(tags, in.Tags) {
+		return false
+	}
+	for _, f := range in.Filters {
+		if !f.match(tags) {
+			return false
+		}
+	}
+	return true
+}
+
+// ListTagResources returns one page of the tags of the caller's resources
+// of one type, one row per tag. IDs of resources the caller cannot
+// see give no rows.
+func (s *Service) ListTagResources(ctx context.Context, in ListTagsInput) (Listing[TagRow], error) {
+	c := in.Caller
+	t, err := resourceType(in.ResourceType)
+	if err != nil {
+		return Listing[TagRow]{}, err
+	}
+	ids, err := resourceIDs(in.ResourceIDs, false)
+	if err != nil {
+		return Listing[TagRow]{}, err
+	}
+	switch {
+	case len(in.Tags) > model.MaxTags:
+		return Listing[TagRow]{}, ecserr.BadRequest("NumberExceed.Tags", "At most %d Tag.N are allowed; %d were given.", model.MaxTags, len(in.Tags))
+	case len(in.Filters) > MaxTagFilters:
+		return Listing[TagRow]{}, ecserr.BadRequest("NumberExceed.TagFilters", "At most %d TagFilter.N are allowed; %d were given.", MaxTagFilters, len(in.Filters))
+	case len(in.Tags) > 0 && len(in.Filters) > 0:
+		return Listing[TagRow]{}, ecserr.BadRequest("InvalidParameter.TagFilterConflict", "Tag.N (exact) and TagFilter.N (fuzzy) cannot be combined; use one of them.")
+	case len(ids) == 0 && len(in.Tags) == 0 && len(in.Filters) == 0:
+		return Listing[TagRow]{}, ecserr.MissingParameter("ResourceId.N, Tag.N or TagFilter.N")
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[TagRow], error) {
+		resources, err := taggedResources(tx, c, t, ids)
+		if err != nil {
+			return Listing[TagRow]{}, err
+		}
+		var rows []TagRow
+		for _, r := range resources {
+			if !in.match(r.Tags) {
+				continue
+			}
+			for _, tg := range r.Tags {
+				rows = append(rows, TagRow{ResourceID: r.ID, ResourceType: t.Name, Key: tg.Key, Value: tg.Value})
+			}
+		}
+		return pageOf(rows, in.Page), nil
+	})
+}
+
+// taggedResources loads the named resources of the caller (skipping those it
+// cannot see), or with no IDs all its resources of the type in the region.
+func taggedResources(tx store.ReadTx, c Caller, t taggable, ids []string) ([]*tagged, error) {
+	var out []*tagged
+	if len(ids) > 0 {
+		for _, id := range ids {
+			r, err := loadResource(tx, c, t, id)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	recs, err := tx.List(t.Kind, store.Query{Account: c.Account, Region: c.Region})
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		r, err := t.load(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,283 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// MaxClientToken is the longest ClientToken accepted.
+const MaxClientToken = 64
+
+// Idempotency makes a mutation safe to retry: a retry with the same
+// ClientToken and the same request returns the first result and changes
+// nothing; the token reused for another request is refused.
+type Idempotency struct {
+	ClientToken string // optional; at most MaxClientToken ASCII characters
+	// Fingerprint identifies "the same request". Empty: the input itself
+	// (every field but this struct). The RPC adapter sets it from the
+	// request's parameters, as ECS compares them.
+	Fingerprint string
+}
+
+// fingerprint is i.Fingerprint or a hash of the input's JSON.
+func (i Idempotency) fingerprint(input any) string {
+	if i.Fingerprint != "" {
+		return i.Fingerprint
+	}
+	b, _ := json.Marshal(input)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Update runs a mutation named action in one transaction, under idem's
+// ClientToken (see Idempotency); input is what the fingerprint is made of
+// when idem has none.
+func Update[T any](s *Service, ctx context.Context, c Caller, action string, idem Idempotency, input any, fn func(tx store.Tx) (T, error)) (T, error) {
+	var out T
+	token := idem.ClientToken
+	if len(token) > MaxClientToken {
+		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d ASCII characters.", MaxClientToken)
+	}
+	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		var hash string
+		if token != "" {
+			hash = idem.fingerprint(input)
+			t, ok, err := tx.Token(c.Account, token)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if t.Action != action || t.ParamsHash != hash {
+					return ecserr.BadRequest("IdempotentParameterMismatch", "The ClientToken %q was used before with other parameters; use a new token for a new request.", token)
+				}
+				return json.Unmarshal(t.Response, &out)
+			}
+		}
+		res, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		out = res
+		if token != "" {
+			body, err := json.Marshal(res)
+			if err != nil {
+				return err
+			}
+			return tx.PutToken(store.Token{Account: c.Account, Token: token, Action: action, ParamsHash: hash, Response: body, Created: s.Now()})
+		}
+		return nil
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// View runs a read in one consistent snapshot.
+func View[T any](s *Service, ctx context.Context, fn func(tx store.ReadTx) (T, error)) (T, error) {
+	var out T
+	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
+
+// get loads a resource of the caller's account and region; anything else is
+// reported as not found, so accounts never learn of each other's resources.
+// param names the ID in errors, prefix is the ID's, notFound the error code.
+func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, notFound string) (*T, error) {
+	if id == "" {
+		return nil, ecserr.MissingParameter(param)
+	}
+	malformed := strings.TrimSuffix(notFound, ".NotFound") + ".Malformed"
+	if !model.HasPrefix(id, prefix) {
+		return nil, ecserr.BadRequest(malformed, "The specified %s %q is malformed: it starts with %q.", param, id, prefix+"-")
+	}
+	rec, ok, err := tx.Get(kind, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
+		return nil, ecserr.New(http.StatusNotFound, notFound, "The specified %s %q does not exist in this account and region.", param, id)
+	}
+	v := new(T)
+	if err := json.Unmarshal(rec.Data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// GetGroup loads a security group of the caller.
+func GetGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
+	return get[model.SecurityGroup](tx, KindGroup, c, id, "SecurityGroupId", "sg", "InvalidSecurityGroupId.NotFound")
+}
+
+// GetInstance loads an instance of the caller.
+func GetInstance(tx store.ReadTx, c Caller, id string) (*model.Instance, error) {
+	return get[model.Instance](tx, KindInstance, c, id, "InstanceId", "i", "InvalidInstanceId.NotFound")
+}
+
+// getVPC loads a VPC of the caller.
+func getVPC(tx store.ReadTx, c Caller, id string) (*model.VPC, error) {
+	return get[model.VPC](tx, KindVPC, c, id, "VpcId", "vpc", "InvalidVpcId.NotFound")
+}
+
+// getVSwitch loads a vSwitch of the caller.
+func getVSwitch(tx store.ReadTx, c Caller, id string) (*model.VSwitch, error) {
+	return get[model.VSwitch](tx, KindVSwitch, c, id, "VSwitchId", "vsw", "InvalidVSwitchId.NotFound")
+}
+
+// getPrefixList loads a prefix list of the caller.
+func getPrefixList(tx store.ReadTx, c Caller, id string) (*model.PrefixList, error) {
+	return get[model.PrefixList](tx, KindPrefixList, c, id, "PrefixListId", "pl", "InvalidPrefixListId.NotFound")
+}
+
+// getEIP loads an elastic IP address of the caller.
+func getEIP(tx store.ReadTx, c Caller, id string) (*model.EIP, error) {
+	return get[model.EIP](tx, KindEIP, c, id, "AllocationId", "eip", "InvalidAllocationId.NotFound")
+}
+
+// list loads every resource of a kind in the caller's account and region.
+func list[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
+	return listWhere[T](tx, kind, store.Query{Account: c.Account, Region: c.Region})
+}
+
+// ListAll loads every resource of a kind, of every account and region (for
+// agents and whole-cloud analyses).
+func ListAll[T any](tx store.ReadTx, kind store.Kind) ([]*T, error) {
+	return listWhere[T](tx, kind, store.Query{})
+}
+
+// listWhere loads the resources of a kind that a query selects.
+func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, error) {
+	recs, err := tx.List(kind, q)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(recs))
+	for _, r := range recs {
+		v := new(T)
+		if err := json.Unmarshal(r.Data, v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// PutGroup stores a security group.
+func PutGroup(tx store.Tx, g *model.SecurityGroup) error {
+	return store.PutAs(tx, KindGroup, g.ID, g.Owner, g.Region, g)
+}
+
+// PutInstance stores an instance.
+func PutInstance(tx store.Tx, in *model.Instance) error {
+	return store.PutAs(tx, KindInstance, in.ID, in.Owner, in.Region, in)
+}
+
+// prefixListsOf returns a lookup of prefix lists for quota weights (a
+// missing list weighs 1).
+func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
+	cache := map[string]*model.PrefixList{}
+	return func(id string) *model.PrefixList {
+		if pl, ok := cache[id]; ok {
+			return pl
+		}
+		rec, ok, err := store.GetAs[model.PrefixList](tx, KindPrefixList, id)
+		var pl *model.PrefixList
+		if err == nil && ok {
+			pl = &rec
+		}
+		cache[id] = pl
+		return pl
+	}
+}
+
+// members returns the instances of the caller's account in a group.
+func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.Instance
+	for _, in := range all {
+		if slices.Contains(in.SecurityGroups, groupID) {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// Page selects part of a list: PageNumber/PageSize paging (Number, Size)
+// or NextToken/MaxResults paging (Tokens, Size, Offset).
+type Page struct {
+	Tokens       bool // NextToken/MaxResults paging
+	Number, Size int
+	Offset       int
+}
+
+// paginate cuts one page out of items and returns the next token ("" on
+// the last page, and always with page numbers).
+func paginate[T any](items []T, pg Page) (out []T, next string) {
+	if pg.Offset >= len(items) {
+		return []T{}, ""
+	}
+	end := min(pg.Offset+pg.Size, len(items))
+	if pg.Tokens && end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[pg.Offset:end], next
+}
+
+// Listing is one page of a list: its Items, how many match on all pages,
+// and the token of the next page ("" on the last page, and always with page
+// numbers).
+type Listing[T any] struct {
+	Items     []T
+	Total     int
+	NextToken string
+}
+
+// pageOf cuts the page pg out of all the matches.
+func pageOf[T any](all []T, pg Page) Listing[T] {
+	out := Listing[T]{Total: len(all)}
+	out.Items, out.NextToken = paginate(all, pg)
+	return out
+}
+
+// isNotFound reports whether err is a 404 ecserr.
+func isNotFound(err error) bool {
+	var e *ecserr.Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// matchTags reports whether a resource has every tag of a filter (a filter
+// tag without a value matches any value).
+func matchTags(have []model.Tag, want []model.Tag) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if h.Key == w.Key && (w.Value == "" || h.Value == w.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Limits of the VPC product's queries (IDs per filter).
+const (
+	MaxDescribeVpcIDs      = 20
+	MaxDescribeVSwitchIDs  = 20
+	MaxDescribeEipIDs      = 50
+	MaxDescribeEipAddrs    = 50
+	DefaultVpcCIDR         = "172.16.0.0/12"
+	vpcMinBits, vpcMaxBits = 8, 28
+)
+
+// checkIDCount bounds an ID filter as the VPC API does.
+func checkIDCount(ids []string, param string, max int) error {
+	if len(ids) > max {
+		return ecserr.InvalidParameter(param, "it takes at most "+strconv.Itoa(max)+" comma-separated IDs")
+	}
+	return nil
+}
+
+// CreateVpcInput is a new VPC.
+type CreateVpcInput struct {
+	Caller      Caller
+	CidrBlock   string // a private IPv4 block, /8 to /28; "" is DefaultVpcCIDR
+	Name        string
+	Description string
+	// EnableIPv6 gives the VPC a /56 of the IPv6 pool; IPv6CidrBlock names
+	// the /56 instead.
+	EnableIPv6    bool
+	IPv6CidrBlock string
+	Tags          []model.Tag // checked; VPC tags are not kept
+	Idempotency   `json:"-"`
+}
+
+// CreateVpcResult names the VPC made.
+type CreateVpcResult struct {
+	VpcId string
+}
+
+// CreateVpc creates a VPC; with an IPv6 block unique in the store if asked.
+func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcResult, error) {
+	c := in.Caller
+	text := in.CidrBlock
+	if text == "" {
+		text = DefaultVpcCIDR
+	}
+	cidr, e := parsePrivateCIDR(text, vpcMinBits, vpcMaxBits)
+	if e != nil {
+		return CreateVpcResult{}, e
+	}
+	if in.Name != "" && !model.ValidName(in.Name) {
+		return CreateVpcResult{}, ecserr.BadRequest("InvalidVpcName.Malformed", "VpcName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", in.Name)
+	}
+	if in.Description != "" && !model.ValidDescription(in.Description) {
+		return CreateVpcResult{}, ecserr.BadRequest("InvalidVpcDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	var six netip.Prefix
+	if in.IPv6CidrBlock != "" {
+		var err error
+		six, err = netip.ParsePrefix(in.IPv6CidrBlock)
+		if err != nil || !six.Addr().Is6() || six.Addr().Is4In6() || six.Bits() != 56 || six != six.Masked() {
+			return CreateVpcResult{}, ecserr.BadRequest("InvalidIpv6CidrBlock.Malformed", "Ipv6CidrBlock %q must be an IPv6 /56 network such as 2408:4000:0:100::/56; or leave it out and set EnableIpv6=true to get one.", in.IPv6CidrBlock)
+		}
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return CreateVpcResult{}, e
+	}
+	v := &model.VPC{ID: model.NewID("vpc"), Region: c.Region, Owner: c.Account, Name: in.Name,
+		Description: in.Description, CIDR: cidr, Created: s.Now()}
+	return Update(s, ctx, c, "CreateVpc", in.Idempotency, in, func(tx store.Tx) (CreateVpcResult, error) {
+		if six.IsValid() || in.EnableIPv6 {
+			used, err := vpcIPv6Blocks(tx)
+			if err != nil {
+				return CreateVpcResult{}, err
+			}
+			if six.IsValid() {
+				if slices.ContainsFunc(used, six.Overlaps) {
+					return CreateVpcResult{}, ecserr.BadRequest("InvalidCidrBlock.Overlapped", "Ipv6CidrBlock %s is already used by another VPC.", six)
+				}
+				v.IPv6CIDR = six
+			} else {
+				for i := uint64(0); !v.IPv6CIDR.IsValid(); i++ {
+					if b := ipv6Block(i); !slices.ContainsFunc(used, b.Overlaps) {
+						v.IPv6CIDR = b
+					}
+				}
+			}
+		}
+		return CreateVpcResult{VpcId: v.ID}, putVPC(tx, v)
+	})
+}
+
+// DescribeVpcsInput filters the caller's VPCs; zero fields do not filter.
+type DescribeVpcsInput struct {
+	Caller    Caller
+	IDs       []string // at most MaxDescribeVpcIDs
+	Name      string
+	IsDefault bool // Palisade has no default VPC: matches none
+	Page      Page // page numbers
+}
+
+// VpcView is a VPC with the IDs of its vSwitches.
+type VpcView struct {
+	VPC        *model.VPC
+	VSwitchIDs []string
+}
+
+// DescribeVpcs returns one page of the caller's VPCs in a region, newest
+// first.
+func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) (Listing[VpcView], error) {
+	c := in.Caller
+	if err := checkIDCount(in.IDs, "VpcId", MaxDescribeVpcIDs); err != nil {
+		return Listing[VpcView]{}, err
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[VpcView], error) {
+		vpcs, err := list[model.VPC](tx, KindVPC, c)
+		if err != nil {
+			return Listing[VpcView]{}, err
+		}
+		vsws, err := list[model.VSwitch](tx, KindVSwitch, c)
+		if err != nil {
+			return Listing[VpcView]{}, err
+		}
+		byCreation(vpcs, func(v *model.VPC) (int64, string) { return v.Created.Unix(), v.ID })
+		var items []VpcView
+		for _, v := range vpcs {
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, v.ID) || in.Name != "" && v.Name != in.Name || in.IsDefault {
+				continue
+			}
+			view := VpcView{VPC: v}
+			for _, w := range vsws {
+				if w.VpcID == v.ID {
+					view.VSwitchIDs = append(view.VSwitchIDs, w.ID)
+				}
+			}
+			items = append(items, view)
+		}
+		return pageOf(items, in.Page), nil
+	})
+}
+
+// VpcRef names a VPC of the caller (in any region when the caller's is "").
+type VpcRef struct {
+	Caller      Caller
+	VpcID       string
+	Idempotency `json:"-"`
+}
+
+// DeleteVpc deletes a VPC that holds no vSwitches and no security groups.
+func (s *Service) DeleteVpc(ctx context.Context, in VpcRef) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "DeleteVpc", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		v, err := getVPC(tx, c, in.VpcID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		at := Caller{Account: c.Account, Region: v.Region}
+		vsws, err := list[model.VSwitch](tx, KindVSwitch, at)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, w := range vsws {
+			if w.VpcID == v.ID {
+				return struct{}{}, ecserr.BadRequest("DependencyViolation.VSwitch", "VPC %s still has vSwitch %s; delete its vSwitches first.", v.ID, w.ID)
+			}
+		}
+		groups, err := list[model.SecurityGroup](tx, KindGroup, at)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, g := range groups {
+			if g.VpcID == v.ID {
+				return struct{}{}, ecserr.BadRequest("DependencyViolation.SecurityGroup", "VPC %s still has security group %s; delete its security groups first.", v.ID, g.ID)
+			}
+		}
+		return struct{}{}, tx.Delete(KindVPC, v.ID)
+	})
+	return err
+}
+
+// CommaIDs splits a comma-separated ID filter such as VpcId=vpc-a,vpc-b.
+func CommaIDs(s string) []string {
+	var out []string
+	for _, id := range strings.Split(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			out = append(out, id)
+		}
+	}
+	return out
+}
