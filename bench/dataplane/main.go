@@ -30,7 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -234,9 +234,9 @@ func connRate(l *lab.Lab, from, to string, port uint16) float64 {
 // bigCloud is nInst instances on one host: a and b are real lab instances,
 // the rest are bound to interfaces that do not exist (the agent compiles and
 // installs their policies all the same). 100 groups of 10 rules each.
-func bigCloud(nInst int) ops.Resources {
+func bigCloud(nInst int) api.Resources {
 	vpc := &model.VPC{ID: vpcID, CIDR: netip.MustParsePrefix("10.30.0.0/16")}
-	r := ops.Resources{VPCs: []*model.VPC{vpc}}
+	r := api.Resources{VPCs: []*model.VPC{vpc}}
 	for g := range 100 {
 		sg := modeltest.Group(fmt.Sprintf("sg-g%d", g), vpcID, "isolated")
 		for i := range 10 {

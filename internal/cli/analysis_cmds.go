@@ -15,8 +15,8 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops/analysisops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -306,21 +306,21 @@ func planOffline(file, action string, params map[string]string) (*planAnswer, er
 		return nil, err
 	}
 	defer st.Close()
-	svc := ops.New(st)
+	svc := api.New(st)
 	ctx := context.Background()
 	key, _, err := svc.Bootstrap(ctx, "", "")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := svc.Import(ctx, defaultRegion, ops.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, Groups: sc.Groups, Instances: sc.Instances}); err != nil {
+	if _, err := svc.Import(ctx, defaultRegion, api.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, Groups: sc.Groups, Instances: sc.Instances}); err != nil {
 		return nil, err
 	}
 	p := rpc.Params{"RegionId": defaultRegion, "ChangeAction": action}
 	for k, v := range params {
 		p[k] = v
 	}
-	h := analysisops.Routes(svc)[rpc.RouteKey{Version: ops.ECSVersion, Action: "PalisadePlanChange"}]
-	res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: ops.ECSVersion, Params: p, AccessKeyID: key.ID})
+	h := analysisapi.Routes(svc)[rpc.RouteKey{Version: api.ECSVersion, Action: "PalisadePlanChange"}]
+	res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: api.ECSVersion, Params: p, AccessKeyID: key.ID})
 	if err != nil {
 		return nil, err
 	}

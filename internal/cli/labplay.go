@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/agent"
@@ -135,7 +135,7 @@ func playScenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger
 	go func() { served <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-served }()
 
-	if _, err := srv.Ops.Import(ctx, defaultRegion, ops.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists,
+	if _, err := srv.Ops.Import(ctx, defaultRegion, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists,
 		Groups: s.Groups, Instances: s.Instances}); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,6 @@
 // Package server assembles Palisade's API server: the store, the services
 // (package service, and package analyze for the analysis), their RPC
-// adapters (packages ops and analysisops), signature verification and the
+// adapters (packages api and analysisapi), signature verification and the
 // HTTP transport.
 package server
 
@@ -16,8 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops/analysisops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -36,7 +36,7 @@ type Config struct {
 
 // Server is a running API server.
 type Server struct {
-	Ops      *ops.Service
+	Ops      *api.Service
 	Store    store.Store
 	Key      model.AccessKey // a key of the first account
 	KeyIsNew bool            // the key was made at this start (show it once)
@@ -110,11 +110,11 @@ func (s *Server) saveNonces() error {
 }
 
 // Routes are every action the API serves: the resource actions (package
-// ops) and the analysis actions (package analysisops), which are kept
+// api) and the analysis actions (package analysisapi), which are kept
 // apart so that the resource actions do not depend on the analysis tier.
-func Routes(svc *ops.Service) map[rpc.RouteKey]rpc.Handler {
+func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
 	r := svc.Routes()
-	maps.Copy(r, analysisops.Routes(svc))
+	maps.Copy(r, analysisapi.Routes(svc))
 	return r
 }
 
@@ -130,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
 	}
-	svc := ops.New(st)
+	svc := api.New(st)
 	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
 	if err != nil {
 		st.Close()

@@ -5,7 +5,7 @@
 // API, the scenario loader and the analyzers refuse the same inputs with
 // the same codes.
 //
-// Callers: the RPC adapter (package ops) reads ECS request parameters into
+// Callers: the RPC adapter (package api) reads ECS request parameters into
 // these inputs and renders the results as ECS responses; a console calls
 // the methods directly, with a Caller it authenticated itself
 // (AccountCaller). A mutating input embeds Idempotency: a retry with its

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
@@ -33,7 +33,7 @@ func TestAgentWithServer(t *testing.T) {
 
 	groups, ins := records(80)
 	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
-	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", ops.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
+	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
 		t.Fatal(err)
 	}
 	kernel := nft.NewFake(opts)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/cli"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
@@ -25,7 +25,7 @@ func TestRuleCounters(t *testing.T) {
 	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
 
 	vpc := &model.VPC{ID: "vpc-cnt", CIDR: netip.MustParsePrefix("10.8.0.0/16")}
-	res := ops.Resources{VPCs: []*model.VPC{vpc}, Groups: []*model.SecurityGroup{
+	res := api.Resources{VPCs: []*model.VPC{vpc}, Groups: []*model.SecurityGroup{
 		modeltest.Group("sg-cli", vpc.ID, "isolated"),
 		modeltest.Group("sg-srv", vpc.ID, "isolated",
 			modeltest.Rule("sgr-used", "in accept 1 TCP 8080/8080 10.8.0.0/16"),

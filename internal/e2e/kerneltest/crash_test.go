@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
@@ -39,7 +39,7 @@ func TestAgentCrash(t *testing.T) {
 	groupC := modeltest.Group("sg-c", vpc.ID, "basic")
 	inst := func(id, ip, group string) *model.Instance { return modeltest.Instance(id, vpc.ID, ip, group) }
 	a, b, c := inst("i-a", "10.9.0.10", "sg-a"), inst("i-b", "10.9.0.20", "sg-b"), inst("i-c", "10.9.0.30", "sg-c")
-	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", ops.Resources{VPCs: []*model.VPC{vpc},
+	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc},
 		Groups: []*model.SecurityGroup{groupA, groupB, groupC}, Instances: []*model.Instance{a, b, c}}); err != nil {
 		t.Fatal(err)
 	}

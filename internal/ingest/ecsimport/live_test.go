@@ -19,7 +19,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -190,8 +190,8 @@ func TestFromECS(t *testing.T) {
 		t.Errorf("calls %v, want %v", calls.n, wantCalls)
 	}
 	want := serverState(t, e.srv)
-	if got.Owner != ops.FirstAccountUID {
-		t.Errorf("Owner = %q, want %s", got.Owner, ops.FirstAccountUID)
+	if got.Owner != api.FirstAccountUID {
+		t.Errorf("Owner = %q, want %s", got.Owner, api.FirstAccountUID)
 	}
 	compareImport(t, got, want)
 	if len(got.Warnings) != 1 || got.Warnings[0].RuleID == "" || !strings.Contains(got.Warnings[0].Message, partnerSG) {
@@ -227,18 +227,18 @@ func (c *callCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // serverState is the first account's resources as the server stores them.
 func serverState(t *testing.T, srv *server.Server) *Account {
 	t.Helper()
-	a := &Account{Owner: ops.FirstAccountUID}
-	q := store.Query{Account: ops.FirstAccountUID, Region: testRegion}
+	a := &Account{Owner: api.FirstAccountUID}
+	q := store.Query{Account: api.FirstAccountUID, Region: testRegion}
 	err := srv.Store.View(context.Background(), func(tx store.ReadTx) error {
-		gs, err := store.ListAs[model.SecurityGroup](tx, ops.KindGroup, q)
+		gs, err := store.ListAs[model.SecurityGroup](tx, api.KindGroup, q)
 		for i := range gs {
 			a.Groups = append(a.Groups, &gs[i])
 		}
-		is, err2 := store.ListAs[model.Instance](tx, ops.KindInstance, q)
+		is, err2 := store.ListAs[model.Instance](tx, api.KindInstance, q)
 		for i := range is {
 			a.Instances = append(a.Instances, &is[i])
 		}
-		ps, err3 := store.ListAs[model.PrefixList](tx, ops.KindPrefixList, q)
+		ps, err3 := store.ListAs[model.PrefixList](tx, api.KindPrefixList, q)
 		for i := range ps {
 			a.PrefixLists = append(a.PrefixLists, &ps[i])
 		}

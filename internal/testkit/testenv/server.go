@@ -123,7 +123,7 @@ type Account struct {
 	UID, KeyID, Secret string
 }
 
-// NewAccount creates another account through the ops layer (the API has no
+// NewAccount creates another account through the api layer (the API has no
 // action for accounts).
 func (s *Server) NewAccount(t TB, name string) Account {
 	t.Helper()

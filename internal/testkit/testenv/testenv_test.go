@@ -9,7 +9,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
@@ -64,7 +64,7 @@ func TestLab(t *testing.T) {
 	testenv.NeedKernel(t)
 	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
 	vpc := &model.VPC{ID: "vpc-env", CIDR: netip.MustParsePrefix("10.7.0.0/16")}
-	res := ops.Resources{VPCs: []*model.VPC{vpc},
+	res := api.Resources{VPCs: []*model.VPC{vpc},
 		Groups:    []*model.SecurityGroup{modeltest.Group("sg-env", vpc.ID, "isolated", modeltest.Rule("sgr-env", "in accept 1 TCP 80/80 10.7.0.0/16"))},
 		Instances: []*model.Instance{modeltest.Instance("i-a", vpc.ID, "10.7.0.10", "sg-env"), modeltest.Instance("i-b", vpc.ID, "10.7.0.20", "sg-env")}}
 	if _, err := srv.Ops.Import(context.Background(), testenv.Region, res); err != nil {

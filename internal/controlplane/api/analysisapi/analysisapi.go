@@ -1,11 +1,11 @@
-// Package analysisops is the RPC adapter of the analysis actions
+// Package analysisapi is the RPC adapter of the analysis actions
 // (PalisadeVerifyFlow, PalisadeDescribeEffectiveRules,
 // PalisadeDescribeReachability, PalisadePlanChange, PalisadeAudit):
 // Palisade's own actions, signed and shaped like the ECS ones, over the
-// analysis service (package analyze). It is apart from package ops so that
+// analysis service (package analyze). It is apart from package api so that
 // the resource actions do not depend on the analysis tier; the server joins
 // the two route tables.
-package analysisops
+package analysisapi
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
-	"github.com/palisade-sg/palisade/internal/controlplane/ops"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -22,13 +22,13 @@ import (
 )
 
 type adapter struct {
-	ops *ops.Service
+	ops *api.Service
 	a   *analyze.Service
 }
 
 // Routes returns the analysis actions over the resource actions of o (whose
-// mutations PalisadePlanChange previews), keyed as ops.Routes keys its own.
-func Routes(o *ops.Service) map[rpc.RouteKey]rpc.Handler {
+// mutations PalisadePlanChange previews), keyed as api.Routes keys its own.
+func Routes(o *api.Service) map[rpc.RouteKey]rpc.Handler {
 	h := &adapter{ops: o, a: analyze.New(o.Service)}
 	r := map[rpc.RouteKey]rpc.Handler{}
 	for name, fn := range map[string]rpc.Handler{
@@ -38,7 +38,7 @@ func Routes(o *ops.Service) map[rpc.RouteKey]rpc.Handler {
 		"PalisadePlanChange":             h.planChange,
 		"PalisadeAudit":                  h.audit,
 	} {
-		r[rpc.RouteKey{Version: ops.ECSVersion, Action: name}] = fn
+		r[rpc.RouteKey{Version: api.ECSVersion, Action: name}] = fn
 	}
 	return r
 }
@@ -113,9 +113,9 @@ type planResponse struct {
 var planParams = map[string]bool{"ChangeAction": true, "Action": true, "Version": true}
 
 // routeOf finds an ECS or VPC action of a service (nil if there is none).
-func routeOf(s *ops.Service, action string) rpc.Handler {
+func routeOf(s *api.Service, action string) rpc.Handler {
 	routes := s.Routes()
-	for _, v := range []string{ops.ECSVersion, ops.VPCVersion} {
+	for _, v := range []string{api.ECSVersion, api.VPCVersion} {
 		if h, ok := routes[rpc.RouteKey{Version: v, Action: action}]; ok {
 			return h
 		}
@@ -145,7 +145,7 @@ func (h *adapter) planChange(ctx context.Context, req *rpc.Request) (any, error)
 		}
 	}
 	pl, err := h.a.PlanChange(ctx, c, func(ctx context.Context, shadow *service.Service) error {
-		_, err := routeOf(&ops.Service{Service: shadow}, action)(ctx, &sub)
+		_, err := routeOf(&api.Service{Service: shadow}, action)(ctx, &sub)
 		return err
 	})
 	if err != nil {

@@ -1,9 +1,9 @@
-// Package ops is the RPC adapter of the actions: it reads an ECS request's
+// Package api is the RPC adapter of the actions: it reads an ECS request's
 // parameters (query and form, indexed ones such as Permissions.N.* and
 // Tag.N.Key) into the typed inputs of package service, calls the service,
 // and shapes the result as the ECS response. Actions not yet moved to
 // package service still do their work here over its loaders.
-package ops
+package api
 
 import (
 	"context"

@@ -1,9 +1,9 @@
-package ops
+package api
 
 import "github.com/palisade-sg/palisade/internal/controlplane/rpc"
 
 // ecsActions are the ECS (2014-05-26) actions, gathered from the files that
-// implement them; the analysis actions are package analysisops'.
+// implement them; the analysis actions are package analysisapi'.
 func (s *Service) ecsActions() map[string]rpc.Handler {
 	out := map[string]rpc.Handler{}
 	for _, m := range []map[string]rpc.Handler{
