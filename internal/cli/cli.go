@@ -9,7 +9,7 @@ import (
 const usage = `palisade: cloud security groups on your own hosts
 
 Usage:
-  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db]
+  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
   palisade check FILE...                 evaluate scenario files with the policy engine
   palisade agent --server HOST:PORT --host NAME
                                          enforce the groups of the instances bound to this host (nftables)
