@@ -455,7 +455,9 @@ func TestApplyAsks(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "--yes") {
 		t.Fatalf("without a terminal: exit %d %s", code, errs)
 	}
-	defer func(r any, term func() bool) { applyStdin, applyIsTerminal = r.(interface{ Read([]byte) (int, error) }), term }(applyStdin, applyIsTerminal)
+	defer func(r any, term func() bool) {
+		applyStdin, applyIsTerminal = r.(interface{ Read([]byte) (int, error) }), term
+	}(applyStdin, applyIsTerminal)
 	applyIsTerminal = func() bool { return true }
 	applyStdin = strings.NewReader("n\n")
 	if code, out, _ := palisade("apply", f); code != 1 || !strings.Contains(out, "Apply these 1 changes? [y/N]") || !strings.Contains(out, "Nothing applied") {

@@ -60,7 +60,9 @@ func (p *Plan) Empty() bool { return len(p.Steps) == 0 }
 func ref(kind, id string) string { return "{" + kind + ":" + id + "}" }
 
 // isRef reports whether a parameter value is a placeholder.
-func isRef(v string) bool { return strings.HasPrefix(v, "{") && strings.HasSuffix(v, "}") && strings.Contains(v, ":") }
+func isRef(v string) bool {
+	return strings.HasPrefix(v, "{") && strings.HasSuffix(v, "}") && strings.Contains(v, ":")
+}
 
 // String is the step in one line: the action, the resource and the
 // parameters in name order.
