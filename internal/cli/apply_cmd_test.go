@@ -474,3 +474,40 @@ func TestApplyAsks(t *testing.T) {
 		t.Error("sg-a not made after yes")
 	}
 }
+
+func TestApplyClassicAndIPv6(t *testing.T) {
+	s := applyServer(t)
+	f := writeScenario(t, `
+vpcs:
+  - {vpcId: vpc-6, cidrBlock: 192.168.0.0/16, ipv6CidrBlock: "2408:4000:0:100::/56"}
+securityGroups:
+  - securityGroupId: sg-classic
+    permissions:
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0, nicType: internet}
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/8, nicType: intranet}
+  - securityGroupId: sg-six
+    vpcId: vpc-6
+    permissions:
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 443/443, ipv6SourceCidrIp: "::/0"}
+      - {direction: egress, policy: Drop, ipProtocol: ALL, portRange: -1/-1, ipv6DestCidrIp: "2001:db8::/32"}
+instances:
+  - {instanceId: i-classic, privateIpAddress: 10.1.2.3, publicIpAddress: 198.18.0.1, securityGroupIds: [sg-classic]}
+  - {instanceId: i-six, vpcId: vpc-6, privateIpAddress: 192.168.5.5, ipv6Address: "2408:4000:0:105::5", securityGroupIds: [sg-six]}
+`)
+	p := planOf(t, f)
+	for _, c := range p.Changes {
+		if c.From == "internet" && (c.First.String() == "10.1.2.3" || c.First.String() == "2408:4000:0:105::5") {
+			t.Errorf("an instance's own address counts as the internet: %s", c)
+		}
+	}
+	ok(t, "apply", f, "--yes")
+	sc, _ := scenario.Load(f)
+	rb := read(t, s)
+	rb.matches(t, sc)
+	if got := rb.insts["i-six"].IPv6.String(); got != "2408:4000:0:105::5" {
+		t.Errorf("i-six IPv6 %s", got)
+	}
+	if p := planOf(t, f); !p.Empty() {
+		t.Errorf("second plan: %v", actions(p))
+	}
+}

@@ -152,19 +152,34 @@ func TestServeSelfSignedTLS(t *testing.T) {
 
 // TestServeTLSWithSSLCertFile runs the CLI in a child process with
 // SSL_CERT_FILE naming the generated certificate (Go reads it once per
-// process, so this process cannot change it).
+// process, so this process cannot change it): palisade apply and sg list
+// over HTTPS, verifying the certificate.
 func TestServeTLSWithSSLCertFile(t *testing.T) {
-	if os.Getenv("PALISADE_TEST_CHILD") == "1" {
-		os.Exit(Main([]string{"sg", "list"}, os.Stdout, os.Stderr))
+	if args := os.Getenv("PALISADE_TEST_CHILD_ARGS"); args != "" {
+		os.Exit(Main(strings.Split(args, "\n"), os.Stdout, os.Stderr))
 	}
 	dir := t.TempDir()
 	_, addr, _, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", dir)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeTLSWithSSLCertFile$")
-	cmd.Env = append(os.Environ(), "PALISADE_TEST_CHILD=1", "SSL_CERT_FILE="+filepath.Join(dir, tlscert.CertFile),
-		"PALISADE_ENDPOINT=https://"+addr, "PALISADE_ACCESS_KEY_ID="+testenv.KeyID, "PALISADE_ACCESS_KEY_SECRET="+testenv.Secret)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	child := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeTLSWithSSLCertFile$")
+		cmd.Env = append(os.Environ(), "PALISADE_TEST_CHILD_ARGS="+strings.Join(args, "\n"), "SSL_CERT_FILE="+filepath.Join(dir, tlscert.CertFile),
+			"PALISADE_ENDPOINT=https://"+addr, "PALISADE_ACCESS_KEY_ID="+testenv.KeyID, "PALISADE_ACCESS_KEY_SECRET="+testenv.Secret)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := child("apply", "../../testdata/scenarios/05-group-to-group.yaml", "--yes"); err != nil || !strings.Contains(out, "Applied") {
+		t.Fatalf("palisade apply --endpoint https://%s with SSL_CERT_FILE: %v\n%s", addr, err, out)
+	}
+	out, err := child("sg", "list")
+	if err != nil || !strings.Contains(out, "sg-") {
 		t.Fatalf("palisade sg list --endpoint https://%s with SSL_CERT_FILE: %v\n%s", addr, err, out)
+	}
+	// Without the certificate the same call fails verification.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeTLSWithSSLCertFile$")
+	cmd.Env = append(os.Environ(), "PALISADE_TEST_CHILD_ARGS=sg\nlist", "SSL_CERT_FILE=/dev/null", "SSL_CERT_DIR=/nonexistent",
+		"PALISADE_ENDPOINT=https://"+addr, "PALISADE_ACCESS_KEY_ID="+testenv.KeyID, "PALISADE_ACCESS_KEY_SECRET="+testenv.Secret)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "certificate") {
+		t.Errorf("an untrusted certificate was accepted: %v\n%s", err, out)
 	}
 }
 

@@ -45,12 +45,26 @@ func (b *builder) flows() error {
 	after = append(after, b.sc.Groups...)
 	afterI = append(afterI, b.sc.Instances...)
 	afterP = append(afterP, b.sc.PrefixLists...)
+	// Inside is not the internet: the VPCs' blocks and the classic
+	// instances' private addresses.
 	var inside []netip.Prefix
+	add := func(p ...netip.Prefix) {
+		for _, x := range p {
+			if x.IsValid() {
+				inside = append(inside, x)
+			}
+		}
+	}
 	for _, v := range b.st.VPCs {
-		inside = append(inside, v.CIDR)
+		add(v.CIDR, v.IPv6CIDR)
 	}
 	for _, v := range b.sc.VPCs {
-		inside = append(inside, v.CIDR)
+		add(v.CIDR, v.IPv6CIDR)
+	}
+	for _, in := range slices.Concat(beforeI, afterI) {
+		if in.VpcID == "" && in.PrivateIP.IsValid() {
+			add(netip.PrefixFrom(in.PrivateIP, in.PrivateIP.BitLen()))
+		}
 	}
 	o := reach.Options{Inside: inside}
 	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, beforeI, beforeP), o),
