@@ -511,3 +511,30 @@ instances:
 		t.Errorf("second plan: %v", actions(p))
 	}
 }
+
+func TestApplyConflicts(t *testing.T) {
+	s := applyServer(t)
+	// A VPC marked as the file's vpc-a, with another block: the API cannot
+	// change a VPC's block, so apply refuses before any call.
+	r := vpc.CreateCreateVpcRequest()
+	r.RegionId, r.CidrBlock, r.Description = testenv.Region, "10.0.0.0/16", apply.Marker+"=vpc-a"
+	if _, err := s.VPC(t).CreateVpc(r); err != nil {
+		t.Fatal(err)
+	}
+	f := writeScenario(t, "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 192.168.0.0/16}\nsecurityGroups:\n  - {securityGroupId: sg-a, vpcId: vpc-a}\n")
+	code, out, errs := palisade("apply", f, "--yes")
+	if code != 1 || !strings.Contains(errs, "vpc-a") || !strings.Contains(errs, "cannot change it in place") {
+		t.Errorf("conflict: exit %d\n%s\n%s", code, out, errs)
+	}
+	if rb := read(t, s); len(rb.all) != 0 {
+		t.Errorf("a conflicting plan made groups: %v", rb.all)
+	}
+	// A second VPC with the same marker: which one the file means is unclear.
+	r.CidrBlock = "192.168.0.0/16"
+	if _, err := s.VPC(t).CreateVpc(r); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := palisade("apply", f, "--yes"); code != 1 || !strings.Contains(errs, "two VPCs marked palisade:id=vpc-a") {
+		t.Errorf("duplicate markers: exit %d %s", code, errs)
+	}
+}

@@ -423,45 +423,22 @@ func (b *builder) vSwitch(in *model.Instance) string {
 // name, dependents first; without it, it says what is left.
 func (b *builder) prune() error {
 	var left []string
-	named := func(id string, ids func(yield func(string) bool)) bool {
-		for x := range ids {
-			if x == id {
-				return true
-			}
-		}
-		return false
+	named := map[string]bool{} // kind + ":" + file ID
+	for _, v := range b.sc.VPCs {
+		named["vpc:"+v.ID] = true
 	}
-	instIDs := func(yield func(string) bool) {
-		for _, in := range b.sc.Instances {
-			if !yield(in.ID) {
-				return
-			}
-		}
+	for _, pl := range b.sc.PrefixLists {
+		named["pl:"+pl.ID] = true
 	}
-	groupIDs := func(yield func(string) bool) {
-		for _, g := range b.sc.Groups {
-			if !yield(g.ID) {
-				return
-			}
-		}
+	for _, g := range b.sc.Groups {
+		named["sg:"+g.ID] = true
 	}
-	plIDs := func(yield func(string) bool) {
-		for _, pl := range b.sc.PrefixLists {
-			if !yield(pl.ID) {
-				return
-			}
-		}
-	}
-	vpcIDs := func(yield func(string) bool) {
-		for _, v := range b.sc.VPCs {
-			if !yield(v.ID) {
-				return
-			}
-		}
+	for _, in := range b.sc.Instances {
+		named["i:"+in.ID] = true
 	}
 	var steps []Step
 	for _, id := range sortedKeys(b.insts) {
-		if !named(id, instIDs) {
+		if !named["i:"+id] {
 			left = append(left, id)
 			steps = append(steps, Step{Product: "Ecs", Action: "DeleteInstance", Resource: id, Note: "not in the file",
 				Params: map[string]string{"InstanceId": b.insts[id].ID, "Force": "true"}})
@@ -469,7 +446,7 @@ func (b *builder) prune() error {
 	}
 	var groups []Step
 	for _, id := range sortedKeys(b.groups) {
-		if named(id, groupIDs) {
+		if named["sg:"+id] {
 			continue
 		}
 		left = append(left, id)
@@ -485,14 +462,14 @@ func (b *builder) prune() error {
 	}
 	steps = append(steps, groups...)
 	for _, id := range sortedKeys(b.pls) {
-		if !named(id, plIDs) {
+		if !named["pl:"+id] {
 			left = append(left, id)
 			steps = append(steps, Step{Product: "Ecs", Action: "DeletePrefixList", Resource: id, Note: "not in the file",
 				Params: map[string]string{"PrefixListId": b.pls[id].ID}})
 		}
 	}
 	for _, id := range sortedKeys(b.vpcs) {
-		if named(id, vpcIDs) {
+		if named["vpc:"+id] {
 			continue
 		}
 		left = append(left, id)
