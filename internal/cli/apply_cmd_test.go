@@ -538,3 +538,38 @@ func TestApplyConflicts(t *testing.T) {
 		t.Errorf("duplicate markers: exit %d %s", code, errs)
 	}
 }
+
+func TestApplyRuleOverQuotaExits1(t *testing.T) {
+	s := applyServer(t)
+	// The account's list pl-big (marked as the file's) has room for 150
+	// entries, and a rule naming a list counts as its MaxEntries: the
+	// file, which says 1, passes its own checks, but the second rule puts
+	// the group over 200 rules, which only the API sees.
+	r := ecs.CreateCreatePrefixListRequest()
+	r.RegionId, r.PrefixListName, r.AddressFamily, r.MaxEntries = testenv.Region, "big", "IPv4", requests.NewInteger(150)
+	r.Description = apply.Marker + "=pl-big"
+	r.Entry = &[]ecs.CreatePrefixListEntry{{Cidr: "203.0.113.0/28"}}
+	if _, err := s.ECS(t).CreatePrefixList(r); err != nil {
+		t.Fatal(err)
+	}
+	f := writeScenario(t, `
+vpcs:
+  - {vpcId: vpc-q, cidrBlock: 192.168.0.0/16}
+prefixLists:
+  - {prefixListId: pl-big, maxEntries: 1, entries: [203.0.113.0/28]}
+securityGroups:
+  - securityGroupId: sg-q
+    vpcId: vpc-q
+    permissions:
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 22/22, sourcePrefixListId: pl-big}
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 80/80, sourcePrefixListId: pl-big}
+`)
+	code, out, errs := palisade("apply", f, "--yes")
+	if code != 1 || !strings.Contains(errs, "AuthorizeSecurityGroup sg-q: AuthorizationLimitExceed") || !strings.Contains(errs, "3 of 4 changes were applied") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+	rb := read(t, s)
+	if g := rb.groups["sg-q"]; g == nil || len(g.Rules) != 1 {
+		t.Errorf("want sg-q with the first rule only, got %+v", g)
+	}
+}
