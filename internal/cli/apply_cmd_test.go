@@ -1,13 +1,20 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -27,6 +34,34 @@ func applyServer(t *testing.T) *testenv.Server {
 	s := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
 	s.SetClientEnv(t)
 	return s
+}
+
+// recordActions is a reverse proxy to addr that records the Action of
+// every request; calls returns them.
+func recordActions(t *testing.T, addr string) (endpoint string, calls func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	target, _ := url.Parse("http://" + addr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		mu.Lock()
+		seen = append(seen, cmpOr(r.URL.Query().Get("Action"), form.Get("Action")))
+		mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String(), func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 {
+			t.Error("the proxy saw no request")
+		}
+		return slices.Clone(seen)
+	}
 }
 
 // writeFile writes a scenario into the test's directory.
@@ -200,8 +235,19 @@ func TestApplyScenarios(t *testing.T) {
 			if p := planOf(t, f); !p.Empty() {
 				t.Errorf("second plan is not empty: %v", actions(p))
 			}
-			if out := ok(t, "apply", f, "--yes"); !strings.Contains(out, "no changes") || strings.Contains(out, "Applied") {
+			proxy, calls := recordActions(t, s.Addr)
+			out = ok(t, "apply", f, "--yes", "--endpoint", proxy)
+			if !strings.Contains(out, "no changes") || strings.Contains(out, "Applied") {
 				t.Errorf("second apply:\n%s", out)
+			}
+			seen := calls()
+			for _, a := range seen {
+				if !strings.HasPrefix(a, "Describe") {
+					t.Errorf("second apply called %s", a)
+				}
+			}
+			if !slices.Contains(seen, "DescribeSecurityGroups") || !slices.Contains(seen, "DescribeVpcs") {
+				t.Errorf("the proxy did not see the reads: %v", seen)
 			}
 		})
 	}
