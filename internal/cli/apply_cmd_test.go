@@ -619,3 +619,21 @@ securityGroups:
 		t.Errorf("want sg-q with the first rule only, got %+v", g)
 	}
 }
+
+func TestApplyAndServeHelp(t *testing.T) {
+	out := ok(t, "apply", "--help")
+	for _, f := range []string{"-endpoint", "-region", "-yes", "-dry-run", "-prune", "-json", "-zone", "palisade:id", "Exit status"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("apply --help lacks %s:\n%s", f, out)
+		}
+	}
+	out = ok(t, "serve", "--help")
+	for _, f := range []string{"-listen", "-db", "-tls-cert", "-tls-key", "-tls-self-signed", "SSL_CERT_FILE"} {
+		if !strings.Contains(out, f) {
+			t.Errorf("serve --help lacks %s:\n%s", f, out)
+		}
+	}
+	if out := ok(t, "help"); !strings.Contains(out, "palisade apply FILE") || !strings.Contains(out, "--tls-self-signed") {
+		t.Errorf("usage lacks apply or TLS:\n%s", out)
+	}
+}

@@ -40,10 +40,14 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
 			return 0
 		}
+	}
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
