@@ -30,7 +30,7 @@ var (
 	}
 )
 
-const applyUsage = `Usage: palisade apply FILE [--endpoint HOST:PORT] [--region ID] [--yes] [--dry-run] [--prune] [--json]
+const applyUsage = `Usage: palisade apply FILE [--endpoint HOST:PORT] [--region ID] [--yes] [--dry-run] [--prune] [--json] [--zone ZONE]
 
 Converge the account of the access key (PALISADE_ACCESS_KEY_ID / _SECRET) to the
 VPCs, prefix lists, security groups with their rules, and instances with their

@@ -58,7 +58,7 @@ func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
 	}
 	opt.Image = cmpOr(opt.Image, DefaultImage)
 	opt.InstanceType = cmpOr(opt.InstanceType, DefaultInstanceType)
-	b := &builder{sc: sc, st: st, opt: opt, p: &Plan{File: sc.File, Region: opt.Region},
+	b := &builder{sc: sc, st: st, opt: opt, p: &Plan{File: sc.File, Region: opt.Region, Steps: []Step{}},
 		vpcs: map[string]VPC{}, groups: map[string]*model.SecurityGroup{}, insts: map[string]*model.Instance{},
 		pls: map[string]*model.PrefixList{}, toFile: map[string]string{}, newVSw: map[string]string{}}
 	if err := b.checkFile(); err != nil {
