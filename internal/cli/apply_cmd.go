@@ -136,10 +136,10 @@ func applyCmd(args []string, stdout, stderr io.Writer) int {
 		if !applyIsTerminal() {
 			return fail(2, "not applying: standard input is not a terminal to ask on; run with --yes to apply these %d changes, or --dry-run to only see them", len(p.Steps))
 		}
-		fmt.Fprintf(stdout, "Apply these %d changes? [y/N] ", len(p.Steps))
+		fmt.Fprintf(progress, "Apply these %d changes? [y/N] ", len(p.Steps))
 		answer, _ := bufio.NewReader(applyStdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-			fmt.Fprintln(stdout, "Nothing applied.")
+			fmt.Fprintln(progress, "Nothing applied.")
 			return 1
 		}
 	}
