@@ -9,8 +9,10 @@ import (
 const usage = `palisade: cloud security groups on your own hosts
 
 Usage:
-  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db]
+  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
   palisade check FILE...                 evaluate scenario files with the policy engine
+  palisade apply FILE [--yes] [--dry-run] [--prune] [--json]
+                                         converge the account (--endpoint) to a scenario file, after showing the plan
   palisade agent --server HOST:PORT --host NAME
                                          enforce the groups of the instances bound to this host (nftables)
   palisade lab up|exec|probe|down|play ...
@@ -48,6 +50,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "apply":
+		return applyCmd(args[1:], stdout, stderr)
 	case "lab":
 		return labCmd(args[1:], stdout, stderr)
 	case "agent":

@@ -2,35 +2,101 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveCtx(ctx, args, stdout, stderr)
+}
+
+// serveCtx runs "palisade serve" until ctx ends (a signal, or a test).
+func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("palisade serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
-	db := fs.String("db", "./palisade.db", "SQLite file that holds all state")
+	listen := fs.String("listen", "127.0.0.1:8080", "`HOST:PORT` to serve the API on")
+	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (with --tls-key)")
+	keyFile := fs.String("tls-key", "", "the PEM private key `FILE` of --tls-cert")
+	selfSigned := fs.String("tls-self-signed", "", "serve HTTPS with a self-signed certificate kept in `DIR` (cert.pem, key.pem): made on the\n"+
+		"first start for 127.0.0.1, ::1, localhost and the --listen host, reused afterwards; hand\n"+
+		"DIR/cert.pem to clients, e.g. SSL_CERT_FILE=DIR/cert.pem")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]\n\n"+
+			"Serve the ECS and VPC APIs (and /healthz). Plain HTTP is the default and is meant for\n"+
+			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "palisade serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade serve: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
+		return 2
+	}
+	var tlsCfg *tls.Config
+	switch {
+	case *selfSigned != "" && (*certFile != "" || *keyFile != ""):
+		fmt.Fprintln(stderr, "palisade serve: give --tls-cert and --tls-key, or --tls-self-signed, not both")
+		return 2
+	case *certFile != "" || *keyFile != "":
+		if tlsCfg, err = tlscert.Load(*certFile, *keyFile); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 2
+		}
+	case *selfSigned != "":
+		var path string
+		var created bool
+		if tlsCfg, path, created, err = tlscert.SelfSigned(*selfSigned, host, time.Now()); err != nil {
+			fmt.Fprintln(stderr, "palisade serve: self-signed certificate:", err)
+			return 1
+		}
+		verb := "Using the"
+		if created {
+			verb = "Created a"
+		}
+		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on http://%s/ with state in %s\n", srv.Addr, *db)
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	} else if !tlscert.Loopback(host) {
+		fmt.Fprintf(stderr, "palisade serve: warning: serving plain HTTP on %s, which is not a loopback address: requests are signed "+
+			"but travel unencrypted, and Terraform and the aliyun CLI speak only HTTPS. Use --tls-cert/--tls-key or --tls-self-signed DIR.\n", *listen)
+	}
+	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %s://%s/ with state in %s\n", scheme, srv.Addr, *db)
 	if srv.KeyIsNew {
 		fmt.Fprintf(stdout, "Created the first account's access key; it is shown only this once:\n  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.ID, srv.Key.Secret)
 	} else {

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,9 @@ type Config struct {
 	// AccessKeyID and AccessKeySecret, if set, become a key of the first account.
 	AccessKeyID, AccessKeySecret string
 	Log                          *slog.Logger
+	// TLS, if set, serves HTTPS instead of plain HTTP on the same listener
+	// (the API, /healthz and whatever else the mux gets).
+	TLS *tls.Config
 }
 
 // Server is a running API server.
@@ -140,6 +144,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping

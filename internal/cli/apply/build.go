@@ -1,0 +1,505 @@
+package apply
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// Options say how to converge.
+type Options struct {
+	Region string
+	Zone   string // where new vSwitches go; "" = the region's first zone
+	Prune  bool   // also remove managed resources the file does not name
+	// Image and InstanceType of new instances; "" = the defaults below.
+	Image, InstanceType string
+}
+
+// What new instances are launched with: the file says nothing about it.
+const (
+	DefaultImage        = "aliyun_3_x64_20G_alibase_20240819.vhd"
+	DefaultInstanceType = "ecs.g7.large"
+)
+
+// FileError is a file apply cannot converge an account to (exit 2).
+type FileError struct{ Msg string }
+
+func (e *FileError) Error() string { return e.Msg }
+
+// builder compares the file with the account and appends the steps.
+type builder struct {
+	sc  *scenario.Scenario
+	st  *State
+	opt Options
+	p   *Plan
+
+	// The managed resources of the account, by file ID.
+	vpcs   map[string]VPC
+	groups map[string]*model.SecurityGroup
+	insts  map[string]*model.Instance
+	pls    map[string]*model.PrefixList
+	// toFile maps the account's IDs of managed resources to file IDs.
+	toFile map[string]string
+	// vSwitches planned in this run, by VPC file ID and block.
+	newVSw map[string]string
+}
+
+// Build plans the calls that converge the account st to the file sc, and
+// the flows they open and close.
+func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
+	if opt.Zone == "" {
+		if r, ok := model.LookupRegion(opt.Region); ok && len(r.Zones) > 0 {
+			opt.Zone = r.Zones[0]
+		}
+	}
+	opt.Image = cmpOr(opt.Image, DefaultImage)
+	opt.InstanceType = cmpOr(opt.InstanceType, DefaultInstanceType)
+	b := &builder{sc: sc, st: st, opt: opt, p: &Plan{File: sc.File, Region: opt.Region, Steps: []Step{}},
+		vpcs: map[string]VPC{}, groups: map[string]*model.SecurityGroup{}, insts: map[string]*model.Instance{},
+		pls: map[string]*model.PrefixList{}, toFile: map[string]string{}, newVSw: map[string]string{}}
+	if err := b.checkFile(); err != nil {
+		return nil, err
+	}
+	if err := b.index(); err != nil {
+		return nil, err
+	}
+	for _, w := range st.Account.Warnings {
+		b.p.Warnings = append(b.p.Warnings, "reading the account: "+w.String())
+	}
+	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffGroups, b.diffRules, b.diffInstances, b.prune} {
+		if err := f(); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.flows(); err != nil {
+		return nil, err
+	}
+	return b.p, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// checkFile refuses what apply cannot make: resources of another account.
+func (b *builder) checkFile() error {
+	for _, g := range b.sc.Groups {
+		if g.Owner != scenario.DefaultOwner {
+			return &FileError{fmt.Sprintf("%s: security group %s belongs to account %s (ownerId); apply converges only the caller's account, so every group must be its own", b.sc.File, g.ID, g.Owner)}
+		}
+	}
+	return nil
+}
+
+// index finds the managed resources of the account by their marker. Two
+// resources of a kind with one file ID are a conflict the user must settle.
+func (b *builder) index() error {
+	dup := func(kind, id, a, c string) error {
+		return fmt.Errorf("the account has two %s marked %s=%s (%s and %s): delete one, or remove its marker", kind, Marker, id, a, c)
+	}
+	for _, v := range b.st.VPCs {
+		if v.FileID == "" {
+			continue
+		}
+		if o, ok := b.vpcs[v.FileID]; ok {
+			return dup("VPCs", v.FileID, o.ID, v.ID)
+		}
+		b.vpcs[v.FileID], b.toFile[v.ID] = v, v.FileID
+	}
+	for _, g := range b.st.Account.Groups {
+		if id, ok := idOfTags(g.Tags); ok {
+			if o, ok := b.groups[id]; ok {
+				return dup("security groups", id, o.ID, g.ID)
+			}
+			b.groups[id], b.toFile[g.ID] = g, id
+		}
+	}
+	for _, in := range b.st.Account.Instances {
+		if id, ok := idOfTags(in.Tags); ok {
+			if o, ok := b.insts[id]; ok {
+				return dup("instances", id, o.ID, in.ID)
+			}
+			b.insts[id], b.toFile[in.ID] = in, id
+		}
+	}
+	for _, pl := range b.st.Account.PrefixLists {
+		if id, ok := idOfDesc(pl.Description); ok {
+			if o, ok := b.pls[id]; ok {
+				return dup("prefix lists", id, o.ID, pl.ID)
+			}
+			b.pls[id], b.toFile[pl.ID] = pl, id
+		}
+	}
+	return nil
+}
+
+func (b *builder) add(s Step) {
+	if s.Params == nil {
+		s.Params = map[string]string{}
+	}
+	s.Params["RegionId"] = b.opt.Region
+	b.p.Steps = append(b.p.Steps, s)
+}
+
+// Account IDs of file resources, or the placeholder of one made in the run.
+func (b *builder) vpcID(id string) string {
+	if v, ok := b.vpcs[id]; ok {
+		return v.ID
+	}
+	return ref("vpc", id)
+}
+
+func (b *builder) groupID(id string) string {
+	if g, ok := b.groups[id]; ok {
+		return g.ID
+	}
+	return ref("sg", id)
+}
+
+func (b *builder) plID(id string) string {
+	if pl, ok := b.pls[id]; ok {
+		return pl.ID
+	}
+	return ref("pl", id)
+}
+
+func (b *builder) diffVPCs() error {
+	for _, v := range b.sc.VPCs {
+		cur, ok := b.vpcs[v.ID]
+		if !ok {
+			p := map[string]string{"CidrBlock": v.CIDR.String(), "Description": markerDesc(v.ID)}
+			if v.Name != "" {
+				p["VpcName"] = v.Name
+			}
+			if v.IPv6CIDR.IsValid() {
+				p["Ipv6CidrBlock"] = v.IPv6CIDR.String()
+			}
+			b.add(Step{Product: "Vpc", Action: "CreateVpc", Resource: v.ID, Params: p, creates: ref("vpc", v.ID), idField: "VpcId"})
+			continue
+		}
+		if cur.CIDR != v.CIDR {
+			return &ConflictError{cur.ID, v.ID, "cidrBlock", cur.CIDR.String(), v.CIDR.String()}
+		}
+		if v.IPv6CIDR.IsValid() && cur.IPv6CIDR != v.IPv6CIDR {
+			return &ConflictError{cur.ID, v.ID, "ipv6CidrBlock", cur.IPv6CIDR.String(), v.IPv6CIDR.String()}
+		}
+		if v.Name != "" && v.Name != cur.Name {
+			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("%s (%s): vpcName is %q, the file says %q; apply does not rename VPCs", v.ID, cur.ID, cur.Name, v.Name))
+		}
+	}
+	return nil
+}
+
+func (b *builder) diffPrefixLists() error {
+	for _, pl := range b.sc.PrefixLists {
+		cur, ok := b.pls[pl.ID]
+		if !ok {
+			p := map[string]string{"PrefixListName": cmpOr(pl.Name, pl.ID), "AddressFamily": pl.AddressFamily,
+				"MaxEntries": strconv.Itoa(pl.MaxEntries), "Description": markerDesc(pl.ID)}
+			for i, e := range pl.Entries {
+				p[fmt.Sprintf("Entry.%d.Cidr", i+1)] = e.CIDR.String()
+			}
+			b.add(Step{Product: "Ecs", Action: "CreatePrefixList", Resource: pl.ID, Params: p, creates: ref("pl", pl.ID), idField: "PrefixListId"})
+			continue
+		}
+		if cur.AddressFamily != pl.AddressFamily {
+			return &ConflictError{cur.ID, pl.ID, "addressFamily", cur.AddressFamily, pl.AddressFamily}
+		}
+		p := map[string]string{"PrefixListId": cur.ID}
+		if pl.Name != "" && pl.Name != cur.Name {
+			p["PrefixListName"] = pl.Name
+		}
+		have := map[netip.Prefix]bool{}
+		for _, e := range cur.Entries {
+			have[e.CIDR.Masked()] = true
+		}
+		want := map[netip.Prefix]bool{}
+		n := 0
+		for _, e := range pl.Entries {
+			want[e.CIDR.Masked()] = true
+			if !have[e.CIDR.Masked()] {
+				n++
+				p[fmt.Sprintf("AddEntry.%d.Cidr", n)] = e.CIDR.String()
+			}
+		}
+		n = 0
+		for _, e := range cur.Entries {
+			if !want[e.CIDR.Masked()] {
+				n++
+				p[fmt.Sprintf("RemoveEntry.%d.Cidr", n)] = e.CIDR.String()
+			}
+		}
+		if pl.MaxEntries != cur.MaxEntries && len(pl.Entries) > cur.MaxEntries {
+			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("%s (%s): maxEntries is %d, the file's %d entries need more; apply does not resize prefix lists", pl.ID, cur.ID, cur.MaxEntries, len(pl.Entries)))
+		}
+		if len(p) > 1 {
+			b.add(Step{Product: "Ecs", Action: "ModifyPrefixList", Resource: pl.ID, Params: p})
+		}
+	}
+	return nil
+}
+
+// defaultInner is the InnerAccessPolicy CreateSecurityGroup gives a type.
+func defaultInner(t model.GroupType) string {
+	if t == model.Enterprise {
+		return model.InnerDrop
+	}
+	return model.InnerAccept
+}
+
+func (b *builder) diffGroups() error {
+	for _, g := range b.sc.Groups {
+		cur, ok := b.groups[g.ID]
+		if !ok {
+			p := map[string]string{"SecurityGroupType": string(g.Type), "Tag.1.Key": Marker, "Tag.1.Value": g.ID}
+			if g.VpcID != "" {
+				p["VpcId"] = b.vpcID(g.VpcID)
+			}
+			if g.Name != "" {
+				p["SecurityGroupName"] = g.Name
+			}
+			if g.Description != "" {
+				p["Description"] = g.Description
+			}
+			b.add(Step{Product: "Ecs", Action: "CreateSecurityGroup", Resource: g.ID, Params: p, creates: ref("sg", g.ID), idField: "SecurityGroupId"})
+			if g.InnerAccessPolicy != defaultInner(g.Type) {
+				b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupPolicy", Resource: g.ID,
+					Params: map[string]string{"SecurityGroupId": ref("sg", g.ID), "InnerAccessPolicy": g.InnerAccessPolicy}})
+			}
+			continue
+		}
+		if cur.Type != g.Type {
+			return &ConflictError{cur.ID, g.ID, "securityGroupType", string(cur.Type), string(g.Type)}
+		}
+		if want := b.vpcID(g.VpcID); g.VpcID == "" && cur.VpcID != "" || g.VpcID != "" && cur.VpcID != want {
+			return &ConflictError{cur.ID, g.ID, "vpcId", cmpOr(b.toFile[cur.VpcID], cmpOr(cur.VpcID, "(classic)")), cmpOr(g.VpcID, "(classic)")}
+		}
+		p := map[string]string{"SecurityGroupId": cur.ID}
+		if g.Name != "" && g.Name != cur.Name {
+			p["SecurityGroupName"] = g.Name
+		}
+		if g.Description != "" && g.Description != cur.Description {
+			p["Description"] = g.Description
+		}
+		if len(p) > 1 {
+			b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupAttribute", Resource: g.ID, Params: p})
+		}
+		if cur.InnerAccessPolicy != g.InnerAccessPolicy {
+			b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupPolicy", Resource: g.ID, Note: cur.InnerAccessPolicy + " → " + g.InnerAccessPolicy,
+				Params: map[string]string{"SecurityGroupId": cur.ID, "InnerAccessPolicy": g.InnerAccessPolicy}})
+		}
+	}
+	return nil
+}
+
+func (b *builder) diffInstances() error {
+	for _, in := range b.sc.Instances {
+		want := make([]string, len(in.SecurityGroups))
+		for i, g := range in.SecurityGroups {
+			want[i] = b.groupID(g)
+		}
+		cur, ok := b.insts[in.ID]
+		if ok {
+			why := b.instanceMoved(in, cur)
+			if why == "" {
+				b.membership(in, cur, want)
+				continue
+			}
+			b.add(Step{Product: "Ecs", Action: "DeleteInstance", Resource: in.ID, Note: "replaced: " + why,
+				Params: map[string]string{"InstanceId": cur.ID, "Force": "true"}})
+		}
+		p := map[string]string{"ImageId": b.opt.Image, "InstanceType": b.opt.InstanceType, "Amount": "1",
+			"PrivateIpAddress": in.PrivateIP.String(), "Tag.1.Key": Marker, "Tag.1.Value": in.ID}
+		for i, g := range want {
+			p[fmt.Sprintf("SecurityGroupIds.%d", i+1)] = g
+		}
+		if in.Name != "" {
+			p["InstanceName"] = in.Name
+		}
+		if in.PublicIP.IsValid() {
+			p["InternetMaxBandwidthOut"] = "1" // the API picks the address
+		}
+		if in.IPv6.IsValid() {
+			p["Ipv6Address.1"] = in.IPv6.String()
+		}
+		if in.VpcID != "" {
+			p["VSwitchId"] = b.vSwitch(in)
+		}
+		b.add(Step{Product: "Ecs", Action: "RunInstances", Resource: in.ID, Params: p, creates: ref("i", in.ID), idField: "InstanceIdSets.InstanceIdSet"})
+	}
+	return nil
+}
+
+// instanceMoved says what of an instance's network the API cannot change
+// in place ("" when nothing): the VPC, the addresses, having a public one.
+func (b *builder) instanceMoved(in, cur *model.Instance) string {
+	switch {
+	case in.VpcID == "" && cur.VpcID != "" || in.VpcID != "" && b.vpcID(in.VpcID) != cur.VpcID:
+		return fmt.Sprintf("vpcId %s → %s", cmpOr(b.toFile[cur.VpcID], cmpOr(cur.VpcID, "(classic)")), cmpOr(in.VpcID, "(classic)"))
+	case in.PrivateIP != cur.PrivateIP:
+		return fmt.Sprintf("privateIpAddress %s → %s", cur.PrivateIP, in.PrivateIP)
+	case in.IPv6 != cur.IPv6:
+		return fmt.Sprintf("ipv6Address %v → %v", cur.IPv6, in.IPv6)
+	case in.PublicIP.IsValid() != cur.PublicIP.IsValid():
+		return fmt.Sprintf("public address %v → %v", cur.PublicIP.IsValid(), in.PublicIP.IsValid())
+	}
+	return ""
+}
+
+// membership converges an existing instance's groups and name.
+func (b *builder) membership(in, cur *model.Instance, want []string) {
+	same := len(want) == len(cur.SecurityGroups)
+	for _, g := range want {
+		same = same && slices.Contains(cur.SecurityGroups, g)
+	}
+	p := map[string]string{"InstanceId": cur.ID}
+	if in.Name != "" && in.Name != cur.Name {
+		p["InstanceName"] = in.Name
+	}
+	if !same && cur.VpcID == "" {
+		// Classic instances change groups one at a time, and always keep one.
+		for _, g := range want {
+			if !slices.Contains(cur.SecurityGroups, g) {
+				b.add(Step{Product: "Ecs", Action: "JoinSecurityGroup", Resource: in.ID, Params: map[string]string{"InstanceId": cur.ID, "SecurityGroupId": g}})
+			}
+		}
+		for _, g := range cur.SecurityGroups {
+			if !slices.Contains(want, g) {
+				b.add(Step{Product: "Ecs", Action: "LeaveSecurityGroup", Resource: in.ID, Params: map[string]string{"InstanceId": cur.ID, "SecurityGroupId": g}})
+			}
+		}
+	} else if !same {
+		for i, g := range want {
+			p[fmt.Sprintf("SecurityGroupIds.%d", i+1)] = g
+		}
+	}
+	if len(p) > 1 {
+		b.add(Step{Product: "Ecs", Action: "ModifyInstanceAttribute", Resource: in.ID, Params: p})
+	}
+}
+
+// vSwitch returns the vSwitch a new instance launches into: one of its VPC
+// that holds its addresses, else a /24 (or the VPC's block, if smaller)
+// made for it and shared with the file's other instances in that block.
+func (b *builder) vSwitch(in *model.Instance) string {
+	if v, ok := b.vpcs[in.VpcID]; ok {
+		for _, w := range b.st.VSwitches {
+			if w.VpcID == v.ID && w.CIDR.Contains(in.PrivateIP) && (!in.IPv6.IsValid() || w.IPv6CIDR.Contains(in.IPv6)) {
+				return w.ID
+			}
+		}
+	}
+	var vpcCIDR netip.Prefix
+	for _, v := range b.sc.VPCs {
+		if v.ID == in.VpcID {
+			vpcCIDR = v.CIDR
+		}
+	}
+	block := netip.PrefixFrom(in.PrivateIP, max(24, vpcCIDR.Bits())).Masked()
+	key := in.VpcID + "/" + block.String()
+	if r, ok := b.newVSw[key]; ok {
+		return r
+	}
+	r := ref("vsw", key)
+	b.newVSw[key] = r
+	p := map[string]string{"VpcId": b.vpcID(in.VpcID), "ZoneId": b.opt.Zone, "CidrBlock": block.String(),
+		"Description": vSwitchDesc(in.VpcID)}
+	if in.IPv6.IsValid() {
+		// The /64 of the address inside the VPC's /56: its eighth byte.
+		p["Ipv6CidrBlock"] = strconv.Itoa(int(in.IPv6.As16()[7]))
+	}
+	b.add(Step{Product: "Vpc", Action: "CreateVSwitch", Resource: in.VpcID, Params: p, Note: "for " + in.ID, creates: r, idField: "VSwitchId"})
+	return r
+}
+
+// prune removes, with --prune, the managed resources the file does not
+// name, dependents first; without it, it says what is left.
+func (b *builder) prune() error {
+	var left []string
+	named := map[string]bool{} // kind + ":" + file ID
+	for _, v := range b.sc.VPCs {
+		named["vpc:"+v.ID] = true
+	}
+	for _, pl := range b.sc.PrefixLists {
+		named["pl:"+pl.ID] = true
+	}
+	for _, g := range b.sc.Groups {
+		named["sg:"+g.ID] = true
+	}
+	for _, in := range b.sc.Instances {
+		named["i:"+in.ID] = true
+	}
+	var steps []Step
+	for _, id := range sortedKeys(b.insts) {
+		if !named["i:"+id] {
+			left = append(left, id)
+			steps = append(steps, Step{Product: "Ecs", Action: "DeleteInstance", Resource: id, Note: "not in the file",
+				Params: map[string]string{"InstanceId": b.insts[id].ID, "Force": "true"}})
+		}
+	}
+	var groups []Step
+	for _, id := range sortedKeys(b.groups) {
+		if named["sg:"+id] {
+			continue
+		}
+		left = append(left, id)
+		g := b.groups[id]
+		// Rules naming other groups go first, so that the groups can go in any order.
+		for _, r := range g.Rules {
+			if r.Peer.GroupID != "" {
+				steps = append(steps, revokeStep(id, g.ID, r, "before deleting the group"))
+			}
+		}
+		groups = append(groups, Step{Product: "Ecs", Action: "DeleteSecurityGroup", Resource: id, Note: "not in the file",
+			Params: map[string]string{"SecurityGroupId": g.ID}})
+	}
+	steps = append(steps, groups...)
+	for _, id := range sortedKeys(b.pls) {
+		if !named["pl:"+id] {
+			left = append(left, id)
+			steps = append(steps, Step{Product: "Ecs", Action: "DeletePrefixList", Resource: id, Note: "not in the file",
+				Params: map[string]string{"PrefixListId": b.pls[id].ID}})
+		}
+	}
+	for _, id := range sortedKeys(b.vpcs) {
+		if named["vpc:"+id] {
+			continue
+		}
+		left = append(left, id)
+		v := b.vpcs[id]
+		for _, w := range b.st.VSwitches {
+			if w.VpcID == v.ID && w.FileVPC == id {
+				steps = append(steps, Step{Product: "Vpc", Action: "DeleteVSwitch", Resource: id, Note: "made by apply for the VPC",
+					Params: map[string]string{"VSwitchId": w.ID}})
+			}
+		}
+		steps = append(steps, Step{Product: "Vpc", Action: "DeleteVpc", Resource: id, Note: "not in the file",
+			Params: map[string]string{"VpcId": v.ID}})
+	}
+	if !b.opt.Prune {
+		if len(left) > 0 {
+			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("left in place, managed by apply but not in the file (use --prune to remove): %v", left))
+		}
+		return nil
+	}
+	for _, s := range steps {
+		b.add(s)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,100 @@
+package apply
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/analysis/plan"
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// flows computes the flows the plan opens and closes, offline, as
+// "palisade plan --desired" does: the reachability of the account as read
+// against that of the account as the plan leaves it. Both are in the
+// file's names (managed resources renamed to their file IDs), so that the
+// changes read like the file.
+func (b *builder) flows() error {
+	var before, after []*model.SecurityGroup
+	var beforeI, afterI []*model.Instance
+	var beforeP, afterP []*model.PrefixList
+	stays := func(fileID string, named bool) bool { return fileID == "" || !named && !b.opt.Prune }
+	for _, g := range b.st.Account.Groups {
+		c := b.renameGroup(g)
+		before = append(before, c)
+		if stays(b.toFile[g.ID], slices.ContainsFunc(b.sc.Groups, func(x *model.SecurityGroup) bool { return x.ID == b.toFile[g.ID] })) {
+			after = append(after, c)
+		}
+	}
+	for _, in := range b.st.Account.Instances {
+		c := b.renameInstance(in)
+		beforeI = append(beforeI, c)
+		if stays(b.toFile[in.ID], slices.ContainsFunc(b.sc.Instances, func(x *model.Instance) bool { return x.ID == b.toFile[in.ID] })) {
+			afterI = append(afterI, c)
+		}
+	}
+	for _, pl := range b.st.Account.PrefixLists {
+		c := *pl
+		c.ID = cmpOr(b.toFile[pl.ID], pl.ID)
+		beforeP = append(beforeP, &c)
+		if stays(b.toFile[pl.ID], slices.ContainsFunc(b.sc.PrefixLists, func(x *model.PrefixList) bool { return x.ID == c.ID })) {
+			afterP = append(afterP, &c)
+		}
+	}
+	after = append(after, b.sc.Groups...)
+	afterI = append(afterI, b.sc.Instances...)
+	afterP = append(afterP, b.sc.PrefixLists...)
+	// Inside is not the internet: the VPCs' blocks and the classic
+	// instances' private addresses.
+	var inside []netip.Prefix
+	add := func(p ...netip.Prefix) {
+		for _, x := range p {
+			if x.IsValid() {
+				inside = append(inside, x)
+			}
+		}
+	}
+	for _, v := range b.st.VPCs {
+		add(v.CIDR, v.IPv6CIDR)
+	}
+	for _, v := range b.sc.VPCs {
+		add(v.CIDR, v.IPv6CIDR)
+	}
+	for _, in := range slices.Concat(beforeI, afterI) {
+		if in.VpcID == "" && in.PrivateIP.IsValid() {
+			add(netip.PrefixFrom(in.PrivateIP, in.PrivateIP.BitLen()))
+		}
+	}
+	o := reach.Options{Inside: inside}
+	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, beforeI, beforeP), o),
+		reach.Compute(policy.NewCloud(after, afterI, afterP), o))
+	b.p.Summary = plan.Summarize(b.p.Changes)
+	return nil
+}
+
+// renameGroup copies a group of the account with the IDs of managed
+// resources (itself, its VPC, its rules' peers) replaced by file IDs.
+func (b *builder) renameGroup(g *model.SecurityGroup) *model.SecurityGroup {
+	c := *g
+	c.ID = cmpOr(b.toFile[g.ID], g.ID)
+	c.VpcID = cmpOr(b.toFile[g.VpcID], g.VpcID)
+	c.Rules = slices.Clone(g.Rules)
+	for i := range c.Rules {
+		p := &c.Rules[i].Peer
+		p.GroupID = cmpOr(b.toFile[p.GroupID], p.GroupID)
+		p.PrefixListID = cmpOr(b.toFile[p.PrefixListID], p.PrefixListID)
+	}
+	return &c
+}
+
+func (b *builder) renameInstance(in *model.Instance) *model.Instance {
+	c := *in
+	c.ID = cmpOr(b.toFile[in.ID], in.ID)
+	c.VpcID = cmpOr(b.toFile[in.VpcID], in.VpcID)
+	c.SecurityGroups = make([]string, len(in.SecurityGroups))
+	for i, g := range in.SecurityGroups {
+		c.SecurityGroups[i] = cmpOr(b.toFile[g], g)
+	}
+	return &c
+}

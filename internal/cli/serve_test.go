@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	sdkcreds "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// syncBuffer is a bytes.Buffer that a running server and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var servingRE = regexp.MustCompile(`on (https?)://([^/]+)/`)
+
+// runServe starts "palisade serve ARGS" in-process and returns the scheme
+// and address it reports; it stops at the end of the test.
+func runServe(t *testing.T, args ...string) (scheme, addr string, stdout, stderr *syncBuffer) {
+	t.Helper()
+	t.Setenv("PALISADE_ACCESS_KEY_ID", testenv.KeyID)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", testenv.Secret)
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	args = append([]string{"--db", filepath.Join(t.TempDir(), "p.db")}, args...)
+	go func() { done <- serveCtx(ctx, args, stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, stderr)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := servingRE.FindStringSubmatch(stdout.String()); m != nil {
+			return m[1], m[2], stdout, stderr
+		}
+		select {
+		case code := <-done:
+			done <- code
+			t.Fatalf("serve exited %d early: %s", code, stderr)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start: %s / %s", stdout, stderr)
+	return
+}
+
+// tlsECS is a classic ECS client that verifies the server against roots.
+func tlsECS(t *testing.T, addr string, roots *x509.CertPool) *ecs.Client {
+	t.Helper()
+	cfg := sdk.NewConfig().WithScheme("HTTPS").WithTimeout(10 * time.Second).
+		WithHttpTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}})
+	c, err := ecs.NewClientWithOptions(testenv.Region, cfg, sdkcreds.NewAccessKeyCredential(testenv.KeyID, testenv.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetHTTPSInsecure(false) // verification stays on
+	c.Domain = addr
+	return c
+}
+
+func describeRegions(c *ecs.Client) error {
+	r := ecs.CreateDescribeRegionsRequest()
+	r.SetScheme("HTTPS")
+	_, err := c.DescribeRegions(r)
+	return err
+}
+
+func TestServeSelfSignedTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tls")
+	scheme, addr, stdout, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", dir)
+	if scheme != "https" {
+		t.Fatalf("startup message says %s://, want https://:\n%s", scheme, stdout)
+	}
+	if !strings.Contains(stdout.String(), "Created a self-signed certificate") {
+		t.Errorf("no word of the new certificate:\n%s", stdout)
+	}
+	certPath := filepath.Join(dir, tlscert.CertFile)
+	fi, err := os.Stat(filepath.Join(dir, tlscert.KeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	pemData, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemData) {
+		t.Fatal("cert.pem holds no certificate")
+	}
+
+	// The official SDK over HTTPS, verifying the certificate.
+	if err := describeRegions(tlsECS(t, addr, roots)); err != nil {
+		t.Fatalf("DescribeRegions over HTTPS with the self-signed cert trusted: %v", err)
+	}
+	// Without the certificate trusted, verification fails.
+	if err := describeRegions(tlsECS(t, addr, x509.NewCertPool())); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("an untrusted certificate was accepted: %v", err)
+	}
+	// /healthz is on the same listener, over HTTPS.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 5 * time.Second}
+	resp, err := hc.Get("https://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /healthz over HTTPS: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Plain HTTP to the TLS port does not get through.
+	if err := describeRegions(testenv.ECSClient(t, addr, testenv.KeyID, testenv.Secret)); err == nil {
+		t.Error("a plain HTTP request to the TLS port succeeded")
+	}
+
+	// A second start reuses the certificate.
+	_, addr2, stdout2, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", dir)
+	if !strings.Contains(stdout2.String(), "Using the self-signed certificate") {
+		t.Errorf("second start did not reuse the certificate:\n%s", stdout2)
+	}
+	if err := describeRegions(tlsECS(t, addr2, roots)); err != nil {
+		t.Fatalf("second start: the first certificate is no longer trusted: %v", err)
+	}
+}
+
+// TestServeTLSWithSSLCertFile runs the CLI in a child process with
+// SSL_CERT_FILE naming the generated certificate (Go reads it once per
+// process, so this process cannot change it): palisade apply and sg list
+// over HTTPS, verifying the certificate.
+func TestServeTLSWithSSLCertFile(t *testing.T) {
+	if args := os.Getenv("PALISADE_TEST_CHILD_ARGS"); args != "" {
+		os.Exit(Main(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+	}
+	dir := t.TempDir()
+	_, addr, _, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", dir)
+	child := func(args ...string) (string, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestServeTLSWithSSLCertFile$")
+		cmd.Env = append(os.Environ(), "PALISADE_TEST_CHILD_ARGS="+strings.Join(args, "\n"), "SSL_CERT_FILE="+filepath.Join(dir, tlscert.CertFile),
+			"PALISADE_ENDPOINT=https://"+addr, "PALISADE_ACCESS_KEY_ID="+testenv.KeyID, "PALISADE_ACCESS_KEY_SECRET="+testenv.Secret)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := child("apply", "../../testdata/scenarios/05-group-to-group.yaml", "--yes"); err != nil || !strings.Contains(out, "Applied") {
+		t.Fatalf("palisade apply --endpoint https://%s with SSL_CERT_FILE: %v\n%s", addr, err, out)
+	}
+	out, err := child("sg", "list")
+	if err != nil || !strings.Contains(out, "sg-") {
+		t.Fatalf("palisade sg list --endpoint https://%s with SSL_CERT_FILE: %v\n%s", addr, err, out)
+	}
+	// Without the certificate the same call fails verification.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeTLSWithSSLCertFile$")
+	cmd.Env = append(os.Environ(), "PALISADE_TEST_CHILD_ARGS=sg\nlist", "SSL_CERT_FILE=/dev/null", "SSL_CERT_DIR=/nonexistent",
+		"PALISADE_ENDPOINT=https://"+addr, "PALISADE_ACCESS_KEY_ID="+testenv.KeyID, "PALISADE_ACCESS_KEY_SECRET="+testenv.Secret)
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "certificate") {
+		t.Errorf("an untrusted certificate was accepted: %v\n%s", err, out)
+	}
+}
+
+func TestServeTLSFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing cert", []string{"--tls-cert", filepath.Join(dir, "nope.pem"), "--tls-key", junk}, "nope.pem"},
+		{"cert without key", []string{"--tls-cert", junk}, "give both --tls-cert and --tls-key"},
+		{"not PEM", []string{"--tls-cert", junk, "--tls-key", junk}, "load TLS certificate"},
+		{"both kinds", []string{"--tls-cert", junk, "--tls-key", junk, "--tls-self-signed", dir}, "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "p.db")}, tc.args...)
+			code := serveCtx(context.Background(), args, &out, &errb)
+			if code != 2 || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestServePlainHTTPWarning(t *testing.T) {
+	_, _, _, stderr := runServe(t, "--listen", "127.0.0.1:0")
+	if strings.Contains(stderr.String(), "warning") {
+		t.Errorf("warning on loopback: %s", stderr)
+	}
+	_, _, _, stderr = runServe(t, "--listen", "0.0.0.0:0")
+	if !strings.Contains(stderr.String(), "not a loopback address") {
+		t.Errorf("no warning for plain HTTP on 0.0.0.0: %q", stderr)
+	}
+}
