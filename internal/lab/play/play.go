@@ -1,0 +1,200 @@
+// Package play plays a scenario file on real packets: its own server holds
+// the scenario's resources, a lab holds its instances, one agent per host
+// enforces them with nftables, and every flow is sent as a real packet and
+// compared with the file's expectation and the engine's verdict. It is what
+// "palisade lab play" runs; the CLI only reads flags and prints rows.
+package play
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/agent"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+	"github.com/palisade-sg/palisade/internal/lab"
+)
+
+// Region is where a played scenario's resources live.
+const Region = "cn-hangzhou"
+
+// Row is one flow of a scenario as played: what the file expects, what the
+// kernel did with a real packet and what the engine says, with the engine's
+// explanation and the probe's detail.
+type Row struct {
+	Line                   int
+	Flow                   string
+	Expect, Kernel, Engine policy.Verdict
+	Why, Detail            string
+}
+
+// Scenario builds one scenario in a lab and plays its flows: a server
+// with the scenario's resources, a lab with the scenario's instances and
+// outside addresses, the instances bound and enforced by one agent per host,
+// then every flow probed and compared with the engine.
+func Scenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([]Row, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, err := os.MkdirTemp("", "palisade-play-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	const keyID, secret = "LTAIpalisadelabplay00", "lab-play-secret"
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "palisade.db"),
+		AccessKeyID: keyID, AccessKeySecret: secret, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+
+	if _, err := srv.Ops.Import(ctx, Region, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists,
+		Groups: s.Groups, Instances: s.Instances}); err != nil {
+		return nil, err
+	}
+	l, err := lab.Up(ctx, lab.SpecFromCloud(s.Cloud(), name, hosts, outsideAddrs(s)))
+	if err != nil {
+		return nil, err
+	}
+	defer l.Down()
+	if err := enforce(ctx, srv, l, keyID, secret, log); err != nil {
+		return nil, err
+	}
+	return probe(ctx, s, l)
+}
+
+// outsideAddrs are the addresses of a scenario's flows that are no
+// instance's: the lab gives them to the outside.
+func outsideAddrs(s *scenario.Scenario) []netip.Addr {
+	var outside []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, f := range s.Flows {
+		for _, end := range []string{f.From, f.To} {
+			if a, err := netip.ParseAddr(end); err == nil && !seen[a] {
+				seen[a] = true
+				outside = append(outside, a)
+			}
+		}
+	}
+	return outside
+}
+
+// enforce places the instances through the API, as a hypervisor would, and
+// lets one agent per host enforce them, waiting until all have applied the
+// server's revision. The agents stop with ctx.
+func enforce(ctx context.Context, srv *server.Server, l *lab.Lab, keyID, secret string, log *slog.Logger) error {
+	api, err := apiclient.New(srv.Addr, keyID, secret, Region)
+	if err != nil {
+		return err
+	}
+	if err := Bind(ctx, api, l); err != nil {
+		return err
+	}
+	target, err := srv.Store.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	return runAgents(ctx, l, srv.Addr, keyID, secret, target, log)
+}
+
+// probe sends every flow as a real packet and returns, for each,
+// what the file expects, what the kernel did and what the engine says.
+func probe(ctx context.Context, s *scenario.Scenario, l *lab.Lab) ([]Row, error) {
+	flows := make([]policy.Flow, len(s.Flows))
+	for i, f := range s.Flows {
+		flows[i] = f.Flow
+	}
+	kernel, err := lab.ProbeFlows(ctx, l, flows, lab.ProbeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	d := policy.Compile(s.Cloud())
+	results := make([]policy.Result, len(flows))
+	expected := make([]bool, len(flows))
+	for i, f := range s.Flows {
+		if results[i], err = policy.Evaluate(d, f.Flow); err != nil {
+			return nil, fmt.Errorf("line %d: %w", f.Line, err)
+		}
+		expected[i] = results[i].Verdict == policy.Accept || f.Expect == policy.Accept
+	}
+	if err := lab.Recheck(ctx, l, flows, kernel, expected); err != nil {
+		return nil, err
+	}
+	var rows []Row
+	for i, f := range s.Flows {
+		if kernel[i].Err != nil {
+			return nil, fmt.Errorf("line %d: probe: %w", f.Line, kernel[i].Err)
+		}
+		res := results[i]
+		k := policy.Drop
+		if kernel[i].Delivered {
+			k = policy.Accept
+		}
+		rows = append(rows, Row{Line: f.Line, Flow: scenario.FlowText(f.Flow), Expect: f.Expect, Kernel: k,
+			Engine: res.Verdict, Why: s.Explain(res), Detail: kernel[i].Detail})
+	}
+	return rows, nil
+}
+
+// runAgents starts one agent per host (in this process, each programming
+// its host's namespace) and waits until all have applied revision target.
+// The agents stop with ctx.
+func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, target int64, log *slog.Logger) error {
+	var mu sync.Mutex
+	applied := map[string]int64{}
+	ready := make(chan struct{}, len(l.Spec.Hosts))
+	failed := make(chan error, len(l.Spec.Hosts))
+	for _, h := range l.Spec.Hosts {
+		go func() {
+			err := agent.Run(ctx, agent.Config{Server: endpoint, AccessKeyID: keyID, Secret: secret, Host: h,
+				Netns: l.HostNetns(h), NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: log,
+				OnApplied: func(rev int64, _ nft.Stats) {
+					mu.Lock()
+					defer mu.Unlock()
+					if applied[h] < target && rev >= target {
+						ready <- struct{}{}
+					}
+					applied[h] = max(applied[h], rev)
+				}})
+			if err != nil {
+				failed <- fmt.Errorf("agent of %s: %w", h, err)
+			}
+		}()
+	}
+	timeout := time.After(60 * time.Second)
+	for range l.Spec.Hosts {
+		select {
+		case <-ready:
+		case err := <-failed:
+			return err
+		case <-timeout:
+			return errors.New("the agents did not apply the policy within 60 s")
+		}
+	}
+	return nil
+}
+
+// Bind places every instance of a lab on its host and interface through
+// the API, as a hypervisor would when it plugs the instance in.
+func Bind(ctx context.Context, api *apiclient.Client, l *lab.Lab) error {
+	for _, in := range l.Spec.Instances {
+		if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": in.ID,
+			"HostName": in.Host, "Interface": l.Interface(in.ID)}, nil, 0); err != nil {
+			return fmt.Errorf("binding %s: %w", in.ID, err)
+		}
+	}
+	return nil
+}
