@@ -157,10 +157,15 @@ func (l *Lab) endpoint(s string) (endpoint, error) {
 	return endpoint{}, fmt.Errorf("outside address %s is not in lab %s; add it to Spec.Outside", a, l.Spec.Name)
 }
 
-// plan chooses the addresses as policy.Evaluate does: private IPv4 inside a
-// VPC; across VPCs (or from outside) the destination's public address, or
-// its private one when it has none (which the lab must then not deliver);
-// IPv6 addresses as they are.
+// plan chooses the addresses a user inside an instance would use: private
+// IPv4 inside a VPC; across VPCs (or from outside) the destination's public
+// address, or its private one when it has none (which the lab must then not
+// deliver); IPv6 addresses as they are.
+//
+// It deliberately does not call policy.Path, which decides the same thing
+// for the engine: the lab is the ground truth of the differential test, so
+// its choice of addresses, and the kernel's routing and NAT of them, must
+// stay independent of the engine it judges.
 func (l *Lab) plan(ps ProbeSpec) (plan, error) {
 	src, err := l.endpoint(ps.From)
 	if err != nil {
