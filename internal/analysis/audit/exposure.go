@@ -157,18 +157,16 @@ func (e *engine) exposed() []*exposure {
 	e.once.Do(func() {
 		for _, inst := range sortedInstances(e.in.Cloud) {
 			for _, six := range []bool{false, true} {
-				addr := inst.PublicIP
-				if six {
-					addr = inst.IPv6
+				rt := policy.PathBetween(nil, inst, six)
+				if rt.NoPath != "" {
+					continue // the internet cannot reach the instance in this family
 				}
-				if !addr.IsValid() {
-					continue
-				}
+				addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
 				v := 4
 				if six {
 					v = 6
 				}
-				s := e.spaceOf(inst, model.Ingress, model.Internet, space.Options{IPVersion: v})
+				s := e.spaceOf(inst, model.Ingress, rt.NIC, space.Options{IPVersion: v})
 				anon, ok := s.Anonymous(six)
 				if !ok {
 					continue // rules name every address: no internet at large
@@ -468,15 +466,16 @@ func sharedTierCheck(in *Input) []Finding {
 		for _, b := range internal {
 			ing := e.spaceOf(b, model.Ingress, model.Intranet, space.Options{IPVersion: 4})
 			for _, a := range ext {
-				if a.VpcID != b.VpcID {
-					continue
+				rt := policy.PathBetween(a, b, false)
+				if rt.NoPath != "" || rt.NIC != model.Intranet {
+					continue // only members of one VPC meet inside it
 				}
 				eg := e.spaceOf(a, model.Egress, model.Intranet, space.Options{IPVersion: 4})
 				for _, rp := range riskyPorts {
 					if rp.check != "SGA-004" {
 						continue
 					}
-					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(a.PrivateIP))
+					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})))
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.Program.Intra[d.Intra()] == g.ID:
@@ -486,7 +485,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(b.PrivateIP)); !eg.Accepts(o) {
+					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
 						continue
 					}
 					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Delta is a difference between two results for one link and family: what
@@ -119,10 +120,10 @@ func Deltas(before, after *Result) []Delta {
 					if lines[l].d == egress {
 						// A row: also the pairs towards instances whose
 						// ingress changed (their columns skip rows).
-						if sub == nil || ingChanged(o) || sub.holds(me, where(o)) {
+						if sub == nil || ingChanged(o) || sub.holds(me, where(o), lines[l].d) {
 							pair(k, o)
 						}
-					} else if !rowDone(o) && (sub == nil || sub.holds(me, where(o))) {
+					} else if !rowDone(o) && (sub == nil || sub.holds(me, where(o), lines[l].d)) {
 						pair(o, k)
 					}
 				}
@@ -146,22 +147,23 @@ type sideChange struct {
 	ranges [2][2][]space.Range // [path][family]
 }
 
-// holds reports whether the other end of a link from (or to) me lies where
-// my policy changed, on the path and family the link uses.
-func (c *sideChange) holds(me, other *node) bool {
-	if me.net == other.net {
-		if in(c.ranges[intra][0], other.addr[privateAddr]) {
+// holds reports whether the other end of a link from (d egress) or to (d
+// ingress) me lies where my policy changed, on the path and family the
+// link uses.
+func (c *sideChange) holds(me, other *node, d int) bool {
+	for f, six := range []bool{false, true} {
+		var k policy.AddrKind
+		var rt policy.Route
+		if d == egress {
+			rt = policy.Path(me.end, other.end, me.net == other.net, six)
+			k = rt.Egress.Dst
+		} else {
+			rt = policy.Path(other.end, me.end, me.net == other.net, six)
+			k = rt.Ingress.Src
+		}
+		if rt.NoPath == "" && in(c.ranges[pathIndex(rt.NIC)][f], other.addr[k]) {
 			return true
 		}
-	} else if me.inst.PublicIP.IsValid() && other.inst.PublicIP.IsValid() && in(c.ranges[public][0], other.addr[publicAddr]) {
-		return true
-	}
-	if me.inst.IPv6.IsValid() && other.inst.IPv6.IsValid() {
-		p := public
-		if me.net == other.net {
-			p = intra
-		}
-		return in(c.ranges[p][1], other.addr[ipv6Addr])
 	}
 	return false
 }
@@ -345,8 +347,9 @@ func (r *Result) internetSide(id string, d int, six bool) (*side, bool) {
 		return &emptySide, false
 	}
 	n := &r.nodes[i]
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return &emptySide, false
 	}
-	return &n.cls[d][public].sides[b2i(six)], true
+	return &n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)], true
 }

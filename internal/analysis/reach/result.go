@@ -70,21 +70,20 @@ type node struct {
 	cls  [2][2]*class
 	// The instance's addresses as keys (private, public, IPv6), and its
 	// network as a number, so that hot loops convert nothing.
+	// node.addr is indexed by policy.AddrKind; end is what policy.Path
+	// needs to know of the instance.
 	addr [3]space.Key
 	net  int32
+	end  policy.End
 }
-
-// Address kinds index node.addr.
-const (
-	privateAddr = iota
-	publicAddr
-	ipv6Addr
-)
 
 // setInst points a node at (a new version of) its instance.
 func (r *Result) setInst(n *node, inst *model.Instance) {
 	n.inst = inst
-	n.addr = [3]space.Key{space.KeyOf(inst.PrivateIP), space.KeyOf(inst.PublicIP), space.KeyOf(inst.IPv6)}
+	for _, k := range []policy.AddrKind{policy.PrivateAddr, policy.PublicAddr, policy.IPv6Addr} {
+		n.addr[k] = space.KeyOf(k.Of(inst, netip.Addr{}))
+	}
+	n.end = policy.EndOf(inst)
 	id, ok := r.nets[inst.VpcID]
 	if !ok {
 		id = int32(len(r.nets))
@@ -300,30 +299,41 @@ func (r *Result) Classes() int { return len(r.classes) }
 // Built returns how many classes the last Compute or Update analysed.
 func (r *Result) Built() int { return r.built }
 
-// pair returns the interned flows from node a to node b per family.
+// pair returns the interned flows from node a to node b per family, on
+// the path policy.Path gives each family.
 func (r *Result) pair(a, b *node, m *memo) (v4, v6 uint32) {
-	A, B := a.inst, b.inst
-	switch {
-	case a.net == b.net:
-		if e := a.cls[egress][intra].sides[0].at(b.addr[privateAddr]); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][intra].sides[0].at(a.addr[privateAddr]))
-		}
-	case A.PublicIP.IsValid() && B.PublicIP.IsValid():
-		// Across VPCs each side sees the other's public address.
-		if e := a.cls[egress][public].sides[0].at(b.addr[publicAddr]); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][public].sides[0].at(a.addr[publicAddr]))
-		}
+	same := a.net == b.net
+	return r.meetOn(a, b, policy.Path(a.end, b.end, same, false), 0, m), r.meetOn(a, b, policy.Path(a.end, b.end, same, true), 1, m)
+}
+
+// meetOn meets a's egress towards b and b's ingress from a on one route
+// and family (f: 0 IPv4, 1 IPv6).
+func (r *Result) meetOn(a, b *node, rt policy.Route, f int, m *memo) uint32 {
+	if rt.NoPath != "" {
+		return 0
 	}
-	if A.IPv6.IsValid() && B.IPv6.IsValid() {
-		p := public
-		if a.net == b.net {
-			p = intra
-		}
-		if e := a.cls[egress][p].sides[1].at(b.addr[ipv6Addr]); e != 0 {
-			v6 = m.meet(e, b.cls[ingress][p].sides[1].at(a.addr[ipv6Addr]))
-		}
+	p := pathIndex(rt.NIC)
+	if e := a.cls[egress][p].sides[f].at(b.addr[rt.Egress.Dst]); e != 0 {
+		return m.meet(e, b.cls[ingress][p].sides[f].at(a.addr[rt.Ingress.Src]))
 	}
-	return v4, v6
+	return 0
+}
+
+// pathIndex indexes node.cls by path.
+func pathIndex(nic model.NicType) int {
+	if nic == model.Internet {
+		return public
+	}
+	return intra
+}
+
+// outsideRoute is the route between an instance and the outside in one
+// direction (ingress: from the outside).
+func outsideRoute(n *node, d int, six bool) policy.Route {
+	if d == ingress {
+		return policy.Path(policy.End{Outside: true}, n.end, false, six)
+	}
+	return policy.Path(n.end, policy.End{Outside: true}, false, six)
 }
 
 // Pair returns what passes from one instance to another, per family. The
@@ -367,10 +377,11 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 	if six {
 		f = 1
 	}
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return nil, Ports{}
 	}
-	s := &n.cls[d][public].sides[f]
+	s := &n.cls[d][pathIndex(rt.NIC)].sides[f]
 	last := space.Last(six)
 	var list []Outside
 	all := uint32(0)
@@ -487,14 +498,11 @@ func (r *Result) Allows(f policy.Flow) (bool, error) {
 
 // outsideLookup returns the flows between an instance and one outside address.
 func (r *Result) outsideLookup(n *node, d int, a netip.Addr, six bool) Ports {
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return Ports{}
 	}
-	f := 0
-	if six {
-		f = 1
-	}
-	return r.tab.get(n.cls[d][public].sides[f].at(space.KeyOf(a)))
+	return r.tab.get(n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)].at(space.KeyOf(a)))
 }
 
 func (r *Result) endpoint(s string) (*node, netip.Addr, error) {
