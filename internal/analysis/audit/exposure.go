@@ -121,7 +121,7 @@ type engine struct {
 	in        *Input
 	res       *space.Resolver
 	mu        sync.Mutex
-	spaces    map[string]*space.Space
+	spaces    map[spaceKey]*space.Space
 	once      sync.Once
 	exposures []*exposure
 	useOnce   sync.Once
@@ -132,14 +132,22 @@ type engine struct {
 // hands the same Input to every check, so each after the first reuses it.
 func engineFor(in *Input) *engine {
 	in.engineOnce.Do(func() {
-		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[string]*space.Space{}}
+		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[spaceKey]*space.Space{}}
 	})
 	return in.engine
 }
 
+// spaceKey names a space: the policy as the instance's addresses see it,
+// and the options the checks vary.
+type spaceKey struct {
+	policy.Key
+	ipVersion      int
+	allSourcePorts bool
+}
+
 // spaceOf returns (and caches) the space of an instance's policy.
 func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.NicType, o space.Options) *space.Space {
-	key := fmt.Sprintf("%s|%v|%d|%t", space.ClassKey(e.in.Cloud, inst, dir, nic), inst.IPv6.IsValid(), o.IPVersion, o.AllSourcePorts)
+	key := spaceKey{policy.InstanceKey(e.in.Cloud, inst, dir, nic), o.IPVersion, o.AllSourcePorts}
 	e.mu.Lock()
 	s, ok := e.spaces[key]
 	e.mu.Unlock()

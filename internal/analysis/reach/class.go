@@ -6,6 +6,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // side is one family of one policy class reduced to what reachability needs:
@@ -18,10 +19,10 @@ type side struct {
 
 func (s *side) at(k space.Key) uint32 { return s.ids[space.SearchKey(s.starts, k)] }
 
-// class is the policy of every instance with one space.ClassKey on one
-// direction and path. Classes never change once built; Update replaces them.
+// class is the policy of every instance with one policy.InstanceKey (one
+// direction and path). Classes never change once built; Update replaces them.
 type class struct {
-	key   string
+	key   policy.Key
 	sides [2]side // IPv4, IPv6
 	// What the class depends on besides its own groups' rules: the groups
 	// whose members it names (peers, intra-group grants) and prefix lists.
@@ -29,7 +30,8 @@ type class struct {
 }
 
 // buildClass analyses the program of a representative instance.
-func buildClass(res *space.Resolver, tab *table, sc *scratch, key string, in *model.Instance, dir model.Direction, nic model.NicType, sport uint16) *class {
+func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in *model.Instance, sport uint16) *class {
+	dir, nic := key.Direction(), key.NIC()
 	o := space.Options{SourcePort: sport, IPVersion: 4, PartitionOnly: true, Scratch: &sc.space, Slots: sideSlots}
 	if in.IPv6.IsValid() {
 		o.IPVersion = 0

@@ -40,11 +40,11 @@ type Result struct {
 	// classes by key, the nodes using each, and which classes depend on a
 	// group's rules, a group's members or a prefix list. Once shared is set
 	// the slices are never modified in place (a clone may hold them).
-	classes  map[string]*class
-	users    map[string][]int32
-	byMember map[string][]string // group → classes whose programs hold its rules
-	byRef    map[string][]string // group → classes naming its members (peers, grants)
-	byList   map[string][]string
+	classes  map[policy.Key]*class
+	users    map[policy.Key][]int32
+	byMember map[string][]policy.Key // group → classes whose programs hold its rules
+	byRef    map[string][]policy.Key // group → classes naming its members (peers, grants)
+	byList   map[string][]policy.Key
 	inside   [2][]space.Range
 	// shared: the index slices may be shared with a clone (set by Clone
 	// and Update, which write copy-on-write from then on).
@@ -66,7 +66,7 @@ var (
 
 type node struct {
 	inst *model.Instance
-	keys [2][2]string
+	keys [2][2]policy.Key
 	cls  [2][2]*class
 	// The instance's addresses as keys (private, public, IPv6), and its
 	// network as a number, so that hot loops convert nothing.
@@ -98,7 +98,7 @@ func Compute(c *policy.Cloud, o Options) *Result {
 		o.SourcePort = policy.DefaultSourcePort
 	}
 	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
-		nets: map[string]int32{}, classes: map[string]*class{}, users: map[string][]int32{}, byMember: map[string][]string{}, byRef: map[string][]string{}, byList: map[string][]string{}}
+		nets: map[string]int32{}, classes: map[policy.Key]*class{}, users: map[policy.Key][]int32{}, byMember: map[string][]policy.Key{}, byRef: map[string][]policy.Key{}, byList: map[string][]policy.Key{}}
 	var ranges [2][]space.Range
 	for _, p := range o.Inside {
 		f := 0
@@ -109,7 +109,7 @@ func Compute(c *policy.Cloud, o Options) *Result {
 	}
 	r.inside = [2][]space.Range{normalizeRanges(ranges[0]), normalizeRanges(ranges[1])}
 	r.setNodes()
-	todo := map[string]*model.Instance{}
+	todo := map[policy.Key]*model.Instance{}
 	for i := range r.nodes {
 		n := &r.nodes[i]
 		n.keys = r.keysOf(n.inst)
@@ -148,18 +148,17 @@ func (r *Result) setNodes() {
 	}
 }
 
-func (r *Result) keysOf(inst *model.Instance) [2][2]string {
-	var k [2][2]string
+// keysOf returns an instance's class keys. (An InstanceKey tells instances
+// without IPv6 apart: they need no IPv6 side.)
+func (r *Result) keysOf(inst *model.Instance) [2][2]policy.Key {
+	var k [2][2]policy.Key
 	for d := range 2 {
 		for p := range 2 {
-			// Instances without IPv6 need no IPv6 side: a class of their own.
-			k[d][p] = space.ClassKey(r.cloud, inst, dirs[d], nics[p]) + v6suffix[b2i(inst.IPv6.IsValid())]
+			k[d][p] = policy.InstanceKey(r.cloud, inst, dirs[d], nics[p])
 		}
 	}
 	return k
 }
-
-var v6suffix = [2]string{"|4", "|46"}
 
 // scratches keeps the working memory of class builds warm across calls
 // (an Update builds a few classes; fresh buffers would cost more than
@@ -175,9 +174,9 @@ func b2i(b bool) int {
 
 // build analyses classes (key → a representative instance) in parallel;
 // old holds the previous versions of rebuilt classes.
-func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
+func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*class) {
 	type job struct {
-		key  string
+		key  policy.Key
 		inst *model.Instance
 	}
 	jobs := make([]job, 0, len(todo))
@@ -194,8 +193,7 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 		defer scratches.Put(sc)
 		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
 			j := jobs[i]
-			d, p := dirOf(j.key)
-			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, dirs[d], nics[p], r.opts.SourcePort)
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort)
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
@@ -233,29 +231,9 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 	}
 }
 
-// dirOf reads the direction and path back from a class key.
-func dirOf(key string) (d, p int) {
-	// The key is "groups|direction|nic|local-bits".
-	var fields [4]string
-	n, start := 0, 0
-	for i := 0; i < len(key) && n < 3; i++ {
-		if key[i] == '|' {
-			fields[n] = key[start:i]
-			n, start = n+1, i+1
-		}
-	}
-	if fields[1] == string(model.Egress) {
-		d = egress
-	}
-	if fields[2] == string(model.Internet) {
-		p = public
-	}
-	return d, p
-}
-
 // addKey appends a class key. Once a result may share its arrays with a
 // clone (shared), it never writes into an existing array.
-func addKey(list []string, key string, shared bool) []string {
+func addKey(list []policy.Key, key policy.Key, shared bool) []policy.Key {
 	if shared {
 		list = slices.Clip(list)
 	}
@@ -264,7 +242,7 @@ func addKey(list []string, key string, shared bool) []string {
 
 // link points every node at its classes and rebuilds the users lists.
 func (r *Result) link() {
-	r.users = map[string][]int32{}
+	r.users = map[policy.Key][]int32{}
 	for i := range r.nodes {
 		n := &r.nodes[i]
 		for d := range 2 {
@@ -514,4 +492,12 @@ func (r *Result) endpoint(s string) (*node, netip.Addr, error) {
 		return nil, a, fmt.Errorf("%q is neither an instance nor an IP address", s)
 	}
 	return nil, a.Unmap(), nil
+}
+
+// dirIndex indexes node.keys and node.cls by direction.
+func dirIndex(dir model.Direction) int {
+	if dir == model.Egress {
+		return egress
+	}
+	return ingress
 }

@@ -53,12 +53,12 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	prev := r.cloud
 	r.cloud = c
 
-	dirty := map[string]bool{}
+	dirty := map[policy.Key]bool{}
 	rekey := map[string]bool{}
 	for _, g := range ch.Groups {
 		d := changedDirections(prev.Groups[g], c.Groups[g])
 		for _, k := range r.byMember[g] {
-			if dd, _ := dirOf(k); d[dd] {
+			if d[dirIndex(k.Direction())] {
 				dirty[k] = true
 			}
 		}
@@ -104,7 +104,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	}
 	// A class that only names a group whose members changed differs only
 	// at the addresses of the instances that changed: patch it there.
-	patch := map[string]bool{}
+	patch := map[policy.Key]bool{}
 	for g := range members {
 		for _, k := range r.byRef[g] {
 			patch[k] = true
@@ -147,8 +147,8 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			}
 		}
 	}
-	var touched []int32 // nodes whose classes must be looked up again
-	var stale []string  // keys that may have lost their last user
+	var touched []int32    // nodes whose classes must be looked up again
+	var stale []policy.Key // keys that may have lost their last user
 	for id := range rekey {
 		i, ok := r.index[id]
 		if !ok {
@@ -167,7 +167,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		r.link() // indexes shifted: rebuild the users lists
 		stale = slices.Collect(maps.Keys(r.classes))
 	}
-	old := map[string]*class{}
+	old := map[policy.Key]*class{}
 	for k := range dirty {
 		if cl, ok := r.classes[k]; ok {
 			old[k] = cl
@@ -176,7 +176,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		delete(r.classes, k)
 	}
 	// Every node now points at a key; build the keys without a class.
-	todo := map[string]*model.Instance{}
+	todo := map[policy.Key]*model.Instance{}
 	for _, i := range touched {
 		n := &r.nodes[i]
 		for d := range 2 {
@@ -193,8 +193,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
 			continue // rebuilt, or gone
 		}
-		d, p := dirOf(k)
-		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, dirs[d], nics[p], points)
+		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, k.Direction(), k.NIC(), points)
 		touched = append(touched, r.users[k]...)
 		r.built++
 	}
@@ -228,8 +227,8 @@ func localRules(g *model.SecurityGroup) []string {
 }
 
 // keySet lists a node's distinct class keys.
-func keySet(k [2][2]string) []string {
-	out := []string{k[0][0], k[1][0]}
+func keySet(k [2][2]policy.Key) []policy.Key {
+	out := []policy.Key{k[0][0], k[1][0]}
 	for d := range 2 {
 		if k[d][1] != k[d][0] {
 			out = append(out, k[d][1])
@@ -240,7 +239,7 @@ func keySet(k [2][2]string) []string {
 
 // moveUsers moves node i from the users lists of its old keys to its new
 // ones, copying the lists it changes.
-func (r *Result) moveUsers(i int32, from, to [2][2]string) {
+func (r *Result) moveUsers(i int32, from, to [2][2]policy.Key) {
 	a, b := keySet(from), keySet(to)
 	for _, k := range a {
 		if !slices.Contains(b, k) {

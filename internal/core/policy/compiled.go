@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -24,7 +23,7 @@ type Compiled struct {
 	c       *Cloud
 	nics    sync.Map // *model.Instance → *nicPolicy
 	mu      sync.Mutex
-	classes map[string]*class
+	classes map[Key]*class
 }
 
 // nicPolicy is everything an instance's decisions need, found without
@@ -36,7 +35,7 @@ type nicPolicy struct {
 
 // Compile returns a compiled evaluator over a snapshot. Policies are compiled
 // on first use; Warm compiles them all up front.
-func Compile(c *Cloud) *Compiled { return &Compiled{c: c, classes: map[string]*class{}} }
+func Compile(c *Cloud) *Compiled { return &Compiled{c: c, classes: map[Key]*class{}} }
 
 func (e *Compiled) Cloud() *Cloud { return e.c }
 
@@ -70,14 +69,11 @@ func (e *Compiled) nic(in *model.Instance) *nicPolicy {
 	}
 	groups := e.c.groupsOf(in)
 	np := &nicPolicy{intra: e.c.intraSet(in)}
-	classic := slices.ContainsFunc(groups, (*model.SecurityGroup).Classic)
 	e.mu.Lock()
 	for d, dir := range []model.Direction{model.Ingress, model.Egress} {
 		for n, nic := range []model.NicType{model.Intranet, model.Internet} {
-			if !classic {
-				nic = model.Intranet // VPC rules apply on every path
-			}
-			key := strings.Join(in.SecurityGroups, ",") + "|" + string(dir) + "|" + string(nic)
+			key := groupsKey(groups, dir, nic)
+			nic = key.NIC()
 			cl, ok := e.classes[key]
 			if !ok {
 				cl = compileClass(e.c, groups, dir, nic, e.c.fallback(in, dir))
