@@ -3,6 +3,7 @@ package audit
 import (
 	"cmp"
 	"fmt"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"slices"
 	"strings"
@@ -82,7 +83,7 @@ type exposure struct {
 	six   bool
 	addr  netip.Addr   // the public address (or IPv6 address) exposed
 	space *space.Space // ingress policy on the internet path
-	anon  space.Key    // an address of the internet at large
+	anon  iprange.Key  // an address of the internet at large
 	open  []opening
 }
 
@@ -483,7 +484,7 @@ func sharedTierCheck(in *Input) []Finding {
 					if rp.check != "SGA-004" {
 						continue
 					}
-					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})))
+					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})))
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.Program.Intra[d.Intra()] == g.ID:
@@ -493,7 +494,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
+					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
 						continue
 					}
 					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})

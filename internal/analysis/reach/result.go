@@ -2,6 +2,7 @@ package reach
 
 import (
 	"fmt"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -45,7 +46,7 @@ type Result struct {
 	byMember map[string][]policy.Key // group → classes whose programs hold its rules
 	byRef    map[string][]policy.Key // group → classes naming its members (peers, grants)
 	byList   map[string][]policy.Key
-	inside   [2][]space.Range
+	inside   [2][]iprange.Range
 	// shared: the index slices may be shared with a clone (set by Clone
 	// and Update, which write copy-on-write from then on).
 	shared bool
@@ -72,7 +73,7 @@ type node struct {
 	// network as a number, so that hot loops convert nothing.
 	// node.addr is indexed by policy.AddrKind; end is what policy.Path
 	// needs to know of the instance.
-	addr [3]space.Key
+	addr [3]iprange.Key
 	net  int32
 	end  policy.End
 }
@@ -81,7 +82,7 @@ type node struct {
 func (r *Result) setInst(n *node, inst *model.Instance) {
 	n.inst = inst
 	for _, k := range []policy.AddrKind{policy.PrivateAddr, policy.PublicAddr, policy.IPv6Addr} {
-		n.addr[k] = space.KeyOf(k.Of(inst, netip.Addr{}))
+		n.addr[k] = iprange.KeyOf(k.Of(inst, netip.Addr{}))
 	}
 	n.end = policy.EndOf(inst)
 	id, ok := r.nets[inst.VpcID]
@@ -99,15 +100,15 @@ func Compute(c *policy.Cloud, o Options) *Result {
 	}
 	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
 		nets: map[string]int32{}, classes: map[policy.Key]*class{}, users: map[policy.Key][]int32{}, byMember: map[string][]policy.Key{}, byRef: map[string][]policy.Key{}, byList: map[string][]policy.Key{}}
-	var ranges [2][]space.Range
+	var ranges [2][]iprange.Range
 	for _, p := range o.Inside {
 		f := 0
 		if p.Addr().Is6() {
 			f = 1
 		}
-		ranges[f] = append(ranges[f], space.PrefixRange(p))
+		ranges[f] = append(ranges[f], iprange.FromPrefix(p))
 	}
-	r.inside = [2][]space.Range{normalizeRanges(ranges[0]), normalizeRanges(ranges[1])}
+	r.inside = [2][]iprange.Range{iprange.Normalize(ranges[0]), iprange.Normalize(ranges[1])}
 	r.setNodes()
 	todo := map[policy.Key]*model.Instance{}
 	for i := range r.nodes {
@@ -360,7 +361,7 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 		return nil, Ports{}
 	}
 	s := &n.cls[d][pathIndex(rt.NIC)].sides[f]
-	last := space.Last(six)
+	last := iprange.Last(six)
 	var list []Outside
 	all := uint32(0)
 	for j, start := range s.starts {
@@ -371,49 +372,12 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 		if j+1 < len(s.starts) {
 			end = s.starts[j+1].Prev()
 		}
-		for _, x := range subtract(space.Range{Lo: start, Hi: end}, r.inside[f]) {
-			list = append(list, Outside{x.Lo.Addr(six), x.Hi.Addr(six), r.tab.get(s.ids[j])})
+		for _, x := range iprange.Subtract(iprange.New(start, end, six), r.inside[f]) {
+			list = append(list, Outside{x.First(), x.Last(), r.tab.get(s.ids[j])})
 			all = r.tab.join(all, s.ids[j])
 		}
 	}
 	return list, r.tab.get(all)
-}
-
-// subtract returns the parts of x outside sorted, disjoint ranges.
-func subtract(x space.Range, rs []space.Range) []space.Range {
-	var out []space.Range
-	lo := x.Lo
-	for _, r := range rs {
-		if r.Hi.Less(lo) {
-			continue
-		}
-		if x.Hi.Less(r.Lo) {
-			break
-		}
-		if lo.Less(r.Lo) {
-			out = append(out, space.Range{Lo: lo, Hi: r.Lo.Prev()})
-		}
-		if !r.Hi.Less(x.Hi) {
-			return out
-		}
-		lo = r.Hi.Next()
-	}
-	return append(out, space.Range{Lo: lo, Hi: x.Hi})
-}
-
-func normalizeRanges(rs []space.Range) []space.Range {
-	slices.SortFunc(rs, func(a, b space.Range) int { return a.Lo.Compare(b.Lo) })
-	var out []space.Range
-	for _, x := range rs {
-		if n := len(out); n > 0 && (!out[n-1].Hi.Less(x.Lo) || out[n-1].Hi.Next() == x.Lo) {
-			if out[n-1].Hi.Less(x.Hi) {
-				out[n-1].Hi = x.Hi
-			}
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
 }
 
 // Allows answers one flow as policy.Evaluate would: whether it passes.
@@ -480,7 +444,7 @@ func (r *Result) outsideLookup(n *node, d int, a netip.Addr, six bool) Ports {
 	if rt.NoPath != "" {
 		return Ports{}
 	}
-	return r.tab.get(n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)].at(space.KeyOf(a)))
+	return r.tab.get(n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)].at(iprange.KeyOf(a)))
 }
 
 func (r *Result) endpoint(s string) (*node, netip.Addr, error) {

@@ -1,10 +1,10 @@
 package reach
 
 import (
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"maps"
 	"slices"
 
-	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -110,7 +110,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			patch[k] = true
 		}
 	}
-	var points [2][]space.Key
+	var points [2][]iprange.Key
 	for _, id := range ch.Instances {
 		var versions []*model.Instance
 		if i, ok := r.index[id]; ok {
@@ -120,14 +120,14 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			versions = append(versions, inst)
 		}
 		for _, v := range versions {
-			points[0] = append(points[0], space.KeyOf(v.PrivateIP))
+			points[0] = append(points[0], iprange.KeyOf(v.PrivateIP))
 			if v.IPv6.IsValid() {
-				points[1] = append(points[1], space.KeyOf(v.IPv6))
+				points[1] = append(points[1], iprange.KeyOf(v.IPv6))
 			}
 		}
 	}
 	for f := range points {
-		slices.SortFunc(points[f], space.Key.Compare)
+		slices.SortFunc(points[f], iprange.Key.Compare)
 		points[f] = slices.Compact(points[f])
 	}
 	// Keep the resolved peer sets the change leaves alone.

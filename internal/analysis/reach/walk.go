@@ -2,10 +2,10 @@ package reach
 
 import (
 	"cmp"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"slices"
 	"sync"
 
-	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
@@ -34,7 +34,7 @@ type visitor interface {
 }
 
 // addr is an address of a node as a key.
-func (r *Result) addr(i int32, k policy.AddrKind) space.Key { return r.nodes[i].addr[k] }
+func (r *Result) addr(i int32, k policy.AddrKind) iprange.Key { return r.nodes[i].addr[k] }
 
 // anyEnd is an instance with every address: the end a row or column is
 // paired with when asking whether it has a path at all.
@@ -140,7 +140,7 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 		wg.Go(func() {
 			m := r.tab.local()
 			var eg, ig, tmp []uint32
-			var rowKeys, colKeys []space.Key
+			var rowKeys, colKeys []iprange.Key
 			for t := w; t < len(tasks); t += len(vs) {
 				b, rows := tasks[t].b, tasks[t].b.rows[tasks[t].lo:tasks[t].hi]
 				nc := len(b.cols)
@@ -185,7 +185,7 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 }
 
 // sweep looks up sorted keys in a side: out[k] is the set at keys[k].
-func sweep(s *side, keys []space.Key, out []uint32) {
+func sweep(s *side, keys []iprange.Key, out []uint32) {
 	p := 0
 	for k, key := range keys {
 		for p+1 < len(s.starts) && !key.Less(s.starts[p+1]) {

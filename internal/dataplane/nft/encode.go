@@ -3,6 +3,7 @@ package nft
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"strings"
 
@@ -260,5 +261,5 @@ func tupleKeys(e TupleElem) (start, end []byte) {
 		return append(b, a.AsSlice()...)
 	}
 	pf := e.Addr.Masked()
-	return key(port.From, pf.Addr()), key(port.To, lastAddr(pf))
+	return key(port.From, pf.Addr()), key(port.To, iprange.LastAddr(pf))
 }

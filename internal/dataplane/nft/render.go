@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"strings"
 )
@@ -41,7 +42,7 @@ func renderSet(s *Set) string {
 		}
 	case s.Interval:
 		b.WriteString("\t\tflags interval\n")
-		for _, r := range mergeRanges(s.Prefixes) {
+		for _, r := range iprange.MergePrefixes(s.Prefixes) {
 			elems = append(elems, r.String())
 		}
 	case s.Type == IfName:
