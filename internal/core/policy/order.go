@@ -105,10 +105,7 @@ func localMatches(r *model.Rule, local netip.Addr) bool {
 	return !r.Local.IsValid() || r.Local.Masked().Contains(local)
 }
 
-func ref(pr pooled) *RuleRef {
-	return &RuleRef{GroupID: pr.group.ID, RuleID: pr.rule.ID, Priority: pr.rule.Priority,
-		Policy: pr.rule.Policy, Description: pr.rule.Description}
-}
+func ref(pr pooled) *RuleRef { return ProgramRule{Rule: pr.rule, Group: pr.group}.Ref() }
 
 // fallback is the decision when no rule matches.
 func (c *Cloud) fallback(in *model.Instance, dir model.Direction) Decision {
