@@ -3,13 +3,13 @@ package audit
 import (
 	"cmp"
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

@@ -2,10 +2,10 @@ package reach
 
 import (
 	"encoding/binary"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

@@ -2,13 +2,13 @@ package reach
 
 import (
 	"cmp"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 

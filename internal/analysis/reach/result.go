@@ -2,7 +2,6 @@ package reach
 
 import (
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

@@ -1,10 +1,10 @@
 package reach
 
 import (
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"maps"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

@@ -2,10 +2,10 @@ package reach
 
 import (
 	"cmp"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"slices"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 

@@ -2,13 +2,13 @@ package space_test
 
 import (
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"

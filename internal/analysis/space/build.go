@@ -2,12 +2,12 @@ package space
 
 import (
 	"encoding/binary"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

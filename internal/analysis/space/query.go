@@ -2,9 +2,9 @@ package space
 
 import (
 	"cmp"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

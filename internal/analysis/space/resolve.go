@@ -1,9 +1,9 @@
 package space
 
 import (
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )

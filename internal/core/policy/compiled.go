@@ -2,11 +2,11 @@ package policy
 
 import (
 	"encoding/binary"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"slices"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 

@@ -2,7 +2,6 @@ package nft
 
 import (
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"maps"
 	"net/netip"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // This file queues the changes to sets and maps.

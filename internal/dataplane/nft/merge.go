@@ -4,8 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // Merging runs of rules (Options.MergeRuns).

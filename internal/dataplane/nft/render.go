@@ -4,9 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // String renders the ruleset in nft syntax, close to what `nft list table`

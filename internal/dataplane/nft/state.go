@@ -3,7 +3,6 @@ package nft
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"golang.org/x/sys/unix"
 )
 
