@@ -10,10 +10,9 @@ import (
 )
 
 // Walking many pairs pair by pair costs two binary searches each. A walk
-// instead cuts the pairs into blocks of one family and path (the members
-// of one VPC over IPv4, the public addresses across VPCs, IPv6 inside and
-// across VPCs), sorts each block's endpoints by the address the other side
-// sees, and sweeps every side along the sorted addresses: each pair then
+// instead cuts the pairs into blocks of one family and route of
+// policy.Path (inside each VPC, and across VPCs), sorts each block's
+// endpoints by the address the other side sees, and sweeps every side along the sorted addresses: each pair then
 // costs two array reads and a cached meet.
 
 // block is a set of pairs of one family and path.
