@@ -60,6 +60,16 @@ func RuleSet(groups []*model.SecurityGroup, nic model.NicType) model.NicType {
 	return nic
 }
 
+// RuleSets lists the paths with a rule set of their own for these groups:
+// Intranet alone for VPC groups (one set for every path), Intranet and
+// Internet for classic-network groups.
+func RuleSets(groups []*model.SecurityGroup) []model.NicType {
+	if RuleSet(groups, model.Internet) == model.Internet {
+		return []model.NicType{model.Intranet, model.Internet}
+	}
+	return []model.NicType{model.Intranet}
+}
+
 // Order returns the rules of the groups that apply to one direction and
 // path, in evaluation order (the rules of a Program).
 func Order(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []ProgramRule {
