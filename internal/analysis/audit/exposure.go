@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -82,7 +83,7 @@ type exposure struct {
 	six   bool
 	addr  netip.Addr   // the public address (or IPv6 address) exposed
 	space *space.Space // ingress policy on the internet path
-	anon  space.Key    // an address of the internet at large
+	anon  iprange.Key  // an address of the internet at large
 	open  []opening
 }
 
@@ -121,7 +122,7 @@ type engine struct {
 	in        *Input
 	res       *space.Resolver
 	mu        sync.Mutex
-	spaces    map[string]*space.Space
+	spaces    map[spaceKey]*space.Space
 	once      sync.Once
 	exposures []*exposure
 	useOnce   sync.Once
@@ -132,14 +133,22 @@ type engine struct {
 // hands the same Input to every check, so each after the first reuses it.
 func engineFor(in *Input) *engine {
 	in.engineOnce.Do(func() {
-		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[string]*space.Space{}}
+		in.engine = &engine{in: in, res: space.NewResolver(in.Cloud), spaces: map[spaceKey]*space.Space{}}
 	})
 	return in.engine
 }
 
+// spaceKey names a space: the policy as the instance's addresses see it,
+// and the options the checks vary.
+type spaceKey struct {
+	policy.Key
+	ipVersion      int
+	allSourcePorts bool
+}
+
 // spaceOf returns (and caches) the space of an instance's policy.
 func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.NicType, o space.Options) *space.Space {
-	key := fmt.Sprintf("%s|%v|%d|%t", space.ClassKey(e.in.Cloud, inst, dir, nic), inst.IPv6.IsValid(), o.IPVersion, o.AllSourcePorts)
+	key := spaceKey{policy.InstanceKey(e.in.Cloud, inst, dir, nic), o.IPVersion, o.AllSourcePorts}
 	e.mu.Lock()
 	s, ok := e.spaces[key]
 	e.mu.Unlock()
@@ -157,18 +166,16 @@ func (e *engine) exposed() []*exposure {
 	e.once.Do(func() {
 		for _, inst := range sortedInstances(e.in.Cloud) {
 			for _, six := range []bool{false, true} {
-				addr := inst.PublicIP
-				if six {
-					addr = inst.IPv6
+				rt := policy.PathBetween(nil, inst, six)
+				if rt.NoPath != "" {
+					continue // the internet cannot reach the instance in this family
 				}
-				if !addr.IsValid() {
-					continue
-				}
+				addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
 				v := 4
 				if six {
 					v = 6
 				}
-				s := e.spaceOf(inst, model.Ingress, model.Internet, space.Options{IPVersion: v})
+				s := e.spaceOf(inst, model.Ingress, rt.NIC, space.Options{IPVersion: v})
 				anon, ok := s.Anonymous(six)
 				if !ok {
 					continue // rules name every address: no internet at large
@@ -468,15 +475,16 @@ func sharedTierCheck(in *Input) []Finding {
 		for _, b := range internal {
 			ing := e.spaceOf(b, model.Ingress, model.Intranet, space.Options{IPVersion: 4})
 			for _, a := range ext {
-				if a.VpcID != b.VpcID {
-					continue
+				rt := policy.PathBetween(a, b, false)
+				if rt.NoPath != "" || rt.NIC != model.Intranet {
+					continue // only members of one VPC meet inside it
 				}
 				eg := e.spaceOf(a, model.Egress, model.Intranet, space.Options{IPVersion: 4})
 				for _, rp := range riskyPorts {
 					if rp.check != "SGA-004" {
 						continue
 					}
-					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(a.PrivateIP))
+					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})))
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.Program.Intra[d.Intra()] == g.ID:
@@ -486,7 +494,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, space.KeyOf(b.PrivateIP)); !eg.Accepts(o) {
+					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
 						continue
 					}
 					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})

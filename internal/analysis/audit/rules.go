@@ -74,47 +74,21 @@ func admitsTCP(r *model.Rule, port uint16) bool {
 }
 
 // hiddenByDrop reports whether accept rule r can never decide because a drop
-// of the same group that is evaluated first (lower priority number; at a tie
-// drop wins) matches everything r matches.
+// of the same group that the group's Program runs first matches everything
+// r matches (policy.Covers).
 func hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 	if r.Policy != model.Accept {
 		return false
 	}
-	for i := range g.Rules {
-		d := &g.Rules[i]
-		if d.Policy != model.Drop || d.Direction != r.Direction || d.Priority > r.Priority ||
-			g.Classic() && d.NicType != r.NicType {
-			continue
+	for _, d := range policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType) {
+		if d.Rule == r {
+			return false
 		}
-		if ruleCovers(d, r) {
+		if d.Policy == model.Drop && policy.Covers(d.Rule, r) {
 			return true
 		}
 	}
 	return false
-}
-
-// ruleCovers reports whether every packet rule r matches also matches d.
-func ruleCovers(d, r *model.Rule) bool {
-	if d.Protocol != model.ALL && d.Protocol != r.Protocol {
-		return false
-	}
-	if d.Protocol.HasPorts() && !(rangeCovers(d.PortRange, r.PortRange) && rangeCovers(d.SourcePortRange, r.SourcePortRange)) {
-		return false
-	}
-	if d.Local.IsValid() && !(r.Local.IsValid() && covers(d.Local, r.Local)) {
-		return false
-	}
-	switch {
-	case d.Peer.CIDR.IsValid():
-		return r.Peer.CIDR.IsValid() && covers(d.Peer.CIDR, r.Peer.CIDR)
-	case d.Peer.GroupID != "":
-		return d.Peer.GroupID == r.Peer.GroupID
-	}
-	return d.Peer.PrefixListID != "" && d.Peer.PrefixListID == r.Peer.PrefixListID
-}
-
-func rangeCovers(a, b model.PortRange) bool {
-	return a.IsAny() || !b.IsAny() && a.Start <= b.Start && b.End <= a.End
 }
 
 // live reports whether r is an accept of direction dir that is not hidden.

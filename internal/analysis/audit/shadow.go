@@ -56,10 +56,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 	}
 	var tasks []task
 	for _, inst := range sortedInstances(c) {
-		nics := []model.NicType{model.Intranet}
-		if c.Classic(inst) {
-			nics = append(nics, model.Internet)
-		}
+		nics := policy.RuleSets(c.GroupsOf(inst))
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
 				tasks = append(tasks, task{inst, dir, nic})
@@ -87,10 +84,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			continue
 		}
 		alone := &model.Instance{ID: "", VpcID: g.VpcID, SecurityGroups: []string{g.ID}}
-		nics := []model.NicType{model.Intranet}
-		if g.Classic() {
-			nics = append(nics, model.Internet)
-		}
+		nics := policy.RuleSets([]*model.SecurityGroup{g})
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
 				p := c.Program(alone, dir, nic)

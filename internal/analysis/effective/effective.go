@@ -94,10 +94,7 @@ func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 		return nil, fmt.Errorf("no instance %q; name an instance of this cloud", instanceID)
 	}
 	res := space.NewResolver(c)
-	nics := []model.NicType{model.Intranet}
-	if c.Classic(in) {
-		nics = append(nics, model.Internet)
-	}
+	nics := policy.RuleSets(c.GroupsOf(in))
 	var out []Policy
 	for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 		for _, nic := range nics {

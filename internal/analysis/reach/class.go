@@ -5,23 +5,25 @@ import (
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // side is one family of one policy class reduced to what reachability needs:
 // the remote-address pieces and, for each, the interned set of flows the
 // policy accepts from (or to) there.
 type side struct {
-	starts []space.Key
+	starts []iprange.Key
 	ids    []uint32
 }
 
-func (s *side) at(k space.Key) uint32 { return s.ids[space.SearchKey(s.starts, k)] }
+func (s *side) at(k iprange.Key) uint32 { return s.ids[space.SearchKey(s.starts, k)] }
 
-// class is the policy of every instance with one space.ClassKey on one
-// direction and path. Classes never change once built; Update replaces them.
+// class is the policy of every instance with one policy.InstanceKey (one
+// direction and path). Classes never change once built; Update replaces them.
 type class struct {
-	key   string
+	key   policy.Key
 	sides [2]side // IPv4, IPv6
 	// What the class depends on besides its own groups' rules: the groups
 	// whose members it names (peers, intra-group grants) and prefix lists.
@@ -29,7 +31,8 @@ type class struct {
 }
 
 // buildClass analyses the program of a representative instance.
-func buildClass(res *space.Resolver, tab *table, sc *scratch, key string, in *model.Instance, dir model.Direction, nic model.NicType, sport uint16) *class {
+func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in *model.Instance, sport uint16) *class {
+	dir, nic := key.Direction(), key.NIC()
 	o := space.Options{SourcePort: sport, IPVersion: 4, PartitionOnly: true, Scratch: &sc.space, Slots: sideSlots}
 	if in.IPv6.IsValid() {
 		o.IPVersion = 0
@@ -57,7 +60,7 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key string, in *mo
 		cl.sides[1] = sideOf(sp, true, tab, sc)
 	} else {
 		// Never read: pairs and internet links need an IPv6 address.
-		cl.sides[1] = side{starts: []space.Key{{}}, ids: []uint32{0}}
+		cl.sides[1] = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
 	}
 	return cl
 }
@@ -97,7 +100,7 @@ type scratch struct {
 	key     []byte
 	local   map[string]uint32 // bit set over columns → interned ID
 	small   map[[2]uint64]uint32
-	out     []space.Key
+	out     []iprange.Key
 	ids     []uint32
 }
 
@@ -275,14 +278,14 @@ func portsOf(cols []column, w []uint64) Ports {
 }
 
 // set returns a copy of the side where one address gets another set.
-func (s side) set(k space.Key, id uint32, six bool) side {
+func (s side) set(k iprange.Key, id uint32, six bool) side {
 	p := space.SearchKey(s.starts, k)
 	if s.ids[p] == id {
 		return s
 	}
-	starts := make([]space.Key, 0, len(s.starts)+2)
+	starts := make([]iprange.Key, 0, len(s.starts)+2)
 	ids := make([]uint32, 0, len(s.ids)+2)
-	add := func(start space.Key, id uint32) {
+	add := func(start iprange.Key, id uint32) {
 		if n := len(ids); n > 0 && ids[n-1] == id {
 			return
 		}
@@ -298,7 +301,7 @@ func (s side) set(k space.Key, id uint32, six bool) side {
 			add(s.starts[q], s.ids[q])
 		}
 		add(k, id)
-		end := space.Last(six)
+		end := iprange.Last(six)
 		if q+1 < len(s.starts) {
 			end = s.starts[q+1].Prev()
 		}
@@ -312,7 +315,7 @@ func (s side) set(k space.Key, id uint32, six bool) side {
 // patchClass returns a copy of a class whose sides are recomputed at a few
 // addresses (those whose group memberships changed), the rest being
 // unchanged.
-func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction, nic model.NicType, points [2][]space.Key) *class {
+func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction, nic model.NicType, points [2][]iprange.Key) *class {
 	n := *cl
 	prog := r.cloud.Program(rep, dir, nic)
 	o := space.Options{SourcePort: r.opts.SourcePort, Local4: rep.PrivateIP, Local6: rep.IPv6}

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Delta is a difference between two results for one link and family: what
@@ -119,10 +120,10 @@ func Deltas(before, after *Result) []Delta {
 					if lines[l].d == egress {
 						// A row: also the pairs towards instances whose
 						// ingress changed (their columns skip rows).
-						if sub == nil || ingChanged(o) || sub.holds(me, where(o)) {
+						if sub == nil || ingChanged(o) || sub.holds(me, where(o), lines[l].d) {
 							pair(k, o)
 						}
-					} else if !rowDone(o) && (sub == nil || sub.holds(me, where(o))) {
+					} else if !rowDone(o) && (sub == nil || sub.holds(me, where(o), lines[l].d)) {
 						pair(o, k)
 					}
 				}
@@ -143,40 +144,28 @@ func Deltas(before, after *Result) []Delta {
 // sideChange is where one direction of an instance's policy differs
 // between two results: remote-address ranges per path and family.
 type sideChange struct {
-	ranges [2][2][]space.Range // [path][family]
+	ranges [2][2][]iprange.Range // [path][family]
 }
 
-// holds reports whether the other end of a link from (or to) me lies where
-// my policy changed, on the path and family the link uses.
-func (c *sideChange) holds(me, other *node) bool {
-	if me.net == other.net {
-		if in(c.ranges[intra][0], other.addr[privateAddr]) {
+// holds reports whether the other end of a link from (d egress) or to (d
+// ingress) me lies where my policy changed, on the path and family the
+// link uses.
+func (c *sideChange) holds(me, other *node, d int) bool {
+	for f, six := range []bool{false, true} {
+		var k policy.AddrKind
+		var rt policy.Route
+		if d == egress {
+			rt = policy.Path(me.end, other.end, me.net == other.net, six)
+			k = rt.Egress.Dst
+		} else {
+			rt = policy.Path(other.end, me.end, me.net == other.net, six)
+			k = rt.Ingress.Src
+		}
+		if rt.NoPath == "" && iprange.Holds(c.ranges[pathIndex(rt.NIC)][f], other.addr[k]) {
 			return true
 		}
-	} else if me.inst.PublicIP.IsValid() && other.inst.PublicIP.IsValid() && in(c.ranges[public][0], other.addr[publicAddr]) {
-		return true
-	}
-	if me.inst.IPv6.IsValid() && other.inst.IPv6.IsValid() {
-		p := public
-		if me.net == other.net {
-			p = intra
-		}
-		return in(c.ranges[p][1], other.addr[ipv6Addr])
 	}
 	return false
-}
-
-func in(rs []space.Range, k space.Key) bool {
-	_, ok := slices.BinarySearchFunc(rs, k, func(r space.Range, k space.Key) int {
-		switch {
-		case r.Hi.Less(k):
-			return -1
-		case k.Less(r.Lo):
-			return 1
-		}
-		return 0
-	})
-	return ok
 }
 
 // instChange is how an instance differs between two results: entirely
@@ -190,8 +179,8 @@ type instChange struct {
 // changes finds the instances whose links may differ between two results.
 func changes(before, after *Result) map[string]instChange {
 	all := before.opts.SourcePort != after.opts.SourcePort
-	diffs := map[[2]*side]*[]space.Range{}
-	sideDiff := func(a, b *side, six bool) []space.Range {
+	diffs := map[[2]*side]*[]iprange.Range{}
+	sideDiff := func(a, b *side, six bool) []iprange.Range {
 		if a == b {
 			return nil
 		}
@@ -243,11 +232,11 @@ func changes(before, after *Result) map[string]instChange {
 
 // diffSides returns the address ranges where two sides give different
 // flows (sorted, merged).
-func diffSides(ta, tb *table, a, b *side, six bool) []space.Range {
-	var out []space.Range
-	last := space.Last(six)
+func diffSides(ta, tb *table, a, b *side, six bool) []iprange.Range {
+	var out []iprange.Range
+	last := iprange.Last(six)
 	i, j := 0, 0
-	for lo := (space.Key{}); ; {
+	for lo := (iprange.Key{}); ; {
 		for i+1 < len(a.starts) && !lo.Less(a.starts[i+1]) {
 			i++
 		}
@@ -266,10 +255,10 @@ func diffSides(ta, tb *table, a, b *side, six bool) []space.Range {
 			same = ta.get(a.ids[i]).Equal(tb.get(b.ids[j]))
 		}
 		if !same {
-			if n := len(out); n > 0 && out[n-1].Hi.Next() == lo {
-				out[n-1].Hi = hi
+			if n := len(out); n > 0 && out[n-1].Hi().Next() == lo {
+				out[n-1] = out[n-1].WithHi(hi)
 			} else {
-				out = append(out, space.Range{Lo: lo, Hi: hi})
+				out = append(out, iprange.New(lo, hi, six))
 			}
 		}
 		if hi == last {
@@ -292,11 +281,11 @@ func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
 		if !okb && !oka {
 			continue
 		}
-		last := space.Last(six)
+		last := iprange.Last(six)
 		// Walk the union of both sides' piece starts.
 		i, j := 0, 0
 		var cur *Delta
-		for lo := (space.Key{}); ; {
+		for lo := (iprange.Key{}); ; {
 			for i+1 < len(sb.starts) && !lo.Less(sb.starts[i+1]) {
 				i++
 			}
@@ -312,16 +301,16 @@ func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
 			}
 			pb, pa := before.tab.get(sb.ids[i]), after.tab.get(sa.ids[j])
 			if !pb.Equal(pa) {
-				for _, x := range subtract(space.Range{Lo: lo, Hi: hi}, after.inside[f]) {
-					if cur != nil && cur.Last.Next() == x.Lo.Addr(six) && cur.Before.Equal(pb) && cur.After.Equal(pa) {
-						cur.Last = x.Hi.Addr(six)
+				for _, x := range iprange.Subtract(iprange.New(lo, hi, six), after.inside[f]) {
+					if cur != nil && cur.Last.Next() == x.First() && cur.Before.Equal(pb) && cur.After.Equal(pa) {
+						cur.Last = x.Last()
 						continue
 					}
 					from, to := Internet, id
 					if d == egress {
 						from, to = id, Internet
 					}
-					out = append(out, Delta{From: from, To: to, IPVersion: 4 + 2*f, First: x.Lo.Addr(six), Last: x.Hi.Addr(six), Before: pb, After: pa})
+					out = append(out, Delta{From: from, To: to, IPVersion: 4 + 2*f, First: x.First(), Last: x.Last(), Before: pb, After: pa})
 					cur = &out[len(out)-1]
 				}
 			}
@@ -335,7 +324,7 @@ func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
 }
 
 // emptySide accepts nothing from anywhere.
-var emptySide = side{starts: []space.Key{{}}, ids: []uint32{0}}
+var emptySide = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
 
 // internetSide returns an instance's side towards the internet, if it has
 // the address the family needs; ok is false if it has no link at all.
@@ -345,8 +334,9 @@ func (r *Result) internetSide(id string, d int, six bool) (*side, bool) {
 		return &emptySide, false
 	}
 	n := &r.nodes[i]
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return &emptySide, false
 	}
-	return &n.cls[d][public].sides[b2i(six)], true
+	return &n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)], true
 }

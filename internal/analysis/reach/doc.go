@@ -2,12 +2,11 @@
 // ordered pair of instances, and between each instance and the outside
 // ("internet": any address that is not an instance), the protocols and
 // ports that pass. A flow passes when the source's egress and the
-// destination's ingress both accept it on the path policy.Evaluate uses:
-// private IPv4 addresses inside a VPC, public addresses (both needed)
-// across VPCs, global IPv6 addresses for IPv6.
+// destination's ingress both accept it on the path policy.Path gives the
+// pair, the one policy.Evaluate uses.
 //
 // Work is shared along two kinds of equivalence. Instances with the same
-// space.ClassKey (groups, direction, path, local-CIDR answers) share one
+// policy.InstanceKey (groups, direction, path, local-CIDR answers) share one
 // analysed policy (a class). Within a class, remote addresses are grouped
 // into pieces that every rule treats alike (the atoms of the CIDR blocks,
 // prefix lists and group memberships the rules name), each with the set of

@@ -54,7 +54,27 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("to: %w", err)
 	}
-	gids := make([]string, 0, len(r.cloud.Groups))
+	gids, groupsOf := r.groupIndex()
+	vs := r.graphVisitors(f, len(gids), groupsOf, max(1, min(runtime.GOMAXPROCS(0), len(from)/64)))
+	visitors := make([]visitor, len(vs))
+	for w, v := range vs {
+		visitors[w] = v
+	}
+	r.walk(from, to, visitors)
+	if toNet {
+		vs[0].addInternet(from, egress)
+	}
+	if fromNet {
+		vs[0].addInternet(to, ingress)
+	}
+	total, dense := r.mergeEdges(vs)
+	keys := edgeOrder(gids, total, dense)
+	return r.graphOf(gids, keys, total, dense), nil
+}
+
+// groupIndex numbers the groups by ID and lists each node's groups by number.
+func (r *Result) groupIndex() (gids []string, groupsOf [][]int32) {
+	gids = make([]string, 0, len(r.cloud.Groups))
 	for id := range r.cloud.Groups {
 		gids = append(gids, id)
 	}
@@ -63,7 +83,7 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 	for i, id := range gids {
 		gidx[id] = int32(i)
 	}
-	groupsOf := make([][]int32, len(r.nodes))
+	groupsOf = make([][]int32, len(r.nodes))
 	for i := range r.nodes {
 		for _, g := range r.nodes[i].inst.SecurityGroups {
 			if k, ok := gidx[g]; ok {
@@ -71,50 +91,50 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 			}
 		}
 	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(from)/64))
+	return gids, groupsOf
+}
+
+// graphVisitors returns one visitor per worker over ng groups.
+func (r *Result) graphVisitors(f Filter, ng int, groupsOf [][]int32, workers int) []*graphVisitor {
 	vs := make([]*graphVisitor, workers)
-	visitors := make([]visitor, workers)
 	for w := range vs {
 		vs[w] = &graphVisitor{r: r, m: r.tab.local(), f: f, groupsOf: groupsOf, edges: map[edgeKey]*edgeAcc{},
-			restricted: map[[2]uint32]uint32{}, ng: len(gids)}
-		if len(gids)*len(gids) <= denseEdges {
-			vs[w].dense = make([]edgeAcc, len(gids)*len(gids))
+			restricted: map[[2]uint32]uint32{}, ng: ng}
+		if ng*ng <= denseEdges {
+			vs[w].dense = make([]edgeAcc, ng*ng)
 		}
 		for fam := range 2 {
-			vs[w].row[fam] = make([]idList, len(gids))
-			vs[w].count[fam] = make([]int32, len(gids))
+			vs[w].row[fam] = make([]idList, ng)
+			vs[w].count[fam] = make([]int32, ng)
 		}
-		visitors[w] = vs[w]
 	}
-	r.walk(from, to, visitors)
-	// Links with the internet, one per instance.
+	return vs
+}
+
+// addInternet adds the links of the nodes with the internet, one per
+// instance: to it (d egress) or from it (d ingress).
+func (v *graphVisitor) addInternet(nodes []int, d int) {
+	r := v.r
+	for _, i := range nodes {
+		l := r.internetLink(&r.nodes[i], d)
+		for fam, p := range []Ports{l.IPv4, l.IPv6} {
+			if id := v.restrict(r.tab.intern(p), fam == 1); id != 0 {
+				for _, g := range v.groupsOf[i] {
+					k := edgeKey{g, -1}
+					if d == ingress {
+						k = edgeKey{-1, g}
+					}
+					v.add(k, fam, id, 1)
+				}
+			}
+		}
+	}
+}
+
+// mergeEdges merges the workers' edges into the first one's.
+func (r *Result) mergeEdges(vs []*graphVisitor) (total map[edgeKey]*edgeAcc, dense []edgeAcc) {
 	v := vs[0]
-	if toNet {
-		for _, i := range from {
-			l := r.internetLink(&r.nodes[i], egress)
-			for fam, p := range []Ports{l.IPv4, l.IPv6} {
-				if id := v.restrict(r.tab.intern(p), fam == 1); id != 0 {
-					for _, g := range groupsOf[i] {
-						v.add(edgeKey{g, -1}, fam, id, 1)
-					}
-				}
-			}
-		}
-	}
-	if fromNet {
-		for _, j := range to {
-			l := r.internetLink(&r.nodes[j], ingress)
-			for fam, p := range []Ports{l.IPv4, l.IPv6} {
-				if id := v.restrict(r.tab.intern(p), fam == 1); id != 0 {
-					for _, h := range groupsOf[j] {
-						v.add(edgeKey{-1, h}, fam, id, 1)
-					}
-				}
-			}
-		}
-	}
-	// Merge the workers' edges into the first one's.
-	total, dense := vs[0].edges, vs[0].dense
+	total, dense = v.edges, v.dense
 	for _, w := range vs[1:] {
 		for k := range w.dense {
 			d, e := &dense[k], &w.dense[k]
@@ -133,7 +153,13 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 			}
 		}
 	}
-	// Order nodes by name: the internet's rank among the groups.
+	return total, dense
+}
+
+// edgeOrder lists the edges with something open, nodes ordered by name
+// (the internet at its rank among the groups): the dense table's directly,
+// the others (all of them without a dense table) from the map.
+func edgeOrder(gids []string, total map[edgeKey]*edgeAcc, dense []edgeAcc) []edgeKey {
 	inet := sort.SearchStrings(gids, Internet)
 	order := make([]int32, 0, len(gids)+1)
 	for k := range gids {
@@ -145,8 +171,6 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 	if inet == len(gids) {
 		order = append(order, -1)
 	}
-	// Visit the edges in that order: the dense table's directly, the
-	// others (all of them without a dense table) from the map.
 	var keys []edgeKey
 	if dense != nil {
 		for _, f := range order {
@@ -161,18 +185,23 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 				}
 			}
 		}
-	} else {
-		rank := make(map[int32]int, len(order))
-		for i, k := range order {
-			rank[k] = i
-		}
-		for k := range total {
-			keys = append(keys, k)
-		}
-		slices.SortFunc(keys, func(a, b edgeKey) int {
-			return cmp.Or(cmp.Compare(rank[a.from], rank[b.from]), cmp.Compare(rank[a.to], rank[b.to]))
-		})
+		return keys
 	}
+	rank := make(map[int32]int, len(order))
+	for i, k := range order {
+		rank[k] = i
+	}
+	for k := range total {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b edgeKey) int {
+		return cmp.Or(cmp.Compare(rank[a.from], rank[b.from]), cmp.Compare(rank[a.to], rank[b.to]))
+	})
+	return keys
+}
+
+// graphOf renders the edges in order, with the nodes they use.
+func (r *Result) graphOf(gids []string, keys []edgeKey, total map[edgeKey]*edgeAcc, dense []edgeAcc) *Graph {
 	name := func(k int32) string {
 		if k < 0 {
 			return Internet
@@ -200,7 +229,7 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 		g.Nodes = append(g.Nodes, n)
 	}
 	slices.SortFunc(g.Nodes, func(a, b GraphNode) int { return strings.Compare(a.ID, b.ID) })
-	return g, nil
+	return g
 }
 
 // graphVisitor accumulates one worker's edges. A row (one source instance)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -40,12 +41,12 @@ type Result struct {
 	// classes by key, the nodes using each, and which classes depend on a
 	// group's rules, a group's members or a prefix list. Once shared is set
 	// the slices are never modified in place (a clone may hold them).
-	classes  map[string]*class
-	users    map[string][]int32
-	byMember map[string][]string // group → classes whose programs hold its rules
-	byRef    map[string][]string // group → classes naming its members (peers, grants)
-	byList   map[string][]string
-	inside   [2][]space.Range
+	classes  map[policy.Key]*class
+	users    map[policy.Key][]int32
+	byMember map[string][]policy.Key // group → classes whose programs hold its rules
+	byRef    map[string][]policy.Key // group → classes naming its members (peers, grants)
+	byList   map[string][]policy.Key
+	inside   [2][]iprange.Range
 	// shared: the index slices may be shared with a clone (set by Clone
 	// and Update, which write copy-on-write from then on).
 	shared bool
@@ -66,25 +67,24 @@ var (
 
 type node struct {
 	inst *model.Instance
-	keys [2][2]string
+	keys [2][2]policy.Key
 	cls  [2][2]*class
 	// The instance's addresses as keys (private, public, IPv6), and its
 	// network as a number, so that hot loops convert nothing.
-	addr [3]space.Key
+	// node.addr is indexed by policy.AddrKind; end is what policy.Path
+	// needs to know of the instance.
+	addr [3]iprange.Key
 	net  int32
+	end  policy.End
 }
-
-// Address kinds index node.addr.
-const (
-	privateAddr = iota
-	publicAddr
-	ipv6Addr
-)
 
 // setInst points a node at (a new version of) its instance.
 func (r *Result) setInst(n *node, inst *model.Instance) {
 	n.inst = inst
-	n.addr = [3]space.Key{space.KeyOf(inst.PrivateIP), space.KeyOf(inst.PublicIP), space.KeyOf(inst.IPv6)}
+	for _, k := range []policy.AddrKind{policy.PrivateAddr, policy.PublicAddr, policy.IPv6Addr} {
+		n.addr[k] = iprange.KeyOf(k.Of(inst, netip.Addr{}))
+	}
+	n.end = policy.EndOf(inst)
 	id, ok := r.nets[inst.VpcID]
 	if !ok {
 		id = int32(len(r.nets))
@@ -99,18 +99,18 @@ func Compute(c *policy.Cloud, o Options) *Result {
 		o.SourcePort = policy.DefaultSourcePort
 	}
 	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
-		nets: map[string]int32{}, classes: map[string]*class{}, users: map[string][]int32{}, byMember: map[string][]string{}, byRef: map[string][]string{}, byList: map[string][]string{}}
-	var ranges [2][]space.Range
+		nets: map[string]int32{}, classes: map[policy.Key]*class{}, users: map[policy.Key][]int32{}, byMember: map[string][]policy.Key{}, byRef: map[string][]policy.Key{}, byList: map[string][]policy.Key{}}
+	var ranges [2][]iprange.Range
 	for _, p := range o.Inside {
 		f := 0
 		if p.Addr().Is6() {
 			f = 1
 		}
-		ranges[f] = append(ranges[f], space.PrefixRange(p))
+		ranges[f] = append(ranges[f], iprange.FromPrefix(p))
 	}
-	r.inside = [2][]space.Range{normalizeRanges(ranges[0]), normalizeRanges(ranges[1])}
+	r.inside = [2][]iprange.Range{iprange.Normalize(ranges[0]), iprange.Normalize(ranges[1])}
 	r.setNodes()
-	todo := map[string]*model.Instance{}
+	todo := map[policy.Key]*model.Instance{}
 	for i := range r.nodes {
 		n := &r.nodes[i]
 		n.keys = r.keysOf(n.inst)
@@ -149,18 +149,17 @@ func (r *Result) setNodes() {
 	}
 }
 
-func (r *Result) keysOf(inst *model.Instance) [2][2]string {
-	var k [2][2]string
+// keysOf returns an instance's class keys. (An InstanceKey tells instances
+// without IPv6 apart: they need no IPv6 side.)
+func (r *Result) keysOf(inst *model.Instance) [2][2]policy.Key {
+	var k [2][2]policy.Key
 	for d := range 2 {
 		for p := range 2 {
-			// Instances without IPv6 need no IPv6 side: a class of their own.
-			k[d][p] = space.ClassKey(r.cloud, inst, dirs[d], nics[p]) + v6suffix[b2i(inst.IPv6.IsValid())]
+			k[d][p] = policy.InstanceKey(r.cloud, inst, dirs[d], nics[p])
 		}
 	}
 	return k
 }
-
-var v6suffix = [2]string{"|4", "|46"}
 
 // scratches keeps the working memory of class builds warm across calls
 // (an Update builds a few classes; fresh buffers would cost more than
@@ -176,9 +175,9 @@ func b2i(b bool) int {
 
 // build analyses classes (key → a representative instance) in parallel;
 // old holds the previous versions of rebuilt classes.
-func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
+func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*class) {
 	type job struct {
-		key  string
+		key  policy.Key
 		inst *model.Instance
 	}
 	jobs := make([]job, 0, len(todo))
@@ -195,8 +194,7 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 		defer scratches.Put(sc)
 		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
 			j := jobs[i]
-			d, p := dirOf(j.key)
-			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, dirs[d], nics[p], r.opts.SourcePort)
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort)
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
@@ -234,29 +232,9 @@ func (r *Result) build(todo map[string]*model.Instance, old map[string]*class) {
 	}
 }
 
-// dirOf reads the direction and path back from a class key.
-func dirOf(key string) (d, p int) {
-	// The key is "groups|direction|nic|local-bits".
-	var fields [4]string
-	n, start := 0, 0
-	for i := 0; i < len(key) && n < 3; i++ {
-		if key[i] == '|' {
-			fields[n] = key[start:i]
-			n, start = n+1, i+1
-		}
-	}
-	if fields[1] == string(model.Egress) {
-		d = egress
-	}
-	if fields[2] == string(model.Internet) {
-		p = public
-	}
-	return d, p
-}
-
 // addKey appends a class key. Once a result may share its arrays with a
 // clone (shared), it never writes into an existing array.
-func addKey(list []string, key string, shared bool) []string {
+func addKey(list []policy.Key, key policy.Key, shared bool) []policy.Key {
 	if shared {
 		list = slices.Clip(list)
 	}
@@ -265,7 +243,7 @@ func addKey(list []string, key string, shared bool) []string {
 
 // link points every node at its classes and rebuilds the users lists.
 func (r *Result) link() {
-	r.users = map[string][]int32{}
+	r.users = map[policy.Key][]int32{}
 	for i := range r.nodes {
 		n := &r.nodes[i]
 		for d := range 2 {
@@ -300,30 +278,41 @@ func (r *Result) Classes() int { return len(r.classes) }
 // Built returns how many classes the last Compute or Update analysed.
 func (r *Result) Built() int { return r.built }
 
-// pair returns the interned flows from node a to node b per family.
+// pair returns the interned flows from node a to node b per family, on
+// the path policy.Path gives each family.
 func (r *Result) pair(a, b *node, m *memo) (v4, v6 uint32) {
-	A, B := a.inst, b.inst
-	switch {
-	case a.net == b.net:
-		if e := a.cls[egress][intra].sides[0].at(b.addr[privateAddr]); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][intra].sides[0].at(a.addr[privateAddr]))
-		}
-	case A.PublicIP.IsValid() && B.PublicIP.IsValid():
-		// Across VPCs each side sees the other's public address.
-		if e := a.cls[egress][public].sides[0].at(b.addr[publicAddr]); e != 0 {
-			v4 = m.meet(e, b.cls[ingress][public].sides[0].at(a.addr[publicAddr]))
-		}
+	same := a.net == b.net
+	return r.meetOn(a, b, policy.Path(a.end, b.end, same, false), 0, m), r.meetOn(a, b, policy.Path(a.end, b.end, same, true), 1, m)
+}
+
+// meetOn meets a's egress towards b and b's ingress from a on one route
+// and family (f: 0 IPv4, 1 IPv6).
+func (r *Result) meetOn(a, b *node, rt policy.Route, f int, m *memo) uint32 {
+	if rt.NoPath != "" {
+		return 0
 	}
-	if A.IPv6.IsValid() && B.IPv6.IsValid() {
-		p := public
-		if a.net == b.net {
-			p = intra
-		}
-		if e := a.cls[egress][p].sides[1].at(b.addr[ipv6Addr]); e != 0 {
-			v6 = m.meet(e, b.cls[ingress][p].sides[1].at(a.addr[ipv6Addr]))
-		}
+	p := pathIndex(rt.NIC)
+	if e := a.cls[egress][p].sides[f].at(b.addr[rt.Egress.Dst]); e != 0 {
+		return m.meet(e, b.cls[ingress][p].sides[f].at(a.addr[rt.Ingress.Src]))
 	}
-	return v4, v6
+	return 0
+}
+
+// pathIndex indexes node.cls by path.
+func pathIndex(nic model.NicType) int {
+	if nic == model.Internet {
+		return public
+	}
+	return intra
+}
+
+// outsideRoute is the route between an instance and the outside in one
+// direction (ingress: from the outside).
+func outsideRoute(n *node, d int, six bool) policy.Route {
+	if d == ingress {
+		return policy.Path(policy.End{Outside: true}, n.end, false, six)
+	}
+	return policy.Path(n.end, policy.End{Outside: true}, false, six)
 }
 
 // Pair returns what passes from one instance to another, per family. The
@@ -367,11 +356,12 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 	if six {
 		f = 1
 	}
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return nil, Ports{}
 	}
-	s := &n.cls[d][public].sides[f]
-	last := space.Last(six)
+	s := &n.cls[d][pathIndex(rt.NIC)].sides[f]
+	last := iprange.Last(six)
 	var list []Outside
 	all := uint32(0)
 	for j, start := range s.starts {
@@ -382,49 +372,12 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 		if j+1 < len(s.starts) {
 			end = s.starts[j+1].Prev()
 		}
-		for _, x := range subtract(space.Range{Lo: start, Hi: end}, r.inside[f]) {
-			list = append(list, Outside{x.Lo.Addr(six), x.Hi.Addr(six), r.tab.get(s.ids[j])})
+		for _, x := range iprange.Subtract(iprange.New(start, end, six), r.inside[f]) {
+			list = append(list, Outside{x.First(), x.Last(), r.tab.get(s.ids[j])})
 			all = r.tab.join(all, s.ids[j])
 		}
 	}
 	return list, r.tab.get(all)
-}
-
-// subtract returns the parts of x outside sorted, disjoint ranges.
-func subtract(x space.Range, rs []space.Range) []space.Range {
-	var out []space.Range
-	lo := x.Lo
-	for _, r := range rs {
-		if r.Hi.Less(lo) {
-			continue
-		}
-		if x.Hi.Less(r.Lo) {
-			break
-		}
-		if lo.Less(r.Lo) {
-			out = append(out, space.Range{Lo: lo, Hi: r.Lo.Prev()})
-		}
-		if !r.Hi.Less(x.Hi) {
-			return out
-		}
-		lo = r.Hi.Next()
-	}
-	return append(out, space.Range{Lo: lo, Hi: x.Hi})
-}
-
-func normalizeRanges(rs []space.Range) []space.Range {
-	slices.SortFunc(rs, func(a, b space.Range) int { return a.Lo.Compare(b.Lo) })
-	var out []space.Range
-	for _, x := range rs {
-		if n := len(out); n > 0 && (!out[n-1].Hi.Less(x.Lo) || out[n-1].Hi.Next() == x.Lo) {
-			if out[n-1].Hi.Less(x.Hi) {
-				out[n-1].Hi = x.Hi
-			}
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
 }
 
 // Allows answers one flow as policy.Evaluate would: whether it passes.
@@ -487,14 +440,11 @@ func (r *Result) Allows(f policy.Flow) (bool, error) {
 
 // outsideLookup returns the flows between an instance and one outside address.
 func (r *Result) outsideLookup(n *node, d int, a netip.Addr, six bool) Ports {
-	if !six && !n.inst.PublicIP.IsValid() || six && !n.inst.IPv6.IsValid() {
+	rt := outsideRoute(n, d, six)
+	if rt.NoPath != "" {
 		return Ports{}
 	}
-	f := 0
-	if six {
-		f = 1
-	}
-	return r.tab.get(n.cls[d][public].sides[f].at(space.KeyOf(a)))
+	return r.tab.get(n.cls[d][pathIndex(rt.NIC)].sides[b2i(six)].at(iprange.KeyOf(a)))
 }
 
 func (r *Result) endpoint(s string) (*node, netip.Addr, error) {
@@ -506,4 +456,12 @@ func (r *Result) endpoint(s string) (*node, netip.Addr, error) {
 		return nil, a, fmt.Errorf("%q is neither an instance nor an IP address", s)
 	}
 	return nil, a.Unmap(), nil
+}
+
+// dirIndex indexes node.keys and node.cls by direction.
+func dirIndex(dir model.Direction) int {
+	if dir == model.Egress {
+		return egress
+	}
+	return ingress
 }

@@ -4,7 +4,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -53,12 +53,53 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	prev := r.cloud
 	r.cloud = c
 
-	dirty := map[string]bool{}
-	rekey := map[string]bool{}
-	for _, g := range ch.Groups {
+	dirty, rekey := r.groupChanges(prev, c, ch.Groups)
+	members, added := r.instanceChanges(c, ch.Instances, rekey)
+	// A class that only names a group whose members changed differs only
+	// at the addresses of the instances that changed: patch it there.
+	patch := map[policy.Key]bool{}
+	for g := range members {
+		for _, k := range r.byRef[g] {
+			patch[k] = true
+		}
+	}
+	points := r.changedPoints(c, ch.Instances)
+	// Keep the resolved peer sets the change leaves alone.
+	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
+	for _, l := range ch.PrefixLists {
+		for _, k := range r.byList[l] {
+			dirty[k] = true
+		}
+	}
+	touched, stale := r.rekey(c, rekey, added)
+	touched = r.rebuild(dirty, touched)
+	touched = r.patch(patch, dirty, points, touched)
+	for _, i := range touched {
+		n := &r.nodes[i]
+		for d := range 2 {
+			for p := range 2 {
+				n.cls[d][p] = r.classes[n.keys[d][p]]
+			}
+		}
+	}
+	// Forget classes nobody uses any more.
+	for _, k := range stale {
+		if len(r.users[k]) == 0 {
+			delete(r.classes, k)
+			delete(r.users, k)
+		}
+	}
+}
+
+// groupChanges finds the classes a change of groups dirties (those holding
+// a changed group's rules in a changed direction, and those naming a group
+// created or deleted) and the instances it may move between classes.
+func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map[policy.Key]bool, rekey map[string]bool) {
+	dirty, rekey = map[policy.Key]bool{}, map[string]bool{}
+	for _, g := range groups {
 		d := changedDirections(prev.Groups[g], c.Groups[g])
 		for _, k := range r.byMember[g] {
-			if dd, _ := dirOf(k); d[dd] {
+			if d[dirIndex(k.Direction())] {
 				dirty[k] = true
 			}
 		}
@@ -84,9 +125,15 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			}
 		}
 	}
-	members := map[string]bool{} // groups whose member addresses changed
-	added := false
-	for _, id := range ch.Instances {
+	return dirty, rekey
+}
+
+// instanceChanges marks changed instances for rekeying and returns the
+// groups whose member addresses changed and whether an instance was added
+// or removed.
+func (r *Result) instanceChanges(c *policy.Cloud, ids []string, rekey map[string]bool) (members map[string]bool, added bool) {
+	members = map[string]bool{}
+	for _, id := range ids {
 		rekey[id] = true
 		if i, ok := r.index[id]; ok {
 			for _, g := range r.nodes[i].inst.SecurityGroups {
@@ -102,16 +149,14 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		_, is := c.Instances[id]
 		added = added || was != is
 	}
-	// A class that only names a group whose members changed differs only
-	// at the addresses of the instances that changed: patch it there.
-	patch := map[string]bool{}
-	for g := range members {
-		for _, k := range r.byRef[g] {
-			patch[k] = true
-		}
-	}
-	var points [2][]space.Key
-	for _, id := range ch.Instances {
+	return members, added
+}
+
+// changedPoints returns, per family, the addresses of the changed
+// instances, old and new, sorted: where a patched class can differ.
+func (r *Result) changedPoints(c *policy.Cloud, ids []string) [2][]iprange.Key {
+	var points [2][]iprange.Key
+	for _, id := range ids {
 		var versions []*model.Instance
 		if i, ok := r.index[id]; ok {
 			versions = append(versions, r.nodes[i].inst)
@@ -120,24 +165,23 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			versions = append(versions, inst)
 		}
 		for _, v := range versions {
-			points[0] = append(points[0], space.KeyOf(v.PrivateIP))
+			points[0] = append(points[0], iprange.KeyOf(v.PrivateIP))
 			if v.IPv6.IsValid() {
-				points[1] = append(points[1], space.KeyOf(v.IPv6))
+				points[1] = append(points[1], iprange.KeyOf(v.IPv6))
 			}
 		}
 	}
 	for f := range points {
-		slices.SortFunc(points[f], space.Key.Compare)
+		slices.SortFunc(points[f], iprange.Key.Compare)
 		points[f] = slices.Compact(points[f])
 	}
-	// Keep the resolved peer sets the change leaves alone.
-	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
-	for _, l := range ch.PrefixLists {
-		for _, k := range r.byList[l] {
-			dirty[k] = true
-		}
-	}
+	return points
+}
 
+// rekey points the nodes at the new versions of their instances and gives
+// the rekeyed ones their class keys. It returns the nodes whose classes
+// must be looked up again and the keys that may have lost their last user.
+func (r *Result) rekey(c *policy.Cloud, rekey map[string]bool, added bool) (touched []int32, stale []policy.Key) {
 	if added {
 		r.setNodes()
 	} else {
@@ -147,8 +191,6 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 			}
 		}
 	}
-	var touched []int32 // nodes whose classes must be looked up again
-	var stale []string  // keys that may have lost their last user
 	for id := range rekey {
 		i, ok := r.index[id]
 		if !ok {
@@ -167,7 +209,13 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		r.link() // indexes shifted: rebuild the users lists
 		stale = slices.Collect(maps.Keys(r.classes))
 	}
-	old := map[string]*class{}
+	return touched, stale
+}
+
+// rebuild drops the dirty classes and builds every key a touched node
+// names without a class.
+func (r *Result) rebuild(dirty map[policy.Key]bool, touched []int32) []int32 {
+	old := map[policy.Key]*class{}
 	for k := range dirty {
 		if cl, ok := r.classes[k]; ok {
 			old[k] = cl
@@ -175,8 +223,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		touched = append(touched, r.users[k]...)
 		delete(r.classes, k)
 	}
-	// Every node now points at a key; build the keys without a class.
-	todo := map[string]*model.Instance{}
+	todo := map[policy.Key]*model.Instance{}
 	for _, i := range touched {
 		n := &r.nodes[i]
 		for d := range 2 {
@@ -188,31 +235,22 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		}
 	}
 	r.build(todo, old)
+	return touched
+}
+
+// patch patches the classes that only name changed members at the changed
+// addresses (points), skipping those rebuilt or gone.
+func (r *Result) patch(patch, dirty map[policy.Key]bool, points [2][]iprange.Key, touched []int32) []int32 {
 	for k := range patch {
 		cl := r.classes[k]
 		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
 			continue // rebuilt, or gone
 		}
-		d, p := dirOf(k)
-		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, dirs[d], nics[p], points)
+		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, k.Direction(), k.NIC(), points)
 		touched = append(touched, r.users[k]...)
 		r.built++
 	}
-	for _, i := range touched {
-		n := &r.nodes[i]
-		for d := range 2 {
-			for p := range 2 {
-				n.cls[d][p] = r.classes[n.keys[d][p]]
-			}
-		}
-	}
-	// Forget classes nobody uses any more.
-	for _, k := range stale {
-		if len(r.users[k]) == 0 {
-			delete(r.classes, k)
-			delete(r.users, k)
-		}
-	}
+	return touched
 }
 
 // localRules lists what class keys read from a group: its rules with a
@@ -228,8 +266,8 @@ func localRules(g *model.SecurityGroup) []string {
 }
 
 // keySet lists a node's distinct class keys.
-func keySet(k [2][2]string) []string {
-	out := []string{k[0][0], k[1][0]}
+func keySet(k [2][2]policy.Key) []policy.Key {
+	out := []policy.Key{k[0][0], k[1][0]}
 	for d := range 2 {
 		if k[d][1] != k[d][0] {
 			out = append(out, k[d][1])
@@ -240,7 +278,7 @@ func keySet(k [2][2]string) []string {
 
 // moveUsers moves node i from the users lists of its old keys to its new
 // ones, copying the lists it changes.
-func (r *Result) moveUsers(i int32, from, to [2][2]string) {
+func (r *Result) moveUsers(i int32, from, to [2][2]policy.Key) {
 	a, b := keySet(from), keySet(to)
 	for _, k := range a {
 		if !slices.Contains(b, k) {

@@ -5,14 +5,14 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Walking many pairs pair by pair costs two binary searches each. A walk
-// instead cuts the pairs into blocks of one family and path (the members
-// of one VPC over IPv4, the public addresses across VPCs, IPv6 inside and
-// across VPCs), sorts each block's endpoints by the address the other side
-// sees, and sweeps every side along the sorted addresses: each pair then
+// instead cuts the pairs into blocks of one family and route of
+// policy.Path (inside each VPC, and across VPCs), sorts each block's
+// endpoints by the address the other side sees, and sweeps every side along the sorted addresses: each pair then
 // costs two array reads and a cached meet.
 
 // block is a set of pairs of one family and path.
@@ -21,6 +21,9 @@ type block struct {
 	six        bool
 	path       int  // intra or public
 	cross      bool // pairs in the same network belong to another block
+	// The address of a row its column's ingress sees, and of a column its
+	// row's egress sees (policy.Route.Ingress.Src, Egress.Dst).
+	rowAddr, colAddr policy.AddrKind
 }
 
 // visitor receives the pairs of a walk with something open, row by row.
@@ -29,55 +32,66 @@ type visitor interface {
 	rowEnd(i int32)
 }
 
-// addr is the address a node shows the other side of a block.
-func (r *Result) addr(i int32, b *block) space.Key {
-	switch {
-	case b.six:
-		return r.nodes[i].addr[ipv6Addr]
-	case b.path == public:
-		return r.nodes[i].addr[publicAddr]
-	}
-	return r.nodes[i].addr[privateAddr]
-}
+// addr is an address of a node as a key.
+func (r *Result) addr(i int32, k policy.AddrKind) iprange.Key { return r.nodes[i].addr[k] }
 
-// blocks cuts rows × cols into blocks.
+// anyEnd is an instance with every address: the end a row or column is
+// paired with when asking whether it has a path at all.
+var anyEnd = policy.End{Public: true, IPv6: true}
+
+// blocks cuts rows × cols into blocks: per VPC and family, the pairs inside
+// it; per family, the pairs across VPCs. Each block is one route of
+// policy.Path: its members are the instances with the addresses the route
+// needs, and every pair in it meets on the same path and kinds of address.
 func (r *Result) blocks(rows, cols []int) []block {
-	type net struct{ r4, c4, r6, c6 []int32 }
-	nets := map[string]*net{}
-	var pub, six block
-	pub.path, pub.cross = public, true
-	six.six, six.path, six.cross = true, public, true
-	get := func(i int) *net {
+	type kind struct {
+		same, six bool
+		rt        policy.Route
+	}
+	var kinds [2][2]kind // [same][six]
+	for _, same := range []bool{true, false} {
+		for _, six := range []bool{false, true} {
+			kinds[b2i(same)][b2i(six)] = kind{same, six, policy.Path(anyEnd, anyEnd, same, six)}
+		}
+	}
+	newBlock := func(k kind) *block {
+		return &block{six: k.six, path: pathIndex(k.rt.NIC), cross: !k.same, rowAddr: k.rt.Ingress.Src, colAddr: k.rt.Egress.Dst}
+	}
+	// Blocks inside each VPC, [six], and across VPCs.
+	nets := map[string]*[2]*block{}
+	var across [2]*block
+	for six := range 2 {
+		across[six] = newBlock(kinds[0][six])
+	}
+	get := func(i int) *[2]*block {
 		v := r.nodes[i].inst.VpcID
 		n := nets[v]
 		if n == nil {
-			n = &net{}
+			n = &[2]*block{newBlock(kinds[1][0]), newBlock(kinds[1][1])}
 			nets[v] = n
 		}
 		return n
 	}
 	for _, i := range rows {
-		in := r.nodes[i].inst
-		n := get(i)
-		n.r4 = append(n.r4, int32(i))
-		if in.PublicIP.IsValid() {
-			pub.rows = append(pub.rows, int32(i))
-		}
-		if in.IPv6.IsValid() {
-			n.r6 = append(n.r6, int32(i))
-			six.rows = append(six.rows, int32(i))
+		n, e := get(i), r.nodes[i].end
+		for six := range 2 {
+			if policy.Path(e, anyEnd, true, six == 1).NoPath == "" {
+				n[six].rows = append(n[six].rows, int32(i))
+			}
+			if policy.Path(e, anyEnd, false, six == 1).NoPath == "" {
+				across[six].rows = append(across[six].rows, int32(i))
+			}
 		}
 	}
 	for _, j := range cols {
-		in := r.nodes[j].inst
-		n := get(j)
-		n.c4 = append(n.c4, int32(j))
-		if in.PublicIP.IsValid() {
-			pub.cols = append(pub.cols, int32(j))
-		}
-		if in.IPv6.IsValid() {
-			n.c6 = append(n.c6, int32(j))
-			six.cols = append(six.cols, int32(j))
+		n, e := get(j), r.nodes[j].end
+		for six := range 2 {
+			if policy.Path(anyEnd, e, true, six == 1).NoPath == "" {
+				n[six].cols = append(n[six].cols, int32(j))
+			}
+			if policy.Path(anyEnd, e, false, six == 1).NoPath == "" {
+				across[six].cols = append(across[six].cols, int32(j))
+			}
 		}
 	}
 	var out []block
@@ -87,10 +101,9 @@ func (r *Result) blocks(rows, cols []int) []block {
 	}
 	slices.Sort(ids)
 	for _, v := range ids {
-		n := nets[v]
-		out = append(out, block{rows: n.r4, cols: n.c4, path: intra}, block{rows: n.r6, cols: n.c6, six: true, path: intra})
+		out = append(out, *nets[v][0], *nets[v][1])
 	}
-	out = append(out, pub, six)
+	out = append(out, *across[0], *across[1])
 	return slices.DeleteFunc(out, func(b block) bool { return len(b.rows) == 0 || len(b.cols) == 0 })
 }
 
@@ -109,9 +122,12 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 	for k := range bs {
 		b := &bs[k]
 		// Sort both sides by the address the other side sees.
-		for _, s := range [][]int32{b.rows, b.cols} {
-			slices.SortFunc(s, func(x, y int32) int {
-				return cmp.Or(r.addr(x, b).Compare(r.addr(y, b)), cmp.Compare(x, y))
+		for _, s := range []struct {
+			ids []int32
+			k   policy.AddrKind
+		}{{b.rows, b.rowAddr}, {b.cols, b.colAddr}} {
+			slices.SortFunc(s.ids, func(x, y int32) int {
+				return cmp.Or(r.addr(x, s.k).Compare(r.addr(y, s.k)), cmp.Compare(x, y))
 			})
 		}
 		for lo := 0; lo < len(b.rows); lo += chunkRows {
@@ -123,18 +139,18 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 		wg.Go(func() {
 			m := r.tab.local()
 			var eg, ig, tmp []uint32
-			var rowKeys, colKeys []space.Key
+			var rowKeys, colKeys []iprange.Key
 			for t := w; t < len(tasks); t += len(vs) {
 				b, rows := tasks[t].b, tasks[t].b.rows[tasks[t].lo:tasks[t].hi]
 				nc := len(b.cols)
 				f := b2i(b.six)
 				colKeys = colKeys[:0]
 				for _, j := range b.cols {
-					colKeys = append(colKeys, r.addr(j, b))
+					colKeys = append(colKeys, r.addr(j, b.colAddr))
 				}
 				rowKeys = rowKeys[:0]
 				for _, i := range rows {
-					rowKeys = append(rowKeys, r.addr(i, b))
+					rowKeys = append(rowKeys, r.addr(i, b.rowAddr))
 				}
 				eg = slices.Grow(eg[:0], len(rows)*nc)[:len(rows)*nc]
 				ig = slices.Grow(ig[:0], len(rows)*nc)[:len(rows)*nc]
@@ -168,7 +184,7 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 }
 
 // sweep looks up sorted keys in a side: out[k] is the set at keys[k].
-func sweep(s *side, keys []space.Key, out []uint32) {
+func sweep(s *side, keys []iprange.Key, out []uint32) {
 	p := 0
 	for k, key := range keys {
 		for p+1 < len(s.starts) && !key.Less(s.starts[p+1]) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
@@ -20,9 +21,9 @@ import (
 func probes(rng *rand.Rand, res *space.Resolver, p *policy.Program, c *cloudgen.Cloud) (ports, sports []uint16, addrs [2][]netip.Addr) {
 	ports = []uint16{0, 1, 65535}
 	sports = []uint16{0, 80, 1000, 40000, 65535}
-	add := func(six bool, k space.Key) {
+	add := func(six bool, k iprange.Key) {
 		addrs[b2i(six)] = append(addrs[b2i(six)], k.Addr(six))
-		if k != (space.Key{}) {
+		if k != (iprange.Key{}) {
 			addrs[b2i(six)] = append(addrs[b2i(six)], k.Prev().Addr(six))
 		}
 	}
@@ -36,10 +37,10 @@ func probes(rng *rand.Rand, res *space.Resolver, p *policy.Program, c *cloudgen.
 		rs := res.Peer(&r.Peer)
 		for f := range 2 {
 			for _, x := range rs[f] {
-				add(f == 1, x.Lo)
-				add(f == 1, x.Hi)
-				if x.Hi != space.Last(f == 1) {
-					add(f == 1, x.Hi.Next())
+				add(f == 1, x.Lo())
+				add(f == 1, x.Hi())
+				if x.Hi() != iprange.Last(f == 1) {
+					add(f == 1, x.Hi().Next())
 				}
 			}
 		}
@@ -113,14 +114,14 @@ func TestSpaceAgreesWithRun(t *testing.T) {
 										pkt.Src, pkt.Dst = local, remote
 									}
 									want := cloud.Run(s.Program, pkt)
-									d, ok := s.Decide(six, p, sport, port, space.KeyOf(remote))
+									d, ok := s.Decide(six, p, sport, port, iprange.KeyOf(remote))
 									if !ok {
 										t.Fatalf("seed %d %s: source port %d not covered", seed, in.ID, sport)
 									}
 									if got := s.Decision(d); got.String() != want.String() || got.Verdict != want.Verdict {
 										t.Fatalf("seed %d %s %s %+v:\n space %s\n run   %s", seed, in.ID, dir, pkt, got, want)
 									}
-									if d2, _ := fast.Decide(six, p, sport, port, space.KeyOf(remote)); d2 != d {
+									if d2, _ := fast.Decide(six, p, sport, port, iprange.KeyOf(remote)); d2 != d {
 										t.Fatalf("seed %d %s %s %+v: PartitionOnly decides %s, the full build %s", seed, in.ID, dir, pkt, fast.Decision(d2), want)
 									}
 								}
@@ -225,8 +226,8 @@ func TestPointEqualsColumn(t *testing.T) {
 					_, _, addrs := probes(rng, res, &p, gen)
 					for f, six := range []bool{false, true} {
 						for _, a := range addrs[f] {
-							got := space.Point(res, &p, o, six, space.KeyOf(a))
-							want := s.Column(0, six, space.KeyOf(a))
+							got := space.Point(res, &p, o, six, iprange.KeyOf(a))
+							want := s.Column(0, six, iprange.KeyOf(a))
 							if fmt.Sprint(got) != fmt.Sprint(want) {
 								t.Fatalf("seed %d %s %s %s:\n point  %v\n column %v", seed, in.ID, dir, a, got, want)
 							}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -45,7 +46,7 @@ type Options struct {
 // Scratch is memory reused across builds (see Options.Scratch). One
 // goroutine at a time.
 type Scratch struct {
-	keys  []Key
+	keys  []iprange.Key
 	by    []Decider
 	spans []span
 	u64s  []uint64
@@ -55,8 +56,8 @@ type Scratch struct {
 	stats []RuleStat
 	rules []prep
 	// Maps of one build, cleared before use.
-	seen    map[*Range]bool
-	spanMap map[*Range][]span
+	seen    map[*iprange.Range]bool
+	spanMap map[*iprange.Range][]span
 	cache   map[string]*AddrTable
 }
 
@@ -87,9 +88,9 @@ type arena struct {
 	keys, by, spans, ints, uint64s, int32s int
 }
 
-func (a *arena) keyN(n int) []Key {
+func (a *arena) keyN(n int) []iprange.Key {
 	if a.sc == nil {
-		return make([]Key, n)
+		return make([]iprange.Key, n)
 	}
 	return take(&a.sc.keys, &a.keys, n)
 }
@@ -116,16 +117,16 @@ func (a *arena) cacheMap() map[string]*AddrTable {
 	return reuse(&a.sc.cache)
 }
 
-func (a *arena) seenMap() map[*Range]bool {
+func (a *arena) seenMap() map[*iprange.Range]bool {
 	if a.sc == nil {
-		return map[*Range]bool{}
+		return map[*iprange.Range]bool{}
 	}
 	return reuse(&a.sc.seen)
 }
 
-func (a *arena) spanMap() map[*Range][]span {
+func (a *arena) spanMap() map[*iprange.Range][]span {
 	if a.sc == nil {
-		return map[*Range][]span{}
+		return map[*iprange.Range][]span{}
 	}
 	return reuse(&a.sc.spanMap)
 }
@@ -192,7 +193,7 @@ func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 // Starts[i] to the next start (or the family's last address) and is decided
 // by By[i]. Neighbouring pieces have different deciders.
 type AddrTable struct {
-	Starts []Key
+	Starts []iprange.Key
 	By     []Decider
 	// piece[i] is the index of Starts[i] among the space's pieces (see
 	// Space.Pieces), so that callers merging tables need not search.
@@ -232,8 +233,8 @@ type Space struct {
 	DefaultHit bool
 
 	rules  []prep
-	intra  [][2][]Range
-	pieces [2][]Key
+	intra  [][2][]iprange.Range
+	pieces [2][]iprange.Key
 }
 
 // RuleStat is what one rule contributes.
@@ -277,7 +278,7 @@ type prep struct {
 	sport    model.PortRange
 	hasSport bool
 	local    netip.Prefix
-	ranges   [2][]Range
+	ranges   [2][]iprange.Range
 	accept   bool
 }
 
@@ -429,7 +430,7 @@ type builder struct {
 // rule's position (so the first covering rule of any subset is the lowest
 // set bit), and the grant settling it, if any.
 type pieces struct {
-	starts []Key
+	starts []iprange.Key
 	words  int      // bit-set words per piece
 	cand   []uint64 // piece j's covering rules: cand[j*words : (j+1)*words]
 	intra  []Decider
@@ -440,9 +441,9 @@ type span struct{ lo, hi int32 }
 
 // sortKeys sorts and dedupes keys; IPv4 keys (32-bit) are radix sorted as
 // plain integers, several times faster than comparing 128-bit keys.
-func (b *builder) sortKeys(ks []Key, six bool) []Key {
+func (b *builder) sortKeys(ks []iprange.Key, six bool) []iprange.Key {
 	if six {
-		slices.SortFunc(ks, Key.Compare)
+		slices.SortFunc(ks, iprange.Key.Compare)
 		return slices.Compact(ks)
 	}
 	var lo, tmp []uint32
@@ -459,7 +460,7 @@ func (b *builder) sortKeys(ks []Key, six bool) []Key {
 	lo = slices.Compact(radixSort(lo, tmp))
 	ks = ks[:len(lo)]
 	for i, x := range lo {
-		ks[i] = Key{Lo: uint64(x)}
+		ks[i] = iprange.Key{Lo: uint64(x)}
 	}
 	return ks
 }
@@ -494,7 +495,7 @@ func radixSort(a, tmp []uint32) []uint32 {
 
 // Pieces returns the finest address partition of a family the space uses:
 // every table's starts are among these. Do not modify it.
-func (s *Space) Pieces(six bool) []Key {
+func (s *Space) Pieces(six bool) []iprange.Key {
 	if !s.Has(six) {
 		return nil
 	}
@@ -503,11 +504,11 @@ func (s *Space) Pieces(six bool) []Key {
 
 func (b *builder) pieces(f int) *pieces {
 	s := b.s
-	last := Last(f == 1)
+	last := iprange.Last(f == 1)
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
 	seen := b.mem.seenMap()
-	lists := make([][]Range, 0, len(s.intra)+len(s.rules))
+	lists := make([][]iprange.Range, 0, len(s.intra)+len(s.rules))
 	n := 1
 	for k := range s.intra {
 		lists = append(lists, s.intra[k][f])
@@ -526,12 +527,12 @@ func (b *builder) pieces(f int) *pieces {
 		n += 2 * len(rs)
 	}
 	starts := b.mem.keyN(n)[:1]
-	starts[0] = Key{}
+	starts[0] = iprange.Key{}
 	for _, rs := range lists {
 		for _, r := range rs {
-			starts = append(starts, r.Lo)
-			if r.Hi != last {
-				starts = append(starts, r.Hi.Next())
+			starts = append(starts, r.Lo())
+			if r.Hi() != last {
+				starts = append(starts, r.Hi().Next())
 			}
 		}
 	}
@@ -546,7 +547,7 @@ func (b *builder) pieces(f int) *pieces {
 	}
 	// Spans (piece-index intervals) of shared arrays are found once.
 	spans := b.mem.spanMap()
-	spansOf := func(rs []Range) []span {
+	spansOf := func(rs []iprange.Range) []span {
 		if len(rs) == 0 {
 			return nil
 		}
@@ -556,13 +557,13 @@ func (b *builder) pieces(f int) *pieces {
 		out := b.mem.spanN(len(rs))
 		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
-			if r.Lo.Less(starts[from]) {
+			if r.Lo().Less(starts[from]) {
 				from = 0 // not sorted after all
 			}
-			lo := gallop(starts, from, r.Lo)
+			lo := gallop(starts, from, r.Lo())
 			hi := lo
-			if r.Hi != r.Lo { // most group members are single addresses
-				hi = gallop(starts, lo, r.Hi)
+			if r.Hi() != r.Lo() { // most group members are single addresses
+				hi = gallop(starts, lo, r.Hi())
 			}
 			out[i] = span{int32(lo), int32(hi)}
 			from = hi

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -23,7 +24,7 @@ func (s *Space) PartOf(sport uint16) int {
 // slot, source and destination port (ignored for protocols without ports)
 // and remote address. ok is false when the space does not cover the source
 // port or the family.
-func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote Key) (d Decider, ok bool) {
+func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote iprange.Key) (d Decider, ok bool) {
 	if !p.Ports() {
 		sport, dport = s.Parts[0].SourcePorts.Lo, 0
 	}
@@ -71,7 +72,7 @@ type Segment struct {
 
 // Column returns, for one remote address, the decider along every protocol
 // and destination-port interval of a part: what that address meets.
-func (s *Space) Column(part int, six bool, remote Key) []Segment {
+func (s *Space) Column(part int, six bool, remote iprange.Key) []Segment {
 	var out []Segment
 	for p := range NProto {
 		pt := s.Parts[part].Tables[family(six)][p]
@@ -104,8 +105,8 @@ type Cell struct {
 	SourcePorts PortRange
 	IPv6        bool
 	Proto       Proto
-	Ports       PortRange // destination ports; 0-65535 for protocols without ports
-	Addrs       Range     // remote addresses
+	Ports       PortRange     // destination ports; 0-65535 for protocols without ports
+	Addrs       iprange.Range // remote addresses
 	By          Decider
 }
 
@@ -113,7 +114,7 @@ type Cell struct {
 func (s *Space) Walk(fn func(Cell)) {
 	for _, part := range s.Parts {
 		for f := range 2 {
-			last := Last(f == 1)
+			last := iprange.Last(f == 1)
 			for p := range NProto {
 				pt := part.Tables[f][p]
 				if pt == nil {
@@ -126,7 +127,7 @@ func (s *Space) Walk(fn func(Cell)) {
 						if j+1 < len(at.Starts) {
 							end = at.Starts[j+1].Prev()
 						}
-						fn(Cell{part.SourcePorts, f == 1, p, PortRange{lo, hi}, Range{start, end}, at.By[j]})
+						fn(Cell{part.SourcePorts, f == 1, p, PortRange{lo, hi}, iprange.New(start, end, f == 1), at.By[j]})
 					}
 				}
 			}
@@ -154,7 +155,7 @@ func (s *Space) Blockers(i int) []Blocker {
 				continue
 			}
 			rs := r.ranges[f]
-			last := Last(f == 1)
+			last := iprange.Last(f == 1)
 			for p := range NProto {
 				if !matchesSlot(r.proto, p) {
 					continue
@@ -205,20 +206,20 @@ func (s *Space) order(d Decider) int {
 
 // forOverlaps calls fn with the decider and size of every overlap between
 // an address table's pieces and sorted, disjoint ranges.
-func forOverlaps(at *AddrTable, rs []Range, last Key, fn func(Decider, float64)) {
+func forOverlaps(at *AddrTable, rs []iprange.Range, last iprange.Key, fn func(Decider, float64)) {
 	for _, r := range rs {
-		for j := searchKey(at.Starts, r.Lo); j < len(at.Starts) && !r.Hi.Less(at.Starts[j]); j++ {
+		for j := searchKey(at.Starts, r.Lo()); j < len(at.Starts) && !r.Hi().Less(at.Starts[j]); j++ {
 			a, b := at.Starts[j], last
 			if j+1 < len(at.Starts) {
 				b = at.Starts[j+1].Prev()
 			}
-			if a.Less(r.Lo) {
-				a = r.Lo
+			if a.Less(r.Lo()) {
+				a = r.Lo()
 			}
-			if r.Hi.Less(b) {
-				b = r.Hi
+			if r.Hi().Less(b) {
+				b = r.Hi()
 			}
-			fn(at.By[j], Count(a, b))
+			fn(at.By[j], iprange.Count(a, b))
 		}
 	}
 }
@@ -273,7 +274,7 @@ func (s *Space) overlap(a, b int) bool {
 		if ra.local.IsValid() && !ra.local.Contains(loc) || rb.local.IsValid() && !rb.local.Contains(loc) {
 			continue
 		}
-		if overlaps(ra.ranges[f], rb.ranges[f]) {
+		if iprange.Overlapping(ra.ranges[f], rb.ranges[f]) {
 			return true
 		}
 	}
@@ -281,21 +282,21 @@ func (s *Space) overlap(a, b int) bool {
 }
 
 // Covers reports whether rule i's peer stands for a remote address.
-func (s *Space) Covers(i int, six bool, k Key) bool {
-	return containsKey(s.rules[i].ranges[family(six)], k)
+func (s *Space) Covers(i int, six bool, k iprange.Key) bool {
+	return iprange.Holds(s.rules[i].ranges[family(six)], k)
 }
 
 // Anonymous returns a remote address of the family that no rule's peer
 // names except through a whole-family block (0.0.0.0/0, ::/0) and that no
 // intra-group grant holds: any address of the internet at large meets the
 // same decisions as this one. ok is false when rules name every address.
-func (s *Space) Anonymous(six bool) (k Key, ok bool) {
+func (s *Space) Anonymous(six bool) (k iprange.Key, ok bool) {
 	f := family(six)
-	last := Last(six)
-	var named []Range
+	last := iprange.Last(six)
+	var named []iprange.Range
 	for i := range s.rules {
 		for _, r := range s.rules[i].ranges[f] {
-			if r != (Range{Key{}, last}) {
+			if !r.IsAll() {
 				named = append(named, r)
 			}
 		}
@@ -303,21 +304,21 @@ func (s *Space) Anonymous(six bool) (k Key, ok bool) {
 	for _, g := range s.intra {
 		named = append(named, g[f]...)
 	}
-	named = normalize(named)
+	named = iprange.Normalize(named)
 	switch {
-	case len(named) == 0 || (Key{}).Less(named[0].Lo):
-		return Key{}, true
-	case named[0].Hi != last:
-		return named[0].Hi.Next(), true
+	case len(named) == 0 || (iprange.Key{}).Less(named[0].Lo()):
+		return iprange.Key{}, true
+	case named[0].Hi() != last:
+		return named[0].Hi().Next(), true
 	}
-	return Key{}, false
+	return iprange.Key{}, false
 }
 
 // Point returns the decisions a program makes for one remote address, as
 // Column does on a built space, without building the tables: the cheap way
 // to learn what changed at a few addresses (those of an instance joining or
 // leaving a group). Only the source-port interval of o.SourcePort counts.
-func Point(res *Resolver, p *policy.Program, o Options, six bool, remote Key) []Segment {
+func Point(res *Resolver, p *policy.Program, o Options, six bool, remote iprange.Key) []Segment {
 	s := newSpace(res, p, o)
 	f := family(six)
 	var sp PortRange
@@ -329,7 +330,7 @@ func Point(res *Resolver, p *policy.Program, o Options, six bool, remote Key) []
 	// A grant decides every protocol and port alike.
 	grant := none
 	for k := range s.intra {
-		if containsKey(s.intra[k][f], remote) {
+		if iprange.Holds(s.intra[k][f], remote) {
 			grant = IntraDecider(k)
 			break
 		}
@@ -342,7 +343,7 @@ func Point(res *Resolver, p *policy.Program, o Options, six bool, remote Key) []
 		if grant == none {
 			for i := range s.rules {
 				r := &s.rules[i]
-				if matchesSlot(r.proto, slot) && s.active(i, sp, f) && containsKey(r.ranges[f], remote) {
+				if matchesSlot(r.proto, slot) && s.active(i, sp, f) && iprange.Holds(r.ranges[f], remote) {
 					idx = append(idx, i)
 					if slot.Ports() {
 						bounds = append(bounds, int(r.plo))

@@ -3,6 +3,7 @@ package space
 import (
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -14,8 +15,8 @@ type Resolver struct {
 	Cloud *policy.Cloud
 
 	mu     sync.Mutex
-	groups map[string]*[2][]Range
-	lists  map[string]*[2][]Range
+	groups map[string]*[2][]iprange.Range
+	lists  map[string]*[2][]iprange.Range
 	// parent holds sets resolved for an older snapshot; those of the keys
 	// in stale (and in the parents' stale sets) are not to be trusted.
 	parent *Resolver
@@ -25,7 +26,7 @@ type Resolver struct {
 
 // NewResolver returns a resolver over a snapshot.
 func NewResolver(c *policy.Cloud) *Resolver {
-	return &Resolver{Cloud: c, groups: map[string]*[2][]Range{}, lists: map[string]*[2][]Range{}}
+	return &Resolver{Cloud: c, groups: map[string]*[2][]iprange.Range{}, lists: map[string]*[2][]iprange.Range{}}
 }
 
 // Next returns a resolver for a newer snapshot that reuses this one's sets,
@@ -53,7 +54,7 @@ func (r *Resolver) Next(c *policy.Cloud, changed []string) *Resolver {
 }
 
 // cached looks a set up in this resolver and its valid ancestry.
-func (r *Resolver) cached(list bool, key string) (*[2][]Range, bool) {
+func (r *Resolver) cached(list bool, key string) (*[2][]iprange.Range, bool) {
 	for x := r; x != nil; x = x.parent {
 		x.mu.Lock()
 		m := x.groups
@@ -73,8 +74,8 @@ func (r *Resolver) cached(list bool, key string) (*[2][]Range, bool) {
 }
 
 // cachedAll returns every valid set of the chain.
-func (r *Resolver) cachedAll(list bool) map[string]*[2][]Range {
-	out := map[string]*[2][]Range{}
+func (r *Resolver) cachedAll(list bool) map[string]*[2][]iprange.Range {
+	out := map[string]*[2][]iprange.Range{}
 	stale := map[string]bool{}
 	for x := r; x != nil; x = x.parent {
 		x.mu.Lock()
@@ -95,7 +96,7 @@ func (r *Resolver) cachedAll(list bool) map[string]*[2][]Range {
 	return out
 }
 
-func (r *Resolver) store(list bool, key string, v *[2][]Range) {
+func (r *Resolver) store(list bool, key string, v *[2][]iprange.Range) {
 	r.mu.Lock()
 	if list {
 		r.lists[key] = v
@@ -108,43 +109,43 @@ func (r *Resolver) store(list bool, key string, v *[2][]Range) {
 // Group returns the addresses a group stands for (as a peer or an
 // intra-group grant), per family: its members' private IPv4 and IPv6
 // addresses.
-func (r *Resolver) Group(id string) [2][]Range {
+func (r *Resolver) Group(id string) [2][]iprange.Range {
 	if v, ok := r.cached(false, id); ok {
 		return *v
 	}
-	var out [2][]Range
+	var out [2][]iprange.Range
 	for _, a := range r.Cloud.GroupAddrs(id) {
-		k := KeyOf(a)
-		out[family(a.Is6())] = append(out[family(a.Is6())], Range{k, k})
+		k := iprange.KeyOf(a)
+		out[family(a.Is6())] = append(out[family(a.Is6())], iprange.New(k, k, a.Is6()))
 	}
-	out[0], out[1] = normalize(out[0]), normalize(out[1])
+	out[0], out[1] = iprange.Normalize(out[0]), iprange.Normalize(out[1])
 	r.store(false, id, &out)
 	return out
 }
 
 // Peer returns the addresses a rule's peer stands for, per family.
-func (r *Resolver) Peer(p *model.Peer) [2][]Range {
+func (r *Resolver) Peer(p *model.Peer) [2][]iprange.Range {
 	switch {
 	case p.GroupID != "":
 		return r.Group(p.GroupID)
 	case p.CIDR.IsValid():
-		var out [2][]Range
-		out[family(p.CIDR.Addr().Is6())] = []Range{PrefixRange(p.CIDR)}
+		var out [2][]iprange.Range
+		out[family(p.CIDR.Addr().Is6())] = []iprange.Range{iprange.FromPrefix(p.CIDR)}
 		return out
 	case p.PrefixListID != "":
 		if v, ok := r.cached(true, p.PrefixListID); ok {
 			return *v
 		}
-		var out [2][]Range
+		var out [2][]iprange.Range
 		for _, pfx := range r.Cloud.PeerPrefixes(p) {
 			f := family(pfx.Addr().Is6())
-			out[f] = append(out[f], PrefixRange(pfx))
+			out[f] = append(out[f], iprange.FromPrefix(pfx))
 		}
-		out[0], out[1] = normalize(out[0]), normalize(out[1])
+		out[0], out[1] = iprange.Normalize(out[0]), iprange.Normalize(out[1])
 		r.store(true, p.PrefixListID, &out)
 		return out
 	}
-	return [2][]Range{}
+	return [2][]iprange.Range{}
 }
 
 func family(six bool) int {

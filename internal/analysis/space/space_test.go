@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -40,7 +41,7 @@ func decideProbe(t *testing.T, s *space.Space, spec string) string {
 		n, _ := strconv.Atoi(strings.TrimPrefix(f[3], "sport="))
 		sport = uint16(n)
 	}
-	d, ok := s.Decide(remote.Is6(), space.Proto(p), sport, uint16(port), space.KeyOf(remote))
+	d, ok := s.Decide(remote.Is6(), space.Proto(p), sport, uint16(port), iprange.KeyOf(remote))
 	if !ok {
 		t.Fatalf("probe %q: source port not covered", spec)
 	}
@@ -254,20 +255,20 @@ func TestPartition(t *testing.T) {
 		p    space.Proto
 		port space.PortRange
 	}
-	next := map[slot]space.Key{}
+	next := map[slot]iprange.Key{}
 	done := map[slot]bool{}
 	s.Walk(func(c space.Cell) {
 		k := slot{c.SourcePorts, c.IPv6, c.Proto, c.Ports}
 		if done[k] {
 			t.Fatalf("cell after the end of its column: %+v", c)
 		}
-		if next[k] != c.Addrs.Lo {
+		if next[k] != c.Addrs.Lo() {
 			t.Fatalf("gap or overlap at %+v: expected it to start at %v", c, next[k])
 		}
-		if c.Addrs.Hi == space.Last(c.IPv6) {
+		if c.Addrs.Hi() == iprange.Last(c.IPv6) {
 			done[k] = true
 		} else {
-			next[k] = c.Addrs.Hi.Next()
+			next[k] = c.Addrs.Hi().Next()
 		}
 	})
 	if len(done) != len(next) && len(next) > 0 {
@@ -300,7 +301,7 @@ func TestHits(t *testing.T) {
 	show := func(cs []space.Cell) []string {
 		var out []string
 		for _, c := range cs {
-			out = append(out, fmt.Sprintf("%s %d-%d %s-%s", c.Proto, c.Ports.Lo, c.Ports.Hi, c.Addrs.Lo.Addr(c.IPv6), c.Addrs.Hi.Addr(c.IPv6)))
+			out = append(out, fmt.Sprintf("%s %d-%d %s-%s", c.Proto, c.Ports.Lo, c.Ports.Hi, c.Addrs.Lo().Addr(c.IPv6), c.Addrs.Hi().Addr(c.IPv6)))
 		}
 		return out
 	}

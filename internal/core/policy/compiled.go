@@ -4,9 +4,9 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -24,7 +24,7 @@ type Compiled struct {
 	c       *Cloud
 	nics    sync.Map // *model.Instance → *nicPolicy
 	mu      sync.Mutex
-	classes map[string]*class
+	classes map[Key]*class
 }
 
 // nicPolicy is everything an instance's decisions need, found without
@@ -36,7 +36,7 @@ type nicPolicy struct {
 
 // Compile returns a compiled evaluator over a snapshot. Policies are compiled
 // on first use; Warm compiles them all up front.
-func Compile(c *Cloud) *Compiled { return &Compiled{c: c, classes: map[string]*class{}} }
+func Compile(c *Cloud) *Compiled { return &Compiled{c: c, classes: map[Key]*class{}} }
 
 func (e *Compiled) Cloud() *Cloud { return e.c }
 
@@ -70,14 +70,11 @@ func (e *Compiled) nic(in *model.Instance) *nicPolicy {
 	}
 	groups := e.c.groupsOf(in)
 	np := &nicPolicy{intra: e.c.intraSet(in)}
-	classic := slices.ContainsFunc(groups, (*model.SecurityGroup).Classic)
 	e.mu.Lock()
 	for d, dir := range []model.Direction{model.Ingress, model.Egress} {
 		for n, nic := range []model.NicType{model.Intranet, model.Internet} {
-			if !classic {
-				nic = model.Intranet // VPC rules apply on every path
-			}
-			key := strings.Join(in.SecurityGroups, ",") + "|" + string(dir) + "|" + string(nic)
+			key := groupsKey(groups, dir, nic)
+			nic = key.NIC()
 			cl, ok := e.classes[key]
 			if !ok {
 				cl = compileClass(e.c, groups, dir, nic, e.c.fallback(in, dir))
@@ -141,8 +138,8 @@ type portTable struct {
 }
 
 type addrTable struct {
-	starts []u128    // start of each address interval; starts[0] == 0
-	cands  [][]int32 // candidates of each interval, in evaluation order
+	starts []iprange.Key // start of each address interval; starts[0] == 0
+	cands  [][]int32     // candidates of each interval, in evaluation order
 }
 
 func (cl *class) decide(p Packet, local, remote netip.Addr) Decision {
@@ -158,7 +155,7 @@ func (cl *class) decide(p Packet, local, remote netip.Addr) Decision {
 	if at == nil {
 		return cl.fallback
 	}
-	for _, i := range at.cands[searchKey(at.starts, keyOf(remote))] {
+	for _, i := range at.cands[searchKey(at.starts, iprange.KeyOf(remote))] {
 		r := &cl.rules[i]
 		if !r.cond || r.sport.Contains(p.SrcPort) && (!r.local.IsValid() || r.local.Contains(local)) {
 			return r.decision
@@ -180,11 +177,11 @@ func searchPort(starts []uint16, port uint16) int {
 	return lo
 }
 
-func searchKey(starts []u128, k u128) int {
+func searchKey(starts []iprange.Key, k iprange.Key) int {
 	lo, hi := 0, len(starts)
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
-		if !k.less(starts[m]) {
+		if !k.Less(starts[m]) {
 			lo = m
 		} else {
 			hi = m
@@ -193,53 +190,12 @@ func searchKey(starts []u128, k u128) int {
 	return lo
 }
 
-// u128 orders IPv4 and IPv6 addresses as integers (families never share a table).
-type u128 struct{ hi, lo uint64 }
-
-func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
-
-var maxKey = u128{^uint64(0), ^uint64(0)}
-
-func (a u128) next() u128 {
-	if a.lo == ^uint64(0) {
-		return u128{a.hi + 1, 0}
-	}
-	return u128{a.hi, a.lo + 1}
-}
-
-func keyOf(a netip.Addr) u128 {
-	if a.Is4() {
-		b := a.As4()
-		return u128{0, uint64(binary.BigEndian.Uint32(b[:]))}
-	}
-	b := a.As16()
-	return u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])}
-}
-
-// prefixRange is the first and last address of a prefix.
-func prefixRange(p netip.Prefix) (lo, hi u128) {
-	p = p.Masked()
-	lo = keyOf(p.Addr())
-	hi = lo
-	// Go defines shifts by the full width as 0, so 1<<64-1 is all ones.
-	if host := p.Addr().BitLen() - p.Bits(); host <= 64 {
-		hi.lo |= uint64(1)<<host - 1
-	} else {
-		hi.lo = ^uint64(0)
-		hi.hi |= uint64(1)<<(host-64) - 1
-	}
-	return lo, hi
-}
-
-type keyRange struct{ lo, hi u128 }
-
 // peerRanges is the set of remote addresses of one family a rule's peer stands for.
-func (c *Cloud) peerRanges(p *model.Peer, six bool) []keyRange {
-	var out []keyRange
+func (c *Cloud) peerRanges(p *model.Peer, six bool) []iprange.Range {
+	var out []iprange.Range
 	add := func(pfx netip.Prefix) {
 		if pfx.Addr().Is6() == six {
-			lo, hi := prefixRange(pfx)
-			out = append(out, keyRange{lo, hi})
+			out = append(out, iprange.FromPrefix(pfx))
 		}
 	}
 	switch {
@@ -274,7 +230,7 @@ func compileClass(c *Cloud, groups []*model.SecurityGroup, dir model.Direction, 
 		cl.rules[i] = cr
 	}
 	for fam, six := range []bool{false, true} {
-		ranges := make([][]keyRange, len(pooled))
+		ranges := make([][]iprange.Range, len(pooled))
 		for i, pr := range pooled {
 			ranges[i] = c.peerRanges(&pr.rule.Peer, six)
 		}
@@ -301,7 +257,7 @@ func portSpan(r *model.Rule) (lo, hi int) {
 	return int(r.PortRange.Start), int(r.PortRange.End)
 }
 
-func buildPortTable(pooled []pooled, rules []crule, idx []int32, ranges [][]keyRange) *portTable {
+func buildPortTable(pooled []pooled, rules []crule, idx []int32, ranges [][]iprange.Range) *portTable {
 	bounds := []int{0}
 	for _, i := range idx {
 		lo, hi := portSpan(pooled[i].rule)
@@ -342,21 +298,21 @@ func buildPortTable(pooled []pooled, rules []crule, idx []int32, ranges [][]keyR
 // rules' ranges and gives each piece its candidates: the rules covering it in
 // order, stopping after the first unconditional one (nothing after it can
 // decide). A skip list over closed pieces keeps this near-linear.
-func buildAddrTable(rules []crule, cover []int32, ranges [][]keyRange) *addrTable {
-	starts := []u128{{}}
+func buildAddrTable(rules []crule, cover []int32, ranges [][]iprange.Range) *addrTable {
+	starts := []iprange.Key{{}}
 	for _, i := range cover {
 		for _, r := range ranges[i] {
-			starts = append(starts, r.lo)
-			if r.hi != maxKey {
-				starts = append(starts, r.hi.next())
+			starts = append(starts, r.Lo())
+			if r.Hi() != iprange.Last(true) {
+				starts = append(starts, r.Hi().Next())
 			}
 		}
 	}
-	slices.SortFunc(starts, func(a, b u128) int {
+	slices.SortFunc(starts, func(a, b iprange.Key) int {
 		if a == b {
 			return 0
 		}
-		if a.less(b) {
+		if a.Less(b) {
 			return -1
 		}
 		return 1
@@ -378,8 +334,8 @@ func buildAddrTable(rules []crule, cover []int32, ranges [][]keyRange) *addrTabl
 	}
 	for _, ri := range cover {
 		for _, r := range ranges[ri] {
-			first := int32(searchKey(starts, r.lo))
-			last := int32(searchKey(starts, r.hi))
+			first := int32(searchKey(starts, r.Lo()))
+			last := int32(searchKey(starts, r.Hi()))
 			for p := find(first); p <= last; p = find(p + 1) {
 				cands[p] = append(cands[p], ri)
 				if !rules[ri].cond {

@@ -17,4 +17,10 @@
 // the ordered rules kept as the reference, and Compiled, which indexes each
 // policy by protocol, port interval and address interval so a lookup costs
 // two binary searches instead of a scan of every rule.
+//
+// The shared vocabulary of the evaluators and analyzers lives here too: Path
+// (which path a flow takes, which addresses each side sees, why a flow has
+// none), Applies and Order (which rules of a group pool into a policy, in
+// what order: a Program), and Key (the comparable name of "the same policy"
+// that every cache of compiled or analysed policies is keyed by).
 package policy

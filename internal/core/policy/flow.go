@@ -118,40 +118,76 @@ func (c *Cloud) endpoint(s string) (endpoint, error) {
 	return endpoint{addr: a.Unmap()}, nil
 }
 
-// Evaluate decides a flow with the given decider.
+// Evaluate decides a flow with the given decider: it finds the two ends,
+// the first packet, the path (Path), then asks each instance's side.
 func Evaluate(d Decider, f Flow) (Result, error) {
-	c := d.Cloud()
-	src, err := c.endpoint(f.From)
+	src, dst, err := d.Cloud().ends(f)
 	if err != nil {
-		return Result{}, fmt.Errorf("from: %w", err)
+		return Result{}, err
 	}
-	dst, err := c.endpoint(f.To)
+	six, err := f.version(src, dst)
 	if err != nil {
-		return Result{}, fmt.Errorf("to: %w", err)
+		return Result{}, err
+	}
+	pkt, err := f.packet(six)
+	if err != nil {
+		return Result{}, err
+	}
+	rt := PathBetween(src.inst, dst.inst, six)
+	if rt.NoPath != "" {
+		return Result{Verdict: Drop, Path: rt.NoPath}, nil
+	}
+	outside := src.addr
+	if dst.inst == nil {
+		outside = dst.addr
+	}
+	eg, ing := rt.Packets(src.inst, dst.inst, outside, pkt)
+	return decide(d, src.inst, dst.inst, rt.NIC, eg, ing), nil
+}
+
+// ends resolves a flow's two ends: two instances, or an instance and an
+// outside address.
+func (c *Cloud) ends(f Flow) (src, dst endpoint, err error) {
+	if src, err = c.endpoint(f.From); err != nil {
+		return src, dst, fmt.Errorf("from: %w", err)
+	}
+	if dst, err = c.endpoint(f.To); err != nil {
+		return src, dst, fmt.Errorf("to: %w", err)
 	}
 	if src.inst == nil && dst.inst == nil {
-		return Result{}, fmt.Errorf("a flow needs an instance at one end at least")
+		return src, dst, fmt.Errorf("a flow needs an instance at one end at least")
 	}
 	if src.inst != nil && src.inst == dst.inst {
-		return Result{}, fmt.Errorf("from and to are the same instance")
+		return src, dst, fmt.Errorf("from and to are the same instance")
 	}
-	six := f.IPVersion == 6
+	return src, dst, nil
+}
+
+// version returns whether a flow is IPv6: as it says, else as its outside
+// address is.
+func (f Flow) version(src, dst endpoint) (six bool, err error) {
+	six = f.IPVersion == 6
 	for _, e := range []endpoint{src, dst} {
 		if e.inst == nil {
 			if f.IPVersion == 0 {
 				six = e.addr.Is6()
 			} else if e.addr.Is6() != six {
-				return Result{}, fmt.Errorf("address %s is not IPv%d", e.addr, f.IPVersion)
+				return six, fmt.Errorf("address %s is not IPv%d", e.addr, f.IPVersion)
 			}
 		}
 	}
+	return six, nil
+}
+
+// packet returns the flow's first packet without addresses.
+func (f Flow) packet(six bool) (Packet, error) {
 	switch {
 	case f.Protocol == model.ICMP && six:
-		return Result{}, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
+		return Packet{}, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
 	case f.Protocol == model.ICMPv6 && !six:
-		return Result{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
+		return Packet{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
 	case f.Protocol == model.ALL || f.Protocol.Number() == 0:
-		return Result{}, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
+		return Packet{}, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
 	}
 	pkt := Packet{Proto: f.Protocol.Number()}
 	if f.Protocol.HasPorts() {
@@ -160,72 +196,28 @@ func Evaluate(d Decider, f Flow) (Result, error) {
 			pkt.SrcPort = DefaultSourcePort
 		}
 	}
+	return pkt, nil
+}
 
-	drop := func(r Reason) (Result, error) { return Result{Verdict: Drop, Path: r}, nil }
-	var eg, ing Packet = pkt, pkt
-	nic := model.Internet
-	switch {
-	case src.inst != nil && dst.inst != nil && six:
-		if !src.inst.IPv6.IsValid() || !dst.inst.IPv6.IsValid() {
-			return drop(NoIPv6Address)
-		}
-		// IPv6 addresses are global: the same addresses inside a VPC and across.
-		eg.Src, eg.Dst = src.inst.IPv6, dst.inst.IPv6
-		ing = eg
-		if src.inst.VpcID == dst.inst.VpcID {
-			nic = model.Intranet
-		}
-	case src.inst != nil && dst.inst != nil:
-		if src.inst.VpcID == dst.inst.VpcID {
-			eg.Src, eg.Dst = src.inst.PrivateIP, dst.inst.PrivateIP
-			ing = eg
-			nic = model.Intranet
-			break
-		}
-		// Across VPCs only the public addresses meet, each side NATed.
-		if !src.inst.PublicIP.IsValid() || !dst.inst.PublicIP.IsValid() {
-			return drop(DifferentVPC)
-		}
-		eg.Src, eg.Dst = src.inst.PrivateIP, dst.inst.PublicIP
-		ing.Src, ing.Dst = src.inst.PublicIP, dst.inst.PrivateIP
-	case src.inst == nil && six:
-		if !dst.inst.IPv6.IsValid() {
-			return drop(NoIPv6Address)
-		}
-		ing.Src, ing.Dst = src.addr, dst.inst.IPv6
-	case src.inst == nil:
-		if !dst.inst.PublicIP.IsValid() {
-			return drop(NoPublicAddress)
-		}
-		ing.Src, ing.Dst = src.addr, dst.inst.PrivateIP
-	case six:
-		if !src.inst.IPv6.IsValid() {
-			return drop(NoIPv6Address)
-		}
-		eg.Src, eg.Dst = src.inst.IPv6, dst.addr
-	default:
-		if !src.inst.PublicIP.IsValid() {
-			return drop(NoPublicAddress)
-		}
-		eg.Src, eg.Dst = src.inst.PrivateIP, dst.addr
-	}
-
+// decide asks the source instance's egress and the destination instance's
+// ingress; either may drop.
+func decide(d Decider, src, dst *model.Instance, nic model.NicType, eg, ing Packet) Result {
 	res := Result{Verdict: Accept}
-	if src.inst != nil {
-		e := d.Decide(src.inst, model.Egress, nic, eg)
+	if src != nil {
+		e := d.Decide(src, model.Egress, nic, eg)
 		res.Egress, res.EgressPacket = &e, eg
 		if e.Verdict == Drop {
 			res.Verdict = Drop
 		}
 	}
-	if dst.inst != nil {
-		i := d.Decide(dst.inst, model.Ingress, nic, ing)
+	if dst != nil {
+		i := d.Decide(dst, model.Ingress, nic, ing)
 		res.Ingress, res.IngressPacket = &i, ing
 		if i.Verdict == Drop {
 			res.Verdict = Drop
 		}
 	}
-	return res, nil
+	return res
 }
 
 // Deciding returns the decision that settled the result: the dropping side,

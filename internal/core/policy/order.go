@@ -25,7 +25,7 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 	for gi, g := range groups {
 		for ri := range g.Rules {
 			r := &g.Rules[ri]
-			if r.Direction != dir || g.Classic() && r.NicType != nic {
+			if !Applies(g, r, dir, nic) {
 				continue
 			}
 			out = append(out, pooled{r, g, gi, ri})
@@ -40,6 +40,44 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 		}
 		return cmp.Compare(a.ri, b.ri)
 	})
+	return out
+}
+
+// Applies is the pooling filter: whether a rule of a group belongs to one
+// direction of a policy on one path. Classic-network groups keep a rule set
+// per path (the rule's NicType); a VPC group's rules apply on every path.
+func Applies(g *model.SecurityGroup, r *model.Rule, dir model.Direction, nic model.NicType) bool {
+	return r.Direction == dir && (!g.Classic() || r.NicType == nic)
+}
+
+// RuleSet returns the path whose rule set a policy of these groups runs on
+// a path: the path itself for classic-network groups, Intranet (the one
+// set) for VPC groups.
+func RuleSet(groups []*model.SecurityGroup, nic model.NicType) model.NicType {
+	if !slices.ContainsFunc(groups, (*model.SecurityGroup).Classic) {
+		return model.Intranet
+	}
+	return nic
+}
+
+// RuleSets lists the paths with a rule set of their own for these groups:
+// Intranet alone for VPC groups (one set for every path), Intranet and
+// Internet for classic-network groups.
+func RuleSets(groups []*model.SecurityGroup) []model.NicType {
+	if RuleSet(groups, model.Internet) == model.Internet {
+		return []model.NicType{model.Intranet, model.Internet}
+	}
+	return []model.NicType{model.Intranet}
+}
+
+// Order returns the rules of the groups that apply to one direction and
+// path, in evaluation order (the rules of a Program).
+func Order(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []ProgramRule {
+	pooled := pool(groups, dir, nic)
+	out := make([]ProgramRule, len(pooled))
+	for i, pr := range pooled {
+		out[i] = ProgramRule{Rule: pr.rule, Group: pr.group}
+	}
 	return out
 }
 
@@ -77,10 +115,7 @@ func localMatches(r *model.Rule, local netip.Addr) bool {
 	return !r.Local.IsValid() || r.Local.Masked().Contains(local)
 }
 
-func ref(pr pooled) *RuleRef {
-	return &RuleRef{GroupID: pr.group.ID, RuleID: pr.rule.ID, Priority: pr.rule.Priority,
-		Policy: pr.rule.Policy, Description: pr.rule.Description}
-}
+func ref(pr pooled) *RuleRef { return ProgramRule{Rule: pr.rule, Group: pr.group}.Ref() }
 
 // fallback is the decision when no rule matches.
 func (c *Cloud) fallback(in *model.Instance, dir model.Direction) Decision {

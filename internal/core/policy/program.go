@@ -47,17 +47,15 @@ func (r ProgramRule) Decision() Decision {
 // classic-network groups keep separate intranet and internet rule sets.
 func (c *Cloud) Program(in *model.Instance, dir model.Direction, nic model.NicType) Program {
 	groups := c.groupsOf(in)
-	if !slices.ContainsFunc(groups, (*model.SecurityGroup).Classic) {
-		nic = model.Intranet
-	}
+	nic = RuleSet(groups, nic)
 	p := Program{Direction: dir, NIC: nic, Default: c.fallback(in, dir)}
 	for _, g := range groups {
 		if g.InnerAccept() {
 			p.Intra = append(p.Intra, g.ID)
 		}
 	}
-	for _, pr := range pool(groups, dir, nic) {
-		p.Rules = append(p.Rules, ProgramRule{Rule: pr.rule, Group: pr.group})
+	if rules := Order(groups, dir, nic); len(rules) > 0 {
+		p.Rules = rules
 	}
 	return p
 }
@@ -85,6 +83,38 @@ func (c *Cloud) Run(p *Program, pkt Packet) Decision {
 func (c *Cloud) RuleMatches(r *model.Rule, pkt Packet, dir model.Direction) bool {
 	local, remote := sides(dir, pkt)
 	return protoMatches(r.Protocol, pkt.Proto) && portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
+}
+
+// Covers reports whether rule d matches every packet rule r matches, by
+// their conditions alone: d's protocol, ports and local CIDR contain r's,
+// and its peer is a CIDR block containing r's, or the same group or prefix
+// list. (A group or list peer stands for addresses that change with the
+// snapshot, so only the same one counts.)
+func Covers(d, r *model.Rule) bool {
+	if d.Protocol != model.ALL && d.Protocol != r.Protocol {
+		return false
+	}
+	if d.Protocol.HasPorts() && !(portsCover(d.PortRange, r.PortRange) && portsCover(d.SourcePortRange, r.SourcePortRange)) {
+		return false
+	}
+	if d.Local.IsValid() && !(r.Local.IsValid() && prefixCovers(d.Local, r.Local)) {
+		return false
+	}
+	switch {
+	case d.Peer.CIDR.IsValid():
+		return r.Peer.CIDR.IsValid() && prefixCovers(d.Peer.CIDR, r.Peer.CIDR)
+	case d.Peer.GroupID != "":
+		return d.Peer.GroupID == r.Peer.GroupID
+	}
+	return d.Peer.PrefixListID != "" && d.Peer.PrefixListID == r.Peer.PrefixListID
+}
+
+func portsCover(a, b model.PortRange) bool {
+	return a.IsAny() || !b.IsAny() && a.Start <= b.Start && b.End <= a.End
+}
+
+func prefixCovers(a, b netip.Prefix) bool {
+	return a.Bits() <= b.Bits() && a.Masked().Contains(b.Addr())
 }
 
 // Classic reports whether an instance's groups are classic-network groups,

@@ -64,6 +64,12 @@ func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	return rs
 }
 
+// chainKey names the chain of one direction of a policy in one network.
+type chainKey struct {
+	policy.Key
+	vpc string
+}
+
 // builder accumulates the chains and sets of a ruleset.
 type builder struct {
 	c      *policy.Cloud
@@ -72,16 +78,16 @@ type builder struct {
 	sets   map[string]*Set
 	chains map[string]*Chain
 	addrs  map[string][]netip.Addr // see memo
-	// policies maps an instance's group list (and network, and direction)
-	// to its chain: the policy depends on the groups, not on the instance,
-	// so instances with the same groups are compiled once.
-	policies map[string]string
+	// policies maps an instance's policy (and network) to its chain: the
+	// policy depends on the groups, not on the instance, so instances with
+	// the same groups are compiled once.
+	policies map[chainKey]string
 	// Problems lists instances left out, with why.
 	problems []string
 }
 
 func newBuilder(c *policy.Cloud, linear bool) *builder {
-	return &builder{c: c, linear: linear, sets: map[string]*Set{}, chains: map[string]*Chain{}, addrs: map[string][]netip.Addr{}, policies: map[string]string{}}
+	return &builder{c: c, linear: linear, sets: map[string]*Set{}, chains: map[string]*Chain{}, addrs: map[string][]netip.Addr{}, policies: map[chainKey]string{}}
 }
 
 // placed returns the host's instances that can be programmed, by ID. An
@@ -142,7 +148,9 @@ func sortedValues[T any](m map[string]*T) []*T {
 // direction compiles one direction of an instance's policy and returns the
 // chain its map element jumps to.
 func (b *builder) direction(in *model.Instance, dir model.Direction) string {
-	key := string(dir) + "|" + in.VpcID + "|" + strings.Join(in.SecurityGroups, ",")
+	// The internet key stands for both rule sets of classic groups (the
+	// same groups and direction); the network picks the dispatch set.
+	key := chainKey{policy.KeyOf(b.c, in, dir, model.Internet), in.VpcID}
 	if name, ok := b.policies[key]; ok {
 		return name
 	}

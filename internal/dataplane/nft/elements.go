@@ -9,6 +9,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // This file queues the changes to sets and maps.
@@ -150,13 +151,13 @@ func setElements(s *Set) []nftables.SetElement {
 	var out []nftables.SetElement
 	switch {
 	case s.Interval:
-		rs := mergeRanges(s.Prefixes)
-		if len(rs) > 0 && !rs[0].from.IsUnspecified() {
-			out = append(out, nftables.SetElement{Key: netip.PrefixFrom(rs[0].from, 0).Masked().Addr().AsSlice(), IntervalEnd: true})
+		rs := iprange.MergePrefixes(s.Prefixes)
+		if len(rs) > 0 && !rs[0].First().IsUnspecified() {
+			out = append(out, nftables.SetElement{Key: netip.PrefixFrom(rs[0].First(), 0).Masked().Addr().AsSlice(), IntervalEnd: true})
 		}
 		for _, r := range rs {
-			out = append(out, nftables.SetElement{Key: r.from.AsSlice()})
-			if next := r.to.Next(); next.IsValid() {
+			out = append(out, nftables.SetElement{Key: r.First().AsSlice()})
+			if next := r.Last().Next(); next.IsValid() {
 				out = append(out, nftables.SetElement{Key: next.AsSlice(), IntervalEnd: true})
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"golang.org/x/sys/unix"
 )
 
@@ -260,5 +261,5 @@ func tupleKeys(e TupleElem) (start, end []byte) {
 		return append(b, a.AsSlice()...)
 	}
 	pf := e.Addr.Masked()
-	return key(port.From, pf.Addr()), key(port.To, lastAddr(pf))
+	return key(port.From, pf.Addr()), key(port.To, iprange.LastAddr(pf))
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // Merging runs of rules (Options.MergeRuns).
@@ -32,7 +34,7 @@ type box struct {
 	fam          Family
 	proto        [2]uint8
 	dport, sport Ports
-	src, dst     addrRange // address ranges, the whole family when untested
+	src, dst     iprange.Range // address ranges, the whole family when untested
 }
 
 func fullPorts() Ports { return Ports{0, 65535} }
@@ -48,18 +50,12 @@ func boxOf(r *Rule) box {
 	if !r.SPort.IsZero() {
 		b.sport = r.SPort
 	}
-	all := func() addrRange {
-		if r.Family == IPv6 {
-			return addrRange{netip.IPv6Unspecified(), lastAddr(netip.PrefixFrom(netip.IPv6Unspecified(), 0))}
-		}
-		return addrRange{netip.IPv4Unspecified(), lastAddr(netip.PrefixFrom(netip.IPv4Unspecified(), 0))}
-	}
-	b.src, b.dst = all(), all()
+	b.src, b.dst = iprange.All(r.Family == IPv6), iprange.All(r.Family == IPv6)
 	for _, a := range r.Addrs {
 		if a.Set != "" || a.Anon != nil || a.Not || !a.Prefix.IsValid() {
 			continue // may match anything: keep the whole range
 		}
-		rg := addrRange{a.Prefix.Masked().Addr(), lastAddr(a.Prefix)}
+		rg := iprange.FromPrefix(a.Prefix)
 		if a.Dst {
 			b.dst = rg
 		} else {
@@ -74,11 +70,11 @@ func (a box) overlaps(b box) bool {
 		return false
 	}
 	ports := func(x, y Ports) bool { return x.From <= y.To && y.From <= x.To }
-	addrs := func(x, y addrRange) bool {
-		if x.from.Is4() != y.from.Is4() {
+	addrs := func(x, y iprange.Range) bool {
+		if x.Is6() != y.Is6() {
 			return true // an AnyFamily box: be safe
 		}
-		return x.from.Compare(y.to) <= 0 && y.from.Compare(x.to) <= 0
+		return x.Overlaps(y)
 	}
 	return a.proto[0] <= b.proto[1] && b.proto[0] <= a.proto[1] &&
 		ports(a.dport, b.dport) && ports(a.sport, b.sport) && addrs(a.src, b.src) && addrs(a.dst, b.dst)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // String renders the ruleset in nft syntax, close to what `nft list table`
@@ -41,7 +43,7 @@ func renderSet(s *Set) string {
 		}
 	case s.Interval:
 		b.WriteString("\t\tflags interval\n")
-		for _, r := range mergeRanges(s.Prefixes) {
+		for _, r := range iprange.MergePrefixes(s.Prefixes) {
 			elems = append(elems, r.String())
 		}
 	case s.Type == IfName:

@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"golang.org/x/sys/unix"
 )
 
@@ -146,7 +147,7 @@ func elemKeys(s *Set) []string {
 	var out []string
 	switch {
 	case s.Interval:
-		for _, r := range mergeRanges(s.Prefixes) {
+		for _, r := range iprange.MergePrefixes(s.Prefixes) {
 			out = append(out, r.String())
 		}
 	case s.Type == IfName:
@@ -182,11 +183,11 @@ func kernelElemKeys(ks *kset, elems []nftables.SetElement) []string {
 			if e.end {
 				continue
 			}
-			last := lastAddr(netip.PrefixFrom(e.a, 0))
+			last := iprange.LastAddr(netip.PrefixFrom(e.a, 0))
 			if i+1 < len(edges) && edges[i+1].end {
 				last = edges[i+1].a.Prev()
 			}
-			out = append(out, addrRange{e.a, last}.String())
+			out = append(out, iprange.FromAddrs(e.a, last).String())
 		}
 	case ks.typ == IfName:
 		for _, e := range elems {

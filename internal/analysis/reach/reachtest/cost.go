@@ -49,27 +49,31 @@ func Naive(gen *cloudgen.Cloud, c *policy.Cloud) NaiveCost {
 	eng := policy.Compile(c)
 	var n NaiveCost
 	ins := gen.Instances
-	// Count the (pair, family) combinations that have a path.
-	byVPC := map[string]float64{}
-	var pub, six float64
-	pubByVPC, sixByVPC := map[string]float64{}, map[string]float64{}
+	// Count the (pair, family) combinations that have a path (policy.Path),
+	// over instances grouped by network and what the path needs of them.
+	type cell struct {
+		vpc string
+		end policy.End
+	}
+	cells := map[cell]float64{}
 	for _, in := range ins {
-		byVPC[in.VpcID]++
-		if in.PublicIP.IsValid() {
-			pub++
-			pubByVPC[in.VpcID]++
-		}
-		if in.IPv6.IsValid() {
-			six++
-			sixByVPC[in.VpcID]++
-		}
+		cells[cell{in.VpcID, policy.EndOf(in)}]++
 	}
 	total := float64(len(ins))
 	n.Pairs = 2 * total * (total - 1)
-	for v, k := range byVPC {
-		n.PathPairs += k*(k-1) + pubByVPC[v]*(pub-pubByVPC[v])
+	for a, na := range cells {
+		for b, nb := range cells {
+			pairs := na * nb
+			if a == b {
+				pairs = na * (na - 1)
+			}
+			for _, six := range []bool{false, true} {
+				if policy.Path(a.end, b.end, a.vpc == b.vpc, six).NoPath == "" {
+					n.PathPairs += pairs
+				}
+			}
+		}
 	}
-	n.PathPairs += six * (six - 1)
 
 	rng := rand.New(rand.NewPCG(1, 1))
 	bounds := Boundaries(c)
