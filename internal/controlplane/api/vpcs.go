@@ -16,20 +16,20 @@ import (
 
 func (s *Service) vpcActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"CreateVpc":             s.createVpc,
-		"DescribeVpcs":          s.describeVpcs,
-		"DeleteVpc":             s.deleteVpc,
-		"CreateVSwitch":         s.createVSwitch,
-		"DescribeVSwitches":     s.describeVSwitches,
-		"DeleteVSwitch":         s.deleteVSwitch,
+		"CreateVpc":                 s.createVpc,
+		"DescribeVpcs":              s.describeVpcs,
+		"DeleteVpc":                 s.deleteVpc,
+		"CreateVSwitch":             s.createVSwitch,
+		"DescribeVSwitches":         s.describeVSwitches,
+		"DeleteVSwitch":             s.deleteVSwitch,
 		"DescribeVpcAttribute":      s.describeVpcAttribute,
 		"DescribeVSwitchAttributes": s.describeVSwitchAttributes,
 		"DescribeRouteTableList":    s.describeRouteTableList,
-		"AllocateEipAddress":    s.allocateEipAddress,
-		"AssociateEipAddress":   s.eip(s.AssociateEipAddress),
-		"UnassociateEipAddress": s.eip(s.UnassociateEipAddress),
-		"ReleaseEipAddress":     s.eip(s.ReleaseEipAddress),
-		"DescribeEipAddresses":  s.describeEipAddresses,
+		"AllocateEipAddress":        s.allocateEipAddress,
+		"AssociateEipAddress":       s.eip(s.AssociateEipAddress),
+		"UnassociateEipAddress":     s.eip(s.UnassociateEipAddress),
+		"ReleaseEipAddress":         s.eip(s.ReleaseEipAddress),
+		"DescribeEipAddresses":      s.describeEipAddresses,
 	}
 }
 
