@@ -15,7 +15,8 @@ import (
 // much of it as security-group work needs.
 
 func (s *Service) vpcActions() map[string]rpc.Handler {
-	return map[string]rpc.Handler{
+	out := s.vpcTagActions()
+	for k, v := range map[string]rpc.Handler{
 		"CreateVpc":                 s.createVpc,
 		"DescribeVpcs":              s.describeVpcs,
 		"DeleteVpc":                 s.deleteVpc,
@@ -30,7 +31,10 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 		"UnassociateEipAddress":     s.eip(s.UnassociateEipAddress),
 		"ReleaseEipAddress":         s.eip(s.ReleaseEipAddress),
 		"DescribeEipAddresses":      s.describeEipAddresses,
+	} {
+		out[k] = v
 	}
+	return out
 }
 
 // The address pool and check of package service that tests use.

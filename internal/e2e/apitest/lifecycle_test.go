@@ -45,6 +45,7 @@ var classicRequests = map[string]func() any{
 	"DescribeVpcs":                   func() any { return vpc.CreateDescribeVpcsRequest() },
 	"DescribeRouteTableList":         func() any { return vpc.CreateDescribeRouteTableListRequest() },
 	"DeleteVpc":                      func() any { return vpc.CreateDeleteVpcRequest() },
+	"TagResources":                   func() any { return vpc.CreateTagResourcesRequest() }, // the VPC product's, here
 	"CreateVSwitch":                  func() any { return vpc.CreateCreateVSwitchRequest() },
 	"DescribeVSwitchAttributes":      func() any { return vpc.CreateDescribeVSwitchAttributesRequest() },
 	"DescribeVSwitches":              func() any { return vpc.CreateDescribeVSwitchesRequest() },
@@ -277,6 +278,9 @@ func (l lifecycle) run() {
 	if !strings.HasPrefix(vrt, "vrt-") || !strings.HasPrefix(vtb, "vtb-") {
 		t.Fatalf("CreateVpc: %v", created)
 	}
+	// The provider's update, run at the end of its create, sets the tags
+	// again through the VPC product's TagResources.
+	l.do(vpcVersion, "TagResources", params{"ResourceType": "VPC", "ResourceId": []string{vpcID}, "Tag": tag})
 	vpcWant := map[string]string{"VpcId": vpcID, "CidrBlock": "10.0.0.0/16", "VpcName": "tf-vpc", "Description": "lifecycle vpc",
 		"Status": "Available", "RegionId": region, "IsDefault": "false", "VRouterId": vrt, "ResourceGroupId": text(created["ResourceGroupId"]),
 		"Tags.Tag.0.Key": "env", "Tags.Tag.0.Value": "lifecycle"}
@@ -288,6 +292,7 @@ func (l lifecycle) run() {
 	// alicloud_vswitch.
 	vsw := text(l.do(vpcVersion, "CreateVSwitch", params{"VpcId": vpcID, "ZoneId": zone, "CidrBlock": "10.0.1.0/24",
 		"VSwitchName": "tf-vsw", "Description": "lifecycle vswitch", "Tag": tag})["VSwitchId"])
+	l.do(vpcVersion, "TagResources", params{"ResourceType": "VSWITCH", "ResourceId": []string{vsw}, "Tag": tag})
 	vswWant := map[string]string{"VSwitchId": vsw, "VpcId": vpcID, "ZoneId": zone, "CidrBlock": "10.0.1.0/24", "VSwitchName": "tf-vsw",
 		"Description": "lifecycle vswitch", "Status": "Available", "IsDefault": "false", "RouteTable.RouteTableId": vtb,
 		"Tags.Tag.0.Key": "env", "Tags.Tag.0.Value": "lifecycle"}
