@@ -318,6 +318,9 @@ func (l lifecycle) run() {
 	otherSG := text(partner["SecurityGroupId"])
 	pl := text(l.do(ecsVersion, "CreatePrefixList", params{"PrefixListName": "tf-pl", "AddressFamily": "IPv4", "MaxEntries": "10",
 		"Entry": []map[string]string{{"Cidr": "192.168.0.0/16", "Description": "office"}}})["PrefixListId"])
+	l.read(ecsVersion, "DescribePrefixListAttributes", params{"PrefixListId": pl}, "", map[string]string{"PrefixListId": pl,
+		"PrefixListName": "tf-pl", "AddressFamily": "IPv4", "MaxEntries": "10", "Entries.Entry.0.Cidr": "192.168.0.0/16",
+		"Entries.Entry.0.Description": "office"})
 
 	// alicloud_security_group_rule, one kind at a time: authorize, read
 	// back, revoke with the same fields (as Terraform deletes a rule), and
