@@ -337,33 +337,39 @@ func (l lifecycle) run() {
 		dir   string // Authorize<dir> and Revoke<dir>
 		perm  map[string]string
 		want  map[string]string // the rule as ECS shows it
+		flat  bool              // perm as top-level parameters (the legacy form the provider sends), not Permissions.1.*
 	}{
 		{"CIDR", sg, "",
 			map[string]string{"IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8", "Policy": "accept", "Priority": "1",
 				"NicType": "intranet", "Description": "ssh"},
 			ingress(map[string]string{"IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8", "Policy": "Accept",
-				"Priority": "1", "NicType": "intranet", "Description": "ssh", "SourceGroupId": "", "SourceGroupOwnerAccount": "", "Ipv6SourceCidrIp": ""})},
+				"Priority": "1", "NicType": "intranet", "Description": "ssh", "SourceGroupId": "", "SourceGroupOwnerAccount": "", "Ipv6SourceCidrIp": ""}), false},
 		{"IPv6 CIDR", sg, "",
 			map[string]string{"IpProtocol": "tcp", "PortRange": "443/443", "Ipv6SourceCidrIp": "2001:db8::/32", "Priority": "2"},
 			ingress(map[string]string{"IpProtocol": "TCP", "PortRange": "443/443", "Ipv6SourceCidrIp": "2001:db8::/32", "SourceCidrIp": "",
-				"Policy": "Accept", "Priority": "2", "NicType": "intranet"})},
+				"Policy": "Accept", "Priority": "2", "NicType": "intranet"}), false},
 		{"group peer", sg, "",
 			map[string]string{"IpProtocol": "tcp", "PortRange": "5432/5432", "SourceGroupId": peer, "NicType": "intranet"},
 			ingress(map[string]string{"IpProtocol": "TCP", "PortRange": "5432/5432", "SourceGroupId": peer, "SourceGroupName": "tf-peer",
-				"SourceGroupOwnerAccount": "", "SourceCidrIp": "", "Policy": "Accept", "Priority": "1"})},
+				"SourceGroupOwnerAccount": "", "SourceCidrIp": "", "Policy": "Accept", "Priority": "1"}), false},
 		{"cross-account group peer", classicSG, "",
 			map[string]string{"IpProtocol": "tcp", "PortRange": "6379/6379", "SourceGroupId": otherSG, "SourceGroupOwnerAccount": l.otherUID,
 				"NicType": "intranet"},
 			ingress(map[string]string{"IpProtocol": "TCP", "PortRange": "6379/6379", "SourceGroupId": otherSG,
-				"SourceGroupOwnerAccount": l.otherUID, "NicType": "intranet"})},
+				"SourceGroupOwnerAccount": l.otherUID, "NicType": "intranet"}), false},
 		{"prefix list", sg, "",
 			map[string]string{"IpProtocol": "tcp", "PortRange": "80/80", "SourcePrefixListId": pl},
 			ingress(map[string]string{"IpProtocol": "TCP", "PortRange": "80/80", "SourcePrefixListId": pl, "SourcePrefixListName": "tf-pl",
-				"SourceCidrIp": ""})},
+				"SourceCidrIp": ""}), false},
+		{"CIDR, legacy flat form", sg, "",
+			map[string]string{"IpProtocol": "udp", "PortRange": "53/53", "SourceCidrIp": "192.168.1.1", "Policy": "accept", "Priority": "3",
+				"NicType": "intranet", "Description": "dns"},
+			ingress(map[string]string{"IpProtocol": "UDP", "PortRange": "53/53", "SourceCidrIp": "192.168.1.1", "Policy": "Accept",
+				"Priority": "3", "NicType": "intranet", "Description": "dns", "SourceGroupOwnerAccount": ""}), true},
 		{"egress", sg, "Egress",
 			map[string]string{"IpProtocol": "all", "PortRange": "-1/-1", "DestCidrIp": "0.0.0.0/0", "Policy": "drop", "Priority": "100"},
 			map[string]string{"Direction": "egress", "IpProtocol": "ALL", "PortRange": "-1/-1", "DestCidrIp": "0.0.0.0/0", "Policy": "Drop",
-				"Priority": "100", "DestGroupOwnerAccount": "", "SourceCidrIp": ""}},
+				"Priority": "100", "DestGroupOwnerAccount": "", "SourceCidrIp": ""}, false},
 		// TODO(issue 12 point 5): a rule with PortRangeListId once port
 		// range lists exist.
 	} {
@@ -372,6 +378,12 @@ func (l lifecycle) run() {
 			direction = "egress"
 		}
 		perms := params{"SecurityGroupId": rule.group, "Permissions": []map[string]string{rule.perm}}
+		if rule.flat {
+			perms = params{"SecurityGroupId": rule.group}
+			for k, v := range rule.perm {
+				perms[k] = v
+			}
+		}
 		l.do(ecsVersion, "AuthorizeSecurityGroup"+rule.dir, perms)
 		attr := params{"SecurityGroupId": rule.group, "Direction": direction, "NicType": "intranet"}
 		read := l.read(ecsVersion, "DescribeSecurityGroupAttribute", attr, "Permissions.Permission.0.", rule.want)
