@@ -151,6 +151,8 @@ func (s *Service) describeVSwitchAttributes(ctx context.Context, req *rpc.Reques
 		Description: it.Description, VSwitchName: it.VSwitchName, CreationTime: it.CreationTime, IsDefault: it.IsDefault,
 		ResourceGroupId: it.ResourceGroupId, NetworkAclId: it.NetworkAclId, OwnerId: it.OwnerId, ShareType: it.ShareType,
 		RouteTable: it.RouteTable, Tags: it.Tags}
+	// What a vSwitch's CloudResources counts is undocumented (more-apis
+	// §4.3, classic SDK only); an empty list is what both SDKs accept.
 	out.CloudResources.CloudResourceSetType = []cloudResource{}
 	return out, nil
 }
