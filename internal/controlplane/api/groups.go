@@ -166,7 +166,7 @@ func (s *Service) describeSecurityGroupAttribute(ctx context.Context, req *rpc.R
 		Description: g.Description, VpcId: g.VpcID, InnerAccessPolicy: g.InnerAccessPolicy, NextToken: res.NextToken}
 	out.Permissions.Permission = make([]permissionItem, 0, len(res.Rules))
 	for i := range res.Rules {
-		out.Permissions.Permission = append(out.Permissions.Permission, permission(&res.Rules[i]))
+		out.Permissions.Permission = append(out.Permissions.Permission, permission(&res.Rules[i], g.Owner))
 	}
 	return out, nil
 }

@@ -141,6 +141,7 @@ type networkInterfaceItem struct {
 // instanceItem is an instance in DescribeInstances.
 type instanceItem struct {
 	InstanceId              string
+	InstanceOwnerId         int64 // the account's UID: an import learns the owner from it
 	InstanceName            string
 	Description             string
 	HostName                string
@@ -242,6 +243,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
 	item.PalisadeAppliedRevision = v.AppliedRevision
+	item.InstanceOwnerId = ownerID(in.Owner)
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 	if !in.Classic() { // classic instances have no ENI
 		nic := networkInterfaceItem{NetworkInterfaceId: eniID(in), Type: "Primary", MacAddress: macAddress(in),

@@ -124,9 +124,16 @@ type permissionItem struct {
 	CreateTime              string
 }
 
-func permission(v *service.RuleView) permissionItem {
+// permission is rule v of a group of account groupOwner. The peer group's
+// owner is shown only when it is another account, as ECS does: a rule
+// authorized without an owner reads back without one, so tools comparing
+// what they sent with what they read see no change.
+func permission(v *service.RuleView, groupOwner string) permissionItem {
 	r := &v.Rule
 	in := service.InputOfRule(r)
+	if r.Peer.GroupOwner == groupOwner {
+		in.SourceGroupOwnerId, in.DestGroupOwnerId = "", ""
+	}
 	it := permissionItem{SecurityGroupRuleId: r.ID, Direction: string(r.Direction), IpProtocol: string(r.Protocol),
 		PortRange: in.PortRange, SourcePortRange: in.SourcePortRange, Policy: r.Policy.Display(), Priority: in.Priority,
 		NicType: string(r.NicType), SourceCidrIp: in.SourceCidrIp, Ipv6SourceCidrIp: in.Ipv6SourceCidrIp,

@@ -55,10 +55,10 @@ func New(st store.Store) *Service {
 func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	r := map[rpc.RouteKey]rpc.Handler{}
 	for name, h := range s.ecsActions() {
-		r[rpc.RouteKey{Version: ECSVersion, Action: name}] = h
+		r[rpc.RouteKey{Version: ECSVersion, Action: name}] = checkLists(h)
 	}
 	for name, h := range s.vpcActions() {
-		r[rpc.RouteKey{Version: VPCVersion, Action: name}] = h
+		r[rpc.RouteKey{Version: VPCVersion, Action: name}] = checkLists(h)
 	}
 	return r
 }

@@ -11,9 +11,9 @@ import (
 
 func (s *Service) tagActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"TagResources":     s.tagResources,
-		"UntagResources":   s.untagResources,
-		"ListTagResources": s.listTagResources,
+		"TagResources":     tagTypes(ecsTagTypes, s.tagResources),
+		"UntagResources":   tagTypes(ecsTagTypes, s.untagResources),
+		"ListTagResources": tagTypes(ecsTagTypes, s.listTagResources),
 	}
 }
 

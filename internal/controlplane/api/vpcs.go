@@ -2,33 +2,39 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // The VPC product (2016-04-28): VPCs (this file), vSwitches and EIPs, as
 // much of it as security-group work needs.
 
 func (s *Service) vpcActions() map[string]rpc.Handler {
-	return map[string]rpc.Handler{
-		"CreateVpc":             s.createVpc,
-		"DescribeVpcs":          s.describeVpcs,
-		"DeleteVpc":             s.deleteVpc,
-		"CreateVSwitch":         s.createVSwitch,
-		"DescribeVSwitches":     s.describeVSwitches,
-		"DeleteVSwitch":         s.deleteVSwitch,
-		"AllocateEipAddress":    s.allocateEipAddress,
-		"AssociateEipAddress":   s.eip(s.AssociateEipAddress),
-		"UnassociateEipAddress": s.eip(s.UnassociateEipAddress),
-		"ReleaseEipAddress":     s.eip(s.ReleaseEipAddress),
-		"DescribeEipAddresses":  s.describeEipAddresses,
+	out := s.vpcTagActions()
+	for k, v := range map[string]rpc.Handler{
+		"CreateVpc":                 s.createVpc,
+		"DescribeVpcs":              s.describeVpcs,
+		"DeleteVpc":                 s.deleteVpc,
+		"CreateVSwitch":             s.createVSwitch,
+		"DescribeVSwitches":         s.describeVSwitches,
+		"DeleteVSwitch":             s.deleteVSwitch,
+		"DescribeVpcAttribute":      s.describeVpcAttribute,
+		"DescribeVSwitchAttributes": s.describeVSwitchAttributes,
+		"DescribeRouteTableList":    s.describeRouteTableList,
+		"AllocateEipAddress":        s.allocateEipAddress,
+		"AssociateEipAddress":       s.eip(s.AssociateEipAddress),
+		"UnassociateEipAddress":     s.eip(s.UnassociateEipAddress),
+		"ReleaseEipAddress":         s.eip(s.ReleaseEipAddress),
+		"DescribeEipAddresses":      s.describeEipAddresses,
+	} {
+		out[k] = v
 	}
+	return out
 }
 
 // The address pool and check of package service that tests use.
@@ -43,17 +49,16 @@ func idSuffix(id string) string {
 	return body
 }
 
-// vRouterID and routeTableID are derived from the VPC ID: Palisade has no
-// routers, but clients expect stable IDs for them.
-func vRouterID(vpcID string) string    { return "vrt-" + idSuffix(vpcID) }
-func routeTableID(vpcID string) string { return "vtb-" + idSuffix(vpcID) }
+// vRouterID is the vRouter of a VPC stored without one (model.VPC.Router).
+func vRouterID(vpcID string) string { return model.DerivedID("vrt", vpcID) }
 
-// resourceGroupID is the account's default resource group, derived from the
-// account so it is the same in every response.
-func resourceGroupID(account string) string {
-	h := sha256.Sum256([]byte("rg:" + account))
-	return "rg-acfm" + hex.EncodeToString(h[:])[:11]
-}
+// routeTableID is the system route table of the VPC vpcID, for a vSwitch
+// that has only its VPC's ID: the table's ID follows the VPC's (see
+// model.VPC.SystemRouteTable).
+func routeTableID(vpcID string) string { return model.DerivedID("vtb", vpcID) }
+
+// resourceGroupID is the account's default resource group.
+func resourceGroupID(account string) string { return service.ResourceGroupID(account) }
 
 func ownerID(account string) int64 {
 	n, _ := strconv.ParseInt(account, 10, 64)
@@ -96,13 +101,28 @@ func (s *Service) createVpc(ctx context.Context, req *rpc.Request) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &createVpcResponse{VpcId: res.VpcId, VRouterId: vRouterID(res.VpcId), RouteTableId: routeTableID(res.VpcId),
+	// A result stored for a ClientToken before the IDs were kept has none.
+	v := model.VPC{ID: res.VpcId, VRouterID: res.VRouterId, RouteTableID: res.RouteTableId}
+	return &createVpcResponse{VpcId: res.VpcId, VRouterId: v.Router(), RouteTableId: v.SystemRouteTable(),
 		ResourceGroupId: resourceGroupID(c.Account)}, nil
 }
 
+// vpcTag is a tag as the VPC product writes it: Key/Value, not ECS's
+// TagKey/TagValue.
 type vpcTag struct {
 	Key   string
 	Value string
+}
+
+// vpcTags is the VPC product's tag wrapper, {"Tag":[…]}, [] when none.
+type vpcTags struct{ Tag []vpcTag }
+
+func vpcTagsOut(tags []model.Tag) vpcTags {
+	out := vpcTags{Tag: make([]vpcTag, 0, len(tags))}
+	for _, t := range tags {
+		out.Tag = append(out.Tag, vpcTag{Key: t.Key, Value: t.Value})
+	}
+	return out
 }
 
 type ipv6CidrBlockItem struct {
@@ -136,7 +156,7 @@ type vpcItem struct {
 	SecondaryCidrBlocks    struct{ SecondaryCidrBlock []string }
 	UserCidrs              struct{ UserCidr []string }
 	Ipv6CidrBlocks         struct{ Ipv6CidrBlock []ipv6CidrBlockItem }
-	Tags                   struct{ Tag []vpcTag }
+	Tags                   vpcTags
 }
 
 type describeVpcsResponse struct {
@@ -177,7 +197,7 @@ func (s *Service) describeVpcs(ctx context.Context, req *rpc.Request) (any, erro
 func vpcOut(view service.VpcView) vpcItem {
 	v := view.VPC
 	item := vpcItem{VpcId: v.ID, RegionId: v.Region, Status: "Available", VpcName: v.Name, Description: v.Description,
-		CidrBlock: v.CIDR.String(), VRouterId: vRouterID(v.ID), CreationTime: timeText(v.Created),
+		CidrBlock: v.CIDR.String(), VRouterId: v.Router(), CreationTime: timeText(v.Created),
 		ResourceGroupId: resourceGroupID(v.Owner), OwnerId: ownerID(v.Owner), CenStatus: "Detached",
 		DnsHostnameStatus: "DISABLED", NetworkAclNum: "0"}
 	if v.IPv6CIDR.IsValid() {
@@ -185,7 +205,8 @@ func vpcOut(view service.VpcView) vpcItem {
 		item.Ipv6CidrBlocks.Ipv6CidrBlock = []ipv6CidrBlockItem{{Ipv6CidrBlock: v.IPv6CIDR.String(), Ipv6Isp: "BGP"}}
 	}
 	item.VSwitchIds.VSwitchId = view.VSwitchIDs
-	item.RouterTableIds.RouterTableIds = []string{routeTableID(v.ID)}
+	item.RouterTableIds.RouterTableIds = []string{v.SystemRouteTable()}
+	item.Tags = vpcTagsOut(v.Tags)
 	return item
 }
 

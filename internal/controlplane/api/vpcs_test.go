@@ -242,8 +242,9 @@ func TestVpcClientToken(t *testing.T) {
 // response structs.
 func TestVpcResponseShapes(t *testing.T) {
 	e := newEnv(t)
-	v := e.mkVPC(map[string]string{"EnableIpv6": "true", "CidrBlock": "192.168.0.0/16"})
-	w := e.vpcAPI("CreateVSwitch", map[string]string{"VpcId": v, "ZoneId": "cn-hangzhou-h", "CidrBlock": "192.168.1.0/24", "Ipv6CidrBlock": "1"}).(*createVSwitchResponse).VSwitchId
+	v := e.mkVPC(map[string]string{"EnableIpv6": "true", "CidrBlock": "192.168.0.0/16", "Tag.1.Key": "env", "Tag.1.Value": "prod"})
+	w := e.vpcAPI("CreateVSwitch", map[string]string{"VpcId": v, "ZoneId": "cn-hangzhou-h", "CidrBlock": "192.168.1.0/24", "Ipv6CidrBlock": "1",
+		"Tag.1.Key": "env", "Tag.1.Value": "prod"}).(*createVSwitchResponse).VSwitchId
 	inst := runIDs(e, map[string]string{"VSwitchId": w, "SecurityGroupId": putTestGroup(e, v, model.Normal)})[0]
 	eip := e.allocEIP()
 	e.vpcAPI("AssociateEipAddress", map[string]string{"AllocationId": eip.AllocationId, "InstanceId": inst})
@@ -259,6 +260,9 @@ func TestVpcResponseShapes(t *testing.T) {
 		{vpc.AllocateEipAddressResponse{}, "AllocateEipAddress", nil},
 		{vpc.DescribeEipAddressesResponse{}, "DescribeEipAddresses", nil},
 		{vpc.DeleteVSwitchResponse{}, "UnassociateEipAddress", map[string]string{"AllocationId": eip.AllocationId}},
+		{vpc.DescribeVpcAttributeResponse{}, "DescribeVpcAttribute", map[string]string{"VpcId": v}},
+		{vpc.DescribeVSwitchAttributesResponse{}, "DescribeVSwitchAttributes", map[string]string{"VSwitchId": w}},
+		{vpc.DescribeRouteTableListResponse{}, "DescribeRouteTableList", map[string]string{"VpcId": v}},
 	}
 	for _, c := range checks {
 		checkSDKShape(t, c.action, reflect.TypeOf(c.sdk), e.vpcAPI(c.action, c.params))

@@ -61,7 +61,7 @@ type vswitchItem struct {
 	OwnerId                 int64
 	ShareType               string
 	RouteTable              routeTableItem
-	Tags                    struct{ Tag []vpcTag }
+	Tags                    vpcTags
 }
 
 type describeVSwitchesResponse struct {
@@ -110,6 +110,7 @@ func vswitchOut(v service.VSwitchView) vswitchItem {
 	if w.IPv6CIDR.IsValid() {
 		item.Ipv6CidrBlock, item.EnabledIpv6 = w.IPv6CIDR.String(), true
 	}
+	item.Tags = vpcTagsOut(w.Tags)
 	return item
 }
 

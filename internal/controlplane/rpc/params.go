@@ -146,3 +146,43 @@ func index(s string) (int, bool) {
 	}
 	return n, true
 }
+
+// CheckList checks the form of the list parameter name: name.N (scalars)
+// or name.N.Field (objects, when objects is set), N a positive decimal
+// without leading zeros. List and Structs skip anything else, which would
+// leave a handler to answer MissingParameter for a list the client did
+// send in another form; this answers InvalidParameter naming the form
+// expected instead. bare refuses name=value too (a list sent as one JSON
+// string, as some SDK versions do); leave it unset for names some action
+// takes as a single value. An empty value is absent, as everywhere.
+func (p Params) CheckList(name string, objects, bare bool) *ecserr.Error {
+	form, example := name+".1, "+name+".2, …", name+".1=…"
+	if objects {
+		form, example = name+".1.Field, "+name+".2.Field, …", name+".1.Field=…"
+	}
+	if bare && p[name] != "" {
+		return ecserr.InvalidParameter(name, "it is a list: send each item as "+form+" (indexes from 1), not as one value such as a JSON string")
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same key is named whatever the map order
+	prefix := name + "."
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok || p[k] == "" {
+			continue
+		}
+		n, field, hasField := strings.Cut(rest, ".")
+		switch _, ok := index(n); {
+		case !ok:
+			return ecserr.InvalidParameter(k, "the index after "+strconv.Quote(prefix)+" must be a whole number from 1, without leading zeros, as in "+example)
+		case objects && (!hasField || field == ""):
+			return ecserr.InvalidParameter(k, "each item of "+name+" is an object: send its fields as "+form)
+		case !objects && hasField:
+			return ecserr.InvalidParameter(k, "each item of "+name+" is a single value: send it as "+form)
+		}
+	}
+	return nil
+}

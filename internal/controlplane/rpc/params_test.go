@@ -3,6 +3,7 @@ package rpc
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -182,4 +183,40 @@ func FuzzParseParams(f *testing.F) {
 			p.Structs(name)
 		}
 	})
+}
+
+func TestParamsCheckList(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		list          string
+		objects, bare bool
+		p             Params
+		wantField     string // "" = no error
+		wantMsg       string
+	}{
+		{"objects", "Permissions", true, true, Params{"Permissions.1.IpProtocol": "TCP", "Permissions.10.PortRange": "22/22", "Other": "x"}, "", ""},
+		{"absent", "Permissions", true, true, Params{"Permissions": ""}, "", ""},
+		{"JSON string", "Permissions", true, true, Params{"Permissions": `[{"IpProtocol":"TCP"}]`}, "Permissions", "Permissions.1.Field"},
+		{"bare allowed", "SecurityGroupIds", false, false, Params{"SecurityGroupIds": `["sg-a"]`}, "", ""},
+		{"word index", "Permissions", true, true, Params{"Permissions.1.IpProtocol": "TCP", "Permissions.x.PortRange": "22/22"}, "Permissions.x.PortRange", "whole number"},
+		{"zero index", "Tag", true, true, Params{"Tag.0.Key": "k"}, "Tag.0.Key", "whole number"},
+		{"leading zero", "ResourceId", false, false, Params{"ResourceId.01": "sg-a"}, "ResourceId.01", "whole number"},
+		{"object without field", "Tag", true, true, Params{"Tag.1": "k"}, "Tag.1", "Tag.1.Field"},
+		{"scalar with field", "SecurityGroupRuleId", false, false, Params{"SecurityGroupRuleId.1.Id": "sgr-a"}, "SecurityGroupRuleId.1.Id", "SecurityGroupRuleId.1, "},
+		{"empty values ignored", "Tag", true, true, Params{"Tag.x.Key": ""}, "", ""},
+		{"whole names only", "Tag", true, true, Params{"Tags.x": "v", "TagFilter.1.TagValues.1": "v"}, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.p.CheckList(tc.list, tc.objects, tc.bare)
+			switch {
+			case tc.wantField == "" && e != nil:
+				t.Fatalf("CheckList = %v, want nil", e)
+			case tc.wantField == "":
+			case e == nil:
+				t.Fatalf("CheckList = nil, want an error on %s", tc.wantField)
+			case e.Code != "InvalidParameter" || e.Status != 400 || !strings.Contains(e.Message, strconv.Quote(tc.wantField)) || !strings.Contains(e.Message, tc.wantMsg):
+				t.Fatalf("CheckList = %d %s %q, want 400 InvalidParameter naming %q and %q", e.Status, e.Code, e.Message, tc.wantField, tc.wantMsg)
+			}
+		})
+	}
 }

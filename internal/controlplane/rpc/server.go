@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +98,11 @@ func (s *Server) serve(r *http.Request, req *Request) (any, error) {
 		return nil, ecserr.MissingParameter("Version")
 	}
 	h := s.Routes[RouteKey{Version: req.Version, Action: req.Action}]
+	if versions := s.versions(); h == nil && !slices.Contains(versions, req.Version) {
+		// ECS's answer to a Version it does not have (seen from
+		// ecs.aliyuncs.com: aliyun-openapi-java-sdk#23).
+		return nil, ecserr.BadRequest("InvalidVersion", "Specified parameter Version is not valid: %q is not served here; use one of %s.", req.Version, strings.Join(versions, ", "))
+	}
 	if h == nil {
 		return nil, ecserr.New(http.StatusNotFound, "InvalidAction.NotFound",
 			"The action %q is not found in API version %q; check the action name (case-sensitive) and Version.", req.Action, req.Version)
@@ -110,6 +116,18 @@ func (s *Server) serve(r *http.Request, req *Request) (any, error) {
 	}
 	req.AccessKeyID = ak
 	return s.call(WithAccessKeyID(r.Context(), ak), h, req)
+}
+
+// versions are the API versions of the routes, sorted.
+func (s *Server) versions() []string {
+	var out []string
+	for k := range s.Routes {
+		if !slices.Contains(out, k.Version) {
+			out = append(out, k.Version)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // call runs h, turning a panic into 500 InternalError.

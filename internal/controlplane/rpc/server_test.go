@@ -114,7 +114,10 @@ func TestServerErrors(t *testing.T) {
 		}, wantStatus: 404, wantCode: "InvalidAction.NotFound", wantMsg: `"Nope"`},
 		{name: "unknown version", req: func() *http.Request {
 			return httptest.NewRequest("GET", "/?Action=DescribeRegions&Version=2099-01-01", nil)
-		}, wantStatus: 404, wantCode: "InvalidAction.NotFound"},
+		}, wantStatus: 400, wantCode: "InvalidVersion", wantMsg: version}, // as ECS; the message lists the versions served
+		{name: "known version, action of another", req: func() *http.Request {
+			return httptest.NewRequest("GET", "/?Action=CreateVpc&Version="+version, nil)
+		}, wantStatus: 404, wantCode: "InvalidAction.NotFound", wantMsg: `"CreateVpc"`},
 		{name: "unsigned", req: func() *http.Request {
 			return httptest.NewRequest("GET", "/?Action=DescribeRegions&Version="+version, nil)
 		}, wantStatus: 400, wantCode: "MissingParameter", wantMsg: `"AccessKeyId"`},

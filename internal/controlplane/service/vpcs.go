@@ -40,13 +40,17 @@ type CreateVpcInput struct {
 	// the /56 instead.
 	EnableIPv6    bool
 	IPv6CidrBlock string
-	Tags          []model.Tag // checked; VPC tags are not kept
+	Tags          []model.Tag
 	Idempotency   `json:"-"`
 }
 
-// CreateVpcResult names the VPC made.
+// CreateVpcResult names the VPC made, with its vRouter and system route
+// table (empty in results stored for a ClientToken before they were kept:
+// model.VPC's Router and SystemRouteTable derive them).
 type CreateVpcResult struct {
-	VpcId string
+	VpcId        string
+	VRouterId    string `json:",omitempty"`
+	RouteTableId string `json:",omitempty"`
 }
 
 // CreateVpc creates a VPC; with an IPv6 block unique in the store if asked.
@@ -78,7 +82,10 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 		return CreateVpcResult{}, e
 	}
 	v := &model.VPC{ID: model.NewID("vpc"), Region: c.Region, Owner: c.Account, Name: in.Name,
-		Description: in.Description, CIDR: cidr, Created: s.Now()}
+		Description: in.Description, CIDR: cidr, Created: s.Now(), Tags: in.Tags}
+	// The router and route table IDs follow the VPC's, as Palisade reported
+	// them before it stored them, so old and new VPCs read alike.
+	v.VRouterID, v.RouteTableID = v.Router(), v.SystemRouteTable()
 	return Update(s, ctx, c, "CreateVpc", in.Idempotency, in, func(tx store.Tx) (CreateVpcResult, error) {
 		if six.IsValid() || in.EnableIPv6 {
 			used, err := vpcIPv6Blocks(tx)
@@ -98,7 +105,7 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 				}
 			}
 		}
-		return CreateVpcResult{VpcId: v.ID}, putVPC(tx, v)
+		return CreateVpcResult{VpcId: v.ID, VRouterId: v.VRouterID, RouteTableId: v.RouteTableID}, putVPC(tx, v)
 	})
 }
 

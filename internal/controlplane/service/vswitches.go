@@ -23,7 +23,7 @@ type CreateVSwitchInput struct {
 	// IPv6Block, when set, picks the vSwitch's /64 (0 to 255) out of the
 	// VPC's /56.
 	IPv6Block   *int
-	Tags        []model.Tag // checked; vSwitch tags are not kept
+	Tags        []model.Tag
 	Idempotency `json:"-"`
 }
 
@@ -65,7 +65,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 		return CreateVSwitchResult{}, e
 	}
 	w := &model.VSwitch{ID: model.NewID("vsw"), Region: c.Region, Owner: c.Account, Zone: in.ZoneID,
-		Name: in.Name, Description: in.Description, CIDR: cidr, Created: s.Now()}
+		Name: in.Name, Description: in.Description, CIDR: cidr, Created: s.Now(), Tags: in.Tags}
 	return Update(s, ctx, c, "CreateVSwitch", in.Idempotency, in, func(tx store.Tx) (CreateVSwitchResult, error) {
 		v, err := getVPC(tx, c, in.VpcID)
 		if err != nil {

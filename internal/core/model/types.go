@@ -8,6 +8,7 @@ package model
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,38 @@ type VPC struct {
 	CIDR        netip.Prefix `json:"cidr"`
 	IPv6CIDR    netip.Prefix `json:"ipv6Cidr,omitzero"`
 	Created     time.Time    `json:"created"`
+	// VRouterID and RouteTableID name the router and the system route
+	// table every VPC gets (Palisade routes nothing; clients read the IDs).
+	// VPCs stored before they were kept have none: see Router and
+	// SystemRouteTable.
+	VRouterID    string `json:"vRouterId,omitempty"`
+	RouteTableID string `json:"routeTableId,omitempty"`
+	Tags         []Tag  `json:"tags,omitempty"`
+}
+
+// Router is the VPC's vRouter ID: the stored one, or for a VPC stored
+// before it was kept the ID Palisade always reported, "vrt-" and the VPC
+// ID's body.
+func (v *VPC) Router() string {
+	if v.VRouterID != "" {
+		return v.VRouterID
+	}
+	return DerivedID("vrt", v.ID)
+}
+
+// SystemRouteTable is the VPC's system route table ID, as Router.
+func (v *VPC) SystemRouteTable() string {
+	if v.RouteTableID != "" {
+		return v.RouteTableID
+	}
+	return DerivedID("vtb", v.ID)
+}
+
+// DerivedID is prefix and the body of id (what follows its prefix's "-"):
+// the ID of a resource that exists only with id's.
+func DerivedID(prefix, id string) string {
+	_, body, _ := strings.Cut(id, "-")
+	return prefix + "-" + body
 }
 
 // VSwitch is a subnet of a VPC in one zone; instances take their private
@@ -52,6 +85,7 @@ type VSwitch struct {
 	CIDR        netip.Prefix `json:"cidr"`
 	IPv6CIDR    netip.Prefix `json:"ipv6Cidr,omitzero"`
 	Created     time.Time    `json:"created"`
+	Tags        []Tag        `json:"tags,omitempty"`
 }
 
 // Instance status values, as ECS reports them.

@@ -64,7 +64,7 @@ func TestRuleLifecycle(t *testing.T) {
 		dns.Priority != "1" || dns.Policy != "Accept" {
 		t.Errorf("53/53 decoded as %+v", dns)
 	}
-	if icmp := in["-1/-1"]; icmp.SourceGroupId != peer || icmp.SourceGroupName != "peer" || icmp.SourceGroupOwnerAccount != "1000000000000001" ||
+	if icmp := in["-1/-1"]; icmp.SourceGroupId != peer || icmp.SourceGroupName != "peer" || icmp.SourceGroupOwnerAccount != "" || // same account: no owner
 		icmp.SourceCidrIp != "" || icmp.Priority != "100" || icmp.NicType != "intranet" {
 		t.Errorf("group-peer rule decoded as %+v", icmp)
 	}
@@ -112,7 +112,7 @@ func TestRuleLifecycle(t *testing.T) {
 	if all := out["-1/-1"]; all.Direction != "egress" || all.IpProtocol != "ALL" || all.DestCidrIp != "0.0.0.0/0" || all.Policy != "Drop" || all.Priority != "100" {
 		t.Errorf("egress ALL decoded as %+v", all)
 	}
-	if db := out["5432/5432"]; db.DestGroupId != peer || db.DestGroupName != "peer" || db.DestGroupOwnerAccount != "1000000000000001" {
+	if db := out["5432/5432"]; db.DestGroupId != peer || db.DestGroupName != "peer" || db.DestGroupOwnerAccount != "" { // same account: no owner
 		t.Errorf("egress group rule decoded as %+v", db)
 	}
 	if https := out["443/443"]; https.DestCidrIp != "100.64.0.0/10" || https.Priority != "1" {

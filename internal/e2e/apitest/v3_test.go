@@ -100,7 +100,7 @@ func TestDarabonbaV3(t *testing.T) {
 	if p := byPort["22/22"]; p["Priority"] != "5" || p["Description"] != "ssh & more*~" || p["Direction"] != "ingress" || !ruleID.MatchString(p["SecurityGroupRuleId"].(string)) {
 		t.Errorf("22/22: %v", p)
 	}
-	if p := byPort["5432/5432"]; p["SourceGroupId"] != peer || p["SourceGroupName"] != "v3-peer" || p["SourceGroupOwnerAccount"] != "1000000000000001" {
+	if p := byPort["5432/5432"]; p["SourceGroupId"] != peer || p["SourceGroupName"] != "v3-peer" || p["SourceGroupOwnerAccount"] != "" { // same account: no owner
 		t.Errorf("5432/5432: %v", p)
 	}
 	if p := byPort["-1/-1"]; p["Direction"] != "egress" || p["Policy"] != "Drop" || p["Priority"] != "100" {

@@ -18,6 +18,9 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 		Zone: it.ZoneId, VpcID: it.VpcAttributes.VpcId, VSwitchID: it.VpcAttributes.VSwitchId, Status: it.Status,
 		ImageID: it.ImageId, InstanceType: it.InstanceType, SecurityGroups: slices.Clone(it.SecurityGroupIds.SecurityGroupId),
 		Tags: tags(it.Tags), Created: parseTime(it.CreationTime)}
+	if it.InstanceOwnerId > 0 { // settleOwner's best source: ECS names no owner for a same-account peer group
+		in.Owner = strconv.Itoa(int(it.InstanceOwnerId))
+	}
 	warn := func(format string, args ...any) { b.warn(src, in.ID, "", format, args...) }
 
 	private := it.VpcAttributes.PrivateIpAddress.IpAddress
@@ -129,14 +132,21 @@ func (b *builder) convertList(id string, d *listData) *model.PrefixList {
 	return pl
 }
 
-// settleOwner finds the account's UID in the owners that rules give for
-// the imported groups they name, and gives it to every imported resource.
+// settleOwner finds the account's UID in the instances' InstanceOwnerId
+// and in the owners that rules give for the imported groups they name (ECS
+// gives none for a peer group of the same account), and gives it to every
+// imported resource.
 func (b *builder) settleOwner(a *Account) {
 	held := map[string]bool{}
 	for _, g := range a.Groups {
 		held[g.ID] = true
 	}
 	var owners []string
+	for _, in := range a.Instances {
+		if in.Owner != "" && !slices.Contains(owners, in.Owner) {
+			owners = append(owners, in.Owner)
+		}
+	}
 	for _, g := range a.Groups {
 		for _, r := range g.Rules {
 			if _, err := strconv.ParseUint(r.Peer.GroupOwner, 10, 64); err == nil && held[r.Peer.GroupID] && !slices.Contains(owners, r.Peer.GroupOwner) {

@@ -126,6 +126,7 @@ type instancesPage struct {
 
 type instanceItem struct {
 	InstanceId          string
+	InstanceOwnerId     num // the account's UID (0 when absent)
 	InstanceName        string
 	Description         string
 	RegionId            string

@@ -2,8 +2,11 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 )
 
 const (
@@ -36,6 +40,9 @@ type Config struct {
 	// Log receives the server's log; nil sends errors (500s, with their
 	// stacks) to TB.Logf and drops the rest.
 	Log *slog.Logger
+	// TLS serves HTTPS with a self-signed certificate (package tlscert)
+	// made in TB.TempDir; the Server's clients trust it and speak HTTPS.
+	TLS bool
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
@@ -44,7 +51,11 @@ type Server struct {
 	*server.Server
 	DB            string
 	KeyID, Secret string
-	stop          func()
+	// CA is the PEM certificate of a TLS server (Config.TLS), nil for
+	// plain HTTP; CAFile is where it is, for SSL_CERT_FILE.
+	CA     []byte
+	CAFile string
+	stop   func()
 }
 
 // Start opens a server, serves it in a goroutine, and stops it gracefully
@@ -61,8 +72,22 @@ func Start(t TB, cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
+	var (
+		tlsCfg *tls.Config
+		ca     []byte
+		caFile string
+	)
+	if cfg.TLS {
+		var err error
+		if tlsCfg, caFile, _, err = tlscert.SelfSigned(t.TempDir(), "127.0.0.1", time.Now()); err != nil {
+			t.Fatalf("self-signed certificate: %v", err)
+		}
+		if ca, err = os.ReadFile(caFile); err != nil {
+			t.Fatalf("self-signed certificate: %v", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log})
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log, TLS: tlsCfg})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Open: %v", err)
@@ -70,7 +95,7 @@ func Start(t TB, cfg Config) *Server {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	var once sync.Once
-	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret}
+	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret, CA: ca, CAFile: caFile}
 	s.stop = func() {
 		once.Do(func() {
 			cancel()
@@ -134,13 +159,43 @@ func (s *Server) NewAccount(t TB, name string) Account {
 	return Account{UID: acct.UID, KeyID: key.ID, Secret: key.Secret}
 }
 
-// ECS, VPC, V3, Common and API are clients of the first account.
-func (s *Server) ECS(t TB) *ecs.Client { return ECSClient(t, s.Addr, s.KeyID, s.Secret) }
-func (s *Server) VPC(t TB) *vpc.Client { return VPCClient(t, s.Addr, s.KeyID, s.Secret) }
+// ECS, VPC, V3, Common and API are clients of the first account; ECS, VPC,
+// V3 and Common speak HTTPS to a TLS server.
+func (s *Server) ECS(t TB) *ecs.Client { return s.ECSAs(t, s.KeyID, s.Secret) }
+func (s *Server) VPC(t TB) *vpc.Client { return s.VPCAs(t, s.KeyID, s.Secret) }
 func (s *Server) V3(t TB) *openapi.Client {
-	return V3Client(t, s.Addr, s.KeyID, s.Secret, "")
+	return s.V3As(t, s.KeyID, s.Secret)
 }
-func (s *Server) Common(t TB) *sdk.Client { return CommonClient(t, s.Addr, s.KeyID, s.Secret) }
+func (s *Server) Common(t TB) *sdk.Client { return sdkClient(t, s.sdkConfig(), s.KeyID, s.Secret) }
+
+// ECSAs, VPCAs and V3As are the server's clients signing with another key
+// (another account's).
+func (s *Server) ECSAs(t TB, keyID, secret string) *ecs.Client {
+	return ecsClient(t, s.sdkConfig(), s.Addr, keyID, secret)
+}
+func (s *Server) VPCAs(t TB, keyID, secret string) *vpc.Client {
+	return vpcClient(t, s.sdkConfig(), s.Addr, keyID, secret)
+}
+func (s *Server) V3As(t TB, keyID, secret string) *openapi.Client {
+	t.Helper()
+	if s.CA == nil {
+		return V3Client(t, s.Addr, keyID, secret, "")
+	}
+	cfg := v3Config(s.Addr, keyID, secret)
+	cfg.Protocol, cfg.Ca = dara.String("HTTPS"), dara.String(string(s.CA))
+	return v3Client(t, cfg)
+}
+
+// sdkConfig is SDKConfig, over HTTPS trusting the server's certificate
+// when it has one.
+func (s *Server) sdkConfig() *sdk.Config {
+	if s.CA == nil {
+		return SDKConfig()
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CA)
+	return SDKConfig().WithScheme("HTTPS").WithHttpTransport(&http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}})
+}
 func (s *Server) API(t TB) *apiclient.Client {
 	return APIClient(t, s.Addr, s.KeyID, s.Secret)
 }
@@ -154,7 +209,12 @@ func SDKConfig() *sdk.Config {
 // plain HTTP.
 func ECSClient(t TB, addr, keyID, secret string) *ecs.Client {
 	t.Helper()
-	c, err := ecs.NewClientWithOptions(Region, SDKConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	return ecsClient(t, SDKConfig(), addr, keyID, secret)
+}
+
+func ecsClient(t TB, cfg *sdk.Config, addr, keyID, secret string) *ecs.Client {
+	t.Helper()
+	c, err := ecs.NewClientWithOptions(Region, cfg, credentials.NewAccessKeyCredential(keyID, secret))
 	if err != nil {
 		t.Fatalf("ecs client: %v", err)
 	}
@@ -165,7 +225,12 @@ func ECSClient(t TB, addr, keyID, secret string) *ecs.Client {
 // VPCClient is a classic VPC client (V1 signatures) that talks to addr.
 func VPCClient(t TB, addr, keyID, secret string) *vpc.Client {
 	t.Helper()
-	c, err := vpc.NewClientWithOptions(Region, SDKConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	return vpcClient(t, SDKConfig(), addr, keyID, secret)
+}
+
+func vpcClient(t TB, cfg *sdk.Config, addr, keyID, secret string) *vpc.Client {
+	t.Helper()
+	c, err := vpc.NewClientWithOptions(Region, cfg, credentials.NewAccessKeyCredential(keyID, secret))
 	if err != nil {
 		t.Fatalf("vpc client: %v", err)
 	}
@@ -177,7 +242,12 @@ func VPCClient(t TB, addr, keyID, secret string) *vpc.Client {
 // ProcessCommonRequest (set the request's Domain to addr).
 func CommonClient(t TB, addr, keyID, secret string) *sdk.Client {
 	t.Helper()
-	c, err := sdk.NewClientWithOptions(Region, SDKConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	return sdkClient(t, SDKConfig(), keyID, secret)
+}
+
+func sdkClient(t TB, cfg *sdk.Config, keyID, secret string) *sdk.Client {
+	t.Helper()
+	c, err := sdk.NewClientWithOptions(Region, cfg, credentials.NewAccessKeyCredential(keyID, secret))
 	if err != nil {
 		t.Fatalf("sdk client: %v", err)
 	}
@@ -188,11 +258,20 @@ func CommonClient(t TB, addr, keyID, secret string) *sdk.Client {
 // V3 (ACS3-HMAC-SHA256), "v2" with V1 through DoRPCRequest.
 func V3Client(t TB, addr, keyID, secret, algorithm string) *openapi.Client {
 	t.Helper()
-	cfg := &openapi.Config{AccessKeyId: dara.String(keyID), AccessKeySecret: dara.String(secret),
-		Endpoint: dara.String(addr), Protocol: dara.String("HTTP"), RegionId: dara.String(Region)}
+	cfg := v3Config(addr, keyID, secret)
 	if algorithm != "" {
 		cfg.SignatureAlgorithm = dara.String(algorithm)
 	}
+	return v3Client(t, cfg)
+}
+
+func v3Config(addr, keyID, secret string) *openapi.Config {
+	return &openapi.Config{AccessKeyId: dara.String(keyID), AccessKeySecret: dara.String(secret),
+		Endpoint: dara.String(addr), Protocol: dara.String("HTTP"), RegionId: dara.String(Region)}
+}
+
+func v3Client(t TB, cfg *openapi.Config) *openapi.Client {
+	t.Helper()
 	c, err := openapi.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("darabonba client: %v", err)
