@@ -18,7 +18,7 @@ type side struct {
 	ids    []uint32
 }
 
-func (s *side) at(k iprange.Key) uint32 { return s.ids[space.SearchKey(s.starts, k)] }
+func (s *side) at(k iprange.Key) uint32 { return s.ids[iprange.Search(s.starts, k)] }
 
 // class is the policy of every instance with one policy.InstanceKey (one
 // direction and path). Classes never change once built; Update replaces them.
@@ -279,7 +279,7 @@ func portsOf(cols []column, w []uint64) Ports {
 
 // set returns a copy of the side where one address gets another set.
 func (s side) set(k iprange.Key, id uint32, six bool) side {
-	p := space.SearchKey(s.starts, k)
+	p := iprange.Search(s.starts, k)
 	if s.ids[p] == id {
 		return s
 	}

@@ -2,24 +2,6 @@ package space
 
 import "github.com/palisade-sg/palisade/internal/core/iprange"
 
-// searchKey returns the index of the piece holding k: the last start <= k
-// (starts[0] is the family's zero key).
-func searchKey(starts []iprange.Key, k iprange.Key) int {
-	lo, hi := 0, len(starts)
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if !k.Less(starts[m]) {
-			lo = m
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
-// SearchKey returns the index of the piece of a sorted start list holding k.
-func SearchKey(starts []iprange.Key, k iprange.Key) int { return searchKey(starts, k) }
-
 func searchPort(starts []uint16, p uint16) int {
 	lo, hi := 0, len(starts)
 	for hi-lo > 1 {
@@ -33,7 +15,7 @@ func searchPort(starts []uint16, p uint16) int {
 	return lo
 }
 
-// gallop is searchKey for a k known to lie in piece from or later: it
+// gallop is iprange.Search for a k known to lie in piece from or later: it
 // probes onwards in growing steps, so that a run of searches for sorted
 // keys costs about the log of the distance between them.
 func gallop(starts []iprange.Key, from int, k iprange.Key) int {
@@ -43,5 +25,5 @@ func gallop(starts []iprange.Key, from int, k iprange.Key) int {
 		step *= 2
 	}
 	// starts[from] <= k < starts[from+step] (or the end).
-	return from + searchKey(starts[from:min(from+step, len(starts))], k)
+	return from + iprange.Search(starts[from:min(from+step, len(starts))], k)
 }

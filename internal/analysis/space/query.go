@@ -37,7 +37,7 @@ func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote iprange.Ke
 		return Default, false
 	}
 	at := pt.Addrs[searchPort(pt.Starts, dport)]
-	return at.By[searchKey(at.Starts, remote)], true
+	return at.By[iprange.Search(at.Starts, remote)], true
 }
 
 // Decision returns a decider as the evaluators report it.
@@ -80,7 +80,7 @@ func (s *Space) Column(part int, six bool, remote iprange.Key) []Segment {
 			continue
 		}
 		for k, at := range pt.Addrs {
-			d := at.By[searchKey(at.Starts, remote)]
+			d := at.By[iprange.Search(at.Starts, remote)]
 			lo, hi := portBounds(pt, k)
 			if n := len(out); n > 0 && out[n-1].Proto == p && out[n-1].By == d {
 				out[n-1].Ports.Hi = hi
@@ -208,7 +208,7 @@ func (s *Space) order(d Decider) int {
 // an address table's pieces and sorted, disjoint ranges.
 func forOverlaps(at *AddrTable, rs []iprange.Range, last iprange.Key, fn func(Decider, float64)) {
 	for _, r := range rs {
-		for j := searchKey(at.Starts, r.Lo()); j < len(at.Starts) && !r.Hi().Less(at.Starts[j]); j++ {
+		for j := iprange.Search(at.Starts, r.Lo()); j < len(at.Starts) && !r.Hi().Less(at.Starts[j]); j++ {
 			a, b := at.Starts[j], last
 			if j+1 < len(at.Starts) {
 				b = at.Starts[j+1].Prev()

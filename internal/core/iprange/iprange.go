@@ -247,3 +247,20 @@ func Subtract(x Range, rs []Range) []Range {
 	}
 	return append(out, Range{lo, x.hi, x.six})
 }
+
+// Search returns the index of the piece of a sorted list of range starts
+// that holds k: the last start <= k (starts[0] is the family's zero key).
+// The compiled evaluator and the packet-space analysis both look addresses
+// up this way.
+func Search(starts []Key, k Key) int {
+	lo, hi := 0, len(starts)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if !k.Less(starts[m]) {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}

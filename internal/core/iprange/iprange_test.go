@@ -47,3 +47,20 @@ func TestMergeSubtract(t *testing.T) {
 		t.Errorf("range renders as %s", got)
 	}
 }
+
+func TestSearch(t *testing.T) {
+	k := func(s string) Key { return KeyOf(netip.MustParseAddr(s)) }
+	starts := []Key{k("0.0.0.0"), k("10.0.0.0"), k("10.0.1.0"), k("192.168.0.0")}
+	tests := []struct {
+		addr string
+		want int
+	}{
+		{"0.0.0.0", 0}, {"9.255.255.255", 0}, {"10.0.0.0", 1}, {"10.0.0.255", 1},
+		{"10.0.1.0", 2}, {"192.167.255.255", 2}, {"192.168.0.0", 3}, {"255.255.255.255", 3},
+	}
+	for _, tt := range tests {
+		if got := Search(starts, k(tt.addr)); got != tt.want {
+			t.Errorf("Search(%s) = %d, want %d", tt.addr, got, tt.want)
+		}
+	}
+}

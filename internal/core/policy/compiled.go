@@ -155,7 +155,7 @@ func (cl *class) decide(p Packet, local, remote netip.Addr) Decision {
 	if at == nil {
 		return cl.fallback
 	}
-	for _, i := range at.cands[searchKey(at.starts, iprange.KeyOf(remote))] {
+	for _, i := range at.cands[iprange.Search(at.starts, iprange.KeyOf(remote))] {
 		r := &cl.rules[i]
 		if !r.cond || r.sport.Contains(p.SrcPort) && (!r.local.IsValid() || r.local.Contains(local)) {
 			return r.decision
@@ -169,19 +169,6 @@ func searchPort(starts []uint16, port uint16) int {
 	for hi-lo > 1 {
 		m := int(uint(lo+hi) >> 1)
 		if starts[m] <= port {
-			lo = m
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
-func searchKey(starts []iprange.Key, k iprange.Key) int {
-	lo, hi := 0, len(starts)
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if !k.Less(starts[m]) {
 			lo = m
 		} else {
 			hi = m
@@ -334,8 +321,8 @@ func buildAddrTable(rules []crule, cover []int32, ranges [][]iprange.Range) *add
 	}
 	for _, ri := range cover {
 		for _, r := range ranges[ri] {
-			first := int32(searchKey(starts, r.Lo()))
-			last := int32(searchKey(starts, r.Hi()))
+			first := int32(iprange.Search(starts, r.Lo()))
+			last := int32(iprange.Search(starts, r.Hi()))
 			for p := find(first); p <= last; p = find(p + 1) {
 				cands[p] = append(cands[p], ri)
 				if !rules[ri].cond {
