@@ -103,29 +103,13 @@ func (s *Service) describeVpcAttribute(ctx context.Context, req *rpc.Request) (a
 	return out, nil
 }
 
+// describeVSwitchAttributesResponse is a DescribeVSwitches item with the
+// vSwitch's cloud resources. RouteTable has only its two keys there,
+// though the classic SDK decodes it into a larger struct (more-apis §4.3).
 type describeVSwitchAttributesResponse struct {
 	rpc.Base
-	VSwitchId               string
-	VpcId                   string
-	Status                  string
-	CidrBlock               string
-	Ipv6CidrBlock           string
-	EnabledIpv6             bool
-	ZoneId                  string
-	AvailableIpAddressCount int64
-	Description             string
-	VSwitchName             string
-	CreationTime            string
-	IsDefault               bool
-	ResourceGroupId         string
-	NetworkAclId            string
-	OwnerId                 int64
-	ShareType               string
-	// RouteTable has only these two keys, though the classic SDK decodes
-	// it into a larger struct (more-apis §4.3).
-	RouteTable     routeTableItem
+	vswitchItem
 	CloudResources struct{ CloudResourceSetType []cloudResource }
-	Tags           vpcTags
 }
 
 // describeVSwitchAttributes takes no RegionId (the classic SDK sends one
@@ -146,11 +130,7 @@ func (s *Service) describeVSwitchAttributes(ctx context.Context, req *rpc.Reques
 		return nil, err
 	}
 	it := vswitchOut(view)
-	out := &describeVSwitchAttributesResponse{VSwitchId: it.VSwitchId, VpcId: it.VpcId, Status: it.Status, CidrBlock: it.CidrBlock,
-		Ipv6CidrBlock: it.Ipv6CidrBlock, EnabledIpv6: it.EnabledIpv6, ZoneId: it.ZoneId, AvailableIpAddressCount: it.AvailableIpAddressCount,
-		Description: it.Description, VSwitchName: it.VSwitchName, CreationTime: it.CreationTime, IsDefault: it.IsDefault,
-		ResourceGroupId: it.ResourceGroupId, NetworkAclId: it.NetworkAclId, OwnerId: it.OwnerId, ShareType: it.ShareType,
-		RouteTable: it.RouteTable, Tags: it.Tags}
+	out := &describeVSwitchAttributesResponse{vswitchItem: it}
 	// What a vSwitch's CloudResources counts is undocumented (more-apis
 	// §4.3, classic SDK only); an empty list is what both SDKs accept.
 	out.CloudResources.CloudResourceSetType = []cloudResource{}
