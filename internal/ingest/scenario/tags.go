@@ -37,13 +37,13 @@ func (d *tagsDoc) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// tags validates a `tags:` mapping with the model's tag rules, as
+// tags validates a `tags:` mapping (nil when the file gives none) with the model's tag rules, as
 // TagResources would, and reports a bad key or value at its own line.
 func (b *builder) tags(d *tagsDoc) ([]model.Tag, error) {
-	if d == nil || len(d.Keys) == 0 {
-		return nil, nil
+	if d == nil {
+		return nil, nil // the file gives none: apply leaves the resource's alone
 	}
-	var out []model.Tag
+	out := []model.Tag{} // `tags: {}`: none, and apply removes what there is
 	for i, k := range d.Keys {
 		t := model.Tag{Key: k.Value, Value: d.Vals[i].Value}
 		if t.Key == ReservedTagKey {
