@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -196,5 +197,13 @@ func TestAuditConfigOverTheAPI(t *testing.T) {
 	cfg = writeFile(t, "audit.yaml", "requiredTags: []\n")
 	if got, _ := auditFindings(t, "--config", cfg); got["SGA-019 "+sg] {
 		t.Errorf("no tags required over the API: %v", got)
+	}
+	// The action refuses a configuration it cannot read, saying why.
+	src := &source{}
+	src.flags(flag.NewFlagSet("test", flag.ContinueOnError))
+	var out struct{ Findings []audit.Finding }
+	if err := src.call("PalisadeAudit", map[string]string{"Config": "maxRule: 3"}, &out); err == nil ||
+		!strings.Contains(err.Error(), "InvalidParameter") || !strings.Contains(err.Error(), "maxRule") {
+		t.Errorf("an unknown Config field: %v", err)
 	}
 }

@@ -43,7 +43,8 @@ func ParseConfig(data []byte) (Options, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return Options{}, fmt.Errorf("audit configuration: %v (fields: allowedPorts, maxRules, skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs)", err)
+		msg := strings.NewReplacer("yaml: unmarshal errors:\n", "", "\n  ", "; ", "\n", "; ", " in type audit.config", "").Replace(err.Error())
+		return Options{}, fmt.Errorf("audit configuration: %s (fields: allowedPorts, maxRules, skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs)", strings.TrimSpace(msg))
 	}
 	o := Options{AllowedPorts: c.AllowedPorts, MaxRules: c.MaxRules, Skip: c.Skip, ProdValues: c.ProdValues,
 		NamePattern: c.NamePattern, MaxPortRange: c.MaxPortRange, EnterpriseVPCs: c.EnterpriseVPCs}
