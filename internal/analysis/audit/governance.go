@@ -133,7 +133,7 @@ func tagsAndNames(in *Input) []Finding {
 		}
 		if len(missing) > 0 {
 			out = append(out, Finding{Check: "SGA-019", Severity: Low, Resource: id,
-				Message: fmt.Sprintf("%s %s lacks the tag%s %s, so nobody can tell from it who owns it, what it serves or which environment it belongs to.", kind, id, nounPlural(len(missing)), strings.Join(missing, ", ")),
+				Message: fmt.Sprintf("%s %s lacks the required tag%s %s, by which a review tells who owns a resource, what it serves and in which environment.", kind, id, nounPlural(len(missing)), strings.Join(missing, ", ")),
 				Fix:     fmt.Sprintf("Tag it (%s, or tags: in a scenario file) with %s.", setTags, strings.Join(missing, ", "))})
 		}
 		if name != nil && !name.MatchString(resName) {
