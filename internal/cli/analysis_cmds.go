@@ -342,7 +342,9 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	s.flags(fs)
 	failOn := fs.String("fail-on", "", "exit 1 when a finding has this `severity` or worse (info, low, medium, high, critical)")
 	list := fs.Bool("checks", false, "list the checks and exit")
-	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade audit [--fail-on SEVERITY] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
+	config := fs.String("config", "", "read the audit's configuration from `FILE` (YAML or JSON: skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, allowedPorts, maxRules; see the README)")
+	skip := fs.String("skip", "", "do not run these checks (comma-separated `IDs`, added to the configuration's skip)")
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade audit [--fail-on SEVERITY] [--config FILE] [--skip IDS] [--checks] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
 		return code
 	}
 	if *list {
@@ -351,9 +353,13 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	opts, err := auditOptions(*config, *skip)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade audit:", err)
+		return 2
+	}
 	var threshold audit.Severity
 	if *failOn != "" {
-		var err error
 		if threshold, err = audit.ParseSeverity(*failOn); err != nil {
 			fmt.Fprintln(stderr, "palisade audit:", err)
 			return 2
@@ -365,8 +371,8 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-		out.Findings = audit.Run(c, audit.Options{})
-	} else if err := s.call("PalisadeAudit", map[string]string{}, &out); err != nil {
+		out.Findings = audit.Run(c, opts)
+	} else if err := s.call("PalisadeAudit", auditParams(*config, *skip, opts), &out); err != nil {
 		return s.fail(err)
 	}
 	if s.asJSON {
@@ -385,4 +391,29 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// auditOptions reads --config and adds --skip to it.
+func auditOptions(config, skip string) (audit.Options, error) {
+	var o audit.Options
+	if config != "" {
+		data, err := os.ReadFile(config)
+		if err != nil {
+			return o, err
+		}
+		if o, err = audit.ParseConfig(data); err != nil {
+			return o, fmt.Errorf("%s: %w", config, err)
+		}
+	}
+	o.Skip = append(o.Skip, audit.ParseSkip(skip)...)
+	return o, o.Validate()
+}
+
+// auditParams passes the configuration to PalisadeAudit (its Config
+// parameter, in the file's form), when there is one.
+func auditParams(config, skip string, o audit.Options) map[string]string {
+	if config == "" && skip == "" {
+		return map[string]string{}
+	}
+	return map[string]string{"Config": audit.ConfigJSON(o)}
 }

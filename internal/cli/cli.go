@@ -24,7 +24,8 @@ Usage:
                                          what passes between instances, groups and the internet
   palisade plan --action ACTION --param K=V...
                                          the flows a change would open and close, before it is applied
-  palisade audit [--fail-on SEVERITY]    best-practice checks SGA-001 … on the effective policies
+  palisade audit [--fail-on SEVERITY] [--config FILE] [--skip IDS]
+                                         best-practice checks SGA-001 … on the effective policies
 
   The analysis commands (verify, effective, reach, plan, audit) work against a
   server (--endpoint) or offline: --scenario FILE, --ecs-dir DIR (saved ECS

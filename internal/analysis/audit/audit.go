@@ -9,10 +9,13 @@ package audit
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
@@ -51,15 +54,16 @@ func (s *Severity) UnmarshalText(b []byte) error {
 
 // Finding is one thing wrong.
 type Finding struct {
-	Check    string   `json:"check"` // SGA-0NN
-	Severity Severity `json:"severity"`
-	Resource string   `json:"resource"`         // the group or instance at fault
-	RuleID   string   `json:"ruleId,omitempty"` // the rule at fault, when one is
-	Message  string   `json:"message"`          // what is wrong, one sentence
-	Fix      string   `json:"fix"`              // how to fix it
+	Check    string // SGA-0NN
+	Severity Severity
+	Resource string // the group or instance at fault
+	RuleID   string // the rule at fault, when one is
+	Message  string // what is wrong, one sentence
+	Fix      string // how to fix it
 }
 
 // Options tunes the checks; the zero value takes the catalogue's defaults.
+// ParseConfig reads it from a configuration file.
 type Options struct {
 	// AllowedPorts are the ports that may be open to the internet (SGA-006);
 	// default 80 and 443.
@@ -67,16 +71,77 @@ type Options struct {
 	// MaxRules is the rule count above which a group is flagged (SGA-020);
 	// default 50.
 	MaxRules int
+	// Skip lists checks not to run (their IDs).
+	Skip []string
+	// ProdValues are the values of the env tag that mean production
+	// (SGA-014), compared without case; default prod, production, prd.
+	ProdValues []string
+	// RequiredTags are the tag keys every group and instance must carry with
+	// a value (SGA-019); default owner, app, env. An empty, non-nil list
+	// requires none.
+	RequiredTags []string
+	// NamePattern is a regular expression every group's and instance's name
+	// must match in full (SGA-019); "" (the default) checks no names.
+	NamePattern string
+	// MaxPortRange is the widest TCP or UDP port range an ingress accept may
+	// open before it is flagged (SGA-021); default 100, negative: no limit.
+	MaxPortRange int
+	// EnterpriseTags and EnterpriseVPCs say which groups must be enterprise
+	// (SGA-031): a group carrying one of the tags (key and value; a tag
+	// without a value matches any value), or holding an instance that
+	// carries one, and a group in one of the VPCs. Default none: the check
+	// is off until a policy is configured.
+	EnterpriseTags []model.Tag
+	EnterpriseVPCs []string
 }
+
+// Defaults of the Options that have one.
+var (
+	DefaultAllowedPorts = []uint16{80, 443}
+	DefaultProdValues   = []string{"prod", "production", "prd"}
+	DefaultRequiredTags = []string{"owner", "app", "env"}
+)
+
+const (
+	DefaultMaxRules     = 50
+	DefaultMaxPortRange = 100
+)
 
 func (o Options) withDefaults() Options {
 	if o.AllowedPorts == nil {
-		o.AllowedPorts = []uint16{80, 443}
+		o.AllowedPorts = DefaultAllowedPorts
 	}
 	if o.MaxRules == 0 {
-		o.MaxRules = 50
+		o.MaxRules = DefaultMaxRules
+	}
+	if o.ProdValues == nil {
+		o.ProdValues = DefaultProdValues
+	}
+	if o.RequiredTags == nil {
+		o.RequiredTags = DefaultRequiredTags
+	}
+	if o.MaxPortRange == 0 {
+		o.MaxPortRange = DefaultMaxPortRange
 	}
 	return o
+}
+
+// Validate reports options no check can use, saying how to fix them.
+func (o Options) Validate() error {
+	for _, id := range o.Skip {
+		if !slices.ContainsFunc(checks, func(c Check) bool { return c.ID == id }) {
+			return fmt.Errorf("skip: %q is not a check ID (palisade audit --checks lists them)", id)
+		}
+	}
+	if _, err := regexp.Compile(o.NamePattern); err != nil {
+		return fmt.Errorf("namePattern: %v", err)
+	}
+	for _, t := range o.EnterpriseTags {
+		if t.Key == "" {
+			return fmt.Errorf("enterpriseTags: a tag needs a key (key=value, or key alone for any value)")
+		}
+	}
+	return nil
 }
 
 // Input is what every check reads.
@@ -88,6 +153,15 @@ type Input struct {
 	// (see engineFor); it goes with the Input.
 	engineOnce sync.Once
 	engine     *engine
+	reachOnce  sync.Once
+	reach      *reach.Result
+}
+
+// reachability returns the reachability of the cloud, computed once per
+// Input and only for the checks that need it.
+func (in *Input) reachability() *reach.Result {
+	in.reachOnce.Do(func() { in.reach = reach.Compute(in.Cloud, reach.Options{}) })
+	return in.reach
 }
 
 // Check is one catalogue entry.
@@ -116,6 +190,9 @@ func Run(c *policy.Cloud, o Options) []Finding {
 	in := &Input{Cloud: c, Options: o.withDefaults()}
 	var out []Finding
 	for _, ch := range Checks() {
+		if slices.Contains(in.Options.Skip, ch.ID) {
+			continue
+		}
 		out = append(out, ch.Run(in)...)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int {

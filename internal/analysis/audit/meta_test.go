@@ -166,7 +166,8 @@ func TestClassicNetwork(t *testing.T) {
 func TestRegistered(t *testing.T) {
 	want := map[string]Severity{"SGA-007": Medium, "SGA-008": Low, "SGA-009": Medium, "SGA-010": Medium, "SGA-011": Info,
 		"SGA-012": Low, "SGA-015": Low, "SGA-016": Low, "SGA-017": High, "SGA-018": Low, "SGA-020": Medium,
-		"SGA-026": Medium, "SGA-027": Medium, "SGA-030": Medium}
+		"SGA-026": Medium, "SGA-027": Medium, "SGA-030": Medium,
+		"SGA-014": Medium, "SGA-019": Low, "SGA-021": Low, "SGA-029": High, "SGA-031": Low}
 	seen := map[string]int{}
 	for _, c := range Checks() {
 		seen[c.ID]++

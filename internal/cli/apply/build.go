@@ -181,6 +181,7 @@ func (b *builder) diffVPCs() error {
 			if v.IPv6CIDR.IsValid() {
 				p["Ipv6CidrBlock"] = v.IPv6CIDR.String()
 			}
+			addTagParams(p, 1, v.Tags)
 			b.add(Step{Product: "Vpc", Action: "CreateVpc", Resource: v.ID, Params: p, creates: ref("vpc", v.ID), idField: "VpcId"})
 			continue
 		}
@@ -193,6 +194,7 @@ func (b *builder) diffVPCs() error {
 		if v.Name != "" && v.Name != cur.Name {
 			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("%s (%s): vpcName is %q, the file says %q; apply does not rename VPCs", v.ID, cur.ID, cur.Name, v.Name))
 		}
+		b.diffTags("Vpc", "VPC", v.ID, cur.ID, cur.Tags, v.Tags)
 	}
 	return nil
 }
@@ -268,6 +270,7 @@ func (b *builder) diffGroups() error {
 			if g.Description != "" {
 				p["Description"] = g.Description
 			}
+			addTagParams(p, 2, userTags(g.Tags))
 			b.add(Step{Product: "Ecs", Action: "CreateSecurityGroup", Resource: g.ID, Params: p, creates: ref("sg", g.ID), idField: "SecurityGroupId"})
 			if g.InnerAccessPolicy != defaultInner(g.Type) {
 				b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupPolicy", Resource: g.ID,
@@ -291,6 +294,7 @@ func (b *builder) diffGroups() error {
 		if len(p) > 1 {
 			b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupAttribute", Resource: g.ID, Params: p})
 		}
+		b.diffTags("Ecs", "securitygroup", g.ID, cur.ID, cur.Tags, g.Tags)
 		if cur.InnerAccessPolicy != g.InnerAccessPolicy {
 			b.add(Step{Product: "Ecs", Action: "ModifySecurityGroupPolicy", Resource: g.ID, Note: cur.InnerAccessPolicy + " → " + g.InnerAccessPolicy,
 				Params: map[string]string{"SecurityGroupId": cur.ID, "InnerAccessPolicy": g.InnerAccessPolicy}})
@@ -310,6 +314,7 @@ func (b *builder) diffInstances() error {
 			why := b.instanceMoved(in, cur)
 			if why == "" {
 				b.membership(in, cur, want)
+				b.diffTags("Ecs", "instance", in.ID, cur.ID, cur.Tags, in.Tags)
 				continue
 			}
 			b.add(Step{Product: "Ecs", Action: "DeleteInstance", Resource: in.ID, Note: "replaced: " + why,
@@ -323,6 +328,7 @@ func (b *builder) diffInstances() error {
 		if in.Name != "" {
 			p["InstanceName"] = in.Name
 		}
+		addTagParams(p, 2, userTags(in.Tags))
 		if in.PublicIP.IsValid() {
 			p["InternetMaxBandwidthOut"] = "1" // the API picks the address
 		}

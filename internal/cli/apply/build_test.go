@@ -31,7 +31,8 @@ func scenarios(t *testing.T) []*scenario.Scenario {
 func emptyState() *State { return &State{Account: &ecsimport.Account{}} }
 
 // accountOf is the account as apply would leave it for sc: every resource
-// under an ID of the API's ("acct-" + the file ID) with its marker.
+// under an ID of the API's ("acct-" + the file ID) with its marker and the
+// file's tags.
 func accountOf(sc *scenario.Scenario) *State {
 	real := func(id string) string {
 		if id == "" {
@@ -41,7 +42,7 @@ func accountOf(sc *scenario.Scenario) *State {
 	}
 	st := emptyState()
 	for _, v := range sc.VPCs {
-		st.VPCs = append(st.VPCs, VPC{ID: real(v.ID), FileID: v.ID, CIDR: v.CIDR, IPv6CIDR: v.IPv6CIDR})
+		st.VPCs = append(st.VPCs, VPC{ID: real(v.ID), FileID: v.ID, CIDR: v.CIDR, IPv6CIDR: v.IPv6CIDR, Tags: v.Tags})
 	}
 	for _, pl := range sc.PrefixLists {
 		c := *pl
@@ -50,7 +51,7 @@ func accountOf(sc *scenario.Scenario) *State {
 	}
 	for _, g := range sc.Groups {
 		c := *g
-		c.ID, c.VpcID, c.Tags = real(g.ID), real(g.VpcID), []model.Tag{{Key: Marker, Value: g.ID}}
+		c.ID, c.VpcID, c.Tags = real(g.ID), real(g.VpcID), append([]model.Tag{{Key: Marker, Value: g.ID}}, g.Tags...)
 		c.Rules = slices.Clone(g.Rules)
 		for i := range c.Rules {
 			c.Rules[i].ID = "sgr-" + real(g.ID)
@@ -61,7 +62,7 @@ func accountOf(sc *scenario.Scenario) *State {
 	}
 	for _, in := range sc.Instances {
 		c := *in
-		c.ID, c.VpcID, c.Tags = real(in.ID), real(in.VpcID), []model.Tag{{Key: Marker, Value: in.ID}}
+		c.ID, c.VpcID, c.Tags = real(in.ID), real(in.VpcID), append([]model.Tag{{Key: Marker, Value: in.ID}}, in.Tags...)
 		c.SecurityGroups = nil
 		for _, g := range in.SecurityGroups {
 			c.SecurityGroups = append(c.SecurityGroups, real(g))

@@ -51,6 +51,7 @@ type State struct {
 type VPC struct {
 	ID, FileID, Name string
 	CIDR, IPv6CIDR   netip.Prefix
+	Tags             []model.Tag
 }
 
 // VSwitch is a vSwitch as read; FileVPC is set on those apply made.
@@ -74,6 +75,9 @@ func Read(ctx context.Context, c Clients) (*State, error) {
 			x.FileID, _ = idOfDesc(v.Description)
 			x.CIDR, _ = netip.ParsePrefix(v.CidrBlock)
 			x.IPv6CIDR, _ = netip.ParsePrefix(v.Ipv6CidrBlock)
+			for _, t := range v.Tags.Tag {
+				x.Tags = append(x.Tags, model.Tag{Key: t.Key, Value: t.Value})
+			}
 			st.VPCs = append(st.VPCs, x)
 		}
 		if page*50 >= resp.TotalCount || len(resp.Vpcs.Vpc) == 0 {

@@ -15,11 +15,12 @@ type file struct {
 }
 
 type vpcDoc struct {
-	Line          int   `yaml:"-"`
-	VpcID         Field `yaml:"vpcId"`
-	CidrBlock     Field `yaml:"cidrBlock"`
-	Ipv6CidrBlock Field `yaml:"ipv6CidrBlock"`
-	VpcName       Field `yaml:"vpcName"`
+	Line          int      `yaml:"-"`
+	VpcID         Field    `yaml:"vpcId"`
+	CidrBlock     Field    `yaml:"cidrBlock"`
+	Ipv6CidrBlock Field    `yaml:"ipv6CidrBlock"`
+	VpcName       Field    `yaml:"vpcName"`
+	Tags          *tagsDoc `yaml:"tags"`
 }
 
 type prefixListDoc struct {
@@ -40,6 +41,7 @@ type groupDoc struct {
 	VpcID             Field           `yaml:"vpcId"`
 	OwnerID           Field           `yaml:"ownerId"`
 	InnerAccessPolicy Field           `yaml:"innerAccessPolicy"`
+	Tags              *tagsDoc        `yaml:"tags"`
 	Permissions       []permissionDoc `yaml:"permissions"`
 }
 
@@ -68,14 +70,15 @@ type permissionDoc struct {
 }
 
 type instanceDoc struct {
-	Line             int     `yaml:"-"`
-	InstanceID       Field   `yaml:"instanceId"`
-	InstanceName     Field   `yaml:"instanceName"`
-	VpcID            Field   `yaml:"vpcId"`
-	PrivateIPAddress Field   `yaml:"privateIpAddress"`
-	Ipv6Address      Field   `yaml:"ipv6Address"`
-	PublicIPAddress  Field   `yaml:"publicIpAddress"`
-	SecurityGroupIDs []Field `yaml:"securityGroupIds"`
+	Line             int      `yaml:"-"`
+	InstanceID       Field    `yaml:"instanceId"`
+	InstanceName     Field    `yaml:"instanceName"`
+	VpcID            Field    `yaml:"vpcId"`
+	PrivateIPAddress Field    `yaml:"privateIpAddress"`
+	Ipv6Address      Field    `yaml:"ipv6Address"`
+	PublicIPAddress  Field    `yaml:"publicIpAddress"`
+	SecurityGroupIDs []Field  `yaml:"securityGroupIds"`
+	Tags             *tagsDoc `yaml:"tags"`
 }
 
 type flowDoc struct {

@@ -184,6 +184,9 @@ func (b *builder) addVPC(d *vpcDoc) error {
 		}
 		v.IPv6CIDR = p.Masked()
 	}
+	if v.Tags, err = b.tags(d.Tags); err != nil {
+		return err
+	}
 	b.vpcs[v.ID] = v
 	b.s.VPCs = append(b.s.VPCs, v)
 	return nil
@@ -268,6 +271,10 @@ func (b *builder) addGroup(d *groupDoc) error {
 		}
 		spec.InnerAccessPolicy = p
 	}
+	var err error
+	if spec.Tags, err = b.tags(d.Tags); err != nil {
+		return err
+	}
 	g, e := model.NewGroup(spec) // the type's defaults and the enterprise rules, as the API applies them
 	if e != nil {
 		if e.Field == "InnerAccessPolicy" {
@@ -323,6 +330,10 @@ func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
 		if vpc = b.vpcs[in.VpcID]; vpc == nil {
 			return b.fail(d.VpcID.Line, "vpcId", "VPC %s is not defined under vpcs", in.VpcID)
 		}
+	}
+	var err error
+	if in.Tags, err = b.tags(d.Tags); err != nil {
+		return err
 	}
 	if err := b.instanceAddresses(d, in, vpc, x); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
@@ -159,12 +160,20 @@ type auditResponse struct {
 	analyze.Audit
 }
 
+// audit reads Config: the audit's configuration as a JSON (or YAML)
+// document, the form of palisade audit --config.
 func (h *adapter) audit(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := h.ops.RequestCaller(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	a, err := h.a.Audit(ctx, c)
+	var o audit.Options
+	if cfg := req.Params.Get("Config"); cfg != "" {
+		if o, err = audit.ParseConfig([]byte(cfg)); err != nil {
+			return nil, ecserr.InvalidParameter("Config", err.Error()+"; give the JSON form of palisade audit --config")
+		}
+	}
+	a, err := h.a.Audit(ctx, c, o)
 	if err != nil {
 		return nil, err
 	}

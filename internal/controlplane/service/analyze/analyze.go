@@ -369,16 +369,16 @@ type Audit struct {
 
 // Audit runs the best-practice checks (SGA-001 …) over the caller's groups
 // and instances, judging exposure on each instance's effective policy
-// (PalisadeAudit).
-func (a *Service) Audit(ctx context.Context, c service.Caller) (Audit, error) {
+// (PalisadeAudit), tuned by o.
+func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
 	return service.View(a.svc, ctx, func(tx store.ReadTx) (Audit, error) {
-		o, err := ownedOf(tx, c)
+		own, err := ownedOf(tx, c)
 		if err != nil {
 			return Audit{}, err
 		}
 		out := Audit{Findings: []audit.Finding{}}
-		for _, f := range audit.Run(o.Cloud, audit.Options{}) {
-			if o.owned[f.Resource] {
+		for _, f := range audit.Run(own.Cloud, o) {
+			if own.owned[f.Resource] {
 				out.Findings = append(out.Findings, f)
 			}
 		}

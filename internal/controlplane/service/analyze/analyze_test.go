@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -119,7 +120,7 @@ func TestCallerSeesOnlyItsOwn(t *testing.T) {
 	if err != nil || len(r.Links) != 0 {
 		t.Fatalf("another account's reachability: %d links, %v", len(r.Links), err)
 	}
-	a, err := n.a.Audit(ctx, other)
+	a, err := n.a.Audit(ctx, other, audit.Options{})
 	if err != nil || len(a.Findings) != 0 {
 		t.Fatalf("another account's audit: %d findings, %v", len(a.Findings), err)
 	}
