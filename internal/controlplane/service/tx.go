@@ -49,7 +49,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	if len(token) > MaxClientToken {
 		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d ASCII characters.", MaxClientToken)
 	}
-	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		var hash string
 		if token != "" {
 			hash = idem.fingerprint(input)
@@ -78,6 +78,9 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -88,7 +91,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 // View runs a read in one consistent snapshot.
 func View[T any](s *Service, ctx context.Context, fn func(tx store.ReadTx) (T, error)) (T, error) {
 	var out T
-	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+	err := s.read(ctx, func(tx store.ReadTx) error {
 		var err error
 		out, err = fn(tx)
 		return err
@@ -114,7 +117,17 @@ func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, n
 	if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
 		return nil, ecserr.New(http.StatusNotFound, notFound, "The specified %s %q does not exist in this account and region.", param, id)
 	}
+	return decode[T](rec)
+}
+
+// decode returns a record's value as a fresh *T: a shallow copy of the
+// view's object (reads must not modify its slices), or its JSON decoded.
+func decode[T any](rec store.Record) (*T, error) {
 	v := new(T)
+	if o, ok := rec.Object.(*T); ok {
+		*v = *o
+		return v, nil
+	}
 	if err := json.Unmarshal(rec.Data, v); err != nil {
 		return nil, err
 	}
@@ -170,8 +183,8 @@ func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, er
 	}
 	out := make([]*T, 0, len(recs))
 	for _, r := range recs {
-		v := new(T)
-		if err := json.Unmarshal(r.Data, v); err != nil {
+		v, err := decode[T](r)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)

@@ -240,6 +240,14 @@ func (s *Store) advance(rev int64) {
 	}
 }
 
+// CurrentRevision is the last committed revision, without a query (an
+// in-memory view waits for it to serve linearizable reads).
+func (s *Store) CurrentRevision() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rev
+}
+
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, fn func(store.ReadTx) error) error {
 	return s.read(ctx, func(t *readTx) error { return fn(t) })
