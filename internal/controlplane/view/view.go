@@ -268,7 +268,7 @@ type table struct {
 // time it changes it.
 type applier struct {
 	snap   *Snapshot
-	tables map[store.Kind]bool  // copied already
+	tables map[store.Kind]bool // copied already
 	idx    map[store.Kind]map[scope]bool
 }
 
