@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,8 @@ type Store struct {
 	// wlock serializes Update. It is a 1-slot semaphore rather than a mutex
 	// so waiting for it honours ctx and Close.
 	wlock chan struct{}
+	qmu   sync.Mutex
+	queue []*pending // Updates waiting for the next batch
 
 	mu     sync.Mutex
 	rev    int64         // last committed revision, for WaitRevision
@@ -162,23 +165,125 @@ func (s *Store) isClosed() bool {
 
 const selectRevision = `SELECT value FROM meta WHERE key = 'revision'`
 
-// Update implements store.Store.
+// maxBatch bounds how many Updates share one transaction, so that one
+// commit's latency stays bounded under load.
+const maxBatch = 256
+
+// pending is an Update waiting to be committed.
+type pending struct {
+	ctx      context.Context
+	fn       func(store.Tx) error
+	rev      int64
+	err      error
+	panicked bool
+	pval     any
+	done     chan struct{} // closed once the batch holding it is durable (or failed)
+}
+
+// Update implements store.Store with group commit: concurrent Updates are
+// queued, and whichever caller takes the write lock runs every queued fn,
+// in order, in one SQLite transaction, each under its own savepoint (so a
+// failing fn rolls back only its writes) and with its own revision, then
+// commits once — one fsync for the batch — and only then answers them all.
+// Each fn sees the writes of those before it, so the outcome is that of
+// running them one after the other; an Update returns only once its writes
+// are durable (synchronous=FULL), or with the error that lost them.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
 	if s.isClosed() {
 		return 0, store.ErrClosed
 	}
-	select {
-	case s.wlock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-s.closed:
-		return 0, store.ErrClosed
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	defer func() { <-s.wlock }()
-	if s.isClosed() {
-		return 0, store.ErrClosed
+	p := &pending{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	s.qmu.Unlock()
+	for waiting := true; waiting; {
+		select {
+		case <-p.done:
+			waiting = false
+		case s.wlock <- struct{}{}:
+			s.commitQueued()
+			<-s.wlock
+		case <-ctx.Done():
+			if s.dequeue(p) {
+				return 0, ctx.Err()
+			}
+			<-p.done // already in a batch: its outcome stands
+			waiting = false
+		case <-s.closed:
+			if s.dequeue(p) {
+				return 0, store.ErrClosed
+			}
+			<-p.done
+			waiting = false
+		}
 	}
+	if p.panicked {
+		panic(p.pval)
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	return p.rev, nil
+}
 
+// dequeue removes p from the queue; false if a batch has taken it.
+func (s *Store) dequeue(p *pending) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for i, q := range s.queue {
+		if q == p {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// commitQueued runs the queued Updates (at most maxBatch) as one batch.
+// The caller holds wlock.
+func (s *Store) commitQueued() {
+	s.qmu.Lock()
+	n := min(len(s.queue), maxBatch)
+	batch := slices.Clone(s.queue[:n])
+	s.queue = append(s.queue[:0], s.queue[n:]...)
+	s.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	defer func() {
+		for _, p := range batch {
+			close(p.done)
+		}
+	}()
+	fail := func(err error) {
+		for _, p := range batch {
+			if p.err == nil && !p.panicked {
+				p.err, p.rev = err, 0
+			}
+		}
+	}
+	if s.isClosed() {
+		fail(store.ErrClosed)
+		return
+	}
+	rev, err := s.runBatch(batch)
+	if err != nil {
+		fail(err)
+		return
+	}
+	s.advance(rev)
+}
+
+// runBatch runs a batch in one transaction and commits it; it returns the
+// revision after the batch.
+func (s *Store) runBatch(batch []*pending) (int64, error) {
+	// The batch's statements are not cancelled with any one caller's
+	// context: SQLite rolls back the whole transaction when a write is
+	// interrupted.
+	ctx := context.Background()
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: begin: %w", err)
@@ -186,45 +291,74 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	committed := false
 	defer func() {
 		if !committed {
-			sqlTx.Rollback() // also on panic in fn
+			sqlTx.Rollback()
 		}
 	}()
-
-	var base int64
-	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&base); err != nil {
+	var rev int64
+	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&rev); err != nil {
 		return 0, fmt.Errorf("sqlite: read revision: %w", err)
 	}
-	t := &writeTx{
-		readTx: readTx{ctx: ctx, tx: sqlTx, rev: base},
-		next:   base + 1,
-		index:  map[recordKey]int{},
-	}
-	err = fn(t)
-	t.done = true
-	if err != nil {
-		return 0, err
-	}
-
-	rev := base
-	if len(t.changes) > 0 {
-		rev = t.next
-		for i, c := range t.changes {
-			if _, err := sqlTx.ExecContext(ctx,
-				`INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
-				return 0, fmt.Errorf("sqlite: write change log: %w", err)
-			}
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.err = err
+			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision'`, rev); err != nil {
-			return 0, fmt.Errorf("sqlite: write revision: %w", err)
+		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			return 0, fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		next, logErr := s.runOne(context.WithoutCancel(p.ctx), sqlTx, rev, p)
+		if logErr != nil || p.err != nil || p.panicked {
+			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+				return 0, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+			}
+			if p.err == nil && !p.panicked {
+				p.err = logErr
+			}
+		} else {
+			rev = next
+			p.rev = rev
+		}
+		if _, err := sqlTx.ExecContext(ctx, `RELEASE w`); err != nil {
+			return 0, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
-	if rev != base {
-		s.advance(rev)
+	return rev, nil
+}
+
+// runOne runs one Update's fn on base and writes its change log; it
+// returns the revision after it. fn's error or panic is left in p.
+func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, p *pending) (rev int64, err error) {
+	t := &writeTx{
+		readTx: readTx{ctx: ctx, tx: sqlTx, rev: base},
+		next:   base + 1,
+		index:  map[recordKey]int{},
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				p.panicked, p.pval = true, v
+			}
+		}()
+		p.err = p.fn(t)
+	}()
+	t.done = true
+	if p.err != nil || p.panicked || len(t.changes) == 0 {
+		return base, nil
+	}
+	rev = t.next
+	for i, c := range t.changes {
+		if _, err := sqlTx.ExecContext(ctx,
+			`INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
+			return 0, fmt.Errorf("sqlite: write change log: %w", err)
+		}
+	}
+	if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision'`, rev); err != nil {
+		return 0, fmt.Errorf("sqlite: write revision: %w", err)
 	}
 	return rev, nil
 }
