@@ -63,7 +63,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), view: view.New(st, Kinds),
+	return &Service{Store: st, hosts: newHostTable(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

@@ -64,7 +64,11 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 				return json.Unmarshal(t.Response, &out)
 			}
 		}
-		res, err := fn(tx)
+		var wtx store.Tx = tx
+		if s.view != nil {
+			wtx = &viewTx{Tx: tx, view: s.view}
+		}
+		res, err := fn(wtx)
 		if err != nil {
 			return err
 		}
@@ -222,6 +226,11 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 
 // members returns the instances of the caller's account in a group.
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	if snap, dirty, ok, err := indexed(tx); err != nil {
+		return nil, err
+	} else if ok {
+		return indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
+	}
 	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
 	if err != nil {
 		return nil, err

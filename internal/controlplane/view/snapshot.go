@@ -55,6 +55,15 @@ func (s *Snapshot) IDs(kind store.Kind, q store.Query) []string {
 	return nil
 }
 
+// Indexed returns the sorted IDs of the records of kind under key in the
+// secondary index name (no copy: do not modify).
+func (s *Snapshot) Indexed(kind store.Kind, name, key string) []string {
+	if t := s.tables[kind]; t != nil {
+		return t.sec[name][key]
+	}
+	return nil
+}
+
 // Count is len(IDs(kind, q)).
 func (s *Snapshot) Count(kind store.Kind, q store.Query) int { return len(s.IDs(kind, q)) }
 

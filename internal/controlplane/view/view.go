@@ -31,12 +31,21 @@ import (
 // (a pointer to a model type), e.g. Decode[model.Instance].
 type Decoder func(data []byte) (any, error)
 
+// Index is a secondary index of a kind: the IDs of its records by each key
+// Keys gives for a record's decoded value (e.g. instances by group).
+type Index struct {
+	Kind store.Kind
+	Name string
+	Keys func(obj any) []string
+}
+
 // View is the in-memory state of a store, kept current by a follower
 // goroutine until the store closes or Close is called.
 type View struct {
-	st    store.Store
-	kinds map[store.Kind]Decoder
-	snap  atomic.Pointer[Snapshot]
+	st      store.Store
+	kinds   map[store.Kind]Decoder
+	indexes map[store.Kind][]Index
+	snap    atomic.Pointer[Snapshot]
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced when snap advances
@@ -53,9 +62,12 @@ type currentRevisioner interface{ CurrentRevision() int64 }
 
 // New builds a view of the kinds given (others are not kept) and starts
 // following the store. The first read waits for the initial load.
-func New(st store.Store, kinds map[store.Kind]Decoder) *View {
+func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
 	ctx, cancel := context.WithCancel(context.Background())
-	v := &View{st: st, kinds: kinds, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	for _, ix := range indexes {
+		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
+	}
 	go v.follow(ctx)
 	return v
 }
@@ -178,7 +190,10 @@ func (v *View) load(ctx context.Context) (*Snapshot, error) {
 			if err != nil {
 				return err
 			}
-			t := &table{byID: make(map[string]*store.Record, len(recs)), idx: map[scope][]string{}}
+			t := &table{byID: make(map[string]*store.Record, len(recs)), idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
+			for _, ix := range v.indexes[kind] {
+				t.sec[ix.Name] = map[string][]string{}
+			}
 			for i := range recs {
 				r := &recs[i]
 				if r.Object, err = dec(r.Data); err != nil {
@@ -188,6 +203,11 @@ func (v *View) load(ctx context.Context) (*Snapshot, error) {
 				t.byID[r.ID] = r
 				for _, sc := range scopesOf(r) {
 					t.idx[sc] = append(t.idx[sc], r.ID) // List is in ID order
+				}
+				for _, ix := range v.indexes[kind] {
+					for _, k := range uniq(ix.Keys(r.Object)) {
+						t.sec[ix.Name][k] = append(t.sec[ix.Name][k], r.ID)
+					}
 				}
 			}
 			s.tables[kind] = t
@@ -213,7 +233,7 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 		if err != nil {
 			return err
 		}
-		a := newApplier(s, rev)
+		a := newApplier(s, rev, v.indexes)
 		seen := map[recordKey]bool{}
 		for _, ch := range changes {
 			if ch.Revision > rev {
@@ -258,25 +278,31 @@ func scopesOf(r *store.Record) [4]scope {
 	return [4]scope{{r.Account, r.Region}, {"", r.Region}, {r.Account, ""}, {"", ""}}
 }
 
-// table holds the records of one kind: by ID, and their sorted IDs by scope.
+// table holds the records of one kind: by ID, their sorted IDs by scope,
+// and by the keys of each secondary index (sec[name][key]).
 type table struct {
 	byID map[string]*store.Record
 	idx  map[scope][]string
+	sec  map[string]map[string][]string
 }
 
 // applier builds the next snapshot, copying each table and index the first
 // time it changes it.
 type applier struct {
-	snap   *Snapshot
-	tables map[store.Kind]bool // copied already
-	idx    map[store.Kind]map[scope]bool
+	snap    *Snapshot
+	indexes map[store.Kind][]Index
+	tables  map[store.Kind]bool // copied already
+	idx     map[store.Kind]map[scope]bool
+	sec     map[store.Kind]map[[2]string]bool
 }
 
-func newApplier(s *Snapshot, rev int64) *applier {
+func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
 	return &applier{
-		snap:   &Snapshot{rev: rev, tables: maps.Clone(s.tables)},
-		tables: map[store.Kind]bool{},
-		idx:    map[store.Kind]map[scope]bool{},
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables)},
+		indexes: indexes,
+		tables:  map[store.Kind]bool{},
+		idx:     map[store.Kind]map[scope]bool{},
+		sec:     map[store.Kind]map[[2]string]bool{},
 	}
 }
 
@@ -284,14 +310,78 @@ func (a *applier) table(kind store.Kind) *table {
 	t := a.snap.tables[kind]
 	if !a.tables[kind] {
 		a.tables[kind] = true
-		nt := &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}}
+		nt := &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
 		if t != nil {
 			nt.byID, nt.idx = maps.Clone(t.byID), maps.Clone(t.idx)
+			for name, m := range t.sec {
+				nt.sec[name] = maps.Clone(m)
+			}
+		}
+		for _, ix := range a.indexes[kind] {
+			if nt.sec[ix.Name] == nil {
+				nt.sec[ix.Name] = map[string][]string{}
+			}
 		}
 		a.snap.tables[kind], t = nt, nt
 		a.idx[kind] = map[scope]bool{}
+		a.sec[kind] = map[[2]string]bool{}
 	}
 	return t
+}
+
+// secIDs returns the IDs under key of a secondary index, ready to be
+// modified.
+func (a *applier) secIDs(kind store.Kind, t *table, name, key string) []string {
+	k := [2]string{name, key}
+	if !a.sec[kind][k] {
+		a.sec[kind][k] = true
+		t.sec[name][key] = slices.Clone(t.sec[name][key])
+	}
+	return t.sec[name][key]
+}
+
+// reindex moves id between the keys of kind's secondary indexes, from
+// those of old to those of next (either may be nil).
+func (a *applier) reindex(kind store.Kind, t *table, id string, old, next any) {
+	for _, ix := range a.indexes[kind] {
+		var before, after []string
+		if old != nil {
+			before = uniq(ix.Keys(old))
+		}
+		if next != nil {
+			after = uniq(ix.Keys(next))
+		}
+		for _, k := range before {
+			if slices.Contains(after, k) {
+				continue
+			}
+			ids := a.secIDs(kind, t, ix.Name, k)
+			if i, found := slices.BinarySearch(ids, id); found {
+				ids = slices.Delete(ids, i, i+1)
+				if len(ids) == 0 {
+					delete(t.sec[ix.Name], k)
+				} else {
+					t.sec[ix.Name][k] = ids
+				}
+			}
+		}
+		for _, k := range after {
+			ids := a.secIDs(kind, t, ix.Name, k)
+			if i, found := slices.BinarySearch(ids, id); !found {
+				t.sec[ix.Name][k] = slices.Insert(ids, i, id)
+			}
+		}
+	}
+}
+
+// uniq is keys without repeats.
+func uniq(keys []string) []string {
+	if len(keys) < 2 {
+		return keys
+	}
+	out := slices.Clone(keys)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // ids returns the index of a scope, ready to be modified.
@@ -305,9 +395,16 @@ func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
 
 func (a *applier) put(r *store.Record) {
 	t := a.table(r.Kind)
-	if old := t.byID[r.ID]; old != nil && (old.Account != r.Account || old.Region != r.Region) {
+	old := t.byID[r.ID]
+	if old != nil && (old.Account != r.Account || old.Region != r.Region) {
 		a.remove(r.Kind, r.ID)
+		old = nil
 	}
+	var oldObj any
+	if old != nil {
+		oldObj = old.Object
+	}
+	a.reindex(r.Kind, t, r.ID, oldObj, r.Object)
 	t.byID[r.ID] = r
 	for _, sc := range scopesOf(r) {
 		ids := a.ids(r.Kind, t, sc)
@@ -324,6 +421,7 @@ func (a *applier) remove(kind store.Kind, id string) {
 		return
 	}
 	delete(t.byID, id)
+	a.reindex(kind, t, id, old.Object, nil)
 	for _, sc := range scopesOf(old) {
 		ids := a.ids(kind, t, sc)
 		if i, found := slices.BinarySearch(ids, id); found {

@@ -22,6 +22,9 @@ type doc struct {
 
 var kinds = map[store.Kind]Decoder{"a": Decode[doc], "b": Decode[doc]}
 
+// byTag indexes kind a by its tags.
+var byTag = Index{Kind: "a", Name: "tag", Keys: func(o any) []string { return o.(*doc).Tags }}
+
 func open(t *testing.T) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(":memory:")
@@ -48,6 +51,11 @@ func dump(s *Snapshot) map[string]string {
 		for sc, ids := range t.idx {
 			out[fmt.Sprintf("idx %s %v", kind, sc)] = fmt.Sprint(ids)
 		}
+		for name, m := range t.sec {
+			for k, ids := range m {
+				out[fmt.Sprintf("sec %s %s %s", kind, name, k)] = fmt.Sprint(ids)
+			}
+		}
 	}
 	return out
 }
@@ -61,7 +69,7 @@ func TestFollowEqualsRebuild(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 1))
 			st := open(t)
-			v := New(st, kinds)
+			v := New(st, kinds, byTag)
 			defer v.Close()
 			var rev int64
 			for range 200 {
@@ -77,7 +85,11 @@ func TestFollowEqualsRebuild(t *testing.T) {
 							continue
 						}
 						acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
-						if err := put(tx, kind, id, acct, region, doc{N: rng.IntN(1000)}); err != nil {
+						var tags []string
+						for range rng.IntN(4) {
+							tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
+						}
+						if err := put(tx, kind, id, acct, region, doc{N: rng.IntN(1000), Tags: tags}); err != nil {
 							return err
 						}
 					}
@@ -91,7 +103,7 @@ func TestFollowEqualsRebuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh := New(st, kinds)
+			fresh := New(st, kinds, byTag)
 			defer fresh.Close()
 			rebuilt, err := fresh.Wait(ctx, rev)
 			if err != nil {

@@ -609,6 +609,26 @@ func (t *writeTx) record(c store.Change) {
 	t.changes = append(t.changes, c)
 }
 
+// ChangesSince returns the change-log entries after revision after as this
+// transaction sees them: those committed, those of the Updates before it in
+// its batch, and its own writes so far (with revision t.next). An in-memory
+// view at revision after plus these records is exactly this transaction's
+// state.
+func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	var out []store.Change
+	if after < t.rev {
+		var err error
+		out, err = t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return append(out, t.changes...), nil
+}
+
 func (t *writeTx) Put(r store.Record) error {
 	if t.done {
 		return errTxDone

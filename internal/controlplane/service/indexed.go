@@ -1,0 +1,119 @@
+package service
+
+import (
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// byGroup indexes instances by the groups they are in.
+const byGroup = "group"
+
+// Indexes are the view's secondary indexes.
+var Indexes = []view.Index{
+	{Kind: KindInstance, Name: byGroup, Keys: func(o any) []string { return o.(*model.Instance).SecurityGroups }},
+}
+
+// viewTx is a write transaction that can ask the view what it has not
+// changed: see indexed.
+type viewTx struct {
+	store.Tx
+	view *view.View
+}
+
+// changesSince is a write transaction that lists what changed after a
+// revision as it sees it (sqlite's, batch and own writes included).
+type changesSince interface {
+	ChangesSince(after int64) ([]store.Change, error)
+}
+
+// indexed returns what answers tx's reads from the view's indexes exactly:
+// a snapshot, and the records (by kind and ID) tx sees otherwise, which must
+// be read from tx. A view snapshot is its own answer. ok is false when tx
+// cannot be answered so (no view, or a store without ChangesSince): read
+// tx itself.
+//
+// This is how writes check quotas and invariants against the view without
+// a precondition to retry on: the writer is serialized, so the snapshot
+// (committed state, never ahead of tx) plus the changes since it is tx's
+// state exactly, and the view's indexes stand for a scan of the region.
+func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[string]bool, ok bool, err error) {
+	switch t := tx.(type) {
+	case *view.Snapshot:
+		return t, nil, true, nil
+	case *viewTx:
+		cs, isCS := t.Tx.(changesSince)
+		snap := t.view.Current()
+		if !isCS || snap == nil {
+			return nil, nil, false, nil
+		}
+		changes, err := cs.ChangesSince(snap.Revision())
+		if err != nil {
+			return nil, nil, false, err
+		}
+		dirty = map[store.Kind]map[string]bool{}
+		for _, c := range changes {
+			if dirty[c.Kind] == nil {
+				dirty[c.Kind] = map[string]bool{}
+			}
+			dirty[c.Kind][c.ID] = true
+		}
+		return snap, dirty, true, nil
+	}
+	return nil, nil, false, nil
+}
+
+// indexedMembers is members answered from the view's group index.
+func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, c Caller, groupID string) ([]*model.Instance, error) {
+	ids := snap.Indexed(KindInstance, byGroup, groupID)
+	if len(dirty) > 0 {
+		ids = slices.Clone(ids)
+		for id := range dirty {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	var out []*model.Instance
+	for _, id := range ids {
+		var rec store.Record
+		if dirty[id] {
+			r, found, err := tx.Get(KindInstance, id)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				continue
+			}
+			rec = r
+		} else if r := snap.Record(KindInstance, id); r != nil {
+			rec = *r
+		} else {
+			continue
+		}
+		if rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
+			continue
+		}
+		in, err := decode[model.Instance](rec)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(in.SecurityGroups, groupID) {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// peekGroup reads a group for inspection only: the view's shared value
+// when tx sees it unchanged (do not modify it), else decoded from tx.
+func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id string) (*model.SecurityGroup, bool, error) {
+	if snap != nil && !dirty[id] {
+		g := view.Object[model.SecurityGroup](snap, KindGroup, id)
+		return g, g != nil, nil
+	}
+	g, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
+	return &g, ok, err
+}
