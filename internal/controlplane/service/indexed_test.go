@@ -79,3 +79,48 @@ func TestIndexedMembersExact(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestGroupPageFromIndexes: DescribeSecurityGroups answered from the
+// view's indexes equals the scan of the store, page by page.
+func TestGroupPageFromIndexes(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	var ids []string
+	for range 23 {
+		ids = append(ids, e.group(CreateGroupInput{VpcID: vpc}))
+	}
+	for i := range 30 {
+		a, b := ids[i%len(ids)], ids[(i*7+1)%len(ids)]
+		if a == b { // the API refuses a group given twice
+			e.instance(vpc, a)
+			continue
+		}
+		e.instance(vpc, a, b)
+	}
+	scan := *e.s
+	scan.view = nil // reads the store
+	for _, pg := range []Page{{Number: 1, Size: 10}, {Number: 3, Size: 10, Offset: 20}, {Number: 9, Size: 10, Offset: 80},
+		{Tokens: true, Size: 5, Offset: 5}, {Tokens: true, Size: 50}} {
+		in := DescribeGroupsInput{Caller: e.c, Page: pg}
+		got, err := e.s.DescribeSecurityGroups(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := scan.DescribeSecurityGroups(e.ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", flat(got)) != fmt.Sprintf("%+v", flat(want)) {
+			t.Errorf("page %+v:\nindexed %+v\nscan    %+v", pg, flat(got), flat(want))
+		}
+	}
+}
+
+// flat prints a listing without pointers.
+func flat(l Listing[GroupSummary]) []any {
+	out := []any{l.Total, l.NextToken, len(l.Items)}
+	for _, s := range l.Items {
+		out = append(out, *s.Group, s.Members, s.RuleCount, s.AvailableInstanceAmount)
+	}
+	return out
+}
