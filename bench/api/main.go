@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ var (
 	serve   = flag.String("serve", "", "internal: run a server child (palisade or noop)")
 	db      = flag.String("db", "", "internal: the palisade child's store")
 	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
+	profile = flag.String("cpuprofile", "", "write the Palisade server's CPU profile to this file")
+	only    = flag.String("only", "", "measure only the requests whose name contains this")
 )
 
 func main() {
@@ -102,7 +105,7 @@ func main() {
 	fsyncs := fsyncRate(dir, min(*dur, time.Second))
 	fmt.Printf("machine: single-writer fsync rate %.0f/s (%s)\n\n", fsyncs, dir)
 
-	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"))
+	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile)
 	defer pal.stop()
 	answers := map[string]string{}
 	for _, a := range readActions {
@@ -133,6 +136,9 @@ func main() {
 	fmt.Printf("%-32s %7s | %9s %9s %6s | %8s %8s | %8s %8s | %7s\n",
 		"request", "clients", "pal req/s", "noop req/s", "share", "pal CPU", "noop CPU", "pal p50", "pal p99", "pal RSS")
 	for _, a := range readActions {
+		if !strings.Contains(a.name, *only) {
+			continue
+		}
 		for _, n := range counts {
 			p := measure(pal, n, a.params)
 			o := measure(noop, n, a.params)
@@ -144,6 +150,9 @@ func main() {
 	fmt.Printf("%-32s %7s | %9s %9s %6s | %8s %8s | %8s %8s | %7s\n",
 		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "×fsync", "pal CPU", "noop CPU", "pal p50", "pal p99", "pal RSS")
 	for _, n := range counts {
+		if !strings.Contains("AuthorizeSecurityGroup", *only) {
+			break
+		}
 		p := measure(pal, n, writeParams)
 		o := measure(noop, n, writeParams)
 		fmt.Printf("%-32s %7d | %9.0f %9.0f %5.2fx | %8s %8s | %8s %8s | %5dMiB\n",
@@ -214,6 +223,14 @@ func servePalisade() {
 	if _, err := srv.Ops.Import(ctx, region, seed()); err != nil {
 		log.Fatal(err)
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Println(srv.Addr)
 	if err := srv.Serve(ctx); err != nil {
 		log.Fatal(err)
@@ -248,8 +265,10 @@ func serveNoop() {
 			http.Error(w, e.Message, e.Status)
 			return
 		}
+		a := answers[form.Get("Action")]
 		w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		io.WriteString(w, answers[form.Get("Action")])
+		w.Header().Set("Content-Length", strconv.Itoa(len(a)))
+		io.WriteString(w, a)
 	})))
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", contentType)
+	// With a length the body goes out in one write, not chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("x-acs-request-id", req.RequestID)
 	w.WriteHeader(status)
 	w.Write(body)

@@ -246,12 +246,9 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	for k := pg.Offset; k < end; k++ {
 		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
 		g := *r.Object.(*model.SecurityGroup)
-		n := 0
-		for _, id := range snap.Indexed(KindInstance, byGroup, g.ID) {
-			if m := snap.Record(KindInstance, id); m.Account == c.Account && m.Region == c.Region {
-				n++
-			}
-		}
+		// An instance joins only groups of its own account and region
+		// (setGroups), so every member counts.
+		n := len(snap.Indexed(KindInstance, byGroup, g.ID))
 		out.Items = append(out.Items, GroupSummary{Group: &g, Members: n, RuleCount: model.RuleCount(&g, pls),
 			AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
 	}

@@ -117,3 +117,25 @@ func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id s
 	g, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
 	return &g, ok, err
 }
+
+// viewGroup is GetGroup in a write from the view, without decoding JSON:
+// a deep copy (the write may change it) of the view's group when tx sees it
+// unchanged and it is the caller's. nil, nil: read tx (get reports the
+// errors).
+func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
+	vt, ok := tx.(*viewTx)
+	if !ok || id == "" {
+		return nil, nil
+	}
+	snap, dirty, ok, err := indexed(vt)
+	if err != nil || !ok || dirty[KindGroup][id] {
+		return nil, err
+	}
+	r := snap.Record(KindGroup, id)
+	if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
+		return nil, nil
+	}
+	g := *r.Object.(*model.SecurityGroup)
+	g.Rules, g.Tags = slices.Clone(g.Rules), slices.Clone(g.Tags)
+	return &g, nil
+}

@@ -140,6 +140,9 @@ func decode[T any](rec store.Record) (*T, error) {
 
 // GetGroup loads a security group of the caller.
 func GetGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
+	if g, err := viewGroup(tx, c, id); g != nil || err != nil {
+		return g, err
+	}
 	return get[model.SecurityGroup](tx, KindGroup, c, id, "SecurityGroupId", "sg", "InvalidSecurityGroupId.NotFound")
 }
 
