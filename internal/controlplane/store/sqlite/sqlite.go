@@ -23,6 +23,8 @@ import (
 type Store struct {
 	wdb *sql.DB // exactly one connection: all writes go through it
 	rdb *sql.DB // read-only connection pool for View and friends
+	// Prepared statements of each.
+	wst, rst *stmtCache
 
 	// wlock serializes Update. It is a 1-slot semaphore rather than a mutex
 	// so waiting for it honours ctx and Close.
@@ -126,11 +128,21 @@ func (s *Store) open(path, syncMode string) error {
 	n := max(4, runtime.GOMAXPROCS(0))
 	s.rdb.SetMaxOpenConns(n)
 	s.rdb.SetMaxIdleConns(n)
-	return nil
+	if s.wst, err = newStmtCache(ctx, s.wdb, cachedQueries); err != nil {
+		return err
+	}
+	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet})
+	return err
 }
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	if s.wst != nil {
+		s.wst.close()
+	}
+	if s.rst != nil {
+		s.rst.close()
+	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 	}
@@ -333,7 +345,7 @@ func (s *Store) runBatch(batch []*pending) (int64, error) {
 // returns the revision after it. fn's error or panic is left in p.
 func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, p *pending) (rev int64, err error) {
 	t := &writeTx{
-		readTx: readTx{ctx: ctx, tx: sqlTx, rev: base},
+		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: s.wst, rev: base},
 		next:   base + 1,
 		index:  map[recordKey]int{},
 	}
@@ -351,13 +363,11 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, p *pendin
 	}
 	rev = t.next
 	for i, c := range t.changes {
-		if _, err := sqlTx.ExecContext(ctx,
-			`INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
+		if err := t.exec(queryChange, rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
 			return 0, fmt.Errorf("sqlite: write change log: %w", err)
 		}
 	}
-	if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision'`, rev); err != nil {
+	if err := t.exec(queryRevision, rev); err != nil {
 		return 0, fmt.Errorf("sqlite: write revision: %w", err)
 	}
 	return rev, nil
@@ -399,7 +409,7 @@ func (s *Store) read(ctx context.Context, fn func(*readTx) error) error {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer sqlTx.Rollback() // read-only: rollback just ends the snapshot
-	t := &readTx{ctx: ctx, tx: sqlTx}
+	t := &readTx{ctx: ctx, tx: sqlTx, stmts: s.rst}
 	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&t.rev); err != nil {
 		return fmt.Errorf("sqlite: read revision: %w", err)
 	}
@@ -483,12 +493,85 @@ func (s *Store) WaitRevision(ctx context.Context, after int64) (int64, error) {
 
 var errTxDone = errors.New("sqlite: transaction used after its callback returned")
 
+// stmtCache keeps the statements of one *sql.DB prepared: the driver
+// prepares a statement anew for every query otherwise, which costs as much
+// as running a small one. The statements are prepared when the store
+// opens: preparing on the DB later could wait for a connection that a
+// transaction of the same goroutine holds (the writer has only one).
+type stmtCache struct {
+	m map[string]*sql.Stmt
+}
+
+// cachedQueries are the statements run in transactions.
+var cachedQueries = []string{
+	queryGet, queryPut, queryChange, queryRevision,
+}
+
+const (
+	queryGet = `SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`
+	queryPut = `INSERT INTO resources (kind, id, account, region, data, revision) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (kind, id) DO UPDATE SET
+	account = excluded.account, region = excluded.region,
+	data = excluded.data, revision = excluded.revision`
+	queryChange   = `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	queryRevision = `UPDATE meta SET value = ? WHERE key = 'revision'`
+)
+
+func newStmtCache(ctx context.Context, db *sql.DB, queries []string) (*stmtCache, error) {
+	c := &stmtCache{m: map[string]*sql.Stmt{}}
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+// in returns query prepared, for use in tx (prepared in tx alone if it is
+// not one of the cached statements).
+func (c *stmtCache) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := c.m[query]; ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// exec runs a cached statement in the transaction.
+func (t *readTx) exec(query string, args ...any) error {
+	st, err := t.stmts.in(t.ctx, t.tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(t.ctx, args...)
+	return err
+}
+
+// queryRow runs a cached single-row query in the transaction.
+func (t *readTx) queryRow(query string, args ...any) (*sql.Row, error) {
+	st, err := t.stmts.in(t.ctx, t.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(t.ctx, args...), nil
+}
+
 // readTx implements store.ReadTx on a *sql.Tx (read-only or read-write).
 type readTx struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	rev  int64
-	done bool
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *stmtCache
+	rev   int64
+	done  bool
 }
 
 func (t *readTx) Revision() int64 { return t.rev }
@@ -498,9 +581,10 @@ func (t *readTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
 		return store.Record{}, false, errTxDone
 	}
 	r := store.Record{Kind: kind, ID: id}
-	err := t.tx.QueryRowContext(t.ctx,
-		`SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`,
-		string(kind), id).Scan(&r.Account, &r.Region, &r.Data, &r.Revision)
+	row, err := t.queryRow(queryGet, string(kind), id)
+	if err == nil {
+		err = row.Scan(&r.Account, &r.Region, &r.Data, &r.Revision)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, false, nil
 	}
@@ -640,12 +724,7 @@ func (t *writeTx) Put(r store.Record) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `
-INSERT INTO resources (kind, id, account, region, data, revision) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (kind, id) DO UPDATE SET
-	account = excluded.account, region = excluded.region,
-	data = excluded.data, revision = excluded.revision`,
-		string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
+	if err := t.exec(queryPut, string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
 	}
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut})
