@@ -72,6 +72,8 @@ var (
 	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
 	profile = flag.String("cpuprofile", "", "write the Palisade server's CPU profile to this file")
 	only    = flag.String("only", "", "measure only the requests whose name contains this")
+	memory  = flag.Bool("memory", false, "report the in-memory view's size on the 10k-instance benchmark cloud, and exit")
+	soak    = flag.Duration("soak", 0, "after the measurements, run reads and writes for this long, sampling the server's RSS")
 )
 
 func main() {
@@ -83,6 +85,10 @@ func main() {
 		return
 	case "noop":
 		serveNoop()
+		return
+	}
+	if *memory {
+		viewSize()
 		return
 	}
 	if *quick {
@@ -159,6 +165,32 @@ func main() {
 			"AuthorizeSecurityGroup", n, p.rate, o.rate, p.rate/fsyncs, p.cpu, o.cpu, p.p50, p.p99, pal.rss()>>20)
 	}
 	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
+	if *soak > 0 {
+		soakRun(pal, *soak)
+	}
+}
+
+// soakRun mixes reads and writes (16 clients) for d and prints the
+// server's RSS every tenth of it: flat, or growing.
+func soakRun(pal *child, d time.Duration) {
+	fmt.Printf("\nsoak: 16 clients, 3 reads of each kind per write, %s\n", d)
+	step := d / 10
+	mix := func(i int) map[string]string {
+		return readActions[i%2].params(i)
+	}
+	saved := *dur
+	*dur = step
+	defer func() { *dur = saved }()
+	for k := range 10 {
+		var r result
+		if k%2 == 0 {
+			r = measure(pal, 16, mix)
+		} else {
+			r = measure(pal, 16, writeParams)
+		}
+		fmt.Printf("  t=%-6s RSS %3d MiB (peak %3d MiB), %5.0f req/s\n", (time.Duration(k+1) * step).Round(time.Second),
+			pal.rss()>>20, pal.hwm()>>20, r.rate)
+	}
 }
 
 type readAction struct {
