@@ -173,7 +173,7 @@ func main() {
 // soakRun mixes reads and writes (16 clients) for d and prints the
 // server's RSS every tenth of it: flat, or growing.
 func soakRun(pal *child, d time.Duration) {
-	fmt.Printf("\nsoak: 16 clients, 3 reads of each kind per write, %s\n", d)
+	fmt.Printf("\nsoak: 16 clients, read and write phases in turn, %s\n", d)
 	step := d / 10
 	mix := func(i int) map[string]string {
 		return readActions[i%2].params(i)
