@@ -65,7 +65,8 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 	return nil, nil, false, nil
 }
 
-// indexedMembers is members answered from the view's group index.
+// indexedMembers is members answered from the view's group index. The
+// instances may be the view's shared values: callers only read them.
 func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, c Caller, groupID string) ([]*model.Instance, error) {
 	ids := snap.Indexed(KindInstance, byGroup, groupID)
 	if len(dirty) > 0 {
@@ -96,9 +97,13 @@ func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool,
 		if rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
 			continue
 		}
-		in, err := decode[model.Instance](rec)
-		if err != nil {
-			return nil, err
+		// The view's own value when unchanged: members are only read.
+		in, isIn := rec.Object.(*model.Instance)
+		if !isIn {
+			var err error
+			if in, err = decode[model.Instance](rec); err != nil {
+				return nil, err
+			}
 		}
 		if slices.Contains(in.SecurityGroups, groupID) {
 			out = append(out, in)

@@ -227,7 +227,8 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	}
 }
 
-// members returns the instances of the caller's account in a group.
+// members returns the instances of the caller's account in a group, for
+// reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
 	if snap, dirty, ok, err := indexed(tx); err != nil {
 		return nil, err
