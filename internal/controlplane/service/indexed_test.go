@@ -114,6 +114,7 @@ func TestGroupPageFromIndexes(t *testing.T) {
 			t.Errorf("page %+v:\nindexed %+v\nscan    %+v", pg, flat(got), flat(want))
 		}
 	}
+	viewMatchesStore(t, e)
 }
 
 // flat prints a listing without pointers.

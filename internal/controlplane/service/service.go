@@ -11,6 +11,14 @@
 // (AccountCaller). A mutating input embeds Idempotency: a retry with its
 // ClientToken returns the first result.
 //
+// Reads are served from an in-memory view of the store (package view),
+// which New starts: typed, indexed, at a known revision, and never behind
+// a write already answered (read-your-writes, linearizable with the
+// sqlite store). Writes run in the store's transaction (group-committed by
+// the sqlite backend) and check invariants against the view's indexes plus
+// what changed since its revision (indexed.go), then answer once the view
+// holds them.
+//
 // One file per resource: groups.go, rules.go, membership.go, instances.go,
 // vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
 // prefixlists.go, tags.go, regions.go, accounts.go, hosts.go (the agents'

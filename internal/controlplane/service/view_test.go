@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -90,4 +91,44 @@ func TestReadYourWrites(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The reads and writes above shared the view's values: none changed.
+	for w := range writers {
+		e.s.Revoke(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: groups[w], Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "TCP", PortRange: "1000/1000", SourceCidrIp: "10.0.0.0/8"}}})
+		e.s.ModifySecurityGroupAttribute(e.ctx, ModifyGroupInput{Caller: e.c, SecurityGroupID: groups[w], Description: new("changed")})
+	}
+	viewMatchesStore(t, e)
+}
+
+// viewMatchesStore fails unless every record of the view equals its JSON
+// in the store: reads and writes that share the view's values must never
+// modify them.
+func viewMatchesStore(t *testing.T, e *env) {
+	t.Helper()
+	snap, err := e.s.view.Snapshot(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.s.Store.View(e.ctx, func(tx store.ReadTx) error {
+		if tx.Revision() != snap.Revision() {
+			t.Fatalf("view at %d, store at %d", snap.Revision(), tx.Revision())
+		}
+		for kind, dec := range Kinds {
+			recs, err := tx.List(kind, store.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := snap.Count(kind, store.Query{}); n != len(recs) {
+				t.Errorf("%s: %d in the view, %d in the store", kind, n, len(recs))
+			}
+			for _, r := range recs {
+				want, _ := dec(r.Data)
+				got := snap.Record(kind, r.ID)
+				if got == nil || !reflect.DeepEqual(got.Object, want) {
+					t.Errorf("%s/%s differs from the store:\nview  %+v\nstore %+v", kind, r.ID, got, want)
+				}
+			}
+		}
+		return nil
+	})
 }
