@@ -21,6 +21,31 @@ var Indexes = []view.Index{
 type viewTx struct {
 	store.Tx
 	view *view.View
+	// What indexed found at its first call, kept current by Put and Delete.
+	snap  *view.Snapshot
+	dirty map[store.Kind]map[string]bool
+}
+
+// Put implements store.Tx, noting the record as changed since the view.
+func (t *viewTx) Put(r store.Record) error {
+	t.note(r.Kind, r.ID)
+	return t.Tx.Put(r)
+}
+
+// Delete implements store.Tx, noting the record as changed since the view.
+func (t *viewTx) Delete(kind store.Kind, id string) error {
+	t.note(kind, id)
+	return t.Tx.Delete(kind, id)
+}
+
+func (t *viewTx) note(kind store.Kind, id string) {
+	if t.dirty == nil {
+		return // indexed has not looked yet; it will see this write
+	}
+	if t.dirty[kind] == nil {
+		t.dirty[kind] = map[string]bool{}
+	}
+	t.dirty[kind][id] = true
 }
 
 // changesSince is a write transaction that lists what changed after a
@@ -44,11 +69,16 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 	case *view.Snapshot:
 		return t, nil, true, nil
 	case *viewTx:
+		if t.dirty != nil {
+			return t.snap, t.dirty, true, nil
+		}
 		cs, isCS := t.Tx.(changesSince)
 		snap := t.view.Current()
 		if !isCS || snap == nil {
 			return nil, nil, false, nil
 		}
+		// Once per transaction: what the transaction writes afterwards,
+		// Put and Delete add.
 		changes, err := cs.ChangesSince(snap.Revision())
 		if err != nil {
 			return nil, nil, false, err
@@ -60,6 +90,7 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 			}
 			dirty[c.Kind][c.ID] = true
 		}
+		t.snap, t.dirty = snap, dirty
 		return snap, dirty, true, nil
 	}
 	return nil, nil, false, nil
