@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -48,7 +49,22 @@ func TestKeyRemovedIsRefusedAtOnce(t *testing.T) {
 // batches), each writer's next read sees its own write, and every write
 // answered before it.
 func TestReadYourWrites(t *testing.T) {
-	e := newEnv(t)
+	t.Run("linearizable reads", func(t *testing.T) { readYourWrites(t, newEnv(t)) })
+	t.Run("writes wait for the view", func(t *testing.T) {
+		// A store that cannot tell its revision cheaply: reads take the
+		// view as it is, and each write waits for the view to hold it.
+		e := newEnv(t)
+		e.s.Store = struct{ store.Store }{e.s.Store}
+		e.s.view = view.New(e.s.Store, Kinds, Indexes...)
+		t.Cleanup(e.s.view.Close)
+		if e.s.view.Linearizable() {
+			t.Fatal("the wrapped store still reports its revision")
+		}
+		readYourWrites(t, e)
+	})
+}
+
+func readYourWrites(t *testing.T, e *env) {
 	vpc := e.vpc()
 	const writers, each = 8, 15
 	groups := make([]string, writers)

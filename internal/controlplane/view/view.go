@@ -114,6 +114,14 @@ func (v *View) Wait(ctx context.Context, rev int64) (*Snapshot, error) {
 	}
 }
 
+// Linearizable reports whether Snapshot waits for every committed write
+// (the store tells its revision): then a writer need not wait for the view
+// before answering, since the reads that follow will.
+func (v *View) Linearizable() bool {
+	_, ok := v.st.(currentRevisioner)
+	return ok
+}
+
 // Snapshot returns a snapshot holding every write the store has committed
 // (when the store can tell its revision cheaply; otherwise the latest).
 func (v *View) Snapshot(ctx context.Context) (*Snapshot, error) {
