@@ -83,6 +83,9 @@ type describeSecurityGroupsResponse struct {
 	SecurityGroups struct{ SecurityGroup []securityGroupItem }
 }
 
+// SlicesComplete: the handler makes every list (Tags included) non-nil.
+func (*describeSecurityGroupsResponse) SlicesComplete() {}
+
 func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
@@ -140,6 +143,9 @@ type describeSecurityGroupAttributeResponse struct {
 	NextToken         string
 	Permissions       struct{ Permission []permissionItem }
 }
+
+// SlicesComplete: the handler makes Permission non-nil; items have no lists.
+func (*describeSecurityGroupAttributeResponse) SlicesComplete() {}
 
 func (s *Service) describeSecurityGroupAttribute(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -37,8 +38,64 @@ func encodeResult(req *Request, result any) (body []byte, contentType string, er
 		body, err = encodeXML(req.Action+"Response", result)
 		return body, contentTypeXML, err
 	}
-	body, err = encodeJSON(withEmptySlices(result))
+	if !slicesComplete(result) {
+		result = withEmptySlices(result)
+	}
+	body, err = encodeJSON(result)
 	return body, contentTypeJSON, err
+}
+
+// Complete is a response whose slices are all non-nil by construction, so
+// that they encode as [] as ECS writes them: the encoder skips the
+// reflective pass (withEmptySlices) that would make them so. A type must
+// declare it itself; embedding a Complete type does not make one (see
+// slicesComplete).
+type Complete interface{ SlicesComplete() }
+
+// slicesComplete reports whether result needs no withEmptySlices pass: a
+// bare *Base, or a type whose own SlicesComplete method is declared on it
+// (a method promoted from an embedded field does not count, since the
+// embedding type may add slices).
+func slicesComplete(result any) bool {
+	if _, ok := result.(*Base); ok {
+		return true
+	}
+	if _, ok := result.(Complete); !ok {
+		return false
+	}
+	t := reflect.TypeOf(result)
+	if v, ok := completeTypes.Load(t); ok {
+		return v.(bool)
+	}
+	own := !promoted(t, "SlicesComplete")
+	completeTypes.Store(t, own)
+	return own
+}
+
+// completeTypes caches slicesComplete's answer by type.
+var completeTypes sync.Map
+
+// promoted reports whether method name of t comes from an embedded field.
+func promoted(t reflect.Type, name string) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.Anonymous {
+			continue
+		}
+		if _, ok := f.Type.MethodByName(name); ok {
+			return true
+		}
+		if _, ok := reflect.PointerTo(f.Type).MethodByName(name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // errorBody is the ECS error envelope.

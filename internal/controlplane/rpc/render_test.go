@@ -112,3 +112,31 @@ func TestEncodeResultUnsupported(t *testing.T) {
 		t.Fatal("want error")
 	}
 }
+
+type completeResp struct {
+	Base
+	List []string
+}
+
+func (*completeResp) SlicesComplete() {}
+
+type embedsComplete struct {
+	completeResp
+	Other []int
+}
+
+func TestSlicesComplete(t *testing.T) {
+	for _, tt := range []struct {
+		v    any
+		want bool
+	}{
+		{&Base{}, true},
+		{&completeResp{}, true},
+		{&embedsComplete{}, false}, // promoted: the embedding type may add lists
+		{&struct{ Base }{}, false},
+	} {
+		if got := slicesComplete(tt.v); got != tt.want {
+			t.Errorf("slicesComplete(%T) = %v, want %v", tt.v, got, tt.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", contentType)
+	// With a length the body goes out in one write, not chunked.
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Header().Set("x-acs-request-id", req.RequestID)
 	w.WriteHeader(status)
 	w.Write(body)

@@ -50,7 +50,7 @@ func (s *Service) createAccount(ctx context.Context, name, keyID, secret string)
 // created reports whether a key was made (so it can be shown once).
 func (s *Service) Bootstrap(ctx context.Context, id, secret string) (key model.AccessKey, created bool, err error) {
 	var acct *model.Account
-	err = s.Store.View(ctx, func(tx store.ReadTx) error {
+	err = s.read(ctx, func(tx store.ReadTx) error {
 		a, ok, err := store.GetAs[model.Account](tx, KindAccount, FirstAccountUID)
 		if ok {
 			acct = &a
@@ -92,7 +92,7 @@ func (s *Service) Bootstrap(ctx context.Context, id, secret string) (key model.A
 func (s *Service) LookupSecret(id string) (string, bool) {
 	var secret string
 	var ok bool
-	s.Store.View(context.Background(), func(tx store.ReadTx) error {
+	s.read(context.Background(), func(tx store.ReadTx) error {
 		k, found, err := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
 		secret, ok = k.Secret, found && err == nil
 		return nil
@@ -103,7 +103,7 @@ func (s *Service) LookupSecret(id string) (string, bool) {
 // AccountOfKey returns the account UID an access key belongs to.
 func (s *Service) AccountOfKey(ctx context.Context, id string) (string, bool) {
 	var acct string
-	s.Store.View(ctx, func(tx store.ReadTx) error {
+	s.read(ctx, func(tx store.ReadTx) error {
 		k, found, _ := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
 		if found {
 			acct = k.Account

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -185,6 +187,11 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 		return Listing[GroupSummary]{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[GroupSummary], error) {
+		unfiltered := len(in.IDs) == 0 && in.Name == "" && typ == "" && in.VpcID == "" && network == "" &&
+			in.ResourceGroupID == "" && !in.ServiceManaged && len(in.Tags) == 0
+		if snap, ok := tx.(*view.Snapshot); ok && unfiltered {
+			return groupPage(snap, c, in.Page), nil
+		}
 		all, err := list[model.SecurityGroup](tx, KindGroup, c)
 		if err != nil {
 			return Listing[GroupSummary]{}, err
@@ -220,6 +227,32 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 		slices.SortFunc(items, func(a, b GroupSummary) int { return cmp.Compare(b.Group.ID, a.Group.ID) })
 		return pageOf(items, in.Page), nil
 	})
+}
+
+// groupPage is DescribeSecurityGroups without filters, from the view's
+// indexes: the page is cut from the sorted IDs and only its groups are
+// read and counted, so its cost does not grow with the region.
+func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
+	ids := snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
+	out := Listing[GroupSummary]{Total: len(ids), Items: []GroupSummary{}}
+	if pg.Offset >= len(ids) {
+		return out
+	}
+	end := min(pg.Offset+pg.Size, len(ids))
+	if pg.Tokens && end < len(ids) {
+		out.NextToken = strconv.Itoa(end)
+	}
+	pls := prefixListsOf(snap, c)
+	for k := pg.Offset; k < end; k++ {
+		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
+		g := *r.Object.(*model.SecurityGroup)
+		// An instance joins only groups of its own account and region
+		// (setGroups), so every member counts.
+		n := len(snap.Indexed(KindInstance, byGroup, g.ID))
+		out.Items = append(out.Items, GroupSummary{Group: &g, Members: n, RuleCount: model.RuleCount(&g, pls),
+			AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
+	}
+	return out
 }
 
 // GroupAttributeInput selects a group's rules.

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"sync"
@@ -147,7 +146,7 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 	if err := CheckOperator(c, "PalisadeGetSnapshot"); err != nil {
 		return out, err
 	}
-	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+	err := s.read(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
 		var err error
 		if out.Groups, err = ListAll[model.SecurityGroup](tx, KindGroup); err != nil {
@@ -236,7 +235,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		return Changes{}, ctx.Err()
 	}
 	var out Changes
-	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+	err := s.read(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
 		if out.Revision <= after {
 			out.Revision = max(out.Revision, after)
@@ -282,8 +281,8 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 }
 
 func appendRecord[T any](dst *[]*T, rec store.Record) error {
-	v := new(T)
-	if err := json.Unmarshal(rec.Data, v); err != nil {
+	v, err := decode[T](rec)
+	if err != nil {
 		return err
 	}
 	*dst = append(*dst, v)

@@ -117,19 +117,27 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	if err != nil {
 		return err
 	}
+	snap, dirty, _, err := indexed(tx)
+	if err != nil {
+		return err
+	}
+	others := map[string]*model.SecurityGroup{g.ID: g} // nil: not found
 	for _, in := range ms {
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
-			if id == g.ID {
-				groups = append(groups, g)
-				continue
+			other, seen := others[id]
+			if !seen {
+				var ok bool
+				if other, ok, err = peekGroup(tx, snap, dirty[KindGroup], id); err != nil {
+					return err
+				}
+				if !ok {
+					other = nil
+				}
+				others[id] = other
 			}
-			other, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				groups = append(groups, &other)
+			if other != nil {
+				groups = append(groups, other)
 			}
 		}
 		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {

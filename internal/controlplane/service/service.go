@@ -11,6 +11,14 @@
 // (AccountCaller). A mutating input embeds Idempotency: a retry with its
 // ClientToken returns the first result.
 //
+// Reads are served from an in-memory view of the store (package view),
+// which New starts: typed, indexed, at a known revision, and never behind
+// a write already answered (read-your-writes, linearizable with the
+// sqlite store). Writes run in the store's transaction (group-committed by
+// the sqlite backend) and check invariants against the view's indexes plus
+// what changed since its revision (indexed.go), then answer once the view
+// holds them.
+//
 // One file per resource: groups.go, rules.go, membership.go, instances.go,
 // vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
 // prefixlists.go, tags.go, regions.go, accounts.go, hosts.go (the agents'
@@ -26,6 +34,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -54,12 +63,60 @@ type Service struct {
 	Stopping context.Context
 
 	hosts *hostTable // what the agents report; see hosts.go
+	// view is the store in memory that reads are served from (nil: reads
+	// go to the store); see read.
+	view *view.View
 }
 
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	return &Service{Store: st, hosts: newHostTable(), view: view.New(st, Kinds, Indexes...),
+		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+}
+
+// Kinds are the kinds the service stores, with their model types: what the
+// in-memory view keeps.
+var Kinds = map[store.Kind]view.Decoder{
+	KindAccount:    view.Decode[model.Account],
+	KindAccessKey:  view.Decode[model.AccessKey],
+	KindVPC:        view.Decode[model.VPC],
+	KindVSwitch:    view.Decode[model.VSwitch],
+	KindInstance:   view.Decode[model.Instance],
+	KindGroup:      view.Decode[model.SecurityGroup],
+	KindPrefixList: view.Decode[model.PrefixList],
+	KindEIP:        view.Decode[model.EIP],
+}
+
+// InMemory is the view reads are served from (nil if the service reads the
+// store), for the analysis and the agents' streams.
+func (s *Service) InMemory() *view.View { return s.view }
+
+// read runs fn on the state as of every write answered so far: a snapshot
+// of the in-memory view, or a store transaction without one.
+func (s *Service) read(ctx context.Context, fn func(tx store.ReadTx) error) error {
+	if s.view == nil {
+		return s.Store.View(ctx, fn)
+	}
+	snap, err := s.view.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
+// written waits until reads see a write the store committed at rev, so
+// that a write answers only once the view holds it (read-your-writes).
+// When reads themselves wait for every committed write (Linearizable),
+// the write answers at once: the read that follows waits instead, if the
+// view has not caught up by then, and the writer's next batch is not held
+// up by the view.
+func (s *Service) written(ctx context.Context, rev int64) error {
+	if s.view == nil || rev == 0 || s.view.Linearizable() {
+		return nil
+	}
+	_, err := s.view.Wait(ctx, rev)
+	return err
 }
 
 // Caller is who acts and in which region. Region may be empty for the few
@@ -73,7 +130,7 @@ type Caller struct {
 // needRegion is false for the few actions that take no RegionId.
 func (s *Service) CallerOf(ctx context.Context, accessKeyID, region string, needRegion bool) (Caller, error) {
 	var c Caller
-	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+	err := s.read(ctx, func(tx store.ReadTx) error {
 		k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, accessKeyID)
 		if err != nil {
 			return err

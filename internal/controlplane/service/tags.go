@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -47,8 +46,8 @@ var taggables = map[string]taggable{
 // writes the record back under its owner and region.
 func loadTagged[T any](kind store.Kind, tags func(*T) *[]model.Tag) func(store.Record) (*tagged, error) {
 	return func(rec store.Record) (*tagged, error) {
-		v := new(T)
-		if err := json.Unmarshal(rec.Data, v); err != nil {
+		v, err := decode[T](rec)
+		if err != nil {
 			return nil, err
 		}
 		return &tagged{ID: rec.ID, Tags: *tags(v), save: func(tx store.Tx, t []model.Tag) error {

@@ -49,7 +49,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	if len(token) > MaxClientToken {
 		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d ASCII characters.", MaxClientToken)
 	}
-	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		var hash string
 		if token != "" {
 			hash = idem.fingerprint(input)
@@ -64,7 +64,11 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 				return json.Unmarshal(t.Response, &out)
 			}
 		}
-		res, err := fn(tx)
+		var wtx store.Tx = tx
+		if s.view != nil {
+			wtx = &viewTx{Tx: tx, view: s.view}
+		}
+		res, err := fn(wtx)
 		if err != nil {
 			return err
 		}
@@ -78,6 +82,9 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 		}
 		return nil
 	})
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
 	if err != nil {
 		var zero T
 		return zero, err
@@ -88,7 +95,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 // View runs a read in one consistent snapshot.
 func View[T any](s *Service, ctx context.Context, fn func(tx store.ReadTx) (T, error)) (T, error) {
 	var out T
-	err := s.Store.View(ctx, func(tx store.ReadTx) error {
+	err := s.read(ctx, func(tx store.ReadTx) error {
 		var err error
 		out, err = fn(tx)
 		return err
@@ -114,7 +121,17 @@ func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, n
 	if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
 		return nil, ecserr.New(http.StatusNotFound, notFound, "The specified %s %q does not exist in this account and region.", param, id)
 	}
+	return decode[T](rec)
+}
+
+// decode returns a record's value as a fresh *T: a shallow copy of the
+// view's object (reads must not modify its slices), or its JSON decoded.
+func decode[T any](rec store.Record) (*T, error) {
 	v := new(T)
+	if o, ok := rec.Object.(*T); ok {
+		*v = *o
+		return v, nil
+	}
 	if err := json.Unmarshal(rec.Data, v); err != nil {
 		return nil, err
 	}
@@ -123,6 +140,9 @@ func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, n
 
 // GetGroup loads a security group of the caller.
 func GetGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
+	if g, err := viewGroup(tx, c, id); g != nil || err != nil {
+		return g, err
+	}
 	return get[model.SecurityGroup](tx, KindGroup, c, id, "SecurityGroupId", "sg", "InvalidSecurityGroupId.NotFound")
 }
 
@@ -170,8 +190,8 @@ func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, er
 	}
 	out := make([]*T, 0, len(recs))
 	for _, r := range recs {
-		v := new(T)
-		if err := json.Unmarshal(r.Data, v); err != nil {
+		v, err := decode[T](r)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
@@ -207,8 +227,14 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	}
 }
 
-// members returns the instances of the caller's account in a group.
+// members returns the instances of the caller's account in a group, for
+// reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	if snap, dirty, ok, err := indexed(tx); err != nil {
+		return nil, err
+	} else if ok {
+		return indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
+	}
 	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
 	if err != nil {
 		return nil, err

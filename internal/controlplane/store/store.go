@@ -24,6 +24,11 @@ type Record struct {
 	Account string // owning account UID ("" for global records)
 	Region  string // "" for global records
 	Data    []byte // JSON document, opaque to the store
+	// Object, when set, is the document already decoded (a pointer to the
+	// model type of its kind): in-memory views (package view) serve
+	// records this way instead of JSON. It is shared and must not be
+	// modified; store backends leave it nil and ignore it in Put.
+	Object any
 	// Revision is the store revision of the last write to this record. It is
 	// set by the store; the value passed to Tx.Put is ignored.
 	Revision int64

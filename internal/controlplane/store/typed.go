@@ -5,12 +5,16 @@ import (
 	"fmt"
 )
 
-// GetAs reads record (kind, id) and decodes its JSON document into a T.
+// GetAs reads record (kind, id) and decodes its JSON document into a T (or
+// copies its Object, shallowly: the copy shares slices with the view).
 // ok is false (and v the zero T) if the record does not exist.
 func GetAs[T any](tx ReadTx, kind Kind, id string) (v T, ok bool, err error) {
 	r, ok, err := tx.Get(kind, id)
 	if err != nil || !ok {
 		return v, false, err
+	}
+	if o, isT := r.Object.(*T); isT {
+		return *o, true, nil
 	}
 	if err := json.Unmarshal(r.Data, &v); err != nil {
 		return v, false, fmt.Errorf("store: decode %s/%s: %w", kind, id, err)
@@ -27,6 +31,10 @@ func ListAs[T any](tx ReadTx, kind Kind, q Query) ([]T, error) {
 	}
 	out := make([]T, len(rs))
 	for i, r := range rs {
+		if o, isT := r.Object.(*T); isT {
+			out[i] = *o
+			continue
+		}
 		if err := json.Unmarshal(r.Data, &out[i]); err != nil {
 			return nil, fmt.Errorf("store: decode %s/%s: %w", kind, r.ID, err)
 		}

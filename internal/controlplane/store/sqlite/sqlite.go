@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,14 @@ import (
 type Store struct {
 	wdb *sql.DB // exactly one connection: all writes go through it
 	rdb *sql.DB // read-only connection pool for View and friends
+	// Prepared statements of each.
+	wst, rst *stmtCache
 
 	// wlock serializes Update. It is a 1-slot semaphore rather than a mutex
 	// so waiting for it honours ctx and Close.
 	wlock chan struct{}
+	qmu   sync.Mutex
+	queue []*pending // Updates waiting for the next batch
 
 	mu     sync.Mutex
 	rev    int64         // last committed revision, for WaitRevision
@@ -123,11 +128,21 @@ func (s *Store) open(path, syncMode string) error {
 	n := max(4, runtime.GOMAXPROCS(0))
 	s.rdb.SetMaxOpenConns(n)
 	s.rdb.SetMaxIdleConns(n)
-	return nil
+	if s.wst, err = newStmtCache(ctx, s.wdb, cachedQueries); err != nil {
+		return err
+	}
+	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet})
+	return err
 }
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	if s.wst != nil {
+		s.wst.close()
+	}
+	if s.rst != nil {
+		s.rst.close()
+	}
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 	}
@@ -162,23 +177,125 @@ func (s *Store) isClosed() bool {
 
 const selectRevision = `SELECT value FROM meta WHERE key = 'revision'`
 
-// Update implements store.Store.
+// maxBatch bounds how many Updates share one transaction, so that one
+// commit's latency stays bounded under load.
+const maxBatch = 256
+
+// pending is an Update waiting to be committed.
+type pending struct {
+	ctx      context.Context
+	fn       func(store.Tx) error
+	rev      int64
+	err      error
+	panicked bool
+	pval     any
+	done     chan struct{} // closed once the batch holding it is durable (or failed)
+}
+
+// Update implements store.Store with group commit: concurrent Updates are
+// queued, and whichever caller takes the write lock runs every queued fn,
+// in order, in one SQLite transaction, each under its own savepoint (so a
+// failing fn rolls back only its writes) and with its own revision, then
+// commits once — one fsync for the batch — and only then answers them all.
+// Each fn sees the writes of those before it, so the outcome is that of
+// running them one after the other; an Update returns only once its writes
+// are durable (synchronous=FULL), or with the error that lost them.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
 	if s.isClosed() {
 		return 0, store.ErrClosed
 	}
-	select {
-	case s.wlock <- struct{}{}:
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-s.closed:
-		return 0, store.ErrClosed
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	defer func() { <-s.wlock }()
-	if s.isClosed() {
-		return 0, store.ErrClosed
+	p := &pending{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	s.qmu.Unlock()
+	for waiting := true; waiting; {
+		select {
+		case <-p.done:
+			waiting = false
+		case s.wlock <- struct{}{}:
+			s.commitQueued()
+			<-s.wlock
+		case <-ctx.Done():
+			if s.dequeue(p) {
+				return 0, ctx.Err()
+			}
+			<-p.done // already in a batch: its outcome stands
+			waiting = false
+		case <-s.closed:
+			if s.dequeue(p) {
+				return 0, store.ErrClosed
+			}
+			<-p.done
+			waiting = false
+		}
 	}
+	if p.panicked {
+		panic(p.pval)
+	}
+	if p.err != nil {
+		return 0, p.err
+	}
+	return p.rev, nil
+}
 
+// dequeue removes p from the queue; false if a batch has taken it.
+func (s *Store) dequeue(p *pending) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	for i, q := range s.queue {
+		if q == p {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// commitQueued runs the queued Updates (at most maxBatch) as one batch.
+// The caller holds wlock.
+func (s *Store) commitQueued() {
+	s.qmu.Lock()
+	n := min(len(s.queue), maxBatch)
+	batch := slices.Clone(s.queue[:n])
+	s.queue = append(s.queue[:0], s.queue[n:]...)
+	s.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	defer func() {
+		for _, p := range batch {
+			close(p.done)
+		}
+	}()
+	fail := func(err error) {
+		for _, p := range batch {
+			if p.err == nil && !p.panicked {
+				p.err, p.rev = err, 0
+			}
+		}
+	}
+	if s.isClosed() {
+		fail(store.ErrClosed)
+		return
+	}
+	rev, err := s.runBatch(batch)
+	if err != nil {
+		fail(err)
+		return
+	}
+	s.advance(rev)
+}
+
+// runBatch runs a batch in one transaction and commits it; it returns the
+// revision after the batch.
+func (s *Store) runBatch(batch []*pending) (int64, error) {
+	// The batch's statements are not cancelled with any one caller's
+	// context: SQLite rolls back the whole transaction when a write is
+	// interrupted.
+	ctx := context.Background()
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: begin: %w", err)
@@ -186,45 +303,72 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	committed := false
 	defer func() {
 		if !committed {
-			sqlTx.Rollback() // also on panic in fn
+			sqlTx.Rollback()
 		}
 	}()
-
-	var base int64
-	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&base); err != nil {
+	var rev int64
+	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&rev); err != nil {
 		return 0, fmt.Errorf("sqlite: read revision: %w", err)
 	}
-	t := &writeTx{
-		readTx: readTx{ctx: ctx, tx: sqlTx, rev: base},
-		next:   base + 1,
-		index:  map[recordKey]int{},
-	}
-	err = fn(t)
-	t.done = true
-	if err != nil {
-		return 0, err
-	}
-
-	rev := base
-	if len(t.changes) > 0 {
-		rev = t.next
-		for i, c := range t.changes {
-			if _, err := sqlTx.ExecContext(ctx,
-				`INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
-				return 0, fmt.Errorf("sqlite: write change log: %w", err)
-			}
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.err = err
+			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'revision'`, rev); err != nil {
-			return 0, fmt.Errorf("sqlite: write revision: %w", err)
+		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			return 0, fmt.Errorf("sqlite: savepoint: %w", err)
+		}
+		next, logErr := s.runOne(context.WithoutCancel(p.ctx), sqlTx, rev, p)
+		if logErr != nil || p.err != nil || p.panicked {
+			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+				return 0, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+			}
+			if p.err == nil && !p.panicked {
+				p.err = logErr
+			}
+		} else {
+			rev = next
+			p.rev = rev
+		}
+		if _, err := sqlTx.ExecContext(ctx, `RELEASE w`); err != nil {
+			return 0, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
-	if rev != base {
-		s.advance(rev)
+	return rev, nil
+}
+
+// runOne runs one Update's fn on base and writes its change log; it
+// returns the revision after it. fn's error or panic is left in p.
+func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, p *pending) (rev int64, err error) {
+	t := &writeTx{
+		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: s.wst, rev: base},
+		next:   base + 1,
+		index:  map[recordKey]int{},
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				p.panicked, p.pval = true, v
+			}
+		}()
+		p.err = p.fn(t)
+	}()
+	t.done = true
+	if p.err != nil || p.panicked || len(t.changes) == 0 {
+		return base, nil
+	}
+	rev = t.next
+	for i, c := range t.changes {
+		if err := t.exec(queryChange, rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
+			return 0, fmt.Errorf("sqlite: write change log: %w", err)
+		}
+	}
+	if err := t.exec(queryRevision, rev); err != nil {
+		return 0, fmt.Errorf("sqlite: write revision: %w", err)
 	}
 	return rev, nil
 }
@@ -238,6 +382,14 @@ func (s *Store) advance(rev int64) {
 		close(s.notify)
 		s.notify = make(chan struct{})
 	}
+}
+
+// CurrentRevision is the last committed revision, without a query (an
+// in-memory view waits for it to serve linearizable reads).
+func (s *Store) CurrentRevision() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rev
 }
 
 // View implements store.Store.
@@ -257,7 +409,7 @@ func (s *Store) read(ctx context.Context, fn func(*readTx) error) error {
 		return fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer sqlTx.Rollback() // read-only: rollback just ends the snapshot
-	t := &readTx{ctx: ctx, tx: sqlTx}
+	t := &readTx{ctx: ctx, tx: sqlTx, stmts: s.rst}
 	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&t.rev); err != nil {
 		return fmt.Errorf("sqlite: read revision: %w", err)
 	}
@@ -341,12 +493,85 @@ func (s *Store) WaitRevision(ctx context.Context, after int64) (int64, error) {
 
 var errTxDone = errors.New("sqlite: transaction used after its callback returned")
 
+// stmtCache keeps the statements of one *sql.DB prepared: the driver
+// prepares a statement anew for every query otherwise, which costs as much
+// as running a small one. The statements are prepared when the store
+// opens: preparing on the DB later could wait for a connection that a
+// transaction of the same goroutine holds (the writer has only one).
+type stmtCache struct {
+	m map[string]*sql.Stmt
+}
+
+// cachedQueries are the statements run in transactions.
+var cachedQueries = []string{
+	queryGet, queryPut, queryChange, queryRevision,
+}
+
+const (
+	queryGet = `SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`
+	queryPut = `INSERT INTO resources (kind, id, account, region, data, revision) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (kind, id) DO UPDATE SET
+	account = excluded.account, region = excluded.region,
+	data = excluded.data, revision = excluded.revision`
+	queryChange   = `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	queryRevision = `UPDATE meta SET value = ? WHERE key = 'revision'`
+)
+
+func newStmtCache(ctx context.Context, db *sql.DB, queries []string) (*stmtCache, error) {
+	c := &stmtCache{m: map[string]*sql.Stmt{}}
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.m[q] = st
+	}
+	return c, nil
+}
+
+// in returns query prepared, for use in tx (prepared in tx alone if it is
+// not one of the cached statements).
+func (c *stmtCache) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := c.m[query]; ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return tx.PrepareContext(ctx, query)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// exec runs a cached statement in the transaction.
+func (t *readTx) exec(query string, args ...any) error {
+	st, err := t.stmts.in(t.ctx, t.tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(t.ctx, args...)
+	return err
+}
+
+// queryRow runs a cached single-row query in the transaction.
+func (t *readTx) queryRow(query string, args ...any) (*sql.Row, error) {
+	st, err := t.stmts.in(t.ctx, t.tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryRowContext(t.ctx, args...), nil
+}
+
 // readTx implements store.ReadTx on a *sql.Tx (read-only or read-write).
 type readTx struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	rev  int64
-	done bool
+	ctx   context.Context
+	tx    *sql.Tx
+	stmts *stmtCache
+	rev   int64
+	done  bool
 }
 
 func (t *readTx) Revision() int64 { return t.rev }
@@ -356,9 +581,10 @@ func (t *readTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
 		return store.Record{}, false, errTxDone
 	}
 	r := store.Record{Kind: kind, ID: id}
-	err := t.tx.QueryRowContext(t.ctx,
-		`SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`,
-		string(kind), id).Scan(&r.Account, &r.Region, &r.Data, &r.Revision)
+	row, err := t.queryRow(queryGet, string(kind), id)
+	if err == nil {
+		err = row.Scan(&r.Account, &r.Region, &r.Data, &r.Revision)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, false, nil
 	}
@@ -467,6 +693,26 @@ func (t *writeTx) record(c store.Change) {
 	t.changes = append(t.changes, c)
 }
 
+// ChangesSince returns the change-log entries after revision after as this
+// transaction sees them: those committed, those of the Updates before it in
+// its batch, and its own writes so far (with revision t.next). An in-memory
+// view at revision after plus these records is exactly this transaction's
+// state.
+func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	var out []store.Change
+	if after < t.rev {
+		var err error
+		out, err = t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return append(out, t.changes...), nil
+}
+
 func (t *writeTx) Put(r store.Record) error {
 	if t.done {
 		return errTxDone
@@ -478,12 +724,7 @@ func (t *writeTx) Put(r store.Record) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `
-INSERT INTO resources (kind, id, account, region, data, revision) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (kind, id) DO UPDATE SET
-	account = excluded.account, region = excluded.region,
-	data = excluded.data, revision = excluded.revision`,
-		string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
+	if err := t.exec(queryPut, string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
 	}
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut})

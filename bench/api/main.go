@@ -1,0 +1,478 @@
+// Command api measures Palisade's API server against a no-op server on the
+// same machine, in one run, on loopback:
+//
+//   - the server under test is Palisade (a child process: durable SQLite
+//     store, synchronous=FULL) seeded with one VPC, 50 groups of 20 rules
+//     and 200 instances;
+//   - the baseline is a no-op server (also a child process) that parses the
+//     request as Palisade does, verifies the same V1 signature (with its
+//     nonce cache) and replays Palisade's own answer bytes for the action;
+//   - reads: DescribeSecurityGroups (a page of 50) and
+//     DescribeSecurityGroupAttribute, as a share of the no-op's rate;
+//   - writes: AuthorizeSecurityGroup/RevokeSecurityGroup pairs, as a
+//     multiple of this disk's single-writer fsync rate measured in the run;
+//   - server CPU per request, p50/p99 latency and the server's RSS.
+//
+// Every run is bounded (-dur per measurement) and the clients are light
+// (V1 signing by hand, no SDK), so that they leave the server the cores.
+//
+// Usage: go run ./bench/api [-quick] [-dur 3s] [-clients 16,32]
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+)
+
+const (
+	keyID   = "LTAIbenchbenchbenchbench"
+	secret  = "benchsecretbenchsecretbenchse"
+	region  = "cn-hangzhou"
+	version = "2014-05-26"
+	groups  = 50
+	rules   = 20
+	members = 200
+)
+
+var (
+	quick   = flag.Bool("quick", false, "short runs (a smoke test, not a measurement)")
+	dur     = flag.Duration("dur", 3*time.Second, "length of each measurement")
+	clients = flag.String("clients", "16,32", "client counts, comma-separated")
+	serve   = flag.String("serve", "", "internal: run a server child (palisade or noop)")
+	db      = flag.String("db", "", "internal: the palisade child's store")
+	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
+	profile = flag.String("cpuprofile", "", "write the Palisade server's CPU profile to this file")
+	only    = flag.String("only", "", "measure only the requests whose name contains this")
+	memory  = flag.Bool("memory", false, "report the in-memory view's size on the 10k-instance benchmark cloud, and exit")
+	soak    = flag.Duration("soak", 0, "after the measurements, run reads and writes for this long, sampling the server's RSS")
+)
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	switch *serve {
+	case "palisade":
+		servePalisade()
+		return
+	case "noop":
+		serveNoop()
+		return
+	}
+	if *memory {
+		viewSize()
+		return
+	}
+	if *quick {
+		*dur, *clients = 300*time.Millisecond, "8"
+	}
+	var counts []int
+	for _, f := range strings.Split(*clients, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			log.Fatalf("-clients %q: want counts like 16,32", *clients)
+		}
+		counts = append(counts, n)
+	}
+	dir, err := os.MkdirTemp("", "palisade-bench-api-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	fsyncs := fsyncRate(dir, min(*dur, time.Second))
+	fmt.Printf("machine: single-writer fsync rate %.0f/s (%s)\n\n", fsyncs, dir)
+
+	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile)
+	defer pal.stop()
+	answers := map[string]string{}
+	for _, a := range readActions {
+		body, err := call(http.DefaultClient, pal.addr, a.params(0))
+		if err != nil {
+			log.Fatalf("%s: %v", a.name, err)
+		}
+		answers[a.params(0)["Action"]] = string(body)
+	}
+	wbody, err := call(http.DefaultClient, pal.addr, writeParamsN(0, 0))
+	if err != nil {
+		log.Fatalf("AuthorizeSecurityGroup: %v", err)
+	}
+	answers["AuthorizeSecurityGroup"], answers["RevokeSecurityGroup"] = string(wbody), string(wbody)
+	if _, err := call(http.DefaultClient, pal.addr, writeParamsN(0, 1)); err != nil {
+		log.Fatalf("RevokeSecurityGroup: %v", err)
+	}
+	rf := filepath.Join(dir, "replay.json")
+	b, _ := json.Marshal(answers)
+	if err := os.WriteFile(rf, b, 0o600); err != nil {
+		log.Fatal(err)
+	}
+	noop := startChild("noop", "-replay", rf)
+	defer noop.stop()
+	fmt.Printf("answer sizes: DescribeSecurityGroups %d B, DescribeSecurityGroupAttribute %d B\n\n",
+		len(answers["DescribeSecurityGroups"]), len(answers["DescribeSecurityGroupAttribute"]))
+
+	fmt.Printf("%-32s %7s | %9s %9s %6s | %8s %8s | %8s %8s | %7s\n",
+		"request", "clients", "pal req/s", "noop req/s", "share", "pal CPU", "noop CPU", "pal p50", "pal p99", "pal RSS")
+	for _, a := range readActions {
+		if !strings.Contains(a.name, *only) {
+			continue
+		}
+		for _, n := range counts {
+			p := measure(pal, n, a.params)
+			o := measure(noop, n, a.params)
+			fmt.Printf("%-32s %7d | %9.0f %9.0f %5.1f%% | %8s %8s | %8s %8s | %5dMiB\n",
+				a.name, n, p.rate, o.rate, 100*p.rate/o.rate, p.cpu, o.cpu, p.p50, p.p99, pal.rss()>>20)
+		}
+	}
+	fmt.Println()
+	fmt.Printf("%-32s %7s | %9s %9s %6s | %8s %8s | %8s %8s | %7s\n",
+		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "×fsync", "pal CPU", "noop CPU", "pal p50", "pal p99", "pal RSS")
+	for _, n := range counts {
+		if !strings.Contains("AuthorizeSecurityGroup", *only) {
+			break
+		}
+		p := measure(pal, n, writeParams)
+		o := measure(noop, n, writeParams)
+		fmt.Printf("%-32s %7d | %9.0f %9.0f %5.2fx | %8s %8s | %8s %8s | %5dMiB\n",
+			"AuthorizeSecurityGroup", n, p.rate, o.rate, p.rate/fsyncs, p.cpu, o.cpu, p.p50, p.p99, pal.rss()>>20)
+	}
+	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
+	if *soak > 0 {
+		soakRun(pal, *soak)
+	}
+}
+
+// soakRun mixes reads and writes (16 clients) for d and prints the
+// server's RSS every tenth of it: flat, or growing.
+func soakRun(pal *child, d time.Duration) {
+	fmt.Printf("\nsoak: 16 clients, read and write phases in turn, %s\n", d)
+	step := d / 10
+	mix := func(i int) map[string]string {
+		return readActions[i%2].params(i)
+	}
+	saved := *dur
+	*dur = step
+	defer func() { *dur = saved }()
+	for k := range 10 {
+		var r result
+		if k%2 == 0 {
+			r = measure(pal, 16, mix)
+		} else {
+			r = measure(pal, 16, writeParams)
+		}
+		fmt.Printf("  t=%-6s RSS %3d MiB (peak %3d MiB), %5.0f req/s\n", (time.Duration(k+1) * step).Round(time.Second),
+			pal.rss()>>20, pal.hwm()>>20, r.rate)
+	}
+}
+
+type readAction struct {
+	name   string
+	params func(i int) map[string]string
+}
+
+var readActions = []readAction{
+	{"DescribeSecurityGroups (50)", func(int) map[string]string {
+		return map[string]string{"Action": "DescribeSecurityGroups", "PageSize": "50", "PageNumber": "1"}
+	}},
+	{"DescribeSecurityGroupAttribute", func(i int) map[string]string {
+		return map[string]string{"Action": "DescribeSecurityGroupAttribute", "SecurityGroupId": groupID(i % groups)}
+	}},
+}
+
+// writeParams authorizes (even n) or revokes (odd n) client i's own rule in
+// a group of its own (clients beyond 50 share groups, on other ports).
+func writeParams(i int) map[string]string { return writeParamsN(i, 0) }
+
+func writeParamsN(i, n int) map[string]string {
+	action := "AuthorizeSecurityGroup"
+	if n%2 == 1 {
+		action = "RevokeSecurityGroup"
+	}
+	port := strconv.Itoa(40000 + i)
+	return map[string]string{"Action": action, "SecurityGroupId": groupID(i % groups), "IpProtocol": "TCP",
+		"PortRange": port + "/" + port, "SourceCidrIp": "192.0.2.0/24", "Policy": "accept", "Priority": "1"}
+}
+
+func groupID(i int) string { return fmt.Sprintf("sg-bench%04d", i) }
+
+// seed is the benchmark's cloud.
+func seed() api.Resources {
+	vpc := &model.VPC{ID: "vpc-bench", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	r := api.Resources{VPCs: []*model.VPC{vpc}}
+	for g := range groups {
+		var rs []model.Rule
+		for k := range rules {
+			rs = append(rs, modeltest.Rule(fmt.Sprintf("sgr-b%d-%d", g, k),
+				fmt.Sprintf("in accept %d TCP %d/%d 10.%d.%d.0/24", 1+k%100, 1000+k, 1000+k, g, k)))
+		}
+		r.Groups = append(r.Groups, modeltest.Group(groupID(g), vpc.ID, "basic", rs...))
+	}
+	for i := range members {
+		ip := fmt.Sprintf("10.0.%d.%d", 1+i/200, 10+i%200)
+		r.Instances = append(r.Instances, modeltest.Instance(fmt.Sprintf("i-bench%04d", i), vpc.ID, ip,
+			groupID(i%groups), groupID((i+1)%groups)))
+	}
+	return r
+}
+
+// servePalisade runs the real server on a durable store, seeded.
+func servePalisade() {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: keyID, AccessKeySecret: secret,
+		Log: nil})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := srv.Ops.Import(ctx, region, seed()); err != nil {
+		log.Fatal(err)
+	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	fmt.Println(srv.Addr)
+	if err := srv.Serve(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// serveNoop parses and verifies as Palisade does, and replays its answers.
+func serveNoop() {
+	b, err := os.ReadFile(*replay)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var answers map[string]string
+	if err := json.Unmarshal(b, &answers); err != nil {
+		log.Fatal(err)
+	}
+	v := &signature.Verifier{Lookup: func(id string) (string, bool) { return secret, id == keyID },
+		Nonces: signature.NewNonceCache(0), Now: time.Now}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ln.Addr())
+	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		query, _ := url.ParseQuery(r.URL.RawQuery)
+		for k, vs := range query {
+			form[k] = vs
+		}
+		if _, e := v.Verify(r, form, body); e != nil {
+			http.Error(w, e.Message, e.Status)
+			return
+		}
+		a := answers[form.Get("Action")]
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(a)))
+		io.WriteString(w, a)
+	})))
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startChild(mode string, args ...string) *child {
+	cmd := exec.Command(os.Args[0], append([]string{"-serve", mode}, args...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		log.Fatalf("%s server did not start: %v", mode, err)
+	}
+	return &child{cmd: cmd, addr: strings.TrimSpace(line)}
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		c.cmd.Process.Kill()
+	}
+}
+
+// cpu is the child's user+system CPU time so far.
+func (c *child) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+func (c *child) status(field string) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func (c *child) rss() int64 { return c.status("VmRSS") }
+func (c *child) hwm() int64 { return c.status("VmHWM") }
+
+type result struct {
+	rate     float64
+	cpu      time.Duration // server CPU per request
+	p50, p99 time.Duration
+}
+
+// measure runs n clients against c for -dur; client i's k-th request has
+// params(i) (for writes, alternating authorize and revoke).
+func measure(c *child, n int, params func(i int) map[string]string) result {
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}}
+	write := params(0)["Action"] == "AuthorizeSecurityGroup"
+	var count, errs atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	cpu0 := c.cpu()
+	start := time.Now()
+	deadline := start.Add(*dur)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for k := 0; time.Now().Before(deadline); k++ {
+				p := params(i)
+				if write {
+					p = writeParamsN(i, k)
+				}
+				t := time.Now()
+				if _, err := call(hc, c.addr, p); err != nil {
+					if errs.Add(1) == 1 {
+						log.Printf("%s: %v", p["Action"], err)
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t))
+				count.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := c.cpu() - cpu0
+	hc.CloseIdleConnections()
+	slices.Sort(lat)
+	r := result{rate: float64(count.Load()) / elapsed.Seconds()}
+	if k := count.Load(); k > 0 {
+		r.cpu = (cpu / time.Duration(k)).Round(time.Microsecond)
+		r.p50 = lat[len(lat)/2].Round(10 * time.Microsecond)
+		r.p99 = lat[len(lat)*99/100].Round(10 * time.Microsecond)
+	}
+	return r
+}
+
+// call signs params with V1 and posts them; a non-200 answer is an error.
+func call(hc *http.Client, addr string, params map[string]string) ([]byte, error) {
+	v := url.Values{}
+	for k, s := range params {
+		v.Set(k, s)
+	}
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	v.Set("Version", version)
+	v.Set("RegionId", region)
+	v.Set("Format", "JSON")
+	v.Set("AccessKeyId", keyID)
+	v.Set("SignatureMethod", "HMAC-SHA1")
+	v.Set("SignatureVersion", "1.0")
+	v.Set("SignatureNonce", hex.EncodeToString(nonce))
+	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
+	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
+	resp, err := hc.Post("http://"+addr+"/", "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// fsyncRate is how many 512-byte write+fsync pairs one writer does per
+// second in dir, for d.
+func fsyncRate(dir string, d time.Duration) float64 {
+	f, err := os.Create(filepath.Join(dir, "fsync.probe"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 512)
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		if _, err := f.WriteAt(buf, int64(n%64)*512); err != nil {
+			log.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			log.Fatal(err)
+		}
+		n++
+	}
+	return float64(n) / time.Since(start).Seconds()
+}

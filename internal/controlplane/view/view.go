@@ -1,0 +1,444 @@
+// Package view keeps the store's resources in memory, decoded and indexed,
+// at a known revision, and follows the store's change log to stay current —
+// what the Kubernetes API server's watch cache and an informer do.
+//
+// Readers take a Snapshot: an immutable value at one revision, loaded with
+// one atomic read, so a reader never waits for a writer and never sees part
+// of a revision (all the changes of the revisions the follower read are
+// applied to a new snapshot, which is then published at once). Applying
+// copies only what changed: the table of each kind written (its ID map and
+// the ID indexes of the scopes written), not the objects of other kinds.
+//
+// A Snapshot implements store.ReadTx, with each record's Object set to the
+// decoded model value and Data nil, so the service's loaders read it as
+// they read the store, without JSON.
+package view
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+)
+
+// Decoder turns a record's JSON document into the value kept in the view
+// (a pointer to a model type), e.g. Decode[model.Instance].
+type Decoder func(data []byte) (any, error)
+
+// Index is a secondary index of a kind: the IDs of its records by each key
+// Keys gives for a record's decoded value (e.g. instances by group).
+type Index struct {
+	Kind store.Kind
+	Name string
+	Keys func(obj any) []string
+}
+
+// View is the in-memory state of a store, kept current by a follower
+// goroutine until the store closes or Close is called.
+type View struct {
+	st      store.Store
+	kinds   map[store.Kind]Decoder
+	indexes map[store.Kind][]Index
+	snap    atomic.Pointer[Snapshot]
+
+	mu     sync.Mutex
+	notify chan struct{} // closed and replaced when snap advances
+	err    error         // why the follower stopped, if it did
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// currentRevisioner is a store that knows its last committed revision
+// without a query (sqlite.Store); reads then wait for the view to hold it,
+// which makes them linearizable: a read sees every write answered before it.
+type currentRevisioner interface{ CurrentRevision() int64 }
+
+// New builds a view of the kinds given (others are not kept) and starts
+// following the store. The first read waits for the initial load.
+func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
+	ctx, cancel := context.WithCancel(context.Background())
+	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	for _, ix := range indexes {
+		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
+	}
+	go v.follow(ctx)
+	return v
+}
+
+// Close stops the follower.
+func (v *View) Close() {
+	v.cancel()
+	<-v.done
+}
+
+// Revision is the revision of the current snapshot (0 before the initial
+// load).
+func (v *View) Revision() int64 {
+	if s := v.snap.Load(); s != nil {
+		return s.rev
+	}
+	return 0
+}
+
+// Current returns the latest snapshot without waiting (nil before the
+// initial load).
+func (v *View) Current() *Snapshot { return v.snap.Load() }
+
+// ErrStopped is returned when the view no longer follows the store.
+var ErrStopped = errors.New("view: not following the store")
+
+// Wait returns a snapshot at revision rev or later.
+func (v *View) Wait(ctx context.Context, rev int64) (*Snapshot, error) {
+	for {
+		v.mu.Lock()
+		s, ch, err := v.snap.Load(), v.notify, v.err
+		v.mu.Unlock()
+		if s != nil && s.rev >= rev {
+			return s, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Linearizable reports whether Snapshot waits for every committed write
+// (the store tells its revision): then a writer need not wait for the view
+// before answering, since the reads that follow will.
+func (v *View) Linearizable() bool {
+	_, ok := v.st.(currentRevisioner)
+	return ok
+}
+
+// Snapshot returns a snapshot holding every write the store has committed
+// (when the store can tell its revision cheaply; otherwise the latest).
+func (v *View) Snapshot(ctx context.Context) (*Snapshot, error) {
+	var want int64
+	if c, ok := v.st.(currentRevisioner); ok {
+		want = c.CurrentRevision()
+	}
+	if s := v.snap.Load(); s != nil && s.rev >= want {
+		return s, nil
+	}
+	return v.Wait(ctx, max(want, 0))
+}
+
+func (v *View) publish(s *Snapshot) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.snap.Store(s)
+	close(v.notify)
+	v.notify = make(chan struct{})
+}
+
+func (v *View) stop(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.err = fmt.Errorf("%w: %v", ErrStopped, err)
+	close(v.notify)
+	v.notify = make(chan struct{})
+}
+
+// follow loads the store, then applies its change log as it grows.
+func (v *View) follow(ctx context.Context) {
+	defer close(v.done)
+	var s *Snapshot
+	for {
+		var err error
+		if s, err = v.load(ctx); err == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
+			v.stop(err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	v.publish(s)
+	for {
+		if _, err := v.st.WaitRevision(ctx, s.rev); err != nil {
+			v.stop(err)
+			return
+		}
+		next, err := v.catchUp(ctx, s)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
+				v.stop(err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // transient (e.g. busy): retry
+			continue
+		}
+		if next != s {
+			s = next
+			v.publish(s)
+		}
+	}
+}
+
+// load reads every record of the view's kinds in one store snapshot.
+func (v *View) load(ctx context.Context) (*Snapshot, error) {
+	s := &Snapshot{tables: map[store.Kind]*table{}}
+	err := v.st.View(ctx, func(tx store.ReadTx) error {
+		s.rev = tx.Revision()
+		for kind, dec := range v.kinds {
+			recs, err := tx.List(kind, store.Query{})
+			if err != nil {
+				return err
+			}
+			t := &table{byID: make(map[string]*store.Record, len(recs)), idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
+			for _, ix := range v.indexes[kind] {
+				t.sec[ix.Name] = map[string][]string{}
+			}
+			for i := range recs {
+				r := &recs[i]
+				if r.Object, err = dec(r.Data); err != nil {
+					return fmt.Errorf("view: decode %s/%s: %w", kind, r.ID, err)
+				}
+				r.Data = nil
+				t.byID[r.ID] = r
+				for _, sc := range scopesOf(r) {
+					t.idx[sc] = append(t.idx[sc], r.ID) // List is in ID order
+				}
+				for _, ix := range v.indexes[kind] {
+					for _, k := range uniq(ix.Keys(r.Object)) {
+						t.sec[ix.Name][k] = append(t.sec[ix.Name][k], r.ID)
+					}
+				}
+			}
+			s.tables[kind] = t
+		}
+		return nil
+	})
+	return s, err
+}
+
+// catchUp applies the changes after s's revision, up to the revision of one
+// store snapshot, reading each changed record in that snapshot: the result
+// is the store's state at exactly that revision.
+func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
+	next := s
+	err := v.st.View(ctx, func(tx store.ReadTx) error {
+		rev := tx.Revision()
+		if rev <= s.rev {
+			return nil
+		}
+		// Changes runs in a later store snapshot than tx, so it holds every
+		// entry up to rev; later ones are left for the next round.
+		changes, err := v.st.Changes(ctx, s.rev, 0)
+		if err != nil {
+			return err
+		}
+		a := newApplier(s, rev, v.indexes)
+		seen := map[recordKey]bool{}
+		for _, ch := range changes {
+			if ch.Revision > rev {
+				break
+			}
+			dec, kept := v.kinds[ch.Kind]
+			k := recordKey{ch.Kind, ch.ID}
+			if !kept || seen[k] {
+				continue
+			}
+			seen[k] = true
+			r, ok, err := tx.Get(ch.Kind, ch.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				a.remove(ch.Kind, ch.ID)
+				continue
+			}
+			if r.Object, err = dec(r.Data); err != nil {
+				return fmt.Errorf("view: decode %s/%s: %w", ch.Kind, ch.ID, err)
+			}
+			r.Data = nil
+			a.put(&r)
+		}
+		next = a.snap
+		return nil
+	})
+	return next, err
+}
+
+type recordKey struct {
+	kind store.Kind
+	id   string
+}
+
+// scope is an index key: records of an account and region, "" matching
+// any (so the four combinations a store.Query can ask for are all indexed).
+type scope struct{ account, region string }
+
+func scopesOf(r *store.Record) [4]scope {
+	return [4]scope{{r.Account, r.Region}, {"", r.Region}, {r.Account, ""}, {"", ""}}
+}
+
+// table holds the records of one kind: by ID, their sorted IDs by scope,
+// and by the keys of each secondary index (sec[name][key]).
+type table struct {
+	byID map[string]*store.Record
+	idx  map[scope][]string
+	sec  map[string]map[string][]string
+}
+
+// applier builds the next snapshot, copying each table and index the first
+// time it changes it.
+type applier struct {
+	snap    *Snapshot
+	indexes map[store.Kind][]Index
+	tables  map[store.Kind]bool // copied already
+	idx     map[store.Kind]map[scope]bool
+	sec     map[store.Kind]map[[2]string]bool
+}
+
+func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
+	return &applier{
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables)},
+		indexes: indexes,
+		tables:  map[store.Kind]bool{},
+		idx:     map[store.Kind]map[scope]bool{},
+		sec:     map[store.Kind]map[[2]string]bool{},
+	}
+}
+
+func (a *applier) table(kind store.Kind) *table {
+	t := a.snap.tables[kind]
+	if !a.tables[kind] {
+		a.tables[kind] = true
+		nt := &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
+		if t != nil {
+			nt.byID, nt.idx = maps.Clone(t.byID), maps.Clone(t.idx)
+			for name, m := range t.sec {
+				nt.sec[name] = maps.Clone(m)
+			}
+		}
+		for _, ix := range a.indexes[kind] {
+			if nt.sec[ix.Name] == nil {
+				nt.sec[ix.Name] = map[string][]string{}
+			}
+		}
+		a.snap.tables[kind], t = nt, nt
+		a.idx[kind] = map[scope]bool{}
+		a.sec[kind] = map[[2]string]bool{}
+	}
+	return t
+}
+
+// secIDs returns the IDs under key of a secondary index, ready to be
+// modified.
+func (a *applier) secIDs(kind store.Kind, t *table, name, key string) []string {
+	k := [2]string{name, key}
+	if !a.sec[kind][k] {
+		a.sec[kind][k] = true
+		t.sec[name][key] = slices.Clone(t.sec[name][key])
+	}
+	return t.sec[name][key]
+}
+
+// reindex moves id between the keys of kind's secondary indexes, from
+// those of old to those of next (either may be nil).
+func (a *applier) reindex(kind store.Kind, t *table, id string, old, next any) {
+	for _, ix := range a.indexes[kind] {
+		var before, after []string
+		if old != nil {
+			before = uniq(ix.Keys(old))
+		}
+		if next != nil {
+			after = uniq(ix.Keys(next))
+		}
+		for _, k := range before {
+			if slices.Contains(after, k) {
+				continue
+			}
+			ids := a.secIDs(kind, t, ix.Name, k)
+			if i, found := slices.BinarySearch(ids, id); found {
+				ids = slices.Delete(ids, i, i+1)
+				if len(ids) == 0 {
+					delete(t.sec[ix.Name], k)
+				} else {
+					t.sec[ix.Name][k] = ids
+				}
+			}
+		}
+		for _, k := range after {
+			ids := a.secIDs(kind, t, ix.Name, k)
+			if i, found := slices.BinarySearch(ids, id); !found {
+				t.sec[ix.Name][k] = slices.Insert(ids, i, id)
+			}
+		}
+	}
+}
+
+// uniq is keys without repeats.
+func uniq(keys []string) []string {
+	if len(keys) < 2 {
+		return keys
+	}
+	out := slices.Clone(keys)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ids returns the index of a scope, ready to be modified.
+func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
+	if !a.idx[kind][sc] {
+		a.idx[kind][sc] = true
+		t.idx[sc] = slices.Clone(t.idx[sc])
+	}
+	return t.idx[sc]
+}
+
+func (a *applier) put(r *store.Record) {
+	t := a.table(r.Kind)
+	old := t.byID[r.ID]
+	if old != nil && (old.Account != r.Account || old.Region != r.Region) {
+		a.remove(r.Kind, r.ID)
+		old = nil
+	}
+	var oldObj any
+	if old != nil {
+		oldObj = old.Object
+	}
+	a.reindex(r.Kind, t, r.ID, oldObj, r.Object)
+	t.byID[r.ID] = r
+	for _, sc := range scopesOf(r) {
+		ids := a.ids(r.Kind, t, sc)
+		if i, found := slices.BinarySearch(ids, r.ID); !found {
+			t.idx[sc] = slices.Insert(ids, i, r.ID)
+		}
+	}
+}
+
+func (a *applier) remove(kind store.Kind, id string) {
+	t := a.table(kind)
+	old := t.byID[id]
+	if old == nil {
+		return
+	}
+	delete(t.byID, id)
+	a.reindex(kind, t, id, old.Object, nil)
+	for _, sc := range scopesOf(old) {
+		ids := a.ids(kind, t, sc)
+		if i, found := slices.BinarySearch(ids, id); found {
+			ids = slices.Delete(ids, i, i+1)
+			if len(ids) == 0 {
+				delete(t.idx, sc)
+			} else {
+				t.idx[sc] = ids
+			}
+		}
+	}
+}

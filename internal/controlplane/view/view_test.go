@@ -1,0 +1,255 @@
+package view
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+)
+
+type doc struct {
+	N    int      `json:"n"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+var kinds = map[store.Kind]Decoder{"a": Decode[doc], "b": Decode[doc]}
+
+// byTag indexes kind a by its tags.
+var byTag = Index{Kind: "a", Name: "tag", Keys: func(o any) []string { return o.(*doc).Tags }}
+
+func open(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func put(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
+	b, _ := json.Marshal(d)
+	return tx.Put(store.Record{Kind: kind, ID: id, Account: account, Region: region, Data: b})
+}
+
+// dump is a snapshot's content, comparable across snapshots.
+func dump(s *Snapshot) map[string]string {
+	out := map[string]string{}
+	for kind, t := range s.tables {
+		for id, r := range t.byID {
+			b, _ := json.Marshal(r.Object)
+			out[fmt.Sprintf("%s/%s", kind, id)] = fmt.Sprintf("%s %s %d %s", r.Account, r.Region, r.Revision, b)
+		}
+		for sc, ids := range t.idx {
+			out[fmt.Sprintf("idx %s %v", kind, sc)] = fmt.Sprint(ids)
+		}
+		for name, m := range t.sec {
+			for k, ids := range m {
+				out[fmt.Sprintf("sec %s %s %s", kind, name, k)] = fmt.Sprint(ids)
+			}
+		}
+	}
+	return out
+}
+
+// TestFollowEqualsRebuild applies a random sequence of changes (puts,
+// moves between scopes, deletes, several records per revision) and checks
+// that the view that followed them equals one loaded from the store anew.
+func TestFollowEqualsRebuild(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(5) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			st := open(t)
+			v := New(st, kinds, byTag)
+			defer v.Close()
+			var rev int64
+			for range 200 {
+				var err error
+				rev, err = st.Update(ctx, func(tx store.Tx) error {
+					for range 1 + rng.IntN(4) {
+						kind := store.Kind([]string{"a", "b", "other"}[rng.IntN(3)])
+						id := fmt.Sprint("r", rng.IntN(30))
+						if rng.IntN(4) == 0 {
+							if err := tx.Delete(kind, id); err != nil {
+								return err
+							}
+							continue
+						}
+						acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
+						var tags []string
+						for range rng.IntN(4) {
+							tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
+						}
+						if err := put(tx, kind, id, acct, region, doc{N: rng.IntN(1000), Tags: tags}); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			live, err := v.Wait(ctx, rev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := New(st, kinds, byTag)
+			defer fresh.Close()
+			rebuilt, err := fresh.Wait(ctx, rev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if live.rev != rebuilt.rev {
+				t.Fatalf("revisions %d and %d", live.rev, rebuilt.rev)
+			}
+			if a, b := dump(live), dump(rebuilt); !reflect.DeepEqual(a, b) {
+				t.Errorf("followed view differs from a rebuilt one:\nfollowed %v\nrebuilt  %v", a, b)
+			}
+			// And the view answers as the store does.
+			st.View(ctx, func(tx store.ReadTx) error {
+				for _, q := range []store.Query{{}, {Account: "acct1"}, {Region: "reg0"}, {Account: "acct2", Region: "reg1"}} {
+					want, _ := tx.List("a", q)
+					got, _ := live.List("a", q)
+					if len(want) != len(got) {
+						t.Errorf("List %v: %d records, store has %d", q, len(got), len(want))
+						continue
+					}
+					for i := range want {
+						if want[i].ID != got[i].ID || want[i].Revision != got[i].Revision {
+							t.Errorf("List %v [%d]: %s@%d, store has %s@%d", q, i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
+						}
+					}
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// TestNoTornReads moves a total between records in multi-record writes
+// while readers check that every snapshot holds the whole total.
+func TestNoTornReads(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	const records, total = 8, 800
+	if _, err := st.Update(ctx, func(tx store.Tx) error {
+		for i := range records {
+			if err := put(tx, "a", fmt.Sprint("r", i), "x", "y", doc{N: total / records}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := New(st, kinds)
+	defer v.Close()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var reads atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				s, err := v.Snapshot(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				sum := 0
+				for _, id := range s.IDs("a", store.Query{}) {
+					sum += Object[doc](s, "a", id).N
+				}
+				if sum != total {
+					t.Errorf("revision %d: total %d, want %d (a torn read)", s.Revision(), sum, total)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 300 {
+		from, to, n := rng.IntN(records), rng.IntN(records), rng.IntN(20)
+		if _, err := st.Update(ctx, func(tx store.Tx) error {
+			a, _, _ := store.GetAs[doc](tx, "a", fmt.Sprint("r", from))
+			a.N -= n
+			if err := put(tx, "a", fmt.Sprint("r", from), "x", "y", a); err != nil {
+				return err
+			}
+			b, _, _ := store.GetAs[doc](tx, "a", fmt.Sprint("r", to))
+			b.N += n
+			return put(tx, "a", fmt.Sprint("r", to), "x", "y", b)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if reads.Load() == 0 {
+		t.Error("no reads ran")
+	}
+}
+
+// TestReadsAreLinearizable: a read that starts after a write committed
+// sees it, whichever goroutine wrote.
+func TestReadsAreLinearizable(t *testing.T) {
+	ctx := context.Background()
+	st := open(t)
+	v := New(st, kinds)
+	defer v.Close()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := st.Update(ctx, func(tx store.Tx) error { return put(tx, "b", id, "x", "y", doc{N: i}) }); err != nil {
+					t.Error(err)
+					return
+				}
+				s, err := v.Snapshot(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if Object[doc](s, "b", id) == nil {
+					t.Errorf("a read after writing %s does not see it (view at %d)", id, s.Revision())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestStopsWithTheStore: the follower ends when the store closes.
+func TestStopsWithTheStore(t *testing.T) {
+	st, err := sqlite.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(st, kinds)
+	if _, err := v.Wait(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	select {
+	case <-v.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower did not stop when the store closed")
+	}
+}
