@@ -54,12 +54,12 @@ func (s *Severity) UnmarshalText(b []byte) error {
 
 // Finding is one thing wrong.
 type Finding struct {
-	Check    string // SGA-0NN
-	Severity Severity
-	Resource string // the group or instance at fault
-	RuleID   string // the rule at fault, when one is
-	Message  string // what is wrong, one sentence
-	Fix      string // how to fix it
+	Check    string   `json:"check"` // SGA-0NN
+	Severity Severity `json:"severity"`
+	Resource string   `json:"resource"`         // the group or instance at fault
+	RuleID   string   `json:"ruleId,omitempty"` // the rule at fault, when one is
+	Message  string   `json:"message"`          // what is wrong, one sentence
+	Fix      string   `json:"fix"`              // how to fix it
 }
 
 // Options tunes the checks; the zero value takes the catalogue's defaults.
