@@ -25,11 +25,11 @@ type Config struct {
 	// PortRangeLists is how many port range lists to make; TCP and UDP
 	// rules then take their ports from one now and then.
 	PortRangeLists int
-	MaxGroups     int     // groups per instance, 1..5
-	PublicShare   float64 // share of instances with a public address
-	IPv6Share     float64 // share of instances with an IPv6 address
-	Enterprise    float64 // share of enterprise groups
-	Outside       []netip.Addr
+	MaxGroups      int     // groups per instance, 1..5
+	PublicShare    float64 // share of instances with a public address
+	IPv6Share      float64 // share of instances with an IPv6 address
+	Enterprise     float64 // share of enterprise groups
+	Outside        []netip.Addr
 }
 
 // Small is a cloud where every feature interacts often.
@@ -44,7 +44,7 @@ type Cloud struct {
 	PrefixLists []*model.PrefixList
 	// PortRangeLists are the lists rules may take their ports from.
 	PortRangeLists []*model.PortRangeList
-	Outside     []netip.Addr // outside addresses flows may use
+	Outside        []netip.Addr // outside addresses flows may use
 }
 
 // Snapshot indexes the cloud for the policy engine.
