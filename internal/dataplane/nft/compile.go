@@ -24,9 +24,27 @@ func (b *builder) sgRules(pr policy.ProgramRule, dir model.Direction, extra func
 		tmpl.Verdict = Verdict{Kind: Drop}
 	}
 	// Ports only constrain protocols that carry them (policy's portsMatch).
+	// A port range list's rule is one nft rule per entry, in entry order:
+	// same verdict and key, so the first that matches is the rule's
+	// verdict, and a list without entries matches nothing.
+	tmpls := []Rule{tmpl}
 	if r.Protocol.HasPorts() {
-		tmpl.DPort, tmpl.SPort = ports(r.PortRange), ports(r.SourcePortRange)
+		tmpls = tmpls[:0]
+		for _, pr := range b.c.DestPorts(r) {
+			t := tmpl
+			t.DPort, t.SPort = ports(pr), ports(r.SourcePortRange)
+			tmpls = append(tmpls, t)
+		}
 	}
+	var out []Rule
+	for _, tmpl := range tmpls {
+		out = append(out, b.familyRules(tmpl, r, dst, extra)...)
+	}
+	return out
+}
+
+// familyRules is sgRules for one port condition.
+func (b *builder) familyRules(tmpl Rule, r *model.Rule, dst bool, extra func(Family) ([]AddrMatch, bool)) []Rule {
 	var out []Rule
 	for _, fam := range ruleFamilies(r, b.c) {
 		var local []AddrMatch
