@@ -368,3 +368,27 @@ func portRangeListName(tx store.ReadTx, id string) string {
 	}
 	return l.Name
 }
+
+// checkPortListWeight checks the group's rule quota with each port-list
+// rule counted as its list's MaxEntries, as ECS counts it (model's
+// RuleCount counts such a rule once).
+func checkPortListWeight(tx store.ReadTx, g *model.SecurityGroup, pls func(string) *model.PrefixList) error {
+	extra := 0
+	for _, r := range g.Rules {
+		if r.PortRangeListID == "" {
+			continue
+		}
+		if l, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, r.PortRangeListID); err != nil {
+			return err
+		} else if ok {
+			extra += l.MaxEntries - 1
+		}
+	}
+	if extra == 0 {
+		return nil
+	}
+	if n := model.RuleCount(g, pls) + extra; n > model.MaxRulesPerGroup {
+		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (a port-list rule counts as the list's MaxEntries). Revoke rules, or use a list with a smaller MaxEntries.", g.ID, n, model.MaxRulesPerGroup)
+	}
+	return nil
+}

@@ -113,6 +113,9 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	if e := model.CheckRuleQuotas(g, pls); e != nil {
 		return e
 	}
+	if err := checkPortListWeight(tx, g, pls); err != nil {
+		return err
+	}
 	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
 	if err != nil {
 		return err

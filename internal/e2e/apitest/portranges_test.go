@@ -91,6 +91,12 @@ func TestPortRangeLists(t *testing.T) {
 	_, err = call(e.v3, ecsVersion, "ModifySecurityGroupRule", q("SecurityGroupId", sg, "SecurityGroupRuleId", rule["SecurityGroupRuleId"], "PortRange", "22/22"), nil)
 	wantErr(t, err, 400, "InvalidOperation.ModifyPortRangeType")
 
+	// A list counts as its MaxEntries against the group's 200 rules.
+	big := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", q("PortRangeListName", "big", "MaxEntries", "199", "Entry", entries("1/1")))["PortRangeListId"])
+	_, err = call(e.v3, ecsVersion, "AuthorizeSecurityGroup", perm("IpProtocol", "UDP", "PortRangeListId", big, "SourceCidrIp", "10.0.0.0/8"), nil)
+	wantErr(t, err, 403, "AuthorizationLimitExceed")
+	mustCall(t, e.v3, ecsVersion, "DeletePortRangeList", q("PortRangeListId", big))
+
 	// In use: associations, and the delete refused until the rule goes.
 	assoc := mustCall(t, e.v3, ecsVersion, "DescribePortRangeListAssociations", q("PortRangeListId", prl))
 	if s := fmt.Sprint(assoc["PortRangeListAssociations"]); s != fmt.Sprintf("[map[ResourceId:%s ResourceType:SecurityGroup]]", sg) {
