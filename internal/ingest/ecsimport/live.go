@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Page sizes: the largest each call takes. Variables so that tests can
@@ -172,6 +175,12 @@ func portRangeLists(ctx context.Context, b *builder, client *ecs.Client, regionI
 		return nil
 	}
 	slices.Sort(ids)
+	return readPortLists(ctx, b, client, regionID, ids)
+}
+
+// readPortLists reads the lists ids, or every list of the region when ids
+// is nil, with their entries.
+func readPortLists(ctx context.Context, b *builder, client *ecs.Client, regionID string, ids []string) error {
 	call := func(action string, params map[string]string) ([]byte, error) {
 		r := requests.NewCommonRequest()
 		r.Product, r.Version, r.ApiName, r.Domain, r.Scheme = "Ecs", "2014-05-26", action, client.Domain, client.GetConfig().Scheme
@@ -183,9 +192,15 @@ func portRangeLists(ctx context.Context, b *builder, client *ecs.Client, regionI
 		}
 		return resp.GetHttpContentBytes(), nil
 	}
-	// DescribePortRangeLists takes at most 100 IDs per call.
-	for start := 0; start < len(ids); start += 100 {
-		chunk := ids[start:min(start+100, len(ids))]
+	all := ids == nil
+	chunks := [][]string{nil}
+	if !all { // DescribePortRangeLists takes at most 100 IDs per call
+		chunks = nil
+		for start := 0; start < len(ids); start += 100 {
+			chunks = append(chunks, ids[start:min(start+100, len(ids))])
+		}
+	}
+	for _, chunk := range chunks {
 		err := pages(ctx, func(n int, token string) (string, error) {
 			params := map[string]string{"MaxResults": "100"}
 			if token != "" {
@@ -198,8 +213,16 @@ func portRangeLists(ctx context.Context, b *builder, client *ecs.Client, regionI
 			if err != nil {
 				return "", callError("DescribePortRangeLists", regionID, err)
 			}
-			var p struct{ NextToken string }
+			var p struct {
+				NextToken      string
+				PortRangeLists []struct{ PortRangeListId string }
+			}
 			_ = json.Unmarshal(body, &p)
+			if all {
+				for _, l := range p.PortRangeLists {
+					ids = append(ids, l.PortRangeListId)
+				}
+			}
 			return p.NextToken, b.add(fmt.Sprintf("DescribePortRangeLists page %d", n), body)
 		})
 		if err != nil {
@@ -218,5 +241,24 @@ func portRangeLists(ctx context.Context, b *builder, client *ecs.Client, regionI
 			return err
 		}
 	}
+	return nil
+}
+
+// ReadPortRangeLists reads every port range list of the region, with its
+// entries, into a (in place of those FromECS read, which are only the
+// lists its rules name): for tools that manage lists no rule uses yet.
+func ReadPortRangeLists(ctx context.Context, client *ecs.Client, regionID string, a *Account) error {
+	b := newBuilder(regionID)
+	if err := readPortLists(ctx, b, client, regionID, nil); err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(b.prls) {
+		l := b.convertPortList(id, b.prls[id])
+		l.Owner = a.Owner
+		a.PortRangeLists = slices.DeleteFunc(a.PortRangeLists, func(x *model.PortRangeList) bool { return x.ID == id })
+		a.PortRangeLists = append(a.PortRangeLists, l)
+	}
+	slices.SortFunc(a.PortRangeLists, func(x, y *model.PortRangeList) int { return strings.Compare(x.ID, y.ID) })
+	a.Warnings = append(a.Warnings, b.warnings...)
 	return nil
 }
