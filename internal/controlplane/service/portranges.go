@@ -369,26 +369,33 @@ func portRangeListName(tx store.ReadTx, id string) string {
 	return l.Name
 }
 
-// checkPortListWeight checks the group's rule quota with each port-list
-// rule counted as its list's MaxEntries, as ECS counts it (model's
-// RuleCount counts such a rule once).
-func checkPortListWeight(tx store.ReadTx, g *model.SecurityGroup, pls func(string) *model.PrefixList) error {
-	extra := 0
-	for _, r := range g.Rules {
-		if r.PortRangeListID == "" {
-			continue
+// portListsOf returns a lookup of port range lists for quota weights (a
+// missing list weighs 1).
+func portListsOf(tx store.ReadTx) func(string) *model.PortRangeList {
+	cache := map[string]*model.PortRangeList{}
+	return func(id string) *model.PortRangeList {
+		if l, ok := cache[id]; ok {
+			return l
 		}
-		if l, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, r.PortRangeListID); err != nil {
-			return err
-		} else if ok {
-			extra += l.MaxEntries - 1
+		var l *model.PortRangeList
+		if rec, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, id); err == nil && ok {
+			l = &rec
 		}
+		cache[id] = l
+		return l
 	}
-	if extra == 0 {
-		return nil
+}
+
+// checkNICPortLists checks the rule total of an instance's groups with
+// port-list rules at their weight (model.CheckNICRules counts them once).
+func checkNICPortLists(inst string, groups []*model.SecurityGroup, pls func(string) *model.PrefixList, prls func(string) *model.PortRangeList) *ecserr.Error {
+	n, extra := 0, 0
+	for _, g := range groups {
+		n += model.RuleCount(g, pls)
+		extra += model.PortListExtra(g, prls)
 	}
-	if n := model.RuleCount(g, pls) + extra; n > model.MaxRulesPerGroup {
-		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (a port-list rule counts as the list's MaxEntries). Revoke rules, or use a list with a smaller MaxEntries.", g.ID, n, model.MaxRulesPerGroup)
+	if extra > 0 && n+extra > model.MaxRulesPerNIC {
+		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (port-list rules count as their lists' MaxEntries); the limit is %d.", inst, n+extra, model.MaxRulesPerNIC)
 	}
 	return nil
 }

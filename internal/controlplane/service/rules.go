@@ -113,8 +113,9 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	if e := model.CheckRuleQuotas(g, pls); e != nil {
 		return e
 	}
-	if err := checkPortListWeight(tx, g, pls); err != nil {
-		return err
+	prls := portListsOf(tx)
+	if e := model.CheckPortListQuota(g, pls, prls); e != nil {
+		return e
 	}
 	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
 	if err != nil {
@@ -136,6 +137,9 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 			}
 		}
 		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {
+			return e
+		}
+		if e := checkNICPortLists(in.ID, groups, pls, prls); e != nil {
 			return e
 		}
 	}

@@ -111,3 +111,25 @@ func TestParseRulePortRangeList(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPortListQuota(t *testing.T) {
+	lists := map[string]*model.PortRangeList{"prl-big": {ID: "prl-big", MaxEntries: 150}}
+	lookup := func(id string) *model.PortRangeList { return lists[id] }
+	noPL := func(string) *model.PrefixList { return nil }
+	g := &model.SecurityGroup{ID: "sg-q"}
+	for range 50 {
+		g.Rules = append(g.Rules, model.Rule{Protocol: model.TCP, PortRange: model.PortRange{Start: 1, End: 1}})
+	}
+	g.Rules = append(g.Rules, model.Rule{Protocol: model.TCP, PortRangeListID: "prl-big"})
+	if e := model.CheckPortListQuota(g, noPL, lookup); e != nil {
+		t.Errorf("50 rules and a 150-entry list (200): %v", e)
+	}
+	g.Rules = append(g.Rules, model.Rule{Protocol: model.UDP, PortRange: model.PortRange{Start: 1, End: 1}})
+	if e := model.CheckPortListQuota(g, noPL, lookup); codeOf(e) != "AuthorizationLimitExceed" {
+		t.Errorf("201: %v, want AuthorizationLimitExceed", e)
+	}
+	g.Rules[50].PortRangeListID = "prl-unknown"
+	if e := model.CheckPortListQuota(g, noPL, lookup); e != nil {
+		t.Errorf("an unknown list weighs 1: %v", e)
+	}
+}

@@ -346,6 +346,9 @@ func (b *builder) addRules(docs []groupDoc) error {
 		if e := model.CheckRuleQuotas(g, plOf); e != nil {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
 		}
+		if e := model.CheckPortListQuota(g, plOf, func(id string) *model.PortRangeList { return b.prls[id] }); e != nil {
+			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
+		}
 	}
 	return nil
 }
