@@ -8,6 +8,7 @@ import (
 
 func TestAnalysisCommandsOffline(t *testing.T) {
 	const sc = "../../testdata/scenarios/09-redis-deny.yaml"
+	const prl = "../../testdata/scenarios/13-port-range-list.yaml"
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -27,6 +28,13 @@ func TestAnalysisCommandsOffline(t *testing.T) {
 		{"plan a revoke", []string{"plan", "--scenario", sc, "--action", "RevokeSecurityGroup", "--param", "SecurityGroupId=sg-redis",
 			"--param", "SecurityGroupRuleId.1=sgr-redis-4"}, 0, []string{"i-web -> i-redis IPv4 opens TCP 6380"}, []string{"i-web2 ->"}},
 		{"plan the same state", []string{"plan", "--scenario", sc, "--desired", sc}, 0, []string{"0 links change"}, nil},
+		{"plan a port range list change", []string{"plan", "--scenario", prl, "--action", "ModifyPortRangeList", "--param", "PortRangeListId=prl-web",
+			"--param", "AddEntry.1.PortRange=81/81", "--param", "RemoveEntry.1.PortRange=443/443"}, 0,
+			[]string{"i-client -> i-web IPv4 opens TCP 81, closes TCP 443"}, nil},
+		{"effective shows a port list's ranges", []string{"effective", "i-web", "--scenario", prl}, 0,
+			[]string{"80/80,443/443,8000/8010 (prl-web)"}, nil},
+		{"verify a port in a list's gap", []string{"verify", "--scenario", prl, "--from", "i-client", "--to", "i-web", "--port", "81"}, 3,
+			[]string{"DROP"}, nil},
 		{"audit passes below the bar", []string{"audit", "--scenario", sc, "--fail-on", "critical"}, 0, []string{"SGA-024", "SGA-023"}, nil},
 		{"audit fails at the bar", []string{"audit", "--scenario", sc, "--fail-on", "high"}, 1, []string{"SGA-006"}, nil},
 	} {

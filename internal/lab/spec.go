@@ -178,5 +178,9 @@ func Bind(c *policy.Cloud, l *Lab) *policy.Cloud {
 		}
 		ins = append(ins, &cp)
 	}
-	return policy.NewCloud(groups, ins, pls)
+	lists := make([]*model.PortRangeList, 0, len(c.PortRangeLists))
+	for _, l := range c.PortRangeLists {
+		lists = append(lists, l)
+	}
+	return policy.NewCloud(groups, ins, pls).WithPortRangeLists(lists)
 }

@@ -128,7 +128,7 @@ func defaultPermissive(in *Input) []Finding {
 			return
 		}
 		for _, port := range []uint16{22, 3389} {
-			if admitsTCP(r, port) {
+			if admitsTCP(in.Cloud, r, port) {
 				out = append(out, ruleFinding("SGA-017", High, g, r,
 					fmt.Sprintf("Group %s looks auto-created (%s) and %s accepts TCP port %d from %s, the quick-launch default that opens remote login to the internet.", g.ID, why, ruleName(g, r), port, peerName(r, b)),
 					"Narrow the rule's source to your office or bastion addresses right away, and move the instances to a group made for their role."))

@@ -69,8 +69,28 @@ func allPorts(r *model.Rule) bool {
 
 // admitsTCP reports whether a rule matches TCP traffic to port from any
 // source port.
-func admitsTCP(r *model.Rule, port uint16) bool {
+func admitsTCP(c *policy.Cloud, r *model.Rule, port uint16) bool {
+	if r.Protocol == model.TCP && r.PortRangeListID != "" {
+		return r.SourcePortRange.IsAny() && slices.ContainsFunc(c.DestPorts(r), func(p model.PortRange) bool { return p.Contains(port) })
+	}
 	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.PortRange.Contains(port) && r.SourcePortRange.IsAny()
+}
+
+// clipPorts narrows lo..hi to the destination ports a rule with ports
+// admits (the hull of its port range list's ranges within lo..hi); false
+// when it admits none of them.
+func clipPorts(c *policy.Cloud, r *model.Rule, lo, hi uint16) (uint16, uint16, bool) {
+	nlo, nhi, hit := uint16(65535), uint16(0), false
+	for _, p := range c.DestPorts(r) {
+		plo, phi := lo, hi
+		if !p.IsAny() {
+			plo, phi = max(lo, uint16(p.Start)), min(hi, uint16(p.End))
+		}
+		if plo <= phi {
+			nlo, nhi, hit = min(nlo, plo), max(nhi, phi), true
+		}
+	}
+	return nlo, nhi, hit
 }
 
 // hiddenByDrop reports whether accept rule r can never decide because a drop
@@ -144,6 +164,8 @@ func what(r *model.Rule) string {
 		return "all traffic"
 	case !r.Protocol.HasPorts():
 		return string(r.Protocol)
+	case r.PortRangeListID != "":
+		return fmt.Sprintf("%s on the ports of list %s", r.Protocol, r.PortRangeListID)
 	case allPorts(r):
 		return string(r.Protocol) + " on all ports"
 	case r.PortRange.Start == r.PortRange.End:

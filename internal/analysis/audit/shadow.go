@@ -275,9 +275,9 @@ func defeatedDenyCheck(in *Input) []Finding {
 					continue
 				}
 				lo, hi := o.lo, o.hi
-				if o.proto.Ports() && dr.Protocol.HasPorts() && !dr.PortRange.IsAny() {
-					lo, hi = max(lo, uint16(dr.PortRange.Start)), min(hi, uint16(dr.PortRange.End))
-					if lo > hi {
+				if o.proto.Ports() && dr.Protocol.HasPorts() {
+					var ok bool
+					if lo, hi, ok = clipPorts(in.Cloud, dr.Rule, lo, hi); !ok {
 						continue
 					}
 				}

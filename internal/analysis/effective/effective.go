@@ -9,6 +9,7 @@ package effective
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -136,6 +137,9 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		if r.Local.IsValid() {
 			e.Local = r.Local.String()
 		}
+		if r.PortRangeListID != "" {
+			e.Ports = portListText(res.Cloud, r)
+		}
 		switch e.Status {
 		case space.Shadowed:
 			for _, b := range s.Blockers(i) {
@@ -205,4 +209,14 @@ func unmatchable(res *space.Resolver, s *space.Space, i int, in *model.Instance)
 		return fmt.Sprintf("its local CIDR %s does not hold this instance's addresses", r.Local)
 	}
 	return "it matches no packet here"
+}
+
+// portListText shows a port range list's ranges and ID, e.g.
+// "80/80,443/443 (prl-web)".
+func portListText(c *policy.Cloud, r *model.Rule) string {
+	var parts []string
+	for _, p := range c.DestPorts(r) {
+		parts = append(parts, p.String())
+	}
+	return strings.Join(parts, ",") + " (" + r.PortRangeListID + ")"
 }

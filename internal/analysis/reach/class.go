@@ -50,6 +50,10 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		case r.Peer.PrefixListID != "":
 			cl.lists = append(cl.lists, r.Peer.PrefixListID)
 		}
+		// Port range lists (prl-…) share the index: IDs cannot collide.
+		if r.PortRangeListID != "" {
+			cl.lists = append(cl.lists, r.PortRangeListID)
+		}
 	}
 	for _, s := range []*[]string{&cl.refs, &cl.lists} {
 		slices.Sort(*s)

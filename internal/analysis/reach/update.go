@@ -21,11 +21,13 @@ type Change struct {
 	Instances []string `json:"instances,omitempty"`
 	// PrefixLists whose entries changed, or that were created or deleted.
 	PrefixLists []string `json:"prefixLists,omitempty"`
+	// PortRangeLists whose entries changed, or that were created or deleted.
+	PortRangeLists []string `json:"portRangeLists,omitempty"`
 }
 
 // Empty reports whether the change names nothing.
 func (ch Change) Empty() bool {
-	return len(ch.Groups) == 0 && len(ch.Instances) == 0 && len(ch.PrefixLists) == 0
+	return len(ch.Groups) == 0 && len(ch.Instances) == 0 && len(ch.PrefixLists) == 0 && len(ch.PortRangeLists) == 0
 }
 
 // Clone returns an independent copy that Update can move forward while the
@@ -44,7 +46,7 @@ func (r *Result) Clone() *Result {
 // Update moves the result to a newer snapshot c that differs from the
 // current one as ch says. It analyses only the classes the change touches:
 // it rebuilds those holding a changed group's rules (in the changed
-// direction), those naming a changed prefix list and those of instances
+// direction), those naming a changed prefix or port range list and those of instances
 // whose groups or addresses changed; a class that merely names a group
 // whose members changed is patched at the addresses of the instances that
 // changed, the only places where it can differ.
@@ -66,7 +68,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	points := r.changedPoints(c, ch.Instances)
 	// Keep the resolved peer sets the change leaves alone.
 	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
-	for _, l := range ch.PrefixLists {
+	for _, l := range slices.Concat(ch.PrefixLists, ch.PortRangeLists) {
 		for _, k := range r.byList[l] {
 			dirty[k] = true
 		}
@@ -353,7 +355,17 @@ func Changes(before, after *policy.Cloud) Change {
 			ch.PrefixLists = append(ch.PrefixLists, id)
 		}
 	}
-	for _, s := range [][]string{ch.Groups, ch.Instances, ch.PrefixLists} {
+	for id, l := range after.PortRangeLists {
+		if b := before.PortRangeLists[id]; b == nil || !slices.Equal(b.Ranges(), l.Ranges()) {
+			ch.PortRangeLists = append(ch.PortRangeLists, id)
+		}
+	}
+	for id := range before.PortRangeLists {
+		if after.PortRangeLists[id] == nil {
+			ch.PortRangeLists = append(ch.PortRangeLists, id)
+		}
+	}
+	for _, s := range [][]string{ch.Groups, ch.Instances, ch.PrefixLists, ch.PortRangeLists} {
 		slices.Sort(s)
 	}
 	return ch

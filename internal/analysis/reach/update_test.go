@@ -7,6 +7,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/analysis/reach/reachtest"
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
@@ -88,5 +89,25 @@ func TestChanges(t *testing.T) {
 		r.Update(after, reach.Changes(before, after))
 		sameLinks(t, fmt.Sprintf("step %d (%s)", step, what), r, reach.Compute(after, reach.Options{}))
 		gen = next
+	}
+}
+
+// TestPortRangeListUpdate: a change to a port range list's entries alone
+// is found by Changes and rebuilds every class whose rules name the list.
+func TestPortRangeListUpdate(t *testing.T) {
+	for seed := range uint64(20) {
+		gen := cloudgen.Generate(seed, cloudgen.Small)
+		r := reach.Compute(gen.Snapshot(), reach.Options{})
+		next := reachtest.Copy(gen)
+		for _, l := range next.PortRangeLists {
+			l.Entries = append(l.Entries[:0], model.PortEntry{Range: model.PortRange{Start: 1, End: 79}}, model.PortEntry{Range: model.PortRange{Start: 5000, End: 9000}})
+		}
+		before, after := gen.Snapshot(), next.Snapshot()
+		ch := reach.Changes(before, after)
+		if len(ch.PortRangeLists) != len(next.PortRangeLists) || len(ch.Groups)+len(ch.Instances)+len(ch.PrefixLists) != 0 {
+			t.Fatalf("seed %d: Changes = %+v, want only the port range lists", seed, ch)
+		}
+		r.Update(after, ch)
+		sameLinks(t, fmt.Sprintf("seed %d", seed), r, reach.Compute(after, reach.Options{}))
 	}
 }

@@ -28,8 +28,10 @@ func probes(rng *rand.Rand, res *space.Resolver, p *policy.Program, c *cloudgen.
 		}
 	}
 	for _, r := range p.Rules {
-		if pr := r.PortRange; pr.IsSet() && !pr.IsAny() {
-			ports = append(ports, uint16(pr.Start), uint16(pr.End), uint16(pr.Start-1), uint16(pr.End+1))
+		for _, pr := range res.Cloud.DestPorts(r.Rule) { // a port range list's ranges too
+			if pr.IsSet() && !pr.IsAny() {
+				ports = append(ports, uint16(pr.Start), uint16(pr.End), uint16(pr.Start-1), uint16(pr.End+1))
+			}
 		}
 		if pr := r.SourcePortRange; pr.IsSet() && !pr.IsAny() {
 			sports = append(sports, uint16(pr.Start), uint16(pr.End), uint16(pr.Start-1), uint16(pr.End+1))

@@ -274,7 +274,8 @@ func (s *Space) Status(i int) Status {
 // prep is a rule reduced to what painting needs.
 type prep struct {
 	proto    model.Protocol
-	plo, phi uint16 // destination ports covered
+	plo, phi uint16      // destination ports covered: the hull of dports
+	dports   []PortRange // the intervals, several for a port range list
 	sport    model.PortRange
 	hasSport bool
 	local    netip.Prefix
@@ -282,12 +283,82 @@ type prep struct {
 	accept   bool
 }
 
-// ruleSpan is the destination ports a rule covers in its slots.
-func ruleSpan(r *model.Rule) (lo, hi uint16) {
-	if !r.Protocol.HasPorts() || r.PortRange.IsAny() {
-		return 0, 65535
+// ruleSpans is the destination ports a rule covers in its slots: one
+// interval, or a port range list's entries (none for an unknown list).
+func ruleSpans(c *policy.Cloud, r *model.Rule) []PortRange {
+	if !r.Protocol.HasPorts() {
+		return []PortRange{{0, 65535}}
 	}
-	return uint16(max(r.PortRange.Start, 0)), uint16(min(r.PortRange.End, 65535))
+	var out []PortRange
+	for _, p := range c.DestPorts(r) {
+		if p.IsAny() {
+			out = append(out, PortRange{0, 65535})
+		} else {
+			out = append(out, PortRange{uint16(max(p.Start, 0)), uint16(min(p.End, 65535))})
+		}
+	}
+	// A list's entries may overlap; merged, each port counts once.
+	slices.SortFunc(out, func(a, b PortRange) int { return int(a.Lo) - int(b.Lo) })
+	merged := out[:0]
+	for _, d := range out {
+		if n := len(merged); n > 0 && int(d.Lo) <= int(merged[n-1].Hi)+1 {
+			merged[n-1].Hi = max(merged[n-1].Hi, d.Hi)
+			continue
+		}
+		merged = append(merged, d)
+	}
+	return merged
+}
+
+// hasPort reports whether the rule covers a destination port.
+func (r *prep) hasPort(p int) bool {
+	if int(r.plo) > p || p > int(r.phi) {
+		return false
+	}
+	if len(r.dports) == 1 {
+		return true
+	}
+	for _, d := range r.dports {
+		if int(d.Lo) <= p && p <= int(d.Hi) {
+			return true
+		}
+	}
+	return false
+}
+
+// portWidth is how many of the ports lo..hi the rule covers.
+func (r *prep) portWidth(lo, hi uint16) float64 {
+	n := 0.0
+	for _, d := range r.dports {
+		if l, h := max(lo, d.Lo), min(hi, d.Hi); l <= h {
+			n += float64(h) - float64(l) + 1
+		}
+	}
+	return n
+}
+
+// portsMeet reports whether two rules' port intervals share a port.
+func portsMeet(a, b []PortRange) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x.Lo <= y.Hi && y.Lo <= x.Hi {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// portBounds appends the starts of the rule's port intervals and of the
+// gaps after them.
+func (r *prep) portBounds(bounds []int) []int {
+	for _, d := range r.dports {
+		bounds = append(bounds, int(d.Lo))
+		if d.Hi < 65535 {
+			bounds = append(bounds, int(d.Hi)+1)
+		}
+	}
+	return bounds
 }
 
 // ForInstance builds the space of an instance's policy on one direction and
@@ -348,8 +419,15 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 	}
 	for i, pr := range p.Rules {
 		r := pr.Rule
-		lo, hi := ruleSpan(r)
-		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+		dports := ruleSpans(res.Cloud, r)
+		lo, hi := uint16(65535), uint16(0)
+		for _, d := range dports {
+			lo, hi = min(lo, d.Lo), max(hi, d.Hi)
+		}
+		if len(dports) == 0 { // no port at all: an empty hull
+			lo, hi = 1, 0
+		}
+		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
 		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
 			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
 		}
@@ -604,11 +682,7 @@ func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
 	bounds := []int{0}
 	if slot.Ports() {
 		for _, i := range idx {
-			r := &s.rules[i]
-			bounds = append(bounds, int(r.plo))
-			if r.phi < 65535 {
-				bounds = append(bounds, int(r.phi)+1)
-			}
+			bounds = s.rules[i].portBounds(bounds)
 		}
 		slices.Sort(bounds)
 		bounds = slices.Compact(bounds)
@@ -619,7 +693,7 @@ func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
 		cover = cover[:0]
 		b.key = b.key[:0]
 		for _, i := range idx {
-			if r := &s.rules[i]; !slot.Ports() || int(r.plo) <= start && start <= int(r.phi) {
+			if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
 				cover = append(cover, i)
 				b.key = binary.LittleEndian.AppendUint32(b.key, uint32(i))
 			}

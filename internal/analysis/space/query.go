@@ -163,11 +163,10 @@ func (s *Space) Blockers(i int) []Blocker {
 				pt := part.Tables[f][p]
 				for k, at := range pt.Addrs {
 					lo, hi := portBounds(pt, k)
-					lo, hi = max(lo, r.plo), min(hi, r.phi)
-					if lo > hi {
+					pw := r.portWidth(lo, hi)
+					if pw == 0 {
 						continue
 					}
-					pw := float64(hi) - float64(lo) + 1
 					if !p.Ports() {
 						pw = 1
 					}
@@ -263,7 +262,7 @@ func (s *Space) overlap(a, b int) bool {
 	if ra.proto != rb.proto && ra.proto != model.ALL && rb.proto != model.ALL {
 		return false
 	}
-	if ra.phi < rb.plo || rb.phi < ra.plo {
+	if ra.phi < rb.plo || rb.phi < ra.plo || !portsMeet(ra.dports, rb.dports) {
 		return false
 	}
 	if ra.hasSport && rb.hasSport && (ra.sport.End < rb.sport.Start || rb.sport.End < ra.sport.Start) {
@@ -346,10 +345,7 @@ func Point(res *Resolver, p *policy.Program, o Options, six bool, remote iprange
 				if matchesSlot(r.proto, slot) && s.active(i, sp, f) && iprange.Holds(r.ranges[f], remote) {
 					idx = append(idx, i)
 					if slot.Ports() {
-						bounds = append(bounds, int(r.plo))
-						if r.phi < 65535 {
-							bounds = append(bounds, int(r.phi)+1)
-						}
+						bounds = r.portBounds(bounds)
 					}
 				}
 			}
@@ -365,7 +361,7 @@ func Point(res *Resolver, p *policy.Program, o Options, six bool, remote iprange
 			if d == none {
 				d = Default
 				for _, i := range idx {
-					if r := &s.rules[i]; !slot.Ports() || int(r.plo) <= start && start <= int(r.phi) {
+					if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
 						d = Decider(i)
 						break
 					}

@@ -42,6 +42,7 @@ type builder struct {
 	groups map[string]*model.SecurityGroup
 	insts  map[string]*model.Instance
 	pls    map[string]*model.PrefixList
+	prls   map[string]*model.PortRangeList
 	// toFile maps the account's IDs of managed resources to file IDs.
 	toFile map[string]string
 	// vSwitches planned in this run, by VPC file ID and block.
@@ -67,10 +68,13 @@ func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
 	if err := b.index(); err != nil {
 		return nil, err
 	}
+	if err := b.indexPortLists(); err != nil {
+		return nil, err
+	}
 	for _, w := range st.Account.Warnings {
 		b.p.Warnings = append(b.p.Warnings, "reading the account: "+w.String())
 	}
-	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffGroups, b.diffRules, b.diffInstances, b.prune} {
+	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffPortRangeLists, b.diffGroups, b.diffRules, b.diffInstances, b.prune} {
 		if err := f(); err != nil {
 			return nil, err
 		}
@@ -467,6 +471,8 @@ func (b *builder) prune() error {
 			Params: map[string]string{"SecurityGroupId": g.ID}})
 	}
 	steps = append(steps, groups...)
+	prlLeft, prlSteps := b.prunePortLists()
+	left, steps = append(left, prlLeft...), append(steps, prlSteps...)
 	for _, id := range sortedKeys(b.pls) {
 		if !named["pl:"+id] {
 			left = append(left, id)

@@ -49,6 +49,11 @@ func accountOf(sc *scenario.Scenario) *State {
 		c.ID, c.Description = real(pl.ID), markerDesc(pl.ID)
 		st.Account.PrefixLists = append(st.Account.PrefixLists, &c)
 	}
+	for _, l := range sc.PortRangeLists {
+		c := *l
+		c.ID, c.Description = real(l.ID), markerDesc(l.ID)
+		st.Account.PortRangeLists = append(st.Account.PortRangeLists, &c)
+	}
 	for _, g := range sc.Groups {
 		c := *g
 		c.ID, c.VpcID, c.Tags = real(g.ID), real(g.VpcID), append([]model.Tag{{Key: Marker, Value: g.ID}}, g.Tags...)
@@ -57,6 +62,7 @@ func accountOf(sc *scenario.Scenario) *State {
 			c.Rules[i].ID = "sgr-" + real(g.ID)
 			c.Rules[i].Peer.GroupID = real(c.Rules[i].Peer.GroupID)
 			c.Rules[i].Peer.PrefixListID = real(c.Rules[i].Peer.PrefixListID)
+			c.Rules[i].PortRangeListID = real(c.Rules[i].PortRangeListID)
 		}
 		st.Account.Groups = append(st.Account.Groups, &c)
 	}
@@ -75,7 +81,7 @@ func accountOf(sc *scenario.Scenario) *State {
 // Every placeholder a step uses was created by an earlier step, and the
 // steps come in dependency order.
 func TestBuildOrderAndReferences(t *testing.T) {
-	rank := map[string]int{"CreateVpc": 0, "CreatePrefixList": 1, "CreateSecurityGroup": 2, "ModifySecurityGroupPolicy": 2,
+	rank := map[string]int{"CreateVpc": 0, "CreatePrefixList": 1, "CreatePortRangeList": 1, "CreateSecurityGroup": 2, "ModifySecurityGroupPolicy": 2,
 		"AuthorizeSecurityGroup": 3, "AuthorizeSecurityGroupEgress": 3, "CreateVSwitch": 4, "RunInstances": 4}
 	for _, sc := range scenarios(t) {
 		p, err := Build(sc, emptyState(), Options{Region: "cn-hangzhou"})

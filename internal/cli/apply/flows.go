@@ -67,8 +67,9 @@ func (b *builder) flows() error {
 		}
 	}
 	o := reach.Options{Inside: inside}
-	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, beforeI, beforeP), o),
-		reach.Compute(policy.NewCloud(after, afterI, afterP), o))
+	beforeL, afterL := b.portListsBeforeAfter()
+	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, beforeI, beforeP).WithPortRangeLists(beforeL), o),
+		reach.Compute(policy.NewCloud(after, afterI, afterP).WithPortRangeLists(afterL), o))
 	b.p.Summary = plan.Summarize(b.p.Changes)
 	return nil
 }
@@ -84,6 +85,7 @@ func (b *builder) renameGroup(g *model.SecurityGroup) *model.SecurityGroup {
 		p := &c.Rules[i].Peer
 		p.GroupID = cmpOr(b.toFile[p.GroupID], p.GroupID)
 		p.PrefixListID = cmpOr(b.toFile[p.PrefixListID], p.PrefixListID)
+		c.Rules[i].PortRangeListID = cmpOr(b.toFile[c.Rules[i].PortRangeListID], c.Rules[i].PortRangeListID)
 	}
 	return &c
 }

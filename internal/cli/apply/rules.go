@@ -29,7 +29,7 @@ func (b *builder) identity(r *model.Rule) string {
 		local = r.Local.Masked().String()
 	}
 	return strings.Join([]string{string(r.Direction), string(r.NicType), string(r.Protocol),
-		r.PortRange.String(), r.SourcePortRange.String(), b.peerKey(r), local}, "|")
+		r.PortRange.String() + b.portListKey(r), r.SourcePortRange.String(), b.peerKey(r), local}, "|")
 }
 
 func (b *builder) full(r *model.Rule) string {
@@ -92,7 +92,7 @@ func (b *builder) find(rs []model.Rule, used []bool, match func(*model.Rule) boo
 
 // ruleText is a rule in a few words, for notes.
 func ruleText(r model.Rule) string {
-	s := fmt.Sprintf("%s %s %s %s", r.Direction, r.Policy, r.Protocol, r.PortRange)
+	s := fmt.Sprintf("%s %s %s %s", r.Direction, r.Policy, r.Protocol, cmpOr(r.PortRange.String(), r.PortRangeListID))
 	switch {
 	case r.Peer.CIDR.IsValid():
 		s += " " + r.Peer.CIDR.String()
@@ -151,7 +151,11 @@ func (b *builder) authorizeStep(fileID, gid string, r model.Rule) Step {
 	set("Policy", string(r.Policy))
 	set("Priority", strconv.Itoa(r.Priority))
 	set("IpProtocol", string(r.Protocol))
-	set("PortRange", r.PortRange.String())
+	if r.PortRangeListID != "" {
+		set("PortRangeListId", b.prlID(r.PortRangeListID))
+	} else {
+		set("PortRange", r.PortRange.String())
+	}
 	if r.SourcePortRange.IsSet() {
 		set("SourcePortRange", r.SourcePortRange.String())
 	}

@@ -108,6 +108,9 @@ func Read(ctx context.Context, c Clients) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ecsimport.ReadPortRangeLists(ctx, c.ECS, c.Region, acct); err != nil {
+		return nil, err
+	}
 	st.Account = acct
 	return st, nil
 }

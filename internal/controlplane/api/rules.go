@@ -23,13 +23,13 @@ func (s *Service) ruleActions() map[string]rpc.Handler {
 
 // ruleFields are the Permission fields, as both the Permissions.N.* array
 // and the legacy flat form name them.
-var ruleFields = []string{"Policy", "Priority", "IpProtocol", "PortRange", "SourcePortRange", "NicType", "Description",
+var ruleFields = []string{"Policy", "Priority", "IpProtocol", "PortRange", "PortRangeListId", "SourcePortRange", "NicType", "Description",
 	"SourceCidrIp", "Ipv6SourceCidrIp", "SourceGroupId", "SourceGroupOwnerAccount", "SourceGroupOwnerId", "SourcePrefixListId",
 	"DestCidrIp", "Ipv6DestCidrIp", "DestGroupId", "DestGroupOwnerAccount", "DestGroupOwnerId", "DestPrefixListId"}
 
 func inputOf(p rpc.Params) model.RuleInput {
 	return model.RuleInput{Policy: p.Get("Policy"), Priority: p.Get("Priority"), IpProtocol: p.Get("IpProtocol"),
-		PortRange: p.Get("PortRange"), SourcePortRange: p.Get("SourcePortRange"), NicType: p.Get("NicType"), Description: p.Get("Description"),
+		PortRange: p.Get("PortRange"), PortRangeListId: p.Get("PortRangeListId"), SourcePortRange: p.Get("SourcePortRange"), NicType: p.Get("NicType"), Description: p.Get("Description"),
 		SourceCidrIp: p.Get("SourceCidrIp"), Ipv6SourceCidrIp: p.Get("Ipv6SourceCidrIp"), SourceGroupId: p.Get("SourceGroupId"),
 		SourceGroupOwnerAccount: p.Get("SourceGroupOwnerAccount"), SourceGroupOwnerId: p.Get("SourceGroupOwnerId"),
 		SourcePrefixListId: p.Get("SourcePrefixListId"),
@@ -140,6 +140,7 @@ func permission(v *service.RuleView, groupOwner string) permissionItem {
 		SourceGroupId: in.SourceGroupId, SourceGroupOwnerAccount: in.SourceGroupOwnerId, SourcePrefixListId: in.SourcePrefixListId,
 		DestCidrIp: in.DestCidrIp, Ipv6DestCidrIp: in.Ipv6DestCidrIp, DestGroupId: in.DestGroupId,
 		DestGroupOwnerAccount: in.DestGroupOwnerId, DestPrefixListId: in.DestPrefixListId,
+		PortRangeListId: r.PortRangeListID, PortRangeListName: v.PortRangeListName,
 		Description: r.Description, CreateTime: timeText(r.Created)}
 	if it.SourceGroupId != "" {
 		it.SourceGroupName = v.PeerGroupName

@@ -271,6 +271,8 @@ type RuleView struct {
 	model.Rule
 	PeerGroupName  string // the peer group's name, when the peer is a group
 	PrefixListName string // the prefix list's name, when the peer is one
+	// PortRangeListName is the rule's port range list's name, if it has one.
+	PortRangeListName string
 }
 
 // GroupAttribute is a group with one page of its rules.
@@ -316,6 +318,9 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 				if pl := pls(id); pl != nil {
 					v.PrefixListName = pl.Name
 				}
+			}
+			if id := r.PortRangeListID; id != "" {
+				v.PortRangeListName = portRangeListName(tx, id)
 			}
 			items = append(items, v)
 		}

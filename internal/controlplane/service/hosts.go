@@ -133,10 +133,11 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 
 // Snapshot is everything an agent needs to compile policies, at one revision.
 type Snapshot struct {
-	Revision    int64
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
-	PrefixLists []*model.PrefixList
+	Revision       int64
+	Groups         []*model.SecurityGroup
+	Instances      []*model.Instance
+	PrefixLists    []*model.PrefixList
+	PortRangeLists []*model.PortRangeList `json:",omitempty"`
 }
 
 // GetSnapshot returns every account's groups, instances and prefix lists
@@ -155,14 +156,17 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if out.Instances, err = ListAll[model.Instance](tx, KindInstance); err != nil {
 			return err
 		}
-		out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList)
+		if out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList); err != nil {
+			return err
+		}
+		out.PortRangeLists, err = ListAll[model.PortRangeList](tx, KindPortRangeList)
 		return err
 	})
 	return out, err
 }
 
 // policyKinds are the kinds whose records change an agent's policies.
-var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true}
+var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true}
 
 // Deleted names a record removed since the watcher's revision.
 type Deleted struct {
@@ -193,10 +197,11 @@ type Changes struct {
 	Revision int64
 	// The current versions of the records changed since AfterRevision, and
 	// the records removed.
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
-	PrefixLists []*model.PrefixList
-	Deleted     []Deleted
+	Groups         []*model.SecurityGroup
+	Instances      []*model.Instance
+	PrefixLists    []*model.PrefixList
+	PortRangeLists []*model.PortRangeList `json:",omitempty"`
+	Deleted        []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
 	// server's store was replaced): start over from a snapshot.
 	Resync bool `json:",omitempty"`
@@ -270,6 +275,8 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 				err = appendRecord(&out.Instances, rec)
 			case KindPrefixList:
 				err = appendRecord(&out.PrefixLists, rec)
+			case KindPortRangeList:
+				err = appendRecord(&out.PortRangeLists, rec)
 			}
 			if err != nil {
 				return err

@@ -10,10 +10,11 @@ import (
 // Resources is a set of resources to load verbatim, IDs included: a scenario
 // file played in the lab, or an account imported for analysis.
 type Resources struct {
-	VPCs        []*model.VPC
-	PrefixLists []*model.PrefixList
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
+	VPCs           []*model.VPC
+	PrefixLists    []*model.PrefixList
+	PortRangeLists []*model.PortRangeList
+	Groups         []*model.SecurityGroup
+	Instances      []*model.Instance
 }
 
 // Import writes resources as they are, in one transaction (one revision),
@@ -40,6 +41,12 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 		for _, p := range r.PrefixLists {
 			fix(&p.Owner, &p.Region)
 			if err := store.PutAs(tx, KindPrefixList, p.ID, p.Owner, p.Region, p); err != nil {
+				return err
+			}
+		}
+		for _, l := range r.PortRangeLists {
+			fix(&l.Owner, &l.Region)
+			if err := store.PutAs(tx, KindPortRangeList, l.ID, l.Owner, l.Region, l); err != nil {
 				return err
 			}
 		}

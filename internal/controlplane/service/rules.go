@@ -89,7 +89,7 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 			return r, e
 		}
 	}
-	return r, nil
+	return r, checkRulePortRangeList(tx, c, g, &r)
 }
 
 // accountUID resolves an account named by UID or by name.
@@ -111,6 +111,10 @@ func accountUID(tx store.ReadTx, nameOrUID string) string {
 func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	pls := prefixListsOf(tx, c)
 	if e := model.CheckRuleQuotas(g, pls); e != nil {
+		return e
+	}
+	prls := portListsOf(tx)
+	if e := model.CheckPortListQuota(g, pls, prls); e != nil {
 		return e
 	}
 	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
@@ -141,6 +145,9 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 			}
 		}
 		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {
+			return e
+		}
+		if e := checkNICPortLists(in.ID, groups, pls, prls); e != nil {
 			return e
 		}
 	}
@@ -338,7 +345,12 @@ func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
 	merge(&in.Policy, next.Policy)
 	merge(&in.Priority, next.Priority)
 	merge(&in.IpProtocol, next.IpProtocol)
+	// A rule keeps its kind of ports: a range or a port range list.
+	if old.PortRangeListID != "" && next.PortRange != "" || old.PortRangeListID == "" && next.PortRangeListId != "" && next.PortRange == "" {
+		return in, ecserr.BadRequest("InvalidOperation.ModifyPortRangeType", "Rule %s cannot switch between PortRange and PortRangeListId; revoke it and authorize a new rule.", old.ID)
+	}
 	merge(&in.PortRange, next.PortRange)
+	merge(&in.PortRangeListId, next.PortRangeListId)
 	merge(&in.SourcePortRange, next.SourcePortRange)
 	merge(&in.NicType, next.NicType)
 	merge(&in.Description, next.Description)
@@ -383,7 +395,7 @@ func peerKind(in model.RuleInput, dir model.Direction) string {
 // responses give it.
 func InputOfRule(r *model.Rule) model.RuleInput {
 	in := model.RuleInput{Policy: string(r.Policy), Priority: strconv.Itoa(r.Priority), IpProtocol: string(r.Protocol),
-		PortRange: r.PortRange.String(), SourcePortRange: r.SourcePortRange.String(), NicType: string(r.NicType), Description: r.Description}
+		PortRange: r.PortRange.String(), PortRangeListId: r.PortRangeListID, SourcePortRange: r.SourcePortRange.String(), NicType: string(r.NicType), Description: r.Description}
 	peer4, peer6, local4, local6 := &in.SourceCidrIp, &in.Ipv6SourceCidrIp, &in.DestCidrIp, &in.Ipv6DestCidrIp
 	group, owner, pl := &in.SourceGroupId, &in.SourceGroupOwnerId, &in.SourcePrefixListId
 	if r.Direction == model.Egress {

@@ -48,7 +48,9 @@ const (
 	KindInstance   store.Kind = "instance"
 	KindGroup      store.Kind = "securitygroup"
 	KindPrefixList store.Kind = "prefixlist"
-	KindEIP        store.Kind = "eip"
+	// KindPortRangeList holds port range lists (prl-…).
+	KindPortRangeList store.Kind = "portrangelist"
+	KindEIP           store.Kind = "eip"
 )
 
 // Service implements the actions over a store.

@@ -16,6 +16,7 @@ type RuleInput struct {
 	Priority        string
 	IpProtocol      string
 	PortRange       string
+	PortRangeListId string // used only when PortRange is empty, as ECS does
 	SourcePortRange string
 	NicType         string
 	Description     string
@@ -54,7 +55,12 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		return r, owner, err
 	}
 	r.Protocol = p
-	if r.PortRange, err = parsePortRange(in.PortRange, p); err != nil {
+	if in.PortRange == "" && in.PortRangeListId != "" {
+		r.PortRangeListID = in.PortRangeListId
+		if err := CheckPortRangeListRule(&r, classic); err != nil {
+			return r, owner, err
+		}
+	} else if r.PortRange, err = parsePortRange(in.PortRange, p); err != nil {
 		return r, owner, err.At("PortRange")
 	}
 	if in.SourcePortRange != "" {

@@ -128,12 +128,15 @@ type Peer struct {
 
 // Rule is one permission of a security group.
 type Rule struct {
-	ID              string       `json:"id"`
-	Direction       Direction    `json:"direction"`
-	Policy          Policy       `json:"policy"`
-	Priority        int          `json:"priority"`
-	Protocol        Protocol     `json:"protocol"`
-	PortRange       PortRange    `json:"portRange"`
+	ID        string    `json:"id"`
+	Direction Direction `json:"direction"`
+	Policy    Policy    `json:"policy"`
+	Priority  int       `json:"priority"`
+	Protocol  Protocol  `json:"protocol"`
+	PortRange PortRange `json:"portRange"`
+	// PortRangeListID names a port range list whose ranges are the rule's
+	// destination ports; PortRange is then unset.
+	PortRangeListID string       `json:"portRangeListId,omitempty"`
 	SourcePortRange PortRange    `json:"sourcePortRange,omitzero"`
 	Peer            Peer         `json:"peer"`
 	Local           netip.Prefix `json:"local,omitzero"` // the instance-side CIDR of a quintuple rule
@@ -160,8 +163,17 @@ func (r *Rule) Key() string {
 		local = r.Local.Masked().String()
 	}
 	return strings.Join([]string{string(r.Direction), string(r.NicType), string(r.Protocol),
-		r.PortRange.String(), r.SourcePortRange.String(), peer, local,
+		r.PortRange.String() + portList(r.PortRangeListID), r.SourcePortRange.String(), peer, local,
 		string(r.Policy), strconv.Itoa(r.Priority)}, "|")
+}
+
+// portList is the key part of a rule's port range list: empty without
+// one, so keys of rules without lists stay as they were.
+func portList(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "prl:" + id
 }
 
 // IPv6 reports whether the rule is about IPv6 traffic only; false for rules

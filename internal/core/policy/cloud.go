@@ -12,6 +12,9 @@ type Cloud struct {
 	Groups      map[string]*model.SecurityGroup
 	Instances   map[string]*model.Instance
 	PrefixLists map[string]*model.PrefixList
+	// PortRangeLists are the lists rules take their ports from; see
+	// WithPortRangeLists. A rule naming a list missing here matches no port.
+	PortRangeLists map[string]*model.PortRangeList
 
 	members     map[string][]*model.Instance   // group ID → member instances
 	memberAddrs map[string]map[netip.Addr]bool // group ID → members' private addresses
@@ -68,6 +71,33 @@ func NewCloud(groups []*model.SecurityGroup, instances []*model.Instance, prefix
 		}
 	}
 	return c
+}
+
+// WithPortRangeLists adds the port range lists to a snapshot being built
+// (before it is used) and returns it. It is apart from NewCloud so that the
+// snapshots without any list need no change.
+func (c *Cloud) WithPortRangeLists(lists []*model.PortRangeList) *Cloud {
+	c.PortRangeLists = make(map[string]*model.PortRangeList, len(lists))
+	for _, l := range lists {
+		c.PortRangeLists[l.ID] = l
+	}
+	return c
+}
+
+// DestPorts returns the destination port ranges a rule of a protocol with
+// ports admits: its PortRange (AnyPort when absent), or its port range
+// list's ranges (none when the list is unknown).
+func (c *Cloud) DestPorts(r *model.Rule) []model.PortRange {
+	if r.PortRangeListID == "" {
+		if r.PortRange.IsAny() {
+			return []model.PortRange{model.AnyPort}
+		}
+		return []model.PortRange{r.PortRange}
+	}
+	if l, ok := c.PortRangeLists[r.PortRangeListID]; ok {
+		return l.Ranges()
+	}
+	return nil
 }
 
 // Members returns the instances in a group.

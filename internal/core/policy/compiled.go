@@ -216,6 +216,10 @@ func compileClass(c *Cloud, groups []*model.SecurityGroup, dir model.Direction, 
 		}
 		cl.rules[i] = cr
 	}
+	spans := make([][]model.PortRange, len(pooled))
+	for i, pr := range pooled {
+		spans[i] = portSpans(c, pr.rule)
+	}
 	for fam, six := range []bool{false, true} {
 		ranges := make([][]iprange.Range, len(pooled))
 		for i, pr := range pooled {
@@ -229,28 +233,45 @@ func compileClass(c *Cloud, groups []*model.SecurityGroup, dir model.Direction, 
 				}
 			}
 			if len(idx) > 0 {
-				cl.tabs[fam][slot] = buildPortTable(pooled, cl.rules, idx, ranges)
+				cl.tabs[fam][slot] = buildPortTable(spans, cl.rules, idx, ranges)
 			}
 		}
 	}
 	return cl
 }
 
-// portSpan is the destination ports a rule covers in a table.
-func portSpan(r *model.Rule) (lo, hi int) {
-	if !r.Protocol.HasPorts() || r.PortRange.IsAny() {
-		return 0, 65535
+// portSpans is the destination ports a rule covers in a table, as
+// intervals: one, or a port range list's entries.
+func portSpans(c *Cloud, r *model.Rule) []model.PortRange {
+	if !r.Protocol.HasPorts() {
+		return []model.PortRange{{Start: 0, End: 65535}}
 	}
-	return int(r.PortRange.Start), int(r.PortRange.End)
+	out := c.DestPorts(r)
+	for i, p := range out {
+		if p.IsAny() {
+			out[i] = model.PortRange{Start: 0, End: 65535}
+		}
+	}
+	return out
 }
 
-func buildPortTable(pooled []pooled, rules []crule, idx []int32, ranges [][]iprange.Range) *portTable {
+func spansContain(spans []model.PortRange, port int) bool {
+	for _, s := range spans {
+		if int(s.Start) <= port && port <= int(s.End) {
+			return true
+		}
+	}
+	return false
+}
+
+func buildPortTable(spans [][]model.PortRange, rules []crule, idx []int32, ranges [][]iprange.Range) *portTable {
 	bounds := []int{0}
 	for _, i := range idx {
-		lo, hi := portSpan(pooled[i].rule)
-		bounds = append(bounds, lo)
-		if hi < 65535 {
-			bounds = append(bounds, hi+1)
+		for _, sp := range spans[i] {
+			bounds = append(bounds, int(sp.Start))
+			if sp.End < 65535 {
+				bounds = append(bounds, int(sp.End)+1)
+			}
 		}
 	}
 	slices.Sort(bounds)
@@ -263,7 +284,7 @@ func buildPortTable(pooled []pooled, rules []crule, idx []int32, ranges [][]ipra
 		var cover []int32
 		key = key[:0]
 		for _, i := range idx {
-			if lo, hi := portSpan(pooled[i].rule); lo <= start && start <= hi {
+			if spansContain(spans[i], start) {
 				cover = append(cover, i)
 				key = binary.LittleEndian.AppendUint32(key, uint32(i))
 			}

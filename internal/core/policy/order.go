@@ -103,11 +103,18 @@ func protoMatches(p model.Protocol, proto uint8) bool {
 
 // portsMatch checks a rule's destination and source port ranges. Ranges only
 // constrain protocols that carry ports.
-func portsMatch(r *model.Rule, p Packet) bool {
+func (c *Cloud) portsMatch(r *model.Rule, p Packet) bool {
 	if !r.Protocol.HasPorts() {
 		return true
 	}
-	return r.PortRange.Contains(p.DstPort) && r.SourcePortRange.Contains(p.SrcPort)
+	if !r.SourcePortRange.Contains(p.SrcPort) {
+		return false
+	}
+	if r.PortRangeListID != "" {
+		l, ok := c.PortRangeLists[r.PortRangeListID]
+		return ok && l.Contains(p.DstPort)
+	}
+	return r.PortRange.Contains(p.DstPort)
 }
 
 // localMatches checks the instance-side CIDR of a quintuple rule.

@@ -82,7 +82,7 @@ func (c *Cloud) Run(p *Program, pkt Packet) Decision {
 // the destination of egress packets).
 func (c *Cloud) RuleMatches(r *model.Rule, pkt Packet, dir model.Direction) bool {
 	local, remote := sides(dir, pkt)
-	return protoMatches(r.Protocol, pkt.Proto) && portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
+	return protoMatches(r.Protocol, pkt.Proto) && c.portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
 }
 
 // Covers reports whether rule d matches every packet rule r matches, by
@@ -94,7 +94,7 @@ func Covers(d, r *model.Rule) bool {
 	if d.Protocol != model.ALL && d.Protocol != r.Protocol {
 		return false
 	}
-	if d.Protocol.HasPorts() && !(portsCover(d.PortRange, r.PortRange) && portsCover(d.SourcePortRange, r.SourcePortRange)) {
+	if d.Protocol.HasPorts() && !(destPortsCover(d, r) && portsCover(d.SourcePortRange, r.SourcePortRange)) {
 		return false
 	}
 	if d.Local.IsValid() && !(r.Local.IsValid() && prefixCovers(d.Local, r.Local)) {
@@ -107,6 +107,19 @@ func Covers(d, r *model.Rule) bool {
 		return d.Peer.GroupID == r.Peer.GroupID
 	}
 	return d.Peer.PrefixListID != "" && d.Peer.PrefixListID == r.Peer.PrefixListID
+}
+
+// destPortsCover compares destination ports by the rules alone: a list's
+// entries change with the snapshot, so a list covers only the same list,
+// and only an every-port range covers a list.
+func destPortsCover(d, r *model.Rule) bool {
+	switch {
+	case d.PortRangeListID != "":
+		return d.PortRangeListID == r.PortRangeListID
+	case r.PortRangeListID != "":
+		return d.PortRange.IsAny() || d.PortRange.Start <= 1 && d.PortRange.End >= 65535
+	}
+	return portsCover(d.PortRange, r.PortRange)
 }
 
 func portsCover(a, b model.PortRange) bool {

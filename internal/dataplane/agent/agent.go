@@ -58,10 +58,12 @@ type state struct {
 	groups      map[string]*model.SecurityGroup
 	instances   map[string]*model.Instance
 	prefixLists map[string]*model.PrefixList
+	portLists   map[string]*model.PortRangeList
 }
 
 func (s *state) cloud() *policy.Cloud {
-	return policy.NewCloud(sortedValues(s.groups), sortedValues(s.instances), sortedValues(s.prefixLists))
+	return policy.NewCloud(sortedValues(s.groups), sortedValues(s.instances), sortedValues(s.prefixLists)).
+		WithPortRangeLists(sortedValues(s.portLists))
 }
 
 func sortedValues[T any](m map[string]*T) []*T {
@@ -187,7 +189,8 @@ func (a *runner) step(ctx context.Context) error {
 			return err
 		}
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
-			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{}}
+			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
+			portLists: map[string]*model.PortRangeList{}}
 		for _, g := range snap.Groups {
 			st.groups[g.ID] = g
 		}
@@ -196,6 +199,9 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		for _, p := range snap.PrefixLists {
 			st.prefixLists[p.ID] = p
+		}
+		for _, l := range snap.PortRangeLists {
+			st.portLists[l.ID] = l
 		}
 		a.st, a.stale = st, true
 		return a.apply()
@@ -224,10 +230,14 @@ func (a *runner) step(ctx context.Context) error {
 		for _, p := range w.PrefixLists {
 			a.st.prefixLists[p.ID] = p
 		}
+		for _, l := range w.PortRangeLists {
+			a.st.portLists[l.ID] = l
+		}
 		for _, d := range w.Deleted {
 			delete(a.st.groups, d.ID)
 			delete(a.st.instances, d.ID)
 			delete(a.st.prefixLists, d.ID)
+			delete(a.st.portLists, d.ID)
 		}
 		a.st.revision, a.stale = w.Revision, true
 	}

@@ -26,10 +26,11 @@ type Source interface {
 
 // Snapshot is everything an agent needs to compile policies, at one revision.
 type Snapshot struct {
-	Revision    int64
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
-	PrefixLists []*model.PrefixList
+	Revision       int64
+	Groups         []*model.SecurityGroup
+	Instances      []*model.Instance
+	PrefixLists    []*model.PrefixList
+	PortRangeLists []*model.PortRangeList `json:",omitempty"`
 }
 
 // Changes answer a watch: Revision is the revision they bring the watcher

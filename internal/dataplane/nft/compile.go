@@ -24,9 +24,68 @@ func (b *builder) sgRules(pr policy.ProgramRule, dir model.Direction, extra func
 		tmpl.Verdict = Verdict{Kind: Drop}
 	}
 	// Ports only constrain protocols that carry them (policy's portsMatch).
-	if r.Protocol.HasPorts() {
-		tmpl.DPort, tmpl.SPort = ports(r.PortRange), ports(r.SourcePortRange)
+	// A port range list's rule is one nft rule per entry, in entry order:
+	// same verdict and key, so the first that matches is the rule's
+	// verdict, and a list without entries matches nothing.
+	tmpls := []Rule{tmpl}
+	switch {
+	case r.Protocol.HasPorts() && r.PortRangeListID != "" && !b.linear:
+		// One rule testing the list's named set, whose elements change in
+		// place when the list does.
+		set, ok := b.portSet(r.PortRangeListID)
+		if !ok {
+			return nil // a list the snapshot lacks: no port matches
+		}
+		tmpls[0].DPortSet, tmpls[0].SPort = set, ports(r.SourcePortRange)
+	case r.Protocol.HasPorts():
+		tmpls = tmpls[:0]
+		for _, pr := range b.c.DestPorts(r) {
+			t := tmpl
+			t.DPort, t.SPort = ports(pr), ports(r.SourcePortRange)
+			tmpls = append(tmpls, t)
+		}
 	}
+	var out []Rule
+	for _, tmpl := range tmpls {
+		out = append(out, b.familyRules(tmpl, r, dst, extra)...)
+	}
+	return out
+}
+
+// portSet registers the named port set of a port range list: its ranges,
+// sorted and merged.
+func (b *builder) portSet(listID string) (string, bool) {
+	l, ok := b.c.PortRangeLists[listID]
+	if !ok {
+		return "", false
+	}
+	name := "r_" + listID
+	if _, ok := b.sets[name]; !ok {
+		b.sets[name] = &Set{Name: name, Type: PortSet, Interval: true, Ports: mergePorts(l.Ranges())}
+	}
+	return name, true
+}
+
+// mergePorts sorts ranges and merges those that overlap or touch.
+func mergePorts(rs []model.PortRange) []Ports {
+	out := []Ports{}
+	for _, r := range rs {
+		out = append(out, Ports{uint16(min(max(r.Start, 0), 65535)), uint16(min(max(r.End, 0), 65535))})
+	}
+	slices.SortFunc(out, func(a, b Ports) int { return int(a.From) - int(b.From) })
+	merged := out[:0]
+	for _, p := range out {
+		if n := len(merged); n > 0 && int(p.From) <= int(merged[n-1].To)+1 {
+			merged[n-1].To = max(merged[n-1].To, p.To)
+			continue
+		}
+		merged = append(merged, p)
+	}
+	return merged
+}
+
+// familyRules is sgRules for one port condition.
+func (b *builder) familyRules(tmpl Rule, r *model.Rule, dst bool, extra func(Family) ([]AddrMatch, bool)) []Rule {
 	var out []Rule
 	for _, fam := range ruleFamilies(r, b.c) {
 		var local []AddrMatch

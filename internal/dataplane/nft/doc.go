@@ -24,7 +24,8 @@
 // intra-group grants and ends with the Program's default. A group peer is a
 // lookup in the named sets g_<group>_4 and g_<group>_6 of its members'
 // addresses, shared by every chain; a prefix list is an interval set
-// p_<list>_4 or _6. A classic-network instance's chain dispatches on whether
+// p_<list>_4 or _6, and a port range list an interval set r_<list> of ports
+// that "th dport @r_<list>" tests. A classic-network instance's chain dispatches on whether
 // the remote address is in its network (sets n_<vpc>_4/_6) to an intranet and
 // an internet chain.
 //

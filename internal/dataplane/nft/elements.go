@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -128,6 +129,8 @@ func (p *planner) nftSet(s *Set) *nftables.Set {
 		ns.KeyType = nftables.TypeIP6Addr
 	case IfName:
 		ns.KeyType = nftables.TypeIFName
+	case PortSet:
+		ns.KeyType = nftables.TypeInetService
 	case Tuple4:
 		ns.KeyType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeIPAddr)
 		ns.Concatenation, ns.Counter = true, true
@@ -150,6 +153,17 @@ func (p *planner) nftMap(name string) *nftables.Set {
 func setElements(s *Set) []nftables.SetElement {
 	var out []nftables.SetElement
 	switch {
+	case s.Type == PortSet:
+		be := func(v int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(v)) }
+		if len(s.Ports) > 0 && s.Ports[0].From > 0 {
+			out = append(out, nftables.SetElement{Key: be(0), IntervalEnd: true})
+		}
+		for _, p := range s.Ports {
+			out = append(out, nftables.SetElement{Key: be(int(p.From))})
+			if p.To < 65535 {
+				out = append(out, nftables.SetElement{Key: be(int(p.To) + 1), IntervalEnd: true})
+			}
+		}
 	case s.Interval:
 		rs := iprange.MergePrefixes(s.Prefixes)
 		if len(rs) > 0 && !rs[0].First().IsUnspecified() {

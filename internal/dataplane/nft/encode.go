@@ -84,6 +84,10 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 		x = append(x, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Proto}})
 	}
 	x = portMatch(x, r.DPort, 2)
+	if r.DPortSet != "" {
+		x = append(x, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Lookup{SourceRegister: 1, SetName: r.DPortSet})
+	}
 	x = portMatch(x, r.SPort, 0)
 	if r.Family != AnyFamily {
 		x = append(x, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto(r.Family)}})

@@ -157,7 +157,7 @@ func (rs *Ruleset) checkRefs() error {
 	}
 	for _, c := range rs.Chains {
 		for i, r := range c.Rules {
-			refs := []string{r.IIF.Set, r.OIF.Set, r.Tuple.Set}
+			refs := []string{r.IIF.Set, r.OIF.Set, r.Tuple.Set, r.DPortSet}
 			for _, a := range r.Addrs {
 				refs = append(refs, a.Set)
 			}
@@ -308,6 +308,7 @@ func (rs *Ruleset) clone() *Ruleset {
 	for i := range c.Sets {
 		s := &c.Sets[i]
 		s.Addrs, s.Prefixes, s.Names, s.Tuples = slices.Clone(s.Addrs), slices.Clone(s.Prefixes), slices.Clone(s.Names), slices.Clone(s.Tuples)
+		s.Ports = slices.Clone(s.Ports)
 	}
 	c.Maps = slices.Clone(rs.Maps)
 	for i := range c.Maps {

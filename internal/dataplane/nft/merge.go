@@ -84,7 +84,7 @@ func (a box) overlaps(b box) bool {
 // or UDP rule (their packets always carry ports) testing only its
 // destination port and an inline remote prefix.
 func mergeable(r *Rule, remoteDst bool) bool {
-	if r.Proto != 6 && r.Proto != 17 || !r.SPort.IsZero() || r.Family == AnyFamily || r.Key == (RuleKey{}) ||
+	if r.Proto != 6 && r.Proto != 17 || !r.SPort.IsZero() || r.DPortSet != "" || r.Family == AnyFamily || r.Key == (RuleKey{}) ||
 		r.Verdict.Kind != Return && r.Verdict.Kind != Drop || len(r.Addrs) > 1 {
 		return false
 	}

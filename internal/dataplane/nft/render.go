@@ -41,6 +41,11 @@ func renderSet(s *Set) string {
 		for _, e := range s.Tuples {
 			elems = append(elems, e.String())
 		}
+	case s.Type == PortSet:
+		b.WriteString("\t\tflags interval\n")
+		for _, p := range s.Ports {
+			elems = append(elems, p.String())
+		}
 	case s.Interval:
 		b.WriteString("\t\tflags interval\n")
 		for _, r := range iprange.MergePrefixes(s.Prefixes) {
@@ -109,10 +114,13 @@ func (r Rule) appendTo(b []byte) []byte {
 	r.OIF.render(w, "oifname")
 	name := protoName(r.Proto)
 	switch {
-	case (r.Proto == 6 || r.Proto == 17) && !(r.DPort.IsZero() && r.SPort.IsZero()):
+	case (r.Proto == 6 || r.Proto == 17) && !(r.DPort.IsZero() && r.SPort.IsZero() && r.DPortSet == ""):
 		// nft lists "meta l4proto tcp th dport 22" as "tcp dport 22".
 		if !r.DPort.IsZero() {
 			w(name, "dport", r.DPort.String())
+		}
+		if r.DPortSet != "" {
+			w(name, "dport", "@"+r.DPortSet)
 		}
 		if !r.SPort.IsZero() {
 			w(name, "sport", r.SPort.String())

@@ -52,6 +52,9 @@ const (
 	IPv4Addr SetType = "ipv4_addr"
 	IPv6Addr SetType = "ipv6_addr"
 	IfName   SetType = "ifname"
+	// PortSet is an interval set of transport ports: a port range list's
+	// ranges, tested by "th dport @set".
+	PortSet SetType = "inet_service"
 	// Tuple sets hold (protocol, destination ports, remote prefix) elements
 	// of merged rules (Options.MergeRuns).
 	Tuple4 SetType = "inet_proto . inet_service . ipv4_addr"
@@ -68,6 +71,7 @@ type Set struct {
 	Addrs    []netip.Addr   // plain address sets, sorted
 	Prefixes []netip.Prefix // interval sets, masked and sorted
 	Names    []string       // ifname sets, sorted
+	Ports    []Ports        // port sets (Interval), sorted and merged
 	// Tuples are the elements of a tuple set, each with its own counter.
 	// Tuple sets are named by a hash of their elements and never change.
 	Tuples []TupleElem
@@ -131,13 +135,16 @@ type Rule struct {
 	OIF     Iface  // output interface
 	Proto   uint8  // IP protocol (meta l4proto); 0: any
 	DPort   Ports  // transport destination port (TCP and UDP rules only)
-	SPort   Ports  // transport source port
-	Family  Family // meta nfproto; set whenever Addrs is not empty
-	Addrs   []AddrMatch
-	Tuple   Tuple // a lookup of merged rules
-	Counter bool
-	Key     RuleKey // the security-group rule this rule enforces, if any
-	Verdict Verdict
+	// DPortSet looks the destination port up in a named port set (a port
+	// range list's); TCP and UDP rules only, with DPort zero.
+	DPortSet string
+	SPort    Ports  // transport source port
+	Family   Family // meta nfproto; set whenever Addrs is not empty
+	Addrs    []AddrMatch
+	Tuple    Tuple // a lookup of merged rules
+	Counter  bool
+	Key      RuleKey // the security-group rule this rule enforces, if any
+	Verdict  Verdict
 }
 
 // Iface matches an interface name; the zero value matches any. Name and

@@ -157,6 +157,15 @@ func (s *sim) matches(r *Rule) (bool, error) {
 	if !in(r.DPort, p.dport) || !in(r.SPort, p.sport) {
 		return false, nil
 	}
+	if r.DPortSet != "" {
+		set, err := s.set(r.DPortSet)
+		if err != nil {
+			return false, err
+		}
+		if set.Type != PortSet || !slices.ContainsFunc(set.Ports, func(x Ports) bool { return in(x, p.dport) }) {
+			return false, nil
+		}
+	}
 	if r.Family != AnyFamily && r.Family != familyOf(p.src) {
 		return false, nil
 	}

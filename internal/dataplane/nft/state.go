@@ -98,6 +98,8 @@ func (k *Kernel) read() (*kstate, error) {
 			ks.typ = IPv6Addr
 		case nftables.TypeIFName.GetNFTMagic():
 			ks.typ = IfName
+		case nftables.TypeInetService.GetNFTMagic():
+			ks.typ = PortSet
 		default:
 			if t := SetType(s.KeyType.Name); isTuple(t) {
 				// Named by their content: the elements need no reading.
@@ -146,6 +148,10 @@ func trimName(b []byte) string {
 func elemKeys(s *Set) []string {
 	var out []string
 	switch {
+	case s.Type == PortSet:
+		for _, p := range s.Ports {
+			out = append(out, p.String())
+		}
 	case s.Interval:
 		for _, r := range iprange.MergePrefixes(s.Prefixes) {
 			out = append(out, r.String())
@@ -165,6 +171,8 @@ func elemKeys(s *Set) []string {
 func kernelElemKeys(ks *kset, elems []nftables.SetElement) []string {
 	var out []string
 	switch {
+	case ks.typ == PortSet:
+		out = kernelPortKeys(elems)
 	case ks.interval:
 		type edge struct {
 			a   netip.Addr
@@ -228,3 +236,31 @@ func exprSig(xs []expr.Any) string {
 }
 
 func isTuple(t SetType) bool { return t == Tuple4 || t == Tuple6 }
+
+// kernelPortKeys decodes a port set's interval elements into the keys
+// elemKeys gives (Ports.String of each range).
+func kernelPortKeys(elems []nftables.SetElement) []string {
+	type edge struct {
+		p   int
+		end bool
+	}
+	var edges []edge
+	for _, e := range elems {
+		if len(e.Key) >= 2 {
+			edges = append(edges, edge{int(binary.BigEndian.Uint16(e.Key)), e.IntervalEnd})
+		}
+	}
+	slices.SortFunc(edges, func(x, y edge) int { return x.p - y.p })
+	var out []string
+	for i, e := range edges {
+		if e.end {
+			continue
+		}
+		last := 65535
+		if i+1 < len(edges) && edges[i+1].end {
+			last = edges[i+1].p - 1
+		}
+		out = append(out, Ports{uint16(e.p), uint16(last)}.String())
+	}
+	return out
+}

@@ -13,6 +13,7 @@ import (
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -71,6 +72,9 @@ type classic struct {
 }
 
 func (c classic) do(version, action string, p params) (map[string]any, error) {
+	if commonOnly[action] || usesPortRangeList(p) {
+		return c.common(version, action, p)
+	}
 	mk, ok := classicRequests[action]
 	if !ok {
 		return nil, fmt.Errorf("no classic request type for %s: add it to classicRequests", action)
@@ -95,6 +99,68 @@ func (c classic) do(version, action string, p params) (map[string]any, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	return m, d.Decode(&m)
+}
+
+// commonOnly are the actions the classic SDK (v1.63.107) has no typed
+// request for: its users send them as a CommonRequest.
+var commonOnly = map[string]bool{"CreatePortRangeList": true, "DescribePortRangeLists": true,
+	"DescribePortRangeListEntries": true, "DescribePortRangeListAssociations": true, "ModifyPortRangeList": true,
+	"DeletePortRangeList": true}
+
+// usesPortRangeList reports whether a request names a port range list,
+// which no classic typed request has a field for.
+func usesPortRangeList(p params) bool {
+	if _, ok := p["PortRangeListId"]; ok {
+		return true
+	}
+	perms, _ := p["Permissions"].([]map[string]string)
+	for _, m := range perms {
+		if _, ok := m["PortRangeListId"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// common sends an action as the classic SDK's CommonRequest, flattening
+// lists as the SDK does (Name.N, Name.N.Field).
+func (c classic) common(version, action string, p params) (map[string]any, error) {
+	r := requests.NewCommonRequest()
+	r.Domain, r.Version, r.ApiName, r.Scheme = c.ecs.Domain, version, action, c.ecs.GetConfig().Scheme
+	r.QueryParams["RegionId"] = region
+	for k, v := range p {
+		switch v := v.(type) {
+		case string:
+			r.QueryParams[k] = v
+		case []string:
+			for i, s := range v {
+				r.QueryParams[fmt.Sprintf("%s.%d", k, i+1)] = s
+			}
+		case []map[string]string:
+			for i, m := range v {
+				for f, s := range m {
+					r.QueryParams[fmt.Sprintf("%s.%d.%s", k, i+1, f)] = s
+				}
+			}
+		default:
+			return nil, fmt.Errorf("parameter %s: %T is not a parameter value", k, v)
+		}
+	}
+	res, err := c.ecs.ProcessCommonRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(res.GetHttpContentString()))
+	d.UseNumber()
+	return m, d.Decode(&m)
+}
+
+// commonClassic sends every action as the classic SDK's CommonRequest.
+type commonClassic struct{ c classic }
+
+func (c commonClassic) do(version, action string, p params) (map[string]any, error) {
+	return c.c.common(version, action, p)
 }
 
 // fill sets the fields of a classic request (or of one of its repeated
@@ -322,6 +388,18 @@ func (l lifecycle) run() {
 		"PrefixListName": "tf-pl", "AddressFamily": "IPv4", "MaxEntries": "10", "Entries.Entry.0.Cidr": "192.168.0.0/16",
 		"Entries.Entry.0.Description": "office"})
 
+	// alicloud_ecs_port_range_list (no typed classic request: the classic
+	// client sends CommonRequest, as its users must).
+	prl := text(l.do(ecsVersion, "CreatePortRangeList", params{"PortRangeListName": "tf-prl", "MaxEntries": "10", "Description": "lifecycle ports",
+		"Entry": []map[string]string{{"PortRange": "80/80", "Description": "http"}, {"PortRange": "8000/8080", "Description": "alt-http"}}})["PortRangeListId"])
+	if !strings.HasPrefix(prl, "prl-") {
+		t.Fatalf("CreatePortRangeList: %q", prl)
+	}
+	l.read(ecsVersion, "DescribePortRangeLists", params{"PortRangeListId": []string{prl}}, "PortRangeLists.0.", map[string]string{
+		"PortRangeListId": prl, "PortRangeListName": "tf-prl", "Description": "lifecycle ports", "MaxEntries": "10", "AssociationCount": "0"})
+	l.read(ecsVersion, "DescribePortRangeListEntries", params{"PortRangeListId": prl}, "Entries.", map[string]string{
+		"0.PortRange": "80/80", "0.Description": "http", "1.PortRange": "8000/8080", "1.Description": "alt-http"})
+
 	// alicloud_security_group_rule, one kind at a time: authorize, read
 	// back, revoke with the same fields (as Terraform deletes a rule), and
 	// read: a revoked rule is simply absent, which Terraform takes for
@@ -370,8 +448,10 @@ func (l lifecycle) run() {
 			map[string]string{"IpProtocol": "all", "PortRange": "-1/-1", "DestCidrIp": "0.0.0.0/0", "Policy": "drop", "Priority": "100"},
 			map[string]string{"Direction": "egress", "IpProtocol": "ALL", "PortRange": "-1/-1", "DestCidrIp": "0.0.0.0/0", "Policy": "Drop",
 				"Priority": "100", "DestGroupOwnerAccount": "", "SourceCidrIp": ""}, false},
-		// TODO(issue 12 point 5): a rule with PortRangeListId once port
-		// range lists exist.
+		{"port list", sg, "",
+			map[string]string{"IpProtocol": "tcp", "PortRangeListId": prl, "SourceCidrIp": "10.1.0.0/16", "Priority": "4"},
+			ingress(map[string]string{"IpProtocol": "TCP", "PortRangeListId": prl, "PortRangeListName": "tf-prl", "SourceCidrIp": "10.1.0.0/16",
+				"Policy": "Accept", "Priority": "4", "NicType": "intranet"}), false},
 	} {
 		direction := "ingress"
 		if rule.dir == "Egress" {
@@ -386,7 +466,13 @@ func (l lifecycle) run() {
 		}
 		l.do(ecsVersion, "AuthorizeSecurityGroup"+rule.dir, perms)
 		attr := params{"SecurityGroupId": rule.group, "Direction": direction, "NicType": "intranet"}
-		read := l.read(ecsVersion, "DescribeSecurityGroupAttribute", attr, "Permissions.Permission.0.", rule.want)
+		reader := l
+		if c, ok := l.c.(classic); ok && usesPortRangeList(params{"Permissions": []map[string]string{rule.perm}}) {
+			// The classic typed response has no PortRangeListId field:
+			// its users read such rules through CommonRequest too.
+			reader.c = commonClassic{c}
+		}
+		read := reader.read(ecsVersion, "DescribeSecurityGroupAttribute", attr, "Permissions.Permission.0.", rule.want)
 		if n := len(read["Permissions"].(map[string]any)["Permission"].([]any)); n != 1 {
 			t.Errorf("%s: %d rules, want 1", rule.name, n)
 		}
@@ -402,6 +488,13 @@ func (l lifecycle) run() {
 	for _, id := range []string{sg, peer, classicSG} {
 		l.do(ecsVersion, "DeleteSecurityGroup", params{"SecurityGroupId": id})
 		l.gone(ecsVersion, "DescribeSecurityGroupAttribute", params{"SecurityGroupId": id}, "InvalidSecurityGroupId.NotFound")
+	}
+	l.do(ecsVersion, "DeletePortRangeList", params{"PortRangeListId": prl})
+	// A port range list's NotFound is a 400, unlike the other resources'.
+	if _, err := l.c.do(ecsVersion, "DescribePortRangeListEntries", params{"PortRangeListId": prl}); err == nil {
+		t.Errorf("DescribePortRangeListEntries after delete: succeeded")
+	} else if c, s, _ := apiError(err); c != "InvalidPortRangeListId.NotFound" || s != 400 {
+		t.Errorf("DescribePortRangeListEntries after delete: %d %s, want 400 InvalidPortRangeListId.NotFound", s, c)
 	}
 	l.do(ecsVersion, "DeletePrefixList", params{"PrefixListId": pl})
 	l.gone(ecsVersion, "DescribePrefixListAttributes", params{"PrefixListId": pl}, "InvalidPrefixListId.NotFound")

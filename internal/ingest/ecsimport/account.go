@@ -26,6 +26,8 @@ type Account struct {
 	Groups      []*model.SecurityGroup // in ID order
 	Instances   []*model.Instance      // in ID order
 	PrefixLists []*model.PrefixList    // in ID order
+	// PortRangeLists are the port range lists, in ID order.
+	PortRangeLists []*model.PortRangeList
 	// Warnings lists what was skipped or is incomplete: unconvertible
 	// rules, references to resources the import does not hold, files that
 	// are not ECS responses.
@@ -53,5 +55,5 @@ func (w Warning) String() string {
 
 // Cloud indexes the account for the policy engine and the auditor.
 func (a *Account) Cloud() *policy.Cloud {
-	return policy.NewCloud(a.Groups, a.Instances, a.PrefixLists)
+	return policy.NewCloud(a.Groups, a.Instances, a.PrefixLists).WithPortRangeLists(a.PortRangeLists)
 }

@@ -21,8 +21,9 @@ type builder struct {
 	groups   map[string]*groupData
 	insts    map[string]sourced[instanceItem]
 	lists    map[string]*listData
-	ruleSrc  map[string]string  // group ID + "/" + rule ID → the response the rule came in
-	paging   map[string]*paging // by call (and group, for rules)
+	prls     map[string]*portListData // port range lists
+	ruleSrc  map[string]string        // group ID + "/" + rule ID → the response the rule came in
+	paging   map[string]*paging       // by call (and group, for rules)
 	warnings []Warning
 }
 
@@ -95,7 +96,10 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 		b.warn(src, "", "", "not an ECS response (a JSON object); skipped")
 		return nil
 	}
-	k := kindOf(top)
+	k := cmp.Or(portListKind(top), kindOf(top))
+	if ok, err := b.addPortList(src, k, raw); ok {
+		return err
+	}
 	decode := func(v any) error {
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("%s: a %s response that cannot be read: %w", src, k, err)
@@ -168,7 +172,7 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 		_ = json.Unmarshal(raw, &e)
 		b.warn(src, "", "", "this is an API error (%s: %s), not a response; call the API again and save its answer", e.Code, e.Message)
 	default:
-		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes); skipped")
+		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes, DescribePortRangeLists, DescribePortRangeListEntries); skipped")
 	}
 	return nil
 }
@@ -198,6 +202,7 @@ func (b *builder) finish() *Account {
 	}
 	b.settleOwner(a)
 	b.checkReferences(a)
+	b.finishPortLists(a)
 	b.checkPaging()
 	a.Warnings = b.warnings
 	return a
@@ -289,9 +294,6 @@ func (b *builder) convertRule(src string, g *model.SecurityGroup, p permission) 
 	if !ok {
 		return skip("it has no Direction and its fields fit either direction; save DescribeSecurityGroupAttribute with Direction=all from a current API version")
 	}
-	if p.PortRangeListId != "" {
-		return skip("it takes its ports from port list %s, which Palisade does not model; list the ports in rules of their own to have them judged", p.PortRangeListId)
-	}
 	in := inputOf(dir, p)
 	if n, err := strconv.Atoi(in.Priority); err == nil && (n < model.MinPriority || n > model.MaxPriority) {
 		clamped := min(max(n, model.MinPriority), model.MaxPriority)
@@ -331,7 +333,7 @@ func direction(p permission) (model.Direction, bool) {
 // owner UID a response gives in *GroupOwnerAccount is the request's
 // *GroupOwnerId; a non-numeric value is an account name.
 func inputOf(dir model.Direction, p permission) model.RuleInput {
-	in := model.RuleInput{Policy: p.Policy, Priority: string(p.Priority), IpProtocol: p.IpProtocol, PortRange: p.PortRange,
+	in := model.RuleInput{Policy: p.Policy, Priority: string(p.Priority), IpProtocol: p.IpProtocol, PortRange: p.PortRange, PortRangeListId: p.PortRangeListId,
 		SourcePortRange: p.SourcePortRange, NicType: p.NicType, Description: p.Description,
 		SourceCidrIp: p.SourceCidrIp, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp, SourceGroupId: p.SourceGroupId, SourcePrefixListId: p.SourcePrefixListId,
 		DestCidrIp: p.DestCidrIp, Ipv6DestCidrIp: p.Ipv6DestCidrIp, DestGroupId: p.DestGroupId, DestPrefixListId: p.DestPrefixListId}

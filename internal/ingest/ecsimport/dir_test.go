@@ -71,7 +71,7 @@ func TestFromDirGroups(t *testing.T) {
 		ruleIDs []string // in creation order
 	}{
 		{sgWeb, model.Normal, vpcID, model.InnerAccept, "web",
-			[]string{"sgr-bp1webhttps0000001", "sgr-bp1webhttp00000002", "sgr-bp1webssh000000004", "sgr-bp1webhttps6000003"}},
+			[]string{"sgr-bp1webhttps0000001", "sgr-bp1webhttp00000002", "sgr-bp1webssh000000004", "sgr-bp1webhttps6000003", "sgr-bp1webapps00000005"}},
 		{sgDefault, model.Normal, vpcID, model.InnerAccept, sgDefault, []string{"", "", ""}},
 		{sgBatch, model.Enterprise, vpcID, model.InnerDrop, "batch", []string{"sgr-bp1batchout0000001"}},
 		{sgDB, model.Normal, vpcID, model.InnerDrop, "db",
@@ -207,7 +207,6 @@ func TestFromDirWarnings(t *testing.T) {
 	a := loadAccount(t)
 	want := []struct{ source, resource, rule, says string }{
 		{"README.txt", "", "", "not JSON"},
-		{"attr-web.json", sgWeb, "sgr-bp1webapps00000005", "port list prl-bp1appports8d2k4m6"},
 		{"attr-default.json", sgDefault, "", "priority 110"},
 		{"attr-default.json", sgDefault, "", "no SecurityGroupRuleId"},
 		{"attr-legacy.json[2]", sgLegacy, "sgr-bp0legacypartner02", "group " + sgPartner + " of account " + partner},
@@ -246,6 +245,8 @@ func TestFromDirFlows(t *testing.T) {
 		{"Redis from the web tier", policy.Flow{From: iWeb1, To: iDB, Protocol: model.TCP, Port: 6379}, policy.Drop, "sgr-bp1dbdropall000002"},
 		{"the database calls out", policy.Flow{From: iDB, To: iWeb1, Protocol: model.TCP, Port: 80}, policy.Drop, "sgr-bp1dbdropout000004"},
 		{"enterprise egress default", policy.Flow{From: iBatch, To: iDB, Protocol: model.TCP, Port: 3306}, policy.Drop, string(policy.EnterpriseEgressDrop)},
+		{"an app port, by port range list", policy.Flow{From: "192.168.200.5", To: iWeb1, Protocol: model.TCP, Port: 9050}, policy.Accept, "sgr-bp1webapps00000005"},
+		{"a port in the list's gap", policy.Flow{From: "192.168.200.5", To: iWeb1, Protocol: model.TCP, Port: 8081}, policy.Drop, string(policy.DefaultIngressDrop)},
 		{"classic internet rule", policy.Flow{From: "198.51.100.7", To: iLegacy, Protocol: model.TCP, Port: 80}, policy.Accept, "sgr-bp0legacyhttp00001"},
 		{"web members reach each other", policy.Flow{From: iWeb1, To: iWeb2, Protocol: model.TCP, Port: 9000}, policy.Accept, string(policy.IntraGroup)},
 	}
@@ -298,5 +299,55 @@ func TestFromDirErrors(t *testing.T) {
 				t.Errorf("error %v, want one saying %q", err, tc.says)
 			}
 		})
+	}
+}
+
+// TestFromDirPortRangeLists: a rule with PortRangeListId is imported with
+// its list (DescribePortRangeLists, and the entries saved in a file named
+// after the list); without the lists' answers it is still imported, with a
+// warning that it matches no port.
+func TestFromDirPortRangeLists(t *testing.T) {
+	a := loadAccount(t)
+	if len(a.PortRangeLists) != 1 {
+		t.Fatalf("port range lists %v", a.PortRangeLists)
+	}
+	l := a.PortRangeLists[0]
+	if l.ID != "prl-bp1appports8d2k4m6" || l.Name != "app-ports" || l.MaxEntries != 10 || l.Owner != owner || len(l.Entries) != 2 ||
+		l.Entries[1] != (model.PortEntry{Range: model.PortRange{Start: 9000, End: 9100}, Description: "workers"}) {
+		t.Errorf("port range list imported as %+v", *l)
+	}
+	if g := groupByID(a, sgWeb); g != nil {
+		if r := g.Rules[len(g.Rules)-1]; r.PortRangeListID != l.ID || r.PortRange.IsSet() {
+			t.Errorf("the port-list rule imported as %+v", r)
+		}
+	}
+
+	dir := t.TempDir()
+	for _, f := range []string{"groups-page1.json", "groups-page2.json", "attr-web.json", "port-range-lists.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "account", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := FromDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(b.Warnings, func(w Warning) bool {
+		return w.Resource == l.ID && strings.Contains(w.Message, "no DescribePortRangeListEntries answer")
+	}) {
+		t.Errorf("no warning about the missing entries: %v", b.Warnings)
+	}
+	os.Remove(filepath.Join(dir, "port-range-lists.json"))
+	if b, err = FromDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(b.Warnings, func(w Warning) bool {
+		return w.Source == "attr-web.json" && w.Resource == sgWeb && w.RuleID == "sgr-bp1webapps00000005" && strings.Contains(w.Message, "port list prl-bp1appports8d2k4m6")
+	}) {
+		t.Errorf("no warning about the list the import does not hold: %v", b.Warnings)
 	}
 }

@@ -2,10 +2,16 @@ package ecsimport
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Page sizes: the largest each call takes. Variables so that tests can
@@ -68,6 +74,12 @@ func FromECS(ctx context.Context, client *ecs.Client, regionID string) (*Account
 			return nil, err
 		}
 		b.warn("DescribePrefixLists", "", "", "prefix lists could not be read, so rules naming them match nothing when evaluated: %v", err)
+	}
+	if err := portRangeLists(ctx, b, client, regionID); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		b.warn("DescribePortRangeLists", "", "", "port range lists could not be read, so rules naming them match no port when evaluated: %v", err)
 	}
 	return b.finish(), nil
 }
@@ -145,4 +157,108 @@ func pages(ctx context.Context, call func(n int, token string) (next string, err
 
 func callError(call, region string, err error) error {
 	return fmt.Errorf("%s in %s: %w; check the region, the endpoint and that the access key may call ecs:Describe*", call, region, err)
+}
+
+// portRangeLists reads the port range lists the imported rules name, and
+// only when some do (an account without them makes no call). The classic
+// SDK has no typed requests for them, so they go as CommonRequest.
+func portRangeLists(ctx context.Context, b *builder, client *ecs.Client, regionID string) error {
+	var ids []string
+	for _, g := range b.groups {
+		for _, p := range g.perms {
+			if id := p.v.PortRangeListId; id != "" && !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	return readPortLists(ctx, b, client, regionID, ids)
+}
+
+// readPortLists reads the lists ids, or every list of the region when ids
+// is nil, with their entries.
+func readPortLists(ctx context.Context, b *builder, client *ecs.Client, regionID string, ids []string) error {
+	call := func(action string, params map[string]string) ([]byte, error) {
+		r := requests.NewCommonRequest()
+		r.Product, r.Version, r.ApiName, r.Domain, r.Scheme = "Ecs", "2014-05-26", action, client.Domain, client.GetConfig().Scheme
+		r.QueryParams["RegionId"] = regionID
+		maps.Copy(r.QueryParams, params)
+		resp, err := client.ProcessCommonRequest(r)
+		if err != nil {
+			return nil, err
+		}
+		return resp.GetHttpContentBytes(), nil
+	}
+	all := ids == nil
+	chunks := [][]string{nil}
+	if !all { // DescribePortRangeLists takes at most 100 IDs per call
+		chunks = nil
+		for start := 0; start < len(ids); start += 100 {
+			chunks = append(chunks, ids[start:min(start+100, len(ids))])
+		}
+	}
+	for _, chunk := range chunks {
+		err := pages(ctx, func(n int, token string) (string, error) {
+			params := map[string]string{"MaxResults": "100"}
+			if token != "" {
+				params["NextToken"] = token
+			}
+			for i, id := range chunk {
+				params[fmt.Sprintf("PortRangeListId.%d", i+1)] = id
+			}
+			body, err := call("DescribePortRangeLists", params)
+			if err != nil {
+				return "", callError("DescribePortRangeLists", regionID, err)
+			}
+			var p struct {
+				NextToken      string
+				PortRangeLists []struct{ PortRangeListId string }
+			}
+			_ = json.Unmarshal(body, &p)
+			if all {
+				for _, l := range p.PortRangeLists {
+					ids = append(ids, l.PortRangeListId)
+				}
+			}
+			return p.NextToken, b.add(fmt.Sprintf("DescribePortRangeLists page %d", n), body)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		body, err := call("DescribePortRangeListEntries", map[string]string{"PortRangeListId": id})
+		if err != nil {
+			return callError("DescribePortRangeListEntries "+id, regionID, err)
+		}
+		if err := b.add("DescribePortRangeListEntries "+id, body); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadPortRangeLists reads every port range list of the region, with its
+// entries, into a (in place of those FromECS read, which are only the
+// lists its rules name): for tools that manage lists no rule uses yet.
+func ReadPortRangeLists(ctx context.Context, client *ecs.Client, regionID string, a *Account) error {
+	b := newBuilder(regionID)
+	if err := readPortLists(ctx, b, client, regionID, nil); err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(b.prls) {
+		l := b.convertPortList(id, b.prls[id])
+		l.Owner = a.Owner
+		a.PortRangeLists = slices.DeleteFunc(a.PortRangeLists, func(x *model.PortRangeList) bool { return x.ID == id })
+		a.PortRangeLists = append(a.PortRangeLists, l)
+	}
+	slices.SortFunc(a.PortRangeLists, func(x, y *model.PortRangeList) int { return strings.Compare(x.ID, y.ID) })
+	a.Warnings = append(a.Warnings, b.warnings...)
+	return nil
 }

@@ -5,13 +5,14 @@ import "gopkg.in/yaml.v3"
 // The file as written. Field names follow the ECS API in lowerCamelCase.
 
 type file struct {
-	Name           Field           `yaml:"name"`
-	Description    Field           `yaml:"description"`
-	VPCs           []vpcDoc        `yaml:"vpcs"`
-	PrefixLists    []prefixListDoc `yaml:"prefixLists"`
-	SecurityGroups []groupDoc      `yaml:"securityGroups"`
-	Instances      []instanceDoc   `yaml:"instances"`
-	Flows          []flowDoc       `yaml:"flows"`
+	Name           Field              `yaml:"name"`
+	Description    Field              `yaml:"description"`
+	VPCs           []vpcDoc           `yaml:"vpcs"`
+	PrefixLists    []prefixListDoc    `yaml:"prefixLists"`
+	PortRangeLists []portRangeListDoc `yaml:"portRangeLists"`
+	SecurityGroups []groupDoc         `yaml:"securityGroups"`
+	Instances      []instanceDoc      `yaml:"instances"`
+	Flows          []flowDoc          `yaml:"flows"`
 }
 
 type vpcDoc struct {
@@ -30,6 +31,15 @@ type prefixListDoc struct {
 	AddressFamily  Field   `yaml:"addressFamily"`
 	MaxEntries     Field   `yaml:"maxEntries"`
 	Entries        []Field `yaml:"entries"`
+}
+
+type portRangeListDoc struct {
+	Line              int     `yaml:"-"`
+	PortRangeListID   Field   `yaml:"portRangeListId"`
+	PortRangeListName Field   `yaml:"portRangeListName"`
+	Description       Field   `yaml:"description"`
+	MaxEntries        Field   `yaml:"maxEntries"`
+	Entries           []Field `yaml:"entries"` // "start/end"
 }
 
 type groupDoc struct {
@@ -52,6 +62,7 @@ type permissionDoc struct {
 	Priority                Field `yaml:"priority"`
 	IpProtocol              Field `yaml:"ipProtocol"`
 	PortRange               Field `yaml:"portRange"`
+	PortRangeListId         Field `yaml:"portRangeListId"`
 	SourcePortRange         Field `yaml:"sourcePortRange"`
 	SourceCidrIp            Field `yaml:"sourceCidrIp"`
 	Ipv6SourceCidrIp        Field `yaml:"ipv6SourceCidrIp"`
@@ -101,6 +112,12 @@ func (d *vpcDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 
 func (d *prefixListDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 	type plain prefixListDoc
+	d.Line, err = decodeStrict(n, (*plain)(d))
+	return
+}
+
+func (d *portRangeListDoc) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain portRangeListDoc
 	d.Line, err = decodeStrict(n, (*plain)(d))
 	return
 }

@@ -31,10 +31,12 @@ type Scenario struct {
 	Name        string
 	VPCs        []*model.VPC
 	PrefixLists []*model.PrefixList
-	Groups      []*model.SecurityGroup
-	Instances   []*model.Instance
-	Flows       []Flow
-	RuleLines   map[string]int // rule ID → line of its permission
+	// PortRangeLists are the lists rules may take their ports from.
+	PortRangeLists []*model.PortRangeList
+	Groups         []*model.SecurityGroup
+	Instances      []*model.Instance
+	Flows          []Flow
+	RuleLines      map[string]int // rule ID → line of its permission
 }
 
 // Flow is a flow with the verdict it must get.
@@ -47,7 +49,7 @@ type Flow struct {
 
 // Cloud is the scenario as the policy engine sees it.
 func (s *Scenario) Cloud() *policy.Cloud {
-	return policy.NewCloud(s.Groups, s.Instances, s.PrefixLists)
+	return policy.NewCloud(s.Groups, s.Instances, s.PrefixLists).WithPortRangeLists(s.PortRangeLists)
 }
 
 // Load reads and validates a scenario file.
@@ -80,7 +82,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
 	b := &builder{s: &Scenario{File: name, Name: f.Name.Value, RuleLines: map[string]int{}}, file: name,
-		vpcs: map[string]*model.VPC{}, groups: map[string]*model.SecurityGroup{}, pls: map[string]*model.PrefixList{}}
+		vpcs: map[string]*model.VPC{}, groups: map[string]*model.SecurityGroup{}, pls: map[string]*model.PrefixList{}, prls: map[string]*model.PortRangeList{}}
 	if err := b.build(&f); err != nil {
 		return nil, err
 	}
@@ -93,6 +95,7 @@ type builder struct {
 	vpcs   map[string]*model.VPC
 	groups map[string]*model.SecurityGroup
 	pls    map[string]*model.PrefixList
+	prls   map[string]*model.PortRangeList
 }
 
 func (b *builder) fail(line int, field, format string, args ...any) error {
@@ -142,6 +145,11 @@ func (b *builder) build(f *file) error {
 	}
 	for _, d := range f.PrefixLists {
 		if err := b.addPrefixList(&d); err != nil {
+			return err
+		}
+	}
+	for _, d := range f.PortRangeLists {
+		if err := b.addPortRangeList(&d); err != nil {
 			return err
 		}
 	}
@@ -240,6 +248,48 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 	return nil
 }
 
+func (b *builder) addPortRangeList(d *portRangeListDoc) error {
+	if err := required(b, d.PortRangeListID, d.Line, "portRangeListId"); err != nil {
+		return err
+	}
+	id := d.PortRangeListID.Value
+	if !model.HasPrefix(id, "prl") {
+		return b.fail(d.PortRangeListID.Line, "portRangeListId", "%q is not a port range list ID: it starts with prl-", id)
+	}
+	if b.prls[id] != nil {
+		return b.fail(d.PortRangeListID.Line, "portRangeListId", "port range list %s is defined twice", id)
+	}
+	l := &model.PortRangeList{ID: id, Owner: DefaultOwner, Name: d.PortRangeListName.Value, Description: d.Description.Value,
+		Entries: []model.PortEntry{}, Created: created}
+	if l.Name == "" {
+		l.Name = strings.ReplaceAll(id, "-", "_") // a file need not name its lists; ECS requires a name
+	}
+	fields := map[string]Field{"portRangeListName": d.PortRangeListName, "description": d.Description, "maxEntries": d.MaxEntries}
+	l.MaxEntries = max(len(d.Entries), 1)
+	if d.MaxEntries.Set() {
+		n, err := strconv.Atoi(d.MaxEntries.Value)
+		if err != nil {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+		}
+		l.MaxEntries = n
+	}
+	for _, en := range d.Entries {
+		r, e := model.ParseListPortRange(en.Value, "entries")
+		if e == nil {
+			e = l.AddEntry(model.PortEntry{Range: r})
+		}
+		if e != nil {
+			return b.fail(en.Line, "entries", "%s (%s)", e.Message, e.Code)
+		}
+	}
+	if e := l.Validate(); e != nil {
+		return b.fromModel(e, d.Line, fields)
+	}
+	b.prls[id] = l
+	b.s.PortRangeLists = append(b.s.PortRangeLists, l)
+	return nil
+}
+
 // addGroup adds a group without its rules.
 func (b *builder) addGroup(d *groupDoc) error {
 	if err := required(b, d.SecurityGroupID, d.Line, "securityGroupId"); err != nil {
@@ -301,6 +351,9 @@ func (b *builder) addRules(docs []groupDoc) error {
 			}
 		}
 		if e := model.CheckRuleQuotas(g, plOf); e != nil {
+			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
+		}
+		if e := model.CheckPortListQuota(g, plOf, func(id string) *model.PortRangeList { return b.prls[id] }); e != nil {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
 		}
 	}
@@ -435,7 +488,7 @@ func (b *builder) addFlows(docs []flowDoc, x *addressIndex) error {
 func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, plOf func(string) *model.PrefixList, created time.Time) error {
 	fields := map[string]Field{
 		"direction": p.Direction, "policy": p.Policy, "priority": p.Priority, "ipProtocol": p.IpProtocol,
-		"portRange": p.PortRange, "sourcePortRange": p.SourcePortRange, "sourceCidrIp": p.SourceCidrIp,
+		"portRange": p.PortRange, "portRangeListId": p.PortRangeListId, "sourcePortRange": p.SourcePortRange, "sourceCidrIp": p.SourceCidrIp,
 		"ipv6SourceCidrIp": p.Ipv6SourceCidrIp, "sourceGroupId": p.SourceGroupId, "sourceGroupOwnerId": p.SourceGroupOwnerId,
 		"sourcePrefixListId": p.SourcePrefixListId, "destCidrIp": p.DestCidrIp, "ipv6DestCidrIp": p.Ipv6DestCidrIp,
 		"destGroupId": p.DestGroupId, "destGroupOwnerId": p.DestGroupOwnerId, "destPrefixListId": p.DestPrefixListId,
@@ -454,6 +507,7 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
 		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
+		PortRangeListId: p.PortRangeListId.Value,
 		SourcePortRange: p.SourcePortRange.Value, NicType: p.NicType.Value, Description: p.Description.Value,
 		SourceCidrIp: p.SourceCidrIp.Value, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp.Value, SourceGroupId: p.SourceGroupId.Value,
 		SourceGroupOwnerId: p.SourceGroupOwnerId.Value, SourceGroupOwnerAccount: p.SourceGroupOwnerAccount.Value,
@@ -490,6 +544,9 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 		if e := model.CheckPrefixListPeer(&r, pl, dir); e != nil {
 			return b.fromModel(e, p.Line, fields)
 		}
+	}
+	if r.PortRangeListID != "" && b.prls[r.PortRangeListID] == nil {
+		return b.fail(p.PortRangeListId.Line, "portRangeListId", "port range list %s is not defined under portRangeLists", r.PortRangeListID)
 	}
 	r.ID = fmt.Sprintf("sgr-%s-%d", strings.TrimPrefix(g.ID, "sg-"), index+1)
 	r.Created = created

@@ -61,7 +61,7 @@ func Scenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([
 	go func() { served <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-served }()
 
-	if _, err := srv.Ops.Import(ctx, Region, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists,
+	if _, err := srv.Ops.Import(ctx, Region, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists, PortRangeLists: s.PortRangeLists,
 		Groups: s.Groups, Instances: s.Instances}); err != nil {
 		return nil, err
 	}

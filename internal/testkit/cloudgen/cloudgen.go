@@ -22,15 +22,18 @@ type Config struct {
 	Instances     int // per VPC
 	RulesPerGroup int // upper bound; each group gets 0..RulesPerGroup rules
 	PrefixLists   int
-	MaxGroups     int     // groups per instance, 1..5
-	PublicShare   float64 // share of instances with a public address
-	IPv6Share     float64 // share of instances with an IPv6 address
-	Enterprise    float64 // share of enterprise groups
-	Outside       []netip.Addr
+	// PortRangeLists is how many port range lists to make; TCP and UDP
+	// rules then take their ports from one now and then.
+	PortRangeLists int
+	MaxGroups      int     // groups per instance, 1..5
+	PublicShare    float64 // share of instances with a public address
+	IPv6Share      float64 // share of instances with an IPv6 address
+	Enterprise     float64 // share of enterprise groups
+	Outside        []netip.Addr
 }
 
 // Small is a cloud where every feature interacts often.
-var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2,
+var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3}
 
 // Cloud is a generated cloud.
@@ -39,12 +42,14 @@ type Cloud struct {
 	Groups      []*model.SecurityGroup
 	Instances   []*model.Instance
 	PrefixLists []*model.PrefixList
-	Outside     []netip.Addr // outside addresses flows may use
+	// PortRangeLists are the lists rules may take their ports from.
+	PortRangeLists []*model.PortRangeList
+	Outside        []netip.Addr // outside addresses flows may use
 }
 
 // Snapshot indexes the cloud for the policy engine.
 func (c *Cloud) Snapshot() *policy.Cloud {
-	return policy.NewCloud(c.Groups, c.Instances, c.PrefixLists)
+	return policy.NewCloud(c.Groups, c.Instances, c.PrefixLists).WithPortRangeLists(c.PortRangeLists)
 }
 
 // ports are drawn from a small set so that rules overlap and tie often.
@@ -121,7 +126,39 @@ func Generate(seed uint64, cfg Config) *Cloud {
 		}
 		c.Groups = append(c.Groups, groups...)
 	}
+	usePortRangeLists(c, cfg, seed)
 	return c
+}
+
+// usePortRangeLists makes the configured port range lists and gives some
+// TCP and UDP rules one in place of their PortRange. It draws from its own
+// generator, so that clouds without lists are what they always were.
+func usePortRangeLists(c *Cloud, cfg Config, seed uint64) {
+	if cfg.PortRangeLists == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed^0x5bd1e995, seed))
+	for l := range cfg.PortRangeLists {
+		pl := &model.PortRangeList{ID: fmt.Sprintf("prl-gen%d", l), Owner: owner, Name: fmt.Sprintf("gen%d", l), MaxEntries: 10}
+		for range 1 + rng.IntN(3) {
+			a := ports[rng.IntN(len(ports))]
+			e := model.PortEntry{Range: model.PortRange{Start: a, End: a}}
+			if rng.IntN(3) == 0 {
+				e.Range.End = a + int32(rng.IntN(100))
+			}
+			if model.PortEntryIndex(pl.Entries, e.Range) < 0 {
+				pl.Entries = append(pl.Entries, e)
+			}
+		}
+		c.PortRangeLists = append(c.PortRangeLists, pl)
+	}
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			if r := &g.Rules[i]; r.Protocol.HasPorts() && rng.IntN(4) == 0 {
+				r.PortRange, r.PortRangeListID = model.PortRange{}, c.PortRangeLists[rng.IntN(len(c.PortRangeLists))].ID
+			}
+		}
+	}
 }
 
 func contains(s []string, x string) bool {

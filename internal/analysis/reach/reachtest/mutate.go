@@ -30,6 +30,11 @@ func Copy(c *cloudgen.Cloud) *cloudgen.Cloud {
 		cp.Entries = slices.Clone(pl.Entries)
 		out.PrefixLists = append(out.PrefixLists, &cp)
 	}
+	for _, l := range c.PortRangeLists {
+		cp := *l
+		cp.Entries = slices.Clone(l.Entries)
+		out.PortRangeLists = append(out.PortRangeLists, &cp)
+	}
 	return out
 }
 
@@ -81,7 +86,7 @@ func Mutate(rng *rand.Rand, c *cloudgen.Cloud) (*cloudgen.Cloud, reach.Change, s
 		default:
 			if r.Protocol.HasPorts() {
 				p := int32(1 + rng.IntN(9000))
-				r.PortRange = model.PortRange{Start: p, End: p + int32(rng.IntN(100))}
+				r.PortRange, r.PortRangeListID = model.PortRange{Start: p, End: p + int32(rng.IntN(100))}, ""
 			} else {
 				r.Policy = model.Drop
 			}
@@ -113,6 +118,23 @@ func Mutate(rng *rand.Rand, c *cloudgen.Cloud) (*cloudgen.Cloud, reach.Change, s
 		}
 		in.SecurityGroups = append(in.SecurityGroups, g.ID)
 		return out, ch, fmt.Sprintf("%s joins %s", in.ID, g.ID)
+	case k == 4 && len(out.PortRangeLists) > 0 && rng.IntN(2) == 0: // edit a port range list
+		l := out.PortRangeLists[rng.IntN(len(out.PortRangeLists))]
+		if len(l.Entries) > 1 && rng.IntN(2) == 0 {
+			i := rng.IntN(len(l.Entries))
+			desc := fmt.Sprintf("remove %s from %s", l.Entries[i].Range, l.ID)
+			l.Entries = slices.Delete(l.Entries, i, i+1)
+			ch.PortRangeLists = []string{l.ID}
+			return out, ch, desc
+		}
+		p := int32(1 + rng.IntN(9000))
+		e := model.PortEntry{Range: model.PortRange{Start: p, End: p + int32(rng.IntN(50))}}
+		if model.PortEntryIndex(l.Entries, e.Range) >= 0 {
+			return Mutate(rng, c)
+		}
+		l.Entries = append(l.Entries, e)
+		ch.PortRangeLists = []string{l.ID}
+		return out, ch, fmt.Sprintf("add %s to %s", e.Range, l.ID)
 	case k == 4 && len(out.PrefixLists) > 0: // edit a prefix list
 		pl := out.PrefixLists[rng.IntN(len(out.PrefixLists))]
 		a := out.Instances[rng.IntN(len(out.Instances))].PrivateIP

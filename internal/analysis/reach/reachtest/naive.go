@@ -23,8 +23,13 @@ func Boundaries(c *policy.Cloud) []uint16 {
 	b := []int{1}
 	for _, g := range c.Groups {
 		for _, r := range g.Rules {
-			if r.Protocol.HasPorts() && !r.PortRange.IsAny() {
-				b = append(b, int(r.PortRange.Start), int(r.PortRange.End)+1)
+			if !r.Protocol.HasPorts() {
+				continue
+			}
+			for _, pr := range c.DestPorts(&r) {
+				if !pr.IsAny() {
+					b = append(b, int(pr.Start), int(pr.End)+1)
+				}
 			}
 		}
 	}

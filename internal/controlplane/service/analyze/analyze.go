@@ -51,7 +51,11 @@ func cloudOf(tx store.ReadTx) (*policy.Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewCloud(groups, instances, pls), nil
+	lists, err := service.ListAll[model.PortRangeList](tx, service.KindPortRangeList)
+	if err != nil {
+		return nil, err
+	}
+	return policy.NewCloud(groups, instances, pls).WithPortRangeLists(lists), nil
 }
 
 // endpointOf checks that a flow end is an address or one of the caller's
