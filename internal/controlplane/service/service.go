@@ -88,6 +88,8 @@ var Kinds = map[store.Kind]view.Decoder{
 	KindGroup:      view.Decode[model.SecurityGroup],
 	KindPrefixList: view.Decode[model.PrefixList],
 	KindEIP:        view.Decode[model.EIP],
+
+	KindPortRangeList: view.Decode[model.PortRangeList],
 }
 
 // InMemory is the view reads are served from (nil if the service reads the

@@ -3,6 +3,7 @@ package view
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
@@ -12,6 +13,7 @@ import (
 type Snapshot struct {
 	rev    int64
 	tables map[store.Kind]*table
+	kinds  map[store.Kind]Decoder // the kinds kept: a read of another is a bug
 }
 
 var _ store.ReadTx = (*Snapshot)(nil)
@@ -21,10 +23,23 @@ func (s *Snapshot) Revision() int64 { return s.rev }
 
 // Get implements store.ReadTx.
 func (s *Snapshot) Get(kind store.Kind, id string) (store.Record, bool, error) {
+	if err := s.kept(kind); err != nil {
+		return store.Record{}, false, err
+	}
 	if r := s.Record(kind, id); r != nil {
 		return *r, true, nil
 	}
 	return store.Record{}, false, nil
+}
+
+// kept refuses a read of a kind the view does not keep: it would find
+// nothing, and a resource that silently reads as "not found" after it was
+// created is worse than an error that names the missing registration.
+func (s *Snapshot) kept(kind store.Kind) error {
+	if _, ok := s.kinds[kind]; !ok {
+		return fmt.Errorf("view: records of kind %q are not kept in memory; register the kind with its decoder (service.Kinds)", kind)
+	}
+	return nil
 }
 
 // Record returns the record (kind, id), or nil; no copy is made.
@@ -37,6 +52,9 @@ func (s *Snapshot) Record(kind store.Kind, id string) *store.Record {
 
 // List implements store.ReadTx.
 func (s *Snapshot) List(kind store.Kind, q store.Query) ([]store.Record, error) {
+	if err := s.kept(kind); err != nil {
+		return nil, err
+	}
 	ids := s.IDs(kind, q)
 	out := make([]store.Record, len(ids))
 	t := s.tables[kind]

@@ -190,7 +190,7 @@ func (v *View) follow(ctx context.Context) {
 
 // load reads every record of the view's kinds in one store snapshot.
 func (v *View) load(ctx context.Context) (*Snapshot, error) {
-	s := &Snapshot{tables: map[store.Kind]*table{}}
+	s := &Snapshot{tables: map[store.Kind]*table{}, kinds: v.kinds}
 	err := v.st.View(ctx, func(tx store.ReadTx) error {
 		s.rev = tx.Revision()
 		for kind, dec := range v.kinds {
@@ -306,7 +306,7 @@ type applier struct {
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
 	return &applier{
-		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables)},
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds},
 		indexes: indexes,
 		tables:  map[store.Kind]bool{},
 		idx:     map[store.Kind]map[scope]bool{},
