@@ -76,6 +76,18 @@ type instanceDoc struct {
 	Ipv6Address      Field   `yaml:"ipv6Address"`
 	PublicIPAddress  Field   `yaml:"publicIpAddress"`
 	SecurityGroupIDs []Field `yaml:"securityGroupIds"`
+	// NetworkInterfaces are the instance's secondary ENIs.
+	NetworkInterfaces []eniDoc `yaml:"networkInterfaces"`
+}
+
+// eniDoc is a secondary ENI attached to its instance.
+type eniDoc struct {
+	Line               int     `yaml:"-"`
+	NetworkInterfaceID Field   `yaml:"networkInterfaceId"`
+	VSwitchID          Field   `yaml:"vSwitchId"`
+	PrimaryIPAddress   Field   `yaml:"primaryIpAddress"`
+	Ipv6Address        Field   `yaml:"ipv6Address"`
+	SecurityGroupIDs   []Field `yaml:"securityGroupIds"`
 }
 
 type flowDoc struct {
@@ -116,6 +128,12 @@ func (d *permissionDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 
 func (d *instanceDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 	type plain instanceDoc
+	d.Line, err = decodeStrict(n, (*plain)(d))
+	return
+}
+
+func (d *eniDoc) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain eniDoc
 	d.Line, err = decodeStrict(n, (*plain)(d))
 	return
 }
