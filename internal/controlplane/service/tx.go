@@ -207,7 +207,8 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	}
 }
 
-// members returns the instances of the caller's account in a group.
+// members returns the network interfaces of the caller's account in a
+// group: its instances (their primary ENIs) and its secondary ENIs, as NICs.
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
 	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
 	if err != nil {
@@ -219,7 +220,8 @@ func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, erro
 			out = append(out, in)
 		}
 	}
-	return out, nil
+	enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
+	return append(out, enis...), err
 }
 
 // Page selects part of a list: PageNumber/PageSize paging (Number, Size)

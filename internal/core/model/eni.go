@@ -1,8 +1,8 @@
 package model
 
 import (
+	"crypto/sha256"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
@@ -91,7 +91,7 @@ func (i *Instance) PrimaryENI() *NetworkInterface {
 	return &NetworkInterface{
 		ID: DerivedID("eni", i.ID), Region: i.Region, Owner: i.Owner, Type: ENIPrimary, Status: ENIInUse,
 		InstanceID: i.ID, Zone: i.Zone, VpcID: i.VpcID, VSwitchID: i.VSwitchID, PrivateIP: i.PrivateIP,
-		IPv6: i.IPv6, MAC: MACOf(DerivedID("eni", i.ID)), SecurityGroups: i.SecurityGroups,
+		IPv6: i.IPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
 		Created: i.Created, Host: i.Host, Interface: i.Interface,
 	}
 }
@@ -116,12 +116,12 @@ func NICs(instances []*Instance, enis []*NetworkInterface) []*Instance {
 	return out
 }
 
-// MACOf is a stable, locally administered unicast MAC for an ENI ID.
+// MACOf is a stable MAC address in Alibaba Cloud's OUI for a resource ID:
+// the instance's for a primary ENI (as DescribeInstances has always shown
+// it), the ENI's own for a secondary.
 func MACOf(id string) string {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	s := h.Sum32()
-	return fmt.Sprintf("00:16:3e:%02x:%02x:%02x", byte(s>>16), byte(s>>8), byte(s))
+	h := sha256.Sum256([]byte("mac:" + id))
+	return fmt.Sprintf("00:16:3e:%02x:%02x:%02x", h[0], h[1], h[2])
 }
 
 // eniQuotas is each instance type's EniQuantity, which counts the primary

@@ -51,7 +51,13 @@ func cloudOf(tx store.ReadTx) (*policy.Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewCloud(groups, instances, pls), nil
+	enis, err := service.ListAll[model.NetworkInterface](tx, service.KindENI)
+	if err != nil {
+		return nil, err
+	}
+	// The policy's unit is the NIC: each instance and each attached
+	// secondary ENI, judged with its own groups.
+	return policy.NewCloud(groups, model.NICs(instances, enis), pls), nil
 }
 
 // endpointOf checks that a flow end is an address or one of the caller's
