@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"slices"
 
@@ -574,4 +575,79 @@ func (s *Service) eniMembership(ctx context.Context, in MembershipInput, join bo
 		return struct{}{}, putENI(tx, n)
 	})
 	return err
+}
+
+// bindENI places a secondary ENI on a host behind its own host-side
+// interface (PalisadeBindInstance with NetworkInterfaceId): the agent there
+// enforces the ENI's groups on that interface. An instance's primary ENI
+// ID binds the instance.
+func (s *Service) bindENI(ctx context.Context, in BindInput) error {
+	id, host, iface := in.NetworkInterfaceID, in.HostName, in.Interface
+	if !model.HasPrefix(id, "eni") {
+		return ecserr.BadRequest("InvalidParams.EniId", "The specified NetworkInterfaceId %q is malformed: it starts with \"eni-\".", id)
+	}
+	if err := checkHost(host, false); err != nil {
+		return err
+	}
+	switch {
+	case iface != "" && !ifacePattern.MatchString(iface):
+		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
+	case (host == "") != (iface == ""):
+		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")
+	}
+	var primary bool
+	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if _, isInst, err := tx.Get(KindInstance, model.DerivedID("i", id)); err == nil && isInst {
+				primary = true
+				return nil
+			}
+			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", id)
+		}
+		if n.Host == host && n.Interface == iface {
+			return nil
+		}
+		if host != "" {
+			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
+			if err != nil {
+				return err
+			}
+			for _, o := range others {
+				if o.Host == host && o.Interface == iface {
+					return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+				}
+			}
+			if err := eniInterfaceFree(tx, id, host, iface); err != nil {
+				return err
+			}
+		}
+		n.Host, n.Interface = host, iface
+		return putENI(tx, &n)
+	})
+	if err == nil && primary {
+		return s.BindInstance(ctx, BindInput{Caller: in.Caller, InstanceID: model.DerivedID("i", id), HostName: host, Interface: iface})
+	}
+	return err
+}
+
+// eniInterfaceFree refuses a host interface a secondary ENI other than
+// self already has.
+func eniInterfaceFree(tx store.ReadTx, self, host, iface string) error {
+	if host == "" {
+		return nil
+	}
+	enis, err := store.ListAs[model.NetworkInterface](tx, KindENI, store.Query{})
+	if err != nil {
+		return err
+	}
+	for _, o := range enis {
+		if o.ID != self && o.Host == host && o.Interface == iface {
+			return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+		}
+	}
+	return nil
 }

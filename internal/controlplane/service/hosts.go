@@ -81,7 +81,10 @@ func checkHost(h string, required bool) error {
 type BindInput struct {
 	Caller     Caller
 	InstanceID string // of any account
-	HostName   string
+	// NetworkInterfaceID binds a secondary ENI instead (its own interface on
+	// the host); an instance's primary ENI ID binds the instance.
+	NetworkInterfaceID string
+	HostName           string
 	Interface  string // a Linux interface name
 }
 
@@ -92,6 +95,12 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return err
 	}
 	id, host, iface := in.InstanceID, in.HostName, in.Interface
+	if in.NetworkInterfaceID != "" {
+		if id != "" {
+			return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+		}
+		return s.bindENI(ctx, in)
+	}
 	if id == "" {
 		return ecserr.MissingParameter("InstanceId")
 	}
@@ -126,6 +135,9 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 				}
 			}
 		}
+		if err := eniInterfaceFree(tx, id, host, iface); err != nil {
+			return err
+		}
 		inst.Host, inst.Interface = host, iface
 		return PutInstance(tx, &inst)
 	})
@@ -138,6 +150,7 @@ type Snapshot struct {
 	Groups      []*model.SecurityGroup
 	Instances   []*model.Instance
 	PrefixLists []*model.PrefixList
+	ENIs        []*model.NetworkInterface // secondary ENIs: NICs with their own groups and interfaces
 }
 
 // GetSnapshot returns every account's groups, instances and prefix lists
@@ -156,6 +169,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if out.Instances, err = ListAll[model.Instance](tx, KindInstance); err != nil {
 			return err
 		}
+		if out.ENIs, err = ListAll[model.NetworkInterface](tx, KindENI); err != nil {
+			return err
+		}
 		out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList)
 		return err
 	})
@@ -163,7 +179,7 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 }
 
 // policyKinds are the kinds whose records change an agent's policies.
-var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true}
+var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindENI: true}
 
 // Deleted names a record removed since the watcher's revision.
 type Deleted struct {
@@ -197,6 +213,7 @@ type Changes struct {
 	Groups      []*model.SecurityGroup
 	Instances   []*model.Instance
 	PrefixLists []*model.PrefixList
+	ENIs        []*model.NetworkInterface
 	Deleted     []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
 	// server's store was replaced): start over from a snapshot.
@@ -271,6 +288,8 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 				err = appendRecord(&out.Instances, rec)
 			case KindPrefixList:
 				err = appendRecord(&out.PrefixLists, rec)
+			case KindENI:
+				err = appendRecord(&out.ENIs, rec)
 			}
 			if err != nil {
 				return err

@@ -58,10 +58,13 @@ type state struct {
 	groups      map[string]*model.SecurityGroup
 	instances   map[string]*model.Instance
 	prefixLists map[string]*model.PrefixList
+	enis        map[string]*model.NetworkInterface
 }
 
+// cloud is the policy over the NICs: each instance (its primary ENI) and
+// each attached secondary ENI, bound to its own host interface.
 func (s *state) cloud() *policy.Cloud {
-	return policy.NewCloud(sortedValues(s.groups), sortedValues(s.instances), sortedValues(s.prefixLists))
+	return policy.NewCloud(sortedValues(s.groups), model.NICs(sortedValues(s.instances), sortedValues(s.enis)), sortedValues(s.prefixLists))
 }
 
 func sortedValues[T any](m map[string]*T) []*T {
@@ -187,7 +190,7 @@ func (a *runner) step(ctx context.Context) error {
 			return err
 		}
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
-			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{}}
+			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{}, enis: map[string]*model.NetworkInterface{}}
 		for _, g := range snap.Groups {
 			st.groups[g.ID] = g
 		}
@@ -196,6 +199,9 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		for _, p := range snap.PrefixLists {
 			st.prefixLists[p.ID] = p
+		}
+		for _, n := range snap.ENIs {
+			st.enis[n.ID] = n
 		}
 		a.st, a.stale = st, true
 		return a.apply()
@@ -224,10 +230,14 @@ func (a *runner) step(ctx context.Context) error {
 		for _, p := range w.PrefixLists {
 			a.st.prefixLists[p.ID] = p
 		}
+		for _, n := range w.ENIs {
+			a.st.enis[n.ID] = n
+		}
 		for _, d := range w.Deleted {
 			delete(a.st.groups, d.ID)
 			delete(a.st.instances, d.ID)
 			delete(a.st.prefixLists, d.ID)
+			delete(a.st.enis, d.ID)
 		}
 		a.st.revision, a.stale = w.Revision, true
 	}

@@ -30,6 +30,7 @@ type Snapshot struct {
 	Groups      []*model.SecurityGroup
 	Instances   []*model.Instance
 	PrefixLists []*model.PrefixList
+	ENIs        []*model.NetworkInterface // secondary ENIs, each enforced on its own interface
 }
 
 // Changes answer a watch: Revision is the revision they bring the watcher
