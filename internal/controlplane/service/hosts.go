@@ -85,7 +85,7 @@ type BindInput struct {
 	// the host); an instance's primary ENI ID binds the instance.
 	NetworkInterfaceID string
 	HostName           string
-	Interface  string // a Linux interface name
+	Interface          string // a Linux interface name
 }
 
 // BindInstance places an instance on a host (PalisadeBindInstance). Users
