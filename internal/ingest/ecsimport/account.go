@@ -26,6 +26,9 @@ type Account struct {
 	Groups      []*model.SecurityGroup // in ID order
 	Instances   []*model.Instance      // in ID order
 	PrefixLists []*model.PrefixList    // in ID order
+	// ENIs are the secondary network interfaces (DescribeNetworkInterfaces),
+	// in ID order; each is judged with its own groups.
+	ENIs []*model.NetworkInterface
 	// Warnings lists what was skipped or is incomplete: unconvertible
 	// rules, references to resources the import does not hold, files that
 	// are not ECS responses.
@@ -53,5 +56,5 @@ func (w Warning) String() string {
 
 // Cloud indexes the account for the policy engine and the auditor.
 func (a *Account) Cloud() *policy.Cloud {
-	return policy.NewCloud(a.Groups, a.Instances, a.PrefixLists)
+	return policy.NewCloud(a.Groups, model.NICs(a.Instances, a.ENIs), a.PrefixLists)
 }
