@@ -1,6 +1,7 @@
 package apitest
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"testing"
@@ -252,5 +253,49 @@ func TestENIErrors(t *testing.T) {
 	noErr(t, modifyENIGroups(c, primary, sg, six[1]))
 	if g := instance(t, c, inst).SecurityGroupIds.SecurityGroupId; !slices.Equal(g, []string{sg, six[1]}) {
 		t.Fatalf("instance groups after modifying its primary ENI: %v", g)
+	}
+}
+
+// TestENIAnalysis checks the analysis actions per ENI: the plan of an
+// attach opens flows to the ENI itself, and reachability names it.
+func TestENIAnalysis(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	v := createVPC(t, e.vpc, "10.0.0.0/16")
+	vsw := createVSwitch(t, e.vpc, v, "10.0.1.0/24")
+	web, mgmt, admin := createGroup(t, c, "web", v, ""), createGroup(t, c, "mgmt", v, ""), createGroup(t, c, "admin", v, "")
+	noErr(t, authorize(c, mgmt, cidrIngress("TCP", "22/22", "10.0.0.0/16")))
+	inst := runInstance(t, c, vsw, web)
+	adm := runInstance(t, c, vsw, admin)
+	id := createENI(t, c, vsw, "10.0.1.50", mgmt).NetworkInterfaceId
+
+	p := mustCall(t, e.v3, ecsVersion, "PalisadePlanChange", map[string]any{"ChangeAction": "AttachNetworkInterface",
+		"NetworkInterfaceId": id, "InstanceId": inst})
+	changes := list(t, p, "Changes")
+	opened := false
+	for _, ch := range changes {
+		if path(t, ch, "to") == id && path(t, ch, "from") == adm {
+			opened = true
+		}
+		if path(t, ch, "to") == inst {
+			t.Errorf("the attach changes flows to the instance's primary: %v", ch)
+		}
+	}
+	if !opened {
+		t.Errorf("plan of the attach: %v; want %s -> %s opened", p, adm, id)
+	}
+	noErr(t, attachENI(c, id, inst))
+	// mgmt admits the whole VPC: the admin and the instance's own primary.
+	r := mustCall(t, e.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"To": id, "Port": "22"})
+	var from []string
+	for _, l := range list(t, r, "Links") {
+		from = append(from, fmt.Sprint(path(t, l, "from")))
+	}
+	if slices.Sort(from); !slices.Equal(from, sorted(adm, inst)) {
+		t.Errorf("reach to the ENI on 22 from %v, want %s and %s", from, adm, inst)
+	}
+	r = mustCall(t, e.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"To": inst, "Port": "22"})
+	if links, ok := r["Links"].([]any); ok && len(links) != 0 {
+		t.Errorf("reach to the primary on 22 (its group admits nothing): %v", links)
 	}
 }

@@ -308,8 +308,13 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	prior := reach.Compute(before.Cloud, before.reachOptions())
 	next := prior.Clone()
 	next.Update(after, reach.Changes(before.Cloud, after))
+	// A NIC the change makes (an instance launched, an ENI attached) is the
+	// caller's too.
+	owned := func(id string) bool {
+		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
+	}
 	for _, ch := range plan.Diff(prior, next) {
-		if before.owned[ch.From] && before.owned[ch.To] || after.Instances[ch.From] != nil && after.Instances[ch.From].Owner == c.Account && before.owned[ch.To] {
+		if owned(ch.From) && owned(ch.To) {
 			out.Changes = append(out.Changes, ch)
 		}
 	}
