@@ -13,6 +13,13 @@ import (
 // The ENI actions (more-apis §6). Response fields follow the classic Go
 // SDK's structs (ecs.CreateNetworkInterfaceResponse, ecs.NetworkInterfaceSet,
 // ecs.DescribeNetworkInterfaceAttributeResponse): OwnerId is a string there.
+// Where the reference says "unconfirmed" Palisade chose what the SDKs
+// accept: DescribeNetworkInterfaceAttribute of an unknown ID answers 404
+// InvalidEniId.NotFound as the other ENI calls do; Attach, Detach and
+// Delete complete before they return (ECS goes through Attaching and
+// Detaching), so a client polling for InUse or Available finds it at once;
+// Join/LeaveSecurityGroup by NetworkInterfaceId take the ENI's region when
+// RegionId is absent (ECS requires it), as they do for an instance.
 func (s *Service) eniActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
 		"CreateNetworkInterface":            s.createNetworkInterface,
