@@ -651,3 +651,18 @@ func eniInterfaceFree(tx store.ReadTx, self, host, iface string) error {
 	}
 	return nil
 }
+
+// vswitchENIsGone refuses to delete a vSwitch a secondary ENI still takes
+// its address from.
+func vswitchENIsGone(tx store.ReadTx, c Caller, w *model.VSwitch) error {
+	all, err := list[model.NetworkInterface](tx, KindENI, Caller{Account: c.Account, Region: w.Region})
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		if n.VSwitchID == w.ID {
+			return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, n.ID)
+		}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
 
 var eniID = regexp.MustCompile(`^eni-[a-z0-9]{20}$`)
@@ -249,6 +250,13 @@ func TestENIErrors(t *testing.T) {
 	farENI := createENI(t, c, fvsw, "10.1.1.5", farGroup).NetworkInterfaceId
 	noErr(t, detachENI(c, eni, inst))
 	wantErr(t, attachENI(c, farENI, inst), 403, "InvalidOperation.VpcMismatch")
+	// The ENI alone holds its vSwitch.
+	dv := vpc.CreateDeleteVSwitchRequest()
+	dv.VSwitchId = fvsw
+	_, err := e.vpc.DeleteVSwitch(dv)
+	wantErr(t, err, 400, "DependencyViolation")
+	noErr(t, deleteENI(c, farENI))
+	must(e.vpc.DeleteVSwitch(dv))(t)
 	// The primary's groups are the instance's: Modify on the primary changes them.
 	noErr(t, modifyENIGroups(c, primary, sg, six[1]))
 	if g := instance(t, c, inst).SecurityGroupIds.SecurityGroupId; !slices.Equal(g, []string{sg, six[1]}) {
