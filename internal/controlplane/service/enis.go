@@ -666,3 +666,18 @@ func vswitchENIsGone(tx store.ReadTx, c Caller, w *model.VSwitch) error {
 	}
 	return nil
 }
+
+// countENIMembers adds the caller's secondary ENIs to a count of members
+// by group.
+func countENIMembers(tx store.ReadTx, c Caller, count map[string]int) error {
+	all, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		for _, id := range n.SecurityGroups {
+			count[id]++
+		}
+	}
+	return nil
+}

@@ -194,6 +194,9 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 			return Listing[GroupSummary]{}, err
 		}
 		count := map[string]int{}
+		if err := countENIMembers(tx, c, count); err != nil { // secondary ENIs are members too
+			return Listing[GroupSummary]{}, err
+		}
 		for _, inst := range insts {
 			for _, id := range inst.SecurityGroups {
 				count[id]++

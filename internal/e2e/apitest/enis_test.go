@@ -136,6 +136,12 @@ func TestENILifecycle(t *testing.T) {
 	if g := instance(t, c, inst).SecurityGroupIds.SecurityGroupId; !slices.Equal(g, []string{web}) {
 		t.Fatalf("instance groups %v", g)
 	}
+	// The ENI counts as a member of its groups.
+	dsg := ecs.CreateDescribeSecurityGroupsRequest()
+	dsg.SecurityGroupId = mgmt
+	if g := must(c.DescribeSecurityGroups(dsg))(t).SecurityGroups.SecurityGroup[0]; g.EcsCount != 1 || g.AvailableInstanceAmount != 1999 {
+		t.Errorf("mgmt: EcsCount %d, AvailableInstanceAmount %d; want the ENI counted", g.EcsCount, g.AvailableInstanceAmount)
+	}
 	// A group with an ENI in it cannot be deleted.
 	dg := ecs.CreateDeleteSecurityGroupRequest()
 	dg.SecurityGroupId = mgmt
