@@ -94,3 +94,20 @@ func (s *Scenario) ENIsOf(instanceID string) []*model.NetworkInterface {
 	slices.SortFunc(out, func(a, b *model.NetworkInterface) int { return a.DeviceIndex - b.DeviceIndex })
 	return out
 }
+
+// sameVM refuses a flow between two NICs of one instance: the VM delivers
+// such a packet to itself, and no security group sees it.
+func (b *builder) sameVM(from, to string, line int) error {
+	vm := func(id string) string {
+		for _, n := range b.s.ENIs {
+			if n.ID == id {
+				return n.InstanceID
+			}
+		}
+		return id
+	}
+	if from != to && vm(from) == vm(to) {
+		return b.fail(line, "to", "%s and %s are network interfaces of one instance, which delivers such traffic to itself; no security group decides it", from, to)
+	}
+	return nil
+}

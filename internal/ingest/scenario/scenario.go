@@ -548,6 +548,9 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)
 		}
 	}
+	if err := b.sameVM(fl.From, fl.To, d.Line); err != nil {
+		return fl, err
+	}
 	if err := required(b, d.IpProtocol, d.Line, "ipProtocol"); err != nil {
 		return fl, err
 	}
