@@ -98,6 +98,7 @@ func actions(p *apply.Plan) []string {
 type readBack struct {
 	groups map[string]*model.SecurityGroup // by file ID
 	insts  map[string]*model.Instance
+	enis   map[string]*model.NetworkInterface
 	all    []*model.SecurityGroup
 	toFile map[string]string
 }
@@ -125,6 +126,12 @@ func read(t *testing.T, s *testenv.Server) *readBack {
 	for _, in := range acct.Instances {
 		if id := tag(in.Tags); id != "" {
 			rb.insts[id], rb.toFile[in.ID] = in, id
+		}
+	}
+	rb.enis = map[string]*model.NetworkInterface{}
+	for _, n := range acct.ENIs {
+		if id := tag(n.Tags); id != "" {
+			rb.enis[id], rb.toFile[n.ID] = n, id
 		}
 	}
 	for _, pl := range acct.PrefixLists {
@@ -170,6 +177,21 @@ func cmpOr(a, b string) string {
 // against the account.
 func (rb *readBack) matches(t *testing.T, sc *scenario.Scenario) {
 	t.Helper()
+	for _, n := range sc.ENIs {
+		cur := rb.enis[n.ID]
+		if cur == nil {
+			t.Errorf("%s: network interface %s not in the account", sc.File, n.ID)
+			continue
+		}
+		var groups []string
+		for _, g := range cur.SecurityGroups {
+			groups = append(groups, rb.toFile[g])
+		}
+		if !slices.Equal(groups, n.SecurityGroups) || cur.PrivateIP != n.PrivateIP || cur.IPv6 != n.IPv6 || rb.toFile[cur.InstanceID] != n.InstanceID {
+			t.Errorf("%s: network interface %s is in %v at %s %v on %s; the file says %v at %s %v on %s", sc.File, n.ID,
+				groups, cur.PrivateIP, cur.IPv6, rb.toFile[cur.InstanceID], n.SecurityGroups, n.PrivateIP, n.IPv6, n.InstanceID)
+		}
+	}
 	for _, g := range sc.Groups {
 		cur := rb.groups[g.ID]
 		if cur == nil {

@@ -72,6 +72,9 @@ func privateIP(in ecs.Instance) string {
 func ipv6Of(in ecs.Instance) string {
 	var out []string
 	for _, n := range in.NetworkInterfaces.NetworkInterface {
+		if n.Type == "Secondary" { // a secondary ENI's addresses are its own, not the instance's
+			continue
+		}
 		for _, s := range n.Ipv6Sets.Ipv6Set {
 			out = append(out, s.Ipv6Address)
 		}

@@ -51,10 +51,11 @@ func (l *Lab) HostNetns(host string) string {
 
 // InstanceNetns is the namespace of an instance ("" if there is no such instance).
 func (l *Lab) InstanceNetns(id string) string {
-	if _, ok := l.byID[id]; !ok {
+	in, ok := l.byID[id]
+	if !ok {
 		return ""
 	}
-	return instanceNs(l.Spec.Name, id)
+	return instanceNs(l.Spec.Name, netnsID(in)) // a secondary ENI's is its instance's
 }
 
 // InternetNetns is the namespace that holds the outside and public addresses.
@@ -81,7 +82,9 @@ func (l *Lab) Namespaces() []string {
 		out = append(out, hostNs(n, h))
 	}
 	for _, in := range l.Spec.Instances {
-		out = append(out, instanceNs(n, in.ID))
+		if in.NICOf == "" { // a secondary ENI lives in its instance's
+			out = append(out, instanceNs(n, in.ID))
+		}
 	}
 	return out
 }

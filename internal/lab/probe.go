@@ -213,10 +213,10 @@ func (l *Lab) plan(ps ProbeSpec) (plan, error) {
 	n := l.Spec.Name
 	p.srcNs, p.dstNs = internetNs(n), internetNs(n)
 	if src.inst != nil {
-		p.srcNs = instanceNs(n, src.inst.ID)
+		p.srcNs = instanceNs(n, netnsID(src.inst))
 	}
 	if dst.inst != nil {
-		p.dstNs = instanceNs(n, dst.inst.ID)
+		p.dstNs = instanceNs(n, netnsID(dst.inst))
 	}
 	if six {
 		p.src, p.dst = src.addr, dst.addr

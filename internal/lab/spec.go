@@ -26,6 +26,10 @@ type Instance struct {
 	IPv6      netip.Addr `json:"ipv6,omitzero"`
 	PublicIP  netip.Addr `json:"publicIp,omitzero"`
 	Host      string     `json:"host"`
+	// NICOf, when set, makes this a secondary ENI of that instance: its
+	// veth is eth<Device> in the instance's namespace (see AttachENIs).
+	NICOf  string `json:"nicOf,omitempty"`
+	Device int    `json:"device,omitempty"`
 }
 
 // MaxHosts bounds the hosts of a lab: every pair of hosts gets permanent
@@ -126,6 +130,9 @@ func (s *Spec) Validate() error {
 				return err
 			}
 		}
+	}
+	if err := s.checkENIs(); err != nil {
+		return err
 	}
 	for _, a := range s.Outside {
 		if err := checkAddr(a, a.Is6(), "outside address"); err != nil {

@@ -89,9 +89,23 @@ func (l *Lab) buildInstances(ctx context.Context) error {
 		defer f.Close()
 		hostFds[h] = int(f.Fd())
 	}
+	// Instances first: their secondary ENIs go into their namespaces.
+	err := parallel(ctx, len(l.Spec.Instances), workers(), func(i int) error {
+		in := &l.Spec.Instances[i]
+		if in.NICOf != "" {
+			return nil
+		}
+		return l.buildInstance(in, instanceMAC(i), hostFds[in.Host])
+	})
+	if err != nil {
+		return err
+	}
 	return parallel(ctx, len(l.Spec.Instances), workers(), func(i int) error {
 		in := &l.Spec.Instances[i]
-		return l.buildInstance(in, instanceMAC(i), hostFds[in.Host])
+		if in.NICOf == "" {
+			return nil
+		}
+		return l.buildENI(in, instanceMAC(i), hostFds[in.Host])
 	})
 }
 

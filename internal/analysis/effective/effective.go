@@ -87,12 +87,13 @@ type Policy struct {
 	Entries   []Entry         `json:"entries"`
 }
 
-// Of returns the effective policies of an instance: ingress and egress, and
-// on the classic network each for the intranet and the internet path.
+// Of returns the effective policies of an instance or of a secondary ENI
+// (its own groups'): ingress and egress, and on the classic network each for
+// the intranet and the internet path.
 func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 	in, ok := c.Instances[instanceID]
 	if !ok {
-		return nil, fmt.Errorf("no instance %q; name an instance of this cloud", instanceID)
+		return nil, fmt.Errorf("no instance or network interface %q; name an instance or attached ENI of this cloud", instanceID)
 	}
 	res := space.NewResolver(c)
 	nics := policy.RuleSets(c.GroupsOf(in))

@@ -43,6 +43,7 @@ type builder struct {
 	insts  map[string]*model.Instance
 	pls    map[string]*model.PrefixList
 	prls   map[string]*model.PortRangeList
+	enis   map[string]*model.NetworkInterface // secondary ENIs (see diffENIs)
 	// toFile maps the account's IDs of managed resources to file IDs.
 	toFile map[string]string
 	// vSwitches planned in this run, by VPC file ID and block.
@@ -74,7 +75,7 @@ func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
 	for _, w := range st.Account.Warnings {
 		b.p.Warnings = append(b.p.Warnings, "reading the account: "+w.String())
 	}
-	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffPortRangeLists, b.diffGroups, b.diffRules, b.diffInstances, b.prune} {
+	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffPortRangeLists, b.diffGroups, b.diffRules, b.diffInstances, b.diffENIs, b.prune} {
 		if err := f(); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,6 +76,19 @@ func accountOf(sc *scenario.Scenario) *State {
 		}
 		st.Account.Instances = append(st.Account.Instances, &c)
 	}
+	for _, n := range sc.ENIs {
+		c := *n
+		c.ID, c.VpcID, c.InstanceID, c.Tags = real(n.ID), real(n.VpcID), real(n.InstanceID), []model.Tag{{Key: Marker, Value: n.ID}}
+		c.SecurityGroups = nil
+		for _, g := range n.SecurityGroups {
+			c.SecurityGroups = append(c.SecurityGroups, real(g))
+		}
+		st.Account.ENIs = append(st.Account.ENIs, &c)
+	}
+	for _, w := range sc.ENIs { // the ENIs' vSwitches, which apply made
+		st.VSwitches = append(st.VSwitches, VSwitch{ID: real("vsw-" + w.ID), VpcID: real(w.VpcID), FileVPC: w.VpcID,
+			CIDR: netip.PrefixFrom(w.PrivateIP, 24).Masked(), IPv6CIDR: v6Block(w.IPv6)})
+	}
 	return st
 }
 
@@ -82,7 +96,8 @@ func accountOf(sc *scenario.Scenario) *State {
 // steps come in dependency order.
 func TestBuildOrderAndReferences(t *testing.T) {
 	rank := map[string]int{"CreateVpc": 0, "CreatePrefixList": 1, "CreatePortRangeList": 1, "CreateSecurityGroup": 2, "ModifySecurityGroupPolicy": 2,
-		"AuthorizeSecurityGroup": 3, "AuthorizeSecurityGroupEgress": 3, "CreateVSwitch": 4, "RunInstances": 4}
+		"AuthorizeSecurityGroup": 3, "AuthorizeSecurityGroupEgress": 3, "CreateVSwitch": 4, "RunInstances": 4,
+		"CreateNetworkInterface": 5, "AttachNetworkInterface": 5}
 	for _, sc := range scenarios(t) {
 		p, err := Build(sc, emptyState(), Options{Region: "cn-hangzhou"})
 		if err != nil {
@@ -144,4 +159,12 @@ func TestIDIn(t *testing.T) {
 			t.Errorf("idIn(%s, %s) = %q, %v; want %q", tc.body, tc.path, got, err, tc.want)
 		}
 	}
+}
+
+// v6Block is the /64 of an address, or no prefix.
+func v6Block(a netip.Addr) netip.Prefix {
+	if !a.IsValid() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(a, 64).Masked()
 }

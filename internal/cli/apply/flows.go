@@ -42,8 +42,17 @@ func (b *builder) flows() error {
 			afterP = append(afterP, &c)
 		}
 	}
+	var beforeE, afterE []*model.NetworkInterface
+	for _, n := range b.st.Account.ENIs {
+		c := b.renameENI(n)
+		beforeE = append(beforeE, c)
+		if stays(b.toFile[n.ID], slices.ContainsFunc(b.sc.ENIs, func(x *model.NetworkInterface) bool { return x.ID == b.toFile[n.ID] })) {
+			afterE = append(afterE, c)
+		}
+	}
 	after = append(after, b.sc.Groups...)
 	afterI = append(afterI, b.sc.Instances...)
+	afterE = append(afterE, b.sc.ENIs...)
 	afterP = append(afterP, b.sc.PrefixLists...)
 	// Inside is not the internet: the VPCs' blocks and the classic
 	// instances' private addresses.
@@ -67,9 +76,10 @@ func (b *builder) flows() error {
 		}
 	}
 	o := reach.Options{Inside: inside}
+	// The NICs: the instances and their secondary ENIs, each with its groups.
 	beforeL, afterL := b.portListsBeforeAfter()
-	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, beforeI, beforeP).WithPortRangeLists(beforeL), o),
-		reach.Compute(policy.NewCloud(after, afterI, afterP).WithPortRangeLists(afterL), o))
+	b.p.Changes = plan.Diff(reach.Compute(policy.NewCloud(before, model.NICs(beforeI, beforeE), beforeP).WithPortRangeLists(beforeL), o),
+		reach.Compute(policy.NewCloud(after, model.NICs(afterI, afterE), afterP).WithPortRangeLists(afterL), o))
 	b.p.Summary = plan.Summarize(b.p.Changes)
 	return nil
 }
@@ -96,6 +106,18 @@ func (b *builder) renameInstance(in *model.Instance) *model.Instance {
 	c.VpcID = cmpOr(b.toFile[in.VpcID], in.VpcID)
 	c.SecurityGroups = make([]string, len(in.SecurityGroups))
 	for i, g := range in.SecurityGroups {
+		c.SecurityGroups[i] = cmpOr(b.toFile[g], g)
+	}
+	return &c
+}
+
+func (b *builder) renameENI(n *model.NetworkInterface) *model.NetworkInterface {
+	c := *n
+	c.ID = cmpOr(b.toFile[n.ID], n.ID)
+	c.VpcID = cmpOr(b.toFile[n.VpcID], n.VpcID)
+	c.InstanceID = cmpOr(b.toFile[n.InstanceID], n.InstanceID)
+	c.SecurityGroups = make([]string, len(n.SecurityGroups))
+	for i, g := range n.SecurityGroups {
 		c.SecurityGroups[i] = cmpOr(b.toFile[g], g)
 	}
 	return &c

@@ -53,9 +53,10 @@ func progress(p rpc.Params) (service.HostProgress, error) {
 
 type bindResponse struct {
 	rpc.Base
-	InstanceId string
-	HostName   string
-	Interface  string
+	InstanceId         string
+	NetworkInterfaceId string `json:",omitempty"`
+	HostName           string
+	Interface          string
 }
 
 func (s *Service) bindInstance(ctx context.Context, req *rpc.Request) (any, error) {
@@ -64,11 +65,12 @@ func (s *Service) bindInstance(ctx context.Context, req *rpc.Request) (any, erro
 		return nil, err
 	}
 	p := req.Params
-	in := service.BindInput{Caller: c, InstanceID: p.Get("InstanceId"), HostName: p.Get("HostName"), Interface: p.Get("Interface")}
+	in := service.BindInput{Caller: c, InstanceID: p.Get("InstanceId"), NetworkInterfaceID: p.Get("NetworkInterfaceId"),
+		HostName: p.Get("HostName"), Interface: p.Get("Interface")}
 	if err := s.BindInstance(ctx, in); err != nil {
 		return nil, err
 	}
-	return &bindResponse{InstanceId: in.InstanceID, HostName: in.HostName, Interface: in.Interface}, nil
+	return &bindResponse{InstanceId: in.InstanceID, NetworkInterfaceId: in.NetworkInterfaceID, HostName: in.HostName, Interface: in.Interface}, nil
 }
 
 type snapshotResponse struct {

@@ -254,6 +254,16 @@ func instanceOut(v service.InstanceView) instanceItem {
 			nic.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: in.IPv6.String()}}
 		}
 		item.NetworkInterfaces.NetworkInterface = []networkInterfaceItem{nic}
+		for _, n := range v.ENIs { // the secondary ENIs, each with its own groups
+			sec := networkInterfaceItem{NetworkInterfaceId: n.ID, Type: n.Type, MacAddress: n.MAC,
+				PrimaryIpAddress: n.PrivateIP.String(), VSwitchId: n.VSwitchID}
+			sec.SecurityGroupIds.SecurityGroupId = slices.Clone(n.SecurityGroups)
+			sec.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
+			if n.IPv6.IsValid() {
+				sec.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: n.IPv6.String()}}
+			}
+			item.NetworkInterfaces.NetworkInterface = append(item.NetworkInterfaces.NetworkInterface, sec)
+		}
 	}
 	return item
 }

@@ -201,6 +201,9 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 			return Listing[GroupSummary]{}, err
 		}
 		count := map[string]int{}
+		if err := countENIMembers(tx, c, count); err != nil { // secondary ENIs are members too
+			return Listing[GroupSummary]{}, err
+		}
 		for _, inst := range insts {
 			for _, id := range inst.SecurityGroups {
 				count[id]++
@@ -246,9 +249,10 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	for k := pg.Offset; k < end; k++ {
 		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
 		g := *r.Object.(*model.SecurityGroup)
-		// An instance joins only groups of its own account and region
-		// (setGroups), so every member counts.
-		n := len(snap.Indexed(KindInstance, byGroup, g.ID))
+		// An instance or ENI joins only groups of its own account and
+		// region (setGroups), so every member counts; a secondary ENI
+		// counts whether attached or not (eniMembers).
+		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
 		out.Items = append(out.Items, GroupSummary{Group: &g, Members: n, RuleCount: model.RuleCount(&g, pls),
 			AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
 	}

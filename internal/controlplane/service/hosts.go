@@ -80,8 +80,11 @@ func checkHost(h string, required bool) error {
 type BindInput struct {
 	Caller     Caller
 	InstanceID string // of any account
-	HostName   string
-	Interface  string // a Linux interface name
+	// NetworkInterfaceID binds a secondary ENI instead (its own interface on
+	// the host); an instance's primary ENI ID binds the instance.
+	NetworkInterfaceID string
+	HostName           string
+	Interface          string // a Linux interface name
 }
 
 // BindInstance places an instance on a host (PalisadeBindInstance). Users
@@ -91,6 +94,12 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return err
 	}
 	id, host, iface := in.InstanceID, in.HostName, in.Interface
+	if in.NetworkInterfaceID != "" {
+		if id != "" {
+			return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+		}
+		return s.bindENI(ctx, in)
+	}
 	if id == "" {
 		return ecserr.MissingParameter("InstanceId")
 	}
@@ -125,6 +134,9 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 				}
 			}
 		}
+		if err := eniInterfaceFree(tx, id, host, iface); err != nil {
+			return err
+		}
 		inst.Host, inst.Interface = host, iface
 		return PutInstance(tx, &inst)
 	})
@@ -137,7 +149,8 @@ type Snapshot struct {
 	Groups         []*model.SecurityGroup
 	Instances      []*model.Instance
 	PrefixLists    []*model.PrefixList
-	PortRangeLists []*model.PortRangeList `json:",omitempty"`
+	PortRangeLists []*model.PortRangeList    `json:",omitempty"`
+	ENIs           []*model.NetworkInterface // secondary ENIs: NICs with their own groups and interfaces
 }
 
 // GetSnapshot returns every account's groups, instances and prefix lists
@@ -156,6 +169,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if out.Instances, err = ListAll[model.Instance](tx, KindInstance); err != nil {
 			return err
 		}
+		if out.ENIs, err = ListAll[model.NetworkInterface](tx, KindENI); err != nil {
+			return err
+		}
 		if out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList); err != nil {
 			return err
 		}
@@ -166,7 +182,7 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 }
 
 // policyKinds are the kinds whose records change an agent's policies.
-var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true}
+var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true, KindENI: true}
 
 // Deleted names a record removed since the watcher's revision.
 type Deleted struct {
@@ -201,6 +217,7 @@ type Changes struct {
 	Instances      []*model.Instance
 	PrefixLists    []*model.PrefixList
 	PortRangeLists []*model.PortRangeList `json:",omitempty"`
+	ENIs           []*model.NetworkInterface
 	Deleted        []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
 	// server's store was replaced): start over from a snapshot.
@@ -277,6 +294,8 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 				err = appendRecord(&out.PrefixLists, rec)
 			case KindPortRangeList:
 				err = appendRecord(&out.PortRangeLists, rec)
+			case KindENI:
+				err = appendRecord(&out.ENIs, rec)
 			}
 			if err != nil {
 				return err

@@ -15,6 +15,7 @@ type Resources struct {
 	PortRangeLists []*model.PortRangeList
 	Groups         []*model.SecurityGroup
 	Instances      []*model.Instance
+	ENIs           []*model.NetworkInterface // secondary ENIs
 }
 
 // Import writes resources as they are, in one transaction (one revision),
@@ -62,6 +63,12 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 				in.Status = "Running"
 			}
 			if err := PutInstance(tx, in); err != nil {
+				return err
+			}
+		}
+		for _, n := range r.ENIs {
+			fix(&n.Owner, &n.Region)
+			if err := putENI(tx, n); err != nil {
 				return err
 			}
 		}

@@ -8,12 +8,13 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// byGroup indexes instances by the groups they are in.
+// byGroup indexes instances, and secondary ENIs, by the groups they are in.
 const byGroup = "group"
 
 // Indexes are the view's secondary indexes.
 var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byGroup, Keys: func(o any) []string { return o.(*model.Instance).SecurityGroups }},
+	{Kind: KindENI, Name: byGroup, Keys: func(o any) []string { return o.(*model.NetworkInterface).SecurityGroups }},
 }
 
 // viewTx is a write transaction that can ask the view what it has not

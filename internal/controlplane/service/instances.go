@@ -323,7 +323,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 			}
 		}
 	}
-	return space, nil
+	return space, takeENIAddrs(tx, c, w.ID, space.taken, space.taken6)
 }
 
 // The results RunInstances and CreateInstance keep for a ClientToken retry,
@@ -378,10 +378,15 @@ type InstanceView struct {
 	// AppliedRevision is the store revision the agent of the instance's
 	// host reports having applied (0 without a host or a report).
 	AppliedRevision int64
+	ENIs            []*model.NetworkInterface // the attached secondary ENIs
 }
 
 func (s *Service) instanceView(tx store.ReadTx, inst *model.Instance) (InstanceView, error) {
 	v := InstanceView{Instance: inst}
+	var err error
+	if v.ENIs, err = enisOf(tx, Caller{Account: inst.Owner, Region: inst.Region}, inst.ID); err != nil {
+		return v, err
+	}
 	if inst.EipID != "" {
 		eip, ok, err := store.GetAs[model.EIP](tx, KindEIP, inst.EipID)
 		if err != nil {
@@ -602,6 +607,9 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInstanceInput) er
 					return struct{}{}, err
 				}
 			}
+		}
+		if err := releaseENIs(tx, c, inst.ID); err != nil {
+			return struct{}{}, err
 		}
 		return struct{}{}, tx.Delete(KindInstance, inst.ID)
 	})

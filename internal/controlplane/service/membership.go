@@ -52,20 +52,14 @@ type MembershipInput struct {
 	Caller          Caller
 	InstanceID      string
 	SecurityGroupID string
-	// NetworkInterfaceID is refused: Palisade models the primary NIC of
-	// each instance, named by its instance.
+	// NetworkInterfaceID names an ENI instead of the instance (see
+	// eniMembership).
 	NetworkInterfaceID string
 	Idempotency        `json:"-"`
 }
 
 // membershipTarget loads the instance of a Join or Leave.
 func membershipTarget(tx store.ReadTx, in *MembershipInput) (*model.Instance, error) {
-	if in.NetworkInterfaceID != "" {
-		if in.InstanceID != "" {
-			return nil, ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
-		}
-		return nil, ecserr.NotFound("InvalidEniId.NotFound", "NetworkInterfaceId (Palisade models the primary NIC of each instance: use InstanceId)")
-	}
 	inst, err := GetInstance(tx, in.Caller, in.InstanceID)
 	if err != nil {
 		return nil, err
@@ -78,6 +72,9 @@ func membershipTarget(tx store.ReadTx, in *MembershipInput) (*model.Instance, er
 
 // JoinSecurityGroup adds an instance to a group.
 func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) error {
+	if in.NetworkInterfaceID != "" {
+		return s.eniMembership(ctx, in, true)
+	}
 	_, err := Update(s, ctx, in.Caller, "JoinSecurityGroup", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		inst, err := membershipTarget(tx, &in)
 		if err != nil {
@@ -110,6 +107,9 @@ func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) err
 
 // LeaveSecurityGroup removes an instance from a group; the last group stays.
 func (s *Service) LeaveSecurityGroup(ctx context.Context, in MembershipInput) error {
+	if in.NetworkInterfaceID != "" {
+		return s.eniMembership(ctx, in, false)
+	}
 	_, err := Update(s, ctx, in.Caller, "LeaveSecurityGroup", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		inst, err := membershipTarget(tx, &in)
 		if err != nil {

@@ -90,6 +90,7 @@ var Kinds = map[store.Kind]view.Decoder{
 	KindEIP:        view.Decode[model.EIP],
 
 	KindPortRangeList: view.Decode[model.PortRangeList],
+	KindENI:           view.Decode[model.NetworkInterface],
 }
 
 // InMemory is the view reads are served from (nil if the service reads the

@@ -227,13 +227,19 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 	}
 }
 
-// members returns the instances of the caller's account in a group, for
-// reading only (they may be the view's shared values).
+// members returns the network interfaces of the caller's account in a
+// group: its instances (their primary ENIs) and its secondary ENIs, as NICs,
+// for reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
 	if snap, dirty, ok, err := indexed(tx); err != nil {
 		return nil, err
 	} else if ok {
-		return indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
+		out, err := indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
+		if err != nil {
+			return nil, err
+		}
+		enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
+		return append(out, enis...), err
 	}
 	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
 	if err != nil {
@@ -245,7 +251,8 @@ func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, erro
 			out = append(out, in)
 		}
 	}
-	return out, nil
+	enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
+	return append(out, enis...), err
 }
 
 // Page selects part of a list: PageNumber/PageSize paging (Number, Size)

@@ -180,6 +180,9 @@ func (s *Service) DeleteVSwitch(ctx context.Context, in VSwitchRef) error {
 				return struct{}{}, ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by instance %s; delete its instances first.", w.ID, inst.ID)
 			}
 		}
+		if err := vswitchENIsGone(tx, c, w); err != nil {
+			return struct{}{}, err
+		}
 		return struct{}{}, tx.Delete(KindVSwitch, w.ID)
 	})
 	return err

@@ -8,6 +8,12 @@ import (
 
 // Cloud is a consistent snapshot of the resources evaluation needs, with
 // the indexes both evaluators share. It is read-only once built.
+//
+// The unit of policy is the network interface (NIC): Instances holds the
+// NICs, each in the shape of an instance, keyed by ID. An instance stands
+// for its primary NIC; a secondary ENI attached to it is a NIC of its own
+// with its own groups and addresses (model.NICs builds the list). A flow's
+// end, a group's members and the compiled per-instance policies are NICs.
 type Cloud struct {
 	Groups      map[string]*model.SecurityGroup
 	Instances   map[string]*model.Instance

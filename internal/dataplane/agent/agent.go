@@ -59,10 +59,13 @@ type state struct {
 	instances   map[string]*model.Instance
 	prefixLists map[string]*model.PrefixList
 	portLists   map[string]*model.PortRangeList
+	enis        map[string]*model.NetworkInterface
 }
 
+// cloud is the policy over the NICs: each instance (its primary ENI) and
+// each attached secondary ENI, bound to its own host interface.
 func (s *state) cloud() *policy.Cloud {
-	return policy.NewCloud(sortedValues(s.groups), sortedValues(s.instances), sortedValues(s.prefixLists)).
+	return policy.NewCloud(sortedValues(s.groups), model.NICs(sortedValues(s.instances), sortedValues(s.enis)), sortedValues(s.prefixLists)).
 		WithPortRangeLists(sortedValues(s.portLists))
 }
 
@@ -190,7 +193,7 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
-			portLists: map[string]*model.PortRangeList{}}
+			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}}
 		for _, g := range snap.Groups {
 			st.groups[g.ID] = g
 		}
@@ -202,6 +205,9 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		for _, l := range snap.PortRangeLists {
 			st.portLists[l.ID] = l
+		}
+		for _, n := range snap.ENIs {
+			st.enis[n.ID] = n
 		}
 		a.st, a.stale = st, true
 		return a.apply()
@@ -233,11 +239,15 @@ func (a *runner) step(ctx context.Context) error {
 		for _, l := range w.PortRangeLists {
 			a.st.portLists[l.ID] = l
 		}
+		for _, n := range w.ENIs {
+			a.st.enis[n.ID] = n
+		}
 		for _, d := range w.Deleted {
 			delete(a.st.groups, d.ID)
 			delete(a.st.instances, d.ID)
 			delete(a.st.prefixLists, d.ID)
 			delete(a.st.portLists, d.ID)
+			delete(a.st.enis, d.ID)
 		}
 		a.st.revision, a.stale = w.Revision, true
 	}

@@ -30,7 +30,8 @@ type Snapshot struct {
 	Groups         []*model.SecurityGroup
 	Instances      []*model.Instance
 	PrefixLists    []*model.PrefixList
-	PortRangeLists []*model.PortRangeList `json:",omitempty"`
+	PortRangeLists []*model.PortRangeList    `json:",omitempty"`
+	ENIs           []*model.NetworkInterface // secondary ENIs, each enforced on its own interface
 }
 
 // Changes answer a watch: Revision is the revision they bring the watcher

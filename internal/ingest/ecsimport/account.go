@@ -28,6 +28,9 @@ type Account struct {
 	PrefixLists []*model.PrefixList    // in ID order
 	// PortRangeLists are the port range lists, in ID order.
 	PortRangeLists []*model.PortRangeList
+	// ENIs are the secondary network interfaces (DescribeNetworkInterfaces),
+	// in ID order; each is judged with its own groups.
+	ENIs []*model.NetworkInterface
 	// Warnings lists what was skipped or is incomplete: unconvertible
 	// rules, references to resources the import does not hold, files that
 	// are not ECS responses.
@@ -55,5 +58,5 @@ func (w Warning) String() string {
 
 // Cloud indexes the account for the policy engine and the auditor.
 func (a *Account) Cloud() *policy.Cloud {
-	return policy.NewCloud(a.Groups, a.Instances, a.PrefixLists).WithPortRangeLists(a.PortRangeLists)
+	return policy.NewCloud(a.Groups, model.NICs(a.Instances, a.ENIs), a.PrefixLists).WithPortRangeLists(a.PortRangeLists)
 }

@@ -20,6 +20,7 @@ type builder struct {
 	region   string // for resources whose responses name none (prefix lists)
 	groups   map[string]*groupData
 	insts    map[string]sourced[instanceItem]
+	enis     map[string]sourced[eniItem]
 	lists    map[string]*listData
 	prls     map[string]*portListData // port range lists
 	ruleSrc  map[string]string        // group ID + "/" + rule ID → the response the rule came in
@@ -66,7 +67,7 @@ type listData struct {
 }
 
 func newBuilder(region string) *builder {
-	return &builder{region: region, groups: map[string]*groupData{}, insts: map[string]sourced[instanceItem]{}, lists: map[string]*listData{},
+	return &builder{region: region, groups: map[string]*groupData{}, insts: map[string]sourced[instanceItem]{}, enis: map[string]sourced[eniItem]{}, lists: map[string]*listData{},
 		ruleSrc: map[string]string{}, paging: map[string]*paging{}}
 }
 
@@ -147,6 +148,17 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 				b.insts[it.InstanceId] = sourced[instanceItem]{src, it}
 			}
 		}
+	case kindENIs:
+		var p enisPage
+		if err := decode(&p); err != nil {
+			return err
+		}
+		b.paged(string(k), src, p.NextToken, p.TotalCount)
+		for _, it := range p.NetworkInterfaceSets.NetworkInterfaceSet {
+			if _, ok := b.enis[it.NetworkInterfaceId]; !ok && it.NetworkInterfaceId != "" {
+				b.enis[it.NetworkInterfaceId] = sourced[eniItem]{src, it}
+			}
+		}
 	case kindPrefixLists:
 		var p prefixListsPage
 		if err := decode(&p); err != nil {
@@ -172,7 +184,7 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 		_ = json.Unmarshal(raw, &e)
 		b.warn(src, "", "", "this is an API error (%s: %s), not a response; call the API again and save its answer", e.Code, e.Message)
 	default:
-		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes, DescribePortRangeLists, DescribePortRangeListEntries); skipped")
+		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes, DescribePortRangeLists, DescribePortRangeListEntries, DescribeNetworkInterfaces); skipped")
 	}
 	return nil
 }
@@ -199,6 +211,11 @@ func (b *builder) finish() *Account {
 	}
 	for _, id := range sortedKeys(b.insts) {
 		a.Instances = append(a.Instances, b.convertInstance(b.insts[id]))
+	}
+	for _, id := range sortedKeys(b.enis) {
+		if n := b.convertENI(b.enis[id]); n != nil {
+			a.ENIs = append(a.ENIs, n)
+		}
 	}
 	b.settleOwner(a)
 	b.checkReferences(a)

@@ -56,8 +56,8 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 		}
 	}
 	for _, n := range it.NetworkInterfaces.NetworkInterface {
-		if n.NetworkInterfaceId != "" && (nic == nil || n.NetworkInterfaceId != nic.NetworkInterfaceId) {
-			warn("secondary network interface %s is not imported: its addresses and security groups are not judged", n.NetworkInterfaceId)
+		if _, read := b.enis[n.NetworkInterfaceId]; !read && n.NetworkInterfaceId != "" && (nic == nil || n.NetworkInterfaceId != nic.NetworkInterfaceId) {
+			warn("secondary network interface %s is not imported: its addresses and security groups are not judged; save DescribeNetworkInterfaces too", n.NetworkInterfaceId)
 		}
 	}
 
@@ -209,6 +209,20 @@ func (b *builder) checkReferences(a *Account) {
 			if !groups[id] {
 				b.warn(b.insts[in.ID].src, in.ID, "", "the instance is in group %s, which the import does not hold, so that group's rules are left out of its policy", id)
 			}
+		}
+	}
+	insts := map[string]bool{}
+	for _, in := range a.Instances {
+		insts[in.ID] = true
+	}
+	for _, n := range a.ENIs {
+		for _, id := range n.SecurityGroups {
+			if !groups[id] {
+				b.warn(b.enis[n.ID].src, n.ID, "", "the network interface is in group %s, which the import does not hold, so that group's rules are left out of its policy", id)
+			}
+		}
+		if n.InstanceID != "" && !insts[n.InstanceID] {
+			b.warn(b.enis[n.ID].src, n.ID, "", "the network interface is attached to %s, which the import does not hold, so its flows are not evaluated; save DescribeInstances too", n.InstanceID)
 		}
 	}
 }

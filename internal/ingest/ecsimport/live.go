@@ -69,6 +69,12 @@ func FromECS(ctx context.Context, client *ecs.Client, regionID string) (*Account
 	if err != nil {
 		return nil, err
 	}
+	if err := enis(ctx, b, client, regionID); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		b.warn("DescribeNetworkInterfaces", "", "", "network interfaces could not be read, so secondary ENIs are not judged: %v", err)
+	}
 	if err := prefixLists(ctx, b, client, regionID); err != nil {
 		if ctx.Err() != nil {
 			return nil, err

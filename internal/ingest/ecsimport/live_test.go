@@ -174,6 +174,13 @@ func TestFromECS(t *testing.T) {
 	as.AllocationId, as.InstanceId = eip, noPublic[0]
 	must(e.vpc.AssociateEipAddress(as))(t)
 	_ = idle
+	// A secondary ENI of webs[0] in the db group only: imported with its own groups.
+	cr := ecs.CreateCreateNetworkInterfaceRequest()
+	cr.VSwitchId, cr.SecurityGroupId = vsw, db
+	eni := must(c.CreateNetworkInterface(cr))(t)
+	at := ecs.CreateAttachNetworkInterfaceRequest()
+	at.NetworkInterfaceId, at.InstanceId = eni.NetworkInterfaceId, webs[0]
+	must(c.AttachNetworkInterface(at))(t)
 
 	importer := ecsClient(t, e.srv.Addr, liveKeyID, liveSecret)
 	calls := &callCounter{next: http.DefaultTransport, n: map[string]int{}}
@@ -185,7 +192,7 @@ func TestFromECS(t *testing.T) {
 	// Five groups, six instances and two lists in pages of two, ten rules
 	// and one list: every call pages. The classic group takes two calls.
 	wantCalls := map[string]int{"DescribeSecurityGroups": 3, "DescribeSecurityGroupAttribute": 7, "DescribeInstances": 3,
-		"DescribePrefixLists": 2, "DescribePrefixListAttributes": 2}
+		"DescribePrefixLists": 2, "DescribePrefixListAttributes": 2, "DescribeNetworkInterfaces": 1}
 	if !maps.Equal(calls.n, wantCalls) {
 		t.Errorf("calls %v, want %v", calls.n, wantCalls)
 	}
@@ -198,6 +205,13 @@ func TestFromECS(t *testing.T) {
 		t.Errorf("warnings %v; want one, about the rule naming %s of account %s", got.Warnings, partnerSG, partnerAcct.UID)
 	}
 	sameDecisions(t, got.Cloud(), want.Cloud(), webs[0])
+	if len(got.ENIs) != 1 || got.ENIs[0].ID != eni.NetworkInterfaceId || got.ENIs[0].InstanceID != webs[0] ||
+		!slices.Equal(got.ENIs[0].SecurityGroups, []string{db}) || got.ENIs[0].PrivateIP.String() != eni.PrivateIpAddress {
+		t.Errorf("ENIs %+v; want %s of %s in %s at %s", got.ENIs, eni.NetworkInterfaceId, webs[0], db, eni.PrivateIpAddress)
+	}
+	if nic := got.Cloud().Instances[eni.NetworkInterfaceId]; nic == nil || !slices.Equal(nic.SecurityGroups, []string{db}) {
+		t.Errorf("the ENI is not a NIC of the imported cloud with its own groups: %+v", nic)
+	}
 }
 
 // callCounter counts the API calls an SDK client makes, by action.

@@ -193,6 +193,7 @@ const (
 	kindInstances       kind = "DescribeInstances"
 	kindPrefixLists     kind = "DescribePrefixLists"
 	kindPrefixListAttrs kind = "DescribePrefixListAttributes"
+	kindENIs            kind = "DescribeNetworkInterfaces"
 	kindError           kind = "error"
 	kindUnknown         kind = ""
 )
@@ -208,6 +209,8 @@ func kindOf(top map[string]json.RawMessage) kind {
 		return kindInstances
 	case has("PrefixLists"):
 		return kindPrefixLists
+	case has("NetworkInterfaceSets"):
+		return kindENIs
 	case has("Entries") && has("PrefixListId"):
 		return kindPrefixListAttrs
 	case has("Code") && has("Message"):

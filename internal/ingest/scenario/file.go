@@ -90,6 +90,18 @@ type instanceDoc struct {
 	PublicIPAddress  Field    `yaml:"publicIpAddress"`
 	SecurityGroupIDs []Field  `yaml:"securityGroupIds"`
 	Tags             *tagsDoc `yaml:"tags"`
+	// NetworkInterfaces are the instance's secondary ENIs.
+	NetworkInterfaces []eniDoc `yaml:"networkInterfaces"`
+}
+
+// eniDoc is a secondary ENI attached to its instance.
+type eniDoc struct {
+	Line               int     `yaml:"-"`
+	NetworkInterfaceID Field   `yaml:"networkInterfaceId"`
+	VSwitchID          Field   `yaml:"vSwitchId"`
+	PrimaryIPAddress   Field   `yaml:"primaryIpAddress"`
+	Ipv6Address        Field   `yaml:"ipv6Address"`
+	SecurityGroupIDs   []Field `yaml:"securityGroupIds"`
 }
 
 type flowDoc struct {
@@ -136,6 +148,12 @@ func (d *permissionDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 
 func (d *instanceDoc) UnmarshalYAML(n *yaml.Node) (err error) {
 	type plain instanceDoc
+	d.Line, err = decodeStrict(n, (*plain)(d))
+	return
+}
+
+func (d *eniDoc) UnmarshalYAML(n *yaml.Node) (err error) {
+	type plain eniDoc
 	d.Line, err = decodeStrict(n, (*plain)(d))
 	return
 }

@@ -35,6 +35,7 @@ type Scenario struct {
 	PortRangeLists []*model.PortRangeList
 	Groups         []*model.SecurityGroup
 	Instances      []*model.Instance
+	ENIs           []*model.NetworkInterface // secondary ENIs, attached to their instances
 	Flows          []Flow
 	RuleLines      map[string]int // rule ID → line of its permission
 }
@@ -49,8 +50,12 @@ type Flow struct {
 
 // Cloud is the scenario as the policy engine sees it.
 func (s *Scenario) Cloud() *policy.Cloud {
-	return policy.NewCloud(s.Groups, s.Instances, s.PrefixLists).WithPortRangeLists(s.PortRangeLists)
+	return policy.NewCloud(s.Groups, s.NICs(), s.PrefixLists).WithPortRangeLists(s.PortRangeLists)
 }
+
+// NICs are the scenario's network interfaces as the policy engine judges
+// them: the instances (their primary ENIs), then the secondary ENIs.
+func (s *Scenario) NICs() []*model.Instance { return model.NICs(s.Instances, s.ENIs) }
 
 // Load reads and validates a scenario file.
 func Load(path string) (*Scenario, error) {
@@ -161,7 +166,7 @@ func (b *builder) build(f *file) error {
 	if err := b.addRules(f.SecurityGroups); err != nil {
 		return err
 	}
-	x := &addressIndex{ids: map[string]bool{}, privates: map[string]string{}, publics: map[netip.Addr]string{}}
+	x := &addressIndex{ids: map[string]bool{}, privates: map[string]string{}, publics: map[netip.Addr]string{}, nics: map[netip.Addr]string{}}
 	for _, d := range f.Instances {
 		if err := b.addInstance(&d, x); err != nil {
 			return err
@@ -366,6 +371,19 @@ type addressIndex struct {
 	ids      map[string]bool
 	privates map[string]string
 	publics  map[netip.Addr]string
+	// nics maps each private address (IPv4 and IPv6) to the NIC that owns
+	// it, the instance or the ENI; a flow may name a NIC by its address.
+	// An IPv4 address used in two VPCs maps to "" (ambiguous).
+	nics map[netip.Addr]string
+}
+
+// own records that NIC id owns address a.
+func (x *addressIndex) own(a netip.Addr, id string) {
+	if _, ok := x.nics[a]; ok && a.Is4() {
+		x.nics[a] = ""
+		return
+	}
+	x.nics[a] = id
 }
 
 func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
@@ -395,6 +413,11 @@ func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
 		return err
 	}
 	b.s.Instances = append(b.s.Instances, in)
+	for i := range d.NetworkInterfaces {
+		if err := b.addENI(&d.NetworkInterfaces[i], in, vpc, i+1, x); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -416,6 +439,7 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
 	}
 	x.privates[key] = in.ID
+	x.own(a, in.ID)
 	in.PrivateIP = a
 	if d.Ipv6Address.Set() {
 		a6, err := netip.ParseAddr(d.Ipv6Address.Value)
@@ -429,6 +453,7 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
 		}
 		x.privates["v6|"+a6.String()] = in.ID
+		x.own(a6, in.ID)
 		in.IPv6 = a6
 	}
 	if d.PublicIPAddress.Set() {
@@ -473,7 +498,7 @@ func (b *builder) addFlows(docs []flowDoc, x *addressIndex) error {
 	cloud := b.s.Cloud()
 	lin := policy.NewLinear(cloud)
 	for _, d := range docs {
-		fl, err := b.flow(&d, x.ids, x.publics)
+		fl, err := b.flow(&d, x)
 		if err != nil {
 			return err
 		}
@@ -555,7 +580,8 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	return nil
 }
 
-func (b *builder) flow(d *flowDoc, instances map[string]bool, publics map[netip.Addr]string) (Flow, error) {
+func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
+	instances, publics := x.ids, x.publics
 	fl := Flow{Line: d.Line, Why: d.Why.Value}
 	for _, end := range []struct {
 		f    Field
@@ -572,7 +598,14 @@ func (b *builder) flow(d *flowDoc, instances map[string]bool, publics map[netip.
 		}
 		a, err := netip.ParseAddr(v)
 		if err != nil {
-			return fl, b.fail(end.f.Line, end.name, "%q is neither an instance defined under instances nor an IP address", v)
+			return fl, b.fail(end.f.Line, end.name, "%q is neither an instance or network interface defined under instances nor an IP address", v)
+		}
+		if id, ok := x.nics[a]; ok {
+			if id == "" {
+				return fl, b.fail(end.f.Line, end.name, "%s is a private address in more than one VPC; name the instance or network interface instead", a)
+			}
+			*end.dst = id // the NIC that owns the address is the end
+			continue
 		}
 		for _, vpc := range b.s.VPCs {
 			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
@@ -582,6 +615,9 @@ func (b *builder) flow(d *flowDoc, instances map[string]bool, publics map[netip.
 		if id, ok := publics[a]; ok {
 			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)
 		}
+	}
+	if err := b.sameVM(fl.From, fl.To, d.Line); err != nil {
+		return fl, err
 	}
 	if err := required(b, d.IpProtocol, d.Line, "ipProtocol"); err != nil {
 		return fl, err

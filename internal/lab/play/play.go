@@ -62,10 +62,12 @@ func Scenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([
 	defer func() { cancel(); <-served }()
 
 	if _, err := srv.Ops.Import(ctx, Region, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists, PortRangeLists: s.PortRangeLists,
-		Groups: s.Groups, Instances: s.Instances}); err != nil {
+		Groups: s.Groups, Instances: s.Instances, ENIs: s.ENIs}); err != nil {
 		return nil, err
 	}
-	l, err := lab.Up(ctx, lab.SpecFromCloud(s.Cloud(), name, hosts, outsideAddrs(s)))
+	spec := lab.SpecFromCloud(s.Cloud(), name, hosts, outsideAddrs(s))
+	spec.AttachENIs(s.ENIs) // each secondary ENI: eth<n> of its instance's namespace
+	l, err := lab.Up(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +193,12 @@ func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, 
 // the API, as a hypervisor would when it plugs the instance in.
 func Bind(ctx context.Context, api *apiclient.Client, l *lab.Lab) error {
 	for _, in := range l.Spec.Instances {
-		if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": in.ID,
-			"HostName": in.Host, "Interface": l.Interface(in.ID)}, nil, 0); err != nil {
+		params := map[string]string{"InstanceId": in.ID, "HostName": in.Host, "Interface": l.Interface(in.ID)}
+		if in.NICOf != "" { // a secondary ENI: bound on its own interface
+			delete(params, "InstanceId")
+			params["NetworkInterfaceId"] = in.ID
+		}
+		if err := api.Call(ctx, "PalisadeBindInstance", params, nil, 0); err != nil {
 			return fmt.Errorf("binding %s: %w", in.ID, err)
 		}
 	}

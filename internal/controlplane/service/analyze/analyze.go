@@ -55,7 +55,13 @@ func cloudOf(tx store.ReadTx) (*policy.Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewCloud(groups, instances, pls).WithPortRangeLists(lists), nil
+	enis, err := service.ListAll[model.NetworkInterface](tx, service.KindENI)
+	if err != nil {
+		return nil, err
+	}
+	// The policy's unit is the NIC: each instance and each attached
+	// secondary ENI, judged with its own groups.
+	return policy.NewCloud(groups, model.NICs(instances, enis), pls).WithPortRangeLists(lists), nil
 }
 
 // endpointOf checks that a flow end is an address or one of the caller's
@@ -306,8 +312,13 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	prior := reach.Compute(before.Cloud, before.reachOptions())
 	next := prior.Clone()
 	next.Update(after, reach.Changes(before.Cloud, after))
+	// A NIC the change makes (an instance launched, an ENI attached) is the
+	// caller's too.
+	owned := func(id string) bool {
+		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
+	}
 	for _, ch := range plan.Diff(prior, next) {
-		if before.owned[ch.From] && before.owned[ch.To] || after.Instances[ch.From] != nil && after.Instances[ch.From].Owner == c.Account && before.owned[ch.To] {
+		if owned(ch.From) && owned(ch.To) {
 			out.Changes = append(out.Changes, ch)
 		}
 	}

@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// The ENI actions (more-apis §6). Response fields follow the classic Go
+// SDK's structs (ecs.CreateNetworkInterfaceResponse, ecs.NetworkInterfaceSet,
+// ecs.DescribeNetworkInterfaceAttributeResponse): OwnerId is a string there.
+// Where the reference says "unconfirmed" Palisade chose what the SDKs
+// accept: DescribeNetworkInterfaceAttribute of an unknown ID answers 404
+// InvalidEniId.NotFound as the other ENI calls do; Attach, Detach and
+// Delete complete before they return (ECS goes through Attaching and
+// Detaching), so a client polling for InUse or Available finds it at once;
+// Join/LeaveSecurityGroup by NetworkInterfaceId take the ENI's region when
+// RegionId is absent (ECS requires it), as they do for an instance.
+func (s *Service) eniActions() map[string]rpc.Handler {
+	return map[string]rpc.Handler{
+		"CreateNetworkInterface":            s.createNetworkInterface,
+		"DeleteNetworkInterface":            s.eniRef(s.DeleteNetworkInterface),
+		"AttachNetworkInterface":            s.eniRef(s.AttachNetworkInterface),
+		"DetachNetworkInterface":            s.eniRef(s.DetachNetworkInterface),
+		"DescribeNetworkInterfaces":         s.describeNetworkInterfaces,
+		"DescribeNetworkInterfaceAttribute": s.describeNetworkInterfaceAttribute,
+		"ModifyNetworkInterfaceAttribute":   s.modifyNetworkInterfaceAttribute,
+	}
+}
+
+type securityGroupIDSet struct{ SecurityGroupId []string }
+
+type eniAttachment struct {
+	InstanceId       string
+	DeviceIndex      int
+	NetworkCardIndex int
+}
+
+// eniItem is a NetworkInterfaceSet; Create and DescribeNetworkInterfaceAttribute
+// answer with the same fields at the top level.
+type eniItem struct {
+	NetworkInterfaceId   string
+	NetworkInterfaceName string
+	Description          string
+	Type                 string
+	Status               string
+	VpcId                string
+	VSwitchId            string
+	ZoneId               string
+	InstanceId           string
+	MacAddress           string
+	PrivateIpAddress     string
+	CreationTime         string
+	OwnerId              string
+	ResourceGroupId      string
+	ServiceID            int64
+	ServiceManaged       bool
+	DeleteOnRelease      bool
+	SourceDestCheck      bool
+	SecurityGroupIds     securityGroupIDSet
+	Attachment           *eniAttachment `json:",omitempty"`
+	PrivateIpSets        struct{ PrivateIpSet []privateIPSetItem }
+	Ipv6Sets             struct{ Ipv6Set []ipv6SetItem }
+	Tags                 tagSet
+}
+
+func eniOut(n *model.NetworkInterface) eniItem {
+	item := eniItem{NetworkInterfaceId: n.ID, NetworkInterfaceName: n.Name, Description: n.Description, Type: n.Type,
+		Status: n.Status, VpcId: n.VpcID, VSwitchId: n.VSwitchID, ZoneId: n.Zone, InstanceId: n.InstanceID, MacAddress: n.MAC,
+		PrivateIpAddress: n.PrivateIP.String(), CreationTime: timeText(n.Created), OwnerId: n.Owner,
+		ResourceGroupId: resourceGroupID(n.Owner), DeleteOnRelease: n.DeleteOnRelease || n.Type == model.ENIPrimary,
+		SecurityGroupIds: securityGroupIDSet{SecurityGroupId: append([]string{}, n.SecurityGroups...)}, Tags: tagsOut(n.Tags)}
+	if n.InstanceID != "" {
+		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}
+	}
+	item.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
+	item.Ipv6Sets.Ipv6Set = []ipv6SetItem{}
+	if n.IPv6.IsValid() {
+		item.Ipv6Sets.Ipv6Set = append(item.Ipv6Sets.Ipv6Set, ipv6SetItem{n.IPv6.String()})
+	}
+	return item
+}
+
+type eniResponse struct {
+	rpc.Base
+	eniItem
+}
+
+func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	groups := p.List("SecurityGroupIds")
+	switch {
+	case p.Has("SecurityGroupId") && len(groups) > 0:
+		return nil, ecserr.BadRequest("InvalidParameter.Conflict", "Give SecurityGroupId or SecurityGroupIds.N, not both.")
+	case p.Has("SecurityGroupId"):
+		groups = []string{p.Get("SecurityGroupId")}
+	}
+	in := service.CreateENIInput{Caller: c, VSwitchID: p.Get("VSwitchId"), SecurityGroupIDs: groups, PrimaryIP: p.Get("PrimaryIpAddress"),
+		IPv6: p.List("Ipv6Address"), Name: p.Get("NetworkInterfaceName"), Description: p.Get("Description"),
+		Type: p.Get("InstanceType"), Idempotency: idempotency(req)}
+	var e *ecserr.Error // p.Int and p.Bool return *ecserr.Error: keep it out of err
+	if in.IPv6Count, e = p.Int("Ipv6AddressCount", 0); e != nil {
+		return nil, e
+	}
+	if in.DeleteOnRelease, e = p.Bool("DeleteOnRelease", false); e != nil {
+		return nil, e
+	}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	n, err := s.CreateNetworkInterface(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := &eniResponse{eniItem: eniOut(n)}
+	out.Attachment = nil // the create response has no attachment
+	return out, nil
+}
+
+// eniRef serves Delete, Attach and Detach, which answer with RequestId only.
+func (s *Service) eniRef(act func(context.Context, service.ENIRef) error) rpc.Handler {
+	return func(ctx context.Context, req *rpc.Request) (any, error) {
+		c, err := s.callerOf(ctx, req, true)
+		if err != nil {
+			return nil, err
+		}
+		p := req.Params
+		if req.Action != "DeleteNetworkInterface" && !p.Has("InstanceId") {
+			return nil, ecserr.MissingParameter("InstanceId")
+		}
+		if err := act(ctx, service.ENIRef{Caller: c, NetworkInterfaceID: p.Get("NetworkInterfaceId"), InstanceID: p.Get("InstanceId"),
+			Idempotency: idempotency(req)}); err != nil {
+			return nil, err
+		}
+		return &rpc.Base{}, nil
+	}
+}
+
+type describeNetworkInterfacesResponse struct {
+	rpc.Base
+	TotalCount           int
+	PageNumber           int
+	PageSize             int
+	NextToken            string
+	NetworkInterfaceSets struct{ NetworkInterfaceSet []eniItem }
+}
+
+func (s *Service) describeNetworkInterfaces(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	// MaxResults outside 10–500 is clamped, as ECS does.
+	if p.Has("MaxResults") {
+		n, e := p.Int("MaxResults", 10)
+		if e != nil {
+			return nil, e
+		}
+		q := rpc.Params{}
+		for k, v := range p {
+			q[k] = v
+		}
+		q["MaxResults"] = strconv.Itoa(min(max(n, 10), 500))
+		p = q
+	}
+	pg, err := parsePage(p, 10, 1000, 10, 500)
+	if err != nil {
+		return nil, err
+	}
+	in := service.DescribeENIsInput{Caller: c, IDs: p.List("NetworkInterfaceId"), Name: p.Get("NetworkInterfaceName"),
+		VSwitchID: p.Get("VSwitchId"), VpcID: p.Get("VpcId"), InstanceID: p.Get("InstanceId"), PrimaryIP: p.Get("PrimaryIpAddress"),
+		PrivateIPs: p.List("PrivateIpAddress"), IPv6s: p.List("Ipv6Address"), SecurityGroupID: p.Get("SecurityGroupId"),
+		Type: p.Get("Type"), Status: p.Get("Status"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	res, err := s.DescribeNetworkInterfaces(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := &describeNetworkInterfacesResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size, NextToken: res.NextToken}
+	out.NetworkInterfaceSets.NetworkInterfaceSet = make([]eniItem, 0, len(res.Items))
+	for _, n := range res.Items {
+		out.NetworkInterfaceSets.NetworkInterfaceSet = append(out.NetworkInterfaceSets.NetworkInterfaceSet, eniOut(n))
+	}
+	return out, nil
+}
+
+func (s *Service) describeNetworkInterfaceAttribute(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.DescribeNetworkInterfaceAttribute(ctx, c, req.Params.Get("NetworkInterfaceId"))
+	if err != nil {
+		return nil, err
+	}
+	return &eniResponse{eniItem: eniOut(n)}, nil
+}
+
+func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	in := service.ModifyENIInput{Caller: c, NetworkInterfaceID: p.Get("NetworkInterfaceId"), SecurityGroupIDs: p.List("SecurityGroupId"),
+		Idempotency: idempotency(req)}
+	if _, ok := p["NetworkInterfaceName"]; ok {
+		v := p.Get("NetworkInterfaceName")
+		in.Name = &v
+	}
+	if _, ok := p["Description"]; ok {
+		v := p.Get("Description")
+		in.Description = &v
+	}
+	if p.Has("DeleteOnRelease") {
+		v, e := p.Bool("DeleteOnRelease", false)
+		if e != nil {
+			return nil, e
+		}
+		in.DeleteOnRelease = &v
+	}
+	if err := s.ModifyNetworkInterfaceAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}

@@ -1,0 +1,683 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// KindENI is the table of secondary ENIs. An instance's primary ENI is not
+// stored: it is the instance (model.Instance.PrimaryENI).
+const KindENI store.Kind = "networkinterface"
+
+// MaxDescribeENIIDs is how many NetworkInterfaceId.N DescribeNetworkInterfaces takes.
+const MaxDescribeENIIDs = 100
+
+// GetENI loads a network interface of the caller: a secondary ENI, or the
+// primary ENI of one of the caller's instances. A malformed ID is
+// InvalidParams.EniId; an unknown one or another account's is
+// InvalidEniId.NotFound, so accounts never learn of each other's ENIs.
+func GetENI(tx store.ReadTx, c Caller, id string) (*model.NetworkInterface, error) {
+	if id == "" {
+		return nil, ecserr.MissingParameter("NetworkInterfaceId")
+	}
+	if !model.HasPrefix(id, "eni") {
+		return nil, ecserr.BadRequest("InvalidParams.EniId", "The specified NetworkInterfaceId %q is malformed: it starts with \"eni-\".", id).At("NetworkInterfaceId")
+	}
+	n, err := get[model.NetworkInterface](tx, KindENI, c, id, "NetworkInterfaceId", "eni", "InvalidEniId.NotFound")
+	if err == nil {
+		return n, nil
+	}
+	if in, ierr := get[model.Instance](tx, KindInstance, c, model.DerivedID("i", id), "InstanceId", "i", "InvalidEniId.NotFound"); ierr == nil && !in.Classic() {
+		return in.PrimaryENI(), nil
+	}
+	return nil, err
+}
+
+func putENI(tx store.Tx, n *model.NetworkInterface) error {
+	return store.PutAs(tx, KindENI, n.ID, n.Owner, n.Region, n)
+}
+
+// enisOf returns the caller's secondary ENIs attached to an instance.
+func enisOf(tx store.ReadTx, c Caller, instanceID string) ([]*model.NetworkInterface, error) {
+	all, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.NetworkInterface
+	for _, n := range all {
+		if n.InstanceID == instanceID {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// eniMembers returns the secondary ENIs of an account in a group, as NICs:
+// a group's members are the network interfaces in it, and they count
+// against its member limit whether attached or not.
+func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	all, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.Instance
+	for _, n := range all {
+		if slices.Contains(n.SecurityGroups, groupID) {
+			out = append(out, n.NIC())
+		}
+	}
+	return out, nil
+}
+
+// takeENIAddrs marks the addresses of the secondary ENIs on a vSwitch as
+// taken, so instances and ENIs never share one.
+func takeENIAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
+	all, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		if n.VSwitchID == vswitchID {
+			v4[n.PrivateIP] = true
+			if n.IPv6.IsValid() {
+				v6[n.IPv6] = true
+			}
+		}
+	}
+	return nil
+}
+
+// setENIGroups checks and sets an ENI's whole group set (see setGroups).
+func setENIGroups(tx store.ReadTx, c Caller, n *model.NetworkInterface, ids []string) error {
+	var groups []*model.SecurityGroup
+	for _, id := range ids {
+		g, err := GetGroup(tx, c, id)
+		if err != nil {
+			return err
+		}
+		groups = append(groups, g)
+	}
+	if e := model.CheckENIGroups(n, groups); e != nil {
+		return e
+	}
+	if e := model.CheckNICRules(n.ID, groups, prefixListsOf(tx, c)); e != nil {
+		return e
+	}
+	for _, g := range groups {
+		if slices.Contains(n.SecurityGroups, g.ID) {
+			continue
+		}
+		ms, err := members(tx, c, g.ID)
+		if err != nil {
+			return err
+		}
+		if limit := model.MemberLimit(g.Type); len(ms)+1 > limit {
+			return ecserr.Forbidden("SecurityGroupInstanceLimitExceed", "Security group %s has %d members, its limit; network interface %s cannot join it.", g.ID, len(ms), n.ID)
+		}
+	}
+	n.SecurityGroups = ids
+	return nil
+}
+
+// CreateENIInput is a new secondary ENI.
+type CreateENIInput struct {
+	Caller           Caller
+	VSwitchID        string
+	SecurityGroupIDs []string // SecurityGroupId or SecurityGroupIds.N
+	PrimaryIP        string
+	IPv6             []string // Ipv6Address.N (Palisade keeps one)
+	IPv6Count        int
+	Name             string
+	Description      string
+	Type             string // InstanceType: Secondary (default); Trunk is refused
+	DeleteOnRelease  bool
+	Tags             []model.Tag
+	Idempotency      `json:"-"`
+}
+
+// CreateNetworkInterface makes an Available secondary ENI on a vSwitch.
+func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput) (*model.NetworkInterface, error) {
+	c := in.Caller
+	if in.VSwitchID == "" {
+		return nil, ecserr.MissingParameter("VSwitchId")
+	}
+	if len(in.SecurityGroupIDs) == 0 {
+		return nil, ecserr.MissingParameter("SecurityGroupId")
+	}
+	switch in.Type {
+	case "", model.ENISecondary:
+	case "Trunk":
+		return nil, ecserr.BadRequest("UnsupportedParameter", "InstanceType Trunk is in invitational preview; Palisade makes Secondary network interfaces.").At("InstanceType")
+	default:
+		return nil, ecserr.InvalidParameter("InstanceType", "it is the ENI type, Secondary or Trunk")
+	}
+	if e := model.ValidateENIName(in.Name); e != nil {
+		return nil, e
+	}
+	if in.Description != "" && !model.ValidDescription(in.Description) {
+		return nil, ecserr.InvalidParameter("Description", "2 to 256 characters, not starting with http:// or https://")
+	}
+	if len(in.IPv6) > 0 && in.IPv6Count > 0 {
+		return nil, ecserr.BadRequest("InvalidParameter.Conflict", "Give Ipv6Address.N or Ipv6AddressCount, not both.")
+	}
+	if len(in.IPv6) > 1 || in.IPv6Count > 1 {
+		return nil, ecserr.InvalidParameter("Ipv6Address", "Palisade gives a network interface one IPv6 address")
+	}
+	return Update(s, ctx, c, "CreateNetworkInterface", in.Idempotency, in, func(tx store.Tx) (*model.NetworkInterface, error) {
+		w, err := getVSwitch(tx, c, in.VSwitchID)
+		if err != nil {
+			return nil, err
+		}
+		n := &model.NetworkInterface{ID: model.NewID("eni"), Region: c.Region, Owner: c.Account, Name: in.Name,
+			Description: in.Description, Type: model.ENISecondary, Status: model.ENIAvailable, Zone: w.Zone,
+			VpcID: w.VpcID, VSwitchID: w.ID, DeleteOnRelease: in.DeleteOnRelease, Tags: slices.Clone(in.Tags), Created: s.Now()}
+		n.MAC = model.MACOf(n.ID)
+		all, err := list[model.NetworkInterface](tx, KindENI, c)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) >= model.MaxENIsPerAccount {
+			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", len(all), c.Region)
+		}
+		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs)); err != nil {
+			return nil, err
+		}
+		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
+		insts, err := list[model.Instance](tx, KindInstance, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range insts {
+			if o.VSwitchID == w.ID {
+				taken[o.PrivateIP], taken6[o.IPv6] = true, true
+			}
+		}
+		if err := takeENIAddrs(tx, c, w.ID, taken, taken6); err != nil {
+			return nil, err
+		}
+		if in.PrimaryIP != "" {
+			a, err := netip.ParseAddr(in.PrimaryIP)
+			switch {
+			case err != nil || !a.Is4():
+				return nil, ecserr.InvalidParameter("PrimaryIpAddress", "it is an IPv4 address")
+			case !w.CIDR.Contains(a) || !Assignable(w.CIDR, a):
+				return nil, ecserr.Forbidden("InvalidVSwitchId.IpInvalid", "PrimaryIpAddress %s is not an assignable address of vSwitch %s (%s).", a, w.ID, w.CIDR)
+			case taken[a]:
+				return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrimaryIpAddress %s is already used in vSwitch %s.", a, w.ID)
+			}
+			n.PrivateIP = a
+		} else {
+			a, ok := allocateAddr(w.CIDR, taken)
+			if !ok {
+				return nil, ecserr.Forbidden("InvalidVSwitchId.IpNotEnough", "vSwitch %s has no free private address left.", w.ID)
+			}
+			n.PrivateIP = a
+		}
+		if len(in.IPv6) > 0 || in.IPv6Count > 0 {
+			if !w.IPv6CIDR.IsValid() {
+				return nil, ecserr.BadRequest("InvalidVSwitch.Ipv6NotTurnOn", "vSwitch %s has no IPv6 block.", w.ID)
+			}
+			if len(in.IPv6) > 0 {
+				a, err := netip.ParseAddr(in.IPv6[0])
+				switch {
+				case err != nil || !a.Is6() || !Assignable(w.IPv6CIDR, a):
+					return nil, ecserr.Forbidden("InvalidIp.Address", "Ipv6Address %s is not an assignable address of vSwitch %s (%s).", in.IPv6[0], w.ID, w.IPv6CIDR)
+				case taken6[a]:
+					return nil, ecserr.Forbidden("InvalidIp.IpRepeated", "Ipv6Address %s is already used in vSwitch %s.", a, w.ID)
+				}
+				n.IPv6 = a
+			} else {
+				a, ok := allocateAddr(w.IPv6CIDR, taken6)
+				if !ok {
+					return nil, ecserr.Forbidden("InvalidVSwitchId.IpNotEnough", "vSwitch %s has no free IPv6 address left.", w.ID)
+				}
+				n.IPv6 = a
+			}
+		}
+		return n, putENI(tx, n)
+	})
+}
+
+// ENIRef names an ENI and, for Attach and Detach, an instance.
+type ENIRef struct {
+	Caller             Caller
+	NetworkInterfaceID string
+	InstanceID         string
+	Idempotency        `json:"-"`
+}
+
+// DeleteNetworkInterface deletes an Available secondary ENI; it leaves its
+// groups with it.
+func (s *Service) DeleteNetworkInterface(ctx context.Context, in ENIRef) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "DeleteNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		n, err := GetENI(tx, c, in.NetworkInterfaceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		switch {
+		case n.Type == model.ENIPrimary:
+			return struct{}{}, ecserr.Forbidden("InvalidOperation.InvalidEniType", "Network interface %s is the primary interface of %s; it goes with its instance.", n.ID, n.InstanceID)
+		case n.Status != model.ENIAvailable:
+			return struct{}{}, ecserr.BadRequest("InvalidOperation.InvalidEniState", "Network interface %s is %s (attached to %s); detach it first.", n.ID, n.Status, n.InstanceID)
+		}
+		return struct{}{}, tx.Delete(KindENI, n.ID)
+	})
+	return err
+}
+
+// AttachNetworkInterface attaches an Available secondary ENI to an
+// instance of its VPC and zone. ECS attaches asynchronously (Attaching,
+// then InUse); Palisade's attach is done when the call returns.
+func (s *Service) AttachNetworkInterface(ctx context.Context, in ENIRef) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "AttachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		n, err := GetENI(tx, c, in.NetworkInterfaceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		inst, err := eniInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		attached, err := enisOf(tx, c, inst.ID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if e := model.CheckAttach(n, inst, len(attached)); e != nil {
+			return struct{}{}, e
+		}
+		used := map[int]bool{}
+		for _, o := range attached {
+			used[o.DeviceIndex] = true
+		}
+		n.DeviceIndex = 1
+		for used[n.DeviceIndex] {
+			n.DeviceIndex++
+		}
+		n.Status, n.InstanceID = model.ENIInUse, inst.ID
+		n.Host, n.Interface = "", "" // the agent that enforces it binds it again
+		return struct{}{}, putENI(tx, n)
+	})
+	return err
+}
+
+// eniInstance loads the instance of an Attach or Detach; ECS answers an
+// unknown one with 403 InvalidInstanceId.NotFound on these calls.
+func eniInstance(tx store.ReadTx, c Caller, id string) (*model.Instance, error) {
+	inst, err := GetInstance(tx, c, id)
+	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
+		return nil, ecserr.Forbidden("InvalidInstanceId.NotFound", "%s", e.Message)
+	}
+	return inst, err
+}
+
+// DetachNetworkInterface detaches a secondary ENI from its instance.
+func (s *Service) DetachNetworkInterface(ctx context.Context, in ENIRef) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "DetachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		n, err := GetENI(tx, c, in.NetworkInterfaceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		inst, err := eniInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		switch {
+		case n.Type == model.ENIPrimary:
+			return struct{}{}, ecserr.BadRequest("InvalidOperation.DetachPrimaryEniNotAllowed", "Network interface %s is the primary interface of %s and cannot be detached.", n.ID, n.InstanceID)
+		case n.Status != model.ENIInUse || n.InstanceID != inst.ID:
+			return struct{}{}, ecserr.BadRequest("InvalidOperation.InvalidEniState", "Network interface %s is %s and not attached to %s.", n.ID, n.Status, inst.ID)
+		case inst.Status != model.StatusRunning && inst.Status != model.StatusStopped:
+			return struct{}{}, ecserr.BadRequest("InvalidOperation.InvalidEcsState", "Instance %s is %s; it must be Running or Stopped.", inst.ID, inst.Status)
+		}
+		detach(n)
+		return struct{}{}, putENI(tx, n)
+	})
+	return err
+}
+
+func detach(n *model.NetworkInterface) {
+	n.Status, n.InstanceID, n.DeviceIndex, n.Host, n.Interface = model.ENIAvailable, "", 0, "", ""
+}
+
+// releaseENIs detaches an instance's secondary ENIs when it is deleted,
+// and deletes those created with DeleteOnRelease.
+func releaseENIs(tx store.Tx, c Caller, instanceID string) error {
+	enis, err := enisOf(tx, c, instanceID)
+	if err != nil {
+		return err
+	}
+	for _, n := range enis {
+		if n.DeleteOnRelease {
+			if err := tx.Delete(KindENI, n.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		detach(n)
+		if err := putENI(tx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DescribeENIsInput filters DescribeNetworkInterfaces.
+type DescribeENIsInput struct {
+	Caller          Caller
+	IDs             []string
+	Name            string
+	VSwitchID       string
+	VpcID           string
+	InstanceID      string
+	PrimaryIP       string
+	PrivateIPs      []string
+	IPv6s           []string
+	SecurityGroupID string // matches secondary ENIs only, as ECS
+	Type            string // Primary | Secondary | "" both
+	Status          string
+	Tags            []model.Tag
+	Page            Page
+}
+
+// DescribeNetworkInterfaces lists the caller's ENIs in a region, primary
+// (one per VPC instance) and secondary, oldest first.
+func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIsInput) (Listing[*model.NetworkInterface], error) {
+	c := in.Caller
+	if err := checkIDCount(in.IDs, "NetworkInterfaceId", MaxDescribeENIIDs); err != nil {
+		return Listing[*model.NetworkInterface]{}, err
+	}
+	switch in.Type {
+	case "", model.ENIPrimary, model.ENISecondary:
+	default:
+		return Listing[*model.NetworkInterface]{}, ecserr.InvalidParameter("Type", "Primary or Secondary")
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.NetworkInterface], error) {
+		all, err := allENIs(tx, c)
+		if err != nil {
+			return Listing[*model.NetworkInterface]{}, err
+		}
+		var items []*model.NetworkInterface
+		for _, n := range all {
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, n.ID) || in.Name != "" && n.Name != in.Name ||
+				in.VSwitchID != "" && n.VSwitchID != in.VSwitchID || in.VpcID != "" && n.VpcID != in.VpcID ||
+				in.InstanceID != "" && n.InstanceID != in.InstanceID || in.PrimaryIP != "" && n.PrivateIP.String() != in.PrimaryIP ||
+				len(in.PrivateIPs) > 0 && !slices.Contains(in.PrivateIPs, n.PrivateIP.String()) ||
+				len(in.IPv6s) > 0 && !(n.IPv6.IsValid() && slices.Contains(in.IPv6s, n.IPv6.String())) ||
+				in.SecurityGroupID != "" && (n.Type == model.ENIPrimary || !slices.Contains(n.SecurityGroups, in.SecurityGroupID)) ||
+				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) {
+				continue
+			}
+			items = append(items, n)
+		}
+		return pageOf(items, in.Page), nil
+	})
+}
+
+// allENIs returns the caller's ENIs: the primary ENIs of its VPC instances
+// and its secondary ENIs, by creation.
+func allENIs(tx store.ReadTx, c Caller) ([]*model.NetworkInterface, error) {
+	insts, err := list[model.Instance](tx, KindInstance, c)
+	if err != nil {
+		return nil, err
+	}
+	out, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range insts {
+		if !in.Classic() {
+			out = append(out, in.PrimaryENI())
+		}
+	}
+	byCreation(out, func(n *model.NetworkInterface) (int64, string) { return n.Created.Unix(), n.ID })
+	return out, nil
+}
+
+// DescribeNetworkInterfaceAttribute returns one ENI of the caller.
+func (s *Service) DescribeNetworkInterfaceAttribute(ctx context.Context, c Caller, id string) (*model.NetworkInterface, error) {
+	return View(s, ctx, func(tx store.ReadTx) (*model.NetworkInterface, error) { return GetENI(tx, c, id) })
+}
+
+// ModifyENIInput changes an ENI: nil fields stay; a non-empty
+// SecurityGroupIDs replaces its whole group set.
+type ModifyENIInput struct {
+	Caller             Caller
+	NetworkInterfaceID string
+	Name               *string
+	Description        *string
+	DeleteOnRelease    *bool
+	SecurityGroupIDs   []string
+	Idempotency        `json:"-"`
+}
+
+// ModifyNetworkInterfaceAttribute renames an ENI or replaces its groups.
+// The groups of a primary ENI are its instance's, so they change there.
+func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in ModifyENIInput) error {
+	c := in.Caller
+	if in.Name != nil {
+		if e := model.ValidateENIName(*in.Name); e != nil {
+			return e
+		}
+	}
+	if in.Description != nil && *in.Description != "" && (!model.ValidDescription(*in.Description) || len(*in.Description) > 255) {
+		return ecserr.InvalidParameter("Description", "2 to 255 characters, not starting with http:// or https://")
+	}
+	_, err := Update(s, ctx, c, "ModifyNetworkInterfaceAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		n, err := GetENI(tx, c, in.NetworkInterfaceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if n.Type == model.ENIPrimary {
+			inst, err := GetInstance(tx, c, n.InstanceID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if len(in.SecurityGroupIDs) > 0 {
+				if err := checkRepeats(in.SecurityGroupIDs); err != nil {
+					return struct{}{}, err
+				}
+				if err := setGroups(tx, c, inst, slices.Clone(in.SecurityGroupIDs), 1); err != nil {
+					return struct{}{}, err
+				}
+			}
+			return struct{}{}, PutInstance(tx, inst)
+		}
+		if in.Name != nil {
+			n.Name = *in.Name
+		}
+		if in.Description != nil {
+			n.Description = *in.Description
+		}
+		if in.DeleteOnRelease != nil {
+			n.DeleteOnRelease = *in.DeleteOnRelease
+		}
+		if len(in.SecurityGroupIDs) > 0 {
+			if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs)); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, putENI(tx, n)
+	})
+	return err
+}
+
+// eniMembership is Join/LeaveSecurityGroup with NetworkInterfaceId.
+func (s *Service) eniMembership(ctx context.Context, in MembershipInput, join bool) error {
+	action := "LeaveSecurityGroup"
+	if join {
+		action = "JoinSecurityGroup"
+	}
+	if in.InstanceID != "" {
+		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+	}
+	// ECS requires RegionId in the ENI form; Palisade takes the ENI's
+	// region, as for an instance, so a caller without one is not refused.
+	_, err := Update(s, ctx, in.Caller, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		n, err := GetENI(tx, in.Caller, in.NetworkInterfaceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		c := Caller{Account: in.Caller.Account, Region: n.Region}
+		g, err := GetGroup(tx, c, in.SecurityGroupID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		ids := slices.Clone(n.SecurityGroups)
+		i := slices.Index(ids, g.ID)
+		switch {
+		case join && i >= 0:
+			return struct{}{}, ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Network interface %s is already in security group %s.", n.ID, g.ID)
+		case join && len(ids) >= model.MaxGroupsPerENI:
+			return struct{}{}, ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Network interface %s is already in %d security groups, the limit.", n.ID, len(ids))
+		case join && g.VpcID != n.VpcID:
+			return struct{}{}, ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
+		case join:
+			ids = append(ids, g.ID)
+		case i < 0 && s.LenientRevoke:
+			return struct{}{}, nil
+		case i < 0:
+			return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Network interface %s is not in security group %s.", n.ID, g.ID)
+		case len(ids) == 1:
+			return struct{}{}, ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Security group %s is the last group of network interface %s; it must stay in at least one. Join another group first.", g.ID, n.ID)
+		default:
+			ids = slices.Delete(ids, i, i+1)
+		}
+		if n.Type == model.ENIPrimary {
+			inst, err := GetInstance(tx, c, n.InstanceID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if join {
+				if err := setGroups(tx, c, inst, ids, 1); err != nil {
+					return struct{}{}, err
+				}
+			} else {
+				inst.SecurityGroups = ids
+			}
+			return struct{}{}, PutInstance(tx, inst)
+		}
+		if join {
+			if err := setENIGroups(tx, c, n, ids); err != nil {
+				return struct{}{}, err
+			}
+		} else {
+			n.SecurityGroups = ids
+		}
+		return struct{}{}, putENI(tx, n)
+	})
+	return err
+}
+
+// bindENI places a secondary ENI on a host behind its own host-side
+// interface (PalisadeBindInstance with NetworkInterfaceId): the agent there
+// enforces the ENI's groups on that interface. An instance's primary ENI
+// ID binds the instance.
+func (s *Service) bindENI(ctx context.Context, in BindInput) error {
+	id, host, iface := in.NetworkInterfaceID, in.HostName, in.Interface
+	if !model.HasPrefix(id, "eni") {
+		return ecserr.BadRequest("InvalidParams.EniId", "The specified NetworkInterfaceId %q is malformed: it starts with \"eni-\".", id)
+	}
+	if err := checkHost(host, false); err != nil {
+		return err
+	}
+	switch {
+	case iface != "" && !ifacePattern.MatchString(iface):
+		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
+	case (host == "") != (iface == ""):
+		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")
+	}
+	var primary bool
+	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if _, isInst, err := tx.Get(KindInstance, model.DerivedID("i", id)); err == nil && isInst {
+				primary = true
+				return nil
+			}
+			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", id)
+		}
+		if n.Host == host && n.Interface == iface {
+			return nil
+		}
+		if host != "" {
+			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
+			if err != nil {
+				return err
+			}
+			for _, o := range others {
+				if o.Host == host && o.Interface == iface {
+					return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+				}
+			}
+			if err := eniInterfaceFree(tx, id, host, iface); err != nil {
+				return err
+			}
+		}
+		n.Host, n.Interface = host, iface
+		return putENI(tx, &n)
+	})
+	if err == nil && primary {
+		return s.BindInstance(ctx, BindInput{Caller: in.Caller, InstanceID: model.DerivedID("i", id), HostName: host, Interface: iface})
+	}
+	return err
+}
+
+// eniInterfaceFree refuses a host interface a secondary ENI other than
+// self already has.
+func eniInterfaceFree(tx store.ReadTx, self, host, iface string) error {
+	if host == "" {
+		return nil
+	}
+	enis, err := store.ListAs[model.NetworkInterface](tx, KindENI, store.Query{})
+	if err != nil {
+		return err
+	}
+	for _, o := range enis {
+		if o.ID != self && o.Host == host && o.Interface == iface {
+			return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+		}
+	}
+	return nil
+}
+
+// vswitchENIsGone refuses to delete a vSwitch a secondary ENI still takes
+// its address from.
+func vswitchENIsGone(tx store.ReadTx, c Caller, w *model.VSwitch) error {
+	all, err := list[model.NetworkInterface](tx, KindENI, Caller{Account: c.Account, Region: w.Region})
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		if n.VSwitchID == w.ID {
+			return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, n.ID)
+		}
+	}
+	return nil
+}
+
+// countENIMembers adds the caller's secondary ENIs to a count of members
+// by group.
+func countENIMembers(tx store.ReadTx, c Caller, count map[string]int) error {
+	all, err := list[model.NetworkInterface](tx, KindENI, c)
+	if err != nil {
+		return err
+	}
+	for _, n := range all {
+		for _, id := range n.SecurityGroups {
+			count[id]++
+		}
+	}
+	return nil
+}

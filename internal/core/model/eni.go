@@ -1,0 +1,208 @@
+package model
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// ENI types and statuses, as ECS reports them.
+const (
+	ENIPrimary   = "Primary"
+	ENISecondary = "Secondary"
+
+	ENIAvailable = "Available" // not attached
+	ENIInUse     = "InUse"     // attached to an instance
+)
+
+// Quotas of elastic network interfaces (ECS defaults).
+const (
+	MaxGroupsPerENI   = MaxGroupsPerInstance // 1–5 groups on each ENI
+	MaxENIsPerAccount = 100                  // secondary ENIs per account and region
+	DefaultENIQuota   = 2                    // ENIs per instance (with the primary) for a type not in eniQuotas
+)
+
+// NetworkInterface is an elastic network interface (ENI): the unit a
+// security group governs. Every instance has a primary ENI, which is the
+// instance itself as stored (see Instance.PrimaryENI); secondary ENIs are
+// stored on their own and attach to one instance at a time, in its VPC and
+// zone, each with its own groups and addresses.
+type NetworkInterface struct {
+	ID              string     `json:"id"` // eni-…
+	Region          string     `json:"region"`
+	Owner           string     `json:"owner"`
+	Name            string     `json:"name,omitempty"`
+	Description     string     `json:"description,omitempty"`
+	Type            string     `json:"type"`   // Primary | Secondary
+	Status          string     `json:"status"` // Available | InUse
+	InstanceID      string     `json:"instanceId,omitempty"`
+	DeviceIndex     int        `json:"deviceIndex,omitempty"` // 0 the primary, 1… secondaries in attach order
+	Zone            string     `json:"zone"`
+	VpcID           string     `json:"vpcId"`
+	VSwitchID       string     `json:"vSwitchId"`
+	PrivateIP       netip.Addr `json:"privateIp"`
+	IPv6            netip.Addr `json:"ipv6,omitzero"`
+	MAC             string     `json:"mac"`
+	SecurityGroups  []string   `json:"securityGroups"` // 1..5 IDs, in join order
+	DeleteOnRelease bool       `json:"deleteOnRelease,omitempty"`
+	Tags            []Tag      `json:"tags,omitempty"`
+	Created         time.Time  `json:"created"`
+	// Placement: the host and interface that enforce this ENI's policy
+	// (set by agents, as for an instance's primary ENI).
+	Host      string `json:"host,omitempty"`
+	Interface string `json:"interface,omitempty"`
+}
+
+// Attached reports whether the ENI is attached to an instance and so
+// carries traffic.
+func (n *NetworkInterface) Attached() bool { return n.InstanceID != "" && n.Status == ENIInUse }
+
+// Addresses returns the ENI's private addresses (IPv4, then IPv6 if any).
+func (n *NetworkInterface) Addresses() []netip.Addr {
+	a := []netip.Addr{n.PrivateIP}
+	if n.IPv6.IsValid() {
+		a = append(a, n.IPv6)
+	}
+	return a
+}
+
+// NIC is the ENI as the policy engine sees a network interface: the engine
+// decides per NIC and takes a NIC in the shape of an instance (its ID, VPC,
+// addresses, groups and placement), so an instance is its primary NIC and
+// each secondary ENI is a NIC of its own, judged with its own groups.
+// A secondary ENI has no public address of its own.
+func (n *NetworkInterface) NIC() *Instance {
+	return &Instance{
+		ID: n.ID, Region: n.Region, Owner: n.Owner, Name: n.Name, Description: n.Description,
+		Zone: n.Zone, VpcID: n.VpcID, VSwitchID: n.VSwitchID, PrivateIP: n.PrivateIP, IPv6: n.IPv6,
+		Status: StatusRunning, SecurityGroups: n.SecurityGroups, Tags: n.Tags, Created: n.Created,
+		Host: n.Host, Interface: n.Interface,
+	}
+}
+
+// PrimaryENI is the instance's primary ENI, derived from the instance: its
+// groups and addresses are the instance's. Its ID is "eni-" and the
+// instance ID's body, stable for the instance's life.
+func (i *Instance) PrimaryENI() *NetworkInterface {
+	return &NetworkInterface{
+		ID: DerivedID("eni", i.ID), Region: i.Region, Owner: i.Owner, Type: ENIPrimary, Status: ENIInUse,
+		InstanceID: i.ID, Zone: i.Zone, VpcID: i.VpcID, VSwitchID: i.VSwitchID, PrivateIP: i.PrivateIP,
+		IPv6: i.IPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
+		Created: i.Created, Host: i.Host, Interface: i.Interface,
+	}
+}
+
+// NICs returns the network interfaces the policy engine judges: each
+// instance (its primary NIC), then each attached secondary ENI whose
+// instance is among them, as a NIC (see NetworkInterface.NIC).
+func NICs(instances []*Instance, enis []*NetworkInterface) []*Instance {
+	if len(enis) == 0 {
+		return instances
+	}
+	ids := make(map[string]bool, len(instances))
+	for _, in := range instances {
+		ids[in.ID] = true
+	}
+	out := append([]*Instance(nil), instances...)
+	for _, n := range enis {
+		if n.Type != ENIPrimary && n.Attached() && ids[n.InstanceID] {
+			out = append(out, n.NIC())
+		}
+	}
+	return out
+}
+
+// MACOf is a stable MAC address in Alibaba Cloud's OUI for a resource ID:
+// the instance's for a primary ENI (as DescribeInstances has always shown
+// it), the ENI's own for a secondary.
+func MACOf(id string) string {
+	h := sha256.Sum256([]byte("mac:" + id))
+	return fmt.Sprintf("00:16:3e:%02x:%02x:%02x", h[0], h[1], h[2])
+}
+
+// eniQuotas is each instance type's EniQuantity, which counts the primary
+// ENI (ecs.g6 family, more-apis §6.1).
+var eniQuotas = map[string]int{
+	"ecs.g6.large": 2, "ecs.g6.xlarge": 3, "ecs.g6.2xlarge": 4, "ecs.g6.3xlarge": 6,
+	"ecs.g6.4xlarge": 8, "ecs.g6.6xlarge": 8, "ecs.g6.8xlarge": 8, "ecs.g6.13xlarge": 7, "ecs.g6.26xlarge": 15,
+}
+
+// ENIQuota is how many ENIs, the primary included, an instance of the type
+// may have; a type Palisade does not know gets DefaultENIQuota.
+func ENIQuota(instanceType string) int {
+	if n, ok := eniQuotas[instanceType]; ok {
+		return n
+	}
+	return DefaultENIQuota
+}
+
+// CheckENIGroups checks a full group set for an ENI: 1 to 5 groups, no
+// repeats, all of one type, all VPC groups in the ENI's VPC.
+func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error {
+	if len(groups) == 0 {
+		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Network interface %s must belong to at least one security group.", n.ID)
+	}
+	if len(groups) > MaxGroupsPerENI {
+		return ecserr.BadRequest("JoinedGroupLimitExceed", "Network interface %s would be in %d security groups; the limit is %d.", n.ID, len(groups), MaxGroupsPerENI)
+	}
+	seen := map[string]bool{}
+	for _, g := range groups {
+		if seen[g.ID] {
+			return ecserr.New(404, "InvalidParameter.SecurityGroupIdRepeated", "Security group %s is given more than once.", g.ID)
+		}
+		seen[g.ID] = true
+		if g.Type != groups[0].Type {
+			return ecserr.Forbidden("EnterpriseGroupLimited.MutliGroupType", "Network interface %s cannot be in basic and enterprise security groups at once.", n.ID)
+		}
+		if g.Classic() {
+			return ecserr.Forbidden("InvalidSecurityGroupId.NotVpc", "Security group %s is a classic-network group; a network interface takes VPC groups.", g.ID)
+		}
+		if g.VpcID != n.VpcID {
+			return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s; groups must be in the interface's VPC.", g.ID, g.VpcID, n.ID, n.VpcID)
+		}
+	}
+	return nil
+}
+
+// CheckAttach checks that an ENI may attach to an instance that already
+// has attached secondary ENIs: the ENI available, the instance Running or
+// Stopped, in its VPC and zone, below its type's ENI quota.
+func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error {
+	switch {
+	case n.Type == ENIPrimary:
+		return ecserr.Forbidden("InvalidOperation.InvalidEniType", "Network interface %s is a primary interface and cannot be attached.", n.ID)
+	case n.Status != ENIAvailable:
+		return ecserr.BadRequest("InvalidOperation.InvalidEniState", "Network interface %s is %s; only an Available interface can be attached.", n.ID, n.Status)
+	case in.Status != StatusRunning && in.Status != StatusStopped:
+		return ecserr.BadRequest("InvalidOperation.InvalidEcsState", "Instance %s is %s; it must be Running or Stopped.", in.ID, in.Status)
+	case in.VpcID != n.VpcID:
+		return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Network interface %s is in %s but instance %s is in %s.", n.ID, n.VpcID, in.ID, in.VpcID)
+	case in.Zone != n.Zone:
+		return ecserr.Forbidden("InvalidOperation.AvailabilityZoneMismatch", "Network interface %s is in zone %s but instance %s is in %s.", n.ID, n.Zone, in.ID, in.Zone)
+	case attached+1 >= ENIQuota(in.InstanceType):
+		return ecserr.Forbidden("EniPerInstanceLimitExceeded", "Instance %s (%s) has %d network interfaces with its primary, its type's limit.", in.ID, in.InstanceType, attached+1)
+	}
+	return nil
+}
+
+// ValidateENIName checks a NetworkInterfaceName: 2–128 characters of
+// letters, digits, ":", "_", ".", "-" (more-apis §6.2), not http(s)://.
+func ValidateENIName(s string) *ecserr.Error {
+	if s == "" {
+		return nil
+	}
+	ok := len(s) >= 2 && len(s) <= 128 && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://")
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':' || c == '_' || c == '.' || c == '-' || c > 127) {
+			ok = false
+		}
+	}
+	if !ok {
+		return ecserr.BadRequest("InvalidParameter", "NetworkInterfaceName %q must be 2 to 128 characters of letters, digits, colons, underscores, periods and hyphens.", s).At("NetworkInterfaceName")
+	}
+	return nil
+}

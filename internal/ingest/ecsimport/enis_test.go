@@ -1,0 +1,47 @@
+package ecsimport
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestBuildENIs reads secondary ENIs from a saved DescribeNetworkInterfaces
+// response: each keeps its own groups and address, the primary is the
+// instance, and a group the import lacks is warned about.
+func TestBuildENIs(t *testing.T) {
+	a := build(t, list("sg-a", "sg-m"), attr("sg-a"), attr("sg-m"),
+		`{"Instances":{"Instance":[{"InstanceId":"i-1","RegionId":"cn-hangzhou","SecurityGroupIds":{"SecurityGroupId":["sg-a"]},
+			"VpcAttributes":{"VpcId":"vpc-1","PrivateIpAddress":{"IpAddress":["10.0.0.5"]}},
+			"NetworkInterfaces":{"NetworkInterface":[{"NetworkInterfaceId":"eni-1","Type":"Primary","PrimaryIpAddress":"10.0.0.5"},
+				{"NetworkInterfaceId":"eni-2","Type":"Secondary","PrimaryIpAddress":"10.0.0.9"}]}}]}}`,
+		`{"TotalCount":3,"NetworkInterfaceSets":{"NetworkInterfaceSet":[
+			{"NetworkInterfaceId":"eni-1","Type":"Primary","InstanceId":"i-1","PrivateIpAddress":"10.0.0.5","SecurityGroupIds":{"SecurityGroupId":["sg-a"]}},
+			{"NetworkInterfaceId":"eni-2","Type":"Secondary","Status":"InUse","InstanceId":"i-1","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.9",
+			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"}]}},
+			{"NetworkInterfaceId":"eni-3","Type":"Secondary","Status":"Available","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.10",
+			 "SecurityGroupIds":{"SecurityGroupId":["sg-gone"]}}]}}`)
+	if len(a.ENIs) != 2 {
+		t.Fatalf("ENIs %+v; want eni-2 and eni-3 (the primary is the instance)", a.ENIs)
+	}
+	n := a.ENIs[0]
+	if n.ID != "eni-2" || n.InstanceID != "i-1" || !slices.Equal(n.SecurityGroups, []string{"sg-m"}) || n.PrivateIP.String() != "10.0.0.9" ||
+		n.IPv6.String() != "2408::9" || n.DeviceIndex != 1 {
+		t.Errorf("eni-2 = %+v", n)
+	}
+	c := a.Cloud()
+	if nic := c.Instances["eni-2"]; nic == nil || !slices.Equal(nic.SecurityGroups, []string{"sg-m"}) {
+		t.Errorf("eni-2 is not a NIC of the cloud with its own groups: %+v", nic)
+	}
+	if _, ok := c.Instances["eni-3"]; ok {
+		t.Error("an unattached ENI is a NIC of the cloud")
+	}
+	var text []string
+	for _, w := range a.Warnings {
+		text = append(text, w.String())
+	}
+	all := strings.Join(text, "\n")
+	if strings.Contains(all, "secondary network interface eni-2") || !strings.Contains(all, "sg-gone") {
+		t.Errorf("warnings:\n%s\nwant none about eni-2 (read) and one about sg-gone", all)
+	}
+}
