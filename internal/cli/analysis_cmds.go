@@ -312,7 +312,7 @@ func planOffline(file, action string, params map[string]string) (*planAnswer, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := svc.Import(ctx, defaultRegion, api.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, PortRangeLists: sc.PortRangeLists, Groups: sc.Groups, Instances: sc.Instances}); err != nil {
+	if _, err := svc.Import(ctx, defaultRegion, api.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, PortRangeLists: sc.PortRangeLists, Groups: sc.Groups, Instances: sc.Instances, ENIs: sc.ENIs}); err != nil {
 		return nil, err
 	}
 	p := rpc.Params{"RegionId": defaultRegion, "ChangeAction": action}

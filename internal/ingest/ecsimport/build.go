@@ -396,7 +396,7 @@ func (b *builder) checkPaging() {
 			listed++
 		}
 	}
-	held := map[string]int{string(kindGroups): listed, string(kindInstances): len(b.insts)}
+	held := map[string]int{string(kindGroups): listed, string(kindInstances): len(b.insts), string(kindENIs): len(b.enis)}
 	for _, call := range sortedKeys(b.paging) {
 		p := b.paging[call]
 		n, counted := held[call]
