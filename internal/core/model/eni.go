@@ -143,21 +143,10 @@ func ENIQuota(instanceType string) int {
 // CheckENIGroups checks a full group set for an ENI: 1 to 5 groups, no
 // repeats, all of one type, all VPC groups in the ENI's VPC.
 func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error {
-	if len(groups) == 0 {
-		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Network interface %s must belong to at least one security group.", n.ID)
+	if e := checkGroupSet("Network interface", n.ID, MaxGroupsPerENI, groups); e != nil {
+		return e
 	}
-	if len(groups) > MaxGroupsPerENI {
-		return ecserr.BadRequest("JoinedGroupLimitExceed", "Network interface %s would be in %d security groups; the limit is %d.", n.ID, len(groups), MaxGroupsPerENI)
-	}
-	seen := map[string]bool{}
 	for _, g := range groups {
-		if seen[g.ID] {
-			return ecserr.New(404, "InvalidParameter.SecurityGroupIdRepeated", "Security group %s is given more than once.", g.ID)
-		}
-		seen[g.ID] = true
-		if g.Type != groups[0].Type {
-			return ecserr.Forbidden("EnterpriseGroupLimited.MutliGroupType", "Network interface %s cannot be in basic and enterprise security groups at once.", n.ID)
-		}
 		if g.Classic() {
 			return ecserr.Forbidden("InvalidSecurityGroupId.NotVpc", "Security group %s is a classic-network group; a network interface takes VPC groups.", g.ID)
 		}

@@ -102,11 +102,29 @@ func CheckNICRules(inst string, groups []*SecurityGroup, prefixLists func(id str
 // CheckInstanceGroups checks a full group set for an instance: 1 to 5 groups,
 // no repeats, all of one type, all in the instance's network and VPC.
 func CheckInstanceGroups(in *Instance, groups []*SecurityGroup) *ecserr.Error {
-	if len(groups) == 0 {
-		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Instance %s must belong to at least one security group.", in.ID)
+	if e := checkGroupSet("Instance", in.ID, MaxGroupsPerInstance, groups); e != nil {
+		return e
 	}
-	if len(groups) > MaxGroupsPerInstance {
-		return ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", in.ID, len(groups), MaxGroupsPerInstance)
+	for _, g := range groups {
+		if g.VpcID != in.VpcID {
+			if g.Classic() != in.Classic() {
+				return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are of different network types.", g.ID, in.ID)
+			}
+			return ecserr.New(404, "InvalidSecurityGroupVpc.NotBelongToOneVpc", "Security group %s is in %s but instance %s is in %s; groups must be in the instance's VPC.", g.ID, g.VpcID, in.ID, in.VpcID)
+		}
+	}
+	return nil
+}
+
+// checkGroupSet checks what a NIC's group set must be whatever the NIC:
+// 1 to max groups, no repeats, all of one type. what names the NIC in the
+// messages ("Instance", "Network interface").
+func checkGroupSet(what, id string, max int, groups []*SecurityGroup) *ecserr.Error {
+	if len(groups) == 0 {
+		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "%s %s must belong to at least one security group.", what, id)
+	}
+	if len(groups) > max {
+		return ecserr.BadRequest("JoinedGroupLimitExceed", "%s %s would be in %d security groups; the limit is %d.", what, id, len(groups), max)
 	}
 	seen := map[string]bool{}
 	for _, g := range groups {
@@ -115,13 +133,7 @@ func CheckInstanceGroups(in *Instance, groups []*SecurityGroup) *ecserr.Error {
 		}
 		seen[g.ID] = true
 		if g.Type != groups[0].Type {
-			return ecserr.Forbidden("EnterpriseGroupLimited.MutliGroupType", "Instance %s cannot be in basic and enterprise security groups at once.", in.ID)
-		}
-		if g.VpcID != in.VpcID {
-			if g.Classic() != in.Classic() {
-				return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are of different network types.", g.ID, in.ID)
-			}
-			return ecserr.New(404, "InvalidSecurityGroupVpc.NotBelongToOneVpc", "Security group %s is in %s but instance %s is in %s; groups must be in the instance's VPC.", g.ID, g.VpcID, in.ID, in.VpcID)
+			return ecserr.Forbidden("EnterpriseGroupLimited.MutliGroupType", "%s %s cannot be in basic and enterprise security groups at once.", what, id)
 		}
 	}
 	return nil
