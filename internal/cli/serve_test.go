@@ -196,6 +196,8 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", junk}, "give both --tls-cert and --tls-key"},
 		{"not PEM", []string{"--tls-cert", junk, "--tls-key", junk}, "load TLS certificate"},
 		{"both kinds", []string{"--tls-cert", junk, "--tls-key", junk, "--tls-self-signed", dir}, "not both"},
+		{"no connections", []string{"--max-conns", "0"}, "must be positive"},
+		{"no body time", []string{"--body-timeout", "0s"}, "must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -36,6 +36,9 @@ type Config struct {
 	// TLS, if set, serves HTTPS instead of plain HTTP on the same listener
 	// (the API, /healthz and whatever else the mux gets).
 	TLS *tls.Config
+	// Limits bound timeouts, connections and request size; zero fields
+	// take DefaultLimits.
+	Limits Limits
 }
 
 // Server is a running API server.
@@ -145,6 +148,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	lim := cfg.Limits.withDefaults()
+	// The cap counts TCP connections, so it wraps the plain listener.
+	ln = newLimitListener(ln, lim.MaxConns)
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
@@ -155,12 +161,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
 		Routes:   Routes(svc),
 		Log:      cfg.Log,
+
+		MaxBodyBytes: lim.MaxBodyBytes,
+		BodyTimeout:  lim.BodyTimeout,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
-		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+		// No ReadTimeout: it would also cut long polls off; the body has its
+		// own deadline (rpc.Server.BodyTimeout).
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
 }
 
 // Serve answers requests until ctx ends, then shuts down gracefully.
