@@ -128,6 +128,9 @@ func TestServeSelfSignedTLS(t *testing.T) {
 	if err := describeRegions(tlsECS(t, addr, x509.NewCertPool())); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("an untrusted certificate was accepted: %v", err)
 	}
+	if !strings.Contains(stdout.String(), "https://"+addr+"/readyz") {
+		t.Errorf("the startup message does not name /readyz: %s", stdout)
+	}
 	// /healthz is on the same listener, over HTTPS.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 5 * time.Second}
 	resp, err := hc.Get("https://" + addr + "/healthz")

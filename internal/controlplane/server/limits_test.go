@@ -120,3 +120,33 @@ func TestLimitListener(t *testing.T) {
 		t.Fatal("closing a connection did not free its slot")
 	}
 }
+
+// TestHealthAndReadiness: /healthz answers while the process runs; /readyz
+// only while the store is open and the in-memory view has caught up.
+func TestHealthAndReadiness(t *testing.T) {
+	s := startLimited(t, Limits{})
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		path, body string
+		code       int
+	}{{"/healthz", "ok", 200}, {"/readyz", "ready", 200}} {
+		if code, body := get(tc.path); code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	s.Store.Close()
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
+		t.Errorf("/readyz with the store closed: %d %q, want 503 naming the store", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz with the store closed: %d, want 200 (the process is alive)", code)
+	}
+}

@@ -168,10 +168,42 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), svc, st); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
+}
+
+// readyWait is how long /readyz gives the in-memory view to reach the
+// store's revision: it trails each write by a moment, which is not
+// unreadiness.
+const readyWait = time.Second
+
+// ready reports why the server cannot answer API requests yet: the store
+// is closed or failing, or the in-memory view that reads are served from
+// has not loaded or caught up with the store.
+func ready(ctx context.Context, svc *api.Service, st store.Store) error {
+	rev, err := st.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	v := svc.InMemory()
+	if v == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if _, err := v.Wait(wctx, rev); err != nil {
+		return fmt.Errorf("in-memory view at revision %d, store at %d: %w", v.Revision(), rev, err)
+	}
+	return nil
 }
 
 // Serve answers requests until ctx ends, then shuts down gracefully.
