@@ -150,3 +150,34 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("/healthz with the store closed: %d, want 200 (the process is alive)", code)
 	}
 }
+
+// TestFailedStartKeepsNothing: a start that cannot bind its port creates
+// no store, so the next start makes the first key and shows its secret.
+func TestFailedStartKeepsNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "p.db")
+	cfg := Config{Listen: busy.Addr().String(), DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Open on a busy port: %v, want a listen error", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("the failed start left the store %s behind (%v)", db, err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.Serve(ctx)
+	}()
+	if !s.KeyIsNew || s.Key.Secret == "" {
+		t.Error("the first successful start must make the first key and have its secret to show")
+	}
+}

@@ -125,28 +125,31 @@ func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
 	return r
 }
 
-// Open opens the store, makes sure the first account has a key, and binds
-// the listener (so Addr is known before Serve).
+// Open binds the listener (so Addr is known before Serve), then opens the
+// store and makes sure the first account has a key.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	// Listen first: a start that cannot bind (the port is in use) must not
+	// create the store and the first key, whose secret it would never show.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	_, statErr := os.Stat(cfg.DB)
 	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
 	st, err := sqlite.Open(cfg.DB)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
 	}
 	svc := api.New(st)
 	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
 	if err != nil {
+		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("bootstrap the first account: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	lim := cfg.Limits.withDefaults()
 	// The cap counts TCP connections, so it wraps the plain listener.
