@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -71,5 +72,16 @@ func TestAnalysisCommandsOffline(t *testing.T) {
 	var fs []struct{ Check, Severity, Resource string }
 	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) == 0 {
 		t.Errorf("audit --json: %v\n%s", err, out)
+	}
+}
+
+// TestReachPortOutOfRange: an impossible port is refused, not wrapped
+// (65558 used to become 22 offline).
+func TestReachPortOutOfRange(t *testing.T) {
+	for _, port := range []string{"65558", "-1", "70000"} {
+		var out, errb bytes.Buffer
+		if code := Main([]string{"reach", "--port", port, "--scenario", "nonexistent.yaml"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "65535") {
+			t.Errorf("reach --port %s: exit %d, stderr %q; want 2 naming the range", port, code, errb.String())
+		}
 	}
 }

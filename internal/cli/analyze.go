@@ -90,7 +90,7 @@ func (s *source) printJSON(v any) {
 }
 
 func (s *source) fail(err error) int {
-	fmt.Fprintf(s.stderr, "palisade %s: %v\n", s.name, err)
+	fmt.Fprintf(s.stderr, "palisade %s: %s\n", s.name, redactURLs(err.Error()))
 	return 1
 }
 

@@ -35,6 +35,8 @@ Usage:
   palisade instance list|show|create|delete|start|stop|set-groups ...
   palisade vpc list|create|delete|vswitch-create|vswitch-list ...
 
+  palisade version                       the build's version, VCS revision and Go version (also --version)
+
 Run "palisade COMMAND --help" for a command's flags. The client commands use
 the official Alibaba Cloud SDK and take --endpoint, --region and the key from
 PALISADE_ACCESS_KEY_ID / PALISADE_ACCESS_KEY_SECRET (or ALIBABA_CLOUD_*).
@@ -69,6 +71,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return auditCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc":
 		return client(args[0], args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return printVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 
@@ -274,9 +275,18 @@ func (c *call) fail(err error) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(c.stderr, "palisade %s: %v\n", c.name, err)
+	fmt.Fprintf(c.stderr, "palisade %s: %s\n", c.name, redactURLs(err.Error()))
 	return 1
 }
+
+// signedQuery is the query string of a URL in an error text: for a signed
+// request it holds the access key ID, nonce and signature, which do not
+// belong in a terminal or a log.
+var signedQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
+
+// redactURLs drops URL query strings from an error text (transport errors
+// quote the whole signed URL).
+func redactURLs(s string) string { return signedQuery.ReplaceAllString(s, "$1?…") }
 
 // failCode reports an error found by the client itself, in the same form
 // as a server error.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"regexp"
@@ -366,5 +367,17 @@ func TestNormPort(t *testing.T) {
 		if got, _ := normPort(in); got != want {
 			t.Errorf("normPort(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFailRedactsSignedURLs: a transport error names the endpoint but not
+// the signed query (key ID, nonce, signature).
+func TestFailRedactsSignedURLs(t *testing.T) {
+	err := errors.New(`Post "http://127.0.0.1:1/?AccessKeyId=LTAI1&Signature=abc%3D&SignatureNonce=n1": dial tcp 127.0.0.1:1: connect: connection refused`)
+	var errb bytes.Buffer
+	(&call{name: "sg", stderr: &errb}).fail(err)
+	(&source{name: "reach", stderr: &errb}).fail(err)
+	if got := errb.String(); strings.Contains(got, "Signature") || strings.Contains(got, "LTAI1") || !strings.Contains(got, "http://127.0.0.1:1/") || !strings.Contains(got, "connection refused") {
+		t.Errorf("got %q; want the endpoint and the cause without the signed query", got)
 	}
 }

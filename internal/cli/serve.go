@@ -34,9 +34,16 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	selfSigned := fs.String("tls-self-signed", "", "serve HTTPS with a self-signed certificate kept in `DIR` (cert.pem, key.pem): made on the\n"+
 		"first start for 127.0.0.1, ::1, localhost and the --listen host, reused afterwards; hand\n"+
 		"DIR/cert.pem to clients, e.g. SSL_CERT_FILE=DIR/cert.pem")
+	d := server.DefaultLimits
+	var lim server.Limits
+	fs.DurationVar(&lim.HeaderTimeout, "header-timeout", d.HeaderTimeout, "close a connection whose request headers take longer than `DURATION` (also a new connection that sends nothing)")
+	fs.DurationVar(&lim.BodyTimeout, "body-timeout", d.BodyTimeout, "refuse a request, and close its connection, when its body takes longer than `DURATION`")
+	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
+	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
+	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]\n\n"+
-			"Serve the ECS and VPC APIs (and /healthz). Plain HTTP is the default and is meant for\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits]\n\n"+
+			"Serve the ECS and VPC APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
 			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -52,6 +59,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "palisade serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if lim.HeaderTimeout <= 0 || lim.BodyTimeout <= 0 || lim.IdleTimeout <= 0 || lim.MaxConns <= 0 || lim.MaxBodyBytes <= 0 {
+		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns and --max-body-bytes must be positive")
 		return 2
 	}
 	host, _, err := net.SplitHostPort(*listen)
@@ -83,7 +94,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
@@ -96,7 +107,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "palisade serve: warning: serving plain HTTP on %s, which is not a loopback address: requests are signed "+
 			"but travel unencrypted, and Terraform and the aliyun CLI speak only HTTPS. Use --tls-cert/--tls-key or --tls-self-signed DIR.\n", *listen)
 	}
-	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %s://%s/ with state in %s\n", scheme, srv.Addr, *db)
+	// One write, so a reader that sees the first line sees the second.
+	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %[1]s://%[2]s/ with state in %[3]s\n"+
+		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
+		scheme, srv.Addr, *db)
 	if srv.KeyIsNew {
 		fmt.Fprintf(stdout, "Created the first account's access key; it is shown only this once:\n  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.ID, srv.Key.Secret)
 	} else {

@@ -128,6 +128,9 @@ func TestServeSelfSignedTLS(t *testing.T) {
 	if err := describeRegions(tlsECS(t, addr, x509.NewCertPool())); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("an untrusted certificate was accepted: %v", err)
 	}
+	if !strings.Contains(stdout.String(), "https://"+addr+"/readyz") {
+		t.Errorf("the startup message does not name /readyz: %s", stdout)
+	}
 	// /healthz is on the same listener, over HTTPS.
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 5 * time.Second}
 	resp, err := hc.Get("https://" + addr + "/healthz")
@@ -196,6 +199,8 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"cert without key", []string{"--tls-cert", junk}, "give both --tls-cert and --tls-key"},
 		{"not PEM", []string{"--tls-cert", junk, "--tls-key", junk}, "load TLS certificate"},
 		{"both kinds", []string{"--tls-cert", junk, "--tls-key", junk, "--tls-self-signed", dir}, "not both"},
+		{"no connections", []string{"--max-conns", "0"}, "must be positive"},
+		{"no body time", []string{"--body-timeout", "0s"}, "must be positive"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -124,6 +125,11 @@ func timeText(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z"
 // page is a request's paging: PageNumber/PageSize or NextToken/MaxResults.
 type page = service.Page
 
+// maxOffset bounds how far into a listing paging may reach: far beyond any
+// real listing, and small enough that offset plus page size cannot overflow
+// an int (a negative offset used to panic into a 500).
+const maxOffset = math.MaxInt32
+
 // parsePage reads paging parameters: page sizes up to maxSize (default
 // defSize), MaxResults up to maxResults (default defMax).
 func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, error) {
@@ -140,7 +146,7 @@ func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, er
 		pg.Size = n
 		if t := p.Get("NextToken"); t != "" {
 			off, err := strconv.Atoi(t)
-			if err != nil || off < 0 {
+			if err != nil || off < 0 || off > maxOffset {
 				return pg, ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %q is not one this server returned.", t)
 			}
 			pg.Offset = off
@@ -160,6 +166,10 @@ func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, er
 	}
 	if size < 1 || size > maxSize {
 		return pg, ecserr.BadRequest("InvalidPageSize.Malformed", "PageSize must be from 1 to %d.", maxSize)
+	}
+	if num-1 > maxOffset/size {
+		return pg, ecserr.BadRequest("InvalidPageNumber.Malformed",
+			"PageNumber %d with PageSize %d is beyond any listing; PageNumber*PageSize must be at most %d.", num, size, maxOffset)
 	}
 	pg.Number, pg.Size, pg.Offset = num, size, (num-1)*size
 	return pg, nil

@@ -2,11 +2,13 @@ package rpc
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -17,8 +19,11 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
-// DefaultMaxBodyBytes limits a request body (form parameters); ECS requests
-// are far smaller.
+// DefaultMaxBodyBytes limits a request body (form parameters). The largest
+// legitimate requests (AuthorizeSecurityGroup with 100 Permissions.N
+// entries, each with a 512-character description, or a batch of tags) stay
+// well under 100 KiB; 1 MiB leaves room without letting one client pin
+// much memory.
 const DefaultMaxBodyBytes = 1 << 20
 
 // Server serves the RPC-style API at path "/".
@@ -29,6 +34,10 @@ type Server struct {
 	HostID       string // HostId of error envelopes; default the request's Host
 	Log          *slog.Logger
 	MaxBodyBytes int64 // default DefaultMaxBodyBytes
+	// BodyTimeout bounds the time to read a request body, so a client that
+	// stalls mid-body is disconnected instead of holding its connection and
+	// buffer; 0 means no bound.
+	BodyTimeout time.Duration
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -42,7 +51,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Host:       r.Host,
 		Format:     format(r.URL.Query().Get("Format")), // until the body is parsed
 	}
-	result, err := s.serve(r, req)
+	result, err := s.serve(w, r, req)
 	var (
 		status      = http.StatusOK
 		body        []byte
@@ -75,14 +84,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve fills req and runs the handler. It never returns a typed-nil error.
-func (s *Server) serve(r *http.Request, req *Request) (any, error) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (any, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, ecserr.Forbidden("UnsupportedHTTPMethod", "The HTTP method %s is not supported; use GET or POST.", r.Method)
 	}
 	if r.URL.Path != "/" {
 		return nil, ecserr.New(http.StatusNotFound, "InvalidAction.NotFound", "The RPC API is served at path /, not %q.", r.URL.Path)
 	}
-	body, err := s.readBody(r)
+	body, err := s.readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
@@ -153,18 +162,44 @@ func (s *Server) call(ctx context.Context, h Handler, req *Request) (result any,
 	return result, err
 }
 
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
+// readBody reads the form body within the size and time bounds. A body that
+// announces more than the limit is refused before any of it is read; one
+// without a length is cut off at the limit. After a refusal the connection
+// is closed: net/http would otherwise read on to drain the body for the
+// next request, which is what the bounds are there to prevent.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	limit := s.MaxBodyBytes
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, ecserr.BadRequest("InvalidParameter", "The request body could not be read: %v.", err)
+	rc := http.NewResponseController(w)
+	refuse := func(e *ecserr.Error) ([]byte, error) {
+		w.Header().Set("Connection", "close")
+		// Not every ResponseWriter supports deadlines (httptest's does not).
+		rc.SetReadDeadline(time.Now())
+		return nil, e
 	}
-	if int64(len(body)) > limit {
-		return nil, ecserr.BadRequest("RequestBodyTooLarge",
-			"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	tooLarge := ecserr.BadRequest("RequestBodyTooLarge",
+		"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	if r.ContentLength > limit {
+		return refuse(tooLarge)
+	}
+	if s.BodyTimeout > 0 {
+		rc.SetReadDeadline(time.Now().Add(s.BodyTimeout))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return refuse(tooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return refuse(ecserr.New(http.StatusRequestTimeout, "RequestTimeout",
+			"The request body was not received within %v; send it without pauses.", s.BodyTimeout))
+	case err != nil:
+		return refuse(ecserr.BadRequest("InvalidParameter", "The request body could not be read: %v.", err))
+	}
+	if s.BodyTimeout > 0 {
+		rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
 	}
 	return body, nil
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// TLS, if set, serves HTTPS instead of plain HTTP on the same listener
 	// (the API, /healthz and whatever else the mux gets).
 	TLS *tls.Config
+	// Limits bound timeouts, connections and request size; zero fields
+	// take DefaultLimits.
+	Limits Limits
 }
 
 // Server is a running API server.
@@ -122,29 +125,35 @@ func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
 	return r
 }
 
-// Open opens the store, makes sure the first account has a key, and binds
-// the listener (so Addr is known before Serve).
+// Open binds the listener (so Addr is known before Serve), then opens the
+// store and makes sure the first account has a key.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	// Listen first: a start that cannot bind (the port is in use) must not
+	// create the store and the first key, whose secret it would never show.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	_, statErr := os.Stat(cfg.DB)
 	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
 	st, err := sqlite.Open(cfg.DB)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
 	}
 	svc := api.New(st)
 	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
 	if err != nil {
+		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("bootstrap the first account: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
+	lim := cfg.Limits.withDefaults()
+	// The cap counts TCP connections, so it wraps the plain listener.
+	ln = newLimitListener(ln, lim.MaxConns)
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
@@ -155,12 +164,49 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
 		Routes:   Routes(svc),
 		Log:      cfg.Log,
+
+		MaxBodyBytes: lim.MaxBodyBytes,
+		BodyTimeout:  lim.BodyTimeout,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), svc, st); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
 	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
-		http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+		// No ReadTimeout: it would also cut long polls off; the body has its
+		// own deadline (rpc.Server.BodyTimeout).
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
+}
+
+// readyWait is how long /readyz gives the in-memory view to reach the
+// store's revision: it trails each write by a moment, which is not
+// unreadiness.
+const readyWait = time.Second
+
+// ready reports why the server cannot answer API requests yet: the store
+// is closed or failing, or the in-memory view that reads are served from
+// has not loaded or caught up with the store.
+func ready(ctx context.Context, svc *api.Service, st store.Store) error {
+	rev, err := st.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	v := svc.InMemory()
+	if v == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, readyWait)
+	defer cancel()
+	if _, err := v.Wait(wctx, rev); err != nil {
+		return fmt.Errorf("in-memory view at revision %d, store at %d: %w", v.Revision(), rev, err)
+	}
+	return nil
 }
 
 // Serve answers requests until ctx ends, then shuts down gracefully.

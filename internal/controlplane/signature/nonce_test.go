@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync"
@@ -73,5 +74,36 @@ func TestNonceCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 500 {
 		t.Fatalf("accepted %d, want 500", ok.Load())
+	}
+}
+
+// TestNonceCacheSaveLoad: WriteTo and ReadFrom keep each key's nonces apart
+// and drop expired ones; a file of another format is refused.
+func TestNonceCacheSaveLoad(t *testing.T) {
+	now := time.Now()
+	c := NewNonceCache(0)
+	for _, u := range []struct{ ak, nonce string }{{"k1", "a"}, {"k1", "b"}, {"k2", "a"}} {
+		if err := c.UseKey(u.ak, u.nonce, now, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	d := NewNonceCache(0)
+	if _, err := d.ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ak, nonce string
+		want      error
+	}{{"k1", "a", ErrNonceUsed}, {"k1", "b", ErrNonceUsed}, {"k2", "a", ErrNonceUsed}, {"k2", "b", nil}, {"k3", "a", nil}} {
+		if err := d.UseKey(tc.ak, tc.nonce, now, now.Add(time.Hour)); !errors.Is(err, tc.want) {
+			t.Errorf("%s/%s after load: %v, want %v", tc.ak, tc.nonce, err, tc.want)
+		}
+	}
+	if _, err := NewNonceCache(0).ReadFrom(bytes.NewReader(make([]byte, 40))); err == nil {
+		t.Error("a file in the old 40-byte format loaded; it must fail so the server refuses older requests")
 	}
 }

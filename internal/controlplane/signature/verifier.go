@@ -195,15 +195,17 @@ func (v *Verifier) useNonce(ak, nonce string, ts time.Time) *ecserr.Error {
 	if v.Nonces == nil {
 		return nil
 	}
-	// Scoped per key: two users may well pick the same nonce.
-	err := v.Nonces.Use(ak+"\x00"+nonce, v.now(), ts.Add(v.maxSkew()))
+	// Scoped per key: two users may well pick the same nonce, and a key
+	// that floods fills only its own share of the cache.
+	err := v.Nonces.UseKey(ak, nonce, v.now(), ts.Add(v.maxSkew()))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrNonceUsed):
 		return ecserr.BadRequest("SignatureNonceUsed", "Specified signature nonce was used already; send a fresh nonce with every request.")
 	default:
-		return ecserr.BadRequest("Throttling", "Request was denied due to request throttling: %v; retry later.", err)
+		// Throttling.User is the code the SDKs retry after a pause.
+		return ecserr.BadRequest("Throttling.User", "Request was denied due to user flow control: %v; retry later.", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -263,5 +264,25 @@ func checkErr(t *testing.T, err *ecserr.Error, code, msg string) {
 	}
 	if err.Code != code || err.Status != http.StatusBadRequest || !strings.Contains(err.Message, msg) {
 		t.Fatalf("got %d %s %q; want 400 %s containing %q", err.Status, err.Code, err.Message, code, msg)
+	}
+}
+
+// TestVerifyNonceFloodIsPerKey: a key that fills its nonce cache is refused
+// with Throttling.User; another key still gets through.
+func TestVerifyNonceFloodIsPerKey(t *testing.T) {
+	v := testVerifier()
+	v.Nonces = NewNonceCache(3)
+	v.Lookup = func(ak string) (string, bool) { return "testsecret", ak == "testid" || ak == "other" }
+	req := func(ak string, i int) *ecserr.Error {
+		p := v1Params("testsecret", func(p url.Values) { p.Set("AccessKeyId", ak); p.Set("SignatureNonce", fmt.Sprint("n-", i)) })
+		_, err := v.Verify(v1Request(p), p, nil)
+		return err
+	}
+	for i := range 3 {
+		checkErr(t, req("testid", i), "", "")
+	}
+	checkErr(t, req("testid", 3), "Throttling.User", "retry later")
+	for i := range 3 {
+		checkErr(t, req("other", i), "", "")
 	}
 }

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// Limits bound what one client can hold of the server. The zero value of
+// a field means its default.
+type Limits struct {
+	// HeaderTimeout bounds reading a request's headers, including the wait
+	// for the first byte on a new connection (default 10s).
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds reading a request's body once its headers are in
+	// (default 20s): headers and body together take at most 30s.
+	BodyTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no next request
+	// (default 30s).
+	IdleTimeout time.Duration
+	// MaxConns caps open connections (default 1000, below the usual
+	// 1024-descriptor limit); further clients wait in the listen backlog
+	// until one closes.
+	MaxConns int
+	// MaxBodyBytes caps a request body, checked before it is buffered
+	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
+	MaxBodyBytes int64
+}
+
+// DefaultLimits are the limits of a zero Limits.
+var DefaultLimits = Limits{HeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second,
+	IdleTimeout: 30 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.HeaderTimeout > 0 {
+		d.HeaderTimeout = l.HeaderTimeout
+	}
+	if l.BodyTimeout > 0 {
+		d.BodyTimeout = l.BodyTimeout
+	}
+	if l.IdleTimeout > 0 {
+		d.IdleTimeout = l.IdleTimeout
+	}
+	if l.MaxConns > 0 {
+		d.MaxConns = l.MaxConns
+	}
+	if l.MaxBodyBytes > 0 {
+		d.MaxBodyBytes = l.MaxBodyBytes
+	}
+	return d
+}
+
+// limitListener accepts at most cap(sem) connections at once (what
+// golang.org/x/net/netutil.LimitListener does, without the dependency).
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func newLimitListener(ln net.Listener, n int) net.Listener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n)}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startLimited serves a fresh store with short timeouts.
+func startLimited(t *testing.T, lim Limits) *Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Open(ctx, Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s
+}
+
+// readAllWithin reads c until the server closes it; it fails the test if
+// that takes longer than d.
+func readAllWithin(t *testing.T, c net.Conn, d time.Duration) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(d))
+	b, err := io.ReadAll(c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the server kept the connection open for %v (read so far: %q)", d, b)
+	}
+	return string(b)
+}
+
+// TestStalledClientsAreDisconnected: a client that stops mid-body or sends
+// nothing is closed after the timeout while others are answered; an
+// oversize body is refused from its Content-Length, unread.
+func TestStalledClientsAreDisconnected(t *testing.T) {
+	s := startLimited(t, Limits{HeaderTimeout: 300 * time.Millisecond, BodyTimeout: 300 * time.Millisecond,
+		IdleTimeout: 300 * time.Millisecond, MaxBodyBytes: 1000})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	head := "POST /?Action=DescribeRegions&Version=2014-05-26 HTTP/1.1\r\nHost: x\r\n" +
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
+
+	stalled := dial()
+	io.WriteString(stalled, strings.Replace(head, "%d", "800", 1)+"A="+strings.Repeat("x", 398))
+	silent := dial()
+
+	resp, err := http.Get("http://" + s.Addr + "/healthz")
+	if err != nil {
+		t.Fatal("another client was not answered meanwhile:", err)
+	}
+	resp.Body.Close()
+
+	if got := readAllWithin(t, stalled, 3*time.Second); !strings.Contains(got, "RequestTimeout") {
+		t.Errorf("stalled body: want a RequestTimeout answer before the close, got %q", got)
+	}
+	readAllWithin(t, silent, 3*time.Second)
+
+	big := dial()
+	io.WriteString(big, strings.Replace(head, "%d", "104857600", 1)+"A=xxxxxxxx")
+	if got := readAllWithin(t, big, 3*time.Second); !strings.Contains(got, "RequestBodyTooLarge") {
+		t.Errorf("oversize body: want RequestBodyTooLarge, got %q", got)
+	}
+}
+
+// TestLimitListener: connections beyond the cap wait until one closes.
+func TestLimitListener(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := newLimitListener(inner, 1)
+	defer ln.Close()
+	for range 2 {
+		c, err := net.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	first, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			got <- c
+		}
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second connection was accepted past the cap of 1")
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Close()
+	first.Close() // a second Close must not free a second slot
+	select {
+	case c := <-got:
+		c.Close()
+	case <-time.After(2 * time.Second):
+		t.Fatal("closing a connection did not free its slot")
+	}
+}
+
+// TestHealthAndReadiness: /healthz answers while the process runs; /readyz
+// only while the store is open and the in-memory view has caught up.
+func TestHealthAndReadiness(t *testing.T) {
+	s := startLimited(t, Limits{})
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.Addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		path, body string
+		code       int
+	}{{"/healthz", "ok", 200}, {"/readyz", "ready", 200}} {
+		if code, body := get(tc.path); code != tc.code || !strings.Contains(body, tc.body) {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, code, body, tc.code, tc.body)
+		}
+	}
+	s.Store.Close()
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
+		t.Errorf("/readyz with the store closed: %d %q, want 503 naming the store", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz with the store closed: %d, want 200 (the process is alive)", code)
+	}
+}
+
+// TestFailedStartKeepsNothing: a start that cannot bind its port creates
+// no store, so the next start makes the first key and shows its secret.
+func TestFailedStartKeepsNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "p.db")
+	cfg := Config{Listen: busy.Addr().String(), DB: db, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("Open on a busy port: %v, want a listen error", err)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("the failed start left the store %s behind (%v)", db, err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	s, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		s.Serve(ctx)
+	}()
+	if !s.KeyIsNew || s.Key.Secret == "" {
+		t.Error("the first successful start must make the first key and have its secret to show")
+	}
+}
