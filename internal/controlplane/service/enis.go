@@ -95,31 +95,12 @@ func takeENIAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.
 
 // setENIGroups checks and sets an ENI's whole group set (see setGroups).
 func setENIGroups(tx store.ReadTx, c Caller, n *model.NetworkInterface, ids []string) error {
-	var groups []*model.SecurityGroup
-	for _, id := range ids {
-		g, err := GetGroup(tx, c, id)
-		if err != nil {
-			return err
-		}
-		groups = append(groups, g)
+	fits := func(groups []*model.SecurityGroup) *ecserr.Error { return model.CheckENIGroups(n, groups) }
+	over := func(g *model.SecurityGroup, members, _ int) error {
+		return ecserr.Forbidden("SecurityGroupInstanceLimitExceed", "Security group %s has %d members, its limit; network interface %s cannot join it.", g.ID, members, n.ID)
 	}
-	if e := model.CheckENIGroups(n, groups); e != nil {
-		return e
-	}
-	if e := model.CheckNICRules(n.ID, groups, prefixListsOf(tx, c)); e != nil {
-		return e
-	}
-	for _, g := range groups {
-		if slices.Contains(n.SecurityGroups, g.ID) {
-			continue
-		}
-		ms, err := members(tx, c, g.ID)
-		if err != nil {
-			return err
-		}
-		if limit := model.MemberLimit(g.Type); len(ms)+1 > limit {
-			return ecserr.Forbidden("SecurityGroupInstanceLimitExceed", "Security group %s has %d members, its limit; network interface %s cannot join it.", g.ID, len(ms), n.ID)
-		}
+	if err := checkGroupSet(tx, c, n.ID, n.SecurityGroups, ids, 1, fits, over); err != nil {
+		return err
 	}
 	n.SecurityGroups = ids
 	return nil

@@ -15,6 +15,24 @@ import (
 // member limit when joining instances (like this one) join it at once. The
 // caller stores the instance.
 func setGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, joining int) error {
+	fits := func(groups []*model.SecurityGroup) *ecserr.Error { return model.CheckInstanceGroups(in, groups) }
+	over := func(g *model.SecurityGroup, members, limit int) error {
+		return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, members, joining, limit)
+	}
+	if err := checkGroupSet(tx, c, in.ID, in.SecurityGroups, ids, joining, fits, over); err != nil {
+		return err
+	}
+	in.SecurityGroups = ids
+	return nil
+}
+
+// checkGroupSet holds the checks setGroups and setENIGroups share for the
+// group set ids of the NIC nicID, which is now in the groups current: the
+// groups exist, fits accepts them, the NIC's rule total stays within its
+// quota, and every group it newly joins has room for joining more members
+// (over reports one that does not; the two callers word it as ECS does).
+func checkGroupSet(tx store.ReadTx, c Caller, nicID string, current, ids []string, joining int,
+	fits func([]*model.SecurityGroup) *ecserr.Error, over func(g *model.SecurityGroup, members, limit int) error) error {
 	var groups []*model.SecurityGroup
 	for _, id := range ids {
 		g, err := GetGroup(tx, c, id)
@@ -23,26 +41,24 @@ func setGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, join
 		}
 		groups = append(groups, g)
 	}
-	if e := model.CheckInstanceGroups(in, groups); e != nil {
+	if e := fits(groups); e != nil {
 		return e
 	}
-	if e := model.CheckNICRules(in.ID, groups, prefixListsOf(tx, c)); e != nil {
+	if e := model.CheckNICRules(nicID, groups, prefixListsOf(tx, c)); e != nil {
 		return e
 	}
 	for _, g := range groups {
-		if slices.Contains(in.SecurityGroups, g.ID) {
+		if slices.Contains(current, g.ID) {
 			continue
 		}
 		ms, err := members(tx, c, g.ID)
 		if err != nil {
 			return err
 		}
-		limit := model.MemberLimit(g.Type)
-		if len(ms)+joining > limit {
-			return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, len(ms), joining, limit)
+		if limit := model.MemberLimit(g.Type); len(ms)+joining > limit {
+			return over(g, len(ms), limit)
 		}
 	}
-	in.SecurityGroups = ids
 	return nil
 }
 
