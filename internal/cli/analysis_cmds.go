@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,10 +24,7 @@ import (
 
 // effectiveCmd runs "palisade effective INSTANCE".
 func effectiveCmd(args []string, stdout, stderr io.Writer) int {
-	s := &source{stdout: stdout, stderr: stderr, name: "effective"}
-	fs := flag.NewFlagSet("palisade effective", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.flags(fs)
+	s, fs := newSource("effective", stdout, stderr)
 	pos, code, done := parseAnalysisFlags(fs, args, stdout, "palisade effective INSTANCE [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]")
 	if done {
 		return code
@@ -111,10 +107,7 @@ func refs(rs []effective.Ref) string {
 
 // reachCmd runs "palisade reach [--from X] [--to Y] [--port N]".
 func reachCmd(args []string, stdout, stderr io.Writer) int {
-	s := &source{stdout: stdout, stderr: stderr, name: "reach"}
-	fs := flag.NewFlagSet("palisade reach", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.flags(fs)
+	s, fs := newSource("reach", stdout, stderr)
 	from := fs.String("from", "", "only flows from this instance, group, or \"internet\"")
 	to := fs.String("to", "", "only flows to this instance, group, or \"internet\"")
 	proto := fs.String("proto", "", "only this protocol (tcp, udp, icmp, icmpv6, gre)")
@@ -224,10 +217,7 @@ func rangeText(first, last string) string {
 
 // planCmd runs "palisade plan": the flows a change would open and close.
 func planCmd(args []string, stdout, stderr io.Writer) int {
-	s := &source{stdout: stdout, stderr: stderr, name: "plan"}
-	fs := flag.NewFlagSet("palisade plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.flags(fs)
+	s, fs := newSource("plan", stdout, stderr)
 	action := fs.String("action", "", "the mutating ECS or VPC `action` to preview, e.g. AuthorizeSecurityGroup")
 	var params stringList
 	fs.Var(&params, "param", "a `Name=Value` parameter of the action (repeat)")
@@ -341,10 +331,7 @@ type planAnswer struct {
 
 // auditCmd runs "palisade audit".
 func auditCmd(args []string, stdout, stderr io.Writer) int {
-	s := &source{stdout: stdout, stderr: stderr, name: "audit"}
-	fs := flag.NewFlagSet("palisade audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.flags(fs)
+	s, fs := newSource("audit", stdout, stderr)
 	failOn := fs.String("fail-on", "", "exit 1 when a finding has this `severity` or worse (info, low, medium, high, critical)")
 	list := fs.Bool("checks", false, "list the checks and exit")
 	config := fs.String("config", "", "read the audit's configuration from `FILE` (YAML or JSON: skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, allowedPorts, maxRules; see the README)")

@@ -32,6 +32,16 @@ type source struct {
 	name             string
 }
 
+// newSource makes the source of an analysis command and its flag set, with
+// the source's flags registered.
+func newSource(name string, stdout, stderr io.Writer) (*source, *flag.FlagSet) {
+	s := &source{stdout: stdout, stderr: stderr, name: name}
+	fs := flag.NewFlagSet("palisade "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	s.flags(fs)
+	return s, fs
+}
+
 func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.endpoint, "endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (key from PALISADE_ACCESS_KEY_ID/_SECRET)")
 	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"flag"
 	"io"
 	"strconv"
 
@@ -11,10 +10,7 @@ import (
 
 // verifyCmd runs "palisade verify --from A --to B --proto tcp --port N".
 func verifyCmd(args []string, stdout, stderr io.Writer) int {
-	s := &source{stdout: stdout, stderr: stderr, name: "verify"}
-	fs := flag.NewFlagSet("palisade verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	s.flags(fs)
+	s, fs := newSource("verify", stdout, stderr)
 	from := fs.String("from", "", "source: an instance ID or an IP address")
 	to := fs.String("to", "", "destination: an instance ID or an IP address")
 	proto := fs.String("proto", "tcp", "protocol: tcp, udp, icmp, icmpv6 or gre")

@@ -90,48 +90,8 @@ func (l *Lab) buildENI(in *Instance, mac net.HardwareAddr, hostFd int) error {
 	dev := "eth" + strconv.Itoa(in.Device)
 	table := eniTableBase + in.Device - 1
 	err := inNetns(instanceNs(l.Spec.Name, in.NICOf), func() error {
-		attrs := netlink.NewLinkAttrs()
-		attrs.Name = dev
-		attrs.HardwareAddr = mac
-		v := &netlink.Veth{LinkAttrs: attrs, PeerName: iface, PeerNamespace: netlink.NsFd(hostFd), PeerTxQLen: -1,
-			PeerHardwareAddr: hostVethMAC}
-		if err := netlink.LinkAdd(v); err != nil {
-			return fmt.Errorf("veth %s: %w", iface, err)
-		}
-		if err := netlink.LinkSetUp(v); err != nil {
+		if err := guestSide(in, dev, iface, mac, hostFd, table); err != nil {
 			return err
-		}
-		if err := setSysctls([]sysctl{{"ipv4/conf/" + dev + "/rp_filter", "0"}}); err != nil {
-			return err
-		}
-		if err := addAddr(v, netip.PrefixFrom(in.PrivateIP, 32), false); err != nil {
-			return err
-		}
-		gw := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Table: table,
-			Gw: gatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
-		if err := netlink.RouteAdd(gw); err != nil {
-			return fmt.Errorf("%s default route: %w", dev, err)
-		}
-		if err := addNeigh(v, gatewayV4, hostVethMAC); err != nil {
-			return err
-		}
-		if err := sourceRule(in.PrivateIP, table); err != nil {
-			return err
-		}
-		if in.IPv6.IsValid() {
-			if err := addAddr(v, netip.PrefixFrom(in.IPv6, 128), true); err != nil {
-				return err
-			}
-			gw6 := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: gatewayV6.AsSlice(), Table: table}
-			if err := netlink.RouteAdd(gw6); err != nil {
-				return fmt.Errorf("%s IPv6 default route: %w", dev, err)
-			}
-			if err := addNeigh(v, gatewayV6, hostVethMAC); err != nil {
-				return err
-			}
-			if err := sourceRule(in.IPv6, table); err != nil {
-				return err
-			}
 		}
 		if err := unix.Setns(hostFd, unix.CLONE_NEWNET); err != nil {
 			return err
@@ -140,6 +100,64 @@ func (l *Lab) buildENI(in *Instance, mac net.HardwareAddr, hostFd int) error {
 	})
 	if err != nil {
 		return fmt.Errorf("network interface %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// guestSide makes, from inside an instance's namespace, its end dev of the
+// veth whose host end is iface, with in's addresses and default routes via
+// the gateway. Table 0 is the main table (the primary NIC); a secondary
+// ENI's own table is chosen by source address, and its reverse-path filter
+// is off.
+func guestSide(in *Instance, dev, iface string, mac net.HardwareAddr, hostFd, table int) error {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = dev
+	attrs.HardwareAddr = mac
+	v := &netlink.Veth{LinkAttrs: attrs, PeerName: iface, PeerNamespace: netlink.NsFd(hostFd), PeerTxQLen: -1,
+		PeerHardwareAddr: hostVethMAC}
+	if err := netlink.LinkAdd(v); err != nil {
+		return fmt.Errorf("veth %s: %w", iface, err)
+	}
+	if err := netlink.LinkSetUp(v); err != nil {
+		return err
+	}
+	if table != 0 {
+		if err := setSysctls([]sysctl{{"ipv4/conf/" + dev + "/rp_filter", "0"}}); err != nil {
+			return err
+		}
+	}
+	if err := addAddr(v, netip.PrefixFrom(in.PrivateIP, 32), false); err != nil {
+		return err
+	}
+	// The gateway is not on any subnet of the device: onlink says it is there.
+	gw := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Table: table,
+		Gw: gatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
+	if err := netlink.RouteAdd(gw); err != nil {
+		return fmt.Errorf("%s default route: %w", dev, err)
+	}
+	if err := addNeigh(v, gatewayV4, hostVethMAC); err != nil {
+		return err
+	}
+	if table != 0 {
+		if err := sourceRule(in.PrivateIP, table); err != nil {
+			return err
+		}
+	}
+	if !in.IPv6.IsValid() {
+		return nil
+	}
+	if err := addAddr(v, netip.PrefixFrom(in.IPv6, 128), true); err != nil {
+		return err
+	}
+	gw6 := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: gatewayV6.AsSlice(), Table: table}
+	if err := netlink.RouteAdd(gw6); err != nil {
+		return fmt.Errorf("%s IPv6 default route: %w", dev, err)
+	}
+	if err := addNeigh(v, gatewayV6, hostVethMAC); err != nil {
+		return err
+	}
+	if table != 0 {
+		return sourceRule(in.IPv6, table)
 	}
 	return nil
 }

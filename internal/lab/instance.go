@@ -18,40 +18,8 @@ func (l *Lab) buildInstance(in *Instance, mac net.HardwareAddr, hostFd int) erro
 		if err := setupLoopback(instanceSysctls); err != nil {
 			return err
 		}
-		attrs := netlink.NewLinkAttrs()
-		attrs.Name = instIface
-		attrs.HardwareAddr = mac
-		v := &netlink.Veth{LinkAttrs: attrs, PeerName: iface, PeerNamespace: netlink.NsFd(hostFd), PeerTxQLen: -1,
-			PeerHardwareAddr: hostVethMAC}
-		if err := netlink.LinkAdd(v); err != nil {
-			return fmt.Errorf("veth %s: %w", iface, err)
-		}
-		if err := netlink.LinkSetUp(v); err != nil {
+		if err := guestSide(in, instIface, iface, mac, hostFd, 0); err != nil {
 			return err
-		}
-		if err := addAddr(v, netip.PrefixFrom(in.PrivateIP, 32), false); err != nil {
-			return err
-		}
-		// The gateway is not on any subnet of eth0: onlink says it is there.
-		gw := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")),
-			Gw: gatewayV4.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
-		if err := netlink.RouteAdd(gw); err != nil {
-			return fmt.Errorf("default route: %w", err)
-		}
-		if err := addNeigh(v, gatewayV4, hostVethMAC); err != nil {
-			return err
-		}
-		if in.IPv6.IsValid() {
-			if err := addAddr(v, netip.PrefixFrom(in.IPv6, 128), true); err != nil {
-				return err
-			}
-			gw6 := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: gatewayV6.AsSlice()}
-			if err := netlink.RouteAdd(gw6); err != nil {
-				return fmt.Errorf("IPv6 default route: %w", err)
-			}
-			if err := addNeigh(v, gatewayV6, hostVethMAC); err != nil {
-				return err
-			}
 		}
 		if err := unix.Setns(hostFd, unix.CLONE_NEWNET); err != nil {
 			return err

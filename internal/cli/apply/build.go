@@ -62,14 +62,11 @@ func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
 	opt.InstanceType = cmpOr(opt.InstanceType, DefaultInstanceType)
 	b := &builder{sc: sc, st: st, opt: opt, p: &Plan{File: sc.File, Region: opt.Region, Steps: []Step{}},
 		vpcs: map[string]VPC{}, groups: map[string]*model.SecurityGroup{}, insts: map[string]*model.Instance{},
-		pls: map[string]*model.PrefixList{}, toFile: map[string]string{}, newVSw: map[string]string{}}
+		pls: map[string]*model.PrefixList{}, prls: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, toFile: map[string]string{}, newVSw: map[string]string{}}
 	if err := b.checkFile(); err != nil {
 		return nil, err
 	}
 	if err := b.index(); err != nil {
-		return nil, err
-	}
-	if err := b.indexPortLists(); err != nil {
 		return nil, err
 	}
 	for _, w := range st.Account.Warnings {
@@ -140,6 +137,22 @@ func (b *builder) index() error {
 				return dup("prefix lists", id, o.ID, pl.ID)
 			}
 			b.pls[id], b.toFile[pl.ID] = pl, id
+		}
+	}
+	for _, l := range b.st.Account.PortRangeLists {
+		if id, ok := idOfDesc(l.Description); ok {
+			if o, ok := b.prls[id]; ok {
+				return dup("port range lists", id, o.ID, l.ID)
+			}
+			b.prls[id], b.toFile[l.ID] = l, id
+		}
+	}
+	for _, n := range b.st.Account.ENIs {
+		if id, ok := idOfTags(n.Tags); ok {
+			if o, ok := b.enis[id]; ok {
+				return dup("network interfaces", id, o.ID, n.ID)
+			}
+			b.enis[id], b.toFile[n.ID] = n, id
 		}
 	}
 	return nil

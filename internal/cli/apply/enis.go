@@ -11,20 +11,6 @@ import (
 // instances), created on a vSwitch holding their address, attached to their
 // instance, their groups set with ModifyNetworkInterfaceAttribute.
 
-// indexENIs finds the account's managed ENIs by their marker.
-func (b *builder) indexENIs() error {
-	b.enis = map[string]*model.NetworkInterface{}
-	for _, n := range b.st.Account.ENIs {
-		if id, ok := idOfTags(n.Tags); ok {
-			if o, ok := b.enis[id]; ok {
-				return fmt.Errorf("the account has two network interfaces marked %s=%s (%s and %s): delete one, or remove its marker", Marker, id, o.ID, n.ID)
-			}
-			b.enis[id], b.toFile[n.ID] = n, id
-		}
-	}
-	return nil
-}
-
 // instanceRef is the account ID of a file instance, or the placeholder of
 // the one this run launches (a new or replaced instance).
 func (b *builder) instanceRef(id string) (ref_ string, replaced bool) {
@@ -43,9 +29,6 @@ func (b *builder) instanceRef(id string) (ref_ string, replaced bool) {
 // diffENIs converges the file's secondary ENIs and, with --prune, removes
 // the managed ones the file does not name.
 func (b *builder) diffENIs() error {
-	if err := b.indexENIs(); err != nil {
-		return err
-	}
 	named := map[string]bool{}
 	for _, n := range b.sc.ENIs {
 		named[n.ID] = true

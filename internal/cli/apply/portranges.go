@@ -12,20 +12,6 @@ import (
 // lists, created with their entries, their entries and name converged by
 // ModifyPortRangeList, removed with --prune after the groups.
 
-// indexPortLists finds the managed port range lists by their marker.
-func (b *builder) indexPortLists() error {
-	b.prls = map[string]*model.PortRangeList{}
-	for _, l := range b.st.Account.PortRangeLists {
-		if id, ok := idOfDesc(l.Description); ok {
-			if o, ok := b.prls[id]; ok {
-				return fmt.Errorf("the account has two port range lists marked %s=%s (%s and %s): delete one, or remove its marker", Marker, id, o.ID, l.ID)
-			}
-			b.prls[id], b.toFile[l.ID] = l, id
-		}
-	}
-	return nil
-}
-
 // prlID is the account ID of a file's port range list, or the placeholder
 // of one made in the run.
 func (b *builder) prlID(id string) string {
