@@ -459,7 +459,7 @@ func sharedTierCheck(in *Input) []Finding {
 	}
 	var out []Finding
 	c := in.Cloud
-	for _, g := range sortedGroups(c) {
+	for _, g := range groupsByID(c) {
 		var ext, internal []*model.Instance
 		for _, m := range c.Members(g.ID) {
 			if facing[m.ID] {
@@ -526,14 +526,5 @@ func sharedTierCheck(in *Input) []Finding {
 		f.Fix = "Put internet-facing and internal instances in separate groups, and let the data tier accept its ports only from the application tier's group."
 		out = append(out, f)
 	}
-	return out
-}
-
-func sortedGroups(c *policy.Cloud) []*model.SecurityGroup {
-	out := make([]*model.SecurityGroup, 0, len(c.Groups))
-	for _, g := range c.Groups {
-		out = append(out, g)
-	}
-	slices.SortFunc(out, func(a, b *model.SecurityGroup) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }

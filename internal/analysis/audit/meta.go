@@ -74,9 +74,9 @@ func groupSpread(in *Input) []Finding {
 	return out
 }
 
-// SGA-016: no member instances in the snapshot and no other group names it.
-// (Palisade has no ENIs apart from an instance's primary one, so members are
-// instances.)
+// SGA-016: no members in the snapshot and no other group names it. Members
+// are NICs (policy.Cloud.Members), so a group that only a secondary ENI
+// uses is not unused.
 func unusedGroups(in *Input) []Finding {
 	c := in.Cloud
 	named := map[string]bool{}

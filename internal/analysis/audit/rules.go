@@ -70,10 +70,8 @@ func allPorts(r *model.Rule) bool {
 // admitsTCP reports whether a rule matches TCP traffic to port from any
 // source port.
 func admitsTCP(c *policy.Cloud, r *model.Rule, port uint16) bool {
-	if r.Protocol == model.TCP && r.PortRangeListID != "" {
-		return r.SourcePortRange.IsAny() && slices.ContainsFunc(c.DestPorts(r), func(p model.PortRange) bool { return p.Contains(port) })
-	}
-	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.PortRange.Contains(port) && r.SourcePortRange.IsAny()
+	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.SourcePortRange.IsAny() &&
+		slices.ContainsFunc(c.DestPorts(r), func(p model.PortRange) bool { return p.Contains(port) })
 }
 
 // clipPorts narrows lo..hi to the destination ports a rule with ports

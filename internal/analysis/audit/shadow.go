@@ -79,7 +79,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		add(s)
 	}
 	// A group without members still says something on its own.
-	for _, g := range sortedGroups(c) {
+	for _, g := range groupsByID(c) {
 		if len(c.Members(g.ID)) > 0 {
 			continue
 		}
@@ -103,7 +103,7 @@ func (e *engine) ruleUses() map[*model.Rule][]ruleUse {
 
 // eachGroupRule visits every rule in group and rule order.
 func eachGroupRule(c *policy.Cloud, fn func(g *model.SecurityGroup, r *model.Rule)) {
-	for _, g := range sortedGroups(c) {
+	for _, g := range groupsByID(c) {
 		for i := range g.Rules {
 			fn(g, &g.Rules[i])
 		}

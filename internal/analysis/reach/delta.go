@@ -234,6 +234,26 @@ func changes(before, after *Result) map[string]instChange {
 // flows (sorted, merged).
 func diffSides(ta, tb *table, a, b *side, six bool) []iprange.Range {
 	var out []iprange.Range
+	pieces(a, b, six, func(lo, hi iprange.Key, ia, ib uint32) {
+		same := ia == ib
+		if ta != tb {
+			same = ta.get(ia).Equal(tb.get(ib))
+		}
+		if same {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].Hi().Next() == lo {
+			out[n-1] = out[n-1].WithHi(hi)
+		} else {
+			out = append(out, iprange.New(lo, hi, six))
+		}
+	})
+	return out
+}
+
+// pieces walks the union of two sides' piece starts, calling fn in address
+// order for each range lo..hi on which both sides keep one flow ID.
+func pieces(a, b *side, six bool, fn func(lo, hi iprange.Key, ia, ib uint32)) {
 	last := iprange.Last(six)
 	i, j := 0, 0
 	for lo := (iprange.Key{}); ; {
@@ -250,19 +270,9 @@ func diffSides(ta, tb *table, a, b *side, six bool) []iprange.Range {
 		if j+1 < len(b.starts) && b.starts[j+1].Prev().Less(hi) {
 			hi = b.starts[j+1].Prev()
 		}
-		same := a.ids[i] == b.ids[j]
-		if ta != tb {
-			same = ta.get(a.ids[i]).Equal(tb.get(b.ids[j]))
-		}
-		if !same {
-			if n := len(out); n > 0 && out[n-1].Hi().Next() == lo {
-				out[n-1] = out[n-1].WithHi(hi)
-			} else {
-				out = append(out, iprange.New(lo, hi, six))
-			}
-		}
+		fn(lo, hi, a.ids[i], b.ids[j])
 		if hi == last {
-			return out
+			return
 		}
 		lo = hi.Next()
 	}
@@ -281,25 +291,9 @@ func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
 		if !okb && !oka {
 			continue
 		}
-		last := iprange.Last(six)
-		// Walk the union of both sides' piece starts.
-		i, j := 0, 0
 		var cur *Delta
-		for lo := (iprange.Key{}); ; {
-			for i+1 < len(sb.starts) && !lo.Less(sb.starts[i+1]) {
-				i++
-			}
-			for j+1 < len(sa.starts) && !lo.Less(sa.starts[j+1]) {
-				j++
-			}
-			hi := last
-			if i+1 < len(sb.starts) {
-				hi = sb.starts[i+1].Prev()
-			}
-			if j+1 < len(sa.starts) && sa.starts[j+1].Prev().Less(hi) {
-				hi = sa.starts[j+1].Prev()
-			}
-			pb, pa := before.tab.get(sb.ids[i]), after.tab.get(sa.ids[j])
+		pieces(sb, sa, six, func(lo, hi iprange.Key, ib, ia uint32) {
+			pb, pa := before.tab.get(ib), after.tab.get(ia)
 			if !pb.Equal(pa) {
 				for _, x := range iprange.Subtract(iprange.New(lo, hi, six), after.inside[f]) {
 					if cur != nil && cur.Last.Next() == x.First() && cur.Before.Equal(pb) && cur.After.Equal(pa) {
@@ -314,11 +308,7 @@ func internetDeltas(before, after *Result, id string, d int, may bool) []Delta {
 					cur = &out[len(out)-1]
 				}
 			}
-			if hi == last {
-				break
-			}
-			lo = hi.Next()
-		}
+		})
 	}
 	return out
 }

@@ -67,8 +67,7 @@ const (
 // ValidatePortRangeListName checks a port range list's name: the rules of a
 // prefix list's.
 func ValidatePortRangeListName(s string) *ecserr.Error {
-	l := strings.ToLower(s)
-	if !ValidName(s) || strings.HasPrefix(l, "com.aliyun") || strings.HasPrefix(l, "com.alibabacloud") {
+	if !validListName(s) {
 		return ecserr.BadRequest("InvalidPortRangeListName.Malformed", "The port range list name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http://, https://, com.aliyun or com.alibabacloud.", s).At("PortRangeListName")
 	}
 	return nil

@@ -37,11 +37,17 @@ func ParseAddressFamily(s string) (string, *ecserr.Error) {
 // ValidatePrefixListName checks a prefix-list name: a resource name that also
 // must not claim the namespaces Alibaba Cloud reserves for its own lists.
 func ValidatePrefixListName(s string) *ecserr.Error {
-	l := strings.ToLower(s)
-	if !ValidName(s) || strings.HasPrefix(l, "com.aliyun") || strings.HasPrefix(l, "com.alibabacloud") {
+	if !validListName(s) {
 		return ecserr.BadRequest("InvalidPrefixListName.Malformed", "The prefix list name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http://, https://, com.aliyun or com.alibabacloud.", s).At("PrefixListName")
 	}
 	return nil
+}
+
+// validListName reports whether s is a resource name outside the
+// namespaces Alibaba Cloud reserves for its own prefix and port range lists.
+func validListName(s string) bool {
+	l := strings.ToLower(s)
+	return ValidName(s) && !strings.HasPrefix(l, "com.aliyun") && !strings.HasPrefix(l, "com.alibabacloud")
 }
 
 // ValidatePrefixListDescription checks a prefix list's description.
