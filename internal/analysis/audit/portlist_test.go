@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -28,5 +29,22 @@ func TestPortListRules(t *testing.T) {
 	}
 	if got := what(r); got != "TCP on the ports of list prl-a" {
 		t.Errorf("what = %q", got)
+	}
+}
+
+// TestWideListEntry: SGA-021 judges a list rule by the list's widest entry.
+func TestWideListEntry(t *testing.T) {
+	list := func(end int32) *policy.Cloud {
+		g := &model.SecurityGroup{ID: "sg-a", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerAccept,
+			Rules: []model.Rule{{ID: "sgr-1", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
+				PortRangeListID: "prl-a", Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}}}}
+		return policy.NewCloud([]*model.SecurityGroup{g}, nil, nil).WithPortRangeLists([]*model.PortRangeList{{ID: "prl-a", MaxEntries: 3,
+			Entries: []model.PortEntry{{Range: model.PortRange{Start: 80, End: 80}}, {Range: model.PortRange{Start: 3000, End: end}}}}})
+	}
+	if got := runCheck(t, "SGA-021", list(3400), Options{}); len(got) != 1 || got[0].RuleID != "sgr-1" {
+		t.Errorf("a list with a 401-port entry: %v, want one SGA-021 on sgr-1", got)
+	}
+	if got := runCheck(t, "SGA-021", list(3099), Options{}); len(got) != 0 {
+		t.Errorf("a list of narrow entries: %v, want none", got)
 	}
 }

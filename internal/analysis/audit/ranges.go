@@ -17,8 +17,8 @@ func init() {
 // member may come to listen on. A rule a drop of its own group hides is
 // skipped. Whether the internet reaches the range is SGA-001/006's
 // question; this one is about the rule's form, so it fires for any peer.
-// (Rules whose ports come from a port range list are judged once the model
-// has them.)
+// A rule with a port range list is judged by the widest entry of the list:
+// each entry is a range someone chose to open.
 func wideRanges(in *Input) []Finding {
 	limit := in.Options.MaxPortRange
 	if limit < 0 {
@@ -29,7 +29,10 @@ func wideRanges(in *Input) []Finding {
 		if r.Protocol != model.TCP && r.Protocol != model.UDP || !live(g, r, model.Ingress) {
 			return
 		}
-		n := int(r.PortRange.End) - int(r.PortRange.Start) + 1
+		n := 0
+		for _, pr := range in.Cloud.DestPorts(r) {
+			n = max(n, int(pr.End)-int(pr.Start)+1)
+		}
 		if n <= limit {
 			return
 		}
