@@ -129,6 +129,12 @@ func (s *Service) written(ctx context.Context, rev int64) error {
 type Caller struct {
 	Account string
 	Region  string
+	// Operator is set for a key of the operator, who administers accounts
+	// and hosts and is not a tenant.
+	Operator bool
+	// Host, when set, scopes the caller to one host: a host key may call
+	// only the host actions, and only for that host.
+	Host string
 }
 
 // CallerOf resolves an access key to its account and checks the region.
