@@ -14,9 +14,8 @@ import (
 
 // The host side of Palisade: agents (and the lab, or a hypervisor hook) bind
 // instances to hosts, follow the change log, and report what they have
-// applied and how often each rule matched. Only the operator account (the
-// first account, whose key `palisade serve` prints) may call these: an agent
-// enforces every account's groups.
+// applied and how often each rule matched. Only the operator key and host keys
+// (palisade host register) may call these, not tenants.
 
 // hostStatus is what an agent last reported. It is live state, kept in
 // memory: agents report again within seconds of a server restart, and
@@ -51,10 +50,11 @@ func (s *Service) AppliedRevision(host string) int64 {
 	return 0
 }
 
-// CheckOperator refuses a caller other than the operator account.
+// CheckOperator refuses a caller of a host action other than the operator
+// key or a host key (which the host actions scope to its host).
 func CheckOperator(c Caller, action string) error {
-	if c.Account != FirstAccountUID {
-		return ecserr.Forbidden("Forbidden.Operator", "Only the operator account (the key `palisade serve` printed) may call %s.", action)
+	if !c.Operator && c.Host == "" {
+		return ecserr.Forbidden("Forbidden.Operator", "Only the operator key or a host key (palisade host register) may call %s.", action)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -20,13 +21,22 @@ type Resources struct {
 
 // Import writes resources as they are, in one transaction (one revision),
 // replacing records with the same IDs. Resources without an owner go to the
-// first account and those without a region to region. It bypasses the
+// first tenant and those without a region to region. It bypasses the
 // actions' checks: callers load resources that were validated on their way
 // in (the scenario loader applies the API's checks).
 func (s *Service) Import(ctx context.Context, region string, r Resources) (int64, error) {
+	var first string
+	if err := s.read(ctx, func(tx store.ReadTx) error {
+		var err error
+		first, err = firstTenant(tx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	ownerless := false // with no first tenant (no Bootstrap yet) they would belong to nobody
 	fix := func(owner, reg *string) {
 		if *owner == "" {
-			*owner = FirstAccountUID
+			*owner, ownerless = first, ownerless || first == ""
 		}
 		if *reg == "" {
 			*reg = region
@@ -71,6 +81,9 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 			if err := putENI(tx, n); err != nil {
 				return err
 			}
+		}
+		if ownerless {
+			return errors.New("import: resources without an owner, and no first tenant to give them to (bootstrap the service first)")
 		}
 		return nil
 	})
