@@ -27,9 +27,6 @@ const (
 	VPCVersion = "2016-04-28"
 )
 
-// FirstAccountUID is the UID of the account created first.
-const FirstAccountUID = service.FirstAccountUID
-
 // Store kinds, as package service names them.
 const (
 	KindAccount    = service.KindAccount
@@ -60,6 +57,9 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	}
 	for name, h := range s.vpcActions() {
 		r[rpc.RouteKey{Version: VPCVersion, Action: name}] = checkLists(h)
+	}
+	for name, h := range s.ramActions() {
+		r[rpc.RouteKey{Version: RAMVersion, Action: name}] = h
 	}
 	return r
 }

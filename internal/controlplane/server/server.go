@@ -20,6 +20,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
@@ -30,9 +31,11 @@ import (
 type Config struct {
 	Listen string // e.g. 127.0.0.1:8080
 	DB     string // SQLite file
-	// AccessKeyID and AccessKeySecret, if set, become a key of the first account.
-	AccessKeyID, AccessKeySecret string
-	Log                          *slog.Logger
+	// AccessKeyID and AccessKeySecret, if set, become a key of the first
+	// tenant; OperatorKeyID and OperatorKeySecret one of the operator.
+	AccessKeyID, AccessKeySecret     string
+	OperatorKeyID, OperatorKeySecret string
+	Log                              *slog.Logger
 	// TLS, if set, serves HTTPS instead of plain HTTP on the same listener
 	// (the API, /healthz and whatever else the mux gets).
 	TLS *tls.Config
@@ -45,14 +48,18 @@ type Config struct {
 type Server struct {
 	Ops      *api.Service
 	Store    store.Store
-	Key      model.AccessKey // a key of the first account
+	Key      model.AccessKey // a key of the first tenant
 	KeyIsNew bool            // the key was made at this start (show it once)
-	Addr     string          // the address actually listened on
-	http     *http.Server
-	ln       net.Listener
-	db       string
-	nonces   *signature.NonceCache
-	stop     context.CancelFunc // ends long polls before a shutdown
+	// OperatorKey is a key of the operator, who administers accounts and
+	// hosts; OperatorKeyIsNew as KeyIsNew.
+	OperatorKey      model.AccessKey
+	OperatorKeyIsNew bool
+	Addr             string // the address actually listened on
+	http             *http.Server
+	ln               net.Listener
+	db               string
+	nonces           *signature.NonceCache
+	stop             context.CancelFunc // ends long polls before a shutdown
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -118,15 +125,16 @@ func (s *Server) saveNonces() error {
 
 // Routes are every action the API serves: the resource actions (package
 // api) and the analysis actions (package analysisapi), which are kept
-// apart so that the resource actions do not depend on the analysis tier.
+// apart so that the resource actions do not depend on the analysis tier;
+// each checks first that its key may call it at all (api.Service.Scoped).
 func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
 	r := svc.Routes()
 	maps.Copy(r, analysisapi.Routes(svc))
-	return r
+	return svc.Scoped(r)
 }
 
 // Open binds the listener (so Addr is known before Serve), then opens the
-// store and makes sure the first account has a key.
+// store and makes sure the operator and the first tenant have keys.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -145,11 +153,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
 	}
 	svc := api.New(st)
-	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
+		TenantID: cfg.AccessKeyID, TenantSecret: cfg.AccessKeySecret})
 	if err != nil {
 		ln.Close()
 		st.Close()
-		return nil, fmt.Errorf("bootstrap the first account: %w", err)
+		if fresh {
+			// Keep no store whose keys were never shown.
+			for _, f := range []string{cfg.DB, cfg.DB + "-wal", cfg.DB + "-shm", cfg.DB + "-journal"} {
+				os.Remove(f)
+			}
+		}
+		return nil, fmt.Errorf("bootstrap the operator and the first tenant: %w", err)
 	}
 	lim := cfg.Limits.withDefaults()
 	// The cap counts TCP connections, so it wraps the plain listener.
@@ -178,7 +193,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
