@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,8 +44,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits]\n\n"+
-			"Serve the ECS and VPC APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
-			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
+			"Serve the ECS, VPC and RAM APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
+			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\n"+
+			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
+			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
+			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	for _, a := range args {
@@ -95,7 +99,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim,
-		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET")})
+		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
+		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1
@@ -111,11 +116,21 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %[1]s://%[2]s/ with state in %[3]s\n"+
 		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
 		scheme, srv.Addr, *db)
-	if srv.KeyIsNew {
-		fmt.Fprintf(stdout, "Created the first account's access key; it is shown only this once:\n  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.ID, srv.Key.Secret)
+	var keys strings.Builder
+	if srv.OperatorKeyIsNew {
+		fmt.Fprintf(&keys, "Created the operator's access key (accounts and hosts: palisade account, palisade host); it is shown only this once:\n"+
+			"  export PALISADE_OPERATOR_KEY_ID=%s\n  export PALISADE_OPERATOR_KEY_SECRET=%s\n"+
+			"  (for the operator's commands, give this pair as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
 	} else {
-		fmt.Fprintf(stdout, "First account's access key ID: %s\n", srv.Key.ID)
+		fmt.Fprintf(&keys, "Operator's access key ID: %s\n", srv.OperatorKey.ID)
 	}
+	if srv.KeyIsNew {
+		fmt.Fprintf(&keys, "Created the first tenant (account %s) and its access key; it is shown only this once:\n"+
+			"  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.Account, srv.Key.ID, srv.Key.Secret)
+	} else {
+		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s\n", srv.Key.Account, srv.Key.ID)
+	}
+	fmt.Fprint(stdout, keys.String())
 	if err := srv.Serve(ctx); err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1

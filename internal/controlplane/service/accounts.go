@@ -63,6 +63,12 @@ func (s *Service) NewTenant(ctx context.Context, name string) (acct model.Accoun
 
 // putAccount stores a new account under a fresh random UID, with a key.
 func (s *Service) putAccount(tx store.Tx, acct model.Account, keyID, secret string) (model.Account, model.AccessKey, error) {
+	if _, taken, err := store.GetAs[model.AccessKey](tx, KindAccessKey, keyID); err != nil || taken {
+		if err == nil {
+			err = keyInUse(keyID)
+		}
+		return acct, model.AccessKey{}, err
+	}
 	for {
 		acct.UID = newAccountUID()
 		_, taken, err := store.GetAs[model.Account](tx, KindAccount, acct.UID)
@@ -227,7 +233,7 @@ func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Acco
 	case err != nil:
 		return key, false, err
 	case ok && old.Account != acct.UID:
-		return key, false, ecserr.BadRequest("InvalidAccessKeyId.InUse", "The access key ID %s is already a key of another account; choose another.", id)
+		return key, false, keyInUse(id)
 	case ok && old.Secret == secret && old.Host == "" && !old.Inactive:
 		return old, false, nil
 	case ok:
@@ -281,4 +287,8 @@ func randomText(n int, alphabet string) string {
 		}
 	}
 	return string(out)
+}
+
+func keyInUse(id string) error {
+	return ecserr.BadRequest("InvalidAccessKeyId.InUse", "The access key ID %s is already a key of another account; choose another.", id)
 }

@@ -27,16 +27,22 @@ import (
 const (
 	// Region is the region the clients are made for.
 	Region = "cn-hangzhou"
-	// KeyID and Secret are the first account's key unless Config says
+	// KeyID and Secret are the first tenant's key unless Config says
 	// otherwise.
 	KeyID  = "LTAItestenv0000000001"
 	Secret = "testenv-secret-0123456789abcdef"
+	// OperatorKeyID and OperatorSecret are the operator's key, which
+	// administers accounts and hosts (agents and the lab use it).
+	OperatorKeyID  = "LTAItestenvoperator01"
+	OperatorSecret = "testenv-operator-0123456789abc"
 )
 
 // Config says how to start a server; the zero value is a fresh store.
 type Config struct {
 	DB            string // SQLite file, new or existing; "" = a new one in TB.TempDir
-	KeyID, Secret string // the first account's key; "" = KeyID and Secret
+	KeyID, Secret string // the first tenant's key; "" = KeyID and Secret
+	// The operator's key; "" = OperatorKeyID and OperatorSecret.
+	OperatorKeyID, OperatorSecret string
 	// Log receives the server's log; nil sends errors (500s, with their
 	// stacks) to TB.Logf and drops the rest.
 	Log *slog.Logger
@@ -46,11 +52,14 @@ type Config struct {
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
-// and Addr; KeyID and Secret are the first account's key.
+// and Addr; KeyID and Secret are the first tenant's key, UID its account,
+// OperatorKeyID and OperatorSecret the operator's key.
 type Server struct {
 	*server.Server
-	DB            string
-	KeyID, Secret string
+	DB                            string
+	KeyID, Secret                 string
+	UID                           string
+	OperatorKeyID, OperatorSecret string
 	// CA is the PEM certificate of a TLS server (Config.TLS), nil for
 	// plain HTTP; CAFile is where it is, for SSL_CERT_FILE.
 	CA     []byte
@@ -68,6 +77,9 @@ func Start(t TB, cfg Config) *Server {
 	}
 	if cfg.KeyID == "" {
 		cfg.KeyID, cfg.Secret = KeyID, Secret
+	}
+	if cfg.OperatorKeyID == "" {
+		cfg.OperatorKeyID, cfg.OperatorSecret = OperatorKeyID, OperatorSecret
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -87,7 +99,8 @@ func Start(t TB, cfg Config) *Server {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log, TLS: tlsCfg})
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret,
+		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Open: %v", err)
@@ -95,7 +108,8 @@ func Start(t TB, cfg Config) *Server {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	var once sync.Once
-	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret, CA: ca, CAFile: caFile}
+	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret, UID: srv.Key.Account,
+		OperatorKeyID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorSecret, CA: ca, CAFile: caFile}
 	s.stop = func() {
 		once.Do(func() {
 			cancel()
@@ -129,11 +143,11 @@ func (s *Server) Crash() {
 // Crash).
 func (s *Server) Reopen(t TB) *Server {
 	t.Helper()
-	return Start(t, Config{DB: s.DB, KeyID: s.KeyID, Secret: s.Secret, Log: nil})
+	return Start(t, Config{DB: s.DB, KeyID: s.KeyID, Secret: s.Secret, OperatorKeyID: s.OperatorKeyID, OperatorSecret: s.OperatorSecret, Log: nil})
 }
 
 // SetClientEnv points the palisade CLI (and the SDKs' default credential
-// chain) at the server for the rest of the test.
+// chain) at the server, as the first tenant, for the rest of the test.
 func (s *Server) SetClientEnv(t interface{ Setenv(k, v string) }) {
 	t.Setenv("PALISADE_ENDPOINT", s.Addr)
 	t.Setenv("PALISADE_REGION", Region)
@@ -143,20 +157,43 @@ func (s *Server) SetClientEnv(t interface{ Setenv(k, v string) }) {
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
 }
 
+// SetOperatorEnv is SetClientEnv with the operator's key, for the
+// operator's commands (palisade account, palisade host) and agents.
+func (s *Server) SetOperatorEnv(t interface{ Setenv(k, v string) }) {
+	s.SetClientEnv(t)
+	t.Setenv("PALISADE_ACCESS_KEY_ID", s.OperatorKeyID)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", s.OperatorSecret)
+}
+
 // Account is a further account with its own key.
 type Account struct {
 	UID, KeyID, Secret string
 }
 
-// NewAccount creates another account through the api layer (the API has no
-// action for accounts).
+// NewAccount creates another tenant as the operator does
+// (PalisadeCreateAccount, signed with the operator's key).
 func (s *Server) NewAccount(t TB, name string) Account {
 	t.Helper()
-	acct, key, err := s.Ops.CreateAccount(context.Background(), name)
-	if err != nil {
-		t.Fatalf("CreateAccount: %v", err)
+	var out struct{ AccountId, AccessKeyId, AccessKeySecret string }
+	if err := s.Operator(t).Call(context.Background(), "PalisadeCreateAccount", map[string]string{"AccountName": name}, &out, 0); err != nil {
+		t.Fatalf("PalisadeCreateAccount: %v", err)
 	}
-	return Account{UID: acct.UID, KeyID: key.ID, Secret: key.Secret}
+	return Account{UID: out.AccountId, KeyID: out.AccessKeyId, Secret: out.AccessKeySecret}
+}
+
+// RegisterHost issues a key scoped to host (PalisadeRegisterHost).
+func (s *Server) RegisterHost(t TB, host string) (keyID, secret string) {
+	t.Helper()
+	var out struct{ AccessKeyId, AccessKeySecret string }
+	if err := s.Operator(t).Call(context.Background(), "PalisadeRegisterHost", map[string]string{"HostName": host}, &out, 0); err != nil {
+		t.Fatalf("PalisadeRegisterHost %s: %v", host, err)
+	}
+	return out.AccessKeyId, out.AccessKeySecret
+}
+
+// Operator is Palisade's own client of the server with the operator's key.
+func (s *Server) Operator(t TB) *apiclient.Client {
+	return APIClient(t, s.Addr, s.OperatorKeyID, s.OperatorSecret)
 }
 
 // ECS, VPC, V3, Common and API are clients of the first account; ECS, VPC,
