@@ -34,6 +34,10 @@ Usage:
   palisade sg list|show|create|authorize|revoke|delete ...
   palisade instance list|show|create|delete|start|stop|set-groups ...
   palisade vpc list|create|delete|vswitch-create|vswitch-list ...
+  palisade key create|list|disable|enable|delete ...
+                                         your account's access keys (RAM API)
+  palisade account create|list|disable ...
+  palisade host register NAME            the operator's: tenants, and host keys for agents
 
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
@@ -69,7 +73,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
-	case "sg", "instance", "vpc":
+	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return printVersion(stdout)

@@ -113,7 +113,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"but travel unencrypted, and Terraform and the aliyun CLI speak only HTTPS. Use --tls-cert/--tls-key or --tls-self-signed DIR.\n", *listen)
 	}
 	// One write, so a reader that sees the first line sees the second.
-	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %[1]s://%[2]s/ with state in %[3]s\n"+
+	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28) and RAM API (2015-05-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
 		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
 		scheme, srv.Addr, *db)
 	var keys strings.Builder

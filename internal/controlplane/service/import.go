@@ -21,7 +21,10 @@ type Resources struct {
 
 // Import writes resources as they are, in one transaction (one revision),
 // replacing records with the same IDs. Resources without an owner go to the
-// first tenant and those without a region to region. It bypasses the
+// first tenant, as do those of 1000000000000001, the owner that scenario
+// files and generated clouds give resources that name none (it was the
+// first account's UID before UIDs were random); those without a region go
+// to region. It bypasses the
 // actions' checks: callers load resources that were validated on their way
 // in (the scenario loader applies the API's checks).
 func (s *Service) Import(ctx context.Context, region string, r Resources) (int64, error) {
@@ -35,6 +38,9 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 	}
 	ownerless := false // with no first tenant (no Bootstrap yet) they would belong to nobody
 	fix := func(owner, reg *string) {
+		if *owner == legacyFirstUID && first != "" {
+			*owner = first
+		}
 		if *owner == "" {
 			*owner, ownerless = first, ownerless || first == ""
 		}
@@ -63,6 +69,11 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 		}
 		for _, g := range r.Groups {
 			fix(&g.Owner, &g.Region)
+			for i := range g.Rules {
+				if p := &g.Rules[i].Peer; p.GroupOwner == legacyFirstUID && first != "" {
+					p.GroupOwner = first
+				}
+			}
 			if err := PutGroup(tx, g); err != nil {
 				return err
 			}
