@@ -20,6 +20,7 @@ var accountCommands = []command{
 
 var hostCommands = []command{
 	{name: "register", synopsis: "NAME [--json]", summary: "issue a key for host NAME's agent that may call only the host actions, for that host; registering again replaces it (operator)", min: 1, max: 1, setup: hostRegister},
+	{name: "list", synopsis: "[--json]", summary: "list the registered hosts and their keys' IDs (operator)", max: 0, setup: hostList},
 }
 
 // palisade calls one of Palisade's own actions and decodes its answer.
@@ -102,5 +103,26 @@ func hostRegister(fs *flag.FlagSet) func(c *call) int {
 		c.note("The secret is shown only this once. Run the host's agent with it:\n  PALISADE_ACCESS_KEY_ID=" + out.AccessKeyId +
 			" PALISADE_ACCESS_KEY_SECRET=… palisade agent --server HOST:PORT --host " + out.HostName)
 		return 0
+	}
+}
+
+func hostList(fs *flag.FlagSet) func(c *call) int {
+	return func(c *call) int {
+		var out struct {
+			Hosts struct {
+				Host []struct{ HostName, AccessKeyId, CreateTime string }
+			}
+		}
+		if err := c.palisade("PalisadeListHosts", nil, &out); err != nil {
+			return c.fail(err)
+		}
+		if c.json {
+			return c.printJSON(out.Hosts.Host)
+		}
+		var rows [][]string
+		for _, h := range out.Hosts.Host {
+			rows = append(rows, []string{h.HostName, h.AccessKeyId, h.CreateTime})
+		}
+		return c.table([]string{"HOST", "ACCESS KEY", "CREATED"}, rows)
 	}
 }

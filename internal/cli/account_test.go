@@ -27,6 +27,9 @@ func TestAccountKeyHostCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(ok(t, "host", "register", "h1", "--json")), &host); err != nil || host.AccessKeyId == "" || host.AccessKeySecret == "" {
 		t.Fatalf("host register --json: %+v %v", host, err)
 	}
+	if r := row(ok(t, "host", "list"), "h1"); len(r) < 2 || r[1] != host.AccessKeyId {
+		t.Fatalf("host list row %v", r)
+	}
 	// The operator key owns no resources.
 	code, _, errs := palisade("sg", "list")
 	if code != 1 || !strings.Contains(errs, "Forbidden.OperatorKey") {

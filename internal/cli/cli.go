@@ -37,7 +37,7 @@ Usage:
   palisade key create|list|disable|enable|delete ...
                                          your account's access keys (RAM API)
   palisade account create|list|disable ...
-  palisade host register NAME            the operator's: tenants, and host keys for agents
+  palisade host register|list ...        the operator's: tenants, and host keys for agents
 
   palisade version                       the build's version, VCS revision and Go version (also --version)
 

@@ -11,7 +11,7 @@ import (
 // host keys. See package service, accounts.go and keys.go.
 
 // OperatorActions are the actions only the operator key may call.
-var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost"}
+var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost", "PalisadeListHosts"}
 
 // HostActions are the actions a host key may call (and the operator key;
 // tenants may not).
@@ -23,6 +23,7 @@ func (s *Service) accountActions() map[string]rpc.Handler {
 		"PalisadeListAccounts":   s.listAccounts,
 		"PalisadeDisableAccount": s.disableAccount,
 		"PalisadeRegisterHost":   s.registerHost,
+		"PalisadeListHosts":      s.listHosts,
 	}
 }
 
@@ -146,4 +147,33 @@ func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]r
 		}
 	}
 	return out
+}
+
+type hostItem struct {
+	HostName    string
+	AccessKeyId string
+	CreateTime  string
+}
+
+type listHostsResponse struct {
+	rpc.Base
+	Hosts struct{ Host []hostItem }
+}
+
+// listHosts lists the registered hosts and their keys' IDs.
+func (s *Service) listHosts(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.ListHostKeys(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &listHostsResponse{}
+	out.Hosts.Host = []hostItem{}
+	for _, k := range keys {
+		out.Hosts.Host = append(out.Hosts.Host, hostItem{HostName: k.Host, AccessKeyId: k.ID, CreateTime: timeText(k.Created)})
+	}
+	return out, nil
 }

@@ -50,6 +50,14 @@ func TestBootstrap(t *testing.T) {
 	if c, err := e.s.KeyCaller(e.ctx, "LTAIten"); err != nil || c.Account != ten.Account || c.Operator {
 		t.Fatalf("tenant key after a refused bootstrap: %+v %v", c, err)
 	}
+	// One ID for both new keys: refused, and nothing is made.
+	fresh := newEnv(t)
+	if _, err := fresh.s.Bootstrap(fresh.ctx, BootstrapKeys{OperatorID: "LTAIsame", OperatorSecret: "a", TenantID: "LTAIsame", TenantSecret: "b"}); err == nil {
+		t.Fatal("one ID became both keys")
+	}
+	if _, ok := fresh.s.LookupSecret("LTAIsame"); ok {
+		t.Fatal("a failed bootstrap kept a key")
+	}
 	// A store from before the operator: its account 1000000000000001 becomes
 	// the first tenant, and an operator account is made.
 	old := newEnv(t)
@@ -327,6 +335,12 @@ func TestRegisterHost(t *testing.T) {
 	}
 	if _, err := e.s.KeyCaller(context.Background(), k1.ID); err == nil {
 		t.Fatal("the replaced host key still works")
+	}
+	if hosts, err := e.s.ListHostKeys(e.ctx, op); err != nil || len(hosts) != 1 || hosts[0].ID != k2.ID || hosts[0].Secret != "" {
+		t.Fatalf("ListHostKeys: %+v %v", hosts, err)
+	}
+	if _, err := e.s.ListHostKeys(e.ctx, ten); err == nil {
+		t.Fatal("a tenant listed the host keys")
 	}
 	// Host keys are not the operator's RAM keys.
 	if l, _ := e.s.ListAccessKeys(e.ctx, KeyInput{Caller: op}); len(l) != 1 {

@@ -286,3 +286,24 @@ func (s *Service) RegisterHost(ctx context.Context, c Caller, host string) (mode
 	}
 	return key, err
 }
+
+// ListHostKeys lists the host keys, by host (PalisadeListHosts), without
+// secrets.
+func (s *Service) ListHostKeys(ctx context.Context, c Caller) ([]model.AccessKey, error) {
+	if err := CheckAdministrator(c, "PalisadeListHosts"); err != nil {
+		return nil, err
+	}
+	var out []model.AccessKey
+	err := s.read(ctx, func(tx store.ReadTx) error {
+		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: c.Account})
+		for _, k := range keys {
+			if k.Host != "" {
+				k.Secret = ""
+				out = append(out, k)
+			}
+		}
+		return err
+	})
+	slices.SortFunc(out, func(a, b model.AccessKey) int { return strings.Compare(a.Host, b.Host) })
+	return out, err
+}

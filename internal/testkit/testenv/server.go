@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -221,6 +222,18 @@ func (s *Server) V3As(t TB, keyID, secret string) *openapi.Client {
 	cfg := v3Config(s.Addr, keyID, secret)
 	cfg.Protocol, cfg.Ca = dara.String("HTTPS"), dara.String(string(s.CA))
 	return v3Client(t, cfg)
+}
+
+// RAMAs is a classic RAM (2015-05-01) client of the server signing with a
+// key: the official SDK that tenants manage their keys with.
+func (s *Server) RAMAs(t TB, keyID, secret string) *ram.Client {
+	t.Helper()
+	c, err := ram.NewClientWithOptions(Region, s.sdkConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	if err != nil {
+		t.Fatalf("ram client: %v", err)
+	}
+	c.Domain = s.Addr
+	return c
 }
 
 // sdkConfig is SDKConfig, over HTTPS trusting the server's certificate
