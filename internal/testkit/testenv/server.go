@@ -171,28 +171,39 @@ type Account struct {
 	UID, KeyID, Secret string
 }
 
-// NewAccount creates another tenant as the operator does
-// (PalisadeCreateAccount, signed with the operator's key).
+// NewAccount creates another tenant as PalisadeCreateAccount does, with
+// the operator's key (through the service: the server may speak TLS).
 func (s *Server) NewAccount(t TB, name string) Account {
 	t.Helper()
-	var out struct{ AccountId, AccessKeyId, AccessKeySecret string }
-	if err := s.Operator(t).Call(context.Background(), "PalisadeCreateAccount", map[string]string{"AccountName": name}, &out, 0); err != nil {
-		t.Fatalf("PalisadeCreateAccount: %v", err)
+	ctx := context.Background()
+	op, err := s.Ops.KeyCaller(ctx, s.OperatorKeyID)
+	if err != nil {
+		t.Fatalf("the operator's key: %v", err)
 	}
-	return Account{UID: out.AccountId, KeyID: out.AccessKeyId, Secret: out.AccessKeySecret}
+	acct, key, err := s.Ops.CreateAccount(ctx, op, name)
+	if err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
+	return Account{UID: acct.UID, KeyID: key.ID, Secret: key.Secret}
 }
 
-// RegisterHost issues a key scoped to host (PalisadeRegisterHost).
+// RegisterHost issues a key scoped to host, as PalisadeRegisterHost does.
 func (s *Server) RegisterHost(t TB, host string) (keyID, secret string) {
 	t.Helper()
-	var out struct{ AccessKeyId, AccessKeySecret string }
-	if err := s.Operator(t).Call(context.Background(), "PalisadeRegisterHost", map[string]string{"HostName": host}, &out, 0); err != nil {
-		t.Fatalf("PalisadeRegisterHost %s: %v", host, err)
+	ctx := context.Background()
+	op, err := s.Ops.KeyCaller(ctx, s.OperatorKeyID)
+	if err != nil {
+		t.Fatalf("the operator's key: %v", err)
 	}
-	return out.AccessKeyId, out.AccessKeySecret
+	k, err := s.Ops.RegisterHost(ctx, op, host)
+	if err != nil {
+		t.Fatalf("RegisterHost %s: %v", host, err)
+	}
+	return k.ID, k.Secret
 }
 
-// Operator is Palisade's own client of the server with the operator's key.
+// Operator is Palisade's own client of the server with the operator's key
+// (plain HTTP).
 func (s *Server) Operator(t TB) *apiclient.Client {
 	return APIClient(t, s.Addr, s.OperatorKeyID, s.OperatorSecret)
 }
