@@ -143,10 +143,18 @@ func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]r
 				return nil, ecserr.Forbidden("Forbidden.OperatorKey", "The operator key administers accounts and hosts and owns no resources, so it may not call %s; "+
 					"use a tenant's key (palisade account create makes a tenant with one).", req.Action)
 			}
-			return h(ctx, req)
+			return h(context.WithValue(ctx, scopedKey{}, scopedCaller{akid, c}), req)
 		}
 	}
 	return out
+}
+
+// scopedKey carries the caller Scoped resolved, for callerOf.
+type scopedKey struct{}
+
+type scopedCaller struct {
+	key string
+	c   caller
 }
 
 type hostItem struct {

@@ -42,6 +42,8 @@ func TestScoped(t *testing.T) {
 		{"operator analyses", e.op, ECSVersion, "PalisadeDescribeRuleCounters", nil, "Forbidden.OperatorKey", 403},
 		{"operator lists regions", e.op, ECSVersion, "DescribeRegions", nil, "", 0},
 		{"operator lists its keys", e.op, RAMVersion, "ListAccessKeys", nil, "", 0},
+		{"RAM ignores RegionId", e.key, RAMVersion, "ListAccessKeys", map[string]string{"RegionId": "mars-1"}, "", 0},
+		{"ECS checks RegionId", e.key, ECSVersion, "DescribeSecurityGroups", map[string]string{"RegionId": "mars-1"}, "InvalidRegionId.NotFound", 404},
 		{"operator snapshot", e.op, ECSVersion, "PalisadeGetSnapshot", nil, "", 0},
 		{"host snapshot", host, ECSVersion, "PalisadeGetSnapshot", nil, "", 0},
 		{"host reads groups", host, ECSVersion, "DescribeSecurityGroups", nil, "Forbidden.HostKey", 403},

@@ -29,7 +29,14 @@ func (s *Service) keyInput(ctx context.Context, req *rpc.Request) (service.KeyIn
 	if akid == "" {
 		akid = rpc.AccessKeyID(ctx)
 	}
-	c, err := s.CallerOf(ctx, akid, "", false)
+	// RAM is global: the RegionId the classic SDK adds is ignored.
+	var c service.Caller
+	var err error
+	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
+		c = sc.c
+	} else {
+		c, err = s.CallerOf(ctx, akid, "", false)
+	}
 	return service.KeyInput{Caller: c, UserName: req.Params.Get("UserName"), KeyID: req.Params.Get("UserAccessKeyId"), SigningKey: akid}, err
 }
 

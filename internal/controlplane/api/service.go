@@ -74,11 +74,15 @@ func (s *Service) RequestCaller(ctx context.Context, req *rpc.Request, needRegio
 	return s.callerOf(ctx, req, needRegion)
 }
 
-// callerOf is RequestCaller.
+// callerOf is RequestCaller. The key is resolved once per request: the
+// scope check (Scoped) leaves the caller it found in ctx.
 func (s *Service) callerOf(ctx context.Context, req *rpc.Request, needRegion bool) (caller, error) {
 	akid := req.AccessKeyID
 	if akid == "" {
 		akid = rpc.AccessKeyID(ctx)
+	}
+	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
+		return sc.c.InRegion(req.Params.Get("RegionId"), needRegion)
 	}
 	return s.CallerOf(ctx, akid, req.Params.Get("RegionId"), needRegion)
 }

@@ -149,6 +149,12 @@ func (s *Service) CallerOf(ctx context.Context, accessKeyID, region string, need
 	if err != nil {
 		return c, err
 	}
+	return c.InRegion(region, needRegion)
+}
+
+// InRegion is the caller acting in region, after checking it; needRegion
+// is false for the few actions that take no RegionId.
+func (c Caller) InRegion(region string, needRegion bool) (Caller, error) {
 	c.Region = region
 	if c.Region == "" {
 		if needRegion {
