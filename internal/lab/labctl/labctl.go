@@ -262,6 +262,8 @@ func printLab(stdout io.Writer, name string, l *lab.Lab, ctl *Control, groupID s
 	fmt.Fprintf(stdout, "\nOutside addresses: %v\n", l.Spec.Outside)
 	fmt.Fprintf(stdout, "Use it with the key: export PALISADE_ENDPOINT=%s PALISADE_ACCESS_KEY_ID=%s PALISADE_ACCESS_KEY_SECRET=%s\n",
 		ctl.Server, ctl.AccessKeyID, ctl.Secret)
+	fmt.Fprintf(stdout, "The operator's key (palisade account, palisade host): PALISADE_OPERATOR_KEY_ID=%s PALISADE_OPERATOR_KEY_SECRET=%s\n",
+		ctl.OperatorKeyID, ctl.OperatorSecret)
 	fmt.Fprintf(stdout, "Then: palisade lab probe --name %s --from %s --to %s --proto icmp\n", name, l.Spec.Instances[0].ID, l.Spec.Outside[0])
 }
 
