@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -165,6 +166,9 @@ type Bootstrapped struct {
 // operator account, and its first account becomes the first tenant.
 func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped, error) {
 	var out Bootstrapped
+	if (in.OperatorID == "") != (in.OperatorSecret == "") || (in.TenantID == "") != (in.TenantSecret == "") {
+		return out, errors.New("give a key's ID and secret together (PALISADE_OPERATOR_KEY_ID with _SECRET, PALISADE_ACCESS_KEY_ID with _SECRET)")
+	}
 	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		accts, err := store.ListAs[model.Account](tx, KindAccount, store.Query{})
 		if err != nil {

@@ -50,6 +50,12 @@ func TestBootstrap(t *testing.T) {
 	if c, err := e.s.KeyCaller(e.ctx, "LTAIten"); err != nil || c.Account != ten.Account || c.Operator {
 		t.Fatalf("tenant key after a refused bootstrap: %+v %v", c, err)
 	}
+	// An ID without its secret is refused.
+	for _, in := range []BootstrapKeys{{OperatorID: "LTAIx"}, {TenantID: "LTAIx"}, {TenantSecret: "s"}} {
+		if _, err := newEnv(t).s.Bootstrap(e.ctx, in); err == nil {
+			t.Fatalf("bootstrap with %+v succeeded", in)
+		}
+	}
 	// One ID for both new keys: refused, and nothing is made.
 	fresh := newEnv(t)
 	if _, err := fresh.s.Bootstrap(fresh.ctx, BootstrapKeys{OperatorID: "LTAIsame", OperatorSecret: "a", TenantID: "LTAIsame", TenantSecret: "b"}); err == nil {
