@@ -393,7 +393,7 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		}
 		out := Audit{Findings: []audit.Finding{}}
 		for _, f := range audit.Run(own.Cloud, o) {
-			if own.owned[f.Resource] {
+			if own.owned[f.Resource] || f.Resource == audit.AlertingResource {
 				out.Findings = append(out.Findings, f)
 			}
 		}
