@@ -315,7 +315,9 @@ func instanceIDSets(body []byte) []string {
 	if !bytes.Contains(body, []byte(`"InstanceIdSets"`)) {
 		return nil
 	}
-	var r struct{ InstanceIdSets struct{ InstanceIdSet []string } }
+	var r struct {
+		InstanceIdSets struct{ InstanceIdSet []string }
+	}
 	json.Unmarshal(body, &r)
 	return r.InstanceIdSets.InstanceIdSet
 }
