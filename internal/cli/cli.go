@@ -35,6 +35,9 @@ Usage:
   palisade instance list|show|create|delete|start|stop|set-groups ...
   palisade vpc list|create|delete|vswitch-create|vswitch-list ...
 
+  palisade events [--action A] [--resource ID] [--since 24h] [--json]
+                                         the event trail: every change and refused call, newest first
+
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
 Run "palisade COMMAND --help" for a command's flags. The client commands use
@@ -69,6 +72,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
+	case "events":
+		return eventsCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":
