@@ -71,6 +71,9 @@ type Resource struct{ Type, ID string }
 const (
 	maxParams     = 200  // parameters kept per event
 	maxValueBytes = 1024 // a longer value is cut and marked
+	// maxParamBytes bounds the parameter text of one event, so that a
+	// full queue of events made from hostile 1 MiB requests stays small.
+	maxParamBytes = 8 << 10
 	maxResources  = 100
 	maxIDBytes    = 128
 )
@@ -91,7 +94,8 @@ func Secret(name string) bool {
 }
 
 // Sanitize returns the parameters an event keeps: secrets masked, long
-// values cut, at most maxParams of them (by name).
+// values cut, at most maxParams of them and maxParamBytes of text (by
+// name; the rest are left out, and a "…" entry says so).
 func Sanitize(params rpc.Params) map[string]string {
 	out := make(map[string]string, min(len(params), maxParams))
 	names := make([]string, 0, len(params))
@@ -99,16 +103,18 @@ func Sanitize(params rpc.Params) map[string]string {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	size := 0
 	for _, k := range names {
-		if len(out) == maxParams {
-			out["…"] = "more parameters were left out"
-			break
-		}
 		v := params[k]
 		if Secret(k) {
 			v = Redacted
 		}
-		out[clip(k)] = clip(v)
+		k, v = clip(k), clip(v)
+		if size += len(k) + len(v); len(out) == maxParams || size > maxParamBytes {
+			out["…"] = "more parameters were left out"
+			break
+		}
+		out[k] = v
 	}
 	return out
 }

@@ -28,7 +28,7 @@ type Options struct {
 const (
 	DefaultMaxAge    = 90 * 24 * time.Hour
 	DefaultMaxEvents = 1_000_000
-	DefaultQueue     = 10_000
+	DefaultQueue     = 4096 // of events of at most about 12 KiB each
 )
 
 // batchSize bounds the events written in one transaction.
