@@ -369,3 +369,17 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestEventsSurviveRestart: the trail is on disk beside the store, and a
+// graceful stop writes what was still queued.
+func TestEventsSurviveRestart(t *testing.T) {
+	s := testenv.Start(t, testenv.Config{})
+	acct := s.NewAccount(t, "a")
+	sg := newGroup(t, testenv.ECSClient(t, s.Addr, acct.KeyID, acct.Secret))
+	s.Stop()
+	s2 := s.Reopen(t)
+	evs := lookup(t, trailClient(t, s2.Addr, acct.KeyID, acct.Secret), "ResourceName", sg)
+	if len(evs) != 1 || evs[0]["eventName"] != "CreateSecurityGroup" {
+		t.Fatalf("after a restart: %v, want the CreateSecurityGroup of %s", evs, sg)
+	}
+}
