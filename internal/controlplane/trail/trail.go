@@ -21,6 +21,9 @@ type Options struct {
 	// down. 0 takes DefaultQueue.
 	Queue int
 	Log   *slog.Logger
+	// Now is the clock of retention and of LookupEvents' default window;
+	// nil is time.Now.
+	Now func() time.Time
 }
 
 // Defaults of Options. 90 days is as far back as ActionTrail's
@@ -67,12 +70,15 @@ func Open(path string, opt Options) (*Trail, error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
 	st, err := openStore(path)
 	if err != nil {
 		return nil, err
 	}
 	t := &Trail{st: st, opt: opt, ch: make(chan Event, opt.Queue), flush: make(chan chan error),
-		stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
+		stop: make(chan struct{}), done: make(chan struct{}), now: opt.Now}
 	last, err := st.lastSeq(context.Background())
 	if err != nil {
 		st.close()

@@ -152,8 +152,7 @@ func TestRetention(t *testing.T) {
 		}
 	})
 	t.Run("age", func(t *testing.T) {
-		tr := openTrail(t, Options{MaxAge: time.Hour})
-		tr.now = func() time.Time { return now }
+		tr := openTrail(t, Options{MaxAge: time.Hour, Now: func() time.Time { return now }})
 		record(t, tr, "a", "CreateSecurityGroup", now.Add(-3*time.Hour), 3) // too old
 		record(t, tr, "a", "DeleteSecurityGroup", now.Add(-time.Minute), 2)
 		tr.prune(ctx, 0)
@@ -182,8 +181,7 @@ func TestDropsWhenFull(t *testing.T) {
 
 func TestLookupQuery(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-	tr := openTrail(t, Options{})
-	tr.now = func() time.Time { return now.Add(time.Hour) }
+	tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
 	record(t, tr, "a", "CreateSecurityGroup", now, 5)
 	record(t, tr, "b", "AuthorizeSecurityGroup", now, 5)
 	ctx := context.Background()
