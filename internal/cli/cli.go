@@ -39,6 +39,9 @@ Usage:
   palisade account create|list|disable ...
   palisade host register|list ...        the operator's: tenants, and host keys for agents
 
+  palisade events [--action A] [--resource ID] [--since 24h] [--json]
+                                         the event trail: every change and refused call, newest first
+
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
 Run "palisade COMMAND --help" for a command's flags. The client commands use
@@ -73,6 +76,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
+	case "events":
+		return eventsCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -105,7 +105,7 @@ func groupUsage(w io.Writer, group string, cmds []command) {
 // runCommand parses a subcommand's flags and arguments, connects the SDK
 // clients and runs it.
 func runCommand(group string, cmd *command, args []string, stdout, stderr io.Writer) int {
-	name := group + " " + cmd.name
+	name := strings.TrimSpace(group + " " + cmd.name)
 	fs := flag.NewFlagSet("palisade "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "API endpoint `HOST:PORT`, plain HTTP; prefix https:// for HTTPS")

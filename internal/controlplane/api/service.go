@@ -42,6 +42,9 @@ const (
 // Service is the RPC face of the actions: the typed services it embeds.
 type Service struct {
 	*service.Service
+	// ChangeAlerting says whether the server alerts on security-group
+	// changes (its webhook), for the audit's SGA-032.
+	ChangeAlerting bool
 }
 
 // New returns a service over a store.

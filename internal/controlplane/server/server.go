@@ -19,11 +19,14 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -42,6 +45,12 @@ type Config struct {
 	// Limits bound timeouts, connections and request size; zero fields
 	// take DefaultLimits.
 	Limits Limits
+	// Events bound the event trail (kept in trail.File(DB)); zero fields
+	// take the trail's defaults.
+	Events trail.Options
+	// Webhook, when its URL is set, is notified of every accepted change
+	// to security groups, their rules and members.
+	Webhook webhook.Config
 }
 
 // Server is a running API server.
@@ -60,6 +69,10 @@ type Server struct {
 	db               string
 	nonces           *signature.NonceCache
 	stop             context.CancelFunc // ends long polls before a shutdown
+	Trail            *trail.Trail       // the event trail
+	Metrics          *metrics.Metrics   // what /metrics serves
+	hook             *webhook.Notifier  // nil without a webhook
+	log              *slog.Logger
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -166,6 +179,24 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("bootstrap the operator and the first tenant: %w", err)
 	}
+	cfg.Events.Log = cfg.Log
+	tr, err := trail.Open(trail.File(cfg.DB), cfg.Events)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("open the event trail: %w", err)
+	}
+	var hook *webhook.Notifier
+	if cfg.Webhook.URL != "" {
+		cfg.Webhook.Log = cfg.Log
+		if hook, err = webhook.New(cfg.Webhook); err != nil {
+			ln.Close()
+			st.Close()
+			tr.Close()
+			return nil, err
+		}
+		svc.ChangeAlerting = true
+	}
 	lim := cfg.Limits.withDefaults()
 	// The cap counts TCP connections, so it wraps the plain listener.
 	ln = newLimitListener(ln, lim.MaxConns)
@@ -175,16 +206,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
+	routes := withTrail(Routes(svc), svc, tr)
+	met := newMetrics(svc, st, routes, tr, hook)
+	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
-		Routes:   Routes(svc),
+		Routes:   routes,
 		Log:      cfg.Log,
+		Observe:  obs.observe,
 
 		MaxBodyBytes: lim.MaxBodyBytes,
 		BodyTimeout:  lim.BodyTimeout,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
+	mux.Handle("/metrics", met.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context(), svc, st); err != nil {
@@ -194,6 +230,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+		Trail: tr, Metrics: met, hook: hook, log: cfg.Log,
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
@@ -228,12 +265,16 @@ func ready(ctx context.Context, svc *api.Service, st store.Store) error {
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("serving", "addr", s.Addr, "db", s.db)
 	select {
 	case err := <-errc:
+		s.closeObservers()
 		s.Store.Close()
+		s.log.Error("stopped serving", "err", err)
 		return err
 	case <-ctx.Done():
 	}
+	s.log.Info("shutting down: finishing requests in flight", "addr", s.Addr)
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.stop() // long polls answer now instead of holding the shutdown up
@@ -244,8 +285,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	if e := s.saveNonces(); err == nil {
 		err = e
 	}
+	s.closeObservers()
 	if e := s.Store.Close(); err == nil {
 		err = e
 	}
+	if err != nil {
+		s.log.Error("shut down with an error", "err", err)
+	} else {
+		s.log.Info("shut down")
+	}
 	return err
+}
+
+// closeObservers writes the queued events and notifications (the
+// webhook's for at most webhookWait) once no request is in flight.
+func (s *Server) closeObservers() {
+	if s.hook != nil {
+		s.hook.Close(webhookWait)
+	}
+	if err := s.Trail.Close(); err != nil {
+		s.log.Error("event trail: closing", "err", err)
+	}
 }

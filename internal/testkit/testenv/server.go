@@ -50,6 +50,9 @@ type Config struct {
 	// TLS serves HTTPS with a self-signed certificate (package tlscert)
 	// made in TB.TempDir; the Server's clients trust it and speak HTTPS.
 	TLS bool
+	// Adjust, if set, changes the server's configuration before it opens
+	// (a webhook, the event trail's retention, …).
+	Adjust func(*server.Config)
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
@@ -100,8 +103,12 @@ func Start(t TB, cfg Config) *Server {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret,
-		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg})
+	scfg := server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret,
+		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg}
+	if cfg.Adjust != nil {
+		cfg.Adjust(&scfg)
+	}
+	srv, err := server.Open(ctx, scfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Open: %v", err)
