@@ -144,6 +144,17 @@ func TestLookupEvents(t *testing.T) {
 	if n := len(lookup(t, b.trail)); n != 1 {
 		t.Errorf("b has %d events, want its 1 refused call", n)
 	}
+	// The operator reads every tenant's events; a host key reads none.
+	byAcct := map[any]int{}
+	for _, ev := range lookup(t, trailClient(t, s.Addr, s.OperatorKeyID, s.OperatorSecret)) {
+		byAcct[ev["userIdentity"].(map[string]any)["accountId"]]++
+	}
+	if byAcct[a.uid] != 3 || byAcct[b.uid] != 1 {
+		t.Errorf("the operator reads events by account %v, want 3 of a (%s) and 1 of b (%s)", byAcct, a.uid, b.uid)
+	}
+	hostID, hostSecret := s.RegisterHost(t, "trail-host")
+	_, err := trailClient(t, s.Addr, hostID, hostSecret).LookupEvents(actiontrail.CreateLookupEventsRequest())
+	wantErr(t, err, http.StatusForbidden, "Forbidden.HostKey")
 	// Filters through the SDK.
 	if evs := lookup(t, a.trail, "ResourceName", sgA, "EventName", "AuthorizeSecurityGroup"); len(evs) != 1 {
 		t.Errorf("a's AuthorizeSecurityGroup on %s: %d events, want 1", sgA, len(evs))
@@ -152,7 +163,7 @@ func TestLookupEvents(t *testing.T) {
 	req := actiontrail.CreateLookupEventsRequest()
 	req.Scheme = "HTTP"
 	req.LookupAttribute = &[]actiontrail.LookupEventsLookupAttribute{{Key: "Secret", Value: "x"}}
-	_, err := a.trail.LookupEvents(req)
+	_, err = a.trail.LookupEvents(req)
 	wantErr(t, err, http.StatusBadRequest, "InvalidParameter")
 }
 
