@@ -315,7 +315,9 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 				continue
 			}
 			v := RuleView{Rule: *r}
-			if r.Peer.GroupID != "" {
+			// Another account's group is shown by ID and owner only: its
+			// name is that tenant's data.
+			if r.Peer.GroupID != "" && (r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner) {
 				v.PeerGroupName = names(r.Peer.GroupID)
 			}
 			if id := r.Peer.PrefixListID; id != "" {

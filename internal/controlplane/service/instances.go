@@ -184,7 +184,8 @@ func checkRepeats(ids []string) error {
 type addrSpace struct {
 	v4, v6        netip.Prefix
 	taken, taken6 map[netip.Addr]bool
-	where         string // how errors name the space
+	foreign       map[netip.Addr]bool // taken by another account (the shared classic network)
+	where         string              // how errors name the space
 }
 
 // launch creates sp.amount instances in status and returns their IDs. With
@@ -202,7 +203,10 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
 		case !Assignable(space.v4, a):
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
-		case space.taken[a]:
+		case space.taken[a] && !(sp.dryRun && space.foreign[a]):
+			// A DryRun does not say whether another account's classic
+			// instance holds the address: that would let a tenant map
+			// the others' addresses without launching anything.
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
 		}
 	}
@@ -274,7 +278,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 // network without one), fills the instance's zone and network, and collects
 // the addresses already taken there.
 func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
-	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
+	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}, foreign: map[netip.Addr]bool{}}
 	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
 	if sp.vswitchID == "" {
 		if wantSix {
@@ -295,6 +299,9 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		for _, o := range all {
 			if o.Classic() {
 				space.taken[o.PrivateIP] = true
+				if o.Owner != c.Account {
+					space.foreign[o.PrivateIP] = true
+				}
 			}
 		}
 		return space, nil

@@ -237,7 +237,7 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 		pl.MaxEntries = n
 	}
 	for _, en := range d.Entries {
-		cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
+		cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", true)
 		if e == nil {
 			e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
 		}
