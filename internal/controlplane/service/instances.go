@@ -79,6 +79,13 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 			return nil, ecserr.MissingParameter(f.name)
 		}
 	}
+	// Both are stored and sent to every agent: their shapes bound them.
+	if e := model.ValidateImageID(in.ImageID); e != nil {
+		return nil, e
+	}
+	if e := model.ValidateInstanceType(in.InstanceType); e != nil {
+		return nil, e
+	}
 	if multi {
 		sp.amount = in.Amount
 		if sp.amount < 1 || sp.amount > MaxLaunchAmount {
@@ -89,8 +96,8 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, err
 	}
 	if in.PrivateIP != "" {
-		a, err := netip.ParseAddr(in.PrivateIP)
-		if err != nil || !a.Is4() {
+		a, ok := model.ParseAddr(in.PrivateIP, false)
+		if !ok {
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", in.PrivateIP)
 		}
 		if sp.amount > 1 {
@@ -103,13 +110,13 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, ecserr.InvalidParameter("Ipv6AddressCount", "Palisade gives an instance at most one IPv6 address: use 0 or 1")
 	}
 	if six := in.IPv6; len(six) > 0 {
-		a, err := netip.ParseAddr(six[0])
+		a, ok := model.ParseAddr(six[0], true)
 		switch {
 		case len(six) > 1:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "Palisade gives an instance at most one IPv6 address")
 		case sp.ipv6Count > 0:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "give Ipv6Address.N or Ipv6AddressCount, not both")
-		case err != nil || !a.Is6() || a.Is4In6():
+		case !ok:
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Malformed", "Ipv6Address.1 %q is not an IPv6 address.", six[0])
 		case sp.amount > 1:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "a fixed address can only be given with Amount=1")

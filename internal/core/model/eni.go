@@ -191,7 +191,7 @@ func ValidateENIName(s string) *ecserr.Error {
 		}
 	}
 	if !ok {
-		return ecserr.BadRequest("InvalidParameter", "NetworkInterfaceName %q must be 2 to 128 characters of letters, digits, colons, underscores, periods and hyphens.", clip(s)).At("NetworkInterfaceName")
+		return ecserr.BadRequest("InvalidParameter", "NetworkInterfaceName %q must be 2 to 128 characters of letters, digits, colons, underscores, periods and hyphens.", Clip(s)).At("NetworkInterfaceName")
 	}
 	return nil
 }

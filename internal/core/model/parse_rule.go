@@ -103,18 +103,18 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	// ECS; the fields that lose are still checked, so nothing a request
 	// carries goes unvalidated.
 	if group != "" && !HasPrefix(group, "sg") {
-		return r, owner, ecserr.BadRequest("InvalidSecurityGroupId.Malformed", "%sGroupId %q is not a security group ID (sg-…).", peerSide, clip(group)).At(peerSide + "GroupId")
+		return r, owner, ecserr.BadRequest("InvalidSecurityGroupId.Malformed", "%sGroupId %q is not a security group ID (sg-…).", peerSide, Clip(group)).At(peerSide + "GroupId")
 	}
 	if ownerID != "" {
 		if _, ok := ParseCanonicalInt(ownerID, 0, math.MaxInt64); !ok {
-			return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, clip(ownerID)).At(peerSide + "GroupOwnerId")
+			return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, Clip(ownerID)).At(peerSide + "GroupOwnerId")
 		}
 	}
 	if ownerAcct != "" && (len(ownerAcct) > MaxIDLength || !ValidText(ownerAcct)) {
-		return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerAccount %q is not an account name or ID.", peerSide, clip(ownerAcct)).At(peerSide + "GroupOwnerAccount")
+		return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerAccount %q is not an account name or ID.", peerSide, Clip(ownerAcct)).At(peerSide + "GroupOwnerAccount")
 	}
 	if pl != "" && !HasPrefix(pl, "pl") {
-		return r, owner, ecserr.BadRequest("InvalidPrefixListId.Malformed", "%sPrefixListId %q is not a prefix list ID (pl-…).", peerSide, clip(pl)).At(peerSide + "PrefixListId")
+		return r, owner, ecserr.BadRequest("InvalidPrefixListId.Malformed", "%sPrefixListId %q is not a prefix list ID (pl-…).", peerSide, Clip(pl)).At(peerSide + "PrefixListId")
 	}
 	if peer4 != "" && peer6 != "" {
 		return r, owner, ecserr.BadRequest("InvalidParam."+peerSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set; give one peer address family per rule.", peerSide, peerSide).At("Ipv6" + peerSide + "CidrIp")
@@ -123,7 +123,7 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	case peer4 != "":
 		pfx, text, ok := parseCIDR(peer4, false)
 		if !ok {
-			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, clip(peer4)).At(peerSide + "CidrIp")
+			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, Clip(peer4)).At(peerSide + "CidrIp")
 		}
 		if e := hostBits(peerSide+"CidrIp", "Invalid"+peerSide+"CidrIp.Malformed", pfx); e != nil {
 			return r, owner, e
@@ -132,7 +132,7 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	case peer6 != "":
 		pfx, text, ok := parseCIDR(peer6, true)
 		if !ok {
-			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, clip(peer6)).At("Ipv6" + peerSide + "CidrIp")
+			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, Clip(peer6)).At("Ipv6" + peerSide + "CidrIp")
 		}
 		if e := hostBits("Ipv6"+peerSide+"CidrIp", "InvalidParam.Ipv6"+peerSide+"CidrIp", pfx); e != nil {
 			return r, owner, e
@@ -164,7 +164,7 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		}
 		pfx, text, ok := parseCIDR(raw, six)
 		if !ok {
-			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", clip(raw)).At(field)
+			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", Clip(raw)).At(field)
 		}
 		if e := hostBits(field, code, pfx); e != nil {
 			return r, owner, e
@@ -227,7 +227,7 @@ func parsePortRange(s string, p Protocol) (PortRange, *ecserr.Error) {
 	}
 	start, end, ok := parsePortText(s)
 	if !ok {
-		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is malformed; write start/end in plain decimal without signs, spaces or leading zeros, for example 22/22.", clip(s))
+		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is malformed; write start/end in plain decimal without signs, spaces or leading zeros, for example 22/22.", Clip(s))
 	}
 	r := PortRange{int32(start), int32(end)}
 	if !p.HasPorts() {
@@ -263,7 +263,7 @@ func ParsePriority(s string) (int, *ecserr.Error) {
 	}
 	n64, ok := ParseCanonicalInt(s, math.MinInt32, math.MaxInt32)
 	if !ok {
-		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number in plain decimal (no sign, spaces or leading zeros); give %d to %d.", clip(s), MinPriority, MaxPriority)
+		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number in plain decimal (no sign, spaces or leading zeros); give %d to %d.", Clip(s), MinPriority, MaxPriority)
 	}
 	n := int(n64)
 	if n < MinPriority || n > MaxPriority {

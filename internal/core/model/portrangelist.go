@@ -95,7 +95,7 @@ func ParseListPortRange(s, param string) (PortRange, *ecserr.Error) {
 	}
 	start, end, ok := parsePortText(s)
 	if !ok || start < 1 || end > 65535 || start > end {
-		return PortRange{}, ecserr.BadRequest(CodePortRangeMalformed, "%s %q is not valid: write start/end in plain decimal with ports from 1 to 65535 and start not above end, for example 80/80 or 8000/8080.", param, clip(s)).At("PortRange")
+		return PortRange{}, ecserr.BadRequest(CodePortRangeMalformed, "%s %q is not valid: write start/end in plain decimal with ports from 1 to 65535 and start not above end, for example 80/80 or 8000/8080.", param, Clip(s)).At("PortRange")
 	}
 	return PortRange{int32(start), int32(end)}, nil
 }

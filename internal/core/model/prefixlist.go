@@ -62,7 +62,7 @@ func ValidatePrefixListDescription(s string) *ecserr.Error {
 func ValidateEntryDescription(s string) *ecserr.Error {
 	n := utf8.RuneCountInString(s)
 	if n < 2 || n > maxEntryDescription || hasURLPrefix(s) || !ValidText(s) {
-		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters of valid UTF-8 without control or bidirectional formatting characters, and not start with http:// or https://.", clip(s), maxEntryDescription).At("Description")
+		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters of valid UTF-8 without control or bidirectional formatting characters, and not start with http:// or https://.", Clip(s), maxEntryDescription).At("Description")
 	}
 	return nil
 }

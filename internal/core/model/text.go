@@ -71,7 +71,7 @@ func ValidInstanceType(s string) bool {
 // ValidateImageID returns the ECS error for a malformed ImageId.
 func ValidateImageID(s string) *ecserr.Error {
 	if !ValidImageID(s) {
-		return ecserr.BadRequest("InvalidImageId.Malformed", "ImageId %q is not valid: 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit, such as ubuntu_22_04_x64_20G_alibase_20230907.vhd.", clip(s)).At("ImageId")
+		return ecserr.BadRequest("InvalidImageId.Malformed", "ImageId %q is not valid: 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit, such as ubuntu_22_04_x64_20G_alibase_20230907.vhd.", Clip(s)).At("ImageId")
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func ValidateImageID(s string) *ecserr.Error {
 // ValidateInstanceType returns the ECS error for a malformed InstanceType.
 func ValidateInstanceType(s string) *ecserr.Error {
 	if !ValidInstanceType(s) {
-		return ecserr.BadRequest("InvalidInstanceType.ValueNotSupported", "InstanceType %q is not valid: 1 to 64 lower-case letters, digits, '.', '-' or '_', such as ecs.g7.large.", clip(s)).At("InstanceType")
+		return ecserr.BadRequest("InvalidInstanceType.ValueNotSupported", "InstanceType %q is not valid: 1 to 64 lower-case letters, digits, '.', '-' or '_', such as ecs.g7.large.", Clip(s)).At("InstanceType")
 	}
 	return nil
 }
@@ -96,9 +96,9 @@ func ParseCanonicalInt(s string, min, max int64) (int64, bool) {
 	return n, true
 }
 
-// clip shortens a text quoted back in an error message, so an error never
+// Clip shortens a text quoted back in an error message, so an error never
 // echoes a megabyte.
-func clip(s string) string {
+func Clip(s string) string {
 	const max = 64
 	if len(s) <= max {
 		return s

@@ -41,7 +41,7 @@ func ValidDescription(s string) bool {
 // ValidateGroupName returns the ECS error for a bad security-group name.
 func ValidateGroupName(s string) *ecserr.Error {
 	if !ValidName(s) {
-		return ecserr.BadRequest("InvalidSecurityGroupName.Malformed", "The security group name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http:// or https://.", clip(s))
+		return ecserr.BadRequest("InvalidSecurityGroupName.Malformed", "The security group name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http:// or https://.", Clip(s))
 	}
 	return nil
 }
@@ -89,10 +89,10 @@ func ValidateTags(tags []Tag) *ecserr.Error {
 		k := t.Key
 		if k == "" || utf8.RuneCountInString(k) > 128 || !ValidText(k) || strings.HasPrefix(strings.ToLower(k), "aliyun") ||
 			strings.HasPrefix(strings.ToLower(k), "acs:") || strings.Contains(k, "http://") || strings.Contains(k, "https://") {
-			return ecserr.BadRequest("InvalidTagKey.Malformed", "Tag key %q is not valid: 1 to 128 characters of valid UTF-8 without control or bidirectional formatting characters, not starting with aliyun or acs:, and without http:// or https://.", clip(k))
+			return ecserr.BadRequest("InvalidTagKey.Malformed", "Tag key %q is not valid: 1 to 128 characters of valid UTF-8 without control or bidirectional formatting characters, not starting with aliyun or acs:, and without http:// or https://.", Clip(k))
 		}
 		if utf8.RuneCountInString(t.Value) > 128 || !ValidText(t.Value) || strings.Contains(t.Value, "http://") || strings.Contains(t.Value, "https://") {
-			return ecserr.BadRequest("InvalidTagValue.Malformed", "Tag value %q is not valid: at most 128 characters of valid UTF-8 without control or bidirectional formatting characters, and without http:// or https://.", clip(t.Value))
+			return ecserr.BadRequest("InvalidTagValue.Malformed", "Tag value %q is not valid: at most 128 characters of valid UTF-8 without control or bidirectional formatting characters, and without http:// or https://.", Clip(t.Value))
 		}
 		if seen[k] {
 			return ecserr.BadRequest("Duplicate.TagKey", "Tag key %q is given more than once.", k)

@@ -8,9 +8,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -227,10 +227,11 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 	}
 	pl.MaxEntries = max(len(d.Entries), 1)
 	if d.MaxEntries.Set() {
-		n, err := strconv.Atoi(d.MaxEntries.Value)
-		if err != nil {
-			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+		n64, ok := model.ParseCanonicalInt(d.MaxEntries.Value, math.MinInt32, math.MaxInt32)
+		if !ok {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number in plain decimal", d.MaxEntries.Value)
 		}
+		n := int(n64)
 		if e := model.ValidateMaxEntries(n); e != nil {
 			return b.fromModel(e, d.Line, fields)
 		}
@@ -272,10 +273,11 @@ func (b *builder) addPortRangeList(d *portRangeListDoc) error {
 	fields := map[string]Field{"portRangeListName": d.PortRangeListName, "description": d.Description, "maxEntries": d.MaxEntries}
 	l.MaxEntries = max(len(d.Entries), 1)
 	if d.MaxEntries.Set() {
-		n, err := strconv.Atoi(d.MaxEntries.Value)
-		if err != nil {
-			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+		n64, ok := model.ParseCanonicalInt(d.MaxEntries.Value, math.MinInt32, math.MaxInt32)
+		if !ok {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number in plain decimal", d.MaxEntries.Value)
 		}
+		n := int(n64)
 		l.MaxEntries = n
 	}
 	for _, en := range d.Entries {
@@ -311,7 +313,7 @@ func (b *builder) addGroup(d *groupDoc) error {
 	spec := model.GroupSpec{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
 		Type: typ, VpcID: d.VpcID.Value, Created: created}
 	if d.OwnerID.Set() {
-		if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
+		if _, ok := model.ParseCanonicalInt(d.OwnerID.Value, 0, math.MaxInt64); !ok {
 			return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
 		}
 		spec.Owner = d.OwnerID.Value
@@ -427,8 +429,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if err := required(b, d.PrivateIPAddress, d.Line, "privateIpAddress"); err != nil {
 		return err
 	}
-	a, err := netip.ParseAddr(d.PrivateIPAddress.Value)
-	if err != nil || !a.Is4() {
+	a, ok := model.ParseAddr(d.PrivateIPAddress.Value, false)
+	if !ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
 	}
 	if vpc != nil && !vpc.CIDR.Contains(a) {
@@ -442,8 +444,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	x.own(a, in.ID)
 	in.PrivateIP = a
 	if d.Ipv6Address.Set() {
-		a6, err := netip.ParseAddr(d.Ipv6Address.Value)
-		if err != nil || !a6.Is6() || a6.Is4In6() {
+		a6, ok := model.ParseAddr(d.Ipv6Address.Value, true)
+		if !ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
 		}
 		if vpc == nil {
@@ -457,8 +459,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		in.IPv6 = a6
 	}
 	if d.PublicIPAddress.Set() {
-		pub, err := netip.ParseAddr(d.PublicIPAddress.Value)
-		if err != nil || !pub.Is4() {
+		pub, ok := model.ParseAddr(d.PublicIPAddress.Value, false)
+		if !ok {
 			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%q is not an IPv4 address", d.PublicIPAddress.Value)
 		}
 		if other, ok := x.publics[pub]; ok {
@@ -628,8 +630,8 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	}
 	fl.Protocol = p
 	port := func(f Field, name string) (uint16, error) {
-		n, err := strconv.Atoi(f.Value)
-		if err != nil || n < 1 || n > 65535 {
+		n, ok := model.ParseCanonicalInt(f.Value, 1, 65535)
+		if !ok {
 			return 0, b.fail(f.Line, name, "%q is not a port from 1 to 65535", f.Value)
 		}
 		return uint16(n), nil
