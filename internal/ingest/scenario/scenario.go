@@ -312,6 +312,17 @@ func (b *builder) addGroup(d *groupDoc) error {
 	}
 	spec := model.GroupSpec{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
 		Type: typ, VpcID: d.VpcID.Value, Created: created}
+	// Name and description as the API checks them (CreateSecurityGroup).
+	if d.SecurityGroupName.Set() {
+		if e := model.ValidateGroupName(spec.Name); e != nil {
+			return b.fail(d.SecurityGroupName.Line, "securityGroupName", "%s (%s)", e.Message, e.Code)
+		}
+	}
+	if d.Description.Set() {
+		if e := model.ValidateGroupDescription(spec.Description); e != nil {
+			return b.fail(d.Description.Line, "description", "%s (%s)", e.Message, e.Code)
+		}
+	}
 	if d.OwnerID.Set() {
 		if _, ok := model.ParseCanonicalInt(d.OwnerID.Value, 0, math.MaxInt64); !ok {
 			return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
