@@ -129,6 +129,14 @@ func TestTenantLeaks(t *testing.T) {
 		t.Errorf("the error names the other tenant's VPC %s: %v", theirVPC, err)
 	}
 
+	// Naming the owner by account name: a refusal does not tell which
+	// account ID the name belongs to.
+	err = authorize(e.ecs, mine.sgA, perm{IpProtocol: "TCP", PortRange: "22/22", SourceGroupId: "sg-nosuchgroup", SourceGroupOwnerAccount: "other"})
+	wantErr(t, err, 404, "InvalidSourceGroupId.NotFound")
+	if strings.Contains(err.Error(), other.uid) {
+		t.Errorf("the error gives the account ID %s of the account named other: %v", other.uid, err)
+	}
+
 	// A cross-account peer (classic groups may name other accounts'): the
 	// rule shows the group's ID and owner, not its name.
 	myClassic := createGroup(t, e.ecs, "mine", "", "")
