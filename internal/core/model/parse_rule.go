@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -345,4 +346,32 @@ func ParseAddr(s string, six bool) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a, true
+}
+
+// Canonicalize rewrites the fields of a rule read from a real account (an
+// import, not a request) into the one form ParseRule accepts, where the
+// meaning is unambiguous: CIDR blocks with host bits become their network
+// address, and a description ParseRule would refuse (control characters,
+// invalid UTF-8) is dropped, since it decides nothing. It returns a note
+// for each change, so the importer can say what it altered instead of
+// skipping the whole rule.
+func Canonicalize(in *RuleInput) []string {
+	var notes []string
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"SourceCidrIp", &in.SourceCidrIp}, {"Ipv6SourceCidrIp", &in.Ipv6SourceCidrIp}, {"DestCidrIp", &in.DestCidrIp}, {"Ipv6DestCidrIp", &in.Ipv6DestCidrIp}} {
+		if !strings.Contains(*f.v, "/") {
+			continue
+		}
+		if p, err := netip.ParsePrefix(*f.v); err == nil && p != p.Masked() {
+			notes = append(notes, fmt.Sprintf("%s %s has host bits set; imported as %s", f.name, *f.v, p.Masked()))
+			*f.v = p.Masked().String()
+		}
+	}
+	if in.Description != "" && !ValidText(in.Description) {
+		notes = append(notes, "the description has control or bidirectional formatting characters or invalid UTF-8; imported without it")
+		in.Description = ""
+	}
+	return notes
 }

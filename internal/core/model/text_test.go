@@ -144,3 +144,20 @@ func TestListPortRangeCanonical(t *testing.T) {
 		t.Errorf("80/8080: %v %v", r, e)
 	}
 }
+
+// TestCanonicalize: what an import rewrites (and says so) instead of
+// skipping a real account's rule that the API would now refuse.
+func TestCanonicalize(t *testing.T) {
+	in := model.RuleInput{IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.1.2.3/8", DestCidrIp: "192.168.1.7", Description: "ssh\r\nfrom office"}
+	notes := model.Canonicalize(&in)
+	if in.SourceCidrIp != "10.0.0.0/8" || in.DestCidrIp != "192.168.1.7" || in.Description != "" || len(notes) != 2 {
+		t.Fatalf("canonicalized to %+v with notes %q", in, notes)
+	}
+	if _, _, e := model.ParseRule(model.Ingress, in, false); e != nil {
+		t.Fatalf("the canonical rule is refused: %v", e)
+	}
+	ok := model.RuleInput{IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "2001:db8::/32", Description: "fine"}
+	if notes := model.Canonicalize(&ok); len(notes) != 0 || ok.Ipv6SourceCidrIp != "2001:db8::/32" || ok.Description != "fine" {
+		t.Errorf("a canonical rule was changed: %+v %q", ok, notes)
+	}
+}
