@@ -1,14 +1,20 @@
 package apitest
 
 import (
+	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 )
 
 // TestStoredFieldValidation (issue 11): every stored field is held to ECS's
@@ -193,5 +199,48 @@ func TestV3FormBody(t *testing.T) {
 	id, _ := body["SecurityGroupId"].(string)
 	if a := attr(t, e.ecs, id, ""); a.SecurityGroupName != "from-body" || a.Description != "sent in the form body" || a.VpcId != vpcID {
 		t.Errorf("group made from the body: %+v", a)
+	}
+}
+
+// TestV3UnsignedContentType: a hand-built V3 request whose form body is
+// hashed but whose content type is left out of SignedHeaders is refused;
+// the same request with content-type signed is served. Before the fix the
+// content type, which decides whether the body is read as parameters,
+// could be swapped on a captured request.
+func TestV3UnsignedContentType(t *testing.T) {
+	e := newEnv(t)
+	send := func(nonce string, signContentType bool) (int, string) {
+		body := "RegionId=" + region
+		r, err := http.NewRequest("POST", "http://"+e.addr+"/", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("x-acs-action", "DescribeSecurityGroups")
+		r.Header.Set("x-acs-version", ecsVersion)
+		r.Header.Set("x-acs-date", time.Now().UTC().Format(signature.TimestampLayout))
+		r.Header.Set("x-acs-signature-nonce", nonce)
+		r.Header.Set("x-acs-content-sha256", signature.HashPayload([]byte(body)))
+		signed := []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"}
+		if signContentType {
+			signed = append([]string{"content-type"}, signed...)
+		}
+		h := r.Header.Clone()
+		h.Set("Host", e.addr)
+		cr := signature.CanonicalRequestV3("POST", "/", url.Values{}, h, signed, signature.HashPayload([]byte(body)))
+		r.Header.Set("Authorization", signature.AlgorithmV3+" Credential="+e.ak+",SignedHeaders="+strings.Join(signed, ";")+",Signature="+signature.SignV3(e.secret, cr))
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := send("hand-built-1", false); code != 400 || !strings.Contains(b, "IncompleteSignature") || !strings.Contains(b, "content-type") {
+		t.Errorf("unsigned content type: %d %s", code, b)
+	}
+	if code, b := send("hand-built-2", true); code != 200 || !strings.Contains(b, "SecurityGroups") {
+		t.Errorf("signed content type: %d %s", code, b)
 	}
 }
