@@ -189,11 +189,17 @@ func (b *builder) addVPC(d *vpcDoc) error {
 	if err != nil || !cidr.Addr().Is4() {
 		return b.fail(d.CidrBlock.Line, "cidrBlock", "%q is not an IPv4 CIDR block", d.CidrBlock.Value)
 	}
+	if cidr != cidr.Masked() { // one canonical form, as CreateVpc refuses it
+		return b.fail(d.CidrBlock.Line, "cidrBlock", "%s has host bits set; write the network address, %s", cidr, cidr.Masked())
+	}
+	if d.VpcName.Set() && !model.ValidName(d.VpcName.Value) {
+		return b.fail(d.VpcName.Line, "vpcName", "%q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-' (InvalidVpcName.Malformed)", d.VpcName.Value)
+	}
 	v := &model.VPC{ID: d.VpcID.Value, Owner: DefaultOwner, Name: d.VpcName.Value, CIDR: cidr.Masked(), Created: created}
 	if d.Ipv6CidrBlock.Set() {
 		p, err := netip.ParsePrefix(d.Ipv6CidrBlock.Value)
-		if err != nil || !p.Addr().Is6() {
-			return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block", d.Ipv6CidrBlock.Value)
+		if err != nil || !p.Addr().Is6() || p != p.Masked() {
+			return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block written as its network address", d.Ipv6CidrBlock.Value)
 		}
 		v.IPv6CIDR = p.Masked()
 	}
@@ -409,6 +415,9 @@ func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
 		return b.fail(d.InstanceID.Line, "instanceId", "instance %s is defined twice", in.ID)
 	}
 	x.ids[in.ID] = true
+	if d.InstanceName.Set() && !model.ValidName(in.Name) {
+		return b.fail(d.InstanceName.Line, "instanceName", "%q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-' (InvalidInstanceName.Malformed)", in.Name)
+	}
 	var vpc *model.VPC
 	if in.VpcID != "" {
 		if vpc = b.vpcs[in.VpcID]; vpc == nil {

@@ -82,6 +82,9 @@ prefixLists:
 		{"zoned IPv6 address", "privateIpAddress: 10.0.0.1,", "privateIpAddress: 10.0.0.1, ipv6Address: 'fe80::1%eth0',", 9, "ipv6Address"},
 		{"prefix-list entry with host bits", "entries: [203.0.113.0/24]", "entries: [203.0.113.1/24]", 14, "entries"},
 		{"description with an escape", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    description: \"web\\etier\"\n    permissions:", 6, "description"},
+		{"VPC block with host bits", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 10.0.0.1/16}", 2, "cidrBlock"},
+		{"VPC name of one letter", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 10.0.0.0/16, vpcName: v}", 2, "vpcName"},
+		{"instance name with a newline", "privateIpAddress: 10.0.0.1,", "privateIpAddress: 10.0.0.1, instanceName: \"web\\nx\",", 9, "instanceName"},
 		{"enterprise with peer group", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    securityGroupType: enterprise\n    innerAccessPolicy: accept\n    permissions:", 7, "innerAccessPolicy"},
 	}
 	if _, err := scenario.Parse("ok.yaml", []byte(base)); err != nil {
