@@ -338,6 +338,10 @@ func (s *Service) ModifyRule(ctx context.Context, in ModifyRuleInput) error {
 // of peer may not change.
 func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
 	in := InputOfRule(&old)
+	// A rule stored before the canonical form was enforced (a CIDR with
+	// host bits, a description with control characters) must still be
+	// modifiable: its stored fields are brought to that form first.
+	model.Canonicalize(&in)
 	cur := peerKind(in, old.Direction)
 	merge := func(dst *string, v string) {
 		if v != "" {
