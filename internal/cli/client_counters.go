@@ -3,14 +3,16 @@ package cli
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"strconv"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 )
 
 // sgCounters shows how many packets and bytes each rule of a group decided
-// on every host, as the agents last reported: the rules at zero are the ones
-// no traffic has needed.
+// on every host, as the agents last reported, and how many hosts reported
+// each. A zero means "not needed" only where some agent reported the rule;
+// with no report it means nothing, and the command says so.
 func sgCounters(fs *flag.FlagSet) func(c *call) int {
 	return func(c *call) int {
 		req := requests.NewCommonRequest()
@@ -29,6 +31,7 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 					SecurityGroupRuleId, Direction, Policy string
 					Priority                               int
 					Packets, Bytes                         uint64
+					Hosts                                  int
 				}
 			}
 		}
@@ -39,10 +42,23 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 			return c.printJSON(out)
 		}
 		var rows [][]string
+		unreported := 0
 		for _, r := range out.RuleCounters.RuleCounter {
+			packets, bytes := strconv.FormatUint(r.Packets, 10), strconv.FormatUint(r.Bytes, 10)
+			if r.Hosts == 0 {
+				packets, bytes = "-", "-" // no agent reported it: not a zero
+				unreported++
+			}
 			rows = append(rows, []string{r.SecurityGroupRuleId, r.Direction, r.Policy, strconv.Itoa(r.Priority),
-				strconv.FormatUint(r.Packets, 10), strconv.FormatUint(r.Bytes, 10)})
+				packets, bytes, strconv.Itoa(r.Hosts)})
 		}
-		return c.table([]string{"RULE", "DIR", "POLICY", "PRIO", "PACKETS", "BYTES"}, rows)
+		code := c.table([]string{"RULE", "DIR", "POLICY", "PRIO", "PACKETS", "BYTES", "HOSTS"}, rows)
+		switch n := len(out.RuleCounters.RuleCounter); {
+		case n > 0 && unreported == n:
+			fmt.Fprintf(c.stdout, "No agent has reported counters for %s: no host enforces it yet, or its agents have not reported (they do every 10 s). The counts are unknown, not zero.\n", out.SecurityGroupId)
+		case unreported > 0:
+			fmt.Fprintf(c.stdout, "%d rule(s) shown with - were not reported by any agent: their counts are unknown, not zero.\n", unreported)
+		}
+		return code
 	}
 }

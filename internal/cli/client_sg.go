@@ -25,7 +25,7 @@ var sgCommands = []command{
 	{name: "revoke", synopsis: "SG_ID (--rule SGR_ID... | --protocol P [--port R] (--cidr C | --group SG | --prefix-list PL) [flags])",
 		summary: "remove rules, by ID or by what they match, and print the IDs removed", min: 1, max: 1, setup: sgRevoke},
 	{name: "delete", synopsis: "SG_ID", summary: "delete a security group", min: 1, max: 1, setup: sgDelete},
-	{name: "counters", synopsis: "SG_ID", summary: "show the packets and bytes each rule decided on every host (rules at zero were never needed)",
+	{name: "counters", synopsis: "SG_ID", summary: "show the packets and bytes each rule decided on every host, as agents reported (a rule no agent reported shows -)",
 		min: 1, max: 1, setup: sgCounters},
 	{name: "clone", synopsis: "SG_ID [--name N] [--vpc ID]",
 		summary: "copy a group with its rules and policy, to try a change on the copy first; print the copy's ID", min: 1, max: 1, setup: sgClone},

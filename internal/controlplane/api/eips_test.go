@@ -102,6 +102,9 @@ func TestEipLifecycle(t *testing.T) {
 		code   string
 	}{
 		{map[string]string{"Bandwidth": "0"}, "InvalidParameter"},
+		{map[string]string{"Bandwidth": "+5"}, "InvalidParameter"}, // one canonical form: stored and shown as written
+		{map[string]string{"Bandwidth": "05"}, "InvalidParameter"},
+		{map[string]string{"Description": "front\x1bdoor"}, "InvalidDescription.Malformed"},
 		{map[string]string{"Bandwidth": "fast"}, "InvalidParameter"},
 		{map[string]string{"InternetChargeType": "Free"}, "InvalidInternetChargeType.ValueNotSupported"},
 		{map[string]string{"Name": "9lives"}, "InvalidName.Malformed"},

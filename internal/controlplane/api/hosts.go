@@ -151,6 +151,9 @@ type ruleCounterItem struct {
 	Policy              string
 	Packets             uint64
 	Bytes               uint64
+	// Hosts is how many hosts' agents reported the rule: with none, its
+	// zero says nothing about the traffic.
+	Hosts int
 }
 
 type ruleCountersResponse struct {
@@ -174,7 +177,7 @@ func (s *Service) describeRuleCounters(ctx context.Context, req *rpc.Request) (a
 		r := rc.Rule
 		out.RuleCounters.RuleCounter = append(out.RuleCounters.RuleCounter, ruleCounterItem{
 			SecurityGroupRuleId: r.ID, Direction: string(r.Direction), Priority: r.Priority,
-			Policy: r.Policy.Display(), Packets: rc.Packets, Bytes: rc.Bytes})
+			Policy: r.Policy.Display(), Packets: rc.Packets, Bytes: rc.Bytes, Hosts: rc.Hosts})
 	}
 	return out, nil
 }

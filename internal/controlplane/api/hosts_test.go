@@ -146,12 +146,16 @@ func TestRuleCounters(t *testing.T) {
 	report("h2", `{"`+sg+`/`+r0+`":{"Packets":2,"Bytes":120}}`)
 	report("h1", `{"`+sg+`/`+r0+`":{"Packets":4,"Bytes":240}}`) // a host's report replaces its last
 	out := e.ecs("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg}).(*ruleCountersResponse)
-	got := map[string]uint64{}
+	got, hosts := map[string]uint64{}, map[string]int{}
 	for _, c := range out.RuleCounters.RuleCounter {
-		got[c.SecurityGroupRuleId] = c.Packets
+		got[c.SecurityGroupRuleId], hosts[c.SecurityGroupRuleId] = c.Packets, c.Hosts
 	}
 	if got[r0] != 6 || got[r1] != 0 || len(got) != 2 {
 		t.Fatalf("counters %v, want %s=6 %s=0", got, r0, r1)
+	}
+	// r1's zero was reported by no host: unknown, not unused.
+	if hosts[r0] != 2 || hosts[r1] != 0 {
+		t.Fatalf("reporting hosts %v, want %s=2 %s=0", hosts, r0, r1)
 	}
 	e.operator().ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
 	// Another account cannot read the group's counters.

@@ -67,7 +67,7 @@ func TestPrefixListCreateAndDescribe(t *testing.T) {
 	e := newEnv(t)
 	id := plCreate(e, map[string]string{"PrefixListName": "office", "Description": "office networks", "MaxEntries": "5",
 		"Entry.1.Cidr": "10.1.1.1", "Entry.1.Description": "one host",
-		"Entry.2.Cidr": "10.0.0.1/8", // host bits are cleared on create
+		"Entry.2.Cidr": "10.0.0.0/8",
 		"Entry.3.Cidr": "192.168.0.0/16", "Entry.3.Description": "lab"})
 	if !strings.HasPrefix(id, "pl-") {
 		t.Fatalf("PrefixListId %q does not start with pl-", id)
@@ -123,7 +123,9 @@ func TestPrefixListCreateErrors(t *testing.T) {
 		{"IPv6 in IPv4 list", map[string]string{"Entry.1.Cidr": "2001:db8::/32"}, "InvalidParam.AddressFamilyMismatch", 400},
 		{"IPv4 in IPv6 list", map[string]string{"AddressFamily": "IPv6", "Entry.1.Cidr": "10.0.0.0/8"}, "InvalidParam.AddressFamilyMismatch", 400},
 		{"duplicate entry", map[string]string{"Entry.1.Cidr": "10.0.0.1", "Entry.2.Cidr": "10.0.0.1/32"}, "InvalidParam.DuplicateCidr", 400},
-		{"duplicate after masking", map[string]string{"Entry.1.Cidr": "10.0.0.0/8", "Entry.2.Cidr": "10.9.9.9/8"}, "InvalidParam.DuplicateCidr", 400},
+		{"duplicate", map[string]string{"Entry.1.Cidr": "10.0.0.0/8", "Entry.2.Cidr": "10.0.0.0/8"}, "InvalidParam.DuplicateCidr", 400},
+		{"host bits (one canonical form: refused, not cleared)", map[string]string{"Entry.1.Cidr": "10.9.9.9/8"}, "InvalidParam.Cidr", 400},
+		{"zoned IPv6", map[string]string{"AddressFamily": "IPv6", "Entry.1.Cidr": "fe80::1%eth0"}, "InvalidParam.Cidr", 400},
 		{"more than MaxEntries", map[string]string{"MaxEntries": "1", "Entry.1.Cidr": "10.0.0.0/8", "Entry.2.Cidr": "11.0.0.0/8"}, "InvalidParam.EntriesExceedMaxEntries", 400},
 		{"bad tag", map[string]string{"Tag.1.Key": "aliyun-x"}, "InvalidTagKey.Malformed", 400},
 		{"long client token", map[string]string{"ClientToken": strings.Repeat("t", 65)}, "InvalidClientToken.Malformed", 400},

@@ -55,6 +55,8 @@ func TestCreateVpc(t *testing.T) {
 		{"not a CIDR", map[string]string{"CidrBlock": "10.0.0.0"}, "InvalidCidrBlock.Malformed", 400},
 		{"IPv6 CIDR", map[string]string{"CidrBlock": "fd00::/8"}, "InvalidCidrBlock.Malformed", 400},
 		{"host bits", map[string]string{"CidrBlock": "10.1.2.3/16"}, "InvalidCidrBlock.Malformed", 400},
+		{"spaces", map[string]string{"CidrBlock": " 10.0.0.0/16 "}, "InvalidCidrBlock.Malformed", 400},
+		{"description with a bidi override", map[string]string{"CidrBlock": "10.0.0.0/16", "Description": "vpc \u202etxt.exe"}, "InvalidVpcDiscription.Malformed", 400},
 		{"public range", map[string]string{"CidrBlock": "8.8.0.0/16"}, "InvalidCidrBlock.Malformed", 400},
 		{"wider than private", map[string]string{"CidrBlock": "172.0.0.0/8"}, "InvalidCidrBlock.Malformed", 400},
 		{"mask too long", map[string]string{"CidrBlock": "10.0.0.0/29"}, "InvalidCidrBlock.Malformed", 400},

@@ -31,9 +31,11 @@ func (p Params) Int(name string, def int) (int, *ecserr.Error) {
 	if s == "" {
 		return def, nil
 	}
+	// One form only: "+5", " 5" and "05" are refused, and a value that
+	// does not fit is an error, not a wrapped number.
 	n, err := strconv.Atoi(s)
-	if err != nil {
-		return def, ecserr.InvalidParameter(name, "it must be a decimal integer, got "+strconv.Quote(s))
+	if err != nil || strconv.Itoa(n) != s {
+		return def, ecserr.InvalidParameter(name, "it must be an integer in plain decimal (no sign, spaces or leading zeros) that fits 64 bits")
 	}
 	return n, nil
 }

@@ -9,7 +9,8 @@ import (
 )
 
 func TestParamsScalars(t *testing.T) {
-	p := Params{"N": "42", "Neg": "-3", "Bad": "4x", "Empty": "", "T": "TRUE", "F": "false", "B": "yes", "J": `["sg-a","sg-b"]`, "JBad": `[1]`}
+	p := Params{"N": "42", "Neg": "-3", "Bad": "4x", "Empty": "", "T": "TRUE", "F": "false", "B": "yes", "J": `["sg-a","sg-b"]`, "JBad": `[1]`,
+		"Plus": "+5", "Space": " 5", "Zero": "05", "Huge": "9223372036854775808"}
 	if !p.Has("N") || p.Has("Empty") || p.Has("Nope") || p.Get("Empty") != "" {
 		t.Error("Has/Get: empty must count as absent")
 	}
@@ -20,6 +21,7 @@ func TestParamsScalars(t *testing.T) {
 		wantErr bool
 	}{
 		{"N", 0, 42, false}, {"Neg", 0, -3, false}, {"Empty", 7, 7, false}, {"Nope", 9, 9, false}, {"Bad", 1, 1, true},
+		{"Plus", 1, 1, true}, {"Space", 1, 1, true}, {"Zero", 1, 1, true}, {"Huge", 1, 1, true},
 	} {
 		got, err := p.Int(tc.name, tc.def)
 		if got != tc.want || (err != nil) != tc.wantErr {

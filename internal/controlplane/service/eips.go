@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -47,7 +46,9 @@ func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (
 	if bw == "" {
 		bw = DefaultEipBandwidth
 	}
-	if n, err := strconv.Atoi(bw); err != nil || n < MinEipBandwidth || n > MaxEipBandwidth {
+	// Stored as written and shown back: only the canonical form ("+5" and
+	// "05" would be kept as such).
+	if _, ok := model.ParseCanonicalInt(bw, MinEipBandwidth, MaxEipBandwidth); !ok {
 		return AllocateEipResult{}, ecserr.InvalidParameter("Bandwidth", "it is the peak bandwidth in Mbit/s, from 1 to 500")
 	}
 	charge := in.InternetChargeType

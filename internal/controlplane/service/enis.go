@@ -183,9 +183,9 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			return nil, err
 		}
 		if in.PrimaryIP != "" {
-			a, err := netip.ParseAddr(in.PrimaryIP)
+			a, ok := model.ParseAddr(in.PrimaryIP, false)
 			switch {
-			case err != nil || !a.Is4():
+			case !ok:
 				return nil, ecserr.InvalidParameter("PrimaryIpAddress", "it is an IPv4 address")
 			case !w.CIDR.Contains(a) || !Assignable(w.CIDR, a):
 				return nil, ecserr.Forbidden("InvalidVSwitchId.IpInvalid", "PrimaryIpAddress %s is not an assignable address of vSwitch %s (%s).", a, w.ID, w.CIDR)
@@ -205,9 +205,9 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 				return nil, ecserr.BadRequest("InvalidVSwitch.Ipv6NotTurnOn", "vSwitch %s has no IPv6 block.", w.ID)
 			}
 			if len(in.IPv6) > 0 {
-				a, err := netip.ParseAddr(in.IPv6[0])
+				a, ok := model.ParseAddr(in.IPv6[0], true)
 				switch {
-				case err != nil || !a.Is6() || !Assignable(w.IPv6CIDR, a):
+				case !ok || !Assignable(w.IPv6CIDR, a):
 					return nil, ecserr.Forbidden("InvalidIp.Address", "Ipv6Address %s is not an assignable address of vSwitch %s (%s).", in.IPv6[0], w.ID, w.IPv6CIDR)
 				case taken6[a]:
 					return nil, ecserr.Forbidden("InvalidIp.IpRepeated", "Ipv6Address %s is already used in vSwitch %s.", a, w.ID)

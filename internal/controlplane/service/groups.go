@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,11 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) 
 		if e := model.ValidateGroupDescription(spec.Description); e != nil {
 			return CreateGroupResult{}, e
 		}
+	}
+	// An account has one resource group (ResourceGroupID): any other,
+	// or anything not shaped like one, names no group of the caller's.
+	if rg := spec.ResourceGroupID; rg != "" && (!model.ValidResourceGroupID(rg) || rg != ResourceGroupID(c.Account)) {
+		return CreateGroupResult{}, ecserr.New(http.StatusNotFound, "InvalidResourceGroup.NotFound", "ResourceGroupId %q is not a resource group of this account; leave it out or give %s.", model.Clip(rg), ResourceGroupID(c.Account))
 	}
 	var e *ecserr.Error
 	if spec.Type, e = model.ParseGroupType(string(in.Type)); e != nil {
@@ -315,7 +321,9 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 				continue
 			}
 			v := RuleView{Rule: *r}
-			if r.Peer.GroupID != "" {
+			// Another account's group is shown by ID and owner only: its
+			// name is that tenant's data.
+			if r.Peer.GroupID != "" && (r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner) {
 				v.PeerGroupName = names(r.Peer.GroupID)
 			}
 			if id := r.Peer.PrefixListID; id != "" {

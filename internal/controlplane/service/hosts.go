@@ -361,22 +361,26 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	return nil
 }
 
-// RuleCount is a rule with what it decided on every host.
+// RuleCount is a rule with what it decided on every host, and how many
+// hosts reported it: a rule at zero that no host reported is unknown, not
+// unused.
 type RuleCount struct {
 	Rule model.Rule
 	RuleCounter
+	Hosts int
 }
 
 // DescribeRuleCounters returns, for each rule of a group of the caller, the
 // packets and bytes it decided on every host, as the agents last reported
-// (PalisadeDescribeRuleCounters). A rule at zero is one no traffic has ever
-// needed.
+// (PalisadeDescribeRuleCounters). A rule at zero on hosts that reported it
+// is one no traffic has needed since they installed it; Hosts says how many
+// did.
 func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, error) {
 	g, err := View(s, ctx, func(tx store.ReadTx) (*model.SecurityGroup, error) { return GetGroup(tx, c, groupID) })
 	if err != nil {
 		return nil, nil, err
 	}
-	sums := map[string]RuleCounter{}
+	sums, hosts := map[string]RuleCounter{}, map[string]int{}
 	t := s.hosts
 	t.mu.Lock()
 	for _, h := range t.hosts {
@@ -387,13 +391,15 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 				s.Packets += v.Packets
 				s.Bytes += v.Bytes
 				sums[k] = s
+				hosts[k]++
 			}
 		}
 	}
 	t.mu.Unlock()
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {
-		out = append(out, RuleCount{Rule: r, RuleCounter: sums[g.ID+"/"+r.ID]})
+		k := g.ID + "/" + r.ID
+		out = append(out, RuleCount{Rule: r, RuleCounter: sums[k], Hosts: hosts[k]})
 	}
 	return g, out, nil
 }

@@ -79,6 +79,13 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 			return nil, ecserr.MissingParameter(f.name)
 		}
 	}
+	// Both are stored and sent to every agent: their shapes bound them.
+	if e := model.ValidateImageID(in.ImageID); e != nil {
+		return nil, e
+	}
+	if e := model.ValidateInstanceType(in.InstanceType); e != nil {
+		return nil, e
+	}
 	if multi {
 		sp.amount = in.Amount
 		if sp.amount < 1 || sp.amount > MaxLaunchAmount {
@@ -89,8 +96,8 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, err
 	}
 	if in.PrivateIP != "" {
-		a, err := netip.ParseAddr(in.PrivateIP)
-		if err != nil || !a.Is4() {
+		a, ok := model.ParseAddr(in.PrivateIP, false)
+		if !ok {
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", in.PrivateIP)
 		}
 		if sp.amount > 1 {
@@ -103,13 +110,13 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, ecserr.InvalidParameter("Ipv6AddressCount", "Palisade gives an instance at most one IPv6 address: use 0 or 1")
 	}
 	if six := in.IPv6; len(six) > 0 {
-		a, err := netip.ParseAddr(six[0])
+		a, ok := model.ParseAddr(six[0], true)
 		switch {
 		case len(six) > 1:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "Palisade gives an instance at most one IPv6 address")
 		case sp.ipv6Count > 0:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "give Ipv6Address.N or Ipv6AddressCount, not both")
-		case err != nil || !a.Is6() || a.Is4In6():
+		case !ok:
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Malformed", "Ipv6Address.1 %q is not an IPv6 address.", six[0])
 		case sp.amount > 1:
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "a fixed address can only be given with Amount=1")
@@ -184,7 +191,8 @@ func checkRepeats(ids []string) error {
 type addrSpace struct {
 	v4, v6        netip.Prefix
 	taken, taken6 map[netip.Addr]bool
-	where         string // how errors name the space
+	foreign       map[netip.Addr]bool // taken by another account (the shared classic network)
+	where         string              // how errors name the space
 }
 
 // launch creates sp.amount instances in status and returns their IDs. With
@@ -202,7 +210,10 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
 		case !Assignable(space.v4, a):
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
-		case space.taken[a]:
+		case space.taken[a] && !(sp.dryRun && space.foreign[a]):
+			// A DryRun does not say whether another account's classic
+			// instance holds the address: that would let a tenant map
+			// the others' addresses without launching anything.
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
 		}
 	}
@@ -274,7 +285,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 // network without one), fills the instance's zone and network, and collects
 // the addresses already taken there.
 func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
-	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
+	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}, foreign: map[netip.Addr]bool{}}
 	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
 	if sp.vswitchID == "" {
 		if wantSix {
@@ -295,6 +306,9 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		for _, o := range all {
 			if o.Classic() {
 				space.taken[o.PrivateIP] = true
+				if o.Owner != c.Account {
+					space.foreign[o.PrivateIP] = true
+				}
 			}
 		}
 		return space, nil

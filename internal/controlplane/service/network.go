@@ -47,7 +47,7 @@ func putEIP(tx store.Tx, e *model.EIP) error {
 // parsePrivateCIDR parses an IPv4 block inside the private ranges with a
 // mask from minBits to maxBits.
 func parsePrivateCIDR(s string, minBits, maxBits int) (netip.Prefix, *ecserr.Error) {
-	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	p, err := netip.ParsePrefix(s) // no spaces: one canonical form
 	switch {
 	case err != nil || !p.Addr().Is4():
 		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q is not an IPv4 CIDR block such as 192.168.0.0/16.", s)

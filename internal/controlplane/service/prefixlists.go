@@ -124,7 +124,7 @@ func newPrefixList(in *CreatePrefixListInput) (*model.PrefixList, error) {
 		}
 	}
 	for _, en := range in.Entries {
-		cidr, e := model.ParsePrefixListCIDR(en.Cidr, pl.AddressFamily, "Entry.N.Cidr", false)
+		cidr, e := model.ParsePrefixListCIDR(en.Cidr, pl.AddressFamily, "Entry.N.Cidr", true)
 		if e != nil {
 			return nil, e
 		}

@@ -66,14 +66,16 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		if err != nil {
 			return r, err
 		}
-		want := c.Account
+		want, named := c.Account, "your account"
 		if owner.ID != "" {
-			want = owner.ID
+			want, named = owner.ID, "account "+owner.ID
 		} else if owner.Account != "" {
-			want = accountUID(tx, owner.Account)
+			// The error names the account as the caller wrote it: the UID
+			// an account name resolves to is that tenant's to tell.
+			want, named = accountUID(tx, owner.Account), "account "+strconv.Quote(owner.Account)
 		}
 		if !ok || peer.Owner != want || peer.Region != g.Region {
-			return r, ecserr.New(http.StatusNotFound, "Invalid"+side+"GroupId.NotFound", "The specified %sGroupId %q does not exist in account %s in %s.", side, r.Peer.GroupID, want, g.Region)
+			return r, ecserr.New(http.StatusNotFound, "Invalid"+side+"GroupId.NotFound", "The specified %sGroupId %q does not exist in %s in %s.", side, r.Peer.GroupID, named, g.Region)
 		}
 		if e := model.CheckGroupPeer(g, &peer, dir); e != nil {
 			return r, e
@@ -336,6 +338,10 @@ func (s *Service) ModifyRule(ctx context.Context, in ModifyRuleInput) error {
 // of peer may not change.
 func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
 	in := InputOfRule(&old)
+	// A rule stored before the canonical form was enforced (a CIDR with
+	// host bits, a description with control characters) must still be
+	// modifiable: its stored fields are brought to that form first.
+	model.Canonicalize(&in)
 	cur := peerKind(in, old.Direction)
 	merge := func(dst *string, v string) {
 		if v != "" {

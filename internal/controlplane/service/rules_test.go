@@ -67,3 +67,25 @@ func TestRulesLifecycle(t *testing.T) {
 	e.s.LenientRevoke = true
 	wantCode(t, e.s.Revoke(e.ctx, rules(RulesInput{Permissions: []model.RuleInput{web}})), "")
 }
+
+// TestModifyLegacyRule: a rule stored before the canonical form was
+// enforced (a CIDR with host bits, a description with a control character)
+// can still be modified; the change stores it in the canonical form.
+func TestModifyLegacyRule(t *testing.T) {
+	e := newEnv(t)
+	sg := e.group(CreateGroupInput{VpcID: e.vpc()})
+	g := e.load(sg)
+	r, _, perr := model.ParseRule(model.Ingress, model.RuleInput{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}, false)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	r.ID, r.Peer.CIDRText, r.Description = model.NewID("sgr"), "10.1.2.3/8", "old\x1bdesc"
+	g.Rules = append(g.Rules, r)
+	e.put(KindGroup, sg, g)
+	wantCode(t, e.s.ModifyRule(e.ctx, ModifyRuleInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, RuleID: r.ID,
+		Changes: model.RuleInput{PortRange: "2222/2222"}}), "")
+	got := e.load(sg).Rules[0]
+	if got.PortRange.String() != "2222/2222" || got.Peer.CIDRText != "10.0.0.0/8" || got.Description != "" {
+		t.Fatalf("after modify: %+v", got)
+	}
+}

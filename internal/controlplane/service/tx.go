@@ -46,8 +46,8 @@ func (i Idempotency) fingerprint(input any) string {
 func Update[T any](s *Service, ctx context.Context, c Caller, action string, idem Idempotency, input any, fn func(tx store.Tx) (T, error)) (T, error) {
 	var out T
 	token := idem.ClientToken
-	if len(token) > MaxClientToken {
-		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d ASCII characters.", MaxClientToken)
+	if len(token) > MaxClientToken || strings.IndexFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d printable ASCII characters.", MaxClientToken)
 	}
 	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		var hash string

@@ -42,7 +42,8 @@ type Verifier struct {
 // V1 needs Action, Version, AccessKeyId, Signature, SignatureMethod
 // (HMAC-SHA1), SignatureVersion (1.0), SignatureNonce and Timestamp among
 // params. V3 needs x-acs-date, x-acs-signature-nonce and x-acs-content-sha256,
-// and host plus every x-acs-* header present must be signed. An unsupported
+// and host plus every x-acs-* header present (and content-type when there
+// is a body) must be signed. An unsupported
 // SignatureMethod, SignatureVersion or ACS3 algorithm is 400 InvalidParameter;
 // a malformed Authorization header is 400 IncompleteSignature; a body that
 // does not match x-acs-content-sha256 is 400 InvalidParameter. For V3 the
@@ -109,9 +110,9 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 			return "", ecserr.MissingParameter(name)
 		}
 	}
-	if missing := unsignedHeader(r.Header, a.SignedHeaders); missing != "" {
+	if missing := unsignedHeader(r.Header, a.SignedHeaders, len(body) > 0); missing != "" {
 		return "", ecserr.BadRequest("IncompleteSignature",
-			"The header %q must be listed in SignedHeaders and signed: host and every x-acs-* header are.", missing)
+			"The header %q must be listed in SignedHeaders and signed: host, every x-acs-* header and, with a body, content-type are.", missing)
 	}
 	payload := HashPayload(body)
 	if !strings.EqualFold(r.Header.Get("x-acs-content-sha256"), payload) {
@@ -134,16 +135,21 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 	return a.AccessKeyID, v.useNonce(a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts)
 }
 
-// unsignedHeader returns the first of host and the x-acs-* headers present
-// in h but absent from signed: an unsigned x-acs-action or nonce could be
-// swapped by anyone replaying the request.
-func unsignedHeader(h http.Header, signed []string) string {
+// unsignedHeader returns the first of host, the x-acs-* headers present in
+// h and, when the request has a body, content-type, that is absent from
+// signed: an unsigned x-acs-action or nonce could be swapped by anyone
+// replaying the request, and so could the content type, which decides
+// whether the (hashed) body is read as parameters at all.
+func unsignedHeader(h http.Header, signed []string, hasBody bool) string {
 	in := make(map[string]bool, len(signed))
 	for _, s := range signed {
 		in[s] = true
 	}
 	if !in["host"] {
 		return "host"
+	}
+	if hasBody && !in["content-type"] {
+		return "content-type"
 	}
 	for name := range h {
 		l := strings.ToLower(name)

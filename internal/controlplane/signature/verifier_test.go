@@ -179,6 +179,19 @@ func TestVerifyV3(t *testing.T) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "x-acs-action;", "", 1))
 			return r
 		}(), wantCode: "IncompleteSignature", wantMsg: "x-acs-action"},
+		// The content type decides whether the body is read as parameters:
+		// a replayed request with it unsigned could have it swapped.
+		{name: "body with unsigned content type", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", func(h http.Header) { h.Set("x-acs-content-sha256", HashPayload([]byte("A=1"))) })
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}(), body: "A=1", wantCode: "IncompleteSignature", wantMsg: "content-type"},
+		{name: "body with content type signed", req: v3Request("testsecret", q, "A=1", nil), body: "A=1"},
+		{name: "content type swapped after signing", req: func() *http.Request {
+			r := v3Request("testsecret", q, "A=1", nil)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}(), body: "A=1", wantCode: "SignatureDoesNotMatch"},
 		{name: "bad date", req: v3Request("testsecret", q, "", setH("x-acs-date", "2024-01-01 00:00:00")), wantCode: "InvalidTimeStamp.Format"},
 		{name: "expired", req: v3Request("testsecret", q, "", setH("x-acs-date", "2023-12-31T23:44:59Z")), wantCode: "InvalidTimeStamp.Expired"},
 		{name: "unknown key", req: func() *http.Request {

@@ -184,14 +184,14 @@ func ValidateENIName(s string) *ecserr.Error {
 	if s == "" {
 		return nil
 	}
-	ok := len(s) >= 2 && len(s) <= 128 && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://")
+	ok := len(s) >= 2 && len(s) <= 128 && ValidText(s) && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://")
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':' || c == '_' || c == '.' || c == '-' || c > 127) {
 			ok = false
 		}
 	}
 	if !ok {
-		return ecserr.BadRequest("InvalidParameter", "NetworkInterfaceName %q must be 2 to 128 characters of letters, digits, colons, underscores, periods and hyphens.", s).At("NetworkInterfaceName")
+		return ecserr.BadRequest("InvalidParameter", "NetworkInterfaceName %q must be 2 to 128 characters of letters, digits, colons, underscores, periods and hyphens.", Clip(s)).At("NetworkInterfaceName")
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func CheckGroupPeer(g, peer *SecurityGroup, dir Direction) *ecserr.Error {
 	case g.Classic() != peer.Classic():
 		return ecserr.Forbidden("InvalidNetworkType.Mismatch", "Security groups %s and %s are of different network types (classic and VPC); a rule can only name a group of its own network type.", g.ID, peer.ID).At(field)
 	case !g.Classic() && g.VpcID != peer.VpcID:
-		return ecserr.BadRequest("Invalid"+side+"GroupId.Mismatch", "Security group %s is in %s, not in %s: a VPC group can only name groups of the same VPC.", peer.ID, peer.VpcID, g.VpcID).At(field)
+		return ecserr.BadRequest("Invalid"+side+"GroupId.Mismatch", "Security group %s is not in %s: a VPC group can only name groups of the same VPC.", peer.ID, g.VpcID).At(field)
 	}
 	return nil
 }

@@ -1,8 +1,9 @@
 package model
 
 import (
+	"fmt"
+	"math"
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -82,6 +83,9 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		if n := len([]rune(in.Description)); n > 512 {
 			return r, owner, ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The rule description must be 1 to 512 characters long; it has %d.", n).At("Description")
 		}
+		if !ValidText(in.Description) {
+			return r, owner, ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The rule description must be valid UTF-8 without control or bidirectional formatting characters.").At("Description")
+		}
 		r.Description = in.Description
 	}
 
@@ -96,6 +100,23 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		local4, local6 = in.SourceCidrIp, in.Ipv6SourceCidrIp
 	}
 
+	// A CIDR peer wins over a group, and a group over a prefix list, as in
+	// ECS; the fields that lose are still checked, so nothing a request
+	// carries goes unvalidated.
+	if group != "" && !HasPrefix(group, "sg") {
+		return r, owner, ecserr.BadRequest("InvalidSecurityGroupId.Malformed", "%sGroupId %q is not a security group ID (sg-…).", peerSide, Clip(group)).At(peerSide + "GroupId")
+	}
+	if ownerID != "" {
+		if _, ok := ParseCanonicalInt(ownerID, 0, math.MaxInt64); !ok {
+			return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, Clip(ownerID)).At(peerSide + "GroupOwnerId")
+		}
+	}
+	if ownerAcct != "" && (len(ownerAcct) > MaxIDLength || !ValidText(ownerAcct)) {
+		return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerAccount %q is not an account name or ID.", peerSide, Clip(ownerAcct)).At(peerSide + "GroupOwnerAccount")
+	}
+	if pl != "" && !HasPrefix(pl, "pl") {
+		return r, owner, ecserr.BadRequest("InvalidPrefixListId.Malformed", "%sPrefixListId %q is not a prefix list ID (pl-…).", peerSide, Clip(pl)).At(peerSide + "PrefixListId")
+	}
 	if peer4 != "" && peer6 != "" {
 		return r, owner, ecserr.BadRequest("InvalidParam."+peerSide+"Ip", "%sCidrIp and Ipv6%sCidrIp cannot both be set; give one peer address family per rule.", peerSide, peerSide).At("Ipv6" + peerSide + "CidrIp")
 	}
@@ -103,23 +124,24 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	case peer4 != "":
 		pfx, text, ok := parseCIDR(peer4, false)
 		if !ok {
-			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, peer4).At(peerSide + "CidrIp")
+			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, Clip(peer4)).At(peerSide + "CidrIp")
+		}
+		if e := hostBits(peerSide+"CidrIp", "Invalid"+peerSide+"CidrIp.Malformed", pfx); e != nil {
+			return r, owner, e
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case peer6 != "":
 		pfx, text, ok := parseCIDR(peer6, true)
 		if !ok {
-			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, peer6).At("Ipv6" + peerSide + "CidrIp")
+			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, Clip(peer6)).At("Ipv6" + peerSide + "CidrIp")
+		}
+		if e := hostBits("Ipv6"+peerSide+"CidrIp", "InvalidParam.Ipv6"+peerSide+"CidrIp", pfx); e != nil {
+			return r, owner, e
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case group != "":
 		r.Peer = Peer{GroupID: group}
 		owner = PeerOwner{ID: ownerID, Account: ownerAcct}
-		if ownerID != "" {
-			if _, err := strconv.ParseUint(ownerID, 10, 64); err != nil {
-				return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerId %q must be a numeric account ID.", peerSide, ownerID).At(peerSide + "GroupOwnerId")
-			}
-		}
 	case pl != "":
 		if classic {
 			return r, owner, ecserr.BadRequest("NotSupported.ClassicNetworkPrefixList", "Prefix lists can only be used in rules of VPC security groups.").At(peerSide + "PrefixListId")
@@ -137,17 +159,16 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		if local6 != "" {
 			raw, six = local6, true
 		}
+		code, field := "Invalid"+localSide+"CidrIp.Malformed", localSide+"CidrIp"
+		if six {
+			code, field = "InvalidParam.Ipv6"+localSide+"CidrIp", "Ipv6"+field
+		}
 		pfx, text, ok := parseCIDR(raw, six)
 		if !ok {
-			code := "Invalid" + localSide + "CidrIp.Malformed"
-			if six {
-				code = "InvalidParam.Ipv6" + localSide + "CidrIp"
-			}
-			field := localSide + "CidrIp"
-			if six {
-				field = "Ipv6" + field
-			}
-			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", raw).At(field)
+			return r, owner, ecserr.BadRequest(code, "The specified local-side CIDR %q is not a valid address or CIDR block.", Clip(raw)).At(field)
+		}
+		if e := hostBits(field, code, pfx); e != nil {
+			return r, owner, e
 		}
 		r.Local, r.LocalText = pfx, text
 		if r.Peer.CIDR.IsValid() && r.Peer.CIDR.Masked() == pfx.Masked() {
@@ -205,11 +226,9 @@ func parsePortRange(s string, p Protocol) (PortRange, *ecserr.Error) {
 	if s == "" {
 		return PortRange{}, ecserr.BadRequest("InvalidPortRange.Malformed", "PortRange must be set, as start/end (for example 22/22, or -1/-1 for %s).", p)
 	}
-	a, b, ok := strings.Cut(s, "/")
-	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 32)
-	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
-	if !ok || err1 != nil || err2 != nil {
-		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is malformed; write start/end, for example 22/22.", s)
+	start, end, ok := parsePortText(s)
+	if !ok {
+		return PortRange{}, ecserr.BadRequest("InvalidParam.PortRange", "PortRange %q is malformed; write start/end in plain decimal without signs, spaces or leading zeros, for example 22/22.", Clip(s))
 	}
 	r := PortRange{int32(start), int32(end)}
 	if !p.HasPorts() {
@@ -243,14 +262,35 @@ func ParsePriority(s string) (int, *ecserr.Error) {
 	if s == "" {
 		return DefaultPriority, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number; give %d to %d.", s, MinPriority, MaxPriority)
+	n64, ok := ParseCanonicalInt(s, math.MinInt32, math.MaxInt32)
+	if !ok {
+		return 0, ecserr.BadRequest("InvalidPriority.Malformed", "Priority %q is not a number in plain decimal (no sign, spaces or leading zeros); give %d to %d.", Clip(s), MinPriority, MaxPriority)
 	}
+	n := int(n64)
 	if n < MinPriority || n > MaxPriority {
 		return 0, ecserr.BadRequest("InvalidPriority.ValueNotSupported", "Priority %d is out of range; give %d (evaluated first) to %d.", n, MinPriority, MaxPriority)
 	}
 	return n, nil
+}
+
+// parsePortText splits "start/end" into two integers in their canonical
+// decimal form, each from -1 to 65535: " 22 / 22 ", "+1/+65535" and
+// "022/22" are refused, not read as 22/22 or 1/65535.
+func parsePortText(s string) (start, end int64, ok bool) {
+	a, b, found := strings.Cut(s, "/")
+	start, ok1 := ParseCanonicalInt(a, -1, 65535)
+	end, ok2 := ParseCanonicalInt(b, -1, 65535)
+	return start, end, found && ok1 && ok2
+}
+
+// hostBits refuses a CIDR block with host bits set: "1.2.3.4/0" reads
+// like one host but is every address. Palisade stores one canonical form,
+// the network address, and asks the client to write it so.
+func hostBits(field, code string, p netip.Prefix) *ecserr.Error {
+	if p == p.Masked() {
+		return nil
+	}
+	return ecserr.BadRequest(code, "%s %s has host bits set; write the network address, %s, or a single address without a prefix length.", field, p, p.Masked()).At(field)
 }
 
 // parseCIDR parses an address or CIDR block of one family. A bare address is
@@ -266,7 +306,7 @@ func parseCIDR(s string, six bool) (netip.Prefix, string, bool) {
 		pfx = p
 	} else {
 		a, err := netip.ParseAddr(s)
-		if err != nil {
+		if err != nil || a.Zone() != "" { // PrefixFrom would drop the zone: refuse it here
 			return pfx, "", false
 		}
 		pfx = netip.PrefixFrom(a, a.BitLen())
@@ -293,4 +333,45 @@ func ParseCIDR(s string) (netip.Prefix, bool) {
 	}
 	p, _, ok := parseCIDR(s, true)
 	return p, ok
+}
+
+// ParseAddr parses one IPv4 (six false) or IPv6 address of an instance or
+// a network interface: no zone ("fe80::1%eth0" names a host's link, not an
+// address a cloud assigns), no IPv4-mapped IPv6. The result is the
+// canonical form; IPv4 text is refused unless already canonical (no
+// leading zeros, which netip refuses too).
+func ParseAddr(s string, six bool) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || a.Is4In6() || a.Is6() != six {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// Canonicalize rewrites the fields of a rule read from a real account (an
+// import, not a request) into the one form ParseRule accepts, where the
+// meaning is unambiguous: CIDR blocks with host bits become their network
+// address, and a description ParseRule would refuse (control characters,
+// invalid UTF-8) is dropped, since it decides nothing. It returns a note
+// for each change, so the importer can say what it altered instead of
+// skipping the whole rule.
+func Canonicalize(in *RuleInput) []string {
+	var notes []string
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"SourceCidrIp", &in.SourceCidrIp}, {"Ipv6SourceCidrIp", &in.Ipv6SourceCidrIp}, {"DestCidrIp", &in.DestCidrIp}, {"Ipv6DestCidrIp", &in.Ipv6DestCidrIp}} {
+		if !strings.Contains(*f.v, "/") {
+			continue
+		}
+		if p, err := netip.ParsePrefix(*f.v); err == nil && p != p.Masked() {
+			notes = append(notes, fmt.Sprintf("%s %s has host bits set; imported as %s", f.name, *f.v, p.Masked()))
+			*f.v = p.Masked().String()
+		}
+	}
+	if in.Description != "" && !ValidText(in.Description) {
+		notes = append(notes, "the description has control or bidirectional formatting characters or invalid UTF-8; imported without it")
+		in.Description = ""
+	}
+	return notes
 }

@@ -121,6 +121,27 @@ func TestParseRule(t *testing.T) {
 		}), false, "InvalidParam.Ipv4ProtocolConflictWithIpv6Address", "IpProtocol"},
 		{"ICMPv6 with IPv4", model.Ingress, in(func(r *model.RuleInput) { r.IpProtocol, r.PortRange = "icmpv6", "-1/-1" }), false, "InvalidParam.Ipv6ProtocolConflictWithIpv4Address", "IpProtocol"},
 		{"unknown NicType", model.Ingress, in(func(r *model.RuleInput) { r.NicType = "wan" }), false, "InvalidNicType.ValueNotSupported", "NicType"},
+		// One canonical form (issue 11): what was read loosely before is refused.
+		{"CIDR with host bits", model.Ingress, in(func(r *model.RuleInput) { r.SourceCidrIp = "1.2.3.4/0" }), false, "InvalidSourceCidrIp.Malformed", "SourceCidrIp"},
+		{"IPv6 CIDR with host bits", model.Ingress, in(func(r *model.RuleInput) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "2001:db8::1/32" }), false, "InvalidParam.Ipv6SourceCidrIp", "Ipv6SourceCidrIp"},
+		{"local CIDR with host bits", model.Ingress, in(func(r *model.RuleInput) { r.DestCidrIp = "192.168.1.1/16" }), false, "InvalidDestCidrIp.Malformed", "DestCidrIp"},
+		{"zoned IPv6", model.Ingress, in(func(r *model.RuleInput) { r.SourceCidrIp, r.Ipv6SourceCidrIp = "", "fe80::1%eth0" }), false, "InvalidParam.Ipv6SourceCidrIp", "Ipv6SourceCidrIp"},
+		{"ports with plus signs", model.Ingress, in(func(r *model.RuleInput) { r.PortRange = "+1/+65535" }), false, "InvalidParam.PortRange", "PortRange"},
+		{"ports with spaces", model.Ingress, in(func(r *model.RuleInput) { r.PortRange = " 22 / 22 " }), false, "InvalidParam.PortRange", "PortRange"},
+		{"port with a leading zero", model.Ingress, in(func(r *model.RuleInput) { r.PortRange = "022/22" }), false, "InvalidParam.PortRange", "PortRange"},
+		{"port beyond int32", model.Ingress, in(func(r *model.RuleInput) { r.PortRange = "4294967318/4294967318" }), false, "InvalidParam.PortRange", "PortRange"},
+		{"source ports with spaces", model.Ingress, in(func(r *model.RuleInput) { r.SourcePortRange = "1 /2" }), false, "InvalidSourcePortRange.Malformed", "SourcePortRange"},
+		{"priority with a leading zero", model.Ingress, in(func(r *model.RuleInput) { r.Priority = "010" }), false, "InvalidPriority.Malformed", "Priority"},
+		{"priority with a plus sign", model.Ingress, in(func(r *model.RuleInput) { r.Priority = "+1" }), false, "InvalidPriority.Malformed", "Priority"},
+		{"priority beyond int64", model.Ingress, in(func(r *model.RuleInput) { r.Priority = "99999999999999999999" }), false, "InvalidPriority.Malformed", "Priority"},
+		{"malformed group beside a CIDR", model.Ingress, in(func(r *model.RuleInput) { r.SourceGroupId = "not-a-group\x00" }), false, "InvalidSecurityGroupId.Malformed", "SourceGroupId"},
+		{"malformed owner beside a CIDR", model.Ingress, in(func(r *model.RuleInput) { r.SourceGroupId, r.SourceGroupOwnerId = "sg-a", "+12" }), false, "InvalidParameter", "SourceGroupOwnerId"},
+		{"malformed prefix list beside a CIDR", model.Ingress, in(func(r *model.RuleInput) { r.SourcePrefixListId = "x" }), false, "InvalidPrefixListId.Malformed", "SourcePrefixListId"},
+		{"description with NUL", model.Ingress, in(func(r *model.RuleInput) { r.Description = "ok\x00hidden" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
+		{"description with CR/LF", model.Ingress, in(func(r *model.RuleInput) { r.Description = "line\r\nInjected: yes" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
+		{"description with escape", model.Ingress, in(func(r *model.RuleInput) { r.Description = "\x1b[2Jcleared" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
+		{"description with bidi override", model.Ingress, in(func(r *model.RuleInput) { r.Description = "allow \u202egnp.exe" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
+		{"description of invalid UTF-8", model.Ingress, in(func(r *model.RuleInput) { r.Description = "caf\xe9" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
 		{"classic group rule on internet", model.Ingress, in(func(r *model.RuleInput) { r.SourceCidrIp, r.SourceGroupId, r.NicType = "", "sg-a", "internet" }), true, "InvalidSourceGroupId.Mismatch", "NicType"},
 	}
 	for _, tc := range bad {
@@ -137,7 +158,7 @@ func TestParseRule(t *testing.T) {
 }
 
 // TestRuleKey: the key is the rule's identity, without its description or
-// ID, and with CIDRs masked.
+// ID.
 func TestRuleKey(t *testing.T) {
 	parse := func(desc, cidr string, prio string) model.Rule {
 		r, _, err := model.ParseRule(model.Ingress, model.RuleInput{IpProtocol: "TCP", PortRange: "80/80", SourceCidrIp: cidr, Priority: prio, Description: desc}, false)
@@ -146,7 +167,7 @@ func TestRuleKey(t *testing.T) {
 		}
 		return r
 	}
-	a, b := parse("one", "10.0.0.0/8", "1"), parse("two", "10.1.2.3/8", "1")
+	a, b := parse("one", "10.0.0.0/8", "1"), parse("two", "10.0.0.0/8", "1")
 	if a.Key() != b.Key() {
 		t.Errorf("same rule, different keys:\n%s\n%s", a.Key(), b.Key())
 	}

@@ -2,8 +2,6 @@ package model
 
 import (
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -95,11 +93,9 @@ func ParseListPortRange(s, param string) (PortRange, *ecserr.Error) {
 	if s == "" {
 		return PortRange{}, ecserr.MissingParameter(param).At("PortRange")
 	}
-	a, b, ok := strings.Cut(s, "/")
-	start, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 32)
-	end, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
-	if !ok || err1 != nil || err2 != nil || start < 1 || end > 65535 || start > end {
-		return PortRange{}, ecserr.BadRequest(CodePortRangeMalformed, "%s %q is not valid: write start/end with ports from 1 to 65535 and start not above end, for example 80/80 or 8000/8080.", param, s).At("PortRange")
+	start, end, ok := parsePortText(s)
+	if !ok || start < 1 || end > 65535 || start > end {
+		return PortRange{}, ecserr.BadRequest(CodePortRangeMalformed, "%s %q is not valid: write start/end in plain decimal with ports from 1 to 65535 and start not above end, for example 80/80 or 8000/8080.", param, Clip(s)).At("PortRange")
 	}
 	return PortRange{int32(start), int32(end)}, nil
 }

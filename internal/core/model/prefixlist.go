@@ -61,8 +61,8 @@ func ValidatePrefixListDescription(s string) *ecserr.Error {
 // ValidateEntryDescription checks the description of one entry.
 func ValidateEntryDescription(s string) *ecserr.Error {
 	n := utf8.RuneCountInString(s)
-	if n < 2 || n > maxEntryDescription || hasURLPrefix(s) {
-		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters and not start with http:// or https://.", s, maxEntryDescription).At("Description")
+	if n < 2 || n > maxEntryDescription || hasURLPrefix(s) || !ValidText(s) {
+		return ecserr.BadRequest("InvalidEntryDescription.Malformed", "The entry description %q is not valid: it must be 2 to %d characters of valid UTF-8 without control or bidirectional formatting characters, and not start with http:// or https://.", Clip(s), maxEntryDescription).At("Description")
 	}
 	return nil
 }
@@ -76,8 +76,9 @@ func ValidateMaxEntries(n int) *ecserr.Error {
 }
 
 // ParsePrefixListCIDR parses an entry's CIDR block of the list's family. A
-// bare address is a host prefix. With strict (ModifyPrefixList), host bits
-// must be zero; otherwise (CreatePrefixList) they are cleared.
+// bare address is a host prefix. With strict (the API and scenario files:
+// one canonical form, as for rules), host bits must be zero; otherwise
+// (imports of a real account's saved state) they are cleared.
 func ParsePrefixListCIDR(s, family, param string, strict bool) (netip.Prefix, *ecserr.Error) {
 	if s == "" {
 		return netip.Prefix{}, ecserr.MissingParameter(param).At("Cidr")

@@ -17,7 +17,7 @@ func hasURLPrefix(s string) bool {
 // (any script), then letters, digits, ':', '_', '.' or '-', and no URL prefix.
 func ValidName(s string) bool {
 	n := utf8.RuneCountInString(s)
-	if n < 2 || n > 128 || hasURLPrefix(s) {
+	if n < 2 || n > 128 || hasURLPrefix(s) || !ValidText(s) {
 		return false
 	}
 	for i, c := range s {
@@ -31,16 +31,17 @@ func ValidName(s string) bool {
 	return true
 }
 
-// ValidDescription checks a description: 2–256 characters, no URL prefix.
+// ValidDescription checks a description: 2–256 characters, no URL prefix,
+// valid UTF-8 without control or bidi characters (ValidText).
 func ValidDescription(s string) bool {
 	n := utf8.RuneCountInString(s)
-	return n >= 2 && n <= 256 && !hasURLPrefix(s)
+	return n >= 2 && n <= 256 && !hasURLPrefix(s) && ValidText(s)
 }
 
 // ValidateGroupName returns the ECS error for a bad security-group name.
 func ValidateGroupName(s string) *ecserr.Error {
 	if !ValidName(s) {
-		return ecserr.BadRequest("InvalidSecurityGroupName.Malformed", "The security group name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http:// or https://.", s)
+		return ecserr.BadRequest("InvalidSecurityGroupName.Malformed", "The security group name %q is not valid: it must be 2 to 128 characters, start with a letter, contain only letters, digits, ':', '_', '.' or '-', and not start with http:// or https://.", Clip(s))
 	}
 	return nil
 }
@@ -48,7 +49,7 @@ func ValidateGroupName(s string) *ecserr.Error {
 // ValidateGroupDescription returns the ECS error for a bad group description.
 func ValidateGroupDescription(s string) *ecserr.Error {
 	if !ValidDescription(s) {
-		return ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The description must be 2 to 256 characters and not start with http:// or https://.")
+		return ecserr.BadRequest("InvalidSecurityGroupDiscription.Malformed", "The description must be 2 to 256 characters of valid UTF-8 without control or bidirectional formatting characters, and not start with http:// or https://.")
 	}
 	return nil
 }
@@ -86,12 +87,12 @@ func ValidateTags(tags []Tag) *ecserr.Error {
 	seen := map[string]bool{}
 	for _, t := range tags {
 		k := t.Key
-		if k == "" || utf8.RuneCountInString(k) > 128 || strings.HasPrefix(strings.ToLower(k), "aliyun") ||
+		if k == "" || utf8.RuneCountInString(k) > 128 || !ValidText(k) || strings.HasPrefix(strings.ToLower(k), "aliyun") ||
 			strings.HasPrefix(strings.ToLower(k), "acs:") || strings.Contains(k, "http://") || strings.Contains(k, "https://") {
-			return ecserr.BadRequest("InvalidTagKey.Malformed", "Tag key %q is not valid: 1 to 128 characters, not starting with aliyun or acs:, and without http:// or https://.", k)
+			return ecserr.BadRequest("InvalidTagKey.Malformed", "Tag key %q is not valid: 1 to 128 characters of valid UTF-8 without control or bidirectional formatting characters, not starting with aliyun or acs:, and without http:// or https://.", Clip(k))
 		}
-		if utf8.RuneCountInString(t.Value) > 128 || strings.Contains(t.Value, "http://") || strings.Contains(t.Value, "https://") {
-			return ecserr.BadRequest("InvalidTagValue.Malformed", "Tag value %q is not valid: at most 128 characters, without http:// or https://.", t.Value)
+		if utf8.RuneCountInString(t.Value) > 128 || !ValidText(t.Value) || strings.Contains(t.Value, "http://") || strings.Contains(t.Value, "https://") {
+			return ecserr.BadRequest("InvalidTagValue.Malformed", "Tag value %q is not valid: at most 128 characters of valid UTF-8 without control or bidirectional formatting characters, and without http:// or https://.", Clip(t.Value))
 		}
 		if seen[k] {
 			return ecserr.BadRequest("Duplicate.TagKey", "Tag key %q is given more than once.", k)

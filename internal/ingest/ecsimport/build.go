@@ -317,6 +317,9 @@ func (b *builder) convertRule(src string, g *model.SecurityGroup, p permission) 
 		b.warn(src, g.ID, p.SecurityGroupRuleId, "priority %d is outside %d-%d (rules made by older ECS versions); imported at %d, so its order against other rules of priority %d may differ from ECS's", n, model.MinPriority, model.MaxPriority, clamped, clamped)
 		in.Priority = strconv.Itoa(clamped)
 	}
+	for _, note := range model.Canonicalize(&in) {
+		b.warn(src, g.ID, p.SecurityGroupRuleId, "%s", note)
+	}
 	r, owner, e := model.ParseRule(dir, in, g.Classic())
 	if e != nil {
 		return skip("%s (%s)", e.Message, e.Code)

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -38,8 +37,8 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	if err := required(b, d.PrimaryIPAddress, d.Line, "primaryIpAddress"); err != nil {
 		return err
 	}
-	a, err := netip.ParseAddr(d.PrimaryIPAddress.Value)
-	if err != nil || !a.Is4() {
+	a, ok := model.ParseAddr(d.PrimaryIPAddress.Value, false)
+	if !ok {
 		return b.fail(d.PrimaryIPAddress.Line, "primaryIpAddress", "%q is not an IPv4 address", d.PrimaryIPAddress.Value)
 	}
 	if !vpc.CIDR.Contains(a) {
@@ -53,8 +52,8 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	x.own(a, id)
 	n.PrivateIP = a
 	if d.Ipv6Address.Set() {
-		a6, err := netip.ParseAddr(d.Ipv6Address.Value)
-		if err != nil || !a6.Is6() || a6.Is4In6() {
+		a6, ok := model.ParseAddr(d.Ipv6Address.Value, true)
+		if !ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
 		}
 		if other, ok := x.privates["v6|"+a6.String()]; ok {

@@ -8,9 +8,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -189,11 +189,17 @@ func (b *builder) addVPC(d *vpcDoc) error {
 	if err != nil || !cidr.Addr().Is4() {
 		return b.fail(d.CidrBlock.Line, "cidrBlock", "%q is not an IPv4 CIDR block", d.CidrBlock.Value)
 	}
+	if cidr != cidr.Masked() { // one canonical form, as CreateVpc refuses it
+		return b.fail(d.CidrBlock.Line, "cidrBlock", "%s has host bits set; write the network address, %s", cidr, cidr.Masked())
+	}
+	if d.VpcName.Set() && !model.ValidName(d.VpcName.Value) {
+		return b.fail(d.VpcName.Line, "vpcName", "%q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-' (InvalidVpcName.Malformed)", d.VpcName.Value)
+	}
 	v := &model.VPC{ID: d.VpcID.Value, Owner: DefaultOwner, Name: d.VpcName.Value, CIDR: cidr.Masked(), Created: created}
 	if d.Ipv6CidrBlock.Set() {
 		p, err := netip.ParsePrefix(d.Ipv6CidrBlock.Value)
-		if err != nil || !p.Addr().Is6() {
-			return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block", d.Ipv6CidrBlock.Value)
+		if err != nil || !p.Addr().Is6() || p != p.Masked() {
+			return b.fail(d.Ipv6CidrBlock.Line, "ipv6CidrBlock", "%q is not an IPv6 CIDR block written as its network address", d.Ipv6CidrBlock.Value)
 		}
 		v.IPv6CIDR = p.Masked()
 	}
@@ -227,17 +233,18 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 	}
 	pl.MaxEntries = max(len(d.Entries), 1)
 	if d.MaxEntries.Set() {
-		n, err := strconv.Atoi(d.MaxEntries.Value)
-		if err != nil {
-			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+		n64, ok := model.ParseCanonicalInt(d.MaxEntries.Value, math.MinInt32, math.MaxInt32)
+		if !ok {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number in plain decimal", d.MaxEntries.Value)
 		}
+		n := int(n64)
 		if e := model.ValidateMaxEntries(n); e != nil {
 			return b.fromModel(e, d.Line, fields)
 		}
 		pl.MaxEntries = n
 	}
 	for _, en := range d.Entries {
-		cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", false)
+		cidr, e := model.ParsePrefixListCIDR(en.Value, pl.AddressFamily, "entries", true)
 		if e == nil {
 			e = pl.AddEntry(model.PrefixEntry{CIDR: cidr})
 		}
@@ -272,10 +279,11 @@ func (b *builder) addPortRangeList(d *portRangeListDoc) error {
 	fields := map[string]Field{"portRangeListName": d.PortRangeListName, "description": d.Description, "maxEntries": d.MaxEntries}
 	l.MaxEntries = max(len(d.Entries), 1)
 	if d.MaxEntries.Set() {
-		n, err := strconv.Atoi(d.MaxEntries.Value)
-		if err != nil {
-			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number", d.MaxEntries.Value)
+		n64, ok := model.ParseCanonicalInt(d.MaxEntries.Value, math.MinInt32, math.MaxInt32)
+		if !ok {
+			return b.fail(d.MaxEntries.Line, "maxEntries", "%q is not a number in plain decimal", d.MaxEntries.Value)
 		}
+		n := int(n64)
 		l.MaxEntries = n
 	}
 	for _, en := range d.Entries {
@@ -310,8 +318,19 @@ func (b *builder) addGroup(d *groupDoc) error {
 	}
 	spec := model.GroupSpec{ID: id, Owner: DefaultOwner, Name: d.SecurityGroupName.Value, Description: d.Description.Value,
 		Type: typ, VpcID: d.VpcID.Value, Created: created}
+	// Name and description as the API checks them (CreateSecurityGroup).
+	if d.SecurityGroupName.Set() {
+		if e := model.ValidateGroupName(spec.Name); e != nil {
+			return b.fail(d.SecurityGroupName.Line, "securityGroupName", "%s (%s)", e.Message, e.Code)
+		}
+	}
+	if d.Description.Set() {
+		if e := model.ValidateGroupDescription(spec.Description); e != nil {
+			return b.fail(d.Description.Line, "description", "%s (%s)", e.Message, e.Code)
+		}
+	}
 	if d.OwnerID.Set() {
-		if _, err := strconv.ParseUint(d.OwnerID.Value, 10, 64); err != nil {
+		if _, ok := model.ParseCanonicalInt(d.OwnerID.Value, 0, math.MaxInt64); !ok {
 			return b.fail(d.OwnerID.Line, "ownerId", "must be a numeric account ID")
 		}
 		spec.Owner = d.OwnerID.Value
@@ -396,6 +415,9 @@ func (b *builder) addInstance(d *instanceDoc, x *addressIndex) error {
 		return b.fail(d.InstanceID.Line, "instanceId", "instance %s is defined twice", in.ID)
 	}
 	x.ids[in.ID] = true
+	if d.InstanceName.Set() && !model.ValidName(in.Name) {
+		return b.fail(d.InstanceName.Line, "instanceName", "%q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-' (InvalidInstanceName.Malformed)", in.Name)
+	}
 	var vpc *model.VPC
 	if in.VpcID != "" {
 		if vpc = b.vpcs[in.VpcID]; vpc == nil {
@@ -427,8 +449,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if err := required(b, d.PrivateIPAddress, d.Line, "privateIpAddress"); err != nil {
 		return err
 	}
-	a, err := netip.ParseAddr(d.PrivateIPAddress.Value)
-	if err != nil || !a.Is4() {
+	a, ok := model.ParseAddr(d.PrivateIPAddress.Value, false)
+	if !ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
 	}
 	if vpc != nil && !vpc.CIDR.Contains(a) {
@@ -442,8 +464,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	x.own(a, in.ID)
 	in.PrivateIP = a
 	if d.Ipv6Address.Set() {
-		a6, err := netip.ParseAddr(d.Ipv6Address.Value)
-		if err != nil || !a6.Is6() || a6.Is4In6() {
+		a6, ok := model.ParseAddr(d.Ipv6Address.Value, true)
+		if !ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
 		}
 		if vpc == nil {
@@ -457,8 +479,8 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		in.IPv6 = a6
 	}
 	if d.PublicIPAddress.Set() {
-		pub, err := netip.ParseAddr(d.PublicIPAddress.Value)
-		if err != nil || !pub.Is4() {
+		pub, ok := model.ParseAddr(d.PublicIPAddress.Value, false)
+		if !ok {
 			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%q is not an IPv4 address", d.PublicIPAddress.Value)
 		}
 		if other, ok := x.publics[pub]; ok {
@@ -628,8 +650,8 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	}
 	fl.Protocol = p
 	port := func(f Field, name string) (uint16, error) {
-		n, err := strconv.Atoi(f.Value)
-		if err != nil || n < 1 || n > 65535 {
+		n, ok := model.ParseCanonicalInt(f.Value, 1, 65535)
+		if !ok {
 			return 0, b.fail(f.Line, name, "%q is not a port from 1 to 65535", f.Value)
 		}
 		return uint16(n), nil

@@ -73,6 +73,18 @@ prefixLists:
 		{"prefix-list entry of the other family", "entries: [203.0.113.0/24]", "entries: [2001:db8::/32]", 14, "entries"},
 		{"prefix list too small", "    entries: [203.0.113.0/24]", "    maxEntries: 1\n    entries: [203.0.113.0/24, 198.51.100.0/24]", 14, "maxEntries"},
 		{"prefix-list family", "  - prefixListId: pl-a", "  - prefixListId: pl-a\n    addressFamily: IPv5", 14, "addressFamily"},
+		// One canonical form, as in the API (issue 11).
+		{"CIDR with host bits", "sourceCidrIp: 0.0.0.0/0}", "sourceCidrIp: 1.2.3.4/0}", 7, "sourceCidrIp"},
+		{"ports with plus signs", "portRange: 22/22", "portRange: +1/+65535", 7, "portRange"},
+		{"ports with spaces", "portRange: 22/22", "portRange: ' 22 / 22 '", 7, "portRange"},
+		{"priority 010", "{direction: ingress,", "{direction: ingress, priority: '010',", 7, "priority"},
+		{"flow port with a plus sign", "port: 22,", "port: '+22',", 11, "port"},
+		{"zoned IPv6 address", "privateIpAddress: 10.0.0.1,", "privateIpAddress: 10.0.0.1, ipv6Address: 'fe80::1%eth0',", 9, "ipv6Address"},
+		{"prefix-list entry with host bits", "entries: [203.0.113.0/24]", "entries: [203.0.113.1/24]", 14, "entries"},
+		{"description with an escape", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    description: \"web\\etier\"\n    permissions:", 6, "description"},
+		{"VPC block with host bits", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 10.0.0.1/16}", 2, "cidrBlock"},
+		{"VPC name of one letter", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 10.0.0.0/16, vpcName: v}", 2, "vpcName"},
+		{"instance name with a newline", "privateIpAddress: 10.0.0.1,", "privateIpAddress: 10.0.0.1, instanceName: \"web\\nx\",", 9, "instanceName"},
 		{"enterprise with peer group", "    vpcId: vpc-a\n    permissions:", "    vpcId: vpc-a\n    securityGroupType: enterprise\n    innerAccessPolicy: accept\n    permissions:", 7, "innerAccessPolicy"},
 	}
 	if _, err := scenario.Parse("ok.yaml", []byte(base)); err != nil {

@@ -195,8 +195,8 @@ func reachFilter(in *ReachInput, o ownedCloud) (reach.Filter, error) {
 		f.Protocol = proto
 	}
 	if v := in.Port; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 65535 {
+		n, ok := model.ParseCanonicalInt(v, 1, 65535)
+		if !ok {
 			return f, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
 		}
 		f.Port = uint16(n)
