@@ -49,6 +49,23 @@ func (t *viewTx) note(kind store.Kind, id string) {
 	t.dirty[kind][id] = true
 }
 
+// expectRead states, in a write, that what it read from the view is what
+// it commits on: the record (kind, id) is still at revision rev (0:
+// absent) when the write commits (store.Tx.Expect; a conflict is retried
+// by Update). Reads outside a write need none.
+func expectRead(tx store.ReadTx, kind store.Kind, id string, rev int64) error {
+	if t, ok := tx.(*viewTx); ok {
+		return t.Tx.Expect(kind, id, rev)
+	}
+	return nil
+}
+
+// peeker is a write transaction that lends the values written earlier in
+// its batch, for reading only (sqlite's).
+type peeker interface {
+	Peek(kind store.Kind, id string) (obj any, found, known bool)
+}
+
 // changesSince is a write transaction that lists what changed after a
 // revision as it sees it (sqlite's, batch and own writes included).
 type changesSince interface {
@@ -61,10 +78,13 @@ type changesSince interface {
 // cannot be answered so (no view, or a store without ChangesSince): read
 // tx itself.
 //
-// This is how writes check quotas and invariants against the view without
-// a precondition to retry on: the writer is serialized, so the snapshot
-// (committed state, never ahead of tx) plus the changes since it is tx's
-// state exactly, and the view's indexes stand for a scan of the region.
+// This is how writes check quotas and invariants against the view: the
+// snapshot (committed state, never ahead of tx) plus the changes since it
+// is tx's state, and the view's indexes stand for a scan of the region.
+// What a write reads from the snapshot it also states as a precondition
+// (expectRead): with a serialized writer (sqlite) that holds by
+// construction, and a backend whose writes interleave fails the commit
+// instead, which Update retries.
 func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[string]bool, ok bool, err error) {
 	switch t := tx.(type) {
 	case *view.Snapshot:
@@ -122,6 +142,9 @@ func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool,
 			}
 			rec = r
 		} else if r := snap.Record(KindInstance, id); r != nil {
+			if err := expectRead(tx, KindInstance, id, r.Revision); err != nil {
+				return nil, err
+			}
 			rec = *r
 		} else {
 			continue
@@ -148,8 +171,28 @@ func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool,
 // when tx sees it unchanged (do not modify it), else decoded from tx.
 func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id string) (*model.SecurityGroup, bool, error) {
 	if snap != nil && !dirty[id] {
-		g := view.Object[model.SecurityGroup](snap, KindGroup, id)
-		return g, g != nil, nil
+		var rev int64
+		r := snap.Record(KindGroup, id)
+		if r != nil {
+			rev = r.Revision
+		}
+		if err := expectRead(tx, KindGroup, id, rev); err != nil {
+			return nil, false, err
+		}
+		if r == nil {
+			return nil, false, nil
+		}
+		g := r.Object.(*model.SecurityGroup)
+		return g, true, nil
+	}
+	if vt, ok := tx.(*viewTx); ok {
+		if p, ok := vt.Tx.(peeker); ok {
+			if obj, found, known := p.Peek(KindGroup, id); known && !found {
+				return nil, false, nil
+			} else if g, isG := obj.(*model.SecurityGroup); known && isG {
+				return g, true, nil
+			}
+		}
 	}
 	g, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
 	return &g, ok, err
@@ -171,6 +214,9 @@ func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, erro
 	r := snap.Record(KindGroup, id)
 	if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
 		return nil, nil
+	}
+	if err := expectRead(vt, KindGroup, id, r.Revision); err != nil {
+		return nil, err
 	}
 	g := *r.Object.(*model.SecurityGroup)
 	g.Rules, g.Tags = slices.Clone(g.Rules), slices.Clone(g.Tags)

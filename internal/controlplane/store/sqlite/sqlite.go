@@ -41,6 +41,10 @@ type Store struct {
 	// up to logTo, contiguous.
 	log            []store.Written
 	logFrom, logTo int64
+	// revs is every record's revision as of logTo, for Expect without a
+	// query; nil once another process has written (Expect queries then).
+	// Only the writer (holding wlock) uses it.
+	revs map[recordKey]int64
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -126,6 +130,9 @@ func (s *Store) open(path, syncMode string) error {
 		return err
 	}
 	s.logFrom, s.logTo = s.rev, s.rev
+	if s.revs, err = loadRevisions(ctx, s.wdb); err != nil {
+		return err
+	}
 
 	// query_only guards against accidental writes through the read pool.
 	s.rdb, err = sql.Open("sqlite", uri+"?"+common+"&_pragma=query_only(1)")
@@ -302,6 +309,25 @@ func (s *Store) commitQueued() {
 	s.advance(rev)
 }
 
+// loadRevisions reads every record's revision.
+func loadRevisions(ctx context.Context, db *sql.DB) (map[recordKey]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT kind, id, revision FROM resources`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	revs := map[recordKey]int64{}
+	for rows.Next() {
+		var kind, id string
+		var rev int64
+		if err := rows.Scan(&kind, &id, &rev); err != nil {
+			return nil, err
+		}
+		revs[recordKey{store.Kind(kind), id}] = rev
+	}
+	return revs, rows.Err()
+}
+
 // remember appends a committed batch (revisions base+1 … rev) to the log,
 // restarting it if another process committed since its end.
 func (s *Store) remember(base, rev int64, written []store.Written) {
@@ -312,6 +338,17 @@ func (s *Store) remember(base, rev int64, written []store.Written) {
 	defer s.mu.Unlock()
 	if base != s.logTo {
 		s.log, s.logFrom = nil, base
+		s.revs = nil // another process wrote: what it changed is unknown here
+	}
+	if s.revs != nil {
+		for _, w := range written {
+			k := recordKey{w.Kind, w.ID}
+			if w.Record == nil {
+				delete(s.revs, k)
+			} else {
+				s.revs[k] = w.Revision
+			}
+		}
 	}
 	s.log = append(s.log, written...)
 	s.logTo = rev
@@ -845,6 +882,8 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 		if r != nil {
 			have = r.Revision
 		}
+	} else if revs := t.store.revs; revs != nil && t.store.logTo == t.batch.base {
+		have = revs[k] // committed state, all written by this process
 	} else {
 		row, err := t.queryRow(queryRecordRevision, string(kind), id)
 		if err == nil {
