@@ -256,13 +256,9 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 // group: its instances (their primary ENIs) and its secondary ENIs, as NICs,
 // for reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if snap, dirty, ok, err := indexed(tx); err != nil {
+	if out, ok, err := indexedMembers(tx, KindInstance, c, groupID); err != nil {
 		return nil, err
 	} else if ok {
-		out, err := indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
-		if err != nil {
-			return nil, err
-		}
 		enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
 		return append(out, enis...), err
 	}

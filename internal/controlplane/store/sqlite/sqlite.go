@@ -194,7 +194,7 @@ const selectRevision = `SELECT value FROM meta WHERE key = 'revision'`
 // maxLog bounds the changes kept in memory for store.Recent (whole
 // revisions are dropped from the front past it): a follower that falls
 // further behind reads the change log.
-const maxLog = 8192
+const maxLog = 1024
 
 // maxBatch bounds how many Updates share one transaction, so that one
 // commit's latency stays bounded under load.
