@@ -19,7 +19,7 @@ import (
 const (
 	byGroup      = "group"      // instances and secondary ENIs, by the groups they are in
 	byName       = "name"       // groups by name (scoped)
-	byVPC        = "vpc"        // groups and instances by VPC
+	byVPC        = "vpc"        // groups (scoped) and instances by VPC
 	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
 	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
 	byVSwitch    = "vswitch"    // instances and ENIs by vSwitch
@@ -64,7 +64,10 @@ var Indexes = []view.Index{
 		g := o.(*model.SecurityGroup)
 		return []string{scoped(g.Owner, g.Region, g.Name)}
 	}},
-	{Kind: KindGroup, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.SecurityGroup).VpcID) }},
+	{Kind: KindGroup, Name: byVPC, Keys: func(o any) []string {
+		g := o.(*model.SecurityGroup)
+		return []string{scoped(g.Owner, g.Region, g.VpcID)}
+	}},
 	{Kind: KindGroup, Name: byTag, Keys: func(o any) []string {
 		g := o.(*model.SecurityGroup)
 		return tagKeys(g.Owner, g.Region, g.Tags)
@@ -338,4 +341,24 @@ func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, erro
 	g := *r.Object.(*model.SecurityGroup)
 	g.Rules, g.Tags = slices.Clone(g.Rules), slices.Clone(g.Tags)
 	return &g, nil
+}
+
+// candidates narrows a listing to the shortest of the sorted ID lists
+// that its filters select from the indexes.
+type candidates struct {
+	ids []string
+	set bool // some filter gave a list; else every ID of the scope
+}
+
+func (c *candidates) narrow(ids []string) {
+	if !c.set || len(ids) < len(c.ids) {
+		c.ids, c.set = ids, true
+	}
+}
+
+// uniqSorted is ids sorted, without repeats (a copy).
+func uniqSorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
