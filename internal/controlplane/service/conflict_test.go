@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -73,6 +75,9 @@ func TestWriteRetriesOnConflict(t *testing.T) {
 			if fail >= maxAttempts {
 				if !errors.Is(err, store.ErrConflict) || rules != before {
 					t.Fatalf("after %d conflicts: err %v, %d rules (before %d); want ErrConflict and nothing written", fail, err, rules, before)
+				}
+				if e := ecserr.As(err); e.Code != "OperationConflict" || strings.Contains(e.Message, sg) {
+					t.Fatalf("the client is answered %v, want OperationConflict without the details", e)
 				}
 				return
 			}

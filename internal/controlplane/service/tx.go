@@ -64,6 +64,10 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 			}
 		}
 	}
+	if errors.Is(err, store.ErrConflict) {
+		err = conflictError{ecserr.New(http.StatusConflict, "OperationConflict",
+			"The request conflicted with concurrent changes to the same resources %d times; retry it.", maxAttempts), err}
+	}
 	if err == nil {
 		err = s.written(ctx, rev)
 	}
@@ -73,6 +77,16 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	}
 	return out, nil
 }
+
+// conflictError is the ECS answer to a write that kept conflicting, which
+// still wraps store.ErrConflict (and its details, kept from the client).
+type conflictError struct {
+	ecs   *ecserr.Error
+	cause error
+}
+
+func (e conflictError) Error() string   { return e.ecs.Error() }
+func (e conflictError) Unwrap() []error { return []error{e.ecs, e.cause} }
 
 // maxAttempts bounds how often Update runs a write whose precondition
 // failed: each failure means another write committed meanwhile, so the
