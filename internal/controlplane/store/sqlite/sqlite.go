@@ -444,6 +444,17 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			return 0, nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
+	// The revision is written once for the batch: every Update in it
+	// counts from the base it was given, not from the stored value.
+	if rev != *base {
+		st, err := s.wst.in(ctx, sqlTx, queryRevision)
+		if err == nil {
+			_, err = st.ExecContext(ctx, rev)
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("sqlite: write revision: %w", err)
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		return 0, nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
@@ -481,9 +492,6 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 		if err := t.exec(queryChange, rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
 			return 0, fmt.Errorf("sqlite: write change log: %w", err)
 		}
-	}
-	if err := t.exec(queryRevision, rev); err != nil {
-		return 0, fmt.Errorf("sqlite: write revision: %w", err)
 	}
 	for i, c := range t.changes {
 		b.recs[recordKey{c.Kind, c.ID}] = t.recs[i]
