@@ -62,6 +62,9 @@ func enisOf(tx store.ReadTx, c Caller, instanceID string) ([]*model.NetworkInter
 // a group's members are the network interfaces in it, and they count
 // against its member limit whether attached or not.
 func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
+	if out, ok, err := indexedMembers(tx, KindENI, c, groupID); err != nil || ok {
+		return out, err
+	}
 	all, err := list[model.NetworkInterface](tx, KindENI, c)
 	if err != nil {
 		return nil, err

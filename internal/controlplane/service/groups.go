@@ -195,8 +195,13 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 	return View(s, ctx, func(tx store.ReadTx) (Listing[GroupSummary], error) {
 		unfiltered := len(in.IDs) == 0 && in.Name == "" && typ == "" && in.VpcID == "" && network == "" &&
 			in.ResourceGroupID == "" && !in.ServiceManaged && len(in.Tags) == 0
-		if snap, ok := tx.(*view.Snapshot); ok && unfiltered {
-			return groupPage(snap, c, in.Page), nil
+		if snap, ok := tx.(*view.Snapshot); ok {
+			if unfiltered {
+				return groupPage(snap, c, in.Page), nil
+			}
+			if c.Region != "" { // the scoped indexes name a region
+				return groupsIndexed(snap, c, in, typ, network), nil
+			}
 		}
 		all, err := list[model.SecurityGroup](tx, KindGroup, c)
 		if err != nil {
@@ -261,6 +266,94 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
 		out.Items = append(out.Items, GroupSummary{Group: &g, Members: n, RuleCount: model.RuleCount(&g, pls),
 			AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
+	}
+	return out
+}
+
+// groupsIndexed is DescribeSecurityGroups with filters, from the view's
+// indexes: the candidates are the narrowest of what the ID, name, VPC and
+// tag filters select, so the cost grows with them, not with the region;
+// and with one filter an index answers exactly (name, VPC, one tag), the
+// page is cut from it directly, as groupPage does.
+func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ model.GroupType, network string) Listing[GroupSummary] {
+	var cand candidates
+	filters := 0
+	if len(in.IDs) > 0 {
+		filters++
+		cand.narrow(uniqSorted(in.IDs))
+	}
+	if in.Name != "" {
+		filters++
+		cand.narrow(snap.Indexed(KindGroup, byName, scoped(c.Account, c.Region, in.Name)))
+	}
+	if in.VpcID != "" {
+		filters++
+		cand.narrow(snap.Indexed(KindGroup, byVPC, scoped(c.Account, c.Region, in.VpcID)))
+	}
+	for _, t := range in.Tags {
+		filters++
+		cand.narrow(snap.Indexed(KindGroup, byTag, tagKey(c.Account, c.Region, t)))
+	}
+	if typ != "" || network != "" || in.ResourceGroupID != "" || in.ServiceManaged {
+		filters++
+	}
+	ids := cand.ids
+	if !cand.set {
+		ids = snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
+	}
+	pls := prefixListsOf(snap, c)
+	summary := func(g *model.SecurityGroup) GroupSummary {
+		g2 := *g
+		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
+		return GroupSummary{Group: &g2, Members: n, RuleCount: model.RuleCount(g, pls),
+			AvailableInstanceAmount: model.MemberLimit(g.Type) - n}
+	}
+	mine := func(id string) *model.SecurityGroup {
+		r := snap.Record(KindGroup, id)
+		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
+			return nil
+		}
+		return r.Object.(*model.SecurityGroup)
+	}
+	if filters == 1 && cand.set && len(in.IDs) == 0 && !(len(in.Tags) == 1 && in.Tags[0].Key == "") {
+		// One name, VPC or tag filter: the index lists exactly the
+		// matches (of this account and region: the keys are scoped).
+		out := Listing[GroupSummary]{Total: len(ids), Items: []GroupSummary{}}
+		if in.Page.Offset >= len(ids) {
+			return out
+		}
+		end := min(in.Page.Offset+in.Page.Size, len(ids))
+		if in.Page.Tokens && end < len(ids) {
+			out.NextToken = strconv.Itoa(end)
+		}
+		for k := in.Page.Offset; k < end; k++ {
+			if g := mine(ids[len(ids)-1-k]); g != nil {
+				out.Items = append(out.Items, summary(g))
+			}
+		}
+		return out
+	}
+	var matched []*model.SecurityGroup
+	for k := len(ids) - 1; k >= 0; k-- { // newest ID first
+		g := mine(ids[k])
+		switch {
+		case g == nil,
+			len(in.IDs) > 0 && !slices.Contains(in.IDs, g.ID),
+			in.Name != "" && g.Name != in.Name,
+			typ != "" && g.Type != typ,
+			in.VpcID != "" && g.VpcID != in.VpcID,
+			network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
+			in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
+			in.ServiceManaged,
+			!matchTags(g.Tags, in.Tags):
+			continue
+		}
+		matched = append(matched, g)
+	}
+	page, next := paginate(matched, in.Page)
+	out := Listing[GroupSummary]{Total: len(matched), NextToken: next, Items: make([]GroupSummary, 0, len(page))}
+	for _, g := range page {
+		out.Items = append(out.Items, summary(g))
 	}
 	return out
 }

@@ -1,6 +1,8 @@
 package service
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -8,13 +10,158 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// byGroup indexes instances, and secondary ENIs, by the groups they are in.
-const byGroup = "group"
+// The view's secondary indexes, by name. One mechanism serves them all
+// (view.Index): each maps a record to its keys; reads look a key up
+// (Snapshot.Indexed), writes through lookup, which adds what the write
+// changed. Keys of values that are not unique across tenants (names, tags,
+// addresses) are scoped to the account and region (scoped), so a lookup
+// never walks another tenant's records.
+const (
+	byGroup      = "group"      // instances and secondary ENIs, by the groups they are in
+	byName       = "name"       // groups by name (scoped)
+	byVPC        = "vpc"        // groups (scoped) and instances by VPC
+	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
+	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
+	byVSwitch    = "vswitch"    // instances and ENIs by vSwitch
+	byHost       = "host"       // instances by the host that enforces them
+	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
+)
+
+// scoped is an index key of a value unique only within an account and
+// region.
+func scoped(account, region, v string) string { return account + "\x00" + region + "\x00" + v }
+
+// tagKey is the byTag key of a tag filter: with a value, or any value.
+func tagKey(account, region string, t model.Tag) string {
+	if t.Value == "" {
+		return scoped(account, region, t.Key+"\x00*")
+	}
+	return scoped(account, region, t.Key+"="+t.Value)
+}
+
+// tagKeys are the byTag keys of a resource's tags.
+func tagKeys(account, region string, tags []model.Tag) []string {
+	out := make([]string, 0, 2*len(tags))
+	for _, t := range tags {
+		out = append(out, tagKey(account, region, model.Tag{Key: t.Key}))
+		if t.Value != "" {
+			out = append(out, tagKey(account, region, t))
+		}
+	}
+	return out
+}
+
+// nonEmpty is keys without "".
+func nonEmpty(keys ...string) []string {
+	return slices.DeleteFunc(keys, func(k string) bool { return k == "" })
+}
 
 // Indexes are the view's secondary indexes.
 var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byGroup, Keys: func(o any) []string { return o.(*model.Instance).SecurityGroups }},
 	{Kind: KindENI, Name: byGroup, Keys: func(o any) []string { return o.(*model.NetworkInterface).SecurityGroups }},
+	{Kind: KindGroup, Name: byName, Keys: func(o any) []string {
+		g := o.(*model.SecurityGroup)
+		return []string{scoped(g.Owner, g.Region, g.Name)}
+	}},
+	{Kind: KindGroup, Name: byVPC, Keys: func(o any) []string {
+		g := o.(*model.SecurityGroup)
+		return []string{scoped(g.Owner, g.Region, g.VpcID)}
+	}},
+	{Kind: KindGroup, Name: byTag, Keys: func(o any) []string {
+		g := o.(*model.SecurityGroup)
+		return tagKeys(g.Owner, g.Region, g.Tags)
+	}},
+	{Kind: KindGroup, Name: byPrefixList, Keys: func(o any) []string {
+		var out []string
+		for _, r := range o.(*model.SecurityGroup).Rules {
+			if r.Peer.PrefixListID != "" {
+				out = append(out, r.Peer.PrefixListID)
+			}
+		}
+		return out
+	}},
+	{Kind: KindInstance, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VpcID) }},
+	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
+	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
+	{Kind: KindInstance, Name: byTag, Keys: func(o any) []string {
+		in := o.(*model.Instance)
+		return tagKeys(in.Owner, in.Region, in.Tags)
+	}},
+	{Kind: KindInstance, Name: byAddr, Keys: func(o any) []string {
+		in := o.(*model.Instance)
+		var out []string
+		for _, a := range []netip.Addr{in.PrivateIP, in.IPv6, in.PublicIP} {
+			if a.IsValid() {
+				out = append(out, scoped(in.Owner, in.Region, a.String()))
+			}
+		}
+		return out
+	}},
+	{Kind: KindENI, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).VSwitchID) }},
+}
+
+// indexKeys returns the key function of index name of kind.
+func indexKeys(kind store.Kind, name string) func(any) []string {
+	for _, ix := range Indexes {
+		if ix.Kind == kind && ix.Name == name {
+			return ix.Keys
+		}
+	}
+	panic("service: no index " + name + " of " + string(kind))
+}
+
+// lookup returns the records of kind under key in index name as tx sees
+// them, in ID order, each with its decoded value in Object (shared with
+// the view when unchanged: read only). ok is false when tx has no view to
+// ask (scan instead). In a write, the records the write has changed (or
+// an earlier write of its batch) are read from tx and checked against the
+// key again, and those read from the view become preconditions.
+func lookup(tx store.ReadTx, kind store.Kind, name, key string) (recs []*store.Record, ok bool, err error) {
+	snap, dirty, ok, err := indexed(tx)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	ids := snap.Indexed(kind, name, key)
+	changed := dirty[kind]
+	if len(changed) > 0 {
+		ids = slices.Clone(ids)
+		for id := range changed {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	keys := indexKeys(kind, name)
+	for _, id := range ids {
+		if !changed[id] {
+			r := snap.Record(kind, id)
+			if r == nil {
+				continue
+			}
+			if err := expectRead(tx, kind, id, r.Revision); err != nil {
+				return nil, false, err
+			}
+			recs = append(recs, r)
+			continue
+		}
+		r, found, err := tx.Get(kind, id)
+		if err != nil {
+			return nil, false, err
+		}
+		if !found {
+			continue
+		}
+		if r.Object == nil {
+			if r.Object, err = Kinds[kind](r.Data); err != nil {
+				return nil, false, fmt.Errorf("service: decode %s/%s: %w", kind, id, err)
+			}
+		}
+		if slices.Contains(keys(r.Object), key) {
+			recs = append(recs, &r)
+		}
+	}
+	return recs, true, nil
 }
 
 // viewTx is a write transaction that can ask the view what it has not
@@ -49,6 +196,23 @@ func (t *viewTx) note(kind store.Kind, id string) {
 	t.dirty[kind][id] = true
 }
 
+// expectRead states, in a write, that what it read from the view is what
+// it commits on: the record (kind, id) is still at revision rev (0:
+// absent) when the write commits (store.Tx.Expect; a conflict is retried
+// by Update). Reads outside a write need none.
+func expectRead(tx store.ReadTx, kind store.Kind, id string, rev int64) error {
+	if t, ok := tx.(*viewTx); ok {
+		return t.Tx.Expect(kind, id, rev)
+	}
+	return nil
+}
+
+// peeker is a write transaction that lends the values written earlier in
+// its batch, for reading only (sqlite's).
+type peeker interface {
+	Peek(kind store.Kind, id string) (obj any, found, known bool)
+}
+
 // changesSince is a write transaction that lists what changed after a
 // revision as it sees it (sqlite's, batch and own writes included).
 type changesSince interface {
@@ -61,10 +225,13 @@ type changesSince interface {
 // cannot be answered so (no view, or a store without ChangesSince): read
 // tx itself.
 //
-// This is how writes check quotas and invariants against the view without
-// a precondition to retry on: the writer is serialized, so the snapshot
-// (committed state, never ahead of tx) plus the changes since it is tx's
-// state exactly, and the view's indexes stand for a scan of the region.
+// This is how writes check quotas and invariants against the view: the
+// snapshot (committed state, never ahead of tx) plus the changes since it
+// is tx's state, and the view's indexes stand for a scan of the region.
+// What a write reads from the snapshot it also states as a precondition
+// (expectRead): with a serialized writer (sqlite) that holds by
+// construction, and a backend whose writes interleave fails the commit
+// instead, which Update retries.
 func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[string]bool, ok bool, err error) {
 	switch t := tx.(type) {
 	case *view.Snapshot:
@@ -97,59 +264,55 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 	return nil, nil, false, nil
 }
 
-// indexedMembers is members answered from the view's group index. The
-// instances may be the view's shared values: callers only read them.
-func indexedMembers(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, c Caller, groupID string) ([]*model.Instance, error) {
-	ids := snap.Indexed(KindInstance, byGroup, groupID)
-	if len(dirty) > 0 {
-		ids = slices.Clone(ids)
-		for id := range dirty {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
+// indexedMembers is members (instances, or secondary ENIs as NICs)
+// answered from the view's group index. The instances may be the view's
+// shared values: callers only read them.
+func indexedMembers(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*model.Instance, bool, error) {
+	recs, ok, err := lookup(tx, kind, byGroup, groupID)
+	if err != nil || !ok {
+		return nil, ok, err
 	}
 	var out []*model.Instance
-	for _, id := range ids {
-		var rec store.Record
-		if dirty[id] {
-			r, found, err := tx.Get(KindInstance, id)
-			if err != nil {
-				return nil, err
-			}
-			if !found {
-				continue
-			}
-			rec = r
-		} else if r := snap.Record(KindInstance, id); r != nil {
-			rec = *r
-		} else {
+	for _, r := range recs {
+		if r.Account != c.Account || c.Region != "" && r.Region != c.Region {
 			continue
 		}
-		if rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
-			continue
-		}
-		// The view's own value when unchanged: members are only read.
-		in, isIn := rec.Object.(*model.Instance)
-		if !isIn {
-			var err error
-			if in, err = decode[model.Instance](rec); err != nil {
-				return nil, err
-			}
-		}
-		if slices.Contains(in.SecurityGroups, groupID) {
-			out = append(out, in)
+		switch o := r.Object.(type) {
+		case *model.Instance:
+			out = append(out, o)
+		case *model.NetworkInterface:
+			out = append(out, o.NIC())
 		}
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // peekGroup reads a group for inspection only: the view's shared value
 // when tx sees it unchanged (do not modify it), else decoded from tx.
 func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id string) (*model.SecurityGroup, bool, error) {
 	if snap != nil && !dirty[id] {
-		g := view.Object[model.SecurityGroup](snap, KindGroup, id)
-		return g, g != nil, nil
+		var rev int64
+		r := snap.Record(KindGroup, id)
+		if r != nil {
+			rev = r.Revision
+		}
+		if err := expectRead(tx, KindGroup, id, rev); err != nil {
+			return nil, false, err
+		}
+		if r == nil {
+			return nil, false, nil
+		}
+		g := r.Object.(*model.SecurityGroup)
+		return g, true, nil
+	}
+	if vt, ok := tx.(*viewTx); ok {
+		if p, ok := vt.Tx.(peeker); ok {
+			if obj, found, known := p.Peek(KindGroup, id); known && !found {
+				return nil, false, nil
+			} else if g, isG := obj.(*model.SecurityGroup); known && isG {
+				return g, true, nil
+			}
+		}
 	}
 	g, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
 	return &g, ok, err
@@ -172,7 +335,30 @@ func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, erro
 	if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
 		return nil, nil
 	}
+	if err := expectRead(vt, KindGroup, id, r.Revision); err != nil {
+		return nil, err
+	}
 	g := *r.Object.(*model.SecurityGroup)
 	g.Rules, g.Tags = slices.Clone(g.Rules), slices.Clone(g.Tags)
 	return &g, nil
+}
+
+// candidates narrows a listing to the shortest of the sorted ID lists
+// that its filters select from the indexes.
+type candidates struct {
+	ids []string
+	set bool // some filter gave a list; else every ID of the scope
+}
+
+func (c *candidates) narrow(ids []string) {
+	if !c.set || len(ids) < len(c.ids) {
+		c.ids, c.set = ids, true
+	}
+}
+
+// uniqSorted is ids sorted, without repeats (a copy).
+func uniqSorted(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }

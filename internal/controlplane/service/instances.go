@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -514,9 +515,14 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		return Listing[InstanceView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
-		insts, err := list[model.Instance](tx, KindInstance, c)
-		if err != nil {
-			return Listing[InstanceView]{}, err
+		var insts []*model.Instance
+		if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
+			insts = instancesIndexed(snap, c, &in)
+		} else {
+			var err error
+			if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
+				return Listing[InstanceView]{}, err
+			}
 		}
 		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
 			if c := b.Created.Compare(a.Created); c != 0 {
@@ -534,6 +540,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		var paged []*model.Instance
 		paged, out.NextToken = paginate(matched, in.Page)
 		for _, inst := range paged {
+			inst := new(*inst) // the view's value is shared: the answer gets its own
 			v, err := s.instanceView(tx, inst)
 			if err != nil {
 				return Listing[InstanceView]{}, err
@@ -542,6 +549,49 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		}
 		return out, nil
 	})
+}
+
+// instancesIndexed is the caller's instances that DescribeInstances'
+// filters may select, from the view's indexes: the narrowest of what the
+// ID, address, VPC, vSwitch, group and tag filters select (every instance
+// of the caller's region when none is given). They are the view's values:
+// read only. match still decides.
+func instancesIndexed(snap *view.Snapshot, c Caller, f *DescribeInstancesInput) []*model.Instance {
+	var cand candidates
+	if len(f.IDs) > 0 {
+		cand.narrow(uniqSorted(f.IDs))
+	}
+	for _, addrs := range [][]string{f.Private, f.Inner, f.Public, f.EIPs, f.IPv6} {
+		if len(addrs) == 0 {
+			continue
+		}
+		var ids []string
+		for _, a := range addrs {
+			ids = append(ids, snap.Indexed(KindInstance, byAddr, scoped(c.Account, c.Region, a))...)
+		}
+		cand.narrow(uniqSorted(ids))
+	}
+	for _, ix := range []struct{ name, key string }{{byVPC, f.VpcID}, {byVSwitch, f.VSwitchID}, {byGroup, f.SecurityGroupID}} {
+		if ix.key != "" {
+			cand.narrow(snap.Indexed(KindInstance, ix.name, ix.key))
+		}
+	}
+	for _, t := range f.Tags {
+		cand.narrow(snap.Indexed(KindInstance, byTag, tagKey(c.Account, c.Region, t)))
+	}
+	ids := cand.ids
+	if !cand.set {
+		ids = snap.IDs(KindInstance, store.Query{Account: c.Account, Region: c.Region})
+	}
+	out := make([]*model.Instance, 0, len(ids))
+	for _, id := range ids {
+		r := snap.Record(KindInstance, id)
+		if r == nil || r.Account != c.Account || r.Region != c.Region {
+			continue
+		}
+		out = append(out, r.Object.(*model.Instance))
+	}
+	return out
 }
 
 // DescribeInstanceAttribute returns one instance of the caller.

@@ -34,6 +34,16 @@ func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string
 // prefix list id, for DeletePrefixList and the association limit
 // (model.MaxPrefixListUses) that rule changes must respect.
 func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
+	if recs, ok, err := lookup(tx, KindGroup, byPrefixList, id); err != nil {
+		return nil, err
+	} else if ok {
+		for _, r := range recs {
+			if r.Region == region {
+				groupIDs = append(groupIDs, r.ID)
+			}
+		}
+		return groupIDs, nil
+	}
 	m, err := prefixListAssociations(tx, region)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,54 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	if len(token) > MaxClientToken || strings.IndexFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
 		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d printable ASCII characters.", MaxClientToken)
 	}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	var rev int64
+	var err error
+	for attempt := 1; ; attempt++ {
+		rev, err = update(s, ctx, c, action, idem, input, fn, &out)
+		if !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
+			break
+		}
+		// What the write read from the view changed before it committed:
+		// read again, from a view that holds at least what is committed.
+		if s.view != nil {
+			if _, err = s.view.Snapshot(ctx); err != nil {
+				break
+			}
+		}
+	}
+	if errors.Is(err, store.ErrConflict) {
+		err = conflictError{ecserr.New(http.StatusConflict, "OperationConflict",
+			"The request conflicted with concurrent changes to the same resources %d times; retry it.", maxAttempts), err}
+	}
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// conflictError is the ECS answer to a write that kept conflicting, which
+// still wraps store.ErrConflict (and its details, kept from the client).
+type conflictError struct {
+	ecs   *ecserr.Error
+	cause error
+}
+
+func (e conflictError) Error() string   { return e.ecs.Error() }
+func (e conflictError) Unwrap() []error { return []error{e.ecs, e.cause} }
+
+// maxAttempts bounds how often Update runs a write whose precondition
+// failed: each failure means another write committed meanwhile, so the
+// bound is only reached under a storm of writes to the same records.
+const maxAttempts = 10
+
+// update is one attempt of Update.
+func update[T any](s *Service, ctx context.Context, c Caller, action string, idem Idempotency, input any, fn func(tx store.Tx) (T, error), out *T) (int64, error) {
+	token := idem.ClientToken
+	return s.Store.Update(ctx, func(tx store.Tx) error {
 		var hash string
 		if token != "" {
 			hash = idem.fingerprint(input)
@@ -61,7 +108,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 				if t.Action != action || t.ParamsHash != hash {
 					return ecserr.BadRequest("IdempotentParameterMismatch", "The ClientToken %q was used before with other parameters; use a new token for a new request.", token)
 				}
-				return json.Unmarshal(t.Response, &out)
+				return json.Unmarshal(t.Response, out)
 			}
 		}
 		var wtx store.Tx = tx
@@ -72,7 +119,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 		if err != nil {
 			return err
 		}
-		out = res
+		*out = res
 		if token != "" {
 			body, err := json.Marshal(res)
 			if err != nil {
@@ -82,14 +129,6 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 		}
 		return nil
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return out, nil
 }
 
 // View runs a read in one consistent snapshot.
@@ -231,13 +270,9 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 // group: its instances (their primary ENIs) and its secondary ENIs, as NICs,
 // for reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if snap, dirty, ok, err := indexed(tx); err != nil {
+	if out, ok, err := indexedMembers(tx, KindInstance, c, groupID); err != nil {
 		return nil, err
 	} else if ok {
-		out, err := indexedMembers(tx, snap, dirty[KindInstance], c, groupID)
-		if err != nil {
-			return nil, err
-		}
 		enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
 		return append(out, enis...), err
 	}

@@ -27,7 +27,10 @@ type Record struct {
 	// Object, when set, is the document already decoded (a pointer to the
 	// model type of its kind): in-memory views (package view) serve
 	// records this way instead of JSON. It is shared and must not be
-	// modified; store backends leave it nil and ignore it in Put.
+	// modified. Given to Put, it must be the value Data encodes: a backend
+	// may hand it, with the committed change, to an in-process follower
+	// (see Recent) so that it need not decode Data again; a backend never
+	// stores it, and reads from a backend leave it nil.
 	Object any
 	// Revision is the store revision of the last write to this record. It is
 	// set by the store; the value passed to Tx.Put is ignored.
@@ -99,6 +102,16 @@ type Tx interface {
 	// Delete removes (kind, id). Deleting a missing record is not an error
 	// and records no change.
 	Delete(kind Kind, id string) error
+	// Expect is a precondition of the transaction: when it commits, record
+	// (kind, id) is still at revision rev (0: the record does not exist).
+	// Otherwise Update fails with an error wrapping ErrConflict and writes
+	// nothing; the caller may read again and retry. This is how a write
+	// that read from elsewhere than the transaction (an in-memory view at
+	// some revision) commits only if what it read is still current — the
+	// compare of an etcd transaction. A precondition is on the state before
+	// the transaction's own writes: Expect of a record the transaction has
+	// already written is an ErrInvalid error.
+	Expect(kind Kind, id string, rev int64) error
 	// PutToken inserts or replaces the idempotency record
 	// (t.Account, t.Token). Tokens are not records: writing only tokens
 	// does not advance the revision or the change log.
@@ -141,6 +154,28 @@ type Store interface {
 	// to call more than once; other methods fail with ErrClosed afterwards.
 	Close() error
 }
+
+// Written is a committed change with the record as its Update wrote it
+// (Object included, when Put was given one); Record is nil for a delete.
+type Written struct {
+	Change
+	Record *Record
+}
+
+// Recent is implemented by a store that keeps its latest committed changes
+// in memory, with the records as written, for a follower in the same
+// process (package view): it applies them without reading the store or
+// decoding JSON. Recent returns the changes with Revision > after, in
+// change-log order, and the revision they bring the state to (the last
+// committed); ok is false when the store no longer (or never) held them
+// all, and the follower must read the change log instead.
+type Recent interface {
+	Recent(after int64) (ws []Written, rev int64, ok bool)
+}
+
+// ErrConflict is returned (wrapped) by an Update whose precondition
+// (Tx.Expect) failed: something it read has changed since.
+var ErrConflict = errors.New("store: conflict: a record the write read has changed since; read again and retry")
 
 // ErrClosed is returned by operations on a closed Store.
 var ErrClosed = errors.New("store: closed")

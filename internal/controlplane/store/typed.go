@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // GetAs reads record (kind, id) and decodes its JSON document into a T (or
@@ -42,11 +43,17 @@ func ListAs[T any](tx ReadTx, kind Kind, q Query) ([]T, error) {
 	return out, nil
 }
 
-// PutAs encodes v as JSON and stores it as record (kind, id).
+// PutAs encodes v as JSON and stores it as record (kind, id), with v (a
+// pointer to it, if v is not one) as the record's Object: the caller must
+// not modify v, or what it shares, afterwards.
 func PutAs[T any](tx Tx, kind Kind, id, account, region string, v T) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s/%s: %w", kind, id, err)
 	}
-	return tx.Put(Record{Kind: kind, ID: id, Account: account, Region: region, Data: data})
+	var obj any = v
+	if t := reflect.TypeOf(v); t == nil || t.Kind() != reflect.Pointer {
+		obj = &v
+	}
+	return tx.Put(Record{Kind: kind, ID: id, Account: account, Region: region, Data: data, Object: obj})
 }

@@ -15,10 +15,13 @@
 package view
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +47,7 @@ type Index struct {
 type View struct {
 	st      store.Store
 	kinds   map[store.Kind]Decoder
+	types   map[store.Kind]reflect.Type // of what each kind's Decoder returns
 	indexes map[store.Kind][]Index
 	snap    atomic.Pointer[Snapshot]
 
@@ -67,6 +71,12 @@ func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
 	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	for _, ix := range indexes {
 		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
+	}
+	v.types = map[store.Kind]reflect.Type{}
+	for kind, dec := range kinds {
+		if o, err := dec([]byte("{}")); err == nil {
+			v.types[kind] = reflect.TypeOf(o)
+		}
 	}
 	go v.follow(ctx)
 	return v
@@ -146,7 +156,7 @@ func (v *View) publish(s *Snapshot) {
 func (v *View) stop(err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.err = fmt.Errorf("%w: %v", ErrStopped, err)
+	v.err = fmt.Errorf("%w: %w", ErrStopped, err)
 	close(v.notify)
 	v.notify = make(chan struct{})
 }
@@ -174,7 +184,7 @@ func (v *View) follow(ctx context.Context) {
 		}
 		next, err := v.catchUp(ctx, s)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
+			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) || errors.Is(err, errModified) {
 				v.stop(err)
 				return
 			}
@@ -229,6 +239,11 @@ func (v *View) load(ctx context.Context) (*Snapshot, error) {
 // store snapshot, reading each changed record in that snapshot: the result
 // is the store's state at exactly that revision.
 func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
+	if r, ok := v.st.(store.Recent); ok {
+		if ws, rev, ok := r.Recent(s.rev); ok {
+			return v.applyWritten(s, ws, rev)
+		}
+	}
 	next := s
 	err := v.st.View(ctx, func(tx store.ReadTx) error {
 		rev := tx.Revision()
@@ -271,6 +286,47 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 		return nil
 	})
 	return next, err
+}
+
+// VerifyObjects makes the view check each Object a writer handed over (see
+// applyWritten) against the JSON stored with it: a writer that modified
+// the value after Put would leave the view unlike the store. Tests set it.
+var VerifyObjects = false
+
+var errModified = errors.New("view: the object handed over with a change is not what was stored (modified after Put?)")
+
+// applyWritten applies changes the store handed over in memory, with the
+// records as written: their Object when it has the kind's type (the value
+// the writer encoded), else their Data decoded.
+func (v *View) applyWritten(s *Snapshot, ws []store.Written, rev int64) (*Snapshot, error) {
+	if rev <= s.rev {
+		return s, nil
+	}
+	a := newApplier(s, rev, v.indexes)
+	for _, w := range ws {
+		dec, kept := v.kinds[w.Kind]
+		if !kept {
+			continue
+		}
+		if w.Record == nil {
+			a.remove(w.Kind, w.ID)
+			continue
+		}
+		r := *w.Record
+		if r.Object == nil || reflect.TypeOf(r.Object) != v.types[w.Kind] {
+			var err error
+			if r.Object, err = dec(r.Data); err != nil {
+				return nil, fmt.Errorf("view: decode %s/%s: %w", w.Kind, w.ID, err)
+			}
+		} else if VerifyObjects {
+			if b, err := json.Marshal(r.Object); err != nil || !bytes.Equal(b, r.Data) {
+				return nil, fmt.Errorf("%w: %s/%s: %s != %s", errModified, w.Kind, w.ID, b, r.Data)
+			}
+		}
+		r.Data = nil
+		a.put(&r)
+	}
+	return a.snap, nil
 }
 
 type recordKey struct {

@@ -3,6 +3,7 @@ package view
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -19,6 +20,8 @@ type doc struct {
 	N    int      `json:"n"`
 	Tags []string `json:"tags,omitempty"`
 }
+
+func init() { VerifyObjects = true }
 
 var kinds = map[store.Kind]Decoder{"a": Decode[doc], "b": Decode[doc]}
 
@@ -89,7 +92,16 @@ func TestFollowEqualsRebuild(t *testing.T) {
 						for range rng.IntN(4) {
 							tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
 						}
-						if err := put(tx, kind, id, acct, region, doc{N: rng.IntN(1000), Tags: tags}); err != nil {
+						d := doc{N: rng.IntN(1000), Tags: tags}
+						// Half with the decoded value handed over (what
+						// the view applies from memory), half JSON only.
+						write := put
+						if rng.IntN(2) == 0 {
+							write = func(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
+								return store.PutAs(tx, kind, id, account, region, &d)
+							}
+						}
+						if err := write(tx, kind, id, acct, region, d); err != nil {
 							return err
 						}
 					}
@@ -132,6 +144,49 @@ func TestFollowEqualsRebuild(t *testing.T) {
 				}
 				return nil
 			})
+		})
+	}
+}
+
+// TestVerifyObjectsCatchesAModifiedValue: a writer that modifies the value
+// it handed to Put would leave the in-memory view unlike the store; with
+// VerifyObjects the view stops instead, naming the record.
+func TestVerifyObjectsCatchesAModifiedValue(t *testing.T) {
+	ctx := context.Background()
+	for _, modify := range []bool{false, true} {
+		t.Run(fmt.Sprint("modify=", modify), func(t *testing.T) {
+			st := open(t)
+			v := New(st, kinds)
+			defer v.Close()
+			if _, err := v.Wait(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+			d := &doc{N: 1}
+			rev, err := st.Update(ctx, func(tx store.Tx) error {
+				if err := store.PutAs(tx, "a", "r1", "acct", "reg", d); err != nil {
+					return err
+				}
+				if modify {
+					d.N = 2 // after Put: a bug
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := v.Wait(ctx, rev)
+			if modify {
+				if !errors.Is(err, errModified) {
+					t.Fatalf("view took a value modified after Put: snapshot %v, err %v", s, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Object[doc](s, "a", "r1"); got != d {
+				t.Errorf("view holds %p, want the value handed over %p", got, d)
+			}
 		})
 	}
 }

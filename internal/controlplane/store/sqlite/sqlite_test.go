@@ -392,3 +392,49 @@ func BenchmarkGet(b *testing.B) {
 		}
 	})
 }
+
+// TestMemoryAfterAnotherProcess: Expect, Recent and ChangesSince answer
+// from memory what this process wrote; once another process (another Store
+// on the file) writes, they must not answer from memory what it missed.
+func TestMemoryAfterAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	a := openT(t, path)
+	b := openT(t, path)
+	put := func(s *Store, id, data string) int64 {
+		t.Helper()
+		rev, err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(store.Record{Kind: "k", ID: id, Data: []byte(data)})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	rev1 := put(a, "x", `1`)
+	if ws, rev, ok := a.Recent(0); !ok || rev != rev1 || len(ws) != 1 || ws[0].ID != "x" || string(ws[0].Record.Data) != `1` {
+		t.Fatalf("Recent(0) = %v, %d, %v; want x at %d", ws, rev, ok, rev1)
+	}
+	put(b, "x", `2`) // behind a's back
+	var since []store.Change
+	_, err := a.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if since, err = tx.(*writeTx).ChangesSince(rev1); err != nil {
+			return err
+		}
+		return tx.Expect("k", "x", rev1)
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("Expect of a record another process changed = %v, want ErrConflict", err)
+	}
+	if len(since) != 1 || since[0].ID != "x" {
+		t.Errorf("ChangesSince missed the other process's write: %v", since)
+	}
+	rev3 := put(a, "y", `3`)
+	if _, _, ok := a.Recent(rev1); ok {
+		t.Errorf("Recent(%d) claims to hold the other process's revision", rev1)
+	}
+	if ws, rev, ok := a.Recent(rev3 - 1); !ok || rev != rev3 || len(ws) != 1 || ws[0].ID != "y" {
+		t.Errorf("Recent(%d) = %v, %d, %v; want y at %d", rev3-1, ws, rev, ok, rev3)
+	}
+}

@@ -5,6 +5,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -55,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tokens", s.testTokens},
 		{"ConcurrentUpdates", s.testConcurrent},
 		{"TypedHelpers", s.testTyped},
+		{"Preconditions", s.testExpect},
+		{"PreconditionsUnderContention", s.testExpectConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
@@ -1157,5 +1160,129 @@ func (s *suite) testTyped(t *testing.T) {
 	}
 	if _, ok := get(t, st, kVPC, "vpc-chan"); ok {
 		t.Error("unencodable value was written")
+	}
+}
+
+// testExpect: an Update commits only if every record it Expects is at the
+// revision given (0: absent) — else it fails with ErrConflict, writing
+// nothing, even if fn ignores the error Expect returned.
+func (s *suite) testExpect(t *testing.T) {
+	cases := []struct {
+		name    string
+		expect  func(revA, revGone int64) (id string, rev int64)
+		wantErr error // nil: commits
+	}{
+		{"current revision", func(revA, _ int64) (string, int64) { return "a", revA }, nil},
+		{"absent, as expected", func(_, _ int64) (string, int64) { return "never", 0 }, nil},
+		{"deleted, expected absent", func(_, _ int64) (string, int64) { return "gone", 0 }, nil},
+		{"changed since", func(revA, _ int64) (string, int64) { return "a", revA - 1 }, store.ErrConflict},
+		{"expected absent, exists", func(_, _ int64) (string, int64) { return "a", 0 }, store.ErrConflict},
+		{"deleted since", func(_, revGone int64) (string, int64) { return "gone", revGone }, store.ErrConflict},
+		{"never existed", func(revA, _ int64) (string, int64) { return "never", revA }, store.ErrConflict},
+	}
+	for _, tc := range cases {
+		for _, ignore := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ignoreErr=%v", tc.name, ignore), func(t *testing.T) {
+				st := s.open(t)
+				put(t, st, rec(kVPC, "a", "acct", "r", `{"v":1}`))
+				revGone := put(t, st, rec(kVPC, "gone", "acct", "r", `{}`))
+				revA := put(t, st, rec(kVPC, "a", "acct", "r", `{"v":2}`))
+				update(t, st, func(tx store.Tx) error { return tx.Delete(kVPC, "gone") })
+				before, _ := st.Revision(ctxT(t))
+				id, want := tc.expect(revA, revGone)
+				rev, err := st.Update(ctxT(t), func(tx store.Tx) error {
+					if err := tx.Expect(kVPC, id, want); err != nil && !ignore {
+						return err
+					}
+					return tx.Put(rec(kVPC, "written", "acct", "r", `{}`))
+				})
+				after, _ := st.Revision(ctxT(t))
+				_, written := get(t, st, kVPC, "written")
+				if tc.wantErr == nil {
+					if err != nil || rev != before+1 || !written {
+						t.Fatalf("Update = %d, %v (written %v); want revision %d", rev, err, written, before+1)
+					}
+					return
+				}
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Update = %d, %v; want %v", rev, err, tc.wantErr)
+				}
+				if written || after != before {
+					t.Fatalf("a failed precondition wrote: record %v, revision %d → %d", written, before, after)
+				}
+			})
+		}
+	}
+	t.Run("after own write", func(t *testing.T) {
+		st := s.open(t)
+		rev := put(t, st, rec(kVPC, "a", "acct", "r", `{}`))
+		_, err := st.Update(ctxT(t), func(tx store.Tx) error {
+			if err := tx.Put(rec(kVPC, "a", "acct", "r", `{"v":3}`)); err != nil {
+				return err
+			}
+			return tx.Expect(kVPC, "a", rev)
+		})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("Expect after the transaction wrote the record = %v, want ErrInvalid", err)
+		}
+	})
+}
+
+// testExpectConcurrent increments a counter read outside the Update (as a
+// write reading an in-memory view does), committing with the revision read
+// as precondition and retrying on conflict: no increment is lost.
+func (s *suite) testExpectConcurrent(t *testing.T) {
+	st := s.open(t)
+	put(t, st, store.Record{Kind: kCtr, ID: "c", Data: []byte(`{"n":0}`)})
+	const workers, perWorker = 8, 20
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				for attempt := 0; ; attempt++ {
+					var c counter
+					var rev int64
+					err := st.View(context.Background(), func(tx store.ReadTx) error {
+						r, ok, err := tx.Get(kCtr, "c")
+						if err != nil || !ok {
+							return fmt.Errorf("Get = %v, %v", ok, err)
+						}
+						rev = r.Revision
+						return json.Unmarshal(r.Data, &c)
+					})
+					if err == nil {
+						_, err = st.Update(context.Background(), func(tx store.Tx) error {
+							if err := tx.Expect(kCtr, "c", rev); err != nil {
+								return err
+							}
+							c.N++
+							return store.PutAs(tx, kCtr, "c", "", "", c)
+						})
+					}
+					if errors.Is(err, store.ErrConflict) && attempt < 10000 {
+						continue
+					}
+					if err != nil {
+						errc <- err
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
+	}
+	var c counter
+	r, _ := get(t, st, kCtr, "c")
+	if err := json.Unmarshal(r.Data, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.N != workers*perWorker {
+		t.Fatalf("counter = %d after %d increments: the precondition lost updates", c.N, workers*perWorker)
 	}
 }
