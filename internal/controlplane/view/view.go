@@ -338,8 +338,17 @@ type recordKey struct {
 // any (so the four combinations a store.Query can ask for are all indexed).
 type scope struct{ account, region string }
 
-func scopesOf(r *store.Record) [4]scope {
-	return [4]scope{{r.Account, r.Region}, {"", r.Region}, {r.Account, ""}, {"", ""}}
+// scopesOf lists each scope a record is in once: a global record (no
+// account or no region) would otherwise name one scope twice, and a loaded
+// view would list it twice.
+func scopesOf(r *store.Record) []scope {
+	out := make([]scope, 0, 4)
+	for _, sc := range [4]scope{{r.Account, r.Region}, {"", r.Region}, {r.Account, ""}, {"", ""}} {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // table holds the records of one kind: by ID, their sorted IDs by scope,

@@ -308,3 +308,42 @@ func TestStopsWithTheStore(t *testing.T) {
 		t.Fatal("the follower did not stop when the store closed")
 	}
 }
+
+// TestGlobalRecordsListedOnce: records without an account or a region (the
+// accounts and keys) are listed once, whether the view loaded them at start
+// or followed their writes.
+func TestGlobalRecordsListedOnce(t *testing.T) {
+	ctx := context.Background()
+	recs := []struct{ id, account, region string }{
+		{"global", "", ""}, {"acct-only", "x", ""}, {"region-only", "", "r"}, {"both", "x", "r"},
+	}
+	write := func(st store.Store, suffix string) {
+		for _, r := range recs {
+			if _, err := st.Update(ctx, func(tx store.Tx) error { return put(tx, "a", r.id+suffix, r.account, r.region, doc{}) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st := open(t)
+	write(st, "-before") // loaded at start
+	v := New(st, kinds)
+	defer v.Close()
+	write(st, "-after") // followed
+	s, err := v.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []store.Query{{}, {Account: "x"}, {Region: "r"}, {Account: "x", Region: "r"}} {
+		list, err := s.List("a", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range list {
+			if seen[r.ID] {
+				t.Errorf("query %+v lists %s twice", q, r.ID)
+			}
+			seen[r.ID] = true
+		}
+	}
+}
