@@ -43,7 +43,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits]\n\n"+
-			"Serve the ECS and VPC APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
+			"Serve the ECS and VPC APIs (and /healthz, /readyz, and the web console at /console/). Plain HTTP is the default and is meant for\n"+
 			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -109,7 +109,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// One write, so a reader that sees the first line sees the second.
 	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %[1]s://%[2]s/ with state in %[3]s\n"+
-		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
+		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n"+
+		"Web console: %[1]s://%[2]s/console/ (sign in with an access key pair)\n",
 		scheme, srv.Addr, *db)
 	if srv.KeyIsNew {
 		fmt.Fprintf(stdout, "Created the first account's access key; it is shown only this once:\n  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.ID, srv.Key.Secret)

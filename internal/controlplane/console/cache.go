@@ -2,26 +2,37 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"sync"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 )
 
-// resultCache keeps whole-cloud analyses (the audit, the reachability
-// graph) per store revision, account, region and question: pages that ask
-// again before the next write are answered from memory. An entry is keyed
-// by a revision the answer is at least as new as, so a reader never gets
-// an answer older than its own writes.
+// resultCache keeps the whole-cloud analyses (the audit, the reachability
+// graph) per account, region and question, with the store revision each
+// answer is at least as new as. A page asked again before the next write
+// is answered from memory. Pages that only decorate (the audit badges of
+// the group list, a rule's standing) may show the last answer while a
+// fresh one is computed in the background, and say so; the others wait
+// for an answer at the current revision, so a user always sees their own
+// writes there.
 type resultCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]any
+	mu       sync.Mutex
+	max      int
+	m        map[string]cacheEntry
+	inflight map[string]bool
 }
 
-func newResultCache(max int) *resultCache { return &resultCache{max: max, m: map[string]any{}} }
+type cacheEntry struct {
+	rev int64
+	val any
+}
+
+func newResultCache(max int) *resultCache {
+	return &resultCache{max: max, m: map[string]cacheEntry{}, inflight: map[string]bool{}}
+}
 
 // revision is the revision every answer computed from now on reflects at
 // least (0: no in-memory view; answers are not cached).
@@ -37,42 +48,79 @@ func (c *Console) revision(ctx context.Context) int64 {
 	return snap.Revision()
 }
 
-// cached returns the answer of compute for key at the current revision.
-func cached[T any](c *Console, ctx context.Context, key string, compute func() (T, error)) (T, error) {
-	rev := c.revision(ctx)
-	if rev == 0 {
-		return compute()
+func (rc *resultCache) put(key string, rev int64, val any) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if e, ok := rc.m[key]; ok && e.rev > rev {
+		return
 	}
-	k := fmt.Sprintf("%d|%s", rev, key)
-	c.cache.mu.Lock()
-	v, ok := c.cache.m[k]
-	c.cache.mu.Unlock()
-	if ok {
-		return v.(T), nil
+	if _, ok := rc.m[key]; !ok && len(rc.m) >= rc.max {
+		for k := range rc.m { // drop one: any will do, the next ask recomputes it
+			delete(rc.m, k)
+			break
+		}
 	}
-	out, err := compute()
-	if err != nil {
-		return out, err
-	}
-	c.cache.mu.Lock()
-	if len(c.cache.m) >= c.cache.max {
-		clear(c.cache.m) // older revisions are of no use once a write passed
-	}
-	c.cache.m[k] = out
-	c.cache.mu.Unlock()
-	return out, nil
+	rc.m[key] = cacheEntry{rev, val}
 }
 
-// auditOf is the audit of the caller's resources in its region.
-func (c *Console) auditOf(ctx context.Context, cl service.Caller) (analyze.Audit, error) {
-	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, func() (analyze.Audit, error) {
+// backgroundTimeout bounds a refresh nobody waits for.
+const backgroundTimeout = time.Minute
+
+// cached returns compute's answer for key at the current revision. With
+// stale, an older answer is returned at once (fresh is false) while a new
+// one is computed in the background.
+func cached[T any](c *Console, ctx context.Context, key string, stale bool, compute func(context.Context) (T, error)) (val T, fresh bool, err error) {
+	rev := c.revision(ctx)
+	if rev == 0 {
+		v, err := compute(ctx)
+		return v, true, err
+	}
+	rc := c.cache
+	rc.mu.Lock()
+	e, ok := rc.m[key]
+	if ok && e.rev >= rev {
+		rc.mu.Unlock()
+		return e.val.(T), true, nil
+	}
+	if ok && stale {
+		if !rc.inflight[key] {
+			rc.inflight[key] = true
+			go func() {
+				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
+				defer cancel()
+				if v, err := compute(bctx); err == nil {
+					rc.put(key, rev, v)
+				}
+				rc.mu.Lock()
+				delete(rc.inflight, key)
+				rc.mu.Unlock()
+			}()
+		}
+		rc.mu.Unlock()
+		return e.val.(T), false, nil
+	}
+	rc.mu.Unlock()
+	v, err := compute(ctx)
+	if err != nil {
+		return v, false, err
+	}
+	rc.put(key, rev, v)
+	return v, true, nil
+}
+
+// auditOf is the audit of the caller's resources in its region; stale as
+// in cached.
+func (c *Console) auditOf(ctx context.Context, cl service.Caller, stale bool) (analyze.Audit, bool, error) {
+	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, stale, func(ctx context.Context) (analyze.Audit, error) {
 		return c.analysis.Audit(ctx, cl, audit.Options{})
 	})
 }
 
-// graphOf is the reachability graph between the caller's groups.
+// graphOf is the reachability graph between the caller's groups, always
+// at the current revision.
 func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port string) (analyze.Reachability, error) {
-	return cached(c, ctx, "graph|"+cl.Account+"|"+cl.Region+"|"+protocol+"|"+port, func() (analyze.Reachability, error) {
+	r, _, err := cached(c, ctx, "graph|"+cl.Account+"|"+cl.Region+"|"+protocol+"|"+port, false, func(ctx context.Context) (analyze.Reachability, error) {
 		return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph", Protocol: protocol, Port: port})
 	})
+	return r, err
 }

@@ -425,7 +425,7 @@ func (c *Console) change(p *page) {
 		c.render(p.w, "preview", data)
 		return
 	}
-	ad, err := c.analysis.AuditChange(ctx, p.caller, pc.Run, audit.Options{})
+	ad, err := c.auditDiff(ctx, p.caller, pc.Run)
 	if err != nil {
 		data["Err"] = asECS(err)
 		p.w.WriteHeader(asECS(err).Status)
@@ -472,4 +472,39 @@ func atoiOr(s string, d int) int {
 // analyzeFlow is the verify question of the instance page.
 func analyzeFlow(cl service.Caller, from, to, proto, port string) analyze.FlowInput {
 	return analyze.FlowInput{Caller: cl, From: from, To: to, Protocol: proto, Port: port}
+}
+
+// auditDiff is what a change does to the audit: the findings it would add
+// and those it would remove, against the audit at the current revision.
+type auditDiff struct {
+	Added, Removed []audit.Finding
+}
+
+func (c *Console) auditDiff(ctx context.Context, cl service.Caller, change analyze.Change) (auditDiff, error) {
+	before, _, err := c.auditOf(ctx, cl, false)
+	if err != nil {
+		return auditDiff{}, err
+	}
+	after, err := c.analysis.AuditAfter(ctx, cl, change, audit.Options{})
+	if err != nil {
+		return auditDiff{}, err
+	}
+	old := map[audit.Finding]bool{} // a finding is plain data: comparable
+	for _, f := range before.Findings {
+		old[f] = true
+	}
+	var out auditDiff
+	for _, f := range after {
+		if old[f] {
+			delete(old, f)
+		} else {
+			out.Added = append(out.Added, f)
+		}
+	}
+	for _, f := range before.Findings {
+		if old[f] {
+			out.Removed = append(out.Removed, f)
+		}
+	}
+	return out, nil
 }

@@ -33,12 +33,21 @@ type mapEdge struct {
 type mapData struct {
 	Nodes []mapNode `json:"nodes"`
 	Edges []mapEdge `json:"edges"`
+	// Hidden counts the edges between groups left out of a dense map (see
+	// maxMapEdges); Groups are the VPC's groups, to focus on one.
+	Hidden int       `json:"hidden,omitempty"`
+	Groups []mapNode `json:"-"`
 }
+
+// maxMapEdges keeps a map readable: above it, the map of a VPC shows the
+// edges with the internet and asks to focus on a group, a protocol or a
+// port for the rest (the analysis is the same; only the drawing is cut).
+const maxMapEdges = 300
 
 // mapOf draws the reachability graph of one VPC's groups: a node per group
 // (a class of instances, never an instance pair) and the internet, an edge
 // per group pair with something open, as reach.Graph aggregates it.
-func (c *Console) mapOf(p *page, vpc, protocol, port string) (mapData, error) {
+func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, error) {
 	groups, err := c.svc.DescribeSecurityGroups(p.ctx(), service.DescribeGroupsInput{Caller: p.caller, Page: allPage})
 	if err != nil {
 		return mapData{}, err
@@ -54,11 +63,29 @@ func (c *Console) mapOf(p *page, vpc, protocol, port string) (mapData, error) {
 		}
 	}
 	out := mapData{Nodes: []mapNode{}, Edges: []mapEdge{}}
-	internet := false
+	var edges []reach.Edge
 	for _, e := range g.Graph.Edges {
 		if (in[e.From] == nil && e.From != reach.Internet) || (in[e.To] == nil && e.To != reach.Internet) {
 			continue
 		}
+		if focus != "" && e.From != focus && e.To != focus {
+			continue
+		}
+		edges = append(edges, e)
+	}
+	if len(edges) > maxMapEdges {
+		var kept []reach.Edge
+		for _, e := range edges {
+			if e.From == reach.Internet || e.To == reach.Internet {
+				kept = append(kept, e)
+			}
+		}
+		out.Hidden = len(edges) - len(kept)
+		edges = kept
+	}
+	internet, touched := false, map[string]bool{}
+	for _, e := range edges {
+		touched[e.From], touched[e.To] = true, true
 		internet = internet || e.From == reach.Internet || e.To == reach.Internet
 		ports := e.IPv4.Union(e.IPv6)
 		me := mapEdge{ID: e.From + ">" + e.To, Source: e.From, Target: e.To, Ports: ports.String(), Pairs: e.Pairs4 + e.Pairs6,
@@ -75,8 +102,13 @@ func (c *Console) mapOf(p *page, vpc, protocol, port string) (mapData, error) {
 		members[n.ID] = n.Members
 	}
 	for id, grp := range in {
-		out.Nodes = append(out.Nodes, mapNode{ID: id, Label: cmp.Or(grp.Name, id), Members: members[id], Kind: "group"})
+		n := mapNode{ID: id, Label: cmp.Or(grp.Name, id), Members: members[id], Kind: "group"}
+		out.Groups = append(out.Groups, n)
+		if focus == "" || touched[id] || id == focus {
+			out.Nodes = append(out.Nodes, n)
+		}
 	}
+	slices.SortFunc(out.Groups, func(a, b mapNode) int { return cmp.Compare(a.Label, b.Label) })
 	if internet {
 		out.Nodes = append(out.Nodes, mapNode{ID: reach.Internet, Label: "Internet", Kind: "internet"})
 	}
@@ -96,12 +128,12 @@ func (c *Console) mapPage(p *page) {
 	if vpc == "" && len(vpcs) > 0 && !q.Has("vpc") {
 		vpc = vpcs[0].VPC.ID
 	}
-	data := map[string]any{"VPCs": vpcs, "VPC": vpc, "Protocol": q.Get("protocol"), "Port": q.Get("port")}
+	data := map[string]any{"VPCs": vpcs, "VPC": vpc, "Protocol": q.Get("protocol"), "Port": q.Get("port"), "Focus": q.Get("group")}
 	if vpc != "" && !slices.ContainsFunc(vpcs, func(v service.VpcView) bool { return v.VPC.ID == vpc }) {
 		c.fail(p, ecserr.New(404, "InvalidVpcId.NotFound", "The VPC %q is not one of this account's in %s.", vpc, p.region))
 		return
 	}
-	m, err := c.mapOf(p, vpc, q.Get("protocol"), q.Get("port"))
+	m, err := c.mapOf(p, vpc, q.Get("protocol"), q.Get("port"), q.Get("group"))
 	if err != nil {
 		c.fail(p, err)
 		return

@@ -28,7 +28,7 @@ func (c *Console) groupsPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	au, err := c.auditOf(p.ctx(), p.caller)
+	au, fresh, err := c.auditOf(p.ctx(), p.caller, true)
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -55,7 +55,7 @@ func (c *Console) groupsPage(p *page) {
 	slices.SortFunc(rows, func(a, b groupRow) int {
 		return cmp.Or(cmp.Compare(a.Group.Name, b.Group.Name), cmp.Compare(a.Group.ID, b.Group.ID))
 	})
-	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows, "Q": q, "Total": l.Total}))
+	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows, "Q": q, "Total": l.Total, "AuditStale": !fresh}))
 }
 
 // groupMatches reports whether a search matches a group: part of its name,
@@ -163,7 +163,7 @@ func (c *Console) groupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	au, err := c.auditOf(ctx, p.caller)
+	au, fresh, err := c.auditOf(ctx, p.caller, true)
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -218,7 +218,7 @@ func (c *Console) groupPage(p *page) {
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
 		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "Findings": findings,
 		"Referencing": referencing, "Templates": templates, "Others": others.Items,
-		"Flash": p.r.URL.Query().Get("done"),
+		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
 	}))
 }
 
@@ -274,25 +274,31 @@ func (c *Console) instancePage(p *page) {
 }
 
 func (c *Console) auditPage(p *page) {
-	au, err := c.auditOf(p.ctx(), p.caller)
+	au, _, err := c.auditOf(p.ctx(), p.caller, false)
 	if err != nil {
 		c.fail(p, err)
 		return
 	}
 	sev := p.r.URL.Query().Get("severity")
-	min := audit.Info
+	least := audit.Info
 	if sev != "" {
-		if min, err = audit.ParseSeverity(sev); err != nil {
-			min = audit.Info
+		if least, err = audit.ParseSeverity(sev); err != nil {
+			least = audit.Info
 		}
 	}
 	var fs []audit.Finding
 	for _, f := range au.Findings {
-		if f.Severity >= min {
+		if f.Severity >= least {
 			fs = append(fs, f)
 		}
 	}
-	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs, "Severity": sev, "All": len(au.Findings),
+	// A page of findings at a time: a large cloud has thousands.
+	const per = 200
+	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
+	from := min((pg-1)*per, len(fs))
+	to := min(from+per, len(fs))
+	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
+		"Page": pg, "Prev": pg > 1, "Next": to < len(fs),
 		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
 }
 

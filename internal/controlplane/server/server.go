@@ -174,6 +174,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// The web console, on the same listener, as the same services.
 	con, err := console.New(svc.Service, console.Options{Log: cfg.Log})
 	if err != nil {
+		stop()
 		ln.Close()
 		st.Close()
 		return nil, fmt.Errorf("console: %w", err)

@@ -8,25 +8,21 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
-// AuditDiff is what a change does to the audit of the caller's resources:
-// the findings it would add and those it would remove.
-type AuditDiff struct {
-	Added, Removed []audit.Finding
-}
-
-// AuditChange runs the best-practice checks before and after a change,
-// without applying it (the change runs in a transaction that is rolled
-// back, as in PlanChange), and returns the findings that differ. A change
-// the action would refuse is refused here with the same error.
-func (a *Service) AuditChange(ctx context.Context, c service.Caller, change Change, o audit.Options) (AuditDiff, error) {
+// AuditAfter runs the best-practice checks on the caller's resources as a
+// change would leave them, without applying it (the change runs in a
+// transaction that is rolled back, as in PlanChange). Diffed with Audit's
+// findings before, it previews what the change does to the audit. A
+// change the action would refuse is refused here with the same error.
+func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options) ([]audit.Finding, error) {
 	before, err := service.View(a.svc, ctx, func(tx store.ReadTx) (ownedCloud, error) { return ownedOf(tx, c) })
 	if err != nil {
-		return AuditDiff{}, err
+		return nil, err
 	}
 	after, err := a.dryRun(ctx, change)
 	if err != nil {
-		return AuditDiff{}, err
+		return nil, err
 	}
+	// What the change makes (a group, an instance) is the caller's too.
 	owned := func(id string) bool {
 		if before.owned[id] {
 			return true
@@ -37,28 +33,10 @@ func (a *Service) AuditChange(ctx context.Context, c service.Caller, change Chan
 		g := after.Groups[id]
 		return g != nil && g.Owner == c.Account && (c.Region == "" || g.Region == c.Region)
 	}
-	var prior []audit.Finding
-	old := map[audit.Finding]bool{} // a finding is plain data: comparable
-	for _, f := range audit.Run(before.Cloud, o) {
-		if owned(f.Resource) {
-			prior = append(prior, f)
-			old[f] = true
-		}
-	}
-	var out AuditDiff
+	out := []audit.Finding{}
 	for _, f := range audit.Run(after, o) {
-		if !owned(f.Resource) {
-			continue
-		}
-		if old[f] {
-			delete(old, f)
-			continue
-		}
-		out.Added = append(out.Added, f)
-	}
-	for _, f := range prior {
-		if old[f] {
-			out.Removed = append(out.Removed, f)
+		if owned(f.Resource) {
+			out = append(out, f)
 		}
 	}
 	return out, nil
