@@ -296,6 +296,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, ctx, "groups", chromedp.Navigate(region+"groups"), chromedp.WaitVisible(chromedp.CSS("#groups")))
 	screenshot(t, ctx, dir, "02-groups")
 
+	// Readable at 768 pixels: no page is wider than the window.
+	do(t, ctx, "768 pixels wide", chromedp.EmulateViewport(768, 1000))
+	for _, page := range []string{region + "groups", groupURL, region + "instances/" + webID, region + "audit"} {
+		do(t, ctx, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main")))
+		if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 768 {
+			t.Errorf("%s is %d pixels wide in a 768-pixel window", page, w)
+		}
+	}
+	screenshot(t, ctx, dir, "10-group-768")
+	do(t, ctx, "1280 pixels wide", chromedp.EmulateViewport(1280, 900))
+
 	t.Run("map", func(t *testing.T) { testMap(t, ctx, srv, base, dir) })
 	t.Run("isolation", func(t *testing.T) { testIsolation(t, srv, path, base, group) })
 }

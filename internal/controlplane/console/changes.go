@@ -180,8 +180,17 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			Type: model.GroupType(f.Get("type")), VpcID: f.Get("vpc"), Tags: tags}
 		pol := f.Get("policy")
 		if pol != "" {
-			if _, e := model.ParseInnerAccessPolicy(pol); e != nil {
+			v, e := model.ParseInnerAccessPolicy(pol)
+			if e != nil {
 				return nil, e
+			}
+			// An enterprise group always isolates its members: Drop is what
+			// it has, Accept it cannot have (refused before the group is made).
+			if typeName(in.Type) == "enterprise" {
+				if v != model.InnerDrop {
+					return nil, ecserr.BadRequest("InvalidParameter.InnerAccessPolicy", "An enterprise security group isolates its members; its InnerAccessPolicy cannot be Accept. Choose a basic group for that.")
+				}
+				pol = ""
 			}
 		}
 		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups")}
@@ -196,10 +205,6 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			pc.Back = p.link("groups/" + url.PathEscape(res.SecurityGroupId))
 			if pol == "" {
 				return nil
-			}
-			g, _ := model.ParseGroupType(string(in.Type))
-			if g == model.Enterprise && strings.EqualFold(pol, "Drop") {
-				return nil // an enterprise group isolates its members already
 			}
 			return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: pol})
 		}
