@@ -349,6 +349,15 @@ func testMap(t *testing.T, ctx context.Context, srv *testenv.Server, base, dir s
 		}
 		total += len(want)
 		screenshot(t, ctx, dir, "09-map-"+v.ID)
+		if len(drawn) > 0 { // an edge opens the rules on both sides
+			href := eval[string](t, ctx, `document.querySelector("#edges tbody a").getAttribute("href")`)
+			first := eval[string](t, ctx, `document.querySelector("#edges tbody tr").dataset.edge`)
+			from, to, _ := strings.Cut(first, ">")
+			do(t, ctx, "edge page", chromedp.Navigate(base+strings.TrimPrefix(href, "/console/")), chromedp.WaitVisible(chromedp.CSS("h1")))
+			if h := text(t, ctx, "h1"); h != "From "+from+" to "+to {
+				t.Errorf("edge page of %s says %q", first, h)
+			}
+		}
 	}
 	if total == 0 {
 		t.Fatal("the generated cloud has no edge at all: the test would prove nothing")

@@ -209,6 +209,28 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: pol})
 		}
 		return pc, nil
+	case "clone-group":
+		// A clone is the source's settings in a new group; its rules follow
+		// through the import page, one direction per previewed change.
+		src, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+		if err != nil {
+			return nil, err
+		}
+		g := src.Group
+		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
+		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink}
+		pc.Run = func(ctx context.Context, svc *service.Service) error {
+			res, err := svc.CreateSecurityGroup(ctx, in)
+			if err != nil || svc != c.svc {
+				return err
+			}
+			pc.Back = p.link("groups/"+url.PathEscape(res.SecurityGroupId)+"/import", "from", g.ID)
+			if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
+				return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: g.InnerAccessPolicy})
+			}
+			return nil
+		}
+		return pc, nil
 	case "modify-group":
 		name, desc := f.Get("name"), f.Get("description")
 		in := service.ModifyGroupInput{Caller: cl, SecurityGroupID: group, Name: &name, Description: &desc}

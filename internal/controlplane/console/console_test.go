@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -251,5 +252,83 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCloneImportExportCompare: a clone gets the source's settings, then
+// its rules through the import (with its preview); export and compare
+// agree that the two groups hold the same rules.
+func TestCloneImportExportCompare(t *testing.T) {
+	srv, svc, key, group := consoleServer(t)
+	ctx := context.Background()
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: model.Ingress, Permissions: []model.RuleInput{
+		{Policy: "accept", Priority: "3", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0", Description: "=cmd"},
+		{Policy: "drop", Priority: "1", IpProtocol: "UDP", PortRange: "53/53", SourceCidrIp: "10.0.0.0/8"}}}); err != nil {
+		t.Fatal(err)
+	}
+	base := srv.URL + Prefix + "r/cn-hangzhou/"
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	get := func(u string) string {
+		t.Helper()
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %.300s", u, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	post := func(f url.Values) (string, string) {
+		t.Helper()
+		resp, err := hc.PostForm(base+"change", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %v: %d %.300s", f, resp.StatusCode, b)
+		}
+		return resp.Request.URL.String(), string(b)
+	}
+	if resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}}); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	tok := csrfRE.FindStringSubmatch(get(base + "groups"))[1]
+
+	at, page := post(url.Values{"csrf": {tok}, "op": {"clone-group"}, "step": {"apply"}, "group": {group}, "name": {"web-copy"}})
+	m := regexp.MustCompile(`groups/(sg-[a-z0-9]+)/import\?`).FindStringSubmatch(at)
+	if m == nil || !strings.Contains(at, "from="+group) || !strings.Contains(page, "clone-next") {
+		t.Fatalf("after the clone at %s", at)
+	}
+	clone := m[1]
+	rules := regexp.MustCompile(`(?s)<textarea id="rules" name="rules" rows="14" required>(.*?)</textarea>`).FindStringSubmatch(page)
+	if rules == nil {
+		t.Fatal("the import page after a clone holds no rules")
+	}
+	js := html.UnescapeString(rules[1])
+	imp := url.Values{"csrf": {tok}, "op": {"import-rules"}, "step": {"preview"}, "group": {clone}, "dir": {"ingress"}, "rules": {js}}
+	if _, prev := post(imp); !strings.Contains(prev, "Add 2 ingress rules") || !strings.Contains(prev, `id="apply"`) {
+		t.Fatalf("import preview: %.600s", prev)
+	}
+	imp.Set("step", "apply")
+	post(imp)
+
+	if cmp := get(base + "groups/" + group + "/compare?with=" + clone); strings.Count(cmp, "<li>nothing</li>") != 2 {
+		t.Fatalf("the clone differs from its source: %.2000s", cmp)
+	}
+	csv := get(base + "groups/" + clone + "/export?format=csv")
+	if !strings.HasPrefix(csv, "Direction,Policy,Priority,IpProtocol,PortRange") || !strings.Contains(csv, "ingress,drop,1,UDP,53/53,,,10.0.0.0/8") || !strings.Contains(csv, "'=cmd") {
+		t.Fatalf("CSV export:\n%s", csv)
+	}
+	if ex := get(base + "groups/" + clone + "/export"); !strings.Contains(ex, `"SecurityGroupId": "`+clone) {
+		t.Fatalf("JSON export:\n%s", ex)
 	}
 }

@@ -164,7 +164,17 @@ func (c *Console) importPage(p *page) {
 	if !ok {
 		return
 	}
-	c.render(p.w, "import", c.base(p, "Import rules into "+attr.Group.ID, map[string]any{"G": attr.Group}))
+	data := map[string]any{"G": attr.Group}
+	if from := p.r.URL.Query().Get("from"); from != "" { // after a clone: the source's rules
+		src, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: from, Page: allPage})
+		if err != nil {
+			c.fail(p, err)
+			return
+		}
+		js, _ := json.MarshalIndent(exportOf(src.Group, src.Rules), "", "  ")
+		data["Rules"], data["From"] = string(js), from
+	}
+	c.render(p.w, "import", c.base(p, "Import rules into "+attr.Group.ID, data))
 }
 
 // comparePage shows how two of the caller's groups differ: the rules of
@@ -207,6 +217,15 @@ func (c *Console) comparePage(p *page) {
 					}
 				}
 			}
+			var extraIn, extraOut []string
+			for _, r := range onlyMine {
+				if r.Direction == model.Egress {
+					extraOut = append(extraOut, r.ID)
+				} else {
+					extraIn = append(extraIn, r.ID)
+				}
+			}
+			data["ExtraIn"], data["ExtraOut"] = extraIn, extraOut
 			js, _ := json.MarshalIndent(missing, "", "  ")
 			data["Other"], data["OnlyMine"], data["OnlyTheirs"], data["Missing"] = other.Group, onlyMine, onlyTheirs, string(js)
 			data["HasIn"], data["HasOut"] = len(missing.Ingress) > 0, len(missing.Egress) > 0
