@@ -47,6 +47,7 @@ type Console struct {
 	sessions *sessions
 	pages    map[string]*template.Template
 	cache    *resultCache
+	failed   *failures // sign-in failures by address
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -72,7 +73,7 @@ func New(svc *service.Service, o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{svc: svc, analysis: analyze.New(svc), sessions: newSessions(o), pages: pages,
-		cache: newResultCache(64), log: o.Log}
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log}
 	c.routes()
 	return c, nil
 }

@@ -332,3 +332,47 @@ func TestCloneImportExportCompare(t *testing.T) {
 		t.Fatalf("JSON export:\n%s", ex)
 	}
 }
+
+// TestSignInThrottled: an address that keeps failing is refused for a
+// while, even with the right key; other addresses are not.
+func TestSignInThrottled(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	_, key, err := svc.CreateAccount(context.Background(), "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	c, err := New(svc, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(addr, secret string) int {
+		f := url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {secret}}
+		r := httptest.NewRequest("POST", "/console/signin", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr + ":1234"
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range maxFailures {
+		if code := signIn("192.0.2.1", "wrong"); code != 401 {
+			t.Fatalf("a wrong secret: %d", code)
+		}
+	}
+	if code := signIn("192.0.2.1", key.Secret); code != 429 {
+		t.Fatalf("after %d failures the right secret gets %d, want 429", maxFailures, code)
+	}
+	if code := signIn("192.0.2.2", key.Secret); code != 303 {
+		t.Fatalf("another address gets %d, want 303", code)
+	}
+	now = now.Add(failureWindow)
+	if code := signIn("192.0.2.1", key.Secret); code != 303 {
+		t.Fatalf("after the window the right secret gets %d, want 303", code)
+	}
+}

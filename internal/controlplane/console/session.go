@@ -166,8 +166,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": msg, "KeyID": id, "Next": next})
 	}
+	addr := clientAddr(r)
+	if c.failed.blocked(addr) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": "Too many failed sign-ins from this address; wait a minute and try again.", "KeyID": id, "Next": next})
+		return
+	}
 	want, ok := c.svc.LookupSecret(id)
 	if id == "" || secret == "" || !ok || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+		c.failed.fail(addr)
 		bad("The AccessKeyId or AccessKeySecret is wrong. Use the key pair printed by `palisade serve` or given to your account.")
 		return
 	}
