@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
@@ -445,21 +446,34 @@ func (c *Console) change(p *page) {
 		redirect(p, back.String())
 		return
 	}
-	pl, err := c.analysis.PlanChange(ctx, p.caller, pc.Run)
+	// The plan and the audit are two dry runs of the same change; they run
+	// side by side.
+	var (
+		pl   analyze.Plan
+		ad   auditDiff
+		aErr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { ad, aErr = c.auditDiff(ctx, p.caller, pc.Run) })
+	pl, err = c.analysis.PlanChange(ctx, p.caller, pc.Run)
+	wg.Wait()
+	if err == nil {
+		err = aErr
+	}
 	if err != nil {
 		data["Err"] = asECS(err)
 		p.w.WriteHeader(asECS(err).Status)
 		c.render(p.w, "preview", data)
 		return
 	}
-	ad, err := c.auditDiff(ctx, p.caller, pc.Run)
-	if err != nil {
-		data["Err"] = asECS(err)
-		p.w.WriteHeader(asECS(err).Status)
-		c.render(p.w, "preview", data)
-		return
+	// The first maxFlowRows links are listed; the summary counts them all.
+	const maxFlowRows = 200
+	shown := pl.Changes
+	if len(shown) > maxFlowRows {
+		shown = shown[:maxFlowRows]
+		data["MoreFlows"] = len(pl.Changes) - maxFlowRows
 	}
-	data["Flows"] = flowRows(pl.Changes)
+	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
 	data["Audit"] = ad
 	c.render(p.w, "preview", data)
