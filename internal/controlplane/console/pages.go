@@ -210,14 +210,9 @@ func (c *Console) groupPage(p *page) {
 	if len(refs) > 0 {
 		referencing = refs[0].Referencing
 	}
-	others, err := c.svc.DescribeSecurityGroups(ctx, service.DescribeGroupsInput{Caller: p.caller, Page: allPage})
-	if err != nil {
-		c.fail(p, err)
-		return
-	}
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
 		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "Findings": findings,
-		"Referencing": referencing, "Templates": templates, "Others": others.Items,
+		"Referencing": referencing, "Templates": templates,
 		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
 	}))
 }
