@@ -83,19 +83,7 @@ func cached[T any](c *Console, ctx context.Context, key string, stale bool, comp
 		return e.val.(T), true, nil
 	}
 	if ok && stale {
-		if !rc.inflight[key] {
-			rc.inflight[key] = true
-			go func() {
-				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
-				defer cancel()
-				if v, err := compute(bctx); err == nil {
-					rc.put(key, rev, v)
-				}
-				rc.mu.Lock()
-				delete(rc.inflight, key)
-				rc.mu.Unlock()
-			}()
-		}
+		rc.refreshLocked(ctx, key, rev, func(ctx context.Context) (any, error) { return compute(ctx) })
 		rc.mu.Unlock()
 		return e.val.(T), false, nil
 	}
@@ -123,4 +111,48 @@ func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port
 		return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph", Protocol: protocol, Port: port})
 	})
 	return r, err
+}
+
+// refreshLocked computes key's answer at rev in the background, unless that
+// is under way already. rc.mu is held.
+func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) {
+	if rc.inflight[key] {
+		return
+	}
+	rc.inflight[key] = true
+	go func() {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
+		defer cancel()
+		if v, err := compute(bctx); err == nil {
+			rc.put(key, rev, v)
+		}
+		rc.mu.Lock()
+		delete(rc.inflight, key)
+		rc.mu.Unlock()
+	}()
+}
+
+// prefetch starts computing, in the background, the audit and the
+// unfiltered map of an account's region after a change the console
+// applied, so that the pages that wait for them find them ready.
+func (c *Console) prefetch(ctx context.Context, cl service.Caller) {
+	rev := c.revision(ctx)
+	if rev == 0 {
+		return
+	}
+	rc := c.cache
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for key, compute := range map[string]func(context.Context) (any, error){
+		"audit|" + cl.Account + "|" + cl.Region: func(ctx context.Context) (any, error) {
+			return c.analysis.Audit(ctx, cl, audit.Options{})
+		},
+		"graph|" + cl.Account + "|" + cl.Region + "||": func(ctx context.Context) (any, error) {
+			return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph"})
+		},
+	} {
+		if e, ok := rc.m[key]; !ok || e.rev < rev {
+			rc.refreshLocked(ctx, key, rev, compute)
+		}
+	}
 }

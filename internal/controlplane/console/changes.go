@@ -439,6 +439,7 @@ func (c *Console) change(p *page) {
 			c.render(p.w, "preview", data)
 			return
 		}
+		c.prefetch(ctx, p.caller)
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
 		q.Set("done", pc.What+": done.")
