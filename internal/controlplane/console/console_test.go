@@ -376,3 +376,70 @@ func TestSignInThrottled(t *testing.T) {
 		t.Fatalf("after the window the right secret gets %d, want 303", code)
 	}
 }
+
+// TestCachedRevisions: an answer is reused only at its revision; after a
+// write, a page that waits gets a new answer, and a page that may be stale
+// gets the last one at once, marked, while the new one is computed.
+func TestCachedRevisions(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.CreateAccount(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	compute := func(context.Context) (int, error) { calls++; return calls, nil }
+	ask := func(stale bool) (int, bool) {
+		v, fresh, err := cached(c, ctx, "k", stale, compute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, fresh
+	}
+	if v, fresh := ask(false); v != 1 || !fresh {
+		t.Fatalf("first: %d %v", v, fresh)
+	}
+	if v, fresh := ask(true); v != 1 || !fresh {
+		t.Fatalf("same revision: %d %v, want the cached 1", v, fresh)
+	}
+	write := func() {
+		if _, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if v, fresh := ask(false); v != 2 || !fresh {
+		t.Fatalf("after a write, waiting: %d %v, want a new 2", v, fresh)
+	}
+	write()
+	v, fresh := ask(true)
+	if v != 2 || fresh {
+		t.Fatalf("after a write, stale allowed: %d %v, want the old 2, marked", v, fresh)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.cache.mu.Lock()
+		busy := c.cache.inflight["k"]
+		c.cache.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v, fresh := ask(true); v != 3 || !fresh {
+		t.Fatalf("after the refresh: %d %v, want 3", v, fresh)
+	}
+}
