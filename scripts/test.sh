@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 # The data-plane tests need nftables and iproute2 (real kernels, in network
-# namespaces the tests create and remove). Install them from Debian's
-# packages when missing.
+# namespaces the tests create and remove). The console's tests drive a
+# real browser (headless chromium). Install them from Debian's packages
+# when missing.
 need=()
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
+command -v chromium >/dev/null || need+=(chromium)
 if ((${#need[@]})) && [ "$(id -u)" = 0 ]; then
 	echo "== installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

@@ -56,7 +56,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&hook.Retries, "webhook-retries", webhook.DefaultRetries, "retry a failed webhook delivery `N` times (waiting 1s, 2s, 4s, …)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
-			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz and /readyz.\n"+
+			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
+			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
 			"(FILE.events beside --db).\n\n"+
@@ -143,7 +144,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// One write, so a reader that sees the first line sees the second.
 	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28) and RAM API (2015-05-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
-		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
+		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n"+
+		"Web console: %[1]s://%[2]s/console/ (sign in with an access key pair)\n",
 		scheme, srv.Addr, *db)
 	var keys strings.Builder
 	if srv.OperatorKeyIsNew {

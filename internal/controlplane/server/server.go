@@ -19,6 +19,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/console"
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -221,6 +222,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	mux.Handle("/metrics", met.Handler())
+	// The web console, on the same listener, as the same services.
+	con, err := console.New(svc.Service, console.Options{Log: cfg.Log})
+	if err != nil {
+		stop()
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	mux.Handle(console.Prefix, con)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context(), svc, st); err != nil {

@@ -1,0 +1,35 @@
+// Palisade console: small progressive enhancements; every page works without them.
+(function () {
+  "use strict";
+  // Selects marked data-autosubmit (the region picker, filters) apply at once.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
+  // The rule form warns while typing when an administration or database
+  // port would open to the whole internet (the preview warns again).
+  var form = document.getElementById("rule-form");
+  var warn = document.getElementById("risky-warning");
+  if (form && warn) {
+    var risky = (form.dataset.risky || "").trim().split(/\s+/).map(Number);
+    var dir = document.getElementById("dir");
+    var check = function () {
+      var on = false;
+      if (!dir || dir.value === "ingress") {
+        form.querySelectorAll("tr.rule-row").forEach(function (row) {
+          var get = function (n) { var e = row.querySelector("[name$='." + n + "']"); return e ? e.value.trim() : ""; };
+          var peer = get("peer"), proto = get("protocol").toUpperCase(), ports = get("ports");
+          if (get("policy") !== "accept" || (peer !== "0.0.0.0/0" && peer !== "::/0")) return;
+          if (proto === "ALL") { on = true; return; }
+          if (proto !== "TCP" && proto !== "UDP") return;
+          var m = ports.split(/[-\/]/).map(Number), lo = m[0], hi = m.length > 1 ? m[1] : m[0];
+          if (ports === "" || ports === "-1") { on = true; return; }
+          risky.forEach(function (p) { if (p >= lo && p <= hi) on = true; });
+        });
+      }
+      warn.hidden = !on;
+    };
+    form.addEventListener("input", check);
+    form.addEventListener("change", check);
+    check();
+  }
+})();

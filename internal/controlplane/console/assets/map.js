@@ -1,0 +1,33 @@
+// The reachability map: groups as nodes, allowed flows as edges, drawn by
+// cytoscape.js (vendored). The data comes from the page (map-data); an edge
+// opens the page listing the rules on both sides that open it.
+(function () {
+  "use strict";
+  var el = document.getElementById("map"), src = document.getElementById("map-data");
+  if (!el || !src || typeof cytoscape === "undefined") return;
+  var data = JSON.parse(src.textContent);
+  var elements = [];
+  data.nodes.forEach(function (n) {
+    elements.push({ group: "nodes", data: { id: n.id, label: n.kind === "internet" ? "Internet" : n.label + " (" + n.members + ")", kind: n.kind } });
+  });
+  data.edges.forEach(function (e) {
+    elements.push({ group: "edges", data: { id: e.id, source: e.source, target: e.target, label: e.ports, warn: e.warn ? 1 : 0, href: e.href } });
+  });
+  var cy = cytoscape({
+    container: el,
+    elements: elements,
+    wheelSensitivity: 0.3,
+    style: [
+      { selector: "node", style: { "background-color": "#1f5fbf", "label": "data(label)", "font-size": 10, "color": "#1d2430", "text-valign": "bottom", "text-margin-y": 4, "width": 18, "height": 18 } },
+      { selector: "node[kind = 'internet']", style: { "background-color": "#6b7280", "shape": "round-rectangle", "width": 30, "height": 22 } },
+      { selector: "edge", style: { "width": 1.5, "line-color": "#8aa4c8", "target-arrow-color": "#8aa4c8", "target-arrow-shape": "triangle", "curve-style": "bezier", "font-size": 8, "text-rotation": "autorotate" } },
+      { selector: "edge[warn = 1]", style: { "line-color": "#d97706", "target-arrow-color": "#d97706", "width": 3, "label": "data(label)", "color": "#b45309" } },
+      { selector: "edge:selected", style: { "label": "data(label)", "line-color": "#14213d", "target-arrow-color": "#14213d" } }
+    ],
+    layout: { name: data.nodes.length > 60 ? "concentric" : "cose", animate: false, nodeDimensionsIncludeLabels: true, padding: 20 }
+  });
+  cy.on("tap", "edge", function (evt) { window.location.href = evt.target.data("href"); });
+  // For tests and the curious: the edges drawn, as "from>to".
+  window.palisadeMap = { edges: function () { return cy.edges().map(function (e) { return e.data("source") + ">" + e.data("target"); }); }, cy: cy };
+  el.dataset.ready = "1";
+})();

@@ -1,0 +1,552 @@
+package console
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/analysis/plan"
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// quickTemplate is a quick-add rule for a common service.
+type quickTemplate struct {
+	ID, Name, Protocol, Ports string
+}
+
+// templates are the quick-add rules, as the ECS console offers them.
+var templates = []quickTemplate{
+	{"ssh", "SSH", "TCP", "22"}, {"rdp", "RDP", "TCP", "3389"}, {"http", "HTTP", "TCP", "80"}, {"https", "HTTPS", "TCP", "443"},
+	{"icmp", "ICMP (ping)", "ICMP", ""}, {"mysql", "MySQL", "TCP", "3306"}, {"postgresql", "PostgreSQL", "TCP", "5432"},
+	{"sqlserver", "SQL Server", "TCP", "1433"}, {"oracle", "Oracle", "TCP", "1521"}, {"redis", "Redis", "TCP", "6379"},
+	{"mongodb", "MongoDB", "TCP", "27017"},
+}
+
+// riskyPorts are the administration and database ports that should never
+// be open to the whole internet.
+var riskyPorts = []struct {
+	Port uint16
+	Name string
+}{{22, "SSH"}, {3389, "RDP"}, {3306, "MySQL"}, {5432, "PostgreSQL"}, {1433, "SQL Server"}, {1521, "Oracle"}, {6379, "Redis"}, {27017, "MongoDB"}}
+
+// riskyRule names the administration and database ports an inbound accept
+// opens to every address (0.0.0.0/0 or ::/0), "" if none.
+func riskyRule(r *model.Rule) string {
+	if r.Direction != model.Ingress || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
+		return ""
+	}
+	if r.Protocol != model.TCP && r.Protocol != model.UDP && r.Protocol != model.ALL {
+		return ""
+	}
+	var names []string
+	for _, p := range riskyPorts {
+		if r.Protocol == model.ALL || r.PortRangeListID != "" || r.PortRange.Contains(p.Port) {
+			names = append(names, fmt.Sprintf("%s (%d)", p.Name, p.Port))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// rowCount is how many rules the add form takes at once.
+const rowCount = 5
+
+// ruleRowInput is one row of a rule form, as typed.
+type ruleRowInput struct {
+	N                                                    int
+	Policy, Priority, Protocol, Ports, Peer, Owner, Desc string
+}
+
+// rowsOf reads the rule rows of a form; rows without a protocol and a peer
+// are blank and skipped.
+func rowsOf(f url.Values) []ruleRowInput {
+	var out []ruleRowInput
+	for n := 1; n <= rowCount; n++ {
+		k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
+		r := ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
+		if r.Peer == "" && r.Ports == "" && r.Priority == "" && r.Desc == "" {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// input turns a row into the fields ECS takes: ports as from/to, the peer
+// by its kind (a group sg-…, a prefix list pl-…, an IPv6 or IPv4 block).
+func (r ruleRowInput) input(dir model.Direction) model.RuleInput {
+	in := model.RuleInput{Policy: r.Policy, Priority: r.Priority, IpProtocol: r.Protocol, Description: r.Desc}
+	ports := r.Ports
+	switch {
+	case ports == "" || ports == "-1":
+		ports = "-1/-1"
+	case strings.HasPrefix(ports, "prl-"):
+		in.PortRangeListId, ports = ports, ""
+	case !strings.Contains(ports, "/"):
+		a, b, ok := strings.Cut(ports, "-")
+		if !ok {
+			b = a
+		}
+		ports = a + "/" + b
+	}
+	in.PortRange = ports
+	cidr, v6, group, owner, pl := &in.SourceCidrIp, &in.Ipv6SourceCidrIp, &in.SourceGroupId, &in.SourceGroupOwnerId, &in.SourcePrefixListId
+	if dir == model.Egress {
+		cidr, v6, group, owner, pl = &in.DestCidrIp, &in.Ipv6DestCidrIp, &in.DestGroupId, &in.DestGroupOwnerId, &in.DestPrefixListId
+	}
+	switch p := r.Peer; {
+	case strings.HasPrefix(p, "sg-"):
+		*group, *owner = p, r.Owner
+	case strings.HasPrefix(p, "pl-"):
+		*pl = p
+	case strings.Contains(p, ":"):
+		*v6 = p
+	default:
+		*cidr = p
+	}
+	return in
+}
+
+// rowOfRule is a stored rule as a form row.
+func rowOfRule(r *model.Rule) ruleRowInput {
+	in := service.InputOfRule(r)
+	row := ruleRowInput{N: 1, Policy: in.Policy, Priority: in.Priority, Protocol: in.IpProtocol, Desc: in.Description}
+	row.Ports = strings.Replace(in.PortRange, "/", "-", 1)
+	if s, e, ok := strings.Cut(in.PortRange, "/"); ok && s == e {
+		row.Ports = s
+	}
+	if in.PortRange == "-1/-1" || in.PortRange == "" {
+		row.Ports = ""
+	}
+	if in.PortRangeListId != "" {
+		row.Ports = in.PortRangeListId
+	}
+	row.Peer = r.Peer.CIDRText
+	switch {
+	case r.Peer.GroupID != "":
+		row.Peer, row.Owner = r.Peer.GroupID, r.Peer.GroupOwner
+	case r.Peer.PrefixListID != "":
+		row.Peer = r.Peer.PrefixListID
+	case row.Peer == "" && r.Peer.CIDR.IsValid():
+		row.Peer = r.Peer.CIDR.String()
+	}
+	return row
+}
+
+func parseDirection(s string) (model.Direction, error) {
+	switch strings.ToLower(s) {
+	case "", "ingress", "in":
+		return model.Ingress, nil
+	case "egress", "out":
+		return model.Egress, nil
+	}
+	return "", ecserr.InvalidParameter("Direction", "ingress or egress")
+}
+
+// pendingChange is a change read from a form: what it does in words, the
+// mutation itself (run against the real service, or a dry-run copy for
+// the preview), where to go afterwards, and warnings to show first.
+type pendingChange struct {
+	What     string
+	Run      analyze.Change
+	Back     string
+	Warnings []string
+	// Blockers list what stops a group's deletion (its members, the groups
+	// whose rules name it), as DescribeSecurityGroupReferences gives them.
+	Blockers []string
+}
+
+// parseChange reads the change a form asks for. Every change goes through
+// the service with the session's caller: the preview's dry run and the
+// apply run the same call.
+func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
+	cl := p.caller
+	group := f.Get("group")
+	groupLink := p.link("groups/" + url.PathEscape(group))
+	switch op := f.Get("op"); op {
+	case "create-group":
+		tags, err := parseTags(f.Get("tags"))
+		if err != nil {
+			return nil, err
+		}
+		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: f.Get("description"),
+			Type: model.GroupType(f.Get("type")), VpcID: f.Get("vpc"), Tags: tags}
+		pol := f.Get("policy")
+		if pol != "" {
+			v, e := model.ParseInnerAccessPolicy(pol)
+			if e != nil {
+				return nil, e
+			}
+			// An enterprise group always isolates its members: Drop is what
+			// it has, Accept it cannot have (refused before the group is made).
+			if typeName(in.Type) == "enterprise" {
+				if v != model.InnerDrop {
+					return nil, ecserr.BadRequest("InvalidParameter.InnerAccessPolicy", "An enterprise security group isolates its members; its InnerAccessPolicy cannot be Accept. Choose a basic group for that.")
+				}
+				pol = ""
+			}
+		}
+		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups")}
+		pc.Run = func(ctx context.Context, svc *service.Service) error {
+			res, err := svc.CreateSecurityGroup(ctx, in)
+			if err != nil {
+				return err
+			}
+			if svc != c.svc { // a dry run: the group is not kept
+				return nil
+			}
+			pc.Back = p.link("groups/" + url.PathEscape(res.SecurityGroupId))
+			if pol == "" {
+				return nil
+			}
+			return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: pol})
+		}
+		return pc, nil
+	case "clone-group":
+		// A clone is the source's settings in a new group; its rules follow
+		// through the import page, one direction per previewed change.
+		src, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+		if err != nil {
+			return nil, err
+		}
+		g := src.Group
+		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
+		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink}
+		pc.Run = func(ctx context.Context, svc *service.Service) error {
+			res, err := svc.CreateSecurityGroup(ctx, in)
+			if err != nil || svc != c.svc {
+				return err
+			}
+			pc.Back = p.link("groups/"+url.PathEscape(res.SecurityGroupId)+"/import", "from", g.ID)
+			if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
+				return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: g.InnerAccessPolicy})
+			}
+			return nil
+		}
+		return pc, nil
+	case "modify-group":
+		name, desc := f.Get("name"), f.Get("description")
+		in := service.ModifyGroupInput{Caller: cl, SecurityGroupID: group, Name: &name, Description: &desc}
+		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
+			Run: func(ctx context.Context, svc *service.Service) error {
+				return svc.ModifySecurityGroupAttribute(ctx, in)
+			}}, nil
+	case "set-policy":
+		in := service.GroupPolicyInput{Caller: cl, SecurityGroupID: group, InnerAccessPolicy: f.Get("policy")}
+		return &pendingChange{What: fmt.Sprintf("Set the InnerAccessPolicy of %s to %s", group, in.InnerAccessPolicy), Back: groupLink,
+			Run: func(ctx context.Context, svc *service.Service) error { return svc.ModifySecurityGroupPolicy(ctx, in) }}, nil
+	case "delete-group":
+		pc := &pendingChange{What: "Delete the security group " + group, Back: p.link("groups"),
+			Run: func(ctx context.Context, svc *service.Service) error {
+				return svc.DeleteSecurityGroup(ctx, service.GroupRef{Caller: cl, SecurityGroupID: group})
+			}}
+		refs, err := c.svc.DescribeSecurityGroupReferences(p.ctx(), cl, []string{group})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			for _, o := range r.Referencing {
+				pc.Blockers = append(pc.Blockers, fmt.Sprintf("a rule of %s (account %s) names it", o.SecurityGroupID, o.Owner))
+			}
+		}
+		members, err := c.svc.DescribeInstances(p.ctx(), service.DescribeInstancesInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 10}})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members.Items {
+			pc.Blockers = append(pc.Blockers, "instance "+m.Instance.ID+" is in it")
+		}
+		if members.Total > len(members.Items) {
+			pc.Blockers = append(pc.Blockers, fmt.Sprintf("and %d more instances", members.Total-len(members.Items)))
+		}
+		return pc, nil
+	case "add-rules", "edit-rule", "import-rules":
+		dir, err := parseDirection(f.Get("dir"))
+		if err != nil {
+			return nil, err
+		}
+		var inputs []model.RuleInput
+		if op == "import-rules" {
+			if inputs, err = importInputs(f.Get("rules"), dir); err != nil {
+				return nil, err
+			}
+		} else {
+			for _, r := range rowsOf(f) {
+				inputs = append(inputs, r.input(dir))
+			}
+		}
+		if len(inputs) == 0 {
+			return nil, ecserr.MissingParameter("Permissions")
+		}
+		pc := &pendingChange{Back: groupLink}
+		for _, in := range inputs {
+			if r, _, e := model.ParseRule(dir, in, false); e == nil {
+				if risky := riskyRule(&r); risky != "" {
+					pc.Warnings = append(pc.Warnings, fmt.Sprintf("This opens %s to the whole internet (%s). Prefer the addresses that need it, or a bastion.", risky, r.Peer.CIDRText))
+				}
+			}
+		}
+		if op == "edit-rule" {
+			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
+			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
+			pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.ModifyRule(ctx, in) }
+			return pc, nil
+		}
+		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
+		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)
+		pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }
+		return pc, nil
+	case "delete-rules":
+		dir, err := parseDirection(f.Get("dir"))
+		if err != nil {
+			return nil, err
+		}
+		ids := f["rule"]
+		if len(ids) == 0 {
+			return nil, ecserr.BadRequest("MissingParameter", "Tick the rules to delete first.")
+		}
+		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleIDs: ids}
+		return &pendingChange{What: fmt.Sprintf("Delete %s rule%s %s of %s", dir, plural(len(ids)), strings.Join(ids, ", "), group), Back: groupLink,
+			Run: func(ctx context.Context, svc *service.Service) error { return svc.Revoke(ctx, in) }}, nil
+	case "join", "leave":
+		inst := strings.TrimSpace(f.Get("instance"))
+		in := service.MembershipInput{Caller: cl, InstanceID: inst, SecurityGroupID: group}
+		if op == "join" {
+			return &pendingChange{What: fmt.Sprintf("Add instance %s to %s", inst, group), Back: groupLink,
+				Run: func(ctx context.Context, svc *service.Service) error { return svc.JoinSecurityGroup(ctx, in) }}, nil
+		}
+		return &pendingChange{What: fmt.Sprintf("Remove instance %s from %s", inst, group), Back: groupLink,
+			Run: func(ctx context.Context, svc *service.Service) error { return svc.LeaveSecurityGroup(ctx, in) }}, nil
+	}
+	return nil, ecserr.InvalidParameter("op", "the console does not know this change")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func typeName(t model.GroupType) string {
+	if g, e := model.ParseGroupType(string(t)); e == nil && g == model.Enterprise {
+		return "enterprise"
+	}
+	return "basic"
+}
+
+func vpcName(id string) string {
+	if id == "" {
+		return "the classic network"
+	}
+	return id
+}
+
+// parseTags reads "key=value, key2=value2".
+func parseTags(s string) ([]model.Tag, error) {
+	var out []model.Tag
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' }) {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		out = append(out, model.Tag{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)})
+	}
+	if e := model.ValidateTags(out); e != nil {
+		return nil, e
+	}
+	return out, nil
+}
+
+// flowRow is one line of a preview: a link between two instances (or the
+// internet) and what the change opens and closes on it.
+type flowRow struct {
+	plan.Change
+	Outside        string // the internet addresses concerned
+	Opened, Closed string
+	Risky          bool // opens an administration or database port from the internet
+}
+
+func flowRows(ch []plan.Change) []flowRow {
+	out := make([]flowRow, 0, len(ch))
+	for _, x := range ch {
+		r := flowRow{Change: x}
+		if !x.Opened.Empty() {
+			r.Opened = x.Opened.String()
+		}
+		if !x.Closed.Empty() {
+			r.Closed = x.Closed.String()
+		}
+		if x.First.IsValid() {
+			r.Outside = x.First.String()
+			if x.Last != x.First {
+				r.Outside += " – " + x.Last.String()
+			}
+		}
+		if x.From == reach.Internet {
+			for _, p := range riskyPorts {
+				if x.Opened.Allows(model.TCP, p.Port) {
+					r.Risky = true
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// change previews a change (step=preview) or applies one (step=apply).
+// The preview runs the very call the apply makes, in a transaction that
+// is rolled back, and shows the flows it opens and closes and the audit
+// findings it adds and removes; the apply form carries the same fields.
+func (c *Console) change(p *page) {
+	f := p.r.PostForm
+	hidden := url.Values{}
+	for k, v := range f {
+		if k != "csrf" && k != "step" {
+			hidden[k] = v
+		}
+	}
+	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
+	pc, err := c.parseChange(p, f)
+	if err != nil {
+		data["Err"] = asECS(err)
+		data["Back"] = p.link("groups/" + url.PathEscape(f.Get("group")))
+		if f.Get("group") == "" {
+			data["Back"] = p.link("groups")
+		}
+		p.w.WriteHeader(asECS(err).Status)
+		c.render(p.w, "preview", data)
+		return
+	}
+	data["Change"] = pc
+	data["Back"] = pc.Back
+	ctx := p.ctx()
+	if f.Get("step") == "apply" {
+		if err := pc.Run(ctx, c.svc); err != nil {
+			data["Err"] = asECS(err)
+			data["Applied"] = false
+			p.w.WriteHeader(asECS(err).Status)
+			c.render(p.w, "preview", data)
+			return
+		}
+		c.prefetch(ctx, p.caller)
+		back, _ := url.Parse(pc.Back)
+		q := back.Query()
+		q.Set("done", pc.What+": done.")
+		back.RawQuery = q.Encode()
+		redirect(p, back.String())
+		return
+	}
+	// The plan and the audit are two dry runs of the same change; they run
+	// side by side.
+	var (
+		pl   analyze.Plan
+		ad   auditDiff
+		aErr error
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() { ad, aErr = c.auditDiff(ctx, p.caller, pc.Run) })
+	pl, err = c.analysis.PlanChange(ctx, p.caller, pc.Run)
+	wg.Wait()
+	if err == nil {
+		err = aErr
+	}
+	if err != nil {
+		data["Err"] = asECS(err)
+		p.w.WriteHeader(asECS(err).Status)
+		c.render(p.w, "preview", data)
+		return
+	}
+	// The first maxFlowRows links are listed; the summary counts them all.
+	const maxFlowRows = 200
+	shown := pl.Changes
+	if len(shown) > maxFlowRows {
+		shown = shown[:maxFlowRows]
+		data["MoreFlows"] = len(pl.Changes) - maxFlowRows
+	}
+	data["Flows"] = flowRows(shown)
+	data["Summary"] = pl.Summary
+	data["Audit"] = ad
+	c.render(p.w, "preview", data)
+}
+
+func redirect(p *page, to string) {
+	p.w.Header().Set("Location", to)
+	p.w.WriteHeader(303)
+}
+
+type field struct{ Name, Value string }
+
+// hiddenFields are a form's fields in a stable order, to carry into the
+// apply step.
+func hiddenFields(v url.Values) []field {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []field
+	for _, k := range keys {
+		for _, x := range v[k] {
+			out = append(out, field{k, x})
+		}
+	}
+	return out
+}
+
+func atoiOr(s string, d int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return d
+}
+
+// analyzeFlow is the verify question of the instance page.
+func analyzeFlow(cl service.Caller, from, to, proto, port string) analyze.FlowInput {
+	return analyze.FlowInput{Caller: cl, From: from, To: to, Protocol: proto, Port: port}
+}
+
+// auditDiff is what a change does to the audit: the findings it would add
+// and those it would remove, against the audit at the current revision.
+type auditDiff struct {
+	Added, Removed []audit.Finding
+}
+
+func (c *Console) auditDiff(ctx context.Context, cl service.Caller, change analyze.Change) (auditDiff, error) {
+	before, _, err := c.auditOf(ctx, cl, false)
+	if err != nil {
+		return auditDiff{}, err
+	}
+	after, err := c.analysis.AuditAfter(ctx, cl, change, audit.Options{})
+	if err != nil {
+		return auditDiff{}, err
+	}
+	old := map[audit.Finding]bool{} // a finding is plain data: comparable
+	for _, f := range before.Findings {
+		old[f] = true
+	}
+	var out auditDiff
+	for _, f := range after {
+		if old[f] {
+			delete(old, f)
+		} else {
+			out.Added = append(out.Added, f)
+		}
+	}
+	for _, f := range before.Findings {
+		if old[f] {
+			out.Removed = append(out.Removed, f)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,322 @@
+// Package console is Palisade's web console: server-rendered pages under
+// /console/ on the API's listener, signed in with an access key pair. It is
+// a transport, beside package api: every page and every change runs as the
+// signed-in account through the same typed services (package service, and
+// package analyze for the analysis), so tenant isolation, quotas and error
+// codes are the API's. Every change is previewed first (the flows it opens
+// and closes, the audit findings it adds and removes) and applied only on
+// a second, explicit step.
+//
+// The HTML, CSS, JavaScript and the graph library (cytoscape.js, vendored
+// with its licence under assets/vendor) are embedded: nothing is fetched at
+// run time.
+package console
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Prefix is where the console is served.
+const Prefix = "/console/"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// Console serves the web console.
+type Console struct {
+	svc      *service.Service
+	analysis *analyze.Service
+	sessions *sessions
+	pages    map[string]*template.Template
+	cache    *resultCache
+	failed   *failures // sign-in failures by address
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// Options tune a console; the zero value is usable.
+type Options struct {
+	Log *slog.Logger
+	// MaxSessions bounds the sessions kept (default 10,000); IdleTimeout
+	// ends a session not used for that long (default 1 h) and MaxAge any
+	// session (default 12 h).
+	MaxSessions         int
+	IdleTimeout, MaxAge time.Duration
+	Now                 func() time.Time
+}
+
+// New returns the console over a resource service.
+func New(svc *service.Service, o Options) (*Console, error) {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{svc: svc, analysis: analyze.New(svc), sessions: newSessions(o), pages: pages,
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log}
+	c.routes()
+	return c, nil
+}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// The pages load only their own scripts and styles, and no other site
+	// may frame them.
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	c.mux.ServeHTTP(w, r)
+}
+
+// routes maps the console's addresses. Every page that shows a region's
+// resources has the region in its path, so it can be bookmarked.
+func (c *Console) routes() {
+	m := http.NewServeMux()
+	assets, _ := fs.Sub(assetFS, "assets")
+	static := http.StripPrefix(Prefix+"assets/", http.FileServerFS(assets))
+	m.Handle("GET "+Prefix+"assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		static.ServeHTTP(w, r)
+	}))
+	m.HandleFunc("GET "+Prefix+"{$}", c.signedIn(c.home))
+	m.HandleFunc("GET "+Prefix+"signin", c.signInPage)
+	m.HandleFunc("POST "+Prefix+"signin", c.signIn)
+	m.HandleFunc("POST "+Prefix+"signout", c.signedIn(c.signOut))
+	m.HandleFunc("GET "+Prefix+"go", c.signedIn(c.goRegion))
+	r := Prefix + "r/{region}/"
+	m.HandleFunc("GET "+r+"{$}", c.regional(func(p *page) { http.Redirect(p.w, p.r, p.link("groups"), http.StatusSeeOther) }))
+	m.HandleFunc("GET "+r+"groups", c.regional(c.groupsPage))
+	m.HandleFunc("GET "+r+"groups/new", c.regional(c.newGroupPage))
+	m.HandleFunc("GET "+r+"groups/{group}", c.regional(c.groupPage))
+	m.HandleFunc("GET "+r+"groups/{group}/rules/new", c.regional(c.newRulesPage))
+	m.HandleFunc("GET "+r+"groups/{group}/rules/{rule}/edit", c.regional(c.editRulePage))
+	m.HandleFunc("GET "+r+"groups/{group}/export", c.regional(c.exportRules))
+	m.HandleFunc("GET "+r+"groups/{group}/import", c.regional(c.importPage))
+	m.HandleFunc("GET "+r+"groups/{group}/compare", c.regional(c.comparePage))
+	m.HandleFunc("GET "+r+"instances", c.regional(c.instancesPage))
+	m.HandleFunc("GET "+r+"instances/{instance}", c.regional(c.instancePage))
+	m.HandleFunc("GET "+r+"map", c.regional(c.mapPage))
+	m.HandleFunc("GET "+r+"map/edge", c.regional(c.edgePage))
+	m.HandleFunc("GET "+r+"audit", c.regional(c.auditPage))
+	m.HandleFunc("POST "+r+"change", c.regional(c.change))
+	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
+	})
+	c.mux = m
+}
+
+// page is one request of a signed-in user in a region.
+type page struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	s      *session
+	caller service.Caller
+	region string
+}
+
+func (p *page) ctx() context.Context { return p.r.Context() }
+
+// link is the address of a page of the current region.
+func (p *page) link(rel string, kv ...string) string {
+	u := Prefix + "r/" + url.PathEscape(p.region) + "/" + rel
+	if len(kv) > 0 {
+		q := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] != "" {
+				q.Set(kv[i], kv[i+1])
+			}
+		}
+		if e := q.Encode(); e != "" {
+			u += "?" + e
+		}
+	}
+	return u
+}
+
+// signedIn runs h only with a live session; others go to the sign-in page.
+func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s := c.sessions.get(r)
+		if s == nil {
+			to := Prefix + "signin"
+			if r.Method == http.MethodGet && r.URL.Path != Prefix {
+				to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, to, http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost && !c.checkPost(w, r, s) {
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// checkPost refuses a change that does not carry the session's CSRF token
+// or comes from another origin.
+func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, s *session) bool {
+	if !sameOrigin(r) {
+		http.Error(w, "Refused: the form was sent from another site.", http.StatusForbidden)
+		return false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Refused: the form could not be read ("+err.Error()+").", http.StatusBadRequest)
+		return false
+	}
+	if !s.checkCSRF(r.PostForm.Get("csrf")) {
+		w.WriteHeader(http.StatusForbidden)
+		c.render(w, "error", map[string]any{"Title": "Refused", "Code": "InvalidCSRFToken",
+			"Message": "The form is missing this session's token or carries another one; reload the page and try again. Nothing was changed."})
+		return false
+	}
+	return true
+}
+
+// maxForm bounds a form (an import of rules is the largest).
+const maxForm = 1 << 20
+
+// sameOrigin reports whether a POST names this host as its origin (or names
+// none, as some clients do; the CSRF token still holds them).
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" || o == "null" && r.Header.Get("Sec-Fetch-Site") == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// regional resolves the region of the path for the session's account.
+func (c *Console) regional(h func(p *page)) http.HandlerFunc {
+	return c.signedIn(func(w http.ResponseWriter, r *http.Request, s *session) {
+		region := r.PathValue("region")
+		caller, err := service.AccountCaller(s.account, region)
+		if err != nil {
+			w.WriteHeader(http.StatusNotFound)
+			c.render(w, "error", c.base(&page{w: w, r: r, s: s, region: model.Regions[0].ID}, "Unknown region", map[string]any{"Err": asECS(err)}))
+			return
+		}
+		caller.Operator = s.operator
+		s.region = region
+		h(&page{w: w, r: r, s: s, caller: caller, region: region})
+	})
+}
+
+// home sends a user to the region that holds the account's resources.
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
+	region := s.region
+	if region == "" {
+		region = c.defaultRegion(r.Context(), s.account)
+	}
+	http.Redirect(w, r, Prefix+"r/"+url.PathEscape(region)+"/groups", http.StatusSeeOther)
+}
+
+// defaultRegion is the region with most of the account's groups and
+// instances, the first region when it has none.
+func (c *Console) defaultRegion(ctx context.Context, account string) string {
+	best, most := model.Regions[0].ID, 0
+	for _, reg := range model.Regions {
+		cl := service.Caller{Account: account, Region: reg.ID}
+		n := 0
+		if l, err := c.svc.DescribeSecurityGroups(ctx, service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}}); err == nil {
+			n += l.Total
+		}
+		if l, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: cl, Page: service.Page{Size: 1}}); err == nil {
+			n += l.Total
+		}
+		if n > most {
+			best, most = reg.ID, n
+		}
+	}
+	return best
+}
+
+// asECS is an error as the API would answer it.
+func asECS(err error) *ecserr.Error {
+	var e *ecserr.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return ecserr.New(http.StatusInternalServerError, "InternalError", "%v", err)
+}
+
+// fail renders an error of a service as the API names it.
+func (c *Console) fail(p *page, err error) {
+	e := asECS(err)
+	if e.Status >= 500 {
+		c.log.Error("console", "path", p.r.URL.Path, "err", err)
+	}
+	p.w.WriteHeader(e.Status)
+	c.render(p.w, "error", c.base(p, "Error", map[string]any{"Err": e}))
+}
+
+// base is the data every page of a region gets.
+func (c *Console) base(p *page, title string, data map[string]any) map[string]any {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["Title"] = title
+	data["Region"] = p.region
+	data["Regions"] = model.Regions
+	data["Account"] = p.s.account
+	data["CSRF"] = p.s.csrf
+	data["Path"] = p.r.URL.Path
+	data["Prefix"] = strings.TrimSuffix(Prefix, "/")
+	data["R"] = Prefix + "r/" + url.PathEscape(p.region) + "/"
+	return data
+}
+
+func (c *Console) render(w http.ResponseWriter, name string, data any) {
+	t, ok := c.pages[name]
+	if !ok {
+		panic("console: no template " + name)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
+		c.log.Error("console: render", "page", name, "err", err)
+		fmt.Fprintf(w, "<p>The page could not be drawn: %s</p>", template.HTMLEscapeString(err.Error()))
+	}
+}
+
+// goRegion is the region picker: the same page in another region (the
+// list of the page's kind when the page names a resource of the old one).
+func (c *Console) goRegion(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	region := q.Get("region")
+	if !validRegion(region) {
+		http.Redirect(w, r, Prefix, http.StatusSeeOther)
+		return
+	}
+	section := "groups"
+	if rest, ok := strings.CutPrefix(q.Get("path"), Prefix+"r/"); ok {
+		if _, after, ok := strings.Cut(rest, "/"); ok {
+			if k, _, _ := strings.Cut(after, "/"); k == "instances" || k == "map" || k == "audit" {
+				section = k
+			}
+		}
+	}
+	http.Redirect(w, r, Prefix+"r/"+url.PathEscape(region)+"/"+section, http.StatusSeeOther)
+}

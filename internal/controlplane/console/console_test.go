@@ -1,0 +1,445 @@
+package console
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+func TestSessionsBoundedAndExpire(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	s := newSessions(Options{MaxSessions: 3, IdleTimeout: time.Hour, MaxAge: 3 * time.Hour, Now: func() time.Time { return now }})
+	var all []*session
+	for i := range 5 {
+		now = now.Add(time.Second)
+		all = append(all, s.add("acct", "key", false))
+		if n := s.count(); n != min(i+1, 3) {
+			t.Fatalf("after %d sign-ins %d sessions, want %d", i+1, n, min(i+1, 3))
+		}
+	}
+	req := func(x *session) *http.Request {
+		r := httptest.NewRequest("GET", "/console/", nil)
+		r.AddCookie(&http.Cookie{Name: cookieName, Value: x.id})
+		return r
+	}
+	for i, x := range all {
+		if got := s.get(req(x)) != nil; got != (i >= 2) {
+			t.Errorf("session %d live = %v, want %v (the oldest go first)", i, got, i >= 2)
+		}
+	}
+	now = now.Add(59 * time.Minute) // used within the hour: still live
+	if s.get(req(all[4])) == nil {
+		t.Fatal("a session used within the idle timeout expired")
+	}
+	now = now.Add(61 * time.Minute)
+	if s.get(req(all[4])) != nil {
+		t.Fatal("a session idle for over an hour is still live")
+	}
+	x := s.add("acct", "key", false)
+	for range 5 {
+		now = now.Add(50 * time.Minute)
+		s.get(req(x))
+	}
+	if s.get(req(x)) != nil {
+		t.Fatal("a session in use for over MaxAge is still live")
+	}
+	if a, b := randomToken(), randomToken(); a == b || len(a) < 40 {
+		t.Fatalf("tokens %q %q", a, b)
+	}
+}
+
+func TestRiskyRule(t *testing.T) {
+	for _, tc := range []struct {
+		dir  model.Direction
+		in   model.RuleInput
+		want string
+	}{
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "::/0"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "3000/3400", SourceCidrIp: "0.0.0.0/0"}, "RDP (3389), MySQL (3306)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "203.0.113.7/32"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "drop", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "ICMP", PortRange: "-1/-1", SourceCidrIp: "0.0.0.0/0"}, ""},
+		{model.Egress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", DestCidrIp: "0.0.0.0/0"}, ""},
+	} {
+		r, _, e := model.ParseRule(tc.dir, tc.in, false)
+		if e != nil {
+			t.Fatalf("%+v: %v", tc.in, e)
+		}
+		if got := riskyRule(&r); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRowInput(t *testing.T) {
+	for _, tc := range []struct {
+		row  ruleRowInput
+		dir  model.Direction
+		want model.RuleInput
+	}{
+		{ruleRowInput{Protocol: "TCP", Ports: "22", Peer: "10.0.0.0/8"}, model.Ingress, model.RuleInput{IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}},
+		{ruleRowInput{Protocol: "TCP", Ports: "8000-8080", Peer: "2001:db8::/32"}, model.Ingress, model.RuleInput{IpProtocol: "TCP", PortRange: "8000/8080", Ipv6SourceCidrIp: "2001:db8::/32"}},
+		{ruleRowInput{Protocol: "ICMP", Peer: "sg-abc", Owner: "123"}, model.Ingress, model.RuleInput{IpProtocol: "ICMP", PortRange: "-1/-1", SourceGroupId: "sg-abc", SourceGroupOwnerId: "123"}},
+		{ruleRowInput{Protocol: "UDP", Ports: "prl-x", Peer: "pl-y"}, model.Egress, model.RuleInput{IpProtocol: "UDP", PortRangeListId: "prl-x", DestPrefixListId: "pl-y"}},
+	} {
+		if got := tc.row.input(tc.dir); got != tc.want {
+			t.Errorf("%+v %s: %+v, want %+v", tc.row, tc.dir, got, tc.want)
+		}
+	}
+	// A stored rule comes back to the form as it was typed.
+	r, _, _ := model.ParseRule(model.Ingress, model.RuleInput{Policy: "accept", Priority: "5", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8", Description: "x"}, false)
+	if got := rowOfRule(&r); got.Ports != "22" || got.Peer != "10.0.0.0/8" || got.Priority != "5" || got.Desc != "x" {
+		t.Errorf("rowOfRule: %+v", got)
+	}
+}
+
+// consoleServer is a console over a real store, with an account and a
+// group, served by httptest.
+func consoleServer(t *testing.T) (*httptest.Server, *service.Service, model.AccessKey, string) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.NewTenant(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return srv, svc, key, g.SecurityGroupId
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func TestSignInSessionAndCSRF(t *testing.T) {
+	srv, svc, key, group := consoleServer(t)
+	base := srv.URL + Prefix
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	post := func(path string, f url.Values, hdr ...string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	// A wrong secret and an unknown key get the same answer.
+	_, wrongSecret := post("signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {"nope"}})
+	resp, unknown := post("signin", url.Values{"AccessKeyId": {"LTAInosuchkey"}, "AccessKeySecret": {"nope"}})
+	if resp.StatusCode != 401 || !strings.Contains(wrongSecret, "is wrong") {
+		t.Fatalf("wrong secret: %d %.300s", resp.StatusCode, wrongSecret)
+	}
+	strip := func(s string) string { return strings.ReplaceAll(s, key.ID, "LTAInosuchkey") }
+	if strip(wrongSecret) != unknown {
+		t.Fatal("a wrong secret and an unknown key answer differently")
+	}
+
+	// The right pair: a cookie as the issue asks.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, _ = post("signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+	var ck *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == cookieName {
+			ck = c
+		}
+	}
+	if resp.StatusCode != 303 || ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != Prefix || len(ck.Value) < 40 {
+		t.Fatalf("sign-in: %d, cookie %+v", resp.StatusCode, ck)
+	}
+	hc.CheckRedirect = nil
+	page, err := hc.Get(base + "r/cn-hangzhou/groups/" + group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || page.Header.Get("Content-Security-Policy") == "" || page.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("group page: %d %v", page.StatusCode, page.Header)
+	}
+	tok := csrfRE.FindStringSubmatch(string(body))[1]
+
+	rev := func() int64 { r, _ := svc.Store.Revision(context.Background()); return r }
+	add := func(tok, priority string) url.Values {
+		return url.Values{"csrf": {tok}, "op": {"add-rules"}, "step": {"apply"}, "group": {group}, "dir": {"ingress"},
+			"r1.policy": {"accept"}, "r1.priority": {priority}, "r1.protocol": {"TCP"}, "r1.ports": {"22"}, "r1.peer": {"10.0.0.0/8"}}
+	}
+	before := rev()
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		hdr    []string
+		status int
+		want   string
+	}{
+		{"no token", add("", "1"), nil, 403, "InvalidCSRFToken"},
+		{"another token", add(randomToken(), "1"), nil, 403, "InvalidCSRFToken"},
+		{"another site", add(tok, "1"), []string{"Origin", "https://evil.example"}, 403, "another site"},
+		{"refused by the API at apply", add(tok, "0"), nil, 400, "InvalidPriority.ValueNotSupported"},
+	} {
+		resp, body := post("r/cn-hangzhou/change", tc.form, tc.hdr...)
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: %d, want %d with %q: %.300s", tc.name, resp.StatusCode, tc.status, tc.want, body)
+		}
+		if r := rev(); r != before {
+			t.Errorf("%s changed the store (revision %d → %d)", tc.name, before, r)
+		}
+	}
+	if resp, body := post("r/cn-hangzhou/change", add(tok, "1")); resp.StatusCode != 200 || !strings.Contains(body, "done") || rev() == before {
+		t.Fatalf("the right form: %d %.300s", resp.StatusCode, body)
+	}
+
+	// Sign-out ends the session on the server: the old cookie is refused.
+	post("signout", url.Values{"csrf": {tok}})
+	plain := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", base+"r/cn-hangzhou/groups", nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: ck.Value})
+	resp, err = plain.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 303 || !strings.Contains(resp.Header.Get("Location"), "signin") {
+		t.Fatalf("after sign-out the old cookie gets %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/r/cn-hangzhou/groups": "/console/r/cn-hangzhou/groups",
+		"https://evil.example/console/": "",
+		"//evil.example/console/":       "",
+		"/other":                        "",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCloneImportExportCompare: a clone gets the source's settings, then
+// its rules through the import (with its preview); export and compare
+// agree that the two groups hold the same rules.
+func TestCloneImportExportCompare(t *testing.T) {
+	srv, svc, key, group := consoleServer(t)
+	ctx := context.Background()
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: model.Ingress, Permissions: []model.RuleInput{
+		{Policy: "accept", Priority: "3", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0", Description: "=cmd"},
+		{Policy: "drop", Priority: "1", IpProtocol: "UDP", PortRange: "53/53", SourceCidrIp: "10.0.0.0/8"}}}); err != nil {
+		t.Fatal(err)
+	}
+	base := srv.URL + Prefix + "r/cn-hangzhou/"
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	get := func(u string) string {
+		t.Helper()
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %.300s", u, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	post := func(f url.Values) (string, string) {
+		t.Helper()
+		resp, err := hc.PostForm(base+"change", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %v: %d %.300s", f, resp.StatusCode, b)
+		}
+		return resp.Request.URL.String(), string(b)
+	}
+	if resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}}); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	tok := csrfRE.FindStringSubmatch(get(base + "groups"))[1]
+
+	at, page := post(url.Values{"csrf": {tok}, "op": {"clone-group"}, "step": {"apply"}, "group": {group}, "name": {"web-copy"}})
+	m := regexp.MustCompile(`groups/(sg-[a-z0-9]+)/import\?`).FindStringSubmatch(at)
+	if m == nil || !strings.Contains(at, "from="+group) || !strings.Contains(page, "clone-next") {
+		t.Fatalf("after the clone at %s", at)
+	}
+	clone := m[1]
+	rules := regexp.MustCompile(`(?s)<textarea id="rules" name="rules" rows="14" required>(.*?)</textarea>`).FindStringSubmatch(page)
+	if rules == nil {
+		t.Fatal("the import page after a clone holds no rules")
+	}
+	js := html.UnescapeString(rules[1])
+	imp := url.Values{"csrf": {tok}, "op": {"import-rules"}, "step": {"preview"}, "group": {clone}, "dir": {"ingress"}, "rules": {js}}
+	if _, prev := post(imp); !strings.Contains(prev, "Add 2 ingress rules") || !strings.Contains(prev, `id="apply"`) {
+		t.Fatalf("import preview: %.600s", prev)
+	}
+	imp.Set("step", "apply")
+	post(imp)
+
+	if cmp := get(base + "groups/" + group + "/compare?with=" + clone); strings.Count(cmp, "<li>nothing</li>") != 2 {
+		t.Fatalf("the clone differs from its source: %.2000s", cmp)
+	}
+	csv := get(base + "groups/" + clone + "/export?format=csv")
+	if !strings.HasPrefix(csv, "Direction,Policy,Priority,IpProtocol,PortRange") || !strings.Contains(csv, "ingress,drop,1,UDP,53/53,,,10.0.0.0/8") || !strings.Contains(csv, "'=cmd") {
+		t.Fatalf("CSV export:\n%s", csv)
+	}
+	if ex := get(base + "groups/" + clone + "/export"); !strings.Contains(ex, `"SecurityGroupId": "`+clone) {
+		t.Fatalf("JSON export:\n%s", ex)
+	}
+}
+
+// TestSignInThrottled: an address that keeps failing is refused for a
+// while, even with the right key; other addresses are not.
+func TestSignInThrottled(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	_, key, err := svc.NewTenant(context.Background(), "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	c, err := New(svc, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(addr, secret string) int {
+		f := url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {secret}}
+		r := httptest.NewRequest("POST", "/console/signin", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = addr + ":1234"
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range maxFailures {
+		if code := signIn("192.0.2.1", "wrong"); code != 401 {
+			t.Fatalf("a wrong secret: %d", code)
+		}
+	}
+	if code := signIn("192.0.2.1", key.Secret); code != 429 {
+		t.Fatalf("after %d failures the right secret gets %d, want 429", maxFailures, code)
+	}
+	if code := signIn("192.0.2.2", key.Secret); code != 303 {
+		t.Fatalf("another address gets %d, want 303", code)
+	}
+	now = now.Add(failureWindow)
+	if code := signIn("192.0.2.1", key.Secret); code != 303 {
+		t.Fatalf("after the window the right secret gets %d, want 303", code)
+	}
+}
+
+// TestCachedRevisions: an answer is reused only at its revision; after a
+// write, a page that waits gets a new answer, and a page that may be stale
+// gets the last one at once, marked, while the new one is computed.
+func TestCachedRevisions(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.NewTenant(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	compute := func(context.Context) (int, error) { calls++; return calls, nil }
+	ask := func(stale bool) (int, bool) {
+		v, fresh, err := cached(c, ctx, "k", stale, compute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, fresh
+	}
+	if v, fresh := ask(false); v != 1 || !fresh {
+		t.Fatalf("first: %d %v", v, fresh)
+	}
+	if v, fresh := ask(true); v != 1 || !fresh {
+		t.Fatalf("same revision: %d %v, want the cached 1", v, fresh)
+	}
+	write := func() {
+		if _, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if v, fresh := ask(false); v != 2 || !fresh {
+		t.Fatalf("after a write, waiting: %d %v, want a new 2", v, fresh)
+	}
+	write()
+	v, fresh := ask(true)
+	if v != 2 || fresh {
+		t.Fatalf("after a write, stale allowed: %d %v, want the old 2, marked", v, fresh)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c.cache.mu.Lock()
+		busy := c.cache.inflight["k"]
+		c.cache.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never ended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v, fresh := ask(true); v != 3 || !fresh {
+		t.Fatalf("after the refresh: %d %v, want 3", v, fresh)
+	}
+}

@@ -1,0 +1,305 @@
+package console
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// allPage asks a service for every item at once: the console lists a
+// region's groups (quota 100s) and pages instances itself.
+var allPage = service.Page{Size: 1 << 20}
+
+// groupRow is a group as the list shows it.
+type groupRow struct {
+	service.GroupSummary
+	Badge string // the worst severity of its audit findings, "" if none
+	Count int    // how many findings
+}
+
+func (c *Console) groupsPage(p *page) {
+	l, err := c.svc.DescribeSecurityGroups(p.ctx(), service.DescribeGroupsInput{Caller: p.caller, Page: allPage})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	au, fresh, err := c.auditOf(p.ctx(), p.caller, true)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	worst, count := map[string]audit.Severity{}, map[string]int{}
+	for _, f := range au.Findings {
+		if w, ok := worst[f.Resource]; !ok || f.Severity > w {
+			worst[f.Resource] = f.Severity
+		}
+		count[f.Resource]++
+	}
+	q := strings.TrimSpace(p.r.URL.Query().Get("q"))
+	var rows []groupRow
+	for _, it := range l.Items {
+		if q != "" && !groupMatches(it.Group, q) {
+			continue
+		}
+		row := groupRow{GroupSummary: it}
+		if n := count[it.Group.ID]; n > 0 {
+			row.Badge, row.Count = worst[it.Group.ID].String(), n
+		}
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b groupRow) int {
+		return cmp.Or(cmp.Compare(a.Group.Name, b.Group.Name), cmp.Compare(a.Group.ID, b.Group.ID))
+	})
+	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows, "Q": q, "Total": l.Total, "AuditStale": !fresh}))
+}
+
+// groupMatches reports whether a search matches a group: part of its name,
+// its ID, or a tag (key, key=value).
+func groupMatches(g *model.SecurityGroup, q string) bool {
+	lq := strings.ToLower(q)
+	if strings.Contains(strings.ToLower(g.Name), lq) || strings.EqualFold(g.ID, q) || strings.Contains(strings.ToLower(g.ID), lq) {
+		return true
+	}
+	k, v, hasV := strings.Cut(q, "=")
+	for _, t := range g.Tags {
+		if strings.EqualFold(t.Key, k) && (!hasV || t.Value == v) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Console) vpcs(p *page) ([]service.VpcView, error) {
+	l, err := c.svc.DescribeVpcs(p.ctx(), service.DescribeVpcsInput{Caller: p.caller, Page: allPage})
+	return l.Items, err
+}
+
+func (c *Console) newGroupPage(p *page) {
+	vpcs, err := c.vpcs(p)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs}))
+}
+
+// ruleRow is a rule as a group's page shows it: its fields, its standing
+// in the effective policies it takes part in, and its hit counters.
+type ruleRow struct {
+	service.RuleView
+	Peer     string
+	Ports    string
+	Standing []standing
+	Packets  uint64
+	Bytes    uint64
+	Counted  bool
+	Warn     bool // accepts an admin or database port from anywhere
+}
+
+type standing struct {
+	Kind    string // shadowed, redundant, conflicting
+	Message string
+}
+
+// standingOf maps the rule-anomaly findings of the audit (SGA-022 shadowed,
+// SGA-023 redundant, SGA-024 conflicting) to the rules they name: the
+// audit reads each rule's standing in every effective policy it is part
+// of (package space), so a rule is shadowed here only if it is so for all
+// the group's members.
+func standingOf(fs []audit.Finding, group string) map[string][]standing {
+	out := map[string][]standing{}
+	for _, f := range fs {
+		if f.Resource != group || f.RuleID == "" {
+			continue
+		}
+		kind := map[string]string{"SGA-022": "shadowed", "SGA-023": "redundant", "SGA-024": "conflicting"}[f.Check]
+		if kind != "" {
+			out[f.RuleID] = append(out[f.RuleID], standing{kind, f.Message})
+		}
+	}
+	return out
+}
+
+func peerText(r *service.RuleView) string {
+	switch {
+	case r.Peer.GroupID != "":
+		s := r.Peer.GroupID
+		if r.PeerGroupName != "" {
+			s += " (" + r.PeerGroupName + ")"
+		}
+		return s
+	case r.Peer.PrefixListID != "":
+		s := r.Peer.PrefixListID
+		if r.PrefixListName != "" {
+			s += " (" + r.PrefixListName + ")"
+		}
+		return s
+	case r.Peer.CIDRText != "":
+		return r.Peer.CIDRText
+	}
+	return r.Peer.CIDR.String()
+}
+
+func portsText(r *service.RuleView) string {
+	if r.PortRangeListID != "" {
+		s := r.PortRangeListID
+		if r.PortRangeListName != "" {
+			s += " (" + r.PortRangeListName + ")"
+		}
+		return s
+	}
+	return r.PortRange.String()
+}
+
+func (c *Console) groupPage(p *page) {
+	ctx, id := p.ctx(), p.r.PathValue("group")
+	attr, err := c.svc.DescribeSecurityGroupAttribute(ctx, service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	au, fresh, err := c.auditOf(ctx, p.caller, true)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	_, counts, err := c.svc.DescribeRuleCounters(ctx, p.caller, id)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	members, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	refs, err := c.svc.DescribeSecurityGroupReferences(ctx, p.caller, []string{id})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	hits := map[string]service.RuleCount{}
+	for _, rc := range counts {
+		hits[rc.Rule.ID] = rc
+	}
+	st := standingOf(au.Findings, id)
+	var in, out []ruleRow
+	for _, rv := range attr.Rules {
+		row := ruleRow{RuleView: rv, Peer: peerText(&rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
+		if h, ok := hits[rv.ID]; ok {
+			row.Packets, row.Bytes, row.Counted = h.Packets, h.Bytes, true
+		}
+		if rv.Direction == model.Egress {
+			out = append(out, row)
+		} else {
+			in = append(in, row)
+		}
+	}
+	var findings []audit.Finding
+	for _, f := range au.Findings {
+		if f.Resource == id {
+			findings = append(findings, f)
+		}
+	}
+	var referencing []service.GroupOwner
+	if len(refs) > 0 {
+		referencing = refs[0].Referencing
+	}
+	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
+		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "Findings": findings,
+		"Referencing": referencing, "Templates": templates,
+		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
+	}))
+}
+
+func (c *Console) instancesPage(p *page) {
+	q := p.r.URL.Query()
+	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), Page: allPage}
+	if n := strings.TrimSpace(q.Get("q")); n != "" {
+		in.Name = "*" + n + "*"
+	}
+	l, err := c.svc.DescribeInstances(p.ctx(), in)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	items := l.Items
+	const per = 100
+	pg := max(atoiOr(q.Get("page"), 1), 1)
+	from := min((pg-1)*per, len(items))
+	to := min(from+per, len(items))
+	c.render(p.w, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
+		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc")}))
+}
+
+func (c *Console) instancePage(p *page) {
+	ctx, id := p.ctx(), p.r.PathValue("instance")
+	iv, err := c.svc.DescribeInstanceAttribute(ctx, p.caller, id)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	eff, err := c.analysis.EffectiveRules(ctx, p.caller, id)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	data := map[string]any{"I": iv.Instance, "Effective": eff}
+	q := p.r.URL.Query()
+	if to := strings.TrimSpace(q.Get("to")); to != "" {
+		from := strings.TrimSpace(q.Get("from"))
+		if from == "" {
+			from = id
+		}
+		proto := cmp.Or(q.Get("protocol"), "tcp")
+		rep, err := c.analysis.VerifyFlow(ctx, analyzeFlow(p.caller, from, to, proto, q.Get("port")))
+		data["Asked"] = map[string]string{"From": from, "To": to, "Protocol": proto, "Port": q.Get("port")}
+		if err != nil {
+			data["VerifyErr"] = asECS(err)
+		} else {
+			data["Verdict"] = rep
+		}
+	}
+	c.render(p.w, "instance", c.base(p, "Instance "+id, data))
+}
+
+func (c *Console) auditPage(p *page) {
+	au, _, err := c.auditOf(p.ctx(), p.caller, false)
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	sev := p.r.URL.Query().Get("severity")
+	least := audit.Info
+	if sev != "" {
+		if least, err = audit.ParseSeverity(sev); err != nil {
+			least = audit.Info
+		}
+	}
+	var fs []audit.Finding
+	for _, f := range au.Findings {
+		if f.Severity >= least {
+			fs = append(fs, f)
+		}
+	}
+	// A page of findings at a time: a large cloud has thousands.
+	const per = 200
+	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
+	from := min((pg-1)*per, len(fs))
+	to := min(from+per, len(fs))
+	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
+		"Page": pg, "Prev": pg > 1, "Next": to < len(fs),
+		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
+}
+
+// notFound answers a page of a resource that is not the caller's as the
+// API would, without saying whether it exists elsewhere.
+func (c *Console) notFound(p *page, what string) {
+	p.w.WriteHeader(http.StatusNotFound)
+	c.render(p.w, "error", c.base(p, "Not found", map[string]any{"Message": what}))
+}

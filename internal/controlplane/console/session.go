@@ -1,0 +1,209 @@
+package console
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// cookieName is the session cookie. It holds only a random session ID; the
+// session itself (account, CSRF token, expiry) stays on the server.
+const cookieName = "palisade_console"
+
+type session struct {
+	id       string
+	account  string
+	keyID    string
+	operator bool
+	csrf     string
+	created  time.Time
+	// region is the last region shown (the default next time); last is
+	// the last use; both change under sessions.mu.
+	region string
+	last   time.Time
+}
+
+func (s *session) checkCSRF(token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf)) == 1
+}
+
+// sessions are the signed-in sessions, bounded in number: when full, the
+// expired ones go first, then the least recently used.
+type sessions struct {
+	mu        sync.Mutex
+	byID      map[string]*session
+	max       int
+	idle, age time.Duration
+	now       func() time.Time
+}
+
+func newSessions(o Options) *sessions {
+	s := &sessions{byID: map[string]*session{}, max: o.MaxSessions, idle: o.IdleTimeout, age: o.MaxAge, now: o.Now}
+	if s.max <= 0 {
+		s.max = 10000
+	}
+	if s.idle <= 0 {
+		s.idle = time.Hour
+	}
+	if s.age <= 0 {
+		s.age = 12 * time.Hour
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *sessions) live(x *session, now time.Time) bool {
+	return now.Sub(x.last) < s.idle && now.Sub(x.created) < s.age
+}
+
+// add starts a session for an account.
+func (s *sessions) add(account, keyID string, operator bool) *session {
+	now := s.now()
+	x := &session{id: randomToken(), account: account, keyID: keyID, operator: operator, csrf: randomToken(), created: now, last: now}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.byID) >= s.max {
+		var oldest *session
+		for id, o := range s.byID {
+			if !s.live(o, now) {
+				delete(s.byID, id)
+			} else if oldest == nil || o.last.Before(oldest.last) {
+				oldest = o
+			}
+		}
+		if len(s.byID) >= s.max && oldest != nil {
+			delete(s.byID, oldest.id)
+		}
+	}
+	s.byID[x.id] = x
+	return x
+}
+
+// get returns the live session of a request, nil if there is none.
+func (s *sessions) get(r *http.Request) *session {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x := s.byID[ck.Value]
+	if x == nil {
+		return nil
+	}
+	if !s.live(x, now) {
+		delete(s.byID, x.id)
+		return nil
+	}
+	x.last = now
+	return x
+}
+
+func (s *sessions) remove(x *session) {
+	s.mu.Lock()
+	delete(s.byID, x.id)
+	s.mu.Unlock()
+}
+
+// count is how many sessions are kept.
+func (s *sessions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byID)
+}
+
+func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: Prefix, MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
+	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
+}
+
+// safeNext keeps a return address only if it is a console page.
+func safeNext(next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, Prefix) || strings.HasPrefix(next, "//") {
+		return ""
+	}
+	return next
+}
+
+// signIn checks an access key pair as the API does (the same secret, the
+// same account) and starts a session. A wrong ID and a wrong secret get
+// the same answer, so the form tells nobody which key IDs exist.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "Refused: the form was sent from another site.", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<14)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "The form could not be read.", http.StatusBadRequest)
+		return
+	}
+	id := strings.TrimSpace(r.PostForm.Get("AccessKeyId"))
+	secret := r.PostForm.Get("AccessKeySecret")
+	next := safeNext(r.PostForm.Get("next"))
+	bad := func(msg string) {
+		w.WriteHeader(http.StatusUnauthorized)
+		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": msg, "KeyID": id, "Next": next})
+	}
+	addr := clientAddr(r)
+	if c.failed.blocked(addr) {
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": "Too many failed sign-ins from this address; wait a minute and try again.", "KeyID": id, "Next": next})
+		return
+	}
+	want, ok := c.svc.LookupSecret(id)
+	if id == "" || secret == "" || !ok || subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 {
+		c.failed.fail(addr)
+		bad("The AccessKeyId or AccessKeySecret is wrong. Use the key pair printed by `palisade serve` or given to your account.")
+		return
+	}
+	caller, err := c.svc.CallerOf(r.Context(), id, "", false)
+	if err != nil {
+		bad("The key cannot sign in: " + asECS(err).Message)
+		return
+	}
+	if caller.Host != "" {
+		bad("This is a host key: it may only call the host actions. Sign in with an account's key.")
+		return
+	}
+	s := c.sessions.add(caller.Account, id, caller.Operator)
+	setCookie(w, r, s.id, int(c.sessions.age/time.Second))
+	if next == "" {
+		next = Prefix
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
+	c.sessions.remove(s)
+	setCookie(w, r, "", -1)
+	http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+}
+
+// validRegion reports whether a region ID is one the API knows.
+func validRegion(id string) bool {
+	_, ok := model.LookupRegion(id)
+	return ok
+}

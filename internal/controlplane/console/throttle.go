@@ -1,0 +1,67 @@
+package console
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// failures slows down guessing of secrets: an address that fails to sign
+// in maxFailures times within failureWindow is refused until the window
+// ends. The table is bounded; when full it starts over (an attacker who
+// fills it gains at most one more window of guesses per address).
+type failures struct {
+	mu  sync.Mutex
+	m   map[string]*failCount
+	now func() time.Time
+}
+
+type failCount struct {
+	n     int
+	start time.Time
+}
+
+const (
+	maxFailures   = 20
+	failureWindow = time.Minute
+	maxFailAddrs  = 10000
+)
+
+func newFailures(now func() time.Time) *failures {
+	if now == nil {
+		now = time.Now
+	}
+	return &failures{m: map[string]*failCount{}, now: now}
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// blocked reports whether an address has failed too often lately.
+func (f *failures) blocked(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.m[addr]
+	return c != nil && f.now().Sub(c.start) < failureWindow && c.n >= maxFailures
+}
+
+func (f *failures) fail(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	c := f.m[addr]
+	if c == nil || now.Sub(c.start) >= failureWindow {
+		if c == nil && len(f.m) >= maxFailAddrs {
+			clear(f.m)
+		}
+		c = &failCount{start: now}
+		f.m[addr] = c
+	}
+	c.n++
+}
