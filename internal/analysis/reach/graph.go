@@ -46,13 +46,9 @@ type edgeKey struct{ from, to int32 } // group indexes; -1 is the internet
 // Graph aggregates the links a filter selects by group. It walks every
 // selected pair (see walk), spread over the available cores.
 func (r *Result) Graph(f Filter) (*Graph, error) {
-	from, fromNet, err := r.members(f.From)
+	from, fromNet, to, toNet, err := r.ends(f)
 	if err != nil {
-		return nil, fmt.Errorf("from: %w", err)
-	}
-	to, toNet, err := r.members(f.To)
-	if err != nil {
-		return nil, fmt.Errorf("to: %w", err)
+		return nil, err
 	}
 	gids, groupsOf := r.groupIndex()
 	vs := r.graphVisitors(f, len(gids), groupsOf, max(1, min(runtime.GOMAXPROCS(0), len(from)/64)))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Link is what passes from one endpoint (an instance ID or Internet) to another.
@@ -30,6 +31,10 @@ type Filter struct {
 	Protocol  model.Protocol `json:"protocol,omitempty"` // "" or ALL: any
 	Port      uint16         `json:"port,omitempty"`     // 0: any
 	IPVersion int            `json:"ipVersion,omitempty"`
+	// Among, when not nil, limits the instances at either end to these
+	// (the internet stays an endpoint): one tenant's part of a result
+	// computed over a shared cloud, at the cost of its own pairs only.
+	Among []string `json:"-"`
 }
 
 // restrict keeps the flows a filter asks for.
@@ -120,16 +125,52 @@ func (r *Result) members(end string) (idx []int, internet bool, err error) {
 	return nil, false, fmt.Errorf("%q is neither an instance, a group nor %q", end, Internet)
 }
 
+// ends resolves a filter's endpoints to node indexes, limited to f.Among.
+func (r *Result) ends(f Filter) (from []int, fromNet bool, to []int, toNet bool, err error) {
+	if from, fromNet, err = r.members(f.From); err != nil {
+		return nil, false, nil, false, fmt.Errorf("from: %w", err)
+	}
+	if to, toNet, err = r.members(f.To); err != nil {
+		return nil, false, nil, false, fmt.Errorf("to: %w", err)
+	}
+	if f.Among != nil {
+		in := make(map[int]bool, len(f.Among))
+		for _, id := range f.Among {
+			if i, ok := r.index[id]; ok {
+				in[i] = true
+			}
+		}
+		only := func(idx []int) []int {
+			return slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return !in[i] })
+		}
+		from, to = only(from), only(to)
+	}
+	return from, fromNet, to, toNet, nil
+}
+
+// ClassesAmong counts the distinct policy classes of some instances (all,
+// when ids is nil).
+func (r *Result) ClassesAmong(ids []string) int {
+	if ids == nil {
+		return len(r.classes)
+	}
+	seen := map[policy.Key]bool{}
+	for _, id := range ids {
+		if i, ok := r.index[id]; ok {
+			for _, k := range keySet(r.nodes[i].keys) {
+				seen[k] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
 // Matrix returns the links with something open that the filter selects,
 // ordered by source then destination (the internet first).
 func (r *Result) Matrix(f Filter) ([]Link, error) {
-	from, fromNet, err := r.members(f.From)
+	from, fromNet, to, toNet, err := r.ends(f)
 	if err != nil {
-		return nil, fmt.Errorf("from: %w", err)
-	}
-	to, toNet, err := r.members(f.To)
-	if err != nil {
-		return nil, fmt.Errorf("to: %w", err)
+		return nil, err
 	}
 	var links []Link
 	keep := func(l Link) {

@@ -197,7 +197,9 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
+	// A class takes hundreds of microseconds: even two are worth two
+	// workers (an Update's rule change usually rebuilds one per direction).
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers <= 1 {
 		work()
 	} else {

@@ -49,6 +49,7 @@ type View struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced when snap advances
+	trail  []step        // what the last published snapshots changed
 	err    error         // why the follower stopped, if it did
 
 	cancel context.CancelFunc
@@ -139,6 +140,7 @@ func (v *View) publish(s *Snapshot) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.snap.Store(s)
+	v.remember(s)
 	close(v.notify)
 	v.notify = make(chan struct{})
 }
@@ -253,6 +255,7 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 				continue
 			}
 			seen[k] = true
+			a.snap.changed = append(a.snap.changed, Ref{ch.Kind, ch.ID})
 			r, ok, err := tx.Get(ch.Kind, ch.ID)
 			if err != nil {
 				return err
@@ -306,7 +309,7 @@ type applier struct {
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
 	return &applier{
-		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds},
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds, base: s.rev, changed: []Ref{}},
 		indexes: indexes,
 		tables:  map[store.Kind]bool{},
 		idx:     map[store.Kind]map[scope]bool{},
