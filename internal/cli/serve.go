@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 )
 
@@ -41,6 +43,16 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
+	rd := ratelimit.Defaults
+	var rl ratelimit.Config
+	fs.Float64Var(&rl.PerAction, "rate-action", rd.PerAction, "allow an account `N` requests per second of each action (a negative N: no limit); more get Throttling.User.\n"+
+		"The agents' host actions are never limited")
+	fs.IntVar(&rl.ActionBurst, "rate-action-burst", rd.ActionBurst, "let an account send `N` requests of one action at once above --rate-action")
+	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
+	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
+	var an analyze.Options
+	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more get Throttling (0: twice the CPUs)")
+	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 0, "let one account run at most `N` of them at once (0: half of --max-analyses)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits]\n\n"+
 			"Serve the ECS and VPC APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
@@ -63,6 +75,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if lim.HeaderTimeout <= 0 || lim.BodyTimeout <= 0 || lim.IdleTimeout <= 0 || lim.MaxConns <= 0 || lim.MaxBodyBytes <= 0 {
 		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns and --max-body-bytes must be positive")
+		return 2
+	}
+	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 {
+		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses* must not be negative")
 		return 2
 	}
 	host, _, err := net.SplitHostPort(*listen)
@@ -94,7 +110,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim, RateLimit: rl, Analysis: an,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)

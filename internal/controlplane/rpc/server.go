@@ -38,6 +38,9 @@ type Server struct {
 	// stalls mid-body is disconnected instead of holding its connection and
 	// buffer; 0 means no bound.
 	BodyTimeout time.Duration
+	// Admit, if set, runs once the signature holds and before the handler
+	// (req.AccessKeyID set); an error refuses the request (rate limits).
+	Admit func(ctx context.Context, req *Request) error
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -127,7 +130,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		return nil, verr
 	}
 	req.AccessKeyID = ak
-	return s.call(WithAccessKeyID(r.Context(), ak), h, req)
+	ctx := WithAccessKeyID(r.Context(), ak)
+	if s.Admit != nil {
+		if err := s.Admit(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return s.call(ctx, h, req)
 }
 
 // versions are the API versions of the routes, sorted.

@@ -19,7 +19,9 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
@@ -39,7 +41,17 @@ type Config struct {
 	// Limits bound timeouts, connections and request size; zero fields
 	// take DefaultLimits.
 	Limits Limits
+	// RateLimit sets request rates per account and action (zero fields take
+	// ratelimit.Defaults; the host actions are always exempt).
+	RateLimit ratelimit.Config
+	// Analysis bounds the analysis actions (zero fields take defaults).
+	Analysis analyze.Options
 }
+
+// HostActions are the actions agents call: never rate-limited, so that a
+// host's snapshot and long poll are never starved by its tenants' traffic.
+var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true,
+	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true}
 
 // Server is a running API server.
 type Server struct {
@@ -120,8 +132,12 @@ func (s *Server) saveNonces() error {
 // api) and the analysis actions (package analysisapi), which are kept
 // apart so that the resource actions do not depend on the analysis tier.
 func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
+	return routesWith(svc, analyze.New(svc.Service))
+}
+
+func routesWith(svc *api.Service, a *analyze.Service) map[rpc.RouteKey]rpc.Handler {
 	r := svc.Routes()
-	maps.Copy(r, analysisapi.Routes(svc))
+	maps.Copy(r, analysisapi.RoutesOf(svc, a))
 	return r
 }
 
@@ -160,10 +176,24 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
+	analysis := analyze.NewWith(svc.Service, cfg.Analysis)
+	analysis.Start() // the live reachability is ready before the first question
+	rl := cfg.RateLimit
+	if rl.Exempt == nil {
+		rl.Exempt = HostActions
+	}
+	limiter := ratelimit.New(rl)
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
-		Routes:   Routes(svc),
+		Routes:   routesWith(svc, analysis),
 		Log:      cfg.Log,
+		Admit: func(ctx context.Context, req *rpc.Request) error {
+			acct, ok := svc.AccountOfKey(ctx, req.AccessKeyID)
+			if !ok {
+				return nil // the handler answers for an unknown key
+			}
+			return limiter.Allow(acct, req.Action)
+		},
 
 		MaxBodyBytes: lim.MaxBodyBytes,
 		BodyTimeout:  lim.BodyTimeout,

@@ -20,7 +20,9 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 )
 
@@ -43,6 +45,9 @@ type Config struct {
 	// TLS serves HTTPS with a self-signed certificate (package tlscert)
 	// made in TB.TempDir; the Server's clients trust it and speak HTTPS.
 	TLS bool
+	// RateLimit and Analysis are the server's (zero: its defaults).
+	RateLimit ratelimit.Config
+	Analysis  analyze.Options
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
@@ -87,7 +92,8 @@ func Start(t TB, cfg Config) *Server {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log, TLS: tlsCfg})
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log, TLS: tlsCfg,
+		RateLimit: cfg.RateLimit, Analysis: cfg.Analysis})
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Open: %v", err)
