@@ -35,6 +35,10 @@ type Filter struct {
 	// (the internet stays an endpoint): one tenant's part of a result
 	// computed over a shared cloud, at the cost of its own pairs only.
 	Among []string `json:"-"`
+	// Limit, when positive, makes Matrix stop after that many links (the
+	// first ones in its order): a page costs the pairs up to its end, not
+	// all of them.
+	Limit int `json:"-"`
 }
 
 // restrict keeps the flows a filter asks for.
@@ -173,8 +177,9 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 		return nil, err
 	}
 	var links []Link
+	full := func() bool { return f.Limit > 0 && len(links) >= f.Limit }
 	keep := func(l Link) {
-		if l = f.restrict(l); !l.Empty() {
+		if l = f.restrict(l); !l.Empty() && !full() {
 			links = append(links, l)
 		}
 	}
@@ -185,6 +190,9 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 	}
 	m := r.tab.local()
 	for _, i := range from {
+		if full() {
+			break
+		}
 		if toNet {
 			keep(r.internetLink(&r.nodes[i], egress))
 		}

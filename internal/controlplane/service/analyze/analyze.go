@@ -319,6 +319,13 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 		out = Reachability{Stats: map[string]int{"instances": len(o.ids), "classes": r.ClassesAmong(o.ids)}}
 		switch v := strings.ToLower(in.View); v {
 		case "", "matrix":
+			off, size, err := in.Page.bounds()
+			if err != nil {
+				return err
+			}
+			// The links up to the page's end and one more, which tells
+			// whether another page follows.
+			f.Limit = off + size + 1
 			links, err := r.Matrix(f)
 			if err != nil {
 				return ecserr.InvalidParameter("To", err.Error())
@@ -329,7 +336,6 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 					mine = append(mine, l)
 				}
 			}
-			out.Stats["links"] = len(mine)
 			if out.Links, out.NextToken, err = pageOf(mine, in.Page); err != nil {
 				return err
 			}

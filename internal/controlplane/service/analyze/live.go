@@ -43,6 +43,7 @@ type Live struct {
 	// full recomputations (at start, after a VPC change or when the
 	// follower fell behind the view's trail), for tests and metrics.
 	folded, rebuilt int
+	foldTime        time.Duration // spent folding changes in (the lock included)
 }
 
 // NewLive starts following a view; Close (or the view's end) stops it.
@@ -85,6 +86,7 @@ func (l *Live) advance(s *view.Snapshot) error {
 	if l.r == nil { // only the follower writes r: reading it here needs no lock
 		return l.rebuild(s)
 	}
+	start := time.Now()
 	refs, ok := l.v.Changed(l.rev, s.Revision())
 	if !ok {
 		return l.rebuild(s)
@@ -103,6 +105,7 @@ func (l *Live) advance(s *view.Snapshot) error {
 		l.folded++
 	}
 	l.cloud, l.rev = next, s.Revision()
+	l.foldTime += time.Since(start)
 	l.publish()
 	l.mu.Unlock()
 	return nil
@@ -139,6 +142,14 @@ func (l *Live) Stats() (folded, rebuilt int) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return l.folded, l.rebuilt
+}
+
+// FoldTime is the time spent folding changes in so far: from reading what
+// a snapshot changed to publishing the updated result.
+func (l *Live) FoldTime() time.Duration {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.foldTime
 }
 
 // liveState is what a reader sees: a result, its cloud and revision, valid
