@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/analysis/reach/reachtest"
@@ -203,6 +202,5 @@ func BenchmarkLive(b *testing.B) {
 			}
 			ratio(b, b.Elapsed().Seconds()/float64(b.N))
 		})
-		_ = time.Second
 	}
 }

@@ -44,7 +44,13 @@ type Live struct {
 	// follower fell behind the view's trail), for tests and metrics.
 	folded, rebuilt int
 	foldTime        time.Duration // spent folding changes in (the lock included)
+	sinceRebuild    int           // snapshots folded since the last recomputation
 }
+
+// rebuildEvery bounds the snapshots folded in between recomputations: the
+// port sets and meets an incremental result interns are never forgotten,
+// so a fresh result, now and then, drops those no class uses any more.
+const rebuildEvery = 20000
 
 // NewLive starts following a view; Close (or the view's end) stops it.
 func NewLive(v *view.View) *Live {
@@ -88,9 +94,10 @@ func (l *Live) advance(s *view.Snapshot) error {
 	}
 	start := time.Now()
 	refs, ok := l.v.Changed(l.rev, s.Revision())
-	if !ok {
+	if !ok || l.sinceRebuild >= rebuildEvery {
 		return l.rebuild(s)
 	}
+	l.sinceRebuild++
 	ed, full, err := editOf(s, l.cloud, refs)
 	if err != nil {
 		return err
@@ -126,6 +133,7 @@ func (l *Live) rebuild(s *view.Snapshot) error {
 	l.mu.Lock()
 	l.cloud, l.r, l.inside, l.rev = cl, r, inside, s.Revision()
 	l.rebuilt++
+	l.sinceRebuild = 0
 	l.publish()
 	l.mu.Unlock()
 	return nil
