@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // Graph is reachability between security groups: an edge from group g to
@@ -57,11 +59,12 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 		visitors[w] = v
 	}
 	r.walk(from, to, visitors)
+	inside := r.insideFor(f)
 	if toNet {
-		vs[0].addInternet(from, egress)
+		vs[0].addInternet(from, egress, inside)
 	}
 	if fromNet {
-		vs[0].addInternet(to, ingress)
+		vs[0].addInternet(to, ingress, inside)
 	}
 	total, dense := r.mergeEdges(vs)
 	keys := edgeOrder(gids, total, dense)
@@ -109,10 +112,10 @@ func (r *Result) graphVisitors(f Filter, ng int, groupsOf [][]int32, workers int
 
 // addInternet adds the links of the nodes with the internet, one per
 // instance: to it (d egress) or from it (d ingress).
-func (v *graphVisitor) addInternet(nodes []int, d int) {
+func (v *graphVisitor) addInternet(nodes []int, d int, inside [2][]iprange.Range) {
 	r := v.r
 	for _, i := range nodes {
-		l := r.internetLink(&r.nodes[i], d)
+		l := r.internetLink(&r.nodes[i], d, inside)
 		for fam, p := range []Ports{l.IPv4, l.IPv6} {
 			if id := v.restrict(r.tab.intern(p), fam == 1); id != 0 {
 				for _, g := range v.groupsOf[i] {

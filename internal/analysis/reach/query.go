@@ -2,9 +2,11 @@ package reach
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -39,6 +41,19 @@ type Filter struct {
 	// first ones in its order): a page costs the pairs up to its end, not
 	// all of them.
 	Limit int `json:"-"`
+	// Inside, when not nil, are the blocks that are not the internet for
+	// this question instead of the result's Options.Inside (a tenant's own
+	// networks: another tenant's are the internet to it, and must not show
+	// as gaps in its outside ranges).
+	Inside []netip.Prefix `json:"-"`
+}
+
+// insideFor is the inside blocks of a question.
+func (r *Result) insideFor(f Filter) [2][]iprange.Range {
+	if f.Inside == nil {
+		return r.inside
+	}
+	return insideRanges(f.Inside)
 }
 
 // restrict keeps the flows a filter asks for.
@@ -82,7 +97,7 @@ func (r *Result) Between(from, to string) (Link, error) {
 		if !ok {
 			return Link{}, fmt.Errorf("no instance %q in this snapshot", id)
 		}
-		return r.internetLink(&r.nodes[i], d), nil
+		return r.internetLink(&r.nodes[i], d, r.inside), nil
 	}
 	a, b, err := r.nodePair(from, to)
 	if err != nil {
@@ -92,13 +107,13 @@ func (r *Result) Between(from, to string) (Link, error) {
 	return Link{From: from, To: to, IPv4: r.tab.get(v4), IPv6: r.tab.get(v6)}, nil
 }
 
-func (r *Result) internetLink(n *node, d int) Link {
+func (r *Result) internetLink(n *node, d int, inside [2][]iprange.Range) Link {
 	l := Link{From: Internet, To: n.inst.ID}
 	if d == egress {
 		l.From, l.To = n.inst.ID, Internet
 	}
-	o4, p4 := r.internet(n, d, false)
-	o6, p6 := r.internet(n, d, true)
+	o4, p4 := r.internet(n, d, false, inside)
+	o6, p6 := r.internet(n, d, true, inside)
 	l.IPv4, l.IPv6, l.Outside = p4, p6, append(o4, o6...)
 	return l
 }
@@ -176,6 +191,7 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	inside := r.insideFor(f)
 	var links []Link
 	full := func() bool { return f.Limit > 0 && len(links) >= f.Limit }
 	keep := func(l Link) {
@@ -185,7 +201,7 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 	}
 	if fromNet {
 		for _, j := range to {
-			keep(r.internetLink(&r.nodes[j], ingress))
+			keep(r.internetLink(&r.nodes[j], ingress, inside))
 		}
 	}
 	m := r.tab.local()
@@ -194,7 +210,7 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 			break
 		}
 		if toNet {
-			keep(r.internetLink(&r.nodes[i], egress))
+			keep(r.internetLink(&r.nodes[i], egress, inside))
 		}
 		a := &r.nodes[i]
 		for _, j := range to {

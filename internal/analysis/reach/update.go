@@ -2,6 +2,7 @@ package reach
 
 import (
 	"maps"
+	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -44,6 +45,14 @@ func (r *Result) Clone() *Result {
 	}
 	c.shared = true
 	return &c
+}
+
+// CloneInside is Clone with other inside blocks (see Filter.Inside): its
+// internet ranges, and those of the deltas against it, leave out these.
+func (r *Result) CloneInside(inside []netip.Prefix) *Result {
+	c := r.Clone()
+	c.opts.Inside, c.inside = inside, insideRanges(inside)
+	return c
 }
 
 // Update moves the result to a newer snapshot c that differs from the

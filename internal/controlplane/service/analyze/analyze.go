@@ -82,11 +82,11 @@ func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		inside, err := insideOf(tx)
+		vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
 		if err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, fn(liveState{r: reach.Compute(cl, reach.Options{Inside: inside}), cloud: cl, inside: inside, rev: tx.Revision()})
+		return struct{}{}, fn(liveState{r: reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")}), cloud: cl, vpcs: vpcs, rev: tx.Revision()})
 	})
 	return err
 }
@@ -205,27 +205,25 @@ type ownedCloud struct {
 	*policy.Cloud
 	owned  map[string]bool
 	ids    []string       // the caller's instances (NICs), sorted
-	inside []netip.Prefix // every VPC's block: not the internet
+	inside []netip.Prefix // the caller's VPCs' blocks: not the internet to it
 }
-
-func (o ownedCloud) reachOptions() reach.Options { return reach.Options{Inside: o.inside} }
 
 func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
 	cl, err := cloudOf(tx)
 	if err != nil {
 		return ownedCloud{}, err
 	}
-	inside, err := insideOf(tx)
+	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
 	if err != nil {
 		return ownedCloud{}, err
 	}
-	return ownedIn(cl, inside, c), nil
+	return ownedIn(cl, vpcs, c), nil
 }
 
 // ownedIn marks the caller's instances (NICs) and groups in a cloud; ids
 // lists the instances, sorted.
-func ownedIn(cl *policy.Cloud, inside []netip.Prefix, c service.Caller) ownedCloud {
-	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}, inside: inside, ids: []string{}}
+func ownedIn(cl *policy.Cloud, vpcs []*model.VPC, c service.Caller) ownedCloud {
+	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}, inside: blocks(vpcs, c.Account), ids: []string{}}
 	for id, in := range cl.Instances {
 		if in.Owner == c.Account && (c.Region == "" || in.Region == c.Region) {
 			o.owned[id] = true
@@ -254,7 +252,7 @@ type ReachInput struct {
 
 // reachFilter checks the filter; named endpoints must be the caller's.
 func reachFilter(in *ReachInput, o ownedCloud) (reach.Filter, error) {
-	f := reach.Filter{From: in.From, To: in.To, Among: o.ids}
+	f := reach.Filter{From: in.From, To: in.To, Among: o.ids, Inside: o.inside}
 	for _, end := range []struct{ param, v string }{{"From", f.From}, {"To", f.To}} {
 		if end.v != "" && !o.owned[end.v] {
 			return f, ecserr.New(http.StatusNotFound, "InvalidParameter.NotFound", "%s %q is neither an instance nor a group of this account and region, nor %q.", end.param, end.v, reach.Internet)
@@ -310,7 +308,7 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 	defer done()
 	var out Reachability
 	err = a.state(ctx, func(st liveState) error {
-		o := ownedIn(st.cloud, st.inside, c)
+		o := ownedIn(st.cloud, st.vpcs, c)
 		f, err := reachFilter(&in, o)
 		if err != nil {
 			return err
@@ -409,7 +407,9 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 		rev    int64
 	)
 	err = a.state(ctx, func(st liveState) error {
-		before, prior, rev = ownedIn(st.cloud, st.inside, c), st.r.Clone(), st.rev
+		before = ownedIn(st.cloud, st.vpcs, c)
+		// Another account's networks are the internet to the caller.
+		prior, rev = st.r.CloneInside(before.inside), st.rev
 		return nil
 	})
 	if err != nil {

@@ -35,7 +35,7 @@ type Live struct {
 	rev    int64        // the view revision the result describes
 	cloud  *policy.Cloud
 	r      *reach.Result
-	inside []netip.Prefix
+	vpcs   []*model.VPC
 	err    error         // why the follower stopped
 	notify chan struct{} // closed and replaced when rev advances
 
@@ -124,14 +124,14 @@ func (l *Live) rebuild(s *view.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	inside, err := insideOf(s)
+	vpcs, err := service.ListAll[model.VPC](s, service.KindVPC)
 	if err != nil {
 		return err
 	}
-	r := reach.Compute(cl, reach.Options{Inside: inside})
+	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
 	r.Clone() // from now on r writes copy-on-write, so readers may clone it
 	l.mu.Lock()
-	l.cloud, l.r, l.inside, l.rev = cl, r, inside, s.Revision()
+	l.cloud, l.r, l.vpcs, l.rev = cl, r, vpcs, s.Revision()
 	l.rebuilt++
 	l.sinceRebuild = 0
 	l.publish()
@@ -163,10 +163,10 @@ func (l *Live) FoldTime() time.Duration {
 // liveState is what a reader sees: a result, its cloud and revision, valid
 // while the read lasts.
 type liveState struct {
-	r      *reach.Result
-	cloud  *policy.Cloud
-	inside []netip.Prefix
-	rev    int64
+	r     *reach.Result
+	cloud *policy.Cloud
+	vpcs  []*model.VPC
+	rev   int64
 }
 
 // Read runs fn on the live result once it holds revision rev or later.
@@ -176,7 +176,7 @@ func (l *Live) read(ctx context.Context, rev int64, fn func(liveState) error) er
 		l.mu.RLock()
 		if l.r != nil && l.rev >= rev {
 			defer l.mu.RUnlock()
-			return fn(liveState{r: l.r, cloud: l.cloud, inside: l.inside, rev: l.rev})
+			return fn(liveState{r: l.r, cloud: l.cloud, vpcs: l.vpcs, rev: l.rev})
 		}
 		ch, err := l.notify, l.err
 		l.mu.RUnlock()
@@ -308,9 +308,17 @@ func insideOf(tx store.ReadTx) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []netip.Prefix
+	return blocks(vpcs, ""), nil
+}
+
+// blocks lists the blocks of an account's VPCs (every VPC's, for ""),
+// never nil.
+func blocks(vpcs []*model.VPC, owner string) []netip.Prefix {
+	out := []netip.Prefix{}
 	for _, v := range vpcs {
-		out = append(out, v.CIDR)
+		if owner == "" || v.Owner == owner {
+			out = append(out, v.CIDR)
+		}
 	}
-	return out, nil
+	return out
 }

@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -227,4 +228,93 @@ func addrOf(t *testing.T, n *net, c service.Caller, id string) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// TestOutsideRangesHideOtherTenantsNetworks: another account's VPC block is
+// the internet to the caller, so its outside ranges show no gap there
+// (a gap would tell the other account's network), in reach and in plans.
+func TestOutsideRangesHideOtherTenantsNetworks(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	// The second account's VPC, 10.0.0.0/16.
+	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
+	if _, err := n.svc.CreateVpc(ctx, service.CreateVpcInput{Caller: other, CidrBlock: "10.0.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := n.svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: n.c, VpcID: vpcOf(t, n), Name: "pub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.svc.RunInstances(ctx, service.LaunchInput{Caller: n.c, Amount: 1, ImageID: "img", InstanceType: "ecs.t1",
+		VSwitchID: vswOf(t, n), SecurityGroupID: g.SecurityGroupId, BandwidthOut: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ssh := func(ctx context.Context, svc *service.Service) error {
+		return svc.Authorize(ctx, service.RulesInput{Caller: n.c, SecurityGroupID: g.SecurityGroupId, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}}})
+	}
+	hidden := func(what string, ranges [][2]netip.Addr) {
+		t.Helper()
+		if len(ranges) == 0 {
+			t.Fatalf("%s: no outside ranges", what)
+		}
+		inOther := netip.MustParseAddr("10.0.5.5")
+		for _, r := range ranges {
+			if r[0].Compare(inOther) <= 0 && inOther.Compare(r[1]) <= 0 {
+				return
+			}
+		}
+		t.Errorf("%s: the outside ranges %v leave the other account's 10.0.0.0/16 out", what, ranges)
+	}
+	p, err := n.a.PlanChange(ctx, n.c, ssh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var planned [][2]netip.Addr
+	for _, ch := range p.Changes {
+		if ch.From == reach.Internet {
+			planned = append(planned, [2]netip.Addr{ch.First, ch.Last})
+		}
+	}
+	hidden("plan", planned)
+	if err := ssh(ctx, n.svc); err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.a.Reachability(ctx, ReachInput{Caller: n.c, From: reach.Internet, Port: "22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reached [][2]netip.Addr
+	for _, l := range r.Links {
+		for _, o := range l.Outside {
+			reached = append(reached, [2]netip.Addr{o.First, o.Last})
+		}
+	}
+	hidden("reach", reached)
+}
+
+func vpcOf(t *testing.T, n *net) string {
+	t.Helper()
+	vs, err := service.View(n.svc, context.Background(), func(tx store.ReadTx) ([]*model.VPC, error) { return service.ListAll[model.VPC](tx, service.KindVPC) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if v.Owner == n.c.Account {
+			return v.ID
+		}
+	}
+	t.Fatal("no VPC")
+	return ""
+}
+
+func vswOf(t *testing.T, n *net) string {
+	t.Helper()
+	ws, err := service.View(n.svc, context.Background(), func(tx store.ReadTx) ([]*model.VSwitch, error) {
+		return service.ListAll[model.VSwitch](tx, service.KindVSwitch)
+	})
+	if err != nil || len(ws) == 0 {
+		t.Fatal("no vSwitch", err)
+	}
+	return ws[0].ID
 }
