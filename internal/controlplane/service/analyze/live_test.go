@@ -237,3 +237,45 @@ func (m *mutator) step(ctx context.Context) string {
 		return "create a group"
 	}
 }
+
+// TestLiveUnderConcurrentReads: reach and plan requests run while changes
+// are folded in (run with -race: readers never see a result mid-update).
+func TestLiveUnderConcurrentReads(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	other := newTenant(t, n, 2)
+	m := &mutator{t: t, n: n, rng: rand.New(rand.NewPCG(7, 7)), callers: []service.Caller{n.c, other.c}}
+	m.vpcSwitch(ctx)
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for _, c := range []service.Caller{n.c, other.c} {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if _, err := n.a.Reachability(ctx, ReachInput{Caller: c}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := n.a.PlanChange(ctx, c, func(context.Context, *service.Service) error { return nil }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for range 20 {
+		m.step(ctx)
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareLive(t, n, "concurrent reads")
+}
