@@ -201,6 +201,9 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 	}
 	if fromNet {
 		for _, j := range to {
+			if full() {
+				break
+			}
 			keep(r.internetLink(&r.nodes[j], ingress, inside))
 		}
 	}
