@@ -2,10 +2,12 @@ package reach_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/analysis/reach/reachtest"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
@@ -68,3 +70,34 @@ func TestAmongAndLimit(t *testing.T) {
 }
 
 func js(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestDeltasAmong: the deltas limited to some instances are the full
+// deltas between them (and the internet), over random changes.
+func TestDeltasAmong(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		gen := cloudgen.Generate(seed, cloudgen.Small)
+		before := reach.Compute(gen.Snapshot(), reach.Options{})
+		for range 5 {
+			next, ch, what := reachtest.Mutate(rng, gen)
+			after := before.Clone()
+			after.Update(next.Snapshot(), ch)
+			in := map[string]bool{reach.Internet: true}
+			for i, id := range after.Instances() {
+				if i%2 == 0 {
+					in[id] = true
+				}
+			}
+			var want []reach.Delta
+			for _, d := range reach.Deltas(before, after) {
+				if in[d.From] && in[d.To] {
+					want = append(want, d)
+				}
+			}
+			got := reach.DeltasAmong(before, after, func(id string) bool { return in[id] })
+			if js(got) != js(want) {
+				t.Errorf("seed %d, %s: DeltasAmong\n%s\nwant\n%s", seed, what, js(got), js(want))
+			}
+		}
+	}
+}

@@ -427,7 +427,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
 	}
 	var all []plan.Change
-	for _, ch := range plan.Diff(prior, next) {
+	for _, ch := range plan.DiffAmong(prior, next, owned) {
 		if owned(ch.From) && owned(ch.To) {
 			all = append(all, ch)
 		}
