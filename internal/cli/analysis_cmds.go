@@ -168,8 +168,24 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-	} else if err := s.call("PalisadeDescribeReachability", params, &out); err != nil {
-		return s.fail(err)
+	} else {
+		// The server answers a long matrix in pages: follow NextToken.
+		for {
+			var page struct {
+				Links     []reach.Link
+				Graph     *reach.Graph
+				Dot       string
+				NextToken string
+			}
+			if err := s.call("PalisadeDescribeReachability", params, &page); err != nil {
+				return s.fail(err)
+			}
+			out.Links, out.Graph, out.Dot = append(out.Links, page.Links...), page.Graph, page.Dot
+			if page.NextToken == "" || page.NextToken == params["NextToken"] {
+				break
+			}
+			params["NextToken"] = page.NextToken
+		}
 	}
 	switch {
 	case view == "dot":
@@ -268,8 +284,22 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		return s.fail(fmt.Errorf("--action works offline on a --scenario file or against a server"))
 	default:
 		p["ChangeAction"] = *action
-		if err := s.call("PalisadePlanChange", p, &out); err != nil {
-			return s.fail(err)
+		// Long answers come in pages of Changes: follow NextToken.
+		for {
+			var page struct {
+				planAnswer
+				NextToken string
+			}
+			if err := s.call("PalisadePlanChange", p, &page); err != nil {
+				return s.fail(err)
+			}
+			changes := append(out.Changes, page.Changes...)
+			out = page.planAnswer
+			out.Changes = changes
+			if page.NextToken == "" || page.NextToken == p["NextToken"] {
+				break
+			}
+			p["NextToken"] = page.NextToken
 		}
 	}
 	if s.asJSON {
@@ -317,12 +347,29 @@ func planOffline(file, action string, params map[string]string) (*planAnswer, er
 		p[k] = v
 	}
 	h := analysisapi.Routes(svc)[rpc.RouteKey{Version: api.ECSVersion, Action: "PalisadePlanChange"}]
-	res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: api.ECSVersion, Params: p, AccessKeyID: key.ID})
-	if err != nil {
-		return nil, err
+	var out *planAnswer
+	for { // every page of changes
+		res, err := h(rpc.WithAccessKeyID(ctx, key.ID), &rpc.Request{Action: "PalisadePlanChange", Version: api.ECSVersion, Params: p, AccessKeyID: key.ID})
+		if err != nil {
+			return nil, err
+		}
+		page, err := jsonRoundTrip[struct {
+			planAnswer
+			NextToken string
+		}](res)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = &page.planAnswer
+		} else {
+			out.Changes = append(out.Changes, page.Changes...)
+		}
+		if page.NextToken == "" || page.NextToken == p["NextToken"] {
+			return out, nil
+		}
+		p["NextToken"] = page.NextToken
 	}
-	b, err := jsonRoundTrip[planAnswer](res)
-	return b, err
 }
 
 type planAnswer struct {

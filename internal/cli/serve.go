@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
@@ -54,6 +56,16 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"with PALISADE_WEBHOOK_SECRET set, each body is signed (header "+webhook.SignatureHeader+": sha256=HMAC)")
 	fs.DurationVar(&hook.Timeout, "webhook-timeout", webhook.DefaultTimeout, "give up one webhook delivery after `DURATION`")
 	fs.IntVar(&hook.Retries, "webhook-retries", webhook.DefaultRetries, "retry a failed webhook delivery `N` times (waiting 1s, 2s, 4s, …)")
+	rd := ratelimit.Defaults
+	var rl ratelimit.Config
+	fs.Float64Var(&rl.PerAction, "rate-action", rd.PerAction, "allow an account `N` requests per second of each action (a negative N: no limit); more get Throttling.User.\n"+
+		"The agents' host actions are never limited")
+	fs.IntVar(&rl.ActionBurst, "rate-action-burst", rd.ActionBurst, "let an account send `N` requests of one action at once above --rate-action")
+	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
+	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
+	var an analyze.Options
+	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more get Throttling (0: twice the CPUs)")
+	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 0, "let one account run at most `N` of them at once (0: half of --max-analyses)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
@@ -100,6 +112,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		hook.Secret = os.Getenv("PALISADE_WEBHOOK_SECRET")
 	}
+	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 {
+		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses* must not be negative")
+		return 2
+	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "palisade serve: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
@@ -128,7 +144,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

@@ -42,8 +42,13 @@ type Change struct {
 
 // Diff returns the changes between two results, sorted by source,
 // destination, family and outside range.
-func Diff(before, after *reach.Result) []Change {
-	ds := reach.Deltas(before, after)
+func Diff(before, after *reach.Result) []Change { return DiffAmong(before, after, nil) }
+
+// DiffAmong is Diff limited to the links between the instances among
+// accepts (and the internet), at the cost of those links only (see
+// reach.DeltasAmong).
+func DiffAmong(before, after *reach.Result, among func(id string) bool) []Change {
+	ds := reach.DeltasAmong(before, after, among)
 	out := make([]Change, 0, len(ds))
 	for _, d := range ds {
 		c := Change{From: d.From, To: d.To, IPVersion: d.IPVersion, First: d.First, Last: d.Last,

@@ -31,13 +31,21 @@ type Delta struct {
 // changed, at the destinations (sources) whose addresses fall where its
 // policy's side differs; for an instance added, removed or readdressed, at
 // all its links.
-func Deltas(before, after *Result) []Delta {
+func Deltas(before, after *Result) []Delta { return DeltasAmong(before, after, nil) }
+
+// DeltasAmong is Deltas limited to links between the instances among
+// accepts (and the internet): one tenant's part, at the cost of its own
+// links only. A nil among accepts every instance.
+func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	ch := changes(before, after)
 	ids := after.Instances()
 	for i := range before.nodes {
 		if _, ok := after.index[before.nodes[i].inst.ID]; !ok {
 			ids = append(ids, before.nodes[i].inst.ID)
 		}
+	}
+	if among != nil {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !among(id) })
 	}
 	slices.Sort(ids)
 	// Node indexes of every instance in each result (-1: absent).

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // Graph is reachability between security groups: an edge from group g to
@@ -46,13 +48,9 @@ type edgeKey struct{ from, to int32 } // group indexes; -1 is the internet
 // Graph aggregates the links a filter selects by group. It walks every
 // selected pair (see walk), spread over the available cores.
 func (r *Result) Graph(f Filter) (*Graph, error) {
-	from, fromNet, err := r.members(f.From)
+	from, fromNet, to, toNet, err := r.ends(f)
 	if err != nil {
-		return nil, fmt.Errorf("from: %w", err)
-	}
-	to, toNet, err := r.members(f.To)
-	if err != nil {
-		return nil, fmt.Errorf("to: %w", err)
+		return nil, err
 	}
 	gids, groupsOf := r.groupIndex()
 	vs := r.graphVisitors(f, len(gids), groupsOf, max(1, min(runtime.GOMAXPROCS(0), len(from)/64)))
@@ -61,11 +59,12 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 		visitors[w] = v
 	}
 	r.walk(from, to, visitors)
+	inside := r.insideFor(f)
 	if toNet {
-		vs[0].addInternet(from, egress)
+		vs[0].addInternet(from, egress, inside)
 	}
 	if fromNet {
-		vs[0].addInternet(to, ingress)
+		vs[0].addInternet(to, ingress, inside)
 	}
 	total, dense := r.mergeEdges(vs)
 	keys := edgeOrder(gids, total, dense)
@@ -113,10 +112,10 @@ func (r *Result) graphVisitors(f Filter, ng int, groupsOf [][]int32, workers int
 
 // addInternet adds the links of the nodes with the internet, one per
 // instance: to it (d egress) or from it (d ingress).
-func (v *graphVisitor) addInternet(nodes []int, d int) {
+func (v *graphVisitor) addInternet(nodes []int, d int, inside [2][]iprange.Range) {
 	r := v.r
 	for _, i := range nodes {
-		l := r.internetLink(&r.nodes[i], d)
+		l := r.internetLink(&r.nodes[i], d, inside)
 		for fam, p := range []Ports{l.IPv4, l.IPv6} {
 			if id := v.restrict(r.tab.intern(p), fam == 1); id != 0 {
 				for _, g := range v.groupsOf[i] {

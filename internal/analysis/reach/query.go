@@ -2,10 +2,13 @@ package reach
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Link is what passes from one endpoint (an instance ID or Internet) to another.
@@ -30,6 +33,27 @@ type Filter struct {
 	Protocol  model.Protocol `json:"protocol,omitempty"` // "" or ALL: any
 	Port      uint16         `json:"port,omitempty"`     // 0: any
 	IPVersion int            `json:"ipVersion,omitempty"`
+	// Among, when not nil, limits the instances at either end to these
+	// (the internet stays an endpoint): one tenant's part of a result
+	// computed over a shared cloud, at the cost of its own pairs only.
+	Among []string `json:"-"`
+	// Limit, when positive, makes Matrix stop after that many links (the
+	// first ones in its order): a page costs the pairs up to its end, not
+	// all of them.
+	Limit int `json:"-"`
+	// Inside, when not nil, are the blocks that are not the internet for
+	// this question instead of the result's Options.Inside (a tenant's own
+	// networks: another tenant's are the internet to it, and must not show
+	// as gaps in its outside ranges).
+	Inside []netip.Prefix `json:"-"`
+}
+
+// insideFor is the inside blocks of a question.
+func (r *Result) insideFor(f Filter) [2][]iprange.Range {
+	if f.Inside == nil {
+		return r.inside
+	}
+	return insideRanges(f.Inside)
 }
 
 // restrict keeps the flows a filter asks for.
@@ -73,7 +97,7 @@ func (r *Result) Between(from, to string) (Link, error) {
 		if !ok {
 			return Link{}, fmt.Errorf("no instance %q in this snapshot", id)
 		}
-		return r.internetLink(&r.nodes[i], d), nil
+		return r.internetLink(&r.nodes[i], d, r.inside), nil
 	}
 	a, b, err := r.nodePair(from, to)
 	if err != nil {
@@ -83,13 +107,13 @@ func (r *Result) Between(from, to string) (Link, error) {
 	return Link{From: from, To: to, IPv4: r.tab.get(v4), IPv6: r.tab.get(v6)}, nil
 }
 
-func (r *Result) internetLink(n *node, d int) Link {
+func (r *Result) internetLink(n *node, d int, inside [2][]iprange.Range) Link {
 	l := Link{From: Internet, To: n.inst.ID}
 	if d == egress {
 		l.From, l.To = n.inst.ID, Internet
 	}
-	o4, p4 := r.internet(n, d, false)
-	o6, p6 := r.internet(n, d, true)
+	o4, p4 := r.internet(n, d, false, inside)
+	o6, p6 := r.internet(n, d, true, inside)
 	l.IPv4, l.IPv6, l.Outside = p4, p6, append(o4, o6...)
 	return l
 }
@@ -120,32 +144,76 @@ func (r *Result) members(end string) (idx []int, internet bool, err error) {
 	return nil, false, fmt.Errorf("%q is neither an instance, a group nor %q", end, Internet)
 }
 
+// ends resolves a filter's endpoints to node indexes, limited to f.Among.
+func (r *Result) ends(f Filter) (from []int, fromNet bool, to []int, toNet bool, err error) {
+	if from, fromNet, err = r.members(f.From); err != nil {
+		return nil, false, nil, false, fmt.Errorf("from: %w", err)
+	}
+	if to, toNet, err = r.members(f.To); err != nil {
+		return nil, false, nil, false, fmt.Errorf("to: %w", err)
+	}
+	if f.Among != nil {
+		in := make(map[int]bool, len(f.Among))
+		for _, id := range f.Among {
+			if i, ok := r.index[id]; ok {
+				in[i] = true
+			}
+		}
+		only := func(idx []int) []int {
+			return slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return !in[i] })
+		}
+		from, to = only(from), only(to)
+	}
+	return from, fromNet, to, toNet, nil
+}
+
+// ClassesAmong counts the distinct policy classes of some instances (all,
+// when ids is nil).
+func (r *Result) ClassesAmong(ids []string) int {
+	if ids == nil {
+		return len(r.classes)
+	}
+	seen := map[policy.Key]bool{}
+	for _, id := range ids {
+		if i, ok := r.index[id]; ok {
+			for _, k := range keySet(r.nodes[i].keys) {
+				seen[k] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
 // Matrix returns the links with something open that the filter selects,
 // ordered by source then destination (the internet first).
 func (r *Result) Matrix(f Filter) ([]Link, error) {
-	from, fromNet, err := r.members(f.From)
+	from, fromNet, to, toNet, err := r.ends(f)
 	if err != nil {
-		return nil, fmt.Errorf("from: %w", err)
+		return nil, err
 	}
-	to, toNet, err := r.members(f.To)
-	if err != nil {
-		return nil, fmt.Errorf("to: %w", err)
-	}
+	inside := r.insideFor(f)
 	var links []Link
+	full := func() bool { return f.Limit > 0 && len(links) >= f.Limit }
 	keep := func(l Link) {
-		if l = f.restrict(l); !l.Empty() {
+		if l = f.restrict(l); !l.Empty() && !full() {
 			links = append(links, l)
 		}
 	}
 	if fromNet {
 		for _, j := range to {
-			keep(r.internetLink(&r.nodes[j], ingress))
+			if full() {
+				break
+			}
+			keep(r.internetLink(&r.nodes[j], ingress, inside))
 		}
 	}
 	m := r.tab.local()
 	for _, i := range from {
+		if full() {
+			break
+		}
 		if toNet {
-			keep(r.internetLink(&r.nodes[i], egress))
+			keep(r.internetLink(&r.nodes[i], egress, inside))
 		}
 		a := &r.nodes[i]
 		for _, j := range to {

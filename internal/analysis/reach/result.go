@@ -100,15 +100,7 @@ func Compute(c *policy.Cloud, o Options) *Result {
 	}
 	r := &Result{opts: o, cloud: c, res: space.NewResolver(c), tab: newTable(),
 		nets: map[string]int32{}, classes: map[policy.Key]*class{}, users: map[policy.Key][]int32{}, byMember: map[string][]policy.Key{}, byRef: map[string][]policy.Key{}, byList: map[string][]policy.Key{}}
-	var ranges [2][]iprange.Range
-	for _, p := range o.Inside {
-		f := 0
-		if p.Addr().Is6() {
-			f = 1
-		}
-		ranges[f] = append(ranges[f], iprange.FromPrefix(p))
-	}
-	r.inside = [2][]iprange.Range{iprange.Normalize(ranges[0]), iprange.Normalize(ranges[1])}
+	r.inside = insideRanges(o.Inside)
 	r.setNodes()
 	todo := map[policy.Key]*model.Instance{}
 	for i := range r.nodes {
@@ -197,7 +189,9 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+7)/8)
+	// A class takes hundreds of microseconds: even two are worth two
+	// workers (an Update's rule change usually rebuilds one per direction).
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	if workers <= 1 {
 		work()
 	} else {
@@ -348,10 +342,23 @@ type Outside struct {
 	Ports Ports      `json:"ports"`
 }
 
+// insideRanges are blocks that are not the internet, per family.
+func insideRanges(blocks []netip.Prefix) [2][]iprange.Range {
+	var ranges [2][]iprange.Range
+	for _, p := range blocks {
+		f := 0
+		if p.Addr().Is6() {
+			f = 1
+		}
+		ranges[f] = append(ranges[f], iprange.FromPrefix(p))
+	}
+	return [2][]iprange.Range{iprange.Normalize(ranges[0]), iprange.Normalize(ranges[1])}
+}
+
 // internet returns, for one direction (in: from the internet to the
 // instance) and family, the outside ranges with something open, and their
 // union. Inside blocks are left out.
-func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
+func (r *Result) internet(n *node, d int, six bool, inside [2][]iprange.Range) ([]Outside, Ports) {
 	f := 0
 	if six {
 		f = 1
@@ -372,7 +379,7 @@ func (r *Result) internet(n *node, d int, six bool) ([]Outside, Ports) {
 		if j+1 < len(s.starts) {
 			end = s.starts[j+1].Prev()
 		}
-		for _, x := range iprange.Subtract(iprange.New(start, end, six), r.inside[f]) {
+		for _, x := range iprange.Subtract(iprange.New(start, end, six), inside[f]) {
 			list = append(list, Outside{x.First(), x.Last(), r.tab.get(s.ids[j])})
 			all = r.tab.join(all, s.ids[j])
 		}

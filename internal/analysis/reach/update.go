@@ -2,6 +2,7 @@ package reach
 
 import (
 	"maps"
+	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -39,8 +40,19 @@ func (r *Result) Clone() *Result {
 	c.users = maps.Clone(r.users)
 	c.byMember, c.byRef, c.byList = maps.Clone(r.byMember), maps.Clone(r.byRef), maps.Clone(r.byList)
 	c.nets = maps.Clone(r.nets)
-	r.shared, c.shared = true, true
+	if !r.shared { // written only once: clones of a live result may run at once
+		r.shared = true
+	}
+	c.shared = true
 	return &c
+}
+
+// CloneInside is Clone with other inside blocks (see Filter.Inside): its
+// internet ranges, and those of the deltas against it, leave out these.
+func (r *Result) CloneInside(inside []netip.Prefix) *Result {
+	c := r.Clone()
+	c.opts.Inside, c.inside = inside, insideRanges(inside)
+	return c
 }
 
 // Update moves the result to a newer snapshot c that differs from the
@@ -306,20 +318,42 @@ func changedDirections(a, b *model.SecurityGroup) [2]bool {
 	}
 	var out [2]bool
 	for d, dir := range dirs {
-		out[d] = !slices.Equal(ruleKeys(a, dir), ruleKeys(b, dir))
+		out[d] = !sameRules(a, b, dir)
 	}
 	return out
 }
 
-func ruleKeys(g *model.SecurityGroup, dir model.Direction) []string {
-	var out []string
-	for i := range g.Rules {
-		if r := &g.Rules[i]; r.Direction == dir {
-			// The rule ID names the rule in decisions; Key is what it does.
-			out = append(out, r.ID+" "+r.Key())
+// sameRules reports whether two versions of a group hold the same rules in
+// a direction, in the same order: the same IDs (which name rules in
+// decisions) and keys (what they do). Rules equal as values are the same
+// without building their keys, which a change's unchanged direction and
+// every group it leaves alone would otherwise pay for.
+func sameRules(a, b *model.SecurityGroup, dir model.Direction) bool {
+	i, j := 0, 0
+	for {
+		for i < len(a.Rules) && a.Rules[i].Direction != dir {
+			i++
 		}
+		for j < len(b.Rules) && b.Rules[j].Direction != dir {
+			j++
+		}
+		if i == len(a.Rules) || j == len(b.Rules) {
+			return i == len(a.Rules) && j == len(b.Rules)
+		}
+		ra, rb := &a.Rules[i], &b.Rules[j]
+		if !sameRule(ra, rb) && (ra.ID != rb.ID || ra.Key() != rb.Key()) {
+			return false
+		}
+		i++
+		j++
 	}
-	return out
+}
+
+// sameRule compares the fields Key reads, and the ID, without allocating.
+func sameRule(a, b *model.Rule) bool {
+	return a.ID == b.ID && a.Direction == b.Direction && a.Policy == b.Policy && a.Priority == b.Priority &&
+		a.Protocol == b.Protocol && a.PortRange == b.PortRange && a.PortRangeListID == b.PortRangeListID &&
+		a.SourcePortRange == b.SourcePortRange && a.Peer == b.Peer && a.Local == b.Local && a.NicType == b.NicType
 }
 
 // Changes compares two snapshots and returns what differs, for Update.

@@ -42,6 +42,9 @@ type Server struct {
 	// answer is written), for the request log, metrics and the event
 	// trail. It runs on the request's goroutine, so it must be quick.
 	Observe func(*Call)
+	// Admit, if set, runs once the signature holds and before the handler
+	// (req.AccessKeyID set); an error refuses the request (rate limits).
+	Admit func(ctx context.Context, req *Request) error
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -138,7 +141,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		return nil, verr
 	}
 	req.AccessKeyID = ak
-	return s.call(WithAccessKeyID(r.Context(), ak), h, req)
+	ctx := WithAccessKeyID(r.Context(), ak)
+	if s.Admit != nil {
+		if err := s.Admit(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return s.call(ctx, h, req)
 }
 
 // versions are the API versions of the routes, sorted.

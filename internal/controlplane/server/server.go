@@ -21,8 +21,10 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/console"
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
@@ -52,7 +54,17 @@ type Config struct {
 	// Webhook, when its URL is set, is notified of every accepted change
 	// to security groups, their rules and members.
 	Webhook webhook.Config
+	// RateLimit sets request rates per account and action (zero fields take
+	// ratelimit.Defaults; the host actions are always exempt).
+	RateLimit ratelimit.Config
+	// Analysis bounds the analysis actions (zero fields take defaults).
+	Analysis analyze.Options
 }
+
+// HostActions are the actions agents call: never rate-limited, so that a
+// host's snapshot and long poll are never starved by its tenants' traffic.
+var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true,
+	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true}
 
 // Server is a running API server.
 type Server struct {
@@ -142,8 +154,12 @@ func (s *Server) saveNonces() error {
 // apart so that the resource actions do not depend on the analysis tier;
 // each checks first that its key may call it at all (api.Service.Scoped).
 func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
+	return routesWith(svc, analyze.New(svc.Service))
+}
+
+func routesWith(svc *api.Service, a *analyze.Service) map[rpc.RouteKey]rpc.Handler {
 	r := svc.Routes()
-	maps.Copy(r, analysisapi.Routes(svc))
+	maps.Copy(r, analysisapi.RoutesOf(svc, a))
 	return svc.Scoped(r)
 }
 
@@ -207,7 +223,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
-	routes := withTrail(Routes(svc), svc, tr)
+	analysis := analyze.NewWith(svc.Service, cfg.Analysis)
+	analysis.Start() // the live reachability is ready before the first question
+	rl := cfg.RateLimit
+	if rl.Exempt == nil {
+		rl.Exempt = HostActions
+	}
+	limiter := ratelimit.New(rl)
+	routes := withTrail(routesWith(svc, analysis), svc, tr)
 	met := newMetrics(svc, st, routes, tr, hook)
 	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
@@ -215,6 +238,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Routes:   routes,
 		Log:      cfg.Log,
 		Observe:  obs.observe,
+		Admit: func(ctx context.Context, req *rpc.Request) error {
+			acct, ok := svc.AccountOfKey(ctx, req.AccessKeyID)
+			if !ok {
+				return nil // the handler answers for an unknown key
+			}
+			return limiter.Allow(acct, req.Action)
+		},
 
 		MaxBodyBytes: lim.MaxBodyBytes,
 		BodyTimeout:  lim.BodyTimeout,

@@ -153,14 +153,18 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 			return e
 		}
 	}
+	var assoc map[string][]string // read once: it scans every group of the region
 	for _, r := range g.Rules {
 		if r.Peer.PrefixListID == "" {
 			continue
 		}
-		uses, err := PrefixListUses(tx, g.Region, r.Peer.PrefixListID)
-		if err != nil {
-			return err
+		if assoc == nil {
+			var err error
+			if assoc, err = prefixListAssociations(tx, g.Region); err != nil {
+				return err
+			}
 		}
+		uses := assoc[r.Peer.PrefixListID]
 		if !slices.Contains(uses, g.ID) && len(uses) >= model.MaxPrefixListUses {
 			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", r.Peer.PrefixListID, len(uses))
 		}

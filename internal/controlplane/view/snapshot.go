@@ -14,6 +14,10 @@ type Snapshot struct {
 	rev    int64
 	tables map[store.Kind]*table
 	kinds  map[store.Kind]Decoder // the kinds kept: a read of another is a bug
+	// base is the revision of the snapshot this one was made from, and
+	// changed the records of kept kinds written since (see View.Changed).
+	base    int64
+	changed []Ref
 }
 
 var _ store.ReadTx = (*Snapshot)(nil)

@@ -53,6 +53,7 @@ type View struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced when snap advances
+	trail  []step        // what the last published snapshots changed
 	err    error         // why the follower stopped, if it did
 
 	cancel context.CancelFunc
@@ -149,6 +150,7 @@ func (v *View) publish(s *Snapshot) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.snap.Store(s)
+	v.remember(s)
 	close(v.notify)
 	v.notify = make(chan struct{})
 }
@@ -367,15 +369,26 @@ type applier struct {
 	tables  map[store.Kind]bool // copied already
 	idx     map[store.Kind]map[scope]bool
 	sec     map[store.Kind]map[[2]string]bool
+	changed map[Ref]bool // what snap.changed lists
 }
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
 	return &applier{
-		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds},
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds, base: s.rev, changed: []Ref{}},
 		indexes: indexes,
 		tables:  map[store.Kind]bool{},
 		idx:     map[store.Kind]map[scope]bool{},
 		sec:     map[store.Kind]map[[2]string]bool{},
+		changed: map[Ref]bool{},
+	}
+}
+
+// touch lists a record as changed by the snapshot being built (once), for
+// View.Changed, whichever path (written values or the change log) fed it.
+func (a *applier) touch(kind store.Kind, id string) {
+	if r := (Ref{kind, id}); !a.changed[r] {
+		a.changed[r] = true
+		a.snap.changed = append(a.snap.changed, r)
 	}
 }
 
@@ -467,6 +480,7 @@ func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
 }
 
 func (a *applier) put(r *store.Record) {
+	a.touch(r.Kind, r.ID)
 	t := a.table(r.Kind)
 	old := t.byID[r.ID]
 	if old != nil && (old.Account != r.Account || old.Region != r.Region) {
@@ -488,6 +502,7 @@ func (a *applier) put(r *store.Record) {
 }
 
 func (a *applier) remove(kind store.Kind, id string) {
+	a.touch(kind, id)
 	t := a.table(kind)
 	old := t.byID[id]
 	if old == nil {

@@ -21,7 +21,9 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 )
 
@@ -53,6 +55,9 @@ type Config struct {
 	// Adjust, if set, changes the server's configuration before it opens
 	// (a webhook, the event trail's retention, …).
 	Adjust func(*server.Config)
+	// RateLimit and Analysis are the server's (zero: its defaults).
+	RateLimit ratelimit.Config
+	Analysis  analyze.Options
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
@@ -104,7 +109,8 @@ func Start(t TB, cfg Config) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	scfg := server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret,
-		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg}
+		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg,
+		RateLimit: cfg.RateLimit, Analysis: cfg.Analysis}
 	if cfg.Adjust != nil {
 		cfg.Adjust(&scfg)
 	}

@@ -30,7 +30,13 @@ type adapter struct {
 // Routes returns the analysis actions over the resource actions of o (whose
 // mutations PalisadePlanChange previews), keyed as api.Routes keys its own.
 func Routes(o *api.Service) map[rpc.RouteKey]rpc.Handler {
-	h := &adapter{ops: o, a: analyze.New(o.Service)}
+	return RoutesOf(o, analyze.New(o.Service))
+}
+
+// RoutesOf is Routes over a given analysis service (with its bounds, and
+// its live reachability started or not).
+func RoutesOf(o *api.Service, a *analyze.Service) map[rpc.RouteKey]rpc.Handler {
+	h := &adapter{ops: o, a: a}
 	r := map[rpc.RouteKey]rpc.Handler{}
 	for name, fn := range map[string]rpc.Handler{
 		"PalisadeVerifyFlow":             h.verifyFlow,
@@ -95,12 +101,29 @@ func (h *adapter) describeReachability(ctx context.Context, req *rpc.Request) (a
 		return nil, err
 	}
 	p := req.Params
+	pg, err := pageParams(p)
+	if err != nil {
+		return nil, err
+	}
 	r, err := h.a.Reachability(ctx, analyze.ReachInput{Caller: c, From: p.Get("From"), To: p.Get("To"), Protocol: p.Get("Protocol"),
-		Port: p.Get("Port"), IPVersion: p.Get("IpVersion"), View: p.Get("View")})
+		Port: p.Get("Port"), IPVersion: p.Get("IpVersion"), View: p.Get("View"), Page: pg})
 	if err != nil {
 		return nil, err
 	}
 	return &reachResponse{Reachability: r}, nil
+}
+
+// pageParams reads MaxResults and NextToken (the analysis service checks
+// their ranges).
+func pageParams(p rpc.Params) (analyze.Page, error) {
+	n, err := p.Int("MaxResults", 0)
+	if err != nil {
+		return analyze.Page{}, err
+	}
+	if p.Has("MaxResults") && n == 0 {
+		n = -1 // given as 0: out of range, not the default
+	}
+	return analyze.Page{MaxResults: n, NextToken: p.Get("NextToken")}, nil
 }
 
 type planResponse struct {
@@ -108,10 +131,11 @@ type planResponse struct {
 	ChangeAction string
 	Summary      plan.Summary
 	Changes      []plan.Change
+	NextToken    string `json:",omitempty"`
 }
 
 // planParams are the plan's own parameters; the rest belong to the change.
-var planParams = map[string]bool{"ChangeAction": true, "Action": true, "Version": true}
+var planParams = map[string]bool{"ChangeAction": true, "Action": true, "Version": true, "MaxResults": true, "NextToken": true}
 
 // routeOf finds an ECS or VPC action of a service (nil if there is none).
 func routeOf(s *api.Service, action string) rpc.Handler {
@@ -145,14 +169,18 @@ func (h *adapter) planChange(ctx context.Context, req *rpc.Request) (any, error)
 			sub.Params[k] = v
 		}
 	}
-	pl, err := h.a.PlanChange(ctx, c, func(ctx context.Context, shadow *service.Service) error {
-		_, err := routeOf(&api.Service{Service: shadow}, action)(ctx, &sub)
-		return err
-	})
+	pg, err := pageParams(req.Params)
 	if err != nil {
 		return nil, err
 	}
-	return &planResponse{ChangeAction: action, Summary: pl.Summary, Changes: pl.Changes}, nil
+	pl, err := h.a.PlanChange(ctx, c, func(ctx context.Context, shadow *service.Service) error {
+		_, err := routeOf(&api.Service{Service: shadow}, action)(ctx, &sub)
+		return err
+	}, pg)
+	if err != nil {
+		return nil, err
+	}
+	return &planResponse{ChangeAction: action, Summary: pl.Summary, Changes: pl.Changes, NextToken: pl.NextToken}, nil
 }
 
 type auditResponse struct {

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
@@ -24,6 +26,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -31,11 +34,65 @@ import (
 
 // Service answers the analysis questions over the resource services' store.
 type Service struct {
-	svc *service.Service
+	svc  *service.Service
+	gate *gate
+
+	liveOnce sync.Once
+	live     *Live // nil when the service has no in-memory view
 }
 
-// New returns the analysis service of a resource service.
-func New(svc *service.Service) *Service { return &Service{svc: svc} }
+// New returns the analysis service of a resource service, with the default
+// bounds.
+func New(svc *service.Service) *Service { return NewWith(svc, Options{}) }
+
+// NewWith returns the analysis service of a resource service with bounds.
+func NewWith(svc *service.Service, o Options) *Service {
+	return &Service{svc: svc, gate: newGate(o)}
+}
+
+// Start starts following the in-memory view, so that the first analysis
+// finds the reachability ready (otherwise the first one starts it).
+func (a *Service) Start() { a.liveOf() }
+
+// Live is the live reachability (nil when the service has no in-memory view).
+func (a *Service) Live() *Live { return a.liveOf() }
+
+func (a *Service) liveOf() *Live {
+	a.liveOnce.Do(func() {
+		if v := a.svc.InMemory(); v != nil {
+			a.live = NewLive(v)
+		}
+	})
+	return a.live
+}
+
+// state runs fn on a reachability result holding every write answered so
+// far: the live one, or one computed for this request when the service
+// has no in-memory view.
+func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
+	if l := a.liveOf(); l != nil {
+		snap, err := a.svc.InMemory().Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		return l.read(ctx, snap.Revision(), fn)
+	}
+	_, err := service.View(a.svc, ctx, func(tx store.ReadTx) (struct{}, error) {
+		cl, err := cloudOf(tx)
+		if err != nil {
+			return struct{}{}, err
+		}
+		vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+		if err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, fn(liveState{r: reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")}), cloud: cl, vpcs: vpcs, rev: tx.Revision()})
+	})
+	return err
+}
+
+// enter admits one analysis of the caller (see Options).
+func (a *Service) enter(c service.Caller) (func(), error) { return a.gate.enter(c.Account) }
 
 // cloudOf builds the policy snapshot of a read transaction.
 func cloudOf(tx store.ReadTx) (*policy.Cloud, error) {
@@ -92,27 +149,31 @@ type FlowInput struct {
 func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, error) {
 	c := in.Caller
 	f, ferr := verify.ParseFlow(in.From, in.To, in.Protocol, in.Port, in.SourcePort, in.IPVersionText)
-	return service.View(a.svc, ctx, func(tx store.ReadTx) (verify.Report, error) {
-		var none verify.Report
-		cl, err := cloudOf(tx)
-		if err != nil {
-			return none, err
-		}
+	done, err := a.enter(c)
+	if err != nil {
+		return verify.Report{}, err
+	}
+	defer done()
+	var out verify.Report
+	err = a.state(ctx, func(st liveState) error {
+		cl := st.cloud
 		if err := endpointOf(c, cl, "From", in.From); err != nil {
-			return none, err
+			return err
 		}
 		if err := endpointOf(c, cl, "To", in.To); err != nil {
-			return none, err
+			return err
 		}
 		if ferr != nil {
-			return none, ecserr.InvalidParameter("Protocol", ferr.Error())
+			return ecserr.InvalidParameter("Protocol", ferr.Error())
 		}
 		r, err := verify.Flow(policy.Compile(cl), f)
 		if err != nil {
-			return none, ecserr.InvalidParameter("To", err.Error())
+			return ecserr.InvalidParameter("To", err.Error())
 		}
-		return r, nil
+		out = r
+		return nil
 	})
+	return out, err
 }
 
 // EffectiveRules returns an instance's effective policy: the pooled,
@@ -120,16 +181,21 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 // they act, and whether each rule can still match anything
 // (PalisadeDescribeEffectiveRules).
 func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instanceID string) ([]effective.Policy, error) {
-	return service.View(a.svc, ctx, func(tx store.ReadTx) ([]effective.Policy, error) {
-		if _, err := service.GetInstance(tx, c, instanceID); err != nil {
-			return nil, err
-		}
-		cl, err := cloudOf(tx)
-		if err != nil {
-			return nil, err
-		}
-		return effective.Of(cl, instanceID)
+	done, err := a.enter(c)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if _, err := service.View(a.svc, ctx, func(tx store.ReadTx) (*model.Instance, error) { return service.GetInstance(tx, c, instanceID) }); err != nil {
+		return nil, err
+	}
+	var out []effective.Policy
+	err = a.state(ctx, func(st liveState) error {
+		var err error
+		out, err = effective.Of(st.cloud, instanceID)
+		return err
 	})
+	return out, err
 }
 
 // ownedCloud is the caller's view for whole-cloud analyses: every account's
@@ -138,35 +204,39 @@ func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instance
 type ownedCloud struct {
 	*policy.Cloud
 	owned  map[string]bool
-	inside []netip.Prefix // every VPC's block: not the internet
+	ids    []string       // the caller's instances (NICs), sorted
+	inside []netip.Prefix // the caller's VPCs' blocks: not the internet to it
 }
-
-func (o ownedCloud) reachOptions() reach.Options { return reach.Options{Inside: o.inside} }
 
 func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
 	cl, err := cloudOf(tx)
 	if err != nil {
 		return ownedCloud{}, err
 	}
-	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}}
 	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
 	if err != nil {
-		return o, err
+		return ownedCloud{}, err
 	}
-	for _, v := range vpcs {
-		o.inside = append(o.inside, v.CIDR)
-	}
+	return ownedIn(cl, vpcs, c), nil
+}
+
+// ownedIn marks the caller's instances (NICs) and groups in a cloud; ids
+// lists the instances, sorted.
+func ownedIn(cl *policy.Cloud, vpcs []*model.VPC, c service.Caller) ownedCloud {
+	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}, inside: blocks(vpcs, c.Account), ids: []string{}}
 	for id, in := range cl.Instances {
 		if in.Owner == c.Account && (c.Region == "" || in.Region == c.Region) {
 			o.owned[id] = true
+			o.ids = append(o.ids, id)
 		}
 	}
+	slices.Sort(o.ids)
 	for id, g := range cl.Groups {
 		if g.Owner == c.Account && (c.Region == "" || g.Region == c.Region) {
 			o.owned[id] = true
 		}
 	}
-	return o, nil
+	return o
 }
 
 // ReachInput selects what DescribeReachability shows. From and To are an
@@ -177,11 +247,12 @@ type ReachInput struct {
 	Caller                              service.Caller
 	From, To, Protocol, Port, IPVersion string
 	View                                string
+	Page                                Page // of the matrix's links
 }
 
 // reachFilter checks the filter; named endpoints must be the caller's.
 func reachFilter(in *ReachInput, o ownedCloud) (reach.Filter, error) {
-	f := reach.Filter{From: in.From, To: in.To}
+	f := reach.Filter{From: in.From, To: in.To, Among: o.ids, Inside: o.inside}
 	for _, end := range []struct{ param, v string }{{"From", f.From}, {"To", f.To}} {
 		if end.v != "" && !o.owned[end.v] {
 			return f, ecserr.New(http.StatusNotFound, "InvalidParameter.NotFound", "%s %q is neither an instance nor a group of this account and region, nor %q.", end.param, end.v, reach.Internet)
@@ -211,60 +282,81 @@ func reachFilter(in *ReachInput, o ownedCloud) (reach.Filter, error) {
 }
 
 // Reachability is what passes between the caller's instances and the
-// internet, in the view asked for: Links (matrix), Graph (graph) or Dot.
+// internet, in the view asked for: Links (matrix, one page of them), Graph
+// (graph) or Dot. Stats count the caller's instances and their policy
+// classes, nobody else's.
 type Reachability struct {
-	Links []reach.Link   `json:",omitempty"`
-	Graph *reach.Graph   `json:",omitempty"`
-	Dot   string         `json:",omitempty"`
-	Stats map[string]int `json:",omitempty"`
+	Links     []reach.Link   `json:",omitempty"`
+	NextToken string         `json:",omitempty"`
+	Graph     *reach.Graph   `json:",omitempty"`
+	Dot       string         `json:",omitempty"`
+	Stats     map[string]int `json:",omitempty"`
 }
 
 // Reachability answers PalisadeDescribeReachability: View=matrix lists
 // links between instances, View=graph between groups, View=dot the graph in
-// Graphviz.
+// Graphviz. Only the caller's instances are sources and destinations (with
+// the internet); another account's group named by a rule still counts as
+// the peer it is, but its instances are not listed, and the work is that of
+// the caller's pairs: the whole cloud's result is kept live (see Live).
 func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability, error) {
 	c := in.Caller
-	return service.View(a.svc, ctx, func(tx store.ReadTx) (Reachability, error) {
-		o, err := ownedOf(tx, c)
-		if err != nil {
-			return Reachability{}, err
-		}
+	done, err := a.enter(c)
+	if err != nil {
+		return Reachability{}, err
+	}
+	defer done()
+	var out Reachability
+	err = a.state(ctx, func(st liveState) error {
+		o := ownedIn(st.cloud, st.vpcs, c)
 		f, err := reachFilter(&in, o)
 		if err != nil {
-			return Reachability{}, err
+			return err
 		}
-		r := reach.Compute(o.Cloud, o.reachOptions())
-		out := Reachability{Stats: map[string]int{"instances": len(r.Instances()), "classes": r.Classes()}}
+		r := st.r
+		out = Reachability{Stats: map[string]int{"instances": len(o.ids), "classes": r.ClassesAmong(o.ids)}}
 		switch v := strings.ToLower(in.View); v {
 		case "", "matrix":
+			off, size, err := in.Page.bounds()
+			if err != nil {
+				return err
+			}
+			// The links up to the page's end and one more, which tells
+			// whether another page follows.
+			f.Limit = off + size + 1
 			links, err := r.Matrix(f)
 			if err != nil {
-				return Reachability{}, ecserr.InvalidParameter("To", err.Error())
+				return ecserr.InvalidParameter("To", err.Error())
 			}
+			mine := []reach.Link{}
 			for _, l := range links {
 				if o.owned[l.From] && o.owned[l.To] {
-					out.Links = append(out.Links, l)
+					mine = append(mine, l)
 				}
 			}
-			if out.Links == nil {
-				out.Links = []reach.Link{}
+			if out.Links, out.NextToken, err = pageOf(mine, in.Page); err != nil {
+				return err
 			}
 		case "graph", "dot":
 			g, err := r.Graph(f)
 			if err != nil {
-				return Reachability{}, ecserr.InvalidParameter("To", err.Error())
+				return ecserr.InvalidParameter("To", err.Error())
 			}
 			g = ownedGraph(g, o)
+			if len(g.Edges) > MaxGraphEdges {
+				return ecserr.BadRequest("InvalidParameter.ResultTooLarge", "The graph has %d edges, more than %d; narrow it with From, To, Protocol or Port.", len(g.Edges), MaxGraphEdges)
+			}
 			if v == "dot" {
 				out.Dot = g.DOT()
 			} else {
 				out.Graph = g
 			}
 		default:
-			return Reachability{}, ecserr.InvalidParameter("View", "matrix, graph or dot")
+			return ecserr.InvalidParameter("View", "matrix, graph or dot")
 		}
-		return out, nil
+		return nil
 	})
+	return out, err
 }
 
 func ownedGraph(g *reach.Graph, o ownedCloud) *reach.Graph {
@@ -282,10 +374,12 @@ func ownedGraph(g *reach.Graph, o ownedCloud) *reach.Graph {
 	return out
 }
 
-// Plan is what a change would open and close.
+// Plan is what a change would open and close: the summary of every
+// change, and one page of them.
 type Plan struct {
-	Summary plan.Summary
-	Changes []plan.Change
+	Summary   plan.Summary
+	Changes   []plan.Change
+	NextToken string `json:",omitempty"`
 }
 
 // Change is a mutation to preview: it runs against svc, a copy of the
@@ -297,32 +391,58 @@ type Change func(ctx context.Context, svc *service.Service) error
 // and the answer lists the flows it would open and close, by instance pair
 // (and the internet), protocol and ports. A change the action would refuse
 // is refused here with the same error.
-func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change) (Plan, error) {
-	before, err := service.View(a.svc, ctx, func(tx store.ReadTx) (ownedCloud, error) { return ownedOf(tx, c) })
+//
+// "Before" is a copy of the live result; "after" is that copy updated with
+// the records the change writes, so only the classes it touches are
+// rebuilt, and only the caller's pairs are compared.
+func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
+	done, err := a.enter(c)
 	if err != nil {
 		return Plan{}, err
 	}
-	after, err := a.dryRun(ctx, change)
+	defer done()
+	var (
+		before ownedCloud
+		prior  *reach.Result
+		rev    int64
+	)
+	err = a.state(ctx, func(st liveState) error {
+		before = ownedIn(st.cloud, st.vpcs, c)
+		// Another account's networks are the internet to the caller.
+		prior, rev = st.r.CloneInside(before.inside), st.rev
+		return nil
+	})
 	if err != nil {
 		return Plan{}, err
 	}
-	out := Plan{Changes: []plan.Change{}}
-	// The "after" result is the "before" one updated with the change: only
-	// the classes the change touches are rebuilt.
-	prior := reach.Compute(before.Cloud, before.reachOptions())
+	after, ch, err := a.dryRun(ctx, change, before.Cloud, rev)
+	if err != nil {
+		return Plan{}, err
+	}
 	next := prior.Clone()
-	next.Update(after, reach.Changes(before.Cloud, after))
+	next.Update(after, ch)
 	// A NIC the change makes (an instance launched, an ENI attached) is the
 	// caller's too.
 	owned := func(id string) bool {
 		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
 	}
-	for _, ch := range plan.Diff(prior, next) {
+	var all []plan.Change
+	for _, ch := range plan.DiffAmong(prior, next, owned) {
 		if owned(ch.From) && owned(ch.To) {
-			out.Changes = append(out.Changes, ch)
+			all = append(all, ch)
 		}
 	}
-	out.Summary = plan.Summarize(out.Changes)
+	out := Plan{Summary: plan.Summarize(all)}
+	var p Page
+	if len(pg) > 0 {
+		p = pg[0]
+	}
+	if out.Changes, out.NextToken, err = pageOf(all, p); err != nil {
+		return Plan{}, err
+	}
+	if out.Changes == nil {
+		out.Changes = []plan.Change{}
+	}
 	return out, nil
 }
 
@@ -330,42 +450,59 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 var errDryRun = errors.New("dry run")
 
 // dryRun runs a change against the store without committing it and returns
-// the cloud as the change would leave it.
-func (a *Service) dryRun(ctx context.Context, change Change) (*policy.Cloud, error) {
-	var after *policy.Cloud
+// the cloud as the change would leave it, and what differs from before
+// (the cloud at revision rev). When the transaction starts at rev, the
+// records it writes are read back and applied to before as an edit;
+// otherwise (other writes came in between) the whole cloud is read.
+func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Cloud, rev int64) (*policy.Cloud, reach.Change, error) {
+	var (
+		after *policy.Cloud
+		ch    reach.Change
+	)
 	shadow := *a.svc // a copy: the real service keeps its store
-	shadow.Store = &dryStore{Store: a.svc.Store, capture: func(tx store.ReadTx) error {
+	shadow.Store = &dryStore{Store: a.svc.Store, capture: func(tx store.ReadTx, refs []view.Ref) error {
+		if tx.Revision() == rev {
+			ed, full, err := editOf(tx, before, refs)
+			if err != nil {
+				return err
+			}
+			if !full {
+				after, ch = before.Next(ed), changeOf(ed)
+				return nil
+			}
+		}
 		var err error
-		after, err = cloudOf(tx)
+		if after, err = cloudOf(tx); err == nil {
+			ch = reach.Changes(before, after)
+		}
 		return err
 	}}
 	if err := change(ctx, &shadow); err != nil {
-		return nil, err
+		return nil, ch, err
 	}
 	if after == nil { // the change wrote nothing
-		var err error
-		after, err = service.View(a.svc, ctx, cloudOf)
-		if err != nil {
-			return nil, err
-		}
+		after = before
 	}
-	return after, nil
+	return after, ch, nil
 }
 
 // dryStore runs Updates to the point of commit, captures the state they
-// would leave, and rolls them back.
+// would leave (with the records they wrote), and rolls them back.
 type dryStore struct {
 	store.Store
-	capture func(store.ReadTx) error
+	capture func(store.ReadTx, []view.Ref) error
 }
 
 func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
 	_, err := d.Store.Update(ctx, func(tx store.Tx) error {
-		if err := fn(tx); err != nil {
+		rec := &recordingTx{Tx: tx, seen: map[view.Ref]bool{}}
+		if err := fn(rec); err != nil {
 			return err
 		}
-		if err := d.capture(tx); err != nil {
-			return err
+		if len(rec.refs) > 0 {
+			if err := d.capture(tx, rec.refs); err != nil {
+				return err
+			}
 		}
 		return errDryRun
 	})
@@ -373,6 +510,30 @@ func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, 
 		err = nil
 	}
 	return 0, err
+}
+
+// recordingTx notes the records a transaction writes.
+type recordingTx struct {
+	store.Tx
+	seen map[view.Ref]bool
+	refs []view.Ref
+}
+
+func (t *recordingTx) note(kind store.Kind, id string) {
+	if r := (view.Ref{Kind: kind, ID: id}); !t.seen[r] {
+		t.seen[r] = true
+		t.refs = append(t.refs, r)
+	}
+}
+
+func (t *recordingTx) Put(r store.Record) error {
+	t.note(r.Kind, r.ID)
+	return t.Tx.Put(r)
+}
+
+func (t *recordingTx) Delete(kind store.Kind, id string) error {
+	t.note(kind, id)
+	return t.Tx.Delete(kind, id)
 }
 
 // Audit is the findings of the best-practice checks on the caller's
@@ -386,6 +547,11 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
+	done, err := a.enter(c)
+	if err != nil {
+		return Audit{}, err
+	}
+	defer done()
 	return service.View(a.svc, ctx, func(tx store.ReadTx) (Audit, error) {
 		own, err := ownedOf(tx, c)
 		if err != nil {

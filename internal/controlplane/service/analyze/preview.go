@@ -5,7 +5,6 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
-	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
 // AuditAfter runs the best-practice checks on the caller's resources as a
@@ -14,11 +13,18 @@ import (
 // findings before, it previews what the change does to the audit. A
 // change the action would refuse is refused here with the same error.
 func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options) ([]audit.Finding, error) {
-	before, err := service.View(a.svc, ctx, func(tx store.ReadTx) (ownedCloud, error) { return ownedOf(tx, c) })
+	var (
+		before ownedCloud
+		rev    int64
+	)
+	err := a.state(ctx, func(st liveState) error {
+		before, rev = ownedIn(st.cloud, st.vpcs, c), st.rev
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	after, err := a.dryRun(ctx, change)
+	after, _, err := a.dryRun(ctx, change, before.Cloud, rev)
 	if err != nil {
 		return nil, err
 	}

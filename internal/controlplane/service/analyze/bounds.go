@@ -1,0 +1,119 @@
+package analyze
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// Options bound what analyses may cost; zero fields take their defaults.
+type Options struct {
+	// MaxConcurrent is how many analyses run at once (default
+	// 2×GOMAXPROCS): one more is refused with Throttling, not queued, so a
+	// storm of them cannot hold memory or slow the resource actions.
+	MaxConcurrent int
+	// MaxPerAccount is how many of those one account may run (default half
+	// of MaxConcurrent, at least 1), so one tenant cannot take them all.
+	MaxPerAccount int
+}
+
+// DefaultMaxResults and MaxResultsLimit bound a page of links or changes
+// (MaxResults); MaxGraphEdges bounds a group graph, which is not paged.
+const (
+	DefaultMaxResults = 1000
+	MaxResultsLimit   = 1000
+	MaxGraphEdges     = 100000
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.MaxPerAccount <= 0 {
+		o.MaxPerAccount = max(1, o.MaxConcurrent/2)
+	}
+	o.MaxPerAccount = min(o.MaxPerAccount, o.MaxConcurrent)
+	return o
+}
+
+// gate counts the analyses running, in all and per account.
+type gate struct {
+	o         Options
+	mu        sync.Mutex
+	total     int
+	byAccount map[string]int
+}
+
+func newGate(o Options) *gate { return &gate{o: o.withDefaults(), byAccount: map[string]int{}} }
+
+// enter admits an analysis of an account or refuses it with Throttling;
+// the returned function ends it.
+func (g *gate) enter(account string) (func(), error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.total >= g.o.MaxConcurrent {
+		return nil, ecserr.New(http.StatusBadRequest, "Throttling",
+			"Request was denied due to request throttling: %d analyses are running, the most this server runs at once; retry in a moment.", g.total)
+	}
+	if g.byAccount[account] >= g.o.MaxPerAccount {
+		return nil, ecserr.New(http.StatusBadRequest, "Throttling",
+			"Request was denied due to request throttling: this account runs %d analyses already, the most one account may run at once; retry when one ends.", g.byAccount[account])
+	}
+	g.total++
+	g.byAccount[account]++
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.total--
+		if g.byAccount[account]--; g.byAccount[account] == 0 {
+			delete(g.byAccount, account) // the map holds running accounts only
+		}
+	}, nil
+}
+
+// Page selects part of a long answer: MaxResults items from the offset a
+// NextToken of the previous page gave.
+type Page struct {
+	MaxResults int    // 0: DefaultMaxResults
+	NextToken  string // "" : from the start
+}
+
+// bounds reads a page request.
+func (p Page) bounds() (offset, size int, err error) {
+	size = p.MaxResults
+	if size == 0 {
+		size = DefaultMaxResults
+	}
+	if size < 1 || size > MaxResultsLimit {
+		return 0, 0, ecserr.BadRequest("InvalidParameter.MaxResults", "MaxResults must be from 1 to %d.", MaxResultsLimit)
+	}
+	if p.NextToken != "" {
+		off, err := strconv.Atoi(p.NextToken)
+		if err != nil || off < 0 || off > 1<<31-1 {
+			return 0, 0, ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %q is not one this server returned.", p.NextToken)
+		}
+		offset = off
+	}
+	return offset, size, nil
+}
+
+// pageOf cuts one page out of items and returns it with the token of the
+// next page ("" after the last).
+func pageOf[T any](items []T, p Page) ([]T, string, error) {
+	off, size, err := p.bounds()
+	if err != nil {
+		return nil, "", err
+	}
+	if off > len(items) {
+		off = len(items)
+	}
+	end := min(len(items), off+size)
+	next := ""
+	if end < len(items) {
+		next = strconv.Itoa(end)
+	}
+	return items[off:end], next, nil
+}

@@ -1,0 +1,324 @@
+package analyze
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// Live is the reachability of the whole cloud (every account: a peer group
+// of another account must resolve to its members), kept current from the
+// in-memory view as its snapshots are published: each new snapshot's
+// changed records become a policy.Edit of the cloud and a reach.Change,
+// and reach's incremental Update folds them into the result, rebuilding
+// only the classes they touch. A request then reads its tenant's part of
+// the result (reach.Filter.Among) instead of analysing the cloud.
+//
+// One result serves every tenant: classes are shared across accounts
+// (instances with the same groups and peers have the same policy whoever
+// owns them), and a rule change is folded once, not once per tenant.
+type Live struct {
+	v *view.View
+
+	mu     sync.RWMutex // held for writing only while a change is folded in
+	rev    int64        // the view revision the result describes
+	cloud  *policy.Cloud
+	r      *reach.Result
+	vpcs   []*model.VPC
+	err    error         // why the follower stopped
+	notify chan struct{} // closed and replaced when rev advances
+
+	// Folded counts the changes folded in incrementally and Rebuilt the
+	// full recomputations (at start, after a VPC change or when the
+	// follower fell behind the view's trail), for tests and metrics.
+	folded, rebuilt int
+	foldTime        time.Duration // spent folding changes in (the lock included)
+	sinceRebuild    int           // snapshots folded since the last recomputation
+}
+
+// rebuildEvery bounds the snapshots folded in between recomputations: the
+// port sets and meets an incremental result interns are never forgotten,
+// so a fresh result, now and then, drops those no class uses any more.
+const rebuildEvery = 20000
+
+// NewLive starts following a view; Close (or the view's end) stops it.
+func NewLive(v *view.View) *Live {
+	l := &Live{v: v, notify: make(chan struct{})}
+	go l.follow()
+	return l
+}
+
+func (l *Live) follow() {
+	for {
+		l.mu.RLock()
+		rev, r := l.rev, l.r
+		l.mu.RUnlock()
+		want := rev + 1
+		if r == nil {
+			want = 0
+		}
+		s, err := l.v.Wait(context.Background(), want)
+		if err != nil {
+			l.mu.Lock()
+			l.err = err
+			close(l.notify)
+			l.notify = make(chan struct{})
+			l.mu.Unlock()
+			return
+		}
+		if err := l.advance(s); err != nil {
+			// A record that does not decode: recompute from the snapshot,
+			// and if even that fails, wait for the next one.
+			if l.rebuild(s) != nil {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// advance folds the changes from the result's revision up to snapshot s.
+func (l *Live) advance(s *view.Snapshot) error {
+	if l.r == nil { // only the follower writes r: reading it here needs no lock
+		return l.rebuild(s)
+	}
+	start := time.Now()
+	refs, ok := l.v.Changed(l.rev, s.Revision())
+	if !ok || l.sinceRebuild >= rebuildEvery {
+		return l.rebuild(s)
+	}
+	l.sinceRebuild++
+	ed, full, err := editOf(s, l.cloud, refs)
+	if err != nil {
+		return err
+	}
+	if full {
+		return l.rebuild(s)
+	}
+	next := l.cloud.Next(ed)
+	l.mu.Lock()
+	if ch := changeOf(ed); !ch.Empty() {
+		l.r.Update(next, ch)
+		l.folded++
+	}
+	l.cloud, l.rev = next, s.Revision()
+	l.foldTime += time.Since(start)
+	l.publish()
+	l.mu.Unlock()
+	return nil
+}
+
+// rebuild recomputes the result from a snapshot, outside the lock.
+func (l *Live) rebuild(s *view.Snapshot) error {
+	cl, err := cloudOf(s)
+	if err != nil {
+		return err
+	}
+	vpcs, err := service.ListAll[model.VPC](s, service.KindVPC)
+	if err != nil {
+		return err
+	}
+	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
+	r.Clone() // from now on r writes copy-on-write, so readers may clone it
+	l.mu.Lock()
+	l.cloud, l.r, l.vpcs, l.rev = cl, r, vpcs, s.Revision()
+	l.rebuilt++
+	l.sinceRebuild = 0
+	l.publish()
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Live) publish() {
+	close(l.notify)
+	l.notify = make(chan struct{})
+}
+
+// Stats reports how many changes were folded in and how many full
+// recomputations were made.
+func (l *Live) Stats() (folded, rebuilt int) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.folded, l.rebuilt
+}
+
+// FoldTime is the time spent folding changes in so far: from reading what
+// a snapshot changed to publishing the updated result.
+func (l *Live) FoldTime() time.Duration {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.foldTime
+}
+
+// liveState is what a reader sees: a result, its cloud and revision, valid
+// while the read lasts.
+type liveState struct {
+	r     *reach.Result
+	cloud *policy.Cloud
+	vpcs  []*model.VPC
+	rev   int64
+}
+
+// Read runs fn on the live result once it holds revision rev or later.
+// The result must not be kept after fn returns (Clone it to keep it).
+func (l *Live) read(ctx context.Context, rev int64, fn func(liveState) error) error {
+	for {
+		l.mu.RLock()
+		if l.r != nil && l.rev >= rev {
+			defer l.mu.RUnlock()
+			return fn(liveState{r: l.r, cloud: l.cloud, vpcs: l.vpcs, rev: l.rev})
+		}
+		ch, err := l.notify, l.err
+		l.mu.RUnlock()
+		if err != nil {
+			return fmt.Errorf("live reachability stopped: %w", err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// editOf turns changed records into an edit of prev, reading their current
+// versions in tx. full is set when the change needs a recomputation (a VPC
+// changed: the inside blocks are options of the whole result).
+func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edit, full bool, err error) {
+	ed = policy.Edit{Groups: map[string]*model.SecurityGroup{}, Instances: map[string]*model.Instance{},
+		PrefixLists: map[string]*model.PrefixList{}, PortRangeLists: map[string]*model.PortRangeList{}}
+	var toggled []string // instances created or deleted: their ENIs' NICs come or go
+	for _, ref := range refs {
+		switch ref.Kind {
+		case service.KindVPC:
+			return ed, true, nil
+		case service.KindGroup:
+			if ed.Groups[ref.ID], err = objectOf[model.SecurityGroup](tx, ref.Kind, ref.ID); err != nil {
+				return ed, false, err
+			}
+		case service.KindPrefixList:
+			if ed.PrefixLists[ref.ID], err = objectOf[model.PrefixList](tx, ref.Kind, ref.ID); err != nil {
+				return ed, false, err
+			}
+		case service.KindPortRangeList:
+			if ed.PortRangeLists[ref.ID], err = objectOf[model.PortRangeList](tx, ref.Kind, ref.ID); err != nil {
+				return ed, false, err
+			}
+		case service.KindInstance:
+			in, err := objectOf[model.Instance](tx, ref.Kind, ref.ID)
+			if err != nil {
+				return ed, false, err
+			}
+			ed.Instances[ref.ID] = in
+			if (in == nil) != (prev.Instances[ref.ID] == nil) {
+				toggled = append(toggled, ref.ID)
+			}
+		case service.KindENI:
+			n, err := objectOf[model.NetworkInterface](tx, ref.Kind, ref.ID)
+			if err != nil {
+				return ed, false, err
+			}
+			if err := setNIC(tx, ed, ref.ID, n); err != nil {
+				return ed, false, err
+			}
+		}
+	}
+	if len(toggled) > 0 {
+		enis, err := service.ListAll[model.NetworkInterface](tx, service.KindENI)
+		if err != nil {
+			return ed, false, err
+		}
+		for _, n := range enis {
+			if slices.Contains(toggled, n.InstanceID) {
+				if err := setNIC(tx, ed, n.ID, n); err != nil {
+					return ed, false, err
+				}
+			}
+		}
+	}
+	return ed, false, nil
+}
+
+// setNIC puts an ENI's NIC into an edit as model.NICs makes it: a NIC when
+// it is a secondary ENI attached to an instance that exists, else none.
+func setNIC(tx store.ReadTx, ed policy.Edit, id string, n *model.NetworkInterface) error {
+	ed.Instances[id] = nil
+	if n == nil || n.Type == model.ENIPrimary || !n.Attached() {
+		return nil
+	}
+	in, err := objectOf[model.Instance](tx, service.KindInstance, n.InstanceID)
+	if err != nil || in == nil {
+		return err
+	}
+	ed.Instances[id] = n.NIC()
+	return nil
+}
+
+// changeOf names an edit's records for reach's Update.
+func changeOf(ed policy.Edit) reach.Change {
+	ch := reach.Change{}
+	for id := range ed.Groups {
+		ch.Groups = append(ch.Groups, id)
+	}
+	for id := range ed.Instances {
+		ch.Instances = append(ch.Instances, id)
+	}
+	for id := range ed.PrefixLists {
+		ch.PrefixLists = append(ch.PrefixLists, id)
+	}
+	for id := range ed.PortRangeLists {
+		ch.PortRangeLists = append(ch.PortRangeLists, id)
+	}
+	for _, s := range [][]string{ch.Groups, ch.Instances, ch.PrefixLists, ch.PortRangeLists} {
+		slices.Sort(s)
+	}
+	return ch
+}
+
+// objectOf reads one record as its model value (nil when it does not
+// exist): the view's decoded object, shared, or the store's JSON.
+func objectOf[T any](tx store.ReadTx, kind store.Kind, id string) (*T, error) {
+	r, ok, err := tx.Get(kind, id)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if o, isT := r.Object.(*T); isT {
+		return o, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		return nil, fmt.Errorf("decode %s/%s: %w", kind, id, err)
+	}
+	return v, nil
+}
+
+// insideOf lists every VPC's block: not the internet.
+func insideOf(tx store.ReadTx) ([]netip.Prefix, error) {
+	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+	if err != nil {
+		return nil, err
+	}
+	return blocks(vpcs, ""), nil
+}
+
+// blocks lists the blocks of an account's VPCs (every VPC's, for ""),
+// never nil.
+func blocks(vpcs []*model.VPC, owner string) []netip.Prefix {
+	out := []netip.Prefix{}
+	for _, v := range vpcs {
+		if owner == "" || v.Owner == owner {
+			out = append(out, v.CIDR)
+		}
+	}
+	return out
+}

@@ -1,0 +1,90 @@
+package apitest
+
+import (
+	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// TestRateLimitThrottlesOneAccount: an account that calls an action faster
+// than the server's rate gets Throttling.User (HTTP 400, the ECS error
+// body) through the official SDK, which does not retry it (the classic Go
+// SDK retries only network errors and 5xx answers); its other actions and
+// another account's calls go on.
+func TestRateLimitThrottlesOneAccount(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{RateLimit: ratelimit.Config{PerAction: 0.01, ActionBurst: 3, PerAccount: 1000, AccountBurst: 1000}})
+	other := srv.NewAccount(t, "other")
+	describe := func(c *ecs.Client) error {
+		_, err := c.DescribeSecurityGroups(ecs.CreateDescribeSecurityGroupsRequest())
+		return err
+	}
+	first := srv.ECS(t)
+	var throttled int
+	for range 6 {
+		err := describe(first)
+		if err == nil {
+			continue
+		}
+		code, status, ok := apiError(err)
+		if !ok || code != "Throttling.User" || status != 400 {
+			t.Fatalf("a refused call: %v, want Throttling.User with HTTP 400", err)
+		}
+		throttled++
+	}
+	if throttled != 3 {
+		t.Errorf("%d of 6 calls throttled, want 3 (the burst is 3)", throttled)
+	}
+	if _, err := first.DescribeRegions(ecs.CreateDescribeRegionsRequest()); err != nil {
+		t.Errorf("another action of the throttled account: %v", err)
+	}
+	oc := srv.ECSAs(t, other.KeyID, other.Secret)
+	for i := range 3 {
+		if err := describe(oc); err != nil {
+			t.Errorf("another account's call %d: %v", i, err)
+		}
+	}
+}
+
+// TestReachPagesThroughSDK: PalisadeDescribeReachability answers a page of
+// MaxResults links with the NextToken of the next, and the pages join into
+// the whole answer.
+func TestReachPagesThroughSDK(t *testing.T) {
+	e := newEnv(t)
+	n := newNetwork(t, e, "10.0.0.0/16")
+	noErr(t, authorize(e.ecs, n.sgA, cidrIngress("tcp", "22/22", "10.0.0.0/8")))
+	for range 3 {
+		runInstance(t, e.ecs, n.vsw, n.sgA)
+	}
+	whole := list(t, mustCall(t, e.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"Port": "22"}), "Links")
+	if len(whole) != 6 {
+		t.Fatalf("3 instances open to each other on 22: %d links", len(whole))
+	}
+	var joined []any
+	token := ""
+	for range 10 {
+		q := map[string]any{"Port": "22", "MaxResults": "4"}
+		if token != "" {
+			q["NextToken"] = token
+		}
+		r := mustCall(t, e.v3, ecsVersion, "PalisadeDescribeReachability", q)
+		page := list(t, r, "Links")
+		if len(page) > 4 {
+			t.Fatalf("a page of %d links, asked for 4", len(page))
+		}
+		joined = append(joined, page...)
+		token, _ = r["NextToken"].(string)
+		if token == "" {
+			break
+		}
+	}
+	if len(joined) != len(whole) {
+		t.Errorf("pages joined: %d links, the whole: %d", len(joined), len(whole))
+	}
+	_, err := call(e.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"MaxResults": "0"}, nil)
+	if code, _, _ := apiError(err); code != "InvalidParameter.MaxResults" {
+		t.Errorf("MaxResults=0: %v", err)
+	}
+}
