@@ -14,6 +14,7 @@ type Snapshot struct {
 	rev    int64
 	tables map[store.Kind]*table
 	kinds  map[store.Kind]Decoder // the kinds kept: a read of another is a bug
+	hist   history                // the batches that led here (history.go)
 }
 
 var _ store.ReadTx = (*Snapshot)(nil)

@@ -53,6 +53,10 @@ type View struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// historyLimit bounds the changed records kept for watchers (see
+	// history.go).
+	historyLimit atomic.Int64
 }
 
 // currentRevisioner is a store that knows its last committed revision
@@ -65,6 +69,7 @@ type currentRevisioner interface{ CurrentRevision() int64 }
 func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	v.historyLimit.Store(DefaultHistory)
 	for _, ix := range indexes {
 		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
 	}
@@ -242,6 +247,7 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			return err
 		}
 		a := newApplier(s, rev, v.indexes)
+		batch := &Batch{From: s.rev, To: rev}
 		seen := map[recordKey]bool{}
 		for _, ch := range changes {
 			if ch.Revision > rev {
@@ -257,8 +263,12 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			if err != nil {
 				return err
 			}
+			old := s.Record(ch.Kind, ch.ID)
 			if !ok {
 				a.remove(ch.Kind, ch.ID)
+				if old != nil {
+					batch.Changes = append(batch.Changes, Change{Kind: ch.Kind, ID: ch.ID, Old: old})
+				}
 				continue
 			}
 			if r.Object, err = dec(r.Data); err != nil {
@@ -266,7 +276,9 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			}
 			r.Data = nil
 			a.put(&r)
+			batch.Changes = append(batch.Changes, Change{Kind: ch.Kind, ID: ch.ID, Old: old, New: &r})
 		}
+		a.snap.hist = s.hist.appended(batch, int(v.historyLimit.Load()))
 		next = a.snap
 		return nil
 	})
