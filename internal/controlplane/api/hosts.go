@@ -32,14 +32,15 @@ type Snapshot = service.Snapshot
 // Deleted names a record removed since the watcher's revision.
 type Deleted = service.Deleted
 
-// operator is the caller of a host action, who must be the operator; it is
-// checked before the parameters, as ECS checks permissions first.
+// operator is the caller of a host action, who must be the operator or the
+// key of the host the request names (HostName); it is checked before the
+// other parameters, as ECS checks permissions first.
 func (s *Service) operator(ctx context.Context, req *rpc.Request) (caller, error) {
 	c, err := s.callerOf(ctx, req, false)
 	if err != nil {
 		return c, err
 	}
-	return c, service.CheckOperator(c, req.Action)
+	return c, service.CheckHostCaller(c, req.Action, req.Params.Get("HostName"))
 }
 
 // progress reads HostName and AppliedRevision.
@@ -78,6 +79,8 @@ type snapshotResponse struct {
 	Snapshot
 }
 
+// getSnapshot reads HostName (optional: a host key's agent names its host,
+// and a key of another host is refused).
 func (s *Service) getSnapshot(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.operator(ctx, req)
 	if err != nil {

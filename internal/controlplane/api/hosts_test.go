@@ -1,14 +1,11 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
 func TestBindInstanceAndDescribe(t *testing.T) {
@@ -75,10 +72,8 @@ func TestWatchChangesResumes(t *testing.T) {
 	}
 
 	// A waiting watch wakes on a change and carries the changed record. The
-	// change is made once the watch has reached the store's wait: made
-	// earlier, the wait returns at once, which would prove nothing here.
-	waiting := make(chan struct{})
-	e.s.Store = &waitSignal{Store: e.s.Store, waiting: waiting}
+	// change is made once the watch waits in the view: made earlier, the
+	// wait returns at once, which would prove nothing here.
 	done := make(chan *watchResponse, 1)
 	go func() {
 		out, err := e.call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
@@ -87,10 +82,10 @@ func TestWatchChangesResumes(t *testing.T) {
 		}
 		done <- out.(*watchResponse)
 	}()
-	select {
-	case <-waiting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the watch never waited for a change")
+	for deadline := time.Now().Add(10 * time.Second); e.s.InMemory().Waiting() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never waited for a change")
+		}
 	}
 	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
 	select {
@@ -119,17 +114,6 @@ func TestWatchChangesResumes(t *testing.T) {
 	}
 }
 
-// waitSignal closes waiting when a WaitRevision starts.
-type waitSignal struct {
-	store.Store
-	waiting chan struct{}
-	once    sync.Once
-}
-
-func (w *waitSignal) WaitRevision(ctx context.Context, after int64) (int64, error) {
-	w.once.Do(func() { close(w.waiting) })
-	return w.Store.WaitRevision(ctx, after)
-}
 
 func TestRuleCounters(t *testing.T) {
 	e := newEnv(t)

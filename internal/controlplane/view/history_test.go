@@ -60,7 +60,11 @@ func TestHistoryReplays(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if s := v.Current(); s != seen[len(seen)-1] {
+				s, err := v.Wait(ctx, rev) // one batch per update
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s != seen[len(seen)-1] {
 					seen = append(seen, s)
 				}
 			}

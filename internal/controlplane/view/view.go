@@ -57,7 +57,12 @@ type View struct {
 	// historyLimit bounds the changed records kept for watchers (see
 	// history.go).
 	historyLimit atomic.Int64
+	waiting      atomic.Int64 // readers blocked in Wait
 }
+
+// Waiting is how many readers wait for a revision the view does not hold
+// yet (long polls among them): tests use it to know a watch is waiting.
+func (v *View) Waiting() int { return int(v.waiting.Load()) }
 
 // currentRevisioner is a store that knows its last committed revision
 // without a query (sqlite.Store); reads then wait for the view to hold it,
@@ -111,9 +116,12 @@ func (v *View) Wait(ctx context.Context, rev int64) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+		v.waiting.Add(1)
 		select {
 		case <-ch:
+			v.waiting.Add(-1)
 		case <-ctx.Done():
+			v.waiting.Add(-1)
 			return nil, ctx.Err()
 		}
 	}
