@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
 )
 
 func TestBindInstanceAndDescribe(t *testing.T) {
@@ -113,7 +112,6 @@ func TestWatchChangesResumes(t *testing.T) {
 		t.Fatalf("watch from the future: resync %v at revision %d", w.Resync, w.Revision)
 	}
 }
-
 
 func TestRuleCounters(t *testing.T) {
 	e := newEnv(t)
