@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -66,5 +67,60 @@ func TestHostActions(t *testing.T) {
 	wantCode(t, err, "")
 	if len(counts) != 1 || counts[0].Packets != 6 {
 		t.Fatalf("counters %+v, want 6 packets", counts)
+	}
+}
+
+// TestHostKeyActsOnlyForItsHost: a host key binds, unbinds, reports and
+// watches only for its own host, takes nothing another host holds, and
+// reads only its host's scope; the operator (either way it is named) still
+// acts for every host.
+func TestHostKeyActsOnlyForItsHost(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	mine, theirs, free := e.instance(vpc, sg), e.instance(vpc, sg), e.instance(vpc)
+	h1, h2 := Caller{Host: "h1"}, Caller{Host: "h2"}
+	op := Caller{Operator: true}
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: theirs, HostName: "h2", Interface: "pi-t"}), "")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"bind own instance to own host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), ""},
+		{"bind to another host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h2", Interface: "pi-f"}), "Forbidden.HostMismatch"},
+		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "Forbidden.HostMismatch"},
+		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "Forbidden.HostMismatch"},
+		{"report for another host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h2", AppliedRevision: 1}}), "Forbidden.HostMismatch"},
+		{"report for own host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), ""},
+		{"watch as another host", func() error {
+			_, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, Progress: HostProgress{HostName: "h2"}})
+			return err
+		}(), "Forbidden.HostMismatch"},
+		{"a tenant is no host", e.s.BindInstance(e.ctx, BindInput{Caller: Caller{Account: "1000000000000002"}, InstanceID: free, HostName: "h1", Interface: "pi-f"}), "Forbidden.Operator"},
+		{"the operator binds anywhere", e.s.BindInstance(e.ctx, BindInput{Caller: op, InstanceID: free, HostName: "h2", Interface: "pi-f"}), ""},
+		{"the operator moves a bound instance", e.s.BindInstance(e.ctx, BindInput{Caller: op, InstanceID: free, HostName: "h3", Interface: "pi-f"}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.err, tc.want) })
+	}
+	scoped := func(c Caller) []string {
+		snap, err := e.s.GetSnapshot(e.ctx, c)
+		wantCode(t, err, "")
+		var ids []string
+		for _, in := range snap.Instances {
+			ids = append(ids, in.ID+"@"+in.Host)
+		}
+		return ids
+	}
+	// h1 holds mine; theirs shares its (inner-accept) group, so h1 gets it
+	// as a stub without its placement; free is in no group of h1's.
+	if got, want := scoped(h1), []string{mine + "@h1", theirs + "@"}; !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("h1's snapshot holds %v, want %v", got, want)
+	}
+	if got := scoped(h2); !slices.Contains(got, theirs+"@h2") || slices.Contains(got, free+"@h3") {
+		t.Errorf("h2's snapshot holds %v", got)
+	}
+	if got := scoped(op); len(got) != 3 {
+		t.Errorf("the operator's snapshot holds %v, want every instance", got)
 	}
 }
