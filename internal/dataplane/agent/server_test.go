@@ -109,7 +109,7 @@ func TestAgentWithServer(t *testing.T) {
 	})
 
 	// A watcher ahead of the server is told to resync, at the server's revision.
-	w, err := apiSource{api}.Watch(ctx, WatchRequest{After: rev + 1000})
+	w, err := apiSource{api, host}.Watch(ctx, WatchRequest{After: rev + 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
