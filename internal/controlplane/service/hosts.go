@@ -41,9 +41,39 @@ type RuleCounter struct {
 type hostTable struct {
 	mu    sync.Mutex
 	hosts map[string]*hostStatus
+	// scopes holds each host key's last scope computed (hostscope.go), at
+	// its revision: the next watch of the host starts from it, and finds a
+	// change outside it without computing anything.
+	scopes map[string]cachedScope
 }
 
-func newHostTable() *hostTable { return &hostTable{hosts: map[string]*hostStatus{}} }
+type cachedScope struct {
+	rev   int64
+	scope *hostScope
+}
+
+func newHostTable() *hostTable {
+	return &hostTable{hosts: map[string]*hostStatus{}, scopes: map[string]cachedScope{}}
+}
+
+// scopeAt returns the host's scope at rev if it is the one kept.
+func (t *hostTable) scopeAt(host string, rev int64) *hostScope {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.scopes[host]; ok && c.rev == rev {
+		return c.scope
+	}
+	return nil
+}
+
+// keepScope keeps a host's scope at rev unless a later one is kept.
+func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.scopes[host]; !ok || c.rev <= rev {
+		t.scopes[host] = cachedScope{rev, sc}
+	}
+}
 
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
@@ -221,7 +251,12 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if err != nil {
 			return out, err
 		}
-		return scopeOf(nowReader{snap}, c.Host).snapshot(snap.Revision()), nil
+		sc := s.hosts.scopeAt(c.Host, snap.Revision())
+		if sc == nil {
+			sc = scopeOf(nowReader{snap}, c.Host)
+			s.hosts.keepScope(c.Host, snap.Revision(), sc)
+		}
+		return sc.snapshot(snap.Revision()), nil
 	}
 	err := s.read(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
@@ -352,7 +387,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 			if c.Host == "" {
 				out, found = watchAll(snap, batches, after)
 			} else {
-				out, found = scopeChanges(scopeOf(newPastReader(snap, batches), c.Host), scopeOf(nowReader{snap}, c.Host), snap.Revision())
+				out, found = s.watchHost(c.Host, snap, batches, after)
 			}
 			if found {
 				return out, nil
@@ -376,6 +411,26 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		}
 		snap = next
 	}
+}
+
+// watchHost is a host key's answer: what turns its scope at after into its
+// scope at snap. The scope at after is the one kept from the host's last
+// snapshot or watch (else computed as it was, from the history's old
+// values); when no change of batches touches what it was computed from,
+// it is the scope at snap too, and nothing is computed.
+func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Batch, after int64) (Changes, bool) {
+	rev := snap.Revision()
+	past := s.hosts.scopeAt(host, after)
+	if past == nil {
+		past = scopeOf(newPastReader(snap, batches), host)
+	}
+	if !past.affectedBy(batches) {
+		s.hosts.keepScope(host, rev, past)
+		return Changes{Revision: rev}, false
+	}
+	now := scopeOf(nowReader{snap}, host)
+	s.hosts.keepScope(host, rev, now)
+	return scopeChanges(past, now, rev)
 }
 
 // allKey memoises the operator's answer per revision watched from.

@@ -139,6 +139,65 @@ func (r *pastReader) indexed(kind store.Kind, name, key string) []string {
 	return out
 }
 
+// tracker records what a scope computation read, so that a batch of
+// changes that touches none of it is known not to change the scope
+// without computing it again (the computation is a function of its reads).
+type tracker struct {
+	r       scopeReader
+	reads   map[recordKey]bool
+	lookups map[lookupKey]bool
+	scans   map[store.Kind]bool
+}
+
+type lookupKey struct {
+	kind      store.Kind
+	name, key string
+}
+
+func (t *tracker) record(kind store.Kind, id string) *store.Record {
+	t.reads[recordKey{kind, id}] = true
+	return t.r.record(kind, id)
+}
+
+func (t *tracker) indexed(kind store.Kind, name, key string) []string {
+	if name == "" {
+		t.scans[kind] = true
+	} else {
+		t.lookups[lookupKey{kind, name, key}] = true
+	}
+	return t.r.indexed(kind, name, key)
+}
+
+// affectedBy reports whether a change in batches may change the scope: it
+// touches a record the scope read, a kind it scanned, or (before or after)
+// falls under an index key it looked up.
+func (sc *hostScope) affectedBy(batches []*view.Batch) bool {
+	t := sc.deps
+	for _, b := range batches {
+		for _, c := range b.Changes {
+			if t.reads[recordKey{c.Kind, c.ID}] || t.scans[c.Kind] {
+				return true
+			}
+			for _, ix := range Indexes {
+				if ix.Kind != c.Kind {
+					continue
+				}
+				for _, r := range []*store.Record{c.Old, c.New} {
+					if r == nil {
+						continue
+					}
+					for _, k := range ix.Keys(r.Object) {
+						if t.lookups[lookupKey{c.Kind, ix.Name, k}] {
+							return true
+						}
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
 // scopeEntry is one record of a host's scope: what is sent (a stub or the
 // model value) and the record it comes from.
 type scopeEntry struct {
@@ -151,10 +210,12 @@ type scopeEntry struct {
 type hostScope struct {
 	entries map[recordKey]scopeEntry
 	groups  []string // the groups in scope, sorted: stubs list only these
+	deps    *tracker // what it was computed from
 }
 
 // scopeOf computes what host enforces, as r holds it.
-func scopeOf(r scopeReader, host string) *hostScope {
+func scopeOf(from scopeReader, host string) *hostScope {
+	r := &tracker{r: from, reads: map[recordKey]bool{}, lookups: map[lookupKey]bool{}, scans: map[store.Kind]bool{}}
 	var (
 		localInst = map[string]*model.Instance{}
 		localENI  = map[string]*model.NetworkInterface{}
@@ -267,7 +328,7 @@ func scopeOf(r scopeReader, host string) *hostScope {
 		}
 	}
 
-	sc := &hostScope{entries: map[recordKey]scopeEntry{}}
+	sc := &hostScope{entries: make(map[recordKey]scopeEntry, len(groups)+len(instances)+len(enis)+len(lists)), deps: r}
 	for gid := range groups {
 		sc.groups = append(sc.groups, gid)
 	}
@@ -328,7 +389,7 @@ func (sc *hostScope) keys() []recordKey {
 	for k := range sc.entries {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b recordKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
+	slices.SortFunc(keys, compareKeys)
 	return keys
 }
 
@@ -350,27 +411,36 @@ func (s *Snapshot) add(kind store.Kind, obj any) {
 
 // scopeChanges is what takes an agent holding scope past to scope now:
 // every record new or different in now, and every record of past that now
-// lacks. found is false when there is nothing.
+// lacks, each in ID order. found is false when there is nothing.
 func scopeChanges(past, now *hostScope, rev int64) (out Changes, found bool) {
 	out.Revision = rev
 	regrouped := !slices.Equal(past.groups, now.groups) // stubs list the groups in scope
-	for _, k := range now.keys() {
-		e := now.entries[k]
+	var put []recordKey
+	for k, e := range now.entries {
 		p, had := past.entries[k]
 		if had && (p.src == e.src && p.local == e.local && !regrouped || reflect.DeepEqual(p.obj, e.obj)) {
 			continue
 		}
-		out.add(k.kind, e.obj)
-		found = true
+		put = append(put, k)
 	}
-	for _, k := range past.keys() {
+	var gone []recordKey
+	for k := range past.entries {
 		if _, ok := now.entries[k]; !ok {
-			out.Deleted = append(out.Deleted, Deleted{Kind: string(k.kind), Id: k.id})
-			found = true
+			gone = append(gone, k)
 		}
 	}
-	return out, found
+	slices.SortFunc(put, compareKeys)
+	slices.SortFunc(gone, compareKeys)
+	for _, k := range put {
+		out.add(k.kind, now.entries[k].obj)
+	}
+	for _, k := range gone {
+		out.Deleted = append(out.Deleted, Deleted{Kind: string(k.kind), Id: k.id})
+	}
+	return out, len(put)+len(gone) > 0
 }
+
+func compareKeys(a, b recordKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) }
 
 // add appends a record's value to the list of its kind.
 func (c *Changes) add(kind store.Kind, obj any) {
