@@ -440,7 +440,9 @@ func scopeChanges(past, now *hostScope, rev int64) (out Changes, found bool) {
 	return out, len(put)+len(gone) > 0
 }
 
-func compareKeys(a, b recordKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) }
+func compareKeys(a, b recordKey) int {
+	return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id))
+}
 
 // add appends a record's value to the list of its kind.
 func (c *Changes) add(kind store.Kind, obj any) {
