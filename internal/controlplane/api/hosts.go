@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -93,6 +94,44 @@ func (s *Service) getSnapshot(ctx context.Context, req *rpc.Request) (any, error
 type watchResponse struct {
 	rpc.Base
 	service.Changes
+}
+
+// MarshalJSON writes the RequestId and the changes, whose encoding is made
+// once for every watcher that gets the same answer (service.Changes.Encoded):
+// a change is encoded once per revision, not once per agent.
+func (w *watchResponse) MarshalJSON() ([]byte, error) {
+	body, err := w.Changes.Encoded(encodeChanges)
+	if err != nil {
+		return nil, err
+	}
+	id, err := json.Marshal(w.RequestId)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+len(id)+16)
+	out = append(append(append(out, `{"RequestId":`...), id...), ',')
+	return append(out, body[1:]...), nil // body is a non-empty object
+}
+
+// encodeChanges encodes an answer as the rpc encoder would (lists present
+// even when empty, HTML characters as they are).
+func encodeChanges(c *service.Changes) ([]byte, error) {
+	v := *c
+	v.Groups, v.Instances, v.PrefixLists, v.ENIs, v.Deleted = orEmpty(v.Groups), orEmpty(v.Instances), orEmpty(v.PrefixLists), orEmpty(v.ENIs), orEmpty(v.Deleted)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // watchChanges reads AfterRevision, WaitSeconds (default 25, at most 60) and

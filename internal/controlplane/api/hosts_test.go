@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,4 +142,61 @@ func TestRuleCounters(t *testing.T) {
 	e.ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
 	// Another account cannot read the group's counters.
 	e.otherAccount().ecsErr("InvalidSecurityGroupId.NotFound", 404, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg})
+}
+
+// TestWatchAnswerEncodedOnce: operator watchers at the same revision get
+// one answer, encoded once and shared; each response still carries its
+// own RequestId and decodes as the changes.
+func TestWatchAnswerEncodedOnce(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
+	snap := e.ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
+	sg := e.newGroup(map[string]string{"VpcId": vpc, "Description": "<web & db>"})
+	watch := func(id string) *watchResponse {
+		w := e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": strconv.FormatInt(snap.Revision, 10), "WaitSeconds": "0"}).(*watchResponse)
+		w.RequestId = id
+		return w
+	}
+	w1, w2 := watch("req-1"), watch("req-2")
+	marshal := func(v any) ([]byte, error) { // as the rpc encoder does
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		err := enc.Encode(v)
+		return b.Bytes(), err
+	}
+	b1, err := marshal(w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encodes := 0
+	if _, err := w2.Changes.Encoded(func(c *service.Changes) ([]byte, error) { encodes++; return encodeChanges(c) }); err != nil {
+		t.Fatal(err)
+	}
+	if encodes != 0 {
+		t.Errorf("the second watcher's answer was encoded again")
+	}
+	b2, err := marshal(w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Replace(string(b1), "req-1", "req-2", 1); got != string(b2) {
+		t.Errorf("answers differ beyond the RequestId:\n%s\n%s", b1, b2)
+	}
+	var got struct {
+		RequestId string
+		Revision  int64
+		Groups    []struct{ ID, Description string }
+		Deleted   []service.Deleted
+	}
+	if err := json.Unmarshal(b1, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.RequestId != "req-1" || got.Revision != w1.Revision || len(got.Groups) != 1 || got.Groups[0].ID != sg ||
+		got.Groups[0].Description != "<web & db>" || got.Deleted == nil {
+		t.Errorf("decoded %+v from %s", got, b1)
+	}
+	if !strings.Contains(string(b1), `"Deleted":[]`) || !strings.Contains(string(b1), "<web & db>") {
+		t.Errorf("lists must be [] when empty and HTML characters kept: %s", b1)
+	}
 }

@@ -321,8 +321,31 @@ type Changes struct {
 	ENIs           []*model.NetworkInterface
 	Deleted        []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
-	// server's store was replaced): start over from a snapshot.
+	// server's store was replaced), or too old for its stream: start over
+	// from a snapshot.
 	Resync bool `json:",omitempty"`
+
+	shared *SharedEncoding // set on an answer shared by several watchers
+}
+
+// SharedEncoding is the encoding of an answer that several watchers get
+// (the operator's, per revision watched from): made once, by the first
+// transport that asks, and reused.
+type SharedEncoding struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// Encoded returns the answer encoded by encode, once per shared answer
+// (every time for one that is not shared). The transport's encoding must
+// not depend on the request.
+func (c *Changes) Encoded(encode func(*Changes) ([]byte, error)) ([]byte, error) {
+	if c.shared == nil {
+		return encode(c)
+	}
+	c.shared.once.Do(func() { c.shared.b, c.shared.err = encode(c) })
+	return c.shared.b, c.shared.err
 }
 
 // WatchChanges waits until a change the caller's agent needs passes
@@ -466,6 +489,7 @@ func watchAll(snap *view.Snapshot, batches []*view.Batch, after int64) (Changes,
 				out.Deleted = append(out.Deleted, Deleted{Kind: string(k.kind), Id: k.id})
 			}
 		}
+		out.shared = &SharedEncoding{}
 		return answer{out, len(keys) > 0}
 	}).(answer)
 	return a.ch, a.found
