@@ -124,3 +124,55 @@ func TestHostKeyActsOnlyForItsHost(t *testing.T) {
 		t.Errorf("the operator's snapshot holds %v, want every instance", got)
 	}
 }
+
+// TestHostWatchWaitsPastOtherHosts: a host's long poll is not answered for
+// a change outside what it enforces (the server notes that the host is
+// current through it instead), and is answered at once for one inside.
+func TestHostWatchWaitsPastOtherHosts(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mineSG, otherSG := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
+	mine, other := e.instance(vpc, mineSG), e.instance(vpc, otherSG)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: other, HostName: "h2", Interface: "pi-o"}), "")
+	h1 := Caller{Host: "h1"}
+	snap, err := e.s.GetSnapshot(e.ctx, h1)
+	wantCode(t, err, "")
+	type result struct {
+		ch  Changes
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, AfterRevision: snap.Revision, Wait: 30 * time.Second,
+			Progress: HostProgress{HostName: "h1", AppliedRevision: snap.Revision}})
+		done <- result{ch, err}
+	}()
+	rule := func(sg string) error {
+		return e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}})
+	}
+	wantCode(t, rule(otherSG), "")
+	irrelevant, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	for deadline := time.Now().Add(10 * time.Second); e.s.AppliedRevision("h1") < irrelevant; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("h1 is not noted current through revision %d (at %d)", irrelevant, e.s.AppliedRevision("h1"))
+		}
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("answered for another host's change: %+v, %v", r.ch, r.err)
+	default:
+	}
+	wantCode(t, rule(mineSG), "")
+	select {
+	case r := <-done:
+		wantCode(t, r.err, "")
+		if len(r.ch.Groups) != 1 || r.ch.Groups[0].ID != mineSG || len(r.ch.Instances)+len(r.ch.Deleted) != 0 {
+			t.Errorf("answer %+v, want only %s", r.ch, mineSG)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer for a change of the host's own group")
+	}
+}
