@@ -169,13 +169,14 @@ func (t *tracker) indexed(kind store.Kind, name, key string) []string {
 }
 
 // affectedBy reports whether a change in batches may change the scope: it
-// touches a record the scope read, a kind it scanned, or (before or after)
-// falls under an index key it looked up.
+// touches a record the scope read (other than in fields its stub leaves
+// out), a kind it scanned, or (before or after) falls under an index key it
+// looked up.
 func (sc *hostScope) affectedBy(batches []*view.Batch) bool {
 	t := sc.deps
 	for _, b := range batches {
 		for _, c := range b.Changes {
-			if t.reads[recordKey{c.Kind, c.ID}] || t.scans[c.Kind] {
+			if t.scans[c.Kind] || t.reads[recordKey{c.Kind, c.ID}] && !sc.sameStub(c) {
 				return true
 			}
 			for _, ix := range Indexes {
@@ -208,9 +209,60 @@ type scopeEntry struct {
 
 // hostScope is the records host H's agent holds, by kind and ID.
 type hostScope struct {
-	entries map[recordKey]scopeEntry
-	groups  []string // the groups in scope, sorted: stubs list only these
-	deps    *tracker // what it was computed from
+	entries  map[recordKey]scopeEntry
+	groups   []string // the groups in scope, sorted: stubs list only these
+	groupSet map[string]bool
+	deps     *tracker // what it was computed from
+}
+
+// stubOf is what the scope sends of a group, instance or ENI: the fields
+// the host's compiler reads; more of what the host itself holds (local).
+func (sc *hostScope) stubOf(obj any, local bool) any {
+	inScope := func(ids []string) []string {
+		out := []string{}
+		for _, id := range ids {
+			if sc.groupSet[id] {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	switch o := obj.(type) {
+	case *model.SecurityGroup:
+		stub := &model.SecurityGroup{ID: o.ID, Type: o.Type, VpcID: o.VpcID, InnerAccessPolicy: o.InnerAccessPolicy}
+		if local {
+			stub.Region, stub.Owner, stub.Rules = o.Region, o.Owner, o.Rules
+		}
+		return stub
+	case *model.Instance:
+		stub := &model.Instance{ID: o.ID, VpcID: o.VpcID, PrivateIP: o.PrivateIP, IPv6: o.IPv6, SecurityGroups: inScope(o.SecurityGroups)}
+		if local {
+			stub.Region, stub.Owner, stub.VSwitchID, stub.Status = o.Region, o.Owner, o.VSwitchID, o.Status
+			stub.SecurityGroups, stub.Host, stub.Interface = o.SecurityGroups, o.Host, o.Interface
+		}
+		return stub
+	case *model.NetworkInterface:
+		stub := &model.NetworkInterface{ID: o.ID, Type: o.Type, Status: o.Status, InstanceID: o.InstanceID, VpcID: o.VpcID,
+			PrivateIP: o.PrivateIP, IPv6: o.IPv6, SecurityGroups: inScope(o.SecurityGroups)}
+		if local {
+			stub.Region, stub.Owner, stub.VSwitchID = o.Region, o.Owner, o.VSwitchID
+			stub.SecurityGroups, stub.Host, stub.Interface = o.SecurityGroups, o.Host, o.Interface
+		}
+		return stub
+	}
+	return obj
+}
+
+// sameStub reports whether a change leaves a record the scope holds as a
+// stub (a peer-only group, a NIC of another host) as it was: then the
+// record's other fields (a peer group's rules, a name, tags, another
+// host's placement) do not concern the host. Index keys are checked apart.
+func (sc *hostScope) sameStub(c view.Change) bool {
+	e, ok := sc.entries[recordKey{c.Kind, c.ID}]
+	if !ok || e.local || c.Old == nil || c.New == nil || c.Kind == KindPrefixList || c.Kind == KindPortRangeList {
+		return false
+	}
+	return reflect.DeepEqual(sc.stubOf(c.Old.Object, false), sc.stubOf(c.New.Object, false))
 }
 
 // scopeOf computes what host enforces, as r holds it.
@@ -333,41 +385,18 @@ func scopeOf(from scopeReader, host string) *hostScope {
 		sc.groups = append(sc.groups, gid)
 	}
 	slices.Sort(sc.groups)
-	inScope := func(ids []string) []string {
-		out := []string{}
-		for _, id := range ids {
-			if _, ok := groups[id]; ok {
-				out = append(out, id)
-			}
-		}
-		return out
+	sc.groupSet = make(map[string]bool, len(groups))
+	for gid := range groups {
+		sc.groupSet[gid] = true
 	}
 	for gid, rec := range groups {
-		g := rec.Object.(*model.SecurityGroup)
-		stub := &model.SecurityGroup{ID: g.ID, Type: g.Type, VpcID: g.VpcID, InnerAccessPolicy: g.InnerAccessPolicy}
-		if local[gid] {
-			stub.Region, stub.Owner, stub.Rules = g.Region, g.Owner, g.Rules
-		}
-		sc.entries[recordKey{KindGroup, gid}] = scopeEntry{rec, local[gid], stub}
+		sc.entries[recordKey{KindGroup, gid}] = scopeEntry{rec, local[gid], sc.stubOf(rec.Object, local[gid])}
 	}
 	for id, rec := range instances {
-		in := rec.Object.(*model.Instance)
-		stub := &model.Instance{ID: in.ID, VpcID: in.VpcID, PrivateIP: in.PrivateIP, IPv6: in.IPv6, SecurityGroups: inScope(in.SecurityGroups)}
-		if localInst[id] != nil {
-			stub.Region, stub.Owner, stub.VSwitchID, stub.Status = in.Region, in.Owner, in.VSwitchID, in.Status
-			stub.SecurityGroups, stub.Host, stub.Interface = in.SecurityGroups, in.Host, in.Interface
-		}
-		sc.entries[recordKey{KindInstance, id}] = scopeEntry{rec, localInst[id] != nil, stub}
+		sc.entries[recordKey{KindInstance, id}] = scopeEntry{rec, localInst[id] != nil, sc.stubOf(rec.Object, localInst[id] != nil)}
 	}
 	for id, rec := range enis {
-		n := rec.Object.(*model.NetworkInterface)
-		stub := &model.NetworkInterface{ID: n.ID, Type: n.Type, Status: n.Status, InstanceID: n.InstanceID, VpcID: n.VpcID,
-			PrivateIP: n.PrivateIP, IPv6: n.IPv6, SecurityGroups: inScope(n.SecurityGroups)}
-		if localENI[id] != nil {
-			stub.Region, stub.Owner, stub.VSwitchID = n.Region, n.Owner, n.VSwitchID
-			stub.SecurityGroups, stub.Host, stub.Interface = n.SecurityGroups, n.Host, n.Interface
-		}
-		sc.entries[recordKey{KindENI, id}] = scopeEntry{rec, localENI[id] != nil, stub}
+		sc.entries[recordKey{KindENI, id}] = scopeEntry{rec, localENI[id] != nil, sc.stubOf(rec.Object, localENI[id] != nil)}
 	}
 	for k, rec := range lists {
 		sc.entries[k] = scopeEntry{rec, true, rec.Object}

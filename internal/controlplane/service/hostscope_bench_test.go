@@ -178,6 +178,54 @@ func BenchmarkHostScope(b *testing.B) {
 			i++
 		}
 	})
+	// One rule change answered to a watcher per host: each host's scoped
+	// answer, or the operator's one answer shared by as many agents.
+	for _, scoped := range []bool{false, true} {
+		name := "change/operator-x100"
+		if scoped {
+			name = "change/host-keys-x100"
+		}
+		b.Run(name, func(b *testing.B) {
+			callers := make([]Caller, len(hosts))
+			revs := make([]int64, len(hosts))
+			rev, err := s.Store.Revision(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, h := range hosts {
+				callers[i], revs[i] = op, rev
+				if scoped {
+					callers[i] = Caller{Host: h}
+					if _, err := s.GetSnapshot(ctx, callers[i]); err != nil { // as an agent starts
+						b.Fatal(err)
+					}
+				}
+			}
+			full, err := s.GetSnapshot(ctx, op)
+			if err != nil {
+				b.Fatal(err)
+			}
+			k := 0
+			for b.Loop() {
+				k++
+				if _, err := s.Store.Update(ctx, func(tx store.Tx) error {
+					g := *full.Groups[(k*7919)%len(full.Groups)]
+					g.Rules = append(append([]model.Rule(nil), g.Rules...), modeltest.Rule(fmt.Sprintf("sgr-chg%d-%v", k, scoped),
+						fmt.Sprintf("in accept 1 TCP %d/%d 10.%d.0.0/16", 2000+k%1000, 2000+k%1000, k%200)))
+					return PutGroup(tx, &g)
+				}); err != nil {
+					b.Fatal(err)
+				}
+				for i, c := range callers {
+					ch, err := s.WatchChanges(ctx, WatchInput{Caller: c, AfterRevision: revs[i]})
+					if err != nil || ch.Resync {
+						b.Fatal(err, ch.Resync)
+					}
+					revs[i] = ch.Revision
+				}
+			}
+		})
+	}
 	b.Run("download", func(b *testing.B) {
 		var d downloads
 		for b.Loop() {
