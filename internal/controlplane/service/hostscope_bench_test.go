@@ -18,6 +18,12 @@ import (
 // 20 rules a group), bound 20 to a host: the benchmark's has 50 groups and
 // 500 instances per VPC (2,000 instances on 100 hosts).
 func downloadCloud(tb testing.TB, groups, instances int) (*Service, []string) {
+	return downloadCloudOf(tb, 4, groups, instances, 20)
+}
+
+// downloadCloudOf is downloadCloud with vpcs VPCs and up to rules rules a
+// group.
+func downloadCloudOf(tb testing.TB, vpcs, groups, instances, rules int) (*Service, []string) {
 	tb.Helper()
 	st, err := sqlite.Open(":memory:")
 	if err != nil {
@@ -25,10 +31,10 @@ func downloadCloud(tb testing.TB, groups, instances int) (*Service, []string) {
 	}
 	tb.Cleanup(func() { st.Close() })
 	s := New(st)
-	c := cloudgen.Generate(42, cloudgen.Config{VPCs: 4, Groups: groups, Instances: instances, RulesPerGroup: 20, PrefixLists: 10,
+	c := cloudgen.Generate(42, cloudgen.Config{VPCs: vpcs, Groups: groups, Instances: instances, RulesPerGroup: rules, PrefixLists: 10,
 		PortRangeLists: 5, MaxGroups: 3, PublicShare: 0.2, IPv6Share: 0.3, Enterprise: 0.1})
 	var hosts []string
-	for h := range 4 * instances / 20 {
+	for h := range vpcs * instances / 20 {
 		hosts = append(hosts, fmt.Sprintf("host%03d", h))
 	}
 	for i, in := range c.Instances {
@@ -227,6 +233,17 @@ func BenchmarkHostScope(b *testing.B) {
 		})
 	}
 	b.Run("download", func(b *testing.B) {
+		var d downloads
+		for b.Loop() {
+			d = measureDownloads(b, s, hosts, 20)
+		}
+		b.ReportMetric(mean(d.hostSnap)/float64(d.opSnap), "host-B/op-B(snapshot)")
+		b.ReportMetric(mean(d.hostWatch)/float64(d.opWatch), "host-B/op-B(watch)")
+	})
+	// A sparser cloud: 20 VPCs of 10 groups (up to 5 rules) and 100
+	// instances, 2,000 instances on 100 hosts, still placed round robin.
+	b.Run("download-sparse", func(b *testing.B) {
+		s, hosts := downloadCloudOf(b, 20, 10, 100, 5)
 		var d downloads
 		for b.Loop() {
 			d = measureDownloads(b, s, hosts, 20)
