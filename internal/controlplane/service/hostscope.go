@@ -401,6 +401,7 @@ func scopeOf(from scopeReader, host string) *hostScope {
 	for k, rec := range lists {
 		sc.entries[k] = scopeEntry{rec, true, rec.Object}
 	}
+	r.r = nil // a kept scope must not pin the view snapshot it was read from
 	return sc
 }
 
