@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -459,16 +458,16 @@ func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Ba
 // allKey memoises the operator's answer per revision watched from.
 type allKey struct{ after int64 }
 
+// maxSharedBatches bounds the answers kept for sharing: one that spans
+// more batches (a watcher far behind) is computed for its watcher alone,
+// so that the history does not keep large answers alive.
+const maxSharedBatches = 8
+
 // watchAll is the operator's answer from the view's history: the current
 // value of every policy record changed since after. It is computed once per
 // (after, revision) and shared by the watchers that ask for it (read-only).
 func watchAll(snap *view.Snapshot, batches []*view.Batch, after int64) (Changes, bool) {
-	last := batches[len(batches)-1]
-	type answer struct {
-		ch    Changes
-		found bool
-	}
-	a := last.Memo(allKey{after}, func() any {
+	compute := func() (Changes, bool) {
 		seen := map[recordKey]bool{}
 		var keys []recordKey
 		for _, b := range batches {
@@ -480,7 +479,7 @@ func watchAll(snap *view.Snapshot, batches []*view.Batch, after int64) (Changes,
 				}
 			}
 		}
-		slices.SortFunc(keys, func(a, b recordKey) int { return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id)) })
+		slices.SortFunc(keys, compareKeys)
 		out := Changes{Revision: snap.Revision()}
 		for _, k := range keys {
 			if r := snap.Record(k.kind, k.id); r != nil {
@@ -489,8 +488,19 @@ func watchAll(snap *view.Snapshot, batches []*view.Batch, after int64) (Changes,
 				out.Deleted = append(out.Deleted, Deleted{Kind: string(k.kind), Id: k.id})
 			}
 		}
-		out.shared = &SharedEncoding{}
-		return answer{out, len(keys) > 0}
+		return out, len(keys) > 0
+	}
+	if len(batches) > maxSharedBatches {
+		return compute()
+	}
+	type answer struct {
+		ch    Changes
+		found bool
+	}
+	a := batches[len(batches)-1].Memo(allKey{after}, func() any {
+		ch, found := compute()
+		ch.shared = &SharedEncoding{}
+		return answer{ch, found}
 	}).(answer)
 	return a.ch, a.found
 }
