@@ -17,6 +17,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
@@ -303,10 +304,11 @@ func planOffline(file, action string, params map[string]string) (*planAnswer, er
 	defer st.Close()
 	svc := api.New(st)
 	ctx := context.Background()
-	key, _, err := svc.Bootstrap(ctx, "", "")
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{})
 	if err != nil {
 		return nil, err
 	}
+	key := boot.Tenant
 	if _, err := svc.Import(ctx, defaultRegion, api.Resources{VPCs: sc.VPCs, PrefixLists: sc.PrefixLists, PortRangeLists: sc.PortRangeLists, Groups: sc.Groups, Instances: sc.Instances, ENIs: sc.ENIs}); err != nil {
 		return nil, err
 	}

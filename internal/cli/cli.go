@@ -34,6 +34,13 @@ Usage:
   palisade sg list|show|create|authorize|revoke|delete ...
   palisade instance list|show|create|delete|start|stop|set-groups ...
   palisade vpc list|create|delete|vswitch-create|vswitch-list ...
+  palisade key create|list|disable|enable|delete ...
+                                         your account's access keys (RAM API)
+  palisade account create|list|disable ...
+  palisade host register|list ...        the operator's: tenants, and host keys for agents
+
+  palisade events [--action A] [--resource ID] [--since 24h] [--json]
+                                         the event trail: every change and refused call, newest first
 
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
@@ -69,7 +76,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(args[1:], stdout, stderr)
-	case "sg", "instance", "vpc":
+	case "events":
+		return eventsCmd(args[1:], stdout, stderr)
+	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return printVersion(stdout)

@@ -15,6 +15,7 @@ import (
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -46,7 +47,8 @@ type call struct {
 	json           bool   // print SDK responses as JSON
 	ecs            *ecs.Client
 	vpc            *vpc.Client
-	name           string // "sg show", for messages
+	ram            *ram.Client // RAM 2015-05-01: palisade key
+	name           string      // "sg show", for messages
 }
 
 // clientGroups lists the subcommands of each client command.
@@ -54,12 +56,18 @@ var clientGroups = map[string][]command{
 	"sg":       sgCommands,
 	"instance": instanceCommands,
 	"vpc":      vpcCommands,
+	"account":  accountCommands,
+	"key":      keyCommands,
+	"host":     hostCommands,
 }
 
 var clientSummaries = map[string]string{
 	"sg":       "manage security groups and their rules",
 	"instance": "manage instances and the groups they are in",
 	"vpc":      "manage VPCs and vSwitches",
+	"account":  "create, list and disable tenants (with the operator's key)",
+	"key":      "manage your account's access keys (RAM's CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey)",
+	"host":     "issue host keys for agents (with the operator's key)",
 }
 
 // client runs "palisade sg|instance|vpc SUBCOMMAND ...".
@@ -97,7 +105,7 @@ func groupUsage(w io.Writer, group string, cmds []command) {
 // runCommand parses a subcommand's flags and arguments, connects the SDK
 // clients and runs it.
 func runCommand(group string, cmd *command, args []string, stdout, stderr io.Writer) int {
-	name := group + " " + cmd.name
+	name := strings.TrimSpace(group + " " + cmd.name)
 	fs := flag.NewFlagSet("palisade "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	endpoint := fs.String("endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "API endpoint `HOST:PORT`, plain HTTP; prefix https:// for HTTPS")
@@ -157,6 +165,11 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 		return 2
 	}
 	c.vpc.Domain = vpcDomain(host)
+	if c.ram, err = ram.NewClientWithAccessKey(*region, id, secret); err != nil {
+		fmt.Fprintf(stderr, "palisade %s: %v\n", name, err)
+		return 2
+	}
+	c.ram.Domain = host
 	return run(c)
 }
 
@@ -256,6 +269,9 @@ func upperFirst(s string) string {
 func (c *call) prep(r requests.AcsRequest) {
 	r.SetScheme(c.scheme)
 }
+
+// note writes a line for the user, after the answer.
+func (c *call) note(s string) { fmt.Fprintln(c.stdout, s) }
 
 // usageErr reports a usage error (exit 2).
 func (c *call) usageErr(format string, a ...any) int {

@@ -16,7 +16,8 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	name := fs.String("name", defaultLabName, "lab `name` (1 to 12 lowercase letters and digits)")
 	hosts := fs.Int("hosts", 2, "hosts, each with its own agent")
 	instances := fs.Int("instances", 4, "instances (half of them get an EIP)")
-	serverAddr := fs.String("server", "", "register in this Palisade server `HOST:PORT` (key from PALISADE_ACCESS_KEY_ID/_SECRET) instead of starting one")
+	serverAddr := fs.String("server", "", "register in this Palisade server `HOST:PORT` instead of starting one: a tenant's key from\n"+
+		"PALISADE_ACCESS_KEY_ID/_SECRET registers the cloud, the operator's from PALISADE_OPERATOR_KEY_ID/_SECRET binds it and runs the agents")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -33,7 +34,8 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	id, secret, _ := credentials()
-	ctl, err := labctl.Up(*name, *hosts, *instances, *serverAddr, labctl.Key{ID: id, Secret: secret}, stdout)
+	op := labctl.Key{ID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), Secret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")}
+	ctl, err := labctl.Up(*name, *hosts, *instances, *serverAddr, labctl.Key{ID: id, Secret: secret}, op, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade lab up:", err)
 		if ctl != nil {

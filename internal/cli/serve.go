@@ -10,11 +10,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -41,10 +44,25 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
+	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
+	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, 5xx at error)")
+	var events trail.Options
+	fs.DurationVar(&events.MaxAge, "events-max-age", trail.DefaultMaxAge, "delete events of the event trail older than `DURATION`")
+	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events (the newest) in the event trail")
+	var hook webhook.Config
+	fs.StringVar(&hook.URL, "webhook-url", "", "POST every accepted security-group change (groups, rules, members) as JSON to `URL`;\n"+
+		"with PALISADE_WEBHOOK_SECRET set, each body is signed (header "+webhook.SignatureHeader+": sha256=HMAC)")
+	fs.DurationVar(&hook.Timeout, "webhook-timeout", webhook.DefaultTimeout, "give up one webhook delivery after `DURATION`")
+	fs.IntVar(&hook.Retries, "webhook-retries", webhook.DefaultRetries, "retry a failed webhook delivery `N` times (waiting 1s, 2s, 4s, …)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits]\n\n"+
-			"Serve the ECS and VPC APIs (and /healthz, /readyz). Plain HTTP is the default and is meant for\n"+
-			"loopback; give a certificate, or let serve make a self-signed one, to serve HTTPS.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz and /readyz.\n"+
+			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
+			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
+			"(FILE.events beside --db).\n\n"+
+			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
+			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
+			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	for _, a := range args {
@@ -64,6 +82,22 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if lim.HeaderTimeout <= 0 || lim.BodyTimeout <= 0 || lim.IdleTimeout <= 0 || lim.MaxConns <= 0 || lim.MaxBodyBytes <= 0 {
 		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns and --max-body-bytes must be positive")
 		return 2
+	}
+	log, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 2
+	}
+	if events.MaxAge <= 0 || events.MaxEvents <= 0 {
+		fmt.Fprintln(stderr, "palisade serve: --events-max-age and --events-max must be positive")
+		return 2
+	}
+	if hook.URL != "" {
+		if err := webhook.CheckURL(hook.URL); err != nil {
+			fmt.Fprintln(stderr, "palisade serve: --webhook-url:", err)
+			return 2
+		}
+		hook.Secret = os.Getenv("PALISADE_WEBHOOK_SECRET")
 	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -93,9 +127,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim,
-		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET")})
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook,
+		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
+		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1
@@ -108,17 +142,44 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"but travel unencrypted, and Terraform and the aliyun CLI speak only HTTPS. Use --tls-cert/--tls-key or --tls-self-signed DIR.\n", *listen)
 	}
 	// One write, so a reader that sees the first line sees the second.
-	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26) and VPC API (2016-04-28) on %[1]s://%[2]s/ with state in %[3]s\n"+
+	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28) and RAM API (2015-05-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
 		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n",
 		scheme, srv.Addr, *db)
-	if srv.KeyIsNew {
-		fmt.Fprintf(stdout, "Created the first account's access key; it is shown only this once:\n  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.ID, srv.Key.Secret)
+	var keys strings.Builder
+	if srv.OperatorKeyIsNew {
+		fmt.Fprintf(&keys, "Created the operator's access key (accounts and hosts: palisade account, palisade host); it is shown only this once:\n"+
+			"  export PALISADE_OPERATOR_KEY_ID=%s\n  export PALISADE_OPERATOR_KEY_SECRET=%s\n"+
+			"  (for the operator's commands, give this pair as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
 	} else {
-		fmt.Fprintf(stdout, "First account's access key ID: %s\n", srv.Key.ID)
+		fmt.Fprintf(&keys, "Operator's access key ID: %s\n", srv.OperatorKey.ID)
 	}
+	if srv.KeyIsNew {
+		fmt.Fprintf(&keys, "Created the first tenant (account %s) and its access key; it is shown only this once:\n"+
+			"  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.Account, srv.Key.ID, srv.Key.Secret)
+	} else {
+		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s\n", srv.Key.Account, srv.Key.ID)
+	}
+	fmt.Fprint(stdout, keys.String())
+	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr)
 	if err := srv.Serve(ctx); err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1
 	}
 	return 0
+}
+
+// newLogger makes the server's logger: text or JSON lines on w, from level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

@@ -201,6 +201,10 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"both kinds", []string{"--tls-cert", junk, "--tls-key", junk, "--tls-self-signed", dir}, "not both"},
 		{"no connections", []string{"--max-conns", "0"}, "must be positive"},
 		{"no body time", []string{"--body-timeout", "0s"}, "must be positive"},
+		{"log format", []string{"--log-format", "xml"}, "use text or json"},
+		{"log level", []string{"--log-level", "loud"}, "use debug, info, warn or error"},
+		{"no events kept", []string{"--events-max", "0"}, "must be positive"},
+		{"webhook scheme", []string{"--webhook-url", "ftp://alerts/"}, "--webhook-url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -93,6 +93,10 @@ type Options struct {
 	// is off until a policy is configured.
 	EnterpriseTags []model.Tag
 	EnterpriseVPCs []string
+	// ChangeAlerting says whether changes to security groups raise alerts
+	// (SGA-032); nil (an offline audit, or a configuration file) means not
+	// known, and the check says nothing. The server sets it.
+	ChangeAlerting *bool
 }
 
 // Defaults of the Options that have one.

@@ -18,9 +18,9 @@ func TestBindInstanceAndDescribe(t *testing.T) {
 	sg := e.newGroup(map[string]string{"VpcId": vpc})
 	ids := runIDs(e, map[string]string{"VSwitchId": vsw, "SecurityGroupId": sg, "Amount": "2"})
 
-	e.ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0], "HostName": "h1", "Interface": "pi-a"})
+	e.operator().ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0], "HostName": "h1", "Interface": "pi-a"})
 	// Binding another instance to the same interface of the host is refused.
-	e.ecsErr("InvalidInterface.InUse", http.StatusBadRequest, "PalisadeBindInstance", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "pi-a"})
+	e.operator().ecsErr("InvalidInterface.InUse", http.StatusBadRequest, "PalisadeBindInstance", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "pi-a"})
 	for _, tt := range []struct {
 		name   string
 		params map[string]string
@@ -33,7 +33,7 @@ func TestBindInstanceAndDescribe(t *testing.T) {
 		{"interface too long", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "a-very-long-interface"}, "InvalidParameter", 400},
 		{"bad host", map[string]string{"InstanceId": ids[1], "HostName": "h 1", "Interface": "pi-b"}, "InvalidParameter", 400},
 	} {
-		t.Run(tt.name, func(t *testing.T) { e.ecsErr(tt.code, tt.status, "PalisadeBindInstance", tt.params) })
+		t.Run(tt.name, func(t *testing.T) { e.operator().ecsErr(tt.code, tt.status, "PalisadeBindInstance", tt.params) })
 	}
 	// Only the operator may bind.
 	o := e.otherAccount()
@@ -47,12 +47,12 @@ func TestBindInstanceAndDescribe(t *testing.T) {
 	if it := desc(); it.PalisadeHost != "h1" || it.PalisadeAppliedRevision != 0 {
 		t.Fatalf("before any report: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
 	}
-	e.ecs("PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": "7"})
+	e.operator().ecs("PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": "7"})
 	if it := desc(); it.PalisadeAppliedRevision != 7 {
 		t.Fatalf("after the report: applied %d, want 7", it.PalisadeAppliedRevision)
 	}
 	// Unbinding clears the host.
-	e.ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0]})
+	e.operator().ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0]})
 	if it := desc(); it.PalisadeHost != "" || it.PalisadeAppliedRevision != 0 {
 		t.Fatalf("after unbind: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
 	}
@@ -62,14 +62,14 @@ func TestWatchChangesResumes(t *testing.T) {
 	e := newEnv(t)
 	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
 	sg := e.newGroup(map[string]string{"VpcId": vpc})
-	snap := e.ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
+	snap := e.operator().ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
 	if len(snap.Groups) != 1 || snap.Groups[0].ID != sg || snap.Revision == 0 {
 		t.Fatalf("snapshot: %d groups at revision %d", len(snap.Groups), snap.Revision)
 	}
 	rev := strconv.FormatInt(snap.Revision, 10)
 
 	// Nothing new: the poll times out with the same revision and no records.
-	w := e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
+	w := e.operator().ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
 	if w.Revision != snap.Revision || len(w.Groups)+len(w.Deleted) != 0 {
 		t.Fatalf("idle watch: revision %d, %d groups, %d deleted", w.Revision, len(w.Groups), len(w.Deleted))
 	}
@@ -79,7 +79,7 @@ func TestWatchChangesResumes(t *testing.T) {
 	// wait returns at once, which would prove nothing here.
 	done := make(chan *watchResponse, 1)
 	go func() {
-		out, err := e.call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
+		out, err := e.operator().call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
 		if err != nil {
 			t.Error(err)
 		}
@@ -103,15 +103,15 @@ func TestWatchChangesResumes(t *testing.T) {
 	// Resuming from the old revision after more changes (a restarted agent)
 	// gets the latest versions and the deletions.
 	e.ecs("DeleteSecurityGroup", map[string]string{"SecurityGroupId": sg})
-	w = e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
+	w = e.operator().ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "0"}).(*watchResponse)
 	if len(w.Groups) != 0 || len(w.Deleted) != 1 || w.Deleted[0].Id != sg || w.Deleted[0].Kind != string(KindGroup) {
 		t.Fatalf("resumed watch: groups %v, deleted %v", w.Groups, w.Deleted)
 	}
-	e.ecsErr("InvalidParameter", 400, "PalisadeWatchChanges", map[string]string{"WaitSeconds": "61"})
+	e.operator().ecsErr("InvalidParameter", 400, "PalisadeWatchChanges", map[string]string{"WaitSeconds": "61"})
 
 	// A watcher ahead of the store (the server's store was replaced) is told
 	// to start over at once rather than wait.
-	w = e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": "1000", "WaitSeconds": "30"}).(*watchResponse)
+	w = e.operator().ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": "1000", "WaitSeconds": "30"}).(*watchResponse)
 	if !w.Resync || w.Revision >= 1000 {
 		t.Fatalf("watch from the future: resync %v at revision %d", w.Resync, w.Revision)
 	}
@@ -126,7 +126,7 @@ func TestRuleCounters(t *testing.T) {
 	g := e.group(sg)
 	r0, r1 := g.Rules[0].ID, g.Rules[1].ID
 	report := func(host, counters string) {
-		e.ecs("PalisadeReportHostStatus", map[string]string{"HostName": host, "AppliedRevision": "1", "Counters": counters})
+		e.operator().ecs("PalisadeReportHostStatus", map[string]string{"HostName": host, "AppliedRevision": "1", "Counters": counters})
 	}
 	report("h1", `{"`+sg+`/`+r0+`":{"Packets":3,"Bytes":180}}`)
 	report("h2", `{"`+sg+`/`+r0+`":{"Packets":2,"Bytes":120}}`)
@@ -139,7 +139,7 @@ func TestRuleCounters(t *testing.T) {
 	if got[r0] != 6 || got[r1] != 0 || len(got) != 2 {
 		t.Fatalf("counters %v, want %s=6 %s=0", got, r0, r1)
 	}
-	e.ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
+	e.operator().ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
 	// Another account cannot read the group's counters.
 	e.otherAccount().ecsErr("InvalidSecurityGroupId.NotFound", 404, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg})
 }
@@ -150,10 +150,10 @@ func TestRuleCounters(t *testing.T) {
 func TestWatchAnswerEncodedOnce(t *testing.T) {
 	e := newEnv(t)
 	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
-	snap := e.ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
+	snap := e.operator().ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
 	sg := e.newGroup(map[string]string{"VpcId": vpc, "Description": "<web & db>"})
 	watch := func(id string) *watchResponse {
-		w := e.ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": strconv.FormatInt(snap.Revision, 10), "WaitSeconds": "0"}).(*watchResponse)
+		w := e.operator().ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": strconv.FormatInt(snap.Revision, 10), "WaitSeconds": "0"}).(*watchResponse)
 		w.RequestId = id
 		return w
 	}

@@ -27,9 +27,6 @@ const (
 	VPCVersion = "2016-04-28"
 )
 
-// FirstAccountUID is the UID of the account created first.
-const FirstAccountUID = service.FirstAccountUID
-
 // Store kinds, as package service names them.
 const (
 	KindAccount    = service.KindAccount
@@ -45,6 +42,9 @@ const (
 // Service is the RPC face of the actions: the typed services it embeds.
 type Service struct {
 	*service.Service
+	// ChangeAlerting says whether the server alerts on security-group
+	// changes (its webhook), for the audit's SGA-032.
+	ChangeAlerting bool
 }
 
 // New returns a service over a store.
@@ -61,6 +61,9 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	for name, h := range s.vpcActions() {
 		r[rpc.RouteKey{Version: VPCVersion, Action: name}] = checkLists(h)
 	}
+	for name, h := range s.ramActions() {
+		r[rpc.RouteKey{Version: RAMVersion, Action: name}] = h
+	}
 	return r
 }
 
@@ -74,11 +77,15 @@ func (s *Service) RequestCaller(ctx context.Context, req *rpc.Request, needRegio
 	return s.callerOf(ctx, req, needRegion)
 }
 
-// callerOf is RequestCaller.
+// callerOf is RequestCaller. The key is resolved once per request: the
+// scope check (Scoped) leaves the caller it found in ctx.
 func (s *Service) callerOf(ctx context.Context, req *rpc.Request, needRegion bool) (caller, error) {
 	akid := req.AccessKeyID
 	if akid == "" {
 		akid = rpc.AccessKeyID(ctx)
+	}
+	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
+		return sc.c.InRegion(req.Params.Get("RegionId"), needRegion)
 	}
 	return s.CallerOf(ctx, akid, req.Params.Get("RegionId"), needRegion)
 }

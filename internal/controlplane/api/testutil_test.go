@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -16,6 +18,7 @@ type env struct {
 	s   *Service
 	ctx context.Context
 	key string // access key ID of the account
+	op  string // access key ID of the operator
 }
 
 func newEnv(t *testing.T) *env {
@@ -26,20 +29,25 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	s := New(st)
-	key, _, err := s.Bootstrap(context.Background(), "", "")
+	b, err := s.Bootstrap(context.Background(), service.BootstrapKeys{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, s: s, ctx: context.Background(), key: key.ID}
+	return &env{t: t, s: s, ctx: context.Background(), key: b.Tenant.ID, op: b.Operator.ID}
+}
+
+// operator returns an env acting as the operator on the same service.
+func (e *env) operator() *env {
+	return &env{t: e.t, s: e.s, ctx: e.ctx, key: e.op, op: e.op}
 }
 
 // as returns an env acting as another, new account on the same service.
 func (e *env) otherAccount() *env {
-	_, key, err := e.s.CreateAccount(e.ctx, "other")
+	_, key, err := e.s.NewTenant(e.ctx, "other")
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &env{t: e.t, s: e.s, ctx: e.ctx, key: key.ID}
+	return &env{t: e.t, s: e.s, ctx: e.ctx, key: key.ID, op: e.op}
 }
 
 // call invokes an action the way the transport does, with RegionId
@@ -80,4 +88,15 @@ func (e *env) ecsErr(code string, status int, action string, params map[string]s
 	if got := ecserr.As(err); got.Code != code || got.Status != status {
 		e.t.Fatalf("%s %v: got %v (status %d), want %s %d", action, params, err, got.Status, code, status)
 	}
+}
+
+// ownerID is the env's account ID as a number, as OwnerId shows it.
+func (e *env) ownerID() int64 {
+	e.t.Helper()
+	uid, ok := e.s.AccountOfKey(e.ctx, e.key)
+	n, err := strconv.ParseInt(uid, 10, 64)
+	if !ok || err != nil {
+		e.t.Fatalf("account of %s: %q %v", e.key, uid, err)
+	}
+	return n
 }

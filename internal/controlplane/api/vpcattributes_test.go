@@ -20,7 +20,7 @@ func TestDescribeVpcAttribute(t *testing.T) {
 	got := e.vpcAPI("DescribeVpcAttribute", map[string]string{"VpcId": v}).(*describeVpcAttributeResponse)
 	if got.VpcId != v || got.VpcName != "prod" || got.Description != "prod network" || got.CidrBlock != "10.0.0.0/16" ||
 		got.RegionId != "cn-hangzhou" || got.Status != "Available" || got.IsDefault || got.ClassicLinkEnabled ||
-		got.VRouterId != created.VRouterId || got.ResourceGroupId != created.ResourceGroupId || got.OwnerId != 1000000000000001 ||
+		got.VRouterId != created.VRouterId || got.ResourceGroupId != created.ResourceGroupId || got.OwnerId != e.ownerID() ||
 		got.DnsHostnameStatus != "DISABLED" || got.CreationTime == "" || !got.EnabledIpv6 || got.Ipv6CidrBlock == "" {
 		t.Fatalf("DescribeVpcAttribute = %+v", got)
 	}
@@ -99,7 +99,7 @@ func TestDescribeRouteTableList(t *testing.T) {
 	}
 	rt := out.RouterTableList.RouterTableListType[0]
 	if rt.RouteTableId != first.RouteTableId || rt.RouterId != first.VRouterId || rt.VpcId != first.VpcId || rt.RouteTableType != "System" ||
-		rt.RouterType != "VRouter" || rt.Status != "Available" || rt.ResourceGroupId != first.ResourceGroupId || rt.OwnerId != 1000000000000001 ||
+		rt.RouterType != "VRouter" || rt.Status != "Available" || rt.ResourceGroupId != first.ResourceGroupId || rt.OwnerId != e.ownerID() ||
 		!slices.Equal(rt.VSwitchIds.VSwitchId, []string{w}) || rt.CreationTime == "" {
 		t.Errorf("system route table %+v of %+v", rt, first)
 	}

@@ -42,7 +42,7 @@ func TestCreateVpc(t *testing.T) {
 	}
 	vpcs := e.vpcAPI("DescribeVpcs", nil).(*describeVpcsResponse).Vpcs.Vpc
 	if len(vpcs) != 1 || vpcs[0].CidrBlock != "172.16.0.0/12" || vpcs[0].VpcName != "prod" || vpcs[0].Description != "prod network" ||
-		vpcs[0].EnabledIpv6 || vpcs[0].Status != "Available" || vpcs[0].OwnerId != 1000000000000001 {
+		vpcs[0].EnabledIpv6 || vpcs[0].Status != "Available" || vpcs[0].OwnerId != e.ownerID() {
 		t.Fatalf("DescribeVpcs = %+v", vpcs)
 	}
 

@@ -38,6 +38,10 @@ type Server struct {
 	// stalls mid-body is disconnected instead of holding its connection and
 	// buffer; 0 means no bound.
 	BodyTimeout time.Duration
+	// Observe, if set, is called with every finished request (after its
+	// answer is written), for the request log, metrics and the event
+	// trail. It runs on the request's goroutine, so it must be quick.
+	Observe func(*Call)
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -79,8 +83,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-acs-request-id", req.RequestID)
 	w.WriteHeader(status)
 	w.Write(body)
-	s.log().Debug("rpc", "method", r.Method, "action", req.Action, "version", req.Version, "status", status,
-		"accessKeyId", req.AccessKeyID, "requestId", req.RequestID, "duration", time.Since(start))
+	if s.Observe != nil {
+		c := &Call{Request: req, Start: start, Duration: time.Since(start), Status: status, Body: body,
+			RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(), Method: r.Method}
+		if err != nil {
+			e := ecserr.As(err)
+			c.Code, c.Message = e.Code, e.Message
+		}
+		s.Observe(c)
+	}
 }
 
 // serve fills req and runs the handler. It never returns a typed-nil error.

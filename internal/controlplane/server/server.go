@@ -19,10 +19,14 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -30,29 +34,45 @@ import (
 type Config struct {
 	Listen string // e.g. 127.0.0.1:8080
 	DB     string // SQLite file
-	// AccessKeyID and AccessKeySecret, if set, become a key of the first account.
-	AccessKeyID, AccessKeySecret string
-	Log                          *slog.Logger
+	// AccessKeyID and AccessKeySecret, if set, become a key of the first
+	// tenant; OperatorKeyID and OperatorKeySecret one of the operator.
+	AccessKeyID, AccessKeySecret     string
+	OperatorKeyID, OperatorKeySecret string
+	Log                              *slog.Logger
 	// TLS, if set, serves HTTPS instead of plain HTTP on the same listener
 	// (the API, /healthz and whatever else the mux gets).
 	TLS *tls.Config
 	// Limits bound timeouts, connections and request size; zero fields
 	// take DefaultLimits.
 	Limits Limits
+	// Events bound the event trail (kept in trail.File(DB)); zero fields
+	// take the trail's defaults.
+	Events trail.Options
+	// Webhook, when its URL is set, is notified of every accepted change
+	// to security groups, their rules and members.
+	Webhook webhook.Config
 }
 
 // Server is a running API server.
 type Server struct {
 	Ops      *api.Service
 	Store    store.Store
-	Key      model.AccessKey // a key of the first account
+	Key      model.AccessKey // a key of the first tenant
 	KeyIsNew bool            // the key was made at this start (show it once)
-	Addr     string          // the address actually listened on
-	http     *http.Server
-	ln       net.Listener
-	db       string
-	nonces   *signature.NonceCache
-	stop     context.CancelFunc // ends long polls before a shutdown
+	// OperatorKey is a key of the operator, who administers accounts and
+	// hosts; OperatorKeyIsNew as KeyIsNew.
+	OperatorKey      model.AccessKey
+	OperatorKeyIsNew bool
+	Addr             string // the address actually listened on
+	http             *http.Server
+	ln               net.Listener
+	db               string
+	nonces           *signature.NonceCache
+	stop             context.CancelFunc // ends long polls before a shutdown
+	Trail            *trail.Trail       // the event trail
+	Metrics          *metrics.Metrics   // what /metrics serves
+	hook             *webhook.Notifier  // nil without a webhook
+	log              *slog.Logger
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -118,15 +138,16 @@ func (s *Server) saveNonces() error {
 
 // Routes are every action the API serves: the resource actions (package
 // api) and the analysis actions (package analysisapi), which are kept
-// apart so that the resource actions do not depend on the analysis tier.
+// apart so that the resource actions do not depend on the analysis tier;
+// each checks first that its key may call it at all (api.Service.Scoped).
 func Routes(svc *api.Service) map[rpc.RouteKey]rpc.Handler {
 	r := svc.Routes()
 	maps.Copy(r, analysisapi.Routes(svc))
-	return r
+	return svc.Scoped(r)
 }
 
 // Open binds the listener (so Addr is known before Serve), then opens the
-// store and makes sure the first account has a key.
+// store and makes sure the operator and the first tenant have keys.
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -145,11 +166,36 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
 	}
 	svc := api.New(st)
-	key, isNew, err := svc.Bootstrap(ctx, cfg.AccessKeyID, cfg.AccessKeySecret)
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
+		TenantID: cfg.AccessKeyID, TenantSecret: cfg.AccessKeySecret})
 	if err != nil {
 		ln.Close()
 		st.Close()
-		return nil, fmt.Errorf("bootstrap the first account: %w", err)
+		if fresh {
+			// Keep no store whose keys were never shown.
+			for _, f := range []string{cfg.DB, cfg.DB + "-wal", cfg.DB + "-shm", cfg.DB + "-journal"} {
+				os.Remove(f)
+			}
+		}
+		return nil, fmt.Errorf("bootstrap the operator and the first tenant: %w", err)
+	}
+	cfg.Events.Log = cfg.Log
+	tr, err := trail.Open(trail.File(cfg.DB), cfg.Events)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return nil, fmt.Errorf("open the event trail: %w", err)
+	}
+	var hook *webhook.Notifier
+	if cfg.Webhook.URL != "" {
+		cfg.Webhook.Log = cfg.Log
+		if hook, err = webhook.New(cfg.Webhook); err != nil {
+			ln.Close()
+			st.Close()
+			tr.Close()
+			return nil, err
+		}
+		svc.ChangeAlerting = true
 	}
 	lim := cfg.Limits.withDefaults()
 	// The cap counts TCP connections, so it wraps the plain listener.
@@ -160,16 +206,21 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping
 	nonces, notBefore := loadNonces(cfg.DB, fresh)
+	routes := withTrail(Routes(svc), svc, tr)
+	met := newMetrics(svc, st, routes, tr, hook)
+	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
-		Routes:   Routes(svc),
+		Routes:   routes,
 		Log:      cfg.Log,
+		Observe:  obs.observe,
 
 		MaxBodyBytes: lim.MaxBodyBytes,
 		BodyTimeout:  lim.BodyTimeout,
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
+	mux.Handle("/metrics", met.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context(), svc, st); err != nil {
@@ -178,7 +229,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return &Server{Ops: svc, Store: st, Key: key, KeyIsNew: isNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+		Trail: tr, Metrics: met, hook: hook, log: cfg.Log,
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
@@ -213,12 +265,16 @@ func ready(ctx context.Context, svc *api.Service, st store.Store) error {
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("serving", "addr", s.Addr, "db", s.db)
 	select {
 	case err := <-errc:
+		s.closeObservers()
 		s.Store.Close()
+		s.log.Error("stopped serving", "err", err)
 		return err
 	case <-ctx.Done():
 	}
+	s.log.Info("shutting down: finishing requests in flight", "addr", s.Addr)
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.stop() // long polls answer now instead of holding the shutdown up
@@ -229,8 +285,25 @@ func (s *Server) Serve(ctx context.Context) error {
 	if e := s.saveNonces(); err == nil {
 		err = e
 	}
+	s.closeObservers()
 	if e := s.Store.Close(); err == nil {
 		err = e
 	}
+	if err != nil {
+		s.log.Error("shut down with an error", "err", err)
+	} else {
+		s.log.Info("shut down")
+	}
 	return err
+}
+
+// closeObservers writes the queued events and notifications (the
+// webhook's for at most webhookWait) once no request is in flight.
+func (s *Server) closeObservers() {
+	if s.hook != nil {
+		s.hook.Close(webhookWait)
+	}
+	if err := s.Trail.Close(); err != nil {
+		s.log.Error("event trail: closing", "err", err)
+	}
 }

@@ -3,114 +3,268 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
+	"errors"
+	"math/big"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// FirstAccountUID is the UID of the account created first; later ones
-// count up from it.
-const (
-	FirstAccountUID = "1000000000000001"
-	firstAccountNum = 1000000000000001
-)
+// Accounts: the operator's account, whose keys administer tenants and hosts
+// and which owns no resources, and the tenants. Account IDs are 16 random
+// digits, as ECS's are: sequential ones would tell each tenant how many
+// others there are.
 
-// CreateAccount creates an account (UIDs count up from FirstAccountUID)
-// with one new access key pair.
-func (s *Service) CreateAccount(ctx context.Context, name string) (model.Account, model.AccessKey, error) {
-	return s.createAccount(ctx, name, newKeyID(), newSecret())
+// legacyFirstUID is the UID stores made before random IDs gave their first
+// account (which was also the operator); Bootstrap marks it the first tenant.
+const legacyFirstUID = "1000000000000001"
+
+// accountNamePattern: 1 to 64 letters, digits, '.', '_' or '-' (RAM's rule
+// for user names, which account names here follow).
+var accountNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// CheckAdministrator refuses a caller other than the operator's own keys
+// (host keys included: they may call only the host actions).
+func CheckAdministrator(c Caller, action string) error {
+	if !c.Operator || c.Host != "" {
+		return ecserr.Forbidden("Forbidden.Operator", "Only the operator key (PALISADE_OPERATOR_KEY_ID, which the first `palisade serve` printed) may call %s.", action)
+	}
+	return nil
 }
 
-func (s *Service) createAccount(ctx context.Context, name, keyID, secret string) (model.Account, model.AccessKey, error) {
-	var acct model.Account
-	var key model.AccessKey
-	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
-		existing, err := tx.List(KindAccount, store.Query{})
-		if err != nil {
-			return err
-		}
-		acct = model.Account{UID: fmt.Sprintf("%d", firstAccountNum+len(existing)), Name: name, Created: s.Now()}
-		if acct.Name == "" {
-			acct.Name = "account-" + acct.UID
-		}
-		key = model.AccessKey{ID: keyID, Secret: secret, Account: acct.UID, Created: s.Now()}
-		if err := store.PutAs(tx, KindAccount, acct.UID, acct.UID, "", acct); err != nil {
-			return err
-		}
-		return store.PutAs(tx, KindAccessKey, key.ID, acct.UID, "", key)
+// CreateAccount creates a tenant (as PalisadeCreateAccount) with one new
+// access key pair, whose secret only this answer holds.
+func (s *Service) CreateAccount(ctx context.Context, c Caller, name string) (model.Account, model.AccessKey, error) {
+	if err := CheckAdministrator(c, "PalisadeCreateAccount"); err != nil {
+		return model.Account{}, model.AccessKey{}, err
+	}
+	if !accountNamePattern.MatchString(name) {
+		return model.Account{}, model.AccessKey{}, ecserr.InvalidParameter("AccountName", "use 1 to 64 letters, digits, '.', '_' or '-'")
+	}
+	return s.NewTenant(ctx, name)
+}
+
+// NewTenant creates a tenant with one new key pair, without a caller: for
+// tests and tools that hold the store.
+func (s *Service) NewTenant(ctx context.Context, name string) (acct model.Account, key model.AccessKey, err error) {
+	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		acct, key, err = s.putAccount(tx, model.Account{Name: name}, newKeyID(), newSecret())
+		return err
 	})
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
 	return acct, key, err
 }
 
-// Bootstrap makes sure the first account exists and returns a key of it.
-// With id and secret given, that pair is stored for the first account
-// (replacing the secret of an existing key with the same ID). Without them,
-// an existing key of the first account is returned, or a new one made;
-// created reports whether a key was made (so it can be shown once).
-func (s *Service) Bootstrap(ctx context.Context, id, secret string) (key model.AccessKey, created bool, err error) {
-	var acct *model.Account
-	err = s.read(ctx, func(tx store.ReadTx) error {
-		a, ok, err := store.GetAs[model.Account](tx, KindAccount, FirstAccountUID)
-		if ok {
-			acct = &a
+// putAccount stores a new account under a fresh random UID, with a key.
+func (s *Service) putAccount(tx store.Tx, acct model.Account, keyID, secret string) (model.Account, model.AccessKey, error) {
+	if _, taken, err := store.GetAs[model.AccessKey](tx, KindAccessKey, keyID); err != nil || taken {
+		if err == nil {
+			err = keyInUse(keyID)
 		}
-		if err != nil || !ok || id != "" {
-			return err
+		return acct, model.AccessKey{}, err
+	}
+	for {
+		acct.UID = newAccountUID()
+		_, taken, err := store.GetAs[model.Account](tx, KindAccount, acct.UID)
+		if err != nil {
+			return acct, model.AccessKey{}, err
 		}
-		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: FirstAccountUID})
-		if len(keys) > 0 {
-			key = keys[0]
+		if !taken {
+			break
+		}
+	}
+	acct.Created = s.Now()
+	if acct.Name == "" {
+		acct.Name = "account-" + acct.UID
+	}
+	key := model.AccessKey{ID: keyID, Secret: secret, Account: acct.UID, Created: s.Now()}
+	if err := store.PutAs(tx, KindAccount, acct.UID, acct.UID, "", acct); err != nil {
+		return acct, key, err
+	}
+	return acct, key, store.PutAs(tx, KindAccessKey, key.ID, acct.UID, "", key)
+}
+
+// ListAccounts lists the tenants (PalisadeListAccounts), by name.
+func (s *Service) ListAccounts(ctx context.Context, c Caller) ([]model.Account, error) {
+	if err := CheckAdministrator(c, "PalisadeListAccounts"); err != nil {
+		return nil, err
+	}
+	var out []model.Account
+	err := s.read(ctx, func(tx store.ReadTx) error {
+		all, err := store.ListAs[model.Account](tx, KindAccount, store.Query{})
+		for _, a := range all {
+			if !a.Operator {
+				out = append(out, a)
+			}
 		}
 		return err
 	})
-	if err != nil || key.ID != "" {
-		return key, false, err
-	}
-	if acct == nil {
-		if id == "" {
-			id, secret = newKeyID(), newSecret()
-			created = true
+	slices.SortFunc(out, func(a, b model.Account) int {
+		if n := strings.Compare(a.Name, b.Name); n != 0 {
+			return n
 		}
-		_, key, err = s.createAccount(ctx, "default", id, secret)
-		return key, created, err
+		return strings.Compare(a.UID, b.UID)
+	})
+	return out, err
+}
+
+// DisableAccount disables a tenant (PalisadeDisableAccount): its keys are
+// refused from the next request on. Its resources stay, and stay enforced.
+func (s *Service) DisableAccount(ctx context.Context, c Caller, uid string) error {
+	if err := CheckAdministrator(c, "PalisadeDisableAccount"); err != nil {
+		return err
 	}
-	if id == "" {
-		id, secret, created = newKeyID(), newSecret(), true
+	if uid == "" {
+		return ecserr.MissingParameter("AccountId")
 	}
-	key = model.AccessKey{ID: id, Secret: secret, Account: FirstAccountUID, Created: s.Now()}
-	_, err = s.Store.Update(ctx, func(tx store.Tx) error {
-		if old, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, id); err != nil || ok && old == key {
+	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		a, ok, err := store.GetAs[model.Account](tx, KindAccount, uid)
+		switch {
+		case err != nil:
+			return err
+		case !ok || a.Operator:
+			// The operator's own account is not a tenant: not found, as an
+			// account ID that was never made.
+			return ecserr.New(http.StatusNotFound, "EntityNotExist.Account", "The account %q does not exist; PalisadeListAccounts lists them.", uid)
+		case a.Disabled:
+			return nil
+		}
+		a.Disabled = true
+		return store.PutAs(tx, KindAccount, a.UID, a.UID, "", a)
+	})
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
+	return err
+}
+
+// BootstrapKeys are the key pairs a start is given (each optional).
+type BootstrapKeys struct {
+	OperatorID, OperatorSecret string
+	TenantID, TenantSecret     string
+}
+
+// Bootstrapped are the keys of the operator and of the first tenant after a
+// start; a key made at this start (to be shown once) is flagged New.
+type Bootstrapped struct {
+	Operator, Tenant       model.AccessKey
+	OperatorNew, TenantNew bool
+}
+
+// Bootstrap makes sure the operator's account and the first tenant exist,
+// each with a key, in one transaction (a start that fails keeps nothing).
+// A pair given is stored for its account (replacing the secret of an
+// existing key with that ID); without one, an existing key is returned, or
+// a new one made. A store from before the operator existed gets an
+// operator account, and its first account becomes the first tenant.
+func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped, error) {
+	var out Bootstrapped
+	if (in.OperatorID == "") != (in.OperatorSecret == "") || (in.TenantID == "") != (in.TenantSecret == "") {
+		return out, errors.New("give a key's ID and secret together (PALISADE_OPERATOR_KEY_ID with _SECRET, PALISADE_ACCESS_KEY_ID with _SECRET)")
+	}
+	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+		accts, err := store.ListAs[model.Account](tx, KindAccount, store.Query{})
+		if err != nil {
 			return err
 		}
-		return store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
-	})
-	return key, created, err
-}
-
-// LookupSecret returns the secret of an access key, for signature checks.
-func (s *Service) LookupSecret(id string) (string, bool) {
-	var secret string
-	var ok bool
-	s.read(context.Background(), func(tx store.ReadTx) error {
-		k, found, err := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
-		secret, ok = k.Secret, found && err == nil
-		return nil
-	})
-	return secret, ok
-}
-
-// AccountOfKey returns the account UID an access key belongs to.
-func (s *Service) AccountOfKey(ctx context.Context, id string) (string, bool) {
-	var acct string
-	s.read(ctx, func(tx store.ReadTx) error {
-		k, found, _ := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
-		if found {
-			acct = k.Account
+		var op, first *model.Account
+		for i := range accts {
+			a := &accts[i]
+			switch {
+			case a.Operator:
+				op = a
+			case a.First:
+				first = a
+			}
 		}
-		return nil
+		if first == nil {
+			if i := slices.IndexFunc(accts, func(a model.Account) bool { return a.UID == legacyFirstUID && !a.Operator }); i >= 0 {
+				first = &accts[i]
+				first.First = true
+				if err := store.PutAs(tx, KindAccount, first.UID, first.UID, "", *first); err != nil {
+					return err
+				}
+			}
+		}
+		if out.Operator, out.OperatorNew, err = s.bootstrapKey(tx, op, model.Account{Name: "operator", Operator: true}, in.OperatorID, in.OperatorSecret); err != nil {
+			return err
+		}
+		out.Tenant, out.TenantNew, err = s.bootstrapKey(tx, first, model.Account{Name: "default", First: true}, in.TenantID, in.TenantSecret)
+		return err
 	})
-	return acct, acct != ""
+	if err == nil {
+		err = s.written(ctx, rev)
+	}
+	if err != nil {
+		return Bootstrapped{}, err
+	}
+	return out, nil
+}
+
+// bootstrapKey returns a key of acct (making acct from tmpl if nil): the
+// pair given, else an existing active key (not a host key), else a new one.
+func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Account, id, secret string) (model.AccessKey, bool, error) {
+	created := id == ""
+	if created {
+		id, secret = newKeyID(), newSecret()
+	}
+	if acct == nil {
+		_, key, err := s.putAccount(tx, tmpl, id, secret)
+		return key, created, err
+	}
+	if created {
+		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: acct.UID})
+		if err != nil {
+			return model.AccessKey{}, false, err
+		}
+		slices.SortFunc(keys, func(a, b model.AccessKey) int { return a.Created.Compare(b.Created) })
+		for _, k := range keys {
+			if k.Host == "" && !k.Inactive {
+				return k, false, nil
+			}
+		}
+	}
+	key := model.AccessKey{ID: id, Secret: secret, Account: acct.UID, Created: s.Now()}
+	old, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
+	switch {
+	case err != nil:
+		return key, false, err
+	case ok && old.Account != acct.UID:
+		return key, false, keyInUse(id)
+	case ok && old.Secret == secret && old.Host == "" && !old.Inactive:
+		return old, false, nil
+	case ok:
+		key.Created = old.Created
+	}
+	return key, created, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+}
+
+// firstTenant returns the UID of the tenant the first start made, "" if
+// there is none yet.
+func firstTenant(tx store.ReadTx) (string, error) {
+	accts, err := store.ListAs[model.Account](tx, KindAccount, store.Query{})
+	for _, a := range accts {
+		if a.First {
+			return a.UID, err
+		}
+	}
+	return "", err
+}
+
+// newAccountUID returns 16 random digits, the first not 0.
+func newAccountUID() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(9e15))
+	if err != nil {
+		panic(err) // crypto/rand does not fail
+	}
+	return n.Add(n, big.NewInt(1e15)).String()
 }
 
 // newKeyID returns an AccessKey ID shaped like Alibaba Cloud's: LTAI and 20
@@ -124,11 +278,21 @@ func newSecret() string {
 	return randomText(30, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 }
 
+// randomText returns n characters of alphabet, uniformly (rejection
+// sampling: a plain modulo would favour the first characters).
 func randomText(n int, alphabet string) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
+	out := make([]byte, 0, n)
+	limit := 256 - 256%len(alphabet)
+	b := make([]byte, 1)
+	for len(out) < n {
+		rand.Read(b)
+		if int(b[0]) < limit {
+			out = append(out, alphabet[int(b[0])%len(alphabet)])
+		}
 	}
-	return string(b)
+	return string(out)
+}
+
+func keyInUse(id string) error {
+	return ecserr.BadRequest("InvalidAccessKeyId.InUse", "The access key ID %s is already a key of another account; choose another.", id)
 }

@@ -22,7 +22,11 @@ func benchService(b *testing.B, groups, instances int) (*Service, Caller) {
 	}
 	b.Cleanup(func() { st.Close() })
 	s := New(st)
-	c := Caller{Account: FirstAccountUID, Region: "cn-hangzhou"}
+	boot, err := s.Bootstrap(context.Background(), BootstrapKeys{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := Caller{Account: boot.Tenant.Account, Region: "cn-hangzhou"}
 	vpc := &model.VPC{ID: "vpc-bench", CIDR: netip.MustParsePrefix("10.0.0.0/8")}
 	r := Resources{VPCs: []*model.VPC{vpc}}
 	for g := range groups {

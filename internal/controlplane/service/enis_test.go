@@ -20,13 +20,13 @@ func TestENIBindAndSnapshot(t *testing.T) {
 	n, err := e.s.CreateNetworkInterface(e.ctx, CreateENIInput{Caller: e.c, VSwitchID: net.vsw, SecurityGroupIDs: []string{mgmt}})
 	wantCode(t, err, "")
 	wantCode(t, e.s.AttachNetworkInterface(e.ctx, ENIRef{Caller: e.c, NetworkInterfaceID: n.ID, InstanceID: inst}), "")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, NetworkInterfaceID: n.ID, HostName: "h1", Interface: "pi-a"}), "InvalidInterface.InUse")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, NetworkInterfaceID: n.ID, InstanceID: inst, HostName: "h1", Interface: "pi-b"}), "InvalidParam.EniIdAndInstanceId.Conflict")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, NetworkInterfaceID: n.ID, HostName: "h1", Interface: "pi-b"}), "")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: inst, HostName: "h1", Interface: "pi-b"}), "InvalidInterface.InUse")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, NetworkInterfaceID: n.ID, HostName: "h1", Interface: "pi-a"}), "InvalidInterface.InUse")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, NetworkInterfaceID: n.ID, InstanceID: inst, HostName: "h1", Interface: "pi-b"}), "InvalidParam.EniIdAndInstanceId.Conflict")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, NetworkInterfaceID: n.ID, HostName: "h1", Interface: "pi-b"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-b"}), "InvalidInterface.InUse")
 
-	snap, err := e.s.GetSnapshot(e.ctx, e.c)
+	snap, err := e.s.GetSnapshot(e.ctx, e.op)
 	wantCode(t, err, "")
 	if len(snap.ENIs) != 1 || snap.ENIs[0].Interface != "pi-b" || snap.ENIs[0].InstanceID != inst || snap.ENIs[0].SecurityGroups[0] != mgmt {
 		t.Fatalf("snapshot ENIs %+v", snap.ENIs)
@@ -35,14 +35,14 @@ func TestENIBindAndSnapshot(t *testing.T) {
 	if len(nics) != 2 || nics[1].ID != n.ID || nics[1].Interface != "pi-b" || nics[1].SecurityGroups[0] != mgmt {
 		t.Fatalf("NICs %+v", nics)
 	}
-	ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.c, AfterRevision: snap.Revision - 1})
+	ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.op, AfterRevision: snap.Revision - 1})
 	wantCode(t, err, "")
 	if len(ch.ENIs) != 1 {
 		t.Fatalf("the last change (the ENI's bind) is not in the watch: %+v", ch)
 	}
 	// The primary ENI is the instance: binding it by its ENI ID binds the instance.
 	primary := model.DerivedID("eni", inst)
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, NetworkInterfaceID: primary, HostName: "h1", Interface: "pi-c"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, NetworkInterfaceID: primary, HostName: "h1", Interface: "pi-c"}), "")
 	got, err := e.s.DescribeInstanceAttribute(e.ctx, e.c, inst)
 	wantCode(t, err, "")
 	if got.Instance.Interface != "pi-c" || len(got.ENIs) != 1 {

@@ -85,10 +85,11 @@ func (s *Service) AppliedRevision(host string) int64 {
 	return 0
 }
 
-// CheckOperator refuses a caller other than the operator account.
+// CheckOperator refuses a caller of a host action other than the operator
+// key or a host key (which the host actions scope to its host).
 func CheckOperator(c Caller, action string) error {
-	if c.Account != FirstAccountUID {
-		return ecserr.Forbidden("Forbidden.Operator", "Only the operator account (the key `palisade serve` printed) may call %s.", action)
+	if !c.Operator && c.Host == "" {
+		return ecserr.Forbidden("Forbidden.Operator", "Only the operator key or a host key (palisade host register) may call %s.", action)
 	}
 	return nil
 }

@@ -9,17 +9,17 @@ import (
 )
 
 func TestHostActions(t *testing.T) {
-	e := newEnv(t) // the env's account is the first: the operator
+	e := newEnv(t)
 	vpc := e.vpc()
 	sg := e.group(CreateGroupInput{VpcID: vpc})
 	inst := e.instance(vpc, sg)
 	other := Caller{Account: "1000000000000002", Region: e.c.Region}
 
 	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: other, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "Forbidden.Operator")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: inst, HostName: "h1"}), "InvalidParameter")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1"}), "InvalidParameter")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
 
-	snap, err := e.s.GetSnapshot(e.ctx, e.c)
+	snap, err := e.s.GetSnapshot(e.ctx, e.op)
 	wantCode(t, err, "")
 	if len(snap.Groups) != 1 || len(snap.Instances) != 1 || snap.Instances[0].Host != "h1" {
 		t.Fatalf("snapshot: %d groups, instances %+v", len(snap.Groups), snap.Instances)
@@ -33,7 +33,7 @@ func TestHostActions(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.c, AfterRevision: snap.Revision, Wait: 30 * time.Second,
+		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.op, AfterRevision: snap.Revision, Wait: 30 * time.Second,
 			Progress: HostProgress{HostName: "h1", AppliedRevision: snap.Revision}})
 		done <- result{ch, err}
 	}()
@@ -59,10 +59,10 @@ func TestHostActions(t *testing.T) {
 		host string
 		n    uint64
 	}{{"h1", 3}, {"h2", 2}, {"h1", 4}} {
-		wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.c, Progress: HostProgress{HostName: rep.host, AppliedRevision: r.ch.Revision},
+		wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: rep.host, AppliedRevision: r.ch.Revision},
 			Counters: map[string]RuleCounter{sg + "/" + rule: {Packets: rep.n}}}), "")
 	}
-	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.c}), "MissingParameter")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op}), "MissingParameter")
 	_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
 	wantCode(t, err, "")
 	if len(counts) != 1 || counts[0].Packets != 6 {
@@ -81,7 +81,7 @@ func TestHostKeyActsOnlyForItsHost(t *testing.T) {
 	mine, theirs, free := e.instance(vpc, sg), e.instance(vpc, sg), e.instance(vpc)
 	h1, h2 := Caller{Host: "h1"}, Caller{Host: "h2"}
 	op := Caller{Operator: true}
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: theirs, HostName: "h2", Interface: "pi-t"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: theirs, HostName: "h2", Interface: "pi-t"}), "")
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -133,8 +133,8 @@ func TestHostWatchWaitsPastOtherHosts(t *testing.T) {
 	vpc := e.vpc()
 	mineSG, otherSG := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
 	mine, other := e.instance(vpc, mineSG), e.instance(vpc, otherSG)
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), "")
-	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.c, InstanceID: other, HostName: "h2", Interface: "pi-o"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: other, HostName: "h2", Interface: "pi-o"}), "")
 	h1 := Caller{Host: "h1"}
 	snap, err := e.s.GetSnapshot(e.ctx, h1)
 	wantCode(t, err, "")

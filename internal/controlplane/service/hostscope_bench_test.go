@@ -67,7 +67,7 @@ func measureDownloads(tb testing.TB, s *Service, hosts []string, n int) download
 		}
 		return len(b)
 	}
-	op := Caller{Account: FirstAccountUID, Operator: true}
+	op := Caller{Account: legacyFirstUID, Operator: true}
 	callers := append([]Caller{op}, make([]Caller, len(hosts))...)
 	for i, h := range hosts {
 		callers[i+1] = Caller{Host: h}
@@ -167,7 +167,7 @@ func TestHostKeyDownloadsLess(t *testing.T) {
 func BenchmarkHostScope(b *testing.B) {
 	s, hosts := downloadCloud(b, 50, 500)
 	ctx := context.Background()
-	op := Caller{Account: FirstAccountUID, Operator: true}
+	op := Caller{Account: legacyFirstUID, Operator: true}
 	b.Run("snapshot/operator", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := s.GetSnapshot(ctx, op); err != nil {

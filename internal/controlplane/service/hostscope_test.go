@@ -77,6 +77,15 @@ func newWorld(seed uint64) (*world, Resources) {
 	for _, n := range w.enis {
 		r.ENIs = append(r.ENIs, n)
 	}
+	for _, g := range r.Groups {
+		g.Owner = legacyFirstUID
+	}
+	for _, in := range r.Instances {
+		in.Owner = legacyFirstUID
+	}
+	for _, n := range r.ENIs {
+		n.Owner = legacyFirstUID
+	}
 	return w, r
 }
 
@@ -167,7 +176,7 @@ func (w *world) mutate(rng *rand.Rand, tx store.Tx) error {
 			return err
 		}
 		vpc := w.vpcs[rng.IntN(len(w.vpcs))]
-		in := &model.Instance{ID: fmt.Sprintf("i-t%d", w.fresh()), Owner: FirstAccountUID, Region: "cn-hangzhou", VpcID: vpc,
+		in := &model.Instance{ID: fmt.Sprintf("i-t%d", w.fresh()), Owner: legacyFirstUID, Region: "cn-hangzhou", VpcID: vpc,
 			PrivateIP: w.addr(vpc), Status: model.StatusRunning, SecurityGroups: w.groupsOf(rng, vpc)}
 		w.bind(rng, in)
 		w.instances[in.ID] = in
@@ -210,7 +219,7 @@ func (w *world) mutate(rng *rand.Rand, tx store.Tx) error {
 			return err
 		}
 		g := modeltest.Group(fmt.Sprintf("sg-t%d", w.fresh()), w.vpcs[rng.IntN(len(w.vpcs))], []string{"basic", "isolated", "enterprise"}[rng.IntN(3)])
-		g.Owner, g.Region = FirstAccountUID, "cn-hangzhou"
+		g.Owner, g.Region = legacyFirstUID, "cn-hangzhou"
 		w.groups[g.ID] = g
 		return putGroup(g)
 	case 8: // a prefix list's entries
@@ -259,9 +268,9 @@ func (w *world) mutate(rng *rand.Rand, tx store.Tx) error {
 		default:
 			n.Host, n.Interface = testHosts[rng.IntN(len(testHosts))], fmt.Sprintf("pe%d", w.fresh())
 		}
-		return store.PutAs(tx, KindENI, n.ID, FirstAccountUID, "cn-hangzhou", n)
+		return store.PutAs(tx, KindENI, n.ID, legacyFirstUID, "cn-hangzhou", n)
 	case 11: // not a policy record
-		return store.PutAs(tx, KindVPC, "vpc-other", FirstAccountUID, "cn-hangzhou", model.VPC{ID: "vpc-other", Name: fmt.Sprint(w.fresh())})
+		return store.PutAs(tx, KindVPC, "vpc-other", legacyFirstUID, "cn-hangzhou", model.VPC{ID: "vpc-other", Name: fmt.Sprint(w.fresh())})
 	default: // an instance's name and tags: nothing any agent needs
 		_, in := pick(rng, w.instances)
 		in.Name = fmt.Sprintf("n%d", w.fresh())
@@ -378,7 +387,7 @@ func TestHostScopedStreamsConverge(t *testing.T) {
 			if _, err := s.Import(ctx, "cn-hangzhou", res); err != nil {
 				t.Fatal(err)
 			}
-			op := Caller{Account: FirstAccountUID, Operator: true}
+			op := Caller{Account: legacyFirstUID, Operator: true}
 			callers := map[string]Caller{"operator": op}
 			for _, h := range testHosts {
 				callers[h] = Caller{Host: h}

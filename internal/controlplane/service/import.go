@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -20,13 +21,28 @@ type Resources struct {
 
 // Import writes resources as they are, in one transaction (one revision),
 // replacing records with the same IDs. Resources without an owner go to the
-// first account and those without a region to region. It bypasses the
+// first tenant, as do those of 1000000000000001, the owner that scenario
+// files and generated clouds give resources that name none (it was the
+// first account's UID before UIDs were random); those without a region go
+// to region. It bypasses the
 // actions' checks: callers load resources that were validated on their way
 // in (the scenario loader applies the API's checks).
 func (s *Service) Import(ctx context.Context, region string, r Resources) (int64, error) {
+	var first string
+	if err := s.read(ctx, func(tx store.ReadTx) error {
+		var err error
+		first, err = firstTenant(tx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	ownerless := false // with no first tenant (no Bootstrap yet) they would belong to nobody
 	fix := func(owner, reg *string) {
+		if *owner == legacyFirstUID && first != "" {
+			*owner = first
+		}
 		if *owner == "" {
-			*owner = FirstAccountUID
+			*owner, ownerless = first, ownerless || first == ""
 		}
 		if *reg == "" {
 			*reg = region
@@ -53,6 +69,11 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 		}
 		for _, g := range r.Groups {
 			fix(&g.Owner, &g.Region)
+			for i := range g.Rules {
+				if p := &g.Rules[i].Peer; p.GroupOwner == legacyFirstUID && first != "" {
+					p.GroupOwner = first
+				}
+			}
 			if err := PutGroup(tx, g); err != nil {
 				return err
 			}
@@ -71,6 +92,9 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 			if err := putENI(tx, n); err != nil {
 				return err
 			}
+		}
+		if ownerless {
+			return errors.New("import: resources without an owner, and no first tenant to give them to (bootstrap the service first)")
 		}
 		return nil
 	})

@@ -142,19 +142,19 @@ type Caller struct {
 func (s *Service) CallerOf(ctx context.Context, accessKeyID, region string, needRegion bool) (Caller, error) {
 	var c Caller
 	err := s.read(ctx, func(tx store.ReadTx) error {
-		k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, accessKeyID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ecserr.BadRequest("InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-		}
-		c.Account = k.Account
-		return nil
+		var err error
+		c, err = keyCaller(tx, accessKeyID) // keys.go: refuses Inactive keys and disabled accounts
+		return err
 	})
 	if err != nil {
 		return c, err
 	}
+	return c.InRegion(region, needRegion)
+}
+
+// InRegion is the caller acting in region, after checking it; needRegion
+// is false for the few actions that take no RegionId.
+func (c Caller) InRegion(region string, needRegion bool) (Caller, error) {
 	c.Region = region
 	if c.Region == "" {
 		if needRegion {

@@ -19,6 +19,7 @@ type env struct {
 	s   *Service
 	ctx context.Context
 	c   Caller
+	op  Caller // the operator, for the host actions
 }
 
 func newEnv(t *testing.T) *env {
@@ -32,7 +33,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, s: New(st), ctx: context.Background(), c: c}
+	return &env{t: t, s: New(st), ctx: context.Background(), c: c, op: Caller{Account: "9000000000000009", Region: c.Region, Operator: true}}
 }
 
 // put stores a resource of the env's account as the VPC and instance

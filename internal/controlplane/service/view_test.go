@@ -18,12 +18,13 @@ import (
 // write.
 func TestKeyRemovedIsRefusedAtOnce(t *testing.T) {
 	e := newEnv(t)
-	key, _, err := e.s.Bootstrap(e.ctx, "", "")
+	boot, err := e.s.Bootstrap(e.ctx, BootstrapKeys{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	key := boot.Tenant
 	for i := range 50 {
-		_, k, err := e.s.CreateAccount(e.ctx, fmt.Sprint("acct", i))
+		_, k, err := e.s.NewTenant(e.ctx, fmt.Sprint("acct", i))
 		if err != nil {
 			t.Fatal(err)
 		}

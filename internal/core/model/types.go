@@ -12,11 +12,21 @@ import (
 	"time"
 )
 
-// Account is a tenant. Every resource belongs to exactly one account.
+// Account is a tenant, or the operator's own account. Every resource
+// belongs to exactly one tenant account.
 type Account struct {
-	UID     string    `json:"uid"` // numeric string, e.g. "1000000000000001"
+	UID     string    `json:"uid"` // 16 random digits, e.g. "5827364019283746"
 	Name    string    `json:"name"`
 	Created time.Time `json:"created"`
+	// Operator marks the operator's account: its keys administer accounts
+	// and hosts, and it owns no resources (it is not a tenant).
+	Operator bool `json:"operator,omitempty"`
+	// First marks the tenant the first start made (the one
+	// PALISADE_ACCESS_KEY_ID names a key of, and that imports without an
+	// owner go to).
+	First bool `json:"first,omitempty"`
+	// Disabled accounts' keys are refused.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // AccessKey authenticates API calls on behalf of an account.
@@ -25,6 +35,26 @@ type AccessKey struct {
 	Secret  string    `json:"secret"`
 	Account string    `json:"account"`
 	Created time.Time `json:"created"`
+	// Inactive keys are refused (RAM's Status Inactive); the zero value is
+	// Active, as keys stored before the status existed are.
+	Inactive bool `json:"inactive,omitempty"`
+	// Host, set on a key of the operator's account, scopes the key to that
+	// host: it may call only the host actions, for that host.
+	Host string `json:"host,omitempty"`
+}
+
+// Key statuses, as RAM names them.
+const (
+	KeyActive   = "Active"
+	KeyInactive = "Inactive"
+)
+
+// Status is the key's RAM status, Active or Inactive.
+func (k AccessKey) Status() string {
+	if k.Inactive {
+		return KeyInactive
+	}
+	return KeyActive
 }
 
 // VPC is a private network. Instances in different VPCs cannot reach each

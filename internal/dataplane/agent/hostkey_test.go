@@ -16,6 +16,9 @@ import (
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 )
 
+// tenant owns the records of TestAgentWithHostKey.
+const tenant = "1000000000000001"
+
 // serviceSource is the service called with a caller of the test's choice
 // (a host key's), its answers passed through JSON as the API sends them.
 type serviceSource struct {
@@ -74,7 +77,13 @@ func TestAgentWithHostKey(t *testing.T) {
 		Rules: []model.Rule{{ID: "sgr-db", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
 			PortRange: model.PortRange{Start: 5432, End: 5432}, Peer: model.Peer{GroupID: "sg-web"}, NicType: model.Intranet}}})
 	ins = append(ins, &model.Instance{ID: "i-5", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.5"), SecurityGroups: []string{"sg-db"}, Host: host, Interface: "pi-5"})
-	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16"), Owner: tenant}
+	for _, g := range groups {
+		g.Owner = tenant
+	}
+	for _, in := range ins {
+		in.Owner = tenant
+	}
 	if _, err := s.Import(ctx, "cn-hangzhou", service.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func TestAgentWithHostKey(t *testing.T) {
 		t.Fatalf("the peer group's member on another host is missing:\n%s", kernel.Applied())
 	}
 
-	op := service.Caller{Account: service.FirstAccountUID, Region: "cn-hangzhou", Operator: true}
+	op := service.Caller{Account: tenant, Region: "cn-hangzhou", Operator: true}
 	steps := []struct {
 		name string
 		do   func() error

@@ -21,9 +21,12 @@ import (
 func TestAgentWithServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// The tenant's key changes the cloud; the operator's runs the agent and
+	// binds instances, as a hypervisor would.
 	const keyID, secret = "LTAIagentservertest0", "agent-server-secret"
+	const opID, opSecret = "LTAIagentserverop000", "agent-server-op-secret"
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
-		AccessKeyID: keyID, AccessKeySecret: secret, Log: quiet})
+		AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +45,16 @@ func TestAgentWithServer(t *testing.T) {
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() {
-		ran <- Run(agentCtx, Config{Server: srv.Addr, AccessKeyID: keyID, Secret: secret, Host: host, NFT: opts,
+		ran <- Run(agentCtx, Config{Server: srv.Addr, AccessKeyID: opID, Secret: opSecret, Host: host, NFT: opts,
 			ReportEvery: 20 * time.Millisecond, Log: quiet,
 			OpenTable: func() (nft.Table, error) { return kernel, nil },
 			OnApplied: func(rev int64, _ nft.Stats) { applied <- rev }})
 	}()
 	api, err := apiclient.New(srv.Addr, keyID, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opAPI, err := apiclient.New(srv.Addr, opID, opSecret, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +85,7 @@ func TestAgentWithServer(t *testing.T) {
 	converged("snapshot", groups, ins)
 
 	// A change through the API: i-4 is bound to this host.
-	if err := api.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": "i-4", "HostName": host, "Interface": "pi-4"}, nil, 0); err != nil {
+	if err := opAPI.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": "i-4", "HostName": host, "Interface": "pi-4"}, nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	ins[3].Host, ins[3].Interface = host, "pi-4"
@@ -109,7 +116,7 @@ func TestAgentWithServer(t *testing.T) {
 	})
 
 	// A watcher ahead of the server is told to resync, at the server's revision.
-	w, err := apiSource{api, host}.Watch(ctx, WatchRequest{After: rev + 1000})
+	w, err := apiSource{opAPI, host}.Watch(ctx, WatchRequest{After: rev + 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

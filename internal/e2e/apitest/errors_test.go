@@ -416,7 +416,7 @@ func TestDeleteDependencies(t *testing.T) {
 			got[r.SecurityGroupId] = append(got[r.SecurityGroupId], g.SecurityGroupId+"@"+g.AliUid)
 		}
 	}
-	want := n.sgB + "@1000000000000001"
+	want := n.sgB + "@" + e.srv.UID
 	if len(refs) != 3 || !slices.Equal(got[referenced], []string{want}) || !slices.Equal(got[egressRef], []string{want}) || len(got[n.sgA]) != 0 {
 		t.Errorf("DescribeSecurityGroupReferences: %v", got)
 	}

@@ -399,14 +399,14 @@ func TestCrossAccountGroupPeer(t *testing.T) {
 	}
 
 	noErr(t, authorize(other.ecs, mine, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: "5432/5432",
-		SourceGroupId: target, SourceGroupOwnerId: "1000000000000001", Description: "from the db account"}))
+		SourceGroupId: target, SourceGroupOwnerId: e.srv.UID, Description: "from the db account"}))
 	// The owner may also be named by account name.
 	noErr(t, authorize(other.ecs, mine, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: "6379/6379",
 		SourceGroupId: target, SourceGroupOwnerAccount: "default"}))
 	egress := ecs.CreateAuthorizeSecurityGroupEgressRequest()
 	egress.SecurityGroupId = mine
 	egress.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "TCP", PortRange: "5432/5432",
-		DestGroupId: target, DestGroupOwnerId: "1000000000000001"}}
+		DestGroupId: target, DestGroupOwnerId: e.srv.UID}}
 	must(other.ecs.AuthorizeSecurityGroupEgress(egress))(t)
 
 	ps := rules(t, other.ecs, mine, "intranet")
@@ -416,11 +416,11 @@ func TestCrossAccountGroupPeer(t *testing.T) {
 	for _, p := range ps {
 		switch p.Direction {
 		case "ingress":
-			if p.SourceGroupId != target || p.SourceGroupOwnerAccount != "1000000000000001" || p.NicType != "intranet" {
+			if p.SourceGroupId != target || p.SourceGroupOwnerAccount != e.srv.UID || p.NicType != "intranet" {
 				t.Errorf("ingress cross-account rule decoded as %+v", p)
 			}
 		case "egress":
-			if p.DestGroupId != target || p.DestGroupOwnerAccount != "1000000000000001" {
+			if p.DestGroupId != target || p.DestGroupOwnerAccount != e.srv.UID {
 				t.Errorf("egress cross-account rule decoded as %+v", p)
 			}
 		}

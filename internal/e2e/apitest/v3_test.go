@@ -148,7 +148,7 @@ func TestDarabonbaV3(t *testing.T) {
 	refs := ecsCall("DescribeSecurityGroupReferences", map[string]any{"SecurityGroupId": []any{peer}})
 	ref := list(t, refs, "SecurityGroupReferences", "SecurityGroupReference")
 	if len(ref) != 1 || !reflect.DeepEqual(list(t, ref[0], "ReferencingSecurityGroups", "ReferencingSecurityGroup"),
-		[]any{map[string]any{"SecurityGroupId": sg, "AliUid": "1000000000000001"}}) {
+		[]any{map[string]any{"SecurityGroupId": sg, "AliUid": e.srv.UID}}) {
 		t.Errorf("references: %v", refs)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -54,7 +55,7 @@ func TestVPCLifecycle(t *testing.T) {
 	}
 	v := resp.Vpcs.Vpc[0]
 	if v.VpcId != created.VpcId || v.VpcName != "prod" || v.Description != "production network" || v.CidrBlock != "192.168.0.0/16" ||
-		v.RegionId != region || v.Status != "Available" || v.VRouterId != created.VRouterId || v.OwnerId != 1000000000000001 || v.IsDefault {
+		v.RegionId != region || v.Status != "Available" || v.VRouterId != created.VRouterId || strconv.FormatInt(v.OwnerId, 10) != e.srv.UID || v.IsDefault {
 		t.Errorf("VPC decoded as %+v", v)
 	}
 	recent(t, "CreationTime", v.CreationTime)

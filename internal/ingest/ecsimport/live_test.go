@@ -133,7 +133,7 @@ func TestFromECS(t *testing.T) {
 	legacy := newGroup(t, c, "legacy", "Classic API servers", "", "")
 
 	// Another account's classic group, named by a rule of this account.
-	partnerAcct, partnerKey, err := e.srv.Ops.CreateAccount(context.Background(), "partner")
+	partnerAcct, partnerKey, err := e.srv.Ops.NewTenant(context.Background(), "partner")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,8 +197,8 @@ func TestFromECS(t *testing.T) {
 		t.Errorf("calls %v, want %v", calls.n, wantCalls)
 	}
 	want := serverState(t, e.srv)
-	if got.Owner != api.FirstAccountUID {
-		t.Errorf("Owner = %q, want %s", got.Owner, api.FirstAccountUID)
+	if got.Owner != e.srv.Key.Account {
+		t.Errorf("Owner = %q, want %s", got.Owner, e.srv.Key.Account)
 	}
 	compareImport(t, got, want)
 	if len(got.Warnings) != 1 || got.Warnings[0].RuleID == "" || !strings.Contains(got.Warnings[0].Message, partnerSG) {
@@ -241,8 +241,8 @@ func (c *callCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 // serverState is the first account's resources as the server stores them.
 func serverState(t *testing.T, srv *server.Server) *Account {
 	t.Helper()
-	a := &Account{Owner: api.FirstAccountUID}
-	q := store.Query{Account: api.FirstAccountUID, Region: testRegion}
+	a := &Account{Owner: srv.Key.Account}
+	q := store.Query{Account: srv.Key.Account, Region: testRegion}
 	err := srv.Store.View(context.Background(), func(tx store.ReadTx) error {
 		gs, err := store.ListAs[model.SecurityGroup](tx, api.KindGroup, q)
 		for i := range gs {

@@ -34,9 +34,12 @@ import (
 // processes `lab up` started and the server it registered with.
 type Control struct {
 	Server      string
-	AccessKeyID string
+	AccessKeyID string // the tenant's key, which registers the cloud
 	Secret      string
-	Pids        []int // the lab's own server (if any) and agents
+	// The operator's key binds the instances and runs the agents.
+	OperatorKeyID  string `json:",omitempty"`
+	OperatorSecret string `json:",omitempty"`
+	Pids           []int  // the lab's own server (if any) and agents
 }
 
 // ControlPath is where the control of lab name is kept.
@@ -47,7 +50,7 @@ func ControlPath(name string) string { return filepath.Join(lab.DefaultStateDir,
 // says the instances are, the instances bound to their hosts, one agent per
 // host, and a wait until every instance is enforced. The returned control
 // lists what was started, for Down, also on an error.
-func Up(name string, hosts, instances int, serverAddr string, key Key, stdout io.Writer) (*Control, error) {
+func Up(name string, hosts, instances int, serverAddr string, tenant, operator Key, stdout io.Writer) (*Control, error) {
 	if err := os.MkdirAll(lab.DefaultStateDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -55,7 +58,7 @@ func Up(name string, hosts, instances int, serverAddr string, key Key, stdout io
 	if err != nil {
 		return nil, err
 	}
-	ctl, err := labServer(self, name, serverAddr, key)
+	ctl, err := labServer(self, name, serverAddr, tenant, operator)
 	if err != nil {
 		return ctl, err
 	}
@@ -81,7 +84,7 @@ func Up(name string, hosts, instances int, serverAddr string, key Key, stdout io
 	if err := l.Save(lab.DefaultStateDir); err != nil {
 		return ctl, err
 	}
-	api, err := apiclient.New(ctl.Server, ctl.AccessKeyID, ctl.Secret, play.Region)
+	api, err := apiclient.New(ctl.Server, ctl.OperatorKeyID, ctl.OperatorSecret, play.Region)
 	if err != nil {
 		return ctl, err
 	}
@@ -98,26 +101,23 @@ func Up(name string, hosts, instances int, serverAddr string, key Key, stdout io
 	return ctl, nil
 }
 
-// Key is an access key pair: the operator's, for a lab registered in a
-// server of the user's (--server).
+// Key is an access key pair, for a lab registered in a server of the
+// user's (--server): a tenant's, and the operator's.
 type Key struct{ ID, Secret string }
 
 // labServer starts the lab's own server, or takes the given one with the
-// operator's key from the environment.
-func labServer(self, name, serverAddr string, key Key) (*Control, error) {
+// tenant's and the operator's keys from the environment.
+func labServer(self, name, serverAddr string, tenant, operator Key) (*Control, error) {
 	ctl := &Control{Server: serverAddr}
 	if serverAddr == "" {
-		id, secret, err := startLabServer(self, name, ctl)
-		if err != nil {
-			return ctl, err
-		}
-		ctl.AccessKeyID, ctl.Secret = id, secret
-	} else {
-		if key.ID == "" || key.Secret == "" {
-			return nil, errors.New("--server needs the operator's key in PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET")
-		}
-		ctl.AccessKeyID, ctl.Secret = key.ID, key.Secret
+		return ctl, startLabServer(self, name, ctl)
 	}
+	if tenant.ID == "" || tenant.Secret == "" || operator.ID == "" || operator.Secret == "" {
+		return nil, errors.New("--server needs a tenant's key in PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET " +
+			"and the operator's in PALISADE_OPERATOR_KEY_ID and PALISADE_OPERATOR_KEY_SECRET")
+	}
+	ctl.AccessKeyID, ctl.Secret = tenant.ID, tenant.Secret
+	ctl.OperatorKeyID, ctl.OperatorSecret = operator.ID, operator.Secret
 	return ctl, nil
 }
 
@@ -232,7 +232,8 @@ func (c *labClients) labSpec(name, vpcID string, hosts int) (lab.Spec, error) {
 // control file as it starts.
 func startLabAgents(self, name string, l *lab.Lab, ctl *Control) error {
 	for _, h := range l.Spec.Hosts {
-		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"), ctl,
+		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"),
+			[]string{"PALISADE_ACCESS_KEY_ID=" + ctl.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET=" + ctl.OperatorSecret},
 			"agent", "--server", ctl.Server, "--host", h, "--netns", l.HostNetns(h), "-v")
 		if err != nil {
 			return err
@@ -261,42 +262,47 @@ func printLab(stdout io.Writer, name string, l *lab.Lab, ctl *Control, groupID s
 	fmt.Fprintf(stdout, "\nOutside addresses: %v\n", l.Spec.Outside)
 	fmt.Fprintf(stdout, "Use it with the key: export PALISADE_ENDPOINT=%s PALISADE_ACCESS_KEY_ID=%s PALISADE_ACCESS_KEY_SECRET=%s\n",
 		ctl.Server, ctl.AccessKeyID, ctl.Secret)
+	fmt.Fprintf(stdout, "The operator's key (palisade account, palisade host): PALISADE_OPERATOR_KEY_ID=%s PALISADE_OPERATOR_KEY_SECRET=%s\n",
+		ctl.OperatorKeyID, ctl.OperatorSecret)
 	fmt.Fprintf(stdout, "Then: palisade lab probe --name %s --from %s --to %s --proto icmp\n", name, l.Spec.Instances[0].ID, l.Spec.Outside[0])
 }
 
 // startLabServer starts `palisade serve` for the lab, detached, on a free
 // loopback port, and waits until it answers.
-func startLabServer(self, name string, ctl *Control) (id, secret string, err error) {
+func startLabServer(self, name string, ctl *Control) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	ctl.Server = ln.Addr().String()
 	ln.Close()
-	id, secret = "LTAIlab"+name, fmt.Sprintf("lab-%s-%d", name, time.Now().UnixNano())
-	ctl.AccessKeyID, ctl.Secret = id, secret
+	now := time.Now().UnixNano()
+	ctl.AccessKeyID, ctl.Secret = "LTAIlab"+name, fmt.Sprintf("lab-%s-%d", name, now)
+	ctl.OperatorKeyID, ctl.OperatorSecret = "LTAIlabop"+name, fmt.Sprintf("lab-op-%s-%d", name, now)
 	db := filepath.Join(lab.DefaultStateDir, name+".db")
 	os.Remove(db)
-	pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-server.log"), ctl,
+	pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-server.log"),
+		[]string{"PALISADE_ACCESS_KEY_ID=" + ctl.AccessKeyID, "PALISADE_ACCESS_KEY_SECRET=" + ctl.Secret,
+			"PALISADE_OPERATOR_KEY_ID=" + ctl.OperatorKeyID, "PALISADE_OPERATOR_KEY_SECRET=" + ctl.OperatorSecret},
 		"serve", "--listen", ctl.Server, "--db", db)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	ctl.Pids = append(ctl.Pids, pid)
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		if resp, err := http.Get("http://" + ctl.Server + "/healthz"); err == nil {
 			resp.Body.Close()
-			return id, secret, nil
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "", "", fmt.Errorf("the lab's server did not start; see %s", filepath.Join(lab.DefaultStateDir, name+"-server.log"))
+	return fmt.Errorf("the lab's server did not start; see %s", filepath.Join(lab.DefaultStateDir, name+"-server.log"))
 }
 
 // startDetached starts this program in its own session, logging to logPath,
-// with the lab's key in its environment.
-func startDetached(self, logPath string, ctl *Control, args ...string) (int, error) {
+// with env (the keys it needs) added to its environment.
+func startDetached(self, logPath string, env []string, args ...string) (int, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return 0, err
@@ -304,7 +310,7 @@ func startDetached(self, logPath string, ctl *Control, args ...string) (int, err
 	defer logf.Close()
 	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), "PALISADE_ACCESS_KEY_ID="+ctl.AccessKeyID, "PALISADE_ACCESS_KEY_SECRET="+ctl.Secret)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, err

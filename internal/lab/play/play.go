@@ -51,9 +51,11 @@ func Scenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// The operator's key binds the instances and runs the agents; the
+	// scenario's resources are imported into the first tenant.
 	const keyID, secret = "LTAIpalisadelabplay00", "lab-play-secret"
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "palisade.db"),
-		AccessKeyID: keyID, AccessKeySecret: secret, Log: log})
+		OperatorKeyID: keyID, OperatorKeySecret: secret, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,9 @@ func UpLab(t TB, spec lab.Spec) *lab.Lab {
 type Lab struct {
 	*lab.Lab
 	Server *Server
-	API    *apiclient.Client
+	API    *apiclient.Client // the first tenant's client
+	// Operator is the operator's client, which binds the instances.
+	Operator *apiclient.Client
 }
 
 // StartLab builds the lab for spec and binds each of its instances on the
@@ -65,9 +67,9 @@ type Lab struct {
 // must exist on the server already.
 func StartLab(t TB, srv *Server, spec lab.Spec) *Lab {
 	t.Helper()
-	l := &Lab{Lab: UpLab(t, spec), Server: srv, API: srv.API(t)}
+	l := &Lab{Lab: UpLab(t, spec), Server: srv, API: srv.API(t), Operator: srv.Operator(t)}
 	for _, in := range l.Spec.Instances {
-		if err := l.API.Call(context.Background(), "PalisadeBindInstance",
+		if err := l.Operator.Call(context.Background(), "PalisadeBindInstance",
 			map[string]string{"InstanceId": in.ID, "HostName": in.Host, "Interface": l.Interface(in.ID)}, nil, 0); err != nil {
 			t.Fatalf("bind %s to %s: %v", in.ID, in.Host, err)
 		}
@@ -76,10 +78,10 @@ func StartLab(t TB, srv *Server, spec lab.Spec) *Lab {
 }
 
 // AgentConfig is an in-process agent's configuration for host: the
-// server's key, the host's namespace, the lab's interfaces, merged runs and
+// operator's key, the host's namespace, the lab's interfaces, merged runs and
 // a quiet log. Change what a test needs before RunAgent.
 func (l *Lab) AgentConfig(host string) agent.Config {
-	return agent.Config{Server: l.Server.Addr, AccessKeyID: l.Server.KeyID, Secret: l.Server.Secret, Host: host,
+	return agent.Config{Server: l.Server.Addr, AccessKeyID: l.Server.OperatorKeyID, Secret: l.Server.OperatorSecret, Host: host,
 		Netns: l.HostNetns(host), NFT: nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}, Log: Quiet()}
 }
 
@@ -101,7 +103,7 @@ func (l *Lab) RunAgent(t TB, cfg agent.Config) {
 func (l *Lab) StartAgentProcess(t TB, bin, host string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "agent", "--server", l.Server.Addr, "--host", host, "--netns", l.HostNetns(host))
-	cmd.Env = append(os.Environ(), "PALISADE_ACCESS_KEY_ID="+l.Server.KeyID, "PALISADE_ACCESS_KEY_SECRET="+l.Server.Secret)
+	cmd.Env = append(os.Environ(), "PALISADE_ACCESS_KEY_ID="+l.Server.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET="+l.Server.OperatorSecret)
 	cmd.Stderr = prefixWriter{t, "agent " + host}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start agent %s: %v", host, err)

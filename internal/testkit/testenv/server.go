@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -27,30 +28,42 @@ import (
 const (
 	// Region is the region the clients are made for.
 	Region = "cn-hangzhou"
-	// KeyID and Secret are the first account's key unless Config says
+	// KeyID and Secret are the first tenant's key unless Config says
 	// otherwise.
 	KeyID  = "LTAItestenv0000000001"
 	Secret = "testenv-secret-0123456789abcdef"
+	// OperatorKeyID and OperatorSecret are the operator's key, which
+	// administers accounts and hosts (agents and the lab use it).
+	OperatorKeyID  = "LTAItestenvoperator01"
+	OperatorSecret = "testenv-operator-0123456789abc"
 )
 
 // Config says how to start a server; the zero value is a fresh store.
 type Config struct {
 	DB            string // SQLite file, new or existing; "" = a new one in TB.TempDir
-	KeyID, Secret string // the first account's key; "" = KeyID and Secret
+	KeyID, Secret string // the first tenant's key; "" = KeyID and Secret
+	// The operator's key; "" = OperatorKeyID and OperatorSecret.
+	OperatorKeyID, OperatorSecret string
 	// Log receives the server's log; nil sends errors (500s, with their
 	// stacks) to TB.Logf and drops the rest.
 	Log *slog.Logger
 	// TLS serves HTTPS with a self-signed certificate (package tlscert)
 	// made in TB.TempDir; the Server's clients trust it and speak HTTPS.
 	TLS bool
+	// Adjust, if set, changes the server's configuration before it opens
+	// (a webhook, the event trail's retention, …).
+	Adjust func(*server.Config)
 }
 
 // Server is a running server. Its embedded *server.Server gives Ops, Store
-// and Addr; KeyID and Secret are the first account's key.
+// and Addr; KeyID and Secret are the first tenant's key, UID its account,
+// OperatorKeyID and OperatorSecret the operator's key.
 type Server struct {
 	*server.Server
-	DB            string
-	KeyID, Secret string
+	DB                            string
+	KeyID, Secret                 string
+	UID                           string
+	OperatorKeyID, OperatorSecret string
 	// CA is the PEM certificate of a TLS server (Config.TLS), nil for
 	// plain HTTP; CAFile is where it is, for SSL_CERT_FILE.
 	CA     []byte
@@ -68,6 +81,9 @@ func Start(t TB, cfg Config) *Server {
 	}
 	if cfg.KeyID == "" {
 		cfg.KeyID, cfg.Secret = KeyID, Secret
+	}
+	if cfg.OperatorKeyID == "" {
+		cfg.OperatorKeyID, cfg.OperatorSecret = OperatorKeyID, OperatorSecret
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -87,7 +103,12 @@ func Start(t TB, cfg Config) *Server {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret, Log: cfg.Log, TLS: tlsCfg})
+	scfg := server.Config{Listen: "127.0.0.1:0", DB: cfg.DB, AccessKeyID: cfg.KeyID, AccessKeySecret: cfg.Secret,
+		OperatorKeyID: cfg.OperatorKeyID, OperatorKeySecret: cfg.OperatorSecret, Log: cfg.Log, TLS: tlsCfg}
+	if cfg.Adjust != nil {
+		cfg.Adjust(&scfg)
+	}
+	srv, err := server.Open(ctx, scfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Open: %v", err)
@@ -95,7 +116,8 @@ func Start(t TB, cfg Config) *Server {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	var once sync.Once
-	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret, CA: ca, CAFile: caFile}
+	s := &Server{Server: srv, DB: cfg.DB, KeyID: cfg.KeyID, Secret: cfg.Secret, UID: srv.Key.Account,
+		OperatorKeyID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorSecret, CA: ca, CAFile: caFile}
 	s.stop = func() {
 		once.Do(func() {
 			cancel()
@@ -129,11 +151,11 @@ func (s *Server) Crash() {
 // Crash).
 func (s *Server) Reopen(t TB) *Server {
 	t.Helper()
-	return Start(t, Config{DB: s.DB, KeyID: s.KeyID, Secret: s.Secret, Log: nil})
+	return Start(t, Config{DB: s.DB, KeyID: s.KeyID, Secret: s.Secret, OperatorKeyID: s.OperatorKeyID, OperatorSecret: s.OperatorSecret, Log: nil})
 }
 
 // SetClientEnv points the palisade CLI (and the SDKs' default credential
-// chain) at the server for the rest of the test.
+// chain) at the server, as the first tenant, for the rest of the test.
 func (s *Server) SetClientEnv(t interface{ Setenv(k, v string) }) {
 	t.Setenv("PALISADE_ENDPOINT", s.Addr)
 	t.Setenv("PALISADE_REGION", Region)
@@ -143,20 +165,54 @@ func (s *Server) SetClientEnv(t interface{ Setenv(k, v string) }) {
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
 }
 
+// SetOperatorEnv is SetClientEnv with the operator's key, for the
+// operator's commands (palisade account, palisade host) and agents.
+func (s *Server) SetOperatorEnv(t interface{ Setenv(k, v string) }) {
+	s.SetClientEnv(t)
+	t.Setenv("PALISADE_ACCESS_KEY_ID", s.OperatorKeyID)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", s.OperatorSecret)
+}
+
 // Account is a further account with its own key.
 type Account struct {
 	UID, KeyID, Secret string
 }
 
-// NewAccount creates another account through the api layer (the API has no
-// action for accounts).
+// NewAccount creates another tenant as PalisadeCreateAccount does, with
+// the operator's key (through the service: the server may speak TLS).
 func (s *Server) NewAccount(t TB, name string) Account {
 	t.Helper()
-	acct, key, err := s.Ops.CreateAccount(context.Background(), name)
+	ctx := context.Background()
+	op, err := s.Ops.KeyCaller(ctx, s.OperatorKeyID)
+	if err != nil {
+		t.Fatalf("the operator's key: %v", err)
+	}
+	acct, key, err := s.Ops.CreateAccount(ctx, op, name)
 	if err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
 	return Account{UID: acct.UID, KeyID: key.ID, Secret: key.Secret}
+}
+
+// RegisterHost issues a key scoped to host, as PalisadeRegisterHost does.
+func (s *Server) RegisterHost(t TB, host string) (keyID, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	op, err := s.Ops.KeyCaller(ctx, s.OperatorKeyID)
+	if err != nil {
+		t.Fatalf("the operator's key: %v", err)
+	}
+	k, err := s.Ops.RegisterHost(ctx, op, host)
+	if err != nil {
+		t.Fatalf("RegisterHost %s: %v", host, err)
+	}
+	return k.ID, k.Secret
+}
+
+// Operator is Palisade's own client of the server with the operator's key
+// (plain HTTP).
+func (s *Server) Operator(t TB) *apiclient.Client {
+	return APIClient(t, s.Addr, s.OperatorKeyID, s.OperatorSecret)
 }
 
 // ECS, VPC, V3, Common and API are clients of the first account; ECS, VPC,
@@ -184,6 +240,18 @@ func (s *Server) V3As(t TB, keyID, secret string) *openapi.Client {
 	cfg := v3Config(s.Addr, keyID, secret)
 	cfg.Protocol, cfg.Ca = dara.String("HTTPS"), dara.String(string(s.CA))
 	return v3Client(t, cfg)
+}
+
+// RAMAs is a classic RAM (2015-05-01) client of the server signing with a
+// key: the official SDK that tenants manage their keys with.
+func (s *Server) RAMAs(t TB, keyID, secret string) *ram.Client {
+	t.Helper()
+	c, err := ram.NewClientWithOptions(Region, s.sdkConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	if err != nil {
+		t.Fatalf("ram client: %v", err)
+	}
+	c.Domain = s.Addr
+	return c
 }
 
 // sdkConfig is SDKConfig, over HTTPS trusting the server's certificate

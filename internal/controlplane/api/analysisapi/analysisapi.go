@@ -173,6 +173,8 @@ func (h *adapter) audit(ctx context.Context, req *rpc.Request) (any, error) {
 			return nil, ecserr.InvalidParameter("Config", err.Error()+"; give the JSON form of palisade audit --config")
 		}
 	}
+	alerting := h.ops.ChangeAlerting // the server's, not the caller's to say
+	o.ChangeAlerting = &alerting
 	a, err := h.a.Audit(ctx, c, o)
 	if err != nil {
 		return nil, err

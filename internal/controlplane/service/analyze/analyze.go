@@ -393,7 +393,9 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		}
 		out := Audit{Findings: []audit.Finding{}}
 		for _, f := range audit.Run(own.Cloud, o) {
-			if own.owned[f.Resource] {
+			// SGA-032 judges the server's alerting, not a resource: it
+			// concerns every caller with resources (Internet is always owned).
+			if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 {
 				out.Findings = append(out.Findings, f)
 			}
 		}

@@ -32,7 +32,7 @@ func newNet(t *testing.T) *net {
 	t.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	svc := service.New(st)
-	n := &net{svc: svc, a: New(svc), c: service.Caller{Account: service.FirstAccountUID, Region: "cn-hangzhou"}}
+	n := &net{svc: svc, a: New(svc), c: service.Caller{Account: "1000000000000001", Region: "cn-hangzhou"}}
 	v, err := svc.CreateVpc(ctx, service.CreateVpcInput{Caller: n.c, CidrBlock: "192.168.0.0/16"})
 	if err != nil {
 		t.Fatal(err)

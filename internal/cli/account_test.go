@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// TestAccountKeyHostCommands: the operator makes a tenant and a host key;
+// the tenant rotates its keys; a disabled account's and a disabled key's
+// requests are refused from the next one on.
+func TestAccountKeyHostCommands(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetOperatorEnv(t)
+
+	var acct struct{ AccountId, AccessKeyId, AccessKeySecret string }
+	out := ok(t, "account", "create", "team-a", "--json", "--endpoint", srv.Addr)
+	if err := json.Unmarshal([]byte(out), &acct); err != nil || len(acct.AccountId) != 16 || acct.AccessKeyId == "" || acct.AccessKeySecret == "" {
+		t.Fatalf("account create --json: %q (%v)", out, err)
+	}
+	if r := row(ok(t, "account", "list"), acct.AccountId); len(r) < 3 || r[1] != "team-a" || r[2] != "Enabled" {
+		t.Fatalf("account list row %v", r)
+	}
+	var host struct{ HostName, AccessKeyId, AccessKeySecret string }
+	if err := json.Unmarshal([]byte(ok(t, "host", "register", "h1", "--json")), &host); err != nil || host.AccessKeyId == "" || host.AccessKeySecret == "" {
+		t.Fatalf("host register --json: %+v %v", host, err)
+	}
+	if r := row(ok(t, "host", "list"), "h1"); len(r) < 2 || r[1] != host.AccessKeyId {
+		t.Fatalf("host list row %v", r)
+	}
+	// The operator key owns no resources.
+	code, _, errs := palisade("sg", "list")
+	if code != 1 || !strings.Contains(errs, "Forbidden.OperatorKey") {
+		t.Fatalf("sg list as the operator: exit %d, %s", code, errs)
+	}
+
+	// The new tenant, with its own key.
+	t.Setenv("PALISADE_ACCESS_KEY_ID", acct.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", acct.AccessKeySecret)
+	ok(t, "sg", "list")
+	for _, args := range [][]string{{"account", "list"}, {"host", "register", "h2"}, {"account", "create", "x"}} {
+		if code, _, errs := palisade(args...); code != 1 || !strings.Contains(errs, "Forbidden.Operator") {
+			t.Fatalf("%v as a tenant: exit %d, %s", args, code, errs)
+		}
+	}
+	var k2 struct{ AccessKeyId, AccessKeySecret, Status string }
+	if err := json.Unmarshal([]byte(ok(t, "key", "create", "--json")), &k2); err != nil || k2.AccessKeySecret == "" || k2.Status != "Active" {
+		t.Fatalf("key create: %+v %v", k2, err)
+	}
+	list := ok(t, "key", "list")
+	if r := row(list, k2.AccessKeyId); len(r) < 2 || r[1] != "Active" || strings.Contains(list, k2.AccessKeySecret) {
+		t.Fatalf("key list:\n%s", list)
+	}
+	if code, _, errs := palisade("key", "create"); code != 1 || !strings.Contains(errs, "LimitExceeded.User.AccessKey") {
+		t.Fatalf("a third key: exit %d, %s", code, errs)
+	}
+	ok(t, "key", "disable", k2.AccessKeyId)
+	if r := row(ok(t, "key", "list"), k2.AccessKeyId); len(r) < 2 || r[1] != "Inactive" {
+		t.Fatalf("disabled key row %v", r)
+	}
+	// Rotation: switch to the new key, delete the old one.
+	ok(t, "key", "enable", k2.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_ID", k2.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", k2.AccessKeySecret)
+	if code, _, errs := palisade("key", "delete", k2.AccessKeyId); code != 1 || !strings.Contains(errs, "InvalidParameter.UserAccessKeyId") {
+		t.Fatalf("deleting the signing key: exit %d, %s", code, errs)
+	}
+	ok(t, "key", "delete", acct.AccessKeyId)
+	if r := row(ok(t, "key", "list"), acct.AccessKeyId); r != nil {
+		t.Fatalf("deleted key still listed: %v", r)
+	}
+	t.Setenv("PALISADE_ACCESS_KEY_ID", acct.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", acct.AccessKeySecret)
+	if code, _, errs := palisade("sg", "list"); code != 1 || !strings.Contains(errs, "InvalidAccessKeyId.NotFound") {
+		t.Fatalf("a deleted key: exit %d, %s", code, errs)
+	}
+
+	// The operator disables the account: its key is refused at once.
+	srv.SetOperatorEnv(t)
+	ok(t, "account", "disable", acct.AccountId)
+	if r := row(ok(t, "account", "list"), acct.AccountId); len(r) < 3 || r[2] != "Disabled" {
+		t.Fatalf("disabled account row %v", r)
+	}
+	t.Setenv("PALISADE_ACCESS_KEY_ID", k2.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", k2.AccessKeySecret)
+	if code, _, errs := palisade("sg", "list"); code != 1 || !strings.Contains(errs, "Forbidden.AccountDisabled") {
+		t.Fatalf("a disabled account: exit %d, %s", code, errs)
+	}
+
+	// The host key may call only the host actions.
+	t.Setenv("PALISADE_ACCESS_KEY_ID", host.AccessKeyId)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", host.AccessKeySecret)
+	for _, args := range [][]string{{"sg", "list"}, {"key", "list"}, {"account", "list"}} {
+		if code, _, errs := palisade(args...); code != 1 || !strings.Contains(errs, "Forbidden.HostKey") {
+			t.Fatalf("%v with a host key: exit %d, %s", args, code, errs)
+		}
+	}
+}
+
+// TestServePrintsBothKeys: the first start prints the operator's key and
+// the first tenant's, each once; the printed operator key works.
+func TestServePrintsBothKeys(t *testing.T) {
+	t.Setenv("PALISADE_OPERATOR_KEY_ID", "")
+	t.Setenv("PALISADE_OPERATOR_KEY_SECRET", "")
+	_, addr, stdout, _ := runServe(t)
+	out := stdout.String()
+	// The tenant's pair came from PALISADE_ACCESS_KEY_ID/_SECRET: its ID is
+	// shown, not its secret.
+	for _, want := range []string{"export PALISADE_OPERATOR_KEY_ID=LTAI", "export PALISADE_OPERATOR_KEY_SECRET=", "access key ID: " + testenv.KeyID} {
+		if !strings.Contains(out, want) || strings.Contains(out, testenv.Secret) {
+			t.Fatalf("serve output lacks %q:\n%s", want, out)
+		}
+	}
+	var id, secret string
+	for _, l := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export PALISADE_OPERATOR_KEY_ID="); ok {
+			id = v
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export PALISADE_OPERATOR_KEY_SECRET="); ok {
+			secret = v
+		}
+	}
+	t.Setenv("PALISADE_ACCESS_KEY_ID", id)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", secret)
+	var acct struct{ AccountId string }
+	if err := json.Unmarshal([]byte(ok(t, "account", "create", "t2", "--json", "--endpoint", addr)), &acct); err != nil || acct.AccountId == "" {
+		t.Fatalf("account create with the printed operator key: %+v %v", acct, err)
+	}
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// The operator's actions (Palisade's own, in the ECS version): tenants and
+// host keys. See package service, accounts.go and keys.go.
+
+// OperatorActions are the actions only the operator key may call.
+var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost", "PalisadeListHosts"}
+
+// HostActions are the actions a host key may call (and the operator key;
+// tenants may not).
+var HostActions = []string{"PalisadeBindInstance", "PalisadeGetSnapshot", "PalisadeWatchChanges", "PalisadeReportHostStatus"}
+
+func (s *Service) accountActions() map[string]rpc.Handler {
+	return map[string]rpc.Handler{
+		"PalisadeCreateAccount":  s.createAccount,
+		"PalisadeListAccounts":   s.listAccounts,
+		"PalisadeDisableAccount": s.disableAccount,
+		"PalisadeRegisterHost":   s.registerHost,
+		"PalisadeListHosts":      s.listHosts,
+	}
+}
+
+type createAccountResponse struct {
+	rpc.Base
+	AccountId       string
+	AccountName     string
+	AccessKeyId     string
+	AccessKeySecret string
+}
+
+// createAccount reads AccountName.
+func (s *Service) createAccount(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	a, k, err := s.CreateAccount(ctx, c, req.Params.Get("AccountName"))
+	if err != nil {
+		return nil, err
+	}
+	return &createAccountResponse{AccountId: a.UID, AccountName: a.Name, AccessKeyId: k.ID, AccessKeySecret: k.Secret}, nil
+}
+
+type accountItem struct {
+	AccountId   string
+	AccountName string
+	Status      string // Enabled or Disabled
+	CreateTime  string
+}
+
+type listAccountsResponse struct {
+	rpc.Base
+	Accounts struct{ Account []accountItem }
+}
+
+func (s *Service) listAccounts(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	accts, err := s.ListAccounts(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &listAccountsResponse{}
+	out.Accounts.Account = []accountItem{}
+	for _, a := range accts {
+		st := "Enabled"
+		if a.Disabled {
+			st = "Disabled"
+		}
+		out.Accounts.Account = append(out.Accounts.Account, accountItem{AccountId: a.UID, AccountName: a.Name, Status: st, CreateTime: timeText(a.Created)})
+	}
+	return out, nil
+}
+
+// disableAccount reads AccountId.
+func (s *Service) disableAccount(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, s.DisableAccount(ctx, c, req.Params.Get("AccountId"))
+}
+
+type registerHostResponse struct {
+	rpc.Base
+	HostName        string
+	AccessKeyId     string
+	AccessKeySecret string
+}
+
+// registerHost reads HostName.
+func (s *Service) registerHost(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.RegisterHost(ctx, c, req.Params.Get("HostName"))
+	if err != nil {
+		return nil, err
+	}
+	return &registerHostResponse{HostName: k.Host, AccessKeyId: k.ID, AccessKeySecret: k.Secret}, nil
+}
+
+// Scoped wraps every route with the check of which actions a key may call
+// at all, before the action reads its parameters: a host key only the host
+// actions; the operator key the operator's, the host actions, its own RAM
+// keys and DescribeRegions, but no tenant action (it owns no resources, and
+// a tenant's resources are the tenant's). Tenants calling an operator or a
+// host action are refused by the action itself. An unknown, Inactive or
+// disabled account's key is refused here for every action.
+func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]rpc.Handler {
+	host, op := map[string]bool{}, map[string]bool{"DescribeRegions": true}
+	for _, a := range HostActions {
+		host[a], op[a] = true, true
+	}
+	for _, a := range OperatorActions {
+		op[a] = true
+	}
+	out := make(map[rpc.RouteKey]rpc.Handler, len(routes))
+	for k, h := range routes {
+		ecsHost, opAllowed := k.Version == ECSVersion && host[k.Action], k.Version == RAMVersion || k.Version == ECSVersion && op[k.Action]
+		out[k] = func(ctx context.Context, req *rpc.Request) (any, error) {
+			akid := req.AccessKeyID
+			if akid == "" {
+				akid = rpc.AccessKeyID(ctx)
+			}
+			c, err := s.KeyCaller(ctx, akid)
+			switch {
+			case err != nil:
+				return nil, err
+			case c.Host != "" && !ecsHost:
+				return nil, ecserr.Forbidden("Forbidden.HostKey", "A host key may call only the host actions (PalisadeGetSnapshot, PalisadeWatchChanges, PalisadeBindInstance, PalisadeReportHostStatus), not %s.", req.Action)
+			case c.Operator && !opAllowed:
+				return nil, ecserr.Forbidden("Forbidden.OperatorKey", "The operator key administers accounts and hosts and owns no resources, so it may not call %s; "+
+					"use a tenant's key (palisade account create makes a tenant with one).", req.Action)
+			}
+			return h(context.WithValue(ctx, scopedKey{}, scopedCaller{akid, c}), req)
+		}
+	}
+	return out
+}
+
+// scopedKey carries the caller Scoped resolved, for callerOf.
+type scopedKey struct{}
+
+type scopedCaller struct {
+	key string
+	c   caller
+}
+
+type hostItem struct {
+	HostName    string
+	AccessKeyId string
+	CreateTime  string
+}
+
+type listHostsResponse struct {
+	rpc.Base
+	Hosts struct{ Host []hostItem }
+}
+
+// listHosts lists the registered hosts and their keys' IDs.
+func (s *Service) listHosts(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.ListHostKeys(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := &listHostsResponse{}
+	out.Hosts.Host = []hostItem{}
+	for _, k := range keys {
+		out.Hosts.Host = append(out.Hosts.Host, hostItem{HostName: k.Host, AccessKeyId: k.ID, CreateTime: timeText(k.Created)})
+	}
+	return out, nil
+}

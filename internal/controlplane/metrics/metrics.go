@@ -1,0 +1,191 @@
+// Package metrics exports the server's metrics in the Prometheus format:
+// requests by action and code, their latency, throttled requests, analysis
+// durations, the store revision, the connected agents and how far each
+// trails it, and the event trail's and the webhook's counters. No label
+// carries tenant data: actions are the served action names (anything else
+// counts as "Unknown"), codes are the server's error codes, and hosts are
+// the operator's host names; account and key IDs never appear.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+)
+
+// Host is an agent's last report.
+type Host struct {
+	Name    string
+	Applied int64
+	Seen    time.Time
+}
+
+// Counters are cumulative counts read at each scrape.
+type Counters struct {
+	Recorded, Dropped, Failed uint64
+}
+
+// Sources are what the gauges read at each scrape; nil ones are left out.
+type Sources struct {
+	Revision func(context.Context) (int64, error) // the store's committed revision
+	Hosts    func() []Host
+	Trail    func() Counters
+	Webhook  func() Counters // Recorded counts deliveries
+}
+
+// ConnectedWithin is how recently an agent must have reported (it reports
+// at least every 10 s, and long-polls in between) to count as connected.
+const ConnectedWithin = time.Minute
+
+// maxCodes bounds the distinct code labels; more count as "Other".
+const maxCodes = 200
+
+// Metrics is the registry and the request collectors.
+type Metrics struct {
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	throttled *prometheus.CounterVec
+	analysis  *prometheus.HistogramVec
+
+	actions  map[string]bool
+	analyses map[string]bool
+	mu       sync.Mutex
+	codes    map[string]bool
+	now      func() time.Time
+}
+
+// New makes the metrics of a server serving actions, of which analyses
+// are the analysis actions.
+func New(actions, analyses []string, src Sources) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_api_requests_total",
+			Help: "API requests answered, by action and result code (OK or the error code)."}, []string{"action", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "palisade_api_request_duration_seconds",
+			Help:    "Time from a request's arrival to its answer, by action.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"action"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_api_throttled_requests_total",
+			Help: "API requests refused with a Throttling code, by action."}, []string{"action"}),
+		analysis: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "palisade_analysis_duration_seconds",
+			Help:    "Time the analysis actions take, by action.",
+			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, []string{"action"}),
+		actions: map[string]bool{}, analyses: map[string]bool{}, codes: map[string]bool{}, now: time.Now,
+	}
+	for _, a := range actions {
+		m.actions[a] = true
+	}
+	for _, a := range analyses {
+		m.analyses[a] = true
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.analysis,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &gauges{src: src, now: m.now})
+	return m
+}
+
+// Registry is where the collectors are registered (tests gather from it).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Observe counts a finished API request.
+func (m *Metrics) Observe(c *rpc.Call) {
+	action := c.Request.Action
+	if !m.actions[action] {
+		action = "Unknown"
+	}
+	code := c.Code
+	if code == "" {
+		code = "OK"
+	}
+	m.mu.Lock()
+	if !m.codes[code] {
+		if len(m.codes) >= maxCodes {
+			code = "Other"
+		}
+		m.codes[code] = true
+	}
+	m.mu.Unlock()
+	m.requests.WithLabelValues(action, code).Inc()
+	sec := c.Duration.Seconds()
+	m.latency.WithLabelValues(action).Observe(sec)
+	if strings.HasPrefix(c.Code, "Throttling") {
+		m.throttled.WithLabelValues(action).Inc()
+	}
+	if m.analyses[action] {
+		m.analysis.WithLabelValues(action).Observe(sec)
+	}
+}
+
+// gauges reads the Sources at each scrape.
+type gauges struct {
+	src Sources
+	now func() time.Time
+}
+
+var (
+	revisionDesc  = prometheus.NewDesc("palisade_store_revision", "The store's last committed revision.", nil, nil)
+	connectedDesc = prometheus.NewDesc("palisade_agents_connected", "Agents that reported within the last minute.", nil, nil)
+	lagDesc       = prometheus.NewDesc("palisade_agent_applied_revision_lag",
+		"How many revisions a connected agent's applied revision trails the store's, by host.", []string{"host"}, nil)
+	appliedDesc = prometheus.NewDesc("palisade_agent_applied_revision", "The revision a connected agent last reported applied, by host.", []string{"host"}, nil)
+	trailDesc   = prometheus.NewDesc("palisade_trail_events_total",
+		"Events of the event trail, by outcome: recorded, dropped (the queue was full) or failed (not written).", []string{"outcome"}, nil)
+	hookDesc = prometheus.NewDesc("palisade_webhook_notifications_total",
+		"Security-group change notifications, by outcome: delivered, dropped (the queue was full) or failed (after retries).", []string{"outcome"}, nil)
+)
+
+func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc} {
+		ch <- d
+	}
+}
+
+func (g *gauges) Collect(ch chan<- prometheus.Metric) {
+	var rev int64 = -1
+	if g.src.Revision != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		r, err := g.src.Revision(ctx)
+		cancel()
+		if err == nil {
+			rev = r
+			ch <- prometheus.MustNewConstMetric(revisionDesc, prometheus.GaugeValue, float64(r))
+		}
+	}
+	if g.src.Hosts != nil {
+		n := 0
+		for _, h := range g.src.Hosts() {
+			if g.now().Sub(h.Seen) > ConnectedWithin {
+				continue
+			}
+			n++
+			ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(h.Applied), h.Name)
+			if rev >= 0 {
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(max(0, rev-h.Applied)), h.Name)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(connectedDesc, prometheus.GaugeValue, float64(n))
+	}
+	counters := func(d *prometheus.Desc, c Counters, ok string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.Recorded), ok)
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.Dropped), "dropped")
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.Failed), "failed")
+	}
+	if g.src.Trail != nil {
+		counters(trailDesc, g.src.Trail(), "recorded")
+	}
+	if g.src.Webhook != nil {
+		counters(hookDesc, g.src.Webhook(), "delivered")
+	}
+}

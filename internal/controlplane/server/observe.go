@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// observer sees every finished API request: it writes the request log
+// line, counts the metrics, records the event and notifies the webhook.
+// It runs on the request's goroutine and only queues work.
+type observer struct {
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	trail    *trail.Trail
+	hook     *webhook.Notifier // nil without a webhook
+	accounts *accountCache
+}
+
+func (o *observer) observe(c *rpc.Call) {
+	req := c.Request
+	account := ""
+	if req.AccessKeyID != "" {
+		account = o.accounts.get(req.AccessKeyID)
+	}
+	if o.metrics != nil {
+		o.metrics.Observe(c)
+	}
+	if o.trail != nil && trail.Wanted(c) {
+		ev := trail.EventOf(c, account)
+		o.trail.Record(ev)
+		if o.hook != nil {
+			o.hook.Notify(ev)
+		}
+	}
+	level := slog.LevelInfo
+	if c.Status >= 500 {
+		level = slog.LevelError
+	}
+	if !o.log.Enabled(context.Background(), level) {
+		return
+	}
+	code := c.Code
+	if code == "" {
+		code = "OK"
+	}
+	// Never the parameters: they may hold secrets, and the signature.
+	o.log.LogAttrs(context.Background(), level, "request",
+		slog.String("action", req.Action),
+		slog.String("version", req.Version),
+		slog.String("account", account),
+		slog.String("accessKeyId", req.AccessKeyID),
+		slog.String("code", code),
+		slog.Int("status", c.Status),
+		slog.Duration("duration", c.Duration),
+		slog.Int("bytes", len(c.Body)),
+		slog.String("requestId", req.RequestID),
+		slog.String("remoteAddr", c.RemoteAddr),
+		slog.String("method", c.Method))
+}
+
+// accountCache maps access key IDs to accounts: a key's account never
+// changes, so a cached answer stays right after the key is deleted (and
+// the log and the trail still name who made the call). It is bounded and
+// simply starts over when full.
+type accountCache struct {
+	lookup func(ctx context.Context, id string) (string, bool)
+	mu     sync.Mutex
+	m      map[string]string
+}
+
+const accountCacheSize = 10_000
+
+func (a *accountCache) get(id string) string {
+	a.mu.Lock()
+	acct, ok := a.m[id]
+	a.mu.Unlock()
+	if ok {
+		return acct
+	}
+	acct, found := a.lookup(context.Background(), id)
+	if !found {
+		return ""
+	}
+	a.mu.Lock()
+	if len(a.m) >= accountCacheSize {
+		a.m = map[string]string{}
+	}
+	a.m[id] = acct
+	a.mu.Unlock()
+	return acct
+}
+
+// lookupCaller resolves LookupEvents' caller: a tenant reads its own
+// events, the operator every account's; a host key reads none.
+func lookupCaller(svc *api.Service) trail.Caller {
+	return func(ctx context.Context, req *rpc.Request) (string, bool, error) {
+		c, err := svc.RequestCaller(ctx, req, false)
+		if err != nil {
+			return "", false, err
+		}
+		if c.Host != "" {
+			return "", false, ecserr.Forbidden("Forbidden.HostKey", "A host key may call only the host actions; read events with an account's key.")
+		}
+		return c.Account, c.Operator, nil
+	}
+}
+
+// newMetrics makes the server's metrics over its routes and sources.
+func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Handler, tr *trail.Trail, hook *webhook.Notifier) *metrics.Metrics {
+	var actions, analyses []string
+	for k := range routes {
+		actions = append(actions, k.Action)
+	}
+	for k := range analysisapi.Routes(svc) {
+		analyses = append(analyses, k.Action)
+	}
+	slices.Sort(actions)
+	src := metrics.Sources{
+		Revision: st.Revision,
+		Hosts: func() []metrics.Host {
+			var out []metrics.Host
+			for _, h := range svc.HostStates() {
+				out = append(out, metrics.Host{Name: h.Name, Applied: h.Applied, Seen: h.Seen})
+			}
+			return out
+		},
+		Trail: func() metrics.Counters {
+			s := tr.Stats()
+			return metrics.Counters{Recorded: s.Recorded, Dropped: s.Dropped, Failed: s.Failed}
+		},
+	}
+	if hook != nil {
+		src.Webhook = func() metrics.Counters {
+			s := hook.Stats()
+			return metrics.Counters{Recorded: s.Delivered, Dropped: s.Dropped, Failed: s.Failed}
+		}
+	}
+	return metrics.New(actions, analyses, src)
+}
+
+// withTrail adds LookupEvents to the routes.
+func withTrail(routes map[rpc.RouteKey]rpc.Handler, svc *api.Service, tr *trail.Trail) map[rpc.RouteKey]rpc.Handler {
+	maps.Copy(routes, tr.Routes(lookupCaller(svc)))
+	return routes
+}
+
+// webhookWait is how long a shutdown waits for queued notifications.
+const webhookWait = 5 * time.Second

@@ -1,0 +1,29 @@
+package service
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// HostState is what a host's agent last reported: the revision it has
+// applied and when it was last heard from (for metrics; live state, not
+// stored).
+type HostState struct {
+	Name    string
+	Applied int64
+	Seen    time.Time
+}
+
+// HostStates returns every host heard from since the start, by name.
+func (s *Service) HostStates() []HostState {
+	t := s.hosts
+	t.mu.Lock()
+	out := make([]HostState, 0, len(t.hosts))
+	for name, h := range t.hosts {
+		out = append(out, HostState{Name: name, Applied: h.Applied, Seen: h.Seen})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, func(a, b HostState) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}

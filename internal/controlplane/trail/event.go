@@ -1,0 +1,329 @@
+// Package trail is the event trail: a record of every call that changes
+// state, and of every refused call, in the shape of ActionTrail's
+// management events, kept in a SQLite file of its own beside the store
+// (not in the store or its change log: events are this server's local
+// history, not state that agents follow or other servers replicate), with
+// retention by age and count. Tenants read their own events with
+// ActionTrail's LookupEvents (2020-07-06); the operator reads all.
+package trail
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+)
+
+// Event is one management event, field for field as ActionTrail writes
+// them (camelCase JSON); see docs/architecture.md for what Palisade fills.
+type Event struct {
+	EventID            string            `json:"eventId"`
+	EventVersion       string            `json:"eventVersion"`
+	EventName          string            `json:"eventName"`
+	EventType          string            `json:"eventType"`
+	EventCategory      string            `json:"eventCategory"`
+	EventRW            string            `json:"eventRW"`
+	EventSource        string            `json:"eventSource"`
+	EventTime          string            `json:"eventTime"`
+	AcsRegion          string            `json:"acsRegion"`
+	ServiceName        string            `json:"serviceName"`
+	APIVersion         string            `json:"apiVersion"`
+	RequestID          string            `json:"requestId"`
+	RequestParameters  map[string]string `json:"requestParameters"`
+	ResponseElements   map[string]any    `json:"responseElements,omitempty"`
+	ResourceName       string            `json:"resourceName"`
+	ResourceType       string            `json:"resourceType"`
+	ErrorCode          string            `json:"errorCode"`
+	ErrorMessage       string            `json:"errorMessage"`
+	SourceIPAddress    string            `json:"sourceIpAddress"`
+	UserAgent          string            `json:"userAgent"`
+	IsGlobal           bool              `json:"isGlobal"`
+	RecipientAccountID string            `json:"recipientAccountId"`
+	UserIdentity       Identity          `json:"userIdentity"`
+	AdditionalData     map[string]any    `json:"additionalEventData,omitempty"`
+
+	// Time is EventTime at full precision, for ordering.
+	Time time.Time `json:"-"`
+	// Resources are the resources the call named or made, by type.
+	Resources []Resource `json:"-"`
+}
+
+// Identity is the caller (ActionTrail's userIdentity). Palisade has no RAM
+// users: a verified key's caller is its account's root identity; a call
+// whose signature did not verify has no account.
+type Identity struct {
+	Type        string `json:"type"`
+	AccountID   string `json:"accountId"`
+	PrincipalID string `json:"principalId"`
+	UserName    string `json:"userName"`
+	AccessKeyID string `json:"accessKeyId,omitempty"`
+}
+
+// Resource is one resource a call named, with its ActionTrail type.
+type Resource struct{ Type, ID string }
+
+// Bounds on what one event keeps of a hostile request.
+const (
+	maxParams     = 200  // parameters kept per event
+	maxValueBytes = 1024 // a longer value is cut and marked
+	// maxParamBytes bounds the parameter text of one event, so that a
+	// full queue of events made from hostile 1 MiB requests stays small.
+	maxParamBytes = 8 << 10
+	maxResources  = 100
+	maxIDBytes    = 128
+)
+
+// Redacted is the value that replaces a secret parameter.
+const Redacted = "******"
+
+// Secret reports whether a parameter holds a secret that the trail must
+// not keep: signatures, security tokens, and any name with Secret or
+// Password in it (AccessKeySecret, Password, …), in any letter case and
+// at any depth (Foo.1.Password).
+func Secret(name string) bool {
+	n := strings.ToLower(name)
+	if i := strings.LastIndexByte(n, '.'); i >= 0 {
+		n = n[i+1:]
+	}
+	return n == "signature" || n == "securitytoken" || strings.Contains(n, "secret") || strings.Contains(n, "password")
+}
+
+// Sanitize returns the parameters an event keeps: secrets masked, long
+// values cut, at most maxParams of them and maxParamBytes of text (by
+// name; the rest are left out, and a "…" entry says so).
+func Sanitize(params rpc.Params) map[string]string {
+	out := make(map[string]string, min(len(params), maxParams))
+	names := make([]string, 0, len(params))
+	for k := range params {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	size := 0
+	for _, k := range names {
+		v := params[k]
+		if Secret(k) {
+			v = Redacted
+		}
+		k, v = clip(k), clip(v)
+		if size += len(k) + len(v); len(out) == maxParams || size > maxParamBytes {
+			out["…"] = "more parameters were left out"
+			break
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// clip cuts s to maxValueBytes on a rune boundary.
+func clip(s string) string {
+	if len(s) <= maxValueBytes {
+		return s
+	}
+	cut := maxValueBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(cut)"
+}
+
+// ReadOnly reports whether an action only reads: reads are recorded only
+// when refused. The agents' status reports are live telemetry (every few
+// seconds from every host) and count as reads too.
+func ReadOnly(action string) bool {
+	for _, p := range []string{"Describe", "List", "Get", "Lookup", "Query", "Check",
+		"PalisadeDescribe", "PalisadeGet", "PalisadeWatch", "PalisadeVerify", "PalisadePlan", "PalisadeAudit"} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return action == "PalisadeReportHostStatus"
+}
+
+// Wanted reports whether a finished call is recorded: every write, and
+// every refused call.
+func Wanted(c *rpc.Call) bool {
+	return c.Code != "" || !ReadOnly(c.Request.Action)
+}
+
+// services names the product of each API version, as ActionTrail's
+// serviceName does.
+var services = map[string]string{
+	"2014-05-26": "Ecs",
+	"2016-04-28": "Vpc",
+	"2015-05-01": "Ram",
+	Version:      "Actiontrail",
+}
+
+// resourceParams are the parameters that name the resource a call acts
+// on (a peer group such as SourceGroupId is referenced, not acted on),
+// with the ActionTrail type of the resource.
+var resourceParams = map[string]string{
+	"SecurityGroupId":    "ACS::ECS::SecurityGroup",
+	"SecurityGroupIds":   "ACS::ECS::SecurityGroup",
+	"InstanceId":         "ACS::ECS::Instance",
+	"NetworkInterfaceId": "ACS::ECS::NetworkInterface",
+	"PrefixListId":       "ACS::VPC::PrefixList",
+	"PortRangeListId":    "ACS::ECS::PortRangeList",
+	"VpcId":              "ACS::VPC::VPC",
+	"VSwitchId":          "ACS::VPC::VSwitch",
+	"AllocationId":       "ACS::VPC::EIP",
+}
+
+// tagResourceTypes maps TagResources' ResourceType to ActionTrail's.
+var tagResourceTypes = map[string]string{
+	"securitygroup": "ACS::ECS::SecurityGroup",
+	"instance":      "ACS::ECS::Instance",
+	"eni":           "ACS::ECS::NetworkInterface",
+	"vpc":           "ACS::VPC::VPC",
+	"vswitch":       "ACS::VPC::VSwitch",
+}
+
+// EventOf makes the event of a finished call; account is the account of
+// the verified key ("" when the signature did not verify).
+func EventOf(c *rpc.Call, account string) Event {
+	req := c.Request
+	ev := Event{
+		EventID:            rpc.NewRequestID(),
+		EventVersion:       "1",
+		EventName:          clip(req.Action),
+		EventType:          "ApiCall",
+		EventCategory:      "Management",
+		EventRW:            "Write",
+		EventSource:        clip(req.Host),
+		Time:               c.Start.UTC(),
+		EventTime:          c.Start.UTC().Format(timeFormat),
+		AcsRegion:          clip(req.Params.Get("RegionId")),
+		ServiceName:        services[req.Version],
+		APIVersion:         clip(req.Version),
+		RequestID:          req.RequestID,
+		RequestParameters:  Sanitize(req.Params),
+		ErrorCode:          c.Code,
+		ErrorMessage:       clip(c.Message),
+		SourceIPAddress:    hostOf(c.RemoteAddr),
+		UserAgent:          clip(c.UserAgent),
+		RecipientAccountID: account,
+		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
+	}
+	if ReadOnly(req.Action) {
+		ev.EventRW = "Read"
+	}
+	if ev.ServiceName == "" {
+		ev.ServiceName = req.Product
+	}
+	if account != "" {
+		ev.UserIdentity = Identity{Type: "root-account", AccountID: account, PrincipalID: account, UserName: "root", AccessKeyID: req.AccessKeyID}
+	}
+	ev.Resources = resourcesOf(req.Params)
+	if c.Code == "" {
+		ev.ResponseElements = responseElements(c.Body)
+		for k, v := range ev.ResponseElements {
+			if t := resourceParams[k]; t != "" {
+				if s, ok := v.(string); ok {
+					ev.Resources = addResource(ev.Resources, t, s)
+				}
+			}
+		}
+		for _, id := range instanceIDSets(c.Body) {
+			ev.Resources = addResource(ev.Resources, "ACS::ECS::Instance", id)
+		}
+	}
+	ev.ResourceName, ev.ResourceType = resourceText(ev.Resources)
+	return ev
+}
+
+const timeFormat = "2006-01-02T15:04:05Z"
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}
+
+// resourcesOf reads the resources a request names.
+func resourcesOf(p rpc.Params) []Resource {
+	var out []Resource
+	names := make([]string, 0, len(p))
+	for k := range p {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		base, _, _ := strings.Cut(k, ".")
+		if t := resourceParams[base]; t != "" {
+			out = addResource(out, t, p[k])
+		}
+		if base == "ResourceId" {
+			if t := tagResourceTypes[strings.ToLower(p.Get("ResourceType"))]; t != "" {
+				out = addResource(out, t, p[k])
+			}
+		}
+	}
+	return out
+}
+
+func addResource(rs []Resource, typ, id string) []Resource {
+	if id == "" || len(id) > maxIDBytes || strings.ContainsAny(id, ",;") || len(rs) >= maxResources || !utf8.ValidString(id) {
+		return rs
+	}
+	r := Resource{Type: typ, ID: id}
+	if slices.Contains(rs, r) {
+		return rs
+	}
+	return append(rs, r)
+}
+
+// resourceText is ActionTrail's resourceName and resourceType: IDs of one
+// type joined by ",", types separated by ";", in the same order.
+func resourceText(rs []Resource) (names, types string) {
+	var order []string
+	byType := map[string][]string{}
+	for _, r := range rs {
+		if byType[r.Type] == nil {
+			order = append(order, r.Type)
+		}
+		byType[r.Type] = append(byType[r.Type], r.ID)
+	}
+	var n []string
+	for _, t := range order {
+		n = append(n, strings.Join(byType[t], ","))
+	}
+	return strings.Join(n, ";"), strings.Join(order, ";")
+}
+
+// responseElements are the scalar top-level fields of a JSON answer.
+func responseElements(body []byte) map[string]any {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if dec.Decode(&m) != nil {
+		return nil
+	}
+	out := map[string]any{}
+	for k, v := range m {
+		switch v := v.(type) {
+		case string:
+			out[k] = clip(v)
+		case json.Number, bool:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// instanceIDSets reads RunInstances' InstanceIdSets.InstanceIdSet.
+func instanceIDSets(body []byte) []string {
+	if !bytes.Contains(body, []byte(`"InstanceIdSets"`)) {
+		return nil
+	}
+	var r struct {
+		InstanceIdSets struct{ InstanceIdSet []string }
+	}
+	json.Unmarshal(body, &r)
+	return r.InstanceIdSets.InstanceIdSet
+}

@@ -1,0 +1,160 @@
+package trail
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// Version is ActionTrail's API version that LookupEvents is served under.
+const Version = "2020-07-06"
+
+// Paging and window defaults of LookupEvents. ActionTrail documents
+// MaxResults up to 50 and leaves its default unstated; 20 is ours.
+const (
+	DefaultMaxResults = 20
+	MaxMaxResults     = 50
+	defaultWindow     = 7 * 24 * time.Hour
+	maxAttrs          = 2
+)
+
+// Caller resolves a request to the caller's account and whether it is the
+// operator (who reads every account's events).
+type Caller func(ctx context.Context, req *rpc.Request) (account string, operator bool, err error)
+
+// Routes returns LookupEvents (ActionTrail 2020-07-06).
+func (t *Trail) Routes(caller Caller) map[rpc.RouteKey]rpc.Handler {
+	return map[rpc.RouteKey]rpc.Handler{{Version: Version, Action: "LookupEvents"}: t.lookupHandler(caller)}
+}
+
+// LookupResponse is LookupEvents' answer: Events is a bare array.
+type LookupResponse struct {
+	rpc.Base
+	StartTime string
+	EndTime   string
+	NextToken string `json:",omitempty"`
+	Events    []Event
+}
+
+func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
+	return func(ctx context.Context, req *rpc.Request) (any, error) {
+		account, operator, err := caller(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if req.Format == "XML" {
+			return nil, ecserr.InvalidParameter("Format", "LookupEvents answers in JSON only; leave Format out")
+		}
+		q, err := parseLookup(req.Params, t.now())
+		if err != nil {
+			return nil, err
+		}
+		q.Account, q.All = account, operator
+		// Events of calls just answered may still be queued: a caller
+		// reads its own writes.
+		if err := t.Flush(ctx); err != nil {
+			return nil, err
+		}
+		evs, next, err := t.Find(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out := &LookupResponse{StartTime: q.Start.Format(timeFormat), EndTime: q.End.Format(timeFormat), Events: evs}
+		if out.Events == nil {
+			out.Events = []Event{}
+		}
+		if next != nil {
+			out.NextToken = encodeToken(*next)
+		}
+		return out, nil
+	}
+}
+
+// parseLookup reads LookupEvents' parameters.
+func parseLookup(p rpc.Params, now time.Time) (Query, error) {
+	q := Query{Max: DefaultMaxResults}
+	now = now.UTC()
+	start, end := p.Get("StartTime"), p.Get("EndTime")
+	q.End = now
+	if end != "" {
+		e, err := time.Parse(timeFormat, end)
+		if err != nil {
+			return q, ecserr.InvalidParameter("EndTime", "use UTC ISO 8601 such as 2026-01-02T15:04:05Z")
+		}
+		// Times have whole seconds: the end second is included whole.
+		q.End = e.Add(time.Second - time.Nanosecond)
+	}
+	q.Start = q.End.Add(-defaultWindow).Truncate(time.Second)
+	if start != "" {
+		s, err := time.Parse(timeFormat, start)
+		if err != nil {
+			return q, ecserr.InvalidParameter("StartTime", "use UTC ISO 8601 such as 2026-01-02T15:04:05Z")
+		}
+		q.Start = s
+	}
+	if q.Start.After(q.End) {
+		return q, ecserr.InvalidParameter("StartTime", "it is after EndTime; give a StartTime before EndTime")
+	}
+	if s := p.Get("MaxResults"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxMaxResults {
+			return q, ecserr.InvalidParameter("MaxResults", "it must be a number from 1 to "+strconv.Itoa(MaxMaxResults))
+		}
+		q.Max = n
+	}
+	switch d := strings.ToUpper(p.Get("Direction")); d {
+	case "", "BACKWARD":
+	case "FORWARD":
+		q.Forward = true
+	default:
+		return q, ecserr.InvalidParameter("Direction", "use BACKWARD (newest first, the default) or FORWARD")
+	}
+	for _, a := range p.Structs("LookupAttribute") {
+		k, v := a.Get("Key"), a.Get("Value")
+		if k == "" && v == "" {
+			continue
+		}
+		if _, ok := attrConds[k]; !ok {
+			return q, ecserr.InvalidParameter("LookupAttribute.N.Key", "use one of ServiceName, EventName, User, EventId, ResourceType, ResourceName, EventRW, EventAccessKeyId")
+		}
+		if v == "" {
+			return q, ecserr.InvalidParameter("LookupAttribute.N.Value", "give a value for "+k)
+		}
+		q.Attrs = append(q.Attrs, Attr{Key: k, Value: v})
+	}
+	if len(q.Attrs) > maxAttrs {
+		return q, ecserr.InvalidParameter("LookupAttribute.N", "give at most 2 conditions per call")
+	}
+	if tok := p.Get("NextToken"); tok != "" {
+		c, ok := decodeToken(tok)
+		if !ok {
+			return q, ecserr.New(http.StatusBadRequest, "InvalidNextToken", "NextToken is not one this server returned; repeat the call without it.")
+		}
+		q.After = &c
+	}
+	return q, nil
+}
+
+// A NextToken is the position of the last event returned; the query's
+// other conditions come again with the next call, as ActionTrail requires,
+// and the account is always the caller's, so a token names no data.
+func encodeToken(c Cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(s string) (Cursor, bool) {
+	var c Cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 100 || json.Unmarshal(b, &c) != nil || c.Seq <= 0 {
+		return c, false
+	}
+	return c, true
+}

@@ -1,0 +1,213 @@
+package trail
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options say how much the trail keeps and how it buffers.
+type Options struct {
+	// MaxAge drops events older than this; 0 takes DefaultMaxAge.
+	MaxAge time.Duration
+	// MaxEvents keeps at most this many events (the newest); 0 takes
+	// DefaultMaxEvents.
+	MaxEvents int
+	// Queue is how many events may wait to be written; when it is full
+	// further events are dropped (and counted) rather than slow a call
+	// down. 0 takes DefaultQueue.
+	Queue int
+	Log   *slog.Logger
+	// Now is the clock of retention and of LookupEvents' default window;
+	// nil is time.Now.
+	Now func() time.Time
+}
+
+// Defaults of Options. 90 days is as far back as ActionTrail's
+// LookupEvents reaches.
+const (
+	DefaultMaxAge    = 90 * 24 * time.Hour
+	DefaultMaxEvents = 1_000_000
+	DefaultQueue     = 4096 // of events of at most about 12 KiB each
+)
+
+// batchSize bounds the events written in one transaction.
+const batchSize = 500
+
+// pruneEvery is how often events past MaxAge are deleted.
+const pruneEvery = time.Minute
+
+// Trail records events in the background and answers queries.
+type Trail struct {
+	st    *store
+	opt   Options
+	ch    chan Event
+	flush chan chan error
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	recorded, dropped, failed atomic.Uint64
+	now                       func() time.Time
+}
+
+// Open opens (creating if needed) the trail file at path and starts the
+// writer. path ":memory:" keeps the trail in a temporary file removed on
+// Close.
+func Open(path string, opt Options) (*Trail, error) {
+	if opt.MaxAge <= 0 {
+		opt.MaxAge = DefaultMaxAge
+	}
+	if opt.MaxEvents <= 0 {
+		opt.MaxEvents = DefaultMaxEvents
+	}
+	if opt.Queue <= 0 {
+		opt.Queue = DefaultQueue
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	st, err := openStore(path)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trail{st: st, opt: opt, ch: make(chan Event, opt.Queue), flush: make(chan chan error),
+		stop: make(chan struct{}), done: make(chan struct{}), now: opt.Now}
+	last, err := st.lastSeq(context.Background())
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	go t.run(last)
+	return t, nil
+}
+
+// Record queues an event without waiting; it reports false (and counts a
+// drop) when the queue is full or the trail is closed.
+func (t *Trail) Record(ev Event) bool {
+	select {
+	case <-t.stop:
+	default:
+		select {
+		case t.ch <- ev:
+			return true
+		default:
+		}
+	}
+	t.dropped.Add(1)
+	return false
+}
+
+// Flush waits until every event queued before it is written.
+func (t *Trail) Flush(ctx context.Context) error {
+	reply := make(chan error, 1)
+	select {
+	case t.flush <- reply:
+	case <-t.done:
+		return errors.New("the event trail is closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are the trail's counters since Open.
+type Stats struct {
+	Recorded uint64 // written
+	Dropped  uint64 // not queued: the queue was full
+	Failed   uint64 // queued but not written: the file refused them
+}
+
+// Stats returns the counters.
+func (t *Trail) Stats() Stats {
+	return Stats{Recorded: t.recorded.Load(), Dropped: t.dropped.Load(), Failed: t.failed.Load()}
+}
+
+// Close writes what is queued and closes the file.
+func (t *Trail) Close() error {
+	t.once.Do(func() { close(t.stop) })
+	<-t.done
+	return t.st.close()
+}
+
+// run writes queued events in batches, one transaction each, and prunes.
+func (t *Trail) run(last int64) {
+	defer close(t.done)
+	ctx := context.Background()
+	tick := time.NewTicker(pruneEvery)
+	defer tick.Stop()
+	t.prune(ctx, last)
+	batch := make([]Event, 0, batchSize)
+	write := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		seq, err := t.st.insert(ctx, batch)
+		if err != nil {
+			t.failed.Add(uint64(len(batch)))
+			t.opt.Log.Error("event trail: events could not be written and are lost", "events", len(batch), "err", err)
+		} else {
+			t.recorded.Add(uint64(len(batch)))
+			last = seq
+			if last > int64(t.opt.MaxEvents) {
+				t.prune(ctx, last)
+			}
+		}
+		batch = batch[:0]
+		return err
+	}
+	// drain takes what is queued now, writing full batches as it goes.
+	drain := func() error {
+		var err error
+		for {
+			select {
+			case ev := <-t.ch:
+				batch = append(batch, ev)
+				if len(batch) == batchSize {
+					err = errors.Join(err, write())
+				}
+			default:
+				return errors.Join(err, write())
+			}
+		}
+	}
+	for {
+		select {
+		case ev := <-t.ch:
+			batch = append(batch, ev)
+			drain()
+		case reply := <-t.flush:
+			reply <- drain()
+		case <-tick.C:
+			t.prune(ctx, last)
+		case <-t.stop:
+			drain()
+			return
+		}
+	}
+}
+
+func (t *Trail) prune(ctx context.Context, last int64) {
+	if _, err := t.st.prune(ctx, t.now().Add(-t.opt.MaxAge), last, t.opt.MaxEvents); err != nil {
+		t.opt.Log.Error("event trail: old events could not be deleted", "err", err)
+	}
+}
+
+// Find runs a query (for LookupEvents and tests).
+func (t *Trail) Find(ctx context.Context, q Query) ([]Event, *Cursor, error) {
+	if q.Max <= 0 {
+		q.Max = DefaultMaxResults
+	}
+	return t.st.find(ctx, q)
+}

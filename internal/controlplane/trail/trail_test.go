@@ -1,0 +1,275 @@
+package trail
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+)
+
+func TestSecretParameters(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		secret bool
+	}{
+		{"Signature", true},
+		{"AccessKeySecret", true},
+		{"Password", true},
+		{"NewPassword", true},
+		{"Permissions.1.ClientSecret", true},
+		{"SecurityToken", true},
+		{"accesskeysecret", true},
+		{"SignatureNonce", false}, // not a secret; kept so a replay can be traced
+		{"AccessKeyId", false},
+		{"SecurityGroupId", false},
+		{"ClientToken", false},
+		{"Description", false},
+	} {
+		if got := Secret(tc.name); got != tc.secret {
+			t.Errorf("Secret(%q) = %v, want %v", tc.name, got, tc.secret)
+		}
+	}
+}
+
+// call is a finished request as the rpc server reports it.
+func call(action string, params rpc.Params, code string, body string) *rpc.Call {
+	params["Action"] = action
+	status := 200
+	if code != "" {
+		status = 403
+	}
+	return &rpc.Call{
+		Request: &rpc.Request{Action: action, Version: "2014-05-26", Product: "Ecs", Params: params,
+			AccessKeyID: params["AccessKeyId"], RequestID: rpc.NewRequestID(), Host: "ecs.example"},
+		Method: "POST", Start: time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), Status: status, Code: code,
+		Message: "msg", Body: []byte(body), RemoteAddr: "192.0.2.7:51000", UserAgent: "sdk",
+	}
+}
+
+func TestEventOf(t *testing.T) {
+	c := call("AuthorizeSecurityGroup", rpc.Params{"AccessKeyId": "LTAIkey", "Signature": "c2lnbmF0dXJl", "RegionId": "cn-hangzhou",
+		"SecurityGroupId": "sg-1", "Permissions.1.IpProtocol": "TCP", "AccessKeySecret": "hunter2", "Password": "pw"},
+		"", `{"RequestId":"R","Success":true}`)
+	ev := EventOf(c, "1000000000000001")
+	raw, _ := json.Marshal(ev)
+	for _, secret := range []string{"c2lnbmF0dXJl", "hunter2", `"pw"`} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the event keeps the secret %s: %s", secret, raw)
+		}
+	}
+	for k, want := range map[string]string{"eventName": "AuthorizeSecurityGroup", "eventRW": "Write", "errorCode": "",
+		"sourceIpAddress": "192.0.2.7", "resourceName": "sg-1", "resourceType": "ACS::ECS::SecurityGroup",
+		"eventTime": "2026-12-05T10:00:00Z", "acsRegion": "cn-hangzhou", "serviceName": "Ecs", "apiVersion": "2014-05-26"} {
+		var m map[string]any
+		json.Unmarshal(raw, &m)
+		if m[k] != want {
+			t.Errorf("%s = %v, want %q", k, m[k], want)
+		}
+	}
+	if ev.UserIdentity.AccountID != "1000000000000001" || ev.UserIdentity.AccessKeyID != "LTAIkey" {
+		t.Errorf("userIdentity = %+v", ev.UserIdentity)
+	}
+	if ev.RequestParameters["Permissions.1.IpProtocol"] != "TCP" || ev.RequestParameters["Signature"] != Redacted {
+		t.Errorf("requestParameters = %v", ev.RequestParameters)
+	}
+	if ev.ResponseElements["Success"] != true {
+		t.Errorf("responseElements = %v", ev.ResponseElements)
+	}
+
+	// What is recorded: writes, and refused calls of any kind.
+	for _, tc := range []struct {
+		action, code string
+		want         bool
+	}{
+		{"AuthorizeSecurityGroup", "", true},
+		{"AuthorizeSecurityGroup", "InvalidSecurityGroupId.NotFound", true},
+		{"DescribeSecurityGroups", "", false},
+		{"DescribeSecurityGroups", "IncompleteSignature", true},
+		{"PalisadeReportHostStatus", "", false},
+		{"PalisadeBindInstance", "", true},
+		{"LookupEvents", "", false},
+	} {
+		if got := Wanted(call(tc.action, rpc.Params{}, tc.code, "{}")); got != tc.want {
+			t.Errorf("Wanted(%s, %q) = %v, want %v", tc.action, tc.code, got, tc.want)
+		}
+	}
+
+	// A hostile request is bounded.
+	big := rpc.Params{"Description": strings.Repeat("x", 1<<20)}
+	for i := range 1000 {
+		big[fmt.Sprintf("Tag.%d.Key", i)] = "k"
+	}
+	ev = EventOf(call("CreateSecurityGroup", big, "", "{}"), "")
+	if raw, _ := json.Marshal(ev); len(raw) > 12<<10 || ev.RequestParameters["…"] == "" {
+		t.Errorf("an event of a hostile request takes %d bytes", len(raw))
+	}
+}
+
+func openTrail(t *testing.T, opt Options) *Trail {
+	t.Helper()
+	tr, err := Open(filepath.Join(t.TempDir(), "db.events"), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	return tr
+}
+
+// record writes n events of account, one a second from start.
+func record(t *testing.T, tr *Trail, account, action string, start time.Time, n int) {
+	t.Helper()
+	for i := range n {
+		c := call(action, rpc.Params{"SecurityGroupId": fmt.Sprintf("sg-%d", i)}, "", "{}")
+		c.Start = start.Add(time.Duration(i) * time.Second)
+		if !tr.Record(EventOf(c, account)) {
+			t.Fatal("Record dropped an event with room in the queue")
+		}
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func all(from, to time.Time) Query { return Query{All: true, Start: from, End: to, Max: 1000} }
+
+func TestRetention(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	t.Run("count", func(t *testing.T) {
+		tr := openTrail(t, Options{MaxEvents: 10})
+		record(t, tr, "a", "CreateSecurityGroup", now, 25)
+		evs, _, err := tr.Find(ctx, all(now.Add(-time.Hour), now.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 10 || evs[0].Time != now.Add(24*time.Second) || evs[9].Time != now.Add(15*time.Second) {
+			t.Fatalf("kept %d events, newest %v, oldest %v; want the newest 10", len(evs), evs[0].Time, evs[len(evs)-1].Time)
+		}
+	})
+	t.Run("age", func(t *testing.T) {
+		tr := openTrail(t, Options{MaxAge: time.Hour, Now: func() time.Time { return now }})
+		record(t, tr, "a", "CreateSecurityGroup", now.Add(-3*time.Hour), 3) // too old
+		record(t, tr, "a", "DeleteSecurityGroup", now.Add(-time.Minute), 2)
+		tr.prune(ctx, 0)
+		evs, _, err := tr.Find(ctx, all(now.Add(-24*time.Hour), now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 || evs[0].EventName != "DeleteSecurityGroup" {
+			t.Fatalf("kept %d events (%v); want the 2 younger than an hour", len(evs), evs)
+		}
+	})
+}
+
+func TestDropsWhenFull(t *testing.T) {
+	tr := openTrail(t, Options{Queue: 1})
+	// Fill faster than the writer drains: some must be dropped, never wait.
+	for range 10_000 {
+		tr.Record(EventOf(call("CreateSecurityGroup", rpc.Params{}, "", "{}"), "a"))
+	}
+	tr.Flush(context.Background())
+	s := tr.Stats()
+	if s.Dropped == 0 || s.Recorded+s.Dropped != 10_000 {
+		t.Fatalf("stats %+v: want drops counted, and recorded+dropped = 10000", s)
+	}
+}
+
+func TestLookupQuery(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+	record(t, tr, "a", "CreateSecurityGroup", now, 5)
+	record(t, tr, "b", "AuthorizeSecurityGroup", now, 5)
+	ctx := context.Background()
+	find := func(params rpc.Params, account string, operator bool) ([]Event, string) {
+		t.Helper()
+		q, err := parseLookup(params, tr.now())
+		if err != nil {
+			t.Fatalf("parseLookup(%v): %v", params, err)
+		}
+		q.Account, q.All = account, operator
+		evs, next, err := tr.Find(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := ""
+		if next != nil {
+			tok = encodeToken(*next)
+		}
+		return evs, tok
+	}
+	for _, tc := range []struct {
+		name     string
+		params   rpc.Params
+		account  string
+		operator bool
+		want     int
+	}{
+		{"own only", rpc.Params{}, "a", false, 5},
+		{"operator sees all", rpc.Params{}, "", true, 10},
+		{"no account sees nothing", rpc.Params{}, "c", false, 0},
+		{"by name", rpc.Params{"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "AuthorizeSecurityGroup"}, "", true, 5},
+		{"by name, another tenant's", rpc.Params{"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "AuthorizeSecurityGroup"}, "a", false, 0},
+		{"by resource", rpc.Params{"LookupAttribute.1.Key": "ResourceName", "LookupAttribute.1.Value": "sg-3"}, "", true, 2},
+		{"by resource, not a prefix", rpc.Params{"LookupAttribute.1.Key": "ResourceName", "LookupAttribute.1.Value": "sg-"}, "", true, 0},
+		{"by type and name", rpc.Params{"LookupAttribute.1.Key": "ResourceType", "LookupAttribute.1.Value": "ACS::ECS::SecurityGroup",
+			"LookupAttribute.2.Key": "ResourceName", "LookupAttribute.2.Value": "sg-3"}, "b", false, 1},
+		{"window", rpc.Params{"StartTime": "2026-12-05T12:00:01Z", "EndTime": "2026-12-05T12:00:02Z"}, "a", false, 2},
+		{"read events", rpc.Params{"LookupAttribute.1.Key": "EventRW", "LookupAttribute.1.Value": "Read"}, "", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, _ := find(tc.params, tc.account, tc.operator)
+			if len(evs) != tc.want {
+				t.Errorf("%d events, want %d", len(evs), tc.want)
+			}
+		})
+	}
+
+	t.Run("paging", func(t *testing.T) {
+		for _, dir := range []string{"BACKWARD", "FORWARD"} {
+			var got []time.Time
+			tok := ""
+			for pages := 0; ; pages++ {
+				if pages > 10 {
+					t.Fatal("paging does not end")
+				}
+				evs, next := find(rpc.Params{"MaxResults": "2", "NextToken": tok, "Direction": dir}, "a", false)
+				for _, ev := range evs {
+					got = append(got, ev.Time)
+				}
+				if tok = next; tok == "" {
+					break
+				}
+			}
+			if len(got) != 5 {
+				t.Fatalf("%s: %d events over the pages, want 5", dir, len(got))
+			}
+			for i := 1; i < len(got); i++ {
+				if dir == "BACKWARD" && !got[i].Before(got[i-1]) || dir == "FORWARD" && !got[i].After(got[i-1]) {
+					t.Fatalf("%s: out of order: %v", dir, got)
+				}
+			}
+		}
+	})
+
+	for _, bad := range []rpc.Params{
+		{"StartTime": "yesterday"},
+		{"StartTime": "2026-12-05T13:00:00Z", "EndTime": "2026-12-05T12:00:00Z"},
+		{"MaxResults": "51"},
+		{"MaxResults": "0"},
+		{"LookupAttribute.1.Key": "Password", "LookupAttribute.1.Value": "x"},
+		{"LookupAttribute.1.Key": "EventName"},
+		{"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "a", "LookupAttribute.2.Key": "EventRW", "LookupAttribute.2.Value": "Write",
+			"LookupAttribute.3.Key": "User", "LookupAttribute.3.Value": "a"},
+		{"NextToken": "not-a-token"},
+		{"Direction": "SIDEWAYS"},
+	} {
+		if _, err := parseLookup(bad, now); err == nil {
+			t.Errorf("parseLookup(%v) accepted it", bad)
+		}
+	}
+}
