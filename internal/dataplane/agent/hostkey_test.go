@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +172,63 @@ func TestAgentStopsOnRefusedKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAgentHostKeyOverHTTP runs the agent with a registered host key
+// against the real server: it converges to its host's table, and the same
+// key given to an agent of another host stops that agent with an error
+// naming both hosts.
+func TestAgentHostKeyOverHTTP(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const keyID, secret = "LTAIagenthostkeyten0", "agent-host-key-tenant-secret"
+	const opID, opSecret = "LTAIagenthostkeyop00", "agent-host-key-op-secret"
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
+		AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-served }()
+	groups, ins := records(80)
+	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := srv.Ops.CallerOf(ctx, opID, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, err := srv.Ops.RegisterHost(ctx, op, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := nft.NewFake(opts)
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() {
+		ran <- Run(agentCtx, Config{Server: srv.Addr, AccessKeyID: hk.ID, Secret: hk.Secret, Host: host, NFT: opts,
+			ReportEvery: time.Hour, Log: quiet, OpenTable: func() (nft.Table, error) { return kernel, nil }})
+	}()
+	w := want(groups, ins)
+	eventually(t, "the host key's agent converges", func() bool { return kernel.Applied() != nil && kernel.Applied().String() == w })
+	stopAgent()
+	if err := <-ran; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+
+	ctx2, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel2()
+	err = Run(ctx2, Config{Server: srv.Addr, AccessKeyID: hk.ID, Secret: hk.Secret, Host: "h2", NFT: opts, Log: quiet,
+		OpenTable: func() (nft.Table, error) { return nft.NewFake(opts), nil }})
+	if err == nil || ctx2.Err() != nil {
+		t.Fatalf("an agent of h2 with h1's key: Run returned %v (context: %v)", err, ctx2.Err())
+	}
+	for _, part := range []string{"Forbidden.HostMismatch", "h1", "h2"} {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not say %q", err, part)
+		}
 	}
 }
