@@ -27,8 +27,9 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT --host NAME [flags]\n\n"+
 			"Enforce the security groups of the instances bound to this host with nftables.\n"+
-			"The key is the host's (palisade host register NAME) or the operator's, from PALISADE_ACCESS_KEY_ID\n"+
-			"and PALISADE_ACCESS_KEY_SECRET.\n\nFlags:\n")
+			"The key, from PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET, is this host's (palisade host\n"+
+			"register NAME; --host must then be NAME, and the agent receives only what this host enforces)\n"+
+			"or the operator's (the whole cloud).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,7 +41,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	id, secret, ok := credentials()
 	if !ok {
-		fmt.Fprintln(stderr, "palisade agent: no access key: set PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET to the host's key (palisade host register) or the operator's")
+		fmt.Fprintln(stderr, "palisade agent: no access key: set PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET to this host's key (or the operator's)")
 		return 2
 	}
 	level := slog.LevelInfo

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -32,14 +33,15 @@ type Snapshot = service.Snapshot
 // Deleted names a record removed since the watcher's revision.
 type Deleted = service.Deleted
 
-// operator is the caller of a host action, who must be the operator; it is
-// checked before the parameters, as ECS checks permissions first.
+// operator is the caller of a host action, who must be the operator or the
+// key of the host the request names (HostName); it is checked before the
+// other parameters, as ECS checks permissions first.
 func (s *Service) operator(ctx context.Context, req *rpc.Request) (caller, error) {
 	c, err := s.callerOf(ctx, req, false)
 	if err != nil {
 		return c, err
 	}
-	return c, service.CheckOperator(c, req.Action)
+	return c, service.CheckHostCaller(c, req.Action, req.Params.Get("HostName"))
 }
 
 // progress reads HostName and AppliedRevision.
@@ -78,6 +80,8 @@ type snapshotResponse struct {
 	Snapshot
 }
 
+// getSnapshot reads HostName (optional: a host key's agent names its host,
+// and a key of another host is refused).
 func (s *Service) getSnapshot(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.operator(ctx, req)
 	if err != nil {
@@ -90,6 +94,44 @@ func (s *Service) getSnapshot(ctx context.Context, req *rpc.Request) (any, error
 type watchResponse struct {
 	rpc.Base
 	service.Changes
+}
+
+// MarshalJSON writes the RequestId and the changes, whose encoding is made
+// once for every watcher that gets the same answer (service.Changes.Encoded):
+// a change is encoded once per revision, not once per agent.
+func (w *watchResponse) MarshalJSON() ([]byte, error) {
+	body, err := w.Changes.Encoded(encodeChanges)
+	if err != nil {
+		return nil, err
+	}
+	id, err := json.Marshal(w.RequestId)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+len(id)+16)
+	out = append(append(append(out, `{"RequestId":`...), id...), ',')
+	return append(out, body[1:]...), nil // body is a non-empty object
+}
+
+// encodeChanges encodes an answer as the rpc encoder would (lists present
+// even when empty, HTML characters as they are).
+func encodeChanges(c *service.Changes) ([]byte, error) {
+	v := *c
+	v.Groups, v.Instances, v.PrefixLists, v.ENIs, v.Deleted = orEmpty(v.Groups), orEmpty(v.Instances), orEmpty(v.PrefixLists), orEmpty(v.ENIs), orEmpty(v.Deleted)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // watchChanges reads AfterRevision, WaitSeconds (default 25, at most 60) and

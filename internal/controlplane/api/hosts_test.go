@@ -1,14 +1,14 @@
 package api
 
 import (
-	"context"
+	"bytes"
+	"encoding/json"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"net/http"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
 func TestBindInstanceAndDescribe(t *testing.T) {
@@ -75,10 +75,8 @@ func TestWatchChangesResumes(t *testing.T) {
 	}
 
 	// A waiting watch wakes on a change and carries the changed record. The
-	// change is made once the watch has reached the store's wait: made
-	// earlier, the wait returns at once, which would prove nothing here.
-	waiting := make(chan struct{})
-	e.s.Store = &waitSignal{Store: e.s.Store, waiting: waiting}
+	// change is made once the watch waits in the view: made earlier, the
+	// wait returns at once, which would prove nothing here.
 	done := make(chan *watchResponse, 1)
 	go func() {
 		out, err := e.operator().call(ECSVersion, "PalisadeWatchChanges", map[string]string{"AfterRevision": rev, "WaitSeconds": "30"})
@@ -87,10 +85,10 @@ func TestWatchChangesResumes(t *testing.T) {
 		}
 		done <- out.(*watchResponse)
 	}()
-	select {
-	case <-waiting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the watch never waited for a change")
+	for deadline := time.Now().Add(10 * time.Second); e.s.InMemory().Waiting() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never waited for a change")
+		}
 	}
 	e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
 	select {
@@ -117,18 +115,6 @@ func TestWatchChangesResumes(t *testing.T) {
 	if !w.Resync || w.Revision >= 1000 {
 		t.Fatalf("watch from the future: resync %v at revision %d", w.Resync, w.Revision)
 	}
-}
-
-// waitSignal closes waiting when a WaitRevision starts.
-type waitSignal struct {
-	store.Store
-	waiting chan struct{}
-	once    sync.Once
-}
-
-func (w *waitSignal) WaitRevision(ctx context.Context, after int64) (int64, error) {
-	w.once.Do(func() { close(w.waiting) })
-	return w.Store.WaitRevision(ctx, after)
 }
 
 func TestRuleCounters(t *testing.T) {
@@ -160,4 +146,61 @@ func TestRuleCounters(t *testing.T) {
 	e.operator().ecsErr("InvalidParameter", 400, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "Counters": "{"})
 	// Another account cannot read the group's counters.
 	e.otherAccount().ecsErr("InvalidSecurityGroupId.NotFound", 404, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": sg})
+}
+
+// TestWatchAnswerEncodedOnce: operator watchers at the same revision get
+// one answer, encoded once and shared; each response still carries its
+// own RequestId and decodes as the changes.
+func TestWatchAnswerEncodedOnce(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16"})
+	snap := e.operator().ecs("PalisadeGetSnapshot", nil).(*snapshotResponse)
+	sg := e.newGroup(map[string]string{"VpcId": vpc, "Description": "<web & db>"})
+	watch := func(id string) *watchResponse {
+		w := e.operator().ecs("PalisadeWatchChanges", map[string]string{"AfterRevision": strconv.FormatInt(snap.Revision, 10), "WaitSeconds": "0"}).(*watchResponse)
+		w.RequestId = id
+		return w
+	}
+	w1, w2 := watch("req-1"), watch("req-2")
+	marshal := func(v any) ([]byte, error) { // as the rpc encoder does
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		err := enc.Encode(v)
+		return b.Bytes(), err
+	}
+	b1, err := marshal(w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encodes := 0
+	if _, err := w2.Changes.Encoded(func(c *service.Changes) ([]byte, error) { encodes++; return encodeChanges(c) }); err != nil {
+		t.Fatal(err)
+	}
+	if encodes != 0 {
+		t.Errorf("the second watcher's answer was encoded again")
+	}
+	b2, err := marshal(w2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Replace(string(b1), "req-1", "req-2", 1); got != string(b2) {
+		t.Errorf("answers differ beyond the RequestId:\n%s\n%s", b1, b2)
+	}
+	var got struct {
+		RequestId string
+		Revision  int64
+		Groups    []struct{ ID, Description string }
+		Deleted   []service.Deleted
+	}
+	if err := json.Unmarshal(b1, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.RequestId != "req-1" || got.Revision != w1.Revision || len(got.Groups) != 1 || got.Groups[0].ID != sg ||
+		got.Groups[0].Description != "<web & db>" || got.Deleted == nil {
+		t.Errorf("decoded %+v from %s", got, b1)
+	}
+	if !strings.Contains(string(b1), `"Deleted":[]`) || !strings.Contains(string(b1), "<web & db>") {
+		t.Errorf("lists must be [] when empty and HTML characters kept: %s", b1)
+	}
 }

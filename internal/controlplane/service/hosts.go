@@ -2,20 +2,25 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // The host side of Palisade: agents (and the lab, or a hypervisor hook) bind
 // instances to hosts, follow the change log, and report what they have
-// applied and how often each rule matched. Only the operator key and host keys
-// (palisade host register) may call these, not tenants.
+// applied and how often each rule matched. The operator (whose key
+// `palisade serve` prints) may call these for every host and reads the
+// whole cloud; a host key (Caller.Host) only for its own host, and its
+// snapshot and watch carry only what that host enforces (hostscope.go).
 
 // hostStatus is what an agent last reported. It is live state, kept in
 // memory: agents report again within seconds of a server restart, and
@@ -35,9 +40,39 @@ type RuleCounter struct {
 type hostTable struct {
 	mu    sync.Mutex
 	hosts map[string]*hostStatus
+	// scopes holds each host key's last scope computed (hostscope.go), at
+	// its revision: the next watch of the host starts from it, and finds a
+	// change outside it without computing anything.
+	scopes map[string]cachedScope
 }
 
-func newHostTable() *hostTable { return &hostTable{hosts: map[string]*hostStatus{}} }
+type cachedScope struct {
+	rev   int64
+	scope *hostScope
+}
+
+func newHostTable() *hostTable {
+	return &hostTable{hosts: map[string]*hostStatus{}, scopes: map[string]cachedScope{}}
+}
+
+// scopeAt returns the host's scope at rev if it is the one kept.
+func (t *hostTable) scopeAt(host string, rev int64) *hostScope {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.scopes[host]; ok && c.rev == rev {
+		return c.scope
+	}
+	return nil
+}
+
+// keepScope keeps a host's scope at rev unless a later one is kept.
+func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.scopes[host]; !ok || c.rev <= rev {
+		t.scopes[host] = cachedScope{rev, sc}
+	}
+}
 
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
@@ -55,6 +90,22 @@ func (s *Service) AppliedRevision(host string) int64 {
 func CheckOperator(c Caller, action string) error {
 	if !c.Operator && c.Host == "" {
 		return ecserr.Forbidden("Forbidden.Operator", "Only the operator key or a host key (palisade host register) may call %s.", action)
+	}
+	return nil
+}
+
+// CheckHostCaller refuses a caller of a host action that is neither the
+// operator nor a host key. A host key must name its own host in host
+// (empty: the action names none).
+func CheckHostCaller(c Caller, action, host string) error {
+	if c.Host == "" {
+		if c.Operator {
+			return nil
+		}
+		return CheckOperator(c, action)
+	}
+	if host != "" && host != c.Host {
+		return ecserr.Forbidden("Forbidden.HostMismatch", "This access key belongs to host %s; it may call %s only for that host, not for %s (run the agent with --host %s, or use that host's key).", c.Host, action, host, c.Host)
 	}
 	return nil
 }
@@ -90,7 +141,10 @@ type BindInput struct {
 // BindInstance places an instance on a host (PalisadeBindInstance). Users
 // never call it; the host side does, when it plugs the instance in.
 func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
-	if err := CheckOperator(in.Caller, "PalisadeBindInstance"); err != nil {
+	if err := CheckHostCaller(in.Caller, "PalisadeBindInstance", in.HostName); err != nil {
+		return err
+	}
+	if err := s.boundElsewhere(ctx, in); err != nil {
 		return err
 	}
 	id, host, iface := in.InstanceID, in.HostName, in.Interface
@@ -123,6 +177,9 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		if inst.Host == host && inst.Interface == iface {
 			return nil
 		}
+		if h := in.Caller.Host; h != "" && inst.Host != "" && inst.Host != h {
+			return onOtherHost(id, h)
+		}
 		if host != "" {
 			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
 			if err != nil {
@@ -143,6 +200,31 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 	return err
 }
 
+// boundElsewhere refuses a host key's bind of an instance or ENI that
+// another host holds: a host takes only what is free or its own, and
+// unbinds only its own. (BindInstance checks the instance again in its
+// transaction; an ENI is checked here, as the view has it.)
+func (s *Service) boundElsewhere(ctx context.Context, in BindInput) error {
+	h := in.Caller.Host
+	if h == "" || in.NetworkInterfaceID == "" {
+		return nil
+	}
+	return s.read(ctx, func(tx store.ReadTx) error {
+		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, in.NetworkInterfaceID)
+		if err != nil || !ok {
+			return err
+		}
+		if n.Host != "" && n.Host != h {
+			return onOtherHost(n.ID, h)
+		}
+		return nil
+	})
+}
+
+func onOtherHost(id, host string) error {
+	return ecserr.Forbidden("Forbidden.HostMismatch", "%s is bound to another host; the key of host %s binds and unbinds only what is free or its own.", id, host)
+}
+
 // Snapshot is everything an agent needs to compile policies, at one revision.
 type Snapshot struct {
 	Revision       int64
@@ -153,12 +235,28 @@ type Snapshot struct {
 	ENIs           []*model.NetworkInterface // secondary ENIs: NICs with their own groups and interfaces
 }
 
-// GetSnapshot returns every account's groups, instances and prefix lists
-// (PalisadeGetSnapshot).
+// GetSnapshot returns what the caller's agent needs (PalisadeGetSnapshot):
+// every account's groups, instances and lists for the operator; for a host
+// key, only what its host enforces (hostscope.go).
 func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 	var out Snapshot
-	if err := CheckOperator(c, "PalisadeGetSnapshot"); err != nil {
+	if err := CheckHostCaller(c, "PalisadeGetSnapshot", ""); err != nil {
 		return out, err
+	}
+	if c.Host != "" {
+		if s.view == nil {
+			return out, errNoView
+		}
+		snap, err := s.view.Snapshot(ctx)
+		if err != nil {
+			return out, err
+		}
+		sc := s.hosts.scopeAt(c.Host, snap.Revision())
+		if sc == nil {
+			sc = scopeOf(nowReader{snap}, c.Host)
+			s.hosts.keepScope(c.Host, snap.Revision(), sc)
+		}
+		return sc.snapshot(snap.Revision()), nil
 	}
 	err := s.read(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
@@ -180,6 +278,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 	})
 	return out, err
 }
+
+// errNoView: host scoping reads the view's indexes.
+var errNoView = errors.New("service: a host key's snapshot and watch need the in-memory view")
 
 // policyKinds are the kinds whose records change an agent's policies.
 var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true, KindENI: true}
@@ -220,26 +321,195 @@ type Changes struct {
 	ENIs           []*model.NetworkInterface
 	Deleted        []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
-	// server's store was replaced): start over from a snapshot.
+	// server's store was replaced), or too old for its stream: start over
+	// from a snapshot.
 	Resync bool `json:",omitempty"`
+
+	shared *SharedEncoding // set on an answer shared by several watchers
 }
 
-// WatchChanges waits until the revision passes AfterRevision (at most Wait)
-// and returns the policy records changed since then, read at one revision,
-// so applying them in any order brings the watcher to exactly Revision
-// (PalisadeWatchChanges). A watcher resumes after a restart or a lost
-// connection by passing the last Revision it applied.
+// SharedEncoding is the encoding of an answer that several watchers get
+// (the operator's, per revision watched from): made once, by the first
+// transport that asks, and reused.
+type SharedEncoding struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// Encoded returns the answer encoded by encode, once per shared answer
+// (every time for one that is not shared). The transport's encoding must
+// not depend on the request.
+func (c *Changes) Encoded(encode func(*Changes) ([]byte, error)) ([]byte, error) {
+	if c.shared == nil {
+		return encode(c)
+	}
+	c.shared.once.Do(func() { c.shared.b, c.shared.err = encode(c) })
+	return c.shared.b, c.shared.err
+}
+
+// WatchChanges waits until a change the caller's agent needs passes
+// AfterRevision (at most Wait) and returns the policy records changed since
+// then, as of one revision, so applying them in any order brings the
+// watcher to exactly Revision (PalisadeWatchChanges). A watcher resumes
+// after a restart or a lost connection by passing the last Revision it
+// applied. The operator follows every record; a host key what its host
+// enforces: its answer is what turns the host's scope at AfterRevision into
+// its scope at Revision, and changes outside the scope are not sent (the
+// wait goes on; when it ends, Revision is the last revision checked).
+//
+// Watches are served from the view's history (view.Batch) in memory; a
+// revision older than the history is served from the store's change log
+// (the operator) or answered with Resync (a host key, whose scope at that
+// revision is not known).
 func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, error) {
-	if err := CheckOperator(in.Caller, "PalisadeWatchChanges"); err != nil {
+	c := in.Caller
+	if err := CheckHostCaller(c, "PalisadeWatchChanges", in.Progress.HostName); err != nil {
 		return Changes{}, err
 	}
 	after := in.AfterRevision
 	if after < 0 || in.Wait < 0 || in.Wait > MaxWatchWait {
 		return Changes{}, ecserr.InvalidParameter("WaitSeconds", "AfterRevision must be >= 0 and WaitSeconds between 0 and 60")
 	}
+	if c.Host != "" && in.Progress.HostName == "" {
+		in.Progress.HostName = c.Host
+	}
 	if err := s.noteHost(in.Progress); err != nil {
 		return Changes{}, err
 	}
+	if s.view == nil {
+		if c.Host != "" {
+			return Changes{}, errNoView
+		}
+		return s.watchStore(ctx, in)
+	}
+	snap, err := s.view.Snapshot(ctx)
+	if err != nil {
+		return Changes{}, err
+	}
+	if snap.Revision() < after {
+		return Changes{Revision: snap.Revision(), Resync: true}, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, in.Wait)
+	defer cancel()
+	if s.Stopping != nil {
+		defer context.AfterFunc(s.Stopping, cancel)()
+	}
+	checked := after // nothing the watcher needs changed in (after, checked]
+	for {
+		if snap.Revision() > checked {
+			batches, exact, ok := snap.Since(after)
+			switch {
+			case !ok && c.Host == "":
+				return s.watchStore(ctx, in)
+			case !ok || !exact && c.Host != "":
+				return Changes{Revision: snap.Revision(), Resync: true}, nil
+			}
+			var out Changes
+			var found bool
+			if c.Host == "" {
+				out, found = watchAll(snap, batches, after)
+			} else {
+				out, found = s.watchHost(c.Host, snap, batches, after)
+			}
+			if found {
+				return out, nil
+			}
+			checked = snap.Revision()
+			if in.Progress.HostName != "" && in.Progress.AppliedRevision >= after {
+				// The host enforces after, and nothing it needs changed
+				// since: it enforces checked as well.
+				_ = s.noteHost(HostProgress{HostName: in.Progress.HostName, AppliedRevision: checked})
+			}
+		}
+		next, err := s.view.Wait(wctx, checked+1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Changes{}, ctx.Err()
+			}
+			if wctx.Err() != nil {
+				return Changes{Revision: checked}, nil
+			}
+			return Changes{}, err
+		}
+		snap = next
+	}
+}
+
+// watchHost is a host key's answer: what turns its scope at after into its
+// scope at snap. The scope at after is the one kept from the host's last
+// snapshot or watch (else computed as it was, from the history's old
+// values); when no change of batches touches what it was computed from,
+// it is the scope at snap too, and nothing is computed.
+func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Batch, after int64) (Changes, bool) {
+	rev := snap.Revision()
+	past := s.hosts.scopeAt(host, after)
+	if past == nil {
+		past = scopeOf(newPastReader(snap, batches), host)
+	}
+	if !past.affectedBy(batches) {
+		s.hosts.keepScope(host, rev, past)
+		return Changes{Revision: rev}, false
+	}
+	now := scopeOf(nowReader{snap}, host)
+	s.hosts.keepScope(host, rev, now)
+	return scopeChanges(past, now, rev)
+}
+
+// allKey memoises the operator's answer per revision watched from.
+type allKey struct{ after int64 }
+
+// maxSharedBatches bounds the answers kept for sharing: one that spans
+// more batches (a watcher far behind) is computed for its watcher alone,
+// so that the history does not keep large answers alive.
+const maxSharedBatches = 8
+
+// watchAll is the operator's answer from the view's history: the current
+// value of every policy record changed since after. It is computed once per
+// (after, revision) and shared by the watchers that ask for it (read-only).
+func watchAll(snap *view.Snapshot, batches []*view.Batch, after int64) (Changes, bool) {
+	compute := func() (Changes, bool) {
+		seen := map[recordKey]bool{}
+		var keys []recordKey
+		for _, b := range batches {
+			for _, ch := range b.Changes {
+				k := recordKey{ch.Kind, ch.ID}
+				if policyKinds[ch.Kind] && !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+		slices.SortFunc(keys, compareKeys)
+		out := Changes{Revision: snap.Revision()}
+		for _, k := range keys {
+			if r := snap.Record(k.kind, k.id); r != nil {
+				out.add(k.kind, r.Object)
+			} else {
+				out.Deleted = append(out.Deleted, Deleted{Kind: string(k.kind), Id: k.id})
+			}
+		}
+		return out, len(keys) > 0
+	}
+	if len(batches) > maxSharedBatches {
+		return compute()
+	}
+	type answer struct {
+		ch    Changes
+		found bool
+	}
+	a := batches[len(batches)-1].Memo(allKey{after}, func() any {
+		ch, found := compute()
+		ch.shared = &SharedEncoding{}
+		return answer{ch, found}
+	}).(answer)
+	return a.ch, a.found
+}
+
+// watchStore is WatchChanges from the store's change log: for a service
+// without a view, or a revision older than the view's history.
+func (s *Service) watchStore(ctx context.Context, in WatchInput) (Changes, error) {
+	after := in.AfterRevision
 	if cur, err := s.Store.Revision(ctx); err != nil {
 		return Changes{}, err
 	} else if cur < after {
@@ -257,7 +527,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		return Changes{}, ctx.Err()
 	}
 	var out Changes
-	err := s.read(ctx, func(tx store.ReadTx) error {
+	err := s.Store.View(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
 		if out.Revision <= after {
 			out.Revision = max(out.Revision, after)
@@ -343,7 +613,7 @@ type ReportInput struct {
 // ReportHostStatus records a host's status (PalisadeReportHostStatus); a
 // report replaces the host's last counters.
 func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
-	if err := CheckOperator(in.Caller, "PalisadeReportHostStatus"); err != nil {
+	if err := CheckHostCaller(in.Caller, "PalisadeReportHostStatus", in.Progress.HostName); err != nil {
 		return err
 	}
 	if err := checkHost(in.Progress.HostName, true); err != nil {

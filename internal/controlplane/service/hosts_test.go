@@ -1,26 +1,12 @@
 package service
 
 import (
-	"context"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
-
-// waitSignal closes waiting when a WaitRevision starts.
-type waitSignal struct {
-	store.Store
-	waiting chan struct{}
-	once    sync.Once
-}
-
-func (w *waitSignal) WaitRevision(ctx context.Context, after int64) (int64, error) {
-	w.once.Do(func() { close(w.waiting) })
-	return w.Store.WaitRevision(ctx, after)
-}
 
 func TestHostActions(t *testing.T) {
 	e := newEnv(t)
@@ -39,9 +25,8 @@ func TestHostActions(t *testing.T) {
 		t.Fatalf("snapshot: %d groups, instances %+v", len(snap.Groups), snap.Instances)
 	}
 
-	// A watch waits for the next change and carries it.
-	waiting := make(chan struct{})
-	e.s.Store = &waitSignal{Store: e.s.Store, waiting: waiting}
+	// A watch waits for the next change and carries it (whether it started
+	// waiting before the write or not, the answer is the same).
 	type result struct {
 		ch  Changes
 		err error
@@ -52,11 +37,6 @@ func TestHostActions(t *testing.T) {
 			Progress: HostProgress{HostName: "h1", AppliedRevision: snap.Revision}})
 		done <- result{ch, err}
 	}()
-	select {
-	case <-waiting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the watch never waited")
-	}
 	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
 		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}}), "")
 	var r result
@@ -87,5 +67,112 @@ func TestHostActions(t *testing.T) {
 	wantCode(t, err, "")
 	if len(counts) != 1 || counts[0].Packets != 6 {
 		t.Fatalf("counters %+v, want 6 packets", counts)
+	}
+}
+
+// TestHostKeyActsOnlyForItsHost: a host key binds, unbinds, reports and
+// watches only for its own host, takes nothing another host holds, and
+// reads only its host's scope; the operator (either way it is named) still
+// acts for every host.
+func TestHostKeyActsOnlyForItsHost(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	mine, theirs, free := e.instance(vpc, sg), e.instance(vpc, sg), e.instance(vpc)
+	h1, h2 := Caller{Host: "h1"}, Caller{Host: "h2"}
+	op := Caller{Operator: true}
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: theirs, HostName: "h2", Interface: "pi-t"}), "")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"bind own instance to own host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), ""},
+		{"bind to another host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h2", Interface: "pi-f"}), "Forbidden.HostMismatch"},
+		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "Forbidden.HostMismatch"},
+		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "Forbidden.HostMismatch"},
+		{"report for another host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h2", AppliedRevision: 1}}), "Forbidden.HostMismatch"},
+		{"report for own host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), ""},
+		{"watch as another host", func() error {
+			_, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, Progress: HostProgress{HostName: "h2"}})
+			return err
+		}(), "Forbidden.HostMismatch"},
+		{"a tenant is no host", e.s.BindInstance(e.ctx, BindInput{Caller: Caller{Account: "1000000000000002"}, InstanceID: free, HostName: "h1", Interface: "pi-f"}), "Forbidden.Operator"},
+		{"the operator binds anywhere", e.s.BindInstance(e.ctx, BindInput{Caller: op, InstanceID: free, HostName: "h2", Interface: "pi-f"}), ""},
+		{"the operator moves a bound instance", e.s.BindInstance(e.ctx, BindInput{Caller: op, InstanceID: free, HostName: "h3", Interface: "pi-f"}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.err, tc.want) })
+	}
+	scoped := func(c Caller) []string {
+		snap, err := e.s.GetSnapshot(e.ctx, c)
+		wantCode(t, err, "")
+		var ids []string
+		for _, in := range snap.Instances {
+			ids = append(ids, in.ID+"@"+in.Host)
+		}
+		return ids
+	}
+	// h1 holds mine; theirs shares its (inner-accept) group, so h1 gets it
+	// as a stub without its placement; free is in no group of h1's.
+	if got, want := scoped(h1), []string{mine + "@h1", theirs + "@"}; !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("h1's snapshot holds %v, want %v", got, want)
+	}
+	if got := scoped(h2); !slices.Contains(got, theirs+"@h2") || slices.Contains(got, free+"@h3") {
+		t.Errorf("h2's snapshot holds %v", got)
+	}
+	if got := scoped(op); len(got) != 3 {
+		t.Errorf("the operator's snapshot holds %v, want every instance", got)
+	}
+}
+
+// TestHostWatchWaitsPastOtherHosts: a host's long poll is not answered for
+// a change outside what it enforces (the server notes that the host is
+// current through it instead), and is answered at once for one inside.
+func TestHostWatchWaitsPastOtherHosts(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mineSG, otherSG := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
+	mine, other := e.instance(vpc, mineSG), e.instance(vpc, otherSG)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: other, HostName: "h2", Interface: "pi-o"}), "")
+	h1 := Caller{Host: "h1"}
+	snap, err := e.s.GetSnapshot(e.ctx, h1)
+	wantCode(t, err, "")
+	type result struct {
+		ch  Changes
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, AfterRevision: snap.Revision, Wait: 30 * time.Second,
+			Progress: HostProgress{HostName: "h1", AppliedRevision: snap.Revision}})
+		done <- result{ch, err}
+	}()
+	rule := func(sg string) error {
+		return e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}})
+	}
+	wantCode(t, rule(otherSG), "")
+	irrelevant, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	for deadline := time.Now().Add(10 * time.Second); e.s.AppliedRevision("h1") < irrelevant; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("h1 is not noted current through revision %d (at %d)", irrelevant, e.s.AppliedRevision("h1"))
+		}
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("answered for another host's change: %+v, %v", r.ch, r.err)
+	default:
+	}
+	wantCode(t, rule(mineSG), "")
+	select {
+	case r := <-done:
+		wantCode(t, r.err, "")
+		if len(r.ch.Groups) != 1 || r.ch.Groups[0].ID != mineSG || len(r.ch.Instances)+len(r.ch.Deleted) != 0 {
+			t.Errorf("answer %+v, want only %s", r.ch, mineSG)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer for a change of the host's own group")
 	}
 }

@@ -23,7 +23,8 @@ const (
 	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
 	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
 	byVSwitch    = "vswitch"    // instances and ENIs by vSwitch
-	byHost       = "host"       // instances by the host that enforces them
+	byHost       = "host"       // instances and ENIs by the host that enforces them
+	byClassic    = "classic"    // classic-network NICs, under classicKey (for a host's scope)
 	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
 )
 
@@ -49,6 +50,18 @@ func tagKeys(account, region string, tags []model.Tag) []string {
 		}
 	}
 	return out
+}
+
+// classicKey is the one byClassic key.
+const classicKey = "classic"
+
+// classic is the byClassic key of a NIC in a VPC (none) or in the classic
+// network.
+func classic(vpc string) []string {
+	if vpc != "" {
+		return nil
+	}
+	return []string{classicKey}
 }
 
 // nonEmpty is keys without "".
@@ -84,6 +97,9 @@ var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VpcID) }},
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
+	{Kind: KindENI, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).Host) }},
+	{Kind: KindInstance, Name: byClassic, Keys: func(o any) []string { return classic(o.(*model.Instance).VpcID) }},
+	{Kind: KindENI, Name: byClassic, Keys: func(o any) []string { return classic(o.(*model.NetworkInterface).VpcID) }},
 	{Kind: KindInstance, Name: byTag, Keys: func(o any) []string {
 		in := o.(*model.Instance)
 		return tagKeys(in.Owner, in.Region, in.Tags)

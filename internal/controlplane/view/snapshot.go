@@ -18,6 +18,7 @@ type Snapshot struct {
 	// changed the records of kept kinds written since (see View.Changed).
 	base    int64
 	changed []Ref
+	hist    history // the batches that led here (history.go)
 }
 
 var _ store.ReadTx = (*Snapshot)(nil)

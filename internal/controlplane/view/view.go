@@ -58,7 +58,16 @@ type View struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// historyLimit bounds the changed records kept for watchers (see
+	// history.go).
+	historyLimit atomic.Int64
+	waiting      atomic.Int64 // readers blocked in Wait
 }
+
+// Waiting is how many readers wait for a revision the view does not hold
+// yet (long polls among them): tests use it to know a watch is waiting.
+func (v *View) Waiting() int { return int(v.waiting.Load()) }
 
 // currentRevisioner is a store that knows its last committed revision
 // without a query (sqlite.Store); reads then wait for the view to hold it,
@@ -70,6 +79,7 @@ type currentRevisioner interface{ CurrentRevision() int64 }
 func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	v.historyLimit.Store(DefaultHistory)
 	for _, ix := range indexes {
 		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
 	}
@@ -117,9 +127,12 @@ func (v *View) Wait(ctx context.Context, rev int64) (*Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
+		v.waiting.Add(1)
 		select {
 		case <-ch:
+			v.waiting.Add(-1)
 		case <-ctx.Done():
+			v.waiting.Add(-1)
 			return nil, ctx.Err()
 		}
 	}
@@ -284,7 +297,7 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			r.Data = nil
 			a.put(&r)
 		}
-		next = a.snap
+		next = a.done(int(v.historyLimit.Load()))
 		return nil
 	})
 	return next, err
@@ -328,7 +341,7 @@ func (v *View) applyWritten(s *Snapshot, ws []store.Written, rev int64) (*Snapsh
 		r.Data = nil
 		a.put(&r)
 	}
-	return a.snap, nil
+	return a.done(int(v.historyLimit.Load())), nil
 }
 
 type recordKey struct {
@@ -369,7 +382,9 @@ type applier struct {
 	tables  map[store.Kind]bool // copied already
 	idx     map[store.Kind]map[scope]bool
 	sec     map[store.Kind]map[[2]string]bool
-	changed map[Ref]bool // what snap.changed lists
+	prev    *Snapshot   // the snapshot snap is made from
+	batch   *Batch      // what snap changes, for the history
+	pos     map[Ref]int // each record's place in batch.Changes
 }
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
@@ -379,17 +394,33 @@ func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier
 		tables:  map[store.Kind]bool{},
 		idx:     map[store.Kind]map[scope]bool{},
 		sec:     map[store.Kind]map[[2]string]bool{},
-		changed: map[Ref]bool{},
+		prev:    s,
+		batch:   &Batch{From: s.rev, To: rev},
+		pos:     map[Ref]int{},
 	}
 }
 
-// touch lists a record as changed by the snapshot being built (once), for
-// View.Changed, whichever path (written values or the change log) fed it.
-func (a *applier) touch(kind store.Kind, id string) {
-	if r := (Ref{kind, id}); !a.changed[r] {
-		a.changed[r] = true
-		a.snap.changed = append(a.snap.changed, r)
+// note records that a record becomes next (nil: deleted) in the snapshot
+// being built, once per record with its value before: for the watchers'
+// history (Snapshot.Since) and View.Changed, whichever path (written values
+// or the change log) fed the applier.
+func (a *applier) note(kind store.Kind, id string, next *store.Record) {
+	r := Ref{kind, id}
+	if i, ok := a.pos[r]; ok {
+		a.batch.Changes[i].New = next
+		return
 	}
+	a.pos[r] = len(a.batch.Changes)
+	a.batch.Changes = append(a.batch.Changes, Change{Kind: kind, ID: id, Old: a.prev.Record(kind, id), New: next})
+	a.snap.changed = append(a.snap.changed, r)
+}
+
+// done returns the snapshot built, its history extended by its batch (a
+// record that did not exist before and does not after is no change).
+func (a *applier) done(historyLimit int) *Snapshot {
+	a.batch.Changes = slices.DeleteFunc(a.batch.Changes, func(c Change) bool { return c.Old == nil && c.New == nil })
+	a.snap.hist = a.prev.hist.appended(a.batch, historyLimit)
+	return a.snap
 }
 
 func (a *applier) table(kind store.Kind) *table {
@@ -480,13 +511,13 @@ func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
 }
 
 func (a *applier) put(r *store.Record) {
-	a.touch(r.Kind, r.ID)
 	t := a.table(r.Kind)
 	old := t.byID[r.ID]
 	if old != nil && (old.Account != r.Account || old.Region != r.Region) {
 		a.remove(r.Kind, r.ID)
 		old = nil
 	}
+	a.note(r.Kind, r.ID, r) // after a move's remove, which noted nil
 	var oldObj any
 	if old != nil {
 		oldObj = old.Object
@@ -502,7 +533,7 @@ func (a *applier) put(r *store.Record) {
 }
 
 func (a *applier) remove(kind store.Kind, id string) {
-	a.touch(kind, id)
+	a.note(kind, id, nil)
 	t := a.table(kind)
 	old := t.byID[id]
 	if old == nil {

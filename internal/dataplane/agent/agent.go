@@ -31,7 +31,7 @@ import (
 // Config configures an agent.
 type Config struct {
 	Server      string // API endpoint, HOST:PORT
-	AccessKeyID string // the operator's key
+	AccessKeyID string // the operator's key, or this host's (palisade host register)
 	Secret      string
 	Host        string // this host's name, as instances are bound to it
 	Netns       string // network namespace to program ("" = the agent's own)
@@ -81,7 +81,10 @@ func sortedValues[T any](m map[string]*T) []*T {
 // Run runs the agent until ctx is done. Errors talking to the server or
 // programming the kernel are retried forever, with growing delays; the
 // kernel keeps enforcing the last policy applied meanwhile. Run returns an
-// error only when it cannot start; it returns after its reports stopped.
+// error only when it cannot start or the server refuses its key for its
+// host (a host key of another host, or a key that is neither the
+// operator's nor a host's: retrying cannot help); it returns after its
+// reports stopped.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -98,7 +101,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		src = apiSource{api}
+		src = apiSource{api, cfg.Host}
 	}
 	open := cfg.OpenTable
 	if open == nil {
@@ -125,10 +128,20 @@ func Run(ctx context.Context, cfg Config) error {
 	defer kc.Close()
 	a := &runner{cfg: cfg, src: src, table: k, counters: kc, kick: make(chan struct{}, 1)}
 	var reports sync.WaitGroup
-	reports.Go(func() { a.reportLoop(ctx) })
-	a.loop(ctx)
+	rctx, stopReports := context.WithCancel(ctx)
+	defer stopReports()
+	reports.Go(func() { a.reportLoop(rctx) })
+	err = a.loop(ctx)
+	stopReports()
 	reports.Wait() // no report after Run returns
-	return nil
+	return err
+}
+
+// refused reports whether the server refused the key for this host: the
+// key is another host's, or may not act for hosts at all.
+func refused(err error) (*apiclient.Error, bool) {
+	e, ok := err.(*apiclient.Error)
+	return e, ok && (e.Code == "Forbidden.HostMismatch" || e.Code == "Forbidden.Operator")
 }
 
 type runner struct {
@@ -153,7 +166,7 @@ const (
 	watchWait  = 25 * time.Second // how long the server may hold a watch
 )
 
-func (a *runner) loop(ctx context.Context) {
+func (a *runner) loop(ctx context.Context) error {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		err := a.step(ctx)
@@ -163,6 +176,9 @@ func (a *runner) loop(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if e, ok := refused(err); ok {
+			return fmt.Errorf("agent: the server refused this access key for host %s (%s): %s", a.cfg.Host, e.Code, e.Message)
 		}
 		if _, ok := err.(kernelError); ok {
 			a.cfg.Log.Error("agent: the kernel refused the policy; it keeps the last one applied", "err", err, "applied", a.applied.Load(), "retry", backoff)
@@ -175,6 +191,7 @@ func (a *runner) loop(ctx context.Context) {
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+	return nil
 }
 
 type kernelError struct{ err error }
@@ -221,8 +238,10 @@ func (a *runner) step(ctx context.Context) error {
 		return err
 	}
 	if w.Resync {
-		// The server's store is behind us (it was replaced): start over.
-		a.cfg.Log.Warn("agent: the server's revision is behind ours; reading a new snapshot", "ours", a.st.revision, "server", w.Revision)
+		// The server cannot bring us forward from our revision (its store
+		// was replaced, or our revision is older than what it keeps for a
+		// host key's stream): start over.
+		a.cfg.Log.Warn("agent: the server asks for a new snapshot", "ours", a.st.revision, "server", w.Revision)
 		a.st = nil
 		return nil
 	}

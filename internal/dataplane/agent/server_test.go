@@ -116,7 +116,7 @@ func TestAgentWithServer(t *testing.T) {
 	})
 
 	// A watcher ahead of the server is told to resync, at the server's revision.
-	w, err := apiSource{opAPI}.Watch(ctx, WatchRequest{After: rev + 1000})
+	w, err := apiSource{opAPI, host}.Watch(ctx, WatchRequest{After: rev + 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,12 +66,17 @@ type Status struct {
 	Counters map[nft.RuleKey]nft.Counter // nil: not part of this report
 }
 
-// apiSource is the API server, through Palisade's own actions.
-type apiSource struct{ c *apiclient.Client }
+// apiSource is the API server, through Palisade's own actions, for one
+// host: with a host key the server checks that the host is the key's, and
+// sends only what the host enforces.
+type apiSource struct {
+	c    *apiclient.Client
+	host string
+}
 
 func (s apiSource) Snapshot(ctx context.Context) (*Snapshot, error) {
 	var snap Snapshot
-	if err := s.c.Call(ctx, "PalisadeGetSnapshot", nil, &snap, 0); err != nil {
+	if err := s.c.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": s.host}, &snap, 0); err != nil {
 		return nil, err
 	}
 	return &snap, nil
