@@ -171,14 +171,13 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
+		// A host key sees only what is placed on its host: anything else
+		// is as absent (placing an instance is the operator's).
+		if !ok || in.Caller.Host != "" && inst.Host != in.Caller.Host {
 			return ecserr.New(http.StatusNotFound, "InvalidInstanceId.NotFound", "The specified InstanceId %q does not exist.", id)
 		}
 		if inst.Host == host && inst.Interface == iface {
 			return nil
-		}
-		if h := in.Caller.Host; h != "" && inst.Host != "" && inst.Host != h {
-			return onOtherHost(id, h)
 		}
 		if host != "" {
 			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
@@ -200,9 +199,9 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 	return err
 }
 
-// boundElsewhere refuses a host key's bind of an instance or ENI that
-// another host holds: a host takes only what is free or its own, and
-// unbinds only its own. (BindInstance checks the instance again in its
+// boundElsewhere refuses a host key's bind of an ENI not placed on its
+// host, as if it did not exist: a host key re-binds (another interface) or
+// unbinds only what the operator placed on it. (BindInstance checks the instance again in its
 // transaction; an ENI is checked here, as the view has it.)
 func (s *Service) boundElsewhere(ctx context.Context, in BindInput) error {
 	h := in.Caller.Host
@@ -214,15 +213,11 @@ func (s *Service) boundElsewhere(ctx context.Context, in BindInput) error {
 		if err != nil || !ok {
 			return err
 		}
-		if n.Host != "" && n.Host != h {
-			return onOtherHost(n.ID, h)
+		if n.Host != h {
+			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", n.ID)
 		}
 		return nil
 	})
-}
-
-func onOtherHost(id, host string) error {
-	return ecserr.Forbidden("Forbidden.HostMismatch", "%s is bound to another host; the key of host %s binds and unbinds only what is free or its own.", id, host)
 }
 
 // Snapshot is everything an agent needs to compile policies, at one revision.

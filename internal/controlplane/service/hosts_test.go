@@ -87,10 +87,12 @@ func TestHostKeyActsOnlyForItsHost(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"bind own instance to own host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), ""},
+		{"take a free instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h1", Interface: "pi-f"}), "InvalidInstanceId.NotFound"},
+		{"the operator places one on h1", e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: mine, HostName: "h1", Interface: "pi-0"}), ""},
+		{"move own instance to another interface", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), ""},
 		{"bind to another host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h2", Interface: "pi-f"}), "Forbidden.HostMismatch"},
-		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "Forbidden.HostMismatch"},
-		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "Forbidden.HostMismatch"},
+		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "InvalidInstanceId.NotFound"},
+		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "InvalidInstanceId.NotFound"},
 		{"report for another host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h2", AppliedRevision: 1}}), "Forbidden.HostMismatch"},
 		{"report for own host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), ""},
 		{"watch as another host", func() error {

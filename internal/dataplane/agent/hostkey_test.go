@@ -123,8 +123,8 @@ func TestAgentWithHostKey(t *testing.T) {
 			return s.Authorize(ctx, service.RulesInput{Caller: op, SecurityGroupID: "sg-web", Direction: model.Ingress,
 				Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "443/443", SourceCidrIp: "10.9.0.0/16"}}})
 		}},
-		{"the host binds a free instance", func() error {
-			return s.BindInstance(ctx, service.BindInput{Caller: hostKey, InstanceID: "i-4", HostName: host, Interface: "pi-4"})
+		{"the operator places a free instance on the host", func() error {
+			return s.BindInstance(ctx, service.BindInput{Caller: op, InstanceID: "i-4", HostName: host, Interface: "pi-4"})
 		}},
 		{"a peer member moves to another host (no change for h1)", func() error {
 			return s.BindInstance(ctx, service.BindInput{Caller: op, InstanceID: "i-3", HostName: "h3", Interface: "pi-3"})
