@@ -100,7 +100,7 @@ func cached[T any](c *Console, ctx context.Context, key string, stale bool, comp
 // in cached.
 func (c *Console) auditOf(ctx context.Context, cl service.Caller, stale bool) (analyze.Audit, bool, error) {
 	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, stale, func(ctx context.Context) (analyze.Audit, error) {
-		return c.analysis.Audit(ctx, cl, audit.Options{})
+		return c.analysis.Audit(analyze.Waiting(ctx), cl, audit.Options{})
 	})
 }
 
@@ -108,7 +108,7 @@ func (c *Console) auditOf(ctx context.Context, cl service.Caller, stale bool) (a
 // at the current revision.
 func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port string) (analyze.Reachability, error) {
 	r, _, err := cached(c, ctx, "graph|"+cl.Account+"|"+cl.Region+"|"+protocol+"|"+port, false, func(ctx context.Context) (analyze.Reachability, error) {
-		return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph", Protocol: protocol, Port: port})
+		return c.analysis.Reachability(analyze.Waiting(ctx), analyze.ReachInput{Caller: cl, View: "graph", Protocol: protocol, Port: port})
 	})
 	return r, err
 }
@@ -145,10 +145,10 @@ func (c *Console) prefetch(ctx context.Context, cl service.Caller) {
 	defer rc.mu.Unlock()
 	for key, compute := range map[string]func(context.Context) (any, error){
 		"audit|" + cl.Account + "|" + cl.Region: func(ctx context.Context) (any, error) {
-			return c.analysis.Audit(ctx, cl, audit.Options{})
+			return c.analysis.Audit(analyze.Waiting(ctx), cl, audit.Options{})
 		},
 		"graph|" + cl.Account + "|" + cl.Region + "||": func(ctx context.Context) (any, error) {
-			return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph"})
+			return c.analysis.Reachability(analyze.Waiting(ctx), analyze.ReachInput{Caller: cl, View: "graph"})
 		},
 	} {
 		if e, ok := rc.m[key]; !ok || e.rev < rev {

@@ -456,7 +456,7 @@ func (c *Console) change(p *page) {
 		wg   sync.WaitGroup
 	)
 	wg.Go(func() { ad, aErr = c.auditDiff(ctx, p.caller, pc.Run) })
-	pl, err = c.analysis.PlanChange(ctx, p.caller, pc.Run)
+	pl, err = c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	wg.Wait()
 	if err == nil {
 		err = aErr
@@ -527,7 +527,7 @@ func (c *Console) auditDiff(ctx context.Context, cl service.Caller, change analy
 	if err != nil {
 		return auditDiff{}, err
 	}
-	after, err := c.analysis.AuditAfter(ctx, cl, change, audit.Options{})
+	after, err := c.analysis.AuditAfter(analyze.Waiting(ctx), cl, change, audit.Options{})
 	if err != nil {
 		return auditDiff{}, err
 	}

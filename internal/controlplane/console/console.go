@@ -61,6 +61,9 @@ type Options struct {
 	MaxSessions         int
 	IdleTimeout, MaxAge time.Duration
 	Now                 func() time.Time
+	// Analysis is the server's analysis service (its live reachability and
+	// bounds); nil makes one over svc, for tests.
+	Analysis *analyze.Service
 }
 
 // New returns the console over a resource service.
@@ -72,7 +75,10 @@ func New(svc *service.Service, o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{svc: svc, analysis: analyze.New(svc), sessions: newSessions(o), pages: pages,
+	if o.Analysis == nil {
+		o.Analysis = analyze.New(svc)
+	}
+	c := &Console{svc: svc, analysis: o.Analysis, sessions: newSessions(o), pages: pages,
 		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log}
 	c.routes()
 	return c, nil

@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"net/http"
 	"slices"
 	"strings"
@@ -244,7 +245,7 @@ func (c *Console) instancePage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	eff, err := c.analysis.EffectiveRules(ctx, p.caller, id)
+	eff, err := c.analysis.EffectiveRules(analyze.Waiting(ctx), p.caller, id)
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -257,7 +258,7 @@ func (c *Console) instancePage(p *page) {
 			from = id
 		}
 		proto := cmp.Or(q.Get("protocol"), "tcp")
-		rep, err := c.analysis.VerifyFlow(ctx, analyzeFlow(p.caller, from, to, proto, q.Get("port")))
+		rep, err := c.analysis.VerifyFlow(analyze.Waiting(ctx), analyzeFlow(p.caller, from, to, proto, q.Get("port")))
 		data["Asked"] = map[string]string{"From": from, "To": to, "Protocol": proto, "Port": q.Get("port")}
 		if err != nil {
 			data["VerifyErr"] = asECS(err)

@@ -253,7 +253,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", api)
 	mux.Handle("/metrics", met.Handler())
 	// The web console, on the same listener, as the same services.
-	con, err := console.New(svc.Service, console.Options{Log: cfg.Log})
+	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis})
 	if err != nil {
 		stop()
 		ln.Close()

@@ -92,7 +92,9 @@ func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
 }
 
 // enter admits one analysis of the caller (see Options).
-func (a *Service) enter(c service.Caller) (func(), error) { return a.gate.enter(c.Account) }
+func (a *Service) enter(ctx context.Context, c service.Caller) (func(), error) {
+	return a.gate.enterCtx(ctx, c.Account)
+}
 
 // cloudOf builds the policy snapshot of a read transaction.
 func cloudOf(tx store.ReadTx) (*policy.Cloud, error) {
@@ -149,7 +151,7 @@ type FlowInput struct {
 func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, error) {
 	c := in.Caller
 	f, ferr := verify.ParseFlow(in.From, in.To, in.Protocol, in.Port, in.SourcePort, in.IPVersionText)
-	done, err := a.enter(c)
+	done, err := a.enter(ctx, c)
 	if err != nil {
 		return verify.Report{}, err
 	}
@@ -181,7 +183,7 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 // they act, and whether each rule can still match anything
 // (PalisadeDescribeEffectiveRules).
 func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instanceID string) ([]effective.Policy, error) {
-	done, err := a.enter(c)
+	done, err := a.enter(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +303,7 @@ type Reachability struct {
 // the caller's pairs: the whole cloud's result is kept live (see Live).
 func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability, error) {
 	c := in.Caller
-	done, err := a.enter(c)
+	done, err := a.enter(ctx, c)
 	if err != nil {
 		return Reachability{}, err
 	}
@@ -396,7 +398,7 @@ type Change func(ctx context.Context, svc *service.Service) error
 // the records the change writes, so only the classes it touches are
 // rebuilt, and only the caller's pairs are compared.
 func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
-	done, err := a.enter(c)
+	done, err := a.enter(ctx, c)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -547,7 +549,7 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
-	done, err := a.enter(c)
+	done, err := a.enter(ctx, c)
 	if err != nil {
 		return Audit{}, err
 	}

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"context"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -45,9 +46,38 @@ type gate struct {
 	mu        sync.Mutex
 	total     int
 	byAccount map[string]int
+	freed     chan struct{} // closed (and replaced) when an analysis ends
 }
 
-func newGate(o Options) *gate { return &gate{o: o.withDefaults(), byAccount: map[string]int{}} }
+func newGate(o Options) *gate {
+	return &gate{o: o.withDefaults(), byAccount: map[string]int{}, freed: make(chan struct{})}
+}
+
+type waitKey struct{}
+
+// Waiting marks ctx so that an analysis run with it waits for a free slot
+// (until ctx ends) instead of being refused: for the console, whose user
+// would rather wait a moment than retry, and its own work ahead of time.
+// The bounds hold all the same.
+func Waiting(ctx context.Context) context.Context { return context.WithValue(ctx, waitKey{}, true) }
+
+// enterCtx is enter, waiting for a slot when ctx is marked Waiting.
+func (g *gate) enterCtx(ctx context.Context, account string) (func(), error) {
+	for {
+		g.mu.Lock()
+		freed := g.freed
+		g.mu.Unlock()
+		done, err := g.enter(account)
+		if err == nil || ctx.Value(waitKey{}) == nil {
+			return done, err
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
+}
 
 // enter admits an analysis of an account or refuses it with Throttling;
 // the returned function ends it.
@@ -71,6 +101,8 @@ func (g *gate) enter(account string) (func(), error) {
 		if g.byAccount[account]--; g.byAccount[account] == 0 {
 			delete(g.byAccount, account) // the map holds running accounts only
 		}
+		close(g.freed)
+		g.freed = make(chan struct{})
 	}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -189,21 +190,41 @@ func TestAnalysisConcurrencyBound(t *testing.T) {
 	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1})
 	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
 	third := service.Caller{Account: "1000000000000003", Region: "cn-hangzhou"}
-	hold1, err := a.enter(n.c) // an analysis of the first account is running
+	hold1, err := a.enter(context.Background(), n.c) // an analysis of the first account is running
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Reachability(ctx, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
 		t.Fatalf("a second analysis of one account: %v, want Throttling", err)
 	}
-	hold2, err := a.enter(other)
+	hold2, err := a.enter(context.Background(), other)
 	if err != nil {
 		t.Fatalf("another account is let in: %v", err)
 	}
 	if _, err := a.VerifyFlow(ctx, FlowInput{Caller: third, From: "1.2.3.4", To: "5.6.7.8", Protocol: "tcp", Port: "22"}); !ecserr.Is(err, "Throttling") {
 		t.Fatalf("beyond the server's bound: %v, want Throttling", err)
 	}
+	// Marked Waiting (the console), the second analysis of an account waits
+	// for the slot instead, and gives up with its context.
+	short, cancel := context.WithTimeout(Waiting(ctx), 50*time.Millisecond)
+	defer cancel()
+	if _, err := a.Reachability(short, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
+		t.Fatalf("a waiting analysis whose context ended: %v, want Throttling", err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := a.Reachability(Waiting(ctx), ReachInput{Caller: n.c})
+		waited <- err
+	}()
+	select {
+	case err := <-waited:
+		t.Fatalf("a waiting analysis ran while the slot was held: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
 	hold1()
+	if err := <-waited; err != nil {
+		t.Fatalf("the waiting analysis, once the slot was freed: %v", err)
+	}
 	hold2()
 	if _, err := a.Reachability(ctx, ReachInput{Caller: n.c}); err != nil {
 		t.Fatalf("after the others ended: %v", err)
