@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -127,6 +128,12 @@ type engine struct {
 	exposures []*exposure
 	useOnce   sync.Once
 	useCache  map[*model.Rule][]ruleUse
+	packets   map[packetKey]*space.Space // packetSpace's answers
+}
+
+type packetKey struct {
+	inst *model.Instance
+	dir  model.Direction
 }
 
 // engineFor returns the analysis shared by the checks of one Input: Run
@@ -144,11 +151,17 @@ type spaceKey struct {
 	policy.Key
 	ipVersion      int
 	allSourcePorts bool
+	partitionOnly  bool
+	slots          [2]uint16
+}
+
+func keyOf(k policy.Key, o space.Options) spaceKey {
+	return spaceKey{k, o.IPVersion, o.AllSourcePorts, o.PartitionOnly, o.Slots}
 }
 
 // spaceOf returns (and caches) the space of an instance's policy.
 func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.NicType, o space.Options) *space.Space {
-	key := spaceKey{policy.InstanceKey(e.in.Cloud, inst, dir, nic), o.IPVersion, o.AllSourcePorts}
+	key := keyOf(policy.InstanceKey(e.in.Cloud, inst, dir, nic), o)
 	e.mu.Lock()
 	s, ok := e.spaces[key]
 	e.mu.Unlock()
@@ -164,49 +177,113 @@ func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.Ni
 // exposed returns every exposure with something open, by instance then family.
 func (e *engine) exposed() []*exposure {
 	e.once.Do(func() {
+		type task struct {
+			inst *model.Instance
+			six  bool
+			rt   policy.Route
+			s    *space.Space
+		}
+		var tasks []task
 		for _, inst := range sortedInstances(e.in.Cloud) {
 			for _, six := range []bool{false, true} {
 				rt := policy.PathBetween(nil, inst, six)
 				if rt.NoPath != "" {
 					continue // the internet cannot reach the instance in this family
 				}
-				addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
-				v := 4
+				tasks = append(tasks, task{inst: inst, six: six, rt: rt})
+			}
+		}
+		// The exposures read decisions only: without the reference's
+		// rules' standings the spaces cost about half.
+		e.parallel(len(tasks), func(k int) {
+			t := &tasks[k]
+			v := 4
+			if t.six {
+				v = 6
+			}
+			t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: !e.in.reference})
+		})
+		for _, t := range tasks {
+			inst, six, rt, s := t.inst, t.six, t.rt, t.s
+			addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
+			anon, ok := s.Anonymous(six)
+			if !ok {
+				continue // rules name every address: no internet at large
+			}
+			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
+			for _, seg := range s.Column(0, six, anon) {
+				// Accepts from the internet at large come from rules only;
+				// keep the protocols a flow of this family can use.
+				icmp := space.ICMP
 				if six {
-					v = 6
+					icmp = space.ICMPv6
 				}
-				s := e.spaceOf(inst, model.Ingress, rt.NIC, space.Options{IPVersion: v})
-				anon, ok := s.Anonymous(six)
-				if !ok {
-					continue // rules name every address: no internet at large
+				if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
+					continue
 				}
-				x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-				for _, seg := range s.Column(0, six, anon) {
-					// Accepts from the internet at large come from rules only;
-					// keep the protocols a flow of this family can use.
-					icmp := space.ICMP
-					if six {
-						icmp = space.ICMPv6
-					}
-					if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
+				lo := seg.Ports.Lo
+				if seg.Proto.Ports() {
+					if seg.Ports.Hi == 0 {
 						continue
 					}
-					lo := seg.Ports.Lo
-					if seg.Proto.Ports() {
-						if seg.Ports.Hi == 0 {
-							continue
-						}
-						lo = max(lo, 1)
-					}
-					x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+					lo = max(lo, 1)
 				}
-				if len(x.open) > 0 {
-					e.exposures = append(e.exposures, x)
-				}
+				x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+			}
+			if len(x.open) > 0 {
+				e.exposures = append(e.exposures, x)
 			}
 		}
 	})
 	return e.exposures
+}
+
+// parallel calls fn(0) … fn(n-1) on every core (one at a time in the
+// reference).
+func (e *engine) parallel(n int, fn func(int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if e.in.reference {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < n; k += workers {
+				fn(k)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// packetSpace returns a space that decides single IPv4 TCP packets of an
+// instance's intranet policy on the default source port: the full space
+// the rule standings built, when there is one (a space decides every packet
+// it covers exactly, however much else it covers), or a narrow one.
+func (e *engine) packetSpace(inst *model.Instance, dir model.Direction) *space.Space {
+	if e.in.reference {
+		return e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4})
+	}
+	e.mu.Lock()
+	s, ok := e.packets[packetKey{inst, dir}]
+	e.mu.Unlock()
+	if ok {
+		return s
+	}
+	pk := policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)
+	e.mu.Lock()
+	s, ok = e.spaces[keyOf(pk, allSources)]
+	e.mu.Unlock()
+	if !ok {
+		s = e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}})
+	}
+	e.mu.Lock()
+	if e.packets == nil {
+		e.packets = map[packetKey]*space.Space{}
+	}
+	e.packets[packetKey{inst, dir}] = s
+	e.mu.Unlock()
+	return s
 }
 
 func sortedInstances(c *policy.Cloud) []*model.Instance {
@@ -453,6 +530,9 @@ func riskyInstanceCheck(in *Input) []Finding {
 // server then reaches the database directly.
 func sharedTierCheck(in *Input) []Finding {
 	e := engineFor(in)
+	if !in.reference && in.standingsNeeded() {
+		e.ruleUses() // built anyway: their spaces decide the packets below
+	}
 	facing := map[string]bool{}
 	for _, x := range e.exposed() {
 		facing[x.inst.ID] = true
@@ -473,13 +553,13 @@ func sharedTierCheck(in *Input) []Finding {
 		type hit struct{ from, to, port, rule string }
 		var hits []hit
 		for _, b := range internal {
-			ing := e.spaceOf(b, model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+			ing := e.packetSpace(b, model.Ingress)
 			for _, a := range ext {
 				rt := policy.PathBetween(a, b, false)
 				if rt.NoPath != "" || rt.NIC != model.Intranet {
 					continue // only members of one VPC meet inside it
 				}
-				eg := e.spaceOf(a, model.Egress, model.Intranet, space.Options{IPVersion: 4})
+				eg := e.packetSpace(a, model.Egress)
 				for _, rp := range riskyPorts {
 					if rp.check != "SGA-004" {
 						continue
