@@ -160,7 +160,10 @@ type Input struct {
 	// faster ones replaced (the equivalence test and the benchmark
 	// compare the two).
 	reference bool
-	hiddenMu  sync.Mutex
+	// once is set by Run: every check runs, so a check leaves out what
+	// another reports on the same rule (see saidByPortChecks).
+	once     bool
+	hiddenMu sync.Mutex
 	hidden    map[*model.Rule]bool
 }
 
@@ -240,6 +243,7 @@ func Run(c *policy.Cloud, o Options) []Finding {
 }
 
 func run(in *Input) []Finding {
+	in.once = true
 	var out []Finding
 	for _, ch := range Checks() {
 		if slices.Contains(in.Options.Skip, ch.ID) {

@@ -82,6 +82,9 @@ type opening struct {
 type exposure struct {
 	inst  *model.Instance
 	six   bool
+	// latent: the instance has no public IPv4 address, and this is its
+	// intranet ingress from an anonymous address (see engine.latent).
+	latent bool
 	addr  netip.Addr   // the public address (or IPv6 address) exposed
 	space *space.Space // ingress policy on the internet path
 	anon  iprange.Key  // an address of the internet at large
@@ -129,6 +132,8 @@ type engine struct {
 	useOnce   sync.Once
 	useCache  map[*model.Rule][]ruleUse
 	packets   map[packetKey]*space.Space // packetSpace's answers
+	latOnce   sync.Once
+	latents   []*exposure
 }
 
 type packetKey struct {
@@ -211,31 +216,68 @@ func (e *engine) exposed() []*exposure {
 				continue // rules name every address: no internet at large
 			}
 			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-			for _, seg := range s.Column(0, six, anon) {
-				// Accepts from the internet at large come from rules only;
-				// keep the protocols a flow of this family can use.
-				icmp := space.ICMP
-				if six {
-					icmp = space.ICMPv6
-				}
-				if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
-					continue
-				}
-				lo := seg.Ports.Lo
-				if seg.Proto.Ports() {
-					if seg.Ports.Hi == 0 {
-						continue
-					}
-					lo = max(lo, 1)
-				}
-				x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
-			}
-			if len(x.open) > 0 {
+			if x.fill(); len(x.open) > 0 {
 				e.exposures = append(e.exposures, x)
 			}
 		}
 	})
 	return e.exposures
+}
+
+// fill finds what the anonymous address may open.
+func (x *exposure) fill() {
+	s := x.space
+	for _, seg := range s.Column(0, x.six, x.anon) {
+		// Accepts from the internet at large come from rules only;
+		// keep the protocols a flow of this family can use.
+		icmp := space.ICMP
+		if x.six {
+			icmp = space.ICMPv6
+		}
+		if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
+			continue
+		}
+		lo := seg.Ports.Lo
+		if seg.Proto.Ports() {
+			if seg.Ports.Hi == 0 {
+				continue
+			}
+			lo = max(lo, 1)
+		}
+		x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+	}
+}
+
+// latent returns, for every instance without a public IPv4 address, what
+// an address no rule names except through 0.0.0.0/0 opens on its intranet
+// ingress: what a rule open to the world already opens to every private
+// network that can route to the instance (peered VPCs, VPN, leased lines),
+// and to the internet once the instance gets a public address. (Without an
+// IPv6 address nothing reaches it over IPv6; with one it is exposed.)
+func (e *engine) latent() []*exposure {
+	e.latOnce.Do(func() {
+		var insts []*model.Instance
+		for _, inst := range sortedInstances(e.in.Cloud) {
+			if policy.PathBetween(nil, inst, false).NoPath != "" {
+				insts = append(insts, inst)
+			}
+		}
+		spaces := make([]*space.Space, len(insts))
+		e.parallel(len(insts), func(k int) {
+			spaces[k] = e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: !e.in.reference})
+		})
+		for k, inst := range insts {
+			anon, ok := spaces[k].Anonymous(false)
+			if !ok {
+				continue
+			}
+			x := &exposure{inst: inst, latent: true, addr: inst.PrivateIP, space: spaces[k], anon: anon}
+			if x.fill(); len(x.open) > 0 {
+				e.latents = append(e.latents, x)
+			}
+		}
+	})
+	return e.latents
 }
 
 // parallel calls fn(0) … fn(n-1) on every core (one at a time in the
@@ -386,11 +428,16 @@ func allOpenCheck(in *Input) []Finding {
 }
 
 // portCheck builds SGA-002 to SGA-005: a risky port of the check's list
-// open from the internet at large, reported on the rule that lets it in.
+// open from the internet at large, reported once per rule that lets it in,
+// with the instances it reaches. For the admin ports (SSH, RDP, the data
+// tier: SGA-002 to -004) a rule open to the world whose members have no
+// public address yet is reported too, as latent (medium): it already opens
+// the port to every private network that can route to them.
 func portCheck(check string) func(*Input) []Finding {
 	return func(in *Input) []Finding {
+		e := engineFor(in)
 		var h hitIndex
-		for _, x := range engineFor(in).exposed() {
+		risky := func(x *exposure, add func(*exposure, int, string)) {
 			for _, rp := range riskyPorts {
 				if rp.check != check {
 					continue
@@ -401,16 +448,58 @@ func portCheck(check string) func(*Input) []Finding {
 				}
 				for _, p := range protos {
 					if ri := x.decider(p, rp.port); ri >= 0 {
-						h.add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
+						add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
 					}
 				}
 			}
 		}
-		return h.findings(check, High, func(rh *ruleHits) string {
+		for _, x := range e.exposed() {
+			risky(x, h.add)
+		}
+		out := h.findings(check, High, func(rh *ruleHits) string {
 			return fmt.Sprintf("Rule %s of %s lets %s in from the whole internet (%s) on %s.",
 				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
 		}, portFix[check])
+		if check == "SGA-005" {
+			return out
+		}
+		var lat hitIndex
+		for _, x := range e.latent() {
+			risky(x, func(x *exposure, ri int, port string) {
+				if h.m[x.rule(ri).Rule] == nil { // said already, with its exposed instances
+					lat.add(x, ri, port)
+				}
+			})
+		}
+		return append(out, lat.findings(check, Medium, func(rh *ruleHits) string {
+			return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (0.0.0.0/0) but no member it reaches has a public address yet, so for now it lets in every private network that can route to %s (peered VPCs, VPN and leased lines), and the internet as soon as one gets a public address.",
+				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), list(rh.instances, "instances"))
+		}, portFix[check])...)
 	}
+}
+
+// saidByPortChecks reports whether, in a whole audit, a port check
+// (SGA-002 to -005) reports a risky port already, on the rule that opens it
+// with the instances it reaches: SGA-006 and SGA-028 then leave it out, so
+// that an audit says a world-open admin port once per rule.
+func (in *Input) saidByPortChecks(rp riskyPort) bool {
+	return in.once && !slices.Contains(in.Options.Skip, rp.check)
+}
+
+// riskyReported reports whether every port of lo-hi outside the allowed
+// ones is a risky port of p that a port check reports.
+func (in *Input) riskyReported(p space.Proto, lo, hi uint16, allowed []uint16) bool {
+	for port := int(lo); port <= int(hi); port++ {
+		if slices.Contains(allowed, uint16(port)) {
+			continue
+		}
+		if !slices.ContainsFunc(riskyPorts, func(rp riskyPort) bool {
+			return int(rp.port) == port && (p == space.TCP || p == space.UDP && rp.udp) && in.saidByPortChecks(rp)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 var portFix = map[string]string{
@@ -421,7 +510,8 @@ var portFix = map[string]string{
 }
 
 // SGA-006: ports open from the internet at large that Options.AllowedPorts
-// does not list.
+// does not list. In a whole audit an opening whose off-list ports are all
+// risky ports that SGA-002 to -005 report is theirs.
 func allowListCheck(in *Input) []Finding {
 	allowed := in.Options.AllowedPorts
 	var h hitIndex
@@ -429,6 +519,9 @@ func allowListCheck(in *Input) []Finding {
 		for _, o := range x.open {
 			if !o.proto.Ports() {
 				continue
+			}
+			if in.once && in.riskyReported(o.proto, o.lo, o.hi, allowed) {
+				continue // SGA-002 to -005 say it, on this rule
 			}
 			for _, r := range minusPorts(o.lo, o.hi, allowed) {
 				h.add(x, o.rule, fmt.Sprintf("%s %s", o.proto, r))
@@ -474,7 +567,9 @@ func portText(lo, hi int) string {
 }
 
 // SGA-028: an instance with a public address that the internet at large
-// reaches on a risky port.
+// reaches on a risky port. In a whole audit SGA-002 to -005 report these on
+// the rule that opens them, naming the instance, so SGA-028 keeps only the
+// ports of those checks that are skipped.
 func riskyInstanceCheck(in *Input) []Finding {
 	type acc struct {
 		inst  *model.Instance
@@ -492,8 +587,8 @@ func riskyInstanceCheck(in *Input) []Finding {
 			}
 			for _, p := range protos {
 				ri := x.decider(p, rp.port)
-				if ri < 0 {
-					continue
+				if ri < 0 || in.saidByPortChecks(rp) {
+					continue // closed, or SGA-002 to -005 say it with the instance
 				}
 				a := byInst[x.inst.ID]
 				if a == nil {
