@@ -164,7 +164,7 @@ type Input struct {
 	// another reports on the same rule (see saidByPortChecks).
 	once     bool
 	hiddenMu sync.Mutex
-	hidden    map[*model.Rule]bool
+	hidden   map[*model.Rule]bool
 }
 
 // live is the package's live, with the group's evaluation order sorted

@@ -80,15 +80,15 @@ type opening struct {
 // exposure is one instance's ingress from the internet at large in one
 // family.
 type exposure struct {
-	inst  *model.Instance
-	six   bool
+	inst *model.Instance
+	six  bool
 	// latent: the instance has no public IPv4 address, and this is its
 	// intranet ingress from an anonymous address (see engine.latent).
 	latent bool
-	addr  netip.Addr   // the public address (or IPv6 address) exposed
-	space *space.Space // ingress policy on the internet path
-	anon  iprange.Key  // an address of the internet at large
-	open  []opening
+	addr   netip.Addr   // the public address (or IPv6 address) exposed
+	space  *space.Space // ingress policy on the internet path
+	anon   iprange.Key  // an address of the internet at large
+	open   []opening
 }
 
 func (e *exposure) world() string {
