@@ -216,7 +216,7 @@ func (e *engine) exposed() []*exposure {
 				continue // rules name every address: no internet at large
 			}
 			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-			if x.fill(); len(x.open) > 0 {
+			if x.fill(0); len(x.open) > 0 {
 				e.exposures = append(e.exposures, x)
 			}
 		}
@@ -224,10 +224,11 @@ func (e *engine) exposed() []*exposure {
 	return e.exposures
 }
 
-// fill finds what the anonymous address may open.
-func (x *exposure) fill() {
+// fill finds what the anonymous address may open, in one part of the
+// space (of source ports).
+func (x *exposure) fill(part int) {
 	s := x.space
-	for _, seg := range s.Column(0, x.six, x.anon) {
+	for _, seg := range s.Column(part, x.six, x.anon) {
 		// Accepts from the internet at large come from rules only;
 		// keep the protocols a flow of this family can use.
 		icmp := space.ICMP
@@ -262,9 +263,18 @@ func (e *engine) latent() []*exposure {
 				insts = append(insts, inst)
 			}
 		}
+		// Only which rule decides a port is read here (not how the ports
+		// are cut), so any space that decides the packets will do.
+		if !e.in.reference && e.in.standingsNeeded() {
+			e.ruleUses()
+		}
 		spaces := make([]*space.Space, len(insts))
 		e.parallel(len(insts), func(k int) {
-			spaces[k] = e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: !e.in.reference})
+			if e.in.reference {
+				spaces[k] = e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+			} else {
+				spaces[k] = e.decisionSpace(insts[k], model.Ingress, space.Options{IPVersion: 4, PartitionOnly: true})
+			}
 		})
 		for k, inst := range insts {
 			anon, ok := spaces[k].Anonymous(false)
@@ -272,7 +282,7 @@ func (e *engine) latent() []*exposure {
 				continue
 			}
 			x := &exposure{inst: inst, latent: true, addr: inst.PrivateIP, space: spaces[k], anon: anon}
-			if x.fill(); len(x.open) > 0 {
+			if x.fill(spaces[k].PartOf(policy.DefaultSourcePort)); len(x.open) > 0 {
 				e.latents = append(e.latents, x)
 			}
 		}
@@ -299,13 +309,19 @@ func (e *engine) parallel(n int, fn func(int)) {
 }
 
 // packetSpace returns a space that decides single IPv4 TCP packets of an
-// instance's intranet policy on the default source port: the full space
-// the rule standings built, when there is one (a space decides every packet
-// it covers exactly, however much else it covers), or a narrow one.
+// instance's intranet policy on the default source port.
 func (e *engine) packetSpace(inst *model.Instance, dir model.Direction) *space.Space {
 	if e.in.reference {
 		return e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4})
 	}
+	return e.decisionSpace(inst, dir, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}})
+}
+
+// decisionSpace returns a space that decides packets of an instance's
+// intranet policy: the full space the rule standings built, when there is
+// one (a space decides every packet it covers exactly, however much else
+// it covers), or a narrow one with the options given.
+func (e *engine) decisionSpace(inst *model.Instance, dir model.Direction, narrow space.Options) *space.Space {
 	e.mu.Lock()
 	s, ok := e.packets[packetKey{inst, dir}]
 	e.mu.Unlock()
@@ -317,7 +333,7 @@ func (e *engine) packetSpace(inst *model.Instance, dir model.Direction) *space.S
 	s, ok = e.spaces[keyOf(pk, allSources)]
 	e.mu.Unlock()
 	if !ok {
-		s = e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}})
+		s = e.spaceOf(inst, dir, model.Intranet, narrow)
 	}
 	e.mu.Lock()
 	if e.packets == nil {
