@@ -19,7 +19,7 @@ func TestSameAsReference(t *testing.T) {
 		skip  []string
 	}{
 		{cloudgen.Small, 40, nil},
-		{mid, 6, nil},
+		{mid, 12, nil},
 		// Without the standings checks, SGA-013 builds its own narrow spaces.
 		{mid, 4, []string{"SGA-022", "SGA-023", "SGA-024"}},
 	}

@@ -187,6 +187,7 @@ func (e *engine) exposed() []*exposure {
 			six  bool
 			rt   policy.Route
 			s    *space.Space
+			part int // the part of s that holds the default source port
 		}
 		var tasks []task
 		for _, inst := range sortedInstances(e.in.Cloud) {
@@ -198,15 +199,33 @@ func (e *engine) exposed() []*exposure {
 				tasks = append(tasks, task{inst: inst, six: six, rt: rt})
 			}
 		}
-		// The exposures read decisions only: without the reference's
-		// rules' standings the spaces cost about half.
+		// The exposures read decisions only. The full spaces the rule
+		// standings build hold them: their part of the default source port
+		// is cut exactly as a space of that port alone (sources ports are
+		// cut at the same rule bounds, and each family is partitioned on
+		// its own). Without those, a space of one family, without the
+		// rules' standings, costs about half the reference's.
+		if !e.in.reference && e.in.standingsNeeded() {
+			e.ruleUses()
+		}
 		e.parallel(len(tasks), func(k int) {
 			t := &tasks[k]
 			v := 4
 			if t.six {
 				v = 6
 			}
-			t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: !e.in.reference})
+			if e.in.reference {
+				t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v})
+				return
+			}
+			e.mu.Lock()
+			s, ok := e.spaces[keyOf(policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC), allSources)]
+			e.mu.Unlock()
+			if ok {
+				t.s, t.part = s, s.PartOf(policy.DefaultSourcePort)
+				return
+			}
+			t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true})
 		})
 		for _, t := range tasks {
 			inst, six, rt, s := t.inst, t.six, t.rt, t.s
@@ -216,7 +235,7 @@ func (e *engine) exposed() []*exposure {
 				continue // rules name every address: no internet at large
 			}
 			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-			if x.fill(0); len(x.open) > 0 {
+			if x.fill(t.part); len(x.open) > 0 {
 				e.exposures = append(e.exposures, x)
 			}
 		}
