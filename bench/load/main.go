@@ -20,7 +20,8 @@
 //     the attack reached another tenant), and the server's peak RSS during
 //     each phase (sampled) and over its life (VmHWM). The victim alone is
 //     measured again at the end: the difference between the two is the
-//     machine's noise.
+//     machine's noise. After each attack the server is let settle (CPU
+//     idle) before the next phase, and the time it stayed busy is shown.
 //
 // Usage: go run ./bench/load [-quick] [-dur 5s]
 package main
@@ -107,6 +108,7 @@ func main() {
 
 	// Warm up: the first requests fill caches and the view.
 	victimLoad(srv, v, 300*time.Millisecond, nil)
+	srv.settle()
 	base := phase(srv, v, "none (victim alone)", nil)
 	fmt.Printf("%-34s | %8s %8s %7s | %6s %6s | %9s | %s\n", "attack", "p50", "p99", "×p99", "reqs", "errors", "peak RSS", "attack")
 	report := func(p phaseResult) {
@@ -161,6 +163,15 @@ func phase(srv *child, v victim, name string, attack func(ctx context.Context, s
 	cancel()
 	wg.Wait()
 	r := phaseResult{name: name, n: len(lat), errs: int(errs.Load()), peak: peak.Load(), note: <-note}
+	if attack != nil {
+		// Work the attack queued (analyses already running) would weigh on
+		// the next phase: wait until the server is idle again.
+		t := time.Now()
+		if !srv.settle() {
+			r.note += "; the server was still busy after the wait"
+		}
+		r.note += fmt.Sprintf("; busy %s after the attack", time.Since(t).Round(100*time.Millisecond))
+	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		r.p50 = lat[len(lat)/2].Round(10 * time.Microsecond)
@@ -371,8 +382,10 @@ func serveChild() {
 	}
 	b, _ := json.Marshal(victim{Addr: srv.Addr, KeyID: key.ID, Secret: key.Secret, Account: acct.UID})
 	fmt.Println(string(b))
-	if err := srv.Serve(ctx); err != nil {
+	if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
 		log.Fatal(err)
+	} else if err != nil {
+		log.Printf("server stop: %v (requests still running)", err)
 	}
 }
 
@@ -436,6 +449,36 @@ func (c *child) stop() {
 	case <-time.After(15 * time.Second):
 		c.cmd.Process.Kill()
 	}
+}
+
+// settle waits until the child uses under a tenth of a core over 300 ms,
+// for at most a minute (10 s with -quick); false if it never did.
+func (c *child) settle() bool {
+	limit := time.Minute
+	if *quick {
+		limit = 10 * time.Second
+	}
+	for end := time.Now().Add(limit); time.Now().Before(end); {
+		before := c.cpu()
+		time.Sleep(300 * time.Millisecond)
+		if c.cpu()-before < 30*time.Millisecond {
+			return true
+		}
+	}
+	return false
+}
+
+// cpu is the child's user+system CPU time so far.
+func (c *child) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	st := string(b)
+	f := strings.Fields(st[strings.LastIndexByte(st, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	sy, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+sy) * time.Second / 100 // USER_HZ
 }
 
 // status reads a field (in kB) of the child's /proc status, in bytes.
