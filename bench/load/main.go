@@ -23,7 +23,7 @@
 //     machine's noise. After each attack the server is let settle (CPU
 //     idle) before the next phase, and the time it stayed busy is shown.
 //
-// Usage: go run ./bench/load [-quick] [-dur 5s]
+// Usage: go run ./bench/load [-quick] [-dur 5s] [-attacks abc]
 package main
 
 import (
@@ -79,6 +79,7 @@ var (
 	serve     = flag.String("serve", "", "internal: run the server child")
 	db        = flag.String("db", "", "internal: the server child's store")
 	seedN     = flag.Int("seed-instances", 0, "internal: the child's attacker cloud size")
+	attacks   = flag.String("attacks", "abc", "the attacks to run: a slow bodies, b analysis storm, c nonce flood")
 )
 
 // victim is what the child tells the parent about the second tenant.
@@ -116,9 +117,14 @@ func main() {
 		fmt.Printf("%-34s | %8s %8s %6.1fx | %6d %6d | %6d MiB | %s\n", p.name, p.p50, p.p99, ratio, p.n, p.errs, p.peak>>20, p.note)
 	}
 	report(base)
-	report(phase(srv, v, "(a) slow bodies", slowBodies))
-	report(phase(srv, v, "(b) analysis storm", analysisStorm))
-	report(phase(srv, v, "(c) nonce flood", nonceFlood))
+	for _, a := range []struct {
+		id, name string
+		run      func(context.Context, *child) string
+	}{{"a", "(a) slow bodies", slowBodies}, {"b", "(b) analysis storm", analysisStorm}, {"c", "(c) nonce flood", nonceFlood}} {
+		if strings.Contains(*attacks, a.id) {
+			report(phase(srv, v, a.name, a.run))
+		}
+	}
 	report(phase(srv, v, "none, again (the run's noise)", nil))
 	fmt.Printf("\nserver peak RSS over the run (VmHWM): %d MiB\n", srv.status("VmHWM")>>20)
 }
@@ -159,10 +165,13 @@ func phase(srv *child, v victim, name string, attack func(ctx context.Context, s
 		note <- ""
 	}
 	var errs atomic.Int64
+	cpu0 := srv.cpu()
 	lat := victimLoad(srv, v, *dur, &errs)
+	cpu := srv.cpu() - cpu0
 	cancel()
 	wg.Wait()
 	r := phaseResult{name: name, n: len(lat), errs: int(errs.Load()), peak: peak.Load(), note: <-note}
+	r.note = strings.TrimPrefix(fmt.Sprintf("%s; server CPU %s", r.note, cpu), "; ")
 	if attack != nil {
 		// Work the attack queued (analyses already running) would weigh on
 		// the next phase: wait until the server is idle again.
@@ -451,17 +460,20 @@ func (c *child) stop() {
 	}
 }
 
-// settle waits until the child uses under a tenth of a core over 300 ms,
-// for at most a minute (10 s with -quick); false if it never did.
+// settle waits until the child uses under a tenth of a core in three
+// 300 ms windows in a row, for at most a minute (10 s with -quick); false
+// if it never did.
 func (c *child) settle() bool {
 	limit := time.Minute
 	if *quick {
 		limit = 10 * time.Second
 	}
-	for end := time.Now().Add(limit); time.Now().Before(end); {
+	for end, idle := time.Now().Add(limit), 0; time.Now().Before(end); {
 		before := c.cpu()
 		time.Sleep(300 * time.Millisecond)
-		if c.cpu()-before < 30*time.Millisecond {
+		if c.cpu()-before >= 30*time.Millisecond {
+			idle = 0
+		} else if idle++; idle == 3 {
 			return true
 		}
 	}
