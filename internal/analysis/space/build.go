@@ -379,13 +379,17 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 			s.pieces[f] = b.fams[f].starts
 		}
 	}
+	// Tables are cached by family and covering rules, across source-port
+	// parts too: most cover sets recur in every part (only rules with a
+	// source-port range tell parts apart), and painting a cover again would
+	// add nothing to the standings.
+	b.cache = b.mem.cacheMap()
 	for _, sp := range s.sourceParts() {
 		part := Part{SourcePorts: sp}
 		for f := range 2 {
 			if !s.Has(f == 1) {
 				continue
 			}
-			b.cache = b.mem.cacheMap()
 			for slot := range NProto {
 				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
 					continue
@@ -691,7 +695,7 @@ func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
 	var cover []int32
 	for _, start := range bounds {
 		cover = cover[:0]
-		b.key = b.key[:0]
+		b.key = append(b.key[:0], byte(f))
 		for _, i := range idx {
 			if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
 				cover = append(cover, i)
