@@ -502,8 +502,8 @@ type builder struct {
 	fams   [2]*pieces
 	mem    arena
 	// Scratch arrays of paint, reused across tables.
-	first, second []Decider
-	mask          []uint64
+	first []Decider
+	mask  []uint64
 }
 
 // pieces cuts one family's addresses at every boundary of every rule and
@@ -734,75 +734,70 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	if s.Options.PartitionOnly {
 		return b.paintFast(mask, f)
 	}
+	// One pass finds each piece's first and second covering entries, adds
+	// to the standings and counts the merged pieces; emit writes the table.
 	b.first = slices.Grow(b.first[:0], n)[:n]
 	first := b.first
-	stats := !s.Options.PartitionOnly
-	if stats {
-		b.second = slices.Grow(b.second[:0], n)[:n]
-	}
-	second := b.second
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	m, prev := 0, none
 	for j := range n {
-		if d := ps.intra[j]; d != none {
-			first[j] = d
-			continue
-		}
-		d1, d2 := none, none
-		cand := ps.cand[j*words : (j+1)*words]
-		for w, c := range cand {
-			x := c & mask[w]
-			for x != 0 {
-				d := Decider(w*64 + bits.TrailingZeros64(x))
-				x &= x - 1
-				if d1 == none {
-					d1 = d
-					if !stats {
-						break
+		d1 := ps.intra[j]
+		if d1 != none {
+			s.IntraHit[d1.Intra()] = true
+		} else {
+			d2 := none
+			cand := ps.cand[j*words : (j+1)*words]
+			for w, c := range cand {
+				x := c & mask[w]
+				for x != 0 {
+					d := Decider(w*64 + bits.TrailingZeros64(x))
+					x &= x - 1
+					if d1 == none {
+						d1 = d
+						continue
 					}
-					continue
+					d2 = d
+					break
 				}
-				d2 = d
-				break
+				if d2 != none {
+					break
+				}
 			}
-			if d1 != none && (!stats || d2 != none) {
-				break
+			if d1 == none {
+				s.DefaultHit = true
+				d1 = Default
+			} else {
+				b.standing(d1, d2, defAccept)
 			}
 		}
 		first[j] = d1
-		if stats {
-			second[j] = d2
+		if d1 != prev {
+			m++
+			prev = d1
 		}
 	}
-	if !stats {
-		return b.merge(first, f)
+	return b.emit(first, m, f)
+}
+
+// standing adds to rule d's standing a piece it decides, where sec (none:
+// the default) would decide without it.
+func (b *builder) standing(d, sec Decider, defAccept bool) {
+	s := b.s
+	st := &s.Rules[d]
+	st.Hit = true
+	if sec == none {
+		sec = Default
 	}
-	defAccept := s.Program.Default.Verdict == policy.Accept
-	for j := range n {
-		d := first[j]
-		switch {
-		case d == none:
-			s.DefaultHit = true
-		case d.Intra() >= 0:
-			s.IntraHit[d.Intra()] = true
-		default:
-			st := &s.Rules[d]
-			st.Hit = true
-			sec := second[j]
-			if sec == none {
-				sec = Default
-			}
-			secAccept := defAccept
-			if sec >= 0 {
-				secAccept = s.rules[sec].accept
-			}
-			if secAccept != s.rules[d].accept {
-				b.needed[d] = true
-			}
-			if len(st.Takeover) < 8 && !slices.Contains(st.Takeover, sec) {
-				st.Takeover = append(st.Takeover, sec)
-			}
-		}
+	secAccept := defAccept
+	if sec >= 0 {
+		secAccept = s.rules[sec].accept
 	}
-	return b.merge(first, f)
+	if secAccept != s.rules[d].accept {
+		b.needed[d] = true
+	}
+	if len(st.Takeover) < 8 && !slices.Contains(st.Takeover, sec) {
+		st.Takeover = append(st.Takeover, sec)
+	}
 }
 
 // paintFast is paint without standings: one pass that paints and merges.
@@ -838,24 +833,17 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	return at
 }
 
-// merge turns painted pieces into a table, joining neighbours with the same
-// decider (unpainted pieces go to the default).
-func (b *builder) merge(first []Decider, f int) *AddrTable {
+// emit turns painted pieces (none of them unpainted) into a table of m
+// pieces, joining neighbours with the same decider.
+func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 	starts := b.fams[f].starts
-	m := 0 // pieces after merging, to allocate the table once
-	for j := range first {
-		if first[j] == none {
-			first[j] = Default
-		}
-		if j == 0 || first[j] != first[j-1] {
-			m++
-		}
-	}
 	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0], piece: b.mem.int32N(m)[:0]}
+	prev := none
 	for j, d := range first {
-		if j > 0 && d == first[j-1] {
+		if d == prev {
 			continue
 		}
+		prev = d
 		at.piece = append(at.piece, int32(j))
 		at.Starts = append(at.Starts, starts[j])
 		at.By = append(at.By, d)
