@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -399,6 +400,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		}
 		s.Parts = append(s.Parts, part)
 	}
+	b.finish()
 	for i := range s.Rules {
 		s.Rules[i].Redundant = s.Rules[i].Hit && !b.needed[i]
 	}
@@ -501,6 +503,7 @@ type builder struct {
 	key    []byte
 	fams   [2]*pieces
 	mem    arena
+	buf    *tableBuf // the tables made so far, without a Scratch
 	// Scratch arrays of paint, reused across tables.
 	first []Decider
 	mask  []uint64
@@ -804,7 +807,7 @@ func (b *builder) standing(d, sec Decider, defAccept bool) {
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	at := &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+	at := b.newTable(n)
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
@@ -830,6 +833,7 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 			prev = d
 		}
 	}
+	b.done(at)
 	return at
 }
 
@@ -837,7 +841,7 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 // pieces, joining neighbours with the same decider.
 func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 	starts := b.fams[f].starts
-	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0], piece: b.mem.int32N(m)[:0]}
+	at := b.newTable(m)
 	prev := none
 	for j, d := range first {
 		if d == prev {
@@ -848,5 +852,75 @@ func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 		at.Starts = append(at.Starts, starts[j])
 		at.By = append(at.By, d)
 	}
+	b.done(at)
 	return at
+}
+
+// tableBuf holds the tables of one build until Build gives them their
+// memory in one piece (see finish): three allocations per space instead of
+// three per table, and paintFast's tables cut to size. Pooled, so that its
+// arrays are reused, warm, from build to build.
+type tableBuf struct {
+	keys   []iprange.Key
+	by     []Decider
+	piece  []int32
+	used   int
+	tables []*AddrTable
+}
+
+var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
+
+// newTable returns an empty table with room for n pieces: from the
+// Scratch, or from the build's tableBuf.
+func (b *builder) newTable(n int) *AddrTable {
+	if b.mem.sc != nil {
+		return &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+	}
+	if b.buf == nil {
+		b.buf = tableBufs.Get().(*tableBuf)
+	}
+	t := b.buf
+	if t.used+n > len(t.keys) {
+		// Tables already made keep the old arrays until finish.
+		c := max(2*len(t.keys), n, 4096)
+		t.keys, t.by, t.piece, t.used = make([]iprange.Key, c), make([]Decider, c), make([]int32, c), 0
+	}
+	u := t.used
+	return &AddrTable{Starts: t.keys[u : u : u+n], By: t.by[u : u : u+n], piece: t.piece[u : u : u+n]}
+}
+
+// done records a table newTable made, now filled.
+func (b *builder) done(at *AddrTable) {
+	if b.mem.sc != nil {
+		return
+	}
+	b.buf.used += len(at.Starts)
+	b.buf.tables = append(b.buf.tables, at)
+}
+
+// finish moves the build's tables into memory of their own, exactly sized,
+// and returns the tableBuf to the pool.
+func (b *builder) finish() {
+	t := b.buf
+	if t == nil {
+		return
+	}
+	total := 0
+	for _, at := range t.tables {
+		total += len(at.Starts)
+	}
+	keys, by, piece := make([]iprange.Key, total), make([]Decider, total), make([]int32, total)
+	o := 0
+	for _, at := range t.tables {
+		m := len(at.Starts)
+		copy(keys[o:], at.Starts)
+		copy(by[o:], at.By)
+		copy(piece[o:], at.piece)
+		at.Starts, at.By, at.piece = keys[o:o+m:o+m], by[o:o+m:o+m], piece[o:o+m:o+m]
+		o += m
+	}
+	clear(t.tables)
+	t.tables, t.used = t.tables[:0], 0
+	b.buf = nil
+	tableBufs.Put(t)
 }
