@@ -374,6 +374,19 @@ func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic mod
 func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	s := newSpace(res, p, o)
 	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
+	// What only the build reads (pieces' bit sets, maps, sort buffers)
+	// comes from the Scratch too, or else from a pooled one.
+	b.tmp = &b.mem // one arena, so that the two never hand out the same memory
+	if o.Scratch == nil {
+		sc := scratchPool.Get().(*Scratch)
+		b.tmp = &arena{sc: sc}
+		defer func() {
+			clear(sc.cache) // no table outlives its space through the pool
+			clear(sc.spanMap)
+			clear(sc.seen)
+			scratchPool.Put(sc)
+		}()
+	}
 	for f := range 2 {
 		if s.Has(f == 1) {
 			b.fams[f] = b.pieces(f)
@@ -384,7 +397,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	// parts too: most cover sets recur in every part (only rules with a
 	// source-port range tell parts apart), and painting a cover again would
 	// add nothing to the standings.
-	b.cache = b.mem.cacheMap()
+	b.cache = b.tmp.cacheMap()
 	for _, sp := range s.sourceParts() {
 		part := Part{SourcePorts: sp}
 		for f := range 2 {
@@ -504,6 +517,7 @@ type builder struct {
 	fams   [2]*pieces
 	mem    arena
 	buf    *tableBuf // the tables made so far, without a Scratch
+	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint, reused across tables.
 	first []Decider
 	mask  []uint64
@@ -532,7 +546,7 @@ func (b *builder) sortKeys(ks []iprange.Key, six bool) []iprange.Key {
 		return slices.Compact(ks)
 	}
 	var lo, tmp []uint32
-	if sc := b.mem.sc; sc != nil {
+	if sc := b.tmp.sc; sc != nil {
 		lo = slices.Grow(sc.lo[:0], len(ks))[:len(ks)]
 		tmp = slices.Grow(sc.tmp[:0], len(ks))[:len(ks)]
 		sc.lo, sc.tmp = lo, tmp
@@ -592,7 +606,7 @@ func (b *builder) pieces(f int) *pieces {
 	last := iprange.Last(f == 1)
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
-	seen := b.mem.seenMap()
+	seen := b.tmp.seenMap()
 	lists := make([][]iprange.Range, 0, len(s.intra)+len(s.rules))
 	n := 1
 	for k := range s.intra {
@@ -624,14 +638,14 @@ func (b *builder) pieces(f int) *pieces {
 	starts = b.sortKeys(starts, f == 1)
 	np := len(starts)
 	ps := &pieces{starts: starts, words: (len(s.rules) + 63) / 64}
-	ps.cand = b.mem.uint64N(np * ps.words)
+	ps.cand = b.tmp.uint64N(np * ps.words)
 	clear(ps.cand)
-	ps.intra = b.mem.deciderN(np)
+	ps.intra = b.tmp.deciderN(np)
 	for j := range ps.intra {
 		ps.intra[j] = none
 	}
 	// Spans (piece-index intervals) of shared arrays are found once.
-	spans := b.mem.spanMap()
+	spans := b.tmp.spanMap()
 	spansOf := func(rs []iprange.Range) []span {
 		if len(rs) == 0 {
 			return nil
@@ -639,7 +653,7 @@ func (b *builder) pieces(f int) *pieces {
 		if sp, ok := spans[&rs[0]]; ok {
 			return sp
 		}
-		out := b.mem.spanN(len(rs))
+		out := b.tmp.spanN(len(rs))
 		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
 			if r.Lo().Less(starts[from]) {
@@ -867,6 +881,9 @@ type tableBuf struct {
 	used   int
 	tables []*AddrTable
 }
+
+// scratchPool lends builds without a Scratch the memory only they read.
+var scratchPool = sync.Pool{New: func() any { return new(Scratch) }}
 
 var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
 
