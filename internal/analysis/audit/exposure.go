@@ -667,6 +667,12 @@ func sharedTierCheck(in *Input) []Finding {
 	for _, x := range e.exposed() {
 		facing[x.inst.ID] = true
 	}
+	// The ports' labels, made once: a big cloud has hundreds of thousands
+	// of hits.
+	labels := make([]string, len(riskyPorts))
+	for i, rp := range riskyPorts {
+		labels[i] = fmt.Sprintf("TCP %d (%s)", rp.port, rp.name)
+	}
 	var out []Finding
 	c := in.Cloud
 	for _, g := range groupsByID(c) {
@@ -690,7 +696,7 @@ func sharedTierCheck(in *Input) []Finding {
 					continue // only members of one VPC meet inside it
 				}
 				eg := e.packetSpace(a, model.Egress)
-				for _, rp := range riskyPorts {
+				for ri, rp := range riskyPorts {
 					if rp.check != "SGA-004" {
 						continue
 					}
@@ -707,7 +713,7 @@ func sharedTierCheck(in *Input) []Finding {
 					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
 						continue
 					}
-					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})
+					hits = append(hits, hit{a.ID, b.ID, labels[ri], via})
 				}
 			}
 		}
