@@ -64,3 +64,44 @@ func TestAnonymousRunAgreesWithSort(t *testing.T) {
 		t.Errorf("the walk answered %d of %d: both paths should be exercised", walked, 2*len(spaces))
 	}
 }
+
+// TestPieceWithoutScratch holds Piece of a kept space's tables (which
+// search the pieces) to Piece of the same space built with a Scratch (which
+// records the indexes), table by table.
+func TestPieceWithoutScratch(t *testing.T) {
+	for seed := range uint64(3) {
+		c := cloudgen.Generate(seed, cloudgen.Small).Snapshot()
+		res := NewResolver(c)
+		var sc Scratch
+		for _, in := range c.Instances {
+			for _, o := range []Options{{AllSourcePorts: true}, {PartitionOnly: true}} {
+				kept := ForInstance(res, in, model.Ingress, model.Intranet, o)
+				o.Scratch = &sc
+				lent := ForInstance(res, in, model.Ingress, model.Intranet, o)
+				for pi := range kept.Parts {
+					for f := range 2 {
+						for slot := range NProto {
+							a, b := kept.Parts[pi].Tables[f][slot], lent.Parts[pi].Tables[f][slot]
+							if (a == nil) != (b == nil) {
+								t.Fatalf("seed %d %s: table %d/%d/%d built in one space only", seed, in.ID, pi, f, slot)
+							}
+							if a == nil {
+								continue
+							}
+							for k := range a.Addrs {
+								if a.Addrs[k].piece != nil {
+									t.Fatalf("a kept space's table keeps its piece indexes")
+								}
+								for j := range a.Addrs[k].Starts {
+									if got, want := a.Addrs[k].Piece(j), b.Addrs[k].Piece(j); got != want {
+										t.Fatalf("seed %d %s: Piece(%d) = %d, with a Scratch %d", seed, in.ID, j, got, want)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -197,13 +197,21 @@ type AddrTable struct {
 	Starts []iprange.Key
 	By     []Decider
 	// piece[i] is the index of Starts[i] among the space's pieces (see
-	// Space.Pieces), so that callers merging tables need not search.
-	piece []int32
+	// Space.Pieces), so that callers merging tables need not search. Spaces
+	// built without a Scratch, which are kept rather than used and dropped,
+	// keep the pieces instead (a sixth less memory) and search them.
+	piece  []int32
+	pieces []iprange.Key
 }
 
 // Piece returns the index of Starts[k] among the pieces of the space that
 // built the table.
-func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+func (t *AddrTable) Piece(k int) int {
+	if t.piece == nil {
+		return iprange.Search(t.pieces, t.Starts[k])
+	}
+	return int(t.piece[k])
+}
 
 // PortTable partitions destination ports: interval i runs from Starts[i] to
 // the next start (or 65535); Addrs[i] partitions the addresses there.
@@ -821,7 +829,7 @@ func (b *builder) standing(d, sec Decider, defAccept bool) {
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	at := b.newTable(n)
+	at := b.newTable(n, f)
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
@@ -855,7 +863,7 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 // pieces, joining neighbours with the same decider.
 func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 	starts := b.fams[f].starts
-	at := b.newTable(m)
+	at := b.newTable(m, f)
 	prev := none
 	for j, d := range first {
 		if d == prev {
@@ -871,7 +879,7 @@ func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 }
 
 // tableBuf holds the tables of one build until Build gives them their
-// memory in one piece (see finish): three allocations per space instead of
+// memory in one piece (see finish): two allocations per space instead of
 // three per table, and paintFast's tables cut to size. Pooled, so that its
 // arrays are reused, warm, from build to build.
 type tableBuf struct {
@@ -889,7 +897,7 @@ var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
 
 // newTable returns an empty table with room for n pieces: from the
 // Scratch, or from the build's tableBuf.
-func (b *builder) newTable(n int) *AddrTable {
+func (b *builder) newTable(n, f int) *AddrTable {
 	if b.mem.sc != nil {
 		return &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
 	}
@@ -903,7 +911,7 @@ func (b *builder) newTable(n int) *AddrTable {
 		t.keys, t.by, t.piece, t.used = make([]iprange.Key, c), make([]Decider, c), make([]int32, c), 0
 	}
 	u := t.used
-	return &AddrTable{Starts: t.keys[u : u : u+n], By: t.by[u : u : u+n], piece: t.piece[u : u : u+n]}
+	return &AddrTable{Starts: t.keys[u : u : u+n], By: t.by[u : u : u+n], piece: t.piece[u : u : u+n], pieces: b.fams[f].starts}
 }
 
 // done records a table newTable made, now filled.
@@ -926,14 +934,13 @@ func (b *builder) finish() {
 	for _, at := range t.tables {
 		total += len(at.Starts)
 	}
-	keys, by, piece := make([]iprange.Key, total), make([]Decider, total), make([]int32, total)
+	keys, by := make([]iprange.Key, total), make([]Decider, total)
 	o := 0
 	for _, at := range t.tables {
 		m := len(at.Starts)
 		copy(keys[o:], at.Starts)
 		copy(by[o:], at.By)
-		copy(piece[o:], at.piece)
-		at.Starts, at.By, at.piece = keys[o:o+m:o+m], by[o:o+m:o+m], piece[o:o+m:o+m]
+		at.Starts, at.By, at.piece = keys[o:o+m:o+m], by[o:o+m:o+m], nil
 		o += m
 	}
 	clear(t.tables)
