@@ -633,7 +633,7 @@ func (b *builder) pieces(f int) *pieces {
 		}
 		n += 2 * len(rs)
 	}
-	starts := b.mem.keyN(n)[:1]
+	starts := b.tmp.keyN(n)[:1]
 	starts[0] = iprange.Key{}
 	for _, rs := range lists {
 		for _, r := range rs {
@@ -644,6 +644,10 @@ func (b *builder) pieces(f int) *pieces {
 		}
 	}
 	starts = b.sortKeys(starts, f == 1)
+	if b.tmp != &b.mem {
+		// The space keeps its pieces: without the duplicates' room.
+		starts = slices.Clone(starts)
+	}
 	np := len(starts)
 	ps := &pieces{starts: starts, words: (len(s.rules) + 63) / 64}
 	ps.cand = b.tmp.uint64N(np * ps.words)
