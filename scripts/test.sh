@@ -47,6 +47,7 @@ else
 fi
 
 echo "== benchmarks, one pass each (smoke)"
-go test -count=1 -run '^$' -bench . -benchtime 1x ./... > /dev/null
+go test -count=1 -short -run '^$' -bench . -benchtime 1x ./... > /dev/null
 go run ./bench/api -quick > /dev/null
+go run ./bench/load -quick > /dev/null
 echo "benchmarks ran"

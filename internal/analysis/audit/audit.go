@@ -159,6 +159,58 @@ type Input struct {
 	engine     *engine
 	reachOnce  sync.Once
 	reach      *reach.Result
+
+	// reference makes the engine take the straightforward paths the
+	// faster ones replaced (the equivalence test and the benchmark
+	// compare the two).
+	reference bool
+	// once is set by Run: every check runs, so a check leaves out what
+	// another reports on the same rule (see saidByPortChecks).
+	once     bool
+	hiddenMu sync.Mutex
+	hidden   map[*model.Rule]bool
+}
+
+// live is the package's live, with the group's evaluation order sorted
+// once per group and direction instead of once per rule.
+func (in *Input) live(g *model.SecurityGroup, r *model.Rule, dir model.Direction) bool {
+	if in.reference {
+		return live(g, r, dir)
+	}
+	return r.Direction == dir && r.Policy == model.Accept && !in.hiddenByDrop(g, r)
+}
+
+// hiddenByDrop is the package's hiddenByDrop, memoised: the first call for
+// a group, direction and NIC type judges all the accepts of that order.
+func (in *Input) hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
+	if r.Policy != model.Accept {
+		return false
+	}
+	in.hiddenMu.Lock()
+	defer in.hiddenMu.Unlock()
+	if h, ok := in.hidden[r]; ok {
+		return h
+	}
+	if in.hidden == nil {
+		in.hidden = map[*model.Rule]bool{}
+	}
+	var drops []*model.Rule
+	for _, d := range policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType) {
+		if d.Policy == model.Drop {
+			drops = append(drops, d.Rule)
+			continue
+		}
+		if _, ok := in.hidden[d.Rule]; ok || d.Rule.Direction != r.Direction || d.Rule.NicType != r.NicType {
+			continue // judged already, or its own order may differ
+		}
+		in.hidden[d.Rule] = slices.ContainsFunc(drops, func(x *model.Rule) bool { return policy.Covers(x, d.Rule) })
+	}
+	h, ok := in.hidden[r]
+	if !ok { // not in its own order: judge it alone, as hiddenByDrop does
+		h = hiddenByDrop(g, r)
+		in.hidden[r] = h
+	}
+	return h
 }
 
 // reachability returns the reachability of the cloud, computed once per
@@ -191,7 +243,11 @@ func Checks() []Check {
 // Run runs every check and returns the findings, worst first, then by check,
 // resource and rule.
 func Run(c *policy.Cloud, o Options) []Finding {
-	in := &Input{Cloud: c, Options: o.withDefaults()}
+	return run(&Input{Cloud: c, Options: o.withDefaults()})
+}
+
+func run(in *Input) []Finding {
+	in.once = true
 	var out []Finding
 	for _, ch := range Checks() {
 		if slices.Contains(in.Options.Skip, ch.ID) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -79,12 +80,15 @@ type opening struct {
 // exposure is one instance's ingress from the internet at large in one
 // family.
 type exposure struct {
-	inst  *model.Instance
-	six   bool
-	addr  netip.Addr   // the public address (or IPv6 address) exposed
-	space *space.Space // ingress policy on the internet path
-	anon  iprange.Key  // an address of the internet at large
-	open  []opening
+	inst *model.Instance
+	six  bool
+	// latent: the instance has no public IPv4 address, and this is its
+	// intranet ingress from an anonymous address (see engine.latent).
+	latent bool
+	addr   netip.Addr   // the public address (or IPv6 address) exposed
+	space  *space.Space // ingress policy on the internet path
+	anon   iprange.Key  // an address of the internet at large
+	open   []opening
 }
 
 func (e *exposure) world() string {
@@ -127,6 +131,14 @@ type engine struct {
 	exposures []*exposure
 	useOnce   sync.Once
 	useCache  map[*model.Rule][]ruleUse
+	packets   map[packetKey]*space.Space // packetSpace's answers
+	latOnce   sync.Once
+	latents   []*exposure
+}
+
+type packetKey struct {
+	inst *model.Instance
+	dir  model.Direction
 }
 
 // engineFor returns the analysis shared by the checks of one Input: Run
@@ -144,11 +156,17 @@ type spaceKey struct {
 	policy.Key
 	ipVersion      int
 	allSourcePorts bool
+	partitionOnly  bool
+	slots          [2]uint16
+}
+
+func keyOf(k policy.Key, o space.Options) spaceKey {
+	return spaceKey{k, o.IPVersion, o.AllSourcePorts, o.PartitionOnly, o.Slots}
 }
 
 // spaceOf returns (and caches) the space of an instance's policy.
 func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.NicType, o space.Options) *space.Space {
-	key := spaceKey{policy.InstanceKey(e.in.Cloud, inst, dir, nic), o.IPVersion, o.AllSourcePorts}
+	key := keyOf(policy.InstanceKey(e.in.Cloud, inst, dir, nic), o)
 	e.mu.Lock()
 	s, ok := e.spaces[key]
 	e.mu.Unlock()
@@ -164,49 +182,185 @@ func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.Ni
 // exposed returns every exposure with something open, by instance then family.
 func (e *engine) exposed() []*exposure {
 	e.once.Do(func() {
+		type task struct {
+			inst *model.Instance
+			six  bool
+			rt   policy.Route
+			s    *space.Space
+			part int // the part of s that holds the default source port
+		}
+		var tasks []task
 		for _, inst := range sortedInstances(e.in.Cloud) {
 			for _, six := range []bool{false, true} {
 				rt := policy.PathBetween(nil, inst, six)
 				if rt.NoPath != "" {
 					continue // the internet cannot reach the instance in this family
 				}
-				addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
-				v := 4
-				if six {
-					v = 6
-				}
-				s := e.spaceOf(inst, model.Ingress, rt.NIC, space.Options{IPVersion: v})
-				anon, ok := s.Anonymous(six)
-				if !ok {
-					continue // rules name every address: no internet at large
-				}
-				x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-				for _, seg := range s.Column(0, six, anon) {
-					// Accepts from the internet at large come from rules only;
-					// keep the protocols a flow of this family can use.
-					icmp := space.ICMP
-					if six {
-						icmp = space.ICMPv6
-					}
-					if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
-						continue
-					}
-					lo := seg.Ports.Lo
-					if seg.Proto.Ports() {
-						if seg.Ports.Hi == 0 {
-							continue
-						}
-						lo = max(lo, 1)
-					}
-					x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
-				}
-				if len(x.open) > 0 {
-					e.exposures = append(e.exposures, x)
-				}
+				tasks = append(tasks, task{inst: inst, six: six, rt: rt})
+			}
+		}
+		// The exposures read decisions only. The full spaces the rule
+		// standings build hold them: their part of the default source port
+		// is cut exactly as a space of that port alone (sources ports are
+		// cut at the same rule bounds, and each family is partitioned on
+		// its own). Without those, a space of one family, without the
+		// rules' standings, costs about half the reference's.
+		if !e.in.reference && e.in.standingsNeeded() {
+			e.ruleUses()
+		}
+		e.parallel(len(tasks), func(k int) {
+			t := &tasks[k]
+			v := 4
+			if t.six {
+				v = 6
+			}
+			if e.in.reference {
+				t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v})
+				return
+			}
+			e.mu.Lock()
+			s, ok := e.spaces[keyOf(policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC), allSources)]
+			e.mu.Unlock()
+			if ok {
+				t.s, t.part = s, s.PartOf(policy.DefaultSourcePort)
+				return
+			}
+			t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true})
+		})
+		for _, t := range tasks {
+			inst, six, rt, s := t.inst, t.six, t.rt, t.s
+			addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
+			anon, ok := s.Anonymous(six)
+			if !ok {
+				continue // rules name every address: no internet at large
+			}
+			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
+			if x.fill(t.part); len(x.open) > 0 {
+				e.exposures = append(e.exposures, x)
 			}
 		}
 	})
 	return e.exposures
+}
+
+// fill finds what the anonymous address may open, in one part of the
+// space (of source ports).
+func (x *exposure) fill(part int) {
+	s := x.space
+	for _, seg := range s.Column(part, x.six, x.anon) {
+		// Accepts from the internet at large come from rules only;
+		// keep the protocols a flow of this family can use.
+		icmp := space.ICMP
+		if x.six {
+			icmp = space.ICMPv6
+		}
+		if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
+			continue
+		}
+		lo := seg.Ports.Lo
+		if seg.Proto.Ports() {
+			if seg.Ports.Hi == 0 {
+				continue
+			}
+			lo = max(lo, 1)
+		}
+		x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+	}
+}
+
+// latent returns, for every instance without a public IPv4 address, what
+// an address no rule names except through 0.0.0.0/0 opens on its intranet
+// ingress: what a rule open to the world already opens to every private
+// network that can route to the instance (peered VPCs, VPN, leased lines),
+// and to the internet once the instance gets a public address. (Without an
+// IPv6 address nothing reaches it over IPv6; with one it is exposed.)
+func (e *engine) latent() []*exposure {
+	e.latOnce.Do(func() {
+		var insts []*model.Instance
+		for _, inst := range sortedInstances(e.in.Cloud) {
+			if policy.PathBetween(nil, inst, false).NoPath != "" {
+				insts = append(insts, inst)
+			}
+		}
+		// Only which rule decides a port is read here (not how the ports
+		// are cut), so any space that decides the packets will do.
+		if !e.in.reference && e.in.standingsNeeded() {
+			e.ruleUses()
+		}
+		spaces := make([]*space.Space, len(insts))
+		e.parallel(len(insts), func(k int) {
+			if e.in.reference {
+				spaces[k] = e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+			} else {
+				spaces[k] = e.decisionSpace(insts[k], model.Ingress, space.Options{IPVersion: 4, PartitionOnly: true})
+			}
+		})
+		for k, inst := range insts {
+			anon, ok := spaces[k].Anonymous(false)
+			if !ok {
+				continue
+			}
+			x := &exposure{inst: inst, latent: true, addr: inst.PrivateIP, space: spaces[k], anon: anon}
+			if x.fill(spaces[k].PartOf(policy.DefaultSourcePort)); len(x.open) > 0 {
+				e.latents = append(e.latents, x)
+			}
+		}
+	})
+	return e.latents
+}
+
+// parallel calls fn(0) … fn(n-1) on every core (one at a time in the
+// reference).
+func (e *engine) parallel(n int, fn func(int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if e.in.reference {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < n; k += workers {
+				fn(k)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// packetSpace returns a space that decides single IPv4 TCP packets of an
+// instance's intranet policy on the default source port.
+func (e *engine) packetSpace(inst *model.Instance, dir model.Direction) *space.Space {
+	if e.in.reference {
+		return e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4})
+	}
+	return e.decisionSpace(inst, dir, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}})
+}
+
+// decisionSpace returns a space that decides packets of an instance's
+// intranet policy: the full space the rule standings built, when there is
+// one (a space decides every packet it covers exactly, however much else
+// it covers), or a narrow one with the options given.
+func (e *engine) decisionSpace(inst *model.Instance, dir model.Direction, narrow space.Options) *space.Space {
+	e.mu.Lock()
+	s, ok := e.packets[packetKey{inst, dir}]
+	e.mu.Unlock()
+	if ok {
+		return s
+	}
+	pk := policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)
+	e.mu.Lock()
+	s, ok = e.spaces[keyOf(pk, allSources)]
+	e.mu.Unlock()
+	if !ok {
+		s = e.spaceOf(inst, dir, model.Intranet, narrow)
+	}
+	e.mu.Lock()
+	if e.packets == nil {
+		e.packets = map[packetKey]*space.Space{}
+	}
+	e.packets[packetKey{inst, dir}] = s
+	e.mu.Unlock()
+	return s
 }
 
 func sortedInstances(c *policy.Cloud) []*model.Instance {
@@ -309,11 +463,16 @@ func allOpenCheck(in *Input) []Finding {
 }
 
 // portCheck builds SGA-002 to SGA-005: a risky port of the check's list
-// open from the internet at large, reported on the rule that lets it in.
+// open from the internet at large, reported once per rule that lets it in,
+// with the instances it reaches. For the admin ports (SSH, RDP, the data
+// tier: SGA-002 to -004) a rule open to the world whose members have no
+// public address yet is reported too, as latent (medium): it already opens
+// the port to every private network that can route to them.
 func portCheck(check string) func(*Input) []Finding {
 	return func(in *Input) []Finding {
+		e := engineFor(in)
 		var h hitIndex
-		for _, x := range engineFor(in).exposed() {
+		risky := func(x *exposure, add func(*exposure, int, string)) {
 			for _, rp := range riskyPorts {
 				if rp.check != check {
 					continue
@@ -324,16 +483,58 @@ func portCheck(check string) func(*Input) []Finding {
 				}
 				for _, p := range protos {
 					if ri := x.decider(p, rp.port); ri >= 0 {
-						h.add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
+						add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
 					}
 				}
 			}
 		}
-		return h.findings(check, High, func(rh *ruleHits) string {
+		for _, x := range e.exposed() {
+			risky(x, h.add)
+		}
+		out := h.findings(check, High, func(rh *ruleHits) string {
 			return fmt.Sprintf("Rule %s of %s lets %s in from the whole internet (%s) on %s.",
 				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
 		}, portFix[check])
+		if check == "SGA-005" {
+			return out
+		}
+		var lat hitIndex
+		for _, x := range e.latent() {
+			risky(x, func(x *exposure, ri int, port string) {
+				if h.m[x.rule(ri).Rule] == nil { // said already, with its exposed instances
+					lat.add(x, ri, port)
+				}
+			})
+		}
+		return append(out, lat.findings(check, Medium, func(rh *ruleHits) string {
+			return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (0.0.0.0/0) but no member it reaches has a public address yet, so for now it lets in every private network that can route to %s (peered VPCs, VPN and leased lines), and the internet as soon as one gets a public address.",
+				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), list(rh.instances, "instances"))
+		}, portFix[check])...)
 	}
+}
+
+// saidByPortChecks reports whether, in a whole audit, a port check
+// (SGA-002 to -005) reports a risky port already, on the rule that opens it
+// with the instances it reaches: SGA-006 and SGA-028 then leave it out, so
+// that an audit says a world-open admin port once per rule.
+func (in *Input) saidByPortChecks(rp riskyPort) bool {
+	return in.once && !slices.Contains(in.Options.Skip, rp.check)
+}
+
+// riskyReported reports whether every port of lo-hi outside the allowed
+// ones is a risky port of p that a port check reports.
+func (in *Input) riskyReported(p space.Proto, lo, hi uint16, allowed []uint16) bool {
+	for port := int(lo); port <= int(hi); port++ {
+		if slices.Contains(allowed, uint16(port)) {
+			continue
+		}
+		if !slices.ContainsFunc(riskyPorts, func(rp riskyPort) bool {
+			return int(rp.port) == port && (p == space.TCP || p == space.UDP && rp.udp) && in.saidByPortChecks(rp)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 var portFix = map[string]string{
@@ -344,7 +545,8 @@ var portFix = map[string]string{
 }
 
 // SGA-006: ports open from the internet at large that Options.AllowedPorts
-// does not list.
+// does not list. In a whole audit an opening whose off-list ports are all
+// risky ports that SGA-002 to -005 report is theirs.
 func allowListCheck(in *Input) []Finding {
 	allowed := in.Options.AllowedPorts
 	var h hitIndex
@@ -352,6 +554,9 @@ func allowListCheck(in *Input) []Finding {
 		for _, o := range x.open {
 			if !o.proto.Ports() {
 				continue
+			}
+			if in.once && in.riskyReported(o.proto, o.lo, o.hi, allowed) {
+				continue // SGA-002 to -005 say it, on this rule
 			}
 			for _, r := range minusPorts(o.lo, o.hi, allowed) {
 				h.add(x, o.rule, fmt.Sprintf("%s %s", o.proto, r))
@@ -397,7 +602,9 @@ func portText(lo, hi int) string {
 }
 
 // SGA-028: an instance with a public address that the internet at large
-// reaches on a risky port.
+// reaches on a risky port. In a whole audit SGA-002 to -005 report these on
+// the rule that opens them, naming the instance, so SGA-028 keeps only the
+// ports of those checks that are skipped.
 func riskyInstanceCheck(in *Input) []Finding {
 	type acc struct {
 		inst  *model.Instance
@@ -415,8 +622,8 @@ func riskyInstanceCheck(in *Input) []Finding {
 			}
 			for _, p := range protos {
 				ri := x.decider(p, rp.port)
-				if ri < 0 {
-					continue
+				if ri < 0 || in.saidByPortChecks(rp) {
+					continue // closed, or SGA-002 to -005 say it with the instance
 				}
 				a := byInst[x.inst.ID]
 				if a == nil {
@@ -453,9 +660,18 @@ func riskyInstanceCheck(in *Input) []Finding {
 // server then reaches the database directly.
 func sharedTierCheck(in *Input) []Finding {
 	e := engineFor(in)
+	if !in.reference && in.standingsNeeded() {
+		e.ruleUses() // built anyway: their spaces decide the packets below
+	}
 	facing := map[string]bool{}
 	for _, x := range e.exposed() {
 		facing[x.inst.ID] = true
+	}
+	// The ports' labels, made once: a big cloud has hundreds of thousands
+	// of hits.
+	labels := make([]string, len(riskyPorts))
+	for i, rp := range riskyPorts {
+		labels[i] = fmt.Sprintf("TCP %d (%s)", rp.port, rp.name)
 	}
 	var out []Finding
 	c := in.Cloud
@@ -473,14 +689,14 @@ func sharedTierCheck(in *Input) []Finding {
 		type hit struct{ from, to, port, rule string }
 		var hits []hit
 		for _, b := range internal {
-			ing := e.spaceOf(b, model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+			ing := e.packetSpace(b, model.Ingress)
 			for _, a := range ext {
 				rt := policy.PathBetween(a, b, false)
 				if rt.NoPath != "" || rt.NIC != model.Intranet {
 					continue // only members of one VPC meet inside it
 				}
-				eg := e.spaceOf(a, model.Egress, model.Intranet, space.Options{IPVersion: 4})
-				for _, rp := range riskyPorts {
+				eg := e.packetSpace(a, model.Egress)
+				for ri, rp := range riskyPorts {
 					if rp.check != "SGA-004" {
 						continue
 					}
@@ -497,7 +713,7 @@ func sharedTierCheck(in *Input) []Finding {
 					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
 						continue
 					}
-					hits = append(hits, hit{a.ID, b.ID, fmt.Sprintf("TCP %d (%s)", rp.port, rp.name), via})
+					hits = append(hits, hit{a.ID, b.ID, labels[ri], via})
 				}
 			}
 		}

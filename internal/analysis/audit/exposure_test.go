@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"cmp"
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -46,7 +49,10 @@ func TestRiskyPorts(t *testing.T) {
 		{name: "SSH hidden by a higher-priority drop", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 1 TCP 1/1024 0.0.0.0/0"))},
 		{name: "SSH hidden by a drop of equal priority", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 5 TCP 22/22 0.0.0.0/0"))},
 		{name: "SSH from the office", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24"))},
-		{name: "SSH from anywhere, no public address", check: "SGA-002", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))},
+		// No member has a public address yet: the rule still opens SSH to
+		// every private network that routes to them (latent, medium).
+		{name: "SSH from anywhere, no public address", check: "SGA-002", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")),
+			want: []string{"sg-web sgr-ssh medium"}, contains: "no member it reaches has a public address yet"},
 
 		{name: "RDP over UDP", check: "SGA-003", w: web(true, rl("sgr-rdp", "in accept 1 UDP 3389/3389 0.0.0.0/0")), want: []string{"sg-web sgr-rdp high"}},
 		{name: "a port next to RDP", check: "SGA-003", w: web(true, rl("sgr-x", "in accept 1 TCP 3390/3390 0.0.0.0/0"))},
@@ -57,6 +63,70 @@ func TestRiskyPorts(t *testing.T) {
 		{name: "Telnet from anywhere", check: "SGA-005", w: web(true, rl("sgr-telnet", "in accept 1 TCP 23/23 0.0.0.0/0")), want: []string{"sg-web sgr-telnet high"}},
 		{name: "HTTPS is not plaintext", check: "SGA-005", w: web(true, rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0"))},
 	})
+}
+
+// TestLatentAdminPorts: a rule that opens an admin port to the world is
+// reported even before a member has a public address (it opens the port to
+// every private network that routes to the members), once, naming them.
+func TestLatentAdminPorts(t *testing.T) {
+	mixed := web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))
+	mixed.insts = append(mixed.insts, vm("i-app", vpcA, "10.0.1.6", "sg-web"))
+	hidden := world{
+		groups: []*model.SecurityGroup{grp("sg-web", vpcA, model.Normal, rl("sgr-ssh", "in accept 50 TCP 22/22 0.0.0.0/0")),
+			grp("sg-guard", vpcA, model.Normal, rl("sgr-hide", "in drop 1 TCP 22/22 0.0.0.0/0"))},
+		insts: []*model.Instance{vm("i-web", vpcA, "10.0.1.5", "sg-web", "sg-guard")}}
+	runCases(t, []checkCase{
+		{name: "RDP, no public address", check: "SGA-003", w: web(false, rl("sgr-rdp", "in accept 1 TCP 3389/3389 0.0.0.0/0")),
+			want: []string{"sg-web sgr-rdp medium"}, contains: "i-web"},
+		{name: "Redis, no public address", check: "SGA-004", w: web(false, rl("sgr-redis", "in accept 1 TCP 6379/6379 0.0.0.0/0")),
+			want: []string{"sg-web sgr-redis medium"}, contains: "Redis"},
+		{name: "one member exposed, one not: said once, high", check: "SGA-002", w: mixed, want: []string{"sg-web sgr-ssh high"}, contains: "i-web"},
+		{name: "hidden by a drop of another group", check: "SGA-002", w: hidden},
+		{name: "from the office only", check: "SGA-002", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24"))},
+		{name: "IPv6 world, no IPv6 address", check: "SGA-002", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 ::/0"))},
+		{name: "plaintext ports are not admin ports", check: "SGA-005", w: web(false, rl("sgr-telnet", "in accept 1 TCP 23/23 0.0.0.0/0"))},
+	})
+}
+
+// TestAdminPortSaidOnce: the whole audit reports a world-open admin port
+// once per rule (by SGA-002 to -005, naming the instances), not again as an
+// off-list port (SGA-006) and an exposed instance (SGA-028); what only those
+// checks see is still theirs.
+func TestAdminPortSaidOnce(t *testing.T) {
+	cases := []struct {
+		name string
+		w    world
+		skip []string
+		want []string // "check resource rule severity" of the exposure findings
+	}{
+		{name: "SSH from anywhere", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")),
+			want: []string{"SGA-002 sg-web sgr-ssh high"}},
+		{name: "SSH and an off-list port in one range", w: web(true, rl("sgr-r", "in accept 1 TCP 22/23 0.0.0.0/0"), rl("sgr-x", "in accept 1 TCP 8443/8443 0.0.0.0/0")),
+			want: []string{"SGA-002 sg-web sgr-r high", "SGA-005 sg-web sgr-r high", "SGA-006 sg-web sgr-x high"}},
+		{name: "a range wider than the risky ports", w: web(true, rl("sgr-r", "in accept 1 TCP 21/24 0.0.0.0/0")),
+			want: []string{"SGA-002 sg-web sgr-r high", "SGA-005 sg-web sgr-r high", "SGA-006 sg-web sgr-r high"}},
+		{name: "no public address yet", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")),
+			want: []string{"SGA-002 sg-web sgr-ssh medium"}},
+		{name: "SGA-002 skipped: the others say it", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")), skip: []string{"SGA-002"},
+			want: []string{"SGA-006 sg-web sgr-ssh high", "SGA-028 i-web - high"}},
+	}
+	exposure := []string{"SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-028"}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, f := range Run(tc.w.cloud(), Options{Skip: tc.skip}) {
+				if !slices.Contains(exposure, f.Check) {
+					continue
+				}
+				rule := cmp.Or(f.RuleID, "-")
+				got = append(got, fmt.Sprintf("%s %s %s %s", f.Check, f.Resource, rule, f.Severity))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings:\n got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestAllowList(t *testing.T) {

@@ -120,7 +120,7 @@ func defaultPermissive(in *Input) []Finding {
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		why, ok := autoCreated(g)
-		if !ok || !live(g, r, model.Ingress) {
+		if !ok || !in.live(g, r, model.Ingress) {
 			return
 		}
 		b := anywhereBlock(in.Cloud, r)

@@ -26,7 +26,7 @@ func wideRanges(in *Input) []Finding {
 	}
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		if r.Protocol != model.TCP && r.Protocol != model.UDP || !live(g, r, model.Ingress) {
+		if r.Protocol != model.TCP && r.Protocol != model.UDP || !in.live(g, r, model.Ingress) {
 			return
 		}
 		n := 0

@@ -191,7 +191,7 @@ func peerName(r *model.Rule, block netip.Prefix) string {
 func publicSources(in *Input) []Finding {
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		if !live(g, r, model.Ingress) {
+		if !in.live(g, r, model.Ingress) {
 			return
 		}
 		var widest netip.Prefix
@@ -228,7 +228,7 @@ func publicSources(in *Input) []Finding {
 func icmpOpen(in *Input) []Finding {
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		if r.Protocol != model.ICMP && r.Protocol != model.ICMPv6 || !live(g, r, model.Ingress) {
+		if r.Protocol != model.ICMP && r.Protocol != model.ICMPv6 || !in.live(g, r, model.Ingress) {
 			return
 		}
 		if b := anywhereBlock(in.Cloud, r); b.IsValid() {
@@ -259,7 +259,7 @@ func openEgress(in *Input) []Finding {
 	var out []Finding
 	explicit := map[string]bool{}
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		if r.Protocol != model.ALL || r.Local.IsValid() || !live(g, r, model.Egress) {
+		if r.Protocol != model.ALL || r.Local.IsValid() || !in.live(g, r, model.Egress) {
 			return
 		}
 		b := anywhereBlock(in.Cloud, r)
@@ -323,7 +323,7 @@ func egressClosed(c *policy.Cloud, in *model.Instance) bool {
 func broadInternal(in *Input) []Finding {
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		if r.Peer.GroupID == g.ID || !live(g, r, model.Ingress) { // self is SGA-012's
+		if r.Peer.GroupID == g.ID || !in.live(g, r, model.Ingress) { // self is SGA-012's
 			return
 		}
 		blocks := peerBlocks(in.Cloud, r)
@@ -429,7 +429,7 @@ func intraOpen(in *Input) []Finding {
 		}
 		for i := range g.Rules {
 			r := &g.Rules[i]
-			if r.Peer.GroupID == g.ID && allPorts(r) && live(g, r, model.Ingress) {
+			if r.Peer.GroupID == g.ID && allPorts(r) && in.live(g, r, model.Ingress) {
 				out = append(out, ruleFinding("SGA-012", Low, g, r,
 					fmt.Sprintf("%s accepts %s from the group's own members.", capitalize(ruleName(g, r)), what(r)),
 					"Accept only the protocols and ports the members use between themselves, or revoke the rule if they need not talk."))

@@ -48,7 +48,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			out[pr.Rule] = append(out[pr.Rule], ruleUse{s, i})
 		}
 	}
-	all := space.Options{AllSourcePorts: true}
+	all := allSources
 	type task struct {
 		inst *model.Instance
 		dir  model.Direction
@@ -63,18 +63,43 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 		}
 	}
-	// Build the spaces on every core, then index them in a fixed order.
+	// Build each distinct policy once, on every core, then index them in
+	// task order. (The reference builds per task and lets the cache catch
+	// what it can.)
 	built := make([]*space.Space, len(tasks))
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for w := range workers {
-		wg.Go(func() {
-			for k := w; k < len(tasks); k += workers {
-				built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, all)
+	if e.in.reference {
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := range workers {
+			wg.Go(func() {
+				for k := w; k < len(tasks); k += workers {
+					built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, all)
+				}
+			})
+		}
+		wg.Wait()
+	} else {
+		first := map[policy.Key]int{} // policy → its first task
+		of := make([]int, len(tasks))
+		var distinct []int
+		for k, t := range tasks {
+			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
+			i, ok := first[pk]
+			if !ok {
+				i = k
+				first[pk] = k
+				distinct = append(distinct, k)
 			}
+			of[k] = i
+		}
+		e.parallel(len(distinct), func(j int) {
+			t := tasks[distinct[j]]
+			built[distinct[j]] = e.spaceOf(t.inst, t.dir, t.nic, all)
 		})
+		for k := range tasks {
+			built[k] = built[of[k]]
+		}
 	}
-	wg.Wait()
 	for _, s := range built {
 		add(s)
 	}
@@ -93,6 +118,20 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	return out
+}
+
+// allSources are the options of the spaces the standings read.
+var allSources = space.Options{AllSourcePorts: true}
+
+// standingsNeeded reports whether a check that reads the rules' standings
+// (SGA-022, -023, -024) runs.
+func (in *Input) standingsNeeded() bool {
+	for _, id := range []string{"SGA-022", "SGA-023", "SGA-024"} {
+		if !slices.Contains(in.Options.Skip, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // ruleUses is uses, computed once per Input.

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -196,13 +197,21 @@ type AddrTable struct {
 	Starts []iprange.Key
 	By     []Decider
 	// piece[i] is the index of Starts[i] among the space's pieces (see
-	// Space.Pieces), so that callers merging tables need not search.
-	piece []int32
+	// Space.Pieces), so that callers merging tables need not search. Spaces
+	// built without a Scratch, which are kept rather than used and dropped,
+	// keep the pieces instead (a sixth less memory) and search them.
+	piece  []int32
+	pieces []iprange.Key
 }
 
 // Piece returns the index of Starts[k] among the pieces of the space that
 // built the table.
-func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+func (t *AddrTable) Piece(k int) int {
+	if t.piece == nil {
+		return iprange.Search(t.pieces, t.Starts[k])
+	}
+	return int(t.piece[k])
+}
 
 // PortTable partitions destination ports: interval i runs from Starts[i] to
 // the next start (or 65535); Addrs[i] partitions the addresses there.
@@ -373,19 +382,36 @@ func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic mod
 func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	s := newSpace(res, p, o)
 	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
+	// What only the build reads (pieces' bit sets, maps, sort buffers)
+	// comes from the Scratch too, or else from a pooled one.
+	b.tmp = &b.mem // one arena, so that the two never hand out the same memory
+	if o.Scratch == nil {
+		sc := scratchPool.Get().(*Scratch)
+		b.tmp = &arena{sc: sc}
+		defer func() {
+			clear(sc.cache) // no table outlives its space through the pool
+			clear(sc.spanMap)
+			clear(sc.seen)
+			scratchPool.Put(sc)
+		}()
+	}
 	for f := range 2 {
 		if s.Has(f == 1) {
 			b.fams[f] = b.pieces(f)
 			s.pieces[f] = b.fams[f].starts
 		}
 	}
+	// Tables are cached by family and covering rules, across source-port
+	// parts too: most cover sets recur in every part (only rules with a
+	// source-port range tell parts apart), and painting a cover again would
+	// add nothing to the standings.
+	b.cache = b.tmp.cacheMap()
 	for _, sp := range s.sourceParts() {
 		part := Part{SourcePorts: sp}
 		for f := range 2 {
 			if !s.Has(f == 1) {
 				continue
 			}
-			b.cache = b.mem.cacheMap()
 			for slot := range NProto {
 				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
 					continue
@@ -395,6 +421,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		}
 		s.Parts = append(s.Parts, part)
 	}
+	b.finish()
 	for i := range s.Rules {
 		s.Rules[i].Redundant = s.Rules[i].Hit && !b.needed[i]
 	}
@@ -497,9 +524,11 @@ type builder struct {
 	key    []byte
 	fams   [2]*pieces
 	mem    arena
+	buf    *tableBuf // the tables made so far, without a Scratch
+	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint, reused across tables.
-	first, second []Decider
-	mask          []uint64
+	first []Decider
+	mask  []uint64
 }
 
 // pieces cuts one family's addresses at every boundary of every rule and
@@ -525,7 +554,7 @@ func (b *builder) sortKeys(ks []iprange.Key, six bool) []iprange.Key {
 		return slices.Compact(ks)
 	}
 	var lo, tmp []uint32
-	if sc := b.mem.sc; sc != nil {
+	if sc := b.tmp.sc; sc != nil {
 		lo = slices.Grow(sc.lo[:0], len(ks))[:len(ks)]
 		tmp = slices.Grow(sc.tmp[:0], len(ks))[:len(ks)]
 		sc.lo, sc.tmp = lo, tmp
@@ -585,7 +614,7 @@ func (b *builder) pieces(f int) *pieces {
 	last := iprange.Last(f == 1)
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
-	seen := b.mem.seenMap()
+	seen := b.tmp.seenMap()
 	lists := make([][]iprange.Range, 0, len(s.intra)+len(s.rules))
 	n := 1
 	for k := range s.intra {
@@ -604,7 +633,7 @@ func (b *builder) pieces(f int) *pieces {
 		}
 		n += 2 * len(rs)
 	}
-	starts := b.mem.keyN(n)[:1]
+	starts := b.tmp.keyN(n)[:1]
 	starts[0] = iprange.Key{}
 	for _, rs := range lists {
 		for _, r := range rs {
@@ -615,16 +644,20 @@ func (b *builder) pieces(f int) *pieces {
 		}
 	}
 	starts = b.sortKeys(starts, f == 1)
+	if b.tmp != &b.mem {
+		// The space keeps its pieces: without the duplicates' room.
+		starts = slices.Clone(starts)
+	}
 	np := len(starts)
 	ps := &pieces{starts: starts, words: (len(s.rules) + 63) / 64}
-	ps.cand = b.mem.uint64N(np * ps.words)
+	ps.cand = b.tmp.uint64N(np * ps.words)
 	clear(ps.cand)
-	ps.intra = b.mem.deciderN(np)
+	ps.intra = b.tmp.deciderN(np)
 	for j := range ps.intra {
 		ps.intra[j] = none
 	}
 	// Spans (piece-index intervals) of shared arrays are found once.
-	spans := b.mem.spanMap()
+	spans := b.tmp.spanMap()
 	spansOf := func(rs []iprange.Range) []span {
 		if len(rs) == 0 {
 			return nil
@@ -632,7 +665,7 @@ func (b *builder) pieces(f int) *pieces {
 		if sp, ok := spans[&rs[0]]; ok {
 			return sp
 		}
-		out := b.mem.spanN(len(rs))
+		out := b.tmp.spanN(len(rs))
 		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
 			if r.Lo().Less(starts[from]) {
@@ -691,7 +724,7 @@ func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
 	var cover []int32
 	for _, start := range bounds {
 		cover = cover[:0]
-		b.key = b.key[:0]
+		b.key = append(b.key[:0], byte(f))
 		for _, i := range idx {
 			if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
 				cover = append(cover, i)
@@ -730,82 +763,77 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	if s.Options.PartitionOnly {
 		return b.paintFast(mask, f)
 	}
+	// One pass finds each piece's first and second covering entries, adds
+	// to the standings and counts the merged pieces; emit writes the table.
 	b.first = slices.Grow(b.first[:0], n)[:n]
 	first := b.first
-	stats := !s.Options.PartitionOnly
-	if stats {
-		b.second = slices.Grow(b.second[:0], n)[:n]
-	}
-	second := b.second
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	m, prev := 0, none
 	for j := range n {
-		if d := ps.intra[j]; d != none {
-			first[j] = d
-			continue
-		}
-		d1, d2 := none, none
-		cand := ps.cand[j*words : (j+1)*words]
-		for w, c := range cand {
-			x := c & mask[w]
-			for x != 0 {
-				d := Decider(w*64 + bits.TrailingZeros64(x))
-				x &= x - 1
-				if d1 == none {
-					d1 = d
-					if !stats {
-						break
+		d1 := ps.intra[j]
+		if d1 != none {
+			s.IntraHit[d1.Intra()] = true
+		} else {
+			d2 := none
+			cand := ps.cand[j*words : (j+1)*words]
+			for w, c := range cand {
+				x := c & mask[w]
+				for x != 0 {
+					d := Decider(w*64 + bits.TrailingZeros64(x))
+					x &= x - 1
+					if d1 == none {
+						d1 = d
+						continue
 					}
-					continue
+					d2 = d
+					break
 				}
-				d2 = d
-				break
+				if d2 != none {
+					break
+				}
 			}
-			if d1 != none && (!stats || d2 != none) {
-				break
+			if d1 == none {
+				s.DefaultHit = true
+				d1 = Default
+			} else {
+				b.standing(d1, d2, defAccept)
 			}
 		}
 		first[j] = d1
-		if stats {
-			second[j] = d2
+		if d1 != prev {
+			m++
+			prev = d1
 		}
 	}
-	if !stats {
-		return b.merge(first, f)
+	return b.emit(first, m, f)
+}
+
+// standing adds to rule d's standing a piece it decides, where sec (none:
+// the default) would decide without it.
+func (b *builder) standing(d, sec Decider, defAccept bool) {
+	s := b.s
+	st := &s.Rules[d]
+	st.Hit = true
+	if sec == none {
+		sec = Default
 	}
-	defAccept := s.Program.Default.Verdict == policy.Accept
-	for j := range n {
-		d := first[j]
-		switch {
-		case d == none:
-			s.DefaultHit = true
-		case d.Intra() >= 0:
-			s.IntraHit[d.Intra()] = true
-		default:
-			st := &s.Rules[d]
-			st.Hit = true
-			sec := second[j]
-			if sec == none {
-				sec = Default
-			}
-			secAccept := defAccept
-			if sec >= 0 {
-				secAccept = s.rules[sec].accept
-			}
-			if secAccept != s.rules[d].accept {
-				b.needed[d] = true
-			}
-			if len(st.Takeover) < 8 && !slices.Contains(st.Takeover, sec) {
-				st.Takeover = append(st.Takeover, sec)
-			}
-		}
+	secAccept := defAccept
+	if sec >= 0 {
+		secAccept = s.rules[sec].accept
 	}
-	return b.merge(first, f)
+	if secAccept != s.rules[d].accept {
+		b.needed[d] = true
+	}
+	if len(st.Takeover) < 8 && !slices.Contains(st.Takeover, sec) {
+		st.Takeover = append(st.Takeover, sec)
+	}
 }
 
 // paintFast is paint without standings: one pass that paints and merges.
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	at := &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+	at := b.newTable(n, f)
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
@@ -831,30 +859,96 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 			prev = d
 		}
 	}
+	b.done(at)
 	return at
 }
 
-// merge turns painted pieces into a table, joining neighbours with the same
-// decider (unpainted pieces go to the default).
-func (b *builder) merge(first []Decider, f int) *AddrTable {
+// emit turns painted pieces (none of them unpainted) into a table of m
+// pieces, joining neighbours with the same decider.
+func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 	starts := b.fams[f].starts
-	m := 0 // pieces after merging, to allocate the table once
-	for j := range first {
-		if first[j] == none {
-			first[j] = Default
-		}
-		if j == 0 || first[j] != first[j-1] {
-			m++
-		}
-	}
-	at := &AddrTable{Starts: b.mem.keyN(m)[:0], By: b.mem.deciderN(m)[:0], piece: b.mem.int32N(m)[:0]}
+	at := b.newTable(m, f)
+	prev := none
 	for j, d := range first {
-		if j > 0 && d == first[j-1] {
+		if d == prev {
 			continue
 		}
+		prev = d
 		at.piece = append(at.piece, int32(j))
 		at.Starts = append(at.Starts, starts[j])
 		at.By = append(at.By, d)
 	}
+	b.done(at)
 	return at
+}
+
+// tableBuf holds the tables of one build until Build gives them their
+// memory in one piece (see finish): two allocations per space instead of
+// three per table, and paintFast's tables cut to size. Pooled, so that its
+// arrays are reused, warm, from build to build.
+type tableBuf struct {
+	keys   []iprange.Key
+	by     []Decider
+	piece  []int32
+	used   int
+	tables []*AddrTable
+}
+
+// scratchPool lends builds without a Scratch the memory only they read.
+var scratchPool = sync.Pool{New: func() any { return new(Scratch) }}
+
+var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
+
+// newTable returns an empty table with room for n pieces: from the
+// Scratch, or from the build's tableBuf.
+func (b *builder) newTable(n, f int) *AddrTable {
+	if b.mem.sc != nil {
+		return &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+	}
+	if b.buf == nil {
+		b.buf = tableBufs.Get().(*tableBuf)
+	}
+	t := b.buf
+	if t.used+n > len(t.keys) {
+		// Tables already made keep the old arrays until finish.
+		c := max(2*len(t.keys), n, 4096)
+		t.keys, t.by, t.piece, t.used = make([]iprange.Key, c), make([]Decider, c), make([]int32, c), 0
+	}
+	u := t.used
+	return &AddrTable{Starts: t.keys[u : u : u+n], By: t.by[u : u : u+n], piece: t.piece[u : u : u+n], pieces: b.fams[f].starts}
+}
+
+// done records a table newTable made, now filled.
+func (b *builder) done(at *AddrTable) {
+	if b.mem.sc != nil {
+		return
+	}
+	b.buf.used += len(at.Starts)
+	b.buf.tables = append(b.buf.tables, at)
+}
+
+// finish moves the build's tables into memory of their own, exactly sized,
+// and returns the tableBuf to the pool.
+func (b *builder) finish() {
+	t := b.buf
+	if t == nil {
+		return
+	}
+	total := 0
+	for _, at := range t.tables {
+		total += len(at.Starts)
+	}
+	keys, by := make([]iprange.Key, total), make([]Decider, total)
+	o := 0
+	for _, at := range t.tables {
+		m := len(at.Starts)
+		copy(keys[o:], at.Starts)
+		copy(by[o:], at.By)
+		at.Starts, at.By, at.piece = keys[o:o+m:o+m], by[o:o+m:o+m], nil
+		o += m
+	}
+	clear(t.tables)
+	t.tables, t.used = t.tables[:0], 0
+	b.buf = nil
+	tableBufs.Put(t)
 }

@@ -290,6 +290,14 @@ func (s *Space) Covers(i int, six bool, k iprange.Key) bool {
 // intra-group grant holds: any address of the internet at large meets the
 // same decisions as this one. ok is false when rules name every address.
 func (s *Space) Anonymous(six bool) (k iprange.Key, ok bool) {
+	if k, ok, done := s.anonymousRun(six); done {
+		return k, ok
+	}
+	return s.anonymousSorted(six)
+}
+
+// anonymousSorted is Anonymous by sorting and merging every named range.
+func (s *Space) anonymousSorted(six bool) (k iprange.Key, ok bool) {
 	f := family(six)
 	last := iprange.Last(six)
 	var named []iprange.Range
@@ -311,6 +319,51 @@ func (s *Space) Anonymous(six bool) (k iprange.Key, ok bool) {
 		return named[0].Hi().Next(), true
 	}
 	return iprange.Key{}, false
+}
+
+// anonymousRun is Anonymous without sorting every named range: it walks
+// the run of named addresses from the family's first address onwards, one
+// pass over the ranges per step. Runs are short (most clouds name nothing
+// at the very bottom): after a few passes it gives up (done false).
+func (s *Space) anonymousRun(six bool) (k iprange.Key, ok, done bool) {
+	f := family(six)
+	last := iprange.Last(six)
+	cur := iprange.Key{} // the first address not known to be named
+	// extend moves cur past a named range holding it; false when the range
+	// runs to the family's end.
+	extend := func(rs []iprange.Range, skipAll bool) (grew, end bool) {
+		for _, r := range rs {
+			if skipAll && r.IsAll() || cur.Less(r.Lo()) || r.Hi().Less(cur) {
+				continue
+			}
+			if r.Hi() == last {
+				return true, true
+			}
+			cur, grew = r.Hi().Next(), true
+		}
+		return grew, false
+	}
+	for range 4 {
+		grew := false
+		for i := range s.rules {
+			g, end := extend(s.rules[i].ranges[f], true)
+			if end {
+				return iprange.Key{}, false, true
+			}
+			grew = grew || g
+		}
+		for _, g := range s.intra {
+			gr, end := extend(g[f], false)
+			if end {
+				return iprange.Key{}, false, true
+			}
+			grew = grew || gr
+		}
+		if !grew {
+			return cur, true, true
+		}
+	}
+	return iprange.Key{}, false, false
 }
 
 // Point returns the decisions a program makes for one remote address, as

@@ -1,0 +1,44 @@
+package audit
+
+import (
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
+)
+
+// TestSameAsReference holds the audit's faster engine (shared and
+// deduplicated spaces, partition-only and TCP-only spaces where only
+// decisions are read, memoised rule liveness) to the reference paths it
+// replaced: on random clouds both give the same findings, in the same order.
+func TestSameAsReference(t *testing.T) {
+	mid := cloudgen.Config{VPCs: 2, Groups: 12, Instances: 40, RulesPerGroup: 20, PrefixLists: 3, PortRangeLists: 2,
+		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.4, Enterprise: 0.3}
+	cases := []struct {
+		cfg   cloudgen.Config
+		seeds int
+		skip  []string
+	}{
+		{cloudgen.Small, 40, nil},
+		{mid, 12, nil},
+		// Without the standings checks, SGA-013 builds its own narrow spaces.
+		{mid, 4, []string{"SGA-022", "SGA-023", "SGA-024"}},
+	}
+	for _, tc := range cases {
+		for seed := range uint64(tc.seeds) {
+			c := cloudgen.Generate(seed+1, tc.cfg).Snapshot()
+			o := Options{Skip: tc.skip}.withDefaults()
+			want := run(&Input{Cloud: c, Options: o, reference: true})
+			got := run(&Input{Cloud: c, Options: o})
+			if len(got) != len(want) {
+				t.Errorf("seed %d: %d findings, reference %d", seed+1, len(got), len(want))
+				continue
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("seed %d, finding %d:\n got %+v\nwant %+v", seed+1, i, got[i], want[i])
+					break
+				}
+			}
+		}
+	}
+}
