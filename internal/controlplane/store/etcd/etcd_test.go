@@ -1,0 +1,378 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// freePort returns a loopback port free at the time of the call.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// embedded starts a single-member etcd in this process, with its data
+// under a temporary directory, and returns its client URL.
+func embedded(t testing.TB) string {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
+	cfg.Logger = "zap"
+	cfg.LogLevel = "error"
+	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+	cfg.InitialCluster = cfg.Name + "=" + pu.String()
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatalf("start embedded etcd: %v", err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(30 * time.Second):
+		t.Fatal("embedded etcd not ready after 30s")
+	}
+	return cu.String()
+}
+
+// external starts Debian's etcd binary on loopback ports in a temporary
+// directory, killed when the test ends; it skips when there is none.
+func external(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("no etcd binary in PATH: install Debian's etcd-server (apt-get install etcd-server) to run the external-etcd tests")
+	}
+	cu := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	pu := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", cu, "--advertise-client-urls", cu,
+		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
+		"--initial-cluster", "test="+pu, "--log-level", "error")
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+	})
+	// Ready when a store opens.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, err := Dial(ctx, []string{cu}, "/ready/")
+		cancel()
+		if err == nil {
+			s.Close()
+			return cu
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("external etcd not ready after 30s: %v\n%s", err, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// opener opens stores on the etcd at url, each under a new prefix: an
+// empty store per call, as storetest.Run wants, on one etcd.
+func opener(url string) func(t testing.TB) *Store {
+	var n atomic.Int64
+	return func(t testing.TB) *Store {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s, err := Dial(ctx, []string{url}, fmt.Sprintf("/palisade-test/%d/", n.Add(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestConformanceEmbedded(t *testing.T) {
+	open := opener(embedded(t))
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+func TestConformanceExternal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	open := opener(external(t))
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+type child struct {
+	N int `json:"n"`
+}
+
+// TestQuotaRaceAcrossServers: two Store values ("servers") on one etcd race
+// to add children under a quota of 200; exactly 200 land, whichever way the
+// write reads what it checks (a List inside the transaction, or a count
+// read outside it and stated as a precondition with Expect).
+func TestQuotaRaceAcrossServers(t *testing.T) {
+	const quota, workers, attempts = 200, 4, 80 // 2*4*80 = 640 tries for 200 places
+	errQuota := errors.New("quota exceeded")
+	url := embedded(t)
+	cases := []struct {
+		name string
+		add  func(s *Store, id string) error
+	}{
+		{"list in transaction", func(s *Store, id string) error {
+			_, err := s.Update(context.Background(), func(tx store.Tx) error {
+				rs, err := tx.List("rule", store.Query{Account: "a"})
+				if err != nil {
+					return err
+				}
+				if len(rs) >= quota {
+					return errQuota
+				}
+				return tx.Put(store.Record{Kind: "rule", ID: id, Account: "a", Data: []byte(`{}`)})
+			})
+			return err
+		}},
+		{"count read outside, Expect", func(s *Store, id string) error {
+			var c child
+			var rev int64
+			err := s.View(context.Background(), func(tx store.ReadTx) error {
+				var err error
+				r, ok, err := tx.Get("count", "a")
+				if ok {
+					rev = r.Revision
+					c, _, err = store.GetAs[child](tx, "count", "a")
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if c.N >= quota {
+				return errQuota
+			}
+			_, err = s.Update(context.Background(), func(tx store.Tx) error {
+				if err := tx.Expect("count", "a", rev); err != nil {
+					return err
+				}
+				c.N++
+				if err := store.PutAs(tx, "count", "a", "a", "", c); err != nil {
+					return err
+				}
+				return tx.Put(store.Record{Kind: "rule", ID: id, Account: "a", Data: []byte(`{}`)})
+			})
+			return err
+		}},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("/quota/%d/", ci)
+			var servers []*Store
+			for range 2 {
+				s, err := Dial(context.Background(), []string{url}, prefix)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				servers = append(servers, s)
+			}
+			var wg sync.WaitGroup
+			var landed, conflicts atomic.Int64
+			errc := make(chan error, len(servers)*workers)
+			for si, s := range servers {
+				for w := range workers {
+					wg.Go(func() {
+						for i := range attempts {
+							id := fmt.Sprintf("r-%d-%d-%d", si, w, i)
+							for try := 0; ; try++ {
+								err := tc.add(s, id)
+								if errors.Is(err, store.ErrConflict) && try < 1000 {
+									conflicts.Add(1)
+									continue
+								}
+								if err == nil {
+									landed.Add(1)
+								} else if !errors.Is(err, errQuota) {
+									errc <- err
+									return
+								}
+								break
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			close(errc)
+			for err := range errc {
+				t.Fatal(err)
+			}
+			var n int
+			servers[1].View(context.Background(), func(tx store.ReadTx) error {
+				rs, err := tx.List("rule", store.Query{})
+				n = len(rs)
+				return err
+			})
+			if n != quota || landed.Load() != quota {
+				t.Fatalf("%d rules stored, %d writes acknowledged; want exactly %d", n, landed.Load(), quota)
+			}
+			// The change log of both servers is the same, contiguous.
+			cs, err := servers[0].Changes(context.Background(), 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := int64(0)
+			for _, c := range cs {
+				if c.Revision != last && c.Revision != last+1 {
+					t.Fatalf("change log skips from revision %d to %d", last, c.Revision)
+				}
+				last = c.Revision
+			}
+			t.Logf("%d conflicts retried", conflicts.Load())
+		})
+	}
+}
+
+// TestAcrossServers: what one server writes, another sees and is woken by;
+// a ClientToken taken on one server cannot be taken again on another.
+func TestAcrossServers(t *testing.T) {
+	url := embedded(t)
+	ctx := context.Background()
+	a, err := Dial(ctx, []string{url}, "/x/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Dial(ctx, []string{url}, "/x/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	woke := make(chan int64, 1)
+	go func() {
+		rev, _ := b.WaitRevision(ctx, 0)
+		woke <- rev
+	}()
+	rev, err := a.Update(ctx, func(tx store.Tx) error {
+		return tx.Put(store.Record{Kind: "vpc", ID: "v", Data: []byte(`{}`)})
+	})
+	if err != nil || rev != 1 {
+		t.Fatalf("Update = %d, %v", rev, err)
+	}
+	select {
+	case got := <-woke:
+		if got != rev {
+			t.Errorf("other server woke at %d, want %d", got, rev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write on one server did not wake WaitRevision on the other")
+	}
+
+	// Both servers read the token as absent, then both write it: one wins.
+	take := func(s *Store, ready, proceed chan struct{}) error {
+		_, err := s.Update(ctx, func(tx store.Tx) error {
+			if _, ok, err := tx.Token("acct", "tok"); err != nil || ok {
+				return fmt.Errorf("token already taken (%v)", err)
+			}
+			close(ready)
+			<-proceed
+			if err := tx.PutToken(store.Token{Account: "acct", Token: "tok", Action: "CreateVpc"}); err != nil {
+				return err
+			}
+			return tx.Put(store.Record{Kind: "vpc", ID: "from-token", Data: []byte(`{}`)})
+		})
+		return err
+	}
+	readyA, readyB, proceed := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	errs := make(chan error, 2)
+	go func() { errs <- take(a, readyA, proceed) }()
+	go func() { errs <- take(b, readyB, proceed) }()
+	<-readyA
+	<-readyB
+	close(proceed)
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) {
+		t.Fatalf("token race: errors %v and %v, want exactly one success", e1, e2)
+	}
+	if !errors.Is(e1, store.ErrConflict) && !errors.Is(e2, store.ErrConflict) {
+		t.Errorf("the losing server's error is not ErrConflict: %v / %v", e1, e2)
+	}
+}
+
+// BenchmarkUpdate compares Update throughput (one record per Update) of
+// an embedded single-member etcd and SQLite, one writer and eight.
+func BenchmarkUpdate(b *testing.B) {
+	backends := []struct {
+		name string
+		open func(b *testing.B) store.Store
+	}{
+		{"sqlite", func(b *testing.B) store.Store {
+			s, err := sqlite.Open(filepath.Join(b.TempDir(), "p.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"etcd-embedded", func(b *testing.B) store.Store { return opener(embedded(b))(b) }},
+	}
+	for _, be := range backends {
+		for _, par := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/writers=%d", be.name, par), func(b *testing.B) {
+				s := be.open(b)
+				var n atomic.Int64
+				b.SetParallelism(par)
+				b.ResetTimer()
+				run := func() {
+					id := fmt.Sprintf("r%d", n.Add(1))
+					if _, err := s.Update(context.Background(), func(tx store.Tx) error {
+						return tx.Put(store.Record{Kind: "rule", ID: id, Account: "a", Region: "r", Data: []byte(`{"x":1}`)})
+					}); err != nil {
+						b.Error(err)
+					}
+				}
+				if par == 1 {
+					for b.Loop() {
+						run()
+					}
+					return
+				}
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						run()
+					}
+				})
+			})
+		}
+	}
+}
