@@ -38,7 +38,7 @@ func embedded(t testing.TB) string {
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
 	cfg.Logger = "zap"
-	cfg.LogLevel = "error"
+	cfg.LogLevel = "fatal" // Close logs "server closed" as errors
 	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
