@@ -49,9 +49,10 @@ type Store struct {
 	ownClient bool
 	p         string // key prefix
 
-	wmu   sync.Mutex // held by the Update running a batch
-	qmu   sync.Mutex
-	queue []*pending // Updates waiting for a batch
+	wmu     sync.Mutex // held by the Update running a batch
+	qmu     sync.Mutex
+	queue   []*pending   // Updates waiting for a batch
+	commits atomic.Int64 // etcd transactions that wrote records (tests show batching)
 
 	closeOnce sync.Once
 	closed    atomic.Bool

@@ -376,3 +376,62 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	}
 }
+
+// TestGroupCommitIsolation: Updates committed together keep their own
+// outcome: a failed one writes nothing, the others each get their own
+// revision, holding exactly their writes.
+func TestGroupCommitIsolation(t *testing.T) {
+	s := opener(embedded(t))(t)
+	const n = 48
+	boom := errors.New("boom")
+	type result struct {
+		rev int64
+		err error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			rev, err := s.Update(context.Background(), func(tx store.Tx) error {
+				if err := tx.Put(store.Record{Kind: "rule", ID: fmt.Sprintf("r%02d", i), Data: []byte(`{}`)}); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return boom
+				}
+				return nil
+			})
+			results[i] = result{rev, err}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, r := range results {
+		id := fmt.Sprintf("r%02d", i)
+		var rec store.Record
+		var ok bool
+		s.View(context.Background(), func(tx store.ReadTx) error {
+			var err error
+			rec, ok, err = tx.Get("rule", id)
+			return err
+		})
+		if i%3 == 0 {
+			if !errors.Is(r.err, boom) || ok {
+				t.Errorf("%s: failed Update returned %v, record stored %v", id, r.err, ok)
+			}
+			continue
+		}
+		if r.err != nil || !ok || rec.Revision != r.rev || seen[r.rev] {
+			t.Errorf("%s: Update = %d, %v; stored %v at %d (revision already used: %v)", id, r.rev, r.err, ok, rec.Revision, seen[r.rev])
+		}
+		seen[r.rev] = true
+		cs, err := s.Changes(context.Background(), r.rev-1, 1)
+		if err != nil || len(cs) != 1 || cs[0].ID != id || cs[0].Revision != r.rev {
+			t.Errorf("%s: change log at %d = %v, %v", id, r.rev, cs, err)
+		}
+	}
+	t.Logf("%d Updates committed in %d etcd transactions", len(seen), s.commits.Load())
+	if rev, _ := s.Revision(context.Background()); rev != int64(len(seen)) {
+		t.Errorf("revision = %d, want %d (one per successful Update)", rev, len(seen))
+	}
+}

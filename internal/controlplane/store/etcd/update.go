@@ -243,6 +243,7 @@ func (b *batch) commit() (last, shift int64, err error) {
 			return 0, 0, fmt.Errorf("etcd: commit: %w", err)
 		}
 		if resp.Succeeded {
+			s.commits.Add(1)
 			return last, shift, nil
 		}
 		// Which compare failed? If one of the read set, what the writes
