@@ -435,3 +435,45 @@ func TestGroupCommitIsolation(t *testing.T) {
 		t.Errorf("revision = %d, want %d (one per successful Update)", rev, len(seen))
 	}
 }
+
+// TestRecent: a Store hands over its own commits with the objects as
+// written, and stops once another server has committed (the follower must
+// then read the change log).
+func TestRecent(t *testing.T) {
+	url := embedded(t)
+	ctx := context.Background()
+	a, err := Dial(ctx, []string{url}, "/recent/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Dial(ctx, []string{url}, "/recent/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	obj := &child{N: 7}
+	put := func(s *Store, id string) int64 {
+		t.Helper()
+		rev, err := s.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(store.Record{Kind: "c", ID: id, Data: []byte(`{"n":7}`), Object: obj})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	r1 := put(a, "x")
+	r2 := put(a, "y")
+	ws, rev, ok := a.Recent(r1 - 1)
+	if !ok || rev != r2 || len(ws) != 2 || ws[0].ID != "x" || ws[1].Revision != r2 || ws[1].Record.Object != obj {
+		t.Fatalf("Recent(%d) = %+v, %d, %v; want x and y up to %d, with the object", r1-1, ws, rev, ok, r2)
+	}
+	r3 := put(b, "z")
+	if _, err := a.WaitRevision(ctx, r3-1); err != nil {
+		t.Fatal(err)
+	}
+	if ws, rev, ok := a.Recent(r2); ok {
+		t.Fatalf("Recent after another server's write = %+v, %d, true; want ok false", ws, rev)
+	}
+}

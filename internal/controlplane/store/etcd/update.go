@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -101,9 +102,57 @@ func (s *Store) runQueued() {
 		}
 		p.rev += shift // a commit at later revisions shifts all
 	}
+	if err == nil && len(b.written) > 0 {
+		for i := range b.written {
+			w := &b.written[i]
+			w.Revision += shift
+			if w.Record != nil {
+				w.Record.Revision += shift
+			}
+		}
+		s.remember(b.snap.rev+shift, rev, b.written)
+	}
 	if err == nil {
 		s.advance(rev)
 	}
+}
+
+// maxLog bounds the changes kept for Recent (as store/sqlite's).
+const maxLog = 256
+
+// remember appends a committed batch (revisions base+1 … rev) to the
+// in-memory log, restarting it if another server committed since its end.
+func (s *Store) remember(base, rev int64, written []store.Written) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if base != s.logTo || s.log == nil {
+		s.log, s.logFrom = nil, base
+	}
+	s.log = append(s.log, written...)
+	s.logTo = rev
+	if len(s.log) > maxLog {
+		cut := len(s.log) - maxLog
+		for cut < len(s.log) && s.log[cut].Revision == s.log[cut-1].Revision {
+			cut++
+		}
+		s.logFrom = s.log[cut-1].Revision
+		s.log = slices.Clone(s.log[cut:])
+	}
+}
+
+// Recent implements store.Recent for the writes of this Store value; ok is
+// false once another server has committed after them (its changes are
+// known only from the change log).
+func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log == nil || after < s.logFrom || after > s.logTo || s.latest > s.logTo {
+		return nil, 0, false
+	}
+	i, _ := slices.BinarySearchFunc(s.log, after+1, func(w store.Written, rev int64) int {
+		return cmp.Compare(w.Revision, rev)
+	})
+	return s.log[i:len(s.log):len(s.log)], s.logTo, true
 }
 
 // batch is the state of the Updates of one commit.
@@ -115,6 +164,7 @@ type batch struct {
 	toks    map[string]store.Token
 	kinds   map[store.Kind]int64 // kind → last revision that wrote it
 	entries [][]logEntry         // change log of revisions snap.rev+1, +2, ...
+	written []store.Written      // the same with the records, for Recent
 }
 
 func (b *batch) rev() int64 { return b.snap.rev + int64(len(b.entries)) }
@@ -166,6 +216,12 @@ func (b *batch) run(p *pending) {
 			op = store.OpPut
 		}
 		es = append(es, logEntry{Kind: w.kind, ID: w.id, Account: w.account, Region: w.region, Op: op})
+		ch := store.Written{Change: store.Change{Revision: rev, Kind: w.kind, ID: w.id, Account: w.account, Region: w.region, Op: op}}
+		if w.rec != nil {
+			r := *w.rec
+			ch.Record = &r
+		}
+		b.written = append(b.written, ch)
 		b.recs[w.key] = w
 		b.kinds[w.kind] = rev
 	}
@@ -306,7 +362,9 @@ func (t *writeTx) lookup(kind store.Kind, id string) (store.Record, bool, error)
 		if w.rec == nil {
 			return store.Record{}, false, nil
 		}
-		return *w.rec, true, nil
+		r := *w.rec
+		r.Object = nil // reads leave it nil: the writer may modify what it reads
+		return r, true, nil
 	}
 	r, found, mod, err := t.getRecord(kind, id)
 	if err == nil {
@@ -352,7 +410,9 @@ func (t *writeTx) List(kind store.Kind, q store.Query) ([]store.Record, error) {
 			if w.rec == nil {
 				delete(byID, w.id)
 			} else {
-				byID[w.id] = *w.rec
+				r := *w.rec
+				r.Object = nil
+				byID[w.id] = r
 			}
 		}
 	}
@@ -423,7 +483,6 @@ func (t *writeTx) Put(r store.Record) error {
 		return fmt.Errorf("etcd: put: %w: empty kind or id", store.ErrInvalid)
 	}
 	r.Revision = t.rev + 1
-	r.Object = nil
 	r.Data = slices.Clone(r.Data)
 	key := t.s.recKey(r.Kind, r.ID)
 	w := t.recs[key]
