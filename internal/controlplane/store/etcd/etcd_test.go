@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -476,4 +478,68 @@ func TestRecent(t *testing.T) {
 	if ws, rev, ok := a.Recent(r2); ok {
 		t.Fatalf("Recent after another server's write = %+v, %d, true; want ok false", ws, rev)
 	}
+}
+
+// TestViewFollowsOtherServers: the in-memory view of one server holds what
+// another server writes (through the change log), and its own writes
+// (through Recent), with the same objects either way.
+func TestViewFollowsOtherServers(t *testing.T) {
+	url := embedded(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var servers []*Store
+	for range 2 {
+		s, err := Dial(ctx, []string{url}, "/view/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		servers = append(servers, s)
+	}
+	view.VerifyObjects = true
+	defer func() { view.VerifyObjects = false }()
+	v := view.New(servers[0], map[store.Kind]view.Decoder{"c": view.Decode[child]})
+	defer v.Close()
+	for i := range 20 {
+		s := servers[i%2]
+		n := child{N: i}
+		rev, err := s.Update(ctx, func(tx store.Tx) error {
+			if err := store.PutAs(tx, "c", fmt.Sprint(i%5), "a", "r", n); err != nil {
+				return err
+			}
+			return tx.Delete("c", fmt.Sprint((i+2)%5))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap, err := v.Wait(ctx, rev)
+		if err != nil {
+			t.Fatalf("view did not reach revision %d: %v", rev, err)
+		}
+		// The view at rev equals the store at rev.
+		var want []store.Record
+		servers[1].View(ctx, func(tx store.ReadTx) error {
+			var err error
+			want, err = tx.List("c", store.Query{})
+			return err
+		})
+		got, _ := snap.List("c", store.Query{})
+		if snap.Revision() == rev && len(got) != len(want) {
+			t.Fatalf("at %d the view lists %d records, the store %d", rev, len(got), len(want))
+		}
+		for j := range min(len(got), len(want)) {
+			if got[j].ID != want[j].ID || got[j].Revision != want[j].Revision || *got[j].Object.(*child) != mustChild(t, want[j].Data) {
+				t.Fatalf("at %d the view has %+v, the store %+v", rev, got[j], want[j])
+			}
+		}
+	}
+}
+
+func mustChild(t *testing.T, b []byte) child {
+	t.Helper()
+	var c child
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
