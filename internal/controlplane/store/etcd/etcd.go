@@ -21,6 +21,19 @@
 // unchanged, so the outcome is that of running after the other write);
 // when something fn read moved, Update fails with store.ErrConflict and
 // the caller (service.Update) reads again and retries.
+//
+// What the etcd cluster must allow: reads are at one etcd revision, so
+// history must not be compacted under a running View (keep etcd's
+// --auto-compaction-retention at minutes, not seconds); one commit is one
+// transaction, whose operations (a record, its kind, the log entry per
+// revision) must fit etcd's --max-txn-ops (128 by default: a batch stops
+// at 96, but one Update writing more than about 60 records needs it
+// raised); a record must fit --max-request-bytes (1.5 MiB by default).
+//
+// CurrentRevision and WaitRevision know this server's commits at once and
+// other servers' when etcd's watch delivers them (milliseconds): reads of
+// the in-memory view are linearizable per server, and lag other servers'
+// writes by that delay.
 package etcd
 
 import (
