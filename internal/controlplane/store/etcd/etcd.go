@@ -27,8 +27,8 @@
 // --auto-compaction-retention at minutes, not seconds); one commit is one
 // transaction, whose operations (a record, its kind, the log entry per
 // revision) must fit etcd's --max-txn-ops (128 by default: a batch stops
-// at 96, but one Update writing more than about 60 records needs it
-// raised); a record must fit --max-request-bytes (1.5 MiB by default).
+// at 96, but one Update writing more than about 120 records needs it
+// raised; a large read set is compared by kind); a record must fit --max-request-bytes (1.5 MiB by default).
 //
 // CurrentRevision and WaitRevision know this server's commits at once and
 // other servers' when etcd's watch delivers them (milliseconds): reads of

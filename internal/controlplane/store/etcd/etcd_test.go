@@ -543,3 +543,68 @@ func mustChild(t *testing.T, b []byte) child {
 	}
 	return c
 }
+
+// TestLargeReadSet: an Update that reads more records than one etcd
+// transaction may compare (--max-txn-ops, 128 by default) still commits,
+// and still fails when another server changed one of them meanwhile.
+func TestLargeReadSet(t *testing.T) {
+	url := embedded(t)
+	ctx := context.Background()
+	cases := []struct {
+		name      string
+		otherKind store.Kind // what the other server writes meanwhile
+		wantErr   error
+	}{
+		{"nothing read changed", "other", nil},
+		{"a record read changed", "rule", store.ErrConflict},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("/large/%d/", ci)
+			a, err := Dial(ctx, []string{url}, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := Dial(ctx, []string{url}, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			const n = 300
+			for i := 0; i < n; i += 100 {
+				if _, err := a.Update(ctx, func(tx store.Tx) error {
+					for j := i; j < i+100; j++ {
+						if err := tx.Put(store.Record{Kind: "rule", ID: fmt.Sprintf("r%03d", j), Data: []byte(`{}`)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err = a.Update(ctx, func(tx store.Tx) error {
+				for j := range n {
+					if _, ok, err := tx.Get("rule", fmt.Sprintf("r%03d", j)); err != nil || !ok {
+						return fmt.Errorf("Get r%03d = %v, %v", j, ok, err)
+					}
+				}
+				if _, err := b.Update(ctx, func(tx store.Tx) error {
+					return tx.Put(store.Record{Kind: tc.otherKind, ID: "r150", Data: []byte(`{"v":2}`)})
+				}); err != nil {
+					return err
+				}
+				return tx.Put(store.Record{Kind: "summary", ID: "s", Data: []byte(`{}`)})
+			})
+			if !errors.Is(err, tc.wantErr) && !(tc.wantErr == nil && err == nil) {
+				t.Fatalf("Update = %v, want %v", err, tc.wantErr)
+			}
+			var written bool
+			a.View(ctx, func(tx store.ReadTx) error { _, written, err = tx.Get("summary", "s"); return err })
+			if written != (tc.wantErr == nil) {
+				t.Fatalf("summary written = %v, want %v", written, tc.wantErr == nil)
+			}
+		})
+	}
+}

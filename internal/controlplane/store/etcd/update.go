@@ -77,7 +77,7 @@ func (s *Store) runQueued() {
 		finish(todo, err)
 		return
 	}
-	b := &batch{s: s, snap: snap, reads: map[string]int64{}, recs: map[string]*written{}, toks: map[string]store.Token{}, kinds: map[store.Kind]int64{}}
+	b := &batch{s: s, snap: snap, reads: map[string]int64{}, kindOf: map[string]store.Kind{}, recs: map[string]*written{}, toks: map[string]store.Token{}, kinds: map[store.Kind]int64{}}
 	var ran []*pending
 	for i, p := range todo {
 		if i > 0 && b.ops() >= opBudget {
@@ -159,8 +159,9 @@ func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 type batch struct {
 	s       *Store
 	snap    *readTx
-	reads   map[string]int64    // read set: key → ModRevision at the snapshot (0: absent)
-	recs    map[string]*written // records as the batch left them
+	reads   map[string]int64      // read set: key → ModRevision at the snapshot (0: absent)
+	kindOf  map[string]store.Kind // the kind of each record key in reads
+	recs    map[string]*written   // records as the batch left them
 	toks    map[string]store.Token
 	kinds   map[store.Kind]int64 // kind → last revision that wrote it
 	entries [][]logEntry         // change log of revisions snap.rev+1, +2, ...
@@ -182,7 +183,7 @@ func (b *batch) run(p *pending) {
 	}
 	rtx := *b.snap
 	rtx.ctx, rtx.rev = p.ctx, b.rev()
-	tx := &writeTx{readTx: &rtx, b: b, reads: map[string]int64{}, recs: map[string]*written{}, toks: map[string]store.Token{}}
+	tx := &writeTx{readTx: &rtx, b: b, reads: map[string]int64{}, kindOf: map[string]store.Kind{}, recs: map[string]*written{}, toks: map[string]store.Token{}}
 	func() {
 		defer func() {
 			tx.done = true
@@ -203,6 +204,7 @@ func (b *batch) run(p *pending) {
 			b.reads[k] = v
 		}
 	}
+	maps.Copy(b.kindOf, tx.kindOf)
 	maps.Copy(b.toks, tx.toks)
 	if len(tx.order) == 0 {
 		p.rev = b.rev()
@@ -229,6 +231,47 @@ func (b *batch) run(p *pending) {
 	p.rev = rev
 }
 
+// maxCompares bounds the compares of one commit below etcd's
+// --max-txn-ops (128 by default).
+const maxCompares = 64
+
+// collapseReads replaces, when the read set is too large for one etcd
+// transaction, the compares of records by those of their kinds' keys: a
+// kind's key moves with every write of the kind, so it is unchanged only
+// if every record of the kind read is (a coarser check, which may report
+// a conflict where a record compare would not).
+func (b *batch) collapseReads(ctx context.Context) error {
+	if len(b.reads) <= maxCompares {
+		return nil
+	}
+	kinds := map[store.Kind]bool{}
+	for key, kind := range b.kindOf {
+		if _, ok := b.reads[key]; ok {
+			kinds[kind] = true
+			delete(b.reads, key)
+		}
+	}
+	for kind := range kinds {
+		key := b.s.kindKey(kind)
+		if _, ok := b.reads[key]; ok {
+			continue
+		}
+		resp, err := b.s.cli.Get(ctx, key, clientv3.WithRev(b.snap.at))
+		if err != nil {
+			return fmt.Errorf("etcd: commit: %w", err)
+		}
+		var mod int64
+		if len(resp.Kvs) > 0 {
+			mod = resp.Kvs[0].ModRevision
+		}
+		b.reads[key] = mod
+	}
+	if len(b.reads) > 2*maxCompares {
+		return fmt.Errorf("etcd: the write read %d tokens and kinds, more than one etcd transaction compares; split it", len(b.reads))
+	}
+	return nil
+}
+
 // commit writes the batch in one etcd transaction and returns the revision
 // it brings the store to. When only the revision key moved (another server
 // committed something this batch did not read), it commits again at the
@@ -240,6 +283,9 @@ func (b *batch) commit() (last, shift int64, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := b.collapseReads(ctx); err != nil {
+		return 0, 0, err
+	}
 	readKeys := slices.Sorted(maps.Keys(b.reads))
 	var cmps []clientv3.Cmp
 	for _, k := range readKeys {
@@ -339,6 +385,7 @@ type writeTx struct {
 	*readTx
 	b        *batch
 	reads    map[string]int64 // snapshot reads: key → ModRevision (0: absent)
+	kindOf   map[string]store.Kind
 	recs     map[string]*written
 	order    []*written // first-write order
 	toks     map[string]store.Token
@@ -369,6 +416,7 @@ func (t *writeTx) lookup(kind store.Kind, id string) (store.Record, bool, error)
 	r, found, mod, err := t.getRecord(kind, id)
 	if err == nil {
 		t.read(key, mod)
+		t.kindOf[key] = kind
 	}
 	return r, found, err
 }
