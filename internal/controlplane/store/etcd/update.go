@@ -72,7 +72,11 @@ func (s *Store) runQueued() {
 		finish(todo, store.ErrClosed)
 		return
 	}
-	snap, err := s.begin(context.Background())
+	// Not one caller's context: the batch serves them all. Bounded, so an
+	// unreachable etcd fails the Updates instead of holding them.
+	bctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	snap, err := s.begin(bctx)
+	cancel()
 	if err != nil {
 		finish(todo, err)
 		return
