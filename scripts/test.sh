@@ -16,6 +16,7 @@ need=()
 command -v nft >/dev/null || need+=(nftables)
 command -v ip >/dev/null || need+=(iproute2)
 command -v chromium >/dev/null || need+=(chromium)
+command -v etcd >/dev/null || need+=(etcd-server) # store/etcd's external-etcd conformance run
 if ((${#need[@]})) && [ "$(id -u)" = 0 ]; then
 	echo "== installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

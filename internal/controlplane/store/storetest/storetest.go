@@ -1,5 +1,19 @@
 // Package storetest is the conformance suite for store.Store backends. Every
 // backend must pass Run unchanged.
+//
+// The contract holds for a backend shared by several servers (store/etcd)
+// as for one process's (store/sqlite): the revision goes up by exactly one
+// per Update that writes a record, tokens never move it, a revision's
+// changes are never split. Two points are stated so both honour them:
+//   - WaitRevision observes at least the Updates made through the same
+//     Store value; a shared backend also wakes on other servers' writes.
+//   - Updates through one Store value are serialized (fn runs once and
+//     never conflicts with another Update of the same value). Between
+//     servers a shared backend is optimistic: an Update whose reads through
+//     tx (Get, List, Token) or Expect preconditions were changed by another
+//     server's commit fails with an error wrapping store.ErrConflict and
+//     writes nothing, as a failed Expect does; the caller reads again and
+//     retries (service.Update does). Run tests one Store value per store.
 package storetest
 
 import (
