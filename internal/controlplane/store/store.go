@@ -174,7 +174,10 @@ type Recent interface {
 }
 
 // ErrConflict is returned (wrapped) by an Update whose precondition
-// (Tx.Expect) failed: something it read has changed since.
+// (Tx.Expect) failed: something it read has changed since. A backend shared
+// by several servers (etcd) also returns it when another server changed
+// what the Update read through the transaction (Get, List, Token) before
+// it committed; such an Update wrote nothing and may be run again.
 var ErrConflict = errors.New("store: conflict: a record the write read has changed since; read again and retry")
 
 // ErrClosed is returned by operations on a closed Store.
