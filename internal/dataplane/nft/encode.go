@@ -117,10 +117,26 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
 			&expr.Lookup{SourceRegister: 1, SetName: t.Set})
 	}
+	if l := r.Log; l != nil {
+		if r.Verdict.Kind != "" {
+			return nil, fmt.Errorf("rule %q logs and has a verdict: its limit would decide the verdict", r)
+		}
+		x = append(x,
+			&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(l.Rate), Unit: expr.LimitTimeSecond, Burst: l.Burst},
+			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: l.Group, Data: []byte(l.Prefix)})
+	}
 	if r.Counter {
 		x = append(x, &expr.Counter{Packets: counter.Packets, Bytes: counter.Bytes})
 	}
+	if r.Label.ID != 0 {
+		x = append(x, &expr.Immediate{Register: 1, Data: r.Label.Bytes()},
+			&expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true})
+	}
 	switch v := r.Verdict; v.Kind {
+	case "":
+		if r.Log == nil {
+			return nil, fmt.Errorf("rule %q has no verdict", r)
+		}
 	case Accept:
 		x = append(x, &expr.Verdict{Kind: expr.VerdictAccept})
 	case Drop:

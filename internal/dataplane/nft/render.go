@@ -138,10 +138,19 @@ func (r Rule) appendTo(b []byte) []byte {
 		w("meta l4proto . th dport .")
 		AddrMatch{Dst: r.Tuple.Dst, Set: r.Tuple.Set}.render(w, r.Family)
 	}
+	if l := r.Log; l != nil {
+		w("limit rate", fmt.Sprintf("%d/second burst %d packets", l.Rate, l.Burst), "log prefix", quote(l.Prefix), "group", fmt.Sprint(l.Group))
+	}
 	if r.Counter {
 		w("counter")
 	}
-	w(r.Verdict.String())
+	if r.Label.ID != 0 {
+		// nft names label bits, not values: this form is for humans.
+		w("ct label set", fmt.Sprintf("0x%x", r.Label.Bytes()))
+	}
+	if r.Verdict.Kind != "" {
+		w(r.Verdict.String())
+	}
 	if k := r.Key.String(); k != "" {
 		w("comment", quote(k))
 	}
