@@ -46,6 +46,8 @@ type Collector struct {
 	ct   *conntrack.Conn // events
 	dump *conntrack.Conn // counters of live connections at each window's end
 	nl   *netlink.Conn   // NFLOG
+	evs  chan conntrack.Event
+	errs chan error
 	wg   sync.WaitGroup
 }
 
@@ -92,6 +94,12 @@ func Start(cfg Config) (*Collector, error) {
 		c.Close()
 		return nil, err
 	}
+	// Subscribe now, so that no connection made after Start is missed.
+	c.evs = make(chan conntrack.Event, 1024)
+	if c.errs, err = c.ct.Listen(c.evs, 1, []netfilter.NetlinkGroup{netfilter.GroupCTNew, netfilter.GroupCTDestroy}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("flowlog: listen to conntrack events: %w", err)
+	}
 	return c, nil
 }
 
@@ -125,21 +133,18 @@ func (c *Collector) enableAccounting() error {
 
 // NFLOG (nfnetlink_log) constants, from linux/netfilter/nfnetlink_log.h.
 const (
-	nfnlSubsysULOG     = 4
-	nfulnlMsgPacket    = 0
-	nfulnlMsgConfig    = 1
-	nfulaCfgCmd        = 1
-	nfulaCfgMode       = 2
-	nfulaCfgTimeout    = 4
-	nfulaCfgFlags      = 6
-	nfulnlCfgCmdBind   = 1
-	nfulnlCopyPacket   = 2
-	nfulnlCfgFConntrak = 0x0004
-	nfulaPayload       = 9
-	nfulaPrefix        = 10
-	nfulaCt            = 18
-	ctaLabels          = 22
-	copyRange          = 128 // headers are enough
+	nfnlSubsysULOG   = 4
+	nfulnlMsgPacket  = 0
+	nfulnlMsgConfig  = 1
+	nfulaCfgCmd      = 1
+	nfulaCfgMode     = 2
+	nfulaCfgTimeout  = 4
+	nfulnlCfgCmdBind = 1
+	nfulnlCopyPacket = 2
+	nfulaMark        = 2
+	nfulaPayload     = 9
+	nfulaPrefix      = 10
+	copyRange        = 128 // headers are enough
 )
 
 func (c *Collector) logConfig(attrs func(ae *netlink.AttributeEncoder)) error {
@@ -157,8 +162,8 @@ func (c *Collector) logConfig(attrs func(ae *netlink.AttributeEncoder)) error {
 	return err
 }
 
-// bindLog binds the NFLOG group, asks for the packet's first bytes and its
-// conntrack entry (for the label), delivered within 100 ms.
+// bindLog binds the NFLOG group and asks for the packets' first bytes,
+// delivered within 100 ms.
 func (c *Collector) bindLog() error {
 	err := c.logConfig(func(ae *netlink.AttributeEncoder) { ae.Bytes(nfulaCfgCmd, []byte{nfulnlCfgCmdBind}) })
 	if err != nil {
@@ -168,7 +173,6 @@ func (c *Collector) bindLog() error {
 		mode := binary.BigEndian.AppendUint32(nil, copyRange)
 		ae.Bytes(nfulaCfgMode, append(mode, nfulnlCopyPacket, 0))
 		ae.Bytes(nfulaCfgTimeout, binary.BigEndian.AppendUint32(nil, 10))
-		ae.Bytes(nfulaCfgFlags, binary.BigEndian.AppendUint16(nil, nfulnlCfgFConntrak))
 	})
 	if err != nil {
 		return fmt.Errorf("flowlog: configure NFLOG group %d: %w", c.cfg.Group, err)
@@ -178,11 +182,7 @@ func (c *Collector) bindLog() error {
 
 // Run collects until ctx ends, emitting each window's records.
 func (c *Collector) Run(ctx context.Context) error {
-	evs := make(chan conntrack.Event, 1024)
-	errs, err := c.ct.Listen(evs, 1, []netfilter.NetlinkGroup{netfilter.GroupCTNew, netfilter.GroupCTDestroy})
-	if err != nil {
-		return fmt.Errorf("flowlog: listen to conntrack events: %w", err)
-	}
+	evs, errs := c.evs, c.errs
 	c.wg.Add(1)
 	go func() { defer c.wg.Done(); c.readLog(ctx) }()
 	tick := time.NewTicker(c.cfg.Window)
@@ -212,6 +212,10 @@ func (c *Collector) event(e conntrack.Event) {
 	if f == nil {
 		return
 	}
+	c.agg.mu.Lock()
+	c.agg.stats.Events++
+	c.agg.mu.Unlock()
+
 	p := f.CountersOrig.Packets + f.CountersReply.Packets
 	b := f.CountersOrig.Bytes + f.CountersReply.Bytes
 	switch e.Type {
@@ -272,22 +276,18 @@ func (c *Collector) logPacket(data []byte, now time.Time) {
 	}
 	ad.ByteOrder = binary.BigEndian
 	var prefix string
-	var payload, label []byte
+	var payload []byte
+	var mark uint32
 	for ad.Next() {
 		switch ad.Type() {
+		case nfulaMark:
+			// The kernel sends htonl(skb->mark); the log rule copied the
+			// label's first four bytes into the mark in host order.
+			mark = binary.BigEndian.Uint32(binary.NativeEndian.AppendUint32(nil, ad.Uint32()))
 		case nfulaPrefix:
 			prefix = ad.String()
 		case nfulaPayload:
 			payload = ad.Bytes()
-		case nfulaCt:
-			ad.Nested(func(nd *netlink.AttributeDecoder) error {
-				for nd.Next() {
-					if nd.Type() == ctaLabels {
-						label = nd.Bytes()
-					}
-				}
-				return nil
-			})
 		}
 	}
 	id, ok := nft.EntryOfPrefix(prefix)
@@ -298,7 +298,7 @@ func (c *Collector) logPacket(data []byte, now time.Time) {
 	if !ok {
 		return
 	}
-	c.agg.drop(id, t, packetLen(payload), flags, label, now)
+	c.agg.drop(id, t, packetLen(payload), flags, mark, now)
 }
 
 // parsePacket reads the addresses, protocol, ports and TCP flags of an IP

@@ -67,6 +67,7 @@ type key struct {
 
 // Stats count what the collector saw and what it could not keep.
 type Stats struct {
+	Events      uint64 // conntrack events received
 	Connections uint64 // new connections with a label
 	Drops       uint64 // logged packets of drops
 	Skipped     uint64 // records or connections not kept: MaxFlows reached

@@ -12,9 +12,8 @@ import (
 
 // Resolver gives the collector what it needs to fill records in.
 type Resolver struct {
-	// Entry returns what an entry ID stands for (the entries of the
-	// ruleset in force: nft.Ruleset.Entries).
-	Entry func(nft.EntryID) (nft.Entry, bool)
+	// Entries names the entry IDs the kernel reports.
+	Entries *Entries
 	// Interface returns the instance interface that owns an address.
 	Interface func(netip.Addr) (Interface, bool)
 }
@@ -83,13 +82,14 @@ func (a *aggregator) connCount(id uint32, packets, bytes uint64, gone bool) {
 	c.gone = c.gone || gone
 }
 
-// drop records one logged packet that entry dropped; label is the
-// connection's label (the other side may have accepted it first).
-func (a *aggregator) drop(entry nft.EntryID, t tuple, size int, flags uint8, label []byte, now time.Time) {
+// drop records one logged packet that entry dropped; egress32 is the first
+// 32 bits of the egress side's entry when an ingress entry dropped a packet
+// the egress side of the same host had accepted (0: none).
+func (a *aggregator) drop(entry nft.EntryID, t tuple, size int, flags uint8, egress32 uint32, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stats.Drops++
-	e, ok := a.res.Entry(entry)
+	e, ok := a.res.Entries.Lookup(entry)
 	if !ok {
 		a.stats.Unknown++
 		return
@@ -97,10 +97,14 @@ func (a *aggregator) drop(entry nft.EntryID, t tuple, size int, flags uint8, lab
 	a.add(e.Side, t, Reject, entry, e, 1, uint64(size), flags, now, now)
 	if e.Side == model.Ingress {
 		// The egress side of the same host passed it on before.
-		if eg, _ := nft.LabelIDs(label); eg != 0 {
-			if ee, ok := a.res.Entry(eg); ok {
-				a.add(model.Egress, t, Accept, eg, ee, 1, uint64(size), flags, now, now)
+		if egress32 != 0 {
+			eg, ok := a.res.Entries.lookup32(egress32)
+			ee, found := a.res.Entries.Lookup(eg)
+			if !ok || !found {
+				a.stats.Unknown++
+				return
 			}
+			a.add(model.Egress, t, Accept, eg, ee, 1, uint64(size), flags, now, now)
 		}
 	}
 }
@@ -155,7 +159,7 @@ func (a *aggregator) flush(now time.Time) []Record {
 				if side.id == 0 {
 					continue
 				}
-				e, ok := a.res.Entry(side.id)
+				e, ok := a.res.Entries.Lookup(side.id)
 				if !ok {
 					a.stats.Unknown++
 					continue

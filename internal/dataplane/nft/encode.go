@@ -121,9 +121,12 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 		if r.Verdict.Kind != "" {
 			return nil, fmt.Errorf("rule %q logs and has a verdict: its limit would decide the verdict", r)
 		}
-		x = append(x,
-			&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(l.Rate), Unit: expr.LimitTimeSecond, Burst: l.Burst},
-			&expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: l.Group, Data: []byte(l.Prefix)})
+		x = append(x, &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(l.Rate), Unit: expr.LimitTimeSecond, Burst: l.Burst})
+		if l.Egress {
+			x = append(x, &expr.Ct{Key: expr.CtKeyLABELS, Register: 1},
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1, SourceRegister: true})
+		}
+		x = append(x, &expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: l.Group, Data: []byte(l.Prefix)})
 	}
 	if r.Counter {
 		x = append(x, &expr.Counter{Packets: counter.Packets, Bytes: counter.Bytes})

@@ -134,6 +134,12 @@ type Log struct {
 	Prefix string
 	Rate   uint32 // packets per second
 	Burst  uint32
+	// Egress copies the first 32 bits of the label (the egress side's
+	// entry) into the packet mark, which NFLOG reports: the ingress side
+	// of a host drops a packet its egress side accepted, and kernels
+	// without CONFIG_NETFILTER_NETLINK_GLUE_CT cannot report the label
+	// itself. The packet is dropped next, so the mark goes nowhere else.
+	Egress bool
 }
 
 // flowLog holds Options.FlowLog's settings for one build.
@@ -164,7 +170,8 @@ func (f *flowLog) decide(r Rule, e Entry) []Rule {
 	case Drop:
 		l := r
 		l.Counter, l.Key, l.Verdict = false, RuleKey{}, Verdict{}
-		l.Log = &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst}
+		l.Log = &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst,
+			Egress: e.Side == model.Ingress}
 		return []Rule{l, r}
 	}
 	return []Rule{r}

@@ -139,7 +139,11 @@ func (r Rule) appendTo(b []byte) []byte {
 		AddrMatch{Dst: r.Tuple.Dst, Set: r.Tuple.Set}.render(w, r.Family)
 	}
 	if l := r.Log; l != nil {
-		w("limit rate", fmt.Sprintf("%d/second burst %d packets", l.Rate, l.Burst), "log prefix", quote(l.Prefix), "group", fmt.Sprint(l.Group))
+		w("limit rate", fmt.Sprintf("%d/second burst %d packets", l.Rate, l.Burst))
+		if l.Egress {
+			w("meta mark set ct label") // the label's first 32 bits
+		}
+		w("log prefix", quote(l.Prefix), "group", fmt.Sprint(l.Group))
 	}
 	if r.Counter {
 		w("counter")
