@@ -33,7 +33,7 @@ const maxIfaceLen = 15
 func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	b := newBuilder(c, false)
 	b.merge = o.MergeRuns && !o.FlowLog
-	b.flow = flowLog{on: o.FlowLog, group: o.logGroup(), entries: map[EntryID]Entry{}}
+	b.flow = flowLog{on: o.FlowLog, group: o.logGroup(), rate: o.LogRate, entries: map[EntryID]Entry{}}
 	var eg, ing []MapElem
 	var ifaces []string
 	for _, in := range b.placed(host) {

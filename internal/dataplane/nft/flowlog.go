@@ -146,6 +146,7 @@ type Log struct {
 type flowLog struct {
 	on      bool
 	group   uint16
+	rate    uint32
 	entries map[EntryID]Entry
 }
 
@@ -172,6 +173,9 @@ func (f *flowLog) decide(r Rule, e Entry) []Rule {
 		l.Counter, l.Key, l.Verdict = false, RuleKey{}, Verdict{}
 		l.Log = &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst,
 			Egress: e.Side == model.Ingress}
+		if f.rate != 0 {
+			l.Log.Rate, l.Log.Burst = f.rate, max(f.rate/4, 1)
+		}
 		return []Rule{l, r}
 	}
 	return []Rule{r}

@@ -28,6 +28,9 @@ type Options struct {
 	// lookup decides for many rules at once.
 	FlowLog  bool
 	LogGroup uint16
+	// LogRate is the packets per second each dropping entry logs (0:
+	// DefaultLogRate), with a burst of a quarter of it.
+	LogRate uint32
 }
 
 // DefaultTable is the table name when Options.Table is empty.
