@@ -21,7 +21,9 @@ import (
 // Interface is the network interface an address belongs to, with what a
 // record says about it.
 type Interface struct {
-	AccountID, VpcID, VSwitchID, VMID, ENI string
+	AccountID, VpcID, VSwitchID, VMID string
+	ENI                               string // the ENI's ID
+	HostInterface                     string // the host's interface of the NIC
 }
 
 // Record is one flow on one side in one capture window: the fields of an
