@@ -28,6 +28,18 @@ import (
 // egress accept) and instances of two hosts.
 func TestFlowLogNamesDecidingRule(t *testing.T) {
 	testenv.NeedKernel(t)
+	c, flows := flowLogCloud()
+	for _, hosts := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d hosts", hosts), func(t *testing.T) {
+			o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true}
+			n := checkFlowLog(t, c, hosts, nil, o, flows)
+			t.Logf("%d records agree with the engine", n)
+		})
+	}
+}
+
+// flowLogCloud is a small cloud with a flow for each kind of deciding entry.
+func flowLogCloud() (*policy.Cloud, []policy.Flow) {
 	const vpc = "vpc-fl"
 	c := policy.NewCloud([]*model.SecurityGroup{
 		modeltest.Group("sg-app", vpc, "normal"),
@@ -52,13 +64,76 @@ func TestFlowLogNamesDecidingRule(t *testing.T) {
 		{From: "i-b", To: "i-a", Protocol: model.UDP, Port: 5353}, // intra-group, UDP
 		{From: "i-w", To: "i-a", Protocol: model.TCP, Port: 22},   // default inbound drop
 	}
-	for _, hosts := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d hosts", hosts), func(t *testing.T) {
-			o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true}
-			n := checkFlowLog(t, c, hosts, nil, o, flows)
-			t.Logf("%d records agree with the engine", n)
-		})
+	return c, flows
+}
+
+// TestFlowLogFlood floods one dropping entry: with no collector running
+// every verdict is the engine's (enforcement does not depend on the log
+// path); with one, the flood still drops everything, the kernel's limit
+// lets only a few of its packets through to the log, and an accepted
+// connection made after it is still recorded.
+func TestFlowLogFlood(t *testing.T) {
+	testenv.NeedKernel(t)
+	c, flows := flowLogCloud()
+	o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 1}
+	p := play(t, c, 1, nil, o)
+	defer p.lab.Down()
+	if _, _, diffs := p.compare(t, flows); len(diffs) > 0 {
+		t.Fatalf("with no collector, the kernel and the engine disagree: %v", diffs)
 	}
+	tables := &flowlog.Tables{}
+	for h, rs := range p.rulesets {
+		tables.Update(h, rs, p.cloud)
+	}
+	var mu sync.Mutex
+	var recs []flowlog.Record
+	col, err := flowlog.Start(flowlog.Config{Netns: p.lab.HostNetns(p.lab.Spec.Hosts[0]), Window: 300 * time.Millisecond,
+		Resolver: tables.Resolver(), MaxFlows: 64,
+		Emit: func(r []flowlog.Record) { mu.Lock(); recs = append(recs, r...); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); col.Run(ctx) }()
+	defer func() { cancel(); <-done; col.Close() }()
+
+	const flood = 400
+	var probes []lab.ProbeSpec
+	for i := range flood {
+		probes = append(probes, lab.ProbeSpec{From: "i-a", To: "i-w", Proto: model.UDP, Port: 9999, SourcePort: uint16(20000 + i)})
+	}
+	for i, r := range lab.ProbeWith(context.Background(), p.lab, probes, lab.ProbeOptions{}) {
+		if r.Err != nil || r.Delivered {
+			t.Fatalf("flood probe %d: delivered=%v err=%v: the default inbound drop let it through", i, r.Delivered, r.Err)
+		}
+	}
+	after := lab.ProbeWith(context.Background(), p.lab, []lab.ProbeSpec{{From: "i-a", To: "i-w", Proto: model.TCP, Port: 80, SourcePort: 41234}},
+		lab.ProbeOptions{Timeout: lab.RecheckTimeout})[0]
+	if !after.Delivered {
+		t.Fatalf("after the flood, the accepted connection was not delivered: %s", after.Detail)
+	}
+	var logged, accepted uint64
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		logged, accepted = 0, 0
+		for _, r := range recs {
+			switch {
+			case r.Direction == "in" && r.DstPort == 9999 && r.Action == flowlog.Reject:
+				logged += r.Packets
+			case r.Direction == "in" && r.DstPort == 80 && r.Action == flowlog.Accept && r.Entry.RuleID == "sgr-http":
+				accepted++
+			}
+		}
+		return logged > 0 && accepted > 0, fmt.Sprintf("%d flood packets and %d accepted connections recorded", logged, accepted)
+	})
+	// The limit passes 1 packet a second (burst 1): a flood sent in a few
+	// seconds must log far fewer than it sent.
+	if logged >= flood/4 {
+		t.Errorf("%d of %d flood packets logged: the kernel's limit did not hold the log back", logged, flood)
+	}
+	t.Logf("flood: %d packets sent, %d logged; collector %+v", flood, logged, col.Stats())
 }
 
 // TestFlowLogRandomClouds is the differential test with flow logging on:
