@@ -212,21 +212,21 @@ func (b *builder) programRules(p policy.Program) []Rule {
 	for _, g := range p.Intra {
 		intra := Entry{Side: p.Direction, Reason: policy.IntraGroup, GroupID: g, Verdict: policy.Accept}
 		for _, fam := range []Family{IPv4, IPv6} {
-			rules = append(rules, b.flow.decide(Rule{Family: fam, Addrs: []AddrMatch{{Dst: dst, Set: b.groupSet(g, fam)}},
+			rules = append(rules, b.decide(Rule{Family: fam, Addrs: []AddrMatch{{Dst: dst, Set: b.groupSet(g, fam)}},
 				Verdict: Verdict{Kind: Return}}, intra)...)
 		}
 	}
 	var sg []Rule
 	for _, pr := range p.Rules {
 		for _, r := range b.sgRules(pr, p.Direction, nil) {
-			sg = append(sg, b.flow.decide(r, ruleEntry(pr, p.Direction))...)
+			sg = append(sg, b.decide(r, ruleEntry(pr, p.Direction))...)
 		}
 	}
 	if b.merge {
 		sg = b.mergeRuns(sg, dst)
 	}
 	rules = append(rules, sg...)
-	return append(rules, b.flow.decide(Rule{Verdict: verdictOf(p.Default.Verdict)}, defaultEntry(p))...)
+	return append(rules, b.decide(Rule{Verdict: verdictOf(p.Default.Verdict)}, defaultEntry(p))...)
 }
 
 func verdictOf(v policy.Verdict) Verdict {

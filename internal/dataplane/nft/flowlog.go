@@ -26,10 +26,11 @@ import (
 //     connection's label is zero, so the kernel's "set" (an OR) writes the
 //     ID as is. The mark (32 bits) was too small for collision-free IDs of
 //     two sides.
-//   - A dropping entry is preceded by a rule with the same match that logs
-//     the packet to the NFLOG group under a rate limit, with the prefix
-//     LogPrefix+ID, and has no verdict: the drop itself never depends on
-//     the log rule, whose limit only decides whether a packet is logged.
+//   - A dropping entry goes to its log chain ("ld-…", shared by every
+//     instance whose chains hold the entry): a rule that logs the packet to
+//     the NFLOG group under a rate limit with the prefix LogPrefix+ID and
+//     has no verdict, then a drop. The drop never depends on the log rule,
+//     whose limit only decides whether a packet is logged.
 //
 // Ruleset.Entries maps the IDs the ruleset uses to their meaning.
 
@@ -158,8 +159,12 @@ func (f *flowLog) entry(e Entry) EntryID {
 }
 
 // decide returns the rules of one deciding entry: r itself, labelled when
-// it accepts, preceded by its log rule when it drops.
-func (f *flowLog) decide(r Rule, e Entry) []Rule {
+// it accepts; when it drops, r goes to the entry's log chain instead, which
+// logs the packet under the limit and then drops it. The match is walked
+// once, and the drop is the chain's own rule: the limit only decides
+// whether a packet is logged.
+func (b *builder) decide(r Rule, e Entry) []Rule {
+	f := &b.flow
 	if !f.on {
 		return []Rule{r}
 	}
@@ -167,16 +172,18 @@ func (f *flowLog) decide(r Rule, e Entry) []Rule {
 	switch r.Verdict.Kind {
 	case Return, Accept:
 		r.Label = Label{ID: id, Ingress: e.Side == model.Ingress}
-		return []Rule{r}
 	case Drop:
-		l := r
-		l.Counter, l.Key, l.Verdict = false, RuleKey{}, Verdict{}
-		l.Log = &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst,
+		l := &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst,
 			Egress: e.Side == model.Ingress}
 		if f.rate != 0 {
-			l.Log.Rate, l.Log.Burst = f.rate, max(f.rate/4, 1)
+			l.Rate, l.Burst = f.rate, max(f.rate/4, 1)
 		}
-		return []Rule{l, r}
+		rules := []Rule{{Log: l}, {Verdict: Verdict{Kind: Drop}}}
+		name := chainName("ld", rules)
+		if _, ok := b.chains[name]; !ok {
+			b.chains[name] = &Chain{Name: name, Rules: rules}
+		}
+		r.Verdict = Verdict{Kind: Goto, Chain: name}
 	}
 	return []Rule{r}
 }

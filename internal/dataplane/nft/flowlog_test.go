@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -10,8 +11,8 @@ import (
 
 // TestBuildFlowLog checks the flow-log layout against the plain one: the
 // same rules with the same verdicts, every accepting instance-chain rule
-// labelled with its side's entry, every dropping one preceded by a log rule
-// with the same match and no verdict, naming a dropping entry of its side.
+// labelled with its side's entry, every dropping one going to a chain that
+// logs, naming a dropping entry of its side, and drops.
 func TestBuildFlowLog(t *testing.T) {
 	c, _, _ := webCloud()
 	plain := Build(c, "h1", Options{})
@@ -33,32 +34,35 @@ func TestBuildFlowLog(t *testing.T) {
 			m := map[model.Direction]string{model.Ingress: IngressMap, model.Egress: EgressMap}[dir]
 			got, want := chainOf(t, rs, m, inst.Interface).Rules, chainOf(t, plain, m, inst.Interface).Rules
 			var kept []Rule
-			for i, r := range got {
+			for _, r := range got {
 				if _, err := e.rule(r, Counter{}); err != nil {
 					t.Fatalf("%s %s rule %q: %v", in, dir, r, err)
 				}
-				if r.Log != nil {
+				if r.Verdict.Kind == Goto && strings.HasPrefix(r.Verdict.Chain, "ld-") {
 					logs++
-					id, ok := EntryOfPrefix(r.Log.Prefix)
-					ent, known := rs.Entries[id]
-					next := Rule{}
-					if i+1 < len(got) {
-						next = got[i+1]
+					ld := rs.chain(r.Verdict.Chain)
+					if ld == nil || len(ld.Rules) != 2 || ld.Rules[0].Log == nil || ld.Rules[0].Verdict.Kind != "" || ld.Rules[1].String() != "drop" {
+						t.Fatalf("%s %s: rule %q goes to %+v, want a log rule and a drop", in, dir, r, ld)
 					}
-					next.Counter, next.Key, next.Verdict = false, RuleKey{}, Verdict{}
-					bare := r
-					bare.Log = nil
+					l := ld.Rules[0].Log
+					id, ok := EntryOfPrefix(l.Prefix)
+					ent, known := rs.Entries[id]
 					switch {
 					case !ok || !known:
-						t.Errorf("%s %s: log rule %q names no entry", in, dir, r)
+						t.Errorf("%s %s: log rule %q names no entry", in, dir, ld.Rules[0])
 					case ent.Side != dir || ent.Verdict != policy.Drop:
-						t.Errorf("%s %s: log rule %q names %+v, want a drop of this side", in, dir, r, ent)
-					case got[i+1].Verdict.Kind != Drop || bare.String() != next.String():
-						t.Errorf("%s %s: log rule %q is not followed by a drop with its match (%q)", in, dir, r, got[i+1])
-					case r.Log.Egress != (dir == model.Ingress):
-						t.Errorf("%s %s: log rule %q: copies the egress entry %v", in, dir, r, r.Log.Egress)
+						t.Errorf("%s %s: log rule %q names %+v, want a drop of this side", in, dir, ld.Rules[0], ent)
+					case ent.Reason == policy.ByRule && (RuleKey{ent.GroupID, ent.RuleID}) != r.Key:
+						t.Errorf("%s %s: rule %q logs as %s/%s", in, dir, r, ent.GroupID, ent.RuleID)
+					case l.Egress != (dir == model.Ingress):
+						t.Errorf("%s %s: log rule %q: copies the egress entry %v", in, dir, ld.Rules[0], l.Egress)
 					}
-					continue
+					for _, lr := range ld.Rules {
+						if _, err := e.rule(lr, Counter{}); err != nil {
+							t.Fatalf("%s %s rule %q: %v", in, dir, lr, err)
+						}
+					}
+					r.Verdict = Verdict{Kind: Drop}
 				}
 				if r.Verdict.Kind == Return {
 					labels++
