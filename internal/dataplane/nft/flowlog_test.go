@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +109,44 @@ func TestEntryIDs(t *testing.T) {
 	}
 	if d := a.Decision(); d.Rule == nil || d.Rule.RuleID != "sgr-1" || d.Verdict != policy.Accept {
 		t.Errorf("decision %+v", d)
+	}
+}
+
+// TestKernelFlowLogChanges applies flow-log rulesets to the kernel through
+// a policy change that drops a dropping rule (its log chain goes stale with
+// the chain that went to it), then back to the plain layout, and checks the
+// kernel holds what was asked each time.
+func TestKernelFlowLogChanges(t *testing.T) {
+	if !kernelOK() {
+		t.Skip("needs root, nft and ip")
+	}
+	ns := newNetns(t, "flc")
+	o := Options{InterfacePrefix: "pi-", FlowLog: true}
+	k, err := Open(ns, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	c, groups, ins := webCloud()
+	less := *groups[0]
+	less.Rules = slices.DeleteFunc(slices.Clone(less.Rules), func(r model.Rule) bool { return r.Policy == model.Drop })
+	changed := policy.NewCloud([]*model.SecurityGroup{&less, groups[1], groups[2]}, ins, nil)
+	for i, rs := range []*Ruleset{Build(c, "h1", o), Build(changed, "h1", o), Build(c, "h1", Options{InterfacePrefix: "pi-"})} {
+		if _, err := k.Apply(rs); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		got := listTable(t, ns, rs.Table)
+		var want []string
+		for _, ch := range rs.Chains {
+			want = append(want, ch.Name)
+		}
+		if len(got.chains) != len(want) {
+			t.Fatalf("apply %d: the kernel holds %d chains, want %d", i, len(got.chains), len(want))
+		}
+		for _, name := range want {
+			if _, ok := got.chains[name]; !ok {
+				t.Fatalf("apply %d: the kernel lacks chain %s", i, name)
+			}
+		}
 	}
 }
