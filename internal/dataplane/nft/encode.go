@@ -117,11 +117,10 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
 			&expr.Lookup{SourceRegister: 1, SetName: t.Set})
 	}
+	if o := r.Over; o != nil {
+		x = append(x, &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(o.Rate), Over: true, Unit: expr.LimitTimeSecond, Burst: o.Burst})
+	}
 	if l := r.Log; l != nil {
-		if r.Verdict.Kind != "" {
-			return nil, fmt.Errorf("rule %q logs and has a verdict: its limit would decide the verdict", r)
-		}
-		x = append(x, &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(l.Rate), Unit: expr.LimitTimeSecond, Burst: l.Burst})
 		if l.Egress {
 			x = append(x, &expr.Ct{Key: expr.CtKeyLABELS, Register: 1},
 				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1, SourceRegister: true})
@@ -136,10 +135,6 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 			&expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true})
 	}
 	switch v := r.Verdict; v.Kind {
-	case "":
-		if r.Log == nil {
-			return nil, fmt.Errorf("rule %q has no verdict", r)
-		}
 	case Accept:
 		x = append(x, &expr.Verdict{Kind: expr.VerdictAccept})
 	case Drop:

@@ -27,10 +27,11 @@ import (
 //     ID as is. The mark (32 bits) was too small for collision-free IDs of
 //     two sides.
 //   - A dropping entry goes to its log chain ("ld-…", shared by every
-//     instance whose chains hold the entry): a rule that logs the packet to
-//     the NFLOG group under a rate limit with the prefix LogPrefix+ID and
-//     has no verdict, then a drop. The drop never depends on the log rule,
-//     whose limit only decides whether a packet is logged.
+//     instance whose chains hold the entry): packets over a rate limit are
+//     counted and dropped (the counter is what the log missed: SKIPDATA),
+//     the others logged to the NFLOG group with the prefix LogPrefix+ID and
+//     dropped in the same rule. Every way through drops: enforcement never
+//     depends on the log.
 //
 // Ruleset.Entries maps the IDs the ruleset uses to their meaning.
 
@@ -129,12 +130,15 @@ func LabelIDs(label []byte) (egress, ingress EntryID) {
 	return EntryID(binary.BigEndian.Uint64(label[:8])), EntryID(binary.BigEndian.Uint64(label[8:16]))
 }
 
+// Limit is a rate in packets per second, with a burst above it.
+type Limit struct {
+	Rate, Burst uint32
+}
+
 // Log is the statement of a log rule.
 type Log struct {
 	Group  uint16
 	Prefix string
-	Rate   uint32 // packets per second
-	Burst  uint32
 	// Egress copies the first 32 bits of the label (the egress side's
 	// entry) into the packet mark, which NFLOG reports: the ingress side
 	// of a host drops a packet its egress side accepted, and kernels
@@ -159,10 +163,10 @@ func (f *flowLog) entry(e Entry) EntryID {
 }
 
 // decide returns the rules of one deciding entry: r itself, labelled when
-// it accepts; when it drops, r goes to the entry's log chain instead, which
-// logs the packet under the limit and then drops it. The match is walked
-// once, and the drop is the chain's own rule: the limit only decides
-// whether a packet is logged.
+// it accepts; when it drops, r goes to the entry's log chain instead: the
+// packets over the limit are counted (the records they miss) and dropped,
+// the others are logged and dropped in one rule. The match is walked once,
+// and every way through the chain drops.
 func (b *builder) decide(r Rule, e Entry) []Rule {
 	f := &b.flow
 	if !f.on {
@@ -173,13 +177,16 @@ func (b *builder) decide(r Rule, e Entry) []Rule {
 	case Return, Accept:
 		r.Label = Label{ID: id, Ingress: e.Side == model.Ingress}
 	case Drop:
-		l := &Log{Group: f.group, Prefix: LogPrefix + id.String(), Rate: DefaultLogRate, Burst: DefaultLogBurst,
-			Egress: e.Side == model.Ingress}
+		lim := &Limit{Rate: DefaultLogRate, Burst: DefaultLogBurst}
 		if f.rate != 0 {
-			l.Rate, l.Burst = f.rate, max(f.rate/4, 1)
+			lim = &Limit{Rate: f.rate, Burst: max(f.rate/4, 1)}
 		}
-		rules := []Rule{{Log: l}, {Verdict: Verdict{Kind: Drop}}}
-		name := chainName("ld", rules)
+		drop := Verdict{Kind: Drop}
+		rules := []Rule{
+			{Over: lim, Counter: true, Verdict: drop},
+			{Log: &Log{Group: f.group, Prefix: LogPrefix + id.String(), Egress: e.Side == model.Ingress}, Verdict: drop},
+		}
+		name := chainName(LogChainPrefix, rules)
 		if _, ok := b.chains[name]; !ok {
 			b.chains[name] = &Chain{Name: name, Rules: rules}
 		}
@@ -187,6 +194,9 @@ func (b *builder) decide(r Rule, e Entry) []Rule {
 	}
 	return []Rule{r}
 }
+
+// LogChainPrefix starts the names of the log chains.
+const LogChainPrefix = "ld"
 
 // defaultEntry is the entry of a Program's default.
 func defaultEntry(p policy.Program) Entry {

@@ -39,24 +39,25 @@ func TestBuildFlowLog(t *testing.T) {
 				if _, err := e.rule(r, Counter{}); err != nil {
 					t.Fatalf("%s %s rule %q: %v", in, dir, r, err)
 				}
-				if r.Verdict.Kind == Goto && strings.HasPrefix(r.Verdict.Chain, "ld-") {
+				if r.Verdict.Kind == Goto && strings.HasPrefix(r.Verdict.Chain, LogChainPrefix+"-") {
 					logs++
 					ld := rs.chain(r.Verdict.Chain)
-					if ld == nil || len(ld.Rules) != 2 || ld.Rules[0].Log == nil || ld.Rules[0].Verdict.Kind != "" || ld.Rules[1].String() != "drop" {
-						t.Fatalf("%s %s: rule %q goes to %+v, want a log rule and a drop", in, dir, r, ld)
+					if ld == nil || len(ld.Rules) != 2 || ld.Rules[0].Over == nil || !ld.Rules[0].Counter || ld.Rules[0].Verdict.Kind != Drop ||
+						ld.Rules[1].Log == nil || ld.Rules[1].Verdict.Kind != Drop || ld.Rules[1].Over != nil {
+						t.Fatalf("%s %s: rule %q goes to %+v, want a counted drop over the limit, then a log and drop", in, dir, r, ld)
 					}
-					l := ld.Rules[0].Log
+					l := ld.Rules[1].Log
 					id, ok := EntryOfPrefix(l.Prefix)
 					ent, known := rs.Entries[id]
 					switch {
 					case !ok || !known:
-						t.Errorf("%s %s: log rule %q names no entry", in, dir, ld.Rules[0])
+						t.Errorf("%s %s: log rule %q names no entry", in, dir, ld.Rules[1])
 					case ent.Side != dir || ent.Verdict != policy.Drop:
-						t.Errorf("%s %s: log rule %q names %+v, want a drop of this side", in, dir, ld.Rules[0], ent)
+						t.Errorf("%s %s: log rule %q names %+v, want a drop of this side", in, dir, ld.Rules[1], ent)
 					case ent.Reason == policy.ByRule && (RuleKey{ent.GroupID, ent.RuleID}) != r.Key:
 						t.Errorf("%s %s: rule %q logs as %s/%s", in, dir, r, ent.GroupID, ent.RuleID)
 					case l.Egress != (dir == model.Ingress):
-						t.Errorf("%s %s: log rule %q: copies the egress entry %v", in, dir, ld.Rules[0], l.Egress)
+						t.Errorf("%s %s: log rule %q: copies the egress entry %v", in, dir, ld.Rules[1], l.Egress)
 					}
 					for _, lr := range ld.Rules {
 						if _, err := e.rule(lr, Counter{}); err != nil {

@@ -138,8 +138,10 @@ func (r Rule) appendTo(b []byte) []byte {
 		w("meta l4proto . th dport .")
 		AddrMatch{Dst: r.Tuple.Dst, Set: r.Tuple.Set}.render(w, r.Family)
 	}
+	if o := r.Over; o != nil {
+		w("limit rate over", fmt.Sprintf("%d/second burst %d packets", o.Rate, o.Burst))
+	}
 	if l := r.Log; l != nil {
-		w("limit rate", fmt.Sprintf("%d/second burst %d packets", l.Rate, l.Burst))
 		if l.Egress {
 			w("meta mark set ct label") // the label's first 32 bits
 		}

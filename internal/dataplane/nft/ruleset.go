@@ -166,8 +166,9 @@ type Rule struct {
 	// Label, when its ID is set, ORs the entry into the connection's
 	// conntrack label (Options.FlowLog).
 	Label Label
-	// Log, when set, logs the packet to NFLOG under its rate limit; such a
-	// rule has no verdict.
+	// Over, when set, matches the packets over its rate ("limit rate over").
+	Over *Limit
+	// Log, when set, logs the packet to NFLOG before the verdict.
 	Log     *Log
 	Verdict Verdict
 }
