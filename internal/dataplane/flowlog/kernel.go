@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
 	"github.com/ti-mo/netfilter"
@@ -25,6 +28,9 @@ type Config struct {
 	// Netns is the named network namespace (`ip netns`) of the host; ""
 	// is the caller's.
 	Netns string
+	// Table is the nftables table (0: nft.DefaultTable), whose log chains'
+	// counters say how many drops the log missed.
+	Table string
 	// Group is the NFLOG group of the dropping entries (0:
 	// nft.DefaultLogGroup).
 	Group uint16
@@ -48,7 +54,10 @@ type Collector struct {
 	nl   *netlink.Conn   // NFLOG
 	evs  chan conntrack.Event
 	errs chan error
-	wg   sync.WaitGroup
+	nft  *nftables.Conn
+	// skips holds each log chain's over-limit counter at the last look.
+	skips map[string]uint64
+	wg    sync.WaitGroup
 }
 
 // Start enables conntrack accounting in the namespace, subscribes to
@@ -56,6 +65,9 @@ type Collector struct {
 func Start(cfg Config) (*Collector, error) {
 	if cfg.Group == 0 {
 		cfg.Group = nft.DefaultLogGroup
+	}
+	if cfg.Table == "" {
+		cfg.Table = nft.DefaultTable
 	}
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = 65536
@@ -94,6 +106,16 @@ func Start(cfg Config) (*Collector, error) {
 		c.Close()
 		return nil, err
 	}
+	var opts []nftables.ConnOption
+	if c.ns != nil {
+		opts = append(opts, nftables.WithNetNSFd(int(c.ns.Fd())))
+	}
+	if c.nft, err = nftables.New(opts...); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("flowlog: nftables: %w", err)
+	}
+	// What the log missed before Start is not this collector's.
+	c.skips, _ = c.limitSkips()
 	// Subscribe now, so that no connection made after Start is missed.
 	c.evs = make(chan conntrack.Event, 1024)
 	if c.errs, err = c.ct.Listen(c.evs, 1, []netfilter.NetlinkGroup{netfilter.GroupCTNew, netfilter.GroupCTDestroy}); err != nil {
@@ -233,8 +255,48 @@ func tupleOf(f *conntrack.Flow) tuple {
 		sport: t.Proto.SourcePort, dport: t.Proto.DestinationPort, proto: t.Proto.Protocol}
 }
 
+// limitSkips reads the over-limit counter of every log chain.
+func (c *Collector) limitSkips() (map[string]uint64, error) {
+	chains, err := c.nft.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for _, ch := range chains {
+		if ch.Table.Name != c.cfg.Table || !strings.HasPrefix(ch.Name, nft.LogChainPrefix+"-") {
+			continue
+		}
+		rules, err := c.nft.GetRules(ch.Table, ch)
+		if err != nil {
+			return nil, err
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		for _, e := range rules[0].Exprs {
+			if cnt, ok := e.(*expr.Counter); ok {
+				out[ch.Name] = cnt.Packets
+			}
+		}
+	}
+	return out, nil
+}
+
 // emit reads the live connections' counters and ends the window.
 func (c *Collector) emit(now time.Time) {
+	if cur, err := c.limitSkips(); err == nil {
+		var missed uint64
+		for name, n := range cur {
+			missed += n - min(n, c.skips[name]) // a chain made anew starts at zero
+		}
+		c.skips = cur
+		if missed > 0 {
+			c.agg.mu.Lock()
+			c.agg.stats.LimitSkipped += missed
+			c.agg.skipped = true
+			c.agg.mu.Unlock()
+		}
+	}
 	if flows, err := c.dump.Dump(nil); err == nil {
 		for _, f := range flows {
 			c.agg.connCount(f.ID, f.CountersOrig.Packets+f.CountersReply.Packets, f.CountersOrig.Bytes+f.CountersReply.Bytes, false)
@@ -354,6 +416,9 @@ func (c *Collector) Stats() Stats { return c.agg.statsNow() }
 
 // Close releases the sockets; call it after Run returned.
 func (c *Collector) Close() error {
+	if c.nft != nil {
+		c.nft.CloseLasting()
+	}
 	for _, cl := range []interface{ Close() error }{c.ct, c.dump, c.nl} {
 		if cl != nil && !isNilConn(cl) {
 			cl.Close()

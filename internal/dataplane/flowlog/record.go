@@ -73,6 +73,9 @@ type Stats struct {
 	Connections uint64 // new connections with a label
 	Drops       uint64 // logged packets of drops
 	Skipped     uint64 // records or connections not kept: MaxFlows reached
-	Unknown     uint64 // entries or addresses the collector could not resolve
-	Lost        uint64 // netlink receive errors (events the kernel could not deliver)
+	// LimitSkipped counts the dropped packets the kernel did not log: over
+	// the log chains' limit.
+	LimitSkipped uint64
+	Unknown      uint64 // entries or addresses the collector could not resolve
+	Lost         uint64 // netlink receive errors (events the kernel could not deliver)
 }

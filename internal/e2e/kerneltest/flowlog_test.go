@@ -70,8 +70,9 @@ func flowLogCloud() (*policy.Cloud, []policy.Flow) {
 // TestFlowLogFlood floods one dropping entry: with no collector running
 // every verdict is the engine's (enforcement does not depend on the log
 // path); with one, the flood still drops everything, the kernel's limit
-// lets only a few of its packets through to the log, and an accepted
-// connection made after it is still recorded.
+// lets only a few of its packets through to the log, every other one is
+// counted as skipped (SKIPDATA), and an accepted connection made after it
+// is still recorded.
 func TestFlowLogFlood(t *testing.T) {
 	testenv.NeedKernel(t)
 	c, flows := flowLogCloud()
@@ -113,25 +114,32 @@ func TestFlowLogFlood(t *testing.T) {
 	if !after.Delivered {
 		t.Fatalf("after the flood, the accepted connection was not delivered: %s", after.Detail)
 	}
-	var logged, accepted uint64
+	var logged, accepted, skipped uint64
+	skipData := false
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
-		logged, accepted = 0, 0
+		logged, accepted, skipData = 0, 0, false
 		for _, r := range recs {
 			switch {
 			case r.Direction == "in" && r.DstPort == 9999 && r.Action == flowlog.Reject:
 				logged += r.Packets
+				skipData = skipData || r.LogStatus == flowlog.StatusSkip
 			case r.Direction == "in" && r.DstPort == 80 && r.Action == flowlog.Accept && r.Entry.RuleID == "sgr-http":
 				accepted++
 			}
 		}
-		return logged > 0 && accepted > 0, fmt.Sprintf("%d flood packets and %d accepted connections recorded", logged, accepted)
+		skipped = col.Stats().LimitSkipped
+		return logged > 0 && accepted > 0 && logged+skipped == flood,
+			fmt.Sprintf("%d flood packets logged, %d counted as skipped (want %d in all), %d accepted connections recorded", logged, skipped, flood, accepted)
 	})
 	// The limit passes 1 packet a second (burst 1): a flood sent in a few
 	// seconds must log far fewer than it sent.
 	if logged >= flood/4 {
 		t.Errorf("%d of %d flood packets logged: the kernel's limit did not hold the log back", logged, flood)
+	}
+	if !skipData {
+		t.Errorf("the flood's records do not say %s", flowlog.StatusSkip)
 	}
 	t.Logf("flood: %d packets sent, %d logged; collector %+v", flood, logged, col.Stats())
 }
