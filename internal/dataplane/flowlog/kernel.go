@@ -251,7 +251,7 @@ func (c *Collector) event(e conntrack.Event) {
 
 func tupleOf(f *conntrack.Flow) tuple {
 	t := f.TupleOrig
-	return tuple{src: t.IP.SourceAddress.Unmap(), dst: t.IP.DestinationAddress.Unmap(),
+	return tuple{src: t.IP.SourceAddress, dst: t.IP.DestinationAddress,
 		sport: t.Proto.SourcePort, dport: t.Proto.DestinationPort, proto: t.Proto.Protocol}
 }
 
