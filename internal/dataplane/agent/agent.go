@@ -42,6 +42,10 @@ type Config struct {
 	// OnApplied, if set, is called after each successful apply (tests and
 	// benchmarks watch convergence with it).
 	OnApplied func(revision int64, st nft.Stats)
+	// OnRuleset, if set, is called with each ruleset applied and the policy
+	// it was built from (a flow-log collector keeps its entry table and the
+	// host's interfaces from them: flowlog.Tables.Update).
+	OnRuleset func(host string, rs *nft.Ruleset, c *policy.Cloud)
 
 	// Source is the control plane; nil: the API server at Server, with the
 	// key above.
@@ -280,12 +284,16 @@ func (a *runner) step(ctx context.Context) error {
 // tells the server which revision is in force. After an error the kernel
 // keeps the previous policy and the records stay stale, to apply again.
 func (a *runner) apply() error {
-	rs := nft.Build(a.st.cloud(), a.cfg.Host, a.cfg.NFT)
+	c := a.st.cloud()
+	rs := nft.Build(c, a.cfg.Host, a.cfg.NFT)
 	stats, err := a.table.Apply(rs)
 	if err != nil {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
 	a.stale = false
+	if a.cfg.OnRuleset != nil {
+		a.cfg.OnRuleset(a.cfg.Host, rs, c)
+	}
 	a.cfg.Log.Debug("agent: applied", "revision", a.st.revision, "stats", stats)
 	if a.cfg.OnApplied != nil {
 		a.cfg.OnApplied(a.st.revision, stats)

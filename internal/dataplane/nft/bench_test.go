@@ -184,7 +184,8 @@ func firstPacketCloud(rules, fillers int) *policy.Cloud {
 // BenchmarkFirstPacket measures TCP connections per second through the host
 // namespace to a server whose admitting rule comes after 1,000 others: each
 // connection's first packet walks the server's ingress policy. Layouts:
-// none (no table), Build, Build with MergeRuns, BuildLinear (which also
+// none (no table), Build, Build with MergeRuns, Build with FlowLog (no
+// collector), BuildLinear (which also
 // walks 300 other instances' rules).
 func BenchmarkFirstPacket(b *testing.B) {
 	if !kernelOK() {
@@ -225,6 +226,7 @@ func BenchmarkFirstPacket(b *testing.B) {
 		{"none", nil},
 		{"vmap", Build(c, "h1", o)},
 		{"vmap+merge", Build(c, "h1", Options{InterfacePrefix: "pi-", MergeRuns: true})},
+		{"vmap+flowlog", Build(c, "h1", Options{InterfacePrefix: "pi-", FlowLog: true})},
 		{"linear", BuildLinear(c, "h1", o)},
 	}
 	for _, lay := range layouts {

@@ -32,7 +32,8 @@ const maxIfaceLen = 15
 // group membership only changes set elements.
 func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	b := newBuilder(c, false)
-	b.merge = o.MergeRuns
+	b.merge = o.MergeRuns && !o.FlowLog
+	b.flow = flowLog{on: o.FlowLog, group: o.logGroup(), rate: o.LogRate, entries: map[EntryID]Entry{}}
 	var eg, ing []MapElem
 	var ifaces []string
 	for _, in := range b.placed(host) {
@@ -61,6 +62,9 @@ func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 		Rule{Verdict: Verdict{Kind: VMap, Map: IngressMap, OIF: true}})
 	rs := b.ruleset(o, base)
 	rs.Maps = []Map{{Name: EgressMap, Elems: eg}, {Name: IngressMap, Elems: ing}}
+	if o.FlowLog {
+		rs.Entries = b.flow.entries
+	}
 	return rs
 }
 
@@ -75,6 +79,7 @@ type builder struct {
 	c      *policy.Cloud
 	linear bool // BuildLinear: no named sets, members inline
 	merge  bool // Options.MergeRuns
+	flow   flowLog
 	sets   map[string]*Set
 	chains map[string]*Chain
 	addrs  map[string][]netip.Addr // see memo
@@ -205,20 +210,23 @@ func (b *builder) programRules(p policy.Program) []Rule {
 	dst := p.Direction == model.Egress // the remote address is the destination
 	var rules []Rule
 	for _, g := range p.Intra {
+		intra := Entry{Side: p.Direction, Reason: policy.IntraGroup, GroupID: g, Verdict: policy.Accept}
 		for _, fam := range []Family{IPv4, IPv6} {
-			rules = append(rules, Rule{Family: fam, Addrs: []AddrMatch{{Dst: dst, Set: b.groupSet(g, fam)}},
-				Verdict: Verdict{Kind: Return}})
+			rules = append(rules, b.decide(Rule{Family: fam, Addrs: []AddrMatch{{Dst: dst, Set: b.groupSet(g, fam)}},
+				Verdict: Verdict{Kind: Return}}, intra)...)
 		}
 	}
 	var sg []Rule
 	for _, pr := range p.Rules {
-		sg = append(sg, b.sgRules(pr, p.Direction, nil)...)
+		for _, r := range b.sgRules(pr, p.Direction, nil) {
+			sg = append(sg, b.decide(r, ruleEntry(pr, p.Direction))...)
+		}
 	}
 	if b.merge {
 		sg = b.mergeRuns(sg, dst)
 	}
 	rules = append(rules, sg...)
-	return append(rules, Rule{Verdict: verdictOf(p.Default.Verdict)})
+	return append(rules, b.decide(Rule{Verdict: verdictOf(p.Default.Verdict)}, defaultEntry(p))...)
 }
 
 func verdictOf(v policy.Verdict) Verdict {

@@ -37,6 +37,12 @@
 // Every rule enforcing a security-group rule has a counter and a comment
 // "groupID/ruleID"; Kernel.Counters sums them per rule.
 //
+// Options.FlowLog makes each deciding entry of the instance chains report
+// itself for flow logs (see flowlog.go): accepting entries write their ID
+// into the new connection's conntrack label (egress half, ingress half),
+// dropping entries go to a log chain that logs to NFLOG under a limit and
+// counts what it did not log; Ruleset.Entries says what each ID stands for.
+//
 // BuildLinear lays the same policy out the way iptables-based firewalls do,
 // as a baseline for benchmarks; Options.MergeRuns replaces runs of rules by
 // lookups in concatenated interval sets (see merge.go).

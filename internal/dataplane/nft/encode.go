@@ -117,8 +117,22 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
 			&expr.Lookup{SourceRegister: 1, SetName: t.Set})
 	}
+	if o := r.Over; o != nil {
+		x = append(x, &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(o.Rate), Over: true, Unit: expr.LimitTimeSecond, Burst: o.Burst})
+	}
+	if l := r.Log; l != nil {
+		if l.Egress {
+			x = append(x, &expr.Ct{Key: expr.CtKeyLABELS, Register: 1},
+				&expr.Meta{Key: expr.MetaKeyMARK, Register: 1, SourceRegister: true})
+		}
+		x = append(x, &expr.Log{Key: 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_PREFIX, Group: l.Group, Data: []byte(l.Prefix)})
+	}
 	if r.Counter {
 		x = append(x, &expr.Counter{Packets: counter.Packets, Bytes: counter.Bytes})
+	}
+	if r.Label.ID != 0 {
+		x = append(x, &expr.Immediate{Register: 1, Data: r.Label.Bytes()},
+			&expr.Ct{Key: expr.CtKeyLABELS, Register: 1, SourceRegister: true})
 	}
 	switch v := r.Verdict; v.Kind {
 	case Accept:

@@ -138,10 +138,25 @@ func (r Rule) appendTo(b []byte) []byte {
 		w("meta l4proto . th dport .")
 		AddrMatch{Dst: r.Tuple.Dst, Set: r.Tuple.Set}.render(w, r.Family)
 	}
+	if o := r.Over; o != nil {
+		w("limit rate over", fmt.Sprintf("%d/second burst %d packets", o.Rate, o.Burst))
+	}
+	if l := r.Log; l != nil {
+		if l.Egress {
+			w("meta mark set ct label") // the label's first 32 bits
+		}
+		w("log prefix", quote(l.Prefix), "group", fmt.Sprint(l.Group))
+	}
 	if r.Counter {
 		w("counter")
 	}
-	w(r.Verdict.String())
+	if r.Label.ID != 0 {
+		// nft names label bits, not values: this form is for humans.
+		w("ct label set", fmt.Sprintf("0x%x", r.Label.Bytes()))
+	}
+	if r.Verdict.Kind != "" {
+		w(r.Verdict.String())
+	}
 	if k := r.Key.String(); k != "" {
 		w("comment", quote(k))
 	}

@@ -21,10 +21,27 @@ type Options struct {
 	// verdicts and the rule each packet is counted for stay those of the
 	// plain layout. See merge.go.
 	MergeRuns bool
+	// FlowLog makes every deciding entry of the instance chains report
+	// itself (see flowlog.go): accepting entries label the new connection,
+	// dropping ones log to NFLOG group LogGroup (0: DefaultLogGroup) under a
+	// rate limit. Verdicts do not change. It turns MergeRuns off: a merged
+	// lookup decides for many rules at once.
+	FlowLog  bool
+	LogGroup uint16
+	// LogRate is the packets per second each dropping entry logs (0:
+	// DefaultLogRate), with a burst of a quarter of it.
+	LogRate uint32
 }
 
 // DefaultTable is the table name when Options.Table is empty.
 const DefaultTable = "palisade"
+
+func (o Options) logGroup() uint16 {
+	if o.LogGroup == 0 {
+		return DefaultLogGroup
+	}
+	return o.LogGroup
+}
 
 func (o Options) table() string {
 	if o.Table == "" {
@@ -43,6 +60,8 @@ type Ruleset struct {
 	Chains []Chain // the base chain first, then the others sorted by name
 	// Problems lists the instances left out, with why.
 	Problems []string
+	// Entries are the deciding entries the chains name (Options.FlowLog).
+	Entries map[EntryID]Entry
 }
 
 // SetType is the key type of a named set.
@@ -144,7 +163,14 @@ type Rule struct {
 	Tuple    Tuple // a lookup of merged rules
 	Counter  bool
 	Key      RuleKey // the security-group rule this rule enforces, if any
-	Verdict  Verdict
+	// Label, when its ID is set, ORs the entry into the connection's
+	// conntrack label (Options.FlowLog).
+	Label Label
+	// Over, when set, matches the packets over its rate ("limit rate over").
+	Over *Limit
+	// Log, when set, logs the packet to NFLOG before the verdict.
+	Log     *Log
+	Verdict Verdict
 }
 
 // Iface matches an interface name; the zero value matches any. Name and

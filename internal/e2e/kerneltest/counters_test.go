@@ -66,7 +66,7 @@ func TestRuleCounters(t *testing.T) {
 		n, _ := strconv.Atoi(valueOr(fields(table, "sgr-used"), 4))
 		return n >= 5 && n <= 10, "sgr-used never counted the 5 connections (5 to 10 packets):\n" + table
 	})
-	if unused := fields(table, "sgr-unused"); len(unused) != 7 || unused[4] != "0" {
+	if unused := fields(table, "sgr-unused"); len(unused) < 5 || unused[4] != "0" { // RULE DIR POLICY PRIO PACKETS …
 		t.Fatalf("the unused rule counted traffic:\n%s", table)
 	}
 }
