@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/palisade-sg/palisade/internal/testkit/procstat"
 	"io"
 	"log"
 	"net"
@@ -481,26 +482,7 @@ func (c *child) settle() bool {
 }
 
 // cpu is the child's user+system CPU time so far.
-func (c *child) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	st := string(b)
-	f := strings.Fields(st[strings.LastIndexByte(st, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	sy, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+sy) * time.Second / 100 // USER_HZ
-}
+func (c *child) cpu() time.Duration { return procstat.CPU(c.cmd.Process.Pid) }
 
 // status reads a field (in kB) of the child's /proc status, in bytes.
-func (c *child) status(field string) int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func (c *child) status(field string) int64 { return procstat.Status(c.cmd.Process.Pid, field) }
