@@ -223,15 +223,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 		pls := prefixListsOf(tx, c)
 		var items []GroupSummary
 		for _, g := range all {
-			switch {
-			case len(in.IDs) > 0 && !slices.Contains(in.IDs, g.ID),
-				in.Name != "" && g.Name != in.Name,
-				typ != "" && g.Type != typ,
-				in.VpcID != "" && g.VpcID != in.VpcID,
-				network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
-				in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
-				in.ServiceManaged,
-				!matchTags(g.Tags, in.Tags):
+			if !in.matches(g, typ, network) {
 				continue
 			}
 			n := count[g.ID]
@@ -246,6 +238,24 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 // groupPage is DescribeSecurityGroups without filters, from the view's
 // indexes: the page is cut from the sorted IDs and only its groups are
 // read and counted, so its cost does not grow with the region.
+// matches says whether a group passes the filters of a
+// DescribeSecurityGroups request (typ and network as parsed from it), on
+// the scan and on the index path alike.
+func (in DescribeGroupsInput) matches(g *model.SecurityGroup, typ model.GroupType, network string) bool {
+	switch {
+	case len(in.IDs) > 0 && !slices.Contains(in.IDs, g.ID),
+		in.Name != "" && g.Name != in.Name,
+		typ != "" && g.Type != typ,
+		in.VpcID != "" && g.VpcID != in.VpcID,
+		network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
+		in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
+		in.ServiceManaged,
+		!matchTags(g.Tags, in.Tags):
+		return false
+	}
+	return true
+}
+
 func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	ids := snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
 	out := Listing[GroupSummary]{Total: len(ids), Items: []GroupSummary{}}
@@ -336,16 +346,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 	var matched []*model.SecurityGroup
 	for k := len(ids) - 1; k >= 0; k-- { // newest ID first
 		g := mine(ids[k])
-		switch {
-		case g == nil,
-			len(in.IDs) > 0 && !slices.Contains(in.IDs, g.ID),
-			in.Name != "" && g.Name != in.Name,
-			typ != "" && g.Type != typ,
-			in.VpcID != "" && g.VpcID != in.VpcID,
-			network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
-			in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
-			in.ServiceManaged,
-			!matchTags(g.Tags, in.Tags):
+		if g == nil || !in.matches(g, typ, network) {
 			continue
 		}
 		matched = append(matched, g)
