@@ -77,9 +77,8 @@ type Store struct {
 	latest int64         // highest revision known committed
 	notify chan struct{} // closed (and replaced) when latest advances
 	// log is this Store's latest commits with the records as written
-	// (store.Recent): the revisions after logFrom up to logTo, contiguous.
-	log            []store.Written
-	logFrom, logTo int64
+	// (store.Recent).
+	log store.RecentLog
 }
 
 // Dial connects to the etcd cluster at endpoints and opens the store under

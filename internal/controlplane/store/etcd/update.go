@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -121,27 +120,12 @@ func (s *Store) runQueued() {
 	}
 }
 
-// maxLog bounds the changes kept for Recent (as store/sqlite's).
-const maxLog = 256
-
 // remember appends a committed batch (revisions base+1 … rev) to the
 // in-memory log, restarting it if another server committed since its end.
 func (s *Store) remember(base, rev int64, written []store.Written) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if base != s.logTo || s.log == nil {
-		s.log, s.logFrom = nil, base
-	}
-	s.log = append(s.log, written...)
-	s.logTo = rev
-	if len(s.log) > maxLog {
-		cut := len(s.log) - maxLog
-		for cut < len(s.log) && s.log[cut].Revision == s.log[cut-1].Revision {
-			cut++
-		}
-		s.logFrom = s.log[cut-1].Revision
-		s.log = slices.Clone(s.log[cut:])
-	}
+	s.log.Append(base, rev, written)
 }
 
 // Recent implements store.Recent for the writes of this Store value; ok is
@@ -150,13 +134,11 @@ func (s *Store) remember(base, rev int64, written []store.Written) {
 func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log == nil || after < s.logFrom || after > s.logTo || s.latest > s.logTo {
+	ws, ok := s.log.Since(after)
+	if !ok || s.latest > s.log.To {
 		return nil, 0, false
 	}
-	i, _ := slices.BinarySearchFunc(s.log, after+1, func(w store.Written, rev int64) int {
-		return cmp.Compare(w.Revision, rev)
-	})
-	return s.log[i:len(s.log):len(s.log)], s.logTo, true
+	return ws, s.log.To, true
 }
 
 // batch is the state of the Updates of one commit.

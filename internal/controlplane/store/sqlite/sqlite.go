@@ -3,7 +3,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -37,11 +36,9 @@ type Store struct {
 	rev    int64         // last committed revision, for WaitRevision
 	notify chan struct{} // closed and replaced whenever rev advances
 	// log is the latest committed changes of this process's Updates, with
-	// the records as written (store.Recent): the revisions after logFrom,
-	// up to logTo, contiguous.
-	log            []store.Written
-	logFrom, logTo int64
-	// revs is every record's revision as of logTo, for Expect without a
+	// the records as written (store.Recent).
+	log store.RecentLog
+	// revs is every record's revision as of log.To, for Expect without a
 	// query; nil once another process has written (Expect queries then).
 	// Only the writer (holding wlock) uses it.
 	revs map[recordKey]int64
@@ -129,7 +126,7 @@ func (s *Store) open(path, syncMode string) error {
 	if err := s.wdb.QueryRowContext(ctx, selectRevision).Scan(&s.rev); err != nil {
 		return err
 	}
-	s.logFrom, s.logTo = s.rev, s.rev
+	s.log.Reset(s.rev)
 	if s.revs, err = loadRevisions(ctx, s.wdb); err != nil {
 		return err
 	}
@@ -190,14 +187,6 @@ func (s *Store) isClosed() bool {
 }
 
 const selectRevision = `SELECT value FROM meta WHERE key = 'revision'`
-
-// maxLog bounds the changes kept in memory for store.Recent (whole
-// revisions are dropped from the front past it): a follower that falls
-// further behind reads the change log. The entries hold their records
-// (JSON and objects), so the bound is also memory: 1,024 groups of 20
-// rules cost the server about 25 MiB of RSS in bench/api, 256 about 7.
-// A follower lags by a batch or two (at most maxBatch Updates each).
-const maxLog = 256
 
 // maxBatch bounds how many Updates share one transaction, so that one
 // commit's latency stays bounded under load.
@@ -339,8 +328,7 @@ func (s *Store) remember(base, rev int64, written []store.Written) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if base != s.logTo {
-		s.log, s.logFrom = nil, base
+	if base != s.log.To {
 		s.revs = nil // another process wrote: what it changed is unknown here
 	}
 	if s.revs != nil {
@@ -353,35 +341,15 @@ func (s *Store) remember(base, rev int64, written []store.Written) {
 			}
 		}
 	}
-	s.log = append(s.log, written...)
-	s.logTo = rev
-	if len(s.log) > maxLog {
-		cut := len(s.log) - maxLog
-		for cut < len(s.log) && s.log[cut].Revision == s.log[cut-1].Revision {
-			cut++
-		}
-		s.logFrom = s.log[cut-1].Revision
-		s.log = slices.Clone(s.log[cut:])
-	}
+	s.log.Append(base, rev, written)
 }
 
 // Recent implements store.Recent.
 func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ws, ok := s.recentLocked(after)
-	return ws, s.logTo, ok
-}
-
-// recentLocked is the log's changes after revision after; s.mu is held.
-func (s *Store) recentLocked(after int64) ([]store.Written, bool) {
-	if after < s.logFrom || after > s.logTo {
-		return nil, false
-	}
-	i, _ := slices.BinarySearchFunc(s.log, after+1, func(w store.Written, rev int64) int {
-		return cmp.Compare(w.Revision, rev)
-	})
-	return s.log[i:len(s.log):len(s.log)], true
+	ws, ok := s.log.Since(after)
+	return ws, s.log.To, ok
 }
 
 // runBatch runs a batch in one transaction and commits it; it returns the
@@ -893,7 +861,7 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 		if r != nil {
 			have = r.Revision
 		}
-	} else if revs := t.store.revs; revs != nil && t.store.logTo == t.batch.base {
+	} else if revs := t.store.revs; revs != nil && t.store.log.To == t.batch.base {
 		have = revs[k] // committed state, all written by this process
 	} else {
 		row, err := t.queryRow(queryRecordRevision, string(kind), id)
@@ -931,14 +899,14 @@ func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
 		// Committed changes from memory when the log holds them, then the
 		// batch's.
 		t.store.mu.Lock()
-		ws, ok := t.store.recentLocked(after)
-		if ok && t.store.logTo == t.batch.base {
+		ws, ok := t.store.log.Since(after)
+		if ok && t.store.log.To == t.batch.base {
 			for _, w := range ws {
 				out = append(out, w.Change)
 			}
 		}
 		t.store.mu.Unlock()
-		if ok && t.store.logTo == t.batch.base {
+		if ok && t.store.log.To == t.batch.base {
 			for _, w := range t.batch.written {
 				if w.Revision > after {
 					out = append(out, w.Change)
