@@ -14,11 +14,7 @@ type Snapshot struct {
 	rev    int64
 	tables map[store.Kind]*table
 	kinds  map[store.Kind]Decoder // the kinds kept: a read of another is a bug
-	// base is the revision of the snapshot this one was made from, and
-	// changed the records of kept kinds written since (see View.Changed).
-	base    int64
-	changed []Ref
-	hist    history // the batches that led here (history.go)
+	hist   history                // the batches that led here (history.go)
 }
 
 var _ store.ReadTx = (*Snapshot)(nil)

@@ -53,7 +53,6 @@ type View struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced when snap advances
-	trail  []step        // what the last published snapshots changed
 	err    error         // why the follower stopped, if it did
 
 	cancel context.CancelFunc
@@ -163,7 +162,6 @@ func (v *View) publish(s *Snapshot) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.snap.Store(s)
-	v.remember(s)
 	close(v.notify)
 	v.notify = make(chan struct{})
 }
@@ -389,7 +387,7 @@ type applier struct {
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
 	return &applier{
-		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds, base: s.rev, changed: []Ref{}},
+		snap:    &Snapshot{rev: rev, tables: maps.Clone(s.tables), kinds: s.kinds},
 		indexes: indexes,
 		tables:  map[store.Kind]bool{},
 		idx:     map[store.Kind]map[scope]bool{},
@@ -412,7 +410,6 @@ func (a *applier) note(kind store.Kind, id string, next *store.Record) {
 	}
 	a.pos[r] = len(a.batch.Changes)
 	a.batch.Changes = append(a.batch.Changes, Change{Kind: kind, ID: id, Old: a.prev.Record(kind, id), New: next})
-	a.snap.changed = append(a.snap.changed, r)
 }
 
 // done returns the snapshot built, its history extended by its batch (a
