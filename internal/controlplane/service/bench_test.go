@@ -65,8 +65,10 @@ func timeOf(n int, f func(i int)) time.Duration {
 // VpcId filter (every group is in the VPC, so the filter selects them all).
 func BenchmarkDescribeGroupsPage(b *testing.B) {
 	ctx := context.Background()
-	small, c := benchService(b, 50, 200)
-	large, _ := benchService(b, 1000, 200)
+	// Each store has its own first tenant (account IDs are random).
+	small, cs := benchService(b, 50, 200)
+	large, cl := benchService(b, 1000, 200)
+	callers := map[*Service]Caller{small: cs, large: cl}
 	for _, f := range []struct {
 		name string
 		in   DescribeGroupsInput
@@ -75,9 +77,9 @@ func BenchmarkDescribeGroupsPage(b *testing.B) {
 		{"VpcId", DescribeGroupsInput{VpcID: "vpc-bench"}},
 	} {
 		b.Run(f.name, func(b *testing.B) {
-			in := f.in
-			in.Caller, in.Page = c, Page{Number: 1, Size: 50}
 			page := func(s *Service) func(int) {
+				in := f.in
+				in.Caller, in.Page = callers[s], Page{Number: 1, Size: 50}
 				return func(int) {
 					if l, err := s.DescribeSecurityGroups(ctx, in); err != nil || len(l.Items) != 50 {
 						b.Fatal(err, len(l.Items))
@@ -105,14 +107,15 @@ func BenchmarkDescribeGroupsPage(b *testing.B) {
 // "members" also shows the cost of its 0 → 200 members.
 func BenchmarkAuthorizeWrite(b *testing.B) {
 	ctx := context.Background()
-	empty, c := benchService(b, 50, 0)
-	full, _ := benchService(b, 50, 5000)
+	empty, ce := benchService(b, 50, 0)
+	full, cf := benchService(b, 50, 5000)
+	callers := map[*Service]Caller{empty: ce, full: cf}
 	for _, g := range []struct{ name, id string }{{"no members", "sg-b00049"}, {"members", "sg-b00007"}} {
 		b.Run(g.name, func(b *testing.B) {
 			write := func(s *Service) func(int) {
 				return func(i int) {
 					p := model.RuleInput{IpProtocol: "TCP", PortRange: "40000/40000", SourceCidrIp: "192.0.2.0/24", Policy: "accept", Priority: "1"}
-					in := RulesInput{Caller: c, SecurityGroupID: g.id, Direction: model.Ingress, Permissions: []model.RuleInput{p}}
+					in := RulesInput{Caller: callers[s], SecurityGroupID: g.id, Direction: model.Ingress, Permissions: []model.RuleInput{p}}
 					var err error
 					if i%2 == 0 {
 						err = s.Authorize(ctx, in)
