@@ -2,8 +2,8 @@ package signature
 
 import (
 	"bufio"
-	"context"
 	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
