@@ -175,6 +175,9 @@ func bootstrap(ctx context.Context, svc *api.Service, keys service.BootstrapKeys
 	}
 }
 
+// nonceTimeout bounds recording a nonce in etcd.
+const nonceTimeout = 5 * time.Second
+
 // etcdNonces are the replay nonces of every server on one etcd cluster.
 type etcdNonces struct{ st *etcd.Store }
 
@@ -186,6 +189,10 @@ func (n etcdNonces) UseNonce(ctx context.Context, ak, nonce string, now, until t
 	if !until.After(now) {
 		return nil // already expired: nothing to remember
 	}
+	// An etcd without a quorum holds a write until it has one: refuse the
+	// request (503) well before the client gives up instead.
+	ctx, cancel := context.WithTimeout(ctx, nonceTimeout)
+	defer cancel()
 	ok, err := n.st.ClaimNonce(ctx, ak, nonce, until.Sub(now))
 	if err != nil {
 		return err
