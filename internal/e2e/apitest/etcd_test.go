@@ -22,8 +22,9 @@ import (
 
 // startEtcd starts Debian's etcd binary (package etcd-server) on loopback
 // ports with its data in a temporary directory, killed when the test ends,
-// and returns its client URL; it skips the test when there is none.
-func startEtcd(t *testing.T) string {
+// and returns its client URL and a kill (also run when the test ends); it
+// skips the test when there is none.
+func startEtcd(t *testing.T) (string, func()) {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
@@ -52,11 +53,15 @@ func startEtcd(t *testing.T) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			logf.Close()
+		})
+	}
+	t.Cleanup(kill)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -64,7 +69,7 @@ func startEtcd(t *testing.T) string {
 		cancel()
 		if err == nil {
 			s.Close()
-			return cu
+			return cu, kill
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logf.Name())
@@ -91,9 +96,11 @@ func etcdServers(t *testing.T, url string, n int) []*env {
 // read on the other (after the watch delivers it: the lag is logged); a
 // request signed once, sent to one and replayed to the other, is refused
 // as a replay; and the 200-rule quota race spread over both servers lands
-// exactly 200.
+// exactly 200. With etcd gone, a request is refused (503), not served
+// without its replay check.
 func TestServersOnEtcd(t *testing.T) {
-	es := etcdServers(t, startEtcd(t), 2)
+	url, killEtcd := startEtcd(t)
+	es := etcdServers(t, url, 2)
 	a, b := es[0], es[1]
 	if a.srv.UID != b.srv.UID {
 		t.Fatalf("the servers have different first tenants: %s and %s", a.srv.UID, b.srv.UID)
@@ -144,6 +151,14 @@ func TestServersOnEtcd(t *testing.T) {
 
 	t.Run("quota race over both servers", func(t *testing.T) {
 		quotaRace(t, a, b)
+	})
+
+	t.Run("etcd gone", func(t *testing.T) {
+		killEtcd()
+		// A read needs no store but still its nonce recorded: the server
+		// cannot, and says so.
+		_, err := b.ecs.DescribeRegions(ecs.CreateDescribeRegionsRequest())
+		wantErr(t, err, 503, "ServiceUnavailable")
 	})
 }
 
