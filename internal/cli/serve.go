@@ -33,7 +33,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("palisade serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "`HOST:PORT` to serve the API on")
-	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state")
+	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state (with --etcd, only the event trail FILE.events is kept there)")
+	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
+		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
+		"quotas and replay nonces are shared); each keeps its own event trail")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (with --tls-key)")
 	keyFile := fs.String("tls-key", "", "the PEM private key `FILE` of --tls-cert")
 	selfSigned := fs.String("tls-self-signed", "", "serve HTTPS with a self-signed certificate kept in `DIR` (cert.pem, key.pem): made on the\n"+
@@ -67,12 +70,14 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more get Throttling (0: twice the CPUs)")
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 0, "let one account run at most `N` of them at once (0: half of --max-analyses)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
-			"(FILE.events beside --db).\n\n"+
+			"(FILE.events beside --db).\n"+
+			"With --etcd the state is in an external etcd cluster instead of SQLite: start any number of servers\n"+
+			"with the same URLs behind a load balancer; they serve one installation.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
@@ -144,7 +149,21 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
+	var etcd []string
+	for _, u := range strings.Split(*etcdURLs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			etcd = append(etcd, u)
+		}
+	}
+	if *etcdURLs != "" && len(etcd) == 0 {
+		fmt.Fprintf(stderr, "palisade serve: --etcd %q: give the client URLs of the etcd cluster, e.g. http://127.0.0.1:2379\n", *etcdURLs)
+		return 2
+	}
+	state := *db
+	if len(etcd) > 0 {
+		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
+	}
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
@@ -162,7 +181,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28) and RAM API (2015-05-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
 		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n"+
 		"Web console: %[1]s://%[2]s/console/ (sign in with an access key pair)\n",
-		scheme, srv.Addr, *db)
+		scheme, srv.Addr, state)
 	var keys strings.Builder
 	if srv.OperatorKeyIsNew {
 		fmt.Fprintf(&keys, "Created the operator's access key (accounts and hosts: palisade account, palisade host); it is shown only this once:\n"+

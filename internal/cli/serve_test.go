@@ -205,6 +205,7 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"log level", []string{"--log-level", "loud"}, "use debug, info, warn or error"},
 		{"no events kept", []string{"--events-max", "0"}, "must be positive"},
 		{"webhook scheme", []string{"--webhook-url", "ftp://alerts/"}, "--webhook-url"},
+		{"etcd without URLs", []string{"--etcd", " , "}, "give the client URLs of the etcd cluster"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
@@ -27,6 +28,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
@@ -36,7 +38,14 @@ import (
 // Config says where to listen and where to keep state.
 type Config struct {
 	Listen string // e.g. 127.0.0.1:8080
-	DB     string // SQLite file
+	// DB is the SQLite file that holds all state; with Etcd, only the
+	// event trail is kept beside it (trail.File(DB)).
+	DB string
+	// Etcd, if set, are the client URLs of an etcd cluster that holds the
+	// state instead (store/etcd, under etcd.DefaultPrefix): every server
+	// given the same cluster serves one installation, and they share the
+	// replay nonces there too.
+	Etcd []string
 	// AccessKeyID and AccessKeySecret, if set, become a key of the first
 	// tenant; OperatorKeyID and OperatorKeySecret one of the operator.
 	AccessKeyID, AccessKeySecret     string
@@ -80,11 +89,11 @@ type Server struct {
 	http             *http.Server
 	ln               net.Listener
 	db               string
-	nonces           *signature.NonceCache
-	stop             context.CancelFunc // ends long polls before a shutdown
-	Trail            *trail.Trail       // the event trail
-	Metrics          *metrics.Metrics   // what /metrics serves
-	hook             *webhook.Notifier  // nil without a webhook
+	nonces           *signature.NonceCache // nil on etcd, where they are shared
+	stop             context.CancelFunc    // ends long polls before a shutdown
+	Trail            *trail.Trail          // the event trail
+	Metrics          *metrics.Metrics      // what /metrics serves
+	hook             *webhook.Notifier     // nil without a webhook
 	log              *slog.Logger
 }
 
@@ -149,6 +158,51 @@ func (s *Server) saveNonces() error {
 	return err
 }
 
+// etcdDialTimeout bounds connecting to etcd at the start: a cluster that
+// does not answer fails the start with a message, instead of hanging it.
+const etcdDialTimeout = 20 * time.Second
+
+// bootstrap runs svc.Bootstrap, again when another server's bootstrap
+// committed first (store.ErrConflict, on etcd): the next attempt reads
+// the operator and first tenant that server made and makes none, so
+// servers started together make one of each.
+func bootstrap(ctx context.Context, svc *api.Service, keys service.BootstrapKeys) (service.Bootstrapped, error) {
+	for attempt := 1; ; attempt++ {
+		b, err := svc.Bootstrap(ctx, keys)
+		if !errors.Is(err, store.ErrConflict) || attempt == 10 {
+			return b, err
+		}
+	}
+}
+
+// nonceTimeout bounds recording a nonce in etcd.
+const nonceTimeout = 5 * time.Second
+
+// etcdNonces are the replay nonces of every server on one etcd cluster.
+type etcdNonces struct{ st *etcd.Store }
+
+// UseNonce claims the nonce in etcd until the request's timestamp leaves
+// the signature window. It bounds no key's count: each nonce costs one
+// small key for at most 30 minutes, and the per-account rate limits bound
+// how many a key can make (times the number of servers).
+func (n etcdNonces) UseNonce(ctx context.Context, ak, nonce string, now, until time.Time) error {
+	if !until.After(now) {
+		return nil // already expired: nothing to remember
+	}
+	// An etcd without a quorum holds a write until it has one: refuse the
+	// request (503) well before the client gives up instead.
+	ctx, cancel := context.WithTimeout(ctx, nonceTimeout)
+	defer cancel()
+	ok, err := n.st.ClaimNonce(ctx, ak, nonce, until.Sub(now))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return signature.ErrNonceUsed
+	}
+	return nil
+}
+
 // Routes are every action the API serves: the resource actions (package
 // api) and the analysis actions (package analysisapi), which are kept
 // apart so that the resource actions do not depend on the analysis tier;
@@ -177,18 +231,33 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	_, statErr := os.Stat(cfg.DB)
 	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
-	st, err := sqlite.Open(cfg.DB)
+	var (
+		st         store.Store
+		etcdStore  *etcd.Store
+		storeName  = cfg.DB
+		nonceStore signature.NonceStore
+	)
+	if len(cfg.Etcd) > 0 {
+		storeName = "etcd " + strings.Join(cfg.Etcd, ",")
+		dctx, cancel := context.WithTimeout(ctx, etcdDialTimeout)
+		etcdStore, err = etcd.Dial(dctx, cfg.Etcd, "")
+		cancel()
+		st, fresh = etcdStore, false
+		nonceStore = etcdNonces{etcdStore}
+	} else {
+		st, err = sqlite.Open(cfg.DB)
+	}
 	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("open store %s: %w", cfg.DB, err)
+		return nil, fmt.Errorf("open store %s: %w", storeName, err)
 	}
 	svc := api.New(st)
-	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
+	boot, err := bootstrap(ctx, svc, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
 		TenantID: cfg.AccessKeyID, TenantSecret: cfg.AccessKeySecret})
 	if err != nil {
 		ln.Close()
 		st.Close()
-		if fresh {
+		if fresh && etcdStore == nil {
 			// Keep no store whose keys were never shown.
 			for _, f := range []string{cfg.DB, cfg.DB + "-wal", cfg.DB + "-shm", cfg.DB + "-journal"} {
 				os.Remove(f)
@@ -222,7 +291,14 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	stopping, stop := context.WithCancel(context.Background())
 	svc.Stopping = stopping
-	nonces, notBefore := loadNonces(cfg.DB, fresh)
+	var (
+		nonces    *signature.NonceCache
+		notBefore time.Time
+	)
+	if nonceStore == nil {
+		nonces, notBefore = loadNonces(cfg.DB, fresh)
+		nonceStore = nonces
+	}
 	analysis := analyze.NewWith(svc.Service, cfg.Analysis)
 	analysis.Start() // the live reachability is ready before the first question
 	rl := cfg.RateLimit
@@ -234,7 +310,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	met := newMetrics(svc, st, routes, tr, hook)
 	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
-		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonces, Now: time.Now, NotBefore: notBefore},
+		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonceStore, Now: time.Now, NotBefore: notBefore},
 		Routes:   routes,
 		Log:      cfg.Log,
 		Observe:  obs.observe,
@@ -269,7 +345,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: cfg.DB, nonces: nonces, stop: stop,
+	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
 		Trail: tr, Metrics: met, hook: hook, log: cfg.Log,
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
@@ -322,8 +398,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
 	}
-	if e := s.saveNonces(); err == nil {
-		err = e
+	if s.nonces != nil {
+		if e := s.saveNonces(); err == nil {
+			err = e
+		}
 	}
 	s.closeObservers()
 	if e := s.Store.Close(); err == nil {

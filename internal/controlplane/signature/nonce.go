@@ -3,6 +3,7 @@ package signature
 import (
 	"bufio"
 	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -25,6 +26,20 @@ var (
 	// replays through. Only that key is refused: each key has its own bound.
 	ErrNonceCacheFull = errors.New("too many recent requests with this access key to remember their nonces")
 )
+
+// NonceStore records the nonces of verified requests, so that a replay is
+// refused. UseNonce records nonce as used by access key ak until the time
+// until (the request's timestamp plus the skew window, up to 30 minutes
+// after now). It returns an error wrapping ErrNonceUsed if ak used nonce
+// before and it has not expired, one wrapping ErrNonceCacheFull if ak has
+// too many live nonces, and any other error when the store cannot answer
+// (the request is then refused). A *NonceCache is the store of one
+// process; several servers of one installation share one on etcd.
+type NonceStore interface {
+	UseNonce(ctx context.Context, ak, nonce string, now, until time.Time) error
+}
+
+var _ NonceStore = (*NonceCache)(nil)
 
 // NonceCache remembers used nonces until they expire, separately for each
 // access key, so one key that floods fills only its own share. The Verifier
@@ -66,6 +81,12 @@ func nonceHash(nonce string) uint64 {
 // see UseKey.
 func (c *NonceCache) Use(nonce string, now, until time.Time) error {
 	return c.UseKey("", nonce, now, until)
+}
+
+// UseNonce is UseKey, as a NonceStore (the cache never waits, so ctx is
+// unused).
+func (c *NonceCache) UseNonce(_ context.Context, ak, nonce string, now, until time.Time) error {
+	return c.UseKey(ak, nonce, now, until)
 }
 
 // UseKey records nonce as used by access key ak until the time until. It

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -22,8 +23,9 @@ const TimestampLayout = "2006-01-02T15:04:05Z"
 type Verifier struct {
 	// Lookup returns the secret of an AccessKeyId; ok=false if unknown.
 	Lookup func(accessKeyID string) (secret string, ok bool)
-	// Nonces remembers used nonces; nil disables replay protection.
-	Nonces *NonceCache
+	// Nonces remembers used nonces (a *NonceCache in one process, or one
+	// shared by several servers); nil disables replay protection.
+	Nonces NonceStore
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// MaxSkew is the allowed clock difference; 0 means DefaultMaxSkew.
@@ -65,10 +67,10 @@ func (v *Verifier) Verify(r *http.Request, params url.Values, body []byte) (stri
 		return "", ecserr.InvalidParameter("Authorization",
 			"signature algorithm "+alg+" is not supported; sign with ACS3-HMAC-SHA256 (the SDK default) or V1 HMAC-SHA1")
 	}
-	return v.verifyV1(r.Method, params)
+	return v.verifyV1(r.Context(), r.Method, params)
 }
 
-func (v *Verifier) verifyV1(method string, params url.Values) (string, *ecserr.Error) {
+func (v *Verifier) verifyV1(ctx context.Context, method string, params url.Values) (string, *ecserr.Error) {
 	// Action and Version must be signed parameters in V1: an x-acs-action
 	// header is outside the signature and could be swapped in transit.
 	for _, name := range []string{"Action", "Version", "AccessKeyId", "Signature", "SignatureMethod", "SignatureVersion", "SignatureNonce", "Timestamp"} {
@@ -97,7 +99,7 @@ func (v *Verifier) verifyV1(method string, params url.Values) (string, *ecserr.E
 	if !equal(got, SignV1(secret, sts)) {
 		return "", mismatch(sts)
 	}
-	return ak, v.useNonce(ak, params.Get("SignatureNonce"), ts)
+	return ak, v.useNonce(ctx, ak, params.Get("SignatureNonce"), ts)
 }
 
 func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string, *ecserr.Error) {
@@ -132,7 +134,7 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 	if !equal(strings.ToLower(a.Signature), SignV3(secret, cr)) {
 		return "", mismatch(cr)
 	}
-	return a.AccessKeyID, v.useNonce(a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts)
+	return a.AccessKeyID, v.useNonce(r.Context(), a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts)
 }
 
 // unsignedHeader returns the first of host, the x-acs-* headers present in
@@ -197,21 +199,26 @@ func (v *Verifier) secret(ak string) (string, *ecserr.Error) {
 	return "", ecserr.BadRequest("InvalidAccessKeyId.NotFound", "Specified access key is not found.")
 }
 
-func (v *Verifier) useNonce(ak, nonce string, ts time.Time) *ecserr.Error {
+func (v *Verifier) useNonce(ctx context.Context, ak, nonce string, ts time.Time) *ecserr.Error {
 	if v.Nonces == nil {
 		return nil
 	}
 	// Scoped per key: two users may well pick the same nonce, and a key
 	// that floods fills only its own share of the cache.
-	err := v.Nonces.UseKey(ak, nonce, v.now(), ts.Add(v.maxSkew()))
+	err := v.Nonces.UseNonce(ctx, ak, nonce, v.now(), ts.Add(v.maxSkew()))
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ErrNonceUsed):
 		return ecserr.BadRequest("SignatureNonceUsed", "Specified signature nonce was used already; send a fresh nonce with every request.")
-	default:
+	case errors.Is(err, ErrNonceCacheFull):
 		// Throttling.User is the code the SDKs retry after a pause.
 		return ecserr.BadRequest("Throttling.User", "Request was denied due to user flow control: %v; retry later.", err)
+	default:
+		// A shared store that cannot answer: the request is refused (never
+		// let through unchecked) as a fault of the service, which SDKs retry.
+		return ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The request could not be checked for replay (the nonce store did not answer); retry later.")
 	}
 }
 

@@ -1,6 +1,8 @@
 package signature
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -297,5 +299,39 @@ func TestVerifyNonceFloodIsPerKey(t *testing.T) {
 	checkErr(t, req("testid", 3), "Throttling.User", "retry later")
 	for i := range 3 {
 		checkErr(t, req("other", i), "", "")
+	}
+}
+
+// failingNonces is a NonceStore that answers every nonce with err.
+type failingNonces struct{ err error }
+
+func (f failingNonces) UseNonce(context.Context, string, string, time.Time, time.Time) error {
+	return f.err
+}
+
+// TestVerifyNonceStoreErrors: what a shared NonceStore answers becomes the
+// ECS error for it; a store that cannot answer refuses the request (503),
+// never lets it through unchecked.
+func TestVerifyNonceStoreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{nil, 0, ""},
+		{fmt.Errorf("etcd: %w", ErrNonceUsed), http.StatusBadRequest, "SignatureNonceUsed"},
+		{ErrNonceCacheFull, http.StatusBadRequest, "Throttling.User"},
+		{errors.New("etcd: context deadline exceeded"), http.StatusServiceUnavailable, "ServiceUnavailable"},
+	} {
+		v := testVerifier()
+		v.Nonces = failingNonces{tc.err}
+		p := v1Params("testsecret", nil)
+		_, err := v.Verify(v1Request(p), p, nil)
+		switch {
+		case tc.code == "" && err != nil:
+			t.Errorf("store answers %v: got %v, want success", tc.err, err)
+		case tc.code != "" && (err == nil || err.Code != tc.code || err.Status != tc.status):
+			t.Errorf("store answers %v: got %v, want %d %s", tc.err, err, tc.status, tc.code)
+		}
 	}
 }

@@ -8,6 +8,7 @@
 //	P k/<len>:<kind>           the revision of the last write to kind (List read set)
 //	P log/<rev, 20 digits>     the change-log entries of one revision (JSON)
 //	P t/<len>:<account>/<tok>  a ClientToken record (JSON)
+//	P n/<len>:<key id>/<hash>  a replay nonce, under a lease (see ClaimNonce)
 //
 // One Update is one etcd transaction that compares the revision key and
 // every key the Update read (their ModRevision as of its snapshot), then
@@ -79,6 +80,9 @@ type Store struct {
 	// log is this Store's latest commits with the records as written
 	// (store.Recent).
 	log store.RecentLog
+
+	nmu    sync.Mutex
+	leases map[int64]clientv3.LeaseID // nonce leases by the Unix second their bucket ends
 }
 
 // Dial connects to the etcd cluster at endpoints and opens the store under

@@ -1,0 +1,248 @@
+package apitest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// startEtcd starts Debian's etcd binary (package etcd-server) on loopback
+// ports with its data in a temporary directory, killed when the test ends,
+// and returns its client URL and a kill (also run when the test ends); it
+// skips the test when there is none.
+func startEtcd(t *testing.T) (string, func()) {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("no etcd binary in PATH: install Debian's etcd-server (apt-get install etcd-server) to run the tests of servers on etcd")
+	}
+	port := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	cu := fmt.Sprintf("http://127.0.0.1:%d", port())
+	pu := fmt.Sprintf("http://127.0.0.1:%d", port())
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "--name", "apitest", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", cu, "--advertise-client-urls", cu,
+		"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
+		"--initial-cluster", "apitest="+pu, "--log-level", "error")
+	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			logf.Close()
+		})
+	}
+	t.Cleanup(kill)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s, err := etcd.Dial(ctx, []string{cu}, "/ready/")
+		cancel()
+		if err == nil {
+			s.Close()
+			return cu, kill
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("etcd not ready after 30s: %v\n%s", err, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// etcdServers starts n servers on loopback, all on the etcd at url (each
+// with its own event trail in a temporary directory), and returns their
+// environments: the same first tenant's key works on every one.
+func etcdServers(t *testing.T, url string, n int) []*env {
+	var es []*env
+	for range n {
+		s := testenv.Start(t, testenv.Config{Adjust: func(c *server.Config) { c.Etcd = []string{url} }})
+		es = append(es, clients(t, s))
+	}
+	return es
+}
+
+// TestServersOnEtcd: two servers started with --etcd on one external etcd
+// (Debian's binary) are one installation. What the SDK creates on one is
+// read on the other (after the watch delivers it: the lag is logged); a
+// request signed once, sent to one and replayed to the other, is refused
+// as a replay; and the 200-rule quota race spread over both servers lands
+// exactly 200. With etcd gone, a request is refused (503), not served
+// without its replay check.
+func TestServersOnEtcd(t *testing.T) {
+	url, killEtcd := startEtcd(t)
+	es := etcdServers(t, url, 2)
+	a, b := es[0], es[1]
+	if a.srv.UID != b.srv.UID {
+		t.Fatalf("the servers have different first tenants: %s and %s", a.srv.UID, b.srv.UID)
+	}
+
+	t.Run("created on A, read on B", func(t *testing.T) {
+		sg := createGroup(t, a.ecs, "made-on-a", "", "")
+		created := time.Now()
+		var seenAfter time.Duration
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			ids := groupIDs(t, b.ecs, nil)
+			seenAfter = time.Since(created)
+			return slices.Contains(ids, sg), fmt.Sprintf("server B lists %v, without %s made on A", ids, sg)
+		})
+		// Reads of a server are served from its in-memory view, which
+		// follows etcd's watch: another server's write shows up after the
+		// watch delivers it (typically milliseconds).
+		t.Logf("server B listed the group %v after A answered", seenAfter)
+		if got := attr(t, b.ecs, sg, "").SecurityGroupName; got != "made-on-a" {
+			t.Errorf("server B reads the group's name as %q", got)
+		}
+	})
+
+	t.Run("replay to the other server", func(t *testing.T) {
+		before := countGroups(t, a.ecs)
+		rp := &replayer{}
+		c := newECS(t, a.addr, a.ak, a.secret)
+		c.SetTransport(rp)
+		r := ecs.CreateCreateSecurityGroupRequest()
+		r.SecurityGroupName = "once"
+		must(c.CreateSecurityGroup(r))(t)
+		// V1 signs neither host nor port: the captured request is as
+		// valid for B as it was for A.
+		rp.mu.Lock()
+		rp.armed = true
+		rp.url = strings.Replace(rp.url, a.addr, b.addr, 1)
+		rp.mu.Unlock()
+		_, err := c.CreateSecurityGroup(ecs.CreateCreateSecurityGroupRequest())
+		wantErr(t, err, 400, "SignatureNonceUsed")
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			n := countGroups(t, b.ecs)
+			return n == before+1, fmt.Sprintf("server B counts %d groups, want %d", n, before+1)
+		})
+		if n := countGroups(t, a.ecs); n != before+1 {
+			t.Errorf("%d groups after a create on A and its replay to B, want %d", n, before+1)
+		}
+	})
+
+	t.Run("quota race over both servers", func(t *testing.T) {
+		quotaRace(t, a, b)
+	})
+
+	t.Run("etcd gone", func(t *testing.T) {
+		killEtcd()
+		// A read needs no store but still its nonce recorded: the server
+		// cannot, and says so.
+		_, err := b.ecs.DescribeRegions(ecs.CreateDescribeRegionsRequest())
+		wantErr(t, err, 503, "ServiceUnavailable")
+	})
+}
+
+// quotaRace is TestConcurrentAuthorize spread over servers: six clients,
+// taking turns among the servers, race 300 distinct rules into one group;
+// exactly 200 land. A write that kept conflicting with the other server's
+// (OperationConflict, 409, which asks for a retry) is sent again, as a
+// client would.
+func quotaRace(t *testing.T, es ...*env) {
+	first := es[0]
+	sg := createGroup(t, first.ecs, "contended", "", "")
+	for _, e := range es[1:] {
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			ids := groupIDs(t, e.ecs, nil)
+			return slices.Contains(ids, sg), fmt.Sprintf("server %s does not list %s yet", e.addr, sg)
+		})
+	}
+	const workers, attempts = 6, 300
+	ports := make(chan int, attempts)
+	for p := 1; p <= attempts; p++ {
+		ports <- p
+	}
+	close(ports)
+	var (
+		mu                 sync.Mutex
+		ok                 []int
+		refused, conflicts int
+		problems           []string
+		wg                 sync.WaitGroup
+	)
+	for w := range workers {
+		e := es[w%len(es)]
+		c := newECS(t, e.addr, e.ak, e.secret)
+		wg.Go(func() {
+			for p := range ports {
+				for {
+					err := authorize(c, sg, cidrIngress("TCP", fmt.Sprintf("%d/%d", p, p), "10.0.0.0/8"))
+					code, status, isAPI := apiError(err)
+					mu.Lock()
+					retry := false
+					switch {
+					case err == nil:
+						ok = append(ok, p)
+					case isAPI && code == "AuthorizationLimitExceed" && status == 403:
+						refused++
+					case isAPI && code == "OperationConflict" && status == 409:
+						conflicts++
+						retry = true
+					default:
+						problems = append(problems, fmt.Sprintf("worker %d (server %s) port %d: %v", w, e.addr, p, err))
+					}
+					mu.Unlock()
+					if !retry {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if len(ok) != 200 || refused != attempts-200 {
+		t.Fatalf("%d succeeded and %d were refused; want 200 and %d", len(ok), refused, attempts-200)
+	}
+	t.Logf("%d writes answered OperationConflict and were sent again", conflicts)
+	for _, e := range es {
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			n, _ := ruleCount(t, e.ecs, sg)
+			return n == 200, fmt.Sprintf("server %s: RuleCount %d, want 200", e.addr, n)
+		})
+		got := map[string]int{}
+		for _, p := range rules(t, e.ecs, sg, "") {
+			got[p.PortRange]++
+		}
+		if len(got) != 200 {
+			t.Errorf("server %s: %d distinct rules in the group, want 200", e.addr, len(got))
+		}
+		for _, p := range ok {
+			if k := fmt.Sprintf("%d/%d", p, p); got[k] != 1 {
+				t.Errorf("server %s: accepted rule %s is there %d times", e.addr, k, got[k])
+			}
+		}
+		wantErr(t, authorize(e.ecs, sg, cidrIngress("TCP", "40000/40000", "10.0.0.0/8")), 403, "AuthorizationLimitExceed")
+	}
+}
