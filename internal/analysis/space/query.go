@@ -233,6 +233,13 @@ type Correlation struct {
 // Local CIDRs count as the instance's addresses, as in the partition;
 // source ports count in full, whatever the space's source port.
 func (s *Space) Correlations() []Correlation {
+	return s.CorrelationsExcept(nil)
+}
+
+// CorrelationsExcept is Correlations without the pairs skip (if not nil)
+// reports: for callers that already know a pair's answer from another
+// space of the same rules.
+func (s *Space) CorrelationsExcept(skip func(drop, accept int) bool) []Correlation {
 	var out []Correlation
 	rules := s.Program.Rules
 	for i := 0; i < len(rules); {
@@ -246,7 +253,7 @@ func (s *Space) Correlations() []Correlation {
 				continue
 			}
 			for b := i; b < j; b++ {
-				if rules[b].Policy != model.Drop && s.overlap(a, b) {
+				if rules[b].Policy != model.Drop && (skip == nil || !skip(a, b)) && s.overlap(a, b) {
 					out = append(out, Correlation{a, b})
 				}
 			}
