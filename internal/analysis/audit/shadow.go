@@ -273,13 +273,30 @@ func conflictCheck(in *Input) []Finding {
 			}
 		}
 	})
+	// A pair's overlap depends on the space only through the instance's
+	// addresses, which only rules with a local CIDR test: a pair without
+	// one that does not overlap in one space overlaps in none.
+	apart := map[pair]bool{}
 	for _, s := range order {
-		for _, c := range s.Correlations() {
-			d, a := s.Program.Rules[c.Drop], s.Program.Rules[c.Accept]
-			if seen[pair{d.Rule, a.Rule}] {
+		rules := s.Program.Rules
+		skip := func(di, ai int) bool {
+			p := pair{rules[di].Rule, rules[ai].Rule}
+			if seen[p] || apart[p] {
+				return true
+			}
+			if !p.drop.Local.IsValid() && !p.accept.Local.IsValid() {
+				apart[p] = true // unless overlap finds it overlaps: then seen, below
+			}
+			return false
+		}
+		for _, c := range s.CorrelationsExcept(skip) {
+			d, a := rules[c.Drop], rules[c.Accept]
+			p := pair{d.Rule, a.Rule}
+			delete(apart, p)
+			if seen[p] {
 				continue
 			}
-			seen[pair{d.Rule, a.Rule}] = true
+			seen[p] = true
 			out = append(out, Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
 				Message: fmt.Sprintf("Rule %s of %s (accept) and rule %s of %s (drop) share priority %d and overlap, so the drop silently wins where they do.",
 					a.ID, a.Group.ID, d.ID, d.Group.ID, a.Priority),

@@ -168,7 +168,7 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 	changes := sc.changes[:0]
 	for t, at := range tables {
 		prev := false
-		for k := range at.Starts {
+		for k := range at.Len() {
 			a := sp.Accepts(at.By[k])
 			if k > 0 && a == prev {
 				continue

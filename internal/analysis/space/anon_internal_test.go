@@ -89,10 +89,7 @@ func TestPieceWithoutScratch(t *testing.T) {
 								continue
 							}
 							for k := range a.Addrs {
-								if a.Addrs[k].piece != nil {
-									t.Fatalf("a kept space's table keeps its piece indexes")
-								}
-								for j := range a.Addrs[k].Starts {
+								for j := range a.Addrs[k].Len() {
 									if got, want := a.Addrs[k].Piece(j), b.Addrs[k].Piece(j); got != want {
 										t.Fatalf("seed %d %s: Piece(%d) = %d, with a Scratch %d", seed, in.ID, j, got, want)
 									}

@@ -190,27 +190,42 @@ type PortRange struct {
 // Contains reports whether p lies in the range.
 func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 
-// AddrTable partitions one family's address space: piece i runs from
-// Starts[i] to the next start (or the family's last address) and is decided
-// by By[i]. Neighbouring pieces have different deciders.
+// AddrTable partitions one family's address space: piece k runs from
+// Start(k) to the next start (or the family's last address) and is decided
+// by By[k]. Neighbouring pieces have different deciders.
+//
+// A table keeps its starts as indexes among the space's pieces (see
+// Space.Pieces), 4 bytes each rather than a 16-byte key: a big audit keeps
+// tens of millions of them.
 type AddrTable struct {
-	Starts []iprange.Key
 	By     []Decider
-	// piece[i] is the index of Starts[i] among the space's pieces (see
-	// Space.Pieces), so that callers merging tables need not search. Spaces
-	// built without a Scratch, which are kept rather than used and dropped,
-	// keep the pieces instead (a sixth less memory) and search them.
-	piece  []int32
+	piece  []int32 // piece[k] is the index of Start(k) among pieces
 	pieces []iprange.Key
 }
 
-// Piece returns the index of Starts[k] among the pieces of the space that
+// Len is the number of the table's pieces.
+func (t *AddrTable) Len() int { return len(t.piece) }
+
+// Start returns where piece k starts.
+func (t *AddrTable) Start(k int) iprange.Key { return t.pieces[t.piece[k]] }
+
+// Piece returns the index of Start(k) among the pieces of the space that
 // built the table.
-func (t *AddrTable) Piece(k int) int {
-	if t.piece == nil {
-		return iprange.Search(t.pieces, t.Starts[k])
+func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+
+// Find returns the piece that holds an address.
+func (t *AddrTable) Find(k iprange.Key) int {
+	j := int32(iprange.Search(t.pieces, k))
+	lo, hi := 0, len(t.piece)
+	for hi-lo > 1 {
+		m := int(uint(lo+hi) >> 1)
+		if t.piece[m] <= j {
+			lo = m
+		} else {
+			hi = m
+		}
 	}
-	return int(t.piece[k])
+	return lo
 }
 
 // PortTable partitions destination ports: interval i runs from Starts[i] to
@@ -853,7 +868,6 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 			}
 		}
 		if d != prev {
-			at.Starts = append(at.Starts, ps.starts[j])
 			at.By = append(at.By, d)
 			at.piece = append(at.piece, int32(j))
 			prev = d
@@ -866,7 +880,6 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 // emit turns painted pieces (none of them unpainted) into a table of m
 // pieces, joining neighbours with the same decider.
 func (b *builder) emit(first []Decider, m, f int) *AddrTable {
-	starts := b.fams[f].starts
 	at := b.newTable(m, f)
 	prev := none
 	for j, d := range first {
@@ -875,7 +888,6 @@ func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 		}
 		prev = d
 		at.piece = append(at.piece, int32(j))
-		at.Starts = append(at.Starts, starts[j])
 		at.By = append(at.By, d)
 	}
 	b.done(at)
@@ -887,7 +899,6 @@ func (b *builder) emit(first []Decider, m, f int) *AddrTable {
 // three per table, and paintFast's tables cut to size. Pooled, so that its
 // arrays are reused, warm, from build to build.
 type tableBuf struct {
-	keys   []iprange.Key
 	by     []Decider
 	piece  []int32
 	used   int
@@ -903,19 +914,19 @@ var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
 // Scratch, or from the build's tableBuf.
 func (b *builder) newTable(n, f int) *AddrTable {
 	if b.mem.sc != nil {
-		return &AddrTable{Starts: b.mem.keyN(n)[:0], By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0]}
+		return &AddrTable{By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0], pieces: b.fams[f].starts}
 	}
 	if b.buf == nil {
 		b.buf = tableBufs.Get().(*tableBuf)
 	}
 	t := b.buf
-	if t.used+n > len(t.keys) {
+	if t.used+n > len(t.by) {
 		// Tables already made keep the old arrays until finish.
-		c := max(2*len(t.keys), n, 4096)
-		t.keys, t.by, t.piece, t.used = make([]iprange.Key, c), make([]Decider, c), make([]int32, c), 0
+		c := max(2*len(t.by), n, 4096)
+		t.by, t.piece, t.used = make([]Decider, c), make([]int32, c), 0
 	}
 	u := t.used
-	return &AddrTable{Starts: t.keys[u : u : u+n], By: t.by[u : u : u+n], piece: t.piece[u : u : u+n], pieces: b.fams[f].starts}
+	return &AddrTable{By: t.by[u : u : u+n], piece: t.piece[u : u : u+n], pieces: b.fams[f].starts}
 }
 
 // done records a table newTable made, now filled.
@@ -923,7 +934,7 @@ func (b *builder) done(at *AddrTable) {
 	if b.mem.sc != nil {
 		return
 	}
-	b.buf.used += len(at.Starts)
+	b.buf.used += len(at.piece)
 	b.buf.tables = append(b.buf.tables, at)
 }
 
@@ -936,15 +947,15 @@ func (b *builder) finish() {
 	}
 	total := 0
 	for _, at := range t.tables {
-		total += len(at.Starts)
+		total += len(at.piece)
 	}
-	keys, by := make([]iprange.Key, total), make([]Decider, total)
+	piece, by := make([]int32, total), make([]Decider, total)
 	o := 0
 	for _, at := range t.tables {
-		m := len(at.Starts)
-		copy(keys[o:], at.Starts)
+		m := len(at.piece)
+		copy(piece[o:], at.piece)
 		copy(by[o:], at.By)
-		at.Starts, at.By, at.piece = keys[o:o+m:o+m], by[o:o+m:o+m], nil
+		at.piece, at.By = piece[o:o+m:o+m], by[o:o+m:o+m]
 		o += m
 	}
 	clear(t.tables)

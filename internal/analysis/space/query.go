@@ -37,7 +37,7 @@ func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote iprange.Ke
 		return Default, false
 	}
 	at := pt.Addrs[searchPort(pt.Starts, dport)]
-	return at.By[iprange.Search(at.Starts, remote)], true
+	return at.By[at.Find(remote)], true
 }
 
 // Decision returns a decider as the evaluators report it.
@@ -80,7 +80,7 @@ func (s *Space) Column(part int, six bool, remote iprange.Key) []Segment {
 			continue
 		}
 		for k, at := range pt.Addrs {
-			d := at.By[iprange.Search(at.Starts, remote)]
+			d := at.By[at.Find(remote)]
 			lo, hi := portBounds(pt, k)
 			if n := len(out); n > 0 && out[n-1].Proto == p && out[n-1].By == d {
 				out[n-1].Ports.Hi = hi
@@ -122,10 +122,10 @@ func (s *Space) Walk(fn func(Cell)) {
 				}
 				for k, at := range pt.Addrs {
 					lo, hi := portBounds(pt, k)
-					for j, start := range at.Starts {
-						end := last
-						if j+1 < len(at.Starts) {
-							end = at.Starts[j+1].Prev()
+					for j := range at.Len() {
+						start, end := at.Start(j), last
+						if j+1 < at.Len() {
+							end = at.Start(j + 1).Prev()
 						}
 						fn(Cell{part.SourcePorts, f == 1, p, PortRange{lo, hi}, iprange.New(start, end, f == 1), at.By[j]})
 					}
@@ -207,10 +207,10 @@ func (s *Space) order(d Decider) int {
 // an address table's pieces and sorted, disjoint ranges.
 func forOverlaps(at *AddrTable, rs []iprange.Range, last iprange.Key, fn func(Decider, float64)) {
 	for _, r := range rs {
-		for j := iprange.Search(at.Starts, r.Lo()); j < len(at.Starts) && !r.Hi().Less(at.Starts[j]); j++ {
-			a, b := at.Starts[j], last
-			if j+1 < len(at.Starts) {
-				b = at.Starts[j+1].Prev()
+		for j := at.Find(r.Lo()); j < at.Len() && !r.Hi().Less(at.Start(j)); j++ {
+			a, b := at.Start(j), last
+			if j+1 < at.Len() {
+				b = at.Start(j + 1).Prev()
 			}
 			if a.Less(r.Lo()) {
 				a = r.Lo()
@@ -233,6 +233,13 @@ type Correlation struct {
 // Local CIDRs count as the instance's addresses, as in the partition;
 // source ports count in full, whatever the space's source port.
 func (s *Space) Correlations() []Correlation {
+	return s.CorrelationsExcept(nil)
+}
+
+// CorrelationsExcept is Correlations without the pairs skip (if not nil)
+// reports: for callers that already know a pair's answer from another
+// space of the same rules.
+func (s *Space) CorrelationsExcept(skip func(drop, accept int) bool) []Correlation {
 	var out []Correlation
 	rules := s.Program.Rules
 	for i := 0; i < len(rules); {
@@ -246,7 +253,7 @@ func (s *Space) Correlations() []Correlation {
 				continue
 			}
 			for b := i; b < j; b++ {
-				if rules[b].Policy != model.Drop && s.overlap(a, b) {
+				if rules[b].Policy != model.Drop && (skip == nil || !skip(a, b)) && s.overlap(a, b) {
 					out = append(out, Correlation{a, b})
 				}
 			}
