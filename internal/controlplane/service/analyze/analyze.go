@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
@@ -39,6 +40,12 @@ type Service struct {
 
 	liveOnce sync.Once
 	live     *Live // nil when the service has no in-memory view
+
+	// storeDryRun makes plans run changes in the store (for the tests
+	// that compare both dry runs).
+	storeDryRun bool
+	// dryFallbacks counts view dry runs that needed the store after all.
+	dryFallbacks atomic.Int64
 }
 
 // New returns the analysis service of a resource service, with the default
@@ -456,13 +463,29 @@ var errDryRun = errors.New("dry run")
 // (the cloud at revision rev). When the transaction starts at rev, the
 // records it writes are read back and applied to before as an edit;
 // otherwise (other writes came in between) the whole cloud is read.
+//
+// With an in-memory view the change runs over a snapshot of it
+// (viewDryStore), without the store; when that needs the store after all
+// (errNotInView), and without a view, in a rolled-back store transaction.
 func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Cloud, rev int64) (*policy.Cloud, reach.Change, error) {
+	if v := a.svc.InMemory(); v != nil && !a.storeDryRun {
+		after, ch, err := a.dryRunIn(ctx, change, before, rev, v)
+		if !errors.Is(err, errNotInView) {
+			return after, ch, err
+		}
+		a.dryFallbacks.Add(1)
+	}
+	return a.dryRunIn(ctx, change, before, rev, nil)
+}
+
+// dryRunIn is dryRun over view v, or over the store when v is nil.
+func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cloud, rev int64, v *view.View) (*policy.Cloud, reach.Change, error) {
 	var (
 		after *policy.Cloud
 		ch    reach.Change
 	)
 	shadow := *a.svc // a copy: the real service keeps its store
-	shadow.Store = &dryStore{Store: a.svc.Store, capture: func(tx store.ReadTx, refs []view.Ref) error {
+	capture := func(tx store.ReadTx, refs []view.Ref) error {
 		if tx.Revision() == rev {
 			ed, full, err := editOf(tx, before, refs)
 			if err != nil {
@@ -478,7 +501,12 @@ func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Clou
 			ch = reach.Changes(before, after)
 		}
 		return err
-	}}
+	}
+	if v != nil {
+		shadow.Store = &viewDryStore{Store: a.svc.Store, v: v, capture: capture}
+	} else {
+		shadow.Store = &dryStore{Store: a.svc.Store, capture: capture}
+	}
 	if err := change(ctx, &shadow); err != nil {
 		return nil, ch, err
 	}
