@@ -61,7 +61,6 @@ var _ store.Tx = (*overlayTx)(nil)
 
 func (t *overlayTx) Revision() int64 { return t.snap.Revision() }
 
-
 func (t *overlayTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
 	if r, ok := t.w[view.Ref{Kind: kind, ID: id}]; ok {
 		if r == nil {
