@@ -401,45 +401,43 @@ type Change func(ctx context.Context, svc *service.Service) error
 // (and the internet), protocol and ports. A change the action would refuse
 // is refused here with the same error.
 //
-// "Before" is a copy of the live result; "after" is that copy updated with
-// the records the change writes, so only the classes it touches are
-// rebuilt, and only the caller's pairs are compared.
+// "Before" is the live result; "after" is a copy of it updated with the
+// records the change writes, so only the classes it touches are rebuilt,
+// and only the caller's pairs are compared.
 func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
 	done, err := a.enter(ctx, c)
 	if err != nil {
 		return Plan{}, err
 	}
 	defer done()
-	var (
-		before ownedCloud
-		prior  *reach.Result
-		rev    int64
-	)
+	// The whole plan runs while the live result is held still (its folds
+	// wait): "before" is the live result itself, seen with the caller's
+	// inside blocks (another account's networks are the internet to the
+	// caller), and only "after" is a copy.
+	var all []plan.Change
 	err = a.state(ctx, func(st liveState) error {
-		before = ownedIn(st.cloud, st.vpcs, c)
-		// Another account's networks are the internet to the caller.
-		prior, rev = st.r.CloneInside(before.inside), st.rev
+		before := ownedIn(st.cloud, st.vpcs, c)
+		prior := st.r.WithInside(before.inside)
+		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
+		if err != nil {
+			return err
+		}
+		next := prior.Clone()
+		next.Update(after, ch)
+		// A NIC the change makes (an instance launched, an ENI attached)
+		// is the caller's too.
+		owned := func(id string) bool {
+			return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
+		}
+		for _, ch := range plan.DiffAmong(prior, next, owned) {
+			if owned(ch.From) && owned(ch.To) {
+				all = append(all, ch)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return Plan{}, err
-	}
-	after, ch, err := a.dryRun(ctx, change, before.Cloud, rev)
-	if err != nil {
-		return Plan{}, err
-	}
-	next := prior.Clone()
-	next.Update(after, ch)
-	// A NIC the change makes (an instance launched, an ENI attached) is the
-	// caller's too.
-	owned := func(id string) bool {
-		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
-	}
-	var all []plan.Change
-	for _, ch := range plan.DiffAmong(prior, next, owned) {
-		if owned(ch.From) && owned(ch.To) {
-			all = append(all, ch)
-		}
 	}
 	out := Plan{Summary: plan.Summarize(all)}
 	var p Page
