@@ -100,7 +100,11 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			mb, ma := before.tab.local(), after.tab.local()
+			mb := before.tab.local()
+			ma := mb // one table (an Update of a Clone): one cache serves both
+			if after.tab != before.tab {
+				ma = after.tab.local()
+			}
 			look := func(r *Result, m *memo, i, j int32) (v4, v6 uint32) {
 				if i < 0 || j < 0 {
 					return 0, 0

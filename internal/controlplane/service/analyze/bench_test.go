@@ -132,7 +132,9 @@ func (bc *benchCloud) rule(ctx context.Context, svc *service.Service, add bool) 
 //     alone, without the store's commit, which ns/op includes);
 //   - reach-tenant: one tenant's (1,000 instances) first page of
 //     PalisadeDescribeReachability;
-//   - plan-tenant: the plan of adding a rule to one of its groups.
+//   - plan-tenant: the plan of adding a rule to one of its groups (the
+//     change run over the in-memory view; plan-tenant-sqlite: in a
+//     rolled-back SQLite transaction, as before).
 func BenchmarkLive(b *testing.B) {
 	for _, cloud := range []struct {
 		name string
@@ -205,9 +207,9 @@ func benchLive(b *testing.B, gen *cloudgen.Cloud) {
 		}
 		ratio(b, b.Elapsed().Seconds()/float64(b.N))
 	})
-	b.Run("plan-tenant", func(b *testing.B) {
+	plan := func(b *testing.B, a *Service) {
 		for b.Loop() {
-			p, err := bc.a.PlanChange(ctx, bc.tenant, func(ctx context.Context, svc *service.Service) error { return bc.rule(ctx, svc, true) })
+			p, err := a.PlanChange(ctx, bc.tenant, func(ctx context.Context, svc *service.Service) error { return bc.rule(ctx, svc, true) })
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -216,5 +218,14 @@ func benchLive(b *testing.B, gen *cloudgen.Cloud) {
 			}
 		}
 		ratio(b, b.Elapsed().Seconds()/float64(b.N))
+	}
+	// The change run over the in-memory view (the default), and, for
+	// comparison, in a rolled-back SQLite transaction.
+	b.Run("plan-tenant", func(b *testing.B) { plan(b, bc.a) })
+	b.Run("plan-tenant-sqlite", func(b *testing.B) {
+		a := New(bc.svc)
+		a.live, a.storeDryRun = bc.a.Live(), true
+		a.liveOnce.Do(func() {})
+		plan(b, a)
 	})
 }
