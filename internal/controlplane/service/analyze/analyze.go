@@ -396,7 +396,8 @@ type Plan struct {
 type Change func(ctx context.Context, svc *service.Service) error
 
 // PlanChange previews a change without applying it (PalisadePlanChange):
-// the change runs with all its checks in a transaction that is rolled back,
+// the change runs with all its checks in a transaction that is dropped
+// (over the in-memory view, see viewDryStore, or rolled back in the store),
 // and the answer lists the flows it would open and close, by instance pair
 // (and the internet), protocol and ports. A change the action would refuse
 // is refused here with the same error.
