@@ -101,9 +101,11 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	for w := range workers {
 		wg.Go(func() {
 			mb := before.tab.local()
+			defer mb.release()
 			ma := mb // one table (an Update of a Clone): one cache serves both
 			if after.tab != before.tab {
 				ma = after.tab.local()
+				defer ma.release()
 			}
 			look := func(r *Result, m *memo, i, j int32) (v4, v6 uint32) {
 				if i < 0 || j < 0 {
