@@ -96,26 +96,32 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	rowDone := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[egress] != nil) }
 	ingChanged := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[ingress] != nil) }
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(lines)))
-	found := make([][]Delta, workers)
+	found := make([][]pairDelta, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			mb, ma := before.tab.local(), after.tab.local()
+			mb := before.tab.local()
+			defer mb.release()
+			ma := mb // one table (an Update of a Clone): one cache serves both
+			if after.tab != before.tab {
+				ma = after.tab.local()
+				defer ma.release()
+			}
 			look := func(r *Result, m *memo, i, j int32) (v4, v6 uint32) {
 				if i < 0 || j < 0 {
 					return 0, 0
 				}
 				return r.pair(&r.nodes[i], &r.nodes[j], m)
 			}
-			var ds []Delta
+			var ds []pairDelta
 			pair := func(x, y int) {
 				b4, b6 := look(before, mb, ib[x], ib[y])
 				a4, a6 := look(after, ma, ia[x], ia[y])
 				if differ(b4, a4) {
-					ds = append(ds, Delta{From: ids[x], To: ids[y], IPVersion: 4, Before: before.tab.get(b4), After: after.tab.get(a4)})
+					ds = append(ds, pairDelta{int32(x), int32(y), 4, b4, a4})
 				}
 				if differ(b6, a6) {
-					ds = append(ds, Delta{From: ids[x], To: ids[y], IPVersion: 6, Before: before.tab.get(b6), After: after.tab.get(a6)})
+					ds = append(ds, pairDelta{int32(x), int32(y), 6, b6, a6})
 				}
 			}
 			for l := w; l < len(lines); l += workers {
@@ -140,13 +146,42 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 		})
 	}
 	wg.Wait()
-	for _, ds := range found {
-		out = append(out, ds...)
-	}
-	slices.SortFunc(out, func(a, b Delta) int {
+	// The links with the internet (few) and those between instances
+	// (small records, sorted by index: ids are sorted and unique), merged
+	// into Deltas once, in order.
+	byDelta := func(a, b Delta) int {
 		return cmp.Or(strings.Compare(a.From, b.From), strings.Compare(a.To, b.To), cmp.Compare(a.IPVersion, b.IPVersion), a.First.Compare(b.First))
+	}
+	slices.SortFunc(out, byDelta)
+	var pds []pairDelta
+	for _, ds := range found {
+		pds = append(pds, ds...)
+	}
+	slices.SortFunc(pds, func(a, b pairDelta) int {
+		return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.y, b.y), cmp.Compare(a.v, b.v))
 	})
-	return out
+	if len(pds) == 0 {
+		return out
+	}
+	all := make([]Delta, 0, len(out)+len(pds))
+	i := 0
+	for _, p := range pds {
+		d := Delta{From: ids[p.x], To: ids[p.y], IPVersion: int(p.v), Before: before.tab.get(p.before), After: after.tab.get(p.after)}
+		for i < len(out) && byDelta(out[i], d) < 0 {
+			all = append(all, out[i])
+			i++
+		}
+		all = append(all, d)
+	}
+	return append(all, out[i:]...)
+}
+
+// pairDelta is a Delta between two instances (indexes into the sorted
+// IDs) by the flow IDs of its tables, until the Deltas are made.
+type pairDelta struct {
+	x, y          int32
+	v             int8 // IP version
+	before, after uint32
 }
 
 // sideChange is where one direction of an instance's policy differs

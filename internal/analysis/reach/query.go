@@ -208,6 +208,7 @@ func (r *Result) Matrix(f Filter) ([]Link, error) {
 		}
 	}
 	m := r.tab.local()
+	defer m.release()
 	for _, i := range from {
 		if full() {
 			break

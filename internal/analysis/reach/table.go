@@ -123,8 +123,9 @@ func (t *table) combine(a, b uint32, op uint64) uint32 {
 // memo is a per-goroutine cache in front of a table, for hot loops: a
 // direct-mapped array, which beats a map by several times.
 type memo struct {
-	t    *table
-	slot []memoSlot // empty: no cache (single lookups)
+	t      *table
+	slot   []memoSlot // empty: no cache (single lookups)
+	pooled *[]memoSlot
 }
 
 type memoSlot struct {
@@ -133,7 +134,25 @@ type memoSlot struct {
 	set bool
 }
 
-func (t *table) local() *memo { return &memo{t: t, slot: make([]memoSlot, 1<<15)} }
+func (t *table) local() *memo {
+	p := slotPool.Get().(*[]memoSlot)
+	clear(*p)
+	return &memo{t: t, slot: *p, pooled: p}
+}
+
+// slotPool keeps memos' caches (half a megabyte each) between requests:
+// a fresh one per plan or query cost more in allocating (and handing
+// memory back to the system) than its lookups.
+var slotPool = sync.Pool{New: func() any { s := make([]memoSlot, 1<<15); return &s }}
+
+// release gives a local memo's cache back; the memo must not be used
+// afterwards.
+func (m *memo) release() {
+	if m.pooled != nil {
+		slotPool.Put(m.pooled)
+		m.pooled, m.slot = nil, nil
+	}
+}
 
 // direct returns a memo without a cache of its own, for a few lookups.
 func (t *table) direct() *memo { return &memo{t: t} }

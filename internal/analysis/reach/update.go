@@ -55,6 +55,16 @@ func (r *Result) CloneInside(inside []netip.Prefix) *Result {
 	return c
 }
 
+// WithInside is r with other inside blocks, as CloneInside, but sharing
+// everything with r: no copy is made, so it is valid only while r is not
+// updated, for reading or for a Clone (a preview's "before", taken while
+// the live result is held still).
+func (r *Result) WithInside(inside []netip.Prefix) *Result {
+	c := *r
+	c.opts.Inside, c.inside = inside, insideRanges(inside)
+	return &c
+}
+
 // Update moves the result to a newer snapshot c that differs from the
 // current one as ch says. It analyses only the classes the change touches:
 // it rebuilds those holding a changed group's rules (in the changed

@@ -138,6 +138,7 @@ func (r *Result) walk(rows, cols []int, vs []visitor) {
 	for w, v := range vs {
 		wg.Go(func() {
 			m := r.tab.local()
+			defer m.release()
 			var eg, ig, tmp []uint32
 			var rowKeys, colKeys []iprange.Key
 			for t := w; t < len(tasks); t += len(vs) {

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
@@ -39,6 +40,12 @@ type Service struct {
 
 	liveOnce sync.Once
 	live     *Live // nil when the service has no in-memory view
+
+	// storeDryRun makes plans run changes in the store (for the tests
+	// that compare both dry runs).
+	storeDryRun bool
+	// dryFallbacks counts view dry runs that needed the store after all.
+	dryFallbacks atomic.Int64
 }
 
 // New returns the analysis service of a resource service, with the default
@@ -389,50 +396,49 @@ type Plan struct {
 type Change func(ctx context.Context, svc *service.Service) error
 
 // PlanChange previews a change without applying it (PalisadePlanChange):
-// the change runs with all its checks in a transaction that is rolled back,
+// the change runs with all its checks in a transaction that is dropped
+// (over the in-memory view, see viewDryStore, or rolled back in the store),
 // and the answer lists the flows it would open and close, by instance pair
 // (and the internet), protocol and ports. A change the action would refuse
 // is refused here with the same error.
 //
-// "Before" is a copy of the live result; "after" is that copy updated with
-// the records the change writes, so only the classes it touches are
-// rebuilt, and only the caller's pairs are compared.
+// "Before" is the live result; "after" is a copy of it updated with the
+// records the change writes, so only the classes it touches are rebuilt,
+// and only the caller's pairs are compared.
 func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
 	done, err := a.enter(ctx, c)
 	if err != nil {
 		return Plan{}, err
 	}
 	defer done()
-	var (
-		before ownedCloud
-		prior  *reach.Result
-		rev    int64
-	)
+	// The whole plan runs while the live result is held still (its folds
+	// wait): "before" is the live result itself, seen with the caller's
+	// inside blocks (another account's networks are the internet to the
+	// caller), and only "after" is a copy.
+	var all []plan.Change
 	err = a.state(ctx, func(st liveState) error {
-		before = ownedIn(st.cloud, st.vpcs, c)
-		// Another account's networks are the internet to the caller.
-		prior, rev = st.r.CloneInside(before.inside), st.rev
+		before := ownedIn(st.cloud, st.vpcs, c)
+		prior := st.r.WithInside(before.inside)
+		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
+		if err != nil {
+			return err
+		}
+		next := prior.Clone()
+		next.Update(after, ch)
+		// A NIC the change makes (an instance launched, an ENI attached)
+		// is the caller's too.
+		owned := func(id string) bool {
+			return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
+		}
+		for _, ch := range plan.DiffAmong(prior, next, owned) {
+			if owned(ch.From) && owned(ch.To) {
+				all = append(all, ch)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return Plan{}, err
-	}
-	after, ch, err := a.dryRun(ctx, change, before.Cloud, rev)
-	if err != nil {
-		return Plan{}, err
-	}
-	next := prior.Clone()
-	next.Update(after, ch)
-	// A NIC the change makes (an instance launched, an ENI attached) is the
-	// caller's too.
-	owned := func(id string) bool {
-		return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
-	}
-	var all []plan.Change
-	for _, ch := range plan.DiffAmong(prior, next, owned) {
-		if owned(ch.From) && owned(ch.To) {
-			all = append(all, ch)
-		}
 	}
 	out := Plan{Summary: plan.Summarize(all)}
 	var p Page
@@ -456,13 +462,29 @@ var errDryRun = errors.New("dry run")
 // (the cloud at revision rev). When the transaction starts at rev, the
 // records it writes are read back and applied to before as an edit;
 // otherwise (other writes came in between) the whole cloud is read.
+//
+// With an in-memory view the change runs over a snapshot of it
+// (viewDryStore), without the store; when that needs the store after all
+// (errNotInView), and without a view, in a rolled-back store transaction.
 func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Cloud, rev int64) (*policy.Cloud, reach.Change, error) {
+	if v := a.svc.InMemory(); v != nil && !a.storeDryRun {
+		after, ch, err := a.dryRunIn(ctx, change, before, rev, v)
+		if !errors.Is(err, errNotInView) {
+			return after, ch, err
+		}
+		a.dryFallbacks.Add(1)
+	}
+	return a.dryRunIn(ctx, change, before, rev, nil)
+}
+
+// dryRunIn is dryRun over view v, or over the store when v is nil.
+func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cloud, rev int64, v *view.View) (*policy.Cloud, reach.Change, error) {
 	var (
 		after *policy.Cloud
 		ch    reach.Change
 	)
 	shadow := *a.svc // a copy: the real service keeps its store
-	shadow.Store = &dryStore{Store: a.svc.Store, capture: func(tx store.ReadTx, refs []view.Ref) error {
+	capture := func(tx store.ReadTx, refs []view.Ref) error {
 		if tx.Revision() == rev {
 			ed, full, err := editOf(tx, before, refs)
 			if err != nil {
@@ -478,7 +500,12 @@ func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Clou
 			ch = reach.Changes(before, after)
 		}
 		return err
-	}}
+	}
+	if v != nil {
+		shadow.Store = &viewDryStore{Store: a.svc.Store, v: v, capture: capture}
+	} else {
+		shadow.Store = &dryStore{Store: a.svc.Store, capture: capture}
+	}
 	if err := change(ctx, &shadow); err != nil {
 		return nil, ch, err
 	}
