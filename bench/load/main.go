@@ -74,13 +74,15 @@ var (
 	dur       = flag.Duration("dur", 5*time.Second, "length of each phase")
 	instances = flag.Int("instances", 600, "instances in the attacker's cloud")
 	victims   = flag.Int("victims", 4, "the victim's concurrent clients")
-	slow      = flag.Int("slow", 200, "slow-body connections")
-	storm     = flag.Int("storm", 8, "concurrent analysis requests")
-	flood     = flag.Int("flood", 32, "nonce-flood clients")
-	serve     = flag.String("serve", "", "internal: run the server child")
-	db        = flag.String("db", "", "internal: the server child's store")
-	seedN     = flag.Int("seed-instances", 0, "internal: the child's attacker cloud size")
-	attacks   = flag.String("attacks", "abc", "the attacks to run: a slow bodies, b analysis storm, c nonce flood")
+	victimRPS = flag.Float64("victim-rate", 120, "the victim's requests per second, all clients together (under the server's\n"+
+		"default rate limits per account and action, as a tenant that is not attacking keeps)")
+	slow    = flag.Int("slow", 200, "slow-body connections")
+	storm   = flag.Int("storm", 8, "concurrent analysis requests")
+	flood   = flag.Int("flood", 32, "nonce-flood clients")
+	serve   = flag.String("serve", "", "internal: run the server child")
+	db      = flag.String("db", "", "internal: the server child's store")
+	seedN   = flag.Int("seed-instances", 0, "internal: the child's attacker cloud size")
+	attacks = flag.String("attacks", "abc", "the attacks to run: a slow bodies, b analysis storm, c nonce flood")
 )
 
 // victim is what the child tells the parent about the second tenant.
@@ -91,6 +93,9 @@ type victim struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
+	if *victimRPS <= 0 || *victims <= 0 {
+		log.Fatal("load: -victim-rate and -victims must be positive")
+	}
 	if *serve != "" {
 		serveChild()
 		return
@@ -190,9 +195,9 @@ func phase(srv *child, v victim, name string, attack func(ctx context.Context, s
 	return r
 }
 
-// victimLoad runs the victim's clients for d: each alternates a
-// DescribeSecurityGroupAttribute with an Authorize or a Revoke of its own
-// rule. It returns every latency; errors are counted (the first printed).
+// victimLoad runs the victim's clients for d, at -victim-rate requests a
+// second in all: each alternates a DescribeSecurityGroupAttribute with an
+// Authorize or a Revoke of its own rule. It returns every latency; errors are counted (the first printed).
 func victimLoad(srv *child, v victim, d time.Duration, errs *atomic.Int64) []time.Duration {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *victims}}
 	defer hc.CloseIdleConnections()
@@ -205,7 +210,10 @@ func victimLoad(srv *child, v victim, d time.Duration, errs *atomic.Int64) []tim
 			var mine []time.Duration
 			group := fmt.Sprintf("sg-victim%02d", i%victimGroups)
 			port := strconv.Itoa(40000 + i)
+			pace := time.NewTicker(time.Duration(float64(*victims) / *victimRPS * float64(time.Second)))
+			defer pace.Stop()
 			for k := 0; time.Now().Before(deadline); k++ {
+				<-pace.C
 				p := map[string]string{"Action": "DescribeSecurityGroupAttribute", "SecurityGroupId": group}
 				if k%2 == 1 {
 					action := "AuthorizeSecurityGroup"

@@ -13,7 +13,7 @@ import (
 // Options bound what analyses may cost; zero fields take their defaults.
 type Options struct {
 	// MaxConcurrent is how many analyses run at once (default
-	// 2×GOMAXPROCS): one more is refused with Throttling, not queued, so a
+	// GOMAXPROCS: an analysis keeps a core busy, and the API needs the rest): one more is refused with Throttling, not queued, so a
 	// storm of them cannot hold memory or slow the resource actions.
 	MaxConcurrent int
 	// MaxPerAccount is how many of those one account may run (default half
@@ -31,7 +31,7 @@ const (
 
 func (o Options) withDefaults() Options {
 	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 2 * runtime.GOMAXPROCS(0)
+		o.MaxConcurrent = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxPerAccount <= 0 {
 		o.MaxPerAccount = max(1, o.MaxConcurrent/2)
