@@ -43,7 +43,7 @@ func (b *Batch) Memo(key any, f func() any) any {
 
 // DefaultHistory is how many changed records the view keeps in its history
 // by default (the oldest batches are dropped beyond it).
-const DefaultHistory = 50_000
+const DefaultHistory = 4096
 
 // SetHistoryLimit sets how many changed records the history keeps (from
 // the next batch on).
