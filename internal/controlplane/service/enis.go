@@ -570,15 +570,6 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 	if !model.HasPrefix(id, "eni") {
 		return ecserr.BadRequest("InvalidParams.EniId", "The specified NetworkInterfaceId %q is malformed: it starts with \"eni-\".", id)
 	}
-	if err := checkHost(host, false); err != nil {
-		return err
-	}
-	switch {
-	case iface != "" && !ifacePattern.MatchString(iface):
-		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
-	case (host == "") != (iface == ""):
-		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")
-	}
 	var primary bool
 	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, id)
@@ -595,19 +586,8 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 		if n.Host == host && n.Interface == iface {
 			return nil
 		}
-		if host != "" {
-			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
-			if err != nil {
-				return err
-			}
-			for _, o := range others {
-				if o.Host == host && o.Interface == iface {
-					return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
-				}
-			}
-			if err := eniInterfaceFree(tx, id, host, iface); err != nil {
-				return err
-			}
+		if err := interfaceFree(tx, id, host, iface); err != nil {
+			return err
 		}
 		n.Host, n.Interface = host, iface
 		return putENI(tx, &n)
@@ -618,19 +598,42 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 	return err
 }
 
-// eniInterfaceFree refuses a host interface a secondary ENI other than
-// self already has.
-func eniInterfaceFree(tx store.ReadTx, self, host, iface string) error {
+// interfaceFree refuses a host interface that an instance or a secondary
+// ENI other than self already has. It asks the view's host index (the NICs
+// bound to host), and scans only a store without a view.
+func interfaceFree(tx store.ReadTx, self, host, iface string) error {
 	if host == "" {
 		return nil
 	}
-	enis, err := store.ListAs[model.NetworkInterface](tx, KindENI, store.Query{})
-	if err != nil {
-		return err
-	}
-	for _, o := range enis {
-		if o.ID != self && o.Host == host && o.Interface == iface {
-			return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
+	for _, kind := range []store.Kind{KindInstance, KindENI} {
+		recs, ok, err := lookup(tx, kind, byHost, host)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			all, err := tx.List(kind, store.Query{})
+			if err != nil {
+				return err
+			}
+			recs = nil
+			for i := range all {
+				if all[i].Object, err = Kinds[kind](all[i].Data); err != nil {
+					return err
+				}
+				recs = append(recs, &all[i])
+			}
+		}
+		for _, r := range recs {
+			var h, f string
+			switch o := r.Object.(type) {
+			case *model.Instance:
+				h, f = o.Host, o.Interface
+			case *model.NetworkInterface:
+				h, f = o.Host, o.Interface
+			}
+			if r.ID != self && h == host && f == iface {
+				return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, r.ID)
+			}
 		}
 	}
 	return nil

@@ -148,13 +148,10 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return err
 	}
 	id, host, iface := in.InstanceID, in.HostName, in.Interface
-	if in.NetworkInterfaceID != "" {
-		if id != "" {
-			return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
-		}
-		return s.bindENI(ctx, in)
+	if in.NetworkInterfaceID != "" && id != "" {
+		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
 	}
-	if id == "" {
+	if id == "" && in.NetworkInterfaceID == "" {
 		return ecserr.MissingParameter("InstanceId")
 	}
 	if err := checkHost(host, false); err != nil {
@@ -165,6 +162,9 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
 	case (host == "") != (iface == ""):
 		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")
+	}
+	if in.NetworkInterfaceID != "" {
+		return s.bindENI(ctx, in)
 	}
 	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
 		inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, id)
@@ -179,18 +179,7 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		if inst.Host == host && inst.Interface == iface {
 			return nil
 		}
-		if host != "" {
-			others, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
-			if err != nil {
-				return err
-			}
-			for _, o := range others {
-				if o.ID != id && o.Host == host && o.Interface == iface {
-					return ecserr.BadRequest("InvalidInterface.InUse", "Interface %s on host %s already belongs to %s; unbind it first.", iface, host, o.ID)
-				}
-			}
-		}
-		if err := eniInterfaceFree(tx, id, host, iface); err != nil {
+		if err := interfaceFree(tx, id, host, iface); err != nil {
 			return err
 		}
 		inst.Host, inst.Interface = host, iface
