@@ -744,3 +744,28 @@ func sharedTierCheck(in *Input) []Finding {
 	}
 	return out
 }
+
+// RiskyPort is one of the administration and database ports the audit
+// reports when the whole internet reaches it (Check: SGA-002 … SGA-005).
+type RiskyPort struct {
+	Check string
+	Port  uint16
+	Name  string
+	UDP   bool // the service also listens on UDP
+}
+
+// RiskyPorts lists the audit's risky ports, for warnings before a change
+// is made (the console), so that they warn of what the audit will report.
+func RiskyPorts() []RiskyPort {
+	out := make([]RiskyPort, len(riskyPorts))
+	for i, p := range riskyPorts {
+		out[i] = RiskyPort{Check: p.check, Port: p.port, Name: p.name, UDP: p.udp}
+	}
+	return out
+}
+
+// Opens says whether an allowance of ports (TCP, and UDP for a service
+// that listens on it) reaches this port.
+func (p RiskyPort) Opens(allows func(model.Protocol, uint16) bool) bool {
+	return allows(model.TCP, p.Port) || p.UDP && allows(model.UDP, p.Port)
+}

@@ -31,29 +31,36 @@ var templates = []quickTemplate{
 	{"mongodb", "MongoDB", "TCP", "27017"},
 }
 
-// riskyPorts are the administration and database ports that should never
-// be open to the whole internet.
-var riskyPorts = []struct {
-	Port uint16
-	Name string
-}{{22, "SSH"}, {3389, "RDP"}, {3306, "MySQL"}, {5432, "PostgreSQL"}, {1433, "SQL Server"}, {1521, "Oracle"}, {6379, "Redis"}, {27017, "MongoDB"}}
+// riskyPorts are the audit's administration and database ports (SGA-002 …
+// SGA-005): the console warns before a change opens one to the internet.
+var riskyPorts = audit.RiskyPorts()
 
-// riskyRule names the administration and database ports an inbound accept
-// opens to every address (0.0.0.0/0 or ::/0), "" if none.
+// riskyRule names the risky ports an inbound accept opens to every address
+// (0.0.0.0/0 or ::/0), "" if none.
 func riskyRule(r *model.Rule) string {
 	if r.Direction != model.Ingress || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
 		return ""
 	}
-	if r.Protocol != model.TCP && r.Protocol != model.UDP && r.Protocol != model.ALL {
-		return ""
+	allows := func(proto model.Protocol, port uint16) bool {
+		return (r.Protocol == model.ALL || r.Protocol == proto) && (r.PortRangeListID != "" || r.Protocol == model.ALL || r.PortRange.Contains(port))
 	}
 	var names []string
 	for _, p := range riskyPorts {
-		if r.Protocol == model.ALL || r.PortRangeListID != "" || r.PortRange.Contains(p.Port) {
+		if p.Opens(allows) {
 			names = append(names, fmt.Sprintf("%s (%d)", p.Name, p.Port))
 		}
 	}
 	return strings.Join(names, ", ")
+}
+
+// opensRisky says whether ports the internet reaches include a risky one.
+func opensRisky(ports reach.Ports) bool {
+	for _, p := range riskyPorts {
+		if p.Opens(ports.Allows) {
+			return true
+		}
+	}
+	return false
 }
 
 // rowCount is how many rules the add form takes at once.
@@ -392,13 +399,7 @@ func flowRows(ch []plan.Change) []flowRow {
 				r.Outside += " – " + x.Last.String()
 			}
 		}
-		if x.From == reach.Internet {
-			for _, p := range riskyPorts {
-				if x.Opened.Allows(model.TCP, p.Port) {
-					r.Risky = true
-				}
-			}
-		}
+		r.Risky = x.From == reach.Internet && opensRisky(x.Opened)
 		out = append(out, r)
 	}
 	return out

@@ -69,8 +69,11 @@ func TestRiskyRule(t *testing.T) {
 	}{
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}, "SSH (22)"},
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "::/0"}, "SSH (22)"},
-		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "3000/3400", SourceCidrIp: "0.0.0.0/0"}, "RDP (3389), MySQL (3306)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "3000/3400", SourceCidrIp: "0.0.0.0/0"}, "RDP (3389), MySQL (3306), development servers (3000)"},
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "203.0.113.7/32"}, ""},
+		// As the audit: a service that listens on UDP too is open over UDP.
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "UDP", PortRange: "3389/3389", SourceCidrIp: "0.0.0.0/0"}, "RDP (3389)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "UDP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}, ""},
 		{model.Ingress, model.RuleInput{Policy: "drop", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}, ""},
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0"}, ""},
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "ICMP", PortRange: "-1/-1", SourceCidrIp: "0.0.0.0/0"}, ""},

@@ -90,11 +90,7 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 		ports := e.IPv4.Union(e.IPv6)
 		me := mapEdge{ID: e.From + ">" + e.To, Source: e.From, Target: e.To, Ports: ports.String(), Pairs: e.Pairs4 + e.Pairs6,
 			Href: p.link("map/edge", "from", e.From, "to", e.To, "protocol", protocol, "port", port)}
-		if e.From == reach.Internet {
-			for _, rp := range riskyPorts {
-				me.Warn = me.Warn || ports.Allows(model.TCP, rp.Port)
-			}
-		}
+		me.Warn = e.From == reach.Internet && opensRisky(ports)
 		out.Edges = append(out.Edges, me)
 	}
 	members := map[string]int{}
