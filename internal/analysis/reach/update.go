@@ -47,15 +47,8 @@ func (r *Result) Clone() *Result {
 	return &c
 }
 
-// CloneInside is Clone with other inside blocks (see Filter.Inside): its
-// internet ranges, and those of the deltas against it, leave out these.
-func (r *Result) CloneInside(inside []netip.Prefix) *Result {
-	c := r.Clone()
-	c.opts.Inside, c.inside = inside, insideRanges(inside)
-	return c
-}
-
-// WithInside is r with other inside blocks, as CloneInside, but sharing
+// WithInside is r with other inside blocks (see Filter.Inside: its internet
+// ranges, and those of the deltas against it, leave them out), sharing
 // everything with r: no copy is made, so it is valid only while r is not
 // updated, for reading or for a Clone (a preview's "before", taken while
 // the live result is held still).

@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -80,18 +79,6 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	}
 	b.s.ENIs = append(b.s.ENIs, n)
 	return nil
-}
-
-// ENIsOf returns the secondary ENIs of an instance, in device order.
-func (s *Scenario) ENIsOf(instanceID string) []*model.NetworkInterface {
-	var out []*model.NetworkInterface
-	for _, n := range s.ENIs {
-		if n.InstanceID == instanceID {
-			out = append(out, n)
-		}
-	}
-	slices.SortFunc(out, func(a, b *model.NetworkInterface) int { return a.DeviceIndex - b.DeviceIndex })
-	return out
 }
 
 // sameVM refuses a flow between two NICs of one instance: the VM delivers
