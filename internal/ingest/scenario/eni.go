@@ -1,7 +1,6 @@
 package scenario
 
 import (
-
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
