@@ -583,6 +583,10 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 			}
 			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", id)
 		}
+		// A host key sees only what the operator placed on its host.
+		if in.Caller.Host != "" && n.Host != in.Caller.Host {
+			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", id)
+		}
 		if n.Host == host && n.Interface == iface {
 			return nil
 		}

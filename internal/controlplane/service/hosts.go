@@ -144,9 +144,6 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 	if err := CheckHostCaller(in.Caller, "PalisadeBindInstance", in.HostName); err != nil {
 		return err
 	}
-	if err := s.boundElsewhere(ctx, in); err != nil {
-		return err
-	}
 	id, host, iface := in.InstanceID, in.HostName, in.Interface
 	if in.NetworkInterfaceID != "" && id != "" {
 		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
@@ -186,27 +183,6 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return PutInstance(tx, &inst)
 	})
 	return err
-}
-
-// boundElsewhere refuses a host key's bind of an ENI not placed on its
-// host, as if it did not exist: a host key re-binds (another interface) or
-// unbinds only what the operator placed on it. (BindInstance checks the instance again in its
-// transaction; an ENI is checked here, as the view has it.)
-func (s *Service) boundElsewhere(ctx context.Context, in BindInput) error {
-	h := in.Caller.Host
-	if h == "" || in.NetworkInterfaceID == "" {
-		return nil
-	}
-	return s.read(ctx, func(tx store.ReadTx) error {
-		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, in.NetworkInterfaceID)
-		if err != nil || !ok {
-			return err
-		}
-		if n.Host != h {
-			return ecserr.New(http.StatusNotFound, "InvalidEniId.NotFound", "The specified NetworkInterfaceId %q does not exist.", n.ID)
-		}
-		return nil
-	})
 }
 
 // Snapshot is everything an agent needs to compile policies, at one revision.
