@@ -38,6 +38,9 @@ type Live struct {
 	vpcs   []*model.VPC
 	err    error         // why the follower stopped
 	notify chan struct{} // closed and replaced when rev advances
+	// demand wakes a follower that lingers: a reader waits for a revision
+	// the result does not hold yet.
+	demand chan struct{}
 
 	// Folded counts the changes folded in incrementally and Rebuilt the
 	// full recomputations (at start, after a VPC change or when the
@@ -52,9 +55,17 @@ type Live struct {
 // so a fresh result, now and then, drops those no class uses any more.
 const rebuildEvery = 20000
 
+// foldDelay is how long the follower lets changes gather before folding
+// them in when no reader waits for them: under a stream of writes it folds
+// a few times a second, each fold taking many changes (a group written
+// twice is folded once), instead of once per commit. A reader that needs a
+// revision the result does not hold wakes the follower at once, so reads
+// never wait for the delay.
+const foldDelay = 100 * time.Millisecond
+
 // NewLive starts following a view; Close (or the view's end) stops it.
 func NewLive(v *view.View) *Live {
-	l := &Live{v: v, notify: make(chan struct{})}
+	l := &Live{v: v, notify: make(chan struct{}), demand: make(chan struct{}, 1)}
 	go l.follow()
 	return l
 }
@@ -69,6 +80,12 @@ func (l *Live) follow() {
 			want = 0
 		}
 		s, err := l.v.Wait(context.Background(), want)
+		if err == nil && r != nil {
+			l.linger()
+			if cur := l.v.Current(); cur != nil && cur.Revision() > s.Revision() {
+				s = cur
+			}
+		}
 		if err != nil {
 			l.mu.Lock()
 			l.err = err
@@ -84,6 +101,16 @@ func (l *Live) follow() {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
+	}
+}
+
+// linger waits for foldDelay or until a reader asks for a newer result.
+func (l *Live) linger() {
+	t := time.NewTimer(foldDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-l.demand:
 	}
 }
 
@@ -182,6 +209,10 @@ func (l *Live) read(ctx context.Context, rev int64, fn func(liveState) error) er
 		l.mu.RUnlock()
 		if err != nil {
 			return fmt.Errorf("live reachability stopped: %w", err)
+		}
+		select { // wake a lingering follower (one token is enough)
+		case l.demand <- struct{}{}:
+		default:
 		}
 		select {
 		case <-ch:
