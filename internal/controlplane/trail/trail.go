@@ -37,6 +37,10 @@ const (
 // batchSize bounds the events written in one transaction.
 const batchSize = 500
 
+// writeDelay bounds how long an event waits in the queue before it is
+// written when no Flush asks for it (LookupEvents flushes first).
+const writeDelay = 50 * time.Millisecond
+
 // pruneEvery is how often events past MaxAge are deleted.
 const pruneEvery = time.Minute
 
@@ -182,12 +186,34 @@ func (t *Trail) run(last int64) {
 			}
 		}
 	}
+	// A batch is written when it is full, writeDelay after its first
+	// event, on Flush or on Close: under a stream of calls each
+	// transaction takes many events (its commit and index pages are
+	// shared), not the one or two queued at the moment the writer woke.
+	var linger <-chan time.Time
+	timer := time.NewTimer(writeDelay)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case ev := <-t.ch:
 			batch = append(batch, ev)
+			if len(batch) == batchSize {
+				write()
+			}
+			if len(batch) == 0 {
+				timer.Stop() // no stale tick is delivered after Stop (Go 1.23 timers)
+				linger = nil
+			} else if linger == nil {
+				timer.Reset(writeDelay)
+				linger = timer.C
+			}
+		case <-linger:
+			linger = nil
 			drain()
 		case reply := <-t.flush:
+			timer.Stop()
+			linger = nil
 			reply <- drain()
 		case <-tick.C:
 			t.prune(ctx, last)
