@@ -165,17 +165,16 @@ func (p Params) CheckList(name string, objects, bare bool) *ecserr.Error {
 	if bare && p[name] != "" {
 		return ecserr.InvalidParameter(name, "it is a list: send each item as "+form+" (indexes from 1), not as one value such as a JSON string")
 	}
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
+	prefix := name + "."
+	var keys []string // the list's items: few, and none on most requests
+	for k, v := range p {
+		if v != "" && strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys) // the same key is named whatever the map order
-	prefix := name + "."
 	for _, k := range keys {
-		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok || p[k] == "" {
-			continue
-		}
+		rest := k[len(prefix):]
 		n, field, hasField := strings.Cut(rest, ".")
 		switch _, ok := index(n); {
 		case !ok:
