@@ -158,30 +158,36 @@ func index(s string) (int, bool) {
 // string, as some SDK versions do); leave it unset for names some action
 // takes as a single value. An empty value is absent, as everywhere.
 func (p Params) CheckList(name string, objects, bare bool) *ecserr.Error {
-	form, example := name+".1, "+name+".2, …", name+".1=…"
-	if objects {
-		form, example = name+".1.Field, "+name+".2.Field, …", name+".1.Field=…"
+	// The texts of the errors, made only for one.
+	forms := func() (form, example string) {
+		if objects {
+			return name + ".1.Field, " + name + ".2.Field, …", name + ".1.Field=…"
+		}
+		return name + ".1, " + name + ".2, …", name + ".1=…"
 	}
 	if bare && p[name] != "" {
+		form, _ := forms()
 		return ecserr.InvalidParameter(name, "it is a list: send each item as "+form+" (indexes from 1), not as one value such as a JSON string")
 	}
-	prefix := name + "."
 	var keys []string // the list's items: few, and none on most requests
 	for k, v := range p {
-		if v != "" && strings.HasPrefix(k, prefix) {
+		if v != "" && len(k) > len(name) && k[len(name)] == '.' && strings.HasPrefix(k, name) {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys) // the same key is named whatever the map order
 	for _, k := range keys {
-		rest := k[len(prefix):]
+		rest := k[len(name)+1:]
 		n, field, hasField := strings.Cut(rest, ".")
 		switch _, ok := index(n); {
 		case !ok:
-			return ecserr.InvalidParameter(k, "the index after "+strconv.Quote(prefix)+" must be a whole number from 1, without leading zeros, as in "+example)
+			_, example := forms()
+			return ecserr.InvalidParameter(k, "the index after "+strconv.Quote(name+".")+" must be a whole number from 1, without leading zeros, as in "+example)
 		case objects && (!hasField || field == ""):
+			form, _ := forms()
 			return ecserr.InvalidParameter(k, "each item of "+name+" is an object: send its fields as "+form)
 		case !objects && hasField:
+			form, _ := forms()
 			return ecserr.InvalidParameter(k, "each item of "+name+" is a single value: send it as "+form)
 		}
 	}

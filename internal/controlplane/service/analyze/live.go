@@ -61,7 +61,7 @@ const rebuildEvery = 20000
 // twice is folded once), instead of once per commit. A reader that needs a
 // revision the result does not hold wakes the follower at once, so reads
 // never wait for the delay.
-const foldDelay = 100 * time.Millisecond
+const foldDelay = 500 * time.Millisecond
 
 // NewLive starts following a view; Close (or the view's end) stops it.
 func NewLive(v *view.View) *Live {

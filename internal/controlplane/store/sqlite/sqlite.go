@@ -383,7 +383,11 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 		}
 	}()
 	var rev int64
-	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&rev); err != nil {
+	st, err := s.wst.in(ctx, sqlTx, selectRevision)
+	if err == nil {
+		err = st.QueryRowContext(ctx).Scan(&rev)
+	}
+	if err != nil {
 		return 0, nil, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
@@ -393,12 +397,12 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			p.err = err
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+		if err := s.execIn(ctx, sqlTx, querySavepoint); err != nil {
 			return 0, nil, fmt.Errorf("sqlite: savepoint: %w", err)
 		}
 		next, logErr := s.runOne(context.WithoutCancel(p.ctx), sqlTx, rev, b, p)
 		if logErr != nil || p.err != nil || p.panicked {
-			if _, err := sqlTx.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+			if err := s.execIn(ctx, sqlTx, queryRollbackTo); err != nil {
 				return 0, nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 			}
 			if p.err == nil && !p.panicked {
@@ -408,7 +412,7 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			rev = next
 			p.rev = rev
 		}
-		if _, err := sqlTx.ExecContext(ctx, `RELEASE w`); err != nil {
+		if err := s.execIn(ctx, sqlTx, queryRelease); err != nil {
 			return 0, nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
@@ -428,6 +432,15 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 	}
 	committed = true
 	return rev, b.written, nil
+}
+
+// execIn runs a cached statement without arguments in a transaction.
+func (s *Store) execIn(ctx context.Context, tx *sql.Tx, query string) error {
+	st, err := s.wst.in(ctx, tx, query)
+	if err == nil {
+		_, err = st.ExecContext(ctx)
+	}
+	return err
 }
 
 // runOne runs one Update's fn on base and writes its change log; it
@@ -600,6 +613,7 @@ type stmtCache struct {
 // cachedQueries are the statements run in transactions.
 var cachedQueries = []string{
 	queryGet, queryPut, queryChange, queryRevision, queryRecordRevision, queryDelete,
+	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
 }
 
 const (
@@ -614,6 +628,11 @@ ON CONFLICT (kind, id) DO UPDATE SET
 	// change log in one statement.
 	queryDelete         = `DELETE FROM resources WHERE kind = ? AND id = ? RETURNING account, region`
 	queryRecordRevision = `SELECT revision FROM resources WHERE kind = ? AND id = ?`
+	// Each Update of a batch runs under a savepoint (prepared once: the
+	// driver would parse it anew per Update).
+	querySavepoint  = `SAVEPOINT w`
+	queryRollbackTo = `ROLLBACK TO w`
+	queryRelease    = `RELEASE w`
 )
 
 func newStmtCache(ctx context.Context, db *sql.DB, queries []string) (*stmtCache, error) {
