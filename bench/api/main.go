@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -73,6 +74,7 @@ var (
 	db      = flag.String("db", "", "internal: the palisade child's store")
 	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
 	profile = flag.String("cpuprofile", "", "write the Palisade server's CPU profile to this file")
+	memprof = flag.String("memprofile", "", "write the Palisade server's allocation profile (after the seed) to this file at its end")
 	only    = flag.String("only", "", "measure only the requests whose name contains this")
 	memory  = flag.Bool("memory", false, "report the in-memory view's size on the 10k-instance benchmark cloud, and exit")
 	soak    = flag.Duration("soak", 0, "after the measurements, run reads and writes for this long, sampling the server's RSS")
@@ -113,7 +115,7 @@ func main() {
 	fsyncs := fsyncRate(dir, min(*dur, time.Second))
 	fmt.Printf("machine: single-writer fsync rate %.0f/s (%s)\n\n", fsyncs, dir)
 
-	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile)
+	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile, "-memprofile", *memprof)
 	defer pal.stop()
 	answers := map[string]string{}
 	for _, a := range readActions {
@@ -264,6 +266,18 @@ func servePalisade() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *memprof != "" {
+		runtime.GC()
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			f, err := os.Create(*memprof)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			pprof.Lookup("allocs").WriteTo(f, 0)
+		}()
 	}
 	fmt.Println(srv.Addr)
 	if err := srv.Serve(ctx); err != nil {

@@ -96,8 +96,10 @@ func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 	}
 	defer st.Close()
 	var last int64
-	for _, ev := range evs {
-		data, err := json.Marshal(ev)
+	var buf []byte
+	for i := range evs {
+		ev := &evs[i]
+		buf, err = appendEvent(buf[:0], ev)
 		if err != nil {
 			return 0, err
 		}
@@ -109,7 +111,7 @@ func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 			}
 		}
 		res, err := st.ExecContext(ctx, ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
-			ev.EventRW, ev.ServiceName, ev.EventID, ","+strings.Join(ids, ",")+",", ","+strings.Join(types, ",")+",", string(data))
+			ev.EventRW, ev.ServiceName, ev.EventID, ","+strings.Join(ids, ",")+",", ","+strings.Join(types, ",")+",", string(buf))
 		if err != nil {
 			return 0, err
 		}

@@ -1,0 +1,186 @@
+package trail
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// appendEvent appends ev's JSON to b: what json.Marshal(ev) gives, field
+// for field and in the same order, without reflection (the trail's writer
+// encodes every event it stores). Strings are escaped as json.Marshal
+// escapes them (invalid UTF-8 becomes U+FFFD), except that <, > and & are
+// kept as they are, which decodes the same. A map value of a type the
+// trail does not make is encoded by json.Marshal.
+func appendEvent(b []byte, ev *Event) ([]byte, error) {
+	b = append(b, '{')
+	b = appendField(b, "eventId", ev.EventID, true)
+	b = appendField(b, "eventVersion", ev.EventVersion, false)
+	b = appendField(b, "eventName", ev.EventName, false)
+	b = appendField(b, "eventType", ev.EventType, false)
+	b = appendField(b, "eventCategory", ev.EventCategory, false)
+	b = appendField(b, "eventRW", ev.EventRW, false)
+	b = appendField(b, "eventSource", ev.EventSource, false)
+	b = appendField(b, "eventTime", ev.EventTime, false)
+	b = appendField(b, "acsRegion", ev.AcsRegion, false)
+	b = appendField(b, "serviceName", ev.ServiceName, false)
+	b = appendField(b, "apiVersion", ev.APIVersion, false)
+	b = appendField(b, "requestId", ev.RequestID, false)
+	b = append(b, `,"requestParameters":`...)
+	if ev.RequestParameters == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendStringMap(b, ev.RequestParameters)
+	}
+	var err error
+	if len(ev.ResponseElements) > 0 {
+		b = append(b, `,"responseElements":`...)
+		if b, err = appendAnyMap(b, ev.ResponseElements); err != nil {
+			return nil, err
+		}
+	}
+	b = appendField(b, "resourceName", ev.ResourceName, false)
+	b = appendField(b, "resourceType", ev.ResourceType, false)
+	b = appendField(b, "errorCode", ev.ErrorCode, false)
+	b = appendField(b, "errorMessage", ev.ErrorMessage, false)
+	b = appendField(b, "sourceIpAddress", ev.SourceIPAddress, false)
+	b = appendField(b, "userAgent", ev.UserAgent, false)
+	b = append(b, `,"isGlobal":`...)
+	b = strconv.AppendBool(b, ev.IsGlobal)
+	b = appendField(b, "recipientAccountId", ev.RecipientAccountID, false)
+	u := &ev.UserIdentity
+	b = append(b, `,"userIdentity":{`...)
+	b = appendField(b, "type", u.Type, true)
+	b = appendField(b, "accountId", u.AccountID, false)
+	b = appendField(b, "principalId", u.PrincipalID, false)
+	b = appendField(b, "userName", u.UserName, false)
+	if u.AccessKeyID != "" {
+		b = appendField(b, "accessKeyId", u.AccessKeyID, false)
+	}
+	b = append(b, '}')
+	if len(ev.AdditionalData) > 0 {
+		b = append(b, `,"additionalEventData":`...)
+		if b, err = appendAnyMap(b, ev.AdditionalData); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// appendField appends "name":"value", after a comma unless first.
+func appendField(b []byte, name, value string, first bool) []byte {
+	if !first {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return appendString(b, value)
+}
+
+// appendStringMap appends m with its keys sorted, as json.Marshal does.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// appendAnyMap appends m with its keys sorted; values of the types events
+// hold are encoded here, others by json.Marshal.
+func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := m[k].(type) {
+		case string:
+			b = appendString(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		default:
+			// json.Number (checked by json.Marshal), floats, nil, anything.
+			j, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+	}
+	return append(b, '}'), nil
+}
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string: quotes, backslashes and control
+// characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped
+// (as json.Marshal does).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
