@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 )
@@ -26,7 +27,22 @@ var listParams = []struct {
 // rather than letting it answer MissingParameter for a list that was sent.
 func checkLists(h rpc.Handler) rpc.Handler {
 	return func(ctx context.Context, req *rpc.Request) (any, error) {
-		for _, l := range listParams {
+		// One pass over the parameters finds the lists sent (most requests
+		// send none or one); only those are checked, in listParams' order.
+		var sent uint64
+		for k, v := range req.Params {
+			if v == "" {
+				continue
+			}
+			base, _, _ := strings.Cut(k, ".")
+			if i, ok := listIndex[base]; ok {
+				sent |= 1 << i
+			}
+		}
+		for i, l := range listParams {
+			if sent&(1<<i) == 0 {
+				continue
+			}
 			if e := req.Params.CheckList(l.name, l.objects, l.objects); e != nil {
 				return nil, e
 			}
@@ -34,3 +50,15 @@ func checkLists(h rpc.Handler) rpc.Handler {
 		return h(ctx, req)
 	}
 }
+
+// listIndex is each list parameter's place in listParams.
+var listIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, l := range listParams {
+		m[l.name] = i
+	}
+	if len(listParams) > 64 {
+		panic("api: checkLists marks at most 64 list parameters")
+	}
+	return m
+}()
