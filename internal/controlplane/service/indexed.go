@@ -355,7 +355,10 @@ func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, erro
 		return nil, err
 	}
 	g := *r.Object.(*model.SecurityGroup)
-	g.Rules, g.Tags = slices.Clone(g.Rules), slices.Clone(g.Tags)
+	// Room for a rule more: Authorize appends without copying the rules
+	// again (a group of 20 rules fills its allocation exactly).
+	g.Rules = append(make([]model.Rule, 0, len(g.Rules)+1), g.Rules...)
+	g.Tags = slices.Clone(g.Tags)
 	return &g, nil
 }
 

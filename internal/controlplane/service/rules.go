@@ -196,7 +196,7 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "Permissions.%d repeats an earlier rule of the same request.", i+1)
 			}
 			seen[key] = true
-			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return o.Key() == key }); j >= 0 {
+			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
 				if r.Description != "" {
 					g.Rules[j].Description = r.Description
 				}
@@ -246,7 +246,8 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 			if err != nil {
 				return struct{}{}, err
 			}
-			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return o.Key() == r.Key() })
+			key := r.Key()
+			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) })
 			if j < 0 {
 				if s.LenientRevoke {
 					continue
@@ -259,6 +260,14 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 		return struct{}{}, PutGroup(tx, g)
 	})
 	return err
+}
+
+// sameKey reports whether rule o has r's Key, key: it compares the fields
+// the key spells as they are (enums and a number, never holding the key's
+// separator) before making o's key, which most rules of a group fail.
+func sameKey(o, r *model.Rule, key string) bool {
+	return o.Direction == r.Direction && o.Protocol == r.Protocol && o.Policy == r.Policy &&
+		o.Priority == r.Priority && o.NicType == r.NicType && o.Key() == key
 }
 
 func describeInput(n, of int) string {
