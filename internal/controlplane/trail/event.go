@@ -86,23 +86,58 @@ const Redacted = "******"
 // Password in it (AccessKeySecret, Password, …), in any letter case and
 // at any depth (Foo.1.Password).
 func Secret(name string) bool {
-	n := strings.ToLower(name)
+	n := name
 	if i := strings.LastIndexByte(n, '.'); i >= 0 {
 		n = n[i+1:]
 	}
-	return n == "signature" || n == "securitytoken" || strings.Contains(n, "secret") || strings.Contains(n, "password")
+	// ASCII case folding without a lowered copy (the names of every
+	// recorded call pass here): a name with other letters is not one of
+	// these anyway.
+	return strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken") ||
+		containsFold(n, "secret") || containsFold(n, "password")
+}
+
+// containsFold reports whether s holds sub (lower-case ASCII) in any
+// letter case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // Sanitize returns the parameters an event keeps: secrets masked, long
 // values cut, at most maxParams of them and maxParamBytes of text (by
 // name; the rest are left out, and a "…" entry says so).
 func Sanitize(params rpc.Params) map[string]string {
-	out := make(map[string]string, min(len(params), maxParams))
+	return sanitize(params, sortedNames(params))
+}
+
+// sortedNames lists the parameters' names in order.
+func sortedNames(params rpc.Params) []string {
 	names := make([]string, 0, len(params))
 	for k := range params {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	return names
+}
+
+// sanitize is Sanitize with the names already sorted.
+func sanitize(params rpc.Params, names []string) map[string]string {
+	out := make(map[string]string, min(len(params), maxParams))
 	size := 0
 	for _, k := range names {
 		v := params[k]
@@ -187,6 +222,7 @@ var tagResourceTypes = map[string]string{
 // the verified key ("" when the signature did not verify).
 func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
+	names := sortedNames(req.Params) // once, for the parameters and the resources
 	ev := Event{
 		EventID:            rpc.NewRequestID(),
 		EventVersion:       "1",
@@ -201,7 +237,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		ServiceName:        services[req.Version],
 		APIVersion:         clip(req.Version),
 		RequestID:          req.RequestID,
-		RequestParameters:  Sanitize(req.Params),
+		RequestParameters:  sanitize(req.Params, names),
 		ErrorCode:          c.Code,
 		ErrorMessage:       clip(c.Message),
 		SourceIPAddress:    hostOf(c.RemoteAddr),
@@ -218,7 +254,7 @@ func EventOf(c *rpc.Call, account string) Event {
 	if account != "" {
 		ev.UserIdentity = Identity{Type: "root-account", AccountID: account, PrincipalID: account, UserName: "root", AccessKeyID: req.AccessKeyID}
 	}
-	ev.Resources = resourcesOf(req.Params)
+	ev.Resources = resourcesOf(req.Params, names)
 	if c.Code == "" {
 		ev.ResponseElements = responseElements(c.Body)
 		for k, v := range ev.ResponseElements {
@@ -245,14 +281,10 @@ func hostOf(addr string) string {
 	return addr
 }
 
-// resourcesOf reads the resources a request names.
-func resourcesOf(p rpc.Params) []Resource {
+// resourcesOf reads the resources a request names (names: its
+// parameters' names, sorted).
+func resourcesOf(p rpc.Params, names []string) []Resource {
 	var out []Resource
-	names := make([]string, 0, len(p))
-	for k := range p {
-		names = append(names, k)
-	}
-	slices.Sort(names)
 	for _, k := range names {
 		base, _, _ := strings.Cut(k, ".")
 		if t := resourceParams[base]; t != "" {
