@@ -238,11 +238,6 @@ func listWhere[T any](tx store.ReadTx, kind store.Kind, q store.Query) ([]*T, er
 	return out, nil
 }
 
-// PutGroup stores a security group.
-func PutGroup(tx store.Tx, g *model.SecurityGroup) error {
-	return store.PutAs(tx, KindGroup, g.ID, g.Owner, g.Region, g)
-}
-
 // PutInstance stores an instance.
 func PutInstance(tx store.Tx, in *model.Instance) error {
 	return store.PutAs(tx, KindInstance, in.ID, in.Owner, in.Region, in)
