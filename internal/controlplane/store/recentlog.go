@@ -37,7 +37,9 @@ func (l *RecentLog) Append(base, rev int64, written []Written) (restarted bool) 
 			cut++
 		}
 		l.From = l.log[cut-1].Revision
-		l.log = slices.Clone(l.log[cut:])
+		// A reslice, not a copy per batch: the next growth of the array
+		// copies what is kept and lets the dropped head go.
+		l.log = l.log[cut:]
 	}
 	return restarted
 }
