@@ -112,7 +112,11 @@ func paramsHash(req *rpc.Request) string {
 // idempotency is a request's ClientToken; a retry must repeat every
 // parameter, as ECS compares them.
 func idempotency(req *rpc.Request) service.Idempotency {
-	return service.Idempotency{ClientToken: req.Params.Get("ClientToken"), Fingerprint: paramsHash(req)}
+	token := req.Params.Get("ClientToken")
+	if token == "" {
+		return service.Idempotency{} // nothing to compare a retry with: no fingerprint
+	}
+	return service.Idempotency{ClientToken: token, Fingerprint: paramsHash(req)}
 }
 
 // The loaders of package service that the tests use.
