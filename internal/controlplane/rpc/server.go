@@ -243,15 +243,31 @@ func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Erro
 			sources = append(sources, form)
 		}
 	}
-	params := Params{}
+	n := 0
+	for _, src := range sources {
+		n += len(src)
+	}
+	params := make(Params, n)
+	single := true // every name has one value, from one source
 	for _, src := range sources {
 		for k, vs := range src {
 			for _, v := range vs {
-				if old, ok := params[k]; ok && old != v {
-					return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
+				if old, ok := params[k]; ok {
+					single = false
+					if old != v {
+						return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
+					}
 				}
 				params[k] = v
 			}
+		}
+	}
+	if single {
+		if len(sources) == 1 {
+			return params, query, nil // already one value per name
+		}
+		if len(query) == 0 {
+			return params, sources[1], nil
 		}
 	}
 	signed := make(url.Values, len(params))
