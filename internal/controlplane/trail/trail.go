@@ -50,6 +50,7 @@ type Trail struct {
 	opt   Options
 	ch    chan Event
 	flush chan chan error
+	wake  chan struct{} // the queue is half full: write without waiting
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -81,7 +82,7 @@ func Open(path string, opt Options) (*Trail, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Trail{st: st, opt: opt, ch: make(chan Event, opt.Queue), flush: make(chan chan error),
+	t := &Trail{st: st, opt: opt, ch: make(chan Event, opt.Queue), flush: make(chan chan error), wake: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}), now: opt.Now}
 	last, err := st.lastSeq(context.Background())
 	if err != nil {
@@ -100,6 +101,12 @@ func (t *Trail) Record(ev Event) bool {
 	default:
 		select {
 		case t.ch <- ev:
+			if len(t.ch) >= cap(t.ch)/2 { // write now rather than drop soon
+				select {
+				case t.wake <- struct{}{}:
+				default:
+				}
+			}
 			return true
 		default:
 		}
@@ -186,11 +193,10 @@ func (t *Trail) run(last int64) {
 			}
 		}
 	}
-	// A batch is written when it is full, writeDelay after its first
-	// event, on Flush or on Close: under a stream of calls each
-	// transaction takes many events (its commit and index pages are
-	// shared), not the one or two queued at the moment the writer woke.
-	var linger <-chan time.Time
+	// The events queued writeDelay after the first are written together
+	// (sooner on Flush, on Close, or when the queue is half full): under a
+	// stream of calls each transaction takes many events, whose commit and
+	// index pages are shared, and the writer is not woken per event.
 	timer := time.NewTimer(writeDelay)
 	timer.Stop()
 	defer timer.Stop()
@@ -198,22 +204,21 @@ func (t *Trail) run(last int64) {
 		select {
 		case ev := <-t.ch:
 			batch = append(batch, ev)
-			if len(batch) == batchSize {
-				write()
-			}
-			if len(batch) == 0 {
+			timer.Reset(writeDelay)
+			select {
+			case <-timer.C:
+			case <-t.wake:
+			case reply := <-t.flush:
+				reply <- drain()
 				timer.Stop() // no stale tick is delivered after Stop (Go 1.23 timers)
-				linger = nil
-			} else if linger == nil {
-				timer.Reset(writeDelay)
-				linger = timer.C
+				continue
+			case <-t.stop:
+				drain()
+				return
 			}
-		case <-linger:
-			linger = nil
+			timer.Stop()
 			drain()
 		case reply := <-t.flush:
-			timer.Stop()
-			linger = nil
 			reply <- drain()
 		case <-tick.C:
 			t.prune(ctx, last)
