@@ -846,11 +846,11 @@ func (t *writeTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
 	return t.readTx.Get(kind, id)
 }
 
-// Peek returns the decoded value (kind, id) as written earlier in this
-// batch, for reading only: nil when the batch did not write it with one
-// (read it with Get then).
+// Peek returns the decoded value (kind, id) as this transaction sees it,
+// for reading only, when this process wrote it last (see PeekRecord): nil
+// when it was written without one or not lately (read it with Get then).
 func (t *writeTx) Peek(kind store.Kind, id string) (obj any, found, known bool) {
-	if r, ok := t.written(kind, id); ok {
+	if r, ok := t.PeekRecord(kind, id); ok {
 		if r == nil {
 			return nil, false, true
 		}
@@ -859,6 +859,33 @@ func (t *writeTx) Peek(kind store.Kind, id string) (obj any, found, known bool) 
 		}
 	}
 	return nil, false, false
+}
+
+// PeekRecord returns the record (kind, id) as this transaction sees it
+// when this process wrote it last: in this transaction, earlier in its
+// batch, or in a committed batch the recent log still holds (and nothing
+// was committed since by another process). The record is shared: read
+// only. known is false when it is not one of those (read it with Get);
+// r is nil, known true, when it was deleted.
+func (t *writeTx) PeekRecord(kind store.Kind, id string) (r *store.Record, known bool) {
+	if r, ok := t.written(kind, id); ok {
+		return r, true
+	}
+	t.store.mu.Lock()
+	defer t.store.mu.Unlock()
+	if t.store.log.To != t.batch.base {
+		return nil, false
+	}
+	ws, ok := t.store.log.Since(t.store.log.From)
+	if !ok {
+		return nil, false
+	}
+	for i := len(ws) - 1; i >= 0; i-- { // the newest write of it
+		if w := ws[i]; w.ID == id && w.Kind == kind {
+			return w.Record, true
+		}
+	}
+	return nil, false
 }
 
 // Expect implements store.Tx. The writer is serialized, so the check is
