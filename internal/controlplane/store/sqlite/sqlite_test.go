@@ -438,3 +438,46 @@ func TestMemoryAfterAnotherProcess(t *testing.T) {
 		t.Errorf("Recent(%d) = %v, %d, %v; want y at %d", rev3-1, ws, rev, ok, rev3)
 	}
 }
+
+// TestPeekRecord: a write is lent the records this process wrote in
+// earlier batches (deleted ones as nil), as written, and nothing once
+// another process has written.
+func TestPeekRecord(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "p.db")
+	a := openT(t, path)
+	b := openT(t, path)
+	obj := &struct{ N int }{1}
+	update := func(s *Store, fn func(tx *writeTx) error) {
+		t.Helper()
+		if _, err := s.Update(ctx, func(tx store.Tx) error { return fn(tx.(*writeTx)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(a, func(tx *writeTx) error {
+		if err := tx.Put(store.Record{Kind: "k", ID: "x", Data: []byte(`{"N":1}`), Object: obj}); err != nil {
+			return err
+		}
+		return tx.Put(store.Record{Kind: "k", ID: "gone", Data: []byte(`{}`)})
+	})
+	update(a, func(tx *writeTx) error { return tx.Delete("k", "gone") })
+	for _, tc := range []struct {
+		id          string
+		known, live bool
+	}{{"x", true, true}, {"gone", true, false}, {"never", false, false}} {
+		update(a, func(tx *writeTx) error {
+			r, known := tx.PeekRecord("k", tc.id)
+			if known != tc.known || (r != nil) != tc.live || tc.live && r.Object != obj {
+				t.Errorf("PeekRecord(%s) = %+v, %v; want known %v, live %v, the object written", tc.id, r, known, tc.known, tc.live)
+			}
+			return nil
+		})
+	}
+	update(b, func(tx *writeTx) error { return tx.Put(store.Record{Kind: "k", ID: "x", Data: []byte(`{"N":2}`)}) }) // behind a's back
+	update(a, func(tx *writeTx) error {
+		if r, known := tx.PeekRecord("k", "x"); known {
+			t.Errorf("PeekRecord(x) after another process wrote it = %+v, known; want unknown (read the file)", r)
+		}
+		return nil
+	})
+}
