@@ -13,10 +13,16 @@ import (
 // A rule change rewrites its whole group, and encoding the group's rules
 // is most of what storing it costs; all but the changed rule were encoded
 // by the previous write already. ruleJSON keeps the JSON of rules seen
-// lately, by value: a rule equal to one seen has the same JSON.
+// lately, by ID with the rule it was made of: a rule equal to that one has
+// the same JSON (a rule modified since is encoded again).
 var ruleJSON struct {
 	mu sync.Mutex
-	m  map[model.Rule][]byte
+	m  map[string]cachedRule
+}
+
+type cachedRule struct {
+	rule model.Rule
+	json []byte
 }
 
 // ruleJSONMax bounds the rules kept (a few MiB); the cache starts over
@@ -26,20 +32,20 @@ const ruleJSONMax = 4096
 // encodeRule returns json.Marshal(r), from the cache when it holds r.
 func encodeRule(r *model.Rule) ([]byte, error) {
 	ruleJSON.mu.Lock()
-	b, ok := ruleJSON.m[*r]
+	c, ok := ruleJSON.m[r.ID]
 	ruleJSON.mu.Unlock()
-	if ok {
-		return b, nil
+	if ok && c.rule == *r {
+		return c.json, nil
 	}
 	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, err
+	if err != nil || r.ID == "" {
+		return b, err
 	}
 	ruleJSON.mu.Lock()
 	if ruleJSON.m == nil || len(ruleJSON.m) >= ruleJSONMax {
-		ruleJSON.m = make(map[model.Rule][]byte, ruleJSONMax)
+		ruleJSON.m = make(map[string]cachedRule, ruleJSONMax)
 	}
-	ruleJSON.m[*r] = b
+	ruleJSON.m[r.ID] = cachedRule{*r, b}
 	ruleJSON.mu.Unlock()
 	return b, nil
 }

@@ -31,7 +31,14 @@ func TestEncodeGroup(t *testing.T) {
 	empty.Rules = []model.Rule{}
 	other := *g
 	other.ID, other.Rules = "sg-2", append([]model.Rule{rs[3]}, rs[:2]...) // the same rules, cached, in another order
-	for i, g := range []*model.SecurityGroup{g, g, &bare, &empty, &other} {
+	modified := other
+	modified.Rules = append([]model.Rule(nil), other.Rules...)
+	modified.Rules[0].Description = "changed since it was cached" // same ID, other JSON
+	modified.Rules[1].Priority++
+	noID := *g
+	noID.Rules = []model.Rule{rs[0]}
+	noID.Rules[0].ID = ""
+	for i, g := range []*model.SecurityGroup{g, g, &bare, &empty, &other, &modified, &noID} {
 		want, err := json.Marshal(g)
 		if err != nil {
 			t.Fatal(err)
