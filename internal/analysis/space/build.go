@@ -784,6 +784,9 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	first := b.first
 	defAccept := s.Program.Default.Verdict == policy.Accept
 	m, prev := 0, none
+	// A run of pieces with the same first and second entries adds to the
+	// standings once.
+	last1, last2 := none, none
 	for j := range n {
 		d1 := ps.intra[j]
 		if d1 != none {
@@ -810,8 +813,9 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 			if d1 == none {
 				s.DefaultHit = true
 				d1 = Default
-			} else {
+			} else if d1 != last1 || d2 != last2 {
 				b.standing(d1, d2, defAccept)
+				last1, last2 = d1, d2
 			}
 		}
 		first[j] = d1
