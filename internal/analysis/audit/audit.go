@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -263,18 +264,65 @@ func Run(c *policy.Cloud, o Options) []Finding {
 
 func run(in *Input) []Finding {
 	in.once = true
-	var out []Finding
+	var todo []Check
 	for _, ch := range Checks() {
-		if slices.Contains(in.Options.Skip, ch.ID) {
-			continue
+		if !slices.Contains(in.Options.Skip, ch.ID) {
+			todo = append(todo, ch)
 		}
-		out = append(out, ch.Run(in)...)
+	}
+	// The analyses the checks share run first, each on Options.Workers
+	// goroutines, then the checks themselves on as many (one at a time in
+	// the reference), so that parallel steps never nest.
+	workers := 1
+	if !in.reference {
+		in.prime(todo)
+		workers = min(in.Options.workers(), len(todo))
+	}
+	found := make([][]Finding, len(todo))
+	var next atomic.Int64
+	work := func() {
+		for k := int(next.Add(1) - 1); k < len(todo); k = int(next.Add(1) - 1) {
+			found[k] = todo[k].Run(in)
+		}
+	}
+	if workers <= 1 {
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
+	}
+	var out []Finding
+	for _, f := range found {
+		out = append(out, f...)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
 			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
 	})
 	return out
+}
+
+// prime computes the shared analyses the checks to run read (see run).
+func (in *Input) prime(todo []Check) {
+	runs := func(ids ...string) bool {
+		return slices.ContainsFunc(todo, func(c Check) bool { return slices.Contains(ids, c.ID) })
+	}
+	e := engineFor(in)
+	if in.standingsNeeded() {
+		e.ruleUses()
+	}
+	if runs("SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-013", "SGA-025", "SGA-028") {
+		e.exposed()
+	}
+	if runs("SGA-002", "SGA-003", "SGA-004") {
+		e.latent()
+	}
+	if runs("SGA-014") {
+		in.reachability()
+	}
 }
 
 // Worst returns the highest severity among findings, and false if there are none.
