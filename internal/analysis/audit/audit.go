@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -210,16 +209,15 @@ func (in *Input) hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 	if in.hidden == nil {
 		in.hidden = map[*model.Rule]bool{}
 	}
-	var drops []*model.Rule
-	for _, d := range policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType) {
-		if d.Policy == model.Drop {
-			drops = append(drops, d.Rule)
+	order := policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType)
+	for k, d := range order {
+		if d.Policy != model.Accept {
 			continue
 		}
 		if _, ok := in.hidden[d.Rule]; ok || d.Rule.Direction != r.Direction || d.Rule.NicType != r.NicType {
 			continue // judged already, or its own order may differ
 		}
-		in.hidden[d.Rule] = slices.ContainsFunc(drops, func(x *model.Rule) bool { return policy.Covers(x, d.Rule) })
+		in.hidden[d.Rule] = hiddenAt(order, k, d.Rule)
 	}
 	h, ok := in.hidden[r]
 	if !ok { // not in its own order: judge it alone, as hiddenByDrop does
@@ -276,24 +274,10 @@ func run(in *Input) []Finding {
 	workers := 1
 	if !in.reference {
 		in.prime(todo)
-		workers = min(in.Options.workers(), len(todo))
+		workers = in.Options.workers()
 	}
 	found := make([][]Finding, len(todo))
-	var next atomic.Int64
-	work := func() {
-		for k := int(next.Add(1) - 1); k < len(todo); k = int(next.Add(1) - 1) {
-			found[k] = todo[k].Run(in)
-		}
-	}
-	if workers <= 1 {
-		work()
-	} else {
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(work)
-		}
-		wg.Wait()
-	}
+	each(workers, len(todo), func(_ *workerScratch, k int) { found[k] = todo[k].Run(in) })
 	var out []Finding
 	for _, f := range found {
 		out = append(out, f...)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -325,13 +326,27 @@ func (e *engine) parallel(n int, fn func(int)) {
 	if e.in.reference {
 		workers = 1
 	}
+	each(workers, n, func(_ *workerScratch, k int) { fn(k) })
+}
+
+// each calls fn(sc, 0) … fn(sc, n-1) on up to workers goroutines, each
+// with its own scratch; a worker takes the next index as it finishes one
+// (tasks differ in size).
+func each(workers, n int, fn func(*workerScratch, int)) {
+	var next atomic.Int64
+	work := func() {
+		sc := new(workerScratch)
+		for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
+			fn(sc, k)
+		}
+	}
+	if workers = min(workers, n); workers <= 1 {
+		work()
+		return
+	}
 	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for k := w; k < n; k += workers {
-				fn(k)
-			}
-		})
+	for range workers {
+		wg.Go(work)
 	}
 	wg.Wait()
 }

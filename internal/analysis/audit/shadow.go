@@ -73,10 +73,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 	var sums []*summary
 	e.sums = map[policy.Key]*summary{}
 	if e.in.reference {
-		// The reference builds per task and lets the cache catch what
-		// it can, and keeps every space.
+		// The reference builds per task, on every worker, and lets the
+		// cache catch what it can, and keeps every space.
 		built := make([]*space.Space, len(tasks))
-		e.parallel(len(tasks), func(k int) {
+		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
 			built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, allSources)
 		})
 		of := map[*space.Space]*summary{}
@@ -114,7 +114,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 		var namedMu [64]sync.Mutex
 		sums = make([]*summary, len(distinct)+len(alone))
-		e.parallelScratch(len(sums), func(sc *workerScratch, j int) {
+		each(e.in.Options.workers(), len(sums), func(sc *workerScratch, j int) {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
@@ -178,22 +178,6 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 type workerScratch struct {
 	space space.Scratch
 	ids   []int32 // the program's rules, as indexes of the cloud's rules
-}
-
-// parallelScratch is parallel with a scratch per worker; workers take the
-// next index as they finish one (spaces differ in size).
-func (e *engine) parallelScratch(n int, fn func(*workerScratch, int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(e.in.Options.workers(), n) {
-		wg.Go(func() {
-			sc := new(workerScratch)
-			for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
-				fn(sc, k)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // allSources are the options of the spaces the standings read.
