@@ -713,8 +713,8 @@ func sharedTierCheck(in *Input) []Finding {
 				}
 				eg := e.packetsFor(a, model.Egress)
 				from, to := iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})), iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))
-				for _, ri := range tierPorts {
-					d := ing.decide(ri, from)
+				for t, ri := range tierPorts {
+					d := ing.decide(t, from)
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.prog.Intra[d.Intra()] == g.ID:
@@ -724,7 +724,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if !accepts(eg.prog, eg.decide(ri, to)) {
+					if !accepts(eg.prog, eg.decide(t, to)) {
 						continue
 					}
 					hits = append(hits, hit{a.ID, b.ID, labels[ri], via})

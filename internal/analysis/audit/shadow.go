@@ -79,13 +79,14 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
 			built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, allSources)
 		})
-		of := map[*space.Space]*summary{}
+		// One summary per policy: two workers may both miss the cache
+		// and build the same policy twice.
 		for k, s := range built {
-			if of[s] == nil {
-				of[s] = summarise(s, tasks[k].dir, tasks[k].nic, nil)
-				sums = append(sums, of[s])
+			pk := policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)
+			if e.sums[pk] == nil {
+				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, nil)
+				sums = append(sums, e.sums[pk])
 			}
-			e.sums[policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)] = of[s]
 		}
 		for _, p := range alone {
 			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, nil))

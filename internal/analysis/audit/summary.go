@@ -70,11 +70,12 @@ var tierPorts = func() (out []int) {
 }()
 
 // packets is a space cut down to the IPv4 TCP packets on the default
-// source port to the data-tier ports: per riskyPorts index, the address
-// table there (copied: a table shares its space's memory).
+// source port to the data-tier ports: tables[t] is the address table of
+// port riskyPorts[tierPorts[t]] (copied: a table shares its space's
+// memory; ports that share a table share its copy).
 type packets struct {
 	prog   *policy.Program
-	tables map[int]*addrTable
+	tables []*addrTable
 }
 
 type addrTable struct {
@@ -85,34 +86,34 @@ type addrTable struct {
 // packetsOf cuts a space down to its packets (its IPv4 TCP tables must
 // be built).
 func packetsOf(s *space.Space) *packets {
-	pk := &packets{prog: s.Program, tables: make(map[int]*addrTable, len(tierPorts))}
+	pk := &packets{prog: s.Program, tables: make([]*addrTable, len(tierPorts))}
 	pt := s.Parts[s.PartOf(policy.DefaultSourcePort)].Tables[0][space.TCP]
-	copies := map[*space.AddrTable]*addrTable{}
-	for _, ri := range tierPorts {
+	from := make([]*space.AddrTable, len(tierPorts)) // the table each copy was made from
+	for t, ri := range tierPorts {
 		port := riskyPorts[ri].port
 		k, _ := slices.BinarySearch(pt.Starts, port)
 		if k == len(pt.Starts) || pt.Starts[k] != port {
 			k--
 		}
 		at := pt.Addrs[k]
-		c := copies[at]
-		if c == nil {
-			c = &addrTable{starts: make([]iprange.Key, at.Len()), by: slices.Clone(at.By)}
-			for j := range at.Len() {
-				c.starts[j] = at.Start(j)
-			}
-			copies[at] = c
+		if u := slices.Index(from[:t], at); u >= 0 {
+			pk.tables[t], from[t] = pk.tables[u], at
+			continue
 		}
-		pk.tables[ri] = c
+		c := &addrTable{starts: make([]iprange.Key, at.Len()), by: slices.Clone(at.By)}
+		for j := range at.Len() {
+			c.starts[j] = at.Start(j)
+		}
+		pk.tables[t], from[t] = c, at
 	}
 	return pk
 }
 
-// decide returns the decider of a packet to data-tier port riskyPorts[ri]
-// from an IPv4 address.
-func (p *packets) decide(ri int, remote iprange.Key) space.Decider {
-	t := p.tables[ri]
-	return t.by[iprange.Search(t.starts, remote)]
+// decide returns the decider of a packet to data-tier port
+// riskyPorts[tierPorts[t]] from an IPv4 address.
+func (p *packets) decide(t int, remote iprange.Key) space.Decider {
+	c := p.tables[t]
+	return c.by[iprange.Search(c.starts, remote)]
 }
 
 // family indexes a family: 0 IPv4, 1 IPv6.
