@@ -95,11 +95,13 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// Build each distinct policy once, on every worker, summarise it
 		// and drop it (the build's memory is the worker's, reused).
 		var distinct []int
+		var keys []policy.Key // of the distinct tasks
 		for k, t := range tasks {
 			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
 			if _, ok := e.sums[pk]; !ok {
 				e.sums[pk] = nil
 				distinct = append(distinct, k)
+				keys = append(keys, pk)
 			}
 		}
 		// SGA-022 reads the blockers of a rule shadowed everywhere, from
@@ -162,12 +164,13 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				mu.Unlock()
 			}
 		})
-		for j, k := range distinct {
-			e.sums[policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)] = sums[j]
+		for j, pk := range keys {
+			e.sums[pk] = sums[j]
 		}
 	}
 	out := map[*model.Rule][]ruleUse{}
-	for _, sm := range sums {
+	for j, sm := range sums {
+		sm.pos = j
 		for i, pr := range sm.prog.Rules {
 			out[pr.Rule] = append(out[pr.Rule], ruleUse{sm, i})
 		}
@@ -324,12 +327,15 @@ func conflictCheck(in *Input) []Finding {
 	type pair struct{ drop, accept *model.Rule }
 	seen := map[pair]bool{}
 	var out []Finding
-	sums := map[*summary]bool{}
+	var listed []bool // by summary pos
 	var order []*summary
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		for _, u := range uses[r] {
-			if !sums[u.sum] {
-				sums[u.sum] = true
+			if u.sum.pos >= len(listed) {
+				listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
+			}
+			if !listed[u.sum.pos] {
+				listed[u.sum.pos] = true
 				order = append(order, u.sum)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 // holding some ten thousand of them.
 type summary struct {
 	prog *policy.Program
+	pos  int // in the standings pass's order
 
 	// The rules' standings (spaces of every source port only).
 	status   []space.Status
