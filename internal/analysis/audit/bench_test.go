@@ -28,9 +28,11 @@ var smokeConfig = cloudgen.Config{VPCs: 1, Groups: 20, Instances: 100, RulesPerG
 //
 //	go test -run '^$' -bench Audit -benchtime 3x ./internal/analysis/audit
 func BenchmarkAudit(b *testing.B) {
-	c := reachtest.Big()
+	var c *cloudgen.Cloud
 	if testing.Short() {
 		c = cloudgen.Generate(42, smokeConfig)
+	} else {
+		c = reachtest.Big() // not made under -short: minutes on a loaded machine
 	}
 	cloud := c.Snapshot()
 	o := Options{}.withDefaults()
