@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -97,6 +98,20 @@ type Options struct {
 	// (SGA-032); nil (an offline audit, or a configuration file) means not
 	// known, and the check says nothing. The server sets it.
 	ChangeAlerting *bool
+	// Workers caps the goroutines the audit runs at once, in every parallel
+	// step (its spaces and the reachability some checks read), so that a
+	// server can give an audit a share of its CPUs; 0 (the default) means
+	// runtime.GOMAXPROCS (so does a negative value), 1 runs it on one
+	// goroutine. Findings do not depend on it.
+	Workers int
+}
+
+// workers is Options.Workers with 0 (or less) meaning every core.
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Defaults of the Options that have one.
@@ -194,16 +209,15 @@ func (in *Input) hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 	if in.hidden == nil {
 		in.hidden = map[*model.Rule]bool{}
 	}
-	var drops []*model.Rule
-	for _, d := range policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType) {
-		if d.Policy == model.Drop {
-			drops = append(drops, d.Rule)
+	order := policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType)
+	for k, d := range order {
+		if d.Policy != model.Accept {
 			continue
 		}
 		if _, ok := in.hidden[d.Rule]; ok || d.Rule.Direction != r.Direction || d.Rule.NicType != r.NicType {
 			continue // judged already, or its own order may differ
 		}
-		in.hidden[d.Rule] = slices.ContainsFunc(drops, func(x *model.Rule) bool { return policy.Covers(x, d.Rule) })
+		in.hidden[d.Rule] = hiddenAt(order, k, d.Rule)
 	}
 	h, ok := in.hidden[r]
 	if !ok { // not in its own order: judge it alone, as hiddenByDrop does
@@ -216,7 +230,7 @@ func (in *Input) hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 // reachability returns the reachability of the cloud, computed once per
 // Input and only for the checks that need it.
 func (in *Input) reachability() *reach.Result {
-	in.reachOnce.Do(func() { in.reach = reach.Compute(in.Cloud, reach.Options{}) })
+	in.reachOnce.Do(func() { in.reach = reach.Compute(in.Cloud, reach.Options{Workers: in.Options.workers()}) })
 	return in.reach
 }
 
@@ -248,18 +262,51 @@ func Run(c *policy.Cloud, o Options) []Finding {
 
 func run(in *Input) []Finding {
 	in.once = true
-	var out []Finding
+	var todo []Check
 	for _, ch := range Checks() {
-		if slices.Contains(in.Options.Skip, ch.ID) {
-			continue
+		if !slices.Contains(in.Options.Skip, ch.ID) {
+			todo = append(todo, ch)
 		}
-		out = append(out, ch.Run(in)...)
+	}
+	// The analyses the checks share run first, each on Options.Workers
+	// goroutines, then the checks themselves on as many (one at a time in
+	// the reference), so that parallel steps never nest.
+	workers := 1
+	if !in.reference {
+		in.prime(todo)
+		workers = in.Options.workers()
+	}
+	found := make([][]Finding, len(todo))
+	each(workers, len(todo), func(_ *workerScratch, k int) { found[k] = todo[k].Run(in) })
+	var out []Finding
+	for _, f := range found {
+		out = append(out, f...)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
 			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
 	})
 	return out
+}
+
+// prime computes the shared analyses the checks to run read (see run).
+func (in *Input) prime(todo []Check) {
+	runs := func(ids ...string) bool {
+		return slices.ContainsFunc(todo, func(c Check) bool { return slices.Contains(ids, c.ID) })
+	}
+	e := engineFor(in)
+	if in.standingsNeeded() {
+		e.ruleUses()
+	}
+	if runs("SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-013", "SGA-025", "SGA-028") {
+		e.exposed()
+	}
+	if runs("SGA-002", "SGA-003", "SGA-004") {
+		e.latent()
+	}
+	if runs("SGA-014") {
+		in.reachability()
+	}
 }
 
 // Worst returns the highest severity among findings, and false if there are none.

@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -85,10 +85,16 @@ type exposure struct {
 	// latent: the instance has no public IPv4 address, and this is its
 	// intranet ingress from an anonymous address (see engine.latent).
 	latent bool
-	addr   netip.Addr   // the public address (or IPv6 address) exposed
-	space  *space.Space // ingress policy on the internet path
-	anon   iprange.Key  // an address of the internet at large
+	addr   netip.Addr      // the public address (or IPv6 address) exposed
+	prog   *policy.Program // ingress policy on the internet path
+	anon   iprange.Key     // an address of the internet at large
 	open   []opening
+	drops  []int // the drop rules whose peer stands for anon, in order
+}
+
+// exposureOf makes an exposure from a view of its space.
+func exposureOf(inst *model.Instance, six, latent bool, addr netip.Addr, prog *policy.Program, v *view) *exposure {
+	return &exposure{inst: inst, six: six, latent: latent, addr: addr, prog: prog, anon: v.anon, open: v.open, drops: v.drops}
 }
 
 func (e *exposure) world() string {
@@ -98,7 +104,7 @@ func (e *exposure) world() string {
 	return "0.0.0.0/0"
 }
 
-func (e *exposure) rule(i int) policy.ProgramRule { return e.space.Program.Rules[i] }
+func (e *exposure) rule(i int) policy.ProgramRule { return e.prog.Rules[i] }
 
 // ports returns the open ports of a protocol.
 func (e *exposure) ports(p space.Proto) (n int) {
@@ -131,9 +137,12 @@ type engine struct {
 	exposures []*exposure
 	useOnce   sync.Once
 	useCache  map[*model.Rule][]ruleUse
-	packets   map[packetKey]*space.Space // packetSpace's answers
-	latOnce   sync.Once
-	latents   []*exposure
+	// sums holds the summaries of the standings' spaces (every source
+	// port) by policy, once ruleUses has run.
+	sums    map[policy.Key]*summary
+	packets map[packetKey]*packets // packetsFor's answers
+	latOnce sync.Once
+	latents []*exposure
 }
 
 type packetKey struct {
@@ -186,8 +195,8 @@ func (e *engine) exposed() []*exposure {
 			inst *model.Instance
 			six  bool
 			rt   policy.Route
-			s    *space.Space
-			part int // the part of s that holds the default source port
+			prog *policy.Program
+			v    *view
 		}
 		var tasks []task
 		for _, inst := range sortedInstances(e.in.Cloud) {
@@ -203,8 +212,9 @@ func (e *engine) exposed() []*exposure {
 		// standings build hold them: their part of the default source port
 		// is cut exactly as a space of that port alone (sources ports are
 		// cut at the same rule bounds, and each family is partitioned on
-		// its own). Without those, a space of one family, without the
-		// rules' standings, costs about half the reference's.
+		// its own); their summaries keep that part's view. Without those, a
+		// space of one family, without the rules' standings, costs about
+		// half the reference's.
 		if !e.in.reference && e.in.standingsNeeded() {
 			e.ruleUses()
 		}
@@ -215,27 +225,23 @@ func (e *engine) exposed() []*exposure {
 				v = 6
 			}
 			if e.in.reference {
-				t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v})
+				s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v})
+				t.prog, t.v = s.Program, viewOf(s, t.six, 0)
 				return
 			}
-			e.mu.Lock()
-			s, ok := e.spaces[keyOf(policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC), allSources)]
-			e.mu.Unlock()
-			if ok {
-				t.s, t.part = s, s.PartOf(policy.DefaultSourcePort)
+			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC)]; ok {
+				t.prog, t.v = sm.prog, sm.views[family(t.six)]
 				return
 			}
-			t.s = e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true})
+			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true})
+			t.prog, t.v = s.Program, viewOf(s, t.six, 0)
 		})
 		for _, t := range tasks {
-			inst, six, rt, s := t.inst, t.six, t.rt, t.s
-			addr := rt.Egress.Dst.Of(inst, netip.Addr{}) // the address the internet reaches
-			anon, ok := s.Anonymous(six)
-			if !ok {
+			if !t.v.ok {
 				continue // rules name every address: no internet at large
 			}
-			x := &exposure{inst: inst, six: six, addr: addr, space: s, anon: anon}
-			if x.fill(t.part); len(x.open) > 0 {
+			addr := t.rt.Egress.Dst.Of(t.inst, netip.Addr{}) // the address the internet reaches
+			if x := exposureOf(t.inst, t.six, false, addr, t.prog, t.v); len(x.open) > 0 {
 				e.exposures = append(e.exposures, x)
 			}
 		}
@@ -245,8 +251,7 @@ func (e *engine) exposed() []*exposure {
 
 // fill finds what the anonymous address may open, in one part of the
 // space (of source ports).
-func (x *exposure) fill(part int) {
-	s := x.space
+func (x *exposure) fill(s *space.Space, part int) {
 	for _, seg := range s.Column(part, x.six, x.anon) {
 		// Accepts from the internet at large come from rules only;
 		// keep the protocols a flow of this family can use.
@@ -287,21 +292,26 @@ func (e *engine) latent() []*exposure {
 		if !e.in.reference && e.in.standingsNeeded() {
 			e.ruleUses()
 		}
-		spaces := make([]*space.Space, len(insts))
+		views := make([]*view, len(insts))
+		progs := make([]*policy.Program, len(insts))
 		e.parallel(len(insts), func(k int) {
 			if e.in.reference {
-				spaces[k] = e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4})
-			} else {
-				spaces[k] = e.decisionSpace(insts[k], model.Ingress, space.Options{IPVersion: 4, PartitionOnly: true})
+				s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4})
+				progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
+				return
 			}
+			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, insts[k], model.Ingress, model.Intranet)]; ok {
+				progs[k], views[k] = sm.prog, sm.views[0]
+				return
+			}
+			s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true})
+			progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
 		})
 		for k, inst := range insts {
-			anon, ok := spaces[k].Anonymous(false)
-			if !ok {
+			if !views[k].ok {
 				continue
 			}
-			x := &exposure{inst: inst, latent: true, addr: inst.PrivateIP, space: spaces[k], anon: anon}
-			if x.fill(spaces[k].PartOf(policy.DefaultSourcePort)); len(x.open) > 0 {
+			if x := exposureOf(inst, false, true, inst.PrivateIP, progs[k], views[k]); len(x.open) > 0 {
 				e.latents = append(e.latents, x)
 			}
 		}
@@ -309,58 +319,64 @@ func (e *engine) latent() []*exposure {
 	return e.latents
 }
 
-// parallel calls fn(0) … fn(n-1) on every core (one at a time in the
-// reference).
+// parallel calls fn(0) … fn(n-1) on Options.Workers goroutines (one at a
+// time in the reference).
 func (e *engine) parallel(n int, fn func(int)) {
-	workers := runtime.GOMAXPROCS(0)
+	workers := e.in.Options.workers()
 	if e.in.reference {
 		workers = 1
 	}
+	each(workers, n, func(_ *workerScratch, k int) { fn(k) })
+}
+
+// each calls fn(sc, 0) … fn(sc, n-1) on up to workers goroutines, each
+// with its own scratch; a worker takes the next index as it finishes one
+// (tasks differ in size).
+func each(workers, n int, fn func(*workerScratch, int)) {
+	var next atomic.Int64
+	work := func() {
+		sc := new(workerScratch)
+		for k := int(next.Add(1) - 1); k < n; k = int(next.Add(1) - 1) {
+			fn(sc, k)
+		}
+	}
+	if workers = min(workers, n); workers <= 1 {
+		work()
+		return
+	}
 	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for k := w; k < n; k += workers {
-				fn(k)
-			}
-		})
+	for range workers {
+		wg.Go(work)
 	}
 	wg.Wait()
 }
 
-// packetSpace returns a space that decides single IPv4 TCP packets of an
-// instance's intranet policy on the default source port.
-func (e *engine) packetSpace(inst *model.Instance, dir model.Direction) *space.Space {
-	if e.in.reference {
-		return e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4})
-	}
-	return e.decisionSpace(inst, dir, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}})
-}
-
-// decisionSpace returns a space that decides packets of an instance's
-// intranet policy: the full space the rule standings built, when there is
-// one (a space decides every packet it covers exactly, however much else
-// it covers), or a narrow one with the options given.
-func (e *engine) decisionSpace(inst *model.Instance, dir model.Direction, narrow space.Options) *space.Space {
+// packetsFor returns what decides single IPv4 TCP packets of an
+// instance's intranet policy on the default source port to the data-tier
+// ports: from the summary of the full space the rule standings built, when
+// there is one (a space decides every packet it covers exactly, however
+// much else it covers), or from a narrow space.
+func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets {
 	e.mu.Lock()
-	s, ok := e.packets[packetKey{inst, dir}]
+	p, ok := e.packets[packetKey{inst, dir}]
 	e.mu.Unlock()
 	if ok {
-		return s
+		return p
 	}
-	pk := policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)
-	e.mu.Lock()
-	s, ok = e.spaces[keyOf(pk, allSources)]
-	e.mu.Unlock()
-	if !ok {
-		s = e.spaceOf(inst, dir, model.Intranet, narrow)
+	if e.in.reference {
+		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4}))
+	} else if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)]; ok {
+		p = sm.packets
+	} else {
+		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}}))
 	}
 	e.mu.Lock()
 	if e.packets == nil {
-		e.packets = map[packetKey]*space.Space{}
+		e.packets = map[packetKey]*packets{}
 	}
-	e.packets[packetKey{inst, dir}] = s
+	e.packets[packetKey{inst, dir}] = p
 	e.mu.Unlock()
-	return s
+	return p
 }
 
 func sortedInstances(c *policy.Cloud) []*model.Instance {
@@ -689,28 +705,26 @@ func sharedTierCheck(in *Input) []Finding {
 		type hit struct{ from, to, port, rule string }
 		var hits []hit
 		for _, b := range internal {
-			ing := e.packetSpace(b, model.Ingress)
+			ing := e.packetsFor(b, model.Ingress)
 			for _, a := range ext {
 				rt := policy.PathBetween(a, b, false)
 				if rt.NoPath != "" || rt.NIC != model.Intranet {
 					continue // only members of one VPC meet inside it
 				}
-				eg := e.packetSpace(a, model.Egress)
-				for ri, rp := range riskyPorts {
-					if rp.check != "SGA-004" {
-						continue
-					}
-					d, _ := ing.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})))
+				eg := e.packetsFor(a, model.Egress)
+				from, to := iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})), iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))
+				for t, ri := range tierPorts {
+					d := ing.decide(t, from)
 					via := ""
 					switch {
-					case d.Intra() >= 0 && ing.Program.Intra[d.Intra()] == g.ID:
+					case d.Intra() >= 0 && ing.prog.Intra[d.Intra()] == g.ID:
 						via = "intra-group access"
-					case d >= 0 && ing.Program.Rules[d].Peer.GroupID == g.ID && ing.Accepts(d):
-						via = ing.Program.Rules[d].ID
+					case d >= 0 && ing.prog.Rules[d].Peer.GroupID == g.ID && accepts(ing.prog, d):
+						via = ing.prog.Rules[d].ID
 					default:
 						continue
 					}
-					if o, _ := eg.Decide(false, space.TCP, policy.DefaultSourcePort, rp.port, iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))); !eg.Accepts(o) {
+					if !accepts(eg.prog, eg.decide(t, to)) {
 						continue
 					}
 					hits = append(hits, hit{a.ID, b.ID, labels[ri], via})

@@ -98,15 +98,21 @@ func hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 	if r.Policy != model.Accept {
 		return false
 	}
-	for _, d := range policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType) {
-		if d.Rule == r {
-			return false
-		}
-		if d.Policy == model.Drop && policy.Covers(d.Rule, r) {
-			return true
-		}
+	order := policy.Order([]*model.SecurityGroup{g}, r.Direction, r.NicType)
+	k := slices.IndexFunc(order, func(d policy.ProgramRule) bool { return d.Rule == r })
+	if k < 0 {
+		k = len(order) // not in its own order: every drop of it counts
 	}
-	return false
+	return hiddenAt(order, k, r)
+}
+
+// hiddenAt reports whether a drop among the first k rules of an
+// evaluation order covers r. (hiddenByDrop and its memoised form,
+// Input.hiddenByDrop, share it.)
+func hiddenAt(order []policy.ProgramRule, k int, r *model.Rule) bool {
+	return slices.ContainsFunc(order[:k], func(d policy.ProgramRule) bool {
+		return d.Policy == model.Drop && policy.Covers(d.Rule, r)
+	})
 }
 
 // live reports whether r is an accept of direction dir that is not hidden.

@@ -2,10 +2,11 @@ package audit
 
 import (
 	"fmt"
-	"runtime"
+	"math"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -30,25 +31,14 @@ func init() {
 
 // ruleUse is one rule's standing in one program.
 type ruleUse struct {
-	space *space.Space
+	sum   *summary
 	index int
 }
 
-// uses returns, per rule, its standings in the programs it is part of.
+// uses returns, per rule, its standings in the programs it is part of,
+// and keeps the summaries of the instances' programs by policy (e.sums).
 func (e *engine) uses() map[*model.Rule][]ruleUse {
 	c := e.in.Cloud
-	out := map[*model.Rule][]ruleUse{}
-	seen := map[*space.Space]bool{}
-	add := func(s *space.Space) {
-		if seen[s] {
-			return
-		}
-		seen[s] = true
-		for i, pr := range s.Program.Rules {
-			out[pr.Rule] = append(out[pr.Rule], ruleUse{s, i})
-		}
-	}
-	all := allSources
 	type task struct {
 		inst *model.Instance
 		dir  model.Direction
@@ -63,61 +53,135 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 		}
 	}
-	// Build each distinct policy once, on every core, then index them in
-	// task order. (The reference builds per task and lets the cache catch
-	// what it can.)
-	built := make([]*space.Space, len(tasks))
-	if e.in.reference {
-		var wg sync.WaitGroup
-		workers := runtime.GOMAXPROCS(0)
-		for w := range workers {
-			wg.Go(func() {
-				for k := w; k < len(tasks); k += workers {
-					built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, all)
-				}
-			})
-		}
-		wg.Wait()
-	} else {
-		first := map[policy.Key]int{} // policy → its first task
-		of := make([]int, len(tasks))
-		var distinct []int
-		for k, t := range tasks {
-			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
-			i, ok := first[pk]
-			if !ok {
-				i = k
-				first[pk] = k
-				distinct = append(distinct, k)
-			}
-			of[k] = i
-		}
-		e.parallel(len(distinct), func(j int) {
-			t := tasks[distinct[j]]
-			built[distinct[j]] = e.spaceOf(t.inst, t.dir, t.nic, all)
-		})
-		for k := range tasks {
-			built[k] = built[of[k]]
-		}
-	}
-	for _, s := range built {
-		add(s)
-	}
 	// A group without members still says something on its own.
+	var alone []*policy.Program
 	for _, g := range groupsByID(c) {
 		if len(c.Members(g.ID)) > 0 {
 			continue
 		}
-		alone := &model.Instance{ID: "", VpcID: g.VpcID, SecurityGroups: []string{g.ID}}
+		inst := &model.Instance{ID: "", VpcID: g.VpcID, SecurityGroups: []string{g.ID}}
 		nics := policy.RuleSets([]*model.SecurityGroup{g})
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
-				p := c.Program(alone, dir, nic)
-				add(space.Build(e.res, &p, all))
+				p := c.Program(inst, dir, nic)
+				alone = append(alone, &p)
 			}
 		}
 	}
+	// sums are in task order, then the lone groups' programs; a policy
+	// several tasks share is summarised once, at its first task.
+	var sums []*summary
+	e.sums = map[policy.Key]*summary{}
+	if e.in.reference {
+		// The reference builds per task, on every worker, and lets the
+		// cache catch what it can, and keeps every space.
+		built := make([]*space.Space, len(tasks))
+		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
+			built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, allSources)
+		})
+		// One summary per policy: two workers may both miss the cache
+		// and build the same policy twice.
+		for k, s := range built {
+			pk := policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)
+			if e.sums[pk] == nil {
+				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, nil)
+				sums = append(sums, e.sums[pk])
+			}
+		}
+		for _, p := range alone {
+			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, nil))
+		}
+	} else {
+		// Build each distinct policy once, on every worker, summarise it
+		// and drop it (the build's memory is the worker's, reused).
+		var distinct []int
+		var keys []policy.Key // of the distinct tasks
+		for k, t := range tasks {
+			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
+			if _, ok := e.sums[pk]; !ok {
+				e.sums[pk] = nil
+				distinct = append(distinct, k)
+				keys = append(keys, pk)
+			}
+		}
+		// SGA-022 reads the blockers of a rule shadowed everywhere, from
+		// its first two uses (in order) that have any. They are found only
+		// for rules no summary has seen hit yet (a rule hit anywhere is
+		// not reported), at uses before the second use known to have some.
+		index := map[*model.Rule]int32{}
+		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) { index[r] = int32(len(index)) })
+		hit := make([]atomic.Bool, len(index))
+		named := make([][2]int32, len(index)) // the first two uses known to have blockers
+		for i := range named {
+			named[i] = [2]int32{math.MaxInt32, math.MaxInt32}
+		}
+		var namedMu [64]sync.Mutex
+		sums = make([]*summary, len(distinct)+len(alone))
+		each(e.in.Options.workers(), len(sums), func(sc *workerScratch, j int) {
+			var s *space.Space
+			o := allSources
+			o.Scratch = &sc.space
+			if j < len(distinct) {
+				t := tasks[distinct[j]]
+				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)
+			} else {
+				s = space.Build(e.res, alone[j-len(distinct)], o)
+			}
+			rules := s.Program.Rules
+			ids := sc.ids[:0]
+			for i := range rules {
+				id := index[rules[i].Rule]
+				ids = append(ids, id)
+				if s.Status(i) != space.Shadowed {
+					hit[id].Store(true)
+				}
+			}
+			sc.ids = ids
+			blockersOf := func(i int) bool {
+				id := ids[i]
+				if hit[id].Load() {
+					return false
+				}
+				mu := &namedMu[id%int32(len(namedMu))]
+				mu.Lock()
+				defer mu.Unlock()
+				return int32(j) < named[id][1]
+			}
+			sums[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			for i, bs := range sums[j].blockers {
+				if len(bs) == 0 {
+					continue
+				}
+				id := ids[i]
+				mu := &namedMu[id%int32(len(namedMu))]
+				mu.Lock()
+				switch n := &named[id]; {
+				case int32(j) < n[0]:
+					n[0], n[1] = int32(j), n[0]
+				case int32(j) < n[1]:
+					n[1] = int32(j)
+				}
+				mu.Unlock()
+			}
+		})
+		for j, pk := range keys {
+			e.sums[pk] = sums[j]
+		}
+	}
+	out := map[*model.Rule][]ruleUse{}
+	for j, sm := range sums {
+		sm.pos = j
+		for i, pr := range sm.prog.Rules {
+			out[pr.Rule] = append(out[pr.Rule], ruleUse{sm, i})
+		}
+	}
 	return out
+}
+
+// workerScratch is the memory one worker of the standings pass reuses.
+type workerScratch struct {
+	space space.Scratch
+	ids   []int32 // the program's rules, as indexes of the cloud's rules
 }
 
 // allSources are the options of the spaces the standings read.
@@ -150,15 +214,15 @@ func eachGroupRule(c *policy.Cloud, fn func(g *model.SecurityGroup, r *model.Rul
 }
 
 // entryName names a blocking entry for a message.
-func entryName(s *space.Space, d space.Decider) string {
+func entryName(p *policy.Program, d space.Decider) string {
 	switch {
 	case d >= 0:
-		r := s.Program.Rules[d]
+		r := p.Rules[d]
 		return fmt.Sprintf("%s of %s (priority %d, %s)", r.ID, r.Group.ID, r.Priority, r.Policy.Display())
 	case d.Intra() >= 0:
-		return "intra-group access in " + s.Program.Intra[d.Intra()]
+		return "intra-group access in " + p.Intra[d.Intra()]
 	}
-	return "the default " + strings.ToLower(string(s.Program.Default.Verdict))
+	return "the default " + strings.ToLower(string(p.Default.Verdict))
 }
 
 // SGA-022: a rule that decides nothing anywhere because earlier entries
@@ -173,7 +237,7 @@ func shadowedCheck(in *Input) []Finding {
 			return
 		}
 		for _, u := range us {
-			if u.space.Status(u.index) != space.Shadowed {
+			if u.sum.status[u.index] != space.Shadowed {
 				return
 			}
 		}
@@ -186,16 +250,16 @@ func shadowedCheck(in *Input) []Finding {
 			if named == 2 {
 				break
 			}
-			bs := u.space.Blockers(u.index)
+			bs := u.sum.blockers[u.index]
 			if len(bs) > 0 {
 				named++
 			}
 			for _, b := range bs {
-				n := entryName(u.space, b.By)
+				n := entryName(u.sum.prog, b)
 				if !slices.Contains(blockers, n) {
 					blockers = append(blockers, n)
 				}
-				opposite = opposite || u.space.Accepts(b.By) != (r.Policy != model.Drop)
+				opposite = opposite || accepts(u.sum.prog, b) != (r.Policy != model.Drop)
 			}
 		}
 		if len(blockers) == 0 {
@@ -234,13 +298,13 @@ func redundantCheck(in *Input) []Finding {
 		var takers []string
 		some := false
 		for _, u := range us {
-			switch u.space.Status(u.index) {
+			switch u.sum.status[u.index] {
 			case space.Live:
 				return
 			case space.Redundant:
 				some = true
-				for _, d := range u.space.Rules[u.index].Takeover {
-					if n := entryName(u.space, d); !slices.Contains(takers, n) {
+				for _, d := range u.sum.takeover[u.index] {
+					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {
 						takers = append(takers, n)
 					}
 				}
@@ -263,36 +327,26 @@ func conflictCheck(in *Input) []Finding {
 	type pair struct{ drop, accept *model.Rule }
 	seen := map[pair]bool{}
 	var out []Finding
-	spaces := map[*space.Space]bool{}
-	var order []*space.Space
+	var listed []bool // by summary pos
+	var order []*summary
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		for _, u := range uses[r] {
-			if !spaces[u.space] {
-				spaces[u.space] = true
-				order = append(order, u.space)
+			if u.sum.pos >= len(listed) {
+				listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
+			}
+			if !listed[u.sum.pos] {
+				listed[u.sum.pos] = true
+				order = append(order, u.sum)
 			}
 		}
 	})
-	// A pair's overlap depends on the space only through the instance's
-	// addresses, which only rules with a local CIDR test: a pair without
-	// one that does not overlap in one space overlaps in none.
-	apart := map[pair]bool{}
-	for _, s := range order {
-		rules := s.Program.Rules
-		skip := func(di, ai int) bool {
-			p := pair{rules[di].Rule, rules[ai].Rule}
-			if seen[p] || apart[p] {
-				return true
-			}
-			if !p.drop.Local.IsValid() && !p.accept.Local.IsValid() {
-				apart[p] = true // unless overlap finds it overlaps: then seen, below
-			}
-			return false
-		}
-		for _, c := range s.CorrelationsExcept(skip) {
+	// Each summary lists the pairs that overlap in its program (less
+	// some known apart); a pair is reported where it is first found.
+	for _, sm := range order {
+		rules := sm.prog.Rules
+		for _, c := range sm.corr {
 			d, a := rules[c.Drop], rules[c.Accept]
 			p := pair{d.Rule, a.Rule}
-			delete(apart, p)
 			if seen[p] {
 				continue
 			}
@@ -321,11 +375,8 @@ func defeatedDenyCheck(in *Input) []Finding {
 	var order []*acc
 	byRule := map[*model.Rule]*acc{}
 	for _, x := range engineFor(in).exposed() {
-		s := x.space
-		for di, dr := range s.Program.Rules {
-			if dr.Policy != model.Drop || !s.Covers(di, x.six, x.anon) {
-				continue
-			}
+		for _, di := range x.drops {
+			dr := x.prog.Rules[di]
 			for _, o := range x.open {
 				if o.rule >= di || !dropMatches(dr.Rule, o.proto) {
 					continue

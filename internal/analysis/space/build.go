@@ -305,6 +305,7 @@ type prep struct {
 	local    netip.Prefix
 	ranges   [2][]iprange.Range
 	accept   bool
+	slots    uint8 // bit 1<<p: the rule matches packets of slot p
 }
 
 // ruleSpans is the destination ports a rule covers in its slots: one
@@ -427,11 +428,19 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 			if !s.Has(f == 1) {
 				continue
 			}
+			// The rules that can match in this part and family, once
+			// for every slot.
+			b.act = b.act[:0]
+			for i := range s.rules {
+				if s.active(i, sp, f) {
+					b.act = append(b.act, int32(i))
+				}
+			}
 			for slot := range NProto {
 				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
 					continue
 				}
-				part.Tables[f][slot] = b.portTable(sp, f, slot)
+				part.Tables[f][slot] = b.portTable(f, slot)
 			}
 		}
 		s.Parts = append(s.Parts, part)
@@ -475,6 +484,11 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 		}
 		if r.Local.IsValid() {
 			s.rules[i].local = r.Local.Masked()
+		}
+		for p := range NProto {
+			if matchesSlot(r.Protocol, p) {
+				s.rules[i].slots |= 1 << p
+			}
 		}
 	}
 	for _, g := range p.Intra {
@@ -541,9 +555,13 @@ type builder struct {
 	mem    arena
 	buf    *tableBuf // the tables made so far, without a Scratch
 	tmp    *arena    // memory of the build alone
-	// Scratch arrays of paint, reused across tables.
-	first []Decider
-	mask  []uint64
+	// Scratch arrays of paint and portTable, reused across tables.
+	first  []Decider
+	mask   []uint64
+	act    []int32 // the rules active in the part and family at hand
+	idx    []int32
+	bounds []int
+	cover  []int32
 }
 
 // pieces cuts one family's addresses at every boundary of every rule and
@@ -719,15 +737,19 @@ func (b *builder) pieces(f int) *pieces {
 	return ps
 }
 
-func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
+// portTable partitions one slot's destination ports in a part and family
+// (b.act holds the rules active there).
+func (b *builder) portTable(f int, slot Proto) *PortTable {
 	s := b.s
-	var idx []int32
-	for i := range s.rules {
-		if matchesSlot(s.rules[i].proto, slot) && s.active(i, sp, f) {
-			idx = append(idx, int32(i))
+	idx := b.idx[:0]
+	for _, i := range b.act {
+		if s.rules[i].slots&(1<<slot) != 0 {
+			idx = append(idx, i)
 		}
 	}
-	bounds := []int{0}
+	b.idx = idx
+	bounds := append(b.bounds[:0], 0)
+	defer func() { b.bounds = bounds[:0] }()
 	if slot.Ports() {
 		for _, i := range idx {
 			bounds = s.rules[i].portBounds(bounds)
@@ -736,7 +758,8 @@ func (b *builder) portTable(sp PortRange, f int, slot Proto) *PortTable {
 		bounds = slices.Compact(bounds)
 	}
 	pt := &PortTable{Starts: make([]uint16, 0, len(bounds)), Addrs: make([]*AddrTable, 0, len(bounds))}
-	var cover []int32
+	cover := b.cover[:0]
+	defer func() { b.cover = cover[:0] }()
 	for _, start := range bounds {
 		cover = cover[:0]
 		b.key = append(b.key[:0], byte(f))
@@ -784,6 +807,9 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	first := b.first
 	defAccept := s.Program.Default.Verdict == policy.Accept
 	m, prev := 0, none
+	// A run of pieces with the same first and second entries adds to the
+	// standings once.
+	last1, last2 := none, none
 	for j := range n {
 		d1 := ps.intra[j]
 		if d1 != none {
@@ -810,8 +836,9 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 			if d1 == none {
 				s.DefaultHit = true
 				d1 = Default
-			} else {
+			} else if d1 != last1 || d2 != last2 {
 				b.standing(d1, d2, defAccept)
+				last1, last2 = d1, d2
 			}
 		}
 		first[j] = d1

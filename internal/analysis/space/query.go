@@ -147,7 +147,10 @@ type Blocker struct {
 // it (none if the rule can match nothing at all).
 func (s *Space) Blockers(i int) []Blocker {
 	r := &s.rules[i]
-	vol := map[Decider]float64{}
+	// vol[len(Intra)+1+d] is decider d's volume (a slice, not a map: a
+	// big audit asks for thousands of rules' blockers).
+	base := len(s.Program.Intra) + 1
+	vol := make([]float64, base+len(s.rules))
 	for _, part := range s.Parts {
 		sw := float64(part.SourcePorts.Hi) - float64(part.SourcePorts.Lo) + 1
 		for f := range 2 {
@@ -172,16 +175,18 @@ func (s *Space) Blockers(i int) []Blocker {
 					}
 					forOverlaps(at, rs, last, func(d Decider, n float64) {
 						if d != Decider(i) {
-							vol[d] += sw * pw * n
+							vol[base+int(d)] += sw * pw * n
 						}
 					})
 				}
 			}
 		}
 	}
-	out := make([]Blocker, 0, len(vol))
-	for d, v := range vol {
-		out = append(out, Blocker{d, v})
+	var out []Blocker
+	for k, v := range vol {
+		if v != 0 {
+			out = append(out, Blocker{Decider(k - base), v})
+		}
 	}
 	slices.SortFunc(out, func(a, b Blocker) int {
 		if c := cmp.Compare(b.Volume, a.Volume); c != 0 {

@@ -1,0 +1,188 @@
+package audit
+
+import (
+	"slices"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// A summary is what the checks read of one built space, taken while the
+// space lives, so that the space (its tables, most of a big audit's
+// memory) can be dropped: the standings pass builds, summarises and drops
+// each pooled policy's space on a worker's scratch memory instead of
+// holding some ten thousand of them.
+type summary struct {
+	prog *policy.Program
+	pos  int // in the standings pass's order
+
+	// The rules' standings (spaces of every source port only).
+	status   []space.Status
+	takeover [][]space.Decider // for a redundant rule, who would decide without it
+	blockers [][]space.Decider // for a shadowed rule, who hides it, largest share first
+	corr     []space.Correlation
+
+	// views[f] is what an address of the internet at large meets in
+	// family f on the default source port (ingress spaces only).
+	views [2]*view
+	// packets decides IPv4 TCP packets on the default source port, to the
+	// data-tier ports (intranet spaces only).
+	packets *packets
+}
+
+// view is one family of a space as an address no rule names (except
+// through the whole family) sees it.
+type view struct {
+	anon  iprange.Key
+	ok    bool      // false: rules name every address
+	open  []opening // what it may open, in the part read
+	drops []int     // the drop rules whose peer stands for anon, in order
+}
+
+// viewOf reads a view of one family in one part (of source ports).
+func viewOf(s *space.Space, six bool, part int) *view {
+	anon, ok := s.Anonymous(six)
+	v := &view{anon: anon, ok: ok}
+	if !ok {
+		return v
+	}
+	x := exposure{six: six, anon: anon}
+	x.fill(s, part)
+	v.open = x.open
+	for di, dr := range s.Program.Rules {
+		if dr.Policy == model.Drop && s.Covers(di, six, anon) {
+			v.drops = append(v.drops, di)
+		}
+	}
+	return v
+}
+
+// tierPorts are the indexes in riskyPorts of the data-tier ports SGA-013
+// asks about.
+var tierPorts = func() (out []int) {
+	for i, rp := range riskyPorts {
+		if rp.check == "SGA-004" {
+			out = append(out, i)
+		}
+	}
+	return out
+}()
+
+// packets is a space cut down to the IPv4 TCP packets on the default
+// source port to the data-tier ports: tables[t] is the address table of
+// port riskyPorts[tierPorts[t]] (copied: a table shares its space's
+// memory; ports that share a table share its copy).
+type packets struct {
+	prog   *policy.Program
+	tables []*addrTable
+}
+
+type addrTable struct {
+	starts []iprange.Key
+	by     []space.Decider
+}
+
+// packetsOf cuts a space down to its packets (its IPv4 TCP tables must
+// be built).
+func packetsOf(s *space.Space) *packets {
+	pk := &packets{prog: s.Program, tables: make([]*addrTable, len(tierPorts))}
+	pt := s.Parts[s.PartOf(policy.DefaultSourcePort)].Tables[0][space.TCP]
+	from := make([]*space.AddrTable, len(tierPorts)) // the table each copy was made from
+	for t, ri := range tierPorts {
+		port := riskyPorts[ri].port
+		k, _ := slices.BinarySearch(pt.Starts, port)
+		if k == len(pt.Starts) || pt.Starts[k] != port {
+			k--
+		}
+		at := pt.Addrs[k]
+		if u := slices.Index(from[:t], at); u >= 0 {
+			pk.tables[t], from[t] = pk.tables[u], at
+			continue
+		}
+		c := &addrTable{starts: make([]iprange.Key, at.Len()), by: slices.Clone(at.By)}
+		for j := range at.Len() {
+			c.starts[j] = at.Start(j)
+		}
+		pk.tables[t], from[t] = c, at
+	}
+	return pk
+}
+
+// decide returns the decider of a packet to data-tier port
+// riskyPorts[tierPorts[t]] from an IPv4 address.
+func (p *packets) decide(t int, remote iprange.Key) space.Decider {
+	c := p.tables[t]
+	return c.by[iprange.Search(c.starts, remote)]
+}
+
+// family indexes a family: 0 IPv4, 1 IPv6.
+func family(six bool) int {
+	if six {
+		return 1
+	}
+	return 0
+}
+
+// accepts reports whether a decider of a program accepts.
+func accepts(p *policy.Program, d space.Decider) bool {
+	switch {
+	case d >= 0:
+		return p.Rules[d].Policy != model.Drop
+	case d.Intra() >= 0:
+		return true
+	}
+	return p.Default.Verdict == policy.Accept
+}
+
+// standingsOf adds a space's standings to its summary. blockersOf says
+// for which rules the blockers are worth finding (nil: all).
+func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
+	n := len(s.Program.Rules)
+	sm.status = make([]space.Status, n)
+	for i := range n {
+		st := s.Status(i)
+		sm.status[i] = st
+		switch st {
+		case space.Redundant:
+			if sm.takeover == nil {
+				sm.takeover = make([][]space.Decider, n)
+			}
+			sm.takeover[i] = s.Rules[i].Takeover
+		case space.Shadowed:
+			if blockersOf != nil && !blockersOf(i) {
+				continue
+			}
+			if sm.blockers == nil {
+				sm.blockers = make([][]space.Decider, n)
+			}
+			bs := s.Blockers(i)
+			ds := make([]space.Decider, len(bs))
+			for k, b := range bs {
+				ds[k] = b.By
+			}
+			sm.blockers[i] = ds
+		}
+	}
+	// Every overlapping pair: testing one costs less than remembering
+	// which were tested in other programs.
+	sm.corr = s.Correlations()
+}
+
+// summarise takes what the checks read of a space built for the
+// standings (every source port, both families).
+func summarise(s *space.Space, dir model.Direction, nic model.NicType, blockersOf func(int) bool) *summary {
+	sm := &summary{prog: s.Program}
+	sm.standingsOf(s, blockersOf)
+	part := s.PartOf(policy.DefaultSourcePort)
+	if dir == model.Ingress {
+		for f := range 2 {
+			sm.views[f] = viewOf(s, f == 1, part)
+		}
+	}
+	if nic == model.Intranet {
+		sm.packets = packetsOf(s)
+	}
+	return sm
+}
