@@ -85,17 +85,39 @@ func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
 		return l.read(ctx, snap.Revision(), fn)
 	}
 	_, err := service.View(a.svc, ctx, func(tx store.ReadTx) (struct{}, error) {
-		cl, err := cloudOf(tx)
+		st, err := computeState(tx)
 		if err != nil {
 			return struct{}{}, err
 		}
-		vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
-		if err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, fn(liveState{r: reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")}), cloud: cl, vpcs: vpcs, rev: tx.Revision()})
+		return struct{}{}, fn(st)
 	})
 	return err
+}
+
+// computeState analyses the whole cloud of a read transaction from
+// scratch: what Live starts from (and recomputes now and then), and what
+// a request without a view reads.
+func computeState(tx store.ReadTx) (liveState, error) {
+	cl, vpcs, err := cloudAndVPCs(tx)
+	if err != nil {
+		return liveState{}, err
+	}
+	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
+	return liveState{r: r, cloud: cl, vpcs: vpcs, rev: tx.Revision()}, nil
+}
+
+// cloudAndVPCs reads the policy snapshot of a read transaction and its
+// VPCs (whose blocks are not the internet).
+func cloudAndVPCs(tx store.ReadTx) (*policy.Cloud, []*model.VPC, error) {
+	cl, err := cloudOf(tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, vpcs, nil
 }
 
 // enter admits one analysis of the caller (see Options).
@@ -218,11 +240,7 @@ type ownedCloud struct {
 }
 
 func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
-	cl, err := cloudOf(tx)
-	if err != nil {
-		return ownedCloud{}, err
-	}
-	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+	cl, vpcs, err := cloudAndVPCs(tx)
 	if err != nil {
 		return ownedCloud{}, err
 	}
@@ -246,6 +264,25 @@ func ownedIn(cl *policy.Cloud, vpcs []*model.VPC, c service.Caller) ownedCloud {
 		}
 	}
 	return o
+}
+
+// ownedAfter tells which resources of the cloud a change would leave the
+// caller may see: those it owned before and those the change makes (an
+// instance launched, an ENI attached, a group created) in its account and
+// region, by the same test as ownedIn. (An instance of the caller's
+// account in another region is not the caller's here, whatever the change
+// does to its links.)
+func (o ownedCloud) ownedAfter(c service.Caller, after *policy.Cloud) func(id string) bool {
+	return func(id string) bool {
+		if o.owned[id] {
+			return true
+		}
+		if in := after.Instances[id]; in != nil {
+			return in.Owner == c.Account && (c.Region == "" || in.Region == c.Region)
+		}
+		g := after.Groups[id]
+		return g != nil && g.Owner == c.Account && (c.Region == "" || g.Region == c.Region)
+	}
 }
 
 // ReachInput selects what DescribeReachability shows. From and To are an
@@ -425,11 +462,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 		}
 		next := prior.Clone()
 		next.Update(after, ch)
-		// A NIC the change makes (an instance launched, an ENI attached)
-		// is the caller's too.
-		owned := func(id string) bool {
-			return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
-		}
+		owned := before.ownedAfter(c, after)
 		for _, ch := range plan.DiffAmong(prior, next, owned) {
 			if owned(ch.From) && owned(ch.To) {
 				all = append(all, ch)

@@ -120,18 +120,13 @@ func (l *Live) advance(s *view.Snapshot) error {
 
 // rebuild recomputes the result from a snapshot, outside the lock.
 func (l *Live) rebuild(s *view.Snapshot) error {
-	cl, err := cloudOf(s)
+	st, err := computeState(s)
 	if err != nil {
 		return err
 	}
-	vpcs, err := service.ListAll[model.VPC](s, service.KindVPC)
-	if err != nil {
-		return err
-	}
-	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
-	r.Clone() // from now on r writes copy-on-write, so readers may clone it
+	st.r.Clone() // from now on r writes copy-on-write, so readers may clone it
 	l.mu.Lock()
-	l.cloud, l.r, l.vpcs, l.rev = cl, r, vpcs, s.Revision()
+	l.cloud, l.r, l.vpcs, l.rev = st.cloud, st.r, st.vpcs, st.rev
 	l.rebuilt++
 	l.sinceRebuild = 0
 	l.publish()

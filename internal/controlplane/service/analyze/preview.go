@@ -29,16 +29,7 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 		return nil, err
 	}
 	// What the change makes (a group, an instance) is the caller's too.
-	owned := func(id string) bool {
-		if before.owned[id] {
-			return true
-		}
-		if in := after.Instances[id]; in != nil {
-			return in.Owner == c.Account && (c.Region == "" || in.Region == c.Region)
-		}
-		g := after.Groups[id]
-		return g != nil && g.Owner == c.Account && (c.Region == "" || g.Region == c.Region)
-	}
+	owned := before.ownedAfter(c, after)
 	out := []audit.Finding{}
 	for _, f := range audit.Run(after, o) {
 		if owned(f.Resource) {
