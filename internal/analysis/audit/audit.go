@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -97,6 +98,20 @@ type Options struct {
 	// (SGA-032); nil (an offline audit, or a configuration file) means not
 	// known, and the check says nothing. The server sets it.
 	ChangeAlerting *bool
+	// Workers caps the goroutines the audit runs at once, in every parallel
+	// step (its spaces and the reachability some checks read), so that a
+	// server can give an audit a share of its CPUs; 0 (the default) means
+	// runtime.GOMAXPROCS (so does a negative value), 1 runs it on one
+	// goroutine. Findings do not depend on it.
+	Workers int
+}
+
+// workers is Options.Workers with 0 (or less) meaning every core.
+func (o Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Defaults of the Options that have one.
@@ -216,7 +231,7 @@ func (in *Input) hiddenByDrop(g *model.SecurityGroup, r *model.Rule) bool {
 // reachability returns the reachability of the cloud, computed once per
 // Input and only for the checks that need it.
 func (in *Input) reachability() *reach.Result {
-	in.reachOnce.Do(func() { in.reach = reach.Compute(in.Cloud, reach.Options{}) })
+	in.reachOnce.Do(func() { in.reach = reach.Compute(in.Cloud, reach.Options{Workers: in.Options.workers()}) })
 	return in.reach
 }
 

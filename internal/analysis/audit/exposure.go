@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -309,10 +308,10 @@ func (e *engine) latent() []*exposure {
 	return e.latents
 }
 
-// parallel calls fn(0) … fn(n-1) on every core (one at a time in the
-// reference).
+// parallel calls fn(0) … fn(n-1) on Options.Workers goroutines (one at a
+// time in the reference).
 func (e *engine) parallel(n int, fn func(int)) {
-	workers := runtime.GOMAXPROCS(0)
+	workers := e.in.Options.workers()
 	if e.in.reference {
 		workers = 1
 	}

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,7 +68,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 	built := make([]*space.Space, len(tasks))
 	if e.in.reference {
 		var wg sync.WaitGroup
-		workers := runtime.GOMAXPROCS(0)
+		workers := e.in.Options.workers()
 		for w := range workers {
 			wg.Go(func() {
 				for k := w; k < len(tasks); k += workers {

@@ -26,6 +26,9 @@ type Options struct {
 	// Inside lists address blocks that are not the internet (the VPCs' CIDR
 	// blocks): internet links leave them out of their address ranges.
 	Inside []netip.Prefix `json:"inside,omitempty"`
+	// Workers caps the goroutines that build the result (0: GOMAXPROCS),
+	// so that a caller such as the audit can bound its CPU share.
+	Workers int `json:"-"`
 }
 
 // Result is the reachability of one snapshot. Its methods are safe for
@@ -192,6 +195,9 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 	// A class takes hundreds of microseconds: even two are worth two
 	// workers (an Update's rule change usually rebuilds one per direction).
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	if r.opts.Workers > 0 {
+		workers = min(r.opts.Workers, len(jobs))
+	}
 	if workers <= 1 {
 		work()
 	} else {
