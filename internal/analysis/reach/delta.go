@@ -3,7 +3,6 @@ package reach
 import (
 	"cmp"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -95,7 +94,7 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	}
 	rowDone := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[egress] != nil) }
 	ingChanged := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[ingress] != nil) }
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(lines)))
+	workers := max(1, min(before.workers(), len(lines)))
 	found := make([][]pairDelta, workers)
 	var wg sync.WaitGroup
 	for w := range workers {

@@ -3,6 +3,7 @@ package reach
 import (
 	"maps"
 	"net/netip"
+	"runtime"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -56,6 +57,24 @@ func (r *Result) WithInside(inside []netip.Prefix) *Result {
 	c := *r
 	c.opts.Inside, c.inside = inside, insideRanges(inside)
 	return &c
+}
+
+// WithWorkers is r with another bound on the goroutines its steps run
+// (Options.Workers: the classes an Update builds, a Graph's walk, the
+// deltas against it), sharing everything with r as WithInside does.
+func (r *Result) WithWorkers(n int) *Result {
+	c := *r
+	c.opts.Workers = n
+	return &c
+}
+
+// workers is how many goroutines a step may run: Options.Workers, or
+// every core.
+func (r *Result) workers() int {
+	if r.opts.Workers > 0 {
+		return r.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Update moves the result to a newer snapshot c that differs from the

@@ -120,9 +120,19 @@ func cloudAndVPCs(tx store.ReadTx) (*policy.Cloud, []*model.VPC, error) {
 	return cl, vpcs, nil
 }
 
-// enter admits one analysis of the caller (see Options).
-func (a *Service) enter(ctx context.Context, c service.Caller) (func(), error) {
-	return a.gate.enterCtx(ctx, c.Account)
+// enter admits one analysis of the caller (see Options) and waits for its
+// share of the CPU; done ends it. The share's workers say how many
+// goroutines the analysis may run.
+func (a *Service) enter(ctx context.Context, c service.Caller) (sh *share, done func(), err error) {
+	leave, err := a.gate.enterCtx(ctx, c.Account)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sh, err = a.gate.take(ctx); err != nil {
+		leave()
+		return nil, nil, err
+	}
+	return sh, func() { sh.release(); leave() }, nil
 }
 
 // cloudOf builds the policy snapshot of a read transaction.
@@ -180,7 +190,7 @@ type FlowInput struct {
 func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, error) {
 	c := in.Caller
 	f, ferr := verify.ParseFlow(in.From, in.To, in.Protocol, in.Port, in.SourcePort, in.IPVersionText)
-	done, err := a.enter(ctx, c)
+	_, done, err := a.enter(ctx, c)
 	if err != nil {
 		return verify.Report{}, err
 	}
@@ -212,7 +222,7 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 // they act, and whether each rule can still match anything
 // (PalisadeDescribeEffectiveRules).
 func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instanceID string) ([]effective.Policy, error) {
-	done, err := a.enter(ctx, c)
+	_, done, err := a.enter(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +357,7 @@ type Reachability struct {
 // the caller's pairs: the whole cloud's result is kept live (see Live).
 func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability, error) {
 	c := in.Caller
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Reachability{}, err
 	}
@@ -384,7 +394,7 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 				return err
 			}
 		case "graph", "dot":
-			g, err := r.Graph(f)
+			g, err := r.WithWorkers(sh.workers()).Graph(f)
 			if err != nil {
 				return ecserr.InvalidParameter("To", err.Error())
 			}
@@ -443,7 +453,7 @@ type Change func(ctx context.Context, svc *service.Service) error
 // records the change writes, so only the classes it touches are rebuilt,
 // and only the caller's pairs are compared.
 func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -455,7 +465,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	var all []plan.Change
 	err = a.state(ctx, func(st liveState) error {
 		before := ownedIn(st.cloud, st.vpcs, c)
-		prior := st.r.WithInside(before.inside)
+		prior := st.r.WithInside(before.inside).WithWorkers(sh.workers())
 		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
 		if err != nil {
 			return err
@@ -609,7 +619,7 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Audit{}, err
 	}
@@ -620,6 +630,9 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 			return Audit{}, err
 		}
 		out := Audit{Findings: []audit.Finding{}}
+		if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+			o.Workers = w // the analysis's share of the CPU
+		}
 		for _, f := range audit.Run(own.Cloud, o) {
 			// SGA-032 judges the server's alerting, not a resource: it
 			// concerns every caller with resources (Internet is always owned).

@@ -13,11 +13,16 @@ import (
 // findings before, it previews what the change does to the audit. A
 // change the action would refuse is refused here with the same error.
 func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options) ([]audit.Finding, error) {
+	sh, done, err := a.enter(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	var (
 		before ownedCloud
 		rev    int64
 	)
-	err := a.state(ctx, func(st liveState) error {
+	err = a.state(ctx, func(st liveState) error {
 		before, rev = ownedIn(st.cloud, st.vpcs, c), st.rev
 		return nil
 	})
@@ -30,6 +35,9 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 	}
 	// What the change makes (a group, an instance) is the caller's too.
 	owned := before.ownedAfter(c, after)
+	if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+		o.Workers = w // the analysis's share of the CPU
+	}
 	out := []audit.Finding{}
 	for _, f := range audit.Run(after, o) {
 		if owned(f.Resource) {
