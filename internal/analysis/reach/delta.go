@@ -236,7 +236,12 @@ func changes(before, after *Result) map[string]instChange {
 	out := map[string]instChange{}
 	for i := range after.nodes {
 		n := &after.nodes[i]
-		j, ok := before.index[n.inst.ID]
+		// An Update that adds or removes no instance keeps the nodes in
+		// place: look the map up only when it did.
+		j, ok := i, i < len(before.nodes) && before.nodes[i].inst.ID == n.inst.ID
+		if !ok {
+			j, ok = before.index[n.inst.ID]
+		}
 		if all || !ok || !sameInstance(before.nodes[j].inst, n.inst) {
 			out[n.inst.ID] = instChange{full: true}
 			continue
@@ -244,7 +249,7 @@ func changes(before, after *Result) map[string]instChange {
 		o := &before.nodes[j]
 		var c instChange
 		for d := range 2 {
-			var sc sideChange
+			var sc sideChange // on the stack: most nodes change nowhere
 			any := false
 			for p := range 2 {
 				if o.cls[d][p] == n.cls[d][p] {
@@ -257,7 +262,8 @@ func changes(before, after *Result) map[string]instChange {
 				}
 			}
 			if any {
-				c.dirs[d] = &sc
+				c.dirs[d] = new(sideChange)
+				*c.dirs[d] = sc
 			}
 		}
 		if c.dirs[0] != nil || c.dirs[1] != nil {

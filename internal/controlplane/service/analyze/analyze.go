@@ -364,7 +364,7 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 	defer done()
 	var out Reachability
 	err = a.state(ctx, func(st liveState) error {
-		o := ownedIn(st.cloud, st.vpcs, c)
+		o := st.ownedBy(c)
 		f, err := reachFilter(&in, o)
 		if err != nil {
 			return err
@@ -464,7 +464,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	// caller), and only "after" is a copy.
 	var all []plan.Change
 	err = a.state(ctx, func(st liveState) error {
-		before := ownedIn(st.cloud, st.vpcs, c)
+		before := st.ownedBy(c)
 		prior := st.r.WithInside(before.inside).WithWorkers(sh.workers())
 		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
 		if err != nil {
@@ -473,11 +473,10 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 		next := prior.Clone()
 		next.Update(after, ch)
 		owned := before.ownedAfter(c, after)
-		for _, ch := range plan.DiffAmong(prior, next, owned) {
-			if owned(ch.From) && owned(ch.To) {
-				all = append(all, ch)
-			}
-		}
+		// Filtered in place: a plan can change thousands of links.
+		all = slices.DeleteFunc(plan.DiffAmong(prior, next, owned), func(ch plan.Change) bool {
+			return !owned(ch.From) || !owned(ch.To)
+		})
 		return nil
 	})
 	if err != nil {

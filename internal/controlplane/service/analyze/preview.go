@@ -23,7 +23,7 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 		rev    int64
 	)
 	err = a.state(ctx, func(st liveState) error {
-		before, rev = ownedIn(st.cloud, st.vpcs, c), st.rev
+		before, rev = st.ownedBy(c), st.rev
 		return nil
 	})
 	if err != nil {
