@@ -30,20 +30,44 @@ type class struct {
 	groups, refs, lists []string
 }
 
-// buildClass analyses the program of a representative instance.
-func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in *model.Instance, sport uint16) *class {
+// keptSide is the side of one family (fam: 0 IPv4, 1 IPv6) of a class's
+// old version that a change leaves as it was (it changed only rules of
+// the other family): a rebuild takes it over instead of analysing it.
+type keptSide struct {
+	old *class
+	fam int
+}
+
+// buildClass analyses the program of a representative instance, but for
+// the side it keeps (keep.old nil: none).
+func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in *model.Instance, sport uint16, keep keptSide) *class {
 	dir, nic := key.Direction(), key.NIC()
 	o := space.Options{SourcePort: sport, IPVersion: 4, PartitionOnly: true, Scratch: &sc.space, Slots: sideSlots}
 	if in.IPv6.IsValid() {
 		o.IPVersion = 0
 	}
-	sp := space.ForInstance(res, in, dir, nic, o)
+	kept := [2]bool{keep.old != nil && keep.fam == 0, keep.old != nil && keep.fam == 1}
+	build := true
+	switch {
+	case kept[0] && o.IPVersion == 0:
+		o.IPVersion = 6
+	case kept[0]:
+		build = false // the IPv4 side is all it has
+	case kept[1]:
+		o.IPVersion = 4
+	}
+	p := res.Cloud.Program(in, dir, nic)
+	var sp *space.Space
+	if build {
+		o.Local4, o.Local6 = in.PrivateIP, in.IPv6 // as space.ForInstance does
+		sp = space.Build(res, &p, o)
+	}
 	cl := &class{key: key}
 	for _, g := range res.Cloud.GroupsOf(in) {
 		cl.groups = append(cl.groups, g.ID)
 	}
-	cl.refs = append(cl.refs, sp.Program.Intra...)
-	for _, r := range sp.Program.Rules {
+	cl.refs = append(cl.refs, p.Intra...)
+	for _, r := range p.Rules {
 		switch {
 		case r.Peer.GroupID != "":
 			cl.refs = append(cl.refs, r.Peer.GroupID)
@@ -59,12 +83,16 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		slices.Sort(*s)
 		*s = slices.Compact(*s)
 	}
-	cl.sides[0] = sideOf(sp, false, tab, sc)
-	if sp.Has(true) {
-		cl.sides[1] = sideOf(sp, true, tab, sc)
-	} else {
-		// Never read: pairs and internet links need an IPv6 address.
-		cl.sides[1] = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
+	for f, six := range []bool{false, true} {
+		switch {
+		case kept[f]:
+			cl.sides[f] = keep.old.sides[f]
+		case sp != nil && sp.Has(six):
+			cl.sides[f] = sideOf(sp, six, tab, sc)
+		default:
+			// Never read: pairs and internet links need an IPv6 address.
+			cl.sides[f] = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
+		}
 	}
 	return cl
 }

@@ -3,7 +3,6 @@ package reach
 import (
 	"cmp"
 	"net/netip"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -95,7 +94,7 @@ func DeltasAmong(before, after *Result, among func(id string) bool) []Delta {
 	}
 	rowDone := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[egress] != nil) }
 	ingChanged := func(k int) bool { c, ok := ch[ids[k]]; return ok && (c.full || c.dirs[ingress] != nil) }
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(lines)))
+	workers := max(1, min(before.workers(), len(lines)))
 	found := make([][]pairDelta, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -237,7 +236,12 @@ func changes(before, after *Result) map[string]instChange {
 	out := map[string]instChange{}
 	for i := range after.nodes {
 		n := &after.nodes[i]
-		j, ok := before.index[n.inst.ID]
+		// An Update that adds or removes no instance keeps the nodes in
+		// place: look the map up only when it did.
+		j, ok := i, i < len(before.nodes) && before.nodes[i].inst.ID == n.inst.ID
+		if !ok {
+			j, ok = before.index[n.inst.ID]
+		}
 		if all || !ok || !sameInstance(before.nodes[j].inst, n.inst) {
 			out[n.inst.ID] = instChange{full: true}
 			continue
@@ -245,7 +249,7 @@ func changes(before, after *Result) map[string]instChange {
 		o := &before.nodes[j]
 		var c instChange
 		for d := range 2 {
-			var sc sideChange
+			var sc sideChange // on the stack: most nodes change nowhere
 			any := false
 			for p := range 2 {
 				if o.cls[d][p] == n.cls[d][p] {
@@ -258,7 +262,8 @@ func changes(before, after *Result) map[string]instChange {
 				}
 			}
 			if any {
-				c.dirs[d] = &sc
+				c.dirs[d] = new(sideChange)
+				*c.dirs[d] = sc
 			}
 		}
 		if c.dirs[0] != nil || c.dirs[1] != nil {

@@ -3,7 +3,6 @@ package reach
 import (
 	"cmp"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -53,7 +52,7 @@ func (r *Result) Graph(f Filter) (*Graph, error) {
 		return nil, err
 	}
 	gids, groupsOf := r.groupIndex()
-	vs := r.graphVisitors(f, len(gids), groupsOf, max(1, min(runtime.GOMAXPROCS(0), len(from)/64)))
+	vs := r.graphVisitors(f, len(gids), groupsOf, max(1, min(r.workers(), len(from)/64)))
 	visitors := make([]visitor, len(vs))
 	for w, v := range vs {
 		visitors[w] = v

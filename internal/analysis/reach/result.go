@@ -55,6 +55,9 @@ type Result struct {
 	shared bool
 	built  int              // classes built by the last Compute or Update
 	nets   map[string]int32 // network (VPC ID) numbers; only grows
+	// kept: during an Update's build, the sides of rebuilt classes that
+	// the change leaves alone (see keptSide).
+	kept map[policy.Key]keptSide
 }
 
 // Directions and paths index node.keys and node.cls.
@@ -189,7 +192,7 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 		defer scratches.Put(sc)
 		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
 			j := jobs[i]
-			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort)
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, r.kept[j.key])
 		}
 	}
 	// A class takes hundreds of microseconds: even two are worth two

@@ -3,6 +3,7 @@ package reach
 import (
 	"maps"
 	"net/netip"
+	"runtime"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -58,6 +59,24 @@ func (r *Result) WithInside(inside []netip.Prefix) *Result {
 	return &c
 }
 
+// WithWorkers is r with another bound on the goroutines its steps run
+// (Options.Workers: the classes an Update builds, a Graph's walk, the
+// deltas against it), sharing everything with r as WithInside does.
+func (r *Result) WithWorkers(n int) *Result {
+	c := *r
+	c.opts.Workers = n
+	return &c
+}
+
+// workers is how many goroutines a step may run: Options.Workers, or
+// every core.
+func (r *Result) workers() int {
+	if r.opts.Workers > 0 {
+		return r.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
 // Update moves the result to a newer snapshot c that differs from the
 // current one as ch says. It analyses only the classes the change touches:
 // it rebuilds those holding a changed group's rules (in the changed
@@ -70,7 +89,7 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	prev := r.cloud
 	r.cloud = c
 
-	dirty, rekey := r.groupChanges(prev, c, ch.Groups)
+	dirty, fams, rekey := r.groupChanges(prev, c, ch.Groups)
 	members, added := r.instanceChanges(c, ch.Instances, rekey)
 	// A class that only names a group whose members changed differs only
 	// at the addresses of the instances that changed: patch it there.
@@ -83,13 +102,23 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 	points := r.changedPoints(c, ch.Instances)
 	// Keep the resolved peer sets the change leaves alone.
 	r.res = r.res.Next(c, slices.Concat(slices.Collect(maps.Keys(members)), ch.Groups, ch.PrefixLists))
+	listed := map[policy.Key]bool{}
 	for _, l := range slices.Concat(ch.PrefixLists, ch.PortRangeLists) {
 		for _, k := range r.byList[l] {
-			dirty[k] = true
+			dirty[k], listed[k] = true, true
 		}
 	}
 	touched, stale := r.rekey(c, rekey, added)
+	// A class dirtied only by rules of one family keeps its other side,
+	// unless other changes (patches, lists) reach it too.
+	r.kept = map[policy.Key]keptSide{}
+	for k, f := range fams {
+		if cl := r.classes[k]; cl != nil && f[0] != f[1] && !patch[k] && !listed[k] {
+			r.kept[k] = keptSide{old: cl, fam: b2i(f[0])}
+		}
+	}
 	touched = r.rebuild(dirty, touched)
+	r.kept = nil
 	touched = r.patch(patch, dirty, points, touched)
 	for _, i := range touched {
 		n := &r.nodes[i]
@@ -111,13 +140,25 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 // groupChanges finds the classes a change of groups dirties (those holding
 // a changed group's rules in a changed direction, and those naming a group
 // created or deleted) and the instances it may move between classes.
-func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map[policy.Key]bool, rekey map[string]bool) {
-	dirty, rekey = map[policy.Key]bool{}, map[string]bool{}
+//
+// fams tells, for each class dirtied, which families' rules changed (the
+// other family's side stays as it was); a class dirtied otherwise has both.
+func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map[policy.Key]bool, fams map[policy.Key][2]bool, rekey map[string]bool) {
+	dirty, fams, rekey = map[policy.Key]bool{}, map[policy.Key][2]bool{}, map[string]bool{}
+	both := [2]bool{true, true}
 	for _, g := range groups {
 		d := changedDirections(prev.Groups[g], c.Groups[g])
+		var f [2][2]bool // by direction
+		for i, dir := range dirs {
+			if d[i] {
+				f[i] = changedFamilies(prev.Groups[g], c.Groups[g], dir)
+			}
+		}
 		for _, k := range r.byMember[g] {
-			if d[dirIndex(k.Direction())] {
+			if i := dirIndex(k.Direction()); d[i] {
 				dirty[k] = true
+				had := fams[k]
+				fams[k] = [2]bool{had[0] || f[i][0], had[1] || f[i][1]}
 			}
 		}
 		// Class keys hold the groups and the answers to local CIDRs: a
@@ -128,7 +169,7 @@ func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map
 			// Created or deleted: peers naming it now stand for other
 			// addresses (no members until instances join).
 			for _, k := range r.byRef[g] {
-				dirty[k] = true
+				dirty[k], fams[k] = true, both
 			}
 		}
 		if a == nil || b == nil || !slices.Equal(localRules(a), localRules(b)) {
@@ -142,7 +183,7 @@ func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map
 			}
 		}
 	}
-	return dirty, rekey
+	return dirty, fams, rekey
 }
 
 // instanceChanges marks changed instances for rekeying and returns the
@@ -326,18 +367,53 @@ func changedDirections(a, b *model.SecurityGroup) [2]bool {
 	return out
 }
 
+// changedFamilies reports which families' flows a change of a group's
+// rules in a direction can move: a rule whose peer is an IPv4 (IPv6) block
+// and that tests no local address decides flows of that family only,
+// any other rule both. (Both, if the group appeared, vanished or changed
+// type or intra-group policy.)
+func changedFamilies(a, b *model.SecurityGroup, dir model.Direction) [2]bool {
+	if a == nil || b == nil || a.Type != b.Type || a.InnerAccessPolicy != b.InnerAccessPolicy || a.VpcID != b.VpcID {
+		return [2]bool{true, true}
+	}
+	var out [2]bool
+	for f := range 2 {
+		other := 1 - f
+		out[f] = !sameRulesWhere(a, b, dir, func(r *model.Rule) bool { return !onlyFamily(r, other) })
+	}
+	return out
+}
+
+// onlyFamily reports whether a rule can match flows of family f (0 IPv4,
+// 1 IPv6) only.
+func onlyFamily(r *model.Rule, f int) bool {
+	p := r.Peer.CIDR
+	if !p.IsValid() || r.Local.IsValid() || r.Peer.GroupID != "" || r.Peer.PrefixListID != "" {
+		return false
+	}
+	if f == 0 {
+		return p.Addr().Is4()
+	}
+	return p.Addr().Is6() && !p.Addr().Is4In6()
+}
+
 // sameRules reports whether two versions of a group hold the same rules in
 // a direction, in the same order: the same IDs (which name rules in
 // decisions) and keys (what they do). Rules equal as values are the same
 // without building their keys, which a change's unchanged direction and
 // every group it leaves alone would otherwise pay for.
 func sameRules(a, b *model.SecurityGroup, dir model.Direction) bool {
+	return sameRulesWhere(a, b, dir, func(*model.Rule) bool { return true })
+}
+
+// sameRulesWhere is sameRules over the rules that pass a test.
+func sameRulesWhere(a, b *model.SecurityGroup, dir model.Direction, test func(*model.Rule) bool) bool {
 	i, j := 0, 0
 	for {
-		for i < len(a.Rules) && a.Rules[i].Direction != dir {
+		for i < len(a.Rules) && (a.Rules[i].Direction != dir || !test(&a.Rules[i])) {
 			i++
 		}
-		for j < len(b.Rules) && b.Rules[j].Direction != dir {
+		for j < len(b.Rules) && (b.Rules[j].Direction != dir || !test(&b.Rules[j])) {
 			j++
 		}
 		if i == len(a.Rules) || j == len(b.Rules) {

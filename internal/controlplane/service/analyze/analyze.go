@@ -85,22 +85,54 @@ func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
 		return l.read(ctx, snap.Revision(), fn)
 	}
 	_, err := service.View(a.svc, ctx, func(tx store.ReadTx) (struct{}, error) {
-		cl, err := cloudOf(tx)
+		st, err := computeState(tx)
 		if err != nil {
 			return struct{}{}, err
 		}
-		vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
-		if err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, fn(liveState{r: reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")}), cloud: cl, vpcs: vpcs, rev: tx.Revision()})
+		return struct{}{}, fn(st)
 	})
 	return err
 }
 
-// enter admits one analysis of the caller (see Options).
-func (a *Service) enter(ctx context.Context, c service.Caller) (func(), error) {
-	return a.gate.enterCtx(ctx, c.Account)
+// computeState analyses the whole cloud of a read transaction from
+// scratch: what Live starts from (and recomputes now and then), and what
+// a request without a view reads.
+func computeState(tx store.ReadTx) (liveState, error) {
+	cl, vpcs, err := cloudAndVPCs(tx)
+	if err != nil {
+		return liveState{}, err
+	}
+	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
+	return liveState{r: r, cloud: cl, vpcs: vpcs, rev: tx.Revision()}, nil
+}
+
+// cloudAndVPCs reads the policy snapshot of a read transaction and its
+// VPCs (whose blocks are not the internet).
+func cloudAndVPCs(tx store.ReadTx) (*policy.Cloud, []*model.VPC, error) {
+	cl, err := cloudOf(tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, vpcs, nil
+}
+
+// enter admits one analysis of the caller (see Options) and waits for its
+// share of the CPU; done ends it. The share's workers say how many
+// goroutines the analysis may run.
+func (a *Service) enter(ctx context.Context, c service.Caller) (sh *share, done func(), err error) {
+	leave, err := a.gate.enterCtx(ctx, c.Account)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sh, err = a.gate.take(ctx); err != nil {
+		leave()
+		return nil, nil, err
+	}
+	return sh, func() { sh.release(); leave() }, nil
 }
 
 // cloudOf builds the policy snapshot of a read transaction.
@@ -158,7 +190,7 @@ type FlowInput struct {
 func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, error) {
 	c := in.Caller
 	f, ferr := verify.ParseFlow(in.From, in.To, in.Protocol, in.Port, in.SourcePort, in.IPVersionText)
-	done, err := a.enter(ctx, c)
+	_, done, err := a.enter(ctx, c)
 	if err != nil {
 		return verify.Report{}, err
 	}
@@ -190,7 +222,7 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 // they act, and whether each rule can still match anything
 // (PalisadeDescribeEffectiveRules).
 func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instanceID string) ([]effective.Policy, error) {
-	done, err := a.enter(ctx, c)
+	_, done, err := a.enter(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +250,7 @@ type ownedCloud struct {
 }
 
 func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
-	cl, err := cloudOf(tx)
-	if err != nil {
-		return ownedCloud{}, err
-	}
-	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
+	cl, vpcs, err := cloudAndVPCs(tx)
 	if err != nil {
 		return ownedCloud{}, err
 	}
@@ -246,6 +274,25 @@ func ownedIn(cl *policy.Cloud, vpcs []*model.VPC, c service.Caller) ownedCloud {
 		}
 	}
 	return o
+}
+
+// ownedAfter tells which resources of the cloud a change would leave the
+// caller may see: those it owned before and those the change makes (an
+// instance launched, an ENI attached, a group created) in its account and
+// region, by the same test as ownedIn. (An instance of the caller's
+// account in another region is not the caller's here, whatever the change
+// does to its links.)
+func (o ownedCloud) ownedAfter(c service.Caller, after *policy.Cloud) func(id string) bool {
+	return func(id string) bool {
+		if o.owned[id] {
+			return true
+		}
+		if in := after.Instances[id]; in != nil {
+			return in.Owner == c.Account && (c.Region == "" || in.Region == c.Region)
+		}
+		g := after.Groups[id]
+		return g != nil && g.Owner == c.Account && (c.Region == "" || g.Region == c.Region)
+	}
 }
 
 // ReachInput selects what DescribeReachability shows. From and To are an
@@ -310,14 +357,14 @@ type Reachability struct {
 // the caller's pairs: the whole cloud's result is kept live (see Live).
 func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability, error) {
 	c := in.Caller
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Reachability{}, err
 	}
 	defer done()
 	var out Reachability
 	err = a.state(ctx, func(st liveState) error {
-		o := ownedIn(st.cloud, st.vpcs, c)
+		o := st.ownedBy(c)
 		f, err := reachFilter(&in, o)
 		if err != nil {
 			return err
@@ -347,7 +394,7 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 				return err
 			}
 		case "graph", "dot":
-			g, err := r.Graph(f)
+			g, err := r.WithWorkers(sh.workers()).Graph(f)
 			if err != nil {
 				return ecserr.InvalidParameter("To", err.Error())
 			}
@@ -406,7 +453,7 @@ type Change func(ctx context.Context, svc *service.Service) error
 // records the change writes, so only the classes it touches are rebuilt,
 // and only the caller's pairs are compared.
 func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Change, pg ...Page) (Plan, error) {
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -417,24 +464,19 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	// caller), and only "after" is a copy.
 	var all []plan.Change
 	err = a.state(ctx, func(st liveState) error {
-		before := ownedIn(st.cloud, st.vpcs, c)
-		prior := st.r.WithInside(before.inside)
+		before := st.ownedBy(c)
+		prior := st.r.WithInside(before.inside).WithWorkers(sh.workers())
 		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
 		if err != nil {
 			return err
 		}
 		next := prior.Clone()
 		next.Update(after, ch)
-		// A NIC the change makes (an instance launched, an ENI attached)
-		// is the caller's too.
-		owned := func(id string) bool {
-			return before.owned[id] || after.Instances[id] != nil && after.Instances[id].Owner == c.Account
-		}
-		for _, ch := range plan.DiffAmong(prior, next, owned) {
-			if owned(ch.From) && owned(ch.To) {
-				all = append(all, ch)
-			}
-		}
+		owned := before.ownedAfter(c, after)
+		// Filtered in place: a plan can change thousands of links.
+		all = slices.DeleteFunc(plan.DiffAmong(prior, next, owned), func(ch plan.Change) bool {
+			return !owned(ch.From) || !owned(ch.To)
+		})
 		return nil
 	})
 	if err != nil {
@@ -576,7 +618,7 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
-	done, err := a.enter(ctx, c)
+	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Audit{}, err
 	}
@@ -587,6 +629,9 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 			return Audit{}, err
 		}
 		out := Audit{Findings: []audit.Finding{}}
+		if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+			o.Workers = w // the analysis's share of the CPU
+		}
 		for _, f := range audit.Run(own.Cloud, o) {
 			// SGA-032 judges the server's alerting, not a resource: it
 			// concerns every caller with resources (Internet is always owned).

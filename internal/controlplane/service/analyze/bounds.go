@@ -19,6 +19,11 @@ type Options struct {
 	// MaxPerAccount is how many of those one account may run (default half
 	// of MaxConcurrent, at least 1), so one tenant cannot take them all.
 	MaxPerAccount int
+	// CPU is how many cores the analyses running may keep busy together,
+	// their worker goroutines included (default GOMAXPROCS-1, at least 1),
+	// so that a core is always left to the API: an admitted analysis waits
+	// for a share of them before it computes.
+	CPU int
 }
 
 // DefaultMaxResults and MaxResultsLimit bound a page of links or changes
@@ -37,6 +42,9 @@ func (o Options) withDefaults() Options {
 		o.MaxPerAccount = max(1, o.MaxConcurrent/2)
 	}
 	o.MaxPerAccount = min(o.MaxPerAccount, o.MaxConcurrent)
+	if o.CPU <= 0 {
+		o.CPU = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	return o
 }
 
@@ -47,10 +55,52 @@ type gate struct {
 	total     int
 	byAccount map[string]int
 	freed     chan struct{} // closed (and replaced) when an analysis ends
+	cpu       chan struct{} // the CPU tokens taken (a send takes one)
 }
 
 func newGate(o Options) *gate {
-	return &gate{o: o.withDefaults(), byAccount: map[string]int{}, freed: make(chan struct{})}
+	o = o.withDefaults()
+	return &gate{o: o, byAccount: map[string]int{}, freed: make(chan struct{}), cpu: make(chan struct{}, o.CPU)}
+}
+
+// share is an admitted analysis's hold on the CPU: tokens taken from the
+// gate's pool, each a goroutine it may keep busy.
+type share struct {
+	g      *gate
+	tokens int
+}
+
+// take waits for one token (until ctx ends).
+func (g *gate) take(ctx context.Context) (*share, error) {
+	select {
+	case g.cpu <- struct{}{}:
+		return &share{g: g, tokens: 1}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// workers takes, without waiting, the tokens no other analysis holds (up
+// to GOMAXPROCS in all) and returns how many goroutines the analysis may
+// run: at least the one token it waited for.
+func (s *share) workers() int {
+	for s.tokens < runtime.GOMAXPROCS(0) {
+		select {
+		case s.g.cpu <- struct{}{}:
+			s.tokens++
+			continue
+		default:
+		}
+		break
+	}
+	return s.tokens
+}
+
+// release gives the tokens back.
+func (s *share) release() {
+	for ; s.tokens > 0; s.tokens-- {
+		<-s.g.cpu
+	}
 }
 
 type waitKey struct{}

@@ -48,6 +48,39 @@ type Live struct {
 	folded, rebuilt int
 	foldTime        time.Duration // spent folding changes in (the lock included)
 	sinceRebuild    int           // snapshots folded since the last recomputation
+
+	// owned keeps, for the revision held, what each caller owns (ownedIn
+	// walks the whole cloud): readers of one revision share it.
+	ownedMu  sync.Mutex
+	ownedRev int64
+	owned    map[ownerKey]ownedCloud
+}
+
+type ownerKey struct{ account, region string }
+
+// maxOwned bounds the callers whose ownership one revision keeps.
+const maxOwned = 256
+
+// ownedBy is ownedIn(st.cloud, st.vpcs, c), made once per revision and
+// caller; st must be the state a read holds (its revision cannot move).
+func (l *Live) ownedBy(st liveState, c service.Caller) ownedCloud {
+	k := ownerKey{c.Account, c.Region}
+	l.ownedMu.Lock()
+	if l.ownedRev != st.rev || len(l.owned) >= maxOwned {
+		l.ownedRev, l.owned = st.rev, map[ownerKey]ownedCloud{}
+	}
+	o, ok := l.owned[k]
+	l.ownedMu.Unlock()
+	if ok {
+		return o
+	}
+	o = ownedIn(st.cloud, st.vpcs, c)
+	l.ownedMu.Lock()
+	if l.ownedRev == st.rev {
+		l.owned[k] = o
+	}
+	l.ownedMu.Unlock()
+	return o
 }
 
 // rebuildEvery bounds the snapshots folded in between recomputations: the
@@ -147,18 +180,13 @@ func (l *Live) advance(s *view.Snapshot) error {
 
 // rebuild recomputes the result from a snapshot, outside the lock.
 func (l *Live) rebuild(s *view.Snapshot) error {
-	cl, err := cloudOf(s)
+	st, err := computeState(s)
 	if err != nil {
 		return err
 	}
-	vpcs, err := service.ListAll[model.VPC](s, service.KindVPC)
-	if err != nil {
-		return err
-	}
-	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
-	r.Clone() // from now on r writes copy-on-write, so readers may clone it
+	st.r.Clone() // from now on r writes copy-on-write, so readers may clone it
 	l.mu.Lock()
-	l.cloud, l.r, l.vpcs, l.rev = cl, r, vpcs, s.Revision()
+	l.cloud, l.r, l.vpcs, l.rev = st.cloud, st.r, st.vpcs, st.rev
 	l.rebuilt++
 	l.sinceRebuild = 0
 	l.publish()
@@ -194,6 +222,16 @@ type liveState struct {
 	cloud *policy.Cloud
 	vpcs  []*model.VPC
 	rev   int64
+	live  *Live // nil for a result computed for one request
+}
+
+// ownedBy marks the caller's instances and groups in the state's cloud
+// (see ownedIn); the maps it returns are shared: read them only.
+func (st liveState) ownedBy(c service.Caller) ownedCloud {
+	if st.live == nil {
+		return ownedIn(st.cloud, st.vpcs, c)
+	}
+	return st.live.ownedBy(st, c)
 }
 
 // Read runs fn on the live result once it holds revision rev or later.
@@ -203,7 +241,7 @@ func (l *Live) read(ctx context.Context, rev int64, fn func(liveState) error) er
 		l.mu.RLock()
 		if l.r != nil && l.rev >= rev {
 			defer l.mu.RUnlock()
-			return fn(liveState{r: l.r, cloud: l.cloud, vpcs: l.vpcs, rev: l.rev})
+			return fn(liveState{r: l.r, cloud: l.cloud, vpcs: l.vpcs, rev: l.rev, live: l})
 		}
 		ch, err := l.notify, l.err
 		l.mu.RUnlock()

@@ -13,12 +13,17 @@ import (
 // findings before, it previews what the change does to the audit. A
 // change the action would refuse is refused here with the same error.
 func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options) ([]audit.Finding, error) {
+	sh, done, err := a.enter(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	var (
 		before ownedCloud
 		rev    int64
 	)
-	err := a.state(ctx, func(st liveState) error {
-		before, rev = ownedIn(st.cloud, st.vpcs, c), st.rev
+	err = a.state(ctx, func(st liveState) error {
+		before, rev = st.ownedBy(c), st.rev
 		return nil
 	})
 	if err != nil {
@@ -29,15 +34,9 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 		return nil, err
 	}
 	// What the change makes (a group, an instance) is the caller's too.
-	owned := func(id string) bool {
-		if before.owned[id] {
-			return true
-		}
-		if in := after.Instances[id]; in != nil {
-			return in.Owner == c.Account && (c.Region == "" || in.Region == c.Region)
-		}
-		g := after.Groups[id]
-		return g != nil && g.Owner == c.Account && (c.Region == "" || g.Region == c.Region)
+	owned := before.ownedAfter(c, after)
+	if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+		o.Workers = w // the analysis's share of the CPU
 	}
 	out := []audit.Finding{}
 	for _, f := range audit.Run(after, o) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -190,14 +191,14 @@ func TestAnalysisConcurrencyBound(t *testing.T) {
 	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1})
 	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
 	third := service.Caller{Account: "1000000000000003", Region: "cn-hangzhou"}
-	hold1, err := a.enter(context.Background(), n.c) // an analysis of the first account is running
+	hold1, err := a.gate.enter(n.c.Account) // an analysis of the first account is running
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.Reachability(ctx, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
 		t.Fatalf("a second analysis of one account: %v, want Throttling", err)
 	}
-	hold2, err := a.enter(context.Background(), other)
+	hold2, err := a.gate.enter(other.Account)
 	if err != nil {
 		t.Fatalf("another account is let in: %v", err)
 	}
@@ -231,6 +232,69 @@ func TestAnalysisConcurrencyBound(t *testing.T) {
 	}
 	if a.gate.total != 0 || len(a.gate.byAccount) != 0 {
 		t.Errorf("gate holds %d analyses, %d accounts after all ended", a.gate.total, len(a.gate.byAccount))
+	}
+}
+
+// TestAnalysisCPUShare: admitted analyses share a pool of CPU tokens (a
+// core is left to the API): one that finds none free waits for one,
+// whoever holds them, and an analysis's workers take only the tokens free.
+func TestAnalysisCPUShare(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs two cores to share")
+	}
+	n := newNet(t)
+	ctx := context.Background()
+	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
+	if got := newGate(Options{}).o.CPU; got != runtime.GOMAXPROCS(0)-1 {
+		t.Errorf("default CPU share %d, want GOMAXPROCS-1 = %d", got, runtime.GOMAXPROCS(0)-1)
+	}
+	a := NewWith(n.svc, Options{MaxConcurrent: 4, MaxPerAccount: 4, CPU: 2})
+	sh, done, err := a.enter(ctx, n.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sh.workers(); w != 2 {
+		t.Fatalf("alone, an analysis may run %d workers, want the pool's 2", w)
+	}
+	// Every token is held: another account's analysis is admitted but waits.
+	ran := make(chan error, 1)
+	go func() {
+		_, err := a.Reachability(ctx, ReachInput{Caller: other})
+		ran <- err
+	}()
+	select {
+	case err := <-ran:
+		t.Fatalf("an analysis ran while the CPU share was taken: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := a.VerifyFlow(short, FlowInput{Caller: n.c, From: n.web, To: n.db, Protocol: "tcp", Port: "22"}); err == nil {
+		t.Fatal("an analysis whose context ended while it waited for the CPU ran")
+	}
+	done()
+	if err := <-ran; err != nil {
+		t.Fatalf("the waiting analysis, once the share was freed: %v", err)
+	}
+	sh2, done2, err := a.enter(ctx, n.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh3, done3, err := a.enter(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := sh2.workers(); w != 1 {
+		t.Errorf("with the other token held, an analysis may run %d workers, want 1", w)
+	}
+	done3()
+	if w := sh2.workers(); w != 2 {
+		t.Errorf("once the other token is free, an analysis may run %d workers, want 2", w)
+	}
+	_ = sh3
+	done2()
+	if len(a.gate.cpu) != 0 || a.gate.total != 0 {
+		t.Errorf("%d tokens and %d analyses held after all ended", len(a.gate.cpu), a.gate.total)
 	}
 }
 
