@@ -44,7 +44,7 @@ func checkGroupSet(tx store.ReadTx, c Caller, nicID string, current, ids []strin
 	if e := fits(groups); e != nil {
 		return e
 	}
-	if e := model.CheckNICRules(nicID, groups, prefixListsOf(tx, c)); e != nil {
+	if e := model.CheckNICRules(nicID, groups, listsOf(tx)); e != nil {
 		return e
 	}
 	for _, g := range groups {

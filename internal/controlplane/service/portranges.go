@@ -368,34 +368,3 @@ func portRangeListName(tx store.ReadTx, id string) string {
 	}
 	return l.Name
 }
-
-// portListsOf returns a lookup of port range lists for quota weights (a
-// missing list weighs 1).
-func portListsOf(tx store.ReadTx) func(string) *model.PortRangeList {
-	cache := map[string]*model.PortRangeList{}
-	return func(id string) *model.PortRangeList {
-		if l, ok := cache[id]; ok {
-			return l
-		}
-		var l *model.PortRangeList
-		if rec, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, id); err == nil && ok {
-			l = &rec
-		}
-		cache[id] = l
-		return l
-	}
-}
-
-// checkNICPortLists checks the rule total of an instance's groups with
-// port-list rules at their weight (model.CheckNICRules counts them once).
-func checkNICPortLists(inst string, groups []*model.SecurityGroup, pls func(string) *model.PrefixList, prls func(string) *model.PortRangeList) *ecserr.Error {
-	n, extra := 0, 0
-	for _, g := range groups {
-		n += model.RuleCount(g, pls)
-		extra += model.PortListExtra(g, prls)
-	}
-	if extra > 0 && n+extra > model.MaxRulesPerNIC {
-		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (port-list rules count as their lists' MaxEntries); the limit is %d.", inst, n+extra, model.MaxRulesPerNIC)
-	}
-	return nil
-}

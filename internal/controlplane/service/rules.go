@@ -111,12 +111,8 @@ func accountUID(tx store.ReadTx, nameOrUID string) string {
 // checkQuotas checks a changed group against its own quotas and, for every
 // member, the NIC-wide rule total.
 func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
-	pls := prefixListsOf(tx, c)
-	if e := model.CheckRuleQuotas(g, pls); e != nil {
-		return e
-	}
-	prls := portListsOf(tx)
-	if e := model.CheckPortListQuota(g, pls, prls); e != nil {
+	lists := listsOf(tx)
+	if e := model.CheckRuleQuotas(g, lists); e != nil {
 		return e
 	}
 	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
@@ -146,10 +142,7 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 				groups = append(groups, other)
 			}
 		}
-		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {
-			return e
-		}
-		if e := checkNICPortLists(in.ID, groups, pls, prls); e != nil {
+		if e := model.CheckNICRules(in.ID, groups, lists); e != nil {
 			return e
 		}
 	}

@@ -248,21 +248,26 @@ func PutInstance(tx store.Tx, in *model.Instance) error {
 	return store.PutAs(tx, KindInstance, in.ID, in.Owner, in.Region, in)
 }
 
-// prefixListsOf returns a lookup of prefix lists for quota weights (a
-// missing list weighs 1).
-func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
-	cache := map[string]*model.PrefixList{}
-	return func(id string) *model.PrefixList {
-		if pl, ok := cache[id]; ok {
-			return pl
+// listsOf returns lookups of the prefix lists and port range lists rules
+// name, for their weights against the rule quotas (a missing list weighs 1).
+func listsOf(tx store.ReadTx) model.Lists {
+	return model.Lists{Prefix: lookupOnce[model.PrefixList](tx, KindPrefixList), Ports: lookupOnce[model.PortRangeList](tx, KindPortRangeList)}
+}
+
+// lookupOnce returns a lookup of the records of kind by ID that reads each
+// once (nil: not found, or unreadable).
+func lookupOnce[T any](tx store.ReadTx, kind store.Kind) func(string) *T {
+	cache := map[string]*T{}
+	return func(id string) *T {
+		if v, ok := cache[id]; ok {
+			return v
 		}
-		rec, ok, err := store.GetAs[model.PrefixList](tx, KindPrefixList, id)
-		var pl *model.PrefixList
-		if err == nil && ok {
-			pl = &rec
+		var v *T
+		if rec, ok, err := store.GetAs[T](tx, kind, id); err == nil && ok {
+			v = &rec
 		}
-		cache[id] = pl
-		return pl
+		cache[id] = v
+		return v
 	}
 }
 
