@@ -494,71 +494,37 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in Modify
 	return err
 }
 
-// eniMembership is Join/LeaveSecurityGroup with NetworkInterfaceId.
-func (s *Service) eniMembership(ctx context.Context, in MembershipInput, join bool) error {
-	action := "LeaveSecurityGroup"
-	if join {
-		action = "JoinSecurityGroup"
+// eniMembership adds a secondary ENI to a group, or removes it from one
+// (Join/LeaveSecurityGroup with NetworkInterfaceId; see membership).
+func (s *Service) eniMembership(tx store.Tx, caller Caller, n *model.NetworkInterface, groupID string, join bool) error {
+	c := Caller{Account: caller.Account, Region: n.Region}
+	g, err := GetGroup(tx, c, groupID)
+	if err != nil {
+		return err
 	}
-	if in.InstanceID != "" {
-		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+	ids := slices.Clone(n.SecurityGroups)
+	i := slices.Index(ids, g.ID)
+	switch {
+	case join && i >= 0:
+		return ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Network interface %s is already in security group %s.", n.ID, g.ID)
+	case join && len(ids) >= model.MaxGroupsPerENI:
+		return ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Network interface %s is already in %d security groups, the limit.", n.ID, len(ids))
+	case join && g.VpcID != n.VpcID:
+		return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
+	case join:
+		if err := setENIGroups(tx, c, n, append(ids, g.ID)); err != nil {
+			return err
+		}
+	case i < 0 && s.LenientRevoke:
+		return nil
+	case i < 0:
+		return ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Network interface %s is not in security group %s.", n.ID, g.ID)
+	case len(ids) == 1:
+		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Security group %s is the last group of network interface %s; it must stay in at least one. Join another group first.", g.ID, n.ID)
+	default:
+		n.SecurityGroups = slices.Delete(ids, i, i+1)
 	}
-	// ECS requires RegionId in the ENI form; Palisade takes the ENI's
-	// region, as for an instance, so a caller without one is not refused.
-	_, err := Update(s, ctx, in.Caller, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, in.Caller, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		c := Caller{Account: in.Caller.Account, Region: n.Region}
-		g, err := GetGroup(tx, c, in.SecurityGroupID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		ids := slices.Clone(n.SecurityGroups)
-		i := slices.Index(ids, g.ID)
-		switch {
-		case join && i >= 0:
-			return struct{}{}, ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Network interface %s is already in security group %s.", n.ID, g.ID)
-		case join && len(ids) >= model.MaxGroupsPerENI:
-			return struct{}{}, ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Network interface %s is already in %d security groups, the limit.", n.ID, len(ids))
-		case join && g.VpcID != n.VpcID:
-			return struct{}{}, ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
-		case join:
-			ids = append(ids, g.ID)
-		case i < 0 && s.LenientRevoke:
-			return struct{}{}, nil
-		case i < 0:
-			return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Network interface %s is not in security group %s.", n.ID, g.ID)
-		case len(ids) == 1:
-			return struct{}{}, ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Security group %s is the last group of network interface %s; it must stay in at least one. Join another group first.", g.ID, n.ID)
-		default:
-			ids = slices.Delete(ids, i, i+1)
-		}
-		if n.Type == model.ENIPrimary {
-			inst, err := GetInstance(tx, c, n.InstanceID)
-			if err != nil {
-				return struct{}{}, err
-			}
-			if join {
-				if err := setGroups(tx, c, inst, ids, 1); err != nil {
-					return struct{}{}, err
-				}
-			} else {
-				inst.SecurityGroups = ids
-			}
-			return struct{}{}, PutInstance(tx, inst)
-		}
-		if join {
-			if err := setENIGroups(tx, c, n, ids); err != nil {
-				return struct{}{}, err
-			}
-		} else {
-			n.SecurityGroups = ids
-		}
-		return struct{}{}, putENI(tx, n)
-	})
-	return err
+	return putENI(tx, n)
 }
 
 // bindENI places a secondary ENI on a host behind its own host-side

@@ -185,6 +185,24 @@ func TestMembershipErrors(t *testing.T) {
 			return err
 		}
 	}
+	// The same calls by the instance's primary ENI are the instance's.
+	primary := "eni-" + inst[len("i-"):]
+	joinENI := func(eni, group string) func() error {
+		return func() error {
+			r := ecs.CreateJoinSecurityGroupRequest()
+			r.NetworkInterfaceId, r.SecurityGroupId = eni, group
+			_, err := c.JoinSecurityGroup(r)
+			return err
+		}
+	}
+	leaveENI := func(eni, group string) func() error {
+		return func() error {
+			r := ecs.CreateLeaveSecurityGroupRequest()
+			r.NetworkInterfaceId, r.SecurityGroupId = eni, group
+			_, err := c.LeaveSecurityGroup(r)
+			return err
+		}
+	}
 	set := func(instance string, groups ...string) func() error {
 		return func() error {
 			r := ecs.CreateModifyInstanceAttributeRequest()
@@ -226,6 +244,11 @@ func TestMembershipErrors(t *testing.T) {
 		}, 403, "InvalidParam.EniIdAndInstanceId.Conflict"},
 		{"leave the last group", leave(inst, n.sgA), 403, "InstanceLastSecurityGroup"},
 		{"leave a group it is not in", leave(inst, n.sgB), 400, "InvalidSecurityGroupAssociation.NotFound"},
+		{"join a group of the other type by the primary ENI", joinENI(primary, ent), 400, "InvalidOperation.MultiGroupType"},
+		{"join a group of another VPC by the primary ENI", joinENI(primary, far), 400, "InvalidInstanceId.Mismatch"},
+		{"join a group twice by the primary ENI", joinENI(primary, n.sgA), 403, "InvalidInstanceId.AlreadyExists"},
+		{"leave the last group by the primary ENI", leaveENI(primary, n.sgA), 403, "InstanceLastSecurityGroup"},
+		{"leave a group it is not in by the primary ENI", leaveENI(primary, n.sgB), 400, "InvalidSecurityGroupAssociation.NotFound"},
 		{"set mixed types", set(inst, n.sgA, ent), 403, "EnterpriseGroupLimited.MutliGroupType"},
 		{"set a group twice", set(inst, n.sgA, n.sgA), 404, "InvalidParameter.SecurityGroupIdRepeated"},
 		{"set a group of another VPC", set(inst, n.sgA, far), 404, "InvalidSecurityGroupVpc.NotBelongToOneVpc"},
