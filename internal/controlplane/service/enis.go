@@ -45,51 +45,41 @@ func putENI(tx store.Tx, n *model.NetworkInterface) error {
 
 // enisOf returns the caller's secondary ENIs attached to an instance.
 func enisOf(tx store.ReadTx, c Caller, instanceID string) ([]*model.NetworkInterface, error) {
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.NetworkInterface
-	for _, n := range all {
-		if n.InstanceID == instanceID {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return indexedObjects[model.NetworkInterface](tx, KindENI, byInstance, instanceID, c)
+}
+
+// ENIsOfInstance returns the secondary ENIs attached to an instance, for
+// reading only (they may be the view's shared values).
+func ENIsOfInstance(tx store.ReadTx, instanceID string) ([]*model.NetworkInterface, error) {
+	return enisOf(tx, Caller{}, instanceID)
 }
 
 // eniMembers returns the secondary ENIs of an account in a group, as NICs:
 // a group's members are the network interfaces in it, and they count
 // against its member limit whether attached or not.
 func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if out, ok, err := indexedMembers(tx, KindENI, c, groupID); err != nil || ok {
-		return out, err
-	}
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.Instance
-	for _, n := range all {
-		if slices.Contains(n.SecurityGroups, groupID) {
-			out = append(out, n.NIC())
-		}
-	}
-	return out, nil
+	return groupNICs(tx, KindENI, c, groupID)
 }
 
-// takeENIAddrs marks the addresses of the secondary ENIs on a vSwitch as
-// taken, so instances and ENIs never share one.
-func takeENIAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return err
-	}
-	for _, n := range all {
-		if n.VSwitchID == vswitchID {
-			v4[n.PrivateIP] = true
-			if n.IPv6.IsValid() {
-				v6[n.IPv6] = true
+// takeVSwitchAddrs marks the addresses that the caller's instances and
+// secondary ENIs on a vSwitch hold as taken.
+func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
+	for _, kind := range []store.Kind{KindInstance, KindENI} {
+		recs, err := indexedList(tx, kind, byVSwitch, vswitchID, c)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			var a, a6 netip.Addr
+			switch o := r.Object.(type) {
+			case *model.Instance:
+				a, a6 = o.PrivateIP, o.IPv6
+			case *model.NetworkInterface:
+				a, a6 = o.PrivateIP, o.IPv6
+			}
+			v4[a] = true
+			if a6.IsValid() {
+				v6[a6] = true
 			}
 		}
 	}
@@ -173,16 +163,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			return nil, err
 		}
 		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		insts, err := list[model.Instance](tx, KindInstance, c)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range insts {
-			if o.VSwitchID == w.ID {
-				taken[o.PrivateIP], taken6[o.IPv6] = true, true
-			}
-		}
-		if err := takeENIAddrs(tx, c, w.ID, taken, taken6); err != nil {
+		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
 			return nil, err
 		}
 		if in.PrimaryIP != "" {
@@ -576,22 +557,9 @@ func interfaceFree(tx store.ReadTx, self, host, iface string) error {
 		return nil
 	}
 	for _, kind := range []store.Kind{KindInstance, KindENI} {
-		recs, ok, err := lookup(tx, kind, byHost, host)
+		recs, err := indexedList(tx, kind, byHost, host, Caller{})
 		if err != nil {
 			return err
-		}
-		if !ok {
-			all, err := tx.List(kind, store.Query{})
-			if err != nil {
-				return err
-			}
-			recs = nil
-			for i := range all {
-				if all[i].Object, err = Kinds[kind](all[i].Data); err != nil {
-					return err
-				}
-				recs = append(recs, &all[i])
-			}
 		}
 		for _, r := range recs {
 			var h, f string
@@ -609,17 +577,21 @@ func interfaceFree(tx store.ReadTx, self, host, iface string) error {
 	return nil
 }
 
-// vswitchENIsGone refuses to delete a vSwitch a secondary ENI still takes
-// its address from.
-func vswitchENIsGone(tx store.ReadTx, c Caller, w *model.VSwitch) error {
-	all, err := list[model.NetworkInterface](tx, KindENI, Caller{Account: c.Account, Region: w.Region})
-	if err != nil {
-		return err
-	}
-	for _, n := range all {
-		if n.VSwitchID == w.ID {
-			return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, n.ID)
+// vswitchUnused refuses to delete a vSwitch an instance or a secondary ENI
+// still takes its address from.
+func vswitchUnused(tx store.ReadTx, c Caller, w *model.VSwitch) error {
+	c = Caller{Account: c.Account, Region: w.Region}
+	if insts, err := indexedList(tx, KindInstance, byVSwitch, w.ID, c); err != nil || len(insts) > 0 {
+		if err != nil {
+			return err
 		}
+		return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by instance %s; delete its instances first.", w.ID, insts[0].ID)
+	}
+	if enis, err := indexedList(tx, KindENI, byVSwitch, w.ID, c); err != nil || len(enis) > 0 {
+		if err != nil {
+			return err
+		}
+		return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, enis[0].ID)
 	}
 	return nil
 }

@@ -32,18 +32,7 @@ func getPortRangeList(tx store.ReadTx, c Caller, id string) (*model.PortRangeLis
 // PortRangeListUses returns the IDs of the groups in a region whose rules
 // use port range list id, in group ID order.
 func PortRangeListUses(tx store.ReadTx, region, id string) ([]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, g := range groups {
-		if slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.PortRangeListID == id }) && !slices.Contains(out, g.ID) {
-			out = append(out, g.ID)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return listUses(tx, byPortList, region, id)
 }
 
 // checkRulePortRangeList checks that a rule's port range list is the

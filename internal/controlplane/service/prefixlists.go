@@ -11,44 +11,25 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// prefixListAssociations maps each prefix list of a region to the groups
-// (of any account) whose rules use it, in group ID order, one entry per group.
-func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, g := range groups {
-		for _, r := range g.Rules {
-			id := r.Peer.PrefixListID
-			if id != "" && !slices.Contains(out[id], g.ID) {
-				out[id] = append(out[id], g.ID)
-			}
-		}
-	}
-	return out, nil
+// PrefixListUses returns the IDs of the groups in a region whose rules use
+// prefix list id, in ID order, for DeletePrefixList and the association
+// limit (model.MaxPrefixListUses) that rule changes must respect.
+func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
+	return listUses(tx, byPrefixList, region, id)
 }
 
-// PrefixListUses returns the IDs of the groups in a region whose rules use
-// prefix list id, for DeletePrefixList and the association limit
-// (model.MaxPrefixListUses) that rule changes must respect.
-func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
-	if recs, ok, err := lookup(tx, KindGroup, byPrefixList, id); err != nil {
-		return nil, err
-	} else if ok {
-		for _, r := range recs {
-			if r.Region == region {
-				groupIDs = append(groupIDs, r.ID)
-			}
-		}
-		return groupIDs, nil
-	}
-	m, err := prefixListAssociations(tx, region)
+// listUses returns the IDs of the groups in a region whose rules use the
+// list id, by the group index of its kind of list.
+func listUses(tx store.ReadTx, index, region, id string) ([]string, error) {
+	recs, err := indexedList(tx, KindGroup, index, id, Caller{Region: region})
 	if err != nil {
 		return nil, err
 	}
-	return m[id], nil
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.ID)
+	}
+	return out, nil
 }
 
 // Limits of the prefix-list queries.
@@ -314,10 +295,6 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 		if err != nil {
 			return Listing[PrefixListSummary]{}, err
 		}
-		uses, err := prefixListAssociations(tx, c.Region)
-		if err != nil {
-			return Listing[PrefixListSummary]{}, err
-		}
 		var items []PrefixListSummary
 		for _, pl := range all {
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, pl.ID) ||
@@ -325,7 +302,11 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 				in.Name != "" && pl.Name != in.Name {
 				continue
 			}
-			items = append(items, PrefixListSummary{List: pl, Associations: len(uses[pl.ID])})
+			uses, err := PrefixListUses(tx, c.Region, pl.ID)
+			if err != nil {
+				return Listing[PrefixListSummary]{}, err
+			}
+			items = append(items, PrefixListSummary{List: pl, Associations: len(uses)})
 		}
 		return pageOf(items, in.Page), nil
 	})

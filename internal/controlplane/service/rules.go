@@ -146,20 +146,19 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 			return e
 		}
 	}
-	var assoc map[string][]string // read once: it scans every group of the region
+	seen := map[string]bool{}
 	for _, r := range g.Rules {
-		if r.Peer.PrefixListID == "" {
+		id := r.Peer.PrefixListID
+		if id == "" || seen[id] {
 			continue
 		}
-		if assoc == nil {
-			var err error
-			if assoc, err = prefixListAssociations(tx, g.Region); err != nil {
-				return err
-			}
+		seen[id] = true
+		uses, err := PrefixListUses(tx, g.Region, id)
+		if err != nil {
+			return err
 		}
-		uses := assoc[r.Peer.PrefixListID]
 		if !slices.Contains(uses, g.ID) && len(uses) >= model.MaxPrefixListUses {
-			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", r.Peer.PrefixListID, len(uses))
+			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", id, len(uses))
 		}
 	}
 	return nil

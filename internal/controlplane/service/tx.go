@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -275,21 +274,9 @@ func lookupOnce[T any](tx store.ReadTx, kind store.Kind) func(string) *T {
 // group: its instances (their primary ENIs) and its secondary ENIs, as NICs,
 // for reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if out, ok, err := indexedMembers(tx, KindInstance, c, groupID); err != nil {
-		return nil, err
-	} else if ok {
-		enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
-		return append(out, enis...), err
-	}
-	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
+	out, err := groupNICs(tx, KindInstance, c, groupID)
 	if err != nil {
 		return nil, err
-	}
-	var out []*model.Instance
-	for _, in := range all {
-		if slices.Contains(in.SecurityGroups, groupID) {
-			out = append(out, in)
-		}
 	}
 	enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
 	return append(out, enis...), err
