@@ -10,7 +10,6 @@ package trail
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -204,7 +203,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		RequestParameters:  Sanitize(req.Params),
 		ErrorCode:          c.Code,
 		ErrorMessage:       clip(c.Message),
-		SourceIPAddress:    hostOf(c.RemoteAddr),
+		SourceIPAddress:    rpc.ClientHost(c.RemoteAddr),
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
 		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
@@ -237,13 +236,6 @@ func EventOf(c *rpc.Call, account string) Event {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
-
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
-}
 
 // resourcesOf reads the resources a request names.
 func resourcesOf(p rpc.Params) []Resource {
