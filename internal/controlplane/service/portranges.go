@@ -205,50 +205,19 @@ func modifyPortEntries(l *model.PortRangeList, in *ModifyPortRangeListInput) *ec
 	if e := checkEntriesPerCall("RemoveEntry", len(in.RemoveEntries)); e != nil {
 		return e
 	}
-	var removes []model.PortRange
-	for _, s := range in.RemoveEntries {
-		r, e := model.ParseListPortRange(s, "RemoveEntry.N.PortRange")
-		if e != nil {
-			return e
-		}
-		if slices.Contains(removes, r) {
-			return ecserr.BadRequest(model.CodePortRangeDuplicate, "RemoveEntry names %s more than once.", r)
-		}
-		removes = append(removes, r)
+	adds := make([]entryInput, len(in.AddEntries))
+	for i, a := range in.AddEntries {
+		adds[i] = entryInput{a.PortRange, a.Description}
 	}
-	var adds []model.PortEntry
-	for _, a := range in.AddEntries {
-		r, e := model.ParseListPortRange(a.PortRange, "AddEntry.N.PortRange")
-		if e != nil {
-			return e
-		}
-		if a.Description != "" {
-			if e := model.ValidateEntryDescription(a.Description); e != nil {
-				return e
-			}
-		}
-		if model.PortEntryIndex(adds, r) >= 0 {
-			return ecserr.BadRequest(model.CodePortRangeDuplicate, "AddEntry names %s more than once.", r)
-		}
-		if slices.Contains(removes, r) {
-			return ecserr.BadRequest("InvalidParam.PortRangeConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", r)
-		}
-		adds = append(adds, model.PortEntry{Range: r, Description: a.Description})
-	}
-	entries := slices.Clone(l.Entries)
-	for _, r := range removes {
-		i := model.PortEntryIndex(entries, r)
-		if i < 0 {
-			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Port range list %s has no entry %s to remove; DescribePortRangeListEntries lists its entries.", l.ID, r)
-		}
-		entries = slices.Delete(entries, i, i+1)
-	}
-	for _, a := range adds {
-		if i := model.PortEntryIndex(entries, a.Range); i >= 0 {
-			entries[i].Description = a.Description
-			continue
-		}
-		entries = append(entries, a)
+	entries, e := editEntries(entryEdit[model.PortRange, model.PortEntry]{
+		parse: model.ParseListPortRange, param: "PortRange",
+		dup: model.CodePortRangeDuplicate, conflict: "InvalidParam.PortRangeConflict",
+		list: "Port range list " + l.ID, describe: "DescribePortRangeListEntries",
+		key:   func(e model.PortEntry) model.PortRange { return e.Range },
+		entry: func(r model.PortRange, d string) model.PortEntry { return model.PortEntry{Range: r, Description: d} },
+	}, l.Entries, in.RemoveEntries, adds)
+	if e != nil {
+		return e
 	}
 	if e := l.CheckEntryCount(len(entries)); e != nil {
 		return e

@@ -182,50 +182,21 @@ func (s *Service) ModifyPrefixList(ctx context.Context, in ModifyPrefixListInput
 
 // modifyEntries applies the removals then the additions to pl.
 func modifyEntries(pl *model.PrefixList, in *ModifyPrefixListInput) *ecserr.Error {
-	var removes []netip.Prefix
-	for _, r := range in.RemoveEntries {
-		cidr, e := model.ParsePrefixListCIDR(r, pl.AddressFamily, "RemoveEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "RemoveEntry names %s more than once.", cidr)
-		}
-		removes = append(removes, cidr)
+	adds := make([]entryInput, len(in.AddEntries))
+	for i, a := range in.AddEntries {
+		adds[i] = entryInput{a.Cidr, a.Description}
 	}
-	var adds []model.PrefixEntry
-	for _, a := range in.AddEntries {
-		cidr, e := model.ParsePrefixListCIDR(a.Cidr, pl.AddressFamily, "AddEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if a.Description != "" {
-			if e := model.ValidateEntryDescription(a.Description); e != nil {
-				return e
-			}
-		}
-		if model.EntryIndex(adds, cidr) >= 0 {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "AddEntry names %s more than once.", cidr)
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest("InvalidParam.CidrConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", cidr)
-		}
-		adds = append(adds, model.PrefixEntry{CIDR: cidr, Description: a.Description})
-	}
-	entries := slices.Clone(pl.Entries)
-	for _, cidr := range removes {
-		i := model.EntryIndex(entries, cidr)
-		if i < 0 {
-			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Prefix list %s has no entry %s to remove; DescribePrefixListAttributes lists its entries.", pl.ID, cidr)
-		}
-		entries = slices.Delete(entries, i, i+1)
-	}
-	for _, a := range adds {
-		if i := model.EntryIndex(entries, a.CIDR); i >= 0 {
-			entries[i].Description = a.Description
-			continue
-		}
-		entries = append(entries, a)
+	entries, e := editEntries(entryEdit[netip.Prefix, model.PrefixEntry]{
+		parse: func(s, param string) (netip.Prefix, *ecserr.Error) {
+			return model.ParsePrefixListCIDR(s, pl.AddressFamily, param, true)
+		},
+		param: "Cidr", dup: model.CodePrefixListDuplicate, conflict: "InvalidParam.CidrConflict",
+		list: "Prefix list " + pl.ID, describe: "DescribePrefixListAttributes",
+		key:   func(e model.PrefixEntry) netip.Prefix { return e.CIDR },
+		entry: func(p netip.Prefix, d string) model.PrefixEntry { return model.PrefixEntry{CIDR: p, Description: d} },
+	}, pl.Entries, in.RemoveEntries, adds)
+	if e != nil {
+		return e
 	}
 	if e := pl.CheckEntryCount(len(entries)); e != nil {
 		return e
