@@ -243,11 +243,7 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, in ENIRef) error {
 func (s *Service) AttachNetworkInterface(ctx context.Context, in ENIRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "AttachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, c, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		inst, err := eniInstance(tx, c, in.InstanceID)
+		n, inst, err := eniAndInstance(tx, c, in)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -273,25 +269,26 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, in ENIRef) error {
 	return err
 }
 
-// eniInstance loads the instance of an Attach or Detach; ECS answers an
-// unknown one with 403 InvalidInstanceId.NotFound on these calls.
-func eniInstance(tx store.ReadTx, c Caller, id string) (*model.Instance, error) {
-	inst, err := GetInstance(tx, c, id)
-	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
-		return nil, ecserr.Forbidden("InvalidInstanceId.NotFound", "%s", e.Message)
+// eniAndInstance loads the ENI and the instance of an Attach or Detach; ECS
+// answers an unknown instance with 403 InvalidInstanceId.NotFound on these
+// calls.
+func eniAndInstance(tx store.ReadTx, c Caller, in ENIRef) (*model.NetworkInterface, *model.Instance, error) {
+	n, err := GetENI(tx, c, in.NetworkInterfaceID)
+	if err != nil {
+		return nil, nil, err
 	}
-	return inst, err
+	inst, err := GetInstance(tx, c, in.InstanceID)
+	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
+		return nil, nil, ecserr.Forbidden("InvalidInstanceId.NotFound", "%s", e.Message)
+	}
+	return n, inst, err
 }
 
 // DetachNetworkInterface detaches a secondary ENI from its instance.
 func (s *Service) DetachNetworkInterface(ctx context.Context, in ENIRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DetachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, c, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		inst, err := eniInstance(tx, c, in.InstanceID)
+		n, inst, err := eniAndInstance(tx, c, in)
 		if err != nil {
 			return struct{}{}, err
 		}
