@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"strconv"
-
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 )
 
 // sgCounters shows how many packets and bytes each rule of a group decided
@@ -15,15 +12,6 @@ import (
 // with no report it means nothing, and the command says so.
 func sgCounters(fs *flag.FlagSet) func(c *call) int {
 	return func(c *call) int {
-		req := requests.NewCommonRequest()
-		req.Method, req.Scheme, req.Domain = "POST", c.scheme, c.ecs.Domain
-		req.Version, req.ApiName, req.Product = "2014-05-26", "PalisadeDescribeRuleCounters", "Ecs"
-		req.QueryParams["RegionId"] = c.region
-		req.QueryParams["SecurityGroupId"] = c.args[0]
-		resp, err := c.ecs.ProcessCommonRequest(req)
-		if err != nil {
-			return c.fail(err)
-		}
 		var out struct {
 			SecurityGroupId string
 			RuleCounters    struct {
@@ -35,7 +23,7 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 				}
 			}
 		}
-		if err := json.Unmarshal(resp.GetHttpContentBytes(), &out); err != nil {
+		if err := c.palisade("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": c.args[0]}, &out); err != nil {
 			return c.fail(err)
 		}
 		if c.json {

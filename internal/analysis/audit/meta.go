@@ -165,7 +165,7 @@ func descriptions(in *Input) []Finding {
 // quota of basic groups, and the rule quota of one NIC across its groups.
 func ruleCounts(in *Input) []Finding {
 	c := in.Cloud
-	lists := func(id string) *model.PrefixList { return c.PrefixLists[id] }
+	lists := model.Lists{Prefix: func(id string) *model.PrefixList { return c.PrefixLists[id] }, Ports: func(id string) *model.PortRangeList { return c.PortRangeLists[id] }}
 	near := func(n, quota int) bool { return n*100 >= quota*quotaPercent }
 	var out []Finding
 	for _, g := range groupsByID(c) {
@@ -196,7 +196,7 @@ func ruleCounts(in *Input) []Finding {
 	return out
 }
 
-func nicRules(c *policy.Cloud, in *model.Instance, lists func(string) *model.PrefixList) int {
+func nicRules(c *policy.Cloud, in *model.Instance, lists model.Lists) int {
 	n := 0
 	for _, g := range c.GroupsOf(in) {
 		n += model.RuleCount(g, lists)

@@ -1,10 +1,11 @@
 package console
 
 import (
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 )
 
 // failures slows down guessing of secrets: an address that fails to sign
@@ -35,13 +36,7 @@ func newFailures(now func() time.Time) *failures {
 	return &failures{m: map[string]*failCount{}, now: now}
 }
 
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+func clientAddr(r *http.Request) string { return rpc.ClientHost(r.RemoteAddr) }
 
 // blocked reports whether an address has failed too often lately.
 func (f *failures) blocked(addr string) bool {

@@ -1,6 +1,9 @@
 package rpc
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // Call is a finished request as Server.Observe sees it.
 type Call struct {
@@ -17,4 +20,14 @@ type Call struct {
 	Body       []byte // the answer as sent
 	RemoteAddr string // the peer's address (host:port), as net/http gives it
 	UserAgent  string
+}
+
+// ClientHost is the client's address of a request: the host part of the
+// peer's address (host:port, as net/http gives it), or the address as it
+// is when it has no port.
+func ClientHost(remoteAddr string) string {
+	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return h
+	}
+	return remoteAddr
 }

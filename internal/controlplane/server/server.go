@@ -9,17 +9,18 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
+	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
 	"github.com/palisade-sg/palisade/internal/controlplane/console"
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
@@ -133,29 +134,15 @@ func startCutoff() time.Time {
 	return cut
 }
 
-// saveNonces writes the cache to a temporary file and renames it into
-// place once it is on disk: a crash while saving leaves no nonces file (so
+// saveNonces writes the cache atomically (a temporary file renamed into
+// place once it is on disk): a crash while saving leaves no nonces file (so
 // the next start refuses older requests) rather than part of one, which
 // would load without error and forget the nonces it lost.
 func (s *Server) saveNonces() error {
-	f, err := os.CreateTemp(filepath.Dir(s.db), filepath.Base(noncesFile(s.db))+".tmp*")
-	if err != nil {
+	return atomicfile.Write(noncesFile(s.db), 0o600, func(w io.Writer) error {
+		_, err := s.nonces.WriteTo(w)
 		return err
-	}
-	_, err = s.nonces.WriteTo(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), noncesFile(s.db))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	})
 }
 
 // etcdDialTimeout bounds connecting to etcd at the start: a cluster that

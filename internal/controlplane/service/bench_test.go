@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
@@ -142,4 +143,29 @@ func BenchmarkAuthorizeWrite(b *testing.B) {
 			b.ReportMetric(float64(tf)/float64(te), "ratio")
 		})
 	}
+}
+
+// BenchmarkPortRangeListUses: the groups whose rules use a port range list
+// come from the view's index, so the answer costs the same with 50 or 1,000
+// groups in the region (ratio near 1; a scan of the region grows with it).
+func BenchmarkPortRangeListUses(b *testing.B) {
+	ctx := context.Background()
+	small, cs := benchService(b, 50, 0)
+	large, cl := benchService(b, 1000, 0)
+	uses := func(s *Service, c Caller) func(int) {
+		return func(int) {
+			if _, err := View(s, ctx, func(tx store.ReadTx) ([]string, error) { return PortRangeListUses(tx, c.Region, "prl-bench") }); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	var ts, tl time.Duration
+	for range b.N {
+		ts += timeOf(20, uses(small, cs))
+		tl += timeOf(20, uses(large, cl))
+	}
+	b.ReportMetric(float64(ts)/1e3/float64(b.N), "µs/call@50")
+	b.ReportMetric(float64(tl)/1e3/float64(b.N), "µs/call@1000")
+	b.ReportMetric(float64(tl)/float64(ts), "ratio")
 }

@@ -45,51 +45,41 @@ func putENI(tx store.Tx, n *model.NetworkInterface) error {
 
 // enisOf returns the caller's secondary ENIs attached to an instance.
 func enisOf(tx store.ReadTx, c Caller, instanceID string) ([]*model.NetworkInterface, error) {
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.NetworkInterface
-	for _, n := range all {
-		if n.InstanceID == instanceID {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	return indexedObjects[model.NetworkInterface](tx, KindENI, byInstance, instanceID, c)
+}
+
+// ENIsOfInstance returns the secondary ENIs attached to an instance, for
+// reading only (they may be the view's shared values).
+func ENIsOfInstance(tx store.ReadTx, instanceID string) ([]*model.NetworkInterface, error) {
+	return enisOf(tx, Caller{}, instanceID)
 }
 
 // eniMembers returns the secondary ENIs of an account in a group, as NICs:
 // a group's members are the network interfaces in it, and they count
 // against its member limit whether attached or not.
 func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if out, ok, err := indexedMembers(tx, KindENI, c, groupID); err != nil || ok {
-		return out, err
-	}
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return nil, err
-	}
-	var out []*model.Instance
-	for _, n := range all {
-		if slices.Contains(n.SecurityGroups, groupID) {
-			out = append(out, n.NIC())
-		}
-	}
-	return out, nil
+	return groupNICs(tx, KindENI, c, groupID)
 }
 
-// takeENIAddrs marks the addresses of the secondary ENIs on a vSwitch as
-// taken, so instances and ENIs never share one.
-func takeENIAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
-	all, err := list[model.NetworkInterface](tx, KindENI, c)
-	if err != nil {
-		return err
-	}
-	for _, n := range all {
-		if n.VSwitchID == vswitchID {
-			v4[n.PrivateIP] = true
-			if n.IPv6.IsValid() {
-				v6[n.IPv6] = true
+// takeVSwitchAddrs marks the addresses that the caller's instances and
+// secondary ENIs on a vSwitch hold as taken.
+func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
+	for _, kind := range []store.Kind{KindInstance, KindENI} {
+		recs, err := indexedList(tx, kind, byVSwitch, vswitchID, c)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			var a, a6 netip.Addr
+			switch o := r.Object.(type) {
+			case *model.Instance:
+				a, a6 = o.PrivateIP, o.IPv6
+			case *model.NetworkInterface:
+				a, a6 = o.PrivateIP, o.IPv6
+			}
+			v4[a] = true
+			if a6.IsValid() {
+				v6[a6] = true
 			}
 		}
 	}
@@ -173,16 +163,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			return nil, err
 		}
 		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		insts, err := list[model.Instance](tx, KindInstance, c)
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range insts {
-			if o.VSwitchID == w.ID {
-				taken[o.PrivateIP], taken6[o.IPv6] = true, true
-			}
-		}
-		if err := takeENIAddrs(tx, c, w.ID, taken, taken6); err != nil {
+		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
 			return nil, err
 		}
 		if in.PrimaryIP != "" {
@@ -262,11 +243,7 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, in ENIRef) error {
 func (s *Service) AttachNetworkInterface(ctx context.Context, in ENIRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "AttachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, c, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		inst, err := eniInstance(tx, c, in.InstanceID)
+		n, inst, err := eniAndInstance(tx, c, in)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -292,25 +269,26 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, in ENIRef) error {
 	return err
 }
 
-// eniInstance loads the instance of an Attach or Detach; ECS answers an
-// unknown one with 403 InvalidInstanceId.NotFound on these calls.
-func eniInstance(tx store.ReadTx, c Caller, id string) (*model.Instance, error) {
-	inst, err := GetInstance(tx, c, id)
-	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
-		return nil, ecserr.Forbidden("InvalidInstanceId.NotFound", "%s", e.Message)
+// eniAndInstance loads the ENI and the instance of an Attach or Detach; ECS
+// answers an unknown instance with 403 InvalidInstanceId.NotFound on these
+// calls.
+func eniAndInstance(tx store.ReadTx, c Caller, in ENIRef) (*model.NetworkInterface, *model.Instance, error) {
+	n, err := GetENI(tx, c, in.NetworkInterfaceID)
+	if err != nil {
+		return nil, nil, err
 	}
-	return inst, err
+	inst, err := GetInstance(tx, c, in.InstanceID)
+	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
+		return nil, nil, ecserr.Forbidden("InvalidInstanceId.NotFound", "%s", e.Message)
+	}
+	return n, inst, err
 }
 
 // DetachNetworkInterface detaches a secondary ENI from its instance.
 func (s *Service) DetachNetworkInterface(ctx context.Context, in ENIRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DetachNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, c, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		inst, err := eniInstance(tx, c, in.InstanceID)
+		n, inst, err := eniAndInstance(tx, c, in)
 		if err != nil {
 			return struct{}{}, err
 		}
@@ -494,71 +472,37 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in Modify
 	return err
 }
 
-// eniMembership is Join/LeaveSecurityGroup with NetworkInterfaceId.
-func (s *Service) eniMembership(ctx context.Context, in MembershipInput, join bool) error {
-	action := "LeaveSecurityGroup"
-	if join {
-		action = "JoinSecurityGroup"
+// eniMembership adds a secondary ENI to a group, or removes it from one
+// (Join/LeaveSecurityGroup with NetworkInterfaceId; see membership).
+func (s *Service) eniMembership(tx store.Tx, caller Caller, n *model.NetworkInterface, groupID string, join bool) error {
+	c := Caller{Account: caller.Account, Region: n.Region}
+	g, err := GetGroup(tx, c, groupID)
+	if err != nil {
+		return err
 	}
-	if in.InstanceID != "" {
-		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+	ids := slices.Clone(n.SecurityGroups)
+	i := slices.Index(ids, g.ID)
+	switch {
+	case join && i >= 0:
+		return ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Network interface %s is already in security group %s.", n.ID, g.ID)
+	case join && len(ids) >= model.MaxGroupsPerENI:
+		return ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Network interface %s is already in %d security groups, the limit.", n.ID, len(ids))
+	case join && g.VpcID != n.VpcID:
+		return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
+	case join:
+		if err := setENIGroups(tx, c, n, append(ids, g.ID)); err != nil {
+			return err
+		}
+	case i < 0 && s.LenientRevoke:
+		return nil
+	case i < 0:
+		return ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Network interface %s is not in security group %s.", n.ID, g.ID)
+	case len(ids) == 1:
+		return ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Security group %s is the last group of network interface %s; it must stay in at least one. Join another group first.", g.ID, n.ID)
+	default:
+		n.SecurityGroups = slices.Delete(ids, i, i+1)
 	}
-	// ECS requires RegionId in the ENI form; Palisade takes the ENI's
-	// region, as for an instance, so a caller without one is not refused.
-	_, err := Update(s, ctx, in.Caller, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		n, err := GetENI(tx, in.Caller, in.NetworkInterfaceID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		c := Caller{Account: in.Caller.Account, Region: n.Region}
-		g, err := GetGroup(tx, c, in.SecurityGroupID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		ids := slices.Clone(n.SecurityGroups)
-		i := slices.Index(ids, g.ID)
-		switch {
-		case join && i >= 0:
-			return struct{}{}, ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Network interface %s is already in security group %s.", n.ID, g.ID)
-		case join && len(ids) >= model.MaxGroupsPerENI:
-			return struct{}{}, ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Network interface %s is already in %d security groups, the limit.", n.ID, len(ids))
-		case join && g.VpcID != n.VpcID:
-			return struct{}{}, ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
-		case join:
-			ids = append(ids, g.ID)
-		case i < 0 && s.LenientRevoke:
-			return struct{}{}, nil
-		case i < 0:
-			return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Network interface %s is not in security group %s.", n.ID, g.ID)
-		case len(ids) == 1:
-			return struct{}{}, ecserr.Forbidden("InvalidOperation.AtLeastInOneGroup", "Security group %s is the last group of network interface %s; it must stay in at least one. Join another group first.", g.ID, n.ID)
-		default:
-			ids = slices.Delete(ids, i, i+1)
-		}
-		if n.Type == model.ENIPrimary {
-			inst, err := GetInstance(tx, c, n.InstanceID)
-			if err != nil {
-				return struct{}{}, err
-			}
-			if join {
-				if err := setGroups(tx, c, inst, ids, 1); err != nil {
-					return struct{}{}, err
-				}
-			} else {
-				inst.SecurityGroups = ids
-			}
-			return struct{}{}, PutInstance(tx, inst)
-		}
-		if join {
-			if err := setENIGroups(tx, c, n, ids); err != nil {
-				return struct{}{}, err
-			}
-		} else {
-			n.SecurityGroups = ids
-		}
-		return struct{}{}, putENI(tx, n)
-	})
-	return err
+	return putENI(tx, n)
 }
 
 // bindENI places a secondary ENI on a host behind its own host-side
@@ -610,22 +554,9 @@ func interfaceFree(tx store.ReadTx, self, host, iface string) error {
 		return nil
 	}
 	for _, kind := range []store.Kind{KindInstance, KindENI} {
-		recs, ok, err := lookup(tx, kind, byHost, host)
+		recs, err := indexedList(tx, kind, byHost, host, Caller{})
 		if err != nil {
 			return err
-		}
-		if !ok {
-			all, err := tx.List(kind, store.Query{})
-			if err != nil {
-				return err
-			}
-			recs = nil
-			for i := range all {
-				if all[i].Object, err = Kinds[kind](all[i].Data); err != nil {
-					return err
-				}
-				recs = append(recs, &all[i])
-			}
 		}
 		for _, r := range recs {
 			var h, f string
@@ -643,17 +574,21 @@ func interfaceFree(tx store.ReadTx, self, host, iface string) error {
 	return nil
 }
 
-// vswitchENIsGone refuses to delete a vSwitch a secondary ENI still takes
-// its address from.
-func vswitchENIsGone(tx store.ReadTx, c Caller, w *model.VSwitch) error {
-	all, err := list[model.NetworkInterface](tx, KindENI, Caller{Account: c.Account, Region: w.Region})
-	if err != nil {
-		return err
-	}
-	for _, n := range all {
-		if n.VSwitchID == w.ID {
-			return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, n.ID)
+// vswitchUnused refuses to delete a vSwitch an instance or a secondary ENI
+// still takes its address from.
+func vswitchUnused(tx store.ReadTx, c Caller, w *model.VSwitch) error {
+	c = Caller{Account: c.Account, Region: w.Region}
+	if insts, err := indexedList(tx, KindInstance, byVSwitch, w.ID, c); err != nil || len(insts) > 0 {
+		if err != nil {
+			return err
 		}
+		return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by instance %s; delete its instances first.", w.ID, insts[0].ID)
+	}
+	if enis, err := indexedList(tx, KindENI, byVSwitch, w.ID, c); err != nil || len(enis) > 0 {
+		if err != nil {
+			return err
+		}
+		return ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by network interface %s; delete it first (DeleteNetworkInterface).", w.ID, enis[0].ID)
 	}
 	return nil
 }

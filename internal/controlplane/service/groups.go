@@ -220,7 +220,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 				count[id]++
 			}
 		}
-		pls := prefixListsOf(tx, c)
+		pls := listsOf(tx)
 		var items []GroupSummary
 		for _, g := range all {
 			if !in.matches(g, typ, network) {
@@ -266,7 +266,7 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	if pg.Tokens && end < len(ids) {
 		out.NextToken = strconv.Itoa(end)
 	}
-	pls := prefixListsOf(snap, c)
+	pls := listsOf(snap)
 	for k := pg.Offset; k < end; k++ {
 		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
 		g := *r.Object.(*model.SecurityGroup)
@@ -311,7 +311,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 	if !cand.set {
 		ids = snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
 	}
-	pls := prefixListsOf(snap, c)
+	pls := listsOf(snap)
 	summary := func(g *model.SecurityGroup) GroupSummary {
 		g2 := *g
 		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
@@ -408,7 +408,7 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		}
 		rules := sortedRules(g.Rules)
 		var items []RuleView
-		names, pls := groupNames(tx), prefixListsOf(tx, c)
+		names, pls := groupNames(tx), listsOf(tx).Prefix
 		for i := range rules {
 			r := &rules[i]
 			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {

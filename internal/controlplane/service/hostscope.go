@@ -257,7 +257,7 @@ func scopeOf(from scopeReader, host string) *hostScope {
 	// whether the ENI is a NIC.
 	addENI := func(rec *store.Record) (*model.NetworkInterface, bool) {
 		n := rec.Object.(*model.NetworkInterface)
-		if n.Type == model.ENIPrimary || !n.Attached() {
+		if !n.SecondaryNIC() {
 			return n, false
 		}
 		enis[n.ID] = rec

@@ -22,7 +22,9 @@ const (
 	byVPC        = "vpc"        // groups (scoped) and instances by VPC
 	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
 	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
+	byPortList   = "portlist"   // groups by the port range lists their rules use
 	byVSwitch    = "vswitch"    // instances and ENIs by vSwitch
+	byInstance   = "instance"   // secondary ENIs by the instance they are attached to
 	byHost       = "host"       // instances and ENIs by the host that enforces them
 	byClassic    = "classic"    // classic-network NICs, under classicKey (for a host's scope)
 	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
@@ -94,6 +96,15 @@ var Indexes = []view.Index{
 		}
 		return out
 	}},
+	{Kind: KindGroup, Name: byPortList, Keys: func(o any) []string {
+		var out []string
+		for _, r := range o.(*model.SecurityGroup).Rules {
+			if r.PortRangeListID != "" {
+				out = append(out, r.PortRangeListID)
+			}
+		}
+		return out
+	}},
 	{Kind: KindInstance, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VpcID) }},
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
@@ -115,6 +126,7 @@ var Indexes = []view.Index{
 		return out
 	}},
 	{Kind: KindENI, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).VSwitchID) }},
+	{Kind: KindENI, Name: byInstance, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).InstanceID) }},
 }
 
 // indexKeys returns the key function of index name of kind.
@@ -178,6 +190,52 @@ func lookup(tx store.ReadTx, kind store.Kind, name, key string) (recs []*store.R
 		}
 	}
 	return recs, true, nil
+}
+
+// indexedList returns the records of kind under key in index name that are
+// c's (its account and its region, each when c names one), in ID order,
+// decoded for reading only: from the view's index (lookup), or from a scan
+// of c's records when tx has no view to ask.
+func indexedList(tx store.ReadTx, kind store.Kind, name, key string, c Caller) ([]*store.Record, error) {
+	recs, ok, err := lookup(tx, kind, name, key)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return slices.DeleteFunc(recs, func(r *store.Record) bool {
+			return c.Account != "" && r.Account != c.Account || c.Region != "" && r.Region != c.Region
+		}), nil
+	}
+	all, err := tx.List(kind, store.Query{Account: c.Account, Region: c.Region})
+	if err != nil {
+		return nil, err
+	}
+	keys := indexKeys(kind, name)
+	for i := range all {
+		r := &all[i]
+		if r.Object == nil {
+			if r.Object, err = Kinds[kind](r.Data); err != nil {
+				return nil, fmt.Errorf("service: decode %s/%s: %w", kind, r.ID, err)
+			}
+		}
+		if slices.Contains(keys(r.Object), key) {
+			recs = append(recs, r)
+		}
+	}
+	return recs, nil
+}
+
+// indexedObjects is indexedList's decoded values, for reading only.
+func indexedObjects[T any](tx store.ReadTx, kind store.Kind, name, key string, c Caller) ([]*T, error) {
+	recs, err := indexedList(tx, kind, name, key, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.Object.(*T))
+	}
+	return out, nil
 }
 
 // viewTx is a write transaction that can ask the view what it has not
@@ -287,19 +345,16 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 	return nil, nil, false, nil
 }
 
-// indexedMembers is members (instances, or secondary ENIs as NICs)
-// answered from the view's group index. The instances may be the view's
-// shared values: callers only read them.
-func indexedMembers(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*model.Instance, bool, error) {
-	recs, ok, err := lookup(tx, kind, byGroup, groupID)
-	if err != nil || !ok {
-		return nil, ok, err
+// groupNICs returns c's NICs of kind in a group: instances, or secondary
+// ENIs as NICs. They may be the view's shared values: callers only read
+// them.
+func groupNICs(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*model.Instance, error) {
+	recs, err := indexedList(tx, kind, byGroup, groupID, c)
+	if err != nil {
+		return nil, err
 	}
 	var out []*model.Instance
 	for _, r := range recs {
-		if r.Account != c.Account || c.Region != "" && r.Region != c.Region {
-			continue
-		}
 		switch o := r.Object.(type) {
 		case *model.Instance:
 			out = append(out, o)
@@ -307,7 +362,7 @@ func indexedMembers(tx store.ReadTx, kind store.Kind, c Caller, groupID string) 
 			out = append(out, o.NIC())
 		}
 	}
-	return out, true, nil
+	return out, nil
 }
 
 // peekGroup reads a group for inspection only: the view's shared value

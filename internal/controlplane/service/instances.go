@@ -326,19 +326,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 	}
 	in.Zone, in.VpcID, in.VSwitchID = w.Zone, w.VpcID, w.ID
 	space.v4, space.v6, space.where = w.CIDR, w.IPv6CIDR, "vSwitch "+w.ID
-	insts, err := list[model.Instance](tx, KindInstance, c)
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range insts {
-		if o.VSwitchID == w.ID {
-			space.taken[o.PrivateIP] = true
-			if o.IPv6.IsValid() {
-				space.taken6[o.IPv6] = true
-			}
-		}
-	}
-	return space, takeENIAddrs(tx, c, w.ID, space.taken, space.taken6)
+	return space, takeVSwitchAddrs(tx, c, w.ID, space.taken, space.taken6)
 }
 
 // The results RunInstances and CreateInstance keep for a ClientToken retry,

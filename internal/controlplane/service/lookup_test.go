@@ -17,14 +17,14 @@ import (
 // randomCloud writes groups and instances of two accounts whose indexed
 // fields take few values, so that filters match several of them.
 type randomCloud struct {
-	vpcs, vswitches, hosts, names, pls, addrs []string
-	tags                                      []model.Tag
+	vpcs, vswitches, hosts, names, pls, prls, addrs []string
+	tags                                            []model.Tag
 }
 
 func newRandomCloud() randomCloud {
 	return randomCloud{
 		vpcs: []string{"vpc-a", "vpc-b"}, vswitches: []string{"vsw-a", "vsw-b", ""}, hosts: []string{"h1", "h2", ""},
-		names: []string{"web", "db", ""}, pls: []string{"pl-1", "pl-2"},
+		names: []string{"web", "db", ""}, pls: []string{"pl-1", "pl-2"}, prls: []string{"prl-1", "prl-2"},
 		addrs: []string{"192.168.0.1", "192.168.0.2", "192.168.0.3"},
 		tags:  []model.Tag{{Key: "env", Value: "prod"}, {Key: "env", Value: "dev"}, {Key: "team", Value: "a"}, {Key: "env"}},
 	}
@@ -58,7 +58,24 @@ func (rc randomCloud) write(tx store.Tx, rng *rand.Rand, c Caller) error {
 		for range rng.IntN(3) {
 			g.Rules = append(g.Rules, model.Rule{Peer: model.Peer{PrefixListID: pick(rng, rc.pls)}})
 		}
+		for range rng.IntN(3) {
+			g.Rules = append(g.Rules, model.Rule{PortRangeListID: pick(rng, rc.prls)})
+		}
 		return PutGroup(tx, &g)
+	}
+	if rng.IntN(3) == 0 {
+		n := rng.IntN(20)
+		id, owner := fmt.Sprint("eni-r", n), owners[n%2]
+		if rng.IntN(6) == 0 {
+			return tx.Delete(KindENI, id)
+		}
+		eni := model.NetworkInterface{ID: id, Region: c.Region, Owner: owner, VpcID: pick(rng, rc.vpcs), VSwitchID: pick(rng, rc.vswitches),
+			Host: pick(rng, rc.hosts), Type: model.ENISecondary, Status: model.ENIAvailable,
+			SecurityGroups: []string{fmt.Sprint("sg-r", 2*rng.IntN(10)+n%2)}}
+		if rng.IntN(2) == 0 {
+			eni.InstanceID, eni.Status = fmt.Sprint("i-r", 2*rng.IntN(15)+n%2), model.ENIInUse
+		}
+		return putENI(tx, &eni)
 	}
 	n := rng.IntN(30)
 	id, owner := fmt.Sprint("i-r", n), owners[n%2]
@@ -76,11 +93,12 @@ func (rc randomCloud) write(tx store.Tx, rng *rand.Rand, c Caller) error {
 
 // keys are index keys worth asking for, some matching nothing.
 func (rc randomCloud) keys(c Caller) []string {
-	out := []string{"nothing", "sg-r1", "sg-r2", "sg-r7", scoped(c.Account, c.Region, "vpc-a"), scoped("1000000000000002", c.Region, "vpc-b")}
+	out := []string{"nothing", "sg-r1", "sg-r2", "sg-r7", "i-r1", "i-r4", scoped(c.Account, c.Region, "vpc-a"), scoped("1000000000000002", c.Region, "vpc-b")}
 	out = append(out, rc.vpcs...)
 	out = append(out, rc.vswitches[:2]...)
 	out = append(out, rc.hosts[:2]...)
 	out = append(out, rc.pls...)
+	out = append(out, rc.prls...)
 	for _, acct := range []string{c.Account, "1000000000000002"} {
 		for _, n := range rc.names {
 			out = append(out, scoped(acct, c.Region, n))
@@ -96,26 +114,28 @@ func (rc randomCloud) keys(c Caller) []string {
 }
 
 // scanIndex is what lookup must answer, by decoding every record of kind
-// that tx holds.
-func scanIndex(t *testing.T, tx store.ReadTx, kind store.Kind, name, key string) []string {
+// that tx holds: it returns a function of an index name and key.
+func scanIndex(t *testing.T, tx store.ReadTx, kind store.Kind) func(name, key string) []string {
 	t.Helper()
 	recs, err := tx.List(kind, store.Query{})
 	if err != nil {
 		t.Error(err)
-		return nil
 	}
-	var out []string
-	for _, r := range recs {
-		obj, err := Kinds[kind](r.Data)
-		if err != nil {
+	objs := make([]any, len(recs))
+	for i, r := range recs {
+		if objs[i], err = Kinds[kind](r.Data); err != nil {
 			t.Error(err)
-			return nil
-		}
-		if slices.Contains(indexKeys(kind, name)(obj), key) {
-			out = append(out, r.ID)
 		}
 	}
-	return out
+	return func(name, key string) []string {
+		var out []string
+		for i, r := range recs {
+			if objs[i] != nil && slices.Contains(indexKeys(kind, name)(objs[i]), key) {
+				out = append(out, r.ID)
+			}
+		}
+		return out
+	}
 }
 
 // TestLookupEqualsScan: every index answers, through the one lookup, what
@@ -126,8 +146,12 @@ func TestLookupEqualsScan(t *testing.T) {
 	ctx := context.Background()
 	rc := newRandomCloud()
 	keys := rc.keys(e.c)
-	check := func(tx store.ReadTx, in store.ReadTx) {
+	check := func(tx store.ReadTx, in store.ReadTx, lists bool) {
+		scans := map[store.Kind]func(name, key string) []string{}
 		for _, ix := range Indexes {
+			if scans[ix.Kind] == nil {
+				scans[ix.Kind] = scanIndex(t, in, ix.Kind)
+			}
 			for _, key := range keys {
 				recs, ok, err := lookup(tx, ix.Kind, ix.Name, key)
 				if err != nil || !ok {
@@ -138,8 +162,30 @@ func TestLookupEqualsScan(t *testing.T) {
 				for _, r := range recs {
 					got = append(got, r.ID)
 				}
-				if want := scanIndex(t, in, ix.Kind, ix.Name, key); !slices.Equal(got, want) {
+				if want := scans[ix.Kind](ix.Name, key); !slices.Equal(got, want) {
 					t.Errorf("%s by %s %q: lookup %v, scan %v", ix.Kind, ix.Name, key, got, want)
+				}
+				// indexedList answers the same from the index and, where
+				// there is no view (in), from its scan of the caller's
+				// records (at the end only: the scans are slow).
+				for _, c := range []Caller{{}, e.c, {Account: "1000000000000002", Region: e.c.Region}} {
+					if !lists {
+						break
+					}
+					ids := func(tx store.ReadTx) []string {
+						recs, err := indexedList(tx, ix.Kind, ix.Name, key, c)
+						if err != nil {
+							t.Error(err)
+						}
+						var out []string
+						for _, r := range recs {
+							out = append(out, r.ID)
+						}
+						return out
+					}
+					if got, want := ids(tx), ids(in); !slices.Equal(got, want) {
+						t.Errorf("indexedList %s by %s %q for %+v: indexed %v, scanned %v", ix.Kind, ix.Name, key, c, got, want)
+					}
 				}
 			}
 		}
@@ -155,7 +201,7 @@ func TestLookupEqualsScan(t *testing.T) {
 				_, err := e.s.Store.Update(ctx, func(tx store.Tx) error {
 					vt := &viewTx{Tx: tx, view: e.s.view}
 					if i%2 == 0 {
-						check(vt, tx)
+						check(vt, tx, false)
 					}
 					for range 1 + rng.IntN(3) {
 						if err := rc.write(vt, rng, e.c); err != nil {
@@ -163,7 +209,7 @@ func TestLookupEqualsScan(t *testing.T) {
 						}
 					}
 					if i%5 == 0 {
-						check(vt, tx)
+						check(vt, tx, false)
 					}
 					return nil
 				})
@@ -179,7 +225,7 @@ func TestLookupEqualsScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.s.Store.View(ctx, func(tx store.ReadTx) error { check(snap, tx); return nil })
+	e.s.Store.View(ctx, func(tx store.ReadTx) error { check(snap, tx, true); return nil })
 }
 
 // TestDescribeFiltersFromIndexes: DescribeSecurityGroups and

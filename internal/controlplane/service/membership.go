@@ -44,7 +44,7 @@ func checkGroupSet(tx store.ReadTx, c Caller, nicID string, current, ids []strin
 	if e := fits(groups); e != nil {
 		return e
 	}
-	if e := model.CheckNICRules(nicID, groups, prefixListsOf(tx, c)); e != nil {
+	if e := model.CheckNICRules(nicID, groups, listsOf(tx)); e != nil {
 		return e
 	}
 	for _, g := range groups {
@@ -69,85 +69,90 @@ type MembershipInput struct {
 	InstanceID      string
 	SecurityGroupID string
 	// NetworkInterfaceID names an ENI instead of the instance (see
-	// eniMembership).
+	// membership).
 	NetworkInterfaceID string
 	Idempotency        `json:"-"`
 }
 
-// membershipTarget loads the instance of a Join or Leave.
-func membershipTarget(tx store.ReadTx, in *MembershipInput) (*model.Instance, error) {
-	inst, err := GetInstance(tx, in.Caller, in.InstanceID)
+// JoinSecurityGroup adds an instance, or an ENI, to a group.
+func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) error {
+	return s.membership(ctx, in, true)
+}
+
+// LeaveSecurityGroup removes an instance, or an ENI, from a group; the last
+// group stays.
+func (s *Service) LeaveSecurityGroup(ctx context.Context, in MembershipInput) error {
+	return s.membership(ctx, in, false)
+}
+
+// membership runs a Join or a Leave on the instance named or on the ENI
+// named. A primary ENI is its instance's NIC: it takes the instance's path,
+// with the same checks and the same errors; a secondary ENI its own
+// (eniMembership). ECS requires RegionId in the ENI form; Palisade takes the
+// ENI's region, as for an instance, so a caller without one is not refused.
+func (s *Service) membership(ctx context.Context, in MembershipInput, join bool) error {
+	action := "LeaveSecurityGroup"
+	if join {
+		action = "JoinSecurityGroup"
+	}
+	if in.InstanceID != "" && in.NetworkInterfaceID != "" {
+		return ecserr.Forbidden("InvalidParam.EniIdAndInstanceId.Conflict", "Give InstanceId or NetworkInterfaceId, not both.")
+	}
+	_, err := Update(s, ctx, in.Caller, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		id := in.InstanceID
+		if in.NetworkInterfaceID != "" {
+			n, err := GetENI(tx, in.Caller, in.NetworkInterfaceID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if n.Type != model.ENIPrimary {
+				return struct{}{}, s.eniMembership(tx, in.Caller, n, in.SecurityGroupID, join)
+			}
+			id = n.InstanceID
+		}
+		return struct{}{}, s.instanceMembership(tx, in.Caller, id, in.SecurityGroupID, join)
+	})
+	return err
+}
+
+// instanceMembership adds an instance to a group, or removes it from one.
+func (s *Service) instanceMembership(tx store.Tx, caller Caller, instanceID, groupID string, join bool) error {
+	inst, err := GetInstance(tx, caller, instanceID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if inst.Status != model.StatusRunning && inst.Status != model.StatusStopped {
-		return nil, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; it must be Running or Stopped.", inst.ID, inst.Status)
+		return ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; it must be Running or Stopped.", inst.ID, inst.Status)
 	}
-	return inst, nil
-}
-
-// JoinSecurityGroup adds an instance to a group.
-func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) error {
-	if in.NetworkInterfaceID != "" {
-		return s.eniMembership(ctx, in, true)
+	c := Caller{Account: caller.Account, Region: inst.Region}
+	g, err := GetGroup(tx, c, groupID)
+	if err != nil {
+		return err
 	}
-	_, err := Update(s, ctx, in.Caller, "JoinSecurityGroup", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		inst, err := membershipTarget(tx, &in)
-		if err != nil {
-			return struct{}{}, err
-		}
-		c := Caller{Account: in.Caller.Account, Region: inst.Region}
-		g, err := GetGroup(tx, c, in.SecurityGroupID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		if slices.Contains(inst.SecurityGroups, g.ID) {
-			return struct{}{}, ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Instance %s is already in security group %s.", inst.ID, g.ID)
-		}
-		if len(inst.SecurityGroups) >= model.MaxGroupsPerInstance {
-			return struct{}{}, ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Instance %s is already in %d security groups, the limit.", inst.ID, len(inst.SecurityGroups))
-		}
+	i := slices.Index(inst.SecurityGroups, g.ID)
+	switch {
+	case join && i >= 0:
+		return ecserr.Forbidden("InvalidInstanceId.AlreadyExists", "Instance %s is already in security group %s.", inst.ID, g.ID)
+	case join && len(inst.SecurityGroups) >= model.MaxGroupsPerInstance:
+		return ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Instance %s is already in %d security groups, the limit.", inst.ID, len(inst.SecurityGroups))
+	case join:
 		if first, err := GetGroup(tx, c, inst.SecurityGroups[0]); err == nil && first.Type != g.Type {
-			return struct{}{}, ecserr.BadRequest("InvalidOperation.MultiGroupType", "Instance %s is in %s groups and cannot join %s group %s.", inst.ID, first.Type, g.Type, g.ID)
+			return ecserr.BadRequest("InvalidOperation.MultiGroupType", "Instance %s is in %s groups and cannot join %s group %s.", inst.ID, first.Type, g.Type, g.ID)
 		}
 		if g.VpcID != inst.VpcID {
-			return struct{}{}, ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, inst.ID)
+			return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, inst.ID)
 		}
 		if err := setGroups(tx, c, inst, append(slices.Clone(inst.SecurityGroups), g.ID), 1); err != nil {
-			return struct{}{}, err
+			return err
 		}
-		return struct{}{}, PutInstance(tx, inst)
-	})
-	return err
-}
-
-// LeaveSecurityGroup removes an instance from a group; the last group stays.
-func (s *Service) LeaveSecurityGroup(ctx context.Context, in MembershipInput) error {
-	if in.NetworkInterfaceID != "" {
-		return s.eniMembership(ctx, in, false)
-	}
-	_, err := Update(s, ctx, in.Caller, "LeaveSecurityGroup", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		inst, err := membershipTarget(tx, &in)
-		if err != nil {
-			return struct{}{}, err
-		}
-		c := Caller{Account: in.Caller.Account, Region: inst.Region}
-		g, err := GetGroup(tx, c, in.SecurityGroupID)
-		if err != nil {
-			return struct{}{}, err
-		}
-		i := slices.Index(inst.SecurityGroups, g.ID)
-		if i < 0 {
-			if s.LenientRevoke {
-				return struct{}{}, nil
-			}
-			return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Instance %s is not in security group %s.", inst.ID, g.ID)
-		}
-		if len(inst.SecurityGroups) == 1 {
-			return struct{}{}, ecserr.Forbidden("InstanceLastSecurityGroup", "Security group %s is the last group of instance %s; an instance must stay in at least one group. Join another group first.", g.ID, inst.ID)
-		}
+	case i < 0 && s.LenientRevoke:
+		return nil
+	case i < 0:
+		return ecserr.BadRequest("InvalidSecurityGroupAssociation.NotFound", "Instance %s is not in security group %s.", inst.ID, g.ID)
+	case len(inst.SecurityGroups) == 1:
+		return ecserr.Forbidden("InstanceLastSecurityGroup", "Security group %s is the last group of instance %s; an instance must stay in at least one group. Join another group first.", g.ID, inst.ID)
+	default:
 		inst.SecurityGroups = slices.Delete(slices.Clone(inst.SecurityGroups), i, i+1)
-		return struct{}{}, PutInstance(tx, inst)
-	})
-	return err
+	}
+	return PutInstance(tx, inst)
 }

@@ -32,18 +32,7 @@ func getPortRangeList(tx store.ReadTx, c Caller, id string) (*model.PortRangeLis
 // PortRangeListUses returns the IDs of the groups in a region whose rules
 // use port range list id, in group ID order.
 func PortRangeListUses(tx store.ReadTx, region, id string) ([]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, g := range groups {
-		if slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.PortRangeListID == id }) && !slices.Contains(out, g.ID) {
-			out = append(out, g.ID)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return listUses(tx, byPortList, region, id)
 }
 
 // checkRulePortRangeList checks that a rule's port range list is the
@@ -216,50 +205,19 @@ func modifyPortEntries(l *model.PortRangeList, in *ModifyPortRangeListInput) *ec
 	if e := checkEntriesPerCall("RemoveEntry", len(in.RemoveEntries)); e != nil {
 		return e
 	}
-	var removes []model.PortRange
-	for _, s := range in.RemoveEntries {
-		r, e := model.ParseListPortRange(s, "RemoveEntry.N.PortRange")
-		if e != nil {
-			return e
-		}
-		if slices.Contains(removes, r) {
-			return ecserr.BadRequest(model.CodePortRangeDuplicate, "RemoveEntry names %s more than once.", r)
-		}
-		removes = append(removes, r)
+	adds := make([]entryInput, len(in.AddEntries))
+	for i, a := range in.AddEntries {
+		adds[i] = entryInput{a.PortRange, a.Description}
 	}
-	var adds []model.PortEntry
-	for _, a := range in.AddEntries {
-		r, e := model.ParseListPortRange(a.PortRange, "AddEntry.N.PortRange")
-		if e != nil {
-			return e
-		}
-		if a.Description != "" {
-			if e := model.ValidateEntryDescription(a.Description); e != nil {
-				return e
-			}
-		}
-		if model.PortEntryIndex(adds, r) >= 0 {
-			return ecserr.BadRequest(model.CodePortRangeDuplicate, "AddEntry names %s more than once.", r)
-		}
-		if slices.Contains(removes, r) {
-			return ecserr.BadRequest("InvalidParam.PortRangeConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", r)
-		}
-		adds = append(adds, model.PortEntry{Range: r, Description: a.Description})
-	}
-	entries := slices.Clone(l.Entries)
-	for _, r := range removes {
-		i := model.PortEntryIndex(entries, r)
-		if i < 0 {
-			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Port range list %s has no entry %s to remove; DescribePortRangeListEntries lists its entries.", l.ID, r)
-		}
-		entries = slices.Delete(entries, i, i+1)
-	}
-	for _, a := range adds {
-		if i := model.PortEntryIndex(entries, a.Range); i >= 0 {
-			entries[i].Description = a.Description
-			continue
-		}
-		entries = append(entries, a)
+	entries, e := editEntries(entryEdit[model.PortRange, model.PortEntry]{
+		parse: model.ParseListPortRange, param: "PortRange",
+		dup: model.CodePortRangeDuplicate, conflict: "InvalidParam.PortRangeConflict",
+		list: "Port range list " + l.ID, describe: "DescribePortRangeListEntries",
+		key:   func(e model.PortEntry) model.PortRange { return e.Range },
+		entry: func(r model.PortRange, d string) model.PortEntry { return model.PortEntry{Range: r, Description: d} },
+	}, l.Entries, in.RemoveEntries, adds)
+	if e != nil {
+		return e
 	}
 	if e := l.CheckEntryCount(len(entries)); e != nil {
 		return e
@@ -367,35 +325,4 @@ func portRangeListName(tx store.ReadTx, id string) string {
 		return ""
 	}
 	return l.Name
-}
-
-// portListsOf returns a lookup of port range lists for quota weights (a
-// missing list weighs 1).
-func portListsOf(tx store.ReadTx) func(string) *model.PortRangeList {
-	cache := map[string]*model.PortRangeList{}
-	return func(id string) *model.PortRangeList {
-		if l, ok := cache[id]; ok {
-			return l
-		}
-		var l *model.PortRangeList
-		if rec, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, id); err == nil && ok {
-			l = &rec
-		}
-		cache[id] = l
-		return l
-	}
-}
-
-// checkNICPortLists checks the rule total of an instance's groups with
-// port-list rules at their weight (model.CheckNICRules counts them once).
-func checkNICPortLists(inst string, groups []*model.SecurityGroup, pls func(string) *model.PrefixList, prls func(string) *model.PortRangeList) *ecserr.Error {
-	n, extra := 0, 0
-	for _, g := range groups {
-		n += model.RuleCount(g, pls)
-		extra += model.PortListExtra(g, prls)
-	}
-	if extra > 0 && n+extra > model.MaxRulesPerNIC {
-		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (port-list rules count as their lists' MaxEntries); the limit is %d.", inst, n+extra, model.MaxRulesPerNIC)
-	}
-	return nil
 }

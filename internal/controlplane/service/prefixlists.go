@@ -11,44 +11,25 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// prefixListAssociations maps each prefix list of a region to the groups
-// (of any account) whose rules use it, in group ID order, one entry per group.
-func prefixListAssociations(tx store.ReadTx, region string) (map[string][]string, error) {
-	groups, err := store.ListAs[model.SecurityGroup](tx, KindGroup, store.Query{Region: region})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, g := range groups {
-		for _, r := range g.Rules {
-			id := r.Peer.PrefixListID
-			if id != "" && !slices.Contains(out[id], g.ID) {
-				out[id] = append(out[id], g.ID)
-			}
-		}
-	}
-	return out, nil
+// PrefixListUses returns the IDs of the groups in a region whose rules use
+// prefix list id, in ID order, for DeletePrefixList and the association
+// limit (model.MaxPrefixListUses) that rule changes must respect.
+func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
+	return listUses(tx, byPrefixList, region, id)
 }
 
-// PrefixListUses returns the IDs of the groups in a region whose rules use
-// prefix list id, for DeletePrefixList and the association limit
-// (model.MaxPrefixListUses) that rule changes must respect.
-func PrefixListUses(tx store.ReadTx, region, id string) (groupIDs []string, err error) {
-	if recs, ok, err := lookup(tx, KindGroup, byPrefixList, id); err != nil {
-		return nil, err
-	} else if ok {
-		for _, r := range recs {
-			if r.Region == region {
-				groupIDs = append(groupIDs, r.ID)
-			}
-		}
-		return groupIDs, nil
-	}
-	m, err := prefixListAssociations(tx, region)
+// listUses returns the IDs of the groups in a region whose rules use the
+// list id, by the group index of its kind of list.
+func listUses(tx store.ReadTx, index, region, id string) ([]string, error) {
+	recs, err := indexedList(tx, KindGroup, index, id, Caller{Region: region})
 	if err != nil {
 		return nil, err
 	}
-	return m[id], nil
+	out := make([]string, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.ID)
+	}
+	return out, nil
 }
 
 // Limits of the prefix-list queries.
@@ -201,50 +182,21 @@ func (s *Service) ModifyPrefixList(ctx context.Context, in ModifyPrefixListInput
 
 // modifyEntries applies the removals then the additions to pl.
 func modifyEntries(pl *model.PrefixList, in *ModifyPrefixListInput) *ecserr.Error {
-	var removes []netip.Prefix
-	for _, r := range in.RemoveEntries {
-		cidr, e := model.ParsePrefixListCIDR(r, pl.AddressFamily, "RemoveEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "RemoveEntry names %s more than once.", cidr)
-		}
-		removes = append(removes, cidr)
+	adds := make([]entryInput, len(in.AddEntries))
+	for i, a := range in.AddEntries {
+		adds[i] = entryInput{a.Cidr, a.Description}
 	}
-	var adds []model.PrefixEntry
-	for _, a := range in.AddEntries {
-		cidr, e := model.ParsePrefixListCIDR(a.Cidr, pl.AddressFamily, "AddEntry.N.Cidr", true)
-		if e != nil {
-			return e
-		}
-		if a.Description != "" {
-			if e := model.ValidateEntryDescription(a.Description); e != nil {
-				return e
-			}
-		}
-		if model.EntryIndex(adds, cidr) >= 0 {
-			return ecserr.BadRequest(model.CodePrefixListDuplicate, "AddEntry names %s more than once.", cidr)
-		}
-		if slices.Contains(removes, cidr) {
-			return ecserr.BadRequest("InvalidParam.CidrConflict", "%s is both added and removed; to change an entry's description, only add it again with the new description.", cidr)
-		}
-		adds = append(adds, model.PrefixEntry{CIDR: cidr, Description: a.Description})
-	}
-	entries := slices.Clone(pl.Entries)
-	for _, cidr := range removes {
-		i := model.EntryIndex(entries, cidr)
-		if i < 0 {
-			return ecserr.BadRequest("InvalidParam.EntryNotFound", "Prefix list %s has no entry %s to remove; DescribePrefixListAttributes lists its entries.", pl.ID, cidr)
-		}
-		entries = slices.Delete(entries, i, i+1)
-	}
-	for _, a := range adds {
-		if i := model.EntryIndex(entries, a.CIDR); i >= 0 {
-			entries[i].Description = a.Description
-			continue
-		}
-		entries = append(entries, a)
+	entries, e := editEntries(entryEdit[netip.Prefix, model.PrefixEntry]{
+		parse: func(s, param string) (netip.Prefix, *ecserr.Error) {
+			return model.ParsePrefixListCIDR(s, pl.AddressFamily, param, true)
+		},
+		param: "Cidr", dup: model.CodePrefixListDuplicate, conflict: "InvalidParam.CidrConflict",
+		list: "Prefix list " + pl.ID, describe: "DescribePrefixListAttributes",
+		key:   func(e model.PrefixEntry) netip.Prefix { return e.CIDR },
+		entry: func(p netip.Prefix, d string) model.PrefixEntry { return model.PrefixEntry{CIDR: p, Description: d} },
+	}, pl.Entries, in.RemoveEntries, adds)
+	if e != nil {
+		return e
 	}
 	if e := pl.CheckEntryCount(len(entries)); e != nil {
 		return e
@@ -314,10 +266,6 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 		if err != nil {
 			return Listing[PrefixListSummary]{}, err
 		}
-		uses, err := prefixListAssociations(tx, c.Region)
-		if err != nil {
-			return Listing[PrefixListSummary]{}, err
-		}
 		var items []PrefixListSummary
 		for _, pl := range all {
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, pl.ID) ||
@@ -325,7 +273,11 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 				in.Name != "" && pl.Name != in.Name {
 				continue
 			}
-			items = append(items, PrefixListSummary{List: pl, Associations: len(uses[pl.ID])})
+			uses, err := PrefixListUses(tx, c.Region, pl.ID)
+			if err != nil {
+				return Listing[PrefixListSummary]{}, err
+			}
+			items = append(items, PrefixListSummary{List: pl, Associations: len(uses)})
 		}
 		return pageOf(items, in.Page), nil
 	})

@@ -111,12 +111,8 @@ func accountUID(tx store.ReadTx, nameOrUID string) string {
 // checkQuotas checks a changed group against its own quotas and, for every
 // member, the NIC-wide rule total.
 func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
-	pls := prefixListsOf(tx, c)
-	if e := model.CheckRuleQuotas(g, pls); e != nil {
-		return e
-	}
-	prls := portListsOf(tx)
-	if e := model.CheckPortListQuota(g, pls, prls); e != nil {
+	lists := listsOf(tx)
+	if e := model.CheckRuleQuotas(g, lists); e != nil {
 		return e
 	}
 	ms, err := members(tx, Caller{Account: g.Owner, Region: g.Region}, g.ID)
@@ -146,27 +142,23 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 				groups = append(groups, other)
 			}
 		}
-		if e := model.CheckNICRules(in.ID, groups, pls); e != nil {
-			return e
-		}
-		if e := checkNICPortLists(in.ID, groups, pls, prls); e != nil {
+		if e := model.CheckNICRules(in.ID, groups, lists); e != nil {
 			return e
 		}
 	}
-	var assoc map[string][]string // read once: it scans every group of the region
+	seen := map[string]bool{}
 	for _, r := range g.Rules {
-		if r.Peer.PrefixListID == "" {
+		id := r.Peer.PrefixListID
+		if id == "" || seen[id] {
 			continue
 		}
-		if assoc == nil {
-			var err error
-			if assoc, err = prefixListAssociations(tx, g.Region); err != nil {
-				return err
-			}
+		seen[id] = true
+		uses, err := PrefixListUses(tx, g.Region, id)
+		if err != nil {
+			return err
 		}
-		uses := assoc[r.Peer.PrefixListID]
 		if !slices.Contains(uses, g.ID) && len(uses) >= model.MaxPrefixListUses {
-			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", r.Peer.PrefixListID, len(uses))
+			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", id, len(uses))
 		}
 	}
 	return nil

@@ -112,38 +112,23 @@ type TagInput struct {
 // TagResources adds tags to resources, replacing the values of keys they
 // already have. Every resource must exist; otherwise nothing changes.
 func (s *Service) TagResources(ctx context.Context, in TagInput) error {
-	c := in.Caller
-	t, err := resourceType(in.ResourceType)
-	if err != nil {
-		return err
+	check := func() error {
+		if e := model.ValidateTags(in.Tags); e != nil {
+			return e
+		}
+		if len(in.Tags) == 0 {
+			return ecserr.New(http.StatusNotFound, "MissingParameter.Tags", "Give at least one tag as Tag.N.Key (and Tag.N.Value).")
+		}
+		return nil
 	}
-	ids, err := resourceIDs(in.ResourceIDs, true)
-	if err != nil {
-		return err
-	}
-	if e := model.ValidateTags(in.Tags); e != nil {
-		return e
-	}
-	if len(in.Tags) == 0 {
-		return ecserr.New(http.StatusNotFound, "MissingParameter.Tags", "Give at least one tag as Tag.N.Key (and Tag.N.Value).")
-	}
-	_, err = Update(s, ctx, c, "TagResources", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		for _, id := range ids {
-			r, err := loadResource(tx, c, t, id)
-			if err != nil {
-				return struct{}{}, err
-			}
+	return s.retag(ctx, in.Caller, "TagResources", in.ResourceType, in.ResourceIDs, in.Idempotency, in, check,
+		func(t taggable, r *tagged) ([]model.Tag, error) {
 			merged := model.MergeTags(r.Tags, in.Tags)
 			if len(merged) > model.MaxTags {
-				return struct{}{}, ecserr.BadRequest("OperationDenied.QuotaExceed", "The %s %s would carry %d tags; a resource carries at most %d. Remove tags with UntagResources first.", t.Name, id, len(merged), model.MaxTags)
+				return nil, ecserr.BadRequest("OperationDenied.QuotaExceed", "The %s %s would carry %d tags; a resource carries at most %d. Remove tags with UntagResources first.", t.Name, r.ID, len(merged), model.MaxTags)
 			}
-			if err := r.save(tx, merged); err != nil {
-				return struct{}{}, err
-			}
-		}
-		return struct{}{}, nil
-	})
-	return err
+			return merged, nil
+		})
 }
 
 // UntagInput names resources of one type and the tag keys to remove.
@@ -159,33 +144,56 @@ type UntagInput struct {
 // UntagResources removes tags from resources. Keys a resource does not
 // carry are ignored.
 func (s *Service) UntagResources(ctx context.Context, in UntagInput) error {
-	c := in.Caller
-	t, err := resourceType(in.ResourceType)
-	if err != nil {
-		return err
-	}
-	ids, err := resourceIDs(in.ResourceIDs, true)
-	if err != nil {
-		return err
-	}
 	keys := in.TagKeys
-	if len(keys) > model.MaxTags {
-		return ecserr.BadRequest("NumberExceed.Tags", "At most %d TagKey.N are allowed; %d were given.", model.MaxTags, len(keys))
+	check := func() error {
+		if len(keys) > model.MaxTags {
+			return ecserr.BadRequest("NumberExceed.Tags", "At most %d TagKey.N are allowed; %d were given.", model.MaxTags, len(keys))
+		}
+		return nil
 	}
-	_, err = Update(s, ctx, c, "UntagResources", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
-		for _, id := range ids {
-			r, err := loadResource(tx, c, t, id)
-			if err != nil {
-				return struct{}{}, err
-			}
+	return s.retag(ctx, in.Caller, "UntagResources", in.ResourceType, in.ResourceIDs, in.Idempotency, in, check,
+		func(_ taggable, r *tagged) ([]model.Tag, error) {
 			kept := []model.Tag{}
 			if len(keys) > 0 || !in.All {
 				kept = slices.DeleteFunc(slices.Clone(r.Tags), func(tg model.Tag) bool { return slices.Contains(keys, tg.Key) })
 			}
 			if len(kept) == len(r.Tags) {
+				return nil, nil // unchanged
+			}
+			return kept, nil
+		})
+}
+
+// retag is TagResources and UntagResources: the resource type and IDs
+// checked, then check, then in one write every resource loaded (all must
+// exist) and given the tags edit returns (nil: left as it is).
+func (s *Service) retag(ctx context.Context, c Caller, action, typ string, given []string, idem Idempotency, in any,
+	check func() error, edit func(taggable, *tagged) ([]model.Tag, error)) error {
+	t, err := resourceType(typ)
+	if err != nil {
+		return err
+	}
+	ids, err := resourceIDs(given, true)
+	if err != nil {
+		return err
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	_, err = Update(s, ctx, c, action, idem, in, func(tx store.Tx) (struct{}, error) {
+		for _, id := range ids {
+			r, err := loadResource(tx, c, t, id)
+			if err != nil {
+				return struct{}{}, err
+			}
+			tags, err := edit(t, r)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if tags == nil {
 				continue
 			}
-			if err := r.save(tx, kept); err != nil {
+			if err := r.save(tx, tags); err != nil {
 				return struct{}{}, err
 			}
 		}

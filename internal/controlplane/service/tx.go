@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -243,21 +242,26 @@ func PutInstance(tx store.Tx, in *model.Instance) error {
 	return store.PutAs(tx, KindInstance, in.ID, in.Owner, in.Region, in)
 }
 
-// prefixListsOf returns a lookup of prefix lists for quota weights (a
-// missing list weighs 1).
-func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
-	cache := map[string]*model.PrefixList{}
-	return func(id string) *model.PrefixList {
-		if pl, ok := cache[id]; ok {
-			return pl
+// listsOf returns lookups of the prefix lists and port range lists rules
+// name, for their weights against the rule quotas (a missing list weighs 1).
+func listsOf(tx store.ReadTx) model.Lists {
+	return model.Lists{Prefix: lookupOnce[model.PrefixList](tx, KindPrefixList), Ports: lookupOnce[model.PortRangeList](tx, KindPortRangeList)}
+}
+
+// lookupOnce returns a lookup of the records of kind by ID that reads each
+// once (nil: not found, or unreadable).
+func lookupOnce[T any](tx store.ReadTx, kind store.Kind) func(string) *T {
+	cache := map[string]*T{}
+	return func(id string) *T {
+		if v, ok := cache[id]; ok {
+			return v
 		}
-		rec, ok, err := store.GetAs[model.PrefixList](tx, KindPrefixList, id)
-		var pl *model.PrefixList
-		if err == nil && ok {
-			pl = &rec
+		var v *T
+		if rec, ok, err := store.GetAs[T](tx, kind, id); err == nil && ok {
+			v = &rec
 		}
-		cache[id] = pl
-		return pl
+		cache[id] = v
+		return v
 	}
 }
 
@@ -265,21 +269,9 @@ func prefixListsOf(tx store.ReadTx, c Caller) func(string) *model.PrefixList {
 // group: its instances (their primary ENIs) and its secondary ENIs, as NICs,
 // for reading only (they may be the view's shared values).
 func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, error) {
-	if out, ok, err := indexedMembers(tx, KindInstance, c, groupID); err != nil {
-		return nil, err
-	} else if ok {
-		enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
-		return append(out, enis...), err
-	}
-	all, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: c.Region})
+	out, err := groupNICs(tx, KindInstance, c, groupID)
 	if err != nil {
 		return nil, err
-	}
-	var out []*model.Instance
-	for _, in := range all {
-		if slices.Contains(in.SecurityGroups, groupID) {
-			out = append(out, in)
-		}
 	}
 	enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
 	return append(out, enis...), err

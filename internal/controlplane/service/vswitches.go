@@ -171,16 +171,7 @@ func (s *Service) DeleteVSwitch(ctx context.Context, in VSwitchRef) error {
 		if err != nil {
 			return struct{}{}, err
 		}
-		insts, err := list[model.Instance](tx, KindInstance, Caller{Account: c.Account, Region: w.Region})
-		if err != nil {
-			return struct{}{}, err
-		}
-		for _, inst := range insts {
-			if inst.VSwitchID == w.ID {
-				return struct{}{}, ecserr.BadRequest("DependencyViolation", "vSwitch %s is still used by instance %s; delete its instances first.", w.ID, inst.ID)
-			}
-		}
-		if err := vswitchENIsGone(tx, c, w); err != nil {
+		if err := vswitchUnused(tx, c, w); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, tx.Delete(KindVSwitch, w.ID)

@@ -21,6 +21,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
 )
 
 // File names of a self-signed pair inside its directory.
@@ -91,10 +93,10 @@ func SelfSigned(dir, listenHost string, now time.Time) (cfg *tls.Config, certPat
 	if err != nil {
 		return nil, "", false, err
 	}
-	if err := writeFile(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteBytes(keyPath, keyPEM, 0o600); err != nil {
 		return nil, "", false, err
 	}
-	if err := writeFile(certPath, certPEM, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(certPath, certPEM, 0o644); err != nil {
 		return nil, "", false, err
 	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -163,30 +165,6 @@ func generate(ips []netip.Addr, dns []string, now time.Time) (certPEM, keyPEM []
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
-}
-
-// writeFile writes through a temporary file renamed into place, so that a
-// crash leaves the old pair or the new one, never half of one.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // Loopback reports whether a listen host only takes connections from this

@@ -10,7 +10,6 @@ package trail
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"slices"
 	"strings"
 	"time"
@@ -240,7 +239,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		RequestParameters:  sanitize(req.Params, names),
 		ErrorCode:          c.Code,
 		ErrorMessage:       clip(c.Message),
-		SourceIPAddress:    hostOf(c.RemoteAddr),
+		SourceIPAddress:    rpc.ClientHost(c.RemoteAddr),
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
 		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
@@ -273,13 +272,6 @@ func EventOf(c *rpc.Call, account string) Event {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
-
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
-}
 
 // resourcesOf reads the resources a request names (names: its
 // parameters' names, sorted).

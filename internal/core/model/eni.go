@@ -61,6 +61,11 @@ type NetworkInterface struct {
 // carries traffic.
 func (n *NetworkInterface) Attached() bool { return n.InstanceID != "" && n.Status == ENIInUse }
 
+// SecondaryNIC reports whether the ENI is a NIC of its own: a secondary ENI
+// attached to an instance (a primary ENI is its instance's NIC). It is one
+// while that instance exists (NICs).
+func (n *NetworkInterface) SecondaryNIC() bool { return n.Type != ENIPrimary && n.Attached() }
+
 // Addresses returns the ENI's private addresses (IPv4, then IPv6 if any).
 func (n *NetworkInterface) Addresses() []netip.Addr {
 	a := []netip.Addr{n.PrivateIP}
@@ -109,7 +114,7 @@ func NICs(instances []*Instance, enis []*NetworkInterface) []*Instance {
 	}
 	out := append([]*Instance(nil), instances...)
 	for _, n := range enis {
-		if n.Type != ENIPrimary && n.Attached() && ids[n.InstanceID] {
+		if n.SecondaryNIC() && ids[n.InstanceID] {
 			out = append(out, n.NIC())
 		}
 	}

@@ -19,22 +19,38 @@ const (
 	MaxEnterpriseMembers = 65536
 )
 
-// Weight is what a rule counts against the rule quotas: a prefix-list rule
-// counts as the list's MaxEntries.
-func Weight(r *Rule, prefixLists func(id string) *PrefixList) int {
-	if r.Peer.PrefixListID != "" {
-		if pl := prefixLists(r.Peer.PrefixListID); pl != nil {
-			return pl.MaxEntries
-		}
-	}
-	return 1
+// Lists looks up the lists rules may name, for their weight against the
+// rule quotas. A nil func, or a list it does not find, weighs 1.
+type Lists struct {
+	Prefix func(id string) *PrefixList
+	Ports  func(id string) *PortRangeList
 }
 
-// RuleCount is a group's weight against the rule quotas.
-func RuleCount(g *SecurityGroup, prefixLists func(id string) *PrefixList) int {
+// Weight is what a rule counts against the rule quotas: a rule naming a
+// prefix list or a port range list counts as the list's MaxEntries (its
+// capacity, not its entries), one naming both as both lists' capacities
+// less the one rule they share.
+func Weight(r *Rule, lists Lists) int {
+	w := 1
+	if id := r.Peer.PrefixListID; id != "" && lists.Prefix != nil {
+		if pl := lists.Prefix(id); pl != nil {
+			w += pl.MaxEntries - 1
+		}
+	}
+	if id := r.PortRangeListID; id != "" && lists.Ports != nil {
+		if l := lists.Ports(id); l != nil {
+			w += l.MaxEntries - 1
+		}
+	}
+	return w
+}
+
+// RuleCount is a group's weight against the rule quotas: the sum of its
+// rules' Weight.
+func RuleCount(g *SecurityGroup, lists Lists) int {
 	n := 0
 	for i := range g.Rules {
-		n += Weight(&g.Rules[i], prefixLists)
+		n += Weight(&g.Rules[i], lists)
 	}
 	return n
 }
@@ -77,9 +93,9 @@ func CheckPrefixListPeer(r *Rule, pl *PrefixList, dir Direction) *ecserr.Error {
 
 // CheckRuleQuotas checks a group's rules after a change against the group's
 // quotas.
-func CheckRuleQuotas(g *SecurityGroup, prefixLists func(id string) *PrefixList) *ecserr.Error {
-	if n := RuleCount(g, prefixLists); n > MaxRulesPerGroup {
-		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (prefix-list rules count as the list's MaxEntries). Revoke rules or use another group.", g.ID, n, MaxRulesPerGroup)
+func CheckRuleQuotas(g *SecurityGroup, lists Lists) *ecserr.Error {
+	if n := RuleCount(g, lists); n > MaxRulesPerGroup {
+		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (a rule naming a prefix list or port range list counts as the list's MaxEntries). Revoke rules, use lists with a smaller MaxEntries, or use another group.", g.ID, n, MaxRulesPerGroup)
 	}
 	if g.Type == Normal && g.GroupPeerRules() > MaxGroupPeerRules {
 		return ecserr.BadRequest("AuthorizedGroupRule.LimitExceed", "Security group %s would hold more than %d rules whose peer is a security group.", g.ID, MaxGroupPeerRules)
@@ -87,14 +103,15 @@ func CheckRuleQuotas(g *SecurityGroup, prefixLists func(id string) *PrefixList) 
 	return nil
 }
 
-// CheckNICRules checks the rule total of an instance's groups.
-func CheckNICRules(inst string, groups []*SecurityGroup, prefixLists func(id string) *PrefixList) *ecserr.Error {
+// CheckNICRules checks the rule total of a NIC's groups, each rule at its
+// Weight.
+func CheckNICRules(inst string, groups []*SecurityGroup, lists Lists) *ecserr.Error {
 	n := 0
 	for _, g := range groups {
-		n += RuleCount(g, prefixLists)
+		n += RuleCount(g, lists)
 	}
 	if n > MaxRulesPerNIC {
-		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups; the limit is %d.", inst, n, MaxRulesPerNIC)
+		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (a rule naming a list counts as the list's MaxEntries); the limit is %d.", inst, n, MaxRulesPerNIC)
 	}
 	return nil
 }

@@ -69,13 +69,13 @@ func rules(n int, peer string) []model.Rule {
 
 func TestRuleQuotas(t *testing.T) {
 	lists := map[string]*model.PrefixList{"pl-big": modeltest.PrefixList("pl-big", 150, "10.0.0.0/8")}
-	lookup := func(id string) *model.PrefixList { return lists[id] }
+	lookup := model.Lists{Prefix: func(id string) *model.PrefixList { return lists[id] }}
 
 	withList := modeltest.Group("sg-a", "vpc-a", "basic", append(rules(50, "10.0.0.0/8"), modeltest.Rule("sgr-pl", "in accept 1 TCP 80/80 pl-big"))...)
 	if n := model.RuleCount(withList, lookup); n != 200 {
 		t.Errorf("RuleCount = %d, want 50 + the list's MaxEntries 150", n)
 	}
-	if w := model.Weight(&withList.Rules[50], func(string) *model.PrefixList { return nil }); w != 1 {
+	if w := model.Weight(&withList.Rules[50], model.Lists{Prefix: func(string) *model.PrefixList { return nil }}); w != 1 {
 		t.Errorf("a rule of an unknown list weighs %d, want 1", w)
 	}
 	for _, tc := range []struct {

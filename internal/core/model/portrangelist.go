@@ -165,31 +165,3 @@ func CheckPortRangeListRule(r *Rule, classic bool) *ecserr.Error {
 	}
 	return nil
 }
-
-// PortListExtra is what a group's port-list rules weigh beyond the one
-// rule each the other quota functions count: ECS counts a rule naming a
-// list as the list's MaxEntries. A list lists does not know weighs 1.
-func PortListExtra(g *SecurityGroup, lists func(id string) *PortRangeList) int {
-	n := 0
-	for i := range g.Rules {
-		if id := g.Rules[i].PortRangeListID; id != "" {
-			if l := lists(id); l != nil {
-				n += l.MaxEntries - 1
-			}
-		}
-	}
-	return n
-}
-
-// CheckPortListQuota checks a group's rule quota with port-list rules at
-// their weight (CheckRuleQuotas counts them once).
-func CheckPortListQuota(g *SecurityGroup, prefixLists func(id string) *PrefixList, lists func(id string) *PortRangeList) *ecserr.Error {
-	extra := PortListExtra(g, lists)
-	if extra == 0 {
-		return nil
-	}
-	if n := RuleCount(g, prefixLists) + extra; n > MaxRulesPerGroup {
-		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (a port-list rule counts as the list's MaxEntries). Revoke rules, or use a list with a smaller MaxEntries.", g.ID, n, MaxRulesPerGroup)
-	}
-	return nil
-}

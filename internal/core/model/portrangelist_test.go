@@ -112,24 +112,46 @@ func TestParseRulePortRangeList(t *testing.T) {
 	}
 }
 
-func TestCheckPortListQuota(t *testing.T) {
-	lists := map[string]*model.PortRangeList{"prl-big": {ID: "prl-big", MaxEntries: 150}}
-	lookup := func(id string) *model.PortRangeList { return lists[id] }
-	noPL := func(string) *model.PrefixList { return nil }
+// TestPortListWeight: a rule naming a port range list weighs the list's
+// MaxEntries in the group's quota and in the NIC's, as prefix lists do.
+func TestPortListWeight(t *testing.T) {
+	ports := map[string]*model.PortRangeList{"prl-big": {ID: "prl-big", MaxEntries: 150}}
+	prefixes := map[string]*model.PrefixList{"pl-ten": {ID: "pl-ten", MaxEntries: 10}}
+	lists := model.Lists{
+		Prefix: func(id string) *model.PrefixList { return prefixes[id] },
+		Ports:  func(id string) *model.PortRangeList { return ports[id] },
+	}
 	g := &model.SecurityGroup{ID: "sg-q"}
 	for range 50 {
 		g.Rules = append(g.Rules, model.Rule{Protocol: model.TCP, PortRange: model.PortRange{Start: 1, End: 1}})
 	}
 	g.Rules = append(g.Rules, model.Rule{Protocol: model.TCP, PortRangeListID: "prl-big"})
-	if e := model.CheckPortListQuota(g, noPL, lookup); e != nil {
+	if n := model.RuleCount(g, lists); n != 200 {
+		t.Errorf("RuleCount of 50 rules and a 150-entry list = %d, want 200", n)
+	}
+	if e := model.CheckRuleQuotas(g, lists); e != nil {
 		t.Errorf("50 rules and a 150-entry list (200): %v", e)
 	}
+	both := model.Rule{Protocol: model.TCP, PortRangeListID: "prl-big", Peer: model.Peer{PrefixListID: "pl-ten"}}
+	if w := model.Weight(&both, lists); w != 159 {
+		t.Errorf("a rule naming a 150-entry port list and a 10-entry prefix list weighs %d, want 159", w)
+	}
+	if w := model.Weight(&g.Rules[50], model.Lists{Prefix: lists.Prefix}); w != 1 {
+		t.Errorf("without a port-list lookup a port-list rule weighs %d, want 1", w)
+	}
+	five := []*model.SecurityGroup{g, g, g, g, g} // 1,000
+	if e := model.CheckNICRules("i-a", five, lists); e != nil {
+		t.Errorf("five groups of weight 200 (1,000): %v", e)
+	}
 	g.Rules = append(g.Rules, model.Rule{Protocol: model.UDP, PortRange: model.PortRange{Start: 1, End: 1}})
-	if e := model.CheckPortListQuota(g, noPL, lookup); codeOf(e) != "AuthorizationLimitExceed" {
+	if e := model.CheckRuleQuotas(g, lists); codeOf(e) != "AuthorizationLimitExceed" {
 		t.Errorf("201: %v, want AuthorizationLimitExceed", e)
 	}
+	if e := model.CheckNICRules("i-a", five, lists); codeOf(e) != "AclLimitExceed" {
+		t.Errorf("five groups of weight 201 (1,005): %v, want AclLimitExceed", e)
+	}
 	g.Rules[50].PortRangeListID = "prl-unknown"
-	if e := model.CheckPortListQuota(g, noPL, lookup); e != nil {
+	if e := model.CheckRuleQuotas(g, lists); e != nil {
 		t.Errorf("an unknown list weighs 1: %v", e)
 	}
 }

@@ -91,7 +91,11 @@ func TestPortRangeLists(t *testing.T) {
 	_, err = call(e.v3, ecsVersion, "ModifySecurityGroupRule", q("SecurityGroupId", sg, "SecurityGroupRuleId", rule["SecurityGroupRuleId"], "PortRange", "22/22"), nil)
 	wantErr(t, err, 400, "InvalidOperation.ModifyPortRangeType")
 
-	// A list counts as its MaxEntries against the group's 200 rules.
+	// A list counts as its MaxEntries against the group's 200 rules, and
+	// DescribeSecurityGroups reports that weight.
+	if n, _ := ruleCount(t, e.ecs, sg); n != 3 {
+		t.Errorf("RuleCount of one rule naming a list of MaxEntries 3: %d, want 3", n)
+	}
 	big := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", q("PortRangeListName", "big", "MaxEntries", "199", "Entry", entries("1/1")))["PortRangeListId"])
 	_, err = call(e.v3, ecsVersion, "AuthorizeSecurityGroup", perm("IpProtocol", "UDP", "PortRangeListId", big, "SourceCidrIp", "10.0.0.0/8"), nil)
 	wantErr(t, err, 403, "AuthorizationLimitExceed")

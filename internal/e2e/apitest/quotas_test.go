@@ -169,22 +169,33 @@ func TestMembershipErrors(t *testing.T) {
 		t.Helper()
 		return fmt.Sprint(instances(t, c, nil), groupsOf(t, c, inst), groupsOf(t, c, classicInst))
 	}
-	join := func(instance, group string) func() error {
+	// join and leave name the NIC by instance ID, or by ENI ID (an
+	// instance's primary ENI stands for the instance).
+	nic := func(id string) (instance, eni string) {
+		if strings.HasPrefix(id, "eni-") {
+			return "", id
+		}
+		return id, ""
+	}
+	join := func(id, group string) func() error {
 		return func() error {
 			r := ecs.CreateJoinSecurityGroupRequest()
-			r.InstanceId, r.SecurityGroupId = instance, group
+			r.InstanceId, r.NetworkInterfaceId = nic(id)
+			r.SecurityGroupId = group
 			_, err := c.JoinSecurityGroup(r)
 			return err
 		}
 	}
-	leave := func(instance, group string) func() error {
+	leave := func(id, group string) func() error {
 		return func() error {
 			r := ecs.CreateLeaveSecurityGroupRequest()
-			r.InstanceId, r.SecurityGroupId = instance, group
+			r.InstanceId, r.NetworkInterfaceId = nic(id)
+			r.SecurityGroupId = group
 			_, err := c.LeaveSecurityGroup(r)
 			return err
 		}
 	}
+	primary := "eni-" + inst[len("i-"):]
 	set := func(instance string, groups ...string) func() error {
 		return func() error {
 			r := ecs.CreateModifyInstanceAttributeRequest()
@@ -212,12 +223,7 @@ func TestMembershipErrors(t *testing.T) {
 		{"join a group twice", join(inst, n.sgA), 403, "InvalidInstanceId.AlreadyExists"},
 		{"join an unknown group", join(inst, "sg-doesnotexist0000000"), 404, "InvalidSecurityGroupId.NotFound"},
 		{"join with an unknown instance", join("i-doesnotexist00000000", n.sgB), 404, "InvalidInstanceId.NotFound"},
-		{"join by ENI", func() error {
-			r := ecs.CreateJoinSecurityGroupRequest()
-			r.NetworkInterfaceId, r.SecurityGroupId = "eni-doesnotexist000000", n.sgB
-			_, err := c.JoinSecurityGroup(r)
-			return err
-		}, 404, "InvalidEniId.NotFound"},
+		{"join by ENI", join("eni-doesnotexist000000", n.sgB), 404, "InvalidEniId.NotFound"},
 		{"join by instance and ENI", func() error {
 			r := ecs.CreateJoinSecurityGroupRequest()
 			r.InstanceId, r.NetworkInterfaceId, r.SecurityGroupId = inst, "eni-x", n.sgB
@@ -226,6 +232,11 @@ func TestMembershipErrors(t *testing.T) {
 		}, 403, "InvalidParam.EniIdAndInstanceId.Conflict"},
 		{"leave the last group", leave(inst, n.sgA), 403, "InstanceLastSecurityGroup"},
 		{"leave a group it is not in", leave(inst, n.sgB), 400, "InvalidSecurityGroupAssociation.NotFound"},
+		{"join a group of the other type by the primary ENI", join(primary, ent), 400, "InvalidOperation.MultiGroupType"},
+		{"join a group of another VPC by the primary ENI", join(primary, far), 400, "InvalidInstanceId.Mismatch"},
+		{"join a group twice by the primary ENI", join(primary, n.sgA), 403, "InvalidInstanceId.AlreadyExists"},
+		{"leave the last group by the primary ENI", leave(primary, n.sgA), 403, "InstanceLastSecurityGroup"},
+		{"leave a group it is not in by the primary ENI", leave(primary, n.sgB), 400, "InvalidSecurityGroupAssociation.NotFound"},
 		{"set mixed types", set(inst, n.sgA, ent), 403, "EnterpriseGroupLimited.MutliGroupType"},
 		{"set a group twice", set(inst, n.sgA, n.sgA), 404, "InvalidParameter.SecurityGroupIdRepeated"},
 		{"set a group of another VPC", set(inst, n.sgA, far), 404, "InvalidSecurityGroupVpc.NotBelongToOneVpc"},

@@ -73,7 +73,7 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	if e := model.CheckENIGroups(n, groups); e != nil {
 		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
-	if e := model.CheckNICRules(id, groups, b.plOf); e != nil {
+	if e := model.CheckNICRules(id, groups, b.lists()); e != nil {
 		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	b.s.ENIs = append(b.s.ENIs, n)

@@ -364,6 +364,11 @@ func (b *builder) addGroup(d *groupDoc) error {
 // plOf looks up a prefix list of the scenario.
 func (b *builder) plOf(id string) *model.PrefixList { return b.pls[id] }
 
+// lists looks up the scenario's lists for rules' quota weights.
+func (b *builder) lists() model.Lists {
+	return model.Lists{Prefix: b.plOf, Ports: func(id string) *model.PortRangeList { return b.prls[id] }}
+}
+
 // addRules adds each group's permissions and checks its quotas.
 func (b *builder) addRules(docs []groupDoc) error {
 	plOf := b.plOf
@@ -374,10 +379,7 @@ func (b *builder) addRules(docs []groupDoc) error {
 				return err
 			}
 		}
-		if e := model.CheckRuleQuotas(g, plOf); e != nil {
-			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
-		}
-		if e := model.CheckPortListQuota(g, plOf, func(id string) *model.PortRangeList { return b.prls[id] }); e != nil {
+		if e := model.CheckRuleQuotas(g, b.lists()); e != nil {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
 		}
 	}
@@ -495,7 +497,6 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 // instanceGroups puts the instance in its groups and checks the membership
 // and rule invariants.
 func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
-	plOf := b.plOf
 	var groups []*model.SecurityGroup
 	for _, gf := range d.SecurityGroupIDs {
 		g := b.groups[gf.Value]
@@ -508,7 +509,7 @@ func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
 	if e := model.CheckInstanceGroups(in, groups); e != nil {
 		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
-	if e := model.CheckNICRules(in.ID, groups, plOf); e != nil {
+	if e := model.CheckNICRules(in.ID, groups, b.lists()); e != nil {
 		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	return nil

@@ -302,16 +302,14 @@ func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edi
 			}
 		}
 	}
-	if len(toggled) > 0 {
-		enis, err := service.ListAll[model.NetworkInterface](tx, service.KindENI)
+	for _, id := range toggled {
+		enis, err := service.ENIsOfInstance(tx, id)
 		if err != nil {
 			return ed, false, err
 		}
 		for _, n := range enis {
-			if slices.Contains(toggled, n.InstanceID) {
-				if err := setNIC(tx, ed, n.ID, n); err != nil {
-					return ed, false, err
-				}
+			if err := setNIC(tx, ed, n.ID, n); err != nil {
+				return ed, false, err
 			}
 		}
 	}
@@ -322,7 +320,7 @@ func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edi
 // it is a secondary ENI attached to an instance that exists, else none.
 func setNIC(tx store.ReadTx, ed policy.Edit, id string, n *model.NetworkInterface) error {
 	ed.Instances[id] = nil
-	if n == nil || n.Type == model.ENIPrimary || !n.Attached() {
+	if n == nil || !n.SecondaryNIC() {
 		return nil
 	}
 	in, err := objectOf[model.Instance](tx, service.KindInstance, n.InstanceID)
