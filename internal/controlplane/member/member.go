@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -67,7 +68,8 @@ type Config struct {
 
 // Member is a running embedded etcd member.
 type Member struct {
-	e *embed.Etcd
+	e         *embed.Etcd
+	closeOnce sync.Once
 	// ClientURL is the member's client URL, for store/etcd.
 	ClientURL string
 	// ID is the member's ID in the cluster; Joined says it joined an
@@ -288,7 +290,8 @@ func promote(ctx context.Context, cli *clientv3.Client, id uint64) error {
 
 // Close stops the member: a leader hands its leadership to another member
 // first.
-func (m *Member) Close() { m.e.Close() }
+// Close may be called more than once.
+func (m *Member) Close() { m.closeOnce.Do(m.e.Close) }
 
 // Err reports a failure of the running member.
 func (m *Member) Err() <-chan error { return m.e.Err() }
