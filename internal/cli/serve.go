@@ -197,6 +197,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if mc.Dir == "" {
 			mc.Dir = *db + ".etcd"
 		}
+		if err := mc.Check(); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 2
+		}
 		if mem, err = member.Start(ctx, mc); err != nil {
 			fmt.Fprintln(stderr, "palisade serve:", err)
 			return 1

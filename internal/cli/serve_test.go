@@ -206,6 +206,11 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"no events kept", []string{"--events-max", "0"}, "must be positive"},
 		{"webhook scheme", []string{"--webhook-url", "ftp://alerts/"}, "--webhook-url"},
 		{"etcd without URLs", []string{"--etcd", " , "}, "give the client URLs of the etcd cluster"},
+		{"init and join", []string{"--cluster-init", "--join", "http://127.0.0.1:2379"}, "not both"},
+		{"member and external etcd", []string{"--join", "http://127.0.0.1:2379", "--etcd", "http://127.0.0.1:2379"}, "not both"},
+		{"member on the network", []string{"--cluster-init", "--etcd-peer-url", "http://192.0.2.1:2380"}, "--etcd-allow-plaintext"},
+		{"joined over the network", []string{"--join", "http://192.0.2.1:2379"}, "not on loopback"},
+		{"member over TLS", []string{"--cluster-init", "--etcd-client-url", "https://127.0.0.1:2379"}, "only http"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

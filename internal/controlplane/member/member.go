@@ -82,21 +82,9 @@ type Member struct {
 // Start starts the member and returns once it serves clients: for a new
 // cluster, once it leads it; for a join, once it is a voting member.
 func Start(ctx context.Context, cfg Config) (*Member, error) {
-	cu, err := parseURL("client", cfg.ClientURL, cfg.AllowPlaintext)
+	cu, pu, err := cfg.urls()
 	if err != nil {
 		return nil, err
-	}
-	pu, err := parseURL("peer", cfg.PeerURL, cfg.AllowPlaintext)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Join != "" {
-		if _, err := parseURL("join", cfg.Join, cfg.AllowPlaintext); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Dir == "" {
-		return nil, errors.New("member: no data directory")
 	}
 	if cfg.Name == "" {
 		cfg.Name = "palisade-" + strings.NewReplacer(":", "-", "[", "", "]", "").Replace(pu.Host)
@@ -186,6 +174,30 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		}
 	}
 	return m, nil
+}
+
+// Check says what is wrong with the configuration, before Start.
+func (cfg Config) Check() error {
+	_, _, err := cfg.urls()
+	return err
+}
+
+func (cfg Config) urls() (client, peer *url.URL, err error) {
+	if client, err = parseURL("client", cfg.ClientURL, cfg.AllowPlaintext); err != nil {
+		return nil, nil, err
+	}
+	if peer, err = parseURL("peer", cfg.PeerURL, cfg.AllowPlaintext); err != nil {
+		return nil, nil, err
+	}
+	if cfg.Join != "" {
+		if _, err := parseURL("join", cfg.Join, cfg.AllowPlaintext); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.Dir == "" {
+		return nil, nil, errors.New("member: no data directory")
+	}
+	return client, peer, nil
 }
 
 // addLearner adds the member as a learner through a member of the cluster
