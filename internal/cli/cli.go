@@ -9,7 +9,7 @@ import (
 const usage = `palisade: cloud security groups on your own hosts
 
 Usage:
-  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
+  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--etcd URLS | --cluster-init | --join URL] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
   palisade check FILE...                 evaluate scenario files with the policy engine
   palisade apply FILE [--yes] [--dry-run] [--prune] [--json]
                                          converge the account (--endpoint) to a scenario file, after showing the plan
