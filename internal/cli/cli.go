@@ -42,6 +42,11 @@ Usage:
   palisade events [--action A] [--resource ID] [--since 24h] [--json]
                                          the event trail: every change and refused call, newest first
 
+  palisade db backup [--db FILE | --etcd URL] OUT
+                                         a consistent copy of the state (SQLite copy, etcd snapshot)
+  palisade db migrate [--from FILE] --to-etcd URLS | --cluster-init
+                                         move a single-machine installation into etcd, keeping IDs and revisions
+
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
 Run "palisade COMMAND --help" for a command's flags. The client commands use
@@ -78,6 +83,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return auditCmd(args[1:], stdout, stderr)
 	case "events":
 		return eventsCmd(args[1:], stdout, stderr)
+	case "db":
+		return dbCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":
