@@ -226,7 +226,9 @@ func (s *server) kill() {
 
 func (s *server) cpu() time.Duration { return procstat.CPU(s.cmd.Process.Pid) }
 
-func (s *server) ecs() *ecs.Client { return testenv.ECSClient(env, s.addr, testenv.KeyID, testenv.Secret) }
+func (s *server) ecs() *ecs.Client {
+	return testenv.ECSClient(env, s.addr, testenv.KeyID, testenv.Secret)
+}
 
 type result struct {
 	rate      float64
