@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -17,15 +18,15 @@ import (
 )
 
 const dbUsage = `Usage:
-  palisade db backup [--db FILE | --etcd URL] OUT
+  palisade db backup [--db FILE | --etcd URL [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE]] OUT
       write a consistent copy of the state to the new file OUT, while servers run:
       SQLite (--db, default ./palisade.db): a compacted copy of the store
       (VACUUM INTO), itself a store to serve with --db OUT; etcd (--etcd, one
       member's client URL, e.g. an embedded member's --etcd-client-url): a
       snapshot of that member, which "etcdutl snapshot restore OUT" turns into
       a member's data directory.
-  palisade db migrate [--from FILE] --to-etcd URLS
-  palisade db migrate [--from FILE] --cluster-init [--etcd-dir DIR] [--etcd-client-url URL] [--etcd-peer-url URL] [--etcd-name NAME]
+  palisade db migrate [--from FILE] --to-etcd URLS [TLS]
+  palisade db migrate [--from FILE] --cluster-init [--etcd-dir DIR] [--etcd-client-url URL] [--etcd-peer-url URL] [--etcd-name NAME] [TLS]
       copy a single-machine installation (the SQLite store FILE, default
       ./palisade.db; stop its server first) into etcd, keeping every
       resource's ID and revision, the change log (agents resume where they
@@ -33,7 +34,8 @@ const dbUsage = `Usage:
       then "palisade serve --etcd URLS"), or into the data of a new embedded
       member (--cluster-init, then "palisade serve --cluster-init" with the
       same --db, --etcd-* flags; more servers --join it). The target must
-      be empty: no server has started on it.
+      be empty: no server has started on it. TLS is --etcd-ca, --etcd-cert
+      and --etcd-key, as palisade serve takes them.
 `
 
 func dbCmd(args []string, stdout, stderr io.Writer) int {
@@ -76,12 +78,35 @@ func dbFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bo
 	return 0, true
 }
 
+// etcdTLSFlags are --etcd-ca, --etcd-cert and --etcd-key, as serve has them.
+func etcdTLSFlags(fs *flag.FlagSet) *member.TLSFiles {
+	var f member.TLSFiles
+	fs.StringVar(&f.CA, "etcd-ca", "", "TLS to etcd: the PEM `FILE` of the cluster's CA (see palisade serve --help)")
+	fs.StringVar(&f.Cert, "etcd-cert", "", "TLS to etcd: the client's PEM certificate `FILE`, signed by --etcd-ca")
+	fs.StringVar(&f.Key, "etcd-key", "", "TLS to etcd: the PEM private key `FILE` of --etcd-cert")
+	return &f
+}
+
+// tlsOf is the client TLS of the flags, nil without them.
+func tlsOf(f *member.TLSFiles) (*tls.Config, error) {
+	if *f == (member.TLSFiles{}) {
+		return nil, nil
+	}
+	return f.ClientConfig()
+}
+
 func dbBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade db backup", flag.ContinueOnError)
 	db := fs.String("db", "./palisade.db", "back up the SQLite store `FILE`")
 	etcdURL := fs.String("etcd", "", "back up the etcd member at this client `URL` instead (a snapshot)")
+	tf := etcdTLSFlags(fs)
 	if code, ok := dbFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	tlsCfg, err := tlsOf(tf)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade db backup:", err)
+		return 2
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "palisade db backup: give the file to write, e.g. palisade db backup --db ./palisade.db ./backup.db")
@@ -94,7 +119,7 @@ func dbBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "palisade db backup: --etcd takes one member's URL: a snapshot is of one member")
 			return 2
 		}
-		n, err := etcd.Snapshot(ctx, *etcdURL, out)
+		n, err := etcd.Snapshot(ctx, *etcdURL, out, tlsCfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "palisade db backup:", err)
 			return 1
@@ -125,8 +150,22 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&mc.PeerURL, "etcd-peer-url", member.DefaultPeerURL, "with --cluster-init, the member's peer `URL` (as the server will give it)")
 	fs.StringVar(&mc.Name, "etcd-name", "", "with --cluster-init, the member's `NAME` (default: from --etcd-peer-url)")
 	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "with --cluster-init, let the member's URLs be other than loopback (see palisade serve --help)")
+	tf := etcdTLSFlags(fs)
 	if code, ok := dbFlags(fs, args, stdout, stderr); !ok {
 		return code
+	}
+	tlsCfg, err := tlsOf(tf)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade db migrate:", err)
+		return 2
+	}
+	if tlsCfg != nil {
+		mc.TLS = tf
+		for _, u := range []*string{&mc.ClientURL, &mc.PeerURL} {
+			if *u == member.DefaultClientURL || *u == member.DefaultPeerURL {
+				*u = "https" + strings.TrimPrefix(*u, "http")
+			}
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "palisade db migrate: unexpected argument %q\n", fs.Arg(0))
@@ -187,7 +226,7 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		target = "a new embedded member (data in " + mc.Dir + ")"
 	}
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	dst, err := etcd.Dial(dctx, urls, "")
+	dst, err := etcd.DialTLS(dctx, urls, "", tlsCfg)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade db migrate:", err)

@@ -49,8 +49,15 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&mc.ClientURL, "etcd-client-url", member.DefaultClientURL, "with --cluster-init or --join, the embedded member serves etcd clients (this server, joining members) at `URL`")
 	fs.StringVar(&mc.PeerURL, "etcd-peer-url", member.DefaultPeerURL, "with --cluster-init or --join, the embedded member talks to the other members at `URL`")
 	fs.StringVar(&mc.Name, "etcd-name", "", "with --cluster-init or --join, the member's `NAME` in the cluster (default: from --etcd-peer-url)")
-	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "let --etcd-client-url and --etcd-peer-url be other than loopback: members talk plain HTTP without\n"+
-		"authentication (no TLS yet), so do it only on a private network you trust")
+	var etcdTLS member.TLSFiles
+	fs.StringVar(&etcdTLS.CA, "etcd-ca", "", "TLS to etcd: the PEM `FILE` of the CA that signs the members' and their clients' certificates. With --etcd,\n"+
+		"this server trusts it and presents --etcd-cert; with --cluster-init/--join, the embedded member speaks only\n"+
+		"mutual TLS (https URLs, the default ones become https) to its peers and clients")
+	fs.StringVar(&etcdTLS.Cert, "etcd-cert", "", "TLS to etcd: this server's PEM certificate `FILE` (signed by --etcd-ca; for an embedded member, for\n"+
+		"server and client authentication, naming the addresses of --etcd-client-url and --etcd-peer-url)")
+	fs.StringVar(&etcdTLS.Key, "etcd-key", "", "TLS to etcd: the PEM private key `FILE` of --etcd-cert")
+	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "without --etcd-ca/--etcd-cert/--etcd-key, let --etcd-client-url and --etcd-peer-url be other than\n"+
+		"loopback: members then talk plain HTTP without authentication, so do it only on a private network you trust")
 	fs.StringVar(&mc.LogLevel, "etcd-log-level", "fatal", "with --cluster-init or --join, the least severe `LEVEL` of the embedded member's own log on stderr\n"+
 		"(debug, info, warn, error, fatal; etcd logs a normal stop as errors)")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (with --tls-key)")
@@ -180,6 +187,24 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	embedded := *clusterInit || mc.Join != ""
+	var etcdClientTLS *tls.Config
+	if etcdTLS != (member.TLSFiles{}) {
+		if etcdClientTLS, err = etcdTLS.ClientConfig(); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 2
+		}
+		if !embedded && len(etcd) == 0 {
+			fmt.Fprintln(stderr, "palisade serve: --etcd-ca, --etcd-cert and --etcd-key are for --etcd, --cluster-init or --join")
+			return 2
+		}
+		mc.TLS = &etcdTLS
+		// The default URLs, over TLS.
+		for _, u := range []*string{&mc.ClientURL, &mc.PeerURL} {
+			if *u == member.DefaultClientURL || *u == member.DefaultPeerURL {
+				*u = "https" + strings.TrimPrefix(*u, "http")
+			}
+		}
+	}
 	switch {
 	case *clusterInit && mc.Join != "":
 		fmt.Fprintln(stderr, "palisade serve: give --cluster-init (a new cluster) or --join URL (an existing one), not both")
@@ -216,7 +241,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			how = "joined the cluster at " + mc.Join
 		}
 		fmt.Fprintf(stdout, "Embedded etcd member %x %s: clients at %s, peers at %s, data in %s\n", mem.ID, how, mc.ClientURL, mc.PeerURL, mc.Dir)
-		etcd = []string{mem.ClientURL}
+		etcd, etcdClientTLS = []string{mem.ClientURL}, mem.ClientTLS
 		// A member that fails stops the server: its store would fail every
 		// request.
 		var cancel context.CancelFunc
@@ -238,7 +263,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

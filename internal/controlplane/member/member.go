@@ -9,14 +9,16 @@
 // member that fails to start never leaves a cluster short of its quorum;
 // a failed join removes the member it added.
 //
-// The member's traffic (peer and client) is plain HTTP: Start refuses
-// URLs that are not loopback unless Config.AllowPlaintext says the network
-// is trusted.
+// With Config.TLS the member speaks HTTPS to its peers and its clients
+// and asks each for a certificate of the cluster's CA (mutual TLS).
+// Without it the traffic is plain HTTP: Start then refuses URLs that are
+// not loopback unless Config.AllowPlaintext says the network is trusted.
 package member
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +32,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -56,7 +59,11 @@ type Config struct {
 	// Join, if set, is the client URL of a member of an existing cluster
 	// to join; "" starts a new cluster of one member.
 	Join string
-	// AllowPlaintext allows ClientURL and PeerURL that are not loopback.
+	// TLS, if set, secures peer and client traffic (the URLs are then
+	// https).
+	TLS *TLSFiles
+	// AllowPlaintext allows http ClientURL and PeerURL that are not
+	// loopback.
 	AllowPlaintext bool
 	// ReadyTimeout bounds the start (0: 60 s): catching up with a
 	// cluster's data, a new member's first election.
@@ -66,12 +73,37 @@ type Config struct {
 	LogLevel string
 }
 
+// TLSFiles are PEM files: the CA that signs every member's certificate
+// (and every client's), and this member's certificate (for server and
+// client authentication, naming every address the member is reached at)
+// with its key. Members and the servers' stores present it to each other.
+type TLSFiles struct{ CA, Cert, Key string }
+
+func (f *TLSFiles) info() transport.TLSInfo {
+	return transport.TLSInfo{CertFile: f.Cert, KeyFile: f.Key, TrustedCAFile: f.CA, ClientCertAuth: true}
+}
+
+// ClientConfig is the TLS configuration of an etcd client presenting the
+// certificate and trusting the CA.
+func (f *TLSFiles) ClientConfig() (*tls.Config, error) {
+	if f.CA == "" || f.Cert == "" || f.Key == "" {
+		return nil, errors.New("member: TLS needs the CA, a certificate and its key (--etcd-ca, --etcd-cert, --etcd-key)")
+	}
+	c, err := f.info().ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("member: TLS: %w", err)
+	}
+	return c, nil
+}
+
 // Member is a running embedded etcd member.
 type Member struct {
 	e         *embed.Etcd
 	closeOnce sync.Once
-	// ClientURL is the member's client URL, for store/etcd.
+	// ClientURL is the member's client URL, for store/etcd, and
+	// ClientTLS the TLS its clients need (nil: plain HTTP).
 	ClientURL string
+	ClientTLS *tls.Config
 	// ID is the member's ID in the cluster; Joined says it joined an
 	// existing cluster at this start, Restarted that Dir already held it.
 	ID        uint64
@@ -103,12 +135,19 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	ec.Logger, ec.LogLevel = "zap", cfg.LogLevel
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	var clientTLS *tls.Config
+	if cfg.TLS != nil {
+		if clientTLS, err = cfg.TLS.ClientConfig(); err != nil {
+			return nil, err
+		}
+		ec.ClientTLSInfo, ec.PeerTLSInfo = cfg.TLS.info(), cfg.TLS.info()
+	}
 	// store/etcd reads at one etcd revision: keep an hour of history.
 	ec.AutoCompactionMode, ec.AutoCompactionRetention = embed.CompactorModePeriodic, "1h"
 	// No metrics listener, no v2 gateway: only what the servers use.
 	ec.ListenMetricsUrls = nil
 
-	m := &Member{ClientURL: cu.String()}
+	m := &Member{ClientURL: cu.String(), ClientTLS: clientTLS}
 	var join *clientv3.Client
 	switch {
 	case hasMember(cfg.Dir):
@@ -121,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		ec.ClusterState = embed.ClusterStateFlagNew
 		ec.InitialClusterToken = "palisade-" + randomHex(8)
 	default:
-		join, err = clientv3.New(clientv3.Config{Endpoints: []string{cfg.Join}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Context: ctx})
+		join, err = clientv3.New(clientv3.Config{Endpoints: []string{cfg.Join}, TLS: clientTLS, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Context: ctx})
 		if err != nil {
 			return nil, fmt.Errorf("member: connect to %s to join: %w", cfg.Join, err)
 		}
@@ -183,14 +222,20 @@ func (cfg Config) Check() error {
 }
 
 func (cfg Config) urls() (client, peer *url.URL, err error) {
-	if client, err = parseURL("client", cfg.ClientURL, cfg.AllowPlaintext); err != nil {
+	secure := cfg.TLS != nil
+	if client, err = parseURL("client", cfg.ClientURL, secure, cfg.AllowPlaintext); err != nil {
 		return nil, nil, err
 	}
-	if peer, err = parseURL("peer", cfg.PeerURL, cfg.AllowPlaintext); err != nil {
+	if peer, err = parseURL("peer", cfg.PeerURL, secure, cfg.AllowPlaintext); err != nil {
 		return nil, nil, err
 	}
 	if cfg.Join != "" {
-		if _, err := parseURL("join", cfg.Join, cfg.AllowPlaintext); err != nil {
+		if _, err := parseURL("join", cfg.Join, secure, cfg.AllowPlaintext); err != nil {
+			return nil, nil, err
+		}
+	}
+	if secure {
+		if _, err := cfg.TLS.ClientConfig(); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -317,23 +362,27 @@ func hasMember(dir string) bool {
 	return err == nil
 }
 
-// parseURL checks one of the member's URLs: http on loopback, unless
-// plaintext on the network is allowed.
-func parseURL(what, s string, allowPlaintext bool) (*url.URL, error) {
+// parseURL checks one of the member's URLs: https with TLS; without,
+// http on loopback, unless plaintext on the network is allowed.
+func parseURL(what, s string, secure, allowPlaintext bool) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("member: %s URL %q: want http://HOST:PORT", what, s)
-	}
-	if u.Scheme != "http" {
-		return nil, fmt.Errorf("member: %s URL %q: only http is supported yet (no TLS between members): use loopback, or a private network with --etcd-allow-plaintext", what, s)
+		return nil, fmt.Errorf("member: %s URL %q: want http(s)://HOST:PORT", what, s)
 	}
 	host, _, err := net.SplitHostPort(u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("member: %s URL %q: want http://HOST:PORT", what, s)
+		return nil, fmt.Errorf("member: %s URL %q: want http(s)://HOST:PORT", what, s)
 	}
-	if !allowPlaintext && !loopback(host) {
-		return nil, fmt.Errorf("member: %s URL %q is not on loopback: members talk plain HTTP without authentication, and any client of the member reads all state (secrets included); "+
-			"use it only on a private network you trust, and say so with --etcd-allow-plaintext", what, s)
+	switch {
+	case secure && u.Scheme != "https":
+		return nil, fmt.Errorf("member: %s URL %q: with TLS (--etcd-ca, --etcd-cert, --etcd-key) give https URLs", what, s)
+	case !secure && u.Scheme == "https":
+		return nil, fmt.Errorf("member: %s URL %q: https needs the member's certificate: give --etcd-ca, --etcd-cert and --etcd-key", what, s)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("member: %s URL %q: want http(s)://HOST:PORT", what, s)
+	case !secure && !allowPlaintext && !loopback(host):
+		return nil, fmt.Errorf("member: %s URL %q is not on loopback: without TLS members talk plain HTTP without authentication, and any client of the member reads all state (secrets included); "+
+			"give the members certificates (--etcd-ca, --etcd-cert, --etcd-key), or, only on a private network you trust, --etcd-allow-plaintext", what, s)
 	}
 	u.Path = ""
 	return u, nil

@@ -25,27 +25,30 @@ func freeURL(t *testing.T) string {
 
 func TestParseURL(t *testing.T) {
 	tests := []struct {
-		url   string
-		allow bool
-		want  string // "" = accepted; else a part of the error
+		url           string
+		secure, allow bool
+		want          string // "" = accepted; else a part of the error
 	}{
-		{"http://127.0.0.1:2379", false, ""},
-		{"http://localhost:2379", false, ""},
-		{"http://[::1]:2379", false, ""},
-		{"http://10.0.0.1:2379", false, "not on loopback"},
-		{"http://10.0.0.1:2379", true, ""},
-		{"https://127.0.0.1:2379", false, "only http"},
-		{"127.0.0.1:2379", false, "want http://HOST:PORT"},
-		{"http://127.0.0.1", false, "want http://HOST:PORT"},
-		{"http://127.0.0.1:2379/x", false, "want http://HOST:PORT"},
+		{"http://127.0.0.1:2379", false, false, ""},
+		{"http://localhost:2379", false, false, ""},
+		{"http://[::1]:2379", false, false, ""},
+		{"http://10.0.0.1:2379", false, false, "not on loopback"},
+		{"http://10.0.0.1:2379", false, true, ""},
+		{"https://10.0.0.1:2379", true, false, ""},
+		{"https://127.0.0.1:2379", false, false, "needs the member's certificate"},
+		{"http://127.0.0.1:2379", true, false, "give https URLs"},
+		{"ftp://127.0.0.1:2379", false, false, "want http(s)://HOST:PORT"},
+		{"127.0.0.1:2379", false, false, "want http(s)://HOST:PORT"},
+		{"http://127.0.0.1", false, false, "want http(s)://HOST:PORT"},
+		{"http://127.0.0.1:2379/x", false, false, "want http(s)://HOST:PORT"},
 	}
 	for _, tt := range tests {
-		_, err := parseURL("client", tt.url, tt.allow)
+		_, err := parseURL("client", tt.url, tt.secure, tt.allow)
 		switch {
 		case tt.want == "" && err != nil:
-			t.Errorf("%s (allow %v): %v", tt.url, tt.allow, err)
+			t.Errorf("%s (TLS %v, allow %v): %v", tt.url, tt.secure, tt.allow, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("%s (allow %v): error %v, want one saying %q", tt.url, tt.allow, err, tt.want)
+			t.Errorf("%s (TLS %v, allow %v): error %v, want one saying %q", tt.url, tt.secure, tt.allow, err, tt.want)
 		}
 	}
 }

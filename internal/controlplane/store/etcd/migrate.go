@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -116,16 +117,24 @@ func (s *Store) Import(ctx context.Context, d *store.Dump) error {
 // Snapshot writes a snapshot of the etcd member at endpoint (its whole
 // key space, at one etcd revision) to the new file dst, which etcd's
 // "etcdutl snapshot restore" turns into a member's data directory. It
-// returns the snapshot's size.
-func Snapshot(ctx context.Context, endpoint, dst string) (int64, error) {
+// returns the snapshot's size. tlsCfg, if set, is the client's TLS.
+func Snapshot(ctx context.Context, endpoint, dst string, tlsCfg *tls.Config) (int64, error) {
 	if _, err := os.Stat(dst); err == nil {
 		return 0, fmt.Errorf("etcd: snapshot: %s exists: give a new file", dst)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Context: ctx})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Context: ctx})
 	if err != nil {
 		return 0, fmt.Errorf("etcd: connect to %s: %w", endpoint, err)
 	}
 	defer cli.Close()
+	// A member that does not answer (or not to this client's TLS) fails
+	// here, within a bound, not in a snapshot that waits forever.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = cli.Status(sctx, endpoint)
+	cancel()
+	if err != nil {
+		return 0, fmt.Errorf("etcd: snapshot of %s: the member does not answer: %w", endpoint, err)
+	}
 	rc, err := cli.Snapshot(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("etcd: snapshot of %s: %w", endpoint, err)

@@ -129,7 +129,7 @@ func TestSnapshot(t *testing.T) {
 	s := opener(url)(t)
 	fill(t, s)
 	dst := filepath.Join(t.TempDir(), "etcd.snap")
-	n, err := Snapshot(context.Background(), url, dst)
+	n, err := Snapshot(context.Background(), url, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSnapshot(t *testing.T) {
 	if err != nil || fi.Size() != n || n < 4096 {
 		t.Fatalf("snapshot of %d bytes; file %v, %v", n, fi, err)
 	}
-	if _, err := Snapshot(context.Background(), url, dst); err == nil || !strings.Contains(err.Error(), "exists") {
+	if _, err := Snapshot(context.Background(), url, dst, nil); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("snapshot over an existing file: %v", err)
 	}
 }
