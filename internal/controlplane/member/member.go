@@ -212,6 +212,17 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			return nil, err
 		}
 	}
+	// The promotion is committed on the leader first: until this member
+	// applies it, it refuses its clients as a learner.
+	for e.Server.IsLearner() {
+		select {
+		case <-ctx.Done():
+			e.Close()
+			return nil, fmt.Errorf("member: still a learner (not a voting member) after %s: a join that stopped before its promotion; "+
+				"remove the member (etcdctl member remove %x), delete %s and join again", cfg.ReadyTimeout, m.ID, cfg.Dir)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	return m, nil
 }
 
