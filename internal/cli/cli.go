@@ -9,7 +9,7 @@ import (
 const usage = `palisade: cloud security groups on your own hosts
 
 Usage:
-  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
+  palisade serve [--listen 127.0.0.1:8080] [--db ./palisade.db] [--etcd URLS | --cluster-init | --join URL] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]
   palisade check FILE...                 evaluate scenario files with the policy engine
   palisade apply FILE [--yes] [--dry-run] [--prune] [--json]
                                          converge the account (--endpoint) to a scenario file, after showing the plan
@@ -41,6 +41,11 @@ Usage:
 
   palisade events [--action A] [--resource ID] [--since 24h] [--json]
                                          the event trail: every change and refused call, newest first
+
+  palisade db backup [--db FILE | --etcd URL] OUT
+                                         a consistent copy of the state (SQLite copy, etcd snapshot)
+  palisade db migrate [--from FILE] --to-etcd URLS | --cluster-init
+                                         move a single-machine installation into etcd, keeping IDs and revisions
 
   palisade version                       the build's version, VCS revision and Go version (also --version)
 
@@ -78,6 +83,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return auditCmd(args[1:], stdout, stderr)
 	case "events":
 		return eventsCmd(args[1:], stdout, stderr)
+	case "db":
+		return dbCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/member"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -37,6 +39,27 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
 		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
 		"quotas and replay nonces are shared); each keeps its own event trail")
+	var mc member.Config
+	clusterInit := fs.Bool("cluster-init", false, "start an embedded etcd member in this server and a new cluster with it, and keep the state there\n"+
+		"instead of --db (a highly available installation: start two more servers with --join)")
+	fs.StringVar(&mc.Join, "join", "", "start an embedded etcd member in this server and join it to the cluster of another server's member\n"+
+		"at this client `URL` (that server's --etcd-client-url, e.g. http://10.0.0.1:2379)")
+	etcdDir := fs.String("etcd-dir", "", "with --cluster-init or --join, keep the embedded member's data in `DIR` (default: FILE.etcd beside --db);\n"+
+		"a DIR that holds a member restarts it, in the cluster it belongs to")
+	fs.StringVar(&mc.ClientURL, "etcd-client-url", member.DefaultClientURL, "with --cluster-init or --join, the embedded member serves etcd clients (this server, joining members) at `URL`")
+	fs.StringVar(&mc.PeerURL, "etcd-peer-url", member.DefaultPeerURL, "with --cluster-init or --join, the embedded member talks to the other members at `URL`")
+	fs.StringVar(&mc.Name, "etcd-name", "", "with --cluster-init or --join, the member's `NAME` in the cluster (default: from --etcd-peer-url)")
+	var etcdTLS member.TLSFiles
+	fs.StringVar(&etcdTLS.CA, "etcd-ca", "", "TLS to etcd: the PEM `FILE` of the CA that signs the members' and their clients' certificates. With --etcd,\n"+
+		"this server trusts it and presents --etcd-cert; with --cluster-init/--join, the embedded member speaks only\n"+
+		"mutual TLS (https URLs, the default ones become https) to its peers and clients")
+	fs.StringVar(&etcdTLS.Cert, "etcd-cert", "", "TLS to etcd: this server's PEM certificate `FILE` (signed by --etcd-ca; for an embedded member, for\n"+
+		"server and client authentication, naming the addresses of --etcd-client-url and --etcd-peer-url)")
+	fs.StringVar(&etcdTLS.Key, "etcd-key", "", "TLS to etcd: the PEM private key `FILE` of --etcd-cert")
+	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "without --etcd-ca/--etcd-cert/--etcd-key, let --etcd-client-url and --etcd-peer-url be other than\n"+
+		"loopback: members then talk plain HTTP without authentication, so do it only on a private network you trust")
+	fs.StringVar(&mc.LogLevel, "etcd-log-level", "fatal", "with --cluster-init or --join, the least severe `LEVEL` of the embedded member's own log on stderr\n"+
+		"(debug, info, warn, error, fatal; etcd logs a normal stop as errors)")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate `FILE` (with --tls-key)")
 	keyFile := fs.String("tls-key", "", "the PEM private key `FILE` of --tls-cert")
 	selfSigned := fs.String("tls-self-signed", "", "serve HTTPS with a self-signed certificate kept in `DIR` (cert.pem, key.pem): made on the\n"+
@@ -71,14 +94,18 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 0, "let one account run at most `N` of them at once (0: half of --max-analyses)")
 	fs.IntVar(&an.CPU, "analysis-cpus", 0, "let the analyses running keep at most `N` cores busy together; the others wait (0: the number of CPUs less one, at least 1)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
 			"(FILE.events beside --db).\n"+
 			"With --etcd the state is in an external etcd cluster instead of SQLite: start any number of servers\n"+
-			"with the same URLs behind a load balancer; they serve one installation.\n\n"+
+			"with the same URLs behind a load balancer; they serve one installation.\n"+
+			"With --cluster-init the server runs an etcd member of its own (as k3s does) and starts a cluster;\n"+
+			"more servers join it with --join URL (another member's --etcd-client-url), each with its own\n"+
+			"--etcd-client-url and --etcd-peer-url; three servers survive the loss of any one. Restart a server\n"+
+			"with the same flags: its member's data (--etcd-dir) says which cluster it is in.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
@@ -160,11 +187,84 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "palisade serve: --etcd %q: give the client URLs of the etcd cluster, e.g. http://127.0.0.1:2379\n", *etcdURLs)
 		return 2
 	}
+	embedded := *clusterInit || mc.Join != ""
+	var etcdClientTLS *tls.Config
+	if etcdTLS != (member.TLSFiles{}) {
+		if etcdClientTLS, err = etcdTLS.ClientConfig(); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 2
+		}
+		if !embedded && len(etcd) == 0 {
+			fmt.Fprintln(stderr, "palisade serve: --etcd-ca, --etcd-cert and --etcd-key are for --etcd, --cluster-init or --join")
+			return 2
+		}
+		mc.TLS = &etcdTLS
+		// The default URLs, over TLS.
+		for _, u := range []*string{&mc.ClientURL, &mc.PeerURL} {
+			if *u == member.DefaultClientURL || *u == member.DefaultPeerURL {
+				*u = "https" + strings.TrimPrefix(*u, "http")
+			}
+		}
+	}
+	switch {
+	case *clusterInit && mc.Join != "":
+		fmt.Fprintln(stderr, "palisade serve: give --cluster-init (a new cluster) or --join URL (an existing one), not both")
+		return 2
+	case embedded && len(etcd) > 0:
+		fmt.Fprintln(stderr, "palisade serve: give --etcd URLS (an external etcd) or --cluster-init/--join (an embedded member), not both")
+		return 2
+	}
+	var (
+		mem          *member.Member
+		memberFailed atomic.Bool
+	)
+	if embedded {
+		mc.Dir = *etcdDir
+		if mc.Dir == "" {
+			mc.Dir = *db + ".etcd"
+		}
+		if err := mc.Check(); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 2
+		}
+		if mem, err = member.Start(ctx, mc); err != nil {
+			fmt.Fprintln(stderr, "palisade serve:", err)
+			return 1
+		}
+		// After the server has closed its store (deferred calls run last
+		// in, first out, and Serve returns first).
+		defer mem.Close()
+		how := "started a new cluster"
+		switch {
+		case mem.Restarted:
+			how = "restarted"
+		case mem.Joined:
+			how = "joined the cluster at " + mc.Join
+		}
+		fmt.Fprintf(stdout, "Embedded etcd member %x %s: clients at %s, peers at %s, data in %s\n", mem.ID, how, mc.ClientURL, mc.PeerURL, mc.Dir)
+		etcd, etcdClientTLS = []string{mem.ClientURL}, mem.ClientTLS
+		// A member that fails stops the server: its store would fail every
+		// request.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case err := <-mem.Err():
+				if err != nil {
+					fmt.Fprintln(stderr, "palisade serve: the embedded etcd member failed; stopping:", err)
+					memberFailed.Store(true)
+					cancel()
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
 	state := *db
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
@@ -201,6 +301,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr)
 	if err := srv.Serve(ctx); err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 1
+	}
+	if memberFailed.Load() {
 		return 1
 	}
 	return 0

@@ -206,6 +206,13 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"no events kept", []string{"--events-max", "0"}, "must be positive"},
 		{"webhook scheme", []string{"--webhook-url", "ftp://alerts/"}, "--webhook-url"},
 		{"etcd without URLs", []string{"--etcd", " , "}, "give the client URLs of the etcd cluster"},
+		{"init and join", []string{"--cluster-init", "--join", "http://127.0.0.1:2379"}, "not both"},
+		{"member and external etcd", []string{"--join", "http://127.0.0.1:2379", "--etcd", "http://127.0.0.1:2379"}, "not both"},
+		{"member on the network", []string{"--cluster-init", "--etcd-peer-url", "http://192.0.2.1:2380"}, "--etcd-allow-plaintext"},
+		{"joined over the network", []string{"--join", "http://192.0.2.1:2379"}, "not on loopback"},
+		{"member over TLS without certificates", []string{"--cluster-init", "--etcd-client-url", "https://127.0.0.1:2379"}, "needs the member's certificate"},
+		{"etcd TLS without a key", []string{"--cluster-init", "--etcd-ca", junk, "--etcd-cert", junk}, "TLS needs the CA, a certificate and its key"},
+		{"etcd TLS with a bad certificate", []string{"--etcd", "http://127.0.0.1:2379", "--etcd-ca", junk, "--etcd-cert", junk, "--etcd-key", junk}, "failed to find any PEM data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

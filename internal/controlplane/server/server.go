@@ -47,6 +47,9 @@ type Config struct {
 	// given the same cluster serves one installation, and they share the
 	// replay nonces there too.
 	Etcd []string
+	// EtcdTLS, if set, is the TLS to Etcd (a client certificate and the
+	// cluster's CA); nil speaks plain HTTP.
+	EtcdTLS *tls.Config
 	// AccessKeyID and AccessKeySecret, if set, become a key of the first
 	// tenant; OperatorKeyID and OperatorKeySecret one of the operator.
 	AccessKeyID, AccessKeySecret     string
@@ -227,7 +230,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if len(cfg.Etcd) > 0 {
 		storeName = "etcd " + strings.Join(cfg.Etcd, ",")
 		dctx, cancel := context.WithTimeout(ctx, etcdDialTimeout)
-		etcdStore, err = etcd.Dial(dctx, cfg.Etcd, "")
+		etcdStore, err = etcd.DialTLS(dctx, cfg.Etcd, "", cfg.EtcdTLS)
 		cancel()
 		st, fresh = etcdStore, false
 		nonceStore = etcdNonces{etcdStore}

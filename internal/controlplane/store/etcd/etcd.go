@@ -39,6 +39,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -88,7 +89,14 @@ type Store struct {
 // Dial connects to the etcd cluster at endpoints and opens the store under
 // prefix (DefaultPrefix if empty). Close closes the connection.
 func Dial(ctx context.Context, endpoints []string, prefix string) (*Store, error) {
+	return DialTLS(ctx, endpoints, prefix, nil)
+}
+
+// DialTLS is Dial over TLS with tlsCfg (its client certificate and the CA
+// of the cluster); nil dials plain HTTP as Dial does.
+func DialTLS(ctx context.Context, endpoints []string, prefix string, tlsCfg *tls.Config) (*Store, error) {
 	cli, err := clientv3.New(clientv3.Config{
+		TLS:         tlsCfg,
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		Context:     context.WithoutCancel(ctx),

@@ -1,0 +1,148 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+func freeURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("http://%s", l.Addr())
+}
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url           string
+		secure, allow bool
+		want          string // "" = accepted; else a part of the error
+	}{
+		{"http://127.0.0.1:2379", false, false, ""},
+		{"http://localhost:2379", false, false, ""},
+		{"http://[::1]:2379", false, false, ""},
+		{"http://10.0.0.1:2379", false, false, "not on loopback"},
+		{"http://10.0.0.1:2379", false, true, ""},
+		{"https://10.0.0.1:2379", true, false, ""},
+		{"https://127.0.0.1:2379", false, false, "needs the member's certificate"},
+		{"http://127.0.0.1:2379", true, false, "give https URLs"},
+		{"ftp://127.0.0.1:2379", false, false, "want http(s)://HOST:PORT"},
+		{"127.0.0.1:2379", false, false, "want http(s)://HOST:PORT"},
+		{"http://127.0.0.1", false, false, "want http(s)://HOST:PORT"},
+		{"http://127.0.0.1:2379/x", false, false, "want http(s)://HOST:PORT"},
+	}
+	for _, tt := range tests {
+		_, err := parseURL("client", tt.url, tt.secure, tt.allow)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s (TLS %v, allow %v): %v", tt.url, tt.secure, tt.allow, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s (TLS %v, allow %v): error %v, want one saying %q", tt.url, tt.secure, tt.allow, err, tt.want)
+		}
+	}
+}
+
+func start(t *testing.T, dir, name, join string) (*Member, Config, error) {
+	t.Helper()
+	cfg := Config{Dir: dir, Name: name, ClientURL: freeURL(t), PeerURL: freeURL(t), Join: join, ReadyTimeout: 30 * time.Second}
+	m, err := Start(context.Background(), cfg)
+	if err == nil {
+		t.Cleanup(m.Close)
+	}
+	return m, cfg, err
+}
+
+func members(t *testing.T, url string) (voters, learners []string) {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{url}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range resp.Members {
+		name := m.Name
+		if name == "" {
+			name = fmt.Sprintf("%x (not started)", m.ID)
+		}
+		if m.IsLearner {
+			learners = append(learners, name)
+		} else {
+			voters = append(voters, name)
+		}
+	}
+	return voters, learners
+}
+
+// TestInitJoinRestart: a member starts a cluster, a second joins it and
+// ends as a voting member; a join whose member cannot start (its peer
+// port is taken) leaves the cluster as it was; a stopped member restarts
+// from its data.
+func TestInitJoinRestart(t *testing.T) {
+	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Joined || a.Restarted || !a.IsLeader() {
+		t.Fatalf("first member: joined %v, restarted %v, leader %v; want a new cluster it leads", a.Joined, a.Restarted, a.IsLeader())
+	}
+
+	// A join that fails after adding its member removes it again:
+	// otherwise the cluster would count a member that never runs.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	bad := Config{Dir: filepath.Join(t.TempDir(), "bad"), Name: "bad", ClientURL: freeURL(t), PeerURL: "http://" + busy.Addr().String(),
+		Join: a.ClientURL, ReadyTimeout: 10 * time.Second}
+	if m, err := Start(context.Background(), bad); err == nil {
+		m.Close()
+		t.Fatal("a member whose peer port is taken started")
+	}
+	if v, l := members(t, a.ClientURL); len(v) != 1 || len(l) != 0 {
+		t.Fatalf("after a failed join: voters %v, learners %v; want only a", v, l)
+	}
+
+	bdir := filepath.Join(t.TempDir(), "b")
+	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Joined {
+		t.Errorf("second member: joined %v", b.Joined)
+	}
+	if v, l := members(t, a.ClientURL); len(v) != 2 || len(l) != 0 {
+		t.Fatalf("after the join: voters %v, learners %v; want a and b voting", v, l)
+	}
+
+	b.Close()
+	bcfg.Join = "http://127.0.0.1:1" // ignored: the data says which cluster
+	b2, err := Start(context.Background(), bcfg)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer b2.Close()
+	if !b2.Restarted || b2.ID != b.ID {
+		t.Errorf("restart: restarted %v, ID %x (was %x)", b2.Restarted, b2.ID, b.ID)
+	}
+	if v, _ := members(t, b2.ClientURL); len(v) != 2 {
+		t.Errorf("after the restart: voters %v", v)
+	}
+}
