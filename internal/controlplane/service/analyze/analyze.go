@@ -100,7 +100,7 @@ func (a *Service) state(ctx context.Context, fn func(liveState) error) error {
 
 // enter admits one analysis of the caller (see Options).
 func (a *Service) enter(ctx context.Context, c service.Caller) (func(), error) {
-	return a.gate.enterCtx(ctx, c.Account)
+	return a.gate.enterCtx(ctx, gateAccount(ctx, c))
 }
 
 // cloudOf builds the policy snapshot of a read transaction.
