@@ -25,17 +25,18 @@ type resultCache struct {
 	mu       sync.Mutex
 	max      int
 	m        map[string]cacheEntry
-	inflight map[string]refresh
+	inflight map[string]*refresh
 	// ahead admits the background computations, one at a time: they take
 	// the server's analysis slots (analyze.Ahead), never the account's own.
 	ahead chan struct{}
 }
 
 // refresh is a computation under way in the background: of the answer
-// at rev, done closed when it ends.
+// at rev, then again at want if a later revision was asked meanwhile;
+// done is closed when it ends.
 type refresh struct {
-	rev  int64
-	done chan struct{}
+	rev, want int64
+	done      chan struct{}
 }
 
 type cacheEntry struct {
@@ -44,7 +45,7 @@ type cacheEntry struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, m: map[string]cacheEntry{}, inflight: map[string]refresh{}, ahead: make(chan struct{}, 1)}
+	return &resultCache{max: max, m: map[string]cacheEntry{}, inflight: map[string]*refresh{}, ahead: make(chan struct{}, 1)}
 }
 
 // revision is the revision every answer computed from now on reflects at
@@ -137,7 +138,7 @@ func cached[T any](c *Console, ctx context.Context, key string, budget time.Dura
 		}
 		return e.val.(T), false, nil
 	}
-	if r, ok := rc.inflight[key]; ok && r.rev >= rev {
+	if r, ok := rc.inflight[key]; ok && r.want >= rev {
 		rc.mu.Unlock()
 		select {
 		case <-r.done:
@@ -181,27 +182,37 @@ func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port
 // held.
 func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) <-chan struct{} {
 	if r, ok := rc.inflight[key]; ok {
+		r.want = max(r.want, rev)
 		return r.done
 	}
-	done := make(chan struct{})
-	rc.inflight[key] = refresh{rev, done}
+	r := &refresh{rev: rev, want: rev, done: make(chan struct{})}
+	rc.inflight[key] = r
+	bg := context.WithoutCancel(ctx)
 	go func() {
-		bctx, cancel := context.WithTimeout(analyze.Ahead(context.WithoutCancel(ctx)), backgroundTimeout)
-		defer cancel()
-		select {
-		case rc.ahead <- struct{}{}:
-			if v, err := compute(bctx); err == nil {
-				rc.put(key, rev, v)
+		for {
+			bctx, cancel := context.WithTimeout(analyze.Ahead(bg), backgroundTimeout)
+			select {
+			case rc.ahead <- struct{}{}:
+				if v, err := compute(bctx); err == nil {
+					rc.put(key, r.rev, v)
+				}
+				<-rc.ahead
+			case <-bctx.Done():
 			}
-			<-rc.ahead
-		case <-bctx.Done():
+			cancel()
+			rc.mu.Lock()
+			if r.want > r.rev { // a later revision was asked for meanwhile
+				r.rev = r.want
+				rc.mu.Unlock()
+				continue
+			}
+			delete(rc.inflight, key)
+			close(r.done)
+			rc.mu.Unlock()
+			return
 		}
-		rc.mu.Lock()
-		delete(rc.inflight, key)
-		close(done)
-		rc.mu.Unlock()
 	}()
-	return done
+	return r.done
 }
 
 // prefetch starts computing, in the background, the audit and the

@@ -507,4 +507,28 @@ func TestCachedBudget(t *testing.T) {
 	if n := calls.Load(); n != 3 {
 		t.Fatalf("computed %d times, want 3: the page that waited joined the refresh", n)
 	}
+	// A write while a refresh is under way: the refresh runs again for it,
+	// so the page is current once the refreshes end.
+	write()
+	ask(time.Millisecond) // a refresh starts, held at the gate
+	write()
+	if v, fresh := ask(time.Millisecond); v != 3 || fresh {
+		t.Fatalf("two writes on: %d %v, want the old 3, marked", v, fresh)
+	}
+	gate <- struct{}{}
+	gate <- struct{}{}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.cache.mu.Lock()
+		_, busy := c.cache.inflight["k"]
+		c.cache.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never ended")
+		}
+	}
+	if v, fresh := ask(0); v != 5 || !fresh {
+		t.Fatalf("after the refreshes: %d %v, want a fresh 5", v, fresh)
+	}
 }
