@@ -20,6 +20,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -266,6 +267,39 @@ func TestConsoleInBrowser(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(shown, want) {
 		t.Fatalf("preview lists flows %q, the plan analysis %q", shown, want)
+	}
+	// The audit findings it adds, in place or fetched once computed: those
+	// the audit after the change has and the audit before has not.
+	do(t, ctx, "preview's audit diff", chromedp.WaitVisible(chromedp.CSS("#audit-diff")))
+	added := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#audit-diff li.added code")).map(c => c.textContent)`)
+	an := analyze.New(srv.Ops.Service)
+	before, err := an.Audit(context.Background(), caller, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := an.AuditAfter(context.Background(), caller, func(ctx context.Context, svc *service.Service) error {
+		return svc.Authorize(ctx, service.RulesInput{Caller: caller, SecurityGroupID: group, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0", Description: "SSH"}}})
+	}, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	had := map[audit.Finding]int{}
+	for _, f := range before.Findings {
+		had[f]++
+	}
+	var wantAdded []string
+	for _, f := range after {
+		if had[f] > 0 {
+			had[f]--
+		} else {
+			wantAdded = append(wantAdded, f.Check)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(wantAdded)
+	if len(wantAdded) == 0 || !slices.Equal(added, wantAdded) {
+		t.Fatalf("the preview's audit diff adds %q; the audit before and after the change differ by %q", added, wantAdded)
 	}
 	screenshot(t, ctx, dir, "05-preview-ssh-anywhere")
 	rev := revision(t, srv)
