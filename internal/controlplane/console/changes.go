@@ -448,12 +448,14 @@ func (c *Console) change(p *page) {
 		redirect(p, back.String())
 		return
 	}
-	// The audit diff runs in the background from now (see previewaudit.go);
-	// a change the plan refuses is refused there too.
-	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
+	// The plan first, on the request; then the audit diff in the
+	// background (see previewaudit.go), awaited for what is left of the
+	// preview's budget. A change the plan refuses needs no audit.
+	start := time.Now()
 	pl, err := c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	if err == nil {
-		t := time.NewTimer(c.budgets.preview)
+		diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
+		t := time.NewTimer(max(0, c.budgets.preview-time.Since(start)))
 		select {
 		case <-diff.done:
 			if err = diff.err; err == nil {

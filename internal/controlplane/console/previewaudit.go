@@ -17,9 +17,9 @@ import (
 
 // A preview's audit diff needs the audit of the cloud as the change would
 // leave it: a whole audit, which takes longer than a page may. So it runs
-// in the background from the moment the preview is asked; the preview
-// waits for it up to previewBudget and otherwise says it is being
-// computed, and its script (or a link, without scripts) fetches it from
+// in the background once the change's plan is done; the preview waits
+// for it until previewBudget from its start and otherwise says it is
+// being computed, and its script (or a link, without scripts) fetches it from
 // the diff's own address once ready. Findings from an earlier audit are
 // never shown as the change's.
 
