@@ -594,6 +594,7 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 				out.Findings = append(out.Findings, f)
 			}
 		}
+		out.Findings = redacted(out.Findings, own.Cloud, func(id string) bool { return own.owned[id] })
 		if w, ok := audit.Worst(out.Findings); ok {
 			out.Worst = w.String()
 		}
