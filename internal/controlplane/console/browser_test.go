@@ -85,6 +85,23 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
+// current opens a page until it shows the current analyses: one drawn
+// from an earlier audit or reachability (or before the first is done) says
+// so and reloads itself a moment later, which would cut a step short.
+func current(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		do(t, ctx, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main")))
+		if cur, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("updating") === null`)); err == nil && cur {
+			return
+		}
+		if i == 120 {
+			t.Fatalf("%s never shows the current analyses", page)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -325,15 +342,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	screenshot(t, ctx, dir, "07-instance")
 
 	// The audit page and the groups list.
-	do(t, ctx, "audit", chromedp.Navigate(region+"audit"), chromedp.WaitVisible(chromedp.CSS("#findings")))
+	current(t, ctx, region+"audit")
+	do(t, ctx, "audit", chromedp.WaitVisible(chromedp.CSS("#findings")))
 	screenshot(t, ctx, dir, "08-audit")
-	do(t, ctx, "groups", chromedp.Navigate(region+"groups"), chromedp.WaitVisible(chromedp.CSS("#groups")))
+	current(t, ctx, region+"groups")
+	do(t, ctx, "groups", chromedp.WaitVisible(chromedp.CSS("#groups")))
 	screenshot(t, ctx, dir, "02-groups")
 
 	// Readable at 768 pixels: no page is wider than the window.
 	do(t, ctx, "768 pixels wide", chromedp.EmulateViewport(768, 1000))
 	for _, page := range []string{region + "groups", groupURL, region + "instances/" + webID, region + "audit"} {
-		do(t, ctx, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main")))
+		current(t, ctx, page)
 		if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 768 {
 			t.Errorf("%s is %d pixels wide in a 768-pixel window", page, w)
 		}
@@ -373,8 +392,8 @@ func testMap(t *testing.T, ctx context.Context, srv *testenv.Server, base, dir s
 				want = append(want, e.From+">"+e.To)
 			}
 		}
-		do(t, ctx, "map of "+v.ID, chromedp.Navigate(base+"r/"+region+"/map?vpc="+v.ID),
-			chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`)))
+		current(t, ctx, base+"r/"+region+"/map?vpc="+v.ID)
+		do(t, ctx, "map of "+v.ID, chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`)))
 		drawn := eval[[]string](t, ctx, `window.palisadeMap.edges()`)
 		slices.Sort(drawn)
 		slices.Sort(want)
