@@ -20,6 +20,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -81,6 +82,23 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("main")))
 		t.Fatalf("%s: %v\npage: %.3000s", what, err, html)
+	}
+}
+
+// current opens a page until it shows the current analyses: one drawn
+// from an earlier audit or reachability (or before the first is done) says
+// so and reloads itself a moment later, which would cut a step short.
+func current(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		do(t, ctx, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main")))
+		if cur, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("updating") === null`)); err == nil && cur {
+			return
+		}
+		if i == 120 {
+			t.Fatalf("%s never shows the current analyses", page)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -267,6 +285,39 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !slices.Equal(shown, want) {
 		t.Fatalf("preview lists flows %q, the plan analysis %q", shown, want)
 	}
+	// The audit findings it adds, in place or fetched once computed: those
+	// the audit after the change has and the audit before has not.
+	do(t, ctx, "preview's audit diff", chromedp.WaitVisible(chromedp.CSS("#audit-diff")))
+	added := eval[[]string](t, ctx, `Array.from(document.querySelectorAll("#audit-diff li.added code")).map(c => c.textContent)`)
+	an := analyze.New(srv.Ops.Service)
+	before, err := an.Audit(context.Background(), caller, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := an.AuditAfter(context.Background(), caller, func(ctx context.Context, svc *service.Service) error {
+		return svc.Authorize(ctx, service.RulesInput{Caller: caller, SecurityGroupID: group, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0", Description: "SSH"}}})
+	}, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	had := map[audit.Finding]int{}
+	for _, f := range before.Findings {
+		had[f]++
+	}
+	var wantAdded []string
+	for _, f := range after {
+		if had[f] > 0 {
+			had[f]--
+		} else {
+			wantAdded = append(wantAdded, f.Check)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(wantAdded)
+	if len(wantAdded) == 0 || !slices.Equal(added, wantAdded) {
+		t.Fatalf("the preview's audit diff adds %q; the audit before and after the change differ by %q", added, wantAdded)
+	}
 	screenshot(t, ctx, dir, "05-preview-ssh-anywhere")
 	rev := revision(t, srv)
 	do(t, ctx, "cancel", chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.CSS("#group-id")))
@@ -291,15 +342,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	screenshot(t, ctx, dir, "07-instance")
 
 	// The audit page and the groups list.
-	do(t, ctx, "audit", chromedp.Navigate(region+"audit"), chromedp.WaitVisible(chromedp.CSS("#findings")))
+	current(t, ctx, region+"audit")
+	do(t, ctx, "audit", chromedp.WaitVisible(chromedp.CSS("#findings")))
 	screenshot(t, ctx, dir, "08-audit")
-	do(t, ctx, "groups", chromedp.Navigate(region+"groups"), chromedp.WaitVisible(chromedp.CSS("#groups")))
+	current(t, ctx, region+"groups")
+	do(t, ctx, "groups", chromedp.WaitVisible(chromedp.CSS("#groups")))
 	screenshot(t, ctx, dir, "02-groups")
 
 	// Readable at 768 pixels: no page is wider than the window.
 	do(t, ctx, "768 pixels wide", chromedp.EmulateViewport(768, 1000))
 	for _, page := range []string{region + "groups", groupURL, region + "instances/" + webID, region + "audit"} {
-		do(t, ctx, "open "+page, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS("main")))
+		current(t, ctx, page)
 		if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 768 {
 			t.Errorf("%s is %d pixels wide in a 768-pixel window", page, w)
 		}
@@ -339,8 +392,8 @@ func testMap(t *testing.T, ctx context.Context, srv *testenv.Server, base, dir s
 				want = append(want, e.From+">"+e.To)
 			}
 		}
-		do(t, ctx, "map of "+v.ID, chromedp.Navigate(base+"r/"+region+"/map?vpc="+v.ID),
-			chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`)))
+		current(t, ctx, base+"r/"+region+"/map?vpc="+v.ID)
+		do(t, ctx, "map of "+v.ID, chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`)))
 		drawn := eval[[]string](t, ctx, `window.palisadeMap.edges()`)
 		slices.Sort(drawn)
 		slices.Sort(want)

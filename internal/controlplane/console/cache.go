@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,16 +14,29 @@ import (
 // resultCache keeps the whole-cloud analyses (the audit, the reachability
 // graph) per account, region and question, with the store revision each
 // answer is at least as new as. A page asked again before the next write
-// is answered from memory. Pages that only decorate (the audit badges of
-// the group list, a rule's standing) may show the last answer while a
-// fresh one is computed in the background, and say so; the others wait
-// for an answer at the current revision, so a user always sees their own
-// writes there.
+// is answered from memory. After a write a page may wait for an answer at
+// the current revision (mustWait: a user then always sees their own
+// writes), take the last answer at once while a fresh one is computed in
+// the background (budget 0: the audit badges of the group list, a rule's
+// standing), or wait for the fresh one up to a budget and then take the
+// last (the map, the audit page). A page that shows an older answer says
+// so, and reloads itself until it is current.
 type resultCache struct {
 	mu       sync.Mutex
 	max      int
 	m        map[string]cacheEntry
-	inflight map[string]bool
+	inflight map[string]*refresh
+	// ahead admits the background computations, one at a time: they take
+	// the server's analysis slots (analyze.Ahead), never the account's own.
+	ahead chan struct{}
+}
+
+// refresh is a computation under way in the background: of the answer
+// at rev, then again at want if a later revision was asked meanwhile;
+// done is closed when it ends.
+type refresh struct {
+	rev, want int64
+	done      chan struct{}
 }
 
 type cacheEntry struct {
@@ -31,7 +45,7 @@ type cacheEntry struct {
 }
 
 func newResultCache(max int) *resultCache {
-	return &resultCache{max: max, m: map[string]cacheEntry{}, inflight: map[string]bool{}}
+	return &resultCache{max: max, m: map[string]cacheEntry{}, inflight: map[string]*refresh{}, ahead: make(chan struct{}, 1)}
 }
 
 // revision is the revision every answer computed from now on reflects at
@@ -66,10 +80,29 @@ func (rc *resultCache) put(key string, rev int64, val any) {
 // backgroundTimeout bounds a refresh nobody waits for.
 const backgroundTimeout = time.Minute
 
-// cached returns compute's answer for key at the current revision. With
-// stale, an older answer is returned at once (fresh is false) while a new
-// one is computed in the background.
-func cached[T any](c *Console, ctx context.Context, key string, stale bool, compute func(context.Context) (T, error)) (val T, fresh bool, err error) {
+// mustWait is the budget of a page that shows only current answers.
+const mustWait time.Duration = -1
+
+// budgets are how long pages wait for the analyses they show (the
+// benchmark compares them with waiting for everything).
+type budgets struct{ page, preview time.Duration }
+
+// pageBudget is how long the map and the audit page wait for a fresh
+// answer after a write before they show the last one (issue 13 asks for
+// pages under 100 ms).
+const pageBudget = 50 * time.Millisecond
+
+// errComputing says that no answer is kept yet and the first one is being
+// computed: the page says so and reloads itself.
+var errComputing = errors.New("the analysis is being computed")
+
+// cached returns compute's answer for key at the current revision. With a
+// budget of 0 or more, a new one is computed in the background and
+// awaited for budget at most; then the older answer kept is returned
+// (fresh is false), or errComputing when there is none. With mustWait
+// the request waits for a refresh at the current revision under way, or
+// runs compute itself.
+func cached[T any](c *Console, ctx context.Context, key string, budget time.Duration, compute func(context.Context) (T, error)) (val T, fresh bool, err error) {
 	rev := c.revision(ctx)
 	if rev == 0 {
 		v, err := compute(ctx)
@@ -82,10 +115,42 @@ func cached[T any](c *Console, ctx context.Context, key string, stale bool, comp
 		rc.mu.Unlock()
 		return e.val.(T), true, nil
 	}
-	if ok && stale {
-		rc.refreshLocked(ctx, key, rev, func(ctx context.Context) (any, error) { return compute(ctx) })
+	if budget >= 0 {
+		done := rc.refreshLocked(ctx, key, rev, func(ctx context.Context) (any, error) { return compute(ctx) })
 		rc.mu.Unlock()
+		if budget > 0 {
+			t := time.NewTimer(budget)
+			select {
+			case <-done:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+			rc.mu.Lock()
+			now, got := rc.m[key]
+			rc.mu.Unlock()
+			if got && now.rev >= rev {
+				return now.val.(T), true, nil
+			}
+		}
+		if !ok {
+			return val, false, errComputing
+		}
 		return e.val.(T), false, nil
+	}
+	if r, ok := rc.inflight[key]; ok && r.want >= rev {
+		rc.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return val, false, ctx.Err()
+		}
+		rc.mu.Lock()
+		e, ok = rc.m[key]
+		if ok && e.rev >= rev {
+			rc.mu.Unlock()
+			return e.val.(T), true, nil
+		}
 	}
 	rc.mu.Unlock()
 	v, err := compute(ctx)
@@ -96,45 +161,64 @@ func cached[T any](c *Console, ctx context.Context, key string, stale bool, comp
 	return v, true, nil
 }
 
-// auditOf is the audit of the caller's resources in its region; stale as
-// in cached.
-func (c *Console) auditOf(ctx context.Context, cl service.Caller, stale bool) (analyze.Audit, bool, error) {
-	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, stale, func(ctx context.Context) (analyze.Audit, error) {
+// auditOf is the audit of the caller's resources in its region, within a
+// budget as in cached.
+func (c *Console) auditOf(ctx context.Context, cl service.Caller, budget time.Duration) (analyze.Audit, bool, error) {
+	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, budget, func(ctx context.Context) (analyze.Audit, error) {
 		return c.analysis.Audit(analyze.Waiting(ctx), cl, audit.Options{})
 	})
 }
 
-// graphOf is the reachability graph between the caller's groups, always
-// at the current revision.
-func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port string) (analyze.Reachability, error) {
-	r, _, err := cached(c, ctx, "graph|"+cl.Account+"|"+cl.Region+"|"+protocol+"|"+port, false, func(ctx context.Context) (analyze.Reachability, error) {
+// graphOf is the reachability graph between the caller's groups, within a
+// budget as in cached.
+func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port string, budget time.Duration) (analyze.Reachability, bool, error) {
+	return cached(c, ctx, "graph|"+cl.Account+"|"+cl.Region+"|"+protocol+"|"+port, budget, func(ctx context.Context) (analyze.Reachability, error) {
 		return c.analysis.Reachability(analyze.Waiting(ctx), analyze.ReachInput{Caller: cl, View: "graph", Protocol: protocol, Port: port})
 	})
-	return r, err
 }
 
 // refreshLocked computes key's answer at rev in the background, unless that
-// is under way already. rc.mu is held.
-func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) {
-	if rc.inflight[key] {
-		return
+// is under way already, and returns what is closed when it ends. rc.mu is
+// held.
+func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) <-chan struct{} {
+	if r, ok := rc.inflight[key]; ok {
+		r.want = max(r.want, rev)
+		return r.done
 	}
-	rc.inflight[key] = true
+	r := &refresh{rev: rev, want: rev, done: make(chan struct{})}
+	rc.inflight[key] = r
+	bg := context.WithoutCancel(ctx)
 	go func() {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
-		defer cancel()
-		if v, err := compute(bctx); err == nil {
-			rc.put(key, rev, v)
+		for {
+			bctx, cancel := context.WithTimeout(analyze.Ahead(bg), backgroundTimeout)
+			select {
+			case rc.ahead <- struct{}{}:
+				if v, err := compute(bctx); err == nil {
+					rc.put(key, r.rev, v)
+				}
+				<-rc.ahead
+			case <-bctx.Done():
+			}
+			cancel()
+			rc.mu.Lock()
+			if r.want > r.rev { // a later revision was asked for meanwhile
+				r.rev = r.want
+				rc.mu.Unlock()
+				continue
+			}
+			delete(rc.inflight, key)
+			close(r.done)
+			rc.mu.Unlock()
+			return
 		}
-		rc.mu.Lock()
-		delete(rc.inflight, key)
-		rc.mu.Unlock()
 	}()
+	return r.done
 }
 
 // prefetch starts computing, in the background, the audit and the
-// unfiltered map of an account's region after a change the console
-// applied, so that the pages that wait for them find them ready.
+// unfiltered map of an account's region (after a change the console
+// applied, and at sign-in), so that the pages that wait for them find
+// them ready.
 func (c *Console) prefetch(ctx context.Context, cl service.Caller) {
 	rev := c.revision(ctx)
 	if rev == 0 {
@@ -145,10 +229,10 @@ func (c *Console) prefetch(ctx context.Context, cl service.Caller) {
 	defer rc.mu.Unlock()
 	for key, compute := range map[string]func(context.Context) (any, error){
 		"audit|" + cl.Account + "|" + cl.Region: func(ctx context.Context) (any, error) {
-			return c.analysis.Audit(analyze.Waiting(ctx), cl, audit.Options{})
+			return c.analysis.Audit(ctx, cl, audit.Options{})
 		},
 		"graph|" + cl.Account + "|" + cl.Region + "||": func(ctx context.Context) (any, error) {
-			return c.analysis.Reachability(analyze.Waiting(ctx), analyze.ReachInput{Caller: cl, View: "graph"})
+			return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph"})
 		},
 	} {
 		if e, ok := rc.m[key]; !ok || e.rev < rev {

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
@@ -448,19 +448,23 @@ func (c *Console) change(p *page) {
 		redirect(p, back.String())
 		return
 	}
-	// The plan and the audit are two dry runs of the same change; they run
-	// side by side.
-	var (
-		pl   analyze.Plan
-		ad   auditDiff
-		aErr error
-		wg   sync.WaitGroup
-	)
-	wg.Go(func() { ad, aErr = c.auditDiff(ctx, p.caller, pc.Run) })
-	pl, err = c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
-	wg.Wait()
+	// The plan first, on the request; then the audit diff in the
+	// background (see previewaudit.go), awaited for what is left of the
+	// preview's budget. A change the plan refuses needs no audit.
+	start := time.Now()
+	pl, err := c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	if err == nil {
-		err = aErr
+		diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
+		t := time.NewTimer(max(0, c.budgets.preview-time.Since(start)))
+		select {
+		case <-diff.done:
+			if err = diff.err; err == nil {
+				data["Audit"] = diff.val
+			}
+		case <-t.C:
+			data["AuditPending"] = p.link("change/audit/" + diffID)
+		}
+		t.Stop()
 	}
 	if err != nil {
 		data["Err"] = asECS(err)
@@ -477,7 +481,6 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
-	data["Audit"] = ad
 	c.render(p.w, "preview", data)
 }
 
@@ -521,33 +524,4 @@ func analyzeFlow(cl service.Caller, from, to, proto, port string) analyze.FlowIn
 // and those it would remove, against the audit at the current revision.
 type auditDiff struct {
 	Added, Removed []audit.Finding
-}
-
-func (c *Console) auditDiff(ctx context.Context, cl service.Caller, change analyze.Change) (auditDiff, error) {
-	before, _, err := c.auditOf(ctx, cl, false)
-	if err != nil {
-		return auditDiff{}, err
-	}
-	after, err := c.analysis.AuditAfter(analyze.Waiting(ctx), cl, change, audit.Options{})
-	if err != nil {
-		return auditDiff{}, err
-	}
-	old := map[audit.Finding]bool{} // a finding is plain data: comparable
-	for _, f := range before.Findings {
-		old[f] = true
-	}
-	var out auditDiff
-	for _, f := range after {
-		if old[f] {
-			delete(old, f)
-		} else {
-			out.Added = append(out.Added, f)
-		}
-	}
-	for _, f := range before.Findings {
-		if old[f] {
-			out.Removed = append(out.Removed, f)
-		}
-	}
-	return out, nil
 }

@@ -48,6 +48,8 @@ type Console struct {
 	pages    map[string]*template.Template
 	cache    *resultCache
 	failed   *failures // sign-in failures by address
+	diffs    diffJobs  // the audit diffs of previews, by ID
+	budgets  budgets
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -79,7 +81,8 @@ func New(svc *service.Service, o Options) (*Console, error) {
 		o.Analysis = analyze.New(svc)
 	}
 	c := &Console{svc: svc, analysis: o.Analysis, sessions: newSessions(o), pages: pages,
-		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log}
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log,
+		budgets: budgets{page: pageBudget, preview: previewBudget}}
 	c.routes()
 	return c, nil
 }
@@ -126,6 +129,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"map/edge", c.regional(c.edgePage))
 	m.HandleFunc("GET "+r+"audit", c.regional(c.auditPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
+	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
 	})

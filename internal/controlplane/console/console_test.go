@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,17 +403,17 @@ func TestCachedRevisions(t *testing.T) {
 	}
 	calls := 0
 	compute := func(context.Context) (int, error) { calls++; return calls, nil }
-	ask := func(stale bool) (int, bool) {
-		v, fresh, err := cached(c, ctx, "k", stale, compute)
+	ask := func(budget time.Duration) (int, bool) {
+		v, fresh, err := cached(c, ctx, "k", budget, compute)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v, fresh
 	}
-	if v, fresh := ask(false); v != 1 || !fresh {
+	if v, fresh := ask(mustWait); v != 1 || !fresh {
 		t.Fatalf("first: %d %v", v, fresh)
 	}
-	if v, fresh := ask(true); v != 1 || !fresh {
+	if v, fresh := ask(0); v != 1 || !fresh {
 		t.Fatalf("same revision: %d %v, want the cached 1", v, fresh)
 	}
 	write := func() {
@@ -421,18 +422,18 @@ func TestCachedRevisions(t *testing.T) {
 		}
 	}
 	write()
-	if v, fresh := ask(false); v != 2 || !fresh {
+	if v, fresh := ask(mustWait); v != 2 || !fresh {
 		t.Fatalf("after a write, waiting: %d %v, want a new 2", v, fresh)
 	}
 	write()
-	v, fresh := ask(true)
+	v, fresh := ask(0)
 	if v != 2 || fresh {
 		t.Fatalf("after a write, stale allowed: %d %v, want the old 2, marked", v, fresh)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c.cache.mu.Lock()
-		busy := c.cache.inflight["k"]
+		_, busy := c.cache.inflight["k"]
 		c.cache.mu.Unlock()
 		if !busy {
 			break
@@ -442,7 +443,92 @@ func TestCachedRevisions(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if v, fresh := ask(true); v != 3 || !fresh {
+	if v, fresh := ask(0); v != 3 || !fresh {
 		t.Fatalf("after the refresh: %d %v, want 3", v, fresh)
+	}
+}
+
+// TestCachedBudget: after a write, a page with a budget gets the fresh
+// answer when it is computed within the budget and the last one, marked,
+// when not; a page that must wait joins the refresh under way instead of
+// computing the answer a second time.
+func TestCachedBudget(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.NewTenant(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	gate := make(chan struct{}, 10) // a compute returns once let through
+	compute := func(context.Context) (int32, error) { <-gate; return calls.Add(1), nil }
+	ask := func(budget time.Duration) (int32, bool) {
+		v, fresh, err := cached(c, ctx, "k", budget, compute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, fresh
+	}
+	write := func() {
+		if _, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gate <- struct{}{}
+	if v, fresh := ask(time.Millisecond); v != 1 || !fresh {
+		t.Fatalf("first, nothing kept: %d %v, want 1 computed on the request", v, fresh)
+	}
+	write()
+	gate <- struct{}{}
+	if v, fresh := ask(10 * time.Second); v != 2 || !fresh {
+		t.Fatalf("after a write, computed within the budget: %d %v, want a fresh 2", v, fresh)
+	}
+	write()
+	if v, fresh := ask(time.Millisecond); v != 2 || fresh {
+		t.Fatalf("after a write, not computed within the budget: %d %v, want the old 2, marked", v, fresh)
+	}
+	waited := make(chan int32)
+	go func() { v, _ := ask(mustWait); waited <- v }()
+	time.Sleep(20 * time.Millisecond)
+	gate <- struct{}{}
+	if v := <-waited; v != 3 {
+		t.Fatalf("a page that must wait, while a refresh is under way: %d, want its 3", v)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("computed %d times, want 3: the page that waited joined the refresh", n)
+	}
+	// A write while a refresh is under way: the refresh runs again for it,
+	// so the page is current once the refreshes end.
+	write()
+	ask(time.Millisecond) // a refresh starts, held at the gate
+	write()
+	if v, fresh := ask(time.Millisecond); v != 3 || fresh {
+		t.Fatalf("two writes on: %d %v, want the old 3, marked", v, fresh)
+	}
+	gate <- struct{}{}
+	gate <- struct{}{}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.cache.mu.Lock()
+		_, busy := c.cache.inflight["k"]
+		c.cache.mu.Unlock()
+		if !busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never ended")
+		}
+	}
+	if v, fresh := ask(0); v != 5 || !fresh {
+		t.Fatalf("after the refreshes: %d %v, want a fresh 5", v, fresh)
 	}
 }

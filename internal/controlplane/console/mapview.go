@@ -3,6 +3,7 @@ package console
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"slices"
 
@@ -37,6 +38,8 @@ type mapData struct {
 	// maxMapEdges); Groups are the VPC's groups, to focus on one.
 	Hidden int       `json:"hidden,omitempty"`
 	Groups []mapNode `json:"-"`
+	// Stale: drawn from the last graph while the current one is computed.
+	Stale bool `json:"-"`
 }
 
 // maxMapEdges keeps a map readable: above it, the map of a VPC shows the
@@ -52,7 +55,7 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 	if err != nil {
 		return mapData{}, err
 	}
-	g, err := c.graphOf(p.ctx(), p.caller, protocol, port)
+	g, fresh, err := c.graphOf(p.ctx(), p.caller, protocol, port, c.budgets.page)
 	if err != nil {
 		return mapData{}, err
 	}
@@ -62,7 +65,7 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 			in[s.Group.ID] = s.Group
 		}
 	}
-	out := mapData{Nodes: []mapNode{}, Edges: []mapEdge{}}
+	out := mapData{Nodes: []mapNode{}, Edges: []mapEdge{}, Stale: !fresh}
 	var edges []reach.Edge
 	for _, e := range g.Graph.Edges {
 		if (in[e.From] == nil && e.From != reach.Internet) || (in[e.To] == nil && e.To != reach.Internet) {
@@ -130,6 +133,11 @@ func (c *Console) mapPage(p *page) {
 		return
 	}
 	m, err := c.mapOf(p, vpc, q.Get("protocol"), q.Get("port"), q.Get("group"))
+	if errors.Is(err, errComputing) {
+		data["Computing"], data["Map"] = true, mapData{}
+		c.render(p.w, "map", c.base(p, "Reachability map", data))
+		return
+	}
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -194,12 +202,22 @@ func sideRules(g *model.SecurityGroup, dir model.Direction, other string, ports 
 func (c *Console) edgePage(p *page) {
 	q := p.r.URL.Query()
 	from, to := q.Get("from"), q.Get("to")
-	g, err := c.graphOf(p.ctx(), p.caller, q.Get("protocol"), q.Get("port"))
+	g, fresh, err := c.graphOf(p.ctx(), p.caller, q.Get("protocol"), q.Get("port"), c.budgets.page)
+	if errors.Is(err, errComputing) { // the first graph: wait for it here
+		g, fresh, err = c.graphOf(p.ctx(), p.caller, q.Get("protocol"), q.Get("port"), mustWait)
+	}
 	if err != nil {
 		c.fail(p, err)
 		return
 	}
 	i := slices.IndexFunc(g.Graph.Edges, func(e reach.Edge) bool { return e.From == from && e.To == to })
+	if i < 0 && !fresh { // not in the last graph: it may be in the current one
+		if g, fresh, err = c.graphOf(p.ctx(), p.caller, q.Get("protocol"), q.Get("port"), mustWait); err != nil {
+			c.fail(p, err)
+			return
+		}
+		i = slices.IndexFunc(g.Graph.Edges, func(e reach.Edge) bool { return e.From == from && e.To == to })
+	}
 	if i < 0 {
 		c.notFound(p, "Nothing passes from "+from+" to "+to+" (or they are not this account's).")
 		return
@@ -233,5 +251,5 @@ func (c *Console) edgePage(p *page) {
 		return s
 	}
 	c.render(p.w, "edge", c.base(p, "From "+from+" to "+to, map[string]any{"From": from, "To": to, "Ports": ports.String(),
-		"Pairs": e.Pairs4 + e.Pairs6, "Source": load(from, model.Egress, to), "Dest": load(to, model.Ingress, from)}))
+		"Pairs": e.Pairs4 + e.Pairs6, "Stale": !fresh, "Source": load(from, model.Egress, to), "Dest": load(to, model.Ingress, from)}))
 }

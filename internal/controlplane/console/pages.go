@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"errors"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"net/http"
 	"slices"
@@ -29,8 +30,8 @@ func (c *Console) groupsPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	au, fresh, err := c.auditOf(p.ctx(), p.caller, true)
-	if err != nil {
+	au, fresh, err := c.auditOf(p.ctx(), p.caller, c.budgets.page)
+	if err != nil && !errors.Is(err, errComputing) { // computing: no badges yet
 		c.fail(p, err)
 		return
 	}
@@ -164,8 +165,8 @@ func (c *Console) groupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	au, fresh, err := c.auditOf(ctx, p.caller, true)
-	if err != nil {
+	au, fresh, err := c.auditOf(ctx, p.caller, c.budgets.page)
+	if err != nil && !errors.Is(err, errComputing) { // computing: no standings yet
 		c.fail(p, err)
 		return
 	}
@@ -270,7 +271,11 @@ func (c *Console) instancePage(p *page) {
 }
 
 func (c *Console) auditPage(p *page) {
-	au, _, err := c.auditOf(p.ctx(), p.caller, false)
+	au, fresh, err := c.auditOf(p.ctx(), p.caller, c.budgets.page)
+	if errors.Is(err, errComputing) {
+		c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Computing": true}))
+		return
+	}
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -294,7 +299,7 @@ func (c *Console) auditPage(p *page) {
 	from := min((pg-1)*per, len(fs))
 	to := min(from+per, len(fs))
 	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
-		"Page": pg, "Prev": pg > 1, "Next": to < len(fs),
+		"Page": pg, "Prev": pg > 1, "Next": to < len(fs), "Stale": !fresh,
 		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
 }
 

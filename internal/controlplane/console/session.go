@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -190,6 +191,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	s := c.sessions.add(caller.Account, id, caller.Operator)
 	setCookie(w, r, s.id, int(c.sessions.age/time.Second))
+	// The audit and the map of the region the pages open on are computed
+	// from now, so that the first pages find them ready.
+	if cl, err := service.AccountCaller(caller.Account, c.defaultRegion(r.Context(), caller.Account)); err == nil {
+		cl.Operator = caller.Operator
+		c.prefetch(r.Context(), cl)
+	}
 	if next == "" {
 		next = Prefix
 	}

@@ -5,6 +5,32 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
     s.addEventListener("change", function () { s.form.submit(); });
   });
+  // A page drawn from an older analysis while the current one is computed
+  // reloads itself a moment later (the server then waits a little longer).
+  // Not once the user has started filling in a form: that would be lost.
+  var updating = document.querySelector("[data-reload]");
+  if (updating) {
+    var busy = false;
+    ["input", "change", "focusin"].forEach(function (ev) {
+      document.addEventListener(ev, function (e) { if (e.target.form) busy = true; });
+    });
+    setTimeout(function () { if (!busy) location.reload(); }, Number(updating.dataset.reload) || 1500);
+  }
+  // A preview whose audit diff was not ready fetches it from its address
+  // (the server answers once it is computed) and shows it in place.
+  var pending = document.getElementById("audit-pending");
+  if (pending && pending.dataset.src && window.fetch) {
+    var load = function () {
+      fetch(pending.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        if (doc.getElementById("updating")) { load(); return; } // still computing: ask again
+        var got = doc.getElementById("audit-section") || doc.getElementById("api-error");
+        var here = document.getElementById("audit-section");
+        if (got && here) { here.replaceWith(document.importNode(got, true)); }
+      });
+    };
+    load();
+  }
   // The rule form warns while typing when an administration or database
   // port would open to the whole internet (the preview warns again).
   var form = document.getElementById("rule-form");

@@ -124,7 +124,7 @@ func cloudAndVPCs(tx store.ReadTx) (*policy.Cloud, []*model.VPC, error) {
 // share of the CPU; done ends it. The share's workers say how many
 // goroutines the analysis may run.
 func (a *Service) enter(ctx context.Context, c service.Caller) (sh *share, done func(), err error) {
-	leave, err := a.gate.enterCtx(ctx, c.Account)
+	leave, err := a.gate.enterCtx(ctx, gateAccount(ctx, c))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -639,6 +639,7 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 				out.Findings = append(out.Findings, f)
 			}
 		}
+		out.Findings = redacted(out.Findings, own.Cloud, func(id string) bool { return own.owned[id] })
 		if w, ok := audit.Worst(out.Findings); ok {
 			out.Worst = w.String()
 		}

@@ -44,5 +44,5 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 			out = append(out, f)
 		}
 	}
-	return out, nil
+	return redacted(out, after, owned), nil
 }

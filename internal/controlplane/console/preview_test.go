@@ -1,0 +1,127 @@
+package console
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// TestPreviewAuditDiff: a preview whose audit diff is not ready within its
+// budget says so and names the diff's address, which answers the findings
+// the change adds and removes, as the audit before and the audit after
+// the change (run here directly) differ; only the session that asked may
+// read it. With time enough, the preview shows the same diff in place.
+func TestPreviewAuditDiff(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.NewTenant(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, err := svc.NewTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := svc.CallerOf(ctx, otherKey.ID, "cn-hangzhou", true)
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, again, theirs := c.sessions.add(cl.Account, key.ID, false), c.sessions.add(cl.Account, key.ID, false), c.sessions.add(other.Account, otherKey.ID, false)
+	serve := func(s *session, method, path string, form url.Values) (int, string) {
+		var req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w.Code, html.UnescapeString(w.Body.String())
+	}
+	form := url.Values{"csrf": {mine.csrf}, "op": {"add-rules"}, "step": {"preview"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
+		"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"22"}, "r1.peer": {"0.0.0.0/0"}}
+
+	// What the change does to the audit, asked of the analysis directly.
+	before, err := c.analysis.Audit(ctx, cl, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.analysis.AuditAfter(ctx, cl, func(ctx context.Context, s *service.Service) error {
+		return s.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: g.SecurityGroupId, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}}})
+	}, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := diffFindings(before.Findings, after)
+	if len(want.Added) == 0 {
+		t.Fatal("SSH from anywhere adds no finding: the test shows nothing")
+	}
+	// A rule the dry run adds gets a new ID each time.
+	ruleID := regexp.MustCompile(`sgr-[a-z0-9]+`)
+	shows := func(where, body string) {
+		t.Helper()
+		body = ruleID.ReplaceAllString(body, "sgr-x")
+		for _, f := range want.Added {
+			if !strings.Contains(body, ruleID.ReplaceAllString("<strong>New:</strong> <span class=\"badge sev-"+f.Severity.String()+"\">"+f.Severity.String()+"</span> <code>"+f.Check+"</code> "+f.Message, "sgr-x")) {
+				t.Errorf("%s does not show the new finding %s %s", where, f.Check, f.Message)
+			}
+		}
+		if n := strings.Count(body, "<li class=\"added\">"); n != len(want.Added) {
+			t.Errorf("%s shows %d new findings, want %d", where, n, len(want.Added))
+		}
+		if n := strings.Count(body, "<li class=\"removed\">"); n != len(want.Removed) {
+			t.Errorf("%s shows %d resolved findings, want %d", where, n, len(want.Removed))
+		}
+	}
+
+	c.cache.ahead <- struct{}{} // the diff waits for the slot of work ahead: not ready in time
+	code, body := serve(mine, "POST", "/console/r/cn-hangzhou/change", form)
+	<-c.cache.ahead
+	m := regexp.MustCompile(`id="audit-pending" role="status" data-src="([^"]+)"`).FindStringSubmatch(body)
+	if code != 200 || m == nil || strings.Contains(body, `id="audit-diff"`) {
+		t.Fatalf("preview without time for its audit: %d %.3000s", code, body[strings.Index(body, "<main"):])
+	}
+	if !strings.Contains(body, `id="apply"`) || !strings.Contains(body, `id="flows-h"`) {
+		t.Fatalf("the preview lacks its flows or its Apply: %.1500s", body)
+	}
+	diffURL := m[1]
+	for _, s := range []*session{again, theirs} {
+		if code, body := serve(s, "GET", diffURL, nil); code != 404 || strings.Contains(body, "<li class=") {
+			t.Errorf("another session reads the audit diff: %d %.300s", code, body)
+		}
+	}
+	code, body = serve(mine, "GET", diffURL, nil)
+	if code != 200 {
+		t.Fatalf("the audit diff: %d %.600s", code, body)
+	}
+	shows("the audit diff's page", body)
+
+	c.budgets.preview = diffTimeout // time enough: in place
+	code, body = serve(mine, "POST", "/console/r/cn-hangzhou/change", form)
+	if code != 200 || strings.Contains(body, `id="audit-pending"`) {
+		t.Fatalf("preview with time for its audit: %d %.1500s", code, body)
+	}
+	shows("the preview", body)
+}

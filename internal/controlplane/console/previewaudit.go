@@ -1,0 +1,161 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// A preview's audit diff needs the audit of the cloud as the change would
+// leave it: a whole audit, which takes longer than a page may. So it runs
+// in the background once the change's plan is done; the preview waits
+// for it until previewBudget from its start and otherwise says it is
+// being computed, and its script (or a link, without scripts) fetches it from
+// the diff's own address once ready. Findings from an earlier audit are
+// never shown as the change's.
+
+// previewBudget is how long a preview waits for its audit diff.
+const previewBudget = 50 * time.Millisecond
+
+// maxDiffJobs bounds the diffs kept (the oldest is dropped first);
+// diffTimeout bounds how long one may take.
+const (
+	maxDiffJobs = 256
+	diffTimeout = 2 * time.Minute
+)
+
+// diffJob is one preview's audit diff, for the session that asked it.
+type diffJob struct {
+	session string
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when val or err is set
+	val     auditDiff
+	err     error
+}
+
+type diffJobs struct {
+	mu    sync.Mutex
+	m     map[string]*diffJob
+	order []string
+}
+
+// startAuditDiff starts computing what change does to the audit of the
+// session's account and returns the job's ID.
+func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Caller, change analyze.Change) (string, *diffJob) {
+	b := make([]byte, 16)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	bctx, cancel := context.WithTimeout(analyze.Ahead(context.WithoutCancel(ctx)), diffTimeout)
+	j := &diffJob{session: s.id, cancel: cancel, done: make(chan struct{})}
+	d := &c.diffs
+	d.mu.Lock()
+	if d.m == nil {
+		d.m = map[string]*diffJob{}
+	}
+	// A session's newer preview ends the diff of its older one, so that a
+	// stream of previews cannot queue audits.
+	for _, o := range d.m {
+		if o.session == s.id {
+			o.cancel()
+		}
+	}
+	if len(d.order) >= maxDiffJobs {
+		d.m[d.order[0]].cancel()
+		delete(d.m, d.order[0])
+		d.order = d.order[1:]
+	}
+	d.m[id] = j
+	d.order = append(d.order, id)
+	d.mu.Unlock()
+	go func() {
+		defer close(j.done)
+		defer cancel()
+		// The audit before comes from the cache (or a refresh under way);
+		// the one after takes the console's slot for work ahead.
+		before, _, err := c.auditOf(bctx, cl, mustWait)
+		if err != nil {
+			j.err = err
+			return
+		}
+		select {
+		case c.cache.ahead <- struct{}{}:
+		case <-bctx.Done():
+			j.err = bctx.Err()
+			return
+		}
+		defer func() { <-c.cache.ahead }()
+		after, err := c.analysis.AuditAfter(bctx, cl, change, audit.Options{})
+		if err != nil {
+			j.err = err
+			return
+		}
+		j.val = diffFindings(before.Findings, after)
+	}()
+	return id, j
+}
+
+// diffFindings lists the findings after that were not before (Added) and
+// those before that are not after (Removed).
+func diffFindings(before, after []audit.Finding) auditDiff {
+	old := map[audit.Finding]bool{} // a finding is plain data: comparable
+	for _, f := range before {
+		old[f] = true
+	}
+	var out auditDiff
+	for _, f := range after {
+		if old[f] {
+			delete(old, f)
+		} else {
+			out.Added = append(out.Added, f)
+		}
+	}
+	for _, f := range before {
+		if old[f] {
+			out.Removed = append(out.Removed, f)
+		}
+	}
+	return out
+}
+
+// auditDiffPage shows a preview's audit diff once computed; only the
+// session that asked the preview may read it.
+func (c *Console) auditDiffPage(p *page) {
+	id := p.r.PathValue("id")
+	c.diffs.mu.Lock()
+	j := c.diffs.m[id]
+	c.diffs.mu.Unlock()
+	if j == nil || j.session != p.s.id {
+		c.notFound(p, "No preview of this session has this audit diff (it may have expired: preview the change again).")
+		return
+	}
+	wait := time.NewTimer(20 * time.Second)
+	defer wait.Stop()
+	data := map[string]any{}
+	select {
+	case <-j.done:
+		if j.err != nil {
+			e := asECS(j.err)
+			if errors.Is(j.err, context.Canceled) || errors.Is(j.err, context.DeadlineExceeded) {
+				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, or it took too long. Preview the change again.")
+			}
+			data["Err"] = e
+			p.w.WriteHeader(e.Status)
+		} else {
+			data["Audit"] = j.val
+		}
+	case <-wait.C:
+		data["Pending"] = p.link("change/audit/" + id)
+	case <-p.ctx().Done():
+		return
+	}
+	c.render(p.w, "auditdiff", c.base(p, "Audit findings of the change", data))
+}
