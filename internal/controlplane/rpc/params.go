@@ -165,15 +165,17 @@ func (p Params) CheckList(name string, objects, bare bool) *ecserr.Error {
 	if bare && p[name] != "" {
 		return ecserr.InvalidParameter(name, "it is a list: send each item as "+form+" (indexes from 1), not as one value such as a JSON string")
 	}
-	keys := make([]string, 0, len(p))
+	prefix := name + "."
+	var keys []string // the list's, usually none: sort only those
 	for k := range p {
-		keys = append(keys, k)
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys) // the same key is named whatever the map order
-	prefix := name + "."
 	for _, k := range keys {
-		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok || p[k] == "" {
+		rest, _ := strings.CutPrefix(k, prefix)
+		if p[k] == "" {
 			continue
 		}
 		n, field, hasField := strings.Cut(rest, ".")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -358,7 +359,14 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	checked := after // nothing the watcher needs changed in (after, checked]
 	for {
 		if snap.Revision() > checked {
-			batches, exact, ok := snap.Since(after)
+			// A host's scope at checked is the one at after (nothing it
+			// needs changed between): its answer starts from checked, from
+			// the scope kept then.
+			from := after
+			if c.Host != "" {
+				from = checked
+			}
+			batches, exact, ok := snap.Since(from)
 			switch {
 			case !ok && c.Host == "":
 				return s.watchStore(ctx, in)
@@ -370,7 +378,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 			if c.Host == "" {
 				out, found = watchAll(snap, batches, after)
 			} else {
-				out, found = s.watchHost(c.Host, snap, batches, after)
+				out, found = s.watchHost(c.Host, snap, batches, from)
 			}
 			if found {
 				return out, nil
@@ -411,9 +419,49 @@ func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Ba
 		s.hosts.keepScope(host, rev, past)
 		return Changes{Revision: rev}, false
 	}
+	if keys, ok := past.groupEdits(snap, batches); ok {
+		now, sent := past.withGroups(snap, keys)
+		s.hosts.keepScope(host, rev, now)
+		if len(sent) == 0 {
+			return Changes{Revision: rev}, false
+		}
+		return groupEditAnswer(snap, batches, now, sent), true
+	}
 	now := scopeOf(nowReader{snap}, host)
 	s.hosts.keepScope(host, rev, now)
 	return scopeChanges(past, now, rev)
+}
+
+// editKey memoises the answer of a group edit (groupEdits) per groups
+// sent: every host that enforces those groups, and for which nothing else
+// changed, gets the same answer (their values at the batch's revision, the
+// same from any revision watched from), computed and encoded once.
+type editKey struct{ groups string }
+
+// groupEditAnswer is the answer that brings a host's scope past a group
+// edit: the local groups' current values (what scopeChanges would find).
+func groupEditAnswer(snap *view.Snapshot, batches []*view.Batch, now *hostScope, keys []recordKey) Changes {
+	compute := func() Changes {
+		out := Changes{Revision: snap.Revision()}
+		for _, k := range keys {
+			e, _ := now.entry(k)
+			out.add(k.kind, e.obj)
+		}
+		return out
+	}
+	if len(batches) > maxSharedBatches {
+		return compute()
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k.id)
+		b.WriteByte(0)
+	}
+	return batches[len(batches)-1].Memo(editKey{b.String()}, func() any {
+		ch := compute()
+		ch.shared = &SharedEncoding{}
+		return ch
+	}).(Changes)
 }
 
 // allKey memoises the operator's answer per revision watched from.
