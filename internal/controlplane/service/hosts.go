@@ -349,7 +349,14 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		return Changes{}, err
 	}
 	if snap.Revision() < after {
-		return Changes{Revision: snap.Revision(), Resync: true}, nil
+		caught, err := s.catchUp(ctx, after)
+		if err != nil {
+			return Changes{}, err
+		}
+		if caught == nil {
+			return Changes{Revision: snap.Revision(), Resync: true}, nil
+		}
+		snap = caught
 	}
 	wctx, cancel := context.WithTimeout(ctx, in.Wait)
 	defer cancel()
@@ -402,6 +409,31 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		}
 		snap = next
 	}
+}
+
+// maxCatchUp bounds how long a watch waits for this server's view to reach
+// the revision a watcher holds from another server.
+const maxCatchUp = 5 * time.Second
+
+// catchUp waits for the view to hold revision after, which a watcher holds
+// from another server of the installation (one store): this server follows
+// that store a little behind. It returns nil when the store itself is
+// behind after (it was replaced: the watcher must resync) or the view does
+// not get there in time.
+func (s *Service) catchUp(ctx context.Context, after int64) (*view.Snapshot, error) {
+	if rev, err := s.Store.Revision(ctx); err != nil || rev < after {
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, maxCatchUp)
+	defer cancel()
+	snap, err := s.view.Wait(wctx, after)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, nil
+	}
+	return snap, nil
 }
 
 // watchHost is a host key's answer: what turns its scope at after into its
