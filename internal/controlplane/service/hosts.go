@@ -212,6 +212,20 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if err != nil {
 			return out, err
 		}
+		if !s.view.Linearizable() {
+			// A store shared by several servers: this server's view may be
+			// a little behind the store, and an agent that comes from
+			// another server must not get an older state than it held.
+			if rev, err := s.Store.Revision(ctx); err == nil && rev > snap.Revision() {
+				caught, err := s.catchUp(ctx, rev)
+				if err != nil {
+					return out, err
+				}
+				if caught != nil {
+					snap = caught
+				}
+			}
+		}
 		sc := s.hosts.scopeAt(c.Host, snap.Revision())
 		if sc == nil {
 			sc = scopeOf(nowReader{snap}, c.Host)
