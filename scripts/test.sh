@@ -51,4 +51,5 @@ echo "== benchmarks, one pass each (smoke)"
 go test -count=1 -short -run '^$' -bench . -benchtime 1x ./... > /dev/null
 go run ./bench/api -quick > /dev/null
 go run ./bench/load -quick > /dev/null
+go run ./bench/fanout -quick > /dev/null
 echo "benchmarks ran"

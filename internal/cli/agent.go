@@ -17,7 +17,8 @@ import (
 func agentCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT`")
+	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT`, or several servers of one installation\n"+
+		"(HOST:PORT,HOST:PORT,…): the agent moves to the next when its server fails, resuming where it was")
 	host := fs.String("host", "", "this host's `name`: the agent enforces the instances bound to it (required)")
 	netns := fs.String("netns", "", "program the nftables of this network `namespace` instead of the agent's own")
 	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")
@@ -25,7 +26,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT --host NAME [flags]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
 			"Enforce the security groups of the instances bound to this host with nftables.\n"+
 			"The key, from PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET, is this host's (palisade host\n"+
 			"register NAME; --host must then be NAME, and the agent receives only what this host enforces)\n"+

@@ -99,7 +99,11 @@ type watchResponse struct {
 // MarshalJSON writes the RequestId and the changes, whose encoding is made
 // once for every watcher that gets the same answer (service.Changes.Encoded):
 // a change is encoded once per revision, not once per agent.
-func (w *watchResponse) MarshalJSON() ([]byte, error) {
+func (w *watchResponse) MarshalJSON() ([]byte, error) { return w.RawJSON() }
+
+// RawJSON is the answer as the rpc layer writes it, without the parse and
+// copy encoding/json makes of a MarshalJSON result.
+func (w *watchResponse) RawJSON() ([]byte, error) {
 	body, err := w.Changes.Encoded(encodeChanges)
 	if err != nil {
 		return nil, err

@@ -38,12 +38,24 @@ func encodeResult(req *Request, result any) (body []byte, contentType string, er
 		body, err = encodeXML(req.Action+"Response", result)
 		return body, contentTypeXML, err
 	}
+	if r, ok := result.(RawJSON); ok {
+		body, err = r.RawJSON()
+		return append(body, '\n'), contentTypeJSON, err
+	}
 	if !slicesComplete(result) {
 		result = withEmptySlices(result)
 	}
 	body, err = encodeJSON(result)
 	return body, contentTypeJSON, err
 }
+
+// RawJSON is a response that encodes itself as a whole and compact JSON
+// object, empty lists as [] (as the encoder would write it, without the
+// newline): its bytes are written as they are. The agents' watch answers
+// use it, so that an answer encoded once for many agents is not parsed
+// and copied again for each one (as json.Marshaler's output is). It must
+// append to nothing it returned before: the result is extended.
+type RawJSON interface{ RawJSON() ([]byte, error) }
 
 // Complete is a response whose slices are all non-nil by construction, so
 // that they encode as [] as ECS writes them: the encoder skips the

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,6 +212,20 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if err != nil {
 			return out, err
 		}
+		if !s.view.Linearizable() {
+			// A store shared by several servers: this server's view may be
+			// a little behind the store, and an agent that comes from
+			// another server must not get an older state than it held.
+			if rev, err := s.Store.Revision(ctx); err == nil && rev > snap.Revision() {
+				caught, err := s.catchUp(ctx, rev)
+				if err != nil {
+					return out, err
+				}
+				if caught != nil {
+					snap = caught
+				}
+			}
+		}
 		sc := s.hosts.scopeAt(c.Host, snap.Revision())
 		if sc == nil {
 			sc = scopeOf(nowReader{snap}, c.Host)
@@ -348,7 +363,14 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		return Changes{}, err
 	}
 	if snap.Revision() < after {
-		return Changes{Revision: snap.Revision(), Resync: true}, nil
+		caught, err := s.catchUp(ctx, after)
+		if err != nil {
+			return Changes{}, err
+		}
+		if caught == nil {
+			return Changes{Revision: snap.Revision(), Resync: true}, nil
+		}
+		snap = caught
 	}
 	wctx, cancel := context.WithTimeout(ctx, in.Wait)
 	defer cancel()
@@ -358,7 +380,14 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	checked := after // nothing the watcher needs changed in (after, checked]
 	for {
 		if snap.Revision() > checked {
-			batches, exact, ok := snap.Since(after)
+			// A host's scope at checked is the one at after (nothing it
+			// needs changed between): its answer starts from checked, from
+			// the scope kept then.
+			from := after
+			if c.Host != "" {
+				from = checked
+			}
+			batches, exact, ok := snap.Since(from)
 			switch {
 			case !ok && c.Host == "":
 				return s.watchStore(ctx, in)
@@ -370,7 +399,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 			if c.Host == "" {
 				out, found = watchAll(snap, batches, after)
 			} else {
-				out, found = s.watchHost(c.Host, snap, batches, after)
+				out, found = s.watchHost(c.Host, snap, batches, from)
 			}
 			if found {
 				return out, nil
@@ -396,6 +425,31 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	}
 }
 
+// maxCatchUp bounds how long a watch waits for this server's view to reach
+// the revision a watcher holds from another server.
+const maxCatchUp = 5 * time.Second
+
+// catchUp waits for the view to hold revision after, which a watcher holds
+// from another server of the installation (one store): this server follows
+// that store a little behind. It returns nil when the store itself is
+// behind after (it was replaced: the watcher must resync) or the view does
+// not get there in time.
+func (s *Service) catchUp(ctx context.Context, after int64) (*view.Snapshot, error) {
+	if rev, err := s.Store.Revision(ctx); err != nil || rev < after {
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, maxCatchUp)
+	defer cancel()
+	snap, err := s.view.Wait(wctx, after)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, nil
+	}
+	return snap, nil
+}
+
 // watchHost is a host key's answer: what turns its scope at after into its
 // scope at snap. The scope at after is the one kept from the host's last
 // snapshot or watch (else computed as it was, from the history's old
@@ -411,9 +465,49 @@ func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Ba
 		s.hosts.keepScope(host, rev, past)
 		return Changes{Revision: rev}, false
 	}
+	if keys, ok := past.groupEdits(snap, batches); ok {
+		now, sent := past.withGroups(snap, keys)
+		s.hosts.keepScope(host, rev, now)
+		if len(sent) == 0 {
+			return Changes{Revision: rev}, false
+		}
+		return groupEditAnswer(snap, batches, now, sent), true
+	}
 	now := scopeOf(nowReader{snap}, host)
 	s.hosts.keepScope(host, rev, now)
 	return scopeChanges(past, now, rev)
+}
+
+// editKey memoises the answer of a group edit (groupEdits) per groups
+// sent: every host that enforces those groups, and for which nothing else
+// changed, gets the same answer (their values at the batch's revision, the
+// same from any revision watched from), computed and encoded once.
+type editKey struct{ groups string }
+
+// groupEditAnswer is the answer that brings a host's scope past a group
+// edit: the local groups' current values (what scopeChanges would find).
+func groupEditAnswer(snap *view.Snapshot, batches []*view.Batch, now *hostScope, keys []recordKey) Changes {
+	compute := func() Changes {
+		out := Changes{Revision: snap.Revision()}
+		for _, k := range keys {
+			e, _ := now.entry(k)
+			out.add(k.kind, e.obj)
+		}
+		return out
+	}
+	if len(batches) > maxSharedBatches {
+		return compute()
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k.id)
+		b.WriteByte(0)
+	}
+	return batches[len(batches)-1].Memo(editKey{b.String()}, func() any {
+		ch := compute()
+		ch.shared = &SharedEncoding{}
+		return ch
+	}).(Changes)
 }
 
 // allKey memoises the operator's answer per revision watched from.

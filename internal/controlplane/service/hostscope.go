@@ -2,6 +2,7 @@ package service
 
 import (
 	"cmp"
+	"maps"
 	"reflect"
 	"slices"
 
@@ -144,30 +145,157 @@ func (t *tracker) indexed(kind store.Kind, name, key string) []string {
 // out), a kind it scanned, or (before or after) falls under an index key it
 // looked up.
 func (sc *hostScope) affectedBy(batches []*view.Batch) bool {
-	t := sc.deps
 	for _, b := range batches {
 		for _, c := range b.Changes {
-			if t.scans[c.Kind] || t.reads[recordKey{c.Kind, c.ID}] && !sc.sameStub(c) {
+			if read, other := sc.touches(c); read || other {
 				return true
-			}
-			for _, ix := range Indexes {
-				if ix.Kind != c.Kind {
-					continue
-				}
-				for _, r := range []*store.Record{c.Old, c.New} {
-					if r == nil {
-						continue
-					}
-					for _, k := range ix.Keys(r.Object) {
-						if t.lookups[lookupKey{c.Kind, ix.Name, k}] {
-							return true
-						}
-					}
-				}
 			}
 		}
 	}
 	return false
+}
+
+// touches reports how a change may change the scope: read, it changes a
+// record the scope read (other than in fields its stub leaves out); other,
+// it is of a kind the scope scanned or (before or after) falls under an
+// index key it looked up.
+func (sc *hostScope) touches(c view.Change) (read, other bool) {
+	t := sc.deps
+	if t.scans[c.Kind] {
+		return false, true
+	}
+	for _, ix := range Indexes {
+		if ix.Kind != c.Kind {
+			continue
+		}
+		for _, r := range []*store.Record{c.Old, c.New} {
+			if r == nil {
+				continue
+			}
+			for _, k := range ix.Keys(r.Object) {
+				if t.lookups[lookupKey{c.Kind, ix.Name, k}] {
+					return false, true
+				}
+			}
+		}
+	}
+	return t.reads[recordKey{c.Kind, c.ID}] && !sc.sameStub(c), false
+}
+
+// groupEdits recognises the commonest change, rules added to or removed
+// from groups the host enforces, without computing the scope again: it
+// returns the local groups that batches changed (none: nothing touched the
+// scope) when every change that touches the scope is such an edit that leaves what the scope follows
+// from the group as it was (its type, network, access between members and
+// the peers and lists its rules name). The scope is then the same but for
+// those groups' values; ok is false for any other change.
+func (sc *hostScope) groupEdits(snap *view.Snapshot, batches []*view.Batch) (keys []recordKey, ok bool) {
+	seen := map[recordKey]bool{}
+	for _, b := range batches {
+		for _, c := range b.Changes {
+			k := recordKey{c.Kind, c.ID}
+			if seen[k] {
+				continue
+			}
+			read, other := sc.touches(c)
+			if other {
+				return nil, false
+			}
+			if !read {
+				continue
+			}
+			e, in := sc.entry(k)
+			if c.Kind != KindGroup || !in || !e.local {
+				return nil, false
+			}
+			now := snap.Record(KindGroup, c.ID)
+			if now == nil || !sameShape(e.src.Object.(*model.SecurityGroup), now.Object.(*model.SecurityGroup)) {
+				return nil, false
+			}
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	return keys, true
+}
+
+// sameShape reports whether two versions of a group lead scopeOf the same
+// way: all it reads of a group besides its rules' values.
+func sameShape(a, b *model.SecurityGroup) bool {
+	if a.ID != b.ID || a.Type != b.Type || a.VpcID != b.VpcID || a.InnerAccessPolicy != b.InnerAccessPolicy ||
+		a.InnerAccept() != b.InnerAccept() || a.Classic() != b.Classic() {
+		return false
+	}
+	return maps.Equal(namedBy(a), namedBy(b))
+}
+
+// namedBy is what a group's rules name: peer groups, prefix lists, port
+// range lists.
+func namedBy(g *model.SecurityGroup) map[recordKey]bool {
+	out := map[recordKey]bool{}
+	for i := range g.Rules {
+		r := &g.Rules[i]
+		if r.Peer.GroupID != "" {
+			out[recordKey{KindGroup, r.Peer.GroupID}] = true
+		}
+		if r.Peer.PrefixListID != "" {
+			out[recordKey{KindPrefixList, r.Peer.PrefixListID}] = true
+		}
+		if r.PortRangeListID != "" {
+			out[recordKey{KindPortRangeList, r.PortRangeListID}] = true
+		}
+	}
+	return out
+}
+
+// withGroups is the scope with the current values of the local groups
+// keys, as snap holds them (groupEdits found nothing else changed). It
+// shares what it does not change with sc.
+// It also returns those of keys whose value sent differs from the one the
+// host holds (a change of a field the host is not sent is not sent).
+func (sc *hostScope) withGroups(snap *view.Snapshot, keys []recordKey) (*hostScope, []recordKey) {
+	n := *sc
+	n.over = make(map[recordKey]scopeEntry, len(sc.over)+len(keys))
+	maps.Copy(n.over, sc.over)
+	var sent []recordKey
+	for _, k := range keys {
+		rec := snap.Record(k.kind, k.id)
+		e := scopeEntry{rec, true, sc.stubOf(rec.Object, true)}
+		if old, _ := sc.entry(k); !reflect.DeepEqual(e.obj, old.obj) {
+			sent = append(sent, k)
+		}
+		n.over[k] = e
+	}
+	if len(n.over) > maxOver {
+		return n.flat(), sent
+	}
+	return &n, sent
+}
+
+// maxOver is how many edited entries a scope keeps beside the entries it
+// shares with the scope it was edited from before it copies them.
+const maxOver = 32
+
+// entry is the scope's entry for k.
+func (sc *hostScope) entry(k recordKey) (scopeEntry, bool) {
+	if e, ok := sc.over[k]; ok {
+		return e, true
+	}
+	e, ok := sc.entries[k]
+	return e, ok
+}
+
+// flat is sc with its edits merged into its own entries.
+func (sc *hostScope) flat() *hostScope {
+	if len(sc.over) == 0 {
+		return sc
+	}
+	n := *sc
+	n.entries = maps.Clone(sc.entries)
+	maps.Copy(n.entries, sc.over)
+	n.over = nil
+	return &n
 }
 
 // scopeEntry is one record of a host's scope: what is sent (a stub or the
@@ -181,7 +309,8 @@ type scopeEntry struct {
 // hostScope is the records host H's agent holds, by kind and ID.
 type hostScope struct {
 	entries  map[recordKey]scopeEntry
-	groups   []string // the groups in scope, sorted: stubs list only these
+	over     map[recordKey]scopeEntry // edits over entries (withGroups), which other scopes share
+	groups   []string                 // the groups in scope, sorted: stubs list only these
 	groupSet map[string]bool
 	deps     *tracker // what it was computed from
 }
@@ -229,7 +358,7 @@ func (sc *hostScope) stubOf(obj any, local bool) any {
 // record's other fields (a peer group's rules, a name, tags, another
 // host's placement) do not concern the host. Index keys are checked apart.
 func (sc *hostScope) sameStub(c view.Change) bool {
-	e, ok := sc.entries[recordKey{c.Kind, c.ID}]
+	e, ok := sc.entry(recordKey{c.Kind, c.ID})
 	if !ok || e.local || c.Old == nil || c.New == nil || c.Kind == KindPrefixList || c.Kind == KindPortRangeList {
 		return false
 	}
@@ -378,6 +507,7 @@ func scopeOf(from scopeReader, host string) *hostScope {
 
 // snapshot lists the scope as a Snapshot, sorted by ID.
 func (sc *hostScope) snapshot(rev int64) Snapshot {
+	sc = sc.flat()
 	out := Snapshot{Revision: rev}
 	for _, k := range sc.keys() {
 		out.add(k.kind, sc.entries[k].obj)
@@ -415,6 +545,7 @@ func (s *Snapshot) add(kind store.Kind, obj any) {
 // lacks, each in ID order. found is false when there is nothing.
 func scopeChanges(past, now *hostScope, rev int64) (out Changes, found bool) {
 	out.Revision = rev
+	past, now = past.flat(), now.flat()
 	regrouped := !slices.Equal(past.groups, now.groups) // stubs list the groups in scope
 	var put []recordKey
 	for k, e := range now.entries {

@@ -30,7 +30,10 @@ import (
 
 // Config configures an agent.
 type Config struct {
-	Server      string // API endpoint, HOST:PORT
+	// Server is the API endpoint, HOST:PORT, or several servers of one
+	// installation, comma-separated: the agent uses one and moves to the
+	// next when it fails, resuming its watch from its revision there.
+	Server      string
 	AccessKeyID string // the operator's key, or this host's (palisade host register)
 	Secret      string
 	Host        string // this host's name, as instances are bound to it
@@ -101,11 +104,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	src := cfg.Source
 	if src == nil {
-		api, err := apiclient.New(cfg.Server, cfg.AccessKeyID, cfg.Secret, "")
+		f, err := newFailover(Servers(cfg.Server), cfg.AccessKeyID, cfg.Secret, cfg.Host, cfg.Log.Warn)
 		if err != nil {
 			return err
 		}
-		src = apiSource{api, cfg.Host}
+		src = f
 	}
 	open := cfg.OpenTable
 	if open == nil {

@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -107,4 +110,76 @@ func (s apiSource) Report(ctx context.Context, st Status) error {
 		params["Counters"] = string(b)
 	}
 	return s.c.Call(ctx, "PalisadeReportHostStatus", params, nil, 0)
+}
+
+// Servers splits a list of API endpoints ("HOST:PORT[,HOST:PORT…]"),
+// dropping empty items.
+func Servers(list string) []string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// failover is the API served by several servers of one installation (one
+// store: their revisions are the same): calls go to one server until it
+// fails, then to the next. The agent's state stays: its next watch resumes
+// from its revision on the next server, which answers Resync if it cannot
+// bring it forward from there (then a new snapshot).
+type failover struct {
+	sources []apiSource
+	addrs   []string
+	cur     atomic.Int64 // index into sources
+	log     func(msg string, args ...any)
+}
+
+func newFailover(addrs []string, keyID, secret, host string, log func(string, ...any)) (*failover, error) {
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("agent: a server address is required (--server HOST:PORT[,HOST:PORT…])")
+	}
+	f := &failover{addrs: addrs, log: log}
+	for _, a := range addrs {
+		c, err := apiclient.New(a, keyID, secret, "")
+		if err != nil {
+			return nil, err
+		}
+		f.sources = append(f.sources, apiSource{c, host})
+	}
+	return f, nil
+}
+
+// call runs fn on the current server; after a failure that another server
+// may not share (the server unreachable, stopping or failing: not an
+// answer that refuses the request) the next call goes to the next server.
+func (f *failover) call(ctx context.Context, fn func(apiSource) error) error {
+	i := f.cur.Load()
+	err := fn(f.sources[i])
+	if err == nil || ctx.Err() != nil || len(f.sources) == 1 {
+		return err
+	}
+	if e, ok := err.(*apiclient.Error); ok && e.Status < 500 {
+		return err
+	}
+	next := (i + 1) % int64(len(f.sources))
+	if f.cur.CompareAndSwap(i, next) { // a concurrent failure moves on once
+		f.log("agent: server failed; moving to the next one", "failed", f.addrs[i], "next", f.addrs[next], "err", err)
+	}
+	return err
+}
+
+func (f *failover) Snapshot(ctx context.Context) (s *Snapshot, err error) {
+	err = f.call(ctx, func(a apiSource) error { s, err = a.Snapshot(ctx); return err })
+	return s, err
+}
+
+func (f *failover) Watch(ctx context.Context, r WatchRequest) (w *Changes, err error) {
+	err = f.call(ctx, func(a apiSource) error { w, err = a.Watch(ctx, r); return err })
+	return w, err
+}
+
+func (f *failover) Report(ctx context.Context, st Status) error {
+	return f.call(ctx, func(a apiSource) error { return a.Report(ctx, st) })
 }

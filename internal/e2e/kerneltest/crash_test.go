@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,11 +26,27 @@ import (
 // policy of the stream denies must never be delivered, and a connection the
 // policy allows, established before the crash, must keep working after the
 // restart. After the restart the kernel must converge to the last policy.
+// On two servers of one etcd installation, the agents are given both and
+// the first server stops half way (between the crash and the restart): the
+// stream goes on through the second, which the agents move to.
 func TestAgentCrash(t *testing.T) {
 	testenv.NeedKernel(t)
 	bin := testenv.BuildPalisade(t)
+	for _, tc := range []struct {
+		name    string
+		servers int
+	}{{"one server", 1}, {"two servers on etcd", 2}} {
+		t.Run(tc.name, func(t *testing.T) { agentCrash(t, bin, tc.servers) })
+	}
+}
+
+func agentCrash(t *testing.T, bin string, servers int) {
 	ctx := context.Background()
-	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srvs := []*testenv.Server{testenv.Start(t, testenv.Config{Log: testenv.Quiet()})}
+	if servers > 1 {
+		srvs = testenv.StartCluster(t, servers, testenv.Config{Log: testenv.Quiet()})
+	}
+	srv := srvs[0]
 
 	// A client A, a server B and an outsider C; B accepts TCP 7000 from A's
 	// group and nothing else but what the stream below opens and closes.
@@ -47,9 +64,17 @@ func TestAgentCrash(t *testing.T) {
 		{ID: "i-a", VPC: vpc.ID, PrivateIP: a.PrivateIP, Host: "h0"},
 		{ID: "i-b", VPC: vpc.ID, PrivateIP: b.PrivateIP, Host: "h1"},
 		{ID: "i-c", VPC: vpc.ID, PrivateIP: c.PrivateIP, Host: "h0"}}})
+	if servers > 1 {
+		var addrs []string
+		for _, s := range srvs {
+			addrs = append(addrs, s.Addr)
+		}
+		l.AgentServers = strings.Join(addrs, ",")
+	}
+	api := l.API
 	call := func(action string, params map[string]string) {
 		t.Helper()
-		if err := l.API.Call(ctx, action, params, nil, 0); err != nil {
+		if err := api.Call(ctx, action, params, nil, 0); err != nil {
 			t.Fatalf("%s %v: %v", action, params, err)
 		}
 	}
@@ -130,7 +155,13 @@ func TestAgentCrash(t *testing.T) {
 	// The stream: open and close UDP 7100 from sg-a, move C in and out of a
 	// group of its own, and kill B's agent half way, restarting it later.
 	open7100 := map[string]string{"SecurityGroupId": "sg-b", "IpProtocol": "udp", "PortRange": "7100/7100", "SourceGroupId": "sg-a"}
-	for i := range 30 {
+	// The variant on two servers is shorter: it adds the server's
+	// failover to what the first shows.
+	changes, minProbes := 30, int64(50)
+	if servers > 1 {
+		changes, minProbes = 12, 20
+	}
+	for i := range changes {
 		if i%2 == 0 {
 			call("AuthorizeSecurityGroup", open7100)
 		} else {
@@ -140,23 +171,31 @@ func TestAgentCrash(t *testing.T) {
 			call("ModifySecurityGroupPolicy", map[string]string{"SecurityGroupId": "sg-c", "InnerAccessPolicy": []string{"Drop", "Accept"}[i/5%2]})
 		}
 		switch i {
-		case 10:
+		case changes / 3:
 			agents["h1"].Process.Signal(syscall.SIGKILL)
 			agents["h1"].Wait()
 			echo(t, conn, "while the agent is down")
-		case 20:
+		case changes / 2:
+			if servers > 1 {
+				// The first server goes; the last one serves the rest.
+				srv.Stop()
+				srv = srvs[len(srvs)-1]
+				api = srv.API(t)
+			}
+		case 2 * changes / 3:
 			agents["h1"] = l.StartAgentProcess(t, bin, "h1")
 		}
 		afterChange()
 	}
-	// The stream ended with UDP 7100 closed (30 changes, the last a revoke).
+	// The stream ended with UDP 7100 closed (an even number of changes, the
+	// last a revoke).
 	last, _ := srv.Store.Revision(ctx)
 	srv.WaitRevision(t, "h1", last)
 	// Keep probing the restarted agent's policy for another round at least,
 	// and long enough for a fair count.
 	afterChange()
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
-		return probes.Load() >= 50, fmt.Sprintf("%d probes of denied flows, want 50", probes.Load())
+		return probes.Load() >= minProbes, fmt.Sprintf("%d probes of denied flows, want %d", probes.Load(), minProbes)
 	})
 	stop()
 	echo(t, conn, "after the restart")
@@ -168,10 +207,10 @@ func TestAgentCrash(t *testing.T) {
 	if final[0].Delivered || !final[1].Delivered {
 		t.Errorf("after the restart: UDP 7100 delivered=%v (closed by the last change), TCP 7000 delivered=%v (allowed)", final[0].Delivered, final[1].Delivered)
 	}
-	if probes.Load() < 50 || leaked.Load() != 0 {
+	if probes.Load() < minProbes || leaked.Load() != 0 {
 		t.Fatalf("%d probes of denied flows, %d delivered", probes.Load(), leaked.Load())
 	}
-	t.Logf("%d probes of denied flows during 30 changes and an agent crash; none delivered", probes.Load())
+	t.Logf("%d probes of denied flows during %d changes and an agent crash; none delivered", probes.Load(), changes)
 }
 
 func echo(t *testing.T, conn net.Conn, when string) {

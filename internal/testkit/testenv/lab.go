@@ -60,6 +60,9 @@ type Lab struct {
 	API    *apiclient.Client // the first tenant's client
 	// Operator is the operator's client, which binds the instances.
 	Operator *apiclient.Client
+	// AgentServers, if set, is the --server list agent processes get
+	// (several servers of one installation); "" is Server's address.
+	AgentServers string
 }
 
 // StartLab builds the lab for spec and binds each of its instances on the
@@ -102,7 +105,11 @@ func (l *Lab) RunAgent(t TB, cfg agent.Config) {
 // still runs. Its standard error goes to the test log.
 func (l *Lab) StartAgentProcess(t TB, bin, host string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "agent", "--server", l.Server.Addr, "--host", host, "--netns", l.HostNetns(host))
+	servers := l.Server.Addr
+	if l.AgentServers != "" {
+		servers = l.AgentServers
+	}
+	cmd := exec.Command(bin, "agent", "--server", servers, "--host", host, "--netns", l.HostNetns(host))
 	cmd.Env = append(os.Environ(), "PALISADE_ACCESS_KEY_ID="+l.Server.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET="+l.Server.OperatorSecret)
 	cmd.Stderr = prefixWriter{t, "agent " + host}
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,561 @@
+// Command fanout measures how fast one Palisade server brings a rule change
+// to many host agents, in one run, on loopback only, bounded in time:
+//
+//   - the server is Palisade (a child process, so that its CPU and memory
+//     are its own: durable SQLite store) with a cloud of two instances per
+//     host: every instance in sg-base (isolated: members do not reach each
+//     other) and in one of 20 team groups (members reach each other);
+//   - each simulated agent is one host with its own host key (as `palisade
+//     host register` issues): it takes the host-scoped snapshot, then long
+//     polls PalisadeWatchChanges from its revision over HTTP, as the agent
+//     does, reporting the revision it holds as applied; it compiles
+//     nothing and programs no nftables;
+//   - one change at a time, alternating: a rule added to sg-base (every
+//     agent needs it) and to a team group (a twentieth of them need it);
+//     the time from the API's answer to the last agent that needs the
+//     change holding it, p50 and p99 over the changes of each kind, and
+//     over every delivery;
+//   - the bytes the agents read per change (all agents, and per agent that
+//     needed it), the answers that carried records, the server's CPU per
+//     change and its memory (RSS with the agents connected, and peak).
+//
+// The agents run in this process: on a shared machine their CPU competes
+// with the server's, so compare sizes within one run.
+//
+// Usage: go run ./bench/fanout [-quick] [-agents 100,500,1000] [-changes 20]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	"github.com/palisade-sg/palisade/internal/testkit/procstat"
+)
+
+const (
+	tenantKey    = "LTAIfanouttenanttenant01"
+	tenantSecret = "fanouttenantsecretfanouttenan"
+	opKey        = "LTAIfanoutoperatoroper01"
+	opSecret     = "fanoutoperatorsecretfanoutoper"
+	region       = "cn-hangzhou"
+	version      = "2014-05-26"
+	teams        = 20
+	baseRules    = 20
+	watchWait    = 25 // seconds a watch may be held
+)
+
+var (
+	quick    = flag.Bool("quick", false, "few agents and changes (a smoke test, not a measurement)")
+	sizes    = flag.String("agents", "100,500,1000", "the numbers of agents (hosts) to measure, comma-separated")
+	changes  = flag.Int("changes", 20, "changes per size (half to sg-base, half to team groups)")
+	timeout  = flag.Duration("timeout", 20*time.Second, "how long to wait for one change to reach every agent")
+	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file`")
+	serve    = flag.String("serve", "", "internal: run the server child")
+	db       = flag.String("db", "", "internal: the server child's store")
+	hostsN   = flag.Int("hosts", 0, "internal: the child's hosts")
+	childCPU = flag.String("child-cpuprofile", "", "internal: the child's CPU profile, from SIGUSR1 to SIGUSR2")
+)
+
+// setup is what the child tells the parent: its address and the host keys.
+type setup struct {
+	Addr string
+	Keys []hostKey
+}
+
+type hostKey struct{ Host, ID, Secret string }
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	if *serve != "" {
+		serveChild()
+		return
+	}
+	if *quick {
+		*sizes, *changes = "20,60", 4
+	}
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < teams {
+			log.Fatalf("fanout: -agents wants numbers of at least %d, got %q", teams, s)
+		}
+		ns = append(ns, n)
+	}
+	if *changes < 2 {
+		log.Fatal("fanout: -changes must be at least 2")
+	}
+	dir, err := os.MkdirTemp("", "palisade-bench-fanout-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	fmt.Printf("%d changes per size, alternating sg-base (every agent) and a team group (1/%d of them); times from the API's answer\n\n", *changes, teams)
+	fmt.Printf("%6s %-5s | %8s %8s | %8s %8s | %10s %9s %8s | %9s %9s %9s | %9s\n",
+		"agents", "group", "last p50", "last p99", "any p50", "any p99", "bytes/chg", "B/agent", "answers", "CPU/chg", "RSS", "peak RSS", "agents'")
+	for i, n := range ns {
+		prof := ""
+		if i == len(ns)-1 {
+			prof = *cpuprof
+		}
+		run(filepath.Join(dir, fmt.Sprintf("fanout-%d.db", n)), n, prof)
+	}
+}
+
+// agent is one simulated host agent.
+type agent struct {
+	host string
+	key  hostKey
+	rev  atomic.Int64
+}
+
+// delivery is when each agent first held the change being measured.
+type delivery struct {
+	mark     []byte
+	need     []bool
+	got      []time.Time
+	pending  atomic.Int64
+	done     chan struct{}
+	answers  atomic.Int64
+	mu       sync.Mutex
+	finished bool
+}
+
+func run(dbPath string, n int, profile string) {
+	srv, keys := startChild(dbPath, n, profile)
+	defer srv.stop()
+	var read atomic.Int64
+	tr := &http.Transport{MaxIdleConnsPerHost: n + 16, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countConn{Conn: c, read: &read}, nil
+		}}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: (watchWait + 30) * time.Second}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var cur atomic.Pointer[delivery]
+	agents := make([]*agent, n)
+	var started sync.WaitGroup
+	var wg sync.WaitGroup
+	for i := range n {
+		a := &agent{host: keys[i].Host, key: keys[i]}
+		agents[i] = a
+		started.Add(1)
+		wg.Go(func() { a.loop(ctx, hc, srv.addr, i, &cur, started.Done) })
+	}
+	started.Wait()
+	time.Sleep(500 * time.Millisecond) // let the first watches park
+	rss := srv.status("VmRSS")
+
+	tenant := &http.Client{Transport: &http.Transport{}}
+	var lastBase, lastTeam, anyBase, anyTeam []time.Duration
+	var bytesBase, bytesTeam, ansBase, ansTeam int64
+	var needBase, needTeam int
+	if profile != "" {
+		srv.cmd.Process.Signal(syscall.SIGUSR1)
+	}
+	cpu0, own0 := srv.cpu(), procstat.CPU(os.Getpid())
+	for c := range *changes {
+		base := c%2 == 0
+		group := "sg-base"
+		if !base {
+			group = fmt.Sprintf("sg-team%02d", (c/2)%teams)
+		}
+		d := &delivery{mark: []byte(fmt.Sprintf("fanout-mark-%d\"", c)), need: make([]bool, n), got: make([]time.Time, n), done: make(chan struct{})}
+		for i := range n {
+			if base || i%teams == (c/2)%teams {
+				d.need[i] = true
+				d.pending.Add(1)
+			}
+		}
+		cur.Store(d)
+		read0 := read.Load()
+		_, err := call(context.Background(), tenant, srv.addr, tenantKey, tenantSecret, map[string]string{
+			"Action": "AuthorizeSecurityGroup", "SecurityGroupId": group, "IpProtocol": "tcp",
+			"PortRange": fmt.Sprintf("%d/%d", 30000+c, 30000+c), "SourceCidrIp": "192.0.2.0/24",
+			"Policy": "accept", "Priority": "50", "Description": fmt.Sprintf("fanout-mark-%d", c)})
+		t0 := time.Now()
+		if err != nil {
+			log.Fatalf("fanout: the change to %s: %v", group, err)
+		}
+		select {
+		case <-d.done:
+		case <-time.After(*timeout):
+			log.Fatalf("fanout: %d agents of %d did not get change %d within %s", d.pending.Load(), n, c, *timeout)
+		}
+		d.mu.Lock()
+		d.finished = true
+		var last time.Duration
+		var all []time.Duration
+		for i, t := range d.got {
+			if d.need[i] {
+				l := max(t.Sub(t0), 0)
+				all = append(all, l)
+				last = max(last, l)
+			}
+		}
+		d.mu.Unlock()
+		// Answers of agents that did not need the change would come after
+		// it too: let them arrive before counting the bytes.
+		time.Sleep(50 * time.Millisecond)
+		b := read.Load() - read0
+		if base {
+			lastBase, anyBase, bytesBase, ansBase, needBase = append(lastBase, last), append(anyBase, all...), bytesBase+b, ansBase+d.answers.Load(), needBase+len(all)
+		} else {
+			lastTeam, anyTeam, bytesTeam, ansTeam, needTeam = append(lastTeam, last), append(anyTeam, all...), bytesTeam+b, ansTeam+d.answers.Load(), needTeam+len(all)
+		}
+	}
+	cpu, own := srv.cpu()-cpu0, procstat.CPU(os.Getpid())-own0
+	if profile != "" {
+		srv.cmd.Process.Signal(syscall.SIGUSR2)
+	}
+	hwm := srv.status("VmHWM")
+	nb, nt := len(lastBase), len(lastTeam)
+	cpuPer, ownPer := cpu/time.Duration(*changes), own/time.Duration(*changes)
+	fmt.Printf("%6d %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f | %9s %9s %9s | %9s\n", n, "base",
+		ms(pct(lastBase, 50)), ms(pct(lastBase, 99)), ms(pct(anyBase, 50)), ms(pct(anyBase, 99)),
+		size(bytesBase/int64(nb)), size(bytesBase/int64(max(needBase, 1))), float64(ansBase)/float64(nb), ms(cpuPer), size(rss), size(hwm), ms(ownPer))
+	fmt.Printf("%6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f |\n", "", "team",
+		ms(pct(lastTeam, 50)), ms(pct(lastTeam, 99)), ms(pct(anyTeam, 50)), ms(pct(anyTeam, 99)),
+		size(bytesTeam/int64(nt)), size(bytesTeam/int64(max(needTeam, 1))), float64(ansTeam)/float64(nt))
+	cancel()
+	srv.stop()
+	wg.Wait()
+}
+
+// loop is the agent: a snapshot, then watches from its revision; an
+// answer holding the change being measured marks it delivered.
+func (a *agent) loop(ctx context.Context, hc *http.Client, addr string, i int, cur *atomic.Pointer[delivery], started func()) {
+	var ans struct {
+		Revision int64
+		Resync   bool
+	}
+	snapshot := func() bool {
+		for ctx.Err() == nil {
+			body, err := call(ctx, hc, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeGetSnapshot", "HostName": a.host})
+			if err == nil && json.Unmarshal(body, &ans) == nil {
+				a.rev.Store(ans.Revision)
+				return true
+			}
+			if ctx.Err() == nil {
+				log.Printf("fanout: agent %s: snapshot: %v", a.host, err)
+				time.Sleep(time.Second)
+			}
+		}
+		return false
+	}
+	ok := snapshot()
+	started()
+	if !ok {
+		return
+	}
+	for ctx.Err() == nil {
+		rev := a.rev.Load()
+		body, err := call(ctx, hc, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeWatchChanges",
+			"HostName": a.host, "AfterRevision": strconv.FormatInt(rev, 10), "AppliedRevision": strconv.FormatInt(rev, 10),
+			"WaitSeconds": strconv.Itoa(watchWait)})
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Printf("fanout: agent %s: watch: %v", a.host, err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		// The answer is not decoded (only its revision read): the agents
+		// share this process's CPU with nothing but the server's, and a
+		// real agent runs on its own host.
+		ans.Revision, ans.Resync = revisionOf(body), bytes.Contains(body, []byte(`"Resync":true`))
+		if ans.Revision < 0 {
+			log.Fatalf("fanout: agent %s: no revision in a watch answer: %.300s", a.host, body)
+		}
+		if ans.Resync {
+			snapshot()
+			continue
+		}
+		a.rev.Store(ans.Revision)
+		d := cur.Load()
+		if d == nil || ans.Revision == rev {
+			continue
+		}
+		d.answers.Add(1)
+		if bytes.Contains(body, d.mark) {
+			d.mu.Lock()
+			if !d.finished && d.need[i] && d.got[i].IsZero() {
+				d.got[i] = now
+				if d.pending.Add(-1) == 0 {
+					close(d.done)
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+// revisionOf reads the top-level Revision of a watch answer (the first
+// "Revision" key: the answer lists it before the records); -1 if none.
+func revisionOf(body []byte) int64 {
+	_, rest, ok := bytes.Cut(body, []byte(`"Revision":`))
+	if !ok {
+		return -1
+	}
+	end := bytes.IndexAny(rest, ",}")
+	if end < 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(string(bytes.TrimSpace(rest[:end])), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// countConn counts the bytes read from a connection.
+type countConn struct {
+	net.Conn
+	read *atomic.Int64
+}
+
+func (c *countConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, (len(s)*p+99)/100-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
+
+func size(b int64) string {
+	switch {
+	case b >= 10<<20:
+		return fmt.Sprintf("%.0fMB", float64(b)/(1<<20))
+	case b >= 10<<10:
+		return fmt.Sprintf("%.0fKB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", b)
+}
+
+// call signs params with V1 and posts them; a non-200 answer is an error.
+func call(ctx context.Context, hc *http.Client, addr, key, secret string, params map[string]string) ([]byte, error) {
+	v := url.Values{}
+	for k, s := range params {
+		v.Set(k, s)
+	}
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	v.Set("Version", version)
+	v.Set("RegionId", region)
+	v.Set("Format", "JSON")
+	v.Set("AccessKeyId", key)
+	v.Set("SignatureMethod", "HMAC-SHA1")
+	v.Set("SignatureVersion", "1.0")
+	v.Set("SignatureNonce", hex.EncodeToString(nonce))
+	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
+	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// cloud is two instances per host, each in sg-base and in its host's team
+// group.
+func cloud(owner string, hosts int) api.Resources {
+	vpc := &model.VPC{ID: "vpc-fanout", Owner: owner, CIDR: netip.MustParsePrefix("10.0.0.0/8")}
+	r := api.Resources{VPCs: []*model.VPC{vpc}}
+	group := func(id, typ string, rules int) {
+		var rs []model.Rule
+		for k := range rules {
+			rs = append(rs, modeltest.Rule(fmt.Sprintf("sgr-%s-%d", id, k),
+				fmt.Sprintf("in accept %d TCP %d/%d 172.16.%d.0/24", 1+k, 1000+k, 1000+k, k)))
+		}
+		g := modeltest.Group(id, vpc.ID, typ, rs...)
+		g.Owner = owner
+		r.Groups = append(r.Groups, g)
+	}
+	group("sg-base", "isolated", baseRules)
+	for t := range teams {
+		group(fmt.Sprintf("sg-team%02d", t), "basic", 10)
+	}
+	for h := range hosts {
+		for k := range 2 {
+			ip := netip.AddrFrom4([4]byte{10, byte(h >> 8), byte(h), byte(10 + k)})
+			in := modeltest.Instance(fmt.Sprintf("i-h%04d-%d", h, k), vpc.ID, ip.String(), "sg-base", fmt.Sprintf("sg-team%02d", h%teams))
+			in.Owner, in.Host, in.Interface = owner, hostName(h), fmt.Sprintf("pi-%d", k)
+			r.Instances = append(r.Instances, in)
+		}
+	}
+	return r
+}
+
+func hostName(h int) string { return fmt.Sprintf("host%04d", h) }
+
+// serveChild runs the server, seeds the cloud and the host keys, prints
+// them as one JSON line, and serves until signalled.
+func serveChild() {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer cancel()
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: tenantKey, AccessKeySecret: tenantSecret,
+		OperatorKeyID: opKey, OperatorKeySecret: opSecret, Limits: server.Limits{MaxConns: *hostsN + 64},
+		// The request log is written (its cost is the server's) but not kept.
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := srv.Ops.Import(ctx, region, cloud(srv.Key.Account, *hostsN)); err != nil {
+		log.Fatalf("seeding the cloud: %v", err)
+	}
+	op, err := srv.Ops.KeyCaller(ctx, opKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys := make([]hostKey, *hostsN)
+	var wg sync.WaitGroup
+	errs := make(chan error, *hostsN)
+	sem := make(chan struct{}, 32) // concurrent writes share commits
+	for h := range *hostsN {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			k, err := srv.Ops.RegisterHost(ctx, op, hostName(h))
+			if err != nil {
+				errs <- err
+				return
+			}
+			keys[h] = hostKey{Host: hostName(h), ID: k.ID, Secret: k.Secret}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		log.Fatalf("registering the hosts: %v", err)
+	}
+	if *childCPU != "" {
+		sig := make(chan os.Signal, 2)
+		signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
+		go func() {
+			var f *os.File
+			for s := range sig {
+				if s == syscall.SIGUSR1 && f == nil {
+					f, _ = os.Create(*childCPU)
+					pprof.StartCPUProfile(f)
+				} else if s == syscall.SIGUSR2 && f != nil {
+					pprof.StopCPUProfile()
+					f.Close()
+				}
+			}
+		}()
+	}
+	b, _ := json.Marshal(setup{Addr: srv.Addr, Keys: keys})
+	fmt.Println(string(b))
+	if err := srv.Serve(ctx); err != nil && ctx.Err() == nil {
+		log.Fatal(err)
+	}
+}
+
+type child struct {
+	cmd     *exec.Cmd
+	addr    string
+	stopped bool
+}
+
+func startChild(dbPath string, n int, profile string) (*child, []hostKey) {
+	args := []string{"-serve", "palisade", "-db", dbPath, "-hosts", strconv.Itoa(n)}
+	if profile != "" {
+		args = append(args, "-child-cpuprofile", profile)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	rd := bufio.NewReaderSize(out, 1<<20)
+	line, err := rd.ReadString('\n')
+	var s setup
+	if err == nil {
+		err = json.Unmarshal([]byte(line), &s)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		log.Fatalf("fanout: the server did not start: %v", err)
+	}
+	go io.Copy(io.Discard, rd)
+	return &child{cmd: cmd, addr: s.Addr}, s.Keys
+}
+
+// stop kills the child: its store is thrown away, and a graceful stop
+// (which syncs the store and the nonces) would only make the run longer.
+func (c *child) stop() {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+// cpu is the child's user+system CPU time so far.
+func (c *child) cpu() time.Duration { return procstat.CPU(c.cmd.Process.Pid) }
+
+// status reads a field (in kB) of the child's /proc status, in bytes.
+func (c *child) status(field string) int64 { return procstat.Status(c.cmd.Process.Pid, field) }
