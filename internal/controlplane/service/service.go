@@ -65,6 +65,7 @@ type Service struct {
 	Stopping context.Context
 
 	hosts *hostTable // what the agents report; see hosts.go
+	flows *flowStore // the agents' flow records; see flowrecords.go
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
@@ -73,7 +74,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), flows: &flowStore{}, view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

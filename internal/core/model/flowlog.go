@@ -59,23 +59,7 @@ const (
 // interface (its ENI, vSwitch and VPC) with the given action (ACCEPT or
 // REJECT; "" for any). An inactive flow log covers nothing.
 func (f *FlowLog) Covers(eni, vswitch, vpc, action string) bool {
-	if f.Status != FlowLogActive {
-		return false
-	}
-	switch f.ResourceType {
-	case FlowLogENI:
-		if f.ResourceID != eni {
-			return false
-		}
-	case FlowLogVSwitch:
-		if f.ResourceID != vswitch {
-			return false
-		}
-	case FlowLogVPC:
-		if f.ResourceID != vpc {
-			return false
-		}
-	default:
+	if f.Status != FlowLogActive || !f.Names(eni, vswitch, vpc) {
 		return false
 	}
 	switch {
@@ -87,6 +71,29 @@ func (f *FlowLog) Covers(eni, vswitch, vpc, action string) bool {
 		return f.TrafficType == TrafficDrop
 	}
 	return false
+}
+
+// Names reports whether the flow log's resource is the ENI, its vSwitch or
+// its VPC, whatever its status and traffic type.
+func (f *FlowLog) Names(eni, vswitch, vpc string) bool {
+	switch f.ResourceType {
+	case FlowLogENI:
+		return f.ResourceID == eni
+	case FlowLogVSwitch:
+		return f.ResourceID == vswitch
+	case FlowLogVPC:
+		return f.ResourceID == vpc
+	}
+	return false
+}
+
+// NICENI is the ENI ID of a NIC as model.NICs gives it: a secondary ENI's
+// own ID, or the primary ENI derived from the instance's.
+func NICENI(nic *Instance) string {
+	if strings.HasPrefix(nic.ID, "eni-") {
+		return nic.ID
+	}
+	return DerivedID("eni", nic.ID)
 }
 
 // Field checks of the flow-log actions (VPC's IllegalParam.* family).
