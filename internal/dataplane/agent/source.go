@@ -32,6 +32,7 @@ type Snapshot struct {
 	PrefixLists    []*model.PrefixList
 	PortRangeLists []*model.PortRangeList    `json:",omitempty"`
 	ENIs           []*model.NetworkInterface // secondary ENIs, each enforced on its own interface
+	FlowLogs       []*model.FlowLog          `json:",omitempty"` // those covering the host's NICs
 }
 
 // Changes answer a watch: Revision is the revision they bring the watcher
@@ -107,4 +108,16 @@ func (s apiSource) Report(ctx context.Context, st Status) error {
 		params["Counters"] = string(b)
 	}
 	return s.c.Call(ctx, "PalisadeReportHostStatus", params, nil, 0)
+}
+
+func (s apiSource) ReportFlows(ctx context.Context, host string, recs []FlowRecord) (int, error) {
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return 0, err
+	}
+	var out struct{ Accepted, Refused int }
+	if err := s.c.Call(ctx, "PalisadeReportFlowRecords", map[string]string{"HostName": host, "Records": string(b)}, &out, 0); err != nil {
+		return 0, err
+	}
+	return out.Refused, nil
 }
