@@ -58,7 +58,7 @@ type describeFlowRecordsResponse struct {
 }
 
 // describeFlowRecords reads InstanceId, NetworkInterfaceId,
-// SecurityGroupId, SecurityGroupRuleId, Action, Address, Port, StartTime
+// SecurityGroupId, SecurityGroupRuleId, Verdict (ACCEPT or REJECT: "Action" names the call), Address, Port, StartTime
 // and EndTime (ECS times, 2006-01-02T15:04:05Z), NextToken and MaxResults
 // (default 50, at most 500).
 func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (any, error) {
@@ -75,7 +75,7 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 		pg = service.Page{Tokens: true, Size: 50}
 	}
 	in := service.FlowRecordFilter{Caller: c, InstanceID: p.Get("InstanceId"), NetworkInterfaceID: p.Get("NetworkInterfaceId"),
-		GroupID: p.Get("SecurityGroupId"), RuleID: p.Get("SecurityGroupRuleId"), Action: p.Get("Action"), Page: pg}
+		GroupID: p.Get("SecurityGroupId"), RuleID: p.Get("SecurityGroupRuleId"), Action: p.Get("Verdict"), Page: pg}
 	if v := p.Get("Address"); v != "" {
 		if in.Address, err = netip.ParseAddr(v); err != nil {
 			return nil, ecserr.InvalidParameter("Address", "an IPv4 or IPv6 address")

@@ -309,7 +309,7 @@ func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) 
 		return Listing[FlowRecord]{}, ecserr.Forbidden("Forbidden.OperatorKey", "Flow records belong to tenants; use a tenant's key.")
 	}
 	if in.Action != "" && in.Action != "ACCEPT" && in.Action != "REJECT" {
-		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Action", "ACCEPT or REJECT")
+		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Verdict", "ACCEPT or REJECT")
 	}
 	if in.Port < 0 || in.Port > 65535 {
 		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
