@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
@@ -125,9 +126,10 @@ func TestTenantIsolation(t *testing.T) {
 	if err := srv.Ops.BindInstance(ctx, service.BindInput{Caller: op, InstanceID: instID, HostName: "h-rec", Interface: "pi-rec"}); err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now().Unix()
 	if res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: op, HostName: "h-rec", Records: []service.FlowRecord{{
 		EniId: "eni-" + instID[len("i-"):], SrcAddr: "10.77.9.9", SrcPort: 4000, DstAddr: "10.77.9.10", DstPort: 22, Protocol: 6, Direction: "in",
-		Packets: 1, Start: 1, End: 1, Action: "ACCEPT", LogStatus: "OK", Reason: "rule", SecurityGroupId: sgID, SecurityGroupRuleId: ruleID, Priority: 1, Policy: "Accept"}}}); err != nil || res.Accepted != 1 {
+		Packets: 1, Start: now, End: now, Action: "ACCEPT", LogStatus: "OK", Reason: "rule", SecurityGroupId: sgID, SecurityGroupRuleId: ruleID, Priority: 1, Policy: "Accept"}}}); err != nil || res.Accepted != 1 {
 		t.Fatalf("shipping the first tenant's record: %+v %v", res, err)
 	}
 
