@@ -21,8 +21,9 @@
 //
 // One file per resource: groups.go, rules.go, membership.go, instances.go,
 // vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
-// prefixlists.go, tags.go, regions.go, accounts.go, flowlogs.go and flowrecords.go (flow logs and what the agents record for them), hosts.go (the agents'
-// side) and import.go. The shared base (callers here, transactions,
+// prefixlists.go, tags.go, regions.go, accounts.go, flowlogs.go and
+// flowrecords.go (flow logs, and what the agents record for them), hosts.go
+// (the agents' side) and import.go. The shared base (callers here, transactions,
 // loaders and paging in tx.go) is all they have in common. The analysis
 // questions are package analyze, so that this package does not depend on
 // the analysis tier.

@@ -100,7 +100,10 @@ func TestCheckFlows(t *testing.T) {
 		recorded int // less than Flows by this
 		problem  string
 	}{
-		{"another rule", func(r []service.FlowRecord) []service.FlowRecord { r[ruled].SecurityGroupRuleId = "sgr-other"; return r }, 0, "engine"},
+		{"another rule", func(r []service.FlowRecord) []service.FlowRecord {
+			r[ruled].SecurityGroupRuleId = "sgr-other"
+			return r
+		}, 0, "engine"},
 		{"another action", func(r []service.FlowRecord) []service.FlowRecord {
 			r[ruled].Action = map[string]string{"ACCEPT": "REJECT", "REJECT": "ACCEPT"}[r[ruled].Action]
 			return r
