@@ -134,6 +134,9 @@ type flows struct {
 	done    chan struct{}
 	checked bool // the state file was looked at
 	closed  bool // the agent is stopping: no collector starts
+	// skip marks the next window's records SKIPDATA: the last one lost
+	// records (the buffer overflowed, or a killed agent's window).
+	skip bool
 	kick    chan struct{}
 }
 
@@ -216,6 +219,9 @@ func (f *flows) startCollector(ctx context.Context, window time.Duration) {
 			var st windowState
 			_ = json.Unmarshal(b, &st)
 			f.counters.LostWindows.Add(1)
+			f.mu.Lock()
+			f.skip = true
+			f.mu.Unlock()
 			f.log.Warn("agent: flow log: the previous agent stopped without shipping its window; the records it held in memory are lost",
 				"since", st.Since, "state", path)
 		}
@@ -276,19 +282,29 @@ func (f *flows) emit(recs []flowlog.Record) {
 	if limit <= 0 {
 		limit = 10000
 	}
-	var kept uint64
+	var kept, over uint64
+	first := len(f.pending)
 	for _, r := range recs {
 		if !slices.ContainsFunc(logs, func(l *model.FlowLog) bool { return l.Covers(r.ENI, r.VSwitchID, r.VpcID, r.Action) }) {
 			continue
 		}
 		if len(f.pending) >= limit {
-			f.counters.Overflow.Add(1)
+			over++
 			continue
 		}
 		f.pending = append(f.pending, RecordOf(r))
 		kept++
 	}
+	// What this window kept says SKIPDATA if it, or the window before it,
+	// lost records.
+	if f.skip || over > 0 {
+		for i := first; i < len(f.pending); i++ {
+			f.pending[i].LogStatus = flowlog.StatusSkip
+		}
+	}
+	f.skip = over > 0
 	f.mu.Unlock()
+	f.counters.Overflow.Add(over)
 	f.counters.Recorded.Add(kept)
 	select {
 	case f.kick <- struct{}{}:

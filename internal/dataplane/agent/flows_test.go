@@ -81,7 +81,7 @@ func TestAgentFlowLogs(t *testing.T) {
 			ReportEvery: time.Hour, Log: quiet,
 			OpenTable: func() (nft.Table, error) { return kernel, nil },
 			OnRuleset: func(_ string, rs *nft.Ruleset, _ *policy.Cloud) { applied <- rs },
-			Flow: FlowConfig{Window: time.Second, StateFile: state, Counters: counters,
+			Flow: FlowConfig{Window: time.Second, StateFile: state, Counters: counters, Buffer: 1,
 				Start: func(cfg flowlog.Config) (Collector, error) {
 					c := &fakeCollector{cfg: cfg}
 					mu.Lock()
@@ -127,8 +127,9 @@ func TestAgentFlowLogs(t *testing.T) {
 		t.Errorf("the killed agent's window: LostWindows %d, want 1", got)
 	}
 
-	// One window: a drop (recorded), an accept (the flow log records drops
-	// only) and a drop of a NIC of no flow log's (another VPC).
+	// One window: a drop (recorded), another (over the buffer of 1), an
+	// accept (the flow log records drops only) and a drop of a NIC of no
+	// flow log's (another VPC).
 	now := time.Now()
 	drop := nft.Entry{Side: model.Ingress, Reason: policy.ByRule, GroupID: "sg-web", RuleID: "sgr-web", Priority: 1, Policy: model.Drop, Verdict: policy.Drop}
 	rec := func(eni, vpc, action string) flowlog.Record {
@@ -136,19 +137,21 @@ func TestAgentFlowLogs(t *testing.T) {
 			Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 4000, DstPort: 80, Protocol: 6, Direction: "in", Packets: 1, Bytes: 60,
 			Start: now, End: now, Action: action, LogStatus: flowlog.StatusOK, Entry: drop}
 	}
-	col.cfg.Emit([]flowlog.Record{rec("eni-1", "vpc-a", flowlog.Reject), rec("eni-1", "vpc-a", flowlog.Accept), rec("eni-9", "vpc-b", flowlog.Reject)})
+	col.cfg.Emit([]flowlog.Record{rec("eni-1", "vpc-a", flowlog.Reject), rec("eni-2", "vpc-a", flowlog.Reject),
+		rec("eni-1", "vpc-a", flowlog.Accept), rec("eni-9", "vpc-b", flowlog.Reject)})
 	deadline := time.Now().Add(10 * time.Second)
 	for counters.Shipped.Load() < 1 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if counters.Recorded.Load() != 1 || counters.Shipped.Load() != 1 {
-		t.Fatalf("recorded %d, shipped %d; want 1 and 1", counters.Recorded.Load(), counters.Shipped.Load())
+	if counters.Recorded.Load() != 1 || counters.Shipped.Load() != 1 || counters.Overflow.Load() != 1 {
+		t.Fatalf("recorded %d, shipped %d, overflow %d; want 1, 1 and 1", counters.Recorded.Load(), counters.Shipped.Load(), counters.Overflow.Load())
 	}
 	got, err := srv.Ops.DescribeFlowRecords(ctx, service.FlowRecordFilter{Caller: tenant, Page: service.Page{Tokens: true, Size: 10}})
 	if err != nil || got.Total != 1 {
 		t.Fatalf("the tenant reads %+v (%v), want the drop", got, err)
 	}
-	if r := got.Items[0]; r.VmId != "i-1" || r.Action != "REJECT" || r.SecurityGroupId != "sg-web" || r.SecurityGroupRuleId != "sgr-web" || r.Policy != "Drop" || r.HostName != host {
+	if r := got.Items[0]; r.VmId != "i-1" || r.Action != "REJECT" || r.SecurityGroupId != "sg-web" || r.SecurityGroupRuleId != "sgr-web" || r.Policy != "Drop" || r.HostName != host ||
+		r.LogStatus != "SKIPDATA" { // the window lost a record (and the killed agent's before it)
 		t.Errorf("record as read: %+v", r)
 	}
 
