@@ -137,7 +137,7 @@ type flows struct {
 	// skip marks the next window's records SKIPDATA: the last one lost
 	// records (the buffer overflowed, or a killed agent's window).
 	skip bool
-	kick    chan struct{}
+	kick chan struct{}
 }
 
 func newFlows(cfg Config, src Source) *flows {
