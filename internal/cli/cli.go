@@ -41,7 +41,7 @@ Usage:
 
   palisade events [--action A] [--resource ID] [--since 24h] [--json]
                                          the event trail: every change and refused call, newest first
-  palisade flows [--instance ID] [--group ID] [--verdict accept|reject] [--since 1h] [--json]
+  palisade flows [--instance ID] [--group ID] [--verdict accept|reject] [--since 1h] [--follow] [--json]
                                          the flow records of your flow logs, each with the rule that decided it
 
   palisade version                       the build's version, VCS revision and Go version (also --version)
