@@ -151,3 +151,22 @@ func TestReportFlowRecords(t *testing.T) {
 		t.Errorf("after retention of 1: %+v", got.Items)
 	}
 }
+
+// TestFlowLogQuota: an account has at most model.MaxFlowLogs flow logs per
+// region; the one over is refused and changes nothing.
+func TestFlowLogQuota(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	in := CreateFlowLogInput{Caller: e.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficAll}
+	for range model.MaxFlowLogs {
+		_, err := e.s.CreateFlowLog(e.ctx, in)
+		wantCode(t, err, "")
+	}
+	_, err := e.s.CreateFlowLog(e.ctx, in)
+	wantCode(t, err, "QuotaExceeded.FlowLog")
+	got, err := e.s.DescribeFlowLogs(e.ctx, DescribeFlowLogsInput{Caller: e.c, Page: Page{Number: 1, Size: 50}})
+	wantCode(t, err, "")
+	if got.Total != model.MaxFlowLogs {
+		t.Errorf("%d flow logs after the refused one, want %d", got.Total, model.MaxFlowLogs)
+	}
+}
