@@ -21,7 +21,9 @@ import (
 //     and of the NICs' own groups that accept traffic between members;
 //   - for a NIC in classic-network groups, every NIC of its network (the
 //     intranet path is "to an address of the network");
-//   - the prefix lists and port range lists the rules name.
+//   - the prefix lists and port range lists the rules name;
+//   - the flow logs that cover its NICs (by ENI, vSwitch or VPC), without
+//     their names, tags and SLS targets.
 //
 // A NIC not bound to H is sent as a stub: its ID, network, addresses and
 // those of its groups that are in the scope (no name, tags, owner or
