@@ -34,6 +34,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/flowlog"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/lab"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
@@ -103,7 +104,7 @@ func throughput() {
 		bound := lab.Bind(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
-		modes := []string{"none", "palisade", "merged", "linear"}
+		modes := []string{"none", "palisade", "merged", "linear", "flowlog"}
 		bw, cr := map[string][]float64{}, map[string][]float64{}
 		for range rounds {
 			for _, mode := range modes {
@@ -112,10 +113,15 @@ func throughput() {
 				cr[mode] = append(cr[mode], connRate(l, "i-a", "i-b", 5001))
 			}
 		}
+		setFilter(l, bound, "none") // stops the flow-log collectors
 		for _, mode := range modes {
 			b, c := median(bw[mode]), median(cr[mode])
 			fmt.Printf("%-8d %-10s %10.2f Gb/s %7.0f%% %14.0f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw["none"]), c, 100*c/median(cr["none"]))
 		}
+		// The agent compiles "merged" without a flow log and "flowlog" with
+		// one (which turns merging off): the cost of recording every flow.
+		fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%% (records emitted: %d)\n", n,
+			100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]), flowRecords.Load())
 		env.Close() // takes the lab down
 	}
 }
@@ -128,8 +134,21 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-// setFilter loads one filter mode into every host of the lab.
+// Flow-log collectors of the "flowlog" mode, running until the next
+// setFilter; flowRecords counts what they emitted.
+var (
+	collectors  []func()
+	flowRecords atomic.Int64
+)
+
+// setFilter loads one filter mode into every host of the lab; "flowlog" is
+// "merged" with flow logging on and a collector per host, as an agent runs
+// them when a flow log covers the host.
 func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
+	for _, stop := range collectors {
+		stop()
+	}
+	collectors = nil
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), nft.Options{})
 		check(err)
@@ -142,6 +161,21 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}))
 		case "linear":
 			_, err = k.Apply(nft.BuildLinear(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix}))
+		case "flowlog":
+			rs := nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true, FlowLog: true})
+			if _, err = k.Apply(rs); err == nil {
+				tables := &flowlog.Tables{}
+				tables.Update(h, rs, c)
+				var col *flowlog.Collector
+				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: time.Second, Resolver: tables.Resolver(),
+					Emit: func(r []flowlog.Record) { flowRecords.Add(int64(len(r))) }})
+				if err == nil {
+					ctx, cancel := context.WithCancel(context.Background())
+					done := make(chan struct{})
+					go func() { defer close(done); col.Run(ctx); col.Close() }()
+					collectors = append(collectors, func() { cancel(); <-done })
+				}
+			}
 		}
 		check(err)
 		k.Close()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/agent"
@@ -24,6 +26,8 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")
 	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns")
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
+	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window` (0: the shortest AggregationInterval of the flow logs covering this host)")
+	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: palisade-flowlog-HOST.state in the temporary directory; - for none)")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
@@ -52,9 +56,16 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	switch *flowState {
+	case "":
+		*flowState = filepath.Join(os.TempDir(), "palisade-flowlog-"+*host+".state")
+	case "-":
+		*flowState = ""
+	}
 	log.Info("agent: starting", "host", *host, "server", *server, "netns", *netns)
 	err := agent.Run(ctx, agent.Config{Server: *server, AccessKeyID: id, Secret: secret, Host: *host, Netns: *netns,
-		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log})
+		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log,
+		Flow: agent.FlowConfig{Window: *flowWindow, StateFile: *flowState}})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade agent:", err)
 		return 1

@@ -41,6 +41,8 @@ Usage:
 
   palisade events [--action A] [--resource ID] [--since 24h] [--json]
                                          the event trail: every change and refused call, newest first
+  palisade flows [--instance ID] [--group ID] [--verdict accept|reject] [--since 1h] [--follow] [--json]
+                                         the flow records of your flow logs, each with the rule that decided it
 
   palisade db backup [--db FILE | --etcd URL] OUT
                                          a consistent copy of the state (SQLite copy, etcd snapshot)
@@ -85,6 +87,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return eventsCmd(args[1:], stdout, stderr)
 	case "db":
 		return dbCmd(args[1:], stdout, stderr)
+	case "flows":
+		return flowsCmd(args[1:], stdout, stderr)
 	case "sg", "instance", "vpc", "account", "key", "host":
 		return client(args[0], args[1:], stdout, stderr)
 	case "version", "--version", "-version":

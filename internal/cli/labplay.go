@@ -19,9 +19,10 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade lab play", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	hosts := fs.Int("hosts", 2, "hosts to spread the instances over")
+	flowLog := fs.Bool("flow-log", true, "turn a flow log on for every instance and check that each played flow's records name the engine's deciding rule on each side")
 	verbose := fs.Bool("v", false, "log the agents")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade lab play [--hosts N] FILE...\n\nPlay scenario files with real packets in a network-namespace lab (root only).\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: palisade lab play [--hosts N] [--flow-log=false] FILE...\n\nPlay scenario files with real packets in a network-namespace lab (root only), with a flow log on every instance whose records are held to the engine.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -50,17 +51,33 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	passed, failed, disagree := 0, 0, 0
+	var flows play.FlowCheck
 	for i, s := range scenarios {
-		rows, err := play.Scenario(s, fmt.Sprintf("play%d", i), *hosts, log)
+		rows, check, err := play.Play(s, fmt.Sprintf("play%d", i), play.Options{Hosts: *hosts, Log: log, FlowLog: *flowLog})
 		if err != nil {
 			fmt.Fprintf(stderr, "palisade lab play: %s: %v\n", s.File, err)
 			return 1
 		}
 		p, f, d := printPlay(stdout, s, rows)
 		passed, failed, disagree = passed+p, failed+f, disagree+d
+		if check != nil {
+			for _, pr := range check.Problems {
+				fmt.Fprintf(stdout, "  flow log: %s\n", pr)
+			}
+			flows.Flows, flows.Recorded, flows.Agree = flows.Flows+check.Flows, flows.Recorded+check.Recorded, flows.Agree+check.Agree
+		}
+	}
+	flowFailed := false
+	if *flowLog {
+		fmt.Fprintf(stdout, "flow log: %d flows recorded, %d agree", flows.Recorded, flows.Agree)
+		if n := flows.Flows - flows.Recorded; n > 0 {
+			fmt.Fprintf(stdout, " (%d played flows without a record)", n)
+		}
+		fmt.Fprintln(stdout)
+		flowFailed = flows.Recorded != flows.Flows || flows.Agree != flows.Recorded
 	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
-	if failed > 0 || disagree > 0 {
+	if failed > 0 || disagree > 0 || flowFailed {
 		return 1
 	}
 	return 0

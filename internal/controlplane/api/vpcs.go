@@ -16,6 +16,9 @@ import (
 
 func (s *Service) vpcActions() map[string]rpc.Handler {
 	out := s.vpcTagActions()
+	for k, v := range s.flowLogActions() {
+		out[k] = v
+	}
 	for k, v := range map[string]rpc.Handler{
 		"CreateVpc":                 s.createVpc,
 		"DescribeVpcs":              s.describeVpcs,

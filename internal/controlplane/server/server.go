@@ -77,7 +77,7 @@ type Config struct {
 // HostActions are the actions agents call: never rate-limited, so that a
 // host's snapshot and long poll are never starved by its tenants' traffic.
 var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true,
-	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true}
+	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true, "PalisadeReportFlowRecords": true}
 
 // Server is a running API server.
 type Server struct {

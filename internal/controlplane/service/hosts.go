@@ -194,6 +194,9 @@ type Snapshot struct {
 	PrefixLists    []*model.PrefixList
 	PortRangeLists []*model.PortRangeList    `json:",omitempty"`
 	ENIs           []*model.NetworkInterface // secondary ENIs: NICs with their own groups and interfaces
+	// FlowLogs are the flow logs that cover the host's NICs (the
+	// operator's: every flow log).
+	FlowLogs []*model.FlowLog `json:",omitempty"`
 }
 
 // GetSnapshot returns what the caller's agent needs (PalisadeGetSnapshot):
@@ -248,6 +251,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if out.PrefixLists, err = ListAll[model.PrefixList](tx, KindPrefixList); err != nil {
 			return err
 		}
+		if out.FlowLogs, err = ListAll[model.FlowLog](tx, KindFlowLog); err != nil {
+			return err
+		}
 		out.PortRangeLists, err = ListAll[model.PortRangeList](tx, KindPortRangeList)
 		return err
 	})
@@ -258,7 +264,7 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 var errNoView = errors.New("service: a host key's snapshot and watch need the in-memory view")
 
 // policyKinds are the kinds whose records change an agent's policies.
-var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true, KindENI: true}
+var policyKinds = map[store.Kind]bool{KindGroup: true, KindInstance: true, KindPrefixList: true, KindPortRangeList: true, KindENI: true, KindFlowLog: true}
 
 // Deleted names a record removed since the watcher's revision.
 type Deleted struct {
@@ -294,6 +300,7 @@ type Changes struct {
 	PrefixLists    []*model.PrefixList
 	PortRangeLists []*model.PortRangeList `json:",omitempty"`
 	ENIs           []*model.NetworkInterface
+	FlowLogs       []*model.FlowLog `json:",omitempty"`
 	Deleted        []Deleted
 	// Resync says the watcher's revision is ahead of the store's (the
 	// server's store was replaced), or too old for its stream: start over
@@ -620,6 +627,8 @@ func (s *Service) watchStore(ctx context.Context, in WatchInput) (Changes, error
 				err = appendRecord(&out.PortRangeLists, rec)
 			case KindENI:
 				err = appendRecord(&out.ENIs, rec)
+			case KindFlowLog:
+				err = appendRecord(&out.FlowLogs, rec)
 			}
 			if err != nil {
 				return err

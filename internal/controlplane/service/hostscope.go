@@ -22,7 +22,9 @@ import (
 //     and of the NICs' own groups that accept traffic between members;
 //   - for a NIC in classic-network groups, every NIC of its network (the
 //     intranet path is "to an address of the network");
-//   - the prefix lists and port range lists the rules name.
+//   - the prefix lists and port range lists the rules name;
+//   - the flow logs that cover its NICs (by ENI, vSwitch or VPC), without
+//     their names, tags and SLS targets.
 //
 // A NIC not bound to H is sent as a stub: its ID, network, addresses and
 // those of its groups that are in the scope (no name, tags, owner or
@@ -349,6 +351,10 @@ func (sc *hostScope) stubOf(obj any, local bool) any {
 			stub.SecurityGroups, stub.Host, stub.Interface = o.SecurityGroups, o.Host, o.Interface
 		}
 		return stub
+	case *model.FlowLog:
+		// What the agent needs to know what to record, and for whom.
+		return &model.FlowLog{ID: o.ID, Region: o.Region, Owner: o.Owner, ResourceType: o.ResourceType, ResourceID: o.ResourceID,
+			VpcID: o.VpcID, TrafficType: o.TrafficType, Interval: o.Interval, Status: o.Status}
 	}
 	return obj
 }
@@ -480,6 +486,23 @@ func scopeOf(from scopeReader, host string) *hostScope {
 		}
 	}
 
+	// The flow logs that cover a local NIC (few: scanned).
+	if len(nics) > 0 {
+		for _, id := range r.indexed(KindFlowLog, "", "") {
+			rec := r.record(KindFlowLog, id)
+			if rec == nil {
+				continue
+			}
+			f := rec.Object.(*model.FlowLog)
+			for _, nic := range nics {
+				if f.Owner == nic.Owner && f.Names(model.NICENI(nic), nic.VSwitchID, nic.VpcID) {
+					lists[recordKey{KindFlowLog, id}] = rec
+					break
+				}
+			}
+		}
+	}
+
 	sc := &hostScope{entries: make(map[recordKey]scopeEntry, len(groups)+len(instances)+len(enis)+len(lists)), deps: r}
 	for gid := range groups {
 		sc.groups = append(sc.groups, gid)
@@ -499,7 +522,7 @@ func scopeOf(from scopeReader, host string) *hostScope {
 		sc.entries[recordKey{KindENI, id}] = scopeEntry{rec, localENI[id] != nil, sc.stubOf(rec.Object, localENI[id] != nil)}
 	}
 	for k, rec := range lists {
-		sc.entries[k] = scopeEntry{rec, true, rec.Object}
+		sc.entries[k] = scopeEntry{rec, true, sc.stubOf(rec.Object, true)}
 	}
 	r.r = nil // a kept scope must not pin the view snapshot it was read from
 	return sc
@@ -537,6 +560,8 @@ func (s *Snapshot) add(kind store.Kind, obj any) {
 		s.PortRangeLists = append(s.PortRangeLists, obj.(*model.PortRangeList))
 	case KindENI:
 		s.ENIs = append(s.ENIs, obj.(*model.NetworkInterface))
+	case KindFlowLog:
+		s.FlowLogs = append(s.FlowLogs, obj.(*model.FlowLog))
 	}
 }
 
@@ -579,7 +604,7 @@ func compareKeys(a, b recordKey) int {
 // add appends a record's value to the list of its kind.
 func (c *Changes) add(kind store.Kind, obj any) {
 	var s Snapshot
-	s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs = c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs
+	s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs, s.FlowLogs = c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs, c.FlowLogs
 	s.add(kind, obj)
-	c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs = s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs
+	c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs, c.FlowLogs = s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs, s.FlowLogs
 }

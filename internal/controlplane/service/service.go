@@ -21,8 +21,9 @@
 //
 // One file per resource: groups.go, rules.go, membership.go, instances.go,
 // vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
-// prefixlists.go, tags.go, regions.go, accounts.go, hosts.go (the agents'
-// side) and import.go. The shared base (callers here, transactions,
+// prefixlists.go, tags.go, regions.go, accounts.go, flowlogs.go and
+// flowrecords.go (flow logs, and what the agents record for them), hosts.go
+// (the agents' side) and import.go. The shared base (callers here, transactions,
 // loaders and paging in tx.go) is all they have in common. The analysis
 // questions are package analyze, so that this package does not depend on
 // the analysis tier.
@@ -65,6 +66,7 @@ type Service struct {
 	Stopping context.Context
 
 	hosts *hostTable // what the agents report; see hosts.go
+	flows *flowStore // the agents' flow records; see flowrecords.go
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
@@ -73,7 +75,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), flows: &flowStore{}, view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 
@@ -91,6 +93,7 @@ var Kinds = map[store.Kind]view.Decoder{
 
 	KindPortRangeList: view.Decode[model.PortRangeList],
 	KindENI:           view.Decode[model.NetworkInterface],
+	KindFlowLog:       view.Decode[model.FlowLog],
 }
 
 // InMemory is the view reads are served from (nil if the service reads the

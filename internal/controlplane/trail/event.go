@@ -175,7 +175,7 @@ func ReadOnly(action string) bool {
 			return true
 		}
 	}
-	return action == "PalisadeReportHostStatus"
+	return action == "PalisadeReportHostStatus" || action == "PalisadeReportFlowRecords"
 }
 
 // Wanted reports whether a finished call is recorded: every write, and

@@ -49,6 +49,9 @@ type Config struct {
 	// it was built from (a flow-log collector keeps its entry table and the
 	// host's interfaces from them: flowlog.Tables.Update).
 	OnRuleset func(host string, rs *nft.Ruleset, c *policy.Cloud)
+	// Flow configures flow logging, which the flow logs covering this
+	// host's NICs turn on (flows.go).
+	Flow FlowConfig
 
 	// Source is the control plane; nil: the API server at Server, with the
 	// key above.
@@ -67,6 +70,7 @@ type state struct {
 	prefixLists map[string]*model.PrefixList
 	portLists   map[string]*model.PortRangeList
 	enis        map[string]*model.NetworkInterface
+	flowLogs    map[string]*model.FlowLog
 }
 
 // cloud is the policy over the NICs: each instance (its primary ENI) and
@@ -133,11 +137,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("agent: opening nftables: %w", err)
 	}
 	defer kc.Close()
-	a := &runner{cfg: cfg, src: src, table: k, counters: kc, kick: make(chan struct{}, 1)}
+	a := &runner{cfg: cfg, src: src, table: k, counters: kc, kick: make(chan struct{}, 1), flows: newFlows(cfg, src), ctx: ctx}
 	var reports sync.WaitGroup
 	rctx, stopReports := context.WithCancel(ctx)
 	defer stopReports()
 	reports.Go(func() { a.reportLoop(rctx) })
+	reports.Go(func() { a.flows.shipLoop(rctx) })
 	err = a.loop(ctx)
 	stopReports()
 	reports.Wait() // no report after Run returns
@@ -163,6 +168,8 @@ type runner struct {
 	counters nft.Table // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
+	flows    *flows
+	ctx      context.Context // Run's
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -217,7 +224,7 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
-			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}}
+			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, flowLogs: map[string]*model.FlowLog{}}
 		for _, g := range snap.Groups {
 			st.groups[g.ID] = g
 		}
@@ -232,6 +239,9 @@ func (a *runner) step(ctx context.Context) error {
 		}
 		for _, n := range snap.ENIs {
 			st.enis[n.ID] = n
+		}
+		for _, f := range snap.FlowLogs {
+			st.flowLogs[f.ID] = f
 		}
 		a.st, a.stale = st, true
 		return a.apply()
@@ -268,12 +278,16 @@ func (a *runner) step(ctx context.Context) error {
 		for _, n := range w.ENIs {
 			a.st.enis[n.ID] = n
 		}
+		for _, f := range w.FlowLogs {
+			a.st.flowLogs[f.ID] = f
+		}
 		for _, d := range w.Deleted {
 			delete(a.st.groups, d.ID)
 			delete(a.st.instances, d.ID)
 			delete(a.st.prefixLists, d.ID)
 			delete(a.st.portLists, d.ID)
 			delete(a.st.enis, d.ID)
+			delete(a.st.flowLogs, d.ID)
 		}
 		a.st.revision, a.stale = w.Revision, true
 	}
@@ -288,12 +302,18 @@ func (a *runner) step(ctx context.Context) error {
 // keeps the previous policy and the records stay stale, to apply again.
 func (a *runner) apply() error {
 	c := a.st.cloud()
-	rs := nft.Build(c, a.cfg.Host, a.cfg.NFT)
+	opts := a.cfg.NFT
+	logs := covering(a.st.flowLogs, c, a.cfg.Host)
+	if len(logs) > 0 {
+		opts.FlowLog = true // label and log what the flow logs record
+	}
+	rs := nft.Build(c, a.cfg.Host, opts)
 	stats, err := a.table.Apply(rs)
 	if err != nil {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
 	a.stale = false
+	a.flows.applied(a.ctx, rs, c, logs)
 	if a.cfg.OnRuleset != nil {
 		a.cfg.OnRuleset(a.cfg.Host, rs, c)
 	}

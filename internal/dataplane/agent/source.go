@@ -35,6 +35,7 @@ type Snapshot struct {
 	PrefixLists    []*model.PrefixList
 	PortRangeLists []*model.PortRangeList    `json:",omitempty"`
 	ENIs           []*model.NetworkInterface // secondary ENIs, each enforced on its own interface
+	FlowLogs       []*model.FlowLog          `json:",omitempty"` // those covering the host's NICs
 }
 
 // Changes answer a watch: Revision is the revision they bring the watcher
@@ -182,4 +183,22 @@ func (f *failover) Watch(ctx context.Context, r WatchRequest) (w *Changes, err e
 
 func (f *failover) Report(ctx context.Context, st Status) error {
 	return f.call(ctx, func(a apiSource) error { return a.Report(ctx, st) })
+}
+
+// ReportFlows ships flow records through the current server.
+func (f *failover) ReportFlows(ctx context.Context, host string, recs []FlowRecord) (refused int, err error) {
+	err = f.call(ctx, func(a apiSource) error { refused, err = a.ReportFlows(ctx, host, recs); return err })
+	return refused, err
+}
+
+func (s apiSource) ReportFlows(ctx context.Context, host string, recs []FlowRecord) (int, error) {
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return 0, err
+	}
+	var out struct{ Accepted, Refused int }
+	if err := s.c.Call(ctx, "PalisadeReportFlowRecords", map[string]string{"HostName": host, "Records": string(b)}, &out, 0); err != nil {
+		return 0, err
+	}
+	return out.Refused, nil
 }

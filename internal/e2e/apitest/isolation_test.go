@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
@@ -113,11 +114,29 @@ func TestTenantIsolation(t *testing.T) {
 	eniID := str(must1(api.ECSVersion, "CreateNetworkInterface", map[string]string{"VSwitchId": vswID, "SecurityGroupId": sgID,
 		"NetworkInterfaceName": "t1mark-eni"}), "NetworkInterfaceId")
 	must1(api.ECSVersion, "TagResources", map[string]string{"ResourceType": "securitygroup", "ResourceId.1": sgID, "Tag.1.Key": "t1mark-tag", "Tag.1.Value": "t1mark-val"})
+	flID := str(must1(api.VPCVersion, "CreateFlowLog", map[string]string{"ResourceType": "VPC", "ResourceId": vpcID, "TrafficType": "All",
+		"FlowLogName": "t1mark-fl"}), "FlowLogId")
+	// A flow record of the first tenant, shipped by the host its instance
+	// is bound to.
+	ctx := context.Background()
+	op, err := srv.Ops.KeyCaller(ctx, srv.OperatorKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Ops.BindInstance(ctx, service.BindInput{Caller: op, InstanceID: instID, HostName: "h-rec", Interface: "pi-rec"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	if res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: op, HostName: "h-rec", Records: []service.FlowRecord{{
+		EniId: "eni-" + instID[len("i-"):], SrcAddr: "10.77.9.9", SrcPort: 4000, DstAddr: "10.77.9.10", DstPort: 22, Protocol: 6, Direction: "in",
+		Packets: 1, Start: now, End: now, Action: "ACCEPT", LogStatus: "OK", Reason: "rule", SecurityGroupId: sgID, SecurityGroupRuleId: ruleID, Priority: 1, Policy: "Accept"}}}); err != nil || res.Accepted != 1 {
+		t.Fatalf("shipping the first tenant's record: %+v %v", res, err)
+	}
 
 	// What must not show: every ID (and the random part of each, which
 	// vRouter and route table IDs share with their VPC's), the account, its
 	// key, its names and addresses.
-	ids := []string{vpcID, vswID, sgID, peerID, ruleID, instID, plID, prlID, eipID, eniID}
+	ids := []string{vpcID, vswID, sgID, peerID, ruleID, instID, plID, prlID, eipID, eniID, flID}
 	secrets := []string{srv.UID, srv.KeyID, srv.Secret, "t1mark", "10.77.", str(eip, "EipAddress")}
 	for _, id := range ids {
 		secrets = append(secrets, id)
@@ -144,6 +163,8 @@ func TestTenantIsolation(t *testing.T) {
 		{"ResourceType": "VPC", "ResourceId.1": vpcID}, {"ResourceType": "VSWITCH", "ResourceId.1": vswID},
 		{"UserAccessKeyId": srv.KeyID, "Status": "Inactive"}, {"AccountId": srv.UID},
 		{"HostName": "h-iso", "Interface": "pi-iso", "InstanceId": instID},
+		{"FlowLogId": flID}, {"ResourceType": "VPC", "ResourceId": vpcID, "TrafficType": "All"},
+		{"HostName": "h-iso", "Records": `[{"EniId":"eni-` + instID[len("i-"):] + `","SrcAddr":"10.0.0.1","DstAddr":"10.0.0.2","Direction":"in","Action":"ACCEPT","LogStatus":"OK","Start":1,"End":1,"Reason":"rule"}]`},
 	}
 	fillers := map[string]string{"RegionId": testenv.Region, "IpProtocol": "tcp", "PortRange": "22/22", "Policy": "accept", "Priority": "1",
 		"Description": "x", "ChangeAction": "RevokeSecurityGroup", "Protocol": "tcp", "Port": "22", "Force": "true", "WaitSeconds": "0",

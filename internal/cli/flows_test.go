@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// TestFlows: `palisade flows` shows the records an agent shipped, newest
+// first, with the deciding rule, and filters them.
+func TestFlows(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t)
+	ctx := context.Background()
+	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
+	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
+		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
+	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+		Groups: []*model.SecurityGroup{g}, Instances: []*model.Instance{in}}); err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := srv.Ops.CallerOf(ctx, srv.KeyID, "cn-hangzhou", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: tenant, ResourceType: model.FlowLogVPC, ResourceID: "vpc-a", TrafficType: model.TrafficAll}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	recs := []service.FlowRecord{
+		{EniId: "eni-web", SrcAddr: "10.0.9.9", SrcPort: 4000, DstAddr: "10.0.0.1", DstPort: 22, Protocol: 6, Direction: "in", Packets: 1, Bytes: 60,
+			Start: now - 10, End: now - 10, Action: "REJECT", LogStatus: "OK", Reason: "default inbound drop"},
+		{EniId: "eni-web", SrcAddr: "10.0.9.9", SrcPort: 4001, DstAddr: "10.0.0.1", DstPort: 80, Protocol: 6, Direction: "in", Packets: 5, Bytes: 900,
+			Start: now, End: now, Action: "ACCEPT", LogStatus: "OK", Reason: "rule", SecurityGroupId: "sg-web", SecurityGroupRuleId: "sgr-http", Priority: 1, Policy: "Accept"},
+	}
+	res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: recs})
+	if err != nil || res.Accepted != 2 {
+		t.Fatalf("shipping: %+v, %v", res, err)
+	}
+
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "flows", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0]["SecurityGroupRuleId"] != "sgr-http" || got[1]["Reason"] != "default inbound drop" || got[0]["VmId"] != "i-web" {
+		t.Fatalf("flows --json, newest first: %v", got)
+	}
+	out := ok(t, "flows", "--verdict", "accept")
+	if !strings.Contains(out, "sg-web/sgr-http (priority 1, Accept)") || strings.Contains(out, "REJECT") {
+		t.Errorf("flows --verdict accept:\n%s", out)
+	}
+	out = ok(t, "flows", "--instance", "i-web", "--port", "22")
+	if !strings.Contains(out, "default inbound drop") || strings.Contains(out, "sgr-http") {
+		t.Errorf("flows --port 22:\n%s", out)
+	}
+	if out := ok(t, "flows", "--instance", "i-other"); !strings.Contains(out, "No flow records") {
+		t.Errorf("flows of another instance:\n%s", out)
+	}
+	if code, _, errs := palisade("flows", "--verdict", "maybe"); code != 2 || !strings.Contains(errs, "accept or reject") {
+		t.Errorf("flows --verdict maybe: exit %d, %s", code, errs)
+	}
+}

@@ -1,0 +1,337 @@
+package service
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// Flow records: what the agents recorded for the flow logs (flowlogs.go),
+// shipped with PalisadeReportFlowRecords and read by their tenants with
+// PalisadeDescribeFlowRecords. The server keeps them in memory, per
+// account, bounded by age and count (FlowRetention): a restart of the
+// server loses them, as a full buffer loses the oldest.
+
+// FlowRecord is one flow on one side in one capture window: the fields of
+// an ECS VPC flow-log record, plus the entry of the security-group chains
+// that decided it on this side.
+type FlowRecord struct {
+	Version   int
+	AccountId string // filled in by the server from the NIC
+	RegionId  string // ditto
+	VpcId     string // ditto
+	VSwitchId string // ditto
+	VmId      string // ditto: the instance of the ENI
+	EniId     string
+	HostName  string // the host that recorded it (set by the server)
+	SrcAddr   string
+	SrcPort   int
+	DstAddr   string
+	DstPort   int
+	Protocol  int    // IANA number
+	Direction string // in | out (of the ENI)
+	Packets   uint64
+	Bytes     uint64
+	Start     int64  // Unix seconds
+	End       int64  // Unix seconds
+	Action    string // ACCEPT | REJECT
+	LogStatus string // OK | SKIPDATA
+	TcpFlags  int
+	// The deciding entry: Reason is policy.Reason ("rule", "intra-group
+	// access", "default inbound drop", …); a rule names its group, ID,
+	// priority and policy, intra-group access its group.
+	Reason              string
+	SecurityGroupId     string `json:",omitempty"`
+	SecurityGroupRuleId string `json:",omitempty"`
+	Priority            int    `json:",omitempty"`
+	Policy              string `json:",omitempty"` // Accept | Drop
+}
+
+// Limits of the flow records.
+const (
+	// MaxFlowRecordsPerReport bounds one PalisadeReportFlowRecords call
+	// (it also fits the request body limit).
+	MaxFlowRecordsPerReport = 1000
+	// DefaultFlowRecordsPerAccount and DefaultFlowRecordAge are the
+	// default retention (FlowRetention).
+	DefaultFlowRecordsPerAccount = 100_000
+	DefaultFlowRecordAge         = 7 * 24 * time.Hour
+)
+
+// FlowRetention bounds the records kept per account; zero fields take the
+// defaults.
+type FlowRetention struct {
+	MaxRecords int
+	MaxAge     time.Duration
+}
+
+// flowStore holds the records of every account, oldest first.
+type flowStore struct {
+	mu     sync.Mutex
+	keep   FlowRetention
+	byAcct map[string][]FlowRecord
+}
+
+func (f *flowStore) limits() (int, time.Duration) {
+	n, age := f.keep.MaxRecords, f.keep.MaxAge
+	if n <= 0 {
+		n = DefaultFlowRecordsPerAccount
+	}
+	if age <= 0 {
+		age = DefaultFlowRecordAge
+	}
+	return n, age
+}
+
+// add appends records of one account and drops what retention no longer
+// keeps.
+func (f *flowStore) add(account string, recs []FlowRecord, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.byAcct == nil {
+		f.byAcct = map[string][]FlowRecord{}
+	}
+	all := append(f.byAcct[account], recs...)
+	f.byAcct[account] = f.trim(all, now)
+}
+
+// trim drops the records over the count (oldest first) or the age; f.mu is
+// held.
+func (f *flowStore) trim(all []FlowRecord, now time.Time) []FlowRecord {
+	n, age := f.limits()
+	if len(all) > n {
+		all = slices.Clone(all[len(all)-n:]) // let the old array go
+	}
+	cut := now.Add(-age).Unix()
+	i := 0
+	for i < len(all) && all[i].End < cut {
+		i++
+	}
+	return all[i:]
+}
+
+// of returns a copy of an account's records, oldest first.
+func (f *flowStore) of(account string, now time.Time) []FlowRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	all := f.trim(f.byAcct[account], now)
+	if f.byAcct != nil {
+		f.byAcct[account] = all
+	}
+	return slices.Clone(all)
+}
+
+// flowStore is the service's record store; a Service not made by New
+// keeps none.
+func (s *Service) flowStore() *flowStore {
+	if s.flows == nil {
+		return &flowStore{}
+	}
+	return s.flows
+}
+
+// SetFlowRetention sets how many records, and how old, are kept per
+// account.
+func (s *Service) SetFlowRetention(r FlowRetention) {
+	f := s.flowStore()
+	f.mu.Lock()
+	f.keep = r
+	f.mu.Unlock()
+}
+
+// FlowReportInput is a host's shipment of records.
+type FlowReportInput struct {
+	Caller   Caller
+	HostName string // required: the host that recorded them
+	Records  []FlowRecord
+}
+
+// FlowReportResult says what was kept: records of NICs not on the host,
+// not covered by an active flow log of their owner, or malformed, are
+// refused (a host ships for its own NICs, and only what a flow log asks
+// for is recorded).
+type FlowReportResult struct {
+	Accepted int
+	Refused  int
+}
+
+// ReportFlowRecords takes a host's records (PalisadeReportFlowRecords).
+// The account, region, VPC, vSwitch and instance of each record are the
+// server's, from the ENI named: a host cannot file records under another
+// tenant, nor for NICs it does not hold.
+func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (FlowReportResult, error) {
+	var out FlowReportResult
+	if err := CheckHostCaller(in.Caller, "PalisadeReportFlowRecords", in.HostName); err != nil {
+		return out, err
+	}
+	if err := checkHost(in.HostName, true); err != nil {
+		return out, err
+	}
+	if len(in.Records) > MaxFlowRecordsPerReport {
+		return out, ecserr.InvalidParameter("Records", "send at most 1000 records per call")
+	}
+	now := s.Now()
+	kept := map[string][]FlowRecord{}
+	err := s.read(ctx, func(tx store.ReadTx) error {
+		logs := map[string][]*model.FlowLog{} // by owner
+		for _, r := range in.Records {
+			nic, ok := hostNIC(tx, in.HostName, r.EniId)
+			if !ok || !validFlowRecord(&r, now) {
+				out.Refused++
+				continue
+			}
+			fl, ok := logs[nic.Owner]
+			if !ok {
+				var err error
+				if fl, err = listWhere[model.FlowLog](tx, KindFlowLog, store.Query{Account: nic.Owner, Region: nic.Region}); err != nil {
+					return err
+				}
+				logs[nic.Owner] = fl
+			}
+			covered := slices.ContainsFunc(fl, func(f *model.FlowLog) bool {
+				return f.Covers(model.NICENI(nic), nic.VSwitchID, nic.VpcID, r.Action)
+			})
+			if !covered || r.SecurityGroupId != "" && !ownGroup(tx, nic.Owner, r.SecurityGroupId) {
+				out.Refused++
+				continue
+			}
+			r.AccountId, r.RegionId, r.VpcId, r.VSwitchId, r.HostName = nic.Owner, nic.Region, nic.VpcID, nic.VSwitchID, in.HostName
+			r.VmId = nic.ID
+			if model.HasPrefix(nic.ID, "eni") {
+				r.VmId = nicInstance(tx, nic.ID)
+			}
+			kept[nic.Owner] = append(kept[nic.Owner], r)
+			out.Accepted++
+		}
+		return nil
+	})
+	if err != nil {
+		return FlowReportResult{}, err
+	}
+	for acct, recs := range kept {
+		s.flowStore().add(acct, recs, now)
+	}
+	return out, nil
+}
+
+// hostNIC returns the NIC an ENI ID names if it is bound to host: a
+// secondary ENI attached and placed there, or an instance's primary ENI.
+func hostNIC(tx store.ReadTx, host, eni string) (*model.Instance, bool) {
+	if !model.HasPrefix(eni, "eni") {
+		return nil, false
+	}
+	if rec, ok, err := tx.Get(KindENI, eni); err == nil && ok {
+		n, err := decode[model.NetworkInterface](rec)
+		if err != nil || !n.Attached() || n.Host != host {
+			return nil, false
+		}
+		return n.NIC(), true
+	}
+	rec, ok, err := tx.Get(KindInstance, model.DerivedID("i", eni))
+	if err != nil || !ok {
+		return nil, false
+	}
+	in, err := decode[model.Instance](rec)
+	if err != nil || in.Host != host {
+		return nil, false
+	}
+	return in, true
+}
+
+// nicInstance is the instance a secondary ENI is attached to.
+func nicInstance(tx store.ReadTx, eni string) string {
+	if rec, ok, err := tx.Get(KindENI, eni); err == nil && ok {
+		if n, err := decode[model.NetworkInterface](rec); err == nil {
+			return n.InstanceID
+		}
+	}
+	return ""
+}
+
+// ownGroup reports whether a security group is the account's.
+func ownGroup(tx store.ReadTx, account, id string) bool {
+	rec, ok, err := tx.Get(KindGroup, id)
+	return err == nil && ok && rec.Account == account
+}
+
+// flowReasons are the reasons a record may give (policy.Reason's values).
+var flowReasons = []string{"rule", "intra-group access", "default inbound drop", "default outbound accept (basic group)", "enterprise default outbound drop"}
+
+// validFlowRecord checks what a host says of a flow.
+func validFlowRecord(r *FlowRecord, now time.Time) bool {
+	src, err1 := netip.ParseAddr(r.SrcAddr)
+	dst, err2 := netip.ParseAddr(r.DstAddr)
+	if err1 != nil || err2 != nil || src.Zone() != "" || dst.Zone() != "" {
+		return false
+	}
+	r.SrcAddr, r.DstAddr = src.String(), dst.String()
+	switch {
+	case r.Action != "ACCEPT" && r.Action != "REJECT",
+		r.Direction != "in" && r.Direction != "out",
+		r.LogStatus != "OK" && r.LogStatus != "SKIPDATA" && r.LogStatus != "NODATA",
+		r.Protocol < 0 || r.Protocol > 255, r.SrcPort < 0 || r.SrcPort > 65535, r.DstPort < 0 || r.DstPort > 65535,
+		r.TcpFlags < 0 || r.TcpFlags > 255,
+		r.Start <= 0 || r.End < r.Start || r.End > now.Add(time.Hour).Unix(),
+		!slices.Contains(flowReasons, r.Reason),
+		len(r.SecurityGroupId) > 128 || len(r.SecurityGroupRuleId) > 128,
+		r.Policy != "" && r.Policy != "Accept" && r.Policy != "Drop":
+		return false
+	}
+	r.Version = 1
+	return true
+}
+
+// FlowRecordFilter selects a tenant's records; zero fields do not filter.
+type FlowRecordFilter struct {
+	Caller             Caller
+	InstanceID         string
+	NetworkInterfaceID string
+	GroupID            string
+	RuleID             string
+	Action             string // ACCEPT | REJECT
+	Address            netip.Addr
+	Port               int // 0: any
+	Since, Until       time.Time
+	Page               Page // NextToken/MaxResults
+}
+
+// DescribeFlowRecords returns one page of the caller's records in its
+// region, newest first (PalisadeDescribeFlowRecords).
+func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) (Listing[FlowRecord], error) {
+	c := in.Caller
+	if c.Host != "" || c.Operator {
+		return Listing[FlowRecord]{}, ecserr.Forbidden("Forbidden.OperatorKey", "Flow records belong to tenants; use a tenant's key.")
+	}
+	if in.Action != "" && in.Action != "ACCEPT" && in.Action != "REJECT" {
+		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Verdict", "ACCEPT or REJECT")
+	}
+	if in.Port < 0 || in.Port > 65535 {
+		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
+	}
+	all := s.flowStore().of(c.Account, s.Now())
+	var out []FlowRecord
+	for i := len(all) - 1; i >= 0; i-- {
+		r := all[i]
+		switch {
+		case c.Region != "" && r.RegionId != c.Region,
+			in.InstanceID != "" && r.VmId != in.InstanceID,
+			in.NetworkInterfaceID != "" && r.EniId != in.NetworkInterfaceID,
+			in.GroupID != "" && r.SecurityGroupId != in.GroupID,
+			in.RuleID != "" && r.SecurityGroupRuleId != in.RuleID,
+			in.Action != "" && r.Action != in.Action,
+			in.Address.IsValid() && r.SrcAddr != in.Address.String() && r.DstAddr != in.Address.String(),
+			in.Port != 0 && r.SrcPort != in.Port && r.DstPort != in.Port,
+			!in.Since.IsZero() && r.End < in.Since.Unix(),
+			!in.Until.IsZero() && r.Start > in.Until.Unix():
+			continue
+		}
+		out = append(out, r)
+	}
+	return pageOf(out, in.Page), nil
+}

@@ -1,0 +1,172 @@
+package service
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// TestFlowLogsReachTheirHosts: a host key's snapshot and watch carry the
+// flow logs that cover its NICs, and only those.
+func TestFlowLogsReachTheirHosts(t *testing.T) {
+	e := newEnv(t)
+	vpc, other := e.vpc(), e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	sg2 := e.group(CreateGroupInput{VpcID: other})
+	a, b := e.instance(vpc, sg), e.instance(other, sg2)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: a, HostName: "h1", Interface: "pi-a"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: b, HostName: "h2", Interface: "pi-b"}), "")
+	fl, err := e.s.CreateFlowLog(e.ctx, CreateFlowLogInput{Caller: e.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficAll, Name: "secret-name"})
+	wantCode(t, err, "")
+
+	flowLogs := func(host string) []*model.FlowLog {
+		snap, err := e.s.GetSnapshot(e.ctx, Caller{Host: host})
+		wantCode(t, err, "")
+		return snap.FlowLogs
+	}
+	if got := flowLogs("h1"); len(got) != 1 || got[0].ID != fl.FlowLogId || got[0].Status != model.FlowLogActive || got[0].Name != "" {
+		t.Fatalf("h1's snapshot: flow logs %+v, want %s without its name", got, fl.FlowLogId)
+	}
+	if got := flowLogs("h2"); len(got) != 0 {
+		t.Fatalf("h2 holds nothing the flow log covers, but got %+v", got)
+	}
+
+	snap, err := e.s.GetSnapshot(e.ctx, Caller{Host: "h1"})
+	wantCode(t, err, "")
+	wantCode(t, e.s.DeactiveFlowLog(e.ctx, FlowLogRef{Caller: e.c, FlowLogID: fl.FlowLogId}), "")
+	ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: Caller{Host: "h1"}, AfterRevision: snap.Revision, Wait: 5 * time.Second})
+	wantCode(t, err, "")
+	if len(ch.FlowLogs) != 1 || ch.FlowLogs[0].Status != model.FlowLogInactive {
+		t.Fatalf("h1's watch after DeactiveFlowLog: %+v", ch)
+	}
+	wantCode(t, e.s.DeleteFlowLog(e.ctx, FlowLogRef{Caller: e.c, FlowLogID: fl.FlowLogId}), "")
+	ch, err = e.s.WatchChanges(e.ctx, WatchInput{Caller: Caller{Host: "h1"}, AfterRevision: ch.Revision, Wait: 5 * time.Second})
+	wantCode(t, err, "")
+	if !slices.Contains(ch.Deleted, Deleted{Kind: string(KindFlowLog), Id: fl.FlowLogId}) {
+		t.Fatalf("h1's watch after DeleteFlowLog: %+v", ch)
+	}
+}
+
+// TestReportFlowRecords: a host ships records only for its own NICs and
+// only what an active flow log covers; the server, not the host, says
+// whose they are; tenants read only their own.
+func TestReportFlowRecords(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	mine, theirs := e.instance(vpc, sg), e.instance(vpc, sg)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: mine, HostName: "h1", Interface: "pi-a"}), "")
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: theirs, HostName: "h2", Interface: "pi-b"}), "")
+	_, err := e.s.CreateFlowLog(e.ctx, CreateFlowLogInput{Caller: e.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficDrop})
+	wantCode(t, err, "")
+	stranger := Caller{Account: "1000000000000002", Region: e.c.Region}
+	strangerGroup, err := e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: stranger})
+	wantCode(t, err, "")
+
+	now := e.s.Now().Unix()
+	rec := func(eni, action string, edit func(r *FlowRecord)) FlowRecord {
+		r := FlowRecord{EniId: eni, SrcAddr: "10.0.0.1", SrcPort: 40000, DstAddr: "192.168.1.10", DstPort: 22, Protocol: 6,
+			Direction: "in", Packets: 1, Bytes: 60, Start: now, End: now, Action: action, LogStatus: "OK", TcpFlags: 2,
+			Reason: "default inbound drop", AccountId: stranger.Account} // a host's AccountId is ignored
+		if edit != nil {
+			edit(&r)
+		}
+		return r
+	}
+	myENI, theirENI := model.DerivedID("eni", mine), model.DerivedID("eni", theirs)
+	h1 := Caller{Host: "h1"}
+	for _, tc := range []struct {
+		name     string
+		c        Caller
+		host     string
+		r        FlowRecord
+		code     string
+		accepted int
+	}{
+		{"a drop of its own NIC", h1, "h1", rec(myENI, "REJECT", nil), "", 1},
+		{"an accept: the flow log records drops only", h1, "h1", rec(myENI, "ACCEPT", nil), "", 0},
+		{"another host's NIC", h1, "h1", rec(theirENI, "REJECT", nil), "", 0},
+		{"as another host", h1, "h2", rec(theirENI, "REJECT", nil), "Forbidden.HostMismatch", 0},
+		{"another tenant's group named", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", strangerGroup.SecurityGroupId, "sgr-x", 1, "Drop"
+		}), "", 0},
+		{"a bad address", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.SrcAddr = "10.0.0.300" }), "", 0},
+		{"an unknown reason", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.Reason = "because" }), "", 0},
+		{"its own group's rule", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, "sgr-1", 1, "Drop", 23
+		}), "", 1},
+		{"a tenant is no host", e.c, "h1", rec(myENI, "REJECT", nil), "Forbidden.Operator", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := e.s.ReportFlowRecords(e.ctx, FlowReportInput{Caller: tc.c, HostName: tc.host, Records: []FlowRecord{tc.r}})
+			wantCode(t, err, tc.code)
+			if res.Accepted != tc.accepted {
+				t.Errorf("accepted %d, want %d (%+v)", res.Accepted, tc.accepted, res)
+			}
+		})
+	}
+	_, err = e.s.ReportFlowRecords(e.ctx, FlowReportInput{Caller: h1, HostName: "h1", Records: make([]FlowRecord, MaxFlowRecordsPerReport+1)})
+	wantCode(t, err, "InvalidParameter")
+
+	got, err := e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: e.c, Page: Page{Tokens: true, Size: 50}})
+	wantCode(t, err, "")
+	if got.Total != 2 {
+		t.Fatalf("the tenant reads %d records, want 2: %+v", got.Total, got.Items)
+	}
+	r := got.Items[0] // newest first
+	if r.AccountId != e.c.Account || r.VmId != mine || r.VpcId != vpc || r.HostName != "h1" || r.SecurityGroupId != sg || r.Version != 1 {
+		t.Errorf("record as stored: %+v", r)
+	}
+	for _, f := range []struct {
+		name string
+		in   FlowRecordFilter
+		want int
+	}{
+		{"by group", FlowRecordFilter{GroupID: sg}, 1},
+		{"by rule", FlowRecordFilter{RuleID: "sgr-1"}, 1},
+		{"by port", FlowRecordFilter{Port: 22}, 1},
+		{"by instance", FlowRecordFilter{InstanceID: mine}, 2},
+		{"by another instance", FlowRecordFilter{InstanceID: theirs}, 0},
+		{"accepts", FlowRecordFilter{Action: "ACCEPT"}, 0},
+		{"later", FlowRecordFilter{Since: time.Unix(now+60, 0)}, 0},
+	} {
+		f.in.Caller, f.in.Page = e.c, Page{Tokens: true, Size: 50}
+		got, err := e.s.DescribeFlowRecords(e.ctx, f.in)
+		wantCode(t, err, "")
+		if got.Total != f.want {
+			t.Errorf("%s: %d records, want %d", f.name, got.Total, f.want)
+		}
+	}
+	if got, err := e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: stranger, Page: Page{Tokens: true, Size: 50}}); err != nil || got.Total != 0 {
+		t.Errorf("another tenant reads %d records (%v)", got.Total, err)
+	}
+	_, err = e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: h1})
+	wantCode(t, err, "Forbidden.OperatorKey")
+
+	// Retention: the oldest go first.
+	e.s.SetFlowRetention(FlowRetention{MaxRecords: 1})
+	if got, _ := e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: e.c, Page: Page{Tokens: true, Size: 50}}); got.Total != 1 || got.Items[0].SecurityGroupId != sg {
+		t.Errorf("after retention of 1: %+v", got.Items)
+	}
+}
+
+// TestFlowLogQuota: an account has at most model.MaxFlowLogs flow logs per
+// region; the one over is refused and changes nothing.
+func TestFlowLogQuota(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	in := CreateFlowLogInput{Caller: e.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficAll}
+	for range model.MaxFlowLogs {
+		_, err := e.s.CreateFlowLog(e.ctx, in)
+		wantCode(t, err, "")
+	}
+	_, err := e.s.CreateFlowLog(e.ctx, in)
+	wantCode(t, err, "QuotaExceeded.FlowLog")
+	got, err := e.s.DescribeFlowLogs(e.ctx, DescribeFlowLogsInput{Caller: e.c, Page: Page{Number: 1, Size: 50}})
+	wantCode(t, err, "")
+	if got.Total != model.MaxFlowLogs {
+		t.Errorf("%d flow logs after the refused one, want %d", got.Total, model.MaxFlowLogs)
+	}
+}

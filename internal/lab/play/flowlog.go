@@ -1,0 +1,170 @@
+package play
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// FlowCheck is what a played scenario's flow log recorded, held to the
+// engine: Flows is the flows whose sides a flow log covered (a flow the
+// network cannot carry, or between NICs no flow log can cover, such as
+// classic-network ones, consults no policy or has nothing to record);
+// Recorded those with a record for every side the engine decided; Agree
+// those whose records name the engine's deciding rule on each side and
+// whose actions make the kernel's verdict.
+type FlowCheck struct {
+	Flows, Recorded, Agree int
+	Problems               []string // one line per flow that is not recorded or does not agree
+}
+
+// flowLogs turns a flow log on for the scenario's NICs: one per VPC (All,
+// the shortest window), or one per ENI where the VPC is not a record of its
+// own. It returns the caller who owns them, to read the records.
+func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) (service.Caller, error) {
+	c, err := srv.Ops.CallerOf(ctx, srv.Key.ID, Region, true)
+	if err != nil {
+		return c, err
+	}
+	create := func(typ, id string) error {
+		_, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: c, ResourceType: typ, ResourceID: id,
+			TrafficType: model.TrafficAll, Interval: 1, Name: "lab-play"})
+		return err
+	}
+	done := map[string]bool{}
+	for _, nic := range s.Cloud().Instances {
+		if nic.VpcID == "" || done[nic.VpcID] {
+			continue // classic network: no flow log covers it
+		}
+		if err := create(model.FlowLogVPC, nic.VpcID); err == nil {
+			done[nic.VpcID] = true
+			continue
+		}
+		if err := create(model.FlowLogENI, model.NICENI(nic)); err != nil {
+			return c, fmt.Errorf("flow log for %s: %w", nic.ID, err)
+		}
+	}
+	return c, nil
+}
+
+// checkFlows holds the records to the engine's decisions and the kernel's
+// verdicts of the rows.
+func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs []service.FlowRecord) *FlowCheck {
+	eni := map[netip.Addr]string{} // an address's NIC, as records name it
+	covered := map[string]bool{}
+	for _, nic := range s.Cloud().Instances {
+		for _, a := range []netip.Addr{nic.PrivateIP, nic.IPv6, nic.PublicIP} {
+			if a.IsValid() {
+				eni[a] = model.NICENI(nic)
+			}
+		}
+		covered[model.NICENI(nic)] = nic.VpcID != ""
+	}
+	type side struct {
+		eni, dir string
+		dec      policy.Decision
+	}
+	out := &FlowCheck{}
+	for i, res := range results {
+		if res.Path != "" {
+			continue // no policy consulted
+		}
+		pkts := []policy.Packet{res.EgressPacket, res.IngressPacket}
+		var sides []side
+		decided := 0 // sides the engine decided (an egress drop: the ingress side never sees it)
+		if d := res.Egress; d != nil {
+			decided++
+			if covered[eni[res.EgressPacket.Src]] {
+				sides = append(sides, side{eni[res.EgressPacket.Src], "out", *d})
+			}
+		}
+		if d := res.Ingress; d != nil && (res.Egress == nil || res.Egress.Verdict == policy.Accept) {
+			decided++
+			if covered[eni[res.IngressPacket.Dst]] {
+				sides = append(sides, side{eni[res.IngressPacket.Dst], "in", *d})
+			}
+		}
+		if len(sides) == 0 {
+			continue
+		}
+		out.Flows++
+		var missing, wrong []string
+		accepted := true
+		for _, sd := range sides {
+			i := slices.IndexFunc(recs, func(r service.FlowRecord) bool {
+				if r.EniId != sd.eni || r.Direction != sd.dir {
+					return false
+				}
+				for _, pk := range pkts {
+					if r.SrcAddr == pk.Src.String() && r.DstAddr == pk.Dst.String() && r.Protocol == int(pk.Proto) &&
+						r.DstPort == int(pk.DstPort) && r.SrcPort == int(pk.SrcPort) {
+						return true
+					}
+				}
+				return false
+			})
+			if i < 0 {
+				missing = append(missing, sd.eni+" "+sd.dir)
+				continue
+			}
+			r := recs[i]
+			accepted = accepted && r.Action == "ACCEPT"
+			if got := recordDecision(r); !sameDecision(got, sd.dec) || r.Action != actionOf(sd.dec.Verdict) {
+				wrong = append(wrong, fmt.Sprintf("%s %s: record %s %s, engine %s", sd.eni, sd.dir, r.Action, got, sd.dec))
+			}
+		}
+		row := rows[i]
+		switch {
+		case len(missing) > 0:
+			out.Problems = append(out.Problems, fmt.Sprintf("line %d %s: no record of %s", row.Line, row.Flow, strings.Join(missing, ", ")))
+			continue
+		case len(sides) == decided && (row.Kernel == policy.Accept) != accepted:
+			wrong = append(wrong, fmt.Sprintf("the records say %s, the kernel %s", map[bool]string{true: "ACCEPT", false: "REJECT"}[accepted], row.Kernel))
+		}
+		out.Recorded++
+		if len(wrong) > 0 {
+			out.Problems = append(out.Problems, fmt.Sprintf("line %d %s: %s", row.Line, row.Flow, strings.Join(wrong, "; ")))
+			continue
+		}
+		out.Agree++
+	}
+	return out
+}
+
+// recordDecision is a record's deciding entry as the engine states it.
+func recordDecision(r service.FlowRecord) policy.Decision {
+	d := policy.Decision{Reason: policy.Reason(r.Reason), Verdict: policy.Drop}
+	if r.Action == "ACCEPT" {
+		d.Verdict = policy.Accept
+	}
+	switch d.Reason {
+	case policy.ByRule:
+		d.Rule = &policy.RuleRef{GroupID: r.SecurityGroupId, RuleID: r.SecurityGroupRuleId, Priority: r.Priority, Policy: model.Policy(strings.ToLower(r.Policy))}
+	case policy.IntraGroup:
+		d.Group = r.SecurityGroupId
+	}
+	return d
+}
+
+func sameDecision(a, b policy.Decision) bool {
+	if a.Reason != b.Reason || a.Verdict != b.Verdict || a.Group != b.Group || (a.Rule == nil) != (b.Rule == nil) {
+		return false
+	}
+	return a.Rule == nil || a.Rule.GroupID == b.Rule.GroupID && a.Rule.RuleID == b.Rule.RuleID &&
+		a.Rule.Priority == b.Rule.Priority && a.Rule.Policy == b.Rule.Policy
+}
+
+func actionOf(v policy.Verdict) string {
+	if v == policy.Accept {
+		return "ACCEPT"
+	}
+	return "REJECT"
+}

@@ -1,0 +1,145 @@
+package play
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+func load(t *testing.T, name string) *scenario.Scenario {
+	t.Helper()
+	s, err := scenario.Load("../../../testdata/scenarios/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// engine evaluates a scenario's flows and makes the rows a kernel that
+// agrees with the engine would give.
+func engine(t *testing.T, s *scenario.Scenario) ([]Row, []policy.Result) {
+	t.Helper()
+	d := policy.Compile(s.Cloud())
+	var rows []Row
+	var results []policy.Result
+	for _, f := range s.Flows {
+		res, err := policy.Evaluate(d, f.Flow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, Row{Line: f.Line, Flow: scenario.FlowText(f.Flow), Expect: f.Expect, Kernel: res.Verdict, Engine: res.Verdict})
+		results = append(results, res)
+	}
+	return rows, results
+}
+
+// recordsOf are the records a correct agent would ship for the results.
+func recordsOf(s *scenario.Scenario, results []policy.Result) []service.FlowRecord {
+	eni := map[string]string{}
+	for _, nic := range s.Cloud().Instances {
+		for _, a := range []string{nic.PrivateIP.String(), nic.PublicIP.String()} {
+			eni[a] = model.NICENI(nic)
+		}
+	}
+	var out []service.FlowRecord
+	add := func(pk policy.Packet, nicAddr, dir string, d policy.Decision) {
+		r := service.FlowRecord{EniId: eni[nicAddr], Direction: dir, SrcAddr: pk.Src.String(), DstAddr: pk.Dst.String(),
+			SrcPort: int(pk.SrcPort), DstPort: int(pk.DstPort), Protocol: int(pk.Proto), Action: actionOf(d.Verdict), Reason: string(d.Reason)}
+		switch d.Reason {
+		case policy.ByRule:
+			r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = d.Rule.GroupID, d.Rule.RuleID, d.Rule.Priority, d.Rule.Policy.Display()
+		case policy.IntraGroup:
+			r.SecurityGroupId = d.Group
+		}
+		out = append(out, r)
+	}
+	for _, res := range results {
+		if res.Path != "" {
+			continue
+		}
+		if res.Egress != nil {
+			add(res.EgressPacket, res.EgressPacket.Src.String(), "out", *res.Egress)
+		}
+		if res.Ingress != nil && (res.Egress == nil || res.Egress.Verdict == policy.Accept) {
+			add(res.IngressPacket, res.IngressPacket.Dst.String(), "in", *res.Ingress)
+		}
+	}
+	return out
+}
+
+// TestCheckFlows: the check passes records that name the engine's rules,
+// and fails a wrong rule, a wrong action and a missing record.
+func TestCheckFlows(t *testing.T) {
+	s := load(t, "09-redis-deny.yaml")
+	rows, results := engine(t, s)
+	good := recordsOf(s, results)
+	if c := checkFlows(s, rows, results, good); c.Flows == 0 || c.Recorded != c.Flows || c.Agree != c.Flows || len(c.Problems) > 0 {
+		t.Fatalf("agreeing records: %+v", c)
+	}
+	ruled := -1
+	for i, r := range good {
+		if r.SecurityGroupRuleId != "" {
+			ruled = i
+		}
+	}
+	if ruled < 0 {
+		t.Fatal("the scenario has no flow decided by a rule")
+	}
+	for _, tc := range []struct {
+		name     string
+		edit     func([]service.FlowRecord) []service.FlowRecord
+		recorded int // less than Flows by this
+		problem  string
+	}{
+		{"another rule", func(r []service.FlowRecord) []service.FlowRecord {
+			r[ruled].SecurityGroupRuleId = "sgr-other"
+			return r
+		}, 0, "engine"},
+		{"another action", func(r []service.FlowRecord) []service.FlowRecord {
+			r[ruled].Action = map[string]string{"ACCEPT": "REJECT", "REJECT": "ACCEPT"}[r[ruled].Action]
+			return r
+		}, 0, "engine"},
+		{"no record", func(r []service.FlowRecord) []service.FlowRecord { return append(r[:ruled], r[ruled+1:]...) }, 1, "no record"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			recs := tc.edit(append([]service.FlowRecord(nil), good...))
+			c := checkFlows(s, rows, results, recs)
+			if c.Recorded != c.Flows-tc.recorded || c.Agree != c.Flows-1 || len(c.Problems) != 1 || !strings.Contains(c.Problems[0], tc.problem) {
+				t.Errorf("%+v", c)
+			}
+		})
+	}
+}
+
+// TestPlayFlowLog plays a scenario with a flow log on real packets: every
+// flow is recorded, with the engine's rule on each side.
+func TestPlayFlowLog(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables")
+	}
+	s := load(t, "09-redis-deny.yaml")
+	rows, check, err := Play(s, fmt.Sprintf("fl%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Kernel != r.Engine {
+			t.Errorf("line %d: kernel %s, engine %s", r.Line, r.Kernel, r.Engine)
+		}
+	}
+	if check == nil || check.Flows != len(rows) || check.Recorded != check.Flows || check.Agree != check.Flows {
+		t.Fatalf("flow log check: %+v", check)
+	}
+}
