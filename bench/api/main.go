@@ -30,6 +30,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/procstat"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -252,7 +253,7 @@ func servePalisade() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: keyID, AccessKeySecret: secret,
-		Log: nil, RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}}) // measured at full rate: no per-account limits
+		Log: quietLog(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}}) // measured at full rate: no per-account limits
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -474,3 +475,8 @@ func fsyncRate(dir string, d time.Duration) float64 {
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
+
+// quietLog is the server's request log, written as a server would write it
+// (its cost stays in the measurement) but not shown: one line per request
+// would bury the report.
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -37,6 +37,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/procstat"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -380,7 +381,8 @@ func callCtx(ctx context.Context, hc *http.Client, addr, key, secret string, par
 func serveChild() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret})
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}) // as a server writes it, not shown
 	if err != nil {
 		log.Fatal(err)
 	}
