@@ -5,51 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/core/model"
-	"go.etcd.io/etcd/server/v3/embed"
 )
-
-// embeddedEtcd starts a one-member etcd in this process (data in a
-// temporary directory) and returns its client URL.
-func embeddedEtcd(t *testing.T) string {
-	t.Helper()
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	cfg := embed.NewConfig()
-	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
-	cfg.Logger, cfg.LogLevel = "zap", "fatal"
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port())}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port())}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("embedded etcd not ready after 30s")
-	}
-	return cu.String()
-}
 
 // TestBootstrapRaceOnEtcd: servers started at once on one etcd make one
 // operator and one first tenant between them, and all report the same
@@ -63,7 +27,7 @@ func TestBootstrapRaceOnEtcd(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("round %d", round), func(t *testing.T) {
 			const n = 4
-			etcdURLs := []string{embeddedEtcd(t)}
+			etcdURLs := []string{etcdtest.Embedded(t)}
 			servers := make([]*Server, n)
 			errs := make([]error, n)
 			var wg sync.WaitGroup

@@ -3,11 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,44 +14,11 @@ import (
 	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
-	"go.etcd.io/etcd/server/v3/embed"
 )
-
-// embeddedEtcd starts a one-member etcd in this process (data in a
-// temporary directory) and returns its client URL.
-func embeddedEtcd(t *testing.T) string {
-	t.Helper()
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
-	}
-	cfg := embed.NewConfig()
-	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
-	cfg.Logger, cfg.LogLevel = "zap", "fatal"
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port())}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port())}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("embedded etcd not ready after 30s")
-	}
-	return cu.String()
-}
 
 // lockedBuffer collects an agent's log.
 type lockedBuffer struct {
@@ -84,7 +48,7 @@ func TestAgentFailover(t *testing.T) {
 	defer cancel()
 	const keyID, secret = "LTAIagentfailover000", "agent-failover-secret"
 	const opID, opSecret = "LTAIagentfailoverop0", "agent-failover-op-secret"
-	etcdURL := embeddedEtcd(t)
+	etcdURL := etcdtest.Embedded(t)
 	open := func() (*server.Server, func()) {
 		srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"), Etcd: []string{etcdURL},
 			AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,48 +14,11 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
-	"go.etcd.io/etcd/server/v3/embed"
 )
-
-// freePort returns a loopback port free at the time of the call.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// embedded starts a single-member etcd in this process, with its data
-// under a temporary directory, and returns its client URL.
-func embedded(t testing.TB) string {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
-	cfg.Logger = "zap"
-	cfg.LogLevel = "fatal" // Close logs "server closed" as errors
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("embedded etcd not ready after 30s")
-	}
-	return cu.String()
-}
 
 // external starts Debian's etcd binary on loopback ports in a temporary
 // directory, killed when the test ends; it skips when there is none.
@@ -67,8 +28,8 @@ func external(t testing.TB) string {
 	if err != nil {
 		t.Skip("no etcd binary in PATH: install Debian's etcd-server (apt-get install etcd-server) to run the external-etcd tests")
 	}
-	cu := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	pu := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cu := fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))
+	pu := fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", cu, "--advertise-client-urls", cu,
@@ -123,7 +84,7 @@ func opener(url string) func(t testing.TB) *Store {
 }
 
 func TestConformanceEmbedded(t *testing.T) {
-	open := opener(embedded(t))
+	open := opener(etcdtest.Embedded(t))
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
 }
 
@@ -146,7 +107,7 @@ type child struct {
 func TestQuotaRaceAcrossServers(t *testing.T) {
 	const quota, workers, attempts = 200, 4, 80 // 2*4*80 = 640 tries for 200 places
 	errQuota := errors.New("quota exceeded")
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	cases := []struct {
 		name string
 		add  func(s *Store, id string) error
@@ -267,7 +228,7 @@ func TestQuotaRaceAcrossServers(t *testing.T) {
 // TestAcrossServers: what one server writes, another sees and is woken by;
 // a ClientToken taken on one server cannot be taken again on another.
 func TestAcrossServers(t *testing.T) {
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	ctx := context.Background()
 	a, err := Dial(ctx, []string{url}, "/x/")
 	if err != nil {
@@ -346,7 +307,7 @@ func BenchmarkUpdate(b *testing.B) {
 			b.Cleanup(func() { s.Close() })
 			return s
 		}},
-		{"etcd-embedded", func(b *testing.B) store.Store { return opener(embedded(b))(b) }},
+		{"etcd-embedded", func(b *testing.B) store.Store { return opener(etcdtest.Embedded(b))(b) }},
 	}
 	for _, be := range backends {
 		for _, par := range []int{1, 8} {
@@ -383,7 +344,7 @@ func BenchmarkUpdate(b *testing.B) {
 // outcome: a failed one writes nothing, the others each get their own
 // revision, holding exactly their writes.
 func TestGroupCommitIsolation(t *testing.T) {
-	s := opener(embedded(t))(t)
+	s := opener(etcdtest.Embedded(t))(t)
 	const n = 48
 	boom := errors.New("boom")
 	type result struct {
@@ -442,7 +403,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 // written, and stops once another server has committed (the follower must
 // then read the change log).
 func TestRecent(t *testing.T) {
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	ctx := context.Background()
 	a, err := Dial(ctx, []string{url}, "/recent/")
 	if err != nil {
@@ -484,7 +445,7 @@ func TestRecent(t *testing.T) {
 // another server writes (through the change log), and its own writes
 // (through Recent), with the same objects either way.
 func TestViewFollowsOtherServers(t *testing.T) {
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var servers []*Store
@@ -548,7 +509,7 @@ func mustChild(t *testing.T, b []byte) child {
 // transaction may compare (--max-txn-ops, 128 by default) still commits,
 // and still fails when another server changed one of them meanwhile.
 func TestLargeReadSet(t *testing.T) {
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	ctx := context.Background()
 	cases := []struct {
 		name      string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 )
 
@@ -98,7 +99,7 @@ func TestImportFromSQLite(t *testing.T) {
 	if d.Revision != 15 || len(d.Records) != 13 || len(d.Tokens) != 1 || len(d.Changes) != 16 {
 		t.Fatalf("dump: revision %d, %d records, %d tokens, %d changes; want 15, 13, 1, 16", d.Revision, len(d.Records), len(d.Tokens), len(d.Changes))
 	}
-	open := opener(embedded(t))
+	open := opener(etcdtest.Embedded(t))
 	dst := open(t)
 	if err := dst.Import(ctx, d); err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func TestImportFromSQLite(t *testing.T) {
 // TestSnapshot: a snapshot of the member is written whole under the name
 // asked for, and never over an existing file.
 func TestSnapshot(t *testing.T) {
-	url := embedded(t)
+	url := etcdtest.Embedded(t)
 	s := opener(url)(t)
 	fill(t, s)
 	dst := filepath.Join(t.TempDir(), "etcd.snap")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -16,7 +17,7 @@ import (
 // key, or another nonce, is still free; the nonce's key holds a lease that
 // outlives the TTL asked for.
 func TestClaimNonceAcrossServers(t *testing.T) {
-	open := opener(embedded(t))
+	open := opener(etcdtest.Embedded(t))
 	a := open(t)
 	b, err := Dial(context.Background(), []string{a.cli.Endpoints()[0]}, a.p)
 	if err != nil {
