@@ -22,8 +22,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -55,6 +53,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	"github.com/palisade-sg/palisade/internal/testkit/signedpost"
 )
 
 const (
@@ -421,36 +420,10 @@ func measure(c *child, n int, params func(i int) map[string]string) result {
 	return r
 }
 
-// call signs params with V1 and posts them; a non-200 answer is an error.
+// call signs params with the bench key and posts them; a non-200 answer is
+// an error.
 func call(hc *http.Client, addr string, params map[string]string) ([]byte, error) {
-	v := url.Values{}
-	for k, s := range params {
-		v.Set(k, s)
-	}
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	v.Set("Version", version)
-	v.Set("RegionId", region)
-	v.Set("Format", "JSON")
-	v.Set("AccessKeyId", keyID)
-	v.Set("SignatureMethod", "HMAC-SHA1")
-	v.Set("SignatureVersion", "1.0")
-	v.Set("SignatureNonce", hex.EncodeToString(nonce))
-	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
-	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
-	resp, err := hc.Post("http://"+addr+"/", "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
-	}
-	return body, nil
+	return signedpost.Post(context.Background(), hc, addr, keyID, secret, params)
 }
 
 // fsyncRate is how many 512-byte write+fsync pairs one writer does per

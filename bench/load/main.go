@@ -29,8 +29,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -41,7 +39,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -56,10 +53,10 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
-	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
+	"github.com/palisade-sg/palisade/internal/testkit/signedpost"
 )
 
 const (
@@ -341,39 +338,7 @@ func call(hc *http.Client, addr, key, secret string, params map[string]string) (
 
 // callCtx signs params with V1 and posts them; a non-200 answer is an error.
 func callCtx(ctx context.Context, hc *http.Client, addr, key, secret string, params map[string]string) ([]byte, error) {
-	v := url.Values{}
-	for k, s := range params {
-		v.Set(k, s)
-	}
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	v.Set("Version", version)
-	v.Set("RegionId", region)
-	v.Set("Format", "JSON")
-	v.Set("AccessKeyId", key)
-	v.Set("SignatureMethod", "HMAC-SHA1")
-	v.Set("SignatureVersion", "1.0")
-	v.Set("SignatureNonce", hex.EncodeToString(nonce))
-	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
-	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", strings.NewReader(v.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
-	}
-	return body, nil
+	return signedpost.Post(ctx, hc, addr, key, secret, params)
 }
 
 // serveChild runs the server, seeds both tenants, prints the victim's
