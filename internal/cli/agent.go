@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,7 +28,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns")
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
 	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window` (0: the shortest AggregationInterval of the flow logs covering this host)")
-	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: palisade-flowlog-HOST.state in the temporary directory; - for none)")
+	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: /var/lib/palisade/flowlog-HOST.state, in a directory only root may write: a file in /tmp could be a planted symlink; - for none)")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
@@ -58,7 +59,13 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	switch *flowState {
 	case "":
-		*flowState = filepath.Join(os.TempDir(), "palisade-flowlog-"+*host+".state")
+		// Not the temporary directory: another user could plant a symlink
+		// there for the root agent to write through.
+		dir := "/var/lib/palisade"
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			log.Warn("agent: no flow-log state directory; a crash will go unreported", "dir", dir, "err", err)
+		}
+		*flowState = filepath.Join(dir, "flowlog-"+url.PathEscape(*host)+".state")
 	case "-":
 		*flowState = ""
 	}

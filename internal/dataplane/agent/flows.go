@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/flowlog"
@@ -226,7 +229,7 @@ func (f *flows) startCollector(ctx context.Context, window time.Duration) {
 				"since", st.Since, "state", path)
 		}
 		b, _ := json.Marshal(windowState{Host: f.host, Since: time.Now().UTC()})
-		if err := os.WriteFile(path, b, 0o600); err != nil {
+		if err := writeNoFollow(path, b); err != nil {
 			f.log.Warn("agent: flow log: cannot write the state file; a crash will go unreported", "err", err)
 		}
 	}
@@ -330,6 +333,13 @@ func (f *flows) ship(ctx context.Context) error {
 			continue
 		}
 		refused, err := f.sink.ReportFlows(ctx, f.host, batch)
+		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
+			// Refused as a whole (a key no longer valid, a malformed
+			// batch): sending it again cannot help, and keeping it would
+			// block every later record.
+			f.log.Warn("agent: flow log: the server refused a batch of records; they are dropped", "records", n, "err", err)
+			refused, err = n, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -390,4 +400,18 @@ func (f *flows) shipLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// writeNoFollow writes a root agent's state file, refusing to follow a
+// symlink planted in its place.
+func writeNoFollow(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
