@@ -71,9 +71,12 @@ func (s *Service) CreateFlowLog(ctx context.Context, in CreateFlowLogInput) (Cre
 	if e != nil {
 		return CreateFlowLogResult{}, e
 	}
-	for _, p := range in.TrafficPath {
+	for i, p := range in.TrafficPath {
 		if p != "all" && p != "internetGateway" {
 			return CreateFlowLogResult{}, ecserr.BadRequest("IllegalParam.TrafficPath", "TrafficPath.N must be all or internetGateway; %q was given.", p)
+		}
+		if slices.Contains(in.TrafficPath[:i], p) {
+			return CreateFlowLogResult{}, ecserr.BadRequest("IllegalParam.TrafficPath", "TrafficPath.%d repeats %q; name each path once.", i+1, p)
 		}
 	}
 	if e := model.ValidateTags(in.Tags); e != nil {

@@ -224,9 +224,14 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 				if err != nil {
 					return out, err
 				}
-				if caught != nil {
-					snap = caught
+				if caught == nil {
+					// Never an older state than the store holds: the agent
+					// may have applied a newer one elsewhere (a rule
+					// revoked since would come back). A 5xx moves it on.
+					return out, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+						"This server has not caught up with revision %d of the store yet; retry, or ask another server.", rev)
 				}
+				snap = caught
 			}
 		}
 		sc := s.hosts.scopeAt(c.Host, snap.Revision())

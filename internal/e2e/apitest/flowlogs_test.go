@@ -152,6 +152,7 @@ func TestFlowLogErrors(t *testing.T) {
 		{"URL name", "VPC", v, "All", func(r *vpc.CreateFlowLogRequest) { r.FlowLogName = "http://x" }, 400, "IllegalParam.FlowLogName"},
 		{"bad project", "VPC", v, "All", func(r *vpc.CreateFlowLogRequest) { r.ProjectName = "A_b" }, 400, "IllegalParam.ProjectName"},
 		{"bad IpVersion", "VPC", v, "All", func(r *vpc.CreateFlowLogRequest) { r.IpVersion = "IPv5" }, 400, "IllegalParam.IpVersion"},
+		{"repeated TrafficPath", "VPC", v, "All", func(r *vpc.CreateFlowLogRequest) { r.TrafficPath = &[]string{"all", "all"} }, 400, "IllegalParam.TrafficPath"},
 		{"unknown VPC", "VPC", "vpc-nosuchthing", "All", nil, 404, "ResourceNotFound.VPC"},
 		{"type and ID disagree", "VSwitch", v, "All", nil, 404, "ResourceNotFound.VSwitch"},
 		{"unknown ENI", "NetworkInterface", "eni-nosuchthing", "All", nil, 404, "ResourceNotFound.NetworkInterface"},
