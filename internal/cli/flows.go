@@ -120,12 +120,15 @@ func (c *call) followFlows(q map[string]string) int {
 		if err != nil {
 			return c.fail(err)
 		}
+		// Only this poll's records are remembered: one that left the
+		// newest ones never comes back, so older memories are not needed.
+		now := make(map[flowRecord]bool, len(recs))
 		for i := len(recs) - 1; i >= 0; i-- { // oldest first
 			r := recs[i]
+			now[r] = true
 			if seen[r] {
 				continue
 			}
-			seen[r] = true
 			if c.json {
 				b, _ := json.Marshal(r)
 				fmt.Fprintln(c.stdout, string(b))
@@ -133,6 +136,7 @@ func (c *call) followFlows(q map[string]string) int {
 				fmt.Fprintln(c.stdout, strings.Join(flowRow(r), "  "))
 			}
 		}
+		seen = now
 		select {
 		case <-ctx.Done():
 			return 0

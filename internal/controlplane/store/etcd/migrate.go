@@ -18,9 +18,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// importOps is how many puts one transaction of Import carries: below
-// etcd's default --max-txn-ops (128).
-const importOps = 100
+// importOps and importBytes bound one transaction of Import: below etcd's
+// default --max-txn-ops (128) and --max-request-bytes (1.5 MiB).
+const (
+	importOps   = 100
+	importBytes = 512 << 10
+)
 
 // Import writes d into the store, which must be empty (no key under its
 // prefix: no server has started on it), keeping every record's ID and
@@ -39,7 +42,20 @@ func (s *Store) Import(ctx context.Context, d *store.Dump) error {
 	if resp.Count > 0 {
 		return fmt.Errorf("etcd: import: %d keys under %s already: import only into an empty store, before any server starts on it", resp.Count, s.p)
 	}
+	// Everything is checked before anything is written, so that a bad
+	// dump leaves the store empty.
+	for i := range d.Records {
+		if r := &d.Records[i]; r.Revision < 1 || r.Revision > d.Revision {
+			return fmt.Errorf("etcd: import: record %s/%s at revision %d, outside 1…%d", r.Kind, r.ID, r.Revision, d.Revision)
+		}
+	}
+	for _, c := range d.Changes {
+		if c.Revision < 1 || c.Revision > d.Revision {
+			return fmt.Errorf("etcd: import: change at revision %d, outside 1…%d", c.Revision, d.Revision)
+		}
+	}
 	var ops []clientv3.Op
+	size := 0
 	flush := func() error {
 		if len(ops) == 0 {
 			return nil
@@ -52,11 +68,16 @@ func (s *Store) Import(ctx context.Context, d *store.Dump) error {
 		if !r.Succeeded {
 			return fmt.Errorf("etcd: import: a server started on the store during the import")
 		}
-		ops = ops[:0]
+		ops, size = ops[:0], 0
 		return nil
 	}
 	put := func(k, v string) error {
-		ops = append(ops, clientv3.OpPut(k, v))
+		if len(ops) > 0 && size+len(k)+len(v) > importBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		ops, size = append(ops, clientv3.OpPut(k, v)), size+len(k)+len(v)
 		if len(ops) == importOps {
 			return flush()
 		}
@@ -65,9 +86,6 @@ func (s *Store) Import(ctx context.Context, d *store.Dump) error {
 	kinds := map[store.Kind]int64{}
 	for i := range d.Records {
 		r := &d.Records[i]
-		if r.Revision < 1 || r.Revision > d.Revision {
-			return fmt.Errorf("etcd: import: record %s/%s at revision %d, outside 1…%d", r.Kind, r.ID, r.Revision, d.Revision)
-		}
 		kinds[r.Kind] = max(kinds[r.Kind], r.Revision)
 		if err := put(s.recKey(r.Kind, r.ID), string(encodeRecord(r, r.Revision))); err != nil {
 			return err
@@ -81,9 +99,6 @@ func (s *Store) Import(ctx context.Context, d *store.Dump) error {
 			c := d.Changes[i]
 			es = append(es, logEntry{Kind: c.Kind, ID: c.ID, Account: c.Account, Region: c.Region, Op: c.Op})
 			kinds[c.Kind] = max(kinds[c.Kind], rev)
-		}
-		if rev < 1 || rev > d.Revision {
-			return fmt.Errorf("etcd: import: change at revision %d, outside 1…%d", rev, d.Revision)
 		}
 		v, err := json.Marshal(es)
 		if err != nil {

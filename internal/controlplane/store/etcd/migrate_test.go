@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,43 @@ func TestSnapshot(t *testing.T) {
 	}
 	if _, err := Snapshot(context.Background(), url, dst, nil); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("snapshot over an existing file: %v", err)
+	}
+}
+
+// TestImportBoundsTransactions: a store larger than one etcd request may
+// carry (1.5 MiB by default) is imported in several transactions, and a
+// dump found bad is refused before anything is written.
+func TestImportBoundsTransactions(t *testing.T) {
+	ctx := context.Background()
+	src, err := sqlite.Open(filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	big := []byte(`{"x":"` + strings.Repeat("a", 100<<10) + `"}`)
+	for i := range 40 { // 4 MB in all, 40 puts: one transaction by count
+		if _, err := src.Update(ctx, func(tx store.Tx) error {
+			return tx.Put(store.Record{Kind: "sg", ID: fmt.Sprintf("id-%02d", i), Data: big})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := src.Dump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := opener(etcdtest.Embedded(t))
+	bad := *d
+	bad.Records = slices.Clone(d.Records)
+	bad.Records[len(bad.Records)-1].Revision = d.Revision + 1
+	dst := open(t)
+	if err := dst.Import(ctx, &bad); err == nil {
+		t.Fatal("a record past the dump's revision was imported")
+	}
+	if err := dst.Import(ctx, d); err != nil {
+		t.Fatalf("import after a refused one: %v", err)
+	}
+	if want, got := everything(t, src), everything(t, dst); !reflect.DeepEqual(got, want) {
+		t.Fatal("the imported store reads differently from the source")
 	}
 }
