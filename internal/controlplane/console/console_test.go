@@ -112,9 +112,10 @@ func TestRowInput(t *testing.T) {
 	}
 }
 
-// consoleServer is a console over a real store, with an account and a
-// group, served by httptest.
-func consoleServer(t *testing.T) (*httptest.Server, *service.Service, model.AccessKey, string) {
+// tenantService is the services over a real store (closed when the test
+// ends) with one tenant: its key and its caller in cn-hangzhou.
+func tenantService(t *testing.T) (*service.Service, model.AccessKey, service.Caller) {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +131,14 @@ func consoleServer(t *testing.T) (*httptest.Server, *service.Service, model.Acce
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, key, cl
+}
+
+// consoleServer is a console over a real store, with an account and a
+// group, served by httptest.
+func consoleServer(t *testing.T) (*httptest.Server, *service.Service, model.AccessKey, string) {
+	svc, key, cl := tenantService(t)
+	ctx := context.Background()
 	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
 		t.Fatal(err)
@@ -340,16 +349,7 @@ func TestCloneImportExportCompare(t *testing.T) {
 // TestSignInThrottled: an address that keeps failing is refused for a
 // while, even with the right key; other addresses are not.
 func TestSignInThrottled(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st)
-	_, key, err := svc.NewTenant(context.Background(), "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, key, _ := tenantService(t)
 	now := time.Unix(1_000_000, 0)
 	c, err := New(svc, Options{Now: func() time.Time { return now }})
 	if err != nil {
@@ -385,18 +385,8 @@ func TestSignInThrottled(t *testing.T) {
 // write, a page that waits gets a new answer, and a page that may be stale
 // gets the last one at once, marked, while the new one is computed.
 func TestCachedRevisions(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st)
+	svc, _, cl := tenantService(t)
 	ctx := context.Background()
-	_, key, err := svc.NewTenant(ctx, "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
 	c, err := New(svc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -453,18 +443,8 @@ func TestCachedRevisions(t *testing.T) {
 // when not; a page that must wait joins the refresh under way instead of
 // computing the answer a second time.
 func TestCachedBudget(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st)
+	svc, _, cl := tenantService(t)
 	ctx := context.Background()
-	_, key, err := svc.NewTenant(ctx, "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
 	c, err := New(svc, Options{})
 	if err != nil {
 		t.Fatal(err)

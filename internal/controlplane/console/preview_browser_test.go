@@ -4,14 +4,12 @@ import (
 	"context"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
-	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 )
 
 // TestPreviewFetchesAuditDiffInBrowser: in a real browser, a preview whose
@@ -23,18 +21,8 @@ func TestPreviewFetchesAuditDiffInBrowser(t *testing.T) {
 	if err != nil {
 		t.Skip("needs chromium (see TestConsoleInBrowser)")
 	}
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st)
+	svc, key, cl := tenantService(t)
 	ctx := context.Background()
-	_, key, err := svc.NewTenant(ctx, "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
 	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
-	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -23,18 +21,8 @@ import (
 // the change (run here directly) differ; only the session that asked may
 // read it. With time enough, the preview shows the same diff in place.
 func TestPreviewAuditDiff(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc := service.New(st)
+	svc, key, cl := tenantService(t)
 	ctx := context.Background()
-	_, key, err := svc.NewTenant(ctx, "tenant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
 	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/api"
-	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -46,19 +44,8 @@ func TestAgentFlowLogs(t *testing.T) {
 	defer cancel()
 	const keyID, secret = "LTAIagentflowtest000", "agent-flow-secret"
 	const opID, opSecret = "LTAIagentflowop00000", "agent-flow-op-secret"
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
-		AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	defer func() { cancel(); <-served }()
-	groups, ins := records(80)
-	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
-	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, _ := serveRecords(t, ctx, keyID, secret, opID, opSecret)
+	defer cancel()
 	tenant, err := srv.Ops.CallerOf(ctx, keyID, "cn-hangzhou", true)
 	if err != nil {
 		t.Fatal(err)

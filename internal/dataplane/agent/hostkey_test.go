@@ -184,19 +184,8 @@ func TestAgentHostKeyOverHTTP(t *testing.T) {
 	defer cancel()
 	const keyID, secret = "LTAIagenthostkeyten0", "agent-host-key-tenant-secret"
 	const opID, opSecret = "LTAIagenthostkeyop00", "agent-host-key-op-secret"
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
-		AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	defer func() { cancel(); <-served }()
-	groups, ins := records(80)
-	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
-	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
-		t.Fatal(err)
-	}
+	srv, groups, ins := serveRecords(t, ctx, keyID, secret, opID, opSecret)
+	defer cancel()
 	op, err := srv.Ops.CallerOf(ctx, opID, "", false)
 	if err != nil {
 		t.Fatal(err)
@@ -231,4 +220,25 @@ func TestAgentHostKeyOverHTTP(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, part)
 		}
 	}
+}
+
+// serveRecords serves a real server until ctx ends (the test waits for it
+// to stop), with the tenant and operator keys given and records(80)
+// imported into a VPC of cn-hangzhou (returned).
+func serveRecords(t *testing.T, ctx context.Context, keyID, secret, opID, opSecret string) (*server.Server, []*model.SecurityGroup, []*model.Instance) {
+	t.Helper()
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"),
+		AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() { <-served })
+	groups, ins := records(80)
+	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
+		t.Fatal(err)
+	}
+	return srv, groups, ins
 }
