@@ -176,56 +176,15 @@ func quotaRace(t *testing.T, es ...*env) {
 			return slices.Contains(ids, sg), fmt.Sprintf("server %s does not list %s yet", e.addr, sg)
 		})
 	}
-	const workers, attempts = 6, 300
-	ports := make(chan int, attempts)
-	for p := 1; p <= attempts; p++ {
-		ports <- p
-	}
-	close(ports)
-	var (
-		mu                 sync.Mutex
-		ok                 []int
-		refused, conflicts int
-		problems           []string
-		wg                 sync.WaitGroup
-	)
-	for w := range workers {
+	var clients []*ecs.Client
+	var names []string
+	for w := range 6 {
 		e := es[w%len(es)]
-		c := newECS(t, e.addr, e.ak, e.secret)
-		wg.Go(func() {
-			for p := range ports {
-				for {
-					err := authorize(c, sg, cidrIngress("TCP", fmt.Sprintf("%d/%d", p, p), "10.0.0.0/8"))
-					code, status, isAPI := apiError(err)
-					mu.Lock()
-					retry := false
-					switch {
-					case err == nil:
-						ok = append(ok, p)
-					case isAPI && code == "AuthorizationLimitExceed" && status == 403:
-						refused++
-					case isAPI && code == "OperationConflict" && status == 409:
-						conflicts++
-						retry = true
-					default:
-						problems = append(problems, fmt.Sprintf("worker %d (server %s) port %d: %v", w, e.addr, p, err))
-					}
-					mu.Unlock()
-					if !retry {
-						break
-					}
-				}
-			}
-		})
+		clients, names = append(clients, newECS(t, e.addr, e.ak, e.secret)), append(names, e.addr)
 	}
-	wg.Wait()
-	for _, p := range problems {
-		t.Error(p)
-	}
-	if len(ok) != 200 || refused != attempts-200 {
-		t.Fatalf("%d succeeded and %d were refused; want 200 and %d", len(ok), refused, attempts-200)
-	}
-	t.Logf("%d writes answered OperationConflict and were sent again", conflicts)
+	ok := testenv.QuotaRace(t, clients, names, 300, 200, func(c *ecs.Client, p int) error {
+		return authorize(c, sg, cidrIngress("TCP", fmt.Sprintf("%d/%d", p, p), "10.0.0.0/8"))
+	})
 	for _, e := range es {
 		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 			n, _ := ruleCount(t, e.ecs, sg)

@@ -1,15 +1,12 @@
 package apitest
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	"github.com/alibabacloud-go/tea/dara"
-	"github.com/alibabacloud-go/tea/tea"
-	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
@@ -127,15 +124,7 @@ func mustCall(t testing.TB, c *openapi.Client, version, action string, query map
 
 // apiError is the code and HTTP status of an error from either SDK.
 func apiError(err error) (code string, status int, ok bool) {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.ErrorCode(), se.HttpStatus(), true
-	}
-	var te *tea.SDKError
-	if errors.As(err, &te) {
-		return tea.StringValue(te.Code), tea.IntValue(te.StatusCode), true
-	}
-	return "", 0, false
+	return testenv.APIError(err)
 }
 
 // wantErr fails unless err is an API error with this status and code.

@@ -11,7 +11,6 @@ package clustertest
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,7 +26,6 @@ import (
 	"testing"
 	"time"
 
-	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -213,14 +211,6 @@ func ready(t testing.TB, s *Server) {
 	})
 }
 
-func apiError(err error) (code string, status int, ok bool) {
-	var se *sdkerrors.ServerError
-	if errors.As(err, &se) {
-		return se.ErrorCode(), se.HttpStatus(), true
-	}
-	return "", 0, false
-}
-
 func createGroup(t testing.TB, c *ecs.Client, name string) string {
 	t.Helper()
 	r := ecs.CreateCreateSecurityGroupRequest()
@@ -329,56 +319,13 @@ func quotaRace(t *testing.T, ss []*Server) {
 	for _, s := range ss[1:] {
 		waitGroup(t, s, sg)
 	}
-	const workers, attempts = 6, 260
-	next := make(chan int, attempts)
-	for p := 1; p <= attempts; p++ {
-		next <- p
-	}
-	close(next)
-	var (
-		mu                 sync.Mutex
-		ok                 []int
-		refused, conflicts int
-		problems           []string
-		wg                 sync.WaitGroup
-	)
-	for w := range workers {
+	var clients []*ecs.Client
+	var names []string
+	for w := range 6 {
 		s := ss[w%len(ss)]
-		c := s.ECS(t)
-		wg.Go(func() {
-			for p := range next {
-				for {
-					err := authorizePort(c, sg, p)
-					code, status, _ := apiError(err)
-					mu.Lock()
-					retry := false
-					switch {
-					case err == nil:
-						ok = append(ok, p)
-					case code == "AuthorizationLimitExceed" && status == 403:
-						refused++
-					case code == "OperationConflict" && status == 409:
-						conflicts++
-						retry = true
-					default:
-						problems = append(problems, fmt.Sprintf("server %s port %d: %v", s.Name, p, err))
-					}
-					mu.Unlock()
-					if !retry {
-						break
-					}
-				}
-			}
-		})
+		clients, names = append(clients, s.ECS(t)), append(names, s.Name)
 	}
-	wg.Wait()
-	for _, p := range problems {
-		t.Error(p)
-	}
-	if len(ok) != 200 || refused != attempts-200 {
-		t.Fatalf("%d succeeded and %d were refused; want 200 and %d", len(ok), refused, attempts-200)
-	}
-	t.Logf("%d writes answered OperationConflict and were sent again", conflicts)
+	ok := testenv.QuotaRace(t, clients, names, 260, 200, func(c *ecs.Client, p int) error { return authorizePort(c, sg, p) })
 	for _, s := range ss {
 		c := s.ECS(t)
 		var got map[string]int
@@ -462,7 +409,7 @@ func killLeader(t *testing.T, ss []*Server) {
 						mu.Unlock()
 						break
 					}
-					code, status, _ := apiError(err)
+					code, status, _ := testenv.APIError(err)
 					if code == "" {
 						code = "transport"
 					}
