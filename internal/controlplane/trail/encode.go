@@ -2,6 +2,7 @@ package trail
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -81,52 +82,44 @@ func appendField(b []byte, name, value string, first bool) []byte {
 
 // appendStringMap appends m with its keys sorted, as json.Marshal does.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}')
+	b, _ = appendMap(b, m, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
+	return b
 }
 
 // appendAnyMap appends m with its keys sorted; values of the types events
 // hold are encoded here, others by json.Marshal.
 func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	return appendMap(b, m, func(b []byte, v any) ([]byte, error) {
+		switch v := v.(type) {
+		case string:
+			return appendString(b, v), nil
+		case bool:
+			return strconv.AppendBool(b, v), nil
+		case int:
+			return strconv.AppendInt(b, int64(v), 10), nil
+		}
+		// json.Number (checked by json.Marshal), floats, nil, anything.
+		j, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		return append(b, j...), nil
+	})
+}
+
+// appendMap appends m as a JSON object, its keys sorted as json.Marshal
+// sorts them, each value by value.
+func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
-		switch v := m[k].(type) {
-		case string:
-			b = appendString(b, v)
-		case bool:
-			b = strconv.AppendBool(b, v)
-		case int:
-			b = strconv.AppendInt(b, int64(v), 10)
-		default:
-			// json.Number (checked by json.Marshal), floats, nil, anything.
-			j, err := json.Marshal(v)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, j...)
+		var err error
+		if b, err = value(b, m[k]); err != nil {
+			return nil, err
 		}
 	}
 	return append(b, '}'), nil
