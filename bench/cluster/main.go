@@ -42,10 +42,9 @@ import (
 
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/palisade-sg/palisade/internal/cli"
+	"github.com/palisade-sg/palisade/internal/controlplane/member"
 	"github.com/palisade-sg/palisade/internal/testkit/procstat"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -403,15 +402,10 @@ func measureAll(name string, ss []*server) (w, r result) {
 func leader(ss []*server) *server {
 	for range 100 {
 		for _, s := range ss {
-			cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.clientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
-			if err != nil {
-				continue
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			st, err := cli.Status(ctx, s.clientURL)
+			leads, _ := member.Leads(ctx, s.clientURL)
 			cancel()
-			cli.Close()
-			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+			if leads {
 				return s
 			}
 		}

@@ -367,6 +367,21 @@ func (m *Member) Err() <-chan error { return m.e.Err() }
 // IsLeader says whether the member leads the cluster now.
 func (m *Member) IsLeader() bool { return m.e.Server.Leader() == m.e.Server.MemberID() }
 
+// Leads asks the member serving clientURL (plain http) whether it leads
+// its cluster, as an operator or a test that is not that member does.
+func Leads(ctx context.Context, clientURL string) (bool, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{clientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return false, err
+	}
+	defer cli.Close()
+	st, err := cli.Status(ctx, clientURL)
+	if err != nil {
+		return false, err
+	}
+	return st.Leader != 0 && st.Leader == st.Header.MemberId, nil
+}
+
 // hasMember says whether dir holds an etcd member already.
 func hasMember(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "member", "wal"))

@@ -27,10 +27,9 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/palisade-sg/palisade/internal/cli"
+	"github.com/palisade-sg/palisade/internal/controlplane/member"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -180,15 +179,10 @@ func leader(t testing.TB, ss []*Server) int {
 	t.Helper()
 	for range 50 {
 		for i, s := range ss {
-			cli, err := clientv3.New(clientv3.Config{Endpoints: []string{s.ClientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
-			if err != nil {
-				continue
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			st, err := cli.Status(ctx, s.ClientURL)
+			leads, _ := member.Leads(ctx, s.ClientURL)
 			cancel()
-			cli.Close()
-			if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
+			if leads {
 				return i
 			}
 		}
