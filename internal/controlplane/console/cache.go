@@ -29,6 +29,34 @@ type resultCache struct {
 	// ahead admits the background computations, one at a time: they take
 	// the server's analysis slots (analyze.Ahead), never the account's own.
 	ahead chan struct{}
+	// base is the newest whole-cloud audit (every account's findings,
+	// opaque): each audit starts from it and re-audits only what changed
+	// since (analyze.AuditFrom).
+	base *analyze.AuditBase
+}
+
+// auditBase is the newest audit base kept.
+func (rc *resultCache) auditBase() *analyze.AuditBase {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.base
+}
+
+// keepBase keeps b if it is newer than the base kept.
+func (rc *resultCache) keepBase(b *analyze.AuditBase) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if b != nil && b.Revision() >= rc.base.Revision() {
+		rc.base = b
+	}
+}
+
+// audit is the caller's audit at the current revision, from the newest
+// base kept.
+func (c *Console) audit(ctx context.Context, cl service.Caller) (analyze.Audit, error) {
+	au, base, err := c.analysis.AuditFrom(ctx, cl, audit.Options{}, c.cache.auditBase())
+	c.cache.keepBase(base)
+	return au, err
 }
 
 // refresh is a computation under way in the background: of the answer
@@ -165,7 +193,7 @@ func cached[T any](c *Console, ctx context.Context, key string, budget time.Dura
 // budget as in cached.
 func (c *Console) auditOf(ctx context.Context, cl service.Caller, budget time.Duration) (analyze.Audit, bool, error) {
 	return cached(c, ctx, "audit|"+cl.Account+"|"+cl.Region, budget, func(ctx context.Context) (analyze.Audit, error) {
-		return c.analysis.Audit(analyze.Waiting(ctx), cl, audit.Options{})
+		return c.audit(analyze.Waiting(ctx), cl)
 	})
 }
 
@@ -229,7 +257,7 @@ func (c *Console) prefetch(ctx context.Context, cl service.Caller) {
 	defer rc.mu.Unlock()
 	for key, compute := range map[string]func(context.Context) (any, error){
 		"audit|" + cl.Account + "|" + cl.Region: func(ctx context.Context) (any, error) {
-			return c.analysis.Audit(ctx, cl, audit.Options{})
+			return c.audit(ctx, cl)
 		},
 		"graph|" + cl.Account + "|" + cl.Region + "||": func(ctx context.Context) (any, error) {
 			return c.analysis.Reachability(ctx, analyze.ReachInput{Caller: cl, View: "graph"})

@@ -448,13 +448,14 @@ func (c *Console) change(p *page) {
 		redirect(p, back.String())
 		return
 	}
-	// The plan first, on the request; then the audit diff in the
+	// The plan on the request and, beside it, the audit diff in the
 	// background (see previewaudit.go), awaited for what is left of the
-	// preview's budget. A change the plan refuses needs no audit.
+	// preview's budget once the plan is done. A change the plan refuses
+	// shows the plan's error (the diff's is the same).
 	start := time.Now()
+	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
 	pl, err := c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	if err == nil {
-		diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
 		t := time.NewTimer(max(0, c.budgets.preview-time.Since(start)))
 		select {
 		case <-diff.done:

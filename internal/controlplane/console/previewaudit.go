@@ -79,13 +79,10 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 	go func() {
 		defer close(j.done)
 		defer cancel()
-		// The audit before comes from the cache (or a refresh under way);
-		// the one after takes the console's slot for work ahead.
-		before, _, err := c.auditOf(bctx, cl, mustWait)
-		if err != nil {
-			j.err = err
-			return
-		}
+		// The audit before and the one after, both from the newest audit
+		// kept, at one revision: only what changed since it, and what
+		// the change reaches, is audited. It takes the console's slot for
+		// work ahead.
 		select {
 		case c.cache.ahead <- struct{}{}:
 		case <-bctx.Done():
@@ -93,10 +90,14 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 			return
 		}
 		defer func() { <-c.cache.ahead }()
-		after, err := c.analysis.AuditAfter(bctx, cl, change, audit.Options{})
+		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, change, audit.Options{}, c.cache.auditBase())
+		c.cache.keepBase(base)
 		if err != nil {
 			j.err = err
 			return
+		}
+		if base.Revision() > 0 {
+			c.cache.put("audit|"+cl.Account+"|"+cl.Region, base.Revision(), before)
 		}
 		j.val = diffFindings(before.Findings, after)
 	}()

@@ -1,0 +1,153 @@
+package analyze
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// A console audits after every write; a whole-cloud audit each time costs
+// more than a page may. AuditFrom and AuditAfterFrom start from the audit
+// of an earlier revision (an AuditBase) and re-audit only what changed
+// since (audit.RunScoped), over the live cloud and its reachability,
+// which the server keeps anyway.
+
+// AuditBase is the audit of the whole cloud (every account's findings) at
+// one revision: where the next audit starts. It is opaque, since it holds
+// other accounts' findings: a caller sees only its own, through
+// AuditFrom.
+type AuditBase struct {
+	rev      int64
+	cloud    *policy.Cloud
+	opts     string // the options, as optionsKey gives them
+	findings []audit.Finding
+}
+
+// Revision is the store revision the base describes.
+func (b *AuditBase) Revision() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.rev
+}
+
+// optionsKey says which options give the same findings (Workers does not
+// change them).
+func optionsKey(o audit.Options) string {
+	k := audit.ConfigJSON(o)
+	if o.ChangeAlerting != nil {
+		k += fmt.Sprint(" alerting=", *o.ChangeAlerting)
+	}
+	return k
+}
+
+// AuditFrom is Audit, computed from base (an audit of an earlier revision
+// with the same options, or nil): only what changed since is audited
+// again. It returns the base at the revision answered, for the next one.
+// Without an in-memory view it is Audit.
+func (a *Service) AuditFrom(ctx context.Context, c service.Caller, o audit.Options, base *AuditBase) (Audit, *AuditBase, error) {
+	if a.liveOf() == nil {
+		out, err := a.Audit(ctx, c, o)
+		return out, base, err
+	}
+	sh, done, err := a.enter(ctx, c)
+	if err != nil {
+		return Audit{}, base, err
+	}
+	defer done()
+	if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+		o.Workers = w // the analysis's share of the CPU
+	}
+	var out Audit
+	err = a.state(ctx, func(st liveState) error {
+		base = base.at(st, o)
+		out = callerAudit(base.findings, st.ownedBy(c))
+		return nil
+	})
+	return out, base, err
+}
+
+// at returns the base at the state's revision: b itself when it is there
+// already, else b moved forward (or a whole audit when b is nil or of
+// other options). The state must be held (a read's).
+func (b *AuditBase) at(st liveState, o audit.Options) *AuditBase {
+	key := optionsKey(o)
+	switch {
+	case b != nil && b.opts == key && b.rev == st.rev && b.cloud == st.cloud:
+		return b
+	case b != nil && b.opts == key && b.rev < st.rev:
+		return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, findings: audit.RunScoped(b.cloud, b.findings, st.cloud, o, st.r)}
+	}
+	return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, findings: audit.RunWith(st.cloud, o, st.r)}
+}
+
+// callerAudit is the caller's part of the whole cloud's findings, as
+// Audit gives it.
+func callerAudit(all []audit.Finding, own ownedCloud) Audit {
+	out := Audit{Findings: []audit.Finding{}}
+	for _, f := range all {
+		// SGA-032 judges the server's alerting, not a resource: it
+		// concerns every caller with resources (Internet is always owned).
+		if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	out.Findings = redacted(out.Findings, own.Cloud, func(id string) bool { return own.owned[id] })
+	if w, ok := audit.Worst(out.Findings); ok {
+		out.Worst = w.String()
+	}
+	return out
+}
+
+// AuditAfterFrom is what a change does to the caller's audit: the audit
+// now (as AuditFrom gives it, from base) and the findings as the change
+// would leave them (as AuditAfter gives them), the latter audited only
+// where the change reaches. It returns the base now, for the next audit.
+// A change the action would refuse is refused with the same error.
+// Without an in-memory view it is Audit and AuditAfter.
+func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change Change, o audit.Options, base *AuditBase) (before Audit, after []audit.Finding, now *AuditBase, err error) {
+	if a.liveOf() == nil {
+		if before, err = a.Audit(ctx, c, o); err != nil {
+			return Audit{}, nil, base, err
+		}
+		after, err = a.AuditAfter(ctx, c, change, o)
+		return before, after, base, err
+	}
+	sh, done, err := a.enter(ctx, c)
+	if err != nil {
+		return Audit{}, nil, base, err
+	}
+	defer done()
+	if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
+		o.Workers = w
+	}
+	now = base
+	err = a.state(ctx, func(st liveState) error {
+		now = base.at(st, o)
+		own := st.ownedBy(c)
+		before = callerAudit(now.findings, own)
+		next, ch, err := a.dryRun(ctx, change, st.cloud, st.rev)
+		if err != nil {
+			return err
+		}
+		// The reachability after, for the checks that read it: the live
+		// result moved forward by what the change touches, as PlanChange
+		// does.
+		r := st.r.WithWorkers(o.Workers).Clone()
+		r.Update(next, ch)
+		all := audit.RunScoped(st.cloud, now.findings, next, o, r)
+		owned := own.ownedAfter(c, next)
+		after = []audit.Finding{}
+		for _, f := range all {
+			if owned(f.Resource) {
+				after = append(after, f)
+			}
+		}
+		after = redacted(after, next, owned)
+		return nil
+	})
+	return before, after, now, err
+}
