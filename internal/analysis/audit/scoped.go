@@ -134,15 +134,21 @@ func scopeOf(before, after *policy.Cloud) (scope, bool) {
 	if !reflect.DeepEqual(before.PrefixLists, after.PrefixLists) || !reflect.DeepEqual(before.PortRangeLists, after.PortRangeLists) {
 		return sc, false
 	}
-	changed := map[string]bool{} // groups whose policy or members changed
+	// A group's own policy (rules, type, intra-group access) reaches its
+	// members; its existence and its members (their addresses) reach,
+	// besides, every group whose rules name it as peer.
+	ruled, resolved := map[string]bool{}, map[string]bool{}
 	for id, g := range after.Groups {
-		if b := before.Groups[id]; b != g && (b == nil || !samePolicyGroup(b, g)) {
-			changed[id] = true
+		switch b := before.Groups[id]; {
+		case b == nil:
+			resolved[id] = true
+		case b != g && !samePolicyGroup(b, g):
+			ruled[id] = true
 		}
 	}
 	for id := range before.Groups {
 		if after.Groups[id] == nil {
-			changed[id] = true
+			resolved[id] = true
 		}
 	}
 	var moved []string // instances whose policy inputs changed
@@ -161,23 +167,25 @@ func scopeOf(before, after *policy.Cloud) (scope, bool) {
 		for _, c := range []*policy.Cloud{before, after} {
 			if in := c.Instances[id]; in != nil {
 				for _, g := range in.SecurityGroups {
-					changed[g] = true
+					resolved[g] = true
 				}
 			}
 		}
 	}
-	if len(changed) == 0 && len(moved) == 0 {
+	if len(ruled) == 0 && len(resolved) == 0 {
 		return sc, true
 	}
-	// The groups whose rules name a changed group resolve their peers
-	// anew (in after, or, for a changed group, before: it is changed).
-	for g := range changed {
-		sc.groups[g] = true
+	for _, m := range []map[string]bool{ruled, resolved} {
+		for g := range m {
+			sc.groups[g] = true
+		}
 	}
-	for _, c := range []*policy.Cloud{before, after} {
-		for id, g := range c.Groups {
-			if !sc.groups[id] && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return changed[r.Peer.GroupID] }) {
-				sc.groups[id] = true
+	if len(resolved) > 0 { // in after, or, for a group changed, before
+		for _, c := range []*policy.Cloud{before, after} {
+			for id, g := range c.Groups {
+				if !sc.groups[id] && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return resolved[r.Peer.GroupID] }) {
+					sc.groups[id] = true
+				}
 			}
 		}
 	}
