@@ -292,3 +292,28 @@ func (sc scope) cloud(after *policy.Cloud) *policy.Cloud {
 	}
 	return c
 }
+
+// NeedsReach reports whether an audit of c with options o reads the
+// reachability (SGA-014 reads it when production and other environments
+// are both present), so that a caller who must compute it for RunWith
+// or RunScoped can skip it when not. A reachability not given is computed
+// when needed all the same: this only saves work.
+func NeedsReach(c *policy.Cloud, o Options) bool {
+	o = o.withDefaults()
+	if slices.Contains(o.Skip, "SGA-014") {
+		return false
+	}
+	var prod, other bool
+	for _, in := range c.Instances {
+		switch env, p := o.environment(in); {
+		case p:
+			prod = true
+		case env != "":
+			other = true
+		}
+		if prod && other {
+			return true
+		}
+	}
+	return false
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -136,8 +137,11 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		// The reachability after, for the checks that read it: the live
 		// result moved forward by what the change touches, as PlanChange
 		// does.
-		r := st.r.WithWorkers(o.Workers).Clone()
-		r.Update(next, ch)
+		var r *reach.Result
+		if audit.NeedsReach(next, o) {
+			r = st.r.WithWorkers(o.Workers).Clone()
+			r.Update(next, ch)
+		}
 		all := audit.RunScoped(st.cloud, now.findings, next, o, r)
 		owned := own.ownedAfter(c, next)
 		after = []audit.Finding{}
