@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-		"testing"
+	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
