@@ -75,9 +75,6 @@ func RunScoped(before *policy.Cloud, prev []Finding, after *policy.Cloud, o Opti
 		}
 		sub.prime(mine)
 	}
-	if slices.ContainsFunc(todo, func(c Check) bool { return c.ID == "SGA-014" }) {
-		whole.reachability()
-	}
 	found := make([][]Finding, len(todo))
 	each(o.workers(), len(todo), func(_ *workerScratch, k int) {
 		ch := todo[k]

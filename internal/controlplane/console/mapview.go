@@ -66,8 +66,9 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 		}
 	}
 	out := mapData{Nodes: []mapNode{}, Edges: []mapEdge{}, Stale: !fresh}
-	var edges []reach.Edge
-	for _, e := range g.Graph.Edges {
+	var edges []*reach.Edge // pointers: a big graph has thousands of edges, each with its port lists
+	for i := range g.Graph.Edges {
+		e := &g.Graph.Edges[i]
 		if (in[e.From] == nil && e.From != reach.Internet) || (in[e.To] == nil && e.To != reach.Internet) {
 			continue
 		}
@@ -77,7 +78,7 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 		edges = append(edges, e)
 	}
 	if len(edges) > maxMapEdges {
-		var kept []reach.Edge
+		var kept []*reach.Edge
 		for _, e := range edges {
 			if e.From == reach.Internet || e.To == reach.Internet {
 				kept = append(kept, e)

@@ -416,6 +416,13 @@ func (a *Service) Reachability(ctx context.Context, in ReachInput) (Reachability
 }
 
 func ownedGraph(g *reach.Graph, o ownedCloud) *reach.Graph {
+	// A graph all of the caller's is kept as it is: copying thousands of
+	// edges costs.
+	if g.Nodes != nil && g.Edges != nil &&
+		!slices.ContainsFunc(g.Nodes, func(n reach.GraphNode) bool { return !o.owned[n.ID] }) &&
+		!slices.ContainsFunc(g.Edges, func(e reach.Edge) bool { return !o.owned[e.From] || !o.owned[e.To] }) {
+		return g
+	}
 	out := &reach.Graph{Nodes: []reach.GraphNode{}, Edges: []reach.Edge{}}
 	for _, n := range g.Nodes {
 		if o.owned[n.ID] {
