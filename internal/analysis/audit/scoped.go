@@ -90,7 +90,7 @@ func RunScoped(before *policy.Cloud, prev []Finding, after *policy.Cloud, o Opti
 		}
 		if sub != nil {
 			for _, f := range ch.Run(sub) {
-				if sc.touched(after, f.Resource) {
+				if sc.groups[f.Resource] || sc.instances[f.Resource] {
 					fs = append(fs, f)
 				}
 			}
@@ -224,9 +224,10 @@ func samePolicyInstance(a, b *model.Instance) bool {
 }
 
 // cloud is the part of after the policy checks read to judge the scope:
-// the scope's groups with all their members, those members' groups, and,
-// for their peers and intra-group access, the groups those name with
-// their members (whose findings are not kept).
+// the scope's groups with all their members, those members' groups with
+// all their members (for intra-group access), and the groups those name
+// as peers, with their members but without rules (findings on any but
+// the scope's are not kept).
 func (sc scope) cloud(after *policy.Cloud) *policy.Cloud {
 	full := map[string]bool{} // instances whose policy must be exact
 	for id := range sc.instances {
@@ -252,10 +253,14 @@ func (sc scope) cloud(after *policy.Cloud) *policy.Cloud {
 			}
 		}
 	}
-	for _, id := range slices.Collect(maps.Keys(groups)) {
+	// The groups only named as peers stand for their members' addresses
+	// alone: without their rules, the members no policy read needs cost
+	// little to build (their findings are not kept).
+	named := map[string]bool{}
+	for id := range groups {
 		for _, r := range after.Groups[id].Rules {
-			if p := r.Peer.GroupID; p != "" && after.Groups[p] != nil {
-				groups[p] = true
+			if p := r.Peer.GroupID; p != "" && after.Groups[p] != nil && !groups[p] {
+				named[p] = true
 			}
 		}
 	}
@@ -263,14 +268,42 @@ func (sc scope) cloud(after *policy.Cloud) *policy.Cloud {
 	for id := range full {
 		insts[id] = after.Instances[id]
 	}
-	for g := range groups {
-		for _, m := range after.Members(g) {
-			insts[m.ID] = m
+	gs := make([]*model.SecurityGroup, 0, len(groups)+len(named))
+	for _, m := range []map[string]bool{groups, named} {
+		for id := range m {
+			for _, in := range after.Members(id) {
+				insts[in.ID] = in
+			}
+			g := after.Groups[id]
+			if named[id] {
+				bare := *g
+				bare.Rules = nil
+				g = &bare
+			}
+			gs = append(gs, g)
 		}
 	}
-	gs := make([]*model.SecurityGroup, 0, len(groups))
-	for id := range groups {
-		gs = append(gs, after.Groups[id])
+	// An instance there only for its addresses (a member of a group
+	// named as peer, or of another group of the scope's members, for
+	// intra-group access) has a policy no finding kept reads: it stands as
+	// one copy per group it is in, so that the policies built for it are
+	// one per group, not one per combination of groups.
+	sub := map[string]bool{}
+	for _, g := range gs {
+		sub[g.ID] = true
+	}
+	for id, in := range insts {
+		if full[id] {
+			continue
+		}
+		delete(insts, id)
+		for _, g := range in.SecurityGroups {
+			if sub[g] {
+				cp := *in
+				cp.ID, cp.SecurityGroups = in.ID+"/"+g, []string{g}
+				insts[cp.ID] = &cp
+			}
+		}
 	}
 	// In ID order, as the store lists them: members keep the order the
 	// checks see in after.
