@@ -16,12 +16,13 @@ import (
 )
 
 // A preview's audit diff needs the audit of the cloud as the change would
-// leave it: a whole audit, which takes longer than a page may. So it runs
-// in the background once the change's plan is done; the preview waits
-// for it until previewBudget from its start and otherwise says it is
-// being computed, and its script (or a link, without scripts) fetches it from
-// the diff's own address once ready. Findings from an earlier audit are
-// never shown as the change's.
+// leave it. It is moved forward from the newest audit kept (only what the
+// change reaches is audited again, see analyze.AuditAfterFrom), but even
+// that may take longer than a page may. So it runs in the background,
+// beside the change's plan; the preview waits for it until previewBudget
+// from its start and otherwise says it is being computed, and its script
+// (or a link, without scripts) fetches it from the diff's own address once
+// ready. Findings from an earlier audit are never shown as the change's.
 
 // previewBudget is how long a preview waits for its audit diff.
 const previewBudget = 50 * time.Millisecond
