@@ -902,24 +902,9 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 	if _, ok := t.index[k]; ok {
 		return fmt.Errorf("sqlite: expect %s/%s: %w: the transaction has written it already; state preconditions before writing", kind, id, store.ErrInvalid)
 	}
-	var have int64
-	if r, known := t.batch.recs[k]; known {
-		if r != nil {
-			have = r.Revision
-		}
-	} else if revs := t.store.revs; revs != nil && t.store.log.To == t.batch.base {
-		have = revs[k] // committed state, all written by this process
-	} else {
-		row, err := t.queryRow(queryRecordRevision, string(kind), id)
-		if err == nil {
-			err = row.Scan(&have)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			have, err = 0, nil
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: expect %s/%s: %w", kind, id, err)
-		}
+	have, err := t.revisionOf(k)
+	if err != nil {
+		return fmt.Errorf("sqlite: expect %s/%s: %w", kind, id, err)
 	}
 	if have != rev {
 		err := fmt.Errorf("sqlite: %s/%s is at revision %d, not %d: %w", kind, id, have, rev, store.ErrConflict)
@@ -929,6 +914,48 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 		return err
 	}
 	return nil
+}
+
+// RevisionOf returns the revision of record (kind, id) as this transaction
+// sees it (0: absent), without a query when this process wrote the store
+// last. Unlike Expect, a revision other than one expected fails nothing:
+// a write that read a record for a check it can redo (service.Update)
+// asks whether it moved.
+func (t *writeTx) RevisionOf(kind store.Kind, id string) (int64, error) {
+	if t.done {
+		return 0, errTxDone
+	}
+	k := recordKey{kind, id}
+	if i, ok := t.index[k]; ok {
+		if t.recs[i] == nil {
+			return 0, nil
+		}
+		return t.recs[i].Revision, nil
+	}
+	return t.revisionOf(k)
+}
+
+// revisionOf is the revision of a record as of the start of this
+// transaction (its batch's earlier Updates included).
+func (t *writeTx) revisionOf(k recordKey) (int64, error) {
+	var have int64
+	if r, known := t.batch.recs[k]; known {
+		if r != nil {
+			have = r.Revision
+		}
+		return have, nil
+	}
+	if revs := t.store.revs; revs != nil && t.store.log.To == t.batch.base {
+		return revs[k], nil // committed state, all written by this process
+	}
+	row, err := t.queryRow(queryRecordRevision, string(k.kind), k.id)
+	if err == nil {
+		err = row.Scan(&have)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		have, err = 0, nil
+	}
+	return have, err
 }
 
 // ChangesSince returns the change-log entries after revision after as this
