@@ -51,7 +51,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	var rev int64
 	var err error
 	for attempt := 1; ; attempt++ {
-		if s.view != nil && attempt <= optimisticAttempts {
+		if s.view != nil && !s.inStoreWrites && attempt <= optimisticAttempts {
 			rev, err = updateOptimistic(s, ctx, c, action, idem, input, fn, &out)
 		} else {
 			rev, err = update(s, ctx, c, action, idem, input, fn, &out)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -42,6 +43,8 @@ type Store struct {
 	// query; nil once another process has written (Expect queries then).
 	// Only the writer (holding wlock) uses it.
 	revs map[recordKey]int64
+
+	stats statsCounters
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -301,6 +304,26 @@ func (s *Store) commitQueued() {
 	s.advance(rev)
 }
 
+// Stats are cumulative figures of the group commit, for benchmarks and
+// metrics: how long the serialized section ran the Updates' functions and
+// how long commits (their fsync) took.
+type Stats struct {
+	Batches int64         // transactions committed (or failed)
+	Updates int64         // Updates run in them
+	Run     time.Duration // running the batches' Updates, begin to before commit
+	Commit  time.Duration // committing them (the fsync)
+}
+
+type statsCounters struct {
+	batches, updates, run, commit atomic.Int64
+}
+
+// Stats returns the group commit's figures so far.
+func (s *Store) Stats() Stats {
+	c := &s.stats
+	return Stats{Batches: c.batches.Load(), Updates: c.updates.Load(), Run: time.Duration(c.run.Load()), Commit: time.Duration(c.commit.Load())}
+}
+
 // loadRevisions reads every record's revision.
 func loadRevisions(ctx context.Context, db *sql.DB) (map[recordKey]int64, error) {
 	rows, err := db.QueryContext(ctx, `SELECT kind, id, revision FROM resources`)
@@ -372,6 +395,9 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 	// context: SQLite rolls back the whole transaction when a write is
 	// interrupted.
 	ctx := context.Background()
+	start := time.Now()
+	s.stats.batches.Add(1)
+	s.stats.updates.Add(int64(len(batch)))
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, nil, fmt.Errorf("sqlite: begin: %w", err)
@@ -427,7 +453,11 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			return 0, nil, fmt.Errorf("sqlite: write revision: %w", err)
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	committing := time.Now()
+	s.stats.run.Add(int64(committing.Sub(start)))
+	err = sqlTx.Commit()
+	s.stats.commit.Add(int64(time.Since(committing)))
+	if err != nil {
 		return 0, nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
