@@ -3,6 +3,7 @@ package service
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -367,7 +368,7 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 			if !unread(r.Kind, r.ID) {
 				continue
 			}
-			if r.Object == nil && p.index != "" {
+			if !decoded(r.Kind, r.Object) && p.index != "" {
 				if r.Object, err = Kinds[r.Kind](r.Data); err != nil {
 					return fmt.Errorf("service: decode %s/%s: %w", r.Kind, r.ID, err)
 				}
@@ -407,7 +408,7 @@ func (c *curTx) object(kind store.Kind, id string) (store.Record, bool, error) {
 			if r == nil {
 				return store.Record{}, false, nil
 			}
-			if r.Object != nil {
+			if decoded(kind, r.Object) {
 				return *r, true, nil
 			}
 		}
@@ -430,6 +431,23 @@ func (c *curTx) object(kind store.Kind, id string) (store.Record, bool, error) {
 		}
 	}
 	return r, true, nil
+}
+
+// kindTypes are the types of the kinds' decoded values.
+var kindTypes = func() map[store.Kind]reflect.Type {
+	out := map[store.Kind]reflect.Type{}
+	for kind, dec := range Kinds {
+		if o, err := dec([]byte("{}")); err == nil {
+			out[kind] = reflect.TypeOf(o)
+		}
+	}
+	return out
+}()
+
+// decoded reports whether obj is a decoded value of kind (a writer may
+// have handed the store another type, or none).
+func decoded(kind store.Kind, obj any) bool {
+	return obj != nil && reflect.TypeOf(obj) == kindTypes[kind]
 }
 
 // Get implements store.ReadTx for the rechecks.
