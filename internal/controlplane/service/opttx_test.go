@@ -45,7 +45,9 @@ func TestOptimisticWriteSeesInterleavedWrites(t *testing.T) {
 		check   func(e *env, sg string)
 	}{{
 		name: "a member joins before a delete commits",
-		run:  func(e *env, sg string) error { return e.s.DeleteSecurityGroup(e.ctx, GroupRef{Caller: e.c, SecurityGroupID: sg}) },
+		run: func(e *env, sg string) error {
+			return e.s.DeleteSecurityGroup(e.ctx, GroupRef{Caller: e.c, SecurityGroupID: sg})
+		},
 		between: func(e *env, vpc, sg string) {
 			e.instance(vpc, sg)
 		},
