@@ -51,7 +51,9 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	var rev int64
 	var err error
 	for attempt := 1; ; attempt++ {
-		if s.view != nil && !s.inStoreWrites && attempt <= optimisticAttempts {
+		// A view that may lag what the store committed (its store cannot
+		// tell its revision) would have the write fail on stale state.
+		if s.view != nil && s.view.Linearizable() && !s.inStoreWrites && attempt <= optimisticAttempts {
 			rev, err = updateOptimistic(s, ctx, c, action, idem, input, fn, &out)
 		} else {
 			rev, err = update(s, ctx, c, action, idem, input, fn, &out)
