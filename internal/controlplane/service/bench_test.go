@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,13 +180,23 @@ func BenchmarkPortRangeListUses(b *testing.B) {
 	b.ReportMetric(float64(tl)/float64(ts), "ratio")
 }
 
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkConcurrentWrites: 32 writers, each authorizing and revoking a
 // rule of its own group (whose members share groups with the neighbours'),
 // on a durable store, with the writes run in the store's serialized
 // section (in-store, as before) and outside it against the view
 // (optimistic). It reports for each the writes per second, the serialized
 // section's time per write (sqlite's Stats: running the batch, before the
-// commit), the writes per commit, and the ratio of the two write rates.
+// commit), the process's CPU per write, the writes per commit, and the
+// ratio of the two write rates.
 func BenchmarkConcurrentWrites(b *testing.B) {
 	ctx := context.Background()
 	const writers, each = 32, 20
@@ -195,6 +206,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 		c     Caller
 		st    *sqlite.Store
 		spent time.Duration
+		cpu   time.Duration
 		stats sqlite.Stats
 	}
 	var modes []*mode
@@ -209,6 +221,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 	}
 	run := func(m *mode) {
 		before := m.st.Stats()
+		cpu0 := processCPU()
 		start := time.Now()
 		var wg sync.WaitGroup
 		for w := range writers {
@@ -232,6 +245,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 		}
 		wg.Wait()
 		m.spent += time.Since(start)
+		m.cpu += processCPU() - cpu0
 		after := m.st.Stats()
 		m.stats.Batches += after.Batches - before.Batches
 		m.stats.Updates += after.Updates - before.Updates
@@ -249,6 +263,7 @@ func BenchmarkConcurrentWrites(b *testing.B) {
 		rate[m.name] = float64(b.N*writers*each) / m.spent.Seconds()
 		b.ReportMetric(rate[m.name], "writes/s-"+m.name)
 		b.ReportMetric(float64(m.stats.Run.Microseconds())/float64(m.stats.Updates), "serial-µs/write-"+m.name)
+		b.ReportMetric(float64(m.cpu.Microseconds())/float64(b.N*writers*each), "cpu-µs/write-"+m.name)
 		b.ReportMetric(float64(m.stats.Updates)/float64(m.stats.Batches), "writes/commit-"+m.name)
 	}
 	b.ReportMetric(rate["optimistic"]/rate["in-store"], "ratio")
