@@ -95,3 +95,48 @@ func TestOptimisticWriteSeesInterleavedWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestOptimisticClientToken: a request whose ClientToken another request
+// took between its run and its commit answers what that one answered and
+// writes nothing (one group, not two); with other parameters it is refused
+// IdempotentParameterMismatch.
+func TestOptimisticClientToken(t *testing.T) {
+	for _, tt := range []struct {
+		name, otherName, code string
+	}{
+		{"the same request", "web", ""},
+		{"another request", "db", "IdempotentParameterMismatch"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			vpc := e.vpc()
+			idem := Idempotency{ClientToken: "token-1"}
+			var first CreateGroupResult
+			is := &interleaveStore{Store: e.s.Store.(*sqlite.Store)}
+			is.before = func() {
+				var err error
+				first, err = e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: e.c, VpcID: vpc, Name: tt.otherName, Idempotency: idem})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			e.s.Store = is
+			got, err := e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: e.c, VpcID: vpc, Name: "web", Idempotency: idem})
+			e.s.Store = is.Store
+			wantCode(t, err, tt.code)
+			if is.before != nil {
+				t.Fatal("the other request did not run between")
+			}
+			if tt.code == "" && got != first {
+				t.Errorf("answered %v, want the first answer %v", got, first)
+			}
+			l, err := e.s.DescribeSecurityGroups(e.ctx, DescribeGroupsInput{Caller: e.c, Page: Page{Number: 1, Size: 100}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Total != 1 {
+				t.Errorf("%d groups, want the first request's one", l.Total)
+			}
+		})
+	}
+}
