@@ -305,8 +305,8 @@ func (t *optTx) commit(tx store.Tx) error {
 }
 
 // checkPreds fails when a record not read (so not a precondition) has
-// entered a listing or index key the action read: from the changes since
-// the snapshot when the store lists them, else by reading each again.
+// entered a listing or index key the action read, from the changes since
+// the snapshot.
 func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 	if len(t.preds) == 0 {
 		return nil
@@ -329,51 +329,29 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		_, mine := t.w[ref]
 		return !read && !mine
 	}
-	if cs, ok := tx.(changesSince); ok {
-		changes, err := cs.ChangesSince(t.snap.Revision())
-		if err != nil {
-			return err
-		}
-		seen := map[view.Ref]bool{}
-		for _, c := range changes {
-			ref := view.Ref{Kind: c.Kind, ID: c.ID}
-			if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
-				continue
-			}
-			seen[ref] = true
-			r, ok, err := cur.object(c.Kind, c.ID)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if err := entered(&r); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	cs, ok := tx.(changesSince)
+	if !ok {
+		// Not a store optimistic writes run on (see Service.optimistic):
+		// the write runs again, in the store's transaction.
+		return fmt.Errorf("service: the store lists no changes to check the write's listings against: %w", store.ErrConflict)
 	}
-	for i := range t.preds {
-		p := &t.preds[i]
-		q := p.q
-		if p.index != "" {
-			q = store.Query{} // index keys span scopes
+	changes, err := cs.ChangesSince(t.snap.Revision())
+	if err != nil {
+		return err
+	}
+	seen := map[view.Ref]bool{}
+	for _, c := range changes {
+		ref := view.Ref{Kind: c.Kind, ID: c.ID}
+		if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
+			continue
 		}
-		recs, err := tx.List(p.kind, q)
+		seen[ref] = true
+		r, ok, err := cur.object(c.Kind, c.ID)
 		if err != nil {
 			return err
 		}
-		for j := range recs {
-			r := &recs[j]
-			if !unread(r.Kind, r.ID) {
-				continue
-			}
-			if !decoded(r.Kind, r.Object) && p.index != "" {
-				if r.Object, err = Kinds[r.Kind](r.Data); err != nil {
-					return fmt.Errorf("service: decode %s/%s: %w", r.Kind, r.ID, err)
-				}
-			}
-			if err := entered(r); err != nil {
+		if ok {
+			if err := entered(&r); err != nil {
 				return err
 			}
 		}

@@ -51,9 +51,7 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	var rev int64
 	var err error
 	for attempt := 1; ; attempt++ {
-		// A view that may lag what the store committed (its store cannot
-		// tell its revision) would have the write fail on stale state.
-		if s.view != nil && s.view.Linearizable() && !s.inStoreWrites && attempt <= optimisticAttempts {
+		if s.optimistic() && attempt <= optimisticAttempts {
 			rev, err = updateOptimistic(s, ctx, c, action, idem, input, fn, &out)
 		} else {
 			rev, err = update(s, ctx, c, action, idem, input, fn, &out)
@@ -104,6 +102,22 @@ const maxAttempts = 10
 // conflict: writes that keep racing for the same records (the quota race
 // on one group) still make progress.
 const optimisticAttempts = 2
+
+// serializedWriter is a store that checks a write's preconditions in
+// memory (sqlite's).
+type serializedWriter interface{ SerializedWriter() bool }
+
+// optimistic reports whether writes run against the view (updateOptimistic).
+// They do over a view that holds every committed write before a write
+// reads it (one that may lag would have the write fail on stale state) and
+// a store that checks what they read in memory: etcd's transaction would
+// read each precondition from the cluster inside its serialized batch, and
+// scan the kinds of the index keys read, so there the write runs in the
+// transaction (which etcd commits optimistically anyway).
+func (s *Service) optimistic() bool {
+	sw, ok := s.Store.(serializedWriter)
+	return s.view != nil && !s.inStoreWrites && s.view.Linearizable() && ok && sw.SerializedWriter()
+}
 
 // updateOptimistic is one attempt of Update that runs fn outside the
 // store's serialized section, against the view (optTx), and hands the store

@@ -522,6 +522,13 @@ func (s *Store) advance(rev int64) {
 	}
 }
 
+// SerializedWriter reports that this store's writes are serialized in
+// this process, so that a write transaction checks preconditions
+// (Expect) and lists the changes since a revision (ChangesSince) from
+// memory: a write run outside the transaction against an in-memory view
+// (package service) commits by checking what it read in microseconds.
+func (s *Store) SerializedWriter() bool { return true }
+
 // CurrentRevision is the last committed revision, without a query (an
 // in-memory view waits for it to serve linearizable reads).
 func (s *Store) CurrentRevision() int64 {
