@@ -10,7 +10,10 @@
 //   - reads: DescribeSecurityGroups (a page of 50) and
 //     DescribeSecurityGroupAttribute, as a share of the no-op's rate;
 //   - writes: AuthorizeSecurityGroup/RevokeSecurityGroup pairs, as a
-//     multiple of this disk's single-writer fsync rate measured in the run;
+//     multiple of this disk's single-writer fsync rate measured in the run
+//     (again just before each write row: other load moves it), with the
+//     store's serialized section per write and writes per commit (from the
+//     server's /metrics);
 //   - server CPU per request, p50/p99 latency and the server's RSS.
 //
 // Every run is bounded (-dur per measurement) and the clients are light
