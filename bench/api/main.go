@@ -10,7 +10,10 @@
 //   - reads: DescribeSecurityGroups (a page of 50) and
 //     DescribeSecurityGroupAttribute, as a share of the no-op's rate;
 //   - writes: AuthorizeSecurityGroup/RevokeSecurityGroup pairs, as a
-//     multiple of this disk's single-writer fsync rate measured in the run;
+//     multiple of this disk's single-writer fsync rate measured in the run
+//     (again just before each write row: other load moves it), with the
+//     store's serialized section per write and writes per commit (from the
+//     server's /metrics);
 //   - server CPU per request, p50/p99 latency and the server's RSS.
 //
 // Every run is bounded (-dur per measurement) and the clients are light
@@ -157,17 +160,29 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-32s %7s | %9s %9s %6s | %8s %8s | %8s %8s | %7s\n",
-		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "×fsync", "pal CPU", "noop CPU", "pal p50", "pal p99", "pal RSS")
+	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s | %8s %6s | %8s %8s | %7s\n",
+		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "serial/w", "w/sync", "pal p50", "pal p99", "pal RSS")
 	for _, n := range counts {
 		if !strings.Contains("AuthorizeSecurityGroup", *only) {
 			break
 		}
+		// The fsync rate again, just before: other load on the machine
+		// moves it between measurements.
+		f := fsyncRate(dir, min(*dur, time.Second))
+		c0 := commits(pal.addr)
 		p := measure(pal, n, writeParams)
+		c1 := commits(pal.addr)
 		o := measure(noop, n, writeParams)
-		fmt.Printf("%-32s %7d | %9.0f %9.0f %5.2fx | %8s %8s | %8s %8s | %5dMiB\n",
-			"AuthorizeSecurityGroup", n, p.rate, o.rate, p.rate/fsyncs, p.cpu, o.cpu, p.p50, p.p99, pal.rss()>>20)
+		var serial time.Duration
+		var perSync float64
+		if w := c1.writes - c0.writes; w > 0 {
+			serial = ((c1.run - c0.run) / time.Duration(w)).Round(time.Microsecond)
+			perSync = float64(w) / float64(max(1, c1.batches-c0.batches))
+		}
+		fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s | %8s %6.1f | %8s %8s | %5dMiB\n",
+			"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, serial, perSync, p.p50, p.p99, pal.rss()>>20)
 	}
+	fmt.Println("(serial/w: the store's serialized section per write, before the commit; w/sync: writes per commit)")
 	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
 	if *soak > 0 {
 		soakRun(pal, *soak)
@@ -447,6 +462,39 @@ func fsyncRate(dir string, d time.Duration) float64 {
 		n++
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// commitStats are the store's group-commit counters from /metrics.
+type commitStats struct {
+	batches, writes int64
+	run             time.Duration
+}
+
+// commits scrapes the server's group-commit counters (zero if it has none).
+func commits(addr string) commitStats {
+	var out commitStats
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			continue
+		}
+		switch name {
+		case "palisade_store_commits_total":
+			out.batches = int64(f)
+		case "palisade_store_commit_writes_total":
+			out.writes = int64(f)
+		case "palisade_store_commit_run_seconds_total":
+			out.run = time.Duration(f * float64(time.Second))
+		}
+	}
+	return out
 }
 
 // quietLog is the server's request log, written as a server would write it

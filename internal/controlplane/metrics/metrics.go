@@ -39,6 +39,15 @@ type Sources struct {
 	Hosts    func() []Host
 	Trail    func() Counters
 	Webhook  func() Counters // Recorded counts deliveries
+	Commits  func() Commits  // the store's group commit (sqlite)
+}
+
+// Commits are the group commit's cumulative figures: transactions,
+// the writes in them, the time the serialized section spent running them
+// (before the commit) and committing them (the fsync).
+type Commits struct {
+	Batches, Updates int64
+	Run, Sync        time.Duration
 }
 
 // ConnectedWithin is how recently an agent must have reported (it reports
@@ -144,10 +153,14 @@ var (
 		"Events of the event trail, by outcome: recorded, dropped (the queue was full) or failed (not written).", []string{"outcome"}, nil)
 	hookDesc = prometheus.NewDesc("palisade_webhook_notifications_total",
 		"Security-group change notifications, by outcome: delivered, dropped (the queue was full) or failed (after retries).", []string{"outcome"}, nil)
+	commitsDesc  = prometheus.NewDesc("palisade_store_commits_total", "Transactions the store's group commit committed (or failed).", nil, nil)
+	commitWrites = prometheus.NewDesc("palisade_store_commit_writes_total", "Writes (Updates) in the store's group commits.", nil, nil)
+	commitRun    = prometheus.NewDesc("palisade_store_commit_run_seconds_total", "Time the store's serialized section spent running the writes of its batches, before each commit.", nil, nil)
+	commitSync   = prometheus.NewDesc("palisade_store_commit_sync_seconds_total", "Time the store spent committing its batches (writing and syncing the log).", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync} {
 		ch <- d
 	}
 }
@@ -187,5 +200,12 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	}
 	if g.src.Webhook != nil {
 		counters(hookDesc, g.src.Webhook(), "delivered")
+	}
+	if g.src.Commits != nil {
+		c := g.src.Commits()
+		ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(c.Batches))
+		ch <- prometheus.MustNewConstMetric(commitWrites, prometheus.CounterValue, float64(c.Updates))
+		ch <- prometheus.MustNewConstMetric(commitRun, prometheus.CounterValue, c.Run.Seconds())
+		ch <- prometheus.MustNewConstMetric(commitSync, prometheus.CounterValue, c.Sync.Seconds())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -141,6 +142,12 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 			s := tr.Stats()
 			return metrics.Counters{Recorded: s.Recorded, Dropped: s.Dropped, Failed: s.Failed}
 		},
+	}
+	if sq, ok := st.(*sqlite.Store); ok {
+		src.Commits = func() metrics.Commits {
+			s := sq.Stats()
+			return metrics.Commits{Batches: s.Batches, Updates: s.Updates, Run: s.Run, Sync: s.Commit}
+		}
 	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {

@@ -150,6 +150,9 @@ func lookup(tx store.ReadTx, kind store.Kind, name, key string) (recs []*store.R
 	if err != nil || !ok {
 		return nil, false, err
 	}
+	if t, isOpt := tx.(*optTx); isOpt {
+		t.readIndex(kind, name, key)
+	}
 	ids := snap.Indexed(kind, name, key)
 	changed := dirty[kind]
 	if len(changed) > 0 {
@@ -275,8 +278,11 @@ func (t *viewTx) note(kind store.Kind, id string) {
 // absent) when the write commits (store.Tx.Expect; a conflict is retried
 // by Update). Reads outside a write need none.
 func expectRead(tx store.ReadTx, kind store.Kind, id string, rev int64) error {
-	if t, ok := tx.(*viewTx); ok {
+	switch t := tx.(type) {
+	case *viewTx:
 		return t.Tx.Expect(kind, id, rev)
+	case *optTx:
+		return t.Expect(kind, id, rev)
 	}
 	return nil
 }
@@ -317,6 +323,8 @@ func indexed(tx store.ReadTx) (snap *view.Snapshot, dirty map[store.Kind]map[str
 	switch t := tx.(type) {
 	case *view.Snapshot:
 		return t, nil, true, nil
+	case *optTx:
+		return t.snap, t.dirty, true, nil
 	case *viewTx:
 		if t.dirty != nil {
 			return t.snap, t.dirty, true, nil
@@ -401,6 +409,16 @@ func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id s
 // unchanged and it is the caller's. nil, nil: read tx (get reports the
 // errors).
 func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
+	if ot, ok := tx.(*optTx); ok && id != "" && !ot.dirty[KindGroup][id] {
+		r := ot.snap.Record(KindGroup, id)
+		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
+			return nil, nil
+		}
+		if err := ot.Expect(KindGroup, id, r.Revision); err != nil {
+			return nil, err
+		}
+		return groupCopy(r)
+	}
 	vt, ok := tx.(*viewTx)
 	if !ok || id == "" {
 		return nil, nil
@@ -432,6 +450,12 @@ func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, erro
 			return nil, err
 		}
 	}
+	return groupCopy(r)
+}
+
+// groupCopy is a copy of a record's group that a write may change (nil:
+// the record holds no decoded group).
+func groupCopy(r *store.Record) (*model.SecurityGroup, error) {
 	o, isG := r.Object.(*model.SecurityGroup)
 	if !isG {
 		return nil, nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -124,13 +125,27 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 		return err
 	}
 	others := map[string]*model.SecurityGroup{g.ID: g} // nil: not found
+	ot, _ := tx.(*optTx)
+	soft := false
 	for _, in := range ms {
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
 			other, seen := others[id]
 			if !seen {
 				var ok bool
-				if other, ok, err = peekGroup(tx, snap, dirty[KindGroup], id); err != nil {
+				if ot != nil && !dirty[KindGroup][id] {
+					// Read softly: another write to a group sharing these
+					// members does not conflict with this one unless
+					// together they cross the quota (rechecked at commit).
+					ok, soft = true, true
+					var rev int64
+					if other = view.Object[model.SecurityGroup](snap, KindGroup, id); other == nil {
+						ok = false
+					} else {
+						rev = snap.Record(KindGroup, id).Revision
+					}
+					ot.readSoft(KindGroup, id, rev)
+				} else if other, ok, err = peekGroup(tx, snap, dirty[KindGroup], id); err != nil {
 					return err
 				}
 				if !ok {
@@ -146,6 +161,9 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 			return e
 		}
 	}
+	if soft {
+		ot.recheck(func(cur store.ReadTx) error { return recheckNICRules(cur, g, ms) })
+	}
 	seen := map[string]bool{}
 	for _, r := range g.Rules {
 		id := r.Peer.PrefixListID
@@ -159,6 +177,38 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 		}
 		if !slices.Contains(uses, g.ID) && len(uses) >= model.MaxPrefixListUses {
 			return ecserr.Forbidden("LimitExceed.PrefixListAssociationResource", "Prefix list %s is already used by %d security groups, the limit.", id, len(uses))
+		}
+	}
+	return nil
+}
+
+// recheckNICRules is checkQuotas' NIC-wide rule total of g's members
+// again, on the state a commit sees (other groups may have changed since
+// the write read them): exceeded, the write conflicts, runs again, and is
+// refused by its own check.
+func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Instance) error {
+	lists := listsOf(cur)
+	others := map[string]*model.SecurityGroup{g.ID: g}
+	for _, in := range ms {
+		var groups []*model.SecurityGroup
+		for _, id := range in.SecurityGroups {
+			other, seen := others[id]
+			if !seen {
+				r, ok, err := cur.Get(KindGroup, id)
+				if err != nil {
+					return err
+				}
+				if ok {
+					other, _ = r.Object.(*model.SecurityGroup)
+				}
+				others[id] = other
+			}
+			if other != nil {
+				groups = append(groups, other)
+			}
+		}
+		if e := model.CheckNICRules(in.ID, groups, lists); e != nil {
+			return fmt.Errorf("service: %s: %s: %w", in.ID, e.Message, store.ErrConflict)
 		}
 	}
 	return nil

@@ -70,6 +70,10 @@ type Service struct {
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
+	// inStoreWrites runs every write in the store's transaction, as
+	// before writes ran against the view outside it (updateOptimistic):
+	// benchmarks compare the two.
+	inStoreWrites bool
 }
 
 // New returns a service over a store, with a clock of whole seconds (the
