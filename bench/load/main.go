@@ -241,8 +241,11 @@ func phase(srv *child, v victim, file, id, name string) phaseResult {
 	cancel()
 	wg.Wait()
 	prof.Wait()
-	r.lat, r.errs, r.peak = lat, int(errs.Load()), peak.Load()
-	r.note = fmt.Sprintf("CPU: server %s, victim client %s", r.serverCPU.Round(10*time.Millisecond), r.clientCPU.Round(10*time.Millisecond))
+	r.lat, r.errs, r.peak = append(lat[0], lat[1]...), int(errs.Load()), peak.Load()
+	for _, l := range lat {
+		slices.Sort(l)
+	}
+	r.note = fmt.Sprintf("p99 of reads %s, of writes %s; CPU: server %s, victim client %s", pct(lat[0], 99), pct(lat[1], 99), r.serverCPU.Round(10*time.Millisecond), r.clientCPU.Round(10*time.Millisecond))
 	if att != nil {
 		r.note = fmt.Sprintf("%s; %s, attack client %s", att.stop(), r.note, r.attackCPU.Round(10*time.Millisecond))
 		// Work the attack queued (analyses already running) would weigh on
@@ -268,17 +271,18 @@ func selfCPU() time.Duration {
 
 // victimLoad runs the victim's clients for d, at -victim-rate requests a
 // second in all: each alternates a DescribeSecurityGroupAttribute with an
-// Authorize or a Revoke of its own rule. It returns every latency; errors are counted (the first printed).
-func victimLoad(srv *child, v victim, d time.Duration, errs *atomic.Int64) []time.Duration {
+// Authorize or a Revoke of its own rule. It returns every latency, of the
+// reads ([0]) and of the writes ([1]); errors are counted (the first
+// printed).
+func victimLoad(srv *child, v victim, d time.Duration, errs *atomic.Int64) (all [2][]time.Duration) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *victims}}
 	defer hc.CloseIdleConnections()
 	deadline := time.Now().Add(d)
 	var mu sync.Mutex
-	var all []time.Duration
 	var wg sync.WaitGroup
 	for i := range *victims {
 		wg.Go(func() {
-			var mine []time.Duration
+			var mine [2][]time.Duration
 			group := fmt.Sprintf("sg-victim%02d", i%victimGroups)
 			port := strconv.Itoa(40000 + i)
 			pace := time.NewTicker(time.Duration(float64(*victims) / *victimRPS * float64(time.Second)))
@@ -302,10 +306,10 @@ func victimLoad(srv *child, v victim, d time.Duration, errs *atomic.Int64) []tim
 					}
 					continue
 				}
-				mine = append(mine, time.Since(t))
+				mine[k%2] = append(mine[k%2], time.Since(t))
 			}
 			mu.Lock()
-			all = append(all, mine...)
+			all[0], all[1] = append(all[0], mine[0]...), append(all[1], mine[1]...)
 			mu.Unlock()
 		})
 	}
