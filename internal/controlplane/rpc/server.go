@@ -46,6 +46,13 @@ type Server struct {
 	// Admit, if set, runs once the signature holds and before the handler
 	// (req.AccessKeyID set); an error refuses the request (rate limits).
 	Admit func(ctx context.Context, req *Request) error
+	// LowPriority, if set, names the actions (the analyses) whose handler
+	// and answer encoding run on an OS thread of their own at nice value
+	// Nice (Linux; 1 to 19, 0: no change): when the cores are contended,
+	// the kernel runs the other requests first, so that a costly action
+	// takes the CPU the others leave rather than delay them.
+	LowPriority func(action string) bool
+	Nice        int
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -66,10 +73,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		contentType string
 	)
 	if err == nil {
-		body, contentType, err = encodeResult(req, result)
-		if err != nil {
+		e, done := result.(encoded) // by a low-priority call
+		if !done {
+			e.body, e.contentType, e.err = encodeResult(req, result)
+		}
+		body, contentType = e.body, e.contentType
+		if e.err != nil {
 			s.log().Error("response cannot be encoded; the handler returned an unsupported type",
-				"action", req.Action, "requestId", req.RequestID, "err", err)
+				"action", req.Action, "requestId", req.RequestID, "err", e.err)
 			err = ecserr.New(http.StatusInternalServerError, "InternalError", "The response could not be encoded.")
 		}
 	}
@@ -147,6 +158,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		if err := s.Admit(ctx, req); err != nil {
 			return nil, err
 		}
+	}
+	if s.LowPriority != nil && s.LowPriority(req.Action) {
+		return s.lowPriority(func() (any, error) { return s.call(ctx, h, req) }, req)
 	}
 	return s.call(ctx, h, req)
 }
