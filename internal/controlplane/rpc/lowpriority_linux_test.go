@@ -32,7 +32,9 @@ func TestLowPriority(t *testing.T) {
 	base := threadNice(t)
 	s := testServer(t, nil)
 	s.Nice = 5
-	s.LowPriority = func(action string) bool { return action == "Heavy" || action == "HeavyFails" || action == "HeavyAborts" }
+	s.LowPriority = func(action string) bool {
+		return action == "Heavy" || action == "HeavyFails" || action == "HeavyAborts"
+	}
 	nice := func(ctx context.Context, req *Request) (any, error) { return &niceResponse{Nice: threadNice(t)}, nil }
 	s.Routes[RouteKey{version, "Heavy"}] = nice
 	s.Routes[RouteKey{version, "Light"}] = nice
