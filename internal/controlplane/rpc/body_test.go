@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // readAll returns exactly what was sent, however it arrives, and the
@@ -68,4 +69,68 @@ func (t *trickle) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), t.step)], t.data)
 	t.data = t.data[n:]
 	return n, nil
+}
+
+// dribble returns one byte a read, tick after the previous, on a fake
+// clock; its reads count the server's wakeups.
+type dribble struct {
+	left  int
+	clock *time.Time
+	tick  time.Duration
+	reads int
+}
+
+func (d *dribble) Read(p []byte) (int, error) {
+	if d.left == 0 {
+		return 0, io.EOF
+	}
+	*d.clock = d.clock.Add(d.tick)
+	d.reads++
+	d.left--
+	p[0] = 'x'
+	return 1, nil
+}
+
+// A body dribbled a byte every 10 ms is read as it comes for slowAfter,
+// then in gulps at most every slowGap; one that streams (full reads) is
+// never held back, however long it takes.
+func TestPacedReader(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		size       int
+		tick       time.Duration
+		wantSleeps int
+	}{
+		{"ordinary body, at once", 500, 0, 0},
+		{"dribbled within slowAfter", 90, 10 * time.Millisecond, 0},
+		{"dribbled past slowAfter", 110, 10 * time.Millisecond, 11}, // the last 10 bytes and the end
+	} {
+		clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		d := &dribble{left: tc.size, clock: &clock, tick: tc.tick}
+		sleeps := 0
+		p := &pacedReader{r: d, start: clock, last: clock, now: func() time.Time { return clock },
+			sleep: func(w time.Duration) {
+				if w > slowGap {
+					t.Errorf("%s: slept %v, more than slowGap", tc.name, w)
+				}
+				sleeps++
+				clock = clock.Add(w)
+			}}
+		buf := make([]byte, 4)
+		for {
+			if _, err := p.Read(buf); err != nil {
+				break
+			}
+		}
+		if sleeps != tc.wantSleeps {
+			t.Errorf("%s: %d pauses, want %d", tc.name, sleeps, tc.wantSleeps)
+		}
+	}
+	// A long body that streams: every read fills the buffer, no pause.
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := &pacedReader{r: bytes.NewReader(make([]byte, 1<<20)), start: clock.Add(-time.Hour), last: clock,
+		now: func() time.Time { return clock }, sleep: func(time.Duration) { t.Error("a streaming body was held back") }}
+	if got, err := readAll(p); err != nil || len(got) != 1<<20 {
+		t.Errorf("streaming body: %d bytes, %v", len(got), err)
+	}
 }

@@ -222,7 +222,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if s.BodyTimeout > 0 {
 		rc.SetReadDeadline(time.Now().Add(s.BodyTimeout))
 	}
-	body, err := readAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(newPacedReader(http.MaxBytesReader(w, r.Body, limit)))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -237,6 +237,44 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
 	}
 	return body, nil
+}
+
+// slowAfter and slowGap pace the reading of a body that is slow to
+// arrive: after slowAfter, once what had arrived is read, the next read
+// waits until slowGap after the last, and takes what arrived meanwhile in
+// one gulp. A client that dribbles its body a few bytes at a time then
+// wakes the server a few times a second, not once per write. A body that
+// arrives within slowAfter (every ordinary one) is read as it comes, and a
+// body that streams is never held back.
+const (
+	slowAfter = time.Second
+	slowGap   = 250 * time.Millisecond
+)
+
+type pacedReader struct {
+	r           io.Reader
+	start, last time.Time
+	short       bool // the last read took all there was
+	now         func() time.Time
+	sleep       func(time.Duration)
+}
+
+func newPacedReader(r io.Reader) *pacedReader {
+	now := time.Now()
+	return &pacedReader{r: r, start: now, last: now, now: time.Now, sleep: time.Sleep}
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if p.short {
+		if now := p.now(); now.Sub(p.start) >= slowAfter {
+			if wait := slowGap - now.Sub(p.last); wait > 0 {
+				p.sleep(wait)
+			}
+		}
+	}
+	n, err := p.r.Read(b)
+	p.last, p.short = p.now(), n < len(b)
+	return n, err
 }
 
 // chunkSize is the unit a body is read in: most bodies fit in one.
