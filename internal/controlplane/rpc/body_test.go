@@ -1,9 +1,16 @@
 package rpc
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -132,5 +139,63 @@ func TestPacedReader(t *testing.T) {
 		now: func() time.Time { return clock }, sleep: func(time.Duration) { t.Error("a streaming body was held back") }}
 	if got, err := readAll(p); err != nil || len(got) != 1<<20 {
 		t.Errorf("streaming body: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestLargeBodiesShareABudget: a large body beyond the bytes large bodies
+// may hold at once waits unread until one is in, while small requests are
+// answered meanwhile; a waiter whose wait (at most its body timeout)
+// passes is refused.
+func TestLargeBodiesShareABudget(t *testing.T) {
+	s := testServer(t, nil)
+	s.LargeBody, s.MaxLargeBodies, s.BodyTimeout = 1<<10, 3<<10, 5*time.Second
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	form := "Action=DescribeRegions&Version=" + version + "&Pad="
+	body := form + strings.Repeat("x", 2048-len(form))
+	send := func(announced int, part string) net.Conn {
+		c, err := net.Dial("tcp", hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", announced, part)
+		return c
+	}
+	answer := func(c net.Conn, within time.Duration) (string, bool) {
+		c.SetReadDeadline(time.Now().Add(within))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err.Error(), false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), true
+	}
+
+	slow := send(len(body), body[:100]) // holds 2 KiB of the 3 KiB
+	time.Sleep(100 * time.Millisecond)  // let the server start reading it
+	waiting := send(len(body), body)    // whole, but 2+2 KiB > 3 KiB
+	if got, ok := answer(waiting, 300*time.Millisecond); ok {
+		t.Fatalf("a large body over the budget was read while another was: %s", got)
+	}
+	small := httptest.NewRequest("GET", "/?"+signedV1("GET", "DescribeRegions", "testsecret", nil).Encode(), nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, small)
+	if w.Code != 200 {
+		t.Fatalf("a small request while large bodies wait: %d %s", w.Code, w.Body)
+	}
+	io.WriteString(slow, body[100:])
+	for name, c := range map[string]net.Conn{"the slow body": slow, "the waiting body": waiting} {
+		if got, ok := answer(c, 3*time.Second); !ok || !strings.Contains(got, "Code") {
+			t.Errorf("%s, once in: %q, want an answer", name, got)
+		}
+	}
+
+	s.BodyTimeout = 200 * time.Millisecond
+	s.largeBodies().Acquire(context.Background(), 2<<10) // as a slow body would
+	defer s.largeBodies().Release(2 << 10)
+	if got, _ := answer(send(len(body), body), 3*time.Second); !strings.Contains(got, "ServiceUnavailable") {
+		t.Errorf("a large body that waited past its timeout: %q, want ServiceUnavailable", got)
 	}
 }

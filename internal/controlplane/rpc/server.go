@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -53,6 +56,39 @@ type Server struct {
 	// takes the CPU the others leave rather than delay them.
 	LowPriority func(action string) bool
 	Nice        int
+	// LargeBody is the size over which a body is large (default
+	// DefaultLargeBody), and MaxLargeBodies how many bytes of large bodies
+	// are read at once (default DefaultMaxLargeBodies; negative: no bound).
+	// A large body beyond it waits, unread, until others are in (at most
+	// 2s, then it is refused with ServiceUnavailable): slow clients cannot
+	// make the server hold, and take page after page of fresh memory for,
+	// many large bodies at once, while ordinary requests (small bodies) are
+	// never held up.
+	LargeBody, MaxLargeBodies int64
+
+	largeOnce sync.Once
+	large     *semaphore.Weighted
+}
+
+// DefaultLargeBody and DefaultMaxLargeBodies: the SDKs' largest ordinary
+// requests stay under 64 KiB.
+const (
+	DefaultLargeBody      = 64 << 10
+	DefaultMaxLargeBodies = 16 << 20
+)
+
+// largeBodyWait bounds the wait of a large body for its share.
+const largeBodyWait = 2 * time.Second
+
+func (s *Server) largeBody() int64 { return cmp.Or(max(s.LargeBody, 0), DefaultLargeBody) }
+
+func (s *Server) maxLargeBodies() int64 {
+	return cmp.Or(max(s.MaxLargeBodies, 0), DefaultMaxLargeBodies)
+}
+
+func (s *Server) largeBodies() *semaphore.Weighted {
+	s.largeOnce.Do(func() { s.large = semaphore.NewWeighted(s.maxLargeBodies()) })
+	return s.large
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -219,8 +255,29 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if r.ContentLength > limit {
 		return refuse(tooLarge)
 	}
+	start := time.Now()
 	if s.BodyTimeout > 0 {
-		rc.SetReadDeadline(time.Now().Add(s.BodyTimeout))
+		rc.SetReadDeadline(start.Add(s.BodyTimeout))
+	}
+	// A large body waits, unread, for its share of the bytes large bodies
+	// may hold at once (its body timeout runs meanwhile); one of unknown
+	// length counts as the largest.
+	if size := cmp.Or(max(r.ContentLength, 0), limit); r.ContentLength != 0 && size > s.largeBody() && s.MaxLargeBodies >= 0 {
+		size = min(size, s.maxLargeBodies())
+		// While it waits, nothing tells the server that its client left:
+		// the wait is short, so that a client that reconnects again and
+		// again cannot pile waiting connections up to the cap.
+		wait := largeBodyWait
+		if s.BodyTimeout > 0 {
+			wait = min(wait, s.BodyTimeout)
+		}
+		ctx, cancel := context.WithDeadline(r.Context(), start.Add(wait))
+		defer cancel()
+		if err := s.largeBodies().Acquire(ctx, size); err != nil {
+			return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+				"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
+		}
+		defer s.largeBodies().Release(size)
 	}
 	body, err := readAll(newPacedReader(http.MaxBytesReader(w, r.Body, limit)))
 	var mbe *http.MaxBytesError
