@@ -68,6 +68,8 @@ type Server struct {
 
 	largeOnce sync.Once
 	large     *semaphore.Weighted
+	lowOnce   sync.Once
+	idleLow   chan *lowWorker
 }
 
 // DefaultLargeBody and DefaultMaxLargeBodies: the SDKs' largest ordinary
