@@ -15,15 +15,25 @@
 //     PalisadeAudit and PalisadeVerifyFlow requests from the attacker;
 //     (c) a nonce flood: -flood clients signing cheap requests with the
 //     attacker's one key, a fresh nonce each, as fast as the server answers;
-//   - it reports the victim's p99 under each attack as a multiple of its p99
-//     alone (goal: under 3×), the victim's errors (a Throttling here means
-//     the attack reached another tenant), and the server's peak RSS during
-//     each phase (sampled) and over its life (VmHWM). The victim alone is
-//     measured again at the end: the difference between the two is the
-//     machine's noise. After each attack the server is let settle (CPU
-//     idle) before the next phase, and the time it stayed busy is shown.
+//   - the attack's clients run in a process of their own (as an attacker's
+//     would, on another machine): they do not share the victim's clients'
+//     Go scheduler, and their CPU is shown apart;
+//   - the phases (the victim alone, then each attack) run -rounds times,
+//     interleaved, so that the machine's drift weighs on all alike;
+//   - it reports, per round and for all rounds together, the victim's p99
+//     under each attack as a multiple of its p99 alone (goal: under 3×),
+//     with the spread of the rounds' own ratios, the p99 of its reads and
+//     writes apart, its errors (a Throttling here means the attack reached
+//     another tenant), the share of the cores the server, the victim's
+//     clients and the attack's clients took (on a machine shared with
+//     other work, a victim slowed while the server's share stays low was
+//     slowed by the machine, not the attack), and the server's peak RSS
+//     during each phase (sampled) and over its life (VmHWM). After each
+//     attack the server is let settle (CPU idle) before the next phase,
+//     and the time it stayed busy is shown. -profile DIR writes the
+//     server's CPU profile of each phase.
 //
-// Usage: go run ./bench/load [-quick] [-dur 5s] [-attacks abc]
+// Usage: go run ./bench/load [-quick] [-dur 5s] [-rounds 3] [-attacks abc] [-profile DIR]
 package main
 
 import (
