@@ -14,6 +14,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // readAll returns exactly what was sent, however it arrives, and the
@@ -197,5 +199,26 @@ func TestLargeBodiesShareABudget(t *testing.T) {
 	defer s.largeBodies().Release(2 << 10)
 	if got, _ := answer(send(len(body), body), 3*time.Second); !strings.Contains(got, "ServiceUnavailable") {
 		t.Errorf("a large body that waited past its timeout: %q, want ServiceUnavailable", got)
+	}
+}
+
+// TestThrottledDelay: an answer with a Throttling code is held for
+// ThrottledDelay; others are not.
+func TestThrottledDelay(t *testing.T) {
+	s := testServer(t, nil)
+	s.ThrottledDelay = time.Second
+	s.Routes[RouteKey{version, "Throttled"}] = func(ctx context.Context, req *Request) (any, error) {
+		return nil, ecserr.New(http.StatusBadRequest, "Throttling.User", "slow down")
+	}
+	for _, tc := range []struct {
+		action string
+		held   bool
+	}{{"Throttled", true}, {"DescribeSecurityGroupAttribute", false}, {"DescribeRegions", false}} {
+		start := time.Now()
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", "/?"+signedV1("GET", tc.action, "testsecret", nil).Encode(), nil))
+		if held := time.Since(start) >= s.ThrottledDelay; held != tc.held {
+			t.Errorf("%s (%d): held %v, want %v", tc.action, w.Code, held, tc.held)
+		}
 	}
 }

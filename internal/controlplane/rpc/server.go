@@ -65,6 +65,11 @@ type Server struct {
 	// many large bodies at once, while ordinary requests (small bodies) are
 	// never held up.
 	LargeBody, MaxLargeBodies int64
+	// ThrottledDelay holds the answer of a request refused with a
+	// Throttling code for that long (0: none), so that a client retrying
+	// in a loop is refused a few times a second per connection, not as
+	// fast as the server can refuse.
+	ThrottledDelay time.Duration
 
 	largeOnce sync.Once
 	large     *semaphore.Weighted
@@ -129,6 +134,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status >= 500 {
 			s.log().Error("request failed", "action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message)
 		}
+	}
+	if s.ThrottledDelay > 0 && status != http.StatusOK && strings.HasPrefix(ecserr.As(err).Code, "Throttling") {
+		// Waiting costs the server a parked goroutine; answering at once
+		// would let each connection of a client that retries without pause
+		// cost it a request's CPU many times over.
+		t := time.NewTimer(s.ThrottledDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
 	}
 	w.Header().Set("Content-Type", contentType)
 	// With a length the body goes out in one write, not chunked.

@@ -80,6 +80,12 @@ type Config struct {
 	AnalysisNice int
 }
 
+// ThrottledDelay holds each Throttling answer (rate limits, the analysis
+// bounds, the nonce caches), so that a client retrying without pause costs
+// the server a refusal per connection every so often, not one as fast as
+// it can refuse.
+const ThrottledDelay = 100 * time.Millisecond
+
 // DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
 // thread of the other requests (nice 0) about ten times their CPU share.
 const DefaultAnalysisNice = 10
@@ -322,8 +328,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return limiter.Allow(acct, req.Action)
 		},
 
-		MaxBodyBytes: lim.MaxBodyBytes,
-		BodyTimeout:  lim.BodyTimeout,
+		MaxBodyBytes:   lim.MaxBodyBytes,
+		BodyTimeout:    lim.BodyTimeout,
+		ThrottledDelay: ThrottledDelay,
 	}
 	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {
 		analyses := map[string]bool{}
