@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
+	"sync"
 )
 
 // withEmptySlices returns a copy of v in which every nil slice reachable
@@ -31,7 +32,7 @@ const maxDepth = 100
 
 func emptySlices(v reflect.Value, depth int) reflect.Value {
 	t := v.Type()
-	if depth > maxDepth || leaf(t) || custom(t) {
+	if depth > maxDepth || !holdsSlice(t) {
 		return v
 	}
 	switch t.Kind() {
@@ -65,7 +66,7 @@ func emptySlices(v reflect.Value, depth int) reflect.Value {
 		if v.IsNil() {
 			return reflect.MakeSlice(t, 0, 0)
 		}
-		if leaf(t.Elem()) {
+		if !holdsSlice(t.Elem()) {
 			return v
 		}
 		out := reflect.MakeSlice(t, v.Len(), v.Len())
@@ -80,7 +81,7 @@ func emptySlices(v reflect.Value, depth int) reflect.Value {
 		}
 		return out
 	case reflect.Map:
-		if v.IsNil() || leaf(t.Elem()) {
+		if v.IsNil() || !holdsSlice(t.Elem()) {
 			return v
 		}
 		out := reflect.MakeMapWithSize(t, v.Len())
@@ -90,6 +91,45 @@ func emptySlices(v reflect.Value, depth int) reflect.Value {
 		return out
 	}
 	return v
+}
+
+// sliceTypes caches holdsSlice per type.
+var sliceTypes sync.Map // reflect.Type → bool
+
+// holdsSlice reports whether a value of type t can hold a slice the walk
+// would change: those of other types are used as they are, not copied.
+func holdsSlice(t reflect.Type) bool {
+	if h, ok := sliceTypes.Load(t); ok {
+		return h.(bool)
+	}
+	// A recursive type meets itself while it is decided: assume it holds
+	// one until then (walking it is only slower, never wrong).
+	sliceTypes.Store(t, true)
+	h := decideHoldsSlice(t)
+	sliceTypes.Store(t, h)
+	return h
+}
+
+func decideHoldsSlice(t reflect.Type) bool {
+	if leaf(t) || custom(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true // decided by the dynamic value
+	case reflect.Slice:
+		return t.Elem().Kind() != reflect.Uint8
+	case reflect.Pointer, reflect.Array, reflect.Map:
+		return holdsSlice(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if f := t.Field(i); f.IsExported() && holdsSlice(f.Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // leaf reports types that cannot hold a slice.
@@ -105,11 +145,25 @@ func leaf(t reflect.Type) bool {
 	return false
 }
 
+// customTypes caches custom per type: the walk asks it of every value it
+// visits, and reflect's Implements is slow enough to dominate the encoding
+// of a large answer (an analysis's thousands of links).
+var customTypes sync.Map // reflect.Type → bool
+
 // custom reports types that encode themselves; their insides are not ours.
 func custom(t reflect.Type) bool {
 	if t.Kind() == reflect.Interface {
 		return false // decided by the dynamic value
 	}
+	if c, ok := customTypes.Load(t); ok {
+		return c.(bool)
+	}
+	c := implementsMarshaler(t)
+	customTypes.Store(t, c)
+	return c
+}
+
+func implementsMarshaler(t reflect.Type) bool {
 	for _, m := range []reflect.Type{jsonMarshaler, textMarshaler} {
 		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
 			return true

@@ -3,6 +3,7 @@ package rpc
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 )
 
@@ -14,3 +15,7 @@ func httptestRequest(method, target, body string) *http.Request {
 	}
 	return r
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

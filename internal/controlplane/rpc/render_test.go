@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,61 @@ func TestSlicesComplete(t *testing.T) {
 		if got := slicesComplete(tt.v); got != tt.want {
 			t.Errorf("slicesComplete(%T) = %v, want %v", tt.v, got, tt.want)
 		}
+	}
+}
+
+type tree struct {
+	Name string
+	Kids []*tree
+	Next *tree
+}
+
+type flat struct {
+	A, B string
+	N    int
+	Raw  []byte
+	When time.Time
+}
+
+// holdsSlice decides which values the walk may skip: only those that can
+// hold no slice it would change (recursive types included).
+func TestHoldsSlice(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+		want bool
+	}{
+		{"flat struct", flat{}, false},
+		{"slice of flat", []flat{}, true},
+		{"pointer to flat", &flat{}, false},
+		{"map of strings", map[string]string{}, false},
+		{"map of slices", map[string][]int{}, true},
+		{"bytes", []byte{}, false},
+		{"interface field", struct{ X any }{}, true},
+		{"recursive", tree{}, true},
+		{"nested", nested{}, true},
+		{"array of flat", [2]flat{}, false},
+	} {
+		if got := holdsSlice(reflect.TypeOf(tc.v)); got != tc.want {
+			t.Errorf("%s: holdsSlice = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// A recursive value is walked all the way down.
+	got, _ := json.Marshal(withEmptySlices(&tree{Name: "a", Next: &tree{Name: "b"}}))
+	if want := `{"Name":"a","Kids":[],"Next":{"Name":"b","Kids":[],"Next":null}}`; string(got) != want {
+		t.Errorf("recursive: got %s, want %s", got, want)
+	}
+}
+
+// BenchmarkWithEmptySlices: a large answer of flat items (the analysis's
+// links) is walked without copying each item.
+func BenchmarkWithEmptySlices(b *testing.B) {
+	v := struct {
+		Links struct{ Link []flat }
+		Tags  []string
+	}{}
+	v.Links.Link = make([]flat, 10000)
+	for b.Loop() {
+		withEmptySlices(&v)
 	}
 }

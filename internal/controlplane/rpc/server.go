@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -13,7 +14,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -45,6 +49,53 @@ type Server struct {
 	// Admit, if set, runs once the signature holds and before the handler
 	// (req.AccessKeyID set); an error refuses the request (rate limits).
 	Admit func(ctx context.Context, req *Request) error
+	// LowPriority, if set, names the actions (the analyses) whose handler
+	// and answer encoding run on an OS thread of their own at nice value
+	// Nice (Linux; 1 to 19, 0: no change): when the cores are contended,
+	// the kernel runs the other requests first, so that a costly action
+	// takes the CPU the others leave rather than delay them.
+	LowPriority func(action string) bool
+	Nice        int
+	// LargeBody is the size over which a body is large (default
+	// DefaultLargeBody), and MaxLargeBodies how many bytes of large bodies
+	// are read at once (default DefaultMaxLargeBodies; negative: no bound).
+	// A large body beyond it waits, unread, until others are in (at most
+	// 2s, then it is refused with ServiceUnavailable): slow clients cannot
+	// make the server hold, and take page after page of fresh memory for,
+	// many large bodies at once, while ordinary requests (small bodies) are
+	// never held up.
+	LargeBody, MaxLargeBodies int64
+	// ThrottledDelay holds the answer of a request refused with a
+	// Throttling code for that long (0: none), so that a client retrying
+	// in a loop is refused a few times a second per connection, not as
+	// fast as the server can refuse.
+	ThrottledDelay time.Duration
+
+	largeOnce sync.Once
+	large     *semaphore.Weighted
+	lowOnce   sync.Once
+	idleLow   chan *lowWorker
+}
+
+// DefaultLargeBody and DefaultMaxLargeBodies: the SDKs' largest ordinary
+// requests stay under 64 KiB.
+const (
+	DefaultLargeBody      = 64 << 10
+	DefaultMaxLargeBodies = 16 << 20
+)
+
+// largeBodyWait bounds the wait of a large body for its share.
+const largeBodyWait = 2 * time.Second
+
+func (s *Server) largeBody() int64 { return cmp.Or(max(s.LargeBody, 0), DefaultLargeBody) }
+
+func (s *Server) maxLargeBodies() int64 {
+	return cmp.Or(max(s.MaxLargeBodies, 0), DefaultMaxLargeBodies)
+}
+
+func (s *Server) largeBodies() *semaphore.Weighted {
+	s.largeOnce.Do(func() { s.large = semaphore.NewWeighted(s.maxLargeBodies()) })
+	return s.large
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -65,10 +116,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		contentType string
 	)
 	if err == nil {
-		body, contentType, err = encodeResult(req, result)
-		if err != nil {
+		e, done := result.(encoded) // by a low-priority call
+		if !done {
+			e.body, e.contentType, e.err = encodeResult(req, result)
+		}
+		body, contentType = e.body, e.contentType
+		if e.err != nil {
 			s.log().Error("response cannot be encoded; the handler returned an unsupported type",
-				"action", req.Action, "requestId", req.RequestID, "err", err)
+				"action", req.Action, "requestId", req.RequestID, "err", e.err)
 			err = ecserr.New(http.StatusInternalServerError, "InternalError", "The response could not be encoded.")
 		}
 	}
@@ -79,6 +134,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if status >= 500 {
 			s.log().Error("request failed", "action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message)
 		}
+	}
+	if s.ThrottledDelay > 0 && status != http.StatusOK && strings.HasPrefix(ecserr.As(err).Code, "Throttling") {
+		// Waiting costs the server a parked goroutine; answering at once
+		// would let each connection of a client that retries without pause
+		// cost it a request's CPU many times over.
+		t := time.NewTimer(s.ThrottledDelay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+		t.Stop()
 	}
 	w.Header().Set("Content-Type", contentType)
 	// With a length the body goes out in one write, not chunked.
@@ -147,6 +213,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 			return nil, err
 		}
 	}
+	if s.LowPriority != nil && s.LowPriority(req.Action) {
+		return s.lowPriority(func() (any, error) { return s.call(ctx, h, req) }, req)
+	}
 	return s.call(ctx, h, req)
 }
 
@@ -204,10 +273,31 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if r.ContentLength > limit {
 		return refuse(tooLarge)
 	}
+	start := time.Now()
 	if s.BodyTimeout > 0 {
-		rc.SetReadDeadline(time.Now().Add(s.BodyTimeout))
+		rc.SetReadDeadline(start.Add(s.BodyTimeout))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// A large body waits, unread, for its share of the bytes large bodies
+	// may hold at once (its body timeout runs meanwhile); one of unknown
+	// length counts as the largest.
+	if size := cmp.Or(max(r.ContentLength, 0), limit); r.ContentLength != 0 && size > s.largeBody() && s.MaxLargeBodies >= 0 {
+		size = min(size, s.maxLargeBodies())
+		// While it waits, nothing tells the server that its client left:
+		// the wait is short, so that a client that reconnects again and
+		// again cannot pile waiting connections up to the cap.
+		wait := largeBodyWait
+		if s.BodyTimeout > 0 {
+			wait = min(wait, s.BodyTimeout)
+		}
+		ctx, cancel := context.WithDeadline(r.Context(), start.Add(wait))
+		defer cancel()
+		if err := s.largeBodies().Acquire(ctx, size); err != nil {
+			return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+				"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
+		}
+		defer s.largeBodies().Release(size)
+	}
+	body, err := readAll(newPacedReader(http.MaxBytesReader(w, r.Body, limit)))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -222,6 +312,85 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
 	}
 	return body, nil
+}
+
+// slowAfter and slowGap pace the reading of a body that is slow to
+// arrive: after slowAfter, once what had arrived is read, the next read
+// waits until slowGap after the last, and takes what arrived meanwhile in
+// one gulp. A client that dribbles its body a few bytes at a time then
+// wakes the server a few times a second, not once per write. A body that
+// arrives within slowAfter (every ordinary one) is read as it comes, and a
+// body that streams is never held back.
+const (
+	slowAfter = time.Second
+	slowGap   = 250 * time.Millisecond
+)
+
+type pacedReader struct {
+	r           io.Reader
+	start, last time.Time
+	short       bool // the last read took all there was
+	now         func() time.Time
+	sleep       func(time.Duration)
+}
+
+func newPacedReader(r io.Reader) *pacedReader {
+	now := time.Now()
+	return &pacedReader{r: r, start: now, last: now, now: time.Now, sleep: time.Sleep}
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if p.short {
+		if now := p.now(); now.Sub(p.start) >= slowAfter {
+			if wait := slowGap - now.Sub(p.last); wait > 0 {
+				p.sleep(wait)
+			}
+		}
+	}
+	n, err := p.r.Read(b)
+	p.last, p.short = p.now(), n < len(b)
+	return n, err
+}
+
+// chunkSize is the unit a body is read in: most bodies fit in one.
+const chunkSize = 16 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// readAll reads r to its end into pooled chunks and joins them once at the
+// end. io.ReadAll instead grows one buffer, allocating and zeroing a larger
+// one and copying as it goes: for a body that trickles in, as a slow client
+// sends it, that regrowth was most of the CPU the server spent on it. A
+// body that is still arriving holds only the chunks it has filled.
+func readAll(r io.Reader) ([]byte, error) {
+	var full []*[chunkSize]byte
+	defer func() {
+		for _, c := range full {
+			chunks.Put(c)
+		}
+	}()
+	n := 0 // bytes in the last chunk
+	for {
+		if len(full) == 0 || n == chunkSize {
+			full, n = append(full, chunks.Get().(*[chunkSize]byte)), 0
+		}
+		m, err := r.Read(full[len(full)-1][n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, (len(full)-1)*chunkSize+n)
+	for i, c := range full {
+		if i == len(full)-1 {
+			return append(out, c[:n]...), nil
+		}
+		out = append(out, c[:]...)
+	}
+	return out, nil
 }
 
 // parseParams merges the query string and an urlencoded form body. It

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ type observer struct {
 	trail    *trail.Trail
 	hook     *webhook.Notifier // nil without a webhook
 	accounts *accountCache
+	// throttled picks which throttled calls the log and the trail keep.
+	throttled throttleSampler
 }
 
 func (o *observer) observe(c *rpc.Call) {
@@ -38,6 +41,9 @@ func (o *observer) observe(c *rpc.Call) {
 	}
 	if o.metrics != nil {
 		o.metrics.Observe(c)
+	}
+	if strings.HasPrefix(c.Code, "Throttling") && !o.throttled.first(req.AccessKeyID, req.Action, c.Start) {
+		return // the metrics count it; the log and the trail have its first
 	}
 	if o.trail != nil && trail.Wanted(c) {
 		ev := trail.EventOf(c, account)
@@ -70,6 +76,38 @@ func (o *observer) observe(c *rpc.Call) {
 		slog.String("requestId", req.RequestID),
 		slog.String("remoteAddr", c.RemoteAddr),
 		slog.String("method", c.Method))
+}
+
+// throttleSampler keeps a flood of throttled calls from becoming a flood
+// of log lines and trail events, each a write the flood would make the
+// server do for it: of the calls refused with a Throttling code, the log
+// and the trail keep the first of each key and action in each second (the
+// metrics count every one). Throttling comes after the signature, so the
+// keys are real ones.
+type throttleSampler struct {
+	mu   sync.Mutex
+	sec  int64 // the Unix second seen holds
+	seen map[[2]string]bool
+}
+
+// maxThrottleSeen bounds the pairs kept for one second; beyond it, the
+// rest of that second's throttled calls are only counted.
+const maxThrottleSeen = 10_000
+
+// first reports whether a throttled call of the key and action is the
+// first of its second.
+func (s *throttleSampler) first(key, action string, at time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec := at.Unix(); sec != s.sec || s.seen == nil {
+		s.sec, s.seen = sec, map[[2]string]bool{}
+	}
+	k := [2]string{key, action}
+	if s.seen[k] || len(s.seen) >= maxThrottleSeen {
+		return false
+	}
+	s.seen[k] = true
+	return true
 }
 
 // accountCache maps access key IDs to accounts: a key's account never

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,7 +73,22 @@ type Config struct {
 	RateLimit ratelimit.Config
 	// Analysis bounds the analysis actions (zero fields take defaults).
 	Analysis analyze.Options
+	// AnalysisNice is the nice value (1 to 19, Linux) the analysis
+	// actions run at, each on an OS thread of its own, so that on busy
+	// cores the other requests run first; 0 takes DefaultAnalysisNice, a
+	// negative value runs them at the server's priority.
+	AnalysisNice int
 }
+
+// ThrottledDelay holds each Throttling answer (rate limits, the analysis
+// bounds, the nonce caches), so that a client retrying without pause costs
+// the server a refusal per connection every so often, not one as fast as
+// it can refuse.
+const ThrottledDelay = 100 * time.Millisecond
+
+// DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
+// thread of the other requests (nice 0) about ten times their CPU share.
+const DefaultAnalysisNice = 10
 
 // HostActions are the actions agents call: never rate-limited, so that a
 // host's snapshot and long poll are never starved by its tenants' traffic.
@@ -312,8 +328,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return limiter.Allow(acct, req.Action)
 		},
 
-		MaxBodyBytes: lim.MaxBodyBytes,
-		BodyTimeout:  lim.BodyTimeout,
+		MaxBodyBytes:   lim.MaxBodyBytes,
+		BodyTimeout:    lim.BodyTimeout,
+		ThrottledDelay: ThrottledDelay,
+	}
+	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {
+		analyses := map[string]bool{}
+		for k := range analysisapi.Routes(svc) {
+			analyses[k.Action] = true
+		}
+		api.Nice = min(nice, 19)
+		api.LowPriority = func(action string) bool { return analyses[action] }
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)

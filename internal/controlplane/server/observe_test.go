@@ -1,0 +1,77 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+)
+
+// TestThrottledFloodIsSampled: of a flood of throttled calls, the log and
+// the trail keep the first of each key, action and second, so that the
+// flood does not make the server write for it; other refusals and writes
+// are all kept.
+func TestThrottledFloodIsSampled(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	type call struct {
+		key, action, code string
+		at                time.Duration // after t0
+	}
+	for _, tc := range []struct {
+		name  string
+		calls []call
+		want  int // events and log lines
+	}{
+		{"a flood of one key and action in one second", []call{
+			{"k1", "DescribeSecurityGroupAttribute", "Throttling.User", 0},
+			{"k1", "DescribeSecurityGroupAttribute", "Throttling.User", 100 * time.Millisecond},
+			{"k1", "DescribeSecurityGroupAttribute", "Throttling.User", 900 * time.Millisecond},
+		}, 1},
+		{"each second, action and key has its first", []call{
+			{"k1", "AuthorizeSecurityGroup", "Throttling.User", 0},
+			{"k1", "AuthorizeSecurityGroup", "Throttling.User", time.Second},
+			{"k1", "RevokeSecurityGroup", "Throttling.User", time.Second},
+			{"k2", "RevokeSecurityGroup", "Throttling.User", time.Second},
+			{"k2", "PalisadeAudit", "Throttling", time.Second},
+			{"k2", "PalisadeAudit", "Throttling", time.Second},
+		}, 5},
+		{"other refusals and writes are all kept", []call{
+			{"k1", "AuthorizeSecurityGroup", "InvalidParameter", 0},
+			{"k1", "AuthorizeSecurityGroup", "InvalidParameter", 0},
+			{"k1", "AuthorizeSecurityGroup", "", 0},
+			{"k1", "AuthorizeSecurityGroup", "", 0},
+		}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := trail.Open(filepath.Join(t.TempDir(), "events"), trail.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			var logged bytes.Buffer
+			obs := &observer{log: slog.New(slog.NewTextHandler(&logged, nil)), trail: tr,
+				accounts: &accountCache{lookup: func(context.Context, string) (string, bool) { return "1", true }, m: map[string]string{}}}
+			for _, c := range tc.calls {
+				status := 200
+				if c.code != "" {
+					status = 400
+				}
+				obs.observe(&rpc.Call{Request: &rpc.Request{Action: c.action, Version: "2014-05-26", AccessKeyID: c.key, RequestID: rpc.NewRequestID()},
+					Start: t0.Add(c.at), Status: status, Code: c.code, Method: "POST"})
+			}
+			tr.Flush(context.Background())
+			if got := tr.Stats().Recorded; got != uint64(tc.want) {
+				t.Errorf("trail events: %d, want %d", got, tc.want)
+			}
+			if got := strings.Count(logged.String(), "msg=request"); got != tc.want {
+				t.Errorf("log lines: %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
