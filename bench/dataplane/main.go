@@ -12,7 +12,7 @@
 //   - time and memory to compile and apply a host's ruleset for 1,000
 //     instances.
 //
-// Usage: go run ./bench/dataplane [-quick]
+// Usage: go run ./bench/dataplane [-quick] [-only parts] [-rules n,...] [-modes m,...] [-rounds n]
 package main
 
 import (
@@ -23,9 +23,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,8 +44,15 @@ import (
 
 var (
 	quick    = flag.Bool("quick", false, "short runs (a smoke test, not a measurement)")
+	only     = flag.String("only", "throughput,convergence,apply", "the parts to run, comma-separated: throughput, convergence, apply")
+	ruleCnts = flag.String("rules", "0,100,1000", "throughput: the numbers of rules ahead of the accepting one, comma-separated")
+	modeList = flag.String("modes", "none,palisade,merged,linear,flowlog", "throughput: the filter modes, comma-separated (see setFilter); "+
+		"flow-log parts in isolation: fl-rules (flow-log ruleset only), fl-acct (and conntrack accounting), merged-acct (accounting only)")
+	rounds   = flag.Int("rounds", 5, "throughput: rounds of the modes taking turns; each reports its median")
 	duration = time.Second
 )
+
+func parts(s string) []string { return strings.Split(s, ",") }
 
 func main() {
 	flag.Parse()
@@ -58,9 +67,18 @@ func main() {
 		lab.Remove(name)
 	}
 	defer run.Close()
-	throughput()
-	convergence()
-	compileApply()
+	for _, p := range parts(*only) {
+		switch p {
+		case "throughput":
+			throughput()
+		case "convergence":
+			convergence()
+		case "apply":
+			compileApply()
+		default:
+			run.Fatalf("-only: unknown part %q", p)
+		}
+	}
 }
 
 // run holds what the benchmark started; check stops it all before exiting.
@@ -94,7 +112,9 @@ func pairCloud(n int) *policy.Cloud {
 func throughput() {
 	fmt.Println("== throughput and new connections, A -> B on another host (TCP)")
 	fmt.Printf("%-8s %-10s %14s %8s %14s %8s\n", "rules", "filter", "throughput", "ratio", "conn/s", "ratio")
-	for _, n := range []int{0, 100, 1000} {
+	for _, ns := range parts(*ruleCnts) {
+		n, err := strconv.Atoi(ns)
+		check(err)
 		c := pairCloud(n)
 		env := testenv.NewProgram()
 		l := testenv.UpLab(env, lab.Spec{Name: "bench" + strconv.Itoa(n), Hosts: []string{"h0", "h1"},
@@ -104,9 +124,9 @@ func throughput() {
 		bound := lab.Bind(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
-		modes := []string{"none", "palisade", "merged", "linear", "flowlog"}
+		modes := parts(*modeList)
 		bw, cr := map[string][]float64{}, map[string][]float64{}
-		for range rounds {
+		for range *rounds {
 			for _, mode := range modes {
 				setFilter(l, bound, mode)
 				bw[mode] = append(bw[mode], stream(l, "i-a", "i-b", 5001))
@@ -114,19 +134,20 @@ func throughput() {
 			}
 		}
 		setFilter(l, bound, "none") // stops the flow-log collectors
+		base := modes[0]            // the ratios' baseline: "none" by default
 		for _, mode := range modes {
 			b, c := median(bw[mode]), median(cr[mode])
-			fmt.Printf("%-8d %-10s %10.2f Gb/s %7.0f%% %14.0f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw["none"]), c, 100*c/median(cr["none"]))
+			fmt.Printf("%-8d %-11s %10.2f Gb/s %7.0f%% %14.0f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw[base]), c, 100*c/median(cr[base]))
 		}
 		// The agent compiles "merged" without a flow log and "flowlog" with
-		// one (which turns merging off): the cost of recording every flow.
-		fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%% (records emitted: %d)\n", n,
-			100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]), flowRecords.Load())
+		// one: the cost of recording every flow.
+		if bw["flowlog"] != nil && bw["merged"] != nil {
+			fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%% (records emitted: %d)\n", n,
+				100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]), flowRecords.Load())
+		}
 		env.Close() // takes the lab down
 	}
 }
-
-const rounds = 5
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
@@ -152,9 +173,17 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), nft.Options{})
 		check(err)
+		// Accounting stays on in a namespace once a collector turned it on:
+		// the modes without it turn it off again.
+		acct := mode == "flowlog" || mode == "fl-acct" || mode == "merged-acct"
+		check(setAcct(l.HostNetns(h), acct))
 		switch mode {
 		case "none":
 			k.Delete() // no table is fine too
+		case "merged-acct":
+			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}))
+		case "fl-rules", "fl-acct":
+			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true, FlowLog: true}))
 		case "palisade":
 			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix}))
 		case "merged":
@@ -176,11 +205,27 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 					collectors = append(collectors, func() { cancel(); <-done })
 				}
 			}
+		default:
+			run.Fatalf("-modes: unknown mode %q", mode)
 		}
 		check(err)
 		k.Close()
 	}
 	check(lab.FlushConntrack(l))
+}
+
+// setAcct turns conntrack accounting (packet and byte counts per
+// connection) on or off in a namespace.
+func setAcct(ns string, on bool) error {
+	v := "0"
+	if on {
+		v = "1"
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct="+v).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("set nf_conntrack_acct in %s: %v: %s", ns, err, out)
+	}
+	return nil
 }
 
 // stream sends bulk data from one instance to another for the duration and
