@@ -51,6 +51,7 @@ var (
 	modeList = flag.String("modes", "none,palisade,merged,linear,flowlog", "throughput: the filter modes, comma-separated (see setFilter); "+
 		"flow-log parts in isolation: fl-rules (flow-log ruleset only), fl-acct (and conntrack accounting), merged-acct (accounting only)")
 	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the benchmark process to this file")
+	window   = flag.Duration("window", time.Minute, "flowlog modes: the collectors' capture window (ECS: 1, 5 or 10 minutes; each window ends with a dump of the host's conntrack table)")
 	rounds   = flag.Int("rounds", 5, "throughput: rounds of the modes taking turns; each reports its median")
 	duration = time.Second
 )
@@ -213,7 +214,7 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 				tables := &flowlog.Tables{}
 				tables.Update(h, rs, c)
 				var col *flowlog.Collector
-				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: time.Second, Resolver: tables.Resolver(),
+				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: *window, Resolver: tables.Resolver(),
 					Emit: func(r []flowlog.Record) { flowRecords.Add(int64(len(r))) }})
 				if err == nil {
 					ctx, cancel := context.WithCancel(context.Background())
