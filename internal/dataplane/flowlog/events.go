@@ -131,13 +131,13 @@ func openEvents(ns *os.File, rcvbuf int) (*eventSocket, error) {
 // errEventsLost is a read that found the socket's buffer had overflowed.
 var errEventsLost = errors.New("conntrack events lost (receive buffer overflow)")
 
-// read waits for events and passes each of a batch to fn; the event's
-// label is valid only during the call. It returns errEventsLost when the
-// kernel dropped events, os.ErrClosed once closed.
-func (s *eventSocket) read(fn func(*ctEvent)) error {
+// recv waits for a batch of events and returns how many datagrams it
+// holds, for parse. It returns errEventsLost when the kernel dropped
+// events, os.ErrClosed once closed.
+func (s *eventSocket) recv() (int, error) {
 	rc, err := s.f.SyscallConn()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var n int
 	var rerr error
@@ -154,12 +154,18 @@ func (s *eventSocket) read(fn func(*ctEvent)) error {
 	})
 	switch {
 	case err != nil:
-		return err
+		return 0, err
 	case errors.Is(rerr, unix.ENOBUFS):
-		return errEventsLost
+		return 0, errEventsLost
 	case rerr != nil:
-		return rerr
+		return 0, rerr
 	}
+	return n, nil
+}
+
+// parse passes each event of the n datagrams recv got to fn; the event's
+// label is valid only during the call.
+func (s *eventSocket) parse(n int, fn func(*ctEvent)) {
 	var ev ctEvent
 	for i := range n {
 		l := int(s.hdrs[i].Len)
@@ -168,7 +174,6 @@ func (s *eventSocket) read(fn func(*ctEvent)) error {
 		}
 		parseMessages(s.buf[i*eventSlot:i*eventSlot+l], &ev, fn)
 	}
-	return nil
 }
 
 func (s *eventSocket) Close() error { return s.f.Close() }

@@ -54,7 +54,11 @@ type Collector struct {
 	nft  *nftables.Conn
 	// skips holds each log chain's over-limit counter at the last look.
 	skips map[string]uint64
-	wg    sync.WaitGroup
+	// evMu makes a window's end (dump and flush) and a batch of events
+	// exclusive: a connection's new event taken between the dump and the
+	// flush would be reported without the counts the dump read.
+	evMu sync.Mutex
+	wg   sync.WaitGroup
 }
 
 // Start enables conntrack accounting in the namespace, subscribes to
@@ -219,10 +223,13 @@ func (c *Collector) Run(ctx context.Context) error {
 // readEvents reads conntrack events until the socket closes.
 func (c *Collector) readEvents(ctx context.Context) {
 	for ctx.Err() == nil {
+		n, err := c.evs.recv()
 		now := time.Now()
-		err := c.evs.read(func(ev *ctEvent) { c.agg.event(ev, now) })
 		switch {
 		case err == nil:
+			c.evMu.Lock()
+			c.evs.parse(n, func(ev *ctEvent) { c.agg.event(ev, now) })
+			c.evMu.Unlock()
 		case ctx.Err() != nil || errors.Is(err, os.ErrClosed):
 			return
 		default:
@@ -263,6 +270,8 @@ func (c *Collector) limitSkips() (map[string]uint64, error) {
 
 // emit reads the live connections' counters and ends the window.
 func (c *Collector) emit(now time.Time) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
 	if cur, err := c.limitSkips(); err == nil {
 		var missed uint64
 		for name, n := range cur {

@@ -154,7 +154,7 @@ func TestFlowLogFlood(t *testing.T) {
 // TestFlowLogRandomClouds is the differential test with flow logging on:
 // every probe's delivery agrees with the engine (the log rules and labels
 // change no verdict) and every side's record names the engine's deciding
-// entry.
+// entry, with rules one by one and merged.
 func TestFlowLogRandomClouds(t *testing.T) {
 	testenv.NeedKernel(t)
 	base := rand.Uint64() >> 1
@@ -164,7 +164,8 @@ func TestFlowLogRandomClouds(t *testing.T) {
 		gen := cloudgen.Generate(seed, cloudgen.Small)
 		// A high log rate: the probes of a round come in bursts, and a
 		// record missing because of the limit is not what this checks.
-		o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 100000}
+		// Merged runs every other seed, as in TestKernelAgreesWithEngine.
+		o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 100000, MergeRuns: seed%2 == 1}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			n := checkFlowLog(t, gen.Snapshot(), hostsPerRound, gen.Outside, o, gen.Flows(seed, flowsPerRound))
 			t.Logf("seed %d: %d records agree with the engine", seed, n)
