@@ -32,6 +32,13 @@ import (
 //     the others logged to the NFLOG group with the prefix LogPrefix+ID and
 //     dropped in the same rule. Every way through drops: enforcement never
 //     depends on the log.
+//   - With MergeRuns, a merged run is one lookup in a verdict map (not a
+//     set) keyed like the tuple sets, whose element of each rule goes (goto)
+//     to its entry's chain: the log chain of a dropping entry, or the label
+//     chain ("la-…") of an accepting one, which labels and returns (to the
+//     base chain, as the plain rule's return would). A new connection's
+//     first packet then costs a few lookups with flow logs as without: the
+//     flow log does not turn merging off.
 //
 // Ruleset.Entries maps the IDs the ruleset uses to their meaning.
 
