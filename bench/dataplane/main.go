@@ -161,9 +161,9 @@ func throughput() {
 		// does not, so "CPU off/on" is the rate ratio a machine with the
 		// CPU to itself would see.
 		if bw["flowlog"] != nil && bw["merged"] != nil {
-			fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%%, CPU per connection off/on %.0f%% (records emitted: %d)\n", n,
+			fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%%, CPU per connection off/on %.0f%% (records emitted: %d, receive errors: %d)\n", n,
 				100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]),
-				100*median(cpu["merged"])/median(cpu["flowlog"]), flowRecords.Load())
+				100*median(cpu["merged"])/median(cpu["flowlog"]), flowRecords.Load(), flowLost.Load())
 		}
 		env.Close() // takes the lab down
 	}
@@ -180,6 +180,7 @@ func median(xs []float64) float64 {
 var (
 	collectors  []func()
 	flowRecords atomic.Int64
+	flowLost    atomic.Int64 // receive errors: conntrack events or NFLOG packets the kernel could not deliver
 )
 
 // setFilter loads one filter mode into every host of the lab; "flowlog" is
@@ -223,7 +224,7 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 				if err == nil {
 					ctx, cancel := context.WithCancel(context.Background())
 					done := make(chan struct{})
-					go func() { defer close(done); col.Run(ctx); col.Close() }()
+					go func() { defer close(done); col.Run(ctx); flowLost.Add(int64(col.Stats().Lost)); col.Close() }()
 					collectors = append(collectors, func() { cancel(); <-done })
 				}
 			}
