@@ -4,7 +4,9 @@
 //   - throughput and new-connection rate between two instances with 0, 100
 //     and 1,000 rules on the destination, for no filter, Palisade's ruleset
 //     and a linear chain (one nftables rule per security-group rule, as
-//     iptables-based firewalls do it);
+//     iptables-based firewalls do it), and with flow logs on against off
+//     (conn/s and, steadier on a loaded machine, the CPU this process
+//     spends per connection);
 //   - convergence: from the API's answer to the first packet that sees the
 //     new verdict, for one rule change and for one membership change, with
 //     1,000 instances on the host (p50, p99), and the chains each change
@@ -12,7 +14,7 @@
 //   - time and memory to compile and apply a host's ruleset for 1,000
 //     instances.
 //
-// Usage: go run ./bench/dataplane [-quick]
+// Usage: go run ./bench/dataplane [-quick] [-only parts] [-rules n,...] [-modes m,...] [-rounds n] [-window d] [-cpuprofile file]
 package main
 
 import (
@@ -23,11 +25,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
@@ -42,8 +48,17 @@ import (
 
 var (
 	quick    = flag.Bool("quick", false, "short runs (a smoke test, not a measurement)")
+	only     = flag.String("only", "throughput,convergence,apply", "the parts to run, comma-separated: throughput, convergence, apply")
+	ruleCnts = flag.String("rules", "0,100,1000", "throughput: the numbers of rules ahead of the accepting one, comma-separated")
+	modeList = flag.String("modes", "none,palisade,merged,linear,flowlog", "throughput: the filter modes, comma-separated (see setFilter); "+
+		"flow-log parts in isolation: fl-rules (flow-log ruleset only), fl-acct (and conntrack accounting), merged-acct (accounting only)")
+	cpuProf  = flag.String("cpuprofile", "", "write a CPU profile of the benchmark process to this file")
+	window   = flag.Duration("window", time.Minute, "flowlog modes: the collectors' capture window (ECS: 1, 5 or 10 minutes; each window ends with a dump of the host's conntrack table)")
+	rounds   = flag.Int("rounds", 5, "throughput: rounds of the modes taking turns; each reports its median")
 	duration = time.Second
 )
+
+func parts(s string) []string { return strings.Split(s, ",") }
 
 func main() {
 	flag.Parse()
@@ -58,9 +73,24 @@ func main() {
 		lab.Remove(name)
 	}
 	defer run.Close()
-	throughput()
-	convergence()
-	compileApply()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	for _, p := range parts(*only) {
+		switch p {
+		case "throughput":
+			throughput()
+		case "convergence":
+			convergence()
+		case "apply":
+			compileApply()
+		default:
+			run.Fatalf("-only: unknown part %q", p)
+		}
+	}
 }
 
 // run holds what the benchmark started; check stops it all before exiting.
@@ -93,8 +123,10 @@ func pairCloud(n int) *policy.Cloud {
 
 func throughput() {
 	fmt.Println("== throughput and new connections, A -> B on another host (TCP)")
-	fmt.Printf("%-8s %-10s %14s %8s %14s %8s\n", "rules", "filter", "throughput", "ratio", "conn/s", "ratio")
-	for _, n := range []int{0, 100, 1000} {
+	fmt.Printf("%-8s %-11s %14s %8s %14s %8s %14s %8s\n", "rules", "filter", "throughput", "ratio", "conn/s", "ratio", "CPU µs/conn", "ratio")
+	for _, ns := range parts(*ruleCnts) {
+		n, err := strconv.Atoi(ns)
+		check(err)
 		c := pairCloud(n)
 		env := testenv.NewProgram()
 		l := testenv.UpLab(env, lab.Spec{Name: "bench" + strconv.Itoa(n), Hosts: []string{"h0", "h1"},
@@ -104,29 +136,38 @@ func throughput() {
 		bound := lab.Bind(c, l)
 		// The modes take turns, several rounds, and each reports its
 		// median: the machine's other load then weighs on all alike.
-		modes := []string{"none", "palisade", "merged", "linear", "flowlog"}
-		bw, cr := map[string][]float64{}, map[string][]float64{}
-		for range rounds {
+		modes := parts(*modeList)
+		bw, cr, cpu := map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+		for range *rounds {
 			for _, mode := range modes {
 				setFilter(l, bound, mode)
 				bw[mode] = append(bw[mode], stream(l, "i-a", "i-b", 5001))
-				cr[mode] = append(cr[mode], connRate(l, "i-a", "i-b", 5001))
+				rate, us := connRate(l, "i-a", "i-b", 5001)
+				cr[mode], cpu[mode] = append(cr[mode], rate), append(cpu[mode], us)
 			}
 		}
 		setFilter(l, bound, "none") // stops the flow-log collectors
+		base := modes[0]            // the ratios' baseline: "none" by default
 		for _, mode := range modes {
-			b, c := median(bw[mode]), median(cr[mode])
-			fmt.Printf("%-8d %-10s %10.2f Gb/s %7.0f%% %14.0f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw["none"]), c, 100*c/median(cr["none"]))
+			b, c, u := median(bw[mode]), median(cr[mode]), median(cpu[mode])
+			fmt.Printf("%-8d %-11s %10.2f Gb/s %7.0f%% %14.0f %7.0f%% %14.1f %7.0f%%\n", n, mode, b*8/1e9, 100*b/median(bw[base]), c, 100*c/median(cr[base]),
+				u, 100*u/median(cpu[base]))
 		}
 		// The agent compiles "merged" without a flow log and "flowlog" with
-		// one (which turns merging off): the cost of recording every flow.
-		fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%% (records emitted: %d)\n", n,
-			100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]), flowRecords.Load())
+		// one: the cost of recording every flow.
+		// On a loaded machine the rate follows the share of CPU the
+		// benchmark gets; the CPU it spends per connection (this process:
+		// dialing, the kernel's forwarding in its syscalls, the collectors)
+		// does not, so "CPU off/on" is the rate ratio a machine with the
+		// CPU to itself would see.
+		if bw["flowlog"] != nil && bw["merged"] != nil {
+			fmt.Printf("%-8d flow log on/off: throughput %.0f%%, conn/s %.0f%%, CPU per connection off/on %.0f%% (records emitted: %d, receive errors: %d)\n", n,
+				100*median(bw["flowlog"])/median(bw["merged"]), 100*median(cr["flowlog"])/median(cr["merged"]),
+				100*median(cpu["merged"])/median(cpu["flowlog"]), flowRecords.Load(), flowLost.Load())
+		}
 		env.Close() // takes the lab down
 	}
 }
-
-const rounds = 5
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
@@ -139,11 +180,14 @@ func median(xs []float64) float64 {
 var (
 	collectors  []func()
 	flowRecords atomic.Int64
+	flowLost    atomic.Int64 // receive errors: conntrack events or NFLOG packets the kernel could not deliver
 )
 
 // setFilter loads one filter mode into every host of the lab; "flowlog" is
 // "merged" with flow logging on and a collector per host, as an agent runs
-// them when a flow log covers the host.
+// them when a flow log covers the host. Its parts one by one: "fl-rules" is
+// its ruleset alone, "fl-acct" that with conntrack accounting on, and
+// "merged-acct" accounting alone.
 func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 	for _, stop := range collectors {
 		stop()
@@ -152,9 +196,17 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), nft.Options{})
 		check(err)
+		// Accounting stays on in a namespace once a collector turned it on:
+		// the modes without it turn it off again.
+		acct := mode == "flowlog" || mode == "fl-acct" || mode == "merged-acct"
+		check(setAcct(l.HostNetns(h), acct))
 		switch mode {
 		case "none":
 			k.Delete() // no table is fine too
+		case "merged-acct":
+			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true}))
+		case "fl-rules", "fl-acct":
+			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: true, FlowLog: true}))
 		case "palisade":
 			_, err = k.Apply(nft.Build(c, h, nft.Options{InterfacePrefix: lab.IfacePrefix}))
 		case "merged":
@@ -167,20 +219,36 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 				tables := &flowlog.Tables{}
 				tables.Update(h, rs, c)
 				var col *flowlog.Collector
-				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: time.Second, Resolver: tables.Resolver(),
+				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: *window, Resolver: tables.Resolver(),
 					Emit: func(r []flowlog.Record) { flowRecords.Add(int64(len(r))) }})
 				if err == nil {
 					ctx, cancel := context.WithCancel(context.Background())
 					done := make(chan struct{})
-					go func() { defer close(done); col.Run(ctx); col.Close() }()
+					go func() { defer close(done); col.Run(ctx); flowLost.Add(int64(col.Stats().Lost)); col.Close() }()
 					collectors = append(collectors, func() { cancel(); <-done })
 				}
 			}
+		default:
+			run.Fatalf("-modes: unknown mode %q", mode)
 		}
 		check(err)
 		k.Close()
 	}
 	check(lab.FlushConntrack(l))
+}
+
+// setAcct turns conntrack accounting (packet and byte counts per
+// connection) on or off in a namespace.
+func setAcct(ns string, on bool) error {
+	v := "0"
+	if on {
+		v = "1"
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.netfilter.nf_conntrack_acct="+v).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("set nf_conntrack_acct in %s: %v: %s", ns, err, out)
+	}
+	return nil
 }
 
 // stream sends bulk data from one instance to another for the duration and
@@ -225,8 +293,9 @@ func stream(l *lab.Lab, from, to string, port uint16) float64 {
 }
 
 // connRate opens and resets connections for the duration and returns
-// connections per second (each one's first packet meets the rules).
-func connRate(l *lab.Lab, from, to string, port uint16) float64 {
+// connections per second (each one's first packet meets the rules) and the
+// CPU time this process spent per connection, in µs.
+func connRate(l *lab.Lab, from, to string, port uint16) (float64, float64) {
 	li, _ := l.Instance(to)
 	ln, err := lab.Listen(l, to, port)
 	check(err)
@@ -242,6 +311,7 @@ func connRate(l *lab.Lab, from, to string, port uint16) float64 {
 	}()
 	dst := netip.AddrPortFrom(li.PrivateIP, port)
 	var n atomic.Int64
+	cpu0 := cpuTime()
 	deadline := time.Now().Add(duration)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -260,7 +330,15 @@ func connRate(l *lab.Lab, from, to string, port uint16) float64 {
 		}()
 	}
 	wg.Wait()
-	return float64(n.Load()) / duration.Seconds()
+	used := cpuTime() - cpu0
+	return float64(n.Load()) / duration.Seconds(), float64(used.Microseconds()) / float64(max(n.Load(), 1))
+}
+
+// cpuTime is the CPU time (user and system) this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // ---- convergence ----

@@ -17,7 +17,6 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
-	"github.com/ti-mo/netfilter"
 	"golang.org/x/sys/unix"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
@@ -49,15 +48,17 @@ type Collector struct {
 	cfg  Config
 	agg  *aggregator
 	ns   *os.File
-	ct   *conntrack.Conn // events
+	evs  *eventSocket    // conntrack events
 	dump *conntrack.Conn // counters of live connections at each window's end
 	nl   *netlink.Conn   // NFLOG
-	evs  chan conntrack.Event
-	errs chan error
 	nft  *nftables.Conn
 	// skips holds each log chain's over-limit counter at the last look.
 	skips map[string]uint64
-	wg    sync.WaitGroup
+	// evMu makes a window's end (dump and flush) and a batch of events
+	// exclusive: a connection's new event taken between the dump and the
+	// flush would be reported without the counts the dump read.
+	evMu sync.Mutex
+	wg   sync.WaitGroup
 }
 
 // Start enables conntrack accounting in the namespace, subscribes to
@@ -90,10 +91,6 @@ func Start(cfg Config) (*Collector, error) {
 		return nil, err
 	}
 	var err error
-	if c.ct, err = conntrack.Dial(nc); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("flowlog: conntrack: %w", err)
-	}
 	if c.dump, err = conntrack.Dial(nc); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("flowlog: conntrack: %w", err)
@@ -117,10 +114,9 @@ func Start(cfg Config) (*Collector, error) {
 	// What the log missed before Start is not this collector's.
 	c.skips, _ = c.limitSkips()
 	// Subscribe now, so that no connection made after Start is missed.
-	c.evs = make(chan conntrack.Event, 1024)
-	if c.errs, err = c.ct.Listen(c.evs, 1, []netfilter.NetlinkGroup{netfilter.GroupCTNew, netfilter.GroupCTDestroy}); err != nil {
+	if c.evs, err = openEvents(c.ns, eventBuffer); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("flowlog: listen to conntrack events: %w", err)
+		return nil, err
 	}
 	return c, nil
 }
@@ -202,11 +198,15 @@ func (c *Collector) bindLog() error {
 	return nil
 }
 
+// eventBuffer is the receive buffer of the conntrack events: room for
+// some ten thousand events while the collector is busy (a window's end).
+const eventBuffer = 4 << 20
+
 // Run collects until ctx ends, emitting each window's records.
 func (c *Collector) Run(ctx context.Context) error {
-	evs, errs := c.evs, c.errs
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.readLog(ctx) }()
+	go func() { defer c.wg.Done(); c.readEvents(ctx) }()
 	tick := time.NewTicker(c.cfg.Window)
 	defer tick.Stop()
 	for {
@@ -214,45 +214,31 @@ func (c *Collector) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			c.emit(time.Now())
 			return nil
-		case e := <-evs:
-			c.event(e)
-		case err := <-errs:
-			if err != nil {
-				c.agg.mu.Lock()
-				c.agg.stats.Lost++
-				c.agg.skipped = true
-				c.agg.mu.Unlock()
-			}
 		case now := <-tick.C:
 			c.emit(now)
 		}
 	}
 }
 
-func (c *Collector) event(e conntrack.Event) {
-	f := e.Flow
-	if f == nil {
-		return
+// readEvents reads conntrack events until the socket closes.
+func (c *Collector) readEvents(ctx context.Context) {
+	for ctx.Err() == nil {
+		n, err := c.evs.recv()
+		now := time.Now()
+		switch {
+		case err == nil:
+			c.evMu.Lock()
+			c.evs.parse(n, func(ev *ctEvent) { c.agg.event(ev, now) })
+			c.evMu.Unlock()
+		case ctx.Err() != nil || errors.Is(err, os.ErrClosed):
+			return
+		default:
+			c.agg.mu.Lock()
+			c.agg.stats.Lost++
+			c.agg.skipped = true
+			c.agg.mu.Unlock()
+		}
 	}
-	c.agg.mu.Lock()
-	c.agg.stats.Events++
-	c.agg.mu.Unlock()
-
-	p := f.CountersOrig.Packets + f.CountersReply.Packets
-	b := f.CountersOrig.Bytes + f.CountersReply.Bytes
-	switch e.Type {
-	case conntrack.EventNew:
-		c.agg.connNew(f.ID, tupleOf(f), f.Labels, time.Now())
-		c.agg.connCount(f.ID, p, b, false)
-	case conntrack.EventDestroy:
-		c.agg.connCount(f.ID, p, b, true)
-	}
-}
-
-func tupleOf(f *conntrack.Flow) tuple {
-	t := f.TupleOrig
-	return tuple{src: t.IP.SourceAddress, dst: t.IP.DestinationAddress,
-		sport: t.Proto.SourcePort, dport: t.Proto.DestinationPort, proto: t.Proto.Protocol}
 }
 
 // limitSkips reads the over-limit counter of every log chain.
@@ -284,6 +270,8 @@ func (c *Collector) limitSkips() (map[string]uint64, error) {
 
 // emit reads the live connections' counters and ends the window.
 func (c *Collector) emit(now time.Time) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
 	if cur, err := c.limitSkips(); err == nil {
 		var missed uint64
 		for name, n := range cur {
@@ -419,7 +407,7 @@ func (c *Collector) Close() error {
 	if c.nft != nil {
 		c.nft.CloseLasting()
 	}
-	for _, cl := range []interface{ Close() error }{c.ct, c.dump, c.nl} {
+	for _, cl := range []interface{ Close() error }{c.evs, c.dump, c.nl} {
 		if cl != nil && !isNilConn(cl) {
 			cl.Close()
 		}
@@ -434,6 +422,8 @@ func (c *Collector) Close() error {
 func isNilConn(x interface{ Close() error }) bool {
 	switch v := x.(type) {
 	case *conntrack.Conn:
+		return v == nil
+	case *eventSocket:
 		return v == nil
 	case *netlink.Conn:
 		return v == nil

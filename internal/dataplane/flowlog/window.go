@@ -52,14 +52,30 @@ func newAggregator(res Resolver, max int) *aggregator {
 	return &aggregator{res: res, max: max, recs: map[key]*Record{}, conns: map[uint32]*conn{}}
 }
 
+// event takes one conntrack event: a new connection is followed, the
+// counters of a followed one recorded.
+func (a *aggregator) event(ev *ctEvent, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stats.Events++
+	if !ev.destroy {
+		a.connNewLocked(ev.id, ev.t, ev.label, now)
+	}
+	a.connCountLocked(ev.id, ev.packets, ev.bytes, ev.destroy)
+}
+
 // connNew follows a new connection whose label names its deciding entries.
 func (a *aggregator) connNew(id uint32, t tuple, label []byte, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.connNewLocked(id, t, label, now)
+}
+
+func (a *aggregator) connNewLocked(id uint32, t tuple, label []byte, now time.Time) {
 	eg, in := nft.LabelIDs(label)
 	if eg == 0 && in == 0 {
 		return // not decided by an instance chain (or flow logging off)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.stats.Connections++
 	if len(a.conns) >= a.max {
 		a.stats.Skipped++
@@ -74,6 +90,10 @@ func (a *aggregator) connNew(id uint32, t tuple, label []byte, now time.Time) {
 func (a *aggregator) connCount(id uint32, packets, bytes uint64, gone bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.connCountLocked(id, packets, bytes, gone)
+}
+
+func (a *aggregator) connCountLocked(id uint32, packets, bytes uint64, gone bool) {
 	c, ok := a.conns[id]
 	if !ok {
 		return

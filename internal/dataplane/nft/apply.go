@@ -96,10 +96,13 @@ func (p *planner) plan() error {
 		c.AddTable(t)
 	}
 
-	// Sets first: the rules of new chains refer to them.
+	// Sets first: the rules of new chains refer to them. Tuple verdict
+	// maps come after the chains their elements go to.
 	for i := range p.rs.Sets {
-		if err := p.set(&p.rs.Sets[i]); err != nil {
-			return err
+		if !p.rs.Sets[i].VMap {
+			if err := p.set(&p.rs.Sets[i]); err != nil {
+				return err
+			}
 		}
 	}
 	for _, m := range p.rs.Maps {
@@ -152,6 +155,13 @@ func (p *planner) plan() error {
 			p.stats.ChainsAdded++
 		}
 	}
+	for i := range p.rs.Sets {
+		if p.rs.Sets[i].VMap {
+			if err := p.set(&p.rs.Sets[i]); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ch := range added {
 		if err := p.rules(ch); err != nil {
 			return err
@@ -172,7 +182,8 @@ func (p *planner) plan() error {
 
 	// What is no longer wanted goes last, once nothing refers to it: stale
 	// maps (their elements jump to stale chains), then stale chains (flushed
-	// first, as they may jump to each other), then stale sets.
+	// first, as they may jump to each other; stale tuple verdict maps go
+	// between the flush and the delete), then stale sets.
 	for _, name := range slices.Sorted(maps.Keys(old.maps)) {
 		if !slices.ContainsFunc(p.rs.Maps, func(m Map) bool { return m.Name == name }) {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
@@ -182,12 +193,20 @@ func (p *planner) plan() error {
 	for _, name := range stale {
 		c.FlushChain(&nftables.Chain{Table: t, Name: name})
 	}
+	// Stale tuple verdict maps once no rule looks them up, before the
+	// chains their elements go to.
+	for _, name := range slices.Sorted(maps.Keys(old.sets)) {
+		if old.sets[name].vmap && p.new.sets[name] == nil {
+			c.DelSet(&nftables.Set{Table: t, Name: name})
+			p.stats.SetsDeleted++
+		}
+	}
 	for _, name := range stale {
 		c.DelChain(&nftables.Chain{Table: t, Name: name})
 		p.stats.ChainsDeleted++
 	}
 	for _, name := range slices.Sorted(maps.Keys(old.sets)) {
-		if p.new.sets[name] == nil {
+		if p.new.sets[name] == nil && !old.sets[name].vmap {
 			c.DelSet(&nftables.Set{Table: t, Name: name})
 			p.stats.SetsDeleted++
 		}

@@ -32,7 +32,7 @@ const maxIfaceLen = 15
 // group membership only changes set elements.
 func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	b := newBuilder(c, false)
-	b.merge = o.MergeRuns && !o.FlowLog
+	b.merge = o.MergeRuns
 	b.flow = flowLog{on: o.FlowLog, group: o.logGroup(), rate: o.LogRate, entries: map[EntryID]Entry{}}
 	var eg, ing []MapElem
 	var ifaces []string
@@ -217,15 +217,19 @@ func (b *builder) programRules(p policy.Program) []Rule {
 		}
 	}
 	var sg []Rule
+	var ents []Entry // sg's entries
 	for _, pr := range p.Rules {
 		for _, r := range b.sgRules(pr, p.Direction, nil) {
-			sg = append(sg, b.decide(r, ruleEntry(pr, p.Direction))...)
+			sg, ents = append(sg, r), append(ents, ruleEntry(pr, p.Direction))
 		}
 	}
 	if b.merge {
-		sg = b.mergeRuns(sg, dst)
+		rules = append(rules, b.mergeRuns(sg, ents, dst)...)
+	} else {
+		for i, r := range sg {
+			rules = append(rules, b.decide(r, ents[i])...)
+		}
 	}
-	rules = append(rules, sg...)
 	return append(rules, b.decide(Rule{Verdict: verdictOf(p.Default.Verdict)}, defaultEntry(p))...)
 }
 

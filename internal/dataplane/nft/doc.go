@@ -42,6 +42,8 @@
 // into the new connection's conntrack label (egress half, ingress half),
 // dropping entries go to a log chain that logs to NFLOG under a limit and
 // counts what it did not log; Ruleset.Entries says what each ID stands for.
+// Merged runs (Options.MergeRuns) then look rules up in verdict maps whose
+// elements go to the chain of their entry.
 //
 // BuildLinear lays the same policy out the way iptables-based firewalls do,
 // as a baseline for benchmarks; Options.MergeRuns replaces runs of rules by

@@ -77,9 +77,10 @@ func (p *planner) set(s *Set) error {
 }
 
 // tupleSet creates a tuple set. They are named by their content: one that
-// exists is already right.
+// exists is already right. A verdict map's elements go to chains, so plan
+// creates those before (see vmaps).
 func (p *planner) tupleSet(s *Set) error {
-	p.new.sets[s.Name] = &kset{typ: s.Type, interval: true}
+	p.new.sets[s.Name] = &kset{typ: s.Type, interval: true, vmap: s.VMap}
 	if _, ok := p.old.sets[s.Name]; ok {
 		return nil
 	}
@@ -92,6 +93,9 @@ func (p *planner) tupleSet(s *Set) error {
 	for i, e := range s.Tuples {
 		start, end := tupleKeys(e)
 		elems[i] = nftables.SetElement{Key: start, KeyEnd: end, Comment: e.Key.String()}
+		if s.VMap {
+			elems[i].VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}
+		}
 	}
 	return p.addElems(ns, elems, len(elems))
 }
@@ -137,6 +141,9 @@ func (p *planner) nftSet(s *Set) *nftables.Set {
 	case Tuple6:
 		ns.KeyType = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeIP6Addr)
 		ns.Concatenation, ns.Counter = true, true
+	}
+	if s.VMap {
+		ns.IsMap, ns.DataType = true, nftables.TypeVerdict
 	}
 	return ns
 }

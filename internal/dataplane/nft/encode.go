@@ -114,8 +114,13 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 		}
 		x = append(x, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 			&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n},
-			&expr.Lookup{SourceRegister: 1, SetName: t.Set})
+			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
+		if t.VMap {
+			// The element's verdict goes to the verdict register (0): the
+			// rule ends here.
+			return append(x, &expr.Lookup{SourceRegister: 1, SetName: t.Set, IsDestRegSet: true, DestRegister: 0}), nil
+		}
+		x = append(x, &expr.Lookup{SourceRegister: 1, SetName: t.Set})
 	}
 	if o := r.Over; o != nil {
 		x = append(x, &expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(o.Rate), Over: true, Unit: expr.LimitTimeSecond, Burst: o.Burst})

@@ -185,6 +185,13 @@ func (rs *Ruleset) checkRefs() error {
 			}
 		}
 	}
+	for _, s := range rs.Sets {
+		for _, e := range s.Tuples {
+			if s.VMap && !chains[e.Chain] {
+				return fmt.Errorf("map %s, element %s: no chain %s", s.Name, e, e.Chain)
+			}
+		}
+	}
 	return nil
 }
 

@@ -32,6 +32,13 @@ import (
 //     the others logged to the NFLOG group with the prefix LogPrefix+ID and
 //     dropped in the same rule. Every way through drops: enforcement never
 //     depends on the log.
+//   - With MergeRuns, a merged run is one lookup in a verdict map (not a
+//     set) keyed like the tuple sets, whose element of each rule goes (goto)
+//     to its entry's chain: the log chain of a dropping entry, or the label
+//     chain ("la-…") of an accepting one, which labels and returns (to the
+//     base chain, as the plain rule's return would). A new connection's
+//     first packet then costs a few lookups with flow logs as without: the
+//     flow log does not turn merging off.
 //
 // Ruleset.Entries maps the IDs the ruleset uses to their meaning.
 
@@ -177,26 +184,55 @@ func (b *builder) decide(r Rule, e Entry) []Rule {
 	case Return, Accept:
 		r.Label = Label{ID: id, Ingress: e.Side == model.Ingress}
 	case Drop:
-		lim := &Limit{Rate: DefaultLogRate, Burst: DefaultLogBurst}
-		if f.rate != 0 {
-			lim = &Limit{Rate: f.rate, Burst: max(f.rate/4, 1)}
-		}
-		drop := Verdict{Kind: Drop}
-		rules := []Rule{
-			{Over: lim, Counter: true, Verdict: drop},
-			{Log: &Log{Group: f.group, Prefix: LogPrefix + id.String(), Egress: e.Side == model.Ingress}, Verdict: drop},
-		}
-		name := chainName(LogChainPrefix, rules)
-		if _, ok := b.chains[name]; !ok {
-			b.chains[name] = &Chain{Name: name, Rules: rules}
-		}
-		r.Verdict = Verdict{Kind: Goto, Chain: name}
+		r.Verdict = Verdict{Kind: Goto, Chain: b.logChain(id, e)}
 	}
 	return []Rule{r}
 }
 
-// LogChainPrefix starts the names of the log chains.
-const LogChainPrefix = "ld"
+// logChain registers the log chain of a dropping entry and returns its name.
+func (b *builder) logChain(id EntryID, e Entry) string {
+	f := &b.flow
+	lim := &Limit{Rate: DefaultLogRate, Burst: DefaultLogBurst}
+	if f.rate != 0 {
+		lim = &Limit{Rate: f.rate, Burst: max(f.rate/4, 1)}
+	}
+	drop := Verdict{Kind: Drop}
+	rules := []Rule{
+		{Over: lim, Counter: true, Verdict: drop},
+		{Log: &Log{Group: f.group, Prefix: LogPrefix + id.String(), Egress: e.Side == model.Ingress}, Verdict: drop},
+	}
+	return b.entryChain(LogChainPrefix, rules)
+}
+
+// entryChain registers a chain of one entry (shared by every instance chain
+// holding the entry) and returns its name.
+func (b *builder) entryChain(prefix string, rules []Rule) string {
+	name := chainName(prefix, rules)
+	if _, ok := b.chains[name]; !ok {
+		b.chains[name] = &Chain{Name: name, Rules: rules}
+	}
+	return name
+}
+
+// decideChain returns the chain a merged lookup's element goes to for the
+// rule r of entry e: for an accepting entry, a chain that labels the
+// connection and returns (to the base chain: elements are reached by goto,
+// like the plain rule's return ending the instance chain); for a dropping
+// one, its log chain.
+func (b *builder) decideChain(r *Rule, e Entry) string {
+	id := b.flow.entry(e)
+	if r.Verdict.Kind == Drop {
+		return b.logChain(id, e)
+	}
+	return b.entryChain(LabelChainPrefix, []Rule{{Label: Label{ID: id, Ingress: e.Side == model.Ingress}, Verdict: Verdict{Kind: Return}}})
+}
+
+// Prefixes of the names of the entries' chains: log chains of dropping
+// entries, label chains of accepting ones.
+const (
+	LogChainPrefix   = "ld"
+	LabelChainPrefix = "la"
+)
 
 // defaultEntry is the entry of a Program's default.
 func defaultEntry(p policy.Program) Entry {

@@ -20,7 +20,7 @@ func TestBuildFlowLog(t *testing.T) {
 	if plain.Entries != nil {
 		t.Fatalf("flow logging off, the ruleset has entries")
 	}
-	rs := Build(c, "h1", Options{FlowLog: true, MergeRuns: true})
+	rs := Build(c, "h1", Options{FlowLog: true})
 	if len(rs.Entries) == 0 {
 		t.Fatal("flow logging on, the ruleset has no entries")
 	}
@@ -94,6 +94,65 @@ func TestBuildFlowLog(t *testing.T) {
 	}
 }
 
+// TestBuildFlowLogMerged: with MergeRuns, merged rules are looked up in
+// verdict maps whose elements go to their entry's chain: a label chain
+// labelling the element's rule on its side and returning, or the log chain
+// of the element's rule. TestMergeRunsEquivalent holds the verdicts, counted
+// rules and entries of packets against the plain flow-log layout.
+func TestBuildFlowLogMerged(t *testing.T) {
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{FlowLog: true, MergeRuns: true})
+	if _, err := NewFake(Options{FlowLog: true}).Apply(rs); err != nil {
+		t.Fatalf("the fake refuses the merged flow-log ruleset: %v", err)
+	}
+	e := &encoder{table: &nftables.Table{Name: rs.Table, Family: nftables.TableFamilyINet}}
+	lookups, elems := 0, 0
+	for _, ch := range rs.Chains {
+		for _, r := range ch.Rules {
+			if _, err := e.rule(r, Counter{}); err != nil {
+				t.Fatalf("chain %s rule %q: %v", ch.Name, r, err)
+			}
+			if r.Tuple.Set == "" {
+				continue
+			}
+			lookups++
+			set := rs.set(r.Tuple.Set)
+			if !r.Tuple.VMap || set == nil || !set.VMap || r.Verdict.Kind != "" {
+				t.Fatalf("chain %s rule %q: want a lookup in a verdict map, and no verdict of its own", ch.Name, r)
+			}
+			for _, el := range set.Tuples {
+				elems++
+				target := rs.chain(el.Chain)
+				if target == nil {
+					t.Fatalf("map %s element %s: no chain", set.Name, el)
+				}
+				var ent Entry
+				var ok bool
+				switch {
+				case strings.HasPrefix(el.Chain, LabelChainPrefix+"-"):
+					lr := target.Rules
+					if len(lr) != 1 || lr[0].Verdict.Kind != Return || lr[0].Label.ID == 0 {
+						t.Fatalf("map %s element %s: chain %+v, want a label and a return", set.Name, el, target)
+					}
+					ent, ok = rs.Entries[lr[0].Label.ID]
+					ok = ok && ent.Verdict == policy.Accept && lr[0].Label.Ingress == (ent.Side == model.Ingress)
+				case strings.HasPrefix(el.Chain, LogChainPrefix+"-") && len(target.Rules) == 2 && target.Rules[1].Log != nil:
+					var id EntryID
+					id, ok = EntryOfPrefix(target.Rules[1].Log.Prefix)
+					ent, ok = rs.Entries[id]
+					ok = ok && ent.Verdict == policy.Drop
+				}
+				if !ok || ent.Reason != policy.ByRule || (RuleKey{ent.GroupID, ent.RuleID}) != el.Key {
+					t.Errorf("map %s element %s goes to %s, naming %+v", set.Name, el, el.Chain, ent)
+				}
+			}
+		}
+	}
+	if lookups == 0 || elems < 2 {
+		t.Errorf("%d merged lookups, %d elements: nothing was merged", lookups, elems)
+	}
+}
+
 func TestEntryIDs(t *testing.T) {
 	a := Entry{Side: model.Ingress, Reason: policy.ByRule, GroupID: "sg-1", RuleID: "sgr-1", Priority: 1, Policy: model.Accept, Verdict: policy.Accept}
 	b := a
@@ -132,9 +191,29 @@ func TestKernelFlowLogChanges(t *testing.T) {
 	less := *groups[0]
 	less.Rules = slices.DeleteFunc(slices.Clone(less.Rules), func(r model.Rule) bool { return r.Policy == model.Drop })
 	changed := policy.NewCloud([]*model.SecurityGroup{&less, groups[1], groups[2]}, ins, nil)
-	for i, rs := range []*Ruleset{Build(c, "h1", o), Build(changed, "h1", o), Build(c, "h1", Options{InterfacePrefix: "pi-"})} {
+	m := o
+	m.MergeRuns = true
+	// Plain and merged flow-log layouts, changes of each, and back to no
+	// flow log: merged ones hold verdict maps going to entry chains, which
+	// must be created before and deleted after the maps.
+	for i, rs := range []*Ruleset{Build(c, "h1", o), Build(changed, "h1", o), Build(c, "h1", m), Build(changed, "h1", m),
+		Build(c, "h1", m), Build(c, "h1", o), Build(changed, "h1", m), Build(c, "h1", Options{InterfacePrefix: "pi-", MergeRuns: true}),
+		Build(c, "h1", m), Build(c, "h1", Options{InterfacePrefix: "pi-"})} {
 		if _, err := k.Apply(rs); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
+		}
+		// A fresh agent reads the same table back: nothing to change.
+		k2, err := Open(ns, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := k2.Apply(rs)
+		k2.Close()
+		if err != nil || !st.IsZero() {
+			t.Fatalf("apply %d: reconcile by a fresh Kernel: %+v, %v; want nothing", i, st, err)
+		}
+		if _, err := k.Counters(); err != nil {
+			t.Fatalf("apply %d: counters: %v", i, err)
 		}
 		got := listTable(t, ns, rs.Table)
 		var want []string

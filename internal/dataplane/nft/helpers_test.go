@@ -81,3 +81,13 @@ func webCloud() (*policy.Cloud, []*model.SecurityGroup, []*model.Instance) {
 	ins[4].Host = "h2"
 	return policy.NewCloud(groups, ins, nil), groups, ins
 }
+
+// set returns the set with the given name, nil if none.
+func (rs *Ruleset) set(name string) *Set {
+	for i := range rs.Sets {
+		if rs.Sets[i].Name == name {
+			return &rs.Sets[i]
+		}
+	}
+	return nil
+}

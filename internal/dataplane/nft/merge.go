@@ -104,8 +104,10 @@ type block struct {
 }
 
 // mergeRuns rewrites the security-group rules of a chain (in order, without
-// the intra-group rules and the default).
-func (b *builder) mergeRuns(rules []Rule, remoteDst bool) []Rule {
+// the intra-group rules and the default), ents being their deciding entries.
+// With flow logging, a rule left alone reports its entry (decide), and a
+// merged lookup is a verdict map whose element goes to its entry's chain.
+func (b *builder) mergeRuns(rules []Rule, ents []Entry, remoteDst bool) []Rule {
 	boxes := make([]box, len(rules))
 	for i := range rules {
 		boxes[i] = boxOf(&rules[i])
@@ -125,7 +127,7 @@ func (b *builder) mergeRuns(rules []Rule, remoteDst bool) []Rule {
 	for _, bl := range blocks {
 		if !bl.merge || len(bl.rules) == 1 {
 			for _, i := range bl.rules {
-				out = append(out, rules[i])
+				out = append(out, b.decide(rules[i], ents[i])...)
 			}
 			continue
 		}
@@ -141,8 +143,15 @@ func (b *builder) mergeRuns(rules []Rule, remoteDst bool) []Rule {
 					pf = r.Addrs[0].Prefix.Masked()
 				}
 				elems[k] = TupleElem{Proto: r.Proto, Port: r.DPort, Addr: pf, Key: r.Key}
+				if b.flow.on {
+					elems[k].Chain = b.decideChain(r, ents[i])
+				}
 			}
-			out = append(out, Rule{Family: bl.fam, Tuple: Tuple{Set: b.tupleSet(bl.fam, elems), Dst: remoteDst}, Verdict: bl.verdict})
+			if b.flow.on {
+				out = append(out, Rule{Family: bl.fam, Tuple: Tuple{Set: b.tupleSet(bl.fam, elems, true), Dst: remoteDst, VMap: true}})
+				continue
+			}
+			out = append(out, Rule{Family: bl.fam, Tuple: Tuple{Set: b.tupleSet(bl.fam, elems, false), Dst: remoteDst}, Verdict: bl.verdict})
 		}
 	}
 	return out
@@ -186,14 +195,18 @@ func layers(rules []int, boxes []box) [][]int {
 	return out
 }
 
-// tupleSet registers a tuple set named by a hash of its elements.
-func (b *builder) tupleSet(fam Family, elems []TupleElem) string {
-	s := Set{Type: Tuple4, Interval: true, Tuples: elems}
+// tupleSet registers a tuple set (a verdict map with vmap) named by a hash
+// of its elements.
+func (b *builder) tupleSet(fam Family, elems []TupleElem, vmap bool) string {
+	s := Set{Type: Tuple4, Interval: true, Tuples: elems, VMap: vmap}
 	if fam == IPv6 {
 		s.Type = Tuple6
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s", layoutVersion, s.Type)
+	if vmap {
+		h.Write([]byte(" : verdict"))
+	}
 	for _, e := range elems {
 		fmt.Fprintf(h, "\n%s", e)
 	}
@@ -210,5 +223,9 @@ func (e TupleElem) String() string {
 	if !e.Port.IsZero() {
 		port = e.Port
 	}
-	return fmt.Sprintf("%s . %s . %s comment %s", protoName(e.Proto), port, prefixString(e.Addr), quote(e.Key.String()))
+	s := fmt.Sprintf("%s . %s . %s comment %s", protoName(e.Proto), port, prefixString(e.Addr), quote(e.Key.String()))
+	if e.Chain != "" {
+		s += " : goto " + e.Chain
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package nft
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -43,14 +44,27 @@ func overlapCloud(seed uint64, n int) *policy.Cloud {
 }
 
 // TestMergeRunsEquivalent holds merged chains against plain ones: the same
-// verdict and the same counted rule for every packet, with fewer rules.
+// verdict and the same counted rule for every packet, with fewer rules; with
+// flow logging, also the same entries labelled and logged.
 func TestMergeRunsEquivalent(t *testing.T) {
+	for _, flow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("flowlog=%v", flow), func(t *testing.T) { testMergeRunsEquivalent(t, flow) })
+	}
+}
+
+func testMergeRunsEquivalent(t *testing.T, flow bool) {
 	srcs := []string{"10.1.2.3", "10.1.2.7", "10.1.9.9", "10.200.0.1", "192.168.1.1", "8.8.8.8", "2001:db8::1", "2001:db9::1"}
 	var plainRules, mergedRules, tuples int
 	for seed := uint64(1); seed <= 30; seed++ {
 		c := overlapCloud(seed, 60)
-		plain := Build(c, "h1", Options{})
-		merged := Build(c, "h1", Options{MergeRuns: true})
+		plain := Build(c, "h1", Options{FlowLog: flow})
+		merged := Build(c, "h1", Options{MergeRuns: true, FlowLog: flow})
+		if err := merged.checkRefs(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if flow && !maps.Equal(plain.Entries, merged.Entries) {
+			t.Errorf("seed %d: the merged ruleset names other entries", seed)
+		}
 		plainRules += len(chainOf(t, plain, IngressMap, "pi-1").Rules)
 		mergedRules += len(chainOf(t, merged, IngressMap, "pi-1").Rules)
 		for _, s := range merged.Sets {
@@ -72,13 +86,19 @@ func TestMergeRunsEquivalent(t *testing.T) {
 						dst = netip.MustParseAddr("2001:db8::100")
 					}
 					p := simPacket{iif: uplink, oif: "pi-1", src: a, dst: dst, proto: proto, sport: 40000, dport: port}
-					ok1, hits1, err1 := simulate(plain, p)
-					ok2, hits2, err2 := simulate(merged, p)
+					s1, ok1, err1 := simulateFlow(plain, p)
+					s2, ok2, err2 := simulateFlow(merged, p)
 					if err1 != nil || err2 != nil {
 						t.Fatalf("seed %d %v: %v %v", seed, p, err1, err2)
 					}
-					if ok1 != ok2 || !slices.Equal(hits1, hits2) {
-						t.Errorf("seed %d %v: plain accept=%v %v, merged accept=%v %v", seed, p, ok1, hits1, ok2, hits2)
+					if ok1 != ok2 || !slices.Equal(s1.hits, s2.hits) {
+						t.Errorf("seed %d %v: plain accept=%v %v, merged accept=%v %v", seed, p, ok1, s1.hits, ok2, s2.hits)
+					}
+					if !slices.Equal(s1.labels, s2.labels) || !slices.Equal(s1.logs, s2.logs) {
+						t.Errorf("seed %d %v: plain labels %v logs %v, merged labels %v logs %v", seed, p, s1.labels, s1.logs, s2.labels, s2.logs)
+					}
+					if flow && len(s2.labels)+len(s2.logs) != 1 {
+						t.Errorf("seed %d %v: labelled %v and logged %v, want one entry named", seed, p, s2.labels, s2.logs)
 					}
 				}
 			}

@@ -86,10 +86,16 @@ func TestPackets(t *testing.T) {
 		o.MergeRuns = true
 		return Build(c, host, o)
 	}
+	// Merged rules in verdict maps going to label chains: counted by the
+	// maps' elements, like the tuple sets'.
+	flowLog := func(c *policy.Cloud, host string, o Options) *Ruleset {
+		o.MergeRuns, o.FlowLog = true, true
+		return Build(c, host, o)
+	}
 	for _, l := range []struct {
 		name  string
 		build func(*policy.Cloud, string, Options) *Ruleset
-	}{{"Build", Build}, {"BuildLinear", BuildLinear}, {"Build+MergeRuns", merged}} {
+	}{{"Build", Build}, {"BuildLinear", BuildLinear}, {"Build+MergeRuns", merged}, {"Build+MergeRuns+FlowLog", flowLog}} {
 		t.Run(l.name, func(t *testing.T) { testPackets(t, l.build) })
 	}
 }

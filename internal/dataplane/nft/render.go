@@ -33,7 +33,11 @@ func (rs *Ruleset) String() string {
 
 func renderSet(s *Set) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.Name, s.Type)
+	if s.VMap {
+		fmt.Fprintf(&b, "\tmap %s {\n\t\ttype %s : verdict\n", s.Name, s.Type)
+	} else {
+		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.Name, s.Type)
+	}
 	var elems []string
 	switch {
 	case isTuple(s.Type):
@@ -134,9 +138,15 @@ func (r Rule) appendTo(b []byte) []byte {
 	for _, a := range r.Addrs {
 		a.render(w, r.Family)
 	}
-	if r.Tuple.Set != "" {
+	if t := r.Tuple; t.Set != "" && t.VMap {
+		field := map[bool]string{false: "ip saddr", true: "ip daddr"}[t.Dst]
+		if r.Family == IPv6 {
+			field = "ip6" + field[2:]
+		}
+		w("meta l4proto . th dport .", field, "vmap", "@"+t.Set)
+	} else if t.Set != "" {
 		w("meta l4proto . th dport .")
-		AddrMatch{Dst: r.Tuple.Dst, Set: r.Tuple.Set}.render(w, r.Family)
+		AddrMatch{Dst: t.Dst, Set: t.Set}.render(w, r.Family)
 	}
 	if o := r.Over; o != nil {
 		w("limit rate over", fmt.Sprintf("%d/second burst %d packets", o.Rate, o.Burst))

@@ -24,8 +24,9 @@ type Options struct {
 	// FlowLog makes every deciding entry of the instance chains report
 	// itself (see flowlog.go): accepting entries label the new connection,
 	// dropping ones log to NFLOG group LogGroup (0: DefaultLogGroup) under a
-	// rate limit. Verdicts do not change. It turns MergeRuns off: a merged
-	// lookup decides for many rules at once.
+	// rate limit. Verdicts do not change. With MergeRuns, a merged lookup
+	// is a verdict map whose elements go to a chain per entry (labelling or
+	// logging), so the entry is known without walking the rules.
 	FlowLog  bool
 	LogGroup uint16
 	// LogRate is the packets per second each dropping entry logs (0:
@@ -94,6 +95,9 @@ type Set struct {
 	// Tuples are the elements of a tuple set, each with its own counter.
 	// Tuple sets are named by a hash of their elements and never change.
 	Tuples []TupleElem
+	// VMap makes a tuple set a verdict map: each element goes to its Chain
+	// (Options.FlowLog with MergeRuns).
+	VMap bool
 }
 
 // TupleElem is one merged rule in a tuple set.
@@ -102,6 +106,9 @@ type TupleElem struct {
 	Port  Ports // zero: every port
 	Addr  netip.Prefix
 	Key   RuleKey // the rule counted when a packet matches the element
+	// Chain is where a verdict map's element goes (goto): the chain of the
+	// rule's deciding entry, which labels or logs, then returns or drops.
+	Chain string
 }
 
 // Map is a verdict map keyed by interface name: each element jumps to a chain.
@@ -196,6 +203,9 @@ type AddrMatch struct {
 type Tuple struct {
 	Set string
 	Dst bool // the remote address is the destination
+	// VMap: the set is a verdict map, whose element decides (the rule has
+	// no verdict of its own); no element, no match.
+	VMap bool
 }
 
 // VerdictKind is what a matching rule does.

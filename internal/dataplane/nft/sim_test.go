@@ -30,6 +30,10 @@ type sim struct {
 	p    simPacket
 	hits []RuleKey // the counted rules the packet matched, in order
 	path []string  // chains entered, for messages
+	// labels and logs are what the packet's way through set and logged
+	// (Options.FlowLog); a limit is taken as never reached.
+	labels []Label
+	logs   []string
 }
 
 type simResult int
@@ -43,9 +47,16 @@ const (
 // simulate returns whether the table accepts the packet, and the counted
 // rules it matched.
 func simulate(rs *Ruleset, p simPacket) (bool, []RuleKey, error) {
+	s, ok, err := simulateFlow(rs, p)
+	return ok, s.hits, err
+}
+
+// simulateFlow is simulate returning the simulation, with the labels and
+// logs of the packet's way.
+func simulateFlow(rs *Ruleset, p simPacket) (*sim, bool, error) {
 	s := &sim{rs: rs, p: p}
 	res, err := s.run(BaseChain, 0)
-	return res != simDrop, s.hits, err
+	return s, res != simDrop, err
 }
 
 func (s *sim) run(name string, depth int) (simResult, error) {
@@ -66,14 +77,23 @@ func (s *sim) run(name string, depth int) (simResult, error) {
 			continue
 		}
 		if r.Tuple.Set != "" {
-			key, ok, err := s.tuple(&r)
+			e, ok, err := s.tuple(&r)
 			if err != nil {
 				return 0, fmt.Errorf("chain %s rule %q: %w", name, r, err)
 			}
 			if !ok {
 				continue
 			}
-			s.hits = append(s.hits, key)
+			s.hits = append(s.hits, e.Key)
+			if r.Tuple.VMap {
+				return s.run(e.Chain, depth+1) // goto the element's chain
+			}
+		}
+		if r.Label.ID != 0 {
+			s.labels = append(s.labels, r.Label)
+		}
+		if r.Log != nil {
+			s.logs = append(s.logs, r.Log.Prefix)
 		}
 		if r.Counter && r.Key != (RuleKey{}) {
 			s.hits = append(s.hits, r.Key)
@@ -141,6 +161,9 @@ func (s *sim) matches(r *Rule) (bool, error) {
 	if r.CtState != "" {
 		return false, nil // a new connection is neither established nor invalid
 	}
+	if r.Over != nil {
+		return false, nil // a limit is taken as never reached
+	}
 	for _, m := range []struct {
 		i    Iface
 		name string
@@ -202,29 +225,32 @@ func (s *sim) matches(r *Rule) (bool, error) {
 
 // tuple looks the packet up in a tuple set: the element it matches, whose
 // counter counts it.
-func (s *sim) tuple(r *Rule) (RuleKey, bool, error) {
+func (s *sim) tuple(r *Rule) (TupleElem, bool, error) {
 	set, err := s.set(r.Tuple.Set)
 	if err != nil {
-		return RuleKey{}, false, err
+		return TupleElem{}, false, err
 	}
 	if set.Type != map[Family]SetType{IPv4: Tuple4, IPv6: Tuple6}[r.Family] {
-		return RuleKey{}, false, fmt.Errorf("set %s is %s, the rule is %s", set.Name, set.Type, familyName(r.Family))
+		return TupleElem{}, false, fmt.Errorf("set %s is %s, the rule is %s", set.Name, set.Type, familyName(r.Family))
+	}
+	if set.VMap != r.Tuple.VMap {
+		return TupleElem{}, false, fmt.Errorf("set %s: verdict map %v, the rule's lookup %v", set.Name, set.VMap, r.Tuple.VMap)
 	}
 	remote := s.p.src
 	if r.Tuple.Dst {
 		remote = s.p.dst
 	}
-	var found []RuleKey
+	var found []TupleElem
 	for _, e := range set.Tuples {
 		if e.Proto == s.p.proto && (e.Port.IsZero() || s.p.dport >= e.Port.From && s.p.dport <= e.Port.To) && e.Addr.Contains(remote) {
-			found = append(found, e.Key)
+			found = append(found, e)
 		}
 	}
 	if len(found) > 1 {
-		return RuleKey{}, false, fmt.Errorf("set %s has overlapping elements %v; the kernel refuses them", set.Name, found)
+		return TupleElem{}, false, fmt.Errorf("set %s has overlapping elements %v; the kernel refuses them", set.Name, found)
 	}
 	if len(found) == 0 {
-		return RuleKey{}, false, nil
+		return TupleElem{}, false, nil
 	}
 	return found[0], true, nil
 }

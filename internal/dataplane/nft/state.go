@@ -29,6 +29,7 @@ type kstate struct {
 type kset struct {
 	typ      SetType
 	interval bool
+	vmap     bool // a tuple verdict map (its elements go to chains)
 	elems    map[string]bool
 }
 
@@ -81,6 +82,14 @@ func (k *Kernel) read() (*kstate, error) {
 		elems, err := k.conn.GetSetElements(s)
 		if err != nil {
 			return nil, fmt.Errorf("list set %s%s: %w", s.Name, k.where(), err)
+		}
+		if s.IsMap && s.Concatenation {
+			// A tuple verdict map (the interface maps are no
+			// concatenations). The library reads a verdict map's key type
+			// as "verdict": take it for Tuple4. Tuple sets are named by
+			// their content, type included, so the type needs no check.
+			st.sets[s.Name] = &kset{typ: Tuple4, interval: true, vmap: true}
+			continue
 		}
 		if s.IsMap {
 			m := map[string]string{}

@@ -126,6 +126,11 @@ func TestFlowLogAgentKilled(t *testing.T) {
 	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
 		return strings.Contains(out.String(), "stopped without shipping its window"), "the restarted agent did not report the lost window:\n" + out.String()
 	})
+	// It reports the lost window before its collector subscribes: a
+	// connection made in between would go unseen.
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(out.String(), "flow log: recording"), "the restarted agent did not start recording:\n" + out.String()
+	})
 	connect(7000)
 	time.Sleep(300 * time.Millisecond)
 	second.Process.Signal(syscall.SIGTERM)

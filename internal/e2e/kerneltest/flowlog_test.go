@@ -25,16 +25,19 @@ import (
 // record names the entry the engine says decided that side, with its
 // action. Both layouts of sides are met: two instances of one host (both
 // sides' entries in one connection's label, or an ingress drop after an
-// egress accept) and instances of two hosts.
+// egress accept) and instances of two hosts; and both layouts of rules:
+// one rule per entry, and merged runs (verdict maps going to entry chains).
 func TestFlowLogNamesDecidingRule(t *testing.T) {
 	testenv.NeedKernel(t)
 	c, flows := flowLogCloud()
 	for _, hosts := range []int{1, 2} {
-		t.Run(fmt.Sprintf("%d hosts", hosts), func(t *testing.T) {
-			o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true}
-			n := checkFlowLog(t, c, hosts, nil, o, flows)
-			t.Logf("%d records agree with the engine", n)
-		})
+		for _, merge := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d hosts/merged=%v", hosts, merge), func(t *testing.T) {
+				o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, MergeRuns: merge}
+				n := checkFlowLog(t, c, hosts, nil, o, flows)
+				t.Logf("%d records agree with the engine", n)
+			})
+		}
 	}
 }
 
@@ -45,7 +48,9 @@ func flowLogCloud() (*policy.Cloud, []policy.Flow) {
 		modeltest.Group("sg-app", vpc, "normal"),
 		modeltest.Group("sg-web", vpc, "normal",
 			modeltest.Rule("sgr-http", "in accept 10 TCP 80/80 10.9.0.0/16"),
-			modeltest.Rule("sgr-telnet", "in drop 1 TCP 23/23 10.9.0.0/16")),
+			modeltest.Rule("sgr-https", "in accept 10 TCP 443/443 10.9.0.0/16"), // merges with sgr-http
+			modeltest.Rule("sgr-telnet", "in drop 1 TCP 23/23 10.9.0.0/16"),
+			modeltest.Rule("sgr-rlogin", "in drop 1 TCP 513/513 10.9.0.0/16")), // merges with sgr-telnet
 		modeltest.Group("sg-ent", vpc, "enterprise",
 			modeltest.Rule("sgr-ent-in", "in accept 1 TCP 80/80 10.9.0.0/16")),
 	}, []*model.Instance{
@@ -58,6 +63,8 @@ func flowLogCloud() (*policy.Cloud, []policy.Flow) {
 		{From: "i-a", To: "i-b", Protocol: model.TCP, Port: 5000}, // intra-group, both sides
 		{From: "i-a", To: "i-w", Protocol: model.TCP, Port: 80},   // default egress accept, sgr-http
 		{From: "i-a", To: "i-w", Protocol: model.TCP, Port: 23},   // dropped by sgr-telnet
+		{From: "i-a", To: "i-w", Protocol: model.TCP, Port: 443},  // sgr-https
+		{From: "i-a", To: "i-w", Protocol: model.TCP, Port: 513},  // dropped by sgr-rlogin
 		{From: "i-a", To: "i-w", Protocol: model.TCP, Port: 9999}, // default inbound drop
 		{From: "i-e", To: "i-w", Protocol: model.TCP, Port: 80},   // enterprise default egress drop
 		{From: "i-w", To: "i-e", Protocol: model.TCP, Port: 80},   // sgr-ent-in
@@ -147,7 +154,7 @@ func TestFlowLogFlood(t *testing.T) {
 // TestFlowLogRandomClouds is the differential test with flow logging on:
 // every probe's delivery agrees with the engine (the log rules and labels
 // change no verdict) and every side's record names the engine's deciding
-// entry.
+// entry, with rules one by one and merged.
 func TestFlowLogRandomClouds(t *testing.T) {
 	testenv.NeedKernel(t)
 	base := rand.Uint64() >> 1
@@ -157,7 +164,8 @@ func TestFlowLogRandomClouds(t *testing.T) {
 		gen := cloudgen.Generate(seed, cloudgen.Small)
 		// A high log rate: the probes of a round come in bursts, and a
 		// record missing because of the limit is not what this checks.
-		o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 100000}
+		// Merged runs every other seed, as in TestKernelAgreesWithEngine.
+		o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 100000, MergeRuns: seed%2 == 1}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			n := checkFlowLog(t, gen.Snapshot(), hostsPerRound, gen.Outside, o, gen.Flows(seed, flowsPerRound))
 			t.Logf("seed %d: %d records agree with the engine", seed, n)
