@@ -19,6 +19,7 @@ func (s *Service) hostActions() map[string]rpc.Handler {
 		"PalisadeBindInstance":         s.bindInstance,
 		"PalisadeGetSnapshot":          s.getSnapshot,
 		"PalisadeWatchChanges":         s.watchChanges,
+		"PalisadeWatchStream":          s.watchStream,
 		"PalisadeReportHostStatus":     s.reportHostStatus,
 		"PalisadeDescribeRuleCounters": s.describeRuleCounters,
 	}
