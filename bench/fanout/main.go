@@ -295,6 +295,7 @@ func run(dbPath string, n int, mode, profile string) result {
 	cpu, own := srv.cpu()-cpu0, procstat.CPU(os.Getpid())-own0
 	if profile != "" {
 		srv.cmd.Process.Signal(syscall.SIGUSR2)
+		time.Sleep(time.Second) // the child writes the profile out before it is killed
 	}
 	hwm := srv.status("VmHWM")
 	nb, nt := len(lastBase), len(lastTeam)

@@ -95,16 +95,9 @@ func (cs *changeStream) Serve(ctx context.Context, w http.ResponseWriter) error 
 		if err := rc.SetWriteDeadline(time.Now().Add(cs.timeout)); err != nil && err != http.ErrNotSupported {
 			return err
 		}
-		if _, err := w.Write(body); err != nil {
+		if _, err := w.Write(body); err != nil { // a line: encodeChanges ends it
 			return err
-		}
-		if !ch.Empty() {
-			if _, err := w.Write(newline); err != nil {
-				return err
-			}
 		}
 		return rc.Flush()
 	})
 }
-
-var newline = []byte("\n")
