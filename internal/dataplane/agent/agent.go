@@ -257,7 +257,15 @@ func (a *runner) step(ctx context.Context) error {
 				return err
 			}
 		}
-		err := st.Stream(ctx, WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load()}, a.take)
+		frames := 0
+		err := st.Stream(ctx, WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load()}, func(w *Changes) error {
+			frames++
+			return a.take(w)
+		})
+		if err == nil && frames == 0 && ctx.Err() == nil {
+			// Not a stream's end: the next one waits, and may go elsewhere.
+			err = fmt.Errorf("agent: the server ended the stream before its first frame")
+		}
 		if e, ok := err.(*apiclient.Error); ok && e.Code == "InvalidAction.NotFound" {
 			// A server from before the stream: long poll it.
 			a.cfg.Log.Info("agent: the server has no change stream; long polling it", "err", err)
