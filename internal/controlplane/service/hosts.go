@@ -491,7 +491,7 @@ func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Ba
 		return Changes{Revision: rev}, false
 	}
 	if keys, ok := past.groupEdits(snap, batches); ok {
-		now, sent := past.withGroups(snap, keys)
+		now, sent := past.withGroups(snap, batches[len(batches)-1], keys)
 		s.hosts.keepScope(host, rev, now)
 		if len(sent) == 0 {
 			return Changes{Revision: rev}, false
