@@ -397,7 +397,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 // in.AfterRevision, from snap on, and returns the answer (found, or a
 // Resync). When wctx ends first, found is false and the answer is empty at
 // the last revision checked: nothing the caller needs changed up to it.
-// Both the long poll (WatchChanges) and the stream (StreamChanges) are
+// Both the long poll (WatchChanges) and the stream (ChangeStream.Run) are
 // served by it.
 func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *view.Snapshot) (_ Changes, found bool, _ error) {
 	c, after := in.Caller, in.AfterRevision

@@ -104,6 +104,11 @@ func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error
 	}
 	snap := st.snap
 	w := WatchInput{Caller: in.Caller, AfterRevision: in.AfterRevision, Progress: in.Progress}
+	// One heartbeat period at a time, across the frames sent in it (a
+	// context per frame is a timer per host per change): a heartbeat
+	// comes at most Heartbeat after the one before.
+	beat := newBeat(ctx, in.Heartbeat)
+	defer func() { beat.cancel() }()
 	for {
 		if h := w.Progress.HostName; h != "" && w.AfterRevision > in.AfterRevision {
 			// The agent reports what it applied on its own; once it holds
@@ -111,9 +116,7 @@ func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error
 			// applied revision along (as a long poll's does).
 			w.Progress.AppliedRevision = s.AppliedRevision(h)
 		}
-		hctx, cancel := context.WithTimeout(ctx, in.Heartbeat)
-		out, _, err := s.nextChanges(ctx, hctx, w, snap)
-		cancel()
+		out, found, err := s.nextChanges(ctx, beat.ctx, w, snap)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // the watcher left, or the server stops
@@ -126,9 +129,24 @@ func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error
 		if out.Resync {
 			return nil
 		}
+		if !found { // a heartbeat: the next period starts
+			beat.cancel()
+			beat = newBeat(ctx, in.Heartbeat)
+		}
 		w.AfterRevision = out.Revision
 		snap = s.view.Current()
 	}
+}
+
+// beat is one heartbeat period of a stream.
+type beat struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newBeat(ctx context.Context, d time.Duration) beat {
+	c, cancel := context.WithTimeout(ctx, d)
+	return beat{c, cancel}
 }
 
 // Empty reports whether an answer carries nothing: a heartbeat, or a long
