@@ -40,6 +40,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -82,7 +83,7 @@ var (
 	changes  = flag.Int("changes", 20, "changes per size (half to sg-base, half to team groups)")
 	timeout  = flag.Duration("timeout", 20*time.Second, "how long to wait for one change to reach every agent")
 	modes    = flag.String("modes", "poll,stream", "how the agents follow the server, comma-separated: poll (PalisadeWatchChanges) and/or stream (PalisadeWatchStream)")
-	reportEv = flag.Duration("report-every", time.Second, "stream mode: the shortest time between two reports of an agent's applied revision (the agent's)")
+	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision at a random moment of this period after a frame, at most once in it (the agent's)")
 	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file` (`file`.MODE)")
 	serve    = flag.String("serve", "", "internal: run the server child")
 	db       = flag.String("db", "", "internal: the server child's store")
@@ -118,6 +119,9 @@ func main() {
 	}
 	if *changes < 2 {
 		log.Fatal("fanout: -changes must be at least 2")
+	}
+	if *reportEv <= 0 {
+		log.Fatal("fanout: -report-every must be positive")
 	}
 	dir, err := os.MkdirTemp("", "palisade-bench-fanout-")
 	if err != nil {
@@ -450,7 +454,8 @@ func (a *agent) follow(ctx context.Context, hc, reports *http.Client, addr strin
 			continue // a heartbeat
 		}
 		if !a.reporting.Swap(true) {
-			time.AfterFunc(*reportEv, func() {
+			// As the agent: spread over the period, at most once in it.
+			time.AfterFunc(rand.N(*reportEv), func() {
 				a.reporting.Store(false)
 				rev := strconv.FormatInt(a.rev.Load(), 10)
 				if _, err := call(ctx, reports, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
