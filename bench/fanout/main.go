@@ -83,7 +83,7 @@ var (
 	changes  = flag.Int("changes", 20, "changes per size (half to sg-base, half to team groups)")
 	timeout  = flag.Duration("timeout", 20*time.Second, "how long to wait for one change to reach every agent")
 	modes    = flag.String("modes", "poll,stream", "how the agents follow the server, comma-separated: poll (PalisadeWatchChanges) and/or stream (PalisadeWatchStream)")
-	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision at a random moment of this period after a frame, at most once in it (the agent's)")
+	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision at a random moment of this period after a frame, at least this long after its last report (the agent's)")
 	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file` (`file`.MODE)")
 	serve    = flag.String("serve", "", "internal: run the server child")
 	db       = flag.String("db", "", "internal: the server child's store")
@@ -181,7 +181,8 @@ type agent struct {
 	key  hostKey
 	rev  atomic.Int64
 	// reporting says a report of the applied revision is due (stream mode).
-	reporting atomic.Bool
+	reporting  atomic.Bool
+	lastReport atomic.Int64 // when the last report was sent, in Unix nanoseconds
 }
 
 // delivery is when each agent first held the change being measured.
@@ -454,8 +455,11 @@ func (a *agent) follow(ctx context.Context, hc, reports *http.Client, addr strin
 			continue // a heartbeat
 		}
 		if !a.reporting.Swap(true) {
-			// As the agent: spread over the period, at most once in it.
-			time.AfterFunc(rand.N(*reportEv), func() {
+			// As the agent: at a random moment of the period, and at
+			// least a period after the last report.
+			wait := max(time.Until(time.Unix(0, a.lastReport.Load()).Add(*reportEv)), rand.N(*reportEv))
+			time.AfterFunc(wait, func() {
+				a.lastReport.Store(time.Now().UnixNano())
 				a.reporting.Store(false)
 				rev := strconv.FormatInt(a.rev.Load(), 10)
 				if _, err := call(ctx, reports, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
