@@ -40,7 +40,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -83,7 +82,7 @@ var (
 	changes  = flag.Int("changes", 20, "changes per size (half to sg-base, half to team groups)")
 	timeout  = flag.Duration("timeout", 20*time.Second, "how long to wait for one change to reach every agent")
 	modes    = flag.String("modes", "poll,stream", "how the agents follow the server, comma-separated: poll (PalisadeWatchChanges) and/or stream (PalisadeWatchStream)")
-	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision at a random moment of this period after a frame, at least this long after its last report (the agent's)")
+	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision after a frame at once, or this long after its last report (the agent's)")
 	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file` (`file`.MODE)")
 	serve    = flag.String("serve", "", "internal: run the server child")
 	db       = flag.String("db", "", "internal: the server child's store")
@@ -455,9 +454,8 @@ func (a *agent) follow(ctx context.Context, hc, reports *http.Client, addr strin
 			continue // a heartbeat
 		}
 		if !a.reporting.Swap(true) {
-			// As the agent: at a random moment of the period, and at
-			// least a period after the last report.
-			wait := max(time.Until(time.Unix(0, a.lastReport.Load()).Add(*reportEv)), rand.N(*reportEv))
+			// As the agent: at once, or a period after the last report.
+			wait := max(time.Until(time.Unix(0, a.lastReport.Load()).Add(*reportEv)), 0)
 			time.AfterFunc(wait, func() {
 				a.lastReport.Store(time.Now().UnixNano())
 				a.reporting.Store(false)

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -183,7 +182,7 @@ const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
 	watchWait  = 25 * time.Second // how long the server may hold a watch
-	reportGap  = time.Second      // the least time between two reports after applies; the most a report waits after one
+	reportGap  = time.Second      // the least time between two reports after applies
 )
 
 func (a *runner) loop(ctx context.Context) error {
@@ -409,12 +408,8 @@ func (a *runner) reportLoop(ctx context.Context) {
 		case <-a.kick:
 			// Reports after applies are spaced out: under a stream of
 			// changes, one per host per change would be a request per host
-			// per change again, which the server's stream spares. And
-			// spread: every host applies a change to a group they all
-			// enforce at once, and their reports must not all come at once
-			// while the server is still sending the change to the others.
-			wait := max(time.Until(last.Add(reportGap)), rand.N(reportGap))
-			if wait > 0 {
+			// per change again, which the server's stream spares.
+			if wait := time.Until(last.Add(reportGap)); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
