@@ -6,10 +6,14 @@
 //     host: every instance in sg-base (isolated: members do not reach each
 //     other) and in one of 20 team groups (members reach each other);
 //   - each simulated agent is one host with its own host key (as `palisade
-//     host register` issues): it takes the host-scoped snapshot, then long
-//     polls PalisadeWatchChanges from its revision over HTTP, as the agent
-//     does, reporting the revision it holds as applied; it compiles
-//     nothing and programs no nftables;
+//     host register` issues): it takes the host-scoped snapshot, then, in
+//     mode "stream" (the agent's), opens one PalisadeWatchStream from its
+//     revision and reads its frames, reporting the revision it holds as
+//     applied (PalisadeReportHostStatus, at most once per -report-every,
+//     as the agent does); in mode "poll" (older agents) long polls
+//     PalisadeWatchChanges, one signed request per change, reporting its
+//     revision in the next poll; it compiles nothing and programs no
+//     nftables;
 //   - one change at a time, alternating: a rule added to sg-base (every
 //     agent needs it) and to a team group (a twentieth of them need it);
 //     the time from the API's answer to the last agent that needs the
@@ -22,7 +26,7 @@
 // The agents run in this process: on a shared machine their CPU competes
 // with the server's, so compare sizes within one run.
 //
-// Usage: go run ./bench/fanout [-quick] [-agents 100,500,1000] [-changes 20]
+// Usage: go run ./bench/fanout [-quick] [-agents 100,500,1000] [-changes 20] [-modes poll,stream]
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,7 +81,9 @@ var (
 	sizes    = flag.String("agents", "100,500,1000", "the numbers of agents (hosts) to measure, comma-separated")
 	changes  = flag.Int("changes", 20, "changes per size (half to sg-base, half to team groups)")
 	timeout  = flag.Duration("timeout", 20*time.Second, "how long to wait for one change to reach every agent")
-	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file`")
+	modes    = flag.String("modes", "poll,stream", "how the agents follow the server, comma-separated: poll (PalisadeWatchChanges) and/or stream (PalisadeWatchStream)")
+	reportEv = flag.Duration("report-every", time.Second, "stream mode: an agent reports its applied revision after a frame at once, or this long after its last report (the agent's)")
+	cpuprof  = flag.String("cpuprofile", "", "write the server's CPU profile of the largest size's changes to `file` (`file`.MODE)")
 	serve    = flag.String("serve", "", "internal: run the server child")
 	db       = flag.String("db", "", "internal: the server child's store")
 	hostsN   = flag.Int("hosts", 0, "internal: the child's hosts")
@@ -112,21 +119,59 @@ func main() {
 	if *changes < 2 {
 		log.Fatal("fanout: -changes must be at least 2")
 	}
+	if *reportEv <= 0 {
+		log.Fatal("fanout: -report-every must be positive")
+	}
 	dir, err := os.MkdirTemp("", "palisade-bench-fanout-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("%d changes per size, alternating sg-base (every agent) and a team group (1/%d of them); times from the API's answer\n\n", *changes, teams)
-	fmt.Printf("%6s %-5s | %8s %8s | %8s %8s | %10s %9s %8s | %9s %9s %9s | %9s\n",
-		"agents", "group", "last p50", "last p99", "any p50", "any p99", "bytes/chg", "B/agent", "answers", "CPU/chg", "RSS", "peak RSS", "agents'")
-	for i, n := range ns {
-		prof := ""
-		if i == len(ns)-1 {
-			prof = *cpuprof
+	var modeList []string
+	for _, m := range strings.Split(*modes, ",") {
+		m = strings.TrimSpace(m)
+		if m != "poll" && m != "stream" {
+			log.Fatalf("fanout: -modes wants poll and/or stream, got %q", m)
 		}
-		run(filepath.Join(dir, fmt.Sprintf("fanout-%d.db", n)), n, prof)
+		modeList = append(modeList, m)
 	}
+	fmt.Printf("%d changes per size, alternating sg-base (every agent) and a team group (1/%d of them); times from the API's answer\n\n", *changes, teams)
+	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8s | %9s %8s %9s %9s | %9s\n",
+		"agents", "mode", "group", "last p50", "last p99", "any p50", "any p99", "bytes/chg", "B/agent", "answers", "CPU/chg", "CPU s", "RSS", "peak RSS", "agents'")
+	var results []result
+	for i, n := range ns {
+		for _, m := range modeList {
+			prof := ""
+			if i == len(ns)-1 && *cpuprof != "" {
+				prof = *cpuprof + "." + m
+			}
+			results = append(results, run(filepath.Join(dir, fmt.Sprintf("fanout-%d-%s.db", n, m)), n, m, prof))
+		}
+	}
+	if len(modeList) == 2 {
+		// The machine may be shared: ratios within one run say more than
+		// the times themselves.
+		fmt.Printf("\nstream / poll, per size (below 1: the stream is better)\n")
+		fmt.Printf("%6s | %13s %13s | %9s %9s | %9s %9s\n", "agents", "last p50 base", "last p99 base", "bytes/chg", "CPU/chg", "RSS", "peak RSS")
+		for i := 0; i+1 < len(results); i += 2 {
+			p, st := results[i], results[i+1]
+			ratio := func(a, b float64) string { return fmt.Sprintf("%.2f", a/max(b, 1e-9)) }
+			fmt.Printf("%6d | %13s %13s | %9s %9s | %9s %9s\n", p.n,
+				ratio(float64(st.p50), float64(p.p50)), ratio(float64(st.p99), float64(p.p99)),
+				ratio(float64(st.bytes), float64(p.bytes)), ratio(float64(st.cpu), float64(p.cpu)),
+				ratio(float64(st.rss), float64(p.rss)), ratio(float64(st.hwm), float64(p.hwm)))
+		}
+	}
+}
+
+// result is what the ratios compare: base changes' times to the last
+// agent, bytes and CPU per change (both kinds), memory.
+type result struct {
+	n        int
+	p50, p99 time.Duration
+	bytes    int64
+	cpu      time.Duration
+	rss, hwm int64
 }
 
 // agent is one simulated host agent.
@@ -134,6 +179,9 @@ type agent struct {
 	host string
 	key  hostKey
 	rev  atomic.Int64
+	// reporting says a report of the applied revision is due (stream mode).
+	reporting  atomic.Bool
+	lastReport atomic.Int64 // when the last report was sent, in Unix nanoseconds
 }
 
 // delivery is when each agent first held the change being measured.
@@ -148,7 +196,7 @@ type delivery struct {
 	finished bool
 }
 
-func run(dbPath string, n int, profile string) {
+func run(dbPath string, n int, mode, profile string) result {
 	srv, keys := startChild(dbPath, n, profile)
 	defer srv.stop()
 	var read atomic.Int64
@@ -162,6 +210,14 @@ func run(dbPath string, n int, profile string) {
 		}}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: (watchWait + 30) * time.Second}
+	if mode == "stream" {
+		hc.Timeout = 0 // a stream lasts
+	}
+	// The agents' reports (stream mode) share a few connections: the
+	// streams hold one each, under the server's cap.
+	rtr := &http.Transport{MaxConnsPerHost: 32, MaxIdleConnsPerHost: 32, DialContext: tr.DialContext}
+	defer rtr.CloseIdleConnections()
+	reports := &http.Client{Transport: rtr, Timeout: 30 * time.Second}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var cur atomic.Pointer[delivery]
@@ -172,7 +228,11 @@ func run(dbPath string, n int, profile string) {
 		a := &agent{host: keys[i].Host, key: keys[i]}
 		agents[i] = a
 		started.Add(1)
-		wg.Go(func() { a.loop(ctx, hc, srv.addr, i, &cur, started.Done) })
+		if mode == "stream" {
+			wg.Go(func() { a.stream(ctx, hc, reports, srv.addr, i, &cur, started.Done) })
+		} else {
+			wg.Go(func() { a.loop(ctx, hc, srv.addr, i, &cur, started.Done) })
+		}
 	}
 	started.Wait()
 	time.Sleep(500 * time.Millisecond) // let the first watches park
@@ -239,19 +299,22 @@ func run(dbPath string, n int, profile string) {
 	cpu, own := srv.cpu()-cpu0, procstat.CPU(os.Getpid())-own0
 	if profile != "" {
 		srv.cmd.Process.Signal(syscall.SIGUSR2)
+		time.Sleep(time.Second) // the child writes the profile out before it is killed
 	}
 	hwm := srv.status("VmHWM")
 	nb, nt := len(lastBase), len(lastTeam)
 	cpuPer, ownPer := cpu/time.Duration(*changes), own/time.Duration(*changes)
-	fmt.Printf("%6d %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f | %9s %9s %9s | %9s\n", n, "base",
+	fmt.Printf("%6d %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f | %9s %8.2f %9s %9s | %9s\n", n, mode, "base",
 		ms(pct(lastBase, 50)), ms(pct(lastBase, 99)), ms(pct(anyBase, 50)), ms(pct(anyBase, 99)),
-		size(bytesBase/int64(nb)), size(bytesBase/int64(max(needBase, 1))), float64(ansBase)/float64(nb), ms(cpuPer), size(rss), size(hwm), ms(ownPer))
-	fmt.Printf("%6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f |\n", "", "team",
+		size(bytesBase/int64(nb)), size(bytesBase/int64(max(needBase, 1))), float64(ansBase)/float64(nb), ms(cpuPer), cpu.Seconds(), size(rss), size(hwm), ms(ownPer))
+	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f |\n", "", "", "team",
 		ms(pct(lastTeam, 50)), ms(pct(lastTeam, 99)), ms(pct(anyTeam, 50)), ms(pct(anyTeam, 99)),
 		size(bytesTeam/int64(nt)), size(bytesTeam/int64(max(needTeam, 1))), float64(ansTeam)/float64(nt))
 	cancel()
 	srv.stop()
 	wg.Wait()
+	return result{n: n, p50: pct(lastBase, 50), p99: pct(lastBase, 99), bytes: (bytesBase + bytesTeam) / int64(*changes),
+		cpu: cpuPer, rss: rss, hwm: hwm}
 }
 
 // loop is the agent: a snapshot, then watches from its revision; an
@@ -261,20 +324,7 @@ func (a *agent) loop(ctx context.Context, hc *http.Client, addr string, i int, c
 		Revision int64
 		Resync   bool
 	}
-	snapshot := func() bool {
-		for ctx.Err() == nil {
-			body, err := call(ctx, hc, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeGetSnapshot", "HostName": a.host})
-			if err == nil && json.Unmarshal(body, &ans) == nil {
-				a.rev.Store(ans.Revision)
-				return true
-			}
-			if ctx.Err() == nil {
-				log.Printf("fanout: agent %s: snapshot: %v", a.host, err)
-				time.Sleep(time.Second)
-			}
-		}
-		return false
-	}
+	snapshot := func() bool { return a.snapshot(ctx, hc, addr) }
 	ok := snapshot()
 	started()
 	if !ok {
@@ -311,6 +361,117 @@ func (a *agent) loop(ctx context.Context, hc *http.Client, addr string, i int, c
 		}
 		d.answers.Add(1)
 		if bytes.Contains(body, d.mark) {
+			d.mu.Lock()
+			if !d.finished && d.need[i] && d.got[i].IsZero() {
+				d.got[i] = now
+				if d.pending.Add(-1) == 0 {
+					close(d.done)
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+// snapshot reads the host's snapshot and takes its revision.
+func (a *agent) snapshot(ctx context.Context, hc *http.Client, addr string) bool {
+	var ans struct{ Revision int64 }
+	for ctx.Err() == nil {
+		body, err := call(ctx, hc, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeGetSnapshot", "HostName": a.host})
+		if err == nil && json.Unmarshal(body, &ans) == nil {
+			a.rev.Store(ans.Revision)
+			return true
+		}
+		if ctx.Err() == nil {
+			log.Printf("fanout: agent %s: snapshot: %v", a.host, err)
+			time.Sleep(time.Second)
+		}
+	}
+	return false
+}
+
+// stream is the agent on a stream: a snapshot, then one
+// PalisadeWatchStream from its revision (another after a cut or a
+// Resync); a frame holding the change being measured marks it delivered.
+// It reports the revision it holds at most once per -report-every, on the
+// reporting client (as the agent does, after applying).
+func (a *agent) stream(ctx context.Context, hc, reports *http.Client, addr string, i int, cur *atomic.Pointer[delivery], started func()) {
+	ok := a.snapshot(ctx, hc, addr)
+	started()
+	if !ok {
+		return
+	}
+	for ctx.Err() == nil {
+		rev := a.rev.Load()
+		err := a.follow(ctx, hc, reports, addr, i, cur, rev)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == errResync {
+			a.snapshot(ctx, hc, addr)
+			continue
+		}
+		log.Printf("fanout: agent %s: stream: %v", a.host, err)
+		time.Sleep(time.Second)
+	}
+}
+
+var errResync = errors.New("resync")
+
+// follow reads one stream until it ends.
+func (a *agent) follow(ctx context.Context, hc, reports *http.Client, addr string, i int, cur *atomic.Pointer[delivery], rev int64) error {
+	req, err := signedpost.Request(ctx, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeWatchStream",
+		"HostName": a.host, "AfterRevision": strconv.FormatInt(rev, 10), "AppliedRevision": strconv.FormatInt(rev, 10)})
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	rd := bufio.NewReaderSize(resp.Body, 64<<10)
+	for {
+		// As in poll mode, a frame is not decoded, only its revision read.
+		line, err := rd.ReadBytes('\n')
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		r := revisionOf(line)
+		if r < 0 {
+			log.Fatalf("fanout: agent %s: no revision in a frame: %.300s", a.host, line)
+		}
+		if bytes.Contains(line, []byte(`"Resync":true`)) {
+			return errResync
+		}
+		prev := a.rev.Swap(r)
+		if r == prev || !bytes.Contains(line, []byte(`"Groups"`)) {
+			continue // a heartbeat
+		}
+		if !a.reporting.Swap(true) {
+			// As the agent: at once, or a period after the last report.
+			wait := max(time.Until(time.Unix(0, a.lastReport.Load()).Add(*reportEv)), 0)
+			time.AfterFunc(wait, func() {
+				a.lastReport.Store(time.Now().UnixNano())
+				a.reporting.Store(false)
+				rev := strconv.FormatInt(a.rev.Load(), 10)
+				if _, err := call(ctx, reports, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
+					"HostName": a.host, "AppliedRevision": rev}); err != nil && ctx.Err() == nil {
+					log.Printf("fanout: agent %s: report: %v", a.host, err)
+				}
+			})
+		}
+		d := cur.Load()
+		if d == nil {
+			continue
+		}
+		d.answers.Add(1)
+		if bytes.Contains(line, d.mark) {
 			d.mu.Lock()
 			if !d.finished && d.need[i] && d.got[i].IsZero() {
 				d.got[i] = now

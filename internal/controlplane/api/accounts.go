@@ -15,7 +15,7 @@ var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", 
 
 // HostActions are the actions a host key may call (and the operator key;
 // tenants may not).
-var HostActions = []string{"PalisadeBindInstance", "PalisadeGetSnapshot", "PalisadeWatchChanges", "PalisadeReportHostStatus", "PalisadeReportFlowRecords"}
+var HostActions = []string{"PalisadeBindInstance", "PalisadeGetSnapshot", "PalisadeWatchChanges", "PalisadeWatchStream", "PalisadeReportHostStatus", "PalisadeReportFlowRecords"}
 
 func (s *Service) accountActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
@@ -138,7 +138,7 @@ func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]r
 			case err != nil:
 				return nil, err
 			case c.Host != "" && !ecsHost:
-				return nil, ecserr.Forbidden("Forbidden.HostKey", "A host key may call only the host actions (PalisadeGetSnapshot, PalisadeWatchChanges, PalisadeBindInstance, PalisadeReportHostStatus, PalisadeReportFlowRecords), not %s.", req.Action)
+				return nil, ecserr.Forbidden("Forbidden.HostKey", "A host key may call only the host actions (PalisadeGetSnapshot, PalisadeWatchChanges, PalisadeWatchStream, PalisadeBindInstance, PalisadeReportHostStatus, PalisadeReportFlowRecords), not %s.", req.Action)
 			case c.Operator && !opAllowed:
 				return nil, ecserr.Forbidden("Forbidden.OperatorKey", "The operator key administers accounts and hosts and owns no resources, so it may not call %s; "+
 					"use a tenant's key (palisade account create makes a tenant with one).", req.Action)

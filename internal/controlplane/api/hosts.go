@@ -19,6 +19,7 @@ func (s *Service) hostActions() map[string]rpc.Handler {
 		"PalisadeBindInstance":         s.bindInstance,
 		"PalisadeGetSnapshot":          s.getSnapshot,
 		"PalisadeWatchChanges":         s.watchChanges,
+		"PalisadeWatchStream":          s.watchStream,
 		"PalisadeReportHostStatus":     s.reportHostStatus,
 		"PalisadeDescribeRuleCounters": s.describeRuleCounters,
 	}
@@ -114,11 +115,12 @@ func (w *watchResponse) RawJSON() ([]byte, error) {
 	}
 	out := make([]byte, 0, len(body)+len(id)+16)
 	out = append(append(append(out, `{"RequestId":`...), id...), ',')
-	return append(out, body[1:]...), nil // body is a non-empty object
+	return append(out, body[1:len(body)-1]...), nil // body is a non-empty object and a newline
 }
 
 // encodeChanges encodes an answer as the rpc encoder would (lists present
-// even when empty, HTML characters as they are).
+// even when empty, HTML characters as they are), and a newline: a stream
+// writes it as one frame, in one write.
 func encodeChanges(c *service.Changes) ([]byte, error) {
 	v := *c
 	v.Groups, v.Instances, v.PrefixLists, v.ENIs, v.Deleted = orEmpty(v.Groups), orEmpty(v.Instances), orEmpty(v.PrefixLists), orEmpty(v.ENIs), orEmpty(v.Deleted)
@@ -128,7 +130,7 @@ func encodeChanges(c *service.Changes) ([]byte, error) {
 	if err := enc.Encode(&v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
+	return b.Bytes(), nil
 }
 
 func orEmpty[T any](s []T) []T {

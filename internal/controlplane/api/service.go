@@ -45,6 +45,9 @@ type Service struct {
 	// ChangeAlerting says whether the server alerts on security-group
 	// changes (its webhook), for the audit's SGA-032.
 	ChangeAlerting bool
+	// StreamWriteTimeout bounds writing one frame of an agent's change
+	// stream (0: DefaultStreamWriteTimeout).
+	StreamWriteTimeout time.Duration
 }
 
 // New returns a service over a store.

@@ -110,6 +110,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Format:     format(r.URL.Query().Get("Format")), // until the body is parsed
 	}
 	result, err := s.serve(w, r, req)
+	if st, ok := result.(Stream); ok && err == nil {
+		s.serveStream(w, r, req, st, start)
+		return
+	}
 	var (
 		status      = http.StatusOK
 		body        []byte

@@ -22,6 +22,12 @@ type Limits struct {
 	// 1024-descriptor limit); further clients wait in the listen backlog
 	// until one closes.
 	MaxConns int
+	// StreamWriteTimeout bounds writing one frame of an agent's change
+	// stream (PalisadeWatchStream; default 10s): an agent that does not
+	// take it in time is cut off and resumes from its revision. Streams
+	// have no other time bound (they send heartbeats; IdleTimeout is only
+	// between requests), and each holds a connection under MaxConns.
+	StreamWriteTimeout time.Duration
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
 	MaxBodyBytes int64
@@ -29,7 +35,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a zero Limits.
 var DefaultLimits = Limits{HeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second,
-	IdleTimeout: 30 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20}
+	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -44,6 +50,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxConns > 0 {
 		d.MaxConns = l.MaxConns
+	}
+	if l.StreamWriteTimeout > 0 {
+		d.StreamWriteTimeout = l.StreamWriteTimeout
 	}
 	if l.MaxBodyBytes > 0 {
 		d.MaxBodyBytes = l.MaxBodyBytes

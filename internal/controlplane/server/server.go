@@ -92,7 +92,7 @@ const DefaultAnalysisNice = 10
 
 // HostActions are the actions agents call: never rate-limited, so that a
 // host's snapshot and long poll are never starved by its tenants' traffic.
-var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true,
+var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true,
 	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true, "PalisadeReportFlowRecords": true}
 
 // Server is a running API server.
@@ -290,6 +290,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		svc.ChangeAlerting = true
 	}
 	lim := cfg.Limits.withDefaults()
+	svc.StreamWriteTimeout = lim.StreamWriteTimeout
 	// The cap counts TCP connections, so it wraps the plain listener.
 	ln = newLimitListener(ln, lim.MaxConns)
 	if cfg.TLS != nil {

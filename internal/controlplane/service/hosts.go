@@ -389,6 +389,18 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	if s.Stopping != nil {
 		defer context.AfterFunc(s.Stopping, cancel)()
 	}
+	out, _, err := s.nextChanges(ctx, wctx, in, snap)
+	return out, err
+}
+
+// nextChanges waits, until wctx ends, for a change the caller needs after
+// in.AfterRevision, from snap on, and returns the answer (found, or a
+// Resync). When wctx ends first, found is false and the answer is empty at
+// the last revision checked: nothing the caller needs changed up to it.
+// Both the long poll (WatchChanges) and the stream (ChangeStream.Run) are
+// served by it.
+func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *view.Snapshot) (_ Changes, found bool, _ error) {
+	c, after := in.Caller, in.AfterRevision
 	checked := after // nothing the watcher needs changed in (after, checked]
 	for {
 		if snap.Revision() > checked {
@@ -402,9 +414,10 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 			batches, exact, ok := snap.Since(from)
 			switch {
 			case !ok && c.Host == "":
-				return s.watchStore(ctx, in)
+				out, err := s.watchStore(ctx, in)
+				return out, err == nil, err
 			case !ok || !exact && c.Host != "":
-				return Changes{Revision: snap.Revision(), Resync: true}, nil
+				return Changes{Revision: snap.Revision(), Resync: true}, true, nil
 			}
 			var out Changes
 			var found bool
@@ -414,7 +427,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 				out, found = s.watchHost(c.Host, snap, batches, from)
 			}
 			if found {
-				return out, nil
+				return out, true, nil
 			}
 			checked = snap.Revision()
 			if in.Progress.HostName != "" && in.Progress.AppliedRevision >= after {
@@ -426,12 +439,12 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		next, err := s.view.Wait(wctx, checked+1)
 		if err != nil {
 			if ctx.Err() != nil {
-				return Changes{}, ctx.Err()
+				return Changes{}, false, ctx.Err()
 			}
 			if wctx.Err() != nil {
-				return Changes{Revision: checked}, nil
+				return Changes{Revision: checked}, false, nil
 			}
-			return Changes{}, err
+			return Changes{}, false, err
 		}
 		snap = next
 	}
@@ -478,7 +491,7 @@ func (s *Service) watchHost(host string, snap *view.Snapshot, batches []*view.Ba
 		return Changes{Revision: rev}, false
 	}
 	if keys, ok := past.groupEdits(snap, batches); ok {
-		now, sent := past.withGroups(snap, keys)
+		now, sent := past.withGroups(snap, batches[len(batches)-1], keys)
 		s.hosts.keepScope(host, rev, now)
 		if len(sent) == 0 {
 			return Changes{Revision: rev}, false

@@ -148,8 +148,9 @@ func (t *tracker) indexed(kind store.Kind, name, key string) []string {
 // looked up.
 func (sc *hostScope) affectedBy(batches []*view.Batch) bool {
 	for _, b := range batches {
-		for _, c := range b.Changes {
-			if read, other := sc.touches(c); read || other {
+		keys := lookupsOf(b)
+		for i, c := range b.Changes {
+			if read, other := sc.touches(c, keys[i]); read || other {
 				return true
 			}
 		}
@@ -157,28 +158,46 @@ func (sc *hostScope) affectedBy(batches []*view.Batch) bool {
 	return false
 }
 
+// lookupsMemo memoises lookupsOf per batch.
+type lookupsMemo struct{}
+
+// lookupsOf is, for each change of b, the index keys its record falls
+// under before and after: the same for every host, so made once per
+// batch (a thousand hosts' streams check each change).
+func lookupsOf(b *view.Batch) [][]lookupKey {
+	return b.Memo(lookupsMemo{}, func() any {
+		out := make([][]lookupKey, len(b.Changes))
+		for i, c := range b.Changes {
+			for _, ix := range Indexes {
+				if ix.Kind != c.Kind {
+					continue
+				}
+				for _, r := range []*store.Record{c.Old, c.New} {
+					if r == nil {
+						continue
+					}
+					for _, k := range ix.Keys(r.Object) {
+						out[i] = append(out[i], lookupKey{c.Kind, ix.Name, k})
+					}
+				}
+			}
+		}
+		return out
+	}).([][]lookupKey)
+}
+
 // touches reports how a change may change the scope: read, it changes a
 // record the scope read (other than in fields its stub leaves out); other,
 // it is of a kind the scope scanned or (before or after) falls under an
-// index key it looked up.
-func (sc *hostScope) touches(c view.Change) (read, other bool) {
+// index key it looked up (keys: lookupsOf's for the change).
+func (sc *hostScope) touches(c view.Change, keys []lookupKey) (read, other bool) {
 	t := sc.deps
 	if t.scans[c.Kind] {
 		return false, true
 	}
-	for _, ix := range Indexes {
-		if ix.Kind != c.Kind {
-			continue
-		}
-		for _, r := range []*store.Record{c.Old, c.New} {
-			if r == nil {
-				continue
-			}
-			for _, k := range ix.Keys(r.Object) {
-				if t.lookups[lookupKey{c.Kind, ix.Name, k}] {
-					return false, true
-				}
-			}
+	for _, k := range keys {
+		if t.lookups[k] {
+			return false, true
 		}
 	}
 	return t.reads[recordKey{c.Kind, c.ID}] && !sc.sameStub(c), false
@@ -194,12 +213,13 @@ func (sc *hostScope) touches(c view.Change) (read, other bool) {
 func (sc *hostScope) groupEdits(snap *view.Snapshot, batches []*view.Batch) (keys []recordKey, ok bool) {
 	seen := map[recordKey]bool{}
 	for _, b := range batches {
-		for _, c := range b.Changes {
+		lookups := lookupsOf(b)
+		for i, c := range b.Changes {
 			k := recordKey{c.Kind, c.ID}
 			if seen[k] {
 				continue
 			}
-			read, other := sc.touches(c)
+			read, other := sc.touches(c, lookups[i])
 			if other {
 				return nil, false
 			}
@@ -211,7 +231,7 @@ func (sc *hostScope) groupEdits(snap *view.Snapshot, batches []*view.Batch) (key
 				return nil, false
 			}
 			now := snap.Record(KindGroup, c.ID)
-			if now == nil || !sameShape(e.src.Object.(*model.SecurityGroup), now.Object.(*model.SecurityGroup)) {
+			if now == nil || !sameShapeMemo(b, e.src, now) {
 				return nil, false
 			}
 			seen[k] = true
@@ -220,6 +240,17 @@ func (sc *hostScope) groupEdits(snap *view.Snapshot, batches []*view.Batch) (key
 	}
 	slices.SortFunc(keys, compareKeys)
 	return keys, true
+}
+
+// shapeMemo memoises sameShape per batch and pair of records.
+type shapeMemo struct{ a, b *store.Record }
+
+// sameShapeMemo is sameShape of two records' groups, made once per batch
+// for every host that holds the same version.
+func sameShapeMemo(batch *view.Batch, a, b *store.Record) bool {
+	return batch.Memo(shapeMemo{a, b}, func() any {
+		return sameShape(a.Object.(*model.SecurityGroup), b.Object.(*model.SecurityGroup))
+	}).(bool)
 }
 
 // sameShape reports whether two versions of a group lead scopeOf the same
@@ -256,15 +287,17 @@ func namedBy(g *model.SecurityGroup) map[recordKey]bool {
 // shares what it does not change with sc.
 // It also returns those of keys whose value sent differs from the one the
 // host holds (a change of a field the host is not sent is not sent).
-func (sc *hostScope) withGroups(snap *view.Snapshot, keys []recordKey) (*hostScope, []recordKey) {
+func (sc *hostScope) withGroups(snap *view.Snapshot, batch *view.Batch, keys []recordKey) (*hostScope, []recordKey) {
 	n := *sc
 	n.over = make(map[recordKey]scopeEntry, len(sc.over)+len(keys))
 	maps.Copy(n.over, sc.over)
 	var sent []recordKey
 	for _, k := range keys {
 		rec := snap.Record(k.kind, k.id)
-		e := scopeEntry{rec, true, sc.stubOf(rec.Object, true)}
-		if old, _ := sc.entry(k); !reflect.DeepEqual(e.obj, old.obj) {
+		// A local group's stub is the same for every host: made once per
+		// batch (memoised on batch, the snapshot's last).
+		e := scopeEntry{rec, true, batch.Memo(localStubMemo{rec}, func() any { return sc.stubOf(rec.Object, true) })}
+		if old, _ := sc.entry(k); old.src != rec && !reflect.DeepEqual(e.obj, old.obj) {
 			sent = append(sent, k)
 		}
 		n.over[k] = e
@@ -274,6 +307,9 @@ func (sc *hostScope) withGroups(snap *view.Snapshot, keys []recordKey) (*hostSco
 	}
 	return &n, sent
 }
+
+// localStubMemo memoises a local group's stub per record (withGroups).
+type localStubMemo struct{ rec *store.Record }
 
 // maxOver is how many edited entries a scope keeps beside the entries it
 // shares with the scope it was edited from before it copies them.

@@ -14,6 +14,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -170,6 +171,9 @@ type runner struct {
 	kick     chan struct{} // asks reportLoop to report the applied revision now
 	flows    *flows
 	ctx      context.Context // Run's
+	// noStream says the server has no change stream (an older one): the
+	// agent long polls.
+	noStream bool
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -178,6 +182,7 @@ const (
 	minBackoff = 100 * time.Millisecond
 	maxBackoff = 5 * time.Second
 	watchWait  = 25 * time.Second // how long the server may hold a watch
+	reportGap  = time.Second      // the least time between two reports after applies
 )
 
 func (a *runner) loop(ctx context.Context) error {
@@ -246,6 +251,32 @@ func (a *runner) step(ctx context.Context) error {
 		a.st, a.stale = st, true
 		return a.apply()
 	}
+	if st, ok := a.src.(Streamer); ok && !a.noStream {
+		if a.stale {
+			if err := a.apply(); err != nil {
+				return err
+			}
+		}
+		frames := 0
+		err := st.Stream(ctx, WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load()}, func(w *Changes) error {
+			frames++
+			return a.take(w)
+		})
+		if err == nil && frames == 0 && ctx.Err() == nil {
+			// Not a stream's end: the next one waits, and may go elsewhere.
+			err = fmt.Errorf("agent: the server ended the stream before its first frame")
+		}
+		if e, ok := err.(*apiclient.Error); ok && e.Code == "InvalidAction.NotFound" {
+			// A server from before the stream: long poll it.
+			a.cfg.Log.Info("agent: the server has no change stream; long polling it", "err", err)
+			a.noStream = true
+			return nil
+		}
+		if err == errResync {
+			return nil
+		}
+		return err
+	}
 	wait := watchWait
 	if a.stale {
 		wait = 0
@@ -254,47 +285,80 @@ func (a *runner) step(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.take(w); err != nil {
+		if err == errResync {
+			return nil
+		}
+		return err
+	}
+	if a.stale {
+		return a.apply() // the last apply failed: again
+	}
+	return nil
+}
+
+// errResync ends a stream whose server asks for a new snapshot.
+var errResync = errors.New("agent: the server asks for a new snapshot")
+
+// take applies an answer of a watch or a frame of a stream: its records
+// are merged into the agent's and applied. An answer without records
+// (a heartbeat, a poll that ended with nothing new) only moves the
+// revision on: nothing the host needs changed up to it, so the kernel
+// already enforces it. Resync drops the records (errResync: the next step
+// reads a snapshot).
+func (a *runner) take(w *Changes) error {
 	if w.Resync {
 		// The server cannot bring us forward from our revision (its store
 		// was replaced, or our revision is older than what it keeps for a
 		// host key's stream): start over.
 		a.cfg.Log.Warn("agent: the server asks for a new snapshot", "ours", a.st.revision, "server", w.Revision)
 		a.st = nil
+		return errResync
+	}
+	if w.Revision <= a.st.revision {
 		return nil
 	}
-	if w.Revision > a.st.revision {
-		for _, g := range w.Groups {
-			a.st.groups[g.ID] = g
+	if empty(w) && !a.stale {
+		a.st.revision = w.Revision
+		a.applied.Store(w.Revision)
+		if a.cfg.OnApplied != nil {
+			a.cfg.OnApplied(w.Revision, nft.Stats{})
 		}
-		for _, in := range w.Instances {
-			a.st.instances[in.ID] = in
-		}
-		for _, p := range w.PrefixLists {
-			a.st.prefixLists[p.ID] = p
-		}
-		for _, l := range w.PortRangeLists {
-			a.st.portLists[l.ID] = l
-		}
-		for _, n := range w.ENIs {
-			a.st.enis[n.ID] = n
-		}
-		for _, f := range w.FlowLogs {
-			a.st.flowLogs[f.ID] = f
-		}
-		for _, d := range w.Deleted {
-			delete(a.st.groups, d.ID)
-			delete(a.st.instances, d.ID)
-			delete(a.st.prefixLists, d.ID)
-			delete(a.st.portLists, d.ID)
-			delete(a.st.enis, d.ID)
-			delete(a.st.flowLogs, d.ID)
-		}
-		a.st.revision, a.stale = w.Revision, true
+		return nil
 	}
-	if !a.stale {
-		return nil // the poll timed out with nothing new
+	for _, g := range w.Groups {
+		a.st.groups[g.ID] = g
 	}
+	for _, in := range w.Instances {
+		a.st.instances[in.ID] = in
+	}
+	for _, p := range w.PrefixLists {
+		a.st.prefixLists[p.ID] = p
+	}
+	for _, l := range w.PortRangeLists {
+		a.st.portLists[l.ID] = l
+	}
+	for _, n := range w.ENIs {
+		a.st.enis[n.ID] = n
+	}
+	for _, f := range w.FlowLogs {
+		a.st.flowLogs[f.ID] = f
+	}
+	for _, d := range w.Deleted {
+		delete(a.st.groups, d.ID)
+		delete(a.st.instances, d.ID)
+		delete(a.st.prefixLists, d.ID)
+		delete(a.st.portLists, d.ID)
+		delete(a.st.enis, d.ID)
+		delete(a.st.flowLogs, d.ID)
+	}
+	a.st.revision, a.stale = w.Revision, true
 	return a.apply()
+}
+
+// empty reports whether an answer carries no record.
+func empty(w *Changes) bool {
+	return len(w.Groups)+len(w.Instances)+len(w.PrefixLists)+len(w.PortRangeLists)+len(w.ENIs)+len(w.FlowLogs)+len(w.Deleted) == 0
 }
 
 // apply compiles the host's ruleset and applies it in one transaction, then
@@ -335,15 +399,27 @@ func (a *runner) apply() error {
 func (a *runner) reportLoop(ctx context.Context) {
 	t := time.NewTicker(a.cfg.ReportEvery)
 	defer t.Stop()
+	var last time.Time
 	for {
 		counters := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.kick:
+			// Reports after applies are spaced out: under a stream of
+			// changes, one per host per change would be a request per host
+			// per change again, which the server's stream spares.
+			if wait := time.Until(last.Add(reportGap)); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		case <-t.C:
 			counters = true
 		}
+		last = time.Now()
 		if ctx.Err() != nil {
 			return
 		}

@@ -1,9 +1,11 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +27,20 @@ type Source interface {
 	// Report tells the server which revision the host enforces and, when
 	// s.Counters is not nil, what each rule counted.
 	Report(ctx context.Context, s Status) error
+}
+
+// Streamer is a Source that can stream changes: one request whose answer
+// carries every change as it happens (PalisadeWatchStream), instead of a
+// long poll per change. The agent uses it when its Source has it (the
+// API server does; older servers answer the action unknown, and the agent
+// long polls).
+type Streamer interface {
+	// Stream follows the records changed after r.After and calls each with
+	// every answer, in order, until each returns an error (Stream returns
+	// it), ctx ends, or the stream ends (nil: the server stopped it; open
+	// another from the revision held). An answer with no records moves the
+	// revision on: nothing the host needs changed up to it (a heartbeat).
+	Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error
 }
 
 // Snapshot is everything an agent needs to compile policies, at one revision.
@@ -100,6 +116,53 @@ func (s apiSource) Watch(ctx context.Context, r WatchRequest) (*Changes, error) 
 	return &w, nil
 }
 
+// streamHeartbeat is how often the server is asked to send a frame when
+// nothing changes; with none for deadAfter, the connection is taken for
+// dead and the stream ends with an error (the next server is tried).
+const (
+	streamHeartbeat = 10 * time.Second
+	deadAfter       = 3 * streamHeartbeat
+)
+
+func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body, err := s.c.Stream(ctx, "PalisadeWatchStream", map[string]string{
+		"AfterRevision":    strconv.FormatInt(r.After, 10),
+		"HostName":         r.Host,
+		"AppliedRevision":  strconv.FormatInt(r.Applied, 10),
+		"HeartbeatSeconds": strconv.Itoa(int(streamHeartbeat / time.Second)),
+	})
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	var dead atomic.Bool
+	watchdog := time.AfterFunc(deadAfter, func() { dead.Store(true); cancel() })
+	defer watchdog.Stop()
+	rd := bufio.NewReaderSize(body, 64<<10)
+	for {
+		line, err := rd.ReadBytes('\n')
+		if err != nil {
+			switch {
+			case dead.Load():
+				return fmt.Errorf("agent: no frame from the server's stream in %s: taking the connection for dead", deadAfter)
+			case err == io.EOF && len(line) == 0 && ctx.Err() == nil:
+				return nil // the server ended the stream
+			}
+			return fmt.Errorf("agent: reading the server's stream: %w", err)
+		}
+		watchdog.Reset(deadAfter)
+		var w Changes
+		if err := json.Unmarshal(line, &w); err != nil {
+			return fmt.Errorf("agent: a frame of the server's stream: %w", err)
+		}
+		if err := each(&w); err != nil {
+			return err
+		}
+	}
+}
+
 func (s apiSource) Report(ctx context.Context, st Status) error {
 	params := map[string]string{"HostName": st.Host, "AppliedRevision": strconv.FormatInt(st.Applied, 10)}
 	if st.Counters != nil {
@@ -155,11 +218,16 @@ func newFailover(addrs []string, keyID, secret, host string, log func(string, ..
 // call runs fn on the current server; after a failure that another server
 // may not share (the server unreachable, stopping or failing: not an
 // answer that refuses the request) the next call goes to the next server.
-func (f *failover) call(ctx context.Context, fn func(apiSource) error) error {
+func (f *failover) call(ctx context.Context, fn func(apiSource) error, stay ...func(error) bool) error {
 	i := f.cur.Load()
 	err := fn(f.sources[i])
 	if err == nil || ctx.Err() != nil || len(f.sources) == 1 {
 		return err
+	}
+	for _, s := range stay {
+		if s(err) {
+			return err
+		}
 	}
 	if e, ok := err.(*apiclient.Error); ok && e.Status < 500 {
 		return err
@@ -179,6 +247,19 @@ func (f *failover) Snapshot(ctx context.Context) (s *Snapshot, err error) {
 func (f *failover) Watch(ctx context.Context, r WatchRequest) (w *Changes, err error) {
 	err = f.call(ctx, func(a apiSource) error { w, err = a.Watch(ctx, r); return err })
 	return w, err
+}
+
+// Stream streams from the current server; an error of each (the kernel's)
+// is the agent's, not the server's, and does not move on.
+func (f *failover) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
+	var own error
+	err := f.call(ctx, func(a apiSource) error {
+		return a.Stream(ctx, r, func(w *Changes) error {
+			own = each(w)
+			return own
+		})
+	}, func(err error) bool { return err == own })
+	return err
 }
 
 func (f *failover) Report(ctx context.Context, st Status) error {

@@ -21,6 +21,28 @@ import (
 // params name others) with the key and posts them to addr (HOST:PORT) as a
 // form; an answer other than 200 is an error holding its start.
 func Post(ctx context.Context, hc *http.Client, addr, keyID, secret string, params map[string]string) ([]byte, error) {
+	req, err := Request(ctx, addr, keyID, secret, params)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// Request is the request Post sends, for a caller that reads the answer
+// itself (a stream).
+func Request(ctx context.Context, addr, keyID, secret string, params map[string]string) (*http.Request, error) {
 	v := url.Values{"Version": {"2014-05-26"}, "RegionId": {"cn-hangzhou"}}
 	for k, s := range params {
 		v.Set(k, s)
@@ -39,17 +61,5 @@ func Post(ctx context.Context, hc *http.Client, addr, keyID, secret string, para
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %.300s", resp.StatusCode, body)
-	}
-	return body, nil
+	return req, nil
 }
