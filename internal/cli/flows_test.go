@@ -19,6 +19,69 @@ import (
 func TestFlows(t *testing.T) {
 	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
 	srv.SetClientEnv(t)
+	shipFlows(t, srv)
+
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "flows", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0]["SecurityGroupRuleId"] != "sgr-http" || got[1]["Reason"] != "default inbound drop" || got[0]["VmId"] != "i-web" {
+		t.Fatalf("flows --json, newest first: %v", got)
+	}
+	out := ok(t, "flows", "--verdict", "accept")
+	if !strings.Contains(out, "sg-web/sgr-http (priority 1, Accept)") || strings.Contains(out, "REJECT") {
+		t.Errorf("flows --verdict accept:\n%s", out)
+	}
+	out = ok(t, "flows", "--instance", "i-web", "--port", "22")
+	if !strings.Contains(out, "default inbound drop") || strings.Contains(out, "sgr-http") {
+		t.Errorf("flows --port 22:\n%s", out)
+	}
+	if out := ok(t, "flows", "--instance", "i-other"); !strings.Contains(out, "No flow records") {
+		t.Errorf("flows of another instance:\n%s", out)
+	}
+	if code, _, errs := palisade("flows", "--verdict", "maybe"); code != 2 || !strings.Contains(errs, "accept or reject") {
+		t.Errorf("flows --verdict maybe: exit %d, %s", code, errs)
+	}
+}
+
+// TestFlowsSurviveRestart: the records a server acknowledged are on its
+// disk: after a restart (graceful or not) the same query gives the same
+// answer, and new records join them.
+func TestFlowsSurviveRestart(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t)
+	shipFlows(t, srv)
+	before := ok(t, "flows", "--json")
+	for _, stop := range []struct {
+		name string
+		do   func()
+	}{{"a graceful stop", srv.Stop}, {"a crash", srv.Crash}} {
+		stop.do()
+		srv = srv.Reopen(t)
+		srv.SetClientEnv(t)
+		if after := ok(t, "flows", "--json"); after != before {
+			t.Fatalf("after %s:\n%s\nbefore:\n%s", stop.name, after, before)
+		}
+	}
+	ctx := context.Background()
+	now := time.Now().Unix()
+	res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: []service.FlowRecord{
+		{EniId: "eni-web", SrcAddr: "10.0.9.9", SrcPort: 4002, DstAddr: "10.0.0.1", DstPort: 443, Protocol: 6, Direction: "in", Packets: 1, Bytes: 60,
+			Start: now, End: now, Action: "REJECT", LogStatus: "OK", Reason: "default inbound drop"}}})
+	if err != nil || res.Accepted != 1 {
+		t.Fatalf("shipping after the restart: %+v, %v", res, err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "flows", "--json")), &got); err != nil || len(got) != 3 {
+		t.Fatalf("after shipping one more: %d records (%v)", len(got), err)
+	}
+}
+
+// shipFlows makes a tenant's instance i-web on host h1 under a flow log of
+// its VPC and ships two records of it as h1: a drop by the default, then
+// an accept by rule sgr-http of sg-web.
+func shipFlows(t *testing.T, srv *testenv.Server) {
+	t.Helper()
 	ctx := context.Background()
 	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
 	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
@@ -44,27 +107,5 @@ func TestFlows(t *testing.T) {
 	res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: recs})
 	if err != nil || res.Accepted != 2 {
 		t.Fatalf("shipping: %+v, %v", res, err)
-	}
-
-	var got []map[string]any
-	if err := json.Unmarshal([]byte(ok(t, "flows", "--json")), &got); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 2 || got[0]["SecurityGroupRuleId"] != "sgr-http" || got[1]["Reason"] != "default inbound drop" || got[0]["VmId"] != "i-web" {
-		t.Fatalf("flows --json, newest first: %v", got)
-	}
-	out := ok(t, "flows", "--verdict", "accept")
-	if !strings.Contains(out, "sg-web/sgr-http (priority 1, Accept)") || strings.Contains(out, "REJECT") {
-		t.Errorf("flows --verdict accept:\n%s", out)
-	}
-	out = ok(t, "flows", "--instance", "i-web", "--port", "22")
-	if !strings.Contains(out, "default inbound drop") || strings.Contains(out, "sgr-http") {
-		t.Errorf("flows --port 22:\n%s", out)
-	}
-	if out := ok(t, "flows", "--instance", "i-other"); !strings.Contains(out, "No flow records") {
-		t.Errorf("flows of another instance:\n%s", out)
-	}
-	if code, _, errs := palisade("flows", "--verdict", "maybe"); code != 2 || !strings.Contains(errs, "accept or reject") {
-		t.Errorf("flows --verdict maybe: exit %d, %s", code, errs)
 	}
 }
