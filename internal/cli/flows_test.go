@@ -11,6 +11,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -80,10 +81,11 @@ func TestFlowsSurviveRestart(t *testing.T) {
 // shipFlows makes a tenant's instance i-web on host h1 under a flow log of
 // its VPC and ships two records of it as h1: a drop by the default, then
 // an accept by rule sgr-http of sg-web.
-func shipFlows(t *testing.T, srv *testenv.Server) {
+func shipFlows(t *testing.T, srv *testenv.Server) (now int64) {
 	t.Helper()
 	ctx := context.Background()
-	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
+	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0"), modeltest.Rule("sgr-ssh", "in accept 1 TCP 22/22 192.168.0.0/16")}}
 	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
 		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
 	if _, err := srv.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
@@ -97,7 +99,7 @@ func shipFlows(t *testing.T, srv *testenv.Server) {
 	if _, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: tenant, ResourceType: model.FlowLogVPC, ResourceID: "vpc-a", TrafficType: model.TrafficAll}); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().Unix()
+	now = time.Now().Unix()
 	recs := []service.FlowRecord{
 		{EniId: "eni-web", SrcAddr: "10.0.9.9", SrcPort: 4000, DstAddr: "10.0.0.1", DstPort: 22, Protocol: 6, Direction: "in", Packets: 1, Bytes: 60,
 			Start: now - 10, End: now - 10, Action: "REJECT", LogStatus: "OK", Reason: "default inbound drop"},
@@ -107,5 +109,46 @@ func shipFlows(t *testing.T, srv *testenv.Server) {
 	res, err := srv.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: recs})
 	if err != nil || res.Accepted != 2 {
 		t.Fatalf("shipping: %+v, %v", res, err)
+	}
+	return now
+}
+
+// TestFlowHits: the hits of each rule, from the records the server keeps,
+// show as the last hit of the entries of "palisade effective" and beside
+// the counters of "palisade sg counters"; an entry no record names shows
+// "-".
+func TestFlowHits(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t)
+	now := shipFlows(t, srv)
+	at := func(unix int64) string { return time.Unix(unix, 0).UTC().Format("2006-01-02T15:04:05Z") }
+
+	out := ok(t, "effective", "i-web")
+	// Columns: # GROUP RULE PRIO POLICY PROTO PORTS PEER STATUS LAST-HIT NOTE…
+	lastHit := func(key string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 10 && f[2] == key {
+				return f[9]
+			}
+		}
+		t.Fatalf("no entry %s in:\n%s", key, out)
+		return ""
+	}
+	for _, tc := range []struct{ entry, want string }{
+		{"sgr-http", at(now)},
+		{"sgr-ssh", "-"},
+		{"(default)", at(now - 10)}, // the ingress default, first of the two
+	} {
+		if got := lastHit(tc.entry); got != tc.want {
+			t.Errorf("effective: last hit of %s = %q, want %q\n%s", tc.entry, got, tc.want, out)
+		}
+	}
+
+	out = ok(t, "sg", "counters", "sg-web")
+	if r := row(out, "sgr-http"); len(r) != 9 || r[7] != "1" || r[8] != at(now) {
+		t.Errorf("counters row of sgr-http = %q, want 1 flow last hit at %s\n%s", r, at(now), out)
+	}
+	if r := row(out, "sgr-ssh"); len(r) != 9 || r[7] != "0" || r[8] != "-" {
+		t.Errorf("counters row of sgr-ssh = %q, want no flow\n%s", r, out)
 	}
 }
