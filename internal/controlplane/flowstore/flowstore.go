@@ -568,6 +568,9 @@ func (s *Store) maxAgeNow() time.Duration {
 	return s.maxAge
 }
 
+// MaxAge is the age limit in force.
+func (s *Store) MaxAge() time.Duration { return s.maxAgeNow() }
+
 // SetLimits changes the age limit and the count per account (zero values
 // keep the current ones); they apply from the next call.
 func (s *Store) SetLimits(maxAge time.Duration, perAccount int) {

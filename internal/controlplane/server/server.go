@@ -280,6 +280,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open the flow records: %w", err)
 	}
 	svc.SetFlowRecords(flows)
+	svc.FlowRecordsElsewhere = len(cfg.Etcd) > 0 // each server keeps what its agents ship
 	var hook *webhook.Notifier
 	if cfg.Webhook.URL != "" {
 		cfg.Webhook.Log = cfg.Log

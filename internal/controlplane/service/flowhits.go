@@ -3,6 +3,7 @@ package service
 import (
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -69,4 +70,21 @@ func (s *Service) FlowHits(account string, f HitsFilter) map[string]RuleHit {
 		out[k] = h
 	}
 	return out
+}
+
+// ListOwn lists the records of one kind in the caller's account and region
+// (every region when the caller names none).
+func ListOwn[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
+	return listWhere[T](tx, kind, store.Query{Account: c.Account, Region: c.Region})
+}
+
+// FlowRecordsSince is the time since when this server holds every flow
+// record shipped to it: before it, retention by age or size dropped some.
+func (s *Service) FlowRecordsSince() time.Time {
+	st := s.flowStore()
+	since := s.Now().Add(-st.MaxAge())
+	if c := st.Stats().CompleteSince; c.After(since) {
+		since = c
+	}
+	return since
 }

@@ -68,6 +68,10 @@ type Service struct {
 
 	hosts *hostTable       // what the agents report; see hosts.go
 	flows *flowstore.Store // the agents' flow records; see flowrecords.go
+	// FlowRecordsElsewhere says other servers keep flow records too (an
+	// installation on etcd, where each server keeps what its agents
+	// ship): this server's are not all of them. The server sets it.
+	FlowRecordsElsewhere bool
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
