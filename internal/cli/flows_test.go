@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -75,6 +77,15 @@ func TestFlowsSurviveRestart(t *testing.T) {
 	var got []map[string]any
 	if err := json.Unmarshal([]byte(ok(t, "flows", "--json")), &got); err != nil || len(got) != 3 {
 		t.Fatalf("after shipping one more: %d records (%v)", len(got), err)
+	}
+	resp, err := http.Get("http://" + srv.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "\npalisade_flow_records 3\n") || !strings.Contains(string(body), "\npalisade_flow_records_dropped_total 0\n") {
+		t.Errorf("/metrics does not count the 3 records kept:\n%s", body)
 	}
 }
 

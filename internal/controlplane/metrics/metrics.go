@@ -39,6 +39,16 @@ type Sources struct {
 	Hosts    func() []Host
 	Trail    func() Counters
 	Webhook  func() Counters // Recorded counts deliveries
+	// FlowRecords reads the flow records this server keeps.
+	FlowRecords func() FlowRecords
+}
+
+// FlowRecords are the flow records a server keeps: how many, the bytes of
+// their files, and how many the size cap deleted before their age.
+type FlowRecords struct {
+	Held    int
+	Bytes   int64
+	Dropped uint64
 }
 
 // ConnectedWithin is how recently an agent must have reported (it reports
@@ -144,10 +154,16 @@ var (
 		"Events of the event trail, by outcome: recorded, dropped (the queue was full) or failed (not written).", []string{"outcome"}, nil)
 	hookDesc = prometheus.NewDesc("palisade_webhook_notifications_total",
 		"Security-group change notifications, by outcome: delivered, dropped (the queue was full) or failed (after retries).", []string{"outcome"}, nil)
+	flowsDesc = prometheus.NewDesc("palisade_flow_records",
+		"Flow records this server keeps (shipped by its agents).", nil, nil)
+	flowBytesDesc = prometheus.NewDesc("palisade_flow_record_bytes",
+		"Bytes of the files of the flow records this server keeps (--flow-records-max-bytes caps them).", nil, nil)
+	flowDroppedDesc = prometheus.NewDesc("palisade_flow_records_dropped_total",
+		"Flow records deleted before their age to stay under --flow-records-max-bytes.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, flowsDesc, flowBytesDesc, flowDroppedDesc} {
 		ch <- d
 	}
 }
@@ -187,5 +203,11 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	}
 	if g.src.Webhook != nil {
 		counters(hookDesc, g.src.Webhook(), "delivered")
+	}
+	if g.src.FlowRecords != nil {
+		f := g.src.FlowRecords()
+		ch <- prometheus.MustNewConstMetric(flowsDesc, prometheus.GaugeValue, float64(f.Held))
+		ch <- prometheus.MustNewConstMetric(flowBytesDesc, prometheus.GaugeValue, float64(f.Bytes))
+		ch <- prometheus.MustNewConstMetric(flowDroppedDesc, prometheus.CounterValue, float64(f.Dropped))
 	}
 }

@@ -142,6 +142,10 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 			return metrics.Counters{Recorded: s.Recorded, Dropped: s.Dropped, Failed: s.Failed}
 		},
 	}
+	src.FlowRecords = func() metrics.FlowRecords {
+		s := svc.FlowRecords().Stats()
+		return metrics.FlowRecords{Held: s.Records, Bytes: s.Bytes, Dropped: s.DroppedForSize}
+	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {
 			s := hook.Stats()
