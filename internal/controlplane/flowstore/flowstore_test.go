@@ -195,3 +195,48 @@ func TestMemory(t *testing.T) {
 		t.Fatalf("after the age limit: %+v", got)
 	}
 }
+
+// TestConcurrent: appends, queries and pruning at once keep every
+// acknowledged record in order (run with -race).
+func TestConcurrent(t *testing.T) {
+	s := open(t, Options{Dir: t.TempDir(), SegmentBytes: 8000, Log: quiet})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			s.Of("a", time.Now())
+			s.Prune(time.Now())
+			s.Stats()
+		}
+	}()
+	errs := make(chan error, 4)
+	for w := range 4 {
+		go func() {
+			for b := range 25 {
+				if err := s.Append([]Record{rec("a", w*1000+b, time.Now())}, time.Now()); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	got := s.Of("a", time.Now())
+	if len(got) != 100 {
+		t.Fatalf("%d records, want 100", len(got))
+	}
+	last := map[int]int{}
+	for _, r := range got {
+		w, b := (r.SrcPort-40000)/1000, (r.SrcPort-40000)%1000
+		if prev, ok := last[w]; ok && b != prev+1 {
+			t.Fatalf("writer %d: record %d after %d", w, b, prev)
+		}
+		last[w] = b
+	}
+}
