@@ -240,3 +240,35 @@ func TestConcurrent(t *testing.T) {
 		last[w] = b
 	}
 }
+
+// BenchmarkAppend: batches of 500 records (an agent's shipment), each
+// written and synced before the next, and the same in memory only: the
+// ratio is the cost of keeping them on disk.
+func BenchmarkAppend(b *testing.B) {
+	batch := make([]Record, 500)
+	for i := range batch {
+		batch[i] = rec("a", i, time.Now())
+	}
+	for _, bc := range []struct {
+		name string
+		dir  bool
+	}{{"disk", true}, {"memory", false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			o := Options{Log: quiet}
+			if bc.dir {
+				o.Dir = b.TempDir()
+			}
+			s, err := Open(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			for b.Loop() {
+				if err := s.Append(batch, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
