@@ -37,6 +37,7 @@ func effectiveCmd(args []string, stdout, stderr io.Writer) int {
 	var out struct {
 		InstanceId string
 		Policies   []effective.Policy
+		Hits       []analysisapi.EntryHit `json:",omitempty"`
 	}
 	if s.offline() {
 		c, err := s.cloud()
@@ -54,22 +55,39 @@ func effectiveCmd(args []string, stdout, stderr io.Writer) int {
 		s.printJSON(out)
 		return 0
 	}
+	// LAST HIT: when a flow record of this NIC last named the entry, from
+	// the records the server keeps; "-" for none; offline, "?" (unknown).
+	type at struct{ policy, position int }
+	lastHit := map[at]string{}
+	for _, h := range out.Hits {
+		lastHit[at{h.Policy, h.Position}] = h.LastHitTime
+	}
 	for i, p := range out.Policies {
 		if i > 0 {
 			fmt.Fprintln(stdout)
 		}
 		fmt.Fprintf(stdout, "%s %s (%s path)\n", out.InstanceId, p.Direction, p.NIC)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tGROUP\tRULE\tPRIO\tPOLICY\tPROTO\tPORTS\tPEER\tSTATUS\tNOTE")
+		fmt.Fprintln(tw, "#\tGROUP\tRULE\tPRIO\tPOLICY\tPROTO\tPORTS\tPEER\tSTATUS\tLAST HIT\tNOTE")
 		for _, e := range p.Entries {
 			rule, prio := e.RuleID, strconv.Itoa(e.Priority)
 			if e.Kind != effective.Rule {
 				rule, prio = "("+string(e.Kind)+")", "-"
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Position, dash(e.Group), rule, prio, e.Policy,
-				dash(e.Protocol), dash(e.Ports), dash(e.Peer), e.Status, entryNote(e))
+			hit := dash(lastHit[at{i, e.Position}])
+			if s.offline() {
+				hit = "?"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Position, dash(e.Group), rule, prio, e.Policy,
+				dash(e.Protocol), dash(e.Ports), dash(e.Peer), e.Status, hit, entryNote(e))
 		}
 		tw.Flush()
+	}
+	if s.offline() {
+		fmt.Fprintln(stdout, "\nLAST HIT is known only to a server (from flow records): ? means unknown.")
+	} else {
+		fmt.Fprintln(stdout, "\nLAST HIT (UTC): the newest flow record of this interface that named the entry, among those the server keeps;\n"+
+			"- means none: no flow log covered it (VPC CreateFlowLog), or no traffic matched it since.")
 	}
 	return 0
 }

@@ -20,6 +20,8 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 					Priority                               int
 					Packets, Bytes                         uint64
 					Hosts                                  int
+					FlowRecords                            int
+					LastHitTime                            string
 				}
 			}
 		}
@@ -38,9 +40,9 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 				unreported++
 			}
 			rows = append(rows, []string{r.SecurityGroupRuleId, r.Direction, r.Policy, strconv.Itoa(r.Priority),
-				packets, bytes, strconv.Itoa(r.Hosts)})
+				packets, bytes, strconv.Itoa(r.Hosts), strconv.Itoa(r.FlowRecords), dash(r.LastHitTime)})
 		}
-		code := c.table([]string{"RULE", "DIR", "POLICY", "PRIO", "PACKETS", "BYTES", "HOSTS"}, rows)
+		code := c.table([]string{"RULE", "DIR", "POLICY", "PRIO", "PACKETS", "BYTES", "HOSTS", "FLOWS", "LAST HIT"}, rows)
 		switch n := len(out.RuleCounters.RuleCounter); {
 		case n > 0 && unreported == n:
 			fmt.Fprintf(c.stdout, "No agent has reported counters for %s: no host enforces it yet, or its agents have not reported (they do every 10 s). The counts are unknown, not zero.\n", out.SecurityGroupId)

@@ -15,7 +15,7 @@ func TestCountersWithoutAgents(t *testing.T) {
 	ssh := id(t, "sgr", "sg", "authorize", web, "--protocol", "tcp", "--port", "22", "--cidr", "10.0.0.0/8")
 	out := ok(t, "sg", "counters", web)
 	r := row(out, ssh)
-	if r == nil || len(r) != 7 || r[4] != "-" || r[5] != "-" || r[6] != "0" {
+	if r == nil || len(r) != 9 || r[4] != "-" || r[5] != "-" || r[6] != "0" || r[7] != "0" || r[8] != "-" {
 		t.Errorf("counters row of %s = %q, want unknown packets and bytes on 0 hosts\n%s", ssh, r, out)
 	}
 	if !strings.Contains(out, "No agent has reported counters for "+web) || strings.Contains(out, "never needed") {

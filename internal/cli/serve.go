@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/member"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
@@ -78,6 +79,14 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var events trail.Options
 	fs.DurationVar(&events.MaxAge, "events-max-age", trail.DefaultMaxAge, "delete events of the event trail older than `DURATION`")
 	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events (the newest) in the event trail")
+	var flows flowstore.Options
+	fs.StringVar(&flows.Dir, "flow-records-dir", "", "keep the flow records the agents ship in `DIR` (default: FILE.flows beside --db; also with --etcd\n"+
+		"and --cluster-init: each server keeps those shipped to it), as segment files of JSON lines that a log\n"+
+		"shipper can tail; a restart reloads them")
+	fs.DurationVar(&flows.MaxAge, "flow-records-max-age", flowstore.DefaultMaxAge, "drop flow records older than `DURATION` (whole segments at a time)")
+	fs.Int64Var(&flows.MaxBytes, "flow-records-max-bytes", flowstore.DefaultMaxBytes, "keep at most `BYTES` of flow-record files: the oldest segments go first, and are counted\n"+
+		"(about 500 bytes a record on disk, as much again in memory)")
+	fs.IntVar(&flows.MaxPerAccount, "flow-records-per-account", flowstore.DefaultMaxPerAccount, "keep at most `N` flow records (the newest) per account")
 	var hook webhook.Config
 	fs.StringVar(&hook.URL, "webhook-url", "", "POST every accepted security-group change (groups, rules, members) as JSON to `URL`;\n"+
 		"with PALISADE_WEBHOOK_SECRET set, each body is signed (header "+webhook.SignatureHeader+": sha256=HMAC)")
@@ -102,7 +111,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
-			"(FILE.events beside --db).\n"+
+			"(FILE.events beside --db), and the flow records the agents ship in FILE.flows (--flow-records-*).\n"+
 			"With --etcd the state is in an external etcd cluster instead of SQLite: start any number of servers\n"+
 			"with the same URLs behind a load balancer; they serve one installation.\n"+
 			"With --cluster-init the server runs an etcd member of its own (as k3s does) and starts a cluster;\n"+
@@ -139,6 +148,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if events.MaxAge <= 0 || events.MaxEvents <= 0 {
 		fmt.Fprintln(stderr, "palisade serve: --events-max-age and --events-max must be positive")
+		return 2
+	}
+	if flows.MaxAge <= 0 || flows.MaxBytes < 1<<20 || flows.MaxPerAccount <= 0 {
+		fmt.Fprintln(stderr, "palisade serve: --flow-records-max-age and --flow-records-per-account must be positive, --flow-records-max-bytes at least 1048576")
 		return 2
 	}
 	if hook.URL != "" {
@@ -267,7 +280,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1),
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), FlowRecords: flows,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

@@ -98,6 +98,13 @@ type Options struct {
 	// (SGA-032); nil (an offline audit, or a configuration file) means not
 	// known, and the check says nothing. The server sets it.
 	ChangeAlerting *bool
+	// FlowLogs are the server's flow-log facts (SGA-033, SGA-034, see
+	// flowlogs.go); nil (an offline audit) means not known, and those
+	// checks say nothing. The server sets it.
+	FlowLogs *FlowLogs
+	// UnusedRuleDays is SGA-034's window: a rule no flow record named in
+	// that many days is reported; 0 takes DefaultUnusedRuleDays.
+	UnusedRuleDays int
 	// Workers caps the goroutines the audit runs at once, in every parallel
 	// step (its spaces and the reachability some checks read), so that a
 	// server can give an audit a share of its CPUs; 0 (the default) means
@@ -151,6 +158,9 @@ func (o Options) Validate() error {
 		if !slices.ContainsFunc(checks, func(c Check) bool { return c.ID == id }) {
 			return fmt.Errorf("skip: %q is not a check ID (palisade audit --checks lists them)", id)
 		}
+	}
+	if o.UnusedRuleDays < 0 {
+		return fmt.Errorf("unusedRuleDays: give a number of days (SGA-034's window), or leave it out for %d", DefaultUnusedRuleDays)
 	}
 	if _, err := regexp.Compile(o.NamePattern); err != nil {
 		return fmt.Errorf("namePattern: %v", err)

@@ -27,6 +27,7 @@ type config struct {
 	MaxPortRange   int               `json:"maxPortRange,omitempty" yaml:"maxPortRange"`
 	EnterpriseTags map[string]string `json:"enterpriseTags,omitempty" yaml:"enterpriseTags"`
 	EnterpriseVPCs []string          `json:"enterpriseVpcs,omitempty" yaml:"enterpriseVpcs"`
+	UnusedRuleDays int               `json:"unusedRuleDays,omitempty" yaml:"unusedRuleDays"`
 }
 
 // ParseConfig reads an audit configuration (YAML or JSON), for example
@@ -44,10 +45,10 @@ func ParseConfig(data []byte) (Options, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		msg := strings.NewReplacer("yaml: unmarshal errors:\n", "", "\n  ", "; ", "\n", "; ", " in type audit.config", "").Replace(err.Error())
-		return Options{}, fmt.Errorf("audit configuration: %s (fields: allowedPorts, maxRules, skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs)", strings.TrimSpace(msg))
+		return Options{}, fmt.Errorf("audit configuration: %s (fields: allowedPorts, maxRules, skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, unusedRuleDays)", strings.TrimSpace(msg))
 	}
 	o := Options{AllowedPorts: c.AllowedPorts, MaxRules: c.MaxRules, Skip: c.Skip, ProdValues: c.ProdValues,
-		NamePattern: c.NamePattern, MaxPortRange: c.MaxPortRange, EnterpriseVPCs: c.EnterpriseVPCs}
+		NamePattern: c.NamePattern, MaxPortRange: c.MaxPortRange, EnterpriseVPCs: c.EnterpriseVPCs, UnusedRuleDays: c.UnusedRuleDays}
 	if c.RequiredTags != nil {
 		o.RequiredTags = append([]string{}, *c.RequiredTags...)
 	}
@@ -69,7 +70,7 @@ func ParseConfig(data []byte) (Options, error) {
 // ParseConfig at the other end (the PalisadeAudit action's Config).
 func ConfigJSON(o Options) string {
 	c := config{AllowedPorts: o.AllowedPorts, MaxRules: o.MaxRules, Skip: o.Skip, ProdValues: o.ProdValues,
-		NamePattern: o.NamePattern, MaxPortRange: o.MaxPortRange, EnterpriseVPCs: o.EnterpriseVPCs}
+		NamePattern: o.NamePattern, MaxPortRange: o.MaxPortRange, EnterpriseVPCs: o.EnterpriseVPCs, UnusedRuleDays: o.UnusedRuleDays}
 	if o.RequiredTags != nil {
 		c.RequiredTags = &o.RequiredTags
 	}

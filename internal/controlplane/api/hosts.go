@@ -202,6 +202,12 @@ type ruleCounterItem struct {
 	// Hosts is how many hosts' agents reported the rule: with none, its
 	// zero says nothing about the traffic.
 	Hosts int
+	// FlowRecords is how many of the flow records this server keeps name
+	// the rule, and LastHitTime when the newest of them ended ("" for
+	// none): when the rule was last needed, as far as flow logs covered
+	// its instances.
+	FlowRecords int
+	LastHitTime string
 }
 
 type ruleCountersResponse struct {
@@ -225,7 +231,17 @@ func (s *Service) describeRuleCounters(ctx context.Context, req *rpc.Request) (a
 		r := rc.Rule
 		out.RuleCounters.RuleCounter = append(out.RuleCounters.RuleCounter, ruleCounterItem{
 			SecurityGroupRuleId: r.ID, Direction: string(r.Direction), Priority: r.Priority,
-			Policy: r.Policy.Display(), Packets: rc.Packets, Bytes: rc.Bytes, Hosts: rc.Hosts})
+			Policy: r.Policy.Display(), Packets: rc.Packets, Bytes: rc.Bytes, Hosts: rc.Hosts,
+			FlowRecords: rc.Flow.Flows, LastHitTime: HitTime(rc.Flow.LastHit)})
 	}
 	return out, nil
+}
+
+// HitTime is a last hit (Unix seconds) as the answers give it: an ECS time
+// in UTC, or "" for none.
+func HitTime(unix int64) string {
+	if unix <= 0 {
+		return ""
+	}
+	return time.Unix(unix, 0).UTC().Format("2006-01-02T15:04:05Z")
 }

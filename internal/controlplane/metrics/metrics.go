@@ -40,6 +40,8 @@ type Sources struct {
 	Trail    func() Counters
 	Webhook  func() Counters // Recorded counts deliveries
 	Commits  func() Commits  // the store's group commit (sqlite)
+	// FlowRecords reads the flow records this server keeps.
+	FlowRecords func() FlowRecords
 }
 
 // Commits are the group commit's cumulative figures: transactions,
@@ -48,6 +50,14 @@ type Sources struct {
 type Commits struct {
 	Batches, Updates int64
 	Run, Sync        time.Duration
+}
+
+// FlowRecords are the flow records a server keeps: how many, the bytes of
+// their files, and how many the size cap deleted before their age.
+type FlowRecords struct {
+	Held    int
+	Bytes   int64
+	Dropped uint64
 }
 
 // ConnectedWithin is how recently an agent must have reported (it reports
@@ -157,10 +167,16 @@ var (
 	commitWrites = prometheus.NewDesc("palisade_store_commit_writes_total", "Writes (Updates) in the store's group commits.", nil, nil)
 	commitRun    = prometheus.NewDesc("palisade_store_commit_run_seconds_total", "Time the store's serialized section spent running the writes of its batches, before each commit.", nil, nil)
 	commitSync   = prometheus.NewDesc("palisade_store_commit_sync_seconds_total", "Time the store spent committing its batches (writing and syncing the log).", nil, nil)
+	flowsDesc    = prometheus.NewDesc("palisade_flow_records",
+		"Flow records this server keeps (shipped by its agents).", nil, nil)
+	flowBytesDesc = prometheus.NewDesc("palisade_flow_record_bytes",
+		"Bytes of the files of the flow records this server keeps (--flow-records-max-bytes caps them).", nil, nil)
+	flowDroppedDesc = prometheus.NewDesc("palisade_flow_records_dropped_total",
+		"Flow records deleted before their age to stay under --flow-records-max-bytes.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, flowsDesc, flowBytesDesc, flowDroppedDesc} {
 		ch <- d
 	}
 }
@@ -207,5 +223,11 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(commitWrites, prometheus.CounterValue, float64(c.Updates))
 		ch <- prometheus.MustNewConstMetric(commitRun, prometheus.CounterValue, c.Run.Seconds())
 		ch <- prometheus.MustNewConstMetric(commitSync, prometheus.CounterValue, c.Sync.Seconds())
+	}
+	if g.src.FlowRecords != nil {
+		f := g.src.FlowRecords()
+		ch <- prometheus.MustNewConstMetric(flowsDesc, prometheus.GaugeValue, float64(f.Held))
+		ch <- prometheus.MustNewConstMetric(flowBytesDesc, prometheus.GaugeValue, float64(f.Bytes))
+		ch <- prometheus.MustNewConstMetric(flowDroppedDesc, prometheus.CounterValue, float64(f.Dropped))
 	}
 }

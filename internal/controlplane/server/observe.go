@@ -187,6 +187,10 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 			return metrics.Commits{Batches: s.Batches, Updates: s.Updates, Run: s.Run, Sync: s.Commit}
 		}
 	}
+	src.FlowRecords = func() metrics.FlowRecords {
+		s := svc.FlowRecords().Stats()
+		return metrics.FlowRecords{Held: s.Records, Bytes: s.Bytes, Dropped: s.DroppedForSize}
+	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {
 			s := hook.Stats()

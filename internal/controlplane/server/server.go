@@ -23,6 +23,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
 	"github.com/palisade-sg/palisade/internal/controlplane/console"
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -78,6 +79,11 @@ type Config struct {
 	// cores the other requests run first; 0 takes DefaultAnalysisNice, a
 	// negative value runs them at the server's priority.
 	AnalysisNice int
+	// FlowRecords says where and how long the agents' flow records are
+	// kept: on this server's disk, in FlowRecords.Dir (default
+	// flowstore.DirBeside(DB)), never in the store, also on etcd; zero
+	// fields take flowstore's defaults.
+	FlowRecords flowstore.Options
 }
 
 // ThrottledDelay holds each Throttling answer (rate limits, the analysis
@@ -278,6 +284,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("open the event trail: %w", err)
 	}
+	if cfg.FlowRecords.Dir == "" {
+		cfg.FlowRecords.Dir = flowstore.DirBeside(cfg.DB)
+	}
+	cfg.FlowRecords.Log = cfg.Log
+	flows, err := flowstore.Open(cfg.FlowRecords)
+	if err != nil {
+		ln.Close()
+		st.Close()
+		tr.Close()
+		return nil, fmt.Errorf("open the flow records: %w", err)
+	}
+	svc.SetFlowRecords(flows)
+	svc.FlowRecordsElsewhere = len(cfg.Etcd) > 0 // each server keeps what its agents ship
 	var hook *webhook.Notifier
 	if cfg.Webhook.URL != "" {
 		cfg.Webhook.Log = cfg.Log
@@ -285,6 +304,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			ln.Close()
 			st.Close()
 			tr.Close()
+			flows.Close()
 			return nil, err
 		}
 		svc.ChangeAlerting = true
@@ -350,6 +370,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		stop()
 		ln.Close()
 		st.Close()
+		tr.Close()
+		flows.Close()
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	mux.Handle(console.Prefix, con)
@@ -439,5 +461,8 @@ func (s *Server) closeObservers() {
 	}
 	if err := s.Trail.Close(); err != nil {
 		s.log.Error("event trail: closing", "err", err)
+	}
+	if err := s.Ops.FlowRecords().Close(); err != nil {
+		s.log.Error("flow records: closing", "err", err)
 	}
 }

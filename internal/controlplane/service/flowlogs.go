@@ -86,6 +86,7 @@ func (s *Service) CreateFlowLog(ctx context.Context, in CreateFlowLogInput) (Cre
 		ResourceType: in.ResourceType, ResourceID: in.ResourceID, TrafficType: in.TrafficType, Interval: interval,
 		ProjectName: in.ProjectName, LogStoreName: in.LogStoreName, IPVersion: ipv, TrafficPath: slices.Clone(in.TrafficPath),
 		Status: model.FlowLogActive, Created: s.Now(), Tags: in.Tags}
+	f.ActiveSince = f.Created
 	return Update(s, ctx, c, "CreateFlowLog", in.Idempotency, in, func(tx store.Tx) (CreateFlowLogResult, error) {
 		vpc, err := flowLogResource(tx, c, in.ResourceType, in.ResourceID)
 		if err != nil {
@@ -291,6 +292,9 @@ func (s *Service) setFlowLogStatus(ctx context.Context, in FlowLogRef, action, f
 			return struct{}{}, ecserr.BadRequest("IncorrectStatus.flowlog", "Flow log %s is %s; %s needs it %s.", f.ID, f.Status, action, from)
 		}
 		f.Status = to
+		if to == model.FlowLogActive {
+			f.ActiveSince = s.Now()
+		}
 		return struct{}{}, putFlowLog(tx, f)
 	})
 	return err

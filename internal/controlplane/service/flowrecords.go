@@ -2,11 +2,12 @@ package service
 
 import (
 	"context"
+	"net/http"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -14,129 +15,31 @@ import (
 
 // Flow records: what the agents recorded for the flow logs (flowlogs.go),
 // shipped with PalisadeReportFlowRecords and read by their tenants with
-// PalisadeDescribeFlowRecords. The server keeps them in memory, per
-// account, bounded by age and count (FlowRetention): a restart of the
-// server loses them, as a full buffer loses the oldest.
+// PalisadeDescribeFlowRecords. The server keeps them in a flowstore.Store:
+// on its local disk (server.Config.FlowRecords), bounded by age, size and
+// count per account; a Service made by New keeps them in memory only.
 
 // FlowRecord is one flow on one side in one capture window: the fields of
 // an ECS VPC flow-log record, plus the entry of the security-group chains
 // that decided it on this side.
-type FlowRecord struct {
-	Version   int
-	AccountId string // filled in by the server from the NIC
-	RegionId  string // ditto
-	VpcId     string // ditto
-	VSwitchId string // ditto
-	VmId      string // ditto: the instance of the ENI
-	EniId     string
-	HostName  string // the host that recorded it (set by the server)
-	SrcAddr   string
-	SrcPort   int
-	DstAddr   string
-	DstPort   int
-	Protocol  int    // IANA number
-	Direction string // in | out (of the ENI)
-	Packets   uint64
-	Bytes     uint64
-	Start     int64  // Unix seconds
-	End       int64  // Unix seconds
-	Action    string // ACCEPT | REJECT
-	LogStatus string // OK | SKIPDATA
-	TcpFlags  int
-	// The deciding entry: Reason is policy.Reason ("rule", "intra-group
-	// access", "default inbound drop", …); a rule names its group, ID,
-	// priority and policy, intra-group access its group.
-	Reason              string
-	SecurityGroupId     string `json:",omitempty"`
-	SecurityGroupRuleId string `json:",omitempty"`
-	Priority            int    `json:",omitempty"`
-	Policy              string `json:",omitempty"` // Accept | Drop
-}
+type FlowRecord = flowstore.Record
 
-// Limits of the flow records.
-const (
-	// MaxFlowRecordsPerReport bounds one PalisadeReportFlowRecords call
-	// (it also fits the request body limit).
-	MaxFlowRecordsPerReport = 1000
-	// DefaultFlowRecordsPerAccount and DefaultFlowRecordAge are the
-	// default retention (FlowRetention).
-	DefaultFlowRecordsPerAccount = 100_000
-	DefaultFlowRecordAge         = 7 * 24 * time.Hour
-)
+// MaxFlowRecordsPerReport bounds one PalisadeReportFlowRecords call (it
+// also fits the request body limit).
+const MaxFlowRecordsPerReport = 1000
 
-// FlowRetention bounds the records kept per account; zero fields take the
-// defaults.
+// FlowRetention bounds the records kept per account; zero fields keep the
+// store's.
 type FlowRetention struct {
 	MaxRecords int
 	MaxAge     time.Duration
 }
 
-// flowStore holds the records of every account, oldest first.
-type flowStore struct {
-	mu     sync.Mutex
-	keep   FlowRetention
-	byAcct map[string][]FlowRecord
-}
-
-func (f *flowStore) limits() (int, time.Duration) {
-	n, age := f.keep.MaxRecords, f.keep.MaxAge
-	if n <= 0 {
-		n = DefaultFlowRecordsPerAccount
-	}
-	if age <= 0 {
-		age = DefaultFlowRecordAge
-	}
-	return n, age
-}
-
-// add appends records of one account and drops what retention no longer
-// keeps.
-func (f *flowStore) add(account string, recs []FlowRecord, now time.Time) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.byAcct == nil {
-		f.byAcct = map[string][]FlowRecord{}
-	}
-	all := append(f.byAcct[account], recs...)
-	f.byAcct[account] = f.trim(all, now)
-}
-
-// trim drops the records over the count (oldest first) or the age; f.mu is
-// held.
-func (f *flowStore) trim(all []FlowRecord, now time.Time) []FlowRecord {
-	n, age := f.limits()
-	if len(all) > n {
-		// Not a copy (100,000 records on every shipment at the cap): the
-		// dropped head is freed when append next grows the array.
-		all = all[len(all)-n:]
-	}
-	cut := now.Add(-age).Unix()
-	i := 0
-	for i < len(all) && all[i].End < cut {
-		i++
-	}
-	return all[i:]
-}
-
-// of returns an account's records, oldest first, without copying them:
-// records are never changed once added (add appends past the end, trim
-// only reslices), and the slice's capacity ends at its length, so a
-// caller's append cannot reach the store's array.
-func (f *flowStore) of(account string, now time.Time) []FlowRecord {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	all := f.trim(f.byAcct[account], now)
-	if f.byAcct != nil {
-		f.byAcct[account] = all
-	}
-	return all[:len(all):len(all)]
-}
-
 // flowStore is the service's record store; a Service not made by New
 // keeps none.
-func (s *Service) flowStore() *flowStore {
+func (s *Service) flowStore() *flowstore.Store {
 	if s.flows == nil {
-		return &flowStore{}
+		return flowstore.Memory()
 	}
 	return s.flows
 }
@@ -144,11 +47,16 @@ func (s *Service) flowStore() *flowStore {
 // SetFlowRetention sets how many records, and how old, are kept per
 // account.
 func (s *Service) SetFlowRetention(r FlowRetention) {
-	f := s.flowStore()
-	f.mu.Lock()
-	f.keep = r
-	f.mu.Unlock()
+	s.flowStore().SetLimits(r.MaxAge, r.MaxRecords)
 }
+
+// SetFlowRecords makes st the store of the flow records (the server's, on
+// its disk), in place of the one in memory New made. Call it before
+// serving.
+func (s *Service) SetFlowRecords(st *flowstore.Store) { s.flows = st }
+
+// FlowRecords is the store of the flow records.
+func (s *Service) FlowRecords() *flowstore.Store { return s.flowStore() }
 
 // FlowReportInput is a host's shipment of records.
 type FlowReportInput struct {
@@ -182,7 +90,7 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 		return out, ecserr.InvalidParameter("Records", "send at most 1000 records per call")
 	}
 	now := s.Now()
-	kept := map[string][]FlowRecord{}
+	var kept []FlowRecord
 	err := s.read(ctx, func(tx store.ReadTx) error {
 		logs := map[string][]*model.FlowLog{} // by owner
 		for _, r := range in.Records {
@@ -211,7 +119,7 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 			if model.HasPrefix(nic.ID, "eni") {
 				r.VmId = nicInstance(tx, nic.ID)
 			}
-			kept[nic.Owner] = append(kept[nic.Owner], r)
+			kept = append(kept, r)
 			out.Accepted++
 		}
 		return nil
@@ -219,8 +127,11 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	if err != nil {
 		return FlowReportResult{}, err
 	}
-	for acct, recs := range kept {
-		s.flowStore().add(acct, recs, now)
+	if len(kept) > 0 {
+		if err := s.flowStore().Append(kept, now); err != nil {
+			// Nothing was kept: the agent sends the batch again.
+			return FlowReportResult{}, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The flow records could not be written; send them again later.")
+		}
 	}
 	return out, nil
 }
@@ -319,7 +230,7 @@ func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) 
 	if in.Port < 0 || in.Port > 65535 {
 		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
 	}
-	all := s.flowStore().of(c.Account, s.Now())
+	all := s.flowStore().Of(c.Account, s.Now())
 	var out []FlowRecord
 	for i := len(all) - 1; i >= 0; i-- {
 		r := all[i]

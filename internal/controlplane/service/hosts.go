@@ -714,11 +714,12 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 
 // RuleCount is a rule with what it decided on every host, and how many
 // hosts reported it: a rule at zero that no host reported is unknown, not
-// unused.
+// unused. Flow is what the flow records kept say of it (flowhits.go).
 type RuleCount struct {
 	Rule model.Rule
 	RuleCounter
 	Hosts int
+	Flow  RuleHit
 }
 
 // DescribeRuleCounters returns, for each rule of a group of the caller, the
@@ -747,10 +748,11 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 		}
 	}
 	t.mu.Unlock()
+	hits := s.FlowHits(g.Owner, HitsFilter{})
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {
 		k := g.ID + "/" + r.ID
-		out = append(out, RuleCount{Rule: r, RuleCounter: sums[k], Hosts: hosts[k]})
+		out = append(out, RuleCount{Rule: r, RuleCounter: sums[k], Hosts: hosts[k], Flow: hits[k]})
 	}
 	return g, out, nil
 }

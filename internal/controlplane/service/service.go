@@ -34,6 +34,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -65,8 +66,12 @@ type Service struct {
 	// a graceful shutdown so that waiting watchers get their answer at once.
 	Stopping context.Context
 
-	hosts *hostTable // what the agents report; see hosts.go
-	flows *flowStore // the agents' flow records; see flowrecords.go
+	hosts *hostTable       // what the agents report; see hosts.go
+	flows *flowstore.Store // the agents' flow records; see flowrecords.go
+	// FlowRecordsElsewhere says other servers keep flow records too (an
+	// installation on etcd, where each server keeps what its agents
+	// ship): this server's are not all of them. The server sets it.
+	FlowRecordsElsewhere bool
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
@@ -79,7 +84,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), flows: &flowStore{}, view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

@@ -32,6 +32,10 @@ type FlowLog struct {
 	Status       string    `json:"status"` // FlowLogActive or FlowLogInactive
 	Created      time.Time `json:"created"`
 	Tags         []Tag     `json:"tags,omitempty"`
+	// ActiveSince is when the flow log was last made active (created or
+	// ActiveFlowLog): it has recorded without a gap since, while Active.
+	// Zero in flow logs made before it was kept: Created.
+	ActiveSince time.Time `json:"activeSince,omitzero"`
 }
 
 // Flow log resource types, traffic types and statuses, as VPC spells them.
@@ -85,6 +89,14 @@ func (f *FlowLog) Names(eni, vswitch, vpc string) bool {
 		return f.ResourceID == vpc
 	}
 	return false
+}
+
+// CoveredSince is when the flow log's current active period began.
+func (f *FlowLog) CoveredSince() time.Time {
+	if f.ActiveSince.IsZero() {
+		return f.Created
+	}
+	return f.ActiveSince
 }
 
 // NICENI is the ENI ID of a NIC as model.NICs gives it: a secondary ENI's

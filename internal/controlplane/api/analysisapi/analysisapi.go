@@ -20,6 +20,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 type adapter struct {
@@ -75,6 +76,34 @@ type effectiveResponse struct {
 	rpc.Base
 	InstanceId string
 	Policies   []effective.Policy
+	// Hits are the entries that flow records of this NIC name, among the
+	// records this server keeps (none: no flow log covered it, or nothing
+	// matched them since).
+	Hits []EntryHit
+}
+
+// EntryHit is what the flow records say of one entry of an effective
+// policy: Policy is its index in Policies, Position its own.
+type EntryHit struct {
+	Policy, Position int
+	Flows            int
+	Packets, Bytes   uint64
+	LastHitTime      string // ECS time, UTC
+}
+
+// entryHits joins the records' hits to the entries they name.
+func entryHits(pols []effective.Policy, hits map[string]service.RuleHit) []EntryHit {
+	out := []EntryHit{}
+	for i, p := range pols {
+		for _, e := range p.Entries {
+			h, ok := hits[service.HitKey(p.Direction, e.Reason, e.Group, e.RuleID)]
+			if !ok {
+				continue
+			}
+			out = append(out, EntryHit{Policy: i, Position: e.Position, Flows: h.Flows, Packets: h.Packets, Bytes: h.Bytes, LastHitTime: api.HitTime(h.LastHit)})
+		}
+	}
+	return out
 }
 
 func (h *adapter) describeEffectiveRules(ctx context.Context, req *rpc.Request) (any, error) {
@@ -87,7 +116,9 @@ func (h *adapter) describeEffectiveRules(ctx context.Context, req *rpc.Request) 
 	if err != nil {
 		return nil, err
 	}
-	return &effectiveResponse{InstanceId: id, Policies: pols}, nil
+	// The records of this NIC only: the instance's primary ENI, or the ENI.
+	hits := h.ops.FlowHits(c.Account, service.HitsFilter{ENI: model.NICENI(&model.Instance{ID: id})})
+	return &effectiveResponse{InstanceId: id, Policies: pols, Hits: entryHits(pols, hits)}, nil
 }
 
 type reachResponse struct {

@@ -639,10 +639,22 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
 			o.Workers = w // the analysis's share of the CPU
 		}
+		if o.FlowLogs, err = a.flowFacts(tx, c, own); err != nil {
+			return Audit{}, err
+		}
+		vpcs, err := service.ListOwn[model.VPC](tx, service.KindVPC, c)
+		if err != nil {
+			return Audit{}, err
+		}
+		ownVPC := map[string]bool{}
+		for _, v := range vpcs {
+			ownVPC[v.ID] = true
+		}
 		for _, f := range audit.Run(own.Cloud, o) {
 			// SGA-032 judges the server's alerting, not a resource: it
 			// concerns every caller with resources (Internet is always owned).
-			if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 {
+			// SGA-033 judges a VPC.
+			if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 || f.Check == "SGA-033" && ownVPC[f.Resource] {
 				out.Findings = append(out.Findings, f)
 			}
 		}

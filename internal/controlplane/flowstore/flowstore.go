@@ -1,0 +1,620 @@
+// Package flowstore keeps the flow records the agents ship, on the local
+// disk of each server: append-only segment files of JSON lines under one
+// directory (beside the store, never in it: records are history, not state,
+// and on a cluster each server keeps those shipped to it), with an index in
+// memory that serves every query. A batch is acknowledged only once it is
+// written and synced; a restart reloads what the files hold. Retention drops
+// whole segments: the oldest when the files would pass the size cap (so a
+// hostile host cannot fill the disk; those records are counted), and those
+// whose every record is past the age limit.
+//
+// The segment files are also the export: one record a line, in the form
+// PalisadeDescribeFlowRecords answers, for a shipper (Vector, Fluent Bit)
+// to tail.
+package flowstore
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unique"
+)
+
+// Record is one flow on one side in one capture window: the fields of an
+// ECS VPC flow-log record, plus the entry of the security-group chains that
+// decided it on this side.
+type Record struct {
+	Version   int
+	AccountId string // filled in by the server from the NIC
+	RegionId  string // ditto
+	VpcId     string // ditto
+	VSwitchId string // ditto
+	VmId      string // ditto: the instance of the ENI
+	EniId     string
+	HostName  string // the host that recorded it (set by the server)
+	SrcAddr   string
+	SrcPort   int
+	DstAddr   string
+	DstPort   int
+	Protocol  int    // IANA number
+	Direction string // in | out (of the ENI)
+	Packets   uint64
+	Bytes     uint64
+	Start     int64  // Unix seconds
+	End       int64  // Unix seconds
+	Action    string // ACCEPT | REJECT
+	LogStatus string // OK | SKIPDATA
+	TcpFlags  int
+	// The deciding entry: Reason is policy.Reason ("rule", "intra-group
+	// access", "default inbound drop", …); a rule names its group, ID,
+	// priority and policy, intra-group access its group.
+	Reason              string
+	SecurityGroupId     string `json:",omitempty"`
+	SecurityGroupRuleId string `json:",omitempty"`
+	Priority            int    `json:",omitempty"`
+	Policy              string `json:",omitempty"` // Accept | Drop
+}
+
+// Options say where records are kept and for how long.
+type Options struct {
+	// Dir holds the segment files; "" keeps records in memory only (lost
+	// on restart), bounded by MaxPerAccount and MaxAge.
+	Dir string
+	// MaxAge drops records older than this (by their End); 0 takes
+	// DefaultMaxAge.
+	MaxAge time.Duration
+	// MaxBytes caps the segment files together; the oldest segments go
+	// first. 0 takes DefaultMaxBytes.
+	MaxBytes int64
+	// MaxPerAccount keeps at most this many records (the newest) per
+	// account, so one tenant's flood cannot take the memory of all; 0
+	// takes DefaultMaxPerAccount.
+	MaxPerAccount int
+	// SegmentBytes is the size at which a segment is closed and the next
+	// begun; 0 takes MaxBytes/8, at most 16 MiB.
+	SegmentBytes int64
+	Log          *slog.Logger
+	// Now is the clock of the retention at Open and of the pruner; nil
+	// is time.Now.
+	Now func() time.Time
+}
+
+// DirBeside is the directory of the flow records beside a store's file
+// (--db): FILE.flows; "" (in memory) for an in-memory store.
+func DirBeside(db string) string {
+	if db == "" || strings.HasPrefix(db, ":memory:") {
+		return ""
+	}
+	return db + ".flows"
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxAge        = 7 * 24 * time.Hour
+	DefaultMaxBytes      = 256 << 20
+	DefaultMaxPerAccount = 100_000
+	maxSegmentBytes      = 16 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxPerAccount <= 0 {
+		o.MaxPerAccount = DefaultMaxPerAccount
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = min(o.MaxBytes/8, maxSegmentBytes)
+	}
+	o.SegmentBytes = max(o.SegmentBytes, 1)
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Stats say what the store holds and what it dropped.
+type Stats struct {
+	Records  int   // in the index
+	Segments int   // files
+	Bytes    int64 // of the files
+	// DroppedForSize counts the records of segments deleted to stay under
+	// MaxBytes: records lost before their age, which a query cannot show.
+	DroppedForSize uint64
+	// Torn counts lines of the files that did not load (a crash in the
+	// middle of a write that was never acknowledged).
+	Torn int
+	// CompleteSince is the time since which no record was dropped for
+	// size: no flow that ended after it is missing (zero: none dropped).
+	CompleteSince time.Time
+}
+
+// segment is one file of records, numbered by the sequence number of its
+// first record.
+type segment struct {
+	path   string
+	first  uint64 // the sequence number of its first record
+	n      uint64 // its records
+	bytes  int64
+	maxEnd int64 // the newest End in it
+	opened time.Time
+}
+
+// index is one account's records, oldest (first appended) first, with
+// their sequence numbers.
+type index struct {
+	seqs []uint64
+	recs []Record
+}
+
+// Store holds the records.
+type Store struct {
+	opt Options
+
+	wmu      sync.Mutex // the files, in order; taken before mu
+	segs     []*segment // oldest first; the last may be open
+	cur      *os.File   // the open segment, or nil
+	total    int64
+	seq      uint64 // the next record's sequence number
+	complete atomic.Int64
+
+	mu      sync.RWMutex // the index
+	byAcct  map[string]*index
+	records int
+	maxAge  time.Duration
+	perAcct int
+
+	droppedSize atomic.Uint64
+	torn        int
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// Memory is a store that keeps records in memory only.
+func Memory() *Store {
+	s, _ := Open(Options{})
+	return s
+}
+
+// Open loads the records Dir holds (creating it if needed) and drops what
+// retention no longer keeps; with a Dir, a goroutine prunes by age each
+// minute until Close.
+func Open(o Options) (*Store, error) {
+	o = o.withDefaults()
+	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount}
+	if o.Dir == "" {
+		return s, nil
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("flow records: %w", err)
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.Prune(o.Now())
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.pruner()
+	return s, nil
+}
+
+// pruneEvery is how often records past MaxAge are dropped without an append.
+const pruneEvery = time.Minute
+
+func (s *Store) pruner() {
+	defer close(s.done)
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Prune(s.opt.Now())
+		}
+	}
+}
+
+// Close stops the pruner and closes the open segment.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.cur != nil {
+			err = s.cur.Close()
+			s.cur = nil
+		}
+	})
+	return err
+}
+
+const segPrefix, segSuffix = "seg-", ".jsonl"
+
+func (s *Store) segPath(first uint64) string {
+	return filepath.Join(s.opt.Dir, fmt.Sprintf("%s%020d%s", segPrefix, first, segSuffix))
+}
+
+// load reads every segment, oldest first. A line that does not decode (the
+// tail of a write a crash cut short, never acknowledged) is skipped and
+// counted, and the last file is cut back to its last whole line.
+func (s *Store) load() error {
+	names, err := filepath.Glob(filepath.Join(s.opt.Dir, segPrefix+"*"+segSuffix))
+	if err != nil {
+		return err
+	}
+	type named struct {
+		first uint64
+		path  string
+	}
+	var files []named
+	for _, n := range names {
+		v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), segPrefix), segSuffix), 10, 64)
+		if err != nil {
+			continue // not ours
+		}
+		files = append(files, named{v, n})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].first < files[j].first })
+	now := s.opt.Now()
+	for i, f := range files {
+		seq := max(f.first, s.seq)
+		sg := &segment{path: f.path, first: seq, opened: now}
+		good, err := s.loadFile(sg, &seq)
+		if err != nil {
+			return fmt.Errorf("flow records: %s: %w", f.path, err)
+		}
+		if i == len(files)-1 && good < sg.bytes {
+			// A torn tail: cut it, so the file holds whole lines only.
+			if err := os.Truncate(f.path, good); err != nil {
+				return fmt.Errorf("flow records: %s: %w", f.path, err)
+			}
+			sg.bytes = good
+		}
+		if sg.n == 0 { // nothing kept in it; its name may be the next segment's
+			if err := os.Remove(f.path); err != nil {
+				return fmt.Errorf("flow records: %w", err)
+			}
+			continue
+		}
+		s.segs = append(s.segs, sg)
+		s.total += sg.bytes
+		s.seq = seq
+	}
+	return nil
+}
+
+// loadFile indexes one segment's records; it returns the offset after the
+// last line that decoded.
+func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
+	f, err := os.Open(sg.path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<16)
+	var off, good int64
+	for {
+		line, err := r.ReadBytes('\n')
+		off += int64(len(line))
+		if len(line) > 0 {
+			var rec Record
+			if line[len(line)-1] != '\n' || json.Unmarshal(line, &rec) != nil {
+				s.torn++
+			} else {
+				intern(&rec)
+				s.addLocked(*seq, rec)
+				sg.n, sg.maxEnd = sg.n+1, max(sg.maxEnd, rec.End)
+				*seq++
+				good = off
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			sg.bytes = off
+			return good, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// intern shares the strings that repeat across records (IDs, names of
+// actions and reasons), so the index costs little more than the numbers.
+func intern(r *Record) {
+	for _, p := range []*string{&r.AccountId, &r.RegionId, &r.VpcId, &r.VSwitchId, &r.VmId, &r.EniId, &r.HostName,
+		&r.SrcAddr, &r.DstAddr, &r.Direction, &r.Action, &r.LogStatus, &r.Reason, &r.SecurityGroupId, &r.SecurityGroupRuleId, &r.Policy} {
+		if *p != "" {
+			*p = unique.Make(*p).Value()
+		}
+	}
+}
+
+// ErrWrite wraps a failure to keep a batch: nothing of it was kept, and the
+// sender should send it again.
+var ErrWrite = errors.New("flow records: write failed")
+
+// Append keeps a batch of records: written and synced before it returns
+// (with a Dir), then indexed. On an error nothing of the batch is kept.
+func (s *Store) Append(recs []Record, now time.Time) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	dropUpTo, dropped := uint64(0), false
+	if s.opt.Dir != "" {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf) // one line per record
+		for i := range recs {
+			if err := enc.Encode(&recs[i]); err != nil {
+				return fmt.Errorf("%w: %v", ErrWrite, err)
+			}
+		}
+		var err error
+		dropUpTo, dropped, err = s.makeRoom(int64(buf.Len()), now)
+		if err == nil {
+			err = s.write(buf.Bytes(), now)
+		}
+		if err != nil {
+			// What makeRoom deleted is gone from the index too.
+			s.mu.Lock()
+			if dropped {
+				s.dropThroughLocked(dropUpTo)
+			}
+			s.mu.Unlock()
+			return err
+		}
+		sg := s.segs[len(s.segs)-1]
+		for _, r := range recs {
+			sg.maxEnd = max(sg.maxEnd, r.End)
+		}
+		sg.n += uint64(len(recs))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dropped {
+		s.dropThroughLocked(dropUpTo)
+	}
+	for _, r := range recs {
+		intern(&r)
+		s.addLocked(s.seq, r)
+		s.seq++
+	}
+	s.trimLocked(now)
+	return nil
+}
+
+// makeRoom deletes the oldest segments until n more bytes fit under
+// MaxBytes, and those past the age limit; it returns the last sequence
+// number deleted.
+func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
+	var upTo uint64
+	dropped := false
+	cut := now.Add(-s.maxAgeNow()).Unix()
+	for len(s.segs) > 0 {
+		old := s.segs[0]
+		forSize := s.total+n > s.opt.MaxBytes
+		if !forSize && old.maxEnd >= cut {
+			break
+		}
+		if s.cur != nil && len(s.segs) == 1 {
+			// The open segment is the oldest: close it to delete it.
+			if err := s.cur.Close(); err != nil {
+				return 0, false, fmt.Errorf("%w: %v", ErrWrite, err)
+			}
+			s.cur = nil
+		}
+		if err := os.Remove(old.path); err != nil && !os.IsNotExist(err) {
+			return 0, false, fmt.Errorf("%w: %v", ErrWrite, err)
+		}
+		s.segs = s.segs[1:]
+		s.total -= old.bytes
+		if old.n > 0 {
+			upTo, dropped = old.first+old.n-1, true
+			if forSize && old.maxEnd >= cut {
+				n := old.n
+				s.droppedSize.Add(n)
+				s.complete.Store(max(s.complete.Load(), old.maxEnd))
+				s.opt.Log.Warn("flow records: deleted the oldest segment to stay under the size cap", "records", n, "maxBytes", s.opt.MaxBytes)
+			}
+		}
+	}
+	return upTo, dropped, nil
+}
+
+// write appends b to the open segment (beginning one when needed) and
+// syncs it; on a failure it cuts the segment back.
+func (s *Store) write(b []byte, now time.Time) error {
+	if s.cur != nil {
+		sg := s.segs[len(s.segs)-1]
+		// Rotate by size, and by time so that age retention can drop whole
+		// segments in steps of an eighth of MaxAge.
+		if sg.bytes >= s.opt.SegmentBytes || now.Sub(sg.opened) >= s.maxAgeNow()/8 {
+			if err := s.cur.Close(); err != nil {
+				return fmt.Errorf("%w: %v", ErrWrite, err)
+			}
+			s.cur = nil
+		}
+	}
+	if s.cur == nil {
+		path := s.segPath(s.seq)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrWrite, err)
+		}
+		if d, err := os.Open(s.opt.Dir); err == nil { // the new name is durable too
+			d.Sync()
+			d.Close()
+		}
+		s.cur = f
+		s.segs = append(s.segs, &segment{path: path, first: s.seq, opened: now})
+	}
+	sg := s.segs[len(s.segs)-1]
+	_, err := s.cur.Write(b)
+	if err == nil {
+		err = s.cur.Sync()
+	}
+	if err != nil {
+		// Nothing of the batch is acknowledged: cut what reached the file
+		// and begin a new segment next time.
+		s.cur.Truncate(sg.bytes)
+		s.cur.Close()
+		s.cur = nil
+		if sg.n == 0 { // its name is the next segment's
+			os.Remove(sg.path)
+			s.segs = s.segs[:len(s.segs)-1]
+		}
+		return fmt.Errorf("%w: %v", ErrWrite, err)
+	}
+	sg.bytes += int64(len(b))
+	s.total += int64(len(b))
+	return nil
+}
+
+// Prune drops the segments, and the records in memory, past MaxAge.
+func (s *Store) Prune(now time.Time) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var upTo uint64
+	dropped := false
+	if s.opt.Dir != "" {
+		var err error
+		if upTo, dropped, err = s.makeRoom(0, now); err != nil {
+			s.opt.Log.Error("flow records: pruning", "err", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dropped {
+		s.dropThroughLocked(upTo)
+	}
+	s.trimLocked(now)
+}
+
+// addLocked indexes one record; s.mu is held (or the store not yet shared).
+func (s *Store) addLocked(seq uint64, r Record) {
+	ix := s.byAcct[r.AccountId]
+	if ix == nil {
+		ix = &index{}
+		s.byAcct[r.AccountId] = ix
+	}
+	ix.seqs = append(ix.seqs, seq)
+	ix.recs = append(ix.recs, r)
+	s.records++
+}
+
+// dropThroughLocked drops from the index the records of deleted segments.
+func (s *Store) dropThroughLocked(last uint64) {
+	for a, ix := range s.byAcct {
+		n, _ := slices.BinarySearch(ix.seqs, last+1)
+		s.cutLocked(a, ix, n)
+	}
+}
+
+// trimLocked drops the records over an account's count (oldest first) and
+// those whose End is past the age.
+func (s *Store) trimLocked(now time.Time) {
+	cut := now.Add(-s.maxAge).Unix()
+	for a, ix := range s.byAcct {
+		n := max(0, len(ix.recs)-s.perAcct)
+		for n < len(ix.recs) && ix.recs[n].End < cut {
+			n++
+		}
+		s.cutLocked(a, ix, n)
+	}
+}
+
+// cutLocked drops an account's n oldest records. Not a copy: the dropped
+// head is freed when append next grows the array.
+func (s *Store) cutLocked(account string, ix *index, n int) {
+	if n == 0 {
+		return
+	}
+	s.records -= n
+	ix.seqs, ix.recs = ix.seqs[n:], ix.recs[n:]
+	if len(ix.recs) == 0 {
+		delete(s.byAcct, account)
+	}
+}
+
+func (s *Store) maxAgeNow() time.Duration {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.maxAge
+}
+
+// MaxAge is the age limit in force.
+func (s *Store) MaxAge() time.Duration { return s.maxAgeNow() }
+
+// SetLimits changes the age limit and the count per account (zero values
+// keep the current ones); they apply from the next call.
+func (s *Store) SetLimits(maxAge time.Duration, perAccount int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if maxAge > 0 {
+		s.maxAge = maxAge
+	}
+	if perAccount > 0 {
+		s.perAcct = perAccount
+	}
+}
+
+// Of returns an account's records, oldest first, within the age limit at
+// now, without copying them: records are never changed once added (Append
+// appends past the end, retention only reslices), and the slice's capacity
+// ends at its length, so a caller's append cannot reach the store's array.
+func (s *Store) Of(account string, now time.Time) []Record {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ix := s.byAcct[account]
+	if ix == nil {
+		return nil
+	}
+	cut := now.Add(-s.maxAge).Unix()
+	recs := ix.recs
+	n := max(0, len(recs)-s.perAcct) // the count may have been lowered since the last append
+	for n < len(recs) && recs[n].End < cut {
+		n++
+	}
+	recs = recs[n:]
+	return recs[:len(recs):len(recs)]
+}
+
+// Stats reports what the store holds.
+func (s *Store) Stats() Stats {
+	s.wmu.Lock()
+	st := Stats{Segments: len(s.segs), Bytes: s.total, DroppedForSize: s.droppedSize.Load(), Torn: s.torn}
+	if c := s.complete.Load(); c != 0 {
+		st.CompleteSince = time.Unix(c, 0)
+	}
+	s.wmu.Unlock()
+	s.mu.RLock()
+	st.Records = s.records
+	s.mu.RUnlock()
+	return st
+}

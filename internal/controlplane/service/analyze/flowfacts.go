@@ -1,0 +1,51 @@
+package analyze
+
+import (
+	"strings"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// flowFacts are the caller's flow-log facts for the audit (SGA-033,
+// SGA-034): which of its NICs its active flow logs cover and since when,
+// each rule's last hit among the records this server keeps, and how far
+// back those are complete. Other accounts' NICs are left out: their
+// findings are not the caller's to see.
+func (a *Service) flowFacts(tx store.ReadTx, c service.Caller, own ownedCloud) (*audit.FlowLogs, error) {
+	logs, err := service.ListOwn[model.FlowLog](tx, service.KindFlowLog, c)
+	if err != nil {
+		return nil, err
+	}
+	f := &audit.FlowLogs{Now: a.svc.Now(), Accepts: map[string]time.Time{}, Drops: map[string]time.Time{}, LastHit: map[string]time.Time{},
+		RecordsSince: a.svc.FlowRecordsSince(), Partial: a.svc.FlowRecordsElsewhere}
+	earliest := func(m map[string]time.Time, id string, t time.Time) {
+		if old, ok := m[id]; !ok || t.Before(old) {
+			m[id] = t
+		}
+	}
+	for _, id := range own.ids {
+		nic := own.Instances[id]
+		eni := model.NICENI(nic)
+		for _, fl := range logs {
+			if fl.Status != model.FlowLogActive || fl.Region != nic.Region || !fl.Names(eni, nic.VSwitchID, nic.VpcID) {
+				continue
+			}
+			if fl.Covers(eni, nic.VSwitchID, nic.VpcID, "ACCEPT") {
+				earliest(f.Accepts, id, fl.CoveredSince())
+			}
+			if fl.Covers(eni, nic.VSwitchID, nic.VpcID, "REJECT") {
+				earliest(f.Drops, id, fl.CoveredSince())
+			}
+		}
+	}
+	for k, h := range a.svc.FlowHits(c.Account, service.HitsFilter{}) {
+		if strings.HasPrefix(k, "sg-") && h.LastHit > 0 { // a rule's key (service.HitKey)
+			f.LastHit[k] = time.Unix(h.LastHit, 0)
+		}
+	}
+	return f, nil
+}
