@@ -28,6 +28,9 @@ type class struct {
 	// What the class depends on besides its own groups' rules: the groups
 	// whose members it names (peers, intra-group grants) and prefix lists.
 	groups, refs, lists []string
+	// def is the program's default decision, which a fold (see foldClass)
+	// needs and which only the groups' types decide.
+	def policy.Decision
 }
 
 // keptSide is the side of one family (fam: 0 IPv4, 1 IPv6) of a class's
@@ -62,7 +65,7 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		o.Local4, o.Local6 = in.PrivateIP, in.IPv6 // as space.ForInstance does
 		sp = space.Build(res, &p, o)
 	}
-	cl := &class{key: key}
+	cl := &class{key: key, def: p.Default}
 	for _, g := range res.Cloud.GroupsOf(in) {
 		cl.groups = append(cl.groups, g.ID)
 	}
@@ -88,7 +91,8 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		case kept[f]:
 			cl.sides[f] = keep.old.sides[f]
 		case sp != nil && sp.Has(six):
-			cl.sides[f] = sideOf(sp, six, tab, sc)
+			s := sideOf(sp, six, tab, sc, &everywhere)
+			cl.sides[f] = side{starts: slices.Clone(s.starts), ids: slices.Clone(s.ids)}
 		default:
 			// Never read: pairs and internet links need an IPv6 address.
 			cl.sides[f] = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
@@ -134,15 +138,24 @@ type scratch struct {
 	small   map[[2]uint64]uint32
 	out     []iprange.Key
 	ids     []uint32
+	// A fold's (see foldClass): what the class names, the rules that
+	// reach into the region, the spliced side and the splices made.
+	refs, lists []string
+	rules       []policy.ProgramRule
+	starts2     []iprange.Key
+	ids2        []uint32
+	splices     map[uint64]uint32
 }
 
 // sideOf merges the address tables of every protocol and port interval of
-// one family into one list of address pieces, each with the flows accepted
-// there. A piece's flows are kept as a bit set over the columns, updated
-// only at the pieces where some table's verdict changes (rather than
-// filled in piece by piece for every column), and pieces alike are
-// converted and interned once.
-func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
+// one family within a region (the slots and ports of reg; its addresses
+// are not read) into one list of address pieces, each with the flows
+// accepted there. A piece's flows are kept as a bit set over the columns,
+// updated only at the pieces where some table's verdict changes (rather
+// than filled in piece by piece for every column), and pieces alike are
+// converted and interned once. The side it returns is in sc's memory,
+// valid until sc is used again.
+func sideOf(sp *space.Space, six bool, tab *table, sc *scratch, reg *region) side {
 	part := sp.Parts[0]
 	f, icmp := 0, space.ICMP
 	if six {
@@ -151,6 +164,9 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 	cols, tables := sc.cols[:0], sc.tables[:0]
 	colTable := sc.colTab[:0]
 	for _, p := range []space.Proto{space.TCP, space.UDP, icmp, space.GRE} {
+		if reg.slots&(1<<p) == 0 {
+			continue
+		}
 		pt := part.Tables[f][p]
 		for k, at := range pt.Addrs {
 			lo, hi := pt.Starts[k], uint16(65535)
@@ -158,10 +174,12 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 				hi = pt.Starts[k+1] - 1
 			}
 			if p.Ports() {
-				if hi == 0 {
-					continue // port 0 is not a destination flows use
+				// reg.lo is 1 at least: port 0 is not a destination
+				// flows use.
+				lo, hi = max(lo, reg.lo), min(hi, reg.hi)
+				if lo > hi {
+					continue
 				}
-				lo = max(lo, 1)
 			}
 			cols = append(cols, column{p, lo, hi, at})
 			t := slices.Index(tables, at)
@@ -253,10 +271,8 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		if words <= 2 {
 			// Up to 128 columns (nearly always): a fixed-size key hashes
 			// faster than a string.
-			k := [2]uint64{cur[0]}
-			if words == 2 {
-				k[1] = cur[1]
-			}
+			var k [2]uint64
+			copy(k[:], cur)
 			var ok bool
 			if id, ok = sc.small[k]; !ok {
 				id = tab.intern(portsOf(cols, cur))
@@ -279,10 +295,13 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		out = append(out, starts[j])
 		ids = append(ids, id)
 	}
+	if len(out) == 0 { // no column in the region: nothing passes
+		out, ids = append(out, iprange.Key{}), append(ids, 0)
+	}
 	sc.cols, sc.tables, sc.colTab, sc.tcols, sc.toff = cols, tables, colTable, tcols, toff
 	sc.changes, sc.sorted, sc.at, sc.bits, sc.key = changes, sorted, byPiece, cur, key
 	sc.out, sc.ids = out, ids
-	return side{starts: slices.Clone(out), ids: slices.Clone(ids)}
+	return side{starts: out, ids: ids}
 }
 
 // portsOf converts a bit set over columns to a port set.

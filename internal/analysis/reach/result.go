@@ -55,9 +55,12 @@ type Result struct {
 	shared bool
 	built  int              // classes built by the last Compute or Update
 	nets   map[string]int32 // network (VPC ID) numbers; only grows
-	// kept: during an Update's build, the sides of rebuilt classes that
-	// the change leaves alone (see keptSide).
-	kept map[policy.Key]keptSide
+	// folds: during an Update's build, the classes that take a change of
+	// rules in by a fold, with the region it lies in (see foldClass).
+	folds map[policy.Key]*region
+	// folded counts the classes of the last Update's build that were
+	// folded rather than rebuilt.
+	folded int
 }
 
 // Directions and paths index node.keys and node.cls.
@@ -183,7 +186,12 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 		jobs = append(jobs, job{k, inst})
 	}
 	built := make([]*class, len(jobs))
-	r.built = len(jobs)
+	r.built, r.folded = len(jobs), 0
+	for _, j := range jobs {
+		if r.folds[j.key] != nil && old[j.key] != nil {
+			r.folded++
+		}
+	}
 	// Workers take the next job as they finish one: classes differ in size
 	// by several times, so fixed shares would leave a core idle.
 	var next atomic.Int64
@@ -192,7 +200,11 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 		defer scratches.Put(sc)
 		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
 			j := jobs[i]
-			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, r.kept[j.key])
+			if reg, o := r.folds[j.key], old[j.key]; reg != nil && o != nil {
+				built[i] = foldClass(r.res, r.tab, sc, o, j.inst, r.opts.SourcePort, reg)
+			} else {
+				built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, keptSide{})
+			}
 		}
 	}
 	// A class takes hundreds of microseconds: even two are worth two
