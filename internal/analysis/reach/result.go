@@ -293,6 +293,10 @@ func (r *Result) Classes() int { return len(r.classes) }
 // Built returns how many classes the last Compute or Update analysed.
 func (r *Result) Built() int { return r.built }
 
+// Folded returns how many of the classes the last Update analysed took a
+// change of rules in by a fold (see Update) rather than a rebuild.
+func (r *Result) Folded() int { return r.folded }
+
 // pair returns the interned flows from node a to node b per family, on
 // the path policy.Path gives each family.
 func (r *Result) pair(a, b *node, m *memo) (v4, v6 uint32) {
