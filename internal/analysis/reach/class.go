@@ -144,7 +144,8 @@ type scratch struct {
 	rules       []policy.ProgramRule
 	starts2     []iprange.Key
 	ids2        []uint32
-	splices     map[uint64]uint32
+	splices     [256]spliceSlot
+	gen         uint32
 }
 
 // sideOf merges the address tables of every protocol and port interval of
@@ -365,10 +366,11 @@ func (s side) set(k iprange.Key, id uint32, six bool) side {
 
 // patchClass returns a copy of a class whose sides are recomputed at a few
 // addresses (those whose group memberships changed), the rest being
-// unchanged.
-func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction, nic model.NicType, points [2][]iprange.Key) *class {
+// unchanged. Only the rules whose peers hold one of the addresses can
+// decide there: the others are left out of the program before it is asked.
+func (r *Result) patchClass(sc *scratch, cl *class, rep *model.Instance, points [2][]iprange.Key) *class {
 	n := *cl
-	prog := r.cloud.Program(rep, dir, nic)
+	prog := program(r.cloud, rep, cl.key, cl.def, sc.rules, func(x *model.Rule) bool { return holdsAny(r.res, &x.Peer, points) })
 	o := space.Options{SourcePort: r.opts.SourcePort, Local4: rep.PrivateIP, Local6: rep.IPv6}
 	for f, six := range []bool{false, true} {
 		if six && !rep.IPv6.IsValid() {
@@ -380,7 +382,26 @@ func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction,
 		}
 		n.sides[f] = s
 	}
+	clear(prog.Rules) // the pool keeps no snapshot's rules alive
+	sc.rules = prog.Rules[:0]
 	return &n
+}
+
+// holdsAny reports whether a peer stands for one of the addresses.
+func holdsAny(res *space.Resolver, p *model.Peer, points [2][]iprange.Key) bool {
+	if p.GroupID == "" && p.CIDR.IsValid() { // as res.Peer, without its slices
+		x := iprange.FromPrefix(p.CIDR)
+		return slices.ContainsFunc(points[b2i(p.CIDR.Addr().Is6())], x.Contains)
+	}
+	ranges := res.Peer(p)
+	for f := range 2 {
+		for _, k := range points[f] {
+			if iprange.Holds(ranges[f], k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // portsOfSegments gathers the accepted flows of one family from a column.

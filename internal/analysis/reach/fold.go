@@ -193,38 +193,21 @@ func foldClass(res *space.Resolver, tab *table, sc *scratch, old *class, in *mod
 		}
 		return buildClass(res, tab, sc, old.key, in, sport, keep)
 	}
-	dir, groups := old.key.Direction(), res.Cloud.GroupsOf(in)
-	p := policy.Program{Direction: dir, NIC: policy.RuleSet(groups, old.key.NIC()), Default: old.def}
-	refs, lists, rules := sc.refs[:0], sc.lists[:0], sc.rules[:0]
-	for _, g := range groups {
-		if g.InnerAccept() {
-			p.Intra = append(p.Intra, g.ID)
-			refs = append(refs, g.ID)
+	refs, lists := sc.refs[:0], sc.lists[:0]
+	p := program(res.Cloud, in, old.key, old.def, sc.rules, func(r *model.Rule) bool {
+		// What the class names, as buildClass finds it.
+		switch {
+		case r.Peer.GroupID != "":
+			refs = append(refs, r.Peer.GroupID)
+		case r.Peer.PrefixListID != "":
+			lists = append(lists, r.Peer.PrefixListID)
 		}
-		for i := range g.Rules {
-			r := &g.Rules[i]
-			if !policy.Applies(g, r, dir, p.NIC) {
-				continue
-			}
-			// What the class names, as buildClass finds it.
-			switch {
-			case r.Peer.GroupID != "":
-				refs = append(refs, r.Peer.GroupID)
-			case r.Peer.PrefixListID != "":
-				lists = append(lists, r.Peer.PrefixListID)
-			}
-			if r.PortRangeListID != "" {
-				lists = append(lists, r.PortRangeListID)
-			}
-			if reg.meets(res.Cloud, r) {
-				rules = append(rules, policy.ProgramRule{Rule: r, Group: g})
-			}
+		if r.PortRangeListID != "" {
+			lists = append(lists, r.PortRangeListID)
 		}
-	}
-	// The order of Program: rules were gathered in group and rule order,
-	// which a stable sort keeps among equals.
-	slices.SortStableFunc(rules, func(a, b policy.ProgramRule) int { return policy.CompareRules(a.Rule, b.Rule) })
-	p.Rules = rules
+		return reg.meets(res.Cloud, r)
+	})
+	refs = append(refs, p.Intra...)
 	cl := &class{key: old.key, sides: old.sides, groups: old.groups, def: old.def}
 	changed := false
 	if act[0] || act[1] {
@@ -250,8 +233,8 @@ func foldClass(res *space.Resolver, tab *table, sc *scratch, old *class, in *mod
 		}
 	}
 	cl.refs, cl.lists = sortedLike(refs, old.refs), sortedLike(lists, old.lists)
-	clear(rules) // the pool keeps no snapshot's rules alive
-	sc.refs, sc.lists, sc.rules = refs[:0], lists[:0], rules[:0]
+	clear(p.Rules) // the pool keeps no snapshot's rules alive
+	sc.refs, sc.lists, sc.rules = refs[:0], lists[:0], p.Rules[:0]
 	if !changed && slices.Equal(cl.refs, old.refs) && slices.Equal(cl.lists, old.lists) {
 		return old // the change decides nothing otherwise here
 	}
@@ -273,21 +256,25 @@ func sortedLike(ids, old []string) []string {
 // of the region's flows alone: old itself if nothing changes (changed
 // false).
 func splice(tab *table, sc *scratch, old, in *side, six bool, reg *region) (_ side, changed bool) {
-	if sc.splices == nil {
-		sc.splices = map[uint64]uint32{}
+	// The splices made, in a direct-mapped cache: a side has a few
+	// distinct pairs, and a lost one is only made again.
+	sc.gen++
+	if sc.gen == 0 { // wrapped: no stamp may look current
+		clear(sc.splices[:])
+		sc.gen = 1
 	}
-	memo := sc.splices
-	clear(memo)
 	starts, ids := sc.starts2[:0], sc.ids2[:0]
 	lastA, lastB, lastID := uint32(0), ^uint32(0), uint32(0)
 	pieces(old, in, six, func(lo, _ iprange.Key, a, b uint32) {
 		id := lastID
 		if a != lastA || b != lastB {
 			key := uint64(a)<<32 | uint64(b)
-			var ok bool
-			if id, ok = memo[key]; !ok {
+			e := &sc.splices[(key*0x9e3779b97f4a7c15)>>56]
+			if e.gen == sc.gen && e.key == key {
+				id = e.id
+			} else {
 				id = tab.splice(a, b, reg, six)
-				memo[key] = id
+				*e = spliceSlot{key, id, sc.gen}
 			}
 			lastA, lastB, lastID = a, b, id
 		}
@@ -328,4 +315,36 @@ func (t *table) splice(a, b uint32, reg *region, six bool) uint32 {
 		p.GRE = q.GRE
 	}
 	return t.intern(p)
+}
+
+// spliceSlot is an entry of a scratch's splice cache: valid while gen is
+// the scratch's.
+type spliceSlot struct {
+	key     uint64
+	id, gen uint32
+}
+
+// program returns one direction of an instance's policy on the path of a
+// class (key), as policy.Program does, but with only the rules keep
+// accepts, in the same order: wherever the others cannot match, it decides
+// as the whole program. def is the class's default; rules lends memory.
+func program(c *policy.Cloud, in *model.Instance, key policy.Key, def policy.Decision, rules []policy.ProgramRule, keep func(*model.Rule) bool) policy.Program {
+	groups := c.GroupsOf(in)
+	p := policy.Program{Direction: key.Direction(), NIC: policy.RuleSet(groups, key.NIC()), Default: def}
+	rules = rules[:0]
+	for _, g := range groups {
+		if g.InnerAccept() {
+			p.Intra = append(p.Intra, g.ID)
+		}
+		for i := range g.Rules {
+			if r := &g.Rules[i]; policy.Applies(g, r, p.Direction, p.NIC) && keep(r) {
+				rules = append(rules, policy.ProgramRule{Rule: r, Group: g})
+			}
+		}
+	}
+	// Gathered in group and rule order, which a stable sort keeps among
+	// rules of equal rank, as policy.Order does.
+	slices.SortStableFunc(rules, func(a, b policy.ProgramRule) int { return policy.CompareRules(a.Rule, b.Rule) })
+	p.Rules = rules
+	return p
 }

@@ -3,7 +3,6 @@ package reach
 import (
 	"fmt"
 	"net/netip"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -192,36 +191,14 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 			r.folded++
 		}
 	}
-	// Workers take the next job as they finish one: classes differ in size
-	// by several times, so fixed shares would leave a core idle.
-	var next atomic.Int64
-	work := func() {
-		sc := scratches.Get().(*scratch)
-		defer scratches.Put(sc)
-		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-			j := jobs[i]
-			if reg, o := r.folds[j.key], old[j.key]; reg != nil && o != nil {
-				built[i] = foldClass(r.res, r.tab, sc, o, j.inst, r.opts.SourcePort, reg)
-			} else {
-				built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, keptSide{})
-			}
+	r.parallel(len(jobs), func(sc *scratch, i int) {
+		j := jobs[i]
+		if reg, o := r.folds[j.key], old[j.key]; reg != nil && o != nil {
+			built[i] = foldClass(r.res, r.tab, sc, o, j.inst, r.opts.SourcePort, reg)
+		} else {
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, keptSide{})
 		}
-	}
-	// A class takes hundreds of microseconds: even two are worth two
-	// workers (an Update's rule change usually rebuilds one per direction).
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if r.opts.Workers > 0 {
-		workers = min(r.opts.Workers, len(jobs))
-	}
-	if workers <= 1 {
-		work()
-	} else {
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(work)
-		}
-		wg.Wait()
-	}
+	})
 	for _, cl := range built {
 		// A rebuilt class is indexed already under what its old version
 		// named; index only what is new. (Lists may keep keys of classes
@@ -244,6 +221,32 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 				r.byList[l] = addKey(r.byList[l], cl.key, r.shared)
 			}
 		}
+	}
+}
+
+// parallel runs fn for jobs 0..n-1 on up to r.workers() goroutines, each
+// with a scratch of its own. Workers take the next job as they finish one:
+// classes differ in size by several times, so fixed shares would leave a
+// core idle. A class takes tens to hundreds of microseconds: even two are
+// worth two workers (an Update's rule change usually makes one per
+// direction).
+func (r *Result) parallel(n int, fn func(sc *scratch, i int)) {
+	var next atomic.Int64
+	work := func() {
+		sc := scratches.Get().(*scratch)
+		defer scratches.Put(sc)
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(sc, i)
+		}
+	}
+	if workers := min(r.workers(), n); workers <= 1 {
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
 	}
 }
 

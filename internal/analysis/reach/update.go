@@ -301,12 +301,19 @@ func (r *Result) rebuild(dirty map[policy.Key]bool, touched []int32) []int32 {
 // patch patches the classes that only name changed members at the changed
 // addresses (points), skipping those rebuilt or gone.
 func (r *Result) patch(patch, dirty map[policy.Key]bool, points [2][]iprange.Key, touched []int32) []int32 {
+	var keys []policy.Key
 	for k := range patch {
-		cl := r.classes[k]
-		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
-			continue // rebuilt, or gone
+		if !dirty[k] && r.classes[k] != nil && len(r.users[k]) > 0 {
+			keys = append(keys, k) // not rebuilt, nor gone
 		}
-		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, k.Direction(), k.NIC(), points)
+	}
+	patched := make([]*class, len(keys))
+	r.parallel(len(keys), func(sc *scratch, i int) {
+		k := keys[i]
+		patched[i] = r.patchClass(sc, r.classes[k], r.nodes[r.users[k][0]].inst, points)
+	})
+	for i, k := range keys {
+		r.classes[k] = patched[i]
 		touched = append(touched, r.users[k]...)
 		r.built++
 	}
