@@ -146,6 +146,9 @@ type scratch struct {
 	ids2        []uint32
 	splices     [256]spliceSlot
 	gen         uint32
+	// clip's: the region's addresses as a side, and the clipped side.
+	maskStarts, clipStarts []iprange.Key
+	maskIDs, clipIDs       []uint32
 }
 
 // sideOf merges the address tables of every protocol and port interval of

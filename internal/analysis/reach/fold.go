@@ -90,6 +90,23 @@ func (g *region) whole(f int) bool {
 		len(g.addrs[f]) == 1 && g.addrs[f][0].IsAll()
 }
 
+// reaches reports whether a peer stands for an address of the region in
+// a family of act.
+func (g *region) reaches(res *space.Resolver, p *model.Peer, act [2]bool) bool {
+	if p.GroupID == "" && p.CIDR.IsValid() { // as res.Peer, without its slices
+		f := b2i(p.CIDR.Addr().Is6())
+		x := iprange.FromPrefix(p.CIDR)
+		return act[f] && slices.ContainsFunc(g.addrs[f], x.Overlaps)
+	}
+	ranges := res.Peer(p)
+	for f := range 2 {
+		if act[f] && iprange.Overlapping(ranges[f], g.addrs[f]) {
+			return true
+		}
+	}
+	return false
+}
+
 // meets reports whether a rule's protocol and destination ports reach into
 // the region (its peer is not looked at).
 func (g *region) meets(c *policy.Cloud, r *model.Rule) bool {
@@ -205,7 +222,7 @@ func foldClass(res *space.Resolver, tab *table, sc *scratch, old *class, in *mod
 		if r.PortRangeListID != "" {
 			lists = append(lists, r.PortRangeListID)
 		}
-		return reg.meets(res.Cloud, r)
+		return reg.meets(res.Cloud, r) && reg.reaches(res, &r.Peer, act)
 	})
 	refs = append(refs, p.Intra...)
 	cl := &class{key: old.key, sides: old.sides, groups: old.groups, def: old.def}
@@ -225,7 +242,9 @@ func foldClass(res *space.Resolver, tab *table, sc *scratch, old *class, in *mod
 		sp := space.Build(res, &p, o)
 		for f, six := range []bool{false, true} {
 			if act[f] {
-				part := sideOf(sp, six, tab, sc, reg)
+				// Outside the region's addresses, rules left out could
+				// decide: what the program says there is not to be taken.
+				part := clip(sc, sideOf(sp, six, tab, sc, reg), reg.addrs[f], six)
 				var moved bool
 				cl.sides[f], moved = splice(tab, sc, &old.sides[f], &part, six, reg)
 				changed = changed || moved
@@ -253,8 +272,8 @@ func sortedLike(ids, old []string) []string {
 }
 
 // splice returns old with the flows of reg replaced by those of in, a side
-// of the region's flows alone: old itself if nothing changes (changed
-// false).
+// of the region's flows alone (outside where the region holds no address):
+// old itself if nothing changes (changed false).
 func splice(tab *table, sc *scratch, old, in *side, six bool, reg *region) (_ side, changed bool) {
 	// The splices made, in a direct-mapped cache: a side has a few
 	// distinct pairs, and a lost one is only made again.
@@ -267,7 +286,9 @@ func splice(tab *table, sc *scratch, old, in *side, six bool, reg *region) (_ si
 	lastA, lastB, lastID := uint32(0), ^uint32(0), uint32(0)
 	pieces(old, in, six, func(lo, _ iprange.Key, a, b uint32) {
 		id := lastID
-		if a != lastA || b != lastB {
+		if b == outside {
+			id = a
+		} else if a != lastA || b != lastB {
 			key := uint64(a)<<32 | uint64(b)
 			e := &sc.splices[(key*0x9e3779b97f4a7c15)>>56]
 			if e.gen == sc.gen && e.key == key {
@@ -347,4 +368,42 @@ func program(c *policy.Cloud, in *model.Instance, key policy.Key, def policy.Dec
 	slices.SortStableFunc(rules, func(a, b policy.ProgramRule) int { return policy.CompareRules(a.Rule, b.Rule) })
 	p.Rules = rules
 	return p
+}
+
+// outside marks, in a clipped side, the addresses outside a region.
+const outside = ^uint32(0)
+
+// clip returns a side (in sc's memory; in may be too) whose pieces outside
+// the ranges are marked outside.
+func clip(sc *scratch, in side, within []iprange.Range, six bool) side {
+	if len(within) == 1 && within[0].IsAll() {
+		return in
+	}
+	// The ranges as a side: 1 within, outside elsewhere.
+	mask := side{starts: sc.maskStarts[:0], ids: sc.maskIDs[:0]}
+	add := func(s *side, k iprange.Key, id uint32) {
+		if n := len(s.ids); n > 0 && s.ids[n-1] == id {
+			return
+		}
+		s.starts, s.ids = append(s.starts, k), append(s.ids, id)
+	}
+	if len(within) == 0 || within[0].Lo() != (iprange.Key{}) {
+		add(&mask, iprange.Key{}, outside)
+	}
+	last := iprange.Last(six)
+	for _, x := range within { // sorted, apart: see region.normalize
+		add(&mask, x.Lo(), 1)
+		if x.Hi() != last {
+			add(&mask, x.Hi().Next(), outside)
+		}
+	}
+	out := side{starts: sc.clipStarts[:0], ids: sc.clipIDs[:0]}
+	pieces(&in, &mask, six, func(lo, _ iprange.Key, a, m uint32) {
+		if m == outside {
+			a = outside
+		}
+		add(&out, lo, a)
+	})
+	sc.maskStarts, sc.maskIDs, sc.clipStarts, sc.clipIDs = mask.starts, mask.ids, out.starts, out.ids
+	return out
 }
