@@ -28,6 +28,9 @@ type class struct {
 	// What the class depends on besides its own groups' rules: the groups
 	// whose members it names (peers, intra-group grants) and prefix lists.
 	groups, refs, lists []string
+	// def is the program's default decision, which a fold (see foldClass)
+	// needs and which only the groups' types decide.
+	def policy.Decision
 }
 
 // keptSide is the side of one family (fam: 0 IPv4, 1 IPv6) of a class's
@@ -62,7 +65,7 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		o.Local4, o.Local6 = in.PrivateIP, in.IPv6 // as space.ForInstance does
 		sp = space.Build(res, &p, o)
 	}
-	cl := &class{key: key}
+	cl := &class{key: key, def: p.Default}
 	for _, g := range res.Cloud.GroupsOf(in) {
 		cl.groups = append(cl.groups, g.ID)
 	}
@@ -88,7 +91,8 @@ func buildClass(res *space.Resolver, tab *table, sc *scratch, key policy.Key, in
 		case kept[f]:
 			cl.sides[f] = keep.old.sides[f]
 		case sp != nil && sp.Has(six):
-			cl.sides[f] = sideOf(sp, six, tab, sc)
+			s := sideOf(sp, six, tab, sc, &everywhere)
+			cl.sides[f] = side{starts: slices.Clone(s.starts), ids: slices.Clone(s.ids)}
 		default:
 			// Never read: pairs and internet links need an IPv6 address.
 			cl.sides[f] = side{starts: []iprange.Key{{}}, ids: []uint32{0}}
@@ -134,15 +138,28 @@ type scratch struct {
 	small   map[[2]uint64]uint32
 	out     []iprange.Key
 	ids     []uint32
+	// A fold's (see foldClass): what the class names, the rules that
+	// reach into the region, the spliced side and the splices made.
+	refs, lists []string
+	rules       []policy.ProgramRule
+	starts2     []iprange.Key
+	ids2        []uint32
+	splices     [256]spliceSlot
+	gen         uint32
+	// clip's: the region's addresses as a side, and the clipped side.
+	maskStarts, clipStarts []iprange.Key
+	maskIDs, clipIDs       []uint32
 }
 
 // sideOf merges the address tables of every protocol and port interval of
-// one family into one list of address pieces, each with the flows accepted
-// there. A piece's flows are kept as a bit set over the columns, updated
-// only at the pieces where some table's verdict changes (rather than
-// filled in piece by piece for every column), and pieces alike are
-// converted and interned once.
-func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
+// one family within a region (the slots and ports of reg; its addresses
+// are not read) into one list of address pieces, each with the flows
+// accepted there. A piece's flows are kept as a bit set over the columns,
+// updated only at the pieces where some table's verdict changes (rather
+// than filled in piece by piece for every column), and pieces alike are
+// converted and interned once. The side it returns is in sc's memory,
+// valid until sc is used again.
+func sideOf(sp *space.Space, six bool, tab *table, sc *scratch, reg *region) side {
 	part := sp.Parts[0]
 	f, icmp := 0, space.ICMP
 	if six {
@@ -151,6 +168,9 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 	cols, tables := sc.cols[:0], sc.tables[:0]
 	colTable := sc.colTab[:0]
 	for _, p := range []space.Proto{space.TCP, space.UDP, icmp, space.GRE} {
+		if reg.slots&(1<<p) == 0 {
+			continue
+		}
 		pt := part.Tables[f][p]
 		for k, at := range pt.Addrs {
 			lo, hi := pt.Starts[k], uint16(65535)
@@ -158,10 +178,12 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 				hi = pt.Starts[k+1] - 1
 			}
 			if p.Ports() {
-				if hi == 0 {
-					continue // port 0 is not a destination flows use
+				// reg.lo is 1 at least: port 0 is not a destination
+				// flows use.
+				lo, hi = max(lo, reg.lo), min(hi, reg.hi)
+				if lo > hi {
+					continue
 				}
-				lo = max(lo, 1)
 			}
 			cols = append(cols, column{p, lo, hi, at})
 			t := slices.Index(tables, at)
@@ -253,10 +275,8 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		if words <= 2 {
 			// Up to 128 columns (nearly always): a fixed-size key hashes
 			// faster than a string.
-			k := [2]uint64{cur[0]}
-			if words == 2 {
-				k[1] = cur[1]
-			}
+			var k [2]uint64
+			copy(k[:], cur)
 			var ok bool
 			if id, ok = sc.small[k]; !ok {
 				id = tab.intern(portsOf(cols, cur))
@@ -279,10 +299,13 @@ func sideOf(sp *space.Space, six bool, tab *table, sc *scratch) side {
 		out = append(out, starts[j])
 		ids = append(ids, id)
 	}
+	if len(out) == 0 { // no column in the region: nothing passes
+		out, ids = append(out, iprange.Key{}), append(ids, 0)
+	}
 	sc.cols, sc.tables, sc.colTab, sc.tcols, sc.toff = cols, tables, colTable, tcols, toff
 	sc.changes, sc.sorted, sc.at, sc.bits, sc.key = changes, sorted, byPiece, cur, key
 	sc.out, sc.ids = out, ids
-	return side{starts: slices.Clone(out), ids: slices.Clone(ids)}
+	return side{starts: out, ids: ids}
 }
 
 // portsOf converts a bit set over columns to a port set.
@@ -346,10 +369,11 @@ func (s side) set(k iprange.Key, id uint32, six bool) side {
 
 // patchClass returns a copy of a class whose sides are recomputed at a few
 // addresses (those whose group memberships changed), the rest being
-// unchanged.
-func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction, nic model.NicType, points [2][]iprange.Key) *class {
+// unchanged. Only the rules whose peers hold one of the addresses can
+// decide there: the others are left out of the program before it is asked.
+func (r *Result) patchClass(sc *scratch, cl *class, rep *model.Instance, points [2][]iprange.Key) *class {
 	n := *cl
-	prog := r.cloud.Program(rep, dir, nic)
+	prog := program(r.cloud, rep, cl.key, cl.def, sc.rules, func(x *model.Rule) bool { return holdsAny(r.res, &x.Peer, points) })
 	o := space.Options{SourcePort: r.opts.SourcePort, Local4: rep.PrivateIP, Local6: rep.IPv6}
 	for f, six := range []bool{false, true} {
 		if six && !rep.IPv6.IsValid() {
@@ -361,7 +385,26 @@ func (r *Result) patchClass(cl *class, rep *model.Instance, dir model.Direction,
 		}
 		n.sides[f] = s
 	}
+	clear(prog.Rules) // the pool keeps no snapshot's rules alive
+	sc.rules = prog.Rules[:0]
 	return &n
+}
+
+// holdsAny reports whether a peer stands for one of the addresses.
+func holdsAny(res *space.Resolver, p *model.Peer, points [2][]iprange.Key) bool {
+	if p.GroupID == "" && p.CIDR.IsValid() { // as res.Peer, without its slices
+		x := iprange.FromPrefix(p.CIDR)
+		return slices.ContainsFunc(points[b2i(p.CIDR.Addr().Is6())], x.Contains)
+	}
+	ranges := res.Peer(p)
+	for f := range 2 {
+		for _, k := range points[f] {
+			if iprange.Holds(ranges[f], k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // portsOfSegments gathers the accepted flows of one family from a column.

@@ -15,5 +15,8 @@
 //
 // A Result answers pairs, filters, an instance matrix and a group graph, and
 // follows changes: Update rebuilds only the classes a rule, membership or
-// prefix-list change touches.
+// prefix-list change touches, and a change of rules alone it folds into
+// them: it analyses only the rules that can match within the protocols,
+// ports and addresses the changed rules match, and splices what they decide
+// there into the classes' old pieces.
 package reach

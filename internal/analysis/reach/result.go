@@ -3,7 +3,6 @@ package reach
 import (
 	"fmt"
 	"net/netip"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,9 +54,12 @@ type Result struct {
 	shared bool
 	built  int              // classes built by the last Compute or Update
 	nets   map[string]int32 // network (VPC ID) numbers; only grows
-	// kept: during an Update's build, the sides of rebuilt classes that
-	// the change leaves alone (see keptSide).
-	kept map[policy.Key]keptSide
+	// folds: during an Update's build, the classes that take a change of
+	// rules in by a fold, with the region it lies in (see foldClass).
+	folds map[policy.Key]*region
+	// folded counts the classes of the last Update's build that were
+	// folded rather than rebuilt.
+	folded int
 }
 
 // Directions and paths index node.keys and node.cls.
@@ -183,33 +185,20 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 		jobs = append(jobs, job{k, inst})
 	}
 	built := make([]*class, len(jobs))
-	r.built = len(jobs)
-	// Workers take the next job as they finish one: classes differ in size
-	// by several times, so fixed shares would leave a core idle.
-	var next atomic.Int64
-	work := func() {
-		sc := scratches.Get().(*scratch)
-		defer scratches.Put(sc)
-		for i := int(next.Add(1) - 1); i < len(jobs); i = int(next.Add(1) - 1) {
-			j := jobs[i]
-			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, r.kept[j.key])
+	r.built, r.folded = len(jobs), 0
+	for _, j := range jobs {
+		if r.folds[j.key] != nil && old[j.key] != nil {
+			r.folded++
 		}
 	}
-	// A class takes hundreds of microseconds: even two are worth two
-	// workers (an Update's rule change usually rebuilds one per direction).
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	if r.opts.Workers > 0 {
-		workers = min(r.opts.Workers, len(jobs))
-	}
-	if workers <= 1 {
-		work()
-	} else {
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(work)
+	r.parallel(len(jobs), func(sc *scratch, i int) {
+		j := jobs[i]
+		if reg, o := r.folds[j.key], old[j.key]; reg != nil && o != nil {
+			built[i] = foldClass(r.res, r.tab, sc, o, j.inst, r.opts.SourcePort, reg)
+		} else {
+			built[i] = buildClass(r.res, r.tab, sc, j.key, j.inst, r.opts.SourcePort, keptSide{})
 		}
-		wg.Wait()
-	}
+	})
 	for _, cl := range built {
 		// A rebuilt class is indexed already under what its old version
 		// named; index only what is new. (Lists may keep keys of classes
@@ -232,6 +221,32 @@ func (r *Result) build(todo map[policy.Key]*model.Instance, old map[policy.Key]*
 				r.byList[l] = addKey(r.byList[l], cl.key, r.shared)
 			}
 		}
+	}
+}
+
+// parallel runs fn for jobs 0..n-1 on up to r.workers() goroutines, each
+// with a scratch of its own. Workers take the next job as they finish one:
+// classes differ in size by several times, so fixed shares would leave a
+// core idle. A class takes tens to hundreds of microseconds: even two are
+// worth two workers (an Update's rule change usually makes one per
+// direction).
+func (r *Result) parallel(n int, fn func(sc *scratch, i int)) {
+	var next atomic.Int64
+	work := func() {
+		sc := scratches.Get().(*scratch)
+		defer scratches.Put(sc)
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(sc, i)
+		}
+	}
+	if workers := min(r.workers(), n); workers <= 1 {
+		work()
+	} else {
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(work)
+		}
+		wg.Wait()
 	}
 }
 
@@ -280,6 +295,10 @@ func (r *Result) Classes() int { return len(r.classes) }
 
 // Built returns how many classes the last Compute or Update analysed.
 func (r *Result) Built() int { return r.built }
+
+// Folded returns how many of the classes the last Update analysed took a
+// change of rules in by a fold (see Update) rather than a rebuild.
+func (r *Result) Folded() int { return r.folded }
 
 // pair returns the interned flows from node a to node b per family, on
 // the path policy.Path gives each family.

@@ -83,13 +83,15 @@ func (r *Result) workers() int {
 // direction), those naming a changed prefix or port range list and those of instances
 // whose groups or addresses changed; a class that merely names a group
 // whose members changed is patched at the addresses of the instances that
-// changed, the only places where it can differ.
+// changed, the only places where it can differ; and a change of rules
+// alone is folded into the classes holding them (see foldClass): only the
+// flows the changed rules match are analysed again.
 func (r *Result) Update(c *policy.Cloud, ch Change) {
 	r.shared = true
-	prev := r.cloud
+	prev, oldRes := r.cloud, r.res
 	r.cloud = c
 
-	dirty, fams, rekey := r.groupChanges(prev, c, ch.Groups)
+	dirty, whole, rekey, pure := r.groupChanges(prev, c, ch.Groups)
 	members, added := r.instanceChanges(c, ch.Instances, rekey)
 	// A class that only names a group whose members changed differs only
 	// at the addresses of the instances that changed: patch it there.
@@ -109,16 +111,20 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 		}
 	}
 	touched, stale := r.rekey(c, rekey, added)
-	// A class dirtied only by rules of one family keeps its other side,
-	// unless other changes (patches, lists) reach it too.
-	r.kept = map[policy.Key]keptSide{}
-	for k, f := range fams {
-		if cl := r.classes[k]; cl != nil && f[0] != f[1] && !patch[k] && !listed[k] {
-			r.kept[k] = keptSide{old: cl, fam: b2i(f[0])}
+	// A class dirtied only by changes of rules, and by nothing else
+	// (patches, lists), takes them in by a fold.
+	r.folds = nil
+	if len(pure) > 0 {
+		regions := ruleRegions(prev, c, oldRes, r.res, pure)
+		r.folds = map[policy.Key]*region{}
+		for k := range dirty {
+			if reg := regions[dirIndex(k.Direction())]; reg != nil && !whole[k] && !patch[k] && !listed[k] {
+				r.folds[k] = reg
+			}
 		}
 	}
 	touched = r.rebuild(dirty, touched)
-	r.kept = nil
+	r.folds = nil
 	touched = r.patch(patch, dirty, points, touched)
 	for _, i := range touched {
 		n := &r.nodes[i]
@@ -141,35 +147,31 @@ func (r *Result) Update(c *policy.Cloud, ch Change) {
 // a changed group's rules in a changed direction, and those naming a group
 // created or deleted) and the instances it may move between classes.
 //
-// fams tells, for each class dirtied, which families' rules changed (the
-// other family's side stays as it was); a class dirtied otherwise has both.
-func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map[policy.Key]bool, fams map[policy.Key][2]bool, rekey map[string]bool) {
-	dirty, fams, rekey = map[policy.Key]bool{}, map[policy.Key][2]bool{}, map[string]bool{}
-	both := [2]bool{true, true}
+// pure lists the groups whose rules alone changed (see pureChange); whole
+// holds the classes dirtied otherwise, which a fold cannot take in.
+func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty, whole map[policy.Key]bool, rekey map[string]bool, pure []string) {
+	dirty, whole, rekey = map[policy.Key]bool{}, map[policy.Key]bool{}, map[string]bool{}
 	for _, g := range groups {
-		d := changedDirections(prev.Groups[g], c.Groups[g])
-		var f [2][2]bool // by direction
-		for i, dir := range dirs {
-			if d[i] {
-				f[i] = changedFamilies(prev.Groups[g], c.Groups[g], dir)
-			}
+		a, b := prev.Groups[g], c.Groups[g]
+		d := changedDirections(a, b)
+		isPure := pureChange(a, b)
+		if isPure && (d[0] || d[1]) {
+			pure = append(pure, g)
 		}
 		for _, k := range r.byMember[g] {
-			if i := dirIndex(k.Direction()); d[i] {
+			if d[dirIndex(k.Direction())] {
 				dirty[k] = true
-				had := fams[k]
-				fams[k] = [2]bool{had[0] || f[i][0], had[1] || f[i][1]}
+				whole[k] = whole[k] || !isPure
 			}
 		}
 		// Class keys hold the groups and the answers to local CIDRs: a
 		// group created, deleted or with local CIDRs (before or after) can
 		// move its members, old and new, between classes.
-		a, b := prev.Groups[g], c.Groups[g]
 		if a == nil || b == nil {
 			// Created or deleted: peers naming it now stand for other
 			// addresses (no members until instances join).
 			for _, k := range r.byRef[g] {
-				dirty[k], fams[k] = true, both
+				dirty[k], whole[k] = true, true
 			}
 		}
 		if a == nil || b == nil || !slices.Equal(localRules(a), localRules(b)) {
@@ -183,7 +185,7 @@ func (r *Result) groupChanges(prev, c *policy.Cloud, groups []string) (dirty map
 			}
 		}
 	}
-	return dirty, fams, rekey
+	return dirty, whole, rekey, pure
 }
 
 // instanceChanges marks changed instances for rekeying and returns the
@@ -299,12 +301,19 @@ func (r *Result) rebuild(dirty map[policy.Key]bool, touched []int32) []int32 {
 // patch patches the classes that only name changed members at the changed
 // addresses (points), skipping those rebuilt or gone.
 func (r *Result) patch(patch, dirty map[policy.Key]bool, points [2][]iprange.Key, touched []int32) []int32 {
+	var keys []policy.Key
 	for k := range patch {
-		cl := r.classes[k]
-		if dirty[k] || cl == nil || len(r.users[k]) == 0 {
-			continue // rebuilt, or gone
+		if !dirty[k] && r.classes[k] != nil && len(r.users[k]) > 0 {
+			keys = append(keys, k) // not rebuilt, nor gone
 		}
-		r.classes[k] = r.patchClass(cl, r.nodes[r.users[k][0]].inst, k.Direction(), k.NIC(), points)
+	}
+	patched := make([]*class, len(keys))
+	r.parallel(len(keys), func(sc *scratch, i int) {
+		k := keys[i]
+		patched[i] = r.patchClass(sc, r.classes[k], r.nodes[r.users[k][0]].inst, points)
+	})
+	for i, k := range keys {
+		r.classes[k] = patched[i]
 		touched = append(touched, r.users[k]...)
 		r.built++
 	}
@@ -365,36 +374,6 @@ func changedDirections(a, b *model.SecurityGroup) [2]bool {
 		out[d] = !sameRules(a, b, dir)
 	}
 	return out
-}
-
-// changedFamilies reports which families' flows a change of a group's
-// rules in a direction can move: a rule whose peer is an IPv4 (IPv6) block
-// and that tests no local address decides flows of that family only,
-// any other rule both. (Both, if the group appeared, vanished or changed
-// type or intra-group policy.)
-func changedFamilies(a, b *model.SecurityGroup, dir model.Direction) [2]bool {
-	if a == nil || b == nil || a.Type != b.Type || a.InnerAccessPolicy != b.InnerAccessPolicy || a.VpcID != b.VpcID {
-		return [2]bool{true, true}
-	}
-	var out [2]bool
-	for f := range 2 {
-		other := 1 - f
-		out[f] = !sameRulesWhere(a, b, dir, func(r *model.Rule) bool { return !onlyFamily(r, other) })
-	}
-	return out
-}
-
-// onlyFamily reports whether a rule can match flows of family f (0 IPv4,
-// 1 IPv6) only.
-func onlyFamily(r *model.Rule, f int) bool {
-	p := r.Peer.CIDR
-	if !p.IsValid() || r.Local.IsValid() || r.Peer.GroupID != "" || r.Peer.PrefixListID != "" {
-		return false
-	}
-	if f == 0 {
-		return p.Addr().Is4()
-	}
-	return p.Addr().Is6() && !p.Addr().Is4In6()
 }
 
 // sameRules reports whether two versions of a group hold the same rules in

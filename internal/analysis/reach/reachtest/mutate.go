@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -188,4 +189,149 @@ func groupByID(c *cloudgen.Cloud, id string) *model.SecurityGroup {
 		}
 	}
 	return nil
+}
+
+// MutateRules applies one random change of rules to a copy of the cloud:
+// in one or two groups, a rule added, removed or changed in one field
+// (protocol, ports, port range list, source ports, peer, priority,
+// policy, direction, path; now and then a local CIDR), so that every kind
+// of region an Update folds meets the others. Now and then an instance
+// also joins or leaves a group in the same change. It returns the changed
+// copy and the change, for reach's Update.
+func MutateRules(rng *rand.Rand, c *cloudgen.Cloud) (*cloudgen.Cloud, reach.Change, string) {
+	out := Copy(c)
+	var ch reach.Change
+	var desc []string
+	for range 1 + rng.IntN(2) {
+		g := out.Groups[rng.IntN(len(out.Groups))]
+		if !slices.Contains(ch.Groups, g.ID) {
+			ch.Groups = append(ch.Groups, g.ID)
+		}
+		switch k := rng.IntN(4); {
+		case k == 0 && len(g.Rules) > 0:
+			i := rng.IntN(len(g.Rules))
+			desc = append(desc, fmt.Sprintf("remove %s from %s", g.Rules[i].ID, g.ID))
+			g.Rules = slices.Delete(g.Rules, i, i+1)
+		case k == 1 && len(g.Rules) > 0:
+			r := &g.Rules[rng.IntN(len(g.Rules))]
+			desc = append(desc, fmt.Sprintf("change %s of %s in %s", changeRule(rng, out, g, r), r.ID, g.ID))
+		default:
+			r := model.Rule{ID: fmt.Sprintf("sgr-fold-%d", rng.IntN(1e9)), Direction: model.Ingress, Policy: model.Accept,
+				Priority: 1, Protocol: model.TCP, PortRange: model.PortRange{Start: 7777, End: 7777}, NicType: model.Intranet,
+				Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
+			var what []string
+			for range 1 + rng.IntN(3) {
+				what = append(what, changeRule(rng, out, g, &r))
+			}
+			g.Rules = slices.Insert(g.Rules, rng.IntN(len(g.Rules)+1), r)
+			desc = append(desc, fmt.Sprintf("add %s (%s) to %s", r.ID, strings.Join(what, ", "), g.ID))
+		}
+	}
+	if rng.IntN(6) == 0 { // an instance joins or leaves a group too
+		in := out.Instances[rng.IntN(len(out.Instances))]
+		g := out.Groups[rng.IntN(len(out.Groups))]
+		first := groupByID(out, in.SecurityGroups[0])
+		switch i := slices.Index(in.SecurityGroups, g.ID); {
+		case i >= 0 && len(in.SecurityGroups) > 1:
+			in.SecurityGroups = slices.Delete(in.SecurityGroups, i, i+1)
+			ch.Instances = []string{in.ID}
+			desc = append(desc, fmt.Sprintf("%s leaves %s", in.ID, g.ID))
+		case i < 0 && first != nil && first.Type == g.Type && g.VpcID == in.VpcID && len(in.SecurityGroups) < 5:
+			in.SecurityGroups = append(in.SecurityGroups, g.ID)
+			ch.Instances = []string{in.ID}
+			desc = append(desc, fmt.Sprintf("%s joins %s", in.ID, g.ID))
+		}
+	}
+	return out, ch, strings.Join(desc, "; ")
+}
+
+// changeRule changes one field of a rule of group g at random and says
+// which.
+func changeRule(rng *rand.Rand, c *cloudgen.Cloud, g *model.SecurityGroup, r *model.Rule) string {
+	switch rng.IntN(10) {
+	case 0:
+		r.Protocol = []model.Protocol{model.TCP, model.UDP, model.ICMP, model.ICMPv6, model.GRE, model.ALL}[rng.IntN(6)]
+		if !r.Protocol.HasPorts() {
+			r.PortRange, r.PortRangeListID, r.SourcePortRange = model.AnyPort, "", model.PortRange{}
+		} else if r.PortRange.IsAny() && r.PortRangeListID == "" {
+			r.PortRange = model.PortRange{Start: 1, End: 65535}
+		}
+		return "protocol " + string(r.Protocol)
+	case 1, 2:
+		if !r.Protocol.HasPorts() {
+			r.Protocol = model.UDP
+		}
+		p := int32([]int{1, 22, 80, 443, 3306, 7777, 8000, 65535}[rng.IntN(8)])
+		r.PortRange = [](model.PortRange){{Start: p, End: p}, {Start: p, End: min(p+int32(rng.IntN(5000)), 65535)},
+			{Start: 1, End: 65535}, {Start: 1, End: p}, model.AnyPort}[rng.IntN(5)]
+		r.PortRangeListID = ""
+		if len(c.PortRangeLists) > 0 && rng.IntN(4) == 0 {
+			r.PortRangeListID = c.PortRangeLists[rng.IntN(len(c.PortRangeLists))].ID
+		}
+		return "ports " + r.PortRange.String() + " " + r.PortRangeListID
+	case 3:
+		r.Priority = []int{1, 1, 2, 5, 50, 100}[rng.IntN(6)]
+		return fmt.Sprint("priority ", r.Priority)
+	case 4:
+		r.Policy = map[model.Policy]model.Policy{model.Accept: model.Drop, model.Drop: model.Accept}[r.Policy]
+		return "policy " + string(r.Policy)
+	case 5:
+		r.Direction = map[model.Direction]model.Direction{model.Ingress: model.Egress, model.Egress: model.Ingress}[r.Direction]
+		return "direction " + string(r.Direction)
+	case 6:
+		if r.Protocol.HasPorts() {
+			r.SourcePortRange = []model.PortRange{{}, {Start: 1, End: 1023}, {Start: 32768, End: 65535}}[rng.IntN(3)]
+			return "source ports " + r.SourcePortRange.String()
+		}
+		r.NicType = map[model.NicType]model.NicType{model.Intranet: model.Internet, model.Internet: model.Intranet}[r.NicType]
+		return "path " + string(r.NicType)
+	case 7:
+		if rng.IntN(3) == 0 && r.Peer.CIDR.IsValid() { // class keys change: no fold
+			r.Local = netip.MustParsePrefix([]string{"10.0.0.0/16", "10.1.0.0/16", "10.0.0.0/8"}[rng.IntN(3)])
+			if r.Peer.CIDR.Addr().Is6() {
+				r.Local = netip.MustParsePrefix("2001:db8::/40")
+			}
+			return "local " + r.Local.String()
+		}
+		r.Local = netip.Prefix{}
+		return "no local"
+	}
+	// The peer: a block around an instance or outside address, of either
+	// family, or one of the peers other rules name.
+	r.Peer = model.Peer{}
+	switch rng.IntN(3) {
+	case 0:
+		var a netip.Addr
+		if in := c.Instances[rng.IntN(len(c.Instances))]; rng.IntN(3) > 0 {
+			a = in.PrivateIP
+			if in.IPv6.IsValid() && rng.IntN(3) == 0 {
+				a = in.IPv6
+			}
+		} else if len(c.Outside) > 0 {
+			a = c.Outside[rng.IntN(len(c.Outside))]
+		} else {
+			a = in.PrivateIP
+		}
+		bits := []int{0, 8, 16, 24, 32}[rng.IntN(5)] * a.BitLen() / 32
+		r.Peer.CIDR = netip.PrefixFrom(a, bits).Masked()
+		r.Peer.CIDRText = r.Peer.CIDR.String()
+	default:
+		var peers []model.Peer
+		for _, o := range c.Groups {
+			for _, x := range o.Rules {
+				if o.VpcID == g.VpcID && x.Peer.GroupID != g.ID {
+					peers = append(peers, x.Peer)
+				}
+			}
+		}
+		if len(peers) == 0 {
+			r.Peer.CIDR = netip.MustParsePrefix("10.0.0.0/8")
+			break
+		}
+		r.Peer = peers[rng.IntN(len(peers))]
+	}
+	if r.Peer.CIDR.IsValid() && r.Local.IsValid() && r.Peer.CIDR.Addr().Is6() != r.Local.Addr().Is6() {
+		r.Local = netip.Prefix{}
+	}
+	return "peer " + r.Peer.CIDR.String() + r.Peer.GroupID + r.Peer.PrefixListID
 }
