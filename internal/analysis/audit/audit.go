@@ -304,7 +304,7 @@ func (in *Input) prime(todo []Check) {
 	if runs("SGA-002", "SGA-003", "SGA-004") {
 		e.latent()
 	}
-	if runs("SGA-014") {
+	if runs("SGA-014") && reachNeeded(in) {
 		in.reachability()
 	}
 }
