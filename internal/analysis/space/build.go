@@ -556,7 +556,6 @@ type builder struct {
 	buf    *tableBuf // the tables made so far, without a Scratch
 	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint and portTable, reused across tables.
-	first  []Decider
 	mask   []uint64
 	act    []int32 // the rules active in the part and family at hand
 	idx    []int32
@@ -802,13 +801,16 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 		return b.paintFast(mask, f)
 	}
 	// One pass finds each piece's first and second covering entries, adds
-	// to the standings and counts the merged pieces; emit writes the table.
-	b.first = slices.Grow(b.first[:0], n)[:n]
-	first := b.first
+	// to the standings and writes the table, joining neighbours with the
+	// same first entry.
+	if words == 1 {
+		return b.paintWord(mask[0], f)
+	}
+	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	m, prev := 0, none
+	prev := none
 	// A run of pieces with the same first and second entries adds to the
-	// standings once.
+	// standings once (standing is idempotent).
 	last1, last2 := none, none
 	for j := range n {
 		d1 := ps.intra[j]
@@ -841,13 +843,58 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 				last1, last2 = d1, d2
 			}
 		}
-		first[j] = d1
 		if d1 != prev {
-			m++
+			at.By = append(at.By, d1)
+			at.piece = append(at.piece, int32(j))
 			prev = d1
 		}
 	}
-	return b.emit(first, m, f)
+	b.done(at)
+	return at
+}
+
+// paintWord is paint for programs of at most 64 rules (nearly all): each
+// piece's covering set is one word.
+func (b *builder) paintWord(mask uint64, f int) *AddrTable {
+	s := b.s
+	ps := b.fams[f]
+	n := len(ps.starts)
+	at := b.newTable(n, f)
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	cand, intra := ps.cand[:n], ps.intra[:n]
+	by, piece := at.By, at.piece
+	prev, last1, last2 := none, none, none
+	defaultHit := false
+	for j, d := range intra {
+		if d != none {
+			s.IntraHit[d.Intra()] = true
+		} else if x := cand[j] & mask; x == 0 {
+			defaultHit = true
+			d = Default
+		} else {
+			d = Decider(bits.TrailingZeros64(x))
+			x &= x - 1
+			d2 := none
+			if x != 0 {
+				d2 = Decider(bits.TrailingZeros64(x))
+			}
+			if d != last1 || d2 != last2 {
+				b.standing(d, d2, defAccept)
+				last1, last2 = d, d2
+			}
+		}
+		if d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	if defaultHit {
+		s.DefaultHit = true
+	}
+	at.By, at.piece = by, piece
+	b.done(at)
+	return at
 }
 
 // standing adds to rule d's standing a piece it decides, where sec (none:
@@ -899,23 +946,6 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 			at.piece = append(at.piece, int32(j))
 			prev = d
 		}
-	}
-	b.done(at)
-	return at
-}
-
-// emit turns painted pieces (none of them unpainted) into a table of m
-// pieces, joining neighbours with the same decider.
-func (b *builder) emit(first []Decider, m, f int) *AddrTable {
-	at := b.newTable(m, f)
-	prev := none
-	for j, d := range first {
-		if d == prev {
-			continue
-		}
-		prev = d
-		at.piece = append(at.piece, int32(j))
-		at.By = append(at.By, d)
 	}
 	b.done(at)
 	return at
