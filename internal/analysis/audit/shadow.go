@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -325,8 +326,6 @@ func redundantCheck(in *Input) []Finding {
 func conflictCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
 	type pair struct{ drop, accept *model.Rule }
-	seen := map[pair]bool{}
-	var out []Finding
 	var listed []bool // by summary pos
 	var order []*summary
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
@@ -342,6 +341,13 @@ func conflictCheck(in *Input) []Finding {
 	})
 	// Each summary lists the pairs that overlap in its program (less
 	// some known apart); a pair is reported where it is first found.
+	n := 0
+	for _, sm := range order {
+		n += len(sm.corr)
+	}
+	seen := make(map[pair]bool, n)
+	out := make([]Finding, 0, n/2)
+	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
 	for _, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
@@ -351,10 +357,12 @@ func conflictCheck(in *Input) []Finding {
 				continue
 			}
 			seen[p] = true
+			// The message as fmt would write it, without fmt: a big cloud
+			// has some hundred thousand of these.
 			out = append(out, Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
-				Message: fmt.Sprintf("Rule %s of %s (accept) and rule %s of %s (drop) share priority %d and overlap, so the drop silently wins where they do.",
-					a.ID, a.Group.ID, d.ID, d.Group.ID, a.Priority),
-				Fix: "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."})
+				Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
+					strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
+				Fix: fix})
 		}
 	}
 	return out
