@@ -803,8 +803,12 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	// One pass finds each piece's first and second covering entries, adds
 	// to the standings and writes the table, joining neighbours with the
 	// same first entry.
-	if words == 1 {
+	switch {
+	case genericPaint:
+	case words == 1:
 		return b.paintWord(mask[0], f)
+	case words == 2:
+		return b.paintWords2(mask[0], mask[1], f)
 	}
 	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
@@ -853,6 +857,10 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	return at
 }
 
+// genericPaint makes paint take its general path whatever the program's
+// size (a test holds the one- and two-word paths to it).
+var genericPaint = false
+
 // paintWord is paint for programs of at most 64 rules (nearly all): each
 // piece's covering set is one word.
 func (b *builder) paintWord(mask uint64, f int) *AddrTable {
@@ -877,6 +885,59 @@ func (b *builder) paintWord(mask uint64, f int) *AddrTable {
 			d2 := none
 			if x != 0 {
 				d2 = Decider(bits.TrailingZeros64(x))
+			}
+			if d != last1 || d2 != last2 {
+				b.standing(d, d2, defAccept)
+				last1, last2 = d, d2
+			}
+		}
+		if d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	if defaultHit {
+		s.DefaultHit = true
+	}
+	at.By, at.piece = by, piece
+	b.done(at)
+	return at
+}
+
+// paintWords2 is paint for programs of 65 to 128 rules.
+func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
+	s := b.s
+	ps := b.fams[f]
+	n := len(ps.starts)
+	at := b.newTable(n, f)
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	cand, intra := ps.cand[:2*n], ps.intra[:n]
+	by, piece := at.By, at.piece
+	prev, last1, last2 := none, none, none
+	defaultHit := false
+	for j, d := range intra {
+		if d != none {
+			s.IntraHit[d.Intra()] = true
+		} else if x0, x1 := cand[2*j]&m0, cand[2*j+1]&m1; x0|x1 == 0 {
+			defaultHit = true
+			d = Default
+		} else {
+			d2 := none
+			if x0 != 0 {
+				d = Decider(bits.TrailingZeros64(x0))
+				x0 &= x0 - 1
+				if x0 != 0 {
+					d2 = Decider(bits.TrailingZeros64(x0))
+				} else if x1 != 0 {
+					d2 = Decider(64 + bits.TrailingZeros64(x1))
+				}
+			} else {
+				d = Decider(64 + bits.TrailingZeros64(x1))
+				x1 &= x1 - 1
+				if x1 != 0 {
+					d2 = Decider(64 + bits.TrailingZeros64(x1))
+				}
 			}
 			if d != last1 || d2 != last2 {
 				b.standing(d, d2, defAccept)
