@@ -117,16 +117,33 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			named[i] = [2]int32{math.MaxInt32, math.MaxInt32}
 		}
 		var namedMu [64]sync.Mutex
-		sums = make([]*summary, len(distinct)+len(alone))
-		each(e.in.Options.workers(), len(sums), func(sc *workerScratch, j int) {
+		// Policies that differ only in whether the instance has an IPv6
+		// address have one space (see spaceClassOf): built once, its
+		// summary serves each (in its place in the order).
+		var builds []int             // the distinct policies built, one per space
+		cls := make([]int, len(keys)) // the build of each distinct policy
+		byClass := map[spaceClass]int{}
+		for j, k := range distinct {
+			t := tasks[k]
+			sc := spaceClassOf(c, t.inst, t.dir, t.nic)
+			b, ok := byClass[sc]
+			if !ok {
+				b = len(builds)
+				byClass[sc] = b
+				builds = append(builds, j)
+			}
+			cls[j] = b
+		}
+		built := make([]*summary, len(builds)+len(alone))
+		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
-			if j < len(distinct) {
-				t := tasks[distinct[j]]
+			if j < len(builds) {
+				t := tasks[distinct[builds[j]]]
 				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)
 			} else {
-				s = space.Build(e.res, alone[j-len(distinct)], o)
+				s = space.Build(e.res, alone[j-len(builds)], o)
 			}
 			rules := s.Program.Rules
 			ids := sc.ids[:0]
@@ -148,8 +165,8 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				defer mu.Unlock()
 				return int32(j) < named[id][1]
 			}
-			sums[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
-			for i, bs := range sums[j].blockers {
+			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			for i, bs := range built[j].blockers {
 				if len(bs) == 0 {
 					continue
 				}
@@ -165,9 +182,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				mu.Unlock()
 			}
 		})
+		sums = make([]*summary, len(distinct)+len(alone))
 		for j, pk := range keys {
+			sums[j] = built[cls[j]]
 			e.sums[pk] = sums[j]
 		}
+		copy(sums[len(distinct):], built[len(builds):])
 	}
 	out := map[*model.Rule][]ruleUse{}
 	for j, sm := range sums {
@@ -177,6 +197,38 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	return out
+}
+
+// spaceClass names the space of an instance's policy: policy.InstanceKey
+// without whether the instance has an IPv6 address. A space reads the
+// instance's addresses only through the rules' local CIDRs, whose answers
+// the class keeps; policies of one class have equal spaces.
+type spaceClass struct {
+	policy.Key        // KeyOf: the groups, direction and rule set
+	local      string // each local-CIDR rule's answer, as InstanceKey has it
+}
+
+func spaceClassOf(c *policy.Cloud, inst *model.Instance, dir model.Direction, nic model.NicType) spaceClass {
+	k := policy.KeyOf(c, inst, dir, nic)
+	var local []byte
+	for _, g := range c.GroupsOf(inst) {
+		for ri := range g.Rules {
+			r := &g.Rules[ri]
+			if !r.Local.IsValid() || !policy.Applies(g, r, dir, k.NIC()) {
+				continue
+			}
+			l := r.Local.Masked()
+			b := byte('0')
+			if l.Contains(inst.PrivateIP) {
+				b++
+			}
+			if l.Contains(inst.IPv6) {
+				b += 2
+			}
+			local = append(local, b)
+		}
+	}
+	return spaceClass{k, string(local)}
 }
 
 // workerScratch is the memory one worker of the standings pass reuses.
