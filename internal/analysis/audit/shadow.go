@@ -120,7 +120,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// Policies that differ only in whether the instance has an IPv6
 		// address have one space (see spaceClassOf): built once, its
 		// summary serves each (in its place in the order).
-		var builds []int             // the distinct policies built, one per space
+		var builds []int              // the distinct policies built, one per space
 		cls := make([]int, len(keys)) // the build of each distinct policy
 		byClass := map[spaceClass]int{}
 		for j, k := range distinct {
