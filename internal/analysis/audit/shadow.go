@@ -290,7 +290,7 @@ func shadowedCheck(in *Input) []Finding {
 			return
 		}
 		for _, u := range us {
-			if u.sum.status[u.index] != space.Shadowed {
+			if u.sum.status[u.index] != isShadowed {
 				return
 			}
 		}
@@ -352,9 +352,9 @@ func redundantCheck(in *Input) []Finding {
 		some := false
 		for _, u := range us {
 			switch u.sum.status[u.index] {
-			case space.Live:
+			case isLive:
 				return
-			case space.Redundant:
+			case isRedundant:
 				some = true
 				for _, d := range u.sum.takeover[u.index] {
 					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {

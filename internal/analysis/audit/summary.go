@@ -19,7 +19,7 @@ type summary struct {
 	pos  int // in the standings pass's order
 
 	// The rules' standings (spaces of every source port only).
-	status   []space.Status
+	status   []standing
 	takeover [][]space.Decider // for a redundant rule, who would decide without it
 	blockers [][]space.Decider // for a shadowed rule, who hides it, largest share first
 	corr     []space.Correlation
@@ -136,14 +136,34 @@ func accepts(p *policy.Program, d space.Decider) bool {
 	return p.Default.Verdict == policy.Accept
 }
 
+// standing is a space.Status in a byte: summaries keep one per rule of
+// every program, and a byte holds no pointer for the collector to follow.
+type standing uint8
+
+const (
+	isLive standing = iota
+	isShadowed
+	isRedundant
+)
+
+func standingOf(st space.Status) standing {
+	switch st {
+	case space.Shadowed:
+		return isShadowed
+	case space.Redundant:
+		return isRedundant
+	}
+	return isLive
+}
+
 // standingsOf adds a space's standings to its summary. blockersOf says
 // for which rules the blockers are worth finding (nil: all).
 func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 	n := len(s.Program.Rules)
-	sm.status = make([]space.Status, n)
+	sm.status = make([]standing, n)
 	for i := range n {
 		st := s.Status(i)
-		sm.status[i] = st
+		sm.status[i] = standingOf(st)
 		switch st {
 		case space.Redundant:
 			if sm.takeover == nil {
