@@ -56,6 +56,12 @@ type Scratch struct {
 	i32s  []int32
 	stats []RuleStat
 	rules []prep
+	// The tables' own memory: port starts, table pointers, the tables.
+	u16s   []uint16
+	addrs  []*AddrTable
+	ports  []PortTable
+	tables []AddrTable
+	lists  [][]iprange.Range // pieces' peer lists
 	// Maps of one build, cleared before use.
 	seen    map[*iprange.Range]bool
 	spanMap map[*iprange.Range][]span
@@ -87,6 +93,27 @@ func take[T any](buf *[]T, used *int, n int) []T {
 type arena struct {
 	sc                                     *Scratch
 	keys, by, spans, ints, uint64s, int32s int
+	u16s, addrs, ports, tables             int
+}
+
+// portTable returns an empty port table with room for n intervals.
+func (a *arena) portTable(n int) *PortTable {
+	if a.sc == nil {
+		return &PortTable{Starts: make([]uint16, 0, n), Addrs: make([]*AddrTable, 0, n)}
+	}
+	pt := &take(&a.sc.ports, &a.ports, 1)[0]
+	*pt = PortTable{Starts: take(&a.sc.u16s, &a.u16s, n)[:0], Addrs: take(&a.sc.addrs, &a.addrs, n)[:0]}
+	return pt
+}
+
+// addrTable returns a zero table.
+func (a *arena) addrTable() *AddrTable {
+	if a.sc == nil {
+		return new(AddrTable)
+	}
+	at := &take(&a.sc.tables, &a.tables, 1)[0]
+	*at = AddrTable{}
+	return at
 }
 
 func (a *arena) keyN(n int) []iprange.Key {
@@ -647,7 +674,7 @@ func (b *builder) pieces(f int) *pieces {
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
 	seen := b.tmp.seenMap()
-	lists := make([][]iprange.Range, 0, len(s.intra)+len(s.rules))
+	lists := b.tmp.sc.lists[:0] // b.tmp always has a Scratch
 	n := 1
 	for k := range s.intra {
 		lists = append(lists, s.intra[k][f])
@@ -675,6 +702,8 @@ func (b *builder) pieces(f int) *pieces {
 			}
 		}
 	}
+	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
+	b.tmp.sc.lists = lists[:0]
 	starts = b.sortKeys(starts, f == 1)
 	if b.tmp != &b.mem {
 		// The space keeps its pieces: without the duplicates' room.
@@ -756,7 +785,7 @@ func (b *builder) portTable(f int, slot Proto) *PortTable {
 		slices.Sort(bounds)
 		bounds = slices.Compact(bounds)
 	}
-	pt := &PortTable{Starts: make([]uint16, 0, len(bounds)), Addrs: make([]*AddrTable, 0, len(bounds))}
+	pt := b.mem.portTable(len(bounds))
 	cover := b.cover[:0]
 	defer func() { b.cover = cover[:0] }()
 	for _, start := range bounds {
@@ -1032,7 +1061,9 @@ var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
 // Scratch, or from the build's tableBuf.
 func (b *builder) newTable(n, f int) *AddrTable {
 	if b.mem.sc != nil {
-		return &AddrTable{By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0], pieces: b.fams[f].starts}
+		at := b.mem.addrTable()
+		at.By, at.piece, at.pieces = b.mem.deciderN(n)[:0], b.mem.int32N(n)[:0], b.fams[f].starts
+		return at
 	}
 	if b.buf == nil {
 		b.buf = tableBufs.Get().(*tableBuf)
