@@ -97,8 +97,14 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// and drop it (the build's memory is the worker's, reused).
 		var distinct []int
 		var keys []policy.Key // of the distinct tasks
-		for k, t := range tasks {
-			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
+		// The keys, and below the space classes, are found on every
+		// worker too: ten thousand instances take a while.
+		pks := make([]policy.Key, len(tasks))
+		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
+			t := tasks[k]
+			pks[k] = policy.InstanceKey(c, t.inst, t.dir, t.nic)
+		})
+		for k, pk := range pks {
 			if _, ok := e.sums[pk]; !ok {
 				e.sums[pk] = nil
 				distinct = append(distinct, k)
@@ -123,9 +129,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		var builds []int              // the distinct policies built, one per space
 		cls := make([]int, len(keys)) // the build of each distinct policy
 		byClass := map[spaceClass]int{}
-		for j, k := range distinct {
-			t := tasks[k]
-			sc := spaceClassOf(c, t.inst, t.dir, t.nic)
+		classes := make([]spaceClass, len(distinct))
+		each(e.in.Options.workers(), len(distinct), func(_ *workerScratch, j int) {
+			t := tasks[distinct[j]]
+			classes[j] = spaceClassOf(c, t.inst, t.dir, t.nic)
+		})
+		for j, sc := range classes {
 			b, ok := byClass[sc]
 			if !ok {
 				b = len(builds)
