@@ -73,6 +73,34 @@ func BenchmarkAudit(b *testing.B) {
 	b.ReportMetric(refCPU.Seconds()/perCPU, "x-cpu-vs-reference")
 }
 
+// consoleConfig is a console-sized cloud: one VPC of the benchmark cloud
+// (1,000 instances, 100 groups, about 5,000 rules).
+var consoleConfig = func() cloudgen.Config { c := reachtest.BigConfig; c.VPCs = 1; return c }()
+
+// BenchmarkAuditConsole runs the full audit on a console-sized cloud, the
+// size one tenant's console audits, with the findings' digest logged.
+// Under -short it audits the smoke cloud.
+//
+//	go test -run '^$' -bench AuditConsole -benchtime 5x ./internal/analysis/audit
+func BenchmarkAuditConsole(b *testing.B) {
+	cfg := consoleConfig
+	if testing.Short() {
+		cfg = smokeConfig
+	}
+	cloud := cloudgen.Generate(42, cfg).Snapshot()
+	o := Options{}.withDefaults()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var got []Finding
+	for b.Loop() {
+		got = run(&Input{Cloud: cloud, Options: o})
+	}
+	b.StopTimer()
+	b.Logf("audit: %d findings, digest %s", len(got), digest(got))
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/audit")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/audit")
+}
+
 // digest is a short hash of findings, in order.
 func digest(fs []Finding) string {
 	b, err := json.Marshal(fs)

@@ -702,16 +702,27 @@ func sharedTierCheck(in *Input) []Finding {
 		}
 		slices.SortFunc(ext, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
 		slices.SortFunc(internal, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
-		type hit struct{ from, to, port, rule string }
-		var hits []hit
+		// The finding names the ports, sources and targets in the order
+		// the hits first meet them, and the way in of the first hit; a big
+		// cloud has hundreds of thousands of hits, so they are not kept.
+		var ports, froms, tos []string
+		portSeen := make([]bool, len(riskyPorts))
+		fromSeen := make([]bool, len(ext))
+		first, found := "", false
+		egs := make([]*packets, len(ext)) // packetsFor(ext[i], egress), as met
 		for _, b := range internal {
 			ing := e.packetsFor(b, model.Ingress)
-			for _, a := range ext {
+			toSeen := false
+			for ai, a := range ext {
 				rt := policy.PathBetween(a, b, false)
 				if rt.NoPath != "" || rt.NIC != model.Intranet {
 					continue // only members of one VPC meet inside it
 				}
-				eg := e.packetsFor(a, model.Egress)
+				eg := egs[ai]
+				if eg == nil {
+					eg = e.packetsFor(a, model.Egress)
+					egs[ai] = eg
+				}
 				from, to := iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})), iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))
 				for t, ri := range tierPorts {
 					d := ing.decide(t, from)
@@ -727,29 +738,32 @@ func sharedTierCheck(in *Input) []Finding {
 					if !accepts(eg.prog, eg.decide(t, to)) {
 						continue
 					}
-					hits = append(hits, hit{a.ID, b.ID, labels[ri], via})
+					if !found {
+						first, found = via, true
+					}
+					if !portSeen[ri] {
+						portSeen[ri] = true
+						ports = append(ports, labels[ri])
+					}
+					if !fromSeen[ai] {
+						fromSeen[ai] = true
+						froms = append(froms, a.ID)
+					}
+					if !toSeen {
+						toSeen = true
+						tos = append(tos, b.ID)
+					}
 				}
 			}
 		}
-		if len(hits) == 0 {
+		if !found {
 			continue
 		}
 		f := Finding{Check: "SGA-013", Severity: High, Resource: g.ID}
-		var ports, froms, tos []string
-		for _, h := range hits {
-			for _, s := range []struct {
-				list *[]string
-				v    string
-			}{{&ports, h.port}, {&froms, h.from}, {&tos, h.to}} {
-				if !slices.Contains(*s.list, s.v) {
-					*s.list = append(*s.list, s.v)
-				}
-			}
-		}
 		via := "its intra-group access"
-		if hits[0].rule != "intra-group access" {
-			f.RuleID = hits[0].rule
-			via = "rule " + hits[0].rule + " (which names the group)"
+		if first != "intra-group access" {
+			f.RuleID = first
+			via = "rule " + first + " (which names the group)"
 		}
 		f.Message = fmt.Sprintf("Group %s holds internet-facing instances (%s) and internal ones, and through %s %s can reach %s on %s.",
 			g.ID, list(froms, "instances"), via, list(froms, "instances"), list(tos, "instances"), list(ports, "ports"))

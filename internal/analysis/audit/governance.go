@@ -52,15 +52,7 @@ func (o Options) environment(in *model.Instance) (env string, prod bool) {
 // without an env tag are not judged.
 func prodSeparation(in *Input) []Finding {
 	c, o := in.Cloud, in.Options
-	var prod, other []*model.Instance
-	for _, inst := range instancesByID(c) {
-		switch env, p := o.environment(inst); {
-		case p:
-			prod = append(prod, inst)
-		case env != "":
-			other = append(other, inst)
-		}
-	}
+	prod, other := environments(in)
 	if len(prod) == 0 || len(other) == 0 {
 		return nil
 	}
@@ -105,6 +97,36 @@ func prodSeparation(in *Input) []Finding {
 		}
 	}
 	return out
+}
+
+// environments splits the instances with an env tag, by ID: production
+// and the rest.
+func environments(in *Input) (prod, other []*model.Instance) {
+	for _, inst := range instancesByID(in.Cloud) {
+		switch env, p := in.Options.environment(inst); {
+		case p:
+			prod = append(prod, inst)
+		case env != "":
+			other = append(other, inst)
+		}
+	}
+	return prod, other
+}
+
+// reachNeeded reports whether SGA-014 reads the reachability: some
+// production instance and some instance of another environment share no
+// group. (Most clouds carry no env tags; the reachability of a big cloud
+// costs more than every other check together.)
+func reachNeeded(in *Input) bool {
+	prod, other := environments(in)
+	for _, a := range prod {
+		for _, b := range other {
+			if !shareGroup(a, b) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func shareGroup(a, b *model.Instance) bool {

@@ -371,29 +371,49 @@ func broadInternal(in *Input) []Finding {
 func cidrForGroup(in *Input) []Finding {
 	c := in.Cloud
 	bySet := map[string][]string{} // sorted member IDs → basic groups with exactly those members
+	sizes := map[int]bool{}        // the sizes of those member sets
 	for _, g := range groupsByID(c) {
 		if ms := c.Members(g.ID); g.Type == model.Normal && len(ms) > 0 {
 			k := memberKey(ms)
 			bySet[k] = append(bySet[k], g.ID)
+			sizes[len(ms)] = true
 		}
 	}
-	nets := map[string][]*model.Instance{} // network → its instances
+	if len(bySet) == 0 {
+		return nil // no basic group with members: no rule to replace
+	}
+	// Each network's instance addresses, sorted, so that a CIDR finds the
+	// instances it holds by a search rather than a scan of the network.
+	type addrOf struct {
+		addr netip.Addr
+		inst *model.Instance
+	}
+	nets := map[string][]addrOf{}
 	for _, inst := range instancesByID(c) {
-		nets[inst.VpcID] = append(nets[inst.VpcID], inst)
+		for _, a := range inst.Addresses() {
+			nets[inst.VpcID] = append(nets[inst.VpcID], addrOf{a, inst})
+		}
+	}
+	for _, as := range nets {
+		slices.SortFunc(as, func(a, b addrOf) int { return a.addr.Compare(b.addr) })
 	}
 	var out []Finding
+	var hit []*model.Instance
 	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
 		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || isAnywhere(r.Peer.CIDR) ||
 			g.GroupPeerRules() >= model.MaxGroupPeerRules {
 			return
 		}
-		var hit []*model.Instance
-		for _, inst := range nets[g.VpcID] {
-			if slices.ContainsFunc(inst.Addresses(), r.Peer.CIDR.Masked().Contains) {
-				hit = append(hit, inst)
-			}
+		block := r.Peer.CIDR.Masked()
+		as := nets[g.VpcID]
+		k, _ := slices.BinarySearchFunc(as, block.Addr(), func(a addrOf, t netip.Addr) int { return a.addr.Compare(t) })
+		hit = hit[:0]
+		// An instance has one address per family, and a block one family:
+		// each instance comes once.
+		for ; k < len(as) && block.Contains(as[k].addr); k++ {
+			hit = append(hit, as[k].inst)
 		}
-		if len(hit) == 0 {
+		if len(hit) == 0 || !sizes[len(hit)] {
 			return
 		}
 		for _, id := range bySet[memberKey(hit)] {

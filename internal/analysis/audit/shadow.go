@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,8 +97,14 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// and drop it (the build's memory is the worker's, reused).
 		var distinct []int
 		var keys []policy.Key // of the distinct tasks
-		for k, t := range tasks {
-			pk := policy.InstanceKey(c, t.inst, t.dir, t.nic)
+		// The keys, and below the space classes, are found on every
+		// worker too: ten thousand instances take a while.
+		pks := make([]policy.Key, len(tasks))
+		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
+			t := tasks[k]
+			pks[k] = policy.InstanceKey(c, t.inst, t.dir, t.nic)
+		})
+		for k, pk := range pks {
 			if _, ok := e.sums[pk]; !ok {
 				e.sums[pk] = nil
 				distinct = append(distinct, k)
@@ -116,16 +123,36 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			named[i] = [2]int32{math.MaxInt32, math.MaxInt32}
 		}
 		var namedMu [64]sync.Mutex
-		sums = make([]*summary, len(distinct)+len(alone))
-		each(e.in.Options.workers(), len(sums), func(sc *workerScratch, j int) {
+		// Policies that differ only in whether the instance has an IPv6
+		// address have one space (see spaceClassOf): built once, its
+		// summary serves each (in its place in the order).
+		var builds []int              // the distinct policies built, one per space
+		cls := make([]int, len(keys)) // the build of each distinct policy
+		byClass := map[spaceClass]int{}
+		classes := make([]spaceClass, len(distinct))
+		each(e.in.Options.workers(), len(distinct), func(_ *workerScratch, j int) {
+			t := tasks[distinct[j]]
+			classes[j] = spaceClassOf(c, t.inst, t.dir, t.nic)
+		})
+		for j, sc := range classes {
+			b, ok := byClass[sc]
+			if !ok {
+				b = len(builds)
+				byClass[sc] = b
+				builds = append(builds, j)
+			}
+			cls[j] = b
+		}
+		built := make([]*summary, len(builds)+len(alone))
+		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
-			if j < len(distinct) {
-				t := tasks[distinct[j]]
+			if j < len(builds) {
+				t := tasks[distinct[builds[j]]]
 				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)
 			} else {
-				s = space.Build(e.res, alone[j-len(distinct)], o)
+				s = space.Build(e.res, alone[j-len(builds)], o)
 			}
 			rules := s.Program.Rules
 			ids := sc.ids[:0]
@@ -147,8 +174,8 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				defer mu.Unlock()
 				return int32(j) < named[id][1]
 			}
-			sums[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
-			for i, bs := range sums[j].blockers {
+			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			for i, bs := range built[j].blockers {
 				if len(bs) == 0 {
 					continue
 				}
@@ -164,9 +191,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				mu.Unlock()
 			}
 		})
+		sums = make([]*summary, len(distinct)+len(alone))
 		for j, pk := range keys {
+			sums[j] = built[cls[j]]
 			e.sums[pk] = sums[j]
 		}
+		copy(sums[len(distinct):], built[len(builds):])
 	}
 	out := map[*model.Rule][]ruleUse{}
 	for j, sm := range sums {
@@ -176,6 +206,38 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	return out
+}
+
+// spaceClass names the space of an instance's policy: policy.InstanceKey
+// without whether the instance has an IPv6 address. A space reads the
+// instance's addresses only through the rules' local CIDRs, whose answers
+// the class keeps; policies of one class have equal spaces.
+type spaceClass struct {
+	policy.Key        // KeyOf: the groups, direction and rule set
+	local      string // each local-CIDR rule's answer, as InstanceKey has it
+}
+
+func spaceClassOf(c *policy.Cloud, inst *model.Instance, dir model.Direction, nic model.NicType) spaceClass {
+	k := policy.KeyOf(c, inst, dir, nic)
+	var local []byte
+	for _, g := range c.GroupsOf(inst) {
+		for ri := range g.Rules {
+			r := &g.Rules[ri]
+			if !r.Local.IsValid() || !policy.Applies(g, r, dir, k.NIC()) {
+				continue
+			}
+			l := r.Local.Masked()
+			b := byte('0')
+			if l.Contains(inst.PrivateIP) {
+				b++
+			}
+			if l.Contains(inst.IPv6) {
+				b += 2
+			}
+			local = append(local, b)
+		}
+	}
+	return spaceClass{k, string(local)}
 }
 
 // workerScratch is the memory one worker of the standings pass reuses.
@@ -237,7 +299,7 @@ func shadowedCheck(in *Input) []Finding {
 			return
 		}
 		for _, u := range us {
-			if u.sum.status[u.index] != space.Shadowed {
+			if u.sum.status[u.index] != isShadowed {
 				return
 			}
 		}
@@ -299,9 +361,9 @@ func redundantCheck(in *Input) []Finding {
 		some := false
 		for _, u := range us {
 			switch u.sum.status[u.index] {
-			case space.Live:
+			case isLive:
 				return
-			case space.Redundant:
+			case isRedundant:
 				some = true
 				for _, d := range u.sum.takeover[u.index] {
 					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {
@@ -325,8 +387,6 @@ func redundantCheck(in *Input) []Finding {
 func conflictCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
 	type pair struct{ drop, accept *model.Rule }
-	seen := map[pair]bool{}
-	var out []Finding
 	var listed []bool // by summary pos
 	var order []*summary
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
@@ -342,6 +402,13 @@ func conflictCheck(in *Input) []Finding {
 	})
 	// Each summary lists the pairs that overlap in its program (less
 	// some known apart); a pair is reported where it is first found.
+	n := 0
+	for _, sm := range order {
+		n += len(sm.corr)
+	}
+	seen := make(map[pair]bool, n)
+	out := make([]Finding, 0, n/2)
+	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
 	for _, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
@@ -351,10 +418,12 @@ func conflictCheck(in *Input) []Finding {
 				continue
 			}
 			seen[p] = true
+			// The message as fmt would write it, without fmt: a big cloud
+			// has some hundred thousand of these.
 			out = append(out, Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
-				Message: fmt.Sprintf("Rule %s of %s (accept) and rule %s of %s (drop) share priority %d and overlap, so the drop silently wins where they do.",
-					a.ID, a.Group.ID, d.ID, d.Group.ID, a.Priority),
-				Fix: "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."})
+				Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
+					strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
+				Fix: fix})
 		}
 	}
 	return out

@@ -56,6 +56,12 @@ type Scratch struct {
 	i32s  []int32
 	stats []RuleStat
 	rules []prep
+	// The tables' own memory: port starts, table pointers, the tables.
+	u16s   []uint16
+	addrs  []*AddrTable
+	ports  []PortTable
+	tables []AddrTable
+	lists  [][]iprange.Range // pieces' peer lists
 	// Maps of one build, cleared before use.
 	seen    map[*iprange.Range]bool
 	spanMap map[*iprange.Range][]span
@@ -87,6 +93,27 @@ func take[T any](buf *[]T, used *int, n int) []T {
 type arena struct {
 	sc                                     *Scratch
 	keys, by, spans, ints, uint64s, int32s int
+	u16s, addrs, ports, tables             int
+}
+
+// portTable returns an empty port table with room for n intervals.
+func (a *arena) portTable(n int) *PortTable {
+	if a.sc == nil {
+		return &PortTable{Starts: make([]uint16, 0, n), Addrs: make([]*AddrTable, 0, n)}
+	}
+	pt := &take(&a.sc.ports, &a.ports, 1)[0]
+	*pt = PortTable{Starts: take(&a.sc.u16s, &a.u16s, n)[:0], Addrs: take(&a.sc.addrs, &a.addrs, n)[:0]}
+	return pt
+}
+
+// addrTable returns a zero table.
+func (a *arena) addrTable() *AddrTable {
+	if a.sc == nil {
+		return new(AddrTable)
+	}
+	at := &take(&a.sc.tables, &a.tables, 1)[0]
+	*at = AddrTable{}
+	return at
 }
 
 func (a *arena) keyN(n int) []iprange.Key {
@@ -556,7 +583,6 @@ type builder struct {
 	buf    *tableBuf // the tables made so far, without a Scratch
 	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint and portTable, reused across tables.
-	first  []Decider
 	mask   []uint64
 	act    []int32 // the rules active in the part and family at hand
 	idx    []int32
@@ -648,7 +674,7 @@ func (b *builder) pieces(f int) *pieces {
 	// Rules naming one group or prefix list share the resolver's array:
 	// count and add each array once.
 	seen := b.tmp.seenMap()
-	lists := make([][]iprange.Range, 0, len(s.intra)+len(s.rules))
+	lists := b.tmp.sc.lists[:0] // b.tmp always has a Scratch
 	n := 1
 	for k := range s.intra {
 		lists = append(lists, s.intra[k][f])
@@ -676,6 +702,8 @@ func (b *builder) pieces(f int) *pieces {
 			}
 		}
 	}
+	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
+	b.tmp.sc.lists = lists[:0]
 	starts = b.sortKeys(starts, f == 1)
 	if b.tmp != &b.mem {
 		// The space keeps its pieces: without the duplicates' room.
@@ -757,7 +785,7 @@ func (b *builder) portTable(f int, slot Proto) *PortTable {
 		slices.Sort(bounds)
 		bounds = slices.Compact(bounds)
 	}
-	pt := &PortTable{Starts: make([]uint16, 0, len(bounds)), Addrs: make([]*AddrTable, 0, len(bounds))}
+	pt := b.mem.portTable(len(bounds))
 	cover := b.cover[:0]
 	defer func() { b.cover = cover[:0] }()
 	for _, start := range bounds {
@@ -802,13 +830,20 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 		return b.paintFast(mask, f)
 	}
 	// One pass finds each piece's first and second covering entries, adds
-	// to the standings and counts the merged pieces; emit writes the table.
-	b.first = slices.Grow(b.first[:0], n)[:n]
-	first := b.first
+	// to the standings and writes the table, joining neighbours with the
+	// same first entry.
+	switch {
+	case genericPaint:
+	case words == 1:
+		return b.paintWord(mask[0], f)
+	case words == 2:
+		return b.paintWords2(mask[0], mask[1], f)
+	}
+	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	m, prev := 0, none
+	prev := none
 	// A run of pieces with the same first and second entries adds to the
-	// standings once.
+	// standings once (standing is idempotent).
 	last1, last2 := none, none
 	for j := range n {
 		d1 := ps.intra[j]
@@ -841,13 +876,115 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 				last1, last2 = d1, d2
 			}
 		}
-		first[j] = d1
 		if d1 != prev {
-			m++
+			at.By = append(at.By, d1)
+			at.piece = append(at.piece, int32(j))
 			prev = d1
 		}
 	}
-	return b.emit(first, m, f)
+	b.done(at)
+	return at
+}
+
+// genericPaint makes paint take its general path whatever the program's
+// size (a test holds the one- and two-word paths to it).
+var genericPaint = false
+
+// paintWord is paint for programs of at most 64 rules (nearly all): each
+// piece's covering set is one word.
+func (b *builder) paintWord(mask uint64, f int) *AddrTable {
+	s := b.s
+	ps := b.fams[f]
+	n := len(ps.starts)
+	at := b.newTable(n, f)
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	cand, intra := ps.cand[:n], ps.intra[:n]
+	by, piece := at.By, at.piece
+	prev, last1, last2 := none, none, none
+	defaultHit := false
+	for j, d := range intra {
+		if d != none {
+			s.IntraHit[d.Intra()] = true
+		} else if x := cand[j] & mask; x == 0 {
+			defaultHit = true
+			d = Default
+		} else {
+			d = Decider(bits.TrailingZeros64(x))
+			x &= x - 1
+			d2 := none
+			if x != 0 {
+				d2 = Decider(bits.TrailingZeros64(x))
+			}
+			if d != last1 || d2 != last2 {
+				b.standing(d, d2, defAccept)
+				last1, last2 = d, d2
+			}
+		}
+		if d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	if defaultHit {
+		s.DefaultHit = true
+	}
+	at.By, at.piece = by, piece
+	b.done(at)
+	return at
+}
+
+// paintWords2 is paint for programs of 65 to 128 rules.
+func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
+	s := b.s
+	ps := b.fams[f]
+	n := len(ps.starts)
+	at := b.newTable(n, f)
+	defAccept := s.Program.Default.Verdict == policy.Accept
+	cand, intra := ps.cand[:2*n], ps.intra[:n]
+	by, piece := at.By, at.piece
+	prev, last1, last2 := none, none, none
+	defaultHit := false
+	for j, d := range intra {
+		if d != none {
+			s.IntraHit[d.Intra()] = true
+		} else if x0, x1 := cand[2*j]&m0, cand[2*j+1]&m1; x0|x1 == 0 {
+			defaultHit = true
+			d = Default
+		} else {
+			d2 := none
+			if x0 != 0 {
+				d = Decider(bits.TrailingZeros64(x0))
+				x0 &= x0 - 1
+				if x0 != 0 {
+					d2 = Decider(bits.TrailingZeros64(x0))
+				} else if x1 != 0 {
+					d2 = Decider(64 + bits.TrailingZeros64(x1))
+				}
+			} else {
+				d = Decider(64 + bits.TrailingZeros64(x1))
+				x1 &= x1 - 1
+				if x1 != 0 {
+					d2 = Decider(64 + bits.TrailingZeros64(x1))
+				}
+			}
+			if d != last1 || d2 != last2 {
+				b.standing(d, d2, defAccept)
+				last1, last2 = d, d2
+			}
+		}
+		if d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	if defaultHit {
+		s.DefaultHit = true
+	}
+	at.By, at.piece = by, piece
+	b.done(at)
+	return at
 }
 
 // standing adds to rule d's standing a piece it decides, where sec (none:
@@ -904,23 +1041,6 @@ func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
 	return at
 }
 
-// emit turns painted pieces (none of them unpainted) into a table of m
-// pieces, joining neighbours with the same decider.
-func (b *builder) emit(first []Decider, m, f int) *AddrTable {
-	at := b.newTable(m, f)
-	prev := none
-	for j, d := range first {
-		if d == prev {
-			continue
-		}
-		prev = d
-		at.piece = append(at.piece, int32(j))
-		at.By = append(at.By, d)
-	}
-	b.done(at)
-	return at
-}
-
 // tableBuf holds the tables of one build until Build gives them their
 // memory in one piece (see finish): two allocations per space instead of
 // three per table, and paintFast's tables cut to size. Pooled, so that its
@@ -941,7 +1061,9 @@ var tableBufs = sync.Pool{New: func() any { return new(tableBuf) }}
 // Scratch, or from the build's tableBuf.
 func (b *builder) newTable(n, f int) *AddrTable {
 	if b.mem.sc != nil {
-		return &AddrTable{By: b.mem.deciderN(n)[:0], piece: b.mem.int32N(n)[:0], pieces: b.fams[f].starts}
+		at := b.mem.addrTable()
+		at.By, at.piece, at.pieces = b.mem.deciderN(n)[:0], b.mem.int32N(n)[:0], b.fams[f].starts
+		return at
 	}
 	if b.buf == nil {
 		b.buf = tableBufs.Get().(*tableBuf)

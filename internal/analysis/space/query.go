@@ -151,6 +151,10 @@ func (s *Space) Blockers(i int) []Blocker {
 	// big audit asks for thousands of rules' blockers).
 	base := len(s.Program.Intra) + 1
 	vol := make([]float64, base+len(s.rules))
+	// The piece where each of the rule's ranges starts, per family, found
+	// once: every table's starts are among the pieces, so a table finds
+	// a range by a piece index rather than an address.
+	var from [2][]int32
 	for _, part := range s.Parts {
 		sw := float64(part.SourcePorts.Hi) - float64(part.SourcePorts.Lo) + 1
 		for f := range 2 {
@@ -159,6 +163,12 @@ func (s *Space) Blockers(i int) []Blocker {
 			}
 			rs := r.ranges[f]
 			last := iprange.Last(f == 1)
+			if from[f] == nil {
+				from[f] = make([]int32, len(rs))
+				for x, rg := range rs {
+					from[f][x] = int32(iprange.Search(s.pieces[f], rg.Lo()))
+				}
+			}
 			for p := range NProto {
 				if !matchesSlot(r.proto, p) {
 					continue
@@ -173,11 +183,34 @@ func (s *Space) Blockers(i int) []Blocker {
 					if !p.Ports() {
 						pw = 1
 					}
-					forOverlaps(at, rs, last, func(d Decider, n float64) {
-						if d != Decider(i) {
-							vol[base+int(d)] += sw * pw * n
+					// Every overlap of the table's pieces with the rule's
+					// ranges, each range's first piece found from where
+					// the previous one ended (they are sorted).
+					k := 0
+					for x, rg := range rs {
+						if k > 0 && at.piece[k] > from[f][x] {
+							k = 0 // not sorted after all
 						}
-					})
+						for k+1 < len(at.piece) && at.piece[k+1] <= from[f][x] {
+							k++
+						}
+						for j := k; j < at.Len() && !rg.Hi().Less(at.Start(j)); j++ {
+							a, b := at.Start(j), last
+							if j+1 < at.Len() {
+								b = at.Start(j + 1).Prev()
+							}
+							if a.Less(rg.Lo()) {
+								a = rg.Lo()
+							}
+							if rg.Hi().Less(b) {
+								b = rg.Hi()
+							}
+							if d := at.By[j]; d != Decider(i) {
+								vol[base+int(d)] += sw * pw * iprange.Count(a, b)
+							}
+							k = j
+						}
+					}
 				}
 			}
 		}
@@ -206,26 +239,6 @@ func (s *Space) order(d Decider) int {
 		return len(s.Program.Intra) + int(d)
 	}
 	return len(s.Program.Intra) + len(s.Program.Rules)
-}
-
-// forOverlaps calls fn with the decider and size of every overlap between
-// an address table's pieces and sorted, disjoint ranges.
-func forOverlaps(at *AddrTable, rs []iprange.Range, last iprange.Key, fn func(Decider, float64)) {
-	for _, r := range rs {
-		for j := at.Find(r.Lo()); j < at.Len() && !r.Hi().Less(at.Start(j)); j++ {
-			a, b := at.Start(j), last
-			if j+1 < at.Len() {
-				b = at.Start(j + 1).Prev()
-			}
-			if a.Less(r.Lo()) {
-				a = r.Lo()
-			}
-			if r.Hi().Less(b) {
-				b = r.Hi()
-			}
-			fn(at.By[j], iprange.Count(a, b))
-		}
-	}
 }
 
 // Correlation is a drop and an accept of the same priority whose match

@@ -1,0 +1,48 @@
+package space
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
+)
+
+// TestPaintPathsAgree holds paint's one- and two-word paths (programs of
+// up to 64 and 128 rules) to its general path: the same tables, standings
+// and hits, on programs of every size up to some 200 rules.
+func TestPaintPathsAgree(t *testing.T) {
+	cfg := cloudgen.Config{VPCs: 1, Groups: 6, Instances: 12, RulesPerGroup: 250, PrefixLists: 3, PortRangeLists: 2,
+		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3}
+	sizes := map[int]int{} // programs by bit-set words
+	for seed := range uint64(6) {
+		gen := cloudgen.Generate(seed+1, cfg)
+		res := NewResolver(gen.Snapshot())
+		for _, in := range gen.Instances {
+			for _, dir := range []model.Direction{model.Ingress, model.Egress} {
+				o := Options{AllSourcePorts: true}
+				fast := ForInstance(res, in, dir, model.Intranet, o)
+				genericPaint = true
+				slow := ForInstance(res, in, dir, model.Intranet, o)
+				genericPaint = false
+				sizes[(len(fast.Program.Rules)+63)/64]++
+				name := fmt.Sprintf("seed %d %s %s (%d rules)", seed+1, in.ID, dir, len(fast.Program.Rules))
+				if fmt.Sprint(fast.Rules) != fmt.Sprint(slow.Rules) || !slices.Equal(fast.IntraHit, slow.IntraHit) || fast.DefaultHit != slow.DefaultHit {
+					t.Fatalf("%s: standings differ:\n fast %v %v %v\n slow %v %v %v", name, fast.Rules, fast.IntraHit, fast.DefaultHit, slow.Rules, slow.IntraHit, slow.DefaultHit)
+				}
+				var a, b []Cell
+				fast.Walk(func(c Cell) { a = append(a, c) })
+				slow.Walk(func(c Cell) { b = append(b, c) })
+				if !slices.Equal(a, b) {
+					t.Fatalf("%s: the partitions differ (%d and %d cells)", name, len(a), len(b))
+				}
+			}
+		}
+	}
+	for words := 1; words <= 3; words++ {
+		if sizes[words] == 0 {
+			t.Errorf("no program of %d-%d rules among the random clouds: the test checks nothing for it (sizes %v)", 64*words-63, 64*words, sizes)
+		}
+	}
+}
