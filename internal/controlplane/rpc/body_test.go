@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -219,6 +220,39 @@ func TestThrottledDelay(t *testing.T) {
 		s.ServeHTTP(w, httptest.NewRequest("GET", "/?"+signedV1("GET", tc.action, "testsecret", nil).Encode(), nil))
 		if held := time.Since(start) >= s.ThrottledDelay; held != tc.held {
 			t.Errorf("%s (%d): held %v, want %v", tc.action, w.Code, held, tc.held)
+		}
+	}
+}
+
+// TestStalledLargeBodiesHoldLittle: clients that announce large bodies and
+// then send nothing hold only a chunk each of the large-body budget, not
+// what they announce, so a real large body from another client is still
+// read and answered meanwhile (before, four such clients held the whole
+// budget and it was refused with ServiceUnavailable).
+func TestStalledLargeBodiesHoldLittle(t *testing.T) {
+	s := testServer(t, nil)
+	s.MaxLargeBodies, s.BodyTimeout = 4<<20, 10*time.Second
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	for range 4 {
+		c, err := net.Dial("tcp", hs.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", 1<<20)
+	}
+	time.Sleep(200 * time.Millisecond) // let the server start reading them
+	for _, size := range []int{200 << 10, 900 << 10} {
+		body := signedV1("POST", "DescribeRegions", "testsecret", url.Values{"Pad": {strings.Repeat("x", size)}}).Encode()
+		resp, err := http.Post(hs.URL+"/", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("a %d-byte body while others stall: %d %s, want 200", len(body), resp.StatusCode, got)
 		}
 	}
 }

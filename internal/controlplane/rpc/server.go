@@ -58,9 +58,10 @@ type Server struct {
 	Nice        int
 	// LargeBody is the size over which a body is large (default
 	// DefaultLargeBody), and MaxLargeBodies how many bytes of large bodies
-	// are read at once (default DefaultMaxLargeBodies; negative: no bound).
-	// A large body beyond it waits, unread, until others are in (at most
-	// 2s, then it is refused with ServiceUnavailable): slow clients cannot
+	// are read at once (default DefaultMaxLargeBodies; negative: no bound),
+	// counted as they arrive, a chunk ahead. A large body beyond it waits,
+	// unread, until others are in (at most 2s a chunk, then it is refused
+	// with ServiceUnavailable): slow clients cannot
 	// make the server hold, and take page after page of fresh memory for,
 	// many large bodies at once, while ordinary requests (small bodies) are
 	// never held up.
@@ -281,29 +282,30 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if s.BodyTimeout > 0 {
 		rc.SetReadDeadline(start.Add(s.BodyTimeout))
 	}
-	// A large body waits, unread, for its share of the bytes large bodies
-	// may hold at once (its body timeout runs meanwhile); one of unknown
-	// length counts as the largest.
+	var in io.Reader = newPacedReader(http.MaxBytesReader(w, r.Body, limit))
+	// A large body is charged to the bytes large bodies may hold at once
+	// as it arrives, a chunk ahead of what it sent, not by the length it
+	// announces: a client that announces a large body and then stalls
+	// holds one chunk of the budget, not its whole length. One of unknown
+	// length counts up to the limit.
 	if size := cmp.Or(max(r.ContentLength, 0), limit); r.ContentLength != 0 && size > s.largeBody() && s.MaxLargeBodies >= 0 {
-		size = min(size, s.maxLargeBodies())
 		// While it waits, nothing tells the server that its client left:
-		// the wait is short, so that a client that reconnects again and
+		// each wait is short, so that a client that reconnects again and
 		// again cannot pile waiting connections up to the cap.
 		wait := largeBodyWait
 		if s.BodyTimeout > 0 {
 			wait = min(wait, s.BodyTimeout)
 		}
-		ctx, cancel := context.WithDeadline(r.Context(), start.Add(wait))
-		defer cancel()
-		if err := s.largeBodies().Acquire(ctx, size); err != nil {
-			return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
-				"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
-		}
-		defer s.largeBodies().Release(size)
+		c := &chargedReader{r: in, ctx: r.Context(), budget: s.largeBodies(), max: s.maxLargeBodies(), left: size, wait: wait}
+		defer c.release()
+		in = c
 	}
-	body, err := readAll(newPacedReader(http.MaxBytesReader(w, r.Body, limit)))
+	body, err := readAll(in)
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, errLargeBodiesBusy):
+		return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
 	case errors.As(err, &mbe):
 		return refuse(tooLarge)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -316,6 +318,49 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
 	}
 	return body, nil
+}
+
+// errLargeBodiesBusy: a large body's next chunk found no room in the
+// budget within its wait.
+var errLargeBodiesBusy = errors.New("large bodies budget exhausted")
+
+// chargedReader charges the bytes it reads to budget before reading them,
+// at most chunkSize (and what is left of the announced length) ahead, and
+// gives them all back in release.
+type chargedReader struct {
+	r             io.Reader
+	ctx           context.Context
+	budget        *semaphore.Weighted
+	max           int64 // the budget's size
+	left          int64 // of the announced length (or limit), not yet charged
+	charged, read int64
+	wait          time.Duration // for each chunk's charge
+}
+
+func (c *chargedReader) Read(b []byte) (int, error) {
+	if c.read == c.charged {
+		// Past the announced length one byte more is charged, to read
+		// the end (or the overflow that MaxBytesReader reports).
+		step := min(chunkSize, max(c.left, 1), c.max)
+		ctx, cancel := context.WithTimeout(c.ctx, c.wait)
+		err := c.budget.Acquire(ctx, step)
+		cancel()
+		if err != nil {
+			return 0, errLargeBodiesBusy
+		}
+		c.charged += step
+		c.left = max(c.left-step, 0)
+	}
+	n, err := c.r.Read(b[:min(int64(len(b)), c.charged-c.read)])
+	c.read += int64(n)
+	return n, err
+}
+
+func (c *chargedReader) release() {
+	if c.charged > 0 {
+		c.budget.Release(c.charged)
+		c.charged = 0
+	}
 }
 
 // slowAfter and slowGap pace the reading of a body that is slow to
