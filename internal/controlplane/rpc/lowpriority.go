@@ -1,6 +1,12 @@
 package rpc
 
-import "runtime"
+import (
+	"context"
+	"net/http"
+	"runtime"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
 
 // encoded is an answer already encoded, by a low-priority call.
 type encoded struct {
@@ -21,8 +27,24 @@ type lowWorker struct{ calls chan func() }
 // does not make a thread for each.
 const maxIdleLowWorkers = 8
 
+// maxLowWorkers bounds the low-priority workers (busy and idle, so their
+// threads): a burst of analyses, even ones the analysis bounds refuse in
+// the handler, would otherwise make a thread for each call. The analyses
+// run at once are bounded by GOMAXPROCS by default, so with at least that
+// many workers, none that could run waits here.
+func maxLowWorkers() int { return max(maxIdleLowWorkers, runtime.GOMAXPROCS(0)) }
+
+func (s *Server) lowInit() {
+	s.lowOnce.Do(func() {
+		s.idleLow = make(chan *lowWorker, maxIdleLowWorkers)
+		s.lowSlots = make(chan struct{}, maxLowWorkers())
+	})
+}
+
+// lowWorker returns an idle worker or a new one; the caller holds a slot
+// of lowSlots, which the worker gives back once it is idle again or gone,
+// so that workers never outnumber the slots.
 func (s *Server) lowWorker() *lowWorker {
-	s.lowOnce.Do(func() { s.idleLow = make(chan *lowWorker, maxIdleLowWorkers) })
 	select {
 	case w := <-s.idleLow:
 		return w
@@ -36,7 +58,9 @@ func (s *Server) lowWorker() *lowWorker {
 			call()
 			select {
 			case s.idleLow <- w:
+				<-s.lowSlots
 			default:
+				<-s.lowSlots
 				return // enough are idle: this one's thread ends
 			}
 		}
@@ -48,7 +72,15 @@ func (s *Server) lowWorker() *lowWorker {
 // whose CPU priority is lowered to Nice (see Server.LowPriority). A panic
 // is passed on to the caller's goroutine, where net/http expects
 // http.ErrAbortHandler.
-func (s *Server) lowPriority(fn func() (any, error), req *Request) (any, error) {
+func (s *Server) lowPriority(ctx context.Context, fn func() (any, error), req *Request) (any, error) {
+	s.lowInit()
+	// All workers busy: wait for one, while the client waits.
+	select {
+	case s.lowSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The server is busy with other analyses; retry in a moment.")
+	}
 	type out struct {
 		v     any
 		err   error

@@ -76,6 +76,7 @@ type Server struct {
 	large     *semaphore.Weighted
 	lowOnce   sync.Once
 	idleLow   chan *lowWorker
+	lowSlots  chan struct{} // one per low-priority worker (see maxLowWorkers)
 }
 
 // DefaultLargeBody and DefaultMaxLargeBodies: the SDKs' largest ordinary
@@ -219,7 +220,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		}
 	}
 	if s.LowPriority != nil && s.LowPriority(req.Action) {
-		return s.lowPriority(func() (any, error) { return s.call(ctx, h, req) }, req)
+		return s.lowPriority(ctx, func() (any, error) { return s.call(ctx, h, req) }, req)
 	}
 	return s.call(ctx, h, req)
 }
