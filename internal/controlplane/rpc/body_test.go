@@ -256,3 +256,33 @@ func TestStalledLargeBodiesHoldLittle(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeBodiesSharePerAddress: many stalled connections from one
+// address hold at most that address's share of the large-body budget, so
+// a large body from another address is still read.
+func TestLargeBodiesSharePerAddress(t *testing.T) {
+	s := testServer(t, nil)
+	s.LargeBody, s.MaxBodyBytes, s.MaxLargeBodies, s.BodyTimeout = 1<<10, 32<<10, 128<<10, 10*time.Second
+	hs := httptest.NewServer(s)
+	defer hs.Close()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	for range 16 { // 16 chunks of 16 KiB: twice the budget
+		c, err := d.Dial("tcp", hs.Listener.Addr().String())
+		if err != nil {
+			t.Skipf("cannot dial from 127.0.0.2: %v", err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\nAction=", 32<<10)
+	}
+	time.Sleep(200 * time.Millisecond) // let the server start reading them
+	body := signedV1("POST", "DescribeRegions", "testsecret", url.Values{"Pad": {strings.Repeat("x", 20<<10)}}).Encode()
+	resp, err := http.Post(hs.URL+"/", "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("a %d-byte body while another address stalls: %d %s, want 200", len(body), resp.StatusCode, got)
+	}
+}

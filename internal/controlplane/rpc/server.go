@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -74,6 +75,8 @@ type Server struct {
 
 	largeOnce sync.Once
 	large     *semaphore.Weighted
+	largeMu   sync.Mutex
+	largeByIP map[string]*ipShare
 	lowOnce   sync.Once
 	idleLow   chan *lowWorker
 	lowSlots  chan struct{} // one per low-priority worker (see maxLowWorkers)
@@ -98,6 +101,43 @@ func (s *Server) maxLargeBodies() int64 {
 func (s *Server) largeBodies() *semaphore.Weighted {
 	s.largeOnce.Do(func() { s.large = semaphore.NewWeighted(s.maxLargeBodies()) })
 	return s.large
+}
+
+// ipShare is the part of the large-body budget one remote address may
+// hold, while it has bodies being read.
+type ipShare struct {
+	sem   *semaphore.Weighted
+	size  int64
+	users int
+}
+
+// largeShare returns the share of the client at remoteAddr: a quarter of
+// the budget, but room for one body of the largest size, so that one
+// address (many stalled connections) cannot take it all. done gives it up.
+func (s *Server) largeShare(remoteAddr string, limit int64) (share *ipShare, done func()) {
+	host := remoteAddr
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		host = ap.Addr().Unmap().String()
+	}
+	s.largeMu.Lock()
+	defer s.largeMu.Unlock()
+	share = s.largeByIP[host]
+	if share == nil {
+		if s.largeByIP == nil {
+			s.largeByIP = map[string]*ipShare{}
+		}
+		size := min(max(s.maxLargeBodies()/4, limit), s.maxLargeBodies())
+		share = &ipShare{sem: semaphore.NewWeighted(size), size: size}
+		s.largeByIP[host] = share
+	}
+	share.users++
+	return share, func() {
+		s.largeMu.Lock()
+		defer s.largeMu.Unlock()
+		if share.users--; share.users == 0 {
+			delete(s.largeByIP, host)
+		}
+	}
 }
 
 // ServeHTTP handles one API call: method check, parameter parsing, routing,
@@ -297,7 +337,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		if s.BodyTimeout > 0 {
 			wait = min(wait, s.BodyTimeout)
 		}
-		c := &chargedReader{r: in, ctx: r.Context(), budget: s.largeBodies(), max: s.maxLargeBodies(), left: size, wait: wait}
+		share, done := s.largeShare(r.RemoteAddr, limit)
+		defer done()
+		c := &chargedReader{r: in, ctx: r.Context(), budget: s.largeBodies(), share: share, left: size, wait: wait}
 		defer c.release()
 		in = c
 	}
@@ -332,8 +374,8 @@ type chargedReader struct {
 	r             io.Reader
 	ctx           context.Context
 	budget        *semaphore.Weighted
-	max           int64 // the budget's size
-	left          int64 // of the announced length (or limit), not yet charged
+	share         *ipShare // of the client's address, charged too
+	left          int64    // of the announced length (or limit), not yet charged
 	charged, read int64
 	wait          time.Duration // for each chunk's charge
 }
@@ -342,11 +384,14 @@ func (c *chargedReader) Read(b []byte) (int, error) {
 	if c.read == c.charged {
 		// Past the announced length one byte more is charged, to read
 		// the end (or the overflow that MaxBytesReader reports).
-		step := min(chunkSize, max(c.left, 1), c.max)
+		step := min(chunkSize, max(c.left, 1), c.share.size)
 		ctx, cancel := context.WithTimeout(c.ctx, c.wait)
-		err := c.budget.Acquire(ctx, step)
-		cancel()
-		if err != nil {
+		defer cancel()
+		if c.share.sem.Acquire(ctx, step) != nil {
+			return 0, errLargeBodiesBusy
+		}
+		if c.budget.Acquire(ctx, step) != nil {
+			c.share.sem.Release(step)
 			return 0, errLargeBodiesBusy
 		}
 		c.charged += step
@@ -360,6 +405,7 @@ func (c *chargedReader) Read(b []byte) (int, error) {
 func (c *chargedReader) release() {
 	if c.charged > 0 {
 		c.budget.Release(c.charged)
+		c.share.sem.Release(c.charged)
 		c.charged = 0
 	}
 }
