@@ -264,7 +264,7 @@ func (a *runner) step(ctx context.Context) error {
 		})
 		if err == nil && frames == 0 && ctx.Err() == nil {
 			// Not a stream's end: the next one waits, and may go elsewhere.
-			err = fmt.Errorf("agent: the server ended the stream before its first frame")
+			err = errEmptyStream
 		}
 		if e, ok := err.(*apiclient.Error); ok && e.Code == "InvalidAction.NotFound" {
 			// A server from before the stream: long poll it.
