@@ -57,8 +57,16 @@ func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
 	}
 	return &Client{sdk: c, scheme: scheme, host: host, region: region, keyID: accessKeyID, secret: secret,
 		streams: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}, nil
+			ResponseHeaderTimeout: streamHeaderTimeout,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}, nil
 }
+
+// streamHeaderTimeout bounds the wait for a stream's answer: a server at
+// its connection limit leaves the connection in its listen backlog, where
+// the handshake completes and nobody answers; the caller must fail (and
+// try another server) rather than wait forever. It is Call's read bound
+// (a variable: tests shorten it).
+var streamHeaderTimeout = 30 * time.Second
 
 // ParseEndpoint splits "[http[s]://]HOST[:PORT]" into scheme and host.
 func ParseEndpoint(s string) (scheme, host string, err error) {

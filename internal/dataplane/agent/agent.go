@@ -171,9 +171,10 @@ type runner struct {
 	kick     chan struct{} // asks reportLoop to report the applied revision now
 	flows    *flows
 	ctx      context.Context // Run's
-	// noStream says the server has no change stream (an older one): the
-	// agent long polls.
-	noStream bool
+	// noStreamUntil: the server had no change stream (an older one), so
+	// the agent long polls until then, and then tries the stream again (the
+	// server may have been upgraded, or the agent moved to another).
+	noStreamUntil time.Time
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -184,6 +185,10 @@ const (
 	watchWait  = 25 * time.Second // how long the server may hold a watch
 	reportGap  = time.Second      // the least time between two reports after applies
 )
+
+// streamRetry is how long the agent long polls a server without the change
+// stream before it tries the stream again (a variable: tests shorten it).
+var streamRetry = 5 * time.Minute
 
 func (a *runner) loop(ctx context.Context) error {
 	backoff := minBackoff
@@ -251,7 +256,7 @@ func (a *runner) step(ctx context.Context) error {
 		a.st, a.stale = st, true
 		return a.apply()
 	}
-	if st, ok := a.src.(Streamer); ok && !a.noStream {
+	if st, ok := a.src.(Streamer); ok && time.Now().After(a.noStreamUntil) {
 		if a.stale {
 			if err := a.apply(); err != nil {
 				return err
@@ -264,12 +269,12 @@ func (a *runner) step(ctx context.Context) error {
 		})
 		if err == nil && frames == 0 && ctx.Err() == nil {
 			// Not a stream's end: the next one waits, and may go elsewhere.
-			err = fmt.Errorf("agent: the server ended the stream before its first frame")
+			err = errEmptyStream
 		}
 		if e, ok := err.(*apiclient.Error); ok && e.Code == "InvalidAction.NotFound" {
 			// A server from before the stream: long poll it.
-			a.cfg.Log.Info("agent: the server has no change stream; long polling it", "err", err)
-			a.noStream = true
+			a.cfg.Log.Info("agent: the server has no change stream; long polling it", "err", err, "retry", streamRetry)
+			a.noStreamUntil = time.Now().Add(streamRetry)
 			return nil
 		}
 		if err == errResync {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -119,10 +120,10 @@ func (s apiSource) Watch(ctx context.Context, r WatchRequest) (*Changes, error) 
 // streamHeartbeat is how often the server is asked to send a frame when
 // nothing changes; with none for deadAfter, the connection is taken for
 // dead and the stream ends with an error (the next server is tried).
-const (
-	streamHeartbeat = 10 * time.Second
-	deadAfter       = 3 * streamHeartbeat
-)
+// (deadAfter is a variable: tests shorten it.)
+const streamHeartbeat = 10 * time.Second
+
+var deadAfter = 3 * streamHeartbeat
 
 func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -152,7 +153,9 @@ func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Change
 			}
 			return fmt.Errorf("agent: reading the server's stream: %w", err)
 		}
-		watchdog.Reset(deadAfter)
+		// The watchdog waits for the server, not for each: a long apply
+		// must not cut a healthy stream.
+		watchdog.Stop()
 		var w Changes
 		if err := json.Unmarshal(line, &w); err != nil {
 			return fmt.Errorf("agent: a frame of the server's stream: %w", err)
@@ -160,6 +163,7 @@ func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Change
 		if err := each(&w); err != nil {
 			return err
 		}
+		watchdog.Reset(deadAfter)
 	}
 }
 
@@ -250,17 +254,28 @@ func (f *failover) Watch(ctx context.Context, r WatchRequest) (w *Changes, err e
 }
 
 // Stream streams from the current server; an error of each (the kernel's)
-// is the agent's, not the server's, and does not move on.
+// is the agent's, not the server's, and does not move on. A stream the
+// server ends before its first frame is the server's failure (it is
+// stopping, or cannot serve it): it moves on.
 func (f *failover) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
 	var own error
 	err := f.call(ctx, func(a apiSource) error {
-		return a.Stream(ctx, r, func(w *Changes) error {
+		frames := 0
+		err := a.Stream(ctx, r, func(w *Changes) error {
+			frames++
 			own = each(w)
 			return own
 		})
+		if err == nil && frames == 0 && ctx.Err() == nil {
+			err = errEmptyStream
+		}
+		return err
 	}, func(err error) bool { return err == own })
 	return err
 }
+
+// errEmptyStream is a stream that ended before its first frame.
+var errEmptyStream = errors.New("agent: the server ended the stream before its first frame")
 
 func (f *failover) Report(ctx context.Context, st Status) error {
 	return f.call(ctx, func(a apiSource) error { return a.Report(ctx, st) })

@@ -159,3 +159,57 @@ func TestAgentStream(t *testing.T) {
 		})
 	}
 }
+
+// pollSource is a streamSource whose long polls end at once (nothing new),
+// as a real one's end after their wait.
+type pollSource struct{ *streamSource }
+
+func (s pollSource) Watch(ctx context.Context, r WatchRequest) (*Changes, error) {
+	s.mu.Lock()
+	s.watches = append(s.watches, r)
+	s.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(10 * time.Millisecond):
+		return &Changes{Snapshot: Snapshot{Revision: r.After}}, nil
+	}
+}
+
+// TestAgentStreamRetry: an agent that found a server without the stream
+// (an old one, during a rolling upgrade) long polls it, and after
+// streamRetry tries the stream again, rather than long polling forever.
+func TestAgentStreamRetry(t *testing.T) {
+	defer func(d time.Duration) { streamRetry = d }(streamRetry)
+	streamRetry = 50 * time.Millisecond
+	src := pollSource{&streamSource{snap: func() *Snapshot { return snapAt(1, 80) }, played: make(chan struct{}, 10),
+		scripts: []streamScript{{end: &apiclient.Error{Status: 404, Code: "InvalidAction.NotFound"}}}}}
+	kernel := nft.NewFake(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Host: host, NFT: opts, ReportEvery: time.Hour, Log: quiet, Source: src,
+			OpenTable: func() (nft.Table, error) { return kernel, nil }})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	var streams, watches int
+	for time.Now().Before(deadline) {
+		src.mu.Lock()
+		streams, watches = len(src.streams), len(src.watches)
+		src.mu.Unlock()
+		if streams >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if watches == 0 {
+		t.Error("the agent did not long poll the server without the stream")
+	}
+	if streams < 2 {
+		t.Errorf("%d streams: the agent never tried the stream again", streams)
+	}
+}
