@@ -14,6 +14,9 @@
 //   - time and memory to compile and apply a host's ruleset for 1,000
 //     instances.
 //
+// With -only records: flow-log records per second an agent emits before
+// a window says SKIPDATA (records.go).
+//
 // Usage: go run ./bench/dataplane [-quick] [-only parts] [-rules n,...] [-modes m,...] [-rounds n] [-window d] [-cpuprofile file]
 package main
 
@@ -48,7 +51,7 @@ import (
 
 var (
 	quick    = flag.Bool("quick", false, "short runs (a smoke test, not a measurement)")
-	only     = flag.String("only", "throughput,convergence,apply", "the parts to run, comma-separated: throughput, convergence, apply")
+	only     = flag.String("only", "throughput,convergence,apply", "the parts to run, comma-separated: throughput, convergence, apply, records (flow-log records per second before SKIPDATA; not run by default)")
 	ruleCnts = flag.String("rules", "0,100,1000", "throughput: the numbers of rules ahead of the accepting one, comma-separated")
 	modeList = flag.String("modes", "none,palisade,merged,linear,flowlog", "throughput: the filter modes, comma-separated (see setFilter); "+
 		"flow-log parts in isolation: fl-rules (flow-log ruleset only), fl-acct (and conntrack accounting), merged-acct (accounting only)")
@@ -69,7 +72,7 @@ func main() {
 		duration = 200 * time.Millisecond
 	}
 	// Labs left by an interrupted run.
-	for _, name := range []string{"bench0", "bench100", "bench1000", "benchconv", "benchapply"} {
+	for _, name := range []string{"bench0", "bench100", "bench1000", "benchconv", "benchapply", "benchrec"} {
 		lab.Remove(name)
 	}
 	defer run.Close()
@@ -87,6 +90,8 @@ func main() {
 			convergence()
 		case "apply":
 			compileApply()
+		case "records":
+			records()
 		default:
 			run.Fatalf("-only: unknown part %q", p)
 		}
@@ -179,7 +184,10 @@ func median(xs []float64) float64 {
 // setFilter; flowRecords counts what they emitted.
 var (
 	collectors  []func()
+	flowCols    []*flowlog.Collector // the running ones, for their Stats
 	flowRecords atomic.Int64
+	flowSkip    atomic.Int64 // records that said SKIPDATA
+	flowRejects atomic.Int64 // records of drops
 	flowLost    atomic.Int64 // receive errors: conntrack events or NFLOG packets the kernel could not deliver
 )
 
@@ -192,7 +200,7 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 	for _, stop := range collectors {
 		stop()
 	}
-	collectors = nil
+	collectors, flowCols = nil, nil
 	for _, h := range l.Spec.Hosts {
 		k, err := nft.Open(l.HostNetns(h), nft.Options{})
 		check(err)
@@ -220,8 +228,9 @@ func setFilter(l *lab.Lab, c *policy.Cloud, mode string) {
 				tables.Update(h, rs, c)
 				var col *flowlog.Collector
 				col, err = flowlog.Start(flowlog.Config{Netns: l.HostNetns(h), Window: *window, Resolver: tables.Resolver(),
-					Emit: func(r []flowlog.Record) { flowRecords.Add(int64(len(r))) }})
+					Emit: countRecords})
 				if err == nil {
+					flowCols = append(flowCols, col)
 					ctx, cancel := context.WithCancel(context.Background())
 					done := make(chan struct{})
 					go func() { defer close(done); col.Run(ctx); flowLost.Add(int64(col.Stats().Lost)); col.Close() }()
