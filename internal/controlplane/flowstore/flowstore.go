@@ -80,8 +80,9 @@ type Options struct {
 	// first. 0 takes DefaultMaxBytes.
 	MaxBytes int64
 	// MaxPerAccount keeps at most this many records (the newest) per
-	// account, so one tenant's flood cannot take the memory of all; 0
-	// takes DefaultMaxPerAccount.
+	// account in the index, so one tenant's flood cannot take the memory
+	// of all; 0 takes DefaultMaxPerAccount. It does not bound the files:
+	// MaxBytes is shared, and drops the oldest records of all accounts.
 	MaxPerAccount int
 	// SegmentBytes is the size at which a segment is closed and the next
 	// begun; 0 takes MaxBytes/8, at most 16 MiB.
