@@ -79,9 +79,9 @@ func TestCreatedMarker(t *testing.T) {
 	}
 }
 
-// TestBadLineMidFile: a bad whole line in the last file is skipped and
-// counted; the acknowledged records after it stay, and only an
-// unterminated tail is cut.
+// TestBadLineMidFile: a bad whole line of the last file (even its last
+// one: it was acknowledged) is skipped and counted, never cut; only an
+// unterminated tail is.
 func TestBadLineMidFile(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -89,10 +89,13 @@ func TestBadLineMidFile(t *testing.T) {
 		tail string // appended at the end
 		want int    // records of "a" after reload
 		torn int
+		cut  int // bytes cut from the end
 	}{
-		{"bad whole line", "{not json}\n", "", 3, 1},
-		{"bad line and torn tail", "{not json}\n", `{"AccountId":"a"`, 3, 2},
-		{"torn tail only", "", `{"AccountId":"a"`, 3, 1},
+		{"bad whole line", "{not json}\n", "", 3, 1, 0},
+		{"bad line and torn tail", "{not json}\n", `{"AccountId":"a"`, 3, 2, 16},
+		{"torn tail only", "", `{"AccountId":"a"`, 3, 1, 16},
+		{"bad whole last line", "", "{not json}\n", 3, 1, 0},
+		{"bad whole last line, then a torn tail", "", "{not json}\n{\"Acc", 3, 2, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -115,7 +118,7 @@ func TestBadLineMidFile(t *testing.T) {
 				t.Errorf("reloaded %d records (%d torn), want %d (%d torn)", got, st.Torn, tc.want, tc.torn)
 			}
 			after, _ := os.ReadFile(files[0])
-			if want := len(b) - len(tc.tail); len(after) != want {
+			if want := len(b) - tc.cut; len(after) != want {
 				t.Errorf("file is %d bytes after load, want %d (only the unterminated tail cut)", len(after), want)
 			}
 		})
