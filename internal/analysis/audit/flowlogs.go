@@ -41,8 +41,9 @@ type FlowLogs struct {
 	// record that named it; a rule not there has none.
 	LastHit map[string]time.Time
 	// RecordsSince is the time since when the server holds every record
-	// shipped to it (retention by age and size drops older ones); zero:
-	// since the first.
+	// of the audited account shipped to it (retention by age, size and the
+	// account's count drops older ones, and none predates the store);
+	// zero: since the first.
 	RecordsSince time.Time
 	// Partial says other servers hold records too (a cluster), so a rule
 	// without a record here may have some elsewhere.

@@ -80,8 +80,9 @@ type Options struct {
 	// first. 0 takes DefaultMaxBytes.
 	MaxBytes int64
 	// MaxPerAccount keeps at most this many records (the newest) per
-	// account, so one tenant's flood cannot take the memory of all; 0
-	// takes DefaultMaxPerAccount.
+	// account in the index, so one tenant's flood cannot take the memory
+	// of all; 0 takes DefaultMaxPerAccount. It does not bound the files:
+	// MaxBytes is shared, and drops the oldest records of all accounts.
 	MaxPerAccount int
 	// SegmentBytes is the size at which a segment is closed and the next
 	// begun; 0 takes MaxBytes/8, at most 16 MiB.
@@ -185,6 +186,12 @@ type Store struct {
 
 	droppedSize atomic.Uint64
 	torn        int
+	// countDrop is, per account, the newest End of the records dropped
+	// for its count cap: its records are complete only after it.
+	countDrop map[string]int64
+	// created is when the store began (the marker file of its Dir): no
+	// record before it was ever kept.
+	created time.Time
 
 	stop chan struct{}
 	done chan struct{}
@@ -202,14 +209,21 @@ func Memory() *Store {
 // minute until Close.
 func Open(o Options) (*Store, error) {
 	o = o.withDefaults()
-	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount}
+	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount,
+		countDrop: map[string]int64{}, created: o.Now()}
 	if o.Dir == "" {
 		return s, nil
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("flow records: %w", err)
 	}
+	if err := checkDir(o.Dir); err != nil {
+		return nil, err
+	}
 	if err := s.load(); err != nil {
+		return nil, err
+	}
+	if err := s.loadCreated(); err != nil {
 		return nil, err
 	}
 	s.Prune(o.Now())
@@ -259,9 +273,10 @@ func (s *Store) segPath(first uint64) string {
 	return filepath.Join(s.opt.Dir, fmt.Sprintf("%s%020d%s", segPrefix, first, segSuffix))
 }
 
-// load reads every segment, oldest first. A line that does not decode (the
-// tail of a write a crash cut short, never acknowledged) is skipped and
-// counted, and the last file is cut back to its last whole line.
+// load reads every segment, oldest first. A line that does not decode is
+// skipped and counted; only the last file's tail without a final newline
+// (a write a crash cut short, never acknowledged) is cut, since the lines
+// after a bad whole line were acknowledged.
 func (s *Store) load() error {
 	names, err := filepath.Glob(filepath.Join(s.opt.Dir, segPrefix+"*"+segSuffix))
 	if err != nil {
@@ -290,13 +305,13 @@ func (s *Store) load() error {
 		}
 		if i == len(files)-1 && good < sg.bytes {
 			// A torn tail: cut it, so the file holds whole lines only.
-			if err := os.Truncate(f.path, good); err != nil {
+			if err := truncateFile(f.path, good); err != nil {
 				return fmt.Errorf("flow records: %s: %w", f.path, err)
 			}
 			sg.bytes = good
 		}
 		if sg.n == 0 { // nothing kept in it; its name may be the next segment's
-			if err := os.Remove(f.path); err != nil {
+			if err := removeFile(f.path); err != nil {
 				return fmt.Errorf("flow records: %w", err)
 			}
 			continue
@@ -309,9 +324,9 @@ func (s *Store) load() error {
 }
 
 // loadFile indexes one segment's records; it returns the offset after the
-// last line that decoded.
+// last whole line (ending in a newline), decoded or not.
 func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
-	f, err := os.Open(sg.path)
+	f, err := openFile(sg.path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -323,14 +338,17 @@ func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
 		off += int64(len(line))
 		if len(line) > 0 {
 			var rec Record
-			if line[len(line)-1] != '\n' || json.Unmarshal(line, &rec) != nil {
+			whole := line[len(line)-1] == '\n'
+			if whole {
+				good = off
+			}
+			if !whole || json.Unmarshal(line, &rec) != nil {
 				s.torn++
 			} else {
 				intern(&rec)
 				s.addLocked(*seq, rec)
 				sg.n, sg.maxEnd = sg.n+1, max(sg.maxEnd, rec.End)
 				*seq++
-				good = off
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -429,7 +447,7 @@ func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 			}
 			s.cur = nil
 		}
-		if err := os.Remove(old.path); err != nil && !os.IsNotExist(err) {
+		if err := removeFile(old.path); err != nil && !os.IsNotExist(err) {
 			return 0, false, fmt.Errorf("%w: %v", ErrWrite, err)
 		}
 		s.segs = s.segs[1:]
@@ -463,7 +481,7 @@ func (s *Store) write(b []byte, now time.Time) error {
 	}
 	if s.cur == nil {
 		path := s.segPath(s.seq)
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrWrite, err)
 		}
@@ -486,7 +504,7 @@ func (s *Store) write(b []byte, now time.Time) error {
 		s.cur.Close()
 		s.cur = nil
 		if sg.n == 0 { // its name is the next segment's
-			os.Remove(sg.path)
+			removeFile(sg.path)
 			s.segs = s.segs[:len(s.segs)-1]
 		}
 		return fmt.Errorf("%w: %v", ErrWrite, err)
@@ -542,6 +560,9 @@ func (s *Store) trimLocked(now time.Time) {
 	cut := now.Add(-s.maxAge).Unix()
 	for a, ix := range s.byAcct {
 		n := max(0, len(ix.recs)-s.perAcct)
+		if e := maxEnd(ix.recs[:n]); e > s.countDrop[a] {
+			s.countDrop[a] = e
+		}
 		for n < len(ix.recs) && ix.recs[n].End < cut {
 			n++
 		}

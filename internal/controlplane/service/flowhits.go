@@ -79,12 +79,8 @@ func ListOwn[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
 }
 
 // FlowRecordsSince is the time since when this server holds every flow
-// record shipped to it: before it, retention by age or size dropped some.
-func (s *Service) FlowRecordsSince() time.Time {
-	st := s.flowStore()
-	since := s.Now().Add(-st.MaxAge())
-	if c := st.Stats().CompleteSince; c.After(since) {
-		since = c
-	}
-	return since
+// record of account shipped to it: before it, retention by age, size or
+// the account's count cap dropped some, or the store did not exist yet.
+func (s *Service) FlowRecordsSince(account string) time.Time {
+	return s.flowStore().CompleteSince(account, s.Now())
 }

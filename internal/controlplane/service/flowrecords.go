@@ -110,7 +110,7 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 			covered := slices.ContainsFunc(fl, func(f *model.FlowLog) bool {
 				return f.Covers(model.NICENI(nic), nic.VSwitchID, nic.VpcID, r.Action)
 			})
-			if !covered || r.SecurityGroupId != "" && !ownGroup(tx, nic.Owner, r.SecurityGroupId) {
+			if !covered || !nicEntry(tx, nic, r.SecurityGroupId, r.SecurityGroupRuleId) {
 				out.Refused++
 				continue
 			}
@@ -170,10 +170,27 @@ func nicInstance(tx store.ReadTx, eni string) string {
 	return ""
 }
 
-// ownGroup reports whether a security group is the account's.
-func ownGroup(tx store.ReadTx, account, id string) bool {
-	rec, ok, err := tx.Get(KindGroup, id)
-	return err == nil && ok && rec.Account == account
+// nicEntry reports whether a record's deciding entry can be the NIC's: its
+// group one of the NIC's groups (the owner's, by construction), and its
+// rule, if any, one of that group's rules now. Else a host could credit
+// hits to any rule of the tenant, and make a rule it never enforces look
+// in use (SGA-034).
+func nicEntry(tx store.ReadTx, nic *model.Instance, group, rule string) bool {
+	if group == "" {
+		return rule == ""
+	}
+	if !slices.Contains(nic.SecurityGroups, group) {
+		return false
+	}
+	rec, ok, err := tx.Get(KindGroup, group)
+	if err != nil || !ok || rec.Account != nic.Owner {
+		return false
+	}
+	if rule == "" {
+		return true
+	}
+	g, err := decode[model.SecurityGroup](rec)
+	return err == nil && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.ID == rule })
 }
 
 // flowReasons are the reasons a record may give (policy.Reason's values).

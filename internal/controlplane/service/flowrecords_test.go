@@ -64,6 +64,13 @@ func TestReportFlowRecords(t *testing.T) {
 	stranger := Caller{Account: "1000000000000002", Region: e.c.Region}
 	strangerGroup, err := e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: stranger})
 	wantCode(t, err, "")
+	// A second group of the same tenant, which the NICs are not in.
+	other := e.group(CreateGroupInput{VpcID: vpc})
+	for _, g := range []string{sg, other} {
+		wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: g, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "23/23", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	}
+	sgRule, otherRule := e.load(sg).Rules[0].ID, e.load(other).Rules[0].ID
 
 	now := e.s.Now().Unix()
 	rec := func(eni, action string, edit func(r *FlowRecord)) FlowRecord {
@@ -95,8 +102,20 @@ func TestReportFlowRecords(t *testing.T) {
 		{"a bad address", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.SrcAddr = "10.0.0.300" }), "", 0},
 		{"an unknown reason", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.Reason = "because" }), "", 0},
 		{"its own group's rule", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
-			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, "sgr-1", 1, "Drop", 23
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, sgRule, 1, "Drop", 23
 		}), "", 1},
+		{"a rule of the tenant's group the NIC is not in", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", other, otherRule, 1, "Drop"
+		}), "", 0},
+		{"another group's rule under the NIC's group", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", sg, otherRule, 1, "Drop"
+		}), "", 0},
+		{"a rule that does not exist", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", sg, "sgr-nosuchrule", 1, "Drop"
+		}), "", 0},
+		{"a rule without its group", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", sgRule, 1, "Drop"
+		}), "", 0},
 		{"a tenant is no host", e.c, "h1", rec(myENI, "REJECT", nil), "Forbidden.Operator", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +144,7 @@ func TestReportFlowRecords(t *testing.T) {
 		want int
 	}{
 		{"by group", FlowRecordFilter{GroupID: sg}, 1},
-		{"by rule", FlowRecordFilter{RuleID: "sgr-1"}, 1},
+		{"by rule", FlowRecordFilter{RuleID: sgRule}, 1},
 		{"by port", FlowRecordFilter{Port: 22}, 1},
 		{"by instance", FlowRecordFilter{InstanceID: mine}, 2},
 		{"by another instance", FlowRecordFilter{InstanceID: theirs}, 0},
@@ -149,6 +168,11 @@ func TestReportFlowRecords(t *testing.T) {
 	e.s.SetFlowRetention(FlowRetention{MaxRecords: 1})
 	if got, _ := e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: e.c, Page: Page{Tokens: true, Size: 50}}); got.Total != 1 || got.Items[0].SecurityGroupId != sg {
 		t.Errorf("after retention of 1: %+v", got.Items)
+	}
+	// The record the count cap dropped ended at now: the tenant's records
+	// are complete only since then (flowstore tests the accounts apart).
+	if got := e.s.FlowRecordsSince(e.c.Account); got.Before(time.Unix(now, 0)) {
+		t.Errorf("complete since %v after the count cap dropped a record that ended at %v", got, time.Unix(now, 0))
 	}
 }
 

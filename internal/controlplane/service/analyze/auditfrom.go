@@ -1,12 +1,16 @@
 package analyze
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
@@ -63,12 +67,68 @@ func (a *Service) AuditFrom(ctx context.Context, c service.Caller, o audit.Optio
 		o.Workers = w // the analysis's share of the CPU
 	}
 	var out Audit
+	var own ownedCloud
 	err = a.state(ctx, func(st liveState) error {
 		base = base.at(st, o)
-		out = callerAudit(base.findings, st.ownedBy(c))
+		own = st.ownedBy(c)
+		out = callerAudit(base.findings, own)
 		return nil
 	})
+	if err != nil {
+		return out, base, err
+	}
+	out, err = a.withFlowFindings(ctx, c, own, o, out)
 	return out, base, err
+}
+
+// flowChecks judge the server's flow logs and records (audit.FlowLogs):
+// facts of the caller, not of the cloud at a revision, so an AuditBase
+// (shared by every caller) holds none of their findings; each audit adds
+// the caller's, as Audit finds them.
+var flowChecks = []string{"SGA-033", "SGA-034"}
+
+// withFlowFindings adds to out the caller's SGA-033 and SGA-034 findings,
+// on the same facts and with the same VPC filter as Audit.
+func (a *Service) withFlowFindings(ctx context.Context, c service.Caller, own ownedCloud, o audit.Options, out Audit) (Audit, error) {
+	for _, ch := range audit.Checks() {
+		if !slices.Contains(flowChecks, ch.ID) {
+			o.Skip = append(o.Skip, ch.ID)
+		}
+	}
+	return service.View(a.svc, ctx, func(tx store.ReadTx) (Audit, error) {
+		var err error
+		if o.FlowLogs, err = a.flowFacts(tx, c, own); err != nil {
+			return out, err
+		}
+		vpcs, err := service.ListOwn[model.VPC](tx, service.KindVPC, c)
+		if err != nil {
+			return out, err
+		}
+		ownVPC := map[string]bool{}
+		for _, v := range vpcs {
+			ownVPC[v.ID] = true
+		}
+		var add []audit.Finding
+		for _, f := range audit.Run(own.Cloud, o) {
+			if own.owned[f.Resource] || f.Check == "SGA-033" && ownVPC[f.Resource] {
+				add = append(add, f)
+			}
+		}
+		if len(add) == 0 {
+			return out, nil
+		}
+		add = redacted(add, own.Cloud, func(id string) bool { return own.owned[id] })
+		out.Findings = append(slices.Clone(out.Findings), add...)
+		// In audit.Run's order, as Audit gives them.
+		slices.SortStableFunc(out.Findings, func(a, b audit.Finding) int {
+			return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
+				cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
+		})
+		if w, ok := audit.Worst(out.Findings); ok {
+			out.Worst = w.String()
+		}
+		return out, nil
+	})
 }
 
 // at returns the base at the state's revision: b itself when it is there
@@ -126,10 +186,12 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		o.Workers = w
 	}
 	now = base
+	var ownBefore ownedCloud
 	err = a.state(ctx, func(st liveState) error {
 		now = base.at(st, o)
 		own := st.ownedBy(c)
 		before = callerAudit(now.findings, own)
+		ownBefore = own
 		next, ch, err := a.dryRun(ctx, change, st.cloud, st.rev)
 		if err != nil {
 			return err
@@ -153,5 +215,11 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		after = redacted(after, next, owned)
 		return nil
 	})
+	if err != nil {
+		return before, after, now, err
+	}
+	// The flow findings of now; the change's preview (AuditAfter) judges
+	// the cloud only.
+	before, err = a.withFlowFindings(ctx, c, ownBefore, o, before)
 	return before, after, now, err
 }

@@ -21,7 +21,7 @@ func (a *Service) flowFacts(tx store.ReadTx, c service.Caller, own ownedCloud) (
 		return nil, err
 	}
 	f := &audit.FlowLogs{Now: a.svc.Now(), Accepts: map[string]time.Time{}, Drops: map[string]time.Time{}, LastHit: map[string]time.Time{},
-		RecordsSince: a.svc.FlowRecordsSince(), Partial: a.svc.FlowRecordsElsewhere}
+		RecordsSince: a.svc.FlowRecordsSince(c.Account), Partial: a.svc.FlowRecordsElsewhere}
 	earliest := func(m map[string]time.Time, id string, t time.Time) {
 		if old, ok := m[id]; !ok || t.Before(old) {
 			m[id] = t

@@ -51,6 +51,14 @@ func TestAuditFlowLogs(t *testing.T) {
 				out = append(out, f)
 			}
 		}
+		// The console's audit (AuditFrom) shows the same.
+		cons, _, err := n.a.AuditFrom(ctx, n.c, audit.Options{UnusedRuleDays: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := findingsDiff(cons.Findings, a.Findings); d != "" || cons.Worst != a.Worst {
+			t.Fatalf("%s: the console's audit differs from Audit: %s", check, d)
+		}
 		return out
 	}
 	if got := findings("SGA-033"); len(got) != 1 || got[0].Resource != in.VpcID {

@@ -1,0 +1,173 @@
+package flowstore
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompleteSinceCountCap: records an account's count cap dropped make
+// its records incomplete up to their newest End, for that account only;
+// the creation of the store bounds every account.
+func TestCompleteSinceCountCap(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	for _, tc := range []struct {
+		name    string
+		dir     bool
+		perAcct int
+		n       int       // records of "a", one a minute ending at t0-n min … t0-1 min
+		want    time.Time // CompleteSince("a")
+		wantB   time.Time // CompleteSince("b")
+	}{
+		{"under the cap", false, 10, 5, t0.Add(-time.Hour), t0.Add(-time.Hour)},
+		{"over the cap", false, 3, 5, t0.Add(-4 * time.Minute), t0.Add(-time.Hour)},
+		{"over the cap, on disk", true, 3, 5, t0.Add(-4 * time.Minute), t0.Add(-time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = t0.Add(-time.Hour) // the store begins an hour ago
+			o := Options{MaxPerAccount: tc.perAcct, MaxAge: 24 * time.Hour, Now: clock, Log: quiet}
+			if tc.dir {
+				o.Dir = t.TempDir()
+			}
+			s := open(t, o)
+			now = t0
+			for i := tc.n; i >= 1; i-- {
+				if err := s.Append([]Record{rec("a", i, t0.Add(-time.Duration(i)*time.Minute))}, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.CompleteSince("a", now); !got.Equal(tc.want) {
+				t.Errorf("CompleteSince(a) = %v, want %v", got.UTC(), tc.want)
+			}
+			if got := s.CompleteSince("b", now); !got.Equal(tc.wantB) {
+				t.Errorf("CompleteSince(b) = %v, want %v", got.UTC(), tc.wantB)
+			}
+		})
+	}
+}
+
+// TestCreatedMarker: the first Open writes when the store began, later
+// ones read it back; a directory with records but no marker counts from
+// now.
+func TestCreatedMarker(t *testing.T) {
+	now := t0
+	o := Options{Dir: t.TempDir(), MaxAge: 30 * 24 * time.Hour, Now: func() time.Time { return now }, Log: quiet}
+	s := open(t, o)
+	if err := s.Append([]Record{rec("a", 1, t0)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	now = t0.Add(48 * time.Hour)
+	r := open(t, o)
+	if got := r.CompleteSince("a", now); !got.Equal(t0) {
+		t.Errorf("after a restart: complete since %v, want the creation %v", got.UTC(), t0)
+	}
+	r.Close()
+	if err := os.Remove(filepath.Join(o.Dir, createdName)); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(72 * time.Hour)
+	r2 := open(t, o)
+	if got := r2.CompleteSince("a", now); !got.Equal(now) {
+		t.Errorf("marker lost: complete since %v, want now %v", got.UTC(), now)
+	}
+	if b, err := os.ReadFile(filepath.Join(o.Dir, createdName)); err != nil || !strings.HasPrefix(string(b), now.Format(time.RFC3339)) {
+		t.Errorf("marker not rewritten: %q %v", b, err)
+	}
+}
+
+// TestBadLineMidFile: a bad whole line of the last file (even its last
+// one: it was acknowledged) is skipped and counted, never cut; only an
+// unterminated tail is.
+func TestBadLineMidFile(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		junk string // inserted after the first record
+		tail string // appended at the end
+		want int    // records of "a" after reload
+		torn int
+		cut  int // bytes cut from the end
+	}{
+		{"bad whole line", "{not json}\n", "", 3, 1, 0},
+		{"bad line and torn tail", "{not json}\n", `{"AccountId":"a"`, 3, 2, 16},
+		{"torn tail only", "", `{"AccountId":"a"`, 3, 1, 16},
+		{"bad whole last line", "", "{not json}\n", 3, 1, 0},
+		{"bad whole last line, then a torn tail", "", "{not json}\n{\"Acc", 3, 2, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, Options{Dir: dir, Log: quiet})
+			for i := range 3 {
+				if err := s.Append([]Record{rec("a", i, time.Now())}, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			files, _ := filepath.Glob(filepath.Join(dir, segPrefix+"*"))
+			b, _ := os.ReadFile(files[0])
+			first := strings.IndexByte(string(b), '\n') + 1
+			b = []byte(string(b[:first]) + tc.junk + string(b[first:]) + tc.tail)
+			if err := os.WriteFile(files[0], b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := open(t, Options{Dir: dir, Log: quiet})
+			if got, st := len(r.Of("a", time.Now())), r.Stats(); got != tc.want || st.Torn != tc.torn {
+				t.Errorf("reloaded %d records (%d torn), want %d (%d torn)", got, st.Torn, tc.want, tc.torn)
+			}
+			after, _ := os.ReadFile(files[0])
+			if want := len(b) - tc.cut; len(after) != want {
+				t.Errorf("file is %d bytes after load, want %d (only the unterminated tail cut)", len(after), want)
+			}
+		})
+	}
+}
+
+// TestUnsafeDir: a records directory that is a link, or writable by
+// others, is refused; a segment that is a link is not followed.
+func TestUnsafeDir(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777)
+	for _, tc := range []struct{ name, dir, want string }{
+		{"symlink", link, "symbolic link"},
+		{"world-writable", open, "writable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(Options{Dir: tc.dir, Log: quiet})
+			if err == nil {
+				s.Close()
+				t.Fatalf("opened %s", tc.dir)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("segment link", func(t *testing.T) {
+		dir := t.TempDir()
+		victim := filepath.Join(t.TempDir(), "victim")
+		if err := os.WriteFile(victim, []byte("keep me, no newline"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, filepath.Join(dir, segPrefix+"00000000000000000000"+segSuffix)); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(Options{Dir: dir, Log: quiet}); err == nil {
+			s.Close()
+			t.Error("opened a directory whose segment is a link")
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "keep me, no newline" {
+			t.Errorf("the link's target was changed: %q", b)
+		}
+	})
+}

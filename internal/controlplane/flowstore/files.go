@@ -1,0 +1,167 @@
+package flowstore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The records directory is trusted with what the server acknowledged: a
+// symlink planted in it (or the directory itself a link, or writable by
+// others) would let another user redirect a truncate or delete to any
+// file the server may write. So files are opened without following links
+// and checked before they are cut or deleted.
+
+// checkDir refuses a records directory that is a symlink, not owned by
+// this user, or writable by its group or by everyone.
+func checkDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("flow records: %s is a symbolic link; give the real directory", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("flow records: %s is not a directory", dir)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("flow records: %s is writable by its group or by everyone; chmod go-w it", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("flow records: %s is owned by uid %d, not by this user (uid %d); chown it or give another directory", dir, st.Uid, os.Getuid())
+	}
+	return nil
+}
+
+// openFile opens a file of the directory without following a symlink.
+func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	return os.OpenFile(path, flag|syscall.O_NOFOLLOW, perm)
+}
+
+// regular returns an error unless path is a regular file (not a link).
+func regular(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; not touching it", path)
+	}
+	return nil
+}
+
+// removeFile deletes a regular file of the directory, never a link's target
+// (os.Remove does not follow one either, but a segment that is a link is
+// not ours to drop).
+func removeFile(path string) error {
+	if err := regular(path); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// truncateFile cuts a regular file of the directory, through a descriptor
+// opened without following links (os.Truncate would follow one).
+func truncateFile(path string, size int64) error {
+	f, err := openFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file; not cutting it", path)
+	}
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// createdName is the marker of when the store began: records before that
+// time were never kept, so completeness never reaches before it.
+const createdName = "created"
+
+// loadCreated reads the marker, or writes it: at the first Open, or when
+// it is missing from a directory that has records (nothing before now is
+// then claimed complete).
+func (s *Store) loadCreated() error {
+	path := filepath.Join(s.opt.Dir, createdName)
+	f, err := openFile(path, os.O_RDONLY, 0)
+	if err == nil {
+		defer f.Close()
+		b := make([]byte, 64)
+		n, _ := f.Read(b)
+		t, perr := time.Parse(time.RFC3339, strings.TrimSpace(string(b[:n])))
+		if perr == nil {
+			s.created = t
+			return nil
+		}
+		s.opt.Log.Warn("flow records: unreadable creation marker; counting from now", "path", path)
+		if err := removeFile(path); err != nil {
+			return fmt.Errorf("flow records: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	return s.writeCreated(path)
+}
+
+// writeCreated writes the marker (s.created) and syncs it and its name.
+func (s *Store) writeCreated(path string) error {
+	f, err := openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	_, err = f.WriteString(s.created.UTC().Format(time.RFC3339) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	if d, err := os.Open(s.opt.Dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// maxEnd is the newest End among recs (0: none).
+func maxEnd(recs []Record) int64 {
+	var e int64
+	for _, r := range recs {
+		e = max(e, r.End)
+	}
+	return e
+}
+
+// CompleteSince is the time since when the store holds every record of
+// account shipped to it: the latest of the age limit at now, the store's
+// creation, the newest record deleted for size, and the newest of the
+// account's records dropped for its count cap.
+func (s *Store) CompleteSince(account string, now time.Time) time.Time {
+	s.mu.RLock()
+	since := now.Add(-s.maxAge)
+	drop := s.countDrop[account]
+	if ix := s.byAcct[account]; ix != nil {
+		// The count may have been lowered since the last trim (Of hides those).
+		drop = max(drop, maxEnd(ix.recs[:max(0, len(ix.recs)-s.perAcct)]))
+	}
+	s.mu.RUnlock()
+	if s.created.After(since) {
+		since = s.created
+	}
+	for _, t := range []int64{s.complete.Load(), drop} {
+		if t != 0 && time.Unix(t, 0).After(since) {
+			since = time.Unix(t, 0)
+		}
+	}
+	return since
+}
