@@ -305,42 +305,10 @@ func stream(l *lab.Lab, from, to string, port uint16) float64 {
 // connections per second (each one's first packet meets the rules) and the
 // CPU time this process spent per connection, in µs.
 func connRate(l *lab.Lab, from, to string, port uint16) (float64, float64) {
-	li, _ := l.Instance(to)
-	ln, err := lab.Listen(l, to, port)
-	check(err)
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	dst := netip.AddrPortFrom(li.PrivateIP, port)
-	var n atomic.Int64
 	cpu0 := cpuTime()
-	deadline := time.Now().Add(duration)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				c, err := lab.Dial(context.Background(), l, from, dst)
-				if err != nil {
-					continue
-				}
-				c.(*net.TCPConn).SetLinger(0) // reset: no TIME_WAIT piles up
-				c.Close()
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
+	n := dialPaced(l, from, to, port, 0, 4, duration)
 	used := cpuTime() - cpu0
-	return float64(n.Load()) / duration.Seconds(), float64(used.Microseconds()) / float64(max(n.Load(), 1))
+	return float64(n) / duration.Seconds(), float64(used.Microseconds()) / float64(max(n, 1))
 }
 
 // cpuTime is the CPU time (user and system) this process used so far.

@@ -118,7 +118,7 @@ func records() {
 	sustained, best := 0.0, 0.0
 	for _, rate := range []int{1000, 2000, 4000, 8000, 0} {
 		var n int64
-		got := measure(func() { n = dialPaced(l, "i-a", "i-b", 5001, rate, step) })
+		got := measure(func() { n = dialPaced(l, "i-a", "i-b", 5001, rate, 8, step) })
 		perAgent := float64(got.recs) / hosts / step.Seconds()
 		offered := "max"
 		if rate > 0 {
@@ -173,8 +173,9 @@ func records() {
 }
 
 // dialPaced opens and resets connections from one instance to another at
-// rate per second (0: as fast as it can) for d, and returns how many it made.
-func dialPaced(l *lab.Lab, from, to string, port uint16, rate int, d time.Duration) int64 {
+// rate per second (0: as fast as it can), from workers goroutines, for d,
+// and returns how many it made.
+func dialPaced(l *lab.Lab, from, to string, port uint16, rate, workers int, d time.Duration) int64 {
 	li, _ := l.Instance(to)
 	ln, err := lab.Listen(l, to, port)
 	check(err)
@@ -193,7 +194,7 @@ func dialPaced(l *lab.Lab, from, to string, port uint16, rate int, d time.Durati
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
-	for range 8 {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
