@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -46,6 +47,27 @@ func (s *Service) operator(ctx context.Context, req *rpc.Request) (caller, error
 }
 
 // progress reads HostName and AppliedRevision.
+// watchParams reads what both watches take: AfterRevision, the caller's
+// progress and the seconds parameter named secs (def when absent), which is
+// refused outside [lo, hi] while still an integer, so that no value wraps
+// into the range as a Duration.
+func watchParams(p rpc.Params, secs string, def int, lo, hi time.Duration) (int64, time.Duration, service.HostProgress, error) {
+	var pr service.HostProgress
+	after, e := p.Int("AfterRevision", 0)
+	if e != nil {
+		return 0, 0, pr, e
+	}
+	n, e := p.Int(secs, def)
+	if e != nil {
+		return 0, 0, pr, e
+	}
+	if n < int(lo/time.Second) || n > int(hi/time.Second) {
+		return 0, 0, pr, ecserr.InvalidParameter(secs, fmt.Sprintf("%s must be between %d and %d", secs, int(lo/time.Second), int(hi/time.Second)))
+	}
+	pr, err := progress(p)
+	return int64(after), time.Duration(n) * time.Second, pr, err
+}
+
 func progress(p rpc.Params) (service.HostProgress, error) {
 	applied, e := p.Int("AppliedRevision", 0)
 	if e != nil {
@@ -147,23 +169,11 @@ func (s *Service) watchChanges(ctx context.Context, req *rpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	p := req.Params
-	after, e := p.Int("AfterRevision", 0)
-	if e != nil {
-		return nil, e
-	}
-	wait, e := p.Int("WaitSeconds", 25)
-	if e != nil {
-		return nil, e
-	}
-	if wait < 0 || time.Duration(wait)*time.Second > service.MaxWatchWait {
-		return nil, ecserr.InvalidParameter("WaitSeconds", "AfterRevision must be >= 0 and WaitSeconds between 0 and 60")
-	}
-	pr, err := progress(p)
+	after, wait, pr, err := watchParams(req.Params, "WaitSeconds", 25, 0, service.MaxWatchWait)
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.WatchChanges(ctx, service.WatchInput{Caller: c, AfterRevision: int64(after), Wait: time.Duration(wait) * time.Second, Progress: pr})
+	ch, err := s.WatchChanges(ctx, service.WatchInput{Caller: c, AfterRevision: after, Wait: wait, Progress: pr})
 	if err != nil {
 		return nil, err
 	}

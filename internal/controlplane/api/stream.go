@@ -8,7 +8,6 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
-	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // PalisadeWatchStream: the watch as one long-lived request per agent. The
@@ -34,23 +33,11 @@ func (s *Service) watchStream(ctx context.Context, req *rpc.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	p := req.Params
-	after, e := p.Int("AfterRevision", 0)
-	if e != nil {
-		return nil, e
-	}
-	hb, e := p.Int("HeartbeatSeconds", int(service.DefaultHeartbeat/time.Second))
-	if e != nil {
-		return nil, e
-	}
-	if hb < 1 || time.Duration(hb)*time.Second > service.MaxHeartbeat {
-		return nil, ecserr.InvalidParameter("HeartbeatSeconds", "HeartbeatSeconds must be between 1 and 60")
-	}
-	pr, err := progress(p)
+	after, hb, pr, err := watchParams(req.Params, "HeartbeatSeconds", int(service.DefaultHeartbeat/time.Second), time.Second, service.MaxHeartbeat)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.OpenStream(ctx, service.StreamInput{Caller: c, AfterRevision: int64(after), Heartbeat: time.Duration(hb) * time.Second, Progress: pr})
+	st, err := s.OpenStream(ctx, service.StreamInput{Caller: c, AfterRevision: after, Heartbeat: hb, Progress: pr})
 	if err != nil {
 		return nil, err
 	}
