@@ -93,13 +93,8 @@ func (s *Server) lowPriority(ctx context.Context, fn func() (any, error), req *R
 				ch <- out{panic: p}
 			}
 		}()
-		v, err := fn()
-		if err != nil {
-			ch <- out{err: err}
-			return
-		}
-		body, contentType, eerr := encodeResult(req, v)
-		ch <- out{v: encoded{body, contentType, eerr}}
+		v, err := encodedCall(fn, req)
+		ch <- out{v: v, err: err}
 	}
 	o := <-ch
 	if o.panic != nil {

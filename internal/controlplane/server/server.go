@@ -353,11 +353,20 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		BodyTimeout:    lim.BodyTimeout,
 		ThrottledDelay: ThrottledDelay,
 	}
-	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {
-		analyses := map[string]bool{}
-		for k := range analysisapi.Routes(svc) {
-			analyses[k.Action] = true
+	analyses := map[string]bool{}
+	for k := range analysisapi.Routes(svc) {
+		analyses[k.Action] = true
+	}
+	// An analysis is let in (queued or refused) before it takes a thread
+	// or any CPU, and holds its place until its answer is encoded.
+	api.Gate = func(ctx context.Context, req *rpc.Request) (context.Context, func(), error) {
+		acct, ok := svc.AccountOfKey(ctx, req.AccessKeyID)
+		if !analyses[req.Action] || !ok {
+			return ctx, func() {}, nil // the handler refuses an unknown key
 		}
+		return analysis.Admit(ctx, acct)
+	}
+	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {
 		api.Nice = min(nice, 19)
 		api.LowPriority = func(action string) bool { return analyses[action] }
 	}
