@@ -86,12 +86,6 @@ type Config struct {
 	FlowRecords flowstore.Options
 }
 
-// ThrottledDelay holds each Throttling answer (rate limits, the analysis
-// bounds, the nonce caches), so that a client retrying without pause costs
-// the server a refusal per connection every so often, not one as fast as
-// it can refuse.
-const ThrottledDelay = 100 * time.Millisecond
-
 // DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
 // thread of the other requests (nice 0) about ten times their CPU share.
 const DefaultAnalysisNice = 10
@@ -350,8 +344,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		},
 
 		MaxBodyBytes:   lim.MaxBodyBytes,
+		MaxLargeBodies: lim.MaxLargeBodies,
 		BodyTimeout:    lim.BodyTimeout,
-		ThrottledDelay: ThrottledDelay,
+		ThrottledDelay: lim.ThrottledDelay,
 	}
 	analyses := map[string]bool{}
 	for k := range analysisapi.Routes(svc) {
