@@ -109,6 +109,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once")
 	fs.IntVar(&an.Queue, "analysis-queue", analyze.DefaultQueue, "let `N` more analyses of an account wait for a slot (at most 10s each); one more gets Throttling.User (0: none)")
 	fs.IntVar(&an.CPU, "analysis-cpus", 0, "let the analyses running keep at most `N` cores busy together; the others wait (0: the number of CPUs less one, at least 1)")
+	gcHeadroom := fs.Int64("gc-headroom", server.DefaultGCHeadroom, "let the heap grow by at least `BYTES` between garbage collections, however small the live heap,\n"+
+		"so that the analyses' short-lived memory does not make every request pay for frequent collections\n"+
+		"(the heap peaks near the live heap plus this; 0: Go's pacing; GOGC in the environment overrides it)")
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
@@ -176,6 +179,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 || an.CPU < 0 || an.Queue < 0 || *analysisNice < 0 || *analysisNice > 19 {
 		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses*, --analysis-queue and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
+		return 2
+	}
+	if *gcHeadroom < 0 {
+		fmt.Fprintln(stderr, "palisade serve: --gc-headroom must not be negative (0: Go's own pacing)")
 		return 2
 	}
 	if an.Queue == 0 {
@@ -296,7 +303,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: cmp.Or(*gcHeadroom, -1), FlowRecords: flows,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

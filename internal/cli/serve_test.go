@@ -204,6 +204,7 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"large bodies below one body", []string{"--max-large-bodies", "1000"}, "--max-large-bodies must be at least --max-body-bytes"},
 		{"negative throttled delay", []string{"--throttled-delay", "-1s"}, "--throttled-delay not negative"},
 		{"negative analysis queue", []string{"--analysis-queue", "-1"}, "--analysis-queue"},
+		{"negative GC headroom", []string{"--gc-headroom", "-1"}, "--gc-headroom"},
 		{"log format", []string{"--log-format", "xml"}, "use text or json"},
 		{"log level", []string{"--log-level", "loud"}, "use debug, info, warn or error"},
 		{"no events kept", []string{"--events-max", "0"}, "must be positive"},

@@ -79,6 +79,11 @@ type Config struct {
 	// cores the other requests run first; 0 takes DefaultAnalysisNice, a
 	// negative value runs them at the server's priority.
 	AnalysisNice int
+	// GCHeadroom is how many bytes the heap may grow between garbage
+	// collections at least, however small the live heap (see tuneGC); 0
+	// takes DefaultGCHeadroom, a negative value leaves Go's pacing as it
+	// is. GOGC in the environment also leaves it.
+	GCHeadroom int64
 	// FlowRecords says where and how long the agents' flow records are
 	// kept: on this server's disk, in FlowRecords.Dir (default
 	// flowstore.DirBeside(DB)), never in the store, also on etcd; zero
@@ -115,6 +120,7 @@ type Server struct {
 	Metrics          *metrics.Metrics      // what /metrics serves
 	hook             *webhook.Notifier     // nil without a webhook
 	log              *slog.Logger
+	gcHeadroom       int64 // see Config.GCHeadroom
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -388,7 +394,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
-		Trail: tr, Metrics: met, hook: hook, log: cfg.Log,
+		Trail: tr, Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
@@ -421,6 +427,7 @@ func ready(ctx context.Context, svc *api.Service, st store.Store) error {
 
 // Serve answers requests until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
+	defer tuneGC(s.gcHeadroom)()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("serving", "addr", s.Addr, "db", s.db)
