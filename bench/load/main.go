@@ -31,9 +31,12 @@
 //     during each phase (sampled) and over its life (VmHWM). After each
 //     attack the server is let settle (CPU idle) before the next phase,
 //     and the time it stayed busy is shown. -profile DIR writes the
-//     server's CPU profile of each phase.
+//     server's CPU profile of each phase, its allocations so far after
+//     each (compare two with go tool pprof -base), and with -trace D the
+//     first D of its execution trace (go tool trace: GC pauses, scheduler
+//     latency).
 //
-// Usage: go run ./bench/load [-quick] [-dur 5s] [-rounds 3] [-attacks abc] [-profile DIR]
+// Usage: go run ./bench/load [-quick] [-dur 5s] [-rounds 3] [-attacks abc] [-profile DIR [-trace 5s]]
 package main
 
 import (
