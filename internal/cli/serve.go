@@ -75,7 +75,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
-	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, 5xx at error)")
+	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, the agents' accepted status reports at debug, 5xx at error)")
 	var events trail.Options
 	fs.DurationVar(&events.MaxAge, "events-max-age", trail.DefaultMaxAge, "delete events of the event trail older than `DURATION`")
 	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events (the newest) in the event trail")
