@@ -451,8 +451,9 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 }
 
 // maxCatchUp bounds how long a watch waits for this server's view to reach
-// the revision a watcher holds from another server.
-const maxCatchUp = 5 * time.Second
+// the revision a watcher holds from another server (a variable: tests
+// shorten it).
+var maxCatchUp = 5 * time.Second
 
 // catchUp waits for the view to hold revision after, which a watcher holds
 // from another server of the installation (one store): this server follows
