@@ -181,7 +181,7 @@ type agent struct {
 	rev  atomic.Int64
 	// reporting says a report of the applied revision is due (stream mode).
 	reporting  atomic.Bool
-	lastReport atomic.Int64 // when the last report was sent, in Unix nanoseconds
+	lastReport atomic.Int64  // when the last report was sent, in Unix nanoseconds
 	reports    *atomic.Int64 // the reports all agents sent (stream mode)
 }
 
