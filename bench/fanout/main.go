@@ -311,11 +311,46 @@ func run(dbPath string, n int, mode, profile string) result {
 	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f |\n", "", "", "team",
 		ms(pct(lastTeam, 50)), ms(pct(lastTeam, 99)), ms(pct(anyTeam, 50)), ms(pct(anyTeam, 99)),
 		size(bytesTeam/int64(nt)), size(bytesTeam/int64(max(needTeam, 1))), float64(ansTeam)/float64(nt))
+	if mode == "stream" {
+		per := reportCost(ctx, reports, srv, agents)
+		fmt.Printf("%6s %-6s %-5s | reports: %.0f per change, %.0fµs of server CPU each (%s a change, %.0f%% of CPU/chg)\n", "", "", "",
+			float64(reps)/float64(*changes), float64(per)/float64(time.Microsecond), ms(per*time.Duration(reps)/time.Duration(*changes)),
+			100*float64(per*time.Duration(reps))/float64(max(cpu, 1)))
+	}
 	cancel()
 	srv.stop()
 	wg.Wait()
 	return result{n: n, p50: pct(lastBase, 50), p99: pct(lastBase, 99), bytes: (bytesBase + bytesTeam) / int64(*changes),
 		cpu: cpuPer, rss: rss, hwm: hwm}
+}
+
+// reportRounds is how many reports each agent sends to measure their cost.
+const reportRounds = 3
+
+// reportCost is the server's CPU per status report: once the changes'
+// reports are in, every agent reports reportRounds times more (on the
+// reporting client, as during the changes), with no change in between,
+// and the server's CPU over that is divided by the reports.
+func reportCost(ctx context.Context, reports *http.Client, srv *child, agents []*agent) time.Duration {
+	time.Sleep(*reportEv + 200*time.Millisecond) // the changes' last reports
+	cpu0 := srv.cpu()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, a := range agents {
+		wg.Go(func() {
+			for range reportRounds {
+				sem <- struct{}{}
+				_, err := call(ctx, reports, srv.addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
+					"HostName": a.host, "AppliedRevision": strconv.FormatInt(a.rev.Load(), 10)})
+				<-sem
+				if err != nil {
+					log.Fatalf("fanout: agent %s: report: %v", a.host, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return (srv.cpu() - cpu0) / time.Duration(len(agents)*reportRounds)
 }
 
 // loop is the agent: a snapshot, then watches from its revision; an
