@@ -614,10 +614,15 @@ func hostName(h int) string { return fmt.Sprintf("host%04d", h) }
 func serveChild() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
+	// The request log is written, a write(2) per line as to stderr (its
+	// cost is the server's), but not kept.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: tenantKey, AccessKeySecret: tenantSecret,
 		OperatorKeyID: opKey, OperatorKeySecret: opSecret, Limits: server.Limits{MaxConns: *hostsN + 64},
-		// The request log is written (its cost is the server's) but not kept.
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(devNull, nil))})
 	if err != nil {
 		log.Fatal(err)
 	}
