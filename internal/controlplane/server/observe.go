@@ -35,9 +35,15 @@ type observer struct {
 
 func (o *observer) observe(c *rpc.Call) {
 	req := c.Request
-	account := ""
-	if req.AccessKeyID != "" {
-		account = o.accounts.get(req.AccessKeyID)
+	// The account is looked up only for a call logged or recorded (not
+	// for the agents' reports, which are neither).
+	acct, looked := "", false
+	account := func() string {
+		if !looked && req.AccessKeyID != "" {
+			acct = o.accounts.get(req.AccessKeyID)
+		}
+		looked = true
+		return acct
 	}
 	if o.metrics != nil {
 		o.metrics.Observe(c)
@@ -46,7 +52,7 @@ func (o *observer) observe(c *rpc.Call) {
 		return // the metrics count it; the log and the trail have its first
 	}
 	if o.trail != nil && trail.Wanted(c) {
-		ev := trail.EventOf(c, account)
+		ev := trail.EventOf(c, account())
 		o.trail.Record(ev)
 		if o.hook != nil {
 			o.hook.Notify(ev)
@@ -73,7 +79,7 @@ func (o *observer) observe(c *rpc.Call) {
 	o.log.LogAttrs(context.Background(), level, "request",
 		slog.String("action", req.Action),
 		slog.String("version", req.Version),
-		slog.String("account", account),
+		slog.String("account", account()),
 		slog.String("accessKeyId", req.AccessKeyID),
 		slog.String("code", code),
 		slog.Int("status", c.Status),
