@@ -324,21 +324,27 @@ func run(dbPath string, n int, mode, profile string) result {
 		cpu: cpuPer, rss: rss, hwm: hwm}
 }
 
-// reportRounds is how many reports each agent sends to measure their cost.
-const reportRounds = 3
+// reportRounds is how many reports each agent sends to measure their cost
+// (-quick: 2): thousands of reports, so that the CPU's clock ticks and a
+// busy machine's noise weigh little.
+const reportRounds = 10
 
 // reportCost is the server's CPU per status report: once the changes'
-// reports are in, every agent reports reportRounds times more (on the
+// reports are in, every agent reports a few times more (on the
 // reporting client, as during the changes), with no change in between,
 // and the server's CPU over that is divided by the reports.
 func reportCost(ctx context.Context, reports *http.Client, srv *child, agents []*agent) time.Duration {
 	time.Sleep(*reportEv + 200*time.Millisecond) // the changes' last reports
+	rounds := reportRounds
+	if *quick {
+		rounds = 2
+	}
 	cpu0 := srv.cpu()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for _, a := range agents {
 		wg.Go(func() {
-			for range reportRounds {
+			for range rounds {
 				sem <- struct{}{}
 				_, err := call(ctx, reports, srv.addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
 					"HostName": a.host, "AppliedRevision": strconv.FormatInt(a.rev.Load(), 10)})
@@ -350,7 +356,7 @@ func reportCost(ctx context.Context, reports *http.Client, srv *child, agents []
 		})
 	}
 	wg.Wait()
-	return (srv.cpu() - cpu0) / time.Duration(len(agents)*reportRounds)
+	return (srv.cpu() - cpu0) / time.Duration(len(agents)*rounds)
 }
 
 // loop is the agent: a snapshot, then watches from its revision; an
