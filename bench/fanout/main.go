@@ -136,8 +136,8 @@ func main() {
 		modeList = append(modeList, m)
 	}
 	fmt.Printf("%d changes per size, alternating sg-base (every agent) and a team group (1/%d of them); times from the API's answer\n\n", *changes, teams)
-	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8s | %9s %8s %9s %9s | %9s\n",
-		"agents", "mode", "group", "last p50", "last p99", "any p50", "any p99", "bytes/chg", "B/agent", "answers", "CPU/chg", "CPU s", "RSS", "peak RSS", "agents'")
+	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8s | %9s %8s %9s %9s | %9s %8s\n",
+		"agents", "mode", "group", "last p50", "last p99", "any p50", "any p99", "bytes/chg", "B/agent", "answers", "CPU/chg", "CPU s", "RSS", "peak RSS", "agents'", "reports")
 	var results []result
 	for i, n := range ns {
 		for _, m := range modeList {
@@ -181,7 +181,8 @@ type agent struct {
 	rev  atomic.Int64
 	// reporting says a report of the applied revision is due (stream mode).
 	reporting  atomic.Bool
-	lastReport atomic.Int64 // when the last report was sent, in Unix nanoseconds
+	lastReport atomic.Int64  // when the last report was sent, in Unix nanoseconds
+	reports    *atomic.Int64 // the reports all agents sent (stream mode)
 }
 
 // delivery is when each agent first held the change being measured.
@@ -199,7 +200,7 @@ type delivery struct {
 func run(dbPath string, n int, mode, profile string) result {
 	srv, keys := startChild(dbPath, n, profile)
 	defer srv.stop()
-	var read atomic.Int64
+	var read, reported atomic.Int64
 	tr := &http.Transport{MaxIdleConnsPerHost: n + 16, MaxConnsPerHost: 0, IdleConnTimeout: time.Minute,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -225,7 +226,7 @@ func run(dbPath string, n int, mode, profile string) result {
 	var started sync.WaitGroup
 	var wg sync.WaitGroup
 	for i := range n {
-		a := &agent{host: keys[i].Host, key: keys[i]}
+		a := &agent{host: keys[i].Host, key: keys[i], reports: &reported}
 		agents[i] = a
 		started.Add(1)
 		if mode == "stream" {
@@ -245,7 +246,7 @@ func run(dbPath string, n int, mode, profile string) result {
 	if profile != "" {
 		srv.cmd.Process.Signal(syscall.SIGUSR1)
 	}
-	cpu0, own0 := srv.cpu(), procstat.CPU(os.Getpid())
+	cpu0, own0, rep0 := srv.cpu(), procstat.CPU(os.Getpid()), reported.Load()
 	for c := range *changes {
 		base := c%2 == 0
 		group := "sg-base"
@@ -296,7 +297,7 @@ func run(dbPath string, n int, mode, profile string) result {
 			lastTeam, anyTeam, bytesTeam, ansTeam, needTeam = append(lastTeam, last), append(anyTeam, all...), bytesTeam+b, ansTeam+d.answers.Load(), needTeam+len(all)
 		}
 	}
-	cpu, own := srv.cpu()-cpu0, procstat.CPU(os.Getpid())-own0
+	cpu, own, reps := srv.cpu()-cpu0, procstat.CPU(os.Getpid())-own0, reported.Load()-rep0
 	if profile != "" {
 		srv.cmd.Process.Signal(syscall.SIGUSR2)
 		time.Sleep(time.Second) // the child writes the profile out before it is killed
@@ -304,17 +305,58 @@ func run(dbPath string, n int, mode, profile string) result {
 	hwm := srv.status("VmHWM")
 	nb, nt := len(lastBase), len(lastTeam)
 	cpuPer, ownPer := cpu/time.Duration(*changes), own/time.Duration(*changes)
-	fmt.Printf("%6d %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f | %9s %8.2f %9s %9s | %9s\n", n, mode, "base",
+	fmt.Printf("%6d %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f | %9s %8.2f %9s %9s | %9s %8.0f\n", n, mode, "base",
 		ms(pct(lastBase, 50)), ms(pct(lastBase, 99)), ms(pct(anyBase, 50)), ms(pct(anyBase, 99)),
-		size(bytesBase/int64(nb)), size(bytesBase/int64(max(needBase, 1))), float64(ansBase)/float64(nb), ms(cpuPer), cpu.Seconds(), size(rss), size(hwm), ms(ownPer))
+		size(bytesBase/int64(nb)), size(bytesBase/int64(max(needBase, 1))), float64(ansBase)/float64(nb), ms(cpuPer), cpu.Seconds(), size(rss), size(hwm), ms(ownPer), float64(reps)/float64(*changes))
 	fmt.Printf("%6s %-6s %-5s | %8s %8s | %8s %8s | %10s %9s %8.0f |\n", "", "", "team",
 		ms(pct(lastTeam, 50)), ms(pct(lastTeam, 99)), ms(pct(anyTeam, 50)), ms(pct(anyTeam, 99)),
 		size(bytesTeam/int64(nt)), size(bytesTeam/int64(max(needTeam, 1))), float64(ansTeam)/float64(nt))
+	if mode == "stream" {
+		per := reportCost(ctx, reports, srv, agents)
+		fmt.Printf("%6s %-6s %-5s | reports: %.0f per change, %.0fµs of server CPU each (%s a change, %.0f%% of CPU/chg)\n", "", "", "",
+			float64(reps)/float64(*changes), float64(per)/float64(time.Microsecond), ms(per*time.Duration(reps)/time.Duration(*changes)),
+			100*float64(per*time.Duration(reps))/float64(max(cpu, 1)))
+	}
 	cancel()
 	srv.stop()
 	wg.Wait()
 	return result{n: n, p50: pct(lastBase, 50), p99: pct(lastBase, 99), bytes: (bytesBase + bytesTeam) / int64(*changes),
 		cpu: cpuPer, rss: rss, hwm: hwm}
+}
+
+// reportRounds is how many reports each agent sends to measure their cost
+// (-quick: 2): thousands of reports, so that the CPU's clock ticks and a
+// busy machine's noise weigh little.
+const reportRounds = 10
+
+// reportCost is the server's CPU per status report: once the changes'
+// reports are in, every agent reports a few times more (on the
+// reporting client, as during the changes), with no change in between,
+// and the server's CPU over that is divided by the reports.
+func reportCost(ctx context.Context, reports *http.Client, srv *child, agents []*agent) time.Duration {
+	time.Sleep(*reportEv + 200*time.Millisecond) // the changes' last reports
+	rounds := reportRounds
+	if *quick {
+		rounds = 2
+	}
+	cpu0 := srv.cpu()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for _, a := range agents {
+		wg.Go(func() {
+			for range rounds {
+				sem <- struct{}{}
+				_, err := call(ctx, reports, srv.addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
+					"HostName": a.host, "AppliedRevision": strconv.FormatInt(a.rev.Load(), 10)})
+				<-sem
+				if err != nil {
+					log.Fatalf("fanout: agent %s: report: %v", a.host, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return (srv.cpu() - cpu0) / time.Duration(len(agents)*rounds)
 }
 
 // loop is the agent: a snapshot, then watches from its revision; an
@@ -460,6 +502,7 @@ func (a *agent) follow(ctx context.Context, hc, reports *http.Client, addr strin
 				a.lastReport.Store(time.Now().UnixNano())
 				a.reporting.Store(false)
 				rev := strconv.FormatInt(a.rev.Load(), 10)
+				a.reports.Add(1)
 				if _, err := call(ctx, reports, addr, a.key.ID, a.key.Secret, map[string]string{"Action": "PalisadeReportHostStatus",
 					"HostName": a.host, "AppliedRevision": rev}); err != nil && ctx.Err() == nil {
 					log.Printf("fanout: agent %s: report: %v", a.host, err)
@@ -577,10 +620,15 @@ func hostName(h int) string { return fmt.Sprintf("host%04d", h) }
 func serveChild() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
+	// The request log is written, a write(2) per line as to stderr (its
+	// cost is the server's), but not kept.
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: tenantKey, AccessKeySecret: tenantSecret,
 		OperatorKeyID: opKey, OperatorKeySecret: opSecret, Limits: server.Limits{MaxConns: *hostsN + 64},
-		// The request log is written (its cost is the server's) but not kept.
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(devNull, nil))})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.ThrottledDelay, "throttled-delay", d.ThrottledDelay, "hold each Throttling answer (rate limits, analysis bounds, nonce caches) for `DURATION`,\n"+
 		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
 	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
-	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, 5xx at error)")
+	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, the agents' accepted status reports at debug, 5xx at error)")
 	var events trail.Options
 	fs.DurationVar(&events.MaxAge, "events-max-age", trail.DefaultMaxAge, "delete events of the event trail older than `DURATION`")
 	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events (the newest) in the event trail")

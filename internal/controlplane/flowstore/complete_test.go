@@ -171,3 +171,93 @@ func TestUnsafeDir(t *testing.T) {
 		}
 	})
 }
+
+// TestCompleteSurvivesRestart: after the size cap deleted records, a
+// restart claims the same completeness (CompleteSince and Stats), not the
+// larger one of the files left; a marker lost or unreadable beside records
+// claims nothing before the restart, and one that is a link is refused.
+func TestCompleteSurvivesRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		batches int // of 10 records, batch b ending at t0+b min
+		tamper  func(t *testing.T, dir string)
+		same    bool // the claim after the restart is the one before
+		fromNow bool // else it is the restart's now
+		refused bool // Open fails
+	}{
+		{"nothing deleted", 3, nil, true, false, false},
+		{"deleted for size", 20, nil, true, false, false},
+		{"marker lost", 20, func(t *testing.T, dir string) { remove(t, filepath.Join(dir, completeName)) }, false, true, false},
+		{"marker unreadable", 20, func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, completeName), []byte("yesterday\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, false, true, false},
+		{"marker a link", 20, func(t *testing.T, dir string) {
+			remove(t, filepath.Join(dir, completeName))
+			if err := os.Symlink(filepath.Join(t.TempDir(), "elsewhere"), filepath.Join(dir, completeName)); err != nil {
+				t.Fatal(err)
+			}
+		}, false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0
+			o := Options{Dir: t.TempDir(), MaxBytes: 20000, SegmentBytes: 4000, MaxAge: 30 * 24 * time.Hour,
+				Now: func() time.Time { return now }, Log: quiet}
+			s := open(t, o)
+			for b := range tc.batches {
+				var batch []Record
+				for i := range 10 {
+					batch = append(batch, rec("a", b*10+i, t0.Add(time.Duration(b)*time.Minute)))
+				}
+				if err := s.Append(batch, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now = t0.Add(time.Hour)
+			before, stats := s.CompleteSince("a", now), s.Stats()
+			if deleted := stats.DroppedForSize > 0; deleted != (tc.batches == 20) || deleted == stats.CompleteSince.IsZero() {
+				t.Fatalf("dropped %d for size, complete since %v: the case does not hold", stats.DroppedForSize, stats.CompleteSince)
+			}
+			s.Close()
+			if tc.tamper != nil {
+				tc.tamper(t, o.Dir)
+			}
+			now = t0.Add(2 * time.Hour)
+			r, err := Open(o)
+			if tc.refused {
+				if err == nil {
+					r.Close()
+					t.Fatal("opened a directory whose completeness marker is a link")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			after := r.CompleteSince("a", now)
+			switch {
+			case tc.same && !after.Equal(before):
+				t.Errorf("after a restart: complete since %v, want %v as before", after.UTC(), before.UTC())
+			case tc.same && !r.Stats().CompleteSince.Equal(stats.CompleteSince):
+				t.Errorf("after a restart: Stats.CompleteSince %v, want %v", r.Stats().CompleteSince.UTC(), stats.CompleteSince.UTC())
+			case tc.fromNow && !after.Equal(now):
+				t.Errorf("marker gone: complete since %v, want the restart's now %v", after.UTC(), now)
+			}
+			// Read back once more: the marker the restart wrote holds.
+			r.Close()
+			r2 := open(t, o)
+			if again := r2.CompleteSince("a", now); !again.Equal(after) {
+				t.Errorf("second restart: complete since %v, want %v", again.UTC(), after.UTC())
+			}
+		})
+	}
+}
+
+func remove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}

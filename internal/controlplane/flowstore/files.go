@@ -165,3 +165,83 @@ func (s *Store) CompleteSince(account string, now time.Time) time.Time {
 	}
 	return since
 }
+
+// completeName is the marker of the time up to which the size cap deleted
+// records (CompleteSince): written before the segment is deleted, so that
+// a restart never claims records complete that are gone. "none": the cap
+// has deleted nothing.
+const completeName = "complete"
+
+// loadComplete reads the marker. Missing or unreadable in a directory
+// that holds records (a store of an older version, or a lost file), the
+// deletions are not known: nothing before now is claimed complete. The
+// marker is then written, so that the next Open finds it.
+func (s *Store) loadComplete() error {
+	path := filepath.Join(s.opt.Dir, completeName)
+	f, err := openFile(path, os.O_RDONLY, 0)
+	switch {
+	case err == nil:
+		b := make([]byte, 64)
+		n, _ := f.Read(b)
+		f.Close()
+		v := strings.TrimSpace(string(b[:n]))
+		if v == "none" {
+			return nil
+		}
+		if t, perr := time.Parse(time.RFC3339, v); perr == nil {
+			s.complete.Store(t.Unix())
+			return nil
+		}
+		s.opt.Log.Warn("flow records: unreadable completeness marker; counting from now", "path", path)
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("flow records: %w", err)
+	case len(s.segs) > 0:
+		s.opt.Log.Warn("flow records: no completeness marker beside records; counting from now", "path", path)
+	default:
+		return s.saveComplete(0)
+	}
+	now := s.opt.Now().Unix()
+	if err := s.saveComplete(now); err != nil {
+		return err
+	}
+	s.complete.Store(now)
+	return nil
+}
+
+// saveComplete replaces the marker with t (Unix seconds; 0: none)
+// atomically: a temporary file, opened without following links and
+// synced, renamed over it, and the directory synced.
+func (s *Store) saveComplete(t int64) error {
+	v := "none"
+	if t != 0 {
+		v = time.Unix(t, 0).UTC().Format(time.RFC3339)
+	}
+	path := filepath.Join(s.opt.Dir, completeName)
+	tmp := path + ".tmp"
+	if err := removeFile(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("flow records: %w", err) // not a regular file: not ours
+	}
+	f, err := openFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	_, err = f.WriteString(v + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path) // replaces a link at path, never its target
+	}
+	if err != nil {
+		removeFile(tmp)
+		return fmt.Errorf("flow records: %w", err)
+	}
+	if d, err := os.Open(s.opt.Dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

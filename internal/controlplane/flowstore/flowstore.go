@@ -226,6 +226,9 @@ func Open(o Options) (*Store, error) {
 	if err := s.loadCreated(); err != nil {
 		return nil, err
 	}
+	if err := s.loadComplete(); err != nil {
+		return nil, err
+	}
 	s.Prune(o.Now())
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.pruner()
@@ -429,7 +432,7 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 
 // makeRoom deletes the oldest segments until n more bytes fit under
 // MaxBytes, and those past the age limit; it returns the last sequence
-// number deleted.
+// number deleted (with an error too: what was deleted before it is gone).
 func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 	var upTo uint64
 	dropped := false
@@ -440,24 +443,32 @@ func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 		if !forSize && old.maxEnd >= cut {
 			break
 		}
+		lost := forSize && old.n > 0 && old.maxEnd >= cut // records before their age
+		if lost && old.maxEnd > s.complete.Load() {
+			// On disk before the segment goes: after a crash in between,
+			// the store claims less than it holds, never more.
+			if err := s.saveComplete(old.maxEnd); err != nil {
+				return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
+			}
+			s.complete.Store(old.maxEnd)
+		}
 		if s.cur != nil && len(s.segs) == 1 {
 			// The open segment is the oldest: close it to delete it.
 			if err := s.cur.Close(); err != nil {
-				return 0, false, fmt.Errorf("%w: %v", ErrWrite, err)
+				return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
 			}
 			s.cur = nil
 		}
 		if err := removeFile(old.path); err != nil && !os.IsNotExist(err) {
-			return 0, false, fmt.Errorf("%w: %v", ErrWrite, err)
+			return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
 		}
 		s.segs = s.segs[1:]
 		s.total -= old.bytes
 		if old.n > 0 {
 			upTo, dropped = old.first+old.n-1, true
-			if forSize && old.maxEnd >= cut {
+			if lost {
 				n := old.n
 				s.droppedSize.Add(n)
-				s.complete.Store(max(s.complete.Load(), old.maxEnd))
 				s.opt.Log.Warn("flow records: deleted the oldest segment to stay under the size cap", "records", n, "maxBytes", s.opt.MaxBytes)
 			}
 		}

@@ -243,10 +243,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		return nil, ecserr.MissingParameter("Version")
 	}
 	h := s.Routes[RouteKey{Version: req.Version, Action: req.Action}]
-	if versions := s.versions(); h == nil && !slices.Contains(versions, req.Version) {
+	// The versions are listed only for a request no route serves (listing
+	// them costs a walk of every route).
+	if h == nil && !slices.Contains(s.versions(), req.Version) {
 		// ECS's answer to a Version it does not have (seen from
 		// ecs.aliyuncs.com: aliyun-openapi-java-sdk#23).
-		return nil, ecserr.BadRequest("InvalidVersion", "Specified parameter Version is not valid: %q is not served here; use one of %s.", req.Version, strings.Join(versions, ", "))
+		return nil, ecserr.BadRequest("InvalidVersion", "Specified parameter Version is not valid: %q is not served here; use one of %s.", req.Version, strings.Join(s.versions(), ", "))
 	}
 	if h == nil {
 		return nil, ecserr.New(http.StatusNotFound, "InvalidAction.NotFound",

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 )
@@ -71,6 +72,69 @@ func TestThrottledFloodIsSampled(t *testing.T) {
 			}
 			if got := strings.Count(logged.String(), "msg=request"); got != tc.want {
 				t.Errorf("log lines: %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestReportsLogAtDebug: an agent's accepted status report (one per host
+// per change applied) is logged only at debug, a refused one and every
+// other request at info; the metrics count them all.
+func TestReportsLogAtDebug(t *testing.T) {
+	calls := []struct {
+		action, code string
+	}{
+		{"PalisadeReportHostStatus", ""},
+		{"PalisadeReportHostStatus", ""},
+		{"PalisadeReportHostStatus", "Forbidden.HostMismatch"},
+		{"PalisadeWatchChanges", ""},
+		{"DescribeSecurityGroups", ""},
+	}
+	for _, tc := range []struct {
+		level slog.Level
+		want  int // log lines
+	}{
+		{slog.LevelInfo, 3},
+		{slog.LevelDebug, 5},
+	} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			var logged bytes.Buffer
+			met := metrics.New([]string{"PalisadeReportHostStatus", "PalisadeWatchChanges", "DescribeSecurityGroups"}, nil, metrics.Sources{})
+			obs := &observer{log: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: tc.level})), metrics: met,
+				accounts: &accountCache{lookup: func(context.Context, string) (string, bool) { return "1", true }, m: map[string]string{}}}
+			for _, c := range calls {
+				status := 200
+				if c.code != "" {
+					status = 403
+				}
+				obs.observe(&rpc.Call{Request: &rpc.Request{Action: c.action, Version: "2014-05-26", AccessKeyID: "k1", RequestID: rpc.NewRequestID()},
+					Start: time.Now(), Status: status, Code: c.code, Method: "POST"})
+			}
+			if got := strings.Count(logged.String(), "msg=request"); got != tc.want {
+				t.Errorf("log lines: %d, want %d:\n%s", got, tc.want, logged.String())
+			}
+			if got := strings.Count(logged.String(), "action=PalisadeReportHostStatus code=OK"); tc.level == slog.LevelInfo && got != 0 {
+				t.Errorf("accepted reports logged at info: %d", got)
+			}
+			families, err := met.Registry().Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reports float64
+			for _, f := range families {
+				if f.GetName() != "palisade_api_requests_total" {
+					continue
+				}
+				for _, m := range f.GetMetric() {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "action" && l.GetValue() == "PalisadeReportHostStatus" {
+							reports += m.GetCounter().GetValue()
+						}
+					}
+				}
+			}
+			if reports != 3 {
+				t.Errorf("palisade_api_requests_total of the reports: %v, want 3", reports)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -26,10 +27,25 @@ import (
 // hostStatus is what an agent last reported. It is live state, kept in
 // memory: agents report again within seconds of a server restart, and
 // storing it would advance the revision the agents themselves follow.
+// Progress is updated in place, without the table's write lock: every
+// host reports after each change it applies, and each stream notes its
+// host's progress when a change passes it by.
 type hostStatus struct {
-	Applied  int64
-	Seen     time.Time
-	Counters map[string]RuleCounter // "groupID/ruleID" → counts
+	applied  atomic.Int64
+	seen     atomic.Int64           // Unix nanoseconds
+	Counters map[string]RuleCounter // "groupID/ruleID" → counts; under the table's lock
+}
+
+// note raises the applied revision to rev (never lowers it) and marks the
+// host seen at now.
+func (h *hostStatus) note(rev int64, now time.Time) {
+	for {
+		old := h.applied.Load()
+		if rev <= old || h.applied.CompareAndSwap(old, rev) {
+			break
+		}
+	}
+	h.seen.Store(now.UnixNano())
 }
 
 // RuleCounter is how many packets and bytes a rule has decided.
@@ -39,7 +55,7 @@ type RuleCounter struct {
 }
 
 type hostTable struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	hosts map[string]*hostStatus
 	// scopes holds each host key's last scope computed (hostscope.go), at
 	// its revision: the next watch of the host starts from it, and finds a
@@ -58,8 +74,8 @@ func newHostTable() *hostTable {
 
 // scopeAt returns the host's scope at rev if it is the one kept.
 func (t *hostTable) scopeAt(host string, rev int64) *hostScope {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if c, ok := t.scopes[host]; ok && c.rev == rev {
 		return c.scope
 	}
@@ -78,10 +94,10 @@ func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
 	t := s.hosts
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if h := t.hosts[host]; h != nil {
-		return h.Applied
+		return h.applied.Load()
 	}
 	return 0
 }
@@ -451,8 +467,9 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 }
 
 // maxCatchUp bounds how long a watch waits for this server's view to reach
-// the revision a watcher holds from another server.
-const maxCatchUp = 5 * time.Second
+// the revision a watcher holds from another server (a variable: tests
+// shorten it).
+var maxCatchUp = 5 * time.Second
 
 // catchUp waits for the view to hold revision after, which a watcher holds
 // from another server of the installation (one store): this server follows
@@ -672,14 +689,18 @@ func (s *Service) noteHost(p HostProgress) error {
 		return err
 	}
 	t := s.hosts
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
 	h := t.hosts[p.HostName]
+	t.mu.RUnlock()
 	if h == nil {
-		h = &hostStatus{}
-		t.hosts[p.HostName] = h
+		t.mu.Lock()
+		if h = t.hosts[p.HostName]; h == nil {
+			h = &hostStatus{}
+			t.hosts[p.HostName] = h
+		}
+		t.mu.Unlock()
 	}
-	h.Applied, h.Seen = max(h.Applied, p.AppliedRevision), s.Now()
+	h.note(p.AppliedRevision, s.Now())
 	return nil
 }
 
@@ -734,7 +755,7 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 	}
 	sums, hosts := map[string]RuleCounter{}, map[string]int{}
 	t := s.hosts
-	t.mu.Lock()
+	t.mu.RLock()
 	for _, h := range t.hosts {
 		for _, r := range g.Rules {
 			k := g.ID + "/" + r.ID
@@ -747,7 +768,7 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 			}
 		}
 	}
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	hits := s.FlowHits(g.Owner, HitsFilter{})
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {

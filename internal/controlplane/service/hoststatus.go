@@ -18,12 +18,12 @@ type HostState struct {
 // HostStates returns every host heard from since the start, by name.
 func (s *Service) HostStates() []HostState {
 	t := s.hosts
-	t.mu.Lock()
+	t.mu.RLock()
 	out := make([]HostState, 0, len(t.hosts))
 	for name, h := range t.hosts {
-		out = append(out, HostState{Name: name, Applied: h.Applied, Seen: h.Seen})
+		out = append(out, HostState{Name: name, Applied: h.applied.Load(), Seen: time.Unix(0, h.seen.Load()).UTC()})
 	}
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b HostState) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

@@ -1,0 +1,137 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+)
+
+// heldStore is a store shared by several servers as this server sees it
+// (on etcd): it does not tell its revision without a query, so the view
+// follows it a little behind, and while held, the view's follower does not
+// learn of new revisions at all (another server's writes it has not seen).
+type heldStore struct {
+	store.Store
+	mu   sync.Mutex
+	held chan struct{} // closed when the hold is lifted; nil: not held
+}
+
+func (h *heldStore) hold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held == nil {
+		h.held = make(chan struct{})
+	}
+}
+
+func (h *heldStore) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held != nil {
+		close(h.held)
+		h.held = nil
+	}
+}
+
+// WaitRevision is the view follower's only way to learn of a write; held,
+// it waits for the release first.
+func (h *heldStore) WaitRevision(ctx context.Context, after int64) (int64, error) {
+	h.mu.Lock()
+	ch := h.held
+	h.mu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return h.Store.WaitRevision(ctx, after)
+}
+
+// TestSnapshotOfLaggingView: a host's snapshot on a server whose view is
+// behind the shared store, and cannot catch up in time, is refused with
+// 503 ServiceUnavailable (the agent asks another server), never answered
+// from the older view (a rule revoked since would come back on the host)
+// nor with a 500; once the view catches up, the snapshot is the store's.
+func TestSnapshotOfLaggingView(t *testing.T) {
+	defer func(d time.Duration) { maxCatchUp = d }(maxCatchUp)
+	maxCatchUp = 200 * time.Millisecond
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	inst := e.instance(vpc, sg)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+
+	// Held from the start: the follower's first wait for a new revision
+	// is held too.
+	held := &heldStore{Store: e.s.Store}
+	held.hold()
+	e.s.Store = held
+	e.s.view = view.New(held, Kinds, Indexes...)
+	t.Cleanup(func() { held.release(); e.s.view.Close() })
+	if e.s.view.Linearizable() {
+		t.Fatal("the wrapped store still reports its revision: the view would not lag")
+	}
+	h1 := Caller{Host: "h1"}
+	before, err := e.s.GetSnapshot(e.ctx, h1)
+	wantCode(t, err, "")
+	if len(before.Groups) != 1 || len(before.Groups[0].Rules) != 0 {
+		t.Fatalf("h1's first snapshot: %+v", before.Groups)
+	}
+
+	// Another server adds a rule to h1's group: the store moves on, this
+	// server's view does not.
+	g := *e.load(sg)
+	g.Rules = append(g.Rules, modeltest.Rule("sgr-lagging", "in accept 1 TCP 22/22 10.0.0.0/8"))
+	e.put(KindGroup, sg, g)
+	rev, err := e.s.Store.Revision(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev <= before.Revision || e.s.view.Revision() != before.Revision {
+		t.Fatalf("store at %d, view at %d: the view should hold %d, behind the store", rev, e.s.view.Revision(), before.Revision)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		release bool
+		status  int   // of the error; 0: success
+		rev     int64 // of the snapshot, on success
+		rules   int
+	}{
+		{"the view cannot catch up", false, http.StatusServiceUnavailable, 0, 0},
+		{"the view caught up", true, 0, rev, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.release {
+				held.release()
+			}
+			snap, err := e.s.GetSnapshot(e.ctx, h1)
+			if tc.status != 0 {
+				if err == nil {
+					t.Fatalf("answered a snapshot at revision %d (the store is at %d), want %d", snap.Revision, rev, tc.status)
+				}
+				e, ok := err.(*ecserr.Error)
+				if !ok || e.Status != tc.status || e.Code != "ServiceUnavailable" {
+					t.Fatalf("got %#v, want %d ServiceUnavailable", err, tc.status)
+				}
+				if snap.Revision != 0 || len(snap.Groups) != 0 || len(snap.Instances) != 0 {
+					t.Fatalf("a refusal with data: revision %d, %d groups", snap.Revision, len(snap.Groups))
+				}
+				return
+			}
+			wantCode(t, err, "")
+			if snap.Revision != tc.rev || len(snap.Groups) != 1 || len(snap.Groups[0].Rules) != tc.rules {
+				t.Fatalf("snapshot at %d with %+v, want revision %d with %d rules", snap.Revision, snap.Groups, tc.rev, tc.rules)
+			}
+		})
+	}
+}
