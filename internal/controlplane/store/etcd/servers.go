@@ -31,21 +31,22 @@ type ServerInfo struct {
 
 func (s *Store) serversPrefix() string { return s.p + "s/" }
 
-// RegisterServer lists info among the live servers until ctx ends (and
-// then removes it), under a lease of ttl kept alive meanwhile; a lease
-// lost (etcd unreachable longer than ttl) is granted again. It returns once
-// the first registration is written, or its error.
-func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Duration) error {
+// RegisterServer lists info among the live servers until stop is called
+// (which removes it at once), under a lease of ttl kept alive meanwhile; a
+// lease lost (etcd unreachable for longer than ttl) is granted again. It
+// returns once the first registration is written, or its error.
+func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Duration) (stop func(), err error) {
 	if info.ID == "" || info.URL == "" {
-		return fmt.Errorf("etcd: a server needs an ID and a URL to register")
+		return nil, fmt.Errorf("etcd: a server needs an ID and a URL to register")
 	}
 	val, err := json.Marshal(info)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	key := s.serversPrefix() + info.ID
 	secs := max(int64(ttl/time.Second), 2)
-	register := func() (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
+	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	register := func(ctx context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
 		g, err := s.cli.Grant(ctx, secs)
 		if err != nil {
 			return 0, nil, fmt.Errorf("etcd: grant the server's lease: %w", err)
@@ -53,39 +54,43 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 		if _, err := s.cli.Put(ctx, key, string(val), clientv3.WithLease(g.ID)); err != nil {
 			return 0, nil, fmt.Errorf("etcd: register the server: %w", err)
 		}
-		ka, err := s.cli.KeepAlive(ctx, g.ID)
+		ka, err := s.cli.KeepAlive(life, g.ID)
 		if err != nil {
 			return 0, nil, fmt.Errorf("etcd: keep the server's lease alive: %w", err)
 		}
 		return g.ID, ka, nil
 	}
-	lease, ka, err := register()
+	lease, ka, err := register(ctx)
 	if err != nil {
-		return err
+		cancel()
+		return nil, err
 	}
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
-			for range ka { // the client renews; a closed channel is a lost lease or ctx's end
+			for range ka { // the client renews; the channel closes on a lost lease or at stop
 			}
-			if ctx.Err() != nil {
-				rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if life.Err() != nil {
+				rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
 				s.cli.Revoke(rctx, lease) // drop out now, not after the TTL
-				cancel()
+				rcancel()
 				return
 			}
 			for {
 				select {
-				case <-ctx.Done():
+				case <-life.Done():
 					return
 				case <-time.After(time.Second):
 				}
-				if lease, ka, err = register(); err == nil {
+				var err error
+				if lease, ka, err = register(life); err == nil {
 					break
 				}
 			}
 		}
 	}()
-	return nil
+	return func() { cancel(); <-done }, nil
 }
 
 // Servers lists the live servers, ordered by ID.
