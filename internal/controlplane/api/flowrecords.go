@@ -124,7 +124,7 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 		}
 		out := &describeFlowRecordsResponse{TotalCount: part.Total}
 		out.FlowRecords.FlowRecord = append([]FlowRecord{}, part.Items...)
-		for _, q := range part.Seqs {
+		for _, q := range part.Pos {
 			out.PalisadeCursors = append(out.PalisadeCursors, strconv.FormatUint(q, 10))
 		}
 		if part.More {
@@ -180,7 +180,7 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 		return nil, err
 	}
 	parts := []peers.Part[FlowRecord]{{Server: f.Self, Items: mine.Items, More: mine.More, Total: mine.Total}}
-	for _, q := range mine.Seqs {
+	for _, q := range mine.Pos {
 		parts[0].Cursors = append(parts[0].Cursors, strconv.FormatUint(q, 10))
 	}
 	others, err := f.Others(ctx)

@@ -246,34 +246,37 @@ func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) 
 }
 
 // FlowRecordPart is one page of this server's records for a merged
-// listing of every server's (package peers): each record's position, a
-// sequence number of this server's store that stays valid while records
-// are appended (an offset would not).
+// listing of every server's (package peers), with each record's position:
+// its sequence number in this server's store plus one, which stays valid
+// while records are appended (an offset would not).
 type FlowRecordPart struct {
 	Items []FlowRecord
-	Seqs  []uint64 // Seqs[i] is Items[i]'s; the next page starts below the last
+	Pos   []uint64 // Pos[i] is Items[i]'s; the next page starts below the last
 	More  bool
 	Total int // matches on all pages
 }
 
 // DescribeFlowRecordsPart returns up to max of the caller's records that
-// in selects, newest first, among those with a sequence number below
-// before (0: from the newest).
-func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilter, before uint64, max int) (FlowRecordPart, error) {
+// in selects, newest first, among those at positions below below (0: from
+// the newest).
+func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilter, below uint64, max int) (FlowRecordPart, error) {
 	recs, seqs, err := s.flowMatches(in)
 	if err != nil {
 		return FlowRecordPart{}, err
 	}
 	out := FlowRecordPart{Total: len(recs)}
 	i := 0
-	if before > 0 { // newest first: seqs descend
-		i, _ = slices.BinarySearchFunc(seqs, before, func(a, b uint64) int { return cmp.Compare(b, a) })
-		for i < len(seqs) && seqs[i] >= before {
+	if below > 0 { // newest first: seqs descend; seq+1 < below
+		i, _ = slices.BinarySearchFunc(seqs, below-1, func(a, b uint64) int { return cmp.Compare(b, a) })
+		for i < len(seqs) && seqs[i] >= below-1 {
 			i++
 		}
 	}
 	end := min(i+max, len(recs))
-	out.Items, out.Seqs, out.More = recs[i:end], seqs[i:end], end < len(recs)
+	out.Items, out.More = recs[i:end], end < len(recs)
+	for _, q := range seqs[i:end] {
+		out.Pos = append(out.Pos, q+1)
+	}
 	return out, nil
 }
 
