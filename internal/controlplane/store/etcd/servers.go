@@ -44,6 +44,29 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 		return nil, err
 	}
 	key := s.serversPrefix() + info.ID
+	// An entry of this ID at another URL is this server's previous run
+	// (restarted on another port before its lease ended: wait for the
+	// lease), or, if it outlives a lease, another server with a copy of
+	// this one's ID file, which would hide one of the two.
+	for deadline := time.Now().Add(ttl + 2*time.Second); ; {
+		resp, err := s.cli.Get(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("etcd: read the server registry: %w", err)
+		}
+		var other ServerInfo
+		if len(resp.Kvs) == 0 || json.Unmarshal(resp.Kvs[0].Value, &other) != nil || other.URL == info.URL {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("etcd: another live server, at %s, has this server's ID %s (a copied ID file?): "+
+				"give each server its own (delete the copy; a new one is made at the start)", other.URL, info.ID)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	secs := max(int64(ttl/time.Second), 2)
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	register := func(ctx context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {

@@ -55,6 +55,11 @@ func TestServerRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Another server with a's ID (a copied ID file) is refused once a's
+	// registration has outlived a lease.
+	if _, err := b.RegisterServer(ctx, ServerInfo{ID: "a", URL: "http://127.0.0.1:9"}, time.Second); err == nil {
+		t.Error("a second server registered with a's ID")
+	}
 	both := []string{"a http://127.0.0.1:1", "b https://127.0.0.1:2"}
 	if got := ids(); !slices.Equal(got, both) {
 		t.Fatalf("servers %v, want %v", got, both)
@@ -81,4 +86,21 @@ func TestServerRegistry(t *testing.T) {
 	b.Close()
 	defer stopB()
 	eventually(nil, "after b's client closed")
+
+	// A server restarted at another URL before its old lease ended (a
+	// crash, then a new port) waits for it and registers.
+	c := open(t)
+	c.p = a.p
+	stopOld, err := c.RegisterServer(ctx, ServerInfo{ID: "c", URL: "http://127.0.0.1:3"}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // dies without revoking
+	defer stopOld()
+	stopC, err := a.RegisterServer(ctx, ServerInfo{ID: "c", URL: "http://127.0.0.1:4"}, 2*time.Second)
+	if err != nil {
+		t.Fatalf("restart at another URL: %v", err)
+	}
+	defer stopC()
+	eventually([]string{"c http://127.0.0.1:4"}, "after c's restart")
 }
