@@ -18,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
@@ -34,7 +35,7 @@ type as struct {
 	scheme string
 }
 
-func tenantOn(t *testing.T, s *testenv.Server, keyID, secret string) as {
+func tenantOn(t testing.TB, s *testenv.Server, keyID, secret string) as {
 	c := s.Common(t)
 	if keyID != s.KeyID {
 		c = testenv.CommonClient(t, s.Addr, keyID, secret)
@@ -51,7 +52,7 @@ func tenantOn(t *testing.T, s *testenv.Server, keyID, secret string) as {
 
 // call sends an action and decodes its answer into out; it returns the
 // error code of a refusal.
-func (a as) call(t *testing.T, version, action string, params map[string]string, out any) string {
+func (a as) call(t testing.TB, version, action string, params map[string]string, out any) string {
 	t.Helper()
 	req := requests.NewCommonRequest()
 	req.Method, req.Scheme, req.Domain = "POST", a.scheme, a.srv.Addr
@@ -166,7 +167,7 @@ func (a as) flowPorts(t *testing.T, max int) (ports []int, pages, total int) {
 	return
 }
 
-func makeGroups(t *testing.T, c *ecs.Client, prefix string, n int) []string {
+func makeGroups(t testing.TB, c *ecs.Client, prefix string, n int) []string {
 	t.Helper()
 	var out []string
 	for i := range n {
@@ -334,6 +335,31 @@ func TestMergedQueries(t *testing.T) {
 			slices.Sort(got)
 			if slices.Sort(one); !slices.Equal(got, one) {
 				t.Errorf("after the second server stopped: listing %v, want the first server's %v", got, one)
+			}
+		})
+	}
+}
+
+// BenchmarkLookupEvents: LookupEvents (20 of 60 events) on one server of
+// three, its own part only (PalisadeLocalOnly) against the merged answer
+// that asks the two others, in one run: the ratio is the fan-in's cost.
+func BenchmarkLookupEvents(b *testing.B) {
+	ss := testenv.StartCluster(b, 3, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}})
+	for i, s := range ss {
+		makeGroups(b, s.ECS(b), fmt.Sprintf("bench-%d", i), 20)
+	}
+	c := tenantOn(b, ss[2], ss[2].KeyID, ss[2].Secret)
+	for _, mode := range []string{"local", "merged"} {
+		b.Run(mode, func(b *testing.B) {
+			params := map[string]string{"MaxResults": "20"}
+			if mode == "local" {
+				params["PalisadeLocalOnly"] = "true"
+			}
+			for b.Loop() {
+				var p eventsPage
+				if code := c.call(b, trail.Version, "LookupEvents", params, &p); code != "" || len(p.Events) != 20 {
+					b.Fatalf("LookupEvents: %s, %d events", code, len(p.Events))
+				}
 			}
 		})
 	}
