@@ -107,6 +107,7 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 		return err
 	}
 	s.ID = id
+	cfg.Log.Info("listed among the installation's servers: queries of events and flow records merge every server's", "id", id, "url", url)
 	tr.SetPeers(f)
 	s.Ops.Peers = f
 	return nil

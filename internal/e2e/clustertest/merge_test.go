@@ -77,10 +77,11 @@ func (a as) call(t testing.TB, version, action string, params map[string]string,
 type eventsPage struct {
 	NextToken string
 	Events    []struct {
-		EventName        string         `json:"eventName"`
-		EventTime        string         `json:"eventTime"`
-		ResourceName     string         `json:"resourceName"`
-		ResponseElements map[string]any `json:"responseElements"`
+		EventName          string         `json:"eventName"`
+		EventTime          string         `json:"eventTime"`
+		ResourceName       string         `json:"resourceName"`
+		RecipientAccountID string         `json:"recipientAccountId"`
+		ResponseElements   map[string]any `json:"responseElements"`
 	}
 	PalisadeMissingServers []string
 }
@@ -266,6 +267,23 @@ func TestMergedQueries(t *testing.T) {
 			}
 			if got, _, _ := third.groupEvents(t, 50); slices.ContainsFunc(got, func(g string) bool { return slices.Contains(otherGroups, g) }) {
 				t.Errorf("the first tenant lists the other's groups: %v", got)
+			}
+			// The first tenant's NextToken (after its oldest event), in
+			// the other's hands, lists only the other's events.
+			var p1, p2 eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"MaxResults": "1", "Direction": "FORWARD"}, &p1); code != "" || p1.NextToken == "" {
+				t.Fatalf("LookupEvents: %s, NextToken %q", code, p1.NextToken)
+			}
+			if code := other.call(t, trail.Version, "LookupEvents", map[string]string{"NextToken": p1.NextToken, "MaxResults": "50", "Direction": "FORWARD"}, &p2); code != "" {
+				t.Fatalf("LookupEvents with the first tenant's token: %s", code)
+			}
+			if len(p2.Events) == 0 {
+				t.Error("the other tenant, with the first's token, lists none of its own events")
+			}
+			for _, ev := range p2.Events {
+				if ev.RecipientAccountID != acct.UID {
+					t.Errorf("the other tenant, with the first's token, lists an event of account %q", ev.RecipientAccountID)
+				}
 			}
 
 			// Flow records shipped to each server.
