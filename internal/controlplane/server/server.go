@@ -41,8 +41,9 @@ import (
 // Config says where to listen and where to keep state.
 type Config struct {
 	Listen string // e.g. 127.0.0.1:8080
-	// DB is the SQLite file that holds all state; with Etcd, only the
-	// event trail is kept beside it (trail.File(DB)).
+	// DB is the SQLite file that holds all state; with Etcd, only this
+	// server's own files are kept beside it: the event trail
+	// (trail.File(DB)), the flow records and its ID (serverIDFile).
 	DB string
 	// Etcd, if set, are the client URLs of an etcd cluster that holds the
 	// state instead (store/etcd, under etcd.DefaultPrefix): every server
