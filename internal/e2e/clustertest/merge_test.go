@@ -244,6 +244,13 @@ func TestMergedQueries(t *testing.T) {
 			if tls {
 				return // the rest does not depend on the transport
 			}
+			// PalisadeLocalOnly, from a client, narrows the answer to the
+			// server's own part: the third server answered no write.
+			var local eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"PalisadeLocalOnly": "true",
+				"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup"}, &local); code != "" || len(local.Events) != 0 {
+				t.Errorf("the third server's own part: %s, %d events; want none", code, len(local.Events))
+			}
 
 			// Another tenant, its events on the second server: it sees
 			// only its own.
