@@ -344,6 +344,13 @@ func TestMergedQueries(t *testing.T) {
 				t.Errorf("with two servers not answering: listing %v, missing %v; want %v, missing [gone hung]", got, missing, want)
 			}
 			t.Logf("LookupEvents with a hung server answered in %v (PeerTimeout 1s)", time.Since(start).Round(time.Millisecond))
+			var fp2 flowPage
+			code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "50"}, &fp2)
+			missing = slices.Sorted(slices.Values(fp2.PalisadeMissingServers))
+			if code != "" || len(fp2.FlowRecords.FlowRecord) != len(all) || fp2.TotalCount != len(all) || !slices.Equal(missing, []string{"gone", "hung"}) {
+				t.Errorf("flow records with two servers not answering: %s, %d records (TotalCount %d), missing %v; want %d, missing [gone hung]",
+					code, len(fp2.FlowRecords.FlowRecord), fp2.TotalCount, missing, len(all))
+			}
 
 			// A server stopped gracefully leaves the registry at once.
 			ss[1].Stop()
