@@ -113,7 +113,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL [--advertise HOST:PORT]] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
