@@ -31,9 +31,12 @@
 //     during each phase (sampled) and over its life (VmHWM). After each
 //     attack the server is let settle (CPU idle) before the next phase,
 //     and the time it stayed busy is shown. -profile DIR writes the
-//     server's CPU profile of each phase.
+//     server's CPU profile of each phase, its allocations so far after
+//     each (compare two with go tool pprof -base), and with -trace D the
+//     first D of its execution trace (go tool trace: GC pauses, scheduler
+//     latency).
 //
-// Usage: go run ./bench/load [-quick] [-dur 5s] [-rounds 3] [-attacks abc] [-profile DIR]
+// Usage: go run ./bench/load [-quick] [-dur 5s] [-rounds 3] [-attacks abc] [-profile DIR [-trace 5s]]
 package main
 
 import (
@@ -56,6 +59,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,6 +102,10 @@ var (
 	attacks  = flag.String("attacks", "abc", "the attacks to run: a slow bodies, b analysis storm, c nonce flood")
 	rounds   = flag.Int("rounds", 3, "rounds of the phases, interleaved (the victim alone, then each attack); -quick: 1")
 	profile  = flag.String("profile", "", "write the server's CPU profile of each phase into this directory (pprof)")
+	nice     = flag.Int("analysis-nice", 0, "the server's --analysis-nice (0: its default; negative: none), to compare settings")
+	gcPct    = flag.Int("gc-percent", 0, "the server child's GOGC (0: its default), to compare settings")
+	traceDur = flag.Duration("trace", 0, "with -profile, also write the first `D` of the server's execution trace of each phase\n"+
+		"(go tool trace: scheduler latency, GC pauses and assists; tracing slows the server a little)")
 )
 
 // victim is what the child tells the parent about the second tenant.
@@ -245,12 +253,16 @@ func phase(srv *child, v victim, file, id, name string) phaseResult {
 	var errs atomic.Int64
 	var prof sync.WaitGroup
 	prof.Go(func() { srv.cpuProfile(file, *dur) })
+	if *traceDur > 0 {
+		prof.Go(func() { srv.trace(file, min(*traceDur, *dur)) })
+	}
 	cpu0, self0, att0, t0 := srv.cpu(), selfCPU(), att.cpu(), time.Now()
 	lat := victimLoad(srv, v, *dur, &errs)
 	r := phaseResult{serverCPU: srv.cpu() - cpu0, clientCPU: selfCPU() - self0, attackCPU: att.cpu() - att0, wall: time.Since(t0)}
 	cancel()
 	wg.Wait()
 	prof.Wait()
+	srv.fetch(file+".allocs", "allocs") // cumulative: compare with go tool pprof -base
 	r.lat, r.errs, r.peak = append(lat[0], lat[1]...), int(errs.Load()), peak.Load()
 	for _, l := range lat {
 		slices.Sort(l)
@@ -488,7 +500,10 @@ func callCtx(ctx context.Context, hc *http.Client, addr, key, secret string, par
 func serveChild() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret,
+	if *gcPct != 0 {
+		debug.SetGCPercent(*gcPct)
+	}
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret, AnalysisNice: *nice,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}) // as a server writes it, not shown
 	if err != nil {
 		log.Fatal(err)
@@ -557,7 +572,8 @@ type child struct {
 }
 
 func startChild(dbPath string, n int) (*child, victim) {
-	cmd := exec.Command(os.Args[0], "-serve", "palisade", "-db", dbPath, "-seed-instances", strconv.Itoa(n), "-profile", *profile)
+	cmd := exec.Command(os.Args[0], "-serve", "palisade", "-db", dbPath, "-seed-instances", strconv.Itoa(n), "-profile", *profile,
+		"-analysis-nice", strconv.Itoa(*nice), "-gc-percent", strconv.Itoa(*gcPct))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -591,6 +607,32 @@ func (c *child) cpuProfile(name string, d time.Duration) {
 	}
 	defer resp.Body.Close()
 	f, err := os.Create(filepath.Join(*profile, name+".pprof"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
+}
+
+// trace fetches the child's execution trace of the next d into
+// -profile/name.trace (nothing without -profile).
+func (c *child) trace(name string, d time.Duration) {
+	c.fetch(name+".trace", fmt.Sprintf("trace?seconds=%g", d.Seconds()))
+}
+
+// fetch writes the child's /debug/pprof/what into -profile/file (nothing
+// without -profile).
+func (c *child) fetch(file, what string) {
+	if c.pprof == "" {
+		return
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/%s", c.pprof, what))
+	if err != nil {
+		log.Printf("profile %s: %v", file, err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(*profile, file))
 	if err != nil {
 		log.Fatal(err)
 	}

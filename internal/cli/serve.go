@@ -80,6 +80,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
+	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (a client address a quarter);\n"+
+		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable (at least --max-body-bytes)")
+	fs.DurationVar(&lim.ThrottledDelay, "throttled-delay", d.ThrottledDelay, "hold each Throttling answer (rate limits, analysis bounds, nonce caches) for `DURATION`,\n"+
+		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
 	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
 	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, 5xx at error)")
 	var events trail.Options
@@ -107,9 +111,13 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
 	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
 	var an analyze.Options
-	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more get Throttling (0: the number of CPUs)")
-	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 0, "let one account run at most `N` of them at once (0: half of --max-analyses)")
+	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")
+	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once")
+	fs.IntVar(&an.Queue, "analysis-queue", analyze.DefaultQueue, "let `N` more analyses of an account wait for a slot (at most 10s each); one more gets Throttling.User (0: none)")
 	fs.IntVar(&an.CPU, "analysis-cpus", 0, "let the analyses running keep at most `N` cores busy together; the others wait (0: the number of CPUs less one, at least 1)")
+	gcHeadroom := fs.Int64("gc-headroom", server.DefaultGCHeadroom, "let the heap grow by at least `BYTES` between garbage collections, however small the live heap,\n"+
+		"so that the analyses' short-lived memory does not make every request pay for frequent collections\n"+
+		"(the heap peaks near the live heap plus this; 0: Go's pacing; GOGC in the environment overrides it)")
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
@@ -149,6 +157,13 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns and --max-body-bytes must be positive")
 		return 2
 	}
+	if lim.MaxLargeBodies < lim.MaxBodyBytes || lim.ThrottledDelay < 0 {
+		fmt.Fprintln(stderr, "palisade serve: --max-large-bodies must be at least --max-body-bytes (room for one body of the largest size), --throttled-delay not negative")
+		return 2
+	}
+	if lim.ThrottledDelay == 0 {
+		lim.ThrottledDelay = -1 // none (a zero Limits field takes the default)
+	}
 	log, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
@@ -169,9 +184,16 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		hook.Secret = os.Getenv("PALISADE_WEBHOOK_SECRET")
 	}
-	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 || an.CPU < 0 || *analysisNice < 0 || *analysisNice > 19 {
-		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses* and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
+	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 || an.CPU < 0 || an.Queue < 0 || *analysisNice < 0 || *analysisNice > 19 {
+		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses*, --analysis-queue and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
 		return 2
+	}
+	if *gcHeadroom < 0 {
+		fmt.Fprintln(stderr, "palisade serve: --gc-headroom must not be negative (0: Go's own pacing)")
+		return 2
+	}
+	if an.Queue == 0 {
+		an.Queue = -1 // none (a zero Options field takes the default)
 	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
@@ -288,7 +310,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: cmp.Or(*gcHeadroom, -1), FlowRecords: flows,
 		Advertise: *advertise, PeerTimeout: *peerTimeout,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})

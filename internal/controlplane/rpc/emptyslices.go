@@ -11,14 +11,20 @@ import (
 // through exported struct fields, pointers, interfaces, arrays, slices and
 // map values is an empty slice, so that encoding/json writes
 // "Permission":[] rather than null, as ECS does. Handlers may therefore
-// leave list fields nil. v itself is not modified (it may be shared).
+// leave list fields nil. v itself is not modified (it may be shared): only
+// the values on the way to a nil slice are copied, so that a large answer
+// with none (an analysis's thousands of links) costs a walk, not a copy.
 // Nil maps stay null and []byte is left alone; types with their own
 // MarshalJSON/MarshalText are copied as they are.
 func withEmptySlices(v any) any {
 	if v == nil {
 		return nil
 	}
-	return emptySlices(reflect.ValueOf(v), 0).Interface()
+	out, changed := emptySlices(reflect.ValueOf(v), 0)
+	if !changed {
+		return v
+	}
+	return out.Interface()
 }
 
 var (
@@ -30,67 +36,123 @@ var (
 // cycle itself.
 const maxDepth = 100
 
-func emptySlices(v reflect.Value, depth int) reflect.Value {
+// emptySlices returns v with its nil slices made empty, and whether
+// anything changed: when nothing did, it is v itself, not a copy.
+func emptySlices(v reflect.Value, depth int) (reflect.Value, bool) {
 	t := v.Type()
 	if depth > maxDepth || !holdsSlice(t) {
-		return v
+		return v, false
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
-			return v
+			return v, false
+		}
+		e, changed := emptySlices(v.Elem(), depth+1)
+		if !changed {
+			return v, false
 		}
 		p := reflect.New(t.Elem())
-		p.Elem().Set(emptySlices(v.Elem(), depth+1))
-		return p
+		p.Elem().Set(e)
+		return p, true
 	case reflect.Interface:
 		if v.IsNil() {
-			return v
+			return v, false
+		}
+		e, changed := emptySlices(v.Elem(), depth+1)
+		if !changed {
+			return v, false
 		}
 		out := reflect.New(t).Elem()
-		out.Set(emptySlices(v.Elem(), depth+1))
-		return out
+		out.Set(e)
+		return out, true
 	case reflect.Struct:
-		out := reflect.New(t).Elem()
-		out.Set(v) // copies unexported fields too
+		var out reflect.Value // made at the first change
 		for i := 0; i < t.NumField(); i++ {
-			if t.Field(i).IsExported() {
-				out.Field(i).Set(emptySlices(v.Field(i), depth+1))
+			if !t.Field(i).IsExported() {
+				continue
 			}
+			f, changed := emptySlices(v.Field(i), depth+1)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				out = reflect.New(t).Elem()
+				out.Set(v) // copies unexported fields too
+			}
+			out.Field(i).Set(f)
 		}
-		return out
+		if !out.IsValid() {
+			return v, false
+		}
+		return out, true
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return v // []byte is a base64 string in JSON
+			return v, false // []byte is a base64 string in JSON
 		}
 		if v.IsNil() {
-			return reflect.MakeSlice(t, 0, 0)
+			return reflect.MakeSlice(t, 0, 0), true
 		}
 		if !holdsSlice(t.Elem()) {
-			return v
+			return v, false
 		}
-		out := reflect.MakeSlice(t, v.Len(), v.Len())
+		var out reflect.Value
 		for i := 0; i < v.Len(); i++ {
-			out.Index(i).Set(emptySlices(v.Index(i), depth+1))
+			e, changed := emptySlices(v.Index(i), depth+1)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				out = reflect.MakeSlice(t, v.Len(), v.Len())
+				reflect.Copy(out, v)
+			}
+			out.Index(i).Set(e)
 		}
-		return out
+		if !out.IsValid() {
+			return v, false
+		}
+		return out, true
 	case reflect.Array:
-		out := reflect.New(t).Elem()
+		var out reflect.Value
 		for i := 0; i < v.Len(); i++ {
-			out.Index(i).Set(emptySlices(v.Index(i), depth+1))
+			e, changed := emptySlices(v.Index(i), depth+1)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				out = reflect.New(t).Elem()
+				out.Set(v)
+			}
+			out.Index(i).Set(e)
 		}
-		return out
+		if !out.IsValid() {
+			return v, false
+		}
+		return out, true
 	case reflect.Map:
 		if v.IsNil() || !holdsSlice(t.Elem()) {
-			return v
+			return v, false
 		}
-		out := reflect.MakeMapWithSize(t, v.Len())
+		var out reflect.Value
 		for it := v.MapRange(); it.Next(); {
-			out.SetMapIndex(it.Key(), emptySlices(it.Value(), depth+1))
+			e, changed := emptySlices(it.Value(), depth+1)
+			if !changed {
+				continue
+			}
+			if !out.IsValid() {
+				out = reflect.MakeMapWithSize(t, v.Len())
+				for c := v.MapRange(); c.Next(); {
+					out.SetMapIndex(c.Key(), c.Value())
+				}
+			}
+			out.SetMapIndex(it.Key(), e)
 		}
-		return out
+		if !out.IsValid() {
+			return v, false
+		}
+		return out, true
 	}
-	return v
+	return v, false
 }
 
 // sliceTypes caches holdsSlice per type.

@@ -29,9 +29,11 @@ const maxIdleLowWorkers = 8
 
 // maxLowWorkers bounds the low-priority workers (busy and idle, so their
 // threads): a burst of analyses, even ones the analysis bounds refuse in
-// the handler, would otherwise make a thread for each call. The analyses
-// run at once are bounded by GOMAXPROCS by default, so with at least that
-// many workers, none that could run waits here.
+// the handler, would otherwise make a thread for each call. With a Gate
+// (the server's), a call is admitted, or refused, before it takes a
+// worker, and the analyses admitted at once are fewer than GOMAXPROCS by
+// default, so with at least that many workers, none that could run waits
+// here.
 func maxLowWorkers() int { return max(maxIdleLowWorkers, runtime.GOMAXPROCS(0)) }
 
 func (s *Server) lowInit() {
@@ -93,13 +95,8 @@ func (s *Server) lowPriority(ctx context.Context, fn func() (any, error), req *R
 				ch <- out{panic: p}
 			}
 		}()
-		v, err := fn()
-		if err != nil {
-			ch <- out{err: err}
-			return
-		}
-		body, contentType, eerr := encodeResult(req, v)
-		ch <- out{v: encoded{body, contentType, eerr}}
+		v, err := encodedCall(fn, req)
+		ch <- out{v: v, err: err}
 	}
 	o := <-ch
 	if o.panic != nil {

@@ -197,3 +197,37 @@ func BenchmarkWithEmptySlices(b *testing.B) {
 		withEmptySlices(&v)
 	}
 }
+
+// TestWithEmptySlicesCopiesOnlyWhatChanges: a list whose items hold no nil
+// slice is encoded from the handler's own value (an analysis's thousands
+// of links are not copied); one nil slice deep in it copies the path to
+// it, and the input keeps its nil.
+func TestWithEmptySlicesCopiesOnlyWhatChanges(t *testing.T) {
+	type item struct {
+		Name  string
+		Ports []int
+	}
+	type answer struct {
+		Base
+		Items []item
+		Meta  map[string][]string
+	}
+	items := []item{{"a", []int{1}}, {"b", []int{}}, {"c", []int{3}}}
+	full := &answer{Items: items, Meta: map[string][]string{"k": {"v"}}}
+	if out := withEmptySlices(full); out != any(full) {
+		t.Errorf("an answer without nil slices was copied")
+	}
+	items[1].Ports = nil
+	out := withEmptySlices(full).(*answer)
+	if out == full || &out.Items[0] == &items[0] || out.Items[1].Ports == nil || items[1].Ports != nil {
+		t.Errorf("nil slice in an item: input %+v, output %+v", items, out.Items)
+	}
+	if &out.Items[0].Ports[0] != &items[0].Ports[0] || out.Meta["k"][0] != "v" {
+		t.Errorf("the items' unchanged insides were not kept: %+v", out)
+	}
+	full.Meta["n"] = nil
+	out = withEmptySlices(full).(*answer)
+	if out.Meta["n"] == nil || full.Meta["n"] != nil || len(out.Meta) != 2 {
+		t.Errorf("nil slice in a map value: input %v, output %v", full.Meta, out.Meta)
+	}
+}

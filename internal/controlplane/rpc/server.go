@@ -57,6 +57,13 @@ type Server struct {
 	// takes the CPU the others leave rather than delay them.
 	LowPriority func(action string) bool
 	Nice        int
+	// Gate, if set, admits a costly call (the analyses) before it is given
+	// a worker thread or any CPU: it returns the context the handler runs
+	// with and a function called once the answer is encoded (ctx and
+	// done unchanged and a no-op for calls it does not bound); an error
+	// refuses the call. A refused call thus costs no thread, and the
+	// encoding of an answer counts against the bound as its computing does.
+	Gate func(ctx context.Context, req *Request) (context.Context, func(), error)
 	// LargeBody is the size over which a body is large (default
 	// DefaultLargeBody), and MaxLargeBodies how many bytes of large bodies
 	// are read at once (default DefaultMaxLargeBodies; negative: no bound),
@@ -259,10 +266,38 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 			return nil, err
 		}
 	}
-	if s.LowPriority != nil && s.LowPriority(req.Action) {
-		return s.lowPriority(ctx, func() (any, error) { return s.call(ctx, h, req) }, req)
+	if s.Gate != nil {
+		gctx, done, err := s.Gate(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		ctx = gctx
 	}
-	return s.call(ctx, h, req)
+	fn := func() (any, error) { return s.call(ctx, h, req) }
+	if s.LowPriority != nil && s.LowPriority(req.Action) {
+		return s.lowPriority(ctx, fn, req)
+	}
+	if s.Gate != nil {
+		// Encoded here, while the gate still holds the call: a large
+		// answer's encoding is part of its cost.
+		return encodedCall(fn, req)
+	}
+	return fn()
+}
+
+// encodedCall runs fn and encodes its answer (a Stream is left to
+// serveStream).
+func encodedCall(fn func() (any, error), req *Request) (any, error) {
+	v, err := fn()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.(Stream); ok {
+		return v, nil
+	}
+	body, contentType, eerr := encodeResult(req, v)
+	return encoded{body, contentType, eerr}, nil
 }
 
 // versions are the API versions of the routes, sorted.

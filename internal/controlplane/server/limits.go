@@ -2,6 +2,8 @@ package server
 
 import (
 	"net"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"sync"
 	"time"
 )
@@ -31,11 +33,22 @@ type Limits struct {
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
 	MaxBodyBytes int64
+	// MaxLargeBodies is how many bytes of large bodies (over 64 KiB) are
+	// read at once, all clients together (default
+	// rpc.DefaultMaxLargeBodies, 16 MiB; see rpc.Server.MaxLargeBodies).
+	MaxLargeBodies int64
+	// ThrottledDelay holds each Throttling answer (rate limits, the
+	// analysis bounds, the nonce caches) that long (default 100ms;
+	// negative: none), so that a client retrying without pause costs
+	// the server a refusal per connection every so often, not one as
+	// fast as it can refuse.
+	ThrottledDelay time.Duration
 }
 
 // DefaultLimits are the limits of a zero Limits.
 var DefaultLimits = Limits{HeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second,
-	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20}
+	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20,
+	MaxLargeBodies: rpc.DefaultMaxLargeBodies, ThrottledDelay: 100 * time.Millisecond}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -56,6 +69,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBodyBytes > 0 {
 		d.MaxBodyBytes = l.MaxBodyBytes
+	}
+	if l.MaxLargeBodies > 0 {
+		d.MaxLargeBodies = l.MaxLargeBodies
+	}
+	if l.ThrottledDelay != 0 {
+		d.ThrottledDelay = max(l.ThrottledDelay, 0)
 	}
 	return d
 }

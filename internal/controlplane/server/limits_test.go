@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 )
 
 // startLimited serves a fresh store with short timeouts.
@@ -179,5 +181,24 @@ func TestFailedStartKeepsNothing(t *testing.T) {
 	}()
 	if !s.KeyIsNew || s.Key.Secret == "" {
 		t.Error("the first successful start must make the first key and have its secret to show")
+	}
+}
+
+// TestLimitsDefaults: the throttled answers' hold and the large-body
+// budget take their defaults when zero, and the hold can be turned off.
+func TestLimitsDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		in          Limits
+		delay       time.Duration
+		largeBodies int64
+	}{
+		{Limits{}, 100 * time.Millisecond, rpc.DefaultMaxLargeBodies},
+		{Limits{ThrottledDelay: -1, MaxLargeBodies: 4 << 20}, 0, 4 << 20},
+		{Limits{ThrottledDelay: time.Second}, time.Second, rpc.DefaultMaxLargeBodies},
+	} {
+		got := tc.in.withDefaults()
+		if got.ThrottledDelay != tc.delay || got.MaxLargeBodies != tc.largeBodies {
+			t.Errorf("%+v: hold %v, large bodies %d; want %v, %d", tc.in, got.ThrottledDelay, got.MaxLargeBodies, tc.delay, tc.largeBodies)
+		}
 	}
 }

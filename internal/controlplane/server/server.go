@@ -80,6 +80,11 @@ type Config struct {
 	// cores the other requests run first; 0 takes DefaultAnalysisNice, a
 	// negative value runs them at the server's priority.
 	AnalysisNice int
+	// GCHeadroom is how many bytes the heap may grow between garbage
+	// collections at least, however small the live heap (see tuneGC); 0
+	// takes DefaultGCHeadroom, a negative value leaves Go's pacing as it
+	// is. GOGC in the environment also leaves it.
+	GCHeadroom int64
 	// FlowRecords says where and how long the agents' flow records are
 	// kept: on this server's disk, in FlowRecords.Dir (default
 	// flowstore.DirBeside(DB)), never in the store, also on etcd; zero
@@ -96,12 +101,6 @@ type Config struct {
 	// an error); 0 takes peers.DefaultTimeout.
 	PeerTimeout time.Duration
 }
-
-// ThrottledDelay holds each Throttling answer (rate limits, the analysis
-// bounds, the nonce caches), so that a client retrying without pause costs
-// the server a refusal per connection every so often, not one as fast as
-// it can refuse.
-const ThrottledDelay = 100 * time.Millisecond
 
 // DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
 // thread of the other requests (nice 0) about ten times their CPU share.
@@ -132,6 +131,7 @@ type Server struct {
 	Metrics          *metrics.Metrics      // what /metrics serves
 	hook             *webhook.Notifier     // nil without a webhook
 	log              *slog.Logger
+	gcHeadroom       int64 // see Config.GCHeadroom
 	// ID names this server among those of an etcd installation (kept in
 	// serverIDFile beside DB, so it outlives restarts).
 	ID         string
@@ -372,14 +372,27 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		},
 
 		MaxBodyBytes:   lim.MaxBodyBytes,
+		MaxLargeBodies: lim.MaxLargeBodies,
 		BodyTimeout:    lim.BodyTimeout,
-		ThrottledDelay: ThrottledDelay,
+		ThrottledDelay: lim.ThrottledDelay,
+	}
+	analyses := map[string]bool{}
+	for k := range analysisapi.Routes(svc) {
+		analyses[k.Action] = true
+	}
+	// An analysis is let in (queued or refused) before it takes a thread
+	// or any CPU, and holds its place until its answer is encoded.
+	api.Gate = func(ctx context.Context, req *rpc.Request) (context.Context, func(), error) {
+		if !analyses[req.Action] {
+			return ctx, func() {}, nil
+		}
+		acct, ok := svc.AccountOfKey(ctx, req.AccessKeyID)
+		if !ok {
+			return ctx, func() {}, nil // the handler refuses an unknown key
+		}
+		return analysis.Admit(ctx, acct)
 	}
 	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {
-		analyses := map[string]bool{}
-		for k := range analysisapi.Routes(svc) {
-			analyses[k.Action] = true
-		}
 		api.Nice = min(nice, 19)
 		api.LowPriority = func(action string) bool { return analyses[action] }
 	}
@@ -406,7 +419,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	srv := &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
-		Trail: tr, Metrics: met, hook: hook, log: cfg.Log,
+		Trail: tr, Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}
@@ -450,6 +463,7 @@ func ready(ctx context.Context, svc *api.Service, st store.Store) error {
 
 // Serve answers requests until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {
+	defer tuneGC(s.gcHeadroom)()
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("serving", "addr", s.Addr, "db", s.db)

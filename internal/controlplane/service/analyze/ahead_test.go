@@ -16,7 +16,7 @@ import (
 func TestAheadHasItsOwnSlot(t *testing.T) {
 	n := newNet(t)
 	ctx := context.Background()
-	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1, CPU: 4})
+	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1, Queue: -1, CPU: 4})
 	_, hold, err := a.enter(Ahead(ctx), n.c)
 	if err != nil {
 		t.Fatal(err)
@@ -26,8 +26,8 @@ func TestAheadHasItsOwnSlot(t *testing.T) {
 	}
 	short, cancel := context.WithTimeout(Ahead(ctx), 50*time.Millisecond)
 	defer cancel()
-	if _, err := a.Reachability(short, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
-		t.Fatalf("a second piece of work ahead while the first runs: %v, want it to wait (Throttling once its context ended)", err)
+	if _, err := a.Reachability(short, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling.User") {
+		t.Fatalf("a second piece of work ahead while the first runs: %v, want it to wait (Throttling.User once its context ended)", err)
 	}
 	_, held, err := a.enter(ctx, n.c)
 	if err != nil {

@@ -122,9 +122,17 @@ func cloudAndVPCs(tx store.ReadTx) (*policy.Cloud, []*model.VPC, error) {
 
 // enter admits one analysis of the caller (see Options) and waits for its
 // share of the CPU; done ends it. The share's workers say how many
-// goroutines the analysis may run.
+// goroutines the analysis may run. A request Admit let in already has
+// both: done is then Admit's to call.
 func (a *Service) enter(ctx context.Context, c service.Caller) (sh *share, done func(), err error) {
-	leave, err := a.gate.enterCtx(ctx, gateAccount(ctx, c))
+	if ad, ok := ctx.Value(admittedKey{}).(admitted); ok {
+		return ad.sh, func() {}, nil
+	}
+	return a.admit(ctx, gateAccount(ctx, c))
+}
+
+func (a *Service) admit(ctx context.Context, account string) (sh *share, done func(), err error) {
+	leave, err := a.gate.enterCtx(ctx, account)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -133,6 +141,23 @@ func (a *Service) enter(ctx context.Context, c service.Caller) (sh *share, done 
 		return nil, nil, err
 	}
 	return sh, func() { sh.release(); leave() }, nil
+}
+
+type admittedKey struct{}
+
+type admitted struct{ sh *share }
+
+// Admit lets an analysis request of an account in before the server gives
+// it a thread (rpc.Server.Gate): it waits in the account's queue and for a
+// share of the CPU as the analysis itself would, or is refused. The
+// analysis run with the returned context uses that admission; done ends
+// it, once the answer is encoded too.
+func (a *Service) Admit(ctx context.Context, account string) (context.Context, func(), error) {
+	sh, done, err := a.admit(ctx, account)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, admittedKey{}, admitted{sh}), done, nil
 }
 
 // cloudOf builds the policy snapshot of a read transaction.

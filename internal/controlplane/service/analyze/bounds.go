@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -13,18 +14,34 @@ import (
 // Options bound what analyses may cost; zero fields take their defaults.
 type Options struct {
 	// MaxConcurrent is how many analyses run at once (default
-	// GOMAXPROCS: an analysis keeps a core busy, and the API needs the rest): one more is refused with Throttling, not queued, so a
-	// storm of them cannot hold memory or slow the resource actions.
+	// GOMAXPROCS: an analysis keeps a core busy, and the API needs the
+	// rest); more wait in the queues (see Queue) or are refused with
+	// Throttling, so a storm of them cannot hold memory or slow the
+	// resource actions.
 	MaxConcurrent int
-	// MaxPerAccount is how many of those one account may run (default half
-	// of MaxConcurrent, at least 1), so one tenant cannot take them all.
+	// MaxPerAccount is how many of those one account may run (default 1),
+	// so one tenant cannot take them all: an account asking for many at
+	// once has them run one after another.
 	MaxPerAccount int
+	// Queue is how many analyses of one account may wait for a slot
+	// (default DefaultQueue; negative: none), at most MaxQueueWait each;
+	// one more is refused with Throttling.User (which the SDKs retry), so
+	// that a client's few analyses at once are answered in turn while a
+	// storm of them holds no more than the queue.
+	Queue int
 	// CPU is how many cores the analyses running may keep busy together,
 	// their worker goroutines included (default GOMAXPROCS-1, at least 1),
 	// so that a core is always left to the API: an admitted analysis waits
 	// for a share of them before it computes.
 	CPU int
 }
+
+// DefaultQueue is how many analyses of an account wait for a slot by
+// default; MaxQueueWait bounds each wait.
+const (
+	DefaultQueue = 2
+	MaxQueueWait = 10 * time.Second
+)
 
 // DefaultMaxResults and MaxResultsLimit bound a page of links or changes
 // (MaxResults); MaxGraphEdges bounds a group graph, which is not paged.
@@ -39,28 +56,34 @@ func (o Options) withDefaults() Options {
 		o.MaxConcurrent = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxPerAccount <= 0 {
-		o.MaxPerAccount = max(1, o.MaxConcurrent/2)
+		o.MaxPerAccount = 1
 	}
 	o.MaxPerAccount = min(o.MaxPerAccount, o.MaxConcurrent)
+	if o.Queue == 0 {
+		o.Queue = DefaultQueue
+	}
+	o.Queue = max(o.Queue, 0)
 	if o.CPU <= 0 {
 		o.CPU = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	return o
 }
 
-// gate counts the analyses running, in all and per account.
+// gate counts the analyses running, in all and per account, and those
+// waiting in each account's queue.
 type gate struct {
 	o         Options
 	mu        sync.Mutex
 	total     int
 	byAccount map[string]int
+	waiting   map[string]int
 	freed     chan struct{} // closed (and replaced) when an analysis ends
 	cpu       chan struct{} // the CPU tokens taken (a send takes one)
 }
 
 func newGate(o Options) *gate {
 	o = o.withDefaults()
-	return &gate{o: o, byAccount: map[string]int{}, freed: make(chan struct{}), cpu: make(chan struct{}, o.CPU)}
+	return &gate{o: o, byAccount: map[string]int{}, waiting: map[string]int{}, freed: make(chan struct{}), cpu: make(chan struct{}, o.CPU)}
 }
 
 // share is an admitted analysis's hold on the CPU: tokens taken from the
@@ -111,36 +134,71 @@ type waitKey struct{}
 // The bounds hold all the same.
 func Waiting(ctx context.Context) context.Context { return context.WithValue(ctx, waitKey{}, true) }
 
-// enterCtx is enter, waiting for a slot when ctx is marked Waiting.
+// enterCtx admits an analysis of an account, or queues it: marked
+// Waiting, it waits for a slot until ctx ends; otherwise it waits in the
+// account's queue while there is room in it (Options.Queue), at most
+// MaxQueueWait, and is refused with Throttling when the queue is full or
+// the wait ends.
 func (g *gate) enterCtx(ctx context.Context, account string) (func(), error) {
+	queued := false
+	var timeout <-chan time.Time
+	defer func() {
+		if queued {
+			g.mu.Lock()
+			if g.waiting[account]--; g.waiting[account] == 0 {
+				delete(g.waiting, account)
+			}
+			g.mu.Unlock()
+		}
+	}()
 	for {
 		g.mu.Lock()
 		freed := g.freed
-		g.mu.Unlock()
-		done, err := g.enter(account)
-		if err == nil || ctx.Value(waitKey{}) == nil {
-			return done, err
+		done, err := g.enterLocked(account)
+		if err == nil {
+			g.mu.Unlock()
+			return done, nil
 		}
+		if ctx.Value(waitKey{}) == nil && !queued {
+			if g.waiting[account] >= g.o.Queue {
+				g.mu.Unlock()
+				return nil, err
+			}
+			g.waiting[account]++
+			queued = true
+			t := time.NewTimer(MaxQueueWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		g.mu.Unlock()
 		select {
 		case <-freed:
+		case <-timeout:
+			return nil, err
 		case <-ctx.Done():
 			return nil, err
 		}
 	}
 }
 
-// enter admits an analysis of an account or refuses it with Throttling;
-// the returned function ends it.
+// enter admits an analysis of an account or refuses it with Throttling
+// (Throttling.User for the account's own bound); the returned function
+// ends it.
 func (g *gate) enter(account string) (func(), error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.enterLocked(account)
+}
+
+func (g *gate) enterLocked(account string) (func(), error) {
+	if g.byAccount[account] >= g.o.MaxPerAccount {
+		return nil, ecserr.New(http.StatusBadRequest, "Throttling.User",
+			"Request was denied due to user flow control: this account runs %d analyses and has %d waiting, the most one account may; retry when one ends.",
+			g.byAccount[account], g.waiting[account])
+	}
 	if g.total >= g.o.MaxConcurrent {
 		return nil, ecserr.New(http.StatusBadRequest, "Throttling",
 			"Request was denied due to request throttling: %d analyses are running, the most this server runs at once; retry in a moment.", g.total)
-	}
-	if g.byAccount[account] >= g.o.MaxPerAccount {
-		return nil, ecserr.New(http.StatusBadRequest, "Throttling",
-			"Request was denied due to request throttling: this account runs %d analyses already, the most one account may run at once; retry when one ends.", g.byAccount[account])
 	}
 	g.total++
 	g.byAccount[account]++

@@ -182,21 +182,22 @@ func TestReachPages(t *testing.T) {
 	}
 }
 
-// TestAnalysisConcurrencyBound: beyond the bound an analysis is refused
-// with Throttling at once; one account cannot take every slot; a slot
-// freed is usable again.
+// TestAnalysisConcurrencyBound: without a queue, beyond the bound an
+// analysis is refused with Throttling at once (Throttling.User beyond the
+// account's own); one account cannot take every slot; a slot freed is
+// usable again.
 func TestAnalysisConcurrencyBound(t *testing.T) {
 	n := newNet(t)
 	ctx := context.Background()
-	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1})
+	a := NewWith(n.svc, Options{MaxConcurrent: 2, MaxPerAccount: 1, Queue: -1})
 	other := service.Caller{Account: "1000000000000002", Region: "cn-hangzhou"}
 	third := service.Caller{Account: "1000000000000003", Region: "cn-hangzhou"}
 	hold1, err := a.gate.enter(n.c.Account) // an analysis of the first account is running
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Reachability(ctx, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
-		t.Fatalf("a second analysis of one account: %v, want Throttling", err)
+	if _, err := a.Reachability(ctx, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling.User") {
+		t.Fatalf("a second analysis of one account: %v, want Throttling.User", err)
 	}
 	hold2, err := a.gate.enter(other.Account)
 	if err != nil {
@@ -209,8 +210,8 @@ func TestAnalysisConcurrencyBound(t *testing.T) {
 	// for the slot instead, and gives up with its context.
 	short, cancel := context.WithTimeout(Waiting(ctx), 50*time.Millisecond)
 	defer cancel()
-	if _, err := a.Reachability(short, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling") {
-		t.Fatalf("a waiting analysis whose context ended: %v, want Throttling", err)
+	if _, err := a.Reachability(short, ReachInput{Caller: n.c}); !ecserr.Is(err, "Throttling.User") {
+		t.Fatalf("a waiting analysis whose context ended: %v, want Throttling.User", err)
 	}
 	waited := make(chan error, 1)
 	go func() {
