@@ -65,6 +65,7 @@ func (c *call) events(action, resource string, since time.Duration, limit int) i
 			return c.fail(err)
 		}
 		events = append(events, resp.Events...)
+		c.warnMissing(resp.GetHttpContentBytes(), "events")
 		if token = resp.NextToken; token == "" {
 			break
 		}

@@ -175,6 +175,7 @@ func (c *call) flowRecords(q map[string]string, limit int) ([]flowRecord, error)
 			return nil, err
 		}
 		recs = append(recs, out.FlowRecords.FlowRecord...)
+		c.warnMissing(resp.GetHttpContentBytes(), "flow records")
 		if token = out.NextToken; token == "" {
 			break
 		}
@@ -212,4 +213,15 @@ func decidedBy(r flowRecord) string {
 		return r.Reason + " in " + r.SecurityGroupId
 	}
 	return r.Reason
+}
+
+// warnMissing says on stderr that a server of the installation did not
+// give its part of an answer (PalisadeMissingServers): what is printed
+// lacks what it holds.
+func (c *call) warnMissing(body []byte, what string) {
+	var out struct{ PalisadeMissingServers []string }
+	if json.Unmarshal(body, &out) == nil && len(out.PalisadeMissingServers) > 0 {
+		fmt.Fprintf(c.stderr, "palisade %s: warning: servers %s did not answer in time; their %s are not listed\n",
+			c.name, strings.Join(out.PalisadeMissingServers, ", "), what)
+	}
 }

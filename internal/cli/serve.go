@@ -18,6 +18,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/member"
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -41,6 +42,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
 		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
 		"quotas and replay nonces are shared); each keeps its own event trail")
+	advertise := fs.String("advertise", "", "with --etcd, --cluster-init or --join, the `HOST:PORT` at which the other servers reach this one's API\n"+
+		"(default: --listen, which must then name a host, not 0.0.0.0 or ::): LookupEvents and flow-record\n"+
+		"queries ask every live server for the events and records it keeps")
+	peerTimeout := fs.Duration("peer-timeout", peers.DefaultTimeout, "with --etcd, --cluster-init or --join, answer a query over every server without the part of a\n"+
+		"server that has not given it within `DURATION` (the answer names it in PalisadeMissingServers)")
 	var mc member.Config
 	clusterInit := fs.Bool("cluster-init", false, "start an embedded etcd member in this server and a new cluster with it, and keep the state there\n"+
 		"instead of --db (a highly available installation: start two more servers with --join)")
@@ -115,7 +121,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL [--advertise HOST:PORT]] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
@@ -126,7 +132,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"With --cluster-init the server runs an etcd member of its own (as k3s does) and starts a cluster;\n"+
 			"more servers join it with --join URL (another member's --etcd-client-url), each with its own\n"+
 			"--etcd-client-url and --etcd-peer-url; three servers survive the loss of any one. Restart a server\n"+
-			"with the same flags: its member's data (--etcd-dir) says which cluster it is in.\n\n"+
+			"with the same flags: its member's data (--etcd-dir) says which cluster it is in. On etcd each server\n"+
+			"keeps its own events and flow records, and a query on any server merges every live server's.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
@@ -304,6 +311,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: cmp.Or(*gcHeadroom, -1), FlowRecords: flows,
+		Advertise: *advertise, PeerTimeout: *peerTimeout,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

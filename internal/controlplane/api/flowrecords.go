@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
+	"strconv"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -55,6 +58,13 @@ type describeFlowRecordsResponse struct {
 	TotalCount  int
 	NextToken   string
 	FlowRecords struct{ FlowRecord []FlowRecord }
+	// PalisadeMissingServers, on an installation of several servers, are
+	// those that did not give their records in time: the answer (and
+	// TotalCount) lacks theirs.
+	PalisadeMissingServers []string `json:",omitempty"`
+	// PalisadeCursors, in the answer to a server's own part
+	// (peers.LocalParam), continue after each record.
+	PalisadeCursors []string `json:",omitempty"`
 }
 
 // describeFlowRecords reads InstanceId, NetworkInterfaceId,
@@ -67,7 +77,12 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 		return nil, err
 	}
 	p := req.Params
-	pg, err := parsePage(rpc.Params{"NextToken": p.Get("NextToken"), "MaxResults": p.Get("MaxResults"), "PageNumber": "", "PageSize": ""}, 50, 500, 50, 500)
+	local, merged := peers.Local(p), s.Peers != nil && !peers.Local(p)
+	tokenParam := p.Get("NextToken")
+	if local || merged {
+		tokenParam = "" // not an offset: read below
+	}
+	pg, err := parsePage(rpc.Params{"NextToken": tokenParam, "MaxResults": p.Get("MaxResults"), "PageNumber": "", "PageSize": ""}, 50, 500, 50, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +110,28 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 			}
 		}
 	}
+	switch {
+	case merged:
+		return s.describeFlowRecordsMerged(ctx, req, in)
+	case local:
+		before, ok := flowCursor(p.Get("NextToken"))
+		if !ok {
+			return nil, badFlowToken(p.Get("NextToken"))
+		}
+		part, err := s.DescribeFlowRecordsPart(ctx, in, before, in.Page.Size)
+		if err != nil {
+			return nil, err
+		}
+		out := &describeFlowRecordsResponse{TotalCount: part.Total}
+		out.FlowRecords.FlowRecord = append([]FlowRecord{}, part.Items...)
+		for _, q := range part.Pos {
+			out.PalisadeCursors = append(out.PalisadeCursors, strconv.FormatUint(q, 10))
+		}
+		if part.More {
+			out.NextToken = out.PalisadeCursors[len(out.PalisadeCursors)-1]
+		}
+		return out, nil
+	}
 	res, err := s.DescribeFlowRecords(ctx, in)
 	if err != nil {
 		return nil, err
@@ -102,4 +139,94 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 	out := &describeFlowRecordsResponse{TotalCount: res.Total, NextToken: res.NextToken}
 	out.FlowRecords.FlowRecord = append([]FlowRecord{}, res.Items...)
 	return out, nil
+}
+
+// flowCursor reads a server's own position in its records ("": the
+// newest).
+func flowCursor(s string) (uint64, bool) {
+	if s == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+func badFlowToken(t string) error {
+	return ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %q is not one this server returned.", t)
+}
+
+// describeFlowRecordsMerged answers with the records of every live server
+// of the installation: this one's from its store, the others' asked for
+// as the caller (each filters them as for the caller's own call), merged
+// newest first by their end, each server's part continuing from its
+// position in the NextToken. Every server is asked on every page, so
+// TotalCount counts all of them.
+func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Request, in service.FlowRecordFilter) (any, error) {
+	f := s.Peers
+	tok := peers.Token{}
+	if t := req.Params.Get("NextToken"); t != "" {
+		var ok bool
+		if tok, ok = peers.DecodeToken(t); !ok {
+			return nil, badFlowToken(t)
+		}
+	}
+	out := &describeFlowRecordsResponse{}
+	before, ok := flowCursor(tok[f.Self].After)
+	if !ok {
+		return nil, badFlowToken(req.Params.Get("NextToken"))
+	}
+	mine, err := s.DescribeFlowRecordsPart(ctx, in, before, in.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	parts := []peers.Part[FlowRecord]{{Server: f.Self, Items: mine.Items, More: mine.More, Total: mine.Total}}
+	for _, q := range mine.Pos {
+		parts[0].Cursors = append(parts[0].Cursors, strconv.FormatUint(q, 10))
+	}
+	others, err := f.Others(ctx)
+	if err != nil {
+		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
+	}
+	for _, a := range f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After }) {
+		p, err := remoteFlowPart(a, in.Page.Size)
+		if err != nil {
+			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
+			continue
+		}
+		parts = append(parts, p)
+	}
+	for _, p := range parts {
+		out.TotalCount += p.Total
+	}
+	items, next, more := peers.Merge(tok, parts, in.Page.Size, func(a, b FlowRecord) bool {
+		return a.End > b.End || a.End == b.End && a.Start > b.Start
+	})
+	out.FlowRecords.FlowRecord = append([]FlowRecord{}, items...)
+	if more {
+		out.NextToken = next.Encode()
+	}
+	return out, nil
+}
+
+// remoteFlowPart reads a server's answer to its part of a query.
+func remoteFlowPart(a peers.Answer, max int) (peers.Part[FlowRecord], error) {
+	p := peers.Part[FlowRecord]{Server: a.Server}
+	if a.Err != nil {
+		return p, a.Err
+	}
+	var r describeFlowRecordsResponse
+	if err := json.Unmarshal(a.Body, &r); err != nil {
+		return p, err
+	}
+	recs := r.FlowRecords.FlowRecord
+	if len(r.PalisadeCursors) != len(recs) || len(recs) > max {
+		return p, errors.New("an answer without a position for each record")
+	}
+	for _, c := range r.PalisadeCursors {
+		if _, ok := flowCursor(c); !ok || c == "" {
+			return p, errors.New("an answer with a bad position")
+		}
+	}
+	p.Items, p.Cursors, p.More, p.Total = recs, r.PalisadeCursors, r.NextToken != "", r.TotalCount
+	return p, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -48,6 +49,9 @@ type Service struct {
 	// StreamWriteTimeout bounds writing one frame of an agent's change
 	// stream (0: DefaultStreamWriteTimeout).
 	StreamWriteTimeout time.Duration
+	// Peers, when set, makes the queries of what each server keeps
+	// (PalisadeDescribeFlowRecords) answer with every live server's part.
+	Peers *peers.Fanin
 }
 
 // New returns a service over a store.

@@ -621,20 +621,27 @@ func (s *Store) SetLimits(maxAge time.Duration, perAccount int) {
 // appends past the end, retention only reslices), and the slice's capacity
 // ends at its length, so a caller's append cannot reach the store's array.
 func (s *Store) Of(account string, now time.Time) []Record {
+	recs, _ := s.OfSeq(account, now)
+	return recs
+}
+
+// OfSeq is Of with each record's sequence number (ascending, unique in
+// the store: a position that stays valid while records are appended).
+func (s *Store) OfSeq(account string, now time.Time) ([]Record, []uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ix := s.byAcct[account]
 	if ix == nil {
-		return nil
+		return nil, nil
 	}
 	cut := now.Add(-s.maxAge).Unix()
-	recs := ix.recs
+	recs, seqs := ix.recs, ix.seqs
 	n := max(0, len(recs)-s.perAcct) // the count may have been lowered since the last append
 	for n < len(recs) && recs[n].End < cut {
 		n++
 	}
-	recs = recs[n:]
-	return recs[:len(recs):len(recs)]
+	recs, seqs = recs[n:], seqs[n:]
+	return recs[:len(recs):len(recs)], seqs[:len(seqs):len(seqs)]
 }
 
 // Stats reports what the store holds.

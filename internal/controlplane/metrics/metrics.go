@@ -74,6 +74,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	throttled *prometheus.CounterVec
 	analysis  *prometheus.HistogramVec
+	missed    *prometheus.CounterVec
 
 	actions  map[string]bool
 	analyses map[string]bool
@@ -97,6 +98,8 @@ func New(actions, analyses []string, src Sources) *Metrics {
 		analysis: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "palisade_analysis_duration_seconds",
 			Help:    "Time the analysis actions take, by action.",
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, []string{"action"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_peer_parts_missed_total",
+			Help: "Parts of a query over every server (events, flow records) that another server did not give in time, by action: each made an answer partial."}, []string{"action"}),
 		actions: map[string]bool{}, analyses: map[string]bool{}, codes: map[string]bool{}, now: time.Now,
 	}
 	for _, a := range actions {
@@ -105,7 +108,7 @@ func New(actions, analyses []string, src Sources) *Metrics {
 	for _, a := range analyses {
 		m.analyses[a] = true
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.analysis,
+	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.analysis, m.missed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &gauges{src: src, now: m.now})
 	return m
 }
@@ -145,6 +148,14 @@ func (m *Metrics) Observe(c *rpc.Call) {
 	if m.analyses[action] {
 		m.analysis.WithLabelValues(action).Observe(sec)
 	}
+}
+
+// PeerMissed counts a server that did not give its part of a query.
+func (m *Metrics) PeerMissed(action string) {
+	if !m.actions[action] {
+		action = "Unknown"
+	}
+	m.missed.WithLabelValues(action).Inc()
 }
 
 // gauges reads the Sources at each scrape.

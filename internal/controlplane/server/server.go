@@ -41,8 +41,9 @@ import (
 // Config says where to listen and where to keep state.
 type Config struct {
 	Listen string // e.g. 127.0.0.1:8080
-	// DB is the SQLite file that holds all state; with Etcd, only the
-	// event trail is kept beside it (trail.File(DB)).
+	// DB is the SQLite file that holds all state; with Etcd, only this
+	// server's own files are kept beside it: the event trail
+	// (trail.File(DB)), the flow records and its ID (serverIDFile).
 	DB string
 	// Etcd, if set, are the client URLs of an etcd cluster that holds the
 	// state instead (store/etcd, under etcd.DefaultPrefix): every server
@@ -89,6 +90,16 @@ type Config struct {
 	// flowstore.DirBeside(DB)), never in the store, also on etcd; zero
 	// fields take flowstore's defaults.
 	FlowRecords flowstore.Options
+	// Advertise is how the other servers of an etcd installation reach
+	// this one's API, HOST:PORT (over HTTPS with TLS); empty takes the
+	// address listened on, which must then name a host, not 0.0.0.0 or ::.
+	// Each server registers it in etcd while it runs, and LookupEvents and
+	// PalisadeDescribeFlowRecords ask every registered server for its part.
+	Advertise string
+	// PeerTimeout bounds another server's answer to its part of such a
+	// query (a server that does not answer makes the answer partial, not
+	// an error); 0 takes peers.DefaultTimeout.
+	PeerTimeout time.Duration
 }
 
 // DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
@@ -121,6 +132,10 @@ type Server struct {
 	hook             *webhook.Notifier     // nil without a webhook
 	log              *slog.Logger
 	gcHeadroom       int64 // see Config.GCHeadroom
+	// ID names this server among those of an etcd installation (kept in
+	// serverIDFile beside DB, so it outlives restarts).
+	ID         string
+	unregister func() // drops it from etcd's live servers; nil on SQLite
 }
 
 // noncesFile keeps the replay cache across a graceful restart.
@@ -240,6 +255,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	var selfURL string
+	if len(cfg.Etcd) > 0 {
+		if selfURL, err = advertiseURL(cfg.Advertise, ln.Addr().String(), cfg.TLS != nil); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	_, statErr := os.Stat(cfg.DB)
 	fresh := os.IsNotExist(statErr) // a new store has served no request that could be replayed
@@ -396,11 +418,22 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	return &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
+	srv := &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
 		Trail: tr, Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
-		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}, nil
+		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}
+	if etcdStore != nil {
+		if err := srv.joinPeers(ctx, cfg, etcdStore, selfURL, tr, met); err != nil {
+			stop()
+			ln.Close()
+			st.Close()
+			tr.Close()
+			flows.Close()
+			return nil, err
+		}
+	}
+	return srv, nil
 }
 
 // readyWait is how long /readyz gives the in-memory view to reach the
@@ -470,6 +503,9 @@ func (s *Server) Serve(ctx context.Context) error {
 // closeObservers writes the queued events and notifications (the
 // webhook's for at most webhookWait) once no request is in flight.
 func (s *Server) closeObservers() {
+	if s.unregister != nil {
+		s.unregister()
+	}
 	if s.hook != nil {
 		s.hook.Close(webhookWait)
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/netip"
@@ -237,18 +238,66 @@ type FlowRecordFilter struct {
 // DescribeFlowRecords returns one page of the caller's records in its
 // region, newest first (PalisadeDescribeFlowRecords).
 func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) (Listing[FlowRecord], error) {
+	out, _, err := s.flowMatches(in)
+	if err != nil {
+		return Listing[FlowRecord]{}, err
+	}
+	return pageOf(out, in.Page), nil
+}
+
+// FlowRecordPart is one page of this server's records for a merged
+// listing of every server's (package peers), with each record's position:
+// its sequence number in this server's store plus one, which stays valid
+// while records are appended (an offset would not).
+type FlowRecordPart struct {
+	Items []FlowRecord
+	Pos   []uint64 // Pos[i] is Items[i]'s; the next page starts below the last
+	More  bool
+	Total int // matches on all pages
+}
+
+// DescribeFlowRecordsPart returns up to max of the caller's records that
+// in selects, newest first, among those at positions below below (0: from
+// the newest).
+func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilter, below uint64, max int) (FlowRecordPart, error) {
+	recs, seqs, err := s.flowMatches(in)
+	if err != nil {
+		return FlowRecordPart{}, err
+	}
+	out := FlowRecordPart{Total: len(recs)}
+	i := 0
+	if below > 0 { // newest first: seqs descend; seq+1 < below
+		i, _ = slices.BinarySearchFunc(seqs, below-1, func(a, b uint64) int { return cmp.Compare(b, a) })
+		for i < len(seqs) && seqs[i] >= below-1 {
+			i++
+		}
+	}
+	end := min(i+max, len(recs))
+	out.Items, out.More = recs[i:end], end < len(recs)
+	for _, q := range seqs[i:end] {
+		out.Pos = append(out.Pos, q+1)
+	}
+	return out, nil
+}
+
+// flowMatches are the caller's records that in selects, newest first,
+// with their sequence numbers.
+func (s *Service) flowMatches(in FlowRecordFilter) ([]FlowRecord, []uint64, error) {
 	c := in.Caller
 	if c.Host != "" || c.Operator {
-		return Listing[FlowRecord]{}, ecserr.Forbidden("Forbidden.OperatorKey", "Flow records belong to tenants; use a tenant's key.")
+		return nil, nil, ecserr.Forbidden("Forbidden.OperatorKey", "Flow records belong to tenants; use a tenant's key.")
 	}
 	if in.Action != "" && in.Action != "ACCEPT" && in.Action != "REJECT" {
-		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Verdict", "ACCEPT or REJECT")
+		return nil, nil, ecserr.InvalidParameter("Verdict", "ACCEPT or REJECT")
 	}
 	if in.Port < 0 || in.Port > 65535 {
-		return Listing[FlowRecord]{}, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
+		return nil, nil, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
 	}
-	all := s.flowStore().Of(c.Account, s.Now())
-	var out []FlowRecord
+	all, allSeqs := s.flowStore().OfSeq(c.Account, s.Now())
+	var (
+		out  []FlowRecord
+		seqs []uint64
+	)
 	for i := len(all) - 1; i >= 0; i-- {
 		r := all[i]
 		switch {
@@ -265,6 +314,7 @@ func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) 
 			continue
 		}
 		out = append(out, r)
+		seqs = append(seqs, allSeqs[i])
 	}
-	return pageOf(out, in.Page), nil
+	return out, seqs, nil
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -41,7 +45,19 @@ type LookupResponse struct {
 	EndTime   string
 	NextToken string `json:",omitempty"`
 	Events    []Event
+	// PalisadeMissingServers, on an installation of several servers, are
+	// those that did not give their events in time: the answer lacks
+	// theirs (and its NextToken resumes them, where they had begun).
+	PalisadeMissingServers []string `json:",omitempty"`
+	// PalisadeCursors, in the answer to a server's own part
+	// (peers.LocalParam), continue after each event.
+	PalisadeCursors []string `json:",omitempty"`
 }
+
+// SetPeers makes LookupEvents answer with the events of every live server
+// of the installation (peers.Fanin), not this one's alone. Call it before
+// serving.
+func (t *Trail) SetPeers(f *peers.Fanin) { t.peers = f }
 
 func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 	return func(ctx context.Context, req *rpc.Request) (any, error) {
@@ -52,7 +68,20 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 		if req.Format == "XML" {
 			return nil, ecserr.InvalidParameter("Format", "LookupEvents answers in JSON only; leave Format out")
 		}
-		q, err := parseLookup(req.Params, t.now())
+		merged := t.peers != nil && !peers.Local(req.Params)
+		var tok peers.Token
+		if merged {
+			var ok bool
+			if tok, ok = mergedToken(req.Params.Get("NextToken")); !ok {
+				return nil, invalidToken()
+			}
+		}
+		p := req.Params
+		if merged {
+			p = maps.Clone(p)
+			p["NextToken"] = tok[t.peers.Self].After
+		}
+		q, err := parseLookup(p, t.now())
 		if err != nil {
 			return nil, err
 		}
@@ -62,19 +91,121 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 		if err := t.Flush(ctx); err != nil {
 			return nil, err
 		}
-		evs, next, err := t.Find(ctx, q)
-		if err != nil {
-			return nil, err
+		out := &LookupResponse{StartTime: q.Start.Format(timeFormat), EndTime: q.End.Format(timeFormat)}
+		if merged {
+			if err := t.lookupMerged(ctx, req, q, tok, out); err != nil {
+				return nil, err
+			}
+		} else {
+			evs, pos, next, err := t.find(ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			out.Events = evs
+			if next != nil {
+				out.NextToken = encodeToken(*next)
+			}
+			if peers.Local(req.Params) {
+				for _, c := range pos {
+					out.PalisadeCursors = append(out.PalisadeCursors, encodeToken(c))
+				}
+			}
 		}
-		out := &LookupResponse{StartTime: q.Start.Format(timeFormat), EndTime: q.End.Format(timeFormat), Events: evs}
 		if out.Events == nil {
 			out.Events = []Event{}
 		}
-		if next != nil {
-			out.NextToken = encodeToken(*next)
-		}
 		return out, nil
 	}
+}
+
+func invalidToken() error {
+	return ecserr.New(http.StatusBadRequest, "InvalidNextToken", "NextToken is not one this server returned; repeat the call without it.")
+}
+
+// mergedToken reads a merged listing's NextToken ("" is the start).
+func mergedToken(s string) (peers.Token, bool) {
+	if s == "" {
+		return peers.Token{}, true
+	}
+	return peers.DecodeToken(s)
+}
+
+// located is an event with its position on its server.
+type located struct {
+	ev Event
+	c  Cursor
+}
+
+// lookupMerged answers q with the events of every live server: this
+// one's from its file, the others' asked for (as the caller, so each
+// filters as for the caller's own call), merged by time and then by
+// server, each server's part continuing from its position in tok.
+func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok peers.Token, out *LookupResponse) error {
+	f := t.peers
+	var parts []peers.Part[located]
+	if !tok[f.Self].Done {
+		evs, pos, next, err := t.find(ctx, q)
+		if err != nil {
+			return err
+		}
+		p := peers.Part[located]{Server: f.Self, More: next != nil}
+		for i := range evs {
+			p.Items = append(p.Items, located{evs[i], pos[i]})
+			p.Cursors = append(p.Cursors, encodeToken(pos[i]))
+		}
+		parts = append(parts, p)
+	}
+	others, err := f.Others(ctx)
+	if err != nil {
+		// The store does not say who else serves: answer with ours.
+		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
+	}
+	others = slices.DeleteFunc(others, func(p peers.Peer) bool { return tok[p.ID].Done })
+	for _, a := range f.Ask(ctx, others, Version, "LookupEvents", req.AccessKeyID, req.Params, func(id string) string { return tok[id].After }) {
+		p, err := remotePart(a, q.Max)
+		if err != nil {
+			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
+			continue
+		}
+		parts = append(parts, p)
+	}
+	before := func(a, b located) bool { return a.c.Time > b.c.Time }
+	if q.Forward {
+		before = func(a, b located) bool { return a.c.Time < b.c.Time }
+	}
+	items, next, more := peers.Merge(tok, parts, q.Max, before)
+	for _, it := range items {
+		out.Events = append(out.Events, it.ev)
+	}
+	if more {
+		out.NextToken = next.Encode()
+	}
+	return nil
+}
+
+// remotePart reads a server's answer to its part of a query.
+func remotePart(a peers.Answer, max int) (peers.Part[located], error) {
+	p := peers.Part[located]{Server: a.Server}
+	if a.Err != nil {
+		return p, a.Err
+	}
+	var r LookupResponse
+	if err := json.Unmarshal(a.Body, &r); err != nil {
+		return p, err
+	}
+	if len(r.PalisadeCursors) != len(r.Events) || len(r.Events) > max {
+		return p, errors.New("an answer without a position for each event")
+	}
+	for i, ev := range r.Events {
+		c, ok := decodeToken(r.PalisadeCursors[i])
+		if !ok {
+			return p, errors.New("an answer with a bad position")
+		}
+		ev.Time = time.Unix(0, c.Time).UTC()
+		p.Items = append(p.Items, located{ev, c})
+	}
+	p.Cursors, p.More = r.PalisadeCursors, r.NextToken != ""
+	return p, nil
 }
 
 // parseLookup reads LookupEvents' parameters.
@@ -135,7 +266,7 @@ func parseLookup(p rpc.Params, now time.Time) (Query, error) {
 	if tok := p.Get("NextToken"); tok != "" {
 		c, ok := decodeToken(tok)
 		if !ok {
-			return q, ecserr.New(http.StatusBadRequest, "InvalidNextToken", "NextToken is not one this server returned; repeat the call without it.")
+			return q, invalidToken()
 		}
 		q.After = &c
 	}

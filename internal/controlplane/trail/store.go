@@ -197,9 +197,9 @@ type Cursor struct {
 	Seq  int64 `json:"s"`
 }
 
-// find returns up to q.Max events and the cursor of the last one when
-// more follow.
-func (s *store) find(ctx context.Context, q Query) ([]Event, *Cursor, error) {
+// find returns up to q.Max events, the position of each, and the cursor
+// of the last one when more follow.
+func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, error) {
 	where := []string{"time >= ?", "time <= ?"}
 	args := []any{q.Start.UnixNano(), q.End.UnixNano()}
 	if !q.All {
@@ -219,11 +219,12 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, *Cursor, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data FROM events WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY time %[1]s, seq %[1]s LIMIT ?", order), append(args, q.Max+1)...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer rows.Close()
 	var (
 		out  []Event
+		pos  []Cursor
 		last Cursor
 		next *Cursor
 	)
@@ -234,14 +235,15 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, *Cursor, error) {
 		}
 		var data string
 		if err := rows.Scan(&last.Seq, &last.Time, &data); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var ev Event
 		if err := json.Unmarshal([]byte(data), &ev); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ev.Time = time.Unix(0, last.Time).UTC()
 		out = append(out, ev)
+		pos = append(pos, last)
 	}
-	return out, next, rows.Err()
+	return out, pos, next, rows.Err()
 }

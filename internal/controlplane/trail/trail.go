@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 )
 
 // Options say how much the trail keeps and how it buffers.
@@ -57,6 +59,7 @@ type Trail struct {
 
 	recorded, dropped, failed atomic.Uint64
 	now                       func() time.Time
+	peers                     *peers.Fanin // nil: this server's events only
 }
 
 // Open opens (creating if needed) the trail file at path and starts the
@@ -237,6 +240,12 @@ func (t *Trail) prune(ctx context.Context, last int64) {
 
 // Find runs a query (for LookupEvents and tests).
 func (t *Trail) Find(ctx context.Context, q Query) ([]Event, *Cursor, error) {
+	evs, _, next, err := t.find(ctx, q)
+	return evs, next, err
+}
+
+// find is Find with the position of each event.
+func (t *Trail) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, error) {
 	if q.Max <= 0 {
 		q.Max = DefaultMaxResults
 	}

@@ -9,6 +9,7 @@
 //	P log/<rev, 20 digits>     the change-log entries of one revision (JSON)
 //	P t/<len>:<account>/<tok>  a ClientToken record (JSON)
 //	P n/<len>:<key id>/<hash>  a replay nonce, under a lease (see ClaimNonce)
+//	P s/<server id>            a live server, under its lease (see RegisterServer)
 //
 // One Update is one etcd transaction that compares the revision key and
 // every key the Update read (their ModRevision as of its snapshot), then

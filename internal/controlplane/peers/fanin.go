@@ -1,0 +1,241 @@
+package peers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+)
+
+// LocalParam, set to "true", asks a server for its own part of a merged
+// query only. Anyone may send it: it narrows what the caller sees, never
+// widens it.
+const LocalParam = "PalisadeLocalOnly"
+
+// Local reports whether a request asks for the server's own part only.
+func Local(p rpc.Params) bool { return strings.EqualFold(p.Get(LocalParam), "true") }
+
+// Peer is another server of the installation.
+type Peer struct {
+	ID   string
+	URL  string // http(s)://HOST:PORT
+	Cert []byte // with https: the one certificate (DER) accepted from it
+}
+
+// DefaultTimeout bounds one peer's answer.
+const DefaultTimeout = 3 * time.Second
+
+// maxAnswer bounds a peer's answer read (a page of at most 500 flow
+// records or 50 events, with room).
+const maxAnswer = 16 << 20
+
+// Fanin asks the other live servers for their parts of a query.
+type Fanin struct {
+	Self string                                // this server's ID
+	List func(context.Context) ([]Peer, error) // the live servers, this one included
+	// Secret returns an access key's secret: a part is asked for signed
+	// with the caller's own key, so the peer checks that key as it would
+	// the caller's call (a key disabled since is refused there too) and
+	// filters by its account.
+	Secret  func(keyID string) (string, bool)
+	Timeout time.Duration // per peer; 0 takes DefaultTimeout
+	Log     *slog.Logger
+	// Missed, if set, counts a peer that did not answer (metrics).
+	Missed func(action string)
+
+	mu      sync.Mutex
+	clients map[string]*http.Client // by URL and certificate
+}
+
+// Answer is one peer's reply: its JSON body or why there is none.
+type Answer struct {
+	Server string
+	Body   []byte
+	Err    error
+}
+
+// Others lists the live servers other than this one.
+func (f *Fanin) Others(ctx context.Context) ([]Peer, error) {
+	ps, err := f.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if p.ID != f.Self && ValidID(p.ID) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Ask sends version/action to each peer at once, signed with keyID, with
+// the request's parameters (less those of its own signature and
+// NextToken), LocalParam, and the NextToken that after gives for the peer
+// ("" for none). Each peer has f.Timeout to answer; one that does not, or
+// refuses, has an Answer with Err (and is logged), and the others are
+// still used.
+func (f *Fanin) Ask(ctx context.Context, peers []Peer, version, action, keyID string, params rpc.Params, after func(server string) string) []Answer {
+	out := make([]Answer, len(peers))
+	secret, ok := f.Secret(keyID)
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		out[i].Server = p.ID
+		if !ok {
+			out[i].Err = errors.New("the caller's key is gone")
+			continue
+		}
+		v := url.Values{}
+		for k, s := range params {
+			if !dropParam[k] && !strings.HasPrefix(k, "Signature") {
+				v.Set(k, s)
+			}
+		}
+		if a := after(p.ID); a != "" {
+			v.Set("NextToken", a)
+		}
+		wg.Go(func() { out[i].Body, out[i].Err = f.ask(ctx, p, version, action, keyID, secret, v) })
+	}
+	wg.Wait()
+	for _, a := range out {
+		if a.Err != nil {
+			f.log().Warn("a server did not give its part of a query; the answer is partial", "action", action, "server", a.Server, "err", a.Err)
+			if f.Missed != nil {
+				f.Missed(action)
+			}
+		}
+	}
+	return out
+}
+
+// dropParam are parameters not forwarded: the caller's signature and
+// transport, and the token (each peer gets its own).
+var dropParam = map[string]bool{"Action": true, "Version": true, "AccessKeyId": true, "Timestamp": true, "Format": true,
+	"SecurityToken": true, "NextToken": true, LocalParam: true}
+
+func (f *Fanin) log() *slog.Logger {
+	if f.Log == nil {
+		return slog.Default()
+	}
+	return f.Log
+}
+
+func (f *Fanin) ask(ctx context.Context, p Peer, version, action, keyID, secret string, v url.Values) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmpDur(f.Timeout, DefaultTimeout))
+	defer cancel()
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	v.Set("Action", action)
+	v.Set("Version", version)
+	v.Set("Format", "JSON")
+	v.Set("AccessKeyId", keyID)
+	v.Set("SignatureMethod", "HMAC-SHA1")
+	v.Set("SignatureVersion", "1.0")
+	v.Set("SignatureNonce", hex.EncodeToString(nonce))
+	v.Set("Timestamp", time.Now().UTC().Format("2006-01-02T15:04:05Z"))
+	v.Set(LocalParam, "true")
+	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
+	c, err := f.client(p)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(p.URL, "/")+"/", strings.NewReader(v.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxAnswer {
+		return nil, fmt.Errorf("its answer is over %d bytes", maxAnswer)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Code, Message string }
+		json.Unmarshal(b, &e)
+		return nil, fmt.Errorf("HTTP %d %s: %s", resp.StatusCode, e.Code, e.Message)
+	}
+	return b, nil
+}
+
+func cmpDur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// client returns the HTTP client for a peer: over https, one that accepts
+// the peer's registered certificate and no other.
+func (f *Fanin) client(p Peer) (*http.Client, error) {
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server %s registered a bad URL %q", p.ID, p.URL)
+	}
+	if u.Scheme == "https" && len(p.Cert) == 0 {
+		return nil, fmt.Errorf("server %s registered no certificate for %s", p.ID, p.URL)
+	}
+	h := sha256.Sum256(p.Cert)
+	key := p.URL + " " + hex.EncodeToString(h[:])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[key]; ok {
+		return c, nil
+	}
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 2 * time.Second,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     time.Minute,
+	}
+	if u.Scheme == "https" {
+		want := p.Cert
+		tr.TLSClientConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// The name is not checked: the certificate is, byte for byte,
+			// against the one the server registered in the store.
+			InsecureSkipVerify: true,
+			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+				if len(raw) == 0 || !bytes.Equal(raw[0], want) {
+					return fmt.Errorf("server %s presented a certificate other than the one it registered", p.ID)
+				}
+				return nil
+			},
+		}
+	}
+	if f.clients == nil {
+		f.clients = map[string]*http.Client{}
+	}
+	if len(f.clients) > 4*maxServers { // servers came and went: start afresh
+		for _, c := range f.clients {
+			c.CloseIdleConnections()
+		}
+		clear(f.clients)
+	}
+	c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	f.clients[key] = c
+	return c, nil
+}

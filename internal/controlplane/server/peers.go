@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
+	"github.com/palisade-sg/palisade/internal/controlplane/peers"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+)
+
+// On etcd each server keeps its own event trail and flow records (they are
+// history, not state: see docs/architecture.md). Each registers itself in
+// etcd under a lease while it runs, and LookupEvents and
+// PalisadeDescribeFlowRecords ask every registered server for its part.
+
+// registrationTTL is how long a server that died stays listed: queries
+// in that time wait PeerTimeout for it and answer without its part.
+const registrationTTL = 10 * time.Second
+
+// serverIDFile keeps a server's ID beside its store: a NextToken names
+// servers by ID, so a restarted server continues the listings it was part
+// of.
+func serverIDFile(db string) string { return db + ".server-id" }
+
+// serverID reads this server's ID, or makes and keeps one.
+func serverID(db string) (string, error) {
+	if b, err := os.ReadFile(serverIDFile(db)); err == nil {
+		if id := strings.TrimSpace(string(b)); peers.ValidID(id) {
+			return id, nil
+		}
+		return "", fmt.Errorf("%s does not hold a server ID; delete it to make another", serverIDFile(db))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	r := make([]byte, 8)
+	rand.Read(r)
+	id := hex.EncodeToString(r)
+	err := atomicfile.Write(serverIDFile(db), 0o600, func(w io.Writer) error {
+		_, err := io.WriteString(w, id+"\n")
+		return err
+	})
+	return id, err
+}
+
+// advertiseURL is the URL the other servers reach this one's API at.
+func advertiseURL(advertise, listened string, tls bool) (string, error) {
+	hostPort := advertise
+	if hostPort == "" {
+		host, _, err := net.SplitHostPort(listened)
+		if err != nil {
+			return "", err
+		}
+		if a, err := netip.ParseAddr(host); host == "" || err == nil && a.IsUnspecified() {
+			return "", fmt.Errorf("the API listens on %s, which does not say how the other servers of the etcd installation "+
+				"reach this one: give --advertise HOST:PORT (an address of this machine they can reach)", listened)
+		}
+		hostPort = listened
+	}
+	if host, port, err := net.SplitHostPort(hostPort); err != nil || host == "" || port == "" || strings.ContainsAny(hostPort, "/?#@ ") {
+		return "", fmt.Errorf("advertise address %q: want HOST:PORT, e.g. 10.0.0.1:8080", advertise)
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + hostPort, nil
+}
+
+// joinPeers registers this server among the live ones and makes the
+// queries of what each keeps ask them all.
+func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url string, tr *trail.Trail, met *metrics.Metrics) error {
+	id, err := serverID(cfg.DB)
+	if err != nil {
+		return fmt.Errorf("this server's ID: %w", err)
+	}
+	info := etcd.ServerInfo{ID: id, URL: url}
+	if cfg.TLS != nil {
+		if len(cfg.TLS.Certificates) == 0 || len(cfg.TLS.Certificates[0].Certificate) == 0 {
+			return errors.New("on etcd, a TLS configuration needs its certificate (the other servers pin it)")
+		}
+		info.Cert = cfg.TLS.Certificates[0].Certificate[0]
+	}
+	f := &peers.Fanin{Self: id, Secret: s.Ops.LookupSecret, Timeout: cfg.PeerTimeout, Log: cfg.Log, Missed: met.PeerMissed,
+		List: func(ctx context.Context) ([]peers.Peer, error) {
+			ss, err := st.Servers(ctx)
+			out := make([]peers.Peer, 0, len(ss))
+			for _, si := range ss {
+				out = append(out, peers.Peer{ID: si.ID, URL: si.URL, Cert: si.Cert})
+			}
+			return out, err
+		}}
+	rctx, cancel := context.WithTimeout(ctx, etcdDialTimeout)
+	defer cancel()
+	if s.unregister, err = st.RegisterServer(rctx, info, registrationTTL); err != nil {
+		return err
+	}
+	s.ID = id
+	cfg.Log.Info("listed among the installation's servers: queries of events and flow records merge every server's", "id", id, "url", url)
+	tr.SetPeers(f)
+	s.Ops.Peers = f
+	return nil
+}

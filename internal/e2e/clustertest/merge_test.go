@@ -1,0 +1,398 @@
+package clustertest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// as is a tenant's view of one server: its SDK client and scheme.
+type as struct {
+	srv    *testenv.Server
+	sdk    *sdk.Client
+	scheme string
+}
+
+func tenantOn(t testing.TB, s *testenv.Server, keyID, secret string) as {
+	c := s.Common(t)
+	if keyID != s.KeyID {
+		c = testenv.CommonClient(t, s.Addr, keyID, secret)
+		if s.CA != nil {
+			t.Fatal("a second tenant over TLS: not needed by these tests")
+		}
+	}
+	scheme := "http"
+	if s.CA != nil {
+		scheme = "https"
+	}
+	return as{s, c, scheme}
+}
+
+// call sends an action and decodes its answer into out; it returns the
+// error code of a refusal.
+func (a as) call(t testing.TB, version, action string, params map[string]string, out any) string {
+	t.Helper()
+	req := requests.NewCommonRequest()
+	req.Method, req.Scheme, req.Domain = "POST", a.scheme, a.srv.Addr
+	req.Version, req.ApiName, req.Product = version, action, "Ecs"
+	req.FormParams = map[string]string{"RegionId": testenv.Region}
+	maps.Copy(req.FormParams, params)
+	resp, err := a.sdk.ProcessCommonRequest(req)
+	if err != nil {
+		var se *sdkerrors.ServerError
+		if !errors.As(err, &se) {
+			t.Fatalf("%s: %v", action, err)
+		}
+		t.Logf("%s refused: %s: %s", action, se.ErrorCode(), se.Message())
+		return se.ErrorCode()
+	}
+	if err := json.Unmarshal(resp.GetHttpContentBytes(), out); err != nil {
+		t.Fatalf("%s: %v in %s", action, err, resp.GetHttpContentString())
+	}
+	return ""
+}
+
+type eventsPage struct {
+	NextToken string
+	Events    []struct {
+		EventName          string         `json:"eventName"`
+		EventTime          string         `json:"eventTime"`
+		ResourceName       string         `json:"resourceName"`
+		RecipientAccountID string         `json:"recipientAccountId"`
+		ResponseElements   map[string]any `json:"responseElements"`
+	}
+	PalisadeMissingServers []string
+}
+
+// groupEvents pages through LookupEvents (CreateSecurityGroup only) and
+// returns the groups made, in the order listed, the pages' count and the
+// servers any page said were missing.
+func (a as) groupEvents(t *testing.T, max int) (groups []string, pages int, missing []string) {
+	t.Helper()
+	now := time.Now().UTC()
+	tok := ""
+	var last string
+	for pages = 1; pages < 100; pages++ {
+		var p eventsPage
+		params := map[string]string{"MaxResults": fmt.Sprint(max), "LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup",
+			"StartTime": now.Add(-time.Hour).Format(time.RFC3339), "EndTime": now.Add(time.Minute).Format(time.RFC3339)}
+		if tok != "" {
+			params["NextToken"] = tok
+		}
+		if code := a.call(t, trail.Version, "LookupEvents", params, &p); code != "" {
+			t.Fatalf("LookupEvents page %d: %s", pages, code)
+		}
+		if len(p.Events) > max {
+			t.Errorf("page %d has %d events, MaxResults %d", pages, len(p.Events), max)
+		}
+		for _, ev := range p.Events {
+			if last != "" && ev.EventTime > last {
+				t.Errorf("page %d: event of %s after one of %s: not newest first", pages, ev.EventTime, last)
+			}
+			last = ev.EventTime
+			id, _ := ev.ResponseElements["SecurityGroupId"].(string)
+			if id == "" {
+				id = ev.ResourceName
+			}
+			groups = append(groups, id)
+		}
+		missing = append(missing, p.PalisadeMissingServers...)
+		if tok = p.NextToken; tok == "" {
+			return groups, pages, missing
+		}
+	}
+	t.Fatal("LookupEvents gives a NextToken after 100 pages")
+	return
+}
+
+type flowPage struct {
+	TotalCount  int
+	NextToken   string
+	FlowRecords struct {
+		FlowRecord []service.FlowRecord
+	}
+	PalisadeMissingServers []string
+}
+
+// flowPorts pages through PalisadeDescribeFlowRecords and returns the
+// source ports of the records listed.
+func (a as) flowPorts(t *testing.T, max int) (ports []int, pages, total int) {
+	t.Helper()
+	tok := ""
+	for pages = 1; pages < 100; pages++ {
+		var p flowPage
+		params := map[string]string{"MaxResults": fmt.Sprint(max)}
+		if tok != "" {
+			params["NextToken"] = tok
+		}
+		if code := a.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", params, &p); code != "" {
+			t.Fatalf("PalisadeDescribeFlowRecords page %d: %s", pages, code)
+		}
+		if len(p.FlowRecords.FlowRecord) > max {
+			t.Errorf("page %d has %d records, MaxResults %d", pages, len(p.FlowRecords.FlowRecord), max)
+		}
+		if len(p.PalisadeMissingServers) > 0 {
+			t.Errorf("page %d: servers missing: %v", pages, p.PalisadeMissingServers)
+		}
+		total = p.TotalCount
+		for _, r := range p.FlowRecords.FlowRecord {
+			ports = append(ports, r.SrcPort)
+		}
+		if tok = p.NextToken; tok == "" {
+			return ports, pages, total
+		}
+	}
+	t.Fatal("PalisadeDescribeFlowRecords gives a NextToken after 100 pages")
+	return
+}
+
+func makeGroups(t testing.TB, c *ecs.Client, prefix string, n int) []string {
+	t.Helper()
+	var out []string
+	for i := range n {
+		out = append(out, createGroup(t, c, fmt.Sprintf("%s-%d", prefix, i)))
+	}
+	return out
+}
+
+// shipRecords imports an instance on host h1 with a flow log over its VPC
+// (through the first server), then ships records to each server as the
+// host's agent would after moving between them: ports[i] to servers[i].
+func shipRecords(t *testing.T, ss []*testenv.Server, ports [][]int) {
+	t.Helper()
+	ctx := context.Background()
+	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0")}}
+	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
+		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
+	if _, err := ss[0].Ops.Import(ctx, testenv.Region, api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+		Groups: []*model.SecurityGroup{g}, Instances: []*model.Instance{in}}); err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := ss[0].Ops.CallerOf(ctx, ss[0].KeyID, testenv.Region, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ss[0].Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: tenant, ResourceType: model.FlowLogVPC, ResourceID: "vpc-a", TrafficType: model.TrafficAll}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	for i, s := range ss {
+		var recs []service.FlowRecord
+		for _, p := range ports[i] {
+			recs = append(recs, service.FlowRecord{EniId: "eni-web", SrcAddr: "10.0.9.9", SrcPort: p, DstAddr: "10.0.0.1", DstPort: 80, Protocol: 6,
+				Direction: "in", Packets: 1, Bytes: 60, Start: now - int64(p%5) - 1, End: now - int64(p%5), Action: "ACCEPT", LogStatus: "OK",
+				Reason: "rule", SecurityGroupId: "sg-web", SecurityGroupRuleId: "sgr-http", Priority: 1, Policy: "Accept"})
+		}
+		// The server's view follows etcd's watch: it knows the NIC and the
+		// flow log a moment after they were written.
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			res, err := s.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: recs})
+			return err == nil && res.Accepted == len(recs), fmt.Sprintf("server %d accepted %+v of %d records (%v)", i, res, len(recs), err)
+		})
+	}
+}
+
+// TestMergedQueries: three servers of one installation (on an embedded
+// etcd, in this process) each keep the events of the calls they answered
+// and the flow records shipped to them; LookupEvents and
+// PalisadeDescribeFlowRecords on the third server list every server's,
+// merged and paged, each once; another tenant sees none of them; a server
+// that is registered but does not answer makes the answer partial (it is
+// named), not an error. Over TLS each server pins the others'
+// self-signed certificates from the registry.
+func TestMergedQueries(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) {
+			if tls && testing.Short() {
+				t.Skip("short: the plain run covers the merge")
+			}
+			ss := testenv.StartCluster(t, 3, testenv.Config{TLS: tls, Adjust: func(c *server.Config) { c.PeerTimeout = time.Second }})
+			one := makeGroups(t, ss[0].ECS(t), "on-0", 4)
+			two := makeGroups(t, ss[1].ECS(t), "on-1", 3)
+			want := append(slices.Clone(one), two...)
+
+			third := tenantOn(t, ss[2], ss[2].KeyID, ss[2].Secret)
+			got, pages, missing := third.groupEvents(t, 3)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) || pages != 3 || len(missing) > 0 {
+				t.Errorf("LookupEvents on the third server, 3 a page: %d pages listing %v (missing %v); want 3 pages listing %v", pages, got, missing, want)
+			}
+			if tls {
+				return // the rest does not depend on the transport
+			}
+			// PalisadeLocalOnly, from a client, narrows the answer to the
+			// server's own part: the third server answered no write.
+			var local eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"PalisadeLocalOnly": "true",
+				"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup"}, &local); code != "" || len(local.Events) != 0 {
+				t.Errorf("the third server's own part: %s, %d events; want none", code, len(local.Events))
+			}
+
+			// Another tenant, its events on the second server: it sees
+			// only its own.
+			acct := ss[0].NewAccount(t, "other")
+			var otherGroups []string
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) { // the second server's view learns the key
+				_, err := testenv.ECSClient(t, ss[1].Addr, acct.KeyID, acct.Secret).DescribeRegions(ecs.CreateDescribeRegionsRequest())
+				return err == nil, fmt.Sprint(err)
+			})
+			otherGroups = makeGroups(t, testenv.ECSClient(t, ss[1].Addr, acct.KeyID, acct.Secret), "other", 2)
+			other := tenantOn(t, ss[2], acct.KeyID, acct.Secret)
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) { // the third server's view learns the key
+				var p eventsPage
+				code := other.call(t, trail.Version, "LookupEvents", map[string]string{}, &p)
+				return code == "", code
+			})
+			og, _, _ := other.groupEvents(t, 50)
+			slices.Sort(og)
+			if slices.Sort(otherGroups); !slices.Equal(og, otherGroups) {
+				t.Errorf("the other tenant lists %v, want its own %v", og, otherGroups)
+			}
+			if got, _, _ := third.groupEvents(t, 50); slices.ContainsFunc(got, func(g string) bool { return slices.Contains(otherGroups, g) }) {
+				t.Errorf("the first tenant lists the other's groups: %v", got)
+			}
+			// The first tenant's NextToken (after its oldest event), in
+			// the other's hands, lists only the other's events.
+			var p1, p2 eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"MaxResults": "1", "Direction": "FORWARD"}, &p1); code != "" || p1.NextToken == "" {
+				t.Fatalf("LookupEvents: %s, NextToken %q", code, p1.NextToken)
+			}
+			if code := other.call(t, trail.Version, "LookupEvents", map[string]string{"NextToken": p1.NextToken, "MaxResults": "50", "Direction": "FORWARD"}, &p2); code != "" {
+				t.Fatalf("LookupEvents with the first tenant's token: %s", code)
+			}
+			if len(p2.Events) == 0 {
+				t.Error("the other tenant, with the first's token, lists none of its own events")
+			}
+			for _, ev := range p2.Events {
+				if ev.RecipientAccountID != acct.UID {
+					t.Errorf("the other tenant, with the first's token, lists an event of account %q", ev.RecipientAccountID)
+				}
+			}
+
+			// Flow records shipped to each server.
+			ports := [][]int{{1001, 1002, 1003, 1004}, {2001, 2002, 2003}, {3001}}
+			shipRecords(t, ss, ports)
+			var all []int
+			for _, p := range ports {
+				all = append(all, p...)
+			}
+			gotPorts, pages, total := third.flowPorts(t, 2)
+			slices.Sort(gotPorts)
+			if !slices.Equal(gotPorts, all) || pages != 4 || total != len(all) {
+				t.Errorf("PalisadeDescribeFlowRecords, 2 a page: %d pages (TotalCount %d) listing ports %v; want 4 pages (%d) listing %v",
+					pages, total, gotPorts, len(all), all)
+			}
+			if p, _, total := other.flowPorts(t, 50); len(p) != 0 || total != 0 {
+				t.Errorf("the other tenant lists flow records of ports %v (TotalCount %d)", p, total)
+			}
+			// A NextToken made up by the other tenant shows it nothing more.
+			var fp flowPage
+			forged := map[string]string{"NextToken": "m1.eyJ4Ijp7fX0"} // {"x":{}}
+			if code := other.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", forged, &fp); code != "" || len(fp.FlowRecords.FlowRecord) != 0 {
+				t.Errorf("a made-up token: %s, %d records", code, len(fp.FlowRecords.FlowRecord))
+			}
+
+			// A server that is listed but does not answer (hung), and one
+			// whose port is closed: the answer is partial, and says so.
+			hung, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hung.Close()
+			closed, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed.Close()
+			st := ss[0].Store.(*etcd.Store)
+			for id, addr := range map[string]string{"hung": hung.Addr().String(), "gone": closed.Addr().String()} {
+				stop, err := st.RegisterServer(context.Background(), etcd.ServerInfo{ID: id, URL: "http://" + addr}, 10*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer stop()
+			}
+			start := time.Now()
+			got, _, missing = third.groupEvents(t, 50)
+			slices.Sort(got)
+			slices.Sort(missing)
+			if !slices.Equal(got, want) || !slices.Equal(missing, []string{"gone", "hung"}) {
+				t.Errorf("with two servers not answering: listing %v, missing %v; want %v, missing [gone hung]", got, missing, want)
+			}
+			t.Logf("LookupEvents with a hung server answered in %v (PeerTimeout 1s)", time.Since(start).Round(time.Millisecond))
+			var fp2 flowPage
+			code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "50"}, &fp2)
+			missing = slices.Sorted(slices.Values(fp2.PalisadeMissingServers))
+			if code != "" || len(fp2.FlowRecords.FlowRecord) != len(all) || fp2.TotalCount != len(all) || !slices.Equal(missing, []string{"gone", "hung"}) {
+				t.Errorf("flow records with two servers not answering: %s, %d records (TotalCount %d), missing %v; want %d, missing [gone hung]",
+					code, len(fp2.FlowRecords.FlowRecord), fp2.TotalCount, missing, len(all))
+			}
+
+			// A server stopped gracefully leaves the registry at once.
+			ss[1].Stop()
+			live, err := st.Servers(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, si := range live {
+				if si.ID == ss[1].ID {
+					t.Errorf("server %s is still listed after its stop", si.ID)
+				}
+			}
+			got, _, _ = third.groupEvents(t, 50)
+			slices.Sort(got)
+			if slices.Sort(one); !slices.Equal(got, one) {
+				t.Errorf("after the second server stopped: listing %v, want the first server's %v", got, one)
+			}
+		})
+	}
+}
+
+// BenchmarkLookupEvents: LookupEvents (20 of 60 events) on one server of
+// three, its own part only (PalisadeLocalOnly) against the merged answer
+// that asks the two others, in one run: the ratio is the fan-in's cost.
+func BenchmarkLookupEvents(b *testing.B) {
+	ss := testenv.StartCluster(b, 3, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}})
+	for i, s := range ss {
+		makeGroups(b, s.ECS(b), fmt.Sprintf("bench-%d", i), 20)
+	}
+	c := tenantOn(b, ss[2], ss[2].KeyID, ss[2].Secret)
+	for _, mode := range []string{"local", "merged"} {
+		b.Run(mode, func(b *testing.B) {
+			params := map[string]string{"MaxResults": "20"}
+			if mode == "local" {
+				params["PalisadeLocalOnly"] = "true"
+			}
+			for b.Loop() {
+				var p eventsPage
+				if code := c.call(b, trail.Version, "LookupEvents", params, &p); code != "" || len(p.Events) != 20 {
+					b.Fatalf("LookupEvents: %s, %d events", code, len(p.Events))
+				}
+			}
+		})
+	}
+}
