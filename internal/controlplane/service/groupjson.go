@@ -11,52 +11,65 @@ import (
 )
 
 // A rule change rewrites its whole group, and encoding the group's rules
-// is most of what storing it costs; all but the changed rule were encoded
-// by the previous write already. ruleJSON keeps the JSON of rules seen
-// lately, by ID with the rule it was made of: a rule equal to that one has
-// the same JSON (a rule modified since is encoded again).
-var ruleJSON struct {
-	mu sync.Mutex
-	m  map[string]cachedRule
+// is most of what storing it costs; all but the changed rules were encoded
+// by the previous write of the group already. groupJSON keeps the last
+// JSON of groups written lately, by ID, with the rules it was made of and
+// where each rule's JSON lies in it: the next encoding of the group takes
+// the JSON of every rule equal to the one at (or just past) the same place
+// from there, and encodes only the others. The rules kept are the written
+// group's own (not copied: a value handed to the store is not modified
+// after, see view.VerifyObjects), compared by value with the next ones.
+var groupJSON struct {
+	mu    sync.Mutex
+	m     map[string]*groupEnc
+	rules int // rules kept in m
 }
 
-type cachedRule struct {
-	rule model.Rule
-	json []byte
+// groupEnc is one group's JSON, immutable once kept.
+type groupEnc struct {
+	rules []model.Rule // as encoded (the written group's, read only)
+	data  []byte       // the whole group
+	spans []ruleSpan   // rules[i]'s JSON is data[spans[i].from:spans[i].to]
 }
 
-// ruleJSONMax bounds the rules kept (a few MiB); the cache starts over
+type ruleSpan struct{ from, to int32 }
+
+// groupJSONMax bounds the rules kept (a few MiB); the cache starts over
 // when full.
-const ruleJSONMax = 4096
+const groupJSONMax = 8192
 
-// encodeRule returns json.Marshal(r), from the cache when it holds r.
-func encodeRule(r *model.Rule) ([]byte, error) {
-	ruleJSON.mu.Lock()
-	c, ok := ruleJSON.m[r.ID]
-	ruleJSON.mu.Unlock()
-	if ok && c.rule == *r {
-		return c.json, nil
+func cachedGroup(id string) *groupEnc {
+	groupJSON.mu.Lock()
+	defer groupJSON.mu.Unlock()
+	return groupJSON.m[id]
+}
+
+func keepGroup(id string, e *groupEnc) {
+	groupJSON.mu.Lock()
+	defer groupJSON.mu.Unlock()
+	if old := groupJSON.m[id]; old != nil {
+		groupJSON.rules -= len(old.rules)
 	}
-	b, err := json.Marshal(r)
-	if err != nil || r.ID == "" {
-		return b, err
+	if groupJSON.m == nil || groupJSON.rules+len(e.rules) > groupJSONMax {
+		groupJSON.m, groupJSON.rules = map[string]*groupEnc{}, 0
 	}
-	ruleJSON.mu.Lock()
-	if ruleJSON.m == nil || len(ruleJSON.m) >= ruleJSONMax {
-		ruleJSON.m = make(map[string]cachedRule, ruleJSONMax)
-	}
-	ruleJSON.m[r.ID] = cachedRule{*r, b}
-	ruleJSON.mu.Unlock()
-	return b, nil
+	groupJSON.m[id] = e
+	groupJSON.rules += len(e.rules)
 }
 
 // rulesTail is how json.Marshal ends a group without rules: Rules is its
 // last field.
 const rulesTail = `"rules":null}`
 
+// reuseWindow is how far past a rule's place in the kept encoding its
+// equal is looked for: a revoke shifts the rules after it by one (by a
+// few when several rules go).
+const reuseWindow = 4
+
 // encodeGroup returns json.Marshal(g), byte for byte: the group without
-// its rules, then each rule's JSON (encodeRule). Should Rules not be the
-// last field any more, it is json.Marshal(g).
+// its rules, then each rule's JSON (from the group's last encoding when
+// the rule is unchanged). Should Rules not be the last field any more, it
+// is json.Marshal(g).
 func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 	if g.Rules == nil {
 		return json.Marshal(g)
@@ -70,23 +83,51 @@ func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 	if !bytes.HasSuffix(head, []byte(rulesTail)) {
 		return json.Marshal(g)
 	}
-	out := make([]byte, 0, len(head)+256*len(g.Rules))
+	prev := cachedGroup(g.ID)
+	size := len(head) + 256*len(g.Rules)
+	if prev != nil {
+		size = len(head) + len(prev.data) + 256
+	}
+	out := make([]byte, 0, size)
 	out = append(out, head[:len(head)-len("null}")]...)
 	out = append(out, '[')
+	spans := make([]ruleSpan, len(g.Rules))
+	next := 0 // where in prev the next rule is looked for
 	for i := range g.Rules {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		b, err := encodeRule(&g.Rules[i])
-		if err != nil {
-			return nil, err
+		r := &g.Rules[i]
+		from := len(out)
+		found := false
+		if prev != nil {
+			for k := next; k < len(prev.rules) && k <= next+reuseWindow; k++ {
+				if prev.rules[k] == *r {
+					s := prev.spans[k]
+					out = append(out, prev.data[s.from:s.to]...)
+					next, found = k+1, true
+					break
+				}
+			}
 		}
-		out = append(out, b...)
+		if !found {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b...)
+		}
+		spans[i] = ruleSpan{int32(from), int32(len(out))}
 	}
-	return append(out, ']', '}'), nil
+	out = append(out, ']', '}')
+	if g.ID != "" && len(out) < 1<<30 {
+		keepGroup(g.ID, &groupEnc{rules: g.Rules, data: out, spans: spans})
+	}
+	return out, nil
 }
 
-// PutGroup stores a security group.
+// PutGroup stores a security group. g is the store's from then on (the
+// view's value once committed): the caller does not modify it after.
 func PutGroup(tx store.Tx, g *model.SecurityGroup) error {
 	data, err := encodeGroup(g)
 	if err != nil {

@@ -38,6 +38,29 @@ func TestEncodeGroup(t *testing.T) {
 	noID := *g
 	noID.Rules = []model.Rule{rs[0]}
 	noID.Rules[0].ID = ""
+	// The same group again and again, as writes change it: a rule added,
+	// rules revoked in the middle, a rule changed (a copy of the group, as
+	// writers make), reordered, emptied.
+	edits := []*model.SecurityGroup{g}
+	edit := func(f func(rs []model.Rule) []model.Rule) {
+		e := *edits[len(edits)-1]
+		e.Rules = f(append([]model.Rule(nil), e.Rules...))
+		edits = append(edits, &e)
+	}
+	added := modeltest.Rule("sgr-new", "in drop 5 UDP 53/53 192.0.2.0/24")
+	edit(func(rs []model.Rule) []model.Rule { return append(rs, added) })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs[:3], rs[4:]...) })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs[:5], rs[8:]...) })
+	edit(func(rs []model.Rule) []model.Rule {
+		rs[6].Description = "changed"
+		return rs
+	})
+	edit(func(rs []model.Rule) []model.Rule {
+		rs[0], rs[len(rs)-1] = rs[len(rs)-1], rs[0]
+		return rs
+	})
+	edit(func(rs []model.Rule) []model.Rule { return rs[:0] })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs, added) })
 	for i, g := range []*model.SecurityGroup{g, g, &bare, &empty, &other, &modified, &noID} {
 		want, err := json.Marshal(g)
 		if err != nil {
@@ -49,6 +72,19 @@ func TestEncodeGroup(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("group %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	for i, g := range edits {
+		want, err := json.Marshal(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeGroup(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("edit %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
