@@ -322,19 +322,27 @@ func resourceText(rs []Resource) (names, types string) {
 
 // responseElements are the scalar top-level fields of a JSON answer.
 func responseElements(body []byte) map[string]any {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(&m) != nil {
+	// Each field kept raw: nested values are skipped, not decoded, and no
+	// decoder is set up per call (every write answer passes here).
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	out := map[string]any{}
+	out := make(map[string]any, len(m))
 	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			out[k] = clip(v)
-		case json.Number, bool:
-			out[k] = v
+		if len(v) == 0 {
+			continue
+		}
+		switch c := v[0]; {
+		case c == '"':
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[k] = clip(s)
+			}
+		case c == 't' || c == 'f':
+			out[k] = c == 't'
+		case c == '-' || '0' <= c && c <= '9':
+			out[k] = json.Number(v)
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,40 @@ func TestLookupQuery(t *testing.T) {
 	} {
 		if _, err := parseLookup(bad, now); err == nil {
 			t.Errorf("parseLookup(%v) accepted it", bad)
+		}
+	}
+}
+
+// responseElements keeps what a json.Decoder into map[string]any (with
+// UseNumber) keeps: the scalar top-level fields, strings clipped.
+func TestResponseElements(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	for _, body := range []string{
+		`{"RequestId":"r-1"}`,
+		`{"RequestId":"r-1","SecurityGroupId":"sg-1","Success":true,"Failed":false,"Count":12,"Neg":-3.5e2}` + "\n",
+		`{"Esc":"a\"b\\u00e9\u2028<>&","Nil":null,"Obj":{"A":"b"},"List":[1,2],"Empty":""}`,
+		`{"Long":"` + long + `"}`,
+		` { "Spaced" : 1 } `,
+		`<Response><RequestId>r-1</RequestId></Response>`,
+		`[]`, `"s"`, ``, `{`, `{}`,
+	} {
+		var want map[string]any
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if dec.Decode(&m) == nil {
+			want = map[string]any{}
+			for k, v := range m {
+				switch v := v.(type) {
+				case string:
+					want[k] = clip(v)
+				case json.Number, bool:
+					want[k] = v
+				}
+			}
+		}
+		if got := responseElements([]byte(body)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%.60s: got %v, want %v", body, got, want)
 		}
 	}
 }
