@@ -442,6 +442,9 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			return 0, nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
+	if err := s.writeChanges(ctx, sqlTx, b.written); err != nil {
+		return 0, nil, fmt.Errorf("sqlite: write change log: %w", err)
+	}
 	// The revision is written once for the batch: every Update in it
 	// counts from the base it was given, not from the stored value.
 	if rev != *base {
@@ -499,16 +502,58 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 		return base, nil
 	}
 	rev = t.next
-	for i, c := range t.changes {
-		if err := t.exec(queryChange, rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
-			return 0, fmt.Errorf("sqlite: write change log: %w", err)
-		}
-	}
+	// The change log is written for the whole batch at its end
+	// (writeChanges), a few statements for all its rows.
 	for i, c := range t.changes {
 		b.recs[recordKey{c.Kind, c.ID}] = t.recs[i]
 		b.written = append(b.written, store.Written{Change: c, Record: t.recs[i]})
 	}
 	return rev, nil
+}
+
+// changeChunks are the row counts of the cached change-log inserts,
+// largest first: a batch's rows go in chunks of these sizes.
+var changeChunks = []int{32, 8, 2, 1}
+
+// queryChanges is the change-log insert of n rows.
+func queryChanges(n int) string {
+	return `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, n-1)
+}
+
+// writeChanges writes the change-log rows of a batch's committed Updates
+// (in order; a revision's rows numbered from 0), in few statements:
+// one statement per row cost as much as the rest of a small write.
+func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, written []store.Written) error {
+	args := make([]any, 0, 7*min(len(written), changeChunks[0]))
+	seq, last := 0, int64(-1)
+	for len(written) > 0 {
+		n := changeChunks[len(changeChunks)-1]
+		for _, c := range changeChunks {
+			if c <= len(written) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for _, w := range written[:n] {
+			c := w.Change
+			if c.Revision != last {
+				seq, last = 0, c.Revision
+			}
+			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
+			seq++
+		}
+		st, err := s.wst.in(ctx, tx, queryChanges(n))
+		if err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+		written = written[n:]
+	}
+	return nil
 }
 
 // advance publishes a committed revision to WaitRevision callers.
@@ -648,9 +693,17 @@ type stmtCache struct {
 }
 
 // cachedQueries are the statements run in transactions.
-var cachedQueries = []string{
-	queryGet, queryPut, queryChange, queryRevision, queryRecordRevision, queryDelete,
+var cachedQueries = append([]string{
+	queryGet, queryPut, queryRevision, queryRecordRevision, queryDelete,
 	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
+}, changeQueries()...)
+
+func changeQueries() []string {
+	var out []string
+	for _, n := range changeChunks {
+		out = append(out, queryChanges(n))
+	}
+	return out
 }
 
 const (
@@ -659,7 +712,6 @@ const (
 ON CONFLICT (kind, id) DO UPDATE SET
 	account = excluded.account, region = excluded.region,
 	data = excluded.data, revision = excluded.revision`
-	queryChange   = `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	queryRevision = `UPDATE meta SET value = ? WHERE key = 'revision'`
 	// RETURNING tells whether a row existed and gives its scope for the
 	// change log in one statement.
@@ -1027,6 +1079,12 @@ func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
 			out, err = t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
 			if err != nil {
 				return nil, err
+			}
+			// The batch's rows are written at its end.
+			for _, w := range t.batch.written {
+				if w.Revision > after {
+					out = append(out, w.Change)
+				}
 			}
 		}
 	}
