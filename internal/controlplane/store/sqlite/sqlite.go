@@ -694,7 +694,7 @@ type stmtCache struct {
 
 // cachedQueries are the statements run in transactions.
 var cachedQueries = append([]string{
-	queryGet, queryPut, queryRevision, queryRecordRevision, queryDelete,
+	queryGet, queryPut, queryUpdateData, queryRevision, queryRecordRevision, queryDelete,
 	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
 }, changeQueries()...)
 
@@ -712,7 +712,8 @@ const (
 ON CONFLICT (kind, id) DO UPDATE SET
 	account = excluded.account, region = excluded.region,
 	data = excluded.data, revision = excluded.revision`
-	queryRevision = `UPDATE meta SET value = ? WHERE key = 'revision'`
+	queryUpdateData = `UPDATE resources SET data = ?, revision = ? WHERE kind = ? AND id = ? AND account = ? AND region = ?`
+	queryRevision   = `UPDATE meta SET value = ? WHERE key = 'revision'`
 	// RETURNING tells whether a row existed and gives its scope for the
 	// change log in one statement.
 	queryDelete         = `DELETE FROM resources WHERE kind = ? AND id = ? RETURNING account, region`
@@ -1102,12 +1103,30 @@ func (t *writeTx) Put(r store.Record) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if err := t.exec(queryPut, string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
+	if err := t.put(r.Kind, r.ID, r.Account, r.Region, data); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
 	}
 	r.Data, r.Revision = data, t.next
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut}, &r)
 	return nil
+}
+
+// put writes a record: a record already there in the same scope is
+// updated in place (the scope index untouched: an upsert that sets the
+// scope rewrites its index entry), else inserted or moved by an upsert.
+func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte) error {
+	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
+	if err != nil {
+		return err
+	}
+	res, err := st.ExecContext(t.ctx, data, t.next, string(kind), id, account, region)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return t.exec(queryPut, string(kind), id, account, region, data, t.next)
 }
 
 func (t *writeTx) Delete(kind store.Kind, id string) error {

@@ -568,3 +568,34 @@ func TestBatchChangeLog(t *testing.T) {
 		}
 	}
 }
+
+// TestPutScope: a record written again in its scope is updated in place;
+// written in another account or region it moves there, index and all.
+func TestPutScope(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+	for _, r := range []store.Record{
+		{Kind: "k", ID: "x", Account: "a1", Region: "r1", Data: []byte(`1`)},
+		{Kind: "k", ID: "x", Account: "a1", Region: "r1", Data: []byte(`2`)},
+		{Kind: "k", ID: "x", Account: "a2", Region: "r1", Data: []byte(`3`)},
+		{Kind: "k", ID: "x", Account: "a2", Region: "r2", Data: []byte(`4`)},
+	} {
+		rev, err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(r) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.View(ctx, func(tx store.ReadTx) error {
+			for _, q := range []store.Query{{Account: "a1"}, {Account: "a2"}, {Region: "r1"}, {Region: "r2"}, {}} {
+				rs, err := tx.List("k", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := (q.Account == "" || q.Account == r.Account) && (q.Region == "" || q.Region == r.Region)
+				if got := len(rs) == 1; got != want || got && (string(rs[0].Data) != string(r.Data) || rs[0].Revision != rev || rs[0].Account != r.Account || rs[0].Region != r.Region) {
+					t.Errorf("after put %s: List(%+v) = %v", r.Data, q, rs)
+				}
+			}
+			return nil
+		})
+	}
+}
