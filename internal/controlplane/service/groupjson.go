@@ -92,32 +92,57 @@ func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 	out = append(out, head[:len(head)-len("null}")]...)
 	out = append(out, '[')
 	spans := make([]ruleSpan, len(g.Rules))
+	// Rules that follow each other in prev as here are copied as one run
+	// of its bytes, commas included: run is prev.data[runFrom:runTo],
+	// to go at out[runAt:], prevK the prev index of its last rule.
+	runFrom, runTo, runAt, prevK := 0, 0, 0, -2
+	flush := func() {
+		out = append(out, prev.data[runFrom:runTo]...)
+		runTo = runFrom
+	}
 	next := 0 // where in prev the next rule is looked for
 	for i := range g.Rules {
-		if i > 0 {
-			out = append(out, ',')
-		}
 		r := &g.Rules[i]
-		from := len(out)
-		found := false
+		k := -1
 		if prev != nil {
-			for k := next; k < len(prev.rules) && k <= next+reuseWindow; k++ {
-				if prev.rules[k] == *r {
-					s := prev.spans[k]
-					out = append(out, prev.data[s.from:s.to]...)
-					next, found = k+1, true
+			for j := next; j < len(prev.rules) && j <= next+reuseWindow; j++ {
+				if prev.rules[j] == *r {
+					k = j
 					break
 				}
 			}
 		}
-		if !found {
-			b, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b...)
+		if k >= 0 && k == prevK+1 && runTo > runFrom {
+			// Extends the run: this rule and the comma before it.
+			s := prev.spans[k]
+			runTo = int(s.to)
+			spans[i] = ruleSpan{int32(runAt + int(s.from) - runFrom), int32(runAt + int(s.to) - runFrom)}
+			prevK, next = k, k+1
+			continue
 		}
-		spans[i] = ruleSpan{int32(from), int32(len(out))}
+		if runTo > runFrom {
+			flush()
+		}
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if k >= 0 {
+			s := prev.spans[k]
+			runFrom, runTo, runAt = int(s.from), int(s.to), len(out)
+			spans[i] = ruleSpan{int32(runAt), int32(runAt + int(s.to-s.from))}
+			prevK, next = k, k+1
+			continue
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		spans[i] = ruleSpan{int32(len(out)), int32(len(out) + len(b))}
+		out = append(out, b...)
+		prevK = -2
+	}
+	if runTo > runFrom {
+		flush()
 	}
 	out = append(out, ']', '}')
 	if g.ID != "" && len(out) < 1<<30 {
