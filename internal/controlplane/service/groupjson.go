@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -16,7 +17,8 @@ import (
 // JSON of groups written lately, by ID, with the rules it was made of and
 // where each rule's JSON lies in it: the next encoding of the group takes
 // the JSON of every rule equal to the one at (or just past) the same place
-// from there, and encodes only the others. The rules kept are the written
+// from there, and encodes only the others (the group's own fields too,
+// when they are unchanged). The rules kept are the written
 // group's own (not copied: a value handed to the store is not modified
 // after, see view.VerifyObjects), compared by value with the next ones.
 var groupJSON struct {
@@ -27,9 +29,11 @@ var groupJSON struct {
 
 // groupEnc is one group's JSON, immutable once kept.
 type groupEnc struct {
-	rules []model.Rule // as encoded (the written group's, read only)
-	data  []byte       // the whole group
-	spans []ruleSpan   // rules[i]'s JSON is data[spans[i].from:spans[i].to]
+	shell model.SecurityGroup // the group without its rules, as encoded
+	head  int                 // data[:head] is the shell's JSON up to the rules' '['
+	rules []model.Rule        // as encoded (the written group's, read only)
+	data  []byte              // the whole group
+	spans []ruleSpan          // rules[i]'s JSON is data[spans[i].from:spans[i].to]
 }
 
 type ruleSpan struct{ from, to int32 }
@@ -76,21 +80,24 @@ func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 	}
 	shell := *g
 	shell.Rules = nil
-	head, err := json.Marshal(&shell)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.HasSuffix(head, []byte(rulesTail)) {
-		return json.Marshal(g)
-	}
 	prev := cachedGroup(g.ID)
-	size := len(head) + 256*len(g.Rules)
-	if prev != nil {
-		size = len(head) + len(prev.data) + 256
+	var out []byte
+	if prev != nil && sameShell(&prev.shell, &shell) {
+		out = make([]byte, 0, len(prev.data)+256)
+		out = append(out, prev.data[:prev.head]...)
+	} else {
+		head, err := json.Marshal(&shell)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.HasSuffix(head, []byte(rulesTail)) {
+			return json.Marshal(g)
+		}
+		out = make([]byte, 0, len(head)+256*len(g.Rules))
+		out = append(out, head[:len(head)-len("null}")]...)
+		out = append(out, '[')
 	}
-	out := make([]byte, 0, size)
-	out = append(out, head[:len(head)-len("null}")]...)
-	out = append(out, '[')
+	head := len(out)
 	spans := make([]ruleSpan, len(g.Rules))
 	// Rules that follow each other in prev as here are copied as one run
 	// of its bytes, commas included: run is prev.data[runFrom:runTo],
@@ -146,9 +153,19 @@ func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 	}
 	out = append(out, ']', '}')
 	if g.ID != "" && len(out) < 1<<30 {
-		keepGroup(g.ID, &groupEnc{rules: g.Rules, data: out, spans: spans})
+		shell.Tags = slices.Clone(shell.Tags)
+		keepGroup(g.ID, &groupEnc{shell: shell, head: head, rules: g.Rules, data: out, spans: spans})
 	}
 	return out, nil
+}
+
+// sameShell reports whether two groups without their rules are the same
+// value, so the same JSON (TestSameShell holds it to every field).
+func sameShell(a, b *model.SecurityGroup) bool {
+	return a.ID == b.ID && a.Region == b.Region && a.Owner == b.Owner && a.Name == b.Name &&
+		a.Description == b.Description && a.Type == b.Type && a.VpcID == b.VpcID &&
+		a.InnerAccessPolicy == b.InnerAccessPolicy && a.ResourceGroupID == b.ResourceGroupID &&
+		slices.Equal(a.Tags, b.Tags) && a.Created == b.Created && a.Rules == nil && b.Rules == nil
 }
 
 // PutGroup stores a security group. g is the store's from then on (the

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,4 +107,49 @@ func BenchmarkEncodeGroup(b *testing.B) {
 			encodeGroup(g)
 		}
 	})
+}
+
+// sameShell tells apart groups that differ in any field but Rules (a
+// field added to SecurityGroup later fails this test until sameShell
+// compares it), and a group from its copy.
+func TestSameShell(t *testing.T) {
+	base := model.SecurityGroup{ID: "sg-1", Region: "r", Owner: "o", Name: "n", Description: "d", Type: "normal", VpcID: "vpc-1",
+		InnerAccessPolicy: "Accept", ResourceGroupID: "rg-1", Tags: []model.Tag{{Key: "k", Value: "v"}}, Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
+	same := base
+	same.Tags = slices.Clone(base.Tags)
+	if !sameShell(&base, &same) {
+		t.Error("a copy is not the same")
+	}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Name == "Rules" {
+			continue
+		}
+		other := base
+		v := reflect.ValueOf(&other).Elem().Field(i)
+		switch x := v.Addr().Interface().(type) {
+		case *[]model.Tag:
+			*x = append(slices.Clone(*x), model.Tag{Key: "k2"})
+		case *time.Time:
+			*x = x.Add(time.Second)
+		default:
+			if v.Kind() != reflect.String {
+				t.Fatalf("SecurityGroup.%s (%s): teach sameShell and this test about it", f.Name, f.Type)
+			}
+			v.SetString(v.String() + "x")
+		}
+		if sameShell(&base, &other) {
+			t.Errorf("groups that differ in %s are the same", f.Name)
+		}
+		// Encoded after the group it differs from, with the same rules.
+		rules := []model.Rule{modeltest.Rule("sgr-1", "in accept 1 TCP 22/22 10.0.0.0/8")}
+		before, after := base, other
+		before.Rules, after.Rules = rules, rules
+		encodeGroup(&before)
+		want, _ := json.Marshal(&after)
+		if got, _ := encodeGroup(&after); !bytes.Equal(got, want) {
+			t.Errorf("%s changed:\n got %s\nwant %s", f.Name, got, want)
+		}
+	}
 }
