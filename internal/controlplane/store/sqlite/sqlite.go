@@ -513,7 +513,7 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 
 // changeChunks are the row counts of the cached change-log inserts,
 // largest first: a batch's rows go in chunks of these sizes.
-var changeChunks = []int{32, 8, 2, 1}
+var changeChunks = []int{32, 16, 8, 4, 2, 1}
 
 // queryChanges is the change-log insert of n rows.
 func queryChanges(n int) string {
