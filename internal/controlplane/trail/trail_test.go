@@ -308,3 +308,29 @@ func TestResponseElements(t *testing.T) {
 		}
 	}
 }
+
+// A batch written several events to a statement keeps every event, each
+// with its own fields, in order.
+func TestBatchWritesEveryEvent(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for _, n := range []int{1, rowsPerInsert - 1, rowsPerInsert, 2*rowsPerInsert + 5} {
+		tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+		record(t, tr, "a", "CreateSecurityGroup", now, n)
+		evs, _, err := tr.Find(context.Background(), all(now.Add(-time.Hour), now.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != n {
+			t.Fatalf("%d events recorded, %d found", n, len(evs))
+		}
+		for i, ev := range evs { // newest first
+			k := n - 1 - i
+			if want := fmt.Sprintf("sg-%d", k); ev.ResourceName != want || !ev.Time.Equal(now.Add(time.Duration(k)*time.Second)) {
+				t.Errorf("batch of %d: event %d is %s at %v, want %s at +%ds", n, i, ev.ResourceName, ev.Time, want, k)
+			}
+		}
+		if s := tr.Stats(); s.Recorded != uint64(n) || s.Failed != 0 {
+			t.Errorf("batch of %d: stats %+v", n, s)
+		}
+	}
+}
