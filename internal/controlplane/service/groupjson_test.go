@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -38,6 +40,29 @@ func TestEncodeGroup(t *testing.T) {
 	noID := *g
 	noID.Rules = []model.Rule{rs[0]}
 	noID.Rules[0].ID = ""
+	// The same group again and again, as writes change it: a rule added,
+	// rules revoked in the middle, a rule changed (a copy of the group, as
+	// writers make), reordered, emptied.
+	edits := []*model.SecurityGroup{g}
+	edit := func(f func(rs []model.Rule) []model.Rule) {
+		e := *edits[len(edits)-1]
+		e.Rules = f(append([]model.Rule(nil), e.Rules...))
+		edits = append(edits, &e)
+	}
+	added := modeltest.Rule("sgr-new", "in drop 5 UDP 53/53 192.0.2.0/24")
+	edit(func(rs []model.Rule) []model.Rule { return append(rs, added) })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs[:3], rs[4:]...) })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs[:5], rs[8:]...) })
+	edit(func(rs []model.Rule) []model.Rule {
+		rs[6].Description = "changed"
+		return rs
+	})
+	edit(func(rs []model.Rule) []model.Rule {
+		rs[0], rs[len(rs)-1] = rs[len(rs)-1], rs[0]
+		return rs
+	})
+	edit(func(rs []model.Rule) []model.Rule { return rs[:0] })
+	edit(func(rs []model.Rule) []model.Rule { return append(rs, added) })
 	for i, g := range []*model.SecurityGroup{g, g, &bare, &empty, &other, &modified, &noID} {
 		want, err := json.Marshal(g)
 		if err != nil {
@@ -49,6 +74,19 @@ func TestEncodeGroup(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("group %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+	for i, g := range edits {
+		want, err := json.Marshal(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeGroup(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("edit %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
 }
@@ -69,4 +107,49 @@ func BenchmarkEncodeGroup(b *testing.B) {
 			encodeGroup(g)
 		}
 	})
+}
+
+// sameShell tells apart groups that differ in any field but Rules (a
+// field added to SecurityGroup later fails this test until sameShell
+// compares it), and a group from its copy.
+func TestSameShell(t *testing.T) {
+	base := model.SecurityGroup{ID: "sg-1", Region: "r", Owner: "o", Name: "n", Description: "d", Type: "normal", VpcID: "vpc-1",
+		InnerAccessPolicy: "Accept", ResourceGroupID: "rg-1", Tags: []model.Tag{{Key: "k", Value: "v"}}, Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
+	same := base
+	same.Tags = slices.Clone(base.Tags)
+	if !sameShell(&base, &same) {
+		t.Error("a copy is not the same")
+	}
+	typ := reflect.TypeOf(base)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if f.Name == "Rules" {
+			continue
+		}
+		other := base
+		v := reflect.ValueOf(&other).Elem().Field(i)
+		switch x := v.Addr().Interface().(type) {
+		case *[]model.Tag:
+			*x = append(slices.Clone(*x), model.Tag{Key: "k2"})
+		case *time.Time:
+			*x = x.Add(time.Second)
+		default:
+			if v.Kind() != reflect.String {
+				t.Fatalf("SecurityGroup.%s (%s): teach sameShell and this test about it", f.Name, f.Type)
+			}
+			v.SetString(v.String() + "x")
+		}
+		if sameShell(&base, &other) {
+			t.Errorf("groups that differ in %s are the same", f.Name)
+		}
+		// Encoded after the group it differs from, with the same rules.
+		rules := []model.Rule{modeltest.Rule("sgr-1", "in accept 1 TCP 22/22 10.0.0.0/8")}
+		before, after := base, other
+		before.Rules, after.Rules = rules, rules
+		encodeGroup(&before)
+		want, _ := json.Marshal(&after)
+		if got, _ := encodeGroup(&after); !bytes.Equal(got, want) {
+			t.Errorf("%s changed:\n got %s\nwant %s", f.Name, got, want)
+		}
+	}
 }

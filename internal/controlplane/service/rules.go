@@ -305,11 +305,13 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 }
 
 // sameKey reports whether rule o has r's Key, key: it compares the fields
-// the key spells as they are (enums and a number, never holding the key's
-// separator) before making o's key, which most rules of a group fail.
+// the key spells as they are (enums and numbers, never holding the key's
+// separator; the port range follows three enums in the key, so its text
+// and with it the range must be equal) before making o's key, which most
+// rules of a group fail.
 func sameKey(o, r *model.Rule, key string) bool {
 	return o.Direction == r.Direction && o.Protocol == r.Protocol && o.Policy == r.Policy &&
-		o.Priority == r.Priority && o.NicType == r.NicType && o.Key() == key
+		o.Priority == r.Priority && o.NicType == r.NicType && o.PortRange == r.PortRange && o.Key() == key
 }
 
 func describeInput(n, of int) string {

@@ -1,9 +1,11 @@
 package service
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
 
 func TestRulesLifecycle(t *testing.T) {
@@ -87,5 +89,29 @@ func TestModifyLegacyRule(t *testing.T) {
 	got := e.load(sg).Rules[0]
 	if got.PortRange.String() != "2222/2222" || got.Peer.CIDRText != "10.0.0.0/8" || got.Description != "" {
 		t.Fatalf("after modify: %+v", got)
+	}
+}
+
+// sameKey is Key equality, for rules that differ in each part of the key
+// or only in what the key leaves out (description).
+func TestSameKey(t *testing.T) {
+	specs := []string{
+		"in accept 1 TCP 22/22 10.0.0.0/8", "in accept 1 TCP 22/22 10.0.0.1", "in accept 1 TCP 22/23 10.0.0.0/8",
+		"in accept 1 TCP 22/22 10.0.0.0/8 desc=other", "out accept 1 TCP 22/22 10.0.0.0/8", "in drop 1 TCP 22/22 10.0.0.0/8",
+		"in accept 2 TCP 22/22 10.0.0.0/8", "in accept 1 UDP 22/22 10.0.0.0/8", "in accept 1 ICMP -1/-1 10.0.0.0/8",
+		"in accept 1 ALL -1/-1 10.0.0.0/8", "in accept 1 TCP 22/22 sg-peer", "in accept 1 TCP 22/22 pl-list",
+		"in accept 1 TCP 22/22 2001:db8::/32", "in accept 1 TCP 1/22 10.0.0.0/8", "in accept 1 TCP 22/22 192.0.2.0/24",
+	}
+	var rules []model.Rule
+	for i, s := range specs {
+		rules = append(rules, modeltest.Rule(fmt.Sprint("sgr-", i), s))
+	}
+	for i := range rules {
+		for j := range rules {
+			o, r := &rules[i], &rules[j]
+			if got, want := sameKey(o, r, r.Key()), o.Key() == r.Key(); got != want {
+				t.Errorf("sameKey(%s, %s) = %v, want %v", specs[i], specs[j], got, want)
+			}
+		}
 	}
 }

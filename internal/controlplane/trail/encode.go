@@ -32,7 +32,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMap(b, ev.RequestParameters)
+		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames)
 	}
 	var err error
 	if len(ev.ResponseElements) > 0 {
@@ -84,6 +84,30 @@ func appendField(b []byte, name, value string, first bool) []byte {
 func appendStringMap(b []byte, m map[string]string) []byte {
 	b, _ = appendMap(b, m, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
 	return b
+}
+
+// appendStringMapKeys is appendStringMap with keys, m's keys in order
+// as EventOf listed them; keys that are not exactly m's, sorted, are
+// not used.
+func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
+	if len(keys) != len(m) || !slices.IsSorted(keys) {
+		return appendStringMap(b, m)
+	}
+	start := len(b)
+	b = append(b, '{')
+	for i, k := range keys {
+		v, ok := m[k]
+		if !ok || i > 0 && keys[i-1] == k {
+			return appendStringMap(b[:start], m)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, v)
+	}
+	return append(b, '}')
 }
 
 // appendAnyMap appends m with its keys sorted; values of the types events

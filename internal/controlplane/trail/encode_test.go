@@ -3,7 +3,9 @@ package trail
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -126,5 +128,39 @@ func BenchmarkEventOf(b *testing.B) {
 		"SignatureVersion": "1.0", "Version": "2014-05-26"}, "", `{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`)
 	for b.Loop() {
 		EventOf(c, "1000000000000001")
+	}
+}
+
+// The parameters' names EventOf hands the encoder in order give the
+// bytes sorting the map's keys gives, for names clipped into one, more
+// names than an event keeps, and names that sort after the "…" entry.
+func TestAppendEventParamNames(t *testing.T) {
+	long := strings.Repeat("n", maxValueBytes+10)
+	many := rpc.Params{}
+	for i := range maxParams + 5 {
+		many[fmt.Sprintf("P%03d", i)] = "v"
+	}
+	big := rpc.Params{"\u3042": "x", "\u3093": strings.Repeat("v", 300)} // あ is kept, ん is not: "…" comes after あ
+	for i := range maxParamBytes / 1000 {
+		big[fmt.Sprint("A", i)] = strings.Repeat("v", 1000)
+	}
+	for i, p := range []rpc.Params{
+		{"RegionId": "cn-hangzhou", "SecurityGroupId": "sg-1", "PortRange": "22/22"},
+		{long + "a": "1", long + "b": "2", "Z": "3"},
+		many,
+		big,
+		{"\u3042": "x", "a": "y"},
+	} {
+		ev := EventOf(call("AuthorizeSecurityGroup", p, "", `{}`), "1")
+		got, err := appendEvent(nil, &ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sorted := ev
+		sorted.paramNames = nil
+		want, _ := appendEvent(nil, &sorted)
+		if !bytes.Equal(got, want) {
+			t.Errorf("params %d:\n got %s\nwant %s", i, got, want)
+		}
 	}
 }

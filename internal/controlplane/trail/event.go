@@ -50,6 +50,9 @@ type Event struct {
 	Time time.Time `json:"-"`
 	// Resources are the resources the call named or made, by type.
 	Resources []Resource `json:"-"`
+	// paramNames are RequestParameters' names in order, as EventOf made
+	// them, so the writer does not sort them again (it checks them).
+	paramNames []string
 }
 
 // Identity is the caller (ActionTrail's userIdentity). Palisade has no RAM
@@ -136,7 +139,14 @@ func sortedNames(params rpc.Params) []string {
 
 // sanitize is Sanitize with the names already sorted.
 func sanitize(params rpc.Params, names []string) map[string]string {
+	out, _ := sanitizeNames(params, names)
+	return out
+}
+
+// sanitizeNames is sanitize, with the names it kept in order.
+func sanitizeNames(params rpc.Params, names []string) (map[string]string, []string) {
 	out := make(map[string]string, min(len(params), maxParams))
+	kept := make([]string, 0, min(len(params), maxParams)+1)
 	size := 0
 	for _, k := range names {
 		v := params[k]
@@ -146,11 +156,15 @@ func sanitize(params rpc.Params, names []string) map[string]string {
 		k, v = clip(k), clip(v)
 		if size += len(k) + len(v); len(out) == maxParams || size > maxParamBytes {
 			out["…"] = "more parameters were left out"
+			kept = append(kept, "…")
 			break
+		}
+		if _, dup := out[k]; !dup {
+			kept = append(kept, k)
 		}
 		out[k] = v
 	}
-	return out
+	return out, kept
 }
 
 // clip cuts s to maxValueBytes on a rune boundary.
@@ -223,20 +237,20 @@ func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
 	names := sortedNames(req.Params) // once, for the parameters and the resources
 	ev := Event{
-		EventID:            rpc.NewRequestID(),
-		EventVersion:       "1",
-		EventName:          clip(req.Action),
-		EventType:          "ApiCall",
-		EventCategory:      "Management",
-		EventRW:            "Write",
-		EventSource:        clip(req.Host),
-		Time:               c.Start.UTC(),
-		EventTime:          c.Start.UTC().Format(timeFormat),
-		AcsRegion:          clip(req.Params.Get("RegionId")),
-		ServiceName:        services[req.Version],
-		APIVersion:         clip(req.Version),
-		RequestID:          req.RequestID,
-		RequestParameters:  sanitize(req.Params, names),
+		EventID:       rpc.NewRequestID(),
+		EventVersion:  "1",
+		EventName:     clip(req.Action),
+		EventType:     "ApiCall",
+		EventCategory: "Management",
+		EventRW:       "Write",
+		EventSource:   clip(req.Host),
+		Time:          c.Start.UTC(),
+		EventTime:     c.Start.UTC().Format(timeFormat),
+		AcsRegion:     clip(req.Params.Get("RegionId")),
+		ServiceName:   services[req.Version],
+		APIVersion:    clip(req.Version),
+		RequestID:     req.RequestID,
+
 		ErrorCode:          c.Code,
 		ErrorMessage:       clip(c.Message),
 		SourceIPAddress:    rpc.ClientHost(c.RemoteAddr),
@@ -244,6 +258,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		RecipientAccountID: account,
 		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
 	}
+	ev.RequestParameters, ev.paramNames = sanitizeNames(req.Params, names)
 	if ReadOnly(req.Action) {
 		ev.EventRW = "Read"
 	}
@@ -322,19 +337,27 @@ func resourceText(rs []Resource) (names, types string) {
 
 // responseElements are the scalar top-level fields of a JSON answer.
 func responseElements(body []byte) map[string]any {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if dec.Decode(&m) != nil {
+	// Each field kept raw: nested values are skipped, not decoded, and no
+	// decoder is set up per call (every write answer passes here).
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	out := map[string]any{}
+	out := make(map[string]any, len(m))
 	for k, v := range m {
-		switch v := v.(type) {
-		case string:
-			out[k] = clip(v)
-		case json.Number, bool:
-			out[k] = v
+		if len(v) == 0 {
+			continue
+		}
+		switch c := v[0]; {
+		case c == '"':
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				out[k] = clip(s)
+			}
+		case c == 't' || c == 'f':
+			out[k] = c == 't'
+		case c == '-' || '0' <= c && c <= '9':
+			out[k] = json.Number(v)
 		}
 	}
 	return out

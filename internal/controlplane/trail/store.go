@@ -82,6 +82,16 @@ func (s *store) close() error {
 	return err
 }
 
+// rowsPerInsert is how many events one INSERT statement writes: a
+// statement per event cost about as much again as the row itself.
+const rowsPerInsert = 16
+
+// insertQuery inserts n events.
+func insertQuery(n int) string {
+	return `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
+}
+
 // insert writes a batch in one transaction and returns the last seq.
 func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -89,35 +99,52 @@ func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	prepare := func(n int) (*sql.Stmt, error) { return tx.PrepareContext(ctx, insertQuery(n)) }
+	one, err := prepare(1)
 	if err != nil {
 		return 0, err
 	}
-	defer st.Close()
-	var last int64
-	var buf []byte
-	for i := range evs {
-		ev := &evs[i]
-		buf, err = appendEvent(buf[:0], ev)
-		if err != nil {
+	defer one.Close()
+	var many *sql.Stmt
+	if len(evs) >= rowsPerInsert {
+		if many, err = prepare(rowsPerInsert); err != nil {
 			return 0, err
 		}
-		ids, types := []string{}, []string{}
-		for _, r := range ev.Resources {
-			ids = append(ids, r.ID)
-			if !contains(types, r.Type) {
-				types = append(types, r.Type)
-			}
+		defer many.Close()
+	}
+	var last int64
+	var buf []byte
+	args := make([]any, 0, 10*rowsPerInsert)
+	for len(evs) > 0 {
+		st, n := one, 1
+		if len(evs) >= rowsPerInsert {
+			st, n = many, rowsPerInsert
 		}
-		res, err := st.ExecContext(ctx, ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
-			ev.EventRW, ev.ServiceName, ev.EventID, ","+strings.Join(ids, ",")+",", ","+strings.Join(types, ",")+",", string(buf))
+		args = args[:0]
+		for i := range evs[:n] {
+			ev := &evs[i]
+			buf, err = appendEvent(buf[:0], ev)
+			if err != nil {
+				return 0, err
+			}
+			ids, types := []string{}, []string{}
+			for _, r := range ev.Resources {
+				ids = append(ids, r.ID)
+				if !contains(types, r.Type) {
+					types = append(types, r.Type)
+				}
+			}
+			args = append(args, ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
+				ev.EventRW, ev.ServiceName, ev.EventID, ","+strings.Join(ids, ",")+",", ","+strings.Join(types, ",")+",", string(buf))
+		}
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return 0, err
 		}
 		if last, err = res.LastInsertId(); err != nil {
 			return 0, err
 		}
+		evs = evs[n:]
 	}
 	return last, tx.Commit()
 }

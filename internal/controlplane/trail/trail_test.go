@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,66 @@ func TestLookupQuery(t *testing.T) {
 	} {
 		if _, err := parseLookup(bad, now); err == nil {
 			t.Errorf("parseLookup(%v) accepted it", bad)
+		}
+	}
+}
+
+// responseElements keeps what a json.Decoder into map[string]any (with
+// UseNumber) keeps: the scalar top-level fields, strings clipped.
+func TestResponseElements(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	for _, body := range []string{
+		`{"RequestId":"r-1"}`,
+		`{"RequestId":"r-1","SecurityGroupId":"sg-1","Success":true,"Failed":false,"Count":12,"Neg":-3.5e2}` + "\n",
+		`{"Esc":"a\"b\\u00e9\u2028<>&","Nil":null,"Obj":{"A":"b"},"List":[1,2],"Empty":""}`,
+		`{"Long":"` + long + `"}`,
+		` { "Spaced" : 1 } `,
+		`<Response><RequestId>r-1</RequestId></Response>`,
+		`[]`, `"s"`, ``, `{`, `{}`,
+	} {
+		var want map[string]any
+		var m map[string]any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if dec.Decode(&m) == nil {
+			want = map[string]any{}
+			for k, v := range m {
+				switch v := v.(type) {
+				case string:
+					want[k] = clip(v)
+				case json.Number, bool:
+					want[k] = v
+				}
+			}
+		}
+		if got := responseElements([]byte(body)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%.60s: got %v, want %v", body, got, want)
+		}
+	}
+}
+
+// A batch written several events to a statement keeps every event, each
+// with its own fields, in order.
+func TestBatchWritesEveryEvent(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	for _, n := range []int{1, rowsPerInsert - 1, rowsPerInsert, 2*rowsPerInsert + 5} {
+		tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+		record(t, tr, "a", "CreateSecurityGroup", now, n)
+		evs, _, err := tr.Find(context.Background(), all(now.Add(-time.Hour), now.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != n {
+			t.Fatalf("%d events recorded, %d found", n, len(evs))
+		}
+		for i, ev := range evs { // newest first
+			k := n - 1 - i
+			if want := fmt.Sprintf("sg-%d", k); ev.ResourceName != want || !ev.Time.Equal(now.Add(time.Duration(k)*time.Second)) {
+				t.Errorf("batch of %d: event %d is %s at %v, want %s at +%ds", n, i, ev.ResourceName, ev.Time, want, k)
+			}
+		}
+		if s := tr.Stats(); s.Recorded != uint64(n) || s.Failed != 0 {
+			t.Errorf("batch of %d: stats %+v", n, s)
 		}
 	}
 }

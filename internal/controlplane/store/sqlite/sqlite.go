@@ -442,6 +442,9 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			return 0, nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 		}
 	}
+	if err := s.writeChanges(ctx, sqlTx, b.written); err != nil {
+		return 0, nil, fmt.Errorf("sqlite: write change log: %w", err)
+	}
 	// The revision is written once for the batch: every Update in it
 	// counts from the base it was given, not from the stored value.
 	if rev != *base {
@@ -499,16 +502,58 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 		return base, nil
 	}
 	rev = t.next
-	for i, c := range t.changes {
-		if err := t.exec(queryChange, rev, i, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op)); err != nil {
-			return 0, fmt.Errorf("sqlite: write change log: %w", err)
-		}
-	}
+	// The change log is written for the whole batch at its end
+	// (writeChanges), a few statements for all its rows.
 	for i, c := range t.changes {
 		b.recs[recordKey{c.Kind, c.ID}] = t.recs[i]
 		b.written = append(b.written, store.Written{Change: c, Record: t.recs[i]})
 	}
 	return rev, nil
+}
+
+// changeChunks are the row counts of the cached change-log inserts,
+// largest first: a batch's rows go in chunks of these sizes.
+var changeChunks = []int{32, 16, 8, 4, 2, 1}
+
+// queryChanges is the change-log insert of n rows.
+func queryChanges(n int) string {
+	return `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?, ?, ?)`, n-1)
+}
+
+// writeChanges writes the change-log rows of a batch's committed Updates
+// (in order; a revision's rows numbered from 0), in few statements:
+// one statement per row cost as much as the rest of a small write.
+func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, written []store.Written) error {
+	args := make([]any, 0, 7*min(len(written), changeChunks[0]))
+	seq, last := 0, int64(-1)
+	for len(written) > 0 {
+		n := changeChunks[len(changeChunks)-1]
+		for _, c := range changeChunks {
+			if c <= len(written) {
+				n = c
+				break
+			}
+		}
+		args = args[:0]
+		for _, w := range written[:n] {
+			c := w.Change
+			if c.Revision != last {
+				seq, last = 0, c.Revision
+			}
+			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
+			seq++
+		}
+		st, err := s.wst.in(ctx, tx, queryChanges(n))
+		if err == nil {
+			_, err = st.ExecContext(ctx, args...)
+		}
+		if err != nil {
+			return err
+		}
+		written = written[n:]
+	}
+	return nil
 }
 
 // advance publishes a committed revision to WaitRevision callers.
@@ -648,9 +693,17 @@ type stmtCache struct {
 }
 
 // cachedQueries are the statements run in transactions.
-var cachedQueries = []string{
-	queryGet, queryPut, queryChange, queryRevision, queryRecordRevision, queryDelete,
+var cachedQueries = append([]string{
+	queryGet, queryPut, queryUpdateData, queryRevision, queryRecordRevision, queryDelete,
 	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
+}, changeQueries()...)
+
+func changeQueries() []string {
+	var out []string
+	for _, n := range changeChunks {
+		out = append(out, queryChanges(n))
+	}
+	return out
 }
 
 const (
@@ -659,8 +712,8 @@ const (
 ON CONFLICT (kind, id) DO UPDATE SET
 	account = excluded.account, region = excluded.region,
 	data = excluded.data, revision = excluded.revision`
-	queryChange   = `INSERT INTO changes (revision, seq, kind, id, account, region, op) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	queryRevision = `UPDATE meta SET value = ? WHERE key = 'revision'`
+	queryUpdateData = `UPDATE resources SET data = ?, revision = ? WHERE kind = ? AND id = ? AND account = ? AND region = ?`
+	queryRevision   = `UPDATE meta SET value = ? WHERE key = 'revision'`
 	// RETURNING tells whether a row existed and gives its scope for the
 	// change log in one statement.
 	queryDelete         = `DELETE FROM resources WHERE kind = ? AND id = ? RETURNING account, region`
@@ -1028,6 +1081,12 @@ func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
 			if err != nil {
 				return nil, err
 			}
+			// The batch's rows are written at its end.
+			for _, w := range t.batch.written {
+				if w.Revision > after {
+					out = append(out, w.Change)
+				}
+			}
 		}
 	}
 	return append(out, t.changes...), nil
@@ -1044,12 +1103,30 @@ func (t *writeTx) Put(r store.Record) error {
 	if data == nil {
 		data = []byte{}
 	}
-	if err := t.exec(queryPut, string(r.Kind), r.ID, r.Account, r.Region, data, t.next); err != nil {
+	if err := t.put(r.Kind, r.ID, r.Account, r.Region, data); err != nil {
 		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
 	}
 	r.Data, r.Revision = data, t.next
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut}, &r)
 	return nil
+}
+
+// put writes a record: a record already there in the same scope is
+// updated in place (the scope index untouched: an upsert that sets the
+// scope rewrites its index entry), else inserted or moved by an upsert.
+func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte) error {
+	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
+	if err != nil {
+		return err
+	}
+	res, err := st.ExecContext(t.ctx, data, t.next, string(kind), id, account, region)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	return t.exec(queryPut, string(kind), id, account, region, data, t.next)
 }
 
 func (t *writeTx) Delete(kind store.Kind, id string) error {

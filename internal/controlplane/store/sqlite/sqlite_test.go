@@ -481,3 +481,121 @@ func TestPeekRecord(t *testing.T) {
 		return nil
 	})
 }
+
+// TestBatchChangeLog: the change log of a batch, written at its end, has
+// each committed Update's rows (at its revision, in write order), none of
+// an Update that failed, and a later Update of the batch lists the earlier
+// ones' changes (ChangesSince) also when it reads the log from the table,
+// another process having written.
+func TestBatchChangeLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "b.db")
+	a := openT(t, path)
+	other := openT(t, path)
+	put := func(tx store.Tx, ids ...string) error {
+		for _, id := range ids {
+			if err := tx.Put(store.Record{Kind: "k", ID: id, Account: "acct", Region: "r", Data: []byte(`{}`)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	base, err := a.Update(ctx, func(tx store.Tx) error { return put(tx, "p", "gone") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Update(ctx, func(tx store.Tx) error { return put(tx, "x") }); err != nil {
+		t.Fatal(err)
+	}
+	var since []store.Change
+	fns := []func(store.Tx) error{
+		func(tx store.Tx) error { return put(tx, "a1", "a2") },
+		func(tx store.Tx) error { put(tx, "failed"); return errors.New("refused") },
+		func(tx store.Tx) error {
+			var err error
+			if since, err = tx.(*writeTx).ChangesSince(base); err != nil {
+				return err
+			}
+			if err := put(tx, "b1"); err != nil {
+				return err
+			}
+			return tx.Delete("k", "gone")
+		},
+	}
+	// Hold the writer so the Updates queue up, in order, for one batch.
+	a.wlock <- struct{}{}
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { _, errs[i] = a.Update(ctx, fn) })
+		for {
+			a.qmu.Lock()
+			n := len(a.queue)
+			a.qmu.Unlock()
+			if n == i+1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	<-a.wlock
+	wg.Wait()
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("Update errors %v, want only the second", errs)
+	}
+	names := func(cs []store.Change) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%d/%s:%s", c.Revision-base, c.ID, c.Op))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := names(since), "1/x:put 2/a1:put 2/a2:put"; got != want {
+		t.Errorf("ChangesSince in the batch = %s, want %s", got, want)
+	}
+	for _, s := range []*Store{a, other, openT(t, path)} {
+		cs, err := s.Changes(ctx, base, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(cs), "1/x:put 2/a1:put 2/a2:put 3/b1:put 3/gone:delete"; got != want {
+			t.Errorf("change log = %s, want %s", got, want)
+		}
+		for _, c := range cs {
+			if c.Account != "acct" || c.Region != "r" {
+				t.Errorf("change %+v lost its scope", c)
+			}
+		}
+	}
+}
+
+// TestPutScope: a record written again in its scope is updated in place;
+// written in another account or region it moves there, index and all.
+func TestPutScope(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+	for _, r := range []store.Record{
+		{Kind: "k", ID: "x", Account: "a1", Region: "r1", Data: []byte(`1`)},
+		{Kind: "k", ID: "x", Account: "a1", Region: "r1", Data: []byte(`2`)},
+		{Kind: "k", ID: "x", Account: "a2", Region: "r1", Data: []byte(`3`)},
+		{Kind: "k", ID: "x", Account: "a2", Region: "r2", Data: []byte(`4`)},
+	} {
+		rev, err := s.Update(ctx, func(tx store.Tx) error { return tx.Put(r) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.View(ctx, func(tx store.ReadTx) error {
+			for _, q := range []store.Query{{Account: "a1"}, {Account: "a2"}, {Region: "r1"}, {Region: "r2"}, {}} {
+				rs, err := tx.List("k", q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := (q.Account == "" || q.Account == r.Account) && (q.Region == "" || q.Region == r.Region)
+				if got := len(rs) == 1; got != want || got && (string(rs[0].Data) != string(r.Data) || rs[0].Revision != rev || rs[0].Account != r.Account || rs[0].Region != r.Region) {
+					t.Errorf("after put %s: List(%+v) = %v", r.Data, q, rs)
+				}
+			}
+			return nil
+		})
+	}
+}
