@@ -38,8 +38,8 @@ type groupEnc struct {
 
 type ruleSpan struct{ from, to int32 }
 
-// groupJSONMax bounds the rules kept (a few MiB); the cache starts over
-// when full.
+// groupJSONMax bounds the groups and rules kept (a few MiB: each entry
+// counts one plus its rules); the cache starts over when full.
 const groupJSONMax = 8192
 
 func cachedGroup(id string) *groupEnc {
@@ -52,13 +52,13 @@ func keepGroup(id string, e *groupEnc) {
 	groupJSON.mu.Lock()
 	defer groupJSON.mu.Unlock()
 	if old := groupJSON.m[id]; old != nil {
-		groupJSON.rules -= len(old.rules)
+		groupJSON.rules -= 1 + len(old.rules)
 	}
-	if groupJSON.m == nil || groupJSON.rules+len(e.rules) > groupJSONMax {
+	if groupJSON.m == nil || groupJSON.rules+1+len(e.rules) > groupJSONMax {
 		groupJSON.m, groupJSON.rules = map[string]*groupEnc{}, 0
 	}
 	groupJSON.m[id] = e
-	groupJSON.rules += len(e.rules)
+	groupJSON.rules += 1 + len(e.rules)
 }
 
 // rulesTail is how json.Marshal ends a group without rules: Rules is its
@@ -152,9 +152,12 @@ func encodeGroup(g *model.SecurityGroup) ([]byte, error) {
 		flush()
 	}
 	out = append(out, ']', '}')
-	if g.ID != "" && len(out) < 1<<30 {
+	// A group without rules has nothing worth reusing. The rules are
+	// cloned so that no caller's later edit in place (a dry run's overlay
+	// hands out what it wrote) can make the kept JSON disagree with them.
+	if g.ID != "" && len(g.Rules) > 0 && len(out) < 1<<30 {
 		shell.Tags = slices.Clone(shell.Tags)
-		keepGroup(g.ID, &groupEnc{shell: shell, head: head, rules: g.Rules, data: out, spans: spans})
+		keepGroup(g.ID, &groupEnc{shell: shell, head: head, rules: slices.Clone(g.Rules), data: out, spans: spans})
 	}
 	return out, nil
 }

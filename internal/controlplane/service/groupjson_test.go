@@ -153,3 +153,46 @@ func TestSameShell(t *testing.T) {
 		}
 	}
 }
+
+// The cache stays bounded by groups as well as rules (groups without rules
+// are not kept at all), and a kept encoding does not share its rules with
+// the group it was made from: an edit in place afterwards cannot make the
+// next encoding stale.
+func TestGroupCacheBounded(t *testing.T) {
+	groupJSON.mu.Lock()
+	groupJSON.m, groupJSON.rules = nil, 0
+	groupJSON.mu.Unlock()
+	for k := range 3 * groupJSONMax {
+		g := modeltest.Group(fmt.Sprintf("sg-e%d", k), "vpc-1", "basic")
+		g.Rules = []model.Rule{}
+		if _, err := encodeGroup(g); err != nil {
+			t.Fatal(err)
+		}
+		if k%2 == 0 {
+			g.Rules = []model.Rule{modeltest.Rule("sgr-1", "in accept 1 TCP 22/22 10.0.0.0/8")}
+			if _, err := encodeGroup(g); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	groupJSON.mu.Lock()
+	n, counted := len(groupJSON.m), groupJSON.rules
+	groupJSON.mu.Unlock()
+	if n > groupJSONMax || counted > groupJSONMax {
+		t.Fatalf("cache holds %d groups counted as %d; bound %d", n, counted, groupJSONMax)
+	}
+
+	g := modeltest.Group("sg-edit", "vpc-1", "basic", modeltest.Rule("sgr-1", "in accept 1 TCP 22/22 10.0.0.0/8"))
+	if _, err := encodeGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	g.Rules[0].Description = "changed in place"
+	got, err := encodeGroup(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(g)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("after an edit in place:\n got %s\nwant %s", got, want)
+	}
+}

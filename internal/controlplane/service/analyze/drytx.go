@@ -66,7 +66,11 @@ func (t *overlayTx) Get(kind store.Kind, id string) (store.Record, bool, error) 
 		if r == nil {
 			return store.Record{}, false, nil
 		}
-		return *r, true, nil
+		// As the store's transactions do: a reader decodes its own copy,
+		// never the object this run wrote (which the encoders may keep).
+		c := *r
+		c.Object = nil
+		return c, true, nil
 	}
 	r, ok, err := t.snap.Get(kind, id)
 	if err != nil {
