@@ -588,6 +588,8 @@ type builder struct {
 	idx    []int32
 	bounds []int
 	cover  []int32
+	// classBy is the deciders of the pieces' classes, in the table at hand.
+	classBy []Decider
 }
 
 // pieces cuts one family's addresses at every boundary of every rule and
@@ -600,6 +602,57 @@ type pieces struct {
 	words  int      // bit-set words per piece
 	cand   []uint64 // piece j's covering rules: cand[j*words : (j+1)*words]
 	intra  []Decider
+	// Pieces with the same covering rules and grant are decided alike in
+	// every table: class[j] is piece j's class, numbered in the order
+	// the pieces first meet them; classCand and classIntra are a class's
+	// covering rules and grant, as cand and intra have them. A table is
+	// decided once per class (most spaces have several times fewer
+	// classes than pieces), then written out piece by piece.
+	class      []int32
+	classCand  []uint64
+	classIntra []Decider
+}
+
+// classify finds the pieces' classes, with an open-addressing hash table
+// of the classes met so far.
+func (b *builder) classify(ps *pieces) {
+	np, words := len(ps.starts), ps.words
+	size := 16
+	for size < 2*np {
+		size <<= 1
+	}
+	table := b.tmp.int32N(size)
+	for i := range table {
+		table[i] = -1
+	}
+	ps.class = b.tmp.int32N(np)
+	ps.classCand = b.tmp.uint64N(np * words)[:0]
+	ps.classIntra = b.tmp.deciderN(np)[:0]
+	for j := range np {
+		cw := ps.cand[j*words : (j+1)*words]
+		h := uint64(uint32(ps.intra[j])) * 0x9e3779b97f4a7c15
+		for _, w := range cw {
+			h = (h ^ w) * 0xff51afd7ed558ccd
+			h ^= h >> 29
+		}
+		i := int(h>>7) & (size - 1)
+		for {
+			c := table[i]
+			if c < 0 {
+				c = int32(len(ps.classIntra))
+				table[i] = c
+				ps.classCand = append(ps.classCand, cw...)
+				ps.classIntra = append(ps.classIntra, ps.intra[j])
+				ps.class[j] = c
+				break
+			}
+			if ps.classIntra[c] == ps.intra[j] && slices.Equal(ps.classCand[int(c)*words:(int(c)+1)*words], cw) {
+				ps.class[j] = c
+				break
+			}
+			i = (i + 1) & (size - 1)
+		}
+	}
 }
 
 // span is an interval of piece indexes.
@@ -762,6 +815,7 @@ func (b *builder) pieces(f int) *pieces {
 			}
 		}
 	}
+	b.classify(ps)
 	return ps
 }
 
@@ -886,26 +940,25 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	return at
 }
 
-// genericPaint makes paint take its general path whatever the program's
-// size (a test holds the one- and two-word paths to it).
+// genericPaint makes paint take its general path, piece by piece, whatever
+// the program's size (a test holds the paths by classes, and the one- and
+// two-word ones, to it).
 var genericPaint = false
 
 // paintWord is paint for programs of at most 64 rules (nearly all): each
-// piece's covering set is one word.
+// class's covering set is one word.
 func (b *builder) paintWord(mask uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
-	n := len(ps.starts)
-	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	cand, intra := ps.cand[:n], ps.intra[:n]
-	by, piece := at.By, at.piece
-	prev, last1, last2 := none, none, none
+	cand, intra := ps.classCand[:len(ps.classIntra)], ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	last1, last2 := none, none
 	defaultHit := false
-	for j, d := range intra {
+	for c, d := range intra {
 		if d != none {
 			s.IntraHit[d.Intra()] = true
-		} else if x := cand[j] & mask; x == 0 {
+		} else if x := cand[c] & mask; x == 0 {
 			defaultHit = true
 			d = Default
 		} else {
@@ -920,35 +973,28 @@ func (b *builder) paintWord(mask uint64, f int) *AddrTable {
 				last1, last2 = d, d2
 			}
 		}
-		if d != prev {
-			by = append(by, d)
-			piece = append(piece, int32(j))
-			prev = d
-		}
+		by = append(by, d)
 	}
 	if defaultHit {
 		s.DefaultHit = true
 	}
-	at.By, at.piece = by, piece
-	b.done(at)
-	return at
+	b.classBy = by
+	return b.writeTable(by, f)
 }
 
 // paintWords2 is paint for programs of 65 to 128 rules.
 func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
-	n := len(ps.starts)
-	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	cand, intra := ps.cand[:2*n], ps.intra[:n]
-	by, piece := at.By, at.piece
-	prev, last1, last2 := none, none, none
+	cand, intra := ps.classCand[:2*len(ps.classIntra)], ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	last1, last2 := none, none
 	defaultHit := false
-	for j, d := range intra {
+	for c, d := range intra {
 		if d != none {
 			s.IntraHit[d.Intra()] = true
-		} else if x0, x1 := cand[2*j]&m0, cand[2*j+1]&m1; x0|x1 == 0 {
+		} else if x0, x1 := cand[2*c]&m0, cand[2*c+1]&m1; x0|x1 == 0 {
 			defaultHit = true
 			d = Default
 		} else {
@@ -973,16 +1019,30 @@ func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
 				last1, last2 = d, d2
 			}
 		}
-		if d != prev {
-			by = append(by, d)
-			piece = append(piece, int32(j))
-			prev = d
-		}
+		by = append(by, d)
 	}
 	if defaultHit {
 		s.DefaultHit = true
 	}
-	at.By, at.piece = by, piece
+	b.classBy = by
+	return b.writeTable(by, f)
+}
+
+// writeTable writes out a table from its classes' deciders: piece j is
+// decided by by[class[j]], and neighbours decided alike are joined.
+func (b *builder) writeTable(by []Decider, f int) *AddrTable {
+	ps := b.fams[f]
+	at := b.newTable(len(ps.starts), f)
+	out, piece := at.By, at.piece
+	prev := none
+	for j, c := range ps.class {
+		if d := by[c]; d != prev {
+			out = append(out, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	at.By, at.piece = out, piece
 	b.done(at)
 	return at
 }
@@ -1008,21 +1068,48 @@ func (b *builder) standing(d, sec Decider, defAccept bool) {
 	}
 }
 
-// paintFast is paint without standings: one pass that paints and merges.
+// paintFast is paint without standings: each class's first covering
+// entry, then the table written out.
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
+	if genericPaint {
+		return b.paintFastPieces(mask, f)
+	}
+	ps := b.fams[f]
+	words := ps.words
+	intra := ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	for c, d := range intra {
+		if d == none && words == 1 {
+			// Most programs have at most 64 rules: one word, no loop.
+			d = Default
+			if x := ps.classCand[c] & mask[0]; x != 0 {
+				d = Decider(bits.TrailingZeros64(x))
+			}
+		} else if d == none {
+			d = Default
+			for w, x := range ps.classCand[c*words : (c+1)*words] {
+				if x &= mask[w]; x != 0 {
+					d = Decider(w*64 + bits.TrailingZeros64(x))
+					break
+				}
+			}
+		}
+		by = append(by, d)
+	}
+	b.classBy = by
+	return b.writeTable(by, f)
+}
+
+// paintFastPieces is paintFast piece by piece, without the classes: the
+// general path the test holds paintFast to.
+func (b *builder) paintFastPieces(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
 	at := b.newTable(n, f)
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
-		if d == none && words == 1 {
-			// Most programs have at most 64 rules: one word, no loop.
-			d = Default
-			if x := ps.cand[j] & mask[0]; x != 0 {
-				d = Decider(bits.TrailingZeros64(x))
-			}
-		} else if d == none {
+		if d == none {
 			d = Default
 			for w, c := range ps.cand[j*words : (j+1)*words] {
 				if x := c & mask[w]; x != 0 {

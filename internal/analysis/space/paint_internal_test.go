@@ -9,9 +9,10 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
-// TestPaintPathsAgree holds paint's one- and two-word paths (programs of
-// up to 64 and 128 rules) to its general path: the same tables, standings
-// and hits, on programs of every size up to some 200 rules.
+// TestPaintPathsAgree holds paint's paths by classes of pieces (one- and
+// two-word, for programs of up to 64 and 128 rules, and paintFast's) to
+// its general path, piece by piece: the same tables, standings and hits,
+// on programs of every size up to some 200 rules.
 func TestPaintPathsAgree(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 1, Groups: 6, Instances: 12, RulesPerGroup: 250, PrefixLists: 3, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3}
@@ -36,6 +37,18 @@ func TestPaintPathsAgree(t *testing.T) {
 				slow.Walk(func(c Cell) { b = append(b, c) })
 				if !slices.Equal(a, b) {
 					t.Fatalf("%s: the partitions differ (%d and %d cells)", name, len(a), len(b))
+				}
+				// Without standings (paintFast), by classes and piece by piece.
+				po := Options{AllSourcePorts: true, PartitionOnly: true}
+				fastPO := ForInstance(res, in, dir, model.Intranet, po)
+				genericPaint = true
+				slowPO := ForInstance(res, in, dir, model.Intranet, po)
+				genericPaint = false
+				var c, d []Cell
+				fastPO.Walk(func(x Cell) { c = append(c, x) })
+				slowPO.Walk(func(x Cell) { d = append(d, x) })
+				if !slices.Equal(c, d) || !slices.Equal(c, a) {
+					t.Fatalf("%s: the partitions without standings differ (%d and %d cells, %d with)", name, len(c), len(d), len(a))
 				}
 			}
 		}
