@@ -585,9 +585,7 @@ type builder struct {
 	// Scratch arrays of paint and portTable, reused across tables.
 	mask   []uint64
 	act    []int32 // the rules active in the part and family at hand
-	idx    []int32
-	bounds []int
-	cover  []int32
+	events []uint64 // portTable's sweep
 	// classBy is the deciders of the pieces' classes, in the table at hand.
 	classBy []Decider
 }
@@ -823,63 +821,91 @@ func (b *builder) pieces(f int) *pieces {
 // (b.act holds the rules active there).
 func (b *builder) portTable(f int, slot Proto) *PortTable {
 	s := b.s
-	idx := b.idx[:0]
-	for _, i := range b.act {
-		if s.rules[i].slots&(1<<slot) != 0 {
-			idx = append(idx, i)
-		}
-	}
-	b.idx = idx
-	bounds := append(b.bounds[:0], 0)
-	defer func() { b.bounds = bounds[:0] }()
-	if slot.Ports() {
-		for _, i := range idx {
-			bounds = s.rules[i].portBounds(bounds)
-		}
-		slices.Sort(bounds)
-		bounds = slices.Compact(bounds)
-	}
-	pt := b.mem.portTable(len(bounds))
-	cover := b.cover[:0]
-	defer func() { b.cover = cover[:0] }()
-	for _, start := range bounds {
-		cover = cover[:0]
-		b.key = append(b.key[:0], byte(f))
-		for _, i := range idx {
-			if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
-				cover = append(cover, i)
-				b.key = binary.LittleEndian.AppendUint32(b.key, uint32(i))
+	words := b.fams[f].words
+	mask := slices.Grow(b.mask[:0], words)[:words]
+	clear(mask)
+	b.mask = mask
+	if !slot.Ports() {
+		for _, i := range b.act {
+			if s.rules[i].slots&(1<<slot) != 0 {
+				mask[i/64] |= 1 << (i % 64)
 			}
 		}
-		at, ok := b.cache[string(b.key)]
-		if !ok {
-			at = b.paint(cover, f)
-			b.cache[string(b.key)] = at
-		}
-		// Neighbouring intervals with the same table are one interval.
-		if n := len(pt.Addrs); n > 0 && pt.Addrs[n-1] == at {
+		pt := b.mem.portTable(1)
+		pt.Starts = append(pt.Starts, 0)
+		pt.Addrs = append(pt.Addrs, b.table(mask, f))
+		return pt
+	}
+	// Sweep the ports: each of a rule's intervals adds it to the cover
+	// where it starts and takes it out after it ends. An event is
+	// port<<32 | rule<<1 | out, so that a plain sort orders them by port.
+	ev := b.events[:0]
+	for _, i := range b.act {
+		r := &s.rules[i]
+		if r.slots&(1<<slot) == 0 {
 			continue
 		}
-		pt.Starts = append(pt.Starts, uint16(start))
-		pt.Addrs = append(pt.Addrs, at)
+		for _, d := range r.dports {
+			ev = append(ev, uint64(d.Lo)<<32|uint64(i)<<1)
+			if d.Hi < 65535 {
+				ev = append(ev, (uint64(d.Hi)+1)<<32|uint64(i)<<1|1)
+			}
+		}
 	}
-	return pt
+	slices.Sort(ev)
+	b.events = ev
+	n := 1 // intervals: 0, and every other port where an event is
+	for k, e := range ev {
+		if e>>32 != 0 && (k == 0 || e>>32 != ev[k-1]>>32) {
+			n++
+		}
+	}
+	pt := b.mem.portTable(n)
+	for k, start := 0, uint64(0); ; {
+		for ; k < len(ev) && ev[k]>>32 == start; k++ {
+			i := uint32(ev[k]) >> 1
+			if ev[k]&1 == 0 {
+				mask[i/64] |= 1 << (i % 64)
+			} else {
+				mask[i/64] &^= 1 << (i % 64)
+			}
+		}
+		at := b.table(mask, f)
+		// Neighbouring intervals with the same table are one interval.
+		if n := len(pt.Addrs); n == 0 || pt.Addrs[n-1] != at {
+			pt.Starts = append(pt.Starts, uint16(start))
+			pt.Addrs = append(pt.Addrs, at)
+		}
+		if k == len(ev) {
+			return pt
+		}
+		start = ev[k] >> 32
+	}
+}
+
+// table returns the table of a family for the rules of a cover (a bit
+// set), painted once per build.
+func (b *builder) table(mask []uint64, f int) *AddrTable {
+	b.key = append(b.key[:0], byte(f))
+	for _, w := range mask {
+		b.key = binary.LittleEndian.AppendUint64(b.key, w)
+	}
+	at, ok := b.cache[string(b.key)]
+	if !ok {
+		at = b.paint(mask, f)
+		b.cache[string(b.key)] = at
+	}
+	return at
 }
 
 // paint partitions a family's addresses among the intra-group grants and the
 // covering rules: each piece is decided by the first entry that covers it,
 // the lowest rule of the piece's covering set that is in the cover. The
 // second such rule is what would decide if the first were removed.
-func (b *builder) paint(cover []int32, f int) *AddrTable {
+func (b *builder) paint(mask []uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	mask := slices.Grow(b.mask[:0], words)[:words]
-	clear(mask)
-	for _, i := range cover {
-		mask[i/64] |= 1 << (i % 64)
-	}
-	b.mask = mask
 	if s.Options.PartitionOnly {
 		return b.paintFast(mask, f)
 	}
