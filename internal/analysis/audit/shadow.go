@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -386,45 +387,78 @@ func redundantCheck(in *Input) []Finding {
 // overlaps; where it does the drop wins silently. Reported on the accept.
 func conflictCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
-	type pair struct{ drop, accept *model.Rule }
 	var listed []bool // by summary pos
 	var order []*summary
-	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		for _, u := range uses[r] {
-			if u.sum.pos >= len(listed) {
-				listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
-			}
-			if !listed[u.sum.pos] {
-				listed[u.sum.pos] = true
-				order = append(order, u.sum)
+	// rank orders rules as the audit orders findings (group ID, rule ID,
+	// rules alike tied); id numbers them.
+	rank, id := map[*model.Rule]int32{}, map[*model.Rule]int32{}
+	var byID []*model.Rule
+	for _, g := range groupsByID(in.Cloud) {
+		byID = byID[:0]
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			id[r] = int32(len(id))
+			byID = append(byID, r)
+			for _, u := range uses[r] {
+				if u.sum.pos >= len(listed) {
+					listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
+				}
+				if !listed[u.sum.pos] {
+					listed[u.sum.pos] = true
+					order = append(order, u.sum)
+				}
 			}
 		}
-	})
+		slices.SortStableFunc(byID, func(a, b *model.Rule) int { return strings.Compare(a.ID, b.ID) })
+		for k, r := range byID {
+			rank[r] = int32(len(rank))
+			if k > 0 && r.ID == byID[k-1].ID {
+				rank[r] = rank[byID[k-1]]
+			}
+		}
+	}
 	// Each summary lists the pairs that overlap in its program (less
-	// some known apart); a pair is reported where it is first found.
+	// some known apart); a pair is reported where it is first found (pos,
+	// in the order of the summaries and their lists), the findings in the
+	// audit's order: by the accept's rank, then as found.
+	type hit struct {
+		rank, accept, drop, pos int32
+		sm                      *summary
+		c                       space.Correlation
+	}
 	n := 0
 	for _, sm := range order {
 		n += len(sm.corr)
 	}
-	seen := make(map[pair]bool, n)
-	out := make([]Finding, 0, n/2)
-	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
+	hits := make([]hit, 0, n)
 	for _, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			d, a := rules[c.Drop], rules[c.Accept]
-			p := pair{d.Rule, a.Rule}
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			// The message as fmt would write it, without fmt: a big cloud
-			// has some hundred thousand of these.
-			out = append(out, Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
-				Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
-					strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
-				Fix: fix})
+			a := rules[c.Accept].Rule
+			hits = append(hits, hit{rank[a], id[a], id[rules[c.Drop].Rule], int32(len(hits)), sm, c})
 		}
+	}
+	slices.SortFunc(hits, func(x, y hit) int {
+		return cmp.Or(cmp.Compare(x.rank, y.rank), cmp.Compare(x.accept, y.accept), cmp.Compare(x.drop, y.drop), cmp.Compare(x.pos, y.pos))
+	})
+	first := hits[:0] // each pair's first
+	for k, h := range hits {
+		if k == 0 || h.accept != hits[k-1].accept || h.drop != hits[k-1].drop {
+			first = append(first, h)
+		}
+	}
+	slices.SortFunc(first, func(x, y hit) int { return cmp.Or(cmp.Compare(x.rank, y.rank), cmp.Compare(x.pos, y.pos)) })
+	out := make([]Finding, len(first))
+	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
+	for k, h := range first {
+		rules := h.sm.prog.Rules
+		d, a := rules[h.c.Drop], rules[h.c.Accept]
+		// The message as fmt would write it, without fmt: a big cloud
+		// has some hundred thousand of these.
+		out[k] = Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
+			Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
+				strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
+			Fix: fix}
 	}
 	return out
 }

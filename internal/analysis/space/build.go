@@ -584,7 +584,7 @@ type builder struct {
 	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint and portTable, reused across tables.
 	mask   []uint64
-	act    []int32 // the rules active in the part and family at hand
+	act    []int32  // the rules active in the part and family at hand
 	events []uint64 // portTable's sweep
 	// classBy is the deciders of the pieces' classes, in the table at hand.
 	classBy []Decider
