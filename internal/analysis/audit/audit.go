@@ -288,82 +288,84 @@ func run(in *Input) []Finding {
 	}
 	found := make([][]Finding, len(todo))
 	each(workers, len(todo), func(_ *workerScratch, k int) { found[k] = todo[k].Run(in) })
-	return merge(todo, found)
+	return merge(todo, found, workers)
 }
 
 // merge puts the checks' findings in the audit's order: worst first, then
 // by check, resource and rule, ties in the order a check gave them. The
-// checks run in ID order and most give their findings of one severity
-// already by resource and rule, so the findings are dealt into buckets by
-// severity and check, in one pass, and only a bucket out of order is
-// sorted: a big audit has some 300,000 findings, and a sort of them all
-// (comparing strings, then moving them) cost more than any check.
-func merge(todo []Check, found [][]Finding) []Finding {
-	const nsev = int(Critical) + 1
+// checks run in ID order and most give their findings already in order,
+// so each check's findings are put in order on their own (only checked,
+// when they are), on the workers, and then copied out in runs of one
+// severity and check, on the workers too: a big audit has some 300,000
+// findings, and a sort of them all (comparing strings, then moving them)
+// cost more than any check.
+func merge(todo []Check, found [][]Finding, workers int) []Finding {
 	n := 0
-	count := make([][nsev]int, len(found))
 	for k, fs := range found {
 		n += len(fs)
 		for i := range fs {
-			sev := fs[i].Severity
-			if sev < Info || sev > Critical || fs[i].Check != todo[k].ID {
+			if sev := fs[i].Severity; sev < Info || sev > Critical || fs[i].Check != todo[k].ID {
 				return sortAll(found)
 			}
-			count[k][sev]++
 		}
 	}
 	if n == 0 {
 		return nil
 	}
-	// at[k][sev] is where check k's findings of that severity go.
-	at := make([][nsev]int, len(found))
-	o := 0
-	for sev := nsev - 1; sev >= 0; sev-- {
-		for k := range found {
-			at[k][sev] = o
-			o += count[k][sev]
+	each(workers, len(found), func(_ *workerScratch, k int) { found[k] = ordered(found[k]) })
+	// The runs of one severity, in the output's order.
+	type run struct {
+		sev Severity
+		k   int
+		fs  []Finding
+		at  int
+	}
+	var runs []run
+	for k, fs := range found {
+		for i := 0; i < len(fs); {
+			j := i + 1
+			for j < len(fs) && fs[j].Severity == fs[i].Severity {
+				j++
+			}
+			runs = append(runs, run{sev: fs[i].Severity, k: k, fs: fs[i:j]})
+			i = j
 		}
+	}
+	slices.SortStableFunc(runs, func(a, b run) int { return cmp.Or(cmp.Compare(b.sev, a.sev), cmp.Compare(a.k, b.k)) })
+	o := 0
+	for i := range runs {
+		runs[i].at = o
+		o += len(runs[i].fs)
 	}
 	out := make([]Finding, n)
-	for k, fs := range found {
-		next := at[k]
-		for i := range fs {
-			sev := fs[i].Severity
-			out[next[sev]] = fs[i]
-			next[sev]++
-		}
-	}
-	for k := range found {
-		for sev := range nsev {
-			sortBucket(out[at[k][sev] : at[k][sev]+count[k][sev]])
-		}
-	}
+	each(workers, len(runs), func(_ *workerScratch, i int) { copy(out[runs[i].at:], runs[i].fs) })
 	return out
 }
 
-// sortBucket sorts findings of one check and severity by resource and
-// rule, keeping ties in order; it only checks the order of a sorted one.
-func sortBucket(fs []Finding) {
+// ordered returns one check's findings worst first, then by resource and
+// rule, ties in the order given: fs itself when it is in that order.
+func ordered(fs []Finding) []Finding {
 	cmpFinding := func(a, b *Finding) int {
-		return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
 	}
 	sorted := true
 	for i := 1; i < len(fs) && sorted; i++ {
 		sorted = cmpFinding(&fs[i-1], &fs[i]) <= 0
 	}
 	if sorted {
-		return
+		return fs
 	}
-	// By index: moving findings while merging costs more than sorting.
+	// By index: moving findings while sorting costs more than sorting.
 	idx := make([]int32, len(fs))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(i, j int32) int { return cmp.Or(cmpFinding(&fs[i], &fs[j]), cmp.Compare(i, j)) })
-	tmp := slices.Clone(fs)
+	out := make([]Finding, len(fs))
 	for k, i := range idx {
-		fs[k] = tmp[i]
+		out[k] = fs[i]
 	}
+	return out
 }
 
 // sortAll is merge for findings that do not fit its buckets (a severity

@@ -45,7 +45,7 @@ func TestMergeEqualsSort(t *testing.T) {
 				t.Fatalf("seed %d: no findings, the test checks nothing", seed+1)
 			}
 			want := sortAll(found)
-			if got := merge(todo, found); !slices.Equal(got, want) {
+			if got := merge(todo, found, 2); !slices.Equal(got, want) {
 				t.Errorf("%s, seed %d: merge differs from a full sort (%d findings)", tc.name, seed+1, n)
 			}
 		}
