@@ -176,6 +176,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				return int32(j) < named[id][1]
 			}
 			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			built[j].ids = slices.Clone(ids)
 			for i, bs := range built[j].blockers {
 				if len(bs) == 0 {
 					continue
@@ -198,6 +199,37 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			e.sums[pk] = sums[j]
 		}
 		copy(sums[len(distinct):], built[len(builds):])
+		// The uses by rule index, in one array: a big cloud has about a
+		// million.
+		rules := make([]*model.Rule, len(index))
+		for r, id := range index {
+			rules[id] = r
+		}
+		at := make([]int32, len(index)+1)
+		for _, sm := range sums {
+			for _, id := range sm.ids {
+				at[id+1]++
+			}
+		}
+		for id := range len(index) {
+			at[id+1] += at[id]
+		}
+		all := make([]ruleUse, at[len(index)])
+		next := slices.Clone(at[:len(index)])
+		for j, sm := range sums {
+			sm.pos = j
+			for i, id := range sm.ids {
+				all[next[id]] = ruleUse{sm, i}
+				next[id]++
+			}
+		}
+		out := make(map[*model.Rule][]ruleUse, len(index))
+		for id, r := range rules {
+			if at[id] < at[id+1] {
+				out[r] = all[at[id]:at[id+1]:at[id+1]]
+			}
+		}
+		return out
 	}
 	out := map[*model.Rule][]ruleUse{}
 	for j, sm := range sums {

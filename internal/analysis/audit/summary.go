@@ -16,7 +16,8 @@ import (
 // holding some ten thousand of them.
 type summary struct {
 	prog *policy.Program
-	pos  int // in the standings pass's order
+	pos  int     // in the standings pass's order
+	ids  []int32 // the program's rules, as indexes of the cloud's rules (the standings pass's)
 
 	// The rules' standings (spaces of every source port only).
 	status   []standing
