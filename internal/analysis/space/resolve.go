@@ -22,6 +22,9 @@ type Resolver struct {
 	parent *Resolver
 	stale  map[string]bool
 	depth  int
+	// cidrs holds the blocks' arrays (netip.Prefix to *[2][]iprange.Range),
+	// read without a lock.
+	cidrs sync.Map
 }
 
 // NewResolver returns a resolver over a snapshot.
@@ -129,9 +132,15 @@ func (r *Resolver) Peer(p *model.Peer) [2][]iprange.Range {
 	case p.GroupID != "":
 		return r.Group(p.GroupID)
 	case p.CIDR.IsValid():
+		// Rules naming one block share its array, as those naming one
+		// group do: made once, and counted once where a build meets it.
+		if v, ok := r.cidrs.Load(p.CIDR); ok {
+			return *v.(*[2][]iprange.Range)
+		}
 		var out [2][]iprange.Range
 		out[family(p.CIDR.Addr().Is6())] = []iprange.Range{iprange.FromPrefix(p.CIDR)}
-		return out
+		v, _ := r.cidrs.LoadOrStore(p.CIDR, &out)
+		return *v.(*[2][]iprange.Range)
 	case p.PrefixListID != "":
 		if v, ok := r.cached(true, p.PrefixListID); ok {
 			return *v
