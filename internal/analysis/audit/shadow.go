@@ -421,16 +421,18 @@ func conflictCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
 	var listed []bool // by summary pos
 	var order []*summary
-	// rank orders rules as the audit orders findings (group ID, rule ID,
-	// rules alike tied); id numbers them.
-	rank, id := map[*model.Rule]int32{}, map[*model.Rule]int32{}
-	var byID []*model.Rule
+	// byRank lists the rules as the audit orders findings (group ID,
+	// rule ID), with tied[k] true when rule k ties with the one before;
+	// id numbers rules in group and rule order.
+	id := map[*model.Rule]int32{}
+	var byRank []*model.Rule
+	var tied []bool
 	for _, g := range groupsByID(in.Cloud) {
-		byID = byID[:0]
+		from := len(byRank)
 		for i := range g.Rules {
 			r := &g.Rules[i]
 			id[r] = int32(len(id))
-			byID = append(byID, r)
+			byRank = append(byRank, r)
 			for _, u := range uses[r] {
 				if u.sum.pos >= len(listed) {
 					listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
@@ -441,45 +443,65 @@ func conflictCheck(in *Input) []Finding {
 				}
 			}
 		}
-		slices.SortStableFunc(byID, func(a, b *model.Rule) int { return strings.Compare(a.ID, b.ID) })
-		for k, r := range byID {
-			rank[r] = int32(len(rank))
-			if k > 0 && r.ID == byID[k-1].ID {
-				rank[r] = rank[byID[k-1]]
-			}
+		group := byRank[from:]
+		slices.SortStableFunc(group, func(a, b *model.Rule) int { return strings.Compare(a.ID, b.ID) })
+		for k, r := range group {
+			tied = append(tied, k > 0 && r.ID == group[k-1].ID)
 		}
 	}
 	// Each summary lists the pairs that overlap in its program (less
 	// some known apart); a pair is reported where it is first found (pos,
 	// in the order of the summaries and their lists), the findings in the
-	// audit's order: by the accept's rank, then as found.
+	// audit's order: by the accept's rank, then as found. The pairs are
+	// put in that order by a counting sort on the accept, which keeps the
+	// order found within each accept: a big cloud has some million.
 	type hit struct {
-		rank, accept, drop, pos int32
-		sm                      *summary
-		c                       space.Correlation
+		drop, pos int32
+		sm        *summary
+		c         space.Correlation
 	}
-	n := 0
-	for _, sm := range order {
-		n += len(sm.corr)
-	}
-	hits := make([]hit, 0, n)
+	at := make([]int32, len(id)+1)
 	for _, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			a := rules[c.Accept].Rule
-			hits = append(hits, hit{rank[a], id[a], id[rules[c.Drop].Rule], int32(len(hits)), sm, c})
+			at[id[rules[c.Accept].Rule]+1]++
 		}
 	}
-	slices.SortFunc(hits, func(x, y hit) int {
-		return cmp.Or(cmp.Compare(x.rank, y.rank), cmp.Compare(x.accept, y.accept), cmp.Compare(x.drop, y.drop), cmp.Compare(x.pos, y.pos))
-	})
-	first := hits[:0] // each pair's first
-	for k, h := range hits {
-		if k == 0 || h.accept != hits[k-1].accept || h.drop != hits[k-1].drop {
-			first = append(first, h)
+	for k := range len(id) {
+		at[k+1] += at[k]
+	}
+	hits := make([]hit, at[len(id)])
+	next := slices.Clone(at[:len(id)])
+	pos := int32(0)
+	for _, sm := range order {
+		rules := sm.prog.Rules
+		for _, c := range sm.corr {
+			a := id[rules[c.Accept].Rule]
+			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, sm, c}
+			next[a]++
+			pos++
 		}
 	}
-	slices.SortFunc(first, func(x, y hit) int { return cmp.Or(cmp.Compare(x.rank, y.rank), cmp.Compare(x.pos, y.pos)) })
+	// Each accept's pairs, first found first, without repeats (seen[drop]
+	// is the accept it was last seen with, plus one).
+	seen := make([]int32, len(id))
+	first := make([]hit, 0, len(hits))
+	run := 0 // where the findings of the run of tied rules at hand start
+	for k, r := range byRank {
+		a := id[r]
+		if !tied[k] {
+			run = len(first)
+		}
+		for _, h := range hits[at[a]:at[a+1]] {
+			if seen[h.drop] != a+1 {
+				seen[h.drop] = a + 1
+				first = append(first, h)
+			}
+		}
+		if tied[k] { // tied with the rules before: theirs and its, as found
+			slices.SortStableFunc(first[run:], func(x, y hit) int { return cmp.Compare(x.pos, y.pos) })
+		}
+	}
 	out := make([]Finding, len(first))
 	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
 	for k, h := range first {

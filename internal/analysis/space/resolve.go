@@ -1,6 +1,7 @@
 package space
 
 import (
+	"net/netip"
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -22,9 +23,9 @@ type Resolver struct {
 	parent *Resolver
 	stale  map[string]bool
 	depth  int
-	// cidrs holds the blocks' arrays (netip.Prefix to *[2][]iprange.Range),
-	// read without a lock.
-	cidrs sync.Map
+	// cidrs holds the blocks' arrays.
+	cidrMu sync.RWMutex
+	cidrs  map[netip.Prefix]*[2][]iprange.Range
 }
 
 // NewResolver returns a resolver over a snapshot.
@@ -134,13 +135,24 @@ func (r *Resolver) Peer(p *model.Peer) [2][]iprange.Range {
 	case p.CIDR.IsValid():
 		// Rules naming one block share its array, as those naming one
 		// group do: made once, and counted once where a build meets it.
-		if v, ok := r.cidrs.Load(p.CIDR); ok {
-			return *v.(*[2][]iprange.Range)
+		r.cidrMu.RLock()
+		v, ok := r.cidrs[p.CIDR]
+		r.cidrMu.RUnlock()
+		if ok {
+			return *v
+		}
+		r.cidrMu.Lock()
+		defer r.cidrMu.Unlock()
+		if v, ok := r.cidrs[p.CIDR]; ok {
+			return *v
 		}
 		var out [2][]iprange.Range
 		out[family(p.CIDR.Addr().Is6())] = []iprange.Range{iprange.FromPrefix(p.CIDR)}
-		v, _ := r.cidrs.LoadOrStore(p.CIDR, &out)
-		return *v.(*[2][]iprange.Range)
+		if r.cidrs == nil {
+			r.cidrs = map[netip.Prefix]*[2][]iprange.Range{}
+		}
+		r.cidrs[p.CIDR] = &out
+		return out
 	case p.PrefixListID != "":
 		if v, ok := r.cached(true, p.PrefixListID); ok {
 			return *v
