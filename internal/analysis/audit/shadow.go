@@ -455,10 +455,9 @@ func conflictCheck(in *Input) []Finding {
 	// audit's order: by the accept's rank, then as found. The pairs are
 	// put in that order by a counting sort on the accept, which keeps the
 	// order found within each accept: a big cloud has some million.
-	type hit struct {
-		drop, pos int32
-		sm        *summary
-		c         space.Correlation
+	type hit struct { // no pointer: nothing for the collector to follow
+		drop, pos, sm int32 // sm: the summary's index in order
+		c             space.Correlation
 	}
 	at := make([]int32, len(id)+1)
 	for _, sm := range order {
@@ -473,11 +472,11 @@ func conflictCheck(in *Input) []Finding {
 	hits := make([]hit, at[len(id)])
 	next := slices.Clone(at[:len(id)])
 	pos := int32(0)
-	for _, sm := range order {
+	for k, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
 			a := id[rules[c.Accept].Rule]
-			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, sm, c}
+			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, int32(k), c}
 			next[a]++
 			pos++
 		}
@@ -505,7 +504,7 @@ func conflictCheck(in *Input) []Finding {
 	out := make([]Finding, len(first))
 	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
 	for k, h := range first {
-		rules := h.sm.prog.Rules
+		rules := order[h.sm].prog.Rules
 		d, a := rules[h.c.Drop], rules[h.c.Accept]
 		// The message as fmt would write it, without fmt: a big cloud
 		// has some hundred thousand of these.

@@ -57,15 +57,15 @@ type Scratch struct {
 	stats []RuleStat
 	rules []prep
 	// The tables' own memory: port starts, table pointers, the tables.
-	u16s   []uint16
-	addrs  []*AddrTable
-	ports  []PortTable
-	tables []AddrTable
-	lists  [][]iprange.Range // pieces' peer lists
+	u16s     []uint16
+	addrs    []*AddrTable
+	ports    []PortTable
+	tables   []AddrTable
+	lists    [][]iprange.Range // pieces' peer lists
+	distinct [][]iprange.Range // and the distinct ones
 	// Maps of one build, cleared before use.
-	seen    map[*iprange.Range]bool
-	spanMap map[*iprange.Range][]span
-	cache   map[string]*AddrTable
+	seen  map[*iprange.Range]int32
+	cache map[string]*AddrTable
 }
 
 // reuse returns *m cleared, making it first if need be.
@@ -145,18 +145,11 @@ func (a *arena) cacheMap() map[string]*AddrTable {
 	return reuse(&a.sc.cache)
 }
 
-func (a *arena) seenMap() map[*iprange.Range]bool {
+func (a *arena) seenMap() map[*iprange.Range]int32 {
 	if a.sc == nil {
-		return map[*iprange.Range]bool{}
+		return map[*iprange.Range]int32{}
 	}
 	return reuse(&a.sc.seen)
-}
-
-func (a *arena) spanMap() map[*iprange.Range][]span {
-	if a.sc == nil {
-		return map[*iprange.Range][]span{}
-	}
-	return reuse(&a.sc.spanMap)
 }
 
 func (a *arena) int32N(n int) []int32 {
@@ -433,7 +426,6 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		b.tmp = &arena{sc: sc}
 		defer func() {
 			clear(sc.cache) // no table outlives its space through the pool
-			clear(sc.spanMap)
 			clear(sc.seen)
 			scratchPool.Put(sc)
 		}()
@@ -722,8 +714,10 @@ func (s *Space) Pieces(six bool) []iprange.Key {
 func (b *builder) pieces(f int) *pieces {
 	s := b.s
 	last := iprange.Last(f == 1)
-	// Rules naming one group or prefix list share the resolver's array:
-	// count and add each array once.
+	// Rules naming one group, prefix list or block share the resolver's
+	// array: each distinct array is counted, added and spanned once.
+	// lists holds the grants' arrays, then the rules'; canon[i] is the
+	// index of lists[i] among the distinct arrays (-1: empty).
 	seen := b.tmp.seenMap()
 	lists := b.tmp.sc.lists[:0] // b.tmp always has a Scratch
 	n := 1
@@ -733,19 +727,29 @@ func (b *builder) pieces(f int) *pieces {
 	for i := range s.rules {
 		lists = append(lists, s.rules[i].ranges[f])
 	}
+	canon := b.tmp.int32N(len(lists))
+	distinct := b.tmp.sc.distinct[:0]
+	nr := 0 // ranges of the distinct arrays
 	for i, rs := range lists {
-		if len(rs) > 1 {
-			if seen[&rs[0]] {
-				lists[i] = nil
-				continue
-			}
-			seen[&rs[0]] = true
+		if len(rs) == 0 {
+			canon[i] = -1
+			continue
 		}
-		n += 2 * len(rs)
+		d, ok := seen[&rs[0]]
+		if !ok {
+			d = int32(len(distinct))
+			seen[&rs[0]] = d
+			distinct = append(distinct, rs)
+			nr += len(rs)
+		}
+		canon[i] = d
 	}
+	n += 2 * nr
+	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
+	b.tmp.sc.lists = lists[:0]
 	starts := b.tmp.keyN(n)[:1]
 	starts[0] = iprange.Key{}
-	for _, rs := range lists {
+	for _, rs := range distinct {
 		for _, r := range rs {
 			starts = append(starts, r.Lo())
 			if r.Hi() != last {
@@ -753,8 +757,6 @@ func (b *builder) pieces(f int) *pieces {
 			}
 		}
 	}
-	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
-	b.tmp.sc.lists = lists[:0]
 	starts = b.sortKeys(starts, f == 1)
 	if b.tmp != &b.mem {
 		// The space keeps its pieces: without the duplicates' room.
@@ -768,16 +770,12 @@ func (b *builder) pieces(f int) *pieces {
 	for j := range ps.intra {
 		ps.intra[j] = none
 	}
-	// Spans (piece-index intervals) of shared arrays are found once.
-	spans := b.tmp.spanMap()
-	spansOf := func(rs []iprange.Range) []span {
-		if len(rs) == 0 {
-			return nil
-		}
-		if sp, ok := spans[&rs[0]]; ok {
-			return sp
-		}
-		out := b.tmp.spanN(len(rs))
+	// The spans (piece-index intervals) of distinct array d are
+	// spans[off[d]:off[d+1]].
+	spans, off := b.tmp.spanN(nr), b.tmp.int32N(len(distinct)+1)
+	off[0] = 0
+	for d, rs := range distinct {
+		out := spans[off[d] : int(off[d])+len(rs)]
 		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
 			if r.Lo().Less(starts[from]) {
@@ -791,12 +789,19 @@ func (b *builder) pieces(f int) *pieces {
 			out[i] = span{int32(lo), int32(hi)}
 			from = hi
 		}
-		spans[&rs[0]] = out
-		return out
+		off[d+1] = off[d] + int32(len(rs))
+	}
+	clear(distinct)
+	b.tmp.sc.distinct = distinct[:0]
+	spansOf := func(list int) []span {
+		if d := canon[list]; d >= 0 {
+			return spans[off[d]:off[d+1]]
+		}
+		return nil
 	}
 	for i := range s.rules {
 		w, bit := i/64, uint64(1)<<(i%64)
-		for _, sp := range spansOf(s.rules[i].ranges[f]) {
+		for _, sp := range spansOf(len(s.intra) + i) {
 			for j := int(sp.lo); j <= int(sp.hi); j++ {
 				ps.cand[j*ps.words+w] |= bit
 			}
@@ -805,7 +810,7 @@ func (b *builder) pieces(f int) *pieces {
 	// Nothing after a grant can change its pieces, so grants settle them
 	// (the first group in the instance's order wins).
 	for k := range s.intra {
-		for _, sp := range spansOf(s.intra[k][f]) {
+		for _, sp := range spansOf(k) {
 			for j := sp.lo; j <= sp.hi; j++ {
 				if ps.intra[j] == none {
 					ps.intra[j] = IntraDecider(k)
