@@ -149,6 +149,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
+			o.Lazy = true // few of its tables are read
 			if j < len(builds) {
 				t := tasks[distinct[builds[j]]]
 				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)

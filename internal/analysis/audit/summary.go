@@ -104,7 +104,8 @@ func packetsOf(s *space.Space) *packets {
 			pk.tables[t], from[t] = pk.tables[u], at
 			continue
 		}
-		c := &addrTable{starts: make([]uint32, at.Len()), by: slices.Clone(at.By)}
+		by := at.Deciders() // written out, if the space is lazy
+		c := &addrTable{starts: make([]uint32, len(by)), by: slices.Clone(by)}
 		for j := range at.Len() {
 			c.starts[j] = uint32(at.Start(j).Lo)
 		}

@@ -42,6 +42,11 @@ type Options struct {
 	// only until the next Build with the same Scratch. For callers that
 	// derive what they need from a space and drop it, in a loop.
 	Scratch *Scratch `json:"-"`
+	// Lazy, with a Scratch, writes a table out only when it is first read
+	// (a table is decided once per class of pieces; writing it out, piece
+	// by piece, is most of its cost): for callers that read few of the
+	// tables. The space is then one goroutine's, as its Scratch is.
+	Lazy bool `json:"-"`
 }
 
 // Scratch is memory reused across builds (see Options.Scratch). One
@@ -217,24 +222,75 @@ func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 // A table keeps its starts as indexes among the space's pieces (see
 // Space.Pieces), 4 bytes each rather than a 16-byte key: a big audit keeps
 // tens of millions of them.
+//
+// A table of a space built with Options.Lazy is written out when first
+// read (through its methods); By is valid once one of them has been
+// called (Deciders returns it).
 type AddrTable struct {
 	By     []Decider
 	piece  []int32 // piece[k] is the index of Start(k) among pieces
 	pieces []iprange.Key
+	// Until written out: the space's pieces' classes, each class's
+	// decider, and the memory to write into.
+	class   []int32
+	classBy []Decider
+	mem     *arena
+}
+
+// ready writes a lazy table out.
+func (t *AddrTable) ready() {
+	if t.classBy == nil {
+		return
+	}
+	n := len(t.class)
+	by, piece := t.mem.deciderN(n)[:0], t.mem.int32N(n)[:0]
+	prev := none
+	for j, c := range t.class {
+		if d := t.classBy[c]; d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	t.By, t.piece, t.class, t.classBy, t.mem = by, piece, nil, nil, nil
+}
+
+// Deciders returns By, written out.
+func (t *AddrTable) Deciders() []Decider {
+	t.ready()
+	return t.By
+}
+
+// decide returns the decider of an address.
+func (t *AddrTable) decide(k iprange.Key) Decider {
+	if t.classBy != nil {
+		return t.classBy[t.class[iprange.Search(t.pieces, k)]]
+	}
+	return t.By[t.Find(k)]
 }
 
 // Len is the number of the table's pieces.
-func (t *AddrTable) Len() int { return len(t.piece) }
+func (t *AddrTable) Len() int {
+	t.ready()
+	return len(t.piece)
+}
 
 // Start returns where piece k starts.
-func (t *AddrTable) Start(k int) iprange.Key { return t.pieces[t.piece[k]] }
+func (t *AddrTable) Start(k int) iprange.Key {
+	t.ready()
+	return t.pieces[t.piece[k]]
+}
 
 // Piece returns the index of Start(k) among the pieces of the space that
 // built the table.
-func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+func (t *AddrTable) Piece(k int) int {
+	t.ready()
+	return int(t.piece[k])
+}
 
 // Find returns the piece that holds an address.
 func (t *AddrTable) Find(k iprange.Key) int {
+	t.ready()
 	j := int32(iprange.Search(t.pieces, k))
 	lo, hi := 0, len(t.piece)
 	for hi-lo > 1 {
@@ -417,7 +473,7 @@ func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic mod
 // Build analyses a program.
 func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	s := newSpace(res, p, o)
-	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
+	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}, lazy: o.Lazy && o.Scratch != nil}
 	// What only the build reads (pieces' bit sets, maps, sort buffers)
 	// comes from the Scratch too, or else from a pooled one.
 	b.tmp = &b.mem // one arena, so that the two never hand out the same memory
@@ -578,6 +634,7 @@ type builder struct {
 	mask   []uint64
 	act    []int32  // the rules active in the part and family at hand
 	events []uint64 // portTable's sweep
+	lazy   bool     // Options.Lazy, with a Scratch
 	// classBy is the deciders of the pieces' classes, in the table at hand.
 	classBy []Decider
 }
@@ -1063,6 +1120,13 @@ func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
 // decided by by[class[j]], and neighbours decided alike are joined.
 func (b *builder) writeTable(by []Decider, f int) *AddrTable {
 	ps := b.fams[f]
+	if b.lazy {
+		at := b.mem.addrTable()
+		at.pieces, at.class, at.mem = ps.starts, ps.class, &b.mem
+		at.classBy = b.mem.deciderN(len(by))
+		copy(at.classBy, by)
+		return at
+	}
 	at := b.newTable(len(ps.starts), f)
 	out, piece := at.By, at.piece
 	prev := none

@@ -12,7 +12,8 @@ import (
 // TestPaintPathsAgree holds paint's paths by classes of pieces (one- and
 // two-word, for programs of up to 64 and 128 rules, and paintFast's) to
 // its general path, piece by piece: the same tables, standings and hits,
-// on programs of every size up to some 200 rules.
+// on programs of every size up to some 200 rules; and a lazy space's
+// answers to those of one written out.
 func TestPaintPathsAgree(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 1, Groups: 6, Instances: 12, RulesPerGroup: 250, PrefixLists: 3, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3}
@@ -37,6 +38,31 @@ func TestPaintPathsAgree(t *testing.T) {
 				slow.Walk(func(c Cell) { b = append(b, c) })
 				if !slices.Equal(a, b) {
 					t.Fatalf("%s: the partitions differ (%d and %d cells)", name, len(a), len(b))
+				}
+				// Lazy tables: the same blockers and columns read from the
+				// classes, and the same cells once written out.
+				lazy := ForInstance(res, in, dir, model.Intranet, Options{AllSourcePorts: true, Scratch: new(Scratch), Lazy: true})
+				for i := range lazy.Program.Rules {
+					if got, want := fmt.Sprint(lazy.Blockers(i)), fmt.Sprint(fast.Blockers(i)); got != want {
+						t.Fatalf("%s: rule %d's blockers differ in a lazy space:\n got %s\nwant %s", name, i, got, want)
+					}
+				}
+				for part := range lazy.Parts {
+					for _, six := range []bool{false, true} {
+						if !lazy.Has(six) {
+							continue
+						}
+						for _, k := range lazy.Pieces(six) {
+							if got, want := lazy.Column(part, six, k), fast.Column(part, six, k); !slices.Equal(got, want) {
+								t.Fatalf("%s: the columns at %v differ in a lazy space:\n got %v\nwant %v", name, k, got, want)
+							}
+						}
+					}
+				}
+				var l []Cell
+				lazy.Walk(func(c Cell) { l = append(l, c) })
+				if !slices.Equal(l, a) {
+					t.Fatalf("%s: a lazy space's partition differs (%d and %d cells)", name, len(l), len(a))
 				}
 				// Without standings (paintFast), by classes and piece by piece.
 				po := Options{AllSourcePorts: true, PartitionOnly: true}

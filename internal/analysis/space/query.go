@@ -37,8 +37,7 @@ func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote iprange.Ke
 	if pt == nil {
 		return Default, false
 	}
-	at := pt.Addrs[searchPort(pt.Starts, dport)]
-	return at.By[at.Find(remote)], true
+	return pt.Addrs[searchPort(pt.Starts, dport)].decide(remote), true
 }
 
 // Decision returns a decider as the evaluators report it.
@@ -81,7 +80,7 @@ func (s *Space) Column(part int, six bool, remote iprange.Key) []Segment {
 			continue
 		}
 		for k, at := range pt.Addrs {
-			d := at.By[at.Find(remote)]
+			d := at.decide(remote)
 			lo, hi := portBounds(pt, k)
 			if n := len(out); n > 0 && out[n-1].Proto == p && out[n-1].By == d {
 				out[n-1].Ports.Hi = hi
@@ -123,6 +122,7 @@ func (s *Space) Walk(fn func(Cell)) {
 				}
 				for k, at := range pt.Addrs {
 					lo, hi := portBounds(pt, k)
+					at.ready()
 					for j := range at.Len() {
 						start, end := at.Start(j), last
 						if j+1 < at.Len() {
@@ -249,6 +249,9 @@ var blockerMemos = sync.Pool{New: func() any { return new(blockerMemo) }}
 // ranges that another entry decides (each range's first piece found from
 // where the previous one ended: they are sorted).
 func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider) []blockerRun {
+	if at.classBy != nil {
+		return walkLazy(out, at, rs, from, last, self)
+	}
 	k := 0
 	for x, rg := range rs {
 		if k > 0 && at.piece[k] > from[x] {
@@ -272,6 +275,38 @@ func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int3
 				out = append(out, blockerRun{d, iprange.Count(a, b)})
 			}
 			k = j
+		}
+	}
+	return out
+}
+
+// walkLazy is walkRanges on a table not written out: piece by piece from
+// where each range starts, neighbours decided alike joined, as the table
+// would have them (so that the volumes add up to the same sums).
+func walkLazy(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider) []blockerRun {
+	ps := at.pieces
+	for x, rg := range rs {
+		for j := int(from[x]); j < len(ps) && !rg.Hi().Less(ps[j]); {
+			d := at.classBy[at.class[j]]
+			a := ps[j]
+			if a.Less(rg.Lo()) {
+				a = rg.Lo()
+			}
+			// The run of pieces decided alike, to the range's end.
+			j++
+			for j < len(ps) && !rg.Hi().Less(ps[j]) && at.classBy[at.class[j]] == d {
+				j++
+			}
+			b := last
+			if j < len(ps) {
+				b = ps[j].Prev()
+			}
+			if rg.Hi().Less(b) {
+				b = rg.Hi()
+			}
+			if d != self {
+				out = append(out, blockerRun{d, iprange.Count(a, b)})
+			}
 		}
 	}
 	return out
