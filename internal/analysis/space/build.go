@@ -335,6 +335,13 @@ type Space struct {
 	rules  []prep
 	intra  [][2][]iprange.Range
 	pieces [2][]iprange.Key
+	// The pieces each rule's ranges span, per family, kept by builds with
+	// a Scratch (their memory lives as long as the space): rule i's are
+	// spans[f][spanOff[f][d]:spanOff[f][d+1]], d = spanOf[f][len(intra)+i]
+	// (-1: none).
+	spans   [2][]span
+	spanOff [2][]int32
+	spanOf  [2][]int32
 }
 
 // RuleStat is what one rule contributes.
@@ -705,6 +712,19 @@ func (b *builder) classify(ps *pieces) {
 // span is an interval of piece indexes.
 type span struct{ lo, hi int32 }
 
+// ruleSpans returns the pieces rule i's ranges span in family f, one span
+// per range, if the build kept them.
+func (s *Space) ruleSpans(i, f int) ([]span, bool) {
+	if s.spanOf[f] == nil {
+		return nil, false
+	}
+	d := s.spanOf[f][len(s.intra)+i]
+	if d < 0 {
+		return nil, true
+	}
+	return s.spans[f][s.spanOff[f][d]:s.spanOff[f][d+1]], true
+}
+
 // sortKeys sorts and dedupes keys; IPv4 keys (32-bit) are radix sorted as
 // plain integers, several times faster than comparing 128-bit keys.
 func (b *builder) sortKeys(ks []iprange.Key, six bool) []iprange.Key {
@@ -847,6 +867,9 @@ func (b *builder) pieces(f int) *pieces {
 			from = hi
 		}
 		off[d+1] = off[d] + int32(len(rs))
+	}
+	if b.tmp == &b.mem {
+		s.spans[f], s.spanOff[f], s.spanOf[f] = spans, off, canon
 	}
 	clear(distinct)
 	b.tmp.sc.distinct = distinct[:0]

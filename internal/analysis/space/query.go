@@ -180,9 +180,16 @@ func (s *Space) Blockers(i int) []Blocker {
 			rs := r.ranges[f]
 			last := iprange.Last(f == 1)
 			if from[f] == nil {
-				from[f] = make([]int32, len(rs))
-				for x, rg := range rs {
-					from[f][x] = int32(iprange.Search(s.pieces[f], rg.Lo()))
+				from[f] = slices.Grow(m.from[f][:0], len(rs))[:len(rs)]
+				m.from[f] = from[f]
+				if sps, ok := s.ruleSpans(i, f); ok {
+					for x, sp := range sps {
+						from[f][x] = sp.lo
+					}
+				} else {
+					for x, rg := range rs {
+						from[f][x] = int32(iprange.Search(s.pieces[f], rg.Lo()))
+					}
 				}
 			}
 			for p := range NProto {
@@ -202,7 +209,7 @@ func (s *Space) Blockers(i int) []Blocker {
 					span, ok := memo[at]
 					if !ok {
 						span[0] = int32(len(runs))
-						runs = walkRanges(runs, at, rs, from[f], last, Decider(i))
+						runs = walkRanges(runs, at, rs, from[f], last, Decider(i), s, i, f)
 						span[1] = int32(len(runs))
 						memo[at] = span
 					}
@@ -231,6 +238,7 @@ func (s *Space) Blockers(i int) []Blocker {
 
 // blockerMemo is the memory of one Blockers call, pooled.
 type blockerMemo struct {
+	from [2][]int32
 	vol  []float64
 	memo map[*AddrTable][2]int32 // a table's runs: runs[lo:hi]
 	runs []blockerRun
@@ -248,9 +256,12 @@ var blockerMemos = sync.Pool{New: func() any { return new(blockerMemo) }}
 // walkRanges appends every overlap of a table's pieces with a rule's
 // ranges that another entry decides (each range's first piece found from
 // where the previous one ended: they are sorted).
-func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider) []blockerRun {
+func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider, s *Space, i, f int) []blockerRun {
 	if at.classBy != nil {
-		return walkLazy(out, at, rs, from, last, self)
+		if sps, ok := s.ruleSpans(i, f); ok {
+			return walkSpans(out, at, rs, sps, last, self)
+		}
+		at.ready()
 	}
 	k := 0
 	for x, rg := range rs {
@@ -280,21 +291,23 @@ func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int3
 	return out
 }
 
-// walkLazy is walkRanges on a table not written out: piece by piece from
-// where each range starts, neighbours decided alike joined, as the table
-// would have them (so that the volumes add up to the same sums).
-func walkLazy(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider) []blockerRun {
+// walkSpans is walkRanges on a table not written out, from the pieces
+// each range spans (sps[x] are rs[x]'s): piece by piece, neighbours
+// decided alike joined, as the table would have them (so that the volumes
+// add up to the same sums).
+func walkSpans(out []blockerRun, at *AddrTable, rs []iprange.Range, sps []span, last iprange.Key, self Decider) []blockerRun {
 	ps := at.pieces
-	for x, rg := range rs {
-		for j := int(from[x]); j < len(ps) && !rg.Hi().Less(ps[j]); {
-			d := at.classBy[at.class[j]]
+	class, by := at.class, at.classBy
+	for x, sp := range sps {
+		rg := rs[x]
+		for j, hi := int(sp.lo), int(sp.hi); j <= hi; {
+			d := by[class[j]]
 			a := ps[j]
 			if a.Less(rg.Lo()) {
 				a = rg.Lo()
 			}
-			// The run of pieces decided alike, to the range's end.
 			j++
-			for j < len(ps) && !rg.Hi().Less(ps[j]) && at.classBy[at.class[j]] == d {
+			for j <= hi && by[class[j]] == d {
 				j++
 			}
 			b := last
