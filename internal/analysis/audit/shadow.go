@@ -144,12 +144,16 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			cls[j] = b
 		}
+		// The builds cut their pieces from one index of the cloud's
+		// ranges.
+		ix := space.NewIndex(e.res)
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
 			o.Lazy = true // few of its tables are read
+			o.Index = ix
 			if j < len(builds) {
 				t := tasks[distinct[builds[j]]]
 				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)

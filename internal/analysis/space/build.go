@@ -47,6 +47,10 @@ type Options struct {
 	// by piece, is most of its cost): for callers that read few of the
 	// tables. The space is then one goroutine's, as its Scratch is.
 	Lazy bool `json:"-"`
+	// Index, if set, numbers the bounds of the snapshot's ranges (see
+	// NewIndex): builds by the thousand over one snapshot cut their pieces
+	// from it.
+	Index *Index `json:"-"`
 }
 
 // Scratch is memory reused across builds (see Options.Scratch). One
@@ -68,6 +72,11 @@ type Scratch struct {
 	tables   []AddrTable
 	lists    [][]iprange.Range // pieces' peer lists
 	distinct [][]iprange.Range // and the distinct ones
+	// Cutting pieces from an Index: the arrays' numbers, the bit set of
+	// the numbers met, and where each number's piece is.
+	rankLists [][]int32
+	bits      []uint64
+	pos       []int32
 	// Maps of one build, cleared before use.
 	seen  map[*iprange.Range]int32
 	cache map[string]*AddrTable
@@ -790,14 +799,12 @@ func (s *Space) Pieces(six bool) []iprange.Key {
 
 func (b *builder) pieces(f int) *pieces {
 	s := b.s
-	last := iprange.Last(f == 1)
 	// Rules naming one group, prefix list or block share the resolver's
 	// array: each distinct array is counted, added and spanned once.
 	// lists holds the grants' arrays, then the rules'; canon[i] is the
 	// index of lists[i] among the distinct arrays (-1: empty).
 	seen := b.tmp.seenMap()
 	lists := b.tmp.sc.lists[:0] // b.tmp always has a Scratch
-	n := 1
 	for k := range s.intra {
 		lists = append(lists, s.intra[k][f])
 	}
@@ -821,20 +828,18 @@ func (b *builder) pieces(f int) *pieces {
 		}
 		canon[i] = d
 	}
-	n += 2 * nr
 	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
 	b.tmp.sc.lists = lists[:0]
-	starts := b.tmp.keyN(n)[:1]
-	starts[0] = iprange.Key{}
-	for _, rs := range distinct {
-		for _, r := range rs {
-			starts = append(starts, r.Lo())
-			if r.Hi() != last {
-				starts = append(starts, r.Hi().Next())
-			}
-		}
+	var starts []iprange.Key
+	var spans []span
+	var off []int32
+	ok := false
+	if s.Options.Index != nil {
+		starts, spans, off, ok = b.indexed(f, distinct, nr)
 	}
-	starts = b.sortKeys(starts, f == 1)
+	if !ok {
+		starts, spans, off = b.sorted(f, distinct, nr)
+	}
 	if b.tmp != &b.mem {
 		// The space keeps its pieces: without the duplicates' room.
 		starts = slices.Clone(starts)
@@ -846,27 +851,6 @@ func (b *builder) pieces(f int) *pieces {
 	ps.intra = b.tmp.deciderN(np)
 	for j := range ps.intra {
 		ps.intra[j] = none
-	}
-	// The spans (piece-index intervals) of distinct array d are
-	// spans[off[d]:off[d+1]].
-	spans, off := b.tmp.spanN(nr), b.tmp.int32N(len(distinct)+1)
-	off[0] = 0
-	for d, rs := range distinct {
-		out := spans[off[d] : int(off[d])+len(rs)]
-		from := 0 // ranges come sorted: search onwards from the last one
-		for i, r := range rs {
-			if r.Lo().Less(starts[from]) {
-				from = 0 // not sorted after all
-			}
-			lo := gallop(starts, from, r.Lo())
-			hi := lo
-			if r.Hi() != r.Lo() { // most group members are single addresses
-				hi = gallop(starts, lo, r.Hi())
-			}
-			out[i] = span{int32(lo), int32(hi)}
-			from = hi
-		}
-		off[d+1] = off[d] + int32(len(rs))
 	}
 	if b.tmp == &b.mem {
 		s.spans[f], s.spanOff[f], s.spanOf[f] = spans, off, canon
@@ -900,6 +884,47 @@ func (b *builder) pieces(f int) *pieces {
 	}
 	b.classify(ps)
 	return ps
+}
+
+// sorted cuts a family's pieces by sorting the bounds of the distinct
+// arrays' ranges (nr in all) and searching for each range's pieces: the
+// pieces' starts, and the arrays' spans (spans[off[d]:off[d+1]] are
+// distinct[d]'s).
+func (b *builder) sorted(f int, distinct [][]iprange.Range, nr int) ([]iprange.Key, []span, []int32) {
+	last := iprange.Last(f == 1)
+	starts := b.tmp.keyN(1 + 2*nr)[:1]
+	starts[0] = iprange.Key{}
+	for _, rs := range distinct {
+		for _, r := range rs {
+			starts = append(starts, r.Lo())
+			if r.Hi() != last {
+				starts = append(starts, r.Hi().Next())
+			}
+		}
+	}
+	starts = b.sortKeys(starts, f == 1)
+	// The spans (piece-index intervals) of distinct array d are
+	// spans[off[d]:off[d+1]].
+	spans, off := b.tmp.spanN(nr), b.tmp.int32N(len(distinct)+1)
+	off[0] = 0
+	for d, rs := range distinct {
+		out := spans[off[d] : int(off[d])+len(rs)]
+		from := 0 // ranges come sorted: search onwards from the last one
+		for i, r := range rs {
+			if r.Lo().Less(starts[from]) {
+				from = 0 // not sorted after all
+			}
+			lo := gallop(starts, from, r.Lo())
+			hi := lo
+			if r.Hi() != r.Lo() { // most group members are single addresses
+				hi = gallop(starts, lo, r.Hi())
+			}
+			out[i] = span{int32(lo), int32(hi)}
+			from = hi
+		}
+		off[d+1] = off[d] + int32(len(rs))
+	}
+	return starts, spans, off
 }
 
 // portTable partitions one slot's destination ports in a part and family
