@@ -543,6 +543,31 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	return s
 }
 
+// prepOf reduces a rule to what painting needs.
+func prepOf(res *Resolver, r *model.Rule) prep {
+	dports := ruleSpans(res.Cloud, r)
+	lo, hi := uint16(65535), uint16(0)
+	for _, d := range dports {
+		lo, hi = min(lo, d.Lo), max(hi, d.Hi)
+	}
+	if len(dports) == 0 { // no port at all: an empty hull
+		lo, hi = 1, 0
+	}
+	rp := prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+	if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
+		rp.sport, rp.hasSport = r.SourcePortRange, true
+	}
+	if r.Local.IsValid() {
+		rp.local = r.Local.Masked()
+	}
+	for p := range NProto {
+		if matchesSlot(r.Protocol, p) {
+			rp.slots |= 1 << p
+		}
+	}
+	return rp
+}
+
 // newSpace reduces a program's rules to what analysis needs.
 func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 	if o.SourcePort == 0 {
@@ -559,28 +584,19 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 	} else {
 		s.Rules, s.rules = make([]RuleStat, len(p.Rules)), make([]prep, len(p.Rules))
 	}
+	ix := o.Index
+	if ix != nil && ix.res != res {
+		ix = nil // made for another snapshot
+		s.Options.Index = nil
+	}
 	for i, pr := range p.Rules {
-		r := pr.Rule
-		dports := ruleSpans(res.Cloud, r)
-		lo, hi := uint16(65535), uint16(0)
-		for _, d := range dports {
-			lo, hi = min(lo, d.Lo), max(hi, d.Hi)
-		}
-		if len(dports) == 0 { // no port at all: an empty hull
-			lo, hi = 1, 0
-		}
-		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
-		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
-			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
-		}
-		if r.Local.IsValid() {
-			s.rules[i].local = r.Local.Masked()
-		}
-		for p := range NProto {
-			if matchesSlot(r.Protocol, p) {
-				s.rules[i].slots |= 1 << p
+		if ix != nil {
+			if rp, ok := ix.preps[pr.Rule]; ok {
+				s.rules[i] = *rp
+				continue
 			}
 		}
+		s.rules[i] = prepOf(res, pr.Rule)
 	}
 	for _, g := range p.Intra {
 		s.intra = append(s.intra, res.Group(g))

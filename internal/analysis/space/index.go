@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Index numbers, once per snapshot, every address where a range of a peer
@@ -16,15 +17,19 @@ import (
 // the cost of cutting pieces, and builds by the thousand cut them from the
 // same ranges. A range the index lacks (a snapshot it was not made for)
 // makes the build cut its pieces itself.
+//
+// It also keeps each rule reduced to what painting needs, once.
 type Index struct {
+	res   *Resolver
 	keys  [2][]iprange.Key // a family's bounds, in order; keys[f][0] is the first address
 	ranks map[*iprange.Range][]int32
+	preps map[*model.Rule]*prep
 }
 
 // NewIndex indexes the peers of every rule of a resolver's cloud, and its
 // groups.
 func NewIndex(res *Resolver) *Index {
-	ix := &Index{ranks: map[*iprange.Range][]int32{}}
+	ix := &Index{res: res, ranks: map[*iprange.Range][]int32{}, preps: map[*model.Rule]*prep{}}
 	var arrays [2][][]iprange.Range
 	add := func(sets [2][]iprange.Range) {
 		for f, rs := range sets {
@@ -41,7 +46,9 @@ func NewIndex(res *Resolver) *Index {
 	for id, g := range res.Cloud.Groups {
 		add(res.Group(id))
 		for i := range g.Rules {
-			add(res.Peer(&g.Rules[i].Peer))
+			rp := prepOf(res, &g.Rules[i])
+			ix.preps[&g.Rules[i]] = &rp
+			add(rp.ranges)
 		}
 	}
 	for f := range 2 {
