@@ -248,9 +248,12 @@ type AddrTable struct {
 
 // ready writes a lazy table out.
 func (t *AddrTable) ready() {
-	if t.classBy == nil {
-		return
+	if t.classBy != nil {
+		t.write()
 	}
+}
+
+func (t *AddrTable) write() {
 	n := len(t.class)
 	by, piece := t.mem.deciderN(n)[:0], t.mem.int32N(n)[:0]
 	prev := none
