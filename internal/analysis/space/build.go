@@ -530,6 +530,14 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 					b.act = append(b.act, int32(i))
 				}
 			}
+			// Where the same rules can match as in the part before
+			// (parts are cut for every rule with source ports, of either
+			// family), the tables are the same: shared, not swept again.
+			if n := len(s.Parts); n > 0 && slices.Equal(b.act, b.lastAct[f]) {
+				part.Tables[f] = s.Parts[n-1].Tables[f]
+				continue
+			}
+			b.lastAct[f] = append(b.lastAct[f][:0], b.act...)
 			for slot := range NProto {
 				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
 					continue
@@ -666,10 +674,11 @@ type builder struct {
 	buf    *tableBuf // the tables made so far, without a Scratch
 	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint and portTable, reused across tables.
-	mask   []uint64
-	act    []int32  // the rules active in the part and family at hand
-	events []uint64 // portTable's sweep
-	lazy   bool     // Options.Lazy, with a Scratch
+	mask    []uint64
+	act     []int32    // the rules active in the part and family at hand
+	lastAct [2][]int32 // and in the part before, per family
+	events  []uint64   // portTable's sweep
+	lazy    bool       // Options.Lazy, with a Scratch
 	// classBy is the deciders of the pieces' classes, in the table at hand.
 	classBy []Decider
 }
