@@ -152,7 +152,10 @@ func (s *Space) Blockers(i int) []Blocker {
 	// big audit asks for thousands of rules' blockers).
 	base := len(s.Program.Intra) + 1
 	m := blockerMemos.Get().(*blockerMemo)
-	defer blockerMemos.Put(m)
+	defer func() {
+		clear(m.memo) // no table outlives its space through the pool
+		blockerMemos.Put(m)
+	}()
 	vol := slices.Grow(m.vol[:0], base+len(s.rules))[:base+len(s.rules)]
 	clear(vol)
 	m.vol = vol
