@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -143,11 +144,16 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			cls[j] = b
 		}
+		// The builds cut their pieces from one index of the cloud's
+		// ranges.
+		ix := space.NewIndex(e.res)
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
 			o := allSources
 			o.Scratch = &sc.space
+			o.Lazy = true // few of its tables are read
+			o.Index = ix
 			if j < len(builds) {
 				t := tasks[distinct[builds[j]]]
 				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)
@@ -175,6 +181,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				return int32(j) < named[id][1]
 			}
 			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			built[j].ids = slices.Clone(ids)
 			for i, bs := range built[j].blockers {
 				if len(bs) == 0 {
 					continue
@@ -197,6 +204,37 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			e.sums[pk] = sums[j]
 		}
 		copy(sums[len(distinct):], built[len(builds):])
+		// The uses by rule index, in one array: a big cloud has about a
+		// million.
+		rules := make([]*model.Rule, len(index))
+		for r, id := range index {
+			rules[id] = r
+		}
+		at := make([]int32, len(index)+1)
+		for _, sm := range sums {
+			for _, id := range sm.ids {
+				at[id+1]++
+			}
+		}
+		for id := range len(index) {
+			at[id+1] += at[id]
+		}
+		all := make([]ruleUse, at[len(index)])
+		next := slices.Clone(at[:len(index)])
+		for j, sm := range sums {
+			sm.pos = j
+			for i, id := range sm.ids {
+				all[next[id]] = ruleUse{sm, i}
+				next[id]++
+			}
+		}
+		out := make(map[*model.Rule][]ruleUse, len(index))
+		for id, r := range rules {
+			if at[id] < at[id+1] {
+				out[r] = all[at[id]:at[id+1]:at[id+1]]
+			}
+		}
+		return out
 	}
 	out := map[*model.Rule][]ruleUse{}
 	for j, sm := range sums {
@@ -386,45 +424,99 @@ func redundantCheck(in *Input) []Finding {
 // overlaps; where it does the drop wins silently. Reported on the accept.
 func conflictCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
-	type pair struct{ drop, accept *model.Rule }
 	var listed []bool // by summary pos
 	var order []*summary
-	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
-		for _, u := range uses[r] {
-			if u.sum.pos >= len(listed) {
-				listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
-			}
-			if !listed[u.sum.pos] {
-				listed[u.sum.pos] = true
-				order = append(order, u.sum)
+	// byRank lists the rules as the audit orders findings (group ID,
+	// rule ID), with tied[k] true when rule k ties with the one before;
+	// id numbers rules in group and rule order.
+	id := map[*model.Rule]int32{}
+	var byRank []*model.Rule
+	var tied []bool
+	for _, g := range groupsByID(in.Cloud) {
+		from := len(byRank)
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			id[r] = int32(len(id))
+			byRank = append(byRank, r)
+			for _, u := range uses[r] {
+				if u.sum.pos >= len(listed) {
+					listed = append(listed, make([]bool, u.sum.pos+1-len(listed))...)
+				}
+				if !listed[u.sum.pos] {
+					listed[u.sum.pos] = true
+					order = append(order, u.sum)
+				}
 			}
 		}
-	})
-	// Each summary lists the pairs that overlap in its program (less
-	// some known apart); a pair is reported where it is first found.
-	n := 0
-	for _, sm := range order {
-		n += len(sm.corr)
+		group := byRank[from:]
+		slices.SortStableFunc(group, func(a, b *model.Rule) int { return strings.Compare(a.ID, b.ID) })
+		for k, r := range group {
+			tied = append(tied, k > 0 && r.ID == group[k-1].ID)
+		}
 	}
-	seen := make(map[pair]bool, n)
-	out := make([]Finding, 0, n/2)
-	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
+	// Each summary lists the pairs that overlap in its program (less
+	// some known apart); a pair is reported where it is first found (pos,
+	// in the order of the summaries and their lists), the findings in the
+	// audit's order: by the accept's rank, then as found. The pairs are
+	// put in that order by a counting sort on the accept, which keeps the
+	// order found within each accept: a big cloud has some million.
+	type hit struct { // no pointer: nothing for the collector to follow
+		drop, pos, sm int32 // sm: the summary's index in order
+		c             space.Correlation
+	}
+	at := make([]int32, len(id)+1)
 	for _, sm := range order {
 		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			d, a := rules[c.Drop], rules[c.Accept]
-			p := pair{d.Rule, a.Rule}
-			if seen[p] {
-				continue
-			}
-			seen[p] = true
-			// The message as fmt would write it, without fmt: a big cloud
-			// has some hundred thousand of these.
-			out = append(out, Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
-				Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
-					strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
-				Fix: fix})
+			at[id[rules[c.Accept].Rule]+1]++
 		}
+	}
+	for k := range len(id) {
+		at[k+1] += at[k]
+	}
+	hits := make([]hit, at[len(id)])
+	next := slices.Clone(at[:len(id)])
+	pos := int32(0)
+	for k, sm := range order {
+		rules := sm.prog.Rules
+		for _, c := range sm.corr {
+			a := id[rules[c.Accept].Rule]
+			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, int32(k), c}
+			next[a]++
+			pos++
+		}
+	}
+	// Each accept's pairs, first found first, without repeats (seen[drop]
+	// is the accept it was last seen with, plus one).
+	seen := make([]int32, len(id))
+	first := make([]hit, 0, len(hits))
+	run := 0 // where the findings of the run of tied rules at hand start
+	for k, r := range byRank {
+		a := id[r]
+		if !tied[k] {
+			run = len(first)
+		}
+		for _, h := range hits[at[a]:at[a+1]] {
+			if seen[h.drop] != a+1 {
+				seen[h.drop] = a + 1
+				first = append(first, h)
+			}
+		}
+		if tied[k] { // tied with the rules before: theirs and its, as found
+			slices.SortStableFunc(first[run:], func(x, y hit) int { return cmp.Compare(x.pos, y.pos) })
+		}
+	}
+	out := make([]Finding, len(first))
+	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
+	for k, h := range first {
+		rules := order[h.sm].prog.Rules
+		d, a := rules[h.c.Drop], rules[h.c.Accept]
+		// The message as fmt would write it, without fmt: a big cloud
+		// has some hundred thousand of these.
+		out[k] = Finding{Check: "SGA-024", Severity: Info, Resource: a.Group.ID, RuleID: a.ID,
+			Message: "Rule " + a.ID + " of " + a.Group.ID + " (accept) and rule " + d.ID + " of " + d.Group.ID + " (drop) share priority " +
+				strconv.Itoa(a.Priority) + " and overlap, so the drop silently wins where they do.",
+			Fix: fix}
 	}
 	return out
 }

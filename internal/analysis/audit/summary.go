@@ -16,7 +16,8 @@ import (
 // holding some ten thousand of them.
 type summary struct {
 	prog *policy.Program
-	pos  int // in the standings pass's order
+	pos  int     // in the standings pass's order
+	ids  []int32 // the program's rules, as indexes of the cloud's rules (the standings pass's)
 
 	// The rules' standings (spaces of every source port only).
 	status   []standing
@@ -103,7 +104,8 @@ func packetsOf(s *space.Space) *packets {
 			pk.tables[t], from[t] = pk.tables[u], at
 			continue
 		}
-		c := &addrTable{starts: make([]uint32, at.Len()), by: slices.Clone(at.By)}
+		by := at.Deciders() // written out, if the space is lazy
+		c := &addrTable{starts: make([]uint32, len(by)), by: slices.Clone(by)}
 		for j := range at.Len() {
 			c.starts[j] = uint32(at.Start(j).Lo)
 		}

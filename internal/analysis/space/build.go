@@ -42,6 +42,15 @@ type Options struct {
 	// only until the next Build with the same Scratch. For callers that
 	// derive what they need from a space and drop it, in a loop.
 	Scratch *Scratch `json:"-"`
+	// Lazy, with a Scratch, writes a table out only when it is first read
+	// (a table is decided once per class of pieces; writing it out, piece
+	// by piece, is most of its cost): for callers that read few of the
+	// tables. The space is then one goroutine's, as its Scratch is.
+	Lazy bool `json:"-"`
+	// Index, if set, numbers the bounds of the snapshot's ranges (see
+	// NewIndex): builds by the thousand over one snapshot cut their pieces
+	// from it.
+	Index *Index `json:"-"`
 }
 
 // Scratch is memory reused across builds (see Options.Scratch). One
@@ -57,15 +66,20 @@ type Scratch struct {
 	stats []RuleStat
 	rules []prep
 	// The tables' own memory: port starts, table pointers, the tables.
-	u16s   []uint16
-	addrs  []*AddrTable
-	ports  []PortTable
-	tables []AddrTable
-	lists  [][]iprange.Range // pieces' peer lists
+	u16s     []uint16
+	addrs    []*AddrTable
+	ports    []PortTable
+	tables   []AddrTable
+	lists    [][]iprange.Range // pieces' peer lists
+	distinct [][]iprange.Range // and the distinct ones
+	// Cutting pieces from an Index: the arrays' numbers, the bit set of
+	// the numbers met, and where each number's piece is.
+	rankLists [][]int32
+	bits      []uint64
+	pos       []int32
 	// Maps of one build, cleared before use.
-	seen    map[*iprange.Range]bool
-	spanMap map[*iprange.Range][]span
-	cache   map[string]*AddrTable
+	seen  map[*iprange.Range]int32
+	cache map[string]*AddrTable
 }
 
 // reuse returns *m cleared, making it first if need be.
@@ -145,18 +159,11 @@ func (a *arena) cacheMap() map[string]*AddrTable {
 	return reuse(&a.sc.cache)
 }
 
-func (a *arena) seenMap() map[*iprange.Range]bool {
+func (a *arena) seenMap() map[*iprange.Range]int32 {
 	if a.sc == nil {
-		return map[*iprange.Range]bool{}
+		return map[*iprange.Range]int32{}
 	}
 	return reuse(&a.sc.seen)
-}
-
-func (a *arena) spanMap() map[*iprange.Range][]span {
-	if a.sc == nil {
-		return map[*iprange.Range][]span{}
-	}
-	return reuse(&a.sc.spanMap)
 }
 
 func (a *arena) int32N(n int) []int32 {
@@ -224,24 +231,78 @@ func (r PortRange) Contains(p uint16) bool { return r.Lo <= p && p <= r.Hi }
 // A table keeps its starts as indexes among the space's pieces (see
 // Space.Pieces), 4 bytes each rather than a 16-byte key: a big audit keeps
 // tens of millions of them.
+//
+// A table of a space built with Options.Lazy is written out when first
+// read (through its methods); By is valid once one of them has been
+// called (Deciders returns it).
 type AddrTable struct {
 	By     []Decider
 	piece  []int32 // piece[k] is the index of Start(k) among pieces
 	pieces []iprange.Key
+	// Until written out: the space's pieces' classes, each class's
+	// decider, and the memory to write into.
+	class   []int32
+	classBy []Decider
+	mem     *arena
+}
+
+// ready writes a lazy table out.
+func (t *AddrTable) ready() {
+	if t.classBy != nil {
+		t.write()
+	}
+}
+
+func (t *AddrTable) write() {
+	n := len(t.class)
+	by, piece := t.mem.deciderN(n)[:0], t.mem.int32N(n)[:0]
+	prev := none
+	for j, c := range t.class {
+		if d := t.classBy[c]; d != prev {
+			by = append(by, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	t.By, t.piece, t.class, t.classBy, t.mem = by, piece, nil, nil, nil
+}
+
+// Deciders returns By, written out.
+func (t *AddrTable) Deciders() []Decider {
+	t.ready()
+	return t.By
+}
+
+// decide returns the decider of an address.
+func (t *AddrTable) decide(k iprange.Key) Decider {
+	if t.classBy != nil {
+		return t.classBy[t.class[iprange.Search(t.pieces, k)]]
+	}
+	return t.By[t.Find(k)]
 }
 
 // Len is the number of the table's pieces.
-func (t *AddrTable) Len() int { return len(t.piece) }
+func (t *AddrTable) Len() int {
+	t.ready()
+	return len(t.piece)
+}
 
 // Start returns where piece k starts.
-func (t *AddrTable) Start(k int) iprange.Key { return t.pieces[t.piece[k]] }
+func (t *AddrTable) Start(k int) iprange.Key {
+	t.ready()
+	return t.pieces[t.piece[k]]
+}
 
 // Piece returns the index of Start(k) among the pieces of the space that
 // built the table.
-func (t *AddrTable) Piece(k int) int { return int(t.piece[k]) }
+func (t *AddrTable) Piece(k int) int {
+	t.ready()
+	return int(t.piece[k])
+}
 
 // Find returns the piece that holds an address.
 func (t *AddrTable) Find(k iprange.Key) int {
+	t.ready()
 	j := int32(iprange.Search(t.pieces, k))
 	lo, hi := 0, len(t.piece)
 	for hi-lo > 1 {
@@ -286,6 +347,13 @@ type Space struct {
 	rules  []prep
 	intra  [][2][]iprange.Range
 	pieces [2][]iprange.Key
+	// The pieces each rule's ranges span, per family, kept by builds with
+	// a Scratch (their memory lives as long as the space): rule i's are
+	// spans[f][spanOff[f][d]:spanOff[f][d+1]], d = spanOf[f][len(intra)+i]
+	// (-1: none).
+	spans   [2][]span
+	spanOff [2][]int32
+	spanOf  [2][]int32
 }
 
 // RuleStat is what one rule contributes.
@@ -424,7 +492,7 @@ func ForInstance(res *Resolver, in *model.Instance, dir model.Direction, nic mod
 // Build analyses a program.
 func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	s := newSpace(res, p, o)
-	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}}
+	b := &builder{s: s, needed: make([]bool, len(p.Rules)), mem: arena{sc: o.Scratch}, lazy: o.Lazy && o.Scratch != nil}
 	// What only the build reads (pieces' bit sets, maps, sort buffers)
 	// comes from the Scratch too, or else from a pooled one.
 	b.tmp = &b.mem // one arena, so that the two never hand out the same memory
@@ -433,7 +501,6 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		b.tmp = &arena{sc: sc}
 		defer func() {
 			clear(sc.cache) // no table outlives its space through the pool
-			clear(sc.spanMap)
 			clear(sc.seen)
 			scratchPool.Put(sc)
 		}()
@@ -463,6 +530,14 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 					b.act = append(b.act, int32(i))
 				}
 			}
+			// Where the same rules can match as in the part before
+			// (parts are cut for every rule with source ports, of either
+			// family), the tables are the same: shared, not swept again.
+			if n := len(s.Parts); n > 0 && slices.Equal(b.act, b.lastAct[f]) {
+				part.Tables[f] = s.Parts[n-1].Tables[f]
+				continue
+			}
+			b.lastAct[f] = append(b.lastAct[f][:0], b.act...)
 			for slot := range NProto {
 				if o.Slots[f] != 0 && o.Slots[f]&(1<<slot) == 0 {
 					continue
@@ -477,6 +552,31 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		s.Rules[i].Redundant = s.Rules[i].Hit && !b.needed[i]
 	}
 	return s
+}
+
+// prepOf reduces a rule to what painting needs.
+func prepOf(res *Resolver, r *model.Rule) prep {
+	dports := ruleSpans(res.Cloud, r)
+	lo, hi := uint16(65535), uint16(0)
+	for _, d := range dports {
+		lo, hi = min(lo, d.Lo), max(hi, d.Hi)
+	}
+	if len(dports) == 0 { // no port at all: an empty hull
+		lo, hi = 1, 0
+	}
+	rp := prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+	if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
+		rp.sport, rp.hasSport = r.SourcePortRange, true
+	}
+	if r.Local.IsValid() {
+		rp.local = r.Local.Masked()
+	}
+	for p := range NProto {
+		if matchesSlot(r.Protocol, p) {
+			rp.slots |= 1 << p
+		}
+	}
+	return rp
 }
 
 // newSpace reduces a program's rules to what analysis needs.
@@ -495,28 +595,19 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 	} else {
 		s.Rules, s.rules = make([]RuleStat, len(p.Rules)), make([]prep, len(p.Rules))
 	}
+	ix := o.Index
+	if ix != nil && ix.res != res {
+		ix = nil // made for another snapshot
+		s.Options.Index = nil
+	}
 	for i, pr := range p.Rules {
-		r := pr.Rule
-		dports := ruleSpans(res.Cloud, r)
-		lo, hi := uint16(65535), uint16(0)
-		for _, d := range dports {
-			lo, hi = min(lo, d.Lo), max(hi, d.Hi)
-		}
-		if len(dports) == 0 { // no port at all: an empty hull
-			lo, hi = 1, 0
-		}
-		s.rules[i] = prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
-		if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
-			s.rules[i].sport, s.rules[i].hasSport = r.SourcePortRange, true
-		}
-		if r.Local.IsValid() {
-			s.rules[i].local = r.Local.Masked()
-		}
-		for p := range NProto {
-			if matchesSlot(r.Protocol, p) {
-				s.rules[i].slots |= 1 << p
+		if ix != nil {
+			if rp, ok := ix.preps[pr.Rule]; ok {
+				s.rules[i] = *rp
+				continue
 			}
 		}
+		s.rules[i] = prepOf(res, pr.Rule)
 	}
 	for _, g := range p.Intra {
 		s.intra = append(s.intra, res.Group(g))
@@ -583,11 +674,13 @@ type builder struct {
 	buf    *tableBuf // the tables made so far, without a Scratch
 	tmp    *arena    // memory of the build alone
 	// Scratch arrays of paint and portTable, reused across tables.
-	mask   []uint64
-	act    []int32 // the rules active in the part and family at hand
-	idx    []int32
-	bounds []int
-	cover  []int32
+	mask    []uint64
+	act     []int32    // the rules active in the part and family at hand
+	lastAct [2][]int32 // and in the part before, per family
+	events  []uint64   // portTable's sweep
+	lazy    bool       // Options.Lazy, with a Scratch
+	// classBy is the deciders of the pieces' classes, in the table at hand.
+	classBy []Decider
 }
 
 // pieces cuts one family's addresses at every boundary of every rule and
@@ -600,10 +693,74 @@ type pieces struct {
 	words  int      // bit-set words per piece
 	cand   []uint64 // piece j's covering rules: cand[j*words : (j+1)*words]
 	intra  []Decider
+	// Pieces with the same covering rules and grant are decided alike in
+	// every table: class[j] is piece j's class, numbered in the order
+	// the pieces first meet them; classCand and classIntra are a class's
+	// covering rules and grant, as cand and intra have them. A table is
+	// decided once per class (most spaces have several times fewer
+	// classes than pieces), then written out piece by piece.
+	class      []int32
+	classCand  []uint64
+	classIntra []Decider
+}
+
+// classify finds the pieces' classes, with an open-addressing hash table
+// of the classes met so far.
+func (b *builder) classify(ps *pieces) {
+	np, words := len(ps.starts), ps.words
+	size := 16
+	for size < 2*np {
+		size <<= 1
+	}
+	table := b.tmp.int32N(size)
+	for i := range table {
+		table[i] = -1
+	}
+	ps.class = b.tmp.int32N(np)
+	ps.classCand = b.tmp.uint64N(np * words)[:0]
+	ps.classIntra = b.tmp.deciderN(np)[:0]
+	for j := range np {
+		cw := ps.cand[j*words : (j+1)*words]
+		h := uint64(uint32(ps.intra[j])) * 0x9e3779b97f4a7c15
+		for _, w := range cw {
+			h = (h ^ w) * 0xff51afd7ed558ccd
+			h ^= h >> 29
+		}
+		i := int(h>>7) & (size - 1)
+		for {
+			c := table[i]
+			if c < 0 {
+				c = int32(len(ps.classIntra))
+				table[i] = c
+				ps.classCand = append(ps.classCand, cw...)
+				ps.classIntra = append(ps.classIntra, ps.intra[j])
+				ps.class[j] = c
+				break
+			}
+			if ps.classIntra[c] == ps.intra[j] && slices.Equal(ps.classCand[int(c)*words:(int(c)+1)*words], cw) {
+				ps.class[j] = c
+				break
+			}
+			i = (i + 1) & (size - 1)
+		}
+	}
 }
 
 // span is an interval of piece indexes.
 type span struct{ lo, hi int32 }
+
+// ruleSpans returns the pieces rule i's ranges span in family f, one span
+// per range, if the build kept them.
+func (s *Space) ruleSpans(i, f int) ([]span, bool) {
+	if s.spanOf[f] == nil {
+		return nil, false
+	}
+	d := s.spanOf[f][len(s.intra)+i]
+	if d < 0 {
+		return nil, true
+	}
+	return s.spans[f][s.spanOff[f][d]:s.spanOff[f][d+1]], true
+}
 
 // sortKeys sorts and dedupes keys; IPv4 keys (32-bit) are radix sorted as
 // plain integers, several times faster than comparing 128-bit keys.
@@ -670,41 +827,47 @@ func (s *Space) Pieces(six bool) []iprange.Key {
 
 func (b *builder) pieces(f int) *pieces {
 	s := b.s
-	last := iprange.Last(f == 1)
-	// Rules naming one group or prefix list share the resolver's array:
-	// count and add each array once.
+	// Rules naming one group, prefix list or block share the resolver's
+	// array: each distinct array is counted, added and spanned once.
+	// lists holds the grants' arrays, then the rules'; canon[i] is the
+	// index of lists[i] among the distinct arrays (-1: empty).
 	seen := b.tmp.seenMap()
 	lists := b.tmp.sc.lists[:0] // b.tmp always has a Scratch
-	n := 1
 	for k := range s.intra {
 		lists = append(lists, s.intra[k][f])
 	}
 	for i := range s.rules {
 		lists = append(lists, s.rules[i].ranges[f])
 	}
+	canon := b.tmp.int32N(len(lists))
+	distinct := b.tmp.sc.distinct[:0]
+	nr := 0 // ranges of the distinct arrays
 	for i, rs := range lists {
-		if len(rs) > 1 {
-			if seen[&rs[0]] {
-				lists[i] = nil
-				continue
-			}
-			seen[&rs[0]] = true
+		if len(rs) == 0 {
+			canon[i] = -1
+			continue
 		}
-		n += 2 * len(rs)
-	}
-	starts := b.tmp.keyN(n)[:1]
-	starts[0] = iprange.Key{}
-	for _, rs := range lists {
-		for _, r := range rs {
-			starts = append(starts, r.Lo())
-			if r.Hi() != last {
-				starts = append(starts, r.Hi().Next())
-			}
+		d, ok := seen[&rs[0]]
+		if !ok {
+			d = int32(len(distinct))
+			seen[&rs[0]] = d
+			distinct = append(distinct, rs)
+			nr += len(rs)
 		}
+		canon[i] = d
 	}
 	clear(lists) // the resolver's arrays: not kept alive by a pooled Scratch
 	b.tmp.sc.lists = lists[:0]
-	starts = b.sortKeys(starts, f == 1)
+	var starts []iprange.Key
+	var spans []span
+	var off []int32
+	ok := false
+	if s.Options.Index != nil {
+		starts, spans, off, ok = b.indexed(f, distinct, nr)
+	}
+	if !ok {
+		starts, spans, off = b.sorted(f, distinct, nr)
+	}
 	if b.tmp != &b.mem {
 		// The space keeps its pieces: without the duplicates' room.
 		starts = slices.Clone(starts)
@@ -717,16 +880,63 @@ func (b *builder) pieces(f int) *pieces {
 	for j := range ps.intra {
 		ps.intra[j] = none
 	}
-	// Spans (piece-index intervals) of shared arrays are found once.
-	spans := b.tmp.spanMap()
-	spansOf := func(rs []iprange.Range) []span {
-		if len(rs) == 0 {
-			return nil
+	if b.tmp == &b.mem {
+		s.spans[f], s.spanOff[f], s.spanOf[f] = spans, off, canon
+	}
+	clear(distinct)
+	b.tmp.sc.distinct = distinct[:0]
+	spansOf := func(list int) []span {
+		if d := canon[list]; d >= 0 {
+			return spans[off[d]:off[d+1]]
 		}
-		if sp, ok := spans[&rs[0]]; ok {
-			return sp
+		return nil
+	}
+	for i := range s.rules {
+		w, bit := i/64, uint64(1)<<(i%64)
+		for _, sp := range spansOf(len(s.intra) + i) {
+			for j := int(sp.lo); j <= int(sp.hi); j++ {
+				ps.cand[j*ps.words+w] |= bit
+			}
 		}
-		out := b.tmp.spanN(len(rs))
+	}
+	// Nothing after a grant can change its pieces, so grants settle them
+	// (the first group in the instance's order wins).
+	for k := range s.intra {
+		for _, sp := range spansOf(k) {
+			for j := sp.lo; j <= sp.hi; j++ {
+				if ps.intra[j] == none {
+					ps.intra[j] = IntraDecider(k)
+				}
+			}
+		}
+	}
+	b.classify(ps)
+	return ps
+}
+
+// sorted cuts a family's pieces by sorting the bounds of the distinct
+// arrays' ranges (nr in all) and searching for each range's pieces: the
+// pieces' starts, and the arrays' spans (spans[off[d]:off[d+1]] are
+// distinct[d]'s).
+func (b *builder) sorted(f int, distinct [][]iprange.Range, nr int) ([]iprange.Key, []span, []int32) {
+	last := iprange.Last(f == 1)
+	starts := b.tmp.keyN(1 + 2*nr)[:1]
+	starts[0] = iprange.Key{}
+	for _, rs := range distinct {
+		for _, r := range rs {
+			starts = append(starts, r.Lo())
+			if r.Hi() != last {
+				starts = append(starts, r.Hi().Next())
+			}
+		}
+	}
+	starts = b.sortKeys(starts, f == 1)
+	// The spans (piece-index intervals) of distinct array d are
+	// spans[off[d]:off[d+1]].
+	spans, off := b.tmp.spanN(nr), b.tmp.int32N(len(distinct)+1)
+	off[0] = 0
+	for d, rs := range distinct {
+		out := spans[off[d] : int(off[d])+len(rs)]
 		from := 0 // ranges come sorted: search onwards from the last one
 		for i, r := range rs {
 			if r.Lo().Less(starts[from]) {
@@ -740,92 +950,100 @@ func (b *builder) pieces(f int) *pieces {
 			out[i] = span{int32(lo), int32(hi)}
 			from = hi
 		}
-		spans[&rs[0]] = out
-		return out
+		off[d+1] = off[d] + int32(len(rs))
 	}
-	for i := range s.rules {
-		w, bit := i/64, uint64(1)<<(i%64)
-		for _, sp := range spansOf(s.rules[i].ranges[f]) {
-			for j := int(sp.lo); j <= int(sp.hi); j++ {
-				ps.cand[j*ps.words+w] |= bit
-			}
-		}
-	}
-	// Nothing after a grant can change its pieces, so grants settle them
-	// (the first group in the instance's order wins).
-	for k := range s.intra {
-		for _, sp := range spansOf(s.intra[k][f]) {
-			for j := sp.lo; j <= sp.hi; j++ {
-				if ps.intra[j] == none {
-					ps.intra[j] = IntraDecider(k)
-				}
-			}
-		}
-	}
-	return ps
+	return starts, spans, off
 }
 
 // portTable partitions one slot's destination ports in a part and family
 // (b.act holds the rules active there).
 func (b *builder) portTable(f int, slot Proto) *PortTable {
 	s := b.s
-	idx := b.idx[:0]
-	for _, i := range b.act {
-		if s.rules[i].slots&(1<<slot) != 0 {
-			idx = append(idx, i)
-		}
-	}
-	b.idx = idx
-	bounds := append(b.bounds[:0], 0)
-	defer func() { b.bounds = bounds[:0] }()
-	if slot.Ports() {
-		for _, i := range idx {
-			bounds = s.rules[i].portBounds(bounds)
-		}
-		slices.Sort(bounds)
-		bounds = slices.Compact(bounds)
-	}
-	pt := b.mem.portTable(len(bounds))
-	cover := b.cover[:0]
-	defer func() { b.cover = cover[:0] }()
-	for _, start := range bounds {
-		cover = cover[:0]
-		b.key = append(b.key[:0], byte(f))
-		for _, i := range idx {
-			if r := &s.rules[i]; !slot.Ports() || r.hasPort(start) {
-				cover = append(cover, i)
-				b.key = binary.LittleEndian.AppendUint32(b.key, uint32(i))
+	words := b.fams[f].words
+	mask := slices.Grow(b.mask[:0], words)[:words]
+	clear(mask)
+	b.mask = mask
+	if !slot.Ports() {
+		for _, i := range b.act {
+			if s.rules[i].slots&(1<<slot) != 0 {
+				mask[i/64] |= 1 << (i % 64)
 			}
 		}
-		at, ok := b.cache[string(b.key)]
-		if !ok {
-			at = b.paint(cover, f)
-			b.cache[string(b.key)] = at
-		}
-		// Neighbouring intervals with the same table are one interval.
-		if n := len(pt.Addrs); n > 0 && pt.Addrs[n-1] == at {
+		pt := b.mem.portTable(1)
+		pt.Starts = append(pt.Starts, 0)
+		pt.Addrs = append(pt.Addrs, b.table(mask, f))
+		return pt
+	}
+	// Sweep the ports: each of a rule's intervals adds it to the cover
+	// where it starts and takes it out after it ends. An event is
+	// port<<32 | rule<<1 | out, so that a plain sort orders them by port.
+	ev := b.events[:0]
+	for _, i := range b.act {
+		r := &s.rules[i]
+		if r.slots&(1<<slot) == 0 {
 			continue
 		}
-		pt.Starts = append(pt.Starts, uint16(start))
-		pt.Addrs = append(pt.Addrs, at)
+		for _, d := range r.dports {
+			ev = append(ev, uint64(d.Lo)<<32|uint64(i)<<1)
+			if d.Hi < 65535 {
+				ev = append(ev, (uint64(d.Hi)+1)<<32|uint64(i)<<1|1)
+			}
+		}
 	}
-	return pt
+	slices.Sort(ev)
+	b.events = ev
+	n := 1 // intervals: 0, and every other port where an event is
+	for k, e := range ev {
+		if e>>32 != 0 && (k == 0 || e>>32 != ev[k-1]>>32) {
+			n++
+		}
+	}
+	pt := b.mem.portTable(n)
+	for k, start := 0, uint64(0); ; {
+		for ; k < len(ev) && ev[k]>>32 == start; k++ {
+			i := uint32(ev[k]) >> 1
+			if ev[k]&1 == 0 {
+				mask[i/64] |= 1 << (i % 64)
+			} else {
+				mask[i/64] &^= 1 << (i % 64)
+			}
+		}
+		at := b.table(mask, f)
+		// Neighbouring intervals with the same table are one interval.
+		if n := len(pt.Addrs); n == 0 || pt.Addrs[n-1] != at {
+			pt.Starts = append(pt.Starts, uint16(start))
+			pt.Addrs = append(pt.Addrs, at)
+		}
+		if k == len(ev) {
+			return pt
+		}
+		start = ev[k] >> 32
+	}
+}
+
+// table returns the table of a family for the rules of a cover (a bit
+// set), painted once per build.
+func (b *builder) table(mask []uint64, f int) *AddrTable {
+	b.key = append(b.key[:0], byte(f))
+	for _, w := range mask {
+		b.key = binary.LittleEndian.AppendUint64(b.key, w)
+	}
+	at, ok := b.cache[string(b.key)]
+	if !ok {
+		at = b.paint(mask, f)
+		b.cache[string(b.key)] = at
+	}
+	return at
 }
 
 // paint partitions a family's addresses among the intra-group grants and the
 // covering rules: each piece is decided by the first entry that covers it,
 // the lowest rule of the piece's covering set that is in the cover. The
 // second such rule is what would decide if the first were removed.
-func (b *builder) paint(cover []int32, f int) *AddrTable {
+func (b *builder) paint(mask []uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
-	mask := slices.Grow(b.mask[:0], words)[:words]
-	clear(mask)
-	for _, i := range cover {
-		mask[i/64] |= 1 << (i % 64)
-	}
-	b.mask = mask
 	if s.Options.PartitionOnly {
 		return b.paintFast(mask, f)
 	}
@@ -886,26 +1104,25 @@ func (b *builder) paint(cover []int32, f int) *AddrTable {
 	return at
 }
 
-// genericPaint makes paint take its general path whatever the program's
-// size (a test holds the one- and two-word paths to it).
+// genericPaint makes paint take its general path, piece by piece, whatever
+// the program's size (a test holds the paths by classes, and the one- and
+// two-word ones, to it).
 var genericPaint = false
 
 // paintWord is paint for programs of at most 64 rules (nearly all): each
-// piece's covering set is one word.
+// class's covering set is one word.
 func (b *builder) paintWord(mask uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
-	n := len(ps.starts)
-	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	cand, intra := ps.cand[:n], ps.intra[:n]
-	by, piece := at.By, at.piece
-	prev, last1, last2 := none, none, none
+	cand, intra := ps.classCand[:len(ps.classIntra)], ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	last1, last2 := none, none
 	defaultHit := false
-	for j, d := range intra {
+	for c, d := range intra {
 		if d != none {
 			s.IntraHit[d.Intra()] = true
-		} else if x := cand[j] & mask; x == 0 {
+		} else if x := cand[c] & mask; x == 0 {
 			defaultHit = true
 			d = Default
 		} else {
@@ -920,35 +1137,28 @@ func (b *builder) paintWord(mask uint64, f int) *AddrTable {
 				last1, last2 = d, d2
 			}
 		}
-		if d != prev {
-			by = append(by, d)
-			piece = append(piece, int32(j))
-			prev = d
-		}
+		by = append(by, d)
 	}
 	if defaultHit {
 		s.DefaultHit = true
 	}
-	at.By, at.piece = by, piece
-	b.done(at)
-	return at
+	b.classBy = by
+	return b.writeTable(by, f)
 }
 
 // paintWords2 is paint for programs of 65 to 128 rules.
 func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
 	s := b.s
 	ps := b.fams[f]
-	n := len(ps.starts)
-	at := b.newTable(n, f)
 	defAccept := s.Program.Default.Verdict == policy.Accept
-	cand, intra := ps.cand[:2*n], ps.intra[:n]
-	by, piece := at.By, at.piece
-	prev, last1, last2 := none, none, none
+	cand, intra := ps.classCand[:2*len(ps.classIntra)], ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	last1, last2 := none, none
 	defaultHit := false
-	for j, d := range intra {
+	for c, d := range intra {
 		if d != none {
 			s.IntraHit[d.Intra()] = true
-		} else if x0, x1 := cand[2*j]&m0, cand[2*j+1]&m1; x0|x1 == 0 {
+		} else if x0, x1 := cand[2*c]&m0, cand[2*c+1]&m1; x0|x1 == 0 {
 			defaultHit = true
 			d = Default
 		} else {
@@ -973,16 +1183,37 @@ func (b *builder) paintWords2(m0, m1 uint64, f int) *AddrTable {
 				last1, last2 = d, d2
 			}
 		}
-		if d != prev {
-			by = append(by, d)
-			piece = append(piece, int32(j))
-			prev = d
-		}
+		by = append(by, d)
 	}
 	if defaultHit {
 		s.DefaultHit = true
 	}
-	at.By, at.piece = by, piece
+	b.classBy = by
+	return b.writeTable(by, f)
+}
+
+// writeTable writes out a table from its classes' deciders: piece j is
+// decided by by[class[j]], and neighbours decided alike are joined.
+func (b *builder) writeTable(by []Decider, f int) *AddrTable {
+	ps := b.fams[f]
+	if b.lazy {
+		at := b.mem.addrTable()
+		at.pieces, at.class, at.mem = ps.starts, ps.class, &b.mem
+		at.classBy = b.mem.deciderN(len(by))
+		copy(at.classBy, by)
+		return at
+	}
+	at := b.newTable(len(ps.starts), f)
+	out, piece := at.By, at.piece
+	prev := none
+	for j, c := range ps.class {
+		if d := by[c]; d != prev {
+			out = append(out, d)
+			piece = append(piece, int32(j))
+			prev = d
+		}
+	}
+	at.By, at.piece = out, piece
 	b.done(at)
 	return at
 }
@@ -1008,21 +1239,48 @@ func (b *builder) standing(d, sec Decider, defAccept bool) {
 	}
 }
 
-// paintFast is paint without standings: one pass that paints and merges.
+// paintFast is paint without standings: each class's first covering
+// entry, then the table written out.
 func (b *builder) paintFast(mask []uint64, f int) *AddrTable {
+	if genericPaint {
+		return b.paintFastPieces(mask, f)
+	}
+	ps := b.fams[f]
+	words := ps.words
+	intra := ps.classIntra
+	by := slices.Grow(b.classBy[:0], len(intra))
+	for c, d := range intra {
+		if d == none && words == 1 {
+			// Most programs have at most 64 rules: one word, no loop.
+			d = Default
+			if x := ps.classCand[c] & mask[0]; x != 0 {
+				d = Decider(bits.TrailingZeros64(x))
+			}
+		} else if d == none {
+			d = Default
+			for w, x := range ps.classCand[c*words : (c+1)*words] {
+				if x &= mask[w]; x != 0 {
+					d = Decider(w*64 + bits.TrailingZeros64(x))
+					break
+				}
+			}
+		}
+		by = append(by, d)
+	}
+	b.classBy = by
+	return b.writeTable(by, f)
+}
+
+// paintFastPieces is paintFast piece by piece, without the classes: the
+// general path the test holds paintFast to.
+func (b *builder) paintFastPieces(mask []uint64, f int) *AddrTable {
 	ps := b.fams[f]
 	n, words := len(ps.starts), ps.words
 	at := b.newTable(n, f)
 	prev := none
 	for j := range n {
 		d := ps.intra[j]
-		if d == none && words == 1 {
-			// Most programs have at most 64 rules: one word, no loop.
-			d = Default
-			if x := ps.cand[j] & mask[0]; x != 0 {
-				d = Decider(bits.TrailingZeros64(x))
-			}
-		} else if d == none {
+		if d == none {
 			d = Default
 			for w, c := range ps.cand[j*words : (j+1)*words] {
 				if x := c & mask[w]; x != 0 {

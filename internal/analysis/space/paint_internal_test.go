@@ -9,9 +9,12 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
-// TestPaintPathsAgree holds paint's one- and two-word paths (programs of
-// up to 64 and 128 rules) to its general path: the same tables, standings
-// and hits, on programs of every size up to some 200 rules.
+// TestPaintPathsAgree holds paint's paths by classes of pieces (one- and
+// two-word, for programs of up to 64 and 128 rules, and paintFast's) to
+// its general path, piece by piece: the same tables, standings and hits,
+// on programs of every size up to some 200 rules; and a lazy space's
+// answers, and those of a space cut from an Index, to those of one built
+// without.
 func TestPaintPathsAgree(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 1, Groups: 6, Instances: 12, RulesPerGroup: 250, PrefixLists: 3, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3}
@@ -19,6 +22,7 @@ func TestPaintPathsAgree(t *testing.T) {
 	for seed := range uint64(6) {
 		gen := cloudgen.Generate(seed+1, cfg)
 		res := NewResolver(gen.Snapshot())
+		ix := NewIndex(res)
 		for _, in := range gen.Instances {
 			for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 				o := Options{AllSourcePorts: true}
@@ -36,6 +40,50 @@ func TestPaintPathsAgree(t *testing.T) {
 				slow.Walk(func(c Cell) { b = append(b, c) })
 				if !slices.Equal(a, b) {
 					t.Fatalf("%s: the partitions differ (%d and %d cells)", name, len(a), len(b))
+				}
+				// Pieces cut from an index: the same standings and cells.
+				indexed := ForInstance(res, in, dir, model.Intranet, Options{AllSourcePorts: true, Index: ix})
+				var x []Cell
+				indexed.Walk(func(c Cell) { x = append(x, c) })
+				if fmt.Sprint(indexed.Rules) != fmt.Sprint(fast.Rules) || !slices.Equal(x, a) {
+					t.Fatalf("%s: a space cut from an index differs (%d and %d cells)", name, len(x), len(a))
+				}
+				// Lazy tables: the same blockers and columns read from the
+				// classes, and the same cells once written out.
+				lazy := ForInstance(res, in, dir, model.Intranet, Options{AllSourcePorts: true, Scratch: new(Scratch), Lazy: true, Index: ix})
+				for i := range lazy.Program.Rules {
+					if got, want := fmt.Sprint(lazy.Blockers(i)), fmt.Sprint(fast.Blockers(i)); got != want {
+						t.Fatalf("%s: rule %d's blockers differ in a lazy space:\n got %s\nwant %s", name, i, got, want)
+					}
+				}
+				for part := range lazy.Parts {
+					for _, six := range []bool{false, true} {
+						if !lazy.Has(six) {
+							continue
+						}
+						for _, k := range lazy.Pieces(six) {
+							if got, want := lazy.Column(part, six, k), fast.Column(part, six, k); !slices.Equal(got, want) {
+								t.Fatalf("%s: the columns at %v differ in a lazy space:\n got %v\nwant %v", name, k, got, want)
+							}
+						}
+					}
+				}
+				var l []Cell
+				lazy.Walk(func(c Cell) { l = append(l, c) })
+				if !slices.Equal(l, a) {
+					t.Fatalf("%s: a lazy space's partition differs (%d and %d cells)", name, len(l), len(a))
+				}
+				// Without standings (paintFast), by classes and piece by piece.
+				po := Options{AllSourcePorts: true, PartitionOnly: true}
+				fastPO := ForInstance(res, in, dir, model.Intranet, po)
+				genericPaint = true
+				slowPO := ForInstance(res, in, dir, model.Intranet, po)
+				genericPaint = false
+				var c, d []Cell
+				fastPO.Walk(func(x Cell) { c = append(c, x) })
+				slowPO.Walk(func(x Cell) { d = append(d, x) })
+				if !slices.Equal(c, d) || !slices.Equal(c, a) {
+					t.Fatalf("%s: the partitions without standings differ (%d and %d cells, %d with)", name, len(c), len(d), len(a))
 				}
 			}
 		}

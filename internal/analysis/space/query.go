@@ -3,6 +3,7 @@ package space
 import (
 	"cmp"
 	"slices"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -36,8 +37,7 @@ func (s *Space) Decide(six bool, p Proto, sport, dport uint16, remote iprange.Ke
 	if pt == nil {
 		return Default, false
 	}
-	at := pt.Addrs[searchPort(pt.Starts, dport)]
-	return at.By[at.Find(remote)], true
+	return pt.Addrs[searchPort(pt.Starts, dport)].decide(remote), true
 }
 
 // Decision returns a decider as the evaluators report it.
@@ -80,7 +80,7 @@ func (s *Space) Column(part int, six bool, remote iprange.Key) []Segment {
 			continue
 		}
 		for k, at := range pt.Addrs {
-			d := at.By[at.Find(remote)]
+			d := at.decide(remote)
 			lo, hi := portBounds(pt, k)
 			if n := len(out); n > 0 && out[n-1].Proto == p && out[n-1].By == d {
 				out[n-1].Ports.Hi = hi
@@ -122,6 +122,7 @@ func (s *Space) Walk(fn func(Cell)) {
 				}
 				for k, at := range pt.Addrs {
 					lo, hi := portBounds(pt, k)
+					at.ready()
 					for j := range at.Len() {
 						start, end := at.Start(j), last
 						if j+1 < at.Len() {
@@ -150,7 +151,25 @@ func (s *Space) Blockers(i int) []Blocker {
 	// vol[len(Intra)+1+d] is decider d's volume (a slice, not a map: a
 	// big audit asks for thousands of rules' blockers).
 	base := len(s.Program.Intra) + 1
-	vol := make([]float64, base+len(s.rules))
+	m := blockerMemos.Get().(*blockerMemo)
+	defer func() {
+		clear(m.memo) // no table outlives its space through the pool
+		blockerMemos.Put(m)
+	}()
+	vol := slices.Grow(m.vol[:0], base+len(s.rules))[:base+len(s.rules)]
+	clear(vol)
+	m.vol = vol
+	// A table recurs across port intervals and parts (tables are shared
+	// by cover): its overlaps with the rule's ranges are walked once, and
+	// kept as (decider, address count) in the walk's order, so that the
+	// volumes add up in the same order, to the same sums.
+	memo := m.memo
+	if memo == nil {
+		memo = map[*AddrTable][2]int32{}
+		m.memo = memo
+	}
+	clear(memo)
+	runs := m.runs[:0]
 	// The piece where each of the rule's ranges starts, per family, found
 	// once: every table's starts are among the pieces, so a table finds
 	// a range by a piece index rather than an address.
@@ -164,9 +183,16 @@ func (s *Space) Blockers(i int) []Blocker {
 			rs := r.ranges[f]
 			last := iprange.Last(f == 1)
 			if from[f] == nil {
-				from[f] = make([]int32, len(rs))
-				for x, rg := range rs {
-					from[f][x] = int32(iprange.Search(s.pieces[f], rg.Lo()))
+				from[f] = slices.Grow(m.from[f][:0], len(rs))[:len(rs)]
+				m.from[f] = from[f]
+				if sps, ok := s.ruleSpans(i, f); ok {
+					for x, sp := range sps {
+						from[f][x] = sp.lo
+					}
+				} else {
+					for x, rg := range rs {
+						from[f][x] = int32(iprange.Search(s.pieces[f], rg.Lo()))
+					}
 				}
 			}
 			for p := range NProto {
@@ -183,38 +209,21 @@ func (s *Space) Blockers(i int) []Blocker {
 					if !p.Ports() {
 						pw = 1
 					}
-					// Every overlap of the table's pieces with the rule's
-					// ranges, each range's first piece found from where
-					// the previous one ended (they are sorted).
-					k := 0
-					for x, rg := range rs {
-						if k > 0 && at.piece[k] > from[f][x] {
-							k = 0 // not sorted after all
-						}
-						for k+1 < len(at.piece) && at.piece[k+1] <= from[f][x] {
-							k++
-						}
-						for j := k; j < at.Len() && !rg.Hi().Less(at.Start(j)); j++ {
-							a, b := at.Start(j), last
-							if j+1 < at.Len() {
-								b = at.Start(j + 1).Prev()
-							}
-							if a.Less(rg.Lo()) {
-								a = rg.Lo()
-							}
-							if rg.Hi().Less(b) {
-								b = rg.Hi()
-							}
-							if d := at.By[j]; d != Decider(i) {
-								vol[base+int(d)] += sw * pw * iprange.Count(a, b)
-							}
-							k = j
-						}
+					span, ok := memo[at]
+					if !ok {
+						span[0] = int32(len(runs))
+						runs = walkRanges(runs, at, rs, from[f], last, Decider(i), s, i, f)
+						span[1] = int32(len(runs))
+						memo[at] = span
+					}
+					for _, x := range runs[span[0]:span[1]] {
+						vol[base+int(x.by)] += sw * pw * x.n
 					}
 				}
 			}
 		}
 	}
+	m.runs = runs
 	var out []Blocker
 	for k, v := range vol {
 		if v != 0 {
@@ -227,6 +236,95 @@ func (s *Space) Blockers(i int) []Blocker {
 		}
 		return cmp.Compare(s.order(a.By), s.order(b.By))
 	})
+	return out
+}
+
+// blockerMemo is the memory of one Blockers call, pooled.
+type blockerMemo struct {
+	from [2][]int32
+	vol  []float64
+	memo map[*AddrTable][2]int32 // a table's runs: runs[lo:hi]
+	runs []blockerRun
+}
+
+// blockerRun is a run of a table's pieces within a rule's ranges: its
+// decider and how many addresses it holds there.
+type blockerRun struct {
+	by Decider
+	n  float64
+}
+
+var blockerMemos = sync.Pool{New: func() any { return new(blockerMemo) }}
+
+// walkRanges appends every overlap of a table's pieces with a rule's
+// ranges that another entry decides (each range's first piece found from
+// where the previous one ended: they are sorted).
+func walkRanges(out []blockerRun, at *AddrTable, rs []iprange.Range, from []int32, last iprange.Key, self Decider, s *Space, i, f int) []blockerRun {
+	if at.classBy != nil {
+		if sps, ok := s.ruleSpans(i, f); ok {
+			return walkSpans(out, at, rs, sps, last, self)
+		}
+		at.ready()
+	}
+	k := 0
+	for x, rg := range rs {
+		if k > 0 && at.piece[k] > from[x] {
+			k = 0 // not sorted after all
+		}
+		for k+1 < len(at.piece) && at.piece[k+1] <= from[x] {
+			k++
+		}
+		for j := k; j < at.Len() && !rg.Hi().Less(at.Start(j)); j++ {
+			a, b := at.Start(j), last
+			if j+1 < at.Len() {
+				b = at.Start(j + 1).Prev()
+			}
+			if a.Less(rg.Lo()) {
+				a = rg.Lo()
+			}
+			if rg.Hi().Less(b) {
+				b = rg.Hi()
+			}
+			if d := at.By[j]; d != self {
+				out = append(out, blockerRun{d, iprange.Count(a, b)})
+			}
+			k = j
+		}
+	}
+	return out
+}
+
+// walkSpans is walkRanges on a table not written out, from the pieces
+// each range spans (sps[x] are rs[x]'s): piece by piece, neighbours
+// decided alike joined, as the table would have them (so that the volumes
+// add up to the same sums).
+func walkSpans(out []blockerRun, at *AddrTable, rs []iprange.Range, sps []span, last iprange.Key, self Decider) []blockerRun {
+	ps := at.pieces
+	class, by := at.class, at.classBy
+	for x, sp := range sps {
+		rg := rs[x]
+		for j, hi := int(sp.lo), int(sp.hi); j <= hi; {
+			d := by[class[j]]
+			a := ps[j]
+			if a.Less(rg.Lo()) {
+				a = rg.Lo()
+			}
+			j++
+			for j <= hi && by[class[j]] == d {
+				j++
+			}
+			b := last
+			if j < len(ps) {
+				b = ps[j].Prev()
+			}
+			if rg.Hi().Less(b) {
+				b = rg.Hi()
+			}
+			if d != self {
+				out = append(out, blockerRun{d, iprange.Count(a, b)})
+			}
+		}
+	}
 	return out
 }
 

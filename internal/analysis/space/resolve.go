@@ -1,6 +1,7 @@
 package space
 
 import (
+	"net/netip"
 	"sync"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -22,6 +23,9 @@ type Resolver struct {
 	parent *Resolver
 	stale  map[string]bool
 	depth  int
+	// cidrs holds the blocks' arrays.
+	cidrMu sync.RWMutex
+	cidrs  map[netip.Prefix]*[2][]iprange.Range
 }
 
 // NewResolver returns a resolver over a snapshot.
@@ -129,8 +133,25 @@ func (r *Resolver) Peer(p *model.Peer) [2][]iprange.Range {
 	case p.GroupID != "":
 		return r.Group(p.GroupID)
 	case p.CIDR.IsValid():
+		// Rules naming one block share its array, as those naming one
+		// group do: made once, and counted once where a build meets it.
+		r.cidrMu.RLock()
+		v, ok := r.cidrs[p.CIDR]
+		r.cidrMu.RUnlock()
+		if ok {
+			return *v
+		}
+		r.cidrMu.Lock()
+		defer r.cidrMu.Unlock()
+		if v, ok := r.cidrs[p.CIDR]; ok {
+			return *v
+		}
 		var out [2][]iprange.Range
 		out[family(p.CIDR.Addr().Is6())] = []iprange.Range{iprange.FromPrefix(p.CIDR)}
+		if r.cidrs == nil {
+			r.cidrs = map[netip.Prefix]*[2][]iprange.Range{}
+		}
+		r.cidrs[p.CIDR] = &out
 		return out
 	case p.PrefixListID != "":
 		if v, ok := r.cached(true, p.PrefixListID); ok {
