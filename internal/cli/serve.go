@@ -80,8 +80,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
-	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (a client address a quarter);\n"+
-		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable (at least --max-body-bytes)")
+	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (at least --max-body-bytes);\n"+
+		"a client address at most a quarter of that or --max-body-bytes, whichever is more;\n"+
+		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable")
 	fs.DurationVar(&lim.ThrottledDelay, "throttled-delay", d.ThrottledDelay, "hold each Throttling answer (rate limits, analysis bounds, nonce caches) for `DURATION`,\n"+
 		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
 	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
