@@ -103,7 +103,7 @@ var (
 	rounds   = flag.Int("rounds", 3, "rounds of the phases, interleaved (the victim alone, then each attack); -quick: 1")
 	profile  = flag.String("profile", "", "write the server's CPU profile of each phase into this directory (pprof)")
 	nice     = flag.Int("analysis-nice", 0, "the server's --analysis-nice (0: its default; negative: none), to compare settings")
-	gcPct    = flag.Int("gc-percent", 0, "the server child's GOGC (0: its default), to compare settings")
+	gcPct    = flag.Int("gc-percent", 0, "the server child's GOGC, to compare settings; any value but 0 also turns off the server's --gc-headroom tuning (0: Go's default with that tuning)")
 	traceDur = flag.Duration("trace", 0, "with -profile, also write the first `D` of the server's execution trace of each phase\n"+
 		"(go tool trace: scheduler latency, GC pauses and assists; tracing slows the server a little)")
 )
@@ -500,10 +500,12 @@ func callCtx(ctx context.Context, hc *http.Client, addr, key, secret string, par
 func serveChild() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
+	var headroom int64 // the server's default
 	if *gcPct != 0 {
 		debug.SetGCPercent(*gcPct)
+		headroom = -1 // the percent given stands, 100 too
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret, AnalysisNice: *nice,
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: attackerKey, AccessKeySecret: attackerSecret, AnalysisNice: *nice, GCHeadroom: headroom,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}) // as a server writes it, not shown
 	if err != nil {
 		log.Fatal(err)

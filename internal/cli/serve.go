@@ -80,8 +80,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
-	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (a client address a quarter);\n"+
-		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable (at least --max-body-bytes)")
+	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (at least --max-body-bytes);\n"+
+		"a client address at most a quarter of that or --max-body-bytes, whichever is more;\n"+
+		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable")
 	fs.DurationVar(&lim.ThrottledDelay, "throttled-delay", d.ThrottledDelay, "hold each Throttling answer (rate limits, analysis bounds, nonce caches) for `DURATION`,\n"+
 		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
 	logFormat := fs.String("log-format", "text", "request and server log format on stderr: `text` or json (one line per request)")
@@ -117,7 +118,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&an.CPU, "analysis-cpus", 0, "let the analyses running keep at most `N` cores busy together; the others wait (0: the number of CPUs less one, at least 1)")
 	gcHeadroom := fs.Int64("gc-headroom", server.DefaultGCHeadroom, "let the heap grow by at least `BYTES` between garbage collections, however small the live heap,\n"+
 		"so that the analyses' short-lived memory does not make every request pay for frequent collections\n"+
-		"(the heap peaks near the live heap plus this; 0: Go's pacing; GOGC in the environment overrides it)")
+		"(the heap peaks near the live heap plus this; 0: Go's pacing; GOGC set in the environment, to any value, turns it off)")
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
@@ -310,7 +311,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: cmp.Or(*gcHeadroom, -1), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Advertise: *advertise, PeerTimeout: *peerTimeout,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
@@ -370,4 +371,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// gcHeadroomFor is the server's GCHeadroom for --gc-headroom n: off (-1)
+// when n is 0, or when GOGC is set in the environment, to any value: the
+// server itself sees only the resulting GC percent, and GOGC=100 would
+// look like Go's default.
+func gcHeadroomFor(n int64, lookupEnv func(string) (string, bool)) int64 {
+	if _, ok := lookupEnv("GOGC"); ok || n == 0 {
+		return -1
+	}
+	return n
 }

@@ -239,3 +239,29 @@ func TestServePlainHTTPWarning(t *testing.T) {
 		t.Errorf("no warning for plain HTTP on 0.0.0.0: %q", stderr)
 	}
 }
+
+// TestGCHeadroomFor: GOGC in the environment, to any value (100, Go's
+// default, too), turns the server's GC headroom off, as --gc-headroom 0
+// does; otherwise the flag stands.
+func TestGCHeadroomFor(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		flag int64
+		env  map[string]string
+		want int64
+	}{
+		{"default", 64 << 20, nil, 64 << 20},
+		{"flag 0", 0, nil, -1},
+		{"GOGC=100", 64 << 20, map[string]string{"GOGC": "100"}, -1},
+		{"GOGC=200", 1 << 20, map[string]string{"GOGC": "200"}, -1},
+		{"GOGC empty", 64 << 20, map[string]string{"GOGC": ""}, -1},
+		{"other variable", 64 << 20, map[string]string{"GOMEMLIMIT": "1GiB"}, 64 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			if got := gcHeadroomFor(tc.flag, lookup); got != tc.want {
+				t.Errorf("gcHeadroomFor(%d) = %d, want %d", tc.flag, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,9 +1,11 @@
 package flowstore
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -259,5 +261,76 @@ func remove(t *testing.T, path string) {
 	t.Helper()
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompleteDiskFull: when the disk is too full for the completeness
+// marker, the size cap still deletes segments (records keep flowing) and
+// removes the old marker, so that a restart claims records complete only
+// from its own now, never since the store began; a store begun before
+// with neither records nor marker claims the same.
+func TestCompleteDiskFull(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		full    bool // writing the marker fails with ENOSPC
+		batches int
+	}{
+		{"disk has room", false, 20},
+		{"disk full", true, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0
+			o := Options{Dir: t.TempDir(), MaxBytes: 20000, SegmentBytes: 4000, MaxAge: 30 * 24 * time.Hour,
+				Now: func() time.Time { return now }, Log: quiet}
+			s := open(t, o) // writes the marker "none"
+			if tc.full {
+				writeMarker = func(*os.File, string) (int, error) { return 0, syscall.ENOSPC }
+				t.Cleanup(func() { writeMarker = (*os.File).WriteString })
+			}
+			for b := range tc.batches {
+				var batch []Record
+				for i := range 10 {
+					batch = append(batch, rec("a", b*10+i, t0.Add(time.Duration(b)*time.Minute)))
+				}
+				if err := s.Append(batch, now); err != nil {
+					t.Fatalf("batch %d: %v", b, err)
+				}
+			}
+			st := s.Stats()
+			if st.DroppedForSize == 0 || st.Bytes > o.MaxBytes {
+				t.Fatalf("dropped %d for size, %d bytes: the cap did not delete", st.DroppedForSize, st.Bytes)
+			}
+			before := s.CompleteSince("a", now)
+			s.Close()
+			_, err := os.Lstat(filepath.Join(o.Dir, completeName))
+			if tc.full != errors.Is(err, os.ErrNotExist) {
+				t.Errorf("marker after a full disk %v: Lstat %v", tc.full, err)
+			}
+			if _, err := os.Lstat(filepath.Join(o.Dir, completeName+".tmp")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("temporary marker left behind: %v", err)
+			}
+			writeMarker = (*os.File).WriteString
+			now = t0.Add(2 * time.Hour)
+			r := open(t, o)
+			want := before
+			if tc.full {
+				want = now
+			}
+			if got := r.CompleteSince("a", now); !got.Equal(want) {
+				t.Errorf("after a restart: complete since %v, want %v", got.UTC(), want.UTC())
+			}
+			r.Close()
+			// Every record and the marker gone: a store begun before still
+			// claims nothing before now.
+			files, _ := filepath.Glob(filepath.Join(o.Dir, segPrefix+"*"))
+			for _, f := range append(files, filepath.Join(o.Dir, completeName)) {
+				remove(t, f)
+			}
+			now = t0.Add(3 * time.Hour)
+			r2 := open(t, o)
+			if got := r2.CompleteSince("a", now); !got.Equal(now) {
+				t.Errorf("no records, no marker: complete since %v, want now %v", got.UTC(), now)
+			}
+		})
 	}
 }

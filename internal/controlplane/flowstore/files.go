@@ -106,6 +106,8 @@ func (s *Store) loadCreated() error {
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("flow records: %w", err)
+	} else {
+		s.fresh = true
 	}
 	return s.writeCreated(path)
 }
@@ -173,7 +175,8 @@ func (s *Store) CompleteSince(account string, now time.Time) time.Time {
 const completeName = "complete"
 
 // loadComplete reads the marker. Missing or unreadable in a directory
-// that holds records (a store of an older version, or a lost file), the
+// that holds records or was begun before (a store of an older version, a
+// lost file, or one removed when the disk was full), the
 // deletions are not known: nothing before now is claimed complete. The
 // marker is then written, so that the next Open finds it.
 func (s *Store) loadComplete() error {
@@ -195,8 +198,10 @@ func (s *Store) loadComplete() error {
 		s.opt.Log.Warn("flow records: unreadable completeness marker; counting from now", "path", path)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("flow records: %w", err)
-	case len(s.segs) > 0:
-		s.opt.Log.Warn("flow records: no completeness marker beside records; counting from now", "path", path)
+	case len(s.segs) > 0 || !s.fresh:
+		// Records, or a store begun before: the marker may have been
+		// removed because the disk was full (makeRoom), deletions unknown.
+		s.opt.Log.Warn("flow records: no completeness marker in a store begun before; counting from now", "path", path)
 	default:
 		return s.saveComplete(0)
 	}
@@ -205,6 +210,28 @@ func (s *Store) loadComplete() error {
 		return err
 	}
 	s.complete.Store(now)
+	return nil
+}
+
+// writeMarker writes the completeness marker's temporary file; a seam:
+// tests make it fail as a full disk does.
+var writeMarker = (*os.File).WriteString
+
+// dropComplete removes the completeness marker (if any) and syncs the
+// directory: a restart then claims nothing complete before it.
+func (s *Store) dropComplete() error {
+	path := filepath.Join(s.opt.Dir, completeName)
+	if err := removeFile(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	d, err := os.Open(s.opt.Dir)
+	if err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("flow records: %w", err)
+	}
 	return nil
 }
 
@@ -225,7 +252,7 @@ func (s *Store) saveComplete(t int64) error {
 	if err != nil {
 		return fmt.Errorf("flow records: %w", err)
 	}
-	_, err = f.WriteString(v + "\n")
+	_, err = writeMarker(f, v+"\n")
 	if err == nil {
 		err = f.Sync()
 	}

@@ -192,6 +192,8 @@ type Store struct {
 	// created is when the store began (the marker file of its Dir): no
 	// record before it was ever kept.
 	created time.Time
+	// fresh: this Open began the store (no creation marker was there).
+	fresh bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -448,7 +450,14 @@ func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 			// On disk before the segment goes: after a crash in between,
 			// the store claims less than it holds, never more.
 			if err := s.saveComplete(old.maxEnd); err != nil {
-				return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
+				// A full disk has no room for the new marker, and only
+				// deleting frees some: drop the old marker instead (that
+				// frees space too), so that a restart claims records
+				// complete only from then on, never more than it holds.
+				if rerr := s.dropComplete(); rerr != nil {
+					return upTo, dropped, fmt.Errorf("%w: %v; %v", ErrWrite, err, rerr)
+				}
+				s.opt.Log.Warn("flow records: could not save the completeness marker; removed it (a restart claims records complete only from then)", "err", err)
 			}
 			s.complete.Store(old.maxEnd)
 		}

@@ -83,7 +83,9 @@ type Config struct {
 	// GCHeadroom is how many bytes the heap may grow between garbage
 	// collections at least, however small the live heap (see tuneGC); 0
 	// takes DefaultGCHeadroom, a negative value leaves Go's pacing as it
-	// is. GOGC in the environment also leaves it.
+	// is. A GC percent other than 100 (GOGC, debug.SetGCPercent) also
+	// leaves it; callers that let the operator set one explicitly (GOGC=100
+	// too) pass a negative value then.
 	GCHeadroom int64
 	// FlowRecords says where and how long the agents' flow records are
 	// kept: on this server's disk, in FlowRecords.Dir (default

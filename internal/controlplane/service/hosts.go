@@ -692,15 +692,21 @@ func (s *Service) noteHost(p HostProgress) error {
 	t.mu.RLock()
 	h := t.hosts[p.HostName]
 	t.mu.RUnlock()
+	now := s.Now()
 	if h == nil {
 		t.mu.Lock()
 		if h = t.hosts[p.HostName]; h == nil {
+			// Filled in before it is published: a reader never sees a host
+			// at revision 0 last seen in 1970.
 			h = &hostStatus{}
+			h.note(p.AppliedRevision, now)
 			t.hosts[p.HostName] = h
+			t.mu.Unlock()
+			return nil
 		}
 		t.mu.Unlock()
 	}
-	h.note(p.AppliedRevision, s.Now())
+	h.note(p.AppliedRevision, now)
 	return nil
 }
 

@@ -68,3 +68,36 @@ func TestHostProgressConcurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestNewHostFilledBeforeSeen: a host's first report is not visible to
+// readers until its revision and time are filled in. The clock reads the
+// hosts as the report is noted: the new host is either not there yet or
+// there complete, never at revision 0, seen in 1970.
+func TestNewHostFilledBeforeSeen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rev  int64
+	}{
+		{"first report at revision 7", 7},
+		{"first report at revision 1", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			now := time.Now()
+			e.s.Now = func() time.Time {
+				for _, st := range e.s.HostStates() {
+					if st.Applied != tc.rev || !st.Seen.Equal(now.UTC()) {
+						t.Errorf("while noting: host %s at revision %d seen at %v, want revision %d seen at %v (or not yet listed)", st.Name, st.Applied, st.Seen, tc.rev, now.UTC())
+					}
+				}
+				return now
+			}
+			if err := e.s.noteHost(HostProgress{HostName: "h1", AppliedRevision: tc.rev}); err != nil {
+				t.Fatal(err)
+			}
+			if st := e.s.HostStates(); len(st) != 1 || st[0].Applied != tc.rev {
+				t.Fatalf("after noting: %+v", st)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"container/list"
 	"context"
 	"net/http"
 	"runtime"
@@ -70,20 +71,33 @@ func (o Options) withDefaults() Options {
 }
 
 // gate counts the analyses running, in all and per account, and those
-// waiting in each account's queue.
+// waiting in each account's queue. The waiters are served in the order
+// they came: a slot freed goes to the oldest one it may admit, before a
+// new arrival can take it, so none waits out its MaxQueueWait while later
+// ones are let in.
 type gate struct {
 	o         Options
 	mu        sync.Mutex
 	total     int
 	byAccount map[string]int
-	waiting   map[string]int
-	freed     chan struct{} // closed (and replaced) when an analysis ends
-	cpu       chan struct{} // the CPU tokens taken (a send takes one)
+	waiting   map[string]int // in each account's queue (Waiting ones not counted)
+	queue     list.List      // of *waiter, oldest first
+	cpu       chan struct{}  // the CPU tokens taken (a send takes one)
+}
+
+// waiter is an analysis waiting for a slot; admitted (under the gate's
+// lock), it holds the slot, and ready is closed.
+type waiter struct {
+	account  string
+	queued   bool // counted in waiting
+	admitted bool
+	ready    chan struct{}
+	elem     *list.Element
 }
 
 func newGate(o Options) *gate {
 	o = o.withDefaults()
-	return &gate{o: o, byAccount: map[string]int{}, waiting: map[string]int{}, freed: make(chan struct{}), cpu: make(chan struct{}, o.CPU)}
+	return &gate{o: o, byAccount: map[string]int{}, waiting: map[string]int{}, cpu: make(chan struct{}, o.CPU)}
 }
 
 // share is an admitted analysis's hold on the CPU: tokens taken from the
@@ -140,44 +154,85 @@ func Waiting(ctx context.Context) context.Context { return context.WithValue(ctx
 // MaxQueueWait, and is refused with Throttling when the queue is full or
 // the wait ends.
 func (g *gate) enterCtx(ctx context.Context, account string) (func(), error) {
-	queued := false
-	var timeout <-chan time.Time
-	defer func() {
-		if queued {
-			g.mu.Lock()
-			if g.waiting[account]--; g.waiting[account] == 0 {
-				delete(g.waiting, account)
-			}
-			g.mu.Unlock()
-		}
-	}()
-	for {
-		g.mu.Lock()
-		freed := g.freed
-		done, err := g.enterLocked(account)
-		if err == nil {
-			g.mu.Unlock()
-			return done, nil
-		}
-		if ctx.Value(waitKey{}) == nil && !queued {
-			if g.waiting[account] >= g.o.Queue {
-				g.mu.Unlock()
-				return nil, err
-			}
-			g.waiting[account]++
-			queued = true
-			t := time.NewTimer(MaxQueueWait)
-			defer t.Stop()
-			timeout = t.C
-		}
+	g.mu.Lock()
+	done, err := g.enterLocked(account)
+	if err == nil {
 		g.mu.Unlock()
-		select {
-		case <-freed:
-		case <-timeout:
-			return nil, err
-		case <-ctx.Done():
+		return done, nil
+	}
+	w := &waiter{account: account, queued: ctx.Value(waitKey{}) == nil, ready: make(chan struct{})}
+	if w.queued {
+		if g.waiting[account] >= g.o.Queue {
+			g.mu.Unlock()
 			return nil, err
 		}
+		g.waiting[account]++
+	}
+	w.elem = g.queue.PushBack(w)
+	g.mu.Unlock()
+	var timeout <-chan time.Time
+	if w.queued {
+		t := time.NewTimer(MaxQueueWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.ready:
+		return g.leave(account), nil
+	case <-timeout:
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	if !w.admitted {
+		g.unqueueLocked(w)
+		g.mu.Unlock()
+		return nil, err
+	}
+	g.mu.Unlock()
+	// Handed a slot as the wait ended: take it, unless the caller is gone.
+	if ctx.Err() != nil {
+		g.leave(account)()
+		return nil, err
+	}
+	return g.leave(account), nil
+}
+
+// unqueueLocked takes w out of the queue.
+func (g *gate) unqueueLocked(w *waiter) {
+	g.queue.Remove(w.elem)
+	if w.queued {
+		if g.waiting[w.account]--; g.waiting[w.account] == 0 {
+			delete(g.waiting, w.account)
+		}
+	}
+}
+
+// admitLocked hands the slots free to the waiters, oldest first, each as
+// its account's bound allows.
+func (g *gate) admitLocked() {
+	for e := g.queue.Front(); e != nil && g.total < g.o.MaxConcurrent; {
+		next := e.Next()
+		if w := e.Value.(*waiter); g.byAccount[w.account] < g.o.MaxPerAccount {
+			g.total++
+			g.byAccount[w.account]++
+			g.unqueueLocked(w)
+			w.admitted = true
+			close(w.ready)
+		}
+		e = next
+	}
+}
+
+// leave returns the function that ends an admitted analysis of account.
+func (g *gate) leave(account string) func() {
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.total--
+		if g.byAccount[account]--; g.byAccount[account] == 0 {
+			delete(g.byAccount, account) // the map holds running accounts only
+		}
+		g.admitLocked()
 	}
 }
 
@@ -200,18 +255,13 @@ func (g *gate) enterLocked(account string) (func(), error) {
 		return nil, ecserr.New(http.StatusBadRequest, "Throttling",
 			"Request was denied due to request throttling: %d analyses are running, the most this server runs at once; retry in a moment.", g.total)
 	}
+	// No arrival is let in ahead of a waiter that could take the slot:
+	// each slot freed went to the waiters first (admitLocked), so one
+	// still waiting is held by the total bound, which holds this analysis
+	// too, or by its own account's.
 	g.total++
 	g.byAccount[account]++
-	return func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.total--
-		if g.byAccount[account]--; g.byAccount[account] == 0 {
-			delete(g.byAccount, account) // the map holds running accounts only
-		}
-		close(g.freed)
-		g.freed = make(chan struct{})
-	}, nil
+	return g.leave(account), nil
 }
 
 // Page selects part of a long answer: MaxResults items from the offset a
