@@ -428,18 +428,28 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 				from = checked
 			}
 			batches, exact, ok := snap.Since(from)
+			fromEmpty := c.Host != "" && from == 0
 			switch {
 			case !ok && c.Host == "":
 				out, err := s.watchStore(ctx, in)
 				return out, err == nil, err
-			case !ok || !exact && c.Host != "":
+			case (!ok || !exact) && c.Host != "" && !fromEmpty:
 				return Changes{Revision: snap.Revision(), Resync: true}, true, nil
 			}
 			var out Changes
 			var found bool
-			if c.Host == "" {
+			switch {
+			case c.Host == "":
 				out, found = watchAll(snap, batches, after)
-			} else {
+			case fromEmpty:
+				// Nothing existed at revision 0, so a host's scope then was
+				// empty and the answer is its whole scope now, however
+				// little history the view keeps (it may have loaded after
+				// the first writes).
+				now := scopeOf(nowReader{snap}, c.Host)
+				s.hosts.keepScope(c.Host, snap.Revision(), now)
+				out, found = scopeChanges(&hostScope{}, now, snap.Revision())
+			default:
 				out, found = s.watchHost(c.Host, snap, batches, from)
 			}
 			if found {

@@ -139,3 +139,36 @@ func TestSnapshotOfLaggingView(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchFromZeroAfterLateLoad: a view that loaded after the first writes
+// keeps no history back to revision 0, yet a host watching from 0 gets its
+// whole scope (nothing existed at 0), not a Resync; other hosts get none
+// of it.
+func TestWatchFromZeroAfterLateLoad(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	inst := e.instance(vpc, sg)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+	e.s.view = view.New(e.s.Store, Kinds, Indexes...)
+	t.Cleanup(e.s.view.Close)
+	snap, err := e.s.view.Snapshot(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.HistoryBase() == 0 {
+		t.Fatal("the view's history reaches revision 0: the case is not made")
+	}
+	for _, tc := range []struct {
+		host   string
+		groups int
+	}{{"h1", 1}, {"h2", 0}} {
+		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: Caller{Account: e.op.Account, Host: tc.host}, AfterRevision: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Resync || len(ch.Groups) != tc.groups || tc.groups == 1 && ch.Groups[0].ID != sg {
+			t.Errorf("%s from revision 0: Resync %v, %d groups; want %d (%s)", tc.host, ch.Resync, len(ch.Groups), tc.groups, sg)
+		}
+	}
+}
