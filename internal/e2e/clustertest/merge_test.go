@@ -446,3 +446,39 @@ func BenchmarkLookupEvents(b *testing.B) {
 		})
 	}
 }
+
+// TestStopLeavesFirst: a stopping server leaves the registry before it
+// drains its connections, so queries stop asking it for parts it will
+// not give.
+func TestStopLeavesFirst(t *testing.T) {
+	ss := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), Adjust: func(c *server.Config) { c.Limits.HeaderTimeout = 2 * time.Second }})
+	st := ss[0].Store.(*etcd.Store)
+	// A connection in the middle of its request holds the drain up until
+	// its header timeout.
+	conn, err := net.Dial("tcp", ss[1].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server reads it
+	stopped := make(chan struct{})
+	go func() { ss[1].Stop(); close(stopped) }()
+	for {
+		live, err := st.Servers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(live, func(si etcd.ServerInfo) bool { return si.ID == ss[1].ID }) {
+			break
+		}
+		select {
+		case <-stopped:
+			t.Fatal("the server stayed registered while it drained")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-stopped
+}
