@@ -42,11 +42,15 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
 		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
 		"quotas and replay nonces are shared); each keeps its own event trail")
-	advertise := fs.String("advertise", "", "with --etcd, --cluster-init or --join, the `HOST:PORT` at which the other servers reach this one's API\n"+
-		"(default: --listen, which must then name a host, not 0.0.0.0 or ::): LookupEvents and flow-record\n"+
-		"queries ask every live server for the events and records it keeps")
-	peerTimeout := fs.Duration("peer-timeout", peers.DefaultTimeout, "with --etcd, --cluster-init or --join, answer a query over every server without the part of a\n"+
-		"server that has not given it within `DURATION` (the answer names it in PalisadeMissingServers)")
+	advertise := fs.String("advertise", "", "only on etcd (--etcd, --cluster-init or --join): the `HOST:PORT` at which the other servers reach this\n"+
+		"one's API (default: --listen, which must then name a host, not 0.0.0.0 or ::, and not loopback when etcd\n"+
+		"is off this machine): LookupEvents and flow-record queries ask every live server for the events and\n"+
+		"records it keeps; give each server its own")
+	peerTimeout := fs.Duration("peer-timeout", peers.DefaultTimeout, "only on etcd (--etcd, --cluster-init or --join): answer a query over every server without the part\n"+
+		"of a server that has not given it within `DURATION` (the answer names it in PalisadeMissingServers)")
+	peerPlaintext := fs.Bool("peer-allow-plaintext", false, "only on etcd: let such a query ask a server off loopback that serves plain HTTP (the caller's\n"+
+		"signed call and the answer cross the network in the clear); without it such a server is left out\n"+
+		"(named in PalisadeMissingServers, and the log says why): serve HTTPS instead")
 	var mc member.Config
 	clusterInit := fs.Bool("cluster-init", false, "start an embedded etcd member in this server and a new cluster with it, and keep the state there\n"+
 		"instead of --db (a highly available installation: start two more servers with --join)")
@@ -122,7 +126,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	analysisNice := fs.Int("analysis-nice", server.DefaultAnalysisNice, "run each analysis request on a thread at nice `N` (1-19, Linux), so that on busy cores the\n"+
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL [--advertise HOST:PORT]] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--advertise HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
 			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
 			"and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
@@ -224,7 +228,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
 	}
-	var etcd []string
+	var etcd, etcdCluster []string
 	for _, u := range strings.Split(*etcdURLs, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			etcd = append(etcd, u)
@@ -290,6 +294,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stdout, "Embedded etcd member %x %s: clients at %s, peers at %s, data in %s\n", mem.ID, how, mc.ClientURL, mc.PeerURL, mc.Dir)
 		etcd, etcdClientTLS = []string{mem.ClientURL}, mem.ClientTLS
+		etcdCluster = []string{mc.Join, mc.PeerURL}
 		// A member that fails stops the server: its store would fail every
 		// request.
 		var cancel context.CancelFunc
@@ -312,7 +317,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
-		Advertise: *advertise, PeerTimeout: *peerTimeout,
+		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {

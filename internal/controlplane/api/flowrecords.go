@@ -65,6 +65,9 @@ type describeFlowRecordsResponse struct {
 	// PalisadeCursors, in the answer to a server's own part
 	// (peers.LocalParam), continue after each record.
 	PalisadeCursors []string `json:",omitempty"`
+	// PalisadeServerId, in the answer to a server's own part, names the
+	// server that gave it (peers.ServerParam).
+	PalisadeServerId string `json:",omitempty"`
 }
 
 // describeFlowRecords reads InstanceId, NetworkInterfaceId,
@@ -78,6 +81,13 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 	}
 	p := req.Params
 	local, merged := peers.Local(p), s.Peers != nil && !peers.Local(p)
+	self := ""
+	if s.Peers != nil {
+		self = s.Peers.Self
+	}
+	if err := peers.CheckAsked(p, self); err != nil {
+		return nil, err
+	}
 	tokenParam := p.Get("NextToken")
 	if local || merged {
 		tokenParam = "" // not an offset: read below
@@ -122,7 +132,7 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 		if err != nil {
 			return nil, err
 		}
-		out := &describeFlowRecordsResponse{TotalCount: part.Total}
+		out := &describeFlowRecordsResponse{TotalCount: part.Total, PalisadeServerId: self}
 		out.FlowRecords.FlowRecord = append([]FlowRecord{}, part.Items...)
 		for _, q := range part.Pos {
 			out.PalisadeCursors = append(out.PalisadeCursors, strconv.FormatUint(q, 10))
@@ -187,10 +197,18 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 	if err != nil {
 		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
 	}
-	for _, a := range f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After }) {
+	answers := f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
+	if err := peers.Throttled(answers); err != nil {
+		return nil, err
+	}
+	var missing []string // registered, asked, not answered: a later page asks again
+	for _, a := range answers {
 		p, err := remoteFlowPart(a, in.Page.Size)
 		if err != nil {
 			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
+			if !errors.Is(err, peers.ErrPlaintext) {
+				missing = append(missing, a.Server)
+			}
 			continue
 		}
 		parts = append(parts, p)
@@ -200,7 +218,7 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 	}
 	items, next, more := peers.Merge(tok, parts, in.Page.Size, func(a, b FlowRecord) bool {
 		return a.End > b.End || a.End == b.End && a.Start > b.Start
-	})
+	}, missing...)
 	out.FlowRecords.FlowRecord = append([]FlowRecord{}, items...)
 	if more {
 		out.NextToken = next.Encode()

@@ -2,6 +2,7 @@ package peers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // LocalParam, set to "true", asks a server for its own part of a merged
@@ -31,6 +34,50 @@ const LocalParam = "PalisadeLocalOnly"
 
 // Local reports whether a request asks for the server's own part only.
 func Local(p rpc.Params) bool { return strings.EqualFold(p.Get(LocalParam), "true") }
+
+// ServerParam names the server a part is asked of, and its answer names
+// the server that gave it (field PalisadeServerId): several servers
+// registered at one address (each advertising 127.0.0.1 behind a proxy,
+// a copied or lost ID file, a shared certificate) would otherwise each
+// answer for all of them, listing some parts many times and others never.
+const ServerParam = "PalisadeServerId"
+
+// CheckAsked refuses a request for another server's part: self is this
+// server's ID ("" where it has none).
+func CheckAsked(p rpc.Params, self string) error {
+	if id, ok := p[ServerParam]; ok && Local(p) && id != self {
+		return ecserr.New(http.StatusMisdirectedRequest, "InvalidParameter.PalisadeServerId",
+			"This server is not server %.64q; its address is registered by another server too (give each server its own --advertise).", id)
+	}
+	return nil
+}
+
+// ErrPlaintext is why a plain-HTTP peer off this machine is not asked.
+var ErrPlaintext = errors.New("refused to send a caller's signed call to a peer over plain HTTP off loopback; " +
+	"serve HTTPS (--tls-cert/--tls-self-signed) or pass --peer-allow-plaintext")
+
+// Refusal is a peer's error answer.
+type Refusal struct {
+	Status        int
+	Code, Message string
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("HTTP %d %s: %s", r.Status, r.Code, r.Message) }
+
+// Throttled returns, if a peer refused its part with a Throttling code,
+// that refusal as the caller's error (SDKs retry it), else nil: a page
+// without a throttled peer's part would be partial for a reason that
+// passes in a moment.
+func Throttled(answers []Answer) error {
+	for _, a := range answers {
+		var r *Refusal
+		if errors.As(a.Err, &r) && strings.HasPrefix(r.Code, "Throttling") {
+			return ecserr.New(cmp.Or(r.Status, http.StatusBadRequest), r.Code,
+				"Another server of the installation throttled its part of this query: %s", r.Message)
+		}
+	}
+	return nil
+}
 
 // Peer is another server of the installation.
 type Peer struct {
@@ -59,6 +106,11 @@ type Fanin struct {
 	Log     *slog.Logger
 	// Missed, if set, counts a peer that did not answer (metrics).
 	Missed func(action string)
+	// AllowPlaintext lets a part be asked over plain HTTP of a peer off
+	// loopback (the caller's signed call, and its answer, cross the
+	// network in the clear): by default such a peer is not asked and
+	// counts as missing (ErrPlaintext).
+	AllowPlaintext bool
 
 	mu      sync.Mutex
 	clients map[string]*http.Client // by URL and certificate
@@ -111,6 +163,7 @@ func (f *Fanin) Ask(ctx context.Context, peers []Peer, version, action, keyID st
 		if a := after(p.ID); a != "" {
 			v.Set("NextToken", a)
 		}
+		v.Set(ServerParam, p.ID)
 		wg.Go(func() { out[i].Body, out[i].Err = f.ask(ctx, p, version, action, keyID, secret, v) })
 	}
 	wg.Wait()
@@ -128,7 +181,7 @@ func (f *Fanin) Ask(ctx context.Context, peers []Peer, version, action, keyID st
 // dropParam are parameters not forwarded: the caller's signature and
 // transport, and the token (each peer gets its own).
 var dropParam = map[string]bool{"Action": true, "Version": true, "AccessKeyId": true, "Timestamp": true, "Format": true,
-	"SecurityToken": true, "NextToken": true, LocalParam: true}
+	"SecurityToken": true, "NextToken": true, LocalParam: true, ServerParam: true}
 
 func (f *Fanin) log() *slog.Logger {
 	if f.Log == nil {
@@ -174,11 +227,27 @@ func (f *Fanin) ask(ctx context.Context, p Peer, version, action, keyID, secret 
 		return nil, fmt.Errorf("its answer is over %d bytes", maxAnswer)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct{ Code, Message string }
-		json.Unmarshal(b, &e)
-		return nil, fmt.Errorf("HTTP %d %s: %s", resp.StatusCode, e.Code, e.Message)
+		e := &Refusal{Status: resp.StatusCode}
+		json.Unmarshal(b, e)
+		e.Status = resp.StatusCode
+		return nil, e
+	}
+	var who struct{ PalisadeServerId string }
+	if json.Unmarshal(b, &who) != nil || who.PalisadeServerId != p.ID {
+		return nil, fmt.Errorf("the server at %s answered as server %.64q, not %s: several servers registered one address "+
+			"(give each its own --advertise)", p.URL, who.PalisadeServerId, p.ID)
 	}
 	return b, nil
+}
+
+// Loopback reports whether host (a name or an address) is this machine's
+// loopback.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func cmpDur(d, def time.Duration) time.Duration {
@@ -197,6 +266,9 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 	}
 	if u.Scheme == "https" && len(p.Cert) == 0 {
 		return nil, fmt.Errorf("server %s registered no certificate for %s", p.ID, p.URL)
+	}
+	if u.Scheme == "http" && !f.AllowPlaintext && !Loopback(u.Hostname()) {
+		return nil, fmt.Errorf("server %s at %s: %w", p.ID, p.URL, ErrPlaintext)
 	}
 	h := sha256.Sum256(p.Cert)
 	key := p.URL + " " + hex.EncodeToString(h[:])

@@ -2,6 +2,7 @@ package peers
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // TestAsk: each peer gets the caller's parameters (not its signature,
@@ -38,7 +40,7 @@ func TestAsk(t *testing.T) {
 			http.Error(w, `{"Code":"SignatureDoesNotMatch"}`, http.StatusBadRequest)
 			return
 		}
-		w.Write([]byte(`{"ok":"` + r.PostForm.Get("NextToken") + `"}`))
+		w.Write([]byte(`{"ok":"` + r.PostForm.Get("NextToken") + `","PalisadeServerId":"` + r.PostForm.Get(ServerParam) + `"}`))
 	}
 	plain := httptest.NewServer(http.HandlerFunc(check))
 	defer plain.Close()
@@ -67,13 +69,26 @@ func TestAsk(t *testing.T) {
 		w.Write([]byte(strings.Repeat(" ", maxAnswer+1)))
 	}))
 	defer huge.Close()
+	// Answers for another server: several registered at one address.
+	liar := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"PalisadeServerId":"someone"}`))
+	}))
+	defer liar.Close()
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer silent.Close()
+	throttled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"Code":"Throttling.User","Message":"slow down"}`))
+	}))
+	defer throttled.Close()
 
 	cert := secure.Certificate().Raw
 	peers := []Peer{
 		{ID: "plain", URL: plain.URL}, {ID: "secure", URL: secure.URL, Cert: cert},
 		{ID: "impostor", URL: other.URL, Cert: cert}, {ID: "nocert", URL: secure.URL},
 		{ID: "refuses", URL: refuses.URL}, {ID: "hung", URL: hung.URL}, {ID: "huge", URL: huge.URL},
-		{ID: "badurl", URL: "ftp://x"},
+		{ID: "badurl", URL: "ftp://x"}, {ID: "liar", URL: liar.URL}, {ID: "silent", URL: silent.URL},
+		{ID: "offhost", URL: "http://192.0.2.1:8080"}, // plain HTTP off loopback: never dialed
 	}
 	var missed []string
 	f := &Fanin{Self: "me", Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Missed: func(a string) { missed = append(missed, a) },
@@ -81,7 +96,7 @@ func TestAsk(t *testing.T) {
 	params := rpc.Params{"RegionId": "cn-hangzhou", "MaxResults": "5", "NextToken": "callers", "Signature": "x", "SignatureNonce": "n",
 		"AccessKeyId": key, LocalParam: "false"}
 	answers := f.Ask(context.Background(), peers, "2020-07-06", "LookupEvents", key, params, func(id string) string { return "tok-" + id })
-	want := map[string]string{"plain": `{"ok":"tok-plain"}`, "secure": `{"ok":"tok-secure"}`}
+	want := map[string]string{"plain": `{"ok":"tok-plain","PalisadeServerId":"plain"}`, "secure": `{"ok":"tok-secure","PalisadeServerId":"secure"}`}
 	for _, a := range answers {
 		if w, ok := want[a.Server]; ok {
 			if a.Err != nil || string(a.Body) != w {
@@ -96,15 +111,56 @@ func TestAsk(t *testing.T) {
 	}
 	for _, p := range got {
 		if p.Get(LocalParam) != "true" || p.Get("MaxResults") != "5" || p.Get("Action") != "LookupEvents" || p.Get("Version") != "2020-07-06" ||
-			p.Get("SignatureNonce") == "n" || !strings.HasPrefix(p.Get("NextToken"), "tok-") || len(p["NextToken"]) != 1 {
+			p.Get("SignatureNonce") == "n" || !strings.HasPrefix(p.Get("NextToken"), "tok-") || len(p["NextToken"]) != 1 ||
+			p.Get("NextToken") != "tok-"+p.Get(ServerParam) {
 			t.Errorf("a peer got %v", p)
 		}
+	}
+	for _, a := range answers {
+		if a.Server == "offhost" && !errors.Is(a.Err, ErrPlaintext) {
+			t.Errorf("plain HTTP off loopback: %v, want ErrPlaintext", a.Err)
+		}
+	}
+	if err := Throttled(answers); err != nil {
+		t.Errorf("Throttled without a throttled peer: %v", err)
+	}
+	thr := f.Ask(context.Background(), []Peer{peers[0], {ID: "throttled", URL: throttled.URL}}, "2020-07-06", "LookupEvents", key, params, func(string) string { return "" })
+	if err := Throttled(thr); !ecserr.Is(err, "Throttling.User") || ecserr.As(err).Status != http.StatusBadRequest {
+		t.Errorf("a throttled peer gives %v, want Throttling.User", err)
 	}
 	// A key gone since the call was verified: nothing is sent.
 	got = nil
 	for _, a := range f.Ask(context.Background(), peers[:1], "2020-07-06", "LookupEvents", "LTAIgone", params, func(string) string { return "" }) {
 		if a.Err == nil || len(got) != 0 {
 			t.Errorf("with the key gone: %v, %d requests sent", a.Err, len(got))
+		}
+	}
+}
+
+func TestCheckAsked(t *testing.T) {
+	for _, tc := range []struct {
+		p    rpc.Params
+		self string
+		ok   bool
+	}{
+		{rpc.Params{LocalParam: "true", ServerParam: "me"}, "me", true},
+		{rpc.Params{LocalParam: "true", ServerParam: "other"}, "me", false},
+		{rpc.Params{LocalParam: "true", ServerParam: "me"}, "", false}, // a server without an ID
+		{rpc.Params{LocalParam: "true", ServerParam: ""}, "me", false},
+		{rpc.Params{LocalParam: "true"}, "me", true},   // not named: as before
+		{rpc.Params{ServerParam: "other"}, "me", true}, // not a part: the marker is ignored
+	} {
+		if err := CheckAsked(tc.p, tc.self); (err == nil) != tc.ok {
+			t.Errorf("CheckAsked(%v, %q) = %v, want ok %v", tc.p, tc.self, err, tc.ok)
+		}
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for h, want := range map[string]bool{"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true, "::ffff:127.0.0.1": true,
+		"10.0.0.1": false, "example.com": false, "": false, "0.0.0.0": false} {
+		if Loopback(h) != want {
+			t.Errorf("Loopback(%q) = %v", h, !want)
 		}
 	}
 }

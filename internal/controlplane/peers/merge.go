@@ -45,8 +45,11 @@ type Part[T any] struct {
 // where before is only approximate), the token of the next page, and
 // whether there is one. prev is the token the page was asked from: a
 // server that did not answer keeps its position there. Ties go to the
-// part listed first.
-func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool) (items []T, next Token, more bool) {
+// part listed first. missing are the servers still registered that were
+// asked and did not answer: while one of them is not done the listing has
+// a next page, so their items come later instead of never (one that dies
+// leaves the registry within its lease, so the listing still ends).
+func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool, missing ...string) (items []T, next Token, more bool) {
 	next = maps.Clone(prev)
 	if next == nil {
 		next = Token{}
@@ -77,6 +80,15 @@ func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool
 		pos.Done = k == len(p.Items) && !p.More
 		more = more || !pos.Done
 		next[p.Server] = pos
+	}
+	for _, id := range missing {
+		if !ValidID(id) || next[id].Done {
+			continue
+		}
+		if _, ok := next[id]; !ok {
+			next[id] = Pos{} // never seen: from its start
+		}
+		more = true
 	}
 	return items, next, more
 }

@@ -60,14 +60,21 @@ func pageAll(t *testing.T, servers []server, max int, down map[int][]string) ([]
 		tok    = Token{}
 	)
 	for n := 0; n < 100; n++ {
-		var parts []Part[item]
+		var (
+			parts   []Part[item]
+			missing []string
+		)
 		for _, s := range servers {
-			if slices.Contains(down[n], s.id) || tok[s.id].Done {
+			if tok[s.id].Done {
+				continue
+			}
+			if slices.Contains(down[n], s.id) {
+				missing = append(missing, s.id)
 				continue
 			}
 			parts = append(parts, s.page(tok[s.id].After, max))
 		}
-		items, next, more := Merge(tok, parts, max, newer)
+		items, next, more := Merge(tok, parts, max, newer, missing...)
 		if len(items) > max {
 			t.Fatalf("page %d has %d items, max %d", n, len(items), max)
 		}
@@ -92,7 +99,7 @@ func TestMerge(t *testing.T) {
 		servers []server
 		max     int
 		down    map[int][]string
-		lost    int // items never listed: of a server down when the others ended
+		lost    int // items never listed
 		pages   int
 	}{
 		{name: "one server", servers: []server{mk("a", 9, 8, 7, 6, 5)}, max: 2, pages: 3},
@@ -107,8 +114,12 @@ func TestMerge(t *testing.T) {
 			down: map[int][]string{0: {"b"}}, pages: 3},
 		{name: "a server down mid-way resumes where it was", servers: []server{mk("a", 6, 4, 2, 0), mk("b", 5, 3, 1)}, max: 2,
 			down: map[int][]string{1: {"b"}}, pages: 4},
-		{name: "a server down when the others end is left out", servers: []server{mk("a", 6, 4, 2), mk("b", 5, 3, 1)}, max: 2,
-			down: map[int][]string{1: {"b"}}, lost: 2, pages: 2},
+		{name: "a server down when the others end comes on a later page", servers: []server{mk("a", 6, 4, 2), mk("b", 5, 3, 1)}, max: 2,
+			down: map[int][]string{1: {"b"}}, pages: 3},
+		{name: "a server down on the only page comes on a later page", servers: []server{mk("a", 6, 4), mk("b", 5, 3)}, max: 2,
+			down: map[int][]string{0: {"b"}}, pages: 2},
+		{name: "a server down on several pages", servers: []server{mk("a", 6), mk("b", 5, 3)}, max: 2,
+			down: map[int][]string{0: {"b"}, 1: {"b"}}, pages: 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pages, _ := pageAll(t, tc.servers, tc.max, tc.down)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -78,6 +79,40 @@ func advertiseURL(advertise, listened string, tls bool) (string, error) {
 	return scheme + "://" + hostPort, nil
 }
 
+// checkLoopbackAdvertise refuses a loopback advertise URL when the etcd
+// cluster reaches off this machine: the other servers would ask
+// themselves at it (every server behind a proxy advertising 127.0.0.1
+// registers one address).
+func checkLoopbackAdvertise(self string, etcdURLs []string) error {
+	u, err := url.Parse(self)
+	if err != nil || !peers.Loopback(u.Hostname()) {
+		return nil
+	}
+	for _, e := range etcdURLs {
+		if e == "" {
+			continue
+		}
+		host := e
+		if strings.Contains(e, "://") {
+			eu, err := url.Parse(e)
+			if err == nil && (eu.Scheme == "unix" || eu.Scheme == "unixs") {
+				continue
+			}
+			if err == nil {
+				host = eu.Hostname()
+			}
+		} else if h, _, err := net.SplitHostPort(e); err == nil {
+			host = h
+		}
+		if !peers.Loopback(host) {
+			return fmt.Errorf("this server would register %s, a loopback address, in an etcd cluster reached at %s, off this machine: "+
+				"the other servers could not reach it there (they would ask themselves); pass --advertise HOST:PORT, "+
+				"an address of this machine the other servers reach", self, e)
+		}
+	}
+	return nil
+}
+
 // joinPeers registers this server among the live ones and makes the
 // queries of what each keeps ask them all.
 func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url string, tr *trail.Trail, met *metrics.Metrics) error {
@@ -92,7 +127,7 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 		}
 		info.Cert = cfg.TLS.Certificates[0].Certificate[0]
 	}
-	f := &peers.Fanin{Self: id, Secret: s.Ops.LookupSecret, Timeout: cfg.PeerTimeout, Log: cfg.Log, Missed: met.PeerMissed,
+	f := &peers.Fanin{Self: id, Secret: s.Ops.LookupSecret, Timeout: cfg.PeerTimeout, Log: cfg.Log, Missed: met.PeerMissed, AllowPlaintext: cfg.PeerAllowPlaintext,
 		List: func(ctx context.Context) ([]peers.Peer, error) {
 			ss, err := st.Servers(ctx)
 			out := make([]peers.Peer, 0, len(ss))

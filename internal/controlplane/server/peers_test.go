@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +51,35 @@ func TestServerID(t *testing.T) {
 	}
 	if got, err := serverID(db); err == nil {
 		t.Errorf("a bad ID file gave %q", got)
+	}
+}
+
+// TestLoopbackAdvertise: a loopback advertise address is refused when the
+// etcd cluster is reached off this machine (every server would register
+// one address and ask itself), and at the start, before etcd is dialed.
+func TestLoopbackAdvertise(t *testing.T) {
+	for _, tc := range []struct {
+		self string
+		etcd []string
+		ok   bool
+	}{
+		{"http://127.0.0.1:8080", []string{"http://127.0.0.1:2379"}, true},
+		{"http://localhost:8080", []string{"localhost:2379", "unix:///run/etcd.sock"}, true},
+		{"http://127.0.0.1:8080", []string{"http://127.0.0.1:2379", "http://10.0.0.2:2379"}, false},
+		{"https://[::1]:8443", []string{"etcd.example.com:2379"}, false},
+		{"http://10.0.0.1:8080", []string{"http://10.0.0.2:2379"}, true},
+		{"http://127.0.0.1:8080", []string{"http://127.0.0.1:2379", "", "http://192.0.2.1:2380"}, false}, // an embedded member's peer URL
+	} {
+		if err := checkLoopbackAdvertise(tc.self, tc.etcd); (err == nil) != tc.ok {
+			t.Errorf("advertise %s with etcd %v: %v, want ok %v", tc.self, tc.etcd, err, tc.ok)
+		}
+	}
+	dir := t.TempDir()
+	_, err := Open(t.Context(), Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "p.db"), Etcd: []string{"http://192.0.2.1:2379"}})
+	if err == nil || !strings.Contains(err.Error(), "--advertise") {
+		t.Errorf("Open with a loopback listen and etcd off the machine: %v, want a refusal naming --advertise", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "p.db")); err == nil {
+		t.Errorf("the refused start made the store")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,6 +103,14 @@ type Config struct {
 	// query (a server that does not answer makes the answer partial, not
 	// an error); 0 takes peers.DefaultTimeout.
 	PeerTimeout time.Duration
+	// PeerAllowPlaintext lets such a query ask a peer off loopback over
+	// plain HTTP (the caller's signed call and its answer in the clear);
+	// by default that peer is left out, as missing.
+	PeerAllowPlaintext bool
+	// EtcdCluster are more URLs of the etcd cluster than Etcd (an embedded
+	// member's --join and peer URLs): an advertise address on loopback is
+	// refused when any of these or Etcd is off this machine.
+	EtcdCluster []string
 }
 
 // DefaultAnalysisNice is the analyses' nice value: the kernel then gives a
@@ -261,6 +270,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	var selfURL string
 	if len(cfg.Etcd) > 0 {
 		if selfURL, err = advertiseURL(cfg.Advertise, ln.Addr().String(), cfg.TLS != nil); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		if err = checkLoopbackAdvertise(selfURL, append(slices.Clone(cfg.Etcd), cfg.EtcdCluster...)); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -481,6 +494,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s.stop() // long polls answer now instead of holding the shutdown up
+	if s.unregister != nil {
+		// Leave the live servers first: a query asking this one while it
+		// drains would wait for a part it no longer gives.
+		s.unregister()
+	}
 	err := s.http.Shutdown(shut)
 	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e

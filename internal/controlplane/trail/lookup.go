@@ -52,6 +52,9 @@ type LookupResponse struct {
 	// PalisadeCursors, in the answer to a server's own part
 	// (peers.LocalParam), continue after each event.
 	PalisadeCursors []string `json:",omitempty"`
+	// PalisadeServerId, in the answer to a server's own part, names the
+	// server that gave it (peers.ServerParam).
+	PalisadeServerId string `json:",omitempty"`
 }
 
 // SetPeers makes LookupEvents answer with the events of every live server
@@ -67,6 +70,13 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 		}
 		if req.Format == "XML" {
 			return nil, ecserr.InvalidParameter("Format", "LookupEvents answers in JSON only; leave Format out")
+		}
+		self := ""
+		if t.peers != nil {
+			self = t.peers.Self
+		}
+		if err := peers.CheckAsked(req.Params, self); err != nil {
+			return nil, err
 		}
 		merged := t.peers != nil && !peers.Local(req.Params)
 		var tok peers.Token
@@ -106,6 +116,7 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 				out.NextToken = encodeToken(*next)
 			}
 			if peers.Local(req.Params) {
+				out.PalisadeServerId = self
 				for _, c := range pos {
 					out.PalisadeCursors = append(out.PalisadeCursors, encodeToken(c))
 				}
@@ -161,10 +172,18 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
 	}
 	others = slices.DeleteFunc(others, func(p peers.Peer) bool { return tok[p.ID].Done })
-	for _, a := range f.Ask(ctx, others, Version, "LookupEvents", req.AccessKeyID, req.Params, func(id string) string { return tok[id].After }) {
+	answers := f.Ask(ctx, others, Version, "LookupEvents", req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
+	if err := peers.Throttled(answers); err != nil {
+		return err
+	}
+	var missing []string // registered, asked, not answered: a later page asks again
+	for _, a := range answers {
 		p, err := remotePart(a, q.Max)
 		if err != nil {
 			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
+			if !errors.Is(err, peers.ErrPlaintext) {
+				missing = append(missing, a.Server)
+			}
 			continue
 		}
 		parts = append(parts, p)
@@ -173,7 +192,7 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 	if q.Forward {
 		before = func(a, b located) bool { return a.c.Time < b.c.Time }
 	}
-	items, next, more := peers.Merge(tok, parts, q.Max, before)
+	items, next, more := peers.Merge(tok, parts, q.Max, before, missing...)
 	for _, it := range items {
 		out.Events = append(out.Events, it.ev)
 	}

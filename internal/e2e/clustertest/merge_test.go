@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"testing"
@@ -316,8 +318,12 @@ func TestMergedQueries(t *testing.T) {
 				t.Errorf("a made-up token: %s, %d records", code, len(fp.FlowRecords.FlowRecord))
 			}
 
-			// A server that is listed but does not answer (hung), and one
-			// whose port is closed: the answer is partial, and says so.
+			// A server that is listed but does not answer (hung), one
+			// whose port is closed, and one registered at another's
+			// address (several servers advertising one address, a copied
+			// ID file): the answer is partial, says so, and lists the
+			// server at that address once; its NextToken resumes them
+			// while they stay registered, and ends once they leave.
 			hung, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -329,28 +335,72 @@ func TestMergedQueries(t *testing.T) {
 			}
 			closed.Close()
 			st := ss[0].Store.(*etcd.Store)
-			for id, addr := range map[string]string{"hung": hung.Addr().String(), "gone": closed.Addr().String()} {
+			var stops []func()
+			for id, addr := range map[string]string{"hung": hung.Addr().String(), "gone": closed.Addr().String(), "twin": ss[0].Addr} {
 				stop, err := st.RegisterServer(context.Background(), etcd.ServerInfo{ID: id, URL: "http://" + addr}, 10*time.Second)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer stop()
+				stops = append(stops, stop)
 			}
 			start := time.Now()
-			got, _, missing = third.groupEvents(t, 50)
+			events := map[string]string{"MaxResults": "50", "LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup"}
+			var ep eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", events, &ep); code != "" {
+				t.Fatalf("LookupEvents with three servers not answering: %s", code)
+			}
+			got = nil
+			for _, ev := range ep.Events {
+				if id, _ := ev.ResponseElements["SecurityGroupId"].(string); id != "" {
+					got = append(got, id)
+				}
+			}
 			slices.Sort(got)
-			slices.Sort(missing)
-			if !slices.Equal(got, want) || !slices.Equal(missing, []string{"gone", "hung"}) {
-				t.Errorf("with two servers not answering: listing %v, missing %v; want %v, missing [gone hung]", got, missing, want)
+			missing = slices.Sorted(slices.Values(ep.PalisadeMissingServers))
+			if !slices.Equal(got, want) || !slices.Equal(missing, []string{"gone", "hung", "twin"}) || ep.NextToken == "" {
+				t.Errorf("with three servers not answering: listing %v, missing %v, NextToken %q; want %v, missing [gone hung twin], a NextToken",
+					got, missing, ep.NextToken, want)
 			}
 			t.Logf("LookupEvents with a hung server answered in %v (PeerTimeout 1s)", time.Since(start).Round(time.Millisecond))
 			var fp2 flowPage
 			code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "50"}, &fp2)
 			missing = slices.Sorted(slices.Values(fp2.PalisadeMissingServers))
-			if code != "" || len(fp2.FlowRecords.FlowRecord) != len(all) || fp2.TotalCount != len(all) || !slices.Equal(missing, []string{"gone", "hung"}) {
-				t.Errorf("flow records with two servers not answering: %s, %d records (TotalCount %d), missing %v; want %d, missing [gone hung]",
-					code, len(fp2.FlowRecords.FlowRecord), fp2.TotalCount, missing, len(all))
+			if code != "" || len(fp2.FlowRecords.FlowRecord) != len(all) || fp2.TotalCount != len(all) || !slices.Equal(missing, []string{"gone", "hung", "twin"}) ||
+				fp2.NextToken == "" {
+				t.Errorf("flow records with three servers not answering: %s, %d records (TotalCount %d), missing %v, NextToken %q; want %d, missing [gone hung twin], a NextToken",
+					code, len(fp2.FlowRecords.FlowRecord), fp2.TotalCount, missing, fp2.NextToken, len(all))
 			}
+			for _, stop := range stops {
+				stop()
+			}
+			if live, err := st.Servers(context.Background()); err != nil || len(live) != 3 {
+				t.Errorf("after the stops, listed: %v, %v", live, err)
+			}
+			events["NextToken"] = ep.NextToken
+			var last eventsPage
+			if code := third.call(t, trail.Version, "LookupEvents", events, &last); code != "" || len(last.Events) != 0 || last.NextToken != "" || len(last.PalisadeMissingServers) != 0 {
+				t.Errorf("once they left: %s, %d events, NextToken %q, missing %v; want the end", code, len(last.Events), last.NextToken, last.PalisadeMissingServers)
+			}
+
+			// A peer that throttles its part: the caller gets the
+			// Throttling error (SDKs retry it), not a partial page.
+			throttler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"Code":"Throttling.User","Message":"Request was denied due to user flow control."}`))
+			}))
+			defer throttler.Close()
+			stop, err := st.RegisterServer(context.Background(), etcd.ServerInfo{ID: "throttler", URL: throttler.URL}, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			delete(events, "NextToken")
+			if code := third.call(t, trail.Version, "LookupEvents", events, &ep); code != "Throttling.User" {
+				t.Errorf("LookupEvents with a throttled peer: %q, want Throttling.User", code)
+			}
+			if code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "50"}, &fp2); code != "Throttling.User" {
+				t.Errorf("PalisadeDescribeFlowRecords with a throttled peer: %q, want Throttling.User", code)
+			}
+			stop()
 
 			// A server stopped gracefully leaves the registry at once.
 			ss[1].Stop()
@@ -395,4 +445,40 @@ func BenchmarkLookupEvents(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestStopLeavesFirst: a stopping server leaves the registry before it
+// drains its connections, so queries stop asking it for parts it will
+// not give.
+func TestStopLeavesFirst(t *testing.T) {
+	ss := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), Adjust: func(c *server.Config) { c.Limits.HeaderTimeout = 2 * time.Second }})
+	st := ss[0].Store.(*etcd.Store)
+	// A connection in the middle of its request holds the drain up until
+	// its header timeout.
+	conn, err := net.Dial("tcp", ss[1].Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server reads it
+	stopped := make(chan struct{})
+	go func() { ss[1].Stop(); close(stopped) }()
+	for {
+		live, err := st.Servers(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(live, func(si etcd.ServerInfo) bool { return si.ID == ss[1].ID }) {
+			break
+		}
+		select {
+		case <-stopped:
+			t.Fatal("the server stayed registered while it drained")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-stopped
 }

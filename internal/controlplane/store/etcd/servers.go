@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,37 +45,41 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 		return nil, err
 	}
 	key := s.serversPrefix() + info.ID
-	// An entry of this ID at another URL is this server's previous run
-	// (restarted on another port before its lease ended: wait for the
-	// lease), or, if it outlives a lease, another server with a copy of
-	// this one's ID file, which would hide one of the two.
-	for deadline := time.Now().Add(ttl + 2*time.Second); ; {
-		resp, err := s.cli.Get(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("etcd: read the server registry: %w", err)
-		}
-		var other ServerInfo
-		if len(resp.Kvs) == 0 || json.Unmarshal(resp.Kvs[0].Value, &other) != nil || other.URL == info.URL {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("etcd: another live server, at %s, has this server's ID %s (a copied ID file?): "+
-				"give each server its own (delete the copy; a new one is made at the start)", other.URL, info.ID)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 	secs := max(int64(ttl/time.Second), 2)
 	life, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// register writes the entry in one transaction, only if the key is
+	// absent or holds this very entry: read-then-write would let two
+	// servers of one ID both pass the read and the later hide the other.
 	register := func(ctx context.Context) (clientv3.LeaseID, <-chan *clientv3.LeaseKeepAliveResponse, error) {
 		g, err := s.cli.Grant(ctx, secs)
 		if err != nil {
 			return 0, nil, fmt.Errorf("etcd: grant the server's lease: %w", err)
 		}
-		if _, err := s.cli.Put(ctx, key, string(val), clientv3.WithLease(g.ID)); err != nil {
+		put := clientv3.OpPut(key, string(val), clientv3.WithLease(g.ID))
+		resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(put).
+			Else(clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), "=", string(val))}, []clientv3.Op{put}, []clientv3.Op{clientv3.OpGet(key)})).
+			Commit()
+		if err == nil && !resp.Succeeded && len(resp.Responses) == 1 {
+			if inner := resp.Responses[0].GetResponseTxn(); inner != nil && !inner.Succeeded {
+				other := &takenError{}
+				if len(inner.Responses) == 1 {
+					if rr := inner.Responses[0].GetResponseRange(); rr != nil && len(rr.Kvs) > 0 {
+						var si ServerInfo
+						json.Unmarshal(rr.Kvs[0].Value, &si)
+						other.url = si.URL
+					}
+				}
+				err = other
+			}
+		}
+		if err != nil {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			s.cli.Revoke(rctx, g.ID)
+			rcancel()
+			var te *takenError
+			if errors.As(err, &te) {
+				return 0, nil, err
+			}
 			return 0, nil, fmt.Errorf("etcd: register the server: %w", err)
 		}
 		ka, err := s.cli.KeepAlive(life, g.ID)
@@ -83,7 +88,32 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 		}
 		return g.ID, ka, nil
 	}
-	lease, ka, err := register(ctx)
+	// An entry of this ID that is another is this server's previous run
+	// (restarted on another port before its lease ended: wait for the
+	// lease), or, if it outlives a lease, another server with a copy of
+	// this one's ID file, which would hide one of the two.
+	var (
+		lease clientv3.LeaseID
+		ka    <-chan *clientv3.LeaseKeepAliveResponse
+	)
+	for deadline := time.Now().Add(ttl + 2*time.Second); ; {
+		lease, ka, err = register(ctx)
+		var te *takenError
+		if !errors.As(err, &te) {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			return nil, fmt.Errorf("etcd: another live server, at %s, has this server's ID %s (a copied ID file?): "+
+				"give each server its own (delete the copy; a new one is made at the start)", te.url, info.ID)
+		}
+		select {
+		case <-ctx.Done():
+			cancel()
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		cancel()
 		return nil, err
@@ -114,6 +144,13 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 		}
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// takenError: the server's key holds another entry.
+type takenError struct{ url string }
+
+func (e *takenError) Error() string {
+	return "etcd: the server's ID is registered by another, at " + e.url
 }
 
 // Servers lists the live servers, ordered by ID.

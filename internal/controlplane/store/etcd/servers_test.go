@@ -2,7 +2,9 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,4 +105,35 @@ func TestServerRegistry(t *testing.T) {
 	}
 	defer stopC()
 	eventually([]string{"c http://127.0.0.1:4"}, "after c's restart")
+}
+
+// TestRegisterServerRace: servers of one ID (a copied ID file) starting
+// at once: one registers, the others are refused, whichever wins (the
+// check and the write are one transaction).
+func TestRegisterServerRace(t *testing.T) {
+	a := opener(etcdtest.Embedded(t))(t)
+	ctx := context.Background()
+	for round := range 2 {
+		id := fmt.Sprint("race", round)
+		const n = 4
+		errs := make([]error, n)
+		stops := make([]func(), n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				stops[i], errs[i] = a.RegisterServer(ctx, ServerInfo{ID: id, URL: fmt.Sprintf("http://127.0.0.1:%d", 10+i)}, time.Second)
+			})
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			if err == nil {
+				won++
+				defer stops[i]()
+			}
+		}
+		if won != 1 {
+			t.Errorf("round %d: %d of %d servers of one ID registered (%v), want 1", round, won, n, errs)
+		}
+	}
 }
