@@ -769,7 +769,14 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 		}
 	}
 	t.mu.RUnlock()
-	hits := s.FlowHits(g.Owner, HitsFilter{})
+	// Every server's hits, where the group is the caller's own (a peer
+	// counts the account of the caller's key).
+	var hits map[string]RuleHit
+	if g.Owner == c.Account {
+		hits = s.FlowHitsAll(ctx, c, HitsFilter{}).ByEntry
+	} else {
+		hits = s.FlowHits(g.Owner, HitsFilter{})
+	}
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {
 		k := g.ID + "/" + r.ID
