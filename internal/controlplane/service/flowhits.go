@@ -174,8 +174,8 @@ const FlowHitsAction = "PalisadeDescribeFlowHits"
 // FlowHitsAnswer is the answer of FlowHitsAction.
 type FlowHitsAnswer struct {
 	Hits []FlowHit
-	// CompleteSinceTime (ECS time, UTC) is Hits.CompleteSince: with
-	// missing servers it claims nothing.
+	// CompleteSinceTime (ECS time, UTC) is Hits.CompleteSince; with
+	// servers missing there is none (the answer claims no completeness).
 	CompleteSinceTime string
 	// PalisadeMissingServers, on an installation of several servers, are
 	// those that did not give their hits in time: the answer lacks theirs.
@@ -200,7 +200,10 @@ func ecsTime(t time.Time) string {
 
 // Answer renders h as FlowHitsAction answers it, entries in key order.
 func (h Hits) Answer() FlowHitsAnswer {
-	out := FlowHitsAnswer{Hits: make([]FlowHit, 0, len(h.ByEntry)), CompleteSinceTime: ecsTime(h.CompleteSince), PalisadeMissingServers: h.Missing}
+	out := FlowHitsAnswer{Hits: make([]FlowHit, 0, len(h.ByEntry)), PalisadeMissingServers: h.Missing}
+	if len(h.Missing) == 0 {
+		out.CompleteSinceTime = ecsTime(h.CompleteSince)
+	}
 	for _, k := range slices.Sorted(maps.Keys(h.ByEntry)) {
 		r := h.ByEntry[k]
 		out.Hits = append(out.Hits, FlowHit{Entry: k, Flows: r.Flows, Packets: r.Packets, Bytes: r.Bytes, LastHitTime: ecsTime(time.Unix(r.LastHit, 0))})
