@@ -749,9 +749,16 @@ type RuleCount struct {
 // is one no traffic has needed since they installed it; Hosts says how many
 // did.
 func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, error) {
+	g, out, _, err := s.RuleCounters(ctx, c, groupID)
+	return g, out, err
+}
+
+// RuleCounters is DescribeRuleCounters, with the servers of the
+// installation that did not give their flow records' hits (FlowHitsAll).
+func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, []string, error) {
 	g, err := View(s, ctx, func(tx store.ReadTx) (*model.SecurityGroup, error) { return GetGroup(tx, c, groupID) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sums, hosts := map[string]RuleCounter{}, map[string]int{}
 	t := s.hosts
@@ -772,8 +779,10 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 	// Every server's hits, where the group is the caller's own (a peer
 	// counts the account of the caller's key).
 	var hits map[string]RuleHit
+	var missing []string
 	if g.Owner == c.Account {
-		hits = s.FlowHitsAll(ctx, c, HitsFilter{}).ByEntry
+		all := s.FlowHitsAll(ctx, c, HitsFilter{})
+		hits, missing = all.ByEntry, all.Missing
 	} else {
 		hits = s.FlowHits(g.Owner, HitsFilter{})
 	}
@@ -782,5 +791,5 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 		k := g.ID + "/" + r.ID
 		out = append(out, RuleCount{Rule: r, RuleCounter: sums[k], Hosts: hosts[k], Flow: hits[k]})
 	}
-	return g, out, nil
+	return g, out, missing, nil
 }

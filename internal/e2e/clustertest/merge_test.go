@@ -464,7 +464,8 @@ func (a auditAnswer) unused() []string {
 // TestMergedHits: rule hits from flow records count every server's
 // records. Records of one rule are shipped to the first two servers only;
 // on the third, PalisadeDescribeFlowHits sums them (latest last hit),
-// PalisadeDescribeEffectiveRules shows them, and the audit's SGA-034
+// PalisadeDescribeEffectiveRules and PalisadeDescribeRuleCounters show
+// them, and the audit's SGA-034
 // reports only the rule no server has a record of; another tenant sees
 // none. A server listed but not answering makes each answer name it, and
 // the audit then claims no rule unused (review only).
@@ -533,6 +534,25 @@ func TestMergedHits(t *testing.T) {
 		if e.ruleFlows("sgr-http") != 5 || e.ruleFlows("sgr-ssh") != 0 || !slices.Equal(e.PalisadeMissingServers, missing) {
 			t.Errorf("%s: effective rules show %d flows of sgr-http, %d of sgr-ssh, missing %v; want 5, 0, %v",
 				name, e.ruleFlows("sgr-http"), e.ruleFlows("sgr-ssh"), e.PalisadeMissingServers, missing)
+		}
+		var rc struct {
+			RuleCounters struct {
+				RuleCounter []struct {
+					SecurityGroupRuleId string
+					FlowRecords         int
+				}
+			}
+			PalisadeMissingServers []string
+		}
+		if code := third.call(t, api.ECSVersion, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": "sg-web"}, &rc); code != "" {
+			t.Fatalf("%s: PalisadeDescribeRuleCounters: %s", name, code)
+		}
+		flows := map[string]int{}
+		for _, r := range rc.RuleCounters.RuleCounter {
+			flows[r.SecurityGroupRuleId] = r.FlowRecords
+		}
+		if flows["sgr-http"] != 5 || flows["sgr-ssh"] != 0 || !slices.Equal(rc.PalisadeMissingServers, missing) {
+			t.Errorf("%s: rule counters' flow records %v, missing %v; want sgr-http 5, sgr-ssh 0, missing %v", name, flows, rc.PalisadeMissingServers, missing)
 		}
 		var a auditAnswer
 		if code := third.call(t, api.ECSVersion, "PalisadeAudit", map[string]string{"Config": `{"unusedRuleDays": 1}`}, &a); code != "" {
