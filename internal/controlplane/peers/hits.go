@@ -41,6 +41,11 @@ func (f *Fanin) FlowHitParts(ctx context.Context, filter service.HitsFilter) ([]
 		if len(others) > 0 {
 			f.log().Warn("a call without an access key asks no other server for rule hits; the answer is partial", "servers", len(others))
 		}
+		for range others {
+			if f.Missed != nil {
+				f.Missed(service.FlowHitsAction)
+			}
+		}
 	} else {
 		answers = f.Ask(ctx, others, hitsVersion, service.FlowHitsAction, keyID, params, func(string) string { return "" })
 	}

@@ -74,9 +74,9 @@ func TestFlowHitParts(t *testing.T) {
 		}
 	}
 
-	got = nil
+	got, missed = nil, nil
 	parts, missing = f.FlowHitParts(context.Background(), service.HitsFilter{})
-	if len(parts) != 0 || len(missing) != 4 || len(got) != 0 {
-		t.Errorf("without a caller's key: parts %+v, missing %v, %d asked; want none, 4 missing, none asked", parts, missing, len(got))
+	if len(parts) != 0 || len(missing) != 4 || len(got) != 0 || len(missed) != 4 {
+		t.Errorf("without a caller's key: parts %+v, missing %v (%d counted), %d asked; want none, 4 missing and counted, none asked", parts, missing, len(missed), len(got))
 	}
 }
