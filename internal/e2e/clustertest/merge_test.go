@@ -461,16 +461,15 @@ func (a auditAnswer) unused() []string {
 	return out
 }
 
-// TestMergedHits: rule hits from flow records count every server's
-// records. Records of one rule are shipped to the first two servers only;
-// on the third, PalisadeDescribeFlowHits sums them (latest last hit),
-// PalisadeDescribeEffectiveRules and PalisadeDescribeRuleCounters show
-// them, and the audit's SGA-034
-// reports only the rule no server has a record of; another tenant sees
-// none. A server listed but not answering makes each answer name it, and
-// the audit then claims no rule unused (review only).
-func TestMergedHits(t *testing.T) {
-	ss := testenv.StartCluster(t, 3, testenv.Config{Adjust: func(c *server.Config) { c.PeerTimeout = time.Second }})
+// hitsCluster starts three servers with a group of two rules (sgr-http,
+// sgr-ssh) on an instance whose VPC a flow log covers, and ships records of
+// sgr-http to the first two servers only (2 and 3 records, 2 packets and
+// 100 bytes each, the newest ending 10 s before now); it returns the
+// servers, the tenant on the third and now.
+func hitsCluster(t testing.TB) ([]*testenv.Server, as, int64) {
+	t.Helper()
+	ss := testenv.StartCluster(t, 3, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1},
+		Adjust: func(c *server.Config) { c.PeerTimeout = time.Second }})
 	ctx := context.Background()
 	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
 		Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0"), modeltest.Rule("sgr-ssh", "in accept 1 TCP 22/22 10.0.0.0/8")}}
@@ -510,6 +509,19 @@ func TestMergedHits(t *testing.T) {
 		code := third.call(t, api.ECSVersion, "PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": "i-web"}, &e)
 		return code == "", code
 	})
+	return ss, third, now
+}
+
+// TestMergedHits: rule hits from flow records count every server's
+// records. Records of one rule are shipped to the first two servers only;
+// on the third, PalisadeDescribeFlowHits sums them (latest last hit),
+// PalisadeDescribeEffectiveRules and PalisadeDescribeRuleCounters show
+// them, and the audit's SGA-034 reports only the rule no server has a
+// record of; another tenant sees none. A server listed but not answering makes each answer name it, and
+// the audit then claims no rule unused (review only).
+func TestMergedHits(t *testing.T) {
+	ss, third, now := hitsCluster(t)
+	ctx := context.Background()
 	lastHit := time.Unix(now-10, 0).UTC().Format(time.RFC3339)
 	http, ssh := "sg-web/sgr-http", "sg-web/sgr-ssh"
 
@@ -599,4 +611,26 @@ func TestMergedHits(t *testing.T) {
 	}
 	defer stop()
 	check("a server hung", []string{"hung"})
+}
+
+// BenchmarkFlowHits: PalisadeDescribeFlowHits on one server of three,
+// its own part only (PalisadeLocalOnly) against the merged answer that
+// asks the two others, in one run: the ratio is the fan-in's cost, which
+// every effective-rules call, rule-counters call and audit now pays.
+func BenchmarkFlowHits(b *testing.B) {
+	_, c, _ := hitsCluster(b)
+	for _, mode := range []string{"local", "merged"} {
+		b.Run(mode, func(b *testing.B) {
+			params := map[string]string{}
+			if mode == "local" {
+				params["PalisadeLocalOnly"] = "true"
+			}
+			for b.Loop() {
+				var h hitsAnswer
+				if code := c.call(b, api.ECSVersion, service.FlowHitsAction, params, &h); code != "" || len(h.PalisadeMissingServers) > 0 {
+					b.Fatalf("%s: %s, missing %v", service.FlowHitsAction, code, h.PalisadeMissingServers)
+				}
+			}
+		})
+	}
 }
