@@ -38,6 +38,8 @@ func effectiveCmd(args []string, stdout, stderr io.Writer) int {
 		InstanceId string
 		Policies   []effective.Policy
 		Hits       []analysisapi.EntryHit `json:",omitempty"`
+		// PalisadeMissingServers did not give their records' hits.
+		PalisadeMissingServers []string `json:",omitempty"`
 	}
 	if s.offline() {
 		c, err := s.cloud()
@@ -51,6 +53,7 @@ func effectiveCmd(args []string, stdout, stderr io.Writer) int {
 	} else if err := s.call("PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": pos[0]}, &out); err != nil {
 		return s.fail(err)
 	}
+	s.warnMissingHits(out.PalisadeMissingServers, "LAST HIT")
 	if s.asJSON {
 		s.printJSON(out)
 		return 0
@@ -424,7 +427,10 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	var out struct{ Findings []audit.Finding }
+	var out struct {
+		Findings               []audit.Finding
+		PalisadeMissingServers []string
+	}
 	if s.offline() {
 		c, err := s.cloud()
 		if err != nil {
@@ -434,6 +440,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	} else if err := s.call("PalisadeAudit", auditParams(*config, *skip, opts), &out); err != nil {
 		return s.fail(err)
 	}
+	s.warnMissingHits(out.PalisadeMissingServers, "SGA-034")
 	if s.asJSON {
 		s.printJSON(out.Findings)
 	} else {
@@ -475,4 +482,14 @@ func auditParams(config, skip string, o audit.Options) map[string]string {
 		return map[string]string{}
 	}
 	return map[string]string{"Config": audit.ConfigJSON(o)}
+}
+
+// warnMissingHits says on stderr that servers of the installation did not
+// give the rule hits of the flow records they keep (PalisadeMissingServers):
+// what uses them is judged without those.
+func (s *source) warnMissingHits(missing []string, what string) {
+	if len(missing) > 0 {
+		fmt.Fprintf(s.stderr, "palisade %s: warning: servers %s did not answer in time; %s does not count the flow records they keep\n",
+			s.name, strings.Join(missing, ", "), what)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // sgCounters shows how many packets and bytes each rule of a group decided
@@ -24,9 +25,14 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 					LastHitTime                            string
 				}
 			}
+			PalisadeMissingServers []string `json:",omitempty"`
 		}
 		if err := c.palisade("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": c.args[0]}, &out); err != nil {
 			return c.fail(err)
+		}
+		if m := out.PalisadeMissingServers; len(m) > 0 {
+			fmt.Fprintf(c.stderr, "palisade %s: warning: servers %s did not answer in time; FLOWS and LAST HIT do not count the flow records they keep\n",
+				c.name, strings.Join(m, ", "))
 		}
 		if c.json {
 			return c.printJSON(out)

@@ -21,6 +21,7 @@ func (s *Service) flowRecordActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
 		"PalisadeReportFlowRecords":   s.reportFlowRecords,
 		"PalisadeDescribeFlowRecords": s.describeFlowRecords,
+		service.FlowHitsAction:        s.describeFlowHits, // flowhits.go
 	}
 }
 

@@ -224,6 +224,9 @@ type ruleCountersResponse struct {
 	rpc.Base
 	SecurityGroupId string
 	RuleCounters    struct{ RuleCounter []ruleCounterItem }
+	// PalisadeMissingServers did not give their flow records' hits:
+	// FlowRecords and LastHitTime lack theirs.
+	PalisadeMissingServers []string `json:",omitempty"`
 }
 
 func (s *Service) describeRuleCounters(ctx context.Context, req *rpc.Request) (any, error) {
@@ -231,11 +234,11 @@ func (s *Service) describeRuleCounters(ctx context.Context, req *rpc.Request) (a
 	if err != nil {
 		return nil, err
 	}
-	g, counts, err := s.DescribeRuleCounters(ctx, c, req.Params.Get("SecurityGroupId"))
+	g, counts, missing, err := s.RuleCounters(ctx, c, req.Params.Get("SecurityGroupId"))
 	if err != nil {
 		return nil, err
 	}
-	out := &ruleCountersResponse{SecurityGroupId: g.ID}
+	out := &ruleCountersResponse{SecurityGroupId: g.ID, PalisadeMissingServers: missing}
 	out.RuleCounters.RuleCounter = []ruleCounterItem{}
 	for _, rc := range counts {
 		r := rc.Rule

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -230,6 +231,9 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 		}
 		caller.Operator = s.operator
 		s.region = region
+		// The session's key, with which the other servers of an
+		// installation are asked for their parts (rule hits).
+		r = r.WithContext(rpc.WithAccessKeyID(r.Context(), s.keyID))
 		h(&page{w: w, r: r, s: s, caller: caller, region: region})
 	})
 }

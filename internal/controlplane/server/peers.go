@@ -23,8 +23,9 @@ import (
 
 // On etcd each server keeps its own event trail and flow records (they are
 // history, not state: see docs/architecture.md). Each registers itself in
-// etcd under a lease while it runs, and LookupEvents and
-// PalisadeDescribeFlowRecords ask every registered server for its part.
+// etcd under a lease while it runs, and LookupEvents,
+// PalisadeDescribeFlowRecords and the rule hits from flow records ask
+// every registered server for its part.
 
 // registrationTTL is how long a server that died stays listed: queries
 // in that time wait PeerTimeout for it and answer without its part.
@@ -145,5 +146,6 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 	cfg.Log.Info("listed among the installation's servers: queries of events and flow records merge every server's", "id", id, "url", url)
 	tr.SetPeers(f)
 	s.Ops.Peers = f
+	s.Ops.Service.PeerHits = f // rule hits (effective, counters, audit) count every server's records
 	return nil
 }

@@ -1,6 +1,10 @@
 package service
 
 import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -83,4 +87,169 @@ func ListOwn[T any](tx store.ReadTx, kind store.Kind, c Caller) ([]*T, error) {
 // the account's count cap dropped some, or the store did not exist yet.
 func (s *Service) FlowRecordsSince(account string) time.Time {
 	return s.flowStore().CompleteSince(account, s.Now())
+}
+
+// On an installation of several servers (etcd) each keeps the records its
+// agents shipped to it, so a rule hit only through another server looks
+// unused here. FlowHitsAll counts every live server's: this one's, and the
+// others' asked for through PeerHits.
+
+// PeerHits asks the other live servers of the installation for their own
+// hits (FlowHits and FlowRecordsSince) of the account whose access key ctx
+// carries (the key of the call being answered: each peer checks it and
+// counts that key's account only). The server sets it on etcd; package
+// peers satisfies it. missing names the servers that did not answer ("*":
+// the list of servers could not be read); parts lacks their records.
+type PeerHits interface {
+	FlowHitParts(ctx context.Context, f HitsFilter) (parts []HitsPart, missing []string)
+}
+
+// HitsPart is one server's hits of an account.
+type HitsPart struct {
+	Server string
+	Hits   map[string]RuleHit
+	// CompleteSince is the server's FlowRecordsSince.
+	CompleteSince time.Time
+}
+
+// Hits is FlowHits over every server of an installation.
+type Hits struct {
+	ByEntry map[string]RuleHit // keys as HitKey
+	// CompleteSince is the time since when ByEntry counts every record of
+	// the account, on every server: the latest of the servers' own (a
+	// claim over the whole holds only where every part holds it). It says
+	// nothing when Partial.
+	CompleteSince time.Time
+	// Partial: a server's records are not counted (Missing names those
+	// that did not answer; or this server could not ask the others), so
+	// an entry without a hit may have some there.
+	Partial bool
+	Missing []string
+}
+
+// FlowHitsAll counts c's records per deciding entry on every live server
+// of the installation. Without PeerHits it is FlowHits, and it is partial
+// if other servers keep records too (FlowRecordsElsewhere).
+func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits {
+	mine := HitsPart{Hits: s.FlowHits(c.Account, f), CompleteSince: s.FlowRecordsSince(c.Account)}
+	if s.PeerHits == nil {
+		out := MergeHits([]HitsPart{mine})
+		out.Partial = s.FlowRecordsElsewhere
+		return out
+	}
+	parts, missing := s.PeerHits.FlowHitParts(ctx, f)
+	out := MergeHits(append([]HitsPart{mine}, parts...))
+	out.Missing = missing
+	out.Partial = len(missing) > 0
+	return out
+}
+
+// MergeHits adds up the servers' parts: the sums of Flows, Packets and
+// Bytes, the latest LastHit, and the latest CompleteSince (each server
+// holds records the others do not, so the whole is complete only since
+// every part is).
+func MergeHits(parts []HitsPart) Hits {
+	out := Hits{ByEntry: map[string]RuleHit{}}
+	for _, p := range parts {
+		for k, h := range p.Hits {
+			m := out.ByEntry[k]
+			m.Flows += h.Flows
+			m.Packets += h.Packets
+			m.Bytes += h.Bytes
+			m.LastHit = max(m.LastHit, h.LastHit)
+			out.ByEntry[k] = m
+		}
+		if p.CompleteSince.After(out.CompleteSince) {
+			out.CompleteSince = p.CompleteSince
+		}
+	}
+	return out
+}
+
+// FlowHitsAction is the action that answers a server's hits
+// (PalisadeDescribeFlowHits, in the ECS API version); its answer, less
+// the RequestId, is FlowHitsAnswer.
+const FlowHitsAction = "PalisadeDescribeFlowHits"
+
+// FlowHitsAnswer is the answer of FlowHitsAction.
+type FlowHitsAnswer struct {
+	Hits []FlowHit
+	// CompleteSinceTime (ECS time, UTC) is Hits.CompleteSince; with
+	// servers missing there is none (the answer claims no completeness).
+	CompleteSinceTime string
+	// PalisadeMissingServers, on an installation of several servers, are
+	// those that did not give their hits in time: the answer lacks theirs.
+	PalisadeMissingServers []string `json:",omitempty"`
+}
+
+// FlowHit is one entry's hits in FlowHitsAnswer.
+type FlowHit struct {
+	Entry          string // its HitKey
+	Flows          int
+	Packets, Bytes uint64
+	LastHitTime    string // ECS time, UTC
+}
+
+// ecsTime is the ECS form of a time, "" for none.
+func ecsTime(t time.Time) string {
+	if t.IsZero() || t.Unix() <= 0 {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+// Answer renders h as FlowHitsAction answers it, entries in key order.
+func (h Hits) Answer() FlowHitsAnswer {
+	out := FlowHitsAnswer{Hits: make([]FlowHit, 0, len(h.ByEntry)), PalisadeMissingServers: h.Missing}
+	if len(h.Missing) == 0 {
+		out.CompleteSinceTime = ecsTime(h.CompleteSince)
+	}
+	for _, k := range slices.Sorted(maps.Keys(h.ByEntry)) {
+		r := h.ByEntry[k]
+		out.Hits = append(out.Hits, FlowHit{Entry: k, Flows: r.Flows, Packets: r.Packets, Bytes: r.Bytes, LastHitTime: ecsTime(time.Unix(r.LastHit, 0))})
+	}
+	return out
+}
+
+// Maximums of a FlowHitsAnswer read from another server.
+const (
+	maxHitEntries  = 1 << 20
+	maxHitEntryLen = 512
+)
+
+// Part reads a FlowHitsAnswer another server gave as its own part; it
+// refuses one that is not well formed.
+func (a FlowHitsAnswer) Part(server string) (HitsPart, error) {
+	p := HitsPart{Server: server, Hits: make(map[string]RuleHit, len(a.Hits))}
+	if len(a.Hits) > maxHitEntries {
+		return p, fmt.Errorf("an answer of %d entries", len(a.Hits))
+	}
+	parse := func(s string) (time.Time, error) {
+		if s == "" {
+			return time.Time{}, nil
+		}
+		return time.Parse(time.RFC3339, s)
+	}
+	var err error
+	if p.CompleteSince, err = parse(a.CompleteSinceTime); err != nil {
+		return p, fmt.Errorf("CompleteSinceTime: %w", err)
+	}
+	for _, h := range a.Hits {
+		if h.Entry == "" || len(h.Entry) > maxHitEntryLen || h.Flows < 0 {
+			return p, fmt.Errorf("a bad entry %.40q", h.Entry)
+		}
+		if _, dup := p.Hits[h.Entry]; dup {
+			return p, fmt.Errorf("entry %.40q twice", h.Entry)
+		}
+		last, err := parse(h.LastHitTime)
+		if err != nil {
+			return p, fmt.Errorf("LastHitTime of %.40q: %w", h.Entry, err)
+		}
+		r := RuleHit{Flows: h.Flows, Packets: h.Packets, Bytes: h.Bytes}
+		if !last.IsZero() {
+			r.LastHit = last.Unix()
+		}
+		p.Hits[h.Entry] = r
+	}
+	return p, nil
 }

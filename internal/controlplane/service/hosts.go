@@ -765,9 +765,16 @@ type RuleCount struct {
 // is one no traffic has needed since they installed it; Hosts says how many
 // did.
 func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, error) {
+	g, out, _, err := s.RuleCounters(ctx, c, groupID)
+	return g, out, err
+}
+
+// RuleCounters is DescribeRuleCounters, with the servers of the
+// installation that did not give their flow records' hits (FlowHitsAll).
+func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, []string, error) {
 	g, err := View(s, ctx, func(tx store.ReadTx) (*model.SecurityGroup, error) { return GetGroup(tx, c, groupID) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sums, hosts := map[string]RuleCounter{}, map[string]int{}
 	t := s.hosts
@@ -785,11 +792,20 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 		}
 	}
 	t.mu.RUnlock()
-	hits := s.FlowHits(g.Owner, HitsFilter{})
+	// Every server's hits, where the group is the caller's own (a peer
+	// counts the account of the caller's key).
+	var hits map[string]RuleHit
+	var missing []string
+	if g.Owner == c.Account {
+		all := s.FlowHitsAll(ctx, c, HitsFilter{})
+		hits, missing = all.ByEntry, all.Missing
+	} else {
+		hits = s.FlowHits(g.Owner, HitsFilter{})
+	}
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {
 		k := g.ID + "/" + r.ID
 		out = append(out, RuleCount{Rule: r, RuleCounter: sums[k], Hosts: hosts[k], Flow: hits[k]})
 	}
-	return g, out, nil
+	return g, out, missing, nil
 }

@@ -72,6 +72,9 @@ type Service struct {
 	// installation on etcd, where each server keeps what its agents
 	// ship): this server's are not all of them. The server sets it.
 	FlowRecordsElsewhere bool
+	// PeerHits, on such an installation, asks the other servers for their
+	// rule hits (FlowHitsAll); the server sets it.
+	PeerHits PeerHits
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -481,4 +482,241 @@ func TestStopLeavesFirst(t *testing.T) {
 		}
 	}
 	<-stopped
+}
+
+// hitsAnswer is PalisadeDescribeFlowHits's answer.
+type hitsAnswer struct {
+	service.FlowHitsAnswer
+}
+
+func (h hitsAnswer) of(entry string) service.FlowHit {
+	for _, x := range h.Hits {
+		if x.Entry == entry {
+			return x
+		}
+	}
+	return service.FlowHit{}
+}
+
+type effectiveAnswer struct {
+	Policies []struct {
+		Entries []struct {
+			Position int
+			RuleID   string
+		}
+	}
+	Hits []struct {
+		Policy, Position int
+		Flows            int
+		LastHitTime      string
+	}
+	PalisadeMissingServers []string
+}
+
+// ruleFlows is the flows effective's Hits give the rule.
+func (e effectiveAnswer) ruleFlows(rule string) int {
+	n := 0
+	for _, h := range e.Hits {
+		if h.Policy < len(e.Policies) {
+			for _, en := range e.Policies[h.Policy].Entries {
+				if en.Position == h.Position && en.RuleID == rule {
+					n += h.Flows
+				}
+			}
+		}
+	}
+	return n
+}
+
+type auditAnswer struct {
+	Findings []struct {
+		Check, Resource, RuleID, Message string
+	}
+	PalisadeMissingServers []string
+}
+
+// unused is the rules SGA-034 reports.
+func (a auditAnswer) unused() []string {
+	var out []string
+	for _, f := range a.Findings {
+		if f.Check == "SGA-034" {
+			out = append(out, f.Resource+"/"+f.RuleID)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hitsCluster starts three servers with a group of two rules (sgr-http,
+// sgr-ssh) on an instance whose VPC a flow log covers, and ships records of
+// sgr-http to the first two servers only (2 and 3 records, 2 packets and
+// 100 bytes each, the newest ending 10 s before now); it returns the
+// servers, the tenant on the third and now.
+func hitsCluster(t testing.TB) ([]*testenv.Server, as, int64) {
+	t.Helper()
+	ss := testenv.StartCluster(t, 3, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1},
+		Adjust: func(c *server.Config) { c.PeerTimeout = time.Second }})
+	ctx := context.Background()
+	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0"), modeltest.Rule("sgr-ssh", "in accept 1 TCP 22/22 10.0.0.0/8")}}
+	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
+		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
+	if _, err := ss[0].Ops.Import(ctx, testenv.Region, api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+		Groups: []*model.SecurityGroup{g}, Instances: []*model.Instance{in}}); err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := ss[0].Ops.CallerOf(ctx, ss[0].KeyID, testenv.Region, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ss[0].Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: tenant, ResourceType: model.FlowLogVPC, ResourceID: "vpc-a", TrafficType: model.TrafficAll}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Unix()
+	ends := [][]int64{{now - 30, now - 20}, {now - 10, now - 40, now - 50}, nil} // per server
+	for i, s := range ss {
+		var recs []service.FlowRecord
+		for j, end := range ends[i] {
+			recs = append(recs, service.FlowRecord{EniId: model.NICENI(in), SrcAddr: "10.0.9.9", SrcPort: 1000*(i+1) + j, DstAddr: "10.0.0.1", DstPort: 80, Protocol: 6,
+				Direction: "in", Packets: 2, Bytes: 100, Start: end - 1, End: end, Action: "ACCEPT", LogStatus: "OK",
+				Reason: "rule", SecurityGroupId: "sg-web", SecurityGroupRuleId: "sgr-http", Priority: 1, Policy: "Accept"})
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) { // the server's view learns the NIC
+			res, err := s.Ops.ReportFlowRecords(ctx, service.FlowReportInput{Caller: service.Caller{Host: "h1"}, HostName: "h1", Records: recs})
+			return err == nil && res.Accepted == len(recs), fmt.Sprintf("server %d accepted %+v of %d records (%v)", i, res, len(recs), err)
+		})
+	}
+	third := tenantOn(t, ss[2], ss[2].KeyID, ss[2].Secret)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { // the third server's view learns the instance
+		var e effectiveAnswer
+		code := third.call(t, api.ECSVersion, "PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": "i-web"}, &e)
+		return code == "", code
+	})
+	return ss, third, now
+}
+
+// TestMergedHits: rule hits from flow records count every server's
+// records. Records of one rule are shipped to the first two servers only;
+// on the third, PalisadeDescribeFlowHits sums them (latest last hit),
+// PalisadeDescribeEffectiveRules and PalisadeDescribeRuleCounters show
+// them, and the audit's SGA-034 reports only the rule no server has a
+// record of; another tenant sees none. A server listed but not answering makes each answer name it, and
+// the audit then claims no rule unused (review only).
+func TestMergedHits(t *testing.T) {
+	ss, third, now := hitsCluster(t)
+	ctx := context.Background()
+	lastHit := time.Unix(now-10, 0).UTC().Format(time.RFC3339)
+	http, ssh := "sg-web/sgr-http", "sg-web/sgr-ssh"
+
+	check := func(name string, missing []string) {
+		t.Helper()
+		var h hitsAnswer
+		if code := third.call(t, api.ECSVersion, service.FlowHitsAction, nil, &h); code != "" {
+			t.Fatalf("%s: %s: %s", name, service.FlowHitsAction, code)
+		}
+		if got := h.of(http); got.Flows != 5 || got.Packets != 10 || got.Bytes != 500 || got.LastHitTime != lastHit || h.of(ssh).Flows != 0 ||
+			!slices.Equal(h.PalisadeMissingServers, missing) {
+			t.Errorf("%s: hits of %s %+v, of %s %+v, missing %v; want 5 flows, 10 packets, 500 bytes, last %s; none; missing %v",
+				name, http, got, ssh, h.of(ssh), h.PalisadeMissingServers, lastHit, missing)
+		}
+		if (h.CompleteSinceTime == "") != (len(missing) > 0) {
+			t.Errorf("%s: CompleteSinceTime %q with servers missing %v: want one only with every server", name, h.CompleteSinceTime, missing)
+		}
+		var e effectiveAnswer
+		if code := third.call(t, api.ECSVersion, "PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": "i-web"}, &e); code != "" {
+			t.Fatalf("%s: PalisadeDescribeEffectiveRules: %s", name, code)
+		}
+		if e.ruleFlows("sgr-http") != 5 || e.ruleFlows("sgr-ssh") != 0 || !slices.Equal(e.PalisadeMissingServers, missing) {
+			t.Errorf("%s: effective rules show %d flows of sgr-http, %d of sgr-ssh, missing %v; want 5, 0, %v",
+				name, e.ruleFlows("sgr-http"), e.ruleFlows("sgr-ssh"), e.PalisadeMissingServers, missing)
+		}
+		var rc struct {
+			RuleCounters struct {
+				RuleCounter []struct {
+					SecurityGroupRuleId string
+					FlowRecords         int
+				}
+			}
+			PalisadeMissingServers []string
+		}
+		if code := third.call(t, api.ECSVersion, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": "sg-web"}, &rc); code != "" {
+			t.Fatalf("%s: PalisadeDescribeRuleCounters: %s", name, code)
+		}
+		flows := map[string]int{}
+		for _, r := range rc.RuleCounters.RuleCounter {
+			flows[r.SecurityGroupRuleId] = r.FlowRecords
+		}
+		if flows["sgr-http"] != 5 || flows["sgr-ssh"] != 0 || !slices.Equal(rc.PalisadeMissingServers, missing) {
+			t.Errorf("%s: rule counters' flow records %v, missing %v; want sgr-http 5, sgr-ssh 0, missing %v", name, flows, rc.PalisadeMissingServers, missing)
+		}
+		var a auditAnswer
+		if code := third.call(t, api.ECSVersion, "PalisadeAudit", map[string]string{"Config": `{"unusedRuleDays": 1}`}, &a); code != "" {
+			t.Fatalf("%s: PalisadeAudit: %s", name, code)
+		}
+		if got := a.unused(); !slices.Equal(got, []string{ssh}) || !slices.Equal(a.PalisadeMissingServers, missing) {
+			t.Errorf("%s: SGA-034 reports %v, missing %v; want [%s], missing %v", name, got, a.PalisadeMissingServers, ssh, missing)
+		}
+		for _, f := range a.Findings {
+			if f.Check == "SGA-034" && !strings.Contains(f.Message, "no evidence") {
+				t.Errorf("%s: SGA-034 claims a rule unused: %s", name, f.Message)
+			}
+		}
+	}
+	check("all servers", nil)
+
+	// The third server's own part: it was shipped nothing.
+	var local hitsAnswer
+	if code := third.call(t, api.ECSVersion, service.FlowHitsAction, map[string]string{"PalisadeLocalOnly": "true"}, &local); code != "" || len(local.Hits) != 0 {
+		t.Errorf("the third server's own hits: %s, %+v; want none", code, local.Hits)
+	}
+	// Another tenant sees no hits of the first's records.
+	acct := ss[0].NewAccount(t, "other")
+	other := tenantOn(t, ss[2], acct.KeyID, acct.Secret)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { // every server's view learns the key
+		var h hitsAnswer
+		code := other.call(t, api.ECSVersion, service.FlowHitsAction, nil, &h)
+		return code == "" && len(h.PalisadeMissingServers) == 0, fmt.Sprint(code, h.PalisadeMissingServers)
+	})
+	var oh hitsAnswer
+	if code := other.call(t, api.ECSVersion, service.FlowHitsAction, nil, &oh); code != "" || len(oh.Hits) != 0 {
+		t.Errorf("the other tenant's hits: %s, %+v; want none", code, oh.Hits)
+	}
+
+	// A server listed but hung: every answer names it.
+	hung, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Close()
+	stop, err := ss[0].Store.(*etcd.Store).RegisterServer(ctx, etcd.ServerInfo{ID: "hung", URL: "http://" + hung.Addr().String()}, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	check("a server hung", []string{"hung"})
+}
+
+// BenchmarkFlowHits: PalisadeDescribeFlowHits on one server of three,
+// its own part only (PalisadeLocalOnly) against the merged answer that
+// asks the two others, in one run: the ratio is the fan-in's cost, which
+// every effective-rules call, rule-counters call and audit now pays.
+func BenchmarkFlowHits(b *testing.B) {
+	_, c, _ := hitsCluster(b)
+	for _, mode := range []string{"local", "merged"} {
+		b.Run(mode, func(b *testing.B) {
+			params := map[string]string{}
+			if mode == "local" {
+				params["PalisadeLocalOnly"] = "true"
+			}
+			for b.Loop() {
+				var h hitsAnswer
+				if code := c.call(b, api.ECSVersion, service.FlowHitsAction, params, &h); code != "" || len(h.PalisadeMissingServers) > 0 {
+					b.Fatalf("%s: %s, missing %v", service.FlowHitsAction, code, h.PalisadeMissingServers)
+				}
+			}
+		})
+	}
 }

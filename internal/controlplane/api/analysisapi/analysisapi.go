@@ -77,9 +77,12 @@ type effectiveResponse struct {
 	InstanceId string
 	Policies   []effective.Policy
 	// Hits are the entries that flow records of this NIC name, among the
-	// records this server keeps (none: no flow log covered it, or nothing
-	// matched them since).
+	// records every live server of the installation keeps (none: no flow
+	// log covered it, or nothing matched them since).
 	Hits []EntryHit
+	// PalisadeMissingServers are the servers that did not give their
+	// records' hits in time: Hits lacks theirs.
+	PalisadeMissingServers []string `json:",omitempty"`
 }
 
 // EntryHit is what the flow records say of one entry of an effective
@@ -117,8 +120,8 @@ func (h *adapter) describeEffectiveRules(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	// The records of this NIC only: the instance's primary ENI, or the ENI.
-	hits := h.ops.FlowHits(c.Account, service.HitsFilter{ENI: model.NICENI(&model.Instance{ID: id})})
-	return &effectiveResponse{InstanceId: id, Policies: pols, Hits: entryHits(pols, hits)}, nil
+	hits := h.ops.FlowHitsAll(ctx, c, service.HitsFilter{ENI: model.NICENI(&model.Instance{ID: id})})
+	return &effectiveResponse{InstanceId: id, Policies: pols, Hits: entryHits(pols, hits.ByEntry), PalisadeMissingServers: hits.Missing}, nil
 }
 
 type reachResponse struct {

@@ -644,6 +644,10 @@ func (t *recordingTx) Delete(kind store.Kind, id string) error {
 type Audit struct {
 	Findings []audit.Finding
 	Worst    string `json:",omitempty"`
+	// PalisadeMissingServers are the servers of the installation that
+	// did not give their flow records' rule hits: the flow checks
+	// (SGA-034) judged without them and claim no unused rule.
+	PalisadeMissingServers []string `json:",omitempty"`
 }
 
 // Audit runs the best-practice checks (SGA-001 …) over the caller's groups
@@ -655,16 +659,17 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		return Audit{}, err
 	}
 	defer done()
+	hits := a.svc.FlowHitsAll(ctx, c, service.HitsFilter{}) // before the read: it may ask other servers
 	return service.View(a.svc, ctx, func(tx store.ReadTx) (Audit, error) {
 		own, err := ownedOf(tx, c)
 		if err != nil {
 			return Audit{}, err
 		}
-		out := Audit{Findings: []audit.Finding{}}
+		out := Audit{Findings: []audit.Finding{}, PalisadeMissingServers: hits.Missing}
 		if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
 			o.Workers = w // the analysis's share of the CPU
 		}
-		if o.FlowLogs, err = a.flowFacts(tx, c, own); err != nil {
+		if o.FlowLogs, err = a.flowFacts(tx, c, own, hits); err != nil {
 			return Audit{}, err
 		}
 		vpcs, err := service.ListOwn[model.VPC](tx, service.KindVPC, c)

@@ -95,9 +95,11 @@ func (a *Service) withFlowFindings(ctx context.Context, c service.Caller, own ow
 			o.Skip = append(o.Skip, ch.ID)
 		}
 	}
+	hits := a.svc.FlowHitsAll(ctx, c, service.HitsFilter{}) // before the read: it may ask other servers
+	out.PalisadeMissingServers = hits.Missing
 	return service.View(a.svc, ctx, func(tx store.ReadTx) (Audit, error) {
 		var err error
-		if o.FlowLogs, err = a.flowFacts(tx, c, own); err != nil {
+		if o.FlowLogs, err = a.flowFacts(tx, c, own, hits); err != nil {
 			return out, err
 		}
 		vpcs, err := service.ListOwn[model.VPC](tx, service.KindVPC, c)

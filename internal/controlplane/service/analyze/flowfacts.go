@@ -12,16 +12,23 @@ import (
 
 // flowFacts are the caller's flow-log facts for the audit (SGA-033,
 // SGA-034): which of its NICs its active flow logs cover and since when,
-// each rule's last hit among the records this server keeps, and how far
-// back those are complete. Other accounts' NICs are left out: their
-// findings are not the caller's to see.
-func (a *Service) flowFacts(tx store.ReadTx, c service.Caller, own ownedCloud) (*audit.FlowLogs, error) {
+// each rule's last hit among the records of every server (hits, from
+// service.FlowHitsAll, taken before the read: it may ask other servers),
+// and how far back those are complete. Other accounts' NICs are left
+// out: their findings are not the caller's to see.
+//
+// A server that did not give its hits makes the facts Partial: SGA-034
+// then says that a rule without a recent hit is no evidence of an unused
+// one (it may have hits there), never that it is a candidate for
+// removal, and the audit's answer names the server
+// (PalisadeMissingServers).
+func (a *Service) flowFacts(tx store.ReadTx, c service.Caller, own ownedCloud, hits service.Hits) (*audit.FlowLogs, error) {
 	logs, err := service.ListOwn[model.FlowLog](tx, service.KindFlowLog, c)
 	if err != nil {
 		return nil, err
 	}
 	f := &audit.FlowLogs{Now: a.svc.Now(), Accepts: map[string]time.Time{}, Drops: map[string]time.Time{}, LastHit: map[string]time.Time{},
-		RecordsSince: a.svc.FlowRecordsSince(c.Account), Partial: a.svc.FlowRecordsElsewhere}
+		RecordsSince: hits.CompleteSince, Partial: hits.Partial}
 	earliest := func(m map[string]time.Time, id string, t time.Time) {
 		if old, ok := m[id]; !ok || t.Before(old) {
 			m[id] = t
@@ -42,7 +49,7 @@ func (a *Service) flowFacts(tx store.ReadTx, c service.Caller, own ownedCloud) (
 			}
 		}
 	}
-	for k, h := range a.svc.FlowHits(c.Account, service.HitsFilter{}) {
+	for k, h := range hits.ByEntry {
 		if strings.HasPrefix(k, "sg-") && h.LastHit > 0 { // a rule's key (service.HitKey)
 			f.LastHit[k] = time.Unix(h.LastHit, 0)
 		}

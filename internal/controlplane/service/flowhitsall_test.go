@@ -1,0 +1,121 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
+)
+
+// TestMergeHits: the servers' parts add up per entry (flows, packets,
+// bytes), the last hit is the latest of any part, and the merged
+// completeness is the latest of the parts' (the whole is complete only
+// where every part is; zero, complete since the first, weighs nothing).
+func TestMergeHits(t *testing.T) {
+	t1, t2, t3 := time.Unix(1_700_000_000, 0), time.Unix(1_700_000_600, 0), time.Unix(1_700_001_200, 0)
+	for _, tc := range []struct {
+		name  string
+		parts []HitsPart
+		want  map[string]RuleHit
+		since time.Time
+	}{
+		{"none", nil, map[string]RuleHit{}, time.Time{}},
+		{"one part", []HitsPart{{Hits: map[string]RuleHit{"sg-1/sgr-1": {2, 5, 300, t1.Unix()}}, CompleteSince: t1}},
+			map[string]RuleHit{"sg-1/sgr-1": {2, 5, 300, t1.Unix()}}, t1},
+		{"same entry on two servers", []HitsPart{
+			{Hits: map[string]RuleHit{"sg-1/sgr-1": {2, 5, 300, t2.Unix()}}, CompleteSince: t3},
+			{Hits: map[string]RuleHit{"sg-1/sgr-1": {1, 4, 100, t3.Unix()}, "in|default inbound drop|": {1, 1, 60, t1.Unix()}}, CompleteSince: t1},
+			{Hits: map[string]RuleHit{"sg-1/sgr-1": {3, 3, 3, t1.Unix()}}},
+		}, map[string]RuleHit{"sg-1/sgr-1": {6, 12, 403, t3.Unix()}, "in|default inbound drop|": {1, 1, 60, t1.Unix()}}, t3},
+		{"an entry only elsewhere", []HitsPart{
+			{Hits: map[string]RuleHit{}, CompleteSince: t2},
+			{Hits: map[string]RuleHit{"sg-1/sgr-2": {1, 1, 60, t1.Unix()}}, CompleteSince: t1},
+		}, map[string]RuleHit{"sg-1/sgr-2": {1, 1, 60, t1.Unix()}}, t2},
+	} {
+		got := MergeHits(tc.parts)
+		if !reflect.DeepEqual(got.ByEntry, tc.want) || !got.CompleteSince.Equal(tc.since) {
+			t.Errorf("%s: %+v since %v, want %+v since %v", tc.name, got.ByEntry, got.CompleteSince, tc.want, tc.since)
+		}
+	}
+}
+
+// TestFlowHitsAnswer: a server's hits go through FlowHitsAnswer and back
+// unchanged; a malformed part is refused.
+func TestFlowHitsAnswer(t *testing.T) {
+	h := Hits{ByEntry: map[string]RuleHit{"sg-1/sgr-1": {2, 5, 300, 1_700_000_000}, "out|intra-group access|sg-1": {1, 1, 60, 1_700_000_060}},
+		CompleteSince: time.Unix(1_699_000_000, 0)}
+	b, err := json.Marshal(h.Answer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a FlowHitsAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Part("s2")
+	if err != nil || p.Server != "s2" || !reflect.DeepEqual(p.Hits, h.ByEntry) || !p.CompleteSince.Equal(h.CompleteSince) {
+		t.Errorf("round trip: %+v (%v), want %+v since %v", p, err, h.ByEntry, h.CompleteSince)
+	}
+	for name, bad := range map[string]FlowHitsAnswer{
+		"bad time":       {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: 1, LastHitTime: "yesterday"}}},
+		"bad complete":   {CompleteSinceTime: "soon"},
+		"no entry":       {Hits: []FlowHit{{Flows: 1}}},
+		"negative flows": {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: -1}}},
+		"twice":          {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: 1}, {Entry: "sg-1/sgr-1", Flows: 1}}},
+	} {
+		if _, err := bad.Part("s2"); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+type fakePeers struct {
+	parts   []HitsPart
+	missing []string
+	asked   []HitsFilter
+}
+
+func (f *fakePeers) FlowHitParts(_ context.Context, hf HitsFilter) ([]HitsPart, []string) {
+	f.asked = append(f.asked, hf)
+	return f.parts, f.missing
+}
+
+// TestFlowHitsAll: this server's hits and the peers' add up, with the
+// caller's filter passed on; a peer missing makes the answer partial and
+// names it; without peers, the answer is partial when records are kept
+// elsewhere too.
+func TestFlowHitsAll(t *testing.T) {
+	now := time.Now()
+	st := flowstore.Memory()
+	s := &Service{flows: st, Now: func() time.Time { return now }}
+	t1, t2 := now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+	if err := st.Append([]FlowRecord{{AccountId: "a", EniId: "eni-1", Direction: "in", Packets: 2, Bytes: 100, End: t1, Reason: "rule",
+		SecurityGroupId: "sg-1", SecurityGroupRuleId: "sgr-1"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	c := Caller{Account: "a"}
+	f := HitsFilter{ENI: "eni-1", Since: now.Add(-3 * time.Hour)}
+	if got := s.FlowHitsAll(context.Background(), c, f); got.Partial || len(got.ByEntry) != 1 {
+		t.Errorf("one server alone: %+v", got)
+	}
+	s.FlowRecordsElsewhere = true
+	if got := s.FlowHitsAll(context.Background(), c, f); !got.Partial {
+		t.Errorf("records elsewhere, no peers to ask: %+v, want partial", got)
+	}
+	later := now.Add(time.Hour) // a peer whose records are complete only since later
+	p := &fakePeers{parts: []HitsPart{{Server: "s2", Hits: map[string]RuleHit{"sg-1/sgr-1": {1, 1, 60, t2}, "sg-1/sgr-2": {1, 1, 60, t1}}, CompleteSince: later}}}
+	s.PeerHits = p
+	got := s.FlowHitsAll(context.Background(), c, f)
+	want := map[string]RuleHit{"sg-1/sgr-1": {2, 3, 160, t2}, "sg-1/sgr-2": {1, 1, 60, t1}}
+	if got.Partial || !reflect.DeepEqual(got.ByEntry, want) || !got.CompleteSince.Equal(later) || !slices.Equal(p.asked, []HitsFilter{f}) {
+		t.Errorf("with a peer: %+v (asked %v), want %+v complete since %v, asked %v", got, p.asked, want, later, f)
+	}
+	p.missing = []string{"s3"}
+	if got := s.FlowHitsAll(context.Background(), c, f); !got.Partial || !slices.Equal(got.Missing, []string{"s3"}) {
+		t.Errorf("a peer missing: %+v, want partial, missing [s3]", got)
+	}
+}
