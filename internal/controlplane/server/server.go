@@ -405,6 +405,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		if !ok {
 			return ctx, func() {}, nil // the handler refuses an unknown key
 		}
+		if f, ok := analysisapi.HitsOf(req); ok {
+			ctx = svc.WithPeerHits(ctx, f) // before admission: peers may be slow
+		}
 		return analysis.Admit(ctx, acct)
 	}
 	if nice := cmp.Or(cfg.AnalysisNice, DefaultAnalysisNice); nice > 0 {

@@ -137,11 +137,39 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 		out.Partial = s.FlowRecordsElsewhere
 		return out
 	}
-	parts, missing := s.PeerHits.FlowHitParts(ctx, f)
+	var parts []HitsPart
+	var missing []string
+	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) {
+		parts, missing = pre.parts, pre.missing
+	} else {
+		parts, missing = s.PeerHits.FlowHitParts(ctx, f)
+	}
 	out := MergeHits(append([]HitsPart{mine}, parts...))
 	out.Missing = missing
 	out.Partial = len(missing) > 0
 	return out
+}
+
+type peerHitsKey struct{}
+
+type peerHits struct {
+	f       HitsFilter
+	parts   []HitsPart
+	missing []string
+}
+
+// WithPeerHits asks the other servers for their hits under f now and
+// returns ctx carrying their answers, which FlowHitsAll with the same
+// filter uses instead of asking again. An analysis asks before it is
+// admitted: waiting up to the peers' timeout while holding its place and
+// its share of the CPU would make one hung peer delay every analysis.
+// Without PeerHits it is ctx.
+func (s *Service) WithPeerHits(ctx context.Context, f HitsFilter) context.Context {
+	if s.PeerHits == nil {
+		return ctx
+	}
+	parts, missing := s.PeerHits.FlowHitParts(ctx, f)
+	return context.WithValue(ctx, peerHitsKey{}, &peerHits{f: f, parts: parts, missing: missing})
 }
 
 // MergeHits adds up the servers' parts: the sums of Flows, Packets and

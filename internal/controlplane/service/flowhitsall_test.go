@@ -119,3 +119,31 @@ func TestFlowHitsAll(t *testing.T) {
 		t.Errorf("a peer missing: %+v, want partial, missing [s3]", got)
 	}
 }
+
+// TestWithPeerHits: hits the peers gave before an analysis was admitted
+// serve FlowHitsAll with the same filter, which asks no peer again (an
+// analysis must not wait for peers holding its share of the CPU); another
+// filter asks.
+func TestWithPeerHits(t *testing.T) {
+	now := time.Now()
+	s := &Service{flows: flowstore.Memory(), Now: func() time.Time { return now }}
+	p := &fakePeers{parts: []HitsPart{{Server: "s2", Hits: map[string]RuleHit{"sg-1/sgr-1": {1, 1, 60, now.Unix()}}}}, missing: []string{"s3"}}
+	s.PeerHits = p
+	c := Caller{Account: "a"}
+	f := HitsFilter{ENI: "eni-1"}
+	ctx := s.WithPeerHits(context.Background(), f)
+	for _, tc := range []struct {
+		name  string
+		f     HitsFilter
+		asked int
+	}{
+		{"same filter", f, 1},
+		{"same filter again", HitsFilter{ENI: "eni-1"}, 1},
+		{"another filter", HitsFilter{ENI: "eni-2"}, 2},
+	} {
+		got := s.FlowHitsAll(ctx, c, tc.f)
+		if len(p.asked) != tc.asked || got.ByEntry["sg-1/sgr-1"].Flows != 1 || !slices.Equal(got.Missing, []string{"s3"}) {
+			t.Errorf("%s: %+v, peers asked %d times, want %d", tc.name, got, len(p.asked), tc.asked)
+		}
+	}
+}

@@ -120,8 +120,28 @@ func (h *adapter) describeEffectiveRules(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	// The records of this NIC only: the instance's primary ENI, or the ENI.
-	hits := h.ops.FlowHitsAll(ctx, c, service.HitsFilter{ENI: model.NICENI(&model.Instance{ID: id})})
+	hits := h.ops.FlowHitsAll(ctx, c, effectiveHits(id))
 	return &effectiveResponse{InstanceId: id, Policies: pols, Hits: entryHits(pols, hits.ByEntry), PalisadeMissingServers: hits.Missing}, nil
+}
+
+// The records PalisadeDescribeEffectiveRules counts: those of the
+// instance's primary ENI, or of the ENI.
+func effectiveHits(id string) service.HitsFilter {
+	return service.HitsFilter{ENI: model.NICENI(&model.Instance{ID: id})}
+}
+
+// HitsOf says whether the analysis action req asks the other servers for
+// rule hits, and with what filter: the server asks them before it admits
+// the analysis (service.WithPeerHits), so that no analysis holds its
+// place and share of the CPU while it waits for peers.
+func HitsOf(req *rpc.Request) (service.HitsFilter, bool) {
+	switch req.Action {
+	case "PalisadeAudit":
+		return service.HitsFilter{}, true
+	case "PalisadeDescribeEffectiveRules":
+		return effectiveHits(req.Params.Get("InstanceId")), true
+	}
+	return service.HitsFilter{}, false
 }
 
 type reachResponse struct {
