@@ -66,9 +66,10 @@ func (c *call) events(action, resource string, since time.Duration, limit int) i
 		}
 		events = append(events, resp.Events...)
 		c.warnMissing(resp.GetHttpContentBytes(), "events")
-		if token = resp.NextToken; token == "" {
-			break
+		if resp.NextToken == "" || len(resp.Events) == 0 && resp.NextToken == token {
+			break // the end, or a page that would only repeat
 		}
+		token = resp.NextToken
 	}
 	if c.json {
 		if events == nil {

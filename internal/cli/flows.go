@@ -176,9 +176,10 @@ func (c *call) flowRecords(q map[string]string, limit int) ([]flowRecord, error)
 		}
 		recs = append(recs, out.FlowRecords.FlowRecord...)
 		c.warnMissing(resp.GetHttpContentBytes(), "flow records")
-		if token = out.NextToken; token == "" {
-			break
+		if out.NextToken == "" || len(out.FlowRecords.FlowRecord) == 0 && out.NextToken == token {
+			break // the end, or a page that would only repeat
 		}
+		token = out.NextToken
 	}
 	return recs, nil
 }

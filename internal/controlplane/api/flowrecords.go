@@ -207,7 +207,7 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 		p, err := remoteFlowPart(a, in.Page.Size)
 		if err != nil {
 			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
-			if !errors.Is(err, peers.ErrPlaintext) {
+			if !peers.Permanent(err) {
 				missing = append(missing, a.Server)
 			}
 			continue

@@ -64,6 +64,22 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return fmt.Sprintf("HTTP %d %s: %s", r.Status, r.Code, r.Message) }
 
+// ErrWrongServer: the address a server registered answered as another
+// server, or as none (a server too old to say which it is).
+var ErrWrongServer = errors.New("several servers registered one address, or the server there is too old to name itself (give each its own --advertise)")
+
+// Permanent reports whether a peer's failure to give its part will not
+// pass by asking again: it refused plain HTTP, answered as another server
+// (or a misdirected request, 421), or refused the call with a client
+// error other than throttling. A merged listing is not held open for it.
+func Permanent(err error) bool {
+	if errors.Is(err, ErrPlaintext) || errors.Is(err, ErrWrongServer) {
+		return true
+	}
+	var r *Refusal
+	return errors.As(err, &r) && r.Status >= 400 && r.Status < 500 && !strings.HasPrefix(r.Code, "Throttling")
+}
+
 // Throttled returns, if a peer refused its part with a Throttling code,
 // that refusal as the caller's error (SDKs retry it), else nil: a page
 // without a throttled peer's part would be partial for a reason that
@@ -234,8 +250,7 @@ func (f *Fanin) ask(ctx context.Context, p Peer, version, action, keyID, secret 
 	}
 	var who struct{ PalisadeServerId string }
 	if json.Unmarshal(b, &who) != nil || who.PalisadeServerId != p.ID {
-		return nil, fmt.Errorf("the server at %s answered as server %.64q, not %s: several servers registered one address "+
-			"(give each its own --advertise)", p.URL, who.PalisadeServerId, p.ID)
+		return nil, fmt.Errorf("the server at %s answered as server %.64q, not %s: %w", p.URL, who.PalisadeServerId, p.ID, ErrWrongServer)
 	}
 	return b, nil
 }

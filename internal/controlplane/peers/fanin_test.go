@@ -164,3 +164,28 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestPermanent: the failures that asking again will not cure hold no
+// listing open; the others (timeouts, server errors, throttling) do.
+func TestPermanent(t *testing.T) {
+	wrap := func(err error) error { return errors.Join(errors.New("server s2"), err) }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"plain HTTP", wrap(ErrPlaintext), true},
+		{"another server answered", wrap(ErrWrongServer), true},
+		{"misdirected", &Refusal{Status: http.StatusMisdirectedRequest, Code: "InvalidParameter.PalisadeServerId"}, true},
+		{"forbidden", &Refusal{Status: http.StatusForbidden, Code: "Forbidden.RAM"}, true},
+		{"throttled", &Refusal{Status: http.StatusBadRequest, Code: "Throttling.User"}, false},
+		{"server error", &Refusal{Status: http.StatusInternalServerError, Code: "InternalError"}, false},
+		{"unavailable", &Refusal{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable"}, false},
+		{"timeout", context.DeadlineExceeded, false},
+		{"bad body", errors.New("unexpected end of JSON input"), false},
+	} {
+		if got := Permanent(tc.err); got != tc.want {
+			t.Errorf("%s: Permanent %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

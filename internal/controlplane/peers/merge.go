@@ -22,7 +22,15 @@ type Pos struct {
 	// one that counts every server's matches asks it from After, which
 	// gives no item already listed.
 	Done bool `json:"d,omitempty"`
+	// Misses counts the pages in a row it was asked for and did not
+	// answer: after MaxMisses it no longer holds the listing open (a
+	// server that always fails would make a client page forever).
+	Misses int `json:"m,omitempty"`
 }
+
+// MaxMisses is how many pages in a row a server may miss and still hold a
+// listing open for its part.
+const MaxMisses = 3
 
 // Token is the position of a merged listing in every server's part,
 // keyed by server ID. A server it does not name starts from its start (it
@@ -46,9 +54,11 @@ type Part[T any] struct {
 // whether there is one. prev is the token the page was asked from: a
 // server that did not answer keeps its position there. Ties go to the
 // part listed first. missing are the servers still registered that were
-// asked and did not answer: while one of them is not done the listing has
-// a next page, so their items come later instead of never (one that dies
-// leaves the registry within its lease, so the listing still ends).
+// asked and did not answer for a reason that may pass (not a Permanent
+// one): while one of them is not done, and has missed fewer than MaxMisses
+// pages in a row, the listing has a next page, so their items come later
+// instead of never (one that dies leaves the registry within its lease;
+// one registered but never answering stops holding it after MaxMisses).
 func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool, missing ...string) (items []T, next Token, more bool) {
 	next = maps.Clone(prev)
 	if next == nil {
@@ -85,10 +95,12 @@ func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool
 		if !ValidID(id) || next[id].Done {
 			continue
 		}
-		if _, ok := next[id]; !ok {
-			next[id] = Pos{} // never seen: from its start
+		p := next[id] // never seen: from its start
+		p.Misses++
+		next[id] = p
+		if p.Misses < MaxMisses {
+			more = true
 		}
-		more = true
 	}
 	return items, next, more
 }
@@ -127,7 +139,7 @@ func DecodeToken(s string) (Token, bool) {
 		return nil, false
 	}
 	for id, p := range t {
-		if !ValidID(id) || len(p.After) > maxAfterLen {
+		if !ValidID(id) || len(p.After) > maxAfterLen || p.Misses < 0 || p.Misses > MaxMisses {
 			return nil, false
 		}
 	}

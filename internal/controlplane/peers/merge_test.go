@@ -120,6 +120,12 @@ func TestMerge(t *testing.T) {
 			down: map[int][]string{0: {"b"}}, pages: 2},
 		{name: "a server down on several pages", servers: []server{mk("a", 6), mk("b", 5, 3)}, max: 2,
 			down: map[int][]string{0: {"b"}, 1: {"b"}}, pages: 3},
+		{name: "a server never answering stops holding the listing open", servers: []server{mk("a", 6, 4, 2), mk("b", 5, 3, 1)}, max: 2,
+			down: always("b"), lost: 3, pages: MaxMisses},
+		{name: "a server never answering, the others done at once", servers: []server{mk("a", 6), mk("b", 5)}, max: 2,
+			down: always("b"), lost: 1, pages: MaxMisses},
+		{name: "misses in a row only", servers: []server{mk("a", 9, 8, 7, 6, 5, 4, 3, 2), mk("b", 1)}, max: 1,
+			down: map[int][]string{0: {"b"}, 1: {"b"}, 3: {"b"}, 4: {"b"}, 6: {"b"}, 7: {"b"}}, pages: 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pages, _ := pageAll(t, tc.servers, tc.max, tc.down)
@@ -182,6 +188,41 @@ func TestMergeKeepsMissingServersPosition(t *testing.T) {
 	}
 }
 
+// always is a down map with id down on every page.
+func always(id string) map[int][]string {
+	m := map[int][]string{}
+	for n := range 100 {
+		m[n] = []string{id}
+	}
+	return m
+}
+
+// TestMergeMisses: a server not answering counts its misses in a row in
+// the token, holds the listing open until MaxMisses, and starts counting
+// again once it answers.
+func TestMergeMisses(t *testing.T) {
+	b := mk("b", 5, 3)
+	for _, tc := range []struct {
+		name    string
+		prev    Token
+		parts   []Part[item]
+		missing []string
+		want    Pos
+		more    bool
+	}{
+		{"never seen, missing", Token{}, nil, []string{"b"}, Pos{Misses: 1}, true},
+		{"missing again", Token{"b": {After: "x", Misses: 1}}, nil, []string{"b"}, Pos{After: "x", Misses: 2}, true},
+		{"missing the last time it may", Token{"b": {After: "x", Misses: MaxMisses - 1}}, nil, []string{"b"}, Pos{After: "x", Misses: MaxMisses}, false},
+		{"answers after misses", Token{"b": {Misses: 2}}, []Part[item]{b.page("", 1)}, nil, Pos{After: "100"}, true},
+		{"done, missing", Token{"b": {Done: true}}, nil, []string{"b"}, Pos{Done: true}, false},
+	} {
+		_, next, more := Merge(tc.prev, tc.parts, 1, newer, tc.missing...)
+		if next["b"] != tc.want || more != tc.more {
+			t.Errorf("%s: b at %+v (more %v), want %+v (more %v)", tc.name, next["b"], more, tc.want, tc.more)
+		}
+	}
+}
+
 func TestDecodeToken(t *testing.T) {
 	good := Token{"abc-1": {After: "x"}, "d_2": {Done: true}}.Encode()
 	if _, ok := DecodeToken(good); !ok {
@@ -195,6 +236,7 @@ func TestDecodeToken(t *testing.T) {
 		"", "m1.", "m1.!!", "12", "m1." + strings.Repeat("A", maxTokenLen),
 		Token{"bad id": {}}.Encode(), Token{"a": {After: strings.Repeat("x", maxAfterLen+1)}}.Encode(),
 		many.Encode(), "m1.bnVsbA", // "null"
+		Token{"a": {Misses: -1}}.Encode(), Token{"a": {Misses: MaxMisses + 1}}.Encode(),
 	} {
 		if _, ok := DecodeToken(bad); ok {
 			t.Errorf("token %.60q accepted", bad)

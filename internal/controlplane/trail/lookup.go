@@ -181,7 +181,7 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 		p, err := remotePart(a, q.Max)
 		if err != nil {
 			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
-			if !errors.Is(err, peers.ErrPlaintext) {
+			if !peers.Permanent(err) {
 				missing = append(missing, a.Server)
 			}
 			continue
