@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -195,7 +196,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// from now, so that the first pages find them ready.
 	if cl, err := service.AccountCaller(caller.Account, c.defaultRegion(r.Context(), caller.Account)); err == nil {
 		cl.Operator = caller.Operator
-		c.prefetch(r.Context(), cl)
+		// As the session's pages do (console.go): the key asks the other
+		// servers for their rule hits.
+		c.prefetch(rpc.WithAccessKeyID(r.Context(), id), cl)
 	}
 	if next == "" {
 		next = Prefix
