@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -181,9 +182,9 @@ func MergeHits(parts []HitsPart) Hits {
 	for _, p := range parts {
 		for k, h := range p.Hits {
 			m := out.ByEntry[k]
-			m.Flows += h.Flows
-			m.Packets += h.Packets
-			m.Bytes += h.Bytes
+			m.Flows = addSat(m.Flows, h.Flows, math.MaxInt)
+			m.Packets = addSat(m.Packets, h.Packets, math.MaxUint64)
+			m.Bytes = addSat(m.Bytes, h.Bytes, math.MaxUint64)
 			m.LastHit = max(m.LastHit, h.LastHit)
 			out.ByEntry[k] = m
 		}
@@ -192,6 +193,15 @@ func MergeHits(parts []HitsPart) Hits {
 		}
 	}
 	return out
+}
+
+// addSat is a+b, or most if it would be more: a server's part is another
+// server's word, and a sum that wrapped would say a hot rule is unused.
+func addSat[T int | uint64](a, b, most T) T {
+	if b > most-a { // a, b >= 0
+		return most
+	}
+	return a + b
 }
 
 // FlowHitsAction is the action that answers a server's hits
@@ -243,6 +253,11 @@ func (h Hits) Answer() FlowHitsAnswer {
 const (
 	maxHitEntries  = 1 << 20
 	maxHitEntryLen = 512
+	// maxHitSkew is how far in the future a time in a part may be: a
+	// server's clock may be a little ahead, but a last hit far ahead would
+	// make a rule look used for ever, a completeness far ahead would
+	// claim none.
+	maxHitSkew = 5 * time.Minute
 )
 
 // Part reads a FlowHitsAnswer another server gave as its own part; it
@@ -252,11 +267,16 @@ func (a FlowHitsAnswer) Part(server string) (HitsPart, error) {
 	if len(a.Hits) > maxHitEntries {
 		return p, fmt.Errorf("an answer of %d entries", len(a.Hits))
 	}
+	latest := time.Now().Add(maxHitSkew)
 	parse := func(s string) (time.Time, error) {
 		if s == "" {
 			return time.Time{}, nil
 		}
-		return time.Parse(time.RFC3339, s)
+		t, err := time.Parse(time.RFC3339, s)
+		if err == nil && t.After(latest) {
+			err = fmt.Errorf("%s is in the future", s)
+		}
+		return t, err
 	}
 	var err error
 	if p.CompleteSince, err = parse(a.CompleteSinceTime); err != nil {

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -31,6 +32,10 @@ func TestMergeHits(t *testing.T) {
 			{Hits: map[string]RuleHit{"sg-1/sgr-1": {1, 4, 100, t3.Unix()}, "in|default inbound drop|": {1, 1, 60, t1.Unix()}}, CompleteSince: t1},
 			{Hits: map[string]RuleHit{"sg-1/sgr-1": {3, 3, 3, t1.Unix()}}},
 		}, map[string]RuleHit{"sg-1/sgr-1": {6, 12, 403, t3.Unix()}, "in|default inbound drop|": {1, 1, 60, t1.Unix()}}, t3},
+		{"sums saturate", []HitsPart{
+			{Hits: map[string]RuleHit{"sg-1/sgr-1": {math.MaxInt - 1, math.MaxUint64 - 1, 7, t1.Unix()}}},
+			{Hits: map[string]RuleHit{"sg-1/sgr-1": {5, 5, math.MaxUint64, t1.Unix()}}},
+		}, map[string]RuleHit{"sg-1/sgr-1": {math.MaxInt, math.MaxUint64, math.MaxUint64, t1.Unix()}}, time.Time{}},
 		{"an entry only elsewhere", []HitsPart{
 			{Hits: map[string]RuleHit{}, CompleteSince: t2},
 			{Hits: map[string]RuleHit{"sg-1/sgr-2": {1, 1, 60, t1.Unix()}}, CompleteSince: t1},
@@ -66,6 +71,8 @@ func TestFlowHitsAnswer(t *testing.T) {
 		"no entry":       {Hits: []FlowHit{{Flows: 1}}},
 		"negative flows": {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: -1}}},
 		"twice":          {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: 1}, {Entry: "sg-1/sgr-1", Flows: 1}}},
+		"last hit ahead": {Hits: []FlowHit{{Entry: "sg-1/sgr-1", Flows: 1, LastHitTime: ecsTime(time.Now().Add(time.Hour))}}},
+		"complete ahead": {CompleteSinceTime: ecsTime(time.Now().Add(time.Hour))},
 	} {
 		if _, err := bad.Part("s2"); err == nil {
 			t.Errorf("%s: accepted", name)
