@@ -54,7 +54,7 @@ func (rc *resultCache) keepBase(b *analyze.AuditBase) {
 // audit is the caller's audit at the current revision, from the newest
 // base kept.
 func (c *Console) audit(ctx context.Context, cl service.Caller) (analyze.Audit, error) {
-	ctx = c.svc.WithPeerHits(ctx, service.HitsFilter{}) // before admission: peers may be slow
+	ctx = c.svc.WithPeerHits(ctx, cl.Account, service.HitsFilter{}) // before admission: peers may be slow
 	au, base, err := c.analysis.AuditFrom(ctx, cl, audit.Options{}, c.cache.auditBase())
 	c.cache.keepBase(base)
 	return au, err

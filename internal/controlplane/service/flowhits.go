@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -140,10 +141,10 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 	}
 	var parts []HitsPart
 	var missing []string
-	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) {
+	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.account == c.Account && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) {
 		parts, missing = pre.parts, pre.missing
 	} else {
-		parts, missing = s.PeerHits.FlowHitParts(ctx, f)
+		parts, missing = s.peerParts(ctx, c.Account, f)
 	}
 	out := MergeHits(append([]HitsPart{mine}, parts...))
 	out.Missing = missing
@@ -154,23 +155,37 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 type peerHitsKey struct{}
 
 type peerHits struct {
+	account string
 	f       HitsFilter
 	parts   []HitsPart
 	missing []string
 }
 
-// WithPeerHits asks the other servers for their hits under f now and
-// returns ctx carrying their answers, which FlowHitsAll with the same
-// filter uses instead of asking again. An analysis asks before it is
+// peerParts asks the other servers for account's hits under f, with the
+// key ctx carries (rpc.AccessKeyID), which each peer counts the records of:
+// a key of another account would count that account's as account's, so
+// then no server is asked and all are missing.
+func (s *Service) peerParts(ctx context.Context, account string, f HitsFilter) ([]HitsPart, []string) {
+	if id := rpc.AccessKeyID(ctx); id != "" {
+		if acct, ok := s.AccountOfKey(ctx, id); !ok || acct != account {
+			ctx = rpc.WithAccessKeyID(ctx, "")
+		}
+	}
+	return s.PeerHits.FlowHitParts(ctx, f)
+}
+
+// WithPeerHits asks the other servers for account's hits under f now and
+// returns ctx carrying their answers, which FlowHitsAll for account with
+// the same filter uses instead of asking again. An analysis asks before it is
 // admitted: waiting up to the peers' timeout while holding its place and
 // its share of the CPU would make one hung peer delay every analysis.
 // Without PeerHits it is ctx.
-func (s *Service) WithPeerHits(ctx context.Context, f HitsFilter) context.Context {
+func (s *Service) WithPeerHits(ctx context.Context, account string, f HitsFilter) context.Context {
 	if s.PeerHits == nil {
 		return ctx
 	}
-	parts, missing := s.PeerHits.FlowHitParts(ctx, f)
-	return context.WithValue(ctx, peerHitsKey{}, &peerHits{f: f, parts: parts, missing: missing})
+	parts, missing := s.peerParts(ctx, account, f)
+	return context.WithValue(ctx, peerHitsKey{}, &peerHits{account: account, f: f, parts: parts, missing: missing})
 }
 
 // MergeHits adds up the servers' parts: the sums of Flows, Packets and

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 )
 
 // TestMergeHits: the servers' parts add up per entry (flows, packets,
@@ -138,7 +139,7 @@ func TestWithPeerHits(t *testing.T) {
 	s.PeerHits = p
 	c := Caller{Account: "a"}
 	f := HitsFilter{ENI: "eni-1"}
-	ctx := s.WithPeerHits(context.Background(), f)
+	ctx := s.WithPeerHits(context.Background(), "a", f)
 	for _, tc := range []struct {
 		name  string
 		f     HitsFilter
@@ -151,6 +152,50 @@ func TestWithPeerHits(t *testing.T) {
 		got := s.FlowHitsAll(ctx, c, tc.f)
 		if len(p.asked) != tc.asked || got.ByEntry["sg-1/sgr-1"].Flows != 1 || !slices.Equal(got.Missing, []string{"s3"}) {
 			t.Errorf("%s: %+v, peers asked %d times, want %d", tc.name, got, len(p.asked), tc.asked)
+		}
+	}
+}
+
+// keyRecorder is a PeerHits that records the key it was asked with.
+type keyRecorder struct{ keys []string }
+
+func (k *keyRecorder) FlowHitParts(ctx context.Context, _ HitsFilter) ([]HitsPart, []string) {
+	k.keys = append(k.keys, rpc.AccessKeyID(ctx))
+	return nil, nil
+}
+
+// TestFlowHitsAllKeyOfCaller: the peers count the records of the key they
+// are asked with, so FlowHitsAll asks them only with a key of the caller's
+// account; with another account's (or an unknown) key it asks with none
+// (every server missing), and hits prefetched for another account are
+// not used.
+func TestFlowHitsAllKeyOfCaller(t *testing.T) {
+	e := newEnv(t)
+	_, mine, err := e.s.NewTenant(e.ctx, "mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, theirs, err := e.s.NewTenant(e.ctx, "theirs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &keyRecorder{}
+	e.s.PeerHits = rec
+	c := Caller{Account: mine.Account}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want string
+	}{
+		{"the caller's key", rpc.WithAccessKeyID(e.ctx, mine.ID), mine.ID},
+		{"another account's key", rpc.WithAccessKeyID(e.ctx, theirs.ID), ""},
+		{"an unknown key", rpc.WithAccessKeyID(e.ctx, "LTAInosuchkey"), ""},
+		{"prefetched for another account", e.s.WithPeerHits(rpc.WithAccessKeyID(e.ctx, mine.ID), theirs.Account, HitsFilter{}), mine.ID},
+	} {
+		rec.keys = nil
+		e.s.FlowHitsAll(tc.ctx, c, HitsFilter{})
+		if len(rec.keys) == 0 || rec.keys[len(rec.keys)-1] != tc.want {
+			t.Errorf("%s: peers asked with keys %q, want last %q", tc.name, rec.keys, tc.want)
 		}
 	}
 }
