@@ -75,6 +75,7 @@ type Metrics struct {
 	throttled *prometheus.CounterVec
 	analysis  *prometheus.HistogramVec
 	missed    *prometheus.CounterVec
+	idTaken   prometheus.Counter
 
 	actions  map[string]bool
 	analyses map[string]bool
@@ -100,6 +101,8 @@ func New(actions, analyses []string, src Sources) *Metrics {
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, []string{"action"}),
 		missed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "palisade_peer_parts_missed_total",
 			Help: "Parts of a query over every server (events, flow records) that another server did not give in time, by action: each made an answer partial."}, []string{"action"}),
+		idTaken: prometheus.NewCounter(prometheus.CounterOpts{Name: "palisade_server_id_taken_total",
+			Help: "Attempts to register this server again after a lost lease (etcd) that found its ID held by another server: it is not listed meanwhile."}),
 		actions: map[string]bool{}, analyses: map[string]bool{}, codes: map[string]bool{}, now: time.Now,
 	}
 	for _, a := range actions {
@@ -108,7 +111,7 @@ func New(actions, analyses []string, src Sources) *Metrics {
 	for _, a := range analyses {
 		m.analyses[a] = true
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.analysis, m.missed,
+	m.reg.MustRegister(m.requests, m.latency, m.throttled, m.analysis, m.missed, m.idTaken,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &gauges{src: src, now: m.now})
 	return m
 }
@@ -157,6 +160,10 @@ func (m *Metrics) PeerMissed(action string) {
 	}
 	m.missed.WithLabelValues(action).Inc()
 }
+
+// IDTaken counts an attempt to register again that found this server's ID
+// held by another server.
+func (m *Metrics) IDTaken() { m.idTaken.Inc() }
 
 // gauges reads the Sources at each scrape.
 type gauges struct {

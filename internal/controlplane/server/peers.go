@@ -137,6 +137,21 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 			}
 			return out, err
 		}}
+	var takenBy string // called from one goroutine: logged once per change
+	st.OnIDTaken = func(by string) {
+		if by != "" {
+			met.IDTaken()
+		}
+		if by == takenBy {
+			return
+		}
+		if takenBy = by; by != "" {
+			cfg.Log.Error("this server's lease was lost and another server, at "+by+", now holds its ID (a copied ID file?): "+
+				"this server is not listed, and the others do not ask it for its part; retrying every second", "id", id)
+		} else {
+			cfg.Log.Info("listed again among the installation's servers", "id", id)
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, etcdDialTimeout)
 	defer cancel()
 	if s.unregister, err = st.RegisterServer(rctx, info, registrationTTL); err != nil {

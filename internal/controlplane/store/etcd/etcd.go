@@ -70,6 +70,13 @@ type Store struct {
 	queue   []*pending   // Updates waiting for a batch
 	commits atomic.Int64 // etcd transactions that wrote records (tests show batching)
 
+	// OnIDTaken, if set (before RegisterServer), is told of each attempt
+	// to register again after a lost lease that found this server's ID
+	// held by another server (by: its URL), then once, with by "", when
+	// the registration is back: meanwhile this server is not listed, and
+	// the others do not ask it for its part.
+	OnIDTaken func(by string)
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 	closeCh   chan struct{}

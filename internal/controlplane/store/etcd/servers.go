@@ -130,6 +130,7 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 				rcancel()
 				return
 			}
+			taken := false
 			for {
 				select {
 				case <-life.Done():
@@ -140,6 +141,14 @@ func (s *Store) RegisterServer(ctx context.Context, info ServerInfo, ttl time.Du
 				if lease, ka, err = register(life); err == nil {
 					break
 				}
+				var te *takenError
+				if errors.As(err, &te) && s.OnIDTaken != nil {
+					s.OnIDTaken(te.url)
+					taken = true
+				}
+			}
+			if taken && s.OnIDTaken != nil {
+				s.OnIDTaken("")
 			}
 		}
 	}()

@@ -137,3 +137,55 @@ func TestRegisterServerRace(t *testing.T) {
 		}
 	}
 }
+
+// TestRegisterServerIDTaken: a server whose lease was lost and whose ID
+// another server took meanwhile says so (OnIDTaken, each attempt), then
+// once that it is back when the other leaves.
+func TestRegisterServerIDTaken(t *testing.T) {
+	a := opener(etcdtest.Embedded(t))(t)
+	ctx := context.Background()
+	told := make(chan string, 100)
+	a.OnIDTaken = func(by string) { told <- by }
+	stop, err := a.RegisterServer(ctx, ServerInfo{ID: "a", URL: "http://127.0.0.1:1"}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	key := a.serversPrefix() + "a"
+	resp, err := a.cli.Get(ctx, key)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("a's key: %v %v", resp, err)
+	}
+	if _, err := a.cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.cli.Put(ctx, key, `{"ID":"a","URL":"http://127.0.0.1:9"}`); err != nil {
+		t.Fatal(err)
+	}
+	next := func(why string) string {
+		t.Helper()
+		select {
+		case by := <-told:
+			return by
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: not told", why)
+			return ""
+		}
+	}
+	for i := range 2 {
+		if by := next("taken"); by != "http://127.0.0.1:9" {
+			t.Fatalf("attempt %d: told %q, want the other's URL", i, by)
+		}
+	}
+	if _, err := a.cli.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	for by := next("back"); by != ""; by = next("back") {
+		if by != "http://127.0.0.1:9" {
+			t.Fatalf("told %q", by)
+		}
+	}
+	if ss, err := a.Servers(ctx); err != nil || len(ss) != 1 || ss[0].URL != "http://127.0.0.1:1" {
+		t.Errorf("servers %+v (%v), want a registered again", ss, err)
+	}
+}
