@@ -213,10 +213,14 @@ func TestMergeMisses(t *testing.T) {
 		{"never seen, missing", Token{}, nil, []string{"b"}, Pos{Misses: 1}, true},
 		{"missing again", Token{"b": {After: "x", Misses: 1}}, nil, []string{"b"}, Pos{After: "x", Misses: 2}, true},
 		{"missing the last time it may", Token{"b": {After: "x", Misses: MaxMisses - 1}}, nil, []string{"b"}, Pos{After: "x", Misses: MaxMisses}, false},
+		{"missing past the last time", Token{"b": {After: "x", Misses: MaxMisses}}, nil, []string{"b"}, Pos{After: "x", Misses: MaxMisses}, false},
 		{"answers after misses", Token{"b": {Misses: 2}}, []Part[item]{b.page("", 1)}, nil, Pos{After: "100"}, true},
 		{"done, missing", Token{"b": {Done: true}}, nil, []string{"b"}, Pos{Done: true}, false},
 	} {
 		_, next, more := Merge(tc.prev, tc.parts, 1, newer, tc.missing...)
+		if _, ok := DecodeToken(next.Encode()); !ok {
+			t.Errorf("%s: the token does not decode", tc.name)
+		}
 		if next["b"] != tc.want || more != tc.more {
 			t.Errorf("%s: b at %+v (more %v), want %+v (more %v)", tc.name, next["b"], more, tc.want, tc.more)
 		}
