@@ -95,7 +95,7 @@ func Merge[T any](prev Token, parts []Part[T], max int, before func(a, b T) bool
 		if !ValidID(id) || next[id].Done {
 			continue
 		}
-		p := next[id] // never seen: from its start
+		p := next[id]                         // never seen: from its start
 		p.Misses = min(p.Misses+1, MaxMisses) // the token stays one DecodeToken reads
 		next[id] = p
 		if p.Misses < MaxMisses {
