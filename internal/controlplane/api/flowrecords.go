@@ -199,21 +199,12 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
 	}
 	answers := f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
-	if err := peers.Throttled(answers); err != nil {
+	theirs, named, missing, err := peers.Collect(answers, func(a peers.Answer) (peers.Part[FlowRecord], error) { return remoteFlowPart(a, in.Page.Size) })
+	if err != nil {
 		return nil, err
 	}
-	var missing []string // registered, asked, not answered: a later page asks again
-	for _, a := range answers {
-		p, err := remoteFlowPart(a, in.Page.Size)
-		if err != nil {
-			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
-			if !peers.Permanent(err) {
-				missing = append(missing, a.Server)
-			}
-			continue
-		}
-		parts = append(parts, p)
-	}
+	parts = append(parts, theirs...)
+	out.PalisadeMissingServers = append(out.PalisadeMissingServers, named...)
 	for _, p := range parts {
 		out.TotalCount += p.Total
 	}

@@ -326,3 +326,27 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 	f.clients[key] = c
 	return c, nil
 }
+
+// Collect reads the peers' answers to one query with parse. A peer that
+// throttled makes err its Throttling refusal (the caller answers with it:
+// SDKs retry). Otherwise parts are the parts that came, named the servers
+// that gave none (the answer's PalisadeMissingServers), and held those of
+// them not refused for good (Permanent), which Merge keeps the listing
+// open for.
+func Collect[T any](answers []Answer, parse func(Answer) (Part[T], error)) (parts []Part[T], named, held []string, err error) {
+	if err := Throttled(answers); err != nil {
+		return nil, nil, nil, err
+	}
+	for _, a := range answers {
+		p, err := parse(a)
+		if err != nil {
+			named = append(named, a.Server)
+			if !Permanent(err) {
+				held = append(held, a.Server)
+			}
+			continue
+		}
+		parts = append(parts, p)
+	}
+	return parts, named, held, nil
+}

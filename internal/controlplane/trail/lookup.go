@@ -173,21 +173,12 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 	}
 	others = slices.DeleteFunc(others, func(p peers.Peer) bool { return tok[p.ID].Done })
 	answers := f.Ask(ctx, others, Version, "LookupEvents", req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
-	if err := peers.Throttled(answers); err != nil {
+	theirs, named, missing, err := peers.Collect(answers, func(a peers.Answer) (peers.Part[located], error) { return remotePart(a, q.Max) })
+	if err != nil {
 		return err
 	}
-	var missing []string // registered, asked, not answered: a later page asks again
-	for _, a := range answers {
-		p, err := remotePart(a, q.Max)
-		if err != nil {
-			out.PalisadeMissingServers = append(out.PalisadeMissingServers, a.Server)
-			if !peers.Permanent(err) {
-				missing = append(missing, a.Server)
-			}
-			continue
-		}
-		parts = append(parts, p)
-	}
+	parts = append(parts, theirs...)
+	out.PalisadeMissingServers = append(out.PalisadeMissingServers, named...)
 	before := func(a, b located) bool { return a.c.Time > b.c.Time }
 	if q.Forward {
 		before = func(a, b located) bool { return a.c.Time < b.c.Time }
