@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 // eventsCommand is "palisade events": the event trail through ActionTrail's
 // LookupEvents, newest first.
 var eventsCommand = command{
-	synopsis: "[--action ACTION] [--resource ID] [--since DURATION] [--max N] [--json]",
+	synopsis: "[--action ACTION] [--resource ID] [--since DURATION] [--max N] [--json | --jsonl]",
 	summary:  "show the event trail: every change, and every refused call, newest first (a tenant sees its own, the operator all)",
 	max:      0,
 	setup: func(fs *flag.FlagSet) func(c *call) int {
@@ -20,11 +21,15 @@ var eventsCommand = command{
 		resource := fs.String("resource", "", "only events naming resource `ID`, e.g. sg-…")
 		since := fs.Duration("since", 24*time.Hour, "events of the last `DURATION`")
 		limit := fs.Int("max", 100, "show at most `N` events")
+		lines := fs.Bool("jsonl", false, "print each event as one line of JSON, page by page as they come (an export: raise --max and --since to take a whole window)")
 		return func(c *call) int {
 			if *since <= 0 || *limit <= 0 {
 				return c.usageErr("--since and --max must be positive")
 			}
-			return c.events(*action, *resource, *since, *limit)
+			if *lines && c.json {
+				return c.usageErr("give --json or --jsonl, not both")
+			}
+			return c.events(*action, *resource, *since, *limit, *lines)
 		}
 	},
 }
@@ -33,7 +38,7 @@ func eventsCmd(args []string, stdout, stderr io.Writer) int {
 	return runCommand("events", &eventsCommand, args, stdout, stderr)
 }
 
-func (c *call) events(action, resource string, since time.Duration, limit int) int {
+func (c *call) events(action, resource string, since time.Duration, limit int, lines bool) int {
 	id, secret, _ := credentials()
 	at, err := actiontrail.NewClientWithAccessKey(c.region, id, secret)
 	if err != nil {
@@ -49,13 +54,13 @@ func (c *call) events(action, resource string, since time.Duration, limit int) i
 		attrs = append(attrs, actiontrail.LookupEventsLookupAttribute{Key: "ResourceName", Value: resource})
 	}
 	var events []map[string]any
-	token := ""
-	for len(events) < limit {
+	token, n := "", 0
+	for n < limit {
 		req := actiontrail.CreateLookupEventsRequest()
 		c.prep(req)
 		req.StartTime = now.Add(-since).Format("2006-01-02T15:04:05Z")
 		req.EndTime = now.Format("2006-01-02T15:04:05Z")
-		req.MaxResults = fmt.Sprint(min(50, limit-len(events)))
+		req.MaxResults = fmt.Sprint(min(50, limit-n))
 		req.NextToken = token
 		if len(attrs) > 0 {
 			req.LookupAttribute = &attrs
@@ -64,12 +69,25 @@ func (c *call) events(action, resource string, since time.Duration, limit int) i
 		if err != nil {
 			return c.fail(err)
 		}
-		events = append(events, resp.Events...)
+		n += len(resp.Events)
 		c.warnMissing(resp.GetHttpContentBytes(), "events")
+		if !lines {
+			events = append(events, resp.Events...)
+		} else {
+			enc := json.NewEncoder(c.stdout)
+			for _, ev := range resp.Events {
+				if err := enc.Encode(ev); err != nil {
+					return c.fail(err)
+				}
+			}
+		}
 		if resp.NextToken == "" || len(resp.Events) == 0 && resp.NextToken == token {
 			break // the end, or a page that would only repeat
 		}
 		token = resp.NextToken
+	}
+	if lines {
+		return 0
 	}
 	if c.json {
 		if events == nil {

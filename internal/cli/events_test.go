@@ -27,6 +27,22 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events --json: %v, want newest first %v", got, want)
 	}
 
+	// --jsonl: the same events, one JSON object a line, across pages.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(ok(t, "events", "--jsonl", "--max", "2")), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatalf("events --jsonl: a line that is not one JSON object: %q", l)
+		}
+		lines = append(lines, ev["eventName"].(string))
+	}
+	if strings.Join(lines, " ") != "DeleteSecurityGroup AuthorizeSecurityGroup" {
+		t.Errorf("events --jsonl --max 2: %v", lines)
+	}
+	if code, _, errs := palisade("events", "--json", "--jsonl"); code != 2 || !strings.Contains(errs, "not both") {
+		t.Errorf("events --json --jsonl: exit %d, %s", code, errs)
+	}
+
 	out := ok(t, "events", "--action", "AuthorizeSecurityGroup")
 	if r := row(out, "TIME"); r == nil || !strings.Contains(out, sg) || strings.Contains(out, "CreateSecurityGroup") {
 		t.Errorf("events --action AuthorizeSecurityGroup:\n%s", out)
