@@ -353,8 +353,15 @@ type attacker struct {
 }
 
 func startAttacker(id, addr string) *attacker {
-	cmd := exec.Command(os.Args[0], "-attack", id, "-addr", addr, "-slow", strconv.Itoa(*slow),
+	cmd, out := startSelf("-attack", id, "-addr", addr, "-slow", strconv.Itoa(*slow),
 		"-storm", strconv.Itoa(*storm), "-flood", strconv.Itoa(*flood))
+	return &attacker{cmd: cmd, out: out}
+}
+
+// startSelf runs this program again with args, as a child process whose
+// stdout is read.
+func startSelf(args ...string) (*exec.Cmd, *bufio.Reader) {
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -363,7 +370,7 @@ func startAttacker(id, addr string) *attacker {
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
 	}
-	return &attacker{cmd: cmd, out: bufio.NewReader(out)}
+	return cmd, bufio.NewReader(out)
 }
 
 // cpu is the attack clients' CPU time so far (0 without an attack).
@@ -574,17 +581,9 @@ type child struct {
 }
 
 func startChild(dbPath string, n int) (*child, victim) {
-	cmd := exec.Command(os.Args[0], "-serve", "palisade", "-db", dbPath, "-seed-instances", strconv.Itoa(n), "-profile", *profile,
+	cmd, out := startSelf("-serve", "palisade", "-db", dbPath, "-seed-instances", strconv.Itoa(n), "-profile", *profile,
 		"-analysis-nice", strconv.Itoa(*nice), "-gc-percent", strconv.Itoa(*gcPct))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	line, err := out.ReadString('\n')
 	var v victim
 	if err == nil {
 		err = json.Unmarshal([]byte(line), &v)
