@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -544,7 +545,7 @@ func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, written []store.Wr
 			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
 			seq++
 		}
-		st, err := s.wst.in(ctx, tx, queryChanges(n))
+		st, err := s.wst.in(ctx, tx, changeInserts[n])
 		if err == nil {
 			_, err = st.ExecContext(ctx, args...)
 		}
@@ -696,15 +697,17 @@ type stmtCache struct {
 var cachedQueries = append([]string{
 	queryGet, queryPut, queryUpdateData, queryRevision, queryRecordRevision, queryDelete,
 	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
-}, changeQueries()...)
+}, slices.Collect(maps.Values(changeInserts))...)
 
-func changeQueries() []string {
-	var out []string
+// changeInserts are the change-log inserts by their row count (one of
+// changeChunks), made once.
+var changeInserts = func() map[int]string {
+	out := map[int]string{}
 	for _, n := range changeChunks {
-		out = append(out, queryChanges(n))
+		out[n] = queryChanges(n)
 	}
 	return out
-}
+}()
 
 const (
 	queryGet = `SELECT account, region, data, revision FROM resources WHERE kind = ? AND id = ?`
