@@ -413,9 +413,7 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 			return err
 		}
 		sg := s.segs[len(s.segs)-1]
-		for _, r := range recs {
-			sg.maxEnd = max(sg.maxEnd, r.End)
-		}
+		sg.maxEnd = max(sg.maxEnd, maxEnd(recs))
 		sg.n += uint64(len(recs))
 	}
 	s.mu.Lock()
@@ -438,7 +436,7 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 	var upTo uint64
 	dropped := false
-	cut := now.Add(-s.maxAgeNow()).Unix()
+	cut := now.Add(-s.MaxAge()).Unix()
 	for len(s.segs) > 0 {
 		old := s.segs[0]
 		forSize := s.total+n > s.opt.MaxBytes
@@ -492,7 +490,7 @@ func (s *Store) write(b []byte, now time.Time) error {
 		sg := s.segs[len(s.segs)-1]
 		// Rotate by size, and by time so that age retention can drop whole
 		// segments in steps of an eighth of MaxAge.
-		if sg.bytes >= s.opt.SegmentBytes || now.Sub(sg.opened) >= s.maxAgeNow()/8 {
+		if sg.bytes >= s.opt.SegmentBytes || now.Sub(sg.opened) >= s.MaxAge()/8 {
 			if err := s.cur.Close(); err != nil {
 				return fmt.Errorf("%w: %v", ErrWrite, err)
 			}
@@ -603,14 +601,12 @@ func (s *Store) cutLocked(account string, ix *index, n int) {
 	}
 }
 
-func (s *Store) maxAgeNow() time.Duration {
+// MaxAge is the age limit in force.
+func (s *Store) MaxAge() time.Duration {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.maxAge
 }
-
-// MaxAge is the age limit in force.
-func (s *Store) MaxAge() time.Duration { return s.maxAgeNow() }
 
 // SetLimits changes the age limit and the count per account (zero values
 // keep the current ones); they apply from the next call.
