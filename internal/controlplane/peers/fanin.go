@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
@@ -255,16 +255,6 @@ func (f *Fanin) ask(ctx context.Context, p Peer, version, action, keyID, secret 
 	return b, nil
 }
 
-// Loopback reports whether host (a name or an address) is this machine's
-// loopback.
-func Loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
-}
-
 func cmpDur(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
@@ -282,7 +272,7 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 	if u.Scheme == "https" && len(p.Cert) == 0 {
 		return nil, fmt.Errorf("server %s registered no certificate for %s", p.ID, p.URL)
 	}
-	if u.Scheme == "http" && !f.AllowPlaintext && !Loopback(u.Hostname()) {
+	if u.Scheme == "http" && !f.AllowPlaintext && !tlscert.Loopback(u.Hostname()) {
 		return nil, fmt.Errorf("server %s at %s: %w", p.ID, p.URL, ErrPlaintext)
 	}
 	h := sha256.Sum256(p.Cert)

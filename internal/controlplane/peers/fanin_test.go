@@ -156,15 +156,6 @@ func TestCheckAsked(t *testing.T) {
 	}
 }
 
-func TestLoopback(t *testing.T) {
-	for h, want := range map[string]bool{"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true, "::ffff:127.0.0.1": true,
-		"10.0.0.1": false, "example.com": false, "": false, "0.0.0.0": false} {
-		if Loopback(h) != want {
-			t.Errorf("Loopback(%q) = %v", h, !want)
-		}
-	}
-}
-
 // TestPermanent: the failures that asking again will not cure hold no
 // listing open; the others (timeouts, server errors, throttling) do.
 func TestPermanent(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 )
 
@@ -86,7 +87,7 @@ func advertiseURL(advertise, listened string, tls bool) (string, error) {
 // registers one address).
 func checkLoopbackAdvertise(self string, etcdURLs []string) error {
 	u, err := url.Parse(self)
-	if err != nil || !peers.Loopback(u.Hostname()) {
+	if err != nil || !tlscert.Loopback(u.Hostname()) {
 		return nil
 	}
 	for _, e := range etcdURLs {
@@ -105,7 +106,7 @@ func checkLoopbackAdvertise(self string, etcdURLs []string) error {
 		} else if h, _, err := net.SplitHostPort(e); err == nil {
 			host = h
 		}
-		if !peers.Loopback(host) {
+		if !tlscert.Loopback(host) {
 			return fmt.Errorf("this server would register %s, a loopback address, in an etcd cluster reached at %s, off this machine: "+
 				"the other servers could not reach it there (they would ask themselves); pass --advertise HOST:PORT, "+
 				"an address of this machine the other servers reach", self, e)

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
@@ -168,9 +169,9 @@ func generate(ips []netip.Addr, dns []string, now time.Time) (certPEM, keyPEM []
 }
 
 // Loopback reports whether a listen host only takes connections from this
-// machine.
+// machine (as does a peer's URL host: host names are case-insensitive).
 func Loopback(listenHost string) bool {
-	if listenHost == "localhost" {
+	if strings.EqualFold(listenHost, "localhost") {
 		return true
 	}
 	a, err := netip.ParseAddr(listenHost)

@@ -11,8 +11,8 @@ import (
 
 func TestLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
-		"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true,
-		"0.0.0.0": false, "": false, "::": false, "192.168.1.5": false, "example.com": false,
+		"127.0.0.1": true, "127.1.2.3": true, "::1": true, "localhost": true, "LocalHost": true, "::ffff:127.0.0.1": true,
+		"10.0.0.1": false, "0.0.0.0": false, "": false, "::": false, "192.168.1.5": false, "example.com": false,
 	} {
 		if got := Loopback(host); got != want {
 			t.Errorf("Loopback(%q) = %v, want %v", host, got, want)
