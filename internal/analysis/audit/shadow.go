@@ -125,17 +125,13 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 		var namedMu [64]sync.Mutex
 		// Policies that differ only in whether the instance has an IPv6
-		// address have one space (see spaceClassOf): built once, its
+		// address have one space (policy.Key.WithoutV6): built once, its
 		// summary serves each (in its place in the order).
 		var builds []int              // the distinct policies built, one per space
 		cls := make([]int, len(keys)) // the build of each distinct policy
-		byClass := map[spaceClass]int{}
-		classes := make([]spaceClass, len(distinct))
-		each(e.in.Options.workers(), len(distinct), func(_ *workerScratch, j int) {
-			t := tasks[distinct[j]]
-			classes[j] = spaceClassOf(c, t.inst, t.dir, t.nic)
-		})
-		for j, sc := range classes {
+		byClass := map[policy.Key]int{}
+		for j, k := range keys {
+			sc := k.WithoutV6()
 			b, ok := byClass[sc]
 			if !ok {
 				b = len(builds)
@@ -244,38 +240,6 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	return out
-}
-
-// spaceClass names the space of an instance's policy: policy.InstanceKey
-// without whether the instance has an IPv6 address. A space reads the
-// instance's addresses only through the rules' local CIDRs, whose answers
-// the class keeps; policies of one class have equal spaces.
-type spaceClass struct {
-	policy.Key        // KeyOf: the groups, direction and rule set
-	local      string // each local-CIDR rule's answer, as InstanceKey has it
-}
-
-func spaceClassOf(c *policy.Cloud, inst *model.Instance, dir model.Direction, nic model.NicType) spaceClass {
-	k := policy.KeyOf(c, inst, dir, nic)
-	var local []byte
-	for _, g := range c.GroupsOf(inst) {
-		for ri := range g.Rules {
-			r := &g.Rules[ri]
-			if !r.Local.IsValid() || !policy.Applies(g, r, dir, k.NIC()) {
-				continue
-			}
-			l := r.Local.Masked()
-			b := byte('0')
-			if l.Contains(inst.PrivateIP) {
-				b++
-			}
-			if l.Contains(inst.IPv6) {
-				b += 2
-			}
-			local = append(local, b)
-		}
-	}
-	return spaceClass{k, string(local)}
 }
 
 // workerScratch is the memory one worker of the standings pass reuses.

@@ -67,6 +67,15 @@ func InstanceKey(c *Cloud, in *model.Instance, dir model.Direction, nic model.Ni
 	return k
 }
 
+// WithoutV6 is k without whether the instance has an IPv6 address: the
+// key of its space (a space reads the addresses only through the local
+// CIDRs' answers, which k keeps), so policies that differ only in that
+// share one space.
+func (k Key) WithoutV6() Key {
+	k.v6 = false
+	return k
+}
+
 func bit(b bool) byte {
 	if b {
 		return 1
