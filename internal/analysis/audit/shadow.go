@@ -117,7 +117,11 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// for rules no summary has seen hit yet (a rule hit anywhere is
 		// not reported), at uses before the second use known to have some.
 		index := map[*model.Rule]int32{}
-		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) { index[r] = int32(len(index)) })
+		var rules []*model.Rule // by index
+		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) {
+			index[r] = int32(len(rules))
+			rules = append(rules, r)
+		})
 		hit := make([]atomic.Bool, len(index))
 		named := make([][2]int32, len(index)) // the first two uses known to have blockers
 		for i := range named {
@@ -202,10 +206,6 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		copy(sums[len(distinct):], built[len(builds):])
 		// The uses by rule index, in one array: a big cloud has about a
 		// million.
-		rules := make([]*model.Rule, len(index))
-		for r, id := range index {
-			rules[id] = r
-		}
 		at := make([]int32, len(index)+1)
 		for _, sm := range sums {
 			for _, id := range sm.ids {
