@@ -37,11 +37,8 @@ func (s *Service) describeFlowHits(ctx context.Context, req *rpc.Request) (any, 
 			return nil, ecserr.InvalidParameter("StartTime", "a time such as 2026-01-02T15:04:05Z")
 		}
 	}
-	self := ""
-	if s.Peers != nil {
-		self = s.Peers.Self
-	}
-	if err := peers.CheckAsked(req.Params, self); err != nil {
+	self, err := s.Peers.Asked(req.Params)
+	if err != nil {
 		return nil, err
 	}
 	if peers.Local(req.Params) {

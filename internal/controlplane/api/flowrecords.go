@@ -82,11 +82,8 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 	}
 	p := req.Params
 	local, merged := peers.Local(p), s.Peers != nil && !peers.Local(p)
-	self := ""
-	if s.Peers != nil {
-		self = s.Peers.Self
-	}
-	if err := peers.CheckAsked(p, self); err != nil {
+	self, err := s.Peers.Asked(p)
+	if err != nil {
 		return nil, err
 	}
 	tokenParam := p.Get("NextToken")

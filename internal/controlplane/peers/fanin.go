@@ -42,6 +42,15 @@ func Local(p rpc.Params) bool { return strings.EqualFold(p.Get(LocalParam), "tru
 // answer for all of them, listing some parts many times and others never.
 const ServerParam = "PalisadeServerId"
 
+// Asked is CheckAsked for the server f serves (a nil f: a server with no
+// peers), and returns that server's ID, which its own part names.
+func (f *Fanin) Asked(p rpc.Params) (self string, err error) {
+	if f != nil {
+		self = f.Self
+	}
+	return self, CheckAsked(p, self)
+}
+
 // CheckAsked refuses a request for another server's part: self is this
 // server's ID ("" where it has none).
 func CheckAsked(p rpc.Params, self string) error {

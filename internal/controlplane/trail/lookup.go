@@ -71,11 +71,8 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 		if req.Format == "XML" {
 			return nil, ecserr.InvalidParameter("Format", "LookupEvents answers in JSON only; leave Format out")
 		}
-		self := ""
-		if t.peers != nil {
-			self = t.peers.Self
-		}
-		if err := peers.CheckAsked(req.Params, self); err != nil {
+		self, err := t.peers.Asked(req.Params)
+		if err != nil {
 			return nil, err
 		}
 		merged := t.peers != nil && !peers.Local(req.Params)
