@@ -191,17 +191,12 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 	for _, q := range mine.Pos {
 		parts[0].Cursors = append(parts[0].Cursors, strconv.FormatUint(q, 10))
 	}
-	others, err := f.Others(ctx)
-	if err != nil {
-		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
-	}
-	answers := f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
-	theirs, named, missing, err := peers.Collect(answers, func(a peers.Answer) (peers.Part[FlowRecord], error) { return remoteFlowPart(a, in.Page.Size) })
+	theirs, named, missing, err := peers.Gather(ctx, f, req, tok, true, func(a peers.Answer) (peers.Part[FlowRecord], error) { return remoteFlowPart(a, in.Page.Size) })
 	if err != nil {
 		return nil, err
 	}
 	parts = append(parts, theirs...)
-	out.PalisadeMissingServers = append(out.PalisadeMissingServers, named...)
+	out.PalisadeMissingServers = named
 	for _, p := range parts {
 		out.TotalCount += p.Total
 	}
@@ -218,11 +213,8 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 // remoteFlowPart reads a server's answer to its part of a query.
 func remoteFlowPart(a peers.Answer, max int) (peers.Part[FlowRecord], error) {
 	p := peers.Part[FlowRecord]{Server: a.Server}
-	if a.Err != nil {
-		return p, a.Err
-	}
 	var r describeFlowRecordsResponse
-	if err := json.Unmarshal(a.Body, &r); err != nil {
+	if err := peers.Decode(a, &r, &r.PalisadeServerId); err != nil {
 		return p, err
 	}
 	recs := r.FlowRecords.FlowRecord

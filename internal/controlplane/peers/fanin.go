@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -141,11 +142,29 @@ type Fanin struct {
 	clients map[string]*http.Client // by URL and certificate
 }
 
-// Answer is one peer's reply: its JSON body or why there is none.
+// Answer is one peer's reply: its JSON body or why there is none. Decode
+// reads the body.
 type Answer struct {
 	Server string
+	URL    string // where the server registered it is served
 	Body   []byte
 	Err    error
+}
+
+// Decode reads a peer's answer a into v (a pointer to the action's
+// response), parsing it once, and checks that the answer names the server
+// asked: id points at v's PalisadeServerId (see ServerParam). An answer
+// that names another server, or none (also one that is no JSON object),
+// is ErrWrongServer.
+func Decode(a Answer, v any, id *string) error {
+	if a.Err != nil {
+		return a.Err
+	}
+	err := json.Unmarshal(a.Body, v)
+	if *id != a.Server {
+		return fmt.Errorf("the server at %s answered as server %.64q, not %s: %w", a.URL, *id, a.Server, ErrWrongServer)
+	}
+	return err
 }
 
 // Others lists the live servers other than this one.
@@ -167,15 +186,19 @@ func (f *Fanin) Others(ctx context.Context) ([]Peer, error) {
 // the request's parameters (less those of its own signature and
 // NextToken), LocalParam, and the NextToken that after gives for the peer
 // ("" for none). Each peer has f.Timeout to answer; one that does not, or
-// refuses, has an Answer with Err (and is logged), and the others are
-// still used.
+// refuses, has an Answer with Err, and the others are still used. Without
+// a key (keyID "", or one gone since) none is asked.
 func (f *Fanin) Ask(ctx context.Context, peers []Peer, version, action, keyID string, params rpc.Params, after func(server string) string) []Answer {
 	out := make([]Answer, len(peers))
 	secret, ok := f.Secret(keyID)
 	var wg sync.WaitGroup
 	for i, p := range peers {
-		out[i].Server = p.ID
-		if !ok {
+		out[i].Server, out[i].URL = p.ID, p.URL
+		switch {
+		case keyID == "":
+			out[i].Err = errors.New("no caller's key to ask it with")
+			continue
+		case !ok:
 			out[i].Err = errors.New("the caller's key is gone")
 			continue
 		}
@@ -192,15 +215,29 @@ func (f *Fanin) Ask(ctx context.Context, peers []Peer, version, action, keyID st
 		wg.Go(func() { out[i].Body, out[i].Err = f.ask(ctx, p, version, action, keyID, secret, v) })
 	}
 	wg.Wait()
-	for _, a := range out {
-		if a.Err != nil {
-			f.log().Warn("a server did not give its part of a query; the answer is partial", "action", action, "server", a.Server, "err", a.Err)
+	return out
+}
+
+// collect reads each answer with parse: the parts that came, and the
+// servers that gave none (named), of which held are those not refused for
+// good (Permanent). Each failure is logged and counted (Missed) once.
+func collect[P any](f *Fanin, action string, answers []Answer, parse func(Answer) (P, error)) (parts []P, named, held []string) {
+	for _, a := range answers {
+		p, err := parse(a)
+		if err != nil {
+			f.log().Warn("a server did not give its part of a query; the answer is partial", "action", action, "server", a.Server, "err", err)
 			if f.Missed != nil {
 				f.Missed(action)
 			}
+			named = append(named, a.Server)
+			if !Permanent(err) {
+				held = append(held, a.Server)
+			}
+			continue
 		}
+		parts = append(parts, p)
 	}
-	return out
+	return parts, named, held
 }
 
 // dropParam are parameters not forwarded: the caller's signature and
@@ -256,10 +293,6 @@ func (f *Fanin) ask(ctx context.Context, p Peer, version, action, keyID, secret 
 		json.Unmarshal(b, e)
 		e.Status = resp.StatusCode
 		return nil, e
-	}
-	var who struct{ PalisadeServerId string }
-	if json.Unmarshal(b, &who) != nil || who.PalisadeServerId != p.ID {
-		return nil, fmt.Errorf("the server at %s answered as server %.64q, not %s: %w", p.URL, who.PalisadeServerId, p.ID, ErrWrongServer)
 	}
 	return b, nil
 }
@@ -326,26 +359,30 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 	return c, nil
 }
 
-// Collect reads the peers' answers to one query with parse. A peer that
-// throttled makes err its Throttling refusal (the caller answers with it:
-// SDKs retry). Otherwise parts are the parts that came, named the servers
-// that gave none (the answer's PalisadeMissingServers), and held those of
-// them not refused for good (Permanent), which Merge keeps the listing
-// open for.
-func Collect[T any](answers []Answer, parse func(Answer) (Part[T], error)) (parts []Part[T], named, held []string, err error) {
+// Gather asks the other live servers, as the caller, for their parts of
+// the merged listing req asks this one for, each from its position in tok,
+// and reads each answer with parse (which Decodes it). A server done in
+// tok is asked again only if all (a listing that counts every server's
+// matches). A peer that throttled makes err its Throttling refusal (the
+// caller answers with it: SDKs retry). Otherwise parts are the parts that
+// came, named the servers that gave none (the answer's
+// PalisadeMissingServers; "*": the list of servers could not be read),
+// and held those of them not refused for good (Permanent), which Merge
+// keeps the listing open for.
+func Gather[T any](ctx context.Context, f *Fanin, req *rpc.Request, tok Token, all bool, parse func(Answer) (Part[T], error)) (parts []Part[T], named, held []string, err error) {
+	others, err := f.Others(ctx)
+	if err != nil {
+		// The store does not say who else serves: answer with ours.
+		f.log().Warn("the list of servers could not be read; the answer is this server's part only", "action", req.Action, "err", err)
+		named = []string{"*"}
+	}
+	if !all {
+		others = slices.DeleteFunc(others, func(p Peer) bool { return tok[p.ID].Done })
+	}
+	answers := f.Ask(ctx, others, req.Version, req.Action, req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
+	parts, theirs, held := collect(f, req.Action, answers, parse)
 	if err := Throttled(answers); err != nil {
 		return nil, nil, nil, err
 	}
-	for _, a := range answers {
-		p, err := parse(a)
-		if err != nil {
-			named = append(named, a.Server)
-			if !Permanent(err) {
-				held = append(held, a.Server)
-			}
-			continue
-		}
-		parts = append(parts, p)
-	}
-	return parts, named, held, nil
+	return parts, append(named, theirs...), held, nil
 }

@@ -90,13 +90,13 @@ func TestAsk(t *testing.T) {
 		{ID: "badurl", URL: "ftp://x"}, {ID: "liar", URL: liar.URL}, {ID: "silent", URL: silent.URL},
 		{ID: "offhost", URL: "http://192.0.2.1:8080"}, // plain HTTP off loopback: never dialed
 	}
-	var missed []string
-	f := &Fanin{Self: "me", Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Missed: func(a string) { missed = append(missed, a) },
+	f := &Fanin{Self: "me", Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Secret: func(id string) (string, bool) { return secret, id == key }}
 	params := rpc.Params{"RegionId": "cn-hangzhou", "MaxResults": "5", "NextToken": "callers", "Signature": "x", "SignatureNonce": "n",
 		"AccessKeyId": key, LocalParam: "false"}
 	answers := f.Ask(context.Background(), peers, "2020-07-06", "LookupEvents", key, params, func(id string) string { return "tok-" + id })
-	want := map[string]string{"plain": `{"ok":"tok-plain","PalisadeServerId":"plain"}`, "secure": `{"ok":"tok-secure","PalisadeServerId":"secure"}`}
+	want := map[string]string{"plain": `{"ok":"tok-plain","PalisadeServerId":"plain"}`, "secure": `{"ok":"tok-secure","PalisadeServerId":"secure"}`,
+		"liar": `{"PalisadeServerId":"someone"}`, "silent": `{}`}
 	for _, a := range answers {
 		if w, ok := want[a.Server]; ok {
 			if a.Err != nil || string(a.Body) != w {
@@ -105,9 +105,20 @@ func TestAsk(t *testing.T) {
 		} else if a.Err == nil {
 			t.Errorf("%s answered %.40q; want an error", a.Server, a.Body)
 		}
-	}
-	if len(missed) != len(peers)-2 {
-		t.Errorf("%d peers counted as missed, want %d", len(missed), len(peers)-2)
+		// Decode reads the body once and checks the server it names.
+		var r struct{ Ok, PalisadeServerId string }
+		err := Decode(a, &r, &r.PalisadeServerId)
+		if _, good := want[a.Server]; good && a.Server != "liar" && a.Server != "silent" {
+			if err != nil || r.Ok != "tok-"+a.Server {
+				t.Errorf("Decode %s: %+v, %v", a.Server, r, err)
+			}
+		} else if a.Server == "liar" || a.Server == "silent" {
+			if !errors.Is(err, ErrWrongServer) || !strings.Contains(err.Error(), a.URL) {
+				t.Errorf("Decode %s: %v, want ErrWrongServer naming %s", a.Server, err, a.URL)
+			}
+		} else if !errors.Is(err, a.Err) {
+			t.Errorf("Decode %s: %v, want its error %v", a.Server, err, a.Err)
+		}
 	}
 	for _, p := range got {
 		if p.Get(LocalParam) != "true" || p.Get("MaxResults") != "5" || p.Get("Action") != "LookupEvents" || p.Get("Version") != "2020-07-06" ||
@@ -128,11 +139,13 @@ func TestAsk(t *testing.T) {
 	if err := Throttled(thr); !ecserr.Is(err, "Throttling.User") || ecserr.As(err).Status != http.StatusBadRequest {
 		t.Errorf("a throttled peer gives %v, want Throttling.User", err)
 	}
-	// A key gone since the call was verified: nothing is sent.
-	got = nil
-	for _, a := range f.Ask(context.Background(), peers[:1], "2020-07-06", "LookupEvents", "LTAIgone", params, func(string) string { return "" }) {
-		if a.Err == nil || len(got) != 0 {
-			t.Errorf("with the key gone: %v, %d requests sent", a.Err, len(got))
+	// A key gone since the call was verified, or none: nothing is sent.
+	for _, k := range []string{"LTAIgone", ""} {
+		got = nil
+		for _, a := range f.Ask(context.Background(), peers[:1], "2020-07-06", "LookupEvents", k, params, func(string) string { return "" }) {
+			if a.Err == nil || len(got) != 0 {
+				t.Errorf("with key %q: %v, %d requests sent", k, a.Err, len(got))
+			}
 		}
 	}
 }

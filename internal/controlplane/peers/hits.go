@@ -2,7 +2,6 @@ package peers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -32,48 +31,17 @@ func (f *Fanin) FlowHitParts(ctx context.Context, filter service.HitsFilter) ([]
 	if !filter.Since.IsZero() {
 		params["StartTime"] = filter.Since.UTC().Format(time.RFC3339)
 	}
-	keyID := rpc.AccessKeyID(ctx)
-	var answers []Answer
-	if keyID == "" {
-		for _, p := range others {
-			answers = append(answers, Answer{Server: p.ID, Err: errors.New("no caller's key to ask it with")})
-		}
-		if len(others) > 0 {
-			f.log().Warn("a call without an access key asks no other server for rule hits; the answer is partial", "servers", len(others))
-		}
-		for range others {
-			if f.Missed != nil {
-				f.Missed(service.FlowHitsAction)
-			}
-		}
-	} else {
-		answers = f.Ask(ctx, others, hitsVersion, service.FlowHitsAction, keyID, params, func(string) string { return "" })
-	}
-	var parts []service.HitsPart
-	var missing []string
-	for _, a := range answers {
-		p, err := hitsPart(a)
-		if err != nil {
-			if a.Err == nil { // Ask logged the others
-				f.log().Warn("a server gave a bad answer of its rule hits; the answer is partial", "server", a.Server, "err", err)
-				if f.Missed != nil {
-					f.Missed(service.FlowHitsAction)
-				}
-			}
-			missing = append(missing, a.Server)
-			continue
-		}
-		parts = append(parts, p)
-	}
+	answers := f.Ask(ctx, others, hitsVersion, service.FlowHitsAction, rpc.AccessKeyID(ctx), params, func(string) string { return "" })
+	parts, missing, _ := collect(f, service.FlowHitsAction, answers, hitsPart)
 	return parts, missing
 }
 
 func hitsPart(a Answer) (service.HitsPart, error) {
-	if a.Err != nil {
-		return service.HitsPart{Server: a.Server}, a.Err
+	var r struct {
+		service.FlowHitsAnswer
+		PalisadeServerId string
 	}
-	var r service.FlowHitsAnswer
-	if err := json.Unmarshal(a.Body, &r); err != nil {
+	if err := Decode(a, &r, &r.PalisadeServerId); err != nil {
 		return service.HitsPart{Server: a.Server}, err
 	}
 	if len(r.PalisadeMissingServers) > 0 {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -163,19 +162,14 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 		}
 		parts = append(parts, p)
 	}
-	others, err := f.Others(ctx)
-	if err != nil {
-		// The store does not say who else serves: answer with ours.
-		out.PalisadeMissingServers = append(out.PalisadeMissingServers, "*")
-	}
-	others = slices.DeleteFunc(others, func(p peers.Peer) bool { return tok[p.ID].Done })
-	answers := f.Ask(ctx, others, Version, "LookupEvents", req.AccessKeyID, req.Params, func(id string) string { return tok[id].After })
-	theirs, named, missing, err := peers.Collect(answers, func(a peers.Answer) (peers.Part[located], error) { return remotePart(a, q.Max) })
+	// A server done is not asked again: its events only come after the
+	// start.
+	theirs, named, missing, err := peers.Gather(ctx, f, req, tok, false, func(a peers.Answer) (peers.Part[located], error) { return remotePart(a, q.Max) })
 	if err != nil {
 		return err
 	}
 	parts = append(parts, theirs...)
-	out.PalisadeMissingServers = append(out.PalisadeMissingServers, named...)
+	out.PalisadeMissingServers = named
 	before := func(a, b located) bool { return a.c.Time > b.c.Time }
 	if q.Forward {
 		before = func(a, b located) bool { return a.c.Time < b.c.Time }
@@ -193,11 +187,8 @@ func (t *Trail) lookupMerged(ctx context.Context, req *rpc.Request, q Query, tok
 // remotePart reads a server's answer to its part of a query.
 func remotePart(a peers.Answer, max int) (peers.Part[located], error) {
 	p := peers.Part[located]{Server: a.Server}
-	if a.Err != nil {
-		return p, a.Err
-	}
 	var r LookupResponse
-	if err := json.Unmarshal(a.Body, &r); err != nil {
+	if err := peers.Decode(a, &r, &r.PalisadeServerId); err != nil {
 		return p, err
 	}
 	if len(r.PalisadeCursors) != len(r.Events) || len(r.Events) > max {
