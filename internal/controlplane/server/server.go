@@ -406,7 +406,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return ctx, func() {}, nil // the handler refuses an unknown key
 		}
 		if f, ok := analysisapi.HitsOf(req); ok {
-			ctx = svc.WithPeerHits(ctx, acct, f) // before admission: peers may be slow
+			ctx = svc.WithKeyPeerHits(ctx, acct, acct, f) // before admission: peers may be slow; acct is the key's, looked up once
 		}
 		return analysis.Admit(ctx, acct)
 	}

@@ -144,7 +144,7 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.account == c.Account && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) {
 		parts, missing = pre.parts, pre.missing
 	} else {
-		parts, missing = s.peerParts(ctx, c.Account, f)
+		parts, missing = s.peerParts(ctx, c.Account, s.keyAccount(ctx), f)
 	}
 	out := MergeHits(append([]HitsPart{mine}, parts...))
 	out.Missing = missing
@@ -161,15 +161,23 @@ type peerHits struct {
 	missing []string
 }
 
-// peerParts asks the other servers for account's hits under f, with the
-// key ctx carries (rpc.AccessKeyID), which each peer counts the records of:
-// a key of another account would count that account's as account's, so
-// then no server is asked and all are missing.
-func (s *Service) peerParts(ctx context.Context, account string, f HitsFilter) ([]HitsPart, []string) {
+// keyAccount is the account of the access key ctx carries (rpc.AccessKeyID;
+// "" for none, or a key unknown).
+func (s *Service) keyAccount(ctx context.Context) string {
 	if id := rpc.AccessKeyID(ctx); id != "" {
-		if acct, ok := s.AccountOfKey(ctx, id); !ok || acct != account {
-			ctx = rpc.WithAccessKeyID(ctx, "")
-		}
+		acct, _ := s.AccountOfKey(ctx, id)
+		return acct
+	}
+	return ""
+}
+
+// peerParts asks the other servers for account's hits under f, with the
+// key ctx carries, whose account is keyAccount: each peer counts the
+// records of the key's account, so with a key of another account (or none)
+// no server is asked and all are missing.
+func (s *Service) peerParts(ctx context.Context, account, keyAccount string, f HitsFilter) ([]HitsPart, []string) {
+	if keyAccount == "" || keyAccount != account {
+		ctx = rpc.WithAccessKeyID(ctx, "")
 	}
 	return s.PeerHits.FlowHitParts(ctx, f)
 }
@@ -184,7 +192,18 @@ func (s *Service) WithPeerHits(ctx context.Context, account string, f HitsFilter
 	if s.PeerHits == nil {
 		return ctx
 	}
-	parts, missing := s.peerParts(ctx, account, f)
+	return s.WithKeyPeerHits(ctx, account, s.keyAccount(ctx), f)
+}
+
+// WithKeyPeerHits is WithPeerHits for a caller that has just looked up
+// keyAccount, the account of the key ctx carries (AccountOfKey), as the
+// server's analysis gate does to admit the analysis: the key is not looked
+// up again.
+func (s *Service) WithKeyPeerHits(ctx context.Context, account, keyAccount string, f HitsFilter) context.Context {
+	if s.PeerHits == nil {
+		return ctx
+	}
+	parts, missing := s.peerParts(ctx, account, keyAccount, f)
 	return context.WithValue(ctx, peerHitsKey{}, &peerHits{account: account, f: f, parts: parts, missing: missing})
 }
 

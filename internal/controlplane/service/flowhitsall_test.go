@@ -198,4 +198,21 @@ func TestFlowHitsAllKeyOfCaller(t *testing.T) {
 			t.Errorf("%s: peers asked with keys %q, want last %q", tc.name, rec.keys, tc.want)
 		}
 	}
+	// The analysis gate looked the key's account up to admit the
+	// analysis: WithKeyPeerHits does not look it up again (this key is
+	// unknown to the store, and still asked with), and asks with no key
+	// when the account is another's.
+	for _, tc := range []struct {
+		name, key, keyAccount, want string
+	}{
+		{"the key's account", "LTAIgatekey", mine.Account, "LTAIgatekey"},
+		{"another account's", theirs.ID, theirs.Account, ""},
+	} {
+		rec.keys = nil
+		ctx := e.s.WithKeyPeerHits(rpc.WithAccessKeyID(e.ctx, tc.key), mine.Account, tc.keyAccount, HitsFilter{})
+		e.s.FlowHitsAll(ctx, c, HitsFilter{})
+		if !slices.Equal(rec.keys, []string{tc.want}) {
+			t.Errorf("prefetched with %s: peers asked with keys %q, want once with %q", tc.name, rec.keys, tc.want)
+		}
+	}
 }
