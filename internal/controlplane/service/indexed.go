@@ -377,19 +377,11 @@ func groupNICs(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*m
 // when tx sees it unchanged (do not modify it), else decoded from tx.
 func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id string) (*model.SecurityGroup, bool, error) {
 	if snap != nil && !dirty[id] {
-		var rev int64
-		r := snap.Record(KindGroup, id)
-		if r != nil {
-			rev = r.Revision
-		}
+		g, rev := snapGroup(snap, id)
 		if err := expectRead(tx, KindGroup, id, rev); err != nil {
 			return nil, false, err
 		}
-		if r == nil {
-			return nil, false, nil
-		}
-		g := r.Object.(*model.SecurityGroup)
-		return g, true, nil
+		return g, g != nil, nil
 	}
 	if vt, ok := tx.(*viewTx); ok {
 		if p, ok := vt.Tx.(peeker); ok {
@@ -402,6 +394,17 @@ func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id s
 	}
 	g, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
 	return &g, ok, err
+}
+
+// snapGroup is group id in snap (nil: none) and its revision, which a
+// read of it expects (0: none).
+func snapGroup(snap *view.Snapshot, id string) (*model.SecurityGroup, int64) {
+	r := snap.Record(KindGroup, id)
+	if r == nil {
+		return nil, 0
+	}
+	g, _ := r.Object.(*model.SecurityGroup)
+	return g, r.Revision
 }
 
 // viewGroup is GetGroup in a write from the view, without decoding JSON:

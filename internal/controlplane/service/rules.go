@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
-	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -124,42 +123,29 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	if err != nil {
 		return err
 	}
-	others := map[string]*model.SecurityGroup{g.ID: g} // nil: not found
 	ot, _ := tx.(*optTx)
 	soft := false
-	for _, in := range ms {
-		var groups []*model.SecurityGroup
-		for _, id := range in.SecurityGroups {
-			other, seen := others[id]
-			if !seen {
-				var ok bool
-				if ot != nil && !dirty[KindGroup][id] {
-					// Read softly: another write to a group sharing these
-					// members does not conflict with this one unless
-					// together they cross the quota (rechecked at commit).
-					ok, soft = true, true
-					var rev int64
-					if other = view.Object[model.SecurityGroup](snap, KindGroup, id); other == nil {
-						ok = false
-					} else {
-						rev = snap.Record(KindGroup, id).Revision
-					}
-					ot.readSoft(KindGroup, id, rev)
-				} else if other, ok, err = peekGroup(tx, snap, dirty[KindGroup], id); err != nil {
-					return err
-				}
-				if !ok {
-					other = nil
-				}
-				others[id] = other
-			}
-			if other != nil {
-				groups = append(groups, other)
-			}
+	e, err := nicRulesOver(g, ms, lists, func(id string) (*model.SecurityGroup, error) {
+		if ot != nil && !dirty[KindGroup][id] {
+			// Read softly: another write to a group sharing these members
+			// does not conflict with this one unless together they cross
+			// the quota (rechecked at commit).
+			other, rev := snapGroup(snap, id)
+			ot.readSoft(KindGroup, id, rev)
+			soft = true
+			return other, nil
 		}
-		if e := model.CheckNICRules(in.ID, groups, lists); e != nil {
-			return e
+		other, ok, err := peekGroup(tx, snap, dirty[KindGroup], id)
+		if !ok {
+			other = nil
 		}
+		return other, err
+	})
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		return e
 	}
 	if soft {
 		ot.recheck(func(cur store.ReadTx) error { return recheckNICRules(cur, g, ms) })
@@ -187,19 +173,36 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 // the write read them): exceeded, the write conflicts, runs again, and is
 // refused by its own check.
 func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Instance) error {
-	lists := listsOf(cur)
+	e, err := nicRulesOver(g, ms, listsOf(cur), func(id string) (*model.SecurityGroup, error) {
+		r, ok, err := cur.Get(KindGroup, id)
+		if !ok || err != nil {
+			return nil, err
+		}
+		other, _ := r.Object.(*model.SecurityGroup)
+		return other, nil
+	})
+	if err != nil {
+		return err
+	}
+	if e != nil {
+		return fmt.Errorf("service: %s: %w", e.Message, store.ErrConflict)
+	}
+	return nil
+}
+
+// nicRulesOver checks the NIC-wide rule total of each of g's members ms,
+// with g as changed and every other group of theirs as get reads it (nil:
+// not found; each is read once): why the first over the quota is, or nil.
+func nicRulesOver(g *model.SecurityGroup, ms []*model.Instance, lists model.Lists, get func(id string) (*model.SecurityGroup, error)) (*ecserr.Error, error) {
 	others := map[string]*model.SecurityGroup{g.ID: g}
 	for _, in := range ms {
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
 			other, seen := others[id]
 			if !seen {
-				r, ok, err := cur.Get(KindGroup, id)
-				if err != nil {
-					return err
-				}
-				if ok {
-					other, _ = r.Object.(*model.SecurityGroup)
+				var err error
+				if other, err = get(id); err != nil {
+					return nil, err
 				}
 				others[id] = other
 			}
@@ -208,10 +211,10 @@ func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Insta
 			}
 		}
 		if e := model.CheckNICRules(in.ID, groups, lists); e != nil {
-			return fmt.Errorf("service: %s: %s: %w", in.ID, e.Message, store.ErrConflict)
+			return e, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // Authorize adds rules to a group (AuthorizeSecurityGroup and its Egress
