@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 )
@@ -51,7 +52,7 @@ func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
 	if region == "" {
 		region = "cn-hangzhou"
 	}
-	c, err := sdk.NewClientWithAccessKey(region, accessKeyID, secret)
+	c, err := sdk.NewClientWithOptions(region, sdk.NewConfig(), &credentials.AccessKeyCredential{AccessKeyId: accessKeyID, AccessKeySecret: secret})
 	if err != nil {
 		return nil, err
 	}

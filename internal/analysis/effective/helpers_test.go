@@ -4,8 +4,7 @@ import "github.com/palisade-sg/palisade/internal/core/model/modeltest"
 
 // Shorthands for the test tables (see modeltest).
 var (
-	rl        = modeltest.Rule
-	sg        = modeltest.Group
-	vm        = modeltest.Instance
-	parseAddr = modeltest.Addr
+	rl = modeltest.Rule
+	sg = modeltest.Group
+	vm = modeltest.Instance
 )

@@ -129,7 +129,6 @@ func idempotency(req *rpc.Request) service.Idempotency {
 // The loaders of package service that the tests use.
 var (
 	getGroup    = service.GetGroup
-	getInstance = service.GetInstance
 	putGroup    = service.PutGroup
 	putInstance = service.PutInstance
 )

@@ -332,8 +332,7 @@ func buildAddrTable(rules []crule, cover []int32, ranges [][]iprange.Range) *add
 	for i := range next {
 		next[i] = int32(i)
 	}
-	var find func(i int32) int32
-	find = func(i int32) int32 {
+	find := func(i int32) int32 {
 		for next[i] != i {
 			next[i] = next[next[i]]
 			i = next[i]

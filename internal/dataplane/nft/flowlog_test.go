@@ -138,8 +138,9 @@ func TestBuildFlowLogMerged(t *testing.T) {
 					ok = ok && ent.Verdict == policy.Accept && lr[0].Label.Ingress == (ent.Side == model.Ingress)
 				case strings.HasPrefix(el.Chain, LogChainPrefix+"-") && len(target.Rules) == 2 && target.Rules[1].Log != nil:
 					var id EntryID
-					id, ok = EntryOfPrefix(target.Rules[1].Log.Prefix)
-					ent, ok = rs.Entries[id]
+					if id, ok = EntryOfPrefix(target.Rules[1].Log.Prefix); ok {
+						ent, ok = rs.Entries[id]
+					}
 					ok = ok && ent.Verdict == policy.Drop
 				}
 				if !ok || ent.Reason != policy.ByRule || (RuleKey{ent.GroupID, ent.RuleID}) != el.Key {
@@ -155,9 +156,9 @@ func TestBuildFlowLogMerged(t *testing.T) {
 
 func TestEntryIDs(t *testing.T) {
 	a := Entry{Side: model.Ingress, Reason: policy.ByRule, GroupID: "sg-1", RuleID: "sgr-1", Priority: 1, Policy: model.Accept, Verdict: policy.Accept}
-	b := a
+	a2, b := a, a
 	b.Side = model.Egress
-	if a.ID() == b.ID() || a.ID() != a.ID() {
+	if a.ID() == b.ID() || a.ID() != a2.ID() {
 		t.Fatalf("IDs: %s %s", a.ID(), b.ID())
 	}
 	if id, ok := EntryOfPrefix(LogPrefix + a.ID().String() + "\x00"); !ok || id != a.ID() {

@@ -299,23 +299,6 @@ func TestAnalysisCPUShare(t *testing.T) {
 	}
 }
 
-// addrOf is an instance's private address.
-func addrOf(t *testing.T, n *net, c service.Caller, id string) string {
-	t.Helper()
-	var addr string
-	_, err := service.View(n.svc, context.Background(), func(tx store.ReadTx) (struct{}, error) {
-		in, err := service.GetInstance(tx, c, id)
-		if err == nil {
-			addr = in.PrivateIP.String()
-		}
-		return struct{}{}, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 // TestOutsideRangesHideOtherTenantsNetworks: another account's VPC block is
 // the internet to the caller, so its outside ranges show no gap there
 // (a gap would tell the other account's network), in reach and in plans.

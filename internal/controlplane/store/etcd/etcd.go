@@ -230,6 +230,7 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		close(s.closeCh)
 		s.wmu.Lock()
+		//lint:ignore SA2001 a barrier: an Update in flight holds wmu until it ends
 		s.wmu.Unlock()
 		s.stopWatch()
 		<-s.watchDone

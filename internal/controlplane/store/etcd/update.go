@@ -32,7 +32,6 @@ type pending struct {
 	err      error
 	panicked bool
 	panicVal any
-	tx       *writeTx // set when fn succeeded and wrote
 }
 
 // Update implements store.Store (see the package comment).

@@ -840,7 +840,7 @@ func (s *suite) testViewUncommitted(t *testing.T) {
 			select {
 			case <-viewed:
 			case <-time.After(waitT):
-				return errors.New("View did not finish while Update was open (View blocked by the writer?)")
+				return errors.New("view did not finish while Update was open (View blocked by the writer?)")
 			}
 			return tx.Delete(kVPC, "a")
 		})
@@ -1260,7 +1260,7 @@ func (s *suite) testExpectConcurrent(t *testing.T) {
 					err := st.View(context.Background(), func(tx store.ReadTx) error {
 						r, ok, err := tx.Get(kCtr, "c")
 						if err != nil || !ok {
-							return fmt.Errorf("Get = %v, %v", ok, err)
+							return fmt.Errorf("get = %v, %v", ok, err)
 						}
 						rev = r.Revision
 						return json.Unmarshal(r.Data, &c)
