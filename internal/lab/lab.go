@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // Lab is a lab that is up (or was, until Down). Its JSON form is the state
@@ -141,23 +140,4 @@ func Load(dir, name string) (*Lab, error) {
 	}
 	l.stateFile = p
 	return &l, nil
-}
-
-// Labs lists the labs saved in dir.
-func Labs(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && !e.IsDir() {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
 }

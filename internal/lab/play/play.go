@@ -41,15 +41,6 @@ type Row struct {
 	Why, Detail            string
 }
 
-// Scenario builds one scenario in a lab and plays its flows: a server
-// with the scenario's resources, a lab with the scenario's instances and
-// outside addresses, the instances bound and enforced by one agent per host,
-// then every flow probed and compared with the engine.
-func Scenario(s *scenario.Scenario, name string, hosts int, log *slog.Logger) ([]Row, error) {
-	rows, _, err := Play(s, name, Options{Hosts: hosts, Log: log})
-	return rows, err
-}
-
 // Options say how to play a scenario.
 type Options struct {
 	Hosts int
