@@ -171,12 +171,9 @@ func badFlowToken(t string) error {
 // TotalCount counts all of them.
 func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Request, in service.FlowRecordFilter) (any, error) {
 	f := s.Peers
-	tok := peers.Token{}
-	if t := req.Params.Get("NextToken"); t != "" {
-		var ok bool
-		if tok, ok = peers.DecodeToken(t); !ok {
-			return nil, badFlowToken(t)
-		}
+	tok, ok := peers.DecodeToken(req.Params.Get("NextToken"))
+	if !ok {
+		return nil, badFlowToken(req.Params.Get("NextToken"))
 	}
 	out := &describeFlowRecordsResponse{}
 	before, ok := flowCursor(tok[f.Self].After)

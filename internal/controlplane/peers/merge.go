@@ -125,8 +125,12 @@ func (t Token) Encode() string {
 	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// DecodeToken reads a token Encode made; ok is false for anything else.
+// DecodeToken reads a token Encode made, or "" (the listing's start: an
+// empty Token); ok is false for anything else.
 func DecodeToken(s string) (Token, bool) {
+	if s == "" {
+		return Token{}, true
+	}
 	if len(s) > maxTokenLen || !strings.HasPrefix(s, tokenPrefix) {
 		return nil, false
 	}

@@ -232,12 +232,15 @@ func TestDecodeToken(t *testing.T) {
 	if _, ok := DecodeToken(good); !ok {
 		t.Fatalf("own token %q refused", good)
 	}
+	if tok, ok := DecodeToken(""); !ok || tok == nil || len(tok) != 0 {
+		t.Errorf("no token: %v, %v; want the start (an empty token)", tok, ok)
+	}
 	many := Token{}
 	for i := range maxServers + 1 {
 		many[fmt.Sprint("s", i)] = Pos{}
 	}
 	for _, bad := range []string{
-		"", "m1.", "m1.!!", "12", "m1." + strings.Repeat("A", maxTokenLen),
+		"m1.", "m1.!!", "12", "m1." + strings.Repeat("A", maxTokenLen),
 		Token{"bad id": {}}.Encode(), Token{"a": {After: strings.Repeat("x", maxAfterLen+1)}}.Encode(),
 		many.Encode(), "m1.bnVsbA", // "null"
 		Token{"a": {Misses: -1}}.Encode(), Token{"a": {Misses: MaxMisses + 1}}.Encode(),

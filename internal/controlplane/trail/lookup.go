@@ -75,16 +75,14 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 			return nil, err
 		}
 		merged := t.peers != nil && !peers.Local(req.Params)
+		p := req.Params
 		var tok peers.Token
 		if merged {
 			var ok bool
-			if tok, ok = mergedToken(req.Params.Get("NextToken")); !ok {
+			if tok, ok = peers.DecodeToken(p.Get("NextToken")); !ok {
 				return nil, invalidToken()
 			}
-		}
-		p := req.Params
-		if merged {
-			p = maps.Clone(p)
+			p = maps.Clone(p) // this server's own part continues from its position
 			p["NextToken"] = tok[t.peers.Self].After
 		}
 		q, err := parseLookup(p, t.now())
@@ -127,14 +125,6 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 
 func invalidToken() error {
 	return ecserr.New(http.StatusBadRequest, "InvalidNextToken", "NextToken is not one this server returned; repeat the call without it.")
-}
-
-// mergedToken reads a merged listing's NextToken ("" is the start).
-func mergedToken(s string) (peers.Token, bool) {
-	if s == "" {
-		return peers.Token{}, true
-	}
-	return peers.DecodeToken(s)
 }
 
 // located is an event with its position on its server.
