@@ -103,59 +103,48 @@ func (b *builder) checkFile() error {
 // index finds the managed resources of the account by their marker. Two
 // resources of a kind with one file ID are a conflict the user must settle.
 func (b *builder) index() error {
-	dup := func(kind, id, a, c string) error {
-		return fmt.Errorf("the account has two %s marked %s=%s (%s and %s): delete one, or remove its marker", kind, Marker, id, a, c)
-	}
-	for _, v := range b.st.VPCs {
-		if v.FileID == "" {
-			continue
-		}
-		if o, ok := b.vpcs[v.FileID]; ok {
-			return dup("VPCs", v.FileID, o.ID, v.ID)
-		}
-		b.vpcs[v.FileID], b.toFile[v.ID] = v, v.FileID
-	}
-	for _, g := range b.st.Account.Groups {
-		if id, ok := idOfTags(g.Tags); ok {
-			if o, ok := b.groups[id]; ok {
-				return dup("security groups", id, o.ID, g.ID)
-			}
-			b.groups[id], b.toFile[g.ID] = g, id
-		}
-	}
-	for _, in := range b.st.Account.Instances {
-		if id, ok := idOfTags(in.Tags); ok {
-			if o, ok := b.insts[id]; ok {
-				return dup("instances", id, o.ID, in.ID)
-			}
-			b.insts[id], b.toFile[in.ID] = in, id
-		}
-	}
-	for _, pl := range b.st.Account.PrefixLists {
-		if id, ok := idOfDesc(pl.Description); ok {
-			if o, ok := b.pls[id]; ok {
-				return dup("prefix lists", id, o.ID, pl.ID)
-			}
-			b.pls[id], b.toFile[pl.ID] = pl, id
-		}
-	}
-	for _, l := range b.st.Account.PortRangeLists {
-		if id, ok := idOfDesc(l.Description); ok {
-			if o, ok := b.prls[id]; ok {
-				return dup("port range lists", id, o.ID, l.ID)
-			}
-			b.prls[id], b.toFile[l.ID] = l, id
-		}
-	}
-	for _, n := range b.st.Account.ENIs {
-		if id, ok := idOfTags(n.Tags); ok {
-			if o, ok := b.enis[id]; ok {
-				return dup("network interfaces", id, o.ID, n.ID)
-			}
-			b.enis[id], b.toFile[n.ID] = n, id
+	acct := b.st.Account
+	for _, err := range []error{
+		marked(b, "VPCs", b.st.VPCs, b.vpcs, func(v VPC) (string, string, bool) { return v.FileID, v.ID, v.FileID != "" }),
+		marked(b, "security groups", acct.Groups, b.groups, func(g *model.SecurityGroup) (string, string, bool) { return byTags(g.ID, g.Tags) }),
+		marked(b, "instances", acct.Instances, b.insts, func(in *model.Instance) (string, string, bool) { return byTags(in.ID, in.Tags) }),
+		marked(b, "prefix lists", acct.PrefixLists, b.pls, func(pl *model.PrefixList) (string, string, bool) { return byDesc(pl.ID, pl.Description) }),
+		marked(b, "port range lists", acct.PortRangeLists, b.prls, func(l *model.PortRangeList) (string, string, bool) { return byDesc(l.ID, l.Description) }),
+		marked(b, "network interfaces", acct.ENIs, b.enis, func(n *model.NetworkInterface) (string, string, bool) { return byTags(n.ID, n.Tags) }),
+	} {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// marked files each of items that mark finds a marker on (its file ID, and
+// its ID in the account) in byFile and b.toFile; kind names them in the
+// error of two with one file ID.
+func marked[T any](b *builder, kind string, items []T, byFile map[string]T, mark func(T) (file, id string, ok bool)) error {
+	for _, it := range items {
+		file, id, ok := mark(it)
+		if !ok {
+			continue
+		}
+		if o, ok := byFile[file]; ok {
+			_, first, _ := mark(o)
+			return fmt.Errorf("the account has two %s marked %s=%s (%s and %s): delete one, or remove its marker", kind, Marker, file, first, id)
+		}
+		byFile[file], b.toFile[id] = it, file
+	}
+	return nil
+}
+
+func byTags(id string, tags []model.Tag) (string, string, bool) {
+	file, ok := idOfTags(tags)
+	return file, id, ok
+}
+
+func byDesc(id, desc string) (string, string, bool) {
+	file, ok := idOfDesc(desc)
+	return file, id, ok
 }
 
 func (b *builder) add(s Step) {

@@ -168,3 +168,41 @@ func v6Block(a netip.Addr) netip.Prefix {
 	}
 	return netip.PrefixFrom(a, 64).Masked()
 }
+
+// TestBuildRefusesTwoMarked: two resources of one kind in the account that
+// carry one file ID are refused, naming the kind, the file ID and both
+// resources; one of each kind is not.
+func TestBuildRefusesTwoMarked(t *testing.T) {
+	sc := &scenario.Scenario{File: "f.yaml"}
+	tag := []model.Tag{{Key: Marker, Value: "web"}}
+	for _, tc := range []struct {
+		kind string
+		add  func(st *State, id string)
+	}{
+		{"VPCs", func(st *State, id string) { st.VPCs = append(st.VPCs, VPC{ID: id, FileID: "web"}) }},
+		{"security groups", func(st *State, id string) {
+			st.Account.Groups = append(st.Account.Groups, &model.SecurityGroup{ID: id, Tags: tag})
+		}},
+		{"instances", func(st *State, id string) { st.Account.Instances = append(st.Account.Instances, &model.Instance{ID: id, Tags: tag}) }},
+		{"prefix lists", func(st *State, id string) {
+			st.Account.PrefixLists = append(st.Account.PrefixLists, &model.PrefixList{ID: id, Description: markerDesc("web")})
+		}},
+		{"port range lists", func(st *State, id string) {
+			st.Account.PortRangeLists = append(st.Account.PortRangeLists, &model.PortRangeList{ID: id, Description: markerDesc("web")})
+		}},
+		{"network interfaces", func(st *State, id string) {
+			st.Account.ENIs = append(st.Account.ENIs, &model.NetworkInterface{ID: id, Tags: tag})
+		}},
+	} {
+		st := emptyState()
+		tc.add(st, "one")
+		if _, err := Build(sc, st, Options{Region: "cn-hangzhou"}); err != nil && strings.Contains(err.Error(), "two") {
+			t.Errorf("%s: one marked: %v", tc.kind, err)
+		}
+		tc.add(st, "other")
+		_, err := Build(sc, st, Options{Region: "cn-hangzhou"})
+		if err == nil || !strings.Contains(err.Error(), "two "+tc.kind+" marked "+Marker+"=web (one and other)") {
+			t.Errorf("%s: two marked: %v", tc.kind, err)
+		}
+	}
+}
