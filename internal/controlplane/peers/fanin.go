@@ -146,7 +146,7 @@ type Fanin struct {
 // reads the body.
 type Answer struct {
 	Server string
-	URL    string // where the server registered it is served
+	URL    string // the address the server registered
 	Body   []byte
 	Err    error
 }
