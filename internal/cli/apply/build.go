@@ -2,6 +2,7 @@ package apply
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -450,7 +451,7 @@ func (b *builder) prune() error {
 		named["i:"+in.ID] = true
 	}
 	var steps []Step
-	for _, id := range sortedKeys(b.insts) {
+	for _, id := range slices.Sorted(maps.Keys(b.insts)) {
 		if !named["i:"+id] {
 			left = append(left, id)
 			steps = append(steps, Step{Product: "Ecs", Action: "DeleteInstance", Resource: id, Note: "not in the file",
@@ -458,7 +459,7 @@ func (b *builder) prune() error {
 		}
 	}
 	var groups []Step
-	for _, id := range sortedKeys(b.groups) {
+	for _, id := range slices.Sorted(maps.Keys(b.groups)) {
 		if named["sg:"+id] {
 			continue
 		}
@@ -476,14 +477,14 @@ func (b *builder) prune() error {
 	steps = append(steps, groups...)
 	prlLeft, prlSteps := b.prunePortLists()
 	left, steps = append(left, prlLeft...), append(steps, prlSteps...)
-	for _, id := range sortedKeys(b.pls) {
+	for _, id := range slices.Sorted(maps.Keys(b.pls)) {
 		if !named["pl:"+id] {
 			left = append(left, id)
 			steps = append(steps, Step{Product: "Ecs", Action: "DeletePrefixList", Resource: id, Note: "not in the file",
 				Params: map[string]string{"PrefixListId": b.pls[id].ID}})
 		}
 	}
-	for _, id := range sortedKeys(b.vpcs) {
+	for _, id := range slices.Sorted(maps.Keys(b.vpcs)) {
 		if named["vpc:"+id] {
 			continue
 		}
@@ -508,13 +509,4 @@ func (b *builder) prune() error {
 		b.add(s)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }

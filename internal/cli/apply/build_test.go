@@ -183,7 +183,9 @@ func TestBuildRefusesTwoMarked(t *testing.T) {
 		{"security groups", func(st *State, id string) {
 			st.Account.Groups = append(st.Account.Groups, &model.SecurityGroup{ID: id, Tags: tag})
 		}},
-		{"instances", func(st *State, id string) { st.Account.Instances = append(st.Account.Instances, &model.Instance{ID: id, Tags: tag}) }},
+		{"instances", func(st *State, id string) {
+			st.Account.Instances = append(st.Account.Instances, &model.Instance{ID: id, Tags: tag})
+		}},
 		{"prefix lists", func(st *State, id string) {
 			st.Account.PrefixLists = append(st.Account.PrefixLists, &model.PrefixList{ID: id, Description: markerDesc("web")})
 		}},

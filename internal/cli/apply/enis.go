@@ -2,6 +2,7 @@ package apply
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -73,7 +74,7 @@ func (b *builder) diffENIs() error {
 		}
 	}
 	var left []string
-	for _, id := range sortedKeys(b.enis) {
+	for _, id := range slices.Sorted(maps.Keys(b.enis)) {
 		if named[id] {
 			continue
 		}

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -69,7 +70,7 @@ func (b *builder) diffPortRangeLists() error {
 // prunePortLists deletes the managed lists the file does not name; it
 // returns their file IDs and the steps, to run after the groups go.
 func (b *builder) prunePortLists() (left []string, steps []Step) {
-	for _, id := range sortedKeys(b.prls) {
+	for _, id := range slices.Sorted(maps.Keys(b.prls)) {
 		if !slices.ContainsFunc(b.sc.PortRangeLists, func(l *model.PortRangeList) bool { return l.ID == id }) {
 			left = append(left, id)
 			steps = append(steps, Step{Product: "Ecs", Action: "DeletePortRangeList", Resource: id, Note: "not in the file",

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,18 +202,18 @@ func (b *builder) list(src, id string) *listData {
 // finish converts everything read.
 func (b *builder) finish() *Account {
 	a := &Account{}
-	for _, id := range sortedKeys(b.groups) {
+	for _, id := range slices.Sorted(maps.Keys(b.groups)) {
 		a.Groups = append(a.Groups, b.convertGroup(id, b.groups[id]))
 	}
-	for _, id := range sortedKeys(b.lists) {
+	for _, id := range slices.Sorted(maps.Keys(b.lists)) {
 		if pl := b.convertList(id, b.lists[id]); pl != nil {
 			a.PrefixLists = append(a.PrefixLists, pl)
 		}
 	}
-	for _, id := range sortedKeys(b.insts) {
+	for _, id := range slices.Sorted(maps.Keys(b.insts)) {
 		a.Instances = append(a.Instances, b.convertInstance(b.insts[id]))
 	}
-	for _, id := range sortedKeys(b.enis) {
+	for _, id := range slices.Sorted(maps.Keys(b.enis)) {
 		if n := b.convertENI(b.enis[id]); n != nil {
 			a.ENIs = append(a.ENIs, n)
 		}
@@ -223,15 +224,6 @@ func (b *builder) finish() *Account {
 	b.checkPaging()
 	a.Warnings = b.warnings
 	return a
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // convertGroup builds a group from its list entry and its attribute
@@ -400,7 +392,7 @@ func (b *builder) checkPaging() {
 		}
 	}
 	held := map[string]int{string(kindGroups): listed, string(kindInstances): len(b.insts), string(kindENIs): len(b.enis)}
-	for _, call := range sortedKeys(b.paging) {
+	for _, call := range slices.Sorted(maps.Keys(b.paging)) {
 		p := b.paging[call]
 		n, counted := held[call]
 		switch {

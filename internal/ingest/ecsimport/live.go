@@ -258,7 +258,7 @@ func ReadPortRangeLists(ctx context.Context, client *ecs.Client, regionID string
 	if err := readPortLists(ctx, b, client, regionID, nil); err != nil {
 		return err
 	}
-	for _, id := range sortedKeys(b.prls) {
+	for _, id := range slices.Sorted(maps.Keys(b.prls)) {
 		l := b.convertPortList(id, b.prls[id])
 		l.Owner = a.Owner
 		a.PortRangeLists = slices.DeleteFunc(a.PortRangeLists, func(x *model.PortRangeList) bool { return x.ID == id })

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -135,7 +137,7 @@ func (b *builder) convertPortList(id string, d *portListData) *model.PortRangeLi
 // list the import does not hold.
 func (b *builder) finishPortLists(a *Account) {
 	held := map[string]bool{}
-	for _, id := range sortedKeys(b.prls) {
+	for _, id := range slices.Sorted(maps.Keys(b.prls)) {
 		l := b.convertPortList(id, b.prls[id])
 		l.Owner = a.Owner
 		a.PortRangeLists = append(a.PortRangeLists, l)
