@@ -16,9 +16,11 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// schema is the events table. The event is kept whole as JSON; the
-// columns beside it are what LookupEvents filters on. resources and types
-// hold ",a,b," so one ID or type matches with instr.
+// schema is the events table. The event is kept as JSON; the columns
+// beside it are what LookupEvents filters on. resources and types hold
+// ",a,b," so one ID or type matches with instr. A packed row's data lacks
+// what its columns give (appendPacked); files made before packing have
+// no packed column until opened (migrate), and their rows are whole.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -31,7 +33,8 @@ CREATE TABLE IF NOT EXISTS events (
 	event_id  TEXT NOT NULL,
 	resources TEXT NOT NULL,
 	types     TEXT NOT NULL,
-	data      TEXT NOT NULL
+	data      TEXT NOT NULL,
+	packed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (time, seq);
 CREATE INDEX IF NOT EXISTS events_account_time ON events (account, time, seq);
@@ -77,13 +80,31 @@ func openStore(path string) (*store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(5) // the writer's and four readers'
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrate(db); err != nil {
 		db.Close()
 		s.removeTmp()
 		return nil, fmt.Errorf("event trail %s: %w", path, err)
 	}
 	s.db = db
 	return s, nil
+}
+
+// migrate makes the events table, or brings an older file's up to date.
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(schema); err != nil {
+		return err
+	}
+	var packed int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('events') WHERE name = 'packed'`).Scan(&packed); err != nil {
+		return err
+	}
+	if packed == 0 {
+		// Adding a column with a default rewrites no row.
+		if _, err := db.Exec(`ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *store) removeTmp() {
@@ -126,8 +147,8 @@ const rowsPerInsert = 64
 
 // insertQuery inserts n events.
 func insertQuery(n int) string {
-	return `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
+	return `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data, packed) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
 }
 
 // insertQueries are insertQuery of each of rowSizes.
@@ -244,7 +265,10 @@ func (w *writer) insert(ctx context.Context, dc any, evs []Event) (last int64, e
 func (w *writer) bindRows(evs []Event) error {
 	w.args = w.args[:0]
 	w.buf = w.buf[:0]
-	type span struct{ res, typ, data [2]int }
+	type span struct {
+		res, typ, data [2]int
+		packed         bool
+	}
 	var spans [rowsPerInsert]span
 	// First all the text (the buffer may move while it grows) …
 	for i := range evs {
@@ -269,7 +293,12 @@ func (w *writer) bindRows(evs []Event) error {
 		sp.typ[1] = len(w.buf)
 		sp.data[0] = len(w.buf)
 		var err error
-		if w.buf, err = appendEvent(w.buf, ev); err != nil {
+		if sp.packed = packable(ev); sp.packed {
+			w.buf, err = appendPacked(w.buf, ev)
+		} else {
+			w.buf, err = appendEvent(w.buf, ev)
+		}
+		if err != nil {
 			return err
 		}
 		sp.data[1] = len(w.buf)
@@ -284,7 +313,7 @@ func (w *writer) bindRows(evs []Event) error {
 	for i := range evs {
 		ev, sp := &evs[i], &spans[i]
 		for _, v := range [...]driver.Value{ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
-			ev.EventRW, ev.ServiceName, ev.EventID, text(sp.res), text(sp.typ), text(sp.data)} {
+			ev.EventRW, ev.ServiceName, ev.EventID, text(sp.res), text(sp.typ), text(sp.data), sp.packed} {
 			w.args = append(w.args, driver.NamedValue{Ordinal: len(w.args) + 1, Value: v})
 		}
 	}
@@ -395,7 +424,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		where = append(where, fmt.Sprintf("(time %[1]s ? OR (time = ? AND seq %[1]s ?))", cmp))
 		args = append(args, q.After.Time, q.After.Time, q.After.Seq)
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data FROM events WHERE "+strings.Join(where, " AND ")+
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data, packed, event_id, action, rw, service, account, key_id FROM events WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY time %[1]s, seq %[1]s LIMIT ?", order), append(args, q.Max+1)...)
 	if err != nil {
 		return nil, nil, nil, err
@@ -412,13 +441,20 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 			next = &last
 			break
 		}
-		var data string
-		if err := rows.Scan(&last.Seq, &last.Time, &data); err != nil {
+		var (
+			data                                         []byte
+			packed                                       bool
+			eventID, action, rw, service, account, keyID string
+		)
+		if err := rows.Scan(&last.Seq, &last.Time, &data, &packed, &eventID, &action, &rw, &service, &account, &keyID); err != nil {
 			return nil, nil, nil, err
 		}
 		var ev Event
-		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		if err := json.Unmarshal(data, &ev); err != nil {
 			return nil, nil, nil, err
+		}
+		if packed {
+			ev.unpack(eventID, action, rw, service, account, keyID)
 		}
 		ev.Time = time.Unix(0, last.Time).UTC()
 		out = append(out, ev)
