@@ -14,57 +14,17 @@ import (
 // kept as they are, which decodes the same. A map value of a type the
 // trail does not make is encoded by json.Marshal.
 func appendEvent(b []byte, ev *Event) ([]byte, error) {
-	return appendEventFields(b, ev, false)
-}
-
-// packable reports whether the fields appendPacked leaves out are what
-// unpack gives back from the row's columns (as for every event EventOf
-// makes).
-func packable(ev *Event) bool {
-	return ev.EventVersion == "1" && ev.EventType == "ApiCall" && ev.EventCategory == "Management" && !ev.IsGlobal &&
-		ev.RecipientAccountID == ev.UserIdentity.AccountID &&
-		ev.UserIdentity == identityOf(ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID)
-}
-
-// identityOf is the caller EventOf names for account and key.
-func identityOf(account, key string) Identity {
-	if account == "" {
-		return Identity{}
-	}
-	return Identity{Type: "root-account", AccountID: account, PrincipalID: account, UserName: "root", AccessKeyID: key}
-}
-
-// appendPacked is appendEvent without the fields that a row's columns
-// (event_id, action, rw, service, account, key_id) or constants give
-// (see unpack): about a third of an event's bytes, and as much less for
-// SQLite to write (twice, through its WAL). Only for a packable event.
-func appendPacked(b []byte, ev *Event) ([]byte, error) {
-	return appendEventFields(b, ev, true)
-}
-
-// unpack restores what appendPacked left out.
-func (ev *Event) unpack(eventID, action, rw, service, account, key string) {
-	ev.EventID, ev.EventName, ev.EventRW, ev.ServiceName = eventID, action, rw, service
-	ev.EventVersion, ev.EventType, ev.EventCategory, ev.IsGlobal = "1", "ApiCall", "Management", false
-	ev.RecipientAccountID, ev.UserIdentity = account, identityOf(account, key)
-}
-
-func appendEventFields(b []byte, ev *Event, packed bool) ([]byte, error) {
 	b = append(b, '{')
-	if !packed {
-		b = appendField(b, "eventId", ev.EventID, true)
-		b = appendField(b, "eventVersion", ev.EventVersion, false)
-		b = appendField(b, "eventName", ev.EventName, false)
-		b = appendField(b, "eventType", ev.EventType, false)
-		b = appendField(b, "eventCategory", ev.EventCategory, false)
-		b = appendField(b, "eventRW", ev.EventRW, false)
-	}
-	b = appendField(b, "eventSource", ev.EventSource, packed)
+	b = appendField(b, "eventId", ev.EventID, true)
+	b = appendField(b, "eventVersion", ev.EventVersion, false)
+	b = appendField(b, "eventName", ev.EventName, false)
+	b = appendField(b, "eventType", ev.EventType, false)
+	b = appendField(b, "eventCategory", ev.EventCategory, false)
+	b = appendField(b, "eventRW", ev.EventRW, false)
+	b = appendField(b, "eventSource", ev.EventSource, false)
 	b = appendField(b, "eventTime", ev.EventTime, false)
 	b = appendField(b, "acsRegion", ev.AcsRegion, false)
-	if !packed {
-		b = appendField(b, "serviceName", ev.ServiceName, false)
-	}
+	b = appendField(b, "serviceName", ev.ServiceName, false)
 	b = appendField(b, "apiVersion", ev.APIVersion, false)
 	b = appendField(b, "requestId", ev.RequestID, false)
 	b = append(b, `,"requestParameters":`...)
@@ -86,21 +46,19 @@ func appendEventFields(b []byte, ev *Event, packed bool) ([]byte, error) {
 	b = appendField(b, "errorMessage", ev.ErrorMessage, false)
 	b = appendField(b, "sourceIpAddress", ev.SourceIPAddress, false)
 	b = appendField(b, "userAgent", ev.UserAgent, false)
-	if !packed {
-		b = append(b, `,"isGlobal":`...)
-		b = strconv.AppendBool(b, ev.IsGlobal)
-		b = appendField(b, "recipientAccountId", ev.RecipientAccountID, false)
-		u := &ev.UserIdentity
-		b = append(b, `,"userIdentity":{`...)
-		b = appendField(b, "type", u.Type, true)
-		b = appendField(b, "accountId", u.AccountID, false)
-		b = appendField(b, "principalId", u.PrincipalID, false)
-		b = appendField(b, "userName", u.UserName, false)
-		if u.AccessKeyID != "" {
-			b = appendField(b, "accessKeyId", u.AccessKeyID, false)
-		}
-		b = append(b, '}')
+	b = append(b, `,"isGlobal":`...)
+	b = strconv.AppendBool(b, ev.IsGlobal)
+	b = appendField(b, "recipientAccountId", ev.RecipientAccountID, false)
+	u := &ev.UserIdentity
+	b = append(b, `,"userIdentity":{`...)
+	b = appendField(b, "type", u.Type, true)
+	b = appendField(b, "accountId", u.AccountID, false)
+	b = appendField(b, "principalId", u.PrincipalID, false)
+	b = appendField(b, "userName", u.UserName, false)
+	if u.AccessKeyID != "" {
+		b = appendField(b, "accessKeyId", u.AccessKeyID, false)
 	}
+	b = append(b, '}')
 	if len(ev.AdditionalData) > 0 {
 		b = append(b, `,"additionalEventData":`...)
 		if b, err = appendAnyMap(b, ev.AdditionalData); err != nil {

@@ -19,8 +19,8 @@ import (
 // schema is the events table. The event is kept as JSON; the columns
 // beside it are what LookupEvents filters on. resources and types hold
 // ",a,b," so one ID or type matches with instr. A packed row's data lacks
-// what its columns give (appendPacked); files made before packing have
-// no packed column until opened (migrate), and their rows are whole.
+// what its columns give (pack.go); files made before packing have no
+// packed column until opened (migrate), and their rows are whole.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -294,7 +294,8 @@ func (w *writer) bindRows(evs []Event) error {
 		sp.data[0] = len(w.buf)
 		var err error
 		if sp.packed = packable(ev); sp.packed {
-			w.buf, err = appendPacked(w.buf, ev)
+			r := rowOf(ev, unsafe.String(&w.buf[sp.res[0]], sp.res[1]-sp.res[0]), unsafe.String(&w.buf[sp.typ[0]], sp.typ[1]-sp.typ[0]))
+			w.buf, err = appendPacked(w.buf, ev, &r)
 		} else {
 			w.buf, err = appendEvent(w.buf, ev)
 		}
@@ -424,7 +425,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		where = append(where, fmt.Sprintf("(time %[1]s ? OR (time = ? AND seq %[1]s ?))", cmp))
 		args = append(args, q.After.Time, q.After.Time, q.After.Seq)
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data, packed, event_id, action, rw, service, account, key_id FROM events WHERE "+strings.Join(where, " AND ")+
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data, packed, event_id, action, rw, service, account, key_id, resources, types FROM events WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY time %[1]s, seq %[1]s LIMIT ?", order), append(args, q.Max+1)...)
 	if err != nil {
 		return nil, nil, nil, err
@@ -442,19 +443,23 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 			break
 		}
 		var (
-			data                                         []byte
-			packed                                       bool
-			eventID, action, rw, service, account, keyID string
+			data   []byte
+			packed bool
+			r      row
 		)
-		if err := rows.Scan(&last.Seq, &last.Time, &data, &packed, &eventID, &action, &rw, &service, &account, &keyID); err != nil {
+		if err := rows.Scan(&last.Seq, &last.Time, &data, &packed, &r.eventID, &r.action, &r.rw, &r.service, &r.account, &r.key, &r.res, &r.typ); err != nil {
 			return nil, nil, nil, err
 		}
 		var ev Event
-		if err := json.Unmarshal(data, &ev); err != nil {
-			return nil, nil, nil, err
-		}
+		var err error
 		if packed {
-			ev.unpack(eventID, action, rw, service, account, keyID)
+			r.time = last.Time
+			ev, err = unpack(data, &r)
+		} else {
+			err = json.Unmarshal(data, &ev)
+		}
+		if err != nil {
+			return nil, nil, nil, err
 		}
 		ev.Time = time.Unix(0, last.Time).UTC()
 		out = append(out, ev)
