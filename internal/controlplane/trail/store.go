@@ -120,8 +120,9 @@ func (s *store) close() error {
 	return err
 }
 
-// dropWriter closes the writer's statements and gives its connection
-// back; the next insert takes a connection anew.
+// dropWriter closes the writer's statements and its connection (not
+// given back to the pool: it may be left inside a transaction); the next
+// insert takes a connection anew.
 func (s *store) dropWriter() {
 	w := &s.w
 	if w.conn == nil {
@@ -131,7 +132,7 @@ func (s *store) dropWriter() {
 		for _, st := range w.stmts {
 			st.Close()
 		}
-		return nil
+		return driver.ErrBadConn // database/sql closes the connection
 	})
 	w.conn.Close()
 	*w = writer{}
@@ -171,7 +172,9 @@ func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 		last, err = s.w.insert(ctx, dc, evs)
 		return err
 	})
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+	if err != nil {
+		// Start again on a connection sure to be outside a transaction
+		// (the statements are prepared again: errors are rare).
 		s.dropWriter()
 	}
 	return last, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -180,5 +181,38 @@ CREATE INDEX events_account_time ON events (account, time, seq);`); err != nil {
 			t.Errorf("round %d: by the older row's key: %+v", round, evs)
 		}
 		tr.Close()
+	}
+}
+
+// A batch the file refuses is counted and lost, and the writer goes on
+// with the next on a clean connection: no transaction is left open to
+// hold the readers' view or the next batch's lock.
+func TestWriterRecoversFromAFailedBatch(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+	ctx := context.Background()
+	record(t, tr, "a", "CreateSecurityGroup", now, 3) // the writer's connection is prepared
+	bad := EventOf(call("CreateSecurityGroup", rpc.Params{}, "", "{}"), "a")
+	bad.AdditionalData = map[string]any{"NaN": math.NaN()} // JSON cannot encode it
+	bad.Time = now.Add(10 * time.Second)
+	for i := range rowsPerInsert + 1 { // a first statement is written before the bad event's
+		ev := EventOf(call("CreateSecurityGroup", rpc.Params{}, "", "{}"), "a")
+		ev.Time = now.Add(time.Duration(20+i) * time.Second)
+		tr.Record(ev)
+	}
+	tr.Record(bad)
+	if err := tr.Flush(ctx); err == nil {
+		t.Fatal("a batch with an event JSON cannot encode was written")
+	}
+	record(t, tr, "a", "DeleteSecurityGroup", now.Add(time.Minute), 2)
+	evs, _, err := tr.Find(ctx, all(now.Add(-time.Hour), now.Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 5 || evs[0].EventName != "DeleteSecurityGroup" {
+		t.Fatalf("%d events after the failed batch (%v); want the 3 before and the 2 after", len(evs), evs)
+	}
+	if s := tr.Stats(); s.Failed != rowsPerInsert+2 || s.Recorded != 5 {
+		t.Errorf("stats %+v", s)
 	}
 }
