@@ -36,7 +36,8 @@ func benchmarkRecordWrite(b *testing.B, every int) {
 		"SignatureVersion": "1.0", "SignatureNonce": "0123456789abcdef", "Timestamp": "2026-12-05T10:00:00Z", "Format": "JSON",
 		"Version": "2014-05-26", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-bench0007", "IpProtocol": "TCP",
 		"PortRange": "40007/40007", "SourceCidrIp": "192.0.2.0/24", "Policy": "accept", "Priority": "1"},
-		"", `{"RequestId":"5A1B2C3D-0000-4000-8000-000000000000"}`)
+		"", "")
+	c.Body = []byte(`{"RequestId":"` + c.Request.RequestID + `"}`) // as the server answers
 	ctx := context.Background()
 	b.ResetTimer()
 	cpu0 := processCPU()

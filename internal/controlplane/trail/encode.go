@@ -81,7 +81,7 @@ func appendField(b []byte, name, value string, first bool) []byte {
 
 // appendStringMap appends m with its keys sorted, as json.Marshal does.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	b, _ = appendMap(b, m, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
+	b, _ = appendMap(b, m, nil, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
 	return b
 }
 
@@ -112,7 +112,13 @@ func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
 // appendAnyMap appends m with its keys sorted; values of the types events
 // hold are encoded here, others by json.Marshal.
 func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
-	return appendMap(b, m, func(b []byte, v any) ([]byte, error) {
+	return appendAnyMapExcept(b, m, nil)
+}
+
+// appendAnyMapExcept is appendAnyMap without the keys skip reports (nil:
+// none).
+func appendAnyMapExcept(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:
 			return appendString(b, v), nil
@@ -131,15 +137,18 @@ func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
 }
 
 // appendMap appends m as a JSON object, its keys sorted as json.Marshal
-// sorts them, each value by value.
-func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+// sorts them, each value by value, without the keys skip reports (nil:
+// none).
+func appendMap[V any](b []byte, m map[string]V, skip func(string) bool, value func([]byte, V) ([]byte, error)) ([]byte, error) {
 	var small [8]string // the maps of most events: keys sorted without an allocation
 	keys := small[:0]
 	if len(m) > len(small) {
 		keys = make([]string, 0, len(m))
 	}
 	for k := range m {
-		keys = append(keys, k)
+		if skip == nil || !skip(k) {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	b = append(b, '{')

@@ -71,13 +71,16 @@ type packed struct {
 	RequestID  string            `json:"q"`
 	Params     map[string]string `json:"p"`
 	Response   map[string]any    `json:"r,omitempty"`
-	ResName    *string           `json:"n,omitempty"`
-	ResType    *string           `json:"y,omitempty"`
-	ErrCode    string            `json:"c,omitempty"`
-	ErrMessage string            `json:"m,omitempty"`
-	SourceIP   string            `json:"i"`
-	UserAgent  string            `json:"a,omitempty"`
-	Additional map[string]any    `json:"x,omitempty"`
+	// SameID: the answer's RequestId, left out of Response, is RequestID
+	// (as in every answer the server gives).
+	SameID     bool           `json:"e,omitempty"`
+	ResName    *string        `json:"n,omitempty"`
+	ResType    *string        `json:"y,omitempty"`
+	ErrCode    string         `json:"c,omitempty"`
+	ErrMessage string         `json:"m,omitempty"`
+	SourceIP   string         `json:"i"`
+	UserAgent  string         `json:"a,omitempty"`
+	Additional map[string]any `json:"x,omitempty"`
 }
 
 // appendPacked appends the packed data of ev (packable) in row r. It
@@ -100,11 +103,18 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames)
 	}
 	var err error
-	if len(ev.ResponseElements) > 0 {
+	rest, sameID := len(ev.ResponseElements), false
+	if id, ok := ev.ResponseElements["RequestId"].(string); ok && id == ev.RequestID {
+		rest, sameID = rest-1, true
+	}
+	if rest > 0 {
 		b = append(b, `,"r":`...)
-		if b, err = appendAnyMap(b, ev.ResponseElements); err != nil {
+		if b, err = appendAnyMapExcept(b, ev.ResponseElements, func(k string) bool { return sameID && k == "RequestId" }); err != nil {
 			return nil, err
 		}
+	}
+	if sameID {
+		b = append(b, `,"e":true`...)
 	}
 	if names, types := resourceTextOf(r.res, r.typ); names != ev.ResourceName || types != ev.ResourceType {
 		b = appendField(b, "n", ev.ResourceName, false)
@@ -141,6 +151,12 @@ func unpack(data []byte, r *row) (Event, error) {
 		RequestParameters: p.Params, ResponseElements: p.Response, ErrorCode: p.ErrCode, ErrorMessage: p.ErrMessage,
 		SourceIPAddress: p.SourceIP, UserAgent: p.UserAgent, RecipientAccountID: r.account, UserIdentity: identityOf(r.account, r.key),
 		AdditionalData: p.Additional,
+	}
+	if p.SameID {
+		if ev.ResponseElements == nil {
+			ev.ResponseElements = map[string]any{}
+		}
+		ev.ResponseElements["RequestId"] = p.RequestID
 	}
 	if p.Time != nil {
 		ev.EventTime = *p.Time

@@ -67,6 +67,14 @@ func TestStoredEventsReadBack(t *testing.T) {
 		odd(func(ev *Event) {
 			ev.AdditionalData = map[string]any{"N": json.Number("1.5"), "S": "x", "B": true, "Z": nil}
 		}),
+		// The answer's RequestId, the call's as the server answers, or not.
+		odd(func(ev *Event) { ev.ResponseElements = map[string]any{"RequestId": ev.RequestID} }),
+		odd(func(ev *Event) {
+			ev.ResponseElements = map[string]any{"RequestId": ev.RequestID, "Success": true, "Z": "z"}
+		}),
+		odd(func(ev *Event) { ev.ResponseElements = map[string]any{"RequestId": "other", "A": "a"} }),
+		odd(func(ev *Event) { ev.ResponseElements = map[string]any{"RequestId": json.Number("1")} }),
+		odd(func(ev *Event) { ev.RequestID, ev.ResponseElements = "", map[string]any{"RequestId": ""} }),
 	)
 	for _, tc := range []struct {
 		name     string
