@@ -81,7 +81,13 @@ func appendField(b []byte, name, value string, first bool) []byte {
 
 // appendStringMap appends m with its keys sorted, as json.Marshal does.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	b, _ = appendMap(b, m, nil, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
+	return appendStringMapExcept(b, m, nil)
+}
+
+// appendStringMapExcept is appendStringMap without the keys skip reports
+// (nil: none).
+func appendStringMapExcept(b []byte, m map[string]string, skip func(string) bool) []byte {
+	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
 	return b
 }
 
@@ -89,17 +95,27 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 // as EventOf listed them; keys that are not exactly m's, sorted, are
 // not used.
 func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
+	return appendStringMapKeysExcept(b, m, keys, nil)
+}
+
+// appendStringMapKeysExcept is appendStringMapKeys without the keys skip
+// reports (nil: none).
+func appendStringMapKeysExcept(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
 	if len(keys) != len(m) || !slices.IsSorted(keys) {
-		return appendStringMap(b, m)
+		return appendStringMapExcept(b, m, skip)
 	}
 	start := len(b)
 	b = append(b, '{')
+	n := 0
 	for i, k := range keys {
 		v, ok := m[k]
 		if !ok || i > 0 && keys[i-1] == k {
-			return appendStringMap(b[:start], m)
+			return appendStringMapExcept(b[:start], m, skip)
 		}
-		if i > 0 {
+		if skip != nil && skip(k) {
+			continue
+		}
+		if n++; n > 1 {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)

@@ -2,6 +2,7 @@ package trail
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -70,7 +71,10 @@ type packed struct {
 	APIVersion string            `json:"v"`
 	RequestID  string            `json:"q"`
 	Params     map[string]string `json:"p"`
-	Response   map[string]any    `json:"r,omitempty"`
+	// Derived lists by code the parameters left out of Params that
+	// have the value derivedParams gives them.
+	Derived  string         `json:"d,omitempty"`
+	Response map[string]any `json:"r,omitempty"`
 	// SameID: the answer's RequestId, left out of Response, is RequestID
 	// (as in every answer the server gives).
 	SameID     bool           `json:"e,omitempty"`
@@ -81,6 +85,36 @@ type packed struct {
 	SourceIP   string         `json:"i"`
 	UserAgent  string         `json:"a,omitempty"`
 	Additional map[string]any `json:"x,omitempty"`
+}
+
+// derivedParams are parameters whose usual value the rest of a packed
+// row gives (or a constant: most calls are signed the same way). One with
+// that value is left out of the row's parameters and named by its code in
+// Derived. The codes are stored: never change or reuse one.
+var derivedParams = [...]struct {
+	code  byte
+	name  string
+	value func(ev *Event) string
+}{
+	{'a', "Action", func(ev *Event) string { return ev.EventName }},
+	{'k', "AccessKeyId", func(ev *Event) string { return ev.UserIdentity.AccessKeyID }},
+	{'v', "Version", func(ev *Event) string { return ev.APIVersion }},
+	{'r', "RegionId", func(ev *Event) string { return ev.AcsRegion }},
+	{'s', "Signature", func(*Event) string { return Redacted }},
+	{'m', "SignatureMethod", func(*Event) string { return "HMAC-SHA1" }},
+	{'n', "SignatureVersion", func(*Event) string { return "1.0" }},
+	{'f', "Format", func(*Event) string { return "JSON" }},
+}
+
+// derivedOf returns the codes of ev's parameters that derivedParams give,
+// in buf.
+func derivedOf(buf []byte, ev *Event) []byte {
+	for _, d := range derivedParams {
+		if v, ok := ev.RequestParameters[d.name]; ok && v == d.value(ev) {
+			buf = append(buf, d.code)
+		}
+	}
+	return buf
 }
 
 // appendPacked appends the packed data of ev (packable) in row r. It
@@ -97,10 +131,22 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	b = appendField(b, "v", ev.APIVersion, false)
 	b = appendField(b, "q", ev.RequestID, false)
 	b = append(b, `,"p":`...)
+	var db [len(derivedParams)]byte
+	derived := derivedOf(db[:0], ev)
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames)
+		b = appendStringMapKeysExcept(b, ev.RequestParameters, ev.paramNames, func(k string) bool {
+			for _, c := range derived {
+				if derivedParams[derivedIndex(c)].name == k {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if len(derived) > 0 {
+		b = appendField(b, "d", string(derived), false)
 	}
 	var err error
 	rest, sameID := len(ev.ResponseElements), false
@@ -139,6 +185,16 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// derivedIndex is the index in derivedParams of code, -1 if none.
+func derivedIndex(code byte) int {
+	for i, d := range derivedParams {
+		if d.code == code {
+			return i
+		}
+	}
+	return -1
+}
+
 // unpack is the event of a packed row.
 func unpack(data []byte, r *row) (Event, error) {
 	var p packed
@@ -151,6 +207,16 @@ func unpack(data []byte, r *row) (Event, error) {
 		RequestParameters: p.Params, ResponseElements: p.Response, ErrorCode: p.ErrCode, ErrorMessage: p.ErrMessage,
 		SourceIPAddress: p.SourceIP, UserAgent: p.UserAgent, RecipientAccountID: r.account, UserIdentity: identityOf(r.account, r.key),
 		AdditionalData: p.Additional,
+	}
+	for i := range len(p.Derived) {
+		j := derivedIndex(p.Derived[i])
+		if j < 0 {
+			return Event{}, fmt.Errorf("event trail: a packed row names a derived parameter %q this server does not know", p.Derived[i])
+		}
+		if ev.RequestParameters == nil {
+			ev.RequestParameters = map[string]string{}
+		}
+		ev.RequestParameters[derivedParams[j].name] = derivedParams[j].value(&ev)
 	}
 	if p.SameID {
 		if ev.ResponseElements == nil {
