@@ -106,15 +106,15 @@ var derivedParams = [...]struct {
 	{'f', "Format", func(*Event) string { return "JSON" }},
 }
 
-// derivedOf returns the codes of ev's parameters that derivedParams give,
-// in buf.
-func derivedOf(buf []byte, ev *Event) []byte {
-	for _, d := range derivedParams {
+// derivedOf returns the set of derivedParams (bit i: the ith) that ev's
+// parameters have with the value given.
+func derivedOf(ev *Event) (set uint16) {
+	for i, d := range derivedParams {
 		if v, ok := ev.RequestParameters[d.name]; ok && v == d.value(ev) {
-			buf = append(buf, d.code)
+			set |= 1 << i
 		}
 	}
-	return buf
+	return set
 }
 
 // appendPacked appends the packed data of ev (packable) in row r. It
@@ -131,22 +131,27 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	b = appendField(b, "v", ev.APIVersion, false)
 	b = appendField(b, "q", ev.RequestID, false)
 	b = append(b, `,"p":`...)
-	var db [len(derivedParams)]byte
-	derived := derivedOf(db[:0], ev)
+	derived := derivedOf(ev)
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
 		b = appendStringMapKeysExcept(b, ev.RequestParameters, ev.paramNames, func(k string) bool {
-			for _, c := range derived {
-				if derivedParams[derivedIndex(c)].name == k {
+			for i, d := range derivedParams {
+				if derived&(1<<i) != 0 && d.name == k {
 					return true
 				}
 			}
 			return false
 		})
 	}
-	if len(derived) > 0 {
-		b = appendField(b, "d", string(derived), false)
+	if derived != 0 {
+		b = append(b, `,"d":"`...)
+		for i, d := range derivedParams {
+			if derived&(1<<i) != 0 {
+				b = append(b, d.code)
+			}
+		}
+		b = append(b, '"')
 	}
 	var err error
 	rest, sameID := len(ev.ResponseElements), false
