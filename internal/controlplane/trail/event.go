@@ -393,7 +393,10 @@ func responseElements(body []byte) map[string]any {
 	out := make(map[string]any, 2)
 	for i = skipSpace(body, i+1); body[i] != '}'; {
 		end := stringEnd(body, i)
-		k := unquote(body[i:end])
+		k, known := answerKeys[string(body[i+1:end-1])] // no copy of the usual names
+		if !known {
+			k = unquote(body[i:end])
+		}
 		i = skipSpace(body, skipSpace(body, end)+1) // past ':'
 		end = valueEnd(body, i)
 		v := body[i:end]
@@ -413,6 +416,16 @@ func responseElements(body []byte) map[string]any {
 	}
 	return out
 }
+
+// answerKeys are the names of an answer's fields that matter most (the
+// request ID, and the resources a call made).
+var answerKeys = func() map[string]string {
+	m := map[string]string{"RequestId": "RequestId"}
+	for k := range resourceParams {
+		m[k] = k
+	}
+	return m
+}()
 
 // The helpers of responseElements read JSON that json.Valid accepted.
 
