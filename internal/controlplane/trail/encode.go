@@ -2,7 +2,6 @@ package trail
 
 import (
 	"encoding/json"
-	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -82,7 +81,13 @@ func appendField(b []byte, name, value string, first bool) []byte {
 
 // appendStringMap appends m with its keys sorted, as json.Marshal does.
 func appendStringMap(b []byte, m map[string]string) []byte {
-	b, _ = appendMap(b, m, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
+	return appendStringMapExcept(b, m, nil)
+}
+
+// appendStringMapExcept is appendStringMap without the keys skip reports
+// (nil: none).
+func appendStringMapExcept(b []byte, m map[string]string, skip func(string) bool) []byte {
+	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
 	return b
 }
 
@@ -90,17 +95,27 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 // as EventOf listed them; keys that are not exactly m's, sorted, are
 // not used.
 func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
+	return appendStringMapKeysExcept(b, m, keys, nil)
+}
+
+// appendStringMapKeysExcept is appendStringMapKeys without the keys skip
+// reports (nil: none).
+func appendStringMapKeysExcept(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
 	if len(keys) != len(m) || !slices.IsSorted(keys) {
-		return appendStringMap(b, m)
+		return appendStringMapExcept(b, m, skip)
 	}
 	start := len(b)
 	b = append(b, '{')
+	n := 0
 	for i, k := range keys {
 		v, ok := m[k]
 		if !ok || i > 0 && keys[i-1] == k {
-			return appendStringMap(b[:start], m)
+			return appendStringMapExcept(b[:start], m, skip)
 		}
-		if i > 0 {
+		if skip != nil && skip(k) {
+			continue
+		}
+		if n++; n > 1 {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)
@@ -113,7 +128,13 @@ func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
 // appendAnyMap appends m with its keys sorted; values of the types events
 // hold are encoded here, others by json.Marshal.
 func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
-	return appendMap(b, m, func(b []byte, v any) ([]byte, error) {
+	return appendAnyMapExcept(b, m, nil)
+}
+
+// appendAnyMapExcept is appendAnyMap without the keys skip reports (nil:
+// none).
+func appendAnyMapExcept(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:
 			return appendString(b, v), nil
@@ -132,10 +153,22 @@ func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
 }
 
 // appendMap appends m as a JSON object, its keys sorted as json.Marshal
-// sorts them, each value by value.
-func appendMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+// sorts them, each value by value, without the keys skip reports (nil:
+// none).
+func appendMap[V any](b []byte, m map[string]V, skip func(string) bool, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	var small [8]string // the maps of most events: keys sorted without an allocation
+	keys := small[:0]
+	if len(m) > len(small) {
+		keys = make([]string, 0, len(m))
+	}
+	for k := range m {
+		if skip == nil || !skip(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}

@@ -9,6 +9,7 @@ package trail
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -143,10 +144,11 @@ func sanitize(params rpc.Params, names []string) map[string]string {
 	return out
 }
 
-// sanitizeNames is sanitize, with the names it kept in order.
+// sanitizeNames is sanitize, with the names it kept in order. It writes
+// them over names (the ith kept comes from the ith name or a later one).
 func sanitizeNames(params rpc.Params, names []string) (map[string]string, []string) {
 	out := make(map[string]string, min(len(params), maxParams))
-	kept := make([]string, 0, min(len(params), maxParams)+1)
+	kept := names[:0]
 	size := 0
 	for _, k := range names {
 		v := params[k]
@@ -237,7 +239,7 @@ func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
 	names := sortedNames(req.Params) // once, for the parameters and the resources
 	ev := Event{
-		EventID:       rpc.NewRequestID(),
+		EventID:       newEventID(),
 		EventVersion:  "1",
 		EventName:     clip(req.Action),
 		EventType:     "ApiCall",
@@ -258,7 +260,6 @@ func EventOf(c *rpc.Call, account string) Event {
 		RecipientAccountID: account,
 		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
 	}
-	ev.RequestParameters, ev.paramNames = sanitizeNames(req.Params, names)
 	if ReadOnly(req.Action) {
 		ev.EventRW = "Read"
 	}
@@ -269,6 +270,8 @@ func EventOf(c *rpc.Call, account string) Event {
 		ev.UserIdentity = Identity{Type: "root-account", AccountID: account, PrincipalID: account, UserName: "root", AccessKeyID: req.AccessKeyID}
 	}
 	ev.Resources = resourcesOf(req.Params, names)
+	// After resourcesOf: sanitizeNames writes over names.
+	ev.RequestParameters, ev.paramNames = sanitizeNames(req.Params, names)
 	if c.Code == "" {
 		ev.ResponseElements = responseElements(c.Body)
 		for k, v := range ev.ResponseElements {
@@ -287,6 +290,27 @@ func EventOf(c *rpc.Call, account string) Event {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
+
+// newEventID is a random UUID in upper case, as rpc.NewRequestID makes
+// them, in one allocation.
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const upper = "0123456789ABCDEF"
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = upper[c>>4], upper[c&0xf]
+		j += 2
+	}
+	return string(out[:])
+}
 
 // resourcesOf reads the resources a request names (names: its
 // parameters' names, sorted).
@@ -320,6 +344,21 @@ func addResource(rs []Resource, typ, id string) []Resource {
 // resourceText is ActionTrail's resourceName and resourceType: IDs of one
 // type joined by ",", types separated by ";", in the same order.
 func resourceText(rs []Resource) (names, types string) {
+	switch {
+	case len(rs) == 0:
+		return "", ""
+	case len(rs) == 1:
+		return rs[0].ID, rs[0].Type
+	case !slices.ContainsFunc(rs[1:], func(r Resource) bool { return r.Type != rs[0].Type }):
+		var b strings.Builder
+		for i, r := range rs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(r.ID)
+		}
+		return b.String(), rs[0].Type
+	}
 	var order []string
 	byType := map[string][]string{}
 	for _, r := range rs {
@@ -337,30 +376,111 @@ func resourceText(rs []Resource) (names, types string) {
 
 // responseElements are the scalar top-level fields of a JSON answer.
 func responseElements(body []byte) map[string]any {
-	// Each field kept raw: nested values are skipped, not decoded, and no
-	// decoder is set up per call (every write answer passes here).
-	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
+	// Every write's answer passes here: the body (the server's own JSON) is
+	// checked whole, then its top level read by hand, nested values
+	// skipped, not decoded, and a string copied as it is unless it needs
+	// json's unquoting.
+	if !json.Valid(body) {
 		return nil
 	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if len(v) == 0 {
-			continue
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		if body[i] == 'n' { // null decodes to no fields
+			return map[string]any{}
 		}
+		return nil
+	}
+	out := make(map[string]any, 2)
+	for i = skipSpace(body, i+1); body[i] != '}'; {
+		end := stringEnd(body, i)
+		k, known := answerKeys[string(body[i+1:end-1])] // no copy of the usual names
+		if !known {
+			k = unquote(body[i:end])
+		}
+		i = skipSpace(body, skipSpace(body, end)+1) // past ':'
+		end = valueEnd(body, i)
+		v := body[i:end]
 		switch c := v[0]; {
 		case c == '"':
-			var s string
-			if json.Unmarshal(v, &s) == nil {
-				out[k] = clip(s)
-			}
+			out[k] = clip(unquote(v))
 		case c == 't' || c == 'f':
 			out[k] = c == 't'
 		case c == '-' || '0' <= c && c <= '9':
 			out[k] = json.Number(v)
+		default: // null, an object or an array: a later value replaces an earlier one
+			delete(out, k)
+		}
+		if i = skipSpace(body, end); body[i] == ',' {
+			i = skipSpace(body, i+1)
 		}
 	}
 	return out
+}
+
+// answerKeys are the names of an answer's fields that matter most (the
+// request ID, and the resources a call made).
+var answerKeys = func() map[string]string {
+	m := map[string]string{"RequestId": "RequestId"}
+	for k := range resourceParams {
+		m[k] = k
+	}
+	return m
+}()
+
+// The helpers of responseElements read JSON that json.Valid accepted.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index after the string that starts at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// valueEnd is the index after the value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\n\r", rune(b[i])) {
+		i++
+	}
+	return i
+}
+
+// unquote decodes a JSON string (with its quotes).
+func unquote(q []byte) string {
+	raw := q[1 : len(q)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw)
+	}
+	var s string
+	json.Unmarshal(q, &s)
+	return s
 }
 
 // instanceIDSets reads RunInstances' InstanceIdSets.InstanceIdSet.

@@ -3,19 +3,24 @@ package trail
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unsafe"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// schema is the events table. The event is kept whole as JSON; the
-// columns beside it are what LookupEvents filters on. resources and types
-// hold ",a,b," so one ID or type matches with instr.
+// schema is the events table. The event is kept as JSON; the columns
+// beside it are what LookupEvents filters on. resources and types hold
+// ",a,b," so one ID or type matches with instr. A packed row's data lacks
+// what its columns give (pack.go); files made before packing have no
+// packed column until opened (migrate), and their rows are whole.
 const schema = `
 CREATE TABLE IF NOT EXISTS events (
 	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -28,7 +33,8 @@ CREATE TABLE IF NOT EXISTS events (
 	event_id  TEXT NOT NULL,
 	resources TEXT NOT NULL,
 	types     TEXT NOT NULL,
-	data      TEXT NOT NULL
+	data      TEXT NOT NULL,
+	packed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (time, seq);
 CREATE INDEX IF NOT EXISTS events_account_time ON events (account, time, seq);
@@ -36,8 +42,21 @@ CREATE INDEX IF NOT EXISTS events_account_time ON events (account, time, seq);
 
 // store is the events file.
 type store struct {
-	db     *sql.DB
-	tmpDir string // backing directory of a ":memory:" trail
+	db     *sql.DB // readers and the pruning
+	tmpDir string  // backing directory of a ":memory:" trail
+	w      writer  // the writer goroutine's own connection
+}
+
+// writer is the connection the trail's writer goroutine alone uses to
+// insert: its statements are prepared once (not per transaction), it
+// binds the driver's values directly (no database/sql conversions per
+// argument), and its page cache stays warm (no other connection
+// writes the file but the pruning, once a minute).
+type writer struct {
+	conn  *sql.Conn
+	stmts map[string]driver.Stmt // by SQL text
+	args  []driver.NamedValue
+	buf   []byte // the text of a statement's rows; see insertRows
 }
 
 // File is where the trail of the store at db is kept.
@@ -60,14 +79,32 @@ func openStore(path string) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(4)
-	if _, err := db.Exec(schema); err != nil {
+	db.SetMaxOpenConns(5) // the writer's and four readers'
+	if err := migrate(db); err != nil {
 		db.Close()
 		s.removeTmp()
 		return nil, fmt.Errorf("event trail %s: %w", path, err)
 	}
 	s.db = db
 	return s, nil
+}
+
+// migrate makes the events table, or brings an older file's up to date.
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(schema); err != nil {
+		return err
+	}
+	var packed int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('events') WHERE name = 'packed'`).Scan(&packed); err != nil {
+		return err
+	}
+	if packed == 0 {
+		// Adding a column with a default rewrites no row.
+		if _, err := db.Exec(`ALTER TABLE events ADD COLUMN packed INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *store) removeTmp() {
@@ -77,67 +114,138 @@ func (s *store) removeTmp() {
 }
 
 func (s *store) close() error {
+	s.dropWriter()
 	err := s.db.Close()
 	s.removeTmp()
 	return err
 }
 
-// rowsPerInsert is how many events one INSERT statement writes: a
-// statement per event cost about as much again as the row itself.
-const rowsPerInsert = 16
+// dropWriter closes the writer's statements and its connection (not
+// given back to the pool: it may be left inside a transaction); the next
+// insert takes a connection anew.
+func (s *store) dropWriter() {
+	w := &s.w
+	if w.conn == nil {
+		return
+	}
+	w.conn.Raw(func(any) error {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		return driver.ErrBadConn // database/sql closes the connection
+	})
+	w.conn.Close()
+	*w = writer{}
+}
+
+// rowSizes are the numbers of events one INSERT statement writes, largest
+// first: a batch is written with as few statements as these make (a
+// statement per event cost about as much again as the row itself).
+var rowSizes = [...]int{64, 16, 4, 1}
+
+// rowsPerInsert is the most events one INSERT statement writes.
+const rowsPerInsert = 64
 
 // insertQuery inserts n events.
 func insertQuery(n int) string {
-	return `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
+	return `INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data, packed) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
 }
+
+// insertQueries are insertQuery of each of rowSizes.
+var insertQueries = func() map[int]string {
+	m := map[int]string{}
+	for _, n := range rowSizes {
+		m[n] = insertQuery(n)
+	}
+	return m
+}()
 
 // insert writes a batch in one transaction and returns the last seq.
 func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.writer(ctx); err != nil {
 		return 0, err
-	}
-	defer tx.Rollback()
-	prepare := func(n int) (*sql.Stmt, error) { return tx.PrepareContext(ctx, insertQuery(n)) }
-	one, err := prepare(1)
-	if err != nil {
-		return 0, err
-	}
-	defer one.Close()
-	var many *sql.Stmt
-	if len(evs) >= rowsPerInsert {
-		if many, err = prepare(rowsPerInsert); err != nil {
-			return 0, err
-		}
-		defer many.Close()
 	}
 	var last int64
-	var buf []byte
-	args := make([]any, 0, 10*rowsPerInsert)
+	err := s.w.conn.Raw(func(dc any) error {
+		var err error
+		last, err = s.w.insert(ctx, dc, evs)
+		return err
+	})
+	if err != nil {
+		// Start again on a connection sure to be outside a transaction
+		// (the statements are prepared again: errors are rare).
+		s.dropWriter()
+	}
+	return last, err
+}
+
+// writer makes sure s.w has a connection.
+func (s *store) writer(ctx context.Context) error {
+	if s.w.conn != nil {
+		return nil
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	s.w = writer{conn: c, stmts: map[string]driver.Stmt{}}
+	return nil
+}
+
+// stmt returns the statement of query on c, preparing it the first time.
+func (w *writer) stmt(ctx context.Context, c driver.ConnPrepareContext, query string) (driver.Stmt, error) {
+	if st := w.stmts[query]; st != nil {
+		return st, nil
+	}
+	st, err := c.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	w.stmts[query] = st
+	return st, nil
+}
+
+// exec runs query with args on c.
+func (w *writer) exec(ctx context.Context, c driver.ConnPrepareContext, query string, args []driver.NamedValue) (driver.Result, error) {
+	st, err := w.stmt(ctx, c, query)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return nil, errors.New("event trail: the SQLite driver cannot run a prepared statement")
+	}
+	return ex.ExecContext(ctx, args)
+}
+
+// insert is store.insert on the driver's connection dc.
+func (w *writer) insert(ctx context.Context, dc any, evs []Event) (last int64, err error) {
+	c, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return 0, errors.New("event trail: the SQLite driver cannot prepare statements")
+	}
+	if _, err := w.exec(ctx, c, "BEGIN", nil); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			w.exec(ctx, c, "ROLLBACK", nil)
+		}
+	}()
 	for len(evs) > 0 {
-		st, n := one, 1
-		if len(evs) >= rowsPerInsert {
-			st, n = many, rowsPerInsert
-		}
-		args = args[:0]
-		for i := range evs[:n] {
-			ev := &evs[i]
-			buf, err = appendEvent(buf[:0], ev)
-			if err != nil {
-				return 0, err
+		n := rowSizes[len(rowSizes)-1]
+		for _, size := range rowSizes {
+			if size <= len(evs) {
+				n = size
+				break
 			}
-			ids, types := []string{}, []string{}
-			for _, r := range ev.Resources {
-				ids = append(ids, r.ID)
-				if !contains(types, r.Type) {
-					types = append(types, r.Type)
-				}
-			}
-			args = append(args, ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
-				ev.EventRW, ev.ServiceName, ev.EventID, ","+strings.Join(ids, ",")+",", ","+strings.Join(types, ",")+",", string(buf))
 		}
-		res, err := st.ExecContext(ctx, args...)
+		if err := w.bindRows(evs[:n]); err != nil {
+			return 0, err
+		}
+		res, err := w.exec(ctx, c, insertQueries[n], w.args)
+		clear(w.args) // the arguments' text is in w.buf, written over next
 		if err != nil {
 			return 0, err
 		}
@@ -146,12 +254,80 @@ func (s *store) insert(ctx context.Context, evs []Event) (int64, error) {
 		}
 		evs = evs[n:]
 	}
-	return last, tx.Commit()
+	if _, err := w.exec(ctx, c, "COMMIT", nil); err != nil {
+		return 0, err
+	}
+	return last, nil
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
+// bindRows sets w.args to the columns of evs. The text made here (each
+// event's JSON, its resources and types) is written into one buffer and
+// passed as strings over it, without a copy per value: the driver copies
+// what it binds, and the buffer is only written over for the next
+// statement, after this one has run.
+func (w *writer) bindRows(evs []Event) error {
+	w.args = w.args[:0]
+	w.buf = w.buf[:0]
+	type span struct {
+		res, typ, data [2]int
+		packed         bool
+	}
+	var spans [rowsPerInsert]span
+	// First all the text (the buffer may move while it grows) …
+	for i := range evs {
+		ev := &evs[i]
+		sp := &spans[i]
+		sp.res[0] = len(w.buf)
+		w.buf = append(w.buf, ',')
+		for _, r := range ev.Resources {
+			w.buf = append(append(w.buf, r.ID...), ',')
+		}
+		if len(ev.Resources) == 0 {
+			w.buf = append(w.buf, ',') // ",," as before
+		}
+		sp.res[1] = len(w.buf)
+		sp.typ[0] = len(w.buf)
+		w.buf = append(w.buf, ',')
+		for j, r := range ev.Resources {
+			if !seenType(ev.Resources[:j], r.Type) {
+				w.buf = append(append(w.buf, r.Type...), ',')
+			}
+		}
+		sp.typ[1] = len(w.buf)
+		sp.data[0] = len(w.buf)
+		var err error
+		if sp.packed = packable(ev); sp.packed {
+			r := rowOf(ev, unsafe.String(&w.buf[sp.res[0]], sp.res[1]-sp.res[0]), unsafe.String(&w.buf[sp.typ[0]], sp.typ[1]-sp.typ[0]))
+			w.buf, err = appendPacked(w.buf, ev, &r)
+		} else {
+			w.buf, err = appendEvent(w.buf, ev)
+		}
+		if err != nil {
+			return err
+		}
+		sp.data[1] = len(w.buf)
+	}
+	// … then the arguments over it.
+	text := func(s [2]int) string {
+		if s[0] == s[1] {
+			return ""
+		}
+		return unsafe.String(&w.buf[s[0]], s[1]-s[0])
+	}
+	for i := range evs {
+		ev, sp := &evs[i], &spans[i]
+		for _, v := range [...]driver.Value{ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
+			ev.EventRW, ev.ServiceName, ev.EventID, text(sp.res), text(sp.typ), text(sp.data), sp.packed} {
+			w.args = append(w.args, driver.NamedValue{Ordinal: len(w.args) + 1, Value: v})
+		}
+	}
+	return nil
+}
+
+// seenType reports whether a resource of rs has type t.
+func seenType(rs []Resource, t string) bool {
+	for _, r := range rs {
+		if r.Type == t {
 			return true
 		}
 	}
@@ -162,10 +338,19 @@ func contains(ss []string, s string) bool {
 // newest keep (when positive) below lastSeq. Sequence numbers have no
 // gaps above the oldest kept event (deletes take only the oldest), so
 // "seq <= lastSeq-keep" leaves exactly keep.
-func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep int) (int64, error) {
-	var n int64
+func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep int) (n int64, err error) {
+	// On the writer's connection: no other connection's write empties
+	// its page cache.
+	if err := s.writer(ctx); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+			s.dropWriter()
+		}
+	}()
 	if !before.IsZero() {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, before.UnixNano())
+		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, before.UnixNano())
 		if err != nil {
 			return 0, err
 		}
@@ -173,7 +358,7 @@ func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep
 		n += d
 	}
 	if keep > 0 && lastSeq > int64(keep) {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, lastSeq-int64(keep))
+		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, lastSeq-int64(keep))
 		if err != nil {
 			return n, err
 		}
@@ -243,7 +428,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		where = append(where, fmt.Sprintf("(time %[1]s ? OR (time = ? AND seq %[1]s ?))", cmp))
 		args = append(args, q.After.Time, q.After.Time, q.After.Seq)
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data FROM events WHERE "+strings.Join(where, " AND ")+
+	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data, packed, event_id, action, rw, service, account, key_id, resources, types FROM events WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY time %[1]s, seq %[1]s LIMIT ?", order), append(args, q.Max+1)...)
 	if err != nil {
 		return nil, nil, nil, err
@@ -260,12 +445,23 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 			next = &last
 			break
 		}
-		var data string
-		if err := rows.Scan(&last.Seq, &last.Time, &data); err != nil {
+		var (
+			data   []byte
+			packed bool
+			r      row
+		)
+		if err := rows.Scan(&last.Seq, &last.Time, &data, &packed, &r.eventID, &r.action, &r.rw, &r.service, &r.account, &r.key, &r.res, &r.typ); err != nil {
 			return nil, nil, nil, err
 		}
 		var ev Event
-		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		var err error
+		if packed {
+			r.time = last.Time
+			ev, err = unpack(data, &r)
+		} else {
+			err = json.Unmarshal(data, &ev)
+		}
+		if err != nil {
 			return nil, nil, nil, err
 		}
 		ev.Time = time.Unix(0, last.Time).UTC()

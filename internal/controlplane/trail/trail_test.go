@@ -286,7 +286,13 @@ func TestResponseElements(t *testing.T) {
 		`{"Long":"` + long + `"}`,
 		` { "Spaced" : 1 } `,
 		`<Response><RequestId>r-1</RequestId></Response>`,
-		`[]`, `"s"`, ``, `{`, `{}`,
+		`[]`, `"s"`, ``, `{`, `{}`, `null`, ` true `, `1`,
+		`{"A":"x","A":{"B":1}}`, `{"A":{"B":1},"A":"y"}`, `{"A":1,"A":null}`,
+		`{"O":{"S":"}]\"{[","L":[{"x":[]}]},"After":"z","N":0}`,
+		`{"K\u0041y":"v","\u00e9":"\ud83d\ude00","Bad":"\xff\xfe"}`,
+		"{\"Bad\":\"\xff\"}", "{\"Ctl\":\"a\u0001\"}",
+		"{\n\t\"A\" :\r\n \"b\" ,\n \"C\":-0.5E+3\n}",
+		`{"A":1,}`, `{"A":01}`, `{"A":[1,}`,
 	} {
 		var want map[string]any
 		var m map[string]any
