@@ -90,7 +90,8 @@ func TestAsk(t *testing.T) {
 		{ID: "badurl", URL: "ftp://x"}, {ID: "liar", URL: liar.URL}, {ID: "silent", URL: silent.URL},
 		{ID: "offhost", URL: "http://192.0.2.1:8080"}, // plain HTTP off loopback: never dialed
 	}
-	f := &Fanin{Self: "me", Timeout: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	f := &Fanin{Self: "me", Timeout: 3 * time.Second, // long enough for a TLS handshake on a loaded machine; "hung" waits it out
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Secret: func(id string) (string, bool) { return secret, id == key }}
 	params := rpc.Params{"RegionId": "cn-hangzhou", "MaxResults": "5", "NextToken": "callers", "Signature": "x", "SignatureNonce": "n",
 		"AccessKeyId": key, LocalParam: "false"}
