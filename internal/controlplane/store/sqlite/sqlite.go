@@ -1057,42 +1057,50 @@ func (t *writeTx) revisionOf(k recordKey) (int64, error) {
 // view at revision after plus these records is exactly this transaction's
 // state.
 func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
-	if t.done {
-		return nil, errTxDone
-	}
 	var out []store.Change
+	err := t.EachChangeSince(after, func(c *store.Change) { out = append(out, *c) })
+	return out, err
+}
+
+// EachChangeSince calls f with each entry ChangesSince returns, in order,
+// without collecting them (f must not keep c): a commit that checks a few
+// kinds among them (service's optimistic writes) copies none.
+func (t *writeTx) EachChangeSince(after int64, f func(c *store.Change)) error {
+	if t.done {
+		return errTxDone
+	}
 	if after < t.rev {
 		// Committed changes from memory when the log holds them, then the
-		// batch's.
+		// batch's. The log only changes when a batch is committed, by the
+		// writer that runs this one: what Since returns stays as it is.
 		t.store.mu.Lock()
 		ws, ok := t.store.log.Since(after)
-		if ok && t.store.log.To == t.batch.base {
-			for _, w := range ws {
-				out = append(out, w.Change)
-			}
-		}
+		ok = ok && t.store.log.To == t.batch.base
 		t.store.mu.Unlock()
-		if ok && t.store.log.To == t.batch.base {
-			for _, w := range t.batch.written {
-				if w.Revision > after {
-					out = append(out, w.Change)
-				}
+		if ok {
+			for i := range ws {
+				f(&ws[i].Change)
 			}
 		} else {
-			var err error
-			out, err = t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
+			committed, err := t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			// The batch's rows are written at its end.
-			for _, w := range t.batch.written {
-				if w.Revision > after {
-					out = append(out, w.Change)
-				}
+			for i := range committed {
+				f(&committed[i])
+			}
+		}
+		// The batch's rows are written at its end.
+		for i := range t.batch.written {
+			if w := &t.batch.written[i]; w.Revision > after {
+				f(&w.Change)
 			}
 		}
 	}
-	return append(out, t.changes...), nil
+	for i := range t.changes {
+		f(&t.changes[i])
+	}
+	return nil
 }
 
 func (t *writeTx) Put(r store.Record) error {
