@@ -102,6 +102,9 @@ func (s *Store) open(path, syncMode string) error {
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS)
 
+	if err := createPaged(uri, common); err != nil {
+		return err
+	}
 	var err error
 	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock up front, so a
 	// write transaction never fails mid-way upgrading a read lock.
@@ -148,6 +151,40 @@ func (s *Store) open(path, syncMode string) error {
 		return err
 	}
 	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet, queryGetToken})
+	return err
+}
+
+// pageSize is the page size of a new database. A security group's
+// document (about 5 KB with 20 rules) then fits in one page: at SQLite's
+// default of 4 KiB it takes a page and an overflow page, and a rule write
+// writes both to the WAL and moves the overflow page through the freelist.
+// The size of an existing database stays as it is.
+const pageSize = 8192
+
+// createPaged gives a database not created yet the page size pageSize.
+// It must come before the first connection that sets journal_mode=WAL,
+// which creates the file with the page size it has (the driver runs the
+// DSN's pragmas sorted by name: journal_mode before page_size).
+func createPaged(uri, common string) error {
+	db, err := sql.Open("sqlite", uri+"?"+common)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var pages int
+	if err := conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil || pages > 0 {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "PRAGMA journal_mode = WAL")
 	return err
 }
 
@@ -398,6 +435,7 @@ type batchState struct {
 	order   []recordKey                 // recs' keys, first written first
 	toks    map[tokenKey]store.Token
 	tokOrd  []tokenKey
+	stmts   stmtSource // the writer's statements, bound to the batch's transaction once each
 }
 
 type tokenKey struct{ account, token string }
@@ -416,7 +454,7 @@ func (b *batchState) putToken(tok store.Token) {
 
 // flush writes the batch's records and tokens, each in its last state.
 func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
-	t := &writeTx{readTx: readTx{ctx: ctx, tx: tx, stmts: s.wst}}
+	t := &writeTx{readTx: readTx{ctx: ctx, tx: tx, stmts: b.stmts}}
 	for _, k := range b.order {
 		r := b.recs[k]
 		var err error
@@ -465,7 +503,7 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 		return 0, nil, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
-	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}}
+	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
 	for _, p := range batch {
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
@@ -510,7 +548,7 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 // panic is left in p.
 func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchState, p *pending) (rev int64) {
 	t := &writeTx{
-		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: s.wst, rev: base},
+		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: b.stmts, rev: base},
 		store:  s,
 		batch:  b,
 		next:   base + 1,
@@ -815,11 +853,34 @@ func (t *readTx) queryRow(query string, args ...any) (*sql.Row, error) {
 	return st.QueryRowContext(t.ctx, args...), nil
 }
 
+// stmtSource gives a statement for use in a transaction.
+type stmtSource interface {
+	in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error)
+}
+
+// txStmts binds the cached statements to one transaction once each
+// (database/sql makes a new statement of each binding).
+type txStmts struct {
+	cache *stmtCache
+	bound map[string]*sql.Stmt
+}
+
+func (c *txStmts) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := c.bound[query]; ok {
+		return st, nil
+	}
+	st, err := c.cache.in(ctx, tx, query)
+	if err == nil {
+		c.bound[query] = st
+	}
+	return st, err
+}
+
 // readTx implements store.ReadTx on a *sql.Tx (read-only or read-write).
 type readTx struct {
 	ctx   context.Context
 	tx    *sql.Tx
-	stmts *stmtCache
+	stmts stmtSource
 	rev   int64
 	done  bool
 }
