@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -170,57 +169,5 @@ func TestBatchWritesInMemory(t *testing.T) {
 	}
 	if want := "1/a:put@r 1/old:delete@r 1/moved:put@elsewhere 2/a:put@r 2/old:put@r"; strings.Join(got, " ") != want {
 		t.Errorf("change log %s, want %s", strings.Join(got, " "), want)
-	}
-}
-
-// TestOldPageSize: a database created at SQLite's default page size (as
-// before pageSize) opens, keeps its page size, and takes writes.
-func TestOldPageSize(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	{
-		old, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old.Close()
-	}
-	// Rebuilt at 4 KiB pages, records and all.
-	old4k := filepath.Join(t.TempDir(), "old4k.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"PRAGMA journal_mode = DELETE", "PRAGMA page_size = 4096", "VACUUM INTO '" + old4k + "'"} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
-	s := openT(t, old4k)
-	var size int
-	if err := s.wdb.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil || size != 4096 {
-		t.Fatalf("page_size=%d (%v), want the old 4096", size, err)
-	}
-	big := strings.Repeat("x", 20000) // overflow pages at either size
-	for i, data := range []string{`"a"`, `"` + big + `"`, `"b"`} {
-		if _, err := s.Update(ctx, func(tx store.Tx) error {
-			return tx.Put(store.Record{Kind: "k", ID: fmt.Sprint("r", i%2), Data: []byte(data)})
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	err = openT(t, old4k).View(ctx, func(tx store.ReadTx) error {
-		rs, err := tx.List("k", store.Query{})
-		if err != nil {
-			return err
-		}
-		if len(rs) != 2 || string(rs[0].Data) != `"b"` || len(rs[1].Data) != len(big)+2 {
-			t.Errorf("read back %d records", len(rs))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

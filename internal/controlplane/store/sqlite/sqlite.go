@@ -102,9 +102,6 @@ func (s *Store) open(path, syncMode string) error {
 	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS)
 
-	if err := createPaged(uri, common); err != nil {
-		return err
-	}
 	var err error
 	// _txlock=immediate: BEGIN IMMEDIATE takes the write lock up front, so a
 	// write transaction never fails mid-way upgrading a read lock.
@@ -151,40 +148,6 @@ func (s *Store) open(path, syncMode string) error {
 		return err
 	}
 	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet, queryGetToken})
-	return err
-}
-
-// pageSize is the page size of a new database. A security group's
-// document (about 5 KB with 20 rules) then fits in one page: at SQLite's
-// default of 4 KiB it takes a page and an overflow page, and a rule write
-// writes both to the WAL and moves the overflow page through the freelist.
-// The size of an existing database stays as it is.
-const pageSize = 8192
-
-// createPaged gives a database not created yet the page size pageSize.
-// It must come before the first connection that sets journal_mode=WAL,
-// which creates the file with the page size it has (the driver runs the
-// DSN's pragmas sorted by name: journal_mode before page_size).
-func createPaged(uri, common string) error {
-	db, err := sql.Open("sqlite", uri+"?"+common)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var pages int
-	if err := conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil || pages > 0 {
-		return err
-	}
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
-		return err
-	}
-	_, err = conn.ExecContext(ctx, "PRAGMA journal_mode = WAL")
 	return err
 }
 
