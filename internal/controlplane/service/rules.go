@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
@@ -127,7 +128,11 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	others := map[string]*model.SecurityGroup{g.ID: g} // nil: not found
 	ot, _ := tx.(*optTx)
 	soft := false
+	sets := groupSets{}
 	for _, in := range ms {
+		if sets.checked(in.SecurityGroups) {
+			continue
+		}
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
 			other, seen := others[id]
@@ -182,6 +187,22 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	return nil
 }
 
+// groupSets are the group sets of the NICs whose rule total a check has
+// counted: another NIC with the same set has the same total (members of
+// a group mostly share their sets), so the check counts each set once.
+type groupSets map[string]bool
+
+// checked reports whether set was counted, and notes it as counted: the
+// caller counts it now, and returns at once when it is over the quota.
+func (s groupSets) checked(set []string) bool {
+	k := strings.Join(set, "\x00")
+	if s[k] {
+		return true
+	}
+	s[k] = true
+	return false
+}
+
 // recheckNICRules is checkQuotas' NIC-wide rule total of g's members
 // again, on the state a commit sees (other groups may have changed since
 // the write read them): exceeded, the write conflicts, runs again, and is
@@ -189,7 +210,11 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Instance) error {
 	lists := listsOf(cur)
 	others := map[string]*model.SecurityGroup{g.ID: g}
+	sets := groupSets{}
 	for _, in := range ms {
+		if sets.checked(in.SecurityGroups) {
+			continue
+		}
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
 			other, seen := others[id]
