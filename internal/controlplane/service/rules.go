@@ -64,7 +64,14 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		side = "Dest"
 	}
 	if r.Peer.GroupID != "" {
-		peer, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, r.Peer.GroupID)
+		// Read only: the view's value where tx sees it unchanged (a copy
+		// through the store's record would encode and decode the whole
+		// peer group).
+		snap, dirty, _, err := indexed(tx)
+		if err != nil {
+			return r, err
+		}
+		peer, ok, err := peekGroup(tx, snap, dirty[KindGroup], r.Peer.GroupID)
 		if err != nil {
 			return r, err
 		}
@@ -79,7 +86,7 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		if !ok || peer.Owner != want || peer.Region != g.Region {
 			return r, ecserr.New(http.StatusNotFound, "Invalid"+side+"GroupId.NotFound", "The specified %sGroupId %q does not exist in %s in %s.", side, r.Peer.GroupID, named, g.Region)
 		}
-		if e := model.CheckGroupPeer(g, &peer, dir); e != nil {
+		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return r, e
 		}
 		r.Peer.GroupOwner = peer.Owner
