@@ -155,9 +155,9 @@ func TestSameShell(t *testing.T) {
 }
 
 // The cache stays bounded by groups as well as rules (groups without rules
-// are not kept at all), and a kept encoding does not share its rules with
-// the group it was made from: an edit in place afterwards cannot make the
-// next encoding stale.
+// are not kept at all), and a kept encoding does not take a rule's JSON
+// from the very memory it compares with: an edit in place of the group
+// encoded last cannot make its next encoding stale.
 func TestGroupCacheBounded(t *testing.T) {
 	groupJSON.mu.Lock()
 	groupJSON.m, groupJSON.rules = nil, 0

@@ -329,24 +329,38 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		_, mine := t.w[ref]
 		return !read && !mine
 	}
-	cs, ok := tx.(changesSince)
-	if !ok {
+	// The records put since the snapshot, of the kinds read, not read
+	// themselves, each once.
+	var put []view.Ref
+	seen := map[view.Ref]bool{}
+	each := func(c *store.Change) {
+		ref := view.Ref{Kind: c.Kind, ID: c.ID}
+		if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
+			return
+		}
+		seen[ref] = true
+		put = append(put, ref)
+	}
+	switch cs := tx.(type) {
+	case eachChangeSince:
+		if err := cs.EachChangeSince(t.snap.Revision(), each); err != nil {
+			return err
+		}
+	case changesSince:
+		changes, err := cs.ChangesSince(t.snap.Revision())
+		if err != nil {
+			return err
+		}
+		for i := range changes {
+			each(&changes[i])
+		}
+	default:
 		// Not a store optimistic writes run on (see Service.optimistic):
 		// the write runs again, in the store's transaction.
 		return fmt.Errorf("service: the store lists no changes to check the write's listings against: %w", store.ErrConflict)
 	}
-	changes, err := cs.ChangesSince(t.snap.Revision())
-	if err != nil {
-		return err
-	}
-	seen := map[view.Ref]bool{}
-	for _, c := range changes {
-		ref := view.Ref{Kind: c.Kind, ID: c.ID}
-		if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
-			continue
-		}
-		seen[ref] = true
-		r, ok, err := cur.object(c.Kind, c.ID)
+	for _, ref := range put {
+		r, ok, err := cur.object(ref.Kind, ref.ID)
 		if err != nil {
 			return err
 		}
@@ -357,6 +371,12 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		}
 	}
 	return nil
+}
+
+// eachChangeSince is a changesSince that hands out the changes one by one
+// (sqlite's): a commit copies none of those it skips.
+type eachChangeSince interface {
+	EachChangeSince(after int64, f func(c *store.Change)) error
 }
 
 // curTx reads the state a commit sees, for rechecks: from memory where the

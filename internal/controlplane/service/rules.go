@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -62,7 +63,14 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		side = "Dest"
 	}
 	if r.Peer.GroupID != "" {
-		peer, ok, err := store.GetAs[model.SecurityGroup](tx, KindGroup, r.Peer.GroupID)
+		// Read only: the view's value where tx sees it unchanged (a copy
+		// through the store's record would encode and decode the whole
+		// peer group).
+		snap, dirty, _, err := indexed(tx)
+		if err != nil {
+			return r, err
+		}
+		peer, ok, err := peekGroup(tx, snap, dirty[KindGroup], r.Peer.GroupID)
 		if err != nil {
 			return r, err
 		}
@@ -77,7 +85,7 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		if !ok || peer.Owner != want || peer.Region != g.Region {
 			return r, ecserr.New(http.StatusNotFound, "Invalid"+side+"GroupId.NotFound", "The specified %sGroupId %q does not exist in %s in %s.", side, r.Peer.GroupID, named, g.Region)
 		}
-		if e := model.CheckGroupPeer(g, &peer, dir); e != nil {
+		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return r, e
 		}
 		r.Peer.GroupOwner = peer.Owner
@@ -168,6 +176,22 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 	return nil
 }
 
+// groupSets are the group sets of the NICs whose rule total a check has
+// counted: another NIC with the same set has the same total (members of
+// a group mostly share their sets), so the check counts each set once.
+type groupSets map[string]bool
+
+// checked reports whether set was counted, and notes it as counted: the
+// caller counts it now, and returns at once when it is over the quota.
+func (s groupSets) checked(set []string) bool {
+	k := strings.Join(set, "\x00")
+	if s[k] {
+		return true
+	}
+	s[k] = true
+	return false
+}
+
 // recheckNICRules is checkQuotas' NIC-wide rule total of g's members
 // again, on the state a commit sees (other groups may have changed since
 // the write read them): exceeded, the write conflicts, runs again, and is
@@ -195,7 +219,11 @@ func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Insta
 // not found; each is read once): why the first over the quota is, or nil.
 func nicRulesOver(g *model.SecurityGroup, ms []*model.Instance, lists model.Lists, get func(id string) (*model.SecurityGroup, error)) (*ecserr.Error, error) {
 	others := map[string]*model.SecurityGroup{g.ID: g}
+	sets := groupSets{}
 	for _, in := range ms {
+		if sets.checked(in.SecurityGroups) {
+			continue
+		}
 		var groups []*model.SecurityGroup
 		for _, id := range in.SecurityGroups {
 			other, seen := others[id]

@@ -2,6 +2,8 @@ package service
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -114,4 +116,55 @@ func TestSameKey(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAuthorizeNICQuotaEverySet: an Authorize counts the NIC-wide rule
+// total of each distinct group set among its group's members (members
+// with a set already counted are not counted again), and refuses naming
+// the first NIC over the limit, whichever set it has. Five groups within
+// their quota cannot pass 1,000, so one is stored over it.
+func TestAuthorizeNICQuotaEverySet(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	prl := model.PortRangeList{ID: model.NewID("prl"), Region: e.c.Region, Owner: e.c.Account, Name: "wide", MaxEntries: 200,
+		Entries: []model.PortEntry{{Range: model.PortRange{Start: 80, End: 80}}}}
+	e.put(KindPortRangeList, prl.ID, prl)
+	var groups []string
+	for i := range 5 { // groups[0] empty, the others 200, groups[4] 201
+		id := e.group(CreateGroupInput{VpcID: vpc})
+		g := e.load(id)
+		if i > 0 {
+			g.Rules = append(g.Rules, model.Rule{ID: model.NewID("sgr"), Direction: model.Ingress, Policy: model.Accept, Priority: 1,
+				Protocol: model.TCP, PortRangeListID: prl.ID, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}})
+		}
+		if i == 4 {
+			g.Rules = append(g.Rules, model.Rule{ID: model.NewID("sgr"), Direction: model.Ingress, Policy: model.Accept, Priority: 1,
+				Protocol: model.UDP, PortRange: model.PortRange{Start: 53, End: 53}, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}})
+		}
+		e.put(KindGroup, id, g)
+		groups = append(groups, id)
+	}
+	member := func(id string, groups ...string) {
+		e.put(KindInstance, id, model.Instance{ID: id, Region: e.c.Region, Owner: e.c.Account, VpcID: vpc,
+			PrivateIP: netip.MustParseAddr("192.168.1.10"), Status: model.StatusRunning, SecurityGroups: groups})
+	}
+	// In ID order: sets {0}, {0,1} twice, {0}, then all five at 801.
+	member("i-a0", groups[0])
+	member("i-b01", groups[0], groups[1])
+	member("i-c01", groups[0], groups[1])
+	member("i-d0", groups[0])
+	member("i-zall", groups...)
+	listed := []model.RuleInput{{IpProtocol: "TCP", PortRangeListId: prl.ID, SourceCidrIp: "192.0.2.0/24", Policy: "accept", Priority: "1"}}
+	authorize := func() error {
+		return e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: groups[0], Direction: model.Ingress, Permissions: listed})
+	}
+	// 200 more: 400 for the {0,1} NICs, 1,001 for i-zall.
+	err := authorize()
+	wantCode(t, err, "AclLimitExceed")
+	if err != nil && !strings.Contains(err.Error(), "i-zall") {
+		t.Errorf("%v, want it to name i-zall", err)
+	}
+	// With i-zall in a smaller set, it passes.
+	member("i-zall", groups[0], groups[2])
+	wantCode(t, authorize(), "")
 }

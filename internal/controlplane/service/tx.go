@@ -335,20 +335,54 @@ func listsOf(tx store.ReadTx) model.Lists {
 }
 
 // lookupOnce returns a lookup of the records of kind by ID that reads each
-// once (nil: not found, or unreadable).
+// once (nil: not found, or unreadable), for reading only.
 func lookupOnce[T any](tx store.ReadTx, kind store.Kind) func(string) *T {
-	cache := map[string]*T{}
+	var cache map[string]*T
 	return func(id string) *T {
 		if v, ok := cache[id]; ok {
 			return v
 		}
-		var v *T
-		if rec, ok, err := store.GetAs[T](tx, kind, id); err == nil && ok {
-			v = &rec
+		v, ok, err := peekAs[T](tx, kind, id)
+		if err != nil || !ok {
+			v = nil
+		}
+		if cache == nil {
+			cache = map[string]*T{}
 		}
 		cache[id] = v
 		return v
 	}
+}
+
+// peekAs reads a record for inspection only: in an optimistic write, the
+// view's shared value when the write has not changed it (its revision a
+// precondition, as Get makes it; do not modify the value), where a read
+// through the transaction would encode and decode a copy; else a copy
+// decoded from tx.
+func peekAs[T any](tx store.ReadTx, kind store.Kind, id string) (*T, bool, error) {
+	if ot, ok := tx.(*optTx); ok && !ot.dirty[kind][id] {
+		if _, _, err := ot.snap.Get(kind, id); err == nil { // a kind the view keeps
+			r := ot.snap.Record(kind, id)
+			var rev int64
+			if r != nil {
+				rev = r.Revision
+			}
+			if err := ot.Expect(kind, id, rev); err != nil {
+				return nil, false, err
+			}
+			if r == nil {
+				return nil, false, nil
+			}
+			if v, isT := r.Object.(*T); isT {
+				return v, true, nil
+			}
+		}
+	}
+	v, ok, err := store.GetAs[T](tx, kind, id)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return &v, true, nil
 }
 
 // members returns the network interfaces of the caller's account in a

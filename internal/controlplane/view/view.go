@@ -480,6 +480,10 @@ func (a *applier) reindex(kind store.Kind, t *table, id string, old, next any) {
 			}
 		}
 		for _, k := range after {
+			// Most writes keep their keys: the shared list is not copied then.
+			if _, found := slices.BinarySearch(t.sec[ix.Name][k], id); found {
+				continue
+			}
 			ids := a.secIDs(kind, t, ix.Name, k)
 			if i, found := slices.BinarySearch(ids, id); !found {
 				t.sec[ix.Name][k] = slices.Insert(ids, i, id)
@@ -521,6 +525,9 @@ func (a *applier) put(r *store.Record) {
 	}
 	a.reindex(r.Kind, t, r.ID, oldObj, r.Object)
 	t.byID[r.ID] = r
+	if old != nil {
+		return // in its scopes already (a move removed it): their lists are not copied
+	}
 	for _, sc := range scopesOf(r) {
 		ids := a.ids(r.Kind, t, sc)
 		if i, found := slices.BinarySearch(ids, r.ID); !found {

@@ -3,6 +3,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -146,7 +147,7 @@ func (s *Store) open(path, syncMode string) error {
 	if s.wst, err = newStmtCache(ctx, s.wdb, cachedQueries); err != nil {
 		return err
 	}
-	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet})
+	s.rst, err = newStmtCache(ctx, s.rdb, []string{queryGet, queryGetToken})
 	return err
 }
 
@@ -209,9 +210,13 @@ type pending struct {
 
 // Update implements store.Store with group commit: concurrent Updates are
 // queued, and whichever caller takes the write lock runs every queued fn,
-// in order, in one SQLite transaction, each under its own savepoint (so a
-// failing fn rolls back only its writes) and with its own revision, then
+// in order, in one SQLite transaction, each with its own revision, then
 // commits once — one fsync for the batch — and only then answers them all.
+// An fn's writes are kept in memory (its reads see them, and those of the
+// Updates before it) and written to SQLite at the end of the batch, only
+// the last state of each record: a failing fn leaves nothing to roll back
+// (no savepoint per Update), and a record written by several Updates of a
+// batch is written once.
 // Each fn sees the writes of those before it, so the outcome is that of
 // running them one after the other; an Update returns only once its writes
 // are durable (synchronous=FULL), or with the error that lost them.
@@ -384,11 +389,54 @@ func (s *Store) runBatch(batch []*pending) (rev, base int64, written []store.Wri
 }
 
 // batchState is what the Updates of a batch wrote before the one running,
-// so that it reads them from memory.
+// so that it reads them from memory; it is written to SQLite at the end
+// of the batch (flush).
 type batchState struct {
 	base    int64
 	written []store.Written
 	recs    map[recordKey]*store.Record // nil: deleted
+	order   []recordKey                 // recs' keys, first written first
+	toks    map[tokenKey]store.Token
+	tokOrd  []tokenKey
+	stmts   stmtSource // the writer's statements, bound to the batch's transaction once each
+}
+
+type tokenKey struct{ account, token string }
+
+// putToken notes a token written by a committed Update of the batch.
+func (b *batchState) putToken(tok store.Token) {
+	k := tokenKey{tok.Account, tok.Token}
+	if _, ok := b.toks[k]; !ok {
+		b.tokOrd = append(b.tokOrd, k)
+	}
+	if b.toks == nil {
+		b.toks = map[tokenKey]store.Token{}
+	}
+	b.toks[k] = tok
+}
+
+// flush writes the batch's records and tokens, each in its last state.
+func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
+	t := &writeTx{readTx: readTx{ctx: ctx, tx: tx, stmts: b.stmts}}
+	for _, k := range b.order {
+		r := b.recs[k]
+		var err error
+		if r == nil {
+			err = t.exec(queryDelete, string(k.kind), k.id)
+		} else {
+			err = t.put(k.kind, k.id, r.Account, r.Region, r.Data, r.Revision)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: write %s/%s: %w", k.kind, k.id, err)
+		}
+	}
+	for _, k := range b.tokOrd {
+		tok := b.toks[k]
+		if err := t.exec(queryPutToken, tok.Account, tok.Token, tok.Action, tok.ParamsHash, tok.Response, tok.Created.UnixMicro()); err != nil {
+			return fmt.Errorf("sqlite: put token: %w", err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Written, error) {
@@ -418,30 +466,20 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 		return 0, nil, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
-	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}}
+	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
 	for _, p := range batch {
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
 			continue
 		}
-		if err := s.execIn(ctx, sqlTx, querySavepoint); err != nil {
-			return 0, nil, fmt.Errorf("sqlite: savepoint: %w", err)
-		}
-		next, logErr := s.runOne(context.WithoutCancel(p.ctx), sqlTx, rev, b, p)
-		if logErr != nil || p.err != nil || p.panicked {
-			if err := s.execIn(ctx, sqlTx, queryRollbackTo); err != nil {
-				return 0, nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
-			}
-			if p.err == nil && !p.panicked {
-				p.err = logErr
-			}
-		} else {
+		// A failed fn's writes were only in memory: nothing to undo.
+		if next := s.runOne(context.WithoutCancel(p.ctx), sqlTx, rev, b, p); p.err == nil && !p.panicked {
 			rev = next
 			p.rev = rev
 		}
-		if err := s.execIn(ctx, sqlTx, queryRelease); err != nil {
-			return 0, nil, fmt.Errorf("sqlite: release savepoint: %w", err)
-		}
+	}
+	if err := s.flush(ctx, sqlTx, b); err != nil {
+		return 0, nil, err
 	}
 	if err := s.writeChanges(ctx, sqlTx, b.written); err != nil {
 		return 0, nil, fmt.Errorf("sqlite: write change log: %w", err)
@@ -468,20 +506,12 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 	return rev, b.written, nil
 }
 
-// execIn runs a cached statement without arguments in a transaction.
-func (s *Store) execIn(ctx context.Context, tx *sql.Tx, query string) error {
-	st, err := s.wst.in(ctx, tx, query)
-	if err == nil {
-		_, err = st.ExecContext(ctx)
-	}
-	return err
-}
-
-// runOne runs one Update's fn on base and writes its change log; it
-// returns the revision after it. fn's error or panic is left in p.
-func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchState, p *pending) (rev int64, err error) {
+// runOne runs one Update's fn on base and, when it succeeds, adds its
+// writes to the batch's; it returns the revision after it. fn's error or
+// panic is left in p.
+func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchState, p *pending) (rev int64) {
 	t := &writeTx{
-		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: s.wst, rev: base},
+		readTx: readTx{ctx: ctx, tx: sqlTx, stmts: b.stmts, rev: base},
 		store:  s,
 		batch:  b,
 		next:   base + 1,
@@ -499,17 +529,26 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 	if p.err == nil && t.conflict != nil {
 		p.err = t.conflict // fn ignored its failed precondition
 	}
-	if p.err != nil || p.panicked || len(t.changes) == 0 {
-		return base, nil
+	if p.err != nil || p.panicked {
+		return base
 	}
-	rev = t.next
-	// The change log is written for the whole batch at its end
-	// (writeChanges), a few statements for all its rows.
+	for _, tok := range t.toks {
+		b.putToken(tok)
+	}
+	if len(t.changes) == 0 {
+		return base
+	}
+	// The records and the change log are written for the whole batch at
+	// its end (flush, writeChanges), a few statements for all its rows.
 	for i, c := range t.changes {
-		b.recs[recordKey{c.Kind, c.ID}] = t.recs[i]
+		k := recordKey{c.Kind, c.ID}
+		if _, ok := b.recs[k]; !ok {
+			b.order = append(b.order, k)
+		}
+		b.recs[k] = t.recs[i]
 		b.written = append(b.written, store.Written{Change: c, Record: t.recs[i]})
 	}
-	return rev, nil
+	return t.next
 }
 
 // changeChunks are the row counts of the cached change-log inserts,
@@ -696,7 +735,7 @@ type stmtCache struct {
 // cachedQueries are the statements run in transactions.
 var cachedQueries = append([]string{
 	queryGet, queryPut, queryUpdateData, queryRevision, queryRecordRevision, queryDelete,
-	selectRevision, querySavepoint, queryRollbackTo, queryRelease,
+	selectRevision, queryScope, queryPutToken, queryGetToken,
 }, slices.Collect(maps.Values(changeInserts))...)
 
 // changeInserts are the change-log inserts by their row count (one of
@@ -715,17 +754,18 @@ const (
 ON CONFLICT (kind, id) DO UPDATE SET
 	account = excluded.account, region = excluded.region,
 	data = excluded.data, revision = excluded.revision`
-	queryUpdateData = `UPDATE resources SET data = ?, revision = ? WHERE kind = ? AND id = ? AND account = ? AND region = ?`
-	queryRevision   = `UPDATE meta SET value = ? WHERE key = 'revision'`
-	// RETURNING tells whether a row existed and gives its scope for the
-	// change log in one statement.
-	queryDelete         = `DELETE FROM resources WHERE kind = ? AND id = ? RETURNING account, region`
+	queryUpdateData     = `UPDATE resources SET data = ?, revision = ? WHERE kind = ? AND id = ? AND account = ? AND region = ?`
+	queryRevision       = `UPDATE meta SET value = ? WHERE key = 'revision'`
+	queryDelete         = `DELETE FROM resources WHERE kind = ? AND id = ?`
 	queryRecordRevision = `SELECT revision FROM resources WHERE kind = ? AND id = ?`
-	// Each Update of a batch runs under a savepoint (prepared once: the
-	// driver would parse it anew per Update).
-	querySavepoint  = `SAVEPOINT w`
-	queryRollbackTo = `ROLLBACK TO w`
-	queryRelease    = `RELEASE w`
+	// queryScope tells whether a record exists, and its scope for the
+	// change log of its deletion, without reading its document.
+	queryScope    = `SELECT account, region FROM resources WHERE kind = ? AND id = ?`
+	queryPutToken = `INSERT INTO client_tokens (account, token, action, params_hash, response, created) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (account, token) DO UPDATE SET
+	action = excluded.action, params_hash = excluded.params_hash,
+	response = excluded.response, created = excluded.created`
+	queryGetToken = `SELECT action, params_hash, response, created FROM client_tokens WHERE account = ? AND token = ?`
 )
 
 func newStmtCache(ctx context.Context, db *sql.DB, queries []string) (*stmtCache, error) {
@@ -776,11 +816,34 @@ func (t *readTx) queryRow(query string, args ...any) (*sql.Row, error) {
 	return st.QueryRowContext(t.ctx, args...), nil
 }
 
+// stmtSource gives a statement for use in a transaction.
+type stmtSource interface {
+	in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error)
+}
+
+// txStmts binds the cached statements to one transaction once each
+// (database/sql makes a new statement of each binding).
+type txStmts struct {
+	cache *stmtCache
+	bound map[string]*sql.Stmt
+}
+
+func (c *txStmts) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := c.bound[query]; ok {
+		return st, nil
+	}
+	st, err := c.cache.in(ctx, tx, query)
+	if err == nil {
+		c.bound[query] = st
+	}
+	return st, err
+}
+
 // readTx implements store.ReadTx on a *sql.Tx (read-only or read-write).
 type readTx struct {
 	ctx   context.Context
 	tx    *sql.Tx
-	stmts *stmtCache
+	stmts stmtSource
 	rev   int64
 	done  bool
 }
@@ -845,9 +908,10 @@ func (t *readTx) Token(account, token string) (store.Token, bool, error) {
 	}
 	tok := store.Token{Account: account, Token: token}
 	var created int64
-	err := t.tx.QueryRowContext(t.ctx,
-		`SELECT action, params_hash, response, created FROM client_tokens WHERE account = ? AND token = ?`,
-		account, token).Scan(&tok.Action, &tok.ParamsHash, &tok.Response, &created)
+	row, err := t.queryRow(queryGetToken, account, token)
+	if err == nil {
+		err = row.Scan(&tok.Action, &tok.ParamsHash, &tok.Response, &created)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Token{}, false, nil
 	}
@@ -886,8 +950,8 @@ type recordKey struct {
 }
 
 // writeTx implements store.Tx. It collects one change-log entry per written
-// record, and the record as written; Update writes the entries when fn
-// succeeds.
+// record, and the record as written, and the tokens written; when fn
+// succeeds they join its batch's, which are written at the batch's end.
 type writeTx struct {
 	readTx
 	store   *Store
@@ -896,6 +960,7 @@ type writeTx struct {
 	changes []store.Change
 	recs    []*store.Record   // as written, by changes' position; nil: deleted
 	index   map[recordKey]int // position in changes
+	toks    []store.Token
 	// conflict is the first failed precondition (Expect).
 	conflict error
 }
@@ -1057,43 +1122,56 @@ func (t *writeTx) revisionOf(k recordKey) (int64, error) {
 // view at revision after plus these records is exactly this transaction's
 // state.
 func (t *writeTx) ChangesSince(after int64) ([]store.Change, error) {
-	if t.done {
-		return nil, errTxDone
-	}
 	var out []store.Change
+	err := t.EachChangeSince(after, func(c *store.Change) { out = append(out, *c) })
+	return out, err
+}
+
+// EachChangeSince calls f with each entry ChangesSince returns, in order,
+// without collecting them (f must not keep c): a commit that checks a few
+// kinds among them (service's optimistic writes) copies none.
+func (t *writeTx) EachChangeSince(after int64, f func(c *store.Change)) error {
+	if t.done {
+		return errTxDone
+	}
 	if after < t.rev {
 		// Committed changes from memory when the log holds them, then the
-		// batch's.
+		// batch's. The log only changes when a batch is committed, by the
+		// writer that runs this one: what Since returns stays as it is.
 		t.store.mu.Lock()
 		ws, ok := t.store.log.Since(after)
-		if ok && t.store.log.To == t.batch.base {
-			for _, w := range ws {
-				out = append(out, w.Change)
-			}
-		}
+		ok = ok && t.store.log.To == t.batch.base
 		t.store.mu.Unlock()
-		if ok && t.store.log.To == t.batch.base {
-			for _, w := range t.batch.written {
-				if w.Revision > after {
-					out = append(out, w.Change)
-				}
+		if ok {
+			for i := range ws {
+				f(&ws[i].Change)
 			}
 		} else {
-			var err error
-			out, err = t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
+			committed, err := t.readTx.changes(`SELECT revision, kind, id, account, region, op FROM changes WHERE revision > ? ORDER BY revision, seq`, after)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			// The batch's rows are written at its end.
-			for _, w := range t.batch.written {
-				if w.Revision > after {
-					out = append(out, w.Change)
-				}
+			for i := range committed {
+				f(&committed[i])
+			}
+		}
+		// The batch's rows are written at its end.
+		for i := range t.batch.written {
+			if w := &t.batch.written[i]; w.Revision > after {
+				f(&w.Change)
 			}
 		}
 	}
-	return append(out, t.changes...), nil
+	for i := range t.changes {
+		f(&t.changes[i])
+	}
+	return nil
 }
+
+// maxData is the longest document SQLite stores (SQLITE_MAX_LENGTH):
+// refused at Put, since the batch writes it later, where it would fail the
+// whole batch.
+const maxData = 1_000_000_000 - 1024
 
 func (t *writeTx) Put(r store.Record) error {
 	if t.done {
@@ -1102,14 +1180,13 @@ func (t *writeTx) Put(r store.Record) error {
 	if r.Kind == "" || r.ID == "" {
 		return fmt.Errorf("sqlite: put: %w: empty kind or id", store.ErrInvalid)
 	}
-	data := r.Data
-	if data == nil {
-		data = []byte{}
+	if len(r.Data) > maxData {
+		return fmt.Errorf("sqlite: put %s/%s: %w: a document of %d bytes; at most %d", r.Kind, r.ID, store.ErrInvalid, len(r.Data), maxData)
 	}
-	if err := t.put(r.Kind, r.ID, r.Account, r.Region, data); err != nil {
-		return fmt.Errorf("sqlite: put %s/%s: %w", r.Kind, r.ID, err)
+	if r.Data == nil {
+		r.Data = []byte{}
 	}
-	r.Data, r.Revision = data, t.next
+	r.Revision = t.next
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut}, &r)
 	return nil
 }
@@ -1117,19 +1194,19 @@ func (t *writeTx) Put(r store.Record) error {
 // put writes a record: a record already there in the same scope is
 // updated in place (the scope index untouched: an upsert that sets the
 // scope rewrites its index entry), else inserted or moved by an upsert.
-func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte) error {
+func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, rev int64) error {
 	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
 	if err != nil {
 		return err
 	}
-	res, err := st.ExecContext(t.ctx, data, t.next, string(kind), id, account, region)
+	res, err := st.ExecContext(t.ctx, data, rev, string(kind), id, account, region)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	return t.exec(queryPut, string(kind), id, account, region, data, t.next)
+	return t.exec(queryPut, string(kind), id, account, region, data, rev)
 }
 
 func (t *writeTx) Delete(kind store.Kind, id string) error {
@@ -1140,15 +1217,22 @@ func (t *writeTx) Delete(kind store.Kind, id string) error {
 		return fmt.Errorf("sqlite: delete: %w: empty kind or id", store.ErrInvalid)
 	}
 	var account, region string
-	row, err := t.queryRow(queryDelete, string(kind), id)
-	if err == nil {
-		err = row.Scan(&account, &region)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: delete %s/%s: %w", kind, id, err)
+	if r, known := t.written(kind, id); known {
+		if r == nil {
+			return nil
+		}
+		account, region = r.Account, r.Region
+	} else {
+		row, err := t.queryRow(queryScope, string(kind), id)
+		if err == nil {
+			err = row.Scan(&account, &region)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: delete %s/%s: %w", kind, id, err)
+		}
 	}
 	t.record(store.Change{Revision: t.next, Kind: kind, ID: id, Account: account, Region: region, Op: store.OpDelete}, nil)
 	return nil
@@ -1161,17 +1245,70 @@ func (t *writeTx) PutToken(tok store.Token) error {
 	if tok.Token == "" {
 		return fmt.Errorf("sqlite: put token: %w: empty token", store.ErrInvalid)
 	}
-	resp := tok.Response
-	if resp == nil {
-		resp = []byte{}
+	// As it reads back once stored.
+	tok.Response = bytes.Clone(tok.Response)
+	if tok.Response == nil {
+		tok.Response = []byte{}
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `
-INSERT INTO client_tokens (account, token, action, params_hash, response, created) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (account, token) DO UPDATE SET
-	action = excluded.action, params_hash = excluded.params_hash,
-	response = excluded.response, created = excluded.created`,
-		tok.Account, tok.Token, tok.Action, tok.ParamsHash, resp, tok.Created.UnixMicro()); err != nil {
-		return fmt.Errorf("sqlite: put token: %w", err)
-	}
+	tok.Created = time.UnixMicro(tok.Created.UnixMicro()).UTC()
+	t.toks = append(t.toks, tok)
 	return nil
+}
+
+// Token implements store.ReadTx: this transaction's tokens and its
+// batch's are read from memory.
+func (t *writeTx) Token(account, token string) (store.Token, bool, error) {
+	if t.done {
+		return store.Token{}, false, errTxDone
+	}
+	for i := len(t.toks) - 1; i >= 0; i-- {
+		if tok := t.toks[i]; tok.Account == account && tok.Token == token {
+			return tok, true, nil
+		}
+	}
+	if tok, ok := t.batch.toks[tokenKey{account, token}]; ok {
+		return tok, true, nil
+	}
+	return t.readTx.Token(account, token)
+}
+
+// List implements store.ReadTx: the committed records, with what this
+// transaction and its batch wrote in their place.
+func (t *writeTx) List(kind store.Kind, q store.Query) ([]store.Record, error) {
+	out, err := t.readTx.List(kind, q)
+	if err != nil {
+		return nil, err
+	}
+	var mine map[string]*store.Record // nil value: deleted
+	note := func(k recordKey, r *store.Record) {
+		if k.kind != kind {
+			return
+		}
+		if mine == nil {
+			mine = map[string]*store.Record{}
+		}
+		mine[k.id] = r
+	}
+	for _, k := range t.batch.order {
+		note(k, t.batch.recs[k])
+	}
+	for i, c := range t.changes {
+		note(recordKey{c.Kind, c.ID}, t.recs[i])
+	}
+	if mine == nil {
+		return out, nil
+	}
+	out = slices.DeleteFunc(out, func(r store.Record) bool {
+		_, written := mine[r.ID]
+		return written
+	})
+	for _, r := range mine {
+		if r != nil && (q.Account == "" || r.Account == q.Account) && (q.Region == "" || r.Region == q.Region) {
+			c := *r
+			c.Object = nil // reads from a backend leave it nil: the writer may modify what it reads
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Record) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
