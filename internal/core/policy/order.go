@@ -21,7 +21,18 @@ type pooled struct {
 // tie, then group order and rule order so that the deciding rule is named the
 // same way by every evaluator.
 func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []pooled {
-	var out []pooled
+	n := 0
+	for _, g := range groups {
+		for ri := range g.Rules {
+			if Applies(g, &g.Rules[ri], dir, nic) {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]pooled, 0, n)
 	for gi, g := range groups {
 		for ri := range g.Rules {
 			r := &g.Rules[ri]
@@ -30,6 +41,9 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 			}
 			out = append(out, pooled{r, g, gi, ri})
 		}
+	}
+	if sortPooled(out) {
+		return out
 	}
 	slices.SortStableFunc(out, func(a, b pooled) int {
 		if c := CompareRules(a.rule, b.rule); c != 0 {
@@ -41,6 +55,48 @@ func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType)
 		return cmp.Compare(a.ri, b.ri)
 	})
 	return out
+}
+
+// sortPooled puts rules gathered in group and rule order in evaluation
+// order, as pool's stable sort does, by sorting one integer per rule
+// (priority, drop before accept, place gathered): the analyses pool the
+// policies of every instance, and the comparison sort cost them more than
+// the rest of a program. It reports false, leaving out as it was, when a
+// priority does not fit the integer (never for a valid rule).
+func sortPooled(out []pooled) bool {
+	const seqBits, prioBits = 32, 30
+	if uint64(len(out)) >= 1<<seqBits {
+		return false
+	}
+	var buf [256]uint64
+	keys := buf[:0]
+	for i, pr := range out {
+		p := pr.rule.Priority
+		if p < 0 || p >= 1<<prioBits {
+			return false
+		}
+		accept := uint64(0)
+		if pr.rule.Policy != model.Drop {
+			accept = 1
+		}
+		keys = append(keys, uint64(p)<<(seqBits+1)|accept<<seqBits|uint64(i))
+	}
+	slices.Sort(keys)
+	sorted := true
+	for k, key := range keys {
+		if int(uint32(key)) != k {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return true
+	}
+	was := slices.Clone(out)
+	for k, key := range keys {
+		out[k] = was[uint32(key)]
+	}
+	return true
 }
 
 // Applies is the pooling filter: whether a rule of a group belongs to one
