@@ -96,6 +96,11 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 	} else {
 		// Build each distinct policy once, on every worker, summarise it
 		// and drop it (the build's memory is the worker's, reused).
+		// The builds cut their pieces from one index of the cloud's
+		// ranges, made meanwhile on a goroutine of its own (it would
+		// otherwise be the longest step with one core idle).
+		ixc := make(chan *space.Index, 1)
+		go func() { ixc <- space.NewIndex(e.res) }()
 		var distinct []int
 		var keys []policy.Key // of the distinct tasks
 		// The keys, and below the space classes, are found on every
@@ -144,9 +149,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			cls[j] = b
 		}
-		// The builds cut their pieces from one index of the cloud's
-		// ranges.
-		ix := space.NewIndex(e.res)
+		ix := <-ixc
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
@@ -182,8 +185,8 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
 			built[j].ids = slices.Clone(ids)
-			for i, bs := range built[j].blockers {
-				if len(bs) == 0 {
+			for i := range rules {
+				if len(built[j].blockers.of(i)) == 0 {
 					continue
 				}
 				id := ids[i]
@@ -314,7 +317,7 @@ func shadowedCheck(in *Input) []Finding {
 			if named == 2 {
 				break
 			}
-			bs := u.sum.blockers[u.index]
+			bs := u.sum.blockers.of(u.index)
 			if len(bs) > 0 {
 				named++
 			}
@@ -367,7 +370,7 @@ func redundantCheck(in *Input) []Finding {
 				return
 			case isRedundant:
 				some = true
-				for _, d := range u.sum.takeover[u.index] {
+				for _, d := range u.sum.takeover.of(u.index) {
 					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {
 						takers = append(takers, n)
 					}

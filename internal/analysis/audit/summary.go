@@ -21,8 +21,8 @@ type summary struct {
 
 	// The rules' standings (spaces of every source port only).
 	status   []standing
-	takeover [][]space.Decider // for a redundant rule, who would decide without it
-	blockers [][]space.Decider // for a shadowed rule, who hides it, largest share first
+	takeover lists // for a redundant rule, who would decide without it
+	blockers lists // for a shadowed rule, who hides it, largest share first
 	corr     []space.Correlation
 
 	// views[f] is what an address of the internet at large meets in
@@ -166,6 +166,37 @@ func standingOf(st space.Status) standing {
 	return isLive
 }
 
+// lists holds a list of deciders for some rules of a program in one
+// array, rule i's at by[at[i]:at[i+1]] (no rule has one when at is nil):
+// a slice per rule cost a big audit some 30 MB of pointers for the
+// collector, most of them nil.
+type lists struct {
+	at []int32
+	by []space.Decider
+}
+
+// of returns rule i's list.
+func (l *lists) of(i int) []space.Decider {
+	if l.at == nil {
+		return nil
+	}
+	return l.by[l.at[i]:l.at[i+1]]
+}
+
+// open makes room for the lists of a program of n rules.
+func (l *lists) open(n int) {
+	if l.at == nil {
+		l.at = make([]int32, n+1)
+	}
+}
+
+// end ends rule i's list: the deciders added since the end of rule i-1's.
+func (l *lists) end(i int) {
+	if l.at != nil {
+		l.at[i+1] = int32(len(l.by))
+	}
+}
+
 // standingsOf adds a space's standings to its summary. blockersOf says
 // for which rules the blockers are worth finding (nil: all).
 func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
@@ -174,26 +205,18 @@ func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 	for i := range n {
 		st := s.Status(i)
 		sm.status[i] = standingOf(st)
-		switch st {
-		case space.Redundant:
-			if sm.takeover == nil {
-				sm.takeover = make([][]space.Decider, n)
+		switch {
+		case st == space.Redundant:
+			sm.takeover.open(n)
+			sm.takeover.by = append(sm.takeover.by, s.Rules[i].Takeover...)
+		case st == space.Shadowed && (blockersOf == nil || blockersOf(i)):
+			sm.blockers.open(n)
+			for _, b := range s.Blockers(i) {
+				sm.blockers.by = append(sm.blockers.by, b.By)
 			}
-			sm.takeover[i] = s.Rules[i].Takeover
-		case space.Shadowed:
-			if blockersOf != nil && !blockersOf(i) {
-				continue
-			}
-			if sm.blockers == nil {
-				sm.blockers = make([][]space.Decider, n)
-			}
-			bs := s.Blockers(i)
-			ds := make([]space.Decider, len(bs))
-			for k, b := range bs {
-				ds[k] = b.By
-			}
-			sm.blockers[i] = ds
 		}
+		sm.takeover.end(i)
+		sm.blockers.end(i)
 	}
 	// Every overlapping pair: testing one costs less than remembering
 	// which were tested in other programs.
