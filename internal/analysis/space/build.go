@@ -80,6 +80,7 @@ type Scratch struct {
 	// Maps of one build, cleared before use.
 	seen  map[*iprange.Range]int32
 	cache map[string]*AddrTable
+	small map[[3]uint64]*AddrTable
 }
 
 // reuse returns *m cleared, making it first if need be.
@@ -157,6 +158,13 @@ func (a *arena) cacheMap() map[string]*AddrTable {
 		return map[string]*AddrTable{}
 	}
 	return reuse(&a.sc.cache)
+}
+
+func (a *arena) smallCacheMap() map[[3]uint64]*AddrTable {
+	if a.sc == nil {
+		return map[[3]uint64]*AddrTable{}
+	}
+	return reuse(&a.sc.small)
 }
 
 func (a *arena) seenMap() map[*iprange.Range]int32 {
@@ -515,7 +523,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	// parts too: most cover sets recur in every part (only rules with a
 	// source-port range tell parts apart), and painting a cover again would
 	// add nothing to the standings.
-	b.cache = b.tmp.cacheMap()
+	b.cache, b.small = b.tmp.cacheMap(), b.tmp.smallCacheMap()
 	for _, sp := range s.sourceParts() {
 		part := Part{SourcePorts: sp}
 		for f := range 2 {
@@ -668,6 +676,7 @@ type builder struct {
 	s      *Space
 	needed []bool // removing the rule changes a verdict somewhere
 	cache  map[string]*AddrTable
+	small  map[[3]uint64]*AddrTable // cache, for covers of one or two words (nearly all)
 	key    []byte
 	fams   [2]*pieces
 	mem    arena
@@ -1024,6 +1033,18 @@ func (b *builder) portTable(f int, slot Proto) *PortTable {
 // table returns the table of a family for the rules of a cover (a bit
 // set), painted once per build.
 func (b *builder) table(mask []uint64, f int) *AddrTable {
+	if len(mask) <= 2 {
+		// Keyed without a string: a big audit makes some half a million
+		// tables.
+		k := [3]uint64{uint64(f)}
+		copy(k[1:], mask)
+		at, ok := b.small[k]
+		if !ok {
+			at = b.paint(mask, f)
+			b.small[k] = at
+		}
+		return at
+	}
 	b.key = append(b.key[:0], byte(f))
 	for _, w := range mask {
 		b.key = binary.LittleEndian.AppendUint64(b.key, w)
