@@ -145,14 +145,14 @@ func descriptions(in *Input) []Finding {
 	for _, g := range groupsByID(in.Cloud) {
 		if strings.TrimSpace(g.Description) == "" {
 			out = append(out, Finding{Check: "SGA-018", Severity: Low, Resource: g.ID,
-				Message: fmt.Sprintf("Group %s has no description.", g.ID),
+				Message: "Group " + g.ID + " has no description.",
 				Fix:     "Say what the group is for and who owns it (ModifySecurityGroupAttribute Description)."})
 		}
 		for i := range g.Rules {
 			r := &g.Rules[i]
 			if strings.TrimSpace(r.Description) == "" {
 				out = append(out, ruleFinding("SGA-018", Low, g, r,
-					fmt.Sprintf("%s (%s %s %s) has no description.", capitalize(ruleName(g, r)), r.Direction, r.Policy, what(r)),
+					capitalize(ruleName(g, r))+" ("+string(r.Direction)+" "+string(r.Policy)+" "+what(r)+") has no description.",
 					"Say why the rule exists (ModifySecurityGroupRule Description), so that a later review can tell whether it is still needed."))
 			}
 		}

@@ -285,11 +285,41 @@ func entryName(p *policy.Program, d space.Decider) string {
 	switch {
 	case d >= 0:
 		r := p.Rules[d]
-		return fmt.Sprintf("%s of %s (priority %d, %s)", r.ID, r.Group.ID, r.Priority, r.Policy.Display())
+		return r.ID + " of " + r.Group.ID + " (priority " + strconv.Itoa(r.Priority) + ", " + r.Policy.Display() + ")"
 	case d.Intra() >= 0:
 		return "intra-group access in " + p.Intra[d.Intra()]
 	}
+	switch p.Default.Verdict {
+	case policy.Accept:
+		return "the default accept"
+	case policy.Drop:
+		return "the default drop"
+	}
 	return "the default " + strings.ToLower(string(p.Default.Verdict))
+}
+
+// entryNames is entryName remembered by rule (a rule is named in many
+// programs): byID[id] names the rule the standings number id ("" until
+// named).
+type entryNames struct{ byID []string }
+
+func newEntryNames(c *policy.Cloud) *entryNames {
+	n := 0
+	for _, g := range c.Groups {
+		n += len(g.Rules)
+	}
+	return &entryNames{byID: make([]string, n)}
+}
+
+func (e *entryNames) of(sm *summary, d space.Decider) string {
+	if d < 0 || sm.ids == nil { // the reference keeps no rule numbers
+		return entryName(sm.prog, d)
+	}
+	id := sm.ids[d]
+	if e.byID[id] == "" {
+		e.byID[id] = entryName(sm.prog, d)
+	}
+	return e.byID[id]
 }
 
 // SGA-022: a rule that decides nothing anywhere because earlier entries
@@ -297,6 +327,7 @@ func entryName(p *policy.Program, d space.Decider) string {
 // rule's intent (an allow, or a deny) is defeated, not merely repeated.
 func shadowedCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
+	names := newEntryNames(in.Cloud)
 	var out []Finding
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		us := uses[r]
@@ -322,7 +353,7 @@ func shadowedCheck(in *Input) []Finding {
 				named++
 			}
 			for _, b := range bs {
-				n := entryName(u.sum.prog, b)
+				n := names.of(u.sum, b)
 				if !slices.Contains(blockers, n) {
 					blockers = append(blockers, n)
 				}
@@ -359,6 +390,7 @@ func plural(n int) string {
 // are not both removable.)
 func redundantCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
+	names := newEntryNames(in.Cloud)
 	var out []Finding
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		us := uses[r]
@@ -371,7 +403,7 @@ func redundantCheck(in *Input) []Finding {
 			case isRedundant:
 				some = true
 				for _, d := range u.sum.takeover.of(u.index) {
-					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {
+					if n := names.of(u.sum, d); !slices.Contains(takers, n) {
 						takers = append(takers, n)
 					}
 				}
