@@ -129,12 +129,59 @@ func RuleSets(groups []*model.SecurityGroup) []model.NicType {
 // Order returns the rules of the groups that apply to one direction and
 // path, in evaluation order (the rules of a Program).
 func Order(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []ProgramRule {
+	if out, ok := orderFast(groups, dir, nic); ok {
+		return out
+	}
 	pooled := pool(groups, dir, nic)
 	out := make([]ProgramRule, len(pooled))
 	for i, pr := range pooled {
 		out[i] = ProgramRule{Rule: pr.rule, Group: pr.group}
 	}
 	return out
+}
+
+// orderFast is Order without pool's records: one integer per rule
+// (priority, drop before accept, group and rule index) sorted, then read
+// back into rules; the analyses order the policies of every instance. It
+// reports false when a priority or an index does not fit (never for
+// valid groups of an instance).
+func orderFast(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) ([]ProgramRule, bool) {
+	const riBits, giBits, prioBits = 20, 12, 30
+	if len(groups) >= 1<<giBits {
+		return nil, false
+	}
+	var buf [256]uint64
+	keys := buf[:0]
+	for gi, g := range groups {
+		if len(g.Rules) >= 1<<riBits {
+			return nil, false
+		}
+		for ri := range g.Rules {
+			r := &g.Rules[ri]
+			if !Applies(g, r, dir, nic) {
+				continue
+			}
+			p := r.Priority
+			if p < 0 || p >= 1<<prioBits {
+				return nil, false
+			}
+			accept := uint64(0)
+			if r.Policy != model.Drop {
+				accept = 1
+			}
+			keys = append(keys, uint64(p)<<(riBits+giBits+1)|accept<<(riBits+giBits)|uint64(gi)<<riBits|uint64(ri))
+		}
+	}
+	if len(keys) == 0 {
+		return []ProgramRule{}, true
+	}
+	slices.Sort(keys)
+	out := make([]ProgramRule, len(keys))
+	for k, key := range keys {
+		g := groups[key>>riBits&(1<<giBits-1)]
+		out[k] = ProgramRule{Rule: &g.Rules[key&(1<<riBits-1)], Group: g}
+	}
+	return out, true
 }
 
 // CompareRules orders two rules as evaluation does: priority ascending,

@@ -10,7 +10,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// TestPoolOrder checks pool's integer sort against the stable comparison
+// TestPoolOrder checks pool's and Order's integer sorts against the stable comparison
 // sort it stands for, on random groups with many ties, out-of-range
 // priorities (which take the comparison sort) and classic rule sets.
 func TestPoolOrder(t *testing.T) {
@@ -83,6 +83,16 @@ func TestPoolOrder(t *testing.T) {
 						if got[i] != want[i] {
 							t.Fatalf("%s %s: rule %d is %s (priority %d), want %s (priority %d)", dir, nic, i,
 								got[i].rule.ID, got[i].rule.Priority, want[i].rule.ID, want[i].rule.Priority)
+						}
+					}
+					// Order, by its own integer sort when it fits.
+					order := Order(groups, dir, nic)
+					if len(order) != len(want) {
+						t.Fatalf("%s %s: Order has %d rules, want %d", dir, nic, len(order), len(want))
+					}
+					for i := range order {
+						if order[i].Rule != want[i].rule || order[i].Group != want[i].group {
+							t.Fatalf("%s %s: Order's rule %d is %s, want %s", dir, nic, i, order[i].Rule.ID, want[i].rule.ID)
 						}
 					}
 				}
