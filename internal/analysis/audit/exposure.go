@@ -199,7 +199,7 @@ func (e *engine) exposed() []*exposure {
 			v    *view
 		}
 		var tasks []task
-		for _, inst := range sortedInstances(e.in.Cloud) {
+		for _, inst := range e.in.instancesByID() {
 			for _, six := range []bool{false, true} {
 				rt := policy.PathBetween(nil, inst, six)
 				if rt.NoPath != "" {
@@ -282,7 +282,7 @@ func (x *exposure) fill(s *space.Space, part int) {
 func (e *engine) latent() []*exposure {
 	e.latOnce.Do(func() {
 		var insts []*model.Instance
-		for _, inst := range sortedInstances(e.in.Cloud) {
+		for _, inst := range e.in.instancesByID() {
 			if policy.PathBetween(nil, inst, false).NoPath != "" {
 				insts = append(insts, inst)
 			}
@@ -377,15 +377,6 @@ func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets 
 	e.packets[packetKey{inst, dir}] = p
 	e.mu.Unlock()
 	return p
-}
-
-func sortedInstances(c *policy.Cloud) []*model.Instance {
-	out := make([]*model.Instance, 0, len(c.Instances))
-	for _, in := range c.Instances {
-		out = append(out, in)
-	}
-	slices.SortFunc(out, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }
 
 // ruleHits gathers, for rule-level findings, the instances and ports one

@@ -391,7 +391,7 @@ func cidrForGroup(in *Input) []Finding {
 		inst *model.Instance
 	}
 	nets := map[string][]addrOf{}
-	for _, inst := range instancesByID(c) {
+	for _, inst := range in.instancesByID() {
 		for _, a := range inst.Addresses() {
 			nets[inst.VpcID] = append(nets[inst.VpcID], addrOf{a, inst})
 		}
@@ -502,7 +502,7 @@ func dangling(in *Input) []Finding {
 			}
 		}
 	})
-	for _, inst := range instancesByID(c) {
+	for _, inst := range in.instancesByID() {
 		for _, id := range inst.SecurityGroups {
 			if _, ok := c.Groups[id]; !ok {
 				out = append(out, Finding{Check: "SGA-026", Severity: Medium, Resource: inst.ID,

@@ -47,7 +47,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		nic  model.NicType
 	}
 	var tasks []task
-	for _, inst := range sortedInstances(c) {
+	for _, inst := range e.in.instancesByID() {
 		nics := policy.RuleSets(c.GroupsOf(inst))
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
