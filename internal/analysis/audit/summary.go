@@ -88,11 +88,14 @@ type addrTable struct {
 }
 
 // packetsOf cuts a space down to its packets (its IPv4 TCP tables must
-// be built).
+// be built). The copies share two arrays, filled in a second pass once
+// their runs are counted: a big audit copies some fifty thousand tables.
 func packetsOf(s *space.Space) *packets {
 	pk := &packets{prog: s.Program, tables: make([]*addrTable, len(tierPorts))}
 	pt := s.Parts[s.PartOf(policy.DefaultSourcePort)].Tables[0][space.TCP]
-	from := make([]*space.AddrTable, len(tierPorts)) // the table each copy was made from
+	var buf [32]*space.AddrTable
+	from := append(buf[:0], make([]*space.AddrTable, len(tierPorts))...) // the table each copy is made from
+	n := 0
 	for t, ri := range tierPorts {
 		port := riskyPorts[ri].port
 		k, _ := slices.BinarySearch(pt.Starts, port)
@@ -100,16 +103,25 @@ func packetsOf(s *space.Space) *packets {
 			k--
 		}
 		at := pt.Addrs[k]
+		from[t] = at
 		if u := slices.Index(from[:t], at); u >= 0 {
-			pk.tables[t], from[t] = pk.tables[u], at
 			continue
 		}
-		by := at.Deciders() // written out, if the space is lazy
-		c := &addrTable{starts: make([]uint32, len(by)), by: slices.Clone(by)}
-		for j := range at.Len() {
-			c.starts[j] = uint32(at.Start(j).Lo)
+		at.EachRun(func(iprange.Key, space.Decider) { n++ })
+	}
+	starts, by := make([]uint32, n), make([]space.Decider, n)
+	n = 0
+	for t := range tierPorts {
+		if u := slices.Index(from[:t], from[t]); u >= 0 {
+			pk.tables[t] = pk.tables[u]
+			continue
 		}
-		pk.tables[t], from[t] = c, at
+		lo := n
+		from[t].EachRun(func(k iprange.Key, d space.Decider) {
+			starts[n], by[n] = uint32(k.Lo), d
+			n++
+		})
+		pk.tables[t] = &addrTable{starts: starts[lo:n:n], by: by[lo:n:n]}
 	}
 	return pk
 }

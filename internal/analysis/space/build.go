@@ -275,6 +275,26 @@ func (t *AddrTable) write() {
 	t.By, t.piece, t.class, t.classBy, t.mem = by, piece, nil, nil, nil
 }
 
+// EachRun calls fn for each run of the table's pieces decided alike, in
+// address order, with where it starts and its decider (the pieces Start
+// and Deciders give), without writing a lazy table out: for callers that
+// copy a table of a space they drop.
+func (t *AddrTable) EachRun(fn func(start iprange.Key, by Decider)) {
+	if t.classBy != nil {
+		prev := none
+		for j, c := range t.class {
+			if d := t.classBy[c]; d != prev {
+				fn(t.pieces[j], d)
+				prev = d
+			}
+		}
+		return
+	}
+	for k, d := range t.By {
+		fn(t.pieces[t.piece[k]], d)
+	}
+}
+
 // Deciders returns By, written out.
 func (t *AddrTable) Deciders() []Decider {
 	t.ready()
