@@ -2,6 +2,7 @@ package audit
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -88,43 +89,53 @@ type addrTable struct {
 }
 
 // packetsOf cuts a space down to its packets (its IPv4 TCP tables must
-// be built). The copies share two arrays, filled in a second pass once
-// their runs are counted: a big audit copies some fifty thousand tables.
+// be built). The copies share two arrays, gathered on a pooled buffer
+// and copied out at their size: a big audit copies some fifty thousand
+// tables, and reading a lazy table's pieces is most of a copy.
 func packetsOf(s *space.Space) *packets {
 	pk := &packets{prog: s.Program, tables: make([]*addrTable, len(tierPorts))}
 	pt := s.Parts[s.PartOf(policy.DefaultSourcePort)].Tables[0][space.TCP]
-	var buf [32]*space.AddrTable
-	from := append(buf[:0], make([]*space.AddrTable, len(tierPorts))...) // the table each copy is made from
-	n := 0
+	buf := runBufs.Get().(*runBuf)
+	defer runBufs.Put(buf)
+	starts, by := buf.starts[:0], buf.by[:0]
+	var fromBuf [32]*space.AddrTable
+	from := append(fromBuf[:0], make([]*space.AddrTable, len(tierPorts))...) // the table each copy is made from
+	var atBuf [33]int32
+	at := append(atBuf[:0], make([]int32, len(tierPorts)+1)...) // table t's runs, if it is the first made from from[t]: at[t]:at[t+1]
 	for t, ri := range tierPorts {
 		port := riskyPorts[ri].port
 		k, _ := slices.BinarySearch(pt.Starts, port)
 		if k == len(pt.Starts) || pt.Starts[k] != port {
 			k--
 		}
-		at := pt.Addrs[k]
-		from[t] = at
-		if u := slices.Index(from[:t], at); u >= 0 {
-			continue
+		from[t] = pt.Addrs[k]
+		if slices.Index(from[:t], from[t]) < 0 {
+			from[t].EachRun(func(k iprange.Key, d space.Decider) {
+				starts, by = append(starts, uint32(k.Lo)), append(by, d)
+			})
 		}
-		at.EachRun(func(iprange.Key, space.Decider) { n++ })
+		at[t+1] = int32(len(starts))
 	}
-	starts, by := make([]uint32, n), make([]space.Decider, n)
-	n = 0
+	buf.starts, buf.by = starts, by
+	starts, by = slices.Clone(starts), slices.Clone(by)
 	for t := range tierPorts {
 		if u := slices.Index(from[:t], from[t]); u >= 0 {
 			pk.tables[t] = pk.tables[u]
 			continue
 		}
-		lo := n
-		from[t].EachRun(func(k iprange.Key, d space.Decider) {
-			starts[n], by[n] = uint32(k.Lo), d
-			n++
-		})
-		pk.tables[t] = &addrTable{starts: starts[lo:n:n], by: by[lo:n:n]}
+		lo, hi := at[t], at[t+1]
+		pk.tables[t] = &addrTable{starts: starts[lo:hi:hi], by: by[lo:hi:hi]}
 	}
 	return pk
 }
+
+// runBuf is packetsOf's buffer.
+type runBuf struct {
+	starts []uint32
+	by     []space.Decider
+}
+
+var runBufs = sync.Pool{New: func() any { return new(runBuf) }}
 
 // decide returns the decider of a packet to data-tier port
 // riskyPorts[tierPorts[t]] from an IPv4 address.
