@@ -463,11 +463,19 @@ func conflictCheck(in *Input) []Finding {
 		drop, pos, sm int32 // sm: the summary's index in order
 		c             space.Correlation
 	}
+	// numOf numbers rule i of a summary's program as id does: the
+	// standings number the rules in the same order, and their summaries
+	// keep the numbers (the reference's do not).
+	numOf := func(sm *summary, i int) int32 {
+		if sm.ids != nil {
+			return sm.ids[i]
+		}
+		return id[sm.prog.Rules[i].Rule]
+	}
 	at := make([]int32, len(id)+1)
 	for _, sm := range order {
-		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			at[id[rules[c.Accept].Rule]+1]++
+			at[numOf(sm, c.Accept)+1]++
 		}
 	}
 	for k := range len(id) {
@@ -477,10 +485,9 @@ func conflictCheck(in *Input) []Finding {
 	next := slices.Clone(at[:len(id)])
 	pos := int32(0)
 	for k, sm := range order {
-		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			a := id[rules[c.Accept].Rule]
-			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, int32(k), c}
+			a := numOf(sm, c.Accept)
+			hits[next[a]] = hit{numOf(sm, c.Drop), pos, int32(k), c}
 			next[a]++
 			pos++
 		}
