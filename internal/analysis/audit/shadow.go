@@ -150,6 +150,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			cls[j] = b
 		}
 		ix := <-ixc
+		// The index numbers the rules as index does (groups by ID, then
+		// rule order): the builds then give their rules' numbers, without
+		// a map lookup per rule of every program. Checked, not assumed.
+		sameNumbers := slices.Equal(ix.Rules(), rules)
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
@@ -165,9 +169,14 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			rules := s.Program.Rules
 			ids := sc.ids[:0]
-			for i := range rules {
-				id := index[rules[i].Rule]
-				ids = append(ids, id)
+			if nums := s.RuleNumbers(); sameNumbers && nums != nil {
+				ids = append(ids, nums...)
+			} else {
+				for i := range rules {
+					ids = append(ids, index[rules[i].Rule])
+				}
+			}
+			for i, id := range ids {
 				if s.Status(i) != space.Shadowed {
 					hit[id].Store(true)
 				}

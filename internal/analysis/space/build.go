@@ -65,6 +65,7 @@ type Scratch struct {
 	i32s  []int32
 	stats []RuleStat
 	rules []prep
+	nums  []int32
 	// The tables' own memory: port starts, table pointers, the tables.
 	u16s     []uint16
 	addrs    []*AddrTable
@@ -373,6 +374,7 @@ type Space struct {
 	DefaultHit bool
 
 	rules  []prep
+	nums   []int32 // see RuleNumbers
 	intra  [][2][]iprange.Range
 	pieces [2][]iprange.Key
 	// The pieces each rule's ranges span, per family, kept by builds with
@@ -406,6 +408,12 @@ const (
 	Shadowed  Status = "shadowed"
 	Redundant Status = "redundant"
 )
+
+// RuleNumbers returns the numbers the Index the space was cut from gives
+// the program's rules (see Index.Rules), in program order; nil if it was
+// not cut from one, or the Index lacks a rule. With a Scratch it lives as
+// long as the space.
+func (s *Space) RuleNumbers() []int32 { return s.nums }
 
 // Status returns the standing of rule i.
 func (s *Space) Status(i int) Status {
@@ -628,14 +636,28 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 		ix = nil // made for another snapshot
 		s.Options.Index = nil
 	}
+	var nums []int32
+	if ix != nil {
+		if sc := o.Scratch; sc != nil {
+			sc.nums = slices.Grow(sc.nums[:0], len(p.Rules))[:len(p.Rules)]
+			nums = sc.nums
+		} else {
+			nums = make([]int32, len(p.Rules))
+		}
+	}
+	numbered := ix != nil
 	for i, pr := range p.Rules {
 		if ix != nil {
-			if rp, ok := ix.preps[pr.Rule]; ok {
-				s.rules[i] = *rp
+			if n, ok := ix.num[pr.Rule]; ok {
+				s.rules[i], nums[i] = ix.preps[n], n
 				continue
 			}
+			numbered = false // a rule the index lacks
 		}
 		s.rules[i] = prepOf(res, pr.Rule)
+	}
+	if numbered {
+		s.nums = nums
 	}
 	for _, g := range p.Intra {
 		s.intra = append(s.intra, res.Group(g))

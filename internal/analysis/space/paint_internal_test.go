@@ -49,6 +49,16 @@ func TestPaintPathsAgree(t *testing.T) {
 				if fmt.Sprint(indexed.Rules) != fmt.Sprint(fast.Rules) || !slices.Equal(x, a) {
 					t.Fatalf("%s: a space cut from an index differs (%d and %d cells)", name, len(x), len(a))
 				}
+				// Its rules' numbers name its rules in the index.
+				nums := indexed.RuleNumbers()
+				if len(nums) != len(indexed.Program.Rules) || fast.RuleNumbers() != nil {
+					t.Fatalf("%s: %d rule numbers for %d rules (%d without an index)", name, len(nums), len(indexed.Program.Rules), len(fast.RuleNumbers()))
+				}
+				for i, n := range nums {
+					if ix.Rules()[n] != indexed.Program.Rules[i].Rule {
+						t.Fatalf("%s: rule %d is numbered %d, which is another rule", name, i, n)
+					}
+				}
 				// Lazy tables: the same blockers and columns read from the
 				// classes, and the same cells once written out.
 				lazy := ForInstance(res, in, dir, model.Intranet, Options{AllSourcePorts: true, Scratch: new(Scratch), Lazy: true, Index: ix})
