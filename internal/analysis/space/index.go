@@ -52,6 +52,11 @@ func NewIndex(res *Resolver) *Index {
 			arrays[f] = append(arrays[f], rs)
 		}
 	}
+	n := 0
+	for _, g := range res.Cloud.Groups {
+		n += len(g.Rules)
+	}
+	ix.rules, ix.preps = make([]*model.Rule, 0, n), make([]prep, 0, n)
 	for _, id := range slices.Sorted(maps.Keys(res.Cloud.Groups)) {
 		g := res.Cloud.Groups[id]
 		add(res.Group(id))
