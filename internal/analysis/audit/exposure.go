@@ -273,6 +273,12 @@ func (x *exposure) fill(s *space.Space, part int) {
 	}
 }
 
+// reachable reports whether the internet can reach an instance in some
+// family (the instances exposed judges).
+func reachable(inst *model.Instance) bool {
+	return policy.PathBetween(nil, inst, false).NoPath == "" || policy.PathBetween(nil, inst, true).NoPath == ""
+}
+
 // latent returns, for every instance without a public IPv4 address, what
 // an address no rule names except through 0.0.0.0/0 opens on its intranet
 // ingress: what a rule open to the world already opens to every private
@@ -365,7 +371,7 @@ func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets 
 	}
 	if e.in.reference {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4}))
-	} else if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)]; ok {
+	} else if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)]; ok && sm.packets != nil {
 		p = sm.packets
 	} else {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}}))

@@ -86,12 +86,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		for k, s := range built {
 			pk := policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)
 			if e.sums[pk] == nil {
-				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, nil)
+				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, true, nil)
 				sums = append(sums, e.sums[pk])
 			}
 		}
 		for _, p := range alone {
-			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, nil))
+			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, true, nil))
 		}
 	} else {
 		// Build each distinct policy once, on every worker, summarise it
@@ -149,6 +149,15 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			cls[j] = b
 		}
+		// SGA-013 reads the packets of egress policies only of instances
+		// the internet can reach (the internet-facing ones): the others'
+		// are not kept (most of a summary's memory).
+		pkts := make([]bool, len(builds)) // by build
+		for k, t := range tasks {
+			if t.dir == model.Ingress || reachable(t.inst) {
+				pkts[byClass[pks[k].WithoutV6()]] = true
+			}
+		}
 		ix := <-ixc
 		// The index numbers the rules as index does (groups by ID, then
 		// rule order): the builds then give their rules' numbers, without
@@ -192,7 +201,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				defer mu.Unlock()
 				return int32(j) < named[id][1]
 			}
-			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, j < len(builds) && pkts[j], blockersOf)
 			built[j].ids = slices.Clone(ids)
 			for i := range rules {
 				if len(built[j].blockers.of(i)) == 0 {

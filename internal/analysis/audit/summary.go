@@ -247,8 +247,9 @@ func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 }
 
 // summarise takes what the checks read of a space built for the
-// standings (every source port, both families).
-func summarise(s *space.Space, dir model.Direction, nic model.NicType, blockersOf func(int) bool) *summary {
+// standings (every source port, both families); the packets only if
+// asked (see packetsFor).
+func summarise(s *space.Space, dir model.Direction, nic model.NicType, packets bool, blockersOf func(int) bool) *summary {
 	sm := &summary{prog: s.Program}
 	sm.standingsOf(s, blockersOf)
 	part := s.PartOf(policy.DefaultSourcePort)
@@ -257,7 +258,7 @@ func summarise(s *space.Space, dir model.Direction, nic model.NicType, blockersO
 			sm.views[f] = viewOf(s, f == 1, part)
 		}
 	}
-	if nic == model.Intranet {
+	if nic == model.Intranet && packets {
 		sm.packets = packetsOf(s)
 	}
 	return sm
