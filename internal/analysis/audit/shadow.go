@@ -121,14 +121,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// its first two uses (in order) that have any. They are found only
 		// for rules no summary has seen hit yet (a rule hit anywhere is
 		// not reported), at uses before the second use known to have some.
-		index := map[*model.Rule]int32{}
-		var rules []*model.Rule // by index
-		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) {
-			index[r] = int32(len(rules))
-			rules = append(rules, r)
-		})
-		hit := make([]atomic.Bool, len(index))
-		named := make([][2]int32, len(index)) // the first two uses known to have blockers
+		var rules []*model.Rule // by number
+		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) { rules = append(rules, r) })
+		hit := make([]atomic.Bool, len(rules))
+		named := make([][2]int32, len(rules)) // the first two uses known to have blockers
 		for i := range named {
 			named[i] = [2]int32{math.MaxInt32, math.MaxInt32}
 		}
@@ -163,6 +159,14 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// rule order): the builds then give their rules' numbers, without
 		// a map lookup per rule of every program. Checked, not assumed.
 		sameNumbers := slices.Equal(ix.Rules(), rules)
+		// The numbers by rule, made only if a build's differ.
+		indexOf := sync.OnceValue(func() map[*model.Rule]int32 {
+			index := make(map[*model.Rule]int32, len(rules))
+			for id, r := range rules {
+				index[r] = int32(id)
+			}
+			return index
+		})
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
@@ -181,6 +185,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			if nums := s.RuleNumbers(); sameNumbers && nums != nil {
 				ids = append(ids, nums...)
 			} else {
+				index := indexOf()
 				for i := range rules {
 					ids = append(ids, index[rules[i].Rule])
 				}
@@ -227,17 +232,17 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		copy(sums[len(distinct):], built[len(builds):])
 		// The uses by rule index, in one array: a big cloud has about a
 		// million.
-		at := make([]int32, len(index)+1)
+		at := make([]int32, len(rules)+1)
 		for _, sm := range sums {
 			for _, id := range sm.ids {
 				at[id+1]++
 			}
 		}
-		for id := range len(index) {
+		for id := range len(rules) {
 			at[id+1] += at[id]
 		}
-		all := make([]ruleUse, at[len(index)])
-		next := slices.Clone(at[:len(index)])
+		all := make([]ruleUse, at[len(rules)])
+		next := slices.Clone(at[:len(rules)])
 		for j, sm := range sums {
 			sm.pos = j
 			for i, id := range sm.ids {
@@ -245,7 +250,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				next[id]++
 			}
 		}
-		out := make(map[*model.Rule][]ruleUse, len(index))
+		out := make(map[*model.Rule][]ruleUse, len(rules))
 		for id, r := range rules {
 			if at[id] < at[id+1] {
 				out[r] = all[at[id]:at[id+1]:at[id+1]]
