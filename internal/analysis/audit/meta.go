@@ -152,7 +152,7 @@ func descriptions(in *Input) []Finding {
 			r := &g.Rules[i]
 			if strings.TrimSpace(r.Description) == "" {
 				out = append(out, ruleFinding("SGA-018", Low, g, r,
-					capitalize(ruleName(g, r))+" ("+string(r.Direction)+" "+string(r.Policy)+" "+what(r)+") has no description.",
+					ruleTitle(g, r)+" ("+string(r.Direction)+" "+string(r.Policy)+" "+what(r)+") has no description.",
 					"Say why the rule exists (ModifySecurityGroupRule Description), so that a later review can tell whether it is still needed."))
 			}
 		}
