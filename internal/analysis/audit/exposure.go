@@ -721,8 +721,9 @@ func sharedTierCheck(in *Input) []Finding {
 					egs[ai] = eg
 				}
 				from, to := iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})), iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))
+				var inMemo, egMemo decideMemo // the ports share a few tables
 				for t, ri := range tierPorts {
-					d := ing.decide(t, from)
+					d := inMemo.decide(ing, t, from)
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.prog.Intra[d.Intra()] == g.ID:
@@ -732,7 +733,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if !accepts(eg.prog, eg.decide(t, to)) {
+					if !accepts(eg.prog, egMemo.decide(eg, t, to)) {
 						continue
 					}
 					if !found {

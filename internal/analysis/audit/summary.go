@@ -150,6 +150,29 @@ func (p *packets) decide(t int, remote iprange.Key) space.Decider {
 	return c.by[k]
 }
 
+// decideMemo is packets.decide for one packets and one address,
+// remembered by table: the data-tier ports share a few tables.
+type decideMemo struct {
+	tables [8]*addrTable
+	by     [8]space.Decider
+	n      int
+}
+
+func (m *decideMemo) decide(p *packets, t int, remote iprange.Key) space.Decider {
+	tb := p.tables[t]
+	for i := range m.n {
+		if m.tables[i] == tb {
+			return m.by[i]
+		}
+	}
+	d := p.decide(t, remote)
+	if m.n < len(m.tables) {
+		m.tables[m.n], m.by[m.n] = tb, d
+		m.n++
+	}
+	return d
+}
+
 // family indexes a family: 0 IPv4, 1 IPv6.
 func family(six bool) int {
 	if six {
