@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,7 +440,7 @@ func list(items []string, noun string) string {
 	case n <= 3:
 		return strings.Join(items[:n-1], ", ") + " and " + items[n-1]
 	default:
-		return fmt.Sprintf("%s and %d more %s", strings.Join(items[:3], ", "), n-3, noun)
+		return strings.Join(items[:3], ", ") + " and " + strconv.Itoa(n-3) + " more " + noun
 	}
 }
 

@@ -393,8 +393,8 @@ func shadowedCheck(in *Input) []Finding {
 			how = "one of them with the other policy, so the rule's " + strings.ToLower(r.Policy.Display()) + " never happens"
 		}
 		out = append(out, Finding{Check: "SGA-022", Severity: sev, Resource: g.ID, RuleID: r.ID,
-			Message: fmt.Sprintf("Rule %s of %s never decides anything: %s decide%s all it matches first, %s.",
-				r.ID, g.ID, list(blockers, "entries"), plural(len(blockers)), how),
+			Message: "Rule " + r.ID + " of " + g.ID + " never decides anything: " + list(blockers, "entries") + " decide" + plural(len(blockers)) +
+				" all it matches first, " + how + ".",
 			Fix: "Delete the rule, or if its verdict is the intended one give it a higher priority (a lower number) than the rules that hide it."})
 	})
 	return out
@@ -436,7 +436,7 @@ func redundantCheck(in *Input) []Finding {
 			return
 		}
 		out = append(out, Finding{Check: "SGA-023", Severity: Low, Resource: g.ID, RuleID: r.ID,
-			Message: fmt.Sprintf("Rule %s of %s is redundant: where it decides, %s would decide the same without it.", r.ID, g.ID, list(takers, "entries")),
+			Message: "Rule " + r.ID + " of " + g.ID + " is redundant: where it decides, " + list(takers, "entries") + " would decide the same without it.",
 			Fix:     "Delete the rule to keep the group short, unless it documents an intent worth keeping (then say so in its description)."})
 	})
 	return out
