@@ -142,8 +142,26 @@ type engine struct {
 	// port) by policy, once ruleUses has run.
 	sums    map[policy.Key]*summary
 	packets map[packetKey]*packets // packetsFor's answers
+	// keys holds the standings' policy keys by task, for the lookups in
+	// sums (set with sums).
+	keys map[taskKey]policy.Key
 	latOnce sync.Once
 	latents []*exposure
+}
+
+type taskKey struct {
+	inst *model.Instance
+	dir  model.Direction
+	nic  model.NicType
+}
+
+// instanceKey is policy.InstanceKey, from the standings' keys when they
+// have it (a key walks the rules of the instance's groups).
+func (e *engine) instanceKey(inst *model.Instance, dir model.Direction, nic model.NicType) policy.Key {
+	if k, ok := e.keys[taskKey{inst, dir, nic}]; ok {
+		return k
+	}
+	return policy.InstanceKey(e.in.Cloud, inst, dir, nic)
 }
 
 type packetKey struct {
@@ -230,7 +248,7 @@ func (e *engine) exposed() []*exposure {
 				t.prog, t.v = s.Program, viewOf(s, t.six, 0)
 				return
 			}
-			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC)]; ok {
+			if sm, ok := e.sums[e.instanceKey(t.inst, model.Ingress, t.rt.NIC)]; ok {
 				t.prog, t.v = sm.prog, sm.views[family(t.six)]
 				return
 			}
@@ -307,7 +325,7 @@ func (e *engine) latent() []*exposure {
 				progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
 				return
 			}
-			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, insts[k], model.Ingress, model.Intranet)]; ok {
+			if sm, ok := e.sums[e.instanceKey(insts[k], model.Ingress, model.Intranet)]; ok {
 				progs[k], views[k] = sm.prog, sm.views[0]
 				return
 			}
@@ -372,7 +390,7 @@ func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets 
 	}
 	if e.in.reference {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4}))
-	} else if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)]; ok && sm.packets != nil {
+	} else if sm, ok := e.sums[e.instanceKey(inst, dir, model.Intranet)]; ok && sm.packets != nil {
 		p = sm.packets
 	} else {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}}))

@@ -110,6 +110,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			t := tasks[k]
 			pks[k] = policy.InstanceKey(c, t.inst, t.dir, t.nic)
 		})
+		e.keys = make(map[taskKey]policy.Key, len(tasks))
+		for k, t := range tasks {
+			e.keys[taskKey{t.inst, t.dir, t.nic}] = pks[k]
+		}
 		for k, pk := range pks {
 			if _, ok := e.sums[pk]; !ok {
 				e.sums[pk] = nil
