@@ -159,7 +159,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 		}
 		ix := <-ixc
-		// The index numbers the rules as index does (groups by ID, then
+		// The index numbers the rules as rules does (groups by ID, then
 		// rule order): the builds then give their rules' numbers, without
 		// a map lookup per rule of every program. Checked, not assumed.
 		sameNumbers := slices.Equal(ix.Rules(), rules)
