@@ -144,7 +144,7 @@ type engine struct {
 	packets map[packetKey]*packets // packetsFor's answers
 	// keys holds the standings' policy keys by task, for the lookups in
 	// sums (set with sums).
-	keys map[taskKey]policy.Key
+	keys    map[taskKey]policy.Key
 	latOnce sync.Once
 	latents []*exposure
 }
