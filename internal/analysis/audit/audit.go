@@ -194,6 +194,17 @@ type Input struct {
 	once     bool
 	hiddenMu sync.Mutex
 	hidden   map[*model.Rule]bool
+
+	instOnce sync.Once
+	insts    []*model.Instance
+}
+
+// instancesByID is the package's instancesByID, sorted once per Input
+// (a dozen checks and analyses walk the instances in order). Callers
+// must not change it.
+func (in *Input) instancesByID() []*model.Instance {
+	in.instOnce.Do(func() { in.insts = instancesByID(in.Cloud) })
+	return in.insts
 }
 
 // live is the package's live, with the group's evaluation order sorted

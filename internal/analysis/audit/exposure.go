@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,8 +142,26 @@ type engine struct {
 	// port) by policy, once ruleUses has run.
 	sums    map[policy.Key]*summary
 	packets map[packetKey]*packets // packetsFor's answers
+	// keys holds the standings' policy keys by task, for the lookups in
+	// sums (set with sums).
+	keys    map[taskKey]policy.Key
 	latOnce sync.Once
 	latents []*exposure
+}
+
+type taskKey struct {
+	inst *model.Instance
+	dir  model.Direction
+	nic  model.NicType
+}
+
+// instanceKey is policy.InstanceKey, from the standings' keys when they
+// have it (a key walks the rules of the instance's groups).
+func (e *engine) instanceKey(inst *model.Instance, dir model.Direction, nic model.NicType) policy.Key {
+	if k, ok := e.keys[taskKey{inst, dir, nic}]; ok {
+		return k
+	}
+	return policy.InstanceKey(e.in.Cloud, inst, dir, nic)
 }
 
 type packetKey struct {
@@ -199,7 +218,7 @@ func (e *engine) exposed() []*exposure {
 			v    *view
 		}
 		var tasks []task
-		for _, inst := range sortedInstances(e.in.Cloud) {
+		for _, inst := range e.in.instancesByID() {
 			for _, six := range []bool{false, true} {
 				rt := policy.PathBetween(nil, inst, six)
 				if rt.NoPath != "" {
@@ -229,7 +248,7 @@ func (e *engine) exposed() []*exposure {
 				t.prog, t.v = s.Program, viewOf(s, t.six, 0)
 				return
 			}
-			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, t.inst, model.Ingress, t.rt.NIC)]; ok {
+			if sm, ok := e.sums[e.instanceKey(t.inst, model.Ingress, t.rt.NIC)]; ok {
 				t.prog, t.v = sm.prog, sm.views[family(t.six)]
 				return
 			}
@@ -273,6 +292,12 @@ func (x *exposure) fill(s *space.Space, part int) {
 	}
 }
 
+// reachable reports whether the internet can reach an instance in some
+// family (the instances exposed judges).
+func reachable(inst *model.Instance) bool {
+	return policy.PathBetween(nil, inst, false).NoPath == "" || policy.PathBetween(nil, inst, true).NoPath == ""
+}
+
 // latent returns, for every instance without a public IPv4 address, what
 // an address no rule names except through 0.0.0.0/0 opens on its intranet
 // ingress: what a rule open to the world already opens to every private
@@ -282,7 +307,7 @@ func (x *exposure) fill(s *space.Space, part int) {
 func (e *engine) latent() []*exposure {
 	e.latOnce.Do(func() {
 		var insts []*model.Instance
-		for _, inst := range sortedInstances(e.in.Cloud) {
+		for _, inst := range e.in.instancesByID() {
 			if policy.PathBetween(nil, inst, false).NoPath != "" {
 				insts = append(insts, inst)
 			}
@@ -300,7 +325,7 @@ func (e *engine) latent() []*exposure {
 				progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
 				return
 			}
-			if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, insts[k], model.Ingress, model.Intranet)]; ok {
+			if sm, ok := e.sums[e.instanceKey(insts[k], model.Ingress, model.Intranet)]; ok {
 				progs[k], views[k] = sm.prog, sm.views[0]
 				return
 			}
@@ -365,7 +390,7 @@ func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets 
 	}
 	if e.in.reference {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4}))
-	} else if sm, ok := e.sums[policy.InstanceKey(e.in.Cloud, inst, dir, model.Intranet)]; ok {
+	} else if sm, ok := e.sums[e.instanceKey(inst, dir, model.Intranet)]; ok && sm.packets != nil {
 		p = sm.packets
 	} else {
 		p = packetsOf(e.spaceOf(inst, dir, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, Slots: [2]uint16{1 << space.TCP, 0}}))
@@ -377,15 +402,6 @@ func (e *engine) packetsFor(inst *model.Instance, dir model.Direction) *packets 
 	e.packets[packetKey{inst, dir}] = p
 	e.mu.Unlock()
 	return p
-}
-
-func sortedInstances(c *policy.Cloud) []*model.Instance {
-	out := make([]*model.Instance, 0, len(c.Instances))
-	for _, in := range c.Instances {
-		out = append(out, in)
-	}
-	slices.SortFunc(out, func(a, b *model.Instance) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }
 
 // ruleHits gathers, for rule-level findings, the instances and ports one
@@ -442,7 +458,7 @@ func list(items []string, noun string) string {
 	case n <= 3:
 		return strings.Join(items[:n-1], ", ") + " and " + items[n-1]
 	default:
-		return fmt.Sprintf("%s and %d more %s", strings.Join(items[:3], ", "), n-3, noun)
+		return strings.Join(items[:3], ", ") + " and " + strconv.Itoa(n-3) + " more " + noun
 	}
 }
 
@@ -724,8 +740,9 @@ func sharedTierCheck(in *Input) []Finding {
 					egs[ai] = eg
 				}
 				from, to := iprange.KeyOf(rt.Ingress.Src.Of(a, netip.Addr{})), iprange.KeyOf(rt.Egress.Dst.Of(b, netip.Addr{}))
+				var inMemo, egMemo decideMemo // the ports share a few tables
 				for t, ri := range tierPorts {
-					d := ing.decide(t, from)
+					d := inMemo.decide(ing, t, from)
 					via := ""
 					switch {
 					case d.Intra() >= 0 && ing.prog.Intra[d.Intra()] == g.ID:
@@ -735,7 +752,7 @@ func sharedTierCheck(in *Input) []Finding {
 					default:
 						continue
 					}
-					if !accepts(eg.prog, eg.decide(t, to)) {
+					if !accepts(eg.prog, egMemo.decide(eg, t, to)) {
 						continue
 					}
 					if !found {

@@ -102,7 +102,7 @@ func prodSeparation(in *Input) []Finding {
 // environments splits the instances with an env tag, by ID: production
 // and the rest.
 func environments(in *Input) (prod, other []*model.Instance) {
-	for _, inst := range instancesByID(in.Cloud) {
+	for _, inst := range in.instancesByID() {
 		switch env, p := in.Options.environment(inst); {
 		case p:
 			prod = append(prod, inst)
@@ -167,7 +167,7 @@ func tagsAndNames(in *Input) []Finding {
 	for _, g := range groupsByID(in.Cloud) {
 		judge("Group", g.ID, g.Name, g.Tags, "TagResources with ResourceType securitygroup", "ModifySecurityGroupAttribute SecurityGroupName")
 	}
-	for _, inst := range instancesByID(in.Cloud) {
+	for _, inst := range in.instancesByID() {
 		judge("Instance", inst.ID, inst.Name, inst.Tags, "TagResources with ResourceType instance", "ModifyInstanceAttribute InstanceName")
 	}
 	return out
@@ -188,7 +188,7 @@ func nounPlural(n int) string {
 // the model has them: see nicsWithoutGroup.
 func withoutGroup(in *Input) []Finding {
 	var out []Finding
-	for _, inst := range instancesByID(in.Cloud) {
+	for _, inst := range in.instancesByID() {
 		if len(in.Cloud.GroupsOf(inst)) > 0 {
 			continue
 		}

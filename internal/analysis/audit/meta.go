@@ -145,14 +145,14 @@ func descriptions(in *Input) []Finding {
 	for _, g := range groupsByID(in.Cloud) {
 		if strings.TrimSpace(g.Description) == "" {
 			out = append(out, Finding{Check: "SGA-018", Severity: Low, Resource: g.ID,
-				Message: fmt.Sprintf("Group %s has no description.", g.ID),
+				Message: "Group " + g.ID + " has no description.",
 				Fix:     "Say what the group is for and who owns it (ModifySecurityGroupAttribute Description)."})
 		}
 		for i := range g.Rules {
 			r := &g.Rules[i]
 			if strings.TrimSpace(r.Description) == "" {
 				out = append(out, ruleFinding("SGA-018", Low, g, r,
-					fmt.Sprintf("%s (%s %s %s) has no description.", capitalize(ruleName(g, r)), r.Direction, r.Policy, what(r)),
+					ruleTitle(g, r)+" ("+string(r.Direction)+" "+string(r.Policy)+" "+what(r)+") has no description.",
 					"Say why the rule exists (ModifySecurityGroupRule Description), so that a later review can tell whether it is still needed."))
 			}
 		}
@@ -186,7 +186,7 @@ func ruleCounts(in *Input) []Finding {
 				Fix:     "Put instances that need the same access into one peer group, or grant stable ranges by prefix list."})
 		}
 	}
-	for _, inst := range instancesByID(c) {
+	for _, inst := range in.instancesByID() {
 		if w := nicRules(c, inst, lists); near(w, model.MaxRulesPerNIC) {
 			out = append(out, Finding{Check: "SGA-020", Severity: Medium, Resource: inst.ID,
 				Message: fmt.Sprintf("Instance %s is governed by %d rules across its groups, of the %d one network interface may have.", inst.ID, w, model.MaxRulesPerNIC),
@@ -208,7 +208,7 @@ func nicRules(c *policy.Cloud, in *model.Instance, lists model.Lists) int {
 // anything in through it is the exposure checks' question.)
 func publicAddresses(in *Input) []Finding {
 	var out []Finding
-	for _, inst := range instancesByID(in.Cloud) {
+	for _, inst := range in.instancesByID() {
 		if !inst.PublicIP.IsValid() {
 			continue
 		}
@@ -233,7 +233,7 @@ func classicNetwork(in *Input) []Finding {
 				Fix:     "Recreate the group in a VPC (CreateSecurityGroup with VpcId) and migrate its instances there."})
 		}
 	}
-	for _, inst := range instancesByID(in.Cloud) {
+	for _, inst := range in.instancesByID() {
 		if inst.Classic() {
 			out = append(out, Finding{Check: "SGA-030", Severity: Medium, Resource: inst.ID,
 				Message: fmt.Sprintf("Instance %s is on the classic network, not in a VPC.", inst.ID),

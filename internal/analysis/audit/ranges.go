@@ -37,7 +37,7 @@ func wideRanges(in *Input) []Finding {
 			return
 		}
 		out = append(out, ruleFinding("SGA-021", Low, g, r,
-			fmt.Sprintf("%s opens %s (%d ports) to %s, more than the %d ports this audit allows in one rule.", capitalize(ruleName(g, r)), what(r), n, peerName(r, netip.Prefix{}), limit),
+			fmt.Sprintf("%s opens %s (%d ports) to %s, more than the %d ports this audit allows in one rule.", ruleTitle(g, r), what(r), n, peerName(r, netip.Prefix{}), limit),
 			"Open only the ports the members' services listen on, one rule (or a few narrow ranges) per service."))
 	})
 	return out

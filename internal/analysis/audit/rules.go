@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -155,10 +156,19 @@ func ruleFinding(check string, sev Severity, g *model.SecurityGroup, r *model.Ru
 
 // ruleName names a rule in a message: its ID, or its content when it has none.
 func ruleName(g *model.SecurityGroup, r *model.Rule) string {
+	// Without fmt: a big audit names some hundred thousand rules.
 	if r.ID != "" {
-		return fmt.Sprintf("rule %s of %s", r.ID, g.ID)
+		return "rule " + r.ID + " of " + g.ID
 	}
-	return fmt.Sprintf("the %s %s rule of %s (priority %d)", r.Direction, r.Policy, g.ID, r.Priority)
+	return "the " + string(r.Direction) + " " + string(r.Policy) + " rule of " + g.ID + " (priority " + strconv.Itoa(r.Priority) + ")"
+}
+
+// ruleTitle is ruleName capitalized, as a sentence starts.
+func ruleTitle(g *model.SecurityGroup, r *model.Rule) string {
+	if r.ID != "" {
+		return "Rule " + r.ID + " of " + g.ID
+	}
+	return capitalize(ruleName(g, r))
 }
 
 // what says what traffic a rule matches, e.g. "TCP port 22" or "all traffic".
@@ -169,13 +179,13 @@ func what(r *model.Rule) string {
 	case !r.Protocol.HasPorts():
 		return string(r.Protocol)
 	case r.PortRangeListID != "":
-		return fmt.Sprintf("%s on the ports of list %s", r.Protocol, r.PortRangeListID)
+		return string(r.Protocol) + " on the ports of list " + r.PortRangeListID
 	case allPorts(r):
 		return string(r.Protocol) + " on all ports"
 	case r.PortRange.Start == r.PortRange.End:
-		return fmt.Sprintf("%s port %d", r.Protocol, r.PortRange.Start)
+		return string(r.Protocol) + " port " + strconv.Itoa(int(r.PortRange.Start))
 	}
-	return fmt.Sprintf("%s ports %d-%d", r.Protocol, r.PortRange.Start, r.PortRange.End)
+	return string(r.Protocol) + " ports " + strconv.Itoa(int(r.PortRange.Start)) + "-" + strconv.Itoa(int(r.PortRange.End))
 }
 
 // peerName names a rule's peer, and the block of a prefix list at issue.
@@ -218,12 +228,12 @@ func publicSources(in *Input) []Finding {
 		}
 		if widest.Bits() < wideBits {
 			out = append(out, ruleFinding("SGA-007", Medium, g, r,
-				fmt.Sprintf("%s accepts %s from %s, a wide public range (/%d).", capitalize(ruleName(g, r)), what(r), peerName(r, widest), widest.Bits()),
+				fmt.Sprintf("%s accepts %s from %s, a wide public range (/%d).", ruleTitle(g, r), what(r), peerName(r, widest), widest.Bits()),
 				"Narrow the source to the addresses that need access (for example the office's egress addresses as /32 blocks), kept in a prefix list if there are several."))
 			return
 		}
 		out = append(out, ruleFinding("SGA-007", Low, g, r,
-			fmt.Sprintf("%s accepts %s from the public block %s.", capitalize(ruleName(g, r)), what(r), peerName(r, widest)),
+			fmt.Sprintf("%s accepts %s from the public block %s.", ruleTitle(g, r), what(r), peerName(r, widest)),
 			"Confirm the block belongs to you or a trusted partner and say so in the rule's description; revoke the rule otherwise."))
 	})
 	return out
@@ -239,7 +249,7 @@ func icmpOpen(in *Input) []Finding {
 		}
 		if b := anywhereBlock(in.Cloud, r); b.IsValid() {
 			out = append(out, ruleFinding("SGA-008", Low, g, r,
-				fmt.Sprintf("%s accepts %s from %s: anyone on the internet can ping the group's members and map them.", capitalize(ruleName(g, r)), r.Protocol, peerName(r, b)),
+				fmt.Sprintf("%s accepts %s from %s: anyone on the internet can ping the group's members and map them.", ruleTitle(g, r), r.Protocol, peerName(r, b)),
 				"Restrict the source to the networks that need to ping (monitoring, office), or revoke the rule."))
 		}
 	})
@@ -275,12 +285,12 @@ func openEgress(in *Input) []Finding {
 		explicit[g.ID] = true
 		if g.Type == model.Enterprise {
 			out = append(out, ruleFinding("SGA-009", Medium, g, r,
-				fmt.Sprintf("%s accepts all outbound traffic to %s, undoing the enterprise group's default of dropping outbound traffic.", capitalize(ruleName(g, r)), peerName(r, b)),
+				fmt.Sprintf("%s accepts all outbound traffic to %s, undoing the enterprise group's default of dropping outbound traffic.", ruleTitle(g, r), peerName(r, b)),
 				"Revoke it and accept only the destinations and ports the members need (for example TCP 443 to the update mirrors)."))
 			return
 		}
 		out = append(out, ruleFinding("SGA-009", Medium, g, r,
-			fmt.Sprintf("%s accepts all outbound traffic to %s, and at priority %d it overrides every egress drop evaluated after it; a basic group accepts all outbound traffic by default anyway.", capitalize(ruleName(g, r)), peerName(r, b), r.Priority),
+			fmt.Sprintf("%s accepts all outbound traffic to %s, and at priority %d it overrides every egress drop evaluated after it; a basic group accepts all outbound traffic by default anyway.", ruleTitle(g, r), peerName(r, b), r.Priority),
 			"Revoking the rule is not enough in a basic group: also add an egress drop of ALL to 0.0.0.0/0 (and ::/0) at priority 100 and accept the needed destinations at a higher priority, or move the members to an enterprise group."))
 	})
 	for _, g := range groupsByID(in.Cloud) {
@@ -340,7 +350,7 @@ func broadInternal(in *Input) []Finding {
 		}
 		if b := anywhereBlock(in.Cloud, r); classicIntranet && b.IsValid() {
 			out = append(out, ruleFinding("SGA-010", High, g, r,
-				fmt.Sprintf("%s accepts %s on the classic intranet from %s, which admits every classic instance in the region, other accounts' included.", capitalize(ruleName(g, r)), what(r), peerName(r, b)),
+				fmt.Sprintf("%s accepts %s on the classic intranet from %s, which admits every classic instance in the region, other accounts' included.", ruleTitle(g, r), what(r), peerName(r, b)),
 				"Name the peer security groups (SourceGroupId) instead of a CIDR block on classic intranet rules, and plan the move to a VPC (see SGA-030)."))
 			return
 		}
@@ -358,7 +368,7 @@ func broadInternal(in *Input) []Finding {
 			return
 		}
 		out = append(out, ruleFinding("SGA-010", Medium, g, r,
-			fmt.Sprintf("%s accepts internal traffic %s (%s from %s).", capitalize(ruleName(g, r)), strings.Join(why, " and "), what(r), peerName(r, netip.Prefix{})),
+			fmt.Sprintf("%s accepts internal traffic %s (%s from %s).", ruleTitle(g, r), strings.Join(why, " and "), what(r), peerName(r, netip.Prefix{})),
 			"Accept only the ports the service uses, from the security group of the instances that call it (SourceGroupId) or from the vSwitch blocks they live in."))
 	})
 	return out
@@ -389,7 +399,7 @@ func cidrForGroup(in *Input) []Finding {
 		inst *model.Instance
 	}
 	nets := map[string][]addrOf{}
-	for _, inst := range instancesByID(c) {
+	for _, inst := range in.instancesByID() {
 		for _, a := range inst.Addresses() {
 			nets[inst.VpcID] = append(nets[inst.VpcID], addrOf{a, inst})
 		}
@@ -425,7 +435,7 @@ func cidrForGroup(in *Input) []Finding {
 				field = "DestGroupId"
 			}
 			out = append(out, ruleFinding("SGA-011", Info, g, r,
-				fmt.Sprintf("%s names %s, which among the instances of its network covers exactly the %d member(s) of %s.", capitalize(ruleName(g, r)), r.Peer.CIDR, len(hit), id),
+				fmt.Sprintf("%s names %s, which among the instances of its network covers exactly the %d member(s) of %s.", ruleTitle(g, r), r.Peer.CIDR, len(hit), id),
 				fmt.Sprintf("If the rule is meant for those instances, replace it with the same rule naming %s=%s, which keeps following the members as they change; keep the CIDR if it is also meant for addresses outside the instances (a VPN range, for example).", field, id)))
 			return
 		}
@@ -457,7 +467,7 @@ func intraOpen(in *Input) []Finding {
 			r := &g.Rules[i]
 			if r.Peer.GroupID == g.ID && allPorts(r) && in.live(g, r, model.Ingress) {
 				out = append(out, ruleFinding("SGA-012", Low, g, r,
-					fmt.Sprintf("%s accepts %s from the group's own members.", capitalize(ruleName(g, r)), what(r)),
+					fmt.Sprintf("%s accepts %s from the group's own members.", ruleTitle(g, r), what(r)),
 					"Accept only the protocols and ports the members use between themselves, or revoke the rule if they need not talk."))
 			}
 		}
@@ -479,28 +489,28 @@ func dangling(in *Input) []Finding {
 			switch {
 			case !ok && r.Peer.GroupOwner != "" && r.Peer.GroupOwner != g.Owner:
 				out = append(out, ruleFinding("SGA-026", Medium, g, r,
-					fmt.Sprintf("%s names group %s of account %s, which this audit cannot see, so the rule is judged as matching nothing.", capitalize(ruleName(g, r)), r.Peer.GroupID, r.Peer.GroupOwner),
+					fmt.Sprintf("%s names group %s of account %s, which this audit cannot see, so the rule is judged as matching nothing.", ruleTitle(g, r), r.Peer.GroupID, r.Peer.GroupOwner),
 					fmt.Sprintf("Confirm with account %s that %s still exists and should have this access, and include that account's groups in the audit; revoke the rule otherwise.", r.Peer.GroupOwner, r.Peer.GroupID)))
 			case !ok:
 				out = append(out, ruleFinding("SGA-026", Medium, g, r,
-					fmt.Sprintf("%s names group %s, which does not exist, so the rule matches nothing.", capitalize(ruleName(g, r)), r.Peer.GroupID),
+					fmt.Sprintf("%s names group %s, which does not exist, so the rule matches nothing.", ruleTitle(g, r), r.Peer.GroupID),
 					"Revoke the rule (by its SecurityGroupRuleId), or point it at the group that should have this access."))
 			default:
 				if e := model.CheckGroupPeer(g, peer, r.Direction); e != nil {
 					out = append(out, ruleFinding("SGA-026", Medium, g, r,
-						fmt.Sprintf("%s names group %s, which it cannot reference: %s", capitalize(ruleName(g, r)), peer.ID, e.Message),
+						fmt.Sprintf("%s names group %s, which it cannot reference: %s", ruleTitle(g, r), peer.ID, e.Message),
 						"Revoke the rule and grant the access by a CIDR block or prefix list, or by a group of the same VPC and type."))
 				}
 			}
 		case r.Peer.PrefixListID != "":
 			if _, ok := c.PrefixLists[r.Peer.PrefixListID]; !ok {
 				out = append(out, ruleFinding("SGA-026", Medium, g, r,
-					fmt.Sprintf("%s names prefix list %s, which does not exist in this audit, so the rule matches nothing.", capitalize(ruleName(g, r)), r.Peer.PrefixListID),
+					fmt.Sprintf("%s names prefix list %s, which does not exist in this audit, so the rule matches nothing.", ruleTitle(g, r), r.Peer.PrefixListID),
 					"Revoke the rule or point it at an existing prefix list; if the list exists, include prefix lists in the audit's input."))
 			}
 		}
 	})
-	for _, inst := range instancesByID(c) {
+	for _, inst := range in.instancesByID() {
 		for _, id := range inst.SecurityGroups {
 			if _, ok := c.Groups[id]; !ok {
 				out = append(out, Finding{Check: "SGA-026", Severity: Medium, Resource: inst.ID,
@@ -515,6 +525,9 @@ func dangling(in *Input) []Finding {
 func capitalize(s string) string {
 	if s == "" {
 		return s
+	}
+	if c := s[0]; 'a' <= c && c <= 'z' {
+		return string(rune(c-'a'+'A')) + s[1:]
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -47,7 +47,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		nic  model.NicType
 	}
 	var tasks []task
-	for _, inst := range sortedInstances(c) {
+	for _, inst := range e.in.instancesByID() {
 		nics := policy.RuleSets(c.GroupsOf(inst))
 		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 			for _, nic := range nics {
@@ -86,16 +86,21 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		for k, s := range built {
 			pk := policy.InstanceKey(c, tasks[k].inst, tasks[k].dir, tasks[k].nic)
 			if e.sums[pk] == nil {
-				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, nil)
+				e.sums[pk] = summarise(s, tasks[k].dir, tasks[k].nic, true, nil)
 				sums = append(sums, e.sums[pk])
 			}
 		}
 		for _, p := range alone {
-			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, nil))
+			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, true, nil))
 		}
 	} else {
 		// Build each distinct policy once, on every worker, summarise it
 		// and drop it (the build's memory is the worker's, reused).
+		// The builds cut their pieces from one index of the cloud's
+		// ranges, made meanwhile on a goroutine of its own (it would
+		// otherwise be the longest step with one core idle).
+		ixc := make(chan *space.Index, 1)
+		go func() { ixc <- space.NewIndex(e.res) }()
 		var distinct []int
 		var keys []policy.Key // of the distinct tasks
 		// The keys, and below the space classes, are found on every
@@ -105,6 +110,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			t := tasks[k]
 			pks[k] = policy.InstanceKey(c, t.inst, t.dir, t.nic)
 		})
+		e.keys = make(map[taskKey]policy.Key, len(tasks))
+		for k, t := range tasks {
+			e.keys[taskKey{t.inst, t.dir, t.nic}] = pks[k]
+		}
 		for k, pk := range pks {
 			if _, ok := e.sums[pk]; !ok {
 				e.sums[pk] = nil
@@ -116,14 +125,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// its first two uses (in order) that have any. They are found only
 		// for rules no summary has seen hit yet (a rule hit anywhere is
 		// not reported), at uses before the second use known to have some.
-		index := map[*model.Rule]int32{}
-		var rules []*model.Rule // by index
-		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) {
-			index[r] = int32(len(rules))
-			rules = append(rules, r)
-		})
-		hit := make([]atomic.Bool, len(index))
-		named := make([][2]int32, len(index)) // the first two uses known to have blockers
+		var rules []*model.Rule // by number
+		eachGroupRule(c, func(_ *model.SecurityGroup, r *model.Rule) { rules = append(rules, r) })
+		hit := make([]atomic.Bool, len(rules))
+		named := make([][2]int32, len(rules)) // the first two uses known to have blockers
 		for i := range named {
 			named[i] = [2]int32{math.MaxInt32, math.MaxInt32}
 		}
@@ -144,9 +149,28 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			cls[j] = b
 		}
-		// The builds cut their pieces from one index of the cloud's
-		// ranges.
-		ix := space.NewIndex(e.res)
+		// SGA-013 reads the packets of egress policies only of instances
+		// the internet can reach (the internet-facing ones): the others'
+		// are not kept (most of a summary's memory).
+		pkts := make([]bool, len(builds)) // by build
+		for k, t := range tasks {
+			if t.dir == model.Ingress || reachable(t.inst) {
+				pkts[byClass[pks[k].WithoutV6()]] = true
+			}
+		}
+		ix := <-ixc
+		// The index numbers the rules as rules does (groups by ID, then
+		// rule order): the builds then give their rules' numbers, without
+		// a map lookup per rule of every program. Checked, not assumed.
+		sameNumbers := slices.Equal(ix.Rules(), rules)
+		// The numbers by rule, made only if a build's differ.
+		indexOf := sync.OnceValue(func() map[*model.Rule]int32 {
+			index := make(map[*model.Rule]int32, len(rules))
+			for id, r := range rules {
+				index[r] = int32(id)
+			}
+			return index
+		})
 		built := make([]*summary, len(builds)+len(alone))
 		each(e.in.Options.workers(), len(built), func(sc *workerScratch, j int) {
 			var s *space.Space
@@ -162,9 +186,15 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			}
 			rules := s.Program.Rules
 			ids := sc.ids[:0]
-			for i := range rules {
-				id := index[rules[i].Rule]
-				ids = append(ids, id)
+			if nums := s.RuleNumbers(); sameNumbers && nums != nil {
+				ids = append(ids, nums...)
+			} else {
+				index := indexOf()
+				for i := range rules {
+					ids = append(ids, index[rules[i].Rule])
+				}
+			}
+			for i, id := range ids {
 				if s.Status(i) != space.Shadowed {
 					hit[id].Store(true)
 				}
@@ -180,10 +210,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				defer mu.Unlock()
 				return int32(j) < named[id][1]
 			}
-			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, blockersOf)
+			built[j] = summarise(s, s.Program.Direction, s.Program.NIC, j < len(builds) && pkts[j], blockersOf)
 			built[j].ids = slices.Clone(ids)
-			for i, bs := range built[j].blockers {
-				if len(bs) == 0 {
+			for i := range rules {
+				if len(built[j].blockers.of(i)) == 0 {
 					continue
 				}
 				id := ids[i]
@@ -206,17 +236,17 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		copy(sums[len(distinct):], built[len(builds):])
 		// The uses by rule index, in one array: a big cloud has about a
 		// million.
-		at := make([]int32, len(index)+1)
+		at := make([]int32, len(rules)+1)
 		for _, sm := range sums {
 			for _, id := range sm.ids {
 				at[id+1]++
 			}
 		}
-		for id := range len(index) {
+		for id := range len(rules) {
 			at[id+1] += at[id]
 		}
-		all := make([]ruleUse, at[len(index)])
-		next := slices.Clone(at[:len(index)])
+		all := make([]ruleUse, at[len(rules)])
+		next := slices.Clone(at[:len(rules)])
 		for j, sm := range sums {
 			sm.pos = j
 			for i, id := range sm.ids {
@@ -224,7 +254,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				next[id]++
 			}
 		}
-		out := make(map[*model.Rule][]ruleUse, len(index))
+		out := make(map[*model.Rule][]ruleUse, len(rules))
 		for id, r := range rules {
 			if at[id] < at[id+1] {
 				out[r] = all[at[id]:at[id+1]:at[id+1]]
@@ -282,11 +312,41 @@ func entryName(p *policy.Program, d space.Decider) string {
 	switch {
 	case d >= 0:
 		r := p.Rules[d]
-		return fmt.Sprintf("%s of %s (priority %d, %s)", r.ID, r.Group.ID, r.Priority, r.Policy.Display())
+		return r.ID + " of " + r.Group.ID + " (priority " + strconv.Itoa(r.Priority) + ", " + r.Policy.Display() + ")"
 	case d.Intra() >= 0:
 		return "intra-group access in " + p.Intra[d.Intra()]
 	}
+	switch p.Default.Verdict {
+	case policy.Accept:
+		return "the default accept"
+	case policy.Drop:
+		return "the default drop"
+	}
 	return "the default " + strings.ToLower(string(p.Default.Verdict))
+}
+
+// entryNames is entryName remembered by rule (a rule is named in many
+// programs): byID[id] names the rule the standings number id ("" until
+// named).
+type entryNames struct{ byID []string }
+
+func newEntryNames(c *policy.Cloud) *entryNames {
+	n := 0
+	for _, g := range c.Groups {
+		n += len(g.Rules)
+	}
+	return &entryNames{byID: make([]string, n)}
+}
+
+func (e *entryNames) of(sm *summary, d space.Decider) string {
+	if d < 0 || sm.ids == nil { // the reference keeps no rule numbers
+		return entryName(sm.prog, d)
+	}
+	id := sm.ids[d]
+	if e.byID[id] == "" {
+		e.byID[id] = entryName(sm.prog, d)
+	}
+	return e.byID[id]
 }
 
 // SGA-022: a rule that decides nothing anywhere because earlier entries
@@ -294,6 +354,7 @@ func entryName(p *policy.Program, d space.Decider) string {
 // rule's intent (an allow, or a deny) is defeated, not merely repeated.
 func shadowedCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
+	names := newEntryNames(in.Cloud)
 	var out []Finding
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		us := uses[r]
@@ -314,12 +375,12 @@ func shadowedCheck(in *Input) []Finding {
 			if named == 2 {
 				break
 			}
-			bs := u.sum.blockers[u.index]
+			bs := u.sum.blockers.of(u.index)
 			if len(bs) > 0 {
 				named++
 			}
 			for _, b := range bs {
-				n := entryName(u.sum.prog, b)
+				n := names.of(u.sum, b)
 				if !slices.Contains(blockers, n) {
 					blockers = append(blockers, n)
 				}
@@ -336,8 +397,8 @@ func shadowedCheck(in *Input) []Finding {
 			how = "one of them with the other policy, so the rule's " + strings.ToLower(r.Policy.Display()) + " never happens"
 		}
 		out = append(out, Finding{Check: "SGA-022", Severity: sev, Resource: g.ID, RuleID: r.ID,
-			Message: fmt.Sprintf("Rule %s of %s never decides anything: %s decide%s all it matches first, %s.",
-				r.ID, g.ID, list(blockers, "entries"), plural(len(blockers)), how),
+			Message: "Rule " + r.ID + " of " + g.ID + " never decides anything: " + list(blockers, "entries") + " decide" + plural(len(blockers)) +
+				" all it matches first, " + how + ".",
 			Fix: "Delete the rule, or if its verdict is the intended one give it a higher priority (a lower number) than the rules that hide it."})
 	})
 	return out
@@ -356,6 +417,7 @@ func plural(n int) string {
 // are not both removable.)
 func redundantCheck(in *Input) []Finding {
 	uses := engineFor(in).ruleUses()
+	names := newEntryNames(in.Cloud)
 	var out []Finding
 	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
 		us := uses[r]
@@ -367,8 +429,8 @@ func redundantCheck(in *Input) []Finding {
 				return
 			case isRedundant:
 				some = true
-				for _, d := range u.sum.takeover[u.index] {
-					if n := entryName(u.sum.prog, d); !slices.Contains(takers, n) {
+				for _, d := range u.sum.takeover.of(u.index) {
+					if n := names.of(u.sum, d); !slices.Contains(takers, n) {
 						takers = append(takers, n)
 					}
 				}
@@ -378,7 +440,7 @@ func redundantCheck(in *Input) []Finding {
 			return
 		}
 		out = append(out, Finding{Check: "SGA-023", Severity: Low, Resource: g.ID, RuleID: r.ID,
-			Message: fmt.Sprintf("Rule %s of %s is redundant: where it decides, %s would decide the same without it.", r.ID, g.ID, list(takers, "entries")),
+			Message: "Rule " + r.ID + " of " + g.ID + " is redundant: where it decides, " + list(takers, "entries") + " would decide the same without it.",
 			Fix:     "Delete the rule to keep the group short, unless it documents an intent worth keeping (then say so in its description)."})
 	})
 	return out
@@ -428,11 +490,19 @@ func conflictCheck(in *Input) []Finding {
 		drop, pos, sm int32 // sm: the summary's index in order
 		c             space.Correlation
 	}
+	// numOf numbers rule i of a summary's program as id does: the
+	// standings number the rules in the same order, and their summaries
+	// keep the numbers (the reference's do not).
+	numOf := func(sm *summary, i int) int32 {
+		if sm.ids != nil {
+			return sm.ids[i]
+		}
+		return id[sm.prog.Rules[i].Rule]
+	}
 	at := make([]int32, len(id)+1)
 	for _, sm := range order {
-		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			at[id[rules[c.Accept].Rule]+1]++
+			at[numOf(sm, c.Accept)+1]++
 		}
 	}
 	for k := range len(id) {
@@ -442,37 +512,38 @@ func conflictCheck(in *Input) []Finding {
 	next := slices.Clone(at[:len(id)])
 	pos := int32(0)
 	for k, sm := range order {
-		rules := sm.prog.Rules
 		for _, c := range sm.corr {
-			a := id[rules[c.Accept].Rule]
-			hits[next[a]] = hit{id[rules[c.Drop].Rule], pos, int32(k), c}
+			a := numOf(sm, c.Accept)
+			hits[next[a]] = hit{numOf(sm, c.Drop), pos, int32(k), c}
 			next[a]++
 			pos++
 		}
 	}
 	// Each accept's pairs, first found first, without repeats (seen[drop]
 	// is the accept it was last seen with, plus one).
+	// (first holds indexes of hits: a quarter of the memory.)
 	seen := make([]int32, len(id))
-	first := make([]hit, 0, len(hits))
+	var first []int32
 	run := 0 // where the findings of the run of tied rules at hand start
 	for k, r := range byRank {
 		a := id[r]
 		if !tied[k] {
 			run = len(first)
 		}
-		for _, h := range hits[at[a]:at[a+1]] {
-			if seen[h.drop] != a+1 {
+		for i := at[a]; i < at[a+1]; i++ {
+			if h := &hits[i]; seen[h.drop] != a+1 {
 				seen[h.drop] = a + 1
-				first = append(first, h)
+				first = append(first, i)
 			}
 		}
 		if tied[k] { // tied with the rules before: theirs and its, as found
-			slices.SortStableFunc(first[run:], func(x, y hit) int { return cmp.Compare(x.pos, y.pos) })
+			slices.SortStableFunc(first[run:], func(x, y int32) int { return cmp.Compare(hits[x].pos, hits[y].pos) })
 		}
 	}
 	out := make([]Finding, len(first))
 	const fix = "Give the rule meant to win a higher priority (a lower number), or narrow one of the two so they no longer overlap."
-	for k, h := range first {
+	for k, i := range first {
+		h := &hits[i]
 		rules := order[h.sm].prog.Rules
 		d, a := rules[h.c.Drop], rules[h.c.Accept]
 		// The message as fmt would write it, without fmt: a big cloud

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"slices"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -21,8 +22,8 @@ type summary struct {
 
 	// The rules' standings (spaces of every source port only).
 	status   []standing
-	takeover [][]space.Decider // for a redundant rule, who would decide without it
-	blockers [][]space.Decider // for a shadowed rule, who hides it, largest share first
+	takeover lists // for a redundant rule, who would decide without it
+	blockers lists // for a shadowed rule, who hides it, largest share first
 	corr     []space.Correlation
 
 	// views[f] is what an address of the internet at large meets in
@@ -88,31 +89,53 @@ type addrTable struct {
 }
 
 // packetsOf cuts a space down to its packets (its IPv4 TCP tables must
-// be built).
+// be built). The copies share two arrays, gathered on a pooled buffer
+// and copied out at their size: a big audit copies some fifty thousand
+// tables, and reading a lazy table's pieces is most of a copy.
 func packetsOf(s *space.Space) *packets {
 	pk := &packets{prog: s.Program, tables: make([]*addrTable, len(tierPorts))}
 	pt := s.Parts[s.PartOf(policy.DefaultSourcePort)].Tables[0][space.TCP]
-	from := make([]*space.AddrTable, len(tierPorts)) // the table each copy was made from
+	buf := runBufs.Get().(*runBuf)
+	defer runBufs.Put(buf)
+	starts, by := buf.starts[:0], buf.by[:0]
+	var fromBuf [32]*space.AddrTable
+	from := append(fromBuf[:0], make([]*space.AddrTable, len(tierPorts))...) // the table each copy is made from
+	var atBuf [33]int32
+	at := append(atBuf[:0], make([]int32, len(tierPorts)+1)...) // table t's runs, if it is the first made from from[t]: at[t]:at[t+1]
 	for t, ri := range tierPorts {
 		port := riskyPorts[ri].port
 		k, _ := slices.BinarySearch(pt.Starts, port)
 		if k == len(pt.Starts) || pt.Starts[k] != port {
 			k--
 		}
-		at := pt.Addrs[k]
-		if u := slices.Index(from[:t], at); u >= 0 {
-			pk.tables[t], from[t] = pk.tables[u], at
+		from[t] = pt.Addrs[k]
+		if slices.Index(from[:t], from[t]) < 0 {
+			from[t].EachRun(func(k iprange.Key, d space.Decider) {
+				starts, by = append(starts, uint32(k.Lo)), append(by, d)
+			})
+		}
+		at[t+1] = int32(len(starts))
+	}
+	buf.starts, buf.by = starts, by
+	starts, by = slices.Clone(starts), slices.Clone(by)
+	for t := range tierPorts {
+		if u := slices.Index(from[:t], from[t]); u >= 0 {
+			pk.tables[t] = pk.tables[u]
 			continue
 		}
-		by := at.Deciders() // written out, if the space is lazy
-		c := &addrTable{starts: make([]uint32, len(by)), by: slices.Clone(by)}
-		for j := range at.Len() {
-			c.starts[j] = uint32(at.Start(j).Lo)
-		}
-		pk.tables[t], from[t] = c, at
+		lo, hi := at[t], at[t+1]
+		pk.tables[t] = &addrTable{starts: starts[lo:hi:hi], by: by[lo:hi:hi]}
 	}
 	return pk
 }
+
+// runBuf is packetsOf's buffer.
+type runBuf struct {
+	starts []uint32
+	by     []space.Decider
+}
+
+var runBufs = sync.Pool{New: func() any { return new(runBuf) }}
 
 // decide returns the decider of a packet to data-tier port
 // riskyPorts[tierPorts[t]] from an IPv4 address.
@@ -125,6 +148,29 @@ func (p *packets) decide(t int, remote iprange.Key) space.Decider {
 		k--
 	}
 	return c.by[k]
+}
+
+// decideMemo is packets.decide for one packets and one address,
+// remembered by table: the data-tier ports share a few tables.
+type decideMemo struct {
+	tables [8]*addrTable
+	by     [8]space.Decider
+	n      int
+}
+
+func (m *decideMemo) decide(p *packets, t int, remote iprange.Key) space.Decider {
+	tb := p.tables[t]
+	for i := range m.n {
+		if m.tables[i] == tb {
+			return m.by[i]
+		}
+	}
+	d := p.decide(t, remote)
+	if m.n < len(m.tables) {
+		m.tables[m.n], m.by[m.n] = tb, d
+		m.n++
+	}
+	return d
 }
 
 // family indexes a family: 0 IPv4, 1 IPv6.
@@ -166,6 +212,37 @@ func standingOf(st space.Status) standing {
 	return isLive
 }
 
+// lists holds a list of deciders for some rules of a program in one
+// array, rule i's at by[at[i]:at[i+1]] (no rule has one when at is nil):
+// a slice per rule cost a big audit some 30 MB of pointers for the
+// collector, most of them nil.
+type lists struct {
+	at []int32
+	by []space.Decider
+}
+
+// of returns rule i's list.
+func (l *lists) of(i int) []space.Decider {
+	if l.at == nil {
+		return nil
+	}
+	return l.by[l.at[i]:l.at[i+1]]
+}
+
+// open makes room for the lists of a program of n rules.
+func (l *lists) open(n int) {
+	if l.at == nil {
+		l.at = make([]int32, n+1)
+	}
+}
+
+// end ends rule i's list: the deciders added since the end of rule i-1's.
+func (l *lists) end(i int) {
+	if l.at != nil {
+		l.at[i+1] = int32(len(l.by))
+	}
+}
+
 // standingsOf adds a space's standings to its summary. blockersOf says
 // for which rules the blockers are worth finding (nil: all).
 func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
@@ -174,26 +251,18 @@ func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 	for i := range n {
 		st := s.Status(i)
 		sm.status[i] = standingOf(st)
-		switch st {
-		case space.Redundant:
-			if sm.takeover == nil {
-				sm.takeover = make([][]space.Decider, n)
+		switch {
+		case st == space.Redundant:
+			sm.takeover.open(n)
+			sm.takeover.by = append(sm.takeover.by, s.Rules[i].Takeover...)
+		case st == space.Shadowed && (blockersOf == nil || blockersOf(i)):
+			sm.blockers.open(n)
+			for _, b := range s.Blockers(i) {
+				sm.blockers.by = append(sm.blockers.by, b.By)
 			}
-			sm.takeover[i] = s.Rules[i].Takeover
-		case space.Shadowed:
-			if blockersOf != nil && !blockersOf(i) {
-				continue
-			}
-			if sm.blockers == nil {
-				sm.blockers = make([][]space.Decider, n)
-			}
-			bs := s.Blockers(i)
-			ds := make([]space.Decider, len(bs))
-			for k, b := range bs {
-				ds[k] = b.By
-			}
-			sm.blockers[i] = ds
 		}
+		sm.takeover.end(i)
+		sm.blockers.end(i)
 	}
 	// Every overlapping pair: testing one costs less than remembering
 	// which were tested in other programs.
@@ -201,8 +270,9 @@ func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 }
 
 // summarise takes what the checks read of a space built for the
-// standings (every source port, both families).
-func summarise(s *space.Space, dir model.Direction, nic model.NicType, blockersOf func(int) bool) *summary {
+// standings (every source port, both families); the packets only if
+// asked (see packetsFor).
+func summarise(s *space.Space, dir model.Direction, nic model.NicType, packets bool, blockersOf func(int) bool) *summary {
 	sm := &summary{prog: s.Program}
 	sm.standingsOf(s, blockersOf)
 	part := s.PartOf(policy.DefaultSourcePort)
@@ -211,7 +281,7 @@ func summarise(s *space.Space, dir model.Direction, nic model.NicType, blockersO
 			sm.views[f] = viewOf(s, f == 1, part)
 		}
 	}
-	if nic == model.Intranet {
+	if nic == model.Intranet && packets {
 		sm.packets = packetsOf(s)
 	}
 	return sm

@@ -65,6 +65,7 @@ type Scratch struct {
 	i32s  []int32
 	stats []RuleStat
 	rules []prep
+	nums  []int32
 	// The tables' own memory: port starts, table pointers, the tables.
 	u16s     []uint16
 	addrs    []*AddrTable
@@ -80,6 +81,7 @@ type Scratch struct {
 	// Maps of one build, cleared before use.
 	seen  map[*iprange.Range]int32
 	cache map[string]*AddrTable
+	small map[[3]uint64]*AddrTable
 }
 
 // reuse returns *m cleared, making it first if need be.
@@ -157,6 +159,13 @@ func (a *arena) cacheMap() map[string]*AddrTable {
 		return map[string]*AddrTable{}
 	}
 	return reuse(&a.sc.cache)
+}
+
+func (a *arena) smallCacheMap() map[[3]uint64]*AddrTable {
+	if a.sc == nil {
+		return map[[3]uint64]*AddrTable{}
+	}
+	return reuse(&a.sc.small)
 }
 
 func (a *arena) seenMap() map[*iprange.Range]int32 {
@@ -267,6 +276,26 @@ func (t *AddrTable) write() {
 	t.By, t.piece, t.class, t.classBy, t.mem = by, piece, nil, nil, nil
 }
 
+// EachRun calls fn for each run of the table's pieces decided alike, in
+// address order, with where it starts and its decider (the pieces Start
+// and Deciders give), without writing a lazy table out: for callers that
+// copy a table of a space they drop.
+func (t *AddrTable) EachRun(fn func(start iprange.Key, by Decider)) {
+	if t.classBy != nil {
+		prev := none
+		for j, c := range t.class {
+			if d := t.classBy[c]; d != prev {
+				fn(t.pieces[j], d)
+				prev = d
+			}
+		}
+		return
+	}
+	for k, d := range t.By {
+		fn(t.pieces[t.piece[k]], d)
+	}
+}
+
 // Deciders returns By, written out.
 func (t *AddrTable) Deciders() []Decider {
 	t.ready()
@@ -345,6 +374,7 @@ type Space struct {
 	DefaultHit bool
 
 	rules  []prep
+	nums   []int32 // see RuleNumbers
 	intra  [][2][]iprange.Range
 	pieces [2][]iprange.Key
 	// The pieces each rule's ranges span, per family, kept by builds with
@@ -378,6 +408,12 @@ const (
 	Shadowed  Status = "shadowed"
 	Redundant Status = "redundant"
 )
+
+// RuleNumbers returns the numbers the Index the space was cut from gives
+// the program's rules (see Index.Rules), in program order; nil if it was
+// not cut from one, or the Index lacks a rule. With a Scratch it lives as
+// long as the space.
+func (s *Space) RuleNumbers() []int32 { return s.nums }
 
 // Status returns the standing of rule i.
 func (s *Space) Status(i int) Status {
@@ -515,7 +551,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 	// parts too: most cover sets recur in every part (only rules with a
 	// source-port range tell parts apart), and painting a cover again would
 	// add nothing to the standings.
-	b.cache = b.tmp.cacheMap()
+	b.cache, b.small = b.tmp.cacheMap(), b.tmp.smallCacheMap()
 	for _, sp := range s.sourceParts() {
 		part := Part{SourcePorts: sp}
 		for f := range 2 {
@@ -600,14 +636,28 @@ func newSpace(res *Resolver, p *policy.Program, o Options) *Space {
 		ix = nil // made for another snapshot
 		s.Options.Index = nil
 	}
+	var nums []int32
+	if ix != nil {
+		if sc := o.Scratch; sc != nil {
+			sc.nums = slices.Grow(sc.nums[:0], len(p.Rules))[:len(p.Rules)]
+			nums = sc.nums
+		} else {
+			nums = make([]int32, len(p.Rules))
+		}
+	}
+	numbered := ix != nil
 	for i, pr := range p.Rules {
 		if ix != nil {
-			if rp, ok := ix.preps[pr.Rule]; ok {
-				s.rules[i] = *rp
+			if n, ok := ix.num[pr.Rule]; ok {
+				s.rules[i], nums[i] = ix.preps[n], n
 				continue
 			}
+			numbered = false // a rule the index lacks
 		}
 		s.rules[i] = prepOf(res, pr.Rule)
+	}
+	if numbered {
+		s.nums = nums
 	}
 	for _, g := range p.Intra {
 		s.intra = append(s.intra, res.Group(g))
@@ -668,6 +718,7 @@ type builder struct {
 	s      *Space
 	needed []bool // removing the rule changes a verdict somewhere
 	cache  map[string]*AddrTable
+	small  map[[3]uint64]*AddrTable // cache, for covers of one or two words (nearly all)
 	key    []byte
 	fams   [2]*pieces
 	mem    arena
@@ -1024,6 +1075,18 @@ func (b *builder) portTable(f int, slot Proto) *PortTable {
 // table returns the table of a family for the rules of a cover (a bit
 // set), painted once per build.
 func (b *builder) table(mask []uint64, f int) *AddrTable {
+	if len(mask) <= 2 {
+		// Keyed without a string: a big audit makes some half a million
+		// tables.
+		k := [3]uint64{uint64(f)}
+		copy(k[1:], mask)
+		at, ok := b.small[k]
+		if !ok {
+			at = b.paint(mask, f)
+			b.small[k] = at
+		}
+		return at
+	}
 	b.key = append(b.key[:0], byte(f))
 	for _, w := range mask {
 		b.key = binary.LittleEndian.AppendUint64(b.key, w)

@@ -1,6 +1,7 @@
 package space
 
 import (
+	"maps"
 	"math/bits"
 	"slices"
 
@@ -23,13 +24,21 @@ type Index struct {
 	res   *Resolver
 	keys  [2][]iprange.Key // a family's bounds, in order; keys[f][0] is the first address
 	ranks map[*iprange.Range][]int32
-	preps map[*model.Rule]*prep
+	// The cloud's rules numbered, groups in ID order and each group's
+	// rules in order: num[r] is r's number, rules and preps are by number.
+	num   map[*model.Rule]int32
+	rules []*model.Rule
+	preps []prep
 }
+
+// Rules lists the cloud's rules by number (see Space.RuleNumbers):
+// groups in ID order, each group's rules in order.
+func (ix *Index) Rules() []*model.Rule { return ix.rules }
 
 // NewIndex indexes the peers of every rule of a resolver's cloud, and its
 // groups.
 func NewIndex(res *Resolver) *Index {
-	ix := &Index{res: res, ranks: map[*iprange.Range][]int32{}, preps: map[*model.Rule]*prep{}}
+	ix := &Index{res: res, ranks: map[*iprange.Range][]int32{}, num: map[*model.Rule]int32{}}
 	var arrays [2][][]iprange.Range
 	add := func(sets [2][]iprange.Range) {
 		for f, rs := range sets {
@@ -43,11 +52,19 @@ func NewIndex(res *Resolver) *Index {
 			arrays[f] = append(arrays[f], rs)
 		}
 	}
-	for id, g := range res.Cloud.Groups {
+	n := 0
+	for _, g := range res.Cloud.Groups {
+		n += len(g.Rules)
+	}
+	ix.rules, ix.preps = make([]*model.Rule, 0, n), make([]prep, 0, n)
+	for _, id := range slices.Sorted(maps.Keys(res.Cloud.Groups)) {
+		g := res.Cloud.Groups[id]
 		add(res.Group(id))
 		for i := range g.Rules {
 			rp := prepOf(res, &g.Rules[i])
-			ix.preps[&g.Rules[i]] = &rp
+			ix.num[&g.Rules[i]] = int32(len(ix.rules))
+			ix.rules = append(ix.rules, &g.Rules[i])
+			ix.preps = append(ix.preps, rp)
 			add(rp.ranges)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
@@ -48,9 +49,41 @@ func TestPaintPathsAgree(t *testing.T) {
 				if fmt.Sprint(indexed.Rules) != fmt.Sprint(fast.Rules) || !slices.Equal(x, a) {
 					t.Fatalf("%s: a space cut from an index differs (%d and %d cells)", name, len(x), len(a))
 				}
+				// Its rules' numbers name its rules in the index.
+				nums := indexed.RuleNumbers()
+				if len(nums) != len(indexed.Program.Rules) || fast.RuleNumbers() != nil {
+					t.Fatalf("%s: %d rule numbers for %d rules (%d without an index)", name, len(nums), len(indexed.Program.Rules), len(fast.RuleNumbers()))
+				}
+				for i, n := range nums {
+					if ix.Rules()[n] != indexed.Program.Rules[i].Rule {
+						t.Fatalf("%s: rule %d is numbered %d, which is another rule", name, i, n)
+					}
+				}
 				// Lazy tables: the same blockers and columns read from the
 				// classes, and the same cells once written out.
 				lazy := ForInstance(res, in, dir, model.Intranet, Options{AllSourcePorts: true, Scratch: new(Scratch), Lazy: true, Index: ix})
+				// EachRun, before a lazy table is written out and after a
+				// table is, gives the runs Start and Deciders give.
+				for p, part := range lazy.Parts {
+					for f := range 2 {
+						for sl, pt := range part.Tables[f] {
+							for k, at := range pt.Addrs {
+								var got []string
+								at.EachRun(func(start iprange.Key, by Decider) { got = append(got, fmt.Sprint(start, by)) })
+								wt := fast.Parts[p].Tables[f][sl].Addrs[k]
+								var want []string
+								wt.EachRun(func(start iprange.Key, by Decider) { want = append(want, fmt.Sprint(start, by)) })
+								var written []string
+								for j, by := range wt.Deciders() {
+									written = append(written, fmt.Sprint(wt.Start(j), by))
+								}
+								if !slices.Equal(got, want) || !slices.Equal(want, written) {
+									t.Fatalf("%s: table %d/%d/%d/%d runs differ:\n lazy %v\n full %v\n read %v", name, p, f, sl, k, got, want, written)
+								}
+							}
+						}
+					}
+				}
 				for i := range lazy.Program.Rules {
 					if got, want := fmt.Sprint(lazy.Blockers(i)), fmt.Sprint(fast.Blockers(i)); got != want {
 						t.Fatalf("%s: rule %d's blockers differ in a lazy space:\n got %s\nwant %s", name, i, got, want)
