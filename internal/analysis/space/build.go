@@ -411,8 +411,8 @@ const (
 
 // RuleNumbers returns the numbers the Index the space was cut from gives
 // the program's rules (see Index.Rules), in program order; nil if it was
-// not cut from one, or the Index lacks a rule. With a Scratch it lives as
-// long as the space.
+// not cut from one, or the Index lacks a rule. With a Scratch the next
+// build on that Scratch overwrites it: copy what must outlive that.
 func (s *Space) RuleNumbers() []int32 { return s.nums }
 
 // Status returns the standing of rule i.
@@ -538,6 +538,7 @@ func Build(res *Resolver, p *policy.Program, o Options) *Space {
 		defer func() {
 			clear(sc.cache) // no table outlives its space through the pool
 			clear(sc.seen)
+			clear(sc.small)
 			scratchPool.Put(sc)
 		}()
 	}

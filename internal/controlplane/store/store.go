@@ -97,7 +97,9 @@ type ReadTx interface {
 // not after the callback returns.
 type Tx interface {
 	ReadTx
-	// Put inserts or replaces r. Kind and ID must be non-empty.
+	// Put inserts or replaces r. Kind and ID must be non-empty. A backend
+	// may keep r.Data until the transaction commits: the caller must not
+	// modify it after Put.
 	Put(r Record) error
 	// Delete removes (kind, id). Deleting a missing record is not an error
 	// and records no change.
