@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -529,54 +530,103 @@ func readAll(r io.Reader) ([]byte, error) {
 // parseParams merges the query string and an urlencoded form body. It
 // returns them as Params and as the url.Values the signature covers. A name
 // given twice with the same value counts once (SDKs sign a map); with
-// different values the request is ambiguous and refused.
+// different values the request is ambiguous and refused. The signed values
+// are therefore always the params, one value a name: they are built from
+// them, sharing one backing array, rather than parsed again.
 func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Error) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
+	var form string
+	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
+		// The body is not changed after it is read: its strings can share
+		// its bytes (one copy less of every body).
+		form = unsafe.String(unsafe.SliceData(body), len(body))
+	}
+	pairs := make([]string, 0, 2*(countParams(r.URL.RawQuery)+countParams(form)))
+	pairs, err := appendPairs(pairs, r.URL.RawQuery)
 	if err != nil {
 		return nil, nil, ecserr.BadRequest("InvalidParameter", "The query string is not valid URL encoding: %v.", err)
 	}
-	sources := []url.Values{query}
-	if len(body) > 0 {
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-			form, err := url.ParseQuery(string(body))
-			if err != nil {
-				return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
-			}
-			sources = append(sources, form)
+	if form != "" {
+		if pairs, err = appendPairs(pairs, form); err != nil {
+			return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
 		}
 	}
-	n := 0
-	for _, src := range sources {
-		n += len(src)
-	}
-	params := make(Params, n)
-	single := true // every name has one value, from one source
-	for _, src := range sources {
-		for k, vs := range src {
-			for _, v := range vs {
-				if old, ok := params[k]; ok {
-					single = false
-					if old != v {
-						return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
-					}
-				}
-				params[k] = v
-			}
+	params := make(Params, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, v := pairs[i], pairs[i+1]
+		if old, ok := params[k]; ok && old != v {
+			return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
 		}
-	}
-	if single {
-		if len(sources) == 1 {
-			return params, query, nil // already one value per name
-		}
-		if len(query) == 0 {
-			return params, sources[1], nil
-		}
+		params[k] = v
 	}
 	signed := make(url.Values, len(params))
+	vals := make([]string, len(params))
+	i := 0
 	for k, v := range params {
-		signed[k] = []string{v}
+		vals[i] = v
+		signed[k] = vals[i : i+1 : i+1]
+		i++
 	}
 	return params, signed, nil
+}
+
+// isForm reports whether a Content-Type is an urlencoded form; the SDKs'
+// exact spelling is matched without parsing it.
+func isForm(ct string) bool {
+	const form = "application/x-www-form-urlencoded"
+	if ct == form || ct == form+"; charset=UTF-8" || ct == form+";charset=utf-8" {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == form
+}
+
+// maxParams is net/url's default bound on the parameters of a query
+// (GODEBUG urlmaxqueryparams), kept for the query and the form each.
+const maxParams = 10000
+
+func countParams(s string) int {
+	if s == "" {
+		return 0
+	}
+	return min(strings.Count(s, "&")+1, maxParams)
+}
+
+// appendPairs parses a query (or form) as url.ParseQuery does, with its
+// errors, appending name and value of each parameter to pairs: no map of
+// slices is built for it, to be copied into Params after.
+func appendPairs(pairs []string, query string) ([]string, error) {
+	if strings.Count(query, "&")+1 > maxParams {
+		return pairs, errors.New("number of URL query parameters exceeded limit")
+	}
+	var err error
+	for query != "" {
+		var key string
+		key, query, _ = strings.Cut(query, "&")
+		if strings.Contains(key, ";") {
+			err = errors.New("invalid semicolon separator in query")
+			continue
+		}
+		if key == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(key, "=")
+		key, err1 := url.QueryUnescape(key)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		value, err1 = url.QueryUnescape(value)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		pairs = append(pairs, key, value)
+	}
+	return pairs, err
 }
 
 // format maps the Format parameter to JSON or XML. XML is documented as the
