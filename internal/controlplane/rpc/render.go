@@ -17,6 +17,23 @@ const (
 	contentTypeXML  = "text/xml;charset=utf-8" // exactly what darabonba checks for
 )
 
+// The Content-Type header values of the two types, shared by every answer
+// (net/http only reads them).
+var (
+	contentTypeJSONValue = []string{contentTypeJSON}
+	contentTypeXMLValue  = []string{contentTypeXML}
+)
+
+func contentTypeValue(ct string) []string {
+	switch ct {
+	case contentTypeJSON:
+		return contentTypeJSONValue
+	case contentTypeXML:
+		return contentTypeXMLValue
+	}
+	return []string{ct}
+}
+
 type requestIDSetter interface{ SetRequestID(string) }
 
 // encodeResult renders a handler's result. nil renders just the RequestId.

@@ -157,9 +157,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Product:    s.product(),
 		HTTPMethod: r.Method,
 		Host:       r.Host,
-		Format:     format(r.URL.Query().Get("Format")), // until the body is parsed
 	}
 	result, err := s.serve(w, r, req)
+	if req.Format == "" {
+		// Refused before its parameters were parsed: the query's Format
+		// still chooses the error's encoding.
+		req.Format = format(r.URL.Query().Get("Format"))
+	}
 	if st, ok := result.(Stream); ok && err == nil {
 		s.serveStream(w, r, req, st, start)
 		return
@@ -200,10 +204,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		t.Stop()
 	}
-	w.Header().Set("Content-Type", contentType)
+	// The names are canonical already and set directly (Header.Set would
+	// canonicalize each again); the content types' values are shared,
+	// read-only slices.
+	h := w.Header()
+	h["Content-Type"] = contentTypeValue(contentType)
 	// With a length the body goes out in one write, not chunked.
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("x-acs-request-id", req.RequestID)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["X-Acs-Request-Id"] = []string{req.RequestID}
 	w.WriteHeader(status)
 	w.Write(body)
 	if s.Observe != nil {
@@ -352,10 +360,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		rc.SetReadDeadline(time.Now())
 		return nil, e
 	}
-	tooLarge := ecserr.BadRequest("RequestBodyTooLarge",
-		"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	// Made only for a refusal: formatting it costs every request otherwise.
+	tooLarge := func() *ecserr.Error {
+		return ecserr.BadRequest("RequestBodyTooLarge",
+			"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	}
 	if r.ContentLength > limit {
-		return refuse(tooLarge)
+		return refuse(tooLarge())
 	}
 	start := time.Now()
 	if s.BodyTimeout > 0 {
@@ -388,7 +399,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
 			"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
 	case errors.As(err, &mbe):
-		return refuse(tooLarge)
+		return refuse(tooLarge())
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return refuse(ecserr.New(http.StatusRequestTimeout, "RequestTimeout",
 			"The request body was not received within %v; send it without pauses.", s.BodyTimeout))
