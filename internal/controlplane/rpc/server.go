@@ -392,7 +392,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		defer c.release()
 		in = c
 	}
-	body, err := readAll(in)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= chunkSize {
+		body, err = readSized(in, int(n))
+	} else {
+		body, err = readAll(in)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, errLargeBodiesBusy):
@@ -501,6 +507,30 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 const chunkSize = 16 << 10
 
 var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+// readSized reads r, announced to hold size bytes (at most a chunk), into
+// a buffer of that size: no chunk to copy from. A body longer than it
+// said is read on as readAll does.
+func readSized(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, 0, size+1) // a byte more: the read that finds the end needs room
+	for {
+		if len(buf) == cap(buf) {
+			rest, err := readAll(r)
+			if err != nil {
+				return nil, err
+			}
+			return append(buf, rest...), nil
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
 
 // readAll reads r to its end into pooled chunks and joins them once at the
 // end. io.ReadAll instead grows one buffer, allocating and zeroing a larger
