@@ -237,10 +237,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if err != nil {
 		return nil, err
 	}
-	params, signed, perr := parseParams(r, body)
+	params, signed, perr := parseSigned(r, body)
 	if perr != nil {
 		return nil, perr
 	}
+	defer signed.release()
 	req.Params = params
 	req.Format = format(params.Get("Format"))
 	req.Action = firstNonEmpty(params.Get("Action"), r.Header.Get("x-acs-action"))
@@ -266,7 +267,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if s.Verifier == nil {
 		return nil, ecserr.New(http.StatusInternalServerError, "InternalError", "The server has no signature verifier configured.")
 	}
-	ak, verr := s.Verifier.Verify(r, signed, body)
+	ak, verr := s.Verifier.Verify(r, signed.values, body)
 	if verr != nil {
 		return nil, verr
 	}
@@ -575,6 +576,39 @@ func readAll(r io.Reader) ([]byte, error) {
 // are therefore always the params, one value a name: they are built from
 // them, sharing one backing array, rather than parsed again.
 func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Error) {
+	params, signed, err := parseSigned(r, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return params, signed.values, nil
+}
+
+// signedSet holds the signed values, reused from request to request:
+// they are needed only until the signature is checked (Params, which the
+// handler and the trail keep, is made anew).
+type signedSet struct {
+	values url.Values
+	vals   []string // the values' backing array
+}
+
+var signedSets = sync.Pool{New: func() any { return &signedSet{values: url.Values{}} }}
+
+// maxPooledParams bounds the size of a set kept for reuse.
+const maxPooledParams = 256
+
+func (s *signedSet) release() {
+	if len(s.values) > maxPooledParams {
+		return
+	}
+	clear(s.values)
+	clear(s.vals)
+	s.vals = s.vals[:0]
+	signedSets.Put(s)
+}
+
+// parseSigned is parseParams with the signed values in a pooled set; the
+// caller releases it once the signature is checked.
+func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Error) {
 	var form string
 	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
 		// The body is not changed after it is read: its strings can share
@@ -599,14 +633,15 @@ func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Erro
 		}
 		params[k] = v
 	}
-	signed := make(url.Values, len(params))
-	vals := make([]string, len(params))
+	signed := signedSets.Get().(*signedSet)
+	vals := slices.Grow(signed.vals[:0], len(params))[:len(params)]
 	i := 0
 	for k, v := range params {
 		vals[i] = v
-		signed[k] = vals[i : i+1 : i+1]
+		signed.values[k] = vals[i : i+1 : i+1]
 		i++
 	}
+	signed.vals = vals
 	return params, signed, nil
 }
 
