@@ -589,6 +589,7 @@ func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Erro
 type signedSet struct {
 	values url.Values
 	vals   []string // the values' backing array
+	pairs  []string // scratch: the names and values as parsed
 }
 
 var signedSets = sync.Pool{New: func() any { return &signedSet{values: url.Values{}} }}
@@ -597,12 +598,13 @@ var signedSets = sync.Pool{New: func() any { return &signedSet{values: url.Value
 const maxPooledParams = 256
 
 func (s *signedSet) release() {
-	if len(s.values) > maxPooledParams {
+	if len(s.values) > maxPooledParams || cap(s.pairs) > 2*maxPooledParams {
 		return
 	}
 	clear(s.values)
 	clear(s.vals)
-	s.vals = s.vals[:0]
+	clear(s.pairs[:cap(s.pairs)])
+	s.vals, s.pairs = s.vals[:0], s.pairs[:0]
 	signedSets.Put(s)
 }
 
@@ -615,34 +617,39 @@ func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Erro
 		// its bytes (one copy less of every body).
 		form = unsafe.String(unsafe.SliceData(body), len(body))
 	}
-	pairs := make([]string, 0, 2*(countParams(r.URL.RawQuery)+countParams(form)))
+	set := signedSets.Get().(*signedSet)
+	pairs := slices.Grow(set.pairs[:0], 2*(countParams(r.URL.RawQuery)+countParams(form)))
 	pairs, err := appendPairs(pairs, r.URL.RawQuery)
-	if err != nil {
-		return nil, nil, ecserr.BadRequest("InvalidParameter", "The query string is not valid URL encoding: %v.", err)
-	}
-	if form != "" {
+	if err == nil && form != "" {
 		if pairs, err = appendPairs(pairs, form); err != nil {
+			set.pairs = pairs
+			set.release()
 			return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
 		}
+	}
+	set.pairs = pairs
+	if err != nil {
+		set.release()
+		return nil, nil, ecserr.BadRequest("InvalidParameter", "The query string is not valid URL encoding: %v.", err)
 	}
 	params := make(Params, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {
 		k, v := pairs[i], pairs[i+1]
 		if old, ok := params[k]; ok && old != v {
+			set.release()
 			return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
 		}
 		params[k] = v
 	}
-	signed := signedSets.Get().(*signedSet)
-	vals := slices.Grow(signed.vals[:0], len(params))[:len(params)]
+	vals := slices.Grow(set.vals[:0], len(params))[:len(params)]
 	i := 0
 	for k, v := range params {
 		vals[i] = v
-		signed.values[k] = vals[i : i+1 : i+1]
+		set.values[k] = vals[i : i+1 : i+1]
 		i++
 	}
-	signed.vals = vals
-	return params, signed, nil
+	set.vals = vals
+	return params, set, nil
 }
 
 // isForm reports whether a Content-Type is an urlencoded form; the SDKs'
