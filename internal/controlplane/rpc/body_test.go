@@ -38,10 +38,29 @@ func TestReadAll(t *testing.T) {
 				t.Errorf("%d bytes, %s: got %d bytes (equal %v), %v", n, name, len(got), bytes.Equal(got, want), err)
 			}
 		}
+		// readSized, told the right size or a wrong one (a body reader
+		// that does not hold to its announced length).
+		for _, size := range []int{n, max(n-1, 0), n + 1, 1} {
+			for name, r := range map[string]io.Reader{
+				"whole":        bytes.NewReader(want),
+				"byte by byte": iotest.OneByteReader(bytes.NewReader(want)),
+				"data and EOF": iotest.DataErrReader(bytes.NewReader(want)),
+			} {
+				got, err := readSized(r, size)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("readSized %d of %d bytes, %s: got %d bytes (equal %v), %v", size, n, name, len(got), bytes.Equal(got, want), err)
+				}
+			}
+		}
 	}
 	broken := errors.New("connection reset")
 	if _, err := readAll(io.MultiReader(bytes.NewReader(make([]byte, chunkSize+3)), iotest.ErrReader(broken))); !errors.Is(err, broken) {
 		t.Errorf("a broken body: %v", err)
+	}
+	for _, n := range []int{3, chunkSize + 3} {
+		if _, err := readSized(io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(broken)), 10); !errors.Is(err, broken) {
+			t.Errorf("readSized, a broken body of %d bytes: %v", n, err)
+		}
 	}
 }
 

@@ -17,6 +17,23 @@ const (
 	contentTypeXML  = "text/xml;charset=utf-8" // exactly what darabonba checks for
 )
 
+// The Content-Type header values of the two types, shared by every answer
+// (net/http only reads them).
+var (
+	contentTypeJSONValue = []string{contentTypeJSON}
+	contentTypeXMLValue  = []string{contentTypeXML}
+)
+
+func contentTypeValue(ct string) []string {
+	switch ct {
+	case contentTypeJSON:
+		return contentTypeJSONValue
+	case contentTypeXML:
+		return contentTypeXMLValue
+	}
+	return []string{ct}
+}
+
 type requestIDSetter interface{ SetRequestID(string) }
 
 // encodeResult renders a handler's result. nil renders just the RequestId.
@@ -152,14 +169,38 @@ func errorStatus(e *ecserr.Error) int {
 	return e.Status
 }
 
+// jsonEncoder is a buffer with its encoder, reused across answers.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false) // descriptions may hold < > &; keep them readable
+	return e
+}}
+
+// maxPooledJSON bounds the buffer kept for reuse: a rare large answer's
+// does not stay held.
+const maxPooledJSON = 256 << 10
+
+// encodeJSON encodes v into a pooled buffer and returns a copy of exactly
+// its size: one allocation per answer, where a fresh buffer grew (and
+// copied) by doubling, and the answer may be kept (Call.Body) after.
 func encodeJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // descriptions may hold < > &; keep them readable
-	if err := enc.Encode(v); err != nil {
+	e := jsonEncoders.Get().(*jsonEncoder)
+	defer func() {
+		if e.buf.Cap() <= maxPooledJSON {
+			e.buf.Reset()
+			jsonEncoders.Put(e)
+		}
+	}()
+	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return bytes.Clone(e.buf.Bytes()), nil
 }
 
 func encodeXML(root string, v any) ([]byte, error) {

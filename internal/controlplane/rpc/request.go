@@ -3,8 +3,6 @@ package rpc
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"strings"
 )
 
 // Request is what a Handler gets: the routed action and its parameters,
@@ -58,6 +56,17 @@ func NewRequestID() string {
 	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := strings.ToUpper(hex.EncodeToString(b[:]))
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	// Written in one buffer, one allocation (the string).
+	const digits = "0123456789ABCDEF"
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sync/semaphore"
 
@@ -156,9 +157,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Product:    s.product(),
 		HTTPMethod: r.Method,
 		Host:       r.Host,
-		Format:     format(r.URL.Query().Get("Format")), // until the body is parsed
 	}
 	result, err := s.serve(w, r, req)
+	if req.Format == "" {
+		// Refused before its parameters were parsed: the query's Format
+		// still chooses the error's encoding.
+		req.Format = format(r.URL.Query().Get("Format"))
+	}
 	if st, ok := result.(Stream); ok && err == nil {
 		s.serveStream(w, r, req, st, start)
 		return
@@ -199,10 +204,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		t.Stop()
 	}
-	w.Header().Set("Content-Type", contentType)
+	// The names are canonical already and set directly (Header.Set would
+	// canonicalize each again); the content types' values are shared,
+	// read-only slices.
+	h := w.Header()
+	h["Content-Type"] = contentTypeValue(contentType)
 	// With a length the body goes out in one write, not chunked.
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("x-acs-request-id", req.RequestID)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["X-Acs-Request-Id"] = []string{req.RequestID}
 	w.WriteHeader(status)
 	w.Write(body)
 	if s.Observe != nil {
@@ -228,10 +237,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if err != nil {
 		return nil, err
 	}
-	params, signed, perr := parseParams(r, body)
+	params, signed, perr := parseSigned(r, body)
 	if perr != nil {
 		return nil, perr
 	}
+	defer signed.release()
 	req.Params = params
 	req.Format = format(params.Get("Format"))
 	req.Action = firstNonEmpty(params.Get("Action"), r.Header.Get("x-acs-action"))
@@ -257,7 +267,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if s.Verifier == nil {
 		return nil, ecserr.New(http.StatusInternalServerError, "InternalError", "The server has no signature verifier configured.")
 	}
-	ak, verr := s.Verifier.Verify(r, signed, body)
+	ak, verr := s.Verifier.Verify(r, signed.values, body)
 	if verr != nil {
 		return nil, verr
 	}
@@ -351,10 +361,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		rc.SetReadDeadline(time.Now())
 		return nil, e
 	}
-	tooLarge := ecserr.BadRequest("RequestBodyTooLarge",
-		"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	// Made only for a refusal: formatting it costs every request otherwise.
+	tooLarge := func() *ecserr.Error {
+		return ecserr.BadRequest("RequestBodyTooLarge",
+			"The request body exceeds %d bytes; send fewer or shorter parameters per request.", limit)
+	}
 	if r.ContentLength > limit {
-		return refuse(tooLarge)
+		return refuse(tooLarge())
 	}
 	start := time.Now()
 	if s.BodyTimeout > 0 {
@@ -380,14 +393,20 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		defer c.release()
 		in = c
 	}
-	body, err := readAll(in)
+	var body []byte
+	var err error
+	if n := r.ContentLength; n > 0 && n <= chunkSize {
+		body, err = readSized(in, int(n))
+	} else {
+		body, err = readAll(in)
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, errLargeBodiesBusy):
 		return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
 			"The server is reading other large request bodies; retry in a moment, or send fewer parameters per request."))
 	case errors.As(err, &mbe):
-		return refuse(tooLarge)
+		return refuse(tooLarge())
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return refuse(ecserr.New(http.StatusRequestTimeout, "RequestTimeout",
 			"The request body was not received within %v; send it without pauses.", s.BodyTimeout))
@@ -490,6 +509,30 @@ const chunkSize = 16 << 10
 
 var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
+// readSized reads r, announced to hold size bytes (at most a chunk), into
+// a buffer of that size: no chunk to copy from. A body longer than it
+// said is read on as readAll does.
+func readSized(r io.Reader, size int) ([]byte, error) {
+	buf := make([]byte, 0, size+1) // a byte more: the read that finds the end needs room
+	for {
+		if len(buf) == cap(buf) {
+			rest, err := readAll(r)
+			if err != nil {
+				return nil, err
+			}
+			return append(buf, rest...), nil
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // readAll reads r to its end into pooled chunks and joins them once at the
 // end. io.ReadAll instead grows one buffer, allocating and zeroing a larger
 // one and copying as it goes: for a body that trickles in, as a slow client
@@ -529,54 +572,144 @@ func readAll(r io.Reader) ([]byte, error) {
 // parseParams merges the query string and an urlencoded form body. It
 // returns them as Params and as the url.Values the signature covers. A name
 // given twice with the same value counts once (SDKs sign a map); with
-// different values the request is ambiguous and refused.
+// different values the request is ambiguous and refused. The signed values
+// are therefore always the params, one value a name: they are built from
+// them, sharing one backing array, rather than parsed again.
 func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Error) {
-	query, err := url.ParseQuery(r.URL.RawQuery)
+	params, signed, err := parseSigned(r, body)
 	if err != nil {
+		return nil, nil, err
+	}
+	return params, signed.values, nil
+}
+
+// signedSet holds the signed values, reused from request to request:
+// they are needed only until the signature is checked (Params, which the
+// handler and the trail keep, is made anew).
+type signedSet struct {
+	values url.Values
+	vals   []string // the values' backing array
+	pairs  []string // scratch: the names and values as parsed
+}
+
+var signedSets = sync.Pool{New: func() any { return &signedSet{values: url.Values{}} }}
+
+// maxPooledParams bounds the size of a set kept for reuse.
+const maxPooledParams = 256
+
+func (s *signedSet) release() {
+	if len(s.values) > maxPooledParams || cap(s.pairs) > 2*maxPooledParams {
+		return
+	}
+	clear(s.values)
+	clear(s.vals)
+	clear(s.pairs[:cap(s.pairs)])
+	s.vals, s.pairs = s.vals[:0], s.pairs[:0]
+	signedSets.Put(s)
+}
+
+// parseSigned is parseParams with the signed values in a pooled set; the
+// caller releases it once the signature is checked.
+func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Error) {
+	var form string
+	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
+		// The body is not changed after it is read: its strings can share
+		// its bytes (one copy less of every body).
+		form = unsafe.String(unsafe.SliceData(body), len(body))
+	}
+	set := signedSets.Get().(*signedSet)
+	pairs := slices.Grow(set.pairs[:0], 2*(countParams(r.URL.RawQuery)+countParams(form)))
+	pairs, err := appendPairs(pairs, r.URL.RawQuery)
+	if err == nil && form != "" {
+		if pairs, err = appendPairs(pairs, form); err != nil {
+			set.pairs = pairs
+			set.release()
+			return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
+		}
+	}
+	set.pairs = pairs
+	if err != nil {
+		set.release()
 		return nil, nil, ecserr.BadRequest("InvalidParameter", "The query string is not valid URL encoding: %v.", err)
 	}
-	sources := []url.Values{query}
-	if len(body) > 0 {
-		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-			form, err := url.ParseQuery(string(body))
-			if err != nil {
-				return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
-			}
-			sources = append(sources, form)
+	params := make(Params, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, v := pairs[i], pairs[i+1]
+		if old, ok := params[k]; ok && old != v {
+			set.release()
+			return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
 		}
+		params[k] = v
 	}
-	n := 0
-	for _, src := range sources {
-		n += len(src)
-	}
-	params := make(Params, n)
-	single := true // every name has one value, from one source
-	for _, src := range sources {
-		for k, vs := range src {
-			for _, v := range vs {
-				if old, ok := params[k]; ok {
-					single = false
-					if old != v {
-						return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
-					}
-				}
-				params[k] = v
-			}
-		}
-	}
-	if single {
-		if len(sources) == 1 {
-			return params, query, nil // already one value per name
-		}
-		if len(query) == 0 {
-			return params, sources[1], nil
-		}
-	}
-	signed := make(url.Values, len(params))
+	vals := slices.Grow(set.vals[:0], len(params))[:len(params)]
+	i := 0
 	for k, v := range params {
-		signed[k] = []string{v}
+		vals[i] = v
+		set.values[k] = vals[i : i+1 : i+1]
+		i++
 	}
-	return params, signed, nil
+	set.vals = vals
+	return params, set, nil
+}
+
+// isForm reports whether a Content-Type is an urlencoded form; the SDKs'
+// exact spelling is matched without parsing it.
+func isForm(ct string) bool {
+	const form = "application/x-www-form-urlencoded"
+	if ct == form || ct == form+"; charset=UTF-8" || ct == form+";charset=utf-8" {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == form
+}
+
+// maxParams is net/url's default bound on the parameters of a query
+// (GODEBUG urlmaxqueryparams), kept for the query and the form each.
+const maxParams = 10000
+
+func countParams(s string) int {
+	if s == "" {
+		return 0
+	}
+	return min(strings.Count(s, "&")+1, maxParams)
+}
+
+// appendPairs parses a query (or form) as url.ParseQuery does, with its
+// errors, appending name and value of each parameter to pairs: no map of
+// slices is built for it, to be copied into Params after.
+func appendPairs(pairs []string, query string) ([]string, error) {
+	if strings.Count(query, "&")+1 > maxParams {
+		return pairs, errors.New("number of URL query parameters exceeded limit")
+	}
+	var err error
+	for query != "" {
+		var key string
+		key, query, _ = strings.Cut(query, "&")
+		if strings.Contains(key, ";") {
+			err = errors.New("invalid semicolon separator in query")
+			continue
+		}
+		if key == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(key, "=")
+		key, err1 := url.QueryUnescape(key)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		value, err1 = url.QueryUnescape(value)
+		if err1 != nil {
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		pairs = append(pairs, key, value)
+	}
+	return pairs, err
 }
 
 // format maps the Format parameter to JSON or XML. XML is documented as the

@@ -276,4 +276,43 @@ func TestNewRequestID(t *testing.T) {
 	if !guid.MatchString(a) || a == b {
 		t.Fatalf("%s %s", a, b)
 	}
+	// A version 4 UUID: the version digit and the variant bits.
+	for range 100 {
+		if id := NewRequestID(); !guid.MatchString(id) || id[14] != '4' || !strings.ContainsRune("89AB", rune(id[19])) {
+			t.Fatalf("%s is not a version 4 UUID", id)
+		}
+	}
+}
+
+// A request refused before its parameters are read (method, path, body)
+// is still answered in the Format its query asks for, with the request ID
+// header and the body's length.
+func TestServerEarlyRefusalFormat(t *testing.T) {
+	srv := testServer(t, &seen{})
+	srv.MaxBodyBytes = 10
+	for _, tc := range []struct {
+		name, method, target, body string
+		wantStatus                 int
+		wantXML                    bool
+	}{
+		{"method XML", "PUT", "/?Format=XML", "", 403, true},
+		{"method xml lower case", "PUT", "/?Format=xml", "", 403, true},
+		{"method JSON", "PUT", "/?Format=JSON", "", 403, false},
+		{"path XML", "GET", "/x?Format=XML", "", 404, true},
+		{"body too large XML", "POST", "/?Format=XML", strings.Repeat("a=1&", 10), 400, true},
+		{"body too large", "POST", "/", strings.Repeat("a=1&", 10), 400, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, r)
+			ct := w.Header().Get("Content-Type")
+			if w.Code != tc.wantStatus || (ct == contentTypeXML) != tc.wantXML || strings.HasPrefix(w.Body.String(), "<?xml") != tc.wantXML {
+				t.Fatalf("%d %s %s, want %d, XML %v", w.Code, ct, w.Body, tc.wantStatus, tc.wantXML)
+			}
+			if !guid.MatchString(w.Header().Get("x-acs-request-id")) || w.Header().Get("Content-Length") != itoa(w.Body.Len()) {
+				t.Fatalf("headers %v for a body of %d bytes", w.Header(), w.Body.Len())
+			}
+		})
+	}
 }
