@@ -149,7 +149,7 @@ func (a *accountCache) get(id string) string {
 	if len(a.m) >= accountCacheSize {
 		a.m = map[string]string{}
 	}
-	a.m[id] = acct
+	a.m[strings.Clone(id)] = acct // id may point into a whole request body
 	a.mu.Unlock()
 	return acct
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -113,7 +114,7 @@ func (c *NonceCache) UseKey(ak, nonce string, now, until time.Time) error {
 	s := c.keys[ak]
 	if s == nil {
 		s = &nonceSet{seen: make(map[uint64]int64)}
-		c.keys[ak] = s
+		c.keys[strings.Clone(ak)] = s // ak may point into a whole request body
 	}
 	s.expire(t)
 	if e, ok := s.seen[h]; ok && e > t {
