@@ -165,13 +165,15 @@ func FuzzParseParams(f *testing.F) {
 	f.Add("a=1", "a=1")
 	f.Fuzz(func(t *testing.T, query, body string) {
 		r := httptestRequest("POST", "/?"+query, body)
-		p, signed, err := parseParams(r, []byte(body))
+		p, set, err := parseSigned(r, []byte(body))
 		if err != nil {
 			if err.Status != 400 {
 				t.Fatalf("status %d", err.Status)
 			}
 			return
 		}
+		defer set.release()
+		signed := set.values
 		if len(p) != len(signed) {
 			t.Fatalf("params %v vs signed %v", p, signed)
 		}

@@ -569,20 +569,6 @@ func readAll(r io.Reader) ([]byte, error) {
 	return out, nil
 }
 
-// parseParams merges the query string and an urlencoded form body. It
-// returns them as Params and as the url.Values the signature covers. A name
-// given twice with the same value counts once (SDKs sign a map); with
-// different values the request is ambiguous and refused. The signed values
-// are therefore always the params, one value a name: they are built from
-// them, sharing one backing array, rather than parsed again.
-func parseParams(r *http.Request, body []byte) (Params, url.Values, *ecserr.Error) {
-	params, signed, err := parseSigned(r, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	return params, signed.values, nil
-}
-
 // signedSet holds the signed values, reused from request to request:
 // they are needed only until the signature is checked (Params, which the
 // handler and the trail keep, is made anew).
@@ -608,8 +594,13 @@ func (s *signedSet) release() {
 	signedSets.Put(s)
 }
 
-// parseSigned is parseParams with the signed values in a pooled set; the
-// caller releases it once the signature is checked.
+// parseSigned merges the query string and an urlencoded form body. It
+// returns them as Params and, in a pooled set the caller releases once the
+// signature is checked, as the url.Values the signature covers. A name
+// given twice with the same value counts once (SDKs sign a map); with
+// different values the request is ambiguous and refused. The signed values
+// are therefore always the params, one value a name: they are built from
+// them, sharing one backing array, rather than parsed again.
 func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Error) {
 	var form string
 	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {

@@ -9,7 +9,6 @@ package trail
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -239,7 +238,7 @@ func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
 	names := sortedNames(req.Params) // once, for the parameters and the resources
 	ev := Event{
-		EventID:       newEventID(),
+		EventID:       rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
 		EventVersion:  "1",
 		EventName:     clip(req.Action),
 		EventType:     "ApiCall",
@@ -290,27 +289,6 @@ func EventOf(c *rpc.Call, account string) Event {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
-
-// newEventID is a random UUID in upper case, as rpc.NewRequestID makes
-// them, in one allocation.
-func newEventID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const upper = "0123456789ABCDEF"
-	var out [36]byte
-	j := 0
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		out[j], out[j+1] = upper[c>>4], upper[c&0xf]
-		j += 2
-	}
-	return string(out[:])
-}
 
 // resourcesOf reads the resources a request names (names: its
 // parameters' names, sorted).
