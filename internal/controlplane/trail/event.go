@@ -120,13 +120,6 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-// Sanitize returns the parameters an event keeps: secrets masked, long
-// values cut, at most maxParams of them and maxParamBytes of text (by
-// name; the rest are left out, and a "…" entry says so).
-func Sanitize(params rpc.Params) map[string]string {
-	return sanitize(params, sortedNames(params))
-}
-
 // sortedNames lists the parameters' names in order.
 func sortedNames(params rpc.Params) []string {
 	names := make([]string, 0, len(params))
@@ -137,15 +130,12 @@ func sortedNames(params rpc.Params) []string {
 	return names
 }
 
-// sanitize is Sanitize with the names already sorted.
-func sanitize(params rpc.Params, names []string) map[string]string {
-	out, _ := sanitizeNames(params, names)
-	return out
-}
-
-// sanitizeNames is sanitize, with the names it kept in order. It writes
-// them over names (the ith kept comes from the ith name or a later one).
-func sanitizeNames(params rpc.Params, names []string) (map[string]string, []string) {
+// sanitize returns the parameters an event keeps, given their names
+// sorted: secrets masked, long values cut, at most maxParams of them and
+// maxParamBytes of text (by name; the rest are left out, and a "…" entry
+// says so); and the names it kept, in order. It writes them over names
+// (the ith kept comes from the ith name or a later one).
+func sanitize(params rpc.Params, names []string) (map[string]string, []string) {
 	out := make(map[string]string, min(len(params), maxParams))
 	kept := names[:0]
 	size := 0
@@ -238,25 +228,25 @@ func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
 	names := sortedNames(req.Params) // once, for the parameters and the resources
 	ev := Event{
-		EventID:       rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
-		EventVersion:  "1",
-		EventName:     clip(req.Action),
-		EventType:     "ApiCall",
-		EventCategory: "Management",
-		EventRW:       "Write",
-		EventSource:   clip(req.Host),
-		Time:          c.Start.UTC(),
-		EventTime:     c.Start.UTC().Format(timeFormat),
-		AcsRegion:     clip(req.Params.Get("RegionId")),
-		ServiceName:   services[req.Version],
-		APIVersion:    clip(req.Version),
-		RequestID:     req.RequestID,
-
+		EventID:            rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
+		EventVersion:       "1",
+		EventName:          clip(req.Action),
+		EventType:          "ApiCall",
+		EventCategory:      "Management",
+		EventRW:            "Write",
+		EventSource:        clip(req.Host),
+		Time:               c.Start.UTC(),
+		EventTime:          c.Start.UTC().Format(timeFormat),
+		AcsRegion:          clip(req.Params.Get("RegionId")),
+		ServiceName:        services[req.Version],
+		APIVersion:         clip(req.Version),
+		RequestID:          req.RequestID,
 		ErrorCode:          c.Code,
 		ErrorMessage:       clip(c.Message),
 		SourceIPAddress:    rpc.ClientHost(c.RemoteAddr),
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
+		UserIdentity:       identityOf(account, req.AccessKeyID),
 		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
 	}
 	if ReadOnly(req.Action) {
@@ -265,12 +255,9 @@ func EventOf(c *rpc.Call, account string) Event {
 	if ev.ServiceName == "" {
 		ev.ServiceName = req.Product
 	}
-	if account != "" {
-		ev.UserIdentity = Identity{Type: "root-account", AccountID: account, PrincipalID: account, UserName: "root", AccessKeyID: req.AccessKeyID}
-	}
 	ev.Resources = resourcesOf(req.Params, names)
-	// After resourcesOf: sanitizeNames writes over names.
-	ev.RequestParameters, ev.paramNames = sanitizeNames(req.Params, names)
+	// After resourcesOf: sanitize writes over names.
+	ev.RequestParameters, ev.paramNames = sanitize(req.Params, names)
 	if c.Code == "" {
 		ev.ResponseElements = responseElements(c.Body)
 		for k, v := range ev.ResponseElements {

@@ -34,7 +34,8 @@ func packable(ev *Event) bool {
 		ev.UserIdentity == identityOf(ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID)
 }
 
-// identityOf is the caller EventOf names for account and key.
+// identityOf is the caller an event names for account and key (none
+// when the signature did not verify: account "").
 func identityOf(account, key string) Identity {
 	if account == "" {
 		return Identity{}
