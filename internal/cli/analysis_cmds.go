@@ -488,8 +488,5 @@ func auditParams(config, skip string, o audit.Options) map[string]string {
 // give the rule hits of the flow records they keep (PalisadeMissingServers):
 // what uses them is judged without those.
 func (s *source) warnMissingHits(missing []string, what string) {
-	if len(missing) > 0 {
-		fmt.Fprintf(s.stderr, "palisade %s: warning: servers %s did not answer in time; %s does not count the flow records they keep\n",
-			s.name, strings.Join(missing, ", "), what)
-	}
+	warnMissingServers(s.stderr, s.name, missing, what+" does not count the flow records they keep")
 }

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // sgCounters shows how many packets and bytes each rule of a group decided
@@ -30,10 +29,7 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 		if err := c.palisade("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": c.args[0]}, &out); err != nil {
 			return c.fail(err)
 		}
-		if m := out.PalisadeMissingServers; len(m) > 0 {
-			fmt.Fprintf(c.stderr, "palisade %s: warning: servers %s did not answer in time; FLOWS and LAST HIT do not count the flow records they keep\n",
-				c.name, strings.Join(m, ", "))
-		}
+		warnMissingServers(c.stderr, c.name, out.PalisadeMissingServers, "FLOWS and LAST HIT do not count the flow records they keep")
 		if c.json {
 			return c.printJSON(out)
 		}

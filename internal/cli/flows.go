@@ -221,8 +221,15 @@ func decidedBy(r flowRecord) string {
 // lacks what it holds.
 func (c *call) warnMissing(body []byte, what string) {
 	var out struct{ PalisadeMissingServers []string }
-	if json.Unmarshal(body, &out) == nil && len(out.PalisadeMissingServers) > 0 {
-		fmt.Fprintf(c.stderr, "palisade %s: warning: servers %s did not answer in time; their %s are not listed\n",
-			c.name, strings.Join(out.PalisadeMissingServers, ", "), what)
+	if json.Unmarshal(body, &out) == nil {
+		warnMissingServers(c.stderr, c.name, out.PalisadeMissingServers, "their "+what+" are not listed")
+	}
+}
+
+// warnMissingServers says on w that the servers missing did not answer in
+// time, and what the answer lacks for it (nothing when none is missing).
+func warnMissingServers(w io.Writer, command string, missing []string, lacks string) {
+	if len(missing) > 0 {
+		fmt.Fprintf(w, "palisade %s: warning: servers %s did not answer in time; %s\n", command, strings.Join(missing, ", "), lacks)
 	}
 }

@@ -107,9 +107,9 @@ func take[T any](buf *[]T, used *int, n int) []T {
 
 // arena hands out the memory of one build: from a Scratch, or fresh.
 type arena struct {
-	sc                                     *Scratch
-	keys, by, spans, ints, uint64s, int32s int
-	u16s, addrs, ports, tables             int
+	sc                               *Scratch
+	keys, by, spans, uint64s, int32s int
+	u16s, addrs, ports, tables       int
 }
 
 // portTable returns an empty port table with room for n intervals.

@@ -481,7 +481,7 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 	if err := s.flush(ctx, sqlTx, b); err != nil {
 		return 0, nil, err
 	}
-	if err := s.writeChanges(ctx, sqlTx, b.written); err != nil {
+	if err := writeChanges(ctx, sqlTx, b.stmts, b.written); err != nil {
 		return 0, nil, fmt.Errorf("sqlite: write change log: %w", err)
 	}
 	// The revision is written once for the batch: every Update in it
@@ -564,7 +564,8 @@ func queryChanges(n int) string {
 // writeChanges writes the change-log rows of a batch's committed Updates
 // (in order; a revision's rows numbered from 0), in few statements:
 // one statement per row cost as much as the rest of a small write.
-func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, written []store.Written) error {
+// stmts are the batch's, bound to tx once each.
+func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, written []store.Written) error {
 	args := make([]any, 0, 7*min(len(written), changeChunks[0]))
 	seq, last := 0, int64(-1)
 	for len(written) > 0 {
@@ -584,7 +585,7 @@ func (s *Store) writeChanges(ctx context.Context, tx *sql.Tx, written []store.Wr
 			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
 			seq++
 		}
-		st, err := s.wst.in(ctx, tx, changeInserts[n])
+		st, err := stmts.in(ctx, tx, changeInserts[n])
 		if err == nil {
 			_, err = st.ExecContext(ctx, args...)
 		}
