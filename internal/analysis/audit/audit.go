@@ -379,13 +379,21 @@ func ordered(fs []Finding) []Finding {
 	if sorted {
 		return fs
 	}
-	// By index: moving findings while sorting costs more than sorting.
+	return stableSorted(fs, cmpFinding)
+}
+
+// stableSorted returns fs sorted by cmp, ties in the order given. It sorts
+// indexes: moving findings while sorting costs more than sorting.
+func stableSorted(fs []Finding, cmpFinding func(a, b *Finding) int) []Finding {
 	idx := make([]int32, len(fs))
 	for i := range idx {
 		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(i, j int32) int { return cmp.Or(cmpFinding(&fs[i], &fs[j]), cmp.Compare(i, j)) })
-	out := make([]Finding, len(fs))
+	var out []Finding
+	if len(fs) > 0 {
+		out = make([]Finding, len(fs))
+	}
 	for k, i := range idx {
 		out[k] = fs[i]
 	}
@@ -404,23 +412,10 @@ func sortAll(found [][]Finding) []Finding {
 	for _, f := range found {
 		all = append(all, f...)
 	}
-	idx := make([]int32, len(all))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(i, j int32) int {
-		a, b := &all[i], &all[j]
+	return stableSorted(all, func(a, b *Finding) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(i, j))
+			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
 	})
-	var out []Finding
-	if n > 0 {
-		out = make([]Finding, n)
-	}
-	for k, i := range idx {
-		out[k] = all[i]
-	}
-	return out
 }
 
 // prime computes the shared analyses the checks to run read (see run).
