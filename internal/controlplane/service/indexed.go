@@ -399,12 +399,18 @@ func peekGroup(tx store.ReadTx, snap *view.Snapshot, dirty map[string]bool, id s
 // snapGroup is group id in snap (nil: none) and its revision, which a
 // read of it expects (0: none).
 func snapGroup(snap *view.Snapshot, id string) (*model.SecurityGroup, int64) {
-	r := snap.Record(KindGroup, id)
+	return snapObject[model.SecurityGroup](snap, KindGroup, id)
+}
+
+// snapObject is record (kind, id) in snap as a *T (nil: none, or not a T)
+// and its revision, which a read of it expects (0: none).
+func snapObject[T any](snap *view.Snapshot, kind store.Kind, id string) (*T, int64) {
+	r := snap.Record(kind, id)
 	if r == nil {
 		return nil, 0
 	}
-	g, _ := r.Object.(*model.SecurityGroup)
-	return g, r.Revision
+	v, _ := r.Object.(*T)
+	return v, r.Revision
 }
 
 // viewGroup is GetGroup in a write from the view, without decoding JSON:

@@ -362,18 +362,14 @@ func lookupOnce[T any](tx store.ReadTx, kind store.Kind) func(string) *T {
 func peekAs[T any](tx store.ReadTx, kind store.Kind, id string) (*T, bool, error) {
 	if ot, ok := tx.(*optTx); ok && !ot.dirty[kind][id] {
 		if _, _, err := ot.snap.Get(kind, id); err == nil { // a kind the view keeps
-			r := ot.snap.Record(kind, id)
-			var rev int64
-			if r != nil {
-				rev = r.Revision
-			}
+			v, rev := snapObject[T](ot.snap, kind, id)
 			if err := ot.Expect(kind, id, rev); err != nil {
 				return nil, false, err
 			}
-			if r == nil {
+			if rev == 0 {
 				return nil, false, nil
 			}
-			if v, isT := r.Object.(*T); isT {
+			if v != nil {
 				return v, true, nil
 			}
 		}
