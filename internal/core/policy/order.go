@@ -21,82 +21,76 @@ type pooled struct {
 // tie, then group order and rule order so that the deciding rule is named the
 // same way by every evaluator.
 func pool(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []pooled {
-	n := 0
-	for _, g := range groups {
+	var buf [256]uint64
+	if keys, ok := orderKeys(groups, dir, nic, buf[:0]); ok {
+		if len(keys) == 0 {
+			return nil
+		}
+		out := make([]pooled, len(keys))
+		for k, key := range keys {
+			gi, ri := keyPlace(key)
+			g := groups[gi]
+			out[k] = pooled{&g.Rules[ri], g, gi, ri}
+		}
+		return out
+	}
+	var out []pooled
+	for gi, g := range groups {
 		for ri := range g.Rules {
-			if Applies(g, &g.Rules[ri], dir, nic) {
-				n++
+			if r := &g.Rules[ri]; Applies(g, r, dir, nic) {
+				out = append(out, pooled{r, g, gi, ri})
 			}
 		}
 	}
-	if n == 0 {
-		return nil
+	slices.SortStableFunc(out, func(a, b pooled) int {
+		return cmp.Or(CompareRules(a.rule, b.rule), cmp.Compare(a.gi, b.gi), cmp.Compare(a.ri, b.ri))
+	})
+	return out
+}
+
+// The bits of an order key: priority, drop before accept, group index,
+// rule index.
+const riBits, giBits, prioBits = 20, 12, 30
+
+// orderKeys appends to buf one integer per rule of the groups that applies
+// to one direction and path (priority, then drop before accept, then group
+// and rule index) and sorts them: evaluation order, as pool's stable sort
+// makes it, for the cost of sorting integers (the analyses order the
+// policies of every instance, and a comparison sort cost them more than
+// the rest of a program). It reports false when a priority or an index
+// does not fit (never for valid groups of an instance).
+func orderKeys(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType, buf []uint64) ([]uint64, bool) {
+	if len(groups) >= 1<<giBits {
+		return nil, false
 	}
-	out := make([]pooled, 0, n)
+	keys := buf[:0]
 	for gi, g := range groups {
+		if len(g.Rules) >= 1<<riBits {
+			return nil, false
+		}
 		for ri := range g.Rules {
 			r := &g.Rules[ri]
 			if !Applies(g, r, dir, nic) {
 				continue
 			}
-			out = append(out, pooled{r, g, gi, ri})
+			p := r.Priority
+			if p < 0 || p >= 1<<prioBits {
+				return nil, false
+			}
+			accept := uint64(0)
+			if r.Policy != model.Drop {
+				accept = 1
+			}
+			keys = append(keys, uint64(p)<<(riBits+giBits+1)|accept<<(riBits+giBits)|uint64(gi)<<riBits|uint64(ri))
 		}
-	}
-	if sortPooled(out) {
-		return out
-	}
-	slices.SortStableFunc(out, func(a, b pooled) int {
-		if c := CompareRules(a.rule, b.rule); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.gi, b.gi); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ri, b.ri)
-	})
-	return out
-}
-
-// sortPooled puts rules gathered in group and rule order in evaluation
-// order, as pool's stable sort does, by sorting one integer per rule
-// (priority, drop before accept, place gathered): the analyses pool the
-// policies of every instance, and the comparison sort cost them more than
-// the rest of a program. It reports false, leaving out as it was, when a
-// priority does not fit the integer (never for a valid rule).
-func sortPooled(out []pooled) bool {
-	const seqBits, prioBits = 32, 30
-	if uint64(len(out)) >= 1<<seqBits {
-		return false
-	}
-	var buf [256]uint64
-	keys := buf[:0]
-	for i, pr := range out {
-		p := pr.rule.Priority
-		if p < 0 || p >= 1<<prioBits {
-			return false
-		}
-		accept := uint64(0)
-		if pr.rule.Policy != model.Drop {
-			accept = 1
-		}
-		keys = append(keys, uint64(p)<<(seqBits+1)|accept<<seqBits|uint64(i))
 	}
 	slices.Sort(keys)
-	sorted := true
-	for k, key := range keys {
-		if int(uint32(key)) != k {
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return true
-	}
-	was := slices.Clone(out)
-	for k, key := range keys {
-		out[k] = was[uint32(key)]
-	}
-	return true
+	return keys, true
+}
+
+// keyPlace is the group and rule index of an order key.
+func keyPlace(key uint64) (gi, ri int) {
+	return int(key >> riBits & (1<<giBits - 1)), int(key & (1<<riBits - 1))
 }
 
 // Applies is the pooling filter: whether a rule of a group belongs to one
@@ -129,7 +123,13 @@ func RuleSets(groups []*model.SecurityGroup) []model.NicType {
 // Order returns the rules of the groups that apply to one direction and
 // path, in evaluation order (the rules of a Program).
 func Order(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) []ProgramRule {
-	if out, ok := orderFast(groups, dir, nic); ok {
+	var buf [256]uint64
+	if keys, ok := orderKeys(groups, dir, nic, buf[:0]); ok {
+		out := make([]ProgramRule, len(keys))
+		for k, key := range keys {
+			gi, ri := keyPlace(key)
+			out[k] = ProgramRule{Rule: &groups[gi].Rules[ri], Group: groups[gi]}
+		}
 		return out
 	}
 	pooled := pool(groups, dir, nic)
@@ -138,50 +138,6 @@ func Order(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType
 		out[i] = ProgramRule{Rule: pr.rule, Group: pr.group}
 	}
 	return out
-}
-
-// orderFast is Order without pool's records: one integer per rule
-// (priority, drop before accept, group and rule index) sorted, then read
-// back into rules; the analyses order the policies of every instance. It
-// reports false when a priority or an index does not fit (never for
-// valid groups of an instance).
-func orderFast(groups []*model.SecurityGroup, dir model.Direction, nic model.NicType) ([]ProgramRule, bool) {
-	const riBits, giBits, prioBits = 20, 12, 30
-	if len(groups) >= 1<<giBits {
-		return nil, false
-	}
-	var buf [256]uint64
-	keys := buf[:0]
-	for gi, g := range groups {
-		if len(g.Rules) >= 1<<riBits {
-			return nil, false
-		}
-		for ri := range g.Rules {
-			r := &g.Rules[ri]
-			if !Applies(g, r, dir, nic) {
-				continue
-			}
-			p := r.Priority
-			if p < 0 || p >= 1<<prioBits {
-				return nil, false
-			}
-			accept := uint64(0)
-			if r.Policy != model.Drop {
-				accept = 1
-			}
-			keys = append(keys, uint64(p)<<(riBits+giBits+1)|accept<<(riBits+giBits)|uint64(gi)<<riBits|uint64(ri))
-		}
-	}
-	if len(keys) == 0 {
-		return []ProgramRule{}, true
-	}
-	slices.Sort(keys)
-	out := make([]ProgramRule, len(keys))
-	for k, key := range keys {
-		g := groups[key>>riBits&(1<<giBits-1)]
-		out[k] = ProgramRule{Rule: &g.Rules[key&(1<<riBits-1)], Group: g}
-	}
-	return out, true
 }
 
 // CompareRules orders two rules as evaluation does: priority ascending,
