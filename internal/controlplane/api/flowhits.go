@@ -42,7 +42,7 @@ func (s *Service) describeFlowHits(ctx context.Context, req *rpc.Request) (any, 
 		return nil, err
 	}
 	if peers.Local(req.Params) {
-		h := service.MergeHits([]service.HitsPart{{Hits: s.FlowHits(c.Account, f), CompleteSince: s.FlowRecordsSince(c.Account)}})
+		h := service.MergeHits([]service.HitsPart{s.LocalHits(c.Account, f)})
 		return &describeFlowHitsResponse{FlowHitsAnswer: h.Answer(), PalisadeServerId: self}, nil
 	}
 	return &describeFlowHitsResponse{FlowHitsAnswer: s.FlowHitsAll(ctx, c, f).Answer()}, nil

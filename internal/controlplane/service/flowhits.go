@@ -133,7 +133,7 @@ type Hits struct {
 // of the installation. Without PeerHits it is FlowHits, and it is partial
 // if other servers keep records too (FlowRecordsElsewhere).
 func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits {
-	mine := HitsPart{Hits: s.FlowHits(c.Account, f), CompleteSince: s.FlowRecordsSince(c.Account)}
+	mine := s.LocalHits(c.Account, f)
 	if s.PeerHits == nil {
 		out := MergeHits([]HitsPart{mine})
 		out.Partial = s.FlowRecordsElsewhere
@@ -150,6 +150,12 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 	out.Missing = missing
 	out.Partial = len(missing) > 0
 	return out
+}
+
+// LocalHits is this server's part of FlowHitsAll: account's hits under f
+// in the records it keeps, and since when it keeps them all.
+func (s *Service) LocalHits(account string, f HitsFilter) HitsPart {
+	return HitsPart{Hits: s.FlowHits(account, f), CompleteSince: s.FlowRecordsSince(account)}
 }
 
 type peerHitsKey struct{}
