@@ -17,7 +17,9 @@
 //   - server CPU per request, p50/p99 latency and the server's RSS.
 //
 // Every run is bounded (-dur per measurement) and the clients are light
-// (V1 signing by hand, no SDK), so that they leave the server the cores.
+// (V1 signing by hand, no SDK; each on its own keep-alive connection,
+// writing the request bytes itself), so that they leave the server the
+// cores: the report gives their CPU per write beside the server's.
 //
 // Usage: go run ./bench/api [-quick] [-dur 3s] [-clients 16,32]
 package main
@@ -73,6 +75,7 @@ var (
 	quick   = flag.Bool("quick", false, "short runs (a smoke test, not a measurement)")
 	dur     = flag.Duration("dur", 3*time.Second, "length of each measurement")
 	clients = flag.String("clients", "16,32", "client counts, comma-separated")
+	rounds  = flag.Int("rounds", 1, "write measurements per client count (the disk's fsync rate moves between runs: more rounds give a median)")
 	serve   = flag.String("serve", "", "internal: run a server child (palisade or noop)")
 	db      = flag.String("db", "", "internal: the palisade child's store")
 	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
@@ -160,33 +163,49 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s | %8s %6s | %8s %8s | %7s\n",
-		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "serial/w", "w/sync", "pal p50", "pal p99", "pal RSS")
-	for _, n := range counts {
-		if !strings.Contains("AuthorizeSecurityGroup", *only) {
-			break
+	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %6s %8s | %8s %8s | %7s\n",
+		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/sync", "commit", "pal p50", "pal p99", "pal RSS")
+	ratios := map[int][]float64{}
+	for k := 0; k < *rounds && strings.Contains("AuthorizeSecurityGroup", *only); k++ {
+		for _, n := range counts {
+			ratios[n] = append(ratios[n], writeRow(dir, pal, noop, n))
 		}
-		// The fsync rate again, just before: other load on the machine
-		// moves it between measurements.
-		f := fsyncRate(dir, min(*dur, time.Second))
-		c0 := commits(pal.addr)
-		p := measure(pal, n, writeParams)
-		c1 := commits(pal.addr)
-		o := measure(noop, n, writeParams)
-		var serial time.Duration
-		var perSync float64
-		if w := c1.writes - c0.writes; w > 0 {
-			serial = ((c1.run - c0.run) / time.Duration(w)).Round(time.Microsecond)
-			perSync = float64(w) / float64(max(1, c1.batches-c0.batches))
-		}
-		fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s | %8s %6.1f | %8s %8s | %5dMiB\n",
-			"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, serial, perSync, p.p50, p.p99, pal.rss()>>20)
 	}
-	fmt.Println("(serial/w: the store's serialized section per write, before the commit; w/sync: writes per commit)")
+	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/sync: writes per commit; commit: writing and syncing one commit)")
+	if *rounds > 1 {
+		for _, n := range counts {
+			r := ratios[n]
+			slices.Sort(r)
+			fmt.Printf("%d clients: ×fsync over %d rounds: median %.2fx (%.2f–%.2f)\n", n, len(r), r[len(r)/2], r[0], r[len(r)-1])
+		}
+	}
 	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
 	if *soak > 0 {
 		soakRun(pal, *soak)
 	}
+}
+
+// writeRow measures writes with n clients against Palisade and the no-op,
+// prints the row and returns Palisade's writes per second as a multiple of
+// the fsync rate measured just before (other load on the machine moves it
+// between measurements).
+func writeRow(dir string, pal, noop *child, n int) float64 {
+	f := fsyncRate(dir, min(*dur, time.Second))
+	c0 := commits(pal.addr)
+	p := measure(pal, n, writeParams)
+	c1 := commits(pal.addr)
+	o := measure(noop, n, writeParams)
+	var serial, commit time.Duration
+	var perSync float64
+	if w := c1.writes - c0.writes; w > 0 {
+		b := max(1, c1.batches-c0.batches)
+		serial = ((c1.run - c0.run) / time.Duration(w)).Round(time.Microsecond)
+		commit = ((c1.sync - c0.sync) / time.Duration(b)).Round(time.Microsecond)
+		perSync = float64(w) / float64(b)
+	}
+	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %6.1f %8s | %8s %8s | %5dMiB\n",
+		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perSync, commit, p.p50, p.p99, pal.rss()>>20)
+	return p.rate / f
 }
 
 // soakRun mixes reads and writes (16 clients) for d and prints the
@@ -381,18 +400,18 @@ func (c *child) hwm() int64 { return c.status("VmHWM") }
 type result struct {
 	rate     float64
 	cpu      time.Duration // server CPU per request
+	client   time.Duration // the load generator's own CPU per request (the same cores)
 	p50, p99 time.Duration
 }
 
 // measure runs n clients against c for -dur; client i's k-th request has
 // params(i) (for writes, alternating authorize and revoke).
 func measure(c *child, n int, params func(i int) map[string]string) result {
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n}}
 	write := params(0)["Action"] == "AuthorizeSecurityGroup"
 	var count, errs atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	cpu0 := c.cpu()
+	cpu0, self0 := c.cpu(), procstat.CPU(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(*dur)
 	var wg sync.WaitGroup
@@ -401,13 +420,26 @@ func measure(c *child, n int, params func(i int) map[string]string) result {
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
+			var conn *signedpost.Conn
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
 			for k := 0; time.Now().Before(deadline); k++ {
 				p := params(i)
 				if write {
 					p = writeParamsN(i, k)
 				}
 				t := time.Now()
-				if _, err := call(hc, c.addr, p); err != nil {
+				var err error
+				if conn == nil || conn.Dead() {
+					conn, err = signedpost.Dial(c.addr)
+				}
+				if err == nil {
+					_, err = conn.Post(keyID, secret, p)
+				}
+				if err != nil {
 					if errs.Add(1) == 1 {
 						log.Printf("%s: %v", p["Action"], err)
 					}
@@ -423,12 +455,12 @@ func measure(c *child, n int, params func(i int) map[string]string) result {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := c.cpu() - cpu0
-	hc.CloseIdleConnections()
+	cpu, self := c.cpu()-cpu0, procstat.CPU(os.Getpid())-self0
 	slices.Sort(lat)
 	r := result{rate: float64(count.Load()) / elapsed.Seconds()}
 	if k := count.Load(); k > 0 {
 		r.cpu = (cpu / time.Duration(k)).Round(time.Microsecond)
+		r.client = (self / time.Duration(k)).Round(time.Microsecond)
 		r.p50 = lat[len(lat)/2].Round(10 * time.Microsecond)
 		r.p99 = lat[len(lat)*99/100].Round(10 * time.Microsecond)
 	}
@@ -467,7 +499,7 @@ func fsyncRate(dir string, d time.Duration) float64 {
 // commitStats are the store's group-commit counters from /metrics.
 type commitStats struct {
 	batches, writes int64
-	run             time.Duration
+	run, sync       time.Duration
 }
 
 // commits scrapes the server's group-commit counters (zero if it has none).
@@ -492,6 +524,8 @@ func commits(addr string) commitStats {
 			out.writes = int64(f)
 		case "palisade_store_commit_run_seconds_total":
 			out.run = time.Duration(f * float64(time.Second))
+		case "palisade_store_commit_sync_seconds_total":
+			out.sync = time.Duration(f * float64(time.Second))
 		}
 	}
 	return out

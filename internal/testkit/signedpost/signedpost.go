@@ -43,6 +43,17 @@ func Post(ctx context.Context, hc *http.Client, addr, keyID, secret string, para
 // Request is the request Post sends, for a caller that reads the answer
 // itself (a stream).
 func Request(ctx context.Context, addr, keyID, secret string, params map[string]string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", strings.NewReader(Body(keyID, secret, params)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req, nil
+}
+
+// Body is the signed form Post sends: params with the common parameters, a
+// fresh nonce and timestamp, and their V1 signature.
+func Body(keyID, secret string, params map[string]string) string {
 	v := url.Values{"Version": {"2014-05-26"}, "RegionId": {"cn-hangzhou"}}
 	for k, s := range params {
 		v.Set(k, s)
@@ -56,10 +67,5 @@ func Request(ctx context.Context, addr, keyID, secret string, params map[string]
 	v.Set("SignatureNonce", hex.EncodeToString(nonce))
 	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
 	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/", strings.NewReader(v.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return req, nil
+	return v.Encode()
 }
