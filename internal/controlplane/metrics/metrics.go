@@ -44,12 +44,13 @@ type Sources struct {
 	FlowRecords func() FlowRecords
 }
 
-// Commits are the group commit's cumulative figures: transactions,
-// the writes in them, the time the serialized section spent running them
-// (before the commit) and committing them (the fsync).
+// Commits are the group commit's cumulative figures: transactions, the
+// writes in them, the time the serialized section spent running them
+// (before the commit) and committing them (writing the log), and the
+// fsyncs of the log beside it.
 type Commits struct {
-	Batches, Updates int64
-	Run, Sync        time.Duration
+	Batches, Updates, Syncs int64
+	Run, Commit, Sync       time.Duration
 }
 
 // FlowRecords are the flow records a server keeps: how many, the bytes of
@@ -184,7 +185,9 @@ var (
 	commitsDesc  = prometheus.NewDesc("palisade_store_commits_total", "Transactions the store's group commit committed (or failed).", nil, nil)
 	commitWrites = prometheus.NewDesc("palisade_store_commit_writes_total", "Writes (Updates) in the store's group commits.", nil, nil)
 	commitRun    = prometheus.NewDesc("palisade_store_commit_run_seconds_total", "Time the store's serialized section spent running the writes of its batches, before each commit.", nil, nil)
-	commitSync   = prometheus.NewDesc("palisade_store_commit_sync_seconds_total", "Time the store spent committing its batches (writing and syncing the log).", nil, nil)
+	commitSync   = prometheus.NewDesc("palisade_store_commit_sync_seconds_total", "Time the store's serialized section spent committing its batches (writing the log; its fsync runs beside: palisade_store_sync_seconds_total).", nil, nil)
+	syncsDesc    = prometheus.NewDesc("palisade_store_syncs_total", "Fsyncs of the store's log, each for the batches committed before it.", nil, nil)
+	syncTime     = prometheus.NewDesc("palisade_store_sync_seconds_total", "Time the store spent in fsyncs of its log (beside the serialized section; writes are answered after theirs).", nil, nil)
 	flowsDesc    = prometheus.NewDesc("palisade_flow_records",
 		"Flow records this server keeps (shipped by its agents).", nil, nil)
 	flowBytesDesc = prometheus.NewDesc("palisade_flow_record_bytes",
@@ -194,7 +197,7 @@ var (
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, flowsDesc, flowBytesDesc, flowDroppedDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc} {
 		ch <- d
 	}
 }
@@ -240,7 +243,9 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(c.Batches))
 		ch <- prometheus.MustNewConstMetric(commitWrites, prometheus.CounterValue, float64(c.Updates))
 		ch <- prometheus.MustNewConstMetric(commitRun, prometheus.CounterValue, c.Run.Seconds())
-		ch <- prometheus.MustNewConstMetric(commitSync, prometheus.CounterValue, c.Sync.Seconds())
+		ch <- prometheus.MustNewConstMetric(commitSync, prometheus.CounterValue, c.Commit.Seconds())
+		ch <- prometheus.MustNewConstMetric(syncsDesc, prometheus.CounterValue, float64(c.Syncs))
+		ch <- prometheus.MustNewConstMetric(syncTime, prometheus.CounterValue, c.Sync.Seconds())
 	}
 	if g.src.FlowRecords != nil {
 		f := g.src.FlowRecords()

@@ -196,7 +196,7 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 	if sq, ok := st.(*sqlite.Store); ok {
 		src.Commits = func() metrics.Commits {
 			s := sq.Stats()
-			return metrics.Commits{Batches: s.Batches, Updates: s.Updates, Run: s.Run, Sync: s.Commit}
+			return metrics.Commits{Batches: s.Batches, Updates: s.Updates, Run: s.Run, Commit: s.Commit, Syncs: s.Syncs, Sync: s.Sync}
 		}
 	}
 	src.FlowRecords = func() metrics.FlowRecords {

@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -36,10 +37,15 @@ type Store struct {
 	queue []*pending // Updates waiting for the next batch
 
 	mu     sync.Mutex
-	rev    int64         // last committed revision, for WaitRevision
+	rev    int64         // last committed and synced revision, for WaitRevision
 	notify chan struct{} // closed and replaced whenever rev advances
+	// seq counts the batches handed to COMMIT, synced those the syncer
+	// has finished (syncedCh is closed and replaced when it moves): a read
+	// waits for the batches its snapshot may hold (see sync.go).
+	seq, synced int64
+	syncedCh    chan struct{}
 	// log is the latest committed changes of this process's Updates, with
-	// the records as written (store.Recent).
+	// the records as written: the writer's, at once; Recent's up to rev.
 	log store.RecentLog
 	// revs is every record's revision as of log.To, for Expect without a
 	// query; nil once another process has written (Expect queries then).
@@ -47,6 +53,7 @@ type Store struct {
 	revs map[recordKey]int64
 
 	stats statsCounters
+	sync  syncer
 
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -73,13 +80,15 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open: %w: empty path", store.ErrInvalid)
 	}
 	s := &Store{
-		wlock:  make(chan struct{}, 1),
-		notify: make(chan struct{}),
-		closed: make(chan struct{}),
+		wlock:    make(chan struct{}, 1),
+		notify:   make(chan struct{}),
+		syncedCh: make(chan struct{}),
+		closed:   make(chan struct{}),
 	}
-	// synchronous=FULL fsyncs the WAL on every commit: an Update that
-	// returned is not lost on power failure.
-	syncMode := "FULL"
+	// synchronous=NORMAL: a COMMIT writes the WAL without an fsync; the
+	// syncer fsyncs it beside the next batch, and an Update returns only
+	// after that (sync.go): not lost on power failure.
+	syncMode, durable := "NORMAL", true
 	if path == ":memory:" {
 		dir, err := os.MkdirTemp("", "palisade-store-")
 		if err != nil {
@@ -87,12 +96,13 @@ func Open(path string) (*Store, error) {
 		}
 		s.tmpDir = dir
 		path = filepath.Join(dir, "palisade.db")
-		syncMode = "OFF" // nothing survives Close anyway
+		syncMode, durable = "OFF", false // nothing survives Close anyway
 	}
 	if err := s.open(path, syncMode); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s.startSyncer(path, durable)
 	return s, nil
 }
 
@@ -171,12 +181,13 @@ func (s *Store) closeDBs() error {
 	return errors.Join(errs...)
 }
 
-// Close waits for an in-flight Update to finish, then closes the database.
-// WaitRevision callers are woken with store.ErrClosed.
+// Close waits for an in-flight Update to finish (and be synced), then
+// closes the database. WaitRevision callers are woken with store.ErrClosed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.wlock <- struct{}{} // never released: no Update starts after this
+		s.stopSyncer()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -205,6 +216,7 @@ type pending struct {
 	err      error
 	panicked bool
 	pval     any
+	batched  bool          // a batch took it (guarded by qmu)
 	done     chan struct{} // closed once the batch holding it is durable (or failed)
 }
 
@@ -236,8 +248,14 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 		case <-p.done:
 			waiting = false
 		case s.wlock <- struct{}{}:
-			s.commitQueued()
+			if !s.isBatched(p) {
+				s.commitQueued()
+			}
 			<-s.wlock
+			if s.isBatched(p) { // committed: the syncer answers it
+				<-p.done
+				waiting = false
+			}
 		case <-ctx.Done():
 			if s.dequeue(p) {
 				return 0, ctx.Err()
@@ -261,6 +279,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	return p.rev, nil
 }
 
+// isBatched reports whether a batch has taken p.
+func (s *Store) isBatched(p *pending) bool {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return p.batched
+}
+
 // dequeue removes p from the queue; false if a batch has taken it.
 func (s *Store) dequeue(p *pending) bool {
 	s.qmu.Lock()
@@ -274,40 +299,39 @@ func (s *Store) dequeue(p *pending) bool {
 	return false
 }
 
-// commitQueued runs the queued Updates (at most maxBatch) as one batch.
-// The caller holds wlock.
+var errBatchUnfinished = errors.New("sqlite: the batch failed before its commit")
+
+// commitQueued runs the queued Updates (at most maxBatch) as one batch and
+// hands it to the syncer, which answers them once it is durable. The
+// caller holds wlock.
 func (s *Store) commitQueued() {
+	s.awaitTaken()
 	s.qmu.Lock()
 	n := min(len(s.queue), maxBatch)
 	batch := slices.Clone(s.queue[:n])
 	s.queue = append(s.queue[:0], s.queue[n:]...)
+	for _, p := range batch {
+		p.batched = true
+	}
 	s.qmu.Unlock()
 	if len(batch) == 0 {
 		return
 	}
-	defer func() {
-		for _, p := range batch {
-			close(p.done)
-		}
-	}()
-	fail := func(err error) {
-		for _, p := range batch {
-			if p.err == nil && !p.panicked {
-				p.err, p.rev = err, 0
-			}
-		}
-	}
+	c := &committed{batch: batch}
+	defer s.handOff(c) // a panic too: its Updates are answered
+	c.err = store.ErrClosed
 	if s.isClosed() {
-		fail(store.ErrClosed)
 		return
 	}
-	rev, base, written, err := s.runBatch(batch)
-	if err != nil {
-		fail(err)
+	if c.err = s.syncFailure(); c.err != nil {
 		return
 	}
-	s.remember(base, rev, written)
-	s.advance(rev)
+	var written []store.Written
+	c.err = errBatchUnfinished // should runBatch panic
+	c.rev, c.base, c.seq, written, c.wrote, c.err = s.runBatch(batch)
+	if c.err == nil {
+		s.remember(c.base, c.rev, written)
+	}
 }
 
 // Stats are cumulative figures of the group commit, for benchmarks and
@@ -317,17 +341,20 @@ type Stats struct {
 	Batches int64         // transactions committed (or failed)
 	Updates int64         // Updates run in them
 	Run     time.Duration // running the batches' Updates, begin to before commit
-	Commit  time.Duration // committing them (the fsync)
+	Commit  time.Duration // committing them (writing the WAL)
+	Syncs   int64         // fsyncs of the WAL, each for the batches committed before it
+	Sync    time.Duration // those fsyncs (beside the serialized section)
 }
 
 type statsCounters struct {
-	batches, updates, run, commit atomic.Int64
+	batches, updates, run, commit, syncs, sync atomic.Int64
 }
 
 // Stats returns the group commit's figures so far.
 func (s *Store) Stats() Stats {
 	c := &s.stats
-	return Stats{Batches: c.batches.Load(), Updates: c.updates.Load(), Run: time.Duration(c.run.Load()), Commit: time.Duration(c.commit.Load())}
+	return Stats{Batches: c.batches.Load(), Updates: c.updates.Load(), Run: time.Duration(c.run.Load()), Commit: time.Duration(c.commit.Load()),
+		Syncs: c.syncs.Load(), Sync: time.Duration(c.sync.Load())}
 }
 
 // loadRevisions reads every record's revision.
@@ -350,7 +377,8 @@ func loadRevisions(ctx context.Context, db *sql.DB) (map[recordKey]int64, error)
 }
 
 // remember appends a committed batch (revisions base+1 … rev) to the log,
-// restarting it if another process committed since its end.
+// restarting it if another process committed since its end. The writer
+// reads it at once; Recent serves it once synced.
 func (s *Store) remember(base, rev int64, written []store.Written) {
 	if len(written) == 0 {
 		return
@@ -373,19 +401,27 @@ func (s *Store) remember(base, rev int64, written []store.Written) {
 	s.log.Append(base, rev, written)
 }
 
-// Recent implements store.Recent.
+// Recent implements store.Recent: the changes up to the last synced
+// revision (the log may hold batches committed after it).
 func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if after > s.rev {
+		return nil, s.rev, false
+	}
 	ws, ok := s.log.Since(after)
-	return ws, s.log.To, ok
+	if !ok {
+		return nil, s.rev, false
+	}
+	n, _ := slices.BinarySearchFunc(ws, s.rev+1, func(w store.Written, rev int64) int { return cmp.Compare(w.Revision, rev) })
+	return ws[:n], min(s.log.To, s.rev), true
 }
 
 // runBatch runs a batch in one transaction and commits it; it returns the
 // revision after the batch, the one before it and what the batch wrote.
-func (s *Store) runBatch(batch []*pending) (rev, base int64, written []store.Written, err error) {
-	rev, written, err = s.runBatchTx(batch, &base)
-	return rev, base, written, err
+func (s *Store) runBatch(batch []*pending) (rev, base, seq int64, written []store.Written, wrote bool, err error) {
+	rev, written, wrote, err = s.runBatchTx(batch, &base, &seq)
+	return rev, base, seq, written, wrote, err
 }
 
 // batchState is what the Updates of a batch wrote before the one running,
@@ -439,7 +475,9 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
 	return nil
 }
 
-func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Written, error) {
+// wrote is whether the transaction wrote anything (it needs an fsync); seq
+// its place in commit order, once it reached the COMMIT.
+func (s *Store) runBatchTx(batch []*pending, base, seq *int64) (rev int64, written []store.Written, wrote bool, err error) {
 	// The batch's statements are not cancelled with any one caller's
 	// context: SQLite rolls back the whole transaction when a write is
 	// interrupted.
@@ -449,7 +487,7 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 	s.stats.updates.Add(int64(len(batch)))
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("sqlite: begin: %w", err)
+		return 0, nil, false, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	committed := false
 	defer func() {
@@ -457,13 +495,12 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			sqlTx.Rollback()
 		}
 	}()
-	var rev int64
 	st, err := s.wst.in(ctx, sqlTx, selectRevision)
 	if err == nil {
 		err = st.QueryRowContext(ctx).Scan(&rev)
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("sqlite: read revision: %w", err)
+		return 0, nil, false, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
 	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
@@ -479,10 +516,10 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 		}
 	}
 	if err := s.flush(ctx, sqlTx, b); err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	if err := writeChanges(ctx, sqlTx, b.stmts, b.written); err != nil {
-		return 0, nil, fmt.Errorf("sqlite: write change log: %w", err)
+		return 0, nil, false, fmt.Errorf("sqlite: write change log: %w", err)
 	}
 	// The revision is written once for the batch: every Update in it
 	// counts from the base it was given, not from the stored value.
@@ -492,18 +529,25 @@ func (s *Store) runBatchTx(batch []*pending, base *int64) (int64, []store.Writte
 			_, err = st.ExecContext(ctx, rev)
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("sqlite: write revision: %w", err)
+			return 0, nil, false, fmt.Errorf("sqlite: write revision: %w", err)
 		}
 	}
 	committing := time.Now()
 	s.stats.run.Add(int64(committing.Sub(start)))
+	// Counted before the COMMIT: a read whose snapshot may hold the batch
+	// sees the count and waits for its sync (awaitSynced). Not before the
+	// Updates ran: one of them may read (View) and wait for that read.
+	s.mu.Lock()
+	s.seq++
+	*seq = s.seq
+	s.mu.Unlock()
 	err = sqlTx.Commit()
 	s.stats.commit.Add(int64(time.Since(committing)))
 	if err != nil {
-		return 0, nil, fmt.Errorf("sqlite: commit: %w", err)
+		return 0, nil, false, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	committed = true
-	return rev, b.written, nil
+	return rev, b.written, rev != *base || len(b.tokOrd) > 0, nil
 }
 
 // runOne runs one Update's fn on base and, when it succeeds, adds its
@@ -643,6 +687,9 @@ func (s *Store) read(ctx context.Context, fn func(*readTx) error) error {
 	t := &readTx{ctx: ctx, tx: sqlTx, stmts: s.rst}
 	if err := sqlTx.QueryRowContext(ctx, selectRevision).Scan(&t.rev); err != nil {
 		return fmt.Errorf("sqlite: read revision: %w", err)
+	}
+	if err := s.awaitSynced(ctx); err != nil {
+		return err
 	}
 	err = fn(t)
 	t.done = true

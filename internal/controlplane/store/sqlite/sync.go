@@ -1,0 +1,261 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+)
+
+// The write-ahead log's fsync runs beside the next batch, not inside the
+// serialized section. The writer connection runs with synchronous=NORMAL:
+// its COMMIT writes the batch's frames to the WAL and returns, and the
+// next batch may run and commit (one: the batch after it waits for the
+// syncer to take it, and grows meanwhile). The syncer fsyncs the WAL — one
+// fsync for every batch committed since the last one — and only then
+// publishes the batches (their revisions to WaitRevision, the view and
+// Recent) and answers their Updates. So an Update still returns only once
+// its writes are on disk, but the disk's flush no longer stalls the writer.
+//
+// Why this is as safe as synchronous=FULL for what was answered: fsync
+// makes every frame written to the WAL before it durable, those of earlier
+// batches included; a batch is answered only after such an fsync, in
+// commit order. SQLite syncs the WAL itself before a checkpoint copies
+// frames into the database, and syncs the database after, so frames are
+// never overwritten (the WAL restarting) before they are durable.
+//
+// Until its fsync, a committed batch is visible only to the writer (the
+// next batches build on it, and are answered after an fsync that covers
+// it too): a read transaction waits until every batch committed before its
+// snapshot is synced (awaitSynced), the published revision and Recent stop
+// at the last synced batch. A reader never sees a write that a power
+// failure could still take back.
+
+// committed is a batch whose transaction ended, waiting for the syncer to
+// make it durable and answer its Updates in commit order.
+type committed struct {
+	seq       int64 // its place in commit order (Store.seq); 0 if it did not reach the COMMIT
+	batch     []*pending
+	base, rev int64
+	wrote     bool  // the transaction wrote something: it needs an fsync
+	err       error // the batch failed (its Updates get err)
+}
+
+// syncer is the queue of committed batches and the WAL file it fsyncs.
+type syncer struct {
+	mu       sync.Mutex
+	wake     *sync.Cond // the loop waits for batches
+	taken    *sync.Cond // the writer waits for the loop to take them
+	queue    []*committed
+	stopping bool
+	done     chan struct{} // closed when the loop has answered everything and exited
+
+	durable bool   // fsync at all (not for a ":memory:" store)
+	path    string // the WAL's path
+	wal     *os.File
+	walInfo os.FileInfo
+	failed  error // a failed fsync: every later batch fails with it
+
+	// testSync, when set (tests), runs instead of the fsync.
+	testSync func() error
+}
+
+func (s *Store) startSyncer(dbPath string, durable bool) {
+	y := &s.sync
+	y.wake = sync.NewCond(&y.mu)
+	y.taken = sync.NewCond(&y.mu)
+	y.done = make(chan struct{})
+	y.durable, y.path = durable, dbPath+"-wal"
+	go s.syncLoop()
+}
+
+// handOff queues a batch for the syncer.
+func (s *Store) handOff(c *committed) {
+	y := &s.sync
+	y.mu.Lock()
+	y.queue = append(y.queue, c)
+	y.mu.Unlock()
+	y.wake.Signal()
+}
+
+// awaitTaken waits until the syncer has taken every committed batch into
+// its fsync: the writer commits at most one batch while an fsync runs, so
+// that the Updates arriving meanwhile make one batch, not many small ones
+// (each commit rewrites the pages they share).
+func (s *Store) awaitTaken() {
+	y := &s.sync
+	y.mu.Lock()
+	for len(y.queue) > 0 {
+		y.taken.Wait()
+	}
+	y.mu.Unlock()
+}
+
+// stopSyncer lets the syncer answer what is queued, then waits for it.
+func (s *Store) stopSyncer() {
+	y := &s.sync
+	if y.wake == nil {
+		return // Open failed before starting it
+	}
+	y.mu.Lock()
+	y.stopping = true
+	y.mu.Unlock()
+	y.wake.Signal()
+	<-y.done
+	if y.wal != nil {
+		y.wal.Close()
+	}
+}
+
+// syncFailure is the error of a failed fsync, after which the store takes
+// no more writes (nil: none).
+func (s *Store) syncFailure() error {
+	y := &s.sync
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.failed
+}
+
+func (s *Store) syncLoop() {
+	y := &s.sync
+	defer close(y.done)
+	for {
+		y.mu.Lock()
+		for len(y.queue) == 0 && !y.stopping {
+			y.wake.Wait()
+		}
+		round := y.queue
+		y.queue = nil
+		y.mu.Unlock()
+		y.taken.Broadcast()
+		if len(round) == 0 {
+			return // stopping, and everything answered
+		}
+		s.finish(round)
+	}
+}
+
+// finish makes a round of committed batches durable with one fsync, then
+// publishes and answers them in commit order.
+func (s *Store) finish(round []*committed) {
+	var syncErr error
+	for _, c := range round {
+		if c.err == nil && c.wrote {
+			start := time.Now()
+			syncErr = s.syncWAL()
+			s.stats.syncs.Add(1)
+			s.stats.sync.Add(int64(time.Since(start)))
+			break
+		}
+	}
+	if syncErr != nil {
+		syncErr = fmt.Errorf("sqlite: sync the write-ahead log: %w; writes answered before are on disk, this one and later ones are refused: restart the server", syncErr)
+		s.sync.mu.Lock()
+		if s.sync.failed == nil {
+			s.sync.failed = syncErr
+		}
+		s.sync.mu.Unlock()
+	}
+	for _, c := range round {
+		if c.err == nil && c.wrote && syncErr != nil {
+			c.err = syncErr
+		}
+		if c.err == nil {
+			s.advance(c.rev)
+		}
+	}
+	s.mu.Lock()
+	for _, c := range round {
+		s.synced = max(s.synced, c.seq)
+	}
+	close(s.syncedCh)
+	s.syncedCh = make(chan struct{})
+	s.mu.Unlock()
+	for _, c := range round {
+		answer(c.batch, c.err)
+	}
+}
+
+// answer ends the Updates of a batch: each with its own outcome, or err
+// for those that have none yet.
+func answer(batch []*pending, err error) {
+	for _, p := range batch {
+		if err != nil && p.err == nil && !p.panicked {
+			p.err, p.rev = err, 0
+		}
+		close(p.done)
+	}
+}
+
+// syncWAL fsyncs the WAL file, through a descriptor of its own that
+// follows the file should SQLite ever replace it. A new file's directory
+// entry is synced too, once.
+func (s *Store) syncWAL() error {
+	y := &s.sync
+	if y.testSync != nil {
+		return y.testSync()
+	}
+	if !y.durable {
+		return nil
+	}
+	fi, err := os.Stat(y.path)
+	if err != nil {
+		return err
+	}
+	if y.wal == nil || !os.SameFile(fi, y.walInfo) {
+		if y.wal != nil {
+			y.wal.Close()
+			y.wal = nil
+		}
+		f, err := os.Open(y.path)
+		if err != nil {
+			return err
+		}
+		if y.walInfo, err = f.Stat(); err != nil {
+			f.Close()
+			return err
+		}
+		y.wal = f
+		if err := syncDir(filepath.Dir(y.path)); err != nil {
+			return err
+		}
+	}
+	return y.wal.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// awaitSynced waits until every batch committed so far is synced: called
+// once a read transaction holds its snapshot, so that the snapshot holds
+// nothing a power failure could take back.
+func (s *Store) awaitSynced(ctx context.Context) error {
+	s.mu.Lock()
+	want := s.seq
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		got, ch := s.synced, s.syncedCh
+		s.mu.Unlock()
+		if got >= want {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.sync.done:
+			return store.ErrClosed
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+)
+
+// TestSyncBeforeAnswer holds the syncer's fsync and checks that a
+// committed batch stays unanswered and invisible until it is synced: the
+// Update waits, the published revision and Recent stay behind, and a read
+// waits; then all see it. A failed fsync fails the batch and every later
+// write.
+func TestSyncBeforeAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		syncErr error
+	}{
+		{"synced", nil},
+		{"sync fails", errors.New("EIO")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+			ctx := context.Background()
+			entered, release := make(chan struct{}), make(chan struct{})
+			var released atomic.Bool
+			s.sync.mu.Lock()
+			s.sync.testSync = func() error {
+				close(entered)
+				<-release
+				return tc.syncErr
+			}
+			s.sync.mu.Unlock()
+
+			type result struct {
+				rev int64
+				err error
+			}
+			wrote := make(chan result, 1)
+			go func() {
+				rev, err := s.Update(ctx, func(tx store.Tx) error {
+					return tx.Put(store.Record{Kind: "thing", ID: "a", Account: "1", Region: "r", Data: []byte(`{}`)})
+				})
+				wrote <- result{rev, err}
+			}()
+			<-entered // committed, its fsync held
+			type seen struct{ after, found bool }
+			read := make(chan seen, 1)
+			go func() {
+				var found bool
+				err := s.View(ctx, func(tx store.ReadTx) error {
+					_, ok, err := tx.Get("thing", "a")
+					found = ok
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				read <- seen{released.Load(), found}
+			}()
+			if got := s.CurrentRevision(); got != 0 {
+				t.Errorf("CurrentRevision = %d before the sync, want 0", got)
+			}
+			if ws, to, _ := s.Recent(0); len(ws) != 0 || to != 0 {
+				t.Errorf("Recent(0) = %d changes to %d before the sync, want none", len(ws), to)
+			}
+			// A read that did not wait for the sync would finish now.
+			time.Sleep(50 * time.Millisecond)
+			select {
+			case r := <-wrote:
+				t.Fatalf("Update answered before its sync: %+v", r)
+			default:
+			}
+			released.Store(true)
+			close(release)
+			rd := <-read
+			if !rd.after {
+				t.Error("a read saw the batch before its sync")
+			}
+			if tc.syncErr == nil && !rd.found {
+				t.Error("the read after the sync did not see the write")
+			}
+			r := <-wrote
+			if tc.syncErr == nil {
+				if r.err != nil || r.rev != 1 || s.CurrentRevision() != 1 || s.Stats().Syncs != 1 {
+					t.Errorf("after the sync: rev %d, %v; CurrentRevision %d; syncs %d; want 1, nil, 1, 1", r.rev, r.err, s.CurrentRevision(), s.Stats().Syncs)
+				}
+				return
+			}
+			if !errors.Is(r.err, tc.syncErr) || s.CurrentRevision() != 0 {
+				t.Errorf("after a failed sync: rev %d, %v, CurrentRevision %d; want the sync's error and 0", r.rev, r.err, s.CurrentRevision())
+			}
+			_, err := s.Update(ctx, func(tx store.Tx) error {
+				return tx.Put(store.Record{Kind: "thing", ID: "b", Account: "1", Region: "r", Data: []byte(`{}`)})
+			})
+			if !errors.Is(err, tc.syncErr) {
+				t.Errorf("a write after a failed sync: %v, want the sync's error", err)
+			}
+		})
+	}
+}
+
+// TestSyncsShared checks that concurrent writers share fsyncs: never more
+// fsyncs than batches, and every answered write counted in one.
+func TestSyncsShared(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+	ctx := context.Background()
+	const writers, each = 16, 20
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				_, err := s.Update(ctx, func(tx store.Tx) error {
+					return tx.Put(store.Record{Kind: "thing", ID: string(rune('a'+w)) + string(rune('a'+i)), Account: "1", Region: "r", Data: []byte(`{}`)})
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Syncs < 1 || st.Syncs > st.Batches || st.Updates != writers*each {
+		t.Errorf("stats %+v: want 1 ≤ syncs ≤ batches and %d updates", st, writers*each)
+	}
+	if got := s.CurrentRevision(); got != writers*each {
+		t.Errorf("CurrentRevision = %d, want %d", got, writers*each)
+	}
+}
