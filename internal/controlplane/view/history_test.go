@@ -212,7 +212,7 @@ func TestHistoryBounds(t *testing.T) {
 					live[c.ID] = c.Op == store.OpPut
 				}
 				w.to, prev = rev, rev
-				log = append(log, w) // a batch of none when only "other" changed
+				log = append(log, w)       // a batch of none when only "other" changed
 				s, err := v.Wait(ctx, rev) // one batch per update
 				if err != nil {
 					t.Fatal(err)
