@@ -84,6 +84,11 @@ type history struct {
 	batches []*Batch
 	changes int   // total Changes in batches
 	bytes   int64 // total bytes of batches
+	// The batches dropped from the head of batches' array, which it keeps
+	// alive until the array is copied: snapshots that share the array may
+	// still read them, so they are not cleared.
+	dead      int
+	deadBytes int64
 }
 
 // appended returns h with b added, dropping the oldest batches beyond
@@ -91,19 +96,33 @@ type history struct {
 // snapshots that share h see what they saw: only one follower appends,
 // past their length.
 func (h history) appended(b *Batch, limit int, budget int64) history {
-	n := history{base: h.base, batches: append(h.batches, b), changes: h.changes + len(b.Changes), bytes: h.bytes + b.bytes}
+	n := history{base: h.base, batches: append(h.batches, b), changes: h.changes + len(b.Changes), bytes: h.bytes + b.bytes,
+		dead: h.dead, deadBytes: h.deadBytes}
 	if len(h.batches) == 0 {
 		n.base = b.From
+	}
+	if len(h.batches) > 0 && &n.batches[0] != &h.batches[0] {
+		n.dead, n.deadBytes = 0, 0 // append grew a new array: the head stayed behind
 	}
 	drop := 0
 	for (n.changes > limit || n.bytes > budget) && drop < len(n.batches)-1 {
 		n.changes -= len(n.batches[drop].Changes)
 		n.bytes -= n.batches[drop].bytes
+		n.dead, n.deadBytes = n.dead+1, n.deadBytes+n.batches[drop].bytes
 		drop++
 	}
 	if drop > 0 {
-		n.batches = n.batches[drop:] // the next growth copies only the rest
+		n.batches = n.batches[drop:]
 		n.base = n.batches[0].From
+	}
+	// A window that slides one batch at a time would otherwise keep up to
+	// its length again of dropped batches (the array grows only when full),
+	// twice the bounds: past a quarter, copy what is kept, with room to
+	// slide into (a pointer copied per four batches appended).
+	if n.dead*4 > len(n.batches) || n.deadBytes*4 > n.bytes {
+		kept := make([]*Batch, len(n.batches), len(n.batches)+len(n.batches)/4+1)
+		copy(kept, n.batches)
+		n.batches, n.dead, n.deadBytes = kept, 0, 0
 	}
 	return n
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
+	"weak"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
@@ -130,7 +132,8 @@ func TestHistoryReplays(t *testing.T) {
 // checks, after each, the history against what was written: each batch
 // is charged changeBytes for each record it writes (once) and deletes;
 // the window holds at most limit changes and budget bytes unless it is the
-// newest batch alone, and reaches back as far as the bounds allow; a
+// newest batch alone, and reaches back as far as the bounds allow; the
+// batches it dropped are let go (up to a quarter of it at a time); a
 // watcher inside it gets exactly the records the store's change log lists
 // after its revision, batch by batch, and one behind it is refused.
 func TestHistoryBounds(t *testing.T) {
@@ -169,6 +172,7 @@ func TestHistoryBounds(t *testing.T) {
 			live := map[string]bool{}
 			prev := first.Revision()
 			cut := map[string]bool{}
+			var made []weak.Pointer[Batch] // every batch, by step
 			for step := range 120 {
 				w := written{from: prev}
 				rev, err := st.Update(ctx, func(tx store.Tx) error {
@@ -257,6 +261,23 @@ func TestHistoryBounds(t *testing.T) {
 				}
 				if len(h.batches) == 1 && b > tc.budget {
 					cut["over alone"] = true
+				}
+				made = append(made, weak.Make(h.batches[len(h.batches)-1]))
+				if step%10 == 9 {
+					// The dropped batches still reachable (from the head of
+					// the window's array) are at most a quarter of the window.
+					h, s = history{}, nil
+					runtime.GC()
+					end := v.Current().hist
+					deadN, deadB := 0, int64(0)
+					for _, p := range made[:len(made)-len(end.batches)] {
+						if d := p.Value(); d != nil {
+							deadN, deadB = deadN+1, deadB+d.bytes
+						}
+					}
+					if deadN*4 > len(end.batches) || deadB*4 > end.bytes {
+						t.Fatalf("step %d: %d dropped batches of %d bytes still held beside %d of %d bytes", step, deadN, deadB, len(end.batches), end.bytes)
+					}
 				}
 			}
 			if cut["count"] != (tc.cuts != "bytes") || cut["bytes"] != (tc.cuts != "count") || tc.overAlone && !cut["over alone"] {
