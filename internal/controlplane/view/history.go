@@ -118,7 +118,7 @@ func (h history) appended(b *Batch, limit int, budget int64) history {
 	// A window that slides one batch at a time would otherwise keep up to
 	// its length again of dropped batches (the array grows only when full),
 	// twice the bounds: past a quarter, copy what is kept, with room to
-	// slide into (a pointer copied per four batches appended).
+	// slide into (some four pointers copied per batch appended).
 	if n.dead*4 > len(n.batches) || n.deadBytes*4 > n.bytes {
 		kept := make([]*Batch, len(n.batches), len(n.batches)+len(n.batches)/4+1)
 		copy(kept, n.batches)
