@@ -49,12 +49,13 @@ const DefaultHistory = 4096
 
 // DefaultHistoryBytes is the estimated memory (see changeBytes) the history
 // keeps by default, beside DefaultHistory: a count alone does not bound it,
-// as a group of 200 rules weighs ten of 20. 16 MiB holds some 1,300 changes
-// of groups of 20 rules (150 of 200 rules): minutes of an agent's changes at
-// an API's write rate, where a few seconds would do, and a watcher that falls
-// behind it is not lost but costs more: a host's agent is told to resync
-// from a snapshot and the operator's watch reads the store's change log
-// (Service.nextChanges), the live analysis compares snapshots (Changed).
+// as a group of 200 rules weighs ten of 20 (4,096 of those: ~450 MB).
+// 16 MiB holds some 1,300 changes of groups of 20 rules (135 of 200 rules),
+// under a second of the API benchmark's writes. The watches are woken per
+// batch, so only a stalled watcher falls behind it, and it is not lost but
+// costs more: a host's agent is told to resync from a snapshot, the
+// operator's watch reads the store's change log (Service.nextChanges), the
+// live analysis compares snapshots (View.Changed).
 const DefaultHistoryBytes = 16 << 20
 
 // SetHistoryLimit sets how many changed records the history keeps (from
@@ -68,10 +69,10 @@ func (v *View) SetHistoryBytes(n int64) { v.historyBytes.Store(max(n, 0)) }
 // changeBytes estimates the memory a change keeps alive that the snapshot
 // does not, given the length of its new record's JSON (0: deleted). Each
 // record is charged once, as it enters the history as New: New of one batch
-// is Old of the next change to it, and while it is current the snapshot
-// holds it anyway, so a record changed k times in the window charges k for
-// the k values only the history holds (its first Old and last New are the
-// ones that go uncharged). A record's Object, decoded, takes 2.3-2.5 times
+// is Old of the next change to it. A record changed k times in the window
+// so charges its k new values for the k that only the history holds: the
+// first Old (charged before the window) in place of the last New (which
+// the snapshot holds anyway). A record's Object, decoded, takes 2.3-2.5 times
 // its JSON for groups (1.7 for instances), measured on the API benchmark's
 // and reachtest.Big's records; the fixed part is the Record and the Change
 // themselves. The batches' memos (Batch.Memo) are not counted.
