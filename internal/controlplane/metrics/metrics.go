@@ -42,6 +42,15 @@ type Sources struct {
 	Commits  func() Commits  // the store's group commit (sqlite)
 	// FlowRecords reads the flow records this server keeps.
 	FlowRecords func() FlowRecords
+	// History reads the in-memory view's watch history.
+	History func() History
+}
+
+// History is what the in-memory view's watch history holds: changed
+// records and their estimated bytes (bounded by count and by bytes).
+type History struct {
+	Changes int
+	Bytes   int64
 }
 
 // Commits are the group commit's cumulative figures: transactions, the
@@ -194,10 +203,14 @@ var (
 		"Bytes of the files of the flow records this server keeps (--flow-records-max-bytes caps them).", nil, nil)
 	flowDroppedDesc = prometheus.NewDesc("palisade_flow_records_dropped_total",
 		"Flow records deleted before their age to stay under --flow-records-max-bytes.", nil, nil)
+	historyDesc = prometheus.NewDesc("palisade_view_history_changes",
+		"Changed records the in-memory view keeps for the agents' watches (a watch older than them resyncs).", nil, nil)
+	historyBytesDesc = prometheus.NewDesc("palisade_view_history_bytes",
+		"Estimated memory of the changed records the in-memory view keeps for the agents' watches.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc, historyDesc, historyBytesDesc} {
 		ch <- d
 	}
 }
@@ -252,5 +265,10 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(flowsDesc, prometheus.GaugeValue, float64(f.Held))
 		ch <- prometheus.MustNewConstMetric(flowBytesDesc, prometheus.GaugeValue, float64(f.Bytes))
 		ch <- prometheus.MustNewConstMetric(flowDroppedDesc, prometheus.CounterValue, float64(f.Dropped))
+	}
+	if g.src.History != nil {
+		h := g.src.History()
+		ch <- prometheus.MustNewConstMetric(historyDesc, prometheus.GaugeValue, float64(h.Changes))
+		ch <- prometheus.MustNewConstMetric(historyBytesDesc, prometheus.GaugeValue, float64(h.Bytes))
 	}
 }

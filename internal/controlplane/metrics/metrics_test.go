@@ -23,6 +23,7 @@ func TestObserve(t *testing.T) {
 		Hosts: func() []Host {
 			return []Host{{Name: "h1", Applied: 38, Seen: now}, {Name: "gone", Applied: 1, Seen: now.Add(-time.Hour)}}
 		},
+		History: func() History { return History{Changes: 12, Bytes: 34567} },
 	})
 	observe(m, "CreateSecurityGroup", "", time.Millisecond)
 	observe(m, "CreateSecurityGroup", "Throttling.User", time.Millisecond)
@@ -39,6 +40,8 @@ func TestObserve(t *testing.T) {
 		`palisade_store_revision 40`,
 		`palisade_agents_connected 1`,
 		`palisade_agent_applied_revision_lag{host="h1"} 2`,
+		`palisade_view_history_changes 12`,
+		`palisade_view_history_bytes 34567`,
 		`palisade_analysis_duration_seconds_count{action="PalisadeAudit"} 1`,
 		`palisade_api_requests_total{action="Unknown",code="InvalidAction.NotFound"} 1`,
 		`palisade_api_requests_total{action="CreateSecurityGroup",code="Other"} `,

@@ -203,6 +203,16 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 		s := svc.FlowRecords().Stats()
 		return metrics.FlowRecords{Held: s.Records, Bytes: s.Bytes, Dropped: s.DroppedForSize}
 	}
+	if v := svc.InMemory(); v != nil {
+		src.History = func() metrics.History {
+			s := v.Current()
+			if s == nil {
+				return metrics.History{}
+			}
+			n, b := s.HistorySize()
+			return metrics.History{Changes: n, Bytes: b}
+		}
+	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {
 			s := hook.Stats()

@@ -55,14 +55,16 @@ func openStream(t *testing.T, s *Service, c Caller, after int64) *streamOf {
 // the same revision once its frames reach that revision; no frame carries
 // a record the agent holds already or deletes one it lacks; heartbeats
 // carry nothing; and the operator's stream rebuilds the whole cloud. One
-// run keeps a short history: a stream that falls behind it sends Resync
-// and ends, and the agent starts over from a snapshot.
+// run keeps a short history, another a small byte budget: a stream that
+// falls behind it sends Resync and ends, and the agent starts over from a
+// snapshot.
 func TestStreamsConverge(t *testing.T) {
 	for _, tc := range []struct {
 		seed    uint64
 		history int
-	}{{11, 0}, {12, 0}, {13, 6}} {
-		t.Run(fmt.Sprintf("seed%d-history%d", tc.seed, tc.history), func(t *testing.T) {
+		bytes   int64
+	}{{11, 0, 0}, {12, 0, 0}, {13, 6, 0}, {14, 0, 8 << 10}} {
+		t.Run(fmt.Sprintf("seed%d-history%d-bytes%d", tc.seed, tc.history, tc.bytes), func(t *testing.T) {
 			ctx := context.Background()
 			st, err := sqlite.Open(":memory:")
 			if err != nil {
@@ -72,6 +74,9 @@ func TestStreamsConverge(t *testing.T) {
 			s := New(st)
 			if tc.history > 0 {
 				s.InMemory().SetHistoryLimit(tc.history)
+			}
+			if tc.bytes > 0 {
+				s.InMemory().SetHistoryBytes(tc.bytes)
 			}
 			w, res := newWorld(tc.seed)
 			if _, err := s.Import(ctx, "cn-hangzhou", res); err != nil {
@@ -190,7 +195,7 @@ func TestStreamsConverge(t *testing.T) {
 					}
 				}
 			}
-			if tc.history > 0 && resyncs == 0 {
+			if (tc.history > 0 || tc.bytes > 0) && resyncs == 0 {
 				t.Error("no stream fell behind the short history")
 			}
 			if heartbeats == 0 {

@@ -27,6 +27,8 @@ type Batch struct {
 	From, To int64
 	Changes  []Change
 
+	bytes int64 // the memory its changes keep (changeBytes)
+
 	memo sync.Map // see Memo
 }
 
@@ -45,34 +47,83 @@ func (b *Batch) Memo(key any, f func() any) any {
 // by default (the oldest batches are dropped beyond it).
 const DefaultHistory = 4096
 
+// DefaultHistoryBytes is the estimated memory (see changeBytes) the history
+// keeps by default, beside DefaultHistory: a count alone does not bound it,
+// as a group of 200 rules weighs ten of 20 (4,096 of those: ~450 MB).
+// 16 MiB holds some 1,300 changes of groups of 20 rules (135 of 200 rules),
+// under a second of the API benchmark's writes. The watches are woken per
+// batch, so only a stalled watcher falls behind it, and it is not lost but
+// costs more: a host's agent is told to resync from a snapshot, the
+// operator's watch reads the store's change log (Service.nextChanges), the
+// live analysis compares snapshots (View.Changed).
+const DefaultHistoryBytes = 16 << 20
+
 // SetHistoryLimit sets how many changed records the history keeps (from
 // the next batch on).
 func (v *View) SetHistoryLimit(n int) { v.historyLimit.Store(int64(max(n, 1))) }
+
+// SetHistoryBytes sets the estimated memory the history keeps (from the
+// next batch on). The newest batch stays however big it is.
+func (v *View) SetHistoryBytes(n int64) { v.historyBytes.Store(max(n, 0)) }
+
+// changeBytes estimates the memory a change keeps alive that the snapshot
+// does not, given the length of its new record's JSON (0: deleted). Each
+// record is charged once, as it enters the history as New: New of one batch
+// is Old of the next change to it. A record changed k times in the window
+// so charges its k new values for the k that only the history holds: the
+// first Old (charged before the window) in place of the last New (which
+// the snapshot holds anyway). A record's Object, decoded, takes 2.3-2.5 times
+// its JSON for groups (1.7 for instances), measured on the API benchmark's
+// and reachtest.Big's records; the fixed part is the Record and the Change
+// themselves. The batches' memos (Batch.Memo) are not counted.
+func changeBytes(dataLen int) int64 { return int64(dataLen)*5/2 + 256 }
 
 // history is the batches a snapshot knows, oldest first; base is the
 // oldest revision a watcher may resume from.
 type history struct {
 	base    int64
 	batches []*Batch
-	changes int // total Changes in batches
+	changes int   // total Changes in batches
+	bytes   int64 // total bytes of batches
+	// The batches dropped from the head of batches' array, which it keeps
+	// alive until the array is copied: snapshots that share the array may
+	// still read them, so they are not cleared.
+	dead      int
+	deadBytes int64
 }
 
 // appended returns h with b added, dropping the oldest batches beyond
-// limit changes (the newest batch is always kept). The snapshots that
-// share h see what they saw: only one follower appends, past their length.
-func (h history) appended(b *Batch, limit int) history {
-	n := history{base: h.base, batches: append(h.batches, b), changes: h.changes + len(b.Changes)}
+// limit changes or budget bytes (the newest batch is always kept). The
+// snapshots that share h see what they saw: only one follower appends,
+// past their length.
+func (h history) appended(b *Batch, limit int, budget int64) history {
+	n := history{base: h.base, batches: append(h.batches, b), changes: h.changes + len(b.Changes), bytes: h.bytes + b.bytes,
+		dead: h.dead, deadBytes: h.deadBytes}
 	if len(h.batches) == 0 {
 		n.base = b.From
 	}
+	if len(h.batches) > 0 && &n.batches[0] != &h.batches[0] {
+		n.dead, n.deadBytes = 0, 0 // append grew a new array: the head stayed behind
+	}
 	drop := 0
-	for n.changes > limit && drop < len(n.batches)-1 {
+	for (n.changes > limit || n.bytes > budget) && drop < len(n.batches)-1 {
 		n.changes -= len(n.batches[drop].Changes)
+		n.bytes -= n.batches[drop].bytes
+		n.dead, n.deadBytes = n.dead+1, n.deadBytes+n.batches[drop].bytes
 		drop++
 	}
 	if drop > 0 {
-		n.batches = n.batches[drop:] // the next growth copies only the rest
+		n.batches = n.batches[drop:]
 		n.base = n.batches[0].From
+	}
+	// A window that slides one batch at a time would otherwise keep up to
+	// its length again of dropped batches (the array grows only when full),
+	// twice the bounds: past a quarter, copy what is kept, with room to
+	// slide into (some four pointers copied per batch appended).
+	if n.dead*4 > len(n.batches) || n.deadBytes*4 > n.bytes {
+		kept := make([]*Batch, len(n.batches), len(n.batches)+len(n.batches)/4+1)
+		copy(kept, n.batches)
+		n.batches, n.dead, n.deadBytes = kept, 0, 0
 	}
 	return n
 }
@@ -96,6 +147,13 @@ func (s *Snapshot) Since(after int64) (batches []*Batch, exact, ok bool) {
 		return nil, true, true
 	}
 	return h.batches[i:], h.batches[i].From == after, true
+}
+
+// HistorySize is what the snapshot's history holds: changed records and
+// their estimated bytes (see changeBytes), as bounded by SetHistoryLimit
+// and SetHistoryBytes.
+func (s *Snapshot) HistorySize() (changes int, bytes int64) {
+	return s.hist.changes, s.hist.bytes
 }
 
 // HistoryBase is the oldest revision Since can serve.

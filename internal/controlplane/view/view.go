@@ -58,9 +58,10 @@ type View struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	// historyLimit bounds the changed records kept for watchers (see
-	// history.go).
+	// historyLimit and historyBytes bound the changed records kept for
+	// watchers, by count and by estimated memory (see history.go).
 	historyLimit atomic.Int64
+	historyBytes atomic.Int64
 	waiting      atomic.Int64 // readers blocked in Wait
 }
 
@@ -79,6 +80,7 @@ func New(st store.Store, kinds map[store.Kind]Decoder, indexes ...Index) *View {
 	ctx, cancel := context.WithCancel(context.Background())
 	v := &View{st: st, kinds: kinds, indexes: map[store.Kind][]Index{}, notify: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	v.historyLimit.Store(DefaultHistory)
+	v.historyBytes.Store(DefaultHistoryBytes)
 	for _, ix := range indexes {
 		v.indexes[ix.Kind] = append(v.indexes[ix.Kind], ix)
 	}
@@ -292,10 +294,9 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			if r.Object, err = dec(r.Data); err != nil {
 				return fmt.Errorf("view: decode %s/%s: %w", ch.Kind, ch.ID, err)
 			}
-			r.Data = nil
 			a.put(&r)
 		}
-		next = a.done(int(v.historyLimit.Load()))
+		next = a.done(v)
 		return nil
 	})
 	return next, err
@@ -336,10 +337,9 @@ func (v *View) applyWritten(s *Snapshot, ws []store.Written, rev int64) (*Snapsh
 				return nil, fmt.Errorf("%w: %s/%s: %s != %s", errModified, w.Kind, w.ID, b, r.Data)
 			}
 		}
-		r.Data = nil
 		a.put(&r)
 	}
-	return a.done(int(v.historyLimit.Load())), nil
+	return a.done(v), nil
 }
 
 type recordKey struct {
@@ -383,6 +383,7 @@ type applier struct {
 	prev    *Snapshot   // the snapshot snap is made from
 	batch   *Batch      // what snap changes, for the history
 	pos     map[Ref]int // each record's place in batch.Changes
+	sizes   []int64     // each change's changeBytes, by place
 }
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
@@ -402,21 +403,34 @@ func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier
 // being built, once per record with its value before: for the watchers'
 // history (Snapshot.Since) and View.Changed, whichever path (written values
 // or the change log) fed the applier.
-func (a *applier) note(kind store.Kind, id string, next *store.Record) {
+// dataLen is the length of next's JSON, for the history's bound.
+func (a *applier) note(kind store.Kind, id string, next *store.Record, dataLen int) {
 	r := Ref{kind, id}
 	if i, ok := a.pos[r]; ok {
 		a.batch.Changes[i].New = next
+		a.sizes[i] = changeBytes(dataLen)
 		return
 	}
 	a.pos[r] = len(a.batch.Changes)
 	a.batch.Changes = append(a.batch.Changes, Change{Kind: kind, ID: id, Old: a.prev.Record(kind, id), New: next})
+	a.sizes = append(a.sizes, changeBytes(dataLen))
 }
 
 // done returns the snapshot built, its history extended by its batch (a
-// record that did not exist before and does not after is no change).
-func (a *applier) done(historyLimit int) *Snapshot {
-	a.batch.Changes = slices.DeleteFunc(a.batch.Changes, func(c Change) bool { return c.Old == nil && c.New == nil })
-	a.snap.hist = a.prev.hist.appended(a.batch, historyLimit)
+// record that did not exist before and does not after is no change) within
+// v's bounds.
+func (a *applier) done(v *View) *Snapshot {
+	kept := a.batch.Changes[:0]
+	for i, c := range a.batch.Changes {
+		if c.Old == nil && c.New == nil {
+			continue
+		}
+		kept = append(kept, c)
+		a.batch.bytes += a.sizes[i]
+	}
+	clear(a.batch.Changes[len(kept):])
+	a.batch.Changes = kept
+	a.snap.hist = a.prev.hist.appended(a.batch, int(v.historyLimit.Load()), v.historyBytes.Load())
 	return a.snap
 }
 
@@ -511,14 +525,17 @@ func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
 	return t.idx[sc]
 }
 
+// put keeps r without its Data: the Object serves reads.
 func (a *applier) put(r *store.Record) {
+	dataLen := len(r.Data)
+	r.Data = nil
 	t := a.table(r.Kind)
 	old := t.byID[r.ID]
 	if old != nil && (old.Account != r.Account || old.Region != r.Region) {
 		a.remove(r.Kind, r.ID)
 		old = nil
 	}
-	a.note(r.Kind, r.ID, r) // after a move's remove, which noted nil
+	a.note(r.Kind, r.ID, r, dataLen) // after a move's remove, which noted nil
 	var oldObj any
 	if old != nil {
 		oldObj = old.Object
@@ -537,7 +554,7 @@ func (a *applier) put(r *store.Record) {
 }
 
 func (a *applier) remove(kind store.Kind, id string) {
-	a.note(kind, id, nil)
+	a.note(kind, id, nil, 0)
 	t := a.table(kind)
 	old := t.byID[id]
 	if old == nil {

@@ -316,6 +316,11 @@ func TestMetricsAndLog(t *testing.T) {
 	if rev := counter("palisade_store_revision", nil); rev < 2 {
 		t.Errorf("palisade_store_revision = %v after two writes", rev)
 	}
+	// The tenant's records were in the view before the group was created
+	// (that request read them): its history holds them at least.
+	if n, b := counter("palisade_view_history_changes", nil), counter("palisade_view_history_bytes", nil); n < 1 || b < n {
+		t.Errorf("palisade_view_history_changes = %v, _bytes = %v after writes", n, b)
+	}
 	if families["palisade_trail_events_total"] == nil || families["go_goroutines"] == nil {
 		t.Error("/metrics lacks the trail's counters or the Go collector")
 	}
