@@ -72,6 +72,9 @@ func (s *Store) Dump(ctx context.Context) (*store.Dump, error) {
 	if err := tx.QueryRowContext(ctx, selectRevision).Scan(&d.Revision); err != nil {
 		return nil, fmt.Errorf("sqlite: dump: %w", err)
 	}
+	if err := s.awaitSynced(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: dump: %w", err)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT kind, id, account, region, data, revision FROM resources ORDER BY kind, id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: dump: %w", err)

@@ -102,7 +102,10 @@ func Open(path string) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s.startSyncer(path, durable)
+	if err := s.startSyncer(durable); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -231,7 +234,7 @@ type pending struct {
 // batch is written once.
 // Each fn sees the writes of those before it, so the outcome is that of
 // running them one after the other; an Update returns only once its writes
-// are durable (synchronous=FULL), or with the error that lost them.
+// are durable (fsynced: sync.go), or with the error that lost them.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
 	if s.isClosed() {
 		return 0, store.ErrClosed

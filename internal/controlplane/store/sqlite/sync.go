@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,13 +66,30 @@ type syncer struct {
 	testSync func() error
 }
 
-func (s *Store) startSyncer(dbPath string, durable bool) {
+// startSyncer starts the syncer of an opened store, once what Open wrote
+// (its migrations, committed without an fsync) is synced.
+func (s *Store) startSyncer(durable bool) error {
 	y := &s.sync
 	y.wake = sync.NewCond(&y.mu)
 	y.taken = sync.NewCond(&y.mu)
 	y.done = make(chan struct{})
-	y.durable, y.path = durable, dbPath+"-wal"
+	y.durable = durable
+	if durable {
+		// The file SQLite opened, symlinks resolved: its WAL sits beside it.
+		var seq int
+		var name, file string
+		if err := s.wdb.QueryRow(`SELECT seq, name, file FROM pragma_database_list WHERE name = 'main'`).Scan(&seq, &name, &file); err != nil {
+			close(y.done)
+			return fmt.Errorf("find the database file: %w", err)
+		}
+		y.path = file + "-wal"
+		if err := s.syncWAL(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			close(y.done)
+			return fmt.Errorf("sync the write-ahead log: %w", err)
+		}
+	}
 	go s.syncLoop()
+	return nil
 }
 
 // handOff queues a batch for the syncer.
@@ -140,39 +159,43 @@ func (s *Store) syncLoop() {
 }
 
 // finish makes a round of committed batches durable with one fsync, then
-// publishes and answers them in commit order.
+// publishes and answers them in commit order. Once an fsync has failed,
+// every batch fails, those that wrote nothing too: a batch committed after
+// the failed one may have read what it wrote, which may be gone (a second
+// fsync does not bring back pages the first one failed to write).
 func (s *Store) finish(round []*committed) {
-	var syncErr error
+	syncErr := s.syncFailure()
 	for _, c := range round {
-		if c.err == nil && c.wrote {
+		if syncErr == nil && c.err == nil && c.wrote {
 			start := time.Now()
-			syncErr = s.syncWAL()
+			if err := s.syncWAL(); err != nil {
+				syncErr = fmt.Errorf("sqlite: sync the write-ahead log: %w; writes answered before are on disk, this one and later ones are refused: restart the server", err)
+				s.sync.mu.Lock()
+				s.sync.failed = syncErr
+				s.sync.mu.Unlock()
+			}
 			s.stats.syncs.Add(1)
 			s.stats.sync.Add(int64(time.Since(start)))
 			break
 		}
 	}
-	if syncErr != nil {
-		syncErr = fmt.Errorf("sqlite: sync the write-ahead log: %w; writes answered before are on disk, this one and later ones are refused: restart the server", syncErr)
-		s.sync.mu.Lock()
-		if s.sync.failed == nil {
-			s.sync.failed = syncErr
-		}
-		s.sync.mu.Unlock()
-	}
 	for _, c := range round {
-		if c.err == nil && c.wrote && syncErr != nil {
+		if syncErr != nil {
 			c.err = syncErr
 		}
 		if c.err == nil {
 			s.advance(c.rev)
 		}
 	}
-	s.mu.Lock()
-	for _, c := range round {
-		s.synced = max(s.synced, c.seq)
+	if syncErr == nil {
+		s.mu.Lock()
+		for _, c := range round {
+			s.synced = max(s.synced, c.seq)
+		}
+		s.mu.Unlock()
 	}
-	close(s.syncedCh)
+	s.mu.Lock()
+	close(s.syncedCh) // readers waiting for a failed round see the failure
 	s.syncedCh = make(chan struct{})
 	s.mu.Unlock()
 	for _, c := range round {
@@ -238,7 +261,8 @@ func syncDir(dir string) error {
 
 // awaitSynced waits until every batch committed so far is synced: called
 // once a read transaction holds its snapshot, so that the snapshot holds
-// nothing a power failure could take back.
+// nothing a power failure could take back. After a failed fsync, a read
+// that would need a later sync fails with it.
 func (s *Store) awaitSynced(ctx context.Context) error {
 	s.mu.Lock()
 	want := s.seq
@@ -249,6 +273,9 @@ func (s *Store) awaitSynced(ctx context.Context) error {
 		s.mu.Unlock()
 		if got >= want {
 			return nil
+		}
+		if err := s.syncFailure(); err != nil {
+			return err
 		}
 		select {
 		case <-ch:
