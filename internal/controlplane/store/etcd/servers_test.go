@@ -91,8 +91,10 @@ func TestServerRegistry(t *testing.T) {
 
 	// A server restarted at another URL before its old lease ended (a
 	// crash, then a new port) waits for it and registers.
-	c := open(t)
-	c.p = a.p
+	c, err := Dial(context.Background(), []string{a.cli.Endpoints()[0]}, a.p)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stopOld, err := c.RegisterServer(ctx, ServerInfo{ID: "c", URL: "http://127.0.0.1:3"}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
