@@ -81,7 +81,11 @@ func (s *Store) Dump(ctx context.Context) (*store.Dump, error) {
 	}
 	for rows.Next() {
 		var r store.Record
-		if err := rows.Scan(&r.Kind, &r.ID, &r.Account, &r.Region, &r.Data, &r.Revision); err != nil {
+		err := rows.Scan(&r.Kind, &r.ID, &r.Account, &r.Region, &r.Data, &r.Revision)
+		if err == nil {
+			r.Data, err = unpack(r.Data)
+		}
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: dump: %w", err)
 		}

@@ -913,6 +913,9 @@ func (t *readTx) Get(kind store.Kind, id string) (store.Record, bool, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, false, nil
 	}
+	if err == nil {
+		r.Data, err = unpack(r.Data)
+	}
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("sqlite: get %s/%s: %w", kind, id, err)
 	}
@@ -942,7 +945,11 @@ func (t *readTx) List(kind store.Kind, q store.Query) ([]store.Record, error) {
 	var out []store.Record
 	for rows.Next() {
 		r := store.Record{Kind: kind}
-		if err := rows.Scan(&r.ID, &r.Account, &r.Region, &r.Data, &r.Revision); err != nil {
+		err := rows.Scan(&r.ID, &r.Account, &r.Region, &r.Data, &r.Revision)
+		if err == nil {
+			r.Data, err = unpack(r.Data)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: list %s: %w", kind, err)
 		}
 		out = append(out, r)
@@ -1246,6 +1253,7 @@ func (t *writeTx) Put(r store.Record) error {
 // updated in place (the scope index untouched: an upsert that sets the
 // scope rewrites its index entry), else inserted or moved by an upsert.
 func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, rev int64) error {
+	data = pack(data)
 	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
 	if err != nil {
 		return err

@@ -1,0 +1,59 @@
+package sqlite
+
+import (
+	"fmt"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// Documents are stored compressed (S2, a faster Snappy) when that pays:
+// a group's JSON shrinks about fivefold, so a rule change rewrites one
+// page of the table instead of a page and its overflow, and each commit's
+// log, which its fsync waits for, is smaller. The first byte tells the
+// forms apart; a JSON document never starts with either tag, so documents
+// written before are read as they are.
+const (
+	tagS2  = 0x00 // S2 block follows
+	tagRaw = 0x01 // the document follows as it is (it starts with a tag byte)
+
+	// packMin is the shortest document worth compressing: below it the
+	// row fits its page anyway.
+	packMin = 512
+)
+
+// pack is the stored form of a document.
+func pack(data []byte) []byte {
+	if len(data) >= packMin {
+		out := make([]byte, 1, 1+s2.MaxEncodedLen(len(data)))
+		out = append(out, s2.EncodeBetter(out[1:], data)...)
+		if len(out) < len(data)*9/10 {
+			out[0] = tagS2
+			return out
+		}
+	}
+	if len(data) > 0 && (data[0] == tagS2 || data[0] == tagRaw) {
+		return append([]byte{tagRaw}, data...)
+	}
+	return data
+}
+
+// unpack is the document of a stored form.
+func unpack(stored []byte) ([]byte, error) {
+	if len(stored) == 0 {
+		return stored, nil
+	}
+	switch stored[0] {
+	case tagS2:
+		n, err := s2.DecodedLen(stored[1:])
+		if err == nil && n > maxData {
+			err = fmt.Errorf("a document of %d bytes", n)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: a stored document does not decode: %w", err)
+		}
+		return s2.Decode(make([]byte, n), stored[1:])
+	case tagRaw:
+		return stored[1:], nil
+	}
+	return stored, nil
+}
