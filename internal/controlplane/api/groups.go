@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -71,6 +73,8 @@ type securityGroupItem struct {
 	EcsCount                int
 	AvailableInstanceAmount int
 	Tags                    tagSet
+
+	raw *groupItemJSON // what the item's JSON is made of (nil: encoded whole)
 }
 
 type describeSecurityGroupsResponse struct {
@@ -85,6 +89,43 @@ type describeSecurityGroupsResponse struct {
 
 // SlicesComplete: the handler makes every list (Tags included) non-nil.
 func (*describeSecurityGroupsResponse) SlicesComplete() {}
+
+// RawJSON writes the answer as the rpc encoder would write the struct (its
+// XML is still encoded from the struct), each item from its JSON memoised
+// with the group (groupItemJSON) and its counts: a page of 50 groups cost
+// more to encode by reflection than to find.
+func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
+	items := r.SecurityGroups.SecurityGroup
+	n := 256
+	for i := range items {
+		if m := items[i].raw; m != nil {
+			n += len(m.head) + len(m.tail) + 96
+		}
+	}
+	b := make([]byte, 0, n)
+	b = appendJSONString(append(b, `{"RequestId":`...), r.RequestId)
+	b = appendJSONString(append(b, `,"RegionId":`...), r.RegionId)
+	b = appendJSONString(append(b, `,"NextToken":`...), r.NextToken)
+	for _, f := range [...]struct {
+		name string
+		v    int
+	}{{`,"TotalCount":`, r.TotalCount}, {`,"PageNumber":`, r.PageNumber}, {`,"PageSize":`, r.PageSize}} {
+		if f.v != 0 { // omitempty
+			b = strconv.AppendInt(append(b, f.name...), int64(f.v), 10)
+		}
+	}
+	b = append(b, `,"SecurityGroups":{"SecurityGroup":[`...)
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = items[i].appendJSON(b); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}}"...), nil
+}
 
 func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
@@ -124,12 +165,56 @@ func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) 
 	return out, nil
 }
 
+// groupItem is a group's item: what depends on the group alone is made
+// once per revision of the group (groupItemJSON), the counts per call.
 func groupItem(s service.GroupSummary) securityGroupItem {
-	g := s.Group
-	return securityGroupItem{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
+	m := s.Memo.Get(groupItemKey{}, func() any { return newGroupItemJSON(s.Group) }).(*groupItemJSON)
+	it := m.item
+	it.RuleCount, it.GroupToGroupRuleCount, it.EcsCount, it.AvailableInstanceAmount = s.RuleCount, s.PeerRules, s.Members, s.AvailableInstanceAmount
+	it.raw = m
+	return it
+}
+
+// groupItemKey memoises a group's groupItemJSON on its record.
+type groupItemKey struct{}
+
+// groupItemJSON is a group's item without its counts (which depend on
+// other records), and the item's JSON before and after them. Its Tags
+// list is shared by every answer that holds the item: read only.
+type groupItemJSON struct {
+	item       securityGroupItem // counts zero
+	head, tail []byte            // nil: the item is encoded whole
+}
+
+// itemCounts is the JSON of an item's counts when zero, between head and
+// tail.
+const itemCounts = `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"AvailableInstanceAmount":0`
+
+func newGroupItemJSON(g *model.SecurityGroup) *groupItemJSON {
+	m := &groupItemJSON{item: securityGroupItem{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created), ResourceGroupId: g.ResourceGroupID,
-		RuleCount: s.RuleCount, GroupToGroupRuleCount: g.GroupPeerRules(), EcsCount: s.Members,
-		AvailableInstanceAmount: s.AvailableInstanceAmount, Tags: tagsOut(g.Tags)}
+		Tags: tagsOut(g.Tags)}}
+	b, err := appendJSONValue(nil, &m.item)
+	// Inside a JSON string a quote is escaped, so the counts' text is found
+	// only where the fields are; if the struct changed so that it is not,
+	// the item is encoded whole (appendJSON).
+	if i := bytes.Index(b, []byte(itemCounts)); err == nil && i >= 0 {
+		m.head, m.tail = b[:i+len(`"RuleCount":`)], b[i+len(itemCounts):]
+	}
+	return m
+}
+
+// appendJSON appends the item's JSON: the memoised text around its counts.
+func (it *securityGroupItem) appendJSON(b []byte) ([]byte, error) {
+	m := it.raw
+	if m == nil || m.head == nil {
+		return appendJSONValue(b, it)
+	}
+	b = strconv.AppendInt(append(b, m.head...), int64(it.RuleCount), 10)
+	b = strconv.AppendInt(append(b, `,"GroupToGroupRuleCount":`...), int64(it.GroupToGroupRuleCount), 10)
+	b = strconv.AppendInt(append(b, `,"EcsCount":`...), int64(it.EcsCount), 10)
+	b = strconv.AppendInt(append(b, `,"AvailableInstanceAmount":`...), int64(it.AvailableInstanceAmount), 10)
+	return append(b, m.tail...), nil
 }
 
 type describeSecurityGroupAttributeResponse struct {

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// reflected is the answer as the rpc encoder writes a struct (compact,
+// HTML characters as they are), without the newline.
+func reflected(t *testing.T, v any) string {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// TestDescribeSecurityGroupsRawJSON: the answer written from the memoised
+// items is byte for byte the struct's reflective encoding, whatever the
+// strings hold (quotes, escapes, HTML, control characters, invalid UTF-8,
+// the counts' own text) and whichever paging fields are set; a memoised
+// item serves the next answer with other counts unchanged.
+func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
+	created := time.Date(2024, 5, 6, 7, 8, 9, 0, time.FixedZone("x", 3600))
+	groups := []model.SecurityGroup{
+		{ID: "sg-plain", Name: "web", Type: model.Normal, VpcID: "vpc-1", Created: created},
+		{ID: "sg-classic", Type: model.Enterprise, Created: created, ResourceGroupID: "rg-1",
+			Tags: []model.Tag{{Key: "env", Value: "prod"}, {Key: "k", Value: ""}}},
+		{ID: "sg-odd", Name: `a "quoted" \ name <b>&amp;`, Description: "tab\tnl\n\x01 é 日本 \u2028\u2029 \x7f \xff\xfe",
+			Type: model.Normal, VpcID: "vpc-<1>", Created: created, Tags: []model.Tag{{Key: "<k>", Value: "\"v\"\\"}}},
+		{ID: "sg-counts", Description: `","RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"AvailableInstanceAmount":0,"x":"`,
+			Name: `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"AvailableInstanceAmount":0`, Type: model.Normal, Created: created,
+			Rules: []model.Rule{{Peer: model.Peer{GroupID: "sg-plain"}}, {Peer: model.Peer{GroupID: "sg-odd"}}}},
+	}
+	memos := make([]store.Memo, len(groups))
+	for _, tc := range []struct {
+		name                 string
+		requestID, region    string
+		next                 string
+		total, number, size  int
+		members, rules, peer int
+		memo                 bool // items memoised on a record (else: made per call)
+	}{
+		{name: "numbers", requestID: "6C1E7B6A-0000-4000-8000-000000000001", region: "cn-hangzhou", total: 4, number: 1, size: 10, members: 3, rules: 7, peer: 2, memo: true},
+		{name: "tokens", requestID: "r", region: "cn-beijing", next: "50", members: 0, rules: 0, memo: true},
+		{name: "memoised again, other counts", requestID: "r2", region: "cn-beijing", members: 1999, rules: 200, peer: 20, memo: true},
+		{name: "odd strings", requestID: "<\"id\">", region: "é", next: "\\", total: 1, members: 5, memo: true},
+		{name: "no memo", requestID: "r3", region: "cn-hangzhou", total: 9, number: 3, size: 50, members: 2, rules: 1, memo: false},
+		{name: "empty", requestID: "r4", region: "cn-hangzhou", total: 0, number: 1, size: 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &describeSecurityGroupsResponse{RegionId: tc.region, NextToken: tc.next, TotalCount: tc.total, PageNumber: tc.number, PageSize: tc.size}
+			out.SetRequestID(tc.requestID)
+			out.SecurityGroups.SecurityGroup = []securityGroupItem{}
+			if tc.name != "empty" {
+				for i := range groups {
+					s := service.GroupSummary{Group: &groups[i], Members: tc.members + i, RuleCount: tc.rules + i, PeerRules: tc.peer,
+						AvailableInstanceAmount: 2000 - tc.members - i}
+					if tc.memo {
+						s.Memo = &memos[i]
+					}
+					out.SecurityGroups.SecurityGroup = append(out.SecurityGroups.SecurityGroup, groupItem(s))
+				}
+			}
+			var r rpc.RawJSON = out
+			got, err := r.RawJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := reflected(t, out); string(got) != want {
+				t.Errorf("RawJSON:\n%s\nwant the struct's encoding:\n%s", got, want)
+			}
+		})
+	}
+	for i := range groups { // each group's item was made once, with its JSON split around the counts
+		m, ok := memos[i].Get(groupItemKey{}, func() any { return nil }).(*groupItemJSON)
+		if !ok || m.head == nil || m.item.SecurityGroupId != groups[i].ID {
+			t.Errorf("%s: memoised item %+v", groups[i].ID, m)
+		}
+	}
+}
