@@ -96,11 +96,9 @@ func (*describeSecurityGroupsResponse) SlicesComplete() {}
 // more to encode by reflection than to find.
 func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
 	items := r.SecurityGroups.SecurityGroup
-	n := 256
+	n := 256 + len(r.RequestId) + len(r.RegionId) + len(r.NextToken) // and the newline rpc adds
 	for i := range items {
-		if m := items[i].raw; m != nil {
-			n += len(m.head) + len(m.tail) + 96
-		}
+		n += items[i].jsonSize()
 	}
 	b := make([]byte, 0, n)
 	b = appendJSONString(append(b, `{"RequestId":`...), r.RequestId)
@@ -202,6 +200,32 @@ func newGroupItemJSON(g *model.SecurityGroup) *groupItemJSON {
 		m.head, m.tail = b[:i+len(`"RuleCount":`)], b[i+len(itemCounts):]
 	}
 	return m
+}
+
+// countsText is the text around an item's counts, after head.
+const countsText = `,"GroupToGroupRuleCount":,"EcsCount":,"AvailableInstanceAmount":`
+
+// jsonSize is the length of the item's JSON (appendJSON), when memoised;
+// else an estimate.
+func (it *securityGroupItem) jsonSize() int {
+	m := it.raw
+	if m == nil || m.head == nil {
+		return 512
+	}
+	return len(m.head) + len(m.tail) + len(countsText) +
+		digits(it.RuleCount) + digits(it.GroupToGroupRuleCount) + digits(it.EcsCount) + digits(it.AvailableInstanceAmount)
+}
+
+// digits is the length of n in decimal.
+func digits(n int) int {
+	d := 1
+	if n < 0 {
+		d, n = 2, -n // a count is not negative; MinInt is not a count either
+	}
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // appendJSON appends the item's JSON: the memoised text around its counts.

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -80,7 +81,17 @@ func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
 			if want := reflected(t, out); string(got) != want {
 				t.Errorf("RawJSON:\n%s\nwant the struct's encoding:\n%s", got, want)
 			}
+			for _, it := range out.SecurityGroups.SecurityGroup { // the answer is sized exactly, not grown
+				if b, _ := it.appendJSON(nil); tc.memo && len(b) != it.jsonSize() {
+					t.Errorf("%s: %d bytes, jsonSize %d", it.SecurityGroupId, len(b), it.jsonSize())
+				}
+			}
 		})
+	}
+	for _, n := range []int{0, 9, 10, 99, 100, 1999, -1, -10, 1 << 40} {
+		if got, want := digits(n), len(fmt.Sprint(n)); got != want {
+			t.Errorf("digits(%d) = %d, want %d", n, got, want)
+		}
 	}
 	for i := range groups { // each group's item was made once, with its JSON split around the counts
 		m, ok := memos[i].Get(groupItemKey{}, func() any { return nil }).(*groupItemJSON)

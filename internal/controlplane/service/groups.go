@@ -298,22 +298,24 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	if pg.Tokens && end < len(ids) {
 		out.NextToken = strconv.Itoa(end)
 	}
-	pls := listsOf(snap)
+	sum := summarizer(snap)
 	out.Items = make([]GroupSummary, 0, end-pg.Offset)
 	for k := pg.Offset; k < end; k++ {
-		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
-		out.Items = append(out.Items, summaryOf(snap, r, pls))
+		out.Items = append(out.Items, sum(snap.Record(KindGroup, ids[len(ids)-1-k]))) // newest ID first
 	}
 	return out
 }
 
-// summaryOf is the listing entry of a group record of the view.
-func summaryOf(snap *view.Snapshot, r *store.Record, pls model.Lists) GroupSummary {
-	// An instance or ENI joins only groups of its own account and region
-	// (setGroups), so every member counts; a secondary ENI counts whether
-	// attached or not (eniMembers).
-	n := len(snap.Indexed(KindInstance, byGroup, r.ID)) + len(snap.Indexed(KindENI, byGroup, r.ID))
-	return summarize(r.Object.(*model.SecurityGroup), r.Memo, n, pls)
+// summarizer returns the listing entry of a group record of snap.
+func summarizer(snap *view.Snapshot) func(r *store.Record) GroupSummary {
+	pls := listsOf(snap)
+	insts, enis := snap.Index(KindInstance, byGroup), snap.Index(KindENI, byGroup)
+	return func(r *store.Record) GroupSummary {
+		// An instance or ENI joins only groups of its own account and
+		// region (setGroups), so every member counts; a secondary ENI
+		// counts whether attached or not (eniMembers).
+		return summarize(r.Object.(*model.SecurityGroup), r.Memo, len(insts[r.ID])+len(enis[r.ID]), pls)
+	}
 }
 
 // groupsIndexed is DescribeSecurityGroups with filters, from the view's
@@ -347,7 +349,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 	if !cand.set {
 		ids = snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
 	}
-	pls := listsOf(snap)
+	sum := summarizer(snap)
 	mine := func(id string) *store.Record {
 		r := snap.Record(KindGroup, id)
 		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
@@ -368,7 +370,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 		}
 		for k := in.Page.Offset; k < end; k++ {
 			if r := mine(ids[len(ids)-1-k]); r != nil {
-				out.Items = append(out.Items, summaryOf(snap, r, pls))
+				out.Items = append(out.Items, sum(r))
 			}
 		}
 		return out
@@ -384,7 +386,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 	page, next := paginate(matched, in.Page)
 	out := Listing[GroupSummary]{Total: len(matched), NextToken: next, Items: make([]GroupSummary, 0, len(page))}
 	for _, r := range page {
-		out.Items = append(out.Items, summaryOf(snap, r, pls))
+		out.Items = append(out.Items, sum(r))
 	}
 	return out
 }
