@@ -58,23 +58,33 @@ func (s *Service) deleteSecurityGroup(ctx context.Context, req *rpc.Request) (an
 	return &rpc.Base{}, nil
 }
 
+// securityGroupItem is a group in DescribeSecurityGroups' answer. What
+// depends on the group alone (groupHead and Tags) is made once per revision
+// of the group and shared by the answers that list it: read only.
 type securityGroupItem struct {
-	SecurityGroupId         string
-	SecurityGroupName       string
-	Description             string
-	SecurityGroupType       string
-	VpcId                   string
-	CreationTime            string
-	ResourceGroupId         string
-	ServiceManaged          bool
-	ServiceID               int64
+	*groupHead              // its fields come first, as ECS orders them
 	RuleCount               int
 	GroupToGroupRuleCount   int
 	EcsCount                int
 	AvailableInstanceAmount int
 	Tags                    tagSet
+}
 
-	raw *groupItemJSON // what the item's JSON is made of (nil: encoded whole)
+// groupHead is the first fields of a group's item, and the JSON of the
+// item before and after its counts (RawJSON).
+type groupHead struct {
+	SecurityGroupId   string
+	SecurityGroupName string
+	Description       string
+	SecurityGroupType string
+	VpcId             string
+	CreationTime      string
+	ResourceGroupId   string
+	ServiceManaged    bool
+	ServiceID         int64
+
+	tags       tagSet // the item's Tags
+	head, tail []byte // nil: the item is encoded whole
 }
 
 type describeSecurityGroupsResponse struct {
@@ -92,7 +102,7 @@ func (*describeSecurityGroupsResponse) SlicesComplete() {}
 
 // RawJSON writes the answer as the rpc encoder would write the struct (its
 // XML is still encoded from the struct), each item from its JSON memoised
-// with the group (groupItemJSON) and its counts: a page of 50 groups cost
+// with the group (groupHead) and its counts: a page of 50 groups cost
 // more to encode by reflection than to find.
 func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
 	items := r.SecurityGroups.SecurityGroup
@@ -164,42 +174,32 @@ func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) 
 }
 
 // groupItem is a group's item: what depends on the group alone is made
-// once per revision of the group (groupItemJSON), the counts per call.
+// once per revision of the group (groupHead), the counts per call.
 func groupItem(s service.GroupSummary) securityGroupItem {
-	m := s.Memo.Get(groupItemKey{}, func() any { return newGroupItemJSON(s.Group) }).(*groupItemJSON)
-	it := m.item
-	it.RuleCount, it.GroupToGroupRuleCount, it.EcsCount, it.AvailableInstanceAmount = s.RuleCount, s.PeerRules, s.Members, s.AvailableInstanceAmount
-	it.raw = m
-	return it
+	h := s.Memo.Get(groupHeadKey{}, func() any { return newGroupHead(s.Group) }).(*groupHead)
+	return securityGroupItem{groupHead: h, RuleCount: s.RuleCount, GroupToGroupRuleCount: s.PeerRules, EcsCount: s.Members,
+		AvailableInstanceAmount: s.AvailableInstanceAmount, Tags: h.tags}
 }
 
-// groupItemKey memoises a group's groupItemJSON on its record.
-type groupItemKey struct{}
-
-// groupItemJSON is a group's item without its counts (which depend on
-// other records), and the item's JSON before and after them. Its Tags
-// list is shared by every answer that holds the item: read only.
-type groupItemJSON struct {
-	item       securityGroupItem // counts zero
-	head, tail []byte            // nil: the item is encoded whole
-}
+// groupHeadKey memoises a group's groupHead on its record.
+type groupHeadKey struct{}
 
 // itemCounts is the JSON of an item's counts when zero, between head and
 // tail.
 const itemCounts = `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"AvailableInstanceAmount":0`
 
-func newGroupItemJSON(g *model.SecurityGroup) *groupItemJSON {
-	m := &groupItemJSON{item: securityGroupItem{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
+func newGroupHead(g *model.SecurityGroup) *groupHead {
+	h := &groupHead{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created), ResourceGroupId: g.ResourceGroupID,
-		Tags: tagsOut(g.Tags)}}
-	b, err := appendJSONValue(nil, &m.item)
+		tags: tagsOut(g.Tags)}
+	b, err := appendJSONValue(nil, &securityGroupItem{groupHead: h, Tags: h.tags})
 	// Inside a JSON string a quote is escaped, so the counts' text is found
 	// only where the fields are; if the struct changed so that it is not,
 	// the item is encoded whole (appendJSON).
 	if i := bytes.Index(b, []byte(itemCounts)); err == nil && i >= 0 {
-		m.head, m.tail = b[:i+len(`"RuleCount":`)], b[i+len(itemCounts):]
+		h.head, h.tail = b[:i+len(`"RuleCount":`)], b[i+len(itemCounts):]
 	}
-	return m
+	return h
 }
 
 // countsText is the text around an item's counts, after head.
@@ -208,7 +208,7 @@ const countsText = `,"GroupToGroupRuleCount":,"EcsCount":,"AvailableInstanceAmou
 // jsonSize is the length of the item's JSON (appendJSON), when memoised;
 // else an estimate.
 func (it *securityGroupItem) jsonSize() int {
-	m := it.raw
+	m := it.groupHead
 	if m == nil || m.head == nil {
 		return 512
 	}
@@ -230,7 +230,7 @@ func digits(n int) int {
 
 // appendJSON appends the item's JSON: the memoised text around its counts.
 func (it *securityGroupItem) appendJSON(b []byte) ([]byte, error) {
-	m := it.raw
+	m := it.groupHead
 	if m == nil || m.head == nil {
 		return appendJSONValue(b, it)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"testing"
 	"time"
@@ -24,6 +25,52 @@ func reflected(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// flatGroups is DescribeSecurityGroups' answer as ECS shapes it, with
+// flat items.
+type flatGroups struct {
+	RequestId      string
+	RegionId       string
+	NextToken      string
+	TotalCount     int `json:",omitempty" xml:",omitempty"`
+	PageNumber     int `json:",omitempty" xml:",omitempty"`
+	PageSize       int `json:",omitempty" xml:",omitempty"`
+	SecurityGroups struct {
+		SecurityGroup []struct {
+			SecurityGroupId, SecurityGroupName, Description, SecurityGroupType, VpcId, CreationTime, ResourceGroupId string
+			ServiceManaged                                                                                           bool
+			ServiceID                                                                                                int64
+			RuleCount, GroupToGroupRuleCount, EcsCount, AvailableInstanceAmount                                      int
+			Tags                                                                                                     tagSet
+		}
+	}
+}
+
+// xmlOf is v's XML under the root the rpc encoder names.
+func xmlOf(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := xml.NewEncoder(&b).EncodeElement(v, xml.StartElement{Name: xml.Name{Local: "DescribeSecurityGroupsResponse"}})
+	return b.Bytes(), err
+}
+
+func flatOf(r *describeSecurityGroupsResponse) any {
+	f := flatGroups{RequestId: r.RequestId, RegionId: r.RegionId, NextToken: r.NextToken, TotalCount: r.TotalCount, PageNumber: r.PageNumber, PageSize: r.PageSize}
+	items := &f.SecurityGroups.SecurityGroup
+	*items = make([]struct {
+		SecurityGroupId, SecurityGroupName, Description, SecurityGroupType, VpcId, CreationTime, ResourceGroupId string
+		ServiceManaged                                                                                           bool
+		ServiceID                                                                                                int64
+		RuleCount, GroupToGroupRuleCount, EcsCount, AvailableInstanceAmount                                      int
+		Tags                                                                                                     tagSet
+	}, len(r.SecurityGroups.SecurityGroup))
+	for i, it := range r.SecurityGroups.SecurityGroup {
+		x := &(*items)[i]
+		x.SecurityGroupId, x.SecurityGroupName, x.Description, x.SecurityGroupType = it.SecurityGroupId, it.SecurityGroupName, it.Description, it.SecurityGroupType
+		x.VpcId, x.CreationTime, x.ResourceGroupId, x.ServiceManaged, x.ServiceID = it.VpcId, it.CreationTime, it.ResourceGroupId, it.ServiceManaged, it.ServiceID
+		x.RuleCount, x.GroupToGroupRuleCount, x.EcsCount, x.AvailableInstanceAmount, x.Tags = it.RuleCount, it.GroupToGroupRuleCount, it.EcsCount, it.AvailableInstanceAmount, it.Tags
+	}
+	return &f
 }
 
 // TestDescribeSecurityGroupsRawJSON: the answer written from the memoised
@@ -81,6 +128,16 @@ func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
 			if want := reflected(t, out); string(got) != want {
 				t.Errorf("RawJSON:\n%s\nwant the struct's encoding:\n%s", got, want)
 			}
+			// The shape is ECS's, as a flat struct writes it, in JSON and XML.
+			flat := flatOf(out)
+			if want := reflected(t, flat); string(got) != want {
+				t.Errorf("RawJSON:\n%s\nwant ECS's shape:\n%s", got, want)
+			}
+			gotXML, err1 := xmlOf(out)
+			wantXML, err2 := xmlOf(flat)
+			if err1 != nil || err2 != nil || !bytes.Equal(gotXML, wantXML) {
+				t.Errorf("XML:\n%s (%v)\nwant ECS's shape:\n%s (%v)", gotXML, err1, wantXML, err2)
+			}
 			for _, it := range out.SecurityGroups.SecurityGroup { // the answer is sized exactly, not grown
 				if b, _ := it.appendJSON(nil); tc.memo && len(b) != it.jsonSize() {
 					t.Errorf("%s: %d bytes, jsonSize %d", it.SecurityGroupId, len(b), it.jsonSize())
@@ -94,8 +151,8 @@ func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
 		}
 	}
 	for i := range groups { // each group's item was made once, with its JSON split around the counts
-		m, ok := memos[i].Get(groupItemKey{}, func() any { return nil }).(*groupItemJSON)
-		if !ok || m.head == nil || m.item.SecurityGroupId != groups[i].ID {
+		m, ok := memos[i].Get(groupHeadKey{}, func() any { return nil }).(*groupHead)
+		if !ok || m.head == nil || m.SecurityGroupId != groups[i].ID {
 			t.Errorf("%s: memoised item %+v", groups[i].ID, m)
 		}
 	}
