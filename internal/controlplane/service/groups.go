@@ -368,6 +368,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 		if in.Page.Tokens && end < len(ids) {
 			out.NextToken = strconv.Itoa(end)
 		}
+		out.Items = make([]GroupSummary, 0, end-in.Page.Offset)
 		for k := in.Page.Offset; k < end; k++ {
 			if r := mine(ids[len(ids)-1-k]); r != nil {
 				out.Items = append(out.Items, sum(r))
