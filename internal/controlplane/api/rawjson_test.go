@@ -157,3 +157,27 @@ func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeSecurityGroupsAnswerFollowsChanges: the JSON answer, written
+// from items memoised with each group, shows each change to the group.
+func TestDescribeSecurityGroupsAnswerFollowsChanges(t *testing.T) {
+	e := newEnv(t)
+	id := e.newGroup(map[string]string{"SecurityGroupName": "web"})
+	for _, step := range []struct {
+		params map[string]string // ModifySecurityGroupAttribute's; nil: none
+		want   string
+	}{
+		{nil, `"SecurityGroupName":"web","Description":""`},
+		{map[string]string{"SecurityGroupName": "db"}, `"SecurityGroupName":"db","Description":""`},
+		{map[string]string{"Description": "the <db> & co"}, `"SecurityGroupName":"db","Description":"the <db> & co"`},
+	} {
+		if step.params != nil {
+			step.params["SecurityGroupId"] = id
+			e.ecs("ModifySecurityGroupAttribute", step.params)
+		}
+		body, err := e.ecs("DescribeSecurityGroups", nil).(rpc.RawJSON).RawJSON()
+		if err != nil || !bytes.Contains(body, []byte(step.want)) {
+			t.Errorf("after %v: %s (%v), want %s", step.params, body, err, step.want)
+		}
+	}
+}
