@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -56,21 +58,33 @@ func (s *Service) deleteSecurityGroup(ctx context.Context, req *rpc.Request) (an
 	return &rpc.Base{}, nil
 }
 
+// securityGroupItem is a group in DescribeSecurityGroups' answer. What
+// depends on the group alone (groupHead and Tags) is made once per revision
+// of the group and shared by the answers that list it: read only.
 type securityGroupItem struct {
-	SecurityGroupId         string
-	SecurityGroupName       string
-	Description             string
-	SecurityGroupType       string
-	VpcId                   string
-	CreationTime            string
-	ResourceGroupId         string
-	ServiceManaged          bool
-	ServiceID               int64
+	*groupHead              // its fields come first, as ECS orders them
 	RuleCount               int
 	GroupToGroupRuleCount   int
 	EcsCount                int
 	AvailableInstanceAmount int
 	Tags                    tagSet
+}
+
+// groupHead is the first fields of a group's item, and the JSON of the
+// item before and after its counts (RawJSON).
+type groupHead struct {
+	SecurityGroupId   string
+	SecurityGroupName string
+	Description       string
+	SecurityGroupType string
+	VpcId             string
+	CreationTime      string
+	ResourceGroupId   string
+	ServiceManaged    bool
+	ServiceID         int64
+
+	tags       tagSet // the item's Tags
+	head, tail []byte // nil: the item is encoded whole
 }
 
 type describeSecurityGroupsResponse struct {
@@ -85,6 +99,41 @@ type describeSecurityGroupsResponse struct {
 
 // SlicesComplete: the handler makes every list (Tags included) non-nil.
 func (*describeSecurityGroupsResponse) SlicesComplete() {}
+
+// RawJSON writes the answer as the rpc encoder would write the struct (its
+// XML is still encoded from the struct), each item from its JSON memoised
+// with the group (groupHead) and its counts: a page of 50 groups cost
+// more to encode by reflection than to find.
+func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
+	items := r.SecurityGroups.SecurityGroup
+	n := 256 + len(r.RequestId) + len(r.RegionId) + len(r.NextToken) // and the newline rpc adds
+	for i := range items {
+		n += items[i].jsonSize()
+	}
+	b := make([]byte, 0, n)
+	b = appendJSONString(append(b, `{"RequestId":`...), r.RequestId)
+	b = appendJSONString(append(b, `,"RegionId":`...), r.RegionId)
+	b = appendJSONString(append(b, `,"NextToken":`...), r.NextToken)
+	for _, f := range [...]struct {
+		name string
+		v    int
+	}{{`,"TotalCount":`, r.TotalCount}, {`,"PageNumber":`, r.PageNumber}, {`,"PageSize":`, r.PageSize}} {
+		if f.v != 0 { // omitempty
+			b = strconv.AppendInt(append(b, f.name...), int64(f.v), 10)
+		}
+	}
+	b = append(b, `,"SecurityGroups":{"SecurityGroup":[`...)
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = items[i].appendJSON(b); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, "]}}"...), nil
+}
 
 func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
@@ -124,12 +173,72 @@ func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) 
 	return out, nil
 }
 
+// groupItem is a group's item: what depends on the group alone is made
+// once per revision of the group (groupHead), the counts per call.
 func groupItem(s service.GroupSummary) securityGroupItem {
-	g := s.Group
-	return securityGroupItem{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
+	h := s.Memo.Get(groupHeadKey{}, func() any { return newGroupHead(s.Group) }).(*groupHead)
+	return securityGroupItem{groupHead: h, RuleCount: s.RuleCount, GroupToGroupRuleCount: s.PeerRules, EcsCount: s.Members,
+		AvailableInstanceAmount: s.AvailableInstanceAmount, Tags: h.tags}
+}
+
+// groupHeadKey memoises a group's groupHead on its record.
+type groupHeadKey struct{}
+
+// itemCounts is the JSON of an item's counts when zero, between head and
+// tail.
+const itemCounts = `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"AvailableInstanceAmount":0`
+
+func newGroupHead(g *model.SecurityGroup) *groupHead {
+	h := &groupHead{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created), ResourceGroupId: g.ResourceGroupID,
-		RuleCount: s.RuleCount, GroupToGroupRuleCount: g.GroupPeerRules(), EcsCount: s.Members,
-		AvailableInstanceAmount: s.AvailableInstanceAmount, Tags: tagsOut(g.Tags)}
+		tags: tagsOut(g.Tags)}
+	b, err := appendJSONValue(nil, &securityGroupItem{groupHead: h, Tags: h.tags})
+	// Inside a JSON string a quote is escaped, so the counts' text is found
+	// only where the fields are; if the struct changed so that it is not,
+	// the item is encoded whole (appendJSON).
+	if i := bytes.Index(b, []byte(itemCounts)); err == nil && i >= 0 {
+		h.head, h.tail = b[:i+len(`"RuleCount":`)], b[i+len(itemCounts):]
+	}
+	return h
+}
+
+// countsText is the text around an item's counts, after head.
+const countsText = `,"GroupToGroupRuleCount":,"EcsCount":,"AvailableInstanceAmount":`
+
+// jsonSize is the length of the item's JSON (appendJSON), when memoised;
+// else an estimate.
+func (it *securityGroupItem) jsonSize() int {
+	m := it.groupHead
+	if m == nil || m.head == nil {
+		return 512
+	}
+	return len(m.head) + len(m.tail) + len(countsText) +
+		digits(it.RuleCount) + digits(it.GroupToGroupRuleCount) + digits(it.EcsCount) + digits(it.AvailableInstanceAmount)
+}
+
+// digits is the length of n in decimal.
+func digits(n int) int {
+	d := 1
+	if n < 0 {
+		d, n = 2, -n // a count is not negative; MinInt is not a count either
+	}
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
+}
+
+// appendJSON appends the item's JSON: the memoised text around its counts.
+func (it *securityGroupItem) appendJSON(b []byte) ([]byte, error) {
+	m := it.groupHead
+	if m == nil || m.head == nil {
+		return appendJSONValue(b, it)
+	}
+	b = strconv.AppendInt(append(b, m.head...), int64(it.RuleCount), 10)
+	b = strconv.AppendInt(append(b, `,"GroupToGroupRuleCount":`...), int64(it.GroupToGroupRuleCount), 10)
+	b = strconv.AppendInt(append(b, `,"EcsCount":`...), int64(it.EcsCount), 10)
+	b = strconv.AppendInt(append(b, `,"AvailableInstanceAmount":`...), int64(it.AvailableInstanceAmount), 10)
+	return append(b, m.tail...), nil
 }
 
 type describeSecurityGroupAttributeResponse struct {

@@ -161,11 +161,45 @@ type DescribeGroupsInput struct {
 
 // GroupSummary is a group as listed, with its counts.
 type GroupSummary struct {
+	// Group may be the view's shared value: read only.
 	Group     *model.SecurityGroup
 	Members   int // instances in the group
 	RuleCount int // its weight against the rule quota
+	PeerRules int // its rules whose peer is a group (GroupPeerRules)
 	// AvailableInstanceAmount is how many more instances may join.
 	AvailableInstanceAmount int
+	// Memo is the group record's (nil when it was not read from the
+	// view): an adapter memoises there what it derives from Group alone,
+	// such as its answer's item, once per revision of the group.
+	Memo *store.Memo
+}
+
+// groupCounts are the counts of a group that depend on it alone.
+type groupCounts struct {
+	peers int  // GroupPeerRules
+	lists bool // a rule names a list: its weight is the list's, read per call
+}
+
+// groupCountsKey memoises groupCounts on a group's record.
+type groupCountsKey struct{}
+
+// summarize is a group's listing entry with n members; what depends on the
+// group alone is counted once per revision of its record (memo, which may
+// be nil: counted now).
+func summarize(g *model.SecurityGroup, memo *store.Memo, n int, pls model.Lists) GroupSummary {
+	c := memo.Get(groupCountsKey{}, func() any {
+		c := groupCounts{peers: g.GroupPeerRules()}
+		for i := range g.Rules {
+			c.lists = c.lists || g.Rules[i].Peer.PrefixListID != "" || g.Rules[i].PortRangeListID != ""
+		}
+		return c
+	}).(groupCounts)
+	rules := len(g.Rules) // each weighs 1 (model.Weight)
+	if c.lists {
+		rules = model.RuleCount(g, pls)
+	}
+	return GroupSummary{Group: g, Members: n, RuleCount: rules, PeerRules: c.peers,
+		AvailableInstanceAmount: model.MemberLimit(g.Type) - n, Memo: memo}
 }
 
 // DescribeSecurityGroups returns one page of the caller's groups, newest ID
@@ -226,9 +260,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 			if !in.matches(g, typ, network) {
 				continue
 			}
-			n := count[g.ID]
-			items = append(items, GroupSummary{Group: g, Members: n, RuleCount: model.RuleCount(g, pls),
-				AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
+			items = append(items, summarize(g, nil, count[g.ID], pls))
 		}
 		slices.SortFunc(items, func(a, b GroupSummary) int { return cmp.Compare(b.Group.ID, a.Group.ID) })
 		return pageOf(items, in.Page), nil
@@ -266,18 +298,24 @@ func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	if pg.Tokens && end < len(ids) {
 		out.NextToken = strconv.Itoa(end)
 	}
-	pls := listsOf(snap)
+	sum := summarizer(snap)
+	out.Items = make([]GroupSummary, 0, end-pg.Offset)
 	for k := pg.Offset; k < end; k++ {
-		r := snap.Record(KindGroup, ids[len(ids)-1-k]) // newest ID first
-		g := *r.Object.(*model.SecurityGroup)
+		out.Items = append(out.Items, sum(snap.Record(KindGroup, ids[len(ids)-1-k]))) // newest ID first
+	}
+	return out
+}
+
+// summarizer returns the listing entry of a group record of snap.
+func summarizer(snap *view.Snapshot) func(r *store.Record) GroupSummary {
+	pls := listsOf(snap)
+	insts, enis := snap.Index(KindInstance, byGroup), snap.Index(KindENI, byGroup)
+	return func(r *store.Record) GroupSummary {
 		// An instance or ENI joins only groups of its own account and
 		// region (setGroups), so every member counts; a secondary ENI
 		// counts whether attached or not (eniMembers).
-		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
-		out.Items = append(out.Items, GroupSummary{Group: &g, Members: n, RuleCount: model.RuleCount(&g, pls),
-			AvailableInstanceAmount: model.MemberLimit(g.Type) - n})
+		return summarize(r.Object.(*model.SecurityGroup), r.Memo, len(insts[r.ID])+len(enis[r.ID]), pls)
 	}
-	return out
 }
 
 // groupsIndexed is DescribeSecurityGroups with filters, from the view's
@@ -311,19 +349,13 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 	if !cand.set {
 		ids = snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
 	}
-	pls := listsOf(snap)
-	summary := func(g *model.SecurityGroup) GroupSummary {
-		g2 := *g
-		n := len(snap.Indexed(KindInstance, byGroup, g.ID)) + len(snap.Indexed(KindENI, byGroup, g.ID))
-		return GroupSummary{Group: &g2, Members: n, RuleCount: model.RuleCount(g, pls),
-			AvailableInstanceAmount: model.MemberLimit(g.Type) - n}
-	}
-	mine := func(id string) *model.SecurityGroup {
+	sum := summarizer(snap)
+	mine := func(id string) *store.Record {
 		r := snap.Record(KindGroup, id)
 		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
 			return nil
 		}
-		return r.Object.(*model.SecurityGroup)
+		return r
 	}
 	if filters == 1 && cand.set && len(in.IDs) == 0 && !(len(in.Tags) == 1 && in.Tags[0].Key == "") {
 		// One name, VPC or tag filter: the index lists exactly the
@@ -336,25 +368,26 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 		if in.Page.Tokens && end < len(ids) {
 			out.NextToken = strconv.Itoa(end)
 		}
+		out.Items = make([]GroupSummary, 0, end-in.Page.Offset)
 		for k := in.Page.Offset; k < end; k++ {
-			if g := mine(ids[len(ids)-1-k]); g != nil {
-				out.Items = append(out.Items, summary(g))
+			if r := mine(ids[len(ids)-1-k]); r != nil {
+				out.Items = append(out.Items, sum(r))
 			}
 		}
 		return out
 	}
-	var matched []*model.SecurityGroup
+	var matched []*store.Record
 	for k := len(ids) - 1; k >= 0; k-- { // newest ID first
-		g := mine(ids[k])
-		if g == nil || !in.matches(g, typ, network) {
+		r := mine(ids[k])
+		if r == nil || !in.matches(r.Object.(*model.SecurityGroup), typ, network) {
 			continue
 		}
-		matched = append(matched, g)
+		matched = append(matched, r)
 	}
 	page, next := paginate(matched, in.Page)
 	out := Listing[GroupSummary]{Total: len(matched), NextToken: next, Items: make([]GroupSummary, 0, len(page))}
-	for _, g := range page {
-		out.Items = append(out.Items, summary(g))
+	for _, r := range page {
+		out.Items = append(out.Items, sum(r))
 	}
 	return out
 }

@@ -35,6 +35,11 @@ type Record struct {
 	// Revision is the store revision of the last write to this record. It is
 	// set by the store; the value passed to Tx.Put is ignored.
 	Revision int64
+	// Memo, when set, memoises values derived from Object (see Memo): the
+	// in-memory view gives each record it serves a new one. A backend
+	// neither stores nor returns it (a record read from one has none, and
+	// Memo.Get on nil computes every time).
+	Memo *Memo
 }
 
 // Op is the kind of write recorded in the change log.

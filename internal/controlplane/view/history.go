@@ -2,7 +2,6 @@ package view
 
 import (
 	"sort"
-	"sync"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
@@ -29,19 +28,13 @@ type Batch struct {
 
 	bytes int64 // the memory its changes keep (changeBytes)
 
-	memo sync.Map // see Memo
+	memo store.Memo // see Memo
 }
 
 // Memo returns the value memoised under key for this batch, computing it
 // with f the first time: consumers share work per revision with it (an
 // answer encoded once for every watcher that needs it).
-func (b *Batch) Memo(key any, f func() any) any {
-	if v, ok := b.memo.Load(key); ok {
-		return v
-	}
-	v, _ := b.memo.LoadOrStore(key, f())
-	return v
-}
+func (b *Batch) Memo(key any, f func() any) any { return b.memo.Get(key, f) }
 
 // DefaultHistory is how many changed records the view keeps in its history
 // by default (the oldest batches are dropped beyond it).

@@ -83,6 +83,16 @@ func (s *Snapshot) Indexed(kind store.Kind, name, key string) []string {
 	return nil
 }
 
+// Index returns the secondary index name of kind: the sorted IDs of its
+// records by key (no copy: do not modify). Taken once, it serves a lookup
+// per key for the price of one.
+func (s *Snapshot) Index(kind store.Kind, name string) map[string][]string {
+	if t := s.tables[kind]; t != nil {
+		return t.sec[name]
+	}
+	return nil
+}
+
 // Count is len(IDs(kind, q)).
 func (s *Snapshot) Count(kind store.Kind, q store.Query) int { return len(s.IDs(kind, q)) }
 

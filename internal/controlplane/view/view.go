@@ -227,8 +227,10 @@ func (v *View) load(ctx context.Context) (*Snapshot, error) {
 			for _, ix := range v.indexes[kind] {
 				t.sec[ix.Name] = map[string][]string{}
 			}
+			memos := make([]store.Memo, len(recs)) // one allocation, as recs
 			for i := range recs {
 				r := &recs[i]
+				r.Memo = &memos[i]
 				if r.Object, err = dec(r.Data); err != nil {
 					return fmt.Errorf("view: decode %s/%s: %w", kind, r.ID, err)
 				}
@@ -529,6 +531,7 @@ func (a *applier) ids(kind store.Kind, t *table, sc scope) []string {
 func (a *applier) put(r *store.Record) {
 	dataLen := len(r.Data)
 	r.Data = nil
+	r.Memo = new(store.Memo) // a new value: nothing derived from the old one
 	t := a.table(r.Kind)
 	old := t.byID[r.ID]
 	if old != nil && (old.Account != r.Account || old.Region != r.Region) {

@@ -516,6 +516,7 @@ func (t *writeTx) Put(r store.Record) error {
 		return fmt.Errorf("etcd: put: %w: empty kind or id", store.ErrInvalid)
 	}
 	r.Revision = t.rev + 1
+	r.Memo = nil // derived from the value before, perhaps (store.Record.Memo)
 	r.Data = slices.Clone(r.Data)
 	key := t.s.recKey(r.Kind, r.ID)
 	w := t.recs[key]

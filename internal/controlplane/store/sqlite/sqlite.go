@@ -1245,6 +1245,7 @@ func (t *writeTx) Put(r store.Record) error {
 		r.Data = []byte{}
 	}
 	r.Revision = t.next
+	r.Memo = nil // derived from the value before, perhaps (store.Record.Memo)
 	t.record(store.Change{Revision: t.next, Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, Op: store.OpPut}, &r)
 	return nil
 }
