@@ -56,6 +56,10 @@ CREATE TABLE client_tokens (
 	PRIMARY KEY (account, token)
 );
 `,
+	// 2: documents may be stored compressed (pack.go). Nothing changes in
+	// the schema; the version makes a binary from before refuse the file
+	// rather than read compressed documents as JSON.
+	`INSERT INTO meta (key, value) VALUES ('packed', 1) ON CONFLICT (key) DO NOTHING;`,
 }
 
 // migrate applies the migrations db has not seen yet, all in one
