@@ -25,7 +25,7 @@ const (
 func pack(data []byte) []byte {
 	if len(data) >= packMin {
 		out := make([]byte, 1, 1+s2.MaxEncodedLen(len(data)))
-		out = append(out, s2.EncodeBetter(out[1:], data)...)
+		out = append(out, s2.Encode(out[1:], data)...)
 		if len(out) < len(data)*9/10 {
 			out[0] = tagS2
 			return out
