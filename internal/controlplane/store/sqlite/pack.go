@@ -23,12 +23,12 @@ const (
 
 // pack is the stored form of a document.
 func pack(data []byte) []byte {
-	if len(data) >= packMin {
-		out := make([]byte, 1, 1+s2.MaxEncodedLen(len(data)))
-		out = append(out, s2.Encode(out[1:], data)...)
-		if len(out) < len(data)*9/10 {
-			out[0] = tagS2
-			return out
+	if n := s2.MaxEncodedLen(len(data)); len(data) >= packMin && n > 0 {
+		buf := make([]byte, 1+n)
+		enc := s2.Encode(buf[1:], data) // in buf: it is large enough
+		if len(enc) < len(data)*9/10 {
+			buf[0] = tagS2
+			return buf[:1+len(enc)]
 		}
 	}
 	if len(data) > 0 && (data[0] == tagS2 || data[0] == tagRaw) {
