@@ -7,6 +7,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -251,6 +252,13 @@ type describeSecurityGroupAttributeResponse struct {
 	InnerAccessPolicy string
 	NextToken         string
 	Permissions       struct{ Permission []permissionItem }
+
+	// The page's rules, of group (read only: it may be the view's), and
+	// its record's memo (nil: none), from which RawJSON writes the JSON
+	// answer; Permissions is made only for other formats.
+	group *model.SecurityGroup
+	rules []service.RuleView
+	memo  *store.Memo
 }
 
 // SlicesComplete: the handler makes Permission non-nil; items have no lists.
@@ -272,16 +280,19 @@ func (s *Service) describeSecurityGroupAttribute(ctx context.Context, req *rpc.R
 		}
 	}
 	res, err := s.DescribeSecurityGroupAttribute(ctx, service.GroupAttributeInput{Caller: c, SecurityGroupID: p.Get("SecurityGroupId"),
-		Direction: p.Get("Direction"), NicType: p.Get("NicType"), Page: pg})
+		Direction: p.Get("Direction"), NicType: p.Get("NicType"), Page: pg, ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
 	g := res.Group
 	out := &describeSecurityGroupAttributeResponse{RegionId: c.Region, SecurityGroupId: g.ID, SecurityGroupName: g.Name,
-		Description: g.Description, VpcId: g.VpcID, InnerAccessPolicy: g.InnerAccessPolicy, NextToken: res.NextToken}
-	out.Permissions.Permission = make([]permissionItem, 0, len(res.Rules))
-	for i := range res.Rules {
-		out.Permissions.Permission = append(out.Permissions.Permission, permission(&res.Rules[i], g.Owner))
+		Description: g.Description, VpcId: g.VpcID, InnerAccessPolicy: g.InnerAccessPolicy, NextToken: res.NextToken,
+		group: g, rules: res.Rules, memo: res.Memo}
+	if req.Format != "JSON" { // XML, or a caller other than the server: the struct too
+		out.Permissions.Permission = make([]permissionItem, 0, len(res.Rules))
+		for i := range res.Rules {
+			out.Permissions.Permission = append(out.Permissions.Permission, permission(&res.Rules[i], g.Owner))
+		}
 	}
 	return out, nil
 }

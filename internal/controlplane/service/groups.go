@@ -401,11 +401,15 @@ type GroupAttributeInput struct {
 	// two apart and shows one set: internet when "". VPC rules are intranet.
 	NicType string
 	Page    Page
+	// ReadOnly: the caller only reads the answer's Group, which may then
+	// be the view's shared value, with its record's Memo.
+	ReadOnly bool
 }
 
 // RuleView is a rule with the names of what it refers to.
 type RuleView struct {
 	model.Rule
+	Index          int    // the rule's position in its group's Rules
 	PeerGroupName  string // the peer group's name, when the peer is a group
 	PrefixListName string // the prefix list's name, when the peer is one
 	// PortRangeListName is the rule's port range list's name, if it has one.
@@ -417,6 +421,10 @@ type GroupAttribute struct {
 	Group     *model.SecurityGroup
 	Rules     []RuleView
 	NextToken string
+	// Memo is the group record's when Group is the view's shared value
+	// (ReadOnly), else nil: an adapter memoises there what it derives from
+	// Group alone, once per revision of the group.
+	Memo *store.Memo
 }
 
 // DescribeSecurityGroupAttribute returns a group with its rules, ordered by
@@ -432,28 +440,62 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		return GroupAttribute{}, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType must be intranet or internet.")
 	}
 	return View(s, ctx, func(tx store.ReadTx) (GroupAttribute, error) {
-		g, err := GetGroup(tx, c, in.SecurityGroupID)
-		if err != nil {
-			return GroupAttribute{}, err
+		var out GroupAttribute
+		if in.ReadOnly {
+			r, err := sharedGroupRecord(tx, c, in.SecurityGroupID)
+			if err != nil {
+				return GroupAttribute{}, err
+			}
+			if r != nil {
+				out.Group, out.Memo = r.Object.(*model.SecurityGroup), r.Memo
+			}
 		}
+		if out.Group == nil {
+			g, err := GetGroup(tx, c, in.SecurityGroupID)
+			if err != nil {
+				return GroupAttribute{}, err
+			}
+			out.Group = g
+		}
+		g := out.Group
 		if g.Classic() && nic == "" {
 			nic = string(model.Internet)
 		}
-		rules := sortedRules(g.Rules)
-		var items []RuleView
-		names, pls := groupNames(tx), listsOf(tx).Prefix
-		for i := range rules {
-			r := &rules[i]
+		// The page is cut from the matching rules as they are found: only
+		// its rules are viewed (their names looked up), none is copied
+		// twice, and the order is sorted once per revision of the group.
+		order := ruleOrder(g, out.Memo)
+		out.Rules = make([]RuleView, 0, max(0, min(in.Page.Size, len(order)-in.Page.Offset)))
+		var names func(string) string
+		var pls func(string) *model.PrefixList
+		k, end := 0, in.Page.Offset+in.Page.Size
+		for _, i := range order {
+			r := &g.Rules[i]
 			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {
 				continue
 			}
-			v := RuleView{Rule: *r}
+			if k == end {
+				if in.Page.Tokens { // a match after the page
+					out.NextToken = strconv.Itoa(end)
+				}
+				break
+			}
+			if k++; k <= in.Page.Offset {
+				continue
+			}
+			v := RuleView{Rule: *r, Index: int(i)}
 			// Another account's group is shown by ID and owner only: its
 			// name is that tenant's data.
 			if r.Peer.GroupID != "" && (r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner) {
+				if names == nil {
+					names = groupNames(tx)
+				}
 				v.PeerGroupName = names(r.Peer.GroupID)
 			}
 			if id := r.Peer.PrefixListID; id != "" {
+				if pls == nil {
+					pls = listsOf(tx).Prefix
+				}
 				if pl := pls(id); pl != nil {
 					v.PrefixListName = pl.Name
 				}
@@ -461,27 +503,37 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 			if id := r.PortRangeListID; id != "" {
 				v.PortRangeListName = portRangeListName(tx, id)
 			}
-			items = append(items, v)
+			out.Rules = append(out.Rules, v)
 		}
-		out := GroupAttribute{Group: g}
-		out.Rules, out.NextToken = paginate(items, in.Page)
 		return out, nil
 	})
 }
 
-// sortedRules orders rules as they are evaluated within one group.
-func sortedRules(rules []model.Rule) []model.Rule {
-	out := slices.Clone(rules)
-	slices.SortStableFunc(out, func(a, b model.Rule) int {
-		if a.Direction != b.Direction {
-			return strings.Compare(string(b.Direction), string(a.Direction)) // ingress first
+// ruleOrderKey memoises ruleOrder on a group's record.
+type ruleOrderKey struct{}
+
+// ruleOrder is the positions of g's rules in compareRules' order, computed
+// once per revision of the group's record (memo; nil: now).
+func ruleOrder(g *model.SecurityGroup, memo *store.Memo) []int32 {
+	return memo.Get(ruleOrderKey{}, func() any {
+		order := make([]int32, len(g.Rules))
+		for i := range order {
+			order[i] = int32(i)
 		}
-		if c := policy.CompareRules(&a, &b); c != 0 {
-			return c
-		}
-		return a.Created.Compare(b.Created)
-	})
-	return out
+		slices.SortStableFunc(order, func(a, b int32) int { return compareRules(&g.Rules[a], &g.Rules[b]) })
+		return order
+	}).([]int32)
+}
+
+// compareRules orders rules as they are evaluated within one group.
+func compareRules(a, b *model.Rule) int {
+	if a.Direction != b.Direction {
+		return strings.Compare(string(b.Direction), string(a.Direction)) // ingress first
+	}
+	if c := policy.CompareRules(a, b); c != 0 {
+		return c
+	}
+	return a.Created.Compare(b.Created)
 }
 
 // groupNames looks up group names lazily (peers may be other accounts').
