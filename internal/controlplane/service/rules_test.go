@@ -168,3 +168,64 @@ func TestAuthorizeNICQuotaEverySet(t *testing.T) {
 	member("i-zall", groups[0], groups[2])
 	wantCode(t, authorize(), "")
 }
+
+// TestDescribeAttributePages: every page of a group's rules, with every
+// direction filter and page size, read from the view (ReadOnly) or a
+// copy, is the slice of the whole sorted listing at its offset, with the
+// next page's token exactly when rules remain; each rule's Index is its
+// place in the answer's Group.
+func TestDescribeAttributePages(t *testing.T) {
+	e := newEnv(t)
+	sg := e.group(CreateGroupInput{VpcID: e.vpc()})
+	for i := range 13 {
+		in := RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, Permissions: []model.RuleInput{{IpProtocol: "tcp",
+			PortRange: fmt.Sprintf("%d/%d", 100+i, 100+i), SourceCidrIp: "10.0.0.0/8", Priority: fmt.Sprint(1 + i%3*7), Policy: []string{"accept", "drop"}[i%2]}}}
+		if i%3 == 0 {
+			in.Direction = model.Egress
+			in.Permissions[0].SourceCidrIp, in.Permissions[0].DestCidrIp = "", "10.1.0.0/16"
+		}
+		wantCode(t, e.s.Authorize(e.ctx, in), "")
+	}
+	shared := 0 // answers read from the view's group
+	for _, dir := range []string{"", "ingress", "EGRESS"} {
+		all, err := e.s.DescribeSecurityGroupAttribute(e.ctx, GroupAttributeInput{Caller: e.c, SecurityGroupID: sg, Direction: dir, Page: Page{Size: 1000}})
+		wantCode(t, err, "")
+		if want := map[string]int{"": 13, "ingress": 8, "EGRESS": 5}[dir]; len(all.Rules) != want {
+			t.Fatalf("%q: %d rules, want %d", dir, len(all.Rules), want)
+		}
+		for i := 1; i < len(all.Rules); i++ {
+			if compareRules(&all.Rules[i-1].Rule, &all.Rules[i].Rule) > 0 {
+				t.Fatalf("%q: rule %d sorts before rule %d", dir, i, i-1)
+			}
+		}
+		for _, readOnly := range []bool{false, true} {
+			for _, size := range []int{1, 3, 5, 13, 1000} {
+				for off := 0; off <= len(all.Rules)+1; off++ {
+					got, err := e.s.DescribeSecurityGroupAttribute(e.ctx, GroupAttributeInput{Caller: e.c, SecurityGroupID: sg, Direction: dir,
+						Page: Page{Tokens: true, Offset: off, Size: size}, ReadOnly: readOnly})
+					wantCode(t, err, "")
+					lo, hi := min(off, len(all.Rules)), min(off+size, len(all.Rules))
+					next := ""
+					if hi < len(all.Rules) && off < len(all.Rules) {
+						next = fmt.Sprint(hi)
+					}
+					if got.Rules == nil || len(got.Rules) != hi-lo || got.NextToken != next {
+						t.Fatalf("%q readOnly=%v size %d offset %d: %d rules, next %q; want %d, %q", dir, readOnly, size, off, len(got.Rules), got.NextToken, hi-lo, next)
+					}
+					shared += map[bool]int{true: 1}[got.Memo != nil]
+					if got.Memo != nil && !readOnly {
+						t.Fatalf("a copy of the group came with its record's memo")
+					}
+					for i, v := range got.Rules {
+						if v.ID != all.Rules[lo+i].ID || got.Group.Rules[v.Index].ID != v.ID {
+							t.Fatalf("%q readOnly=%v size %d offset %d: rule %d is %s (index %d), want %s", dir, readOnly, size, off, i, v.ID, v.Index, all.Rules[lo+i].ID)
+						}
+					}
+				}
+			}
+		}
+	}
+	if shared == 0 {
+		t.Error("no ReadOnly answer was read from the view's group")
+	}
+}
