@@ -261,7 +261,8 @@ type describeSecurityGroupAttributeResponse struct {
 	memo  *store.Memo
 }
 
-// SlicesComplete: the handler makes Permission non-nil; items have no lists.
+// SlicesComplete: the handler makes Permission non-nil when it makes it (a
+// JSON answer is written by RawJSON); items have no lists.
 func (*describeSecurityGroupAttributeResponse) SlicesComplete() {}
 
 func (s *Service) describeSecurityGroupAttribute(ctx context.Context, req *rpc.Request) (any, error) {
