@@ -163,15 +163,15 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s | %8s %8s | %7s\n",
-		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "pal p50", "pal p99", "pal RSS")
+	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s %8s | %8s %8s | %7s\n",
+		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "fsync", "pal p50", "pal p99", "pal RSS")
 	ratios := map[int][]float64{}
 	for k := 0; k < *rounds && strings.Contains("AuthorizeSecurityGroup", *only); k++ {
 		for _, n := range counts {
 			ratios[n] = append(ratios[n], writeRow(dir, pal, noop, n))
 		}
 	}
-	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, which runs beside the next batch)")
+	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, which runs beside the next batch; fsync: one such fsync)")
 	if *rounds > 1 {
 		for _, n := range counts {
 			r := ratios[n]
@@ -195,7 +195,7 @@ func writeRow(dir string, pal, noop *child, n int) float64 {
 	p := measure(pal, n, writeParams)
 	c1 := commits(pal.addr)
 	o := measure(noop, n, writeParams)
-	var serial, commit time.Duration
+	var serial, commit, fsync time.Duration
 	var perBatch, perSync float64
 	if w := c1.writes - c0.writes; w > 0 {
 		b := max(1, c1.batches-c0.batches)
@@ -203,9 +203,10 @@ func writeRow(dir string, pal, noop *child, n int) float64 {
 		commit = ((c1.sync - c0.sync) / time.Duration(b)).Round(time.Microsecond)
 		perBatch = float64(w) / float64(b)
 		perSync = float64(w) / float64(max(1, c1.syncs-c0.syncs))
+		fsync = ((c1.fsync - c0.fsync) / time.Duration(max(1, c1.syncs-c0.syncs))).Round(time.Microsecond)
 	}
-	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %7.1f %8s %7.1f | %8s %8s | %5dMiB\n",
-		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perBatch, commit, perSync, p.p50, p.p99, pal.rss()>>20)
+	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %7.1f %8s %7.1f %8s | %8s %8s | %5dMiB\n",
+		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perBatch, commit, perSync, fsync, p.p50, p.p99, pal.rss()>>20)
 	return p.rate / f
 }
 
@@ -500,7 +501,7 @@ func fsyncRate(dir string, d time.Duration) float64 {
 // commitStats are the store's group-commit counters from /metrics.
 type commitStats struct {
 	batches, writes, syncs int64
-	run, sync              time.Duration
+	run, sync, fsync       time.Duration
 }
 
 // commits scrapes the server's group-commit counters (zero if it has none).
@@ -529,6 +530,8 @@ func commits(addr string) commitStats {
 			out.sync = time.Duration(f * float64(time.Second))
 		case "palisade_store_syncs_total":
 			out.syncs = int64(f)
+		case "palisade_store_sync_seconds_total":
+			out.fsync = time.Duration(f * float64(time.Second))
 		}
 	}
 	return out
