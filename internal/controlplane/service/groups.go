@@ -488,7 +488,7 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 			// name is that tenant's data.
 			if r.Peer.GroupID != "" && (r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner) {
 				if names == nil {
-					names = groupNames(tx)
+					names = groupNames(tx, g.Owner)
 				}
 				v.PeerGroupName = names(r.Peer.GroupID)
 			}
@@ -536,16 +536,23 @@ func compareRules(a, b *model.Rule) int {
 	return a.Created.Compare(b.Created)
 }
 
-// groupNames looks up group names lazily (peers may be other accounts').
-func groupNames(tx store.ReadTx) func(string) string {
+// groupNames looks up the names of account's groups lazily; another account's group has none here.
+func groupNames(tx store.ReadTx, account string) func(string) string {
 	cache := map[string]string{}
 	return func(id string) string {
 		if n, ok := cache[id]; ok {
 			return n
 		}
+		// A rule that names a group without its owner (imported, or
+		// stored before owners were) may still name another account's:
+		// its name is that tenant's data.
 		g, _, _ := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
-		cache[id] = g.Name
-		return g.Name
+		name := ""
+		if g.Owner == account {
+			name = g.Name
+		}
+		cache[id] = name
+		return name
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
@@ -227,5 +228,39 @@ func TestDescribeAttributePages(t *testing.T) {
 	}
 	if shared == 0 {
 		t.Error("no ReadOnly answer was read from the view's group")
+	}
+}
+
+// TestPeerNameOtherAccount: a rule may name a group without its owner
+// (imported, or stored before owners were); when that group is another
+// account's, its name is that tenant's data and stays out of the answer.
+func TestPeerNameOtherAccount(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mine := e.group(CreateGroupInput{VpcID: vpc, Name: "mine"})
+	const theirs, other = "sg-theirs0000000000", "1000000000000002"
+	if _, err := e.s.Store.Update(e.ctx, func(tx store.Tx) error {
+		return store.PutAs(tx, KindGroup, theirs, other, e.c.Region,
+			model.SecurityGroup{ID: theirs, Region: e.c.Region, Owner: other, Name: "their-secret", Type: model.Normal, VpcID: "vpc-theirs"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	g := e.load(mine)
+	g.Rules = append(g.Rules,
+		model.Rule{ID: "sgr-noowner", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.ALL,
+			Peer: model.Peer{GroupID: theirs}, NicType: model.Intranet},
+		model.Rule{ID: "sgr-mine", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.ALL,
+			Peer: model.Peer{GroupID: mine}, NicType: model.Intranet})
+	e.put(KindGroup, mine, *g)
+	for _, readOnly := range []bool{false, true} {
+		got, err := e.s.DescribeSecurityGroupAttribute(e.ctx, GroupAttributeInput{Caller: e.c, SecurityGroupID: mine, Page: Page{Size: 100}, ReadOnly: readOnly})
+		wantCode(t, err, "")
+		names := map[string]string{}
+		for _, v := range got.Rules {
+			names[v.ID] = v.PeerGroupName
+		}
+		if names["sgr-noowner"] != "" || names["sgr-mine"] != "mine" {
+			t.Errorf("readOnly=%v: peer names %v; want none for another account's group, %q for ours", readOnly, names, "mine")
+		}
 	}
 }
