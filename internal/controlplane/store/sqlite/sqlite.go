@@ -841,11 +841,13 @@ func (c *stmtCache) in(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt
 	return tx.PrepareContext(ctx, query)
 }
 
+// close closes the statements. The map stays as it is: a read racing
+// Close may still look a statement up, and gets a closed one (an error),
+// not a data race.
 func (c *stmtCache) close() {
 	for _, st := range c.m {
 		st.Close()
 	}
-	c.m = map[string]*sql.Stmt{}
 }
 
 // exec runs a cached statement in the transaction.
