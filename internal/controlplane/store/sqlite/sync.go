@@ -57,8 +57,7 @@ type syncer struct {
 	stopping bool
 	done     chan struct{} // closed when the loop has answered everything and exited
 
-	durable bool   // fsync at all (not for a ":memory:" store)
-	path    string // the WAL's path
+	path    string // the WAL's path; empty: no fsync (a ":memory:" store)
 	wal     *os.File
 	walInfo os.FileInfo
 	failed  error // a failed fsync: every later batch fails with it
@@ -74,22 +73,27 @@ func (s *Store) startSyncer(durable bool) error {
 	y.wake = sync.NewCond(&y.mu)
 	y.taken = sync.NewCond(&y.mu)
 	y.done = make(chan struct{})
-	y.durable = durable
 	if durable {
-		// The file SQLite opened, symlinks resolved: its WAL sits beside it.
-		var seq int
-		var name, file string
-		if err := s.wdb.QueryRow(`SELECT seq, name, file FROM pragma_database_list WHERE name = 'main'`).Scan(&seq, &name, &file); err != nil {
-			close(y.done)
-			return fmt.Errorf("find the database file: %w", err)
-		}
-		y.path = file + "-wal"
-		if err := s.syncWAL(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			close(y.done)
-			return fmt.Errorf("sync the write-ahead log: %w", err)
+		if err := s.openWAL(); err != nil {
+			close(y.done) // no loop to wait for
+			return err
 		}
 	}
 	go s.syncLoop()
+	return nil
+}
+
+// openWAL finds the WAL beside the file SQLite opened (symlinks resolved)
+// and syncs it.
+func (s *Store) openWAL() error {
+	var file string
+	if err := s.wdb.QueryRow(`SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		return fmt.Errorf("find the database file: %w", err)
+	}
+	s.sync.path = file + "-wal"
+	if err := s.syncWAL(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sync the write-ahead log: %w", err)
+	}
 	return nil
 }
 
@@ -223,7 +227,7 @@ func (s *Store) syncWAL() error {
 	if y.testSync != nil {
 		return y.testSync()
 	}
-	if !y.durable {
+	if y.path == "" {
 		return nil
 	}
 	fi, err := os.Stat(y.path)
