@@ -31,12 +31,12 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames)
+		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames, nil)
 	}
 	var err error
 	if len(ev.ResponseElements) > 0 {
 		b = append(b, `,"responseElements":`...)
-		if b, err = appendAnyMap(b, ev.ResponseElements); err != nil {
+		if b, err = appendAnyMap(b, ev.ResponseElements, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -61,7 +61,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	b = append(b, '}')
 	if len(ev.AdditionalData) > 0 {
 		b = append(b, `,"additionalEventData":`...)
-		if b, err = appendAnyMap(b, ev.AdditionalData); err != nil {
+		if b, err = appendAnyMap(b, ev.AdditionalData, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -79,14 +79,9 @@ func appendField(b []byte, name, value string, first bool) []byte {
 	return appendString(b, value)
 }
 
-// appendStringMap appends m with its keys sorted, as json.Marshal does.
-func appendStringMap(b []byte, m map[string]string) []byte {
-	return appendStringMapExcept(b, m, nil)
-}
-
-// appendStringMapExcept is appendStringMap without the keys skip reports
-// (nil: none).
-func appendStringMapExcept(b []byte, m map[string]string, skip func(string) bool) []byte {
+// appendStringMap appends m with its keys sorted, as json.Marshal does,
+// without the keys skip reports (nil: none).
+func appendStringMap(b []byte, m map[string]string, skip func(string) bool) []byte {
 	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
 	return b
 }
@@ -94,15 +89,9 @@ func appendStringMapExcept(b []byte, m map[string]string, skip func(string) bool
 // appendStringMapKeys is appendStringMap with keys, m's keys in order
 // as EventOf listed them; keys that are not exactly m's, sorted, are
 // not used.
-func appendStringMapKeys(b []byte, m map[string]string, keys []string) []byte {
-	return appendStringMapKeysExcept(b, m, keys, nil)
-}
-
-// appendStringMapKeysExcept is appendStringMapKeys without the keys skip
-// reports (nil: none).
-func appendStringMapKeysExcept(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
+func appendStringMapKeys(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
 	if len(keys) != len(m) || !slices.IsSorted(keys) {
-		return appendStringMapExcept(b, m, skip)
+		return appendStringMap(b, m, skip)
 	}
 	start := len(b)
 	b = append(b, '{')
@@ -110,7 +99,7 @@ func appendStringMapKeysExcept(b []byte, m map[string]string, keys []string, ski
 	for i, k := range keys {
 		v, ok := m[k]
 		if !ok || i > 0 && keys[i-1] == k {
-			return appendStringMapExcept(b[:start], m, skip)
+			return appendStringMap(b[:start], m, skip)
 		}
 		if skip != nil && skip(k) {
 			continue
@@ -125,15 +114,10 @@ func appendStringMapKeysExcept(b []byte, m map[string]string, keys []string, ski
 	return append(b, '}')
 }
 
-// appendAnyMap appends m with its keys sorted; values of the types events
-// hold are encoded here, others by json.Marshal.
-func appendAnyMap(b []byte, m map[string]any) ([]byte, error) {
-	return appendAnyMapExcept(b, m, nil)
-}
-
-// appendAnyMapExcept is appendAnyMap without the keys skip reports (nil:
-// none).
-func appendAnyMapExcept(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+// appendAnyMap appends m with its keys sorted, without the keys skip
+// reports (nil: none); values of the types events hold are encoded here,
+// others by json.Marshal.
+func appendAnyMap(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
 	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:

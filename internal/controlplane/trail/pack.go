@@ -136,7 +136,7 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeysExcept(b, ev.RequestParameters, ev.paramNames, func(k string) bool {
+		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames, func(k string) bool {
 			for i, d := range derivedParams {
 				if derived&(1<<i) != 0 && d.name == k {
 					return true
@@ -161,7 +161,7 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	}
 	if rest > 0 {
 		b = append(b, `,"r":`...)
-		if b, err = appendAnyMapExcept(b, ev.ResponseElements, func(k string) bool { return sameID && k == "RequestId" }); err != nil {
+		if b, err = appendAnyMap(b, ev.ResponseElements, func(k string) bool { return sameID && k == "RequestId" }); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +184,7 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	}
 	if len(ev.AdditionalData) > 0 {
 		b = append(b, `,"x":`...)
-		if b, err = appendAnyMap(b, ev.AdditionalData); err != nil {
+		if b, err = appendAnyMap(b, ev.AdditionalData, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -42,7 +42,7 @@ CREATE INDEX IF NOT EXISTS events_account_time ON events (account, time, seq);
 
 // store is the events file.
 type store struct {
-	db     *sql.DB // readers and the pruning
+	db     *sql.DB // the readers
 	tmpDir string  // backing directory of a ":memory:" trail
 	w      writer  // the writer goroutine's own connection
 }
@@ -50,8 +50,8 @@ type store struct {
 // writer is the connection the trail's writer goroutine alone uses to
 // insert: its statements are prepared once (not per transaction), it
 // binds the driver's values directly (no database/sql conversions per
-// argument), and its page cache stays warm (no other connection
-// writes the file but the pruning, once a minute).
+// argument), and its page cache stays warm (no other connection writes
+// the file: the pruning, once a minute, runs on this one too).
 type writer struct {
 	conn  *sql.Conn
 	stmts map[string]driver.Stmt // by SQL text
@@ -141,7 +141,7 @@ func (s *store) dropWriter() {
 // rowSizes are the numbers of events one INSERT statement writes, largest
 // first: a batch is written with as few statements as these make (a
 // statement per event cost about as much again as the row itself).
-var rowSizes = [...]int{64, 16, 4, 1}
+var rowSizes = [...]int{rowsPerInsert, 16, 4, 1}
 
 // rowsPerInsert is the most events one INSERT statement writes.
 const rowsPerInsert = 64
