@@ -397,7 +397,7 @@ func shadowedCheck(in *Input) []Finding {
 			how = "one of them with the other policy, so the rule's " + strings.ToLower(r.Policy.Display()) + " never happens"
 		}
 		out = append(out, Finding{Check: "SGA-022", Severity: sev, Resource: g.ID, RuleID: r.ID,
-			Message: "Rule " + r.ID + " of " + g.ID + " never decides anything: " + list(blockers, "entries") + " decide" + plural(len(blockers)) +
+			Message: ruleTitle(g, r) + " never decides anything: " + list(blockers, "entries") + " decide" + plural(len(blockers)) +
 				" all it matches first, " + how + ".",
 			Fix: "Delete the rule, or if its verdict is the intended one give it a higher priority (a lower number) than the rules that hide it."})
 	})
@@ -440,7 +440,7 @@ func redundantCheck(in *Input) []Finding {
 			return
 		}
 		out = append(out, Finding{Check: "SGA-023", Severity: Low, Resource: g.ID, RuleID: r.ID,
-			Message: "Rule " + r.ID + " of " + g.ID + " is redundant: where it decides, " + list(takers, "entries") + " would decide the same without it.",
+			Message: ruleTitle(g, r) + " is redundant: where it decides, " + list(takers, "entries") + " would decide the same without it.",
 			Fix:     "Delete the rule to keep the group short, unless it documents an intent worth keeping (then say so in its description)."})
 	})
 	return out
