@@ -359,6 +359,18 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 	return c, nil
 }
 
+// othersOrAll is the other live servers; when the store does not say who
+// else serves, none, and "*" as the missing servers (every one): the
+// answer is this server's part only.
+func (f *Fanin) othersOrAll(ctx context.Context, action string) ([]Peer, []string) {
+	others, err := f.Others(ctx)
+	if err != nil {
+		f.log().Warn("the list of servers could not be read; the answer is this server's part only", "action", action, "err", err)
+		return nil, []string{"*"}
+	}
+	return others, nil
+}
+
 // Gather asks the other live servers, as the caller, for their parts of
 // the merged listing req asks this one for, each from its position in tok,
 // and reads each answer with parse (which Decodes it). A server done in
@@ -370,12 +382,7 @@ func (f *Fanin) client(p Peer) (*http.Client, error) {
 // and held those of them not refused for good (Permanent), which Merge
 // keeps the listing open for.
 func Gather[T any](ctx context.Context, f *Fanin, req *rpc.Request, tok Token, all bool, parse func(Answer) (Part[T], error)) (parts []Part[T], named, held []string, err error) {
-	others, err := f.Others(ctx)
-	if err != nil {
-		// The store does not say who else serves: answer with ours.
-		f.log().Warn("the list of servers could not be read; the answer is this server's part only", "action", req.Action, "err", err)
-		named = []string{"*"}
-	}
+	others, named := f.othersOrAll(ctx, req.Action)
 	if !all {
 		others = slices.DeleteFunc(others, func(p Peer) bool { return tok[p.ID].Done })
 	}

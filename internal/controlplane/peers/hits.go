@@ -19,10 +19,9 @@ const hitsVersion = "2014-05-26"
 // Without a key in ctx (a call the RPC server did not authenticate) no
 // server can be asked, and all are missing.
 func (f *Fanin) FlowHitParts(ctx context.Context, filter service.HitsFilter) ([]service.HitsPart, []string) {
-	others, err := f.Others(ctx)
-	if err != nil {
-		f.log().Warn("the list of servers could not be read; rule hits are this server's only", "err", err)
-		return nil, []string{"*"}
+	others, missing := f.othersOrAll(ctx, service.FlowHitsAction)
+	if missing != nil {
+		return nil, missing
 	}
 	params := rpc.Params{}
 	if filter.ENI != "" {
