@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/palisade-sg/palisade/internal/controlplane/jsontext"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -108,7 +109,7 @@ func nameOf(v *service.RuleView, from uint8) string {
 func appendRuleText(b []byte, t *ruleText, v *service.RuleView) []byte {
 	prev := int32(0)
 	for k := range t.cuts {
-		b = appendJSONString(append(b, t.text[prev:t.cuts[k]]...), nameOf(v, t.from[k]))
+		b = jsontext.AppendString(append(b, t.text[prev:t.cuts[k]]...), nameOf(v, t.from[k]))
 		prev = t.cuts[k] + 2 // past the ""
 	}
 	return append(b, t.text[prev:]...)
@@ -122,7 +123,7 @@ func appendPermission(b []byte, it *permissionItem, cuts *[holes]int) []byte {
 		if cuts != nil && hole >= 0 {
 			cuts[hole] = len(b)
 		}
-		return appendJSONString(b, v)
+		return jsontext.AppendString(b, v)
 	}
 	b = field(b, `{"SecurityGroupRuleId":`, it.SecurityGroupRuleId, -1)
 	b = field(b, `,"Direction":`, it.Direction, -1)
@@ -174,14 +175,14 @@ func (r *describeSecurityGroupAttributeResponse) RawJSON() ([]byte, error) {
 		}
 	}
 	b := make([]byte, 0, n)
-	b = appendJSONString(append(b, `{"RequestId":`...), r.RequestId)
-	b = appendJSONString(append(b, `,"RegionId":`...), r.RegionId)
-	b = appendJSONString(append(b, `,"SecurityGroupId":`...), r.SecurityGroupId)
-	b = appendJSONString(append(b, `,"SecurityGroupName":`...), r.SecurityGroupName)
-	b = appendJSONString(append(b, `,"Description":`...), r.Description)
-	b = appendJSONString(append(b, `,"VpcId":`...), r.VpcId)
-	b = appendJSONString(append(b, `,"InnerAccessPolicy":`...), r.InnerAccessPolicy)
-	b = appendJSONString(append(b, `,"NextToken":`...), r.NextToken)
+	b = jsontext.AppendString(append(b, `{"RequestId":`...), r.RequestId)
+	b = jsontext.AppendString(append(b, `,"RegionId":`...), r.RegionId)
+	b = jsontext.AppendString(append(b, `,"SecurityGroupId":`...), r.SecurityGroupId)
+	b = jsontext.AppendString(append(b, `,"SecurityGroupName":`...), r.SecurityGroupName)
+	b = jsontext.AppendString(append(b, `,"Description":`...), r.Description)
+	b = jsontext.AppendString(append(b, `,"VpcId":`...), r.VpcId)
+	b = jsontext.AppendString(append(b, `,"InnerAccessPolicy":`...), r.InnerAccessPolicy)
+	b = jsontext.AppendString(append(b, `,"NextToken":`...), r.NextToken)
 	b = append(b, `,"Permissions":{"Permission":[`...)
 	for i := range r.rules {
 		if i > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/jsontext"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -112,9 +113,9 @@ func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
 		n += items[i].jsonSize()
 	}
 	b := make([]byte, 0, n)
-	b = appendJSONString(append(b, `{"RequestId":`...), r.RequestId)
-	b = appendJSONString(append(b, `,"RegionId":`...), r.RegionId)
-	b = appendJSONString(append(b, `,"NextToken":`...), r.NextToken)
+	b = jsontext.AppendString(append(b, `{"RequestId":`...), r.RequestId)
+	b = jsontext.AppendString(append(b, `,"RegionId":`...), r.RegionId)
+	b = jsontext.AppendString(append(b, `,"NextToken":`...), r.NextToken)
 	for _, f := range [...]struct {
 		name string
 		v    int

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/jsontext"
 )
 
 // appendEvent appends ev's JSON to b: what json.Marshal(ev) gives, field
@@ -76,13 +77,13 @@ func appendField(b []byte, name, value string, first bool) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	b = append(b, `":`...)
-	return appendString(b, value)
+	return jsontext.AppendString(b, value)
 }
 
 // appendStringMap appends m with its keys sorted, as json.Marshal does,
 // without the keys skip reports (nil: none).
 func appendStringMap(b []byte, m map[string]string, skip func(string) bool) []byte {
-	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return appendString(b, v), nil })
+	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return jsontext.AppendString(b, v), nil })
 	return b
 }
 
@@ -107,9 +108,9 @@ func appendStringMapKeys(b []byte, m map[string]string, keys []string, skip func
 		if n++; n > 1 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsontext.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, v)
+		b = jsontext.AppendString(b, v)
 	}
 	return append(b, '}')
 }
@@ -121,7 +122,7 @@ func appendAnyMap(b []byte, m map[string]any, skip func(string) bool) ([]byte, e
 	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:
-			return appendString(b, v), nil
+			return jsontext.AppendString(b, v), nil
 		case bool:
 			return strconv.AppendBool(b, v), nil
 		case int:
@@ -156,7 +157,7 @@ func appendMap[V any](b []byte, m map[string]V, skip func(string) bool, value fu
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsontext.AppendString(b, k)
 		b = append(b, ':')
 		var err error
 		if b, err = value(b, m[k]); err != nil {
@@ -164,57 +165,4 @@ func appendMap[V any](b []byte, m map[string]V, skip func(string) bool, value fu
 		}
 	}
 	return append(b, '}'), nil
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped
-// (as json.Marshal does).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
