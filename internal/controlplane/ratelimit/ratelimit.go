@@ -9,6 +9,7 @@ package ratelimit
 import (
 	"container/list"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,6 +138,9 @@ func (l *Limiter) bucket(k key, r float64, burst int) *rate.Limiter {
 		delete(l.buckets, old.Value.(*entry).k)
 	}
 	lim := rate.NewLimiter(rate.Limit(r), burst)
+	// The strings may point into a whole request body, which a kept key
+	// would keep alive.
+	k = key{strings.Clone(k.account), strings.Clone(k.action)}
 	l.buckets[k] = l.lru.PushFront(&entry{k: k, l: lim})
 	return lim
 }
