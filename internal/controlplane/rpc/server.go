@@ -609,8 +609,7 @@ func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Erro
 		form = unsafe.String(unsafe.SliceData(body), len(body))
 	}
 	set := signedSets.Get().(*signedSet)
-	pairs := slices.Grow(set.pairs[:0], 2*(countParams(r.URL.RawQuery)+countParams(form)))
-	pairs, err := appendPairs(pairs, r.URL.RawQuery)
+	pairs, err := appendPairs(set.pairs[:0], r.URL.RawQuery)
 	if err == nil && form != "" {
 		if pairs, err = appendPairs(pairs, form); err != nil {
 			set.pairs = pairs
@@ -658,20 +657,18 @@ func isForm(ct string) bool {
 // (GODEBUG urlmaxqueryparams), kept for the query and the form each.
 const maxParams = 10000
 
-func countParams(s string) int {
-	if s == "" {
-		return 0
-	}
-	return min(strings.Count(s, "&")+1, maxParams)
-}
-
 // appendPairs parses a query (or form) as url.ParseQuery does, with its
 // errors, appending name and value of each parameter to pairs: no map of
 // slices is built for it, to be copied into Params after.
 func appendPairs(pairs []string, query string) ([]string, error) {
-	if strings.Count(query, "&")+1 > maxParams {
+	if query == "" {
+		return pairs, nil
+	}
+	n := strings.Count(query, "&") + 1
+	if n > maxParams {
 		return pairs, errors.New("number of URL query parameters exceeded limit")
 	}
+	pairs = slices.Grow(pairs, 2*n)
 	var err error
 	for query != "" {
 		var key string
