@@ -524,24 +524,7 @@ func TestBatchChangeLog(t *testing.T) {
 			return tx.Delete("k", "gone")
 		},
 	}
-	// Hold the writer so the Updates queue up, in order, for one batch.
-	a.wlock <- struct{}{}
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Go(func() { _, errs[i] = a.Update(ctx, fn) })
-		for {
-			a.qmu.Lock()
-			n := len(a.queue)
-			a.qmu.Unlock()
-			if n == i+1 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	<-a.wlock
-	wg.Wait()
+	errs := inOneBatch(t, a, fns...)
 	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
 		t.Fatalf("Update errors %v, want only the second", errs)
 	}
