@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,20 +52,42 @@ func Request(ctx context.Context, addr, keyID, secret string, params map[string]
 }
 
 // Body is the signed form Post sends: params with the common parameters, a
-// fresh nonce and timestamp, and their V1 signature.
+// fresh nonce and timestamp, and their V1 signature. The form is the
+// canonical query string itself (sorted, RFC 3986-encoded) with the
+// signature added, so it is encoded once for both.
 func Body(keyID, secret string, params map[string]string) string {
-	v := url.Values{"Version": {"2014-05-26"}, "RegionId": {"cn-hangzhou"}}
-	for k, s := range params {
-		v.Set(k, s)
+	var nonce [16]byte
+	rand.Read(nonce[:])
+	common := [...][2]string{
+		{"AccessKeyId", keyID},
+		{"Format", "JSON"},
+		{"SignatureMethod", "HMAC-SHA1"},
+		{"SignatureNonce", hex.EncodeToString(nonce[:])},
+		{"SignatureVersion", "1.0"},
+		{"Timestamp", time.Now().UTC().Format(signature.TimestampLayout)},
 	}
-	nonce := make([]byte, 16)
-	rand.Read(nonce)
-	v.Set("Format", "JSON")
-	v.Set("AccessKeyId", keyID)
-	v.Set("SignatureMethod", "HMAC-SHA1")
-	v.Set("SignatureVersion", "1.0")
-	v.Set("SignatureNonce", hex.EncodeToString(nonce))
-	v.Set("Timestamp", time.Now().UTC().Format(signature.TimestampLayout))
-	v.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", v)))
-	return v.Encode()
+	pairs := make([][2]string, 0, len(params)+len(common)+2)
+	for _, d := range [...][2]string{{"RegionId", "cn-hangzhou"}, {"Version", "2014-05-26"}} {
+		if _, ok := params[d[0]]; !ok {
+			pairs = append(pairs, d) // a default params may override
+		}
+	}
+	for k, v := range params {
+		if k != "Signature" && !slices.ContainsFunc(common[:], func(c [2]string) bool { return c[0] == k }) {
+			pairs = append(pairs, [2]string{k, v})
+		}
+	}
+	pairs = append(pairs, common[:]...)
+	slices.SortFunc(pairs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	var cqs strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			cqs.WriteByte('&')
+		}
+		cqs.WriteString(signature.PercentEncode(p[0]))
+		cqs.WriteByte('=')
+		cqs.WriteString(signature.PercentEncode(p[1]))
+	}
+	sig := signature.SignV1(secret, "POST&%2F&"+signature.PercentEncode(cqs.String()))
+	return cqs.String() + "&Signature=" + signature.PercentEncode(sig)
 }
