@@ -2,7 +2,7 @@
 // same machine, in one run, on loopback:
 //
 //   - the server under test is Palisade (a child process: durable SQLite
-//     store, synchronous=FULL) seeded with one VPC, 50 groups of 20 rules
+//     store, a write answered once fsynced) seeded with one VPC, 50 groups of 20 rules
 //     and 200 instances;
 //   - the baseline is a no-op server (also a child process) that parses the
 //     request as Palisade does, verifies the same V1 signature (with its
@@ -11,7 +11,8 @@
 //     DescribeSecurityGroupAttribute, as a share of the no-op's rate;
 //   - writes: AuthorizeSecurityGroup/RevokeSecurityGroup pairs, as a
 //     multiple of this disk's single-writer fsync rate measured in the run
-//     (again just before each write row: other load moves it), with the
+//     (again around each write row, the mean of one just before and one
+//     just after: other load moves it), with the
 //     store's serialized section per write and writes per commit (from the
 //     server's /metrics);
 //   - server CPU per request, p50/p99 latency and the server's RSS.
@@ -187,13 +188,14 @@ func main() {
 
 // writeRow measures writes with n clients against Palisade and the no-op,
 // prints the row and returns Palisade's writes per second as a multiple of
-// the fsync rate measured just before (other load on the machine moves it
-// between measurements).
+// the fsync rate, the mean of one measured just before and one just after
+// (other load on the machine moves it from one second to the next).
 func writeRow(dir string, pal, noop *child, n int) float64 {
-	f := fsyncRate(dir, min(*dur, time.Second))
+	before := fsyncRate(dir, min(*dur, time.Second))
 	c0 := commits(pal.addr)
 	p := measure(pal, n, writeParams)
 	c1 := commits(pal.addr)
+	f := (before + fsyncRate(dir, min(*dur, time.Second))) / 2
 	o := measure(noop, n, writeParams)
 	var serial, commit, fsync time.Duration
 	var perBatch, perSync float64
