@@ -32,7 +32,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames, nil)
+		b = ev.RequestParameters.sorted().appendJSON(b, nil)
 	}
 	var err error
 	if len(ev.ResponseElements) > 0 {
@@ -78,41 +78,6 @@ func appendField(b []byte, name, value string, first bool) []byte {
 	b = append(b, name...)
 	b = append(b, `":`...)
 	return jsontext.AppendString(b, value)
-}
-
-// appendStringMap appends m with its keys sorted, as json.Marshal does,
-// without the keys skip reports (nil: none).
-func appendStringMap(b []byte, m map[string]string, skip func(string) bool) []byte {
-	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return jsontext.AppendString(b, v), nil })
-	return b
-}
-
-// appendStringMapKeys is appendStringMap with keys, m's keys in order
-// as EventOf listed them; keys that are not exactly m's, sorted, are
-// not used.
-func appendStringMapKeys(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
-	if len(keys) != len(m) || !slices.IsSorted(keys) {
-		return appendStringMap(b, m, skip)
-	}
-	start := len(b)
-	b = append(b, '{')
-	n := 0
-	for i, k := range keys {
-		v, ok := m[k]
-		if !ok || i > 0 && keys[i-1] == k {
-			return appendStringMap(b[:start], m, skip)
-		}
-		if skip != nil && skip(k) {
-			continue
-		}
-		if n++; n > 1 {
-			b = append(b, ',')
-		}
-		b = jsontext.AppendString(b, k)
-		b = append(b, ':')
-		b = jsontext.AppendString(b, v)
-	}
-	return append(b, '}')
 }
 
 // appendAnyMap appends m with its keys sorted, without the keys skip

@@ -75,7 +75,7 @@ func TestEventOf(t *testing.T) {
 	if ev.UserIdentity.AccountID != "1000000000000001" || ev.UserIdentity.AccessKeyID != "LTAIkey" {
 		t.Errorf("userIdentity = %+v", ev.UserIdentity)
 	}
-	if ev.RequestParameters["Permissions.1.IpProtocol"] != "TCP" || ev.RequestParameters["Signature"] != Redacted {
+	if ev.RequestParameters.Get("Permissions.1.IpProtocol") != "TCP" || ev.RequestParameters.Get("Signature") != Redacted {
 		t.Errorf("requestParameters = %v", ev.RequestParameters)
 	}
 	if ev.ResponseElements["Success"] != true {
@@ -106,7 +106,7 @@ func TestEventOf(t *testing.T) {
 		big[fmt.Sprintf("Tag.%d.Key", i)] = "k"
 	}
 	ev = EventOf(call("CreateSecurityGroup", big, "", "{}"), "")
-	if raw, _ := json.Marshal(ev); len(raw) > 12<<10 || ev.RequestParameters["…"] == "" {
+	if raw, _ := json.Marshal(ev); len(raw) > 12<<10 || ev.RequestParameters.Get("…") == "" {
 		t.Errorf("an event of a hostile request takes %d bytes", len(raw))
 	}
 }
@@ -293,9 +293,59 @@ func TestResponseElements(t *testing.T) {
 		"{\"Bad\":\"\xff\"}", "{\"Ctl\":\"a\u0001\"}",
 		"{\n\t\"A\" :\r\n \"b\" ,\n \"C\":-0.5E+3\n}",
 		`{"A":1,}`, `{"A":01}`, `{"A":[1,}`,
+		// The answer of most writes, read without the whole reading.
+		`{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`, `{"RequestId":""}`, `{"RequestId":"a\"}`, `{"RequestId":"a\"b"}`,
+		`{"RequestId":"é"}`, "{\"RequestId\":\"a\x01\"}", `{"RequestId":"a\u0041"}`, `{"RequestId":"` + long[:maxValueBytes] + `"}`,
+		`{"RequestId":"` + long[:maxValueBytes+1] + `"}`, `{"RequestId":"x"} `, `{"RequestId":"x","A":1}`, `{"RequestId":"}`, `{"RequestId":"a"}"}`,
 	} {
 		if got, want := responseElements([]byte(body)), responseElementsRef([]byte(body)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%.60s: got %v, want %v", body, got, want)
+		}
+	}
+}
+
+// sortedParams sorts as sorting the names does: names that share their
+// first eight bytes, shorter than eight, with NUL or bytes past ASCII.
+func TestSortedParams(t *testing.T) {
+	names := []string{"SignatureVersion", "SignatureNonce", "Signature", "SignatureMethod", "Sig", "Sig\x00", "Sig\x00\x00", "",
+		"S", "\xff", "\xff\xff", "é", "あ", "SecurityGroupId", "SecurityGroupIds.1", "SecurityGroupIds.10", "SecurityGroupIds.2",
+		"a", "A", "AccessKeyId", "Action", "Z", "_", "~", "Tag.1.Key", "Tag.1.Value", "Tag.10.Key"}
+	for _, n := range []int{0, 1, 2, 5, len(names), 32} {
+		p := rpc.Params{}
+		for i := range n {
+			name := fmt.Sprint("x", i)
+			if i < len(names) {
+				name = names[i]
+			}
+			p[name] = "v" + name
+		}
+		for _, extra := range []int{0, 40} { // the general sort past 32
+			for i := range extra {
+				p[fmt.Sprint("Extra.", i)] = "e"
+			}
+			got := sortedParams(p)
+			if want := ParamsOf(p); !reflect.DeepEqual(got, want) {
+				t.Errorf("%d names:\n got %q\nwant %q", len(p), got, want)
+			}
+		}
+	}
+}
+
+// resourceType and derivedByName are their tables' lookups.
+func TestLookupTables(t *testing.T) {
+	for k, v := range resourceParams {
+		if got := resourceType(k); got != v {
+			t.Errorf("resourceType(%q) = %q, want %q", k, got, v)
+		}
+	}
+	for i, d := range derivedParams {
+		if got := derivedByName(d.name); got != i {
+			t.Errorf("derivedByName(%q) = %d, want %d", d.name, got, i)
+		}
+	}
+	for _, k := range []string{"", "ResourceId", "securitygroupid", "SecurityGroupId.1", "SourceGroupId", "Actions"} {
+		if resourceType(k) != "" || derivedByName(k) != -1 {
+			t.Errorf("%q is found", k)
 		}
 	}
 }
