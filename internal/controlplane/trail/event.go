@@ -9,9 +9,12 @@ package trail
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -89,32 +92,40 @@ func Secret(name string) bool {
 	if i := strings.LastIndexByte(n, '.'); i >= 0 {
 		n = n[i+1:]
 	}
-	// ASCII case folding without a lowered copy (the names of every
-	// recorded call pass here): a name with other letters is not one of
-	// these anyway.
-	return strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken") ||
-		containsFold(n, "secret") || containsFold(n, "password")
-}
-
-// containsFold reports whether s holds sub (lower-case ASCII) in any
-// letter case.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+	// ASCII case folding without a lowered copy, in one pass that looks
+	// further only at an s or a p (the names of every recorded call pass
+	// here): a name with other letters is not one of these anyway.
+	if (len(n) == len("signature") || len(n) == len("securitytoken")) &&
+		(strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken")) {
+		return true
+	}
+	for i := 0; i < len(n); i++ {
+		switch n[i] | 0x20 {
+		case 's':
+			if hasFoldAt(n, i, "secret") {
+				return true
 			}
-			if c != sub[j] {
-				break
+		case 'p':
+			if hasFoldAt(n, i, "password") {
+				return true
 			}
-		}
-		if j == len(sub) {
-			return true
 		}
 	}
 	return false
+}
+
+// hasFoldAt reports whether s holds sub (lower-case ASCII letters) at i,
+// in any letter case.
+func hasFoldAt(s string, i int, sub string) bool {
+	if len(s)-i < len(sub) {
+		return false
+	}
+	for j := range len(sub) {
+		if s[i+j]|0x20 != sub[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // sortedParams lists the parameters sorted by name (one pass over the
@@ -290,7 +301,7 @@ func EventOf(c *rpc.Call, account string) Event {
 	ps := sortedParams(req.Params) // once, for the parameters and the resources
 	start := c.Start.UTC()
 	ev := Event{
-		EventID:            rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
+		EventID:            newEventID(), // a random upper-case UUID, as ActionTrail's
 		EventVersion:       "1",
 		EventName:          clip(req.Action),
 		EventType:          "ApiCall",
@@ -309,7 +320,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
 		UserIdentity:       identityOf(account, req.AccessKeyID),
-		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
+		AdditionalData:     additionalData(c.Status, c.Method),
 	}
 	if ReadOnly(req.Action) {
 		ev.EventRW = "Read"
@@ -338,6 +349,58 @@ func EventOf(c *rpc.Call, account string) Event {
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"
+
+// additionalData is an event's additionalEventData. The maps of the usual
+// statuses and methods are made once and shared by the events that have
+// them: no one changes an event's maps.
+func additionalData(status int, method string) map[string]any {
+	type key struct {
+		status int
+		post   bool
+	}
+	if 100 <= status && status < 600 && (method == "POST" || method == "GET") {
+		k := key{status, method == "POST"}
+		if m, ok := sharedAdditional.Load(k); ok {
+			return m.(map[string]any)
+		}
+		m, _ := sharedAdditional.LoadOrStore(k, map[string]any{"HttpStatus": status, "HttpMethod": method})
+		return m.(map[string]any)
+	}
+	return map[string]any{"HttpStatus": status, "HttpMethod": method}
+}
+
+// sharedAdditional holds additionalData's shared maps (at most 1,000).
+var sharedAdditional sync.Map
+
+// newEventID is a random upper-case UUID (version 4), as
+// rpc.NewRequestID makes, from a ChaCha8 generator seeded by crypto/rand
+// (pooled) rather than a read of crypto/rand per event.
+func newEventID() string {
+	g := eventIDs.Get().(*rand.ChaCha8)
+	var b [16]byte
+	g.Read(b[:])
+	eventIDs.Put(g)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const digits = "0123456789ABCDEF"
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
+}
+
+var eventIDs = sync.Pool{New: func() any {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return rand.NewChaCha8(seed)
+}}
 
 // formatTime is t (UTC) in timeFormat, written by hand for the years
 // that take four digits (every event's: time.Format costs several times

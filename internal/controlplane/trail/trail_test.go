@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -404,6 +405,49 @@ func TestBatchWritesEveryEvent(t *testing.T) {
 		}
 		if s := tr.Stats(); s.Recorded != uint64(n) || s.Failed != 0 {
 			t.Errorf("batch of %d: stats %+v", n, s)
+		}
+	}
+}
+
+// Secret agrees with the plain reading of its rule (lower-case the last
+// part of the name, look for the words) on names of every shape.
+func TestSecretAsLowered(t *testing.T) {
+	ref := func(name string) bool {
+		n := strings.ToLower(name[strings.LastIndexByte(name, '.')+1:])
+		return n == "signature" || n == "securitytoken" || strings.Contains(n, "secret") || strings.Contains(n, "password")
+	}
+	for _, name := range []string{"", "S", "P", "Secre", "Passwor", "SECRET", "xPaSsWoRd", "Signatures", "SIGNATURE", "Foo.1.SIGNATURE",
+		"Foo.Password.Bar", "Password.", "ssecret", "ppassword", "SecurityTokens", "securitytoken", "Security.Token", "sEcReTkEy",
+		"AccessKeySecret", "SignatureNonce", "Tag.1.Key", "é.secret", "secret\xff", "pass\x00word", "Spassword", "Ssignature"} {
+		if got, want := Secret(name), ref(name); got != want {
+			t.Errorf("Secret(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Event IDs are random version-4 UUIDs in upper case, as request IDs.
+func TestEventIDs(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newEventID()
+		if !form.MatchString(id) || seen[id] {
+			t.Fatalf("event ID %q: not a UUID, or seen before", id)
+		}
+		seen[id] = true
+	}
+}
+
+// additionalEventData is the call's status and method, whether its map
+// is shared with other events or made for it.
+func TestAdditionalData(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		method string
+	}{{200, "POST"}, {200, "POST"}, {403, "GET"}, {200, "PUT"}, {99, "POST"}, {600, "GET"}, {500, "post"}, {200, ""}} {
+		want := map[string]any{"HttpStatus": tc.status, "HttpMethod": tc.method}
+		if got := additionalData(tc.status, tc.method); !reflect.DeepEqual(got, want) {
+			t.Errorf("additionalData(%d, %q) = %v, want %v", tc.status, tc.method, got, want)
 		}
 	}
 }
