@@ -84,6 +84,17 @@ func appendField(b []byte, name, value string, first bool) []byte {
 // reports (nil: none); values of the types events hold are encoded here,
 // others by json.Marshal.
 func appendAnyMap(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+	if len(m) == 2 && skip == nil { // additionalEventData as EventOf makes it: no sort
+		method, ok1 := m["HttpMethod"].(string)
+		status, ok2 := m["HttpStatus"].(int)
+		if ok1 && ok2 {
+			b = append(b, `{"HttpMethod":`...)
+			b = jsontext.AppendString(b, method)
+			b = append(b, `,"HttpStatus":`...)
+			b = strconv.AppendInt(b, int64(status), 10)
+			return append(b, '}'), nil
+		}
+	}
 	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:

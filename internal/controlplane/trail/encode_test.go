@@ -74,6 +74,12 @@ func TestAppendEvent(t *testing.T) {
 	c := call("AuthorizeSecurityGroup", rpc.Params{"AccessKeyId": "LTAIkey", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-1",
 		"Permissions.1.IpProtocol": "TCP", "Permissions.1.Description": "web <a> \"b\" \xff"}, "", `{"RequestId":"R","Success":true,"Count":3}`)
 	evs = append(evs, EventOf(c, "1000000000000001"), EventOf(call("DeleteSecurityGroup", rpc.Params{}, "Forbidden", "{}"), ""))
+	// additionalEventData as EventOf makes it (written without a sort),
+	// and maps of two that are not.
+	for _, m := range []map[string]any{{"HttpMethod": "PO\"ST<&\xff", "HttpStatus": -7}, {"HttpMethod": 1, "HttpStatus": "x"},
+		{"HttpMethod": "GET", "Other": 1}, {"HttpStatus": 200, "A": "a"}} {
+		evs = append(evs, Event{AdditionalData: m})
+	}
 	for i, ev := range evs {
 		want, err := json.Marshal(ev)
 		if err != nil {

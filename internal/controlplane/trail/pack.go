@@ -45,7 +45,7 @@ func identityOf(account, key string) Identity {
 
 // eventTime is the eventTime of an event at t (UnixNano), in buf.
 func eventTime(buf []byte, t int64) []byte {
-	return time.Unix(0, t).UTC().AppendFormat(buf, timeFormat)
+	return appendTime(buf, time.Unix(0, t).UTC())
 }
 
 // resourceTextOf is resourceName and resourceType as the resources and
