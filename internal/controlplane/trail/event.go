@@ -47,7 +47,9 @@ type Event struct {
 	IsGlobal           bool           `json:"isGlobal"`
 	RecipientAccountID string         `json:"recipientAccountId"`
 	UserIdentity       Identity       `json:"userIdentity"`
-	AdditionalData     map[string]any `json:"additionalEventData,omitempty"`
+	// AdditionalData is shared by the events EventOf makes with the same
+	// HTTP status and method: read it, never change it.
+	AdditionalData map[string]any `json:"additionalEventData,omitempty"`
 
 	// Time is EventTime at full precision, for ordering.
 	Time time.Time `json:"-"`
