@@ -32,7 +32,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	if ev.RequestParameters == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames, nil)
+		b = ev.RequestParameters.sorted().appendJSON(b, nil)
 	}
 	var err error
 	if len(ev.ResponseElements) > 0 {
@@ -80,45 +80,21 @@ func appendField(b []byte, name, value string, first bool) []byte {
 	return jsontext.AppendString(b, value)
 }
 
-// appendStringMap appends m with its keys sorted, as json.Marshal does,
-// without the keys skip reports (nil: none).
-func appendStringMap(b []byte, m map[string]string, skip func(string) bool) []byte {
-	b, _ = appendMap(b, m, skip, func(b []byte, v string) ([]byte, error) { return jsontext.AppendString(b, v), nil })
-	return b
-}
-
-// appendStringMapKeys is appendStringMap with keys, m's keys in order
-// as EventOf listed them; keys that are not exactly m's, sorted, are
-// not used.
-func appendStringMapKeys(b []byte, m map[string]string, keys []string, skip func(string) bool) []byte {
-	if len(keys) != len(m) || !slices.IsSorted(keys) {
-		return appendStringMap(b, m, skip)
-	}
-	start := len(b)
-	b = append(b, '{')
-	n := 0
-	for i, k := range keys {
-		v, ok := m[k]
-		if !ok || i > 0 && keys[i-1] == k {
-			return appendStringMap(b[:start], m, skip)
-		}
-		if skip != nil && skip(k) {
-			continue
-		}
-		if n++; n > 1 {
-			b = append(b, ',')
-		}
-		b = jsontext.AppendString(b, k)
-		b = append(b, ':')
-		b = jsontext.AppendString(b, v)
-	}
-	return append(b, '}')
-}
-
 // appendAnyMap appends m with its keys sorted, without the keys skip
 // reports (nil: none); values of the types events hold are encoded here,
 // others by json.Marshal.
 func appendAnyMap(b []byte, m map[string]any, skip func(string) bool) ([]byte, error) {
+	if len(m) == 2 && skip == nil { // additionalEventData as EventOf makes it: no sort
+		method, ok1 := m["HttpMethod"].(string)
+		status, ok2 := m["HttpStatus"].(int)
+		if ok1 && ok2 {
+			b = append(b, `{"HttpMethod":`...)
+			b = jsontext.AppendString(b, method)
+			b = append(b, `,"HttpStatus":`...)
+			b = strconv.AppendInt(b, int64(status), 10)
+			return append(b, '}'), nil
+		}
+	}
 	return appendMap(b, m, skip, func(b []byte, v any) ([]byte, error) {
 		switch v := v.(type) {
 		case string:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,10 +70,16 @@ func TestAppendEvent(t *testing.T) {
 		fill(reflect.ValueOf(&ev).Elem(), s)
 		evs = append(evs, ev)
 	}
-	evs = append(evs, Event{}, Event{RequestParameters: map[string]string{}, ResponseElements: map[string]any{}})
+	evs = append(evs, Event{}, Event{RequestParameters: Params{}, ResponseElements: map[string]any{}})
 	c := call("AuthorizeSecurityGroup", rpc.Params{"AccessKeyId": "LTAIkey", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-1",
 		"Permissions.1.IpProtocol": "TCP", "Permissions.1.Description": "web <a> \"b\" \xff"}, "", `{"RequestId":"R","Success":true,"Count":3}`)
 	evs = append(evs, EventOf(c, "1000000000000001"), EventOf(call("DeleteSecurityGroup", rpc.Params{}, "Forbidden", "{}"), ""))
+	// additionalEventData as EventOf makes it (written without a sort),
+	// and maps of two that are not.
+	for _, m := range []map[string]any{{"HttpMethod": "PO\"ST<&\xff", "HttpStatus": -7}, {"HttpMethod": 1, "HttpStatus": "x"},
+		{"HttpMethod": "GET", "Other": 1}, {"HttpStatus": 200, "A": "a"}} {
+		evs = append(evs, Event{AdditionalData: m})
+	}
 	for i, ev := range evs {
 		want, err := json.Marshal(ev)
 		if err != nil {
@@ -156,9 +163,26 @@ func TestAppendEventParamNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sorted := ev
-		sorted.paramNames = nil
-		want, _ := appendEvent(nil, &sorted)
+		if !ev.RequestParameters.canonical() {
+			t.Errorf("params %d: EventOf's are not sorted, each name once: %q", i, ev.RequestParameters)
+		}
+		// As the map of the same parameters encodes.
+		m := ev.RequestParameters.Map()
+		asMap, _ := json.Marshal(m)
+		if !bytes.Contains(got, append([]byte(`"requestParameters":`), asMap...)) {
+			t.Errorf("params %d: encoded\n %s\nwant the parameters as %s", i, got, asMap)
+		}
+		// The same parameters out of order, and a name listed twice
+		// (the last counts), encode the same.
+		shuffled := ev
+		shuffled.RequestParameters = append(Params{{"Z", "dropped"}}, ev.RequestParameters...)
+		slices.Reverse(shuffled.RequestParameters)
+		if v, ok := m["Z"]; ok {
+			shuffled.RequestParameters = append(shuffled.RequestParameters, Param{"Z", v})
+		} else {
+			shuffled.RequestParameters = shuffled.RequestParameters[:len(shuffled.RequestParameters)-1]
+		}
+		want, _ := appendEvent(nil, &shuffled)
 		if !bytes.Equal(got, want) {
 			t.Errorf("params %d:\n got %s\nwant %s", i, got, want)
 		}

@@ -9,9 +9,12 @@ package trail
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/json"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -21,38 +24,37 @@ import (
 // Event is one management event, field for field as ActionTrail writes
 // them (camelCase JSON); see docs/architecture.md for what Palisade fills.
 type Event struct {
-	EventID            string            `json:"eventId"`
-	EventVersion       string            `json:"eventVersion"`
-	EventName          string            `json:"eventName"`
-	EventType          string            `json:"eventType"`
-	EventCategory      string            `json:"eventCategory"`
-	EventRW            string            `json:"eventRW"`
-	EventSource        string            `json:"eventSource"`
-	EventTime          string            `json:"eventTime"`
-	AcsRegion          string            `json:"acsRegion"`
-	ServiceName        string            `json:"serviceName"`
-	APIVersion         string            `json:"apiVersion"`
-	RequestID          string            `json:"requestId"`
-	RequestParameters  map[string]string `json:"requestParameters"`
-	ResponseElements   map[string]any    `json:"responseElements,omitempty"`
-	ResourceName       string            `json:"resourceName"`
-	ResourceType       string            `json:"resourceType"`
-	ErrorCode          string            `json:"errorCode"`
-	ErrorMessage       string            `json:"errorMessage"`
-	SourceIPAddress    string            `json:"sourceIpAddress"`
-	UserAgent          string            `json:"userAgent"`
-	IsGlobal           bool              `json:"isGlobal"`
-	RecipientAccountID string            `json:"recipientAccountId"`
-	UserIdentity       Identity          `json:"userIdentity"`
-	AdditionalData     map[string]any    `json:"additionalEventData,omitempty"`
+	EventID            string         `json:"eventId"`
+	EventVersion       string         `json:"eventVersion"`
+	EventName          string         `json:"eventName"`
+	EventType          string         `json:"eventType"`
+	EventCategory      string         `json:"eventCategory"`
+	EventRW            string         `json:"eventRW"`
+	EventSource        string         `json:"eventSource"`
+	EventTime          string         `json:"eventTime"`
+	AcsRegion          string         `json:"acsRegion"`
+	ServiceName        string         `json:"serviceName"`
+	APIVersion         string         `json:"apiVersion"`
+	RequestID          string         `json:"requestId"`
+	RequestParameters  Params         `json:"requestParameters"`
+	ResponseElements   map[string]any `json:"responseElements,omitempty"`
+	ResourceName       string         `json:"resourceName"`
+	ResourceType       string         `json:"resourceType"`
+	ErrorCode          string         `json:"errorCode"`
+	ErrorMessage       string         `json:"errorMessage"`
+	SourceIPAddress    string         `json:"sourceIpAddress"`
+	UserAgent          string         `json:"userAgent"`
+	IsGlobal           bool           `json:"isGlobal"`
+	RecipientAccountID string         `json:"recipientAccountId"`
+	UserIdentity       Identity       `json:"userIdentity"`
+	// AdditionalData is shared by the events EventOf makes with the same
+	// HTTP status and method: read it, never change it.
+	AdditionalData map[string]any `json:"additionalEventData,omitempty"`
 
 	// Time is EventTime at full precision, for ordering.
 	Time time.Time `json:"-"`
 	// Resources are the resources the call named or made, by type.
 	Resources []Resource `json:"-"`
-	// paramNames are RequestParameters' names in order, as EventOf made
-	// them, so the writer does not sort them again (it checks them).
-	paramNames []string
 }
 
 // Identity is the caller (ActionTrail's userIdentity). Palisade has no RAM
@@ -92,70 +94,118 @@ func Secret(name string) bool {
 	if i := strings.LastIndexByte(n, '.'); i >= 0 {
 		n = n[i+1:]
 	}
-	// ASCII case folding without a lowered copy (the names of every
-	// recorded call pass here): a name with other letters is not one of
-	// these anyway.
-	return strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken") ||
-		containsFold(n, "secret") || containsFold(n, "password")
-}
-
-// containsFold reports whether s holds sub (lower-case ASCII) in any
-// letter case.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+	// ASCII case folding without a lowered copy, in one pass that looks
+	// further only at an s or a p (the names of every recorded call pass
+	// here): a name with other letters is not one of these anyway.
+	if (len(n) == len("signature") || len(n) == len("securitytoken")) &&
+		(strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken")) {
+		return true
+	}
+	for i := 0; i < len(n); i++ {
+		switch n[i] | 0x20 {
+		case 's':
+			if hasFoldAt(n, i, "secret") {
+				return true
 			}
-			if c != sub[j] {
-				break
+		case 'p':
+			if hasFoldAt(n, i, "password") {
+				return true
 			}
-		}
-		if j == len(sub) {
-			return true
 		}
 	}
 	return false
 }
 
-// sortedNames lists the parameters' names in order.
-func sortedNames(params rpc.Params) []string {
-	names := make([]string, 0, len(params))
-	for k := range params {
-		names = append(names, k)
+// hasFoldAt reports whether s holds sub (lower-case ASCII letters) at i,
+// in any letter case.
+func hasFoldAt(s string, i int, sub string) bool {
+	if len(s)-i < len(sub) {
+		return false
 	}
-	slices.Sort(names)
-	return names
+	for j := range len(sub) {
+		if s[i+j]|0x20 != sub[j] {
+			return false
+		}
+	}
+	return true
 }
 
-// sanitize returns the parameters an event keeps, given their names
-// sorted: secrets masked, long values cut, at most maxParams of them and
-// maxParamBytes of text (by name; the rest are left out, and a "…" entry
-// says so); and the names it kept, in order. It writes them over names
-// (the ith kept comes from the ith name or a later one).
-func sanitize(params rpc.Params, names []string) (map[string]string, []string) {
-	out := make(map[string]string, min(len(params), maxParams))
-	kept := names[:0]
+// sortedParams lists the parameters sorted by name (one pass over the
+// map: no lookup per name later).
+func sortedParams(params rpc.Params) Params {
+	ps := make(Params, 0, len(params))
+	for k, v := range params {
+		ps = append(ps, Param{Name: k, Value: v})
+	}
+	if len(ps) > 32 {
+		slices.SortFunc(ps, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
+		return ps
+	}
+	// A request's few parameters: an insertion sort on the names' first
+	// eight bytes, the whole names compared only when those are equal,
+	// costs a fraction of a general sort's calls to compare strings.
+	var keys [32]uint64
+	for i := range ps {
+		keys[i] = prefix(ps[i].Name)
+	}
+	for i := 1; i < len(ps); i++ {
+		k, p := keys[i], ps[i]
+		j := i
+		for ; j > 0 && (keys[j-1] > k || keys[j-1] == k && ps[j-1].Name > p.Name); j-- {
+			keys[j], ps[j] = keys[j-1], ps[j-1]
+		}
+		keys[j], ps[j] = k, p
+	}
+	return ps
+}
+
+// prefix is s's first eight bytes as a big-endian number (zeros after a
+// shorter s): of two strings, the one with the smaller prefix sorts first.
+func prefix(s string) uint64 {
+	var k uint64
+	for i := range 8 {
+		k <<= 8
+		if i < len(s) {
+			k |= uint64(s[i])
+		}
+	}
+	return k
+}
+
+// sanitize makes the parameters an event keeps of ps (sorted by name),
+// in place: secrets masked, long values cut, at most maxParams of them
+// and maxParamBytes of text (by name; the rest are left out, and a "…"
+// entry says so). What it returns is sorted by name with each name once,
+// as a map's keys are.
+func sanitize(ps Params) Params {
+	kept := ps[:0]
 	size := 0
-	for _, k := range names {
-		v := params[k]
+	sorted := true
+	for _, p := range ps {
+		k, v := p.Name, p.Value
 		if Secret(k) {
 			v = Redacted
 		}
+		clipped := len(k) > maxValueBytes
 		k, v = clip(k), clip(v)
-		if size += len(k) + len(v); len(out) == maxParams || size > maxParamBytes {
-			out["…"] = "more parameters were left out"
-			kept = append(kept, "…")
+		if size += len(k) + len(v); len(kept) == maxParams || size > maxParamBytes {
+			kept = kept.put("…", "more parameters were left out")
+			sorted = false
 			break
 		}
-		if _, dup := out[k]; !dup {
-			kept = append(kept, k)
+		if clipped {
+			// Two long names cut to one: the later value is kept (as
+			// a map keeps it); a cut name may sort before the last.
+			kept = kept.put(k, v)
+			sorted = false
+			continue
 		}
-		out[k] = v
+		kept = append(kept, Param{k, v})
 	}
-	return out, kept
+	if !sorted {
+		slices.SortFunc(kept, func(a, b Param) int { return strings.Compare(a.Name, b.Name) })
+	}
+	return kept
 }
 
 // clip cuts s to maxValueBytes on a rune boundary.
@@ -222,21 +272,46 @@ var tagResourceTypes = map[string]string{
 	"vswitch":       "ACS::VPC::VSwitch",
 }
 
+// resourceType is resourceParams[name], without a map lookup (every
+// parameter of every recorded call is looked up).
+func resourceType(name string) string {
+	switch name {
+	case "SecurityGroupId", "SecurityGroupIds":
+		return "ACS::ECS::SecurityGroup"
+	case "InstanceId":
+		return "ACS::ECS::Instance"
+	case "NetworkInterfaceId":
+		return "ACS::ECS::NetworkInterface"
+	case "PrefixListId":
+		return "ACS::VPC::PrefixList"
+	case "PortRangeListId":
+		return "ACS::ECS::PortRangeList"
+	case "VpcId":
+		return "ACS::VPC::VPC"
+	case "VSwitchId":
+		return "ACS::VPC::VSwitch"
+	case "AllocationId":
+		return "ACS::VPC::EIP"
+	}
+	return ""
+}
+
 // EventOf makes the event of a finished call; account is the account of
 // the verified key ("" when the signature did not verify).
 func EventOf(c *rpc.Call, account string) Event {
 	req := c.Request
-	names := sortedNames(req.Params) // once, for the parameters and the resources
+	ps := sortedParams(req.Params) // once, for the parameters and the resources
+	start := c.Start.UTC()
 	ev := Event{
-		EventID:            rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
+		EventID:            newEventID(), // a random upper-case UUID, as ActionTrail's
 		EventVersion:       "1",
 		EventName:          clip(req.Action),
 		EventType:          "ApiCall",
 		EventCategory:      "Management",
 		EventRW:            "Write",
 		EventSource:        clip(req.Host),
-		Time:               c.Start.UTC(),
-		EventTime:          c.Start.UTC().Format(timeFormat),
+		Time:               start,
+		EventTime:          formatTime(start),
 		AcsRegion:          clip(req.Params.Get("RegionId")),
 		ServiceName:        services[req.Version],
 		APIVersion:         clip(req.Version),
@@ -247,7 +322,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
 		UserIdentity:       identityOf(account, req.AccessKeyID),
-		AdditionalData:     map[string]any{"HttpStatus": c.Status, "HttpMethod": c.Method},
+		AdditionalData:     additionalData(c.Status, c.Method),
 	}
 	if ReadOnly(req.Action) {
 		ev.EventRW = "Read"
@@ -255,13 +330,13 @@ func EventOf(c *rpc.Call, account string) Event {
 	if ev.ServiceName == "" {
 		ev.ServiceName = req.Product
 	}
-	ev.Resources = resourcesOf(req.Params, names)
-	// After resourcesOf: sanitize writes over names.
-	ev.RequestParameters, ev.paramNames = sanitize(req.Params, names)
+	ev.Resources = resourcesOf(ps, req.Params)
+	// After resourcesOf: sanitize writes over ps.
+	ev.RequestParameters = sanitize(ps)
 	if c.Code == "" {
 		ev.ResponseElements = responseElements(c.Body)
 		for k, v := range ev.ResponseElements {
-			if t := resourceParams[k]; t != "" {
+			if t := resourceType(k); t != "" {
 				if s, ok := v.(string); ok {
 					ev.Resources = addResource(ev.Resources, t, s)
 				}
@@ -277,18 +352,98 @@ func EventOf(c *rpc.Call, account string) Event {
 
 const timeFormat = "2006-01-02T15:04:05Z"
 
-// resourcesOf reads the resources a request names (names: its
-// parameters' names, sorted).
-func resourcesOf(p rpc.Params, names []string) []Resource {
-	var out []Resource
-	for _, k := range names {
-		base, _, _ := strings.Cut(k, ".")
-		if t := resourceParams[base]; t != "" {
-			out = addResource(out, t, p[k])
+// additionalData is an event's additionalEventData. The maps of the usual
+// statuses and methods are made once and shared by the events that have
+// them: no one changes an event's maps.
+func additionalData(status int, method string) map[string]any {
+	type key struct {
+		status int
+		post   bool
+	}
+	if 100 <= status && status < 600 && (method == "POST" || method == "GET") {
+		k := key{status, method == "POST"}
+		if m, ok := sharedAdditional.Load(k); ok {
+			return m.(map[string]any)
 		}
-		if base == "ResourceId" {
-			if t := tagResourceTypes[strings.ToLower(p.Get("ResourceType"))]; t != "" {
-				out = addResource(out, t, p[k])
+		m, _ := sharedAdditional.LoadOrStore(k, map[string]any{"HttpStatus": status, "HttpMethod": method})
+		return m.(map[string]any)
+	}
+	return map[string]any{"HttpStatus": status, "HttpMethod": method}
+}
+
+// sharedAdditional holds additionalData's shared maps (at most 1,000).
+var sharedAdditional sync.Map
+
+// newEventID is a random upper-case UUID (version 4), as
+// rpc.NewRequestID makes, from a ChaCha8 generator seeded by crypto/rand
+// (pooled) rather than a read of crypto/rand per event.
+func newEventID() string {
+	g := eventIDs.Get().(*rand.ChaCha8)
+	var b [16]byte
+	g.Read(b[:])
+	eventIDs.Put(g)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const digits = "0123456789ABCDEF"
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
+}
+
+var eventIDs = sync.Pool{New: func() any {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return rand.NewChaCha8(seed)
+}}
+
+// formatTime is t (UTC) in timeFormat, written by hand for the years
+// that take four digits (every event's: time.Format costs several times
+// as much).
+func formatTime(t time.Time) string {
+	var b [20]byte
+	return string(appendTime(b[:0], t))
+}
+
+// appendTime appends t (UTC) in timeFormat.
+func appendTime(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, timeFormat)
+	}
+	hour, min, sec := t.Clock()
+	d2 := func(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
+	b = d2(d2(b, year/100), year%100)
+	b = d2(append(b, '-'), int(month))
+	b = d2(append(b, '-'), day)
+	b = d2(append(b, 'T'), hour)
+	b = d2(append(b, ':'), min)
+	b = d2(append(b, ':'), sec)
+	return append(b, 'Z')
+}
+
+// resourcesOf reads the resources a request names (ps: its parameters,
+// sorted by name; p: the same, by name).
+func resourcesOf(ps Params, p rpc.Params) []Resource {
+	var out []Resource
+	tagType, tagTypeRead := "", false
+	for _, kv := range ps {
+		base, _, _ := strings.Cut(kv.Name, ".")
+		if t := resourceType(base); t != "" {
+			out = addResource(out, t, kv.Value)
+		} else if base == "ResourceId" {
+			if !tagTypeRead {
+				tagType, tagTypeRead = tagResourceTypes[strings.ToLower(p.Get("ResourceType"))], true
+			}
+			if tagType != "" {
+				out = addResource(out, tagType, kv.Value)
 			}
 		}
 	}
@@ -341,6 +496,9 @@ func resourceText(rs []Resource) (names, types string) {
 
 // responseElements are the scalar top-level fields of a JSON answer.
 func responseElements(body []byte) map[string]any {
+	if id, ok := onlyRequestID(body); ok {
+		return map[string]any{"RequestId": id}
+	}
 	// Every write's answer passes here: the body (the server's own JSON) is
 	// checked whole, then its top level read by hand, nested values
 	// skipped, not decoded, and a string copied as it is unless it needs
@@ -380,6 +538,24 @@ func responseElements(body []byte) map[string]any {
 		}
 	}
 	return out
+}
+
+// onlyRequestID reads the answer of most writes, {"RequestId":"…"} as
+// the server writes it (printable ASCII, nothing to unquote or cut),
+// without the whole reading of responseElements.
+func onlyRequestID(body []byte) (string, bool) {
+	const head, tail = `{"RequestId":"`, `"}`
+	if len(body) < len(head)+len(tail) || len(body) > len(head)+maxValueBytes+len(tail) ||
+		string(body[:len(head)]) != head || string(body[len(body)-len(tail):]) != tail {
+		return "", false
+	}
+	id := body[len(head) : len(body)-len(tail)]
+	for _, c := range id {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "", false
+		}
+	}
+	return string(id), true
 }
 
 // answerKeys are the names of an answer's fields that matter most (the

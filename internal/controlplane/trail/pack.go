@@ -45,7 +45,7 @@ func identityOf(account, key string) Identity {
 
 // eventTime is the eventTime of an event at t (UnixNano), in buf.
 func eventTime(buf []byte, t int64) []byte {
-	return time.Unix(0, t).UTC().AppendFormat(buf, timeFormat)
+	return appendTime(buf, time.Unix(0, t).UTC())
 }
 
 // resourceTextOf is resourceName and resourceType as the resources and
@@ -66,12 +66,12 @@ func resourceTextOf(res, typ string) (names, types string) {
 // packed is a packed row's data. A pointer left out (nil) is a field the
 // row's columns give.
 type packed struct {
-	Source     string            `json:"s"`
-	Time       *string           `json:"t,omitempty"`
-	Region     string            `json:"g"`
-	APIVersion string            `json:"v"`
-	RequestID  string            `json:"q"`
-	Params     map[string]string `json:"p"`
+	Source     string  `json:"s"`
+	Time       *string `json:"t,omitempty"`
+	Region     string  `json:"g"`
+	APIVersion string  `json:"v"`
+	RequestID  string  `json:"q"`
+	Params     Params  `json:"p"`
 	// Derived lists by code the parameters left out of Params that
 	// have the value derivedParams gives them.
 	Derived  string         `json:"d,omitempty"`
@@ -107,15 +107,39 @@ var derivedParams = [...]struct {
 	{'f', "Format", func(*Event) string { return "JSON" }},
 }
 
-// derivedOf returns the set of derivedParams (bit i: the ith) that ev's
-// parameters have with the value given.
-func derivedOf(ev *Event) (set uint16) {
-	for i, d := range derivedParams {
-		if v, ok := ev.RequestParameters[d.name]; ok && v == d.value(ev) {
+// derivedOf returns the set of derivedParams (bit i: the ith) that ps
+// (ev's parameters, sorted) have with the value given.
+func derivedOf(ev *Event, ps Params) (set uint16) {
+	for _, p := range ps {
+		if i := derivedByName(p.Name); i >= 0 && p.Value == derivedParams[i].value(ev) {
 			set |= 1 << i
 		}
 	}
 	return set
+}
+
+// derivedByName is the index in derivedParams of the parameter name, -1
+// if none.
+func derivedByName(name string) int {
+	switch name {
+	case "Action":
+		return 0
+	case "AccessKeyId":
+		return 1
+	case "Version":
+		return 2
+	case "RegionId":
+		return 3
+	case "Signature":
+		return 4
+	case "SignatureMethod":
+		return 5
+	case "SignatureVersion":
+		return 6
+	case "Format":
+		return 7
+	}
+	return -1
 }
 
 // appendPacked appends the packed data of ev (packable) in row r. It
@@ -132,17 +156,14 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	b = appendField(b, "v", ev.APIVersion, false)
 	b = appendField(b, "q", ev.RequestID, false)
 	b = append(b, `,"p":`...)
-	derived := derivedOf(ev)
-	if ev.RequestParameters == nil {
+	ps := ev.RequestParameters.sorted()
+	derived := derivedOf(ev, ps)
+	if ps == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendStringMapKeys(b, ev.RequestParameters, ev.paramNames, func(k string) bool {
-			for i, d := range derivedParams {
-				if derived&(1<<i) != 0 && d.name == k {
-					return true
-				}
-			}
-			return false
+		b = ps.appendJSON(b, func(i int) bool {
+			j := derivedByName(ps[i].Name)
+			return j >= 0 && derived&(1<<j) != 0
 		})
 	}
 	if derived != 0 {
@@ -220,9 +241,9 @@ func unpack(data []byte, r *row) (Event, error) {
 			return Event{}, fmt.Errorf("event trail: a packed row names a derived parameter %q this server does not know", p.Derived[i])
 		}
 		if ev.RequestParameters == nil {
-			ev.RequestParameters = map[string]string{}
+			ev.RequestParameters = Params{}
 		}
-		ev.RequestParameters[derivedParams[j].name] = derivedParams[j].value(&ev)
+		ev.RequestParameters = ev.RequestParameters.set(derivedParams[j].name, derivedParams[j].value(&ev))
 	}
 	if p.SameID {
 		if ev.ResponseElements == nil {

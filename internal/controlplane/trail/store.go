@@ -57,6 +57,36 @@ type writer struct {
 	stmts map[string]driver.Stmt // by SQL text
 	args  []driver.NamedValue
 	buf   []byte // the text of a statement's rows; see insertRows
+	// boxed are the column values of the last row bound, as the driver
+	// takes them (an interface each): a row's account, key, action and
+	// service are mostly the last row's, and are not boxed again.
+	boxed [4]boxedText
+}
+
+// boxedText is a string and the driver.Value holding it.
+type boxedText struct {
+	s string
+	v driver.Value
+}
+
+// box returns s as a driver.Value, the one b holds when it is b's string.
+func (b *boxedText) box(s string) driver.Value {
+	if b.v == nil || b.s != s {
+		b.s, b.v = s, s
+	}
+	return b.v
+}
+
+// boxRW is an event's rw column as a driver.Value; the two usual values
+// are boxed once.
+func boxRW(rw string) driver.Value {
+	switch rw {
+	case "Write":
+		return driver.Value("Write")
+	case "Read":
+		return driver.Value("Read")
+	}
+	return rw
 }
 
 // File is where the trail of the store at db is kept.
@@ -316,8 +346,8 @@ func (w *writer) bindRows(evs []Event) error {
 	}
 	for i := range evs {
 		ev, sp := &evs[i], &spans[i]
-		for _, v := range [...]driver.Value{ev.Time.UnixNano(), ev.UserIdentity.AccountID, ev.UserIdentity.AccessKeyID, ev.EventName,
-			ev.EventRW, ev.ServiceName, ev.EventID, text(sp.res), text(sp.typ), text(sp.data), sp.packed} {
+		for _, v := range [...]driver.Value{ev.Time.UnixNano(), w.boxed[0].box(ev.UserIdentity.AccountID), w.boxed[1].box(ev.UserIdentity.AccessKeyID),
+			w.boxed[2].box(ev.EventName), boxRW(ev.EventRW), w.boxed[3].box(ev.ServiceName), ev.EventID, text(sp.res), text(sp.typ), text(sp.data), sp.packed} {
 			w.args = append(w.args, driver.NamedValue{Ordinal: len(w.args) + 1, Value: v})
 		}
 	}

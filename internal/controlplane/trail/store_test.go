@@ -59,10 +59,10 @@ func TestStoredEventsReadBack(t *testing.T) {
 			ev.ResourceName, ev.ResourceType = "a,b", "T"
 		}),
 		odd(func(ev *Event) {
-			ev.RequestParameters, ev.paramNames, ev.ResponseElements, ev.AdditionalData = map[string]string{}, nil, map[string]any{}, map[string]any{}
+			ev.RequestParameters, ev.ResponseElements, ev.AdditionalData = Params{}, map[string]any{}, map[string]any{}
 		}),
 		odd(func(ev *Event) {
-			ev.RequestParameters, ev.paramNames, ev.ErrorCode, ev.ErrorMessage, ev.UserAgent, ev.EventSource = nil, nil, "Forbidden", "no \"", "", ""
+			ev.RequestParameters, ev.ErrorCode, ev.ErrorMessage, ev.UserAgent, ev.EventSource = nil, "Forbidden", "no \"", "", ""
 		}),
 		odd(func(ev *Event) {
 			ev.AdditionalData = map[string]any{"N": json.Number("1.5"), "S": "x", "B": true, "Z": nil}
@@ -77,12 +77,12 @@ func TestStoredEventsReadBack(t *testing.T) {
 		odd(func(ev *Event) { ev.RequestID, ev.ResponseElements = "", map[string]any{"RequestId": ""} }),
 		// Parameters the row gives, with those values or others.
 		odd(func(ev *Event) {
-			ev.RequestParameters, ev.paramNames = map[string]string{"Action": ev.EventName, "AccessKeyId": "LTAIk", "Version": ev.APIVersion,
-				"RegionId": "", "Signature": Redacted, "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "Format": "JSON"}, nil
+			ev.RequestParameters = ParamsOf(map[string]string{"Action": ev.EventName, "AccessKeyId": "LTAIk", "Version": ev.APIVersion,
+				"RegionId": "", "Signature": Redacted, "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0", "Format": "JSON"})
 		}),
 		odd(func(ev *Event) {
-			ev.RequestParameters, ev.paramNames = map[string]string{"Action": "Other", "AccessKeyId": "LTAIother", "Version": "2016-04-28",
-				"RegionId": "cn-x", "Signature": "abc", "SignatureMethod": "HMAC-SHA256", "SignatureVersion": "", "Format": "XML", "Z": "z"}, nil
+			ev.RequestParameters = ParamsOf(map[string]string{"Action": "Other", "AccessKeyId": "LTAIother", "Version": "2016-04-28",
+				"RegionId": "cn-x", "Signature": "abc", "SignatureMethod": "HMAC-SHA256", "SignatureVersion": "", "Format": "XML", "Z": "z"})
 		}),
 		EventOf(call("CreateSecurityGroup", rpc.Params{"AccessKeyId": "LTAIforged", "Signature": "s", "Format": "JSON"}, "InvalidAccessKeyId.NotFound", "{}"), ""),
 	)

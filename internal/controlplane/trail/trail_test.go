@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestEventOf(t *testing.T) {
 	if ev.UserIdentity.AccountID != "1000000000000001" || ev.UserIdentity.AccessKeyID != "LTAIkey" {
 		t.Errorf("userIdentity = %+v", ev.UserIdentity)
 	}
-	if ev.RequestParameters["Permissions.1.IpProtocol"] != "TCP" || ev.RequestParameters["Signature"] != Redacted {
+	if ev.RequestParameters.Get("Permissions.1.IpProtocol") != "TCP" || ev.RequestParameters.Get("Signature") != Redacted {
 		t.Errorf("requestParameters = %v", ev.RequestParameters)
 	}
 	if ev.ResponseElements["Success"] != true {
@@ -106,7 +107,7 @@ func TestEventOf(t *testing.T) {
 		big[fmt.Sprintf("Tag.%d.Key", i)] = "k"
 	}
 	ev = EventOf(call("CreateSecurityGroup", big, "", "{}"), "")
-	if raw, _ := json.Marshal(ev); len(raw) > 12<<10 || ev.RequestParameters["…"] == "" {
+	if raw, _ := json.Marshal(ev); len(raw) > 12<<10 || ev.RequestParameters.Get("…") == "" {
 		t.Errorf("an event of a hostile request takes %d bytes", len(raw))
 	}
 }
@@ -293,9 +294,59 @@ func TestResponseElements(t *testing.T) {
 		"{\"Bad\":\"\xff\"}", "{\"Ctl\":\"a\u0001\"}",
 		"{\n\t\"A\" :\r\n \"b\" ,\n \"C\":-0.5E+3\n}",
 		`{"A":1,}`, `{"A":01}`, `{"A":[1,}`,
+		// The answer of most writes, read without the whole reading.
+		`{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`, `{"RequestId":""}`, `{"RequestId":"a\"}`, `{"RequestId":"a\"b"}`,
+		`{"RequestId":"é"}`, "{\"RequestId\":\"a\x01\"}", `{"RequestId":"a\u0041"}`, `{"RequestId":"` + long[:maxValueBytes] + `"}`,
+		`{"RequestId":"` + long[:maxValueBytes+1] + `"}`, `{"RequestId":"x"} `, `{"RequestId":"x","A":1}`, `{"RequestId":"}`, `{"RequestId":"a"}"}`,
 	} {
 		if got, want := responseElements([]byte(body)), responseElementsRef([]byte(body)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%.60s: got %v, want %v", body, got, want)
+		}
+	}
+}
+
+// sortedParams sorts as sorting the names does: names that share their
+// first eight bytes, shorter than eight, with NUL or bytes past ASCII.
+func TestSortedParams(t *testing.T) {
+	names := []string{"SignatureVersion", "SignatureNonce", "Signature", "SignatureMethod", "Sig", "Sig\x00", "Sig\x00\x00", "",
+		"S", "\xff", "\xff\xff", "é", "あ", "SecurityGroupId", "SecurityGroupIds.1", "SecurityGroupIds.10", "SecurityGroupIds.2",
+		"a", "A", "AccessKeyId", "Action", "Z", "_", "~", "Tag.1.Key", "Tag.1.Value", "Tag.10.Key"}
+	for _, n := range []int{0, 1, 2, 5, len(names), 32} {
+		p := rpc.Params{}
+		for i := range n {
+			name := fmt.Sprint("x", i)
+			if i < len(names) {
+				name = names[i]
+			}
+			p[name] = "v" + name
+		}
+		for _, extra := range []int{0, 40} { // the general sort past 32
+			for i := range extra {
+				p[fmt.Sprint("Extra.", i)] = "e"
+			}
+			got := sortedParams(p)
+			if want := ParamsOf(p); !reflect.DeepEqual(got, want) {
+				t.Errorf("%d names:\n got %q\nwant %q", len(p), got, want)
+			}
+		}
+	}
+}
+
+// resourceType and derivedByName are their tables' lookups.
+func TestLookupTables(t *testing.T) {
+	for k, v := range resourceParams {
+		if got := resourceType(k); got != v {
+			t.Errorf("resourceType(%q) = %q, want %q", k, got, v)
+		}
+	}
+	for i, d := range derivedParams {
+		if got := derivedByName(d.name); got != i {
+			t.Errorf("derivedByName(%q) = %d, want %d", d.name, got, i)
+		}
+	}
+	for _, k := range []string{"", "ResourceId", "securitygroupid", "SecurityGroupId.1", "SourceGroupId", "Actions"} {
+		if resourceType(k) != "" || derivedByName(k) != -1 {
+			t.Errorf("%q is found", k)
 		}
 	}
 }
@@ -354,6 +405,49 @@ func TestBatchWritesEveryEvent(t *testing.T) {
 		}
 		if s := tr.Stats(); s.Recorded != uint64(n) || s.Failed != 0 {
 			t.Errorf("batch of %d: stats %+v", n, s)
+		}
+	}
+}
+
+// Secret agrees with the plain reading of its rule (lower-case the last
+// part of the name, look for the words) on names of every shape.
+func TestSecretAsLowered(t *testing.T) {
+	ref := func(name string) bool {
+		n := strings.ToLower(name[strings.LastIndexByte(name, '.')+1:])
+		return n == "signature" || n == "securitytoken" || strings.Contains(n, "secret") || strings.Contains(n, "password")
+	}
+	for _, name := range []string{"", "S", "P", "Secre", "Passwor", "SECRET", "xPaSsWoRd", "Signatures", "SIGNATURE", "Foo.1.SIGNATURE",
+		"Foo.Password.Bar", "Password.", "ssecret", "ppassword", "SecurityTokens", "securitytoken", "Security.Token", "sEcReTkEy",
+		"AccessKeySecret", "SignatureNonce", "Tag.1.Key", "é.secret", "secret\xff", "pass\x00word", "Spassword", "Ssignature"} {
+		if got, want := Secret(name), ref(name); got != want {
+			t.Errorf("Secret(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Event IDs are random version-4 UUIDs in upper case, as request IDs.
+func TestEventIDs(t *testing.T) {
+	form := regexp.MustCompile(`^[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newEventID()
+		if !form.MatchString(id) || seen[id] {
+			t.Fatalf("event ID %q: not a UUID, or seen before", id)
+		}
+		seen[id] = true
+	}
+}
+
+// additionalEventData is the call's status and method, whether its map
+// is shared with other events or made for it.
+func TestAdditionalData(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		method string
+	}{{200, "POST"}, {200, "POST"}, {403, "GET"}, {200, "PUT"}, {99, "POST"}, {600, "GET"}, {500, "post"}, {200, ""}} {
+		want := map[string]any{"HttpStatus": tc.status, "HttpMethod": tc.method}
+		if got := additionalData(tc.status, tc.method); !reflect.DeepEqual(got, want) {
+			t.Errorf("additionalData(%d, %q) = %v, want %v", tc.status, tc.method, got, want)
 		}
 	}
 }

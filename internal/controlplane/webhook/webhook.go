@@ -171,8 +171,8 @@ func Wanted(ev trail.Event) bool {
 		return true
 	}
 	if memberActions[ev.EventName] {
-		for k := range ev.RequestParameters {
-			if strings.HasPrefix(k, "SecurityGroupId") {
+		for _, p := range ev.RequestParameters {
+			if strings.HasPrefix(p.Name, "SecurityGroupId") {
 				return true
 			}
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 func change(action string, params map[string]string, code string) trail.Event {
-	return trail.Event{EventName: action, EventRW: "Write", RequestParameters: params, ErrorCode: code}
+	return trail.Event{EventName: action, EventRW: "Write", RequestParameters: trail.ParamsOf(params), ErrorCode: code}
 }
 
 func TestWanted(t *testing.T) {
