@@ -35,6 +35,9 @@ type Store struct {
 	wlock chan struct{}
 	qmu   sync.Mutex
 	queue []*pending // Updates waiting for the next batch
+	// kick wakes a batch gathering Updates while the previous one is
+	// synced: an Update was queued, or the syncer went idle.
+	kick chan struct{}
 
 	mu     sync.Mutex
 	rev    int64         // last committed and synced revision, for WaitRevision
@@ -81,6 +84,7 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{
 		wlock:    make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
 		notify:   make(chan struct{}),
 		syncedCh: make(chan struct{}),
 		closed:   make(chan struct{}),
@@ -246,6 +250,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (int64, err
 	s.qmu.Lock()
 	s.queue = append(s.queue, p)
 	s.qmu.Unlock()
+	s.poke()
 	for waiting := true; waiting; {
 		select {
 		case <-p.done:
@@ -304,23 +309,38 @@ func (s *Store) dequeue(p *pending) bool {
 
 var errBatchUnfinished = errors.New("sqlite: the batch failed before its commit")
 
-// commitQueued runs the queued Updates (at most maxBatch) as one batch and
-// hands it to the syncer, which answers them once it is durable. The
-// caller holds wlock.
-func (s *Store) commitQueued() {
-	s.awaitTaken()
+// poke wakes the batch gathering Updates, if one is (kick holds one
+// wake-up: it is not lost when the batch is not waiting yet).
+func (s *Store) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take moves up to n queued Updates to the end of batch; it returns how
+// many.
+func (s *Store) take(batch *[]*pending, n int) int {
 	s.qmu.Lock()
-	n := min(len(s.queue), maxBatch)
-	batch := slices.Clone(s.queue[:n])
-	s.queue = append(s.queue[:0], s.queue[n:]...)
-	for _, p := range batch {
+	defer s.qmu.Unlock()
+	n = min(len(s.queue), n)
+	for _, p := range s.queue[:n] {
 		p.batched = true
 	}
-	s.qmu.Unlock()
-	if len(batch) == 0 {
+	*batch = append(*batch, s.queue[:n]...)
+	s.queue = append(s.queue[:0], s.queue[n:]...)
+	return n
+}
+
+// commitQueued runs the queued Updates as one batch, with those that
+// arrive while the syncer makes the previous batch durable (at most
+// maxBatch in all), and hands it to the syncer, which answers them once it
+// is durable. The caller holds wlock.
+func (s *Store) commitQueued() {
+	c := &committed{}
+	if s.take(&c.batch, maxBatch) == 0 {
 		return
 	}
-	c := &committed{batch: batch}
 	defer s.handOff(c) // a panic too: its Updates are answered
 	c.err = store.ErrClosed
 	if s.isClosed() {
@@ -331,7 +351,7 @@ func (s *Store) commitQueued() {
 	}
 	var written []store.Written
 	c.err = errBatchUnfinished // should runBatch panic
-	c.rev, c.base, c.seq, written, c.wrote, c.err = s.runBatch(batch)
+	c.rev, c.base, c.seq, written, c.wrote, c.err = s.runBatch(&c.batch)
 	if c.err == nil {
 		s.remember(c.base, c.rev, written)
 	}
@@ -422,7 +442,7 @@ func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 
 // runBatch runs a batch in one transaction and commits it; it returns the
 // revision after the batch, the one before it and what the batch wrote.
-func (s *Store) runBatch(batch []*pending) (rev, base, seq int64, written []store.Written, wrote bool, err error) {
+func (s *Store) runBatch(batch *[]*pending) (rev, base, seq int64, written []store.Written, wrote bool, err error) {
 	rev, written, wrote, err = s.runBatchTx(batch, &base, &seq)
 	return rev, base, seq, written, wrote, err
 }
@@ -480,14 +500,15 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
 
 // wrote is whether the transaction wrote anything (it needs an fsync); seq
 // its place in commit order, once it reached the COMMIT.
-func (s *Store) runBatchTx(batch []*pending, base, seq *int64) (rev int64, written []store.Written, wrote bool, err error) {
+func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, written []store.Written, wrote bool, err error) {
 	// The batch's statements are not cancelled with any one caller's
 	// context: SQLite rolls back the whole transaction when a write is
 	// interrupted.
 	ctx := context.Background()
 	start := time.Now()
+	var idle time.Duration // waiting for Updates or for the syncer: not the serialized section's work
 	s.stats.batches.Add(1)
-	s.stats.updates.Add(int64(len(batch)))
+	defer func() { s.stats.updates.Add(int64(len(*batch))) }()
 	sqlTx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, nil, false, fmt.Errorf("sqlite: begin: %w", err)
@@ -507,7 +528,16 @@ func (s *Store) runBatchTx(batch []*pending, base, seq *int64) (rev int64, writt
 	}
 	*base = rev
 	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
-	for _, p := range batch {
+	for i := 0; ; i++ {
+		if i == len(*batch) {
+			waited := time.Now()
+			more := s.gather(batch)
+			idle += time.Since(waited)
+			if !more {
+				break
+			}
+		}
+		p := (*batch)[i]
 		if err := p.ctx.Err(); err != nil {
 			p.err = err
 			continue
@@ -535,8 +565,11 @@ func (s *Store) runBatchTx(batch []*pending, base, seq *int64) (rev int64, writt
 			return 0, nil, false, fmt.Errorf("sqlite: write revision: %w", err)
 		}
 	}
+	waited := time.Now()
+	s.awaitIdle() // gather stopped early: a full batch, or closing
 	committing := time.Now()
-	s.stats.run.Add(int64(committing.Sub(start)))
+	idle += committing.Sub(waited)
+	s.stats.run.Add(int64(committing.Sub(start) - idle))
 	// Counted before the COMMIT: a read whose snapshot may hold the batch
 	// sees the count and waits for its sync (awaitSynced). Not before the
 	// Updates ran: one of them may read (View) and wait for that read.

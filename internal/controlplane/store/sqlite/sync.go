@@ -16,13 +16,15 @@ import (
 
 // The write-ahead log's fsync runs beside the next batch, not inside the
 // serialized section. The writer connection runs with synchronous=NORMAL:
-// its COMMIT writes the batch's frames to the WAL and returns, and the
-// next batch may run and commit (one: the batch after it waits for the
-// syncer to take it, and grows meanwhile). The syncer fsyncs the WAL — one
-// fsync for every batch committed since the last one — and only then
-// publishes the batches (their revisions to WaitRevision, the view and
-// Recent) and answers their Updates. So an Update still returns only once
-// its writes are on disk, but the disk's flush no longer stalls the writer.
+// its COMMIT writes the batch's frames to the WAL and returns. The syncer
+// then fdatasyncs the WAL and only then publishes the batch (its revisions
+// to WaitRevision, the view and Recent) and answers its Updates. So an
+// Update still returns only once its writes are on disk, but the disk's
+// flush no longer stalls the writer: meanwhile the next batch runs the
+// Updates queued and those that arrive until the syncer is done
+// (gather), then commits at once. One batch is synced at a time, so each
+// fsync covers everything that arrived during the one before, and the
+// Updates' work overlaps the disk's.
 //
 // Why this is as safe as synchronous=FULL for what was answered: fsync
 // makes every frame written to the WAL before it durable, those of earlier
@@ -52,8 +54,9 @@ type committed struct {
 type syncer struct {
 	mu       sync.Mutex
 	wake     *sync.Cond // the loop waits for batches
-	taken    *sync.Cond // the writer waits for the loop to take them
+	idle     *sync.Cond // the writer waits for the loop to answer them
 	queue    []*committed
+	busy     bool // a batch taken from queue is not yet answered
 	stopping bool
 	done     chan struct{} // closed when the loop has answered everything and exited
 
@@ -71,7 +74,7 @@ type syncer struct {
 func (s *Store) startSyncer(durable bool) error {
 	y := &s.sync
 	y.wake = sync.NewCond(&y.mu)
-	y.taken = sync.NewCond(&y.mu)
+	y.idle = sync.NewCond(&y.mu)
 	y.done = make(chan struct{})
 	if durable {
 		if err := s.openWAL(); err != nil {
@@ -106,15 +109,43 @@ func (s *Store) handOff(c *committed) {
 	y.wake.Signal()
 }
 
-// awaitTaken waits until the syncer has taken every committed batch into
-// its fsync: the writer commits at most one batch while an fsync runs, so
-// that the Updates arriving meanwhile make one batch, not many small ones
-// (each commit rewrites the pages they share).
-func (s *Store) awaitTaken() {
+// gather waits, while the syncer makes the previous batch durable, for
+// Updates to join the batch being run, and takes them (up to maxBatch in
+// all); false when it is time to commit: the syncer is idle, the batch is
+// full, or the store is closing.
+func (s *Store) gather(batch *[]*pending) bool {
+	for len(*batch) < maxBatch {
+		if s.take(batch, maxBatch-len(*batch)) > 0 {
+			return true
+		}
+		if !s.syncBusy() {
+			return false
+		}
+		select {
+		case <-s.kick:
+		case <-s.closed:
+			return false
+		}
+	}
+	return false
+}
+
+// syncBusy reports whether a committed batch is not yet answered.
+func (s *Store) syncBusy() bool {
 	y := &s.sync
 	y.mu.Lock()
-	for len(y.queue) > 0 {
-		y.taken.Wait()
+	defer y.mu.Unlock()
+	return len(y.queue) > 0 || y.busy
+}
+
+// awaitIdle waits until every committed batch is answered: one batch at a
+// time is committed and synced, so that one fsync covers everything that
+// arrived during the one before.
+func (s *Store) awaitIdle() {
+	y := &s.sync
+	y.mu.Lock()
+	for len(y.queue) > 0 || y.busy {
+		y.idle.Wait()
 	}
 	y.mu.Unlock()
 }
@@ -154,12 +185,17 @@ func (s *Store) syncLoop() {
 		}
 		round := y.queue
 		y.queue = nil
+		y.busy = len(round) > 0
 		y.mu.Unlock()
-		y.taken.Broadcast()
 		if len(round) == 0 {
 			return // stopping, and everything answered
 		}
 		s.finish(round)
+		y.mu.Lock()
+		y.busy = false
+		y.mu.Unlock()
+		y.idle.Broadcast()
+		s.poke()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,6 +156,70 @@ func TestSyncsShared(t *testing.T) {
 	}
 	if got := s.CurrentRevision(); got != writers*each {
 		t.Errorf("CurrentRevision = %d, want %d", got, writers*each)
+	}
+}
+
+// TestGatherDuringSync holds the first batch's fsync and checks that the
+// Updates arriving meanwhile run at once, in the next batch's transaction
+// (their work overlaps the disk's), that none is answered before its own
+// fsync, and that they commit together: two batches and two fsyncs in all.
+func TestGatherDuringSync(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free() // a failed test lets the store close
+	var syncs atomic.Int32
+	s.sync.mu.Lock()
+	s.sync.testSync = func() error {
+		if syncs.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	}
+	s.sync.mu.Unlock()
+	put := func(id string, ran chan<- string) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if ran != nil {
+				ran <- id
+			}
+			return tx.Put(store.Record{Kind: "thing", ID: id, Account: "1", Region: "r", Data: []byte(`{}`)})
+		}
+	}
+	errs := make(chan error, 8)
+	go func() { _, err := s.Update(ctx, put("first", nil)); errs <- err }()
+	<-entered // the first batch is committed, its fsync held
+
+	const later = 5
+	ran := make(chan string, later)
+	for i := range later {
+		go func() { _, err := s.Update(ctx, put(string(rune('a'+i)), ran)); errs <- err }()
+	}
+	for range later {
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Update queued during an fsync did not run until the fsync ended")
+		}
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("an Update was answered before its fsync: %v", err)
+	default:
+	}
+	free()
+	for range later + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := s.Stats(); st.Batches != 2 || st.Syncs != 2 || st.Updates != later+1 {
+		t.Errorf("stats %+v: want 2 batches, 2 fsyncs, %d updates", st, later+1)
+	}
+	if got := s.CurrentRevision(); got != later+1 {
+		t.Errorf("CurrentRevision = %d, want %d", got, later+1)
 	}
 }
 
