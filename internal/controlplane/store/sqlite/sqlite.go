@@ -359,11 +359,11 @@ func (s *Store) commitQueued() {
 
 // Stats are cumulative figures of the group commit, for benchmarks and
 // metrics: how long the serialized section ran the Updates' functions and
-// how long commits (their fsync) took.
+// how long commits and fsyncs took.
 type Stats struct {
 	Batches int64         // transactions committed (or failed)
 	Updates int64         // Updates run in them
-	Run     time.Duration // running the batches' Updates, begin to before commit
+	Run     time.Duration // running the batches' Updates, begin to before commit, without waiting for Updates or the syncer
 	Commit  time.Duration // committing them (writing the WAL)
 	Syncs   int64         // fsyncs of the WAL, each for the batches committed before it
 	Sync    time.Duration // those fsyncs (beside the serialized section)
@@ -570,6 +570,13 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 	committing := time.Now()
 	idle += committing.Sub(waited)
 	s.stats.run.Add(int64(committing.Sub(start) - idle))
+	// The previous batch's fsync is over: if it failed, this batch is not
+	// committed (its Updates get the failure; the deferred rollback drops
+	// it), or a checkpoint could still carry writes answered as refused
+	// into the database.
+	if err := s.syncFailure(); err != nil {
+		return 0, nil, false, err
+	}
 	// Counted before the COMMIT: a read whose snapshot may hold the batch
 	// sees the count and waits for its sync (awaitSynced). Not before the
 	// Updates ran: one of them may read (View) and wait for that read.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -220,6 +221,76 @@ func TestGatherDuringSync(t *testing.T) {
 	}
 	if got := s.CurrentRevision(); got != later+1 {
 		t.Errorf("CurrentRevision = %d, want %d", got, later+1)
+	}
+}
+
+// TestNoCommitAfterFailedSync fails the first batch's fsync while later
+// Updates gather, and checks that their batch is refused and never
+// committed: reopened, the store does not hold what they wrote.
+func TestNoCommitAfterFailedSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := openT(t, path)
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer free()
+	eio := errors.New("EIO")
+	var syncs atomic.Int32
+	s.sync.mu.Lock()
+	s.sync.testSync = func() error {
+		if syncs.Add(1) > 1 {
+			return nil
+		}
+		close(entered)
+		<-release
+		return eio
+	}
+	s.sync.mu.Unlock()
+	put := func(id string, ran chan<- struct{}) func(tx store.Tx) error {
+		return func(tx store.Tx) error {
+			if ran != nil {
+				ran <- struct{}{}
+			}
+			return tx.Put(store.Record{Kind: "thing", ID: id, Account: "1", Region: "r", Data: []byte(`{}`)})
+		}
+	}
+	errs := make(chan error, 8)
+	go func() { _, err := s.Update(ctx, put("first", nil)); errs <- err }()
+	<-entered
+	const later = 3
+	ran := make(chan struct{}, later)
+	for i := range later {
+		go func() { _, err := s.Update(ctx, put(string(rune('a'+i)), ran)); errs <- err }()
+	}
+	for range later {
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Update queued during an fsync did not run")
+		}
+	}
+	free()
+	for range later + 1 {
+		if err := <-errs; !errors.Is(err, eio) {
+			t.Errorf("an Update of or after the failed sync: %v, want the sync's error", err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, path)
+	for i := range later {
+		id := string(rune('a' + i))
+		err := s.View(ctx, func(tx store.ReadTx) error {
+			if _, ok, err := tx.Get("thing", id); ok || err != nil {
+				return fmt.Errorf("thing %s: found %v, %v; want it never committed", id, ok, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
 
