@@ -22,9 +22,17 @@ const (
 )
 
 // pack is the stored form of a document.
-func pack(data []byte) []byte {
+func pack(data []byte) []byte { return packInto(nil, data) }
+
+// packInto is pack writing into buf's array when it is large enough (the
+// writer packs every record of a batch into one buffer: SQLite copies what
+// it binds).
+func packInto(buf, data []byte) []byte {
 	if n := s2.MaxEncodedLen(len(data)); len(data) >= packMin && n > 0 {
-		buf := make([]byte, 1+n)
+		if cap(buf) < 1+n {
+			buf = make([]byte, 1+n)
+		}
+		buf = buf[:1+n]
 		enc := s2.Encode(buf[1:], data) // in buf: it is large enough
 		if len(enc) < len(data)*9/10 {
 			buf[0] = tagS2
@@ -32,7 +40,7 @@ func pack(data []byte) []byte {
 		}
 	}
 	if len(data) > 0 && (data[0] == tagS2 || data[0] == tagRaw) {
-		return append([]byte{tagRaw}, data...)
+		return append(append(buf[:0], tagRaw), data...)
 	}
 	return data
 }

@@ -458,6 +458,7 @@ type batchState struct {
 	toks    map[tokenKey]store.Token
 	tokOrd  []tokenKey
 	stmts   stmtSource // the writer's statements, bound to the batch's transaction once each
+	packed  []byte     // the record flush writes, packed (reused: SQLite copies what it binds)
 }
 
 type tokenKey struct{ account, token string }
@@ -476,7 +477,7 @@ func (b *batchState) putToken(tok store.Token) {
 
 // flush writes the batch's records and tokens, each in its last state.
 func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
-	t := &writeTx{readTx: readTx{ctx: ctx, tx: tx, stmts: b.stmts}}
+	t := &writeTx{readTx: readTx{ctx: ctx, tx: tx, stmts: b.stmts}, batch: b}
 	for _, k := range b.order {
 		r := b.recs[k]
 		var err error
@@ -1296,7 +1297,8 @@ func (t *writeTx) Put(r store.Record) error {
 // updated in place (the scope index untouched: an upsert that sets the
 // scope rewrites its index entry), else inserted or moved by an upsert.
 func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, rev int64) error {
-	data = pack(data)
+	t.batch.packed = packInto(t.batch.packed, data)
+	data = t.batch.packed
 	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
 	if err != nil {
 		return err
