@@ -172,7 +172,7 @@ func main() {
 			ratios[n] = append(ratios[n], writeRow(dir, pal, noop, n))
 		}
 	}
-	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, which runs beside the next batch; fsync: one such fsync)")
+	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, while the next batch runs; fsync: one such fsync)")
 	if *rounds > 1 {
 		for _, n := range counts {
 			r := ratios[n]

@@ -90,7 +90,7 @@ func Open(path string) (*Store, error) {
 		closed:   make(chan struct{}),
 	}
 	// synchronous=NORMAL: a COMMIT writes the WAL without an fsync; the
-	// syncer fsyncs it beside the next batch, and an Update returns only
+	// syncer fsyncs it while the next batch runs, and an Update returns only
 	// after that (sync.go): not lost on power failure.
 	syncMode, durable := "NORMAL", true
 	if path == ":memory:" {
