@@ -54,6 +54,12 @@ func AccessKeyID(ctx context.Context) string {
 func NewRequestID() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return UUID(b)
+}
+
+// UUID is the upper-case text of the version 4 UUID made of the random
+// bytes b (its version and variant bits set).
+func UUID(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	// Written in one buffer, one allocation (the string).

@@ -382,20 +382,7 @@ func newEventID() string {
 	var b [16]byte
 	g.Read(b[:])
 	eventIDs.Put(g)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const digits = "0123456789ABCDEF"
-	var out [36]byte
-	j := 0
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		out[j], out[j+1] = digits[c>>4], digits[c&0x0f]
-		j += 2
-	}
-	return string(out[:])
+	return rpc.UUID(b)
 }
 
 var eventIDs = sync.Pool{New: func() any {

@@ -160,43 +160,44 @@ func TestSyncsShared(t *testing.T) {
 	}
 }
 
-// TestGatherDuringSync holds the first batch's fsync and checks that the
-// Updates arriving meanwhile run at once, in the next batch's transaction
-// (their work overlaps the disk's), that none is answered before its own
-// fsync, and that they commit together: two batches and two fsyncs in all.
-func TestGatherDuringSync(t *testing.T) {
-	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
-	ctx := context.Background()
+// gatherWhileHeld holds the first batch's fsync (it then returns
+// syncErr), and while it is held runs Updates of "first" and, once that
+// one's batch is committed, of later records "a", "b", …: it waits until
+// their functions have run (in the next batch, gathering) and checks that
+// none was answered. free releases the fsync; errs gets every Update's
+// outcome.
+func gatherWhileHeld(t *testing.T, s *Store, later int, syncErr error) (errs <-chan error, free func()) {
+	t.Helper()
 	entered, release := make(chan struct{}), make(chan struct{})
 	var releaseOnce sync.Once
-	free := func() { releaseOnce.Do(func() { close(release) }) }
-	defer free() // a failed test lets the store close
+	free = func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failed test lets the store close
 	var syncs atomic.Int32
 	s.sync.mu.Lock()
 	s.sync.testSync = func() error {
-		if syncs.Add(1) == 1 {
-			close(entered)
-			<-release
+		if syncs.Add(1) > 1 {
+			return nil // as Linux reports a write-back error once
 		}
-		return nil
+		close(entered)
+		<-release
+		return syncErr
 	}
 	s.sync.mu.Unlock()
-	put := func(id string, ran chan<- string) func(tx store.Tx) error {
+	put := func(id string, ran chan<- struct{}) func(tx store.Tx) error {
 		return func(tx store.Tx) error {
 			if ran != nil {
-				ran <- id
+				ran <- struct{}{}
 			}
 			return tx.Put(store.Record{Kind: "thing", ID: id, Account: "1", Region: "r", Data: []byte(`{}`)})
 		}
 	}
-	errs := make(chan error, 8)
-	go func() { _, err := s.Update(ctx, put("first", nil)); errs <- err }()
+	ctx := context.Background()
+	out := make(chan error, later+1)
+	go func() { _, err := s.Update(ctx, put("first", nil)); out <- err }()
 	<-entered // the first batch is committed, its fsync held
-
-	const later = 5
-	ran := make(chan string, later)
+	ran := make(chan struct{}, later)
 	for i := range later {
-		go func() { _, err := s.Update(ctx, put(string(rune('a'+i)), ran)); errs <- err }()
+		go func() { _, err := s.Update(ctx, put(string(rune('a'+i)), ran)); out <- err }()
 	}
 	for range later {
 		select {
@@ -206,10 +207,21 @@ func TestGatherDuringSync(t *testing.T) {
 		}
 	}
 	select {
-	case err := <-errs:
+	case err := <-out:
 		t.Fatalf("an Update was answered before its fsync: %v", err)
 	default:
 	}
+	return out, free
+}
+
+// TestGatherDuringSync checks that the Updates arriving while a batch is
+// synced run at once, in the next batch's transaction (their work
+// overlaps the disk's), that none is answered before its own fsync, and
+// that they commit together: two batches and two fsyncs in all.
+func TestGatherDuringSync(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
+	const later = 5
+	errs, free := gatherWhileHeld(t, s, later, nil)
 	free()
 	for range later + 1 {
 		if err := <-errs; err != nil {
@@ -230,46 +242,9 @@ func TestGatherDuringSync(t *testing.T) {
 func TestNoCommitAfterFailedSync(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s := openT(t, path)
-	ctx := context.Background()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var releaseOnce sync.Once
-	free := func() { releaseOnce.Do(func() { close(release) }) }
-	defer free()
 	eio := errors.New("EIO")
-	var syncs atomic.Int32
-	s.sync.mu.Lock()
-	s.sync.testSync = func() error {
-		if syncs.Add(1) > 1 {
-			return nil
-		}
-		close(entered)
-		<-release
-		return eio
-	}
-	s.sync.mu.Unlock()
-	put := func(id string, ran chan<- struct{}) func(tx store.Tx) error {
-		return func(tx store.Tx) error {
-			if ran != nil {
-				ran <- struct{}{}
-			}
-			return tx.Put(store.Record{Kind: "thing", ID: id, Account: "1", Region: "r", Data: []byte(`{}`)})
-		}
-	}
-	errs := make(chan error, 8)
-	go func() { _, err := s.Update(ctx, put("first", nil)); errs <- err }()
-	<-entered
 	const later = 3
-	ran := make(chan struct{}, later)
-	for i := range later {
-		go func() { _, err := s.Update(ctx, put(string(rune('a'+i)), ran)); errs <- err }()
-	}
-	for range later {
-		select {
-		case <-ran:
-		case <-time.After(10 * time.Second):
-			t.Fatal("an Update queued during an fsync did not run")
-		}
-	}
+	errs, free := gatherWhileHeld(t, s, later, eio)
 	free()
 	for range later + 1 {
 		if err := <-errs; !errors.Is(err, eio) {
@@ -282,7 +257,7 @@ func TestNoCommitAfterFailedSync(t *testing.T) {
 	s = openT(t, path)
 	for i := range later {
 		id := string(rune('a' + i))
-		err := s.View(ctx, func(tx store.ReadTx) error {
+		err := s.View(context.Background(), func(tx store.ReadTx) error {
 			if _, ok, err := tx.Get("thing", id); ok || err != nil {
 				return fmt.Errorf("thing %s: found %v, %v; want it never committed", id, ok, err)
 			}
