@@ -22,27 +22,32 @@ const (
 )
 
 // pack is the stored form of a document.
-func pack(data []byte) []byte { return packInto(nil, data) }
+func pack(data []byte) []byte {
+	stored, _ := packInto(nil, data)
+	return stored
+}
 
-// packInto is pack writing into buf's array when it is large enough (the
-// writer packs every record of a batch into one buffer: SQLite copies what
-// it binds).
-func packInto(buf, data []byte) []byte {
+// packInto is pack writing the stored form into buf's array (grown when
+// too small) when it is not data itself: the writer packs every record of
+// a batch into one buffer, since SQLite copies what it binds. It returns
+// the stored form and the buffer to pass next, never data, which belongs
+// to the record.
+func packInto(buf, data []byte) (stored, next []byte) {
 	if n := s2.MaxEncodedLen(len(data)); len(data) >= packMin && n > 0 {
 		if cap(buf) < 1+n {
 			buf = make([]byte, 1+n)
 		}
-		buf = buf[:1+n]
-		enc := s2.Encode(buf[1:], data) // in buf: it is large enough
+		enc := s2.Encode(buf[1:1+n], data) // in buf: it is large enough
 		if len(enc) < len(data)*9/10 {
 			buf[0] = tagS2
-			return buf[:1+len(enc)]
+			return buf[:1+len(enc)], buf
 		}
 	}
 	if len(data) > 0 && (data[0] == tagS2 || data[0] == tagRaw) {
-		return append(append(buf[:0], tagRaw), data...)
+		buf = append(append(buf[:0], tagRaw), data...)
+		return buf, buf
 	}
-	return data
+	return data, buf
 }
 
 // unpack is the document of a stored form.

@@ -1297,8 +1297,7 @@ func (t *writeTx) Put(r store.Record) error {
 // updated in place (the scope index untouched: an upsert that sets the
 // scope rewrites its index entry), else inserted or moved by an upsert.
 func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, rev int64) error {
-	t.batch.packed = packInto(t.batch.packed, data)
-	data = t.batch.packed
+	data, t.batch.packed = packInto(t.batch.packed, data)
 	st, err := t.stmts.in(t.ctx, t.tx, queryUpdateData)
 	if err != nil {
 		return err
