@@ -2,8 +2,8 @@
 // same machine, in one run, on loopback:
 //
 //   - the server under test is Palisade (a child process: durable SQLite
-//     store, a write answered once fsynced) seeded with one VPC, 50 groups of 20 rules
-//     and 200 instances;
+//     store, a write answered once fsynced) seeded with one VPC, 50 groups
+//     of 20 rules and 200 instances;
 //   - the baseline is a no-op server (also a child process) that parses the
 //     request as Palisade does, verifies the same V1 signature (with its
 //     nonce cache) and replays Palisade's own answer bytes for the action;
@@ -12,9 +12,8 @@
 //   - writes: AuthorizeSecurityGroup/RevokeSecurityGroup pairs, as a
 //     multiple of this disk's single-writer fsync rate measured in the run
 //     (again around each write row, the mean of one just before and one
-//     just after: other load moves it), with the
-//     store's serialized section per write and writes per commit (from the
-//     server's /metrics);
+//     just after: other load moves it), with the store's serialized section
+//     per write and writes per commit (from the server's /metrics);
 //   - server CPU per request, p50/p99 latency and the server's RSS.
 //
 // Every run is bounded (-dur per measurement) and the clients are light
