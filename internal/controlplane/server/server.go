@@ -74,6 +74,11 @@ type Config struct {
 	// RateLimit sets request rates per account and action (zero fields take
 	// ratelimit.Defaults; the host actions are always exempt).
 	RateLimit ratelimit.Config
+	// MaxNonces bounds the nonces remembered per access key on SQLite (0:
+	// signature.DefaultMaxNonces, about 290 requests a second sustained per
+	// key); a key past it is refused until its nonces expire. Benchmarks
+	// that load one key for longer raise it.
+	MaxNonces int
 	// Analysis bounds the analysis actions (zero fields take defaults).
 	Analysis analyze.Options
 	// AnalysisNice is the nice value (1 to 19, Linux) the analysis
@@ -155,8 +160,8 @@ func noncesFile(db string) string { return db + ".nonces" }
 // loadNonces restores the nonces a graceful shutdown saved. Without them
 // (after a crash) requests signed before this start are refused instead, so
 // none of them can be replayed; a fresh store needs neither.
-func loadNonces(db string, fresh bool) (*signature.NonceCache, time.Time) {
-	c := signature.NewNonceCache(0)
+func loadNonces(db string, fresh bool, max int) (*signature.NonceCache, time.Time) {
+	c := signature.NewNonceCache(max)
 	f, err := os.Open(noncesFile(db))
 	if err != nil {
 		if fresh {
@@ -360,7 +365,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		notBefore time.Time
 	)
 	if nonceStore == nil {
-		nonces, notBefore = loadNonces(cfg.DB, fresh)
+		nonces, notBefore = loadNonces(cfg.DB, fresh, cfg.MaxNonces)
 		nonceStore = nonces
 	}
 	analysis := analyze.NewWith(svc.Service, cfg.Analysis)
