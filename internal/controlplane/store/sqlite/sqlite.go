@@ -350,8 +350,8 @@ func (s *Store) commitQueued() {
 		return
 	}
 	var written []store.Written
-	c.err = errBatchUnfinished // should runBatch panic
-	c.rev, c.base, c.seq, written, c.wrote, c.err = s.runBatch(&c.batch)
+	c.err = errBatchUnfinished // should runBatchTx panic
+	c.rev, written, c.wrote, c.err = s.runBatchTx(&c.batch, &c.base, &c.seq)
 	if c.err == nil {
 		s.remember(c.base, c.rev, written)
 	}
@@ -440,13 +440,6 @@ func (s *Store) Recent(after int64) ([]store.Written, int64, bool) {
 	return ws[:n], min(s.log.To, s.rev), true
 }
 
-// runBatch runs a batch in one transaction and commits it; it returns the
-// revision after the batch, the one before it and what the batch wrote.
-func (s *Store) runBatch(batch *[]*pending) (rev, base, seq int64, written []store.Written, wrote bool, err error) {
-	rev, written, wrote, err = s.runBatchTx(batch, &base, &seq)
-	return rev, base, seq, written, wrote, err
-}
-
 // batchState is what the Updates of a batch wrote before the one running,
 // so that it reads them from memory; it is written to SQLite at the end
 // of the batch (flush).
@@ -499,8 +492,11 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
 	return nil
 }
 
-// wrote is whether the transaction wrote anything (it needs an fsync); seq
-// its place in commit order, once it reached the COMMIT.
+// runBatchTx runs a batch in one transaction, with the Updates that
+// gather adds to it, and commits it; it returns the revision after the
+// batch and what the batch wrote, and whether it wrote anything (it needs
+// an fsync); base is set to the revision before it, seq to its place in
+// commit order once it reached the COMMIT.
 func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, written []store.Written, wrote bool, err error) {
 	// The batch's statements are not cancelled with any one caller's
 	// context: SQLite rolls back the whole transaction when a write is

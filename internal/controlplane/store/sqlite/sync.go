@@ -135,8 +135,12 @@ func (s *Store) syncBusy() bool {
 	y := &s.sync
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	return len(y.queue) > 0 || y.busy
+	return y.unanswered()
 }
+
+// unanswered reports whether a committed batch is not yet answered; y.mu
+// is held.
+func (y *syncer) unanswered() bool { return len(y.queue) > 0 || y.busy }
 
 // awaitIdle waits until every committed batch is answered: one batch at a
 // time is committed and synced, so that one fsync covers everything that
@@ -144,7 +148,7 @@ func (s *Store) syncBusy() bool {
 func (s *Store) awaitIdle() {
 	y := &s.sync
 	y.mu.Lock()
-	for len(y.queue) > 0 || y.busy {
+	for y.unanswered() {
 		y.idle.Wait()
 	}
 	y.mu.Unlock()
