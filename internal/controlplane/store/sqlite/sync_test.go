@@ -30,19 +30,8 @@ func TestSyncBeforeAnswer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openT(t, filepath.Join(t.TempDir(), "s.db"))
 			ctx := context.Background()
-			entered, release := make(chan struct{}), make(chan struct{})
+			entered, free := holdFirstSync(t, s, tc.syncErr)
 			var released atomic.Bool
-			var syncs atomic.Int32
-			s.sync.mu.Lock()
-			s.sync.testSync = func() error {
-				if syncs.Add(1) > 1 {
-					return nil // as Linux reports a write-back error once
-				}
-				close(entered)
-				<-release
-				return tc.syncErr
-			}
-			s.sync.mu.Unlock()
 
 			type result struct {
 				rev int64
@@ -84,7 +73,7 @@ func TestSyncBeforeAnswer(t *testing.T) {
 			default:
 			}
 			released.Store(true)
-			close(release)
+			free()
 			rd := <-read
 			if !rd.after {
 				t.Error("a read saw the batch before its sync")
@@ -160,6 +149,28 @@ func TestSyncsShared(t *testing.T) {
 	}
 }
 
+// holdFirstSync makes s's first fsync wait until free is called, then
+// return syncErr (later ones succeed, as Linux reports a write-back error
+// once); entered is closed when that fsync starts.
+func holdFirstSync(t *testing.T, s *Store, syncErr error) (entered <-chan struct{}, free func()) {
+	in, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	free = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // a failed test lets the store close
+	var syncs atomic.Int32
+	s.sync.mu.Lock()
+	s.sync.testSync = func() error {
+		if syncs.Add(1) > 1 {
+			return nil
+		}
+		close(in)
+		<-release
+		return syncErr
+	}
+	s.sync.mu.Unlock()
+	return in, free
+}
+
 // gatherWhileHeld holds the first batch's fsync (it then returns
 // syncErr), and while it is held runs Updates of "first" and, once that
 // one's batch is committed, of later records "a", "b", …: it waits until
@@ -168,21 +179,7 @@ func TestSyncsShared(t *testing.T) {
 // outcome.
 func gatherWhileHeld(t *testing.T, s *Store, later int, syncErr error) (errs <-chan error, free func()) {
 	t.Helper()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var releaseOnce sync.Once
-	free = func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(free) // a failed test lets the store close
-	var syncs atomic.Int32
-	s.sync.mu.Lock()
-	s.sync.testSync = func() error {
-		if syncs.Add(1) > 1 {
-			return nil // as Linux reports a write-back error once
-		}
-		close(entered)
-		<-release
-		return syncErr
-	}
-	s.sync.mu.Unlock()
+	entered, free := holdFirstSync(t, s, syncErr)
 	put := func(id string, ran chan<- struct{}) func(tx store.Tx) error {
 		return func(tx store.Tx) error {
 			if ran != nil {
