@@ -29,11 +29,7 @@ func appendEvent(b []byte, ev *Event) ([]byte, error) {
 	b = appendField(b, "apiVersion", ev.APIVersion, false)
 	b = appendField(b, "requestId", ev.RequestID, false)
 	b = append(b, `,"requestParameters":`...)
-	if ev.RequestParameters == nil {
-		b = append(b, "null"...)
-	} else {
-		b = ev.RequestParameters.sorted().appendJSON(b, nil)
-	}
+	b = ev.RequestParameters.sorted().appendJSON(b, nil)
 	var err error
 	if len(ev.ResponseElements) > 0 {
 		b = append(b, `,"responseElements":`...)

@@ -9,9 +9,7 @@ package trail
 
 import (
 	"bytes"
-	crand "crypto/rand"
 	"encoding/json"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -272,29 +270,9 @@ var tagResourceTypes = map[string]string{
 	"vswitch":       "ACS::VPC::VSwitch",
 }
 
-// resourceType is resourceParams[name], without a map lookup (every
-// parameter of every recorded call is looked up).
-func resourceType(name string) string {
-	switch name {
-	case "SecurityGroupId", "SecurityGroupIds":
-		return "ACS::ECS::SecurityGroup"
-	case "InstanceId":
-		return "ACS::ECS::Instance"
-	case "NetworkInterfaceId":
-		return "ACS::ECS::NetworkInterface"
-	case "PrefixListId":
-		return "ACS::VPC::PrefixList"
-	case "PortRangeListId":
-		return "ACS::ECS::PortRangeList"
-	case "VpcId":
-		return "ACS::VPC::VPC"
-	case "VSwitchId":
-		return "ACS::VPC::VSwitch"
-	case "AllocationId":
-		return "ACS::VPC::EIP"
-	}
-	return ""
-}
+// resourceType is the ActionTrail type of the resource a parameter (or
+// an answer's field) of that name names, "" if none.
+func resourceType(name string) string { return resourceParams[name] }
 
 // EventOf makes the event of a finished call; account is the account of
 // the verified key ("" when the signature did not verify).
@@ -303,7 +281,7 @@ func EventOf(c *rpc.Call, account string) Event {
 	ps := sortedParams(req.Params) // once, for the parameters and the resources
 	start := c.Start.UTC()
 	ev := Event{
-		EventID:            newEventID(), // a random upper-case UUID, as ActionTrail's
+		EventID:            rpc.NewRequestID(), // a random upper-case UUID, as ActionTrail's
 		EventVersion:       "1",
 		EventName:          clip(req.Action),
 		EventType:          "ApiCall",
@@ -373,23 +351,6 @@ func additionalData(status int, method string) map[string]any {
 
 // sharedAdditional holds additionalData's shared maps (at most 1,000).
 var sharedAdditional sync.Map
-
-// newEventID is a random upper-case UUID (version 4), as
-// rpc.NewRequestID makes, from a ChaCha8 generator seeded by crypto/rand
-// (pooled) rather than a read of crypto/rand per event.
-func newEventID() string {
-	g := eventIDs.Get().(*rand.ChaCha8)
-	var b [16]byte
-	g.Read(b[:])
-	eventIDs.Put(g)
-	return rpc.UUID(b)
-}
-
-var eventIDs = sync.Pool{New: func() any {
-	var seed [32]byte
-	crand.Read(seed[:])
-	return rand.NewChaCha8(seed)
-}}
 
 // formatTime is t (UTC) in timeFormat, written by hand for the years
 // that take four digits (every event's: time.Format costs several times

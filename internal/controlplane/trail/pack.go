@@ -107,37 +107,13 @@ var derivedParams = [...]struct {
 	{'f', "Format", func(*Event) string { return "JSON" }},
 }
 
-// derivedOf returns the set of derivedParams (bit i: the ith) that ps
-// (ev's parameters, sorted) have with the value given.
-func derivedOf(ev *Event, ps Params) (set uint16) {
-	for _, p := range ps {
-		if i := derivedByName(p.Name); i >= 0 && p.Value == derivedParams[i].value(ev) {
-			set |= 1 << i
-		}
-	}
-	return set
-}
-
 // derivedByName is the index in derivedParams of the parameter name, -1
 // if none.
 func derivedByName(name string) int {
-	switch name {
-	case "Action":
-		return 0
-	case "AccessKeyId":
-		return 1
-	case "Version":
-		return 2
-	case "RegionId":
-		return 3
-	case "Signature":
-		return 4
-	case "SignatureMethod":
-		return 5
-	case "SignatureVersion":
-		return 6
-	case "Format":
-		return 7
+	for i, d := range derivedParams {
+		if d.name == name {
+			return i
+		}
 	}
 	return -1
 }
@@ -156,16 +132,18 @@ func appendPacked(b []byte, ev *Event, r *row) ([]byte, error) {
 	b = appendField(b, "v", ev.APIVersion, false)
 	b = appendField(b, "q", ev.RequestID, false)
 	b = append(b, `,"p":`...)
+	// The parameters the row's other fields give (derivedParams, bit i
+	// the ith) are left out, and named in "d".
 	ps := ev.RequestParameters.sorted()
-	derived := derivedOf(ev, ps)
-	if ps == nil {
-		b = append(b, "null"...)
-	} else {
-		b = ps.appendJSON(b, func(i int) bool {
-			j := derivedByName(ps[i].Name)
-			return j >= 0 && derived&(1<<j) != 0
-		})
-	}
+	var derived uint16
+	b = ps.appendJSON(b, func(i int) bool {
+		j := derivedByName(ps[i].Name)
+		if j < 0 || ps[i].Value != derivedParams[j].value(ev) {
+			return false
+		}
+		derived |= 1 << j
+		return true
+	})
 	if derived != 0 {
 		b = append(b, `,"d":"`...)
 		for i, d := range derivedParams {
@@ -239,9 +217,6 @@ func unpack(data []byte, r *row) (Event, error) {
 		j := derivedIndex(p.Derived[i])
 		if j < 0 {
 			return Event{}, fmt.Errorf("event trail: a packed row names a derived parameter %q this server does not know", p.Derived[i])
-		}
-		if ev.RequestParameters == nil {
-			ev.RequestParameters = Params{}
 		}
 		ev.RequestParameters = ev.RequestParameters.set(derivedParams[j].name, derivedParams[j].value(&ev))
 	}

@@ -109,9 +109,12 @@ func (ps Params) sorted() Params {
 	return out[:w]
 }
 
-// appendJSON appends ps as a JSON object, without the parameters skip
-// reports (nil: none).
+// appendJSON appends ps as a JSON object (null when ps is nil, as a nil
+// map), without the parameters skip reports (nil: none).
 func (ps Params) appendJSON(b []byte, skip func(i int) bool) []byte {
+	if ps == nil {
+		return append(b, "null"...)
+	}
 	b = append(b, '{')
 	n := 0
 	for i, p := range ps {
@@ -131,9 +134,6 @@ func (ps Params) appendJSON(b []byte, skip func(i int) bool) []byte {
 // MarshalJSON encodes ps as an object, as the map of the same parameters
 // encodes.
 func (ps Params) MarshalJSON() ([]byte, error) {
-	if ps == nil {
-		return []byte("null"), nil
-	}
 	return ps.sorted().appendJSON(nil, nil), nil
 }
 
