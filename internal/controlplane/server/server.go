@@ -160,8 +160,8 @@ func noncesFile(db string) string { return db + ".nonces" }
 // loadNonces restores the nonces a graceful shutdown saved. Without them
 // (after a crash) requests signed before this start are refused instead, so
 // none of them can be replayed; a fresh store needs neither.
-func loadNonces(db string, fresh bool, max int) (*signature.NonceCache, time.Time) {
-	c := signature.NewNonceCache(max)
+func loadNonces(db string, fresh bool, maxNonces int) (*signature.NonceCache, time.Time) {
+	c := signature.NewNonceCache(maxNonces)
 	f, err := os.Open(noncesFile(db))
 	if err != nil {
 		if fresh {

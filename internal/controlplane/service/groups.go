@@ -190,7 +190,7 @@ func summarize(g *model.SecurityGroup, memo *store.Memo, n int, pls model.Lists)
 	c := memo.Get(groupCountsKey{}, func() any {
 		c := groupCounts{peers: g.GroupPeerRules()}
 		for i := range g.Rules {
-			c.lists = c.lists || g.Rules[i].Peer.PrefixListID != "" || g.Rules[i].PortRangeListID != ""
+			c.lists = c.lists || g.Rules[i].NamesList()
 		}
 		return c
 	}).(groupCounts)
@@ -442,11 +442,7 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 	return View(s, ctx, func(tx store.ReadTx) (GroupAttribute, error) {
 		var out GroupAttribute
 		if in.ReadOnly {
-			r, err := sharedGroupRecord(tx, c, in.SecurityGroupID)
-			if err != nil {
-				return GroupAttribute{}, err
-			}
-			if r != nil {
+			if r := sharedGroupRecord(tx, c, in.SecurityGroupID); r != nil {
 				out.Group, out.Memo = r.Object.(*model.SecurityGroup), r.Memo
 			}
 		}
@@ -466,8 +462,7 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		// twice, and the order is sorted once per revision of the group.
 		order := ruleOrder(g, out.Memo)
 		out.Rules = make([]RuleView, 0, max(0, min(in.Page.Size, len(order)-in.Page.Offset)))
-		var names func(string) string
-		var pls func(string) *model.PrefixList
+		names, lists := groupNames(tx, g.Owner), listsOf(tx) // both look up lazily, each ID once
 		k, end := 0, in.Page.Offset+in.Page.Size
 		for _, i := range order {
 			r := &g.Rules[i]
@@ -487,21 +482,17 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 			// Another account's group is shown by ID and owner only: its
 			// name is that tenant's data.
 			if r.Peer.GroupID != "" && (r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner) {
-				if names == nil {
-					names = groupNames(tx, g.Owner)
-				}
 				v.PeerGroupName = names(r.Peer.GroupID)
 			}
 			if id := r.Peer.PrefixListID; id != "" {
-				if pls == nil {
-					pls = listsOf(tx).Prefix
-				}
-				if pl := pls(id); pl != nil {
+				if pl := lists.Prefix(id); pl != nil {
 					v.PrefixListName = pl.Name
 				}
 			}
 			if id := r.PortRangeListID; id != "" {
-				v.PortRangeListName = portRangeListName(tx, id)
+				if l := lists.Ports(id); l != nil {
+					v.PortRangeListName = l.Name
+				}
 			}
 			out.Rules = append(out.Rules, v)
 		}
@@ -536,23 +527,17 @@ func compareRules(a, b *model.Rule) int {
 	return a.Created.Compare(b.Created)
 }
 
-// groupNames looks up the names of account's groups lazily; another account's group has none here.
+// groupNames looks up the names of account's groups lazily, each once;
+// another account's group has none here. A rule that names a group
+// without its owner (imported, or stored before owners were) may still
+// name another account's: its name is that tenant's data.
 func groupNames(tx store.ReadTx, account string) func(string) string {
-	cache := map[string]string{}
+	groups := lookupOnce[model.SecurityGroup](tx, KindGroup)
 	return func(id string) string {
-		if n, ok := cache[id]; ok {
-			return n
+		if g := groups(id); g != nil && g.Owner == account {
+			return g.Name
 		}
-		// A rule that names a group without its owner (imported, or
-		// stored before owners were) may still name another account's:
-		// its name is that tenant's data.
-		g, _, _ := store.GetAs[model.SecurityGroup](tx, KindGroup, id)
-		name := ""
-		if g.Owner == account {
-			name = g.Name
-		}
-		cache[id] = name
-		return name
+		return ""
 	}
 }
 

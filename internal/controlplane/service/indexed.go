@@ -418,85 +418,66 @@ func snapObject[T any](snap *view.Snapshot, kind store.Kind, id string) (*T, int
 // unchanged and it is the caller's. nil, nil: read tx (get reports the
 // errors).
 func viewGroup(tx store.ReadTx, c Caller, id string) (*model.SecurityGroup, error) {
-	r, _, err := viewGroupRecord(tx, c, id)
-	if r == nil || err != nil {
-		return nil, err
-	}
-	return groupCopy(r)
-}
-
-// viewGroupRecord is viewGroup's record, not copied: shared is whether it
-// is the view's (read only, its Memo the record's), not a value written
-// since the view's snapshot. nil, nil: read tx.
-func viewGroupRecord(tx store.ReadTx, c Caller, id string) (r *store.Record, shared bool, err error) {
 	if ot, ok := tx.(*optTx); ok && id != "" && !ot.dirty[KindGroup][id] {
 		r := ot.snap.Record(KindGroup, id)
 		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
-			return nil, false, nil
+			return nil, nil
 		}
 		if err := ot.Expect(KindGroup, id, r.Revision); err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		if _, isG := r.Object.(*model.SecurityGroup); !isG {
-			return nil, false, nil
-		}
-		return r, true, nil
+		return groupCopy(r)
 	}
 	vt, ok := tx.(*viewTx)
 	if !ok || id == "" {
-		return nil, false, nil
+		return nil, nil
 	}
 	snap, dirty, ok, err := indexed(vt)
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, err
 	}
+	var r *store.Record
 	if dirty[KindGroup][id] {
 		// Written since the view's snapshot: the written value, when the
 		// store lends it (the view lags the writer under load, and a
 		// client writing one group again would have it decoded from JSON).
 		p, isP := vt.Tx.(recordPeeker)
 		if !isP {
-			return nil, false, nil
+			return nil, nil
 		}
 		if r, ok = p.PeekRecord(KindGroup, id); !ok || r == nil {
-			return nil, false, nil
+			return nil, nil
 		}
 	} else if r = snap.Record(KindGroup, id); r == nil {
-		return nil, false, nil
+		return nil, nil
 	}
 	if r.Account != c.Account || c.Region != "" && r.Region != c.Region {
-		return nil, false, nil
+		return nil, nil
 	}
 	if !dirty[KindGroup][id] {
 		if err := expectRead(vt, KindGroup, id, r.Revision); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
-	if _, isG := r.Object.(*model.SecurityGroup); !isG {
-		return nil, false, nil
-	}
-	return r, !dirty[KindGroup][id], nil
+	return groupCopy(r)
 }
 
-// sharedGroupRecord is the record of the caller's group id when tx reads
-// the view (a read's snapshot, or a write's view of what it has not
-// changed): shared, read only, with its Memo. nil: read the store.
-func sharedGroupRecord(tx store.ReadTx, c Caller, id string) (*store.Record, error) {
-	if snap, ok := tx.(*view.Snapshot); ok && id != "" {
-		r := snap.Record(KindGroup, id)
-		if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
-			return nil, nil
-		}
-		if _, isG := r.Object.(*model.SecurityGroup); !isG {
-			return nil, nil
-		}
-		return r, nil
+// sharedGroupRecord is the record of the caller's group id when tx is a
+// read's snapshot of the view: shared, read only, with its Memo. nil:
+// read the store.
+func sharedGroupRecord(tx store.ReadTx, c Caller, id string) *store.Record {
+	snap, ok := tx.(*view.Snapshot)
+	if !ok || id == "" {
+		return nil
 	}
-	r, shared, err := viewGroupRecord(tx, c, id)
-	if !shared {
-		return nil, err
+	r := snap.Record(KindGroup, id)
+	if r == nil || r.Account != c.Account || c.Region != "" && r.Region != c.Region {
+		return nil
 	}
-	return r, err
+	if _, isG := r.Object.(*model.SecurityGroup); !isG {
+		return nil
+	}
+	return r
 }
 
 // groupCopy is a copy of a record's group that a write may change (nil:

@@ -316,13 +316,3 @@ func (s *Service) DescribePortRangeListAssociations(ctx context.Context, c Calle
 		return pageOf(uses, pg), nil
 	})
 }
-
-// portRangeListName is the name of a list, "" when it is gone (for the
-// rules DescribeSecurityGroupAttribute shows).
-func portRangeListName(tx store.ReadTx, id string) string {
-	l, ok, err := store.GetAs[model.PortRangeList](tx, KindPortRangeList, id)
-	if err != nil || !ok {
-		return ""
-	}
-	return l.Name
-}

@@ -32,6 +32,9 @@ type Lists struct {
 // less the one rule they share.
 func Weight(r *Rule, lists Lists) int {
 	w := 1
+	if !r.NamesList() {
+		return w
+	}
 	if id := r.Peer.PrefixListID; id != "" && lists.Prefix != nil {
 		if pl := lists.Prefix(id); pl != nil {
 			w += pl.MaxEntries - 1
@@ -44,6 +47,10 @@ func Weight(r *Rule, lists Lists) int {
 	}
 	return w
 }
+
+// NamesList reports whether r names a prefix list or a port range list:
+// only such a rule can weigh more than 1 (Weight).
+func (r *Rule) NamesList() bool { return r.Peer.PrefixListID != "" || r.PortRangeListID != "" }
 
 // RuleCount is a group's weight against the rule quotas: the sum of its
 // rules' Weight.

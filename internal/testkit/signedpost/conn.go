@@ -74,9 +74,15 @@ func (c *Conn) Post(keyID, secret string, params map[string]string) (int, error)
 		c.Close()
 		return 0, fmt.Errorf("HTTP %d: %s", status, b)
 	}
-	n, err := io.Copy(io.Discard, r)
-	if chunked && err == nil {
-		err = c.skipTrailer()
+	var n int64
+	if chunked || length < 0 {
+		if n, err = io.Copy(io.Discard, r); chunked && err == nil {
+			err = c.skipTrailer()
+		}
+	} else {
+		var k int
+		k, err = c.r.Discard(int(length)) // the usual answer: no reader or copy
+		n = int64(k)
 	}
 	if err != nil || closing {
 		c.Close()
