@@ -71,7 +71,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		return nil, &Error{File: name, Msg: err.Error()}
+		return nil, yamlError(name, err)
 	}
 	var f file
 	if len(root.Content) == 0 {
@@ -84,7 +84,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 			e.File = name
 			return nil, e
 		}
-		return nil, &Error{File: name, Msg: err.Error()}
+		return nil, yamlError(name, err)
 	}
 	b := &builder{s: &Scenario{File: name, Name: f.Name.Value, RuleLines: map[string]int{}}, file: name,
 		vpcs: map[string]*model.VPC{}, groups: map[string]*model.SecurityGroup{}, pls: map[string]*model.PrefixList{}, prls: map[string]*model.PortRangeList{}}
@@ -553,6 +553,9 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	default:
 		return b.fail(p.Direction.Line, "direction", "%q is not ingress or egress", p.Direction.Value)
 	}
+	if err := b.onePeer(dir, p); err != nil {
+		return err
+	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
 		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
 		PortRangeListId: p.PortRangeListId.Value,
@@ -578,6 +581,12 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 		}
 		if owner.ID != "" && owner.ID != peer.Owner || owner.Account != "" && owner.Account != peer.Owner {
 			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s", peer.ID, peer.Owner)
+		}
+		// Without an owner the peer is in the rule's own account, as in the
+		// API; another account's group is named with its owner.
+		if owner.ID == "" && owner.Account == "" && peer.Owner != g.Owner {
+			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s, not to %s's account %s; give %sGroupOwnerId: %q",
+				peer.ID, peer.Owner, g.ID, g.Owner, side, peer.Owner)
 		}
 		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return b.fromModel(e, p.Line, fields)
@@ -622,6 +631,14 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		a, err := netip.ParseAddr(v)
 		if err != nil {
 			return fl, b.fail(end.f.Line, end.name, "%q is neither an instance or network interface defined under instances nor an IP address", v)
+		}
+		// One canonical form (FORMAT.md, Values): the engine reads a mapped
+		// address as the IPv4 one, which the checks below would not see.
+		switch {
+		case a.Zone() != "":
+			return fl, b.fail(end.f.Line, end.name, "%s has a zone; IPv6 addresses take no zone, write %s", v, a.WithZone(""))
+		case a.Is4In6():
+			return fl, b.fail(end.f.Line, end.name, "%s is an IPv4 address written as IPv6; write %s", v, a.Unmap())
 		}
 		if id, ok := x.nics[a]; ok {
 			if id == "" {
@@ -696,4 +713,33 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		return fl, b.fail(d.Expect.Line, "expect", "%q is not Accept or Drop", d.Expect.Value)
 	}
 	return fl, nil
+}
+
+// onePeer refuses a rule that names more than one kind of peer: FORMAT.md
+// gives a rule one of them, and the API would silently ignore all but one
+// (a CIDR block wins over a group, a group over a prefix list). Both CIDR
+// families together are the model's to refuse, with the API's code.
+func (b *builder) onePeer(dir model.Direction, p *permissionDoc) error {
+	side := "source"
+	kinds := [][2]Field{{p.SourceCidrIp, p.Ipv6SourceCidrIp}, {p.SourceGroupId}, {p.SourcePrefixListId}}
+	names := []string{"CidrIp", "GroupId", "PrefixListId"}
+	if dir == model.Egress {
+		side = "dest"
+		kinds = [][2]Field{{p.DestCidrIp, p.Ipv6DestCidrIp}, {p.DestGroupId}, {p.DestPrefixListId}}
+	}
+	first := ""
+	for i, k := range kinds {
+		if !k[0].Set() && !k[1].Set() {
+			continue
+		}
+		name := side + names[i]
+		if i == 0 && !k[0].Set() {
+			name = "ipv6" + strings.ToUpper(side[:1]) + side[1:] + names[i]
+		}
+		if first != "" {
+			return b.fail(k[0].Line, side+names[i], "a rule has one peer, and %s is given beside %s; split it into two rules", side+names[i], first)
+		}
+		first = name
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -80,4 +83,27 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	m := *n
 	m.Content = content
 	return n.Line, m.Decode(v)
+}
+
+// yamlLine is the line the YAML decoder names in its messages.
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError reports an error of the YAML layer (syntax, a key given twice,
+// a value of the wrong kind) as an Error at the line the decoder names, so
+// that every invalid file is reported as file:line.
+func yamlError(file string, err error) *Error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msgs = te.Errors
+	}
+	e := &Error{File: file, Msg: msgs[0]}
+	if m := yamlLine.FindStringSubmatch(msgs[0]); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = m[2]
+	}
+	if len(msgs) > 1 {
+		e.Msg += "; also " + strings.Join(msgs[1:], "; ")
+	}
+	return e
 }

@@ -1,0 +1,189 @@
+package scenario_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// semBase is a valid file that the cases below break one field at a time.
+// Line numbers: 2 the VPC, 4 sg-a, 7 its rule, 9-10 the instances i-a and
+// i-b, 12-13 the flows.
+const semBase = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}
+instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, publicIpAddress: 192.0.2.1, securityGroupIds: [sg-a]}
+  - {instanceId: i-b, vpcId: vpc-a, privateIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}
+flows:
+  - {from: i-b, to: i-a, ipProtocol: TCP, port: 22, expect: Accept}
+  - {from: 198.51.100.7, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}
+`
+
+// semCase replaces old with new in semBase (and each pair of more) and
+// expects an error at line (any line when -1) and field (any field when
+// "*"), whose message contains msg.
+type semCase struct {
+	name, old, new string
+	line           int
+	field, msg     string
+	more           []string
+}
+
+func runSemCases(t *testing.T, tests []semCase) {
+	t.Helper()
+	if _, err := scenario.Parse("ok.yaml", []byte(semBase)); err != nil {
+		t.Fatalf("base file: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := semBase
+			edits := append([]string{tt.old, tt.new}, tt.more...)
+			for i := 0; i+1 < len(edits); i += 2 {
+				if !strings.Contains(text, edits[i]) {
+					t.Fatalf("test edits nothing: %q", edits[i])
+				}
+				text = strings.Replace(text, edits[i], edits[i+1], 1)
+			}
+			_, err := scenario.Parse("bad.yaml", []byte(text))
+			var e *scenario.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a scenario.Error", err)
+			}
+			if e.File != "bad.yaml" || (tt.line >= 0 && e.Line != tt.line || e.Line <= 0) || tt.field != "*" && e.Field != tt.field || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("got %q (line %d field %q), want line %d field %q and a message with %q", e, e.Line, e.Field, tt.line, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+// TestFlowEndsOneForm: a flow's outside address is held to the one canonical
+// form of FORMAT.md ("Values"): an IPv4-mapped IPv6 address is an IPv4
+// address written another way (the engine read ::ffff:10.0.0.2 as 10.0.0.2,
+// an address inside the VPC, and let it in as if it came from the internet),
+// and IPv6 addresses take no zone.
+func TestFlowEndsOneForm(t *testing.T) {
+	runSemCases(t, []semCase{
+		{"mapped private address", "from: 198.51.100.7,", "from: '::ffff:10.0.0.2',", 13, "from", "10.0.0.2", nil},
+		{"mapped outside address", "from: 198.51.100.7,", "from: '::ffff:198.51.100.7',", 13, "from", "198.51.100.7", nil},
+		{"mapped destination", "{from: i-b, to: i-a,", "{from: i-b, to: '::ffff:198.51.100.9',", 12, "to", "198.51.100.9", nil},
+		{"zoned address", "from: 198.51.100.7,", "from: 'fe80::1%eth0',", 13, "from", "zone", nil},
+	})
+}
+
+// TestOnePeerPerRule: FORMAT.md gives a rule one peer ("ingress peer, one
+// of: ..."); a file that names two had one of them silently ignored (the API
+// lets a CIDR block win over a group, and a group over a prefix list).
+func TestOnePeerPerRule(t *testing.T) {
+	rule := "sourceCidrIp: 10.0.0.0/16}"
+	runSemCases(t, []semCase{
+		{"CIDR and group", rule, "sourceCidrIp: 10.0.0.0/16, sourceGroupId: sg-a}", 7, "sourceGroupId", "one peer", nil},
+		{"group and prefix list", rule, "sourceGroupId: sg-a, sourcePrefixListId: pl-x}", 7, "sourcePrefixListId", "one peer", nil},
+		{"IPv6 CIDR and group", rule, "ipv6SourceCidrIp: '::/0', sourceGroupId: sg-a}", 7, "sourceGroupId", "one peer", nil},
+		{"egress CIDR and group", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}",
+			"{direction: egress, ipProtocol: TCP, portRange: 22/22, destCidrIp: 10.0.0.0/16, destGroupId: sg-a}", 7, "destGroupId", "one peer", nil},
+	})
+	// The local side of a quintuple rule is not a peer: an ingress rule may
+	// give destCidrIp beside its source.
+	local := strings.Replace(semBase, rule, "sourceCidrIp: 10.0.0.0/16, destCidrIp: 10.0.0.1}", 1)
+	if _, err := scenario.Parse("ok.yaml", []byte(local)); err != nil {
+		t.Errorf("an ingress rule with a local CIDR: %v", err)
+	}
+}
+
+// TestCrossAccountPeerOwner: a group peer without sourceGroupOwnerId is in
+// the rule's own account (reference 4.6: "Both empty means the peer group is
+// in the caller's own account"), so naming another account's group needs
+// the owner; with it the rule is valid.
+func TestCrossAccountPeerOwner(t *testing.T) {
+	other := "    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n"
+	withX := func(rule string) string {
+		return strings.Replace(semBase, other, "    permissions:\n      - "+rule+"\n  - {securityGroupId: sg-x, vpcId: vpc-a, ownerId: \"1000000000000002\"}\n", 1)
+	}
+	ok := withX(`{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000002"}`)
+	if _, err := scenario.Parse("ok.yaml", []byte(ok)); err != nil {
+		t.Fatalf("a peer of another account with its owner: %v", err)
+	}
+	for _, tt := range []struct{ name, rule, field string }{
+		{"ingress without owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x}`, "sourceGroupOwnerId"},
+		{"egress without owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x}`, "destGroupOwnerId"},
+		{"wrong owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(withX(tt.rule)))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.Line != 7 || e.Field != tt.field || !strings.Contains(e.Msg, "1000000000000002") {
+				t.Errorf("got %v, want an error at line 7, field %s, naming the owner", err, tt.field)
+			}
+		})
+	}
+}
+
+// TestYAMLErrorsHaveLines: FORMAT.md promises a message naming the file and
+// the line; errors of the YAML layer (syntax, tabs, a key given twice) named
+// the line only inside their text, not as file:line.
+func TestYAMLErrorsHaveLines(t *testing.T) {
+	runSemCases(t, []semCase{
+		{"key given twice", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, sourceCidrIp: 0.0.0.0/0}", 7, "*", "already defined", nil},
+		{"tab indentation", "    vpcId: vpc-a\n    permissions", "\tvpcId: vpc-a\n    permissions", -1, "*", "tab", nil},
+		{"unclosed flow sequence", "flows:\n", "flows: [\n", -1, "*", "", nil},
+		{"scalar for a list", "securityGroupIds: [sg-a]}\n  - {instanceId: i-b", "securityGroupIds: sg-a}\n  - {instanceId: i-b", 9, "*", "", nil},
+	})
+}
+
+// TestInvalidCorners: what FORMAT.md and the API refuse, each reported at
+// its line and field (these held before; they keep the corners covered).
+func TestInvalidCorners(t *testing.T) {
+	inst := "securityGroupIds: [sg-a]}\n  - {instanceId: i-b"
+	rule := "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}"
+	group := "  - securityGroupId: sg-a\n    vpcId: vpc-a\n"
+	runSemCases(t, []semCase{
+		{"no group", inst, "securityGroupIds: []}\n  - {instanceId: i-b", 9, "securityGroupIds", "at least one", nil},
+		{"six groups", "instances:\n", "  - {securityGroupId: sg-2, vpcId: vpc-a}\n  - {securityGroupId: sg-3, vpcId: vpc-a}\n  - {securityGroupId: sg-4, vpcId: vpc-a}\n  - {securityGroupId: sg-5, vpcId: vpc-a}\n  - {securityGroupId: sg-6, vpcId: vpc-a}\ninstances:\n",
+			14, "securityGroupIds", "limit is 5", []string{inst, "securityGroupIds: [sg-a, sg-2, sg-3, sg-4, sg-5, sg-6]}\n  - {instanceId: i-b"}},
+		{"a group twice", inst, "securityGroupIds: [sg-a, sg-a]}\n  - {instanceId: i-b", 9, "securityGroupIds", "more than once", nil},
+		{"basic and enterprise", "instances:\n", "  - {securityGroupId: sg-e, vpcId: vpc-a, securityGroupType: enterprise}\ninstances:\n",
+			10, "securityGroupIds", "basic and enterprise", []string{inst, "securityGroupIds: [sg-a, sg-e]}\n  - {instanceId: i-b"}},
+		{"ICMP type and code", rule, "{direction: ingress, ipProtocol: ICMP, portRange: 8/0, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "-1/-1", nil},
+		{"GRE with ports", rule, "{direction: ingress, ipProtocol: GRE, portRange: 1/2, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "-1/-1", nil},
+		{"TCP with -1/-1", rule, "{direction: ingress, ipProtocol: TCP, portRange: -1/-1, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "1/65535", nil},
+		{"port 0", rule, "{direction: ingress, ipProtocol: TCP, portRange: 0/22, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "", nil},
+		{"port 65536", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65536, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "", nil},
+		{"start after end", rule, "{direction: ingress, ipProtocol: TCP, portRange: 23/22, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "", nil},
+		{"single port", rule, "{direction: ingress, ipProtocol: TCP, portRange: 22, sourceCidrIp: 10.0.0.0/16}", 7, "portRange", "", nil},
+		{"priority 0", rule, "{direction: ingress, priority: 0, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}", 7, "priority", "", nil},
+		{"policy reject", rule, "{direction: ingress, policy: reject, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}", 7, "policy", "", nil},
+		{"host bits", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.1/8}", 7, "sourceCidrIp", "", nil},
+		{"IPv6 host bits", "sourceCidrIp: 10.0.0.0/16}", "ipv6SourceCidrIp: '2001:db8::1/32'}", 7, "ipv6SourceCidrIp", "", nil},
+		{"IPv6 block in the IPv4 field", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: '::/0'}", 7, "sourceCidrIp", "", nil},
+		{"ICMP with an IPv6 peer", rule, "{direction: ingress, ipProtocol: ICMP, portRange: -1/-1, ipv6SourceCidrIp: '::/0'}", 7, "ipProtocol", "", nil},
+		{"ICMPv6 with an IPv4 peer", rule, "{direction: ingress, ipProtocol: ICMPv6, portRange: -1/-1, sourceCidrIp: 0.0.0.0/0}", 7, "ipProtocol", "", nil},
+		{"no peer", rule, "{direction: ingress, ipProtocol: TCP, portRange: 22/22}", 7, "sourceCidrIp", "", nil},
+		{"unknown nicType", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, nicType: public}", 7, "nicType", "", nil},
+		{"unknown peer group", "sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-nope}", 7, "sourceGroupId", "not defined", nil},
+		{"peer group of another VPC", "instances:\n", "  - {securityGroupId: sg-b, vpcId: vpc-b}\ninstances:\n", 8, "sourceGroupId", "",
+			[]string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-b}", "cidrBlock: 10.0.0.0/16}\n", "cidrBlock: 10.0.0.0/16}\n  - {vpcId: vpc-b, cidrBlock: 10.1.0.0/16}\n"}},
+		{"enterprise names a group", group, group + "    securityGroupType: enterprise\n", 8, "sourceGroupId", "", []string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-a}"}},
+		{"unknown prefix list", "sourceCidrIp: 10.0.0.0/16}", "sourcePrefixListId: pl-nope}", 7, "sourcePrefixListId", "not defined", nil},
+		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
+		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
+		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
+		{"flow port 0", "port: 22, expect: Drop}", "port: 0, expect: Drop}", 13, "port", "", nil},
+		{"ICMP over IPv6", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMP, ipVersion: 6, expect: Accept}", 12, "*", "ICMPv6", nil},
+		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "*", "IPv6", nil},
+		{"ipVersion 5", "port: 22, expect: Drop}", "port: 22, ipVersion: 5, expect: Drop}", 13, "ipVersion", "", nil},
+		{"expect maybe", "expect: Drop}", "expect: Maybe}", 13, "expect", "", nil},
+		{"two outside ends", "to: i-a, ipProtocol: TCP, port: 22, expect: Drop}", "to: 198.51.100.8, ipProtocol: TCP, port: 22, expect: Drop}", 13, "*", "instance", nil},
+		{"flow to itself", "{from: i-b, to: i-a,", "{from: i-a, to: i-a,", 12, "*", "same instance", nil},
+		{"public address as an end", "{from: i-b, to: i-a,", "{from: i-b, to: 192.0.2.1,", 12, "to", "i-a", nil},
+		{"IPv6 on a classic instance", "{instanceId: i-b, vpcId: vpc-a,", "{instanceId: i-b, ipv6Address: '2001:db8::2',", 10, "ipv6Address", "", nil},
+		{"classic group with a prefix list", group, "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourcePrefixListId: pl-c}]}\n" + group, 4, "sourcePrefixListId", "", nil},
+		{"classic group peer on the internet", "instances:\n", "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourceGroupId: sg-c, nicType: internet}]}\ninstances:\n", 8, "nicType", "intranet", nil},
+	})
+}
