@@ -2,11 +2,40 @@ package scenario_test
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
+
+// TestCheckOnlyScenarios checks, with both evaluators, the scenario files
+// that apply and lab play cannot build (another account's groups), kept
+// apart from the files every command runs.
+func TestCheckOnlyScenarios(t *testing.T) {
+	files, _ := filepath.Glob("../../../testdata/scenarios/check-only/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no check-only scenario files")
+	}
+	for _, f := range files {
+		s, err := scenario.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []policy.Decider{policy.NewLinear(s.Cloud()), policy.Compile(s.Cloud())} {
+			outs, err := s.Check(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				if !o.Pass {
+					t.Errorf("%s:%d %s: got %s, want %s (%s)", f, o.Flow.Line, scenario.FlowText(o.Flow.Flow), o.Result.Verdict, o.Flow.Expect, s.Explain(o.Result))
+				}
+			}
+		}
+	}
+}
 
 // semBase is a valid file that the cases below break one field at a time.
 // Line numbers: 2 the VPC, 4 sg-a, 7 its rule, 9-10 the instances i-a and
