@@ -582,12 +582,6 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 		if owner.ID != "" && owner.ID != peer.Owner || owner.Account != "" && owner.Account != peer.Owner {
 			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s", peer.ID, peer.Owner)
 		}
-		// Without an owner the peer is in the rule's own account, as in the
-		// API; another account's group is named with its owner.
-		if owner.ID == "" && owner.Account == "" && peer.Owner != g.Owner {
-			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s, not to %s's account %s; give %sGroupOwnerId: %q",
-				peer.ID, peer.Owner, g.ID, g.Owner, side, peer.Owner)
-		}
 		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return b.fromModel(e, p.Line, fields)
 		}

@@ -126,23 +126,28 @@ func TestOnePeerPerRule(t *testing.T) {
 	}
 }
 
-// TestCrossAccountPeerOwner: a group peer without sourceGroupOwnerId is in
-// the rule's own account (reference 4.6: "Both empty means the peer group is
-// in the caller's own account"), so naming another account's group needs
-// the owner; with it the rule is valid.
+// TestCrossAccountPeerOwner: FORMAT.md makes sourceGroupOwnerId optional,
+// so a file may name another account's group without it (the group's
+// ownerId says whose it is, where the API would look in the rule's own
+// account: the file's statement of the format decides); an owner that is
+// not the group's is refused.
 func TestCrossAccountPeerOwner(t *testing.T) {
 	other := "    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n"
 	withX := func(rule string) string {
 		return strings.Replace(semBase, other, "    permissions:\n      - "+rule+"\n  - {securityGroupId: sg-x, vpcId: vpc-a, ownerId: \"1000000000000002\"}\n", 1)
 	}
-	ok := withX(`{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000002"}`)
-	if _, err := scenario.Parse("ok.yaml", []byte(ok)); err != nil {
-		t.Fatalf("a peer of another account with its owner: %v", err)
+	for _, rule := range []string{
+		`{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000002"}`,
+		`{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x}`,
+		`{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x}`,
+	} {
+		if _, err := scenario.Parse("ok.yaml", []byte(withX(rule))); err != nil {
+			t.Errorf("%s: %v", rule, err)
+		}
 	}
 	for _, tt := range []struct{ name, rule, field string }{
-		{"ingress without owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x}`, "sourceGroupOwnerId"},
-		{"egress without owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x}`, "destGroupOwnerId"},
-		{"wrong owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId"},
+		{"wrong source owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId"},
+		{"wrong dest owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x, destGroupOwnerId: "1000000000000003"}`, "destGroupOwnerId"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := scenario.Parse("bad.yaml", []byte(withX(tt.rule)))
