@@ -609,6 +609,9 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	instances, publics := x.ids, x.publics
 	fl := Flow{Line: d.Line, Why: d.Why.Value}
+	// written is the IP version of the ends written as a NIC's address: an
+	// IPv6 one makes the flow IPv6, as an IPv6 outside address does.
+	written, writtenAt := 0, ""
 	for _, end := range []struct {
 		f    Field
 		name string
@@ -638,6 +641,14 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			if id == "" {
 				return fl, b.fail(end.f.Line, end.name, "%s is a private address in more than one VPC; name the instance or network interface instead", a)
 			}
+			v := 4
+			if a.Is6() {
+				v = 6
+			}
+			if written != 0 && written != v {
+				return fl, b.fail(end.f.Line, end.name, "%s is an IPv%d address and %s an IPv%d one; write both ends in one family, or name the instances and set ipVersion", a, v, writtenAt, written)
+			}
+			written, writtenAt = v, a.String()
 			*end.dst = id // the NIC that owns the address is the end
 			continue
 		}
@@ -695,6 +706,13 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		fl.IPVersion = 6
 	default:
 		return fl, b.fail(d.IPVersion.Line, "ipVersion", "%q is not 4 or 6", d.IPVersion.Value)
+	}
+	switch {
+	case written == 0:
+	case fl.IPVersion == 0:
+		fl.IPVersion = written
+	case fl.IPVersion != written:
+		return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", writtenAt, written, fl.IPVersion)
 	}
 	switch strings.ToLower(d.Expect.Value) {
 	case "accept":

@@ -221,3 +221,58 @@ func TestInvalidCorners(t *testing.T) {
 		{"classic group peer on the internet", "instances:\n", "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourceGroupId: sg-c, nicType: internet}]}\ninstances:\n", 8, "nicType", "intranet", nil},
 	})
 }
+
+// TestEndNamedByIPv6Address: an end written as a NIC's IPv6 address makes
+// the flow an IPv6 one, as an IPv6 outside address does (FORMAT.md: an IPv6
+// flow uses the instances' ipv6Address). It was judged as IPv4 between the
+// private addresses, the written address used only to find the NIC. Ends of
+// two families, or an end against ipVersion, are refused.
+func TestEndNamedByIPv6Address(t *testing.T) {
+	base := `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, ipv6CidrBlock: "2001:db8:1::/56"}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, ipv6SourceCidrIp: "::/0"}
+instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, ipv6Address: "2001:db8:1::1", publicIpAddress: 192.0.2.1, securityGroupIds: [sg-a]}
+  - {instanceId: i-b, vpcId: vpc-a, privateIpAddress: 10.0.0.2, ipv6Address: "2001:db8:1::2", securityGroupIds: [sg-a]}
+flows:
+  - FLOW
+`
+	for _, tt := range []struct {
+		flow   string
+		expect int // IP version, or 0 for an error at line 13
+	}{
+		{`{from: i-b, to: "2001:db8:1::1", ipProtocol: TCP, port: 22, expect: Accept}`, 6},
+		{`{from: "2001:db8:1::2", to: i-a, ipProtocol: TCP, port: 22, expect: Accept}`, 6},
+		{`{from: "2001:db8:1::2", to: "2001:db8:1::1", ipProtocol: TCP, port: 22, ipVersion: 6, expect: Accept}`, 6},
+		{`{from: 10.0.0.2, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}`, 4},
+		{`{from: "2001:db8:1::2", to: 10.0.0.1, ipProtocol: TCP, port: 22, expect: Drop}`, 0},
+		{`{from: i-b, to: "2001:db8:1::1", ipProtocol: TCP, port: 22, ipVersion: 4, expect: Drop}`, 0},
+		{`{from: 10.0.0.2, to: i-a, ipProtocol: TCP, port: 22, ipVersion: 6, expect: Accept}`, 0},
+		{`{from: "2001:db8:1::2", to: 198.51.100.7, ipProtocol: TCP, port: 22, expect: Accept}`, 0},
+	} {
+		s, err := scenario.Parse("f.yaml", []byte(strings.Replace(base, "FLOW", tt.flow, 1)))
+		if tt.expect == 0 {
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.Line != 13 {
+				t.Errorf("%s: got %v, want an error at line 13", tt.flow, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.flow, err)
+			continue
+		}
+		if v := s.Flows[0].IPVersion; v != tt.expect && !(v == 0 && tt.expect == 4) {
+			t.Errorf("%s: IP version %d, want %d", tt.flow, v, tt.expect)
+		}
+		outs, err := s.Check(policy.NewLinear(s.Cloud()))
+		if err != nil || !outs[0].Pass {
+			t.Errorf("%s: %v %+v", tt.flow, err, outs)
+		}
+	}
+}
