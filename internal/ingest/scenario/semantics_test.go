@@ -254,6 +254,7 @@ flows:
 		{`{from: i-b, to: "2001:db8:1::1", ipProtocol: TCP, port: 22, ipVersion: 4, expect: Drop}`, 0},
 		{`{from: 10.0.0.2, to: i-a, ipProtocol: TCP, port: 22, ipVersion: 6, expect: Accept}`, 0},
 		{`{from: "2001:db8:1::2", to: 198.51.100.7, ipProtocol: TCP, port: 22, expect: Accept}`, 0},
+		{`{from: 10.0.0.2, to: "2001:db8:ffff::1", ipProtocol: TCP, port: 22, expect: Accept}`, 0},
 	} {
 		s, err := scenario.Parse("f.yaml", []byte(strings.Replace(base, "FLOW", tt.flow, 1)))
 		if tt.expect == 0 {
