@@ -167,7 +167,8 @@ func TestYAMLErrorsHaveLines(t *testing.T) {
 		{"key given twice", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, sourceCidrIp: 0.0.0.0/0}", 7, "*", "already defined", nil},
 		{"tab indentation", "    vpcId: vpc-a\n    permissions", "\tvpcId: vpc-a\n    permissions", -1, "*", "tab", nil},
 		{"unclosed flow sequence", "flows:\n", "flows: [\n", -1, "*", "", nil},
-		{"scalar for a list", "securityGroupIds: [sg-a]}\n  - {instanceId: i-b", "securityGroupIds: sg-a}\n  - {instanceId: i-b", 9, "*", "", nil},
+		{"scalar for a list", "securityGroupIds: [sg-a]}\n  - {instanceId: i-b", "securityGroupIds: sg-a}\n  - {instanceId: i-b", 9, "*", "expected a list, not `sg-a`", nil},
+		{"number for the VPCs", "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "vpcs: 5\n", 1, "*", "expected a list, not `5`", nil},
 	})
 }
 

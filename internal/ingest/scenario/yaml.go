@@ -88,6 +88,9 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 // yamlLine is the line the YAML decoder names in its messages.
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
+// yamlKind is the decoder's message for a value of the wrong kind.
+var yamlKind = regexp.MustCompile("^cannot unmarshal !!\\w+ (`.*`) into (\\S+)$")
+
 // yamlError reports an error of the YAML layer (syntax, a key given twice,
 // a value of the wrong kind) as an Error at the line the decoder names, so
 // that every invalid file is reported as file:line.
@@ -101,6 +104,14 @@ func yamlError(file string, err error) *Error {
 	if m := yamlLine.FindStringSubmatch(msgs[0]); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = m[2]
+	}
+	// Say what was expected, not which Go type the decoder wanted.
+	if m := yamlKind.FindStringSubmatch(e.Msg); m != nil {
+		want := "a mapping of fields"
+		if strings.HasPrefix(m[2], "[]") {
+			want = "a list"
+		}
+		e.Msg = fmt.Sprintf("expected %s, not %s", want, m[1])
 	}
 	if len(msgs) > 1 {
 		e.Msg += "; also " + strings.Join(msgs[1:], "; ")
