@@ -38,7 +38,7 @@ go test -count=1 -timeout 20m ./...
 
 echo "== palisade check (scenario files)"
 go build -o bin/palisade ./cmd/palisade
-./bin/palisade check testdata/scenarios/*.yaml
+./bin/palisade check testdata/scenarios/*.yaml testdata/scenarios/check-only/*.yaml
 
 if [ "$(id -u)" = 0 ]; then
 	echo "== palisade lab play (scenario files with real packets, agents and nftables)"
