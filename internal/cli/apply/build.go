@@ -47,8 +47,10 @@ type builder struct {
 	enis   map[string]*model.NetworkInterface // secondary ENIs (see diffENIs)
 	// toFile maps the account's IDs of managed resources to file IDs.
 	toFile map[string]string
-	// vSwitches planned in this run, by VPC file ID and block.
-	newVSw map[string]string
+	// vSwitches planned in this run (vswitches.go), by VPC file ID, and
+	// the references of those made so far, by VPC file ID and block.
+	planned map[string][]*plannedVSwitch
+	newVSw  map[string]string
 }
 
 // Build plans the calls that converge the account st to the file sc, and
@@ -344,7 +346,7 @@ func (b *builder) diffInstances() error {
 			p["Ipv6Address.1"] = in.IPv6.String()
 		}
 		if in.VpcID != "" {
-			p["VSwitchId"] = b.vSwitch(in)
+			p["VSwitchId"] = b.vSwitch(endpoint{in.ID, in.VpcID, in.PrivateIP, in.IPv6})
 		}
 		b.add(Step{Product: "Ecs", Action: "RunInstances", Resource: in.ID, Params: p, creates: ref("i", in.ID), idField: "InstanceIdSets.InstanceIdSet"})
 	}
@@ -397,40 +399,6 @@ func (b *builder) membership(in, cur *model.Instance, want []string) {
 	if len(p) > 1 {
 		b.add(Step{Product: "Ecs", Action: "ModifyInstanceAttribute", Resource: in.ID, Params: p})
 	}
-}
-
-// vSwitch returns the vSwitch a new instance launches into: one of its VPC
-// that holds its addresses, else a /24 (or the VPC's block, if smaller)
-// made for it and shared with the file's other instances in that block.
-func (b *builder) vSwitch(in *model.Instance) string {
-	if v, ok := b.vpcs[in.VpcID]; ok {
-		for _, w := range b.st.VSwitches {
-			if w.VpcID == v.ID && w.CIDR.Contains(in.PrivateIP) && (!in.IPv6.IsValid() || w.IPv6CIDR.Contains(in.IPv6)) {
-				return w.ID
-			}
-		}
-	}
-	var vpcCIDR netip.Prefix
-	for _, v := range b.sc.VPCs {
-		if v.ID == in.VpcID {
-			vpcCIDR = v.CIDR
-		}
-	}
-	block := netip.PrefixFrom(in.PrivateIP, max(24, vpcCIDR.Bits())).Masked()
-	key := in.VpcID + "/" + block.String()
-	if r, ok := b.newVSw[key]; ok {
-		return r
-	}
-	r := ref("vsw", key)
-	b.newVSw[key] = r
-	p := map[string]string{"VpcId": b.vpcID(in.VpcID), "ZoneId": b.opt.Zone, "CidrBlock": block.String(),
-		"Description": vSwitchDesc(in.VpcID)}
-	if in.IPv6.IsValid() {
-		// The /64 of the address inside the VPC's /56: its eighth byte.
-		p["Ipv6CidrBlock"] = strconv.Itoa(int(in.IPv6.As16()[7]))
-	}
-	b.add(Step{Product: "Vpc", Action: "CreateVSwitch", Resource: in.VpcID, Params: p, Note: "for " + in.ID, creates: r, idField: "VSwitchId"})
-	return r
 }
 
 // prune removes, with --prune, the managed resources the file does not

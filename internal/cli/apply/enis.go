@@ -45,7 +45,7 @@ func (b *builder) diffENIs() error {
 		}
 		if !ok {
 			p := map[string]string{"PrimaryIpAddress": n.PrivateIP.String(), "Tag.1.Key": Marker, "Tag.1.Value": n.ID,
-				"VSwitchId": b.vSwitch(&model.Instance{ID: n.ID, VpcID: n.VpcID, PrivateIP: n.PrivateIP, IPv6: n.IPv6})}
+				"VSwitchId": b.vSwitch(endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})}
 			for i, g := range want {
 				p[fmt.Sprintf("SecurityGroupIds.%d", i+1)] = g
 			}

@@ -1,0 +1,85 @@
+package apply
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/ingest/scenario"
+)
+
+// TestBuildVSwitches checks the vSwitches apply makes for a file's
+// addresses: a VPC's vSwitches may not overlap and each has one IPv6 /64,
+// so addresses of one /64 share a vSwitch that holds all of their /24s.
+func TestBuildVSwitches(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, ipv6CidrBlock: "2001:db8::/56"}
+  - {vpcId: vpc-b, cidrBlock: 10.1.0.0/26}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-a}
+  - {securityGroupId: sg-b, vpcId: vpc-b}
+instances:
+`
+	tests := []struct {
+		name      string
+		instances string
+		want      []string // CreateVSwitch: CidrBlock, then Ipv6CidrBlock if any
+	}{
+		{"one /24 each", `
+  - {instanceId: i-1, vpcId: vpc-a, privateIpAddress: 10.0.1.10, securityGroupIds: [sg-a]}
+  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.2.10, securityGroupIds: [sg-a]}
+  - {instanceId: i-3, vpcId: vpc-a, privateIpAddress: 10.0.1.20, securityGroupIds: [sg-a]}`,
+			[]string{"10.0.1.0/24", "10.0.2.0/24"}},
+		{"the VPC's block when smaller than a /24", `
+  - {instanceId: i-1, vpcId: vpc-b, privateIpAddress: 10.1.0.10, securityGroupIds: [sg-b]}`,
+			[]string{"10.1.0.0/26"}},
+		{"one /64 in two /24s shares a vSwitch", `
+  - {instanceId: i-1, vpcId: vpc-a, privateIpAddress: 10.0.1.10, ipv6Address: "2001:db8::a", securityGroupIds: [sg-a]}
+  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.2.10, ipv6Address: "2001:db8::b", securityGroupIds: [sg-a]}`,
+			[]string{"10.0.0.0/22 0"}},
+		{"the grown block takes in a /24 it covers", `
+  - {instanceId: i-1, vpcId: vpc-a, privateIpAddress: 10.0.1.10, ipv6Address: "2001:db8::a", securityGroupIds: [sg-a]}
+  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.2.10, ipv6Address: "2001:db8::b", securityGroupIds: [sg-a]}
+  - {instanceId: i-3, vpcId: vpc-a, privateIpAddress: 10.0.3.10, securityGroupIds: [sg-a]}
+  - {instanceId: i-4, vpcId: vpc-a, privateIpAddress: 10.0.9.10, ipv6Address: "2001:db8:0:7::a", securityGroupIds: [sg-a]}
+  - {instanceId: i-5, vpcId: vpc-a, privateIpAddress: 10.0.5.10, securityGroupIds: [sg-a]}`,
+			[]string{"10.0.0.0/22 0", "10.0.5.0/24", "10.0.9.0/24 7"}},
+		{"one /24 with addresses of one /64", `
+  - {instanceId: i-1, vpcId: vpc-a, privateIpAddress: 10.0.4.10, ipv6Address: "2001:db8:0:4::a", securityGroupIds: [sg-a]}
+  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.4.20, ipv6Address: "2001:db8:0:4::b", securityGroupIds: [sg-a]}`,
+			[]string{"10.0.4.0/24 4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenario.Parse("t.yaml", []byte(head+strings.TrimPrefix(tt.instances, "\n")+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Build(sc, emptyState(), Options{Region: "cn-hangzhou"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			refs := map[string]bool{}
+			for _, s := range p.Steps {
+				switch s.Action {
+				case "CreateVSwitch":
+					v := s.Params["CidrBlock"]
+					if six, ok := s.Params["Ipv6CidrBlock"]; ok {
+						v += " " + six
+					}
+					got = append(got, v)
+				case "RunInstances":
+					refs[s.Params["VSwitchId"]] = true
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("vSwitches %q, want %q", got, tt.want)
+			}
+			if len(refs) != len(tt.want) {
+				t.Errorf("instances launch into %d vSwitches, want %d", len(refs), len(tt.want))
+			}
+		})
+	}
+}
