@@ -65,8 +65,14 @@ type eniItem struct {
 	Attachment           *eniAttachment `json:",omitempty"`
 	PrivateIpSets        struct{ PrivateIpSet []privateIPSetItem }
 	Ipv6Sets             struct{ Ipv6Set []ipv6SetItem }
-	Tags                 tagSet
+	// Ipv4PrefixSets is always an empty list (Palisade assigns no
+	// prefixes): the alicloud provider's read of an ENI asserts it is a
+	// list and panics on a missing one.
+	Ipv4PrefixSets struct{ Ipv4PrefixSet []ipv4PrefixItem }
+	Tags           tagSet
 }
+
+type ipv4PrefixItem struct{ Ipv4Prefix string }
 
 func eniOut(n *model.NetworkInterface) eniItem {
 	item := eniItem{NetworkInterfaceId: n.ID, NetworkInterfaceName: n.Name, Description: n.Description, Type: n.Type,
@@ -79,6 +85,7 @@ func eniOut(n *model.NetworkInterface) eniItem {
 	}
 	item.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
 	item.Ipv6Sets.Ipv6Set = []ipv6SetItem{}
+	item.Ipv4PrefixSets.Ipv4PrefixSet = []ipv4PrefixItem{}
 	if n.IPv6.IsValid() {
 		item.Ipv6Sets.Ipv6Set = append(item.Ipv6Sets.Ipv6Set, ipv6SetItem{n.IPv6.String()})
 	}

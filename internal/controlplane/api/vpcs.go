@@ -19,6 +19,9 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 	for k, v := range s.flowLogActions() {
 		out[k] = v
 	}
+	for k, v := range s.vpcAttributeActions() {
+		out[k] = v
+	}
 	for k, v := range map[string]rpc.Handler{
 		"CreateVpc":                 s.createVpc,
 		"DescribeVpcs":              s.describeVpcs,
