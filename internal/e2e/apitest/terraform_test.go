@@ -261,7 +261,8 @@ func TestTerraformProvider(t *testing.T) {
 		// alicloud_ecs_network_interface_attachment, to an instance.
 		{name: "instance", version: ecsV, action: "RunInstances", body: map[string]any{"ImageId": imageID, "InstanceType": instanceType, "VSwitchId": "{vsw}",
 			"SecurityGroupIds.1": "{sg}"}, save: map[string]string{"inst": "InstanceIdSets.InstanceIdSet.0"}},
-		{name: "attachment create", version: ecsV, action: "AttachNetworkInterface", body: map[string]any{"InstanceId": "{inst}", "NetworkInterfaceId": "{eni}"}},
+		{name: "attachment create", version: ecsV, action: "AttachNetworkInterface", body: map[string]any{"InstanceId": "{inst}", "NetworkInterfaceId": "{eni}",
+			"WaitForNetworkConfigurationReady": true}},
 		{name: "attachment read", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni}", "InstanceId": "{inst}"},
 			want: map[string]string{"NetworkInterfaceSets.NetworkInterfaceSet.0.Status": "InUse", "NetworkInterfaceSets.NetworkInterfaceSet.0.InstanceId": "{inst}"}},
 		{name: "attachment delete", version: ecsV, action: "DetachNetworkInterface", body: map[string]any{"InstanceId": "{inst}", "NetworkInterfaceId": "{eni}"}},
@@ -271,6 +272,10 @@ func TestTerraformProvider(t *testing.T) {
 		// The data sources' lists, by the provider's page size.
 		{name: "security groups data source", version: ecsV, action: "DescribeSecurityGroups", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcId": "{vpc}"},
 			want: map[string]string{"SecurityGroups.SecurityGroup.0.SecurityGroupId": "{sg}", "TotalCount": "1"}},
+		// It asks for the next page while a page is full: past the end is an
+		// empty list, not an error.
+		{name: "security groups data source, past the end", version: ecsV, action: "DescribeSecurityGroups", body: map[string]any{"PageSize": 1, "PageNumber": 2, "VpcId": "{vpc}"},
+			want: map[string]string{"TotalCount": "1"}, kinds: map[string]string{"SecurityGroups.SecurityGroup": list}},
 		{name: "vpcs data source", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcName": "tf-vpc-2"},
 			want: map[string]string{"Vpcs.Vpc.0.VpcId": "{vpc}", "Vpcs.Vpc.0.VSwitchIds.VSwitchId.0": "{vsw}", "TotalCount": "1"}},
 		{name: "vswitches data source", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcId": "{vpc}", "ZoneId": zone},
