@@ -183,7 +183,10 @@ func (s *Service) describeVpcs(ctx context.Context, req *rpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	in := service.DescribeVpcsInput{Caller: c, IDs: commaIDs(p, "VpcId"), Name: p.Get("VpcName"), Page: pg}
+	in := service.DescribeVpcsInput{Caller: c, IDs: commaIDs(p, "VpcId"), Name: p.Get("VpcName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
 	var e *ecserr.Error
 	if in.IsDefault, e = p.Bool("IsDefault", false); e != nil {
 		return nil, e

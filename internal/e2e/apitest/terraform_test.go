@@ -214,6 +214,10 @@ func TestTerraformProvider(t *testing.T) {
 				"Permissions.Permission.0.Policy": "Accept", "Permissions.Permission.0.SourceCidrIp": "10.1.0.0/16", "Permissions.Permission.0.Description": "ssh",
 				"Permissions.Permission.0.Direction": "ingress", "Permissions.Permission.0.NicType": "intranet"},
 			kinds: map[string]string{"Permissions.Permission": list, "Permissions.Permission.0.SecurityGroupRuleId": str}},
+		// Without nic_type in the configuration the rule's ID has none, and
+		// the read sends no NicType: a VPC group's rules are intranet.
+		{name: "rule read, no nic_type", version: ecsV, action: "DescribeSecurityGroupAttribute", body: map[string]any{"SecurityGroupId": "{sg}", "Direction": "ingress"},
+			want: map[string]string{"Permissions.Permission.0.PortRange": "22/22", "Permissions.Permission.0.NicType": "intranet"}},
 		{name: "rule update", version: ecsV, action: "ModifySecurityGroupRule", body: map[string]any{"SecurityGroupId": "{sg}", "IpProtocol": "tcp", "PortRange": "22/22",
 			"SourceCidrIp": "10.1.0.0/16", "Policy": "accept", "Priority": "1", "NicType": "intranet", "Description": "ssh from office"}},
 		{name: "rule read again", version: ecsV, action: "DescribeSecurityGroupAttribute", body: map[string]any{"SecurityGroupId": "{sg}", "Direction": "ingress", "NicType": "intranet"},
@@ -278,6 +282,22 @@ func TestTerraformProvider(t *testing.T) {
 			want: map[string]string{"TotalCount": "1"}, kinds: map[string]string{"SecurityGroups.SecurityGroup": list}},
 		{name: "vpcs data source", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcName": "tf-vpc-2"},
 			want: map[string]string{"Vpcs.Vpc.0.VpcId": "{vpc}", "Vpcs.Vpc.0.VSwitchIds.VSwitchId.0": "{vsw}", "TotalCount": "1"}},
+		// Their filters narrow the list (a filter ignored answers every VPC,
+		// and the data source picks a wrong one).
+		{name: "vpcs data source by tag", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "Tag.1.Key": "env", "Tag.1.Value": "tf"},
+			want: map[string]string{"Vpcs.Vpc.0.VpcId": "{vpc}", "TotalCount": "1"}},
+		{name: "vpcs data source by another tag", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "Tag.1.Key": "env", "Tag.1.Value": "prod"},
+			want: map[string]string{"TotalCount": "0"}, kinds: map[string]string{"Vpcs.Vpc": list}},
+		{name: "vpcs data source by resource group", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "ResourceGroupId": "{rg}"},
+			want: map[string]string{"TotalCount": "1"}},
+		{name: "vpcs data source by another resource group", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "ResourceGroupId": "rg-elsewhere"},
+			want: map[string]string{"TotalCount": "0"}},
+		{name: "vswitches data source by tag", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "Tag.1.Key": "env", "Tag.1.Value": "tf"},
+			want: map[string]string{"VSwitches.VSwitch.0.VSwitchId": "{vsw}", "TotalCount": "1"}},
+		{name: "vswitches data source by another tag", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "Tag.1.Key": "env", "Tag.1.Value": "prod"},
+			want: map[string]string{"TotalCount": "0"}},
+		{name: "vswitches data source by another resource group", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "ResourceGroupId": "rg-elsewhere"},
+			want: map[string]string{"TotalCount": "0"}},
 		{name: "vswitches data source", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcId": "{vpc}", "ZoneId": zone},
 			want: map[string]string{"VSwitches.VSwitch.0.VSwitchId": "{vsw}", "TotalCount": "1"}, kinds: map[string]string{"VSwitches.VSwitch.0.AvailableIpAddressCount": num}},
 
