@@ -111,3 +111,22 @@ func (s *Service) resourceGroup(param string, types []string) rpc.Handler {
 		return &rpc.Base{}, nil
 	}
 }
+
+// dryRunAnswered are the VPC product's actions that answer DryRun=true
+// themselves (DryRunOperation, nothing read beyond the check).
+var dryRunAnswered = map[string]bool{"DescribeVpcAttribute": true, "DescribeVSwitchAttributes": true}
+
+// refuseDryRun refuses DryRun=true for an action that would otherwise
+// ignore it and do the work: the alicloud provider sends DryRun (its
+// dry_run argument) with CreateVpc, DeleteVpc and DescribeVpcs, and a
+// dry run must change nothing.
+func refuseDryRun(action string, h rpc.Handler) rpc.Handler {
+	return func(ctx context.Context, req *rpc.Request) (any, error) {
+		if v, e := req.Params.Bool("DryRun", false); e != nil {
+			return nil, e
+		} else if v {
+			return nil, ecserr.BadRequest("OperationUnsupported.DryRun", "Palisade does not dry-run %s: leave DryRun out or false. Nothing was changed.", action)
+		}
+		return h(ctx, req)
+	}
+}

@@ -40,6 +40,11 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 	} {
 		out[k] = v
 	}
+	for k, h := range out {
+		if !dryRunAnswered[k] {
+			out[k] = refuseDryRun(k, h)
+		}
+	}
 	return out
 }
 

@@ -312,8 +312,13 @@ func TestTerraformProvider(t *testing.T) {
 		{name: "group gone", version: ecsV, action: "DescribeSecurityGroupAttribute", body: map[string]any{"SecurityGroupId": "{sg}"},
 			err: "InvalidSecurityGroupId.NotFound", status: 404},
 		{name: "vpc in use", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "ClientToken": "tf-vpc-del-1"}, err: "DependencyViolation.VSwitch", status: 400},
+		{name: "vpc create, dry run", version: vpcV, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.9.0.0/16", "VpcName": "tf-dry", "DryRun": true},
+			err: "OperationUnsupported.DryRun", status: 400},
+		{name: "vpc create, dry run, nothing made", version: vpcV, action: "DescribeVpcs", body: map[string]any{"VpcName": "tf-dry"}, want: map[string]string{"TotalCount": "0"}},
 		{name: "vswitch delete", version: vpcV, action: "DeleteVSwitch", body: map[string]any{"VSwitchId": "{vsw}"}},
 		{name: "vswitch gone", version: vpcV, action: "DescribeVSwitchAttributes", body: map[string]any{"VSwitchId": "{vsw}"}, err: "InvalidVSwitchId.NotFound", status: 404},
+		// dry_run = true: refused, and the VPC is still there to delete.
+		{name: "vpc delete, dry run", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "DryRun": true}, err: "OperationUnsupported.DryRun", status: 400},
 		{name: "vpc delete", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "ClientToken": "tf-vpc-del-2"}},
 		{name: "vpc gone", version: vpcV, action: "DescribeVpcAttribute", body: map[string]any{"VpcId": "{vpc}"}, err: "InvalidVpcId.NotFound", status: 404},
 	})
