@@ -103,6 +103,18 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	p := req.Params
+	// Secondary private IPs and IPv4 prefixes are not modelled: refused
+	// rather than dropped, so the ENI is not made without them.
+	if n, e := p.Int("SecondaryPrivateIpAddressCount", 0); e != nil {
+		return nil, e
+	} else if n > 0 || len(p.List("PrivateIpAddress")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.SecondaryPrivateIp", "Palisade gives an ENI its primary private IP only; leave PrivateIpAddress.N and SecondaryPrivateIpAddressCount out.")
+	}
+	if n, e := p.Int("Ipv4PrefixCount", 0); e != nil {
+		return nil, e
+	} else if n > 0 || len(p.List("Ipv4Prefix")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.Ipv4Prefix", "Palisade assigns no IPv4 prefixes to ENIs; leave Ipv4Prefix.N and Ipv4PrefixCount out.")
+	}
 	groups := p.List("SecurityGroupIds")
 	switch {
 	case p.Has("SecurityGroupId") && len(groups) > 0:

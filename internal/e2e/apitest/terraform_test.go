@@ -245,6 +245,17 @@ func TestTerraformProvider(t *testing.T) {
 		// lists its tags as ResourceType "eni".
 		{name: "eni create", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
 			"NetworkInterfaceName": "tf-eni", "Description": "terraform eni", "Tag.1.Key": "env", "Tag.1.Value": "tf"}, save: map[string]string{"eni": "NetworkInterfaceId"}},
+		// private_ips, private_ips_count and ipv4_prefixes ask for what
+		// Palisade does not model: refused, not dropped (the ENI would be
+		// made without them and every plan would show a change).
+		{name: "eni create, secondary IPs", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
+			"PrivateIpAddress.1": "10.0.1.77"}, err: "OperationUnsupported.SecondaryPrivateIp", status: 400},
+		{name: "eni create, secondary IP count", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
+			"SecondaryPrivateIpAddressCount": 2}, err: "OperationUnsupported.SecondaryPrivateIp", status: 400},
+		{name: "eni create, IPv4 prefixes", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
+			"Ipv4PrefixCount": 1}, err: "OperationUnsupported.Ipv4Prefix", status: 400},
+		{name: "eni create, nothing made", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"VSwitchId": "{vsw}"},
+			want: map[string]string{"TotalCount": "1"}},
 		{name: "eni read", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni}"},
 			want: map[string]string{"NetworkInterfaceSets.NetworkInterfaceSet.0.Status": "Available", "NetworkInterfaceSets.NetworkInterfaceSet.0.NetworkInterfaceName": "tf-eni",
 				"NetworkInterfaceSets.NetworkInterfaceSet.0.SecurityGroupIds.SecurityGroupId.0": "{sg}"},
