@@ -292,7 +292,9 @@ func TestTerraformProvider(t *testing.T) {
 		{name: "security groups data source, past the end", version: ecsV, action: "DescribeSecurityGroups", body: map[string]any{"PageSize": 1, "PageNumber": 2, "VpcId": "{vpc}"},
 			want: map[string]string{"TotalCount": "1"}, kinds: map[string]string{"SecurityGroups.SecurityGroup": list}},
 		{name: "vpcs data source", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcName": "tf-vpc-2"},
-			want: map[string]string{"Vpcs.Vpc.0.VpcId": "{vpc}", "Vpcs.Vpc.0.VSwitchIds.VSwitchId.0": "{vsw}", "TotalCount": "1"}},
+			want: map[string]string{"Vpcs.Vpc.0.VpcId": "{vpc}", "Vpcs.Vpc.0.VSwitchIds.VSwitchId.0": "{vsw}", "TotalCount": "1"},
+			kinds: map[string]string{"Vpcs.Vpc.0.SecondaryCidrBlocks": "object", "Vpcs.Vpc.0.UserCidrs": "object", "Vpcs.Vpc.0.VSwitchIds": "object",
+				"Vpcs.Vpc.0.CidrBlock": str, "Vpcs.Vpc.0.Status": str, "Vpcs.Vpc.0.Tags.Tag.0.Key": str, "Vpcs.Vpc.0.Tags.Tag.0.Value": str}},
 		// Their filters narrow the list (a filter ignored answers every VPC,
 		// and the data source picks a wrong one).
 		{name: "vpcs data source by tag", version: vpcV, action: "DescribeVpcs", body: map[string]any{"PageSize": 50, "PageNumber": 1, "Tag.1.Key": "env", "Tag.1.Value": "tf"},
@@ -310,7 +312,8 @@ func TestTerraformProvider(t *testing.T) {
 		{name: "vswitches data source by another resource group", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "ResourceGroupId": "rg-elsewhere"},
 			want: map[string]string{"TotalCount": "0"}},
 		{name: "vswitches data source", version: vpcV, action: "DescribeVSwitches", body: map[string]any{"PageSize": 50, "PageNumber": 1, "VpcId": "{vpc}", "ZoneId": zone},
-			want: map[string]string{"VSwitches.VSwitch.0.VSwitchId": "{vsw}", "TotalCount": "1"}, kinds: map[string]string{"VSwitches.VSwitch.0.AvailableIpAddressCount": num}},
+			want:  map[string]string{"VSwitches.VSwitch.0.VSwitchId": "{vsw}", "TotalCount": "1"},
+			kinds: map[string]string{"VSwitches.VSwitch.0.AvailableIpAddressCount": num, "VSwitches.VSwitch.0.RouteTable": "object", "VSwitches.VSwitch.0.Status": str}},
 
 		// Destroy, newest first, each followed by the read that must find
 		// it gone (a 404, or an empty list where the provider reads one).
