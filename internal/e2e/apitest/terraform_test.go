@@ -322,9 +322,15 @@ func TestTerraformProvider(t *testing.T) {
 		{name: "eni delete", version: ecsV, action: "DeleteNetworkInterface", body: map[string]any{"NetworkInterfaceId": "{eni}"}},
 		{name: "eni gone", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni}"},
 			want: map[string]string{"TotalCount": "0"}, kinds: map[string]string{"NetworkInterfaceSets.NetworkInterfaceSet": list}},
+		// A second delete (a destroy retried after a timeout) must say
+		// not found with the code the provider takes for done.
+		{name: "eni delete again", version: ecsV, action: "DeleteNetworkInterface", body: map[string]any{"NetworkInterfaceId": "{eni}"}, err: "InvalidEniId.NotFound", status: 404},
 		{name: "group delete", version: ecsV, action: "DeleteSecurityGroup", body: map[string]any{"SecurityGroupId": "{sg}"}},
 		{name: "group gone", version: ecsV, action: "DescribeSecurityGroupAttribute", body: map[string]any{"SecurityGroupId": "{sg}"},
 			err: "InvalidSecurityGroupId.NotFound", status: 404},
+		{name: "group delete again", version: ecsV, action: "DeleteSecurityGroup", body: map[string]any{"SecurityGroupId": "{sg}"}, err: "InvalidSecurityGroupId.NotFound", status: 404},
+		{name: "rule delete, group gone", version: ecsV, action: "RevokeSecurityGroup", body: map[string]any{"SecurityGroupId": "{sg}", "IpProtocol": "tcp", "PortRange": "22/22",
+			"SourceCidrIp": "10.1.0.0/16", "Policy": "accept", "Priority": "1", "NicType": "intranet"}, err: "InvalidSecurityGroupId.NotFound", status: 404},
 		{name: "vpc in use", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "ClientToken": "tf-vpc-del-1"}, err: "DependencyViolation.VSwitch", status: 400},
 		{name: "vpc create, dry run", version: vpcV, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.9.0.0/16", "VpcName": "tf-dry", "DryRun": true},
 			err: "OperationUnsupported.DryRun", status: 400},
@@ -332,9 +338,11 @@ func TestTerraformProvider(t *testing.T) {
 		{name: "vswitch delete", version: vpcV, action: "DeleteVSwitch", body: map[string]any{"VSwitchId": "{vsw}"}},
 		{name: "vswitch gone", version: vpcV, action: "DescribeVSwitchAttributes", body: map[string]any{"VSwitchId": "{vsw}"}, err: "InvalidVSwitchId.NotFound", status: 404},
 		// dry_run = true: refused, and the VPC is still there to delete.
+		{name: "vswitch delete again", version: vpcV, action: "DeleteVSwitch", body: map[string]any{"VSwitchId": "{vsw}"}, err: "InvalidVSwitchId.NotFound", status: 404},
 		{name: "vpc delete, dry run", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "DryRun": true}, err: "OperationUnsupported.DryRun", status: 400},
 		{name: "vpc delete", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "ClientToken": "tf-vpc-del-2"}},
 		{name: "vpc gone", version: vpcV, action: "DescribeVpcAttribute", body: map[string]any{"VpcId": "{vpc}"}, err: "InvalidVpcId.NotFound", status: 404},
+		{name: "vpc delete again", version: vpcV, action: "DeleteVpc", body: map[string]any{"VpcId": "{vpc}", "ClientToken": "tf-vpc-del-3"}, err: "InvalidVpcId.NotFound", status: 404},
 	})
 }
 
