@@ -15,10 +15,11 @@ import (
 // vpcAttributeActions are the VPC product's.
 func (s *Service) vpcAttributeActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"ModifyVpcAttribute":     s.modifyVpcAttribute,
-		"ModifyVSwitchAttribute": s.modifyVSwitchAttribute,
-		"MoveResourceGroup":      s.resourceGroup("NewResourceGroupId", vpcTagTypes),
-		"DescribeZones":          s.describeZones,
+		"ModifyVpcAttribute":         s.modifyVpcAttribute,
+		"ModifyVSwitchAttribute":     s.modifyVSwitchAttribute,
+		"MoveResourceGroup":          s.resourceGroup("NewResourceGroupId", vpcTagTypes),
+		"ModifyRouteTableAttributes": s.modifyRouteTableAttributes,
+		"DescribeZones":              s.describeZones,
 	}
 }
 
@@ -129,4 +130,21 @@ func refuseDryRun(action string, h rpc.Handler) rpc.Handler {
 		}
 		return h(ctx, req)
 	}
+}
+
+func (s *Service) modifyRouteTableAttributes(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	in := service.ModifyRouteTableInput{Caller: c, RouteTableID: p.Get("RouteTableId"), Name: optional(p, "RouteTableName"),
+		Description: optional(p, "Description"), Idempotency: idempotency(req)}
+	if in.RoutePropagation, err = optionalBool(p, "RoutePropagationEnable"); err != nil {
+		return nil, err
+	}
+	if err := s.ModifyRouteTableAttributes(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
 }

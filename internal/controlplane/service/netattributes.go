@@ -172,3 +172,54 @@ func containsFold(list []string, s string) bool {
 	}
 	return false
 }
+
+// ModifyRouteTableInput changes a VPC's system route table (the only route
+// tables Palisade has); nil fields are left as they are.
+type ModifyRouteTableInput struct {
+	Caller       Caller
+	RouteTableID string
+	Name         *string
+	Description  *string
+	// RoutePropagation, when given, must be true: Palisade routes
+	// nothing, and a system table propagates.
+	RoutePropagation *bool
+	Idempotency      `json:"-"`
+}
+
+// ModifyRouteTableAttributes names or describes a VPC's system route
+// table.
+func (s *Service) ModifyRouteTableAttributes(ctx context.Context, in ModifyRouteTableInput) error {
+	c := in.Caller
+	if in.RouteTableID == "" {
+		return ecserr.MissingParameter("RouteTableId")
+	}
+	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
+		return ecserr.BadRequest("InvalidRouteTableName.Malformed", "RouteTableName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
+	}
+	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
+		return ecserr.BadRequest("InvalidDescription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	}
+	if in.RoutePropagation != nil && !*in.RoutePropagation {
+		return ecserr.BadRequest("OperationUnsupported.RoutePropagation", "Palisade routes nothing and keeps route propagation on; leave RoutePropagationEnable out or true.")
+	}
+	_, err := Update(s, ctx, c, "ModifyRouteTableAttributes", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		vpcs, err := list[model.VPC](tx, KindVPC, c)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, v := range vpcs {
+			if v.SystemRouteTable() != in.RouteTableID {
+				continue
+			}
+			if in.Name != nil {
+				v.RouteTableName = *in.Name
+			}
+			if in.Description != nil {
+				v.RouteTableDescription = *in.Description
+			}
+			return struct{}{}, putVPC(tx, v)
+		}
+		return struct{}{}, ecserr.New(http.StatusNotFound, "InvalidRouteTableId.NotFound", "Route table %q is not the system route table of one of this account's VPCs in %s (DescribeRouteTableList lists them).", model.Clip(in.RouteTableID), c.Region)
+	})
+	return err
+}
