@@ -65,8 +65,14 @@ type eniItem struct {
 	Attachment           *eniAttachment `json:",omitempty"`
 	PrivateIpSets        struct{ PrivateIpSet []privateIPSetItem }
 	Ipv6Sets             struct{ Ipv6Set []ipv6SetItem }
-	Tags                 tagSet
+	// Ipv4PrefixSets is always an empty list (Palisade assigns no
+	// prefixes): the alicloud provider's read of an ENI asserts it is a
+	// list and panics on a missing one.
+	Ipv4PrefixSets struct{ Ipv4PrefixSet []ipv4PrefixItem }
+	Tags           tagSet
 }
+
+type ipv4PrefixItem struct{ Ipv4Prefix string }
 
 func eniOut(n *model.NetworkInterface) eniItem {
 	item := eniItem{NetworkInterfaceId: n.ID, NetworkInterfaceName: n.Name, Description: n.Description, Type: n.Type,
@@ -79,6 +85,7 @@ func eniOut(n *model.NetworkInterface) eniItem {
 	}
 	item.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
 	item.Ipv6Sets.Ipv6Set = []ipv6SetItem{}
+	item.Ipv4PrefixSets.Ipv4PrefixSet = []ipv4PrefixItem{}
 	if n.IPv6.IsValid() {
 		item.Ipv6Sets.Ipv6Set = append(item.Ipv6Sets.Ipv6Set, ipv6SetItem{n.IPv6.String()})
 	}
@@ -96,6 +103,18 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	p := req.Params
+	// Secondary private IPs and IPv4 prefixes are not modelled: refused
+	// rather than dropped, so the ENI is not made without them.
+	if n, e := p.Int("SecondaryPrivateIpAddressCount", 0); e != nil {
+		return nil, e
+	} else if n > 0 || len(p.List("PrivateIpAddress")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.SecondaryPrivateIp", "Palisade gives an ENI its primary private IP only; leave PrivateIpAddress.N and SecondaryPrivateIpAddressCount out.")
+	}
+	if n, e := p.Int("Ipv4PrefixCount", 0); e != nil {
+		return nil, e
+	} else if n > 0 || len(p.List("Ipv4Prefix")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.Ipv4Prefix", "Palisade assigns no IPv4 prefixes to ENIs; leave Ipv4Prefix.N and Ipv4PrefixCount out.")
+	}
 	groups := p.List("SecurityGroupIds")
 	switch {
 	case p.Has("SecurityGroupId") && len(groups) > 0:

@@ -2,14 +2,20 @@ package api
 
 import (
 	"context"
+	"net/http"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 func (s *Service) regionActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
 		"DescribeRegions": s.describeRegions,
 		"DescribeZones":   s.describeZones,
+		// data "alicloud_zones" asks it which zones are not sold out.
+		"DescribeAvailableResource": s.describeAvailableResource,
 	}
 }
 
@@ -48,7 +54,20 @@ type zoneItem struct {
 	LocalName                 string
 	ZoneType                  string
 	AvailableResourceCreation struct{ ResourceTypes []string }
+	AvailableInstanceTypes    struct{ InstanceTypes []string }
+	AvailableDiskCategories   struct{ DiskCategories []string }
+	AvailableVolumeCategories struct{ VolumeCategories []string }
 }
+
+// zoneInstanceTypes and zoneDiskCategories are what every zone lists.
+// Palisade runs no machines and takes any well-formed InstanceType; data
+// "alicloud_zones" keeps only zones that list at least one of each, and
+// with available_instance_type or available_disk_category only zones that
+// list that one, so these are the common ones.
+var (
+	zoneInstanceTypes  = []string{"ecs.g7.large", "ecs.g7.xlarge", "ecs.c7.large", "ecs.r7.large", "ecs.g6.large", "ecs.c6.large", "ecs.t6-c1m1.large", "ecs.t5-lc1m1.small", "ecs.e-c1m1.large", "ecs.u1-c1m1.large"}
+	zoneDiskCategories = []string{"cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto"}
+)
 
 type describeZonesResponse struct {
 	rpc.Base
@@ -64,7 +83,93 @@ func (s *Service) describeZones(ctx context.Context, req *rpc.Request) (any, err
 	for _, z := range s.DescribeZones(c) {
 		item := zoneItem{ZoneId: z.ID, LocalName: z.LocalName, ZoneType: "AvailabilityZone"}
 		item.AvailableResourceCreation.ResourceTypes = []string{"VSwitch", "IoOptimized", "Instance", "Disk"}
+		item.AvailableInstanceTypes.InstanceTypes = zoneInstanceTypes
+		item.AvailableDiskCategories.DiskCategories = zoneDiskCategories
+		item.AvailableVolumeCategories.VolumeCategories = []string{}
 		out.Zones.Zone = append(out.Zones.Zone, item)
+	}
+	return out, nil
+}
+
+type supportedResource struct {
+	Value          string
+	Status         string
+	StatusCategory string
+	Min, Max       int    `json:",omitempty"`
+	Unit           string `json:",omitempty"`
+}
+
+type availableResource struct {
+	Type               string
+	SupportedResources struct{ SupportedResource []supportedResource }
+}
+
+type availableZone struct {
+	RegionId           string
+	ZoneId             string
+	Status             string
+	StatusCategory     string
+	AvailableResources struct{ AvailableResource []availableResource }
+}
+
+type describeAvailableResourceResponse struct {
+	rpc.Base
+	AvailableZones struct{ AvailableZone []availableZone }
+}
+
+// availableKinds are the DestinationResource values answered, with what
+// each lists.
+var availableKinds = map[string]func() []string{
+	"Zone":         nil, // the zone itself
+	"IoOptimized":  func() []string { return []string{"optimized"} },
+	"InstanceType": func() []string { return zoneInstanceTypes },
+	"SystemDisk":   func() []string { return zoneDiskCategories },
+	"DataDisk":     func() []string { return zoneDiskCategories },
+	"Network":      func() []string { return []string{"vpc"} },
+}
+
+// describeAvailableResource says every zone of the region (or ZoneId) is
+// available, with the instance types and disk categories DescribeZones
+// lists: Palisade has no stock to run out of. The filters the provider
+// sends (IoOptimized, InstanceChargeType, SpotStrategy, NetworkCategory,
+// ...) narrow nothing.
+func (s *Service) describeAvailableResource(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	dest := p.Get("DestinationResource")
+	if dest == "" {
+		return nil, ecserr.MissingParameter("DestinationResource")
+	}
+	values, ok := availableKinds[dest]
+	if !ok {
+		return nil, ecserr.InvalidParameter("DestinationResource", "it is one of Zone, IoOptimized, InstanceType, SystemDisk, DataDisk or Network")
+	}
+	out := &describeAvailableResourceResponse{}
+	out.AvailableZones.AvailableZone = []availableZone{}
+	zones := s.DescribeZones(c)
+	if z := p.Get("ZoneId"); z != "" && !slices.ContainsFunc(zones, func(x service.Zone) bool { return x.ID == z }) {
+		return nil, ecserr.New(http.StatusNotFound, "InvalidZoneId.NotFound", "Zone %q is not a zone of %s; DescribeZones lists them.", z, c.Region)
+	}
+	for _, z := range zones {
+		if id := p.Get("ZoneId"); id != "" && id != z.ID {
+			continue
+		}
+		az := availableZone{RegionId: c.Region, ZoneId: z.ID, Status: "Available", StatusCategory: "WithStock"}
+		r := availableResource{Type: dest}
+		r.SupportedResources.SupportedResource = []supportedResource{}
+		names := []string{z.ID}
+		if values != nil {
+			names = values()
+		}
+		for _, v := range names {
+			r.SupportedResources.SupportedResource = append(r.SupportedResources.SupportedResource,
+				supportedResource{Value: v, Status: "Available", StatusCategory: "WithStock"})
+		}
+		az.AvailableResources.AvailableResource = []availableResource{r}
+		out.AvailableZones.AvailableZone = append(out.AvailableZones.AvailableZone, az)
 	}
 	return out, nil
 }

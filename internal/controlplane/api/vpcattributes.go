@@ -207,7 +207,7 @@ func (s *Service) describeRouteTableList(ctx context.Context, req *rpc.Request) 
 // for system tables; the SDKs accept either).
 func systemRouteTable(t service.RouteTableView) routerTableListType {
 	v := t.VPC
-	it := routerTableListType{RouteTableId: v.SystemRouteTable(), VpcId: v.ID, RouterId: v.Router(), RouterType: service.RouterTypeVRouter,
+	it := routerTableListType{RouteTableId: v.SystemRouteTable(), RouteTableName: v.RouteTableName, Description: v.RouteTableDescription, VpcId: v.ID, RouterId: v.Router(), RouterType: service.RouterTypeVRouter,
 		RouteTableType: service.RouteTableSystem, AssociateType: "VSwitch", Status: "Available", CreationTime: timeText(v.Created),
 		OwnerId: ownerID(v.Owner), ResourceGroupId: resourceGroupID(v.Owner), RoutePropagationEnable: true,
 		Tags: vpcTagsOut(nil)}

@@ -19,6 +19,9 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 	for k, v := range s.flowLogActions() {
 		out[k] = v
 	}
+	for k, v := range s.vpcAttributeActions() {
+		out[k] = v
+	}
 	for k, v := range map[string]rpc.Handler{
 		"CreateVpc":                 s.createVpc,
 		"DescribeVpcs":              s.describeVpcs,
@@ -36,6 +39,11 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 		"DescribeEipAddresses":      s.describeEipAddresses,
 	} {
 		out[k] = v
+	}
+	for k, h := range out {
+		if !dryRunAnswered[k] {
+			out[k] = refuseDryRun(k, h)
+		}
 	}
 	return out
 }
@@ -180,7 +188,10 @@ func (s *Service) describeVpcs(ctx context.Context, req *rpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	in := service.DescribeVpcsInput{Caller: c, IDs: commaIDs(p, "VpcId"), Name: p.Get("VpcName"), Page: pg}
+	in := service.DescribeVpcsInput{Caller: c, IDs: commaIDs(p, "VpcId"), Name: p.Get("VpcName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
 	var e *ecserr.Error
 	if in.IsDefault, e = p.Bool("IsDefault", false); e != nil {
 		return nil, e

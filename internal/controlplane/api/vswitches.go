@@ -84,7 +84,10 @@ func (s *Service) describeVSwitches(ctx context.Context, req *rpc.Request) (any,
 		return nil, err
 	}
 	in := service.DescribeVSwitchesInput{Caller: c, IDs: commaIDs(p, "VSwitchId"), VpcID: p.Get("VpcId"), ZoneID: p.Get("ZoneId"),
-		Name: p.Get("VSwitchName"), Page: pg}
+		Name: p.Get("VSwitchName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
 	var e *ecserr.Error
 	if in.IsDefault, e = p.Bool("IsDefault", false); e != nil {
 		return nil, e

@@ -37,6 +37,8 @@ var taggables = map[string]taggable{
 	"securitygroup": {"securitygroup", KindGroup, loadTagged(KindGroup, func(g *model.SecurityGroup) *[]model.Tag { return &g.Tags })},
 	"instance":      {"instance", KindInstance, loadTagged(KindInstance, func(i *model.Instance) *[]model.Tag { return &i.Tags })},
 	"prefixlist":    {"prefixlist", KindPrefixList, loadTagged(KindPrefixList, func(p *model.PrefixList) *[]model.Tag { return &p.Tags })},
+	// Secondary network interfaces (a primary one is its instance's).
+	"eni": {"eni", KindENI, loadTagged(KindENI, func(n *model.NetworkInterface) *[]model.Tag { return &n.Tags })},
 	// The VPC product's (its RPC adapter keeps each product to its own).
 	"vpc":     {"vpc", KindVPC, loadTagged(KindVPC, func(v *model.VPC) *[]model.Tag { return &v.Tags })},
 	"vswitch": {"vswitch", KindVSwitch, loadTagged(KindVSwitch, func(w *model.VSwitch) *[]model.Tag { return &w.Tags })},
@@ -60,11 +62,11 @@ func loadTagged[T any](kind store.Kind, tags func(*T) *[]model.Tag) func(store.R
 // resourceType looks up a ResourceType, matched case-insensitively.
 func resourceType(s string) (taggable, error) {
 	if s == "" {
-		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance or prefixlist (ECS), vpc or vswitch (VPC).")
+		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance, eni or prefixlist (ECS), vpc or vswitch (VPC).")
 	}
 	t, ok := taggables[strings.ToLower(s)]
 	if !ok {
-		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance or prefixlist (ECS), vpc or vswitch (VPC).", s)
+		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance, eni or prefixlist (ECS), vpc or vswitch (VPC).", s)
 	}
 	return t, nil
 }
@@ -103,7 +105,7 @@ func loadResource(tx store.ReadTx, c Caller, t taggable, id string) (*tagged, er
 // TagInput names resources of one type and the tags to add to them.
 type TagInput struct {
 	Caller       Caller
-	ResourceType string // securitygroup, instance, prefixlist, vpc or vswitch, any case
+	ResourceType string // securitygroup, instance, eni, prefixlist, vpc or vswitch, any case
 	ResourceIDs  []string
 	Tags         []model.Tag
 	Idempotency  `json:"-"`

@@ -159,7 +159,7 @@ func (s *Service) DescribeRouteTableList(ctx context.Context, in RouteTableListI
 				in.RouterID != "" && in.RouterID != v.Router(),
 				in.VpcID != "" && in.VpcID != v.ID,
 				in.RouteTableID != "" && in.RouteTableID != v.SystemRouteTable(),
-				in.RouteTableName != "", // system tables have no name
+				in.RouteTableName != "" && in.RouteTableName != v.RouteTableName,
 				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(v.Owner),
 				len(in.Tags) > 0: // nor tags
 				continue

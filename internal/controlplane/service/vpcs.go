@@ -115,7 +115,12 @@ type DescribeVpcsInput struct {
 	IDs       []string // at most MaxDescribeVpcIDs
 	Name      string
 	IsDefault bool // Palisade has no default VPC: matches none
-	Page      Page // page numbers
+	// Tags: every one must be on the VPC (a tag without a value matches
+	// any value); ResourceGroupID: the account's one group, or nothing
+	// matches.
+	Tags            []model.Tag
+	ResourceGroupID string
+	Page            Page // page numbers
 }
 
 // VpcView is a VPC with the IDs of its vSwitches.
@@ -143,7 +148,8 @@ func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) (Listi
 		byCreation(vpcs, func(v *model.VPC) (int64, string) { return v.Created.Unix(), v.ID })
 		var items []VpcView
 		for _, v := range vpcs {
-			if len(in.IDs) > 0 && !slices.Contains(in.IDs, v.ID) || in.Name != "" && v.Name != in.Name || in.IsDefault {
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, v.ID) || in.Name != "" && v.Name != in.Name || in.IsDefault ||
+				!matchTags(v.Tags, in.Tags) || in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(v.Owner) {
 				continue
 			}
 			view := VpcView{VPC: v}

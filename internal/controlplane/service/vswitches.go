@@ -109,7 +109,10 @@ type DescribeVSwitchesInput struct {
 	ZoneID    string
 	Name      string
 	IsDefault bool // Palisade has no default vSwitch: matches none
-	Page      Page // page numbers
+	// Tags and ResourceGroupID filter as in DescribeVpcsInput.
+	Tags            []model.Tag
+	ResourceGroupID string
+	Page            Page // page numbers
 }
 
 // VSwitchView is a vSwitch with its free address count.
@@ -140,7 +143,8 @@ func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInp
 		var items []VSwitchView
 		for _, w := range vsws {
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, w.ID) || in.VpcID != "" && w.VpcID != in.VpcID ||
-				in.ZoneID != "" && w.Zone != in.ZoneID || in.Name != "" && w.Name != in.Name || in.IsDefault {
+				in.ZoneID != "" && w.Zone != in.ZoneID || in.Name != "" && w.Name != in.Name || in.IsDefault ||
+				!matchTags(w.Tags, in.Tags) || in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(w.Owner) {
 				continue
 			}
 			used := 0

@@ -74,7 +74,11 @@ type VPC struct {
 	// SystemRouteTable.
 	VRouterID    string `json:"vRouterId,omitempty"`
 	RouteTableID string `json:"routeTableId,omitempty"`
-	Tags         []Tag  `json:"tags,omitempty"`
+	// RouteTableName and RouteTableDescription are the system route
+	// table's own (ModifyRouteTableAttributes).
+	RouteTableName        string `json:"routeTableName,omitempty"`
+	RouteTableDescription string `json:"routeTableDescription,omitempty"`
+	Tags                  []Tag  `json:"tags,omitempty"`
 }
 
 // Router is the VPC's vRouter ID: the stored one, or for a VPC stored

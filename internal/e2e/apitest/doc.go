@@ -21,6 +21,8 @@
 //	concurrency_test.go  racing clients against the rule quota
 //	idempotency_test.go  ClientToken
 //	v3_test.go           the main flow as raw JSON through CallApi
+//	terraform_test.go    the alicloud Terraform provider's own calls (RpcPost form bodies, V1) and data "alicloud_zones"
+//	aliyuncli_test.go    the aliyun CLI's CommonRequest calls, its --pager modes and printed errors
 //
 // The package has no non-test code beyond this comment.
 package apitest
