@@ -144,15 +144,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "palisade serve: unexpected argument %q\n", fs.Arg(0))
