@@ -4,13 +4,16 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -198,6 +201,12 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "palisade serve: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
 		return 2
 	}
+	// Before anything is made (a certificate, an etcd member): the store, or
+	// with etcd the event trail, goes beside --db.
+	if err := checkDBDir(*db); err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 2
+	}
 	var tlsCfg *tls.Config
 	switch {
 	case *selfSigned != "" && (*certFile != "" || *keyFile != ""):
@@ -315,6 +324,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
+		if hint := listenHint(err, *listen); hint != "" {
+			fmt.Fprintln(stderr, "  "+hint)
+		}
 		return 1
 	}
 	scheme := "http"
@@ -380,4 +392,33 @@ func gcHeadroomFor(n int64, lookupEnv func(string) (string, bool)) int64 {
 		return -1
 	}
 	return n
+}
+
+// checkDBDir refuses a --db whose directory is missing, saying what to do
+// (SQLite's own error, "unable to open database file", does not).
+func checkDBDir(db string) error {
+	dir := filepath.Dir(db)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--db %s: the directory %s does not exist; create it (mkdir -p %s) or give --db a file in an existing directory", db, dir, dir)
+	case err != nil:
+		return fmt.Errorf("--db %s: %w", db, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--db %s: %s is not a directory; give --db a file in a directory", db, dir)
+	}
+	return nil
+}
+
+// listenHint says what to do when the listener cannot be opened.
+func listenHint(err error, listen string) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf("another process (another palisade serve?) listens on %s: stop it, or give this server another address with --listen HOST:PORT", listen)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Sprintf("%s: ports below 1024 need root (or CAP_NET_BIND_SERVICE); give a higher port with --listen HOST:PORT", listen)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Sprintf("no interface of this machine has the address of %s; give one it has with --listen HOST:PORT, e.g. 127.0.0.1:8080", listen)
+	}
+	return ""
 }

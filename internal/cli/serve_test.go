@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -261,6 +262,55 @@ func TestGCHeadroomFor(t *testing.T) {
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
 			if got := gcHeadroomFor(tc.flag, lookup); got != tc.want {
 				t.Errorf("gcHeadroomFor(%d) = %d, want %d", tc.flag, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeStartErrors: the errors a first start meets say what to do, and
+// the failed start keeps nothing.
+func TestServeStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name string
+		args func(dir string) []string
+		code int
+		want []string // substrings of stderr
+	}{
+		{"port in use", func(dir string) []string {
+			return []string{"--listen", busy.Addr().String(), "--db", filepath.Join(dir, "p.db")}
+		}, 1, []string{"address already in use", "give this server another address with --listen"}},
+		{"missing --db directory", func(dir string) []string {
+			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "no", "such", "p.db")}
+		}, 2, []string{"does not exist", "mkdir -p " + filepath.Join("DIR", "no", "such")}},
+		{"--db directory is a file", func(dir string) []string {
+			os.WriteFile(filepath.Join(dir, "f"), nil, 0o600)
+			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "f", "p.db")}
+		}, 2, []string{"is not a directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var out, errb syncBuffer
+			code := serveCtx(context.Background(), tt.args(dir), &out, &errb)
+			errs := strings.ReplaceAll(errb.String(), dir, "DIR")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr %q lacks %q", errs, w)
+				}
+			}
+			if strings.Contains(out.String(), "SECRET") {
+				t.Errorf("a failed start printed keys: %q", out.String())
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "p.db*")); len(left) > 0 {
+				t.Errorf("a failed start left %v", left)
 			}
 		})
 	}
