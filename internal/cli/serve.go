@@ -329,6 +329,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 1
 	}
+	if fi, err := os.Stat(*db); err == nil && len(etcd) == 0 && fi.Mode().Perm()&0o077 != 0 {
+		// A store made before stores were made private.
+		fmt.Fprintf(stderr, "palisade serve: warning: %s holds the access keys' secrets and other users may read it (mode %o): chmod go= %s*\n", *db, fi.Mode().Perm(), *db)
+	}
 	scheme := "http"
 	if tlsCfg != nil {
 		scheme = "https"

@@ -315,3 +315,32 @@ func TestServeStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServeStateIsPrivate: the store holds every access key's secret, so
+// its files (and the event trail's, and a backup) are readable by their
+// owner only, whatever the umask; they were created 0644 under umask 022.
+func TestServeStateIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p.db")
+	_, addr, _, _ := runServe(t, "--db", db)
+	t.Setenv("PALISADE_ENDPOINT", addr)
+	ok(t, "vpc", "create", "--name", "private") // a write: the WAL and the trail fill
+	if code, out, errs := palisade("db", "backup", "--db", db, filepath.Join(dir, "backup.db")); code != 0 {
+		t.Fatalf("db backup: exit %d\n%s%s", code, out, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
+	var checked int
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		checked++
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %o, want no access for group and others", filepath.Base(f), perm)
+		}
+	}
+	if checked < 4 { // p.db, its -wal, p.db.events, backup.db at least
+		t.Errorf("checked only %d files: %v", checked, files)
+	}
+}
