@@ -101,6 +101,7 @@ func (s *source) printJSON(v any) {
 
 func (s *source) fail(err error) int {
 	fmt.Fprintf(s.stderr, "palisade %s: %s\n", s.name, redactURLs(err.Error()))
+	printHint(s.stderr, err)
 	return 1
 }
 

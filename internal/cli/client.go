@@ -289,9 +289,11 @@ func (c *call) fail(err error) int {
 		if id := se.RequestId(); id != "" {
 			fmt.Fprintf(c.stderr, "  (RequestId %s)\n", id)
 		}
+		printHint(c.stderr, err)
 		return 1
 	}
 	fmt.Fprintf(c.stderr, "palisade %s: %s\n", c.name, redactURLs(err.Error()))
+	printHint(c.stderr, err)
 	return 1
 }
 
