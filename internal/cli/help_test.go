@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -51,6 +52,36 @@ func TestCommandMissingArguments(t *testing.T) {
 		code, out, errs := palisade(tt.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tt.want) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("palisade %s: exit %d, stdout %q, stderr %q; want exit 2 and one line with %q", strings.Join(tt.args, " "), code, out, errs, tt.want)
+		}
+	}
+}
+
+// TestMainUsageListsSubcommands: "palisade --help" names every subcommand
+// of each client command (it lacked sg counters and clone, vpc
+// vswitch-delete).
+func TestMainUsageListsSubcommands(t *testing.T) {
+	code, out, _ := palisade("--help")
+	if code != 0 {
+		t.Fatalf("palisade --help: exit %d", code)
+	}
+	for group, cmds := range clientGroups {
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "palisade "+group+" ") {
+				line = l
+				break
+			}
+		}
+		if line == "" {
+			t.Errorf("the usage has no line for palisade %s", group)
+			continue
+		}
+		f := strings.Fields(line)
+		names := strings.Split(f[2], "|")
+		for _, c := range cmds {
+			if !slices.Contains(names, c.name) {
+				t.Errorf("the usage's line %q lacks %s %s", strings.TrimSpace(line), group, c.name)
+			}
 		}
 	}
 }
