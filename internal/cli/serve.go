@@ -359,6 +359,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else {
 		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s\n", srv.Key.Account, srv.Key.ID)
 	}
+	if ep := clientEndpoint(scheme, srv.Addr); ep != defaultEndpoint {
+		// The client commands and the SDK example default to 127.0.0.1:8080.
+		fmt.Fprintf(&keys, "Client commands (palisade sg, vpc, …) reach this server with --endpoint %[1]s, or:\n  export PALISADE_ENDPOINT=%[1]s\n", ep)
+	}
 	fmt.Fprint(stdout, keys.String())
 	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr)
 	if err := srv.Serve(ctx); err != nil {
@@ -425,4 +429,19 @@ func listenHint(err error, listen string) string {
 		return fmt.Sprintf("no interface of this machine has the address of %s; give one it has with --listen HOST:PORT, e.g. 127.0.0.1:8080", listen)
 	}
 	return ""
+}
+
+// clientEndpoint is the --endpoint at which a client on this machine
+// reaches a server listening at addr: an unspecified host (all interfaces)
+// is reached at loopback.
+func clientEndpoint(scheme, addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	if scheme == "https" {
+		return "https://" + addr
+	}
+	return addr
 }

@@ -344,3 +344,25 @@ func TestServeStateIsPrivate(t *testing.T) {
 		t.Errorf("checked only %d files: %v", checked, files)
 	}
 }
+
+// TestServePrintsClientEndpoint: a server away from the clients' default
+// endpoint says how to reach it, in a form the clients take; at the
+// default it says nothing more.
+func TestServePrintsClientEndpoint(t *testing.T) {
+	_, addr, stdout, _ := runServe(t, "--listen", "127.0.0.1:0")
+	if want := "export PALISADE_ENDPOINT=" + addr + "\n"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("serve output lacks %q:\n%s", want, stdout)
+	}
+	t.Setenv("PALISADE_ENDPOINT", "")
+	for _, tt := range []struct{ scheme, addr, want string }{
+		{"http", "127.0.0.1:8080", defaultEndpoint},
+		{"http", "0.0.0.0:9000", "127.0.0.1:9000"},
+		{"http", "[::]:9000", "127.0.0.1:9000"},
+		{"https", "10.0.0.1:8443", "https://10.0.0.1:8443"},
+		{"http", "[::1]:9000", "[::1]:9000"},
+	} {
+		if got := clientEndpoint(tt.scheme, tt.addr); got != tt.want {
+			t.Errorf("clientEndpoint(%s, %s) = %s, want %s", tt.scheme, tt.addr, got, tt.want)
+		}
+	}
+}
