@@ -349,7 +349,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if srv.OperatorKeyIsNew {
 		fmt.Fprintf(&keys, "Created the operator's access key (accounts and hosts: palisade account, palisade host); it is shown only this once:\n"+
 			"  export PALISADE_OPERATOR_KEY_ID=%s\n  export PALISADE_OPERATOR_KEY_SECRET=%s\n"+
-			"  (for the operator's commands, give this pair as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
+			"  (palisade account and palisade host take it from these variables; other tools, as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
 	} else {
 		fmt.Fprintf(&keys, "Operator's access key ID: %s\n", srv.OperatorKey.ID)
 	}
