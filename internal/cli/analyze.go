@@ -117,7 +117,7 @@ func parseAnalysisFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage
 		fs.Usage()
 		return nil, 0, true
 	}
-	if err := fs.Parse(flagArgs); err != nil {
+	if err := parseQuiet(fs, flagArgs); err != nil {
 		return nil, 2, true
 	}
 	return pos, 0, false

@@ -68,7 +68,7 @@ func applyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	if err := fs.Parse(flagArgs); err != nil {
+	if err := parseQuiet(fs, flagArgs); err != nil {
 		return 2
 	}
 	fail := func(code int, format string, a ...any) int {

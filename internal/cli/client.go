@@ -127,8 +127,8 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 		fs.Usage()
 		return 0
 	}
-	if err := fs.Parse(flagArgs); err != nil {
-		return 2 // the flag package has printed the error and the usage
+	if err := parseQuiet(fs, flagArgs); err != nil {
+		return 2 // the flag package has printed the error
 	}
 	if len(pos) < cmd.min || cmd.max >= 0 && len(pos) > cmd.max {
 		want := fmt.Sprintf("%d", cmd.min)

@@ -17,12 +17,17 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, do
 		fs.Usage()
 		return 0, true
 	}
-	usage := fs.Usage
-	fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run \"%s --help\" for its flags.\n", fs.Name()) }
-	err := fs.Parse(args)
-	fs.Usage = usage
-	if err != nil {
+	if parseQuiet(fs, args) != nil {
 		return 2, true
 	}
 	return 0, false
+}
+
+// parseQuiet is fs.Parse, whose error is followed by a pointer to --help
+// instead of the whole usage.
+func parseQuiet(fs *flag.FlagSet, args []string) error {
+	usage := fs.Usage
+	fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run \"%s --help\" for its flags.\n", fs.Name()) }
+	defer func() { fs.Usage = usage }()
+	return fs.Parse(args)
 }

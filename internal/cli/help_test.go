@@ -24,9 +24,10 @@ func TestCommandHelp(t *testing.T) {
 			}
 		}
 	}
-	// The commands whose flags parseFlags reads: a bad flag is named,
-	// with a pointer to --help instead of the whole usage.
-	for _, cmd := range [][]string{{"serve"}, {"check"}, {"agent"}, {"lab", "up"}, {"lab", "exec"}, {"lab", "probe"}, {"lab", "down"}, {"lab", "play"}} {
+	// A bad flag is named, with a pointer to --help instead of the whole
+	// usage.
+	for _, cmd := range [][]string{{"serve"}, {"check"}, {"agent"}, {"lab", "up"}, {"lab", "exec"}, {"lab", "probe"}, {"lab", "down"}, {"lab", "play"},
+		{"sg", "list"}, {"verify"}, {"audit"}, {"apply"}, {"events"}, {"flows"}} {
 		name := strings.Join(cmd, " ")
 		code, out, errs := palisade(append(cmd, "--no-such-flag")...)
 		if code != 2 || out != "" || !strings.Contains(errs, "flag provided but not defined: -no-such-flag") ||
