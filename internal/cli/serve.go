@@ -207,6 +207,16 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 2
 	}
+	lock, err := lockStore(*db)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		if errors.Is(err, errStoreInUse) {
+			fmt.Fprintln(stderr, "  another server runs on this --db: use it, stop it, or give this one another --db")
+		}
+		return 1
+	}
+	started := false
+	defer func() { lock.release(!started) }()
 	var tlsCfg *tls.Config
 	switch {
 	case *selfSigned != "" && (*certFile != "" || *keyFile != ""):
@@ -329,6 +339,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return 1
 	}
+	started = true
 	if fi, err := os.Stat(*db); err == nil && len(etcd) == 0 && fi.Mode().Perm()&0o077 != 0 {
 		// A store made before stores were made private.
 		fmt.Fprintf(stderr, "palisade serve: warning: %s holds the access keys' secrets and other users may read it (mode %o): chmod go= %s*\n", *db, fi.Mode().Perm(), *db)

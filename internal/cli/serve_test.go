@@ -366,3 +366,35 @@ func TestServePrintsClientEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestServeOneServerPerStore: a second server on a --db a server uses is
+// refused before it serves (it would serve from a view of its own, blind
+// to the first's writes), and so is db migrate of that store; once the
+// first has stopped, the store serves again.
+func TestServeOneServerPerStore(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out1, err1 syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- serveCtx(ctx, []string{"--listen", "127.0.0.1:0", "--db", db}, &out1, &err1) }()
+	for deadline := time.Now().Add(10 * time.Second); !servingRE.MatchString(out1.String()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first server did not start: %s", err1.String())
+		}
+	}
+	var out2, err2 syncBuffer
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second) // a server that started stops
+	defer cancel2()
+	code := serveCtx(ctx2, []string{"--listen", "127.0.0.1:0", "--db", db}, &out2, &err2)
+	if code != 1 || !strings.Contains(err2.String(), "uses the store "+db) || !strings.Contains(err2.String(), "give this one another --db") || out2.String() != "" {
+		t.Errorf("second server: exit %d, stdout %q, stderr %q; want exit 1, nothing served, the store named", code, out2.String(), err2.String())
+	}
+	if code, _, errs := palisade("db", "migrate", "--from", db, "--to-etcd", "http://127.0.0.1:1"); code != 1 || !strings.Contains(errs, "stop it first") {
+		t.Errorf("db migrate of a served store: exit %d, stderr %q", code, errs)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("the first server exited %d: %s", code, err1.String())
+	}
+	runServe(t, "--listen", "127.0.0.1:0", "--db", db) // restarts on the store it left
+}
