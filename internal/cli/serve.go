@@ -144,7 +144,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"keeps its own events and flow records, and a query on any server merges every live server's.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
-			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
+			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (stored again at every start they are set).\n"+
+			"One server runs on a --db at a time: it holds FILE.lock.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
