@@ -72,7 +72,7 @@ func dbFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bo
 			return 0, false
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseQuiet(fs, args); err != nil {
 		return 2, false
 	}
 	return 0, true

@@ -27,7 +27,7 @@ func TestCommandHelp(t *testing.T) {
 	// A bad flag is named, with a pointer to --help instead of the whole
 	// usage.
 	for _, cmd := range [][]string{{"serve"}, {"check"}, {"agent"}, {"lab", "up"}, {"lab", "exec"}, {"lab", "probe"}, {"lab", "down"}, {"lab", "play"},
-		{"sg", "list"}, {"verify"}, {"audit"}, {"apply"}, {"events"}, {"flows"}} {
+		{"sg", "list"}, {"verify"}, {"audit"}, {"apply"}, {"events"}, {"flows"}, {"db", "backup"}, {"db", "migrate"}} {
 		name := strings.Join(cmd, " ")
 		code, out, errs := palisade(append(cmd, "--no-such-flag")...)
 		if code != 2 || out != "" || !strings.Contains(errs, "flag provided but not defined: -no-such-flag") ||
