@@ -103,6 +103,9 @@ func Open(path string) (*Store, error) {
 		syncMode, durable = "OFF", false // nothing survives Close anyway
 	}
 	if err := createPrivate(path); err != nil {
+		if s.tmpDir != "" {
+			os.RemoveAll(s.tmpDir)
+		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := s.open(path, syncMode); err != nil {
