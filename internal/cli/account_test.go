@@ -129,3 +129,23 @@ func TestServePrintsBothKeys(t *testing.T) {
 		t.Fatalf("account create with the printed operator key: %+v %v", acct, err)
 	}
 }
+
+// TestOperatorCommandsTakeOperatorEnv: with both pairs exported as serve
+// printed them, palisade account and host sign with the operator's
+// (PALISADE_OPERATOR_KEY_ID/_SECRET) and the other commands with the
+// tenant's; without the operator's variables, account and host sign with
+// PALISADE_ACCESS_KEY_ID/_SECRET as before.
+func TestOperatorCommandsTakeOperatorEnv(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t) // the tenant's pair
+	t.Setenv("PALISADE_OPERATOR_KEY_ID", srv.OperatorKeyID)
+	t.Setenv("PALISADE_OPERATOR_KEY_SECRET", srv.OperatorSecret)
+	for _, args := range [][]string{{"account", "list"}, {"host", "register", "h1"}, {"host", "list"}} {
+		ok(t, args...)
+	}
+	ok(t, "sg", "list") // a tenant's action: the tenant's pair
+	t.Setenv("PALISADE_OPERATOR_KEY_ID", "")
+	if code, _, errs := palisade("account", "list"); code != 1 || !strings.Contains(errs, "Forbidden.Operator") {
+		t.Errorf("account list with the tenant's pair only: exit %d, %s", code, errs)
+	}
+}

@@ -38,11 +38,15 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 			"or the operator's (the whole cloud).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if *host == "" {
+		fmt.Fprintln(stderr, "palisade agent: --host NAME is required: the host's name, as registered with palisade host register NAME (run \"palisade agent --help\")")
 		return 2
 	}
-	if *host == "" || fs.NArg() > 0 {
-		fs.Usage()
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "palisade agent: unexpected argument %q (run \"palisade agent --help\")\n", fs.Arg(0))
 		return 2
 	}
 	id, secret, ok := credentials()

@@ -404,7 +404,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) int {
 	s, fs := newSource("audit", stdout, stderr)
 	failOn := fs.String("fail-on", "", "exit 1 when a finding has this `severity` or worse (info, low, medium, high, critical)")
 	list := fs.Bool("checks", false, "list the checks and exit")
-	config := fs.String("config", "", "read the audit's configuration from `FILE` (YAML or JSON: skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, allowedPorts, maxRules; see the README)")
+	config := fs.String("config", "", "read the audit's configuration from `FILE` (YAML or JSON: skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, allowedPorts, maxRules, unusedRuleDays; see the README)")
 	skip := fs.String("skip", "", "do not run these checks (comma-separated `IDs`, added to the configuration's skip)")
 	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade audit [--fail-on SEVERITY] [--config FILE] [--skip IDS] [--checks] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
 		return code

@@ -101,6 +101,7 @@ func (s *source) printJSON(v any) {
 
 func (s *source) fail(err error) int {
 	fmt.Fprintf(s.stderr, "palisade %s: %s\n", s.name, redactURLs(err.Error()))
+	printHint(s.stderr, err)
 	return 1
 }
 
@@ -116,7 +117,7 @@ func parseAnalysisFlags(fs *flag.FlagSet, args []string, stdout io.Writer, usage
 		fs.Usage()
 		return nil, 0, true
 	}
-	if err := fs.Parse(flagArgs); err != nil {
+	if err := parseQuiet(fs, flagArgs); err != nil {
 		return nil, 2, true
 	}
 	return pos, 0, false

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"golang.org/x/sys/unix"
@@ -67,7 +68,7 @@ func applyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	if err := fs.Parse(flagArgs); err != nil {
+	if err := parseQuiet(fs, flagArgs); err != nil {
 		return 2
 	}
 	fail := func(code int, format string, a ...any) int {
@@ -105,7 +106,16 @@ func applyCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	st, err := apply.Read(ctx, c)
 	if err != nil {
-		return fail(1, "reading the account at %s: %v", *endpoint, err)
+		// The SDK's own text of a server error spans lines (headers, a
+		// link to Alibaba Cloud's troubleshooter); name the code and message.
+		msg := redactURLs(err.Error())
+		var se *sdkerrors.ServerError
+		if errors.As(err, &se) {
+			msg = fmt.Sprintf("%s: %s (RequestId %s)", se.ErrorCode(), se.Message(), se.RequestId())
+		}
+		fail(1, "reading the account at %s: %s", *endpoint, msg)
+		printHint(stderr, err)
+		return 1
 	}
 	p, err := apply.Build(sc, st, apply.Options{Region: *region, Zone: *zone, Prune: *prune})
 	var fe *apply.FileError

@@ -13,14 +13,20 @@ import (
 // check evaluates scenario files: exit 0 when every flow gets its expected
 // verdict, 1 when one does not, 2 when a file is invalid.
 func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs := flag.NewFlagSet("palisade check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: palisade check FILE...") }
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: palisade check FILE...\n\n"+
+			"Evaluate the flows of scenario files (testdata/scenarios/FORMAT.md) with the policy engine,\n"+
+			"naming for each side the rule, or the implicit reason, that decided it.\n\n"+
+			"Exit status: 0 every flow got its expected verdict, 1 a flow got another,\n"+
+			"2 a file is invalid (its file, line and field are named).\n")
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		fmt.Fprintln(stderr, "palisade check: give one or more scenario files, e.g. palisade check testdata/scenarios/*.yaml")
 		return 2
 	}
 	var scenarios []*scenario.Scenario

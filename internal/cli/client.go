@@ -51,6 +51,10 @@ type call struct {
 	name           string      // "sg show", for messages
 }
 
+// operatorGroups are the client commands of the operator, which take the
+// operator's pair from PALISADE_OPERATOR_KEY_ID/_SECRET when it is set.
+var operatorGroups = map[string]bool{"account": true, "host": true}
+
 // clientGroups lists the subcommands of each client command.
 var clientGroups = map[string][]command{
 	"sg":       sgCommands,
@@ -65,9 +69,9 @@ var clientSummaries = map[string]string{
 	"sg":       "manage security groups and their rules",
 	"instance": "manage instances and the groups they are in",
 	"vpc":      "manage VPCs and vSwitches",
-	"account":  "create, list and disable tenants (with the operator's key)",
+	"account":  "create, list and disable tenants (with the operator's key: PALISADE_OPERATOR_KEY_ID/_SECRET when set, else PALISADE_ACCESS_KEY_ID/_SECRET)",
 	"key":      "manage your account's access keys (RAM's CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey)",
-	"host":     "issue host keys for agents (with the operator's key)",
+	"host":     "issue host keys for agents (with the operator's key: PALISADE_OPERATOR_KEY_ID/_SECRET when set, else PALISADE_ACCESS_KEY_ID/_SECRET)",
 }
 
 // client runs "palisade sg|instance|vpc SUBCOMMAND ...".
@@ -123,8 +127,8 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 		fs.Usage()
 		return 0
 	}
-	if err := fs.Parse(flagArgs); err != nil {
-		return 2 // the flag package has printed the error and the usage
+	if err := parseQuiet(fs, flagArgs); err != nil {
+		return 2 // the flag package has printed the error
 	}
 	if len(pos) < cmd.min || cmd.max >= 0 && len(pos) > cmd.max {
 		want := fmt.Sprintf("%d", cmd.min)
@@ -149,6 +153,12 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 		return 2
 	}
 	id, secret, ok := credentials()
+	if operatorGroups[group] {
+		// As serve printed it: the operator's pair beside the tenant's.
+		if oid, osecret := os.Getenv("PALISADE_OPERATOR_KEY_ID"), os.Getenv("PALISADE_OPERATOR_KEY_SECRET"); oid != "" && osecret != "" {
+			id, secret, ok = oid, osecret, true
+		}
+	}
 	if !ok {
 		fmt.Fprintf(stderr, "palisade %s: no access key: set PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET "+
 			"(or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)\n", name)
@@ -289,9 +299,11 @@ func (c *call) fail(err error) int {
 		if id := se.RequestId(); id != "" {
 			fmt.Fprintf(c.stderr, "  (RequestId %s)\n", id)
 		}
+		printHint(c.stderr, err)
 		return 1
 	}
 	fmt.Fprintf(c.stderr, "palisade %s: %s\n", c.name, redactURLs(err.Error()))
+	printHint(c.stderr, err)
 	return 1
 }
 

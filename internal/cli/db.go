@@ -72,7 +72,7 @@ func dbFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bo
 			return 0, false
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseQuiet(fs, args); err != nil {
 		return 2, false
 	}
 	return 0, true
@@ -184,6 +184,15 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if _, err := os.Stat(*from); err != nil {
 		fmt.Fprintln(stderr, "palisade db migrate: --from:", err)
 		return 2
+	}
+	// Its server stopped: a write after the copy would be lost.
+	if _, err := os.Stat(lockFile(*from)); err == nil {
+		lock, err := lockStore(*from)
+		if err != nil {
+			fmt.Fprintln(stderr, "palisade db migrate:", err, "(stop it first: a write after the copy would be lost)")
+			return 1
+		}
+		defer lock.release(false)
 	}
 	if *clusterInit {
 		if *db == "" {

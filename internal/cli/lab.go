@@ -55,6 +55,15 @@ func labCmd(args []string, stdout, stderr io.Writer) int {
 
 const defaultLabName = "lab"
 
+// labFlagsUsage is the usage of a lab command: its synopsis, what it does,
+// its flags.
+func labFlagsUsage(fs *flag.FlagSet, synopsis, what string) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, what)
+		fs.PrintDefaults()
+	}
+}
+
 func loadLab(name string, stderr io.Writer) (*lab.Lab, bool) {
 	l, err := lab.Load(lab.DefaultStateDir, name)
 	if err != nil {
@@ -68,8 +77,9 @@ func labExec(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade lab exec", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", defaultLabName, "lab `name`")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = labFlagsUsage(fs, "palisade lab exec [--name N] INSTANCE -- CMD...", "Run a command inside an instance of a lab that is up (root only).")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	rest := fs.Args()
 	if len(rest) < 2 {
@@ -104,8 +114,10 @@ func labProbe(args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 0, "destination port (tcp, udp)")
 	sport := fs.Int("source-port", 0, "source port (default 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = labFlagsUsage(fs, "palisade lab probe [--name N] --from A --to B [--proto tcp] [--port N]",
+		"Send one real packet (TCP connect, UDP exchange, ICMP echo, GRE) in a lab that is up and say\nwhether it was delivered (exit 0) or not (exit 1) (root only).")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	p, ok := model.ParseProtocol(*proto)
 	if !ok || p == model.ALL || *from == "" || *to == "" || *port < 0 || *port > 65535 || *sport < 0 || *sport > 65535 {

@@ -25,11 +25,11 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: palisade lab play [--hosts N] [--flow-log=false] FILE...\n\nPlay scenario files with real packets in a network-namespace lab (root only), with a flow log on every instance whose records are held to the engine.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
+		fmt.Fprintln(stderr, "palisade lab play: give one or more scenario files, e.g. palisade lab play testdata/scenarios/*.yaml")
 		return 2
 	}
 	if os.Geteuid() != 0 {

@@ -18,8 +18,10 @@ func labUp(args []string, stdout, stderr io.Writer) int {
 	instances := fs.Int("instances", 4, "instances (half of them get an EIP)")
 	serverAddr := fs.String("server", "", "register in this Palisade server `HOST:PORT` instead of starting one: a tenant's key from\n"+
 		"PALISADE_ACCESS_KEY_ID/_SECRET registers the cloud, the operator's from PALISADE_OPERATOR_KEY_ID/_SECRET binds it and runs the agents")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = labFlagsUsage(fs, "palisade lab up [--name N] [--hosts N] [--instances M] [--server HOST:PORT]",
+		"Build hosts (each with its agent), instances, a fabric and an internet in network namespaces,\nand register everything in a server (its own, or --server) (root only); palisade lab down removes it.")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if *hosts < 1 || *instances < 1 || *instances > 100 {
 		fmt.Fprintln(stderr, "palisade lab up: --hosts must be at least 1 and --instances between 1 and 100")
@@ -50,8 +52,9 @@ func labDown(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade lab down", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	name := fs.String("name", defaultLabName, "lab `name`")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = labFlagsUsage(fs, "palisade lab down [--name N]", "Stop the lab's agents and server and remove every namespace it made (root only).")
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	var ctl labctl.Control
 	if b, err := os.ReadFile(labctl.ControlPath(*name)); err == nil {

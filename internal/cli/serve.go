@@ -4,13 +4,16 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -141,18 +144,12 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"keeps its own events and flow records, and a query on any server merges every live server's.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
-			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's.\n\nFlags:\n")
+			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (stored again at every start they are set).\n"+
+			"One server runs on a --db at a time: it holds FILE.lock.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "palisade serve: unexpected argument %q\n", fs.Arg(0))
@@ -205,6 +202,22 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "palisade serve: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
 		return 2
 	}
+	// Before anything is made (a certificate, an etcd member): the store, or
+	// with etcd the event trail, goes beside --db.
+	if err := checkDBDir(*db); err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 2
+	}
+	lock, err := lockStore(*db)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		if errors.Is(err, errStoreInUse) {
+			fmt.Fprintln(stderr, "  another server runs on this --db: use it, stop it, or give this one another --db")
+		}
+		return 1
+	}
+	started := false
+	defer func() { lock.release(!started) }()
 	var tlsCfg *tls.Config
 	switch {
 	case *selfSigned != "" && (*certFile != "" || *keyFile != ""):
@@ -316,13 +329,32 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
+	_, statErr := os.Stat(*db)
+	restart := statErr == nil && len(etcd) == 0
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
+		if hint := listenHint(err, *listen); hint != "" {
+			fmt.Fprintln(stderr, "  "+hint)
+		}
 		return 1
+	}
+	started = true
+	if restart {
+		// Bootstrap stores a pair given at every start: say so, as a key
+		// disabled or deleted since (a rotation) is thereby back.
+		for _, v := range []string{"PALISADE_OPERATOR_KEY_ID", "PALISADE_ACCESS_KEY_ID"} {
+			if os.Getenv(v) != "" {
+				fmt.Fprintf(stderr, "palisade serve: note: %s is set, so its pair was stored again, active (a key disabled or deleted since is back); unset it once the store has it\n", v)
+			}
+		}
+	}
+	if fi, err := os.Stat(*db); err == nil && len(etcd) == 0 && fi.Mode().Perm()&0o077 != 0 {
+		// A store made before stores were made private.
+		fmt.Fprintf(stderr, "palisade serve: warning: %s holds the access keys' secrets and other users may read it (mode %o): chmod go= %s*\n", *db, fi.Mode().Perm(), *db)
 	}
 	scheme := "http"
 	if tlsCfg != nil {
@@ -340,7 +372,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if srv.OperatorKeyIsNew {
 		fmt.Fprintf(&keys, "Created the operator's access key (accounts and hosts: palisade account, palisade host); it is shown only this once:\n"+
 			"  export PALISADE_OPERATOR_KEY_ID=%s\n  export PALISADE_OPERATOR_KEY_SECRET=%s\n"+
-			"  (for the operator's commands, give this pair as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
+			"  (palisade account and palisade host take it from these variables; other tools, as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
 	} else {
 		fmt.Fprintf(&keys, "Operator's access key ID: %s\n", srv.OperatorKey.ID)
 	}
@@ -349,6 +381,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.Account, srv.Key.ID, srv.Key.Secret)
 	} else {
 		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s\n", srv.Key.Account, srv.Key.ID)
+	}
+	if ep := clientEndpoint(scheme, srv.Addr); ep != defaultEndpoint {
+		// The client commands and the SDK example default to 127.0.0.1:8080.
+		fmt.Fprintf(&keys, "Client commands (palisade sg, vpc, …) reach this server with --endpoint %[1]s, or:\n  export PALISADE_ENDPOINT=%[1]s\n", ep)
 	}
 	fmt.Fprint(stdout, keys.String())
 	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr)
@@ -387,4 +423,48 @@ func gcHeadroomFor(n int64, lookupEnv func(string) (string, bool)) int64 {
 		return -1
 	}
 	return n
+}
+
+// checkDBDir refuses a --db whose directory is missing, saying what to do
+// (SQLite's own error, "unable to open database file", does not).
+func checkDBDir(db string) error {
+	dir := filepath.Dir(db)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--db %s: the directory %s does not exist; create it (mkdir -p %s) or give --db a file in an existing directory", db, dir, dir)
+	case err != nil:
+		return fmt.Errorf("--db %s: %w", db, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--db %s: %s is not a directory; give --db a file in a directory", db, dir)
+	}
+	return nil
+}
+
+// listenHint says what to do when the listener cannot be opened.
+func listenHint(err error, listen string) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Sprintf("another process (another palisade serve?) listens on %s: stop it, or give this server another address with --listen HOST:PORT", listen)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Sprintf("%s: ports below 1024 need root (or CAP_NET_BIND_SERVICE); give a higher port with --listen HOST:PORT", listen)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Sprintf("no interface of this machine has the address of %s; give one it has with --listen HOST:PORT, e.g. 127.0.0.1:8080", listen)
+	}
+	return ""
+}
+
+// clientEndpoint is the --endpoint at which a client on this machine
+// reaches a server listening at addr: an unspecified host (all interfaces)
+// is reached at loopback.
+func clientEndpoint(scheme, addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	if scheme == "https" {
+		return "https://" + addr
+	}
+	return addr
 }

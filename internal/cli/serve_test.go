@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -263,5 +264,164 @@ func TestGCHeadroomFor(t *testing.T) {
 				t.Errorf("gcHeadroomFor(%d) = %d, want %d", tc.flag, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestServeStartErrors: the errors a first start meets say what to do, and
+// the failed start keeps nothing.
+func TestServeStartErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name string
+		args func(dir string) []string
+		code int
+		want []string // substrings of stderr
+	}{
+		{"port in use", func(dir string) []string {
+			return []string{"--listen", busy.Addr().String(), "--db", filepath.Join(dir, "p.db")}
+		}, 1, []string{"address already in use", "give this server another address with --listen"}},
+		{"missing --db directory", func(dir string) []string {
+			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "no", "such", "p.db")}
+		}, 2, []string{"does not exist", "mkdir -p " + filepath.Join("DIR", "no", "such")}},
+		{"--db directory is a file", func(dir string) []string {
+			os.WriteFile(filepath.Join(dir, "f"), nil, 0o600)
+			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "f", "p.db")}
+		}, 2, []string{"is not a directory"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var out, errb syncBuffer
+			code := serveCtx(context.Background(), tt.args(dir), &out, &errb)
+			errs := strings.ReplaceAll(errb.String(), dir, "DIR")
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.code, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr %q lacks %q", errs, w)
+				}
+			}
+			if strings.Contains(out.String(), "SECRET") {
+				t.Errorf("a failed start printed keys: %q", out.String())
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, "p.db*")); len(left) > 0 {
+				t.Errorf("a failed start left %v", left)
+			}
+		})
+	}
+}
+
+// TestServeStateIsPrivate: the store holds every access key's secret, so
+// its files (and the event trail's, and a backup) are readable by their
+// owner only, whatever the umask; they were created 0644 under umask 022.
+func TestServeStateIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p.db")
+	_, addr, _, _ := runServe(t, "--db", db)
+	t.Setenv("PALISADE_ENDPOINT", addr)
+	ok(t, "vpc", "create", "--name", "private") // a write: the WAL and the trail fill
+	if code, out, errs := palisade("db", "backup", "--db", db, filepath.Join(dir, "backup.db")); code != 0 {
+		t.Fatalf("db backup: exit %d\n%s%s", code, out, errs)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.db*"))
+	var checked int
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		checked++
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %o, want no access for group and others", filepath.Base(f), perm)
+		}
+	}
+	if checked < 4 { // p.db, its -wal, p.db.events, backup.db at least
+		t.Errorf("checked only %d files: %v", checked, files)
+	}
+}
+
+// TestServePrintsClientEndpoint: a server away from the clients' default
+// endpoint says how to reach it, in a form the clients take; at the
+// default it says nothing more.
+func TestServePrintsClientEndpoint(t *testing.T) {
+	_, addr, stdout, _ := runServe(t, "--listen", "127.0.0.1:0")
+	if want := "export PALISADE_ENDPOINT=" + addr + "\n"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("serve output lacks %q:\n%s", want, stdout)
+	}
+	t.Setenv("PALISADE_ENDPOINT", "")
+	for _, tt := range []struct{ scheme, addr, want string }{
+		{"http", "127.0.0.1:8080", defaultEndpoint},
+		{"http", "0.0.0.0:9000", "127.0.0.1:9000"},
+		{"http", "[::]:9000", "127.0.0.1:9000"},
+		{"https", "10.0.0.1:8443", "https://10.0.0.1:8443"},
+		{"http", "[::1]:9000", "[::1]:9000"},
+	} {
+		if got := clientEndpoint(tt.scheme, tt.addr); got != tt.want {
+			t.Errorf("clientEndpoint(%s, %s) = %s, want %s", tt.scheme, tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestServeOneServerPerStore: a second server on a --db a server uses is
+// refused before it serves (it would serve from a view of its own, blind
+// to the first's writes), and so is db migrate of that store; once the
+// first has stopped, the store serves again.
+func TestServeOneServerPerStore(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "p.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out1, err1 syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- serveCtx(ctx, []string{"--listen", "127.0.0.1:0", "--db", db}, &out1, &err1) }()
+	for deadline := time.Now().Add(10 * time.Second); !servingRE.MatchString(out1.String()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first server did not start: %s", err1.String())
+		}
+	}
+	var out2, err2 syncBuffer
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second) // a server that started stops
+	defer cancel2()
+	code := serveCtx(ctx2, []string{"--listen", "127.0.0.1:0", "--db", db}, &out2, &err2)
+	if code != 1 || !strings.Contains(err2.String(), "uses the store "+db) || !strings.Contains(err2.String(), "give this one another --db") || out2.String() != "" {
+		t.Errorf("second server: exit %d, stdout %q, stderr %q; want exit 1, nothing served, the store named", code, out2.String(), err2.String())
+	}
+	if code, _, errs := palisade("db", "migrate", "--from", db, "--to-etcd", "http://127.0.0.1:1"); code != 1 || !strings.Contains(errs, "stop it first") {
+		t.Errorf("db migrate of a served store: exit %d, stderr %q", code, errs)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("the first server exited %d: %s", code, err1.String())
+	}
+	runServe(t, "--listen", "127.0.0.1:0", "--db", db) // restarts on the store it left
+}
+
+// TestServeNotesKeysStoredAgain: a restart with PALISADE_ACCESS_KEY_ID set
+// says that it stored the pair again (a key rotated away since is back);
+// the first start, which the variables are for, does not.
+func TestServeNotesKeysStoredAgain(t *testing.T) {
+	t.Setenv("PALISADE_ACCESS_KEY_ID", testenv.KeyID)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", testenv.Secret)
+	t.Setenv("PALISADE_OPERATOR_KEY_ID", "")
+	db := filepath.Join(t.TempDir(), "p.db")
+	const note = "note: PALISADE_ACCESS_KEY_ID is set"
+	for i, want := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb syncBuffer
+		done := make(chan int, 1)
+		go func() { done <- serveCtx(ctx, []string{"--listen", "127.0.0.1:0", "--db", db}, &out, &errb) }()
+		for deadline := time.Now().Add(10 * time.Second); !servingRE.MatchString(out.String()) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("start %d: exit %d: %s", i+1, code, errb.String())
+		}
+		if got := strings.Contains(errb.String(), note); got != want {
+			t.Errorf("start %d: note %v, want %v; stderr %q", i+1, got, want, errb.String())
+		}
 	}
 }

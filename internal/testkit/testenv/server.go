@@ -169,6 +169,9 @@ func (s *Server) SetClientEnv(t interface{ Setenv(k, v string) }) {
 	t.Setenv("PALISADE_ACCESS_KEY_SECRET", s.Secret)
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+	// palisade account and host prefer these to the pair above.
+	t.Setenv("PALISADE_OPERATOR_KEY_ID", "")
+	t.Setenv("PALISADE_OPERATOR_KEY_SECRET", "")
 }
 
 // SetOperatorEnv is SetClientEnv with the operator's key, for the

@@ -33,6 +33,11 @@ func Backup(ctx context.Context, src, dst string) (int64, error) {
 	if err := db.QueryRowContext(ctx, selectRevision).Scan(new(int64)); err != nil {
 		return 0, fmt.Errorf("sqlite: backup: %s is not a Palisade store: %w", src, err)
 	}
+	// The copy holds the keys' secrets too. VACUUM INTO writes into an
+	// empty file.
+	if err := createPrivate(dst); err != nil {
+		return 0, fmt.Errorf("sqlite: backup to %s: %w", dst, err)
+	}
 	// VACUUM INTO copies in one read transaction; the copy's revision is
 	// then read from the copy itself.
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {

@@ -102,6 +102,12 @@ func Open(path string) (*Store, error) {
 		path = filepath.Join(dir, "palisade.db")
 		syncMode, durable = "OFF", false // nothing survives Close anyway
 	}
+	if err := createPrivate(path); err != nil {
+		if s.tmpDir != "" {
+			os.RemoveAll(s.tmpDir)
+		}
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	if err := s.open(path, syncMode); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -111,6 +117,20 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the file at path, empty, readable and writable by
+// its owner only, unless it exists: the store holds the access keys'
+// secrets, and SQLite gives its -wal and -shm files the database's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func (s *Store) open(path, syncMode string) error {
