@@ -144,7 +144,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"keeps its own events and flow records, and a query on any server merges every live server's.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
-			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (stored again at every start they are set).\n"+
+			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (a restart keeps what the API did to them since).\n"+
 			"One server runs on a --db at a time: it holds FILE.lock.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -329,8 +329,6 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	_, statErr := os.Stat(*db)
-	restart := statErr == nil && len(etcd) == 0
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
@@ -343,15 +341,6 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	started = true
-	if restart {
-		// Bootstrap stores a pair given at every start: say so, as a key
-		// disabled or deleted since (a rotation) is thereby back.
-		for _, v := range []string{"PALISADE_OPERATOR_KEY_ID", "PALISADE_ACCESS_KEY_ID"} {
-			if os.Getenv(v) != "" {
-				fmt.Fprintf(stderr, "palisade serve: note: %s is set, so its pair was stored again, active (a key disabled or deleted since is back); unset it once the store has it\n", v)
-			}
-		}
-	}
 	if fi, err := os.Stat(*db); err == nil && len(etcd) == 0 && fi.Mode().Perm()&0o077 != 0 {
 		// A store made before stores were made private.
 		fmt.Fprintf(stderr, "palisade serve: warning: %s holds the access keys' secrets and other users may read it (mode %o): chmod go= %s*\n", *db, fi.Mode().Perm(), *db)

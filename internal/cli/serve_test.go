@@ -399,29 +399,3 @@ func TestServeOneServerPerStore(t *testing.T) {
 	runServe(t, "--listen", "127.0.0.1:0", "--db", db) // restarts on the store it left
 }
 
-// TestServeNotesKeysStoredAgain: a restart with PALISADE_ACCESS_KEY_ID set
-// says that it stored the pair again (a key rotated away since is back);
-// the first start, which the variables are for, does not.
-func TestServeNotesKeysStoredAgain(t *testing.T) {
-	t.Setenv("PALISADE_ACCESS_KEY_ID", testenv.KeyID)
-	t.Setenv("PALISADE_ACCESS_KEY_SECRET", testenv.Secret)
-	t.Setenv("PALISADE_OPERATOR_KEY_ID", "")
-	db := filepath.Join(t.TempDir(), "p.db")
-	const note = "note: PALISADE_ACCESS_KEY_ID is set"
-	for i, want := range []bool{false, true} {
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errb syncBuffer
-		done := make(chan int, 1)
-		go func() { done <- serveCtx(ctx, []string{"--listen", "127.0.0.1:0", "--db", db}, &out, &errb) }()
-		for deadline := time.Now().Add(10 * time.Second); !servingRE.MatchString(out.String()) && time.Now().Before(deadline); {
-			time.Sleep(10 * time.Millisecond)
-		}
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("start %d: exit %d: %s", i+1, code, errb.String())
-		}
-		if got := strings.Contains(errb.String(), note); got != want {
-			t.Errorf("start %d: note %v, want %v; stderr %q", i+1, got, want, errb.String())
-		}
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -210,41 +211,75 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped
 
 // bootstrapKey returns a key of acct (making acct from tmpl if nil): the
 // pair given, else an existing active key (not a host key), else a new one.
+//
+// A pair given is the operator's choice at every start, but not over what
+// was done through the API since: a key with that ID keeps its state
+// (disabled stays disabled; only a new secret is taken), one deleted since
+// a start stored it is not made again, and a new ID counts against the
+// account's keys, so that rotating a key is not undone by a restart with
+// the old variables still set.
 func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Account, id, secret string) (model.AccessKey, bool, error) {
 	created := id == ""
 	if created {
 		id, secret = newKeyID(), newSecret()
 	}
 	if acct == nil {
+		if !created {
+			tmpl.EnvKeys = []string{id}
+		}
 		_, key, err := s.putAccount(tx, tmpl, id, secret)
 		return key, created, err
 	}
+	keys, err := accountKeys(tx, acct.UID)
+	if err != nil {
+		return model.AccessKey{}, false, err
+	}
 	if created {
-		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: acct.UID})
-		if err != nil {
-			return model.AccessKey{}, false, err
-		}
-		slices.SortFunc(keys, func(a, b model.AccessKey) int { return a.Created.Compare(b.Created) })
 		for _, k := range keys {
-			if k.Host == "" && !k.Inactive {
+			if !k.Inactive {
 				return k, false, nil
 			}
 		}
+		if len(keys) >= MaxAccessKeys {
+			return keys[len(keys)-1], false, nil // all disabled, by choice: none is made
+		}
 	}
-	key := model.AccessKey{ID: id, Secret: secret, Account: acct.UID, Created: s.Now()}
 	old, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, id)
 	switch {
 	case err != nil:
-		return key, false, err
+		return old, false, err
 	case ok && old.Account != acct.UID:
-		return key, false, keyInUse(id)
-	case ok && old.Secret == secret && old.Host == "" && !old.Inactive:
+		return old, false, keyInUse(id)
+	case ok && old.Host != "":
+		return old, false, fmt.Errorf("access key %s is a host key: choose another ID for the environment's pair", id)
+	case ok && old.Secret == secret:
 		return old, false, nil
 	case ok:
-		key.Created = old.Created
+		old.Secret = secret // the environment's secret; disabled stays disabled
+		return old, false, store.PutAs(tx, KindAccessKey, old.ID, old.Account, "", old)
+	case slices.Contains(acct.EnvKeys, id):
+		return old, false, fmt.Errorf("access key %s of account %s was deleted after a start stored it from the environment, and is not made again: unset its ID and secret, or choose a new ID", id, acct.UID)
+	case len(keys) >= MaxAccessKeys:
+		return old, false, fmt.Errorf("account %s (%s) already has %d access keys, the limit: delete one (palisade key delete) to store %s from the environment, or unset it", acct.UID, acct.Name, len(keys), id)
 	}
-	return key, created, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+	key := model.AccessKey{ID: id, Secret: secret, Account: acct.UID, Created: s.Now()}
+	if created {
+		return key, true, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+	}
+	a := *acct
+	a.EnvKeys = append(slices.Clone(a.EnvKeys), id)
+	if len(a.EnvKeys) > maxEnvKeys {
+		a.EnvKeys = a.EnvKeys[len(a.EnvKeys)-maxEnvKeys:]
+	}
+	if err := store.PutAs(tx, KindAccount, a.UID, a.UID, "", a); err != nil {
+		return key, false, err
+	}
+	return key, false, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
 }
+
+// maxEnvKeys bounds the key IDs an account remembers having stored from
+// the environment (model.Account.EnvKeys).
+const maxEnvKeys = 16
 
 // firstTenant returns the UID of the tenant the first start made, "" if
 // there is none yet.

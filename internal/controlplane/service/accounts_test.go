@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -351,5 +352,69 @@ func TestRegisterHost(t *testing.T) {
 	// Host keys are not the operator's RAM keys.
 	if l, _ := e.s.ListAccessKeys(e.ctx, KeyInput{Caller: op}); len(l) != 1 {
 		t.Fatalf("the operator's keys include host keys: %+v", l)
+	}
+}
+
+// TestBootstrapKeepsKeyChanges: a restart with the same pair in the
+// environment does not undo what was done to that key through the API.
+func TestBootstrapKeepsKeyChanges(t *testing.T) {
+	given := BootstrapKeys{TenantID: "LTAIenv", TenantSecret: "s1"}
+	tests := []struct {
+		name     string
+		change   func(t *testing.T, e *env, ten Caller) // through the API, between the starts
+		restart  BootstrapKeys
+		wantErr  string // "" : the restart succeeds
+		inactive bool   // LTAIenv is then disabled
+		secret   string // LTAIenv's secret then ("": no such key)
+	}{
+		{"unchanged", func(*testing.T, *env, Caller) {}, given, "", false, "s1"},
+		{"disabled stays disabled", func(t *testing.T, e *env, ten Caller) {
+			noErr(t, e.s.UpdateAccessKey(e.ctx, KeyInput{Caller: ten, KeyID: "LTAIenv", SigningKey: "other"}, model.KeyInactive))
+		}, given, "", true, "s1"},
+		{"a new secret is taken, disabled kept", func(t *testing.T, e *env, ten Caller) {
+			noErr(t, e.s.UpdateAccessKey(e.ctx, KeyInput{Caller: ten, KeyID: "LTAIenv", SigningKey: "other"}, model.KeyInactive))
+		}, BootstrapKeys{TenantID: "LTAIenv", TenantSecret: "s2"}, "", true, "s2"},
+		{"deleted is not made again", func(t *testing.T, e *env, ten Caller) {
+			noErr(t, e.s.DeleteAccessKey(e.ctx, KeyInput{Caller: ten, KeyID: "LTAIenv", SigningKey: "other"}))
+		}, given, "was deleted", false, ""},
+		{"a new ID counts against the limit", func(t *testing.T, e *env, ten Caller) {
+			if _, err := e.s.CreateAccessKey(e.ctx, KeyInput{Caller: ten}); err != nil {
+				t.Fatal(err)
+			}
+		}, BootstrapKeys{TenantID: "LTAInew", TenantSecret: "s3"}, "the limit", false, "s1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			if _, err := e.s.Bootstrap(e.ctx, given); err != nil {
+				t.Fatal(err)
+			}
+			ten, err := e.s.KeyCaller(e.ctx, "LTAIenv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.change(t, e, ten)
+			_, err = e.s.Bootstrap(e.ctx, tt.restart)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("restart: %v, want %q", err, tt.wantErr)
+			}
+			secret, found := e.s.LookupSecret("LTAIenv")
+			if tt.secret == "" && found || tt.secret != "" && secret != tt.secret {
+				t.Errorf("LTAIenv after the restart: found %v secret %q, want %q", found, secret, tt.secret)
+			}
+			if _, err := e.s.KeyCaller(e.ctx, "LTAIenv"); found && (err != nil) != tt.inactive {
+				t.Errorf("LTAIenv usable after the restart: %v, want disabled %v", err, tt.inactive)
+			}
+			if _, ok := e.s.LookupSecret("LTAInew"); ok {
+				t.Error("a key beyond the limit was stored")
+			}
+		})
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

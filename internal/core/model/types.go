@@ -27,6 +27,10 @@ type Account struct {
 	First bool `json:"first,omitempty"`
 	// Disabled accounts' keys are refused.
 	Disabled bool `json:"disabled,omitempty"`
+	// EnvKeys are the IDs of keys a start stored from the environment
+	// (PALISADE_*_KEY_ID), so that a later start with the same variables
+	// does not make one deleted since again.
+	EnvKeys []string `json:"envKeys,omitempty"`
 }
 
 // AccessKey authenticates API calls on behalf of an account.
