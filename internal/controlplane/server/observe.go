@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
@@ -77,8 +78,8 @@ func (o *observer) observe(c *rpc.Call) {
 	}
 	// Never the parameters: they may hold secrets, and the signature.
 	o.log.LogAttrs(context.Background(), level, "request",
-		slog.String("action", req.Action),
-		slog.String("version", req.Version),
+		slog.String("action", logValue(req.Action)),
+		slog.String("version", logValue(req.Version)),
 		slog.String("account", account()),
 		slog.String("accessKeyId", req.AccessKeyID),
 		slog.String("code", code),
@@ -87,7 +88,23 @@ func (o *observer) observe(c *rpc.Call) {
 		slog.Int("bytes", len(c.Body)),
 		slog.String("requestId", req.RequestID),
 		slog.String("remoteAddr", c.RemoteAddr),
-		slog.String("method", c.Method))
+		slog.String("method", logValue(c.Method)))
+}
+
+// maxLogValue bounds a value of the client's in the request log: what an
+// unknown Action, Version or method is shows in its first bytes, and a
+// client (signed or not) cannot have a megabyte written per request.
+const maxLogValue = 128
+
+func logValue(s string) string {
+	if len(s) <= maxLogValue {
+		return s
+	}
+	cut := maxLogValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(cut)"
 }
 
 // throttleSampler keeps a flood of throttled calls from becoming a flood

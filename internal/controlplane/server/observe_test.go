@@ -139,3 +139,32 @@ func TestReportsLogAtDebug(t *testing.T) {
 		})
 	}
 }
+
+// TestLogLineBounded: the request log line of a call refused before its
+// route was known (an unknown Action or Version, a method the API does
+// not take) names what the client sent, but only the start of it: a
+// client, signed or not, must not get a megabyte written to the log per
+// request.
+func TestLogLineBounded(t *testing.T) {
+	huge := strings.Repeat("A", 500_000)
+	for _, tc := range []struct {
+		name                    string
+		action, version, method string
+	}{
+		{"action", huge, "2014-05-26", "POST"},
+		{"version", "DescribeRegions", huge, "POST"},
+		{"method", "", "", huge},
+		{"all", huge, huge, huge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged bytes.Buffer
+			obs := &observer{log: slog.New(slog.NewTextHandler(&logged, nil)),
+				accounts: &accountCache{lookup: func(context.Context, string) (string, bool) { return "", false }, m: map[string]string{}}}
+			obs.observe(&rpc.Call{Request: &rpc.Request{Action: tc.action, Version: tc.version, RequestID: rpc.NewRequestID()},
+				Start: time.Now(), Status: 404, Code: "InvalidAction.NotFound", Method: tc.method})
+			if n := logged.Len(); n == 0 || n > 2048 {
+				t.Errorf("log line of %d bytes, want 1 to 2048:\n%.300s", n, logged.String())
+			}
+		})
+	}
+}
