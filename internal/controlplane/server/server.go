@@ -354,7 +354,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	lim := cfg.Limits.withDefaults()
 	svc.StreamWriteTimeout = lim.StreamWriteTimeout
 	// The cap counts TCP connections, so it wraps the plain listener.
-	ln = newLimitListener(ln, lim.MaxConns)
+	ln = newLimitListener(ln, lim.MaxConns, lim.MaxConnsPerAddr)
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
