@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,9 @@ type observer struct {
 	trail    *trail.Trail
 	hook     *webhook.Notifier // nil without a webhook
 	accounts *accountCache
-	// throttled picks which throttled calls the log and the trail keep.
-	throttled throttleSampler
+	// throttled picks which throttled calls the log and the trail keep;
+	// unverified which of those refused before a signature verified.
+	throttled, unverified throttleSampler
 }
 
 func (o *observer) observe(c *rpc.Call) {
@@ -51,6 +53,13 @@ func (o *observer) observe(c *rpc.Call) {
 	}
 	if strings.HasPrefix(c.Code, "Throttling") && !o.throttled.first(req.AccessKeyID, req.Action, c.Start) {
 		return // the metrics count it; the log and the trail have its first
+	}
+	// Refused before a key was verified: anyone who reaches the port can
+	// send these, as fast as the network carries them. Each written would
+	// let a flood fill the trail's queue (whose overflow drops the
+	// tenants' events) and prune their history by count.
+	if c.Code != "" && req.AccessKeyID == "" && !o.unverified.first(clientShare(c.RemoteAddr), c.Code, c.Start) {
+		return
 	}
 	if o.trail != nil && trail.Wanted(c) {
 		ev := trail.EventOf(c, account())
@@ -137,6 +146,21 @@ func (s *throttleSampler) first(key, action string, at time.Time) bool {
 	}
 	s.seen[k] = true
 	return true
+}
+
+// clientShare names the client of a remote address as the unverified
+// sampler counts it: its host, an IPv6 /64 (which one client typically
+// holds whole) as one.
+func clientShare(remoteAddr string) string {
+	host := rpc.ClientHost(remoteAddr)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
 }
 
 // accountCache maps access key IDs to accounts: a key's account never
