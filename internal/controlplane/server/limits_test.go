@@ -148,6 +148,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
 		t.Errorf("/readyz with the store closed: %d %q, want 503 naming the store", code, body)
 	}
+	// Anyone who reaches the port reads it: the store's own error (SQL,
+	// file names, etcd endpoints) goes to the log, not into the answer.
+	if _, body := get("/readyz"); strings.Contains(body, "sql") || strings.Contains(body, s.db) || strings.Contains(body, "closed") {
+		t.Errorf("/readyz shows the store's error: %q", body)
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz with the store closed: %d, want 200 (the process is alive)", code)
 	}
