@@ -1,10 +1,19 @@
 package console
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 )
 
 // browserResolve is where a browser goes for a Location header: it drops
@@ -59,5 +68,64 @@ func TestSignInRedirectStaysInConsole(t *testing.T) {
 				t.Errorf("next=%q sends the browser to %q (Location %q), not a console page of this server", next, to, loc)
 			}
 		})
+	}
+}
+
+// TestErrorPageHidesCause: a failure of the store (an error that is not
+// an ECS error) is shown as InternalError without its text, which may
+// hold SQL or file names; the console's log has it.
+func TestErrorPageHidesCause(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service.New(st)
+	ctx := context.Background()
+	_, key, err := svc.NewTenant(ctx, "tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	c, err := New(svc, Options{Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tok := csrfRE.FindStringSubmatch(string(page))
+	if tok == nil {
+		t.Fatalf("no form after sign-in: %.300s", page)
+	}
+	st.Close()
+	for _, op := range []url.Values{
+		{"op": {"create-group"}, "step": {"apply"}, "name": {"web-two"}},
+	} {
+		op.Set("csrf", tok[1])
+		resp, err := hc.PostForm(srv.URL+Prefix+"r/cn-hangzhou/change", op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(b)
+		if resp.StatusCode < 500 || !strings.Contains(body, "InternalError") {
+			t.Fatalf("%v with the store closed: %d %.500s", op, resp.StatusCode, body)
+		}
+		if strings.Contains(body, "closed") || strings.Contains(body, "sql") || strings.Contains(body, dir) {
+			i := max(strings.Index(body, "closed"), strings.Index(body, "sql"), 0)
+			t.Errorf("%v: the page shows the store's error: …%s…", op, body[max(i-300, 0):min(i+100, len(body))])
+		}
+		if !strings.Contains(logged.String(), "closed") {
+			t.Errorf("the log lacks the cause:\n%s", logged.String())
+		}
 	}
 }

@@ -195,7 +195,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, err := c.svc.CallerOf(r.Context(), id, "", false)
 	if err != nil {
-		bad("The key cannot sign in: " + asECS(err).Message)
+		bad("The key cannot sign in: " + c.asECS(err).Message)
 		return
 	}
 	if caller.Host != "" {
