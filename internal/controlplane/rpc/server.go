@@ -250,6 +250,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if err != nil {
 		return nil, err
 	}
+	req.Size = len(body) + len(r.URL.RawQuery)
 	params, signed, perr := parseSigned(r, body)
 	if perr != nil {
 		return nil, perr

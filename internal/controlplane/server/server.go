@@ -391,7 +391,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			if acct == "" {
 				return nil // the handler answers for an unknown key
 			}
-			return limiter.Allow(acct, req.Action)
+			// A large request takes tokens by its size: reading and
+			// checking 1 MiB costs the server many small requests.
+			return limiter.AllowN(acct, req.Action, ratelimit.Cost(req.Size))
 		},
 
 		MaxBodyBytes:   lim.MaxBodyBytes,
