@@ -21,6 +21,7 @@
 //	concurrency_test.go  racing clients against the rule quota
 //	idempotency_test.go  ClientToken
 //	v3_test.go           the main flow as raw JSON through CallApi
+//	hostile_test.go      another tenant's IDs answer as missing ones (API and console), rate limits by request size
 //
 // The package has no non-test code beyond this comment.
 package apitest
