@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
@@ -126,6 +128,43 @@ func TestErrorPageHidesCause(t *testing.T) {
 		}
 		if !strings.Contains(logged.String(), "closed") {
 			t.Errorf("the log lacks the cause:\n%s", logged.String())
+		}
+	}
+}
+
+// TestSignInThrottledPerIPv6Prefix: the failed sign-ins of an IPv6 /64
+// count together, as one client holds a whole /64: otherwise it could
+// guess from a fresh address of it each time. Another /64 is not held up.
+func TestSignInThrottledPerIPv6Prefix(t *testing.T) {
+	svc, key, _ := tenantService(t)
+	now := time.Unix(1_000_000, 0)
+	c, err := New(svc, Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(addr, secret string) int {
+		f := url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {secret}}
+		r := httptest.NewRequest("POST", "/console/signin", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.RemoteAddr = "[" + addr + "]:1234"
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range maxFailures {
+		if code := signIn(fmt.Sprintf("2001:db8::%x", i+1), "wrong"); code != 401 {
+			t.Fatalf("a wrong secret: %d", code)
+		}
+	}
+	for _, tc := range []struct {
+		addr string
+		want int
+	}{
+		{"2001:db8::ffff:1", http.StatusTooManyRequests},
+		{"2001:db8:0:1::1", http.StatusSeeOther},
+	} {
+		if code := signIn(tc.addr, key.Secret); code != tc.want {
+			t.Errorf("from %s after %d failures in 2001:db8::/64: %d, want %d", tc.addr, maxFailures, code, tc.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,7 +37,20 @@ func newFailures(now func() time.Time) *failures {
 	return &failures{m: map[string]*failCount{}, now: now}
 }
 
-func clientAddr(r *http.Request) string { return rpc.ClientHost(r.RemoteAddr) }
+// clientAddr is the client whose failures count together: its address,
+// or its IPv6 /64, which one client typically holds whole (and could
+// otherwise guess from a fresh address of each time).
+func clientAddr(r *http.Request) string {
+	host := rpc.ClientHost(r.RemoteAddr)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
+}
 
 // blocked reports whether an address has failed too often lately.
 func (f *failures) blocked(addr string) bool {
