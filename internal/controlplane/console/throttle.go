@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -37,20 +36,9 @@ func newFailures(now func() time.Time) *failures {
 	return &failures{m: map[string]*failCount{}, now: now}
 }
 
-// clientAddr is the client whose failures count together: its address,
-// or its IPv6 /64, which one client typically holds whole (and could
-// otherwise guess from a fresh address of each time).
-func clientAddr(r *http.Request) string {
-	host := rpc.ClientHost(r.RemoteAddr)
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	if a = a.Unmap(); a.Is6() {
-		return netip.PrefixFrom(a, 64).Masked().String()
-	}
-	return a.String()
-}
+// clientAddr is the client whose failures count together (an IPv6 /64
+// as one: it could otherwise guess from a fresh address of it each time).
+func clientAddr(r *http.Request) string { return rpc.ClientShare(r.RemoteAddr) }
 
 // blocked reports whether an address has failed too often lately.
 func (f *failures) blocked(addr string) bool {

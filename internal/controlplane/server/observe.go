@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +57,7 @@ func (o *observer) observe(c *rpc.Call) {
 	// send these, as fast as the network carries them. Each written would
 	// let a flood fill the trail's queue (whose overflow drops the
 	// tenants' events) and prune their history by count.
-	if c.Code != "" && req.AccessKeyID == "" && !o.unverified.first(clientShare(c.RemoteAddr), c.Code, c.Start) {
+	if c.Code != "" && req.AccessKeyID == "" && !o.unverified.first(rpc.ClientShare(c.RemoteAddr), c.Code, c.Start) {
 		return
 	}
 	if o.trail != nil && trail.Wanted(c) {
@@ -146,21 +145,6 @@ func (s *throttleSampler) first(key, action string, at time.Time) bool {
 	}
 	s.seen[k] = true
 	return true
-}
-
-// clientShare names the client of a remote address as the unverified
-// sampler counts it: its host, an IPv6 /64 (which one client typically
-// holds whole) as one.
-func clientShare(remoteAddr string) string {
-	host := rpc.ClientHost(remoteAddr)
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	if a = a.Unmap(); a.Is6() {
-		return netip.PrefixFrom(a, 64).Masked().String()
-	}
-	return a.String()
 }
 
 // accountCache maps access key IDs to accounts: a key's account never
