@@ -86,6 +86,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&lim.BodyTimeout, "body-timeout", d.BodyTimeout, "refuse a request, and close its connection, when its body takes longer than `DURATION`")
 	fs.DurationVar(&lim.IdleTimeout, "idle-timeout", d.IdleTimeout, "close a keep-alive connection idle for `DURATION`")
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
+	fs.IntVar(&lim.MaxConnsPerAddr, "max-conns-per-addr", 0, "serve at most `N` connections at once from one client address (an IPv6 /64; not loopback);\n"+
+		"one more is closed at once (0: a quarter of --max-conns; negative: no cap)")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (at least --max-body-bytes);\n"+
 		"a client address at most a quarter of that or --max-body-bytes, whichever is more;\n"+

@@ -420,12 +420,12 @@ func (c *Console) change(p *page) {
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
 	if err != nil {
-		data["Err"] = asECS(err)
+		data["Err"] = c.asECS(err)
 		data["Back"] = p.link("groups/" + url.PathEscape(f.Get("group")))
 		if f.Get("group") == "" {
 			data["Back"] = p.link("groups")
 		}
-		p.w.WriteHeader(asECS(err).Status)
+		p.w.WriteHeader(c.asECS(err).Status)
 		c.render(p.w, "preview", data)
 		return
 	}
@@ -434,9 +434,9 @@ func (c *Console) change(p *page) {
 	ctx := p.ctx()
 	if f.Get("step") == "apply" {
 		if err := pc.Run(ctx, c.svc); err != nil {
-			data["Err"] = asECS(err)
+			data["Err"] = c.asECS(err)
 			data["Applied"] = false
-			p.w.WriteHeader(asECS(err).Status)
+			p.w.WriteHeader(c.asECS(err).Status)
 			c.render(p.w, "preview", data)
 			return
 		}
@@ -468,8 +468,8 @@ func (c *Console) change(p *page) {
 		t.Stop()
 	}
 	if err != nil {
-		data["Err"] = asECS(err)
-		p.w.WriteHeader(asECS(err).Status)
+		data["Err"] = c.asECS(err)
+		p.w.WriteHeader(c.asECS(err).Status)
 		c.render(p.w, "preview", data)
 		return
 	}

@@ -226,7 +226,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 		caller, err := service.AccountCaller(s.account, region)
 		if err != nil {
 			w.WriteHeader(http.StatusNotFound)
-			c.render(w, "error", c.base(&page{w: w, r: r, s: s, region: model.Regions[0].ID}, "Unknown region", map[string]any{"Err": asECS(err)}))
+			c.render(w, "error", c.base(&page{w: w, r: r, s: s, region: model.Regions[0].ID}, "Unknown region", map[string]any{"Err": c.asECS(err)}))
 			return
 		}
 		caller.Operator = s.operator
@@ -268,17 +268,19 @@ func (c *Console) defaultRegion(ctx context.Context, account string) string {
 }
 
 // asECS is an error as the API would answer it.
-func asECS(err error) *ecserr.Error {
+func (c *Console) asECS(err error) *ecserr.Error {
 	var e *ecserr.Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return ecserr.New(http.StatusInternalServerError, "InternalError", "%v", err)
+	// Not the error's own text: a store's may hold SQL or file names.
+	c.log.Error("console: an error that is not an ECS error", "err", err)
+	return ecserr.New(http.StatusInternalServerError, "InternalError", "The request processing has failed due to some unknown error; the server's log has its cause.")
 }
 
 // fail renders an error of a service as the API names it.
 func (c *Console) fail(p *page, err error) {
-	e := asECS(err)
+	e := c.asECS(err)
 	if e.Status >= 500 {
 		c.log.Error("console", "path", p.r.URL.Path, "err", err)
 	}

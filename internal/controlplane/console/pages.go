@@ -262,7 +262,7 @@ func (c *Console) instancePage(p *page) {
 		rep, err := c.analysis.VerifyFlow(analyze.Waiting(ctx), analyzeFlow(p.caller, from, to, proto, q.Get("port")))
 		data["Asked"] = map[string]string{"From": from, "To": to, "Protocol": proto, "Port": q.Get("port")}
 		if err != nil {
-			data["VerifyErr"] = asECS(err)
+			data["VerifyErr"] = c.asECS(err)
 		} else {
 			data["Verdict"] = rep
 		}

@@ -145,7 +145,7 @@ func (c *Console) auditDiffPage(p *page) {
 	select {
 	case <-j.done:
 		if j.err != nil {
-			e := asECS(j.err)
+			e := c.asECS(j.err)
 			if errors.Is(j.err, context.Canceled) || errors.Is(j.err, context.DeadlineExceeded) {
 				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, or it took too long. Preview the change again.")
 			}

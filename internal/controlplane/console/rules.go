@@ -188,7 +188,7 @@ func (c *Console) comparePage(p *page) {
 	if with := strings.TrimSpace(p.r.URL.Query().Get("with")); with != "" {
 		other, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: with, Page: allPage})
 		if err != nil {
-			data["Err"] = asECS(err)
+			data["Err"] = c.asECS(err)
 		} else {
 			keys := func(rs []service.RuleView) map[string]bool {
 				m := map[string]bool{}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -139,10 +140,21 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
 }
 
-// safeNext keeps a return address only if it is a console page.
+// safeNext keeps a return address only if it is a console page. Its path
+// must be clean: http.Redirect cleans it, so "/console/../\x" would go
+// out as "/\x", which browsers read as "//x", another site; and browsers
+// read a backslash as a slash and %2e%2e as "..", so neither may appear.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, Prefix) || strings.HasPrefix(next, "//") {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, Prefix) ||
+		strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return ""
+	}
+	clean := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") {
+		clean += "/"
+	}
+	if clean != u.Path {
 		return ""
 	}
 	return next
@@ -183,7 +195,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	caller, err := c.svc.CallerOf(r.Context(), id, "", false)
 	if err != nil {
-		bad("The key cannot sign in: " + asECS(err).Message)
+		bad("The key cannot sign in: " + c.asECS(err).Message)
 		return
 	}
 	if caller.Host != "" {

@@ -36,7 +36,9 @@ func newFailures(now func() time.Time) *failures {
 	return &failures{m: map[string]*failCount{}, now: now}
 }
 
-func clientAddr(r *http.Request) string { return rpc.ClientHost(r.RemoteAddr) }
+// clientAddr is the client whose failures count together (an IPv6 /64
+// as one: it could otherwise guess from a fresh address of it each time).
+func clientAddr(r *http.Request) string { return rpc.ClientShare(r.RemoteAddr) }
 
 // blocked reports whether an address has failed too often lately.
 func (f *failures) blocked(addr string) bool {

@@ -83,26 +83,41 @@ func New(cfg Config) *Limiter {
 	return &Limiter{cfg: cfg.withDefaults(), now: time.Now, buckets: map[key]*list.Element{}, lru: list.New()}
 }
 
+// CostUnit is the request size one token pays for: every request the
+// SDKs send is smaller, and costs one.
+const CostUnit = 64 << 10
+
+// Cost is the tokens a request of size bytes (body and query) takes: a
+// 1 MiB request costs the server many times a small one to read, parse
+// and check, so it takes 17.
+func Cost(size int) int { return 1 + max(size, 0)/CostUnit }
+
 // Allow admits one request of an account's action, or returns the ECS
 // error Throttling.User (HTTP 400). A refused request takes no token from
 // either bucket.
-func (l *Limiter) Allow(account, action string) error {
+func (l *Limiter) Allow(account, action string) error { return l.AllowN(account, action, 1) }
+
+// AllowN is Allow for a request that costs n tokens (Cost). A cost above
+// a bucket's burst takes the whole burst: such a request is admitted from
+// a full bucket rather than never.
+func (l *Limiter) AllowN(account, action string, n int) error {
 	if l == nil || l.cfg.Exempt[action] {
 		return nil
 	}
+	n = max(n, 1)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var act, acct *rate.Reservation
 	if l.cfg.PerAction > 0 {
-		act = l.bucket(key{account, action}, l.cfg.PerAction, l.cfg.ActionBurst).ReserveN(now, 1)
+		act = l.bucket(key{account, action}, l.cfg.PerAction, l.cfg.ActionBurst).ReserveN(now, min(n, l.cfg.ActionBurst))
 		if !act.OK() || act.DelayFrom(now) > 0 {
 			act.CancelAt(now)
 			return throttled(action, l.cfg.PerAction)
 		}
 	}
 	if l.cfg.PerAccount > 0 {
-		acct = l.bucket(key{account, ""}, l.cfg.PerAccount, l.cfg.AccountBurst).ReserveN(now, 1)
+		acct = l.bucket(key{account, ""}, l.cfg.PerAccount, l.cfg.AccountBurst).ReserveN(now, min(n, l.cfg.AccountBurst))
 		if !acct.OK() || acct.DelayFrom(now) > 0 {
 			acct.CancelAt(now)
 			if act != nil {

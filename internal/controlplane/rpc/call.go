@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -30,4 +31,20 @@ func ClientHost(remoteAddr string) string {
 		return h
 	}
 	return remoteAddr
+}
+
+// ClientShare names the client of a request for bounds per client (the
+// sampled log of refusals, failed sign-ins): its address, or its IPv6 /64,
+// which one client typically holds whole and could otherwise spread its
+// requests over.
+func ClientShare(remoteAddr string) string {
+	host := ClientHost(remoteAddr)
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -137,12 +138,34 @@ type errorBody struct {
 	Recommend string
 }
 
+// maxErrorMessage and maxHostID bound what an error answer repeats of a
+// request (an unknown Action quoted in its message, the Host): quoted
+// control bytes take five times their size, so an unsigned 1 MiB form
+// was otherwise answered with 5 MiB. The message bound leaves room for
+// SignatureDoesNotMatch's string to sign, which package signature bounds.
+const (
+	maxErrorMessage = 20 << 10
+	maxHostID       = 255
+)
+
+// cut returns the start of s, at most n bytes and whole characters,
+// marked as cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…(cut)"
+}
+
 func encodeError(req *Request, hostID string, e *ecserr.Error) (body []byte, contentType string) {
 	eb := errorBody{
 		RequestId: req.RequestID,
-		HostId:    hostID,
+		HostId:    cut(hostID, maxHostID),
 		Code:      e.Code,
-		Message:   e.Message,
+		Message:   cut(e.Message, maxErrorMessage),
 		Recommend: "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) +
 			"&product=" + url.QueryEscape(req.Product) + "&requestId=" + req.RequestID,
 	}

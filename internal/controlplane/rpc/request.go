@@ -19,6 +19,7 @@ type Request struct {
 	Format      string // "JSON" or "XML"
 	HTTPMethod  string // GET or POST
 	Host        string // as the client addressed the server
+	Size        int    // bytes of the query string and body, for rate limits by cost
 }
 
 // Handler serves one action. It returns a response struct embedding Base

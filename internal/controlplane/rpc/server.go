@@ -185,15 +185,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = ecserr.New(http.StatusInternalServerError, "InternalError", "The response could not be encoded.")
 		}
 	}
+	var e *ecserr.Error
 	if err != nil {
-		e := ecserr.As(err)
+		e = s.answerOf(req, err)
 		status = errorStatus(e)
 		body, contentType = encodeError(req, s.hostID(r), e)
 		if status >= 500 {
 			s.log().Error("request failed", "action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message)
 		}
 	}
-	if s.ThrottledDelay > 0 && status != http.StatusOK && strings.HasPrefix(ecserr.As(err).Code, "Throttling") {
+	if s.ThrottledDelay > 0 && e != nil && strings.HasPrefix(e.Code, "Throttling") {
 		// Waiting costs the server a parked goroutine; answering at once
 		// would let each connection of a client that retries without pause
 		// cost it a request's CPU many times over.
@@ -217,12 +218,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Observe != nil {
 		c := &Call{Request: req, Start: start, Duration: time.Since(start), Status: status, Body: body,
 			RemoteAddr: r.RemoteAddr, UserAgent: r.UserAgent(), Method: r.Method}
-		if err != nil {
-			e := ecserr.As(err)
+		if e != nil {
 			c.Code, c.Message = e.Code, e.Message
 		}
 		s.Observe(c)
 	}
+}
+
+// answerOf is the ECS error answered for err. An error of another type
+// (a store's, a bug's) is answered without its text, which may hold SQL,
+// file names or another tenant's data, and logged under the request ID.
+func (s *Server) answerOf(req *Request, err error) *ecserr.Error {
+	var e *ecserr.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	s.log().Error("request failed with an error that is not an ECS error", "action", req.Action, "requestId", req.RequestID, "err", err)
+	return ecserr.New(http.StatusInternalServerError, "InternalError",
+		"The request processing has failed due to some unknown error; the server's log has its cause under this RequestId.")
 }
 
 // serve fills req and runs the handler. It never returns a typed-nil error.
@@ -237,6 +250,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	if err != nil {
 		return nil, err
 	}
+	req.Size = len(body) + len(r.URL.RawQuery)
 	params, signed, perr := parseSigned(r, body)
 	if perr != nil {
 		return nil, perr

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"sync"
@@ -24,6 +25,11 @@ type Limits struct {
 	// 1024-descriptor limit); further clients wait in the listen backlog
 	// until one closes.
 	MaxConns int
+	// MaxConnsPerAddr caps the connections of one client address (an
+	// IPv6 /64; loopback has none): one more is closed at once, so that
+	// no client can take all of MaxConns (default a quarter of MaxConns,
+	// at least 1; negative: no cap).
+	MaxConnsPerAddr int
 	// StreamWriteTimeout bounds writing one frame of an agent's change
 	// stream (PalisadeWatchStream; default 10s): an agent that does not
 	// take it in time is cut off and resumes from its revision. Streams
@@ -64,6 +70,14 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxConns > 0 {
 		d.MaxConns = l.MaxConns
 	}
+	switch {
+	case l.MaxConnsPerAddr > 0:
+		d.MaxConnsPerAddr = l.MaxConnsPerAddr
+	case l.MaxConnsPerAddr < 0:
+		d.MaxConnsPerAddr = 0 // none
+	default:
+		d.MaxConnsPerAddr = max(d.MaxConns/4, 1)
+	}
 	if l.StreamWriteTimeout > 0 {
 		d.StreamWriteTimeout = l.StreamWriteTimeout
 	}
@@ -80,24 +94,77 @@ func (l Limits) withDefaults() Limits {
 }
 
 // limitListener accepts at most cap(sem) connections at once (what
-// golang.org/x/net/netutil.LimitListener does, without the dependency).
+// golang.org/x/net/netutil.LimitListener does, without the dependency),
+// and at most perAddr of them from one address (0: no such bound). A
+// connection past its address's share is closed at once: one client that
+// opens as many idle connections as the cap would otherwise make every
+// other client (agents too) wait in the backlog for as long as it keeps
+// them open. Loopback has no share (a proxy on the host, local tools).
 type limitListener struct {
 	net.Listener
-	sem chan struct{}
+	sem     chan struct{}
+	perAddr int
+	mu      sync.Mutex
+	byAddr  map[netip.Addr]int
 }
 
-func newLimitListener(ln net.Listener, n int) net.Listener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n)}
+func newLimitListener(ln net.Listener, n, perAddr int) net.Listener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), perAddr: perAddr, byAddr: map[netip.Addr]int{}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
-	l.sem <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
+	for {
+		l.sem <- struct{}{}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.sem
+			return nil, err
+		}
+		addr, ok := l.share(c.RemoteAddr())
+		if !ok {
+			c.Close()
+			<-l.sem
+			continue
+		}
+		return &limitConn{Conn: c, release: func() {
+			if addr.IsValid() {
+				l.mu.Lock()
+				if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
+					delete(l.byAddr, addr)
+				}
+				l.mu.Unlock()
+			}
+			<-l.sem
+		}}, nil
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+// share counts a connection from a against its address's share: ok is
+// false when the share is full. The address is that of the share (an
+// IPv6 /64, which one client typically holds whole), or invalid when the
+// connection counts against none.
+func (l *limitListener) share(a net.Addr) (netip.Addr, bool) {
+	if l.perAddr <= 0 {
+		return netip.Addr{}, true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}, true
+	}
+	addr := ap.Addr().Unmap()
+	if addr.IsLoopback() {
+		return netip.Addr{}, true
+	}
+	if addr.Is6() {
+		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byAddr[addr] >= l.perAddr {
+		return netip.Addr{}, false
+	}
+	l.byAddr[addr]++
+	return addr, true
 }
 
 type limitConn struct {

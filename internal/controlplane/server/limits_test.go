@@ -88,7 +88,7 @@ func TestLimitListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newLimitListener(inner, 1)
+	ln := newLimitListener(inner, 1, 0)
 	defer ln.Close()
 	for range 2 {
 		c, err := net.Dial("tcp", inner.Addr().String())
@@ -148,6 +148,11 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
 		t.Errorf("/readyz with the store closed: %d %q, want 503 naming the store", code, body)
 	}
+	// Anyone who reaches the port reads it: the store's own error (SQL,
+	// file names, etcd endpoints) goes to the log, not into the answer.
+	if _, body := get("/readyz"); strings.Contains(body, "sql") || strings.Contains(body, s.db) || strings.Contains(body, "closed") {
+		t.Errorf("/readyz shows the store's error: %q", body)
+	}
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz with the store closed: %d, want 200 (the process is alive)", code)
 	}
@@ -200,5 +205,113 @@ func TestLimitsDefaults(t *testing.T) {
 		if got.ThrottledDelay != tc.delay || got.MaxLargeBodies != tc.largeBodies {
 			t.Errorf("%+v: hold %v, large bodies %d; want %v, %d", tc.in, got.ThrottledDelay, got.MaxLargeBodies, tc.delay, tc.largeBodies)
 		}
+	}
+}
+
+// fakeConn is a connection from a given remote address.
+type fakeConn struct {
+	net.Conn
+	from net.Addr
+}
+
+func (c fakeConn) RemoteAddr() net.Addr { return c.from }
+
+// fakeListener hands out the connections sent on it.
+type fakeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+}
+
+func (l *fakeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *fakeListener) Close() error   { close(l.done); return nil }
+func (l *fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// TestLimitListenerPerAddress: one address (an IPv6 /64 counts as one)
+// holds at most its share of the connections; one more from it is closed
+// at once instead of taking a slot, so that a client that opens MaxConns
+// idle connections cannot make every other client wait. Other addresses
+// are served meanwhile, and loopback (a local proxy, the tests) has no
+// share of its own.
+func TestLimitListenerPerAddress(t *testing.T) {
+	type dial struct {
+		from     string
+		accepted bool
+	}
+	for _, tc := range []struct {
+		name  string
+		dials []dial
+	}{
+		{"an address past its share", []dial{{"192.0.2.1", true}, {"192.0.2.1", true}, {"192.0.2.1", false}, {"198.51.100.7", true}}},
+		{"an IPv4-mapped address is the same", []dial{{"192.0.2.1", true}, {"::ffff:192.0.2.1", true}, {"192.0.2.1", false}}},
+		{"one IPv6 /64", []dial{{"2001:db8::1", true}, {"2001:db8::2", true}, {"2001:db8::ffff:3", false}, {"2001:db8:0:1::1", true}}},
+		{"loopback has no share", []dial{{"127.0.0.1", true}, {"127.0.0.1", true}, {"127.0.0.1", true}, {"::1", true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := &fakeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+			ln := newLimitListener(inner, 8, 2)
+			defer ln.Close()
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			accepted := make(chan net.Conn)
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					accepted <- c
+				}
+			}()
+			for i, d := range tc.dials {
+				server, client := net.Pipe()
+				defer client.Close()
+				inner.conns <- fakeConn{Conn: server, from: &net.TCPAddr{IP: net.ParseIP(d.from), Port: 1000 + i}}
+				if d.accepted {
+					select {
+					case c := <-accepted:
+						held = append(held, c)
+					case <-time.After(5 * time.Second):
+						t.Fatalf("connection %d from %s was not served", i, d.from)
+					}
+					continue
+				}
+				// Past its share: closed at once, not held (nor served).
+				client.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := client.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+					t.Fatalf("connection %d from %s past its share was not closed: %v", i, d.from, err)
+				}
+				select {
+				case <-accepted:
+					t.Fatalf("connection %d from %s past its share was served", i, d.from)
+				default:
+				}
+			}
+			// A closed connection gives its address's place back.
+			if len(held) > 0 && !tc.dials[len(tc.dials)-1].accepted {
+				held[0].Close()
+				held = held[1:]
+				server, client := net.Pipe()
+				defer client.Close()
+				from := tc.dials[0].from
+				inner.conns <- fakeConn{Conn: server, from: &net.TCPAddr{IP: net.ParseIP(from), Port: 9999}}
+				select {
+				case c := <-accepted:
+					held = append(held, c)
+				case <-time.After(2 * time.Second):
+					t.Fatalf("after one of %s's connections closed, its next was not served", from)
+				}
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
@@ -29,8 +30,9 @@ type observer struct {
 	trail    *trail.Trail
 	hook     *webhook.Notifier // nil without a webhook
 	accounts *accountCache
-	// throttled picks which throttled calls the log and the trail keep.
-	throttled throttleSampler
+	// throttled picks which throttled calls the log and the trail keep;
+	// unverified which of those refused before a signature verified.
+	throttled, unverified throttleSampler
 }
 
 func (o *observer) observe(c *rpc.Call) {
@@ -50,6 +52,13 @@ func (o *observer) observe(c *rpc.Call) {
 	}
 	if strings.HasPrefix(c.Code, "Throttling") && !o.throttled.first(req.AccessKeyID, req.Action, c.Start) {
 		return // the metrics count it; the log and the trail have its first
+	}
+	// Refused before a key was verified: anyone who reaches the port can
+	// send these, as fast as the network carries them. Each written would
+	// let a flood fill the trail's queue (whose overflow drops the
+	// tenants' events) and prune their history by count.
+	if c.Code != "" && req.AccessKeyID == "" && !o.unverified.first(rpc.ClientShare(c.RemoteAddr), c.Code, c.Start) {
+		return
 	}
 	if o.trail != nil && trail.Wanted(c) {
 		ev := trail.EventOf(c, account())
@@ -77,8 +86,8 @@ func (o *observer) observe(c *rpc.Call) {
 	}
 	// Never the parameters: they may hold secrets, and the signature.
 	o.log.LogAttrs(context.Background(), level, "request",
-		slog.String("action", req.Action),
-		slog.String("version", req.Version),
+		slog.String("action", logValue(req.Action)),
+		slog.String("version", logValue(req.Version)),
 		slog.String("account", account()),
 		slog.String("accessKeyId", req.AccessKeyID),
 		slog.String("code", code),
@@ -87,7 +96,23 @@ func (o *observer) observe(c *rpc.Call) {
 		slog.Int("bytes", len(c.Body)),
 		slog.String("requestId", req.RequestID),
 		slog.String("remoteAddr", c.RemoteAddr),
-		slog.String("method", c.Method))
+		slog.String("method", logValue(c.Method)))
+}
+
+// maxLogValue bounds a value of the client's in the request log: what an
+// unknown Action, Version or method is shows in its first bytes, and a
+// client (signed or not) cannot have a megabyte written per request.
+const maxLogValue = 128
+
+func logValue(s string) string {
+	if len(s) <= maxLogValue {
+		return s
+	}
+	cut := maxLogValue
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(cut)"
 }
 
 // throttleSampler keeps a flood of throttled calls from becoming a flood

@@ -354,7 +354,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	lim := cfg.Limits.withDefaults()
 	svc.StreamWriteTimeout = lim.StreamWriteTimeout
 	// The cap counts TCP connections, so it wraps the plain listener.
-	ln = newLimitListener(ln, lim.MaxConns)
+	ln = newLimitListener(ln, lim.MaxConns, lim.MaxConnsPerAddr)
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
@@ -391,7 +391,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			if acct == "" {
 				return nil // the handler answers for an unknown key
 			}
-			return limiter.Allow(acct, req.Action)
+			// A large request takes tokens by its size: reading and
+			// checking 1 MiB costs the server many small requests.
+			return limiter.AllowN(acct, req.Action, ratelimit.Cost(req.Size))
 		},
 
 		MaxBodyBytes:   lim.MaxBodyBytes,
@@ -439,7 +441,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(r.Context(), svc, st); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			// Anyone who reaches the port asks: the store's own error
+			// (SQL, file names, etcd endpoints) goes to the log only.
+			cfg.Log.Warn("not ready", "err", err)
+			http.Error(w, "not ready: "+err.public, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -470,10 +475,10 @@ const readyWait = time.Second
 // ready reports why the server cannot answer API requests yet: the store
 // is closed or failing, or the in-memory view that reads are served from
 // has not loaded or caught up with the store.
-func ready(ctx context.Context, svc *api.Service, st store.Store) error {
+func ready(ctx context.Context, svc *api.Service, st store.Store) *notReady {
 	rev, err := st.Revision(ctx)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return &notReady{"the store cannot be read", fmt.Errorf("store: %w", err)}
 	}
 	v := svc.InMemory()
 	if v == nil {
@@ -482,10 +487,20 @@ func ready(ctx context.Context, svc *api.Service, st store.Store) error {
 	wctx, cancel := context.WithTimeout(ctx, readyWait)
 	defer cancel()
 	if _, err := v.Wait(wctx, rev); err != nil {
-		return fmt.Errorf("in-memory view at revision %d, store at %d: %w", v.Revision(), rev, err)
+		return &notReady{fmt.Sprintf("the in-memory view is at revision %d, the store at %d", v.Revision(), rev),
+			fmt.Errorf("in-memory view at revision %d, store at %d: %w", v.Revision(), rev, err)}
 	}
 	return nil
 }
+
+// notReady says why the server is not ready: public in /readyz's answer,
+// err (with the store's own error) in the log.
+type notReady struct {
+	public string
+	err    error
+}
+
+func (e *notReady) Error() string { return e.err.Error() }
 
 // Serve answers requests until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context) error {

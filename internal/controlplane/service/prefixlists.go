@@ -114,6 +114,9 @@ func newPrefixList(in *CreatePrefixListInput) (*model.PrefixList, error) {
 			return nil, e
 		}
 	}
+	if e := checkPrefixEntriesPerCall("Entry", len(in.Entries)); e != nil {
+		return nil, e
+	}
 	for _, en := range in.Entries {
 		cidr, e := model.ParsePrefixListCIDR(en.Cidr, pl.AddressFamily, "Entry.N.Cidr", true)
 		if e != nil {
@@ -155,6 +158,12 @@ type ModifyPrefixListInput struct {
 // re-describes or removes entries.
 func (s *Service) ModifyPrefixList(ctx context.Context, in ModifyPrefixListInput) error {
 	c := in.Caller
+	if e := checkPrefixEntriesPerCall("AddEntry", len(in.AddEntries)); e != nil {
+		return e
+	}
+	if e := checkPrefixEntriesPerCall("RemoveEntry", len(in.RemoveEntries)); e != nil {
+		return e
+	}
 	_, err := Update(s, ctx, c, "ModifyPrefixList", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		pl, err := getPrefixList(tx, c, in.PrefixListID)
 		if err != nil {
@@ -178,6 +187,16 @@ func (s *Service) ModifyPrefixList(ctx context.Context, in ModifyPrefixListInput
 		return struct{}{}, store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl)
 	})
 	return err
+}
+
+// checkPrefixEntriesPerCall bounds Entry.N, AddEntry.N and RemoveEntry.N
+// as ECS does (a list holds at most that many): each entry is compared
+// with those before it, so the bound comes before any is looked at.
+func checkPrefixEntriesPerCall(param string, n int) *ecserr.Error {
+	if n > model.MaxPrefixListEntries {
+		return ecserr.BadRequest("InvalidParameter."+param, "%s.N takes at most %d entries per call; %d were given.", param, model.MaxPrefixListEntries, n).At(param)
+	}
+	return nil
 }
 
 // modifyEntries applies the removals then the additions to pl.

@@ -73,10 +73,14 @@ func resourceType(s string) (taggable, error) {
 
 // resourceIDs drops repeats and checks the count (at most
 // MaxTagResourceIDs); required says whether at least one must be given.
+// Repeats are found in a set: a scan of those kept for each ID cost a
+// form of 10,000 IDs a third of a second of CPU.
 func resourceIDs(given []string, required bool) ([]string, error) {
 	var ids []string
+	seen := make(map[string]struct{}, min(len(given), 2*MaxTagResourceIDs))
 	for _, id := range given {
-		if !slices.Contains(ids, id) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
 			ids = append(ids, id)
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -236,9 +238,25 @@ func (v *Verifier) maxSkew() time.Duration {
 	return DefaultMaxSkew
 }
 
+// maxShownStringToSign bounds the string to sign a SignatureDoesNotMatch
+// shows: each byte of a request can take five in it (a '*' sent as is
+// becomes %2A, encoded again), so a large request with a wrong signature,
+// from anyone who knows a key ID, would be answered five times over. The
+// classic SDK compares what is shown with its own string to tell a wrong
+// secret from a signing bug: for any ordinary request it is shown whole.
+const maxShownStringToSign = 16 << 10
+
 func mismatch(serverStringToSign string) *ecserr.Error {
+	shown := serverStringToSign
+	if len(shown) > maxShownStringToSign {
+		cut := maxShownStringToSign // V3's canonical request has header values: cut at a whole character
+		for cut > 0 && !utf8.RuneStart(shown[cut]) {
+			cut--
+		}
+		shown = shown[:cut] + "…(" + strconv.Itoa(len(serverStringToSign)) + " bytes in all)"
+	}
 	return &ecserr.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch",
-		Message: "Specified signature is not matched with our calculation. server string to sign is:" + serverStringToSign}
+		Message: "Specified signature is not matched with our calculation. server string to sign is:" + shown}
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

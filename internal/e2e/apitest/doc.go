@@ -23,6 +23,7 @@
 //	v3_test.go           the main flow as raw JSON through CallApi
 //	terraform_test.go    the alicloud Terraform provider's own calls (RpcPost form bodies, V1) and data "alicloud_zones"
 //	aliyuncli_test.go    the aliyun CLI's CommonRequest calls, its --pager modes and printed errors
+//	hostile_test.go      another tenant's IDs answer as missing ones (API and console), rate limits by request size
 //
 // The package has no non-test code beyond this comment.
 package apitest

@@ -1,0 +1,42 @@
+package signature
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestMismatchMessageBounded: SignatureDoesNotMatch shows the server's
+// string to sign (the classic SDK compares it with its own to tell a wrong
+// secret from a signing bug), whole for any ordinary request, but cut for
+// a large one: each byte of a form can take five in the string to sign
+// ('*' is sent as is, encoded as %2A, and the whole encoded again), so a
+// 1 MiB body with a wrong signature, from anyone who knows a key ID, was
+// answered with 5 MiB.
+func TestMismatchMessageBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pad   string
+		whole bool // the message holds the whole string to sign
+	}{
+		{"an ordinary request", strings.Repeat("*", 100), true},
+		{"at the bound", strings.Repeat("a", maxShownStringToSign-600), true},
+		{"a large one", strings.Repeat("*", 1<<20), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := v1Params("wrong", func(p url.Values) { p.Set("Pad", tc.pad) })
+			_, err := testVerifier().Verify(v1Request(p), p, nil)
+			if err == nil || err.Code != "SignatureDoesNotMatch" {
+				t.Fatalf("got %v", err)
+			}
+			sts := StringToSignV1("POST", p)
+			_, shown, _ := strings.Cut(err.Message, "server string to sign is:")
+			if tc.whole != (shown == sts) {
+				t.Errorf("the message shows %d bytes of a string to sign of %d; want it whole: %v", len(shown), len(sts), tc.whole)
+			}
+			if len(err.Message) > maxShownStringToSign+200 {
+				t.Errorf("the message has %d bytes (string to sign %d); want at most %d", len(err.Message), len(sts), maxShownStringToSign+200)
+			}
+		})
+	}
+}

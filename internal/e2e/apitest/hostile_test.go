@@ -1,0 +1,315 @@
+package apitest
+
+import (
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/testkit/signedpost"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// TestRateLimitByCost: an account's requests are charged by their size,
+// so large ones (which cost the server many small ones to read, parse and
+// check) are throttled sooner: with a burst of 20, twenty ordinary calls
+// pass, but only one of 900 KB does (it takes 14 tokens).
+func TestRateLimitByCost(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: 0.001, ActionBurst: 20, PerAccount: 1000, AccountBurst: 1000}})
+	for _, tc := range []struct {
+		name  string
+		pad   int // bytes of a padding parameter
+		calls int
+		want  int // admitted
+	}{
+		{"ordinary", 100, 20, 20},
+		{"large", 900_000, 3, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := srv.NewAccount(t, tc.name)
+			ok := 0
+			for range tc.calls {
+				body := signedpost.Body(a.KeyID, a.Secret, map[string]string{"Action": "DescribeRegions", "Pad": strings.Repeat("x", tc.pad)})
+				resp, err := http.Post("http://"+srv.Addr+"/", "application/x-www-form-urlencoded", strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var e struct{ Code string }
+				json.Unmarshal(b, &e)
+				switch {
+				case resp.StatusCode == 200:
+					ok++
+				case e.Code != "Throttling.User":
+					t.Fatalf("%d %.300s", resp.StatusCode, b)
+				}
+			}
+			if ok != tc.want {
+				t.Errorf("%d of %d calls admitted, want %d", ok, tc.calls, tc.want)
+			}
+		})
+	}
+}
+
+// fakeID is an ID of the same form as id that exists nowhere: each
+// character of its random part moved one along.
+func fakeID(id string) string {
+	p, body, ok := strings.Cut(id, "-")
+	if !ok {
+		return id + "x"
+	}
+	b := []byte(body)
+	for i := range b {
+		switch {
+		case b[i] >= 'a' && b[i] < 'z', b[i] >= '0' && b[i] < '9':
+			b[i]++
+		case b[i] == 'z':
+			b[i] = 'a'
+		case b[i] == '9':
+			b[i] = '0'
+		}
+	}
+	return p + "-" + string(b)
+}
+
+// TestForeignIDsAnswerAsMissing: whatever a second tenant does with the
+// first tenant's IDs, in every routed action and every parameter that
+// takes one, and on the console's pages and forms, the answer is the one
+// an ID of the same form that exists nowhere gets (the same status, code
+// and message, the ID aside): nothing tells it that the ID exists, and
+// no answer shows the first tenant's names or addresses.
+func TestForeignIDsAnswerAsMissing(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: 1e6, ActionBurst: 1e6, PerAccount: 1e6, AccountBurst: 1e6}})
+	one := testenv.CommonClient(t, srv.Addr, srv.KeyID, srv.Secret)
+	must1 := func(version, action string, p map[string]string) map[string]any {
+		t.Helper()
+		p["RegionId"] = testenv.Region
+		text, code := rawCall(t, one, srv.Addr, version, action, p)
+		if code != "" {
+			t.Fatalf("%s: %s", action, text)
+		}
+		var out map[string]any
+		json.Unmarshal([]byte(text), &out)
+		return out
+	}
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	vpcID := str(must1(api.VPCVersion, "CreateVpc", map[string]string{"CidrBlock": "10.77.0.0/16", "VpcName": "t1mark-vpc"}), "VpcId")
+	vswID := str(must1(api.VPCVersion, "CreateVSwitch", map[string]string{"VpcId": vpcID, "ZoneId": "cn-hangzhou-h", "CidrBlock": "10.77.1.0/24", "VSwitchName": "t1mark-vsw"}), "VSwitchId")
+	sgID := str(must1(api.ECSVersion, "CreateSecurityGroup", map[string]string{"VpcId": vpcID, "SecurityGroupName": "t1mark-sg", "Description": "t1mark-desc"}), "SecurityGroupId")
+	peerID := str(must1(api.ECSVersion, "CreateSecurityGroup", map[string]string{"VpcId": vpcID, "SecurityGroupName": "t1mark-peer"}), "SecurityGroupId")
+	must1(api.ECSVersion, "AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sgID, "IpProtocol": "tcp", "PortRange": "22/22",
+		"SourceGroupId": peerID, "Description": "t1mark-rule"})
+	attr := must1(api.ECSVersion, "DescribeSecurityGroupAttribute", map[string]string{"SecurityGroupId": sgID})
+	perms, _ := attr["Permissions"].(map[string]any)["Permission"].([]any)
+	ruleID := str(perms[0].(map[string]any), "SecurityGroupRuleId")
+	run := must1(api.ECSVersion, "RunInstances", map[string]string{"ImageId": imageID, "InstanceType": instanceType, "VSwitchId": vswID,
+		"SecurityGroupId": sgID, "InstanceName": "t1mark-inst"})
+	instID := run["InstanceIdSets"].(map[string]any)["InstanceIdSet"].([]any)[0].(string)
+	plID := str(must1(api.ECSVersion, "CreatePrefixList", map[string]string{"AddressFamily": "IPv4", "MaxEntries": "5", "PrefixListName": "t1mark-pl",
+		"Entry.1.Cidr": "10.77.50.0/24"}), "PrefixListId")
+	prlID := str(must1(api.ECSVersion, "CreatePortRangeList", map[string]string{"MaxEntries": "5", "PortRangeListName": "t1mark-prl",
+		"Entry.1.PortRange": "8080/8080"}), "PortRangeListId")
+	eip := must1(api.VPCVersion, "AllocateEipAddress", map[string]string{"Name": "t1mark-eip"})
+	eipID := str(eip, "AllocationId")
+	must1(api.VPCVersion, "AssociateEipAddress", map[string]string{"AllocationId": eipID, "InstanceId": instID})
+	eniID := str(must1(api.ECSVersion, "CreateNetworkInterface", map[string]string{"VSwitchId": vswID, "SecurityGroupId": sgID,
+		"NetworkInterfaceName": "t1mark-eni"}), "NetworkInterfaceId")
+	flID := str(must1(api.VPCVersion, "CreateFlowLog", map[string]string{"ResourceType": "VPC", "ResourceId": vpcID, "TrafficType": "All",
+		"FlowLogName": "t1mark-fl"}), "FlowLogId")
+	ids := []string{vpcID, vswID, sgID, peerID, ruleID, instID, plID, prlID, eipID, eniID, flID}
+	fakes := map[string]string{}
+	for _, id := range ids {
+		fakes[id] = fakeID(id)
+	}
+	idParams := []map[string]string{
+		{"SecurityGroupId": sgID}, {"SecurityGroupId.1": sgID}, {"SecurityGroupIds.1": sgID}, {"SecurityGroupIds": `["` + sgID + `"]`},
+		{"SecurityGroupId": sgID, "SecurityGroupRuleId.1": ruleID}, {"SecurityGroupRuleId": ruleID}, {"SecurityGroupRuleId.1": ruleID},
+		{"SourceGroupId": sgID}, {"DestGroupId": sgID},
+		{"InstanceId": instID}, {"InstanceIds": `["` + instID + `"]`}, {"InstanceId.1": instID}, {"From": instID, "To": instID},
+		{"Source": instID}, {"Destination": instID}, {"SourceId": instID}, {"DestinationId": instID},
+		{"AssociatedInstanceId": instID, "AssociatedInstanceType": "EcsInstance"},
+		{"VpcId": vpcID}, {"VSwitchId": vswID}, {"VpcId": vpcID, "VSwitchId": vswID},
+		{"PrefixListId": plID}, {"PrefixListId.1": plID}, {"SourcePrefixListId": plID}, {"DestPrefixListId": plID},
+		{"PortRangeListId": prlID}, {"PortRangeListId.1": prlID},
+		{"AllocationId": eipID}, {"AllocationId": eipID, "InstanceId": instID},
+		{"NetworkInterfaceId": eniID}, {"NetworkInterfaceId.1": eniID}, {"NetworkInterfaceId": eniID, "InstanceId": instID},
+		{"ResourceType": "securitygroup", "ResourceId.1": sgID}, {"ResourceType": "instance", "ResourceId.1": instID},
+		{"ResourceType": "VPC", "ResourceId.1": vpcID}, {"ResourceType": "VSWITCH", "ResourceId.1": vswID},
+		{"FlowLogId": flID}, {"FlowLogId.1": flID}, {"ResourceType": "VPC", "ResourceId": vpcID, "TrafficType": "All"},
+		{"ResourceType": "NetworkInterface", "ResourceId": eniID, "TrafficType": "All"},
+		{"ResourceType": "VSwitch", "ResourceId": vswID, "TrafficType": "All"},
+		{"ResourceId": sgID}, {"ResourceId": instID},
+	}
+	fillers := map[string]string{"RegionId": testenv.Region, "IpProtocol": "tcp", "PortRange": "22/22", "Policy": "accept", "Priority": "1",
+		"Description": "x", "ChangeAction": "RevokeSecurityGroup", "Protocol": "tcp", "Port": "22", "Force": "true", "WaitSeconds": "0",
+		"Tag.1.Key": "k", "MaxEntries": "5", "AddressFamily": "IPv4", "SourceCidrIp": "1.2.3.4/32"}
+	routes := slices.SortedFunc(maps.Keys(server.Routes(srv.Ops)), func(a, b rpc.RouteKey) int {
+		return strings.Compare(a.Version+a.Action, b.Version+b.Action)
+	})
+	other := srv.NewAccount(t, "other")
+	c := testenv.CommonClient(t, srv.Addr, other.KeyID, other.Secret)
+	norm := func(s string, p map[string]string) string {
+		s = regexp.MustCompile(`"RequestId":"[^"]*"`).ReplaceAllString(s, "")
+		s = regexp.MustCompile(`[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}`).ReplaceAllString(s, "UUID")
+		for id, f := range fakes {
+			s = strings.ReplaceAll(s, id, "ID")
+			s = strings.ReplaceAll(s, f, "ID")
+		}
+		return s
+	}
+	bad := regexp.MustCompile(`(?i)sql|\.go:|runtime|goroutine|%!|json: |strconv\.|/tmp/|panic|nil pointer|t1mark|10\.77\.`)
+	consoleProbe(t, srv.Addr, other.KeyID, other.Secret, fakes, map[string]string{"sg": sgID, "peer": peerID, "rule": ruleID, "inst": instID, "vpc": vpcID, "eni": eniID, "pl": plID})
+	for _, k := range routes {
+		if k.Action == "PalisadeWatchStream" || k.Action == "PalisadeWatchChanges" || k.Action == "CreateAccessKey" {
+			continue // a stream; a long poll; a quota of keys the first call may fill
+		}
+		for _, ip := range idParams {
+			p := maps.Clone(fillers)
+			maps.Copy(p, ip)
+			text, _ := rawCall(t, c, srv.Addr, k.Version, k.Action, p)
+			fp := map[string]string{}
+			for kk, v := range p {
+				for id, f := range fakes {
+					v = strings.ReplaceAll(v, id, f)
+				}
+				fp[kk] = v
+			}
+			ftext, _ := rawCall(t, c, srv.Addr, k.Version, k.Action, fp)
+			if a, b := norm(text, p), norm(ftext, fp); a != b {
+				t.Errorf("%s %v: the first tenant's ID and a missing one answer differently:\n real: %s\n fake: %s", k.Action, ip, a, b)
+			}
+			if bad.MatchString(text) {
+				t.Errorf("%s %v shows internals or the first tenant's data: %s", k.Action, ip, text)
+			}
+		}
+	}
+}
+
+// consoleProbe signs in to the console as key and compares its pages and
+// forms for the first tenant's IDs (a) with those for missing ones.
+func consoleProbe(t *testing.T, addr, key, secret string, fakes map[string]string, a map[string]string) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	base := "http://" + addr + "/console/"
+	resp, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {key}, "AccessKeySecret": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	get := func(u string) (int, string) {
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, page := get(base + "r/cn-hangzhou/groups")
+	tok := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)[1]
+	post := func(f url.Values) (int, string) {
+		f.Set("csrf", tok)
+		req, _ := http.NewRequest("POST", base+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	norm := func(s string) string {
+		s = regexp.MustCompile(`[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}`).ReplaceAllString(s, "UUID")
+		s = regexp.MustCompile(`\d\d:\d\d:\d\d`).ReplaceAllString(s, "TIME")
+		for id, f := range fakes {
+			s = strings.ReplaceAll(s, id, "ID")
+			s = strings.ReplaceAll(s, f, "ID")
+		}
+		return s
+	}
+	sub := func(s string) string {
+		for id, f := range fakes {
+			s = strings.ReplaceAll(s, id, f)
+		}
+		return s
+	}
+	r := base + "r/cn-hangzhou/"
+	urls := []string{
+		r + "groups/" + a["sg"], r + "groups/" + a["sg"] + "/rules/new", r + "groups/" + a["sg"] + "/rules/new?template=" + a["rule"],
+		r + "groups/" + a["sg"] + "/rules/" + a["rule"] + "/edit", r + "groups/" + a["sg"] + "/export", r + "groups/" + a["sg"] + "/export?format=csv",
+		r + "groups/" + a["sg"] + "/import", r + "groups/" + a["sg"] + "/import?from=" + a["sg"], r + "groups/" + a["sg"] + "/compare?with=" + a["peer"],
+		r + "instances/" + a["inst"], r + "instances?vpc=" + a["vpc"], r + "map?vpc=" + a["vpc"], r + "map?group=" + a["sg"],
+		r + "map/edge?from=" + a["sg"] + "&to=" + a["peer"], r + "groups?q=" + a["sg"], r + "instances?q=" + a["inst"],
+		r + "audit?to=" + a["inst"] + "&from=" + a["inst"], r + "change/audit/" + a["sg"], r + "groups/new?vpc=" + a["vpc"],
+		r + "groups?vpc=" + a["vpc"],
+	}
+	for _, u := range urls {
+		s1, b1 := get(u)
+		s2, b2 := get(sub(u))
+		if s1 != s2 || norm(b1) != norm(b2) {
+			t.Errorf("console %s: the first tenant's IDs and missing ones answer differently: %d, %d\n%s", u, s1, s2, diffLines(norm(b1), norm(b2)))
+		}
+		if strings.Contains(b1, "t1mark") || strings.Contains(b1, "10.77.") {
+			t.Errorf("console %s shows the first tenant's data", u)
+		}
+	}
+	forms := []url.Values{
+		{"op": {"clone-group"}, "step": {"apply"}, "group": {a["sg"]}, "name": {"xyzzy-name"}},
+		{"op": {"create-group"}, "step": {"apply"}, "name": {"x"}, "vpc": {a["vpc"]}},
+		{"op": {"modify-group"}, "step": {"apply"}, "group": {a["sg"]}, "name": {"xyzzy-name"}}, {"op": {"edit-rule"}, "step": {"apply"}, "group": {a["sg"]}, "dir": {"ingress"}, "rule": {a["rule"]}, "r1.proto": {"tcp"}, "r1.ports": {"22/22"}, "r1.source": {"1.2.3.4/32"}},
+		{"op": {"set-policy"}, "step": {"apply"}, "group": {a["sg"]}, "policy": {"Drop"}},
+		{"op": {"delete-group"}, "step": {"apply"}, "group": {a["sg"]}},
+		{"op": {"delete-rules"}, "step": {"apply"}, "group": {a["sg"]}, "dir": {"ingress"}, "rule": {a["rule"]}},
+		{"op": {"import-rules"}, "step": {"preview"}, "group": {a["sg"]}, "dir": {"ingress"}, "rules": {"[]"}},
+		{"op": {"join"}, "step": {"apply"}, "group": {a["sg"]}, "instance": {a["inst"]}},
+		{"op": {"leave"}, "step": {"apply"}, "group": {a["sg"]}, "instance": {a["inst"]}},
+	}
+	for _, f := range forms {
+		s1, b1 := post(f)
+		g := url.Values{}
+		for k, v := range f {
+			g[k] = []string{sub(v[0])}
+		}
+		s2, b2 := post(g)
+		if s1 != s2 || norm(b1) != norm(b2) {
+			t.Errorf("console change %v: the first tenant's IDs and missing ones answer differently: %d, %d\n%s", f["op"], s1, s2, diffLines(norm(b1), norm(b2)))
+		}
+		if strings.Contains(b1, "t1mark") || strings.Contains(b1, "10.77.") {
+			t.Errorf("console change %v shows the first tenant's data", f["op"])
+		}
+	}
+}
+
+// diffLines lists the first lines where a and b differ.
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, "- "+x, "+ "+y)
+		}
+		if len(out) > 10 {
+			break
+		}
+	}
+	return strings.Join(out, "\n")
+}
