@@ -398,4 +398,3 @@ func TestServeOneServerPerStore(t *testing.T) {
 	}
 	runServe(t, "--listen", "127.0.0.1:0", "--db", db) // restarts on the store it left
 }
-
