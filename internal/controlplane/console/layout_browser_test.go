@@ -1,0 +1,125 @@
+package console
+
+import (
+	"context"
+	"net/http/httptest"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+)
+
+// layoutWorld is an account with a VPC, two groups (one with rules that
+// reference the other) and an instance in both, as a new user has them.
+func layoutWorld(t *testing.T) (*httptest.Server, *Console, model.AccessKey, string, string) {
+	t.Helper()
+	svc, key, cl := tenantService(t)
+	vpc := &model.VPC{ID: "vpc-layout00000000001", Name: "prod", CIDR: netip.MustParsePrefix("10.0.0.0/16"), Owner: cl.Account}
+	app := modeltest.Group("sg-layout0000000app01", vpc.ID, "basic")
+	db := modeltest.Group("sg-layout00000000db01", vpc.ID, "basic",
+		modeltest.Rule("sgr-layout0000000001", "in accept 1 TCP 3306/3306 10.0.1.0/24 desc=app_tier"),
+		modeltest.Rule("sgr-layout0000000002", "in accept 1 TCP 5432/5432 "+app.ID),
+		modeltest.Rule("sgr-layout0000000003", "in accept 100 TCP 1/65535 0.0.0.0/0 desc=a_wide_allow_that_a_later_deny_must_win_against"))
+	db.Name, app.Name = "db-prod", "app-prod"
+	db.Tags = []model.Tag{{Key: "owner", Value: "dba-team"}, {Key: "env", Value: "prod"}}
+	in := modeltest.Public(modeltest.Instance("i-layout000000000db01", vpc.ID, "10.0.2.10", db.ID, app.ID), "47.100.1.20")
+	in.Status, in.Name = model.StatusRunning, "db-prod-1"
+	for _, g := range []*model.SecurityGroup{app, db} {
+		g.Owner = cl.Account
+	}
+	in.Owner = cl.Account
+	if _, err := svc.Import(context.Background(), cl.Region, service.Resources{VPCs: []*model.VPC{vpc},
+		Groups: []*model.SecurityGroup{app, db}, Instances: []*model.Instance{in}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return srv, c, key, db.ID, in.ID
+}
+
+// narrowBrowser is a headless chromium with a phone-sized window, signed
+// in to the console at srv.
+func narrowBrowser(t *testing.T, srv *httptest.Server, key model.AccessKey, width int64) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("needs chromium (see TestConsoleInBrowser)")
+	}
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(int(width), 800), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancelT)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), chromedp.Navigate(srv.URL+Prefix+"signin"),
+		chromedp.WaitVisible(chromedp.CSS("#akid")),
+		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
+		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	return ctx
+}
+
+// TestNarrowLayoutInBrowser: on a phone-sized screen, and on a desktop
+// one, no page is wider than the window (a wide table scrolls in its own
+// box), an ID in a table is shown whole on one line (it was broken at its
+// hyphens, and on a narrow screen at every letter), and the inputs of the
+// rule form are wide enough to type in.
+func TestNarrowLayoutInBrowser(t *testing.T) {
+	srv, _, key, group, instance := layoutWorld(t)
+	r := srv.URL + Prefix + "r/cn-hangzhou/"
+	for _, width := range []int64{390, 1280} {
+		ctx := narrowBrowser(t, srv, key, width)
+		for _, page := range []string{"groups", "groups/" + group, "groups/" + group + "/rules/new", "instances", "instances/" + instance, "audit", "map"} {
+			// The audit and map pages reload themselves until their
+			// analysis is done; wait for the final page.
+			for i := 0; ; i++ {
+				if err := chromedp.Do(ctx, chromedp.Navigate(r+page), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+					t.Fatalf("%d px, open %s: %v", width, page, err)
+				}
+				cur, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("updating") === null`))
+				if err == nil && cur {
+					break
+				}
+				if i == 100 {
+					t.Fatalf("%s never shows the current analyses", page)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			wide, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`))
+			if err != nil || wide > 0 {
+				t.Errorf("%d px: %s is %d px wider than the window (%v)", width, page, wide, err)
+			}
+			broken, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(
+				"table.list td > code, table.list td > a, table.list td.id, .tag, .badge"))
+				.filter(e => { const r = document.createRange(); r.selectNodeContents(e);
+					return new Set(Array.from(r.getClientRects()).filter(x => x.width > 0).map(x => Math.round(x.top))).size > 1 })
+				.map(e => e.textContent.trim())`))
+			if err != nil || len(broken) > 0 {
+				t.Errorf("%d px: %s breaks %q over lines (%v)", width, page, broken, err)
+			}
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(r+"groups/"+group+"/rules/new"), chromedp.WaitVisible(chromedp.CSS("#r1-ports"))); err != nil {
+			t.Fatal(err)
+		}
+		narrowest, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.min(...Array.from(document.querySelectorAll("table.edit input")).map(e => e.getBoundingClientRect().width))`))
+		if err != nil || narrowest < 60 {
+			t.Errorf("%d px: an input of the rule form is %.0f px wide, too narrow to type in (%v)", width, narrowest, err)
+		}
+	}
+}
