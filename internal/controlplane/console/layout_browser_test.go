@@ -123,3 +123,43 @@ func TestNarrowLayoutInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// TestMapLabelsReadable: the reachability map of a few groups is not
+// zoomed so far that its labels are huge and run into each other (fitting
+// three nodes to the box drew 40 px labels).
+func TestMapLabelsReadable(t *testing.T) {
+	srv, _, key, _, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	for i := 0; ; i++ {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if ready, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("map") !== null && document.getElementById("updating") === null`)); err == nil && ready {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the map is never drawn")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[int](`palisadeMap.cy.nodes().length`))
+	if err != nil || nodes < 2 {
+		t.Fatalf("the map draws %d nodes (%v)", nodes, err)
+	}
+	px, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`parseFloat(palisadeMap.cy.nodes()[0].style("font-size")) * palisadeMap.cy.zoom()`))
+	if err != nil || px > 16 {
+		t.Fatalf("the map's labels are drawn %.0f px high (%v)", px, err)
+	}
+	// The labels do not overlap: their boxes on screen are apart.
+	overlap, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const b = palisadeMap.cy.nodes().map(n => n.renderedBoundingBox({includeNodes: false, includeEdges: false, includeLabels: true}));
+		for (let i = 0; i < b.length; i++) for (let j = i + 1; j < b.length; j++)
+			if (b[i].x1 < b[j].x2 && b[j].x1 < b[i].x2 && b[i].y1 < b[j].y2 && b[j].y1 < b[i].y2) return true;
+		return false })()`))
+	if err != nil || overlap {
+		t.Fatalf("labels of the map overlap (%v)", err)
+	}
+}
