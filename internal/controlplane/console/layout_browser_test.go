@@ -2,10 +2,12 @@ package console
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +163,42 @@ func TestMapLabelsReadable(t *testing.T) {
 		return false })()`))
 	if err != nil || overlap {
 		t.Fatalf("labels of the map overlap (%v)", err)
+	}
+}
+
+// get serves one page of the console to a session of account.
+func get(t *testing.T, c *Console, account, path string) (int, string) {
+	t.Helper()
+	s := c.sessions.add(account, "test", false)
+	req := httptest.NewRequest("GET", path, nil)
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	return w.Code, w.Body.String()
+}
+
+// TestMapEdgesNamed: the table of edges beside the map names the groups
+// as the map's nodes do (it gave bare IDs under a picture of names).
+func TestMapEdgesNamed(t *testing.T) {
+	_, c, key, _, _ := layoutWorld(t)
+	var body string
+	for i := 0; ; i++ {
+		code, b := get(t, c, key.Account, Prefix+"r/cn-hangzhou/map")
+		if code != http.StatusOK {
+			t.Fatalf("map: %d %.300s", code, b)
+		}
+		if body = b; !strings.Contains(b, `id="updating"`) {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the map never shows the current reachability")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, table, _ := strings.Cut(body, `id="edges"`)
+	for _, want := range []string{"db-prod <code>sg-layout00000000db01</code>", "app-prod <code>sg-layout0000000app01</code>"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("the edges table does not name %q:\n%.2000s", want, table)
+		}
 	}
 }
