@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -199,6 +202,40 @@ func TestMapEdgesNamed(t *testing.T) {
 	for _, want := range []string{"db-prod <code>sg-layout00000000db01</code>", "app-prod <code>sg-layout0000000app01</code>"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the edges table does not name %q:\n%.2000s", want, table)
+		}
+	}
+}
+
+// TestPreviewKeepsFlowLogFindings: the audit after a change is judged on
+// the cloud only, without the flow logs; a preview listed every flow-log
+// finding of the account (SGA-033: an exposed VPC without a flow log) as
+// resolved by any change at all.
+func TestPreviewKeepsFlowLogFindings(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	c.budgets.preview = diffTimeout // the diff in place
+	s := c.sessions.add(key.Account, key.ID, false)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	before, err := c.analysis.Audit(context.Background(), cl, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(before.Findings, func(f audit.Finding) bool { return f.Check == "SGA-033" }) {
+		t.Fatal("the world has no SGA-033 finding: the test shows nothing")
+	}
+	form := url.Values{"csrf": {s.csrf}, "op": {"add-rules"}, "step": {"preview"}, "group": {group}, "dir": {"ingress"},
+		"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"8080"}, "r1.peer": {"10.0.0.0/8"}, "r1.desc": {"app"}}
+	req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	body := w.Body.String()
+	if w.Code != 200 || !strings.Contains(body, `id="audit-section"`) || strings.Contains(body, `id="audit-pending"`) {
+		t.Fatalf("preview: %d %.2000s", w.Code, body)
+	}
+	for _, li := range strings.Split(body, "<li ")[1:] {
+		if strings.Contains(li, "SGA-033") || strings.Contains(li, "SGA-034") {
+			t.Errorf("the preview of a rule for 10.0.0.0/8 lists a flow-log finding: %.300s", li)
 		}
 	}
 }
