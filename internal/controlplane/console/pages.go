@@ -57,7 +57,15 @@ func (c *Console) groupsPage(p *page) {
 	slices.SortFunc(rows, func(a, b groupRow) int {
 		return cmp.Or(cmp.Compare(a.Group.Name, b.Group.Name), cmp.Compare(a.Group.ID, b.Group.ID))
 	})
-	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows, "Q": q, "Total": l.Total, "AuditStale": !fresh}))
+	// A page of groups at a time: an account may have a thousand, and a
+	// page of all of them took the browser seconds to draw.
+	const per = 100
+	matching := len(rows)
+	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
+	from := min((pg-1)*per, len(rows))
+	to := min(from+per, len(rows))
+	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows[from:to], "Q": q, "Total": l.Total, "AuditStale": !fresh,
+		"Matching": matching, "From": from + 1, "Page": pg, "Prev": pg > 1, "Next": to < len(rows)}))
 }
 
 // groupMatches reports whether a search matches a group: part of its name,

@@ -2,11 +2,13 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -236,6 +238,60 @@ func TestPreviewKeepsFlowLogFindings(t *testing.T) {
 	for _, li := range strings.Split(body, "<li ")[1:] {
 		if strings.Contains(li, "SGA-033") || strings.Contains(li, "SGA-034") {
 			t.Errorf("the preview of a rule for 10.0.0.0/8 lists a flow-log finding: %.300s", li)
+		}
+	}
+}
+
+// TestGroupsPaged: an account with 250 groups gets them a hundred at a
+// time, every one on some page, with links between the pages (one page of
+// a thousand rows was slow to draw); a search pages its matches.
+func TestGroupsPaged(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	var gs []*model.SecurityGroup
+	for i := range 250 {
+		g := modeltest.Group(fmt.Sprintf("sg-paged%013d", i), "", "basic")
+		g.Owner, g.Name = cl.Account, fmt.Sprintf("g%03d", i)
+		if i%2 == 0 {
+			g.Name += "-even"
+		}
+		gs = append(gs, g)
+	}
+	if _, err := svc.Import(context.Background(), cl.Region, service.Resources{Groups: gs}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`<tr data-group="([^"]+)">`)
+	for _, tc := range []struct {
+		q        string
+		pages    []int // rows on each page
+		matching int
+	}{
+		{"", []int{100, 100, 50}, 250},
+		{"even", []int{100, 25}, 125},
+	} {
+		seen := map[string]bool{}
+		for i, want := range tc.pages {
+			path := fmt.Sprintf("%sr/cn-hangzhou/groups?page=%d&q=%s", Prefix, i+1, tc.q)
+			code, body := get(t, c, key.Account, path)
+			rows := row.FindAllStringSubmatch(body, -1)
+			if code != 200 || len(rows) != want {
+				t.Fatalf("%s: %d with %d rows, want %d", path, code, len(rows), want)
+			}
+			for _, r := range rows {
+				seen[r[1]] = true
+			}
+			if next := strings.Contains(body, `id="groups-next"`); next != (i < len(tc.pages)-1) {
+				t.Errorf("%s: a link to the next page is %v", path, next)
+			}
+			if !strings.Contains(body, fmt.Sprintf("shown of %d", tc.matching)) {
+				t.Errorf("%s does not say %d match", path, tc.matching)
+			}
+		}
+		if len(seen) != tc.matching {
+			t.Errorf("q=%q: the pages show %d groups, want %d", tc.q, len(seen), tc.matching)
 		}
 	}
 }
