@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -293,5 +294,53 @@ func TestGroupsPaged(t *testing.T) {
 		if len(seen) != tc.matching {
 			t.Errorf("q=%q: the pages show %d groups, want %d", tc.q, len(seen), tc.matching)
 		}
+	}
+}
+
+// TestApplySentOnceInBrowser: a second click on Apply while the first is
+// on its way does not send the change again, and the form says it is
+// working.
+func TestApplySentOnceInBrowser(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	var mu sync.Mutex
+	applies := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/change") {
+			r.ParseForm()
+			if r.PostForm.Get("step") == "apply" {
+				mu.Lock()
+				applies++
+				mu.Unlock()
+				time.Sleep(700 * time.Millisecond) // a slow apply
+			}
+		}
+		c.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx := narrowBrowser(t, srv, key, 1280)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+group+"/rules/new"),
+		chromedp.WaitVisible(chromedp.CSS("#r1-peer")),
+		chromedp.SendKeys(chromedp.CSS("#r1-ports"), "8080"),
+		chromedp.SendKeys(chromedp.CSS("#r1-peer"), "10.0.0.0/8"),
+		chromedp.Click(chromedp.CSS("#preview")),
+		chromedp.WaitVisible(chromedp.CSS("#apply")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	// Two clicks, the second while the first is on its way; what the form
+	// says right after the first.
+	working, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const a = document.getElementById("apply"); a.click();
+		setTimeout(() => a.click(), 200); return (document.querySelector(".working") || {}).textContent || "" })()`))
+	if err != nil || working == "" {
+		t.Errorf("the form does not say it is working (%v)", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#group-id"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a second request, if sent, arrives
+	mu.Lock()
+	defer mu.Unlock()
+	if applies != 1 {
+		t.Fatalf("Apply clicked twice sent the change %d times", applies)
 	}
 }
