@@ -344,3 +344,31 @@ func TestApplySentOnceInBrowser(t *testing.T) {
 		t.Fatalf("Apply clicked twice sent the change %d times", applies)
 	}
 }
+
+// TestMapEmptyState: a region with nothing to draw says so and how to
+// start, instead of an empty box.
+func TestMapEmptyState(t *testing.T) {
+	_, c, key, _, _ := layoutWorld(t)
+	for _, tc := range []struct{ path, want string }{
+		{"r/cn-beijing/map", "There is no VPC in cn-beijing yet"},
+		{"r/cn-hangzhou/map?vpc=", "This network has no security groups"}, // the classic network
+	} {
+		var body string
+		for i := 0; ; i++ {
+			code, b := get(t, c, key.Account, Prefix+tc.path)
+			if code != http.StatusOK {
+				t.Fatalf("%s: %d %.300s", tc.path, code, b)
+			}
+			if body = b; !strings.Contains(b, `id="updating"`) {
+				break
+			}
+			if i == 100 {
+				t.Fatalf("%s never shows the current reachability", tc.path)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(body, `id="map"`) || !strings.Contains(body, `id="map-empty"`) || !strings.Contains(body, tc.want) {
+			t.Errorf("%s does not say there is nothing to draw:\n%.1500s", tc.path, body[strings.Index(body, "<main"):])
+		}
+	}
+}
