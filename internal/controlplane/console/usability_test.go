@@ -372,3 +372,25 @@ func TestMapEmptyState(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneNameOfUnnamedGroup: the clone form of a group without a name
+// offers a name the API accepts ("-copy" was refused as malformed).
+func TestCloneNameOfUnnamedGroup(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	g, err := svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/groups/"+g.SecurityGroupId)
+	m := regexp.MustCompile(`id="clone-name" name="name" value="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no clone form")
+	}
+	if _, err := svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, Name: m[1]}); err != nil {
+		t.Fatalf("the clone form offers the name %q: %v", m[1], err)
+	}
+}
