@@ -129,6 +129,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"map", c.regional(c.mapPage))
 	m.HandleFunc("GET "+r+"map/edge", c.regional(c.edgePage))
 	m.HandleFunc("GET "+r+"audit", c.regional(c.auditPage))
+	m.HandleFunc("GET "+r+"flowlogs", c.regional(c.flowLogsPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
 	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
@@ -327,7 +328,7 @@ func (c *Console) goRegion(w http.ResponseWriter, r *http.Request, s *session) {
 	section := "groups"
 	if rest, ok := strings.CutPrefix(q.Get("path"), Prefix+"r/"); ok {
 		if _, after, ok := strings.Cut(rest, "/"); ok {
-			if k, _, _ := strings.Cut(after, "/"); k == "instances" || k == "map" || k == "audit" {
+			if k, _, _ := strings.Cut(after, "/"); k == "instances" || k == "map" || k == "audit" || k == "flowlogs" {
 				section = k
 			}
 		}

@@ -317,3 +317,15 @@ func (c *Console) notFound(p *page, what string) {
 	p.w.WriteHeader(http.StatusNotFound)
 	c.render(p.w, "error", c.base(p, "Not found", map[string]any{"Message": what}))
 }
+
+// flowLogsPage lists the account's flow logs in the region: what records
+// the traffic the audit's SGA-033 asks about. Flow logs are made with the
+// VPC API (CreateFlowLog); their records are read with palisade flows.
+func (c *Console) flowLogsPage(p *page) {
+	l, err := c.svc.DescribeFlowLogs(p.ctx(), service.DescribeFlowLogsInput{Caller: p.caller, Page: allPage})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	c.render(p.w, "flowlogs", c.base(p, "Flow logs", map[string]any{"FlowLogs": l.Items}))
+}

@@ -394,3 +394,49 @@ func TestCloneNameOfUnnamedGroup(t *testing.T) {
 		t.Fatalf("the clone form offers the name %q: %v", m[1], err)
 	}
 }
+
+// TestFlowLogsPage: the flow logs page lists the account's flow logs of
+// the region, not another account's, says when there are none, and the
+// menu marks the page shown.
+func TestFlowLogsPage(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	ctx := context.Background()
+	vpc, err := svc.CreateVpc(ctx, service.CreateVpcInput{Caller: cl, CidrBlock: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := svc.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: cl, ResourceType: "VPC", ResourceID: vpc.VpcId, TrafficType: "All", Name: "all-of-prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, err := svc.NewTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := svc.CallerOf(ctx, otherKey.ID, "cn-hangzhou", true)
+	ovpc, err := svc.CreateVpc(ctx, service.CreateVpcInput{Caller: other, CidrBlock: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofl, err := svc.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: other, ResourceType: "VPC", ResourceID: ovpc.VpcId, TrafficType: "All", Name: "theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/flowlogs")
+	if code != 200 || !strings.Contains(body, `data-flowlog="`+fl.FlowLogId+`"`) || !strings.Contains(body, "all-of-prod") {
+		t.Fatalf("the flow logs page does not list %s: %d %.2000s", fl.FlowLogId, code, body)
+	}
+	if strings.Contains(body, ofl.FlowLogId) || strings.Contains(body, "theirs") || strings.Contains(body, ovpc.VpcId) {
+		t.Fatal("the flow logs page shows another account's flow log")
+	}
+	if !strings.Contains(body, `href="/console/r/cn-hangzhou/flowlogs" aria-current="page"`) || strings.Count(body, `aria-current="page"`) != 1 {
+		t.Error("the menu does not mark the flow logs page alone as the page shown")
+	}
+	if code, body := get(t, c, key.Account, Prefix+"r/cn-beijing/flowlogs"); code != 200 || !strings.Contains(body, `id="flowlogs-none"`) {
+		t.Errorf("a region without flow logs: %d, no empty state", code)
+	}
+}
