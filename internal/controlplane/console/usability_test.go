@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 
@@ -438,5 +439,30 @@ func TestFlowLogsPage(t *testing.T) {
 	}
 	if code, body := get(t, c, key.Account, Prefix+"r/cn-beijing/flowlogs"); code != 200 || !strings.Contains(body, `id="flowlogs-none"`) {
 		t.Errorf("a region without flow logs: %d, no empty state", code)
+	}
+}
+
+// TestAutosubmitSelectKeyboard: a filter that applies when picked does
+// not leave the page on the first arrow key (a keyboard user could not go
+// past the next option); Enter applies the choice.
+func TestAutosubmitSelectKeyboard(t *testing.T) {
+	srv, _, key, _, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	audit := srv.URL + Prefix + "r/cn-hangzhou/audit"
+	if err := chromedp.Do(ctx, chromedp.Navigate(audit), chromedp.WaitVisible(chromedp.CSS("#severity")),
+		chromedp.Focus(chromedp.CSS("#severity")), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || loc != audit {
+		t.Fatalf("after two arrow keys the page is %s, want still %s (%v)", loc, audit, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#severity"))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if loc, err = chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.Contains(loc, "severity=low") {
+		t.Fatalf("Enter after choosing low leads to %s (%v)", loc, err)
 	}
 }

@@ -1,9 +1,19 @@
 // Palisade console: small progressive enhancements; every page works without them.
 (function () {
   "use strict";
-  // Selects marked data-autosubmit (the region picker, filters) apply at once.
+  // Selects marked data-autosubmit (the region picker, filters) apply at
+  // once when picked with the mouse. From the keyboard the arrows change
+  // the value as they go, so a change applies on Enter or on leaving the
+  // select: the first arrow press left the page before.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
-    s.addEventListener("change", function () { s.form.submit(); });
+    var keys = false, start = s.value;
+    s.addEventListener("keydown", function (e) {
+      keys = true;
+      if (e.key === "Enter" && s.value !== start) { e.preventDefault(); s.form.submit(); }
+    });
+    s.addEventListener("mousedown", function () { keys = false; });
+    s.addEventListener("change", function () { if (!keys) s.form.submit(); });
+    s.addEventListener("blur", function () { if (keys && s.value !== start) s.form.submit(); });
   });
   // A change's preview or apply can take a few seconds: the form says it
   // is working and a second click does not send it again (an apply sent
