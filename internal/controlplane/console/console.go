@@ -194,7 +194,14 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Refused: the form could not be read ("+err.Error()+").", http.StatusBadRequest)
+		// A page, as the console's other refusals: the parser's own words
+		// ("http: request body too large") do not say what to do.
+		msg, status := "The form could not be read; reload the page and try again. Nothing was changed.", http.StatusBadRequest
+		if _, big := errors.AsType[*http.MaxBytesError](err); big {
+			msg, status = fmt.Sprintf("The form is larger than the console takes (%d KiB); send fewer rules at once, or use the API. Nothing was changed.", maxForm>>10), http.StatusRequestEntityTooLarge
+		}
+		w.WriteHeader(status)
+		c.render(w, "error", map[string]any{"Title": "Refused", "Code": "InvalidParameter", "Message": msg})
 		return false
 	}
 	if !s.checkCSRF(r.PostForm.Get("csrf")) {

@@ -466,3 +466,22 @@ func TestAutosubmitSelectKeyboard(t *testing.T) {
 		t.Fatalf("Enter after choosing low leads to %s (%v)", loc, err)
 	}
 }
+
+// TestOversizedFormPage: a form larger than the console takes is refused
+// with a page that says what to do, not the HTTP parser's error text.
+func TestOversizedFormPage(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	form := url.Values{"csrf": {s.csrf}, "op": {"import-rules"}, "step": {"preview"}, "group": {group}, "dir": {"ingress"},
+		"rules": {strings.Repeat("x", maxForm+1)}}
+	req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	body := w.Body.String()
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") ||
+		strings.Contains(body, "http: ") || !strings.Contains(body, "Nothing was changed") || !strings.Contains(body, `class="ecs-code"`) {
+		t.Fatalf("an oversized form: %d %s %.600s", w.Code, w.Header().Get("Content-Type"), body)
+	}
+}
