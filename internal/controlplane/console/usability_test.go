@@ -485,3 +485,41 @@ func TestOversizedFormPage(t *testing.T) {
 		t.Fatalf("an oversized form: %d %s %.600s", w.Code, w.Header().Get("Content-Type"), body)
 	}
 }
+
+// TestRefusedPreviewKeepsForm: a preview of rules the API refuses shows
+// the API's error above the form as it was filled in, to correct and
+// preview again (it showed the error alone, and Back led to the group
+// page: every row had to be typed again).
+func TestRefusedPreviewKeepsForm(t *testing.T) {
+	srv, _, key, group, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+group+"/rules/new"),
+		chromedp.WaitVisible(chromedp.CSS("#r1-peer")),
+		chromedp.SetValue(chromedp.CSS("#r1-protocol"), "UDP"),
+		chromedp.SendKeys(chromedp.CSS("#r1-ports"), "53"),
+		chromedp.SendKeys(chromedp.CSS("#r1-peer"), "10.0.0.0/8"),
+		chromedp.SendKeys(chromedp.CSS("#r1-desc"), "dns"),
+		chromedp.SendKeys(chromedp.CSS("#r3-ports"), "80x"),
+		chromedp.SendKeys(chromedp.CSS("#r3-peer"), "192.0.2.0/24"),
+		chromedp.Click(chromedp.CSS("#preview")),
+		chromedp.WaitVisible(chromedp.CSS("#error-code"))); err != nil {
+		t.Fatal(err)
+	}
+	code, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-code")))
+	if err != nil || !strings.HasPrefix(code, "InvalidParam") {
+		t.Fatalf("error code %q (%v)", code, err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`["r1-protocol", "r1-ports", "r1-peer", "r1-desc", "r2-ports", "r3-ports", "r3-peer"].map(id => document.getElementById(id).value).join(" ")`))
+	if want := "UDP 53 10.0.0.0/8 dns  80x 192.0.2.0/24"; err != nil || got != want {
+		t.Fatalf("the refused form holds %q, want %q (%v)", got, want, err)
+	}
+	// Corrected, it previews.
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#r3-ports"), "80"), chromedp.Click(chromedp.CSS("#preview")),
+		chromedp.WaitVisible(chromedp.CSS("#apply"))); err != nil {
+		t.Fatal(err)
+	}
+	what, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#what")))
+	if !strings.Contains(what, "Add 2 ingress rules") {
+		t.Fatalf("the corrected form previews %q", what)
+	}
+}
