@@ -183,7 +183,8 @@ func (c *Console) groupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	members, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+	// The first maxMembers members; the instances page lists them all.
+	members, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}})
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -221,15 +222,19 @@ func (c *Console) groupPage(p *page) {
 		referencing = refs[0].Referencing
 	}
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
-		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "Findings": findings,
+		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
 		"Referencing": referencing, "Templates": templates,
 		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
 	}))
 }
 
+// maxMembers bounds the members a group's page lists: a group may hold
+// thousands of instances, each row with its own form.
+const maxMembers = 100
+
 func (c *Console) instancesPage(p *page) {
 	q := p.r.URL.Query()
-	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), Page: allPage}
+	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), SecurityGroupID: q.Get("group"), Page: allPage}
 	if n := strings.TrimSpace(q.Get("q")); n != "" {
 		in.Name = "*" + n + "*"
 	}
@@ -244,7 +249,7 @@ func (c *Console) instancesPage(p *page) {
 	from := min((pg-1)*per, len(items))
 	to := min(from+per, len(items))
 	c.render(p.w, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
-		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc")}))
+		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc"), "Group": q.Get("group")}))
 }
 
 func (c *Console) instancePage(p *page) {

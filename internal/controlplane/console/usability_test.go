@@ -523,3 +523,55 @@ func TestRefusedPreviewKeepsForm(t *testing.T) {
 		t.Fatalf("the corrected form previews %q", what)
 	}
 }
+
+// TestGroupMembersBounded: a group of 150 instances lists its first 100
+// on its page (each row is a form) and links to the instances page, which
+// lists all of them a page at a time; each Remove button names its
+// instance for a screen reader.
+func TestGroupMembersBounded(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	g := modeltest.Group("sg-members0000000001", "", "basic")
+	g.Owner = cl.Account
+	other := modeltest.Group("sg-members0000000002", "", "basic")
+	other.Owner = cl.Account
+	var ins []*model.Instance
+	for i := range 160 {
+		grp := g.ID
+		if i >= 150 {
+			grp = other.ID // not a member
+		}
+		in := modeltest.Instance(fmt.Sprintf("i-members%011d", i), "", fmt.Sprintf("10.1.%d.%d", i/200, i%200+1), grp)
+		in.Owner, in.Status = cl.Account, model.StatusRunning
+		ins = append(ins, in)
+	}
+	if _, err := svc.Import(context.Background(), cl.Region, service.Resources{Groups: []*model.SecurityGroup{g, other}, Instances: ins}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/groups/"+g.ID)
+	_, members, _ := strings.Cut(body, `id="members"`)
+	members, _, _ = strings.Cut(members, "</table>")
+	if n := strings.Count(members, `name="op" value="leave"`); code != 200 || n != maxMembers {
+		t.Fatalf("the group page lists %d members (%d), want %d", n, code, maxMembers)
+	}
+	if !strings.Contains(body, `id="members-more"`) || !strings.Contains(body, "of 150 members") || !strings.Contains(body, `aria-label="Remove i-members00000000000 (preview)"`) {
+		t.Error("the group page does not say how many members there are, link to them all or name its Remove buttons")
+	}
+	seen := map[string]bool{}
+	row := regexp.MustCompile(`<tr><td><a href="[^"]*/instances/(i-[a-z0-9]+)">`)
+	for pg := 1; pg <= 2; pg++ {
+		_, body := get(t, c, key.Account, fmt.Sprintf("%sr/cn-hangzhou/instances?group=%s&page=%d", Prefix, g.ID, pg))
+		for _, m := range row.FindAllStringSubmatch(body, -1) {
+			seen[m[1]] = true
+		}
+		if next := strings.Contains(body, `id="instances-next"`); next != (pg == 1) {
+			t.Errorf("page %d of the members: a link to the next is %v", pg, next)
+		}
+	}
+	if len(seen) != 150 || seen["i-members00000000155"] {
+		t.Errorf("the instances page lists %d instances as the group's members, want its 150", len(seen))
+	}
+}
