@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -333,4 +335,32 @@ func (c *Console) flowLogsPage(p *page) {
 		return
 	}
 	c.render(p.w, "flowlogs", c.base(p, "Flow logs", map[string]any{"FlowLogs": l.Items}))
+}
+
+// maxEvents is how many of the latest events the events page lists.
+const maxEvents = 100
+
+// eventsPage lists the latest events of the account (its changes and its
+// refused calls) in the region, as the event trail of this server keeps
+// them; palisade events and LookupEvents search them all.
+func (c *Console) eventsPage(p *page) {
+	data := map[string]any{"Kept": c.events != nil}
+	if c.events != nil {
+		evs, _, err := c.events.Find(p.ctx(), trail.Query{Account: p.caller.Account, Start: time.Unix(0, 0), End: time.Now().Add(time.Minute), Max: 1000})
+		if err != nil {
+			c.fail(p, err)
+			return
+		}
+		var shown []trail.Event
+		for _, e := range evs {
+			if e.AcsRegion == p.region || e.AcsRegion == "" {
+				shown = append(shown, e)
+			}
+			if len(shown) == maxEvents {
+				break
+			}
+		}
+		data["Events"] = shown
+	}
+	c.render(p.w, "events", c.base(p, "Events", data))
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
@@ -573,5 +575,55 @@ func TestGroupMembersBounded(t *testing.T) {
 	}
 	if len(seen) != 150 || seen["i-members00000000155"] {
 		t.Errorf("the instances page lists %d instances as the group's members, want its 150", len(seen))
+	}
+}
+
+// TestEventsPage: the events page lists the account's events of the
+// region from the event trail, refused calls marked, and never another
+// account's.
+func TestEventsPage(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	tr, err := trail.Open(trail.File(filepath.Join(t.TempDir(), "x.db")), trail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	now := time.Now()
+	for i, e := range []trail.Event{
+		{EventID: "ev-mine-ok", EventName: "AuthorizeSecurityGroup", AcsRegion: "cn-hangzhou", ResourceName: "sg-eventsmine", ResourceType: "ACS::ECS::SecurityGroup"},
+		{EventID: "ev-mine-refused", EventName: "RevokeSecurityGroup", AcsRegion: "cn-hangzhou", ErrorCode: "InvalidSecurityGroupId.NotFound"},
+		{EventID: "ev-mine-beijing", EventName: "CreateSecurityGroup", AcsRegion: "cn-beijing"},
+		{EventID: "ev-theirs", EventName: "DeleteSecurityGroup", AcsRegion: "cn-hangzhou", UserIdentity: trail.Identity{AccountID: "1234567890123456"}},
+	} {
+		if e.UserIdentity.AccountID == "" {
+			e.UserIdentity = trail.Identity{Type: "root-account", AccountID: cl.Account, AccessKeyID: key.ID}
+		}
+		e.Time = now.Add(time.Duration(i) * time.Second)
+		e.EventTime = e.Time.UTC().Format(time.RFC3339)
+		if !tr.Record(e) {
+			t.Fatal("the trail did not take an event")
+		}
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{Events: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/events")
+	if code != 200 || !strings.Contains(body, `data-event="ev-mine-ok"`) || !strings.Contains(body, "sg-eventsmine") ||
+		!strings.Contains(body, `data-event="ev-mine-refused"`) || !strings.Contains(body, "InvalidSecurityGroupId.NotFound") {
+		t.Fatalf("the events page does not list the account's events: %d %.3000s", code, body)
+	}
+	if strings.Contains(body, "ev-theirs") || strings.Contains(body, "ev-mine-beijing") {
+		t.Error("the events page lists another account's event or another region's")
+	}
+	if strings.Index(body, "ev-mine-refused") > strings.Index(body, "ev-mine-ok") {
+		t.Error("the events are not newest first")
+	}
+	c2, _ := New(svc, Options{})
+	if code, body := get(t, c2, key.Account, Prefix+"r/cn-hangzhou/events"); code != 200 || !strings.Contains(body, `id="events-none"`) {
+		t.Errorf("without a trail: %d, no note", code)
 	}
 }
