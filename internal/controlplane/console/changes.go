@@ -419,6 +419,9 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
+	if err != nil && c.rulesFormAgain(p, f, err) {
+		return
+	}
 	if err != nil {
 		data["Err"] = c.asECS(err)
 		data["Back"] = p.link("groups/" + url.PathEscape(f.Get("group")))
@@ -466,6 +469,9 @@ func (c *Console) change(p *page) {
 			data["AuditPending"] = p.link("change/audit/" + diffID)
 		}
 		t.Stop()
+	}
+	if err != nil && c.rulesFormAgain(p, f, err) {
+		return
 	}
 	if err != nil {
 		data["Err"] = c.asECS(err)
@@ -525,4 +531,57 @@ func analyzeFlow(cl service.Caller, from, to, proto, port string) analyze.FlowIn
 // and those it would remove, against the audit at the current revision.
 type auditDiff struct {
 	Added, Removed []audit.Finding
+}
+
+// rulesFormAgain answers a refused preview of rules with their form, as it
+// was filled in, under the API's error: the user corrects the row instead
+// of typing every row again. It reports whether it answered (only for the
+// rule forms, and only when their group is the caller's).
+func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
+	op := f.Get("op")
+	if op != "add-rules" && op != "edit-rule" || f.Get("step") == "apply" {
+		return false
+	}
+	dir, derr := parseDirection(f.Get("dir"))
+	if derr != nil {
+		return false
+	}
+	attr, gerr := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: f.Get("group"), Page: service.Page{Size: 1}})
+	if gerr != nil {
+		return false
+	}
+	rows := rowsOf(f)
+	n := rowCount
+	if op == "edit-rule" {
+		n = 1
+	}
+	for i := len(rows); i < n; i++ { // the empty rows, for more
+		rows = append(rows, ruleRowInput{N: 0})
+	}
+	used := map[int]bool{}
+	for _, r := range rows {
+		used[r.N] = true
+	}
+	next := 1
+	for i := range rows {
+		if rows[i].N == 0 {
+			for used[next] {
+				next++
+			}
+			rows[i].N, used[next] = next, true
+		}
+	}
+	slices.SortFunc(rows, func(a, b ruleRowInput) int { return a.N - b.N })
+	title := "Add rules to " + attr.Group.ID
+	data := map[string]any{"G": attr.Group, "Dir": string(dir), "Rows": rows, "Op": op, "Protocols": model.Protocols, "Risky": riskyPorts,
+		"Err": asECS(err)}
+	if op == "edit-rule" {
+		title, data["Rule"] = "Change rule "+f.Get("rule"), f.Get("rule")
+	} else {
+		data["Templates"] = templates
+	}
+	e := asECS(err)
+	p.w.WriteHeader(e.Status)
+	c.render(p.w, "rules", c.base(p, title, data))
+	return true
 }

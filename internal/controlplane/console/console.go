@@ -28,6 +28,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -45,6 +46,7 @@ var assetFS embed.FS
 type Console struct {
 	svc      *service.Service
 	analysis *analyze.Service
+	events   *trail.Trail
 	sessions *sessions
 	pages    map[string]*template.Template
 	cache    *resultCache
@@ -67,6 +69,9 @@ type Options struct {
 	// Analysis is the server's analysis service (its live reachability and
 	// bounds); nil makes one over svc, for tests.
 	Analysis *analyze.Service
+	// Events is the server's event trail, for the events page (nil: the
+	// page says the trail is not kept here).
+	Events *trail.Trail
 }
 
 // New returns the console over a resource service.
@@ -81,7 +86,7 @@ func New(svc *service.Service, o Options) (*Console, error) {
 	if o.Analysis == nil {
 		o.Analysis = analyze.New(svc)
 	}
-	c := &Console{svc: svc, analysis: o.Analysis, sessions: newSessions(o), pages: pages,
+	c := &Console{svc: svc, analysis: o.Analysis, events: o.Events, sessions: newSessions(o), pages: pages,
 		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log,
 		budgets: budgets{page: pageBudget, preview: previewBudget}}
 	c.routes()
@@ -129,6 +134,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"map", c.regional(c.mapPage))
 	m.HandleFunc("GET "+r+"map/edge", c.regional(c.edgePage))
 	m.HandleFunc("GET "+r+"audit", c.regional(c.auditPage))
+	m.HandleFunc("GET "+r+"flowlogs", c.regional(c.flowLogsPage))
+	m.HandleFunc("GET "+r+"events", c.regional(c.eventsPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
 	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +200,14 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Refused: the form could not be read ("+err.Error()+").", http.StatusBadRequest)
+		// A page, as the console's other refusals: the parser's own words
+		// ("http: request body too large") do not say what to do.
+		msg, status := "The form could not be read; reload the page and try again. Nothing was changed.", http.StatusBadRequest
+		if _, big := errors.AsType[*http.MaxBytesError](err); big {
+			msg, status = fmt.Sprintf("The form is larger than the console takes (%d KiB); send fewer rules at once, or use the API. Nothing was changed.", maxForm>>10), http.StatusRequestEntityTooLarge
+		}
+		w.WriteHeader(status)
+		c.render(w, "error", map[string]any{"Title": "Refused", "Code": "InvalidParameter", "Message": msg})
 		return false
 	}
 	if !s.checkCSRF(r.PostForm.Get("csrf")) {
@@ -329,7 +343,7 @@ func (c *Console) goRegion(w http.ResponseWriter, r *http.Request, s *session) {
 	section := "groups"
 	if rest, ok := strings.CutPrefix(q.Get("path"), Prefix+"r/"); ok {
 		if _, after, ok := strings.Cut(rest, "/"); ok {
-			if k, _, _ := strings.Cut(after, "/"); k == "instances" || k == "map" || k == "audit" {
+			if k, _, _ := strings.Cut(after, "/"); k == "instances" || k == "map" || k == "audit" || k == "flowlogs" || k == "events" {
 				section = k
 			}
 		}

@@ -29,6 +29,10 @@ type mapEdge struct {
 	Warn   bool   `json:"warn"` // an administration or database port from the internet
 	Pairs  int    `json:"pairs"`
 	Href   string `json:"href"`
+	// SourceName and TargetName are the groups' names, for the table
+	// beside the map (which labels its nodes with them).
+	SourceName string `json:"-"`
+	TargetName string `json:"-"`
 }
 
 type mapData struct {
@@ -95,6 +99,12 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 		me := mapEdge{ID: e.From + ">" + e.To, Source: e.From, Target: e.To, Ports: ports.String(), Pairs: e.Pairs4 + e.Pairs6,
 			Href: p.link("map/edge", "from", e.From, "to", e.To, "protocol", protocol, "port", port)}
 		me.Warn = e.From == reach.Internet && opensRisky(ports)
+		if g := in[e.From]; g != nil {
+			me.SourceName = g.Name
+		}
+		if g := in[e.To]; g != nil {
+			me.TargetName = g.Name
+		}
 		out.Edges = append(out.Edges, me)
 	}
 	members := map[string]int{}

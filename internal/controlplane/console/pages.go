@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -57,7 +59,15 @@ func (c *Console) groupsPage(p *page) {
 	slices.SortFunc(rows, func(a, b groupRow) int {
 		return cmp.Or(cmp.Compare(a.Group.Name, b.Group.Name), cmp.Compare(a.Group.ID, b.Group.ID))
 	})
-	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows, "Q": q, "Total": l.Total, "AuditStale": !fresh}))
+	// A page of groups at a time: an account may have a thousand, and a
+	// page of all of them took the browser seconds to draw.
+	const per = 100
+	matching := len(rows)
+	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
+	from := min((pg-1)*per, len(rows))
+	to := min(from+per, len(rows))
+	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows[from:to], "Q": q, "Total": l.Total, "AuditStale": !fresh,
+		"Matching": matching, "From": from + 1, "Page": pg, "Prev": pg > 1, "Next": to < len(rows)}))
 }
 
 // groupMatches reports whether a search matches a group: part of its name,
@@ -175,7 +185,8 @@ func (c *Console) groupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	members, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+	// The first maxMembers members; the instances page lists them all.
+	members, err := c.svc.DescribeInstances(ctx, service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}})
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -213,15 +224,19 @@ func (c *Console) groupPage(p *page) {
 		referencing = refs[0].Referencing
 	}
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
-		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "Findings": findings,
+		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
 		"Referencing": referencing, "Templates": templates,
 		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
 	}))
 }
 
+// maxMembers bounds the members a group's page lists: a group may hold
+// thousands of instances, each row with its own form.
+const maxMembers = 100
+
 func (c *Console) instancesPage(p *page) {
 	q := p.r.URL.Query()
-	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), Page: allPage}
+	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), SecurityGroupID: q.Get("group"), Page: allPage}
 	if n := strings.TrimSpace(q.Get("q")); n != "" {
 		in.Name = "*" + n + "*"
 	}
@@ -236,7 +251,7 @@ func (c *Console) instancesPage(p *page) {
 	from := min((pg-1)*per, len(items))
 	to := min(from+per, len(items))
 	c.render(p.w, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
-		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc")}))
+		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc"), "Group": q.Get("group")}))
 }
 
 func (c *Console) instancePage(p *page) {
@@ -308,4 +323,44 @@ func (c *Console) auditPage(p *page) {
 func (c *Console) notFound(p *page, what string) {
 	p.w.WriteHeader(http.StatusNotFound)
 	c.render(p.w, "error", c.base(p, "Not found", map[string]any{"Message": what}))
+}
+
+// flowLogsPage lists the account's flow logs in the region: what records
+// the traffic the audit's SGA-033 asks about. Flow logs are made with the
+// VPC API (CreateFlowLog); their records are read with palisade flows.
+func (c *Console) flowLogsPage(p *page) {
+	l, err := c.svc.DescribeFlowLogs(p.ctx(), service.DescribeFlowLogsInput{Caller: p.caller, Page: allPage})
+	if err != nil {
+		c.fail(p, err)
+		return
+	}
+	c.render(p.w, "flowlogs", c.base(p, "Flow logs", map[string]any{"FlowLogs": l.Items}))
+}
+
+// maxEvents is how many of the latest events the events page lists.
+const maxEvents = 100
+
+// eventsPage lists the latest events of the account (its changes and its
+// refused calls) in the region, as the event trail of this server keeps
+// them; palisade events and LookupEvents search them all.
+func (c *Console) eventsPage(p *page) {
+	data := map[string]any{"Kept": c.events != nil}
+	if c.events != nil {
+		evs, _, err := c.events.Find(p.ctx(), trail.Query{Account: p.caller.Account, Start: time.Unix(0, 0), End: time.Now().Add(time.Minute), Max: 1000})
+		if err != nil {
+			c.fail(p, err)
+			return
+		}
+		var shown []trail.Event
+		for _, e := range evs {
+			if e.AcsRegion == p.region || e.AcsRegion == "" {
+				shown = append(shown, e)
+			}
+			if len(shown) == maxEvents {
+				break
+			}
+		}
+		data["Events"] = shown
+	}
+	c.render(p.w, "events", c.base(p, "Events", data))
 }

@@ -100,9 +100,26 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 		if base.Revision() > 0 {
 			c.cache.put("audit|"+cl.Account+"|"+cl.Region, base.Revision(), before)
 		}
-		j.val = diffFindings(before.Findings, after)
+		j.val = diffFindings(cloudFindings(before.Findings), after)
 	}()
 	return id, j
+}
+
+// flowLogChecks judge the flow logs the server keeps, not the cloud: the
+// audit after a change (analyze.AuditAfterFrom) judges the cloud only and
+// has none of their findings, so a diff against the audit now, which has
+// them, listed each as resolved by any change.
+var flowLogChecks = map[string]bool{"SGA-033": true, "SGA-034": true}
+
+// cloudFindings are the findings of fs that judge the cloud.
+func cloudFindings(fs []audit.Finding) []audit.Finding {
+	var out []audit.Finding
+	for _, f := range fs {
+		if !flowLogChecks[f.Check] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // diffFindings lists the findings after that were not before (Added) and

@@ -13,6 +13,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"lower":     strings.ToLower,
 		"join":      strings.Join,
 		"hasPrefix": strings.HasPrefix,
+		"split":     strings.Split,
 		"list":      func(s ...string) []string { return s },
 		"time":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"add":       func(a, b int) int { return a + b },

@@ -428,7 +428,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", api)
 	mux.Handle("/metrics", met.Handler())
 	// The web console, on the same listener, as the same services.
-	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis})
+	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr})
 	if err != nil {
 		stop()
 		ln.Close()

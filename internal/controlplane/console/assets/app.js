@@ -1,9 +1,48 @@
 // Palisade console: small progressive enhancements; every page works without them.
 (function () {
   "use strict";
-  // Selects marked data-autosubmit (the region picker, filters) apply at once.
+  // Selects marked data-autosubmit (the region picker, filters) apply at
+  // once when picked with the mouse. From the keyboard the arrows change
+  // the value as they go, so a change applies on Enter or on leaving the
+  // select: the first arrow press left the page before.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
-    s.addEventListener("change", function () { s.form.submit(); });
+    var keys = false, start = s.value;
+    s.addEventListener("keydown", function (e) {
+      keys = true;
+      if (e.key === "Enter" && s.value !== start) { e.preventDefault(); s.form.submit(); }
+    });
+    s.addEventListener("mousedown", function () { keys = false; });
+    s.addEventListener("change", function () { if (!keys) s.form.submit(); });
+    s.addEventListener("blur", function () { if (keys && s.value !== start) s.form.submit(); });
+  });
+  // A change's preview or apply can take a few seconds: the form says it
+  // is working and a second click does not send it again (an apply sent
+  // twice would make the change twice).
+  document.querySelectorAll("form[method=post]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (f.dataset.sent) { e.preventDefault(); return; }
+      f.dataset.sent = "1";
+      f.setAttribute("aria-busy", "true");
+      var b = e.submitter || f.querySelector("[type=submit]");
+      if (b) {
+        b.setAttribute("aria-disabled", "true");
+        var note = document.createElement("span");
+        note.className = "muted working";
+        note.setAttribute("role", "status");
+        note.textContent = "Working…";
+        b.after(note);
+      }
+    });
+  });
+  // Back to a page kept by the browser: its forms can be sent again.
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) return;
+    document.querySelectorAll("form[data-sent]").forEach(function (f) {
+      delete f.dataset.sent;
+      f.removeAttribute("aria-busy");
+      f.querySelectorAll(".working").forEach(function (n) { n.remove(); });
+      f.querySelectorAll("[aria-disabled]").forEach(function (b) { b.removeAttribute("aria-disabled"); });
+    });
   });
   // A page drawn from an older analysis while the current one is computed
   // reloads itself a moment later (the server then waits a little longer).

@@ -26,6 +26,16 @@
     ],
     layout: { name: data.nodes.length > 60 ? "concentric" : "cose", animate: false, nodeDimensionsIncludeLabels: true, padding: 20 }
   });
+  // A few groups would be fitted to the box at a zoom that makes their
+  // labels huge and overlapping: past this zoom the map is centred instead.
+  var capZoom = function () {
+    if (cy.zoom() > 1.5) {
+      cy.zoom(1.5);
+      cy.center();
+    }
+  };
+  capZoom();
+  cy.on("layoutstop", capZoom);
   cy.on("tap", "edge", function (evt) { window.location.href = evt.target.data("href"); });
   // For tests and the curious: the edges drawn, as "from>to".
   window.palisadeMap = { edges: function () { return cy.edges().map(function (e) { return e.data("source") + ">" + e.data("target"); }); }, cy: cy };
