@@ -243,6 +243,7 @@ var services = map[string]string{
 	"2014-05-26": "Ecs",
 	"2016-04-28": "Vpc",
 	"2015-05-01": "Ram",
+	"2015-04-01": "Sts",
 	Version:      "Actiontrail",
 }
 
