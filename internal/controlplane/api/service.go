@@ -74,6 +74,9 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	for name, h := range s.stsActions() {
 		r[rpc.RouteKey{Version: STSVersion, Action: name}] = h
 	}
+	for name, h := range s.bssActions() {
+		r[rpc.RouteKey{Version: BSSVersion, Action: name}] = h
+	}
 	return r
 }
 

@@ -20,6 +20,19 @@ func (s *Service) stsActions() map[string]rpc.Handler {
 	}
 }
 
+// globalCaller is the caller of a global product's action (STS,
+// BssOpenApi): the signing key's, with no region (a RegionId is ignored).
+func (s *Service) globalCaller(ctx context.Context, req *rpc.Request) (service.Caller, error) {
+	akid := req.AccessKeyID
+	if akid == "" {
+		akid = rpc.AccessKeyID(ctx)
+	}
+	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
+		return sc.c, nil
+	}
+	return s.KeyCaller(ctx, akid)
+}
+
 type getCallerIdentityResponse struct {
 	rpc.Base
 	IdentityType string
@@ -35,15 +48,8 @@ type getCallerIdentityResponse struct {
 // PrincipalId are the account ID, the ARN is acs:ram::<uid>:root. A host
 // key is refused before this (Scoped).
 func (s *Service) getCallerIdentity(ctx context.Context, req *rpc.Request) (any, error) {
-	akid := req.AccessKeyID
-	if akid == "" {
-		akid = rpc.AccessKeyID(ctx)
-	}
-	var c service.Caller
-	var err error
-	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
-		c = sc.c
-	} else if c, err = s.KeyCaller(ctx, akid); err != nil {
+	c, err := s.globalCaller(ctx, req)
+	if err != nil {
 		return nil, err
 	}
 	return &getCallerIdentityResponse{IdentityType: "Account", AccountId: c.Account, PrincipalId: c.Account,

@@ -244,6 +244,7 @@ var services = map[string]string{
 	"2016-04-28": "Vpc",
 	"2015-05-01": "Ram",
 	"2015-04-01": "Sts",
+	"2017-12-14": "BssOpenApi",
 	Version:      "Actiontrail",
 }
 
