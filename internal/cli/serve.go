@@ -127,9 +127,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--advertise HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
-			"Serve the ECS, VPC and RAM APIs, STS's GetCallerIdentity and BssOpenApi's QueryAvailableInstances\n"+
-			"(what Terraform's provider asks at start), ActionTrail's LookupEvents, /metrics (Prometheus),\n"+
-			"/healthz, /readyz and the web console at /console/.\n"+
+			"Serve the ECS, VPC and RAM APIs; STS's GetCallerIdentity, BssOpenApi's QueryAvailableInstances and\n"+
+			"Location's DescribeEndpoints (what Terraform's provider asks around its resources); ActionTrail's\n"+
+			"LookupEvents, /metrics (Prometheus), /healthz, /readyz and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
 			"(FILE.events beside --db), and the flow records the agents ship in FILE.flows (--flow-records-*).\n"+

@@ -49,6 +49,8 @@ func TestScoped(t *testing.T) {
 		{"BssOpenApi ignores RegionId", e.key, BSSVersion, "QueryAvailableInstances", map[string]string{"RegionId": "mars-1"}, "", 0},
 		{"host probes the account type", host, BSSVersion, "QueryAvailableInstances", nil, "Forbidden.HostKey", 403},
 		{"operator probes the account type", e.op, BSSVersion, "QueryAvailableInstances", nil, "Forbidden.OperatorKey", 403},
+		{"host looks up an endpoint", host, LocationVersion, "DescribeEndpoints", map[string]string{"ServiceCode": "ecs", "Id": "cn-hangzhou"}, "Forbidden.HostKey", 403},
+		{"tenant looks up an endpoint", e.key, LocationVersion, "DescribeEndpoints", map[string]string{"ServiceCode": "ecs", "Id": "cn-hangzhou"}, "", 0},
 		{"ECS checks RegionId", e.key, ECSVersion, "DescribeSecurityGroups", map[string]string{"RegionId": "mars-1"}, "InvalidRegionId.NotFound", 404},
 		{"operator snapshot", e.op, ECSVersion, "PalisadeGetSnapshot", nil, "", 0},
 		{"host snapshot", host, ECSVersion, "PalisadeGetSnapshot", nil, "", 0},

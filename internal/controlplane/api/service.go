@@ -77,6 +77,9 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	for name, h := range s.bssActions() {
 		r[rpc.RouteKey{Version: BSSVersion, Action: name}] = h
 	}
+	for name, h := range s.locationActions() {
+		r[rpc.RouteKey{Version: LocationVersion, Action: name}] = h
+	}
 	return r
 }
 

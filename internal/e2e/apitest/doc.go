@@ -23,7 +23,7 @@
 //	v3_test.go           the main flow as raw JSON through CallApi
 //	terraform_test.go    the alicloud Terraform provider's own calls (RpcPost form bodies, V1) and data "alicloud_zones"
 //	aliyuncli_test.go    the aliyun CLI's CommonRequest calls, its --pager modes and printed errors
-//	tfstart_test.go      what the provider asks at start: BssOpenApi's account-type probe
+//	tfstart_test.go      what the provider asks around its resources: BssOpenApi's account-type probe, Location's endpoints
 //	sts_test.go          STS GetCallerIdentity (the provider's account ID) per key kind
 //
 // The package has no non-test code beyond this comment.

@@ -3,6 +3,8 @@ package apitest
 import (
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/location"
+
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -28,4 +30,51 @@ func TestTerraformAccountType(t *testing.T) {
 		{name: "a page too large", version: bss, action: "QueryAvailableInstances", body: map[string]any{"PageSize": "301"},
 			err: "InvalidParameter", status: 400},
 	})
+}
+
+// TestTerraformEndpointLookup asks Location's DescribeEndpoints (2015-06-12)
+// through the official SDK over HTTPS, as the provider does at its location
+// endpoint for a product whose endpoint it was not given: Palisade's
+// products are this server, others have no endpoint here (the provider then
+// takes their public one).
+func TestTerraformEndpointLookup(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet(), TLS: true})
+	sdk := srv.Common(t)
+	for _, tt := range []struct {
+		name, code, id, kind string
+		want                 string // the endpoint; "" : none
+		err                  string
+	}{
+		{"ecs", "ecs", "cn-hangzhou", "", srv.Addr, ""},
+		{"vpc", "vpc", "eu-west-1", "openAPI", srv.Addr, ""},
+		{"sts", "sts", "cn-hangzhou", "", srv.Addr, ""},
+		{"a product not served", "rds", "cn-hangzhou", "", "", ""},
+		{"a region not served", "ecs", "mars-1", "", "", ""},
+		{"an inner endpoint", "ecs", "cn-hangzhou", "innerAPI", "", ""},
+		{"no region", "ecs", "", "", "", "MissingParameter"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := location.CreateDescribeEndpointsRequest()
+			req.Domain, req.Scheme = srv.Addr, "HTTPS"
+			req.ServiceCode, req.Id, req.Type = tt.code, tt.id, tt.kind
+			resp := location.CreateDescribeEndpointsResponse()
+			err := sdk.DoAction(req, resp)
+			if code := sdkCode(t, err); code != tt.err {
+				t.Fatalf("code %q, want %q", code, tt.err)
+			}
+			if tt.err != "" {
+				return
+			}
+			got := resp.Endpoints.Endpoint
+			if tt.want == "" {
+				if len(got) != 0 || !resp.Success {
+					t.Fatalf("endpoints %+v", resp)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Endpoint != tt.want || got[0].Type != "openAPI" || got[0].Id != tt.id || got[0].SerivceCode != tt.code {
+				t.Fatalf("endpoints %+v", got)
+			}
+		})
+	}
 }
