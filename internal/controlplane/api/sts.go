@@ -5,6 +5,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // STSVersion is the STS API version whose GetCallerIdentity is served: the
@@ -21,16 +22,24 @@ func (s *Service) stsActions() map[string]rpc.Handler {
 }
 
 // globalCaller is the caller of a global product's action (STS,
-// BssOpenApi): the signing key's, with no region (a RegionId is ignored).
+// BssOpenApi, Location): the signing key's, with no region (a RegionId is
+// ignored). A host key is refused here too, not only by Scoped.
 func (s *Service) globalCaller(ctx context.Context, req *rpc.Request) (service.Caller, error) {
 	akid := req.AccessKeyID
 	if akid == "" {
 		akid = rpc.AccessKeyID(ctx)
 	}
+	var c service.Caller
+	var err error
 	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
-		return sc.c, nil
+		c = sc.c
+	} else if c, err = s.KeyCaller(ctx, akid); err != nil {
+		return c, err
 	}
-	return s.KeyCaller(ctx, akid)
+	if c.Host != "" {
+		return service.Caller{}, ecserr.Forbidden("Forbidden.HostKey", "A host key may call only the host actions, not %s.", req.Action)
+	}
+	return c, nil
 }
 
 type getCallerIdentityResponse struct {
