@@ -132,8 +132,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"other requests run first (0: at the server's priority)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade serve [--listen HOST:PORT] [--db FILE] [--etcd URLS | --cluster-init | --join URL] [--advertise HOST:PORT] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] [limits] [logs, events, webhook]\n\n"+
-			"Serve the ECS, VPC and RAM APIs, ActionTrail's LookupEvents, /metrics (Prometheus), /healthz, /readyz\n"+
-			"and the web console at /console/.\n"+
+			"Serve the ECS, VPC and RAM APIs; STS's GetCallerIdentity, BssOpenApi's QueryAvailableInstances and\n"+
+			"Location's DescribeEndpoints (what Terraform's provider asks around its resources); ActionTrail's\n"+
+			"LookupEvents, /metrics (Prometheus), /healthz, /readyz and the web console at /console/.\n"+
 			"Plain HTTP is the default and is meant for loopback; give a certificate, or let serve make a\n"+
 			"self-signed one, to serve HTTPS. Every change, and every refused call, is kept in the event trail\n"+
 			"(FILE.events beside --db), and the flow records the agents ship in FILE.flows (--flow-records-*).\n"+
@@ -355,7 +356,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"but travel unencrypted, and Terraform and the aliyun CLI speak only HTTPS. Use --tls-cert/--tls-key or --tls-self-signed DIR.\n", *listen)
 	}
 	// One write, so a reader that sees the first line sees the second.
-	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28) and RAM API (2015-05-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
+	fmt.Fprintf(stdout, "Palisade is serving the ECS API (2014-05-26), VPC API (2016-04-28), RAM API (2015-05-01) and STS API (2015-04-01) on %[1]s://%[2]s/ with state in %[3]s\n"+
 		"Health checks: %[1]s://%[2]s/healthz (200 while the process runs), %[1]s://%[2]s/readyz (200 once the store is open and reads are current, 503 otherwise)\n"+
 		"Web console: %[1]s://%[2]s/console/ (sign in with an access key pair)\n",
 		scheme, srv.Addr, state)

@@ -113,7 +113,7 @@ func (s *Service) registerHost(ctx context.Context, req *rpc.Request) (any, erro
 // Scoped wraps every route with the check of which actions a key may call
 // at all, before the action reads its parameters: a host key only the host
 // actions; the operator key the operator's, the host actions, its own RAM
-// keys and DescribeRegions, but no tenant action (it owns no resources, and
+// keys, STS's GetCallerIdentity and DescribeRegions, but no tenant action (it owns no resources, and
 // a tenant's resources are the tenant's). Tenants calling an operator or a
 // host action are refused by the action itself. An unknown, Inactive or
 // disabled account's key is refused here for every action.
@@ -127,7 +127,7 @@ func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]r
 	}
 	out := make(map[rpc.RouteKey]rpc.Handler, len(routes))
 	for k, h := range routes {
-		ecsHost, opAllowed := k.Version == ECSVersion && host[k.Action], k.Version == RAMVersion || k.Version == ECSVersion && op[k.Action]
+		ecsHost, opAllowed := k.Version == ECSVersion && host[k.Action], k.Version == RAMVersion || k.Version == STSVersion || k.Version == ECSVersion && op[k.Action]
 		out[k] = func(ctx context.Context, req *rpc.Request) (any, error) {
 			akid := req.AccessKeyID
 			if akid == "" {

@@ -71,6 +71,15 @@ func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	for name, h := range s.ramActions() {
 		r[rpc.RouteKey{Version: RAMVersion, Action: name}] = h
 	}
+	for name, h := range s.stsActions() {
+		r[rpc.RouteKey{Version: STSVersion, Action: name}] = h
+	}
+	for name, h := range s.bssActions() {
+		r[rpc.RouteKey{Version: BSSVersion, Action: name}] = h
+	}
+	for name, h := range s.locationActions() {
+		r[rpc.RouteKey{Version: LocationVersion, Action: name}] = h
+	}
 	return r
 }
 

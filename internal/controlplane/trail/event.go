@@ -243,6 +243,9 @@ var services = map[string]string{
 	"2014-05-26": "Ecs",
 	"2016-04-28": "Vpc",
 	"2015-05-01": "Ram",
+	"2015-04-01": "Sts",
+	"2017-12-14": "BssOpenApi",
+	"2015-06-12": "Location",
 	Version:      "Actiontrail",
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -258,6 +259,18 @@ func (s *Server) RAMAs(t TB, keyID, secret string) *ram.Client {
 	c, err := ram.NewClientWithOptions(Region, s.sdkConfig(), credentials.NewAccessKeyCredential(keyID, secret))
 	if err != nil {
 		t.Fatalf("ram client: %v", err)
+	}
+	c.Domain = s.Addr
+	return c
+}
+
+// STSAs is a classic STS (2015-04-01) client of the server signing with a
+// key: what the Terraform provider asks GetCallerIdentity with.
+func (s *Server) STSAs(t TB, keyID, secret string) *sts.Client {
+	t.Helper()
+	c, err := sts.NewClientWithOptions(Region, s.sdkConfig(), credentials.NewAccessKeyCredential(keyID, secret))
+	if err != nil {
+		t.Fatalf("sts client: %v", err)
 	}
 	c.Domain = s.Addr
 	return c
