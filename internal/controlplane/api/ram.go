@@ -25,18 +25,10 @@ func (s *Service) ramActions() map[string]rpc.Handler {
 // keyInput reads UserName and UserAccessKeyId (not AccessKeyId, which is the
 // signing parameter) and the caller, with no region.
 func (s *Service) keyInput(ctx context.Context, req *rpc.Request) (service.KeyInput, error) {
-	akid := req.AccessKeyID
-	if akid == "" {
-		akid = rpc.AccessKeyID(ctx)
-	}
 	// RAM is global: the RegionId the classic SDK adds is ignored.
-	var c service.Caller
-	var err error
-	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
-		c = sc.c
-	} else {
-		c, err = s.CallerOf(ctx, akid, "", false)
-	}
+	c, akid, err := signingCaller(ctx, req, func(ctx context.Context, akid string) (service.Caller, error) {
+		return s.CallerOf(ctx, akid, "", false)
+	})
 	return service.KeyInput{Caller: c, UserName: req.Params.Get("UserName"), KeyID: req.Params.Get("UserAccessKeyId"), SigningKey: akid}, err
 }
 

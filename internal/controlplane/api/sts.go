@@ -25,15 +25,8 @@ func (s *Service) stsActions() map[string]rpc.Handler {
 // BssOpenApi, Location): the signing key's, with no region (a RegionId is
 // ignored). A host key is refused here too, not only by Scoped.
 func (s *Service) globalCaller(ctx context.Context, req *rpc.Request) (service.Caller, error) {
-	akid := req.AccessKeyID
-	if akid == "" {
-		akid = rpc.AccessKeyID(ctx)
-	}
-	var c service.Caller
-	var err error
-	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
-		c = sc.c
-	} else if c, err = s.KeyCaller(ctx, akid); err != nil {
+	c, _, err := signingCaller(ctx, req, s.KeyCaller)
+	if err != nil {
 		return c, err
 	}
 	if c.Host != "" {
@@ -63,4 +56,18 @@ func (s *Service) getCallerIdentity(ctx context.Context, req *rpc.Request) (any,
 	}
 	return &getCallerIdentityResponse{IdentityType: "Account", AccountId: c.Account, PrincipalId: c.Account,
 		UserId: c.Account, Arn: "acs:ram::" + c.Account + ":root"}, nil
+}
+
+// signingCaller is the caller of the key that signed req, as Scoped found
+// it, or else by lookup; and that key's ID.
+func signingCaller(ctx context.Context, req *rpc.Request, lookup func(context.Context, string) (service.Caller, error)) (service.Caller, string, error) {
+	akid := req.AccessKeyID
+	if akid == "" {
+		akid = rpc.AccessKeyID(ctx)
+	}
+	if sc, ok := ctx.Value(scopedKey{}).(scopedCaller); ok && sc.key == akid {
+		return sc.c, akid, nil
+	}
+	c, err := lookup(ctx, akid)
+	return c, akid, err
 }
