@@ -98,7 +98,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	logLevel := fs.String("log-level", "info", "least severe log `LEVEL`: debug, info, warn or error (requests log at info, the agents' accepted status reports at debug, 5xx at error)")
 	var events trail.Options
 	fs.DurationVar(&events.MaxAge, "events-max-age", trail.DefaultMaxAge, "delete events of the event trail older than `DURATION`")
-	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events (the newest) in the event trail")
+	fs.IntVar(&events.MaxEvents, "events-max", trail.DefaultMaxEvents, "keep at most `N` events in the event trail (past it, the accounts holding the most lose their oldest first)")
 	var flows flowstore.Options
 	fs.StringVar(&flows.Dir, "flow-records-dir", "", "keep the flow records the agents ship in `DIR` (default: FILE.flows beside --db; also with --etcd\n"+
 		"and --cluster-init: each server keeps those shipped to it), as segment files of JSON lines that a log\n"+

@@ -373,11 +373,13 @@ func seenType(rs []Resource, t string) bool {
 	return false
 }
 
-// prune deletes events older than before (when not zero) and all but the
-// newest keep (when positive) below lastSeq. Sequence numbers have no
-// gaps above the oldest kept event (deletes take only the oldest), so
-// "seq <= lastSeq-keep" leaves exactly keep.
-func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep int) (n int64, err error) {
+// prune deletes events older than before (when not zero) and, while
+// more than keep remain (when positive), the oldest of the accounts that
+// hold the most, down to target (at most keep): max-min fair, so that
+// one account's flood of calls (refused ones too) ages out its own
+// history first, never a quieter account's while it holds more. total is
+// the number of events before; prune returns how many it deleted.
+func (s *store) prune(ctx context.Context, before time.Time, total int64, keep, target int) (n int64, err error) {
 	// On the writer's connection: no other connection's write empties
 	// its page cache.
 	if err := s.writer(ctx); err != nil {
@@ -396,8 +398,19 @@ func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep
 		d, _ := res.RowsAffected()
 		n += d
 	}
-	if keep > 0 && lastSeq > int64(keep) {
-		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE seq <= ?`, lastSeq-int64(keep))
+	if keep <= 0 || total-n <= int64(keep) {
+		return n, nil
+	}
+	counts, err := s.accountCounts(ctx)
+	if err != nil {
+		return n, err
+	}
+	level := fairLevel(counts, int64(target))
+	for _, c := range counts {
+		if c.n <= level {
+			continue
+		}
+		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE account = ? ORDER BY time, seq LIMIT ?)`, c.account, c.n-level)
 		if err != nil {
 			return n, err
 		}
@@ -407,11 +420,59 @@ func (s *store) prune(ctx context.Context, before time.Time, lastSeq int64, keep
 	return n, nil
 }
 
-// lastSeq is the newest event's sequence number, 0 when there is none.
-func (s *store) lastSeq(ctx context.Context) (int64, error) {
-	var n sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&n)
-	return n.Int64, err
+type accountCount struct {
+	account string
+	n       int64
+}
+
+// accountCounts is how many events each account holds.
+func (s *store) accountCounts(ctx context.Context) ([]accountCount, error) {
+	rows, err := s.w.conn.QueryContext(ctx, `SELECT account, count(*) FROM events GROUP BY account`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []accountCount
+	for rows.Next() {
+		var c accountCount
+		if err := rows.Scan(&c.account, &c.n); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// fairLevel is the largest level L such that the accounts, each cut to
+// at most L events, hold at most target in all.
+func fairLevel(counts []accountCount, target int64) int64 {
+	held := func(l int64) int64 {
+		var sum int64
+		for _, c := range counts {
+			sum += min(c.n, l)
+		}
+		return sum
+	}
+	lo, hi := int64(0), int64(0)
+	for _, c := range counts {
+		hi = max(hi, c.n)
+	}
+	for lo < hi { // held(lo) <= target; find the largest such
+		mid := lo + (hi-lo+1)/2
+		if held(mid) <= target {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// count is how many events the trail holds.
+func (s *store) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
+	return n, err
 }
 
 // Attr is one LookupAttribute condition.

@@ -153,6 +153,25 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("kept %d events, newest %v, oldest %v; want the newest 10", len(evs), evs[0].Time, evs[len(evs)-1].Time)
 		}
 	})
+	t.Run("fair", func(t *testing.T) {
+		// Over MaxEvents, the account holding the most loses its oldest:
+		// b's few (and older) events outlive a's flood.
+		tr := openTrail(t, Options{MaxEvents: 20})
+		record(t, tr, "b", "CreateSecurityGroup", now, 8)
+		record(t, tr, "a", "AuthorizeSecurityGroup", now.Add(time.Minute), 30)
+		evs, _, err := tr.Find(ctx, all(now.Add(-time.Hour), now.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[string]int{}
+		for _, ev := range evs {
+			held[ev.RecipientAccountID]++
+		}
+		// To 95% of 20 (19): a cut to 11, its newest; b keeps its 8.
+		if len(evs) != 19 || held["b"] != 8 || held["a"] != 11 || evs[0].Time != now.Add(time.Minute+29*time.Second) {
+			t.Fatalf("kept %v (%d events, newest %v); want b's 8 and a's newest 11", held, len(evs), evs[0].Time)
+		}
+	})
 	t.Run("age", func(t *testing.T) {
 		tr := openTrail(t, Options{MaxAge: time.Hour, Now: func() time.Time { return now }})
 		record(t, tr, "a", "CreateSecurityGroup", now.Add(-3*time.Hour), 3) // too old
@@ -448,6 +467,30 @@ func TestAdditionalData(t *testing.T) {
 		want := map[string]any{"HttpStatus": tc.status, "HttpMethod": tc.method}
 		if got := additionalData(tc.status, tc.method); !reflect.DeepEqual(got, want) {
 			t.Errorf("additionalData(%d, %q) = %v, want %v", tc.status, tc.method, got, want)
+		}
+	}
+}
+
+func TestFairLevel(t *testing.T) {
+	tests := []struct {
+		counts []int64
+		target int64
+		want   int64
+	}{
+		{[]int64{8, 30}, 19, 11},
+		{[]int64{8, 30}, 38, 30},     // all fit
+		{[]int64{10, 10, 10}, 15, 5}, // equal shares
+		{[]int64{1, 100}, 50, 49},
+		{[]int64{5}, 0, 0},
+		{nil, 10, 0},
+	}
+	for _, tt := range tests {
+		var cs []accountCount
+		for i, n := range tt.counts {
+			cs = append(cs, accountCount{fmt.Sprint(i), n})
+		}
+		if got := fairLevel(cs, tt.target); got != tt.want {
+			t.Errorf("fairLevel(%v, %d) = %d, want %d", tt.counts, tt.target, got, tt.want)
 		}
 	}
 }
