@@ -373,51 +373,63 @@ func seenType(rs []Resource, t string) bool {
 	return false
 }
 
-// prune deletes events older than before (when not zero) and, while
-// more than keep remain (when positive), the oldest of the accounts that
-// hold the most, down to target (at most keep): max-min fair, so that
-// one account's flood of calls (refused ones too) ages out its own
-// history first, never a quieter account's while it holds more. total is
-// the number of events before; prune returns how many it deleted.
-func (s *store) prune(ctx context.Context, before time.Time, total int64, keep, target int) (n int64, err error) {
-	// On the writer's connection: no other connection's write empties
-	// its page cache.
+// onWriter runs fn on the writer's connection (no other connection's
+// write empties its page cache), dropping a connection that broke.
+func (s *store) onWriter(ctx context.Context, fn func() error) (err error) {
 	if err := s.writer(ctx); err != nil {
-		return 0, err
+		return err
 	}
 	defer func() {
 		if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
 			s.dropWriter()
 		}
 	}()
-	if !before.IsZero() {
+	return fn()
+}
+
+// pruneAge deletes the events older than before; it returns how many.
+func (s *store) pruneAge(ctx context.Context, before time.Time) (n int64, err error) {
+	err = s.onWriter(ctx, func() error {
 		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, before.UnixNano())
-		if err != nil {
-			return 0, err
+		if err == nil {
+			n, _ = res.RowsAffected()
 		}
-		d, _ := res.RowsAffected()
-		n += d
-	}
-	if keep <= 0 || total-n <= int64(keep) {
-		return n, nil
-	}
-	counts, err := s.accountCounts(ctx)
-	if err != nil {
-		return n, err
-	}
-	level := fairLevel(counts, int64(target))
+		return err
+	})
+	return n, err
+}
+
+// fairCuts says how many of its oldest events each account must lose for
+// the trail to hold at most target: the accounts holding the most are cut
+// to one level (max-min fair), so that one account's flood of calls
+// (refused ones too) ages out its own history first, never a quieter
+// account's while it holds more.
+func (s *store) fairCuts(ctx context.Context, target int64) (cuts []accountCount, err error) {
+	var counts []accountCount
+	err = s.onWriter(ctx, func() error {
+		counts, err = s.accountCounts(ctx)
+		return err
+	})
+	level := fairLevel(counts, target)
 	for _, c := range counts {
-		if c.n <= level {
-			continue
+		if c.n > level {
+			cuts = append(cuts, accountCount{c.account, c.n - level})
 		}
-		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE account = ? ORDER BY time, seq LIMIT ?)`, c.account, c.n-level)
-		if err != nil {
-			return n, err
-		}
-		d, _ := res.RowsAffected()
-		n += d
 	}
-	return n, nil
+	return cuts, err
+}
+
+// deleteOldest deletes up to n of account's oldest events; it returns how
+// many.
+func (s *store) deleteOldest(ctx context.Context, account string, n int64) (d int64, err error) {
+	err = s.onWriter(ctx, func() error {
+		res, err := s.w.conn.ExecContext(ctx, `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE account = ? ORDER BY time, seq LIMIT ?)`, account, n)
+		if err == nil {
+			d, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return d, err
 }
 
 type accountCount struct {
