@@ -63,9 +63,7 @@ func (c *Console) groupsPage(p *page) {
 	// page of all of them took the browser seconds to draw.
 	const per = 100
 	matching := len(rows)
-	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
-	from := min((pg-1)*per, len(rows))
-	to := min(from+per, len(rows))
+	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(rows), per)
 	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows[from:to], "Q": q, "Total": l.Total, "AuditStale": !fresh,
 		"Matching": matching, "From": from + 1, "Page": pg, "Prev": pg > 1, "Next": to < len(rows)}))
 }
@@ -247,9 +245,7 @@ func (c *Console) instancesPage(p *page) {
 	}
 	items := l.Items
 	const per = 100
-	pg := max(atoiOr(q.Get("page"), 1), 1)
-	from := min((pg-1)*per, len(items))
-	to := min(from+per, len(items))
+	pg, from, to := pageOf(q.Get("page"), len(items), per)
 	c.render(p.w, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc"), "Group": q.Get("group")}))
 }
@@ -310,9 +306,7 @@ func (c *Console) auditPage(p *page) {
 	}
 	// A page of findings at a time: a large cloud has thousands.
 	const per = 200
-	pg := max(atoiOr(p.r.URL.Query().Get("page"), 1), 1)
-	from := min((pg-1)*per, len(fs))
-	to := min(from+per, len(fs))
+	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(fs), per)
 	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(fs), "Stale": !fresh,
 		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
@@ -363,4 +357,15 @@ func (c *Console) eventsPage(p *page) {
 		data["Events"] = shown
 	}
 	c.render(p.w, "events", c.base(p, "Events", data))
+}
+
+// pageOf is page number page (1 for a missing or bad one; the last for
+// one past it) of n items, per to a page, as the bounds of its items: a
+// page number from the URL is not trusted to keep (page-1)*per from
+// overflowing.
+func pageOf(page string, n, per int) (pg, from, to int) {
+	last := max((n+per-1)/per, 1)
+	pg = min(max(atoiOr(page, 1), 1), last)
+	from = (pg - 1) * per
+	return pg, from, min(from+per, n)
 }
