@@ -240,7 +240,7 @@ func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Acco
 				return k, false, nil
 			}
 		}
-		if len(keys) >= MaxAccessKeys {
+		if len(keys) > 0 {
 			return keys[len(keys)-1], false, nil // all disabled, by choice: none is made
 		}
 	}
@@ -253,28 +253,38 @@ func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Acco
 	case ok && old.Host != "":
 		return old, false, fmt.Errorf("access key %s is a host key: choose another ID for the environment's pair", id)
 	case ok && old.Secret == secret:
-		return old, false, nil
+		return old, false, rememberEnvKey(tx, acct, id)
 	case ok:
 		old.Secret = secret // the environment's secret; disabled stays disabled
+		if err := rememberEnvKey(tx, acct, id); err != nil {
+			return old, false, err
+		}
 		return old, false, store.PutAs(tx, KindAccessKey, old.ID, old.Account, "", old)
 	case slices.Contains(acct.EnvKeys, id):
 		return old, false, fmt.Errorf("access key %s of account %s was deleted after a start stored it from the environment, and is not made again: unset its ID and secret, or choose a new ID", id, acct.UID)
 	case len(keys) >= MaxAccessKeys:
-		return old, false, fmt.Errorf("account %s (%s) already has %d access keys, the limit: delete one (palisade key delete) to store %s from the environment, or unset it", acct.UID, acct.Name, len(keys), id)
+		return old, false, fmt.Errorf("account %s (%s) already has %d access keys, the limit, so %s is not stored from the environment: start without it, delete a key (palisade key delete), then restart with it", acct.UID, acct.Name, len(keys), id)
 	}
 	key := model.AccessKey{ID: id, Secret: secret, Account: acct.UID, Created: s.Now()}
-	if created {
-		return key, true, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+	if !created {
+		if err := rememberEnvKey(tx, acct, id); err != nil {
+			return key, false, err
+		}
 	}
-	a := *acct
-	a.EnvKeys = append(slices.Clone(a.EnvKeys), id)
-	if len(a.EnvKeys) > maxEnvKeys {
-		a.EnvKeys = a.EnvKeys[len(a.EnvKeys)-maxEnvKeys:]
+	return key, created, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+}
+
+// rememberEnvKey adds id to the key IDs acct stored from the environment
+// (a store from before EnvKeys has none yet for its keys).
+func rememberEnvKey(tx store.Tx, acct *model.Account, id string) error {
+	if slices.Contains(acct.EnvKeys, id) {
+		return nil
 	}
-	if err := store.PutAs(tx, KindAccount, a.UID, a.UID, "", a); err != nil {
-		return key, false, err
+	acct.EnvKeys = append(slices.Clone(acct.EnvKeys), id)
+	if len(acct.EnvKeys) > maxEnvKeys {
+		acct.EnvKeys = acct.EnvKeys[len(acct.EnvKeys)-maxEnvKeys:]
 	}
-	return key, false, store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
+	return store.PutAs(tx, KindAccount, acct.UID, acct.UID, "", *acct)
 }
 
 // maxEnvKeys bounds the key IDs an account remembers having stored from

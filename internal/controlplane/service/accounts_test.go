@@ -418,3 +418,48 @@ func noErr(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestBootstrapOldStoreAndDisabled: a key stored from the environment
+// before accounts remembered such keys is remembered at the next start
+// (so a later delete sticks), and a start without a pair makes no key for
+// an account whose keys are all disabled.
+func TestBootstrapOldStoreAndDisabled(t *testing.T) {
+	e := newEnv(t)
+	given := BootstrapKeys{TenantID: "LTAIenv", TenantSecret: "s1"}
+	if _, err := e.s.Bootstrap(e.ctx, given); err != nil {
+		t.Fatal(err)
+	}
+	ten, err := e.s.KeyCaller(e.ctx, "LTAIenv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As a store from before EnvKeys: the account remembers nothing.
+	_, err = e.s.Store.Update(e.ctx, func(tx store.Tx) error {
+		a, _, err := store.GetAs[model.Account](tx, KindAccount, ten.Account)
+		if err != nil {
+			return err
+		}
+		a.EnvKeys = nil
+		return store.PutAs(tx, KindAccount, a.UID, a.UID, "", a)
+	})
+	noErr(t, err)
+	if _, err := e.s.Bootstrap(e.ctx, given); err != nil {
+		t.Fatal(err)
+	}
+	noErr(t, e.s.DeleteAccessKey(e.ctx, KeyInput{Caller: ten, KeyID: "LTAIenv", SigningKey: "other"}))
+	if _, err := e.s.Bootstrap(e.ctx, given); err == nil || !strings.Contains(err.Error(), "was deleted") {
+		t.Fatalf("restart after the delete: %v, want the key refused", err)
+	}
+
+	// One key, disabled: a start without a pair makes none.
+	d := newEnv(t)
+	b, _, tc := boot(t, d)
+	noErr(t, d.s.UpdateAccessKey(d.ctx, KeyInput{Caller: tc, KeyID: b.Tenant.ID, SigningKey: "other"}, model.KeyInactive))
+	again, err := d.s.Bootstrap(d.ctx, BootstrapKeys{})
+	if err != nil || again.TenantNew || again.Tenant.ID != b.Tenant.ID {
+		t.Fatalf("restart with the only key disabled: %+v %v; want that key, none made", again, err)
+	}
+	if keys, err := d.s.ListAccessKeys(d.ctx, KeyInput{Caller: tc}); err != nil || len(keys) != 1 || keys[0].Status != model.KeyInactive {
+		t.Fatalf("keys after the restart: %+v %v; want the one disabled key", keys, err)
+	}
+}
