@@ -99,6 +99,25 @@ func TestInternalErrorHidesCause(t *testing.T) {
 			if !strings.Contains(logged.String(), "database is locked") || !strings.Contains(logged.String(), body.RequestId) {
 				t.Errorf("the log lacks the cause under the request ID %s:\n%s", body.RequestId, logged.String())
 			}
+			if n := strings.Count(logged.String(), "level=ERROR"); n != 1 {
+				t.Errorf("%d error lines for one failed request, want 1:\n%s", n, logged.String())
+			}
 		})
+	}
+}
+
+// TestGoneClientIsNoServerFault: a handler that ends with its context's
+// error (a long poll whose agent left) gets no error line in the log.
+func TestGoneClientIsNoServerFault(t *testing.T) {
+	for _, cause := range []error{context.Canceled, fmt.Errorf("watch: %w", context.DeadlineExceeded)} {
+		var logged strings.Builder
+		srv := testServer(t, nil)
+		srv.Log = slog.New(slog.NewTextHandler(&logged, nil))
+		srv.Routes[RouteKey{version, "Waits"}] = func(ctx context.Context, req *Request) (any, error) { return nil, cause }
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptestRequest("GET", "/?"+signedV1("GET", "Waits", "testsecret", nil).Encode(), ""))
+		if w.Code != 503 || strings.Contains(logged.String(), "level=ERROR") {
+			t.Errorf("%v: %d %s, log:\n%s", cause, w.Code, w.Body, logged.String())
+		}
 	}
 }

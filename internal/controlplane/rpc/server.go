@@ -187,10 +187,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var e *ecserr.Error
 	if err != nil {
-		e = s.answerOf(req, err)
+		var logged bool
+		e, logged = s.answerOf(req, err)
 		status = errorStatus(e)
 		body, contentType = encodeError(req, s.hostID(r), e)
-		if status >= 500 {
+		if status >= 500 && !logged {
 			s.log().Error("request failed", "action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message)
 		}
 	}
@@ -225,17 +226,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// answerOf is the ECS error answered for err. An error of another type
-// (a store's, a bug's) is answered without its text, which may hold SQL,
-// file names or another tenant's data, and logged under the request ID.
-func (s *Server) answerOf(req *Request, err error) *ecserr.Error {
-	var e *ecserr.Error
+// answerOf is the ECS error answered for err, and whether it was logged
+// here. An error of another type (a store's, a bug's) is answered without
+// its text, which may hold SQL, file names or another tenant's data, and
+// logged under the request ID; a request whose client went away (or whose
+// deadline passed) is not a server fault, and logged at Debug only.
+func (s *Server) answerOf(req *Request, err error) (e *ecserr.Error, logged bool) {
 	if errors.As(err, &e) {
-		return e
+		return e, false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		s.log().Debug("request ended before its answer", "action", req.Action, "requestId", req.RequestID, "err", err)
+		return ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The request ended before it was answered: its client went away or its time ran out; send it again."), true
 	}
 	s.log().Error("request failed with an error that is not an ECS error", "action", req.Action, "requestId", req.RequestID, "err", err)
 	return ecserr.New(http.StatusInternalServerError, "InternalError",
-		"The request processing has failed due to some unknown error; the server's log has its cause under this RequestId.")
+		"The request processing has failed due to some unknown error; the server's log has its cause under this RequestId."), true
 }
 
 // serve fills req and runs the handler. It never returns a typed-nil error.
