@@ -185,15 +185,14 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "palisade db migrate: --from:", err)
 		return 2
 	}
-	// Its server stopped: a write after the copy would be lost.
-	if _, err := os.Stat(lockFile(*from)); err == nil {
-		lock, err := lockStore(*from)
-		if err != nil {
-			fmt.Fprintln(stderr, "palisade db migrate:", err, "(stop it first: a write after the copy would be lost)")
-			return 1
-		}
-		defer lock.release(false)
+	// Its server stopped, and none starting meanwhile: a write after the
+	// copy would be lost. (A lock file made here goes with the lock.)
+	lock, err := lockStore(*from)
+	if err != nil {
+		fmt.Fprintln(stderr, "palisade db migrate:", err, "(stop it first: a write after the copy would be lost)")
+		return 1
 	}
+	defer lock.release(true)
 	if *clusterInit {
 		if *db == "" {
 			*db = *from

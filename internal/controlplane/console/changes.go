@@ -423,12 +423,13 @@ func (c *Console) change(p *page) {
 		return
 	}
 	if err != nil {
-		data["Err"] = c.asECS(err)
+		e := c.asECS(err)
+		data["Err"] = e
 		data["Back"] = p.link("groups/" + url.PathEscape(f.Get("group")))
 		if f.Get("group") == "" {
 			data["Back"] = p.link("groups")
 		}
-		p.w.WriteHeader(c.asECS(err).Status)
+		p.w.WriteHeader(e.Status)
 		c.render(p.w, "preview", data)
 		return
 	}
@@ -437,9 +438,10 @@ func (c *Console) change(p *page) {
 	ctx := p.ctx()
 	if f.Get("step") == "apply" {
 		if err := pc.Run(ctx, c.svc); err != nil {
-			data["Err"] = c.asECS(err)
+			e := c.asECS(err)
+			data["Err"] = e
 			data["Applied"] = false
-			p.w.WriteHeader(c.asECS(err).Status)
+			p.w.WriteHeader(e.Status)
 			c.render(p.w, "preview", data)
 			return
 		}
@@ -474,8 +476,9 @@ func (c *Console) change(p *page) {
 		return
 	}
 	if err != nil {
-		data["Err"] = c.asECS(err)
-		p.w.WriteHeader(c.asECS(err).Status)
+		e := c.asECS(err)
+		data["Err"] = e
+		p.w.WriteHeader(e.Status)
 		c.render(p.w, "preview", data)
 		return
 	}

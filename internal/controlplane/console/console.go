@@ -287,6 +287,10 @@ func (c *Console) asECS(err error) *ecserr.Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The browser went away, or the work was superseded: no fault.
+		return ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The request ended before it was answered; try again.")
+	}
 	// Not the error's own text: a store's may hold SQL or file names.
 	c.log.Error("console: an error that is not an ECS error", "err", err)
 	return ecserr.New(http.StatusInternalServerError, "InternalError", "The request processing has failed due to some unknown error; the server's log has its cause.")
@@ -294,10 +298,7 @@ func (c *Console) asECS(err error) *ecserr.Error {
 
 // fail renders an error of a service as the API names it.
 func (c *Console) fail(p *page, err error) {
-	e := c.asECS(err)
-	if e.Status >= 500 {
-		c.log.Error("console", "path", p.r.URL.Path, "err", err)
-	}
+	e := c.asECS(err) // logs an error that is not an ECS error
 	p.w.WriteHeader(e.Status)
 	c.render(p.w, "error", c.base(p, "Error", map[string]any{"Err": e}))
 }

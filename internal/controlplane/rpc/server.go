@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -119,14 +118,12 @@ type ipShare struct {
 	users int
 }
 
-// largeShare returns the share of the client at remoteAddr: a quarter of
+// largeShare returns the share of the client at remoteAddr (an IPv6
+// /64 is one): a quarter of
 // the budget, but room for one body of the largest size, so that one
 // address (many stalled connections) cannot take it all. done gives it up.
 func (s *Server) largeShare(remoteAddr string, limit int64) (share *ipShare, done func()) {
-	host := remoteAddr
-	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
-		host = ap.Addr().Unmap().String()
-	}
+	host := ClientShare(remoteAddr) // an IPv6 /64 is one client
 	s.largeMu.Lock()
 	defer s.largeMu.Unlock()
 	share = s.largeByIP[host]
