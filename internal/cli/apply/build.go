@@ -75,7 +75,7 @@ func Build(sc *scenario.Scenario, st *State, opt Options) (*Plan, error) {
 	for _, w := range st.Account.Warnings {
 		b.p.Warnings = append(b.p.Warnings, "reading the account: "+w.String())
 	}
-	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffPortRangeLists, b.diffGroups, b.diffRules, b.diffInstances, b.diffENIs, b.prune} {
+	for _, f := range []func() error{b.diffVPCs, b.diffPrefixLists, b.diffPortRangeLists, b.diffGroups, b.diffRules, b.checkVSwitches, b.diffInstances, b.diffENIs, b.prune} {
 		if err := f(); err != nil {
 			return nil, err
 		}

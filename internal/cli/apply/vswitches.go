@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -60,6 +62,34 @@ func (b *builder) planVSwitches() map[string][]*plannedVSwitch {
 		plans[vpc] = mergeVSwitches(ps)
 	}
 	return plans
+}
+
+// checkVSwitches plans the vSwitches apply makes (planVSwitches) and
+// refuses, before anything is applied, a plan the API would refuse midway:
+// a vSwitch that must hold addresses of two /64s, or one that overlaps a
+// vSwitch of the account (in either family; a vSwitch cannot grow).
+func (b *builder) checkVSwitches() error {
+	b.planned = b.planVSwitches()
+	for _, vpc := range slices.Sorted(maps.Keys(b.planned)) {
+		for _, p := range b.planned[vpc] {
+			if len(p.ipv6) > 1 {
+				return &FileError{fmt.Sprintf("VPC %s: the IPv4 addresses in %s need one vSwitch (a vSwitch's IPv6 addresses share one /64, and vSwitches may not overlap), but their IPv6 addresses are in %d /64s (%v): give them one /64, or IPv4 addresses in separate /24s", vpc, p.block, len(p.ipv6), p.ipv6)}
+			}
+			v, ok := b.vpcs[vpc]
+			if !ok {
+				continue
+			}
+			for _, w := range b.st.VSwitches {
+				if w.VpcID != v.ID {
+					continue
+				}
+				if w.CIDR.Overlaps(p.block) || len(p.ipv6) == 1 && w.IPv6CIDR.IsValid() && w.IPv6CIDR.Overlaps(p.ipv6[0]) {
+					return &FileError{fmt.Sprintf("VPC %s: the addresses in %s (IPv6 %v) need a vSwitch of their own, which would overlap the account's vSwitch %s (%s, IPv6 %s), and a vSwitch cannot grow: give them addresses its blocks hold, or others", vpc, p.block, p.ipv6, w.ID, w.CIDR, w.IPv6CIDR)}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // mergeVSwitches merges planned vSwitches that overlap or share a /64

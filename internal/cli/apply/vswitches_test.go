@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,46 @@ instances:
 			}
 			if len(refs) != len(tt.want) {
 				t.Errorf("instances launch into %d vSwitches, want %d", len(refs), len(tt.want))
+			}
+		})
+	}
+}
+
+// TestBuildVSwitchConflicts: a plan the API would refuse midway (an
+// address in an existing vSwitch's /64 but not its IPv4 block; addresses
+// of two /64s that must share a vSwitch) is refused before anything runs.
+func TestBuildVSwitchConflicts(t *testing.T) {
+	const file = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, ipv6CidrBlock: "2001:db8::/56"}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-a}
+instances:
+  - {instanceId: i-1, vpcId: vpc-a, privateIpAddress: 10.0.1.10, ipv6Address: "2001:db8::a", securityGroupIds: [sg-a]}
+`
+	tests := []struct {
+		name, more string
+		existing   bool // the account has vpc-a with i-1's vSwitch
+		wantErr    string
+	}{
+		{"a later instance in the existing vSwitch", "  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.1.20, ipv6Address: \"2001:db8::b\", securityGroupIds: [sg-a]}\n", true, ""},
+		{"a later instance in its /64 but another /24", "  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.2.10, ipv6Address: \"2001:db8::b\", securityGroupIds: [sg-a]}\n", true, "cannot grow"},
+		{"two /64s in one vSwitch", "  - {instanceId: i-2, vpcId: vpc-a, privateIpAddress: 10.0.1.20, ipv6Address: \"2001:db8:0:1::b\", securityGroupIds: [sg-a]}\n", false, "2 /64s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenario.Parse("t.yaml", []byte(file+tt.more))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := emptyState()
+			if tt.existing {
+				st.VPCs = append(st.VPCs, VPC{ID: "vpc-real", FileID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16"), IPv6CIDR: netip.MustParsePrefix("2001:db8::/56")})
+				st.VSwitches = append(st.VSwitches, VSwitch{ID: "vsw-real", VpcID: "vpc-real", FileVPC: "vpc-a",
+					CIDR: netip.MustParsePrefix("10.0.1.0/24"), IPv6CIDR: netip.MustParsePrefix("2001:db8::/64")})
+			}
+			_, err = Build(sc, st, Options{Region: "cn-hangzhou"})
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("Build: %v, want %q", err, tt.wantErr)
 			}
 		})
 	}
