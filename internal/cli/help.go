@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // parseFlags parses a command's flags. Asking for help (-h, -help, --help
@@ -12,7 +13,7 @@ import (
 // followed by the whole usage, which would scroll the error out of sight.
 // done says the command is finished, with exit code code.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
-	if _, _, help := splitArgs(fs, args); help {
+	if helpAsked(fs, args) {
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return 0, true
@@ -30,4 +31,29 @@ func parseQuiet(fs *flag.FlagSet, args []string) error {
 	fs.Usage = func() { fmt.Fprintf(fs.Output(), "Run \"%s --help\" for its flags.\n", fs.Name()) }
 	defer func() { fs.Usage = usage }()
 	return fs.Parse(args)
+}
+
+// helpAsked reports whether -h, -help or --help is among the flags that
+// fs.Parse reads: those before the first argument that is not a flag (or
+// "--"), so that "lab exec i-1 ls -h" runs "ls -h".
+func helpAsked(fs *flag.FlagSet, args []string) bool {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			return false
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if name == "h" || name == "help" {
+			return true
+		}
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil {
+			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+				i++ // its value
+			}
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"slices"
 	"strings"
 	"testing"
@@ -83,6 +84,30 @@ func TestMainUsageListsSubcommands(t *testing.T) {
 			if !slices.Contains(names, c.name) {
 				t.Errorf("the usage's line %q lacks %s %s", strings.TrimSpace(line), group, c.name)
 			}
+		}
+	}
+}
+
+func TestHelpAsked(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.String("name", "", "")
+	fs.Bool("v", false, "")
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"-h"}, true},
+		{[]string{"--help"}, true},
+		{[]string{"--name", "x", "-help"}, true},
+		{[]string{"-v", "-h"}, true},
+		{[]string{"--name", "-h"}, false}, // -h is --name's value
+		{[]string{"i-1", "ls", "-h"}, false},
+		{[]string{"--name", "lab", "i-1", "--", "ls", "-h"}, false},
+		{[]string{"--", "-h"}, false},
+	}
+	for _, tt := range tests {
+		if got := helpAsked(fs, tt.args); got != tt.want {
+			t.Errorf("helpAsked(%q) = %v, want %v", tt.args, got, tt.want)
 		}
 	}
 }
