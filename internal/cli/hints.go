@@ -29,9 +29,9 @@ func errorHint(err error) string {
 	switch code {
 	case "":
 	case "InvalidAccessKeyId.NotFound":
-		return "this server has no such key: set PALISADE_ACCESS_KEY_ID and _SECRET to a pair it made (palisade serve prints the first tenant's at its first start; palisade key create makes more), and check --endpoint"
+		return "this server has no such key: set PALISADE_ACCESS_KEY_ID and _SECRET (for account and host, PALISADE_OPERATOR_KEY_ID and _SECRET when set) to a pair it made (palisade serve prints both at its first start; palisade key create makes more), and check --endpoint"
 	case "SignatureDoesNotMatch":
-		return "PALISADE_ACCESS_KEY_SECRET is not the secret of PALISADE_ACCESS_KEY_ID: set the two as they were printed together"
+		return "the secret is not the key's: set PALISADE_ACCESS_KEY_ID and _SECRET (for account and host, PALISADE_OPERATOR_KEY_ID and _SECRET when set) as they were printed together"
 	default:
 		return ""
 	}
@@ -44,7 +44,7 @@ func errorHint(err error) string {
 	case errors.As(err, &ua) || strings.Contains(err.Error(), "certificate signed by unknown authority"):
 		return "the server's certificate is not trusted here: for one palisade serve --tls-self-signed DIR made, run with SSL_CERT_FILE=DIR/cert.pem"
 	case causeIs(err, syscall.ECONNRESET) || causeIs(err, io.EOF) || strings.Contains(err.Error(), "malformed HTTP response"):
-		return "if the server serves HTTPS, give --endpoint https://HOST:PORT"
+		return "the connection closed before an answer: if the server serves HTTPS, give --endpoint https://HOST:PORT"
 	}
 	return ""
 }

@@ -33,7 +33,7 @@ func TestErrorHints(t *testing.T) {
 		want     []string
 	}{
 		{"unknown key", "LTAInosuchkey", "x", addr, []string{"InvalidAccessKeyId.NotFound", "hint: this server has no such key"}},
-		{"wrong secret", testenv.KeyID, "wrong", addr, []string{"SignatureDoesNotMatch", "hint: PALISADE_ACCESS_KEY_SECRET is not the secret"}},
+		{"wrong secret", testenv.KeyID, "wrong", addr, []string{"SignatureDoesNotMatch", "hint: the secret is not the key's"}},
 		{"no server", testenv.KeyID, testenv.Secret, closedAddr, []string{"connection refused", "hint: nothing listens there: start palisade serve"}},
 		{"https to plain HTTP", testenv.KeyID, testenv.Secret, "https://" + addr, []string{"hint: the server serves plain HTTP"}},
 	}
