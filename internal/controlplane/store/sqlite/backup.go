@@ -35,9 +35,12 @@ func Backup(ctx context.Context, src, dst string) (int64, error) {
 	}
 	// The copy holds the keys' secrets too. VACUUM INTO writes into an
 	// empty file.
-	if err := createPrivate(dst); err != nil {
+	// Made here, not merely there: a failure below removes it.
+	f, err := os.OpenFile(dst, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
 		return 0, fmt.Errorf("sqlite: backup to %s: %w", dst, err)
 	}
+	f.Close()
 	// VACUUM INTO copies in one read transaction; the copy's revision is
 	// then read from the copy itself.
 	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
