@@ -150,6 +150,9 @@ func TestForeignIDsAnswerAsMissing(t *testing.T) {
 		{"ResourceType": "NetworkInterface", "ResourceId": eniID, "TrafficType": "All"},
 		{"ResourceType": "VSwitch", "ResourceId": vswID, "TrafficType": "All"},
 		{"ResourceId": sgID}, {"ResourceId": instID},
+		{"ResourceType": "eni", "ResourceId.1": eniID}, {"ResourceType": "prefixlist", "ResourceId.1": plID},
+		{"ResourceType": "securitygroup", "ResourceId": sgID, "ResourceGroupId": "rg-x", "NewResourceGroupId": "rg-x"},
+		{"ResourceType": "vpc", "ResourceId": vpcID, "NewResourceGroupId": "rg-x"},
 	}
 	fillers := map[string]string{"RegionId": testenv.Region, "IpProtocol": "tcp", "PortRange": "22/22", "Policy": "accept", "Priority": "1",
 		"Description": "x", "ChangeAction": "RevokeSecurityGroup", "Protocol": "tcp", "Port": "22", "Force": "true", "WaitSeconds": "0",
@@ -170,6 +173,10 @@ func TestForeignIDsAnswerAsMissing(t *testing.T) {
 	}
 	bad := regexp.MustCompile(`(?i)sql|\.go:|runtime|goroutine|%!|json: |strconv\.|/tmp/|panic|nil pointer|t1mark|10\.77\.`)
 	consoleProbe(t, srv.Addr, other.KeyID, other.Secret, fakes, map[string]string{"sg": sgID, "peer": peerID, "rule": ruleID, "inst": instID, "vpc": vpcID, "eni": eniID, "pl": plID})
+	// The comparison only means something if the calls reach the checks
+	// that look IDs up: many must say NotFound, and none may fail earlier
+	// for one reason common to both (the key, the signature).
+	notFound := 0
 	for _, k := range routes {
 		if k.Action == "PalisadeWatchStream" || k.Action == "PalisadeWatchChanges" || k.Action == "CreateAccessKey" {
 			continue // a stream; a long poll; a quota of keys the first call may fill
@@ -192,7 +199,16 @@ func TestForeignIDsAnswerAsMissing(t *testing.T) {
 			if bad.MatchString(text) {
 				t.Errorf("%s %v shows internals or the first tenant's data: %s", k.Action, ip, text)
 			}
+			if strings.Contains(text, "NotFound") {
+				notFound++
+			}
+			if strings.Contains(text, "SignatureDoesNotMatch") || strings.Contains(text, "InvalidAccessKeyId") {
+				t.Fatalf("%s %v: the probe's own key is refused: %s", k.Action, ip, text)
+			}
 		}
+	}
+	if notFound < 100 { // 127 when written
+		t.Errorf("only %d answers said NotFound: the probes do not reach the ID lookups", notFound)
 	}
 }
 
