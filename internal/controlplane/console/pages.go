@@ -337,22 +337,33 @@ const maxEvents = 100
 // eventsPage lists the latest events of the account (its changes and its
 // refused calls) in the region, as the event trail of this server keeps
 // them; palisade events and LookupEvents search them all.
+// eventScanPages bounds the pages of 1,000 of the account's events the
+// Events page reads for one region's newest.
+const eventScanPages = 10
+
 func (c *Console) eventsPage(p *page) {
 	data := map[string]any{"Kept": c.events != nil}
 	if c.events != nil {
-		evs, _, err := c.events.Find(p.ctx(), trail.Query{Account: p.caller.Account, Start: time.Unix(0, 0), End: time.Now().Add(time.Minute), Max: 1000})
-		if err != nil {
-			c.fail(p, err)
-			return
-		}
+		// The region is in each event, not in the trail's index: read the
+		// account's newest events a page at a time until maxEvents of this
+		// region are found, for at most eventScanPages pages.
+		q := trail.Query{Account: p.caller.Account, Start: time.Unix(0, 0), End: time.Now().Add(time.Minute), Max: 1000}
 		var shown []trail.Event
-		for _, e := range evs {
-			if e.AcsRegion == p.region || e.AcsRegion == "" {
-				shown = append(shown, e)
+		for range eventScanPages {
+			evs, next, err := c.events.Find(p.ctx(), q)
+			if err != nil {
+				c.fail(p, err)
+				return
 			}
-			if len(shown) == maxEvents {
+			for _, e := range evs {
+				if len(shown) < maxEvents && (e.AcsRegion == p.region || e.AcsRegion == "") {
+					shown = append(shown, e)
+				}
+			}
+			if next == nil || len(shown) == maxEvents {
 				break
 			}
+			q.After = next
 		}
 		data["Events"] = shown
 	}
