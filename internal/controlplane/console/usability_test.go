@@ -608,7 +608,7 @@ func TestEventsPage(t *testing.T) {
 	// region: the page reads past them.
 	for j := range 1200 {
 		e := trail.Event{EventID: fmt.Sprintf("ev-flood-%d", j), EventName: "CreateSecurityGroup", AcsRegion: "cn-beijing",
-			UserIdentity: trail.Identity{Type: "root-account", AccountID: cl.Account, AccessKeyID: key.ID}, Time: now.Add(time.Minute + time.Duration(j)*time.Millisecond)}
+			UserIdentity: trail.Identity{Type: "root-account", AccountID: cl.Account, AccessKeyID: key.ID}, Time: now.Add(10*time.Second + time.Duration(j)*time.Millisecond)}
 		e.EventTime = e.Time.UTC().Format(time.RFC3339)
 		if !tr.Record(e) {
 			t.Fatal("the trail did not take an event")
