@@ -8,9 +8,9 @@ import (
 	"net/url"
 	"reflect"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 const (
@@ -150,15 +150,7 @@ const (
 
 // cut returns the start of s, at most n bytes and whole characters,
 // marked as cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…(cut)"
-}
+func cut(s string, n int) string { return model.Cut(s, n, "…(cut)") }
 
 func encodeError(req *Request, hostID string, e *ecserr.Error) (body []byte, contentType string) {
 	eb := errorBody{

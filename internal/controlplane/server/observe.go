@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
@@ -19,6 +18,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // observer sees every finished API request: it writes the request log
@@ -104,16 +104,7 @@ func (o *observer) observe(c *rpc.Call) {
 // client (signed or not) cannot have a megabyte written per request.
 const maxLogValue = 128
 
-func logValue(s string) string {
-	if len(s) <= maxLogValue {
-		return s
-	}
-	cut := maxLogValue
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…(cut)"
-}
+func logValue(s string) string { return model.Cut(s, maxLogValue, "…(cut)") }
 
 // throttleSampler keeps a flood of throttled calls from becoming a flood
 // of log lines and trail events, each a write the flood would make the

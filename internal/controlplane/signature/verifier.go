@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // DefaultMaxSkew is the allowed difference between a request's timestamp and
@@ -247,14 +247,8 @@ func (v *Verifier) maxSkew() time.Duration {
 const maxShownStringToSign = 16 << 10
 
 func mismatch(serverStringToSign string) *ecserr.Error {
-	shown := serverStringToSign
-	if len(shown) > maxShownStringToSign {
-		cut := maxShownStringToSign // V3's canonical request has header values: cut at a whole character
-		for cut > 0 && !utf8.RuneStart(shown[cut]) {
-			cut--
-		}
-		shown = shown[:cut] + "…(" + strconv.Itoa(len(serverStringToSign)) + " bytes in all)"
-	}
+	// V3's canonical request has header values: cut at a whole character.
+	shown := model.Cut(serverStringToSign, maxShownStringToSign, "…("+strconv.Itoa(len(serverStringToSign))+" bytes in all)")
 	return &ecserr.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch",
 		Message: "Specified signature is not matched with our calculation. server string to sign is:" + shown}
 }

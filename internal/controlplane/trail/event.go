@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Event is one management event, field for field as ActionTrail writes
@@ -207,16 +208,7 @@ func sanitize(ps Params) Params {
 }
 
 // clip cuts s to maxValueBytes on a rune boundary.
-func clip(s string) string {
-	if len(s) <= maxValueBytes {
-		return s
-	}
-	cut := maxValueBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…(cut)"
-}
+func clip(s string) string { return model.Cut(s, maxValueBytes, "…(cut)") }
 
 // ReadOnly reports whether an action only reads: reads are recorded only
 // when refused. The agents' status reports are live telemetry (every few

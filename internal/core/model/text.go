@@ -98,16 +98,18 @@ func ParseCanonicalInt(s string, min, max int64) (int64, bool) {
 
 // Clip shortens a text quoted back in an error message, so an error never
 // echoes a megabyte.
-func Clip(s string) string {
-	const max = 64
-	if len(s) <= max {
+func Clip(s string) string { return Cut(s, 64, "…") }
+
+// Cut returns s, or when it is longer than n bytes its start of at most n
+// bytes, whole characters, followed by mark.
+func Cut(s string, n int, mark string) string {
+	if len(s) <= n {
 		return s
 	}
-	i := max
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:i] + "…"
+	return s[:n] + mark
 }
 
 func cutPrefix(s, p string) (string, bool) {
