@@ -8,6 +8,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 func (s *Service) regionActions() map[string]rpc.Handler {
@@ -151,7 +152,7 @@ func (s *Service) describeAvailableResource(ctx context.Context, req *rpc.Reques
 	out.AvailableZones.AvailableZone = []availableZone{}
 	zones := s.DescribeZones(c)
 	if z := p.Get("ZoneId"); z != "" && !slices.ContainsFunc(zones, func(x service.Zone) bool { return x.ID == z }) {
-		return nil, ecserr.New(http.StatusNotFound, "InvalidZoneId.NotFound", "Zone %q is not a zone of %s; DescribeZones lists them.", z, c.Region)
+		return nil, ecserr.New(http.StatusNotFound, "InvalidZoneId.NotFound", "Zone %q is not a zone of %s; DescribeZones lists them.", model.Clip(z), c.Region)
 	}
 	for _, z := range zones {
 		if id := p.Get("ZoneId"); id != "" && id != z.ID {

@@ -34,7 +34,7 @@ type ModifyVpcInput struct {
 func (s *Service) ModifyVpcAttribute(ctx context.Context, in ModifyVpcInput) error {
 	c := in.Caller
 	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
-		return ecserr.BadRequest("InvalidVpcName.Malformed", "VpcName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", *in.Name)
+		return ecserr.BadRequest("InvalidVpcName.Malformed", "VpcName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
 	}
 	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
 		return ecserr.BadRequest("InvalidVpcDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
@@ -78,7 +78,7 @@ type ModifyVSwitchInput struct {
 func (s *Service) ModifyVSwitchAttribute(ctx context.Context, in ModifyVSwitchInput) error {
 	c := in.Caller
 	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
-		return ecserr.BadRequest("InvalidVSwitchName.Malformed", "VSwitchName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", *in.Name)
+		return ecserr.BadRequest("InvalidVSwitchName.Malformed", "VSwitchName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
 	}
 	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
 		return ecserr.BadRequest("InvalidVSwitchDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
