@@ -24,19 +24,28 @@ var errStoreInUse = errors.New("store in use")
 // lockStore takes the lock, or says which server holds it and what to do.
 func lockStore(db string) (*storeLock, error) {
 	path := lockFile(db)
-	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("--db %s: %w", db, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: a palisade serve (it holds %s) uses the store %s", errStoreInUse, path, db)
+	for {
+		_, statErr := os.Stat(path)
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--db %s: %w", db, err)
 		}
-		return nil, fmt.Errorf("--db %s: lock %s: %w", db, path, err)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%w: a palisade serve uses the store %s (it holds %s)", errStoreInUse, db, path)
+			}
+			return nil, fmt.Errorf("--db %s: lock %s: %w", db, path, err)
+		}
+		// A failed start removes the file it made while holding its lock:
+		// a lock taken on a file no longer at path locks nothing.
+		held, err1 := f.Stat()
+		now, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, now) {
+			return &storeLock{f: f, created: os.IsNotExist(statErr)}, nil
+		}
+		f.Close()
 	}
-	return &storeLock{f: f, created: os.IsNotExist(statErr)}, nil
 }
 
 // release lets the lock go; failed says the start failed, so a lock file
