@@ -575,16 +575,12 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 		}
 	}
 	slices.SortFunc(rows, func(a, b ruleRowInput) int { return a.N - b.N })
-	title := "Add rules to " + attr.Group.ID
-	e := c.asECS(err)
-	data := map[string]any{"G": attr.Group, "Dir": string(dir), "Rows": rows, "Op": op, "Protocols": model.Protocols, "Risky": riskyPorts,
-		"Err": e}
+	rule := ""
 	if op == "edit-rule" {
-		title, data["Rule"] = "Change rule "+f.Get("rule"), f.Get("rule")
-	} else {
-		data["Templates"] = templates
+		rule = f.Get("rule")
 	}
+	e := c.asECS(err)
 	p.w.WriteHeader(e.Status)
-	c.render(p.w, "rules", c.base(p, title, data))
+	c.rulesForm(p, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -54,8 +55,21 @@ func (c *Console) newRulesPage(p *page) {
 	for i := 1; i < rowCount; i++ {
 		rows[i].Priority, rows[i].Protocol = "", ""
 	}
-	c.render(p.w, "rules", c.base(p, "Add rules to "+attr.Group.ID, map[string]any{"G": attr.Group, "Dir": string(dir), "Rows": rows,
-		"Op": "add-rules", "Template": tpl, "Templates": templates, "Protocols": model.Protocols, "Risky": riskyPorts}))
+	c.rulesForm(p, attr.Group, dir, rows, "", map[string]any{"Template": tpl})
+}
+
+// rulesForm renders the rules form: for adding rules (rule ""), or for
+// changing rule; extra adds to its data (a template, an error).
+func (c *Console) rulesForm(p *page, g *model.SecurityGroup, dir model.Direction, rows []ruleRowInput, rule string, extra map[string]any) {
+	data := map[string]any{"G": g, "Dir": string(dir), "Rows": rows, "Op": "add-rules", "Protocols": model.Protocols, "Risky": riskyPorts}
+	title := "Add rules to " + g.ID
+	if rule != "" {
+		title, data["Op"], data["Rule"] = "Change rule "+rule, "edit-rule", rule
+	} else {
+		data["Templates"] = templates
+	}
+	maps.Copy(data, extra)
+	c.render(p.w, "rules", c.base(p, title, data))
 }
 
 func (c *Console) editRulePage(p *page) {
@@ -70,8 +84,7 @@ func (c *Console) editRulePage(p *page) {
 		return
 	}
 	r := attr.Rules[i].Rule
-	c.render(p.w, "rules", c.base(p, "Change rule "+id, map[string]any{"G": attr.Group, "Dir": string(r.Direction),
-		"Rows": []ruleRowInput{rowOfRule(&r)}, "Op": "edit-rule", "Rule": id, "Protocols": model.Protocols, "Risky": riskyPorts}))
+	c.rulesForm(p, attr.Group, r.Direction, []ruleRowInput{rowOfRule(&r)}, id, nil)
 }
 
 // exported is a group's rules as the export gives them and the import takes
