@@ -59,14 +59,10 @@ func (s *Service) queryAvailableInstances(ctx context.Context, req *rpc.Request)
 	return out, nil
 }
 
-// bssInt reads an optional positive integer parameter up to max.
+// bssInt reads an optional integer parameter from 1 to max.
 func bssInt(req *rpc.Request, name string, def, max int) (int, error) {
-	v := req.Params.Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > max {
+	n, e := req.Params.Int(name, def)
+	if e != nil || n < 1 || n > max {
 		return 0, ecserr.InvalidParameter(name, "it is a whole number from 1 to "+strconv.Itoa(max))
 	}
 	return n, nil

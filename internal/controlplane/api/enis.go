@@ -234,20 +234,10 @@ func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, req *rpc.
 	p := req.Params
 	in := service.ModifyENIInput{Caller: c, NetworkInterfaceID: p.Get("NetworkInterfaceId"), SecurityGroupIDs: p.List("SecurityGroupId"),
 		Idempotency: idempotency(req)}
-	if _, ok := p["NetworkInterfaceName"]; ok {
-		v := p.Get("NetworkInterfaceName")
-		in.Name = &v
-	}
-	if _, ok := p["Description"]; ok {
-		v := p.Get("Description")
-		in.Description = &v
-	}
-	if p.Has("DeleteOnRelease") {
-		v, e := p.Bool("DeleteOnRelease", false)
-		if e != nil {
-			return nil, e
-		}
-		in.DeleteOnRelease = &v
+	in.Name, in.Description = p.Optional("NetworkInterfaceName"), p.Optional("Description")
+	var e *ecserr.Error
+	if in.DeleteOnRelease, e = p.OptionalBool("DeleteOnRelease"); e != nil {
+		return nil, e
 	}
 	if err := s.ModifyNetworkInterfaceAttribute(ctx, in); err != nil {
 		return nil, err

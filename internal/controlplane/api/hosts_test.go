@@ -3,12 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 )
 
 func TestBindInstanceAndDescribe(t *testing.T) {

@@ -28,37 +28,17 @@ func (s *Service) resourceGroupActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{"JoinResourceGroup": s.resourceGroup("ResourceGroupId", ecsTagTypes)}
 }
 
-// optional is a parameter given (even empty), or nil.
-func optional(p rpc.Params, name string) *string {
-	if _, ok := p[name]; !ok {
-		return nil
-	}
-	v := p.Get(name)
-	return &v
-}
-
-// optionalBool is a boolean parameter given, or nil.
-func optionalBool(p rpc.Params, name string) (*bool, error) {
-	if !p.Has(name) {
-		return nil, nil
-	}
-	v, e := p.Bool(name, false)
-	if e != nil {
-		return nil, e
-	}
-	return &v, nil
-}
-
 func (s *Service) modifyVpcAttribute(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, false)
 	if err != nil {
 		return nil, err
 	}
 	p := req.Params
-	in := service.ModifyVpcInput{Caller: c, VpcID: p.Get("VpcId"), Name: optional(p, "VpcName"), Description: optional(p, "Description"),
+	in := service.ModifyVpcInput{Caller: c, VpcID: p.Get("VpcId"), Name: p.Optional("VpcName"), Description: p.Optional("Description"),
 		CidrBlock: p.Get("CidrBlock"), Idempotency: idempotency(req)}
-	if in.EnableIPv6, err = optionalBool(p, "EnableIPv6"); err != nil {
-		return nil, err
+	var e *ecserr.Error
+	if in.EnableIPv6, e = p.OptionalBool("EnableIPv6"); e != nil {
+		return nil, e
 	}
 	if v, e := p.Bool("EnableDnsHostname", false); e != nil {
 		return nil, e
@@ -80,10 +60,11 @@ func (s *Service) modifyVSwitchAttribute(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	p := req.Params
-	in := service.ModifyVSwitchInput{Caller: c, VSwitchID: p.Get("VSwitchId"), Name: optional(p, "VSwitchName"),
-		Description: optional(p, "Description"), Idempotency: idempotency(req)}
-	if in.EnableIPv6, err = optionalBool(p, "EnableIPv6"); err != nil {
-		return nil, err
+	in := service.ModifyVSwitchInput{Caller: c, VSwitchID: p.Get("VSwitchId"), Name: p.Optional("VSwitchName"),
+		Description: p.Optional("Description"), Idempotency: idempotency(req)}
+	var e *ecserr.Error
+	if in.EnableIPv6, e = p.OptionalBool("EnableIPv6"); e != nil {
+		return nil, e
 	}
 	if in.VSwitchID == "" {
 		return nil, ecserr.MissingParameter("VSwitchId")
@@ -138,10 +119,11 @@ func (s *Service) modifyRouteTableAttributes(ctx context.Context, req *rpc.Reque
 		return nil, err
 	}
 	p := req.Params
-	in := service.ModifyRouteTableInput{Caller: c, RouteTableID: p.Get("RouteTableId"), Name: optional(p, "RouteTableName"),
-		Description: optional(p, "Description"), Idempotency: idempotency(req)}
-	if in.RoutePropagation, err = optionalBool(p, "RoutePropagationEnable"); err != nil {
-		return nil, err
+	in := service.ModifyRouteTableInput{Caller: c, RouteTableID: p.Get("RouteTableId"), Name: p.Optional("RouteTableName"),
+		Description: p.Optional("Description"), Idempotency: idempotency(req)}
+	var e *ecserr.Error
+	if in.RoutePropagation, e = p.OptionalBool("RoutePropagationEnable"); e != nil {
+		return nil, e
 	}
 	if err := s.ModifyRouteTableAttributes(ctx, in); err != nil {
 		return nil, err

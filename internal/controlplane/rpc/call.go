@@ -43,8 +43,17 @@ func ClientShare(remoteAddr string) string {
 	if err != nil {
 		return host
 	}
-	if a = a.Unmap(); a.Is6() {
-		return netip.PrefixFrom(a, 64).Masked().String()
+	if a = ShareOf(a); a.Is6() {
+		return netip.PrefixFrom(a, 64).String()
 	}
 	return a.String()
+}
+
+// ShareOf is the address a client is counted under: an IPv4 address as
+// it is, an IPv6 address as the first of its /64.
+func ShareOf(a netip.Addr) netip.Addr {
+	if a = a.Unmap(); a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
 }

@@ -40,6 +40,28 @@ func (p Params) Int(name string, def int) (int, *ecserr.Error) {
 	return n, nil
 }
 
+// Optional returns name's value when the parameter is given (even
+// empty), or nil: for a field that "" clears and absence leaves alone.
+func (p Params) Optional(name string) *string {
+	v, ok := p[name]
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+// OptionalBool returns name as true/false when given (not empty), or nil.
+func (p Params) OptionalBool(name string) (*bool, *ecserr.Error) {
+	if !p.Has(name) {
+		return nil, nil
+	}
+	v, e := p.Bool(name, false)
+	if e != nil {
+		return nil, e
+	}
+	return &v, nil
+}
+
 // Bool returns name as true/false (any letter case), or def when absent.
 func (p Params) Bool(name string, def bool) (bool, *ecserr.Error) {
 	switch s := p[name]; {

@@ -4,9 +4,10 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"sync"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 )
 
 // Limits bound what one client can hold of the server. The zero value of
@@ -151,13 +152,10 @@ func (l *limitListener) share(a net.Addr) (netip.Addr, bool) {
 	if err != nil {
 		return netip.Addr{}, true
 	}
-	addr := ap.Addr().Unmap()
-	if addr.IsLoopback() {
+	if ap.Addr().Unmap().IsLoopback() {
 		return netip.Addr{}, true
 	}
-	if addr.Is6() {
-		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
+	addr := rpc.ShareOf(ap.Addr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.byAddr[addr] >= l.perAddr {

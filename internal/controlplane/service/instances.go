@@ -151,11 +151,8 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 
 // validateInstanceText checks a name, description and host name when given.
 func validateInstanceText(name, description, hostName string) error {
-	if name != "" && !model.ValidName(name) {
-		return ecserr.BadRequest("InvalidInstanceName.Malformed", "InstanceName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", name)
-	}
-	if description != "" && !model.ValidDescription(description) {
-		return ecserr.BadRequest("InvalidDescription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidInstanceName.Malformed", "InstanceName", name), checkDescription("InvalidDescription.Malformed", description)); err != nil {
+		return err
 	}
 	if hostName != "" && !validHostName(hostName) {
 		return ecserr.BadRequest("InvalidHostName.Malformed", "HostName %q is not valid: 2 to 64 letters, digits, '.' or '-', not starting or ending with '.' or '-', without '..'.", hostName)

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"strings"
@@ -13,6 +14,32 @@ import (
 // The updates the alicloud Terraform provider makes of VPCs and vSwitches
 // (ModifyVpcAttribute, ModifyVSwitchAttribute) and of any resource's
 // resource group (ECS JoinResourceGroup, VPC MoveResourceGroup).
+
+// checkName refuses a name given ("" is none) that is not valid
+// (model.ValidName), with the field's ECS code.
+func checkName(code, field, name string) error {
+	if name == "" || model.ValidName(name) {
+		return nil
+	}
+	return ecserr.BadRequest(code, "%s %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", field, model.Clip(name))
+}
+
+// checkDescription refuses a description given ("" is none) that is not
+// valid (model.ValidDescription), with the field's ECS code.
+func checkDescription(code, desc string) error {
+	if desc == "" || model.ValidDescription(desc) {
+		return nil
+	}
+	return ecserr.BadRequest(code, "Description must be 2 to 256 characters and not start with http:// or https://.")
+}
+
+// value is *p, or "" for nil.
+func value(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
 
 // ModifyVpcInput changes a VPC's name or description; nil fields are left
 // as they are, "" clears.
@@ -33,11 +60,8 @@ type ModifyVpcInput struct {
 // ModifyVpcAttribute renames or re-describes a VPC.
 func (s *Service) ModifyVpcAttribute(ctx context.Context, in ModifyVpcInput) error {
 	c := in.Caller
-	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
-		return ecserr.BadRequest("InvalidVpcName.Malformed", "VpcName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
-	}
-	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
-		return ecserr.BadRequest("InvalidVpcDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidVpcName.Malformed", "VpcName", value(in.Name)), checkDescription("InvalidVpcDiscription.Malformed", value(in.Description))); err != nil {
+		return err
 	}
 	_, err := Update(s, ctx, c, "ModifyVpcAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		v, err := getVPC(tx, c, in.VpcID)
@@ -77,11 +101,8 @@ type ModifyVSwitchInput struct {
 // ModifyVSwitchAttribute renames or re-describes a vSwitch.
 func (s *Service) ModifyVSwitchAttribute(ctx context.Context, in ModifyVSwitchInput) error {
 	c := in.Caller
-	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
-		return ecserr.BadRequest("InvalidVSwitchName.Malformed", "VSwitchName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
-	}
-	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
-		return ecserr.BadRequest("InvalidVSwitchDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidVSwitchName.Malformed", "VSwitchName", value(in.Name)), checkDescription("InvalidVSwitchDiscription.Malformed", value(in.Description))); err != nil {
+		return err
 	}
 	_, err := Update(s, ctx, c, "ModifyVSwitchAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		w, err := getVSwitch(tx, c, in.VSwitchID)
@@ -193,11 +214,8 @@ func (s *Service) ModifyRouteTableAttributes(ctx context.Context, in ModifyRoute
 	if in.RouteTableID == "" {
 		return ecserr.MissingParameter("RouteTableId")
 	}
-	if in.Name != nil && *in.Name != "" && !model.ValidName(*in.Name) {
-		return ecserr.BadRequest("InvalidRouteTableName.Malformed", "RouteTableName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", model.Clip(*in.Name))
-	}
-	if in.Description != nil && *in.Description != "" && !model.ValidDescription(*in.Description) {
-		return ecserr.BadRequest("InvalidDescription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidRouteTableName.Malformed", "RouteTableName", value(in.Name)), checkDescription("InvalidDescription.Malformed", value(in.Description))); err != nil {
+		return err
 	}
 	if in.RoutePropagation != nil && !*in.RoutePropagation {
 		return ecserr.BadRequest("OperationUnsupported.RoutePropagation", "Palisade routes nothing and keeps route propagation on; leave RoutePropagationEnable out or true.")

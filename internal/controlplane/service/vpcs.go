@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"slices"
@@ -64,11 +65,8 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 	if e != nil {
 		return CreateVpcResult{}, e
 	}
-	if in.Name != "" && !model.ValidName(in.Name) {
-		return CreateVpcResult{}, ecserr.BadRequest("InvalidVpcName.Malformed", "VpcName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", in.Name)
-	}
-	if in.Description != "" && !model.ValidDescription(in.Description) {
-		return CreateVpcResult{}, ecserr.BadRequest("InvalidVpcDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidVpcName.Malformed", "VpcName", in.Name), checkDescription("InvalidVpcDiscription.Malformed", in.Description)); err != nil {
+		return CreateVpcResult{}, err
 	}
 	var six netip.Prefix
 	if in.IPv6CidrBlock != "" {

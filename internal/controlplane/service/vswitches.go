@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -48,11 +49,8 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 	if e != nil {
 		return CreateVSwitchResult{}, e
 	}
-	if in.Name != "" && !model.ValidName(in.Name) {
-		return CreateVSwitchResult{}, ecserr.BadRequest("InvalidVSwitchName.Malformed", "VSwitchName %q is not valid: 2 to 128 characters, starting with a letter, then letters, digits, ':', '_', '.' or '-', not starting with http:// or https://.", in.Name)
-	}
-	if in.Description != "" && !model.ValidDescription(in.Description) {
-		return CreateVSwitchResult{}, ecserr.BadRequest("InvalidVSwitchDiscription.Malformed", "Description must be 2 to 256 characters and not start with http:// or https://.")
+	if err := cmp.Or(checkName("InvalidVSwitchName.Malformed", "VSwitchName", in.Name), checkDescription("InvalidVSwitchDiscription.Malformed", in.Description)); err != nil {
+		return CreateVSwitchResult{}, err
 	}
 	six := -1
 	if in.IPv6Block != nil {
