@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 )
 
 // schema is the events table. The event is kept as JSON; the columns
@@ -101,16 +103,13 @@ func openStore(path string) (*store, error) {
 		}
 		s.tmpDir, path = dir, filepath.Join(dir, "events.db")
 	}
-	// Readable by its owner only, as the store is (SQLite gives the -wal
-	// and -shm files the database's mode): events name accounts, keys and
-	// addresses.
-	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-		f.Close()
-	} else if !errors.Is(err, os.ErrExist) {
+	// Readable by its owner only, as the store is: events name accounts,
+	// keys and addresses.
+	if err := sqlite.CreatePrivate(path); err != nil {
 		s.removeTmp()
 		return nil, err
 	}
-	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	uri := sqlite.FileURI(path)
 	// synchronous=NORMAL: in WAL mode a crash may lose the last batch of
 	// events but never corrupts the file; the trail does not hold writes up
 	// with an fsync of its own.

@@ -24,7 +24,7 @@ func Backup(ctx context.Context, src, dst string) (int64, error) {
 	if _, err := os.Stat(dst); err == nil {
 		return 0, fmt.Errorf("sqlite: backup: %s exists: give a new file", dst)
 	}
-	db, err := sql.Open("sqlite", "file:"+uriEscape(src)+fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS))
+	db, err := sql.Open("sqlite", FileURI(src)+fmt.Sprintf("?_pragma=busy_timeout(%d)", busyTimeoutMS))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: backup: %w", err)
 	}
@@ -51,7 +51,7 @@ func Backup(ctx context.Context, src, dst string) (int64, error) {
 }
 
 func revisionOf(ctx context.Context, path string) (int64, error) {
-	db, err := sql.Open("sqlite", "file:"+uriEscape(path)+"?_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", FileURI(path)+"?_pragma=query_only(1)")
 	if err != nil {
 		return 0, err
 	}
@@ -61,8 +61,10 @@ func revisionOf(ctx context.Context, path string) (int64, error) {
 	return rev, err
 }
 
-func uriEscape(path string) string {
-	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+// FileURI is a "file:" URI of path, so that any path is accepted
+// (what URIs reserve is escaped); query parameters may follow it.
+func FileURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // Dump reads the whole store at one revision (store.Dump), for copying it

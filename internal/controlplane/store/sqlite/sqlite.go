@@ -102,7 +102,7 @@ func Open(path string) (*Store, error) {
 		path = filepath.Join(dir, "palisade.db")
 		syncMode, durable = "OFF", false // nothing survives Close anyway
 	}
-	if err := createPrivate(path); err != nil {
+	if err := CreatePrivate(path); err != nil {
 		if s.tmpDir != "" {
 			os.RemoveAll(s.tmpDir)
 		}
@@ -119,10 +119,11 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// createPrivate creates the file at path, empty, readable and writable by
+// CreatePrivate creates the file at path, empty, readable and writable by
 // its owner only, unless it exists: the store holds the access keys'
-// secrets, and SQLite gives its -wal and -shm files the database's mode.
-func createPrivate(path string) error {
+// secrets (the event trail names accounts and keys), and SQLite gives its
+// -wal and -shm files the database's mode.
+func CreatePrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil
@@ -135,8 +136,7 @@ func createPrivate(path string) error {
 
 func (s *Store) open(path, syncMode string) error {
 	ctx := context.Background()
-	// A "file:" URI so that any path is accepted; escape what URIs reserve.
-	uri := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	uri := FileURI(path)
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS)
 
 	var err error
