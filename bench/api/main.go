@@ -85,7 +85,7 @@ var (
 	replay  = flag.String("replay", "", "internal: the no-op child's answers (JSON: action → body)")
 	profile = flag.String("cpuprofile", "", "write the Palisade server's CPU profile to this file")
 	memprof = flag.String("memprofile", "", "write the Palisade server's allocation profile (after the seed) to this file at its end")
-	only    = flag.String("only", "", "measure only the requests whose name contains this")
+	only    = flag.String("only", "", "measure only the requests whose name contains this (AuthorizeSecurityGroup or write: the writes)")
 	memory  = flag.Bool("memory", false, "report the in-memory view's size on the 10k-instance benchmark cloud, and exit")
 	soak    = flag.Duration("soak", 0, "after the measurements, run reads and writes for this long, sampling the server's RSS")
 )
@@ -170,7 +170,7 @@ func main() {
 	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s %8s | %8s %8s | %7s\n",
 		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "fsync", "pal p50", "pal p99", "pal RSS")
 	ratios := map[int][]float64{}
-	for k := 0; k < *rounds && strings.Contains("AuthorizeSecurityGroup", *only); k++ {
+	for k := 0; k < *rounds && (strings.Contains("AuthorizeSecurityGroup", *only) || strings.Contains("writes", *only)); k++ {
 		for _, n := range counts {
 			ratios[n] = append(ratios[n], writeRow(dir, pal, noop, n))
 		}
@@ -179,6 +179,9 @@ func main() {
 	if *rounds > 1 {
 		for _, n := range counts {
 			r := ratios[n]
+			if len(r) == 0 {
+				continue // -only left the writes out
+			}
 			slices.Sort(r)
 			fmt.Printf("%d clients: ×fsync over %d rounds: median %.2fx (%.2f–%.2f)\n", n, len(r), r[len(r)/2], r[0], r[len(r)-1])
 		}
