@@ -169,10 +169,11 @@ func main() {
 	fmt.Println()
 	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s %8s | %8s %8s | %7s\n",
 		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "fsync", "pal p50", "pal p99", "pal RSS")
-	ratios := map[int][]float64{}
+	ratios, shares := map[int][]float64{}, map[int][]float64{}
 	for k := 0; k < *rounds && (strings.Contains("AuthorizeSecurityGroup", *only) || strings.Contains("writes", *only)); k++ {
 		for _, n := range counts {
-			ratios[n] = append(ratios[n], writeRow(dir, pal, noop, n))
+			ratio, share := writeRow(dir, pal, noop, n)
+			ratios[n], shares[n] = append(ratios[n], ratio), append(shares[n], share)
 		}
 	}
 	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, while the next batch runs; fsync: one such fsync)")
@@ -182,8 +183,11 @@ func main() {
 			if len(r) == 0 {
 				continue // -only left the writes out
 			}
+			sh := shares[n]
 			slices.Sort(r)
-			fmt.Printf("%d clients: ×fsync over %d rounds: median %.2fx (%.2f–%.2f)\n", n, len(r), r[len(r)/2], r[0], r[len(r)-1])
+			slices.Sort(sh)
+			fmt.Printf("%d clients: ×fsync over %d rounds: median %.2fx (%.2f–%.2f); share of the no-op's writes: median %.0f%% (%.0f–%.0f%%)\n",
+				n, len(r), r[len(r)/2], r[0], r[len(r)-1], 100*sh[len(sh)/2], 100*sh[0], 100*sh[len(sh)-1])
 		}
 	}
 	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
@@ -195,8 +199,9 @@ func main() {
 // writeRow measures writes with n clients against Palisade and the no-op,
 // prints the row and returns Palisade's writes per second as a multiple of
 // the fsync rate, the mean of one measured just before and one just after
-// (other load on the machine moves it from one second to the next).
-func writeRow(dir string, pal, noop *child, n int) float64 {
+// (other load on the machine moves it from one second to the next), and
+// as a share of the no-op's (which does not move with the disk).
+func writeRow(dir string, pal, noop *child, n int) (ratio, share float64) {
 	before := fsyncRate(dir, min(*dur, time.Second))
 	c0 := commits(pal.addr)
 	p := measure(pal, n, writeParams)
@@ -216,7 +221,7 @@ func writeRow(dir string, pal, noop *child, n int) float64 {
 	}
 	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %7.1f %8s %7.1f %8s | %8s %8s | %5dMiB\n",
 		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perBatch, commit, perSync, fsync, p.p50, p.p99, pal.rss()>>20)
-	return p.rate / f
+	return p.rate / f, p.rate / o.rate
 }
 
 // soakRun mixes reads and writes (16 clients) for d and prints the
