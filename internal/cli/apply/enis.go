@@ -30,6 +30,14 @@ func (b *builder) instanceRef(id string) (ref_ string, replaced bool) {
 // diffENIs converges the file's secondary ENIs and, with --prune, removes
 // the managed ones the file does not name.
 func (b *builder) diffENIs() error {
+	// The vSwitches the new ENIs need come first, all of them, as the plan's
+	// order is (CreateVSwitch before the ENI steps): vSwitch makes one on
+	// first use, which would otherwise fall between two ENIs' steps.
+	for _, n := range b.sc.ENIs {
+		if cur, ok := b.enis[n.ID]; !ok || cur.PrivateIP != n.PrivateIP || cur.IPv6 != n.IPv6 || cur.VpcID != b.vpcID(n.VpcID) {
+			b.vSwitch(endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
+		}
+	}
 	named := map[string]bool{}
 	for _, n := range b.sc.ENIs {
 		named[n.ID] = true
