@@ -34,7 +34,7 @@ func (b *builder) diffENIs() error {
 	// order is (CreateVSwitch before the ENI steps): vSwitch makes one on
 	// first use, which would otherwise fall between two ENIs' steps.
 	for _, n := range b.sc.ENIs {
-		if cur, ok := b.enis[n.ID]; !ok || cur.PrivateIP != n.PrivateIP || cur.IPv6 != n.IPv6 || cur.VpcID != b.vpcID(n.VpcID) {
+		if cur, ok := b.enis[n.ID]; !ok || b.eniMoved(cur, n) {
 			b.vSwitch(endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
 		}
 	}
@@ -47,7 +47,7 @@ func (b *builder) diffENIs() error {
 		}
 		inst, replaced := b.instanceRef(n.InstanceID)
 		cur, ok := b.enis[n.ID]
-		if ok && (cur.PrivateIP != n.PrivateIP || cur.IPv6 != n.IPv6 || cur.VpcID != b.vpcID(n.VpcID)) {
+		if ok && b.eniMoved(cur, n) {
 			b.removeENI(n.ID, cur, "replaced: its VPC or addresses changed")
 			ok = false
 		}
@@ -96,6 +96,12 @@ func (b *builder) diffENIs() error {
 		b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("left in place, managed by apply but not in the file (use --prune to remove): %v", left))
 	}
 	return nil
+}
+
+// eniMoved reports whether an ENI's VPC or addresses differ from the
+// file's: it cannot be changed in place, only replaced.
+func (b *builder) eniMoved(cur, n *model.NetworkInterface) bool {
+	return cur.PrivateIP != n.PrivateIP || cur.IPv6 != n.IPv6 || cur.VpcID != b.vpcID(n.VpcID)
 }
 
 // removeENI detaches (if attached) and deletes an ENI.
