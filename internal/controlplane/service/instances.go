@@ -414,6 +414,7 @@ type DescribeInstancesInput struct {
 	ImageID, InstanceType                   string
 	SecurityGroupID                         string
 	Name                                    string // * stands for any text
+	ResourceGroupID                         string // the account's only group, or none
 	Tags                                    []model.Tag
 	Page                                    Page
 }
@@ -466,6 +467,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 	return listed(f.IDs, in.ID) &&
 		(f.SecurityGroupID == "" || slices.Contains(in.SecurityGroups, f.SecurityGroupID)) &&
 		(f.Name == "" || nameMatches(f.Name, in.Name)) &&
+		(f.ResourceGroupID == "" || f.ResourceGroupID == ResourceGroupID(in.Owner)) &&
 		(f.NetworkType == "" || f.NetworkType == network) &&
 		listed(f.Private, private) && listed(f.Inner, inner) && listed(f.Public, plainPublic) &&
 		listed(f.EIPs, eip) && listed(f.IPv6, str(in.IPv6)) &&
