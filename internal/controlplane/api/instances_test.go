@@ -410,6 +410,14 @@ func TestPublicIPs(t *testing.T) {
 	if len(item) != 1 || item[0].InstanceId != ids[0] || !slices.Equal(item[0].PublicIpAddress.IpAddress, []string{pub}) || item[0].EipAddress.AllocationId != "" {
 		t.Fatalf("public IP instance %+v", item)
 	}
+	// The bandwidth reads back as given (Terraform's internet_max_bandwidth_out
+	// would otherwise differ after every apply), from both reads.
+	if item[0].InternetMaxBandwidthOut != 5 {
+		t.Errorf("DescribeInstances InternetMaxBandwidthOut %d, want 5", item[0].InternetMaxBandwidthOut)
+	}
+	if got := e.ecs("DescribeInstanceAttribute", map[string]string{"InstanceId": ids[0]}).(*describeInstanceAttributeResponse).InternetMaxBandwidthOut; got != 5 {
+		t.Errorf("DescribeInstanceAttribute InternetMaxBandwidthOut %d, want 5", got)
+	}
 	// CreateInstance gives no public IP, as in ECS.
 	out := e.ecs("CreateInstance", map[string]string{"ImageId": "i", "InstanceType": "t", "VSwitchId": n.vsw, "SecurityGroupId": n.sg, "InternetMaxBandwidthOut": "5"}).(*createInstanceResponse)
 	if in := readInstance(e, out.InstanceId); in.PublicIP.IsValid() || in.Status != model.StatusStopped {

@@ -197,7 +197,7 @@ type addrSpace struct {
 // publicIP, a positive InternetMaxBandwidthOut also gives each a public IP.
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
-		ImageID: sp.imageID, InstanceType: sp.instanceType, Status: status, Created: s.Now()}
+		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now()}
 	space, err := launchSpace(tx, c, sp, &base)
 	if err != nil {
 		return nil, err
