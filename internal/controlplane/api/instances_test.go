@@ -790,3 +790,34 @@ func TestGroupMemberLimit(t *testing.T) {
 	outsider := runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": other})[0]
 	e.ecsErr("SecurityGroupInstanceLimitExceeded", 403, "JoinSecurityGroup", map[string]string{"InstanceId": outsider, "SecurityGroupId": n.sg})
 }
+
+// TestInstanceTypeSpecs: the instance types every zone lists read back
+// with their vCPUs and memory (MiB), as ECS answers; a well-formed type
+// Palisade does not know reads 0 (unknown).
+func TestInstanceTypeSpecs(t *testing.T) {
+	e := newEnv(t)
+	n := newTestNet(e, "192.168.0.0/16", "192.168.1.0/24")
+	for _, tt := range []struct {
+		typ         string
+		cpu, memory int
+	}{
+		{"ecs.g7.large", 2, 8192},
+		{"ecs.c7.large", 2, 4096},
+		{"ecs.r7.large", 2, 16384},
+		{"ecs.t5-lc1m1.small", 1, 1024},
+		{"ecs.zz9.large", 0, 0},
+	} {
+		id := runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "InstanceType": tt.typ})[0]
+		item := e.ecs("DescribeInstances", map[string]string{"InstanceIds": `["` + id + `"]`}).(*describeInstancesResponse).Instances.Instance[0]
+		attr := e.ecs("DescribeInstanceAttribute", map[string]string{"InstanceId": id}).(*describeInstanceAttributeResponse)
+		if item.Cpu != tt.cpu || item.Memory != tt.memory || attr.Cpu != tt.cpu || attr.Memory != tt.memory {
+			t.Errorf("%s: DescribeInstances Cpu %d Memory %d, DescribeInstanceAttribute Cpu %d Memory %d; want %d and %d",
+				tt.typ, item.Cpu, item.Memory, attr.Cpu, attr.Memory, tt.cpu, tt.memory)
+		}
+	}
+	for _, typ := range zoneInstanceTypes {
+		if s, ok := instanceTypeSpecs[typ]; !ok || s.cpu == 0 || s.memory == 0 {
+			t.Errorf("zones list %s, but its specs are %+v", typ, s)
+		}
+	}
+}
