@@ -20,8 +20,8 @@ import (
 func agentCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT`, or several servers of one installation\n"+
-		"(HOST:PORT,HOST:PORT,…): the agent moves to the next when its server fails, resuming where it was")
+	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (plain HTTP; https://HOST:PORT for a server with a certificate), or several\n"+
+		"servers of one installation (HOST:PORT,HOST:PORT,…): the agent moves to the next when its server fails, resuming where it was")
 	host := fs.String("host", "", "this host's `name`: the agent enforces the instances bound to it (required)")
 	netns := fs.String("netns", "", "program the nftables of this network `namespace` instead of the agent's own")
 	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")

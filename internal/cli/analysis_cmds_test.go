@@ -85,3 +85,24 @@ func TestReachPortOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyNeedsPort: a TCP or UDP flow without --port is bad usage that
+// names the flag, not the verdict of a flow to port 0.
+func TestVerifyNeedsPort(t *testing.T) {
+	const sc = "../../testdata/scenarios/09-redis-deny.yaml"
+	for _, tt := range []struct {
+		args []string
+		code int
+		err  string
+	}{
+		{[]string{"--from", "i-web", "--to", "i-redis"}, 2, "--port is required for tcp"},
+		{[]string{"--from", "i-web", "--to", "i-redis", "--proto", "udp"}, 2, "--port is required for udp"},
+		{[]string{"--from", "i-web", "--to", "i-redis", "--proto", "icmp"}, 3, ""},
+		{[]string{"--from", "i-web", "--to", "i-redis", "--port", "6379"}, 0, ""},
+	} {
+		code, out, errs := palisade(append([]string{"verify", "--scenario", sc}, tt.args...)...)
+		if code != tt.code || !strings.Contains(errs, tt.err) {
+			t.Errorf("verify %v: exit %d, stderr %q, want %d and %q\n%s", tt.args, code, errs, tt.code, tt.err, out)
+		}
+	}
+}

@@ -20,7 +20,7 @@ const (
 var instanceCommands = []command{
 	{name: "list", synopsis: "[--vpc ID] [--sg ID]", summary: "list instances", min: 0, max: 0, setup: instanceList},
 	{name: "show", synopsis: "ID", summary: "show an instance", min: 1, max: 1, setup: instanceShow},
-	{name: "create", synopsis: "--vswitch VSW [--sg SG]... [--ip A] [--name N] [--image ID] [--type T] [--ipv6]",
+	{name: "create", synopsis: "--vswitch VSW --sg SG [--sg SG]... [--ip A] [--name N] [--image ID] [--type T] [--ipv6]",
 		summary: "create an instance (RunInstances) and print its ID", min: 0, max: 0, setup: instanceCreate},
 	{name: "delete", synopsis: "ID [--force]", summary: "delete an instance", min: 1, max: 1, setup: instanceDelete},
 	{name: "start", synopsis: "ID", summary: "start an instance", min: 1, max: 1, setup: instanceStart},
@@ -145,7 +145,7 @@ func instanceShow(fs *flag.FlagSet) func(c *call) int {
 func instanceCreate(fs *flag.FlagSet) func(c *call) int {
 	vsw := fs.String("vswitch", "", "vSwitch `ID` (required)")
 	var sgs stringList
-	fs.Var(&sgs, "sg", "security group `ID` (repeat for several)")
+	fs.Var(&sgs, "sg", "security group `ID` (required; repeat for several)")
 	ip := fs.String("ip", "", "private IPv4 `address` (default: the next free one)")
 	name := fs.String("name", "", "instance `name`")
 	image := fs.String("image", defaultImage, "image `ID`")
@@ -155,13 +155,17 @@ func instanceCreate(fs *flag.FlagSet) func(c *call) int {
 		if *vsw == "" {
 			return c.usageErr("--vswitch is required")
 		}
+		if len(sgs) == 0 {
+			// RunInstances in a VPC needs one; the API's MissingParameter
+			// would name SecurityGroupId, not the flag.
+			return c.usageErr("--sg is required: the security group the instance is in (repeat for several)")
+		}
 		req := ecs.CreateRunInstancesRequest()
 		c.prep(req)
 		req.VSwitchId, req.PrivateIpAddress, req.InstanceName = *vsw, *ip, *name
 		req.ImageId, req.InstanceType = *image, *typ
 		req.Amount = requests.NewInteger(1)
 		switch len(sgs) {
-		case 0:
 		case 1:
 			req.SecurityGroupId = sgs[0]
 		default:

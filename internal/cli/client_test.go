@@ -243,6 +243,7 @@ func TestClientErrors(t *testing.T) {
 		{"extra argument", []string{"sg", "delete", sg, "sg-other"}, 2, "want 1 argument"},
 		{"bad type", []string{"sg", "create", "--type", "fancy"}, 2, "--type"},
 		{"missing vswitch", []string{"instance", "create", "--sg", sg}, 2, "--vswitch is required"},
+		{"missing group", []string{"instance", "create", "--vswitch", "vsw-x"}, 2, "--sg is required"},
 		{"set-groups without groups", []string{"instance", "set-groups", "i-x"}, 2, "want at least 2"},
 		{"missing zone", []string{"vpc", "vswitch-create", "--vpc", "vpc-x", "--cidr", "10.0.0.0/24"}, 2, "--zone is required"},
 		{"unknown flag", []string{"sg", "list", "--colour", "red"}, 2, "flag provided but not defined"},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -128,6 +129,10 @@ func dbBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			*etcdURL, out, n, time.Since(start).Round(time.Millisecond), out)
 		return 0
 	}
+	if msg := missingStore("--db", *db); msg != "" {
+		fmt.Fprintln(stderr, "palisade db backup:", msg)
+		return 2
+	}
 	rev, err := sqlite.Backup(ctx, *db, out)
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade db backup:", err)
@@ -181,8 +186,8 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "palisade db migrate: give --to-etcd URLS (an external etcd) or --cluster-init (a new embedded member), one of them")
 		return 2
 	}
-	if _, err := os.Stat(*from); err != nil {
-		fmt.Fprintln(stderr, "palisade db migrate: --from:", err)
+	if msg := missingStore("--from", *from); msg != "" {
+		fmt.Fprintln(stderr, "palisade db migrate:", msg)
 		return 2
 	}
 	// Its server stopped, and none starting meanwhile: a write after the
@@ -254,4 +259,19 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "Start the servers with: palisade serve --etcd %s\n", strings.Join(urls, ","))
 	}
 	return 0
+}
+
+// missingStore says what to do when the store a flag names cannot be read
+// ("" when it can): the default, ./palisade.db, is only where serve keeps
+// its state when started in this directory without --db.
+func missingStore(flagName, path string) string {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Sprintf("%s: no store at %s: give %s FILE, the --db palisade serve uses", flagName, path, flagName)
+	default:
+		return fmt.Sprintf("%s: %v", flagName, err)
+	}
 }

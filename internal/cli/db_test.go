@@ -154,7 +154,8 @@ func TestDBFlagErrors(t *testing.T) {
 		{[]string{"backup", "--etcd", "http://127.0.0.1:1,http://127.0.0.1:2", "x"}, "one member"},
 		{[]string{"migrate", "--from", filepath.Join(dir, "p.db")}, "one of them"},
 		{[]string{"migrate", "--from", filepath.Join(dir, "p.db"), "--cluster-init", "--to-etcd", "http://127.0.0.1:1"}, "one of them"},
-		{[]string{"migrate", "--from", filepath.Join(dir, "nope.db"), "--to-etcd", "http://127.0.0.1:1"}, "--from"},
+		{[]string{"migrate", "--from", filepath.Join(dir, "nope.db"), "--to-etcd", "http://127.0.0.1:1"}, "--from: no store at " + filepath.Join(dir, "nope.db") + ": give --from FILE"},
+		{[]string{"backup", "--db", filepath.Join(dir, "nope.db"), filepath.Join(dir, "out.db")}, "--db: no store at " + filepath.Join(dir, "nope.db") + ": give --db FILE"},
 		{[]string{"migrate", "--cluster-init", "--etcd-peer-url", "http://192.0.2.1:2380"}, "--etcd-allow-plaintext"},
 	} {
 		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {

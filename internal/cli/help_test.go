@@ -25,6 +25,10 @@ func TestCommandHelp(t *testing.T) {
 			}
 		}
 	}
+	// The agent's help says how to reach a server that serves HTTPS.
+	if _, out, _ := palisade("agent", "--help"); !strings.Contains(out, "https://HOST:PORT") {
+		t.Errorf("palisade agent --help does not say how to reach an HTTPS server:\n%s", out)
+	}
 	// A bad flag is named, with a pointer to --help instead of the whole
 	// usage.
 	for _, cmd := range [][]string{{"serve"}, {"check"}, {"agent"}, {"lab", "up"}, {"lab", "exec"}, {"lab", "probe"}, {"lab", "down"}, {"lab", "play"},

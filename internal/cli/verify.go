@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"flag"
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -27,8 +30,16 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		return strconv.Itoa(n)
 	}
 	portText := num(*port)
-	if *port == 0 && (*proto == "tcp" || *proto == "udp") {
-		portText = "0"
+	if p := strings.ToLower(*proto); p == "tcp" || p == "udp" {
+		// Without --port the flow would be judged for port 0, a verdict
+		// that answers no question anyone asked.
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "port" })
+		if !set {
+			fmt.Fprintf(stderr, "palisade verify: --port is required for %s (e.g. --port 22)\nRun \"palisade verify --help\" for its flags.\n", p)
+			return 2
+		}
+		portText = strconv.Itoa(*port)
 	}
 	var r verify.Report
 	if s.offline() {

@@ -192,8 +192,10 @@ const itemCounts = `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"Availa
 
 func newGroupHead(g *model.SecurityGroup) *groupHead {
 	h := &groupHead{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
-		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created), ResourceGroupId: g.ResourceGroupID,
-		tags: tagsOut(g.Tags)}
+		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created),
+		// Every group is in the account's one resource group, named or not at creation.
+		ResourceGroupId: resourceGroupID(g.Owner),
+		tags:            tagsOut(g.Tags)}
 	b, err := appendJSONValue(nil, &securityGroupItem{groupHead: h, Tags: h.tags})
 	// Inside a JSON string a quote is escaped, so the counts' text is found
 	// only where the fields are; if the struct changed so that it is not,

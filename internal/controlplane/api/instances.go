@@ -238,7 +238,8 @@ func instanceOut(v service.InstanceView) instanceItem {
 		ImageId: in.ImageID, InstanceType: in.InstanceType, RegionId: in.Region, ZoneId: in.Zone, Status: in.Status,
 		InstanceNetworkType: networkType(in), CreationTime: timeText(in.Created), StartTime: timeText(in.Created),
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
-		OSType: "linux", SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
+		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
+		Memory: instanceTypeSpecs[in.InstanceType].memory, OSType: "linux", SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
 		StoppedMode: "Not-applicable", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
@@ -290,7 +291,7 @@ func (s *Service) describeInstances(ctx context.Context, req *rpc.Request) (any,
 	in := service.DescribeInstancesInput{Caller: c, IPv6: p.List("Ipv6Address"), NetworkType: p.Get("InstanceNetworkType"),
 		VpcID: p.Get("VpcId"), VSwitchID: p.Get("VSwitchId"), ZoneID: p.Get("ZoneId"), Status: p.Get("Status"),
 		ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), SecurityGroupID: p.Get("SecurityGroupId"),
-		Name: p.Get("InstanceName"), Page: pg}
+		Name: p.Get("InstanceName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
 	for _, l := range []struct {
 		name string
 		dst  *[]string
@@ -375,7 +376,8 @@ func (s *Service) describeInstanceAttribute(ctx context.Context, req *rpc.Reques
 		HostName: hostNameOf(in), ImageId: in.ImageID, InstanceType: in.InstanceType, RegionId: in.Region, ZoneId: in.Zone,
 		Status: in.Status, InstanceNetworkType: networkType(in), CreationTime: timeText(in.Created),
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
-		SerialNumber: serialNumber(in), StoppedMode: "Not-applicable", IoOptimized: "optimized",
+		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
+		Memory: instanceTypeSpecs[in.InstanceType].memory, SerialNumber: serialNumber(in), StoppedMode: "Not-applicable", IoOptimized: "optimized",
 		InnerIpAddress: ipAddressSet{a.inner}, PublicIpAddress: ipAddressSet{a.public}, VpcAttributes: a.vpc,
 		PalisadeHost: in.Host}
 	out.PalisadeAppliedRevision = v.AppliedRevision

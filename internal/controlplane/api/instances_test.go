@@ -410,6 +410,14 @@ func TestPublicIPs(t *testing.T) {
 	if len(item) != 1 || item[0].InstanceId != ids[0] || !slices.Equal(item[0].PublicIpAddress.IpAddress, []string{pub}) || item[0].EipAddress.AllocationId != "" {
 		t.Fatalf("public IP instance %+v", item)
 	}
+	// The bandwidth reads back as given (Terraform's internet_max_bandwidth_out
+	// would otherwise differ after every apply), from both reads.
+	if item[0].InternetMaxBandwidthOut != 5 {
+		t.Errorf("DescribeInstances InternetMaxBandwidthOut %d, want 5", item[0].InternetMaxBandwidthOut)
+	}
+	if got := e.ecs("DescribeInstanceAttribute", map[string]string{"InstanceId": ids[0]}).(*describeInstanceAttributeResponse).InternetMaxBandwidthOut; got != 5 {
+		t.Errorf("DescribeInstanceAttribute InternetMaxBandwidthOut %d, want 5", got)
+	}
 	// CreateInstance gives no public IP, as in ECS.
 	out := e.ecs("CreateInstance", map[string]string{"ImageId": "i", "InstanceType": "t", "VSwitchId": n.vsw, "SecurityGroupId": n.sg, "InternetMaxBandwidthOut": "5"}).(*createInstanceResponse)
 	if in := readInstance(e, out.InstanceId); in.PublicIP.IsValid() || in.Status != model.StatusStopped {
@@ -781,4 +789,35 @@ func TestGroupMemberLimit(t *testing.T) {
 	other := putTestGroup(e, n.vpc, model.Normal)
 	outsider := runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": other})[0]
 	e.ecsErr("SecurityGroupInstanceLimitExceeded", 403, "JoinSecurityGroup", map[string]string{"InstanceId": outsider, "SecurityGroupId": n.sg})
+}
+
+// TestInstanceTypeSpecs: the instance types every zone lists read back
+// with their vCPUs and memory (MiB), as ECS answers; a well-formed type
+// Palisade does not know reads 0 (unknown).
+func TestInstanceTypeSpecs(t *testing.T) {
+	e := newEnv(t)
+	n := newTestNet(e, "192.168.0.0/16", "192.168.1.0/24")
+	for _, tt := range []struct {
+		typ         string
+		cpu, memory int
+	}{
+		{"ecs.g7.large", 2, 8192},
+		{"ecs.c7.large", 2, 4096},
+		{"ecs.r7.large", 2, 16384},
+		{"ecs.t5-lc1m1.small", 1, 1024},
+		{"ecs.zz9.large", 0, 0},
+	} {
+		id := runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "InstanceType": tt.typ})[0]
+		item := e.ecs("DescribeInstances", map[string]string{"InstanceIds": `["` + id + `"]`}).(*describeInstancesResponse).Instances.Instance[0]
+		attr := e.ecs("DescribeInstanceAttribute", map[string]string{"InstanceId": id}).(*describeInstanceAttributeResponse)
+		if item.Cpu != tt.cpu || item.Memory != tt.memory || attr.Cpu != tt.cpu || attr.Memory != tt.memory {
+			t.Errorf("%s: DescribeInstances Cpu %d Memory %d, DescribeInstanceAttribute Cpu %d Memory %d; want %d and %d",
+				tt.typ, item.Cpu, item.Memory, attr.Cpu, attr.Memory, tt.cpu, tt.memory)
+		}
+	}
+	for _, typ := range zoneInstanceTypes {
+		if s, ok := instanceTypeSpecs[typ]; !ok || s.cpu == 0 || s.memory == 0 {
+			t.Errorf("zones list %s, but its specs are %+v", typ, s)
+		}
+	}
 }

@@ -70,6 +70,15 @@ var (
 	zoneDiskCategories = []string{"cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto"}
 )
 
+// instanceTypeSpecs are the vCPUs and memory (MiB) of the types the zones
+// list, as ECS describes them (Cpu and Memory of DescribeInstances, which
+// Terraform reads into cpu and memory); another type reads 0, unknown.
+var instanceTypeSpecs = map[string]struct{ cpu, memory int }{
+	"ecs.g7.large": {2, 8192}, "ecs.g7.xlarge": {4, 16384}, "ecs.c7.large": {2, 4096}, "ecs.r7.large": {2, 16384},
+	"ecs.g6.large": {2, 8192}, "ecs.c6.large": {2, 4096}, "ecs.t6-c1m1.large": {2, 2048}, "ecs.t5-lc1m1.small": {1, 1024},
+	"ecs.e-c1m1.large": {2, 2048}, "ecs.u1-c1m1.large": {2, 2048},
+}
+
 type describeZonesResponse struct {
 	rpc.Base
 	Zones struct{ Zone []zoneItem }

@@ -194,10 +194,12 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped
 				}
 			}
 		}
-		if out.Operator, out.OperatorNew, err = s.bootstrapKey(tx, op, model.Account{Name: "operator", Operator: true}, in.OperatorID, in.OperatorSecret); err != nil {
+		if out.Operator, out.OperatorNew, err = s.bootstrapKey(tx, op, model.Account{Name: "operator", Operator: true}, in.OperatorID, in.OperatorSecret,
+			"PALISADE_OPERATOR_KEY_ID", "PALISADE_OPERATOR_KEY_SECRET"); err != nil {
 			return err
 		}
-		out.Tenant, out.TenantNew, err = s.bootstrapKey(tx, first, model.Account{Name: "default", First: true}, in.TenantID, in.TenantSecret)
+		out.Tenant, out.TenantNew, err = s.bootstrapKey(tx, first, model.Account{Name: "default", First: true}, in.TenantID, in.TenantSecret,
+			"PALISADE_ACCESS_KEY_ID", "PALISADE_ACCESS_KEY_SECRET")
 		return err
 	})
 	if err == nil {
@@ -218,7 +220,10 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped
 // a start stored it is not made again, and a new ID counts against the
 // account's keys, so that rotating a key is not undone by a restart with
 // the old variables still set.
-func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Account, id, secret string) (model.AccessKey, bool, error) {
+//
+// idVar and secretVar name the environment variables the pair came from,
+// for the errors: they are what the operator must change.
+func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Account, id, secret, idVar, secretVar string) (model.AccessKey, bool, error) {
 	created := id == ""
 	if created {
 		id, secret = newKeyID(), newSecret()
@@ -251,7 +256,7 @@ func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Acco
 	case ok && old.Account != acct.UID:
 		return old, false, keyInUse(id)
 	case ok && old.Host != "":
-		return old, false, fmt.Errorf("access key %s is a host key: choose another ID for the environment's pair", id)
+		return old, false, fmt.Errorf("access key %s is a host key: set %s to another ID", id, idVar)
 	case ok && old.Secret == secret:
 		return old, false, rememberEnvKey(tx, acct, id)
 	case ok:
@@ -261,9 +266,9 @@ func (s *Service) bootstrapKey(tx store.Tx, acct *model.Account, tmpl model.Acco
 		}
 		return old, false, store.PutAs(tx, KindAccessKey, old.ID, old.Account, "", old)
 	case slices.Contains(acct.EnvKeys, id):
-		return old, false, fmt.Errorf("access key %s of account %s was deleted after a start stored it from the environment, and is not made again: unset its ID and secret, or choose a new ID", id, acct.UID)
+		return old, false, fmt.Errorf("access key %s of account %s was deleted after a start stored it from the environment, and is not made again: unset %s and %s (the store keeps the account's keys), or set them to a new pair", id, acct.UID, idVar, secretVar)
 	case len(keys) >= MaxAccessKeys:
-		return old, false, fmt.Errorf("account %s (%s) already has %d access keys, the limit, so %s is not stored from the environment: start without it, delete a key (palisade key delete), then restart with it", acct.UID, acct.Name, len(keys), id)
+		return old, false, fmt.Errorf("account %s (%s) already has %d access keys, the limit, so %s (%s) is not stored from the environment: start without %s and %s, delete a key (palisade key delete), then restart with them", acct.UID, acct.Name, len(keys), id, idVar, idVar, secretVar)
 	}
 	key := model.AccessKey{ID: id, Secret: secret, Account: acct.UID, Created: s.Now()}
 	if !created {

@@ -376,12 +376,12 @@ func TestBootstrapKeepsKeyChanges(t *testing.T) {
 		}, BootstrapKeys{TenantID: "LTAIenv", TenantSecret: "s2"}, "", true, "s2"},
 		{"deleted is not made again", func(t *testing.T, e *env, ten Caller) {
 			noErr(t, e.s.DeleteAccessKey(e.ctx, KeyInput{Caller: ten, KeyID: "LTAIenv", SigningKey: "other"}))
-		}, given, "was deleted", false, ""},
+		}, given, "was deleted after a start stored it from the environment, and is not made again: unset PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET", false, ""},
 		{"a new ID counts against the limit", func(t *testing.T, e *env, ten Caller) {
 			if _, err := e.s.CreateAccessKey(e.ctx, KeyInput{Caller: ten}); err != nil {
 				t.Fatal(err)
 			}
-		}, BootstrapKeys{TenantID: "LTAInew", TenantSecret: "s3"}, "the limit", false, "s1"},
+		}, BootstrapKeys{TenantID: "LTAInew", TenantSecret: "s3"}, "the limit, so LTAInew (PALISADE_ACCESS_KEY_ID) is not stored", false, "s1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -280,7 +280,8 @@ func (in DescribeGroupsInput) matches(g *model.SecurityGroup, typ model.GroupTyp
 		typ != "" && g.Type != typ,
 		in.VpcID != "" && g.VpcID != in.VpcID,
 		network == "vpc" && g.Classic(), network == "classic" && !g.Classic(),
-		in.ResourceGroupID != "" && g.ResourceGroupID != in.ResourceGroupID,
+		// The account's one resource group holds every group (JoinResourceGroup).
+		in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(g.Owner),
 		in.ServiceManaged,
 		!matchTags(g.Tags, in.Tags):
 		return false

@@ -197,7 +197,7 @@ type addrSpace struct {
 // publicIP, a positive InternetMaxBandwidthOut also gives each a public IP.
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
-		ImageID: sp.imageID, InstanceType: sp.instanceType, Status: status, Created: s.Now()}
+		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now()}
 	space, err := launchSpace(tx, c, sp, &base)
 	if err != nil {
 		return nil, err
@@ -414,6 +414,7 @@ type DescribeInstancesInput struct {
 	ImageID, InstanceType                   string
 	SecurityGroupID                         string
 	Name                                    string // * stands for any text
+	ResourceGroupID                         string // the account's only group, or none
 	Tags                                    []model.Tag
 	Page                                    Page
 }
@@ -466,6 +467,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 	return listed(f.IDs, in.ID) &&
 		(f.SecurityGroupID == "" || slices.Contains(in.SecurityGroups, f.SecurityGroupID)) &&
 		(f.Name == "" || nameMatches(f.Name, in.Name)) &&
+		(f.ResourceGroupID == "" || f.ResourceGroupID == ResourceGroupID(in.Owner)) &&
 		(f.NetworkType == "" || f.NetworkType == network) &&
 		listed(f.Private, private) && listed(f.Inner, inner) && listed(f.Public, plainPublic) &&
 		listed(f.EIPs, eip) && listed(f.IPv6, str(in.IPv6)) &&

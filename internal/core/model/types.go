@@ -153,7 +153,8 @@ type Instance struct {
 	Status         string     `json:"status"`
 	ImageID        string     `json:"imageId"`
 	InstanceType   string     `json:"instanceType"`
-	SecurityGroups []string   `json:"securityGroups"` // 1..5 IDs, all of one type, in join order
+	BandwidthOut   int        `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
+	SecurityGroups []string   `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
 	Tags           []Tag      `json:"tags,omitempty"`
 	Created        time.Time  `json:"created"`
 	// Placement: the host that enforces this instance's policy (set by agents).

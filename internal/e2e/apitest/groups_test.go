@@ -10,6 +10,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
 
 var (
@@ -127,6 +128,19 @@ func TestDescribeSecurityGroupsFiltersAndPaging(t *testing.T) {
 	dupName := tagged("basic-a", vpcB, "")
 	all := []string{classic1, classic2, basicA, entA, basicB, entB, dupName}
 
+	// Every resource is in the account's one resource group, which the VPC
+	// API reports; a group created without ResourceGroupId is in it too.
+	va := vpc.CreateDescribeVpcAttributeRequest()
+	va.VpcId = vpcA
+	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+	r := ecs.CreateDescribeSecurityGroupsRequest()
+	r.PageSize = "50"
+	for _, g := range must(c.DescribeSecurityGroups(r))(t).SecurityGroups.SecurityGroup {
+		if g.ResourceGroupId != rg {
+			t.Errorf("%s: ResourceGroupId %q, want the account's %q", g.SecurityGroupId, g.ResourceGroupId, rg)
+		}
+	}
+
 	for _, tc := range []struct {
 		name   string
 		filter func(r *ecs.DescribeSecurityGroupsRequest)
@@ -155,6 +169,8 @@ func TestDescribeSecurityGroupsFiltersAndPaging(t *testing.T) {
 		{"two tags (AND)", func(r *ecs.DescribeSecurityGroupsRequest) {
 			r.Tag = &[]ecs.DescribeSecurityGroupsTag{{Key: "team", Value: "a"}, {Key: "env", Value: "prod"}}
 		}, []string{basicA}},
+		{"ResourceGroupId the account's", func(r *ecs.DescribeSecurityGroupsRequest) { r.ResourceGroupId = rg }, all},
+		{"ResourceGroupId another", func(r *ecs.DescribeSecurityGroupsRequest) { r.ResourceGroupId = "rg-elsewhere" }, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := groupIDs(t, c, tc.filter)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -129,6 +130,9 @@ func TestInstanceLifecycle(t *testing.T) {
 		t.Errorf("instance tags %+v", in.Tags.Tag)
 	}
 	recent(t, "CreationTime", in.CreationTime)
+	if !strings.HasPrefix(in.ResourceGroupId, "rg-") {
+		t.Errorf("instance ResourceGroupId %q, want the account's rg-…", in.ResourceGroupId)
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -141,6 +145,10 @@ func TestInstanceLifecycle(t *testing.T) {
 		{"Status", func(r *ecs.DescribeInstancesRequest) { r.Status = "Stopped" }, []string{db}},
 		{"InstanceIds", func(r *ecs.DescribeInstancesRequest) { r.InstanceIds = fmt.Sprintf(`["%s","%s"]`, web[1], db) }, sorted(web[1], db)},
 		{"unknown InstanceIds", func(r *ecs.DescribeInstancesRequest) { r.InstanceIds = `["i-doesnotexist0000000"]` }, nil},
+		// The account's one resource group holds every instance; another
+		// holds none (a filter ignored would answer them all).
+		{"ResourceGroupId", func(r *ecs.DescribeInstancesRequest) { r.ResourceGroupId = in.ResourceGroupId }, sorted(web[0], web[1], db)},
+		{"another ResourceGroupId", func(r *ecs.DescribeInstancesRequest) { r.ResourceGroupId = "rg-elsewhere" }, nil},
 	} {
 		t.Run("filter "+tc.name, func(t *testing.T) {
 			if got := instances(t, c, tc.filter); !slices.Equal(got, tc.want) {

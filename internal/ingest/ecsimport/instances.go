@@ -16,7 +16,7 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 	it, src := s.v, s.src
 	in := &model.Instance{ID: it.InstanceId, Region: cmp.Or(it.RegionId, b.region), Name: it.InstanceName, Description: it.Description,
 		Zone: it.ZoneId, VpcID: it.VpcAttributes.VpcId, VSwitchID: it.VpcAttributes.VSwitchId, Status: it.Status,
-		ImageID: it.ImageId, InstanceType: it.InstanceType, SecurityGroups: slices.Clone(it.SecurityGroupIds.SecurityGroupId),
+		ImageID: it.ImageId, InstanceType: it.InstanceType, BandwidthOut: int(it.InternetMaxBandwidthOut), SecurityGroups: slices.Clone(it.SecurityGroupIds.SecurityGroupId),
 		Tags: tags(it.Tags), Created: parseTime(it.CreationTime)}
 	if it.InstanceOwnerId > 0 { // settleOwner's best source: ECS names no owner for a same-account peer group
 		in.Owner = strconv.Itoa(int(it.InstanceOwnerId))

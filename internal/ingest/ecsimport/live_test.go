@@ -21,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -246,6 +247,9 @@ func serverState(t *testing.T, srv *server.Server) *Account {
 	err := srv.Store.View(context.Background(), func(tx store.ReadTx) error {
 		gs, err := store.ListAs[model.SecurityGroup](tx, api.KindGroup, q)
 		for i := range gs {
+			// The API answers every group in the account's one resource
+			// group, whether or not its create named it.
+			gs[i].ResourceGroupID = service.ResourceGroupID(gs[i].Owner)
 			a.Groups = append(a.Groups, &gs[i])
 		}
 		is, err2 := store.ListAs[model.Instance](tx, api.KindInstance, q)

@@ -136,11 +136,13 @@ type instanceItem struct {
 	ImageId             string
 	InstanceType        string
 	CreationTime        string
-	SecurityGroupIds    struct{ SecurityGroupId []string }
-	InnerIpAddress      ipSet // classic network
-	PublicIpAddress     ipSet
-	EipAddress          struct{ AllocationId, IpAddress string }
-	VpcAttributes       struct {
+	// InternetMaxBandwidthOut is the public bandwidth, Mbit/s (0: none).
+	InternetMaxBandwidthOut num
+	SecurityGroupIds        struct{ SecurityGroupId []string }
+	InnerIpAddress          ipSet // classic network
+	PublicIpAddress         ipSet
+	EipAddress              struct{ AllocationId, IpAddress string }
+	VpcAttributes           struct {
 		VpcId            string
 		VSwitchId        string
 		PrivateIpAddress ipSet
