@@ -158,6 +158,40 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// TestBrowserGoesToConsole: a browser opening the server's address lands on
+// the console; API calls on "/" (GET with a query, POST, a client not
+// asking for HTML) still reach the API.
+func TestBrowserGoesToConsole(t *testing.T) {
+	s := startLimited(t, Limits{})
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		name, method, target, accept string
+		code                         int
+		location                     string
+	}{
+		{"browser", "GET", "/", "text/html,application/xhtml+xml,*/*;q=0.8", http.StatusSeeOther, "/console/"},
+		{"API GET with a query", "GET", "/?Action=DescribeRegions", "text/html", http.StatusBadRequest, ""},
+		{"API POST", "POST", "/", "text/html", http.StatusBadRequest, ""},
+		{"client not asking for HTML", "GET", "/", "application/json", http.StatusBadRequest, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, "http://"+s.Addr+tc.target, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept", tc.accept)
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.code || resp.Header.Get("Location") != tc.location {
+				t.Errorf("%d to %q, want %d to %q", resp.StatusCode, resp.Header.Get("Location"), tc.code, tc.location)
+			}
+		})
+	}
+}
+
 // TestFailedStartKeepsNothing: a start that cannot bind its port creates
 // no store, so the next start makes the first key and shows its secret.
 func TestFailedStartKeepsNothing(t *testing.T) {

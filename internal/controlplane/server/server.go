@@ -425,7 +425,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		api.LowPriority = func(action string) bool { return analyses[action] }
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", api)
+	mux.Handle("/", browserToConsole(api))
 	mux.Handle("/metrics", met.Handler())
 	// The web console, on the same listener, as the same services.
 	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr})
@@ -561,4 +561,18 @@ func (s *Server) closeObservers() {
 	if err := s.Ops.FlowRecords().Close(); err != nil {
 		s.log.Error("flow records: closing", "err", err)
 	}
+}
+
+// browserToConsole sends a browser opening the server's address (GET / with
+// no query, asking for HTML) to the console, where it can sign in; the
+// API's answer to it would be a MissingParameter error in JSON. Every API
+// call names its Action, so no client of the API is sent away.
+func browserToConsole(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/" && r.URL.RawQuery == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			http.Redirect(w, r, console.Prefix, http.StatusSeeOther)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
