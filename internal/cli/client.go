@@ -99,7 +99,7 @@ func client(group string, args []string, stdout, stderr io.Writer) int {
 func groupUsage(w io.Writer, group string, cmds []command) {
 	fmt.Fprintf(w, "palisade %s: %s\n\nUsage:\n", group, clientSummaries[group])
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  palisade %s %s %s\n        %s\n", group, c.name, c.synopsis, c.summary)
+		fmt.Fprintf(w, "  %s\n        %s\n", strings.TrimSpace("palisade "+group+" "+c.name+" "+c.synopsis), c.summary)
 	}
 	fmt.Fprintf(w, "\nEvery command takes --endpoint HOST:PORT (default $PALISADE_ENDPOINT or %s),\n"+
 		"--region (default $PALISADE_REGION or %s) and --json. Run\n"+
@@ -117,7 +117,7 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 	asJSON := fs.Bool("json", false, "print the API response as indented JSON instead of a table")
 	run := cmd.setup(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: palisade %s %s\n\n%s.\n\nFlags:\n", name, cmd.synopsis, upperFirst(cmd.summary))
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s.\n\nFlags:\n", strings.TrimSpace("palisade "+name+" "+cmd.synopsis), upperFirst(cmd.summary))
 		fs.PrintDefaults()
 	}
 
@@ -139,7 +139,7 @@ func runCommand(group string, cmd *command, args []string, stdout, stderr io.Wri
 			want = fmt.Sprintf("%d to %d", cmd.min, cmd.max)
 		}
 		fmt.Fprintf(stderr, "palisade %s: want %s argument(s), got %d\n", name, want, len(pos))
-		fmt.Fprintf(stderr, "Usage: palisade %s %s\n", name, cmd.synopsis)
+		fmt.Fprintf(stderr, "Usage: %s\n", strings.TrimSpace("palisade "+name+" "+cmd.synopsis))
 		return 2
 	}
 

@@ -20,7 +20,7 @@ import (
 // for the account's flow logs (PalisadeDescribeFlowRecords), newest first,
 // each with the rule (or implicit reason) that decided it on its side.
 var flowsCommand = command{
-	synopsis: "[--instance ID] [--group ID] [--rule ID] [--verdict accept|reject] [--address IP] [--port N] [--since DURATION] [--max N] [--follow] [--json]",
+	synopsis: "[--instance ID] [--group ID] [--rule ID] [--verdict accept|reject] [--address IP] [--port PORT] [--since DURATION] [--max N] [--follow] [--json]",
 	summary:  "show the flow records of your flow logs (VPC CreateFlowLog), newest first, each with the rule that decided it",
 	max:      0,
 	setup: func(fs *flag.FlagSet) func(c *call) int {
