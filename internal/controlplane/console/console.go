@@ -176,6 +176,21 @@ func (p *page) link(rel string, kv ...string) string {
 func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := c.sessions.get(r)
+		if s != nil {
+			// A session lasts only as long as its key: a key made
+			// Inactive or deleted, or an account disabled, is refused by
+			// the API from the next request on, and so here.
+			cl, err := c.svc.KeyCaller(r.Context(), s.keyID)
+			if _, refused := errors.AsType[*ecserr.Error](err); refused || err == nil && (cl.Account != s.account || cl.Operator != s.operator) {
+				c.sessions.remove(s)
+				s = nil
+			} else if err != nil {
+				e := c.asECS(err)
+				w.WriteHeader(e.Status)
+				c.render(w, "error", map[string]any{"Title": "Error", "Err": e})
+				return
+			}
+		}
 		if s == nil {
 			to := Prefix + "signin"
 			if r.Method == http.MethodGet && r.URL.Path != Prefix {

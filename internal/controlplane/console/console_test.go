@@ -255,6 +255,83 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	}
 }
 
+// TestSessionEndsWithItsKey: a session lasts only as long as the key it
+// was signed in with may call the API: once that key is made Inactive or
+// deleted, or its account disabled, the session's pages send it to sign
+// in and its forms change nothing.
+func TestSessionEndsWithItsKey(t *testing.T) {
+	ctx := context.Background()
+	operator := service.Caller{Operator: true}
+	for _, tc := range []struct {
+		name   string
+		revoke func(svc *service.Service, owner service.Caller, key string) error
+		ended  bool
+	}{
+		{"the key stays active", func(*service.Service, service.Caller, string) error { return nil }, false},
+		{"the key is made Inactive", func(svc *service.Service, owner service.Caller, key string) error {
+			return svc.UpdateAccessKey(ctx, service.KeyInput{Caller: owner, KeyID: key}, "Inactive")
+		}, true},
+		{"the key is deleted", func(svc *service.Service, owner service.Caller, key string) error {
+			return svc.DeleteAccessKey(ctx, service.KeyInput{Caller: owner, KeyID: key})
+		}, true},
+		{"the account is disabled", func(svc *service.Service, owner service.Caller, _ string) error {
+			return svc.DisableAccount(ctx, operator, owner.Account)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, svc, first, group := consoleServer(t)
+			owner, err := svc.CallerOf(ctx, first.ID, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second key signs in, so that the first may revoke it.
+			key, err := svc.CreateAccessKey(ctx, service.KeyInput{Caller: owner, SigningKey: first.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := srv.URL + Prefix
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar}
+			resp, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			tok := csrfRE.FindStringSubmatch(string(body))
+			if tok == nil {
+				t.Fatalf("signed in to %s: no form token", resp.Request.URL)
+			}
+			if err := tc.revoke(svc, owner, key.ID); err != nil {
+				t.Fatal(err)
+			}
+			rev := func() int64 { r, _ := svc.Store.Revision(ctx); return r }
+			before := rev()
+			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			form := url.Values{"csrf": {tok[1]}, "op": {"modify-group"}, "step": {"apply"}, "group": {group}, "name": {"renamed"}, "description": {"renamed in the test"}}
+			for _, req := range []*http.Request{
+				httptest.NewRequest("GET", base+"r/cn-hangzhou/groups/"+group, nil),
+				httptest.NewRequest("POST", base+"r/cn-hangzhou/change", strings.NewReader(form.Encode())),
+			} {
+				req.RequestURI = ""
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				toSignIn := resp.StatusCode == http.StatusSeeOther && strings.Contains(resp.Header.Get("Location"), Prefix+"signin")
+				if toSignIn != tc.ended {
+					t.Errorf("%s %s: %d to %q; sent to sign in: %v, want %v", req.Method, req.URL.Path, resp.StatusCode, resp.Header.Get("Location"), toSignIn, tc.ended)
+				}
+			}
+			if changed := rev() != before; changed == tc.ended {
+				t.Errorf("the form changed the store: %v, want %v", changed, !tc.ended)
+			}
+		})
+	}
+}
+
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"/console/r/cn-hangzhou/groups": "/console/r/cn-hangzhou/groups",
