@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -327,6 +328,64 @@ func TestSessionEndsWithItsKey(t *testing.T) {
 			}
 			if changed := rev() != before; changed == tc.ended {
 				t.Errorf("the form changed the store: %v, want %v", changed, !tc.ended)
+			}
+		})
+	}
+}
+
+// TestSignInTakesTenantKeysOnly: the console's pages and forms are a
+// tenant's, so only a tenant's key signs in; the operator's key (which
+// the API refuses every tenant action, as it owns no resources) and a
+// host's key are refused, with no session and nothing made.
+func TestSignInTakesTenantKeysOnly(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := service.New(st)
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svc.KeyCaller(ctx, boot.Operator.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := svc.RegisterHost(ctx, op, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name string
+		key  model.AccessKey
+		want string // in the refusal; "" signs in
+	}{
+		{"a tenant's key", boot.Tenant, ""},
+		{"the operator's key", boot.Operator, "operator's key"},
+		{"a host's key", host, "host key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {tc.key.ID}, "AccessKeySecret": {tc.key.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			session := slices.ContainsFunc(resp.Cookies(), func(ck *http.Cookie) bool { return ck.Name == cookieName && ck.Value != "" })
+			switch {
+			case tc.want == "" && (resp.StatusCode != http.StatusSeeOther || !session):
+				t.Errorf("refused: %d %.300s", resp.StatusCode, body)
+			case tc.want != "" && (resp.StatusCode != http.StatusUnauthorized || session || !strings.Contains(html.UnescapeString(string(body)), tc.want)):
+				t.Errorf("%d, session %v, want 401 saying %q: %.300s", resp.StatusCode, session, tc.want, body)
 			}
 		})
 	}

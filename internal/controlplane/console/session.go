@@ -202,6 +202,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		bad("This is a host key: it may only call the host actions. Sign in with an account's key.")
 		return
 	}
+	if caller.Operator {
+		// As the API refuses it every tenant action: the operator owns
+		// no resources, and the console's pages and forms are a tenant's.
+		bad("This is the operator's key: it administers accounts and hosts and owns no resources. Sign in with a tenant's key (palisade account create makes a tenant with one).")
+		return
+	}
 	s := c.sessions.add(caller.Account, id, caller.Operator)
 	setCookie(w, r, s.id, int(c.sessions.age/time.Second))
 	// The audit and the map of the region the pages open on are computed
