@@ -259,7 +259,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 			return
 		}
 		caller.Operator = s.operator
-		s.region = region
+		c.sessions.setRegion(s, region)
 		// The session's key, with which the other servers of an
 		// installation are asked for their parts (rule hits).
 		r = r.WithContext(rpc.WithAccessKeyID(r.Context(), s.keyID))
@@ -269,7 +269,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 
 // home sends a user to the region that holds the account's resources.
 func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
-	region := s.region
+	region := c.sessions.regionOf(s)
 	if region == "" {
 		region = c.defaultRegion(r.Context(), s.account)
 	}

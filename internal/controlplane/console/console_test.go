@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -388,6 +389,44 @@ func TestSignInTakesTenantKeysOnly(t *testing.T) {
 				t.Errorf("%d, session %v, want 401 saying %q: %.300s", resp.StatusCode, session, tc.want, body)
 			}
 		})
+	}
+}
+
+// TestSessionUsedConcurrently: one session's pages in several tabs at
+// once (regions switched in one while another opens the console) share
+// its last region under the sessions' lock; run with -race, which a
+// session written without it fails.
+func TestSessionUsedConcurrently(t *testing.T) {
+	srv, _, key, _ := consoleServer(t)
+	base := srv.URL + Prefix
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var paths []string
+	for range 20 {
+		paths = append(paths, "r/cn-hangzhou/groups/new", "", "r/cn-shanghai/groups/new", "")
+	}
+	errs := make(chan error, len(paths))
+	for _, path := range paths {
+		go func() {
+			resp, err := hc.Get(base + path)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther {
+					err = fmt.Errorf("%s: %d", path, resp.StatusCode)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range paths {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -118,6 +118,20 @@ func (s *sessions) get(r *http.Request) *session {
 	return x
 }
 
+// setRegion and regionOf keep a session's last region under the lock: a
+// session's pages may be served at once (several tabs).
+func (s *sessions) setRegion(x *session, region string) {
+	s.mu.Lock()
+	x.region = region
+	s.mu.Unlock()
+}
+
+func (s *sessions) regionOf(x *session) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return x.region
+}
+
 func (s *sessions) remove(x *session) {
 	s.mu.Lock()
 	delete(s.byID, x.id)
