@@ -37,7 +37,7 @@ func (s *Service) watchStream(ctx context.Context, req *rpc.Request) (any, error
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.OpenStream(ctx, service.StreamInput{Caller: c, AfterRevision: after, Heartbeat: hb, Progress: pr})
+	st, err := s.OpenStream(ctx, service.StreamInput{Caller: c, AfterRevision: after, Heartbeat: hb, Progress: pr, KeyID: rpc.AccessKeyID(ctx)})
 	if err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ func benchConsole(b *testing.B) (*Console, *http.Cookie, *cloudgen.Cloud, string
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := c.sessions.add(tenant, "bench", false)
+	s := c.sessions.add(tenant, boot.Tenant.ID, false)
 	return c, &http.Cookie{Name: cookieName, Value: s.id}, gen, tenant
 }
 

@@ -176,6 +176,21 @@ func (p *page) link(rel string, kv ...string) string {
 func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := c.sessions.get(r)
+		if s != nil {
+			// A session lasts only as long as its key: a key made
+			// Inactive or deleted, or an account disabled, is refused by
+			// the API from the next request on, and so here.
+			cl, err := c.svc.KeyCaller(r.Context(), s.keyID)
+			if _, refused := errors.AsType[*ecserr.Error](err); refused || err == nil && (cl.Account != s.account || cl.Operator != s.operator) {
+				c.sessions.remove(s)
+				s = nil
+			} else if err != nil {
+				e := c.asECS(err)
+				w.WriteHeader(e.Status)
+				c.render(w, "error", map[string]any{"Title": "Error", "Err": e})
+				return
+			}
+		}
 		if s == nil {
 			to := Prefix + "signin"
 			if r.Method == http.MethodGet && r.URL.Path != Prefix {
@@ -244,7 +259,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 			return
 		}
 		caller.Operator = s.operator
-		s.region = region
+		c.sessions.setRegion(s, region)
 		// The session's key, with which the other servers of an
 		// installation are asked for their parts (rule hits).
 		r = r.WithContext(rpc.WithAccessKeyID(r.Context(), s.keyID))
@@ -254,7 +269,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 
 // home sends a user to the region that holds the account's resources.
 func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
-	region := s.region
+	region := c.sessions.regionOf(s)
 	if region == "" {
 		region = c.defaultRegion(r.Context(), s.account)
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -252,6 +254,179 @@ func TestSignInSessionAndCSRF(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 303 || !strings.Contains(resp.Header.Get("Location"), "signin") {
 		t.Fatalf("after sign-out the old cookie gets %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestSessionEndsWithItsKey: a session lasts only as long as the key it
+// was signed in with may call the API: once that key is made Inactive or
+// deleted, or its account disabled, the session's pages send it to sign
+// in and its forms change nothing.
+func TestSessionEndsWithItsKey(t *testing.T) {
+	ctx := context.Background()
+	operator := service.Caller{Operator: true}
+	for _, tc := range []struct {
+		name   string
+		revoke func(svc *service.Service, owner service.Caller, key string) error
+		ended  bool
+	}{
+		{"the key stays active", func(*service.Service, service.Caller, string) error { return nil }, false},
+		{"the key is made Inactive", func(svc *service.Service, owner service.Caller, key string) error {
+			return svc.UpdateAccessKey(ctx, service.KeyInput{Caller: owner, KeyID: key}, "Inactive")
+		}, true},
+		{"the key is deleted", func(svc *service.Service, owner service.Caller, key string) error {
+			return svc.DeleteAccessKey(ctx, service.KeyInput{Caller: owner, KeyID: key})
+		}, true},
+		{"the account is disabled", func(svc *service.Service, owner service.Caller, _ string) error {
+			return svc.DisableAccount(ctx, operator, owner.Account)
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, svc, first, group := consoleServer(t)
+			owner, err := svc.CallerOf(ctx, first.ID, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A second key signs in, so that the first may revoke it.
+			key, err := svc.CreateAccessKey(ctx, service.KeyInput{Caller: owner, SigningKey: first.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := srv.URL + Prefix
+			jar, _ := cookiejar.New(nil)
+			hc := &http.Client{Jar: jar}
+			resp, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			tok := csrfRE.FindStringSubmatch(string(body))
+			if tok == nil {
+				t.Fatalf("signed in to %s: no form token", resp.Request.URL)
+			}
+			if err := tc.revoke(svc, owner, key.ID); err != nil {
+				t.Fatal(err)
+			}
+			rev := func() int64 { r, _ := svc.Store.Revision(ctx); return r }
+			before := rev()
+			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			form := url.Values{"csrf": {tok[1]}, "op": {"modify-group"}, "step": {"apply"}, "group": {group}, "name": {"renamed"}, "description": {"renamed in the test"}}
+			for _, req := range []*http.Request{
+				httptest.NewRequest("GET", base+"r/cn-hangzhou/groups/"+group, nil),
+				httptest.NewRequest("POST", base+"r/cn-hangzhou/change", strings.NewReader(form.Encode())),
+			} {
+				req.RequestURI = ""
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				toSignIn := resp.StatusCode == http.StatusSeeOther && strings.Contains(resp.Header.Get("Location"), Prefix+"signin")
+				if toSignIn != tc.ended {
+					t.Errorf("%s %s: %d to %q; sent to sign in: %v, want %v", req.Method, req.URL.Path, resp.StatusCode, resp.Header.Get("Location"), toSignIn, tc.ended)
+				}
+			}
+			if changed := rev() != before; changed == tc.ended {
+				t.Errorf("the form changed the store: %v, want %v", changed, !tc.ended)
+			}
+		})
+	}
+}
+
+// TestSignInTakesTenantKeysOnly: the console's pages and forms are a
+// tenant's, so only a tenant's key signs in; the operator's key (which
+// the API refuses every tenant action, as it owns no resources) and a
+// host's key are refused, with no session and nothing made.
+func TestSignInTakesTenantKeysOnly(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := service.New(st)
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svc.KeyCaller(ctx, boot.Operator.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := svc.RegisterHost(ctx, op, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		name string
+		key  model.AccessKey
+		want string // in the refusal; "" signs in
+	}{
+		{"a tenant's key", boot.Tenant, ""},
+		{"the operator's key", boot.Operator, "operator's key"},
+		{"a host's key", host, "host key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {tc.key.ID}, "AccessKeySecret": {tc.key.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			session := slices.ContainsFunc(resp.Cookies(), func(ck *http.Cookie) bool { return ck.Name == cookieName && ck.Value != "" })
+			switch {
+			case tc.want == "" && (resp.StatusCode != http.StatusSeeOther || !session):
+				t.Errorf("refused: %d %.300s", resp.StatusCode, body)
+			case tc.want != "" && (resp.StatusCode != http.StatusUnauthorized || session || !strings.Contains(html.UnescapeString(string(body)), tc.want)):
+				t.Errorf("%d, session %v, want 401 saying %q: %.300s", resp.StatusCode, session, tc.want, body)
+			}
+		})
+	}
+}
+
+// TestSessionUsedConcurrently: one session's pages in several tabs at
+// once (regions switched in one while another opens the console) share
+// its last region under the sessions' lock; run with -race, which a
+// session written without it fails.
+func TestSessionUsedConcurrently(t *testing.T) {
+	srv, _, key, _ := consoleServer(t)
+	base := srv.URL + Prefix
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var paths []string
+	for range 20 {
+		paths = append(paths, "r/cn-hangzhou/groups/new", "", "r/cn-shanghai/groups/new", "")
+	}
+	errs := make(chan error, len(paths))
+	for _, path := range paths {
+		go func() {
+			resp, err := hc.Get(base + path)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther {
+					err = fmt.Errorf("%s: %d", path, resp.StatusCode)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range paths {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

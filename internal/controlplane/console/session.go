@@ -118,6 +118,20 @@ func (s *sessions) get(r *http.Request) *session {
 	return x
 }
 
+// setRegion and regionOf keep a session's last region under the lock: a
+// session's pages may be served at once (several tabs).
+func (s *sessions) setRegion(x *session, region string) {
+	s.mu.Lock()
+	x.region = region
+	s.mu.Unlock()
+}
+
+func (s *sessions) regionOf(x *session) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return x.region
+}
+
 func (s *sessions) remove(x *session) {
 	s.mu.Lock()
 	delete(s.byID, x.id)
@@ -200,6 +214,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if caller.Host != "" {
 		bad("This is a host key: it may only call the host actions. Sign in with an account's key.")
+		return
+	}
+	if caller.Operator {
+		// As the API refuses it every tenant action: the operator owns
+		// no resources, and the console's pages and forms are a tenant's.
+		bad("This is the operator's key: it administers accounts and hosts and owns no resources. Sign in with a tenant's key (palisade account create makes a tenant with one).")
 		return
 	}
 	s := c.sessions.add(caller.Account, id, caller.Operator)

@@ -178,7 +178,12 @@ func TestMapLabelsReadable(t *testing.T) {
 // get serves one page of the console to a session of account.
 func get(t *testing.T, c *Console, account, path string) (int, string) {
 	t.Helper()
-	s := c.sessions.add(account, "test", false)
+	// A session lasts as long as its key: the account's first.
+	keys, err := c.svc.ListAccessKeys(context.Background(), service.KeyInput{Caller: service.Caller{Account: account}})
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("the keys of %s: %v %v", account, keys, err)
+	}
+	s := c.sessions.add(account, keys[0].ID, false)
 	req := httptest.NewRequest("GET", path, nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()

@@ -30,6 +30,11 @@ type StreamInput struct {
 	AfterRevision int64
 	Heartbeat     time.Duration // 0: DefaultHeartbeat; at most MaxHeartbeat
 	Progress      HostProgress  // optional: the caller's host and revision at the start
+	// KeyID is the access key that opened the stream: the stream ends
+	// once that key may no longer call (made Inactive, deleted, replaced
+	// by a new registration of its host, its account disabled), as a
+	// request signed with it would be refused. "": not checked.
+	KeyID string
 }
 
 // ChangeStream is a watcher's stream, opened (OpenStream) and not yet run.
@@ -122,6 +127,11 @@ func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error
 				return nil // the watcher left, or the server stops
 			}
 			return err
+		}
+		if in.KeyID != "" {
+			if _, err := keyCaller(s.view.Current(), in.KeyID); err != nil {
+				return nil // the agent's next request, signed with the key, is refused
+			}
 		}
 		if err := send(out); err != nil {
 			return err

@@ -1,13 +1,21 @@
 package apitest
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 var plID = regexp.MustCompile(`^pl-[a-z0-9]{20}$`)
@@ -336,6 +344,56 @@ func TestXMLFormat(t *testing.T) {
 	if len(insts.Instances.Instance) != 1 || insts.Instances.Instance[0].InstanceId != inst ||
 		!slices.Equal(insts.Instances.Instance[0].SecurityGroupIds.SecurityGroupId, []string{sg, peer}) {
 		t.Errorf("XML DescribeInstances decoded %+v\n%s", insts.Instances, insts.GetHttpContentString())
+	}
+}
+
+// TestXMLAnsweredOrRefused: every analysis action asked for XML answers
+// in XML or refuses Format with InvalidParameter before its work; none
+// answers InternalError because its answer has no XML form.
+func TestXMLAnsweredOrRefused(t *testing.T) {
+	e := newEnv(t)
+	n := newNetwork(t, e, "10.0.0.0/16")
+	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
+	c := testenv.CommonClient(t, e.addr, e.ak, e.secret)
+	for _, tc := range []struct {
+		version, action string
+		params          map[string]string
+	}{
+		{api.ECSVersion, "PalisadeDescribeReachability", map[string]string{}},
+		{api.ECSVersion, "PalisadeDescribeReachability", map[string]string{"View": "graph"}},
+		{api.ECSVersion, "PalisadeVerifyFlow", map[string]string{"From": inst, "To": "8.8.8.8", "Protocol": "tcp", "Port": "443"}},
+		{api.ECSVersion, "PalisadeDescribeEffectiveRules", map[string]string{"InstanceId": inst}},
+		{api.ECSVersion, "PalisadeAudit", map[string]string{}},
+		{api.ECSVersion, "PalisadePlanChange", map[string]string{"ChangeAction": "AuthorizeSecurityGroup", "SecurityGroupId": n.sgA,
+			"IpProtocol": "tcp", "PortRange": "80/80", "SourceCidrIp": "0.0.0.0/0"}},
+		{api.ECSVersion, "PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": n.sgA}},
+		{api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{}},
+		{trail.Version, "LookupEvents", map[string]string{}},
+	} {
+		t.Run(tc.action+" "+tc.params["View"], func(t *testing.T) {
+			req := requests.NewCommonRequest()
+			req.Method, req.Scheme, req.Domain = "POST", "http", e.addr
+			req.Version, req.ApiName, req.Product = tc.version, tc.action, "Ecs"
+			req.AcceptFormat = "XML"
+			req.FormParams = maps.Clone(tc.params)
+			req.FormParams["RegionId"] = testenv.Region
+			resp, err := c.ProcessCommonRequest(req)
+			var se *sdkerrors.ServerError
+			switch {
+			case err == nil:
+				if !strings.HasPrefix(resp.GetHttpContentString(), "<?xml") {
+					t.Errorf("answered 200 but not in XML: %.300s", resp.GetHttpContentString())
+				}
+			case errors.As(err, &se):
+				// The SDK reads error codes from JSON only: an XML error is
+				// its message whole.
+				if msg := se.Message(); se.HttpStatus() != 400 || !strings.Contains(msg, "<Code>InvalidParameter</Code>") || !strings.Contains(msg, "Format") {
+					t.Errorf("%d: %s; want an answer in XML or InvalidParameter naming Format", se.HttpStatus(), msg)
+				}
+			default:
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

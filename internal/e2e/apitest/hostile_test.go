@@ -1,6 +1,8 @@
 package apitest
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -11,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
@@ -328,4 +332,62 @@ func diffLines(a, b string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestStreamEndsWithItsKey: a host's change stream lasts only as long as
+// the key that opened it: once the host is registered again (which
+// replaces its key, as when a host's key leaked) the stream sends nothing
+// more and ends, so the old key's holder no longer follows the rules of
+// the instances on that host; a request signed with the old key would be
+// refused, and so is the agent's next.
+func TestStreamEndsWithItsKey(t *testing.T) {
+	e := newEnv(t)
+	n := newNetwork(t, e, "10.0.0.0/16")
+	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
+	key, secret := e.srv.RegisterHost(t, "h1")
+	if err := e.srv.Operator(t).Call(context.Background(), "PalisadeBindInstance",
+		map[string]string{"InstanceId": inst, "HostName": "h1", "Interface": "pi-a"}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := signedpost.Request(ctx, e.addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": api.ECSVersion,
+		"HostName": "h1", "HeartbeatSeconds": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("the stream: %d %s", resp.StatusCode, b)
+	}
+	frames := bufio.NewScanner(resp.Body)
+	frames.Buffer(nil, 1<<24)
+	// until reads frames until one holds mark; false when the stream ends.
+	until := func(mark string) bool {
+		for frames.Scan() {
+			if strings.Contains(frames.Text(), mark) {
+				return true
+			}
+		}
+		return false
+	}
+	rule := func(port, desc string) {
+		t.Helper()
+		noErr(t, authorize(e.ecs, n.sgA, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: port + "/" + port,
+			SourceCidrIp: "192.0.2.1/32", Description: desc}))
+	}
+	rule("2201", "before-rotation")
+	if !until("before-rotation") {
+		t.Fatalf("the stream ended before the first change: %v", frames.Err())
+	}
+	e.srv.RegisterHost(t, "h1") // the old key is gone
+	rule("2202", "after-rotation")
+	if until("after-rotation") {
+		t.Fatal("the stream of a replaced key goes on: it sent a change made after the key was replaced")
+	}
 }

@@ -154,6 +154,12 @@ func (h *adapter) describeReachability(ctx context.Context, req *rpc.Request) (a
 	if err != nil {
 		return nil, err
 	}
+	if req.Format == "XML" {
+		// Its Stats is a map, which encoding/xml has no form for:
+		// refused before the work, as LookupEvents does, not answered
+		// InternalError after it.
+		return nil, ecserr.InvalidParameter("Format", "PalisadeDescribeReachability answers in JSON only; leave Format out")
+	}
 	p := req.Params
 	pg, err := pageParams(p)
 	if err != nil {
