@@ -687,3 +687,43 @@ func TestCachedBudget(t *testing.T) {
 		t.Fatalf("after the refreshes: %d %v, want a fresh 5", v, fresh)
 	}
 }
+
+// TestClassicGroupShowsBothSets: a classic group's page, export and compare
+// show its intranet rules beside its internet ones, each row naming its
+// set; they showed the internet set only, so a group whose rules face
+// other accounts' classic instances read "No inbound rules".
+func TestClassicGroupShowsBothSets(t *testing.T) {
+	srv, svc, key, group := consoleServer(t) // a classic group
+	ctx := context.Background()
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: model.Ingress, Permissions: []model.RuleInput{
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.1.0.0/16", NicType: "intranet", Description: "inside"},
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0", NicType: "internet", Description: "outside"}}}); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}}); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	base := srv.URL + Prefix + "r/cn-hangzhou/groups/" + group
+	for _, tc := range []struct{ path, want string }{
+		{"", "10.1.0.0/16 · intranet"},
+		{"", "0.0.0.0/0 · internet"},
+		{"/export?format=csv", ",intranet,inside"},
+		{"/export?format=csv", ",internet,outside"},
+		{"/compare?with=" + group, "<li>nothing</li>"},
+	} {
+		resp, err := hc.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(html.UnescapeString(string(b)), tc.want) {
+			t.Errorf("GET %s: %d, want %q in %.1500s", tc.path, resp.StatusCode, tc.want, b)
+		}
+	}
+}

@@ -245,7 +245,7 @@ func (c *Console) edgePage(p *page) {
 		if id == reach.Internet {
 			return nil
 		}
-		attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+		attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, id))
 		if err != nil {
 			return nil
 		}
@@ -256,7 +256,7 @@ func (c *Console) edgePage(p *page) {
 		}
 		for _, rv := range attr.Rules {
 			if keep[rv.ID] {
-				s.Rules = append(s.Rules, ruleRow{RuleView: rv, Peer: peerText(&rv), Ports: portsText(&rv)})
+				s.Rules = append(s.Rules, ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv)})
 			}
 		}
 		return s

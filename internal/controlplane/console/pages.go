@@ -19,6 +19,13 @@ import (
 // region's groups (quota 100s) and pages instances itself.
 var allPage = service.Page{Size: 1 << 20}
 
+// allRules asks for every rule of a group, both sets of a classic group
+// (each row names its NicType): a page showing one set would hide the
+// rules facing the other accounts' classic instances.
+func allRules(c service.Caller, id string) service.GroupAttributeInput {
+	return service.GroupAttributeInput{Caller: c, SecurityGroupID: id, Page: allPage, BothNicTypes: true}
+}
+
 // groupRow is a group as the list shows it.
 type groupRow struct {
 	service.GroupSummary
@@ -135,7 +142,13 @@ func standingOf(fs []audit.Finding, group string) map[string][]standing {
 	return out
 }
 
-func peerText(r *service.RuleView) string {
+// peerText is a rule's peer as its row shows it, with the rule's set when
+// the group is classic.
+func peerText(g *model.SecurityGroup, r *service.RuleView) string {
+	return peerOf(r) + nicNote(g, &r.Rule)
+}
+
+func peerOf(r *service.RuleView) string {
 	switch {
 	case r.Peer.GroupID != "":
 		s := r.Peer.GroupID
@@ -155,6 +168,14 @@ func peerText(r *service.RuleView) string {
 	return r.Peer.CIDR.String()
 }
 
+// nicNote names a classic group's rule set (its rows are shown together).
+func nicNote(g *model.SecurityGroup, r *model.Rule) string {
+	if !g.Classic() {
+		return ""
+	}
+	return " · " + string(r.NicType)
+}
+
 func portsText(r *service.RuleView) string {
 	if r.PortRangeListID != "" {
 		s := r.PortRangeListID
@@ -168,7 +189,7 @@ func portsText(r *service.RuleView) string {
 
 func (c *Console) groupPage(p *page) {
 	ctx, id := p.ctx(), p.r.PathValue("group")
-	attr, err := c.svc.DescribeSecurityGroupAttribute(ctx, service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: id, Page: allPage})
+	attr, err := c.svc.DescribeSecurityGroupAttribute(ctx, allRules(p.caller, id))
 	if err != nil {
 		c.fail(p, err)
 		return
@@ -201,7 +222,7 @@ func (c *Console) groupPage(p *page) {
 	st := standingOf(au.Findings, id)
 	var in, out []ruleRow
 	for _, rv := range attr.Rules {
-		row := ruleRow{RuleView: rv, Peer: peerText(&rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
+		row := ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
 		if h, ok := hits[rv.ID]; ok {
 			row.Packets, row.Bytes, row.Counted = h.Packets, h.Bytes, true
 		}

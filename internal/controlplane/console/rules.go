@@ -16,7 +16,7 @@ import (
 
 // group loads one of the caller's groups with all its rules.
 func (c *Console) group(p *page) (service.GroupAttribute, bool) {
-	attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: p.r.PathValue("group"), Page: allPage})
+	attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, p.r.PathValue("group")))
 	if err != nil {
 		c.fail(p, err)
 		return attr, false
@@ -179,7 +179,7 @@ func (c *Console) importPage(p *page) {
 	}
 	data := map[string]any{"G": attr.Group}
 	if from := p.r.URL.Query().Get("from"); from != "" { // after a clone: the source's rules
-		src, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: from, Page: allPage})
+		src, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, from))
 		if err != nil {
 			c.fail(p, err)
 			return
@@ -199,7 +199,7 @@ func (c *Console) comparePage(p *page) {
 	}
 	data := map[string]any{"G": attr.Group}
 	if with := strings.TrimSpace(p.r.URL.Query().Get("with")); with != "" {
-		other, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: with, Page: allPage})
+		other, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, with))
 		if err != nil {
 			data["Err"] = c.asECS(err)
 		} else {
@@ -214,14 +214,14 @@ func (c *Console) comparePage(p *page) {
 			var onlyMine, onlyTheirs []ruleRow
 			for _, r := range attr.Rules {
 				if !theirs[r.Key()] {
-					onlyMine = append(onlyMine, ruleRow{RuleView: r, Peer: peerText(&r), Ports: portsText(&r)})
+					onlyMine = append(onlyMine, ruleRow{RuleView: r, Peer: peerText(attr.Group, &r), Ports: portsText(&r)})
 				}
 			}
 			var missing exported
 			missing.SecurityGroupId = other.Group.ID
 			for _, r := range other.Rules {
 				if !mine[r.Key()] {
-					onlyTheirs = append(onlyTheirs, ruleRow{RuleView: r, Peer: peerText(&r), Ports: portsText(&r)})
+					onlyTheirs = append(onlyTheirs, ruleRow{RuleView: r, Peer: peerText(other.Group, &r), Ports: portsText(&r)})
 					in := service.InputOfRule(&r.Rule)
 					if r.Direction == model.Egress {
 						missing.Egress = append(missing.Egress, in)

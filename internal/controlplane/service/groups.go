@@ -401,7 +401,10 @@ type GroupAttributeInput struct {
 	// NicType is intranet or internet, any case. A classic group keeps the
 	// two apart and shows one set: internet when "". VPC rules are intranet.
 	NicType string
-	Page    Page
+	// BothNicTypes shows a classic group's two sets together, NicType
+	// aside (the console's pages: each rule names its set).
+	BothNicTypes bool
+	Page         Page
 	// ReadOnly: the caller only reads the answer's Group, which may then
 	// be the view's shared value, with its record's Memo.
 	ReadOnly bool
@@ -467,7 +470,7 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		k, end := 0, in.Page.Offset+in.Page.Size
 		for _, i := range order {
 			r := &g.Rules[i]
-			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && string(r.NicType) != nic {
+			if dir != "" && dir != "all" && string(r.Direction) != dir || g.Classic() && !in.BothNicTypes && string(r.NicType) != nic {
 				continue
 			}
 			if k == end {
