@@ -30,6 +30,8 @@ func errorHint(err error) string {
 	case "":
 	case "InvalidAccessKeyId.NotFound":
 		return "this server has no such key: set PALISADE_ACCESS_KEY_ID and _SECRET (for account and host, PALISADE_OPERATOR_KEY_ID and _SECRET when set) to a pair it made (palisade serve prints both at its first start; palisade key create makes more), and check --endpoint"
+	case "OperationFailed.VpcNotEnableIpv6", "OperationUnsupported.EnableIPv6":
+		return "a VPC gets its IPv6 block when it is made: palisade vpc create --ipv6"
 	case "SignatureDoesNotMatch":
 		return "the secret is not the key's: set PALISADE_ACCESS_KEY_ID and _SECRET (for account and host, PALISADE_OPERATOR_KEY_ID and _SECRET when set) as they were printed together"
 	default:

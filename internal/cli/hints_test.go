@@ -58,3 +58,18 @@ func TestErrorHints(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6Hint: a vSwitch asking for IPv6 in a VPC made without it gets
+// the CLI's way to make one (the API's message names EnableIpv6=true).
+func TestIPv6Hint(t *testing.T) {
+	startServer(t)
+	code, out, errs := palisade("vpc", "create", "--cidr", "10.40.0.0/16")
+	if code != 0 {
+		t.Fatalf("vpc create: exit %d: %s", code, errs)
+	}
+	vpc := strings.TrimSpace(out)
+	code, _, errs = palisade("vpc", "vswitch-create", "--vpc", vpc, "--zone", "cn-hangzhou-h", "--cidr", "10.40.1.0/24", "--ipv6-block", "1")
+	if code != 1 || !strings.Contains(errs, "OperationFailed.VpcNotEnableIpv6") || !strings.Contains(errs, "hint: a VPC gets its IPv6 block when it is made: palisade vpc create --ipv6") {
+		t.Errorf("exit %d, stderr %q: want the error and the hint", code, errs)
+	}
+}
