@@ -63,89 +63,106 @@ func dump(s *Snapshot) map[string]string {
 	return out
 }
 
+// logOnly hides a store's Recent (and CurrentRevision): the view follows
+// it by the change log, as it does a store written by another process or a
+// view lagging more than the store keeps in memory.
+type logOnly struct{ store.Store }
+
 // TestFollowEqualsRebuild applies a random sequence of changes (puts,
 // moves between scopes, deletes, several records per revision) and checks
-// that the view that followed them equals one loaded from the store anew.
+// that the view that followed them equals one loaded from the store anew,
+// whether it followed the records handed over in memory or the change log.
 func TestFollowEqualsRebuild(t *testing.T) {
 	ctx := context.Background()
-	for seed := range uint64(5) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 1))
-			st := open(t)
-			v := New(st, kinds, byTag)
-			defer v.Close()
-			var rev int64
-			for range 200 {
-				var err error
-				rev, err = st.Update(ctx, func(tx store.Tx) error {
-					for range 1 + rng.IntN(4) {
-						kind := store.Kind([]string{"a", "b", "other"}[rng.IntN(3)])
-						id := fmt.Sprint("r", rng.IntN(30))
-						if rng.IntN(4) == 0 {
-							if err := tx.Delete(kind, id); err != nil {
-								return err
-							}
-							continue
-						}
-						acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
-						var tags []string
-						for range rng.IntN(4) {
-							tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
-						}
-						d := doc{N: rng.IntN(1000), Tags: tags}
-						// Half with the decoded value handed over (what
-						// the view applies from memory), half JSON only.
-						write := put
-						if rng.IntN(2) == 0 {
-							write = func(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
-								return store.PutAs(tx, kind, id, account, region, &d)
-							}
-						}
-						if err := write(tx, kind, id, acct, region, d); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			live, err := v.Wait(ctx, rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fresh := New(st, kinds, byTag)
-			defer fresh.Close()
-			rebuilt, err := fresh.Wait(ctx, rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if live.rev != rebuilt.rev {
-				t.Fatalf("revisions %d and %d", live.rev, rebuilt.rev)
-			}
-			if a, b := dump(live), dump(rebuilt); !reflect.DeepEqual(a, b) {
-				t.Errorf("followed view differs from a rebuilt one:\nfollowed %v\nrebuilt  %v", a, b)
-			}
-			// And the view answers as the store does.
-			st.View(ctx, func(tx store.ReadTx) error {
-				for _, q := range []store.Query{{}, {Account: "acct1"}, {Region: "reg0"}, {Account: "acct2", Region: "reg1"}} {
-					want, _ := tx.List("a", q)
-					got, _ := live.List("a", q)
-					if len(want) != len(got) {
-						t.Errorf("List %v: %d records, store has %d", q, len(got), len(want))
-						continue
-					}
-					for i := range want {
-						if want[i].ID != got[i].ID || want[i].Revision != got[i].Revision {
-							t.Errorf("List %v [%d]: %s@%d, store has %s@%d", q, i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
-						}
-					}
-				}
-				return nil
-			})
-		})
+	feeds := []struct {
+		name   string
+		follow func(*sqlite.Store) store.Store
+	}{
+		{"in memory", func(st *sqlite.Store) store.Store { return st }},
+		{"change log", func(st *sqlite.Store) store.Store { return logOnly{st} }},
 	}
+	for _, feed := range feeds {
+		for seed := range uint64(5) {
+			t.Run(fmt.Sprint(feed.name, "/", seed), func(t *testing.T) { followEqualsRebuild(t, ctx, seed, feed.follow) })
+		}
+	}
+}
+
+func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow func(*sqlite.Store) store.Store) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	st := open(t)
+	v := New(follow(st), kinds, byTag)
+	defer v.Close()
+	var rev int64
+	for range 200 {
+		var err error
+		rev, err = st.Update(ctx, func(tx store.Tx) error {
+			for range 1 + rng.IntN(4) {
+				kind := store.Kind([]string{"a", "b", "other"}[rng.IntN(3)])
+				id := fmt.Sprint("r", rng.IntN(30))
+				if rng.IntN(4) == 0 {
+					if err := tx.Delete(kind, id); err != nil {
+						return err
+					}
+					continue
+				}
+				acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
+				var tags []string
+				for range rng.IntN(4) {
+					tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
+				}
+				d := doc{N: rng.IntN(1000), Tags: tags}
+				// Half with the decoded value handed over (what
+				// the view applies from memory), half JSON only.
+				write := put
+				if rng.IntN(2) == 0 {
+					write = func(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
+						return store.PutAs(tx, kind, id, account, region, &d)
+					}
+				}
+				if err := write(tx, kind, id, acct, region, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := v.Wait(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := New(st, kinds, byTag)
+	defer fresh.Close()
+	rebuilt, err := fresh.Wait(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.rev != rebuilt.rev {
+		t.Fatalf("revisions %d and %d", live.rev, rebuilt.rev)
+	}
+	if a, b := dump(live), dump(rebuilt); !reflect.DeepEqual(a, b) {
+		t.Errorf("followed view differs from a rebuilt one:\nfollowed %v\nrebuilt  %v", a, b)
+	}
+	// And the view answers as the store does.
+	st.View(ctx, func(tx store.ReadTx) error {
+		for _, q := range []store.Query{{}, {Account: "acct1"}, {Region: "reg0"}, {Account: "acct2", Region: "reg1"}} {
+			want, _ := tx.List("a", q)
+			got, _ := live.List("a", q)
+			if len(want) != len(got) {
+				t.Errorf("List %v: %d records, store has %d", q, len(got), len(want))
+				continue
+			}
+			for i := range want {
+				if want[i].ID != got[i].ID || want[i].Revision != got[i].Revision {
+					t.Errorf("List %v [%d]: %s@%d, store has %s@%d", q, i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TestVerifyObjectsCatchesAModifiedValue: a writer that modifies the value
