@@ -114,20 +114,36 @@ func lazyView(t *testing.T, e *env) {
 // TestReadYourWrites: with writers running at once (their writes share
 // batches), each writer's next read sees its own write, and every write
 // answered before it.
+// Each also over a lazy view (lazyStore), which a read or write that does
+// not wait for it finds behind every time.
 func TestReadYourWrites(t *testing.T) {
-	t.Run("linearizable reads", func(t *testing.T) { readYourWrites(t, newEnv(t)) })
-	t.Run("writes wait for the view", func(t *testing.T) {
-		// A store that cannot tell its revision cheaply: reads take the
-		// view as it is, and each write waits for the view to hold it.
-		e := newEnv(t)
-		e.s.Store = struct{ store.Store }{e.s.Store}
-		e.s.view = view.New(e.s.Store, Kinds, Indexes...)
-		t.Cleanup(e.s.view.Close)
-		if e.s.view.Linearizable() {
-			t.Fatal("the wrapped store still reports its revision")
-		}
-		readYourWrites(t, e)
-	})
+	for _, lazy := range []bool{false, true} {
+		t.Run(fmt.Sprint("linearizable reads/lazy view=", lazy), func(t *testing.T) {
+			e := newEnv(t)
+			if lazy {
+				lazyView(t, e)
+			}
+			readYourWrites(t, e)
+		})
+		t.Run(fmt.Sprint("writes wait for the view/lazy view=", lazy), func(t *testing.T) {
+			// A store that cannot tell its revision cheaply: reads take the
+			// view as it is, and each write waits for the view to hold it.
+			e := newEnv(t)
+			var follow store.Store = e.s.Store
+			l := &lazyStore{Store: e.s.Store.(*sqlite.Store)}
+			if lazy {
+				follow = l
+			}
+			e.s.Store = struct{ store.Store }{e.s.Store}
+			e.s.view = view.New(struct{ store.Store }{follow}, Kinds, Indexes...)
+			l.view.Store(e.s.view)
+			t.Cleanup(e.s.view.Close)
+			if e.s.view.Linearizable() {
+				t.Fatal("the wrapped store still reports its revision")
+			}
+			readYourWrites(t, e)
+		})
+	}
 }
 
 func readYourWrites(t *testing.T, e *env) {
