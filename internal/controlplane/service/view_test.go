@@ -56,21 +56,30 @@ func keyRemoved(t *testing.T, lazy bool, remove func(e *env, op Caller, k model.
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := e.s.LookupSecret(k.ID); !ok {
-			t.Fatalf("new key %s is not found at once", k.ID)
+		// Each lookup, before and after, with what it should find.
+		lookups := func(code string, found bool) []func() {
+			return []func(){
+				func() { _, err := e.s.CallerOf(e.ctx, k.ID, "cn-hangzhou", true); wantCode(t, err, code) },
+				func() { _, err := e.s.KeyCaller(e.ctx, k.ID); wantCode(t, err, code) },
+				func() {
+					if _, ok := e.s.LookupSecret(k.ID); ok != found {
+						t.Fatalf("key %s: LookupSecret finds it %v, want %v", k.ID, ok, found)
+					}
+				},
+			}
 		}
-		if _, err := e.s.CallerOf(e.ctx, k.ID, "cn-hangzhou", true); err != nil {
-			t.Fatalf("new key %s: %v", k.ID, err)
+		for _, f := range lookups("", true) {
+			f()
 		}
 		if err := remove(e, op, k); err != nil {
 			t.Fatal(err)
 		}
-		// CallerOf first: a lookup that waited for the view would let the
-		// one after it read the view current even if it did not wait.
-		_, err = e.s.CallerOf(e.ctx, k.ID, "cn-hangzhou", true)
-		wantCode(t, err, code)
-		if _, ok := e.s.LookupSecret(k.ID); ok != found {
-			t.Fatalf("key %s: LookupSecret finds it %v, want %v", k.ID, ok, found)
+		// Each lookup comes first in turn: one that waited for the view
+		// would let those after it read the view current even if they
+		// did not wait.
+		after := lookups(code, found)
+		for j := range after {
+			after[(i+j)%len(after)]()
 		}
 	}
 	if _, err := e.s.CallerOf(e.ctx, boot.Tenant.ID, "cn-hangzhou", true); err != nil {
