@@ -63,89 +63,106 @@ func dump(s *Snapshot) map[string]string {
 	return out
 }
 
+// logOnly hides a store's Recent (and CurrentRevision): the view follows
+// it by the change log, as it does a store written by another process or a
+// view lagging more than the store keeps in memory.
+type logOnly struct{ store.Store }
+
 // TestFollowEqualsRebuild applies a random sequence of changes (puts,
 // moves between scopes, deletes, several records per revision) and checks
-// that the view that followed them equals one loaded from the store anew.
+// that the view that followed them equals one loaded from the store anew,
+// whether it followed the records handed over in memory or the change log.
 func TestFollowEqualsRebuild(t *testing.T) {
 	ctx := context.Background()
-	for seed := range uint64(5) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 1))
-			st := open(t)
-			v := New(st, kinds, byTag)
-			defer v.Close()
-			var rev int64
-			for range 200 {
-				var err error
-				rev, err = st.Update(ctx, func(tx store.Tx) error {
-					for range 1 + rng.IntN(4) {
-						kind := store.Kind([]string{"a", "b", "other"}[rng.IntN(3)])
-						id := fmt.Sprint("r", rng.IntN(30))
-						if rng.IntN(4) == 0 {
-							if err := tx.Delete(kind, id); err != nil {
-								return err
-							}
-							continue
-						}
-						acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
-						var tags []string
-						for range rng.IntN(4) {
-							tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
-						}
-						d := doc{N: rng.IntN(1000), Tags: tags}
-						// Half with the decoded value handed over (what
-						// the view applies from memory), half JSON only.
-						write := put
-						if rng.IntN(2) == 0 {
-							write = func(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
-								return store.PutAs(tx, kind, id, account, region, &d)
-							}
-						}
-						if err := write(tx, kind, id, acct, region, d); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			live, err := v.Wait(ctx, rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fresh := New(st, kinds, byTag)
-			defer fresh.Close()
-			rebuilt, err := fresh.Wait(ctx, rev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if live.rev != rebuilt.rev {
-				t.Fatalf("revisions %d and %d", live.rev, rebuilt.rev)
-			}
-			if a, b := dump(live), dump(rebuilt); !reflect.DeepEqual(a, b) {
-				t.Errorf("followed view differs from a rebuilt one:\nfollowed %v\nrebuilt  %v", a, b)
-			}
-			// And the view answers as the store does.
-			st.View(ctx, func(tx store.ReadTx) error {
-				for _, q := range []store.Query{{}, {Account: "acct1"}, {Region: "reg0"}, {Account: "acct2", Region: "reg1"}} {
-					want, _ := tx.List("a", q)
-					got, _ := live.List("a", q)
-					if len(want) != len(got) {
-						t.Errorf("List %v: %d records, store has %d", q, len(got), len(want))
-						continue
-					}
-					for i := range want {
-						if want[i].ID != got[i].ID || want[i].Revision != got[i].Revision {
-							t.Errorf("List %v [%d]: %s@%d, store has %s@%d", q, i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
-						}
-					}
-				}
-				return nil
-			})
-		})
+	feeds := []struct {
+		name   string
+		follow func(*sqlite.Store) store.Store
+	}{
+		{"in memory", func(st *sqlite.Store) store.Store { return st }},
+		{"change log", func(st *sqlite.Store) store.Store { return logOnly{st} }},
 	}
+	for _, feed := range feeds {
+		for seed := range uint64(5) {
+			t.Run(fmt.Sprint(feed.name, "/", seed), func(t *testing.T) { followEqualsRebuild(t, ctx, seed, feed.follow) })
+		}
+	}
+}
+
+func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow func(*sqlite.Store) store.Store) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	st := open(t)
+	v := New(follow(st), kinds, byTag)
+	defer v.Close()
+	var rev int64
+	for range 200 {
+		var err error
+		rev, err = st.Update(ctx, func(tx store.Tx) error {
+			for range 1 + rng.IntN(4) {
+				kind := store.Kind([]string{"a", "b", "other"}[rng.IntN(3)])
+				id := fmt.Sprint("r", rng.IntN(30))
+				if rng.IntN(4) == 0 {
+					if err := tx.Delete(kind, id); err != nil {
+						return err
+					}
+					continue
+				}
+				acct, region := fmt.Sprint("acct", rng.IntN(3)), fmt.Sprint("reg", rng.IntN(2))
+				var tags []string
+				for range rng.IntN(4) {
+					tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
+				}
+				d := doc{N: rng.IntN(1000), Tags: tags}
+				// Half with the decoded value handed over (what
+				// the view applies from memory), half JSON only.
+				write := put
+				if rng.IntN(2) == 0 {
+					write = func(tx store.Tx, kind store.Kind, id, account, region string, d doc) error {
+						return store.PutAs(tx, kind, id, account, region, &d)
+					}
+				}
+				if err := write(tx, kind, id, acct, region, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := v.Wait(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := New(st, kinds, byTag)
+	defer fresh.Close()
+	rebuilt, err := fresh.Wait(ctx, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.rev != rebuilt.rev {
+		t.Fatalf("revisions %d and %d", live.rev, rebuilt.rev)
+	}
+	if a, b := dump(live), dump(rebuilt); !reflect.DeepEqual(a, b) {
+		t.Errorf("followed view differs from a rebuilt one:\nfollowed %v\nrebuilt  %v", a, b)
+	}
+	// And the view answers as the store does.
+	st.View(ctx, func(tx store.ReadTx) error {
+		for _, q := range []store.Query{{}, {Account: "acct1"}, {Region: "reg0"}, {Account: "acct2", Region: "reg1"}} {
+			want, _ := tx.List("a", q)
+			got, _ := live.List("a", q)
+			if len(want) != len(got) {
+				t.Errorf("List %v: %d records, store has %d", q, len(got), len(want))
+				continue
+			}
+			for i := range want {
+				if want[i].ID != got[i].ID || want[i].Revision != got[i].Revision {
+					t.Errorf("List %v [%d]: %s@%d, store has %s@%d", q, i, got[i].ID, got[i].Revision, want[i].ID, want[i].Revision)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // TestVerifyObjectsCatchesAModifiedValue: a writer that modifies the value
@@ -192,8 +209,24 @@ func TestVerifyObjectsCatchesAModifiedValue(t *testing.T) {
 }
 
 // TestNoTornReads moves a total between records in multi-record writes
-// while readers check that every snapshot holds the whole total.
+// while readers check that every snapshot holds the whole total. The
+// readers race the follower; the view's decoder, which the follower calls
+// between the records of a batch it applies, checks the published snapshot
+// at each of those moments, so a view that published part of a batch fails
+// every run, whichever way it follows the store.
 func TestNoTornReads(t *testing.T) {
+	for _, feed := range []struct {
+		name   string
+		follow func(*sqlite.Store) store.Store
+	}{
+		{"in memory", func(st *sqlite.Store) store.Store { return st }},
+		{"change log", func(st *sqlite.Store) store.Store { return logOnly{st} }},
+	} {
+		t.Run(feed.name, func(t *testing.T) { noTornReads(t, feed.follow) })
+	}
+}
+
+func noTornReads(t *testing.T, follow func(*sqlite.Store) store.Store) {
 	ctx := context.Background()
 	st := open(t)
 	const records, total = 8, 800
@@ -207,8 +240,33 @@ func TestNoTornReads(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := New(st, kinds)
+	sum := func(s *Snapshot) int {
+		n := 0
+		for _, id := range s.IDs("a", store.Query{}) {
+			n += Object[doc](s, "a", id).N
+		}
+		return n
+	}
+	var followed atomic.Pointer[View]
+	var midBatch atomic.Int64 // checks made between a batch's records
+	var torn atomic.Bool      // reported once
+	checking := map[store.Kind]Decoder{"a": func(data []byte) (any, error) {
+		if v := followed.Load(); v != nil {
+			if s := v.Current(); s != nil {
+				midBatch.Add(1)
+				if n := sum(s); n != total && !torn.Swap(true) {
+					t.Errorf("revision %d published while a batch is applied: total %d, want %d (a torn read)", s.Revision(), n, total)
+				}
+			}
+		}
+		return Decode[doc](data)
+	}}
+	v := New(follow(st), checking)
 	defer v.Close()
+	if _, err := v.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	followed.Store(v)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var reads atomic.Int64
@@ -222,12 +280,8 @@ func TestNoTornReads(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				sum := 0
-				for _, id := range s.IDs("a", store.Query{}) {
-					sum += Object[doc](s, "a", id).N
-				}
-				if sum != total {
-					t.Errorf("revision %d: total %d, want %d (a torn read)", s.Revision(), sum, total)
+				if n := sum(s); n != total {
+					t.Errorf("revision %d: total %d, want %d (a torn read)", s.Revision(), n, total)
 					return
 				}
 				reads.Add(1)
@@ -235,9 +289,11 @@ func TestNoTornReads(t *testing.T) {
 		}()
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	var last int64
 	for range 300 {
 		from, to, n := rng.IntN(records), rng.IntN(records), rng.IntN(20)
-		if _, err := st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		if last, err = st.Update(ctx, func(tx store.Tx) error {
 			a, _, _ := store.GetAs[doc](tx, "a", fmt.Sprint("r", from))
 			a.N -= n
 			if err := put(tx, "a", fmt.Sprint("r", from), "x", "y", a); err != nil {
@@ -250,11 +306,13 @@ func TestNoTornReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(10 * time.Millisecond)
+	if _, err := v.Wait(ctx, last); err != nil {
+		t.Fatal(err)
+	}
 	stop.Store(true)
 	wg.Wait()
-	if reads.Load() == 0 {
-		t.Error("no reads ran")
+	if reads.Load() == 0 || midBatch.Load() == 0 {
+		t.Errorf("%d reads, %d checks during batches; want some of each", reads.Load(), midBatch.Load())
 	}
 }
 

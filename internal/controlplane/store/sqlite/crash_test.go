@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,26 +19,32 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
-// crashChildEnv makes the test binary a writer that is killed mid-stream.
-const crashChildEnv = "PALISADE_SQLITE_CRASH_CHILD"
+// crashChildEnv makes the test binary a writer that is killed mid-stream;
+// with crashSelfEnv=N it kills itself right after its Nth acknowledgement.
+const (
+	crashChildEnv = "PALISADE_SQLITE_CRASH_CHILD"
+	crashSelfEnv  = "PALISADE_SQLITE_CRASH_SELF"
+)
 
 func init() {
 	if path := os.Getenv(crashChildEnv); path != "" {
-		crashChild(path)
+		self, _ := strconv.Atoi(os.Getenv(crashSelfEnv))
+		crashChild(path, int64(self))
 		os.Exit(0)
 	}
 }
 
 // crashChild writes records from many goroutines (so that Updates are
 // group-committed) and prints "ack ID" for each Update that returned,
-// until it is killed.
-func crashChild(path string) {
+// until it is killed (by itself after selfKill acknowledgements, if > 0).
+func crashChild(path string, selfKill int64) {
 	st, err := Open(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	var out sync.Mutex
+	var acks atomic.Int64
 	prefix := fmt.Sprintf("p%d-", os.Getpid())
 	var wg sync.WaitGroup
 	for w := range 16 {
@@ -54,6 +62,12 @@ func crashChild(path string) {
 				}
 				out.Lock()
 				fmt.Fprintf(os.Stdout, "ack %s\n", id) // unbuffered: one write(2)
+				if acks.Add(1) == selfKill {
+					// Right after an acknowledgement, while the other
+					// writers' batches are in flight: a write answered
+					// before its commit would be lost here every time.
+					syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				}
 				out.Unlock()
 			}
 		}()
@@ -63,16 +77,23 @@ func crashChild(path string) {
 
 // TestCrashLoop kills (SIGKILL) a process writing with group commit, again
 // and again, and checks after each kill that every write it acknowledged
-// is in the store, and that the revision and the change log agree.
+// is in the store, and that the revision and the change log agree. In two
+// rounds of three the writer kills itself right after an acknowledgement
+// (the moment that loses a write answered too early), in the others it is
+// killed from outside at a random moment.
 func TestCrashLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes")
 	}
 	path := filepath.Join(t.TempDir(), "crash.db")
 	acked := map[string]bool{}
-	for round := range 5 {
+	for round := range 9 {
+		self := round%3 != 0
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashSelfEnv+"=0")
+		if self {
+			cmd.Env[len(cmd.Env)-1] = fmt.Sprint(crashSelfEnv, "=", 50+rand.IntN(500))
+		}
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -91,6 +112,9 @@ func TestCrashLoop(t *testing.T) {
 		}()
 		// Kill it once it has acknowledged some writes, at a random moment.
 		deadline := time.After(time.Duration(150+rand.IntN(250)) * time.Millisecond)
+		if self {
+			deadline = nil // it kills itself
+		}
 		n := 0
 	read:
 		for {

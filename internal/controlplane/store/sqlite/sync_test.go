@@ -17,8 +17,8 @@ import (
 // TestSyncBeforeAnswer holds the syncer's fsync and checks that a
 // committed batch stays unanswered and invisible until it is synced: the
 // Update waits, the published revision and Recent stay behind, and a read
-// waits; then all see it. A failed fsync fails the batch and every later
-// write.
+// waits; then all see it, the Update answered last. A failed fsync fails
+// the batch and every later write.
 func TestSyncBeforeAnswer(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -72,8 +72,21 @@ func TestSyncBeforeAnswer(t *testing.T) {
 				t.Fatalf("Update answered before its sync: %+v", r)
 			default:
 			}
+			// Free the fsync while holding the lock that publishing the
+			// revision takes: an Update answered now would be answered
+			// before CurrentRevision holds it, and a read following the
+			// answer could miss the write.
+			s.mu.Lock()
 			released.Store(true)
 			free()
+			time.Sleep(50 * time.Millisecond)
+			select {
+			case r := <-wrote:
+				s.mu.Unlock()
+				t.Fatalf("Update answered before its revision was published: %+v", r)
+			default:
+			}
+			s.mu.Unlock()
 			rd := <-read
 			if !rd.after {
 				t.Error("a read saw the batch before its sync")
@@ -115,7 +128,9 @@ func TestSyncBeforeAnswer(t *testing.T) {
 }
 
 // TestSyncsShared checks that concurrent writers share fsyncs: never more
-// fsyncs than batches, and every answered write counted in one.
+// fsyncs than batches, and every answered write counted in one and
+// published before its answer (CurrentRevision holds it, so the view's
+// reads that follow wait for it: read-your-writes).
 func TestSyncsShared(t *testing.T) {
 	s := openT(t, filepath.Join(t.TempDir(), "s.db"))
 	ctx := context.Background()
@@ -124,11 +139,15 @@ func TestSyncsShared(t *testing.T) {
 	for w := range writers {
 		go func() {
 			for i := range each {
-				_, err := s.Update(ctx, func(tx store.Tx) error {
+				rev, err := s.Update(ctx, func(tx store.Tx) error {
 					return tx.Put(store.Record{Kind: "thing", ID: string(rune('a'+w)) + string(rune('a'+i)), Account: "1", Region: "r", Data: []byte(`{}`)})
 				})
 				if err != nil {
 					errs <- err
+					return
+				}
+				if cur := s.CurrentRevision(); cur < rev {
+					errs <- fmt.Errorf("Update answered revision %d while CurrentRevision is %d", rev, cur)
 					return
 				}
 			}
