@@ -46,6 +46,14 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	if in.DryRun, e = p.Bool("DryRun", false); e != nil {
 		return in, e
 	}
+	in.SystemDisk.Category, in.SystemDisk.Name, in.SystemDisk.Description = p.Get("SystemDisk.Category"), p.Get("SystemDisk.DiskName"), p.Get("SystemDisk.Description")
+	if in.SystemDisk.Size, e = p.Int("SystemDisk.Size", 0); e != nil {
+		return in, e
+	}
+	in.UserData = p.Get("UserData")
+	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
+		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
+	}
 	var err error
 	if in.Tags, err = tagParams(p); err != nil {
 		return in, err
@@ -164,6 +172,7 @@ type instanceItem struct {
 	SerialNumber            string
 	ResourceGroupId         string
 	StoppedMode             string
+	SpotStrategy            string
 	IoOptimized             bool
 	DeletionProtection      bool
 	SecurityGroupIds        struct{ SecurityGroupId []string }
@@ -240,7 +249,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
 		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
 		Memory: instanceTypeSpecs[in.InstanceType].memory, OSType: "linux", SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
-		StoppedMode: "Not-applicable", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
+		StoppedMode: "Not-applicable", SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
 	item.PalisadeAppliedRevision = v.AppliedRevision
@@ -429,6 +438,9 @@ func (s *Service) modifyInstanceAttribute(ctx context.Context, req *rpc.Request)
 	}
 	if p.Has("Description") {
 		in.Description = new(p.Get("Description"))
+	}
+	if p.Has("UserData") {
+		in.UserData = new(p.Get("UserData"))
 	}
 	if err := s.ModifyInstanceAttribute(ctx, in); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -49,8 +50,14 @@ type LaunchInput struct {
 	SecurityGroupID  string
 	SecurityGroupIDs []string
 	Tags             []model.Tag
-	DryRun           bool // check everything, create nothing: answers DryRunOperation
-	Idempotency      `json:"-"`
+	// SystemDisk.*: its category and size (0: ECS's defaults), name and
+	// description, kept for DescribeDisks.
+	SystemDisk model.SystemDisk
+	// UserData, Base64 (at most model.MaxUserData bytes decoded), kept for
+	// DescribeUserData.
+	UserData    string
+	DryRun      bool // check everything, create nothing: answers DryRunOperation
+	Idempotency `json:"-"`
 }
 
 // launchSpec is a checked launch.
@@ -68,6 +75,8 @@ type launchSpec struct {
 	bandwidthOut int
 	groups       []string
 	tags         []model.Tag
+	systemDisk   model.SystemDisk
+	userData     string
 	dryRun       bool
 }
 
@@ -146,7 +155,46 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, e
 	}
 	sp.tags = in.Tags
+	if err := checkSystemDisk(in.SystemDisk); err != nil {
+		return nil, err
+	}
+	sp.systemDisk = in.SystemDisk
+	if err := checkUserData(in.UserData); err != nil {
+		return nil, err
+	}
+	sp.userData = in.UserData
 	return sp, nil
+}
+
+// checkSystemDisk checks a launch's SystemDisk.* parameters.
+func checkSystemDisk(d model.SystemDisk) error {
+	if d.Category != "" && !slices.Contains(model.SystemDiskCategories, d.Category) {
+		return ecserr.BadRequest("InvalidSystemDiskCategory.ValueNotSupported", "SystemDisk.Category %q is not supported; use one of %s.", d.Category, strings.Join(model.SystemDiskCategories, ", "))
+	}
+	if d.Size != 0 && (d.Size < model.MinSystemDiskSize || d.Size > model.MaxSystemDiskSize) {
+		return ecserr.BadRequest("InvalidSystemDiskSize.ValueNotSupported", "SystemDisk.Size %d is out of range: give %d to %d GiB.", d.Size, model.MinSystemDiskSize, model.MaxSystemDiskSize)
+	}
+	return cmp.Or(checkName("InvalidSystemDiskName.Malformed", "SystemDisk.DiskName", d.Name),
+		checkDescription("InvalidSystemDiskDescription.Malformed", d.Description))
+}
+
+// checkUserData checks user data: Base64, at most model.MaxUserData bytes
+// decoded, as ECS bounds it.
+func checkUserData(u string) error {
+	if u == "" {
+		return nil
+	}
+	if base64.StdEncoding.DecodedLen(len(u)) > model.MaxUserData+2 { // refuse before decoding a huge value
+		return ecserr.BadRequest("InvalidUserData.SizeExceeded", "UserData is larger than %d bytes before Base64 encoding; pass a shorter script or fetch the rest from it.", model.MaxUserData)
+	}
+	raw, err := base64.StdEncoding.DecodeString(u)
+	if err != nil {
+		return ecserr.BadRequest("InvalidUserData.Base64FormatInvalid", "UserData is not valid Base64; encode the data with standard Base64 (with padding).")
+	}
+	if len(raw) > model.MaxUserData {
+		return ecserr.BadRequest("InvalidUserData.SizeExceeded", "UserData is larger than %d bytes before Base64 encoding; pass a shorter script or fetch the rest from it.", model.MaxUserData)
+	}
+	return nil
 }
 
 // validateInstanceText checks a name, description and host name when given.
@@ -197,7 +245,8 @@ type addrSpace struct {
 // publicIP, a positive InternetMaxBandwidthOut also gives each a public IP.
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
-		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now()}
+		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now(),
+		SystemDisk: sp.systemDisk, UserData: sp.userData}
 	space, err := launchSpace(tx, c, sp, &base)
 	if err != nil {
 		return nil, err
@@ -676,11 +725,12 @@ type ModifyInstanceInput struct {
 	Description      *string
 	HostName         string // checked, not kept
 	SecurityGroupIDs []string
+	UserData         *string // Base64, as at launch
 	Idempotency      `json:"-"`
 }
 
-// ModifyInstanceAttribute renames an instance, changes its description, or
-// replaces its security groups.
+// ModifyInstanceAttribute renames an instance, changes its description or
+// user data, or replaces its security groups.
 func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstanceInput) error {
 	c := in.Caller
 	var name, desc string
@@ -696,6 +746,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 	groups := in.SecurityGroupIDs
 	if err := checkRepeats(groups); err != nil {
 		return err
+	}
+	if in.UserData != nil {
+		if err := checkUserData(*in.UserData); err != nil {
+			return err
+		}
 	}
 	_, err := Update(s, ctx, c, "ModifyInstanceAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		inst, err := GetInstance(tx, c, in.InstanceID)
@@ -718,6 +773,9 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 		}
 		if in.Description != nil {
 			inst.Description = *in.Description
+		}
+		if in.UserData != nil {
+			inst.UserData = *in.UserData
 		}
 		return struct{}{}, PutInstance(tx, inst)
 	})

@@ -157,10 +157,54 @@ type Instance struct {
 	SecurityGroups []string   `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
 	Tags           []Tag      `json:"tags,omitempty"`
 	Created        time.Time  `json:"created"`
+	// SystemDisk is the system disk the launch asked for (zero: ECS's
+	// defaults, see SystemDiskOf). Palisade keeps no disks: it is kept so
+	// DescribeDisks answers what was written.
+	SystemDisk SystemDisk `json:"systemDisk,omitzero"`
+	// UserData is the launch's user data, Base64 as given (at most
+	// MaxUserData bytes once decoded).
+	UserData string `json:"userData,omitempty"`
 	// Placement: the host that enforces this instance's policy (set by agents).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`
 }
+
+// SystemDisk is an instance's system disk as launched.
+type SystemDisk struct {
+	Category    string `json:"category,omitempty"`
+	Size        int    `json:"size,omitempty"` // GiB
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// ECS's system disk defaults, and the bounds of its size and of user data.
+const (
+	DefaultSystemDiskCategory = "cloud_efficiency"
+	DefaultSystemDiskSize     = 40
+	MinSystemDiskSize         = 20
+	MaxSystemDiskSize         = 2048
+	MaxUserData               = 32 << 10 // bytes, before Base64
+)
+
+// SystemDiskCategories are the categories a system disk may have.
+var SystemDiskCategories = []string{"cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"}
+
+// SystemDiskOf is the instance's system disk with ECS's defaults filled in
+// (instances stored before disks were kept have none).
+func (i *Instance) SystemDiskOf() SystemDisk {
+	d := i.SystemDisk
+	if d.Category == "" {
+		d.Category = DefaultSystemDiskCategory
+	}
+	if d.Size == 0 {
+		d.Size = DefaultSystemDiskSize
+	}
+	return d
+}
+
+// SystemDiskID is the ID of the instance's system disk, derived from its
+// own so it is stable without a record.
+func (i *Instance) SystemDiskID() string { return DerivedID("d", i.ID) }
 
 // Classic reports whether the instance is on the classic network.
 func (i *Instance) Classic() bool { return i.VpcID == "" }

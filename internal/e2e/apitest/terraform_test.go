@@ -53,6 +53,7 @@ type tfStep struct {
 	save    map[string]string // name → path of a value later steps use
 	err     string            // the error code wanted instead of an answer ("" : success)
 	status  int               // with err, its HTTP status
+	as      *tfClient         // another account's client (nil: the run's)
 }
 
 // kindOf names a decoded JSON value's type.
@@ -74,8 +75,8 @@ func kindOf(v any) string {
 }
 
 // runTF runs the steps in order; a failed call stops the run, as it stops
-// an apply.
-func runTF(t *testing.T, c tfClient, steps []tfStep) {
+// an apply. It returns the values saved.
+func runTF(t *testing.T, c tfClient, steps []tfStep) map[string]string {
 	t.Helper()
 	vars := map[string]string{}
 	subst := func(s string) string {
@@ -92,7 +93,11 @@ func runTF(t *testing.T, c tfClient, steps []tfStep) {
 			}
 			body[k] = v
 		}
-		out, err := c.do(st.version, st.action, body)
+		cl := c
+		if st.as != nil {
+			cl = *st.as
+		}
+		out, err := cl.do(st.version, st.action, body)
 		if st.err != "" {
 			if err == nil {
 				t.Fatalf("%s: %s %v succeeded; want %d %s", st.name, st.action, body, st.status, st.err)
@@ -124,6 +129,7 @@ func runTF(t *testing.T, c tfClient, steps []tfStep) {
 			vars[name] = text(v)
 		}
 	}
+	return vars
 }
 
 // TestTerraformProvider replays the alicloud provider's create, read,

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// The reads Terraform's alicloud_instance makes besides the instance's
+// own: its system disk, user data, maintenance attributes and RAM role.
+func (s *Service) diskActions() map[string]rpc.Handler {
+	return map[string]rpc.Handler{
+		"DescribeDisks":                         s.describeDisks,
+		"DescribeUserData":                      s.describeUserData,
+		"DescribeInstanceMaintenanceAttributes": s.describeInstanceMaintenanceAttributes,
+		"DescribeInstanceRamRole":               s.describeInstanceRamRole,
+	}
+}
+
+type diskAttachmentItem struct {
+	InstanceId   string
+	Device       string
+	AttachedTime string
+}
+
+// diskItem is a disk in DescribeDisks.
+type diskItem struct {
+	DiskId                        string
+	DiskName                      string
+	Description                   string
+	Type                          string
+	Category                      string
+	Size                          int
+	PerformanceLevel              string
+	Status                        string
+	InstanceId                    string
+	RegionId                      string
+	ZoneId                        string
+	Device                        string
+	ImageId                       string
+	SourceSnapshotId              string
+	AutoSnapshotPolicyId          string
+	StorageClusterId              string
+	KMSKeyId                      string
+	Encrypted                     bool
+	DeleteWithInstance            bool
+	DeleteAutoSnapshot            bool
+	EnableAutoSnapshot            bool
+	EnableAutomatedSnapshotPolicy bool
+	Portable                      bool
+	DiskChargeType                string
+	MultiAttach                   string
+	CreationTime                  string
+	AttachedTime                  string
+	DetachedTime                  string
+	ExpiredTime                   string
+	ResourceGroupId               string
+	Tags                          tagSet
+	Attachments                   struct{ Attachment []diskAttachmentItem }
+	OperationLocks                struct{ OperationLock []lockReasonItem }
+}
+
+const systemDiskDevice = "/dev/xvda"
+
+func diskOut(d service.Disk) diskItem {
+	in := d.Instance
+	item := diskItem{DiskId: d.ID, DiskName: d.Name, Description: d.Description, Type: "system", Category: d.Category,
+		Size: d.Size, Status: "In_use", InstanceId: in.ID, RegionId: in.Region, ZoneId: in.Zone, Device: systemDiskDevice,
+		ImageId: in.ImageID, DeleteWithInstance: true, DeleteAutoSnapshot: true, DiskChargeType: "PostPaid",
+		MultiAttach: "Disabled", CreationTime: timeText(in.Created), AttachedTime: timeText(in.Created),
+		ExpiredTime: "2099-12-31T15:59Z", ResourceGroupId: resourceGroupID(in.Owner), Tags: tagsOut(nil)}
+	if d.Category == "cloud_essd" {
+		item.PerformanceLevel = "PL1" // ECS's default level
+	}
+	item.Attachments.Attachment = []diskAttachmentItem{{InstanceId: in.ID, Device: systemDiskDevice, AttachedTime: item.AttachedTime}}
+	return item
+}
+
+type describeDisksResponse struct {
+	rpc.Base
+	NextToken  string
+	TotalCount int
+	PageNumber int
+	PageSize   int
+	Disks      struct{ Disk []diskItem }
+}
+
+func (s *Service) describeDisks(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	pg, err := parsePage(p, 10, 100, 10, 100)
+	if err != nil {
+		return nil, err
+	}
+	in := service.DescribeDisksInput{Caller: c, InstanceID: p.Get("InstanceId"), DiskType: p.Get("DiskType"),
+		Category: p.Get("Category"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	ids, e := p.JSONList("DiskIds")
+	if e != nil {
+		return nil, e
+	}
+	in.DiskIDs = ids
+	res, err := s.DescribeDisks(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := &describeDisksResponse{NextToken: res.NextToken, TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out.Disks.Disk = []diskItem{}
+	for _, d := range res.Items {
+		out.Disks.Disk = append(out.Disks.Disk, diskOut(d))
+	}
+	return out, nil
+}
+
+type describeUserDataResponse struct {
+	rpc.Base
+	RegionId   string
+	InstanceId string
+	UserData   string
+}
+
+func (s *Service) describeUserData(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	id := req.Params.Get("InstanceId")
+	u, err := s.DescribeUserData(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	return &describeUserDataResponse{RegionId: c.Region, InstanceId: id, UserData: u}, nil
+}
+
+type maintenanceAttributeItem struct {
+	InstanceId          string
+	NotifyOnMaintenance bool
+	ActionOnMaintenance struct {
+		Value, DefaultValue string
+		SupportedValues     struct{ SupportedValue []string }
+	}
+	MaintenanceWindows struct {
+		MaintenanceWindow []struct{ StartTime, EndTime string }
+	}
+}
+
+type describeMaintenanceResponse struct {
+	rpc.Base
+	TotalCount            int
+	PageNumber            int
+	PageSize              int
+	MaintenanceAttributes struct{ MaintenanceAttribute []maintenanceAttributeItem }
+}
+
+// describeInstanceMaintenanceAttributes answers ECS's defaults (Palisade
+// keeps no maintenance settings): restart on maintenance, no notice, no
+// window.
+func (s *Service) describeInstanceMaintenanceAttributes(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	pg, err := parsePage(p, 10, 100, 10, 100)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.DescribeInstanceMaintenance(ctx, c, p.List("InstanceId"), pg)
+	if err != nil {
+		return nil, err
+	}
+	out := &describeMaintenanceResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out.MaintenanceAttributes.MaintenanceAttribute = []maintenanceAttributeItem{}
+	for _, in := range res.Items {
+		a := maintenanceAttributeItem{InstanceId: in.ID}
+		a.ActionOnMaintenance.Value, a.ActionOnMaintenance.DefaultValue = "AutoRecover", "AutoRecover"
+		a.ActionOnMaintenance.SupportedValues.SupportedValue = []string{"Stop", "AutoRecover"}
+		a.MaintenanceWindows.MaintenanceWindow = []struct{ StartTime, EndTime string }{}
+		out.MaintenanceAttributes.MaintenanceAttribute = append(out.MaintenanceAttributes.MaintenanceAttribute, a)
+	}
+	return out, nil
+}
+
+type describeInstanceRamRoleResponse struct {
+	rpc.Base
+	RegionId            string
+	TotalCount          int
+	InstanceRamRoleSets struct {
+		InstanceRamRoleSet []struct{ InstanceId, RamRoleName string }
+	}
+}
+
+// describeInstanceRamRole answers that no instance has a role: Palisade
+// attaches none (RunInstances refuses RamRoleName).
+func (s *Service) describeInstanceRamRole(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	ids, e := req.Params.JSONList("InstanceIds")
+	if e != nil {
+		return nil, e
+	}
+	if len(ids) > service.MaxInstanceFilterItems {
+		return nil, ecserr.InvalidParameter("InstanceIds", fmt.Sprintf("it takes at most %d entries", service.MaxInstanceFilterItems))
+	}
+	out := &describeInstanceRamRoleResponse{RegionId: c.Region}
+	out.InstanceRamRoleSets.InstanceRamRoleSet = []struct{ InstanceId, RamRoleName string }{}
+	return out, nil
+}
