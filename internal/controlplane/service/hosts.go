@@ -266,6 +266,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if out.Instances, err = ListAll[model.Instance](tx, KindInstance); err != nil {
 			return err
 		}
+		for i, in := range out.Instances {
+			out.Instances[i] = forAgents(in)
+		}
 		if out.ENIs, err = ListAll[model.NetworkInterface](tx, KindENI); err != nil {
 			return err
 		}
@@ -665,7 +668,9 @@ func (s *Service) watchStore(ctx context.Context, in WatchInput) (Changes, error
 			case KindGroup:
 				err = appendRecord(&out.Groups, rec)
 			case KindInstance:
-				err = appendRecord(&out.Instances, rec)
+				if err = appendRecord(&out.Instances, rec); err == nil {
+					out.Instances[len(out.Instances)-1] = forAgents(out.Instances[len(out.Instances)-1])
+				}
 			case KindPrefixList:
 				err = appendRecord(&out.PrefixLists, rec)
 			case KindPortRangeList:

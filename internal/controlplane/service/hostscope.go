@@ -589,7 +589,7 @@ func (s *Snapshot) add(kind store.Kind, obj any) {
 	case KindGroup:
 		s.Groups = append(s.Groups, obj.(*model.SecurityGroup))
 	case KindInstance:
-		s.Instances = append(s.Instances, obj.(*model.Instance))
+		s.Instances = append(s.Instances, forAgents(obj.(*model.Instance)))
 	case KindPrefixList:
 		s.PrefixLists = append(s.PrefixLists, obj.(*model.PrefixList))
 	case KindPortRangeList:
@@ -643,4 +643,16 @@ func (c *Changes) add(kind store.Kind, obj any) {
 	s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs, s.FlowLogs = c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs, c.FlowLogs
 	s.add(kind, obj)
 	c.Groups, c.Instances, c.PrefixLists, c.PortRangeLists, c.ENIs, c.FlowLogs = s.Groups, s.Instances, s.PrefixLists, s.PortRangeLists, s.ENIs, s.FlowLogs
+}
+
+// forAgents is an instance as the agents' snapshots and changes carry it:
+// without its user data, which the data plane does not use, may hold the
+// tenant's secrets (a boot script's passwords) and weighs up to 43 KB.
+func forAgents(in *model.Instance) *model.Instance {
+	if in.UserData == "" {
+		return in
+	}
+	c := *in
+	c.UserData = ""
+	return &c
 }

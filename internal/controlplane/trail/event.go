@@ -85,7 +85,8 @@ const (
 const Redacted = "******"
 
 // Secret reports whether a parameter holds a secret that the trail must
-// not keep: signatures, security tokens, and any name with Secret or
+// not keep: signatures, security tokens, an instance's user data (a boot
+// script, which often holds passwords), and any name with Secret or
 // Password in it (AccessKeySecret, Password, …), in any letter case and
 // at any depth (Foo.1.Password).
 func Secret(name string) bool {
@@ -96,8 +97,8 @@ func Secret(name string) bool {
 	// ASCII case folding without a lowered copy, in one pass that looks
 	// further only at an s or a p (the names of every recorded call pass
 	// here): a name with other letters is not one of these anyway.
-	if (len(n) == len("signature") || len(n) == len("securitytoken")) &&
-		(strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken")) {
+	if (len(n) == len("signature") || len(n) == len("securitytoken") || len(n) == len("userdata")) &&
+		(strings.EqualFold(n, "signature") || strings.EqualFold(n, "securitytoken") || strings.EqualFold(n, "userdata")) {
 		return true
 	}
 	for i := 0; i < len(n); i++ {

@@ -25,6 +25,9 @@ func TestSecretParameters(t *testing.T) {
 		{"NewPassword", true},
 		{"Permissions.1.ClientSecret", true},
 		{"SecurityToken", true},
+		{"UserData", true},
+		{"userdata", true},
+		{"UserDataInherit", false},
 		{"accesskeysecret", true},
 		{"SignatureNonce", false}, // not a secret; kept so a replay can be traced
 		{"AccessKeyId", false},
