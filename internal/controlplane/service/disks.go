@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -62,16 +61,14 @@ func (s *Service) DescribeDisks(ctx context.Context, in DescribeDisksInput) (Lis
 		return Listing[Disk]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[Disk], error) {
-		insts, err := list[model.Instance](tx, KindInstance, c)
+		var named []string
+		if in.InstanceID != "" {
+			named = []string{in.InstanceID}
+		}
+		insts, err := instancesNamed(tx, c, named)
 		if err != nil {
 			return Listing[Disk]{}, err
 		}
-		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
-			if c := b.Created.Compare(a.Created); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
 		var matched []Disk
 		for _, inst := range insts {
 			d := Disk{ID: inst.SystemDiskID(), Instance: inst, SystemDisk: inst.SystemDiskOf()}
@@ -108,22 +105,41 @@ func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids
 		return Listing[*model.Instance]{}, ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxMaintenanceFilterItems))
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.Instance], error) {
-		insts, err := list[model.Instance](tx, KindInstance, c)
+		insts, err := instancesNamed(tx, c, ids)
 		if err != nil {
 			return Listing[*model.Instance]{}, err
 		}
-		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
-			if c := b.Created.Compare(a.Created); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
-		var matched []*model.Instance
-		for _, inst := range insts {
-			if len(ids) == 0 || slices.Contains(ids, inst.ID) {
-				matched = append(matched, inst)
-			}
-		}
-		return pageOf(matched, pg), nil
+		return pageOf(insts, pg), nil
 	})
+}
+
+// instancesNamed lists the caller's instances in the region, newest first:
+// those ids names (one of another account, or none, is left out), or every
+// one when ids is empty. Named ones are looked up, not found by a scan.
+func instancesNamed(tx store.ReadTx, c Caller, ids []string) ([]*model.Instance, error) {
+	if len(ids) == 0 {
+		insts, err := list[model.Instance](tx, KindInstance, c)
+		if err != nil {
+			return nil, err
+		}
+		newestFirst(insts)
+		return insts, nil
+	}
+	var insts []*model.Instance
+	for _, id := range uniqSorted(ids) {
+		rec, ok, err := tx.Get(KindInstance, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
+			continue
+		}
+		inst, err := decode[model.Instance](rec)
+		if err != nil {
+			return nil, err
+		}
+		insts = append(insts, inst)
+	}
+	newestFirst(insts)
+	return insts, nil
 }

@@ -543,6 +543,16 @@ func nameMatches(pattern, name string) bool {
 	return strings.HasSuffix(rest, parts[len(parts)-1])
 }
 
+// newestFirst sorts instances as ECS lists them: newest first, then by ID.
+func newestFirst(insts []*model.Instance) {
+	slices.SortStableFunc(insts, func(a, b *model.Instance) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
 // DescribeInstances returns one page of the caller's instances in a region,
 // newest first.
 func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (Listing[InstanceView], error) {
@@ -560,12 +570,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 				return Listing[InstanceView]{}, err
 			}
 		}
-		slices.SortStableFunc(insts, func(a, b *model.Instance) int {
-			if c := b.Created.Compare(a.Created); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+		newestFirst(insts)
 		var matched []*model.Instance
 		for _, inst := range insts {
 			if in.match(inst) {
