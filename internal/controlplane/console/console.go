@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -52,6 +53,7 @@ type Console struct {
 	cache    *resultCache
 	failed   *failures // sign-in failures by address
 	diffs    diffJobs  // the audit diffs of previews, by ID
+	alerting *bool     // Options.ChangeAlerting
 	budgets  budgets
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -72,6 +74,10 @@ type Options struct {
 	// Events is the server's event trail, for the events page (nil: the
 	// page says the trail is not kept here).
 	Events *trail.Trail
+	// ChangeAlerting is whether the server alerts on security-group
+	// changes, for the audit's SGA-032, as the API's audit judges it (nil:
+	// not known, and the check says nothing).
+	ChangeAlerting *bool
 }
 
 // New returns the console over a resource service.
@@ -87,7 +93,7 @@ func New(svc *service.Service, o Options) (*Console, error) {
 		o.Analysis = analyze.New(svc)
 	}
 	c := &Console{svc: svc, analysis: o.Analysis, events: o.Events, sessions: newSessions(o), pages: pages,
-		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log,
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log, alerting: o.ChangeAlerting,
 		budgets: budgets{page: pageBudget, preview: previewBudget}}
 	c.routes()
 	return c, nil
@@ -279,6 +285,12 @@ func (c *Console) defaultRegion(ctx context.Context, account string) string {
 		}
 	}
 	return best
+}
+
+// auditOptions are the audit's options: the API's (PalisadeAudit without
+// a Config), so that the console's findings are the API's.
+func (c *Console) auditOptions() audit.Options {
+	return audit.Options{ChangeAlerting: c.alerting}
 }
 
 // asECS is an error as the API would answer it.

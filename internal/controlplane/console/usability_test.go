@@ -637,3 +637,61 @@ func TestEventsPage(t *testing.T) {
 		t.Errorf("without a trail: %d, no note", code)
 	}
 }
+
+// TestAuditPageIsTheAPIs: the audit page lists the findings the API's
+// audit (PalisadeAudit) gives the account, SGA-032 included (the console
+// never said whether the server alerts, so its audit had one finding
+// fewer than palisade audit), and every link of a finding opens a page (a
+// VPC's finding, SGA-033, linked to an instance page that answered 404).
+func TestAuditPageIsTheAPIs(t *testing.T) {
+	_, base, key, _, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	href := regexp.MustCompile(`href="([^"]+)"`)
+	for _, alerting := range []bool{false, true} {
+		t.Run(fmt.Sprint("alerting=", alerting), func(t *testing.T) {
+			c, err := New(base.svc, Options{ChangeAlerting: &alerting})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.analysis.Audit(context.Background(), cl, audit.Options{ChangeAlerting: &alerting}) // as analysisapi asks
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !alerting && !slices.ContainsFunc(want.Findings, func(f audit.Finding) bool { return f.Check == "SGA-032" }) {
+				t.Fatal("the API's audit has no SGA-032 finding: the test shows nothing")
+			}
+			if !slices.ContainsFunc(want.Findings, func(f audit.Finding) bool { return f.Check == "SGA-033" }) {
+				t.Fatal("the API's audit has no SGA-033 finding: the test shows nothing")
+			}
+			var body string
+			for i := 0; ; i++ {
+				code, b := get(t, c, key.Account, Prefix+"r/cn-hangzhou/audit")
+				if code != http.StatusOK {
+					t.Fatalf("audit: %d %.300s", code, b)
+				}
+				if body = b; !strings.Contains(b, `id="updating"`) {
+					break
+				}
+				if i == 100 {
+					t.Fatal("the audit page never shows the current audit")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			table, _, _ := strings.Cut(body[strings.Index(body, `id="findings"`):], "</table>")
+			if got := strings.Count(table, `<span class="badge sev-`); got != len(want.Findings) {
+				t.Errorf("the audit page lists %d findings, the API's audit %d", got, len(want.Findings))
+			}
+			for _, f := range want.Findings {
+				if !strings.Contains(table, "<code>"+f.Check+"</code>") || !strings.Contains(table, f.Resource) {
+					t.Errorf("the audit page lacks the API's %s of %s", f.Check, f.Resource)
+				}
+			}
+			for _, m := range href.FindAllStringSubmatch(table, -1) {
+				link := strings.ReplaceAll(m[1], "&amp;", "&")
+				if code, b := get(t, c, key.Account, link); code != http.StatusOK {
+					t.Errorf("the finding's link %s answers %d: %.300s", link, code, b)
+				}
+			}
+		})
+	}
+}

@@ -428,7 +428,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", api)
 	mux.Handle("/metrics", met.Handler())
 	// The web console, on the same listener, as the same services.
-	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr})
+	alerting := svc.ChangeAlerting // the console's audit judges SGA-032 as the API's does
+	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr, ChangeAlerting: &alerting})
 	if err != nil {
 		stop()
 		ln.Close()
