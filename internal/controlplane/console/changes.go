@@ -448,7 +448,8 @@ func (c *Console) change(p *page) {
 		c.prefetch(ctx, p.caller)
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
-		q.Set("done", pc.What+": done.")
+		// The message stays on the server: the address names it.
+		q.Set("done", c.sessions.setFlash(p.s, pc.What+": done."))
 		back.RawQuery = q.Encode()
 		redirect(p, back.String())
 		return

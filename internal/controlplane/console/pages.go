@@ -224,7 +224,7 @@ func (c *Console) groupPage(p *page) {
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
 		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
 		"Referencing": referencing, "Templates": templates,
-		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
+		"AuditStale": !fresh,
 	}))
 }
 

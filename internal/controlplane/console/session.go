@@ -31,6 +31,10 @@ type session struct {
 	// the last use; both change under sessions.mu.
 	region string
 	last   time.Time
+	// flash is what the last change did, shown by the page it led to
+	// while that page's address carries flashID (under sessions.mu): a
+	// link of someone else's cannot make the console say anything.
+	flashID, flash string
 }
 
 func (s *session) checkCSRF(token string) bool {
@@ -116,6 +120,27 @@ func (s *sessions) get(r *http.Request) *session {
 	}
 	x.last = now
 	return x
+}
+
+// setFlash keeps what a change did; the page at the address with
+// done=ID shows it.
+func (s *sessions) setFlash(x *session, msg string) (id string) {
+	id = randomToken()[:12]
+	s.mu.Lock()
+	x.flashID, x.flash = id, msg
+	s.mu.Unlock()
+	return id
+}
+
+// flashOf is the message of the change whose ID is id, "" if it is not
+// the session's last.
+func (s *sessions) flashOf(x *session, id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == "" || id != x.flashID {
+		return ""
+	}
+	return x.flash
 }
 
 func (s *sessions) remove(x *session) {

@@ -695,3 +695,48 @@ func TestAuditPageIsTheAPIs(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeSaysDone: after a change is applied, the page it leads back
+// to says what was done, whichever page that is (deleting a group led to
+// the groups list, which said nothing), and the message comes from the
+// session, not the address: a link that carried its own text (done=…)
+// made the console show it as a success.
+func TestChangeSaysDone(t *testing.T) {
+	_, c, key, db, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	g, err := c.svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, VpcID: "vpc-layout00000000001", Name: "spare"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path string, form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w
+	}
+	w := send("POST", Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {s.csrf}, "op": {"delete-group"}, "step": {"apply"}, "group": {g.SecurityGroupId}})
+	to := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(to, Prefix+"r/cn-hangzhou/groups?") {
+		t.Fatalf("delete: %d to %q, want a redirect to the groups list: %.500s", w.Code, to, w.Body.String())
+	}
+	want := "Delete the security group " + g.SecurityGroupId + ": done."
+	for _, tc := range []struct {
+		path, want, not string
+	}{
+		{to, want, ""},
+		{Prefix + "r/cn-hangzhou/groups/" + db + "?done=" + url.QueryEscape("Your key leaked: sign in again at evil.example"), "", "evil.example"},
+		{Prefix + "r/cn-hangzhou/groups", "", want},
+	} {
+		w := send("GET", tc.path, nil)
+		body := w.Body.String()
+		if w.Code != http.StatusOK || tc.want != "" && !strings.Contains(body, `id="flash">`+tc.want+`<`) {
+			t.Errorf("%s: %d, want the message %q: %.300s", tc.path, w.Code, tc.want, body)
+		}
+		if tc.not != "" && strings.Contains(body, tc.not) {
+			t.Errorf("%s shows %q", tc.path, tc.not)
+		}
+	}
+}
