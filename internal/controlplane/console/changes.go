@@ -419,7 +419,7 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
-	if err != nil && c.rulesFormAgain(p, f, err) {
+	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -473,7 +473,7 @@ func (c *Console) change(p *page) {
 		}
 		t.Stop()
 	}
-	if err != nil && c.rulesFormAgain(p, f, err) {
+	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -541,6 +541,23 @@ type auditDiff struct {
 // was filled in, under the API's error: the user corrects the row instead
 // of typing every row again. It reports whether it answered (only for the
 // rule forms, and only when their group is the caller's).
+// groupFormAgain shows a refused new group's preview as its form again,
+// as typed, with the API's error (the refusal's Back led to the list and
+// the form was lost). It reports whether it did.
+func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
+	if f.Get("op") != "create-group" || f.Get("step") == "apply" {
+		return false
+	}
+	vpcs, verr := c.vpcs(p)
+	if verr != nil {
+		return false
+	}
+	e := c.asECS(err)
+	p.w.WriteHeader(e.Status)
+	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
+	return true
+}
+
 func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 	op := f.Get("op")
 	if op != "add-rules" && op != "edit-rule" || f.Get("step") == "apply" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -95,7 +96,7 @@ func (c *Console) newGroupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs}))
+	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": url.Values{}}))
 }
 
 // ruleRow is a rule as a group's page shows it: its fields, its standing

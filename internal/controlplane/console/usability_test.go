@@ -740,3 +740,54 @@ func TestChangeSaysDone(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedNewGroupKeepsForm: a new group the API refuses comes back as
+// its form, as typed, with the API's error, and nothing is made (the
+// refusal's Back led to the groups list and what was typed was lost).
+func TestRefusedNewGroupKeepsForm(t *testing.T) {
+	srv, c, key, _, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	groups := func() int {
+		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Total
+	}
+	before := groups()
+	for _, tc := range []struct {
+		name, desc, typ, policy, tags, code string
+	}{
+		{"http://web", "the web tier", "normal", "Drop", "env=prod", "InvalidSecurityGroupName.Malformed"},
+		{"web", "isolated web tier", "enterprise", "Accept", "owner=web", "InvalidParameter.InnerAccessPolicy"},
+		{"web", "tagged web tier", "normal", "", "acs:env=prod", "InvalidTagKey.Malformed"},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/new"),
+				chromedp.WaitVisible(chromedp.CSS("#name")),
+				chromedp.SendKeys(chromedp.CSS("#name"), tc.name),
+				chromedp.SendKeys(chromedp.CSS("#description"), tc.desc),
+				chromedp.Click(chromedp.CSS(`input[name=type][value=`+tc.typ+`]`)),
+				chromedp.SetValue(chromedp.CSS("#policy"), tc.policy),
+				chromedp.SendKeys(chromedp.CSS("#tags"), tc.tags),
+				chromedp.Click(chromedp.CSS("#preview")),
+				chromedp.WaitVisible(chromedp.CSS("#error-code"))); err != nil {
+				t.Fatal(err)
+			}
+			code, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-code")))
+			if err != nil || code != tc.code {
+				t.Errorf("error code %q (%v), want %s", code, err, tc.code)
+			}
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[document.getElementById("name").value, document.getElementById("description").value,
+				document.querySelector("input[name=type]:checked").value, document.getElementById("vpc").value,
+				document.getElementById("policy").value, document.getElementById("tags").value].join("|")`))
+			if want := strings.Join([]string{tc.name, tc.desc, tc.typ, "vpc-layout00000000001", tc.policy, tc.tags}, "|"); err != nil || got != want {
+				t.Errorf("the refused form holds %q, want %q (%v)", got, want, err)
+			}
+		})
+	}
+	if after := groups(); after != before {
+		t.Errorf("%d groups after the refusals, %d before", after, before)
+	}
+}
