@@ -54,6 +54,7 @@ type Console struct {
 	failed   *failures // sign-in failures by address
 	diffs    diffJobs  // the audit diffs of previews, by ID
 	alerting *bool     // Options.ChangeAlerting
+	observer func(*rpc.Call)
 	budgets  budgets
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -78,6 +79,10 @@ type Options struct {
 	// changes, for the audit's SGA-032, as the API's audit judges it (nil:
 	// not known, and the check says nothing).
 	ChangeAlerting *bool
+	// Observe is told of every change applied (or refused when applied)
+	// as the API call it makes, as the API's server observes its calls
+	// (the event trail, the webhook, the log); nil: none is.
+	Observe func(*rpc.Call)
 }
 
 // New returns the console over a resource service.
@@ -93,7 +98,7 @@ func New(svc *service.Service, o Options) (*Console, error) {
 		o.Analysis = analyze.New(svc)
 	}
 	c := &Console{svc: svc, analysis: o.Analysis, events: o.Events, sessions: newSessions(o), pages: pages,
-		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log, alerting: o.ChangeAlerting,
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log, alerting: o.ChangeAlerting, observer: o.Observe,
 		budgets: budgets{page: pageBudget, preview: previewBudget}}
 	c.routes()
 	return c, nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -789,5 +790,67 @@ func TestRefusedNewGroupKeepsForm(t *testing.T) {
 	}
 	if after := groups(); after != before {
 		t.Errorf("%d groups after the refusals, %d before", after, before)
+	}
+}
+
+// TestChangesInEventTrail: a change applied in the console is told to the
+// server's observer as the API call it makes, with its parameters and
+// the session's key, so the event trail (and the webhook) has it; a
+// refused one with its error code. The console's changes were in no
+// trail: the events page and palisade events did not list them.
+func TestChangesInEventTrail(t *testing.T) {
+	_, base, key, group, instance := layoutWorld(t)
+	tr, err := trail.Open(trail.File(filepath.Join(t.TempDir(), "trail.db")), trail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var calls []*rpc.Call
+	c, err := New(base.svc, Options{Events: tr, Observe: func(call *rpc.Call) {
+		calls = append(calls, call)
+		tr.Record(trail.EventOf(call, key.Account)) // as the server's observer does
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		form             url.Values
+		action, code     string
+		param, paramWant string
+	}{
+		{url.Values{"op": {"add-rules"}, "group": {group}, "dir": {"ingress"}, "r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"8080"}, "r1.peer": {"0.0.0.0/0"}, "r1.desc": {"app"}},
+			"AuthorizeSecurityGroup", "", "Permissions.1.PortRange", "8080/8080"},
+		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
+		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			n := len(calls)
+			f := tc.form
+			f.Set("csrf", s.csrf)
+			f.Set("step", "apply")
+			req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			c.ServeHTTP(httptest.NewRecorder(), req)
+			if len(calls) != n+1 {
+				t.Fatalf("%d calls observed, want 1", len(calls)-n)
+			}
+			call := calls[n]
+			if call.Request.Action != tc.action || !strings.HasPrefix(call.Code, tc.code) || tc.code == "" && call.Code != "" ||
+				call.Request.AccessKeyID != key.ID || call.Request.Params.Get("RegionId") != "cn-hangzhou" || call.Request.Params.Get(tc.param) != tc.paramWant {
+				t.Errorf("observed %s code %q key %s params %v; want %s code %q key %s, %s=%s", call.Request.Action, call.Code, call.Request.AccessKeyID,
+					call.Request.Params, tc.action, tc.code, key.ID, tc.param, tc.paramWant)
+			}
+		})
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/events")
+	for _, want := range []string{"AuthorizeSecurityGroup", "DeleteSecurityGroup", "DependencyViolation", "LeaveSecurityGroup", group} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("the events page lacks %s: %d", want, code)
+		}
 	}
 }
