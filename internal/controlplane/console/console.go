@@ -188,9 +188,16 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 	return func(w http.ResponseWriter, r *http.Request) {
 		s := c.sessions.get(r)
 		if s == nil {
-			to := Prefix + "signin"
+			q := url.Values{}
 			if r.Method == http.MethodGet && r.URL.Path != Prefix {
-				to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+				q.Set("next", r.URL.RequestURI())
+			}
+			if _, err := r.Cookie(cookieName); err == nil {
+				q.Set("why", "expired") // it had a session, which ended
+			}
+			to := Prefix + "signin"
+			if len(q) > 0 {
+				to += "?" + q.Encode()
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return

@@ -162,7 +162,16 @@ func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int)
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
+	// Why the form is shown, when it is not the first visit: fixed texts,
+	// so that a link cannot make the page say anything else.
+	note := ""
+	switch r.URL.Query().Get("why") {
+	case "signedout":
+		note = "You are signed out."
+	case "expired":
+		note = "Your session ended (after an hour idle, or 12 hours); sign in again to go on."
+	}
+	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next")), "Note": note})
 }
 
 // safeNext keeps a return address only if it is a console page. Its path
@@ -246,7 +255,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	c.sessions.remove(s)
 	setCookie(w, r, "", -1)
-	http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"signin?why=signedout", http.StatusSeeOther)
 }
 
 // validRegion reports whether a region ID is one the API knows.

@@ -854,3 +854,41 @@ func TestChangesInEventTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestSignInSaysWhy: the sign-in page says that one signed out, or that
+// the session ended, when that is why it is shown (it showed the bare
+// form, as on a first visit), and says nothing a link asks it to.
+func TestSignInSaysWhy(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	send := func(method, path string, cookie string, form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		}
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w
+	}
+	out := send("POST", Prefix+"signout", s.id, url.Values{"csrf": {s.csrf}}).Header().Get("Location")
+	page := Prefix + "r/cn-hangzhou/groups/" + group
+	ended := send("GET", page, s.id, nil).Header().Get("Location") // the old cookie, its session gone
+	first := send("GET", page, "", nil).Header().Get("Location")
+	for _, tc := range []struct{ path, want string }{
+		{out, "You are signed out."},
+		{ended, "Your session ended"},
+		{first, ""},
+		{Prefix + "signin?why=" + url.QueryEscape("Sign in at evil.example"), ""},
+	} {
+		w := send("GET", tc.path, "", nil)
+		body := w.Body.String()
+		note := strings.Contains(body, `id="signin-note"`)
+		if w.Code != 200 || note != (tc.want != "") || !strings.Contains(body, tc.want) || strings.Contains(body, "evil.example") {
+			t.Errorf("%q: %d, want the note %q: %.400s", tc.path, w.Code, tc.want, body)
+		}
+	}
+	if !strings.Contains(ended, url.QueryEscape(page)) {
+		t.Errorf("an ended session goes to %q, which does not lead back to %s", ended, page)
+	}
+}
