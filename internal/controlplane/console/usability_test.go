@@ -133,6 +133,19 @@ func TestNarrowLayoutInBrowser(t *testing.T) {
 		if err != nil || narrowest < 60 {
 			t.Errorf("%d px: an input of the rule form is %.0f px wide, too narrow to type in (%v)", width, narrowest, err)
 		}
+		// A radio button of the new group form sits just before its words
+		// (it was stretched to the width of a text box, the words far away).
+		if err := chromedp.Do(ctx, chromedp.Navigate(r+"groups/new"), chromedp.WaitVisible(chromedp.CSS("#name"))); err != nil {
+			t.Fatal(err)
+		}
+		apart, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("form input[type=radio]")).filter(e => {
+				const b = e.getBoundingClientRect(), r = document.createRange(); r.selectNodeContents(e.parentElement);
+				const w = Array.from(r.getClientRects()).filter(x => x.width > 0 && x.left >= b.right - 1)[0];
+				return !w || b.width > 30 || w.left - b.right > 24 || Math.abs((w.top + w.bottom) / 2 - (b.top + b.bottom) / 2) > 12 })
+			.map(e => e.value)`))
+		if err != nil || len(apart) > 0 {
+			t.Errorf("%d px: the radio buttons %q of the new group form are not beside their words (%v)", width, apart, err)
+		}
 	}
 }
 
