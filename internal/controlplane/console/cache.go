@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 )
@@ -55,7 +54,7 @@ func (rc *resultCache) keepBase(b *analyze.AuditBase) {
 // base kept.
 func (c *Console) audit(ctx context.Context, cl service.Caller) (analyze.Audit, error) {
 	ctx = c.svc.WithPeerHits(ctx, cl.Account, service.HitsFilter{}) // before admission: peers may be slow
-	au, base, err := c.analysis.AuditFrom(ctx, cl, audit.Options{}, c.cache.auditBase())
+	au, base, err := c.analysis.AuditFrom(ctx, cl, c.auditOptions(), c.cache.auditBase())
 	c.cache.keepBase(base)
 	return au, err
 }

@@ -3,7 +3,9 @@ package console
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -162,7 +165,11 @@ func parseDirection(s string) (model.Direction, error) {
 // mutation itself (run against the real service, or a dry-run copy for
 // the preview), where to go afterwards, and warnings to show first.
 type pendingChange struct {
-	What     string
+	What string
+	// Action and Params are the API call the change makes, as the event
+	// trail records it (the first, when it makes more than one).
+	Action   string
+	Params   rpc.Params
 	Run      analyze.Change
 	Back     string
 	Warnings []string
@@ -201,7 +208,8 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 				pol = ""
 			}
 		}
-		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups")}
+		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups"),
+			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
 			res, err := svc.CreateSecurityGroup(ctx, in)
 			if err != nil {
@@ -226,7 +234,8 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		g := src.Group
 		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
-		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink}
+		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink,
+			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
 			res, err := svc.CreateSecurityGroup(ctx, in)
 			if err != nil || svc != c.svc {
@@ -243,15 +252,18 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		name, desc := f.Get("name"), f.Get("description")
 		in := service.ModifyGroupInput{Caller: cl, SecurityGroupID: group, Name: &name, Description: &desc}
 		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
+			Action: "ModifySecurityGroupAttribute", Params: params("SecurityGroupId", group, "SecurityGroupName", name, "Description", desc),
 			Run: func(ctx context.Context, svc *service.Service) error {
 				return svc.ModifySecurityGroupAttribute(ctx, in)
 			}}, nil
 	case "set-policy":
 		in := service.GroupPolicyInput{Caller: cl, SecurityGroupID: group, InnerAccessPolicy: f.Get("policy")}
 		return &pendingChange{What: fmt.Sprintf("Set the InnerAccessPolicy of %s to %s", group, in.InnerAccessPolicy), Back: groupLink,
+			Action: "ModifySecurityGroupPolicy", Params: params("SecurityGroupId", group, "InnerAccessPolicy", in.InnerAccessPolicy),
 			Run: func(ctx context.Context, svc *service.Service) error { return svc.ModifySecurityGroupPolicy(ctx, in) }}, nil
 	case "delete-group":
 		pc := &pendingChange{What: "Delete the security group " + group, Back: p.link("groups"),
+			Action: "DeleteSecurityGroup", Params: params("SecurityGroupId", group),
 			Run: func(ctx context.Context, svc *service.Service) error {
 				return svc.DeleteSecurityGroup(ctx, service.GroupRef{Caller: cl, SecurityGroupID: group})
 			}}
@@ -293,8 +305,9 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if len(inputs) == 0 {
 			return nil, ecserr.MissingParameter("Permissions")
 		}
-		pc := &pendingChange{Back: groupLink}
-		for _, in := range inputs {
+		pc := &pendingChange{Back: groupLink, Action: egress(dir, "AuthorizeSecurityGroup", "AuthorizeSecurityGroupEgress"), Params: params("SecurityGroupId", group)}
+		for i, in := range inputs {
+			permissionParams(pc.Params, i+1, in)
 			if r, _, e := model.ParseRule(dir, in, false); e == nil {
 				if risky := riskyRule(&r); risky != "" {
 					pc.Warnings = append(pc.Warnings, fmt.Sprintf("This opens %s to the whole internet (%s). Prefer the addresses that need it, or a bastion.", risky, r.Peer.CIDRText))
@@ -304,6 +317,8 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if op == "edit-rule" {
 			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
 			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
+			pc.Action, pc.Params = egress(dir, "ModifySecurityGroupRule", "ModifySecurityGroupEgressRule"), params("SecurityGroupId", group, "SecurityGroupRuleId", in.RuleID)
+			permissionParams(pc.Params, 0, inputs[0])
 			pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.ModifyRule(ctx, in) }
 			return pc, nil
 		}
@@ -321,19 +336,59 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			return nil, ecserr.BadRequest("MissingParameter", "Tick the rules to delete first.")
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleIDs: ids}
+		ps := params("SecurityGroupId", group)
+		for i, id := range ids {
+			ps[fmt.Sprintf("SecurityGroupRuleId.%d", i+1)] = id
+		}
 		return &pendingChange{What: fmt.Sprintf("Delete %s rule%s %s of %s", dir, plural(len(ids)), strings.Join(ids, ", "), group), Back: groupLink,
+			Action: egress(dir, "RevokeSecurityGroup", "RevokeSecurityGroupEgress"), Params: ps,
 			Run: func(ctx context.Context, svc *service.Service) error { return svc.Revoke(ctx, in) }}, nil
 	case "join", "leave":
 		inst := strings.TrimSpace(f.Get("instance"))
 		in := service.MembershipInput{Caller: cl, InstanceID: inst, SecurityGroupID: group}
 		if op == "join" {
 			return &pendingChange{What: fmt.Sprintf("Add instance %s to %s", inst, group), Back: groupLink,
+				Action: "JoinSecurityGroup", Params: params("InstanceId", inst, "SecurityGroupId", group),
 				Run: func(ctx context.Context, svc *service.Service) error { return svc.JoinSecurityGroup(ctx, in) }}, nil
 		}
 		return &pendingChange{What: fmt.Sprintf("Remove instance %s from %s", inst, group), Back: groupLink,
+			Action: "LeaveSecurityGroup", Params: params("InstanceId", inst, "SecurityGroupId", group),
 			Run: func(ctx context.Context, svc *service.Service) error { return svc.LeaveSecurityGroup(ctx, in) }}, nil
 	}
 	return nil, ecserr.InvalidParameter("op", "the console does not know this change")
+}
+
+// params are an API call's parameters, the empty ones left out.
+func params(kv ...string) rpc.Params {
+	ps := rpc.Params{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			ps[kv[i]] = kv[i+1]
+		}
+	}
+	return ps
+}
+
+// permissionParams adds a rule's fields as the API names them:
+// Permissions.n.Field, or Field when n is 0 (ModifySecurityGroupRule).
+func permissionParams(ps rpc.Params, n int, in model.RuleInput) {
+	v := reflect.ValueOf(in)
+	for i := range v.NumField() {
+		if s := v.Field(i).String(); s != "" {
+			k := v.Type().Field(i).Name
+			if n > 0 {
+				k = fmt.Sprintf("Permissions.%d.%s", n, k)
+			}
+			ps[k] = s
+		}
+	}
+}
+
+func egress(dir model.Direction, in, out string) string {
+	if dir == model.Egress {
+		return out
+	}
+	return in
 }
 
 func plural(n int) string {
@@ -419,7 +474,7 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
-	if err != nil && c.rulesFormAgain(p, f, err) {
+	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -437,7 +492,10 @@ func (c *Console) change(p *page) {
 	data["Back"] = pc.Back
 	ctx := p.ctx()
 	if f.Get("step") == "apply" {
-		if err := pc.Run(ctx, c.svc); err != nil {
+		start := time.Now()
+		err := pc.Run(ctx, c.svc)
+		c.observe(p, pc, start, err)
+		if err != nil {
 			e := c.asECS(err)
 			data["Err"] = e
 			data["Applied"] = false
@@ -448,7 +506,8 @@ func (c *Console) change(p *page) {
 		c.prefetch(ctx, p.caller)
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
-		q.Set("done", pc.What+": done.")
+		// The message stays on the server: the address names it.
+		q.Set("done", c.sessions.setFlash(p.s, pc.What+": done."))
 		back.RawQuery = q.Encode()
 		redirect(p, back.String())
 		return
@@ -472,7 +531,7 @@ func (c *Console) change(p *page) {
 		}
 		t.Stop()
 	}
-	if err != nil && c.rulesFormAgain(p, f, err) {
+	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -493,6 +552,32 @@ func (c *Console) change(p *page) {
 	data["Summary"] = pl.Summary
 	c.render(p.w, "preview", data)
 }
+
+// observe reports an applied change as the API call it makes, so that
+// the event trail (and the webhook's alerts) have the console's changes
+// as they have the API's: they had none.
+func (c *Console) observe(p *page, pc *pendingChange, start time.Time, err error) {
+	if c.observer == nil || pc.Action == "" {
+		return
+	}
+	ps := rpc.Params{"RegionId": p.region}
+	for k, v := range pc.Params {
+		ps[k] = v
+	}
+	call := &rpc.Call{Request: &rpc.Request{Action: pc.Action, Version: ecsVersion, Product: "Ecs", Params: ps, AccessKeyID: p.s.keyID,
+		RequestID: rpc.NewRequestID(), HTTPMethod: http.MethodPost, Host: p.r.Host},
+		Method: http.MethodPost, Start: start, Duration: time.Since(start), Status: http.StatusOK,
+		RemoteAddr: p.r.RemoteAddr, UserAgent: "palisade-console " + p.r.UserAgent()}
+	if err != nil {
+		e := c.asECS(err)
+		call.Status, call.Code, call.Message = e.Status, e.Code, e.Message
+	}
+	c.observer(call)
+}
+
+// ecsVersion is the ECS API's version, which the console's changes are
+// recorded under.
+const ecsVersion = "2014-05-26"
 
 func redirect(p *page, to string) {
 	p.w.Header().Set("Location", to)
@@ -540,6 +625,23 @@ type auditDiff struct {
 // was filled in, under the API's error: the user corrects the row instead
 // of typing every row again. It reports whether it answered (only for the
 // rule forms, and only when their group is the caller's).
+// groupFormAgain shows a refused new group's preview as its form again,
+// as typed, with the API's error (the refusal's Back led to the list and
+// the form was lost). It reports whether it did.
+func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
+	if f.Get("op") != "create-group" || f.Get("step") == "apply" {
+		return false
+	}
+	vpcs, verr := c.vpcs(p)
+	if verr != nil {
+		return false
+	}
+	e := c.asECS(err)
+	p.w.WriteHeader(e.Status)
+	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
+	return true
+}
+
 func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 	op := f.Get("op")
 	if op != "add-rules" && op != "edit-rule" || f.Get("step") == "apply" {

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
@@ -52,6 +53,8 @@ type Console struct {
 	cache    *resultCache
 	failed   *failures // sign-in failures by address
 	diffs    diffJobs  // the audit diffs of previews, by ID
+	alerting *bool     // Options.ChangeAlerting
+	observer func(*rpc.Call)
 	budgets  budgets
 	log      *slog.Logger
 	mux      *http.ServeMux
@@ -72,6 +75,14 @@ type Options struct {
 	// Events is the server's event trail, for the events page (nil: the
 	// page says the trail is not kept here).
 	Events *trail.Trail
+	// ChangeAlerting is whether the server alerts on security-group
+	// changes, for the audit's SGA-032, as the API's audit judges it (nil:
+	// not known, and the check says nothing).
+	ChangeAlerting *bool
+	// Observe is told of every change applied (or refused when applied)
+	// as the API call it makes, as the API's server observes its calls
+	// (the event trail, the webhook, the log); nil: none is.
+	Observe func(*rpc.Call)
 }
 
 // New returns the console over a resource service.
@@ -87,7 +98,7 @@ func New(svc *service.Service, o Options) (*Console, error) {
 		o.Analysis = analyze.New(svc)
 	}
 	c := &Console{svc: svc, analysis: o.Analysis, events: o.Events, sessions: newSessions(o), pages: pages,
-		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log,
+		cache: newResultCache(64), failed: newFailures(o.Now), log: o.Log, alerting: o.ChangeAlerting, observer: o.Observe,
 		budgets: budgets{page: pageBudget, preview: previewBudget}}
 	c.routes()
 	return c, nil
@@ -192,9 +203,16 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 			}
 		}
 		if s == nil {
-			to := Prefix + "signin"
+			q := url.Values{}
 			if r.Method == http.MethodGet && r.URL.Path != Prefix {
-				to += "?next=" + url.QueryEscape(r.URL.RequestURI())
+				q.Set("next", r.URL.RequestURI())
+			}
+			if _, err := r.Cookie(cookieName); err == nil {
+				q.Set("why", "expired") // it had a session, which ended
+			}
+			to := Prefix + "signin"
+			if len(q) > 0 {
+				to += "?" + q.Encode()
 			}
 			http.Redirect(w, r, to, http.StatusSeeOther)
 			return
@@ -296,6 +314,12 @@ func (c *Console) defaultRegion(ctx context.Context, account string) string {
 	return best
 }
 
+// auditOptions are the audit's options: the API's (PalisadeAudit without
+// a Config), so that the console's findings are the API's.
+func (c *Console) auditOptions() audit.Options {
+	return audit.Options{ChangeAlerting: c.alerting}
+}
+
 // asECS is an error as the API would answer it.
 func (c *Console) asECS(err error) *ecserr.Error {
 	var e *ecserr.Error
@@ -331,6 +355,8 @@ func (c *Console) base(p *page, title string, data map[string]any) map[string]an
 	data["Path"] = p.r.URL.Path
 	data["Prefix"] = strings.TrimSuffix(Prefix, "/")
 	data["R"] = Prefix + "r/" + url.PathEscape(p.region) + "/"
+	// Whichever page a change led back to says what it did.
+	data["Flash"] = c.sessions.flashOf(p.s, p.r.URL.Query().Get("done"))
 	return data
 }
 

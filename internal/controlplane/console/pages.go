@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (c *Console) newGroupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs}))
+	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": url.Values{}}))
 }
 
 // ruleRow is a rule as a group's page shows it: its fields, its standing
@@ -245,7 +246,7 @@ func (c *Console) groupPage(p *page) {
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
 		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
 		"Referencing": referencing, "Templates": templates,
-		"Flash": p.r.URL.Query().Get("done"), "AuditStale": !fresh,
+		"AuditStale": !fresh,
 	}))
 }
 

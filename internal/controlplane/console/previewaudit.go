@@ -91,7 +91,7 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 			return
 		}
 		defer func() { <-c.cache.ahead }()
-		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, change, audit.Options{}, c.cache.auditBase())
+		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, change, c.auditOptions(), c.cache.auditBase())
 		c.cache.keepBase(base)
 		if err != nil {
 			j.err = err

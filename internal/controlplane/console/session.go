@@ -31,6 +31,10 @@ type session struct {
 	// the last use; both change under sessions.mu.
 	region string
 	last   time.Time
+	// flash is what the last change did, shown by the page it led to
+	// while that page's address carries flashID (under sessions.mu): a
+	// link of someone else's cannot make the console say anything.
+	flashID, flash string
 }
 
 func (s *session) checkCSRF(token string) bool {
@@ -132,6 +136,27 @@ func (s *sessions) regionOf(x *session) string {
 	return x.region
 }
 
+// setFlash keeps what a change did; the page at the address with
+// done=ID shows it.
+func (s *sessions) setFlash(x *session, msg string) (id string) {
+	id = randomToken()[:12]
+	s.mu.Lock()
+	x.flashID, x.flash = id, msg
+	s.mu.Unlock()
+	return id
+}
+
+// flashOf is the message of the change whose ID is id, "" if it is not
+// the session's last.
+func (s *sessions) flashOf(x *session, id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id == "" || id != x.flashID {
+		return ""
+	}
+	return x.flash
+}
+
 func (s *sessions) remove(x *session) {
 	s.mu.Lock()
 	delete(s.byID, x.id)
@@ -151,7 +176,16 @@ func setCookie(w http.ResponseWriter, r *http.Request, value string, maxAge int)
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next"))})
+	// Why the form is shown, when it is not the first visit: fixed texts,
+	// so that a link cannot make the page say anything else.
+	note := ""
+	switch r.URL.Query().Get("why") {
+	case "signedout":
+		note = "You are signed out."
+	case "expired":
+		note = "Your session ended (after an hour idle, or 12 hours); sign in again to go on."
+	}
+	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next")), "Note": note})
 }
 
 // safeNext keeps a return address only if it is a console page. Its path
@@ -241,7 +275,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
 	c.sessions.remove(s)
 	setCookie(w, r, "", -1)
-	http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"signin?why=signedout", http.StatusSeeOther)
 }
 
 // validRegion reports whether a region ID is one the API knows.

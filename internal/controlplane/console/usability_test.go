@@ -21,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -131,6 +132,19 @@ func TestNarrowLayoutInBrowser(t *testing.T) {
 		narrowest, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`Math.min(...Array.from(document.querySelectorAll("table.edit input")).map(e => e.getBoundingClientRect().width))`))
 		if err != nil || narrowest < 60 {
 			t.Errorf("%d px: an input of the rule form is %.0f px wide, too narrow to type in (%v)", width, narrowest, err)
+		}
+		// A radio button of the new group form sits just before its words
+		// (it was stretched to the width of a text box, the words far away).
+		if err := chromedp.Do(ctx, chromedp.Navigate(r+"groups/new"), chromedp.WaitVisible(chromedp.CSS("#name"))); err != nil {
+			t.Fatal(err)
+		}
+		apart, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("form input[type=radio]")).filter(e => {
+				const b = e.getBoundingClientRect(), r = document.createRange(); r.selectNodeContents(e.parentElement);
+				const w = Array.from(r.getClientRects()).filter(x => x.width > 0 && x.left >= b.right - 1)[0];
+				return !w || b.width > 30 || w.left - b.right > 24 || Math.abs((w.top + w.bottom) / 2 - (b.top + b.bottom) / 2) > 12 })
+			.map(e => e.value)`))
+		if err != nil || len(apart) > 0 {
+			t.Errorf("%d px: the radio buttons %q of the new group form are not beside their words (%v)", width, apart, err)
 		}
 	}
 }
@@ -640,5 +654,259 @@ func TestEventsPage(t *testing.T) {
 	c2, _ := New(svc, Options{})
 	if code, body := get(t, c2, key.Account, Prefix+"r/cn-hangzhou/events"); code != 200 || !strings.Contains(body, `id="events-none"`) {
 		t.Errorf("without a trail: %d, no note", code)
+	}
+}
+
+// TestAuditPageIsTheAPIs: the audit page lists the findings the API's
+// audit (PalisadeAudit) gives the account, SGA-032 included (the console
+// never said whether the server alerts, so its audit had one finding
+// fewer than palisade audit), and every link of a finding opens a page (a
+// VPC's finding, SGA-033, linked to an instance page that answered 404).
+func TestAuditPageIsTheAPIs(t *testing.T) {
+	_, base, key, _, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	href := regexp.MustCompile(`href="([^"]+)"`)
+	for _, alerting := range []bool{false, true} {
+		t.Run(fmt.Sprint("alerting=", alerting), func(t *testing.T) {
+			c, err := New(base.svc, Options{ChangeAlerting: &alerting})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := c.analysis.Audit(context.Background(), cl, audit.Options{ChangeAlerting: &alerting}) // as analysisapi asks
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !alerting && !slices.ContainsFunc(want.Findings, func(f audit.Finding) bool { return f.Check == "SGA-032" }) {
+				t.Fatal("the API's audit has no SGA-032 finding: the test shows nothing")
+			}
+			if !slices.ContainsFunc(want.Findings, func(f audit.Finding) bool { return f.Check == "SGA-033" }) {
+				t.Fatal("the API's audit has no SGA-033 finding: the test shows nothing")
+			}
+			var body string
+			for i := 0; ; i++ {
+				code, b := get(t, c, key.Account, Prefix+"r/cn-hangzhou/audit")
+				if code != http.StatusOK {
+					t.Fatalf("audit: %d %.300s", code, b)
+				}
+				if body = b; !strings.Contains(b, `id="updating"`) {
+					break
+				}
+				if i == 100 {
+					t.Fatal("the audit page never shows the current audit")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			table, _, _ := strings.Cut(body[strings.Index(body, `id="findings"`):], "</table>")
+			if got := strings.Count(table, `<span class="badge sev-`); got != len(want.Findings) {
+				t.Errorf("the audit page lists %d findings, the API's audit %d", got, len(want.Findings))
+			}
+			for _, f := range want.Findings {
+				if !strings.Contains(table, "<code>"+f.Check+"</code>") || !strings.Contains(table, f.Resource) {
+					t.Errorf("the audit page lacks the API's %s of %s", f.Check, f.Resource)
+				}
+			}
+			for _, m := range href.FindAllStringSubmatch(table, -1) {
+				link := strings.ReplaceAll(m[1], "&amp;", "&")
+				if code, b := get(t, c, key.Account, link); code != http.StatusOK {
+					t.Errorf("the finding's link %s answers %d: %.300s", link, code, b)
+				}
+			}
+		})
+	}
+}
+
+// TestChangeSaysDone: after a change is applied, the page it leads back
+// to says what was done, whichever page that is (deleting a group led to
+// the groups list, which said nothing), and the message comes from the
+// session, not the address: a link that carried its own text (done=…)
+// made the console show it as a success.
+func TestChangeSaysDone(t *testing.T) {
+	_, c, key, db, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	g, err := c.svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, VpcID: "vpc-layout00000000001", Name: "spare"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(method, path string, form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w
+	}
+	w := send("POST", Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {s.csrf}, "op": {"delete-group"}, "step": {"apply"}, "group": {g.SecurityGroupId}})
+	to := w.Header().Get("Location")
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(to, Prefix+"r/cn-hangzhou/groups?") {
+		t.Fatalf("delete: %d to %q, want a redirect to the groups list: %.500s", w.Code, to, w.Body.String())
+	}
+	want := "Delete the security group " + g.SecurityGroupId + ": done."
+	for _, tc := range []struct {
+		path, want, not string
+	}{
+		{to, want, ""},
+		{Prefix + "r/cn-hangzhou/groups/" + db + "?done=" + url.QueryEscape("Your key leaked: sign in again at evil.example"), "", "evil.example"},
+		{Prefix + "r/cn-hangzhou/groups", "", want},
+	} {
+		w := send("GET", tc.path, nil)
+		body := w.Body.String()
+		if w.Code != http.StatusOK || tc.want != "" && !strings.Contains(body, `id="flash">`+tc.want+`<`) {
+			t.Errorf("%s: %d, want the message %q: %.300s", tc.path, w.Code, tc.want, body)
+		}
+		if tc.not != "" && strings.Contains(body, tc.not) {
+			t.Errorf("%s shows %q", tc.path, tc.not)
+		}
+	}
+}
+
+// TestRefusedNewGroupKeepsForm: a new group the API refuses comes back as
+// its form, as typed, with the API's error, and nothing is made (the
+// refusal's Back led to the groups list and what was typed was lost).
+func TestRefusedNewGroupKeepsForm(t *testing.T) {
+	srv, c, key, _, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	groups := func() int {
+		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Total
+	}
+	before := groups()
+	for _, tc := range []struct {
+		name, desc, typ, policy, tags, code string
+	}{
+		{"http://web", "the web tier", "normal", "Drop", "env=prod", "InvalidSecurityGroupName.Malformed"},
+		{"web", "isolated web tier", "enterprise", "Accept", "owner=web", "InvalidParameter.InnerAccessPolicy"},
+		{"web", "tagged web tier", "normal", "", "acs:env=prod", "InvalidTagKey.Malformed"},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/new"),
+				chromedp.WaitVisible(chromedp.CSS("#name")),
+				chromedp.SendKeys(chromedp.CSS("#name"), tc.name),
+				chromedp.SendKeys(chromedp.CSS("#description"), tc.desc),
+				chromedp.Click(chromedp.CSS(`input[name=type][value=`+tc.typ+`]`)),
+				chromedp.SetValue(chromedp.CSS("#policy"), tc.policy),
+				chromedp.SendKeys(chromedp.CSS("#tags"), tc.tags),
+				chromedp.Click(chromedp.CSS("#preview")),
+				chromedp.WaitVisible(chromedp.CSS("#error-code"))); err != nil {
+				t.Fatal(err)
+			}
+			code, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-code")))
+			if err != nil || code != tc.code {
+				t.Errorf("error code %q (%v), want %s", code, err, tc.code)
+			}
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[document.getElementById("name").value, document.getElementById("description").value,
+				document.querySelector("input[name=type]:checked").value, document.getElementById("vpc").value,
+				document.getElementById("policy").value, document.getElementById("tags").value].join("|")`))
+			if want := strings.Join([]string{tc.name, tc.desc, tc.typ, "vpc-layout00000000001", tc.policy, tc.tags}, "|"); err != nil || got != want {
+				t.Errorf("the refused form holds %q, want %q (%v)", got, want, err)
+			}
+		})
+	}
+	if after := groups(); after != before {
+		t.Errorf("%d groups after the refusals, %d before", after, before)
+	}
+}
+
+// TestChangesInEventTrail: a change applied in the console is told to the
+// server's observer as the API call it makes, with its parameters and
+// the session's key, so the event trail (and the webhook) has it; a
+// refused one with its error code. The console's changes were in no
+// trail: the events page and palisade events did not list them.
+func TestChangesInEventTrail(t *testing.T) {
+	_, base, key, group, instance := layoutWorld(t)
+	tr, err := trail.Open(trail.File(filepath.Join(t.TempDir(), "trail.db")), trail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var calls []*rpc.Call
+	c, err := New(base.svc, Options{Events: tr, Observe: func(call *rpc.Call) {
+		calls = append(calls, call)
+		tr.Record(trail.EventOf(call, key.Account)) // as the server's observer does
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		form             url.Values
+		action, code     string
+		param, paramWant string
+	}{
+		{url.Values{"op": {"add-rules"}, "group": {group}, "dir": {"ingress"}, "r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"8080"}, "r1.peer": {"0.0.0.0/0"}, "r1.desc": {"app"}},
+			"AuthorizeSecurityGroup", "", "Permissions.1.PortRange", "8080/8080"},
+		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
+		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			n := len(calls)
+			f := tc.form
+			f.Set("csrf", s.csrf)
+			f.Set("step", "apply")
+			req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			c.ServeHTTP(httptest.NewRecorder(), req)
+			if len(calls) != n+1 {
+				t.Fatalf("%d calls observed, want 1", len(calls)-n)
+			}
+			call := calls[n]
+			if call.Request.Action != tc.action || !strings.HasPrefix(call.Code, tc.code) || tc.code == "" && call.Code != "" ||
+				call.Request.AccessKeyID != key.ID || call.Request.Params.Get("RegionId") != "cn-hangzhou" || call.Request.Params.Get(tc.param) != tc.paramWant {
+				t.Errorf("observed %s code %q key %s params %v; want %s code %q key %s, %s=%s", call.Request.Action, call.Code, call.Request.AccessKeyID,
+					call.Request.Params, tc.action, tc.code, key.ID, tc.param, tc.paramWant)
+			}
+		})
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, c, key.Account, Prefix+"r/cn-hangzhou/events")
+	for _, want := range []string{"AuthorizeSecurityGroup", "DeleteSecurityGroup", "DependencyViolation", "LeaveSecurityGroup", group} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("the events page lacks %s: %d", want, code)
+		}
+	}
+}
+
+// TestSignInSaysWhy: the sign-in page says that one signed out, or that
+// the session ended, when that is why it is shown (it showed the bare
+// form, as on a first visit), and says nothing a link asks it to.
+func TestSignInSaysWhy(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	send := func(method, path string, cookie string, form url.Values) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+		}
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w
+	}
+	out := send("POST", Prefix+"signout", s.id, url.Values{"csrf": {s.csrf}}).Header().Get("Location")
+	page := Prefix + "r/cn-hangzhou/groups/" + group
+	ended := send("GET", page, s.id, nil).Header().Get("Location") // the old cookie, its session gone
+	first := send("GET", page, "", nil).Header().Get("Location")
+	for _, tc := range []struct{ path, want string }{
+		{out, "You are signed out."},
+		{ended, "Your session ended"},
+		{first, ""},
+		{Prefix + "signin?why=" + url.QueryEscape("Sign in at evil.example"), ""},
+	} {
+		w := send("GET", tc.path, "", nil)
+		body := w.Body.String()
+		note := strings.Contains(body, `id="signin-note"`)
+		if w.Code != 200 || note != (tc.want != "") || !strings.Contains(body, tc.want) || strings.Contains(body, "evil.example") {
+			t.Errorf("%q: %d, want the note %q: %.400s", tc.path, w.Code, tc.want, body)
+		}
+	}
+	if !strings.Contains(ended, url.QueryEscape(page)) {
+		t.Errorf("an ended session goes to %q, which does not lead back to %s", ended, page)
 	}
 }

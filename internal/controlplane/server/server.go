@@ -428,7 +428,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	mux.Handle("/", browserToConsole(api))
 	mux.Handle("/metrics", met.Handler())
 	// The web console, on the same listener, as the same services.
-	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr})
+	alerting := svc.ChangeAlerting // the console's audit judges SGA-032 as the API's does
+	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr, ChangeAlerting: &alerting,
+		Observe: obs.observe}) // the console's changes go to the event trail and the webhook as the API's do
 	if err != nil {
 		stop()
 		ln.Close()
