@@ -274,12 +274,13 @@ func ParsePriority(s string) (int, *ecserr.Error) {
 }
 
 // parsePortText splits "start/end" into two integers in their canonical
-// decimal form, each from -1 to 65535: " 22 / 22 ", "+1/+65535" and
-// "022/22" are refused, not read as 22/22 or 1/65535.
+// decimal form: " 22 / 22 ", "+1/+65535" and "022/22" are refused, not
+// read as 22/22 or 1/65535. The callers check the range, so that 1/99999
+// is told it is out of range rather than malformed.
 func parsePortText(s string) (start, end int64, ok bool) {
 	a, b, found := strings.Cut(s, "/")
-	start, ok1 := ParseCanonicalInt(a, -1, 65535)
-	end, ok2 := ParseCanonicalInt(b, -1, 65535)
+	start, ok1 := ParseCanonicalInt(a, math.MinInt32, math.MaxInt32)
+	end, ok2 := ParseCanonicalInt(b, math.MinInt32, math.MaxInt32)
 	return start, end, found && ok1 && ok2
 }
 

@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -193,6 +194,26 @@ func TestPortRange(t *testing.T) {
 		}
 		if tc.r.String() != tc.str {
 			t.Errorf("%#v prints %q, want %q", tc.r, tc.r.String(), tc.str)
+		}
+	}
+}
+
+// TestPortRangeMessages: a port range in plain decimal but out of range is
+// told so, not called malformed.
+func TestPortRangeMessages(t *testing.T) {
+	for _, tc := range []struct{ ports, want string }{
+		{"1/99999", "ports run from 1 to 65535"},
+		{"99999/99999", "ports run from 1 to 65535"},
+		{"0/22", "ports run from 1 to 65535"},
+		{"-5/22", "ports run from 1 to 65535"},
+		{"22/1", "the start must not exceed the end"},
+		{"022/22", "malformed"},
+		{"1/99999999999", "malformed"},
+	} {
+		in := model.RuleInput{IpProtocol: "TCP", PortRange: tc.ports, SourceCidrIp: "10.0.0.0/8"}
+		_, _, err := model.ParseRule(model.Ingress, in, false)
+		if err == nil || err.Code != "InvalidParam.PortRange" || !strings.Contains(err.Message, tc.want) {
+			t.Errorf("%s: %v; want InvalidParam.PortRange saying %q", tc.ports, err, tc.want)
 		}
 	}
 }
