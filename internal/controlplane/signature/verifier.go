@@ -246,11 +246,16 @@ func (v *Verifier) maxSkew() time.Duration {
 // secret from a signing bug: for any ordinary request it is shown whole.
 const maxShownStringToSign = 16 << 10
 
+// StringToSignEcho begins the part of a SignatureDoesNotMatch message that
+// shows the string the server signed (the event trail leaves it out: it
+// repeats every parameter, the secret ones too).
+const StringToSignEcho = "server string to sign is:"
+
 func mismatch(serverStringToSign string) *ecserr.Error {
 	// V3's canonical request has header values: cut at a whole character.
 	shown := model.Cut(serverStringToSign, maxShownStringToSign, "…("+strconv.Itoa(len(serverStringToSign))+" bytes in all)")
 	return &ecserr.Error{Status: http.StatusBadRequest, Code: "SignatureDoesNotMatch",
-		Message: "Specified signature is not matched with our calculation. server string to sign is:" + shown}
+		Message: "Specified signature is not matched with our calculation. " + StringToSignEcho + shown}
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -291,7 +292,7 @@ func EventOf(c *rpc.Call, account string) Event {
 		APIVersion:         clip(req.Version),
 		RequestID:          req.RequestID,
 		ErrorCode:          c.Code,
-		ErrorMessage:       clip(c.Message),
+		ErrorMessage:       clip(trailMessage(c.Message)),
 		SourceIPAddress:    rpc.ClientHost(c.RemoteAddr),
 		UserAgent:          clip(c.UserAgent),
 		RecipientAccountID: account,
@@ -578,4 +579,15 @@ func instanceIDSets(body []byte) []string {
 	}
 	json.Unmarshal(body, &r)
 	return r.InstanceIdSets.InstanceIdSet
+}
+
+// trailMessage is the error message the trail keeps: a signature refusal's
+// echo of the string to sign is left out, since it repeats the secret
+// parameters (passwords, user data) that the trail masks by name. The
+// client, who sent them, still gets the whole message.
+func trailMessage(msg string) string {
+	if before, _, found := strings.Cut(msg, signature.StringToSignEcho); found {
+		return before + signature.StringToSignEcho + " (left out of the trail)"
+	}
+	return msg
 }

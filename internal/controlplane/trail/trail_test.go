@@ -497,3 +497,22 @@ func TestFairLevel(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureRefusalKeepsNoSecrets: a refused signature's message echoes
+// the string to sign, every parameter in it; the trail keeps the message
+// without that echo, so a masked parameter (user data, a password) does
+// not come back through it.
+func TestSignatureRefusalKeepsNoSecrets(t *testing.T) {
+	c := call("RunInstances", rpc.Params{"AccessKeyId": "LTAIkey", "UserData": "IyEvYmluL3No", "Password": "hunter2"}, "SignatureDoesNotMatch", "")
+	c.Message = "Specified signature is not matched with our calculation. server string to sign is:POST&%2F&AccessKeyId%3DLTAIkey%26Password%3Dhunter2%26UserData%3DIyEvYmluL3No"
+	ev := EventOf(c, "")
+	raw, _ := json.Marshal(ev)
+	for _, secret := range []string{"IyEvYmluL3No", "hunter2"} {
+		if strings.Contains(string(raw), secret) {
+			t.Errorf("the event keeps %q: %s", secret, raw)
+		}
+	}
+	if !strings.HasPrefix(ev.ErrorMessage, "Specified signature is not matched") {
+		t.Errorf("ErrorMessage = %q, want the refusal's words", ev.ErrorMessage)
+	}
+}
