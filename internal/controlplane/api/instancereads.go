@@ -170,6 +170,9 @@ func (s *Service) describeInstanceMaintenanceAttributes(ctx context.Context, req
 	if err != nil {
 		return nil, err
 	}
+	if e := p.CheckList("InstanceId", false, true); e != nil {
+		return nil, e // a bare InstanceId would be read as no filter at all
+	}
 	res, err := s.DescribeInstanceMaintenance(ctx, c, p.List("InstanceId"), pg)
 	if err != nil {
 		return nil, err

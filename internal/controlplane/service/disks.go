@@ -24,7 +24,7 @@ type Disk struct {
 // DescribeDisksInput filters the caller's disks; zero fields do not.
 type DescribeDisksInput struct {
 	Caller          Caller
-	DiskIDs         []string // at most MaxDiskFilterItems
+	DiskIDs         []string // at most MaxDiskFilterItems; nil: any, empty: none
 	InstanceID      string
 	DiskType        string // all, system or data
 	Category        string
@@ -45,10 +45,10 @@ func (f *DescribeDisksInput) check() error {
 }
 
 func (f *DescribeDisksInput) match(d Disk) bool {
-	return (len(f.DiskIDs) == 0 || slices.Contains(f.DiskIDs, d.ID)) &&
+	return (f.DiskIDs == nil || slices.Contains(f.DiskIDs, d.ID)) && // [] selects none, as ECS's
 		(f.InstanceID == "" || f.InstanceID == d.Instance.ID) &&
 		f.DiskType != "data" && // Palisade keeps no data disks
-		(f.Category == "" || f.Category == d.Category) &&
+		(f.Category == "" || f.Category == "all" || f.Category == d.Category) &&
 		(f.ResourceGroupID == "" || f.ResourceGroupID == ResourceGroupID(d.Instance.Owner))
 }
 

@@ -65,6 +65,16 @@ func TestTerraformInstance(t *testing.T) {
 				save:  map[string]string{"disk": disk + "DiskId"}},
 			{name: phase + ": system disk by ID", version: ecsV, action: "DescribeDisks", body: map[string]any{"DiskIds": `["{disk}"]`},
 				want: map[string]string{"TotalCount": "1", disk + "DiskId": "{disk}", disk + "InstanceId": "{inst}"}},
+			// As ECS reads its filters: Category all is every category, an
+			// empty DiskIds array selects no disk.
+			{name: phase + ": disks of every category", version: ecsV, action: "DescribeDisks", body: map[string]any{"InstanceId": "{inst}", "Category": "all"},
+				want: map[string]string{"TotalCount": "1", disk + "DiskId": "{disk}"}},
+			{name: phase + ": no disk IDs", version: ecsV, action: "DescribeDisks", body: map[string]any{"DiskIds": `[]`},
+				want: map[string]string{"TotalCount": "0"}},
+			// InstanceId is a list (InstanceId.N): one bare value is refused,
+			// not read as no filter (which answered every instance).
+			{name: phase + ": maintenance, bare InstanceId", version: ecsV, action: "DescribeInstanceMaintenanceAttributes", body: map[string]any{"InstanceId": "{inst}"},
+				err: "InvalidParameter", status: 400},
 			{name: phase + ": user data", version: ecsV, action: "DescribeUserData", body: map[string]any{"InstanceId": "{inst}"},
 				want: map[string]string{"UserData": userData, "InstanceId": "{inst}"}},
 			{name: phase + ": primary ENI", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni}"},
