@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -168,8 +169,12 @@ type pendingChange struct {
 	What string
 	// Action and Params are the API call the change makes, as the event
 	// trail records it (the first, when it makes more than one).
-	Action   string
-	Params   rpc.Params
+	Action string
+	Params rpc.Params
+	// Created is the group a creating change made, once it ran: its
+	// event names it as the API's answer would, and a follow-up that then
+	// failed (the group's policy) is its own event.
+	Created  string
 	Run      analyze.Change
 	Back     string
 	Warnings []string
@@ -218,7 +223,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			if svc != c.svc { // a dry run: the group is not kept
 				return nil
 			}
-			pc.Back = p.link("groups/" + url.PathEscape(res.SecurityGroupId))
+			pc.Back, pc.Created = p.link("groups/"+url.PathEscape(res.SecurityGroupId)), res.SecurityGroupId
 			if pol == "" {
 				return nil
 			}
@@ -241,7 +246,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			if err != nil || svc != c.svc {
 				return err
 			}
-			pc.Back = p.link("groups/"+url.PathEscape(res.SecurityGroupId)+"/import", "from", g.ID)
+			pc.Back, pc.Created = p.link("groups/"+url.PathEscape(res.SecurityGroupId)+"/import", "from", g.ID), res.SecurityGroupId
 			if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
 				return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: g.InnerAccessPolicy})
 			}
@@ -564,15 +569,28 @@ func (c *Console) observe(p *page, pc *pendingChange, start time.Time, err error
 	for k, v := range pc.Params {
 		ps[k] = v
 	}
-	call := &rpc.Call{Request: &rpc.Request{Action: pc.Action, Version: ecsVersion, Product: "Ecs", Params: ps, AccessKeyID: p.s.keyID,
-		RequestID: rpc.NewRequestID(), HTTPMethod: http.MethodPost, Host: p.r.Host},
-		Method: http.MethodPost, Start: start, Duration: time.Since(start), Status: http.StatusOK,
-		RemoteAddr: p.r.RemoteAddr, UserAgent: "palisade-console " + p.r.UserAgent()}
-	if err != nil {
-		e := c.asECS(err)
-		call.Status, call.Code, call.Message = e.Status, e.Code, e.Message
+	call := func(action string, ps rpc.Params, err error) *rpc.Call {
+		call := &rpc.Call{Request: &rpc.Request{Action: action, Version: ecsVersion, Product: "Ecs", Params: ps, AccessKeyID: p.s.keyID,
+			RequestID: rpc.NewRequestID(), HTTPMethod: http.MethodPost, Host: p.r.Host},
+			Method: http.MethodPost, Start: start, Duration: time.Since(start), Status: http.StatusOK,
+			RemoteAddr: p.r.RemoteAddr, UserAgent: "palisade-console " + p.r.UserAgent()}
+		if err != nil {
+			e := c.asECS(err)
+			call.Status, call.Code, call.Message = e.Status, e.Code, e.Message
+		}
+		return call
 	}
-	c.observer(call)
+	if pc.Created == "" {
+		c.observer(call(pc.Action, ps, err))
+		return
+	}
+	// The group was made: its creation succeeded whatever followed.
+	made := call(pc.Action, ps, nil)
+	made.Body, _ = json.Marshal(map[string]string{"RequestId": made.Request.RequestID, "SecurityGroupId": pc.Created})
+	c.observer(made)
+	if err != nil {
+		c.observer(call("ModifySecurityGroupPolicy", rpc.Params{"RegionId": p.region, "SecurityGroupId": pc.Created}, err))
+	}
 }
 
 // ecsVersion is the ECS API's version, which the console's changes are

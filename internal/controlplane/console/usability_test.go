@@ -841,6 +841,7 @@ func TestChangesInEventTrail(t *testing.T) {
 			"AuthorizeSecurityGroup", "", "Permissions.1.PortRange", "8080/8080"},
 		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
 		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
+		{url.Values{"op": {"create-group"}, "name": {"made-here"}, "policy": {"drop"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			n := len(calls)
@@ -855,6 +856,13 @@ func TestChangesInEventTrail(t *testing.T) {
 				t.Fatalf("%d calls observed, want 1", len(calls)-n)
 			}
 			call := calls[n]
+			if tc.action == "CreateSecurityGroup" {
+				// Its event names the group it made, as the API's answer does.
+				ev := trail.EventOf(call, key.Account)
+				if !slices.ContainsFunc(ev.Resources, func(r trail.Resource) bool { return strings.HasPrefix(r.ID, "sg-") && r.ID != group }) {
+					t.Errorf("the creation's event names no new group: %+v", ev.Resources)
+				}
+			}
 			if call.Request.Action != tc.action || !strings.HasPrefix(call.Code, tc.code) || tc.code == "" && call.Code != "" ||
 				call.Request.AccessKeyID != key.ID || call.Request.Params.Get("RegionId") != "cn-hangzhou" || call.Request.Params.Get(tc.param) != tc.paramWant {
 				t.Errorf("observed %s code %q key %s params %v; want %s code %q key %s, %s=%s", call.Request.Action, call.Code, call.Request.AccessKeyID,
