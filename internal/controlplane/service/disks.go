@@ -92,17 +92,13 @@ func (s *Service) DescribeUserData(ctx context.Context, c Caller, id string) (st
 	})
 }
 
-// MaxMaintenanceFilterItems bounds DescribeInstanceMaintenanceAttributes'
-// InstanceId.N, as ECS does.
-const MaxMaintenanceFilterItems = 100
-
 // DescribeInstanceMaintenance returns the caller's instances that ids names
 // (every one in the region when ids is empty), newest first: Palisade keeps
 // no maintenance settings, so each has ECS's defaults. Another account's
 // instance is left out, as one that does not exist.
 func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids []string, pg Page) (Listing[*model.Instance], error) {
-	if len(ids) > MaxMaintenanceFilterItems {
-		return Listing[*model.Instance]{}, ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxMaintenanceFilterItems))
+	if len(ids) > MaxInstanceFilterItems {
+		return Listing[*model.Instance]{}, ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.Instance], error) {
 		insts, err := instancesNamed(tx, c, ids)

@@ -184,17 +184,16 @@ func checkUserData(u string) error {
 	if u == "" {
 		return nil
 	}
-	if base64.StdEncoding.DecodedLen(len(u)) > model.MaxUserData+2 { // refuse before decoding a huge value
-		return ecserr.BadRequest("InvalidUserData.SizeExceeded", "UserData is larger than %d bytes before Base64 encoding; pass a shorter script or fetch the rest from it.", model.MaxUserData)
+	if base64.StdEncoding.DecodedLen(len(u)) <= model.MaxUserData+2 { // a huge value is not decoded
+		raw, err := base64.StdEncoding.DecodeString(u)
+		if err != nil {
+			return ecserr.BadRequest("InvalidUserData.Base64FormatInvalid", "UserData is not valid Base64; encode the data with standard Base64 (with padding).")
+		}
+		if len(raw) <= model.MaxUserData {
+			return nil
+		}
 	}
-	raw, err := base64.StdEncoding.DecodeString(u)
-	if err != nil {
-		return ecserr.BadRequest("InvalidUserData.Base64FormatInvalid", "UserData is not valid Base64; encode the data with standard Base64 (with padding).")
-	}
-	if len(raw) > model.MaxUserData {
-		return ecserr.BadRequest("InvalidUserData.SizeExceeded", "UserData is larger than %d bytes before Base64 encoding; pass a shorter script or fetch the rest from it.", model.MaxUserData)
-	}
-	return nil
+	return ecserr.BadRequest("InvalidUserData.SizeExceeded", "UserData is larger than %d bytes before Base64 encoding; pass a shorter script or fetch the rest from it.", model.MaxUserData)
 }
 
 // validateInstanceText checks a name, description and host name when given.
