@@ -668,8 +668,9 @@ func (s *Service) watchStore(ctx context.Context, in WatchInput) (Changes, error
 			case KindGroup:
 				err = appendRecord(&out.Groups, rec)
 			case KindInstance:
-				if err = appendRecord(&out.Instances, rec); err == nil {
-					out.Instances[len(out.Instances)-1] = forAgents(out.Instances[len(out.Instances)-1])
+				var in *model.Instance
+				if in, err = decode[model.Instance](rec); err == nil {
+					out.Instances = append(out.Instances, forAgents(in))
 				}
 			case KindPrefixList:
 				err = appendRecord(&out.PrefixLists, rec)
