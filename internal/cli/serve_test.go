@@ -280,20 +280,28 @@ func TestServeStartErrors(t *testing.T) {
 		args func(dir string) []string
 		code int
 		want []string // substrings of stderr
+		env  []string // NAME=VALUE pairs set for the start
 	}{
 		{"port in use", func(dir string) []string {
 			return []string{"--listen", busy.Addr().String(), "--db", filepath.Join(dir, "p.db")}
-		}, 1, []string{"address already in use", "give this server another address with --listen"}},
+		}, 1, []string{"address already in use", "give this server another address with --listen"}, nil},
 		{"missing --db directory", func(dir string) []string {
 			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "no", "such", "p.db")}
-		}, 2, []string{"does not exist", "mkdir -p " + filepath.Join("DIR", "no", "such")}},
+		}, 2, []string{"does not exist", "mkdir -p " + filepath.Join("DIR", "no", "such")}, nil},
 		{"--db directory is a file", func(dir string) []string {
 			os.WriteFile(filepath.Join(dir, "f"), nil, 0o600)
 			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "f", "p.db")}
-		}, 2, []string{"is not a directory"}},
+		}, 2, []string{"is not a directory"}, nil},
+		{"short metrics token", func(dir string) []string {
+			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db")}
+		}, 1, []string{"metrics token has 6 characters", "at least 16"}, []string{"PALISADE_METRICS_TOKEN=secret"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			for _, kv := range tt.env {
+				k, v, _ := strings.Cut(kv, "=")
+				t.Setenv(k, v)
+			}
 			dir := t.TempDir()
 			var out, errb syncBuffer
 			code := serveCtx(context.Background(), tt.args(dir), &out, &errb)

@@ -112,6 +112,8 @@ type Config struct {
 	// plain HTTP (the caller's signed call and its answer in the clear);
 	// by default that peer is left out, as missing.
 	PeerAllowPlaintext bool
+	// Metrics says who may read /metrics (default: loopback clients).
+	Metrics MetricsAccess
 	// EtcdCluster are more URLs of the etcd cluster than Etcd (an embedded
 	// member's --join and peer URLs): an advertise address on loopback is
 	// refused when any of these or Etcd is off this machine.
@@ -265,6 +267,9 @@ func routesWith(svc *api.Service, a *analyze.Service) map[rpc.RouteKey]rpc.Handl
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if t := cfg.Metrics.Token; t != "" && len(t) < MinMetricsToken {
+		return nil, fmt.Errorf("the metrics token has %d characters: use at least %d (e.g. openssl rand -hex 16)", len(t), MinMetricsToken)
 	}
 	// Listen first: a start that cannot bind (the port is in use) must not
 	// create the store and the first key, whose secret it would never show.
@@ -426,7 +431,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", browserToConsole(api))
-	mux.Handle("/metrics", met.Handler())
+	mux.Handle("/metrics", cfg.Metrics.guard(met.Handler()))
 	// The web console, on the same listener, as the same services.
 	alerting := svc.ChangeAlerting // the console's audit judges SGA-032 as the API's does
 	con, err := console.New(svc.Service, console.Options{Log: cfg.Log, Analysis: analysis, Events: tr, ChangeAlerting: &alerting,

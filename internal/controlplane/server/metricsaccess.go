@@ -1,0 +1,69 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// MetricsAccess says who may read /metrics. Its series show every
+// tenant's activity in aggregate and name the operator's hosts, so by
+// default only this machine's own clients (loopback) read it.
+type MetricsAccess struct {
+	// Public answers anyone who reaches the listener.
+	Public bool
+	// Token, when set, also answers a client off loopback that sends
+	// "Authorization: Bearer TOKEN" (a Prometheus scrape config's
+	// authorization credentials).
+	Token string
+}
+
+// MinMetricsToken is the shortest token accepted: a guessable one would
+// open the metrics to anyone patient.
+const MinMetricsToken = 16
+
+// guard serves h to the clients a allows; the others get 401 (a wrong or
+// missing token when one is set) or 403, in plain text, saying what lets
+// them in. Nothing of the metrics is in the refusal.
+func (a MetricsAccess) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.Public || loopbackClient(r.RemoteAddr) || a.tokenIn(r) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if a.Token != "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="palisade metrics"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte("/metrics: send the token serve was given in PALISADE_METRICS_TOKEN as \"Authorization: Bearer TOKEN\"\n"))
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte("/metrics answers clients on this machine (loopback) only: start serve with PALISADE_METRICS_TOKEN set " +
+			"and scrape with \"Authorization: Bearer TOKEN\", or with --metrics-public\n"))
+	})
+}
+
+// tokenIn reports whether r carries the token, compared in constant time.
+func (a MetricsAccess) tokenIn(r *http.Request) bool {
+	if a.Token == "" {
+		return false
+	}
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(a.Token)) == 1
+}
+
+// loopbackClient reports whether a request's remote address (HOST:PORT) is
+// on loopback.
+func loopbackClient(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestMetricsAccess: /metrics answers loopback clients, a scraper with the
+// token, and anyone when public; others get 401 or 403 saying what lets
+// them in, and none of the metrics.
+func TestMetricsAccess(t *testing.T) {
+	const token = "0123456789abcdef0123"
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("palisade_store_revision 7\n")) })
+	cases := []struct {
+		name   string
+		access MetricsAccess
+		remote string
+		auth   string
+		status int
+		hint   string
+	}{
+		{"loopback v4", MetricsAccess{}, "127.0.0.1:5000", "", 200, ""},
+		{"loopback v6", MetricsAccess{}, "[::1]:5000", "", 200, ""},
+		{"loopback mapped", MetricsAccess{}, "[::ffff:127.0.0.1]:5000", "", 200, ""},
+		{"remote", MetricsAccess{}, "192.0.2.7:5000", "", 403, "PALISADE_METRICS_TOKEN"},
+		{"remote with a bearer but no token set", MetricsAccess{}, "192.0.2.7:5000", "Bearer " + token, 403, "--metrics-public"},
+		{"remote, public", MetricsAccess{Public: true}, "192.0.2.7:5000", "", 200, ""},
+		{"remote, token", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token, 200, ""},
+		{"remote, token, scheme in lower case", MetricsAccess{Token: token}, "192.0.2.7:5000", "bearer " + token, 200, ""},
+		{"remote, wrong token", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token + "x", 401, "Authorization: Bearer"},
+		{"remote, token's prefix", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token[:10], 401, ""},
+		{"remote, basic auth", MetricsAccess{Token: token}, "192.0.2.7:5000", "Basic " + token, 401, ""},
+		{"remote, no header", MetricsAccess{Token: token}, "2001:db8::1", "", 401, ""},
+		{"malformed remote", MetricsAccess{}, "localhost", "", 403, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/metrics", nil)
+			r.RemoteAddr = c.remote
+			if c.auth != "" {
+				r.Header.Set("Authorization", c.auth)
+			}
+			w := httptest.NewRecorder()
+			c.access.guard(metrics).ServeHTTP(w, r)
+			body := w.Body.String()
+			if w.Code != c.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, c.status, body)
+			}
+			if c.status != 200 && strings.Contains(body, "palisade_") {
+				t.Errorf("a refusal shows the metrics: %s", body)
+			}
+			if !strings.Contains(body, c.hint) {
+				t.Errorf("answer %q does not say %q", body, c.hint)
+			}
+		})
+	}
+}
