@@ -173,7 +173,7 @@ func (s *Service) watchChanges(ctx context.Context, req *rpc.Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	ch, err := s.WatchChanges(ctx, service.WatchInput{Caller: c, AfterRevision: after, Wait: wait, Progress: pr})
+	ch, err := s.WatchChanges(ctx, service.WatchInput{Caller: c, AfterRevision: after, Wait: wait, Progress: pr, KeyID: rpc.AccessKeyID(ctx)})
 	if err != nil {
 		return nil, err
 	}

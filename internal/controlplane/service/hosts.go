@@ -311,6 +311,11 @@ type WatchInput struct {
 	AfterRevision int64
 	Wait          time.Duration // 0 to MaxWatchWait
 	Progress      HostProgress  // optional: the caller's host and revision
+	// KeyID is the access key the poll was signed with: a poll that wakes
+	// after that key may no longer call (made Inactive, deleted, replaced
+	// by a new registration of its host, its account disabled) answers the
+	// key's error instead of the changes. "": not checked.
+	KeyID string
 }
 
 // Changes are the policy records changed since a revision.
@@ -409,6 +414,12 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		defer context.AfterFunc(s.Stopping, cancel)()
 	}
 	out, _, err := s.nextChanges(ctx, wctx, in, snap)
+	if err == nil && in.KeyID != "" {
+		// The key was good when the poll began, up to a minute ago.
+		if _, kerr := keyCaller(s.view.Current(), in.KeyID); kerr != nil {
+			return Changes{}, kerr
+		}
+	}
 	return out, err
 }
 

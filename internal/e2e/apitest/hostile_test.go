@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
@@ -389,5 +391,57 @@ func TestStreamEndsWithItsKey(t *testing.T) {
 	rule("2202", "after-rotation")
 	if until("after-rotation") {
 		t.Fatal("the stream of a replaced key goes on: it sent a change made after the key was replaced")
+	}
+}
+
+// TestLongPollEndsWithItsKey: a host's long poll waiting when its key is
+// replaced (the host registered again) does not answer a change made
+// after that: it answers the old key's error, as the agent's next request
+// would get.
+func TestLongPollEndsWithItsKey(t *testing.T) {
+	e := newEnv(t)
+	n := newNetwork(t, e, "10.0.0.0/16")
+	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
+	key, secret := e.srv.RegisterHost(t, "h1")
+	if err := e.srv.Operator(t).Call(context.Background(), "PalisadeBindInstance",
+		map[string]string{"InstanceId": inst, "HostName": "h1", "Interface": "pi-a"}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(after, wait string) (string, error) {
+		b, err := signedpost.Post(context.Background(), http.DefaultClient, e.addr, key, secret, map[string]string{
+			"Action": "PalisadeWatchChanges", "Version": api.ECSVersion, "HostName": "h1", "AfterRevision": after, "WaitSeconds": wait})
+		return string(b), err
+	}
+	first, err := poll("0", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at struct{ Revision int64 }
+	if err := json.Unmarshal([]byte(first), &at); err != nil || at.Revision == 0 {
+		t.Fatalf("no revision in %s (%v)", first, err)
+	}
+	type answer struct {
+		body string
+		err  error
+	}
+	waiting := make(chan answer, 1)
+	go func() {
+		b, err := poll(strconv.FormatInt(at.Revision, 10), "30")
+		waiting <- answer{b, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // the poll is waiting (if not, its start is refused: the test passes either way)
+	e.srv.RegisterHost(t, "h1")        // the old key is gone
+	noErr(t, authorize(e.ecs, n.sgA, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: "2202/2202",
+		SourceCidrIp: "192.0.2.1/32", Description: "after-rotation"}))
+	select {
+	case a := <-waiting:
+		if a.err == nil || strings.Contains(a.body, "after-rotation") {
+			t.Fatalf("the poll of a replaced key answered a change made after it was replaced: %.300s", a.body)
+		}
+		if !strings.Contains(a.err.Error(), "InvalidAccessKeyId.NotFound") {
+			t.Errorf("the poll answered %v, want the old key's InvalidAccessKeyId.NotFound", a.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the poll did not wake on the change")
 	}
 }
