@@ -479,7 +479,7 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
-	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
+	if err != nil && (c.formAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -536,7 +536,7 @@ func (c *Console) change(p *page) {
 		}
 		t.Stop()
 	}
-	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
+	if err != nil && (c.formAgain(p, f, err)) {
 		return
 	}
 	if err != nil {
@@ -639,17 +639,29 @@ type auditDiff struct {
 	Added, Removed []audit.Finding
 }
 
-// rulesFormAgain answers a refused preview of rules with their form, as it
-// was filled in, under the API's error: the user corrects the row instead
-// of typing every row again. It reports whether it answered (only for the
-// rule forms, and only when their group is the caller's).
-// groupFormAgain shows a refused new group's preview as its form again,
-// as typed, with the API's error (the refusal's Back led to the list and
-// the form was lost). It reports whether it did.
-func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
-	if f.Get("op") != "create-group" || f.Get("step") == "apply" {
+// formAgain answers a refused preview with the form it came from, as it
+// was typed, and the API's error beside it: the user corrects a field
+// instead of typing the form again (a refusal's Back lost it). It reports
+// whether it answered: not for an apply (its form was the preview's), nor
+// for a form of another kind, nor when the form's page cannot be drawn
+// (its group is not the caller's).
+func (c *Console) formAgain(p *page, f url.Values, err error) bool {
+	if f.Get("step") == "apply" {
 		return false
 	}
+	switch f.Get("op") {
+	case "create-group":
+		return c.groupFormAgain(p, f, err)
+	case "add-rules", "edit-rule":
+		return c.rulesFormAgain(p, f, err)
+	case "modify-group", "clone-group":
+		return c.settingsFormAgain(p, f, err)
+	}
+	return false
+}
+
+// groupFormAgain is the new group's form again.
+func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 	vpcs, verr := c.vpcs(p)
 	if verr != nil {
 		return false
@@ -660,11 +672,28 @@ func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 	return true
 }
 
-func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
-	op := f.Get("op")
-	if op != "add-rules" && op != "edit-rule" || f.Get("step") == "apply" {
+// settingsFormAgain is a group's page with its rename or clone form
+// again.
+func (c *Console) settingsFormAgain(p *page, f url.Values, err error) bool {
+	attr, gerr := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, f.Get("group")))
+	if gerr != nil {
 		return false
 	}
+	e := c.asECS(err)
+	s := settingsOf(attr.Group)
+	s.Refused, s.Err = f.Get("op"), e
+	if s.Refused == "modify-group" {
+		s.Name, s.Description = f.Get("name"), f.Get("description")
+	} else {
+		s.CloneName = f.Get("name")
+	}
+	c.drawGroup(p, attr, e.Status, s)
+	return true
+}
+
+// rulesFormAgain is a rule form again, its rows as typed.
+func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
+	op := f.Get("op")
 	dir, derr := parseDirection(f.Get("dir"))
 	if derr != nil {
 		return false

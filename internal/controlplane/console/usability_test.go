@@ -811,6 +811,59 @@ func TestRefusedNewGroupKeepsForm(t *testing.T) {
 	}
 }
 
+// TestRefusedSettingsKeepForm: a rename or a clone the API refuses comes
+// back as the group's page with the refused form as typed and the API's
+// error inside it, and nothing is changed (the refusal's Back led to the
+// group's page as it was, and what was typed was lost).
+func TestRefusedSettingsKeepForm(t *testing.T) {
+	srv, c, key, group, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	groups := func() int {
+		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Total
+	}
+	before := groups()
+	for _, tc := range []struct {
+		op, field, typed, other, otherTyped, code string
+	}{
+		{"modify-group", "#rename", "1db", "#redesc", "the database tier", "InvalidSecurityGroupName.Malformed"},
+		{"clone-group", "#clone-name", "http://db-copy", "", "", "InvalidSecurityGroupName.Malformed"},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + Prefix + "r/cn-hangzhou/groups/" + group),
+				chromedp.WaitVisible(chromedp.CSS(tc.field)),
+				chromedp.Clear(chromedp.CSS(tc.field)), chromedp.SendKeys(chromedp.CSS(tc.field), tc.typed)}
+			if tc.other != "" {
+				steps = append(steps, chromedp.Clear(chromedp.CSS(tc.other)), chromedp.SendKeys(chromedp.CSS(tc.other), tc.otherTyped))
+			}
+			steps = append(steps, chromedp.Click(chromedp.CSS(`form:has(input[name=op][value=`+tc.op+`]) button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS("#error-code")))
+			if err := chromedp.Do(ctx, steps...); err != nil {
+				t.Fatal(err)
+			}
+			code, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-code")))
+			if err != nil || code != tc.code {
+				t.Errorf("error code %q (%v), want %s", code, err, tc.code)
+			}
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector("`+tc.field+`").value,
+				`+"`"+tc.other+"`"+` && document.querySelector("`+tc.other+`").value,
+				document.getElementById("api-error").closest("form").querySelector("input[name=op]").value,
+				document.activeElement.id]`))
+			if want := []string{tc.typed, tc.otherTyped, tc.op, tc.field[1:]}; err != nil || !slices.Equal(got, want) {
+				t.Errorf("the page holds %q (field, other field, form of the error, focus), want %q (%v)", got, want, err)
+			}
+		})
+	}
+	attr, err := c.svc.DescribeSecurityGroupAttribute(context.Background(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+	if err != nil || attr.Group.Name != "db-prod" || groups() != before {
+		t.Errorf("after the refusals the group is named %q (%v), %d groups (%d before)", attr.Group.Name, err, groups(), before)
+	}
+}
+
 // TestChangesInEventTrail: a change applied in the console is told to the
 // server's observer as the API call it makes, with its parameters and
 // the session's key, so the event trail (and the webhook) has it; a
