@@ -894,7 +894,7 @@ func TestChangesInEventTrail(t *testing.T) {
 			"AuthorizeSecurityGroup", "", "Permissions.1.PortRange", "8080/8080"},
 		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
 		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
-		{url.Values{"op": {"create-group"}, "name": {"made-here"}, "policy": {"drop"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
+		{url.Values{"op": {"create-group"}, "name": {"made-here"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			n := len(calls)
@@ -931,6 +931,88 @@ func TestChangesInEventTrail(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("the events page lacks %s: %d", want, code)
 		}
+	}
+}
+
+// TestChangesOfSeveralCallsInEventTrail: a change the console makes as
+// several API calls is recorded as those calls, each naming what it made
+// or changed: a group created with a policy, or cloned from a group whose
+// policy is Drop, is CreateSecurityGroup (naming the new group) and then
+// ModifySecurityGroupPolicy of that group (only the creation was
+// recorded, and the policy set was in no event), and the clone's rules,
+// imported next, are AuthorizeSecurityGroup of the new group.
+func TestChangesOfSeveralCallsInEventTrail(t *testing.T) {
+	_, base, key, group, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	if err := base.svc.ModifySecurityGroupPolicy(context.Background(), service.GroupPolicyInput{Caller: cl, SecurityGroupID: group, InnerAccessPolicy: "Drop"}); err != nil {
+		t.Fatal(err)
+	}
+	var events []trail.Event
+	c, err := New(base.svc, Options{Observe: func(call *rpc.Call) { events = append(events, trail.EventOf(call, key.Account)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(key.Account, key.ID, false)
+	apply := func(f url.Values) {
+		t.Helper()
+		f.Set("csrf", s.csrf)
+		f.Set("step", "apply")
+		req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("%v: %d %.300s", f, w.Code, w.Body.String())
+		}
+	}
+	// made is the group the last CreateSecurityGroup event names.
+	made := func() string {
+		for i := len(events) - 1; i >= 0; i-- {
+			if events[i].EventName == "CreateSecurityGroup" {
+				for _, r := range events[i].Resources {
+					if r.Type == "ACS::ECS::SecurityGroup" && r.ID != group {
+						return r.ID
+					}
+				}
+			}
+		}
+		return ""
+	}
+	_, export := get(t, c, key.Account, Prefix+"r/cn-hangzhou/groups/"+group+"/export?format=json")
+	type want struct{ action, param, value string }
+	for _, tc := range []struct {
+		name string
+		form func() url.Values
+		want []want // "new" stands for the group made
+	}{
+		{"create with a policy", func() url.Values {
+			return url.Values{"op": {"create-group"}, "name": {"made-here"}, "policy": {"drop"}}
+		},
+			[]want{{"CreateSecurityGroup", "SecurityGroupName", "made-here"}, {"ModifySecurityGroupPolicy", "InnerAccessPolicy", "Drop"}}},
+		{"clone", func() url.Values { return url.Values{"op": {"clone-group"}, "group": {group}, "name": {"db-copy"}} },
+			[]want{{"CreateSecurityGroup", "SecurityGroupName", "db-copy"}, {"ModifySecurityGroupPolicy", "InnerAccessPolicy", "Drop"}}},
+		{"the clone's rules", func() url.Values {
+			return url.Values{"op": {"import-rules"}, "group": {made()}, "dir": {"ingress"}, "rules": {export}}
+		}, []want{{"AuthorizeSecurityGroup", "Permissions.1.PortRange", "3306/3306"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(events)
+			apply(tc.form())
+			got := events[n:]
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d events, want %d: %+v", len(got), len(tc.want), got)
+			}
+			id := made()
+			for i, w := range tc.want {
+				ev := got[i]
+				names := slices.ContainsFunc(ev.Resources, func(r trail.Resource) bool { return r.ID == id })
+				if ev.EventName != w.action || ev.ErrorCode != "" || !names || ev.RequestParameters.Get(w.param) != w.value {
+					t.Errorf("event %d: %s code %q resources %+v parameters %v; want %s naming %s with %s=%s",
+						i, ev.EventName, ev.ErrorCode, ev.Resources, ev.RequestParameters, w.action, id, w.param, w.value)
+				}
+			}
+		})
 	}
 }
 
