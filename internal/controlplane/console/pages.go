@@ -262,9 +262,14 @@ func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s 
 	if len(refs) > 0 {
 		referencing = refs[0].Referencing
 	}
+	// A page of findings at a time, as the other lists: a group may have
+	// hundreds (a check per rule), and its page listed them all.
+	const perFindings = 100
+	fpg, ffrom, fto := pageOf(p.r.URL.Query().Get("page"), len(findings), perFindings)
 	p.w.WriteHeader(status)
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
-		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
+		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total,
+		"Findings": findings[ffrom:fto], "FindingCount": len(findings), "FindingsFrom": ffrom + 1, "FindingsPage": fpg, "FindingsPrev": fpg > 1, "FindingsNext": fto < len(findings),
 		"Referencing": referencing, "Templates": templates, "S": s,
 		"AuditStale": !fresh,
 	}))

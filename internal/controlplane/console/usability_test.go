@@ -319,6 +319,74 @@ func TestGroupsPaged(t *testing.T) {
 	}
 }
 
+// TestGroupFindingsPaged: a group with hundreds of audit findings (a rule
+// without a description is one) lists them a hundred at a time on its
+// page, every one on some page, with links between the pages (its page
+// listed them all).
+func TestGroupFindingsPaged(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	var rules []model.Rule
+	for i := range 180 {
+		rules = append(rules, modeltest.Rule(fmt.Sprintf("sgr-paged%011d", i), fmt.Sprintf("in accept 1 TCP %d/%d 10.0.0.0/8", 1000+i, 1000+i)))
+	}
+	g := modeltest.Group("sg-paged0000000000001", "", "basic", rules...)
+	g.Owner, g.Name = cl.Account, "many"
+	if _, err := svc.Import(context.Background(), cl.Region, service.Resources{Groups: []*model.SecurityGroup{g}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(n int) string {
+		path := fmt.Sprintf("%sr/cn-hangzhou/groups/%s?page=%d", Prefix, g.ID, n)
+		for i := 0; ; i++ { // until the audit is computed
+			code, body := get(t, c, key.Account, path)
+			if code != 200 {
+				t.Fatalf("%s: %d", path, code)
+			}
+			if !strings.Contains(body, `id="updating"`) {
+				return body
+			}
+			if i == 100 {
+				t.Fatalf("%s never shows the current audit", path)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	item := regexp.MustCompile(`<li><span class="badge sev-[a-z]+">[a-z]+</span> <code>(SGA-\d+)</code> (?:<code>([^<]+)</code> )?`)
+	total := regexp.MustCompile(`shown of (\d+)\.`)
+	seen := map[string]bool{}
+	want, pages := 0, 0
+	for n := 1; ; n++ {
+		body := page(n)
+		list, _, _ := strings.Cut(body[strings.Index(body, `id="find-h"`)+1:], "</ul>")
+		items := item.FindAllStringSubmatch(list, -1)
+		m := total.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("page %d does not say how many findings there are", n)
+		}
+		fmt.Sscan(m[1], &want)
+		pages = (want + 99) / 100
+		if rows := min(100, want-(n-1)*100); want <= 180 || len(items) != rows {
+			t.Errorf("page %d lists %d findings of %d, want %d", n, len(items), want, rows)
+		}
+		for _, it := range items {
+			seen[it[1]+" "+it[2]] = true
+		}
+		next := strings.Contains(body, `id="findings-next"`)
+		if next != (n < pages) {
+			t.Errorf("page %d of %d: a link to the next page is %v", n, pages, next)
+		}
+		if !next || n >= pages {
+			break
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("the pages list %d distinct findings, want %d", len(seen), want)
+	}
+}
+
 // TestApplySentOnceInBrowser: a second click on Apply while the first is
 // on its way does not send the change again, and the form says it is
 // working.
