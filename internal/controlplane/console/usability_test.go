@@ -435,6 +435,53 @@ func TestApplySentOnceInBrowser(t *testing.T) {
 	}
 }
 
+// TestMapFoldsMemberlessGroups: a VPC with a hundred groups without
+// members draws them as one node, which says how many, and lists them
+// under the map; the groups with members are drawn as before (they were
+// lost in a ring of a hundred tiny nodes, none of which any flow reaches).
+func TestMapFoldsMemberlessGroups(t *testing.T) {
+	srv, c, key, group, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	var empty []*model.SecurityGroup
+	for i := range 100 {
+		g := modeltest.Group(fmt.Sprintf("sg-empty%013d", i), "vpc-layout00000000001", "basic")
+		g.Owner, g.Name = cl.Account, fmt.Sprintf("spare-%03d", i)
+		empty = append(empty, g)
+	}
+	if _, err := c.svc.Import(context.Background(), cl.Region, service.Resources{Groups: empty}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := narrowBrowser(t, srv, key, 1280)
+	for i := 0; ; i++ { // until the reachability is computed
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map?vpc=vpc-layout00000000001"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if cur, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("updating") === null`)); err == nil && cur {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the map never shows the current reachability")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.palisadeMap.cy.nodes().map(n => n.id())`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(nodes)
+	if want := []string{"memberless", group, "sg-layout0000000app01"}; !slices.Equal(slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return n == "internet" }), want) {
+		t.Errorf("the map draws the nodes %q, want %q (and the internet)", nodes, want)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[window.palisadeMap.cy.getElementById("memberless").data("label"),
+		String(document.querySelectorAll("#memberless li a[href*='/groups/sg-empty']").length)]`))
+	if want := []string{"100 groups without members", "100"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("the folded node's label and the list's links: %q, want %q (%v)", got, want, err)
+	}
+}
+
 // TestMapEmptyState: a region with nothing to draw says so and how to
 // start, instead of an empty box.
 func TestMapEmptyState(t *testing.T) {
