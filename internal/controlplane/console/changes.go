@@ -503,7 +503,7 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
-	if err != nil && (c.formAgain(p, f, err)) {
+	if err != nil && c.formAgain(p, f, err) {
 		return
 	}
 	if err != nil {
@@ -560,7 +560,7 @@ func (c *Console) change(p *page) {
 		}
 		t.Stop()
 	}
-	if err != nil && (c.formAgain(p, f, err)) {
+	if err != nil && c.formAgain(p, f, err) {
 		return
 	}
 	if err != nil {
