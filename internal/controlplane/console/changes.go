@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -171,16 +172,45 @@ type pendingChange struct {
 	// trail records it (the first, when it makes more than one).
 	Action string
 	Params rpc.Params
-	// Created is the group a creating change made, once it ran: its
-	// event names it as the API's answer would, and a follow-up that then
-	// failed (the group's policy) is its own event.
-	Created  string
+	// made are the calls a change of several calls (a group made, then
+	// its policy set) made when it ran for real, each to be recorded as
+	// the API would record it. Empty for a change of one call, and for one
+	// whose first call failed: Action and Params are its event.
+	made     []madeCall
 	Run      analyze.Change
 	Back     string
 	Warnings []string
 	// Blockers list what stops a group's deletion (its members, the groups
 	// whose rules name it), as DescribeSecurityGroupReferences gives them.
 	Blockers []string
+}
+
+// madeCall is one API call a change made: its answer's fields that name
+// what it made (a new group's ID), or its error.
+type madeCall struct {
+	Action string
+	Params rpc.Params
+	Answer map[string]string
+	Err    error
+}
+
+// createGroup makes a group for pc and, when pol is set, gives it that
+// InnerAccessPolicy (CreateSecurityGroup takes none), as two calls. On
+// the real service each call is noted in pc.made; a dry run makes the
+// group only (its store keeps no write for a second call to build on).
+func (c *Console) createGroup(ctx context.Context, svc *service.Service, pc *pendingChange, in service.CreateGroupInput, pol string) (string, error) {
+	res, err := svc.CreateSecurityGroup(ctx, in)
+	if err != nil || svc != c.svc {
+		return "", err
+	}
+	id := res.SecurityGroupId
+	pc.made = append(pc.made, madeCall{Action: pc.Action, Params: pc.Params, Answer: map[string]string{"SecurityGroupId": id}})
+	if pol == "" {
+		return id, nil
+	}
+	err = svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: in.Caller, SecurityGroupID: id, InnerAccessPolicy: pol})
+	pc.made = append(pc.made, madeCall{Action: "ModifySecurityGroupPolicy", Params: params("SecurityGroupId", id, "InnerAccessPolicy", pol), Err: err})
+	return id, err
 }
 
 // parseChange reads the change a form asks for. Every change goes through
@@ -210,24 +240,18 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 				if v != model.InnerDrop {
 					return nil, ecserr.BadRequest("InvalidParameter.InnerAccessPolicy", "An enterprise security group isolates its members; its InnerAccessPolicy cannot be Accept. Choose a basic group for that.")
 				}
-				pol = ""
+				v = ""
 			}
+			pol = string(v) // as the API's event names it
 		}
 		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups"),
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
-			res, err := svc.CreateSecurityGroup(ctx, in)
-			if err != nil {
-				return err
+			id, err := c.createGroup(ctx, svc, pc, in, pol)
+			if id != "" {
+				pc.Back = p.link("groups/" + url.PathEscape(id))
 			}
-			if svc != c.svc { // a dry run: the group is not kept
-				return nil
-			}
-			pc.Back, pc.Created = p.link("groups/"+url.PathEscape(res.SecurityGroupId)), res.SecurityGroupId
-			if pol == "" {
-				return nil
-			}
-			return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: pol})
+			return err
 		}
 		return pc, nil
 	case "clone-group":
@@ -241,16 +265,16 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
 		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink,
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
+		pol := ""
+		if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
+			pol = string(g.InnerAccessPolicy)
+		}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
-			res, err := svc.CreateSecurityGroup(ctx, in)
-			if err != nil || svc != c.svc {
-				return err
+			id, err := c.createGroup(ctx, svc, pc, in, pol)
+			if id != "" {
+				pc.Back = p.link("groups/"+url.PathEscape(id)+"/import", "from", g.ID)
 			}
-			pc.Back, pc.Created = p.link("groups/"+url.PathEscape(res.SecurityGroupId)+"/import", "from", g.ID), res.SecurityGroupId
-			if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
-				return svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: cl, SecurityGroupID: res.SecurityGroupId, InnerAccessPolicy: g.InnerAccessPolicy})
-			}
-			return nil
+			return err
 		}
 		return pc, nil
 	case "modify-group":
@@ -479,7 +503,7 @@ func (c *Console) change(p *page) {
 	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
 	pc, err := c.parseChange(p, f)
-	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
+	if err != nil && c.formAgain(p, f, err) {
 		return
 	}
 	if err != nil {
@@ -536,7 +560,7 @@ func (c *Console) change(p *page) {
 		}
 		t.Stop()
 	}
-	if err != nil && (c.rulesFormAgain(p, f, err) || c.groupFormAgain(p, f, err)) {
+	if err != nil && c.formAgain(p, f, err) {
 		return
 	}
 	if err != nil {
@@ -565,11 +589,9 @@ func (c *Console) observe(p *page, pc *pendingChange, start time.Time, err error
 	if c.observer == nil || pc.Action == "" {
 		return
 	}
-	ps := rpc.Params{"RegionId": p.region}
-	for k, v := range pc.Params {
-		ps[k] = v
-	}
-	call := func(action string, ps rpc.Params, err error) *rpc.Call {
+	call := func(action string, params rpc.Params, err error) *rpc.Call {
+		ps := rpc.Params{"RegionId": p.region}
+		maps.Copy(ps, params)
 		call := &rpc.Call{Request: &rpc.Request{Action: action, Version: ecsVersion, Product: "Ecs", Params: ps, AccessKeyID: p.s.keyID,
 			RequestID: rpc.NewRequestID(), HTTPMethod: http.MethodPost, Host: p.r.Host},
 			Method: http.MethodPost, Start: start, Duration: time.Since(start), Status: http.StatusOK,
@@ -580,16 +602,20 @@ func (c *Console) observe(p *page, pc *pendingChange, start time.Time, err error
 		}
 		return call
 	}
-	if pc.Created == "" {
-		c.observer(call(pc.Action, ps, err))
+	if len(pc.made) == 0 {
+		c.observer(call(pc.Action, pc.Params, err))
 		return
 	}
-	// The group was made: its creation succeeded whatever followed.
-	made := call(pc.Action, ps, nil)
-	made.Body, _ = json.Marshal(map[string]string{"RequestId": made.Request.RequestID, "SecurityGroupId": pc.Created})
-	c.observer(made)
-	if err != nil {
-		c.observer(call("ModifySecurityGroupPolicy", rpc.Params{"RegionId": p.region, "SecurityGroupId": pc.Created}, err))
+	// Each call made is an event, with its own outcome: a group made is
+	// made whatever followed, and its answer names it.
+	for _, m := range pc.made {
+		ev := call(m.Action, m.Params, m.Err)
+		if m.Answer != nil && m.Err == nil {
+			answer := map[string]string{"RequestId": ev.Request.RequestID}
+			maps.Copy(answer, m.Answer)
+			ev.Body, _ = json.Marshal(answer)
+		}
+		c.observer(ev)
 	}
 }
 
@@ -639,17 +665,29 @@ type auditDiff struct {
 	Added, Removed []audit.Finding
 }
 
-// rulesFormAgain answers a refused preview of rules with their form, as it
-// was filled in, under the API's error: the user corrects the row instead
-// of typing every row again. It reports whether it answered (only for the
-// rule forms, and only when their group is the caller's).
-// groupFormAgain shows a refused new group's preview as its form again,
-// as typed, with the API's error (the refusal's Back led to the list and
-// the form was lost). It reports whether it did.
-func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
-	if f.Get("op") != "create-group" || f.Get("step") == "apply" {
+// formAgain answers a refused preview with the form it came from, as it
+// was typed, and the API's error beside it: the user corrects a field
+// instead of typing the form again (a refusal's Back lost it). It reports
+// whether it answered: not for an apply (its form was the preview's), nor
+// for a form of another kind, nor when the form's page cannot be drawn
+// (its group is not the caller's).
+func (c *Console) formAgain(p *page, f url.Values, err error) bool {
+	if f.Get("step") == "apply" {
 		return false
 	}
+	switch f.Get("op") {
+	case "create-group":
+		return c.groupFormAgain(p, f, err)
+	case "add-rules", "edit-rule":
+		return c.rulesFormAgain(p, f, err)
+	case "modify-group", "clone-group":
+		return c.settingsFormAgain(p, f, err)
+	}
+	return false
+}
+
+// groupFormAgain is the new group's form again.
+func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 	vpcs, verr := c.vpcs(p)
 	if verr != nil {
 		return false
@@ -660,11 +698,28 @@ func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 	return true
 }
 
-func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
-	op := f.Get("op")
-	if op != "add-rules" && op != "edit-rule" || f.Get("step") == "apply" {
+// settingsFormAgain is a group's page with its rename or clone form
+// again.
+func (c *Console) settingsFormAgain(p *page, f url.Values, err error) bool {
+	attr, gerr := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, f.Get("group")))
+	if gerr != nil {
 		return false
 	}
+	e := c.asECS(err)
+	s := settingsOf(attr.Group)
+	s.Refused, s.Err = f.Get("op"), e
+	if s.Refused == "modify-group" {
+		s.Name, s.Description = f.Get("name"), f.Get("description")
+	} else {
+		s.CloneName = f.Get("name")
+	}
+	c.drawGroup(p, attr, e.Status, s)
+	return true
+}
+
+// rulesFormAgain is a rule form again, its rows as typed.
+func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
+	op := f.Get("op")
 	dir, derr := parseDirection(f.Get("dir"))
 	if derr != nil {
 		return false

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"slices"
 
@@ -18,7 +19,7 @@ type mapNode struct {
 	ID      string `json:"id"`
 	Label   string `json:"label"`
 	Members int    `json:"members"`
-	Kind    string `json:"kind"` // group or internet
+	Kind    string `json:"kind"` // group, internet, or memberless (the groups without members, folded)
 }
 
 type mapEdge struct {
@@ -42,9 +43,18 @@ type mapData struct {
 	// maxMapEdges); Groups are the VPC's groups, to focus on one.
 	Hidden int       `json:"hidden,omitempty"`
 	Groups []mapNode `json:"-"`
+	// Memberless are the groups without members, which no flow reaches:
+	// drawn as one node (memberlessNode) and listed beside the map, for a
+	// hundred of them drew a ring of tiny nodes around the groups that
+	// matter.
+	Memberless []mapNode `json:"-"`
 	// Stale: drawn from the last graph while the current one is computed.
 	Stale bool `json:"-"`
 }
+
+// memberlessNode is the ID of the node that stands for the groups without
+// members (not a group's ID: those start with sg-).
+const memberlessNode = "memberless"
 
 // maxMapEdges keeps a map readable: above it, the map of a VPC shows the
 // edges with the internet and asks to focus on a group, a protocol or a
@@ -114,11 +124,23 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 	for id, grp := range in {
 		n := mapNode{ID: id, Label: cmp.Or(grp.Name, id), Members: members[id], Kind: "group"}
 		out.Groups = append(out.Groups, n)
-		if focus == "" || touched[id] || id == focus {
+		switch {
+		case focus == "" && n.Members == 0 && !touched[id]:
+			out.Memberless = append(out.Memberless, n)
+		case focus == "" || touched[id] || id == focus:
 			out.Nodes = append(out.Nodes, n)
 		}
 	}
-	slices.SortFunc(out.Groups, func(a, b mapNode) int { return cmp.Compare(a.Label, b.Label) })
+	byLabel := func(a, b mapNode) int { return cmp.Or(cmp.Compare(a.Label, b.Label), cmp.Compare(a.ID, b.ID)) }
+	slices.SortFunc(out.Groups, byLabel)
+	slices.SortFunc(out.Memberless, byLabel)
+	if n := len(out.Memberless); n > 0 {
+		label := fmt.Sprintf("%d groups without members", n)
+		if n == 1 {
+			label = "1 group without members"
+		}
+		out.Nodes = append(out.Nodes, mapNode{ID: memberlessNode, Label: label, Kind: "memberless"})
+	}
 	if internet {
 		out.Nodes = append(out.Nodes, mapNode{ID: reach.Internet, Label: "Internet", Kind: "internet"})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -189,12 +190,30 @@ func portsText(r *service.RuleView) string {
 }
 
 func (c *Console) groupPage(p *page) {
-	ctx, id := p.ctx(), p.r.PathValue("group")
-	attr, err := c.svc.DescribeSecurityGroupAttribute(ctx, allRules(p.caller, id))
+	attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(p.caller, p.r.PathValue("group")))
 	if err != nil {
 		c.fail(p, err)
 		return
 	}
+	c.drawGroup(p, attr, http.StatusOK, settingsOf(attr.Group))
+}
+
+// settingsForms are the fields of a group page's settings forms: the
+// group's own, or as typed in the one the API refused (Refused names its
+// op), with the refusal shown beside it.
+type settingsForms struct {
+	Name, Description, CloneName string
+	Refused                      string
+	Err                          *ecserr.Error
+}
+
+func settingsOf(g *model.SecurityGroup) settingsForms {
+	return settingsForms{Name: g.Name, Description: g.Description, CloneName: cmp.Or(g.Name, g.ID) + "-copy"}
+}
+
+// drawGroup draws a group's page with status and its settings forms as s.
+func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s settingsForms) {
+	ctx, id := p.ctx(), attr.Group.ID
 	au, fresh, err := c.auditOf(ctx, p.caller, c.budgets.page)
 	if err != nil && !errors.Is(err, errComputing) { // computing: no standings yet
 		c.fail(p, err)
@@ -243,9 +262,15 @@ func (c *Console) groupPage(p *page) {
 	if len(refs) > 0 {
 		referencing = refs[0].Referencing
 	}
+	// A page of findings at a time, as the other lists: a group may have
+	// hundreds (a check per rule), and its page listed them all.
+	const perFindings = 100
+	fpg, ffrom, fto := pageOf(p.r.URL.Query().Get("page"), len(findings), perFindings)
+	p.w.WriteHeader(status)
 	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
-		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total, "Findings": findings,
-		"Referencing": referencing, "Templates": templates,
+		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total,
+		"Findings": findings[ffrom:fto], "FindingCount": len(findings), "FindingsFrom": ffrom + 1, "FindingsPage": fpg, "FindingsPrev": fpg > 1, "FindingsNext": fto < len(findings),
+		"Referencing": referencing, "Templates": templates, "S": s,
 		"AuditStale": !fresh,
 	}))
 }

@@ -66,13 +66,12 @@ func TestPreviewAuditDiff(t *testing.T) {
 	if len(want.Added) == 0 {
 		t.Fatal("SSH from anywhere adds no finding: the test shows nothing")
 	}
-	// A rule the dry run adds gets a new ID each time.
-	ruleID := regexp.MustCompile(`sgr-[a-z0-9]+`)
+	// The rule the dry run adds is named as planned ("new rule 1"): the
+	// same in every run.
 	shows := func(where, body string) {
 		t.Helper()
-		body = ruleID.ReplaceAllString(body, "sgr-x")
 		for _, f := range want.Added {
-			if !strings.Contains(body, ruleID.ReplaceAllString("<strong>New:</strong> <span class=\"badge sev-"+f.Severity.String()+"\">"+f.Severity.String()+"</span> <code>"+f.Check+"</code> "+f.Message, "sgr-x")) {
+			if !strings.Contains(body, "<strong>New:</strong> <span class=\"badge sev-"+f.Severity.String()+"\">"+f.Severity.String()+"</span> <code>"+f.Check+"</code> "+f.Message) {
 				t.Errorf("%s does not show the new finding %s %s", where, f.Check, f.Message)
 			}
 		}
@@ -112,4 +111,62 @@ func TestPreviewAuditDiff(t *testing.T) {
 		t.Fatalf("preview with time for its audit: %d %.1500s", code, body)
 	}
 	shows("the preview", body)
+}
+
+// TestPreviewNamesPlanned: a preview's audit findings name the rules and
+// the group the change would make as "new rule N" and "new group N", not
+// by the IDs of the dry run, which the applied change does not give them
+// (a finding of "rule sgr-…" named a rule that never existed).
+func TestPreviewNamesPlanned(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	ctx := context.Background()
+	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web", Description: "the web tier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.budgets.preview = diffTimeout // the diff in place
+	s := c.sessions.add(cl.Account, key.ID, false)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want []string
+	}{
+		{"rules", url.Values{"op": {"add-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
+			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"22"}, "r1.peer": {"0.0.0.0/0"},
+			"r2.policy": {"accept"}, "r2.priority": {"1"}, "r2.protocol": {"TCP"}, "r2.ports": {"3389"}, "r2.peer": {"0.0.0.0/0"}},
+			[]string{"New rule 1 of " + g.SecurityGroupId, "New rule 2 of " + g.SecurityGroupId}},
+		{"a group", url.Values{"op": {"create-group"}, "name": {"db"}}, []string{"New group 1 has no member instances"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.form
+			f.Set("csrf", s.csrf)
+			f.Set("step", "preview")
+			req := httptest.NewRequest("POST", "/console/r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			body := html.UnescapeString(w.Body.String())
+			i, j := strings.Index(body, `id="audit-diff"`), strings.Index(body, "</section>")
+			if w.Code != 200 || i < 0 {
+				t.Fatalf("%d, no audit diff: %.2000s", w.Code, body)
+			}
+			diff := body[i:]
+			if j > i {
+				diff = body[i:j]
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(diff, want) {
+					t.Errorf("the audit diff does not name %q: %s", want, diff)
+				}
+			}
+			if id := regexp.MustCompile(`\bsgr?-[a-z0-9]+`).FindAllString(strings.ReplaceAll(diff, g.SecurityGroupId, ""), -1); len(id) > 0 {
+				t.Errorf("the audit diff names %q, which the change's resources will not be: %s", id, diff)
+			}
+		})
+	}
 }

@@ -319,6 +319,74 @@ func TestGroupsPaged(t *testing.T) {
 	}
 }
 
+// TestGroupFindingsPaged: a group with hundreds of audit findings (a rule
+// without a description is one) lists them a hundred at a time on its
+// page, every one on some page, with links between the pages (its page
+// listed them all).
+func TestGroupFindingsPaged(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	var rules []model.Rule
+	for i := range 180 {
+		rules = append(rules, modeltest.Rule(fmt.Sprintf("sgr-paged%011d", i), fmt.Sprintf("in accept 1 TCP %d/%d 10.0.0.0/8", 1000+i, 1000+i)))
+	}
+	g := modeltest.Group("sg-paged0000000000001", "", "basic", rules...)
+	g.Owner, g.Name = cl.Account, "many"
+	if _, err := svc.Import(context.Background(), cl.Region, service.Resources{Groups: []*model.SecurityGroup{g}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(n int) string {
+		path := fmt.Sprintf("%sr/cn-hangzhou/groups/%s?page=%d", Prefix, g.ID, n)
+		for i := 0; ; i++ { // until the audit is computed
+			code, body := get(t, c, key.Account, path)
+			if code != 200 {
+				t.Fatalf("%s: %d", path, code)
+			}
+			if !strings.Contains(body, `id="updating"`) {
+				return body
+			}
+			if i == 100 {
+				t.Fatalf("%s never shows the current audit", path)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	item := regexp.MustCompile(`<li><span class="badge sev-[a-z]+">[a-z]+</span> <code>(SGA-\d+)</code> (?:<code>([^<]+)</code> )?`)
+	total := regexp.MustCompile(`shown of (\d+)\.`)
+	seen := map[string]bool{}
+	want, pages := 0, 0
+	for n := 1; ; n++ {
+		body := page(n)
+		list, _, _ := strings.Cut(body[strings.Index(body, `id="find-h"`)+1:], "</ul>")
+		items := item.FindAllStringSubmatch(list, -1)
+		m := total.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("page %d does not say how many findings there are", n)
+		}
+		fmt.Sscan(m[1], &want)
+		pages = (want + 99) / 100
+		if rows := min(100, want-(n-1)*100); want <= 180 || len(items) != rows {
+			t.Errorf("page %d lists %d findings of %d, want %d", n, len(items), want, rows)
+		}
+		for _, it := range items {
+			seen[it[1]+" "+it[2]] = true
+		}
+		next := strings.Contains(body, `id="findings-next"`)
+		if next != (n < pages) {
+			t.Errorf("page %d of %d: a link to the next page is %v", n, pages, next)
+		}
+		if !next || n >= pages {
+			break
+		}
+	}
+	if len(seen) != want {
+		t.Errorf("the pages list %d distinct findings, want %d", len(seen), want)
+	}
+}
+
 // TestApplySentOnceInBrowser: a second click on Apply while the first is
 // on its way does not send the change again, and the form says it is
 // working.
@@ -364,6 +432,53 @@ func TestApplySentOnceInBrowser(t *testing.T) {
 	defer mu.Unlock()
 	if applies != 1 {
 		t.Fatalf("Apply clicked twice sent the change %d times", applies)
+	}
+}
+
+// TestMapFoldsMemberlessGroups: a VPC with a hundred groups without
+// members draws them as one node, which says how many, and lists them
+// under the map; the groups with members are drawn as before (they were
+// lost in a ring of a hundred tiny nodes, none of which any flow reaches).
+func TestMapFoldsMemberlessGroups(t *testing.T) {
+	srv, c, key, group, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	var empty []*model.SecurityGroup
+	for i := range 100 {
+		g := modeltest.Group(fmt.Sprintf("sg-empty%013d", i), "vpc-layout00000000001", "basic")
+		g.Owner, g.Name = cl.Account, fmt.Sprintf("spare-%03d", i)
+		empty = append(empty, g)
+	}
+	if _, err := c.svc.Import(context.Background(), cl.Region, service.Resources{Groups: empty}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := narrowBrowser(t, srv, key, 1280)
+	for i := 0; ; i++ { // until the reachability is computed
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map?vpc=vpc-layout00000000001"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if cur, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("updating") === null`)); err == nil && cur {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the map never shows the current reachability")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#map[data-ready="1"]`))); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.palisadeMap.cy.nodes().map(n => n.id())`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(nodes)
+	if want := []string{"memberless", group, "sg-layout0000000app01"}; !slices.Equal(slices.DeleteFunc(slices.Clone(nodes), func(n string) bool { return n == "internet" }), want) {
+		t.Errorf("the map draws the nodes %q, want %q (and the internet)", nodes, want)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[window.palisadeMap.cy.getElementById("memberless").data("label"),
+		String(document.querySelectorAll("#memberless li a[href*='/groups/sg-empty']").length)]`))
+	if want := []string{"100 groups without members", "100"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("the folded node's label and the list's links: %q, want %q (%v)", got, want, err)
 	}
 }
 
@@ -811,6 +926,59 @@ func TestRefusedNewGroupKeepsForm(t *testing.T) {
 	}
 }
 
+// TestRefusedSettingsKeepForm: a rename or a clone the API refuses comes
+// back as the group's page with the refused form as typed and the API's
+// error inside it, and nothing is changed (the refusal's Back led to the
+// group's page as it was, and what was typed was lost).
+func TestRefusedSettingsKeepForm(t *testing.T) {
+	srv, c, key, group, _ := layoutWorld(t)
+	ctx := narrowBrowser(t, srv, key, 1280)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	groups := func() int {
+		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Total
+	}
+	before := groups()
+	for _, tc := range []struct {
+		op, field, typed, other, otherTyped, code string
+	}{
+		{"modify-group", "#rename", "1db", "#redesc", "the database tier", "InvalidSecurityGroupName.Malformed"},
+		{"clone-group", "#clone-name", "http://db-copy", "", "", "InvalidSecurityGroupName.Malformed"},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + Prefix + "r/cn-hangzhou/groups/" + group),
+				chromedp.WaitVisible(chromedp.CSS(tc.field)),
+				chromedp.Clear(chromedp.CSS(tc.field)), chromedp.SendKeys(chromedp.CSS(tc.field), tc.typed)}
+			if tc.other != "" {
+				steps = append(steps, chromedp.Clear(chromedp.CSS(tc.other)), chromedp.SendKeys(chromedp.CSS(tc.other), tc.otherTyped))
+			}
+			steps = append(steps, chromedp.Click(chromedp.CSS(`form:has(input[name=op][value=`+tc.op+`]) button[type=submit]`)),
+				chromedp.WaitVisible(chromedp.CSS("#error-code")))
+			if err := chromedp.Do(ctx, steps...); err != nil {
+				t.Fatal(err)
+			}
+			code, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#error-code")))
+			if err != nil || code != tc.code {
+				t.Errorf("error code %q (%v), want %s", code, err, tc.code)
+			}
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.querySelector("`+tc.field+`").value,
+				`+"`"+tc.other+"`"+` && document.querySelector("`+tc.other+`").value,
+				document.getElementById("api-error").closest("form").querySelector("input[name=op]").value,
+				document.activeElement.id]`))
+			if want := []string{tc.typed, tc.otherTyped, tc.op, tc.field[1:]}; err != nil || !slices.Equal(got, want) {
+				t.Errorf("the page holds %q (field, other field, form of the error, focus), want %q (%v)", got, want, err)
+			}
+		})
+	}
+	attr, err := c.svc.DescribeSecurityGroupAttribute(context.Background(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+	if err != nil || attr.Group.Name != "db-prod" || groups() != before {
+		t.Errorf("after the refusals the group is named %q (%v), %d groups (%d before)", attr.Group.Name, err, groups(), before)
+	}
+}
+
 // TestChangesInEventTrail: a change applied in the console is told to the
 // server's observer as the API call it makes, with its parameters and
 // the session's key, so the event trail (and the webhook) has it; a
@@ -841,7 +1009,7 @@ func TestChangesInEventTrail(t *testing.T) {
 			"AuthorizeSecurityGroup", "", "Permissions.1.PortRange", "8080/8080"},
 		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
 		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
-		{url.Values{"op": {"create-group"}, "name": {"made-here"}, "policy": {"drop"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
+		{url.Values{"op": {"create-group"}, "name": {"made-here"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			n := len(calls)
@@ -878,6 +1046,88 @@ func TestChangesInEventTrail(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("the events page lacks %s: %d", want, code)
 		}
+	}
+}
+
+// TestChangesOfSeveralCallsInEventTrail: a change the console makes as
+// several API calls is recorded as those calls, each naming what it made
+// or changed: a group created with a policy, or cloned from a group whose
+// policy is Drop, is CreateSecurityGroup (naming the new group) and then
+// ModifySecurityGroupPolicy of that group (only the creation was
+// recorded, and the policy set was in no event), and the clone's rules,
+// imported next, are AuthorizeSecurityGroup of the new group.
+func TestChangesOfSeveralCallsInEventTrail(t *testing.T) {
+	_, base, key, group, _ := layoutWorld(t)
+	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
+	if err := base.svc.ModifySecurityGroupPolicy(context.Background(), service.GroupPolicyInput{Caller: cl, SecurityGroupID: group, InnerAccessPolicy: "Drop"}); err != nil {
+		t.Fatal(err)
+	}
+	var events []trail.Event
+	c, err := New(base.svc, Options{Observe: func(call *rpc.Call) { events = append(events, trail.EventOf(call, key.Account)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(key.Account, key.ID, false)
+	apply := func(f url.Values) {
+		t.Helper()
+		f.Set("csrf", s.csrf)
+		f.Set("step", "apply")
+		req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		if w.Code != http.StatusSeeOther {
+			t.Fatalf("%v: %d %.300s", f, w.Code, w.Body.String())
+		}
+	}
+	// made is the group the last CreateSecurityGroup event names.
+	made := func() string {
+		for i := len(events) - 1; i >= 0; i-- {
+			if events[i].EventName == "CreateSecurityGroup" {
+				for _, r := range events[i].Resources {
+					if r.Type == "ACS::ECS::SecurityGroup" && r.ID != group {
+						return r.ID
+					}
+				}
+			}
+		}
+		return ""
+	}
+	_, export := get(t, c, key.Account, Prefix+"r/cn-hangzhou/groups/"+group+"/export?format=json")
+	type want struct{ action, param, value string }
+	for _, tc := range []struct {
+		name string
+		form func() url.Values
+		want []want // "new" stands for the group made
+	}{
+		{"create with a policy", func() url.Values {
+			return url.Values{"op": {"create-group"}, "name": {"made-here"}, "policy": {"drop"}}
+		},
+			[]want{{"CreateSecurityGroup", "SecurityGroupName", "made-here"}, {"ModifySecurityGroupPolicy", "InnerAccessPolicy", "Drop"}}},
+		{"clone", func() url.Values { return url.Values{"op": {"clone-group"}, "group": {group}, "name": {"db-copy"}} },
+			[]want{{"CreateSecurityGroup", "SecurityGroupName", "db-copy"}, {"ModifySecurityGroupPolicy", "InnerAccessPolicy", "Drop"}}},
+		{"the clone's rules", func() url.Values {
+			return url.Values{"op": {"import-rules"}, "group": {made()}, "dir": {"ingress"}, "rules": {export}}
+		}, []want{{"AuthorizeSecurityGroup", "Permissions.1.PortRange", "3306/3306"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(events)
+			apply(tc.form())
+			got := events[n:]
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d events, want %d: %+v", len(got), len(tc.want), got)
+			}
+			id := made()
+			for i, w := range tc.want {
+				ev := got[i]
+				names := slices.ContainsFunc(ev.Resources, func(r trail.Resource) bool { return r.ID == id })
+				if ev.EventName != w.action || ev.ErrorCode != "" || !names || ev.RequestParameters.Get(w.param) != w.value {
+					t.Errorf("event %d: %s code %q resources %+v parameters %v; want %s naming %s with %s=%s",
+						i, ev.EventName, ev.ErrorCode, ev.Resources, ev.RequestParameters, w.action, id, w.param, w.value)
+				}
+			}
+		})
 	}
 }
 

@@ -214,7 +214,9 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 				after = append(after, f)
 			}
 		}
-		after = redacted(after, next, owned)
+		// What the change makes is named as planned, not by the dry
+		// run's IDs, which the applied change does not give it.
+		after = audit.NamePlanned(redacted(after, next, owned), st.cloud, next)
 		return nil
 	})
 	if err != nil {

@@ -44,5 +44,6 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 			out = append(out, f)
 		}
 	}
-	return redacted(out, after, owned), nil
+	// What the change makes is named as planned (see AuditAfterFrom).
+	return audit.NamePlanned(redacted(out, after, owned), before.Cloud, after), nil
 }
