@@ -138,25 +138,29 @@ const (
 // Instance is a virtual machine with one primary NIC. An empty VpcID means a
 // classic-network instance.
 type Instance struct {
-	ID             string     `json:"id"`
-	Region         string     `json:"region"`
-	Owner          string     `json:"owner"`
-	Name           string     `json:"name"`
-	Description    string     `json:"description"`
-	Zone           string     `json:"zone"`
-	VpcID          string     `json:"vpcId"`
-	VSwitchID      string     `json:"vSwitchId"`
-	PrivateIP      netip.Addr `json:"privateIp"`
-	IPv6           netip.Addr `json:"ipv6,omitzero"`
-	PublicIP       netip.Addr `json:"publicIp,omitzero"`
-	EipID          string     `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
-	Status         string     `json:"status"`
-	ImageID        string     `json:"imageId"`
-	InstanceType   string     `json:"instanceType"`
-	BandwidthOut   int        `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
-	SecurityGroups []string   `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
-	Tags           []Tag      `json:"tags,omitempty"`
-	Created        time.Time  `json:"created"`
+	ID          string     `json:"id"`
+	Region      string     `json:"region"`
+	Owner       string     `json:"owner"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Zone        string     `json:"zone"`
+	VpcID       string     `json:"vpcId"`
+	VSwitchID   string     `json:"vSwitchId"`
+	PrivateIP   netip.Addr `json:"privateIp"`
+	// SecondaryIPs are the primary ENI's secondary private IPv4 addresses
+	// (AssignPrivateIpAddresses), in assignment order: addresses of the
+	// same NIC, under the same groups.
+	SecondaryIPs   []netip.Addr `json:"secondaryIps,omitempty"`
+	IPv6           netip.Addr   `json:"ipv6,omitzero"`
+	PublicIP       netip.Addr   `json:"publicIp,omitzero"`
+	EipID          string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
+	Status         string       `json:"status"`
+	ImageID        string       `json:"imageId"`
+	InstanceType   string       `json:"instanceType"`
+	BandwidthOut   int          `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
+	SecurityGroups []string     `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
+	Tags           []Tag        `json:"tags,omitempty"`
+	Created        time.Time    `json:"created"`
 	// SystemDisk is the system disk the launch asked for (zero: ECS's
 	// defaults, see SystemDiskOf). Palisade keeps no disks: it is kept so
 	// DescribeDisks answers what was written.
@@ -209,10 +213,11 @@ func (i *Instance) SystemDiskID() string { return DerivedID("d", i.ID) }
 // Classic reports whether the instance is on the classic network.
 func (i *Instance) Classic() bool { return i.VpcID == "" }
 
-// Addresses returns the instance's private addresses (IPv4, then IPv6 if
-// any): the addresses a group peer stands for.
+// Addresses returns the instance's private addresses (the primary IPv4,
+// the secondary IPv4s, then IPv6 if any): the addresses a group peer stands
+// for, and those a packet reaches the NIC on.
 func (i *Instance) Addresses() []netip.Addr {
-	a := []netip.Addr{i.PrivateIP}
+	a := append([]netip.Addr{i.PrivateIP}, i.SecondaryIPs...)
 	if i.IPv6.IsValid() {
 		a = append(a, i.IPv6)
 	}
