@@ -168,6 +168,10 @@ type Instance struct {
 	// UserData is the launch's user data, Base64 as given (at most
 	// MaxUserData bytes once decoded).
 	UserData string `json:"userData,omitempty"`
+	// Maintenance is what the instance does on a maintenance event
+	// (ModifyInstanceMaintenanceAttributes; zero: ECS's defaults, see
+	// MaintenanceOf). Palisade keeps it so the reads answer what was set.
+	Maintenance Maintenance `json:"maintenance,omitzero"`
 	// Placement: the host that enforces this instance's policy (set by agents).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`
@@ -192,6 +196,36 @@ const (
 
 // SystemDiskCategories are the categories a system disk may have.
 var SystemDiskCategories = []string{"cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"}
+
+// Maintenance is an instance's maintenance attributes.
+type Maintenance struct {
+	Action  string              `json:"action,omitempty"` // one of MaintenanceActions
+	Notify  bool                `json:"notify,omitempty"` // NotifyOnMaintenance
+	Windows []MaintenanceWindow `json:"windows,omitempty"`
+}
+
+// MaintenanceWindow is a daily window, "HH:00:00" in UTC+8 as ECS takes it.
+type MaintenanceWindow struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// DefaultMaintenanceAction is ECS's ActionOnMaintenance, and
+// MaintenanceActions those an instance without local disks supports (all
+// of Palisade's: it keeps none).
+const DefaultMaintenanceAction = "AutoRecover"
+
+var MaintenanceActions = []string{"Stop", "AutoRecover"}
+
+// MaintenanceOf is the instance's maintenance attributes with ECS's default
+// action filled in.
+func (i *Instance) MaintenanceOf() Maintenance {
+	m := i.Maintenance
+	if m.Action == "" {
+		m.Action = DefaultMaintenanceAction
+	}
+	return m
+}
 
 // SystemDiskOf is the instance's system disk with ECS's defaults filled in
 // (instances stored before disks were kept have none).

@@ -178,4 +178,9 @@ func TestSecondaryPrivateIPs(t *testing.T) {
 	}
 	_, err := assignIPs(c, eni, 1)
 	wantErr(t, err, 403, "InvalidOperation.Ipv4CountExceeded")
+	// DescribeInstances lists the attached ENI with its addresses too.
+	nics := must(c.DescribeInstances(di))(t).Instances.Instance[0].NetworkInterfaces.NetworkInterface
+	if len(nics) != 2 || nics[1].NetworkInterfaceId != eni || len(nics[1].PrivateIpSets.PrivateIpSet) != 6 {
+		t.Fatalf("DescribeInstances NICs after the attach: %+v", nics)
+	}
 }
