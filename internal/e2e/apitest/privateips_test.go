@@ -158,6 +158,20 @@ func TestSecondaryPrivateIPs(t *testing.T) {
 		t.Fatalf("refusals changed the ENI: %v, was %v", got, beforeENI)
 	}
 
+	// A retry with the same ClientToken answers the first call's addresses
+	// and assigns none more.
+	tok := ecs.CreateAssignPrivateIpAddressesRequest()
+	tok.NetworkInterfaceId, tok.SecondaryPrivateIpAddressCount, tok.ClientToken = eni, requests.NewInteger(1), "assign-once"
+	first := must(c.AssignPrivateIpAddresses(tok))(t).AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress
+	again := must(c.AssignPrivateIpAddresses(tok))(t).AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress
+	if len(first) != 1 || !slices.Equal(first, again) {
+		t.Fatalf("ClientToken retry answered %v, then %v", first, again)
+	}
+	if got := privateIPs(t, c, eni); len(got) != 2 || got[1] != first[0] {
+		t.Fatalf("after a retried assignment the ENI holds %v; want its primary and %s", got, first[0])
+	}
+	noErr(t, unassignIPs(c, eni, first[0]))
+
 	// Unassigned, an address is free again: the other ENI takes it.
 	noErr(t, unassignIPs(c, primary, "10.0.1.60"))
 	if got := privateIPs(t, c, primary); slices.Contains(got, "10.0.1.60") || len(got) != 4 {
