@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func connectFrom(t *testing.T, ns, src, addr string, port int) bool {
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 		}
 		var c net.Conn
-		c, err = d.Dial("tcp", fmt.Sprintf("%s:%d", addr, port))
+		c, err = d.Dial("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 		if err == nil {
 			c.Close()
 		}
