@@ -23,6 +23,7 @@ func (s *Service) diskActions() map[string]rpc.Handler {
 		"DescribeInstanceRamRole":               s.describeInstanceRamRole,
 		// The changes alicloud_instance makes to them after the create.
 		"ResizeDisk":                          s.resizeDisk,
+		"ModifyDiskAttribute":                 s.modifyDiskAttribute,
 		"ModifyInstanceMaintenanceAttributes": s.modifyInstanceMaintenanceAttributes,
 	}
 }
@@ -279,6 +280,33 @@ func (s *Service) modifyInstanceMaintenanceAttributes(ctx context.Context, req *
 		in.Windows = append(in.Windows, win)
 	}
 	if err := s.ModifyInstanceMaintenance(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+// modifyDiskAttribute serves ModifyDiskAttribute of one system disk
+// (alicloud_instance's system_disk_name and system_disk_description).
+// DiskIds.N, the batch form, and the snapshot and release settings are
+// refused rather than ignored: Palisade keeps no snapshots, and a system
+// disk goes with its instance.
+func (s *Service) modifyDiskAttribute(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if len(p.List("DiskIds")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.DiskIds", "Palisade changes one disk at a time: give DiskId, not DiskIds.N.")
+	}
+	for _, name := range []string{"DeleteWithInstance", "DeleteAutoSnapshot", "EnableAutoSnapshot", "BurstingEnabled"} {
+		if p.Has(name) {
+			return nil, ecserr.BadRequest("OperationUnsupported."+name, "Palisade keeps %s of a system disk as ECS sets it; leave it out.", name)
+		}
+	}
+	in := service.ModifyDiskInput{Caller: c, DiskID: p.Get("DiskId"), Name: p.Optional("DiskName"), Description: p.Optional("Description"),
+		Idempotency: idempotency(req)}
+	if err := s.ModifyDiskAttribute(ctx, in); err != nil {
 		return nil, err
 	}
 	return &rpc.Base{}, nil

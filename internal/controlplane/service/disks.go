@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -252,6 +253,44 @@ func (s *Service) ModifyInstanceMaintenance(ctx context.Context, in MaintenanceI
 			}
 		}
 		return struct{}{}, nil
+	})
+	return err
+}
+
+// ModifyDiskInput renames a system disk or changes its description
+// (ModifyDiskAttribute); nil fields stay, "" clears.
+type ModifyDiskInput struct {
+	Caller      Caller
+	DiskID      string
+	Name        *string
+	Description *string
+	Idempotency `json:"-"`
+}
+
+// ModifyDiskAttribute changes the name or description of the system disk
+// of one of the caller's instances (alicloud_instance's system_disk_name
+// and system_disk_description), checked as RunInstances checks them.
+func (s *Service) ModifyDiskAttribute(ctx context.Context, in ModifyDiskInput) error {
+	c := in.Caller
+	if in.DiskID == "" {
+		return ecserr.MissingParameter("DiskId")
+	}
+	if err := cmp.Or(checkName("InvalidDiskName.Malformed", "DiskName", value(in.Name)),
+		checkDescription("InvalidDescription.Malformed", value(in.Description))); err != nil {
+		return err
+	}
+	_, err := Update(s, ctx, c, "ModifyDiskAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := diskInstance(tx, c, in.DiskID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if in.Name != nil {
+			inst.SystemDisk.Name = *in.Name
+		}
+		if in.Description != nil {
+			inst.SystemDisk.Description = *in.Description
+		}
+		return struct{}{}, PutInstance(tx, inst)
 	})
 	return err
 }

@@ -185,6 +185,20 @@ func TestTerraformInstance(t *testing.T) {
 			want:  map[string]string{"TotalCount": "1", disk + "DiskId": "{disk}", disk + "Size": "60", disk + "Category": "cloud_essd"},
 			kinds: map[string]string{disk + "Size": num}},
 
+		// system_disk_name and system_disk_description changed: one
+		// ModifyDiskAttribute with both (an unset one empty).
+		tfStep{name: "disk attribute: bad name", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "1-starts-with-a-digit",
+			"Description": ""}, err: "InvalidDiskName.Malformed", status: 400},
+		tfStep{name: "disk attribute: bad description", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys",
+			"Description": "http://x"}, err: "InvalidDescription.Malformed", status: 400},
+		tfStep{name: "disk attribute: release setting", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DeleteWithInstance": false},
+			err: "OperationUnsupported.DeleteWithInstance", status: 400},
+		tfStep{name: "other: disk attribute", as: other, version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys"},
+			err: "InvalidDiskId.NotFound", status: 404},
+		tfStep{name: "disk attribute", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys", "Description": "system disk"}},
+		tfStep{name: "disk attribute: read", version: ecsV, action: "DescribeDisks", body: map[string]any{"InstanceId": "{inst}", "DiskType": "system"},
+			want: map[string]string{disk + "DiskName": "tf-sys", disk + "Description": "system disk", disk + "Size": "60"}},
+
 		// maintenance_action, maintenance_notify, maintenance_time changed:
 		// one ModifyInstanceMaintenanceAttributes with InstanceId as a list
 		// and the windows as MaintenanceWindow.N; the read sees them.
