@@ -67,9 +67,10 @@ type ipTarget struct {
 	put  func(tx store.Tx, secondary []netip.Addr) error
 }
 
-// ipTargetOf loads an ENI of the caller for an address change. The ENI is
-// Available or InUse; a primary ENI's instance (and an attached ENI's) is
-// Running or Stopped, as ECS requires.
+// ipTargetOf loads an ENI of the caller for an address change, with the
+// instance it is attached to (whose type bounds its addresses). The ENI is
+// Available or InUse; a primary ENI's instance is Running or Stopped, as
+// ECS requires.
 func ipTargetOf(tx store.ReadTx, c Caller, id string) (ipTarget, error) {
 	n, err := GetENI(tx, c, id)
 	if err != nil {
@@ -80,7 +81,7 @@ func ipTargetOf(tx store.ReadTx, c Caller, id string) (ipTarget, error) {
 		if t.inst, err = GetInstance(tx, c, n.InstanceID); err != nil {
 			return ipTarget{}, err
 		}
-		if t.inst.Status != model.StatusRunning && t.inst.Status != model.StatusStopped {
+		if n.Type == model.ENIPrimary && t.inst.Status != model.StatusRunning && t.inst.Status != model.StatusStopped {
 			return ipTarget{}, ecserr.BadRequest("InvalidOperation.InvalidEcsState", "Instance %s is %s; it must be Running or Stopped to change the addresses of its network interface %s.", t.inst.ID, t.inst.Status, n.ID)
 		}
 	}
