@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -54,8 +55,21 @@ func (c *call) describeInstances(filter func(*ecs.DescribeInstancesRequest)) (*e
 	return last, nil
 }
 
+// privateIP lists an instance's private IPv4 addresses: the primary, then
+// its primary ENI's secondary addresses (AssignPrivateIpAddresses).
 func privateIP(in ecs.Instance) string {
 	if ips := in.VpcAttributes.PrivateIpAddress.IpAddress; len(ips) > 0 {
+		ips = slices.Clone(ips)
+		for _, n := range in.NetworkInterfaces.NetworkInterface {
+			if n.Type == "Secondary" { // a secondary ENI's addresses are its own, not the instance's
+				continue
+			}
+			for _, p := range n.PrivateIpSets.PrivateIpSet {
+				if !p.Primary && !slices.Contains(ips, p.PrivateIpAddress) {
+					ips = append(ips, p.PrivateIpAddress)
+				}
+			}
+		}
 		return strings.Join(ips, ",")
 	}
 	if ips := in.InnerIpAddress.IpAddress; len(ips) > 0 {

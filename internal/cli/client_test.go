@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -380,5 +382,22 @@ func TestFailRedactsSignedURLs(t *testing.T) {
 	(&source{name: "reach", stderr: &errb}).fail(err)
 	if got := errb.String(); strings.Contains(got, "Signature") || strings.Contains(got, "LTAI1") || !strings.Contains(got, "http://127.0.0.1:1/") || !strings.Contains(got, "connection refused") {
 		t.Errorf("got %q; want the endpoint and the cause without the signed query", got)
+	}
+}
+
+// TestPrivateIPListsSecondaries: the instance's private address column
+// lists its primary ENI's secondary addresses after the primary, and not a
+// secondary ENI's.
+func TestPrivateIPListsSecondaries(t *testing.T) {
+	var in ecs.Instance
+	in.VpcAttributes.PrivateIpAddress.IpAddress = []string{"10.0.1.10"}
+	in.NetworkInterfaces.NetworkInterface = []ecs.NetworkInterface{
+		{Type: "Primary", PrivateIpSets: ecs.PrivateIpSetsInDescribeInstances{PrivateIpSet: []ecs.PrivateIpSet{
+			{PrivateIpAddress: "10.0.1.10", Primary: true}, {PrivateIpAddress: "10.0.1.20"}}}},
+		{Type: "Secondary", PrivateIpSets: ecs.PrivateIpSetsInDescribeInstances{PrivateIpSet: []ecs.PrivateIpSet{
+			{PrivateIpAddress: "10.0.1.50", Primary: true}, {PrivateIpAddress: "10.0.1.51"}}}},
+	}
+	if got := privateIP(in); got != "10.0.1.10,10.0.1.20" {
+		t.Errorf("privateIP = %q, want 10.0.1.10,10.0.1.20", got)
 	}
 }

@@ -225,9 +225,12 @@ func (r *Result) changedPoints(c *policy.Cloud, ids []string) [2][]iprange.Key {
 			versions = append(versions, inst)
 		}
 		for _, v := range versions {
-			points[0] = append(points[0], iprange.KeyOf(v.PrivateIP))
-			if v.IPv6.IsValid() {
-				points[1] = append(points[1], iprange.KeyOf(v.IPv6))
+			for _, a := range v.Addresses() { // secondary addresses too: group peers stand for them
+				f := 0
+				if a.Is6() {
+					f = 1
+				}
+				points[f] = append(points[f], iprange.KeyOf(a))
 			}
 		}
 	}
@@ -467,7 +470,7 @@ func Changes(before, after *policy.Cloud) Change {
 // reachability: network, addresses and groups.
 func sameInstance(a, b *model.Instance) bool {
 	return a.VpcID == b.VpcID && a.PrivateIP == b.PrivateIP && a.PublicIP == b.PublicIP && a.IPv6 == b.IPv6 &&
-		slices.Equal(a.SecurityGroups, b.SecurityGroups)
+		slices.Equal(a.SecondaryIPs, b.SecondaryIPs) && slices.Equal(a.SecurityGroups, b.SecurityGroups)
 }
 
 // Affected returns the instances whose links may differ between two

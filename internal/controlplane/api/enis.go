@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -29,6 +30,8 @@ func (s *Service) eniActions() map[string]rpc.Handler {
 		"DescribeNetworkInterfaces":         s.describeNetworkInterfaces,
 		"DescribeNetworkInterfaceAttribute": s.describeNetworkInterfaceAttribute,
 		"ModifyNetworkInterfaceAttribute":   s.modifyNetworkInterfaceAttribute,
+		"AssignPrivateIpAddresses":          s.assignPrivateIpAddresses,
+		"UnassignPrivateIpAddresses":        s.unassignPrivateIpAddresses,
 	}
 }
 
@@ -83,7 +86,7 @@ func eniOut(n *model.NetworkInterface) eniItem {
 	if n.InstanceID != "" {
 		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}
 	}
-	item.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
+	item.PrivateIpSets.PrivateIpSet = privateIPSets(n.PrivateIP, n.SecondaryIPs)
 	item.Ipv6Sets.Ipv6Set = []ipv6SetItem{}
 	item.Ipv4PrefixSets.Ipv4PrefixSet = []ipv4PrefixItem{}
 	if n.IPv6.IsValid() {
@@ -103,12 +106,10 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 		return nil, err
 	}
 	p := req.Params
-	// Secondary private IPs and IPv4 prefixes are not modelled: refused
-	// rather than dropped, so the ENI is not made without them.
-	if n, e := p.Int("SecondaryPrivateIpAddressCount", 0); e != nil {
+	// IPv4 prefixes are not modelled: refused rather than dropped, so the
+	// ENI is not made without them.
+	if e := p.CheckList("PrivateIpAddress", false, true); e != nil {
 		return nil, e
-	} else if n > 0 || len(p.List("PrivateIpAddress")) > 0 {
-		return nil, ecserr.BadRequest("OperationUnsupported.SecondaryPrivateIp", "Palisade gives an ENI its primary private IP only; leave PrivateIpAddress.N and SecondaryPrivateIpAddressCount out.")
 	}
 	if n, e := p.Int("Ipv4PrefixCount", 0); e != nil {
 		return nil, e
@@ -129,6 +130,10 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 	if in.IPv6Count, e = p.Int("Ipv6AddressCount", 0); e != nil {
 		return nil, e
 	}
+	if in.SecondaryCount, e = p.Int("SecondaryPrivateIpAddressCount", 0); e != nil {
+		return nil, e
+	}
+	in.SecondaryIPs = p.List("PrivateIpAddress")
 	if in.DeleteOnRelease, e = p.Bool("DeleteOnRelease", false); e != nil {
 		return nil, e
 	}
@@ -240,6 +245,80 @@ func (s *Service) modifyNetworkInterfaceAttribute(ctx context.Context, req *rpc.
 		return nil, e
 	}
 	if err := s.ModifyNetworkInterfaceAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+// privateIPSets lists an ENI's private IPv4 addresses as PrivateIpSets do:
+// the primary first, then the secondary ones in assignment order.
+func privateIPSets(primary netip.Addr, secondary []netip.Addr) []privateIPSetItem {
+	out := []privateIPSetItem{{PrivateIpAddress: primary.String(), Primary: true}}
+	for _, a := range secondary {
+		out = append(out, privateIPSetItem{PrivateIpAddress: a.String()})
+	}
+	return out
+}
+
+// privateIPsIn reads AssignPrivateIpAddresses' and
+// UnassignPrivateIpAddresses' parameters. PrivateIpAddress is a list
+// (PrivateIpAddress.N): a bare value is refused rather than ignored.
+func privateIPsIn(c service.Caller, req *rpc.Request) (service.PrivateIPsInput, error) {
+	p := req.Params
+	if e := p.CheckList("PrivateIpAddress", false, true); e != nil {
+		return service.PrivateIPsInput{}, e
+	}
+	if p.Has("Ipv4Prefix") || len(p.List("Ipv4Prefix")) > 0 || p.Has("Ipv4PrefixCount") {
+		return service.PrivateIPsInput{}, ecserr.BadRequest("OperationUnsupported.Ipv4Prefix", "Palisade assigns no IPv4 prefixes to ENIs; leave Ipv4Prefix.N and Ipv4PrefixCount out.")
+	}
+	in := service.PrivateIPsInput{Caller: c, NetworkInterfaceID: p.Get("NetworkInterfaceId"), Addresses: p.List("PrivateIpAddress"),
+		Idempotency: idempotency(req)}
+	return in, nil
+}
+
+type assignPrivateIPsResponse struct {
+	rpc.Base
+	AssignedPrivateIpAddressesSet struct {
+		NetworkInterfaceId string
+		PrivateIpSet       struct{ PrivateIpAddress []string }
+		Ipv4PrefixSet      struct{ Ipv4Prefixes []string }
+	}
+}
+
+func (s *Service) assignPrivateIpAddresses(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	in, err := privateIPsIn(c, req)
+	if err != nil {
+		return nil, err
+	}
+	var e *ecserr.Error
+	if in.Count, e = req.Params.Int("SecondaryPrivateIpAddressCount", 0); e != nil {
+		return nil, e
+	}
+	res, err := s.AssignPrivateIpAddresses(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := &assignPrivateIPsResponse{}
+	out.AssignedPrivateIpAddressesSet.NetworkInterfaceId = res.NetworkInterfaceID
+	out.AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress = append([]string{}, res.Addresses...)
+	out.AssignedPrivateIpAddressesSet.Ipv4PrefixSet.Ipv4Prefixes = []string{}
+	return out, nil
+}
+
+func (s *Service) unassignPrivateIpAddresses(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	in, err := privateIPsIn(c, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.UnassignPrivateIpAddresses(ctx, in); err != nil {
 		return nil, err
 	}
 	return &rpc.Base{}, nil

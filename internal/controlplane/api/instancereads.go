@@ -3,20 +3,28 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // The reads Terraform's alicloud_instance makes besides the instance's
-// own: its system disk, user data, maintenance attributes and RAM role.
+// own: its system disk, user data, maintenance attributes and RAM role;
+// and the changes it makes to the disk's size and the maintenance
+// attributes.
 func (s *Service) diskActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
 		"DescribeDisks":                         s.describeDisks,
 		"DescribeUserData":                      s.describeUserData,
 		"DescribeInstanceMaintenanceAttributes": s.describeInstanceMaintenanceAttributes,
 		"DescribeInstanceRamRole":               s.describeInstanceRamRole,
+		// The changes alicloud_instance makes to them after the create.
+		"ResizeDisk":                          s.resizeDisk,
+		"ModifyDiskAttribute":                 s.modifyDiskAttribute,
+		"ModifyInstanceMaintenanceAttributes": s.modifyInstanceMaintenanceAttributes,
 	}
 }
 
@@ -157,9 +165,9 @@ type describeMaintenanceResponse struct {
 	MaintenanceAttributes struct{ MaintenanceAttribute []maintenanceAttributeItem }
 }
 
-// describeInstanceMaintenanceAttributes answers ECS's defaults (Palisade
-// keeps no maintenance settings): restart on maintenance, no notice, no
-// window.
+// describeInstanceMaintenanceAttributes answers each instance's
+// maintenance attributes: as ModifyInstanceMaintenanceAttributes set them,
+// else ECS's defaults (recover on maintenance, no notice, no window).
 func (s *Service) describeInstanceMaintenanceAttributes(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
@@ -180,10 +188,14 @@ func (s *Service) describeInstanceMaintenanceAttributes(ctx context.Context, req
 	out := &describeMaintenanceResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size}
 	out.MaintenanceAttributes.MaintenanceAttribute = []maintenanceAttributeItem{}
 	for _, in := range res.Items {
-		a := maintenanceAttributeItem{InstanceId: in.ID}
-		a.ActionOnMaintenance.Value, a.ActionOnMaintenance.DefaultValue = "AutoRecover", "AutoRecover"
-		a.ActionOnMaintenance.SupportedValues.SupportedValue = []string{"Stop", "AutoRecover"}
+		m := in.MaintenanceOf()
+		a := maintenanceAttributeItem{InstanceId: in.ID, NotifyOnMaintenance: m.Notify}
+		a.ActionOnMaintenance.Value, a.ActionOnMaintenance.DefaultValue = m.Action, model.DefaultMaintenanceAction
+		a.ActionOnMaintenance.SupportedValues.SupportedValue = slices.Clone(model.MaintenanceActions)
 		a.MaintenanceWindows.MaintenanceWindow = []struct{ StartTime, EndTime string }{}
+		for _, w := range m.Windows {
+			a.MaintenanceWindows.MaintenanceWindow = append(a.MaintenanceWindows.MaintenanceWindow, struct{ StartTime, EndTime string }{w.Start, w.End})
+		}
 		out.MaintenanceAttributes.MaintenanceAttribute = append(out.MaintenanceAttributes.MaintenanceAttribute, a)
 	}
 	return out, nil
@@ -215,4 +227,87 @@ func (s *Service) describeInstanceRamRole(ctx context.Context, req *rpc.Request)
 	out := &describeInstanceRamRoleResponse{RegionId: c.Region}
 	out.InstanceRamRoleSets.InstanceRamRoleSet = []struct{ InstanceId, RamRoleName string }{}
 	return out, nil
+}
+
+// resizeDisk serves ResizeDisk (alicloud_instance's system_disk_size).
+func (s *Service) resizeDisk(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	in := service.ResizeDiskInput{Caller: c, DiskID: p.Get("DiskId"), Type: p.Get("Type"), Idempotency: idempotency(req)}
+	var e *ecserr.Error
+	if in.NewSize, e = p.Int("NewSize", 0); e != nil {
+		return nil, e
+	}
+	if err := s.ResizeDisk(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+// modifyInstanceMaintenanceAttributes serves
+// ModifyInstanceMaintenanceAttributes (alicloud_instance's
+// maintenance_action, maintenance_notify and maintenance_time):
+// InstanceId.N, ActionOnMaintenance, NotifyOnMaintenance and
+// MaintenanceWindow.N.StartTime/EndTime, each left as it is when absent.
+func (s *Service) modifyInstanceMaintenanceAttributes(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if e := p.CheckList("InstanceId", false, true); e != nil {
+		return nil, e
+	}
+	if e := p.CheckList("MaintenanceWindow", true, true); e != nil {
+		return nil, e
+	}
+	in := service.MaintenanceInput{Caller: c, InstanceIDs: p.List("InstanceId"), Idempotency: idempotency(req)}
+	if p.Has("ActionOnMaintenance") {
+		in.Action = p.Optional("ActionOnMaintenance")
+	}
+	var e *ecserr.Error
+	if in.Notify, e = p.OptionalBool("NotifyOnMaintenance"); e != nil {
+		return nil, e
+	}
+	for _, w := range p.Structs("MaintenanceWindow") {
+		win, e := model.ParseMaintenanceWindow(w.Get("StartTime"), w.Get("EndTime"))
+		if e != nil {
+			return nil, e
+		}
+		in.Windows = append(in.Windows, win)
+	}
+	if err := s.ModifyInstanceMaintenance(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+// modifyDiskAttribute serves ModifyDiskAttribute of one system disk
+// (alicloud_instance's system_disk_name and system_disk_description).
+// DiskIds.N, the batch form, and the snapshot and release settings are
+// refused rather than ignored: Palisade keeps no snapshots, and a system
+// disk goes with its instance.
+func (s *Service) modifyDiskAttribute(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if len(p.List("DiskIds")) > 0 {
+		return nil, ecserr.BadRequest("OperationUnsupported.DiskIds", "Palisade changes one disk at a time: give DiskId, not DiskIds.N.")
+	}
+	for _, name := range []string{"DeleteWithInstance", "DeleteAutoSnapshot", "EnableAutoSnapshot", "BurstingEnabled"} {
+		if p.Has(name) {
+			return nil, ecserr.BadRequest("OperationUnsupported."+name, "Palisade keeps %s of a system disk as ECS sets it; leave it out.", name)
+		}
+	}
+	in := service.ModifyDiskInput{Caller: c, DiskID: p.Get("DiskId"), Name: p.Optional("DiskName"), Description: p.Optional("Description"),
+		Idempotency: idempotency(req)}
+	if err := s.ModifyDiskAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
 }

@@ -259,7 +259,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		nic := networkInterfaceItem{NetworkInterfaceId: eniID(in), Type: "Primary", MacAddress: macAddress(in),
 			PrimaryIpAddress: in.PrivateIP.String(), VSwitchId: in.VSwitchID}
 		nic.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
-		nic.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: in.PrivateIP.String(), Primary: true}}
+		nic.PrivateIpSets.PrivateIpSet = privateIPSets(in.PrivateIP, in.SecondaryIPs)
 		if in.IPv6.IsValid() {
 			nic.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: in.IPv6.String()}}
 		}
@@ -268,7 +268,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 			sec := networkInterfaceItem{NetworkInterfaceId: n.ID, Type: n.Type, MacAddress: n.MAC,
 				PrimaryIpAddress: n.PrivateIP.String(), VSwitchId: n.VSwitchID}
 			sec.SecurityGroupIds.SecurityGroupId = slices.Clone(n.SecurityGroups)
-			sec.PrivateIpSets.PrivateIpSet = []privateIPSetItem{{PrivateIpAddress: n.PrivateIP.String(), Primary: true}}
+			sec.PrivateIpSets.PrivateIpSet = privateIPSets(n.PrivateIP, n.SecondaryIPs)
 			if n.IPv6.IsValid() {
 				sec.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: n.IPv6.String()}}
 			}

@@ -1,8 +1,10 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -93,8 +95,8 @@ func (s *Service) DescribeUserData(ctx context.Context, c Caller, id string) (st
 }
 
 // DescribeInstanceMaintenance returns the caller's instances that ids names
-// (every one in the region when ids is empty), newest first: Palisade keeps
-// no maintenance settings, so each has ECS's defaults. Another account's
+// (every one in the region when ids is empty), newest first, for their
+// maintenance attributes (model.Instance.MaintenanceOf). Another account's
 // instance is left out, as one that does not exist.
 func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids []string, pg Page) (Listing[*model.Instance], error) {
 	if len(ids) > MaxInstanceFilterItems {
@@ -138,4 +140,157 @@ func instancesNamed(tx store.ReadTx, c Caller, ids []string) ([]*model.Instance,
 	}
 	newestFirst(insts)
 	return insts, nil
+}
+
+// ResizeDiskInput grows a system disk (ResizeDisk).
+type ResizeDiskInput struct {
+	Caller      Caller
+	DiskID      string
+	NewSize     int    // GiB
+	Type        string // offline (default) or online
+	Idempotency `json:"-"`
+}
+
+// ResizeDisk grows the system disk of one of the caller's instances, as
+// ECS does: only larger (403 InvalidDiskSize.TooSmall otherwise), within
+// the system disk's bound, the instance Running or Stopped. Online resizing
+// is refused for the basic "cloud" category, which ECS resizes offline
+// only. Palisade keeps no disks: the new size is what DescribeDisks reads.
+func (s *Service) ResizeDisk(ctx context.Context, in ResizeDiskInput) error {
+	c := in.Caller
+	switch {
+	case in.DiskID == "":
+		return ecserr.MissingParameter("DiskId")
+	case in.NewSize == 0:
+		return ecserr.MissingParameter("NewSize")
+	}
+	switch in.Type {
+	case "", "offline", "online":
+	default:
+		return ecserr.InvalidParameter("Type", "it is offline or online")
+	}
+	_, err := Update(s, ctx, c, "ResizeDisk", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := diskInstance(tx, c, in.DiskID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		d := inst.SystemDiskOf()
+		switch {
+		case in.NewSize <= d.Size:
+			return struct{}{}, ecserr.Forbidden("InvalidDiskSize.TooSmall", "Disk %s is %d GiB; NewSize %d must be larger: a disk only grows.", in.DiskID, d.Size, in.NewSize)
+		case in.NewSize > model.MaxSystemDiskSize:
+			return struct{}{}, ecserr.Forbidden("InvalidParameter", "NewSize %d is over %d GiB, the most a system disk takes.", in.NewSize, model.MaxSystemDiskSize)
+		case inst.Status != model.StatusRunning && inst.Status != model.StatusStopped:
+			return struct{}{}, ecserr.Forbidden("OperationDenied", "Instance %s of disk %s is %s; it must be Running or Stopped to resize the disk.", inst.ID, in.DiskID, inst.Status)
+		case in.Type == "online" && d.Category == "cloud":
+			return struct{}{}, ecserr.Forbidden("OperationDenied", "Disk %s is a basic disk (cloud), which resizes offline only; send Type offline.", in.DiskID)
+		}
+		inst.SystemDisk.Size = in.NewSize
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
+// diskInstance loads the instance a system disk ID names: the disk is
+// derived from its instance (model.Instance.SystemDiskID). An unknown disk,
+// or another account's, is 404 InvalidDiskId.NotFound.
+func diskInstance(tx store.ReadTx, c Caller, diskID string) (*model.Instance, error) {
+	notFound := ecserr.New(http.StatusNotFound, "InvalidDiskId.NotFound", "The specified disk %q does not exist.", model.Clip(diskID))
+	if !model.HasPrefix(diskID, "d") {
+		return nil, notFound
+	}
+	inst, err := GetInstance(tx, c, model.DerivedID("i", diskID))
+	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
+		return nil, notFound
+	}
+	return inst, err
+}
+
+// MaintenanceInput changes the maintenance attributes of instances
+// (ModifyInstanceMaintenanceAttributes); nil fields stay as they are.
+type MaintenanceInput struct {
+	Caller      Caller
+	InstanceIDs []string
+	Action      *string
+	Notify      *bool
+	Windows     []model.MaintenanceWindow // nil: unchanged
+	Idempotency `json:"-"`
+}
+
+// ModifyInstanceMaintenance sets the maintenance attributes of the caller's
+// instances: every one named must be the caller's (one unknown refuses the
+// whole call, which changes nothing).
+func (s *Service) ModifyInstanceMaintenance(ctx context.Context, in MaintenanceInput) error {
+	c := in.Caller
+	switch {
+	case len(in.InstanceIDs) == 0:
+		return ecserr.MissingParameter("InstanceId.N")
+	case len(in.InstanceIDs) > MaxInstanceFilterItems:
+		return ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
+	case in.Action != nil && !slices.Contains(model.MaintenanceActions, *in.Action):
+		return ecserr.InvalidParameter("ActionOnMaintenance", fmt.Sprintf("%q is not supported; use one of %v", model.Clip(*in.Action), model.MaintenanceActions))
+	case len(in.Windows) > 1:
+		return ecserr.InvalidParameter("MaintenanceWindow.N", "it takes one window")
+	}
+	_, err := Update(s, ctx, c, "ModifyInstanceMaintenanceAttributes", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		for _, id := range uniqSorted(in.InstanceIDs) {
+			inst, err := GetInstance(tx, c, id)
+			if err != nil {
+				return struct{}{}, err
+			}
+			m := &inst.Maintenance
+			if in.Action != nil {
+				m.Action = *in.Action
+			}
+			if in.Notify != nil {
+				m.Notify = *in.Notify
+			}
+			if in.Windows != nil {
+				m.Windows = slices.Clone(in.Windows)
+			}
+			if err := PutInstance(tx, inst); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// ModifyDiskInput renames a system disk or changes its description
+// (ModifyDiskAttribute); nil fields stay, "" clears.
+type ModifyDiskInput struct {
+	Caller      Caller
+	DiskID      string
+	Name        *string
+	Description *string
+	Idempotency `json:"-"`
+}
+
+// ModifyDiskAttribute changes the name or description of the system disk
+// of one of the caller's instances (alicloud_instance's system_disk_name
+// and system_disk_description), checked as RunInstances checks them.
+func (s *Service) ModifyDiskAttribute(ctx context.Context, in ModifyDiskInput) error {
+	c := in.Caller
+	if in.DiskID == "" {
+		return ecserr.MissingParameter("DiskId")
+	}
+	if err := cmp.Or(checkName("InvalidDiskName.Malformed", "DiskName", value(in.Name)),
+		checkDescription("InvalidDescription.Malformed", value(in.Description))); err != nil {
+		return err
+	}
+	_, err := Update(s, ctx, c, "ModifyDiskAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := diskInstance(tx, c, in.DiskID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if in.Name != nil {
+			inst.SystemDisk.Name = *in.Name
+		}
+		if in.Description != nil {
+			inst.SystemDisk.Description = *in.Description
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
 }

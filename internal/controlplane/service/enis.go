@@ -62,7 +62,8 @@ func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, e
 }
 
 // takeVSwitchAddrs marks the addresses that the caller's instances and
-// secondary ENIs on a vSwitch hold as taken.
+// secondary ENIs on a vSwitch hold as taken, their secondary private
+// addresses included.
 func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
 	for _, kind := range []store.Kind{KindInstance, KindENI} {
 		recs, err := indexedList(tx, kind, byVSwitch, vswitchID, c)
@@ -70,16 +71,19 @@ func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[ne
 			return err
 		}
 		for _, r := range recs {
-			var a, a6 netip.Addr
+			var addrs []netip.Addr
 			switch o := r.Object.(type) {
 			case *model.Instance:
-				a, a6 = o.PrivateIP, o.IPv6
+				addrs = o.Addresses()
 			case *model.NetworkInterface:
-				a, a6 = o.PrivateIP, o.IPv6
+				addrs = o.Addresses()
 			}
-			v4[a] = true
-			if a6.IsValid() {
-				v6[a6] = true
+			for _, a := range addrs {
+				if a.Is4() {
+					v4[a] = true
+				} else {
+					v6[a] = true
+				}
 			}
 		}
 	}
@@ -105,6 +109,8 @@ type CreateENIInput struct {
 	VSwitchID        string
 	SecurityGroupIDs []string // SecurityGroupId or SecurityGroupIds.N
 	PrimaryIP        string
+	SecondaryIPs     []string // PrivateIpAddress.N
+	SecondaryCount   int      // SecondaryPrivateIpAddressCount
 	IPv6             []string // Ipv6Address.N (Palisade keeps one)
 	IPv6Count        int
 	Name             string
@@ -142,6 +148,13 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 	}
 	if len(in.IPv6) > 1 || in.IPv6Count > 1 {
 		return nil, ecserr.InvalidParameter("Ipv6Address", "Palisade gives a network interface one IPv6 address")
+	}
+	if err := checkSecondaryInput(in.SecondaryIPs, in.SecondaryCount, true); err != nil {
+		return nil, err
+	}
+	secondary, err := parseSecondaries(in.SecondaryIPs)
+	if err != nil {
+		return nil, err
 	}
 	return Update(s, ctx, c, "CreateNetworkInterface", in.Idempotency, in, func(tx store.Tx) (*model.NetworkInterface, error) {
 		w, err := getVSwitch(tx, c, in.VSwitchID)
@@ -183,6 +196,12 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 				return nil, ecserr.Forbidden("InvalidVSwitchId.IpNotEnough", "vSwitch %s has no free private address left.", w.ID)
 			}
 			n.PrivateIP = a
+		}
+		taken[n.PrivateIP] = true
+		if len(secondary) > 0 || in.SecondaryCount > 0 {
+			if n.SecondaryIPs, err = pickSecondaries(w, taken, secondary, in.SecondaryCount); err != nil {
+				return nil, err
+			}
 		}
 		if len(in.IPv6) > 0 || in.IPv6Count > 0 {
 			if !w.IPv6CIDR.IsValid() {
@@ -372,7 +391,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, n.ID) || in.Name != "" && n.Name != in.Name ||
 				in.VSwitchID != "" && n.VSwitchID != in.VSwitchID || in.VpcID != "" && n.VpcID != in.VpcID ||
 				in.InstanceID != "" && n.InstanceID != in.InstanceID || in.PrimaryIP != "" && n.PrivateIP.String() != in.PrimaryIP ||
-				len(in.PrivateIPs) > 0 && !slices.Contains(in.PrivateIPs, n.PrivateIP.String()) ||
+				len(in.PrivateIPs) > 0 && !slices.ContainsFunc(n.Addresses(), func(a netip.Addr) bool { return a.Is4() && slices.Contains(in.PrivateIPs, a.String()) }) ||
 				len(in.IPv6s) > 0 && !(n.IPv6.IsValid() && slices.Contains(in.IPv6s, n.IPv6.String())) ||
 				in.SecurityGroupID != "" && (n.Type == model.ENIPrimary || !slices.Contains(n.SecurityGroups, in.SecurityGroupID)) ||
 				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) {

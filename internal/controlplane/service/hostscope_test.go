@@ -171,7 +171,7 @@ func (w *world) mutate(rng *rand.Rand, tx store.Tx) error {
 	}()
 	putInst := func(in *model.Instance) error { return PutInstance(tx, in) }
 	putGroup := func(g *model.SecurityGroup) error { return PutGroup(tx, g) }
-	switch rng.IntN(13) {
+	switch rng.IntN(14) {
 	case 0: // bind, move or unbind an instance
 		_, in := pickKey(rng, w.instances)
 		w.bind(rng, in)
@@ -293,6 +293,21 @@ func (w *world) mutate(rng *rand.Rand, tx store.Tx) error {
 			n.Host, n.Interface = testHosts[rng.IntN(len(testHosts))], fmt.Sprintf("pe%d", w.fresh())
 		}
 		return store.PutAs(tx, KindENI, n.ID, legacyFirstUID, "cn-hangzhou", n)
+	case 12: // an instance's or an ENI's secondary addresses: group peers' addresses
+		_, n := pickKey(rng, w.enis)
+		if n != nil && rng.IntN(2) == 0 {
+			n.SecondaryIPs = append(slices.Clone(n.SecondaryIPs), w.addr(n.VpcID))
+			if len(n.SecondaryIPs) > 2 {
+				n.SecondaryIPs = nil
+			}
+			return store.PutAs(tx, KindENI, n.ID, legacyFirstUID, "cn-hangzhou", n)
+		}
+		_, in := pickKey(rng, w.instances)
+		in.SecondaryIPs = append(slices.Clone(in.SecondaryIPs), w.addr(in.VpcID))
+		if len(in.SecondaryIPs) > 2 {
+			in.SecondaryIPs = in.SecondaryIPs[1:]
+		}
+		return putInst(in)
 	case 11: // not a policy record
 		return store.PutAs(tx, KindVPC, "vpc-other", legacyFirstUID, "cn-hangzhou", model.VPC{ID: "vpc-other", Name: fmt.Sprint(w.fresh())})
 	default: // an instance's name and tags: nothing any agent needs

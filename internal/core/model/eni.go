@@ -32,25 +32,28 @@ const (
 // stored on their own and attach to one instance at a time, in its VPC and
 // zone, each with its own groups and addresses.
 type NetworkInterface struct {
-	ID              string     `json:"id"` // eni-…
-	Region          string     `json:"region"`
-	Owner           string     `json:"owner"`
-	Name            string     `json:"name,omitempty"`
-	Description     string     `json:"description,omitempty"`
-	Type            string     `json:"type"`   // Primary | Secondary
-	Status          string     `json:"status"` // Available | InUse
-	InstanceID      string     `json:"instanceId,omitempty"`
-	DeviceIndex     int        `json:"deviceIndex,omitempty"` // 0 the primary, 1… secondaries in attach order
-	Zone            string     `json:"zone"`
-	VpcID           string     `json:"vpcId"`
-	VSwitchID       string     `json:"vSwitchId"`
-	PrivateIP       netip.Addr `json:"privateIp"`
-	IPv6            netip.Addr `json:"ipv6,omitzero"`
-	MAC             string     `json:"mac"`
-	SecurityGroups  []string   `json:"securityGroups"` // 1..5 IDs, in join order
-	DeleteOnRelease bool       `json:"deleteOnRelease,omitempty"`
-	Tags            []Tag      `json:"tags,omitempty"`
-	Created         time.Time  `json:"created"`
+	ID          string     `json:"id"` // eni-…
+	Region      string     `json:"region"`
+	Owner       string     `json:"owner"`
+	Name        string     `json:"name,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Type        string     `json:"type"`   // Primary | Secondary
+	Status      string     `json:"status"` // Available | InUse
+	InstanceID  string     `json:"instanceId,omitempty"`
+	DeviceIndex int        `json:"deviceIndex,omitempty"` // 0 the primary, 1… secondaries in attach order
+	Zone        string     `json:"zone"`
+	VpcID       string     `json:"vpcId"`
+	VSwitchID   string     `json:"vSwitchId"`
+	PrivateIP   netip.Addr `json:"privateIp"`
+	// SecondaryIPs are its secondary private IPv4 addresses, in
+	// assignment order (AssignPrivateIpAddresses).
+	SecondaryIPs    []netip.Addr `json:"secondaryIps,omitempty"`
+	IPv6            netip.Addr   `json:"ipv6,omitzero"`
+	MAC             string       `json:"mac"`
+	SecurityGroups  []string     `json:"securityGroups"` // 1..5 IDs, in join order
+	DeleteOnRelease bool         `json:"deleteOnRelease,omitempty"`
+	Tags            []Tag        `json:"tags,omitempty"`
+	Created         time.Time    `json:"created"`
 	// Placement: the host and interface that enforce this ENI's policy
 	// (set by agents, as for an instance's primary ENI).
 	Host      string `json:"host,omitempty"`
@@ -66,9 +69,10 @@ func (n *NetworkInterface) Attached() bool { return n.InstanceID != "" && n.Stat
 // while that instance exists (NICs).
 func (n *NetworkInterface) SecondaryNIC() bool { return n.Type != ENIPrimary && n.Attached() }
 
-// Addresses returns the ENI's private addresses (IPv4, then IPv6 if any).
+// Addresses returns the ENI's private addresses (the primary IPv4, the
+// secondary IPv4s, then IPv6 if any).
 func (n *NetworkInterface) Addresses() []netip.Addr {
-	a := []netip.Addr{n.PrivateIP}
+	a := append([]netip.Addr{n.PrivateIP}, n.SecondaryIPs...)
 	if n.IPv6.IsValid() {
 		a = append(a, n.IPv6)
 	}
@@ -83,7 +87,7 @@ func (n *NetworkInterface) Addresses() []netip.Addr {
 func (n *NetworkInterface) NIC() *Instance {
 	return &Instance{
 		ID: n.ID, Region: n.Region, Owner: n.Owner, Name: n.Name, Description: n.Description,
-		Zone: n.Zone, VpcID: n.VpcID, VSwitchID: n.VSwitchID, PrivateIP: n.PrivateIP, IPv6: n.IPv6,
+		Zone: n.Zone, VpcID: n.VpcID, VSwitchID: n.VSwitchID, PrivateIP: n.PrivateIP, SecondaryIPs: n.SecondaryIPs, IPv6: n.IPv6,
 		Status: StatusRunning, SecurityGroups: n.SecurityGroups, Tags: n.Tags, Created: n.Created,
 		Host: n.Host, Interface: n.Interface,
 	}
@@ -96,7 +100,7 @@ func (i *Instance) PrimaryENI() *NetworkInterface {
 	return &NetworkInterface{
 		ID: DerivedID("eni", i.ID), Region: i.Region, Owner: i.Owner, Type: ENIPrimary, Status: ENIInUse,
 		InstanceID: i.ID, Zone: i.Zone, VpcID: i.VpcID, VSwitchID: i.VSwitchID, PrivateIP: i.PrivateIP,
-		IPv6: i.IPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
+		SecondaryIPs: i.SecondaryIPs, IPv6: i.IPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
 		Created: i.Created, Host: i.Host, Interface: i.Interface,
 	}
 }
@@ -145,6 +149,43 @@ func ENIQuota(instanceType string) int {
 	return DefaultENIQuota
 }
 
+// Private IPv4 addresses of one ENI (more-apis §6.1, ECS's
+// AssignPrivateIpAddresses): an ENI not attached takes up to
+// MaxSecondaryIPsUnattached secondary addresses; attached (or an instance's
+// primary ENI), all its IPv4 addresses, the primary included, are bounded by
+// its instance type's EniPrivateIpAddressQuantity (ENIIPv4Quota).
+const (
+	MaxSecondaryIPsUnattached = 49
+	DefaultENIIPv4Quota       = 6 // ecs.g7.large's, for a type not in eniIPv4Quotas
+)
+
+// eniIPv4Quotas is each instance type's EniPrivateIpAddressQuantity (the
+// private IPv4 addresses of one ENI, the primary included).
+var eniIPv4Quotas = map[string]int{
+	"ecs.g6.large": 6, "ecs.g6.xlarge": 10, "ecs.g6.2xlarge": 10, "ecs.g6.3xlarge": 10,
+	"ecs.g6.4xlarge": 20, "ecs.g6.6xlarge": 20, "ecs.g6.8xlarge": 20, "ecs.g6.13xlarge": 20, "ecs.g6.26xlarge": 20,
+	"ecs.g7.large": 6,
+}
+
+// ENIIPv4Quota is how many private IPv4 addresses, the primary included,
+// one ENI of an instance of the type may hold.
+func ENIIPv4Quota(instanceType string) int {
+	if n, ok := eniIPv4Quotas[instanceType]; ok {
+		return n
+	}
+	return DefaultENIIPv4Quota
+}
+
+// IPv4Quota is how many private IPv4 addresses, the primary included, an
+// ENI may hold: its instance's type's quota when it is attached to in (or
+// is in's primary ENI), else the quota of an ENI that is not attached.
+func IPv4Quota(in *Instance) int {
+	if in == nil {
+		return 1 + MaxSecondaryIPsUnattached
+	}
+	return ENIIPv4Quota(in.InstanceType)
+}
+
 // CheckENIGroups checks a full group set for an ENI: 1 to 5 groups, no
 // repeats, all of one type, all VPC groups in the ENI's VPC.
 func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error {
@@ -164,7 +205,8 @@ func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error 
 
 // CheckAttach checks that an ENI may attach to an instance that already
 // has attached secondary ENIs: the ENI available, the instance Running or
-// Stopped, in its VPC and zone, below its type's ENI quota.
+// Stopped, in its VPC and zone, below its type's ENI quota, with no more
+// private IPv4 addresses than an ENI of its type holds.
 func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error {
 	switch {
 	case n.Type == ENIPrimary:
@@ -179,6 +221,8 @@ func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error 
 		return ecserr.Forbidden("InvalidOperation.AvailabilityZoneMismatch", "Network interface %s is in zone %s but instance %s is in %s.", n.ID, n.Zone, in.ID, in.Zone)
 	case attached+1 >= ENIQuota(in.InstanceType):
 		return ecserr.Forbidden("EniPerInstanceLimitExceeded", "Instance %s (%s) has %d network interfaces with its primary, its type's limit.", in.ID, in.InstanceType, attached+1)
+	case 1+len(n.SecondaryIPs) > IPv4Quota(in):
+		return ecserr.Forbidden("InvalidOperation.Ipv4CountExceeded", "Network interface %s has %d private IPv4 addresses; an interface of %s (%s) holds at most %d. Unassign some first (UnassignPrivateIpAddresses).", n.ID, 1+len(n.SecondaryIPs), in.ID, in.InstanceType, IPv4Quota(in))
 	}
 	return nil
 }

@@ -138,25 +138,29 @@ const (
 // Instance is a virtual machine with one primary NIC. An empty VpcID means a
 // classic-network instance.
 type Instance struct {
-	ID             string     `json:"id"`
-	Region         string     `json:"region"`
-	Owner          string     `json:"owner"`
-	Name           string     `json:"name"`
-	Description    string     `json:"description"`
-	Zone           string     `json:"zone"`
-	VpcID          string     `json:"vpcId"`
-	VSwitchID      string     `json:"vSwitchId"`
-	PrivateIP      netip.Addr `json:"privateIp"`
-	IPv6           netip.Addr `json:"ipv6,omitzero"`
-	PublicIP       netip.Addr `json:"publicIp,omitzero"`
-	EipID          string     `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
-	Status         string     `json:"status"`
-	ImageID        string     `json:"imageId"`
-	InstanceType   string     `json:"instanceType"`
-	BandwidthOut   int        `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
-	SecurityGroups []string   `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
-	Tags           []Tag      `json:"tags,omitempty"`
-	Created        time.Time  `json:"created"`
+	ID          string     `json:"id"`
+	Region      string     `json:"region"`
+	Owner       string     `json:"owner"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Zone        string     `json:"zone"`
+	VpcID       string     `json:"vpcId"`
+	VSwitchID   string     `json:"vSwitchId"`
+	PrivateIP   netip.Addr `json:"privateIp"`
+	// SecondaryIPs are the primary ENI's secondary private IPv4 addresses
+	// (AssignPrivateIpAddresses), in assignment order: addresses of the
+	// same NIC, under the same groups.
+	SecondaryIPs   []netip.Addr `json:"secondaryIps,omitempty"`
+	IPv6           netip.Addr   `json:"ipv6,omitzero"`
+	PublicIP       netip.Addr   `json:"publicIp,omitzero"`
+	EipID          string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
+	Status         string       `json:"status"`
+	ImageID        string       `json:"imageId"`
+	InstanceType   string       `json:"instanceType"`
+	BandwidthOut   int          `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
+	SecurityGroups []string     `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
+	Tags           []Tag        `json:"tags,omitempty"`
+	Created        time.Time    `json:"created"`
 	// SystemDisk is the system disk the launch asked for (zero: ECS's
 	// defaults, see SystemDiskOf). Palisade keeps no disks: it is kept so
 	// DescribeDisks answers what was written.
@@ -164,6 +168,10 @@ type Instance struct {
 	// UserData is the launch's user data, Base64 as given (at most
 	// MaxUserData bytes once decoded).
 	UserData string `json:"userData,omitempty"`
+	// Maintenance is what the instance does on a maintenance event
+	// (ModifyInstanceMaintenanceAttributes; zero: ECS's defaults, see
+	// MaintenanceOf). Palisade keeps it so the reads answer what was set.
+	Maintenance Maintenance `json:"maintenance,omitzero"`
 	// Placement: the host that enforces this instance's policy (set by agents).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`
@@ -189,6 +197,36 @@ const (
 // SystemDiskCategories are the categories a system disk may have.
 var SystemDiskCategories = []string{"cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"}
 
+// Maintenance is an instance's maintenance attributes.
+type Maintenance struct {
+	Action  string              `json:"action,omitempty"` // one of MaintenanceActions
+	Notify  bool                `json:"notify,omitempty"` // NotifyOnMaintenance
+	Windows []MaintenanceWindow `json:"windows,omitempty"`
+}
+
+// MaintenanceWindow is a daily window, "HH:00:00" in UTC+8 as ECS takes it.
+type MaintenanceWindow struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// DefaultMaintenanceAction is ECS's ActionOnMaintenance, and
+// MaintenanceActions those an instance without local disks supports (all
+// of Palisade's: it keeps none).
+const DefaultMaintenanceAction = "AutoRecover"
+
+var MaintenanceActions = []string{"Stop", "AutoRecover"}
+
+// MaintenanceOf is the instance's maintenance attributes with ECS's default
+// action filled in.
+func (i *Instance) MaintenanceOf() Maintenance {
+	m := i.Maintenance
+	if m.Action == "" {
+		m.Action = DefaultMaintenanceAction
+	}
+	return m
+}
+
 // SystemDiskOf is the instance's system disk with ECS's defaults filled in
 // (instances stored before disks were kept have none).
 func (i *Instance) SystemDiskOf() SystemDisk {
@@ -209,10 +247,11 @@ func (i *Instance) SystemDiskID() string { return DerivedID("d", i.ID) }
 // Classic reports whether the instance is on the classic network.
 func (i *Instance) Classic() bool { return i.VpcID == "" }
 
-// Addresses returns the instance's private addresses (IPv4, then IPv6 if
-// any): the addresses a group peer stands for.
+// Addresses returns the instance's private addresses (the primary IPv4,
+// the secondary IPv4s, then IPv6 if any): the addresses a group peer stands
+// for, and those a packet reaches the NIC on.
 func (i *Instance) Addresses() []netip.Addr {
-	a := []netip.Addr{i.PrivateIP}
+	a := append([]netip.Addr{i.PrivateIP}, i.SecondaryIPs...)
 	if i.IPv6.IsValid() {
 		a = append(a, i.IPv6)
 	}

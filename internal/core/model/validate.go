@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -117,4 +118,38 @@ func MergeTags(old, add []Tag) []Tag {
 		}
 	}
 	return out
+}
+
+// ParseMaintenanceWindow checks a maintenance window as ECS takes it: both
+// ends "HH:00:00" (on the hour), the end 1 to 23 hours after the start
+// (past midnight if it is earlier).
+func ParseMaintenanceWindow(start, end string) (MaintenanceWindow, *ecserr.Error) {
+	hour := func(name, s string) (int, *ecserr.Error) {
+		var h int
+		if len(s) != 8 || s[2:] != ":00:00" || s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' {
+			return 0, ecserr.InvalidParameter("MaintenanceWindow.1."+name, fmt.Sprintf("%q is a time on the hour, HH:00:00 (UTC+8)", Clip(s)))
+		}
+		if h = int(s[0]-'0')*10 + int(s[1]-'0'); h > 23 {
+			return 0, ecserr.InvalidParameter("MaintenanceWindow.1."+name, fmt.Sprintf("%q is a time on the hour, HH:00:00 (UTC+8)", Clip(s)))
+		}
+		return h, nil
+	}
+	switch {
+	case start == "" && end == "":
+		return MaintenanceWindow{}, ecserr.MissingParameter("MaintenanceWindow.1.StartTime")
+	case start == "" || end == "":
+		return MaintenanceWindow{}, ecserr.InvalidParameter("MaintenanceWindow.1", "give both StartTime and EndTime")
+	}
+	s, err := hour("StartTime", start)
+	if err != nil {
+		return MaintenanceWindow{}, err
+	}
+	e, err := hour("EndTime", end)
+	if err != nil {
+		return MaintenanceWindow{}, err
+	}
+	if (e-s+24)%24 == 0 {
+		return MaintenanceWindow{}, ecserr.InvalidParameter("MaintenanceWindow.1.EndTime", "it is 1 to 23 hours after StartTime")
+	}
+	return MaintenanceWindow{Start: start, End: end}, nil
 }

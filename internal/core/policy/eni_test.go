@@ -1,6 +1,8 @@
 package policy_test
 
 import (
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -65,6 +67,81 @@ func TestSecondaryENIOwnGroups(t *testing.T) {
 			if res.Verdict != tt.want || got != tt.deciding {
 				t.Errorf("%T %s: %s by %s, want %s by %s", ev, tt.name, res.Verdict, got, tt.want, tt.deciding)
 			}
+		}
+	}
+}
+
+// TestSecondaryIPsAreTheNICs checks that a NIC's secondary private
+// addresses are its addresses wherever its primary one is: a packet to or
+// from one is judged by the NIC's groups, the NIC is a group peer and an
+// intra-group member on them, and they are addresses of its network (the
+// intranet path). Each case gets the other verdict, or the other path, if
+// the secondary addresses were left out (Addresses, NewCloud, Next).
+func TestSecondaryIPsAreTheNICs(t *testing.T) {
+	app := &model.SecurityGroup{ID: "sg-app", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: []model.Rule{
+		// Only the secondary address of the ENI listens on 8080.
+		modeltest.Rule("sgr-8080", "in accept 1 TCP 8080/8080 192.168.0.0/16 local=192.168.2.21/32"),
+	}}
+	db := &model.SecurityGroup{ID: "sg-db", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
+		rule("sgr-from-app", model.Ingress, model.Accept, 1, model.TCP, "5432/5432", "sg-app"),
+	}}
+	web := modeltest.Instance("i-web", "vpc-a", "192.168.1.10", "sg-app")
+	web.SecondaryIPs = []netip.Addr{modeltest.Addr("192.168.1.20")}
+	eni := &model.NetworkInterface{ID: "eni-app", Type: model.ENISecondary, Status: model.ENIInUse, InstanceID: "i-web",
+		VpcID: "vpc-a", PrivateIP: modeltest.Addr("192.168.2.11"), SecondaryIPs: []netip.Addr{modeltest.Addr("192.168.2.21")},
+		SecurityGroups: []string{"sg-app"}}
+	dbInst := modeltest.Instance("i-db", "vpc-a", "192.168.3.10", "sg-db")
+	other := modeltest.Instance("i-other", "vpc-a", "192.168.4.10", "sg-db")
+	groups := []*model.SecurityGroup{app, db}
+	nics := model.NICs([]*model.Instance{web, dbInst, other}, []*model.NetworkInterface{eni})
+	// Next must index the secondary addresses as NewCloud does: the cloud
+	// built from nothing but the groups, then the NICs added by an edit.
+	edit := policy.Edit{Instances: map[string]*model.Instance{}}
+	for _, n := range nics {
+		edit.Instances[n.ID] = n
+	}
+	clouds := map[string]*policy.Cloud{
+		"NewCloud": policy.NewCloud(groups, nics, nil),
+		"Next":     policy.NewCloud(groups, nil, nil).Next(edit),
+	}
+	pkt := func(src, dst string, port uint16) policy.Packet {
+		return policy.Packet{Src: modeltest.Addr(src), Dst: modeltest.Addr(dst), Proto: 6, SrcPort: 40000, DstPort: port}
+	}
+	tests := []struct {
+		name     string
+		nic      string
+		dir      model.Direction
+		p        policy.Packet
+		path     model.NicType
+		want     policy.Verdict
+		deciding string
+	}{
+		{"from the primary ENI's secondary address: a sg-app peer", "i-db", model.Ingress, pkt("192.168.1.20", "192.168.3.10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
+		{"from the ENI's secondary address: a sg-app peer", "i-db", model.Ingress, pkt("192.168.2.21", "192.168.3.10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
+		{"from an address no NIC holds: no peer", "i-db", model.Ingress, pkt("192.168.1.30", "192.168.3.10", 5432), model.Internet, policy.Drop, string(policy.DefaultIngressDrop)},
+		{"to the ENI's secondary address: its local rule", "eni-app", model.Ingress, pkt("192.168.4.10", "192.168.2.21", 8080), model.Intranet, policy.Accept, "sgr-8080"},
+		{"to the ENI's primary address: not its local rule", "eni-app", model.Ingress, pkt("192.168.4.10", "192.168.2.11", 8080), model.Intranet, policy.Drop, string(policy.DefaultIngressDrop)},
+		{"between secondary addresses of one group: intra-group", "eni-app", model.Ingress, pkt("192.168.1.20", "192.168.2.21", 9000), model.Intranet, policy.Accept, string(policy.IntraGroup)},
+	}
+	for cname, cloud := range clouds {
+		for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
+			for _, tt := range tests {
+				nic := cloud.Instances[tt.nic]
+				if path := cloud.PathOf(nic, tt.dir, tt.p); path != tt.path {
+					t.Errorf("%s %T %s: path %s, want %s", cname, ev, tt.name, path, tt.path)
+				}
+				d := ev.Decide(nic, tt.dir, tt.path, tt.p)
+				got := string(d.Reason)
+				if d.Rule != nil {
+					got = d.Rule.RuleID
+				}
+				if d.Verdict != tt.want || got != tt.deciding {
+					t.Errorf("%s %T %s: %s by %s, want %s by %s", cname, ev, tt.name, d.Verdict, got, tt.want, tt.deciding)
+				}
+			}
+		}
+		if got := cloud.GroupAddrs("sg-app"); !slices.Contains(got, modeltest.Addr("192.168.2.21")) || !slices.Contains(got, modeltest.Addr("192.168.1.20")) {
+			t.Errorf("%s: sg-app stands for %v; want its members' secondary addresses too", cname, got)
 		}
 	}
 }

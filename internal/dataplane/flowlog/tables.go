@@ -35,7 +35,7 @@ func (t *Tables) Update(host string, rs *nft.Ruleset, c *policy.Cloud) {
 		} else {
 			ifc.ENI = model.DerivedID("eni", in.ID) // the primary ENI's ID
 		}
-		for _, a := range []netip.Addr{in.PrivateIP, in.IPv6, in.PublicIP} {
+		for _, a := range append(in.Addresses(), in.PublicIP) {
 			if a.IsValid() {
 				m[a] = ifc
 			}

@@ -34,3 +34,51 @@ func TestBuildMapsEachENIToItsOwnChain(t *testing.T) {
 		t.Errorf("problems: %v", rs.Problems)
 	}
 }
+
+// TestSecondaryIPPackets sends real TCP connections from and to a NIC's
+// secondary private address: i-app (behind pi-app) holds 10.0.2.10 and the
+// secondary 10.0.2.20, i-web (behind pi-web) admits postgres from sg-app
+// only. A connection from the secondary address is one from sg-app, and
+// one to it is judged by i-app's groups; pi-c is an interface no instance
+// owns. Without the secondary address in sg-app's set the first drops.
+func TestSecondaryIPPackets(t *testing.T) {
+	needKernel(t)
+	groups := []*model.SecurityGroup{
+		group("sg-web", "vpc-a", model.Normal, model.InnerDrop,
+			rule("sgr-pg", model.Ingress, model.Accept, 1, model.TCP, "5432/5432", "sg-app")),
+		group("sg-app", "vpc-a", model.Normal, model.InnerDrop,
+			rule("sgr-http", model.Ingress, model.Accept, 1, model.TCP, "80/80", "10.0.1.0/24")),
+	}
+	app := inst("i-app", "vpc-a", "10.0.2.10", "pi-app", "sg-app")
+	app.SecondaryIPs = []netip.Addr{netip.MustParseAddr("10.0.2.20")}
+	ins := []*model.Instance{inst("i-web", "vpc-a", "10.0.1.10", "pi-web", "sg-web"), app}
+
+	host := newNetns(t, "host")
+	run(t, "ip", "netns", "exec", host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	appNS := plug(t, host, "pi-app", "10.0.2.10", "10.0.2.1")
+	run(t, "ip", "-n", appNS, "addr", "add", "10.0.2.20/24", "dev", "eth0")
+	webNS := plug(t, host, "pi-web", "10.0.1.10", "10.0.1.1")
+	stranger := plug(t, host, "pi-c", "10.0.3.10", "10.0.3.1")
+	listen(t, webNS, "10.0.1.10", 5432)
+	listen(t, appNS, "10.0.2.20", 80, 81)
+	if !connectFrom(t, stranger, "", "10.0.1.10", 5432) {
+		t.Fatal("the test network does not forward; no policy was applied yet")
+	}
+	apply(t, openKernel(t, host), Build(policy.NewCloud(groups, ins, nil), "h1", Options{InterfacePrefix: "pi-"}))
+	for _, f := range []struct {
+		name        string
+		ns, src, to string
+		port        int
+		want        bool
+	}{
+		{"from i-app's secondary address: a sg-app peer", appNS, "10.0.2.20", "10.0.1.10", 5432, true},
+		{"from i-app's primary address: a sg-app peer", appNS, "10.0.2.10", "10.0.1.10", 5432, true},
+		{"from an interface no instance owns", stranger, "", "10.0.1.10", 5432, false},
+		{"to i-app's secondary address: its http rule", webNS, "", "10.0.2.20", 80, true},
+		{"to i-app's secondary address: no rule", webNS, "", "10.0.2.20", 81, false},
+	} {
+		if got := connectFrom(t, f.ns, f.src, f.to, f.port); got != f.want {
+			t.Errorf("%s: connected=%v, want %v", f.name, got, f.want)
+		}
+	}
+}

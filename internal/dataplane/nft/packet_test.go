@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -62,10 +63,21 @@ func listen(t *testing.T, ns, addr string, ports ...int) {
 // since it would not tell a drop from a misconfigured test.
 func connect(t *testing.T, ns, addr string, port int) bool {
 	t.Helper()
+	return connectFrom(t, ns, "", addr, port)
+}
+
+// connectFrom is connect from a given source address of the namespace
+// ("" lets the kernel pick).
+func connectFrom(t *testing.T, ns, src, addr string, port int) bool {
+	t.Helper()
 	var err error
 	inNetns(t, ns, func() {
+		d := net.Dialer{Timeout: 2 * time.Second} // patient: a loaded machine is not a drop
+		if src != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+		}
 		var c net.Conn
-		c, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", addr, port), 2*time.Second) // patient: a loaded machine is not a drop
+		c, err = d.Dial("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
 		if err == nil {
 			c.Close()
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
@@ -157,6 +158,82 @@ func TestTerraformInstance(t *testing.T) {
 		tfStep{name: "update: read", version: ecsV, action: "DescribeUserData", body: map[string]any{"InstanceId": "{inst}"},
 			want: map[string]string{"UserData": userData2}},
 
+		// system_disk_size grown: the provider finds the system disk, reads
+		// the instance's status (Type online while Running) and resizes;
+		// the read after the update must see the new size. A disk only
+		// grows, and a refusal changes nothing.
+		tfStep{name: "resize: find the disk", version: ecsV, action: "DescribeDisks", body: map[string]any{"InstanceId": "{inst}", "DiskType": "system"},
+			want: map[string]string{disk + "DiskId": "{disk}", disk + "Size": "50"}},
+		tfStep{name: "resize: shrink", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 40, "Type": "online"},
+			err: "InvalidDiskSize.TooSmall", status: 403},
+		tfStep{name: "resize: the same size", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 50, "Type": "online"},
+			err: "InvalidDiskSize.TooSmall", status: 403},
+		tfStep{name: "resize: over the bound", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 4096, "Type": "online"},
+			err: "InvalidParameter", status: 403},
+		tfStep{name: "resize: unknown type", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 60, "Type": "hot"},
+			err: "InvalidParameter", status: 400},
+		tfStep{name: "resize: no size", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}"},
+			err: "MissingParameter", status: 400},
+		tfStep{name: "resize: unknown disk", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "d-doesnotexist000000", "NewSize": 60},
+			err: "InvalidDiskId.NotFound", status: 404},
+		tfStep{name: "other: resize", as: other, version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 60, "Type": "online"},
+			err: "InvalidDiskId.NotFound", status: 404},
+		tfStep{name: "resize: refusals changed nothing", version: ecsV, action: "DescribeDisks", body: map[string]any{"DiskIds": `["{disk}"]`},
+			want: map[string]string{disk + "Size": "50"}},
+		tfStep{name: "resize", version: ecsV, action: "ResizeDisk", body: map[string]any{"DiskId": "{disk}", "NewSize": 60, "Type": "online"}},
+		tfStep{name: "resize: read", version: ecsV, action: "DescribeDisks", body: map[string]any{"InstanceId": "{inst}", "DiskType": "system", "ResourceGroupId": "{rg}"},
+			want:  map[string]string{"TotalCount": "1", disk + "DiskId": "{disk}", disk + "Size": "60", disk + "Category": "cloud_essd"},
+			kinds: map[string]string{disk + "Size": num}},
+
+		// system_disk_name and system_disk_description changed: one
+		// ModifyDiskAttribute with both (an unset one empty).
+		tfStep{name: "disk attribute: bad name", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "1-starts-with-a-digit",
+			"Description": ""}, err: "InvalidDiskName.Malformed", status: 400},
+		tfStep{name: "disk attribute: bad description", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys",
+			"Description": "http://x"}, err: "InvalidDescription.Malformed", status: 400},
+		tfStep{name: "disk attribute: release setting", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DeleteWithInstance": false},
+			err: "OperationUnsupported.DeleteWithInstance", status: 400},
+		tfStep{name: "other: disk attribute", as: other, version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys"},
+			err: "InvalidDiskId.NotFound", status: 404},
+		tfStep{name: "disk attribute", version: ecsV, action: "ModifyDiskAttribute", body: map[string]any{"DiskId": "{disk}", "DiskName": "tf-sys", "Description": "system disk"}},
+		tfStep{name: "disk attribute: read", version: ecsV, action: "DescribeDisks", body: map[string]any{"InstanceId": "{inst}", "DiskType": "system"},
+			want: map[string]string{disk + "DiskName": "tf-sys", disk + "Description": "system disk", disk + "Size": "60"}},
+
+		// maintenance_action, maintenance_notify, maintenance_time changed:
+		// one ModifyInstanceMaintenanceAttributes with InstanceId as a list
+		// and the windows as MaintenanceWindow.N; the read sees them.
+		tfStep{name: "maintenance: unknown action", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"ActionOnMaintenance": "Reboot"}, err: "InvalidParameter", status: 400},
+		tfStep{name: "maintenance: window not on the hour", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"MaintenanceWindow.1.StartTime": "02:30:00", "MaintenanceWindow.1.EndTime": "05:00:00"}, err: "InvalidParameter", status: 400},
+		tfStep{name: "maintenance: window of no length", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"MaintenanceWindow.1.StartTime": "02:00:00", "MaintenanceWindow.1.EndTime": "02:00:00"}, err: "InvalidParameter", status: 400},
+		tfStep{name: "maintenance: half a window", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"MaintenanceWindow.1.StartTime": "02:00:00"}, err: "InvalidParameter", status: 400},
+		tfStep{name: "maintenance: bare InstanceId", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId": "{inst}",
+			"ActionOnMaintenance": "Stop"}, err: "InvalidParameter", status: 400},
+		tfStep{name: "maintenance: no instance", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"ActionOnMaintenance": "Stop"},
+			err: "MissingParameter", status: 400},
+		tfStep{name: "maintenance: mine and an unknown one", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"InstanceId.2": "i-doesnotexist00000000", "ActionOnMaintenance": "Stop"}, err: "InvalidInstanceId.NotFound", status: 404},
+		tfStep{name: "other: maintenance update", as: other, version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"ActionOnMaintenance": "Stop"}, err: "InvalidInstanceId.NotFound", status: 404},
+		tfStep{name: "maintenance: refusals changed nothing", version: ecsV, action: "DescribeInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}"},
+			want: map[string]string{maint + "ActionOnMaintenance.Value": "AutoRecover", maint + "NotifyOnMaintenance": "false", maint + "MaintenanceWindows.MaintenanceWindow": "[]"}},
+		tfStep{name: "maintenance update", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"ActionOnMaintenance": "Stop", "NotifyOnMaintenance": true, "MaintenanceWindow.1.StartTime": "22:00:00", "MaintenanceWindow.1.EndTime": "02:00:00"}},
+		tfStep{name: "maintenance read", version: ecsV, action: "DescribeInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}"},
+			want: map[string]string{maint + "InstanceId": "{inst}", maint + "ActionOnMaintenance.Value": "Stop", maint + "ActionOnMaintenance.DefaultValue": "AutoRecover",
+				maint + "NotifyOnMaintenance": "true", maint + "MaintenanceWindows.MaintenanceWindow.0.StartTime": "22:00:00",
+				maint + "MaintenanceWindows.MaintenanceWindow.0.EndTime": "02:00:00"},
+			kinds: map[string]string{maint + "NotifyOnMaintenance": boolean, maint + "MaintenanceWindows.MaintenanceWindow": list}},
+		// Only the action changed: the notice and the window stay.
+		tfStep{name: "maintenance update, action only", version: ecsV, action: "ModifyInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}",
+			"ActionOnMaintenance": "AutoRecover"}},
+		tfStep{name: "maintenance read again", version: ecsV, action: "DescribeInstanceMaintenanceAttributes", body: map[string]any{"InstanceId.1": "{inst}"},
+			want: map[string]string{maint + "ActionOnMaintenance.Value": "AutoRecover", maint + "NotifyOnMaintenance": "true",
+				maint + "MaintenanceWindows.MaintenanceWindow.0.StartTime": "22:00:00"}},
+
 		// Destroy, and the reads that find it gone.
 		tfStep{name: "delete", version: ecsV, action: "DeleteInstance", body: map[string]any{"InstanceId": "{inst}", "Force": true}},
 		tfStep{name: "gone", version: ecsV, action: "DescribeInstances", body: map[string]any{"InstanceIds": `["{inst}"]`},
@@ -207,5 +284,61 @@ func TestTerraformInstanceDefaults(t *testing.T) {
 		if err != nil || ud.UserData != "" || ud.InstanceId != id {
 			t.Errorf("DescribeUserData %s: %+v, %v; want no user data", id, ud, err)
 		}
+	}
+}
+
+// TestInstanceChangesClassicSDK resizes a system disk and sets maintenance
+// attributes with the classic SDK's typed requests (ResizeDisk is the one
+// the provider sends so), offline while the instance is stopped, and reads
+// them back typed.
+func TestInstanceChangesClassicSDK(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	v := createVPC(t, e.vpc, "10.0.0.0/16")
+	vsw := createVSwitch(t, e.vpc, v, "10.0.1.0/24")
+	sg := createGroup(t, c, "gm", v, "")
+	run := ecs.CreateRunInstancesRequest()
+	run.ImageId, run.InstanceType, run.VSwitchId, run.SecurityGroupIds = imageID, instanceType, vsw, &[]string{sg}
+	run.SystemDiskCategory = "cloud"
+	inst := must(c.RunInstances(run))(t).InstanceIdSets.InstanceIdSet[0]
+	systemDisk := func() ecs.Disk {
+		t.Helper()
+		r := ecs.CreateDescribeDisksRequest()
+		r.InstanceId, r.DiskType = inst, "system"
+		ds := must(c.DescribeDisks(r))(t).Disks.Disk
+		if len(ds) != 1 {
+			t.Fatalf("DescribeDisks: %+v", ds)
+		}
+		return ds[0]
+	}
+	d := systemDisk()
+	resize := func(size int, typ string) error {
+		r := ecs.CreateResizeDiskRequest()
+		r.DiskId, r.NewSize, r.Type = d.DiskId, requests.NewInteger(size), typ
+		_, err := c.ResizeDisk(r)
+		return err
+	}
+	// A basic disk resizes offline only; the refusal changes nothing.
+	wantErr(t, resize(80, "online"), 403, "OperationDenied")
+	stop := ecs.CreateStopInstanceRequest()
+	stop.InstanceId = inst
+	must(c.StopInstance(stop))(t)
+	noErr(t, resize(80, "offline"))
+	if got := systemDisk(); got.Size != 80 || got.Category != "cloud" {
+		t.Fatalf("after ResizeDisk: %d GiB %s, want 80 GiB cloud", got.Size, got.Category)
+	}
+	wantErr(t, resize(79, "offline"), 403, "InvalidDiskSize.TooSmall")
+
+	m := ecs.CreateModifyInstanceMaintenanceAttributesRequest()
+	m.InstanceId, m.ActionOnMaintenance, m.NotifyOnMaintenance = &[]string{inst}, "Stop", requests.NewBoolean(true)
+	m.MaintenanceWindow = &[]ecs.ModifyInstanceMaintenanceAttributesMaintenanceWindow{{StartTime: "01:00:00", EndTime: "03:00:00"}}
+	must(c.ModifyInstanceMaintenanceAttributes(m))(t)
+	dm := ecs.CreateDescribeInstanceMaintenanceAttributesRequest()
+	dm.InstanceId = &[]string{inst}
+	as := must(c.DescribeInstanceMaintenanceAttributes(dm))(t).MaintenanceAttributes.MaintenanceAttribute
+	if len(as) != 1 || as[0].ActionOnMaintenance.Value != "Stop" || !as[0].NotifyOnMaintenance ||
+		len(as[0].MaintenanceWindows.MaintenanceWindow) != 1 || as[0].MaintenanceWindows.MaintenanceWindow[0].StartTime != "01:00:00" ||
+		as[0].MaintenanceWindows.MaintenanceWindow[0].EndTime != "03:00:00" {
+		t.Fatalf("DescribeInstanceMaintenanceAttributes decoded %+v", as)
 	}
 }

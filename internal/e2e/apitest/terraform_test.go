@@ -262,13 +262,32 @@ func TestTerraformProvider(t *testing.T) {
 		// lists its tags as ResourceType "eni".
 		{name: "eni create", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
 			"NetworkInterfaceName": "tf-eni", "Description": "terraform eni", "Tag.1.Key": "env", "Tag.1.Value": "tf"}, save: map[string]string{"eni": "NetworkInterfaceId"}},
-		// private_ips, private_ips_count and ipv4_prefixes ask for what
-		// Palisade does not model: refused, not dropped (the ENI would be
-		// made without them and every plan would show a change).
+		// private_ips and private_ips_count: secondary addresses at the
+		// create, read back as PrivateIpSets after the primary, changed by
+		// Assign/UnassignPrivateIpAddresses.
 		{name: "eni create, secondary IPs", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
-			"PrivateIpAddress.1": "10.0.1.77"}, err: "OperationUnsupported.SecondaryPrivateIp", status: 400},
+			"PrivateIpAddress.1": "10.0.1.77"}, save: map[string]string{"eni2": "NetworkInterfaceId"}},
+		{name: "eni read, secondary IPs", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni2}"},
+			want: map[string]string{"NetworkInterfaceSets.NetworkInterfaceSet.0.PrivateIpSets.PrivateIpSet.0.Primary": "true",
+				"NetworkInterfaceSets.NetworkInterfaceSet.0.PrivateIpSets.PrivateIpSet.1.PrivateIpAddress": "10.0.1.77",
+				"NetworkInterfaceSets.NetworkInterfaceSet.0.PrivateIpSets.PrivateIpSet.1.Primary":          "false"}},
+		{name: "eni update, private_ips", version: ecsV, action: "UnassignPrivateIpAddresses", body: map[string]any{"NetworkInterfaceId": "{eni2}",
+			"PrivateIpAddress.1": "10.0.1.77", "ClientToken": "tf-unassign-token"}},
+		{name: "eni update, private_ips_count", version: ecsV, action: "AssignPrivateIpAddresses", body: map[string]any{"NetworkInterfaceId": "{eni2}",
+			"SecondaryPrivateIpAddressCount": 2, "ClientToken": "tf-assign-token"},
+			want:  map[string]string{"AssignedPrivateIpAddressesSet.NetworkInterfaceId": "{eni2}"},
+			kinds: map[string]string{"AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress": list}},
+		{name: "eni read, changed secondary IPs", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"NetworkInterfaceId.1": "{eni2}"},
+			want: map[string]string{"NetworkInterfaceSets.NetworkInterfaceSet.0.PrivateIpSets.PrivateIpSet.2.Primary": "false"}},
+		{name: "eni delete, secondary IPs", version: ecsV, action: "DeleteNetworkInterface", body: map[string]any{"NetworkInterfaceId": "{eni2}"}},
 		{name: "eni create, secondary IP count", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
-			"SecondaryPrivateIpAddressCount": 2}, err: "OperationUnsupported.SecondaryPrivateIp", status: 400},
+			"SecondaryPrivateIpAddressCount": 2}, save: map[string]string{"eni3": "NetworkInterfaceId"}},
+		{name: "eni delete, secondary IP count", version: ecsV, action: "DeleteNetworkInterface", body: map[string]any{"NetworkInterfaceId": "{eni3}"}},
+		{name: "eni create, both secondary IP forms", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
+			"PrivateIpAddress.1": "10.0.1.78", "SecondaryPrivateIpAddressCount": 2}, err: "InvalidParameter.Conflict", status: 400},
+		// ipv4_prefixes asks for what Palisade does not model: refused, not
+		// dropped (the ENI would be made without them and every plan would
+		// show a change).
 		{name: "eni create, IPv4 prefixes", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
 			"Ipv4PrefixCount": 1}, err: "OperationUnsupported.Ipv4Prefix", status: 400},
 		{name: "eni create, nothing made", version: ecsV, action: "DescribeNetworkInterfaces", body: map[string]any{"VSwitchId": "{vsw}"},

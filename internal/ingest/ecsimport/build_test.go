@@ -2,6 +2,7 @@ package ecsimport
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -198,9 +199,13 @@ func TestBuild(t *testing.T) {
 				if in.PrivateIP.String() != "10.0.0.5" || in.IPv6.String() != "2408::5" || a.Instances[1].PrivateIP.IsValid() {
 					return "want i-1 at 10.0.0.5 and 2408::5, i-2 without an address"
 				}
+				// The other private address is the primary ENI's secondary one.
+				if fmt.Sprint(in.SecondaryIPs) != "[10.0.0.6]" {
+					return fmt.Sprintf("i-1's secondary addresses %v, want [10.0.0.6]", in.SecondaryIPs)
+				}
 				return ""
 			},
-			warnings: []string{"only the first private address", "only the first IPv6", "secondary network interface eni-2", "no private IPv4", "group sg-gone"},
+			warnings: []string{"only the first IPv6", "secondary network interface eni-2", "no private IPv4", "group sg-gone"},
 		},
 		{
 			name: "the last page missing",

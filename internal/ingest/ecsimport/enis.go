@@ -90,9 +90,7 @@ func (b *builder) convertENI(s sourced[eniItem]) *model.NetworkInterface {
 	if !n.PrivateIP.IsValid() {
 		warn("no private IPv4 address could be read (%q), so no flow to or from the network interface can be evaluated", it.PrivateIpAddress)
 	}
-	if len(extra) > 0 {
-		warn("only the primary private address is imported; Palisade models one per network interface, so rules are not judged for %s", strings.Join(extra, ", "))
-	}
+	n.SecondaryIPs = b.secondaryIPs(extra, warn)
 	if six := it.Ipv6Sets.Ipv6Set; len(six) > 0 {
 		n.IPv6 = parseAddr(six[0].Ipv6Address, true)
 		if len(six) > 1 {

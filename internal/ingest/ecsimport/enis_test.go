@@ -18,7 +18,9 @@ func TestBuildENIs(t *testing.T) {
 		`{"TotalCount":3,"NetworkInterfaceSets":{"NetworkInterfaceSet":[
 			{"NetworkInterfaceId":"eni-1","Type":"Primary","InstanceId":"i-1","PrivateIpAddress":"10.0.0.5","SecurityGroupIds":{"SecurityGroupId":["sg-a"]}},
 			{"NetworkInterfaceId":"eni-2","Type":"Secondary","Status":"InUse","InstanceId":"i-1","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.9",
-			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"}]}},
+			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"}]},
+			 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.9","Primary":true},{"PrivateIpAddress":"10.0.0.19","Primary":false},
+			 {"PrivateIpAddress":"not-an-ip","Primary":false}]}},
 			{"NetworkInterfaceId":"eni-3","Type":"Secondary","Status":"Available","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.10",
 			 "SecurityGroupIds":{"SecurityGroupId":["sg-gone"]}}]}}`)
 	if len(a.ENIs) != 2 {
@@ -26,12 +28,16 @@ func TestBuildENIs(t *testing.T) {
 	}
 	n := a.ENIs[0]
 	if n.ID != "eni-2" || n.InstanceID != "i-1" || !slices.Equal(n.SecurityGroups, []string{"sg-m"}) || n.PrivateIP.String() != "10.0.0.9" ||
-		n.IPv6.String() != "2408::9" || n.DeviceIndex != 1 {
+		n.IPv6.String() != "2408::9" || n.DeviceIndex != 1 || len(n.SecondaryIPs) != 1 || n.SecondaryIPs[0].String() != "10.0.0.19" {
 		t.Errorf("eni-2 = %+v", n)
 	}
 	c := a.Cloud()
 	if nic := c.Instances["eni-2"]; nic == nil || !slices.Equal(nic.SecurityGroups, []string{"sg-m"}) {
 		t.Errorf("eni-2 is not a NIC of the cloud with its own groups: %+v", nic)
+	}
+	// Its secondary address is an address of sg-m, as a rule peer.
+	if !slices.Contains(c.GroupAddrs("sg-m"), n.SecondaryIPs[0]) {
+		t.Errorf("sg-m stands for %v; want eni-2's secondary address too", c.GroupAddrs("sg-m"))
 	}
 	if _, ok := c.Instances["eni-3"]; ok {
 		t.Error("an unattached ENI is a NIC of the cloud")
@@ -41,7 +47,7 @@ func TestBuildENIs(t *testing.T) {
 		text = append(text, w.String())
 	}
 	all := strings.Join(text, "\n")
-	if strings.Contains(all, "secondary network interface eni-2") || !strings.Contains(all, "sg-gone") {
-		t.Errorf("warnings:\n%s\nwant none about eni-2 (read) and one about sg-gone", all)
+	if strings.Contains(all, "secondary network interface eni-2") || !strings.Contains(all, "sg-gone") || !strings.Contains(all, `"not-an-ip" cannot be read`) {
+		t.Errorf("warnings:\n%s\nwant none about eni-2 (read), one about sg-gone and one about the unreadable address", all)
 	}
 }

@@ -37,9 +37,17 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 	if !in.PrivateIP.IsValid() {
 		warn("no private IPv4 address could be read (%q), so no flow to or from the instance can be evaluated", private)
 	}
-	if len(private) > 1 {
-		warn("only the first private address (%s) is imported; Palisade models one per instance, so rules are not judged for %s", private[0], strings.Join(private[1:], ", "))
+	// The other private addresses are the primary ENI's secondary ones:
+	// addresses of the same NIC (listed here, or in its PrivateIpSets).
+	secondary := slices.Clone(private[min(1, len(private)):])
+	if nic != nil {
+		for _, p := range nic.PrivateIpSets.PrivateIpSet {
+			if !p.Primary && !slices.Contains(secondary, p.PrivateIpAddress) {
+				secondary = append(secondary, p.PrivateIpAddress)
+			}
+		}
 	}
+	in.SecondaryIPs = b.secondaryIPs(secondary, warn)
 	if nic != nil {
 		var six []string
 		for _, s := range nic.Ipv6Sets.Ipv6Set {
@@ -225,4 +233,21 @@ func (b *builder) checkReferences(a *Account) {
 			b.warn(b.enis[n.ID].src, n.ID, "", "the network interface is attached to %s, which the import does not hold, so its flows are not evaluated; save DescribeInstances too", n.InstanceID)
 		}
 	}
+}
+
+// secondaryIPs reads a NIC's secondary private IPv4 addresses; one that
+// cannot be read is left out, with a warning.
+func (b *builder) secondaryIPs(addrs []string, warn func(format string, args ...any)) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range addrs {
+		a := parseAddr(s, false)
+		if !a.IsValid() {
+			warn("secondary private address %q cannot be read; rules are not judged for it", s)
+			continue
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

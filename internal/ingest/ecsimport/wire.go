@@ -155,7 +155,13 @@ type nicItem struct {
 	NetworkInterfaceId string
 	Type               string // Primary | Secondary; absent in older responses
 	PrimaryIpAddress   string
-	Ipv6Sets           struct {
+	PrivateIpSets      struct {
+		PrivateIpSet []struct {
+			PrivateIpAddress string
+			Primary          bool
+		}
+	}
+	Ipv6Sets struct {
 		Ipv6Set []struct{ Ipv6Address string }
 	}
 }

@@ -61,7 +61,7 @@ func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs 
 	eni := map[netip.Addr]string{} // an address's NIC, as records name it
 	covered := map[string]bool{}
 	for _, nic := range s.Cloud().Instances {
-		for _, a := range []netip.Addr{nic.PrivateIP, nic.IPv6, nic.PublicIP} {
+		for _, a := range append(nic.Addresses(), nic.PublicIP) {
 			if a.IsValid() {
 				eni[a] = model.NICENI(nic)
 			}
