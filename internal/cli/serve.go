@@ -383,7 +383,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(&keys, "Client commands (palisade sg, vpc, …) reach this server with --endpoint %[1]s, or:\n  export PALISADE_ENDPOINT=%[1]s\n", ep)
 	}
 	fmt.Fprint(stdout, keys.String())
-	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr)
+	fmt.Fprintf(stdout, "Metrics: %s://%s/metrics (Prometheus; %s); events: palisade events, or ActionTrail's LookupEvents (2020-07-06)\n", scheme, srv.Addr, metricsWho(*metricsPublic, os.Getenv("PALISADE_METRICS_TOKEN") != ""))
 	if err := srv.Serve(ctx); err != nil {
 		fmt.Fprintln(stderr, "palisade serve:", err)
 		return 1
@@ -463,4 +463,15 @@ func clientEndpoint(scheme, addr string) string {
 		return "https://" + addr
 	}
 	return addr
+}
+
+// metricsWho says whom /metrics answers, as serve was started.
+func metricsWho(public, token bool) string {
+	switch {
+	case public:
+		return "open to every client"
+	case token:
+		return "clients on this machine, and scrapers with PALISADE_METRICS_TOKEN as a bearer token"
+	}
+	return "clients on this machine only: see --metrics-public"
 }

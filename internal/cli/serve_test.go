@@ -294,7 +294,7 @@ func TestServeStartErrors(t *testing.T) {
 		}, 2, []string{"is not a directory"}, nil},
 		{"short metrics token", func(dir string) []string {
 			return []string{"--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db")}
-		}, 1, []string{"metrics token has 6 characters", "at least 16"}, []string{"PALISADE_METRICS_TOKEN=secret"}},
+		}, 1, []string{"PALISADE_METRICS_TOKEN has 6 characters", "at least 16"}, []string{"PALISADE_METRICS_TOKEN=secret"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,10 +2,13 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"unicode"
 )
 
 // MetricsAccess says who may read /metrics. Its series show every
@@ -23,6 +26,22 @@ type MetricsAccess struct {
 // MinMetricsToken is the shortest token accepted: a guessable one would
 // open the metrics to anyone patient.
 const MinMetricsToken = 16
+
+// check refuses a token too short to resist guessing, or with white
+// space inside. Space around it is not part of it: a token file ends with a
+// newline, and Prometheus trims the file it sends.
+func (a MetricsAccess) check() error {
+	t := strings.TrimSpace(a.Token)
+	switch {
+	case a.Token == "":
+		return nil
+	case len(t) < MinMetricsToken:
+		return fmt.Errorf("PALISADE_METRICS_TOKEN has %d characters: use at least %d (e.g. openssl rand -hex 16)", len(t), MinMetricsToken)
+	case strings.IndexFunc(t, unicode.IsSpace) >= 0:
+		return errors.New("PALISADE_METRICS_TOKEN has white space inside: use one word (e.g. openssl rand -hex 16)")
+	}
+	return nil
+}
 
 // guard serves h to the clients a allows; the others get 401 (a wrong or
 // missing token when one is set) or 403, in plain text, saying what lets

@@ -32,7 +32,9 @@ func TestMetricsAccess(t *testing.T) {
 		{"remote, wrong token", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token + "x", 401, "Authorization: Bearer"},
 		{"remote, token's prefix", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token[:10], 401, ""},
 		{"remote, basic auth", MetricsAccess{Token: token}, "192.0.2.7:5000", "Basic " + token, 401, ""},
-		{"remote, no header", MetricsAccess{Token: token}, "2001:db8::1", "", 401, ""},
+		{"remote v6, no header", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "", 401, ""},
+		{"remote v6, token", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "Bearer " + token, 200, ""},
+		{"link-local v6 is not loopback", MetricsAccess{}, "[fe80::1%eth0]:5000", "", 403, ""},
 		{"malformed remote", MetricsAccess{}, "localhost", "", 403, ""},
 	}
 	for _, c := range cases {
@@ -55,5 +57,30 @@ func TestMetricsAccess(t *testing.T) {
 				t.Errorf("answer %q does not say %q", body, c.hint)
 			}
 		})
+	}
+}
+
+// TestMetricsTokenChecked: a token is refused when short or with space
+// inside; space around it (a file's newline) is not part of it.
+func TestMetricsTokenChecked(t *testing.T) {
+	for _, c := range []struct {
+		token string
+		err   string
+	}{
+		{"", ""},
+		{"0123456789abcdef", ""},
+		{"0123456789abcdef\n", ""},
+		{"  0123456789abcdef  ", ""},
+		{"0123456789abcde", "has 15 characters"},
+		{"0123456789abcde\n", "has 15 characters"},
+		{"01234567 89abcdef", "white space inside"},
+	} {
+		err := MetricsAccess{Token: c.token}.check()
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("check(%q) = %v, want %q", c.token, err, c.err)
+		}
+		if err != nil && strings.Contains(err.Error(), strings.TrimSpace(c.token)) {
+			t.Errorf("the error shows the token: %v", err)
+		}
 	}
 }

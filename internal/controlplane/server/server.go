@@ -268,9 +268,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if t := cfg.Metrics.Token; t != "" && len(t) < MinMetricsToken {
-		return nil, fmt.Errorf("the metrics token has %d characters: use at least %d (e.g. openssl rand -hex 16)", len(t), MinMetricsToken)
+	if err := cfg.Metrics.check(); err != nil {
+		return nil, err
 	}
+	cfg.Metrics.Token = strings.TrimSpace(cfg.Metrics.Token)
 	// Listen first: a start that cannot bind (the port is in use) must not
 	// create the store and the first key, whose secret it would never show.
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -34,11 +34,7 @@ func benchService(b *testing.B, groups, instances int) (*Service, Caller) {
 func benchServiceOn(b *testing.B, st *sqlite.Store, groups, instances int) (*Service, Caller) {
 	b.Helper()
 	b.Cleanup(func() { st.Close() })
-	// Measured as a server runs: without the tests' check of every
-	// object a write hands the view (a JSON encoding per record).
-	verify := view.VerifyObjects
-	view.VerifyObjects = false
-	b.Cleanup(func() { view.VerifyObjects = verify })
+	asServed(b)
 	s := New(st)
 	boot, err := s.Bootstrap(context.Background(), BootstrapKeys{})
 	if err != nil {
@@ -69,6 +65,18 @@ func benchServiceOn(b *testing.B, st *sqlite.Store, groups, instances int) (*Ser
 }
 
 // timeOf is the mean time of f over n calls.
+// asServed makes a benchmark measure the service as a server runs it:
+// without the tests' check of every object a write hands the view (a JSON
+// encoding of each record, see verify_test.go). Tests keep the check.
+func asServed(tb testing.TB) {
+	if _, bench := tb.(*testing.B); !bench {
+		return
+	}
+	verify := view.VerifyObjects
+	view.VerifyObjects = false
+	tb.Cleanup(func() { view.VerifyObjects = verify })
+}
+
 func timeOf(n int, f func(i int)) time.Duration {
 	start := time.Now()
 	for i := range n {

@@ -392,7 +392,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		if c.Host != "" {
 			return Changes{}, errNoView
 		}
-		return s.watchStore(ctx, in)
+		return s.keyStillCalls(ctx, in.KeyID)(s.watchStore(ctx, in))
 	}
 	snap, err := s.view.Snapshot(ctx)
 	if err != nil {
@@ -414,13 +414,22 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		defer context.AfterFunc(s.Stopping, cancel)()
 	}
 	out, _, err := s.nextChanges(ctx, wctx, in, snap)
-	if err == nil && in.KeyID != "" {
-		// The key was good when the poll began, up to a minute ago.
-		if _, kerr := keyCaller(s.view.Current(), in.KeyID); kerr != nil {
-			return Changes{}, kerr
+	return s.keyStillCalls(ctx, in.KeyID)(out, err)
+}
+
+// keyStillCalls passes a poll's answer on if the key it was signed with
+// (id; "": not checked) may still call, else answers the key's error: the
+// key was good when the poll began, up to a minute before.
+func (s *Service) keyStillCalls(ctx context.Context, id string) func(Changes, error) (Changes, error) {
+	return func(out Changes, err error) (Changes, error) {
+		if err != nil || id == "" {
+			return out, err
 		}
+		if _, err := View(s, ctx, func(tx store.ReadTx) (Caller, error) { return keyCaller(tx, id) }); err != nil {
+			return Changes{}, err
+		}
+		return out, nil
 	}
-	return out, err
 }
 
 // nextChanges waits, until wctx ends, for a change the caller needs after

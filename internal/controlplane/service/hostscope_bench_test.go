@@ -30,6 +30,7 @@ func downloadCloudOf(tb testing.TB, vpcs, groups, instances, rules int) (*Servic
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	asServed(tb)
 	s := New(st)
 	c := cloudgen.Generate(42, cloudgen.Config{VPCs: vpcs, Groups: groups, Instances: instances, RulesPerGroup: rules, PrefixLists: 10,
 		PortRangeLists: 5, MaxGroups: 3, PublicShare: 0.2, IPv6Share: 0.3, Enterprise: 0.1})

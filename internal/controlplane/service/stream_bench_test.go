@@ -35,6 +35,7 @@ func BenchmarkStreamFanout(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
+			asServed(b)
 			s := New(st)
 			vpc := &model.VPC{ID: "vpc-f", CIDR: netip.MustParsePrefix("10.0.0.0/8")}
 			res := Resources{VPCs: []*model.VPC{vpc}}

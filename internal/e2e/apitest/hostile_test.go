@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -409,7 +410,8 @@ func TestLongPollEndsWithItsKey(t *testing.T) {
 	}
 	poll := func(after, wait string) (string, error) {
 		b, err := signedpost.Post(context.Background(), http.DefaultClient, e.addr, key, secret, map[string]string{
-			"Action": "PalisadeWatchChanges", "Version": api.ECSVersion, "HostName": "h1", "AfterRevision": after, "WaitSeconds": wait})
+			"Action": "PalisadeWatchChanges", "Version": api.ECSVersion, "HostName": "h1", "AfterRevision": after, "WaitSeconds": wait,
+			"AppliedRevision": after})
 		return string(b), err
 	}
 	first, err := poll("0", "0")
@@ -429,8 +431,18 @@ func TestLongPollEndsWithItsKey(t *testing.T) {
 		b, err := poll(strconv.FormatInt(at.Revision, 10), "30")
 		waiting <- answer{b, err}
 	}()
-	time.Sleep(300 * time.Millisecond) // the poll is waiting (if not, its start is refused: the test passes either way)
-	e.srv.RegisterHost(t, "h1")        // the old key is gone
+	// The poll has passed its signature check once the host's applied
+	// revision it reports shows in the metrics.
+	applied := fmt.Sprintf("palisade_agent_applied_revision{host=\"h1\"} %d\n", at.Revision)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(metricsText(t, e.addr), applied) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the poll did not start: no %q in /metrics", applied)
+		}
+	}
+	e.srv.RegisterHost(t, "h1") // the old key is gone
 	noErr(t, authorize(e.ecs, n.sgA, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: "2202/2202",
 		SourceCidrIp: "192.0.2.1/32", Description: "after-rotation"}))
 	select {
@@ -444,4 +456,19 @@ func TestLongPollEndsWithItsKey(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the poll did not wake on the change")
 	}
+}
+
+// metricsText is the server's /metrics.
+func metricsText(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
