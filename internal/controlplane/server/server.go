@@ -146,6 +146,9 @@ type Server struct {
 	nonces           *signature.NonceCache // nil on etcd, where they are shared
 	stop             context.CancelFunc    // ends long polls before a shutdown
 	Trail            *trail.Trail          // the event trail
+	// Actions are the (version, action) pairs the API serves: its route
+	// table's keys, for tests that must cover every action.
+	Actions []rpc.RouteKey
 	Metrics          *metrics.Metrics      // what /metrics serves
 	hook             *webhook.Notifier     // nil without a webhook
 	log              *slog.Logger
@@ -457,7 +460,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	srv := &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
-		Trail: tr, Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
+		Trail: tr, Actions: slices.Collect(maps.Keys(routes)), Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}
