@@ -148,11 +148,11 @@ type Server struct {
 	Trail            *trail.Trail          // the event trail
 	// Actions are the (version, action) pairs the API serves: its route
 	// table's keys, for tests that must cover every action.
-	Actions []rpc.RouteKey
-	Metrics          *metrics.Metrics      // what /metrics serves
-	hook             *webhook.Notifier     // nil without a webhook
-	log              *slog.Logger
-	gcHeadroom       int64 // see Config.GCHeadroom
+	Actions    []rpc.RouteKey
+	Metrics    *metrics.Metrics  // what /metrics serves
+	hook       *webhook.Notifier // nil without a webhook
+	log        *slog.Logger
+	gcHeadroom int64 // see Config.GCHeadroom
 	// ID names this server among those of an etcd installation (kept in
 	// serverIDFile beside DB, so it outlives restarts).
 	ID         string
