@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -306,6 +308,14 @@ func TestBadInputSweep(t *testing.T) {
 		what string
 		dur  time.Duration
 	}
+	// What an error's message may not show: SQL, Go's source, stacks,
+	// a decoder's or a formatter's own words, file paths.
+	internals := regexp.MustCompile(`(?i)sqlite|\bselect\b.*\bfrom\b|\.go:\d|goroutine|%!|json: |strconv\.|/tmp/|panic|nil pointer|runtime error`)
+	reads := regexp.MustCompile(`^(Palisade)?(Describe|List|Get|Query|Lookup)`)
+	var largestError struct {
+		n    int
+		what string
+	}
 	var (
 		slowest  []slow
 		sent     int
@@ -447,6 +457,16 @@ func TestBadInputSweep(t *testing.T) {
 				if after != before {
 					fail("the error moved the store's revision from %d to %d", before, after)
 				}
+				if internals.MatchString(e.Message) {
+					fail("the error's message shows the server's internals")
+				}
+				if len(a.body) > largestError.n {
+					largestError.n, largestError.what = len(a.body), rk.Action+" "+r.what
+				}
+			} else if reads.MatchString(rk.Action) {
+				if after, _ := srv.Store.Revision(ctx); after != before {
+					fail("a read moved the store's revision from %d to %d", before, after)
+				}
 			}
 			body := string(a.body)
 			for _, s := range secrets {
@@ -466,10 +486,31 @@ func TestBadInputSweep(t *testing.T) {
 			}
 		}
 	}
+	// The event trail holds every request the sweep sent: its answers,
+	// read back page by page, are valid JSON (it answers in JSON only).
+	token := ""
+	for page := 0; page < 40; page++ {
+		r := hostileRequest{form: []kv{{"MaxResults", "50"}}}
+		if token != "" {
+			r.form = append(r.form, kv{"NextToken", token})
+		}
+		a := send(srv.KeyID, srv.Secret, trail.Version, "LookupEvents", r, 20*time.Second)
+		if a.err != nil || a.status != 200 {
+			t.Fatalf("LookupEvents page %d: %d %v %.300s", page, a.status, a.err, a.body)
+		}
+		var res struct{ NextToken string }
+		if err := json.Unmarshal(a.body, &res); err != nil || !json.Valid(a.body) || !utf8.Valid(a.body) {
+			t.Errorf("LookupEvents page %d is not valid JSON in UTF-8: %v", page, err)
+		}
+		if token = res.NextToken; token == "" {
+			break
+		}
+	}
 	slices.SortFunc(slowest, func(a, b slow) int { return int(b.dur - a.dur) })
 	for _, s := range slowest[:min(8, len(slowest))] {
 		t.Logf("slow: %v %.200q", s.dur.Round(time.Millisecond), s.what)
 	}
+	t.Logf("largest error answer: %d bytes, %.200q", largestError.n, largestError.what)
 	t.Logf("sweep: %d actions, %d requests, statuses %v", len(routes), sent, byStatus)
 	if failures > 60 {
 		t.Errorf("… %d failures in all", failures)
@@ -506,7 +547,7 @@ func hostileRequests(rng *rand.Rand, base []kv, names, values []string) []hostil
 	}
 	for len(out) < perActionRequests {
 		n, v := name(), pick()
-		switch rng.IntN(9) {
+		switch rng.IntN(12) {
 		case 0: // a wrong index
 			idx := listIndexes[rng.IntN(len(listIndexes))]
 			k := n + "." + strings.ReplaceAll(idx, "Name", n)
@@ -536,6 +577,13 @@ func hostileRequests(rng *rand.Rand, base []kv, names, values []string) []hostil
 			out = append(out, with(fmt.Sprint("three: ", short(fmt.Sprint(ps))), nil, ps...))
 		case 8: // objects nested in a list's items
 			out = append(out, with(n+".1.Tag.1.Key", nil, kv{n + ".1.Tag.1.Key", v}, kv{n + ".1." + name() + ".1", pick()}))
+		case 11: // a hostile name
+			bad := []string{n + "\xff", n + "\x00", "\x00", strings.Repeat("N", 64<<10), n + ".1.\xc3\x28", "名前", n + "\n", n + "%00", n + "[]", n + "[0]"}
+			k := bad[rng.IntN(len(bad))]
+			out = append(out, with("name "+short(k), nil, kv{k, v}))
+		case 9, 10: // a field of a list's first or second item (Permissions.1.IpProtocol)
+			k := n + "." + strconv.Itoa(1+rng.IntN(2)) + "." + name()
+			out = append(out, with(k+"="+short(v), nil, kv{k, v}))
 		}
 	}
 	return out
