@@ -178,3 +178,33 @@ func TestHostWatchWaitsPastOtherHosts(t *testing.T) {
 		t.Fatal("no answer for a change of the host's own group")
 	}
 }
+
+// TestAppliedRevisionBounded: a host's applied revision only rises, so one
+// reported beyond the store's revision (or below zero) would stick: the
+// host would read as current however far behind its agent falls. A status
+// report of one is refused; a watch carrying one answers as ever (an
+// agent ahead of a replaced store needs its Resync) but does not note it.
+func TestAppliedRevisionBounded(t *testing.T) {
+	e := newEnv(t)
+	e.vpc()
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}}), "")
+	for _, applied := range []int64{rev + 1, rev + 1000, 1<<63 - 1, -1} {
+		p := HostProgress{HostName: "h1", AppliedRevision: applied}
+		_, werr := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.op, AfterRevision: rev, Progress: p})
+		for _, tc := range []struct {
+			name string
+			err  error
+			want string
+		}{
+			{"report", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: p}), "InvalidParameter"},
+			{"watch", werr, ""},
+		} {
+			wantCode(t, tc.err, tc.want)
+			if got := e.s.AppliedRevision("h1"); got != rev {
+				t.Fatalf("%s of revision %d: h1's applied revision is %d, want %d", tc.name, applied, got, rev)
+			}
+		}
+	}
+}

@@ -486,6 +486,11 @@ func TestBadInputSweep(t *testing.T) {
 			}
 		}
 	}
+	// No host's progress claims a revision the store does not have (it
+	// would never fall back, and the host read as current for ever).
+	if rev, err := srv.Store.Revision(ctx); err != nil || srv.Ops.AppliedRevision("h1") > rev {
+		t.Errorf("h1's applied revision is %d, beyond the store's %d (%v)", srv.Ops.AppliedRevision("h1"), rev, err)
+	}
 	// The event trail holds every request the sweep sent: its answers,
 	// read back page by page, are valid JSON (it answers in JSON only).
 	token := ""
