@@ -301,6 +301,19 @@ func TestBadInputSweep(t *testing.T) {
 		}
 		return strings.Compare(a.Version+a.Action, b.Version+b.Action)
 	})
+	// The handlers' names are found for nearly every action: a route
+	// table written in a form handlerParams does not read would leave the
+	// sweep sending the whole dictionary to each.
+	var unlearned []string
+	for _, rk := range routes {
+		if params[rk.Action] == nil {
+			unlearned = append(unlearned, rk.Action)
+		}
+	}
+	if len(unlearned) > len(routes)/10 {
+		t.Errorf("the parameters of %d of %d actions were not found in the handlers' source: %v", len(unlearned), len(routes), unlearned)
+	}
+	t.Logf("actions given the whole dictionary of parameter names: %v", unlearned)
 	theirsBefore := tenantRecords(t, srv.Store, other.UID)
 	checkedTheirs := false
 	sentBefore := map[string]bool{} // what of the other tenant's the tenant sent
