@@ -791,6 +791,12 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := checkHost(in.Progress.HostName, true); err != nil {
 		return err
 	}
+	if in.Counters != nil && in.Caller.Host != "" {
+		var err error
+		if in.Counters, err = s.localCounters(ctx, in.Caller.Host, in.Counters); err != nil {
+			return err
+		}
+	}
 	if err := s.noteProgress(ctx, in.Progress, true); err != nil {
 		return err
 	}
@@ -801,6 +807,32 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 		t.mu.Unlock()
 	}
 	return nil
+}
+
+// localCounters keeps of a host key's counters those of the groups its
+// host enforces (its scope's local groups): a host may not count for a
+// rule it does not run (another tenant's, named as a peer's), which would
+// make that rule look used.
+func (s *Service) localCounters(ctx context.Context, host string, in map[string]RuleCounter) (map[string]RuleCounter, error) {
+	if s.view == nil {
+		return nil, errNoView
+	}
+	snap, err := s.view.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.hosts.scopeAt(host, snap.Revision())
+	if sc == nil {
+		sc = scopeOf(nowReader{snap}, host)
+	}
+	out := make(map[string]RuleCounter, len(in))
+	for k, v := range in {
+		gid, _, _ := strings.Cut(k, "/")
+		if e, ok := sc.entry(recordKey{KindGroup, gid}); ok && e.local {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // RuleCount is a rule with what it decided on every host, and how many

@@ -208,3 +208,42 @@ func TestAppliedRevisionBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestHostCountersOnlyForItsGroups: a host key's counters count only for
+// the rules of the groups its host enforces: another group's (another
+// tenant's, whose rule IDs a host's agent may learn as peers) stay
+// unreported, so no host can make a rule it never ran look used.
+func TestHostCountersOnlyForItsGroups(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mine, other := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
+	inst := e.instance(vpc, mine)
+	for _, sg := range []string{mine, other} {
+		wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	}
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+	counters := map[string]RuleCounter{}
+	ruleOf := map[string]string{}
+	for _, sg := range []string{mine, other} {
+		_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
+		wantCode(t, err, "")
+		ruleOf[sg] = counts[0].Rule.ID
+		counters[sg+"/"+counts[0].Rule.ID] = RuleCounter{Packets: 7}
+	}
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: Caller{Host: "h1"}, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}, Counters: counters}), "")
+	for sg, want := range map[string]int{mine: 1, other: 0} {
+		_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
+		wantCode(t, err, "")
+		if counts[0].Hosts != want || counts[0].Packets != uint64(7*want) {
+			t.Errorf("%s: rule %s counted by %d hosts, %d packets; want %d hosts", sg, ruleOf[sg], counts[0].Hosts, counts[0].Packets, want)
+		}
+	}
+	// The operator's key (an agent run with it) is trusted with any.
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h2", AppliedRevision: rev}, Counters: counters}), "")
+	if _, counts, _ := e.s.DescribeRuleCounters(e.ctx, e.c, other); counts[0].Hosts != 1 {
+		t.Errorf("the operator's report of %s: %d hosts, want 1", other, counts[0].Hosts)
+	}
+}
