@@ -256,6 +256,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	req.Size = len(body) + len(r.URL.RawQuery)
 	params, signed, perr := parseSigned(r, body)
 	if perr != nil {
+		if f := params.Get("Format"); f != "" {
+			req.Format = format(f)
+		}
 		return nil, perr
 	}
 	defer signed.release()
@@ -612,7 +615,7 @@ func (s *signedSet) release() {
 }
 
 // parseSigned merges the query string and an urlencoded form body. It
-// returns them as Params and, in a pooled set the caller releases once the
+// returns them as Params (on an error, at most the Format asked) and, in a pooled set the caller releases once the
 // signature is checked, as the url.Values the signature covers. A name
 // given twice with the same value counts once (SDKs sign a map); with
 // different values the request is ambiguous and refused. The signed values
@@ -643,8 +646,12 @@ func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Erro
 	for i := 0; i < len(pairs); i += 2 {
 		k, v := pairs[i], pairs[i+1]
 		if old, ok := params[k]; ok && old != v {
+			// The parameters were read: the refusal is answered in the
+			// Format they ask for (the form's too, which the caller's
+			// fallback to the query would miss).
+			f := Params{"Format": firstFormat(pairs)}
 			set.release()
-			return nil, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
+			return f, nil, ecserr.InvalidParameter(k, "it is given more than once with different values; send it once")
 		}
 		params[k] = v
 	}
@@ -657,6 +664,16 @@ func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Erro
 	}
 	set.vals = vals
 	return params, set, nil
+}
+
+// firstFormat is the first Format among parsed name, value pairs.
+func firstFormat(pairs []string) string {
+	for i := 0; i < len(pairs); i += 2 {
+		if pairs[i] == "Format" {
+			return pairs[i+1]
+		}
+	}
+	return ""
 }
 
 // isForm reports whether a Content-Type is an urlencoded form; the SDKs'

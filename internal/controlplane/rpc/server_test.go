@@ -286,10 +286,11 @@ func TestNewRequestID(t *testing.T) {
 
 // A request refused before its parameters are read (method, path, body)
 // is still answered in the Format its query asks for, with the request ID
-// header and the body's length.
+// header and the body's length; one whose parameters were read but name
+// one twice with two values, in the Format they ask for, the form's too.
 func TestServerEarlyRefusalFormat(t *testing.T) {
 	srv := testServer(t, &seen{})
-	srv.MaxBodyBytes = 10
+	srv.MaxBodyBytes = 20
 	for _, tc := range []struct {
 		name, method, target, body string
 		wantStatus                 int
@@ -301,9 +302,16 @@ func TestServerEarlyRefusalFormat(t *testing.T) {
 		{"path XML", "GET", "/x?Format=XML", "", 404, true},
 		{"body too large XML", "POST", "/?Format=XML", strings.Repeat("a=1&", 10), 400, true},
 		{"body too large", "POST", "/", strings.Repeat("a=1&", 10), 400, false},
+		{"a name twice, Format=XML in the form", "POST", "/?a=1", "Format=XML&a=2", 400, true},
+		{"a name twice, Format=XML in the query", "POST", "/?a=1&Format=XML", "a=2", 400, true},
+		{"a name twice, Format=XML after it", "POST", "/?a=1", "a=2&Format=XML", 400, true},
+		{"a name twice", "POST", "/?a=1", "a=2", 400, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+			if tc.method == "POST" {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
 			w := httptest.NewRecorder()
 			srv.ServeHTTP(w, r)
 			ct := w.Header().Get("Content-Type")

@@ -146,10 +146,13 @@ type Server struct {
 	nonces           *signature.NonceCache // nil on etcd, where they are shared
 	stop             context.CancelFunc    // ends long polls before a shutdown
 	Trail            *trail.Trail          // the event trail
-	Metrics          *metrics.Metrics      // what /metrics serves
-	hook             *webhook.Notifier     // nil without a webhook
-	log              *slog.Logger
-	gcHeadroom       int64 // see Config.GCHeadroom
+	// Actions are the (version, action) pairs the API serves: its route
+	// table's keys, for tests that must cover every action.
+	Actions    []rpc.RouteKey
+	Metrics    *metrics.Metrics  // what /metrics serves
+	hook       *webhook.Notifier // nil without a webhook
+	log        *slog.Logger
+	gcHeadroom int64 // see Config.GCHeadroom
 	// ID names this server among those of an etcd installation (kept in
 	// serverIDFile beside DB, so it outlives restarts).
 	ID         string
@@ -458,7 +461,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	srv := &Server{Ops: svc, Store: st, Key: boot.Tenant, KeyIsNew: boot.TenantNew, OperatorKey: boot.Operator, OperatorKeyIsNew: boot.OperatorNew, Addr: ln.Addr().String(), ln: ln, db: storeName, nonces: nonces, stop: stop,
-		Trail: tr, Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
+		Trail: tr, Actions: slices.Collect(maps.Keys(routes)), Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
 		http: &http.Server{Handler: mux, ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}

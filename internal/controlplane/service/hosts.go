@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -385,7 +386,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	if c.Host != "" && in.Progress.HostName == "" {
 		in.Progress.HostName = c.Host
 	}
-	if err := s.noteHost(in.Progress); err != nil {
+	if err := s.noteProgress(ctx, in.Progress, false); err != nil {
 		return Changes{}, err
 	}
 	if s.view == nil {
@@ -746,6 +747,42 @@ func (s *Service) noteHost(p HostProgress) error {
 	return nil
 }
 
+// noteProgress is noteHost for a host's report (a watch's, a status'),
+// whose applied revision must lie between 0 and the store's: the host's
+// would stay at one beyond (note never lowers it), so the host read as
+// current however far behind it fell. A status report beyond is refused;
+// a watch's is not noted (the host is still seen), as an agent ahead of a
+// replaced store must get its watch's Resync.
+func (s *Service) noteProgress(ctx context.Context, p HostProgress, refuse bool) error {
+	if err := s.checkApplied(ctx, p.AppliedRevision); err != nil {
+		if refuse || !ecserr.Is(err, "InvalidParameter") {
+			return err
+		}
+		p.AppliedRevision = 0
+	}
+	return s.noteHost(p)
+}
+
+// checkApplied refuses an applied revision below zero or beyond the
+// store's. The view's revision answers for every report of a revision it
+// holds; the store is asked only past it.
+func (s *Service) checkApplied(ctx context.Context, applied int64) error {
+	if applied < 0 {
+		return ecserr.InvalidParameter("AppliedRevision", "it must be 0 or more: the store revision the host applied")
+	}
+	if s.view != nil && applied <= s.view.Revision() {
+		return nil
+	}
+	rev, err := s.Store.Revision(ctx)
+	if err != nil {
+		return err
+	}
+	if applied > rev {
+		return ecserr.InvalidParameter("AppliedRevision", fmt.Sprintf("it is %d, beyond the store's revision %d: report the revision the host applied", applied, rev))
+	}
+	return nil
+}
+
 // ReportInput is a host's status: its applied revision and, when Counters
 // is not nil, its per-rule totals keyed "groupID/ruleID".
 type ReportInput struct {
@@ -763,7 +800,13 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := checkHost(in.Progress.HostName, true); err != nil {
 		return err
 	}
-	if err := s.noteHost(in.Progress); err != nil {
+	if in.Counters != nil && in.Caller.Host != "" {
+		var err error
+		if in.Counters, err = s.localCounters(ctx, in.Caller.Host, in.Counters); err != nil {
+			return err
+		}
+	}
+	if err := s.noteProgress(ctx, in.Progress, true); err != nil {
 		return err
 	}
 	if in.Counters != nil {
@@ -773,6 +816,32 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 		t.mu.Unlock()
 	}
 	return nil
+}
+
+// localCounters keeps of a host key's counters those of the groups its
+// host enforces (its scope's local groups): a host may not count for a
+// rule it does not run (another tenant's, named as a peer's), which would
+// make that rule look used.
+func (s *Service) localCounters(ctx context.Context, host string, in map[string]RuleCounter) (map[string]RuleCounter, error) {
+	if s.view == nil {
+		return nil, errNoView
+	}
+	snap, err := s.view.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.hosts.scopeAt(host, snap.Revision())
+	if sc == nil {
+		sc = scopeOf(nowReader{snap}, host)
+	}
+	out := make(map[string]RuleCounter, len(in))
+	for k, v := range in {
+		gid, _, _ := strings.Cut(k, "/")
+		if e, ok := sc.entry(recordKey{KindGroup, gid}); ok && e.local {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // RuleCount is a rule with what it decided on every host, and how many

@@ -178,3 +178,72 @@ func TestHostWatchWaitsPastOtherHosts(t *testing.T) {
 		t.Fatal("no answer for a change of the host's own group")
 	}
 }
+
+// TestAppliedRevisionBounded: a host's applied revision only rises, so one
+// reported beyond the store's revision (or below zero) would stick: the
+// host would read as current however far behind its agent falls. A status
+// report of one is refused; a watch carrying one answers as ever (an
+// agent ahead of a replaced store needs its Resync) but does not note it.
+func TestAppliedRevisionBounded(t *testing.T) {
+	e := newEnv(t)
+	e.vpc()
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}}), "")
+	for _, applied := range []int64{rev + 1, rev + 1000, 1<<63 - 1, -1} {
+		p := HostProgress{HostName: "h1", AppliedRevision: applied}
+		_, werr := e.s.WatchChanges(e.ctx, WatchInput{Caller: e.op, AfterRevision: rev, Progress: p})
+		for _, tc := range []struct {
+			name string
+			err  error
+			want string
+		}{
+			{"report", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: p}), "InvalidParameter"},
+			{"watch", werr, ""},
+		} {
+			wantCode(t, tc.err, tc.want)
+			if got := e.s.AppliedRevision("h1"); got != rev {
+				t.Fatalf("%s of revision %d: h1's applied revision is %d, want %d", tc.name, applied, got, rev)
+			}
+		}
+	}
+}
+
+// TestHostCountersOnlyForItsGroups: a host key's counters count only for
+// the rules of the groups its host enforces: another group's (another
+// tenant's, whose rule IDs a host's agent may learn as peers) stay
+// unreported, so no host can make a rule it never ran look used.
+func TestHostCountersOnlyForItsGroups(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mine, other := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
+	inst := e.instance(vpc, mine)
+	for _, sg := range []string{mine, other} {
+		wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	}
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-a"}), "")
+	counters := map[string]RuleCounter{}
+	ruleOf := map[string]string{}
+	for _, sg := range []string{mine, other} {
+		_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
+		wantCode(t, err, "")
+		ruleOf[sg] = counts[0].Rule.ID
+		counters[sg+"/"+counts[0].Rule.ID] = RuleCounter{Packets: 7}
+	}
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: Caller{Host: "h1"}, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}, Counters: counters}), "")
+	for sg, want := range map[string]int{mine: 1, other: 0} {
+		_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
+		wantCode(t, err, "")
+		if counts[0].Hosts != want || counts[0].Packets != uint64(7*want) {
+			t.Errorf("%s: rule %s counted by %d hosts, %d packets; want %d hosts", sg, ruleOf[sg], counts[0].Hosts, counts[0].Packets, want)
+		}
+	}
+	// The operator's key (an agent run with it) is trusted with any.
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h2", AppliedRevision: rev}, Counters: counters}), "")
+	if _, counts, _ := e.s.DescribeRuleCounters(e.ctx, e.c, other); counts[0].Hosts != 1 {
+		t.Errorf("the operator's report of %s: %d hosts, want 1", other, counts[0].Hosts)
+	}
+}

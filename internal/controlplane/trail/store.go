@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -520,11 +521,29 @@ type Cursor struct {
 	Seq  int64 `json:"s"`
 }
 
+// Outside these, a time's Unix nanoseconds do not fit an int64.
+var (
+	minNanoTime = time.Unix(0, math.MinInt64)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos is t in Unix nanoseconds, saturated: a query's bound in year 0001
+// or 9999 (both valid ECS times) must not wrap around.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
 // find returns up to q.Max events, the position of each, and the cursor
 // of the last one when more follow.
 func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, error) {
 	where := []string{"time >= ?", "time <= ?"}
-	args := []any{q.Start.UnixNano(), q.End.UnixNano()}
+	args := []any{nanos(q.Start), nanos(q.End)}
 	if !q.All {
 		where, args = append(where, "account = ?"), append(args, q.Account)
 	}

@@ -516,3 +516,34 @@ func TestSignatureRefusalKeepsNoSecrets(t *testing.T) {
 		t.Errorf("ErrorMessage = %q, want the refusal's words", ev.ErrorMessage)
 	}
 }
+
+// TestFindFarTimes: a query's bounds far in the past or future (ECS times
+// parse from year 0001 to 9999) still include every event between them;
+// in nanoseconds they do not fit 64 bits, and wrapped around they had a
+// query from 0001 to 9999 find nothing.
+func TestFindFarTimes(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	tr := openTrail(t, Options{})
+	record(t, tr, "a", "CreateSecurityGroup", now, 3)
+	year := func(y int) time.Time { return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		from, to time.Time
+		want     int
+	}{
+		{now.Add(-time.Hour), now.Add(time.Hour), 3},
+		{year(1), year(9999), 3},
+		{year(1600), year(2300), 3},
+		{year(1), now.Add(time.Hour), 3},
+		{now.Add(-time.Hour), year(9999), 3},
+		{year(1), year(1000), 0},
+		{year(3000), year(9999), 0},
+	} {
+		evs, _, err := tr.Find(context.Background(), all(tc.from, tc.to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != tc.want {
+			t.Errorf("%v to %v: %d events, want %d", tc.from, tc.to, len(evs), tc.want)
+		}
+	}
+}

@@ -23,6 +23,8 @@
 //	v3_test.go           the main flow as raw JSON through CallApi
 //	terraform_test.go    the alicloud Terraform provider's own calls (RpcPost form bodies, V1) and data "alicloud_zones"
 //	aliyuncli_test.go    the aliyun CLI's CommonRequest calls, its --pager modes and printed errors
+//	badinput_test.go     every routed action (server.Server.Actions) swept with seeded hostile requests built
+//	                     from the parameter names its handler reads (handlerparams_test.go parses them)
 //	hostile_test.go      another tenant's IDs answer as missing ones (API and console), rate limits by request size
 //	tfstart_test.go      what the provider asks around its resources: BssOpenApi's account-type probe, Location's endpoints
 //	sts_test.go          STS GetCallerIdentity (the provider's account ID) per key kind
