@@ -513,8 +513,7 @@ func (c *Console) change(p *page) {
 		if f.Get("group") == "" {
 			data["Back"] = p.link("groups")
 		}
-		p.w.WriteHeader(e.Status)
-		c.render(p.w, "preview", data)
+		c.render(p.w, e.Status, "preview", data)
 		return
 	}
 	data["Change"] = pc
@@ -528,8 +527,7 @@ func (c *Console) change(p *page) {
 			e := c.asECS(err)
 			data["Err"] = e
 			data["Applied"] = false
-			p.w.WriteHeader(e.Status)
-			c.render(p.w, "preview", data)
+			c.render(p.w, e.Status, "preview", data)
 			return
 		}
 		c.prefetch(ctx, p.caller)
@@ -566,8 +564,7 @@ func (c *Console) change(p *page) {
 	if err != nil {
 		e := c.asECS(err)
 		data["Err"] = e
-		p.w.WriteHeader(e.Status)
-		c.render(p.w, "preview", data)
+		c.render(p.w, e.Status, "preview", data)
 		return
 	}
 	// The first maxFlowRows links are listed; the summary counts them all.
@@ -579,7 +576,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
-	c.render(p.w, "preview", data)
+	c.render(p.w, http.StatusOK, "preview", data)
 }
 
 // observe reports an applied change as the API call it makes, so that
@@ -693,8 +690,7 @@ func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 		return false
 	}
 	e := c.asECS(err)
-	p.w.WriteHeader(e.Status)
-	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
+	c.render(p.w, e.Status, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
 	return true
 }
 
@@ -755,7 +751,6 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 		rule = f.Get("rule")
 	}
 	e := c.asECS(err)
-	p.w.WriteHeader(e.Status)
-	c.rulesForm(p, attr.Group, dir, rows, rule, map[string]any{"Err": e})
+	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
 }

@@ -158,7 +158,7 @@ func (c *Console) auditDiffPage(p *page) {
 	}
 	wait := time.NewTimer(20 * time.Second)
 	defer wait.Stop()
-	data := map[string]any{}
+	data, status := map[string]any{}, http.StatusOK
 	select {
 	case <-j.done:
 		if j.err != nil {
@@ -166,8 +166,7 @@ func (c *Console) auditDiffPage(p *page) {
 			if errors.Is(j.err, context.Canceled) || errors.Is(j.err, context.DeadlineExceeded) {
 				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, or it took too long. Preview the change again.")
 			}
-			data["Err"] = e
-			p.w.WriteHeader(e.Status)
+			data["Err"], status = e, e.Status
 		} else {
 			data["Audit"] = j.val
 		}
@@ -176,5 +175,5 @@ func (c *Console) auditDiffPage(p *page) {
 	case <-p.ctx().Done():
 		return
 	}
-	c.render(p.w, "auditdiff", c.base(p, "Audit findings of the change", data))
+	c.render(p.w, status, "auditdiff", c.base(p, "Audit findings of the change", data))
 }
