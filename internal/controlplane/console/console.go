@@ -350,6 +350,9 @@ func (c *Console) base(p *page, title string, data map[string]any) map[string]an
 	data["Path"] = p.r.URL.Path
 	data["Prefix"] = strings.TrimSuffix(Prefix, "/")
 	data["R"] = Prefix + "r/" + url.PathEscape(p.region) + "/"
+	// A page that answers a form (a refused one drawn again) must not
+	// reload itself: the browser would send the form again.
+	data["Posted"] = p.r.Method == http.MethodPost
 	// Whichever page a change led back to says what it did.
 	data["Flash"] = c.sessions.flashOf(p.s, p.r.URL.Query().Get("done"))
 	return data

@@ -56,3 +56,52 @@ func TestPagesNotStored(t *testing.T) {
 		})
 	}
 }
+
+// TestFormAnswerDoesNotReload: a page drawn from an older audit says so
+// and reloads itself when it was asked with GET, but not when it answers
+// a form (a refused rename or clone is the group's page again): reloading
+// a POST's answer sends the form again, and the browser asked to confirm
+// a resubmission.
+func TestFormAnswerDoesNotReload(t *testing.T) {
+	_, base, key, group, _ := layoutWorld(t)
+	region := Prefix + "r/cn-hangzhou/"
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		form   url.Values
+		reload bool
+	}{
+		{"the group's page", "GET", region + "groups/" + group, nil, true},
+		{"a refused rename", "POST", region + "change", url.Values{"op": {"modify-group"}, "group": {group}, "name": {"1db"}, "step": {"preview"}}, false},
+		{"a refused clone", "POST", region + "change", url.Values{"op": {"clone-group"}, "group": {group}, "name": {"http://x"}, "step": {"preview"}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A console that has no audit yet and does not wait for one:
+			// its first page is drawn without it, and says so.
+			c, err := New(base.svc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.budgets.page = 0
+			s := c.sessions.add(key.Account, key.ID, false)
+			var body string
+			if tc.form != nil {
+				tc.form.Set("csrf", s.csrf)
+				body = tc.form.Encode()
+			}
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			page := w.Body.String()
+			if !strings.Contains(page, `id="updating"`) {
+				t.Fatalf("%d: the page does not say its audit is being computed: %.400s", w.Code, page)
+			}
+			if got := strings.Contains(page, "data-reload"); got != tc.reload {
+				t.Errorf("%d: the page reloads itself: %v, want %v", w.Code, got, tc.reload)
+			}
+		})
+	}
+}
