@@ -176,7 +176,10 @@ type pendingChange struct {
 	// its policy set) made when it ran for real, each to be recorded as
 	// the API would record it. Empty for a change of one call, and for one
 	// whose first call failed: Action and Params are its event.
-	made     []madeCall
+	made []madeCall
+	// Partly says what a change of several calls did before a later call
+	// failed: the refusal's page must not say that nothing was changed.
+	Partly   string
 	Run      analyze.Change
 	Back     string
 	Warnings []string
@@ -210,6 +213,9 @@ func (c *Console) createGroup(ctx context.Context, svc *service.Service, pc *pen
 	}
 	err = svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: in.Caller, SecurityGroupID: id, InnerAccessPolicy: pol})
 	pc.made = append(pc.made, madeCall{Action: "ModifySecurityGroupPolicy", Params: params("SecurityGroupId", id, "InnerAccessPolicy", pol), Err: err})
+	if err != nil {
+		pc.Partly = fmt.Sprintf("Security group %s was created, but its InnerAccessPolicy is not %s: set it on the group's page (or delete the group).", id, pol)
+	}
 	return id, err
 }
 
@@ -527,6 +533,7 @@ func (c *Console) change(p *page) {
 			e := c.asECS(err)
 			data["Err"] = e
 			data["Applied"] = false
+			data["Partly"] = pc.Partly
 			c.render(p.w, e.Status, "preview", data)
 			return
 		}
