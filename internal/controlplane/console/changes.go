@@ -186,6 +186,45 @@ type pendingChange struct {
 	// Blockers list what stops a group's deletion (its members, the groups
 	// whose rules name it), as DescribeSecurityGroupReferences gives them.
 	Blockers []string
+	// adds are the rules an add or an import asks for, each with where the
+	// form shows it ("row 2"): the preview calls the rules it would make
+	// so, not by the dry run's order (a row that repeats a rule the group
+	// has, or a blank one, adds none, and the next was "new rule 1").
+	adds *ruleAdds
+}
+
+// ruleAdds are the rules a change adds to a group, as the form gave them.
+type ruleAdds struct {
+	group  string
+	dir    model.Direction
+	inputs []model.RuleInput
+	where  []string // where the form shows each input
+}
+
+// previewNames is what the preview of pc calls what it would make: a rule
+// by where its form shows it, matched by the rule's key as the service
+// resolves the form's input; what it cannot match as analyze.Numbered.
+func (c *Console) previewNames(ctx context.Context, cl service.Caller, pc *pendingChange) analyze.Names {
+	a := pc.adds
+	if a == nil {
+		return nil
+	}
+	keys, err := c.svc.RuleKeys(ctx, cl, a.group, a.dir, a.inputs)
+	if err != nil {
+		return nil // the dry run meets the same error
+	}
+	return func(m analyze.Made) map[string]string {
+		names := analyze.Numbered(m)
+		for _, r := range m.Rules {
+			if r.Group != a.group {
+				continue
+			}
+			if i := slices.Index(keys, r.Rule.Key()); i >= 0 {
+				names[r.Rule.ID] = "new rule (" + a.where[i] + ")"
+			}
+		}
+		return names
+	}
 }
 
 // madeCall is one API call a change made: its answer's fields that name
@@ -327,14 +366,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if err != nil {
 			return nil, err
 		}
-		var inputs []model.RuleInput
+		var (
+			inputs []model.RuleInput
+			where  []string
+		)
 		if op == "import-rules" {
 			if inputs, err = importInputs(f.Get("rules"), dir); err != nil {
 				return nil, err
 			}
+			for i := range inputs {
+				where = append(where, fmt.Sprintf("rule %d of the import", i+1))
+			}
 		} else {
 			for _, r := range rowsOf(f) {
 				inputs = append(inputs, r.input(dir))
+				where = append(where, fmt.Sprintf("row %d", r.N))
 			}
 		}
 		if len(inputs) == 0 {
@@ -358,6 +404,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			return pc, nil
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
+		pc.adds = &ruleAdds{group: group, dir: dir, inputs: inputs, where: where}
 		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)
 		pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }
 		return pc, nil
@@ -551,7 +598,7 @@ func (c *Console) change(p *page) {
 	// preview's budget once the plan is done. A change the plan refuses
 	// shows the plan's error (the diff's is the same).
 	start := time.Now()
-	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
+	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc)
 	pl, err := c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	if err == nil {
 		t := time.NewTimer(max(0, c.budgets.preview-time.Since(start)))

@@ -49,9 +49,9 @@ type diffJobs struct {
 	order []string
 }
 
-// startAuditDiff starts computing what change does to the audit of the
+// startAuditDiff starts computing what pc does to the audit of the
 // session's account and returns the job's ID.
-func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Caller, change analyze.Change) (string, *diffJob) {
+func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Caller, pc *pendingChange) (string, *diffJob) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
@@ -91,7 +91,8 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 			return
 		}
 		defer func() { <-c.cache.ahead }()
-		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, change, c.auditOptions(), c.cache.auditBase())
+		names := c.previewNames(bctx, cl, pc)
+		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, pc.Run, c.auditOptions(), c.cache.auditBase(), names)
 		c.cache.keepBase(base)
 		if err != nil {
 			j.err = err
