@@ -297,7 +297,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	after, err := an.AuditAfter(context.Background(), caller, func(ctx context.Context, svc *service.Service) error {
 		return svc.Authorize(ctx, service.RulesInput{Caller: caller, SecurityGroupID: group, Direction: model.Ingress,
 			Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0", Description: "SSH"}}})
-	}, audit.Options{})
+	}, audit.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

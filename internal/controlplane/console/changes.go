@@ -176,13 +176,55 @@ type pendingChange struct {
 	// its policy set) made when it ran for real, each to be recorded as
 	// the API would record it. Empty for a change of one call, and for one
 	// whose first call failed: Action and Params are its event.
-	made     []madeCall
+	made []madeCall
+	// Partly says what a change of several calls did before a later call
+	// failed: the refusal's page must not say that nothing was changed.
+	Partly   string
 	Run      analyze.Change
 	Back     string
 	Warnings []string
 	// Blockers list what stops a group's deletion (its members, the groups
 	// whose rules name it), as DescribeSecurityGroupReferences gives them.
 	Blockers []string
+	// adds are the rules an add or an import asks for, each with where the
+	// form shows it ("row 2"): the preview calls the rules it would make
+	// so, not by the dry run's order (a row that repeats a rule the group
+	// has, or a blank one, adds none, and the next was "new rule 1").
+	adds *ruleAdds
+}
+
+// ruleAdds are the rules a change adds to a group, as the form gave them.
+type ruleAdds struct {
+	group  string
+	dir    model.Direction
+	inputs []model.RuleInput
+	where  []string // where the form shows each input
+}
+
+// previewNames is what the preview of pc calls what it would make: a rule
+// by where its form shows it, matched by the rule's key as the service
+// resolves the form's input; what it cannot match as analyze.Numbered.
+func (c *Console) previewNames(ctx context.Context, cl service.Caller, pc *pendingChange) analyze.Names {
+	a := pc.adds
+	if a == nil {
+		return nil
+	}
+	keys, err := c.svc.RuleKeys(ctx, cl, a.group, a.dir, a.inputs)
+	if err != nil {
+		return nil // the dry run meets the same error
+	}
+	return func(m analyze.Made) map[string]string {
+		names := analyze.Numbered(m)
+		for _, r := range m.Rules {
+			if r.Group != a.group {
+				continue
+			}
+			if i := slices.Index(keys, r.Rule.Key()); i >= 0 {
+				names[r.Rule.ID] = "new rule (" + a.where[i] + ")"
+			}
+		}
+		return names
+	}
 }
 
 // madeCall is one API call a change made: its answer's fields that name
@@ -210,6 +252,9 @@ func (c *Console) createGroup(ctx context.Context, svc *service.Service, pc *pen
 	}
 	err = svc.ModifySecurityGroupPolicy(ctx, service.GroupPolicyInput{Caller: in.Caller, SecurityGroupID: id, InnerAccessPolicy: pol})
 	pc.made = append(pc.made, madeCall{Action: "ModifySecurityGroupPolicy", Params: params("SecurityGroupId", id, "InnerAccessPolicy", pol), Err: err})
+	if err != nil {
+		pc.Partly = fmt.Sprintf("Security group %s was created, but its InnerAccessPolicy is not %s: set it on the group's page (or delete the group).", id, pol)
+	}
 	return id, err
 }
 
@@ -321,14 +366,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if err != nil {
 			return nil, err
 		}
-		var inputs []model.RuleInput
+		var (
+			inputs []model.RuleInput
+			where  []string
+		)
 		if op == "import-rules" {
 			if inputs, err = importInputs(f.Get("rules"), dir); err != nil {
 				return nil, err
 			}
+			for i := range inputs {
+				where = append(where, fmt.Sprintf("rule %d of the import", i+1))
+			}
 		} else {
 			for _, r := range rowsOf(f) {
 				inputs = append(inputs, r.input(dir))
+				where = append(where, fmt.Sprintf("row %d", r.N))
 			}
 		}
 		if len(inputs) == 0 {
@@ -352,6 +404,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			return pc, nil
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
+		pc.adds = &ruleAdds{group: group, dir: dir, inputs: inputs, where: where}
 		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)
 		pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }
 		return pc, nil
@@ -513,8 +566,7 @@ func (c *Console) change(p *page) {
 		if f.Get("group") == "" {
 			data["Back"] = p.link("groups")
 		}
-		p.w.WriteHeader(e.Status)
-		c.render(p.w, "preview", data)
+		c.render(p.w, e.Status, "preview", data)
 		return
 	}
 	data["Change"] = pc
@@ -528,8 +580,8 @@ func (c *Console) change(p *page) {
 			e := c.asECS(err)
 			data["Err"] = e
 			data["Applied"] = false
-			p.w.WriteHeader(e.Status)
-			c.render(p.w, "preview", data)
+			data["Partly"] = pc.Partly
+			c.render(p.w, e.Status, "preview", data)
 			return
 		}
 		c.prefetch(ctx, p.caller)
@@ -546,7 +598,7 @@ func (c *Console) change(p *page) {
 	// preview's budget once the plan is done. A change the plan refuses
 	// shows the plan's error (the diff's is the same).
 	start := time.Now()
-	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc.Run)
+	diffID, diff := c.startAuditDiff(ctx, p.s, p.caller, pc)
 	pl, err := c.analysis.PlanChange(analyze.Waiting(ctx), p.caller, pc.Run)
 	if err == nil {
 		t := time.NewTimer(max(0, c.budgets.preview-time.Since(start)))
@@ -566,8 +618,7 @@ func (c *Console) change(p *page) {
 	if err != nil {
 		e := c.asECS(err)
 		data["Err"] = e
-		p.w.WriteHeader(e.Status)
-		c.render(p.w, "preview", data)
+		c.render(p.w, e.Status, "preview", data)
 		return
 	}
 	// The first maxFlowRows links are listed; the summary counts them all.
@@ -579,7 +630,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
-	c.render(p.w, "preview", data)
+	c.render(p.w, http.StatusOK, "preview", data)
 }
 
 // observe reports an applied change as the API call it makes, so that
@@ -693,8 +744,7 @@ func (c *Console) groupFormAgain(p *page, f url.Values, err error) bool {
 		return false
 	}
 	e := c.asECS(err)
-	p.w.WriteHeader(e.Status)
-	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
+	c.render(p.w, e.Status, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": f, "Err": e}))
 	return true
 }
 
@@ -755,7 +805,6 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 		rule = f.Get("rule")
 	}
 	e := c.asECS(err)
-	p.w.WriteHeader(e.Status)
-	c.rulesForm(p, attr.Group, dir, rows, rule, map[string]any{"Err": e})
+	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
 }

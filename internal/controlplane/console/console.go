@@ -197,8 +197,7 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 				s = nil
 			} else if err != nil {
 				e := c.asECS(err)
-				w.WriteHeader(e.Status)
-				c.render(w, "error", map[string]any{"Title": "Error", "Err": e})
+				c.render(w, e.Status, "error", map[string]any{"Title": "Error", "Err": e})
 				return
 			}
 		}
@@ -239,13 +238,11 @@ func (c *Console) checkPost(w http.ResponseWriter, r *http.Request, s *session) 
 		if _, big := errors.AsType[*http.MaxBytesError](err); big {
 			msg, status = fmt.Sprintf("The form is larger than the console takes (%d KiB); send fewer rules at once, or use the API. Nothing was changed.", maxForm>>10), http.StatusRequestEntityTooLarge
 		}
-		w.WriteHeader(status)
-		c.render(w, "error", map[string]any{"Title": "Refused", "Code": "InvalidParameter", "Message": msg})
+		c.render(w, status, "error", map[string]any{"Title": "Refused", "Code": "InvalidParameter", "Message": msg})
 		return false
 	}
 	if !s.checkCSRF(r.PostForm.Get("csrf")) {
-		w.WriteHeader(http.StatusForbidden)
-		c.render(w, "error", map[string]any{"Title": "Refused", "Code": "InvalidCSRFToken",
+		c.render(w, http.StatusForbidden, "error", map[string]any{"Title": "Refused", "Code": "InvalidCSRFToken",
 			"Message": "The form is missing this session's token or carries another one; reload the page and try again. Nothing was changed."})
 		return false
 	}
@@ -272,8 +269,7 @@ func (c *Console) regional(h func(p *page)) http.HandlerFunc {
 		region := r.PathValue("region")
 		caller, err := service.AccountCaller(s.account, region)
 		if err != nil {
-			w.WriteHeader(http.StatusNotFound)
-			c.render(w, "error", c.base(&page{w: w, r: r, s: s, region: model.Regions[0].ID}, "Unknown region", map[string]any{"Err": c.asECS(err)}))
+			c.render(w, http.StatusNotFound, "error", c.base(&page{w: w, r: r, s: s, region: model.Regions[0].ID}, "Unknown region", map[string]any{"Err": c.asECS(err)}))
 			return
 		}
 		caller.Operator = s.operator
@@ -338,8 +334,7 @@ func (c *Console) asECS(err error) *ecserr.Error {
 // fail renders an error of a service as the API names it.
 func (c *Console) fail(p *page, err error) {
 	e := c.asECS(err) // logs an error that is not an ECS error
-	p.w.WriteHeader(e.Status)
-	c.render(p.w, "error", c.base(p, "Error", map[string]any{"Err": e}))
+	c.render(p.w, e.Status, "error", c.base(p, "Error", map[string]any{"Err": e}))
 }
 
 // base is the data every page of a region gets.
@@ -355,18 +350,26 @@ func (c *Console) base(p *page, title string, data map[string]any) map[string]an
 	data["Path"] = p.r.URL.Path
 	data["Prefix"] = strings.TrimSuffix(Prefix, "/")
 	data["R"] = Prefix + "r/" + url.PathEscape(p.region) + "/"
+	// A page that answers a form (a refused one drawn again) must not
+	// reload itself: the browser would send the form again.
+	data["Posted"] = p.r.Method == http.MethodPost
 	// Whichever page a change led back to says what it did.
 	data["Flash"] = c.sessions.flashOf(p.s, p.r.URL.Query().Get("done"))
 	return data
 }
 
-func (c *Console) render(w http.ResponseWriter, name string, data any) {
+// render draws page name with status. Every page is drawn here, whatever
+// its status: the headers must be set before WriteHeader, after which Go
+// drops changes to them (a page that wrote its status first was sent
+// without no-store, for the browser to keep, and without its type).
+func (c *Console) render(w http.ResponseWriter, status int, name string, data any) {
 	t, ok := c.pages[name]
 	if !ok {
 		panic("console: no template " + name)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
 		c.log.Error("console: render", "page", name, "err", err)
 		fmt.Fprintf(w, "<p>The page could not be drawn: %s</p>", template.HTMLEscapeString(err.Error()))

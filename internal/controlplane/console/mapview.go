@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net/http"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
@@ -168,7 +169,7 @@ func (c *Console) mapPage(p *page) {
 	m, err := c.mapOf(p, vpc, q.Get("protocol"), q.Get("port"), q.Get("group"))
 	if errors.Is(err, errComputing) {
 		data["Computing"], data["Map"] = true, mapData{}
-		c.render(p.w, "map", c.base(p, "Reachability map", data))
+		c.render(p.w, http.StatusOK, "map", c.base(p, "Reachability map", data))
 		return
 	}
 	if err != nil {
@@ -182,7 +183,7 @@ func (c *Console) mapPage(p *page) {
 	}
 	data["Map"] = m
 	data["MapJSON"] = template.JS(js) // inside a JSON script element: not executed
-	c.render(p.w, "map", c.base(p, "Reachability map", data))
+	c.render(p.w, http.StatusOK, "map", c.base(p, "Reachability map", data))
 }
 
 // overlaps reports whether a rule can match some of the flows in ports.
@@ -283,6 +284,6 @@ func (c *Console) edgePage(p *page) {
 		}
 		return s
 	}
-	c.render(p.w, "edge", c.base(p, "From "+from+" to "+to, map[string]any{"From": from, "To": to, "Ports": ports.String(),
+	c.render(p.w, http.StatusOK, "edge", c.base(p, "From "+from+" to "+to, map[string]any{"From": from, "To": to, "Ports": ports.String(),
 		"Pairs": e.Pairs4 + e.Pairs6, "Stale": !fresh, "Source": load(from, model.Egress, to), "Dest": load(to, model.Ingress, from)}))
 }

@@ -73,7 +73,7 @@ func (c *Console) groupsPage(p *page) {
 	const per = 100
 	matching := len(rows)
 	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(rows), per)
-	c.render(p.w, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows[from:to], "Q": q, "Total": l.Total, "AuditStale": !fresh,
+	c.render(p.w, http.StatusOK, "groups", c.base(p, "Security groups", map[string]any{"Groups": rows[from:to], "Q": q, "Total": l.Total, "AuditStale": !fresh,
 		"Matching": matching, "From": from + 1, "Page": pg, "Prev": pg > 1, "Next": to < len(rows)}))
 }
 
@@ -104,7 +104,7 @@ func (c *Console) newGroupPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	c.render(p.w, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": url.Values{}}))
+	c.render(p.w, http.StatusOK, "newgroup", c.base(p, "Create a security group", map[string]any{"VPCs": vpcs, "F": url.Values{}}))
 }
 
 // ruleRow is a rule as a group's page shows it: its fields, its standing
@@ -266,8 +266,7 @@ func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s 
 	// hundreds (a check per rule), and its page listed them all.
 	const perFindings = 100
 	fpg, ffrom, fto := pageOf(p.r.URL.Query().Get("page"), len(findings), perFindings)
-	p.w.WriteHeader(status)
-	c.render(p.w, "group", c.base(p, "Security group "+id, map[string]any{
+	c.render(p.w, status, "group", c.base(p, "Security group "+id, map[string]any{
 		"G": attr.Group, "Ingress": in, "Egress": out, "Members": members.Items, "MemberCount": members.Total,
 		"Findings": findings[ffrom:fto], "FindingCount": len(findings), "FindingsFrom": ffrom + 1, "FindingsPage": fpg, "FindingsPrev": fpg > 1, "FindingsNext": fto < len(findings),
 		"Referencing": referencing, "Templates": templates, "S": s,
@@ -293,7 +292,7 @@ func (c *Console) instancesPage(p *page) {
 	items := l.Items
 	const per = 100
 	pg, from, to := pageOf(q.Get("page"), len(items), per)
-	c.render(p.w, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
+	c.render(p.w, http.StatusOK, "instances", c.base(p, "Instances", map[string]any{"Instances": items[from:to], "Total": len(items),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(items), "Q": q.Get("q"), "VPC": q.Get("vpc"), "Group": q.Get("group")}))
 }
 
@@ -325,13 +324,13 @@ func (c *Console) instancePage(p *page) {
 			data["Verdict"] = rep
 		}
 	}
-	c.render(p.w, "instance", c.base(p, "Instance "+id, data))
+	c.render(p.w, http.StatusOK, "instance", c.base(p, "Instance "+id, data))
 }
 
 func (c *Console) auditPage(p *page) {
 	au, fresh, err := c.auditOf(p.ctx(), p.caller, c.budgets.page)
 	if errors.Is(err, errComputing) {
-		c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Computing": true}))
+		c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Computing": true}))
 		return
 	}
 	if err != nil {
@@ -354,7 +353,7 @@ func (c *Console) auditPage(p *page) {
 	// A page of findings at a time: a large cloud has thousands.
 	const per = 200
 	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(fs), per)
-	c.render(p.w, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
+	c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(fs), "Stale": !fresh,
 		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
 }
@@ -362,8 +361,7 @@ func (c *Console) auditPage(p *page) {
 // notFound answers a page of a resource that is not the caller's as the
 // API would, without saying whether it exists elsewhere.
 func (c *Console) notFound(p *page, what string) {
-	p.w.WriteHeader(http.StatusNotFound)
-	c.render(p.w, "error", c.base(p, "Not found", map[string]any{"Message": what}))
+	c.render(p.w, http.StatusNotFound, "error", c.base(p, "Not found", map[string]any{"Message": what}))
 }
 
 // flowLogsPage lists the account's flow logs in the region: what records
@@ -375,7 +373,7 @@ func (c *Console) flowLogsPage(p *page) {
 		c.fail(p, err)
 		return
 	}
-	c.render(p.w, "flowlogs", c.base(p, "Flow logs", map[string]any{"FlowLogs": l.Items}))
+	c.render(p.w, http.StatusOK, "flowlogs", c.base(p, "Flow logs", map[string]any{"FlowLogs": l.Items}))
 }
 
 // maxEvents is how many of the latest events the events page lists.
@@ -414,7 +412,7 @@ func (c *Console) eventsPage(p *page) {
 		}
 		data["Events"] = shown
 	}
-	c.render(p.w, "events", c.base(p, "Events", data))
+	c.render(p.w, http.StatusOK, "events", c.base(p, "Events", data))
 }
 
 // pageOf is page number page (1 for a missing or bad one; the last for

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -58,7 +60,9 @@ func TestPreviewAuditDiff(t *testing.T) {
 	after, err := c.analysis.AuditAfter(ctx, cl, func(ctx context.Context, s *service.Service) error {
 		return s.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: g.SecurityGroupId, Direction: model.Ingress,
 			Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0"}}})
-	}, audit.Options{})
+	}, audit.Options{}, func(m analyze.Made) map[string]string { // as the form's row
+		return map[string]string{m.Rules[0].Rule.ID: "new rule (row 1)"}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +70,8 @@ func TestPreviewAuditDiff(t *testing.T) {
 	if len(want.Added) == 0 {
 		t.Fatal("SSH from anywhere adds no finding: the test shows nothing")
 	}
-	// The rule the dry run adds is named as planned ("new rule 1"): the
-	// same in every run.
+	// The rule the dry run adds is named by its row ("new rule (row 1)"):
+	// the same in every run.
 	shows := func(where, body string) {
 		t.Helper()
 		for _, f := range want.Added {
@@ -113,14 +117,25 @@ func TestPreviewAuditDiff(t *testing.T) {
 	shows("the preview", body)
 }
 
-// TestPreviewNamesPlanned: a preview's audit findings name the rules and
-// the group the change would make as "new rule N" and "new group N", not
-// by the IDs of the dry run, which the applied change does not give them
-// (a finding of "rule sgr-…" named a rule that never existed).
+// TestPreviewNamesPlanned: a preview's audit findings name the rules the
+// change would make by where the form shows them ("new rule (row 3)"), and
+// a group it would make "new group 1", not by the IDs of the dry run, which
+// the applied change does not give them (a finding of "rule sgr-…" named
+// a rule that never existed). A row that repeats a rule the group has
+// adds none, and a blank row is skipped: numbered in the order made, the
+// rule of row 3 was "new rule 1", which the user could not tell apart.
 func TestPreviewNamesPlanned(t *testing.T) {
 	svc, key, cl := tenantService(t)
 	ctx := context.Background()
 	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web", Description: "the web tier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := model.RuleInput{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "80/80", SourceCidrIp: "0.0.0.0/0"}
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: g.SecurityGroupId, Direction: model.Ingress, Permissions: []model.RuleInput{web}}); err != nil {
+		t.Fatal(err)
+	}
+	imported, err := json.Marshal(exported{Ingress: []model.RuleInput{web, {Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "3389/3389", SourceCidrIp: "0.0.0.0/0"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,12 +149,20 @@ func TestPreviewNamesPlanned(t *testing.T) {
 		name string
 		form url.Values
 		want []string
+		not  []string
 	}{
 		{"rules", url.Values{"op": {"add-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
-			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"22"}, "r1.peer": {"0.0.0.0/0"},
-			"r2.policy": {"accept"}, "r2.priority": {"1"}, "r2.protocol": {"TCP"}, "r2.ports": {"3389"}, "r2.peer": {"0.0.0.0/0"}},
-			[]string{"New rule 1 of " + g.SecurityGroupId, "New rule 2 of " + g.SecurityGroupId}},
-		{"a group", url.Values{"op": {"create-group"}, "name": {"db"}}, []string{"New group 1 has no member instances"}},
+			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"80"}, "r1.peer": {"0.0.0.0/0"},
+			"r3.policy": {"accept"}, "r3.priority": {"1"}, "r3.protocol": {"TCP"}, "r3.ports": {"3389"}, "r3.peer": {"0.0.0.0/0"},
+			"r4.policy": {"accept"}, "r4.priority": {"1"}, "r4.protocol": {"TCP"}, "r4.ports": {"22"}, "r4.peer": {"0.0.0.0/0"},
+			// A group peer without an owner is the caller's, as Authorize resolves it.
+			"r5.policy": {"accept"}, "r5.priority": {"1"}, "r5.protocol": {"TCP"}, "r5.ports": {"5432"}, "r5.peer": {g.SecurityGroupId}},
+			[]string{"New rule (row 3) of " + g.SecurityGroupId + " (ingress accept TCP port 3389)", "New rule (row 4) of " + g.SecurityGroupId + " (ingress accept TCP port 22)",
+				"New rule (row 5) of " + g.SecurityGroupId + " (ingress accept TCP port 5432)"},
+			[]string{"New rule 1", "New rule 2", "(row 1)", "(row 2)"}},
+		{"an import", url.Values{"op": {"import-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"}, "rules": {string(imported)}},
+			[]string{"New rule (rule 2 of the import) of " + g.SecurityGroupId + " (ingress accept TCP port 3389)"}, []string{"New rule 1", "rule 1 of the import"}},
+		{"a group", url.Values{"op": {"create-group"}, "name": {"db"}}, []string{"New group 1 has no member instances"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := tc.form
@@ -162,6 +185,11 @@ func TestPreviewNamesPlanned(t *testing.T) {
 			for _, want := range tc.want {
 				if !strings.Contains(diff, want) {
 					t.Errorf("the audit diff does not name %q: %s", want, diff)
+				}
+			}
+			for _, not := range tc.not {
+				if strings.Contains(diff, not) {
+					t.Errorf("the audit diff names %q: %s", not, diff)
 				}
 			}
 			if id := regexp.MustCompile(`\bsgr?-[a-z0-9]+`).FindAllString(strings.ReplaceAll(diff, g.SecurityGroupId, ""), -1); len(id) > 0 {

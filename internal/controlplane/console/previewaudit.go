@@ -49,9 +49,9 @@ type diffJobs struct {
 	order []string
 }
 
-// startAuditDiff starts computing what change does to the audit of the
+// startAuditDiff starts computing what pc does to the audit of the
 // session's account and returns the job's ID.
-func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Caller, change analyze.Change) (string, *diffJob) {
+func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Caller, pc *pendingChange) (string, *diffJob) {
 	b := make([]byte, 16)
 	rand.Read(b)
 	id := hex.EncodeToString(b)
@@ -91,7 +91,8 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 			return
 		}
 		defer func() { <-c.cache.ahead }()
-		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, change, c.auditOptions(), c.cache.auditBase())
+		names := c.previewNames(bctx, cl, pc)
+		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, pc.Run, c.auditOptions(), c.cache.auditBase(), names)
 		c.cache.keepBase(base)
 		if err != nil {
 			j.err = err
@@ -158,7 +159,7 @@ func (c *Console) auditDiffPage(p *page) {
 	}
 	wait := time.NewTimer(20 * time.Second)
 	defer wait.Stop()
-	data := map[string]any{}
+	data, status := map[string]any{}, http.StatusOK
 	select {
 	case <-j.done:
 		if j.err != nil {
@@ -166,8 +167,7 @@ func (c *Console) auditDiffPage(p *page) {
 			if errors.Is(j.err, context.Canceled) || errors.Is(j.err, context.DeadlineExceeded) {
 				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, or it took too long. Preview the change again.")
 			}
-			data["Err"] = e
-			p.w.WriteHeader(e.Status)
+			data["Err"], status = e, e.Status
 		} else {
 			data["Audit"] = j.val
 		}
@@ -176,5 +176,5 @@ func (c *Console) auditDiffPage(p *page) {
 	case <-p.ctx().Done():
 		return
 	}
-	c.render(p.w, "auditdiff", c.base(p, "Audit findings of the change", data))
+	c.render(p.w, status, "auditdiff", c.base(p, "Audit findings of the change", data))
 }

@@ -55,12 +55,12 @@ func (c *Console) newRulesPage(p *page) {
 	for i := 1; i < rowCount; i++ {
 		rows[i].Priority, rows[i].Protocol = "", ""
 	}
-	c.rulesForm(p, attr.Group, dir, rows, "", map[string]any{"Template": tpl})
+	c.rulesForm(p, http.StatusOK, attr.Group, dir, rows, "", map[string]any{"Template": tpl})
 }
 
 // rulesForm renders the rules form: for adding rules (rule ""), or for
 // changing rule; extra adds to its data (a template, an error).
-func (c *Console) rulesForm(p *page, g *model.SecurityGroup, dir model.Direction, rows []ruleRowInput, rule string, extra map[string]any) {
+func (c *Console) rulesForm(p *page, status int, g *model.SecurityGroup, dir model.Direction, rows []ruleRowInput, rule string, extra map[string]any) {
 	data := map[string]any{"G": g, "Dir": string(dir), "Rows": rows, "Op": "add-rules", "Protocols": model.Protocols, "Risky": riskyPorts}
 	title := "Add rules to " + g.ID
 	if rule != "" {
@@ -69,7 +69,7 @@ func (c *Console) rulesForm(p *page, g *model.SecurityGroup, dir model.Direction
 		data["Templates"] = templates
 	}
 	maps.Copy(data, extra)
-	c.render(p.w, "rules", c.base(p, title, data))
+	c.render(p.w, status, "rules", c.base(p, title, data))
 }
 
 func (c *Console) editRulePage(p *page) {
@@ -84,7 +84,7 @@ func (c *Console) editRulePage(p *page) {
 		return
 	}
 	r := attr.Rules[i].Rule
-	c.rulesForm(p, attr.Group, r.Direction, []ruleRowInput{rowOfRule(&r)}, id, nil)
+	c.rulesForm(p, http.StatusOK, attr.Group, r.Direction, []ruleRowInput{rowOfRule(&r)}, id, nil)
 }
 
 // exported is a group's rules as the export gives them and the import takes
@@ -187,7 +187,7 @@ func (c *Console) importPage(p *page) {
 		js, _ := json.MarshalIndent(exportOf(src.Group, src.Rules), "", "  ")
 		data["Rules"], data["From"] = string(js), from
 	}
-	c.render(p.w, "import", c.base(p, "Import rules into "+attr.Group.ID, data))
+	c.render(p.w, http.StatusOK, "import", c.base(p, "Import rules into "+attr.Group.ID, data))
 }
 
 // comparePage shows how two of the caller's groups differ: the rules of
@@ -245,5 +245,5 @@ func (c *Console) comparePage(p *page) {
 		}
 		data["With"] = with
 	}
-	c.render(p.w, "compare", c.base(p, "Compare "+attr.Group.ID, data))
+	c.render(p.w, http.StatusOK, "compare", c.base(p, "Compare "+attr.Group.ID, data))
 }

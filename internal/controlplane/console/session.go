@@ -185,7 +185,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	case "expired":
 		note = "Your session ended (after an hour idle, or 12 hours); sign in again to go on."
 	}
-	c.render(w, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next")), "Note": note})
+	c.render(w, http.StatusOK, "signin", map[string]any{"Title": "Sign in", "Next": safeNext(r.URL.Query().Get("next")), "Note": note})
 }
 
 // safeNext keeps a return address only if it is a console page. Its path
@@ -225,14 +225,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	secret := r.PostForm.Get("AccessKeySecret")
 	next := safeNext(r.PostForm.Get("next"))
 	bad := func(msg string) {
-		w.WriteHeader(http.StatusUnauthorized)
-		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": msg, "KeyID": id, "Next": next})
+		c.render(w, http.StatusUnauthorized, "signin", map[string]any{"Title": "Sign in", "Error": msg, "KeyID": id, "Next": next})
 	}
 	addr := clientAddr(r)
 	if c.failed.blocked(addr) {
 		w.Header().Set("Retry-After", "60")
-		w.WriteHeader(http.StatusTooManyRequests)
-		c.render(w, "signin", map[string]any{"Title": "Sign in", "Error": "Too many failed sign-ins from this address; wait a minute and try again.", "KeyID": id, "Next": next})
+		c.render(w, http.StatusTooManyRequests, "signin", map[string]any{"Title": "Sign in", "Error": "Too many failed sign-ins from this address; wait a minute and try again.", "KeyID": id, "Next": next})
 		return
 	}
 	want, ok := c.svc.LookupSecret(id)

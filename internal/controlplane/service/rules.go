@@ -286,6 +286,26 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 	return err
 }
 
+// RuleKeys are the keys (model.Rule.Key) of the rules Authorize would
+// make of ins in the caller's group, each resolved as Authorize resolves
+// it (its peer group's owner), "" for one it would refuse: by them a
+// preview tells which of the rules a dry run added came from which input.
+func (s *Service) RuleKeys(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]string, error) {
+	return View(s, ctx, func(tx store.ReadTx) ([]string, error) {
+		g, err := GetGroup(tx, c, groupID)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(ins))
+		for i, in := range ins {
+			if r, err := resolveRule(tx, c, g, dir, in, i+1); err == nil {
+				out[i] = r.Key()
+			}
+		}
+		return out, nil
+	})
+}
+
 // Revoke removes rules named by RuleIDs or by their fields (Permissions),
 // never both (RevokeSecurityGroup and its Egress twin).
 func (s *Service) Revoke(ctx context.Context, in RulesInput) error {

@@ -498,7 +498,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	err = a.state(ctx, func(st liveState) error {
 		before := st.ownedBy(c)
 		prior := st.r.WithInside(before.inside).WithWorkers(sh.workers())
-		after, ch, err := a.dryRun(ctx, change, before.Cloud, st.rev)
+		after, ch, _, err := a.dryRun(ctx, change, before.Cloud, st.rev)
 		if err != nil {
 			return err
 		}
@@ -532,19 +532,21 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 var errDryRun = errors.New("dry run")
 
 // dryRun runs a change against the store without committing it and returns
-// the cloud as the change would leave it, and what differs from before
-// (the cloud at revision rev). When the transaction starts at rev, the
+// the cloud as the change would leave it, what differs from before (the
+// cloud at revision rev), and what the change itself made (read from its
+// own writes: the cloud after holds other requests' commits since rev
+// too). When the transaction starts at rev, the
 // records it writes are read back and applied to before as an edit;
 // otherwise (other writes came in between) the whole cloud is read.
 //
 // With an in-memory view the change runs over a snapshot of it
 // (viewDryStore), without the store; when that needs the store after all
 // (errNotInView), and without a view, in a rolled-back store transaction.
-func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Cloud, rev int64) (*policy.Cloud, reach.Change, error) {
+func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Cloud, rev int64) (*policy.Cloud, reach.Change, Made, error) {
 	if v := a.svc.InMemory(); v != nil && !a.storeDryRun {
-		after, ch, err := a.dryRunIn(ctx, change, before, rev, v)
+		after, ch, made, err := a.dryRunIn(ctx, change, before, rev, v)
 		if !errors.Is(err, errNotInView) {
-			return after, ch, err
+			return after, ch, made, err
 		}
 		a.dryFallbacks.Add(1)
 	}
@@ -552,26 +554,29 @@ func (a *Service) dryRun(ctx context.Context, change Change, before *policy.Clou
 }
 
 // dryRunIn is dryRun over view v, or over the store when v is nil.
-func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cloud, rev int64, v *view.View) (*policy.Cloud, reach.Change, error) {
+func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cloud, rev int64, v *view.View) (*policy.Cloud, reach.Change, Made, error) {
 	var (
 		after *policy.Cloud
 		ch    reach.Change
+		made  Made
 	)
 	shadow := *a.svc // a copy: the real service keeps its store
-	capture := func(tx store.ReadTx, refs []view.Ref) error {
+	capture := func(tx store.ReadTx, w *wrote) error {
 		if tx.Revision() == rev {
-			ed, full, err := editOf(tx, before, refs)
+			ed, full, err := editOf(tx, before, w.refs)
 			if err != nil {
 				return err
 			}
 			if !full {
 				after, ch = before.Next(ed), changeOf(ed)
+				made = w.made(after)
 				return nil
 			}
 		}
 		var err error
 		if after, err = cloudOf(tx); err == nil {
 			ch = reach.Changes(before, after)
+			made = w.made(after)
 		}
 		return err
 	}
@@ -581,19 +586,19 @@ func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cl
 		shadow.Store = &dryStore{Store: a.svc.Store, capture: capture}
 	}
 	if err := change(ctx, &shadow); err != nil {
-		return nil, ch, err
+		return nil, ch, Made{}, err
 	}
 	if after == nil { // the change wrote nothing
 		after = before
 	}
-	return after, ch, nil
+	return after, ch, made, nil
 }
 
 // dryStore runs Updates to the point of commit, captures the state they
 // would leave (with the records they wrote), and rolls them back.
 type dryStore struct {
 	store.Store
-	capture func(store.ReadTx, []view.Ref) error
+	capture func(store.ReadTx, *wrote) error
 }
 
 func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
@@ -602,8 +607,8 @@ func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, 
 		if err := fn(rec); err != nil {
 			return err
 		}
-		if len(rec.refs) > 0 {
-			if err := d.capture(tx, rec.refs); err != nil {
+		if len(rec.wr.refs) > 0 {
+			if err := d.capture(tx, &rec.wr); err != nil {
 				return err
 			}
 		}
@@ -619,23 +624,28 @@ func (d *dryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, 
 type recordingTx struct {
 	store.Tx
 	seen map[view.Ref]bool
-	refs []view.Ref
+	wr   wrote
 }
 
-func (t *recordingTx) note(kind store.Kind, id string) {
+func (t *recordingTx) note(kind store.Kind, id string) error {
 	if r := (view.Ref{Kind: kind, ID: id}); !t.seen[r] {
 		t.seen[r] = true
-		t.refs = append(t.refs, r)
+		return t.wr.note(t.Tx, r) // before the write: what it changes
 	}
+	return nil
 }
 
 func (t *recordingTx) Put(r store.Record) error {
-	t.note(r.Kind, r.ID)
+	if err := t.note(r.Kind, r.ID); err != nil {
+		return err
+	}
 	return t.Tx.Put(r)
 }
 
 func (t *recordingTx) Delete(kind store.Kind, id string) error {
-	t.note(kind, id)
+	if err := t.note(kind, id); err != nil {
+		return err
+	}
 	return t.Tx.Delete(kind, id)
 }
 

@@ -170,13 +170,14 @@ func callerAudit(all []audit.Finding, own ownedCloud) Audit {
 // would leave them (as AuditAfter gives them), the latter audited only
 // where the change reaches. It returns the base now, for the next audit.
 // A change the action would refuse is refused with the same error.
+// What the change makes is called as names calls it (nil: Numbered).
 // Without an in-memory view it is Audit and AuditAfter.
-func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change Change, o audit.Options, base *AuditBase) (before Audit, after []audit.Finding, now *AuditBase, err error) {
+func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change Change, o audit.Options, base *AuditBase, names Names) (before Audit, after []audit.Finding, now *AuditBase, err error) {
 	if a.liveOf() == nil {
 		if before, err = a.Audit(ctx, c, o); err != nil {
 			return Audit{}, nil, base, err
 		}
-		after, err = a.AuditAfter(ctx, c, change, o)
+		after, err = a.AuditAfter(ctx, c, change, o, names)
 		return before, after, base, err
 	}
 	sh, done, err := a.enter(ctx, c)
@@ -194,7 +195,7 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		own := st.ownedBy(c)
 		before = callerAudit(now.findings, own)
 		ownBefore = own
-		next, ch, err := a.dryRun(ctx, change, st.cloud, st.rev)
+		next, ch, made, err := a.dryRun(ctx, change, st.cloud, st.rev)
 		if err != nil {
 			return err
 		}
@@ -216,7 +217,7 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		}
 		// What the change makes is named as planned, not by the dry
 		// run's IDs, which the applied change does not give it.
-		after = audit.NamePlanned(redacted(after, next, owned), st.cloud, next)
+		after = audit.NamePlanned(redacted(after, next, owned), namesOf(names, made))
 		return nil
 	})
 	if err != nil {

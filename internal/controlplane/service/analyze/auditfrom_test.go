@@ -58,7 +58,7 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 		in := service.RulesInput{Caller: c, SecurityGroupID: gs[0].ID, Direction: model.Ingress,
 			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0", Priority: fmt.Sprint(1 + step%3)}}}
 		change := func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }
-		before, after, b, err := n.a.AuditAfterFrom(ctx, c, change, audit.Options{}, base)
+		before, after, b, err := n.a.AuditAfterFrom(ctx, c, change, audit.Options{}, base, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantAfter, err := n.a.AuditAfter(ctx, c, change, audit.Options{})
+		wantAfter, err := n.a.AuditAfter(ctx, c, change, audit.Options{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ var errNotInView = errors.New("analyze: the dry run needs the store")
 type viewDryStore struct {
 	store.Store // tokens are read from the store; nothing else is
 	v           *view.View
-	capture     func(store.ReadTx, []view.Ref) error
+	capture     func(store.ReadTx, *wrote) error
 }
 
 func (d *viewDryStore) Update(ctx context.Context, fn func(store.Tx) error) (int64, error) {
@@ -39,8 +39,8 @@ func (d *viewDryStore) Update(ctx context.Context, fn func(store.Tx) error) (int
 	if err := fn(tx); err != nil {
 		return 0, err
 	}
-	if len(tx.refs) > 0 {
-		if err := d.capture(tx, tx.refs); err != nil {
+	if len(tx.wr.refs) > 0 {
+		if err := d.capture(tx, &tx.wr); err != nil {
 			return 0, err
 		}
 	}
@@ -48,13 +48,13 @@ func (d *viewDryStore) Update(ctx context.Context, fn func(store.Tx) error) (int
 }
 
 // overlayTx is a store.Tx over a view snapshot whose writes stay in memory:
-// w holds each written record (nil: deleted), refs the write order.
+// w holds each written record (nil: deleted), wr the write order.
 type overlayTx struct {
 	snap *view.Snapshot
 	st   store.Store
 	ctx  context.Context
 	w    map[view.Ref]*store.Record
-	refs []view.Ref
+	wr   wrote
 }
 
 var _ store.Tx = (*overlayTx)(nil)
@@ -124,10 +124,11 @@ func (t *overlayTx) Token(account, token string) (tok store.Token, ok bool, err 
 	return tok, ok, err
 }
 
-func (t *overlayTx) note(ref view.Ref) {
+func (t *overlayTx) note(ref view.Ref) error {
 	if _, ok := t.w[ref]; !ok {
-		t.refs = append(t.refs, ref)
+		return t.wr.note(t, ref) // before the write: t reads the snapshot's
 	}
+	return nil
 }
 
 func (t *overlayTx) Put(r store.Record) error {
@@ -146,7 +147,9 @@ func (t *overlayTx) Put(r store.Record) error {
 		r.Object = o
 	}
 	ref := view.Ref{Kind: r.Kind, ID: r.ID}
-	t.note(ref)
+	if err := t.note(ref); err != nil {
+		return err
+	}
 	r.Revision = t.snap.Revision() + 1
 	t.w[ref] = &r
 	return nil
@@ -162,7 +165,9 @@ func (t *overlayTx) Delete(kind store.Kind, id string) error {
 			return err // deleting a missing record records no change
 		}
 	}
-	t.note(ref)
+	if err := t.note(ref); err != nil {
+		return err
+	}
 	t.w[ref] = nil
 	return nil
 }
@@ -193,8 +198,8 @@ func (t *overlayTx) ChangesSince(after int64) ([]store.Change, error) {
 	if after != t.snap.Revision() {
 		return nil, errNotInView
 	}
-	out := make([]store.Change, 0, len(t.refs))
-	for _, ref := range t.refs {
+	out := make([]store.Change, 0, len(t.wr.refs))
+	for _, ref := range t.wr.refs {
 		c := store.Change{Revision: after + 1, Kind: ref.Kind, ID: ref.ID, Op: store.OpPut}
 		if r := t.w[ref]; r != nil {
 			c.Account, c.Region = r.Account, r.Region

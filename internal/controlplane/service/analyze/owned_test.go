@@ -45,7 +45,7 @@ func TestPreviewsKeepToTheCallersRegion(t *testing.T) {
 	// preview that counted far as the caller's would show it.
 	var opened bool
 	err := n.a.state(ctx, func(st liveState) error {
-		after, ch, err := n.a.dryRun(ctx, open, st.cloud, st.rev)
+		after, ch, _, err := n.a.dryRun(ctx, open, st.cloud, st.rev)
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func TestPreviewsKeepToTheCallersRegion(t *testing.T) {
 	if !nearSeen {
 		t.Errorf("the plan does not show what the change opens %s → %s: %+v", neighbour, near, p.Changes)
 	}
-	fs, err := n.a.AuditAfter(ctx, n.c, open, audit.Options{})
+	fs, err := n.a.AuditAfter(ctx, n.c, open, audit.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 // transaction that is rolled back, as in PlanChange). Diffed with Audit's
 // findings before, it previews what the change does to the audit. A
 // change the action would refuse is refused here with the same error.
-func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options) ([]audit.Finding, error) {
+// What the change makes is called as names calls it (nil: Numbered).
+func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options, names Names) ([]audit.Finding, error) {
 	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 	if err != nil {
 		return nil, err
 	}
-	after, _, err := a.dryRun(ctx, change, before.Cloud, rev)
+	after, _, made, err := a.dryRun(ctx, change, before.Cloud, rev)
 	if err != nil {
 		return nil, err
 	}
@@ -45,5 +46,5 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 		}
 	}
 	// What the change makes is named as planned (see AuditAfterFrom).
-	return audit.NamePlanned(redacted(out, after, owned), before.Cloud, after), nil
+	return audit.NamePlanned(redacted(out, after, owned), namesOf(names, made)), nil
 }

@@ -28,7 +28,7 @@ func TestAuditNamesNoOtherAccountsInstance(t *testing.T) {
 	after, err := n.a.AuditAfter(ctx, other.c, func(ctx context.Context, svc *service.Service) error {
 		desc := "app servers"
 		return svc.ModifySecurityGroupAttribute(ctx, service.ModifyGroupInput{Caller: other.c, SecurityGroupID: other.sg, Description: &desc})
-	}, audit.Options{})
+	}, audit.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
