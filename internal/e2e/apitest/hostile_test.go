@@ -344,14 +344,7 @@ func diffLines(a, b string) string {
 // the instances on that host; a request signed with the old key would be
 // refused, and so is the agent's next.
 func TestStreamEndsWithItsKey(t *testing.T) {
-	e := newEnv(t)
-	n := newNetwork(t, e, "10.0.0.0/16")
-	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
-	key, secret := e.srv.RegisterHost(t, "h1")
-	if err := e.srv.Operator(t).Call(context.Background(), "PalisadeBindInstance",
-		map[string]string{"InstanceId": inst, "HostName": "h1", "Interface": "pi-a"}, nil, 0); err != nil {
-		t.Fatal(err)
-	}
+	e, n, key, secret := hostH1(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req, err := signedpost.Request(ctx, e.addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": api.ECSVersion,
@@ -400,14 +393,7 @@ func TestStreamEndsWithItsKey(t *testing.T) {
 // after that: it answers the old key's error, as the agent's next request
 // would get.
 func TestLongPollEndsWithItsKey(t *testing.T) {
-	e := newEnv(t)
-	n := newNetwork(t, e, "10.0.0.0/16")
-	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
-	key, secret := e.srv.RegisterHost(t, "h1")
-	if err := e.srv.Operator(t).Call(context.Background(), "PalisadeBindInstance",
-		map[string]string{"InstanceId": inst, "HostName": "h1", "Interface": "pi-a"}, nil, 0); err != nil {
-		t.Fatal(err)
-	}
+	e, n, key, secret := hostH1(t)
 	poll := func(after, wait string) (string, error) {
 		b, err := signedpost.Post(context.Background(), http.DefaultClient, e.addr, key, secret, map[string]string{
 			"Action": "PalisadeWatchChanges", "Version": api.ECSVersion, "HostName": "h1", "AfterRevision": after, "WaitSeconds": wait,
@@ -471,4 +457,18 @@ func metricsText(t *testing.T, addr string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// hostH1 is a server with a network, an instance of its group sgA bound to
+// host h1, and h1's key.
+func hostH1(t *testing.T) (e *env, n network, key, secret string) {
+	e = newEnv(t)
+	n = newNetwork(t, e, "10.0.0.0/16")
+	inst := runInstance(t, e.ecs, n.vsw, n.sgA)
+	key, secret = e.srv.RegisterHost(t, "h1")
+	if err := e.srv.Operator(t).Call(context.Background(), "PalisadeBindInstance",
+		map[string]string{"InstanceId": inst, "HostName": "h1", "Interface": "pi-a"}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	return e, n, key, secret
 }
