@@ -153,7 +153,8 @@ func TestConsoleHostileSweep(t *testing.T) {
 		modeltest.Rule("sgr-sweepb0000000001", "in accept 1 TCP 22/22 10.88.9.0/24 desc=t2mark_rule"),
 		modeltest.Rule("sgr-sweepb0000000002", "in accept 2 TCP 443/443 "+plB.ID))
 	hiddenB := modeltest.Group("sg-sweepb000000hidden", vpcB.ID, "basic",
-		modeltest.Rule("sgr-sweepb0000000003", "in accept 1 TCP 80/80 10.89.7.0/24 desc=t2mark_hidden"))
+		modeltest.Rule("sgr-sweepb0000000003", "in accept 1 TCP 80/80 10.89.7.0/24 desc=t2mark_hidden"),
+		modeltest.Rule("sgr-sweepb0000000004", "in accept 1 TCP 8080/8080 "+webB.ID)) // what a deletion of webB names
 	webB.Name, webB.Description, hiddenB.Name = "t2mark-web", "t2mark-desc", "t2mark-hidden"
 	webB.Tags = []model.Tag{{Key: "t2mark-tag", Value: "t2mark-value"}}
 	webB.Owner, hiddenB.Owner = clB.Account, clB.Account
@@ -246,7 +247,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 	// What A's answers may not hold unless A sent it (then escaped), and
 	// what no answer may hold.
 	foreign := []string{clB.Account, keyB.ID, "t2mark", "10.88.", "10.89.", "47.88.1.20", webB.ID, hiddenB.ID, instB.ID, vpcB.ID, plB.ID,
-		"sgr-sweepb0000000001", "sgr-sweepb0000000002", "sgr-sweepb0000000003"}
+		"sgr-sweepb0000000001", "sgr-sweepb0000000002", "sgr-sweepb0000000003", "sgr-sweepb0000000004"}
 	secrets := []string{keyA.Secret, keyB.Secret}
 	// A's own, for the path segments and the base forms.
 	mine := map[string]string{"region": clA.Region, "group": dbA.ID, "instance": instA.ID, "rule": "sgr-sweepa0000000001", "id": "0123"}
@@ -444,6 +445,8 @@ func TestConsoleHostileSweep(t *testing.T) {
 					for _, v := range idsOf(n) {
 						f := cloneValues(b.form)
 						f.Set(n, v)
+						f.Set("step", "preview")
+						post(fmt.Sprintf("base %d previewed with %s=their %s", i, n, v), f, false)
 						f.Set("step", "apply")
 						post(fmt.Sprintf("base %d applied with %s=their %s", i, n, v), f, !b.destructive)
 					}
@@ -644,6 +647,11 @@ func TestConsoleHostileSweep(t *testing.T) {
 				if !strings.HasPrefix(ct, "text/html") || res.Header.Get("Cache-Control") != "no-store" {
 					fail("an HTML page sent as Content-Type %q, Cache-Control %q", ct, res.Header.Get("Cache-Control"))
 				}
+			}
+			// Nor may the browser keep anything else the account is sent
+			// (an export of its rules).
+			if !isAsset && res.StatusCode < 300 && res.Header.Get("Cache-Control") != "no-store" {
+				fail("an answer of the account's data sent as Content-Type %q, Cache-Control %q", ct, res.Header.Get("Cache-Control"))
 			}
 			if !isAsset && strings.HasPrefix(ct, "text/html") || ct == "" {
 				if m := sweepUnescaped.FindStringIndex(page); m != nil {
