@@ -126,7 +126,16 @@ func (c *Console) routes() {
 	m := routeTable{mux, &c.patterns}
 	assets, _ := fs.Sub(assetFS, "assets")
 	static := http.StripPrefix(Prefix+"assets/", http.FileServerFS(assets))
+	noPage := func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
+	}
 	m.Handle("GET "+Prefix+"assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			// Files only: the file server lists a folder (an HTML page
+			// of its files, which the line below let caches keep).
+			noPage(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		static.ServeHTTP(w, r)
 	}))
@@ -154,9 +163,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"events", c.regional(c.eventsPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
 	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
-	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
-	})
+	m.HandleFunc(Prefix, noPage)
 	c.mux = mux
 }
 

@@ -419,6 +419,13 @@ func TestConsoleHostileSweep(t *testing.T) {
 					}
 				}
 			}
+			if strings.HasSuffix(path, "/assets/app.css") {
+				// Other files, folders and what is beside the assets.
+				for _, f := range []string{"", "vendor/", "vendor/cytoscape/", "%2e%2e/templates/layout.html", "..%2fconsole.go",
+					"app.css%00", "app.css/", "app.js%2f", "%2fetc%2fpasswd", "vendor%2f"} {
+					get("assets/"+f, Prefix+"assets/"+f, "")
+				}
+			}
 			get("a raw query that is not escaped", base, "q=%zz&page=%00&vpc=\xff&group=<script>palisadeXSS(9)</script>")
 			if method == "GET" {
 				for _, m := range []string{"POST", "PUT", "DELETE", "PATCH"} {
@@ -652,6 +659,9 @@ func TestConsoleHostileSweep(t *testing.T) {
 			// (an export of its rules).
 			if !isAsset && res.StatusCode < 300 && res.Header.Get("Cache-Control") != "no-store" {
 				fail("an answer of the account's data sent as Content-Type %q, Cache-Control %q", ct, res.Header.Get("Cache-Control"))
+			}
+			if isAsset && res.StatusCode < 300 && strings.HasPrefix(ct, "text/html") {
+				fail("the assets answer a page (a folder's listing?)")
 			}
 			if !isAsset && strings.HasPrefix(ct, "text/html") || ct == "" {
 				if m := sweepUnescaped.FindStringIndex(page); m != nil {
