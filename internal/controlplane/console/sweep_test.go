@@ -25,8 +25,10 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
@@ -171,7 +173,20 @@ func TestConsoleHostileSweep(t *testing.T) {
 	// The console's log: a page that could not be drawn, or an error
 	// that is not an ECS error, is logged there (and answered 200 or 500).
 	var logged syncBuffer
-	c, err := New(svc, Options{Log: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	// An event trail, which the console's changes go to as the server
+	// sends them: the events page draws what A sent, and B's are B's.
+	tr, err := trail.Open(trail.File(filepath.Join(t.TempDir(), "sweep.db")), trail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	accountOf := map[string]string{keyA.ID: clA.Account, keyB.ID: clB.Account}
+	observe := func(call *rpc.Call) {
+		if trail.Wanted(call) {
+			tr.Record(trail.EventOf(call, accountOf[call.Request.AccessKeyID]))
+		}
+	}
+	c, err := New(svc, Options{Log: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})), Events: tr, Observe: observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,6 +348,9 @@ func TestConsoleHostileSweep(t *testing.T) {
 		return r
 	}
 	for _, pattern := range patterns {
+		if err := tr.Flush(ctx); err != nil { // the events of the forms, for the pages
+			t.Fatal(err)
+		}
 		method, path, ok := strings.Cut(pattern, " ")
 		if !ok {
 			method, path = "", pattern // the catch-all: any method
