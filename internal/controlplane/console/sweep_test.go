@@ -31,6 +31,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	xhtml "golang.org/x/net/html"
 )
 
 // sweepHostile are the values the console's sweep puts in fields, query
@@ -692,6 +693,9 @@ func TestConsoleHostileSweep(t *testing.T) {
 				if m := sweepUnescaped.FindStringIndex(page); m != nil {
 					fail("a payload is drawn as markup: …%s…", page[max(0, m[0]-120):min(len(page), m[1]+120)])
 				}
+				if bad := foreignMarkup(page); bad != "" {
+					fail("markup the templates do not have: %s", bad)
+				}
 				if !utf8.ValidString(page) && len(notUTF8) < 5 {
 					notUTF8 = append(notUTF8, pattern+" "+r.what)
 				}
@@ -844,4 +848,51 @@ func (s *syncBuffer) take() string {
 	out := s.b.String()
 	s.b.Reset()
 	return out
+}
+
+// foreignMarkup is the first piece of markup in page that no template of
+// the console draws, "" if none: an event handler attribute, a script
+// that is not one of the console's files or the map's data, an element
+// that runs or loads something (iframe, object, embed, base, meta
+// refresh, svg), a link, form or source that is a javascript: address.
+// It reads the page as a browser's tokenizer does, so a payload that
+// broke out of its attribute or text shows as a tag or attribute here.
+func foreignMarkup(page string) string {
+	z := xhtml.NewTokenizer(strings.NewReader(page))
+	for {
+		switch z.Next() {
+		case xhtml.ErrorToken:
+			return ""
+		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
+			tok := z.Token()
+			attrs := map[string]string{}
+			for _, a := range tok.Attr {
+				attrs[a.Key] = a.Val
+				v := strings.ToLower(strings.Map(func(r rune) rune {
+					if r <= ' ' {
+						return -1
+					}
+					return r
+				}, a.Val))
+				switch {
+				case strings.HasPrefix(a.Key, "on"):
+					return tok.String()
+				case (a.Key == "href" || a.Key == "src" || a.Key == "action" || a.Key == "formaction") && (strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:") || strings.HasPrefix(v, "vbscript:")):
+					return tok.String()
+				}
+			}
+			switch tok.Data {
+			case "script":
+				if !strings.HasPrefix(attrs["src"], Prefix+"assets/") && attrs["type"] != "application/json" {
+					return tok.String()
+				}
+			case "iframe", "object", "embed", "base", "svg", "math", "frame", "frameset", "applet":
+				return tok.String()
+			case "meta":
+				if attrs["http-equiv"] != "" {
+					return tok.String()
+				}
+			}
+		}
+	}
 }
