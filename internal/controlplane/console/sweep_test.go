@@ -761,23 +761,31 @@ func short(v string) string {
 	return strconv.Quote(v)
 }
 
-// edgeQuery is the query of the first edge the map of s's account shows.
+// edgeQuery is the query of the first edge the map of s's account
+// shows; the map is asked again while it is being computed.
 func edgeQuery(t *testing.T, c *Console, s *session, region string) string {
 	t.Helper()
-	req := httptest.NewRequest("GET", Prefix+"r/"+region+"/map", nil)
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
-	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
-	m := regexp.MustCompile(`map/edge\?([^"]+)"`).FindStringSubmatch(w.Body.String())
-	if m == nil {
-		t.Fatalf("the map links no edge: %d %.500s", w.Code, w.Body.String())
+	var body string
+	for range 100 {
+		req := httptest.NewRequest("GET", Prefix+"r/"+region+"/map", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		body = w.Body.String()
+		if m := regexp.MustCompile(`map/edge\?([^"]+)"`).FindStringSubmatch(body); m != nil {
+			return strings.ReplaceAll(html.UnescapeString(m[1]), `\u0026`, "&") // in an attribute, or in the graph's JSON
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return strings.ReplaceAll(html.UnescapeString(m[1]), `\u0026`, "&") // in an attribute, or in the graph's JSON
+	t.Fatalf("the map links no edge: %.500s", body)
+	return ""
 }
 
 // pendingDiff is the ID of the audit diff of a preview of s (adding a
 // rule that opens SSH to the internet to group, which the audit finds),
-// with no time to wait for it: the page links it.
+// with no time to wait for it: the page links it. A diff done as soon as
+// the plan is shown instead (the preview's wait picks either), so the
+// preview is asked again until one links its diff.
 func pendingDiff(t *testing.T, c *Console, s *session, region, group string) string {
 	t.Helper()
 	was := c.budgets.preview
@@ -785,16 +793,20 @@ func pendingDiff(t *testing.T, c *Console, s *session, region, group string) str
 	defer func() { c.budgets.preview = was }()
 	f := url.Values{"csrf": {s.csrf}, "op": {"add-rules"}, "step": {"preview"}, "group": {group}, "dir": {"ingress"},
 		"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"22"}, "r1.peer": {"0.0.0.0/0"}}
-	req := httptest.NewRequest("POST", Prefix+"r/"+region+"/change", strings.NewReader(f.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
-	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
-	m := regexp.MustCompile(`change/audit/([0-9a-f]+)`).FindStringSubmatch(w.Body.String())
-	if m == nil {
-		t.Fatalf("the preview links no audit diff: %d %.500s", w.Code, w.Body.String())
+	var body string
+	for range 50 {
+		req := httptest.NewRequest("POST", Prefix+"r/"+region+"/change", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		body = w.Body.String()
+		if m := regexp.MustCompile(`change/audit/([0-9a-f]+)`).FindStringSubmatch(body); m != nil {
+			return m[1]
+		}
 	}
-	return m[1]
+	t.Fatalf("no preview of 50 links its audit diff: %.500s", body)
+	return ""
 }
 
 func boolInt(b bool) int {
