@@ -110,11 +110,12 @@ func sweepParams(t *testing.T) []string {
 type sweepReq struct {
 	method, path, rawQuery, body, contentType string
 	what                                      string
-	// csrf is how the form carries a token: "valid" (A's, added unless the
-	// form has one), "missing", or the form's own (set in body).
-	csrf   string
-	apply  bool     // the form asks to apply
-	header []string // more headers, name and value
+	// badToken: the form lacks A's token where the console reads it (or
+	// comes from another site), and must be refused; otherwise A's token
+	// is added to a form that has none.
+	badToken bool
+	apply    bool     // the form asks to apply
+	header   []string // more headers, name and value
 }
 
 // TestConsoleHostileSweep sends every route of the console's mux (its own
@@ -392,7 +393,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 			reqs = append(reqs, sweepReq{method: "GET", path: p, rawQuery: q, what: what})
 		}
 		post := func(what string, f url.Values, apply bool) {
-			reqs = append(reqs, sweepReq{method: "POST", path: base, body: f.Encode(), contentType: "application/x-www-form-urlencoded", what: what, csrf: "valid", apply: apply})
+			reqs = append(reqs, sweepReq{method: "POST", path: base, body: f.Encode(), contentType: "application/x-www-form-urlencoded", what: what, apply: apply})
 		}
 		switch method {
 		case "GET", "":
@@ -450,7 +451,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 			get("a raw query that is not escaped", base, "q=%zz&page=%00&vpc=\xff&group=<script>palisadeXSS(9)</script>")
 			if method == "GET" {
 				for _, m := range []string{"POST", "PUT", "DELETE", "PATCH"} {
-					reqs = append(reqs, sweepReq{method: m, path: base, body: enc("csrf", sA.csrf), contentType: "application/x-www-form-urlencoded", what: "wrong method " + m, csrf: "valid"})
+					reqs = append(reqs, sweepReq{method: m, path: base, body: enc("csrf", sA.csrf), contentType: "application/x-www-form-urlencoded", what: "wrong method " + m})
 				}
 			}
 		case "POST":
@@ -548,7 +549,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 					if tc.tok != nil {
 						g["csrf"] = tc.tok
 					}
-					reqs = append(reqs, sweepReq{method: "POST", path: base, body: g.Encode(), contentType: "application/x-www-form-urlencoded", what: fmt.Sprintf("base %d with %s", i, tc.what), csrf: "missing", apply: true})
+					reqs = append(reqs, sweepReq{method: "POST", path: base, body: g.Encode(), contentType: "application/x-www-form-urlencoded", what: fmt.Sprintf("base %d with %s", i, tc.what), badToken: true, apply: true})
 				}
 				// A's token, from another site.
 				for _, hdr := range [][]string{{"Origin", "https://evil.example"}, {"Origin", "null", "Sec-Fetch-Site", "cross-site"},
@@ -556,23 +557,23 @@ func TestConsoleHostileSweep(t *testing.T) {
 					g := cloneValues(f)
 					g.Set("csrf", sA.csrf)
 					reqs = append(reqs, sweepReq{method: "POST", path: base, body: g.Encode(), contentType: "application/x-www-form-urlencoded",
-						what: fmt.Sprintf("base %d from %q", i, hdr), csrf: "missing", apply: true, header: hdr})
+						what: fmt.Sprintf("base %d from %q", i, hdr), badToken: true, apply: true, header: hdr})
 				}
 				// A's token in the query, not the form.
-				reqs = append(reqs, sweepReq{method: "POST", path: base, rawQuery: enc("csrf", sA.csrf), body: f.Encode(), contentType: "application/x-www-form-urlencoded", what: fmt.Sprintf("base %d with A's token in the query", i), csrf: "missing", apply: true})
+				reqs = append(reqs, sweepReq{method: "POST", path: base, rawQuery: enc("csrf", sA.csrf), body: f.Encode(), contentType: "application/x-www-form-urlencoded", what: fmt.Sprintf("base %d with A's token in the query", i), badToken: true, apply: true})
 				// A form not sent as a form.
 				g := cloneValues(f)
 				g.Set("csrf", sA.csrf)
-				reqs = append(reqs, sweepReq{method: "POST", path: base, body: g.Encode(), contentType: "text/plain", what: fmt.Sprintf("base %d as text/plain", i), csrf: "missing", apply: true})
+				reqs = append(reqs, sweepReq{method: "POST", path: base, body: g.Encode(), contentType: "text/plain", what: fmt.Sprintf("base %d as text/plain", i), badToken: true, apply: true})
 			}
 			// Many fields, the form within its bound.
 			reqs = append(reqs, sweepReq{method: "POST", path: base, body: enc("csrf", sA.csrf, "op", "create-group", "name", "many") + strings.Repeat("&zz=1", 150000),
-				contentType: "application/x-www-form-urlencoded", what: "150,000 fields", csrf: "valid"})
+				contentType: "application/x-www-form-urlencoded", what: "150,000 fields"})
 			// An oversized body, with A's token first.
 			reqs = append(reqs, sweepReq{method: "POST", path: base, body: enc("csrf", sA.csrf, "step", "apply", "op", "create-group", "name", "big", "description", strings.Repeat("x", 2<<20)),
-				contentType: "application/x-www-form-urlencoded", what: "a 2 MiB body", csrf: "valid", apply: true})
+				contentType: "application/x-www-form-urlencoded", what: "a 2 MiB body", apply: true})
 			for _, m := range []string{"GET", "PUT", "DELETE"} {
-				reqs = append(reqs, sweepReq{method: m, path: base, body: enc("csrf", sA.csrf), contentType: "application/x-www-form-urlencoded", what: "wrong method " + m, csrf: "valid"})
+				reqs = append(reqs, sweepReq{method: m, path: base, body: enc("csrf", sA.csrf), contentType: "application/x-www-form-urlencoded", what: "wrong method " + m})
 			}
 		default:
 			t.Fatalf("route %q: a method the sweep does not know", pattern)
@@ -586,7 +587,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 				}
 			}
 			body := r.body
-			if r.csrf == "valid" && r.method == "POST" {
+			if !r.badToken && r.method == "POST" {
 				f, err := url.ParseQuery(body)
 				if err == nil && f.Get("csrf") == "" && !strings.Contains(body, "csrf=") {
 					body = enc("csrf", sA.csrf) + "&" + body
@@ -713,7 +714,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 			switch {
 			case r.method == "GET" && after != before:
 				fail("a GET moved the store's revision from %d to %d", before, after)
-			case r.method == "POST" && r.csrf != "valid" && res.StatusCode < 400:
+			case r.method == "POST" && r.badToken && res.StatusCode < 400:
 				fail("a form without A's token was not refused")
 			case r.method == "POST" && (res.StatusCode >= 400 || !r.apply) && after != before:
 				fail("a refused form or a preview moved the store's revision from %d to %d", before, after)
