@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ type Console struct {
 	budgets  budgets
 	log      *slog.Logger
 	mux      *http.ServeMux
+	patterns []string // the mux's patterns, in the order routes added them
 }
 
 // Options tune a console; the zero value is usable.
@@ -118,10 +120,22 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // routes maps the console's addresses. Every page that shows a region's
 // resources has the region in its path, so it can be bookmarked.
 func (c *Console) routes() {
-	m := http.NewServeMux()
+	mux := http.NewServeMux()
+	// m notes each pattern as it is added: ServeMux does not list them,
+	// and the tests send every route hostile requests (Patterns).
+	m := routeTable{mux, &c.patterns}
 	assets, _ := fs.Sub(assetFS, "assets")
 	static := http.StripPrefix(Prefix+"assets/", http.FileServerFS(assets))
+	noPage := func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
+	}
 	m.Handle("GET "+Prefix+"assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			// Files only: the file server lists a folder (an HTML page
+			// of its files, which the line below let caches keep).
+			noPage(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		static.ServeHTTP(w, r)
 	}))
@@ -149,11 +163,26 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"events", c.regional(c.eventsPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
 	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
-	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "No such page in the console; start at "+Prefix, http.StatusNotFound)
-	})
-	c.mux = m
+	m.HandleFunc(Prefix, noPage)
+	c.mux = mux
 }
+
+// routeTable is a ServeMux that keeps the patterns it was given.
+type routeTable struct {
+	mux      *http.ServeMux
+	patterns *[]string
+}
+
+func (t routeTable) Handle(pattern string, h http.Handler) {
+	*t.patterns = append(*t.patterns, pattern)
+	t.mux.Handle(pattern, h)
+}
+
+func (t routeTable) HandleFunc(pattern string, h http.HandlerFunc) { t.Handle(pattern, h) }
+
+// Patterns are the console's routes as its mux has them ("GET
+// /console/r/{region}/groups"), in the order they were added.
+func (c *Console) Patterns() []string { return slices.Clone(c.patterns) }
 
 // page is one request of a signed-in user in a region.
 type page struct {

@@ -105,3 +105,37 @@ func TestFormAnswerDoesNotReload(t *testing.T) {
 		})
 	}
 }
+
+// TestNotPagesNotStoredNorListed: an export of a group's rules is the
+// account's data as its pages are, and was sent without no-store; the
+// assets' folders were answered with the file server's HTML listing,
+// which caches could keep for an hour. Files still are served.
+func TestNotPagesNotStoredNorListed(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		path        string
+		status      int
+		cacheCtl    string
+		contentType string
+	}{
+		{Prefix + "r/cn-hangzhou/groups/" + group + "/export", http.StatusOK, "no-store", "application/json"},
+		{Prefix + "r/cn-hangzhou/groups/" + group + "/export?format=csv", http.StatusOK, "no-store", "text/csv"},
+		{Prefix + "assets/", http.StatusNotFound, "", "text/plain"},
+		{Prefix + "assets/vendor/", http.StatusNotFound, "", "text/plain"},
+		{Prefix + "assets/vendor%2f", http.StatusNotFound, "", "text/plain"},
+		{Prefix + "assets/app.css", http.StatusOK, "public, max-age=3600", "text/css"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tc.path, nil)
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			h := w.Result().Header
+			if w.Code != tc.status || h.Get("Cache-Control") != tc.cacheCtl || !strings.HasPrefix(h.Get("Content-Type"), tc.contentType) {
+				t.Errorf("%d Cache-Control %q Content-Type %q; want %d, %q, %s: %.300s", w.Code, h.Get("Cache-Control"), h.Get("Content-Type"),
+					tc.status, tc.cacheCtl, tc.contentType, w.Body.String())
+			}
+		})
+	}
+}

@@ -119,6 +119,8 @@ func (c *Console) exportRules(p *page) {
 	}
 	ex := exportOf(attr.Group, attr.Rules)
 	name := attr.Group.ID + "-rules"
+	// The account's rules, as its pages: not for the browser to keep.
+	p.w.Header().Set("Cache-Control", "no-store")
 	switch p.r.URL.Query().Get("format") {
 	case "csv":
 		p.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
