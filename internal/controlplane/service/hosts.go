@@ -386,7 +386,7 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	if c.Host != "" && in.Progress.HostName == "" {
 		in.Progress.HostName = c.Host
 	}
-	if err := s.noteProgress(ctx, in.Progress, false); err != nil {
+	if err := s.noteProgress(ctx, &in.Progress, false); err != nil {
 		return Changes{}, err
 	}
 	if s.view == nil {
@@ -751,16 +751,20 @@ func (s *Service) noteHost(p HostProgress) error {
 // whose applied revision must lie between 0 and the store's: the host's
 // would stay at one beyond (note never lowers it), so the host read as
 // current however far behind it fell. A status report beyond is refused;
-// a watch's is not noted (the host is still seen), as an agent ahead of a
+// a watch's is taken as 0 (the host is still seen, and the watch does not
+// infer from it that the host is current), as an agent ahead of a
 // replaced store must get its watch's Resync.
-func (s *Service) noteProgress(ctx context.Context, p HostProgress, refuse bool) error {
+func (s *Service) noteProgress(ctx context.Context, p *HostProgress, refuse bool) error {
+	if p.HostName == "" {
+		return nil // nothing to note: no store read for it
+	}
 	if err := s.checkApplied(ctx, p.AppliedRevision); err != nil {
 		if refuse || !ecserr.Is(err, "InvalidParameter") {
 			return err
 		}
 		p.AppliedRevision = 0
 	}
-	return s.noteHost(p)
+	return s.noteHost(*p)
 }
 
 // checkApplied refuses an applied revision below zero or beyond the
@@ -806,7 +810,7 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 			return err
 		}
 	}
-	if err := s.noteProgress(ctx, in.Progress, true); err != nil {
+	if err := s.noteProgress(ctx, &in.Progress, true); err != nil {
 		return err
 	}
 	if in.Counters != nil {

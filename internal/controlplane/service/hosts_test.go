@@ -209,6 +209,37 @@ func TestAppliedRevisionBounded(t *testing.T) {
 	}
 }
 
+// TestWatchDoesNotTrustAnAppliedRevisionBeyond: a host's watch that
+// carries an applied revision beyond the store's is not taken as the host
+// enforcing its AfterRevision: after changes outside the host's scope it
+// stays at what it last reported (it was noted at the view's revision,
+// current however far behind its agent was).
+func TestWatchDoesNotTrustAnAppliedRevisionBeyond(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	mineSG, otherSG := e.group(CreateGroupInput{VpcID: vpc}), e.group(CreateGroupInput{VpcID: vpc})
+	mine := e.instance(vpc, mineSG)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: mine, HostName: "h1", Interface: "pi-m"}), "")
+	h1 := Caller{Host: "h1"}
+	snap, err := e.s.GetSnapshot(e.ctx, h1)
+	wantCode(t, err, "")
+	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), "")
+	// Changes h1 does not enforce.
+	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: otherSG, Direction: model.Ingress,
+		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	for _, applied := range []int64{1 << 62, -5} {
+		ch, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, AfterRevision: snap.Revision, Wait: 20 * time.Millisecond,
+			Progress: HostProgress{HostName: "h1", AppliedRevision: applied}})
+		wantCode(t, err, "")
+		if ch.Resync || len(ch.Groups) > 0 || len(ch.Instances) > 0 {
+			t.Fatalf("a watch past changes outside h1's scope answered: %+v", ch)
+		}
+		if got := e.s.AppliedRevision("h1"); got != 1 {
+			t.Errorf("after a watch claiming %d: h1's applied revision is %d, want the 1 it reported", applied, got)
+		}
+	}
+}
+
 // TestHostCountersOnlyForItsGroups: a host key's counters count only for
 // the rules of the groups its host enforces: another group's (another
 // tenant's, whose rule IDs a host's agent may learn as peers) stay

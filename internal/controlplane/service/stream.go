@@ -65,7 +65,7 @@ func (s *Service) OpenStream(ctx context.Context, in StreamInput) (*ChangeStream
 	if c.Host != "" && in.Progress.HostName == "" {
 		in.Progress.HostName = c.Host
 	}
-	if err := s.noteProgress(ctx, in.Progress, false); err != nil {
+	if err := s.noteProgress(ctx, &in.Progress, false); err != nil {
 		return nil, err
 	}
 	if s.view == nil {

@@ -191,7 +191,8 @@ func TestBuild(t *testing.T) {
 				{"InstanceId":"i-1","RegionId":"cn-hangzhou","SecurityGroupIds":{"SecurityGroupId":["sg-a"]},
 				 "VpcAttributes":{"VpcId":"vpc-1","PrivateIpAddress":{"IpAddress":["10.0.0.5","10.0.0.6"]}},
 				 "NetworkInterfaces":{"NetworkInterface":[
-					{"NetworkInterfaceId":"eni-1","PrimaryIpAddress":"10.0.0.5","Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::5"},{"Ipv6Address":"2408::6"}]}},
+					{"NetworkInterfaceId":"eni-1","PrimaryIpAddress":"10.0.0.5","Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::5"},{"Ipv6Address":"2408::6"}]},
+					 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.5"},{"PrivateIpAddress":"10.0.0.7"}]}},
 					{"NetworkInterfaceId":"eni-2","Type":"Secondary","PrimaryIpAddress":"10.0.0.9"}]}},
 				{"InstanceId":"i-2","RegionId":"cn-hangzhou","SecurityGroupIds":{"SecurityGroupId":["sg-gone"]},"VpcAttributes":{"VpcId":"vpc-1"}}]}}`},
 			check: func(a *Account) string {
@@ -199,9 +200,10 @@ func TestBuild(t *testing.T) {
 				if in.PrivateIP.String() != "10.0.0.5" || in.IPv6.String() != "2408::5" || a.Instances[1].PrivateIP.IsValid() {
 					return "want i-1 at 10.0.0.5 and 2408::5, i-2 without an address"
 				}
-				// The other private address is the primary ENI's secondary one.
-				if fmt.Sprint(in.SecondaryIPs) != "[10.0.0.6]" {
-					return fmt.Sprintf("i-1's secondary addresses %v, want [10.0.0.6]", in.SecondaryIPs)
+				// The other private addresses are the primary ENI's secondary
+				// ones (its set does not mark the primary: not one of them).
+				if fmt.Sprint(in.SecondaryIPs) != "[10.0.0.6 10.0.0.7]" {
+					return fmt.Sprintf("i-1's secondary addresses %v, want [10.0.0.6 10.0.0.7]", in.SecondaryIPs)
 				}
 				return ""
 			},

@@ -42,7 +42,8 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 	secondary := slices.Clone(private[min(1, len(private)):])
 	if nic != nil {
 		for _, p := range nic.PrivateIpSets.PrivateIpSet {
-			if !p.Primary && !slices.Contains(secondary, p.PrivateIpAddress) {
+			// Not the primary, even where the set does not mark it.
+			if !p.Primary && p.PrivateIpAddress != in.PrivateIP.String() && !slices.Contains(secondary, p.PrivateIpAddress) {
 				secondary = append(secondary, p.PrivateIpAddress)
 			}
 		}
