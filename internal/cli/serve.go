@@ -473,5 +473,5 @@ func metricsWho(public, token bool) string {
 	case token:
 		return "clients on this machine, and scrapers with PALISADE_METRICS_TOKEN as a bearer token"
 	}
-	return "clients on this machine only: see --metrics-public"
+	return "clients on this machine only; PALISADE_METRICS_TOKEN or --metrics-public let others in"
 }

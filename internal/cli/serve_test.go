@@ -406,3 +406,24 @@ func TestServeOneServerPerStore(t *testing.T) {
 	}
 	runServe(t, "--listen", "127.0.0.1:0", "--db", db) // restarts on the store it left
 }
+
+// TestMetricsWho: serve's Metrics line says whom /metrics answers and, when
+// only this machine, what lets others in.
+func TestMetricsWho(t *testing.T) {
+	for _, c := range []struct {
+		public, token bool
+		want          []string
+	}{
+		{false, false, []string{"this machine only", "PALISADE_METRICS_TOKEN", "--metrics-public"}},
+		{false, true, []string{"this machine", "bearer token"}},
+		{true, false, []string{"every client"}},
+		{true, true, []string{"every client"}},
+	} {
+		got := metricsWho(c.public, c.token)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("metricsWho(public %v, token %v) = %q, lacks %q", c.public, c.token, got, w)
+			}
+		}
+	}
+}
