@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -221,8 +220,8 @@ func (s *Service) describeInstanceRamRole(ctx context.Context, req *rpc.Request)
 	if e != nil {
 		return nil, e
 	}
-	if len(ids) > service.MaxInstanceFilterItems {
-		return nil, ecserr.InvalidParameter("InstanceIds", fmt.Sprintf("it takes at most %d entries", service.MaxInstanceFilterItems))
+	if err := service.CheckFilterItems("InstanceIds", len(ids), service.MaxInstanceFilterItems); err != nil {
+		return nil, err
 	}
 	out := &describeInstanceRamRoleResponse{RegionId: c.Region}
 	out.InstanceRamRoleSets.InstanceRamRoleSet = []struct{ InstanceId, RamRoleName string }{}

@@ -35,8 +35,8 @@ type DescribeDisksInput struct {
 }
 
 func (f *DescribeDisksInput) check() error {
-	if len(f.DiskIDs) > MaxDiskFilterItems {
-		return ecserr.InvalidParameter("DiskIds", fmt.Sprintf("it takes at most %d entries", MaxDiskFilterItems))
+	if err := CheckFilterItems("DiskIds", len(f.DiskIDs), MaxDiskFilterItems); err != nil {
+		return err
 	}
 	switch f.DiskType {
 	case "", "all", "system", "data":
@@ -99,8 +99,8 @@ func (s *Service) DescribeUserData(ctx context.Context, c Caller, id string) (st
 // maintenance attributes (model.Instance.MaintenanceOf). Another account's
 // instance is left out, as one that does not exist.
 func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids []string, pg Page) (Listing[*model.Instance], error) {
-	if len(ids) > MaxInstanceFilterItems {
-		return Listing[*model.Instance]{}, ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
+	if err := CheckFilterItems("InstanceId.N", len(ids), MaxInstanceFilterItems); err != nil {
+		return Listing[*model.Instance]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.Instance], error) {
 		insts, err := instancesNamed(tx, c, ids)
@@ -200,7 +200,7 @@ func diskInstance(tx store.ReadTx, c Caller, diskID string) (*model.Instance, er
 		return nil, notFound
 	}
 	inst, err := GetInstance(tx, c, model.DerivedID("i", diskID))
-	if e, ok := err.(*ecserr.Error); ok && e.Code == "InvalidInstanceId.NotFound" {
+	if ecserr.Is(err, "InvalidInstanceId.NotFound") {
 		return nil, notFound
 	}
 	return inst, err
@@ -226,7 +226,7 @@ func (s *Service) ModifyInstanceMaintenance(ctx context.Context, in MaintenanceI
 	case len(in.InstanceIDs) == 0:
 		return ecserr.MissingParameter("InstanceId.N")
 	case len(in.InstanceIDs) > MaxInstanceFilterItems:
-		return ecserr.InvalidParameter("InstanceId.N", fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
+		return CheckFilterItems("InstanceId.N", len(in.InstanceIDs), MaxInstanceFilterItems)
 	case in.Action != nil && !slices.Contains(model.MaintenanceActions, *in.Action):
 		return ecserr.InvalidParameter("ActionOnMaintenance", fmt.Sprintf("%q is not supported; use one of %v", model.Clip(*in.Action), model.MaintenanceActions))
 	case len(in.Windows) > 1:

@@ -24,8 +24,17 @@ var classicPool = netip.MustParsePrefix("10.0.0.0/8")
 const (
 	MaxLaunchAmount        = 100 // instances of one RunInstances
 	MaxBandwidthOut        = 100 // Mbit/s
-	MaxInstanceFilterItems = 100 // entries of one DescribeInstances list filter
+	MaxInstanceFilterItems = 100 // entries of one instance ID or address list filter
 )
+
+// CheckFilterItems refuses a list parameter (param) of more than max
+// entries: e.g. an instance ID list over MaxInstanceFilterItems.
+func CheckFilterItems(param string, n, max int) error {
+	if n > max {
+		return ecserr.InvalidParameter(param, fmt.Sprintf("it takes at most %d entries", max))
+	}
+	return nil
+}
 
 // LaunchInput is a RunInstances (Amount instances) or CreateInstance (one)
 // request. Addresses are text, as requests give them: the service says
@@ -472,8 +481,8 @@ func (f *DescribeInstancesInput) check() error {
 		name string
 		v    []string
 	}{{"InstanceIds", f.IDs}, {"PrivateIpAddresses", f.Private}, {"InnerIpAddresses", f.Inner}, {"PublicIpAddresses", f.Public}, {"EipAddresses", f.EIPs}} {
-		if len(l.v) > MaxInstanceFilterItems {
-			return ecserr.InvalidParameter(l.name, fmt.Sprintf("it takes at most %d entries", MaxInstanceFilterItems))
+		if err := CheckFilterItems(l.name, len(l.v), MaxInstanceFilterItems); err != nil {
+			return err
 		}
 	}
 	switch f.NetworkType = strings.ToLower(f.NetworkType); f.NetworkType {

@@ -125,14 +125,12 @@ func MergeTags(old, add []Tag) []Tag {
 // (past midnight if it is earlier).
 func ParseMaintenanceWindow(start, end string) (MaintenanceWindow, *ecserr.Error) {
 	hour := func(name, s string) (int, *ecserr.Error) {
-		var h int
-		if len(s) != 8 || s[2:] != ":00:00" || s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' {
-			return 0, ecserr.InvalidParameter("MaintenanceWindow.1."+name, fmt.Sprintf("%q is a time on the hour, HH:00:00 (UTC+8)", Clip(s)))
+		if len(s) == 8 && s[2:] == ":00:00" && s[0] >= '0' && s[0] <= '2' && s[1] >= '0' && s[1] <= '9' {
+			if h := int(s[0]-'0')*10 + int(s[1]-'0'); h <= 23 {
+				return h, nil
+			}
 		}
-		if h = int(s[0]-'0')*10 + int(s[1]-'0'); h > 23 {
-			return 0, ecserr.InvalidParameter("MaintenanceWindow.1."+name, fmt.Sprintf("%q is a time on the hour, HH:00:00 (UTC+8)", Clip(s)))
-		}
-		return h, nil
+		return 0, ecserr.InvalidParameter("MaintenanceWindow.1."+name, fmt.Sprintf("%q is a time on the hour, HH:00:00 (UTC+8)", Clip(s)))
 	}
 	switch {
 	case start == "" && end == "":
