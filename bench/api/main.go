@@ -88,6 +88,9 @@ var (
 	only    = flag.String("only", "", "measure only the requests whose name contains this (AuthorizeSecurityGroup or write: the writes)")
 	memory  = flag.Bool("memory", false, "report the in-memory view's size on the 10k-instance benchmark cloud, and exit")
 	soak    = flag.Duration("soak", 0, "after the measurements, run reads and writes for this long, sampling the server's RSS")
+	window  = flag.Duration("soak-window", 0, "the Palisade server's --max-clock-skew (0: its default, 15m): it keeps each request's nonce that long,\n"+
+		"so with -soak a window shorter than half the soak shows its memory level off")
+	skew = flag.Duration("skew", 0, "internal: the palisade child's MaxClockSkew")
 )
 
 func main() {
@@ -125,7 +128,7 @@ func main() {
 	fsyncs := fsyncRate(dir, min(*dur, time.Second))
 	fmt.Printf("machine: single-writer fsync rate %.0f/s (%s)\n\n", fsyncs, dir)
 
-	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile, "-memprofile", *memprof)
+	pal := startChild("palisade", "-db", filepath.Join(dir, "palisade.db"), "-cpuprofile", *profile, "-memprofile", *memprof, "-skew", window.String())
 	defer pal.stop()
 	answers := map[string]string{}
 	for _, a := range readActions {
@@ -225,9 +228,14 @@ func writeRow(dir string, pal, noop *child, n int) (ratio, share float64) {
 }
 
 // soakRun mixes reads and writes (16 clients) for d and prints the
-// server's RSS every tenth of it: flat, or growing.
+// server's RSS, its heap in use and the nonces it remembers every tenth of
+// it, then how each moved over the second half: level, or growing.
 func soakRun(pal *child, d time.Duration) {
-	fmt.Printf("\nsoak: 16 clients, read and write phases in turn, %s\n", d)
+	w := *window
+	if w == 0 {
+		w = signature.DefaultMaxSkew
+	}
+	fmt.Printf("\nsoak: 16 clients, read and write phases in turn, %s; nonces kept for the %s window past their timestamp\n", d, w)
 	step := d / 10
 	mix := func(i int) map[string]string {
 		return readActions[i%2].params(i)
@@ -235,6 +243,8 @@ func soakRun(pal *child, d time.Duration) {
 	saved := *dur
 	*dur = step
 	defer func() { *dur = saved }()
+	type sample struct{ rss, heap, nonces float64 }
+	var samples []sample
 	for k := range 10 {
 		var r result
 		if k%2 == 0 {
@@ -242,8 +252,25 @@ func soakRun(pal *child, d time.Duration) {
 		} else {
 			r = measure(pal, 16, writeParams)
 		}
-		fmt.Printf("  t=%-6s RSS %3d MiB (peak %3d MiB), %5.0f req/s\n", (time.Duration(k+1) * step).Round(time.Second),
-			pal.rss()>>20, pal.hwm()>>20, r.rate)
+		m := scrape(pal.addr)
+		s := sample{float64(pal.rss()), m["go_memstats_heap_inuse_bytes"], m["palisade_signature_nonces"]}
+		samples = append(samples, s)
+		fmt.Printf("  t=%-6s RSS %4.0f MiB (peak %4d MiB), heap in use %4.0f MiB, %8.0f nonces, %5.0f req/s\n", (time.Duration(k+1) * step).Round(time.Second),
+			s.rss/(1<<20), pal.hwm()>>20, s.heap/(1<<20), s.nonces, r.rate)
+	}
+	half := samples[len(samples)/2-1:] // from the middle sample on
+	span := func(f func(sample) float64, unit float64, what string) string {
+		lo, hi := f(half[0]), f(half[0])
+		for _, s := range half {
+			lo, hi = min(lo, f(s)), max(hi, f(s))
+		}
+		return fmt.Sprintf("%.0f–%.0f %s", lo/unit, hi/unit, what)
+	}
+	fmt.Printf("second half: RSS %s (%+.0f%% first to last); heap in use %s; %s (both swing with the phase and the collector)\n",
+		span(func(s sample) float64 { return s.rss }, 1<<20, "MiB"), 100*(half[len(half)-1].rss/half[0].rss-1),
+		span(func(s sample) float64 { return s.heap }, 1<<20, "MiB"), span(func(s sample) float64 { return s.nonces }, 1, "nonces"))
+	if d/2 < 2*w {
+		fmt.Printf("(the nonces level off once the oldest leave the window, %s to %s after they were made: run -soak longer than 4×-soak-window to see the plateau)\n", w, 2*w)
 	}
 }
 
@@ -301,7 +328,7 @@ func seed() api.Resources {
 func servePalisade() {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer cancel()
-	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: keyID, AccessKeySecret: secret, MaxNonces: maxNonces,
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: *db, AccessKeyID: keyID, AccessKeySecret: secret, MaxNonces: maxNonces, MaxClockSkew: *skew,
 		Log: quietLog(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}}) // measured at full rate: no per-account limits
 	if err != nil {
 		log.Fatal(err)
@@ -520,7 +547,23 @@ type commitStats struct {
 
 // commits scrapes the server's group-commit counters (zero if it has none).
 func commits(addr string) commitStats {
-	var out commitStats
+	m := scrape(addr)
+	return commitStats{
+		batches: int64(m["palisade_store_commits_total"]),
+		writes:  int64(m["palisade_store_commit_writes_total"]),
+		run:     seconds(m["palisade_store_commit_run_seconds_total"]),
+		commit:  seconds(m["palisade_store_commit_sync_seconds_total"]), // writing the log (named before the fsync ran beside it)
+		syncs:   int64(m["palisade_store_syncs_total"]),
+		fsync:   seconds(m["palisade_store_sync_seconds_total"]),
+	}
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// scrape reads the unlabelled metrics of the server's /metrics (an empty
+// map when it does not answer).
+func scrape(addr string) map[string]float64 {
+	out := map[string]float64{}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return out
@@ -529,23 +572,8 @@ func commits(addr string) commitStats {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), " ")
-		f, err := strconv.ParseFloat(v, 64)
-		if !ok || err != nil {
-			continue
-		}
-		switch name {
-		case "palisade_store_commits_total":
-			out.batches = int64(f)
-		case "palisade_store_commit_writes_total":
-			out.writes = int64(f)
-		case "palisade_store_commit_run_seconds_total":
-			out.run = time.Duration(f * float64(time.Second))
-		case "palisade_store_commit_sync_seconds_total":
-			out.commit = time.Duration(f * float64(time.Second)) // writing the log (named before the fsync ran beside it)
-		case "palisade_store_syncs_total":
-			out.syncs = int64(f)
-		case "palisade_store_sync_seconds_total":
-			out.fsync = time.Duration(f * float64(time.Second))
+		if f, err := strconv.ParseFloat(v, 64); ok && err == nil {
+			out[name] = f
 		}
 	}
 	return out

@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
@@ -94,6 +95,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"one beyond waits unread, at most 2s, then is refused with ServiceUnavailable")
 	fs.DurationVar(&lim.ThrottledDelay, "throttled-delay", d.ThrottledDelay, "hold each Throttling answer (rate limits, analysis bounds, nonce caches) for `DURATION`,\n"+
 		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
+	maxSkew := fs.Duration("max-clock-skew", signature.DefaultMaxSkew, "accept a signed request whose timestamp is within `DURATION` of this server's clock (1s to 24h;\n"+
+		"ECS: 15m); its nonce is remembered until the timestamp leaves that window, so a shorter one\n"+
+		"remembers fewer (they are counted in the palisade_signature_nonces metric)")
 	metricsPublic := fs.Bool("metrics-public", false, "answer /metrics to anyone who reaches the listener (it shows every tenant's activity in aggregate and\n"+
 		"names the hosts); by default it answers clients on this machine, and with PALISADE_METRICS_TOKEN set,\n"+
 		"scrapers that send \"Authorization: Bearer TOKEN\" (Prometheus: authorization.credentials_file)")
@@ -336,7 +340,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
 	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
-		Metrics:   server.MetricsAccess{Public: *metricsPublic, Token: os.Getenv("PALISADE_METRICS_TOKEN")},
+		Metrics: server.MetricsAccess{Public: *metricsPublic, Token: os.Getenv("PALISADE_METRICS_TOKEN")}, MaxClockSkew: *maxSkew,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),
 		OperatorKeyID: os.Getenv("PALISADE_OPERATOR_KEY_ID"), OperatorKeySecret: os.Getenv("PALISADE_OPERATOR_KEY_SECRET")})

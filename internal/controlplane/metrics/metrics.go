@@ -44,6 +44,9 @@ type Sources struct {
 	FlowRecords func() FlowRecords
 	// History reads the in-memory view's watch history.
 	History func() History
+	// Nonces counts the replay nonces this server remembers (SQLite;
+	// on etcd the servers share them there).
+	Nonces func() int
 }
 
 // History is what the in-memory view's watch history holds: changed
@@ -205,12 +208,14 @@ var (
 		"Flow records deleted before their age to stay under --flow-records-max-bytes.", nil, nil)
 	historyDesc = prometheus.NewDesc("palisade_view_history_changes",
 		"Changed records the in-memory view keeps for the agents' watches (a watch older than them resyncs).", nil, nil)
+	noncesDesc = prometheus.NewDesc("palisade_signature_nonces",
+		"Signature nonces this server remembers to refuse replays, each until its request's timestamp leaves the --max-clock-skew window.", nil, nil)
 	historyBytesDesc = prometheus.NewDesc("palisade_view_history_bytes",
 		"Estimated memory of the changed records the in-memory view keeps for the agents' watches.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc, historyDesc, historyBytesDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc, historyDesc, historyBytesDesc, noncesDesc} {
 		ch <- d
 	}
 }
@@ -270,5 +275,8 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 		h := g.src.History()
 		ch <- prometheus.MustNewConstMetric(historyDesc, prometheus.GaugeValue, float64(h.Changes))
 		ch <- prometheus.MustNewConstMetric(historyBytesDesc, prometheus.GaugeValue, float64(h.Bytes))
+	}
+	if g.src.Nonces != nil {
+		ch <- prometheus.MustNewConstMetric(noncesDesc, prometheus.GaugeValue, float64(g.src.Nonces()))
 	}
 }

@@ -1,8 +1,15 @@
 package server
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,4 +46,85 @@ func TestNoncesAcrossRestarts(t *testing.T) {
 	if _, err := os.Stat(noncesFile(db)); !os.IsNotExist(err) {
 		t.Fatal("the saved nonces must be removed once loaded, so a later crash does not trust them")
 	}
+}
+
+// TestMaxClockSkew: --max-clock-skew narrows the timestamps accepted (a
+// request signed five minutes ago passes the default 15 minutes, not two),
+// a nonce is remembered while its timestamp is in the window (the
+// palisade_signature_nonces metric counts it), and a window out of range
+// refuses the start.
+func TestMaxClockSkew(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, bad := range []time.Duration{-time.Second, 500 * time.Millisecond, MaxClockSkew + time.Second} {
+		if _, err := Open(context.Background(), Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"), Log: quiet, MaxClockSkew: bad}); err == nil || !strings.Contains(err.Error(), "max clock skew") {
+			t.Errorf("MaxClockSkew %s: Open said %v, want the range", bad, err)
+		}
+	}
+	const id, secret = "LTAIskewskewskew1234", "skewsecretskewsecret1234"
+	for _, tc := range []struct {
+		name   string
+		skew   time.Duration
+		signed time.Duration // the timestamp, from now
+		want   string        // "" for accepted, else the error code
+	}{
+		{"default window, 5m old", 0, -5 * time.Minute, ""},
+		{"default window, 16m old", 0, -16 * time.Minute, "InvalidTimeStamp.Expired"},
+		{"2m window, 5m old", 2 * time.Minute, -5 * time.Minute, "InvalidTimeStamp.Expired"},
+		{"2m window, 5m ahead", 2 * time.Minute, 5 * time.Minute, "InvalidTimeStamp.Expired"},
+		{"2m window, 1m old", 2 * time.Minute, -time.Minute, ""},
+		{"2m window, 1m ahead", 2 * time.Minute, time.Minute, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			s, err := Open(ctx, Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"), Log: quiet,
+				AccessKeyID: id, AccessKeySecret: secret, MaxClockSkew: tc.skew})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- s.Serve(ctx) }()
+			defer func() { cancel(); <-done }()
+
+			before := metricValue(t, s.Addr, "palisade_signature_nonces")
+			p := url.Values{"Action": {"DescribeRegions"}, "Version": {"2014-05-26"}, "Format": {"JSON"}, "AccessKeyId": {id},
+				"SignatureMethod": {"HMAC-SHA1"}, "SignatureVersion": {"1.0"}, "SignatureNonce": {"nonce-" + tc.name},
+				"Timestamp": {time.Now().Add(tc.signed).UTC().Format(signature.TimestampLayout)}}
+			p.Set("Signature", signature.SignV1(secret, signature.StringToSignV1("POST", p)))
+			resp, err := http.PostForm("http://"+s.Addr+"/", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if tc.want == "" && resp.StatusCode != 200 || tc.want != "" && !strings.Contains(string(body), `"Code":"`+tc.want+`"`) {
+				t.Fatalf("status %d, answer %s; want %q", resp.StatusCode, body, tc.want)
+			}
+			added := metricValue(t, s.Addr, "palisade_signature_nonces") - before
+			if want := map[bool]float64{true: 1, false: 0}[tc.want == ""]; added != want {
+				t.Errorf("palisade_signature_nonces rose by %v, want %v (a nonce is remembered only for an accepted request)", added, want)
+			}
+		})
+	}
+}
+
+// metricValue reads one unlabelled metric of the server's /metrics.
+func metricValue(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }

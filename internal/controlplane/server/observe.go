@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api/analysisapi"
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
@@ -186,7 +187,7 @@ func lookupCaller(svc *api.Service) trail.Caller {
 }
 
 // newMetrics makes the server's metrics over its routes and sources.
-func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Handler, tr *trail.Trail, hook *webhook.Notifier) *metrics.Metrics {
+func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Handler, tr *trail.Trail, hook *webhook.Notifier, nonces *signature.NonceCache) *metrics.Metrics {
 	var actions, analyses []string
 	for k := range routes {
 		actions = append(actions, k.Action)
@@ -228,6 +229,9 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 			n, b := s.HistorySize()
 			return metrics.History{Changes: n, Bytes: b}
 		}
+	}
+	if nonces != nil {
+		src.Nonces = nonces.Len
 	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {

@@ -79,6 +79,11 @@ type Config struct {
 	// key); a key past it is refused until its nonces expire. Benchmarks
 	// that load one key for longer raise it.
 	MaxNonces int
+	// MaxClockSkew is how far a request's timestamp may be from this
+	// server's clock (0: signature.DefaultMaxSkew, 15 minutes as ECS). A
+	// nonce is remembered until its timestamp leaves the window, so the
+	// replay cache holds what the keys send in twice this at most.
+	MaxClockSkew time.Duration
 	// Analysis bounds the analysis actions (zero fields take defaults).
 	Analysis analyze.Options
 	// AnalysisNice is the nice value (1 to 19, Linux) the analysis
@@ -158,6 +163,10 @@ type Server struct {
 	ID         string
 	unregister func() // drops it from etcd's live servers; nil on SQLite
 }
+
+// MaxClockSkew bounds Config.MaxClockSkew: a day already keeps every
+// nonce for up to two.
+const MaxClockSkew = 24 * time.Hour
 
 // noncesFile keeps the replay cache across a graceful restart.
 func noncesFile(db string) string { return db + ".nonces" }
@@ -275,6 +284,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.Metrics.Token = strings.TrimSpace(cfg.Metrics.Token)
+	if s := cfg.MaxClockSkew; s != 0 && (s < time.Second || s > MaxClockSkew) {
+		return nil, fmt.Errorf("max clock skew %s: want 1s to %s (timestamps have whole seconds; 0 takes %s, as ECS)", s, MaxClockSkew, signature.DefaultMaxSkew)
+	}
 	// Listen first: a start that cannot bind (the port is in use) must not
 	// create the store and the first key, whose secret it would never show.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -385,10 +397,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	limiter := ratelimit.New(rl)
 	routes := withTrail(routesWith(svc, analysis), svc, tr)
-	met := newMetrics(svc, st, routes, tr, hook)
+	met := newMetrics(svc, st, routes, tr, hook, nonces)
 	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
-		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonceStore, Now: time.Now, NotBefore: notBefore},
+		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonceStore, Now: time.Now, NotBefore: notBefore, MaxSkew: cfg.MaxClockSkew},
 		Routes:   routes,
 		Log:      cfg.Log,
 		Observe:  obs.observe,
