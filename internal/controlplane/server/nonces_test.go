@@ -20,11 +20,11 @@ import (
 // restart without it (a crash) refuses everything signed before the start.
 func TestNoncesAcrossRestarts(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "p.db")
-	if _, nb := loadNonces(db, true, 0); !nb.IsZero() {
+	if _, nb := loadNonces(db, true, 0, 0); !nb.IsZero() {
 		t.Fatal("a fresh store needs no start-time cut-off")
 	}
 	before := time.Now()
-	if _, nb := loadNonces(db, false, 0); nb.Before(before) {
+	if _, nb := loadNonces(db, false, 0, 0); nb.Before(before) {
 		t.Fatalf("after a crash the cut-off must be the start time, got %v", nb)
 	}
 
@@ -36,7 +36,7 @@ func TestNoncesAcrossRestarts(t *testing.T) {
 	if err := s.saveNonces(); err != nil {
 		t.Fatal(err)
 	}
-	c, nb := loadNonces(db, false, 0)
+	c, nb := loadNonces(db, false, 0, 0)
 	if !nb.IsZero() {
 		t.Fatal("with saved nonces no cut-off is needed")
 	}

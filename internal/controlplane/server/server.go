@@ -75,8 +75,8 @@ type Config struct {
 	// ratelimit.Defaults; the host actions are always exempt).
 	RateLimit ratelimit.Config
 	// MaxNonces bounds the nonces remembered per access key on SQLite (0:
-	// signature.DefaultMaxNonces, about 290 requests a second sustained per
-	// key); a key past it is refused until its nonces expire. Benchmarks
+	// signature.DefaultMaxNonces, about 550 requests a second sustained per
+	// key under the default window); a key past it is refused until its nonces expire. Benchmarks
 	// that load one key for longer raise it.
 	MaxNonces int
 	// MaxClockSkew is how far a request's timestamp may be from this
@@ -174,8 +174,9 @@ func noncesFile(db string) string { return db + ".nonces" }
 // loadNonces restores the nonces a graceful shutdown saved. Without them
 // (after a crash) requests signed before this start are refused instead, so
 // none of them can be replayed; a fresh store needs neither.
-func loadNonces(db string, fresh bool, maxNonces int) (*signature.NonceCache, time.Time) {
+func loadNonces(db string, fresh bool, maxNonces int, skew time.Duration) (*signature.NonceCache, time.Time) {
 	c := signature.NewNonceCache(maxNonces)
+	c.Grain = nonceGrain(skew)
 	f, err := os.Open(noncesFile(db))
 	if err != nil {
 		if fresh {
@@ -190,6 +191,17 @@ func loadNonces(db string, fresh bool, maxNonces int) (*signature.NonceCache, ti
 		return c, startCutoff()
 	}
 	return c, time.Time{}
+}
+
+// nonceGrain is the width of the replay cache's expiry buckets for a skew
+// window (0: the default): 1/32 of the longest a nonce is kept, so a
+// nonce is kept at most skew/16 longer than asked, in at most 33 buckets
+// a key.
+func nonceGrain(skew time.Duration) time.Duration {
+	if skew == 0 {
+		skew = signature.DefaultMaxSkew
+	}
+	return max(time.Second, 2*skew/32)
 }
 
 // startCutoff is the time before which a server without its nonces refuses
@@ -386,7 +398,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		notBefore time.Time
 	)
 	if nonceStore == nil {
-		nonces, notBefore = loadNonces(cfg.DB, fresh, cfg.MaxNonces)
+		nonces, notBefore = loadNonces(cfg.DB, fresh, cfg.MaxNonces, cfg.MaxClockSkew)
 		nonceStore = nonces
 	}
 	analysis := analyze.NewWith(svc.Service, cfg.Analysis)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 func TestNonceCache(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	c := NewNonceCache(3)
+	c.Grain = time.Second // the steps are whole seconds: expiry is exact
 	steps := []struct {
 		nonce   string
 		now     time.Duration // since t0
@@ -40,6 +43,93 @@ func TestNonceCache(t *testing.T) {
 	}
 	if n := c.Len(); n != 1 {
 		t.Errorf("Len = %d, want 1 (only e is live)", n)
+	}
+}
+
+// TestNonceCacheGrain: a nonce is remembered at least until the time
+// asked and at most one grain longer (to its bucket's end), whatever the
+// order in which expiries arrive; buckets go as their ends pass.
+func TestNonceCacheGrain(t *testing.T) {
+	t0 := time.Unix(1_700_000_040, 0) // a whole minute: bucket ends fall on t0 + k minutes
+	untils := []time.Duration{10*time.Minute + 5*time.Second, 3 * time.Minute, 10*time.Minute + 59*time.Second, time.Minute, 7 * time.Minute, 10*time.Minute + 30*time.Second}
+	ends := []time.Duration{11 * time.Minute, 3 * time.Minute, 11 * time.Minute, time.Minute, 7 * time.Minute, 11 * time.Minute}
+	for i, u := range untils {
+		c := NewNonceCache(0)
+		c.Grain = time.Minute
+		if err := c.Use("n", t0, t0.Add(u)); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Duration{0, u - time.Nanosecond, ends[i] - time.Nanosecond} {
+			if err := c.Use("n", t0.Add(at), t0.Add(at+time.Hour)); !errors.Is(err, ErrNonceUsed) {
+				t.Errorf("until %s, at %s: %v, want it remembered (to %s)", u, at, err, ends[i])
+			}
+		}
+		if err := c.Use("n", t0.Add(ends[i]), t0.Add(ends[i]+time.Hour)); err != nil {
+			t.Errorf("until %s, at its bucket's end %s: %v, want it forgotten", u, ends[i], err)
+		}
+	}
+	// All in one cache, expiries out of order: buckets go as their ends pass.
+	c := NewNonceCache(0)
+	c.Grain = time.Minute
+	for i, u := range untils {
+		if err := c.Use(fmt.Sprint("n", i), t0, t0.Add(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.Len(); n != len(untils) {
+		t.Fatalf("Len = %d, want %d", n, len(untils))
+	}
+	if err := c.Use("fresh", t0.Add(10*time.Minute), t0.Add(10*time.Minute+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Len(); n != 4 { // the three ending at 11m, and fresh
+		t.Errorf("Len at 10m = %d, want 4", n)
+	}
+	for i, u := range untils {
+		err := c.Use(fmt.Sprint("n", i), t0.Add(10*time.Minute), t0.Add(10*time.Minute+time.Second))
+		if want := ends[i] > 10*time.Minute; errors.Is(err, ErrNonceUsed) != want {
+			t.Errorf("n%d (until %s) at 10m: %v, want remembered %v", i, u, err, want)
+		}
+	}
+}
+
+// TestHashSet: the open-addressing set finds every hash it was given and
+// none other, across its growths and with hashes that share their slot.
+func TestHashSet(t *testing.T) {
+	var s hashSet
+	in := map[uint64]bool{}
+	for i := uint64(1); i <= 5000; i++ {
+		h := i * 0x9E3779B97F4A7C15
+		if i%7 == 0 {
+			h = i // small values side by side
+		}
+		h = max(h, 1)
+		if in[h] {
+			continue
+		}
+		// Every fourth hash goes from one slot: long runs must still work.
+		slot := slotOf(h)
+		if i%4 == 0 {
+			slot = 42
+		}
+		s.add(h, slot)
+		in[h] = true
+		if !s.has(h, slot) {
+			t.Fatalf("hash %d not found right after it was added", h)
+		}
+	}
+	if s.n != len(in) || 4*s.n > 3*len(s.slots) {
+		t.Fatalf("n = %d for %d hashes in %d slots", s.n, len(in), len(s.slots))
+	}
+	for h := range in {
+		if !s.has(h, slotOf(h)) && !s.has(h, 42) {
+			t.Fatalf("hash %d lost after growth", h)
+		}
+	}
+	for i := uint64(1); i <= 5000; i++ {
+		if h := i*0x9E3779B97F4A7C15 + 1; !in[h] && s.has(h, slotOf(h)) {
+			t.Fatalf("hash %d found, never added", h)
+		}
 	}
 }
 
@@ -106,4 +196,51 @@ func TestNonceCacheSaveLoad(t *testing.T) {
 	if _, err := NewNonceCache(0).ReadFrom(bytes.NewReader(make([]byte, 40))); err == nil {
 		t.Error("a file in the old 40-byte format loaded; it must fail so the server refuses older requests")
 	}
+}
+
+// BenchmarkNonceCacheMemory fills a cache with a million nonces of one key
+// (a few minutes of a busy server) and reports the heap they take, beside
+// a Go map of hash to expiry with an expiry heap (what the cache was
+// before) filled with the same, in the same run.
+func BenchmarkNonceCacheMemory(b *testing.B) {
+	const n = 1_000_000
+	now := time.Now()
+	heapOf := func(fill func()) float64 {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		fill()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		return float64(m1.HeapInuse-m0.HeapInuse) / n
+	}
+	var cache, baseline float64
+	for b.Loop() {
+		var c *NonceCache
+		cache = heapOf(func() {
+			c = NewNonceCache(n)
+			for i := range n {
+				// Expiries spread over 15 minutes, as timestamps a second apart would be.
+				c.UseKey("k", strconv.Itoa(i), now, now.Add(time.Duration(i)*time.Millisecond))
+			}
+		})
+		runtime.KeepAlive(c)
+		type expiry struct{ h, at int64 }
+		var m map[uint64]int64
+		var h []expiry
+		baseline = heapOf(func() {
+			m = map[uint64]int64{}
+			for i := range n {
+				at := now.Add(time.Duration(i) * time.Millisecond).UnixNano()
+				k := nonceHash(strconv.Itoa(i))
+				m[k] = at
+				h = append(h, expiry{int64(k), at})
+			}
+		})
+		runtime.KeepAlive(m)
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(cache, "B/nonce")
+	b.ReportMetric(baseline, "baseline-B/nonce")
+	b.ReportMetric(baseline/cache, "x-smaller")
 }
