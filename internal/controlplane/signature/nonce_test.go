@@ -244,3 +244,59 @@ func BenchmarkNonceCacheMemory(b *testing.B) {
 	b.ReportMetric(baseline, "baseline-B/nonce")
 	b.ReportMetric(baseline/cache, "x-smaller")
 }
+
+// FuzzNonceCache plays a sequence of uses (a nonce of a few, time moving
+// on, an expiry ahead or behind) against a plain map of each nonce's
+// expiry rounded up to the grain, with a save and load of the cache in the
+// middle: they must agree on every answer and on Len.
+func FuzzNonceCache(f *testing.F) {
+	f.Add([]byte{0, 1, 5, 0, 0, 5, 1, 3, 2, 0, 200, 1})
+	f.Add([]byte{3, 0, 255, 3, 255, 1, 3, 0, 0, 7, 9, 9, 7, 0, 1})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const grain = 10 * time.Second
+		// After the wall clock: a load drops what expired by it.
+		t0 := time.Now().Add(time.Hour).Truncate(time.Second)
+		c := NewNonceCache(1 << 20)
+		c.Grain = grain
+		model := map[string]time.Time{} // nonce → remembered until (exclusive)
+		now := t0
+		for i := 0; i+2 < len(ops); i += 3 {
+			nonce := fmt.Sprint("n", ops[i]%8)
+			now = now.Add(time.Duration(ops[i+1]) * time.Second / 4)
+			until := now.Add(time.Duration(int(ops[i+2])-64) * time.Second)
+			err := c.Use(nonce, now, until)
+			used := model[nonce].After(now)
+			if errors.Is(err, ErrNonceUsed) != used || (err != nil && !used) {
+				t.Fatalf("op %d: %s at %s until %s: %v, the model says used %v", i/3, nonce, now.Sub(t0), until.Sub(t0), err, used)
+			}
+			if !used && until.After(now) {
+				end := until.Truncate(grain)
+				if end.Before(until) {
+					end = end.Add(grain)
+				}
+				model[nonce] = end
+			}
+			if i == len(ops)/2/3*3 { // halfway: a restart with the saved cache
+				var buf bytes.Buffer
+				if _, err := c.WriteTo(&buf); err != nil {
+					t.Fatal(err)
+				}
+				c = NewNonceCache(1 << 20)
+				c.Grain = grain
+				if _, err := c.ReadFrom(&buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		_ = c.Use("probe", now, now) // expires what has passed
+		live := 0
+		for _, u := range model {
+			if u.After(now) {
+				live++
+			}
+		}
+		if c.Len() != live {
+			t.Fatalf("Len = %d, the model has %d live", c.Len(), live)
+		}
+	})
+}
