@@ -269,8 +269,8 @@ func soakRun(pal *child, d time.Duration) {
 	fmt.Printf("second half: RSS %s (%+.0f%% first to last); heap in use %s; %s (both swing with the phase and the collector)\n",
 		span(func(s sample) float64 { return s.rss }, 1<<20, "MiB"), 100*(half[len(half)-1].rss/half[0].rss-1),
 		span(func(s sample) float64 { return s.heap }, 1<<20, "MiB"), span(func(s sample) float64 { return s.nonces }, 1, "nonces"))
-	if d/2 < 2*w {
-		fmt.Printf("(the nonces level off once the oldest leave the window, %s to %s after they were made: run -soak longer than 4×-soak-window to see the plateau)\n", w, 2*w)
+	if d/2 < w*17/16 {
+		fmt.Printf("(a nonce of a current timestamp is kept for the window and a sixteenth: run -soak longer than twice -soak-window to see them level off in its second half)\n")
 	}
 }
 
