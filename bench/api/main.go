@@ -270,7 +270,7 @@ func soakRun(pal *child, d time.Duration) {
 		span(func(s sample) float64 { return s.rss }, 1<<20, "MiB"), 100*(half[len(half)-1].rss/half[0].rss-1),
 		span(func(s sample) float64 { return s.heap }, 1<<20, "MiB"), span(func(s sample) float64 { return s.nonces }, 1, "nonces"))
 	if d/2 < w*17/16 {
-		fmt.Printf("(a nonce of a current timestamp is kept for the window and a sixteenth: run -soak longer than twice -soak-window to see them level off in its second half)\n")
+		fmt.Printf("(a nonce of a current timestamp is kept for the window and a sixteenth: run -soak longer than twice -soak-window and an eighth to see them level off in its second half)\n")
 	}
 }
 

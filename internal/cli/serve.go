@@ -97,7 +97,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"so that a client retrying without pause is refused a few times a second per connection (0: answer at once)")
 	maxSkew := fs.Duration("max-clock-skew", signature.DefaultMaxSkew, "accept a signed request whose timestamp is within `DURATION` of this server's clock (1s to 24h;\n"+
 		"ECS: 15m); its nonce is remembered until the timestamp leaves that window, so a shorter one\n"+
-		"remembers fewer (they are counted in the palisade_signature_nonces metric)")
+		"remembers fewer (palisade_signature_nonces counts them) and a longer one lowers what one key\n"+
+		"may send (524288 requests in the window and a sixteenth); on etcd give every server the same one")
 	metricsPublic := fs.Bool("metrics-public", false, "answer /metrics to anyone who reaches the listener (it shows every tenant's activity in aggregate and\n"+
 		"names the hosts); by default it answers clients on this machine, and with PALISADE_METRICS_TOKEN set,\n"+
 		"scrapers that send \"Authorization: Bearer TOKEN\" (Prometheus: authorization.credentials_file)")

@@ -30,7 +30,7 @@ func TestNoncesAcrossRestarts(t *testing.T) {
 
 	s := &Server{db: db, nonces: signature.NewNonceCache(0)}
 	now := time.Now()
-	if err := s.nonces.Use("key\x00nonce-1", now, now.Add(time.Hour)); err != nil {
+	if err := s.nonces.Use("key\x00nonce-1", now, now.Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.saveNonces(); err != nil {
@@ -40,7 +40,7 @@ func TestNoncesAcrossRestarts(t *testing.T) {
 	if !nb.IsZero() {
 		t.Fatal("with saved nonces no cut-off is needed")
 	}
-	if err := c.Use("key\x00nonce-1", now, now.Add(time.Hour)); err != signature.ErrNonceUsed {
+	if err := c.Use("key\x00nonce-1", now, now.Add(10*time.Minute)); err != signature.ErrNonceUsed {
 		t.Fatalf("a nonce used before the restart was accepted again: %v", err)
 	}
 	if _, err := os.Stat(noncesFile(db)); !os.IsNotExist(err) {
@@ -104,6 +104,21 @@ func TestMaxClockSkew(t *testing.T) {
 				t.Errorf("palisade_signature_nonces rose by %v, want %v (a nonce is remembered only for an accepted request)", added, want)
 			}
 		})
+	}
+}
+
+func TestNonceGrain(t *testing.T) {
+	for _, tc := range []struct{ skew, want time.Duration }{
+		{0, 56250 * time.Millisecond}, // 15m: 30m / 32
+		{15 * time.Minute, 56250 * time.Millisecond},
+		{2 * time.Minute, 7500 * time.Millisecond},
+		{16 * time.Second, time.Second},
+		{time.Second, time.Second}, // never under a second
+		{MaxClockSkew, 90 * time.Minute},
+	} {
+		if got := nonceGrain(tc.skew); got != tc.want {
+			t.Errorf("nonceGrain(%s) = %s, want %s", tc.skew, got, tc.want)
+		}
 	}
 }
 

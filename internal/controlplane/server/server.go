@@ -175,8 +175,7 @@ func noncesFile(db string) string { return db + ".nonces" }
 // (after a crash) requests signed before this start are refused instead, so
 // none of them can be replayed; a fresh store needs neither.
 func loadNonces(db string, fresh bool, maxNonces int, skew time.Duration) (*signature.NonceCache, time.Time) {
-	c := signature.NewNonceCache(maxNonces)
-	c.Grain = nonceGrain(skew)
+	c := &signature.NonceCache{Max: maxNonces, Grain: nonceGrain(skew), Window: skew}
 	f, err := os.Open(noncesFile(db))
 	if err != nil {
 		if fresh {
@@ -252,7 +251,7 @@ type etcdNonces struct{ st *etcd.Store }
 
 // UseNonce claims the nonce in etcd until the request's timestamp leaves
 // the signature window. It bounds no key's count: each nonce costs one
-// small key for at most 30 minutes, and the per-account rate limits bound
+// small key for at most twice the skew window, and the per-account rate limits bound
 // how many a key can make (times the number of servers).
 func (n etcdNonces) UseNonce(ctx context.Context, ak, nonce string, now, until time.Time) error {
 	if !until.After(now) {
@@ -297,7 +296,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.Metrics.Token = strings.TrimSpace(cfg.Metrics.Token)
 	if s := cfg.MaxClockSkew; s != 0 && (s < time.Second || s > MaxClockSkew) {
-		return nil, fmt.Errorf("max clock skew %s: want 1s to %s (timestamps have whole seconds; 0 takes %s, as ECS)", s, MaxClockSkew, signature.DefaultMaxSkew)
+		return nil, fmt.Errorf("max clock skew %s: want 1s to 24h (timestamps have whole seconds; 0 takes %s, as ECS)", s, signature.DefaultMaxSkew)
 	}
 	// Listen first: a start that cannot bind (the port is in use) must not
 	// create the store and the first key, whose secret it would never show.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func TestNonceCache(t *testing.T) {
 			t.Fatalf("step %d (%s at %s): err = %v, want %v", i, s.nonce, s.now, err, s.wantErr)
 		}
 	}
-	if n := c.Len(); n != 1 {
+	if n := c.LenAt(t0.Add(time.Hour)); n != 1 {
 		t.Errorf("Len = %d, want 1 (only e is live)", n)
 	}
 }
@@ -76,14 +77,17 @@ func TestNonceCacheGrain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := c.Len(); n != len(untils) {
+	if n := c.LenAt(t0); n != len(untils) {
 		t.Fatalf("Len = %d, want %d", n, len(untils))
 	}
 	if err := c.Use("fresh", t0.Add(10*time.Minute), t0.Add(10*time.Minute+time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Len(); n != 4 { // the three ending at 11m, and fresh
+	if n := c.LenAt(t0.Add(10 * time.Minute)); n != 4 { // the three ending at 11m, and fresh
 		t.Errorf("Len at 10m = %d, want 4", n)
+	}
+	if n := c.LenAt(t0.Add(11 * time.Minute)); n != 0 { // no Use since: nothing dropped, nothing counted
+		t.Errorf("Len at 11m = %d, want 0", n)
 	}
 	for i, u := range untils {
 		err := c.Use(fmt.Sprint("n", i), t0.Add(10*time.Minute), t0.Add(10*time.Minute+time.Second))
@@ -173,7 +177,7 @@ func TestNonceCacheSaveLoad(t *testing.T) {
 	now := time.Now()
 	c := NewNonceCache(0)
 	for _, u := range []struct{ ak, nonce string }{{"k1", "a"}, {"k1", "b"}, {"k2", "a"}} {
-		if err := c.UseKey(u.ak, u.nonce, now, now.Add(time.Hour)); err != nil {
+		if err := c.UseKey(u.ak, u.nonce, now, now.Add(10*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,12 +193,58 @@ func TestNonceCacheSaveLoad(t *testing.T) {
 		ak, nonce string
 		want      error
 	}{{"k1", "a", ErrNonceUsed}, {"k1", "b", ErrNonceUsed}, {"k2", "a", ErrNonceUsed}, {"k2", "b", nil}, {"k3", "a", nil}} {
-		if err := d.UseKey(tc.ak, tc.nonce, now, now.Add(time.Hour)); !errors.Is(err, tc.want) {
+		if err := d.UseKey(tc.ak, tc.nonce, now, now.Add(10*time.Minute)); !errors.Is(err, tc.want) {
 			t.Errorf("%s/%s after load: %v, want %v", tc.ak, tc.nonce, err, tc.want)
 		}
 	}
 	if _, err := NewNonceCache(0).ReadFrom(bytes.NewReader(make([]byte, 40))); err == nil {
 		t.Error("a file in the old 40-byte format loaded; it must fail so the server refuses older requests")
+	}
+
+}
+
+// TestNonceCacheLoadWindow: nonces saved under a narrow window and loaded
+// under a wider one are kept the difference longer (a timestamp the wider
+// window accepts finds its nonce), under a narrower one as saved; a file
+// with an expiry beyond its window is refused as damaged.
+func TestNonceCacheLoadWindow(t *testing.T) {
+	now := time.Now()
+	save := func(window, ttl time.Duration) []byte {
+		c := &NonceCache{Window: window, Grain: time.Second}
+		if err := c.Use("n", now, now.Add(ttl)); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := c.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	for _, tc := range []struct {
+		name          string
+		saved, loaded time.Duration
+		ttl           time.Duration // when the saved cache forgets the nonce
+		kept          time.Duration // when the loaded cache must still know it
+		forgotten     time.Duration // and when it may not any more
+	}{
+		{"wider", time.Minute, 15 * time.Minute, time.Minute, 15*time.Minute - time.Second, 15*time.Minute + 2*time.Second},
+		{"same", 15 * time.Minute, 15 * time.Minute, 10 * time.Minute, 10*time.Minute - time.Second, 10*time.Minute + 2*time.Second},
+		{"narrower", 15 * time.Minute, time.Minute, 10 * time.Minute, 10*time.Minute - time.Second, 10*time.Minute + 2*time.Second},
+	} {
+		d := &NonceCache{Window: tc.loaded, Grain: time.Second}
+		if _, err := d.ReadFrom(bytes.NewReader(save(tc.saved, tc.ttl))); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if err := d.Use("n", now.Add(tc.kept), now.Add(tc.kept+time.Second)); !errors.Is(err, ErrNonceUsed) {
+			t.Errorf("%s: at %s after loading: %v, want it remembered", tc.name, tc.kept, err)
+		}
+		if err := d.Use("n", now.Add(tc.forgotten), now.Add(tc.forgotten+time.Second)); err != nil {
+			t.Errorf("%s: at %s after loading: %v, want it forgotten", tc.name, tc.forgotten, err)
+		}
+	}
+	// An expiry further than twice the window (and the grains) is damage.
+	if _, err := (&NonceCache{Window: time.Minute, Grain: time.Second}).ReadFrom(bytes.NewReader(save(time.Minute, 10*time.Minute))); err == nil || !strings.Contains(err.Error(), "beyond its window") {
+		t.Errorf("an expiry 10m ahead under a 1m window loaded: %v", err)
 	}
 }
 
@@ -254,14 +304,16 @@ func FuzzNonceCache(f *testing.F) {
 	f.Add([]byte{3, 0, 255, 3, 255, 1, 3, 0, 0, 7, 9, 9, 7, 0, 1})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		const grain = 10 * time.Second
-		// After the wall clock: a load drops what expired by it.
+		// After the wall clock: a load drops what expired by it. The
+		// window covers how far the ops can move time (a load refuses
+		// expiries beyond twice the window).
 		t0 := time.Now().Add(time.Hour).Truncate(time.Second)
-		c := NewNonceCache(1 << 20)
-		c.Grain = grain
+		ops = ops[:min(len(ops), 3000)]
+		c := &NonceCache{Max: 1 << 20, Grain: grain, Window: 48 * time.Hour}
 		model := map[string]time.Time{} // nonce → remembered until (exclusive)
 		now := t0
 		for i := 0; i+2 < len(ops); i += 3 {
-			nonce := fmt.Sprint("n", ops[i]%8)
+			nonce := fmt.Sprint("n", ops[i]) // up to 256: sets grow past their first 64 slots
 			now = now.Add(time.Duration(ops[i+1]) * time.Second / 4)
 			until := now.Add(time.Duration(int(ops[i+2])-64) * time.Second)
 			err := c.Use(nonce, now, until)
@@ -281,22 +333,20 @@ func FuzzNonceCache(f *testing.F) {
 				if _, err := c.WriteTo(&buf); err != nil {
 					t.Fatal(err)
 				}
-				c = NewNonceCache(1 << 20)
-				c.Grain = grain
+				c = &NonceCache{Max: 1 << 20, Grain: grain, Window: 48 * time.Hour}
 				if _, err := c.ReadFrom(&buf); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		_ = c.Use("probe", now, now) // expires what has passed
 		live := 0
 		for _, u := range model {
 			if u.After(now) {
 				live++
 			}
 		}
-		if c.Len() != live {
-			t.Fatalf("Len = %d, the model has %d live", c.Len(), live)
+		if n := c.LenAt(now); n != live {
+			t.Fatalf("Len = %d, the model has %d live", n, live)
 		}
 	})
 }

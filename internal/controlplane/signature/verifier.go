@@ -86,7 +86,8 @@ func (v *Verifier) verifyV1(ctx context.Context, method string, params url.Value
 	if sv := params.Get("SignatureVersion"); sv != "1.0" {
 		return "", ecserr.InvalidParameter("SignatureVersion", "only 1.0 is supported, got "+quote(sv))
 	}
-	ts, err := v.checkTime("Timestamp", params.Get("Timestamp"))
+	now := v.now()
+	ts, err := v.checkTime("Timestamp", params.Get("Timestamp"), now)
 	if err != nil {
 		return "", err
 	}
@@ -101,7 +102,7 @@ func (v *Verifier) verifyV1(ctx context.Context, method string, params url.Value
 	if !equal(got, SignV1(secret, sts)) {
 		return "", mismatch(sts)
 	}
-	return ak, v.useNonce(ctx, ak, params.Get("SignatureNonce"), ts)
+	return ak, v.useNonce(ctx, ak, params.Get("SignatureNonce"), ts, now)
 }
 
 func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string, *ecserr.Error) {
@@ -122,7 +123,8 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 	if !strings.EqualFold(r.Header.Get("x-acs-content-sha256"), payload) {
 		return "", ecserr.InvalidParameter("x-acs-content-sha256", "it is not the hex SHA-256 of the request body; hash exactly the bytes sent")
 	}
-	ts, err := v.checkTime("x-acs-date", r.Header.Get("x-acs-date"))
+	now := v.now()
+	ts, err := v.checkTime("x-acs-date", r.Header.Get("x-acs-date"), now)
 	if err != nil {
 		return "", err
 	}
@@ -136,7 +138,7 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 	if !equal(strings.ToLower(a.Signature), SignV3(secret, cr)) {
 		return "", mismatch(cr)
 	}
-	return a.AccessKeyID, v.useNonce(r.Context(), a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts)
+	return a.AccessKeyID, v.useNonce(r.Context(), a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts, now)
 }
 
 // unsignedHeader returns the first of host, the x-acs-* headers present in
@@ -164,7 +166,9 @@ func unsignedHeader(h http.Header, signed []string, hasBody bool) string {
 	return ""
 }
 
-func (v *Verifier) checkTime(name, value string) (time.Time, *ecserr.Error) {
+// checkTime parses a request's timestamp and accepts it if it is within
+// the skew window of now (the bounds included).
+func (v *Verifier) checkTime(name, value string, now time.Time) (time.Time, *ecserr.Error) {
 	ts, err := time.Parse(TimestampLayout, value)
 	if err != nil {
 		// Accept any RFC 3339 form too (fractions, offsets); some hand-written
@@ -179,7 +183,6 @@ func (v *Verifier) checkTime(name, value string) (time.Time, *ecserr.Error) {
 			"The %s %s is earlier than this server's start (%s), which forgot older nonces; sign the request again.",
 			name, value, v.NotBefore.UTC().Format(TimestampLayout))
 	}
-	now := v.now()
 	skew := now.Sub(ts)
 	if skew < 0 {
 		skew = -skew
@@ -201,13 +204,18 @@ func (v *Verifier) secret(ak string) (string, *ecserr.Error) {
 	return "", ecserr.BadRequest("InvalidAccessKeyId.NotFound", "Specified access key is not found.")
 }
 
-func (v *Verifier) useNonce(ctx context.Context, ak, nonce string, ts time.Time) *ecserr.Error {
+// useNonce records the nonce of a request checkTime accepted at now. The
+// nonce is kept through the last instant checkTime accepts ts (ts+skew
+// included, hence the nanosecond), and judged at the same now: a second
+// reading of the clock could pass that instant after checkTime's, and find
+// the nonce expired while its timestamp was still accepted.
+func (v *Verifier) useNonce(ctx context.Context, ak, nonce string, ts, now time.Time) *ecserr.Error {
 	if v.Nonces == nil {
 		return nil
 	}
 	// Scoped per key: two users may well pick the same nonce, and a key
 	// that floods fills only its own share of the cache.
-	err := v.Nonces.UseNonce(ctx, ak, nonce, v.now(), ts.Add(v.maxSkew()))
+	err := v.Nonces.UseNonce(ctx, ak, nonce, now, ts.Add(v.maxSkew()+time.Nanosecond))
 	switch {
 	case err == nil:
 		return nil

@@ -253,6 +253,52 @@ func TestVerifyNonce(t *testing.T) {
 	checkErr(t, err, "InvalidTimeStamp.Expired", "")
 }
 
+// TestVerifyReplayAtTheWindowsEdge: a replay is refused for as long as its
+// timestamp is accepted, to the window's last instant, whatever the
+// window and the cache's grain (here they align: the nonce's bucket could
+// end exactly there); after it, the timestamp itself is refused.
+func TestVerifyReplayAtTheWindowsEdge(t *testing.T) {
+	for _, tc := range []struct {
+		skew, grain time.Duration
+	}{{2 * time.Minute, time.Second}, {2 * time.Minute, 7500 * time.Millisecond}, {0, 0}, {16 * time.Second, time.Second}} {
+		skew := tc.skew
+		if skew == 0 {
+			skew = DefaultMaxSkew
+		}
+		for _, ahead := range []bool{false, true} {
+			v := testVerifier()
+			v.MaxSkew = tc.skew
+			v.Nonces = &NonceCache{Grain: tc.grain}
+			ts := testNow
+			if ahead { // signed by a clock ahead of the server's
+				ts = testNow.Add(skew)
+			}
+			p := v1Params("testsecret", func(p url.Values) { p.Set("Timestamp", ts.Format(TimestampLayout)) })
+			at := func(d time.Duration) *ecserr.Error {
+				v.Now = func() time.Time { return ts.Add(d) }
+				_, err := v.Verify(v1Request(p), p, nil)
+				return err
+			}
+			name := fmt.Sprintf("skew %s grain %s ahead %v", tc.skew, tc.grain, ahead)
+			if ahead {
+				if err := at(-skew); err != nil {
+					t.Fatalf("%s: first use: %v", name, err)
+				}
+			} else if err := at(0); err != nil {
+				t.Fatalf("%s: first use: %v", name, err)
+			}
+			for _, d := range []time.Duration{time.Second, skew - time.Nanosecond, skew} {
+				if err := at(d); err == nil || err.Code != "SignatureNonceUsed" {
+					t.Errorf("%s: replay at ts+%s: %v, want SignatureNonceUsed", name, d, err)
+				}
+			}
+			if err := at(skew + time.Nanosecond); err == nil || err.Code != "InvalidTimeStamp.Expired" {
+				t.Errorf("%s: replay past the window: %v, want InvalidTimeStamp.Expired", name, err)
+			}
+		}
+	}
+}
+
 func TestVerifyNilNoncesAndLookup(t *testing.T) {
 	v := &Verifier{Now: func() time.Time { return testNow }}
 	p := v1Params("testsecret", nil)
