@@ -54,6 +54,10 @@ type Store struct {
 	// query; nil once another process has written (Expect queries then).
 	// Only the writer (holding wlock) uses it.
 	revs map[recordKey]int64
+	// packed is flush's buffer for the packed records, handed from batch
+	// to batch (SQLite copies what it binds, so nothing keeps it after a
+	// flush). Only the writer uses it.
+	packed []byte
 
 	stats statsCounters
 	sync  syncer
@@ -512,6 +516,9 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
 	return nil
 }
 
+// maxKeptPacked bounds the packing buffer kept for the next batch.
+const maxKeptPacked = 1 << 20
+
 // runBatchTx runs a batch in one transaction, with the Updates that
 // gather adds to it, and commits it; it returns the revision after the
 // batch and what the batch wrote, and whether it wrote anything (it needs
@@ -544,7 +551,7 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 		return 0, nil, false, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
-	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
+	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}, packed: s.packed}
 	for i := 0; ; i++ {
 		if i == len(*batch) {
 			waited := time.Now()
@@ -565,7 +572,11 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 			p.rev = rev
 		}
 	}
-	if err := s.flush(ctx, sqlTx, b); err != nil {
+	err = s.flush(ctx, sqlTx, b)
+	if cap(b.packed) <= maxKeptPacked {
+		s.packed = b.packed
+	}
+	if err != nil {
 		return 0, nil, false, err
 	}
 	if err := writeChanges(ctx, sqlTx, b.stmts, b.written); err != nil {

@@ -338,6 +338,11 @@ func TestConcurrentStores(t *testing.T) {
 }
 
 func benchUpdate(b *testing.B, path string, parallel bool) {
+	benchUpdateOf(b, path, parallel, []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`))
+}
+
+// benchUpdateOf is benchUpdate writing data as each record.
+func benchUpdateOf(b *testing.B, path string, parallel bool, data []byte) {
 	s := openT(b, path)
 	i := 0
 	var mu sync.Mutex
@@ -347,8 +352,7 @@ func benchUpdate(b *testing.B, path string, parallel bool) {
 		id := fmt.Sprintf("vpc-%d", i%1000)
 		mu.Unlock()
 		if _, err := s.Update(context.Background(), func(tx store.Tx) error {
-			return tx.Put(store.Record{Kind: "vpc", ID: id, Account: "acct", Region: "r",
-				Data: []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`)})
+			return tx.Put(store.Record{Kind: "vpc", ID: id, Account: "acct", Region: "r", Data: data})
 		}); err != nil {
 			b.Fatal(err)
 		}
@@ -377,6 +381,16 @@ func BenchmarkUpdateFileParallel(b *testing.B) {
 }
 
 func BenchmarkUpdateMemory(b *testing.B) { benchUpdate(b, ":memory:", false) }
+
+// BenchmarkUpdateMemoryPacked writes a document that is stored
+// compressed, as a group of 40 rules is.
+func BenchmarkUpdateMemoryPacked(b *testing.B) {
+	var doc []byte
+	for i := range 40 {
+		doc = fmt.Appendf(doc, `{"id":"sgr-bench%04d","direction":"ingress","protocol":"TCP","ports":"%d/%d","source":"10.1.%d.0/24","policy":"accept","priority":1},`, i, 1000+i, 1000+i, i)
+	}
+	benchUpdateOf(b, ":memory:", false, append(append([]byte(`{"rules":[`), doc[:len(doc)-1]...), "]}"...))
+}
 
 func BenchmarkGet(b *testing.B) {
 	s := openT(b, filepath.Join(b.TempDir(), "bench.db"))
