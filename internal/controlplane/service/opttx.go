@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
@@ -61,8 +62,44 @@ func (p *readPred) matches(r *store.Record) bool {
 	return r.Object != nil && slices.Contains(p.indexKeys(r.Object), p.key)
 }
 
+// optTxs are transactions for reuse: every write makes one, and its maps
+// were a good part of what running a write allocated.
+var optTxs = sync.Pool{New: func() any {
+	return &optTx{w: map[view.Ref]*store.Record{}, dirty: map[store.Kind]map[string]bool{}, expects: map[view.Ref]int64{}}
+}}
+
+// maxPooledRefs bounds the records a transaction kept for reuse read or
+// wrote: a map keeps the room it grew to.
+const maxPooledRefs = 256
+
 func newOptTx(snap *view.Snapshot) *optTx {
-	return &optTx{snap: snap, w: map[view.Ref]*store.Record{}, dirty: map[store.Kind]map[string]bool{}, expects: map[view.Ref]int64{}}
+	t := optTxs.Get().(*optTx)
+	t.snap = snap
+	return t
+}
+
+// release hands t back for reuse once its write is over (the store's
+// Update has returned: the commit no longer runs). Nothing of t outlives
+// it: the store's Put copies the records written, and the maps indexed
+// lends serve only the action's run.
+func (t *optTx) release() {
+	if len(t.w) > maxPooledRefs || len(t.expects) > maxPooledRefs || len(t.soft) > maxPooledRefs ||
+		len(t.preds) > maxPooledRefs || len(t.rechecks) > maxPooledRefs || len(t.toks) > maxPooledRefs {
+		return
+	}
+	clear(t.w)
+	for _, ids := range t.dirty {
+		clear(ids) // an empty set reads as the absent one
+	}
+	clear(t.expects)
+	clear(t.soft)
+	clear(t.order)
+	clear(t.rechecks)
+	clear(t.preds)
+	clear(t.toks)
+	t.order, t.rechecks, t.preds, t.toks = t.order[:0], t.rechecks[:0], t.preds[:0], t.toks[:0]
+	t.snap, t.conflict = nil, nil
+	optTxs.Put(t)
 }
 
 // Revision implements store.ReadTx: the snapshot's.
