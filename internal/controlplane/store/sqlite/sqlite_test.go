@@ -568,6 +568,62 @@ func TestBatchChangeLog(t *testing.T) {
 	}
 }
 
+// TestManyWritesInOneUpdate: an Update that writes records again (fewer,
+// as many as, and more than the writes it finds by a list, not a map)
+// keeps one change per record at its first position, with its last value,
+// and reads its own writes back.
+func TestManyWritesInOneUpdate(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
+	for _, n := range []int{1, indexFrom - 1, indexFrom, indexFrom + 1, 3 * indexFrom} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			kind := store.Kind(fmt.Sprint("k", n))
+			id := func(i int) string { return fmt.Sprint("r", i) }
+			base := s.CurrentRevision()
+			rev, err := s.Update(ctx, func(tx store.Tx) error {
+				for _, v := range []string{`"v1"`, `"v2"`} {
+					for i := range n {
+						if err := tx.Put(store.Record{Kind: kind, ID: id(i), Data: []byte(v)}); err != nil {
+							return err
+						}
+					}
+				}
+				if err := tx.Delete(kind, id(0)); err != nil {
+					return err
+				}
+				for i := range n {
+					r, ok, err := tx.Get(kind, id(i))
+					if err != nil || ok != (i > 0) || ok && string(r.Data) != `"v2"` {
+						t.Errorf("Get %s in the Update = %s, %v, %v", id(i), r.Data, ok, err)
+					}
+					if err := tx.Expect(kind, id(i), 0); !errors.Is(err, store.ErrInvalid) {
+						t.Errorf("Expect %s written in the Update: %v, want ErrInvalid", id(i), err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := s.Changes(ctx, base, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cs {
+				got = append(got, c.ID+":"+string(c.Op))
+			}
+			want := []string{id(0) + ":delete"}
+			for i := 1; i < n; i++ {
+				want = append(want, id(i)+":put")
+			}
+			if rev != base+1 || !reflect.DeepEqual(got, want) {
+				t.Errorf("revision %d (base %d), changes %v; want %v at %d", rev, base, got, want, base+1)
+			}
+		})
+	}
+}
+
 // TestPutScope: a record written again in its scope is updated in place;
 // written in another account or region it moves there, index and all.
 func TestPutScope(t *testing.T) {
