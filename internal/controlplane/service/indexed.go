@@ -173,6 +173,9 @@ func lookup(tx store.ReadTx, kind store.Kind, name, key string) (recs []*store.R
 			if err := expectRead(tx, kind, id, r.Revision); err != nil {
 				return nil, false, err
 			}
+			if recs == nil {
+				recs = make([]*store.Record, 0, len(ids)) // a group's members: many
+			}
 			recs = append(recs, r)
 			continue
 		}
@@ -363,6 +366,9 @@ func groupNICs(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*m
 	}
 	var out []*model.Instance
 	for _, r := range recs {
+		if out == nil {
+			out = make([]*model.Instance, 0, len(recs))
+		}
 		switch o := r.Object.(type) {
 		case *model.Instance:
 			out = append(out, o)
