@@ -56,8 +56,9 @@ type Store struct {
 	revs map[recordKey]int64
 	// packed is flush's buffer for the packed records, handed from batch
 	// to batch (SQLite copies what it binds, so nothing keeps it after a
-	// flush). Only the writer uses it.
+	// flush). Only the writer uses it, and boxes.
 	packed []byte
+	boxes  valueBoxes
 
 	stats statsCounters
 	sync  syncer
@@ -476,9 +477,41 @@ type batchState struct {
 	tokOrd  []tokenKey
 	stmts   stmtSource // the writer's statements, bound to the batch's transaction once each
 	packed  []byte     // the record flush writes, packed (reused: SQLite copies what it binds)
+	boxes   *valueBoxes
 }
 
 type tokenKey struct{ account, token string }
+
+// valueBoxes are the last kind, account and region the writer bound, as
+// the values database/sql takes: the rows of a batch, and of the next,
+// mostly share them, and a string is boxed anew each time it is bound
+// otherwise.
+type valueBoxes struct{ kind, account, region boxedText }
+
+// boxedText is a string and its boxed value.
+type boxedText struct {
+	s string
+	v any
+}
+
+// box returns s boxed, the value b holds when it is b's string.
+func (b *boxedText) box(s string) any {
+	if b.v == nil || b.s != s {
+		b.s, b.v = s, s
+	}
+	return b.v
+}
+
+// boxOp is an operation boxed; the two there are, without an allocation.
+func boxOp(op store.Op) any {
+	switch op {
+	case store.OpPut:
+		return string(store.OpPut)
+	case store.OpDelete:
+		return string(store.OpDelete)
+	}
+	return string(op)
+}
 
 // putToken notes a token written by a committed Update of the batch.
 func (b *batchState) putToken(tok store.Token) {
@@ -551,7 +584,7 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 		return 0, nil, false, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
-	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}, packed: s.packed}
+	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}, packed: s.packed, boxes: &s.boxes}
 	for i := 0; ; i++ {
 		if i == len(*batch) {
 			waited := time.Now()
@@ -579,7 +612,7 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 	if err != nil {
 		return 0, nil, false, err
 	}
-	if err := writeChanges(ctx, sqlTx, b.stmts, b.written); err != nil {
+	if err := writeChanges(ctx, sqlTx, b.stmts, b.boxes, b.written); err != nil {
 		return 0, nil, false, fmt.Errorf("sqlite: write change log: %w", err)
 	}
 	// The revision is written once for the batch: every Update in it
@@ -679,7 +712,7 @@ func queryChanges(n int) string {
 // (in order; a revision's rows numbered from 0), in few statements:
 // one statement per row cost as much as the rest of a small write.
 // stmts are the batch's, bound to tx once each.
-func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, written []store.Written) error {
+func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, boxes *valueBoxes, written []store.Written) error {
 	args := make([]any, 0, 7*min(len(written), changeChunks[0]))
 	seq, last := 0, int64(-1)
 	for len(written) > 0 {
@@ -696,7 +729,7 @@ func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, written []s
 			if c.Revision != last {
 				seq, last = 0, c.Revision
 			}
-			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
+			args = append(args, c.Revision, seq, boxes.kind.box(string(c.Kind)), c.ID, boxes.account.box(c.Account), boxes.region.box(c.Region), boxOp(c.Op))
 			seq++
 		}
 		st, err := stmts.in(ctx, tx, changeInserts[n])
@@ -1355,14 +1388,16 @@ func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, 
 	if err != nil {
 		return err
 	}
-	res, err := st.ExecContext(t.ctx, data, rev, string(kind), id, account, region)
+	bx := t.batch.boxes
+	k, a, r := bx.kind.box(string(kind)), bx.account.box(account), bx.region.box(region)
+	res, err := st.ExecContext(t.ctx, data, rev, k, id, a, r)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	return t.exec(queryPut, string(kind), id, account, region, data, rev)
+	return t.exec(queryPut, k, id, a, r, data, rev)
 }
 
 func (t *writeTx) Delete(kind store.Kind, id string) error {
