@@ -264,8 +264,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 	defer signed.release()
 	req.Params = params
 	req.Format = format(params.Get("Format"))
-	req.Action = firstNonEmpty(params.Get("Action"), r.Header.Get("x-acs-action"))
-	req.Version = firstNonEmpty(params.Get("Version"), r.Header.Get("x-acs-version"))
+	// The names canonical already: Header.Get makes a canonical copy of any other.
+	req.Action = firstNonEmpty(params.Get("Action"), r.Header.Get("X-Acs-Action"))
+	req.Version = firstNonEmpty(params.Get("Version"), r.Header.Get("X-Acs-Version"))
 	if req.Action == "" {
 		return nil, ecserr.MissingParameter("Action")
 	}
