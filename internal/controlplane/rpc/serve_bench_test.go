@@ -24,11 +24,13 @@ func (w *discardWriter) WriteHeader(int)             {}
 // BenchmarkServeSignedWrite serves a V1-signed rule write as the classic
 // SDK posts it, to a handler that answers at once: what the server spends
 // on a write besides the action (parsing, the signature check, the
-// answer). No nonce store, so the same request serves again.
+// answer), with a gate as the server has. No nonce store, so the same
+// request serves again.
 func BenchmarkServeSignedWrite(b *testing.B) {
 	s := &Server{
 		Verifier: &signature.Verifier{Lookup: func(ak string) (string, bool) { return "testsecret", ak == "testid" }},
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Gate:     func(ctx context.Context, req *Request) (context.Context, func(), error) { return ctx, func() {}, nil },
 		Routes: map[RouteKey]Handler{
 			{version, "AuthorizeSecurityGroup"}: func(ctx context.Context, req *Request) (any, error) { return &Base{}, nil },
 		},

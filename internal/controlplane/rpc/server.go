@@ -307,16 +307,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *Request) (an
 		defer done()
 		ctx = gctx
 	}
-	fn := func() (any, error) { return s.call(ctx, h, req) }
+	// The call made in each branch: a closure that only encodedCall
+	// runs stays on the stack.
 	if s.LowPriority != nil && s.LowPriority(req.Action) {
-		return s.lowPriority(ctx, fn, req)
+		return s.lowPriority(ctx, func() (any, error) { return s.call(ctx, h, req) }, req)
 	}
 	if s.Gate != nil {
 		// Encoded here, while the gate still holds the call: a large
 		// answer's encoding is part of its cost.
-		return encodedCall(fn, req)
+		return encodedCall(func() (any, error) { return s.call(ctx, h, req) }, req)
 	}
-	return fn()
+	return s.call(ctx, h, req)
 }
 
 // encodedCall runs fn and encodes its answer (a Stream is left to
