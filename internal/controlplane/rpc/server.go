@@ -422,7 +422,13 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	} else {
 		body, err = readAll(in)
 	}
-	var mbe *http.MaxBytesError
+	if err == nil {
+		if s.BodyTimeout > 0 {
+			rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
+		}
+		return body, nil
+	}
+	var mbe *http.MaxBytesError // made only for an error: errors.As moves it to the heap
 	switch {
 	case errors.Is(err, errLargeBodiesBusy):
 		return refuse(ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
@@ -432,13 +438,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return refuse(ecserr.New(http.StatusRequestTimeout, "RequestTimeout",
 			"The request body was not received within %v; send it without pauses.", s.BodyTimeout))
-	case err != nil:
+	default:
 		return refuse(ecserr.BadRequest("InvalidParameter", "The request body could not be read: %v.", err))
 	}
-	if s.BodyTimeout > 0 {
-		rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
-	}
-	return body, nil
 }
 
 // errLargeBodiesBusy: a large body's next chunk found no room in the
