@@ -208,9 +208,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// read-only slices.
 	h := w.Header()
 	h["Content-Type"] = contentTypeValue(contentType)
-	// With a length the body goes out in one write, not chunked.
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	h["X-Acs-Request-Id"] = []string{req.RequestID}
+	// With a length the body goes out in one write, not chunked. The two
+	// values share one array (each capped: an Add copies).
+	vals := []string{strconv.Itoa(len(body)), req.RequestID}
+	h["Content-Length"] = vals[0:1:1]
+	h["X-Acs-Request-Id"] = vals[1:2:2]
 	w.WriteHeader(status)
 	w.Write(body)
 	if s.Observe != nil {
