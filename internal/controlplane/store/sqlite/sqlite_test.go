@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -338,11 +339,16 @@ func TestConcurrentStores(t *testing.T) {
 }
 
 func benchUpdate(b *testing.B, path string, parallel bool) {
-	benchUpdateOf(b, path, parallel, []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`))
+	p := 0
+	if parallel {
+		p = 1
+	}
+	benchUpdateOf(b, path, p, []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`))
 }
 
-// benchUpdateOf is benchUpdate writing data as each record.
-func benchUpdateOf(b *testing.B, path string, parallel bool, data []byte) {
+// benchUpdateOf is benchUpdate writing data as each record, from
+// parallelism writers per CPU (0: one writer, in turn).
+func benchUpdateOf(b *testing.B, path string, parallelism int, data []byte) {
 	s := openT(b, path)
 	i := 0
 	var mu sync.Mutex
@@ -358,7 +364,8 @@ func benchUpdateOf(b *testing.B, path string, parallel bool, data []byte) {
 		}
 	}
 	b.ResetTimer()
-	if parallel {
+	if parallelism > 0 {
+		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				write()
@@ -384,12 +391,22 @@ func BenchmarkUpdateMemory(b *testing.B) { benchUpdate(b, ":memory:", false) }
 
 // BenchmarkUpdateMemoryPacked writes a document that is stored
 // compressed, as a group of 40 rules is.
-func BenchmarkUpdateMemoryPacked(b *testing.B) {
+func BenchmarkUpdateMemoryPacked(b *testing.B) { benchUpdateOf(b, ":memory:", 0, groupDoc()) }
+
+// BenchmarkUpdateFilePacked32 is BenchmarkUpdateMemoryPacked from 32
+// writers on a file (on 2 CPUs), as the API benchmark's clients: its
+// batches hold many Updates.
+func BenchmarkUpdateFilePacked32(b *testing.B) {
+	benchUpdateOf(b, filepath.Join(b.TempDir(), "bench.db"), 32/runtime.GOMAXPROCS(0), groupDoc())
+}
+
+// groupDoc is a document like a group of 40 rules.
+func groupDoc() []byte {
 	var doc []byte
 	for i := range 40 {
 		doc = fmt.Appendf(doc, `{"id":"sgr-bench%04d","direction":"ingress","protocol":"TCP","ports":"%d/%d","source":"10.1.%d.0/24","policy":"accept","priority":1},`, i, 1000+i, 1000+i, i)
 	}
-	benchUpdateOf(b, ":memory:", false, append(append([]byte(`{"rules":[`), doc[:len(doc)-1]...), "]}"...))
+	return append(append([]byte(`{"rules":[`), doc[:len(doc)-1]...), "]}"...)
 }
 
 func BenchmarkGet(b *testing.B) {
