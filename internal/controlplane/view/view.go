@@ -440,12 +440,14 @@ func (a *applier) table(kind store.Kind) *table {
 	t := a.snap.tables[kind]
 	if !a.tables[kind] {
 		a.tables[kind] = true
-		nt := &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
+		var nt *table
 		if t != nil {
-			nt.byID, nt.idx = maps.Clone(t.byID), maps.Clone(t.idx)
+			nt = &table{byID: maps.Clone(t.byID), idx: maps.Clone(t.idx), sec: make(map[string]map[string][]string, len(t.sec))}
 			for name, m := range t.sec {
 				nt.sec[name] = maps.Clone(m)
 			}
+		} else {
+			nt = &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
 		}
 		for _, ix := range a.indexes[kind] {
 			if nt.sec[ix.Name] == nil {
