@@ -41,6 +41,13 @@ type optTx struct {
 	toks  []store.Token
 	// conflict is the first precondition found failed already.
 	conflict error
+
+	// checkPreds' scratch, kept with the transaction for reuse: the
+	// records put since the snapshot that it looks at, each once, and
+	// the function that finds them (a closure made once).
+	putRefs []view.Ref
+	putSeen map[view.Ref]bool
+	notePut func(c *store.Change)
 }
 
 var _ store.Tx = (*optTx)(nil)
@@ -83,9 +90,17 @@ func newOptTx(snap *view.Snapshot) *optTx {
 // it: the store's Put copies the records written, and the maps indexed
 // lends serve only the action's run.
 func (t *optTx) release() {
+	if t.reset() {
+		optTxs.Put(t)
+	}
+}
+
+// reset empties t for reuse, keeping its maps' and lists' room; false
+// when they grew too large to keep.
+func (t *optTx) reset() bool {
 	if len(t.w) > maxPooledRefs || len(t.expects) > maxPooledRefs || len(t.soft) > maxPooledRefs ||
-		len(t.preds) > maxPooledRefs || len(t.rechecks) > maxPooledRefs || len(t.toks) > maxPooledRefs {
-		return
+		len(t.preds) > maxPooledRefs || len(t.rechecks) > maxPooledRefs || len(t.toks) > maxPooledRefs || len(t.putSeen) > maxPooledRefs {
+		return false
 	}
 	clear(t.w)
 	for _, ids := range t.dirty {
@@ -97,9 +112,11 @@ func (t *optTx) release() {
 	clear(t.rechecks)
 	clear(t.preds)
 	clear(t.toks)
-	t.order, t.rechecks, t.preds, t.toks = t.order[:0], t.rechecks[:0], t.preds[:0], t.toks[:0]
+	clear(t.putRefs)
+	clear(t.putSeen)
+	t.order, t.rechecks, t.preds, t.toks, t.putRefs = t.order[:0], t.rechecks[:0], t.preds[:0], t.toks[:0], t.putRefs[:0]
 	t.snap, t.conflict = nil, nil
-	optTxs.Put(t)
+	return true
 }
 
 // Revision implements store.ReadTx: the snapshot's.
@@ -348,10 +365,6 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 	if len(t.preds) == 0 {
 		return nil
 	}
-	kinds := map[store.Kind]bool{}
-	for _, p := range t.preds {
-		kinds[p.kind] = true
-	}
 	entered := func(r *store.Record) error {
 		for i := range t.preds {
 			if p := &t.preds[i]; p.kind == r.Kind && p.matches(r) {
@@ -360,24 +373,12 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		}
 		return nil
 	}
-	unread := func(kind store.Kind, id string) bool {
-		ref := view.Ref{Kind: kind, ID: id}
-		_, read := t.expects[ref]
-		_, mine := t.w[ref]
-		return !read && !mine
-	}
 	// The records put since the snapshot, of the kinds read, not read
-	// themselves, each once.
-	var put []view.Ref
-	seen := map[view.Ref]bool{}
-	each := func(c *store.Change) {
-		ref := view.Ref{Kind: c.Kind, ID: c.ID}
-		if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
-			return
-		}
-		seen[ref] = true
-		put = append(put, ref)
+	// themselves, each once (notePut).
+	if t.notePut == nil {
+		t.notePut = t.notePutChange
 	}
+	each := t.notePut
 	switch cs := tx.(type) {
 	case eachChangeSince:
 		if err := cs.EachChangeSince(t.snap.Revision(), each); err != nil {
@@ -396,7 +397,7 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		// the write runs again, in the store's transaction.
 		return fmt.Errorf("service: the store lists no changes to check the write's listings against: %w", store.ErrConflict)
 	}
-	for _, ref := range put {
+	for _, ref := range t.putRefs {
 		r, ok, err := cur.object(ref.Kind, ref.ID)
 		if err != nil {
 			return err
@@ -408,6 +409,25 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		}
 	}
 	return nil
+}
+
+// notePutChange adds to putRefs the record a change puts when checkPreds
+// looks at it: of a kind read, not read itself, and not yet added.
+func (t *optTx) notePutChange(c *store.Change) {
+	if c.Op != store.OpPut || !slices.ContainsFunc(t.preds, func(p readPred) bool { return p.kind == c.Kind }) {
+		return
+	}
+	ref := view.Ref{Kind: c.Kind, ID: c.ID}
+	_, read := t.expects[ref]
+	_, mine := t.w[ref]
+	if read || mine || t.putSeen[ref] {
+		return
+	}
+	if t.putSeen == nil {
+		t.putSeen = map[view.Ref]bool{}
+	}
+	t.putSeen[ref] = true
+	t.putRefs = append(t.putRefs, ref)
 }
 
 // eachChangeSince is a changesSince that hands out the changes one by one
