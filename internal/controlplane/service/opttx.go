@@ -48,6 +48,8 @@ type optTx struct {
 	putRefs []view.Ref
 	putSeen map[view.Ref]bool
 	notePut func(c *store.Change)
+	// cur is commit's reader of the state it commits on.
+	cur curTx
 }
 
 var _ store.Tx = (*optTx)(nil)
@@ -115,7 +117,7 @@ func (t *optTx) reset() bool {
 	clear(t.putRefs)
 	clear(t.putSeen)
 	t.order, t.rechecks, t.preds, t.toks, t.putRefs = t.order[:0], t.rechecks[:0], t.preds[:0], t.toks[:0], t.putRefs[:0]
-	t.snap, t.conflict = nil, nil
+	t.snap, t.conflict, t.cur = nil, nil, curTx{}
 	return true
 }
 
@@ -314,7 +316,8 @@ func (t *optTx) commit(tx store.Tx) error {
 			return err
 		}
 	}
-	cur := &curTx{Tx: tx, snap: t.snap}
+	t.cur = curTx{Tx: tx, snap: t.snap}
+	cur := &t.cur
 	moved := false
 	for ref, rev := range t.soft {
 		if _, hard := t.expects[ref]; hard {

@@ -162,6 +162,7 @@ func TestOptTxReset(t *testing.T) {
 	ot.putRefs = append(ot.putRefs, ref)
 	ot.putSeen = map[view.Ref]bool{ref: true}
 	ot.notePut = ot.notePutChange
+	ot.cur = curTx{snap: ot.snap}
 	v := reflect.ValueOf(ot).Elem()
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
@@ -188,6 +189,10 @@ func TestOptTxReset(t *testing.T) {
 				if !all.Index(j).IsZero() {
 					t.Errorf("%s keeps element %d past its length", name, j)
 				}
+			}
+		case reflect.Struct:
+			if !f.IsZero() {
+				t.Errorf("%s is kept", name)
 			}
 		case reflect.Pointer, reflect.Interface:
 			if !f.IsNil() {
