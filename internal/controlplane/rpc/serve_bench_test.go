@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"testing"
@@ -52,5 +53,82 @@ func BenchmarkServeSignedWrite(b *testing.B) {
 		if !strings.HasPrefix(w.h.Get("Content-Type"), "application/json") {
 			b.Fatalf("answered %v", w.h)
 		}
+	}
+}
+
+// BenchmarkServeHTTPWrite is BenchmarkServeSignedWrite over a loopback
+// connection, kept alive (the client's allocations are counted too).
+func BenchmarkServeHTTPWrite(b *testing.B) {
+	s := &Server{
+		Verifier: &signature.Verifier{Lookup: func(ak string) (string, bool) { return "testsecret", ak == "testid" }},
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Routes: map[RouteKey]Handler{
+			{version, "AuthorizeSecurityGroup"}: func(ctx context.Context, req *Request) (any, error) { return &Base{}, nil },
+		},
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	form := []byte(signedV1("POST", "AuthorizeSecurityGroup", "testsecret", url.Values{"RegionId": {"cn-hangzhou"}}).Encode())
+	c := ts.Client()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := c.Post(ts.URL, "application/x-www-form-urlencoded", bytes.NewReader(form))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// TestKeepAliveAfterBody: the server closes a body it read to its end,
+// and the connection still serves the next request, whatever way the body
+// came (with a length, chunked, after 100-continue).
+func TestKeepAliveAfterBody(t *testing.T) {
+	s := &Server{
+		Verifier: &signature.Verifier{Lookup: func(ak string) (string, bool) { return "testsecret", ak == "testid" }},
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Routes: map[RouteKey]Handler{
+			{version, "DescribeRegions"}: func(ctx context.Context, req *Request) (any, error) { return &Base{}, nil },
+		},
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	for _, tc := range []struct {
+		name string
+		edit func(r *http.Request, form []byte)
+	}{
+		{"sized", func(r *http.Request, form []byte) {}},
+		{"chunked", func(r *http.Request, form []byte) {
+			r.Body, r.ContentLength = io.NopCloser(io.MultiReader(bytes.NewReader(form))), -1
+		}},
+		{"100-continue", func(r *http.Request, form []byte) { r.Header.Set("Expect", "100-continue") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &http.Client{Transport: &http.Transport{}}
+			defer c.CloseIdleConnections()
+			for i := range 3 {
+				form := []byte(signedV1("POST", "DescribeRegions", "testsecret", nil).Encode())
+				r, _ := http.NewRequest("POST", ts.URL, bytes.NewReader(form))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				tc.edit(r, form)
+				reused := false
+				r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+					GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+				}))
+				resp, err := c.Do(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+				}
+				if i > 0 && !reused {
+					t.Errorf("request %d had a new connection", i)
+				}
+			}
+		})
 	}
 }

@@ -428,6 +428,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		if s.BodyTimeout > 0 {
 			rc.SetReadDeadline(time.Time{}) // long polls must not be cut off by it
 		}
+		// Read to its end: closed, it leaves net/http nothing to discard
+		// after the handler (which it otherwise tries, with a reader made
+		// for it).
+		r.Body.Close()
 		return body, nil
 	}
 	var mbe *http.MaxBytesError // made only for an error: errors.As moves it to the heap
