@@ -98,6 +98,13 @@ func TestParseParamsAsReference(t *testing.T) {
 		{"a=1", strings.Repeat("b=1&", maxParams) + "b=1", ""},
 		{strings.Repeat("c=1&", 300) + "d=2", "", ""},
 		{"e=1", "", ""},
+		// Names and values unescaped, into one buffer: a pair dropped for
+		// a malformed escape leaves nothing of its name behind.
+		{"T=2024-01-01T00%3A00%3A00Z&S=ab%2Bc%3D&C=10.0.0.0%2F8", "D=a+b%20c&%E4%B8%AD=%e4%b8%ad", ""},
+		{"a%41=%zz&b%42=1&c=%4", "d%=1&e=+&f=%2", ""},
+		{"x=%41", "x=A", ""},
+		{"a=1&b%41=%z", "", ""},
+		{"x=%41", "x=B", ""},
 	} {
 		checkSameParse(t, tc.query, tc.body, tc.contentType)
 	}

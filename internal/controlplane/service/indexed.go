@@ -75,17 +75,27 @@ func nonEmpty(keys ...string) []string {
 var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byGroup, Keys: func(o any) []string { return o.(*model.Instance).SecurityGroups }},
 	{Kind: KindENI, Name: byGroup, Keys: func(o any) []string { return o.(*model.NetworkInterface).SecurityGroups }},
+	// A group's rules change most, and none of these keys with them.
 	{Kind: KindGroup, Name: byName, Keys: func(o any) []string {
 		g := o.(*model.SecurityGroup)
 		return []string{scoped(g.Owner, g.Region, g.Name)}
+	}, Same: func(old, next any) bool {
+		a, b := old.(*model.SecurityGroup), next.(*model.SecurityGroup)
+		return a.Owner == b.Owner && a.Region == b.Region && a.Name == b.Name
 	}},
 	{Kind: KindGroup, Name: byVPC, Keys: func(o any) []string {
 		g := o.(*model.SecurityGroup)
 		return []string{scoped(g.Owner, g.Region, g.VpcID)}
+	}, Same: func(old, next any) bool {
+		a, b := old.(*model.SecurityGroup), next.(*model.SecurityGroup)
+		return a.Owner == b.Owner && a.Region == b.Region && a.VpcID == b.VpcID
 	}},
 	{Kind: KindGroup, Name: byTag, Keys: func(o any) []string {
 		g := o.(*model.SecurityGroup)
 		return tagKeys(g.Owner, g.Region, g.Tags)
+	}, Same: func(old, next any) bool {
+		a, b := old.(*model.SecurityGroup), next.(*model.SecurityGroup)
+		return a.Owner == b.Owner && a.Region == b.Region && slices.Equal(a.Tags, b.Tags)
 	}},
 	{Kind: KindGroup, Name: byPrefixList, Keys: func(o any) []string {
 		var out []string
@@ -172,6 +182,9 @@ func lookup(tx store.ReadTx, kind store.Kind, name, key string) (recs []*store.R
 			}
 			if err := expectRead(tx, kind, id, r.Revision); err != nil {
 				return nil, false, err
+			}
+			if recs == nil {
+				recs = make([]*store.Record, 0, len(ids)) // a group's members: many
 			}
 			recs = append(recs, r)
 			continue
@@ -363,6 +376,9 @@ func groupNICs(tx store.ReadTx, kind store.Kind, c Caller, groupID string) ([]*m
 	}
 	var out []*model.Instance
 	for _, r := range recs {
+		if out == nil {
+			out = make([]*model.Instance, 0, len(recs))
+		}
 		switch o := r.Object.(type) {
 		case *model.Instance:
 			out = append(out, o)

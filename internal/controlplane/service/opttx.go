@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
@@ -40,6 +41,15 @@ type optTx struct {
 	toks  []store.Token
 	// conflict is the first precondition found failed already.
 	conflict error
+
+	// checkPreds' scratch, kept with the transaction for reuse: the
+	// records put since the snapshot that it looks at, each once, and
+	// the function that finds them (a closure made once).
+	putRefs []view.Ref
+	putSeen map[view.Ref]bool
+	notePut func(c *store.Change)
+	// cur is commit's reader of the state it commits on.
+	cur curTx
 }
 
 var _ store.Tx = (*optTx)(nil)
@@ -61,8 +71,54 @@ func (p *readPred) matches(r *store.Record) bool {
 	return r.Object != nil && slices.Contains(p.indexKeys(r.Object), p.key)
 }
 
+// optTxs are transactions for reuse: every write makes one, and its maps
+// were a good part of what running a write allocated.
+var optTxs = sync.Pool{New: func() any {
+	return &optTx{w: map[view.Ref]*store.Record{}, dirty: map[store.Kind]map[string]bool{}, expects: map[view.Ref]int64{}}
+}}
+
+// maxPooledRefs bounds the records a transaction kept for reuse read or
+// wrote: a map keeps the room it grew to.
+const maxPooledRefs = 256
+
 func newOptTx(snap *view.Snapshot) *optTx {
-	return &optTx{snap: snap, w: map[view.Ref]*store.Record{}, dirty: map[store.Kind]map[string]bool{}, expects: map[view.Ref]int64{}}
+	t := optTxs.Get().(*optTx)
+	t.snap = snap
+	return t
+}
+
+// release hands t back for reuse once its write is over (the store's
+// Update has returned: the commit no longer runs). Nothing of t outlives
+// it: the store's Put copies the records written, and the maps indexed
+// lends serve only the action's run.
+func (t *optTx) release() {
+	if t.reset() {
+		optTxs.Put(t)
+	}
+}
+
+// reset empties t for reuse, keeping its maps' and lists' room; false
+// when they grew too large to keep.
+func (t *optTx) reset() bool {
+	if len(t.w) > maxPooledRefs || len(t.expects) > maxPooledRefs || len(t.soft) > maxPooledRefs ||
+		len(t.preds) > maxPooledRefs || len(t.rechecks) > maxPooledRefs || len(t.toks) > maxPooledRefs || len(t.putSeen) > maxPooledRefs {
+		return false
+	}
+	clear(t.w)
+	for _, ids := range t.dirty {
+		clear(ids) // an empty set reads as the absent one
+	}
+	clear(t.expects)
+	clear(t.soft)
+	clear(t.order)
+	clear(t.rechecks)
+	clear(t.preds)
+	clear(t.toks)
+	clear(t.putRefs)
+	clear(t.putSeen)
+	t.order, t.rechecks, t.preds, t.toks, t.putRefs = t.order[:0], t.rechecks[:0], t.preds[:0], t.toks[:0], t.putRefs[:0]
+	t.snap, t.conflict, t.cur = nil, nil, curTx{}
+	return true
 }
 
 // Revision implements store.ReadTx: the snapshot's.
@@ -260,7 +316,8 @@ func (t *optTx) commit(tx store.Tx) error {
 			return err
 		}
 	}
-	cur := &curTx{Tx: tx, snap: t.snap}
+	t.cur = curTx{Tx: tx, snap: t.snap}
+	cur := &t.cur
 	moved := false
 	for ref, rev := range t.soft {
 		if _, hard := t.expects[ref]; hard {
@@ -311,10 +368,6 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 	if len(t.preds) == 0 {
 		return nil
 	}
-	kinds := map[store.Kind]bool{}
-	for _, p := range t.preds {
-		kinds[p.kind] = true
-	}
 	entered := func(r *store.Record) error {
 		for i := range t.preds {
 			if p := &t.preds[i]; p.kind == r.Kind && p.matches(r) {
@@ -323,24 +376,12 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		}
 		return nil
 	}
-	unread := func(kind store.Kind, id string) bool {
-		ref := view.Ref{Kind: kind, ID: id}
-		_, read := t.expects[ref]
-		_, mine := t.w[ref]
-		return !read && !mine
-	}
 	// The records put since the snapshot, of the kinds read, not read
-	// themselves, each once.
-	var put []view.Ref
-	seen := map[view.Ref]bool{}
-	each := func(c *store.Change) {
-		ref := view.Ref{Kind: c.Kind, ID: c.ID}
-		if !kinds[c.Kind] || c.Op != store.OpPut || seen[ref] || !unread(c.Kind, c.ID) {
-			return
-		}
-		seen[ref] = true
-		put = append(put, ref)
+	// themselves, each once (notePut).
+	if t.notePut == nil {
+		t.notePut = t.notePutChange
 	}
+	each := t.notePut
 	switch cs := tx.(type) {
 	case eachChangeSince:
 		if err := cs.EachChangeSince(t.snap.Revision(), each); err != nil {
@@ -359,7 +400,7 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		// the write runs again, in the store's transaction.
 		return fmt.Errorf("service: the store lists no changes to check the write's listings against: %w", store.ErrConflict)
 	}
-	for _, ref := range put {
+	for _, ref := range t.putRefs {
 		r, ok, err := cur.object(ref.Kind, ref.ID)
 		if err != nil {
 			return err
@@ -371,6 +412,25 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 		}
 	}
 	return nil
+}
+
+// notePutChange adds to putRefs the record a change puts when checkPreds
+// looks at it: of a kind read, not read itself, and not yet added.
+func (t *optTx) notePutChange(c *store.Change) {
+	if c.Op != store.OpPut || !slices.ContainsFunc(t.preds, func(p readPred) bool { return p.kind == c.Kind }) {
+		return
+	}
+	ref := view.Ref{Kind: c.Kind, ID: c.ID}
+	_, read := t.expects[ref]
+	_, mine := t.w[ref]
+	if read || mine || t.putSeen[ref] {
+		return
+	}
+	if t.putSeen == nil {
+		t.putSeen = map[view.Ref]bool{}
+	}
+	t.putSeen[ref] = true
+	t.putRefs = append(t.putRefs, ref)
 }
 
 // eachChangeSince is a changesSince that hands out the changes one by one

@@ -2,11 +2,13 @@ package service
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
@@ -138,5 +140,70 @@ func TestOptimisticClientToken(t *testing.T) {
 				t.Errorf("%d groups, want the first request's one", l.Total)
 			}
 		})
+	}
+}
+
+// TestOptTxReset: a transaction emptied for reuse keeps nothing of the
+// write before, in any field (a field added later must be emptied too:
+// the test names it); only the closure bound to the transaction stays.
+func TestOptTxReset(t *testing.T) {
+	ref := view.Ref{Kind: KindGroup, ID: "sg-1"}
+	rec := &store.Record{Kind: KindGroup, ID: "sg-1"}
+	ot := newOptTx(new(view.Snapshot))
+	ot.w[ref] = rec
+	ot.order = append(ot.order, ref)
+	ot.dirty[KindGroup] = map[string]bool{"sg-1": true}
+	ot.expects[ref] = 1
+	ot.soft = map[view.Ref]int64{ref: 1}
+	ot.rechecks = append(ot.rechecks, func(store.ReadTx) error { return nil })
+	ot.preds = append(ot.preds, readPred{kind: KindGroup})
+	ot.toks = append(ot.toks, store.Token{Token: "t"})
+	ot.conflict = store.ErrConflict
+	ot.putRefs = append(ot.putRefs, ref)
+	ot.putSeen = map[view.Ref]bool{ref: true}
+	ot.notePut = ot.notePutChange
+	ot.cur = curTx{snap: ot.snap}
+	v := reflect.ValueOf(ot).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			t.Fatalf("field %s is not set by the test", v.Type().Field(i).Name)
+		}
+	}
+	if !ot.reset() {
+		t.Fatal("reset refused a small transaction")
+	}
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch f.Kind() {
+		case reflect.Map:
+			for _, k := range f.MapKeys() {
+				if e := f.MapIndex(k); name != "dirty" || e.Len() > 0 {
+					t.Errorf("%s keeps %v: %v", name, k, e)
+				}
+			}
+		case reflect.Slice:
+			if f.Len() > 0 {
+				t.Errorf("%s has %d elements", name, f.Len())
+			}
+			for j, all := 0, f.Slice(0, f.Cap()); j < all.Len(); j++ {
+				if !all.Index(j).IsZero() {
+					t.Errorf("%s keeps element %d past its length", name, j)
+				}
+			}
+		case reflect.Struct:
+			if !f.IsZero() {
+				t.Errorf("%s is kept", name)
+			}
+		case reflect.Pointer, reflect.Interface:
+			if !f.IsNil() {
+				t.Errorf("%s is kept", name)
+			}
+		case reflect.Func:
+			if name != "notePut" && !f.IsNil() {
+				t.Errorf("%s is kept", name)
+			}
+		default:
+			t.Errorf("field %s (%s): say how reset empties it", name, f.Kind())
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -179,16 +178,28 @@ func checkQuotas(tx store.ReadTx, c Caller, g *model.SecurityGroup) error {
 // groupSets are the group sets of the NICs whose rule total a check has
 // counted: another NIC with the same set has the same total (members of
 // a group mostly share their sets), so the check counts each set once.
-type groupSets map[string]bool
+type groupSets struct {
+	counted map[string]bool // the sets, their IDs joined by NUL
+	key     []byte          // scratch: a set's key, made a string only when new
+}
 
 // checked reports whether set was counted, and notes it as counted: the
 // caller counts it now, and returns at once when it is over the quota.
-func (s groupSets) checked(set []string) bool {
-	k := strings.Join(set, "\x00")
-	if s[k] {
+func (s *groupSets) checked(set []string) bool {
+	s.key = s.key[:0]
+	for i, id := range set {
+		if i > 0 {
+			s.key = append(s.key, 0)
+		}
+		s.key = append(s.key, id...)
+	}
+	if s.counted[string(s.key)] {
 		return true
 	}
-	s[k] = true
+	if s.counted == nil {
+		s.counted = map[string]bool{}
+	}
+	s.counted[string(s.key)] = true
 	return false
 }
 
@@ -219,7 +230,7 @@ func recheckNICRules(cur store.ReadTx, g *model.SecurityGroup, ms []*model.Insta
 // not found; each is read once): why the first over the quota is, or nil.
 func nicRulesOver(g *model.SecurityGroup, ms []*model.Instance, lists model.Lists, get func(id string) (*model.SecurityGroup, error)) (*ecserr.Error, error) {
 	others := map[string]*model.SecurityGroup{g.ID: g}
-	sets := groupSets{}
+	var sets groupSets
 	for _, in := range ms {
 		if sets.checked(in.SecurityGroups) {
 			continue

@@ -129,6 +129,7 @@ func updateOptimistic[T any](s *Service, ctx context.Context, c Caller, action s
 		return 0, err
 	}
 	ot := newOptTx(snap)
+	defer ot.release()
 	res, fnErr := fn(ot)
 	token := idem.ClientToken
 	if fnErr != nil {

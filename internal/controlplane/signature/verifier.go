@@ -96,12 +96,16 @@ func (v *Verifier) verifyV1(ctx context.Context, method string, params url.Value
 	if err != nil {
 		return "", err
 	}
-	sts := StringToSignV1(method, params)
+	c := v1Checks.Get().(*v1Check)
+	c.sts, c.keys = appendStringToSignV1(c.sts[:0], c.keys, method, params)
 	// A '+' sent unescaped in the query decodes to ' '; Base64 has no spaces.
 	got := strings.ReplaceAll(params.Get("Signature"), " ", "+")
-	if !equal(got, SignV1(secret, sts)) {
-		return "", mismatch(sts)
+	if subtle.ConstantTimeCompare([]byte(got), c.sign(secret, c.sts)) != 1 {
+		err := mismatch(string(c.sts))
+		c.release()
+		return "", err
 	}
+	c.release()
 	return ak, v.useNonce(ctx, ak, params.Get("SignatureNonce"), ts, now)
 }
 

@@ -17,10 +17,13 @@ func GetAs[T any](tx ReadTx, kind Kind, id string) (v T, ok bool, err error) {
 	if o, isT := r.Object.(*T); isT {
 		return *o, true, nil
 	}
-	if err := json.Unmarshal(r.Data, &v); err != nil {
-		return v, false, fmt.Errorf("store: decode %s/%s: %w", kind, id, err)
+	// Declared here: taken by json.Unmarshal, it moves to the heap, and
+	// most reads (the view's) return the decoded value above.
+	var d T
+	if err := json.Unmarshal(r.Data, &d); err != nil {
+		return d, false, fmt.Errorf("store: decode %s/%s: %w", kind, id, err)
 	}
-	return v, true, nil
+	return d, true, nil
 }
 
 // ListAs lists the records of kind matching q (ordered by ID) and decodes

@@ -132,7 +132,7 @@ func BenchmarkEventOf(b *testing.B) {
 	c := call("AuthorizeSecurityGroup", rpc.Params{"AccessKeyId": "LTAIkey", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-1",
 		"Permissions.1.IpProtocol": "TCP", "Permissions.1.PortRange": "22/22", "Permissions.1.SourceCidrIp": "10.0.0.0/8",
 		"SignatureNonce": "abc", "Timestamp": "2026-12-05T10:00:00Z", "Format": "JSON", "Signature": "xx", "SignatureMethod": "HMAC-SHA1",
-		"SignatureVersion": "1.0", "Version": "2014-05-26"}, "", `{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`)
+		"SignatureVersion": "1.0", "Version": "2014-05-26"}, "", "{\"RequestId\":\"4F5E6D7C-1234-5678-9ABC-DEF012345678\"}\n") // as the server writes it
 	for b.Loop() {
 		EventOf(c, "1000000000000001")
 	}

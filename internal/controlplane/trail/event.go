@@ -486,10 +486,12 @@ func responseElements(body []byte) map[string]any {
 }
 
 // onlyRequestID reads the answer of most writes, {"RequestId":"…"} as
-// the server writes it (printable ASCII, nothing to unquote or cut),
-// without the whole reading of responseElements.
+// the server writes it (printable ASCII, nothing to unquote or cut, and
+// the newline json.Encoder ends it with), without the whole reading of
+// responseElements.
 func onlyRequestID(body []byte) (string, bool) {
 	const head, tail = `{"RequestId":"`, `"}`
+	body = bytes.TrimSuffix(body, []byte("\n"))
 	if len(body) < len(head)+len(tail) || len(body) > len(head)+maxValueBytes+len(tail) ||
 		string(body[:len(head)]) != head || string(body[len(body)-len(tail):]) != tail {
 		return "", false

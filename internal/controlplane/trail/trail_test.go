@@ -320,9 +320,20 @@ func TestResponseElements(t *testing.T) {
 		`{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`, `{"RequestId":""}`, `{"RequestId":"a\"}`, `{"RequestId":"a\"b"}`,
 		`{"RequestId":"é"}`, "{\"RequestId\":\"a\x01\"}", `{"RequestId":"a\u0041"}`, `{"RequestId":"` + long[:maxValueBytes] + `"}`,
 		`{"RequestId":"` + long[:maxValueBytes+1] + `"}`, `{"RequestId":"x"} `, `{"RequestId":"x","A":1}`, `{"RequestId":"}`, `{"RequestId":"a"}"}`,
+		"{\"RequestId\":\"x\"}\n", "{\"RequestId\":\"x\"}\n\n", "{\"RequestId\":\"a\\\"}\n", "{\"RequestId\":\"a\"}\"}\n", "{\"RequestId\":\"x\"} \n",
 	} {
 		if got, want := responseElements([]byte(body)), responseElementsRef([]byte(body)); !reflect.DeepEqual(got, want) {
 			t.Errorf("%.60s: got %v, want %v", body, got, want)
+		}
+	}
+}
+
+// TestOnlyRequestIDAsServed: the answer of most writes, as the server's
+// encoder writes it (with a newline), is read without the whole reading.
+func TestOnlyRequestIDAsServed(t *testing.T) {
+	for _, body := range []string{`{"RequestId":"4F5E6D7C-1234-5678-9ABC-DEF012345678"}`, "{\"RequestId\":\"4F5E6D7C-1234-5678-9ABC-DEF012345678\"}\n"} {
+		if id, ok := onlyRequestID([]byte(body)); !ok || id != "4F5E6D7C-1234-5678-9ABC-DEF012345678" {
+			t.Errorf("onlyRequestID(%q) = %q, %v; want the ID, true", body, id, ok)
 		}
 	}
 }

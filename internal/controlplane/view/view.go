@@ -40,6 +40,10 @@ type Index struct {
 	Kind store.Kind
 	Name string
 	Keys func(obj any) []string
+	// Same, when set, reports whether two values of a record have the
+	// same keys without making them: most writes change no key, and each
+	// key made is an allocation. Tests (VerifyObjects) check its answer.
+	Same func(old, next any) bool
 }
 
 // View is the in-memory state of a store, kept current by a follower
@@ -199,7 +203,7 @@ func (v *View) follow(ctx context.Context) {
 		}
 		next, err := v.catchUp(ctx, s)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) || errors.Is(err, errModified) {
+			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) || errors.Is(err, errModified) || errors.Is(err, errSameKeys) {
 				v.stop(err)
 				return
 			}
@@ -298,6 +302,9 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 			}
 			a.put(&r)
 		}
+		if a.err != nil {
+			return a.err
+		}
 		next = a.done(v)
 		return nil
 	})
@@ -310,6 +317,8 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 var VerifyObjects = false
 
 var errModified = errors.New("view: the object handed over with a change is not what was stored (modified after Put?)")
+
+var errSameKeys = errors.New("view: an index's Same said a record kept its keys, but they changed")
 
 // applyWritten applies changes the store handed over in memory, with the
 // records as written: their Object when it has the kind's type (the value
@@ -340,6 +349,9 @@ func (v *View) applyWritten(s *Snapshot, ws []store.Written, rev int64) (*Snapsh
 			}
 		}
 		a.put(&r)
+	}
+	if a.err != nil {
+		return nil, a.err
 	}
 	return a.done(v), nil
 }
@@ -386,6 +398,7 @@ type applier struct {
 	batch   *Batch      // what snap changes, for the history
 	pos     map[Ref]int // each record's place in batch.Changes
 	sizes   []int64     // each change's changeBytes, by place
+	err     error       // the first an index's Same was found wrong (VerifyObjects)
 }
 
 func newApplier(s *Snapshot, rev int64, indexes map[store.Kind][]Index) *applier {
@@ -440,12 +453,14 @@ func (a *applier) table(kind store.Kind) *table {
 	t := a.snap.tables[kind]
 	if !a.tables[kind] {
 		a.tables[kind] = true
-		nt := &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
+		var nt *table
 		if t != nil {
-			nt.byID, nt.idx = maps.Clone(t.byID), maps.Clone(t.idx)
+			nt = &table{byID: maps.Clone(t.byID), idx: maps.Clone(t.idx), sec: make(map[string]map[string][]string, len(t.sec))}
 			for name, m := range t.sec {
 				nt.sec[name] = maps.Clone(m)
 			}
+		} else {
+			nt = &table{byID: map[string]*store.Record{}, idx: map[scope][]string{}, sec: map[string]map[string][]string{}}
 		}
 		for _, ix := range a.indexes[kind] {
 			if nt.sec[ix.Name] == nil {
@@ -474,6 +489,12 @@ func (a *applier) secIDs(kind store.Kind, t *table, name, key string) []string {
 // those of old to those of next (either may be nil).
 func (a *applier) reindex(kind store.Kind, t *table, id string, old, next any) {
 	for _, ix := range a.indexes[kind] {
+		if old != nil && next != nil && ix.Same != nil && ix.Same(old, next) {
+			if VerifyObjects && a.err == nil && !slices.Equal(uniq(ix.Keys(old)), uniq(ix.Keys(next))) {
+				a.err = fmt.Errorf("%w: index %s of %s, record %s: %q, then %q", errSameKeys, ix.Name, kind, id, ix.Keys(old), ix.Keys(next))
+			}
+			continue
+		}
 		var before, after []string
 		if old != nil {
 			before = uniq(ix.Keys(old))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +26,13 @@ func init() { VerifyObjects = true }
 
 var kinds = map[store.Kind]Decoder{"a": Decode[doc], "b": Decode[doc]}
 
-// byTag indexes kind a by its tags.
-var byTag = Index{Kind: "a", Name: "tag", Keys: func(o any) []string { return o.(*doc).Tags }}
+// byTag indexes kind a by its tags; byTagSame is the same index telling
+// when a record keeps its tags.
+var (
+	byTag     = Index{Kind: "a", Name: "tag", Keys: func(o any) []string { return o.(*doc).Tags }}
+	byTagSame = Index{Kind: "a", Name: "tagsame", Keys: byTag.Keys,
+		Same: func(old, next any) bool { return slices.Equal(old.(*doc).Tags, next.(*doc).Tags) }}
+)
 
 func open(t *testing.T) *sqlite.Store {
 	t.Helper()
@@ -91,7 +97,7 @@ func TestFollowEqualsRebuild(t *testing.T) {
 func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow func(*sqlite.Store) store.Store) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	st := open(t)
-	v := New(follow(st), kinds, byTag)
+	v := New(follow(st), kinds, byTag, byTagSame)
 	defer v.Close()
 	var rev int64
 	for range 200 {
@@ -110,6 +116,9 @@ func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow 
 				var tags []string
 				for range rng.IntN(4) {
 					tags = append(tags, fmt.Sprint("t", rng.IntN(5)))
+				}
+				if r := live(tx, kind, id); r != nil && rng.IntN(2) == 0 {
+					tags = r.Tags // kept: byTagSame's Same says so
 				}
 				d := doc{N: rng.IntN(1000), Tags: tags}
 				// Half with the decoded value handed over (what
@@ -134,7 +143,7 @@ func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := New(st, kinds, byTag)
+	fresh := New(st, kinds, byTag, byTagSame)
 	defer fresh.Close()
 	rebuilt, err := fresh.Wait(ctx, rev)
 	if err != nil {
@@ -163,6 +172,55 @@ func followEqualsRebuild(t *testing.T, ctx context.Context, seed uint64, follow 
 		}
 		return nil
 	})
+}
+
+// live is the doc a write sees at kind/id, nil if none.
+func live(tx store.ReadTx, kind store.Kind, id string) *doc {
+	r, ok, err := tx.Get(kind, id)
+	if err != nil || !ok {
+		return nil
+	}
+	var d doc
+	if json.Unmarshal(r.Data, &d) != nil {
+		return nil
+	}
+	return &d
+}
+
+// TestVerifyObjectsCatchesWrongSame: an index whose Same says a record
+// kept its keys when they changed would leave the index stale; with
+// VerifyObjects the view stops instead, naming the index.
+func TestVerifyObjectsCatchesWrongSame(t *testing.T) {
+	ctx := context.Background()
+	for _, feed := range []struct {
+		name   string
+		follow func(*sqlite.Store) store.Store
+	}{
+		{"in memory", func(st *sqlite.Store) store.Store { return st }},
+		{"change log", func(st *sqlite.Store) store.Store { return logOnly{st} }},
+	} {
+		t.Run(feed.name, func(t *testing.T) {
+			st := open(t)
+			wrong := Index{Kind: "a", Name: "wrong", Keys: byTag.Keys, Same: func(old, next any) bool { return true }}
+			v := New(feed.follow(st), kinds, wrong)
+			defer v.Close()
+			var rev int64
+			for _, tag := range []string{"t1", "t2"} {
+				var err error
+				if rev, err = st.Update(ctx, func(tx store.Tx) error { return put(tx, "a", "r1", "acct", "reg", doc{Tags: []string{tag}}) }); err != nil {
+					t.Fatal(err)
+				}
+				if tag == "t1" {
+					if _, err := v.Wait(ctx, rev); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if s, err := v.Wait(ctx, rev); !errors.Is(err, errSameKeys) {
+				t.Fatalf("view took a wrong Same: snapshot %v, err %v", s, err)
+			}
+		})
+	}
 }
 
 // TestVerifyObjectsCatchesAModifiedValue: a writer that modifies the value

@@ -126,8 +126,8 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		if !ok {
 			return r, owner, ecserr.BadRequest("Invalid"+peerSide+"CidrIp.Malformed", "The specified %sCidrIp %q is not a valid IPv4 address or CIDR block.", peerSide, Clip(peer4)).At(peerSide + "CidrIp")
 		}
-		if e := hostBits(peerSide+"CidrIp", "Invalid"+peerSide+"CidrIp.Malformed", pfx); e != nil {
-			return r, owner, e
+		if pfx != pfx.Masked() { // the names made for the error only: every rule write parses its peer
+			return r, owner, hostBits(peerSide+"CidrIp", "Invalid"+peerSide+"CidrIp.Malformed", pfx)
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case peer6 != "":
@@ -135,8 +135,8 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		if !ok {
 			return r, owner, ecserr.BadRequest("InvalidParam.Ipv6"+peerSide+"CidrIp", "The specified Ipv6%sCidrIp %q is not a valid IPv6 address or CIDR block.", peerSide, Clip(peer6)).At("Ipv6" + peerSide + "CidrIp")
 		}
-		if e := hostBits("Ipv6"+peerSide+"CidrIp", "InvalidParam.Ipv6"+peerSide+"CidrIp", pfx); e != nil {
-			return r, owner, e
+		if pfx != pfx.Masked() {
+			return r, owner, hostBits("Ipv6"+peerSide+"CidrIp", "InvalidParam.Ipv6"+peerSide+"CidrIp", pfx)
 		}
 		r.Peer = Peer{CIDR: pfx, CIDRText: text}
 	case group != "":

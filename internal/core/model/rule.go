@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -113,7 +112,15 @@ func (r PortRange) String() string {
 	if !r.IsSet() {
 		return ""
 	}
-	return fmt.Sprintf("%d/%d", r.Start, r.End)
+	return string(r.appendTo(nil))
+}
+
+// appendTo appends String's text.
+func (r PortRange) appendTo(b []byte) []byte {
+	if !r.IsSet() {
+		return b
+	}
+	return strconv.AppendInt(append(strconv.AppendInt(b, int64(r.Start), 10), '/'), int64(r.End), 10)
 }
 
 // Peer is the far side of a rule: exactly one of a CIDR block, a security
@@ -148,32 +155,33 @@ type Rule struct {
 
 // Key is the rule's identity: two rules with the same key are the same rule
 // (Authorize of an existing rule adds nothing). Description is not part of it.
+//
+// Its fields are joined by "|" in one buffer (every write keys its rules:
+// a string for each part was most of its allocations).
 func (r *Rule) Key() string {
-	var peer string
+	b := make([]byte, 0, 96)
+	b = append(append(b, r.Direction...), '|')
+	b = append(append(b, r.NicType...), '|')
+	b = append(append(b, r.Protocol...), '|')
+	b = r.PortRange.appendTo(b)
+	if r.PortRangeListID != "" { // without one, keys stay as they were before lists
+		b = append(append(b, "prl:"...), r.PortRangeListID...)
+	}
+	b = append(r.SourcePortRange.appendTo(append(b, '|')), '|')
 	switch {
 	case r.Peer.CIDR.IsValid():
-		peer = "cidr:" + r.Peer.CIDR.Masked().String()
+		b = r.Peer.CIDR.Masked().AppendTo(append(b, "cidr:"...))
 	case r.Peer.GroupID != "":
-		peer = "sg:" + r.Peer.GroupID + "@" + r.Peer.GroupOwner
+		b = append(append(append(append(b, "sg:"...), r.Peer.GroupID...), '@'), r.Peer.GroupOwner...)
 	default:
-		peer = "pl:" + r.Peer.PrefixListID
+		b = append(append(b, "pl:"...), r.Peer.PrefixListID...)
 	}
-	local := ""
+	b = append(b, '|')
 	if r.Local.IsValid() {
-		local = r.Local.Masked().String()
+		b = r.Local.Masked().AppendTo(b)
 	}
-	return strings.Join([]string{string(r.Direction), string(r.NicType), string(r.Protocol),
-		r.PortRange.String() + portList(r.PortRangeListID), r.SourcePortRange.String(), peer, local,
-		string(r.Policy), strconv.Itoa(r.Priority)}, "|")
-}
-
-// portList is the key part of a rule's port range list: empty without
-// one, so keys of rules without lists stay as they were.
-func portList(id string) string {
-	if id == "" {
-		return ""
-	}
-	return "prl:" + id
+	b = append(append(append(b, '|'), r.Policy...), '|')
+	return string(strconv.AppendInt(b, int64(r.Priority), 10))
 }
 
 // IPv6 reports whether the rule is about IPv6 traffic only; false for rules

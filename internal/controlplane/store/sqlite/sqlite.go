@@ -54,6 +54,11 @@ type Store struct {
 	// query; nil once another process has written (Expect queries then).
 	// Only the writer (holding wlock) uses it.
 	revs map[recordKey]int64
+	// packed is flush's buffer for the packed records, handed from batch
+	// to batch (SQLite copies what it binds, so nothing keeps it after a
+	// flush). Only the writer uses it, and boxes.
+	packed []byte
+	boxes  valueBoxes
 
 	stats statsCounters
 	sync  syncer
@@ -472,9 +477,41 @@ type batchState struct {
 	tokOrd  []tokenKey
 	stmts   stmtSource // the writer's statements, bound to the batch's transaction once each
 	packed  []byte     // the record flush writes, packed (reused: SQLite copies what it binds)
+	boxes   *valueBoxes
 }
 
 type tokenKey struct{ account, token string }
+
+// valueBoxes are the last kind, account and region the writer bound, as
+// the values database/sql takes: the rows of a batch, and of the next,
+// mostly share them, and a string is boxed anew each time it is bound
+// otherwise.
+type valueBoxes struct{ kind, account, region boxedText }
+
+// boxedText is a string and its boxed value.
+type boxedText struct {
+	s string
+	v any
+}
+
+// box returns s boxed, the value b holds when it is b's string.
+func (b *boxedText) box(s string) any {
+	if b.v == nil || b.s != s {
+		b.s, b.v = s, s
+	}
+	return b.v
+}
+
+// boxOp is an operation boxed; the two there are, without an allocation.
+func boxOp(op store.Op) any {
+	switch op {
+	case store.OpPut:
+		return string(store.OpPut)
+	case store.OpDelete:
+		return string(store.OpDelete)
+	}
+	return string(op)
+}
 
 // putToken notes a token written by a committed Update of the batch.
 func (b *batchState) putToken(tok store.Token) {
@@ -512,6 +549,9 @@ func (s *Store) flush(ctx context.Context, tx *sql.Tx, b *batchState) error {
 	return nil
 }
 
+// maxKeptPacked bounds the packing buffer kept for the next batch.
+const maxKeptPacked = 1 << 20
+
 // runBatchTx runs a batch in one transaction, with the Updates that
 // gather adds to it, and commits it; it returns the revision after the
 // batch and what the batch wrote, and whether it wrote anything (it needs
@@ -544,7 +584,7 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 		return 0, nil, false, fmt.Errorf("sqlite: read revision: %w", err)
 	}
 	*base = rev
-	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}}
+	b := &batchState{base: rev, recs: map[recordKey]*store.Record{}, stmts: &txStmts{cache: s.wst, bound: map[string]*sql.Stmt{}}, packed: s.packed, boxes: &s.boxes}
 	for i := 0; ; i++ {
 		if i == len(*batch) {
 			waited := time.Now()
@@ -565,10 +605,14 @@ func (s *Store) runBatchTx(batch *[]*pending, base, seq *int64) (rev int64, writ
 			p.rev = rev
 		}
 	}
-	if err := s.flush(ctx, sqlTx, b); err != nil {
+	err = s.flush(ctx, sqlTx, b)
+	if cap(b.packed) <= maxKeptPacked {
+		s.packed = b.packed
+	}
+	if err != nil {
 		return 0, nil, false, err
 	}
-	if err := writeChanges(ctx, sqlTx, b.stmts, b.written); err != nil {
+	if err := writeChanges(ctx, sqlTx, b.stmts, b.boxes, b.written); err != nil {
 		return 0, nil, false, fmt.Errorf("sqlite: write change log: %w", err)
 	}
 	// The revision is written once for the batch: every Update in it
@@ -619,7 +663,6 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 		store:  s,
 		batch:  b,
 		next:   base + 1,
-		index:  map[recordKey]int{},
 	}
 	func() {
 		defer func() {
@@ -669,7 +712,7 @@ func queryChanges(n int) string {
 // (in order; a revision's rows numbered from 0), in few statements:
 // one statement per row cost as much as the rest of a small write.
 // stmts are the batch's, bound to tx once each.
-func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, written []store.Written) error {
+func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, boxes *valueBoxes, written []store.Written) error {
 	args := make([]any, 0, 7*min(len(written), changeChunks[0]))
 	seq, last := 0, int64(-1)
 	for len(written) > 0 {
@@ -686,7 +729,7 @@ func writeChanges(ctx context.Context, tx *sql.Tx, stmts stmtSource, written []s
 			if c.Revision != last {
 				seq, last = 0, c.Revision
 			}
-			args = append(args, c.Revision, seq, string(c.Kind), c.ID, c.Account, c.Region, string(c.Op))
+			args = append(args, c.Revision, seq, boxes.kind.box(string(c.Kind)), c.ID, boxes.account.box(c.Account), boxes.region.box(c.Region), boxOp(c.Op))
 			seq++
 		}
 		st, err := stmts.in(ctx, tx, changeInserts[n])
@@ -1076,21 +1119,48 @@ type writeTx struct {
 	next    int64 // revision this transaction commits as, if it writes
 	changes []store.Change
 	recs    []*store.Record   // as written, by changes' position; nil: deleted
-	index   map[recordKey]int // position in changes
+	index   map[recordKey]int // position in changes, once there are many (see at)
 	toks    []store.Token
 	// conflict is the first failed precondition (Expect).
 	conflict error
 }
 
+// indexFrom is the number of changes from which at keeps an index: a
+// write mostly changes one or two records, found faster in the list than
+// in a map made for each.
+const indexFrom = 8
+
+// at is the position in changes of record k, if written.
+func (t *writeTx) at(k recordKey) (int, bool) {
+	if t.index != nil {
+		i, ok := t.index[k]
+		return i, ok
+	}
+	for i := range t.changes {
+		if c := &t.changes[i]; c.ID == k.id && c.Kind == k.kind {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 func (t *writeTx) record(c store.Change, r *store.Record) {
 	k := recordKey{c.Kind, c.ID}
-	if i, ok := t.index[k]; ok {
+	if i, ok := t.at(k); ok {
 		t.changes[i], t.recs[i] = c, r // keep first-write position, last op
 		return
 	}
-	t.index[k] = len(t.changes)
 	t.changes = append(t.changes, c)
 	t.recs = append(t.recs, r)
+	switch n := len(t.changes); {
+	case n > indexFrom:
+		t.index[k] = n - 1
+	case n == indexFrom:
+		t.index = make(map[recordKey]int, 2*indexFrom)
+		for i := range t.changes {
+			t.index[recordKey{t.changes[i].Kind, t.changes[i].ID}] = i
+		}
+	}
 }
 
 // written returns what this transaction, or an earlier Update of its
@@ -1098,7 +1168,7 @@ func (t *writeTx) record(c store.Change, r *store.Record) {
 // was deleted.
 func (t *writeTx) written(kind store.Kind, id string) (r *store.Record, known bool) {
 	k := recordKey{kind, id}
-	if i, ok := t.index[k]; ok {
+	if i, ok := t.at(k); ok {
 		return t.recs[i], true
 	}
 	r, known = t.batch.recs[k]
@@ -1174,7 +1244,7 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 		return fmt.Errorf("sqlite: expect: %w: empty kind or id, or negative revision", store.ErrInvalid)
 	}
 	k := recordKey{kind, id}
-	if _, ok := t.index[k]; ok {
+	if _, ok := t.at(k); ok {
 		return fmt.Errorf("sqlite: expect %s/%s: %w: the transaction has written it already; state preconditions before writing", kind, id, store.ErrInvalid)
 	}
 	have, err := t.revisionOf(k)
@@ -1201,7 +1271,7 @@ func (t *writeTx) RevisionOf(kind store.Kind, id string) (int64, error) {
 		return 0, errTxDone
 	}
 	k := recordKey{kind, id}
-	if i, ok := t.index[k]; ok {
+	if i, ok := t.at(k); ok {
 		if t.recs[i] == nil {
 			return 0, nil
 		}
@@ -1318,14 +1388,16 @@ func (t *writeTx) put(kind store.Kind, id, account, region string, data []byte, 
 	if err != nil {
 		return err
 	}
-	res, err := st.ExecContext(t.ctx, data, rev, string(kind), id, account, region)
+	bx := t.batch.boxes
+	k, a, r := bx.kind.box(string(kind)), bx.account.box(account), bx.region.box(region)
+	res, err := st.ExecContext(t.ctx, data, rev, k, id, a, r)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	return t.exec(queryPut, string(kind), id, account, region, data, rev)
+	return t.exec(queryPut, k, id, a, r, data, rev)
 }
 
 func (t *writeTx) Delete(kind store.Kind, id string) error {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -338,6 +339,16 @@ func TestConcurrentStores(t *testing.T) {
 }
 
 func benchUpdate(b *testing.B, path string, parallel bool) {
+	p := 0
+	if parallel {
+		p = 1
+	}
+	benchUpdateOf(b, path, p, []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`))
+}
+
+// benchUpdateOf is benchUpdate writing data as each record, from
+// parallelism writers per CPU (0: one writer, in turn).
+func benchUpdateOf(b *testing.B, path string, parallelism int, data []byte) {
 	s := openT(b, path)
 	i := 0
 	var mu sync.Mutex
@@ -347,14 +358,14 @@ func benchUpdate(b *testing.B, path string, parallel bool) {
 		id := fmt.Sprintf("vpc-%d", i%1000)
 		mu.Unlock()
 		if _, err := s.Update(context.Background(), func(tx store.Tx) error {
-			return tx.Put(store.Record{Kind: "vpc", ID: id, Account: "acct", Region: "r",
-				Data: []byte(`{"name":"bench","cidr":"10.0.0.0/16","tags":["a","b"]}`)})
+			return tx.Put(store.Record{Kind: "vpc", ID: id, Account: "acct", Region: "r", Data: data})
 		}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
-	if parallel {
+	if parallelism > 0 {
+		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				write()
@@ -377,6 +388,26 @@ func BenchmarkUpdateFileParallel(b *testing.B) {
 }
 
 func BenchmarkUpdateMemory(b *testing.B) { benchUpdate(b, ":memory:", false) }
+
+// BenchmarkUpdateMemoryPacked writes a document that is stored
+// compressed, as a group of 40 rules is.
+func BenchmarkUpdateMemoryPacked(b *testing.B) { benchUpdateOf(b, ":memory:", 0, groupDoc()) }
+
+// BenchmarkUpdateFilePacked32 is BenchmarkUpdateMemoryPacked from 32
+// writers on a file (on 2 CPUs), as the API benchmark's clients: its
+// batches hold many Updates.
+func BenchmarkUpdateFilePacked32(b *testing.B) {
+	benchUpdateOf(b, filepath.Join(b.TempDir(), "bench.db"), 32/runtime.GOMAXPROCS(0), groupDoc())
+}
+
+// groupDoc is a document like a group of 40 rules.
+func groupDoc() []byte {
+	var doc []byte
+	for i := range 40 {
+		doc = fmt.Appendf(doc, `{"id":"sgr-bench%04d","direction":"ingress","protocol":"TCP","ports":"%d/%d","source":"10.1.%d.0/24","policy":"accept","priority":1},`, i, 1000+i, 1000+i, i)
+	}
+	return append(append([]byte(`{"rules":[`), doc[:len(doc)-1]...), "]}"...)
+}
 
 func BenchmarkGet(b *testing.B) {
 	s := openT(b, filepath.Join(b.TempDir(), "bench.db"))
@@ -551,6 +582,62 @@ func TestBatchChangeLog(t *testing.T) {
 				t.Errorf("change %+v lost its scope", c)
 			}
 		}
+	}
+}
+
+// TestManyWritesInOneUpdate: an Update that writes records again (fewer,
+// as many as, and more than the writes it finds by a list, not a map)
+// keeps one change per record at its first position, with its last value,
+// and reads its own writes back.
+func TestManyWritesInOneUpdate(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
+	for _, n := range []int{1, indexFrom - 1, indexFrom, indexFrom + 1, 3 * indexFrom} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			kind := store.Kind(fmt.Sprint("k", n))
+			id := func(i int) string { return fmt.Sprint("r", i) }
+			base := s.CurrentRevision()
+			rev, err := s.Update(ctx, func(tx store.Tx) error {
+				for _, v := range []string{`"v1"`, `"v2"`} {
+					for i := range n {
+						if err := tx.Put(store.Record{Kind: kind, ID: id(i), Data: []byte(v)}); err != nil {
+							return err
+						}
+					}
+				}
+				if err := tx.Delete(kind, id(0)); err != nil {
+					return err
+				}
+				for i := range n {
+					r, ok, err := tx.Get(kind, id(i))
+					if err != nil || ok != (i > 0) || ok && string(r.Data) != `"v2"` {
+						t.Errorf("Get %s in the Update = %s, %v, %v", id(i), r.Data, ok, err)
+					}
+					if err := tx.Expect(kind, id(i), 0); !errors.Is(err, store.ErrInvalid) {
+						t.Errorf("Expect %s written in the Update: %v, want ErrInvalid", id(i), err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := s.Changes(ctx, base, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cs {
+				got = append(got, c.ID+":"+string(c.Op))
+			}
+			want := []string{id(0) + ":delete"}
+			for i := 1; i < n; i++ {
+				want = append(want, id(i)+":put")
+			}
+			if rev != base+1 || !reflect.DeepEqual(got, want) {
+				t.Errorf("revision %d (base %d), changes %v; want %v at %d", rev, base, got, want, base+1)
+			}
+		})
 	}
 }
 
