@@ -104,7 +104,10 @@ const maxAttempts = 10
 const optimisticAttempts = 2
 
 // serializedWriter is a store that checks a write's preconditions in
-// memory (sqlite's).
+// memory (sqlite's). Its Update must not return while the function it was
+// given is queued or running (not even when the context ends): the
+// optimistic transaction that function commits goes back to a pool when
+// Update returns, to serve another request, perhaps another tenant's.
 type serializedWriter interface{ SerializedWriter() bool }
 
 // optimistic reports whether writes run against the view (updateOptimistic).

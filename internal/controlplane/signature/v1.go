@@ -101,6 +101,7 @@ func (c *v1Check) release() {
 		return
 	}
 	clear(c.keys[:cap(c.keys)]) // the keys are the request's strings
+	clear(c.pad[:])             // the secret, XORed
 	c.keys = c.keys[:0]
 	v1Checks.Put(c)
 }
