@@ -604,22 +604,17 @@ func readAll(r io.Reader) ([]byte, error) {
 // handler and the trail keep, is made anew).
 type signedSet struct {
 	values url.Values
-	vals   []string  // the values' backing array
-	pairs  []string  // scratch: the names and values as parsed
-	unesc  unescapes // scratch: those of them unescaped
+	vals   []string // the values' backing array
+	pairs  []string // scratch: the names and values as parsed
 }
 
 var signedSets = sync.Pool{New: func() any { return &signedSet{values: url.Values{}} }}
 
-// maxPooledParams bounds the size of a set kept for reuse, and
-// maxPooledUnescaped its buffer of unescaped text.
-const (
-	maxPooledParams    = 256
-	maxPooledUnescaped = 16 << 10
-)
+// maxPooledParams bounds the size of a set kept for reuse.
+const maxPooledParams = 256
 
 func (s *signedSet) release() {
-	if len(s.values) > maxPooledParams || cap(s.pairs) > 2*maxPooledParams || cap(s.unesc.buf) > maxPooledUnescaped {
+	if len(s.values) > maxPooledParams || cap(s.pairs) > 2*maxPooledParams {
 		return
 	}
 	clear(s.values)
@@ -644,9 +639,9 @@ func parseSigned(r *http.Request, body []byte) (Params, *signedSet, *ecserr.Erro
 		form = unsafe.String(unsafe.SliceData(body), len(body))
 	}
 	set := signedSets.Get().(*signedSet)
-	pairs, err := appendPairs(set.pairs[:0], r.URL.RawQuery, &set.unesc)
+	pairs, err := appendPairs(set.pairs[:0], r.URL.RawQuery)
 	if err == nil && form != "" {
-		if pairs, err = appendPairs(pairs, form, &set.unesc); err != nil {
+		if pairs, err = appendPairs(pairs, form); err != nil {
 			set.pairs = pairs
 			set.release()
 			return nil, nil, ecserr.BadRequest("InvalidParameter", "The form body is not valid URL encoding: %v.", err)
@@ -708,8 +703,8 @@ const maxParams = 10000
 
 // appendPairs parses a query (or form) as url.ParseQuery does, with its
 // errors, appending name and value of each parameter to pairs: no map of
-// slices is built for it, to be copied into Params after. u is scratch.
-func appendPairs(pairs []string, query string, u *unescapes) ([]string, error) {
+// slices is built for it, to be copied into Params after.
+func appendPairs(pairs []string, query string) ([]string, error) {
 	if query == "" {
 		return pairs, nil
 	}
@@ -730,13 +725,15 @@ func appendPairs(pairs []string, query string, u *unescapes) ([]string, error) {
 			continue
 		}
 		key, value, _ := strings.Cut(key, "=")
-		mark := u.mark()
-		key, err1 := u.unescape(key, len(pairs))
-		if err1 == nil {
-			value, err1 = u.unescape(value, len(pairs)+1)
-		}
+		key, err1 := url.QueryUnescape(key)
 		if err1 != nil {
-			u.reset(mark)
+			if err == nil {
+				err = err1
+			}
+			continue
+		}
+		value, err1 = url.QueryUnescape(value)
+		if err1 != nil {
 			if err == nil {
 				err = err1
 			}
@@ -744,88 +741,7 @@ func appendPairs(pairs []string, query string, u *unescapes) ([]string, error) {
 		}
 		pairs = append(pairs, key, value)
 	}
-	u.fill(pairs)
 	return pairs, err
-}
-
-// unescapes are the names and values of a query that need unescaping,
-// decoded into one buffer that is made a string once, for all of them:
-// url.QueryUnescape made a string for each (a timestamp, a signature, a
-// CIDR block: most of a request's).
-type unescapes struct {
-	buf  []byte
-	refs []unescaped
-}
-
-// unescaped is a pair's name or value in an unescapes' buffer.
-type unescaped struct{ pair, from, to int }
-
-// unescape returns url.QueryUnescape(s), or its error, for pairs[pair]:
-// s itself when there is nothing to unescape, else "" until fill.
-func (u *unescapes) unescape(s string, pair int) (string, error) {
-	if !strings.ContainsAny(s, "%+") {
-		return s, nil
-	}
-	from := len(u.buf)
-	b, ok := appendUnescaped(u.buf, s)
-	if !ok {
-		u.buf = b[:from]
-		_, err := url.QueryUnescape(s) // the error, in its words
-		return "", err
-	}
-	u.buf = b
-	u.refs = append(u.refs, unescaped{pair, from, len(b)})
-	return "", nil
-}
-
-// mark and reset drop what unescape added since the mark.
-func (u *unescapes) mark() [2]int { return [2]int{len(u.buf), len(u.refs)} }
-
-func (u *unescapes) reset(m [2]int) { u.buf, u.refs = u.buf[:m[0]], u.refs[:m[1]] }
-
-// fill sets the pairs unescaped, from one string, and empties u.
-func (u *unescapes) fill(pairs []string) {
-	if len(u.refs) > 0 {
-		all := string(u.buf)
-		for _, r := range u.refs {
-			pairs[r.pair] = all[r.from:r.to]
-		}
-	}
-	u.buf, u.refs = u.buf[:0], u.refs[:0]
-}
-
-// appendUnescaped appends s unescaped as a query's name or value ('+' is a
-// space); ok is false at a malformed escape.
-func appendUnescaped(b []byte, s string) (_ []byte, ok bool) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return b, false
-			}
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		case '+':
-			b = append(b, ' ')
-		default:
-			b = append(b, c)
-		}
-	}
-	return b, true
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // format maps the Format parameter to JSON or XML. XML is documented as the
