@@ -4,8 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
-	"hash"
-	"io"
 	"net/url"
 	"slices"
 	"sync"
@@ -73,25 +71,24 @@ func appendEncodedTwice(b []byte, s string) []byte {
 // SignV1 returns Base64(HMAC-SHA1(secret+"&", stringToSign)). The "&" is the
 // empty token secret of the original OAuth-like scheme.
 func SignV1(secret, stringToSign string) string {
+	return string(signV1(secret, []byte(stringToSign)))
+}
+
+func signV1(secret string, msg []byte) []byte {
 	m := hmac.New(sha1.New, []byte(secret+"&"))
-	m.Write([]byte(stringToSign))
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	m.Write(msg)
+	return base64.StdEncoding.AppendEncode(nil, m.Sum(nil))
 }
 
 // v1Check is the scratch of one V1 signature check, pooled: every request
-// is verified, and the sorted keys, the string to sign and the hash
-// states would otherwise be made anew for each. Nothing of it outlives the
-// check.
+// is verified, and the sorted keys and the string to sign would otherwise
+// be made anew for each. Nothing of it outlives the check.
 type v1Check struct {
-	keys         []string
-	sts          []byte
-	inner, outer hash.Hash // SHA-1
-	pad          [sha1.BlockSize]byte
-	sum          [sha1.Size]byte
-	b64          [28]byte // base64 of a SHA-1 sum
+	keys []string
+	sts  []byte
 }
 
-var v1Checks = sync.Pool{New: func() any { return &v1Check{inner: sha1.New(), outer: sha1.New()} }}
+var v1Checks = sync.Pool{New: func() any { return new(v1Check) }}
 
 // maxPooledStringToSign bounds the string to sign a pooled check keeps.
 const maxPooledStringToSign = 16 << 10
@@ -101,40 +98,9 @@ func (c *v1Check) release() {
 		return
 	}
 	clear(c.keys[:cap(c.keys)]) // the keys are the request's strings
-	clear(c.pad[:])             // the secret, XORed
 	c.keys = c.keys[:0]
 	v1Checks.Put(c)
 }
 
-// sign returns SignV1(secret, string(msg)), in c.b64. It is HMAC (RFC 2104)
-// as crypto/hmac computes it, on c's hash states: an hmac.Hash cannot be
-// given another key, and each request may have a different one.
-func (c *v1Check) sign(secret string, msg []byte) []byte {
-	c.pad = [sha1.BlockSize]byte{}
-	if len(secret)+1 > sha1.BlockSize {
-		// A key longer than a block is hashed first.
-		c.inner.Reset()
-		io.WriteString(c.inner, secret)
-		io.WriteString(c.inner, "&")
-		c.inner.Sum(c.pad[:0])
-	} else {
-		copy(c.pad[:], secret)
-		c.pad[len(secret)] = '&'
-	}
-	for i := range c.pad {
-		c.pad[i] ^= 0x36 // ipad
-	}
-	c.inner.Reset()
-	c.inner.Write(c.pad[:])
-	c.inner.Write(msg)
-	c.inner.Sum(c.sum[:0])
-	for i := range c.pad {
-		c.pad[i] ^= 0x36 ^ 0x5c // ipad off, opad on
-	}
-	c.outer.Reset()
-	c.outer.Write(c.pad[:])
-	c.outer.Write(c.sum[:])
-	c.outer.Sum(c.sum[:0])
-	base64.StdEncoding.Encode(c.b64[:], c.sum[:])
-	return c.b64[:]
-}
+// sign returns SignV1(secret, string(msg)).
+func (c *v1Check) sign(secret string, msg []byte) []byte { return signV1(secret, msg) }

@@ -100,7 +100,7 @@ func (v *Verifier) verifyV1(ctx context.Context, method string, params url.Value
 	c.sts, c.keys = appendStringToSignV1(c.sts[:0], c.keys, method, params)
 	// A '+' sent unescaped in the query decodes to ' '; Base64 has no spaces.
 	got := strings.ReplaceAll(params.Get("Signature"), " ", "+")
-	if subtle.ConstantTimeCompare([]byte(got), c.sign(secret, c.sts)) != 1 {
+	if !equal(got, string(c.sign(secret, c.sts))) {
 		err := mismatch(string(c.sts))
 		c.release()
 		return "", err
