@@ -83,6 +83,17 @@ func (t *hostTable) scopeAt(host string, rev int64) *hostScope {
 	return nil
 }
 
+// scopeNow is a host's scope at snap: the one kept at its revision, else
+// made and kept for the next snapshot, watch or report at it.
+func (s *Service) scopeNow(host string, snap *view.Snapshot) *hostScope {
+	sc := s.hosts.scopeAt(host, snap.Revision())
+	if sc == nil {
+		sc = scopeOf(nowReader{snap}, host)
+		s.hosts.keepScope(host, snap.Revision(), sc)
+	}
+	return sc
+}
+
 // keepScope keeps a host's scope at rev unless a later one is kept.
 func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
 	t.mu.Lock()
@@ -251,12 +262,7 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 				snap = caught
 			}
 		}
-		sc := s.hosts.scopeAt(c.Host, snap.Revision())
-		if sc == nil {
-			sc = scopeOf(nowReader{snap}, c.Host)
-			s.hosts.keepScope(c.Host, snap.Revision(), sc)
-		}
-		return sc.snapshot(snap.Revision()), nil
+		return s.scopeNow(c.Host, snap).snapshot(snap.Revision()), nil
 	}
 	err := s.read(ctx, func(tx store.ReadTx) error {
 		out.Revision = tx.Revision()
@@ -393,7 +399,13 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		if c.Host != "" {
 			return Changes{}, errNoView
 		}
-		return s.keyStillCalls(ctx, in.KeyID)(s.watchStore(ctx, in))
+		out, err := s.watchStore(ctx, in)
+		if err == nil {
+			if err := s.keyStillCalls(ctx, in.KeyID); err != nil {
+				return Changes{}, err
+			}
+		}
+		return out, err
 	}
 	snap, err := s.view.Snapshot(ctx)
 	if err != nil {
@@ -415,22 +427,29 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 		defer context.AfterFunc(s.Stopping, cancel)()
 	}
 	out, _, err := s.nextChanges(ctx, wctx, in, snap)
-	return s.keyStillCalls(ctx, in.KeyID)(out, err)
-}
-
-// keyStillCalls passes a poll's answer on if the key it was signed with
-// (id; "": not checked) may still call, else answers the key's error: the
-// key was good when the poll began, up to a minute before.
-func (s *Service) keyStillCalls(ctx context.Context, id string) func(Changes, error) (Changes, error) {
-	return func(out Changes, err error) (Changes, error) {
-		if err != nil || id == "" {
-			return out, err
-		}
-		if _, err := View(s, ctx, func(tx store.ReadTx) (Caller, error) { return keyCaller(tx, id) }); err != nil {
+	if err == nil {
+		if err := s.keyStillCalls(ctx, in.KeyID); err != nil {
 			return Changes{}, err
 		}
-		return out, nil
 	}
+	return out, err
+}
+
+// keyStillCalls returns the error of the key a poll was signed with (id;
+// "": not checked) if it may no longer call: the key was good when the
+// poll began, up to a minute before. As the stream does, it reads the
+// view as it is (the poll has just read it), or the store without one.
+func (s *Service) keyStillCalls(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	var err error
+	if s.view != nil {
+		_, err = keyCaller(s.view.Current(), id)
+	} else {
+		_, err = View(s, ctx, func(tx store.ReadTx) (Caller, error) { return keyCaller(tx, id) })
+	}
+	return err
 }
 
 // nextChanges waits, until wctx ends, for a change the caller needs after
@@ -834,10 +853,7 @@ func (s *Service) localCounters(ctx context.Context, host string, in map[string]
 	if err != nil {
 		return nil, err
 	}
-	sc := s.hosts.scopeAt(host, snap.Revision())
-	if sc == nil {
-		sc = scopeOf(nowReader{snap}, host)
-	}
+	sc := s.scopeNow(host, snap)
 	out := make(map[string]RuleCounter, len(in))
 	for k, v := range in {
 		gid, _, _ := strings.Cut(k, "/")
