@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -179,10 +178,6 @@ func (t routeTable) Handle(pattern string, h http.Handler) {
 }
 
 func (t routeTable) HandleFunc(pattern string, h http.HandlerFunc) { t.Handle(pattern, h) }
-
-// Patterns are the console's routes as its mux has them ("GET
-// /console/r/{region}/groups"), in the order they were added.
-func (c *Console) Patterns() []string { return slices.Clone(c.patterns) }
 
 // page is one request of a signed-in user in a region.
 type page struct {

@@ -136,10 +136,7 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 	slices.SortFunc(out.Groups, byLabel)
 	slices.SortFunc(out.Memberless, byLabel)
 	if n := len(out.Memberless); n > 0 {
-		label := fmt.Sprintf("%d groups without members", n)
-		if n == 1 {
-			label = "1 group without members"
-		}
+		label := fmt.Sprintf("%d group%s without members", n, plural(n))
 		out.Nodes = append(out.Nodes, mapNode{ID: memberlessNode, Label: label, Kind: "memberless"})
 	}
 	if internet {

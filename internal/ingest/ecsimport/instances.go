@@ -41,9 +41,10 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 	// addresses of the same NIC (listed here, or in its PrivateIpSets).
 	secondary := slices.Clone(private[min(1, len(private)):])
 	if nic != nil {
+		primary := in.PrivateIP.String()
 		for _, p := range nic.PrivateIpSets.PrivateIpSet {
 			// Not the primary, even where the set does not mark it.
-			if !p.Primary && p.PrivateIpAddress != in.PrivateIP.String() && !slices.Contains(secondary, p.PrivateIpAddress) {
+			if !p.Primary && p.PrivateIpAddress != primary && !slices.Contains(secondary, p.PrivateIpAddress) {
 				secondary = append(secondary, p.PrivateIpAddress)
 			}
 		}
