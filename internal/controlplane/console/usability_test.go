@@ -875,20 +875,24 @@ func TestChangeSaysDone(t *testing.T) {
 	}
 }
 
+// groupTotal counts an account's groups in cn-hangzhou.
+func groupTotal(t *testing.T, c *Console, account string) int {
+	t.Helper()
+	cl := service.Caller{Account: account, Region: "cn-hangzhou"}
+	l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Total
+}
+
 // TestRefusedNewGroupKeepsForm: a new group the API refuses comes back as
 // its form, as typed, with the API's error, and nothing is made (the
 // refusal's Back led to the groups list and what was typed was lost).
 func TestRefusedNewGroupKeepsForm(t *testing.T) {
 	srv, c, key, _, _ := layoutWorld(t)
 	ctx := narrowBrowser(t, srv, key, 1280)
-	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
-	groups := func() int {
-		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l.Total
-	}
+	groups := func() int { return groupTotal(t, c, key.Account) }
 	before := groups()
 	for _, tc := range []struct {
 		name, desc, typ, policy, tags, code string
@@ -933,14 +937,7 @@ func TestRefusedNewGroupKeepsForm(t *testing.T) {
 func TestRefusedSettingsKeepForm(t *testing.T) {
 	srv, c, key, group, _ := layoutWorld(t)
 	ctx := narrowBrowser(t, srv, key, 1280)
-	cl := service.Caller{Account: key.Account, Region: "cn-hangzhou"}
-	groups := func() int {
-		l, err := c.svc.DescribeSecurityGroups(context.Background(), service.DescribeGroupsInput{Caller: cl, Page: service.Page{Size: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l.Total
-	}
+	groups := func() int { return groupTotal(t, c, key.Account) }
 	before := groups()
 	for _, tc := range []struct {
 		op, field, typed, other, otherTyped, code string
@@ -973,7 +970,7 @@ func TestRefusedSettingsKeepForm(t *testing.T) {
 			}
 		})
 	}
-	attr, err := c.svc.DescribeSecurityGroupAttribute(context.Background(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+	attr, err := c.svc.DescribeSecurityGroupAttribute(context.Background(), service.GroupAttributeInput{Caller: service.Caller{Account: key.Account, Region: "cn-hangzhou"}, SecurityGroupID: group, Page: service.Page{Size: 1}})
 	if err != nil || attr.Group.Name != "db-prod" || groups() != before {
 		t.Errorf("after the refusals the group is named %q (%v), %d groups (%d before)", attr.Group.Name, err, groups(), before)
 	}
