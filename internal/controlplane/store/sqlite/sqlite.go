@@ -663,6 +663,7 @@ func (s *Store) runOne(ctx context.Context, sqlTx *sql.Tx, base int64, b *batchS
 		store:  s,
 		batch:  b,
 		next:   base + 1,
+		index:  map[recordKey]int{},
 	}
 	func() {
 		defer func() {
@@ -1119,48 +1120,21 @@ type writeTx struct {
 	next    int64 // revision this transaction commits as, if it writes
 	changes []store.Change
 	recs    []*store.Record   // as written, by changes' position; nil: deleted
-	index   map[recordKey]int // position in changes, once there are many (see at)
+	index   map[recordKey]int // position in changes
 	toks    []store.Token
 	// conflict is the first failed precondition (Expect).
 	conflict error
 }
 
-// indexFrom is the number of changes from which at keeps an index: a
-// write mostly changes one or two records, found faster in the list than
-// in a map made for each.
-const indexFrom = 8
-
-// at is the position in changes of record k, if written.
-func (t *writeTx) at(k recordKey) (int, bool) {
-	if t.index != nil {
-		i, ok := t.index[k]
-		return i, ok
-	}
-	for i := range t.changes {
-		if c := &t.changes[i]; c.ID == k.id && c.Kind == k.kind {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
 func (t *writeTx) record(c store.Change, r *store.Record) {
 	k := recordKey{c.Kind, c.ID}
-	if i, ok := t.at(k); ok {
+	if i, ok := t.index[k]; ok {
 		t.changes[i], t.recs[i] = c, r // keep first-write position, last op
 		return
 	}
+	t.index[k] = len(t.changes)
 	t.changes = append(t.changes, c)
 	t.recs = append(t.recs, r)
-	switch n := len(t.changes); {
-	case n > indexFrom:
-		t.index[k] = n - 1
-	case n == indexFrom:
-		t.index = make(map[recordKey]int, 2*indexFrom)
-		for i := range t.changes {
-			t.index[recordKey{t.changes[i].Kind, t.changes[i].ID}] = i
-		}
-	}
 }
 
 // written returns what this transaction, or an earlier Update of its
@@ -1168,7 +1142,7 @@ func (t *writeTx) record(c store.Change, r *store.Record) {
 // was deleted.
 func (t *writeTx) written(kind store.Kind, id string) (r *store.Record, known bool) {
 	k := recordKey{kind, id}
-	if i, ok := t.at(k); ok {
+	if i, ok := t.index[k]; ok {
 		return t.recs[i], true
 	}
 	r, known = t.batch.recs[k]
@@ -1244,7 +1218,7 @@ func (t *writeTx) Expect(kind store.Kind, id string, rev int64) error {
 		return fmt.Errorf("sqlite: expect: %w: empty kind or id, or negative revision", store.ErrInvalid)
 	}
 	k := recordKey{kind, id}
-	if _, ok := t.at(k); ok {
+	if _, ok := t.index[k]; ok {
 		return fmt.Errorf("sqlite: expect %s/%s: %w: the transaction has written it already; state preconditions before writing", kind, id, store.ErrInvalid)
 	}
 	have, err := t.revisionOf(k)
@@ -1271,7 +1245,7 @@ func (t *writeTx) RevisionOf(kind store.Kind, id string) (int64, error) {
 		return 0, errTxDone
 	}
 	k := recordKey{kind, id}
-	if i, ok := t.at(k); ok {
+	if i, ok := t.index[k]; ok {
 		if t.recs[i] == nil {
 			return 0, nil
 		}

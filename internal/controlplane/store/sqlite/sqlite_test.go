@@ -585,14 +585,13 @@ func TestBatchChangeLog(t *testing.T) {
 	}
 }
 
-// TestManyWritesInOneUpdate: an Update that writes records again (fewer,
-// as many as, and more than the writes it finds by a list, not a map)
-// keeps one change per record at its first position, with its last value,
-// and reads its own writes back.
+// TestManyWritesInOneUpdate: an Update that writes records again (one to
+// many) keeps one change per record at its first position, with its last
+// value, and reads its own writes back.
 func TestManyWritesInOneUpdate(t *testing.T) {
 	ctx := context.Background()
 	s := openT(t, filepath.Join(t.TempDir(), "m.db"))
-	for _, n := range []int{1, indexFrom - 1, indexFrom, indexFrom + 1, 3 * indexFrom} {
+	for _, n := range []int{1, 7, 8, 9, 24} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			kind := store.Kind(fmt.Sprint("k", n))
 			id := func(i int) string { return fmt.Sprint("r", i) }
