@@ -3,15 +3,17 @@ package console
 import (
 	"cmp"
 	"errors"
-	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
+	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -379,38 +381,52 @@ func (c *Console) flowLogsPage(p *page) {
 // maxEvents is how many of the latest events the events page lists.
 const maxEvents = 100
 
-// eventsPage lists the latest events of the account (its changes and its
-// refused calls) in the region, as the event trail of this server keeps
-// them; palisade events and LookupEvents search them all.
-// eventScanPages bounds the pages of 1,000 of the account's events the
-// Events page reads for one region's newest.
+// eventScanPages bounds the pages of trail.MaxPartResults of the
+// account's events the events page reads for one region's newest.
 const eventScanPages = 10
 
+// eventsPage lists the latest events of the account (its changes and its
+// refused calls) in the region, newest first, from the event trail of
+// every server of the installation, as LookupEvents answers the
+// session's key; palisade events and LookupEvents search them all.
 func (c *Console) eventsPage(p *page) {
 	data := map[string]any{"Kept": c.events != nil}
 	if c.events != nil {
 		// The region is in each event, not in the trail's index: read the
 		// account's newest events a page at a time until maxEvents of this
 		// region are found, for at most eventScanPages pages.
-		q := trail.Query{Account: p.caller.Account, Start: time.Unix(0, 0), End: time.Now().Add(time.Minute), Max: 1000}
+		params := rpc.Params{"MaxResults": strconv.Itoa(trail.MaxPartResults),
+			"StartTime": time.Unix(0, 0).UTC().Format(time.RFC3339), "EndTime": time.Now().Add(time.Minute).UTC().Format(time.RFC3339)}
 		var shown []trail.Event
+		var missing []string
+		scanned := 0 // events read, where more remain unread
 		for range eventScanPages {
-			evs, next, err := c.events.Find(p.ctx(), q)
+			page, err := c.events.Lookup(p.ctx(), p.caller.Account, params)
 			if err != nil {
 				c.fail(p, err)
 				return
 			}
-			for _, e := range evs {
+			for _, e := range page.Events {
 				if len(shown) < maxEvents && (e.AcsRegion == p.region || e.AcsRegion == "") {
 					shown = append(shown, e)
 				}
 			}
-			if next == nil || len(shown) == maxEvents {
+			for _, s := range page.PalisadeMissingServers {
+				if !slices.Contains(missing, s) {
+					missing = append(missing, s)
+				}
+			}
+			scanned += len(page.Events)
+			if page.NextToken == "" {
+				scanned = 0
 				break
 			}
-			q.After = next
+			if len(shown) == maxEvents {
+				break
+			}
+			params["NextToken"] = page.NextToken
 		}
-		data["Events"] = shown
+		data["Events"], data["Missing"], data["Scanned"] = shown, missing, scanned
 	}
 	c.render(p.w, http.StatusOK, "events", c.base(p, "Events", data))
 }

@@ -24,8 +24,12 @@ const Version = "2020-07-06"
 const (
 	DefaultMaxResults = 20
 	MaxMaxResults     = 50
-	defaultWindow     = 7 * 24 * time.Hour
-	maxAttrs          = 2
+	// MaxPartResults bounds a page of one server's own part
+	// (peers.LocalParam) and of the console's reads (Lookup): they scan
+	// more than a client's page at a time.
+	MaxPartResults = 1000
+	defaultWindow  = 7 * 24 * time.Hour
+	maxAttrs       = 2
 )
 
 // Caller resolves a request to the caller's account and whether it is the
@@ -70,57 +74,77 @@ func (t *Trail) lookupHandler(caller Caller) rpc.Handler {
 		if req.Format == "XML" {
 			return nil, ecserr.InvalidParameter("Format", "LookupEvents answers in JSON only; leave Format out")
 		}
-		self, err := t.peers.Asked(req.Params)
-		if err != nil {
-			return nil, err
+		maxPage := MaxMaxResults
+		if peers.Local(req.Params) {
+			maxPage = MaxPartResults
 		}
-		merged := t.peers != nil && !peers.Local(req.Params)
-		p := req.Params
-		var tok peers.Token
-		if merged {
-			var ok bool
-			if tok, ok = peers.DecodeToken(p.Get("NextToken")); !ok {
-				return nil, invalidToken()
-			}
-			p = maps.Clone(p) // this server's own part continues from its position
-			p["NextToken"] = tok[t.peers.Self].After
-		}
-		q, err := parseLookup(p, t.now())
-		if err != nil {
-			return nil, err
-		}
-		q.Account, q.All = account, operator
-		// Events of calls just answered may still be queued: a caller
-		// reads its own writes.
-		if err := t.Flush(ctx); err != nil {
-			return nil, err
-		}
-		out := &LookupResponse{StartTime: q.Start.Format(timeFormat), EndTime: q.End.Format(timeFormat)}
-		if merged {
-			if err := t.lookupMerged(ctx, req, q, tok, out); err != nil {
-				return nil, err
-			}
-		} else {
-			evs, pos, next, err := t.find(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			out.Events = evs
-			if next != nil {
-				out.NextToken = encodeToken(*next)
-			}
-			if peers.Local(req.Params) {
-				out.PalisadeServerId = self
-				for _, c := range pos {
-					out.PalisadeCursors = append(out.PalisadeCursors, encodeToken(c))
-				}
-			}
-		}
-		if out.Events == nil {
-			out.Events = []Event{}
-		}
-		return out, nil
+		return t.lookup(ctx, req, account, operator, maxPage)
 	}
+}
+
+// Lookup answers LookupEvents with params, up to MaxPartResults events a
+// page, for account's holder of the key ctx carries (rpc.AccessKeyID): on
+// an installation of several servers, with every live server's events,
+// each asked with that key as the API's own answer asks them. The
+// console's events page reads the trail through it.
+func (t *Trail) Lookup(ctx context.Context, account string, params rpc.Params) (*LookupResponse, error) {
+	req := &rpc.Request{Version: Version, Action: "LookupEvents", AccessKeyID: rpc.AccessKeyID(ctx), Params: params}
+	return t.lookup(ctx, req, account, false, MaxPartResults)
+}
+
+// lookup answers req for account (every account's events for the
+// operator), with pages of at most maxPage events.
+func (t *Trail) lookup(ctx context.Context, req *rpc.Request, account string, operator bool, maxPage int) (*LookupResponse, error) {
+	self, err := t.peers.Asked(req.Params)
+	if err != nil {
+		return nil, err
+	}
+	merged := t.peers != nil && !peers.Local(req.Params)
+	p := req.Params
+	var tok peers.Token
+	if merged {
+		var ok bool
+		if tok, ok = peers.DecodeToken(p.Get("NextToken")); !ok {
+			return nil, invalidToken()
+		}
+		p = maps.Clone(p) // this server's own part continues from its position
+		p["NextToken"] = tok[t.peers.Self].After
+	}
+	q, err := parseLookup(p, t.now(), maxPage)
+	if err != nil {
+		return nil, err
+	}
+	q.Account, q.All = account, operator
+	// Events of calls just answered may still be queued: a caller
+	// reads its own writes.
+	if err := t.Flush(ctx); err != nil {
+		return nil, err
+	}
+	out := &LookupResponse{StartTime: q.Start.Format(timeFormat), EndTime: q.End.Format(timeFormat)}
+	if merged {
+		if err := t.lookupMerged(ctx, req, q, tok, out); err != nil {
+			return nil, err
+		}
+	} else {
+		evs, pos, next, err := t.find(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out.Events = evs
+		if next != nil {
+			out.NextToken = encodeToken(*next)
+		}
+		if peers.Local(req.Params) {
+			out.PalisadeServerId = self
+			for _, c := range pos {
+				out.PalisadeCursors = append(out.PalisadeCursors, encodeToken(c))
+			}
+		}
+	}
+	if out.Events == nil {
+		out.Events = []Event{}
+	}
+	return out, nil
 }
 
 func invalidToken() error {
@@ -196,8 +220,8 @@ func remotePart(a peers.Answer, max int) (peers.Part[located], error) {
 	return p, nil
 }
 
-// parseLookup reads LookupEvents' parameters.
-func parseLookup(p rpc.Params, now time.Time) (Query, error) {
+// parseLookup reads LookupEvents' parameters, MaxResults up to maxPage.
+func parseLookup(p rpc.Params, now time.Time, maxPage int) (Query, error) {
 	q := Query{Max: DefaultMaxResults}
 	now = now.UTC()
 	start, end := p.Get("StartTime"), p.Get("EndTime")
@@ -223,8 +247,8 @@ func parseLookup(p rpc.Params, now time.Time) (Query, error) {
 	}
 	if s := p.Get("MaxResults"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxMaxResults {
-			return q, ecserr.InvalidParameter("MaxResults", "it must be a number from 1 to "+strconv.Itoa(MaxMaxResults))
+		if err != nil || n < 1 || n > maxPage {
+			return q, ecserr.InvalidParameter("MaxResults", "it must be a number from 1 to "+strconv.Itoa(maxPage))
 		}
 		q.Max = n
 	}

@@ -211,7 +211,7 @@ func TestLookupQuery(t *testing.T) {
 	ctx := context.Background()
 	find := func(params rpc.Params, account string, operator bool) ([]Event, string) {
 		t.Helper()
-		q, err := parseLookup(params, tr.now())
+		q, err := parseLookup(params, tr.now(), MaxMaxResults)
 		if err != nil {
 			t.Fatalf("parseLookup(%v): %v", params, err)
 		}
@@ -292,7 +292,7 @@ func TestLookupQuery(t *testing.T) {
 		{"NextToken": "not-a-token"},
 		{"Direction": "SIDEWAYS"},
 	} {
-		if _, err := parseLookup(bad, now); err == nil {
+		if _, err := parseLookup(bad, now, MaxMaxResults); err == nil {
 			t.Errorf("parseLookup(%v) accepted it", bad)
 		}
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +24,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
+	"github.com/palisade-sg/palisade/internal/controlplane/console"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -128,6 +132,36 @@ func (a as) groupEvents(t *testing.T, max int) (groups []string, pages int, miss
 	}
 	t.Fatal("LookupEvents gives a NextToken after 100 pages")
 	return
+}
+
+// consolePage signs in to s's console with its tenant key, as a browser
+// does, and returns the page at rel (under console.Prefix).
+func consolePage(t *testing.T, s *testenv.Server, rel string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	base := "http://" + s.Addr + console.Prefix
+	r, err := hc.PostForm(base+"signin", url.Values{"AccessKeyId": {s.KeyID}, "AccessKeySecret": {s.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK { // after the redirect to the console
+		t.Fatalf("console sign-in: %s", r.Status)
+	}
+	r, err = hc.Get(base + rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("console %s: %s %v %.500s", rel, r.Status, err, b)
+	}
+	return string(b)
 }
 
 type flowPage struct {
@@ -253,6 +287,25 @@ func TestMergedQueries(t *testing.T) {
 			if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"PalisadeLocalOnly": "true",
 				"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup"}, &local); code != "" || len(local.Events) != 0 {
 				t.Errorf("the third server's own part: %s, %d events; want none", code, len(local.Events))
+			}
+			// A server's own part takes pages of up to 1,000 (the console
+			// scans with them); a client's merged answer up to 50.
+			for _, c := range []struct {
+				local, max, code string
+			}{{"true", "1000", ""}, {"true", "1001", "InvalidParameter"}, {"false", "51", "InvalidParameter"}, {"false", "50", ""}} {
+				var p eventsPage
+				if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"PalisadeLocalOnly": c.local, "MaxResults": c.max}, &p); code != c.code {
+					t.Errorf("LookupEvents, PalisadeLocalOnly=%s MaxResults=%s: %q, want %q", c.local, c.max, code, c.code)
+				}
+			}
+
+			// The console's events page on the third server lists the
+			// groups made through the other two.
+			page := consolePage(t, ss[2], "r/cn-hangzhou/events")
+			for _, g := range want {
+				if !strings.Contains(page, "<code>"+g+"</code>") {
+					t.Errorf("the third server's console events page lacks %s (made through another server): %.2000s", g, page)
+				}
 			}
 
 			// Another tenant, its events on the second server: it sees
