@@ -401,30 +401,30 @@ func (c *Console) eventsPage(p *page) {
 		var missing []string
 		scanned := 0 // events read, where more remain unread
 		for range eventScanPages {
-			page, err := c.events.Lookup(p.ctx(), p.caller.Account, params)
+			res, err := c.events.Lookup(p.ctx(), p.caller.Account, params)
 			if err != nil {
 				c.fail(p, err)
 				return
 			}
-			for _, e := range page.Events {
+			for _, e := range res.Events {
 				if len(shown) < maxEvents && (e.AcsRegion == p.region || e.AcsRegion == "") {
 					shown = append(shown, e)
 				}
 			}
-			for _, s := range page.PalisadeMissingServers {
+			for _, s := range res.PalisadeMissingServers {
 				if !slices.Contains(missing, s) {
 					missing = append(missing, s)
 				}
 			}
-			scanned += len(page.Events)
-			if page.NextToken == "" {
+			scanned += len(res.Events)
+			if res.NextToken == "" {
 				scanned = 0
 				break
 			}
 			if len(shown) == maxEvents {
 				break
 			}
-			params["NextToken"] = page.NextToken
+			params["NextToken"] = res.NextToken
 		}
 		data["Events"], data["Missing"], data["Scanned"] = shown, missing, scanned
 	}
