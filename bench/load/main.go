@@ -101,7 +101,7 @@ var (
 	addr     = flag.String("addr", "", "internal: the attacked server")
 	attacks  = flag.String("attacks", "abc", "the attacks to run: a slow bodies, b analysis storm, c nonce flood")
 	rounds   = flag.Int("rounds", 3, "rounds of the phases, interleaved (the victim alone, then each attack); -quick: 1")
-	profile  = flag.String("profile", "", "write the server's CPU profile of each phase into this directory (pprof)")
+	profile  = flag.String("profile", "", "write the server's CPU and allocation profiles of each phase into this directory (pprof)")
 	nice     = flag.Int("analysis-nice", 0, "the server's --analysis-nice (0: its default; negative: none), to compare settings")
 	gcPct    = flag.Int("gc-percent", 0, "the server child's GOGC, to compare settings; any value but 0 also turns off the server's --gc-headroom tuning (0: Go's default with that tuning)")
 	traceDur = flag.Duration("trace", 0, "with -profile, also write the first `D` of the server's execution trace of each phase\n"+

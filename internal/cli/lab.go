@@ -115,7 +115,7 @@ func labProbe(args []string, stdout, stderr io.Writer) int {
 	sport := fs.Int("source-port", 0, "source port (default 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6")
 	fs.Usage = labFlagsUsage(fs, "palisade lab probe [--name N] --from A --to B [--proto tcp] [--port N]",
-		"Send one real packet (TCP connect, UDP exchange, ICMP echo, GRE) in a lab that is up and say\nwhether it was delivered (exit 0) or not (exit 1) (root only).")
+		"Send one real packet (TCP connect, UDP exchange, ICMP echo, GRE) in a lab that is up and say\nwhether it was delivered (exit 0) or not (exit 3; 1 an error) (root only).")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}

@@ -113,7 +113,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"shipper can tail; a restart reloads them")
 	fs.DurationVar(&flows.MaxAge, "flow-records-max-age", flowstore.DefaultMaxAge, "drop flow records older than `DURATION` (whole segments at a time)")
 	fs.Int64Var(&flows.MaxBytes, "flow-records-max-bytes", flowstore.DefaultMaxBytes, "keep at most `BYTES` of flow-record files: the oldest segments go first, and are counted\n"+
-		"(about 500 bytes a record on disk, as much again in memory)")
+		"(at least 1 MiB; about 500 bytes a record on disk, as much again in memory)")
 	fs.IntVar(&flows.MaxPerAccount, "flow-records-per-account", flowstore.DefaultMaxPerAccount, "hold in memory, and answer, at most `N` flow records (the newest) per account;\n"+
 		"the files are not split by account: --flow-records-max-bytes is shared, and drops the oldest of all accounts first")
 	var hook webhook.Config
@@ -130,7 +130,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
 	var an analyze.Options
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")
-	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once")
+	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once (0: 1; at most --max-analyses)")
 	fs.IntVar(&an.Queue, "analysis-queue", analyze.DefaultQueue, "let `N` more analyses of an account wait for a slot (at most 10s each); one more gets Throttling.User (0: none)")
 	fs.IntVar(&an.CPU, "analysis-cpus", 0, "let the analyses running keep at most `N` cores busy together; the others wait (0: the number of CPUs less one, at least 1)")
 	gcHeadroom := fs.Int64("gc-headroom", server.DefaultGCHeadroom, "let the heap grow by at least `BYTES` between garbage collections, however small the live heap,\n"+

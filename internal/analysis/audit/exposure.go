@@ -602,7 +602,7 @@ func allowListCheck(in *Input) []Finding {
 	return h.findings("SGA-006", High, func(rh *ruleHits) string {
 		return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (%s) on %s, outside the allowed ports (%s).",
 			rh.rule.ID, rh.group.ID, list(rh.ports, "ranges"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"), strings.Join(names, ", "))
-	}, "Open only the allowed ports to 0.0.0.0/0 and ::/0 (add a port to Options.AllowedPorts if it is meant to be public), and allow the rest from the addresses that need them.")
+	}, "Open only the allowed ports to 0.0.0.0/0 and ::/0 (add a port to allowedPorts in the audit configuration, palisade audit --config, if it is meant to be public), and allow the rest from the addresses that need them.")
 }
 
 // minusPorts returns the parts of lo-hi outside a port list, as text.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -178,4 +179,38 @@ func TestSharedTier(t *testing.T) {
 		{name: "tiers in separate groups", check: "SGA-013", w: split},
 		{name: "mixed group without intra-group access", check: "SGA-013", w: shared(model.InnerDrop)},
 	})
+}
+
+// TestFixNamesConfigKey: a fix that says to change an audit option names
+// it as the configuration file spells it (SGA-006 named the Go field
+// Options.AllowedPorts, which no user can set).
+func TestFixNamesConfigKey(t *testing.T) {
+	cases := []struct {
+		name, check string
+		w           world
+		key, value  string // the key the fix must name, and a value ParseConfig takes for it
+	}{
+		{name: "a port off the allow-list", check: "SGA-006", w: web(true, rl("sgr-alt", "in accept 1 TCP 8443/8443 0.0.0.0/0")), key: "allowedPorts", value: "[8443]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ParseConfig([]byte(tc.key + ": " + tc.value)); err != nil {
+				t.Fatalf("%s is not a configuration key: %v", tc.key, err)
+			}
+			var fixes []string
+			for _, f := range Run(tc.w.cloud(), Options{}) {
+				if f.Check == tc.check {
+					fixes = append(fixes, f.Fix)
+				}
+			}
+			if len(fixes) == 0 {
+				t.Fatalf("no %s finding", tc.check)
+			}
+			for _, fix := range fixes {
+				if !strings.Contains(fix, tc.key) || strings.Contains(fix, "Options.") {
+					t.Errorf("%s fix %q: want the configuration key %s, not a Go field", tc.check, fix, tc.key)
+				}
+			}
+		})
+	}
 }
