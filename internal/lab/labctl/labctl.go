@@ -280,7 +280,9 @@ func startLabServer(self, name string, ctl *Control) error {
 	ctl.AccessKeyID, ctl.Secret = "LTAIlab"+name, fmt.Sprintf("lab-%s-%d", name, now)
 	ctl.OperatorKeyID, ctl.OperatorSecret = "LTAIlabop"+name, fmt.Sprintf("lab-op-%s-%d", name, now)
 	db := filepath.Join(lab.DefaultStateDir, name+".db")
-	os.Remove(db)
+	// A store left by a lab of this name that was not taken down (its
+	// WAL, its flow records) must not become this one's.
+	removeStore(lab.DefaultStateDir, name)
 	pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-server.log"),
 		[]string{"PALISADE_ACCESS_KEY_ID=" + ctl.AccessKeyID, "PALISADE_ACCESS_KEY_SECRET=" + ctl.Secret,
 			"PALISADE_OPERATOR_KEY_ID=" + ctl.OperatorKeyID, "PALISADE_OPERATOR_KEY_SECRET=" + ctl.OperatorSecret},
@@ -373,14 +375,25 @@ func Down(name string, ctl *Control) error {
 	waitExited(ctl.Pids, 5*time.Second)
 	err := lab.Remove(name)
 	files := []string{ControlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
-	for _, pattern := range []string{name + ".db*", name + "-server.log", name + "-agent-*.log"} {
+	for _, pattern := range []string{name + "-server.log", name + "-agent-*.log"} {
 		m, _ := filepath.Glob(filepath.Join(lab.DefaultStateDir, pattern))
 		files = append(files, m...)
 	}
 	for _, f := range files {
 		os.Remove(f)
 	}
+	removeStore(lab.DefaultStateDir, name)
 	return err
+}
+
+// removeStore removes the store of lab name in dir: NAME.db and every
+// file and folder beside it (its WAL, its event trail, NAME.db.flows with
+// the flow records, its lock and server ID).
+func removeStore(dir, name string) {
+	m, _ := filepath.Glob(filepath.Join(dir, name+".db*"))
+	for _, f := range m {
+		os.RemoveAll(f)
+	}
 }
 
 // waitExited waits until none of the processes exists any more (the agents
