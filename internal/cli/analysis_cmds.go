@@ -145,6 +145,19 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "palisade reach: --port %d: give a port from 1 to 65535 (or 0 for any)\n", *port)
 		return 2
 	}
+	var protocol model.Protocol
+	if *proto != "" {
+		p, ok := model.ParseProtocol(*proto)
+		if !ok {
+			fmt.Fprintf(stderr, "palisade reach: --proto %q: use tcp, udp, icmp, icmpv6 or gre\n", *proto)
+			return 2
+		}
+		protocol = p
+	}
+	if *ipv != 0 && *ipv != 4 && *ipv != 6 {
+		fmt.Fprintf(stderr, "palisade reach: --ip-version %d: use 4 or 6 (or 0 for both)\n", *ipv)
+		return 2
+	}
 	view := "matrix"
 	switch {
 	case *dot:
@@ -169,14 +182,7 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-		f := reach.Filter{From: *from, To: *to, Port: uint16(*port), IPVersion: *ipv}
-		if *proto != "" {
-			p, ok := model.ParseProtocol(*proto)
-			if !ok {
-				return s.fail(fmt.Errorf("--proto %q: use tcp, udp, icmp, icmpv6 or gre", *proto))
-			}
-			f.Protocol = p
-		}
+		f := reach.Filter{From: *from, To: *to, Protocol: protocol, Port: uint16(*port), IPVersion: *ipv}
 		r := reach.Compute(c, reach.Options{Inside: s.inside})
 		if view == "matrix" {
 			out.Links, err = r.Matrix(f)

@@ -75,13 +75,30 @@ func TestAnalysisCommandsOffline(t *testing.T) {
 	}
 }
 
-// TestReachPortOutOfRange: an impossible port is refused, not wrapped
-// (65558 used to become 22 offline).
-func TestReachPortOutOfRange(t *testing.T) {
-	for _, port := range []string{"65558", "-1", "70000"} {
-		var out, errb bytes.Buffer
-		if code := Main([]string{"reach", "--port", port, "--scenario", "nonexistent.yaml"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "65535") {
-			t.Errorf("reach --port %s: exit %d, stderr %q; want 2 naming the range", port, code, errb.String())
+// TestBadFlowFlags: an impossible port, protocol or IP version is bad
+// usage (exit 2, naming what to give), offline and against a server alike,
+// not wrapped (65558 used to become 22 offline) or an error (1).
+func TestBadFlowFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"reach", "--port", "65558"}, "65535"},
+		{[]string{"reach", "--port", "-1"}, "65535"},
+		{[]string{"reach", "--port", "70000"}, "65535"},
+		{[]string{"reach", "--proto", "bogus"}, "use tcp, udp"},
+		{[]string{"reach", "--ip-version", "5"}, "use 4 or 6"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "70000"}, "from 0 to 65535"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--proto", "bogus"}, "use tcp, udp"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "22", "--ip-version", "5"}, "use 4 or 6"},
+		{[]string{"verify", "--to", "i-b", "--port", "22"}, "From and To"},
+	} {
+		for _, where := range [][]string{{"--scenario", "nonexistent.yaml"}, {"--endpoint", "127.0.0.1:1"}} {
+			var out, errb bytes.Buffer
+			args := append(append([]string{}, tt.args...), where...)
+			if code := Main(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tt.want) {
+				t.Errorf("%v: exit %d, stderr %q; want 2 and %q", args, code, errb.String(), tt.want)
+			}
 		}
 	}
 }

@@ -201,6 +201,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses*, --analysis-queue and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
 		return 2
 	}
+	if *maxSkew < time.Second || *maxSkew > server.MaxClockSkew {
+		fmt.Fprintf(stderr, "palisade serve: --max-clock-skew %v: give a duration from 1s to 24h (ECS: 15m)\n", *maxSkew)
+		return 2
+	}
 	if *gcHeadroom < 0 {
 		fmt.Fprintln(stderr, "palisade serve: --gc-headroom must not be negative (0: Go's own pacing)")
 		return 2

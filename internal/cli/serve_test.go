@@ -206,6 +206,8 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"negative throttled delay", []string{"--throttled-delay", "-1s"}, "--throttled-delay not negative"},
 		{"negative analysis queue", []string{"--analysis-queue", "-1"}, "--analysis-queue"},
 		{"negative GC headroom", []string{"--gc-headroom", "-1"}, "--gc-headroom"},
+		{"clock skew of 0", []string{"--max-clock-skew", "0"}, "from 1s to 24h"},
+		{"clock skew of two days", []string{"--max-clock-skew", "48h"}, "from 1s to 24h"},
 		{"log format", []string{"--log-format", "xml"}, "use text or json"},
 		{"log level", []string{"--log-level", "loud"}, "use debug, info, warn or error"},
 		{"no events kept", []string{"--events-max", "0"}, "must be positive"},

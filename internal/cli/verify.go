@@ -41,13 +41,16 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		portText = strconv.Itoa(*port)
 	}
+	// The flags are checked here, offline or not: a bad one is bad usage
+	// (2), not an error of the server's (1).
+	f, err := verify.ParseFlow(*from, *to, *proto, portText, num(*sport), num(*ipv))
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade verify: %v\nRun \"palisade verify --help\" for its flags.\n", err)
+		return 2
+	}
 	var r verify.Report
 	if s.offline() {
 		c, err := s.cloud()
-		if err != nil {
-			return s.fail(err)
-		}
-		f, err := verify.ParseFlow(*from, *to, *proto, portText, num(*sport), num(*ipv))
 		if err != nil {
 			return s.fail(err)
 		}
