@@ -16,11 +16,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -207,7 +210,11 @@ func (a *runner) loop(ctx context.Context) error {
 		if _, ok := err.(kernelError); ok {
 			a.cfg.Log.Error("agent: the kernel refused the policy; it keeps the last one applied", "err", err, "applied", a.applied.Load(), "retry", backoff)
 		} else {
-			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", "err", err, "retry", backoff)
+			args := []any{"err", err, "retry", backoff}
+			if h := unreachableHint(a.cfg.Server, err); h != "" {
+				args = append(args, "hint", h)
+			}
+			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", args...)
 		}
 		select {
 		case <-ctx.Done():
@@ -216,6 +223,22 @@ func (a *runner) loop(ctx context.Context) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	return nil
+}
+
+// unreachableHint says what to do about a server, of the agent's
+// --server list, that closes the connection before an answer: a server
+// with a certificate, asked over plain HTTP (a bare HOST:PORT), resets
+// it. "" for other errors, or when every server is given as https://.
+func unreachableHint(servers string, err error) string {
+	if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return ""
+	}
+	for _, s := range Servers(servers) {
+		if !strings.HasPrefix(strings.ToLower(s), "https://") {
+			return "if the server serves HTTPS (--tls-cert or --tls-self-signed), give --server https://HOST:PORT"
+		}
+	}
+	return ""
 }
 
 type kernelError struct{ err error }
