@@ -28,15 +28,32 @@ type Kernel struct {
 	// after an error, so that the next Apply reads it again.
 	state *kstate
 	// carried holds the counters of deleted chains whose rules no new chain
-	// took over; they live in memory only.
-	carried map[RuleKey]Counter
+	// took over; they live in memory only, shared by the Kernels of the
+	// table (see tableCarried).
+	carried *carriedCounts
+}
+
+// carriedCounts are the counts a table carries in memory.
+type carriedCounts struct {
+	mu sync.Mutex
+	m  map[RuleKey]Counter
+}
+
+// carriedByTable holds the carried counts of each table (netns and name)
+// this process opened: they belong to the table, not to one Kernel, as the
+// agent applies through one Kernel and reads counters through another.
+var carriedByTable sync.Map
+
+func tableCarried(netns, table string) *carriedCounts {
+	c, _ := carriedByTable.LoadOrStore(netns+"\x00"+table, &carriedCounts{m: map[RuleKey]Counter{}})
+	return c.(*carriedCounts)
 }
 
 // Open returns a Kernel for the named network namespace (as `ip netns`
 // names it; "" is the namespace of the calling process). Nothing is read or
 // written before the first Apply.
 func Open(netns string, o Options) (*Kernel, error) {
-	k := &Kernel{netns: netns, carried: map[RuleKey]Counter{},
+	k := &Kernel{netns: netns, carried: tableCarried(netns, o.table()),
 		table: &nftables.Table{Family: nftables.TableFamilyINet, Name: o.table()}}
 	if netns != "" {
 		f, err := os.Open(filepath.Join(NetnsDir, netns))
@@ -120,7 +137,10 @@ func (k *Kernel) Delete() error {
 			return err
 		}
 	}
-	k.state, k.carried = nil, map[RuleKey]Counter{}
+	k.state = nil
+	k.carried.mu.Lock()
+	clear(k.carried.m)
+	k.carried.mu.Unlock()
 	exists, err := k.tableExists()
 	if err != nil || !exists {
 		return err
