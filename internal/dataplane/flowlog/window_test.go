@@ -149,3 +149,48 @@ func TestParsePacket(t *testing.T) {
 		}
 	}
 }
+
+// A connection whose destroy event was lost (the event socket overflowed)
+// is forgotten once the kernel's table has not held it at two window ends
+// in a row: followed forever, such connections would fill MaxFlows and no
+// new connection would be recorded again. One miss is not enough: the
+// destroy event, with the last counts, may still be in the socket.
+func TestLostDestroyEvent(t *testing.T) {
+	tu := tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}
+	for _, tc := range []struct {
+		name string
+		ends [][]uint32 // the connections the kernel holds at each window's end
+		next bool       // a new connection is recorded after them
+	}{
+		{"still in the kernel's table", [][]uint32{{6, 7}, {6, 7}, {6, 7}}, false},
+		{"missing at one end", [][]uint32{{6, 7}, {}, {6, 7}}, false},
+		{"missing at two ends in a row", [][]uint32{{6, 7}, {}, {}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAggregator(testResolver(), 2) // room for two connections, or one's two records
+			now := time.Unix(1000, 0)
+			for _, id := range []uint32{6, 7} {
+				c := tu
+				c.sport += uint16(id)
+				a.connNew(id, c, label(eAccept.ID(), iRule.ID()), now)
+			}
+			for i, live := range tc.ends {
+				m := map[uint32]bool{}
+				for _, id := range live {
+					m[id] = true
+					a.connCount(id, 1, 60, false)
+				}
+				a.sweep(m)
+				a.flush(now.Add(time.Duration(i+1) * time.Second))
+			}
+			next := tu
+			next.sport += 8
+			a.connNew(8, next, label(eAccept.ID(), iRule.ID()), now.Add(time.Minute))
+			recs := a.flush(now.Add(2 * time.Minute))
+			recorded := len(recs) == 2 && recs[0].SrcPort == next.sport && recs[0].LogStatus == StatusOK
+			if recorded != tc.next {
+				t.Errorf("a new connection recorded: %v, want %v (records %+v, stats %+v)", recorded, tc.next, recs, a.statsNow())
+			}
+		})
+	}
+}
