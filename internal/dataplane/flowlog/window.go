@@ -29,9 +29,9 @@ type tuple struct {
 type conn struct {
 	t               tuple
 	egress, ingress nft.EntryID
-	start           time.Time
-	packets, bytes  uint64 // counted so far (reported in earlier windows)
-	seenP, seenB    uint64 // counted by the kernel at the last look
+	start           time.Time // of its traffic not yet reported: its own, or the window's
+	packets, bytes  uint64    // counted so far (reported in earlier windows)
+	seenP, seenB    uint64    // counted by the kernel at the last look
 	gone            bool
 	reported        bool
 	missed          bool // not in the kernel's table at the last window's end
@@ -209,6 +209,8 @@ func (a *aggregator) flush(now time.Time) []Record {
 			}
 			c.packets, c.bytes, c.reported = c.seenP, c.seenB, true
 		}
+		// What it counts from now on is the next window's, which starts here.
+		c.start = now
 		if c.gone {
 			delete(a.conns, id)
 		}

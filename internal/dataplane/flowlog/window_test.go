@@ -194,3 +194,34 @@ func TestLostDestroyEvent(t *testing.T) {
 		})
 	}
 }
+
+// A connection lasting several windows gives each window a record that
+// starts inside it: at the connection's start in its first window, at the
+// window's start (the last window's end) after.
+func TestLongConnectionRecordsStartInTheirWindow(t *testing.T) {
+	a := newAggregator(testResolver(), 10)
+	start := time.Unix(1000, 0)
+	end := func(n int) time.Time { return start.Add(time.Duration(n) * time.Minute) }
+	a.connNew(7, tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}, label(eAccept.ID(), iRule.ID()), start.Add(time.Second))
+	for _, tc := range []struct {
+		window    int    // ends at end(window)
+		packets   uint64 // counted by the kernel so far
+		wantStart time.Time
+		records   int
+	}{
+		{1, 3, start.Add(time.Second), 2},
+		{2, 3, time.Time{}, 0}, // no traffic: no record
+		{3, 5, end(2), 2},
+	} {
+		a.connCount(7, tc.packets, 60*tc.packets, false)
+		recs := a.flush(end(tc.window))
+		if len(recs) != tc.records {
+			t.Fatalf("window %d: %d records, want %d: %+v", tc.window, len(recs), tc.records, recs)
+		}
+		for _, r := range recs {
+			if !r.Start.Equal(tc.wantStart) || !r.End.Equal(end(tc.window)) {
+				t.Errorf("window %d: record %s from %v to %v, want from %v to %v", tc.window, r.Direction, r.Start, r.End, tc.wantStart, end(tc.window))
+			}
+		}
+	}
+}
