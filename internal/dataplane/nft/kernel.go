@@ -31,6 +31,7 @@ type Kernel struct {
 	// took over; they live in memory only, shared by the Kernels of the
 	// table (see tableCarried).
 	carried *carriedCounts
+	closed  bool // every call fails: dialling again would open the caller's namespace
 }
 
 // carriedCounts are the counts a table carries in memory.
@@ -74,6 +75,9 @@ func Open(netns string, o Options) (*Kernel, error) {
 // message of a batch: with thousands of rules the default buffers overflow
 // and the batch would be reported as failed after the kernel committed it.
 func (k *Kernel) dial() error {
+	if k.closed {
+		return errClosed
+	}
 	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
 	if k.ns != nil {
 		opts = append(opts, nftables.WithNetNSFd(int(k.ns.Fd())))
@@ -157,6 +161,7 @@ func (k *Kernel) Delete() error {
 func (k *Kernel) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.closed = true
 	var errs []error
 	if k.conn != nil {
 		errs = append(errs, k.conn.CloseLasting())
