@@ -167,6 +167,9 @@ type runner struct {
 	// stale says st holds changes the kernel has not taken (an apply
 	// failed); owned by loop.
 	stale bool
+	// problems are the instances the last ruleset applied left out, as
+	// logged; owned by loop.
+	problems map[string]bool
 
 	table    nft.Table // applies; used by loop only
 	counters nft.Table // reads counters; used by reportLoop only
@@ -405,6 +408,7 @@ func (a *runner) apply() error {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
 	a.stale = false
+	a.logProblems(rs.Problems)
 	a.flows.applied(a.ctx, rs, c, logs)
 	if a.cfg.OnRuleset != nil {
 		a.cfg.OnRuleset(a.cfg.Host, rs, c)
@@ -420,6 +424,20 @@ func (a *runner) apply() error {
 	default:
 	}
 	return nil
+}
+
+// logProblems logs the instances the ruleset leaves out, each once while
+// it stays out: nothing enforces their policy (with an interface prefix the
+// fail-closed rules drop their traffic; without one it passes).
+func (a *runner) logProblems(problems []string) {
+	now := make(map[string]bool, len(problems))
+	for _, p := range problems {
+		now[p] = true
+		if !a.problems[p] {
+			a.cfg.Log.Error("agent: an instance is left out of the policy", "problem", p)
+		}
+	}
+	a.problems = now
 }
 
 // reportLoop reports the applied revision after each apply and, every

@@ -286,9 +286,12 @@ func (c *Collector) emit(now time.Time) {
 		}
 	}
 	if flows, err := c.dump.Dump(nil); err == nil {
+		live := make(map[uint32]bool, len(flows))
 		for _, f := range flows {
+			live[f.ID] = true
 			c.agg.connCount(f.ID, f.CountersOrig.Packets+f.CountersReply.Packets, f.CountersOrig.Bytes+f.CountersReply.Bytes, false)
 		}
+		c.agg.sweep(live)
 	}
 	if recs := c.agg.flush(now); len(recs) > 0 && c.cfg.Emit != nil {
 		c.cfg.Emit(recs)

@@ -29,11 +29,12 @@ type tuple struct {
 type conn struct {
 	t               tuple
 	egress, ingress nft.EntryID
-	start           time.Time
-	packets, bytes  uint64 // counted so far (reported in earlier windows)
-	seenP, seenB    uint64 // counted by the kernel at the last look
+	start           time.Time // of its traffic not yet reported: its own, or the window's
+	packets, bytes  uint64    // counted so far (reported in earlier windows)
+	seenP, seenB    uint64    // counted by the kernel at the last look
 	gone            bool
 	reported        bool
+	missed          bool // not in the kernel's table at the last window's end
 }
 
 // aggregator holds one window's records and the connections it follows. It
@@ -100,6 +101,26 @@ func (a *aggregator) connCountLocked(id uint32, packets, bytes uint64, gone bool
 	}
 	c.seenP, c.seenB = max(c.seenP, packets), max(c.seenB, bytes)
 	c.gone = c.gone || gone
+}
+
+// sweep takes, at a window's end, the IDs of the connections the kernel's
+// table holds: a followed connection missing at two ends in a row is gone
+// (its destroy event was lost), and flush forgets it after reporting what
+// was counted. One miss is not enough: the destroy event, with the last
+// counts, may still wait in the socket.
+func (a *aggregator) sweep(live map[uint32]bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, c := range a.conns {
+		switch {
+		case live[id]:
+			c.missed = false
+		case c.missed:
+			c.gone = true
+		default:
+			c.missed = true
+		}
+	}
 }
 
 // drop records one logged packet that entry dropped; egress32 is the first
@@ -188,6 +209,8 @@ func (a *aggregator) flush(now time.Time) []Record {
 			}
 			c.packets, c.bytes, c.reported = c.seenP, c.seenB, true
 		}
+		// What it counts from now on is the next window's, which starts here.
+		c.start = now
 		if c.gone {
 			delete(a.conns, id)
 		}

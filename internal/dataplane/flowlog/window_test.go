@@ -149,3 +149,79 @@ func TestParsePacket(t *testing.T) {
 		}
 	}
 }
+
+// A connection whose destroy event was lost (the event socket overflowed)
+// is forgotten once the kernel's table has not held it at two window ends
+// in a row: followed forever, such connections would fill MaxFlows and no
+// new connection would be recorded again. One miss is not enough: the
+// destroy event, with the last counts, may still be in the socket.
+func TestLostDestroyEvent(t *testing.T) {
+	tu := tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}
+	for _, tc := range []struct {
+		name string
+		ends [][]uint32 // the connections the kernel holds at each window's end
+		next bool       // a new connection is recorded after them
+	}{
+		{"still in the kernel's table", [][]uint32{{6, 7}, {6, 7}, {6, 7}}, false},
+		{"missing at one end", [][]uint32{{6, 7}, {}, {6, 7}}, false},
+		{"missing at two ends in a row", [][]uint32{{6, 7}, {}, {}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAggregator(testResolver(), 2) // room for two connections, or one's two records
+			now := time.Unix(1000, 0)
+			for _, id := range []uint32{6, 7} {
+				c := tu
+				c.sport += uint16(id)
+				a.connNew(id, c, label(eAccept.ID(), iRule.ID()), now)
+			}
+			for i, live := range tc.ends {
+				m := map[uint32]bool{}
+				for _, id := range live {
+					m[id] = true
+					a.connCount(id, 1, 60, false)
+				}
+				a.sweep(m)
+				a.flush(now.Add(time.Duration(i+1) * time.Second))
+			}
+			next := tu
+			next.sport += 8
+			a.connNew(8, next, label(eAccept.ID(), iRule.ID()), now.Add(time.Minute))
+			recs := a.flush(now.Add(2 * time.Minute))
+			recorded := len(recs) == 2 && recs[0].SrcPort == next.sport && recs[0].LogStatus == StatusOK
+			if recorded != tc.next {
+				t.Errorf("a new connection recorded: %v, want %v (records %+v, stats %+v)", recorded, tc.next, recs, a.statsNow())
+			}
+		})
+	}
+}
+
+// A connection lasting several windows gives each window a record that
+// starts inside it: at the connection's start in its first window, at the
+// window's start (the last window's end) after.
+func TestLongConnectionRecordsStartInTheirWindow(t *testing.T) {
+	a := newAggregator(testResolver(), 10)
+	start := time.Unix(1000, 0)
+	end := func(n int) time.Time { return start.Add(time.Duration(n) * time.Minute) }
+	a.connNew(7, tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}, label(eAccept.ID(), iRule.ID()), start.Add(time.Second))
+	for _, tc := range []struct {
+		window    int    // ends at end(window)
+		packets   uint64 // counted by the kernel so far
+		wantStart time.Time
+		records   int
+	}{
+		{1, 3, start.Add(time.Second), 2},
+		{2, 3, time.Time{}, 0}, // no traffic: no record
+		{3, 5, end(2), 2},
+	} {
+		a.connCount(7, tc.packets, 60*tc.packets, false)
+		recs := a.flush(end(tc.window))
+		if len(recs) != tc.records {
+			t.Fatalf("window %d: %d records, want %d: %+v", tc.window, len(recs), tc.records, recs)
+		}
+		for _, r := range recs {
+			if !r.Start.Equal(tc.wantStart) || !r.End.Equal(end(tc.window)) {
+				t.Errorf("window %d: record %s from %v to %v, want from %v to %v", tc.window, r.Direction, r.Start, r.End, tc.wantStart, end(tc.window))
+			}
+		}
+	}
+}

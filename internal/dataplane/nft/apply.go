@@ -54,14 +54,16 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 		return Stats{}, fmt.Errorf("apply table inet %s%s: %w", k.table.Name, k.where(), err)
 	}
 	k.state = p.new
+	k.carried.mu.Lock()
+	defer k.carried.mu.Unlock()
 	for key, c := range p.carry {
-		k.carried[key] = k.carried[key].add(c)
+		k.carried.m[key] = k.carried.m[key].add(c)
 	}
 	// Forget the counts of rules that are gone, or the map would only grow.
 	live := rs.ruleKeys()
-	for key := range k.carried {
+	for key := range k.carried.m {
 		if !live[key] {
-			delete(k.carried, key)
+			delete(k.carried.m, key)
 		}
 	}
 	return p.stats, nil

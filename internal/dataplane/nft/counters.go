@@ -2,7 +2,6 @@ package nft
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/google/nftables"
@@ -11,6 +10,10 @@ import (
 // Counters returns the counters of every security-group rule in the table,
 // summed over the instances and address families that share it, plus the
 // counts carried over from replaced chains.
+//
+// The chains and tuple sets are listed from the kernel, not taken from what
+// this Kernel last applied: the agent reads counters through a Kernel of
+// their own, which applies nothing.
 func (k *Kernel) Counters() (map[RuleKey]Counter, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -19,24 +22,15 @@ func (k *Kernel) Counters() (map[RuleKey]Counter, error) {
 			return nil, err
 		}
 	}
-	if k.state == nil {
-		st, err := k.read()
-		if err != nil {
-			k.redial()
-			return nil, err
-		}
-		k.state = st
-	}
-	out, err := k.ruleCounters(slices.Sorted(maps.Keys(k.state.chains)))
+	chains, tuples, err := k.counted()
 	if err != nil {
 		k.redial()
 		return nil, err
 	}
-	var tuples []string
-	for name, s := range k.state.sets {
-		if isTuple(s.typ) {
-			tuples = append(tuples, name)
-		}
+	out, err := k.ruleCounters(chains)
+	if err != nil {
+		k.redial()
+		return nil, err
 	}
 	tc, err := k.setCounters(tuples)
 	if err != nil {
@@ -46,10 +40,42 @@ func (k *Kernel) Counters() (map[RuleKey]Counter, error) {
 	for key, c := range tc {
 		out[key] = out[key].add(c)
 	}
-	for key, c := range k.carried {
+	k.carried.mu.Lock()
+	defer k.carried.mu.Unlock()
+	for key, c := range k.carried.m {
 		out[key] = out[key].add(c)
 	}
 	return out, nil
+}
+
+// counted lists the table's chains (but the base chain) and tuple sets,
+// sorted; none when there is no table.
+func (k *Kernel) counted() (chains, tuples []string, err error) {
+	exists, err := k.tableExists()
+	if err != nil || !exists {
+		return nil, nil, err
+	}
+	cs, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list chains%s: %w", k.where(), err)
+	}
+	for _, c := range cs {
+		if c.Table != nil && c.Table.Name == k.table.Name && c.Name != BaseChain {
+			chains = append(chains, c.Name)
+		}
+	}
+	sets, err := k.conn.GetSets(k.table)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list sets%s: %w", k.where(), err)
+	}
+	for _, s := range sets {
+		if s.Concatenation && !s.Anonymous { // tuple sets and tuple verdict maps
+			tuples = append(tuples, s.Name)
+		}
+	}
+	slices.Sort(chains)
+	slices.Sort(tuples)
+	return chains, tuples, nil
 }
 
 // setCounters sums the element counters of tuple sets by the

@@ -28,15 +28,33 @@ type Kernel struct {
 	// after an error, so that the next Apply reads it again.
 	state *kstate
 	// carried holds the counters of deleted chains whose rules no new chain
-	// took over; they live in memory only.
-	carried map[RuleKey]Counter
+	// took over; they live in memory only, shared by the Kernels of the
+	// table (see tableCarried).
+	carried *carriedCounts
+	closed  bool // every call fails: dialling again would open the caller's namespace
+}
+
+// carriedCounts are the counts a table carries in memory.
+type carriedCounts struct {
+	mu sync.Mutex
+	m  map[RuleKey]Counter
+}
+
+// carriedByTable holds the carried counts of each table (netns and name)
+// this process opened: they belong to the table, not to one Kernel, as the
+// agent applies through one Kernel and reads counters through another.
+var carriedByTable sync.Map
+
+func tableCarried(netns, table string) *carriedCounts {
+	c, _ := carriedByTable.LoadOrStore(netns+"\x00"+table, &carriedCounts{m: map[RuleKey]Counter{}})
+	return c.(*carriedCounts)
 }
 
 // Open returns a Kernel for the named network namespace (as `ip netns`
 // names it; "" is the namespace of the calling process). Nothing is read or
 // written before the first Apply.
 func Open(netns string, o Options) (*Kernel, error) {
-	k := &Kernel{netns: netns, carried: map[RuleKey]Counter{},
+	k := &Kernel{netns: netns, carried: tableCarried(netns, o.table()),
 		table: &nftables.Table{Family: nftables.TableFamilyINet, Name: o.table()}}
 	if netns != "" {
 		f, err := os.Open(filepath.Join(NetnsDir, netns))
@@ -57,6 +75,9 @@ func Open(netns string, o Options) (*Kernel, error) {
 // message of a batch: with thousands of rules the default buffers overflow
 // and the batch would be reported as failed after the kernel committed it.
 func (k *Kernel) dial() error {
+	if k.closed {
+		return errClosed
+	}
 	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(bigBuffers)}
 	if k.ns != nil {
 		opts = append(opts, nftables.WithNetNSFd(int(k.ns.Fd())))
@@ -120,7 +141,10 @@ func (k *Kernel) Delete() error {
 			return err
 		}
 	}
-	k.state, k.carried = nil, map[RuleKey]Counter{}
+	k.state = nil
+	k.carried.mu.Lock()
+	clear(k.carried.m)
+	k.carried.mu.Unlock()
 	exists, err := k.tableExists()
 	if err != nil || !exists {
 		return err
@@ -137,6 +161,7 @@ func (k *Kernel) Delete() error {
 func (k *Kernel) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.closed = true
 	var errs []error
 	if k.conn != nil {
 		errs = append(errs, k.conn.CloseLasting())

@@ -272,3 +272,40 @@ func TestKernelReconcileEachLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelClosed: a closed Kernel refuses every call, as the Fake does. It
+// used to dial again, without its namespace: into the caller's, where it
+// would apply or delete a table of that name.
+func TestKernelClosed(t *testing.T) {
+	needKernel(t)
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{})
+	for _, tc := range []struct {
+		name string
+		call func(k *Kernel) error
+	}{
+		{"Apply", func(k *Kernel) error { _, err := k.Apply(rs); return err }},
+		{"Counters", func(k *Kernel) error { _, err := k.Counters(); return err }},
+		{"Delete", func(k *Kernel) error { return k.Delete() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, caller := newNetns(t, "closed"), newNetns(t, "caller")
+			k := openKernel(t, target)
+			apply(t, k, rs)
+			nftIn(t, caller, "add", "table", "inet", DefaultTable) // what a wrong Delete would remove
+			before := nftIn(t, target, "list", "ruleset")
+			k.Close()
+			var err error
+			inNetns(t, caller, func() { err = tc.call(k) })
+			if err == nil {
+				t.Errorf("%s after Close succeeded", tc.name)
+			}
+			if got := nftIn(t, caller, "list", "ruleset"); got != "table inet palisade {\n}\n" {
+				t.Errorf("%s after Close changed the caller's namespace:\n%s", tc.name, got)
+			}
+			if after := nftIn(t, target, "list", "ruleset"); after != before {
+				t.Errorf("%s after Close changed the table", tc.name)
+			}
+		})
+	}
+}

@@ -129,6 +129,12 @@ func testPackets(t *testing.T, build func(*policy.Cloud, string, Options) *Rules
 	o := Options{InterfacePrefix: "pi-"}
 	c, groups, ins := webCloud()
 	k := openKernel(t, host)
+	// The agent reads counters through a Kernel of their own, opened with
+	// the one it applies with: it must see what the other applies.
+	kc := openKernel(t, host)
+	if _, err := kc.Counters(); err != nil {
+		t.Fatal(err)
+	}
 	rs := build(c, "h1", o)
 	apply(t, k, rs)
 	t.Logf("%d rules, %d sets", countRules(rs), len(rs.Sets))
@@ -150,15 +156,20 @@ func testPackets(t *testing.T, build func(*policy.Cloud, string, Options) *Rules
 		}
 	}
 
-	counters, err := k.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pg := RuleKey{"sg-web", "sgr-pg"}
-	for key, want := range map[RuleKey]uint64{pg: 1, {"sg-web", "sgr-http"}: 1, {"sg-web", "sgr-ssh"}: 0} {
-		// Only a connection's first packet reaches the rules.
-		if got := counters[key].Packets; got != want {
-			t.Errorf("counter of %v: %d packets, want %d", key, got, want)
+	for _, tbl := range []struct {
+		name string
+		k    *Kernel
+	}{{"applying Kernel", k}, {"counter Kernel", kc}} {
+		counters, err := tbl.k.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[RuleKey]uint64{pg: 1, {"sg-web", "sgr-http"}: 1, {"sg-web", "sgr-ssh"}: 0} {
+			// Only a connection's first packet reaches the rules.
+			if got, ok := counters[key]; !ok || got.Packets != want {
+				t.Errorf("%s: counter of %v: %d packets (listed: %v), want %d", tbl.name, key, got.Packets, ok, want)
+			}
 		}
 	}
 
@@ -173,12 +184,17 @@ func testPackets(t *testing.T, build func(*policy.Cloud, string, Options) *Rules
 	}
 	// The same Kernel still counts the http connection, whether its rule
 	// was carried in the kernel or (a merged rule) in memory.
-	now, err := k.Counters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := now[RuleKey{"sg-web", "sgr-http"}].Packets; got != 1 {
-		t.Errorf("counter of sgr-http after its chain was replaced: %d packets, want 1", got)
+	for _, tbl := range []struct {
+		name string
+		k    *Kernel
+	}{{"applying Kernel", k}, {"counter Kernel", kc}} {
+		now, err := tbl.k.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := now[RuleKey{"sg-web", "sgr-http"}].Packets; got != 1 {
+			t.Errorf("%s: counter of sgr-http after its chain was replaced: %d packets, want 1", tbl.name, got)
+		}
 	}
 	k2 := openKernel(t, host)
 	after, err := k2.Counters()

@@ -1,0 +1,78 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+)
+
+// syncBuffer is a log the agent writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// An instance the compiler leaves out (its interface cannot be programmed)
+// is not enforced: the agent must say so, once, not apply silently.
+func TestAgentLogsInstancesLeftOut(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		iface string // i-1's interface
+		want  []string
+	}{
+		{"every instance programmed", "pi-1", nil},
+		{"an interface name too long for the kernel", "pi-0123456789abc", []string{"instance i-1", "longer than 15"}},
+		{"an interface two instances claim", "pi-2", []string{"instance i-1", "also claimed by i-2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var log syncBuffer
+				e := &env{src: &fakeSource{calls: make(chan *call), reported: make(chan reportAt, 1000)},
+					kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
+				ctx, cancel := context.WithCancel(context.Background())
+				e.cancel = cancel
+				cfg := Config{Host: host, NFT: opts, Log: slog.New(slog.NewTextHandler(&log, nil)), Source: e.src,
+					OpenTable: func() (nft.Table, error) { return e.kernel, nil },
+					OnApplied: func(rev int64, _ nft.Stats) { e.applied <- rev }}
+				go func() { e.done <- Run(ctx, cfg) }()
+				t.Cleanup(func() { e.stop(t) })
+
+				groups, ins := records(80)
+				ins[0].Interface = tc.iface
+				e.expect(t, "snapshot").answer(reply{snap: snapshotOf(5, groups, ins)})
+				e.waitApplied(t, 5)
+				// The same records again: nothing new to say.
+				e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 6, Groups: groups}}})
+				e.waitApplied(t, 6)
+				e.expect(t, "watch")
+				got := log.String()
+				for _, w := range tc.want {
+					if n := strings.Count(got, w); n != 1 {
+						t.Errorf("the log says %q %d times, want once:\n%s", w, n, got)
+					}
+				}
+				if tc.want == nil && strings.Contains(got, "level=ERROR") {
+					t.Errorf("an error logged with every instance programmed:\n%s", got)
+				}
+			})
+		})
+	}
+}
