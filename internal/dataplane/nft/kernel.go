@@ -40,28 +40,51 @@ type carriedCounts struct {
 	m  map[RuleKey]Counter
 }
 
-// carriedByTable holds the carried counts of each table (netns and name)
-// this process opened: they belong to the table, not to one Kernel, as the
-// agent applies through one Kernel and reads counters through another.
+// carriedByTable holds the carried counts of each table (namespace and
+// name) this process opened: they belong to the table, not to one Kernel,
+// as the agent applies through one Kernel and reads counters through
+// another.
 var carriedByTable sync.Map
 
-func tableCarried(netns, table string) *carriedCounts {
-	c, _ := carriedByTable.LoadOrStore(netns+"\x00"+table, &carriedCounts{m: map[RuleKey]Counter{}})
-	return c.(*carriedCounts)
+// carriedKey names a table of a namespace. The namespace is its inode, not
+// its name: one deleted and made again under the same name (the tests, a
+// lab taken down and up) is another, whose table has carried nothing.
+type carriedKey struct {
+	dev, ino uint64
+	table    string
+}
+
+func tableCarried(ns *os.File, table string) (*carriedCounts, error) {
+	var st unix.Stat_t
+	var err error
+	if ns != nil {
+		err = unix.Fstat(int(ns.Fd()), &st)
+	} else {
+		err = unix.Stat("/proc/self/ns/net", &st)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identify the network namespace: %w", err)
+	}
+	c, _ := carriedByTable.LoadOrStore(carriedKey{uint64(st.Dev), st.Ino, table}, &carriedCounts{m: map[RuleKey]Counter{}})
+	return c.(*carriedCounts), nil
 }
 
 // Open returns a Kernel for the named network namespace (as `ip netns`
 // names it; "" is the namespace of the calling process). Nothing is read or
 // written before the first Apply.
 func Open(netns string, o Options) (*Kernel, error) {
-	k := &Kernel{netns: netns, carried: tableCarried(netns, o.table()),
-		table: &nftables.Table{Family: nftables.TableFamilyINet, Name: o.table()}}
+	k := &Kernel{netns: netns, table: &nftables.Table{Family: nftables.TableFamilyINet, Name: o.table()}}
 	if netns != "" {
 		f, err := os.Open(filepath.Join(NetnsDir, netns))
 		if err != nil {
 			return nil, fmt.Errorf("open network namespace %q: %w (create it with `ip netns add %s`)", netns, err, netns)
 		}
 		k.ns = f
+	}
+	var err error
+	if k.carried, err = tableCarried(k.ns, o.table()); err != nil {
+		k.Close()
+		return nil, err
 	}
 	if err := k.dial(); err != nil {
 		k.Close()

@@ -309,3 +309,32 @@ func TestKernelClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestCarriedCountsBelongToTheNamespace: two Kernels of one table share
+// the counts it carries (the agent applies through one and counts through
+// the other); a namespace made again under the same name is another, and
+// its table carries nothing of the old one's.
+func TestCarriedCountsBelongToTheNamespace(t *testing.T) {
+	needKernel(t)
+	ns := newNetns(t, "carry")
+	a, b := openKernel(t, ns), openKernel(t, ns)
+	if a.carried != b.carried {
+		t.Fatal("two Kernels of one table do not share its carried counts")
+	}
+	key := RuleKey{GroupID: "sg-carry", RuleID: "sgr-carry"}
+	a.carried.m[key] = Counter{Packets: 7}
+	a.Close()
+	b.Close()
+	run(t, "ip", "netns", "del", ns)
+	run(t, "ip", "netns", "add", ns)
+	c := openKernel(t, ns)
+	if got := c.carried.m[key]; got.Packets != 0 {
+		t.Errorf("a namespace made again under the name %s carries the old one's counts: %+v", ns, got)
+	}
+	if other, _ := Open(ns, Options{Table: "other"}); other != nil {
+		defer other.Close()
+		if other.carried == c.carried {
+			t.Error("two tables of one namespace share carried counts")
+		}
+	}
+}
