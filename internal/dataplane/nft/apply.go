@@ -151,9 +151,16 @@ func (p *planner) plan() error {
 	}
 	var added []*Chain
 	for _, ch := range p.rs.Chains[1:] {
-		if !old.chains[ch.Name] {
+		switch {
+		case !old.chains[ch.Name]:
 			added = append(added, want[ch.Name])
 			c.AddChain(&nftables.Chain{Table: t, Name: ch.Name})
+			p.stats.ChainsAdded++
+		case old.rules != nil && old.rules[ch.Name] != len(ch.Rules):
+			// Read from the kernel, the chain lacks rules its name says
+			// it holds (another program flushed it): written again.
+			added = append(added, want[ch.Name])
+			c.FlushChain(&nftables.Chain{Table: t, Name: ch.Name})
 			p.stats.ChainsAdded++
 		}
 	}

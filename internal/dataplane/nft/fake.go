@@ -24,6 +24,7 @@ type Fake struct {
 	fail     error // the next Apply's error
 	applies  int
 	closed   bool
+	tampered bool // Tamper ran: Drifted reports it once
 }
 
 // NewFake returns an empty Fake for the table the options name.
@@ -333,4 +334,25 @@ func (rs *Ruleset) clone() *Ruleset {
 		c.Chains[i].Rules = rules
 	}
 	return &c
+}
+
+// Drifted reports whether Tamper ran since it last asked, as the kernel's
+// reports another program's change to the table.
+func (f *Fake) Drifted() (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false, errClosed
+	}
+	d := f.tampered
+	f.tampered = false
+	return d, nil
+}
+
+// Tamper makes the fake lose its table, as another program's `flush
+// ruleset` does to the kernel's.
+func (f *Fake) Tamper() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied, f.tampered = nil, true
 }

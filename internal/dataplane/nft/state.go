@@ -21,7 +21,12 @@ type kstate struct {
 	baseHook bool   // ... with the right hook, type and policy
 	baseSig  string // ... and these rules (see exprSig)
 	chains   map[string]bool
-	sets     map[string]*kset
+	// rules counts each chain's rules as read from the kernel; nil when
+	// the state is what this Kernel applied. A chain is named by its
+	// content, so its name says what it holds, unless another program
+	// flushed it or took rules out: then it holds fewer.
+	rules map[string]int
+	sets  map[string]*kset
 	maps     map[string]map[string]string // map → interface → chain
 }
 
@@ -38,7 +43,11 @@ func emptyState() *kstate {
 }
 
 // read reads the table from the kernel.
-func (k *Kernel) read() (*kstate, error) {
+func (k *Kernel) read() (*kstate, error) { return k.readTable(true) }
+
+// readTable reads the table from the kernel; without elements, its sets'
+// and maps' elements are not read (they are left empty).
+func (k *Kernel) readTable(elements bool) (*kstate, error) {
 	st := emptyState()
 	exists, err := k.tableExists()
 	if err != nil || !exists {
@@ -55,6 +64,16 @@ func (k *Kernel) read() (*kstate, error) {
 		}
 		if c.Name != BaseChain {
 			st.chains[c.Name] = true
+			if elements {
+				rules, err := k.conn.GetRules(k.table, c)
+				if err != nil {
+					return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
+				}
+				if st.rules == nil {
+					st.rules = map[string]int{}
+				}
+				st.rules[c.Name] = len(rules)
+			}
 			continue
 		}
 		st.base = true
@@ -77,6 +96,14 @@ func (k *Kernel) read() (*kstate, error) {
 	}
 	for _, s := range sets {
 		if s.Anonymous {
+			continue
+		}
+		if !elements { // the names alone: an interface map's, a set's
+			if s.IsMap && !s.Concatenation {
+				st.maps[s.Name] = map[string]string{}
+			} else {
+				st.sets[s.Name] = &kset{}
+			}
 			continue
 		}
 		elems, err := k.conn.GetSetElements(s)

@@ -13,6 +13,10 @@ type Table interface {
 	// Counters returns the counters of every security-group rule the table
 	// holds, by rule.
 	Counters() (map[RuleKey]Counter, error)
+	// Drifted reports whether another program changed the table since the
+	// last Apply (see Kernel.Drifted); the next Apply then writes it whole
+	// again.
+	Drifted() (bool, error)
 	// Delete removes the table and everything in it; a missing table is
 	// not an error.
 	Delete() error
