@@ -27,7 +27,7 @@ type kstate struct {
 	// flushed it or took rules out: then it holds fewer.
 	rules map[string]int
 	sets  map[string]*kset
-	maps     map[string]map[string]string // map → interface → chain
+	maps  map[string]map[string]string // map → interface → chain
 }
 
 // kset is a set: its type and its elements by canonical key (see elemKeys).
