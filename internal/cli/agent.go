@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/agent"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
@@ -29,6 +30,8 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
 	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window` (0: the shortest AggregationInterval of the flow logs covering this host)")
 	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: /var/lib/palisade/flowlog-HOST.state, in a directory only root may write: a file in /tmp could be a planted symlink; - for none)")
+	checkEvery := fs.Duration("check-every", 2*time.Second, "check this often that the kernel still holds the agent's table, and apply it again when\n"+
+		"another program changed it (a flush of the ruleset, as restarting the nftables service does); 0: never")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
@@ -48,6 +51,13 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "palisade agent: unexpected argument %q (run \"palisade agent --help\")\n", fs.Arg(0))
 		return 2
+	}
+	if *checkEvery < 0 || *checkEvery > 0 && *checkEvery < 100*time.Millisecond {
+		fmt.Fprintln(stderr, "palisade agent: --check-every is at least 100ms, or 0 for no checks")
+		return 2
+	}
+	if *checkEvery == 0 {
+		*checkEvery = -1 // agent.Config: negative is never
 	}
 	id, secret, ok := credentials()
 	if !ok {
@@ -75,7 +85,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("agent: starting", "host", *host, "server", *server, "netns", *netns)
 	err := agent.Run(ctx, agent.Config{Server: *server, AccessKeyID: id, Secret: secret, Host: *host, Netns: *netns,
-		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log,
+		NFT: nft.Options{Table: *table, InterfacePrefix: *prefix, MergeRuns: *merge}, Log: log, CheckEvery: *checkEvery,
 		Flow: agent.FlowConfig{Window: *flowWindow, StateFile: *flowState}})
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade agent:", err)

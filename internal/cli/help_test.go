@@ -52,6 +52,8 @@ func TestCommandMissingArguments(t *testing.T) {
 		{[]string{"check"}, "give one or more scenario files"},
 		{[]string{"agent"}, "--host NAME is required"},
 		{[]string{"agent", "--host", "h1", "extra"}, `unexpected argument "extra"`},
+		{[]string{"agent", "--host", "h1", "--check-every", "10ms"}, "--check-every is at least 100ms"},
+		{[]string{"agent", "--host", "h1", "--check-every", "-1s"}, "--check-every is at least 100ms"},
 		{[]string{"lab", "play"}, "give one or more scenario files"},
 	}
 	for _, tt := range tests {

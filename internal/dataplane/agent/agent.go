@@ -45,6 +45,10 @@ type Config struct {
 	NFT         nft.Options
 	// ReportEvery is how often counters are reported (default 10 s).
 	ReportEvery time.Duration
+	// CheckEvery is how often the agent checks that the kernel still holds
+	// its table as applied, and applies it again when another program
+	// changed it (default 2 s; negative: never).
+	CheckEvery time.Duration
 	Log         *slog.Logger
 	// OnApplied, if set, is called after each successful apply (tests and
 	// benchmarks watch convergence with it).
@@ -107,6 +111,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ReportEvery == 0 {
 		cfg.ReportEvery = 10 * time.Second
 	}
+	if cfg.CheckEvery == 0 {
+		cfg.CheckEvery = 2 * time.Second
+	}
 	if cfg.Host == "" {
 		return fmt.Errorf("agent: a host name is required (--host)")
 	}
@@ -147,6 +154,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopReports()
 	reports.Go(func() { a.reportLoop(rctx) })
 	reports.Go(func() { a.flows.shipLoop(rctx) })
+	reports.Go(func() { a.guardLoop(rctx) })
 	err = a.loop(ctx)
 	stopReports()
 	reports.Wait() // no report after Run returns
@@ -171,7 +179,10 @@ type runner struct {
 	// logged; owned by loop.
 	problems map[string]bool
 
-	table    nft.Table // applies; used by loop only
+	table    nft.Table // applies: the loop's, and the guard's (guardLoop)
+	applyMu  sync.Mutex
+	inForce  *nft.Ruleset // the ruleset last applied (applyMu)
+	tampered bool         // another program changed the table and it is not put back yet (applyMu)
 	counters nft.Table // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
@@ -403,7 +414,12 @@ func (a *runner) apply() error {
 		opts.FlowLog = true // label and log what the flow logs record
 	}
 	rs := nft.Build(c, a.cfg.Host, opts)
+	a.applyMu.Lock()
 	stats, err := a.table.Apply(rs)
+	if err == nil {
+		a.inForce, a.tampered = rs, false
+	}
+	a.applyMu.Unlock()
 	if err != nil {
 		return kernelError{fmt.Errorf("agent: applying revision %d: %w", a.st.revision, err)}
 	}
@@ -438,6 +454,55 @@ func (a *runner) logProblems(problems []string) {
 		}
 	}
 	a.problems = now
+}
+
+// guardLoop puts the policy back when another program changed the table
+// (a flush of the ruleset, as restarting the nftables service does, would
+// otherwise leave the host unfiltered until the next change): every
+// CheckEvery it asks the kernel, until ctx is done.
+func (a *runner) guardLoop(ctx context.Context) {
+	if a.cfg.CheckEvery < 0 {
+		return
+	}
+	t := time.NewTicker(a.cfg.CheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.guard()
+	}
+}
+
+// guard checks the table once, and applies the ruleset in force again if
+// another program changed it (or a repair failed before).
+func (a *runner) guard() {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if a.inForce == nil {
+		return
+	}
+	if !a.tampered {
+		drifted, err := a.table.Drifted()
+		if err != nil {
+			a.cfg.Log.Warn("agent: checking the kernel's table", "err", err)
+			return
+		}
+		if !drifted {
+			return
+		}
+		a.tampered = true
+		a.cfg.Log.Error("agent: another program changed the table (a flush of the ruleset?); applying the policy again")
+	}
+	stats, err := a.table.Apply(a.inForce)
+	if err != nil {
+		a.cfg.Log.Error("agent: applying the policy again failed; the next check tries again", "err", err, "retry", a.cfg.CheckEvery)
+		return
+	}
+	a.tampered = false
+	a.cfg.Log.Warn("agent: the policy is in force again", "stats", stats)
 }
 
 // reportLoop reports the applied revision after each apply and, every
