@@ -2,6 +2,7 @@ package flowlog
 
 import (
 	"sync"
+	"time"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 )
@@ -9,38 +10,74 @@ import (
 // Entries is the table of deciding entries of the ruleset in force on a
 // host (nft.Ruleset.Entries), kept by the agent: Set it after each apply.
 // Entry IDs are hashes, so the table of an older ruleset still names the
-// connections it labelled; Set keeps every entry ever set (they are few and
-// small) so that a connection outliving its rule is still named.
+// connections it labelled: an entry no ruleset sets any more is kept for
+// EntryRetention, so that a connection outliving its rule is still named,
+// and then forgotten, so that rule churn neither grows the table without
+// end nor makes ever more 32-bit prefixes ambiguous.
 type Entries struct {
 	mu    sync.RWMutex
-	byID  map[nft.EntryID]nft.Entry
+	byID  map[nft.EntryID]keptEntry
 	by32  map[uint32]nft.EntryID // egress entries by their first 32 bits
 	clash map[uint32]bool        // first 32 bits shared by two egress entries
+	now   func() time.Time       // nil: time.Now (tests set it)
 }
 
-// Set adds the entries of a ruleset.
+// EntryRetention is how long an entry that the ruleset in force no longer
+// sets still names the connections it labelled.
+const EntryRetention = 24 * time.Hour
+
+type keptEntry struct {
+	e    nft.Entry
+	last time.Time // when a ruleset last set it
+}
+
+// Set adds the entries of a ruleset, and forgets those no ruleset set for
+// EntryRetention.
 func (t *Entries) Set(m map[nft.EntryID]nft.Entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := time.Now()
+	if t.now != nil {
+		now = t.now()
+	}
 	if t.byID == nil {
-		t.byID, t.by32, t.clash = map[nft.EntryID]nft.Entry{}, map[uint32]nft.EntryID{}, map[uint32]bool{}
+		t.byID, t.by32, t.clash = map[nft.EntryID]keptEntry{}, map[uint32]nft.EntryID{}, map[uint32]bool{}
 	}
 	for id, e := range m {
-		t.byID[id] = e
-		p := uint32(id >> 32)
-		if old, ok := t.by32[p]; ok && old != id {
-			t.clash[p] = true
-		}
-		t.by32[p] = id
+		t.byID[id] = keptEntry{e, now}
+		t.index(id)
 	}
+	pruned := false
+	for id, k := range t.byID {
+		if now.Sub(k.last) > EntryRetention {
+			delete(t.byID, id)
+			pruned = true
+		}
+	}
+	if pruned {
+		clear(t.by32)
+		clear(t.clash)
+		for id := range t.byID {
+			t.index(id)
+		}
+	}
+}
+
+// index files id under its first 32 bits.
+func (t *Entries) index(id nft.EntryID) {
+	p := uint32(id >> 32)
+	if old, ok := t.by32[p]; ok && old != id {
+		t.clash[p] = true
+	}
+	t.by32[p] = id
 }
 
 // Lookup returns what an entry ID stands for.
 func (t *Entries) Lookup(id nft.EntryID) (nft.Entry, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	e, ok := t.byID[id]
-	return e, ok
+	k, ok := t.byID[id]
+	return k.e, ok
 }
 
 // lookup32 finds an entry by the first 32 bits of its ID (what a log rule
