@@ -49,7 +49,7 @@ type Config struct {
 	// its table as applied, and applies it again when another program
 	// changed it (default 2 s; negative: never).
 	CheckEvery time.Duration
-	Log         *slog.Logger
+	Log        *slog.Logger
 	// OnApplied, if set, is called after each successful apply (tests and
 	// benchmarks watch convergence with it).
 	OnApplied func(revision int64, st nft.Stats)
@@ -183,7 +183,7 @@ type runner struct {
 	applyMu  sync.Mutex
 	inForce  *nft.Ruleset // the ruleset last applied (applyMu)
 	tampered bool         // another program changed the table and it is not put back yet (applyMu)
-	counters nft.Table // reads counters; used by reportLoop only
+	counters nft.Table    // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
 	flows    *flows
