@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -167,4 +168,25 @@ func hasCheck(fs []Finding, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestConfigEmptyLists: an empty list in the configuration ("no port may be
+// open to the internet", "no env value is production") is not the default,
+// and keeps its meaning in the form palisade audit sends to a server
+// (ConfigJSON, read back by ParseConfig), so that an audit through the API
+// judges as the offline one does.
+func TestConfigEmptyLists(t *testing.T) {
+	for _, config := range []string{"allowedPorts: []", "prodValues: []", "allowedPorts: [22]\nprodValues: [live]", ""} {
+		o, err := ParseConfig([]byte(config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseConfig([]byte(ConfigJSON(o)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := back.withDefaults(), o.withDefaults(); fmt.Sprint(got.AllowedPorts, got.ProdValues) != fmt.Sprint(want.AllowedPorts, want.ProdValues) {
+			t.Errorf("%q: sent as %s, read back as allowedPorts %v prodValues %v, want %v %v", config, ConfigJSON(o), got.AllowedPorts, got.ProdValues, want.AllowedPorts, want.ProdValues)
+		}
+	}
 }
