@@ -153,6 +153,24 @@ func TestPublicAddresses(t *testing.T) {
 	}
 }
 
+// TestPublicAddressExposed: the catalogue raises SGA-027 to high when the
+// instance with a public address is also exposed as SGA-001 to -006 say
+// (all ports, a risky port, a port off the allow-list), whichever family
+// the internet comes in by; an address behind closed or allowed ports
+// stays medium.
+func TestPublicAddressExposed(t *testing.T) {
+	v6 := func(w world) world { w.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5"); return w }
+	runCases(t, []checkCase{
+		{name: "SSH open", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")), want: []string{"i-web - high"}},
+		{name: "all ports over IPv6", check: "SGA-027", w: v6(web(true, rl("sgr-all6", "in accept 1 ALL -1/-1 ::/0"))), want: []string{"i-web - high"}},
+		{name: "a port off the allow-list", check: "SGA-027", w: web(true, rl("sgr-x", "in accept 1 TCP 8443/8443 0.0.0.0/0")), want: []string{"i-web - high"}},
+		{name: "HTTPS only", check: "SGA-027", w: web(true, rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0")), want: []string{"i-web - medium"}},
+		{name: "SSH hidden by a drop", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 0.0.0.0/0")), want: []string{"i-web - medium"}},
+		{name: "SSH from the office", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24")), want: []string{"i-web - medium"}},
+		{name: "no public address", check: "SGA-027", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))},
+	})
+}
+
 func TestClassicNetwork(t *testing.T) {
 	classic := world{groups: []*model.SecurityGroup{grp("sg-c", "", model.Normal)}, insts: []*model.Instance{vm("i-c", "", "10.116.0.5", "sg-c")}}
 	runCases(t, []checkCase{
