@@ -76,6 +76,8 @@ func TestDefaultPermissive(t *testing.T) {
 		{name: "default group with RDP open", check: "SGA-017", w: auto("default", "", rl("sgr-1", "in accept 1 TCP 3389/3389 0.0.0.0/0")), want: []string{"sg-a sgr-1 high"}},
 		{name: "ALL from IPv6 anywhere", check: "SGA-017", w: auto("web", sys, rl("sgr-1", "in accept 1 ALL -1/-1 ::/0")), want: []string{"sg-a sgr-1 high"}},
 		{name: "a port range holding 22", check: "SGA-017", w: auto("default-sg", "", rl("sgr-1", "in accept 1 TCP 1/1024 0.0.0.0/0")), want: []string{"sg-a sgr-1 high"}},
+		// The remote end picks its source port: a range of them still opens 22.
+		{name: "SSH from the unprivileged source ports", check: "SGA-017", w: auto("default", "", rl("sgr-1", "in accept 1 TCP 22/22 0.0.0.0/0 sport=1024/65535")), want: []string{"sg-a sgr-1 high"}},
 
 		{name: "quick-launch group with SSH from the office", check: "SGA-017", w: auto("sg-bp1fg655nh68xyz9i5j1", sys, rl("sgr-1", "in accept 100 TCP 22/22 203.0.113.0/24"))},
 		{name: "own group with SSH open is SGA-002's", check: "SGA-017", w: auto("web", "web servers", rl("sgr-1", "in accept 1 TCP 22/22 0.0.0.0/0"))},

@@ -90,10 +90,10 @@ func allPortsOf(c *policy.Cloud, r *model.Rule) bool {
 	return next > 65535
 }
 
-// admitsTCP reports whether a rule matches TCP traffic to port from any
-// source port.
+// admitsTCP reports whether a rule matches TCP traffic to port (from some
+// source port: the remote end picks it).
 func admitsTCP(c *policy.Cloud, r *model.Rule, port uint16) bool {
-	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.SourcePortRange.IsAny() &&
+	return r.Protocol == model.ALL || r.Protocol == model.TCP &&
 		slices.ContainsFunc(c.DestPorts(r), func(p model.PortRange) bool { return p.Contains(port) })
 }
 
