@@ -427,7 +427,7 @@ func (in *Input) prime(todo []Check) {
 	if in.standingsNeeded() {
 		e.ruleUses()
 	}
-	if runs("SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-013", "SGA-025", "SGA-028") {
+	if runs("SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-013", "SGA-025", "SGA-027", "SGA-028") {
 		e.exposed()
 	}
 	if runs("SGA-002", "SGA-003", "SGA-004") {

@@ -18,10 +18,10 @@ import (
 // reads): Options under the names users write. Every field is optional;
 // what is left out keeps its default.
 type config struct {
-	AllowedPorts   []uint16          `json:"allowedPorts,omitempty" yaml:"allowedPorts"`
+	AllowedPorts   *[]uint16         `json:"allowedPorts,omitempty" yaml:"allowedPorts"` // [] allows none
 	MaxRules       int               `json:"maxRules,omitempty" yaml:"maxRules"`
 	Skip           []string          `json:"skip,omitempty" yaml:"skip"`
-	ProdValues     []string          `json:"prodValues,omitempty" yaml:"prodValues"`
+	ProdValues     *[]string         `json:"prodValues,omitempty" yaml:"prodValues"`     // [] means none is production
 	RequiredTags   *[]string         `json:"requiredTags,omitempty" yaml:"requiredTags"` // [] requires none
 	NamePattern    string            `json:"namePattern,omitempty" yaml:"namePattern"`
 	MaxPortRange   int               `json:"maxPortRange,omitempty" yaml:"maxPortRange"`
@@ -47,8 +47,14 @@ func ParseConfig(data []byte) (Options, error) {
 		msg := strings.NewReplacer("yaml: unmarshal errors:\n", "", "\n  ", "; ", "\n", "; ", " in type audit.config", "").Replace(err.Error())
 		return Options{}, fmt.Errorf("audit configuration: %s (fields: allowedPorts, maxRules, skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, unusedRuleDays)", strings.TrimSpace(msg))
 	}
-	o := Options{AllowedPorts: c.AllowedPorts, MaxRules: c.MaxRules, Skip: c.Skip, ProdValues: c.ProdValues,
+	o := Options{MaxRules: c.MaxRules, Skip: c.Skip,
 		NamePattern: c.NamePattern, MaxPortRange: c.MaxPortRange, EnterpriseVPCs: c.EnterpriseVPCs, UnusedRuleDays: c.UnusedRuleDays}
+	if c.AllowedPorts != nil {
+		o.AllowedPorts = append([]uint16{}, *c.AllowedPorts...)
+	}
+	if c.ProdValues != nil {
+		o.ProdValues = append([]string{}, *c.ProdValues...)
+	}
 	if c.RequiredTags != nil {
 		o.RequiredTags = append([]string{}, *c.RequiredTags...)
 	}
@@ -69,8 +75,15 @@ func ParseConfig(data []byte) (Options, error) {
 // ConfigJSON writes options in the configuration's form, for
 // ParseConfig at the other end (the PalisadeAudit action's Config).
 func ConfigJSON(o Options) string {
-	c := config{AllowedPorts: o.AllowedPorts, MaxRules: o.MaxRules, Skip: o.Skip, ProdValues: o.ProdValues,
+	c := config{MaxRules: o.MaxRules, Skip: o.Skip,
 		NamePattern: o.NamePattern, MaxPortRange: o.MaxPortRange, EnterpriseVPCs: o.EnterpriseVPCs, UnusedRuleDays: o.UnusedRuleDays}
+	// An empty list is not a missing one (the default): pointers keep it.
+	if o.AllowedPorts != nil {
+		c.AllowedPorts = &o.AllowedPorts
+	}
+	if o.ProdValues != nil {
+		c.ProdValues = &o.ProdValues
+	}
 	if o.RequiredTags != nil {
 		c.RequiredTags = &o.RequiredTags
 	}

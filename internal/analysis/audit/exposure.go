@@ -75,7 +75,8 @@ const allPortsSlack = 64
 type opening struct {
 	proto  space.Proto
 	lo, hi uint16
-	rule   int // index in the program
+	rule   int             // index in the program
+	sports space.PortRange // the source ports it is open from (a part of the space)
 }
 
 // exposure is one instance's ingress from the internet at large in one
@@ -243,17 +244,18 @@ func (e *engine) exposed() []*exposure {
 			if t.six {
 				v = 6
 			}
+			// Every source port: the remote end picks its own.
 			if e.in.reference {
-				s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v})
-				t.prog, t.v = s.Program, viewOf(s, t.six, 0)
+				s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, AllSourcePorts: true})
+				t.prog, t.v = s.Program, viewOf(s, t.six)
 				return
 			}
 			if sm, ok := e.sums[e.instanceKey(t.inst, model.Ingress, t.rt.NIC)]; ok {
 				t.prog, t.v = sm.prog, sm.views[family(t.six)]
 				return
 			}
-			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true})
-			t.prog, t.v = s.Program, viewOf(s, t.six, 0)
+			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true, AllSourcePorts: true})
+			t.prog, t.v = s.Program, viewOf(s, t.six)
 		})
 		for _, t := range tasks {
 			if !t.v.ok {
@@ -288,7 +290,7 @@ func (x *exposure) fill(s *space.Space, part int) {
 			}
 			lo = max(lo, 1)
 		}
-		x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By)})
+		x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By), s.Parts[part].SourcePorts})
 	}
 }
 
@@ -321,16 +323,16 @@ func (e *engine) latent() []*exposure {
 		progs := make([]*policy.Program, len(insts))
 		e.parallel(len(insts), func(k int) {
 			if e.in.reference {
-				s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4})
-				progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
+				s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, AllSourcePorts: true})
+				progs[k], views[k] = s.Program, viewOf(s, false)
 				return
 			}
 			if sm, ok := e.sums[e.instanceKey(insts[k], model.Ingress, model.Intranet)]; ok {
 				progs[k], views[k] = sm.prog, sm.views[0]
 				return
 			}
-			s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true})
-			progs[k], views[k] = s.Program, viewOf(s, false, s.PartOf(policy.DefaultSourcePort))
+			s := e.spaceOf(insts[k], model.Ingress, model.Intranet, space.Options{IPVersion: 4, PartitionOnly: true, AllSourcePorts: true})
+			progs[k], views[k] = s.Program, viewOf(s, false)
 		})
 		for k, inst := range insts {
 			if !views[k].ok {

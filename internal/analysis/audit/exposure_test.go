@@ -66,6 +66,27 @@ func TestRiskyPorts(t *testing.T) {
 	})
 }
 
+// TestSourcePorts: the remote end picks its source port, so a port is
+// exposed if the internet reaches it from any source port, not only from
+// the ephemeral port single flows default to: an accept limited to source
+// port 53 still opens the port, and a drop that covers some source ports
+// does not hide it from the others.
+func TestSourcePorts(t *testing.T) {
+	runCases(t, []checkCase{
+		{name: "all ports from source port 53", check: "SGA-001", w: web(true, rl("sgr-dns", "in accept 1 TCP 1/65535 0.0.0.0/0 sport=53/53")), want: []string{"sg-web sgr-dns critical"}},
+		{name: "SSH from source port 53", check: "SGA-002", w: web(true, rl("sgr-dns", "in accept 1 TCP 22/22 0.0.0.0/0 sport=53/53")), want: []string{"sg-web sgr-dns high"}},
+		{name: "a drop of the high source ports leaves the low ones", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 0.0.0.0/0 sport=1024/65535")),
+			want: []string{"sg-web sgr-ssh high"}},
+		{name: "latent, from source port 53", check: "SGA-002", w: web(false, rl("sgr-dns", "in accept 1 TCP 22/22 0.0.0.0/0 sport=53/53")), want: []string{"sg-web sgr-dns medium"}},
+		{name: "an off-list port from source port 53", check: "SGA-006", w: web(true, rl("sgr-dns", "in accept 1 TCP 8443/8443 0.0.0.0/0 sport=53/53")), want: []string{"sg-web sgr-dns high"}},
+		{name: "a deny defeated for source port 53", check: "SGA-025", w: web(true, rl("sgr-dns", "in accept 1 TCP 1/65535 0.0.0.0/0 sport=53/53"), rl("sgr-hide", "in drop 100 TCP 3306/3306 0.0.0.0/0")),
+			want: []string{"sg-web sgr-hide high"}},
+
+		{name: "a drop of every source port hides SSH", check: "SGA-002", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-d1", "in drop 1 TCP 22/22 0.0.0.0/0 sport=1/1023"), rl("sgr-d2", "in drop 1 TCP 22/22 0.0.0.0/0 sport=1024/65535"))},
+		{name: "a drop of another source port is not defeated", check: "SGA-025", w: web(true, rl("sgr-dns", "in accept 1 TCP 3306/3306 0.0.0.0/0 sport=53/53"), rl("sgr-hide", "in drop 100 TCP 3306/3306 0.0.0.0/0 sport=1024/65535"))},
+	})
+}
+
 // TestLatentAdminPorts: a rule that opens an admin port to the world is
 // reported even before a member has a public address (it opens the port to
 // every private network that routes to the members), once, naming them.

@@ -168,10 +168,19 @@ func tagsAndNames(in *Input) []Finding {
 		judge("Group", g.ID, g.Name, g.Tags, "TagResources with ResourceType securitygroup", "ModifySecurityGroupAttribute SecurityGroupName")
 	}
 	for _, inst := range in.instancesByID() {
+		if isENI(inst) {
+			judge("Network interface", inst.ID, inst.Name, inst.Tags, "TagResources with ResourceType eni", "ModifyNetworkInterfaceAttribute NetworkInterfaceName")
+			continue
+		}
 		judge("Instance", inst.ID, inst.Name, inst.Tags, "TagResources with ResourceType instance", "ModifyInstanceAttribute InstanceName")
 	}
 	return out
 }
+
+// isENI reports whether a NIC of the cloud is a secondary ENI (policy.Cloud
+// holds it in the shape of an instance), whose API calls are not an
+// instance's.
+func isENI(nic *model.Instance) bool { return model.HasPrefix(nic.ID, "eni") }
 
 func nounPlural(n int) string {
 	if n == 1 {
@@ -192,12 +201,16 @@ func withoutGroup(in *Input) []Finding {
 		if len(in.Cloud.GroupsOf(inst)) > 0 {
 			continue
 		}
-		msg := fmt.Sprintf("Instance %s is in no security group, so no rule anyone can review decides its traffic.", inst.ID)
+		kind, how := "Instance", "ModifyInstanceAttribute SecurityGroupIds.N, or JoinSecurityGroup"
+		if isENI(inst) {
+			kind, how = "Network interface", "ModifyNetworkInterfaceAttribute SecurityGroupId.N, or JoinSecurityGroup with NetworkInterfaceId"
+		}
+		msg := fmt.Sprintf("%s %s is in no security group, so no rule anyone can review decides its traffic.", kind, inst.ID)
 		if len(inst.SecurityGroups) > 0 {
-			msg = fmt.Sprintf("Instance %s names the groups %s, none of which exists in this snapshot, so no rule anyone can review decides its traffic.", inst.ID, strings.Join(inst.SecurityGroups, ", "))
+			msg = fmt.Sprintf("%s %s names the groups %s, none of which exists in this snapshot, so no rule anyone can review decides its traffic.", kind, inst.ID, strings.Join(inst.SecurityGroups, ", "))
 		}
 		out = append(out, Finding{Check: "SGA-029", Severity: High, Resource: inst.ID, Message: msg,
-			Fix: "Put it in a group made for its role (ModifyInstanceAttribute SecurityGroupIds.N, or JoinSecurityGroup), then check its flows with palisade reach."})
+			Fix: "Put it in a group made for its role (" + how + "), then check its flows with palisade reach."})
 	}
 	return append(out, nicsWithoutGroup(in)...)
 }

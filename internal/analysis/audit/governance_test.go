@@ -1,10 +1,13 @@
 package audit
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // tagged sets tags ("key=value", …) on an instance or group's tag list.
@@ -167,4 +170,67 @@ func hasCheck(fs []Finding, id string) bool {
 		}
 	}
 	return false
+}
+
+// TestConfigEmptyLists: an empty list in the configuration ("no port may be
+// open to the internet", "no env value is production") is not the default,
+// and keeps its meaning in the form palisade audit sends to a server
+// (ConfigJSON, read back by ParseConfig), so that an audit through the API
+// judges as the offline one does.
+func TestConfigEmptyLists(t *testing.T) {
+	for _, config := range []string{"allowedPorts: []", "prodValues: []", "allowedPorts: [22]\nprodValues: [live]", ""} {
+		o, err := ParseConfig([]byte(config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseConfig([]byte(ConfigJSON(o)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := back.withDefaults(), o.withDefaults(); fmt.Sprint(got.AllowedPorts, got.ProdValues) != fmt.Sprint(want.AllowedPorts, want.ProdValues) {
+			t.Errorf("%q: sent as %s, read back as allowedPorts %v prodValues %v, want %v %v", config, ConfigJSON(o), got.AllowedPorts, got.ProdValues, want.AllowedPorts, want.ProdValues)
+		}
+	}
+}
+
+// TestENIFindings: a secondary ENI is a NIC of its own (policy.Cloud
+// holds it in the shape of an instance), and a finding on it says so and
+// gives the ENI's API calls, not the instance's ones, which refuse an eni-
+// ID.
+func TestENIFindings(t *testing.T) {
+	in := vm("i-a", vpcA, "10.0.1.5", "sg-a")
+	eni := &model.NetworkInterface{ID: "eni-mgmt", Owner: testOwner, Name: "Mgmt_NIC", Type: model.ENISecondary, Status: model.ENIInUse,
+		InstanceID: "i-a", VpcID: vpcA, PrivateIP: netip.MustParseAddr("10.0.2.5"), SecurityGroups: []string{"sg-gone"}}
+	c := policy.NewCloud([]*model.SecurityGroup{grp("sg-a", vpcA, model.Normal)}, model.NICs([]*model.Instance{in}, []*model.NetworkInterface{eni}), nil)
+	for _, tc := range []struct {
+		check string
+		opts  Options
+		want  []string // in the finding on the ENI
+		not   string
+	}{
+		{"SGA-019", Options{}, []string{"Network interface eni-mgmt", "ResourceType eni"}, "Instance eni-mgmt"},
+		{"SGA-019", Options{RequiredTags: []string{}, NamePattern: "[a-z-]+"}, []string{"Network interface eni-mgmt", "ModifyNetworkInterfaceAttribute NetworkInterfaceName"}, "ModifyInstanceAttribute"},
+		{"SGA-029", Options{}, []string{"Network interface eni-mgmt", "ModifyNetworkInterfaceAttribute"}, "ModifyInstanceAttribute"},
+	} {
+		found := false
+		for _, f := range runCheck(t, tc.check, c, tc.opts) {
+			if f.Resource != "eni-mgmt" {
+				continue
+			}
+			found = true
+			checkWording(t, f)
+			text := f.Message + " " + f.Fix
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("%s on the ENI: %q does not say %q", tc.check, text, w)
+				}
+			}
+			if strings.Contains(text, tc.not) {
+				t.Errorf("%s on the ENI: %q says %q", tc.check, text, tc.not)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no finding on the ENI", tc.check)
+		}
+	}
 }

@@ -2,8 +2,10 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -204,21 +206,53 @@ func nicRules(c *policy.Cloud, in *model.Instance, lists model.Lists) int {
 	return n
 }
 
-// SGA-027: an instance with a public IP or an EIP. (Whether its groups let
-// anything in through it is the exposure checks' question.)
+// SGA-027: an instance with a public IP or an EIP: medium, and high (as
+// the catalogue says) when the internet at large also reaches it on a port
+// SGA-001 to -006 judge. (Which ports, and through which rules, is those
+// checks' to say.)
 func publicAddresses(in *Input) []Finding {
+	var exposed map[string]bool
 	var out []Finding
 	for _, inst := range in.instancesByID() {
 		if !inst.PublicIP.IsValid() {
 			continue
 		}
+		if exposed == nil {
+			exposed = exposedOnReportedPorts(in)
+		}
 		what := "public IP " + inst.PublicIP.String()
 		if inst.EipID != "" {
 			what = fmt.Sprintf("EIP %s (%s)", inst.EipID, inst.PublicIP)
 		}
-		out = append(out, Finding{Check: "SGA-027", Severity: Medium, Resource: inst.ID,
+		f := Finding{Check: "SGA-027", Severity: Medium, Resource: inst.ID,
 			Message: fmt.Sprintf("Instance %s has the %s, so its groups' rules are all that stands between it and the internet.", inst.ID, what),
-			Fix:     "Release the address if the instance needs none: serve the public through SLB and reach out through a NAT gateway, keeping public addresses on a few dedicated instances."})
+			Fix:     "Release the address if the instance needs none: serve the public through SLB and reach out through a NAT gateway, keeping public addresses on a few dedicated instances."}
+		if exposed[inst.ID] {
+			f.Severity = High
+			f.Message = fmt.Sprintf("Instance %s has the %s, and its groups let the internet in on ports the exposure checks (SGA-001 to SGA-006) report.", inst.ID, what)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// exposedOnReportedPorts returns the instances the internet at large
+// reaches on a TCP or UDP port outside Options.AllowedPorts, or on a risky
+// port (SGA-001 to -006 report each such opening).
+func exposedOnReportedPorts(in *Input) map[string]bool {
+	out := map[string]bool{}
+	for _, x := range engineFor(in).exposed() {
+		for _, o := range x.open {
+			if !o.proto.Ports() {
+				continue
+			}
+			if len(minusPorts(o.lo, o.hi, in.Options.AllowedPorts)) > 0 || slices.ContainsFunc(riskyPorts, func(rp riskyPort) bool {
+				return (o.proto == space.TCP || o.proto == space.UDP && rp.udp) && o.lo <= rp.port && rp.port <= o.hi
+			}) {
+				out[x.inst.ID] = true
+				break
+			}
+		}
 	}
 	return out
 }

@@ -76,6 +76,8 @@ func TestDefaultPermissive(t *testing.T) {
 		{name: "default group with RDP open", check: "SGA-017", w: auto("default", "", rl("sgr-1", "in accept 1 TCP 3389/3389 0.0.0.0/0")), want: []string{"sg-a sgr-1 high"}},
 		{name: "ALL from IPv6 anywhere", check: "SGA-017", w: auto("web", sys, rl("sgr-1", "in accept 1 ALL -1/-1 ::/0")), want: []string{"sg-a sgr-1 high"}},
 		{name: "a port range holding 22", check: "SGA-017", w: auto("default-sg", "", rl("sgr-1", "in accept 1 TCP 1/1024 0.0.0.0/0")), want: []string{"sg-a sgr-1 high"}},
+		// The remote end picks its source port: a range of them still opens 22.
+		{name: "SSH from the unprivileged source ports", check: "SGA-017", w: auto("default", "", rl("sgr-1", "in accept 1 TCP 22/22 0.0.0.0/0 sport=1024/65535")), want: []string{"sg-a sgr-1 high"}},
 
 		{name: "quick-launch group with SSH from the office", check: "SGA-017", w: auto("sg-bp1fg655nh68xyz9i5j1", sys, rl("sgr-1", "in accept 100 TCP 22/22 203.0.113.0/24"))},
 		{name: "own group with SSH open is SGA-002's", check: "SGA-017", w: auto("web", "web servers", rl("sgr-1", "in accept 1 TCP 22/22 0.0.0.0/0"))},
@@ -151,6 +153,24 @@ func TestPublicAddresses(t *testing.T) {
 	if !strings.Contains(fs[0].Message, "eip-bp1abc") || !strings.Contains(fs[1].Message, "47.96.1.1") {
 		t.Errorf("messages do not name the addresses: %q, %q", fs[0].Message, fs[1].Message)
 	}
+}
+
+// TestPublicAddressExposed: the catalogue raises SGA-027 to high when the
+// instance with a public address is also exposed as SGA-001 to -006 say
+// (all ports, a risky port, a port off the allow-list), whichever family
+// the internet comes in by; an address behind closed or allowed ports
+// stays medium.
+func TestPublicAddressExposed(t *testing.T) {
+	v6 := func(w world) world { w.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5"); return w }
+	runCases(t, []checkCase{
+		{name: "SSH open", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")), want: []string{"i-web - high"}},
+		{name: "all ports over IPv6", check: "SGA-027", w: v6(web(true, rl("sgr-all6", "in accept 1 ALL -1/-1 ::/0"))), want: []string{"i-web - high"}},
+		{name: "a port off the allow-list", check: "SGA-027", w: web(true, rl("sgr-x", "in accept 1 TCP 8443/8443 0.0.0.0/0")), want: []string{"i-web - high"}},
+		{name: "HTTPS only", check: "SGA-027", w: web(true, rl("sgr-https", "in accept 1 TCP 443/443 0.0.0.0/0")), want: []string{"i-web - medium"}},
+		{name: "SSH hidden by a drop", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 5 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 0.0.0.0/0")), want: []string{"i-web - medium"}},
+		{name: "SSH from the office", check: "SGA-027", w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24")), want: []string{"i-web - medium"}},
+		{name: "no public address", check: "SGA-027", w: web(false, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"))},
+	})
 }
 
 func TestClassicNetwork(t *testing.T) {

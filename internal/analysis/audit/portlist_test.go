@@ -48,3 +48,41 @@ func TestWideListEntry(t *testing.T) {
 		t.Errorf("a list of narrow entries: %v, want none", got)
 	}
 }
+
+// TestAllPortsList: a port range list whose entries together cover every
+// port is "all ports" for the internal-rule checks, as -1/-1 or 1/65535
+// is (SGA-010 for a peer group, SGA-012 for the group itself); one that
+// leaves ports out is not.
+func TestAllPortsList(t *testing.T) {
+	lists := []*model.PortRangeList{
+		{ID: "prl-all", MaxEntries: 3, Entries: []model.PortEntry{{Range: model.PortRange{Start: 1, End: 30000}}, {Range: model.PortRange{Start: 20000, End: 65535}}}},
+		{ID: "prl-most", MaxEntries: 3, Entries: []model.PortEntry{{Range: model.PortRange{Start: 1, End: 30000}}, {Range: model.PortRange{Start: 30002, End: 65535}}}},
+	}
+	cloud := func(list, peer string) *policy.Cloud {
+		r := model.Rule{ID: "sgr-1", Direction: model.Ingress, Policy: model.Accept, Priority: 1, Protocol: model.TCP,
+			PortRangeListID: list, Peer: model.Peer{GroupID: peer}, Description: "test rule"}
+		w := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, r), grp("sg-b", vpcA, model.Normal)},
+			insts: []*model.Instance{vm("i-a", vpcA, "10.0.1.5", "sg-a"), vm("i-b", vpcA, "10.0.1.6", "sg-b")}}
+		w.groups[0].InnerAccessPolicy = model.InnerDrop
+		return w.cloud().WithPortRangeLists(lists)
+	}
+	for _, tc := range []struct {
+		check, list, peer string
+		want              int
+	}{
+		{"SGA-010", "prl-all", "sg-b", 1},
+		{"SGA-010", "prl-most", "sg-b", 0},
+		{"SGA-012", "prl-all", "sg-a", 1},
+		{"SGA-012", "prl-most", "sg-a", 0},
+	} {
+		var got []Finding
+		for _, f := range runCheck(t, tc.check, cloud(tc.list, tc.peer), Options{}) {
+			if f.RuleID == "sgr-1" {
+				got = append(got, f)
+			}
+		}
+		if len(got) != tc.want {
+			t.Errorf("%s, TCP on %s from %s: %d findings on the rule %v, want %d", tc.check, tc.list, tc.peer, len(got), got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -68,10 +69,31 @@ func allPorts(r *model.Rule) bool {
 		r.Protocol.HasPorts() && r.PortRange.Start <= 1 && r.PortRange.End >= 65535 && r.SourcePortRange.IsAny()
 }
 
-// admitsTCP reports whether a rule matches TCP traffic to port from any
-// source port.
+// allPortsOf is allPorts with a port range list read from the cloud: a
+// list whose ranges together hold every port admits all of them.
+func allPortsOf(c *policy.Cloud, r *model.Rule) bool {
+	if r.PortRangeListID == "" || !r.Protocol.HasPorts() || !r.SourcePortRange.IsAny() {
+		return allPorts(r)
+	}
+	ranges := slices.Clone(c.DestPorts(r))
+	slices.SortFunc(ranges, func(a, b model.PortRange) int { return cmp.Compare(a.Start, b.Start) })
+	next := 1 // the first port no range seen holds
+	for _, p := range ranges {
+		if p.IsAny() {
+			return true
+		}
+		if int(p.Start) > next {
+			return false
+		}
+		next = max(next, int(p.End)+1)
+	}
+	return next > 65535
+}
+
+// admitsTCP reports whether a rule matches TCP traffic to port (from some
+// source port: the remote end picks it).
 func admitsTCP(c *policy.Cloud, r *model.Rule, port uint16) bool {
-	return r.Protocol == model.ALL || r.Protocol == model.TCP && r.SourcePortRange.IsAny() &&
+	return r.Protocol == model.ALL || r.Protocol == model.TCP &&
 		slices.ContainsFunc(c.DestPorts(r), func(p model.PortRange) bool { return p.Contains(port) })
 }
 
@@ -355,7 +377,7 @@ func broadInternal(in *Input) []Finding {
 			return
 		}
 		var why []string
-		if allPorts(r) {
+		if allPortsOf(in.Cloud, r) {
 			why = append(why, "on all ports")
 		}
 		for _, b := range blocks {
@@ -465,7 +487,7 @@ func intraOpen(in *Input) []Finding {
 		}
 		for i := range g.Rules {
 			r := &g.Rules[i]
-			if r.Peer.GroupID == g.ID && allPorts(r) && in.live(g, r, model.Ingress) {
+			if r.Peer.GroupID == g.ID && allPortsOf(in.Cloud, r) && in.live(g, r, model.Ingress) {
 				out = append(out, ruleFinding("SGA-012", Low, g, r,
 					fmt.Sprintf("%s accepts %s from the group's own members.", ruleTitle(g, r), what(r)),
 					"Accept only the protocols and ports the members use between themselves, or revoke the rule if they need not talk."))

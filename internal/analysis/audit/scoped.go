@@ -38,7 +38,7 @@ func (in *Input) givenReach(r *reach.Result) {
 // instance's policy; RunScoped re-runs them only where those changed.
 var policyChecks = map[string]bool{
 	"SGA-001": true, "SGA-002": true, "SGA-003": true, "SGA-004": true, "SGA-005": true, "SGA-006": true,
-	"SGA-013": true, "SGA-022": true, "SGA-023": true, "SGA-024": true, "SGA-025": true, "SGA-028": true,
+	"SGA-013": true, "SGA-022": true, "SGA-023": true, "SGA-024": true, "SGA-025": true, "SGA-027": true, "SGA-028": true,
 }
 
 // RunScoped returns what Run(after, o) returns, given prev, what

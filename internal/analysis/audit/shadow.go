@@ -584,8 +584,8 @@ func defeatedDenyCheck(in *Input) []Finding {
 						continue
 					}
 				}
-				if dr.Protocol.HasPorts() && dr.SourcePortRange.IsSet() && !dr.SourcePortRange.Contains(policy.DefaultSourcePort) {
-					continue
+				if dr.Protocol.HasPorts() && dr.SourcePortRange.IsSet() && !dr.SourcePortRange.Contains(max(o.sports.Lo, 1)) {
+					continue // the drop does not match the source ports the opening is open from
 				}
 				if dr.Local.IsValid() && !slices.ContainsFunc(x.inst.Addresses(), dr.Local.Masked().Contains) {
 					continue

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -27,7 +28,7 @@ type summary struct {
 	corr     []space.Correlation
 
 	// views[f] is what an address of the internet at large meets in
-	// family f on the default source port (ingress spaces only).
+	// family f from any source port (ingress spaces only).
 	views [2]*view
 	// packets decides IPv4 TCP packets on the default source port, to the
 	// data-tier ports (intranet spaces only).
@@ -39,19 +40,36 @@ type summary struct {
 type view struct {
 	anon  iprange.Key
 	ok    bool      // false: rules name every address
-	open  []opening // what it may open, in the part read
+	open  []opening // what it may open, from any source port
 	drops []int     // the drop rules whose peer stands for anon, in order
 }
 
-// viewOf reads a view of one family in one part (of source ports).
-func viewOf(s *space.Space, six bool, part int) *view {
+// viewOf reads a view of one family. The remote end picks its source
+// port, so what it may open is the union over the space's parts (of
+// source ports): the default source port's part first, then, from each
+// other part, only the ports no part read before opens (each port is
+// said once, with the rule that lets it in there).
+func viewOf(s *space.Space, six bool) *view {
 	anon, ok := s.Anonymous(six)
 	v := &view{anon: anon, ok: ok}
 	if !ok {
 		return v
 	}
 	x := exposure{six: six, anon: anon}
-	x.fill(s, part)
+	def := s.PartOf(policy.DefaultSourcePort)
+	if def >= 0 {
+		x.fill(s, def)
+	}
+	for part := range s.Parts {
+		if part == def || s.Parts[part].SourcePorts.Hi == 0 {
+			continue // source port 0 is no port a connection comes from
+		}
+		y := exposure{six: six, anon: anon}
+		y.fill(s, part)
+		for _, o := range y.open {
+			x.open = withNew(x.open, o)
+		}
+	}
 	v.open = x.open
 	for di, dr := range s.Program.Rules {
 		if dr.Policy == model.Drop && s.Covers(di, six, anon) {
@@ -59,6 +77,32 @@ func viewOf(s *space.Space, six bool, part int) *view {
 		}
 	}
 	return v
+}
+
+// withNew adds to open the ports of o that no opening of its protocol in
+// open holds, as openings of o's rule.
+func withNew(open []opening, o opening) []opening {
+	var held []opening
+	for _, h := range open {
+		if h.proto == o.proto && h.lo <= o.hi && o.lo <= h.hi {
+			held = append(held, h)
+		}
+	}
+	slices.SortFunc(held, func(a, b opening) int { return cmp.Compare(a.lo, b.lo) })
+	next := int(o.lo)
+	for _, h := range held {
+		if int(h.lo) > next {
+			p := o
+			p.lo, p.hi = uint16(next), h.lo-1
+			open = append(open, p)
+		}
+		next = max(next, int(h.hi)+1)
+	}
+	if next <= int(o.hi) {
+		o.lo = uint16(next)
+		open = append(open, o)
+	}
+	return open
 }
 
 // tierPorts are the indexes in riskyPorts of the data-tier ports SGA-013
@@ -275,10 +319,9 @@ func (sm *summary) standingsOf(s *space.Space, blockersOf func(i int) bool) {
 func summarise(s *space.Space, dir model.Direction, nic model.NicType, packets bool, blockersOf func(int) bool) *summary {
 	sm := &summary{prog: s.Program}
 	sm.standingsOf(s, blockersOf)
-	part := s.PartOf(policy.DefaultSourcePort)
 	if dir == model.Ingress {
 		for f := range 2 {
-			sm.views[f] = viewOf(s, f == 1, part)
+			sm.views[f] = viewOf(s, f == 1)
 		}
 	}
 	if nic == model.Intranet && packets {
