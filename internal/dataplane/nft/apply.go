@@ -40,6 +40,14 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 			k.redial()
 			return Stats{}, err
 		}
+		if !st.table {
+			// No table, so nothing carried: the counts are of another
+			// table that was here, or of a namespace gone whose inode
+			// this one reuses.
+			k.carried.mu.Lock()
+			clear(k.carried.m)
+			k.carried.mu.Unlock()
+		}
 		k.state = st
 	}
 	p := &planner{k: k, rs: rs, old: k.state, enc: &encoder{table: k.table, conn: k.conn}}
@@ -47,13 +55,19 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 		k.redial() // drops the half-built batch
 		return Stats{}, err
 	}
+	k.carried.begin()
+	defer k.carried.end()
 	if err := k.conn.Flush(); err != nil {
 		k.redial()
 		// The batch is all or nothing; should only the kernel's answer have
 		// been lost, the next Apply finds out by reading the table again.
 		return Stats{}, fmt.Errorf("apply table inet %s%s: %w", k.table.Name, k.where(), err)
 	}
-	k.state = p.new
+	k.state, k.applied = p.new, p.new
+	k.gen = 0 // unknown: the next Drifted compares the table itself
+	if gen, err := k.generation(); err == nil {
+		k.gen = gen
+	}
 	k.carried.mu.Lock()
 	defer k.carried.mu.Unlock()
 	for key, c := range p.carry {
@@ -124,6 +138,7 @@ func (p *planner) plan() error {
 		ch := &p.rs.Chains[1+i]
 		want[ch.Name] = ch
 		p.new.chains[ch.Name] = true
+		p.new.rules[ch.Name] = len(ch.Rules)
 	}
 	var stale []string
 	for name := range old.chains {
@@ -156,7 +171,7 @@ func (p *planner) plan() error {
 			added = append(added, want[ch.Name])
 			c.AddChain(&nftables.Chain{Table: t, Name: ch.Name})
 			p.stats.ChainsAdded++
-		case old.rules != nil && old.rules[ch.Name] != len(ch.Rules):
+		case old.rules[ch.Name] != len(ch.Rules):
 			// Read from the kernel, the chain lacks rules its name says
 			// it holds (another program flushed it): written again.
 			added = append(added, want[ch.Name])

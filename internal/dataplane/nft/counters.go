@@ -1,8 +1,10 @@
 package nft
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 )
@@ -22,27 +24,65 @@ func (k *Kernel) Counters() (map[RuleKey]Counter, error) {
 			return nil, err
 		}
 	}
+	// An Apply through another Kernel moves the counts of the chains it
+	// deletes into carried as the kernel deletes them: a read that
+	// overlaps it may find a count in both. Read again until none did.
+	for try := 0; ; try++ {
+		k.carried.mu.Lock()
+		gen, busy := k.carried.gen, k.carried.applying
+		k.carried.mu.Unlock()
+		if busy {
+			if try == countersTries {
+				return nil, errApplying
+			}
+			time.Sleep(countersWait)
+			continue
+		}
+		out, err := k.kernelCounters()
+		if err != nil {
+			k.redial()
+			return nil, err
+		}
+		k.carried.mu.Lock()
+		if k.carried.gen == gen {
+			for key, c := range k.carried.m {
+				out[key] = out[key].add(c)
+			}
+			k.carried.mu.Unlock()
+			return out, nil
+		}
+		k.carried.mu.Unlock()
+		if try == countersTries {
+			return nil, errApplying
+		}
+	}
+}
+
+// Counters reads again while an Apply commits, countersTries times at
+// most, countersWait apart.
+const (
+	countersTries = 50
+	countersWait  = 10 * time.Millisecond
+)
+
+var errApplying = errors.New("the table kept changing while its counters were read; the next read tries again")
+
+// kernelCounters reads the counters the kernel holds: of the rules of
+// every chain and of the tuple sets' elements.
+func (k *Kernel) kernelCounters() (map[RuleKey]Counter, error) {
 	chains, tuples, err := k.counted()
 	if err != nil {
-		k.redial()
 		return nil, err
 	}
 	out, err := k.ruleCounters(chains)
 	if err != nil {
-		k.redial()
 		return nil, err
 	}
 	tc, err := k.setCounters(tuples)
 	if err != nil {
-		k.redial()
 		return nil, err
 	}
 	for key, c := range tc {
-		out[key] = out[key].add(c)
-	}
-	k.carried.mu.Lock()
-	defer k.carried.mu.Unlock()
-	for key, c := range k.carried.m {
 		out[key] = out[key].add(c)
 	}
 	return out, nil

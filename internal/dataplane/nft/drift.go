@@ -1,23 +1,36 @@
 package nft
 
-import "maps"
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
 
 // Drifted reports whether the table in the kernel lost the shape of what
 // this Kernel last applied: the table, its base chain's hook and rules, the
-// names of its chains, sets and maps. Another program did it (a `flush
-// ruleset`, as restarting the nftables service does; the table deleted or
-// flushed). It reads no element, so it is cheap enough to ask every few
-// seconds; an element taken out of a set is not seen. On drift the Kernel
-// forgets what it applied, so that the next Apply reads the table and
-// writes all that is missing. false before the first Apply and after a
-// failed one (the next Apply reads the table anyway).
+// names of its chains, sets and maps, and how many rules each chain holds.
+// Another program did it (a `flush ruleset`, as restarting the nftables
+// service does; the table deleted or flushed; a chain flushed). Elements of
+// sets and maps are not read: one taken out is not seen. It first asks
+// the kernel's ruleset generation, which any committed change of any table
+// moves, and reads the table only when it moved, so it is cheap enough to
+// ask every few seconds. On drift the Kernel forgets what it applied, so
+// that the next Apply reads the table and writes all that is missing.
+// false before the first Apply.
 func (k *Kernel) Drifted() (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.closed {
 		return false, errClosed
 	}
-	if k.state == nil {
+	if k.applied == nil {
+		return false, nil
+	}
+	gen, genErr := k.generation()
+	if genErr == nil && gen == k.gen && k.gen != 0 {
 		return false, nil
 	}
 	if k.conn == nil {
@@ -30,7 +43,10 @@ func (k *Kernel) Drifted() (bool, error) {
 		k.redial()
 		return false, err
 	}
-	if sameShape(now, k.state) {
+	if sameShape(now, k.applied) {
+		if genErr == nil {
+			k.gen = gen // another table changed: nothing to see until the next change
+		}
 		return false, nil
 	}
 	k.state = nil
@@ -40,7 +56,7 @@ func (k *Kernel) Drifted() (bool, error) {
 // sameShape compares two states but for the elements of sets and maps.
 func sameShape(a, b *kstate) bool {
 	return a.table == b.table && a.base == b.base && a.baseHook == b.baseHook && a.baseSig == b.baseSig &&
-		maps.Equal(a.chains, b.chains) && sameKeys(a.sets, b.sets) && sameKeys(a.maps, b.maps)
+		maps.Equal(a.chains, b.chains) && maps.Equal(a.rules, b.rules) && sameKeys(a.sets, b.sets) && sameKeys(a.maps, b.maps)
 }
 
 func sameKeys[V any](a, b map[string]V) bool {
@@ -53,4 +69,44 @@ func sameKeys[V any](a, b map[string]V) bool {
 		}
 	}
 	return true
+}
+
+// generation is the kernel's nftables ruleset generation
+// (NFT_MSG_GETGEN), which every committed change of any table moves. The
+// nftables library has no call for it: one netlink request on a socket of
+// the Kernel's namespace.
+func (k *Kernel) generation() (uint32, error) {
+	cfg := &netlink.Config{}
+	if k.ns != nil {
+		cfg.NetNS = int(k.ns.Fd())
+	}
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("netfilter netlink%s: %w", k.where(), err)
+	}
+	defer c.Close()
+	req := netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
+		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0}, // struct nfgenmsg
+	}
+	msgs, err := c.Execute(req)
+	if err != nil {
+		return 0, fmt.Errorf("ruleset generation%s: %w", k.where(), err)
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, err
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("ruleset generation%s: no NFTA_GEN_ID in the answer", k.where())
 }

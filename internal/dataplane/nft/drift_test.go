@@ -51,6 +51,7 @@ func TestDrifted(t *testing.T) {
 		{"table flushed", []string{"flush", "table", "inet", DefaultTable}},
 		{"a chain added", []string{"add", "chain", "inet", DefaultTable, "intruder"}},
 		{"a set added", []string{"add", "set", "inet", DefaultTable, "intruder", "{ type ipv4_addr; }"}},
+		{"a chain flushed", []string{"flush", "chain", "inet", DefaultTable, rs.Chains[1].Name}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			apply(t, k, rs)
@@ -65,4 +66,29 @@ func TestDrifted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDriftedAfterAnError: a Kernel that met an error (its state
+// forgotten, to be read again) still sees another program's flush; a
+// change to another table moves the kernel's generation but is no drift.
+func TestDriftedAfterAnError(t *testing.T) {
+	needKernel(t)
+	ns := newNetns(t, "drifterr")
+	k := openKernel(t, ns)
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{InterfacePrefix: "pi-"})
+	apply(t, k, rs)
+	nftIn(t, ns, "add", "table", "inet", "someone-else")
+	if d, err := k.Drifted(); d || err != nil {
+		t.Errorf("another table added: drifted %v, %v; want false", d, err)
+	}
+	k.mu.Lock()
+	k.redial() // as after a failed Apply
+	k.mu.Unlock()
+	nftIn(t, ns, "flush", "ruleset")
+	if d, err := k.Drifted(); !d || err != nil {
+		t.Fatalf("flushed after an error: drifted %v, %v; want true", d, err)
+	}
+	apply(t, k, rs)
+	checkListed(t, ns, rs)
 }

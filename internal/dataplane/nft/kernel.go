@@ -27,6 +27,11 @@ type Kernel struct {
 	// Apply (the reconcile on start) and kept up to date by each Apply; nil
 	// after an error, so that the next Apply reads it again.
 	state *kstate
+	// applied is the shape of what the last successful Apply wrote (kept
+	// across errors, unlike state), and gen the kernel's ruleset
+	// generation right after it (0: unknown): Drifted compares with them.
+	applied *kstate
+	gen     uint32
 	// carried holds the counters of deleted chains whose rules no new chain
 	// took over; they live in memory only, shared by the Kernels of the
 	// table (see tableCarried).
@@ -34,10 +39,31 @@ type Kernel struct {
 	closed  bool // every call fails: dialling again would open the caller's namespace
 }
 
-// carriedCounts are the counts a table carries in memory.
+// carriedCounts are the counts a table carries in memory. An Apply moves
+// the counts of the chains it deletes into m in the same step as the
+// kernel deletes them; gen and applying let Counters, reading the kernel
+// through another Kernel meanwhile, tell that it may have read a count
+// both in the kernel and in m (a seqlock).
 type carriedCounts struct {
-	mu sync.Mutex
-	m  map[RuleKey]Counter
+	mu       sync.Mutex
+	m        map[RuleKey]Counter
+	gen      uint64 // changes when an Apply begins and ends its commit
+	applying bool
+}
+
+// begin and end bracket an Apply's commit and the move of its counts.
+func (c *carriedCounts) begin() {
+	c.mu.Lock()
+	c.applying = true
+	c.gen++
+	c.mu.Unlock()
+}
+
+func (c *carriedCounts) end() {
+	c.mu.Lock()
+	c.applying = false
+	c.gen++
+	c.mu.Unlock()
 }
 
 // carriedByTable holds the carried counts of each table (namespace and
@@ -164,7 +190,7 @@ func (k *Kernel) Delete() error {
 			return err
 		}
 	}
-	k.state = nil
+	k.state, k.applied = nil, nil
 	k.carried.mu.Lock()
 	clear(k.carried.m)
 	k.carried.mu.Unlock()

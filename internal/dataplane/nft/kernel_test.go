@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
@@ -312,29 +313,56 @@ func TestKernelClosed(t *testing.T) {
 
 // TestCarriedCountsBelongToTheNamespace: two Kernels of one table share
 // the counts it carries (the agent applies through one and counts through
-// the other); a namespace made again under the same name is another, and
-// its table carries nothing of the old one's.
+// the other); a namespace made again under the same name is another (the
+// kernel may give it the old one's inode): its first Apply finds no table,
+// and so nothing carried.
 func TestCarriedCountsBelongToTheNamespace(t *testing.T) {
 	needKernel(t)
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{})
 	ns := newNetns(t, "carry")
 	a, b := openKernel(t, ns), openKernel(t, ns)
 	if a.carried != b.carried {
 		t.Fatal("two Kernels of one table do not share its carried counts")
 	}
-	key := RuleKey{GroupID: "sg-carry", RuleID: "sgr-carry"}
+	key := RuleKey{GroupID: "sg-web", RuleID: "sgr-http"}
+	apply(t, a, rs)
 	a.carried.m[key] = Counter{Packets: 7}
+	if got, err := b.Counters(); err != nil || got[key].Packets != 7 {
+		t.Errorf("the counting Kernel reads %+v, %v; want the 7 packets carried", got[key], err)
+	}
 	a.Close()
 	b.Close()
 	run(t, "ip", "netns", "del", ns)
 	run(t, "ip", "netns", "add", ns)
-	c := openKernel(t, ns)
-	if got := c.carried.m[key]; got.Packets != 0 {
-		t.Errorf("a namespace made again under the name %s carries the old one's counts: %+v", ns, got)
+	k := openKernel(t, ns)
+	apply(t, k, rs)
+	if got, err := k.Counters(); err != nil || got[key].Packets != 0 {
+		t.Errorf("a namespace made again under the name %s counts %+v, %v; want none of the old one's", ns, got[key], err)
 	}
 	if other, _ := Open(ns, Options{Table: "other"}); other != nil {
 		defer other.Close()
-		if other.carried == c.carried {
+		if other.carried == k.carried {
 			t.Error("two tables of one namespace share carried counts")
 		}
+	}
+}
+
+// TestCountersWaitForAnApply: while an Apply commits (and moves the counts
+// of the chains it deletes), a read of the counters through another
+// Kernel, which could count them twice, is refused rather than answered.
+func TestCountersWaitForAnApply(t *testing.T) {
+	needKernel(t)
+	c, _, _ := webCloud()
+	ns := newNetns(t, "seq")
+	a, b := openKernel(t, ns), openKernel(t, ns)
+	apply(t, a, Build(c, "h1", Options{}))
+	a.carried.begin()
+	if _, err := b.Counters(); !errors.Is(err, errApplying) {
+		t.Errorf("counters read during an Apply's commit: %v; want errApplying", err)
+	}
+	a.carried.end()
+	if _, err := b.Counters(); err != nil {
+		t.Errorf("counters read after the commit: %v", err)
 	}
 }

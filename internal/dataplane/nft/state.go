@@ -21,10 +21,9 @@ type kstate struct {
 	baseHook bool   // ... with the right hook, type and policy
 	baseSig  string // ... and these rules (see exprSig)
 	chains   map[string]bool
-	// rules counts each chain's rules as read from the kernel; nil when
-	// the state is what this Kernel applied. A chain is named by its
-	// content, so its name says what it holds, unless another program
-	// flushed it or took rules out: then it holds fewer.
+	// rules counts each chain's rules (but the base chain's). A chain is
+	// named by its content, so its name says what it holds, unless
+	// another program flushed it or took rules out: then it holds fewer.
 	rules map[string]int
 	sets  map[string]*kset
 	maps  map[string]map[string]string // map → interface → chain
@@ -39,14 +38,14 @@ type kset struct {
 }
 
 func emptyState() *kstate {
-	return &kstate{chains: map[string]bool{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
+	return &kstate{chains: map[string]bool{}, rules: map[string]int{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
 }
 
 // read reads the table from the kernel.
 func (k *Kernel) read() (*kstate, error) { return k.readTable(true) }
 
 // readTable reads the table from the kernel; without elements, its sets'
-// and maps' elements are not read (they are left empty).
+// and maps' elements are not read (they are left empty), the rest is.
 func (k *Kernel) readTable(elements bool) (*kstate, error) {
 	st := emptyState()
 	exists, err := k.tableExists()
@@ -64,16 +63,11 @@ func (k *Kernel) readTable(elements bool) (*kstate, error) {
 		}
 		if c.Name != BaseChain {
 			st.chains[c.Name] = true
-			if elements {
-				rules, err := k.conn.GetRules(k.table, c)
-				if err != nil {
-					return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
-				}
-				if st.rules == nil {
-					st.rules = map[string]int{}
-				}
-				st.rules[c.Name] = len(rules)
+			rules, err := k.conn.GetRules(k.table, c)
+			if err != nil {
+				return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
 			}
+			st.rules[c.Name] = len(rules)
 			continue
 		}
 		st.base = true
