@@ -27,12 +27,13 @@ type Entries struct {
 const EntryRetention = 24 * time.Hour
 
 type keptEntry struct {
-	e    nft.Entry
-	last time.Time // when a ruleset last set it
+	e       nft.Entry
+	inForce bool      // the last ruleset set it
+	left    time.Time // when it left the ruleset in force
 }
 
-// Set adds the entries of a ruleset, and forgets those no ruleset set for
-// EntryRetention.
+// Set takes the entries of the ruleset now in force, and forgets those out
+// of force for EntryRetention.
 func (t *Entries) Set(m map[nft.EntryID]nft.Entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -43,16 +44,21 @@ func (t *Entries) Set(m map[nft.EntryID]nft.Entry) {
 	if t.byID == nil {
 		t.byID, t.by32, t.clash = map[nft.EntryID]keptEntry{}, map[uint32]nft.EntryID{}, map[uint32]bool{}
 	}
-	for id, e := range m {
-		t.byID[id] = keptEntry{e, now}
-		t.index(id)
-	}
 	pruned := false
 	for id, k := range t.byID {
-		if now.Sub(k.last) > EntryRetention {
+		_, still := m[id]
+		switch {
+		case still:
+		case k.inForce:
+			t.byID[id] = keptEntry{e: k.e, left: now}
+		case now.Sub(k.left) > EntryRetention:
 			delete(t.byID, id)
 			pruned = true
 		}
+	}
+	for id, e := range m {
+		t.byID[id] = keptEntry{e: e, inForce: true}
+		t.index(id)
 	}
 	if pruned {
 		clear(t.by32)
