@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/palisade-sg/palisade/internal/lab"
 	"github.com/palisade-sg/palisade/internal/lab/labctl"
 )
 
@@ -55,6 +56,10 @@ func labDown(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = labFlagsUsage(fs, "palisade lab down [--name N]", "Stop the lab's agents and server and remove every namespace it made (root only).")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
+	}
+	if err := lab.CheckName(*name); err != nil {
+		fmt.Fprintln(stderr, "palisade lab down:", err)
+		return 2
 	}
 	var ctl labctl.Control
 	if b, err := os.ReadFile(labctl.ControlPath(*name)); err == nil {

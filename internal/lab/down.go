@@ -22,8 +22,8 @@ func (l *Lab) Down() error {
 // state it is in: it also cleans up after a crashed Up. Processes still
 // running in them keep the kernel's namespaces alive but nameless.
 func Remove(name string) error {
-	if !labName.MatchString(name) {
-		return fmt.Errorf("lab name %q: use 1 to 12 lowercase letters and digits", name)
+	if err := CheckName(name); err != nil {
+		return err
 	}
 	names, err := listNetns(nsPrefix(name))
 	if err != nil {

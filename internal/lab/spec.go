@@ -64,10 +64,19 @@ var (
 	reservedV4 = netip.MustParsePrefix("169.254.0.0/16")
 )
 
+// CheckName refuses a lab name that is not 1 to 12 lowercase letters and
+// digits: a name makes file names and globs (lab down removes NAME.db*).
+func CheckName(name string) error {
+	if !labName.MatchString(name) {
+		return fmt.Errorf("lab name %q: use 1 to 12 lowercase letters and digits", name)
+	}
+	return nil
+}
+
 // Validate reports the first problem of a spec, saying how to fix it.
 func (s *Spec) Validate() error {
-	if !labName.MatchString(s.Name) {
-		return fmt.Errorf("lab name %q: use 1 to 12 lowercase letters and digits", s.Name)
+	if err := CheckName(s.Name); err != nil {
+		return err
 	}
 	if len(s.Hosts) == 0 || len(s.Hosts) > MaxHosts {
 		return fmt.Errorf("a lab needs 1 to %d hosts, got %d", MaxHosts, len(s.Hosts))

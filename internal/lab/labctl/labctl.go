@@ -367,6 +367,9 @@ func waitApplied(ec *ecs.Client, l *lab.Lab, timeout time.Duration) error {
 
 // Down stops the lab's processes and removes its namespaces and files.
 func Down(name string, ctl *Control) error {
+	if err := lab.CheckName(name); err != nil {
+		return err // before any file: the name makes globs
+	}
 	for _, pid := range ctl.Pids {
 		if p, err := os.FindProcess(pid); err == nil {
 			p.Signal(syscall.SIGTERM)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,15 @@ func TestRemoveStore(t *testing.T) {
 	slices.Sort(left)
 	if want := []string{"a-server.log", "ab.db", "ab.db.flows/seg-1"}; !slices.Equal(left, want) {
 		t.Errorf("left %v, want %v", left, want)
+	}
+}
+
+// TestDownRefusesABadName: a name that is not a lab's ("*", a path) is
+// refused before anything is removed: it makes the globs of Down.
+func TestDownRefusesABadName(t *testing.T) {
+	for _, name := range []string{"*", "a*", "../x", ""} {
+		if err := Down(name, &Control{}); err == nil || !strings.Contains(err.Error(), "lowercase letters and digits") {
+			t.Errorf("Down(%q): %v; want the name refused", name, err)
+		}
 	}
 }
