@@ -382,8 +382,13 @@ func (c *Console) flowLogsPage(p *page) {
 const maxEvents = 100
 
 // eventScanPages bounds the pages of trail.MaxPartResults of the
-// account's events the events page reads for one region's newest.
-const eventScanPages = 10
+// account's events the events page reads for one region's newest, and
+// eventScanTime the time it takes (a server that does not answer holds
+// each page for the peers' timeout).
+const (
+	eventScanPages = 50
+	eventScanTime  = 5 * time.Second
+)
 
 // eventsPage lists the latest events of the account (its changes and its
 // refused calls) in the region, newest first, from the event trail of
@@ -400,7 +405,8 @@ func (c *Console) eventsPage(p *page) {
 		var shown []trail.Event
 		var missing []string
 		scanned := 0 // events read, where more remain unread
-		for range eventScanPages {
+		deadline := time.Now().Add(eventScanTime)
+		for n := 0; n < eventScanPages && (n == 0 || time.Now().Before(deadline)); n++ {
 			res, err := c.events.Lookup(p.ctx(), p.caller.Account, params)
 			if err != nil {
 				c.fail(p, err)
@@ -421,7 +427,8 @@ func (c *Console) eventsPage(p *page) {
 				scanned = 0
 				break
 			}
-			if len(shown) == maxEvents {
+			// Full, or held open only by servers that did not answer.
+			if len(shown) == maxEvents || len(res.Events) == 0 {
 				break
 			}
 			params["NextToken"] = res.NextToken

@@ -26,8 +26,10 @@ const (
 	MaxMaxResults     = 50
 	// MaxPartResults bounds a page of one server's own part
 	// (peers.LocalParam) and of the console's reads (Lookup): they scan
-	// more than a client's page at a time.
-	MaxPartResults = 1000
+	// more than a client's page at a time, but an event may encode to
+	// tens of KiB (a hostile caller's parameters), so a page stays well
+	// under a peer's answer limit (peers.maxAnswer, 16 MiB).
+	MaxPartResults = 200
 	defaultWindow  = 7 * 24 * time.Hour
 	maxAttrs       = 2
 )

@@ -288,11 +288,11 @@ func TestMergedQueries(t *testing.T) {
 				"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "CreateSecurityGroup"}, &local); code != "" || len(local.Events) != 0 {
 				t.Errorf("the third server's own part: %s, %d events; want none", code, len(local.Events))
 			}
-			// A server's own part takes pages of up to 1,000 (the console
+			// A server's own part takes pages of up to 200 (the console
 			// scans with them); a client's merged answer up to 50.
 			for _, c := range []struct {
 				local, max, code string
-			}{{"true", "1000", ""}, {"true", "1001", "InvalidParameter"}, {"false", "51", "InvalidParameter"}, {"false", "50", ""}} {
+			}{{"true", "200", ""}, {"true", "201", "InvalidParameter"}, {"false", "51", "InvalidParameter"}, {"false", "50", ""}} {
 				var p eventsPage
 				if code := third.call(t, trail.Version, "LookupEvents", map[string]string{"PalisadeLocalOnly": c.local, "MaxResults": c.max}, &p); code != c.code {
 					t.Errorf("LookupEvents, PalisadeLocalOnly=%s MaxResults=%s: %q, want %q", c.local, c.max, code, c.code)
@@ -416,6 +416,14 @@ func TestMergedQueries(t *testing.T) {
 					got, missing, ep.NextToken, want)
 			}
 			t.Logf("LookupEvents with a hung server answered in %v (PeerTimeout 1s)", time.Since(start).Round(time.Millisecond))
+			// The console's events page lists what the others gave and
+			// names those that did not answer.
+			page = consolePage(t, ss[2], "r/cn-hangzhou/events")
+			for _, want := range append([]string{`id="events-missing"`, "<code>hung</code>", "<code>gone</code>"}, one...) {
+				if !strings.Contains(page, want) {
+					t.Errorf("with servers not answering, the console's events page lacks %s", want)
+				}
+			}
 			var fp2 flowPage
 			code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "50"}, &fp2)
 			missing = slices.Sorted(slices.Values(fp2.PalisadeMissingServers))
