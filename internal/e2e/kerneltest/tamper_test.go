@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,9 +60,15 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("nft %v: %v\n%s", cmd, err, out)
 		}
+		// Back when the table lists the rule again (a probe that is not
+		// delivered could also be one that timed out).
 		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-			return !delivered(denied), "after nft " + cmd[0] + " " + cmd[1] + ", the denied flow is still delivered"
+			out, err := exec.Command("ip", "netns", "exec", l.HostNetns("h0"), "nft", "list", "table", "inet", table).CombinedOutput()
+			return err == nil && strings.Contains(string(out), "sg-srv/sgr-web"), "after nft " + strings.Join(cmd, " ") + ", the table is not back"
 		})
+		if delivered(denied) {
+			t.Errorf("after nft %v and the repair, the denied flow is delivered", cmd)
+		}
 		if !delivered(allowed) {
 			t.Errorf("after nft %v and the repair, the allowed flow is not delivered", cmd)
 		}
