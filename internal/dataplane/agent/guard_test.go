@@ -3,13 +3,10 @@ package agent
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 )
 
 // TestAgentPutsTheTableBack: another program flushes the agent's table
@@ -30,16 +27,7 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var log syncBuffer
-				e := &env{src: &fakeSource{calls: make(chan *call), reported: make(chan reportAt, 1000)},
-					kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
-				ctx, cancel := context.WithCancel(context.Background())
-				e.cancel = cancel
-				cfg := Config{Host: host, NFT: opts, Log: slog.New(slog.NewTextHandler(&log, nil)), Source: e.src, CheckEvery: tc.checkEvery,
-					OpenTable: func() (nft.Table, error) { return e.kernel, nil },
-					OnApplied: func(rev int64, _ nft.Stats) { e.applied <- rev }}
-				go func() { e.done <- Run(ctx, cfg) }()
-				t.Cleanup(func() { e.stop(t) })
+				e, log := runLogged(t, func(c *Config) { c.CheckEvery = tc.checkEvery })
 
 				groups, ins := records(80)
 				e.expect(t, "snapshot").answer(reply{snap: snapshotOf(5, groups, ins)})

@@ -1,34 +1,14 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 )
-
-// syncBuffer is a log the agent writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // An instance the compiler leaves out (its interface cannot be programmed)
 // is not enforced: the agent must say so, once, not apply silently.
@@ -44,16 +24,7 @@ func TestAgentLogsInstancesLeftOut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var log syncBuffer
-				e := &env{src: &fakeSource{calls: make(chan *call), reported: make(chan reportAt, 1000)},
-					kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
-				ctx, cancel := context.WithCancel(context.Background())
-				e.cancel = cancel
-				cfg := Config{Host: host, NFT: opts, Log: slog.New(slog.NewTextHandler(&log, nil)), Source: e.src,
-					OpenTable: func() (nft.Table, error) { return e.kernel, nil },
-					OnApplied: func(rev int64, _ nft.Stats) { e.applied <- rev }}
-				go func() { e.done <- Run(ctx, cfg) }()
-				t.Cleanup(func() { e.stop(t) })
+				e, log := runLogged(t, nil)
 
 				groups, ins := records(80)
 				ins[0].Interface = tc.iface
@@ -75,4 +46,24 @@ func TestAgentLogsInstancesLeftOut(t *testing.T) {
 			})
 		})
 	}
+}
+
+// runLogged runs an agent on a fake source and kernel, as newEnv does,
+// with its log kept for the test to read; tweak, if set, changes its
+// configuration first.
+func runLogged(t *testing.T, tweak func(*Config)) (*env, *lockedBuffer) {
+	log := &lockedBuffer{}
+	e := &env{src: &fakeSource{calls: make(chan *call), reported: make(chan reportAt, 1000)},
+		kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	cfg := Config{Host: host, NFT: opts, Log: slog.New(slog.NewTextHandler(log, nil)), Source: e.src,
+		OpenTable: func() (nft.Table, error) { return e.kernel, nil },
+		OnApplied: func(rev int64, _ nft.Stats) { e.applied <- rev }}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	go func() { e.done <- Run(ctx, cfg) }()
+	t.Cleanup(func() { e.stop(t) })
+	return e, log
 }
