@@ -90,11 +90,12 @@ func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[ne
 	return nil
 }
 
-// setENIGroups checks and sets an ENI's whole group set (see setGroups).
-func setENIGroups(tx store.ReadTx, c Caller, n *model.NetworkInterface, ids []string) error {
+// setENIGroups checks and sets an ENI's whole group set (see setGroups,
+// and its full).
+func setENIGroups(tx store.ReadTx, c Caller, n *model.NetworkInterface, ids []string, full string) error {
 	fits := func(groups []*model.SecurityGroup) *ecserr.Error { return model.CheckENIGroups(n, groups) }
 	over := func(g *model.SecurityGroup, members, _ int) error {
-		return ecserr.Forbidden("SecurityGroupInstanceLimitExceed", "Security group %s has %d members, its limit; network interface %s cannot join it.", g.ID, members, n.ID)
+		return ecserr.Forbidden(full, "Security group %s has %d members, its limit; network interface %s cannot join it.", g.ID, members, n.ID)
 	}
 	if err := checkGroupSet(tx, c, n.ID, n.SecurityGroups, ids, 1, fits, over); err != nil {
 		return err
@@ -172,7 +173,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 		if len(all) >= model.MaxENIsPerAccount {
 			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", len(all), c.Region)
 		}
-		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs)); err != nil {
+		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), "SecurityGroupInstanceLimitExceed"); err != nil {
 			return nil, err
 		}
 		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
@@ -466,7 +467,7 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in Modify
 				if err := checkRepeats(in.SecurityGroupIDs); err != nil {
 					return struct{}{}, err
 				}
-				if err := setGroups(tx, c, inst, slices.Clone(in.SecurityGroupIDs), 1); err != nil {
+				if err := setGroups(tx, c, inst, slices.Clone(in.SecurityGroupIDs), 1, joinFull); err != nil {
 					return struct{}{}, err
 				}
 			}
@@ -482,7 +483,7 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in Modify
 			n.DeleteOnRelease = *in.DeleteOnRelease
 		}
 		if len(in.SecurityGroupIDs) > 0 {
-			if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs)); err != nil {
+			if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), "SecurityGroupInstanceLimitExceed"); err != nil {
 				return struct{}{}, err
 			}
 		}
@@ -509,7 +510,12 @@ func (s *Service) eniMembership(tx store.Tx, caller Caller, n *model.NetworkInte
 	case join && g.VpcID != n.VpcID:
 		return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
 	case join:
-		if err := setENIGroups(tx, c, n, append(ids, g.ID)); err != nil {
+		// As for an instance (instanceMembership): Join names the mix of
+		// types with its own code, not the group-set one.
+		if first, err := GetGroup(tx, c, ids[0]); err == nil && first.Type != g.Type {
+			return ecserr.BadRequest("InvalidOperation.MultiGroupType", "Network interface %s is in %s groups and cannot join %s group %s.", n.ID, first.Type, g.Type, g.ID)
+		}
+		if err := setENIGroups(tx, c, n, append(ids, g.ID), joinFull); err != nil {
 			return err
 		}
 	case i < 0 && s.LenientRevoke:

@@ -284,7 +284,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	// counting the whole batch against the groups' member limits.
 	probe := base
 	probe.ID = "being launched"
-	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount); err != nil {
+	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount, joinFull); err != nil {
 		return nil, err
 	}
 	var public map[netip.Addr]bool
@@ -777,7 +777,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 			if len(groups) > model.MaxGroupsPerInstance {
 				return struct{}{}, ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", inst.ID, len(groups), model.MaxGroupsPerInstance)
 			}
-			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1); err != nil {
+			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1, "SecurityGroupInstanceLimitExceed"); err != nil {
 				return struct{}{}, err
 			}
 		}

@@ -13,11 +13,13 @@ import (
 // in the caller's account, the set fits the instance (count, type, VPC), the
 // rule total of the NIC stays within its quota, and no group overflows its
 // member limit when joining instances (like this one) join it at once. The
-// caller stores the instance.
-func setGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, joining int) error {
+// caller stores the instance. full is the code of the refusal of a full
+// group: the actions spell it differently (ModifyInstanceAttribute without
+// the trailing d).
+func setGroups(tx store.ReadTx, c Caller, in *model.Instance, ids []string, joining int, full string) error {
 	fits := func(groups []*model.SecurityGroup) *ecserr.Error { return model.CheckInstanceGroups(in, groups) }
 	over := func(g *model.SecurityGroup, members, limit int) error {
-		return ecserr.Forbidden("SecurityGroupInstanceLimitExceeded", "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, members, joining, limit)
+		return ecserr.Forbidden(full, "Security group %s has %d members; %d more would exceed its limit of %d.", g.ID, members, joining, limit)
 	}
 	if err := checkGroupSet(tx, c, in.ID, in.SecurityGroups, ids, joining, fits, over); err != nil {
 		return err
@@ -73,6 +75,10 @@ type MembershipInput struct {
 	NetworkInterfaceID string
 	Idempotency        `json:"-"`
 }
+
+// joinFull is JoinSecurityGroup's code for a full group (RunInstances
+// answers so too).
+const joinFull = "SecurityGroupInstanceLimitExceeded"
 
 // JoinSecurityGroup adds an instance, or an ENI, to a group.
 func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) error {
@@ -142,7 +148,7 @@ func (s *Service) instanceMembership(tx store.Tx, caller Caller, instanceID, gro
 		if g.VpcID != inst.VpcID {
 			return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, inst.ID)
 		}
-		if err := setGroups(tx, c, inst, append(slices.Clone(inst.SecurityGroups), g.ID), 1); err != nil {
+		if err := setGroups(tx, c, inst, append(slices.Clone(inst.SecurityGroups), g.ID), 1, joinFull); err != nil {
 			return err
 		}
 	case i < 0 && s.LenientRevoke:

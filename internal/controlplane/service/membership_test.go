@@ -135,3 +135,80 @@ func TestNICRuleQuotaWeighsPortLists(t *testing.T) {
 	wantCode(t, e.s.ModifyNetworkInterfaceAttribute(e.ctx, ModifyENIInput{Caller: e.c, NetworkInterfaceID: n.ID, SecurityGroupIDs: groups}), "AclLimitExceed")
 	wantCode(t, e.s.ModifyInstanceAttribute(e.ctx, ModifyInstanceInput{Caller: e.c, InstanceID: inst, SecurityGroupIDs: groups}), "AclLimitExceed")
 }
+
+// TestMembershipErrorsByAction: the refusals of a group change carry the
+// code and status the ECS action documents for them: JoinSecurityGroup by
+// a secondary ENI answers as by an instance (400
+// InvalidOperation.MultiGroupType, 403 SecurityGroupInstanceLimitExceeded),
+// ModifyInstanceAttribute with a full group 403
+// SecurityGroupInstanceLimitExceed (no trailing d); none changes anything.
+func TestMembershipErrorsByAction(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	a := e.group(CreateGroupInput{VpcID: vpc})
+	full := e.group(CreateGroupInput{VpcID: vpc})
+	ent := e.group(CreateGroupInput{VpcID: vpc, Type: model.Enterprise})
+	inst := e.instance(vpc, a)
+	n := model.NetworkInterface{ID: model.NewID("eni"), Region: e.c.Region, Owner: e.c.Account, VpcID: vpc, Type: model.ENISecondary,
+		Status: model.ENIAvailable, PrivateIP: netip.MustParseAddr("192.168.1.20"), SecurityGroups: []string{a}}
+	e.put(KindENI, n.ID, n)
+	if _, err := e.s.Store.Update(e.ctx, func(tx store.Tx) error {
+		for range model.MaxGroupMembers {
+			m := model.Instance{ID: model.NewID("i"), Region: e.c.Region, Owner: e.c.Account, VpcID: vpc,
+				PrivateIP: netip.MustParseAddr("192.168.2.10"), Status: model.StatusRunning, SecurityGroups: []string{full}}
+			if err := store.PutAs(tx, KindInstance, m.ID, e.c.Account, e.c.Region, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	groups := func() (ofInst, ofENI []string) {
+		got, err := View(e.s, e.ctx, func(tx store.ReadTx) ([2][]string, error) {
+			i, err := GetInstance(tx, e.c, inst)
+			if err != nil {
+				return [2][]string{}, err
+			}
+			m, err := GetENI(tx, e.c, n.ID)
+			if err != nil {
+				return [2][]string{}, err
+			}
+			return [2][]string{i.SecurityGroups, m.SecurityGroups}, nil
+		})
+		wantCode(t, err, "")
+		return got[0], got[1]
+	}
+	join := func(nic, group string) func() error {
+		in := MembershipInput{Caller: e.c, InstanceID: nic, SecurityGroupID: group}
+		if nic == n.ID {
+			in = MembershipInput{Caller: e.c, NetworkInterfaceID: nic, SecurityGroupID: group}
+		}
+		return func() error { return e.s.JoinSecurityGroup(e.ctx, in) }
+	}
+	for _, tc := range []struct {
+		name   string
+		do     func() error
+		status int
+		code   string
+	}{
+		{"ENI joins a group of the other type", join(n.ID, ent), 400, "InvalidOperation.MultiGroupType"},
+		{"ENI joins a full group", join(n.ID, full), 403, "SecurityGroupInstanceLimitExceeded"},
+		{"instance joins a full group", join(inst, full), 403, "SecurityGroupInstanceLimitExceeded"},
+		{"instance set with a full group", func() error {
+			return e.s.ModifyInstanceAttribute(e.ctx, ModifyInstanceInput{Caller: e.c, InstanceID: inst, SecurityGroupIDs: []string{a, full}})
+		}, 403, "SecurityGroupInstanceLimitExceed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bi, be := groups()
+			err := tc.do()
+			wantCode(t, err, tc.code)
+			if got := ecserr.As(err).Status; got != tc.status {
+				t.Errorf("HTTP %d, want %d", got, tc.status)
+			}
+			if ai, ae := groups(); !slices.Equal(ai, bi) || !slices.Equal(ae, be) {
+				t.Errorf("groups of the instance %v and the ENI %v after a refused call, were %v and %v", ai, ae, bi, be)
+			}
+		})
+	}
+}
