@@ -345,12 +345,18 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 			}
 			drop[id] = true
 		}
+		seen := map[string]bool{}
 		for i, p := range in.Permissions {
 			r, err := resolveRule(tx, c, g, dir, p, i+1)
 			if err != nil {
 				return struct{}{}, err
 			}
 			key := r.Key()
+			// As in Authorize: ECS refuses a request naming a rule twice.
+			if seen[key] {
+				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "Permissions.%d repeats an earlier rule of the same request.", i+1)
+			}
+			seen[key] = true
 			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) })
 			if j < 0 {
 				if s.LenientRevoke {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 )
@@ -262,5 +263,37 @@ func TestPeerNameOtherAccount(t *testing.T) {
 		if names["sgr-noowner"] != "" || names["sgr-mine"] != "mine" {
 			t.Errorf("readOnly=%v: peer names %v; want none for another account's group, %q for ours", readOnly, names, "mine")
 		}
+	}
+}
+
+// TestRevokeRepeatedPermissions: a Revoke naming one rule twice in its
+// Permissions is refused with 400 InvalidParam.DuplicatePermissions, as
+// Authorize is (reference 3.9), however the two are spelled, and removes
+// nothing.
+func TestRevokeRepeatedPermissions(t *testing.T) {
+	e := newEnv(t)
+	sg := e.group(CreateGroupInput{VpcID: e.vpc()})
+	ssh := model.RuleInput{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}
+	sshSpelled := model.RuleInput{IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8", Policy: "Accept", Priority: "1", Description: "other"}
+	web := model.RuleInput{IpProtocol: "tcp", PortRange: "80/80", SourceCidrIp: "0.0.0.0/0"}
+	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, Permissions: []model.RuleInput{ssh, web}}), "")
+	for _, tt := range []struct {
+		name  string
+		perms []model.RuleInput
+		code  string
+	}{
+		{"the same rule twice", []model.RuleInput{ssh, web, ssh}, "InvalidParam.DuplicatePermissions"},
+		{"the same rule spelled two ways", []model.RuleInput{ssh, sshSpelled}, "InvalidParam.DuplicatePermissions"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := e.s.Revoke(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress, Permissions: tt.perms})
+			wantCode(t, err, tt.code)
+			if got := ecserr.As(err).Status; got != 400 {
+				t.Errorf("HTTP %d, want 400", got)
+			}
+			if n := len(e.load(sg).Rules); n != 2 {
+				t.Errorf("%d rules after a refused revoke, want 2", n)
+			}
+		})
 	}
 }
