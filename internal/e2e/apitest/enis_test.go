@@ -174,6 +174,7 @@ func TestENIErrors(t *testing.T) {
 	vsw := createVSwitch(t, e.vpc, v, "10.0.1.0/24")
 	sg := createGroup(t, c, "ga", v, "")
 	farGroup := createGroup(t, c, "far", far, "")
+	ent := createGroup(t, c, "ent", v, "enterprise")
 	inst := runInstance(t, c, vsw, sg)
 	eni := createENI(t, c, vsw, "10.0.1.50", sg).NetworkInterfaceId
 	primary := "eni-" + inst[len("i-"):]
@@ -236,6 +237,12 @@ func TestENIErrors(t *testing.T) {
 			_, err := c.JoinSecurityGroup(r)
 			return err
 		}, 403, "InvalidOperation.VpcMismatch"},
+		{"join a group of the other type", func() error {
+			r := ecs.CreateJoinSecurityGroupRequest()
+			r.NetworkInterfaceId, r.SecurityGroupId = eni, ent
+			_, err := c.JoinSecurityGroup(r)
+			return err
+		}, 400, "InvalidOperation.MultiGroupType"},
 		{"leave the last group", func() error {
 			r := ecs.CreateLeaveSecurityGroupRequest()
 			r.NetworkInterfaceId, r.SecurityGroupId = eni, sg
