@@ -193,8 +193,8 @@ func nounPlural(n int) string {
 // leave an instance without a group, but an imported account can hold one
 // (a failed change, a group deleted behind the instance's back, or groups
 // the credentials cannot read), and such an instance's traffic follows no
-// rule anyone can review. Network interfaces are judged the same way once
-// the model has them: see nicsWithoutGroup.
+// rule anyone can review. The cloud's NICs are its instances and their
+// secondary ENIs: an ENI is judged the same way, worded as one.
 func withoutGroup(in *Input) []Finding {
 	var out []Finding
 	for _, inst := range in.instancesByID() {
@@ -212,14 +212,8 @@ func withoutGroup(in *Input) []Finding {
 		out = append(out, Finding{Check: "SGA-029", Severity: High, Resource: inst.ID, Message: msg,
 			Fix: "Put it in a group made for its role (" + how + "), then check its flows with palisade reach."})
 	}
-	return append(out, nicsWithoutGroup(in)...)
+	return out
 }
-
-// nicsWithoutGroup is SGA-029 for secondary network interfaces: none yet,
-// since the model's instances have only their primary interface. When
-// network interfaces arrive, report each one in no existing group here,
-// Resource its eni- ID.
-func nicsWithoutGroup(*Input) []Finding { return nil }
 
 // SGA-031: a basic group that the configured policy (Options.EnterpriseTags,
 // Options.EnterpriseVPCs) requires to be enterprise. A group is required to
