@@ -569,3 +569,65 @@ func TestLargeReadSet(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitSize: concurrent Updates whose records each fit etcd's
+// --max-request-bytes (1.5 MiB by default) but together do not (security
+// groups of a few hundred rules, written at once) all commit: a batch
+// stops before its transaction nears the limit, as it does for ops.
+func TestGroupCommitSize(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	cases := []struct {
+		name    string
+		updates int
+		size    int
+	}{
+		{"small records, one batch", 8, 1 << 10},
+		{"records of 300 KiB, 2.4 MiB in all", 8, 300 << 10},
+		{"records of 1 MiB", 3, 1 << 20},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/size/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			data := []byte(`"` + string(make([]byte, tc.size)) + `"`)
+			for i := range data[1 : len(data)-1] {
+				data[1+i] = 'x'
+			}
+			// Hold the writer so that every Update queues and one batch
+			// could take them all.
+			s.wmu.Lock()
+			errs := make([]error, tc.updates)
+			var wg sync.WaitGroup
+			for i := range tc.updates {
+				wg.Go(func() {
+					_, errs[i] = s.Update(ctx, func(tx store.Tx) error {
+						return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data})
+					})
+				})
+			}
+			for {
+				s.qmu.Lock()
+				n := len(s.queue)
+				s.qmu.Unlock()
+				if n == tc.updates {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			s.wmu.Unlock()
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("Update %d: %v", i, err)
+				}
+			}
+			if rev, err := s.Revision(ctx); err != nil || rev != int64(tc.updates) {
+				t.Errorf("revision = %d, %v; want %d", rev, err, tc.updates)
+			}
+		})
+	}
+}

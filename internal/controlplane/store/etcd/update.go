@@ -22,6 +22,12 @@ const (
 	// opBudget stops a batch before its transaction nears etcd's
 	// --max-txn-ops (128 by default); one Update may still need more.
 	opBudget = 96
+	// byteBudget stops a batch, likewise, before its transaction nears
+	// etcd's --max-request-bytes (1.5 MiB by default): Updates each well
+	// under it (groups of a few hundred rules) are not failed together
+	// for their sum. The Update that crosses it still joins the batch, so
+	// one Update's writes must fit in the rest (about 1 MiB).
+	byteBudget = 512 << 10
 )
 
 type pending struct {
@@ -82,7 +88,7 @@ func (s *Store) runQueued() {
 	b := &batch{s: s, snap: snap, reads: map[string]int64{}, kindOf: map[string]store.Kind{}, recs: map[string]*written{}, toks: map[string]store.Token{}, kinds: map[store.Kind]int64{}}
 	var ran []*pending
 	for i, p := range todo {
-		if i > 0 && b.ops() >= opBudget {
+		if i > 0 && (b.ops() >= opBudget || b.bytes >= byteBudget) {
 			// The rest wait for the next batch, first in the queue.
 			s.qmu.Lock()
 			s.queue = append(slices.Clone(todo[i:]), s.queue...)
@@ -151,6 +157,7 @@ type batch struct {
 	kinds   map[store.Kind]int64 // kind → last revision that wrote it
 	entries [][]logEntry         // change log of revisions snap.rev+1, +2, ...
 	written []store.Written      // the same with the records, for Recent
+	bytes   int                  // about the size of the writes (byteBudget)
 }
 
 func (b *batch) rev() int64 { return b.snap.rev + int64(len(b.entries)) }
@@ -191,6 +198,9 @@ func (b *batch) run(p *pending) {
 	}
 	maps.Copy(b.kindOf, tx.kindOf)
 	maps.Copy(b.toks, tx.toks)
+	for key, tok := range tx.toks {
+		b.bytes += len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)
+	}
 	if len(tx.order) == 0 {
 		p.rev = b.rev()
 		return
@@ -210,6 +220,10 @@ func (b *batch) run(p *pending) {
 		}
 		b.written = append(b.written, ch)
 		b.recs[w.key] = w
+		b.bytes += 2*len(w.key) + len(w.account) + len(w.region) + len(w.id) // the record, its log entry
+		if w.rec != nil {
+			b.bytes += len(w.rec.Data)
+		}
 		b.kinds[w.kind] = rev
 	}
 	b.entries = append(b.entries, es)
