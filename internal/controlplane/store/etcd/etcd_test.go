@@ -631,3 +631,79 @@ func TestGroupCommitSize(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupCommitOps: an Update that would take its batch's transaction
+// over etcd's --max-txn-ops (128 by default) although it fits alone (a
+// RunInstances of 50) does not fail the Updates batched before it: it
+// alone is refused as a conflict, which the service runs again, and
+// commits then.
+func TestGroupCommitOps(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	cases := []struct {
+		name  string
+		sizes []int // records written by each queued Update
+	}{
+		{"fit together", []int{40, 40}},
+		{"second over the ops of one transaction", []int{80, 50}},
+		{"middle one over", []int{20, 20, 90, 1}},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/ops/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			write := func(u, n int) func(store.Tx) error {
+				return func(tx store.Tx) error {
+					for j := range n {
+						if err := tx.Put(store.Record{Kind: "instance", ID: fmt.Sprintf("i-%d-%03d", u, j), Data: []byte(`{}`)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+			}
+			// Queue them in order behind the held writer: one batch.
+			s.wmu.Lock()
+			errs := make([]error, len(tc.sizes))
+			var wg sync.WaitGroup
+			for u, n := range tc.sizes {
+				wg.Go(func() { _, errs[u] = s.Update(ctx, write(u, n)) })
+				for {
+					s.qmu.Lock()
+					q := len(s.queue)
+					s.qmu.Unlock()
+					if q == u+1 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			s.wmu.Unlock()
+			wg.Wait()
+			for u, err := range errs {
+				if errors.Is(err, store.ErrConflict) { // as the service does
+					_, err = s.Update(ctx, write(u, tc.sizes[u]))
+				}
+				if err != nil {
+					t.Errorf("Update %d (%d records): %v", u, tc.sizes[u], err)
+				}
+			}
+			var got int
+			s.View(ctx, func(tx store.ReadTx) error {
+				rs, err := tx.List("instance", store.Query{})
+				got = len(rs)
+				return err
+			})
+			want := 0
+			for _, n := range tc.sizes {
+				want += n
+			}
+			if got != want {
+				t.Errorf("%d records stored, want %d", got, want)
+			}
+		})
+	}
+}

@@ -191,6 +191,14 @@ func (b *batch) run(p *pending) {
 	if p.err != nil || p.panicked {
 		return
 	}
+	if b.overflows(tx) {
+		// Beside the Updates before it, the batch's one transaction would
+		// pass etcd's limits and fail them all; alone it may fit. fn must
+		// not run twice, so the caller runs the write again (see
+		// store.ErrConflict), in a batch of its own if need be.
+		p.err = fmt.Errorf("etcd: the write did not fit in one etcd transaction beside the writes batched with it: %w", store.ErrConflict)
+		return
+	}
 	for k, v := range tx.reads {
 		if _, ok := b.reads[k]; !ok {
 			b.reads[k] = v
@@ -228,6 +236,46 @@ func (b *batch) run(p *pending) {
 	}
 	b.entries = append(b.entries, es)
 	p.rev = rev
+}
+
+// maxTxnOps and maxTxnBytes are etcd's default --max-txn-ops and (with
+// room for the compares and framing) --max-request-bytes.
+const (
+	maxTxnOps   = 128
+	maxTxnBytes = 1 << 20
+)
+
+// overflows reports whether adding tx's writes to a batch that already
+// holds writes would pass etcd's default limits on one transaction.
+func (b *batch) overflows(tx *writeTx) bool {
+	if len(b.entries) == 0 && len(b.toks) == 0 {
+		return false // alone: it fits or fails on its own
+	}
+	ops, bytes := b.ops(), b.bytes
+	if len(tx.order) > 0 {
+		ops++ // its log entry
+	}
+	kinds := map[store.Kind]bool{}
+	for _, w := range tx.order {
+		if _, ok := b.recs[w.key]; !ok {
+			ops++
+		}
+		if _, ok := b.kinds[w.kind]; !ok && !kinds[w.kind] {
+			kinds[w.kind] = true
+			ops++
+		}
+		bytes += 2*len(w.key) + len(w.account) + len(w.region) + len(w.id)
+		if w.rec != nil {
+			bytes += len(w.rec.Data)
+		}
+	}
+	for key, tok := range tx.toks {
+		if _, ok := b.toks[key]; !ok {
+			ops++
+		}
+		bytes += len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)
+	}
+	return ops > maxTxnOps || bytes > maxTxnBytes
 }
 
 // maxCompares bounds the compares of one commit below etcd's
