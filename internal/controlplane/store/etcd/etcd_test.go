@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -703,6 +704,46 @@ func TestGroupCommitOps(t *testing.T) {
 			}
 			if got != want {
 				t.Errorf("%d records stored, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestUpdateTooLarge: a write over etcd's limits fails as the store
+// contract says (revision 0, nothing written) and says what to raise.
+func TestUpdateTooLarge(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	cases := []struct {
+		name    string
+		records int
+		size    int
+		want    string
+	}{
+		{"a record over --max-request-bytes", 1, 2 << 20, "--max-request-bytes"},
+		{"records over --max-txn-ops", 200, 10, "--max-txn-ops"},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/toolarge/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			data := []byte(`"` + strings.Repeat("x", tc.size) + `"`)
+			rev, err := s.Update(ctx, func(tx store.Tx) error {
+				for i := range tc.records {
+					if err := tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err == nil || rev != 0 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Update = %d, %v; want 0 and an error naming %s", rev, err, tc.want)
+			}
+			if cur, err := s.Revision(ctx); err != nil || cur != 0 {
+				t.Errorf("revision = %d, %v; want 0", cur, err)
 			}
 		})
 	}

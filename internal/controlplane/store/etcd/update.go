@@ -105,7 +105,7 @@ func (s *Store) runQueued() {
 			continue
 		}
 		if err != nil {
-			p.err = err
+			p.rev, p.err = 0, err // nothing committed: no revision (store.Store.Update)
 			continue
 		}
 		p.rev += shift // a commit at later revisions shifts all
@@ -388,6 +388,8 @@ func (b *batch) commit() (last, shift int64, err error) {
 		if err != nil {
 			if strings.Contains(err.Error(), "too many operations") {
 				err = fmt.Errorf("%w (one write needs more: raise etcd's --max-txn-ops)", err)
+			} else if strings.Contains(err.Error(), "too large") || strings.Contains(err.Error(), "larger than max") {
+				err = fmt.Errorf("%w (one write needs more: raise etcd's --max-request-bytes, or write less at once)", err)
 			}
 			return 0, 0, fmt.Errorf("etcd: commit: %w", err)
 		}
