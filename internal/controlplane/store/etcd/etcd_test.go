@@ -578,13 +578,13 @@ func TestLargeReadSet(t *testing.T) {
 func TestGroupCommitSize(t *testing.T) {
 	url := etcdtest.Embedded(t)
 	cases := []struct {
-		name    string
-		updates int
-		size    int
+		name  string
+		sizes []int // of the record each queued Update writes
 	}{
-		{"small records, one batch", 8, 1 << 10},
-		{"records of 300 KiB, 2.4 MiB in all", 8, 300 << 10},
-		{"records of 1 MiB", 3, 1 << 20},
+		{"small records, one batch", []int{1 << 10, 1 << 10, 1 << 10, 1 << 10}},
+		{"records of 300 KiB, 2.4 MiB in all", []int{300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10}},
+		{"records of 1 MiB", []int{1 << 20, 1 << 20, 1 << 20}},
+		{"a small record, then one of 1.2 MiB", []int{10 << 10, 1200 << 10}},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -594,30 +594,27 @@ func TestGroupCommitSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			data := []byte(`"` + string(make([]byte, tc.size)) + `"`)
-			for i := range data[1 : len(data)-1] {
-				data[1+i] = 'x'
-			}
-			// Hold the writer so that every Update queues and one batch
-			// could take them all.
+			// Hold the writer so that every Update queues, in order, and
+			// one batch could take them all.
 			s.wmu.Lock()
-			errs := make([]error, tc.updates)
+			errs := make([]error, len(tc.sizes))
 			var wg sync.WaitGroup
-			for i := range tc.updates {
+			for i, size := range tc.sizes {
+				data := []byte(`"` + strings.Repeat("x", size) + `"`)
 				wg.Go(func() {
 					_, errs[i] = s.Update(ctx, func(tx store.Tx) error {
 						return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data})
 					})
 				})
-			}
-			for {
-				s.qmu.Lock()
-				n := len(s.queue)
-				s.qmu.Unlock()
-				if n == tc.updates {
-					break
+				for {
+					s.qmu.Lock()
+					n := len(s.queue)
+					s.qmu.Unlock()
+					if n == i+1 {
+						break
+					}
+					time.Sleep(time.Millisecond)
 				}
-				time.Sleep(time.Millisecond)
 			}
 			s.wmu.Unlock()
 			wg.Wait()
@@ -626,8 +623,8 @@ func TestGroupCommitSize(t *testing.T) {
 					t.Errorf("Update %d: %v", i, err)
 				}
 			}
-			if rev, err := s.Revision(ctx); err != nil || rev != int64(tc.updates) {
-				t.Errorf("revision = %d, %v; want %d", rev, err, tc.updates)
+			if rev, err := s.Revision(ctx); err != nil || rev != int64(len(tc.sizes)) {
+				t.Errorf("revision = %d, %v; want %d", rev, err, len(tc.sizes))
 			}
 		})
 	}

@@ -25,8 +25,8 @@ const (
 	// byteBudget stops a batch, likewise, before its transaction nears
 	// etcd's --max-request-bytes (1.5 MiB by default): Updates each well
 	// under it (groups of a few hundred rules) are not failed together
-	// for their sum. The Update that crosses it still joins the batch, so
-	// one Update's writes must fit in the rest (about 1 MiB).
+	// for their sum. The Update that crosses it joins the batch if the
+	// transaction still fits (see overflows).
 	byteBudget = 512 << 10
 )
 
@@ -207,7 +207,7 @@ func (b *batch) run(p *pending) {
 	maps.Copy(b.kindOf, tx.kindOf)
 	maps.Copy(b.toks, tx.toks)
 	for key, tok := range tx.toks {
-		b.bytes += len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)
+		b.bytes += tokSize(key, tok)
 	}
 	if len(tx.order) == 0 {
 		p.rev = b.rev()
@@ -228,10 +228,7 @@ func (b *batch) run(p *pending) {
 		}
 		b.written = append(b.written, ch)
 		b.recs[w.key] = w
-		b.bytes += 2*len(w.key) + len(w.account) + len(w.region) + len(w.id) // the record, its log entry
-		if w.rec != nil {
-			b.bytes += len(w.rec.Data)
-		}
+		b.bytes += w.size()
 		b.kinds[w.kind] = rev
 	}
 	b.entries = append(b.entries, es)
@@ -242,8 +239,24 @@ func (b *batch) run(p *pending) {
 // room for the compares and framing) --max-request-bytes.
 const (
 	maxTxnOps   = 128
-	maxTxnBytes = 1 << 20
+	maxTxnBytes = 1536<<10 - 64<<10
 )
+
+// size is about what a write adds to a commit: the record and its
+// change-log entry.
+func (w *written) size() int {
+	n := 64 + 2*len(w.key) + len(w.account) + len(w.region) + len(w.id)
+	if w.rec != nil {
+		n += len(w.rec.Data)
+	}
+	return n
+}
+
+// tokSize is about what a token adds to a commit (its JSON, the response
+// in base64).
+func tokSize(key string, tok store.Token) int {
+	return 64 + len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)*4/3
+}
 
 // overflows reports whether adding tx's writes to a batch that already
 // holds writes would pass etcd's default limits on one transaction.
@@ -264,16 +277,13 @@ func (b *batch) overflows(tx *writeTx) bool {
 			kinds[w.kind] = true
 			ops++
 		}
-		bytes += 2*len(w.key) + len(w.account) + len(w.region) + len(w.id)
-		if w.rec != nil {
-			bytes += len(w.rec.Data)
-		}
+		bytes += w.size()
 	}
 	for key, tok := range tx.toks {
 		if _, ok := b.toks[key]; !ok {
 			ops++
 		}
-		bytes += len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)
+		bytes += tokSize(key, tok)
 	}
 	return ops > maxTxnOps || bytes > maxTxnBytes
 }
