@@ -19,6 +19,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"go.etcd.io/etcd/server/v3/embed"
 )
 
 // external starts Debian's etcd binary on loopback ports in a temporary
@@ -637,18 +638,23 @@ func TestGroupCommitSize(t *testing.T) {
 // commits then.
 func TestGroupCommitOps(t *testing.T) {
 	url := etcdtest.Embedded(t)
+	raised := etcdtest.Embedded(t, func(c *embed.Config) { c.MaxTxnOps = 512 })
 	cases := []struct {
 		name  string
+		url   string
 		sizes []int // records written by each queued Update
 	}{
-		{"fit together", []int{40, 40}},
-		{"second over the ops of one transaction", []int{80, 50}},
-		{"middle one over", []int{20, 20, 90, 1}},
+		{"fit together", url, []int{40, 40}},
+		{"second over the ops of one transaction", url, []int{80, 50}},
+		{"middle one over", url, []int{20, 20, 90, 1}},
+		// One Update over the default needs the limit raised, and then
+		// commits in its batch as it did.
+		{"over the default alone, limit raised", raised, []int{20, 150}},
 	}
 	for ci, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/ops/%d/", ci))
+			s, err := Dial(ctx, []string{tc.url}, fmt.Sprintf("/ops/%d/", ci))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -682,6 +688,9 @@ func TestGroupCommitOps(t *testing.T) {
 			s.wmu.Unlock()
 			wg.Wait()
 			for u, err := range errs {
+				if tc.url == raised && err != nil {
+					t.Errorf("Update %d refused (%v); with the limit raised it fits its batch", u, err)
+				}
 				if errors.Is(err, store.ErrConflict) { // as the service does
 					_, err = s.Update(ctx, write(u, tc.sizes[u]))
 				}

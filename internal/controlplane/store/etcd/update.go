@@ -259,31 +259,42 @@ func tokSize(key string, tok store.Token) int {
 }
 
 // overflows reports whether adding tx's writes to a batch that already
-// holds writes would pass etcd's default limits on one transaction.
+// holds writes would pass etcd's default limits on one transaction,
+// which tx's alone would not. (Alone over them, it needs them raised, as
+// the package comment says: it joins the batch as before.)
 func (b *batch) overflows(tx *writeTx) bool {
 	if len(b.entries) == 0 && len(b.toks) == 0 {
 		return false // alone: it fits or fails on its own
 	}
 	ops, bytes := b.ops(), b.bytes
+	own, ownBytes := 1, 0 // the revision key
 	if len(tx.order) > 0 {
-		ops++ // its log entry
+		ops, own = ops+1, own+1 // its log entry
 	}
 	kinds := map[store.Kind]bool{}
 	for _, w := range tx.order {
+		own++
 		if _, ok := b.recs[w.key]; !ok {
 			ops++
 		}
-		if _, ok := b.kinds[w.kind]; !ok && !kinds[w.kind] {
+		if !kinds[w.kind] {
 			kinds[w.kind] = true
-			ops++
+			own++
+			if _, ok := b.kinds[w.kind]; !ok {
+				ops++
+			}
 		}
-		bytes += w.size()
+		bytes, ownBytes = bytes+w.size(), ownBytes+w.size()
 	}
 	for key, tok := range tx.toks {
+		own++
 		if _, ok := b.toks[key]; !ok {
 			ops++
 		}
-		bytes += tokSize(key, tok)
+		bytes, ownBytes = bytes+tokSize(key, tok), ownBytes+tokSize(key, tok)
+	}
+	if own > maxTxnOps || ownBytes > maxTxnBytes {
+		return false
 	}
 	return ops > maxTxnOps || bytes > maxTxnBytes
 }
