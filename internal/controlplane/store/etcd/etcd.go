@@ -30,7 +30,11 @@
 // transaction, whose operations (a record, its kind, the log entry per
 // revision) must fit etcd's --max-txn-ops (128 by default: a batch stops
 // at 96, but one Update writing more than about 120 records needs it
-// raised; a large read set is compared by kind); a record must fit --max-request-bytes (1.5 MiB by default).
+// raised; a large read set is compared by kind); a batch likewise stops
+// at 512 KiB of writes, and one Update's must fit --max-request-bytes
+// (1.5 MiB by default). An Update that fits alone but not beside those
+// batched before it fails with store.ErrConflict (the service runs it
+// again), not the whole batch.
 //
 // CurrentRevision and WaitRevision know this server's commits at once and
 // other servers' when etcd's watch delivers them (milliseconds): reads of

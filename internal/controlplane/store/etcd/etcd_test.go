@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/storetest"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
+	"go.etcd.io/etcd/server/v3/embed"
 )
 
 // external starts Debian's etcd binary on loopback ports in a temporary
@@ -565,6 +567,189 @@ func TestLargeReadSet(t *testing.T) {
 			a.View(ctx, func(tx store.ReadTx) error { _, written, err = tx.Get("summary", "s"); return err })
 			if written != (tc.wantErr == nil) {
 				t.Fatalf("summary written = %v, want %v", written, tc.wantErr == nil)
+			}
+		})
+	}
+}
+
+// TestGroupCommitSize: concurrent Updates whose records each fit etcd's
+// --max-request-bytes (1.5 MiB by default) but together do not (security
+// groups of a few hundred rules, written at once) all commit: a batch
+// stops before its transaction nears the limit, as it does for ops.
+func TestGroupCommitSize(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	cases := []struct {
+		name  string
+		sizes []int // of the record each queued Update writes
+	}{
+		{"small records, one batch", []int{1 << 10, 1 << 10, 1 << 10, 1 << 10}},
+		{"records of 300 KiB, 2.4 MiB in all", []int{300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10, 300 << 10}},
+		{"records of 1 MiB", []int{1 << 20, 1 << 20, 1 << 20}},
+		{"a small record, then one of 1.2 MiB", []int{10 << 10, 1200 << 10}},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/size/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			// Hold the writer so that every Update queues, in order, and
+			// one batch could take them all.
+			s.wmu.Lock()
+			errs := make([]error, len(tc.sizes))
+			var wg sync.WaitGroup
+			for i, size := range tc.sizes {
+				data := []byte(`"` + strings.Repeat("x", size) + `"`)
+				wg.Go(func() {
+					_, errs[i] = s.Update(ctx, func(tx store.Tx) error {
+						return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data})
+					})
+				})
+				for {
+					s.qmu.Lock()
+					n := len(s.queue)
+					s.qmu.Unlock()
+					if n == i+1 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			s.wmu.Unlock()
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("Update %d: %v", i, err)
+				}
+			}
+			if rev, err := s.Revision(ctx); err != nil || rev != int64(len(tc.sizes)) {
+				t.Errorf("revision = %d, %v; want %d", rev, err, len(tc.sizes))
+			}
+		})
+	}
+}
+
+// TestGroupCommitOps: an Update that would take its batch's transaction
+// over etcd's --max-txn-ops (128 by default) although it fits alone (a
+// RunInstances of 50) does not fail the Updates batched before it: it
+// alone is refused as a conflict, which the service runs again, and
+// commits then.
+func TestGroupCommitOps(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	raised := etcdtest.Embedded(t, func(c *embed.Config) { c.MaxTxnOps = 512 })
+	cases := []struct {
+		name  string
+		url   string
+		sizes []int // records written by each queued Update
+	}{
+		{"fit together", url, []int{40, 40}},
+		{"second over the ops of one transaction", url, []int{80, 50}},
+		{"middle one over", url, []int{20, 20, 90, 1}},
+		// One Update over the default needs the limit raised, and then
+		// commits in its batch as it did.
+		{"over the default alone, limit raised", raised, []int{20, 150}},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{tc.url}, fmt.Sprintf("/ops/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			write := func(u, n int) func(store.Tx) error {
+				return func(tx store.Tx) error {
+					for j := range n {
+						if err := tx.Put(store.Record{Kind: "instance", ID: fmt.Sprintf("i-%d-%03d", u, j), Data: []byte(`{}`)}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+			}
+			// Queue them in order behind the held writer: one batch.
+			s.wmu.Lock()
+			errs := make([]error, len(tc.sizes))
+			var wg sync.WaitGroup
+			for u, n := range tc.sizes {
+				wg.Go(func() { _, errs[u] = s.Update(ctx, write(u, n)) })
+				for {
+					s.qmu.Lock()
+					q := len(s.queue)
+					s.qmu.Unlock()
+					if q == u+1 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			s.wmu.Unlock()
+			wg.Wait()
+			for u, err := range errs {
+				if tc.url == raised && err != nil {
+					t.Errorf("Update %d refused (%v); with the limit raised it fits its batch", u, err)
+				}
+				if errors.Is(err, store.ErrConflict) { // as the service does
+					_, err = s.Update(ctx, write(u, tc.sizes[u]))
+				}
+				if err != nil {
+					t.Errorf("Update %d (%d records): %v", u, tc.sizes[u], err)
+				}
+			}
+			var got int
+			s.View(ctx, func(tx store.ReadTx) error {
+				rs, err := tx.List("instance", store.Query{})
+				got = len(rs)
+				return err
+			})
+			want := 0
+			for _, n := range tc.sizes {
+				want += n
+			}
+			if got != want {
+				t.Errorf("%d records stored, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestUpdateTooLarge: a write over etcd's limits fails as the store
+// contract says (revision 0, nothing written) and says what to raise.
+func TestUpdateTooLarge(t *testing.T) {
+	url := etcdtest.Embedded(t)
+	cases := []struct {
+		name    string
+		records int
+		size    int
+		want    string
+	}{
+		{"a record over --max-request-bytes", 1, 2 << 20, "--max-request-bytes"},
+		{"records over --max-txn-ops", 200, 10, "--max-txn-ops"},
+	}
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Dial(ctx, []string{url}, fmt.Sprintf("/toolarge/%d/", ci))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			data := []byte(`"` + strings.Repeat("x", tc.size) + `"`)
+			rev, err := s.Update(ctx, func(tx store.Tx) error {
+				for i := range tc.records {
+					if err := tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err == nil || rev != 0 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Update = %d, %v; want 0 and an error naming %s", rev, err, tc.want)
+			}
+			if cur, err := s.Revision(ctx); err != nil || cur != 0 {
+				t.Errorf("revision = %d, %v; want 0", cur, err)
 			}
 		})
 	}

@@ -22,6 +22,12 @@ const (
 	// opBudget stops a batch before its transaction nears etcd's
 	// --max-txn-ops (128 by default); one Update may still need more.
 	opBudget = 96
+	// byteBudget stops a batch, likewise, before its transaction nears
+	// etcd's --max-request-bytes (1.5 MiB by default): Updates each well
+	// under it (groups of a few hundred rules) are not failed together
+	// for their sum. The Update that crosses it joins the batch if the
+	// transaction still fits (see overflows).
+	byteBudget = 512 << 10
 )
 
 type pending struct {
@@ -82,7 +88,7 @@ func (s *Store) runQueued() {
 	b := &batch{s: s, snap: snap, reads: map[string]int64{}, kindOf: map[string]store.Kind{}, recs: map[string]*written{}, toks: map[string]store.Token{}, kinds: map[store.Kind]int64{}}
 	var ran []*pending
 	for i, p := range todo {
-		if i > 0 && b.ops() >= opBudget {
+		if i > 0 && (b.ops() >= opBudget || b.bytes >= byteBudget) {
 			// The rest wait for the next batch, first in the queue.
 			s.qmu.Lock()
 			s.queue = append(slices.Clone(todo[i:]), s.queue...)
@@ -99,7 +105,7 @@ func (s *Store) runQueued() {
 			continue
 		}
 		if err != nil {
-			p.err = err
+			p.rev, p.err = 0, err // nothing committed: no revision (store.Store.Update)
 			continue
 		}
 		p.rev += shift // a commit at later revisions shifts all
@@ -151,6 +157,7 @@ type batch struct {
 	kinds   map[store.Kind]int64 // kind → last revision that wrote it
 	entries [][]logEntry         // change log of revisions snap.rev+1, +2, ...
 	written []store.Written      // the same with the records, for Recent
+	bytes   int                  // about the size of the writes (byteBudget)
 }
 
 func (b *batch) rev() int64 { return b.snap.rev + int64(len(b.entries)) }
@@ -184,6 +191,14 @@ func (b *batch) run(p *pending) {
 	if p.err != nil || p.panicked {
 		return
 	}
+	if b.overflows(tx) {
+		// Beside the Updates before it, the batch's one transaction would
+		// pass etcd's limits and fail them all; alone it may fit. fn must
+		// not run twice, so the caller runs the write again (see
+		// store.ErrConflict), in a batch of its own if need be.
+		p.err = fmt.Errorf("etcd: the write did not fit in one etcd transaction beside the writes batched with it: %w", store.ErrConflict)
+		return
+	}
 	for k, v := range tx.reads {
 		if _, ok := b.reads[k]; !ok {
 			b.reads[k] = v
@@ -191,6 +206,9 @@ func (b *batch) run(p *pending) {
 	}
 	maps.Copy(b.kindOf, tx.kindOf)
 	maps.Copy(b.toks, tx.toks)
+	for key, tok := range tx.toks {
+		b.bytes += tokSize(key, tok)
+	}
 	if len(tx.order) == 0 {
 		p.rev = b.rev()
 		return
@@ -210,10 +228,75 @@ func (b *batch) run(p *pending) {
 		}
 		b.written = append(b.written, ch)
 		b.recs[w.key] = w
+		b.bytes += w.size()
 		b.kinds[w.kind] = rev
 	}
 	b.entries = append(b.entries, es)
 	p.rev = rev
+}
+
+// maxTxnOps and maxTxnBytes are etcd's default --max-txn-ops and (with
+// room for the compares and framing) --max-request-bytes.
+const (
+	maxTxnOps   = 128
+	maxTxnBytes = 1536<<10 - 64<<10
+)
+
+// size is about what a write adds to a commit: the record and its
+// change-log entry.
+func (w *written) size() int {
+	n := 64 + 2*len(w.key) + len(w.account) + len(w.region) + len(w.id)
+	if w.rec != nil {
+		n += len(w.rec.Data)
+	}
+	return n
+}
+
+// tokSize is about what a token adds to a commit (its JSON, the response
+// in base64).
+func tokSize(key string, tok store.Token) int {
+	return 64 + len(key) + len(tok.Action) + len(tok.ParamsHash) + len(tok.Response)*4/3
+}
+
+// overflows reports whether adding tx's writes to a batch that already
+// holds writes would pass etcd's default limits on one transaction,
+// which tx's alone would not. (Alone over them, it needs them raised, as
+// the package comment says: it joins the batch as before.)
+func (b *batch) overflows(tx *writeTx) bool {
+	if len(b.entries) == 0 && len(b.toks) == 0 {
+		return false // alone: it fits or fails on its own
+	}
+	ops, bytes := b.ops(), b.bytes
+	own, ownBytes := 1, 0 // the revision key
+	if len(tx.order) > 0 {
+		ops, own = ops+1, own+1 // its log entry
+	}
+	kinds := map[store.Kind]bool{}
+	for _, w := range tx.order {
+		own++
+		if _, ok := b.recs[w.key]; !ok {
+			ops++
+		}
+		if !kinds[w.kind] {
+			kinds[w.kind] = true
+			own++
+			if _, ok := b.kinds[w.kind]; !ok {
+				ops++
+			}
+		}
+		bytes, ownBytes = bytes+w.size(), ownBytes+w.size()
+	}
+	for key, tok := range tx.toks {
+		own++
+		if _, ok := b.toks[key]; !ok {
+			ops++
+		}
+		bytes, ownBytes = bytes+tokSize(key, tok), ownBytes+tokSize(key, tok)
+	}
+	if own > maxTxnOps || ownBytes > maxTxnBytes {
+		return false
+	}
+	return ops > maxTxnOps || bytes > maxTxnBytes
 }
 
 // maxCompares bounds the compares of one commit below etcd's
@@ -326,6 +409,8 @@ func (b *batch) commit() (last, shift int64, err error) {
 		if err != nil {
 			if strings.Contains(err.Error(), "too many operations") {
 				err = fmt.Errorf("%w (one write needs more: raise etcd's --max-txn-ops)", err)
+			} else if strings.Contains(err.Error(), "too large") || strings.Contains(err.Error(), "larger than max") {
+				err = fmt.Errorf("%w (one write needs more: raise etcd's --max-request-bytes, or write less at once)", err)
 			}
 			return 0, 0, fmt.Errorf("etcd: commit: %w", err)
 		}

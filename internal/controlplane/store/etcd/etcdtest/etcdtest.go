@@ -23,10 +23,14 @@ type TB interface {
 }
 
 // Embedded starts a one-member etcd on free loopback ports, with its data
-// in t.TempDir, until the test ends, and returns its client URL.
-func Embedded(t TB) string {
+// in t.TempDir, until the test ends, and returns its client URL. Each of
+// set, if any, changes the member's configuration (a limit raised).
+func Embedded(t TB, set ...func(*embed.Config)) string {
 	t.Helper()
 	cfg := embed.NewConfig()
+	for _, f := range set {
+		f(cfg)
+	}
 	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
 	cfg.Logger, cfg.LogLevel = "zap", "fatal" // Close logs "server closed" as errors
 	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
