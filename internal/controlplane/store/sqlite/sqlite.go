@@ -207,10 +207,31 @@ func (s *Store) closeDBs() error {
 	if s.wdb != nil {
 		errs = append(errs, s.wdb.Close())
 	}
+	// database/sql closes a connection in use (a reader's transaction not
+	// yet ended) only when its user lets it go. Wait for those: the last
+	// connection to close deletes the WAL by its name, which by then may
+	// be a new store's (a failed first start removes the files, and the
+	// next start makes them again).
+	for deadline := time.Now().Add(closeWait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if openConns(s.rdb)+openConns(s.wdb) == 0 {
+			break
+		}
+	}
 	if s.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(s.tmpDir))
 	}
 	return errors.Join(errs...)
+}
+
+// closeWait bounds how long Close waits for connections in use to be let
+// go.
+const closeWait = 10 * time.Second
+
+func openConns(db *sql.DB) int {
+	if db == nil {
+		return 0
+	}
+	return db.Stats().OpenConnections
 }
 
 // Close waits for an in-flight Update to finish (and be synced), then

@@ -670,3 +670,32 @@ func TestPutScope(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWaitsForReaders: Close returns only once a reader's
+// transaction in progress has let its connection go. Before, it returned
+// at once and the connection closed later, the last one deleting the WAL
+// by its name: a new store made at the same path (a failed first start's
+// files removed, the next start making them again) lost its WAL under it
+// (SQLITE_IOERR_SHORT_READ).
+func TestCloseWaitsForReaders(t *testing.T) {
+	s := openT(t, filepath.Join(t.TempDir(), "p.db"))
+	inRead, release := make(chan struct{}), make(chan struct{})
+	go s.View(context.Background(), func(store.ReadTx) error {
+		close(inRead)
+		<-release
+		return nil
+	})
+	<-inRead
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a reader's transaction held its connection")
+	case <-time.After(200 * time.Millisecond): // no false failure: with the fix Close cannot return before the release
+	}
+	close(release)
+	<-closed
+	if n := openConns(s.rdb) + openConns(s.wdb); n != 0 {
+		t.Errorf("after Close, %d connections are open", n)
+	}
+}
