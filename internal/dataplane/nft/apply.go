@@ -137,8 +137,7 @@ func (p *planner) plan() error {
 	for i := range p.rs.Chains[1:] {
 		ch := &p.rs.Chains[1+i]
 		want[ch.Name] = ch
-		p.new.chains[ch.Name] = true
-		p.new.rules[ch.Name] = len(ch.Rules)
+		p.new.chains[ch.Name] = len(ch.Rules)
 	}
 	var stale []string
 	for name := range old.chains {
@@ -166,12 +165,12 @@ func (p *planner) plan() error {
 	}
 	var added []*Chain
 	for _, ch := range p.rs.Chains[1:] {
-		switch {
-		case !old.chains[ch.Name]:
+		switch n, ok := old.chains[ch.Name]; {
+		case !ok:
 			added = append(added, want[ch.Name])
 			c.AddChain(&nftables.Chain{Table: t, Name: ch.Name})
 			p.stats.ChainsAdded++
-		case old.rules[ch.Name] != len(ch.Rules):
+		case n != len(ch.Rules):
 			// Read from the kernel, the chain lacks rules its name says
 			// it holds (another program flushed it): written again.
 			added = append(added, want[ch.Name])

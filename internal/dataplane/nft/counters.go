@@ -95,12 +95,12 @@ func (k *Kernel) counted() (chains, tuples []string, err error) {
 	if err != nil || !exists {
 		return nil, nil, err
 	}
-	cs, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	cs, err := k.tableChains()
 	if err != nil {
-		return nil, nil, fmt.Errorf("list chains%s: %w", k.where(), err)
+		return nil, nil, err
 	}
 	for _, c := range cs {
-		if c.Table != nil && c.Table.Name == k.table.Name && c.Name != BaseChain {
+		if c.Name != BaseChain {
 			chains = append(chains, c.Name)
 		}
 	}

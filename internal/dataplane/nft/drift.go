@@ -56,19 +56,9 @@ func (k *Kernel) Drifted() (bool, error) {
 // sameShape compares two states but for the elements of sets and maps.
 func sameShape(a, b *kstate) bool {
 	return a.table == b.table && a.base == b.base && a.baseHook == b.baseHook && a.baseSig == b.baseSig &&
-		maps.Equal(a.chains, b.chains) && maps.Equal(a.rules, b.rules) && sameKeys(a.sets, b.sets) && sameKeys(a.maps, b.maps)
-}
-
-func sameKeys[V any](a, b map[string]V) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			return false
-		}
-	}
-	return true
+		maps.Equal(a.chains, b.chains) && // names and rule counts
+		maps.EqualFunc(a.sets, b.sets, func(_, _ *kset) bool { return true }) && // names
+		maps.EqualFunc(a.maps, b.maps, func(_, _ map[string]string) bool { return true })
 }
 
 // generation is the kernel's nftables ruleset generation

@@ -20,13 +20,13 @@ type kstate struct {
 	base     bool   // the base chain exists
 	baseHook bool   // ... with the right hook, type and policy
 	baseSig  string // ... and these rules (see exprSig)
-	chains   map[string]bool
-	// rules counts each chain's rules (but the base chain's). A chain is
-	// named by its content, so its name says what it holds, unless
-	// another program flushed it or took rules out: then it holds fewer.
-	rules map[string]int
-	sets  map[string]*kset
-	maps  map[string]map[string]string // map → interface → chain
+	// chains are the other chains, each with how many rules it holds. A
+	// chain is named by its content, so its name says what it holds,
+	// unless another program flushed it or took rules out: then it holds
+	// fewer.
+	chains map[string]int
+	sets   map[string]*kset
+	maps   map[string]map[string]string // map → interface → chain
 }
 
 // kset is a set: its type and its elements by canonical key (see elemKeys).
@@ -38,7 +38,7 @@ type kset struct {
 }
 
 func emptyState() *kstate {
-	return &kstate{chains: map[string]bool{}, rules: map[string]int{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
+	return &kstate{chains: map[string]int{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
 }
 
 // read reads the table from the kernel.
@@ -53,31 +53,23 @@ func (k *Kernel) readTable(elements bool) (*kstate, error) {
 		return st, err
 	}
 	st.table = true
-	chains, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	chains, err := k.tableChains()
 	if err != nil {
-		return nil, fmt.Errorf("list chains%s: %w", k.where(), err)
+		return nil, err
 	}
 	for _, c := range chains {
-		if c.Table == nil || c.Table.Name != k.table.Name {
-			continue
+		rules, err := k.conn.GetRules(k.table, c)
+		if err != nil {
+			return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
 		}
 		if c.Name != BaseChain {
-			st.chains[c.Name] = true
-			rules, err := k.conn.GetRules(k.table, c)
-			if err != nil {
-				return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
-			}
-			st.rules[c.Name] = len(rules)
+			st.chains[c.Name] = len(rules)
 			continue
 		}
 		st.base = true
 		st.baseHook = c.Hooknum != nil && *c.Hooknum == *nftables.ChainHookForward &&
 			c.Priority != nil && *c.Priority == *nftables.ChainPriorityFilter &&
 			c.Type == nftables.ChainTypeFilter && c.Policy != nil && *c.Policy == nftables.ChainPolicyAccept
-		rules, err := k.conn.GetRules(k.table, c)
-		if err != nil {
-			return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
-		}
 		var sigs []string
 		for _, r := range rules {
 			sigs = append(sigs, exprSig(r.Exprs))
@@ -144,6 +136,15 @@ func (k *Kernel) readTable(elements bool) (*kstate, error) {
 		st.sets[s.Name] = ks
 	}
 	return st, nil
+}
+
+// tableChains lists the chains of the table, the base chain included.
+func (k *Kernel) tableChains() ([]*nftables.Chain, error) {
+	cs, err := k.conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil, fmt.Errorf("list chains%s: %w", k.where(), err)
+	}
+	return slices.DeleteFunc(cs, func(c *nftables.Chain) bool { return c.Table == nil || c.Table.Name != k.table.Name }), nil
 }
 
 // verdictChain is the chain a verdict-map element jumps to. The library
