@@ -182,7 +182,6 @@ type runner struct {
 	table    nft.Table // applies: the loop's, and the guard's (guardLoop)
 	applyMu  sync.Mutex
 	inForce  *nft.Ruleset // the ruleset last applied (applyMu)
-	tampered bool         // another program changed the table and it is not put back yet (applyMu)
 	counters nft.Table    // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
@@ -417,7 +416,7 @@ func (a *runner) apply() error {
 	a.applyMu.Lock()
 	stats, err := a.table.Apply(rs)
 	if err == nil {
-		a.inForce, a.tampered = rs, false
+		a.inForce = rs
 	}
 	a.applyMu.Unlock()
 	if err != nil {
@@ -477,32 +476,29 @@ func (a *runner) guardLoop(ctx context.Context) {
 }
 
 // guard checks the table once, and applies the ruleset in force again if
-// another program changed it (or a repair failed before).
+// another program changed it. The table stays drifted until an Apply puts
+// it back, so a repair that fails is tried at the next check.
 func (a *runner) guard() {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	if a.inForce == nil {
 		return
 	}
-	if !a.tampered {
-		drifted, err := a.table.Drifted()
-		if err != nil {
-			a.cfg.Log.Warn("agent: checking the kernel's table", "err", err)
-			return
-		}
-		if !drifted {
-			return
-		}
-		a.tampered = true
-		a.cfg.Log.Error("agent: another program changed the table (a flush of the ruleset?); applying the policy again")
+	drifted, err := a.table.Drifted()
+	if err != nil {
+		a.cfg.Log.Warn("agent: checking the kernel's table", "err", err)
+		return
+	}
+	if !drifted {
+		return
 	}
 	stats, err := a.table.Apply(a.inForce)
 	if err != nil {
-		a.cfg.Log.Error("agent: applying the policy again failed; the next check tries again", "err", err, "retry", a.cfg.CheckEvery)
+		a.cfg.Log.Error("agent: another program changed the table (a flush of the ruleset?); applying the policy again failed, the next check tries again",
+			"err", err, "retry", a.cfg.CheckEvery)
 		return
 	}
-	a.tampered = false
-	a.cfg.Log.Warn("agent: the policy is in force again", "stats", stats)
+	a.cfg.Log.Error("agent: another program changed the table (a flush of the ruleset?); the policy is in force again", "stats", stats)
 }
 
 // reportLoop reports the applied revision after each apply and, every

@@ -24,7 +24,7 @@ type Fake struct {
 	fail     error // the next Apply's error
 	applies  int
 	closed   bool
-	tampered bool // Tamper ran: Drifted reports it once
+	tampered bool // Tamper ran since the last Apply
 }
 
 // NewFake returns an empty Fake for the table the options name.
@@ -56,7 +56,7 @@ func (f *Fake) Apply(rs *Ruleset) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	f.applied = rs.clone()
+	f.applied, f.tampered = rs.clone(), false
 	f.applies++
 	return st, nil
 }
@@ -336,17 +336,16 @@ func (rs *Ruleset) clone() *Ruleset {
 	return &c
 }
 
-// Drifted reports whether Tamper ran since it last asked, as the kernel's
-// reports another program's change to the table.
+// Drifted reports whether Tamper ran since the last Apply, as the
+// kernel's reports another program's change until an Apply puts the table
+// back.
 func (f *Fake) Drifted() (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return false, errClosed
 	}
-	d := f.tampered
-	f.tampered = false
-	return d, nil
+	return f.tampered, nil
 }
 
 // Tamper makes the fake lose its table, as another program's `flush
