@@ -173,7 +173,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 		if len(all) >= model.MaxENIsPerAccount {
 			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", len(all), c.Region)
 		}
-		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), "SecurityGroupInstanceLimitExceed"); err != nil {
+		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), modifyFull); err != nil {
 			return nil, err
 		}
 		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
@@ -483,7 +483,7 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, in Modify
 			n.DeleteOnRelease = *in.DeleteOnRelease
 		}
 		if len(in.SecurityGroupIDs) > 0 {
-			if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), "SecurityGroupInstanceLimitExceed"); err != nil {
+			if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), modifyFull); err != nil {
 				return struct{}{}, err
 			}
 		}
@@ -510,10 +510,8 @@ func (s *Service) eniMembership(tx store.Tx, caller Caller, n *model.NetworkInte
 	case join && g.VpcID != n.VpcID:
 		return ecserr.Forbidden("InvalidOperation.VpcMismatch", "Security group %s is in %s but network interface %s is in %s.", g.ID, g.VpcID, n.ID, n.VpcID)
 	case join:
-		// As for an instance (instanceMembership): Join names the mix of
-		// types with its own code, not the group-set one.
-		if first, err := GetGroup(tx, c, ids[0]); err == nil && first.Type != g.Type {
-			return ecserr.BadRequest("InvalidOperation.MultiGroupType", "Network interface %s is in %s groups and cannot join %s group %s.", n.ID, first.Type, g.Type, g.ID)
+		if err := mixedTypes(tx, c, "Network interface", n.ID, ids, g); err != nil {
+			return err
 		}
 		if err := setENIGroups(tx, c, n, append(ids, g.ID), joinFull); err != nil {
 			return err

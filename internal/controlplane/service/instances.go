@@ -777,7 +777,7 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 			if len(groups) > model.MaxGroupsPerInstance {
 				return struct{}{}, ecserr.BadRequest("JoinedGroupLimitExceed", "Instance %s would be in %d security groups; the limit is %d.", inst.ID, len(groups), model.MaxGroupsPerInstance)
 			}
-			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1, "SecurityGroupInstanceLimitExceed"); err != nil {
+			if err := setGroups(tx, Caller{Account: c.Account, Region: inst.Region}, inst, groups, 1, modifyFull); err != nil {
 				return struct{}{}, err
 			}
 		}

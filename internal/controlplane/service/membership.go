@@ -76,9 +76,26 @@ type MembershipInput struct {
 	Idempotency        `json:"-"`
 }
 
-// joinFull is JoinSecurityGroup's code for a full group (RunInstances
-// answers so too).
-const joinFull = "SecurityGroupInstanceLimitExceeded"
+// The codes of a full group: JoinSecurityGroup's (RunInstances answers
+// so too), and ModifyInstanceAttribute's, without the trailing d (the
+// ENI calls answer so).
+const (
+	joinFull   = "SecurityGroupInstanceLimitExceeded"
+	modifyFull = "SecurityGroupInstanceLimitExceed"
+)
+
+// mixedTypes refuses a join that would put a NIC, in groups, into g of
+// another type, with JoinSecurityGroup's code (the group-set check names
+// the mix with ModifyInstanceAttribute's).
+func mixedTypes(tx store.ReadTx, c Caller, nic, id string, groups []string, g *model.SecurityGroup) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	if first, err := GetGroup(tx, c, groups[0]); err == nil && first.Type != g.Type {
+		return ecserr.BadRequest("InvalidOperation.MultiGroupType", "%s %s is in %s groups and cannot join %s group %s.", nic, id, first.Type, g.Type, g.ID)
+	}
+	return nil
+}
 
 // JoinSecurityGroup adds an instance, or an ENI, to a group.
 func (s *Service) JoinSecurityGroup(ctx context.Context, in MembershipInput) error {
@@ -142,8 +159,8 @@ func (s *Service) instanceMembership(tx store.Tx, caller Caller, instanceID, gro
 	case join && len(inst.SecurityGroups) >= model.MaxGroupsPerInstance:
 		return ecserr.BadRequest("InstanceSecurityGroupLimitExceeded", "Instance %s is already in %d security groups, the limit.", inst.ID, len(inst.SecurityGroups))
 	case join:
-		if first, err := GetGroup(tx, c, inst.SecurityGroups[0]); err == nil && first.Type != g.Type {
-			return ecserr.BadRequest("InvalidOperation.MultiGroupType", "Instance %s is in %s groups and cannot join %s group %s.", inst.ID, first.Type, g.Type, g.ID)
+		if err := mixedTypes(tx, c, "Instance", inst.ID, inst.SecurityGroups, g); err != nil {
+			return err
 		}
 		if g.VpcID != inst.VpcID {
 			return ecserr.BadRequest("InvalidInstanceId.Mismatch", "Security group %s and instance %s are not in the same VPC or network type.", g.ID, inst.ID)
