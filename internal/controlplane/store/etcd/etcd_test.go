@@ -572,6 +572,30 @@ func TestLargeReadSet(t *testing.T) {
 	}
 }
 
+// inOneBatch runs fns as concurrent Updates queued, in order, behind the
+// held writer, so that one batch could take them all, and returns their
+// errors.
+func inOneBatch(s *Store, fns ...func(store.Tx) error) []error {
+	s.wmu.Lock()
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { _, errs[i] = s.Update(context.Background(), fn) })
+		for {
+			s.qmu.Lock()
+			n := len(s.queue)
+			s.qmu.Unlock()
+			if n == i+1 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	s.wmu.Unlock()
+	wg.Wait()
+	return errs
+}
+
 // TestGroupCommitSize: concurrent Updates whose records each fit etcd's
 // --max-request-bytes (1.5 MiB by default) but together do not (security
 // groups of a few hundred rules, written at once) all commit: a batch
@@ -595,31 +619,14 @@ func TestGroupCommitSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			// Hold the writer so that every Update queues, in order, and
-			// one batch could take them all.
-			s.wmu.Lock()
-			errs := make([]error, len(tc.sizes))
-			var wg sync.WaitGroup
+			var fns []func(store.Tx) error
 			for i, size := range tc.sizes {
 				data := []byte(`"` + strings.Repeat("x", size) + `"`)
-				wg.Go(func() {
-					_, errs[i] = s.Update(ctx, func(tx store.Tx) error {
-						return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data})
-					})
+				fns = append(fns, func(tx store.Tx) error {
+					return tx.Put(store.Record{Kind: "securitygroup", ID: fmt.Sprintf("sg-%d", i), Data: data})
 				})
-				for {
-					s.qmu.Lock()
-					n := len(s.queue)
-					s.qmu.Unlock()
-					if n == i+1 {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
 			}
-			s.wmu.Unlock()
-			wg.Wait()
-			for i, err := range errs {
+			for i, err := range inOneBatch(s, fns...) {
 				if err != nil {
 					t.Errorf("Update %d: %v", i, err)
 				}
@@ -669,25 +676,11 @@ func TestGroupCommitOps(t *testing.T) {
 					return nil
 				}
 			}
-			// Queue them in order behind the held writer: one batch.
-			s.wmu.Lock()
-			errs := make([]error, len(tc.sizes))
-			var wg sync.WaitGroup
+			var fns []func(store.Tx) error
 			for u, n := range tc.sizes {
-				wg.Go(func() { _, errs[u] = s.Update(ctx, write(u, n)) })
-				for {
-					s.qmu.Lock()
-					q := len(s.queue)
-					s.qmu.Unlock()
-					if q == u+1 {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
+				fns = append(fns, write(u, n))
 			}
-			s.wmu.Unlock()
-			wg.Wait()
-			for u, err := range errs {
+			for u, err := range inOneBatch(s, fns...) {
 				if tc.url == raised && err != nil {
 					t.Errorf("Update %d refused (%v); with the limit raised it fits its batch", u, err)
 				}
