@@ -230,19 +230,6 @@ func (s *Server) saveNonces() error {
 // does not answer fails the start with a message, instead of hanging it.
 const etcdDialTimeout = 20 * time.Second
 
-// bootstrap runs svc.Bootstrap, again when another server's bootstrap
-// committed first (store.ErrConflict, on etcd): the next attempt reads
-// the operator and first tenant that server made and makes none, so
-// servers started together make one of each.
-func bootstrap(ctx context.Context, svc *api.Service, keys service.BootstrapKeys) (service.Bootstrapped, error) {
-	for attempt := 1; ; attempt++ {
-		b, err := svc.Bootstrap(ctx, keys)
-		if !errors.Is(err, store.ErrConflict) || attempt == 10 {
-			return b, err
-		}
-	}
-}
-
 // nonceTimeout bounds recording a nonce in etcd.
 const nonceTimeout = 5 * time.Second
 
@@ -338,7 +325,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open store %s: %w", storeName, err)
 	}
 	svc := api.New(st)
-	boot, err := bootstrap(ctx, svc, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
+	boot, err := svc.Bootstrap(ctx, service.BootstrapKeys{OperatorID: cfg.OperatorKeyID, OperatorSecret: cfg.OperatorKeySecret,
 		TenantID: cfg.AccessKeyID, TenantSecret: cfg.AccessKeySecret})
 	if err != nil {
 		ln.Close()

@@ -53,13 +53,10 @@ func (s *Service) CreateAccount(ctx context.Context, c Caller, name string) (mod
 // NewTenant creates a tenant with one new key pair, without a caller: for
 // tests and tools that hold the store.
 func (s *Service) NewTenant(ctx context.Context, name string) (acct model.Account, key model.AccessKey, err error) {
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err = s.commit(ctx, func(tx store.Tx) error {
 		acct, key, err = s.putAccount(tx, model.Account{Name: name}, newKeyID(), newSecret())
 		return err
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	return acct, key, err
 }
 
@@ -125,7 +122,7 @@ func (s *Service) DisableAccount(ctx context.Context, c Caller, uid string) erro
 	if uid == "" {
 		return ecserr.MissingParameter("AccountId")
 	}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		a, ok, err := store.GetAs[model.Account](tx, KindAccount, uid)
 		switch {
 		case err != nil:
@@ -140,9 +137,6 @@ func (s *Service) DisableAccount(ctx context.Context, c Caller, uid string) erro
 		a.Disabled = true
 		return store.PutAs(tx, KindAccount, a.UID, a.UID, "", a)
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	return err
 }
 
@@ -170,7 +164,7 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped
 	if (in.OperatorID == "") != (in.OperatorSecret == "") || (in.TenantID == "") != (in.TenantSecret == "") {
 		return out, errors.New("give a key's ID and secret together (PALISADE_OPERATOR_KEY_ID with _SECRET, PALISADE_ACCESS_KEY_ID with _SECRET)")
 	}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		accts, err := store.ListAs[model.Account](tx, KindAccount, store.Query{})
 		if err != nil {
 			return err
@@ -202,9 +196,6 @@ func (s *Service) Bootstrap(ctx context.Context, in BootstrapKeys) (Bootstrapped
 			"PALISADE_ACCESS_KEY_ID", "PALISADE_ACCESS_KEY_SECRET")
 		return err
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	if err != nil {
 		return Bootstrapped{}, err
 	}

@@ -538,7 +538,8 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 		return ecserr.BadRequest("InvalidParams.EniId", "The specified NetworkInterfaceId %q is malformed: it starts with \"eni-\".", id)
 	}
 	var primary bool
-	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
+		primary = false
 		n, ok, err := store.GetAs[model.NetworkInterface](tx, KindENI, id)
 		if err != nil {
 			return err

@@ -192,7 +192,7 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 	if in.NetworkInterfaceID != "" {
 		return s.bindENI(ctx, in)
 	}
-	_, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, id)
 		if err != nil {
 			return err

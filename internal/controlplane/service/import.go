@@ -48,7 +48,7 @@ func (s *Service) Import(ctx context.Context, region string, r Resources) (int64
 			*reg = region
 		}
 	}
-	return s.Store.Update(ctx, func(tx store.Tx) error {
+	return s.commit(ctx, func(tx store.Tx) error {
 		for _, v := range r.VPCs {
 			fix(&v.Owner, &v.Region)
 			if err := store.PutAs(tx, KindVPC, v.ID, v.Owner, v.Region, v); err != nil {

@@ -141,7 +141,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, in KeyInput) (AccessKeyOu
 		return AccessKeyOut{}, err
 	}
 	key := model.AccessKey{ID: newKeyID(), Secret: newSecret(), Account: in.Caller.Account, Created: s.Now()}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		keys, err := accountKeys(tx, in.Caller.Account)
 		if err != nil {
 			return err
@@ -151,9 +151,6 @@ func (s *Service) CreateAccessKey(ctx context.Context, in KeyInput) (AccessKeyOu
 		}
 		return store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	if err != nil {
 		return AccessKeyOut{}, err
 	}
@@ -240,7 +237,7 @@ func (s *Service) changeKey(ctx context.Context, in KeyInput, fn func(tx store.T
 	if in.KeyID == "" {
 		return ecserr.MissingParameter("UserAccessKeyId")
 	}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, in.KeyID)
 		if err != nil {
 			return err
@@ -250,9 +247,6 @@ func (s *Service) changeKey(ctx context.Context, in KeyInput, fn func(tx store.T
 		}
 		return fn(tx, k)
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	return err
 }
 
@@ -267,7 +261,7 @@ func (s *Service) RegisterHost(ctx context.Context, c Caller, host string) (mode
 		return model.AccessKey{}, err
 	}
 	key := model.AccessKey{ID: newKeyID(), Secret: newSecret(), Account: c.Account, Host: host, Created: s.Now()}
-	rev, err := s.Store.Update(ctx, func(tx store.Tx) error {
+	_, err := s.commit(ctx, func(tx store.Tx) error {
 		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: c.Account})
 		if err != nil {
 			return err
@@ -281,9 +275,6 @@ func (s *Service) RegisterHost(ctx context.Context, c Caller, host string) (mode
 		}
 		return store.PutAs(tx, KindAccessKey, key.ID, key.Account, "", key)
 	})
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
 	return key, err
 }
 

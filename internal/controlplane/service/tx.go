@@ -67,18 +67,47 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 			}
 		}
 	}
-	if errors.Is(err, store.ErrConflict) {
-		err = conflictError{ecserr.New(http.StatusConflict, "OperationConflict",
-			"The request conflicted with concurrent changes to the same resources %d times; retry it.", maxAttempts), err}
-	}
-	if err == nil {
-		err = s.written(ctx, rev)
-	}
-	if err != nil {
+	if err = s.settled(ctx, rev, err); err != nil {
 		var zero T
 		return zero, err
 	}
 	return out, nil
+}
+
+// commit runs fn in one store.Update for the writes that need neither a
+// ClientToken nor the view's optimistic path (keys, accounts, hosts, an
+// import): on etcd an Update whose reads another server's write moved
+// fails with store.ErrConflict, and a batch too full for it refuses it
+// the same way, so fn runs again, as Update's writes do. fn must derive
+// everything it writes, and every value it sets outside, from tx, since
+// it may run more than once. It answers when the view holds the write.
+func (s *Service) commit(ctx context.Context, fn func(store.Tx) error) (int64, error) {
+	var rev int64
+	var err error
+	for attempt := 1; ; attempt++ {
+		rev, err = s.Store.Update(ctx, fn)
+		if !errors.Is(err, store.ErrConflict) || attempt == maxAttempts {
+			break
+		}
+	}
+	if err = s.settled(ctx, rev, err); err != nil {
+		return 0, err
+	}
+	return rev, nil
+}
+
+// settled is the end of a write: a conflict left after the retries as
+// ECS's OperationConflict, else, once committed, the wait for the view to
+// hold revision rev (read-your-writes).
+func (s *Service) settled(ctx context.Context, rev int64, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return conflictError{ecserr.New(http.StatusConflict, "OperationConflict",
+			"The request conflicted with concurrent changes to the same resources %d times; retry it.", maxAttempts), err}
+	}
+	if err != nil {
+		return err
+	}
+	return s.written(ctx, rev)
 }
 
 // conflictError is the ECS answer to a write that kept conflicting, which
