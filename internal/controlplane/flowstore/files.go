@@ -128,10 +128,7 @@ func (s *Store) writeCreated(path string) error {
 	if err != nil {
 		return fmt.Errorf("flow records: %w", err)
 	}
-	if d, err := os.Open(s.opt.Dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	syncDir(s.opt.Dir)
 	return nil
 }
 
@@ -266,9 +263,15 @@ func (s *Store) saveComplete(t int64) error {
 		removeFile(tmp)
 		return fmt.Errorf("flow records: %w", err)
 	}
-	if d, err := os.Open(s.opt.Dir); err == nil {
+	syncDir(s.opt.Dir)
+	return nil
+}
+
+// syncDir makes the directory's names durable (best effort: a failure
+// leaves at most a name to be made again).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
 	}
-	return nil
 }

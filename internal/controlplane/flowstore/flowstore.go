@@ -171,11 +171,16 @@ type index struct {
 type Store struct {
 	opt Options
 
-	wmu      sync.Mutex // the files, in order; taken before mu
-	segs     []*segment // oldest first; the last may be open
-	cur      *os.File   // the open segment, or nil
-	total    int64
-	seq      uint64 // the next record's sequence number
+	wmu   sync.Mutex // the files, in order; taken before mu
+	segs  []*segment // oldest first; the last may be open
+	cur   *os.File   // the open segment, or nil
+	total int64
+	seq   uint64 // the next record's sequence number
+	// mark is the empty segment file that keeps seq when retention deleted
+	// every segment (named segPath(seq), as the next segment will be): a
+	// restart then numbers on instead of from 0, so a NextToken from
+	// before still lists only newer records. "" when there is none.
+	mark     string
 	complete atomic.Int64
 
 	mu      sync.RWMutex // the index
@@ -316,6 +321,10 @@ func (s *Store) load() error {
 			sg.bytes = good
 		}
 		if sg.n == 0 { // nothing kept in it; its name may be the next segment's
+			if i == len(files)-1 && f.first >= s.seq {
+				s.seq, s.mark = f.first, f.path // the numbering's mark
+				continue
+			}
 			if err := removeFile(f.path); err != nil {
 				return fmt.Errorf("flow records: %w", err)
 			}
@@ -480,7 +489,28 @@ func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
 			}
 		}
 	}
+	if len(s.segs) == 0 && dropped {
+		s.markSeq()
+	}
 	return upTo, dropped, nil
+}
+
+// markSeq leaves the empty file that keeps the numbering once retention
+// deleted every segment. Without it (a failure is only logged) a restart
+// numbers from 0 again: nothing is lost, but an older NextToken skips
+// records.
+func (s *Store) markSeq() {
+	path := s.segPath(s.seq)
+	f, err := openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil || os.IsExist(err) && regular(path) == nil {
+		s.mark = path
+		syncDir(s.opt.Dir)
+		return
+	}
+	s.opt.Log.Warn("flow records: could not keep the sequence number past the deleted segments; a restart numbers from 0", "err", err)
 }
 
 // write appends b to the open segment (beginning one when needed) and
@@ -499,15 +529,16 @@ func (s *Store) write(b []byte, now time.Time) error {
 	}
 	if s.cur == nil {
 		path := s.segPath(s.seq)
-		f, err := openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+		flag := os.O_CREATE | os.O_EXCL | os.O_WRONLY | os.O_APPEND
+		if path == s.mark {
+			flag &^= os.O_EXCL // the empty mark becomes the segment
+		}
+		f, err := openFile(path, flag, 0o600)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrWrite, err)
 		}
-		if d, err := os.Open(s.opt.Dir); err == nil { // the new name is durable too
-			d.Sync()
-			d.Close()
-		}
-		s.cur = f
+		syncDir(s.opt.Dir) // the new name is durable too
+		s.cur, s.mark = f, ""
 		s.segs = append(s.segs, &segment{path: path, first: s.seq, opened: now})
 	}
 	sg := s.segs[len(s.segs)-1]

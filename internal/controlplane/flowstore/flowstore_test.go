@@ -272,3 +272,47 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestNumberingOutlivesRetention: once the age limit deleted every
+// segment, a restart numbers new records on from the last, not from 0
+// (a NextToken from before would skip them), across restarts without a
+// record in between too.
+func TestNumberingOutlivesRetention(t *testing.T) {
+	now := t0
+	o := Options{Dir: t.TempDir(), MaxAge: time.Hour, SegmentBytes: 2000, Now: func() time.Time { return now }, Log: quiet}
+	s := open(t, o)
+	for b := range 3 {
+		var batch []Record
+		for i := range 10 {
+			batch = append(batch, rec("a", b*10+i, now))
+		}
+		if err := s.Append(batch, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, seqs := s.OfSeq("a", now)
+	last := seqs[len(seqs)-1]
+	now = now.Add(3 * time.Hour)
+	s.Prune(now)
+	if got := s.Of("a", now); len(got) != 0 || s.Stats().Segments != 0 {
+		t.Fatalf("after the age limit: %d records in %d segments, want none", len(got), s.Stats().Segments)
+	}
+	s.Close()
+	for range 2 { // the second without a record between
+		open(t, o).Close()
+	}
+	s = open(t, o)
+	if err := s.Append([]Record{rec("a", 99, now)}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, seqs := s.OfSeq("a", now); len(seqs) != 1 || seqs[0] != last+1 {
+		t.Fatalf("after the restarts the new record is numbered %v; want [%d]", seqs, last+1)
+	}
+	s.Close()
+	if files, _ := filepath.Glob(filepath.Join(o.Dir, segPrefix+"*")); len(files) != 1 {
+		t.Errorf("segment files %v; want the one the mark became", files)
+	}
+	if got := open(t, o).Of("a", now); len(got) != 1 || got[0].SrcPort != 40099 {
+		t.Errorf("after a last restart: %v", got)
+	}
+}
