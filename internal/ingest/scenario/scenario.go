@@ -462,6 +462,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if other, ok := x.privates[key]; ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
 	}
+	if other, ok := x.publics[a]; ok { // a classic address: those of a VPC are inside its block, publics never
+		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the public address of %s; give each its own", a, other)
+	}
 	x.privates[key] = in.ID
 	x.own(a, in.ID)
 	in.PrivateIP = a
@@ -472,6 +475,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		}
 		if vpc == nil {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+		}
+		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
+			return err
 		}
 		if other, ok := x.privates["v6|"+a6.String()]; ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
@@ -488,8 +494,31 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		if other, ok := x.publics[pub]; ok {
 			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
 		}
+		// A public address is on the outside, as an outside end is: inside a
+		// VPC's block, or a NIC's private address, it would name two places
+		// (check would judge the file, and lab play and apply refuse it).
+		for _, v := range b.s.VPCs {
+			if v.CIDR.Contains(pub) {
+				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s lies inside %s's CIDR block %s; a public address lies outside every VPC", pub, v.ID, v.CIDR)
+			}
+		}
+		if other, ok := x.nics[pub]; ok {
+			if other == "" {
+				other = "instances of two VPCs"
+			}
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the private address of %s; give each its own", pub, other)
+		}
 		x.publics[pub] = in.ID
 		in.PublicIP = pub
+	}
+	return nil
+}
+
+// inVPC6 refuses an IPv6 address outside its VPC's IPv6 block, when the VPC
+// gives one (a NIC's IPv6 address is taken from its vSwitch's /64 of it).
+func (b *builder) inVPC6(f Field, a netip.Addr, vpc *model.VPC) error {
+	if vpc.IPv6CIDR.IsValid() && !vpc.IPv6CIDR.Contains(a) {
+		return b.fail(f.Line, "ipv6Address", "%s is outside %s's IPv6 block %s", a, vpc.ID, vpc.IPv6CIDR)
 	}
 	return nil
 }
