@@ -641,6 +641,7 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	// written is the IP version of the ends written as a NIC's address: an
 	// IPv6 one makes the flow IPv6, as an IPv6 outside address does.
 	written, writtenAt := 0, ""
+	outside6 := false // an end is an IPv6 outside address
 	for _, end := range []struct {
 		f    Field
 		name string
@@ -681,6 +682,7 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			*end.dst = id // the NIC that owns the address is the end
 			continue
 		}
+		outside6 = outside6 || a.Is6()
 		for _, vpc := range b.s.VPCs {
 			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
 				return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID)
@@ -742,6 +744,14 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		fl.IPVersion = written
 	case fl.IPVersion != written:
 		return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", writtenAt, written, fl.IPVersion)
+	}
+	// Each ICMP is one family's; say so at the protocol, with the field that
+	// makes a flow between instances IPv6 (the engine's own error names neither).
+	switch six := fl.IPVersion == 6 || fl.IPVersion == 0 && outside6; {
+	case p == model.ICMPv6 && !six:
+		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMPv6 is IPv6 and this flow is IPv4: set ipVersion: 6 (the instances' ipv6Address), or use ICMP")
+	case p == model.ICMP && six:
+		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMP is IPv4 and this flow is IPv6: use ICMPv6")
 	}
 	switch strings.ToLower(d.Expect.Value) {
 	case "accept":

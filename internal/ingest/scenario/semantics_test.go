@@ -210,7 +210,11 @@ func TestInvalidCorners(t *testing.T) {
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
 		{"flow port 0", "port: 22, expect: Drop}", "port: 0, expect: Drop}", 13, "port", "", nil},
-		{"ICMP over IPv6", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMP, ipVersion: 6, expect: Accept}", 12, "*", "ICMPv6", nil},
+		{"ICMP over IPv6", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMP, ipVersion: 6, expect: Accept}", 12, "ipProtocol", "ICMPv6", nil},
+		// An ICMPv6 flow between instances is IPv6 only with ipVersion: 6;
+		// the error named no field and offered only ICMP.
+		{"ICMPv6 between instances without ipVersion", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMPv6, expect: Accept}", 12, "ipProtocol", "ipVersion: 6", nil},
+		{"ICMPv6 from an IPv4 address", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMPv6, expect: Drop}", 13, "ipProtocol", "ipVersion: 6", nil},
 		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "*", "IPv6", nil},
 		{"ipVersion 5", "port: 22, expect: Drop}", "port: 22, ipVersion: 5, expect: Drop}", 13, "ipVersion", "", nil},
 		{"expect maybe", "expect: Drop}", "expect: Maybe}", 13, "expect", "", nil},
