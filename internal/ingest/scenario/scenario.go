@@ -494,6 +494,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		if other, ok := x.publics[pub]; ok {
 			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
 		}
+		if !routable(pub) {
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is not an address on the internet (unspecified, loopback, link-local, multicast or broadcast)", pub)
+		}
 		// A public address is on the outside, as an outside end is: inside a
 		// VPC's block, or a NIC's private address, it would name two places
 		// (check would judge the file, and lab play and apply refuse it).
@@ -512,6 +515,14 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		in.PublicIP = pub
 	}
 	return nil
+}
+
+// routable reports whether an address can be an end on the internet: an
+// outside end or a public address. No packet crosses a network from or to
+// the others (lab play could not send them; check judged them).
+func routable(a netip.Addr) bool {
+	return !(a.IsUnspecified() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() ||
+		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
 }
 
 // inVPC6 refuses an IPv6 address outside its VPC's IPv6 block, when the VPC
@@ -681,6 +692,9 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			written, writtenAt = v, a.String()
 			*end.dst = id // the NIC that owns the address is the end
 			continue
+		}
+		if !routable(a) {
+			return fl, b.fail(end.f.Line, end.name, "%s is not an address on the internet (unspecified, loopback, link-local, multicast or broadcast); an outside end is one, as 198.51.100.7 or 2001:db8::7", a)
 		}
 		outside6 = outside6 || a.Is6()
 		for _, vpc := range b.s.VPCs {

@@ -103,6 +103,15 @@ func TestFlowEndsOneForm(t *testing.T) {
 		{"mapped outside address", "from: 198.51.100.7,", "from: '::ffff:198.51.100.7',", 13, "from", "198.51.100.7", nil},
 		{"mapped destination", "{from: i-b, to: i-a,", "{from: i-b, to: '::ffff:198.51.100.9',", 12, "to", "198.51.100.9", nil},
 		{"zoned address", "from: 198.51.100.7,", "from: 'fe80::1%eth0',", 13, "from", "zone", nil},
+		// Addresses no packet from the internet carries: check judged them,
+		// lab play refused the file.
+		{"loopback outside address", "from: 198.51.100.7,", "from: 127.0.0.1,", 13, "from", "internet", nil},
+		{"unspecified outside address", "from: 198.51.100.7,", "from: 0.0.0.0,", 13, "from", "internet", nil},
+		{"broadcast outside address", "from: 198.51.100.7,", "from: 255.255.255.255,", 13, "from", "internet", nil},
+		{"multicast destination", "{from: i-b, to: i-a,", "{from: i-a, to: 224.0.0.5,", 12, "to", "internet", nil},
+		{"link-local outside address", "from: 198.51.100.7,", "from: 169.254.1.1,", 13, "from", "internet", nil},
+		{"IPv6 loopback", "from: 198.51.100.7,", "from: '::1',", 13, "from", "internet", nil},
+		{"loopback public address", "publicIpAddress: 192.0.2.1,", "publicIpAddress: 127.0.0.2,", 9, "publicIpAddress", "internet", nil},
 	})
 }
 
