@@ -596,6 +596,12 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	if err := b.onePeer(dir, p); err != nil {
 		return err
 	}
+	// FORMAT.md: a list "instead of portRange". The API takes PortRange and
+	// ignores the list when both are given; a file that gives both meant one
+	// of them, and would silently get the range.
+	if p.PortRange.Set() && p.PortRangeListId.Set() {
+		return b.fail(p.PortRangeListId.Line, "portRangeListId", "a rule takes its ports from portRange or from a port range list, and both are given; drop one (a list's ports are its entries)")
+	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
 		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
 		PortRangeListId: p.PortRangeListId.Value,
@@ -620,7 +626,15 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 			return b.fail(fields[side+"GroupId"].Line, side+"GroupId", "security group %s is not defined under securityGroups", r.Peer.GroupID)
 		}
 		if owner.ID != "" && owner.ID != peer.Owner || owner.Account != "" && owner.Account != peer.Owner {
-			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s", peer.ID, peer.Owner)
+			// At the owner field that disagrees, not the rule's first line.
+			name, f := side+"GroupOwnerId", fields[side+"GroupOwnerId"]
+			if owner.ID == "" || owner.ID == peer.Owner {
+				name, f = side+"GroupOwnerAccount", p.SourceGroupOwnerAccount
+				if dir == model.Egress {
+					f = p.DestGroupOwnerAccount
+				}
+			}
+			return b.fail(f.Line, name, "security group %s belongs to account %s", peer.ID, peer.Owner)
 		}
 		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return b.fromModel(e, p.Line, fields)

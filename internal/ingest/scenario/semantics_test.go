@@ -154,15 +154,25 @@ func TestCrossAccountPeerOwner(t *testing.T) {
 			t.Errorf("%s: %v", rule, err)
 		}
 	}
-	for _, tt := range []struct{ name, rule, field string }{
-		{"wrong source owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId"},
-		{"wrong dest owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x, destGroupOwnerId: "1000000000000003"}`, "destGroupOwnerId"},
+	// A rule written one field a line: the error is at the owner's line
+	// (it was at the rule's first line, and named the ID for an account).
+	block := func(dir, peer, owner string) string {
+		return "direction: " + dir + "\n        ipProtocol: TCP\n        portRange: 22/22\n        " + peer + ": sg-x\n        " + owner + ": \"1000000000000001\""
+	}
+	for _, tt := range []struct {
+		name, rule, field string
+		line              int
+	}{
+		{"wrong source owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId", 7},
+		{"wrong dest owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x, destGroupOwnerId: "1000000000000003"}`, "destGroupOwnerId", 7},
+		{"wrong source owner, a field a line", block("ingress", "sourceGroupId", "sourceGroupOwnerId"), "sourceGroupOwnerId", 11},
+		{"wrong dest owner account, a field a line", block("egress", "destGroupId", "destGroupOwnerAccount"), "destGroupOwnerAccount", 11},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := scenario.Parse("bad.yaml", []byte(withX(tt.rule)))
 			var e *scenario.Error
-			if !errors.As(err, &e) || e.Line != 7 || e.Field != tt.field || !strings.Contains(e.Msg, "1000000000000002") {
-				t.Errorf("got %v, want an error at line 7, field %s, naming the owner", err, tt.field)
+			if !errors.As(err, &e) || e.Line != tt.line || e.Field != tt.field || !strings.Contains(e.Msg, "1000000000000002") {
+				t.Errorf("got %v, want an error at line %d, field %s, naming the owner", err, tt.line, tt.field)
 			}
 		})
 	}
@@ -215,6 +225,9 @@ func TestInvalidCorners(t *testing.T) {
 			[]string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-b}", "cidrBlock: 10.0.0.0/16}\n", "cidrBlock: 10.0.0.0/16}\n  - {vpcId: vpc-b, cidrBlock: 10.1.0.0/16}\n"}},
 		{"enterprise names a group", group, group + "    securityGroupType: enterprise\n", 8, "sourceGroupId", "", []string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-a}"}},
 		{"unknown prefix list", "sourceCidrIp: 10.0.0.0/16}", "sourcePrefixListId: pl-nope}", 7, "sourcePrefixListId", "not defined", nil},
+		// FORMAT.md: a list "instead of portRange"; with both, the list was
+		// silently ignored (the API's reading), so the rule took the range.
+		{"port range and port range list", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65535, portRangeListId: prl-x, sourceCidrIp: 10.0.0.0/16}", 7, "portRangeListId", "both", nil},
 		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
