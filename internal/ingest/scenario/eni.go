@@ -74,10 +74,10 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 		n.SecurityGroups = append(n.SecurityGroups, g.ID)
 	}
 	if e := model.CheckENIGroups(n, groups); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	if e := model.CheckNICRules(id, groups, b.lists()); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	b.s.ENIs = append(b.s.ENIs, n)
 	return nil

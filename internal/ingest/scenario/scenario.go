@@ -547,12 +547,22 @@ func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
 		in.SecurityGroups = append(in.SecurityGroups, g.ID)
 	}
 	if e := model.CheckInstanceGroups(in, groups); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	if e := model.CheckNICRules(in.ID, groups, b.lists()); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	return nil
+}
+
+// listLine is the line of a list's first item (where a list written on one
+// line is), or def for an empty list: an error about the whole list points
+// there, not at the item holding it.
+func listLine(fs []Field, def int) int {
+	if len(fs) > 0 && fs[0].Set() {
+		return fs[0].Line
+	}
+	return def
 }
 
 // addFlows adds the flows to check, each evaluated once so that a flow the

@@ -165,3 +165,43 @@ instances:
 		})
 	}
 }
+
+// TestGroupListErrorsAtTheList: an error about an instance's or an ENI's
+// securityGroupIds (mixed types, more than five) is reported at the list's
+// line; it was at the instance's first line, some lines above in a file
+// written one field a line.
+func TestGroupListErrorsAtTheList(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-a}
+  - {securityGroupId: sg-e, vpcId: vpc-a, securityGroupType: enterprise}
+instances:
+  - instanceId: i-a
+    vpcId: vpc-a
+    privateIpAddress: 10.0.0.1
+`
+	tests := []struct {
+		name, rest string
+		line       int
+	}{
+		{"mixed types", "    securityGroupIds: [sg-a, sg-e]\n", 10},
+		{"mixed types, an item a line", "    securityGroupIds:\n      - sg-a\n      - sg-e\n", 11},
+		{"six groups", "    securityGroupIds: [sg-a, sg-a, sg-a, sg-a, sg-a, sg-a]\n", 10},
+		{"ENI of mixed types", `    securityGroupIds: [sg-a]
+    networkInterfaces:
+      - networkInterfaceId: eni-a
+        primaryIpAddress: 10.0.0.2
+        securityGroupIds: [sg-e, sg-a]
+`, 14},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(head+tt.rest))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.Line != tt.line || e.Field != "securityGroupIds" {
+				t.Errorf("got %v, want an error at line %d, field securityGroupIds", err, tt.line)
+			}
+		})
+	}
+}
