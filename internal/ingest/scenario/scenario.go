@@ -676,7 +676,10 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	// written is the IP version of the ends written as a NIC's address: an
 	// IPv6 one makes the flow IPv6, as an IPv6 outside address does.
 	written, writtenAt := 0, ""
-	outside6 := false // an end is an IPv6 outside address
+	outside6 := false      // an end is an IPv6 outside address
+	var outside netip.Addr // an outside end, and where it is written
+	var outsideAt Field
+	outsideName := ""
 	for _, end := range []struct {
 		f    Field
 		name string
@@ -721,6 +724,7 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			return fl, b.fail(end.f.Line, end.name, "%s is not an address on the internet (unspecified, loopback, link-local, multicast or broadcast); an outside end is one, as 198.51.100.7 or 2001:db8::7", a)
 		}
 		outside6 = outside6 || a.Is6()
+		outside, outsideAt, outsideName = a, end.f, end.name
 		for _, vpc := range b.s.VPCs {
 			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
 				return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID)
@@ -782,6 +786,14 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		fl.IPVersion = written
 	case fl.IPVersion != written:
 		return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", writtenAt, written, fl.IPVersion)
+	}
+	// An outside end of the other family than the flow's, at the field that
+	// set the family (the engine's error named neither).
+	if outside.IsValid() && fl.IPVersion != 0 && outside.Is6() != (fl.IPVersion == 6) {
+		if written == 0 {
+			return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", outside, 10-fl.IPVersion, fl.IPVersion)
+		}
+		return fl, b.fail(outsideAt.Line, outsideName, "%s is an IPv%d address and %s an IPv%d one; write both ends in one family", outside, 10-written, writtenAt, written)
 	}
 	// Each ICMP is one family's; say so at the protocol, with the field that
 	// makes a flow between instances IPv6 (the engine's own error names neither).

@@ -237,7 +237,11 @@ func TestInvalidCorners(t *testing.T) {
 		// the error named no field and offered only ICMP.
 		{"ICMPv6 between instances without ipVersion", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMPv6, expect: Accept}", 12, "ipProtocol", "ipVersion: 6", nil},
 		{"ICMPv6 from an IPv4 address", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMPv6, expect: Drop}", 13, "ipProtocol", "ipVersion: 6", nil},
-		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "*", "IPv6", nil},
+		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "ipVersion", "ipVersion is 6", nil},
+		// An outside end against the flow's family: at the field that set
+		// it (the engine's error had no field).
+		{"ipVersion 4 from an IPv6 address", "from: 198.51.100.7,", "from: '2001:db8:ff::7',", 13, "ipVersion", "ipVersion is 4", []string{"expect: Drop}", "ipVersion: 4, expect: Drop}"}},
+		{"IPv6 outside end and an IPv4 NIC address", "{from: i-b, to: i-a,", "{from: 10.0.0.2, to: '2001:db8:ff::7',", 12, "to", "one family", nil},
 		{"ipVersion 5", "port: 22, expect: Drop}", "port: 22, ipVersion: 5, expect: Drop}", 13, "ipVersion", "", nil},
 		{"expect maybe", "expect: Drop}", "expect: Maybe}", 13, "expect", "", nil},
 		{"two outside ends", "to: i-a, ipProtocol: TCP, port: 22, expect: Drop}", "to: 198.51.100.8, ipProtocol: TCP, port: 22, expect: Drop}", 13, "*", "instance", nil},
