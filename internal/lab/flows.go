@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func flowBatches(flows []policy.Flow) [][]int {
 
 // tieKey names the connection a flow could belong to, its ends unordered.
 func tieKey(f policy.Flow, i int) string {
-	a, b := f.From, f.To
+	a, b := endKey(f.From), endKey(f.To)
 	switch f.Protocol {
 	case model.ICMP, model.ICMPv6:
 		return "#" + strconv.Itoa(i)
@@ -74,6 +75,17 @@ func tieKey(f policy.Flow, i int) string {
 	}
 	six := f.IPVersion == 6 || strings.Contains(f.From, ":") || strings.Contains(f.To, ":") // an IPv6 outside address
 	return fmt.Sprintf("%s|%s|%s|%v", f.Protocol, a, b, six)
+}
+
+// endKey names a flow's end as conntrack sees it: an address in its one
+// form, so that 2001:DB8::1 and 2001:db8:0::1 are the one host they are
+// (written apart, two flows between the same ends shared a batch, and the
+// second passed as the reply of the first); an instance by its ID.
+func endKey(end string) string {
+	if a, err := netip.ParseAddr(end); err == nil {
+		return a.Unmap().String()
+	}
+	return end
 }
 
 // RecheckTimeout is the timeout of the second look at probes that were not

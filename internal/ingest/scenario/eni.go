@@ -54,6 +54,9 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 		if !ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
 		}
+		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
+			return err
+		}
 		if other, ok := x.privates["v6|"+a6.String()]; ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
 		}
@@ -71,10 +74,10 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 		n.SecurityGroups = append(n.SecurityGroups, g.ID)
 	}
 	if e := model.CheckENIGroups(n, groups); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	if e := model.CheckNICRules(id, groups, b.lists()); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	b.s.ENIs = append(b.s.ENIs, n)
 	return nil

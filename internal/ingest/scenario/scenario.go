@@ -215,6 +215,9 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 	if err := required(b, d.PrefixListID, d.Line, "prefixListId"); err != nil {
 		return err
 	}
+	if !model.HasPrefix(d.PrefixListID.Value, "pl") { // as a rule's peer must be named
+		return b.fail(d.PrefixListID.Line, "prefixListId", "%q is not a prefix list ID: pl- and then letters, digits, '_' or '-'", d.PrefixListID.Value)
+	}
 	if b.pls[d.PrefixListID.Value] != nil {
 		return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
 	}
@@ -309,6 +312,12 @@ func (b *builder) addGroup(d *groupDoc) error {
 		return err
 	}
 	id := d.SecurityGroupID.Value
+	// As a rule's peer must be named (sg-…); the rules' IDs, made from the
+	// group's, are then unique (a group "x" and a group "sg-x" both made
+	// sgr-x-1, and check named the deciding rule's line wrong).
+	if !model.HasPrefix(id, "sg") {
+		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "%q is not a security group ID: sg- and then letters, digits, '_' or '-'", id)
+	}
 	if b.groups[id] != nil {
 		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
 	}
@@ -374,10 +383,18 @@ func (b *builder) addRules(docs []groupDoc) error {
 	plOf := b.plOf
 	for gi, d := range docs {
 		g := b.s.Groups[gi]
+		seen := map[string]int{} // rule key → its line
 		for pi, p := range d.Permissions {
 			if err := b.addRule(g, pi, &p, plOf, created); err != nil {
 				return err
 			}
+			// The API keeps one of two equal rules (a description aside), so
+			// apply would authorize the second on every run, never done.
+			key := g.Rules[len(g.Rules)-1].Key()
+			if line, ok := seen[key]; ok {
+				return b.fail(p.Line, "permissions", "this rule repeats the one at line %d (only the description may differ); the group holds it once: remove one (InvalidParam.DuplicatePermissions)", line)
+			}
+			seen[key] = p.Line
 		}
 		if e := model.CheckRuleQuotas(g, b.lists()); e != nil {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)
@@ -462,6 +479,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if other, ok := x.privates[key]; ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the address of %s", a, other)
 	}
+	if other, ok := x.publics[a]; ok { // a classic address: those of a VPC are inside its block, publics never
+		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is already the public address of %s; give each its own", a, other)
+	}
 	x.privates[key] = in.ID
 	x.own(a, in.ID)
 	in.PrivateIP = a
@@ -472,6 +492,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		}
 		if vpc == nil {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+		}
+		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
+			return err
 		}
 		if other, ok := x.privates["v6|"+a6.String()]; ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%s is already the address of %s", a6, other)
@@ -488,8 +511,42 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		if other, ok := x.publics[pub]; ok {
 			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the public address of %s", pub, other)
 		}
+		if !routable(pub) {
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is not an address on the internet (unspecified, loopback, link-local, multicast or broadcast)", pub)
+		}
+		// A public address is on the outside, as an outside end is: inside a
+		// VPC's block, or a NIC's private address, it would name two places
+		// (check would judge the file, and lab play and apply refuse it).
+		for _, v := range b.s.VPCs {
+			if v.CIDR.Contains(pub) {
+				return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s lies inside %s's CIDR block %s; a public address lies outside every VPC", pub, v.ID, v.CIDR)
+			}
+		}
+		if other, ok := x.nics[pub]; ok {
+			if other == "" {
+				other = "instances of two VPCs"
+			}
+			return b.fail(d.PublicIPAddress.Line, "publicIpAddress", "%s is already the private address of %s; give each its own", pub, other)
+		}
 		x.publics[pub] = in.ID
 		in.PublicIP = pub
+	}
+	return nil
+}
+
+// routable reports whether an address can be an end on the internet: an
+// outside end or a public address. No packet crosses a network from or to
+// the others (lab play could not send them; check judged them).
+func routable(a netip.Addr) bool {
+	return !(a.IsUnspecified() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() ||
+		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+}
+
+// inVPC6 refuses an IPv6 address outside its VPC's IPv6 block, when the VPC
+// gives one (a NIC's IPv6 address is taken from its vSwitch's /64 of it).
+func (b *builder) inVPC6(f Field, a netip.Addr, vpc *model.VPC) error {
+	if vpc.IPv6CIDR.IsValid() && !vpc.IPv6CIDR.Contains(a) {
+		return b.fail(f.Line, "ipv6Address", "%s is outside %s's IPv6 block %s", a, vpc.ID, vpc.IPv6CIDR)
 	}
 	return nil
 }
@@ -507,12 +564,22 @@ func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
 		in.SecurityGroups = append(in.SecurityGroups, g.ID)
 	}
 	if e := model.CheckInstanceGroups(in, groups); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	if e := model.CheckNICRules(in.ID, groups, b.lists()); e != nil {
-		return b.fail(d.Line, "securityGroupIds", "%s (%s)", e.Message, e.Code)
+		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	return nil
+}
+
+// listLine is the line of a list's first item (where a list written on one
+// line is), or def for an empty list: an error about the whole list points
+// there, not at the item holding it.
+func listLine(fs []Field, def int) int {
+	if len(fs) > 0 && fs[0].Set() {
+		return fs[0].Line
+	}
+	return def
 }
 
 // addFlows adds the flows to check, each evaluated once so that a flow the
@@ -556,6 +623,12 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	if err := b.onePeer(dir, p); err != nil {
 		return err
 	}
+	// FORMAT.md: a list "instead of portRange". The API takes PortRange and
+	// ignores the list when both are given; a file that gives both meant one
+	// of them, and would silently get the range.
+	if p.PortRange.Set() && p.PortRangeListId.Set() {
+		return b.fail(p.PortRangeListId.Line, "portRangeListId", "a rule takes its ports from portRange or from a port range list, and both are given; drop one (a list's ports are its entries)")
+	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
 		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
 		PortRangeListId: p.PortRangeListId.Value,
@@ -580,7 +653,15 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 			return b.fail(fields[side+"GroupId"].Line, side+"GroupId", "security group %s is not defined under securityGroups", r.Peer.GroupID)
 		}
 		if owner.ID != "" && owner.ID != peer.Owner || owner.Account != "" && owner.Account != peer.Owner {
-			return b.fail(p.Line, side+"GroupOwnerId", "security group %s belongs to account %s", peer.ID, peer.Owner)
+			// At the owner field that disagrees, not the rule's first line.
+			name, f := side+"GroupOwnerId", fields[side+"GroupOwnerId"]
+			if owner.ID == "" || owner.ID == peer.Owner {
+				name, f = side+"GroupOwnerAccount", p.SourceGroupOwnerAccount
+				if dir == model.Egress {
+					f = p.DestGroupOwnerAccount
+				}
+			}
+			return b.fail(f.Line, name, "security group %s belongs to account %s", peer.ID, peer.Owner)
 		}
 		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return b.fromModel(e, p.Line, fields)
@@ -612,6 +693,10 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	// written is the IP version of the ends written as a NIC's address: an
 	// IPv6 one makes the flow IPv6, as an IPv6 outside address does.
 	written, writtenAt := 0, ""
+	outside6 := false      // an end is an IPv6 outside address
+	var outside netip.Addr // an outside end, and where it is written
+	var outsideAt Field
+	outsideName := ""
 	for _, end := range []struct {
 		f    Field
 		name string
@@ -652,6 +737,11 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			*end.dst = id // the NIC that owns the address is the end
 			continue
 		}
+		if !routable(a) {
+			return fl, b.fail(end.f.Line, end.name, "%s is not an address on the internet (unspecified, loopback, link-local, multicast or broadcast); an outside end is one, as 198.51.100.7 or 2001:db8::7", a)
+		}
+		outside6 = outside6 || a.Is6()
+		outside, outsideAt, outsideName = a, end.f, end.name
 		for _, vpc := range b.s.VPCs {
 			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
 				return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID)
@@ -713,6 +803,22 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		fl.IPVersion = written
 	case fl.IPVersion != written:
 		return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", writtenAt, written, fl.IPVersion)
+	}
+	// An outside end of the other family than the flow's, at the field that
+	// set the family (the engine's error named neither).
+	if outside.IsValid() && fl.IPVersion != 0 && outside.Is6() != (fl.IPVersion == 6) {
+		if written == 0 {
+			return fl, b.fail(d.IPVersion.Line, "ipVersion", "the flow names %s, an IPv%d address, but ipVersion is %d", outside, 10-fl.IPVersion, fl.IPVersion)
+		}
+		return fl, b.fail(outsideAt.Line, outsideName, "%s is an IPv%d address and %s an IPv%d one; write both ends in one family", outside, 10-written, writtenAt, written)
+	}
+	// Each ICMP is one family's; say so at the protocol, with the field that
+	// makes a flow between instances IPv6 (the engine's own error names neither).
+	switch six := fl.IPVersion == 6 || fl.IPVersion == 0 && outside6; {
+	case p == model.ICMPv6 && !six:
+		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMPv6 is IPv6 and this flow is IPv4: set ipVersion: 6 (the instances' ipv6Address), or use ICMP")
+	case p == model.ICMP && six:
+		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMP is IPv4 and this flow is IPv6: use ICMPv6")
 	}
 	switch strings.ToLower(d.Expect.Value) {
 	case "accept":

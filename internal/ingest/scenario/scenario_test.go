@@ -106,3 +106,102 @@ prefixLists:
 		})
 	}
 }
+
+// TestAddressPlaces checks that an address names one place: a public
+// address lies outside every VPC and is no NIC's private address, and an
+// IPv6 address lies in its VPC's IPv6 block. check accepted such files,
+// which lab play then refused ("address 10.0.0.2 is used by instance i-a
+// (public) and instance i-b") or played with an address no vSwitch holds.
+func TestAddressPlaces(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, ipv6CidrBlock: "2001:db8:a::/56"}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-a}
+  - {securityGroupId: sg-c}
+instances:
+`
+	tests := []struct {
+		name, instances string
+		line            int
+		field           string
+	}{
+		{"public address inside a VPC", `  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, publicIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}
+`, 7, "publicIpAddress"},
+		{"public address of a classic instance", `  - {instanceId: i-c, privateIpAddress: 192.0.2.7, securityGroupIds: [sg-c]}
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, publicIpAddress: 192.0.2.7, securityGroupIds: [sg-a]}
+`, 8, "publicIpAddress"},
+		{"classic address of a public one", `  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, publicIpAddress: 192.0.2.7, securityGroupIds: [sg-a]}
+  - {instanceId: i-c, privateIpAddress: 192.0.2.7, securityGroupIds: [sg-c]}
+`, 8, "privateIpAddress"},
+		{"IPv6 address outside the VPC's block", `  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, ipv6Address: "2001:db8:b::1", securityGroupIds: [sg-a]}
+`, 7, "ipv6Address"},
+		{"ENI IPv6 address outside the VPC's block", `  - instanceId: i-a
+    vpcId: vpc-a
+    privateIpAddress: 10.0.0.1
+    securityGroupIds: [sg-a]
+    networkInterfaces:
+      - {networkInterfaceId: eni-a, primaryIpAddress: 10.0.0.2, ipv6Address: "2001:db8:b::2", securityGroupIds: [sg-a]}
+`, 12, "ipv6Address"},
+		{"fine", `  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.1, ipv6Address: "2001:db8:a::1", publicIpAddress: 192.0.2.7, securityGroupIds: [sg-a]}
+  - {instanceId: i-c, privateIpAddress: 192.0.2.8, publicIpAddress: 198.51.100.8, securityGroupIds: [sg-c]}
+`, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(head+tt.instances))
+			if tt.line == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var e *scenario.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a scenario.Error", err)
+			}
+			if e.Line != tt.line || e.Field != tt.field {
+				t.Errorf("got %s (line %d field %q), want line %d field %q", e, e.Line, e.Field, tt.line, tt.field)
+			}
+		})
+	}
+}
+
+// TestGroupListErrorsAtTheList: an error about an instance's or an ENI's
+// securityGroupIds (mixed types, more than five) is reported at the list's
+// line; it was at the instance's first line, some lines above in a file
+// written one field a line.
+func TestGroupListErrorsAtTheList(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-a}
+  - {securityGroupId: sg-e, vpcId: vpc-a, securityGroupType: enterprise}
+instances:
+  - instanceId: i-a
+    vpcId: vpc-a
+    privateIpAddress: 10.0.0.1
+`
+	tests := []struct {
+		name, rest string
+		line       int
+	}{
+		{"mixed types", "    securityGroupIds: [sg-a, sg-e]\n", 10},
+		{"mixed types, an item a line", "    securityGroupIds:\n      - sg-a\n      - sg-e\n", 11},
+		{"six groups", "    securityGroupIds: [sg-a, sg-a, sg-a, sg-a, sg-a, sg-a]\n", 10},
+		{"ENI of mixed types", `    securityGroupIds: [sg-a]
+    networkInterfaces:
+      - networkInterfaceId: eni-a
+        primaryIpAddress: 10.0.0.2
+        securityGroupIds: [sg-e, sg-a]
+`, 14},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(head+tt.rest))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.Line != tt.line || e.Field != "securityGroupIds" {
+				t.Errorf("got %v, want an error at line %d, field securityGroupIds", err, tt.line)
+			}
+		})
+	}
+}

@@ -103,6 +103,15 @@ func TestFlowEndsOneForm(t *testing.T) {
 		{"mapped outside address", "from: 198.51.100.7,", "from: '::ffff:198.51.100.7',", 13, "from", "198.51.100.7", nil},
 		{"mapped destination", "{from: i-b, to: i-a,", "{from: i-b, to: '::ffff:198.51.100.9',", 12, "to", "198.51.100.9", nil},
 		{"zoned address", "from: 198.51.100.7,", "from: 'fe80::1%eth0',", 13, "from", "zone", nil},
+		// Addresses no packet from the internet carries: check judged them,
+		// lab play refused the file.
+		{"loopback outside address", "from: 198.51.100.7,", "from: 127.0.0.1,", 13, "from", "internet", nil},
+		{"unspecified outside address", "from: 198.51.100.7,", "from: 0.0.0.0,", 13, "from", "internet", nil},
+		{"broadcast outside address", "from: 198.51.100.7,", "from: 255.255.255.255,", 13, "from", "internet", nil},
+		{"multicast destination", "{from: i-b, to: i-a,", "{from: i-a, to: 224.0.0.5,", 12, "to", "internet", nil},
+		{"link-local outside address", "from: 198.51.100.7,", "from: 169.254.1.1,", 13, "from", "internet", nil},
+		{"IPv6 loopback", "from: 198.51.100.7,", "from: '::1',", 13, "from", "internet", nil},
+		{"loopback public address", "publicIpAddress: 192.0.2.1,", "publicIpAddress: 127.0.0.2,", 9, "publicIpAddress", "internet", nil},
 	})
 }
 
@@ -145,15 +154,25 @@ func TestCrossAccountPeerOwner(t *testing.T) {
 			t.Errorf("%s: %v", rule, err)
 		}
 	}
-	for _, tt := range []struct{ name, rule, field string }{
-		{"wrong source owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId"},
-		{"wrong dest owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x, destGroupOwnerId: "1000000000000003"}`, "destGroupOwnerId"},
+	// A rule written one field a line: the error is at the owner's line
+	// (it was at the rule's first line, and named the ID for an account).
+	block := func(dir, peer, owner string) string {
+		return "direction: " + dir + "\n        ipProtocol: TCP\n        portRange: 22/22\n        " + peer + ": sg-x\n        " + owner + ": \"1000000000000001\""
+	}
+	for _, tt := range []struct {
+		name, rule, field string
+		line              int
+	}{
+		{"wrong source owner", `{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: sg-x, sourceGroupOwnerId: "1000000000000001"}`, "sourceGroupOwnerId", 7},
+		{"wrong dest owner", `{direction: egress, ipProtocol: TCP, portRange: 22/22, destGroupId: sg-x, destGroupOwnerId: "1000000000000003"}`, "destGroupOwnerId", 7},
+		{"wrong source owner, a field a line", block("ingress", "sourceGroupId", "sourceGroupOwnerId"), "sourceGroupOwnerId", 11},
+		{"wrong dest owner account, a field a line", block("egress", "destGroupId", "destGroupOwnerAccount"), "destGroupOwnerAccount", 11},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := scenario.Parse("bad.yaml", []byte(withX(tt.rule)))
 			var e *scenario.Error
-			if !errors.As(err, &e) || e.Line != 7 || e.Field != tt.field || !strings.Contains(e.Msg, "1000000000000002") {
-				t.Errorf("got %v, want an error at line 7, field %s, naming the owner", err, tt.field)
+			if !errors.As(err, &e) || e.Line != tt.line || e.Field != tt.field || !strings.Contains(e.Msg, "1000000000000002") {
+				t.Errorf("got %v, want an error at line %d, field %s, naming the owner", err, tt.line, tt.field)
 			}
 		})
 	}
@@ -206,12 +225,29 @@ func TestInvalidCorners(t *testing.T) {
 			[]string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-b}", "cidrBlock: 10.0.0.0/16}\n", "cidrBlock: 10.0.0.0/16}\n  - {vpcId: vpc-b, cidrBlock: 10.1.0.0/16}\n"}},
 		{"enterprise names a group", group, group + "    securityGroupType: enterprise\n", 8, "sourceGroupId", "", []string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-a}"}},
 		{"unknown prefix list", "sourceCidrIp: 10.0.0.0/16}", "sourcePrefixListId: pl-nope}", 7, "sourcePrefixListId", "not defined", nil},
+		// FORMAT.md: a list "instead of portRange"; with both, the list was
+		// silently ignored (the API's reading), so the rule took the range.
+		{"port range and port range list", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65535, portRangeListId: prl-x, sourceCidrIp: 10.0.0.0/16}", 7, "portRangeListId", "both", nil},
+		// Two equal rules: the API keeps one, so apply never converged.
+		{"repeated rule", rule + "\n", rule + "\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16, description: again}\n", 8, "permissions", "line 7", nil},
+		// IDs a rule could name: a group "x" beside "sg-x" gave two rules the
+		// ID sgr-x-1, and check named the wrong one's line.
+		{"group ID without sg-", "instances:\n", "  - {securityGroupId: x, vpcId: vpc-a}\ninstances:\n", 8, "securityGroupId", "sg-", nil},
+		{"prefix list ID without pl-", "instances:\n", "instances:\n", 12, "prefixListId", "pl-", []string{"flows:\n", "prefixLists:\n  - {prefixListId: office, entries: [203.0.113.0/24]}\nflows:\n"}},
 		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
 		{"flow port 0", "port: 22, expect: Drop}", "port: 0, expect: Drop}", 13, "port", "", nil},
-		{"ICMP over IPv6", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMP, ipVersion: 6, expect: Accept}", 12, "*", "ICMPv6", nil},
-		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "*", "IPv6", nil},
+		{"ICMP over IPv6", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMP, ipVersion: 6, expect: Accept}", 12, "ipProtocol", "ICMPv6", nil},
+		// An ICMPv6 flow between instances is IPv6 only with ipVersion: 6;
+		// the error named no field and offered only ICMP.
+		{"ICMPv6 between instances without ipVersion", "ipProtocol: TCP, port: 22, expect: Accept}", "ipProtocol: ICMPv6, expect: Accept}", 12, "ipProtocol", "ipVersion: 6", nil},
+		{"ICMPv6 from an IPv4 address", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMPv6, expect: Drop}", 13, "ipProtocol", "ipVersion: 6", nil},
+		{"ipVersion 6 to an IPv4 address", "port: 22, expect: Drop}", "port: 22, ipVersion: 6, expect: Drop}", 13, "ipVersion", "ipVersion is 6", nil},
+		// An outside end against the flow's family: at the field that set
+		// it (the engine's error had no field).
+		{"ipVersion 4 from an IPv6 address", "from: 198.51.100.7,", "from: '2001:db8:ff::7',", 13, "ipVersion", "ipVersion is 4", []string{"expect: Drop}", "ipVersion: 4, expect: Drop}"}},
+		{"IPv6 outside end and an IPv4 NIC address", "{from: i-b, to: i-a,", "{from: 10.0.0.2, to: '2001:db8:ff::7',", 12, "to", "one family", nil},
 		{"ipVersion 5", "port: 22, expect: Drop}", "port: 22, ipVersion: 5, expect: Drop}", 13, "ipVersion", "", nil},
 		{"expect maybe", "expect: Drop}", "expect: Maybe}", 13, "expect", "", nil},
 		{"two outside ends", "to: i-a, ipProtocol: TCP, port: 22, expect: Drop}", "to: 198.51.100.8, ipProtocol: TCP, port: 22, expect: Drop}", 13, "*", "instance", nil},
