@@ -215,9 +215,6 @@ func (b *builder) addPrefixList(d *prefixListDoc) error {
 	if err := required(b, d.PrefixListID, d.Line, "prefixListId"); err != nil {
 		return err
 	}
-	if !model.HasPrefix(d.PrefixListID.Value, "pl") { // as a rule's peer must be named
-		return b.fail(d.PrefixListID.Line, "prefixListId", "%q is not a prefix list ID: pl- and then letters, digits, '_' or '-'", d.PrefixListID.Value)
-	}
 	if b.pls[d.PrefixListID.Value] != nil {
 		return b.fail(d.PrefixListID.Line, "prefixListId", "prefix list %s is defined twice", d.PrefixListID.Value)
 	}
@@ -312,12 +309,6 @@ func (b *builder) addGroup(d *groupDoc) error {
 		return err
 	}
 	id := d.SecurityGroupID.Value
-	// As a rule's peer must be named (sg-…); the rules' IDs, made from the
-	// group's, are then unique (a group "x" and a group "sg-x" both made
-	// sgr-x-1, and check named the deciding rule's line wrong).
-	if !model.HasPrefix(id, "sg") {
-		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "%q is not a security group ID: sg- and then letters, digits, '_' or '-'", id)
-	}
 	if b.groups[id] != nil {
 		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
 	}

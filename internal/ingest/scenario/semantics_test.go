@@ -230,10 +230,6 @@ func TestInvalidCorners(t *testing.T) {
 		{"port range and port range list", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65535, portRangeListId: prl-x, sourceCidrIp: 10.0.0.0/16}", 7, "portRangeListId", "both", nil},
 		// Two equal rules: the API keeps one, so apply never converged.
 		{"repeated rule", rule + "\n", rule + "\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16, description: again}\n", 8, "permissions", "line 7", nil},
-		// IDs a rule could name: a group "x" beside "sg-x" gave two rules the
-		// ID sgr-x-1, and check named the wrong one's line.
-		{"group ID without sg-", "instances:\n", "  - {securityGroupId: x, vpcId: vpc-a}\ninstances:\n", 8, "securityGroupId", "sg-", nil},
-		{"prefix list ID without pl-", "instances:\n", "instances:\n", 12, "prefixListId", "pl-", []string{"flows:\n", "prefixLists:\n  - {prefixListId: office, entries: [203.0.113.0/24]}\nflows:\n"}},
 		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
