@@ -374,18 +374,10 @@ func (b *builder) addRules(docs []groupDoc) error {
 	plOf := b.plOf
 	for gi, d := range docs {
 		g := b.s.Groups[gi]
-		seen := map[string]int{} // rule key → its line
 		for pi, p := range d.Permissions {
 			if err := b.addRule(g, pi, &p, plOf, created); err != nil {
 				return err
 			}
-			// The API keeps one of two equal rules (a description aside), so
-			// apply would authorize the second on every run, never done.
-			key := g.Rules[len(g.Rules)-1].Key()
-			if line, ok := seen[key]; ok {
-				return b.fail(p.Line, "permissions", "this rule repeats the one at line %d (only the description may differ); the group holds it once: remove one (InvalidParam.DuplicatePermissions)", line)
-			}
-			seen[key] = p.Line
 		}
 		if e := model.CheckRuleQuotas(g, b.lists()); e != nil {
 			return b.fail(d.Line, "permissions", "%s (%s)", e.Message, e.Code)

@@ -228,8 +228,6 @@ func TestInvalidCorners(t *testing.T) {
 		// FORMAT.md: a list "instead of portRange"; with both, the list was
 		// silently ignored (the API's reading), so the rule took the range.
 		{"port range and port range list", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65535, portRangeListId: prl-x, sourceCidrIp: 10.0.0.0/16}", 7, "portRangeListId", "both", nil},
-		// Two equal rules: the API keeps one, so apply never converged.
-		{"repeated rule", rule + "\n", rule + "\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16, description: again}\n", 8, "permissions", "line 7", nil},
 		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
