@@ -659,3 +659,22 @@ func TestApplyAndServeHelp(t *testing.T) {
 		t.Errorf("usage lacks apply or TLS:\n%s", out)
 	}
 }
+
+// TestApplyRepeatedRule: a file rule repeated in its group (the description
+// aside) is one rule, as the API keeps it: apply converges. It authorized
+// the second on every run.
+func TestApplyRepeatedRule(t *testing.T) {
+	applyServer(t)
+	f := writeScenario(t, editBase)
+	text, _ := os.ReadFile(f)
+	rule := "      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 443/443, sourceCidrIp: 0.0.0.0/0}\n"
+	repeated := strings.Replace(string(text), rule, rule+strings.Replace(rule, "}", ", description: again}", 1), 1)
+	if repeated == string(text) {
+		t.Fatal("the rule to repeat is not in the file")
+	}
+	os.WriteFile(f, []byte(repeated), 0o644)
+	ok(t, "apply", f, "--yes")
+	if p := planOf(t, f); !p.Empty() {
+		t.Errorf("plan after applying a file with a repeated rule is not empty: %v", actions(p))
+	}
+}

@@ -36,6 +36,12 @@ func (b *builder) full(r *model.Rule) string {
 	return b.identity(r) + "|" + string(r.Policy) + "|" + strconv.Itoa(r.Priority) + "|" + r.Description
 }
 
+// kept is what makes two rules of a group one for the API: all but the
+// description (a second Authorize of it changes nothing).
+func (b *builder) kept(r *model.Rule) string {
+	return b.identity(r) + "|" + string(r.Policy) + "|" + strconv.Itoa(r.Priority)
+}
+
 // diffRules converges each file group's rules: rules that match stay, a
 // rule that differs only in policy, priority or description is modified,
 // the others are revoked and authorized. The rules of a group the run
@@ -49,7 +55,12 @@ func (b *builder) diffRules() error {
 		}
 		used := make([]bool, len(have))
 		var want []model.Rule
+		same := map[string]bool{} // the API's identity of a rule (see kept)
 		for _, r := range g.Rules {
+			if same[b.kept(&r)] {
+				continue // the group holds it once: authorizing it again would never be done
+			}
+			same[b.kept(&r)] = true
 			k := b.full(&r)
 			i := b.find(have, used, func(h *model.Rule) bool { return b.full(h) == k })
 			if i < 0 {

@@ -303,6 +303,10 @@ func (b *builder) addPortRangeList(d *portRangeListDoc) error {
 	return nil
 }
 
+// ruleIDStem is what a group's rule IDs are made of: sg-web's rules are
+// sgr-web-1, sgr-web-2, …
+func ruleIDStem(groupID string) string { return strings.TrimPrefix(groupID, "sg-") }
+
 // addGroup adds a group without its rules.
 func (b *builder) addGroup(d *groupDoc) error {
 	if err := required(b, d.SecurityGroupID, d.Line, "securityGroupId"); err != nil {
@@ -311,6 +315,11 @@ func (b *builder) addGroup(d *groupDoc) error {
 	id := d.SecurityGroupID.Value
 	if b.groups[id] != nil {
 		return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security group %s is defined twice", id)
+	}
+	for other := range b.groups { // web and sg-web: both would number their rules sgr-web-N
+		if ruleIDStem(other) == ruleIDStem(id) {
+			return b.fail(d.SecurityGroupID.Line, "securityGroupId", "security groups %s and %s would give their rules the same IDs (sgr-%s-N); rename one", other, id, ruleIDStem(id))
+		}
 	}
 	typ, e := model.ParseGroupType(d.SecurityGroupType.Value)
 	if e != nil {
@@ -606,12 +615,6 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	if err := b.onePeer(dir, p); err != nil {
 		return err
 	}
-	// FORMAT.md: a list "instead of portRange". The API takes PortRange and
-	// ignores the list when both are given; a file that gives both meant one
-	// of them, and would silently get the range.
-	if p.PortRange.Set() && p.PortRangeListId.Set() {
-		return b.fail(p.PortRangeListId.Line, "portRangeListId", "a rule takes its ports from portRange or from a port range list, and both are given; drop one (a list's ports are its entries)")
-	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
 		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
 		PortRangeListId: p.PortRangeListId.Value,
@@ -663,7 +666,7 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	if r.PortRangeListID != "" && b.prls[r.PortRangeListID] == nil {
 		return b.fail(p.PortRangeListId.Line, "portRangeListId", "port range list %s is not defined under portRangeLists", r.PortRangeListID)
 	}
-	r.ID = fmt.Sprintf("sgr-%s-%d", strings.TrimPrefix(g.ID, "sg-"), index+1)
+	r.ID = fmt.Sprintf("sgr-%s-%d", ruleIDStem(g.ID), index+1)
 	r.Created = created
 	b.s.RuleLines[r.ID] = p.Line
 	g.Rules = append(g.Rules, r)

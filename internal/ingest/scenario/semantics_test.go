@@ -225,9 +225,9 @@ func TestInvalidCorners(t *testing.T) {
 			[]string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-b}", "cidrBlock: 10.0.0.0/16}\n", "cidrBlock: 10.0.0.0/16}\n  - {vpcId: vpc-b, cidrBlock: 10.1.0.0/16}\n"}},
 		{"enterprise names a group", group, group + "    securityGroupType: enterprise\n", 8, "sourceGroupId", "", []string{"sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-a}"}},
 		{"unknown prefix list", "sourceCidrIp: 10.0.0.0/16}", "sourcePrefixListId: pl-nope}", 7, "sourcePrefixListId", "not defined", nil},
-		// FORMAT.md: a list "instead of portRange"; with both, the list was
-		// silently ignored (the API's reading), so the rule took the range.
-		{"port range and port range list", rule, "{direction: ingress, ipProtocol: TCP, portRange: 1/65535, portRangeListId: prl-x, sourceCidrIp: 10.0.0.0/16}", 7, "portRangeListId", "both", nil},
+		// web beside sg-web: both numbered their rules sgr-web-N, and check
+		// named the wrong rule's line.
+		{"groups whose rules share IDs", "instances:\n", "  - {securityGroupId: a, vpcId: vpc-a}\ninstances:\n", 8, "securityGroupId", "same IDs", nil},
 		{"flow of protocol ALL", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ALL, expect: Drop}", 13, "ipProtocol", "", nil},
 		{"flow port for ICMP", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: ICMP, port: 8, expect: Drop}", 13, "port", "", nil},
 		{"flow without port", "ipProtocol: TCP, port: 22, expect: Drop}", "ipProtocol: TCP, expect: Drop}", 13, "port", "", nil},
