@@ -38,12 +38,12 @@ type Limits struct {
 	// have no other time bound (they send heartbeats; IdleTimeout is only
 	// between requests), and each holds a connection under MaxConns.
 	StreamWriteTimeout time.Duration
-	// WriteTimeout bounds writing an answer, from its first byte (default
-	// 30s): a client that reads none of it (or pipelines requests and
-	// reads no answer) is disconnected, where it held its connection and
-	// the handler's goroutine for good. A stream's frames after the
-	// first have StreamWriteTimeout instead; a long poll's wait comes
-	// before its answer, so it is not counted.
+	// WriteTimeout bounds writing an answer, from its first byte, and each
+	// 256 KiB of a large one (default 30s): a client that reads none of
+	// it (or pipelines requests and reads no answer) is disconnected,
+	// where it held its connection and the handler's goroutine for good.
+	// A stream's frames after the first have StreamWriteTimeout instead;
+	// a long poll's wait comes before its answer, so it is not counted.
 	WriteTimeout time.Duration
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
@@ -204,25 +204,61 @@ func boundWrites(h http.Handler, d time.Duration) http.Handler {
 	})
 }
 
-// boundWriter sets the write deadline at an answer's first byte. A handler
-// that sets its own (a stream's frames) keeps it: the deadline is set once.
+// boundWriter sets the write deadline at an answer's first byte, and
+// again after each writeChunk bytes. A handler that sets its own (a
+// stream, for each frame) keeps it.
 type boundWriter struct {
 	http.ResponseWriter
-	rc    *http.ResponseController
-	d     time.Duration
-	armed bool
+	rc         *http.ResponseController
+	d          time.Duration
+	armed, own bool
+	since      int // bytes written under the current deadline
+}
+
+// SetWriteDeadline is what http.ResponseController calls to set one: the
+// handler's own, which the writes then keep.
+func (w *boundWriter) SetWriteDeadline(t time.Time) error {
+	w.own = true
+	return w.rc.SetWriteDeadline(t)
 }
 
 func (w *boundWriter) arm() {
 	if !w.armed {
 		w.armed = true
-		w.rc.SetWriteDeadline(time.Now().Add(w.d))
+		if !w.own {
+			w.rc.SetWriteDeadline(time.Now().Add(w.d))
+		}
 	}
 }
 
 func (w *boundWriter) WriteHeader(code int) { w.arm(); w.ResponseWriter.WriteHeader(code) }
 
-func (w *boundWriter) Write(b []byte) (int, error) { w.arm(); return w.ResponseWriter.Write(b) }
+// Write gives each writeChunk of an answer the whole timeout: a slow
+// client that keeps reading is not cut off, however large the answer (a
+// reachability matrix), only one that stops.
+func (w *boundWriter) Write(b []byte) (int, error) {
+	w.arm()
+	n := 0
+	for len(b) > 0 {
+		part := b[:min(len(b), writeChunk-w.since)]
+		m, err := w.ResponseWriter.Write(part)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+		if w.since += m; w.since == writeChunk {
+			w.since = 0
+			if !w.own {
+				w.rc.SetWriteDeadline(time.Now().Add(w.d))
+			}
+		}
+	}
+	return n, nil
+}
+
+// writeChunk is the part of an answer written under one deadline.
+const writeChunk = 256 << 10
 
 // FlushError is what http.ResponseController calls to flush.
 func (w *boundWriter) FlushError() error { w.arm(); return w.rc.Flush() }

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -399,5 +401,56 @@ func TestUnreadAnswersAreCutOff(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		time.Sleep(400 * time.Millisecond) // longer than WriteTimeout between requests
+	}
+}
+
+// TestSlowReaderGetsLargeAnswer: a large answer to a client that reads it
+// steadily, if slowly, is written whole: each 256 KiB has WriteTimeout,
+// not the whole answer.
+func TestSlowReaderGetsLargeAnswer(t *testing.T) {
+	const size = 32 << 20
+	for _, tc := range []struct {
+		name   string
+		writes int // the answer in this many writes
+	}{
+		{"one write", 1},
+		{"a few writes", 4},
+		{"many small writes", 8192},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := make([]byte, size/tc.writes)
+			srv := httptest.NewUnstartedServer(boundWrites(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", strconv.Itoa(size))
+				for range tc.writes {
+					if _, err := w.Write(body); err != nil {
+						return
+					}
+				}
+			}), time.Second))
+			srv.Start()
+			defer srv.Close()
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			// 32 MiB at about 12 MiB a second: some 3 seconds in all,
+			// none of its 256 KiB pieces waits near the second it has.
+			got, buf := 0, make([]byte, 256<<10)
+			for {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				n, err := io.ReadFull(c, buf)
+				got += n
+				if err != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got < size {
+				t.Errorf("read %d bytes of an answer of %d (and its head): the slow reader was cut off", got, size)
+			}
+		})
 	}
 }
