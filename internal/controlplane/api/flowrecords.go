@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
@@ -28,6 +31,38 @@ func (s *Service) flowRecordActions() map[string]rpc.Handler {
 // FlowRecord is one flow record as shipped and read.
 type FlowRecord = service.FlowRecord
 
+// decodeRecords reads a JSON array of at most max flow records, one at a
+// time: json.Unmarshal made every element before the count was checked,
+// and a megabyte of "{}," is some 350,000 records, 450 MB of them.
+func decodeRecords(v string, max int) ([]FlowRecord, error) {
+	bad := ecserr.InvalidParameter("Records", "a JSON array of flow records")
+	dec := json.NewDecoder(strings.NewReader(v))
+	t, err := dec.Token()
+	if err != nil || t != nil && t != json.Delim('[') {
+		return nil, bad
+	}
+	var out []FlowRecord
+	for t != nil && dec.More() { // t nil: null, no records
+		if len(out) == max {
+			return nil, ecserr.InvalidParameter("Records", fmt.Sprintf("send at most %d records per call", max))
+		}
+		var r FlowRecord
+		if err := dec.Decode(&r); err != nil {
+			return nil, bad
+		}
+		out = append(out, r)
+	}
+	if t != nil {
+		if end, err := dec.Token(); err != nil || end != json.Delim(']') {
+			return nil, bad
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF { // nothing after the array
+		return nil, bad
+	}
+	return out, nil
+}
+
 type reportFlowRecordsResponse struct {
 	rpc.Base
 	Accepted int
@@ -43,8 +78,8 @@ func (s *Service) reportFlowRecords(ctx context.Context, req *rpc.Request) (any,
 	}
 	in := service.FlowReportInput{Caller: c, HostName: req.Params.Get("HostName")}
 	if v := req.Params.Get("Records"); v != "" {
-		if err := json.Unmarshal([]byte(v), &in.Records); err != nil {
-			return nil, ecserr.InvalidParameter("Records", "a JSON array of flow records")
+		if in.Records, err = decodeRecords(v, service.MaxFlowRecordsPerReport); err != nil {
+			return nil, err
 		}
 	}
 	res, err := s.ReportFlowRecords(ctx, in)

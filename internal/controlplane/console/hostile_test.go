@@ -168,3 +168,47 @@ func TestSignInThrottledPerIPv6Prefix(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsBoundedPerAccount: one tenant signing in again and again
+// (a success costs it nothing) pushes out only its own oldest sessions,
+// never another tenant's; before, it filled the table and the least
+// recently used sessions, anyone's, went.
+func TestSessionsBoundedPerAccount(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		max, perAccount int
+		flood           int // sign-ins of account a after b's one
+		wantA           int // a's sessions kept
+	}{
+		{"under the bound", 10, 4, 3, 3},
+		{"at the account's bound", 10, 4, 4, 4},
+		{"past the account's bound", 10, 4, 50, 4},
+		{"an account's bound near the table's", 5, 4, 50, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1_000_000, 0)
+			s := newSessions(Options{MaxSessions: tc.max, Now: func() time.Time { return now }})
+			s.perAccount = tc.perAccount
+			b := s.add("b", "key-b", false)
+			var last *session
+			for range tc.flood {
+				now = now.Add(time.Second)
+				last = s.add("a", "key-a", false)
+			}
+			req := func(x *session) *http.Request {
+				r := httptest.NewRequest("GET", "/console/", nil)
+				r.AddCookie(&http.Cookie{Name: cookieName, Value: x.id})
+				return r
+			}
+			if s.get(req(b)) == nil {
+				t.Errorf("b's session was pushed out by %d sign-ins of a", tc.flood)
+			}
+			if s.get(req(last)) == nil {
+				t.Errorf("a's newest session is gone")
+			}
+			if n := s.count() - 1; n != tc.wantA {
+				t.Errorf("a holds %d sessions, want %d", n, tc.wantA)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,21 +42,30 @@ func (s *session) checkCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf)) == 1
 }
 
-// sessions are the signed-in sessions, bounded in number: when full, the
-// expired ones go first, then the least recently used.
+// sessions are the signed-in sessions, bounded in number, in all and per
+// account: when full, the expired ones go first, then the least recently
+// used (the account's own, when it is the account that is full).
 type sessions struct {
-	mu        sync.Mutex
-	byID      map[string]*session
-	max       int
-	idle, age time.Duration
-	now       func() time.Time
+	mu         sync.Mutex
+	byID       map[string]*session
+	max        int
+	perAccount int // an account's sessions at most (its own oldest go first)
+	idle, age  time.Duration
+	now        func() time.Time
 }
 
+// maxAccountSessions bounds one account's sessions: without it, one
+// tenant signing in again and again (a success costs it nothing) filled
+// the table and pushed every other tenant's sessions out, the least
+// recently used first.
+const maxAccountSessions = 100
+
 func newSessions(o Options) *sessions {
-	s := &sessions{byID: map[string]*session{}, max: o.MaxSessions, idle: o.IdleTimeout, age: o.MaxAge, now: o.Now}
+	s := &sessions{byID: map[string]*session{}, max: o.MaxSessions, perAccount: maxAccountSessions, idle: o.IdleTimeout, age: o.MaxAge, now: o.Now}
 	if s.max <= 0 {
 		s.max = 10000
 	}
+	s.perAccount = min(s.perAccount, s.max)
 	if s.idle <= 0 {
 		s.idle = time.Hour
 	}
@@ -84,18 +94,28 @@ func (s *sessions) add(account, keyID string, operator bool) *session {
 	x := &session{id: randomToken(), account: account, keyID: keyID, operator: operator, csrf: randomToken(), created: now, last: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.byID) >= s.max {
+	var mine []*session // the account's live sessions
+	for id, o := range s.byID {
+		if !s.live(o, now) {
+			delete(s.byID, id)
+		} else if o.account == account {
+			mine = append(mine, o)
+		}
+	}
+	if len(mine) >= s.perAccount {
+		slices.SortFunc(mine, func(a, b *session) int { return a.last.Compare(b.last) })
+		for _, o := range mine[:len(mine)-s.perAccount+1] {
+			delete(s.byID, o.id)
+		}
+	}
+	if len(s.byID) >= s.max { // all live: the least recently used goes
 		var oldest *session
-		for id, o := range s.byID {
-			if !s.live(o, now) {
-				delete(s.byID, id)
-			} else if oldest == nil || o.last.Before(oldest.last) {
+		for _, o := range s.byID {
+			if oldest == nil || o.last.Before(oldest.last) {
 				oldest = o
 			}
 		}
-		if len(s.byID) >= s.max && oldest != nil {
-			delete(s.byID, oldest.id)
-		}
+		delete(s.byID, oldest.id)
 	}
 	s.byID[x.id] = x
 	return x

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
 
 	"sync"
@@ -37,6 +38,13 @@ type Limits struct {
 	// have no other time bound (they send heartbeats; IdleTimeout is only
 	// between requests), and each holds a connection under MaxConns.
 	StreamWriteTimeout time.Duration
+	// WriteTimeout bounds writing an answer, from its first byte, and each
+	// 256 KiB of a large one (default 30s): a client that reads none of
+	// it (or pipelines requests and reads no answer) is disconnected,
+	// where it held its connection and the handler's goroutine for good.
+	// A stream's frames after the first have StreamWriteTimeout instead;
+	// a long poll's wait comes before its answer, so it is not counted.
+	WriteTimeout time.Duration
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
 	MaxBodyBytes int64
@@ -54,7 +62,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a zero Limits.
 var DefaultLimits = Limits{HeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second,
-	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20,
+	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20,
 	MaxLargeBodies: rpc.DefaultMaxLargeBodies, ThrottledDelay: 100 * time.Millisecond}
 
 func (l Limits) withDefaults() Limits {
@@ -81,6 +89,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.StreamWriteTimeout > 0 {
 		d.StreamWriteTimeout = l.StreamWriteTimeout
+	}
+	if l.WriteTimeout > 0 {
+		d.WriteTimeout = l.WriteTimeout
 	}
 	if l.MaxBodyBytes > 0 {
 		d.MaxBodyBytes = l.MaxBodyBytes
@@ -176,3 +187,81 @@ func (c *limitConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// boundWrites gives each answer d to be written from its first byte (its
+// header, or a body write or flush before it) to the end of the final
+// flush, after which the connection's write deadline is cleared for its
+// next request. Without a deadline, a write to a client that reads
+// nothing blocked for good.
+func boundWrites(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bw := &boundWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}
+		h.ServeHTTP(bw, r)
+		if bw.armed {
+			bw.rc.Flush() // under the deadline: what the handler left buffered
+			bw.rc.SetWriteDeadline(time.Time{})
+		}
+	})
+}
+
+// boundWriter sets the write deadline at an answer's first byte, and
+// again after each writeChunk bytes. A handler that sets its own (a
+// stream, for each frame) keeps it.
+type boundWriter struct {
+	http.ResponseWriter
+	rc         *http.ResponseController
+	d          time.Duration
+	armed, own bool
+	since      int // bytes written under the current deadline
+}
+
+// SetWriteDeadline is what http.ResponseController calls to set one: the
+// handler's own, which the writes then keep.
+func (w *boundWriter) SetWriteDeadline(t time.Time) error {
+	w.own = true
+	return w.rc.SetWriteDeadline(t)
+}
+
+func (w *boundWriter) arm() {
+	if !w.armed {
+		w.armed = true
+		if !w.own {
+			w.rc.SetWriteDeadline(time.Now().Add(w.d))
+		}
+	}
+}
+
+func (w *boundWriter) WriteHeader(code int) { w.arm(); w.ResponseWriter.WriteHeader(code) }
+
+// Write gives each writeChunk of an answer the whole timeout: a slow
+// client that keeps reading is not cut off, however large the answer (a
+// reachability matrix), only one that stops.
+func (w *boundWriter) Write(b []byte) (int, error) {
+	w.arm()
+	n := 0
+	for len(b) > 0 {
+		part := b[:min(len(b), writeChunk-w.since)]
+		m, err := w.ResponseWriter.Write(part)
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[m:]
+		if w.since += m; w.since == writeChunk {
+			w.since = 0
+			if !w.own {
+				w.rc.SetWriteDeadline(time.Now().Add(w.d))
+			}
+		}
+	}
+	return n, nil
+}
+
+// writeChunk is the part of an answer written under one deadline.
+const writeChunk = 256 << 10
+
+// FlushError is what http.ResponseController calls to flush.
+func (w *boundWriter) FlushError() error { w.arm(); return w.rc.Flush() }
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w *boundWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

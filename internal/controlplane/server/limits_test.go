@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,6 +348,108 @@ func TestLimitListenerPerAddress(t *testing.T) {
 				case <-time.After(2 * time.Second):
 					t.Fatalf("after one of %s's connections closed, its next was not served", from)
 				}
+			}
+		})
+	}
+}
+
+// TestUnreadAnswersAreCutOff: a client that sends requests and reads none
+// of the answers (pipelined, here unsigned ones to / and the console's
+// sign-in page: anyone can) is disconnected once an answer has waited
+// WriteTimeout to be written, as one that stalls mid-body is; before, the
+// write blocked for good and held the connection and its goroutine. A
+// client that reads is served as before on a connection kept alive.
+func TestUnreadAnswersAreCutOff(t *testing.T) {
+	s := startLimited(t, Limits{WriteTimeout: 300 * time.Millisecond})
+	for _, path := range []string{"/?Action=DescribeRegions&Version=2014-05-26", "/console/signin", "/healthz"} {
+		t.Run(path, func(t *testing.T) {
+			c, err := net.Dial("tcp", s.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(4 << 10)
+			batch := strings.Repeat("GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n", 1000)
+			// Until the server stops taking requests: its answers fill
+			// both sides' buffers, as nothing reads them.
+			for {
+				c.SetWriteDeadline(time.Now().Add(time.Second))
+				if _, err := io.WriteString(c, batch); err != nil {
+					break
+				}
+			}
+			time.Sleep(time.Second) // past the write timeout, still reading nothing
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.Copy(io.Discard, c); errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the server still writes answers to a client that read none for a second")
+			}
+		})
+	}
+	// Keep-alive still works: the deadline is cleared after each answer.
+	cl := &http.Client{}
+	for i := range 3 {
+		reused := false
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) { reused = ci.Reused }})
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+s.Addr+"/healthz", nil)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && !reused {
+			t.Errorf("request %d: the connection was not kept alive", i+1)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		time.Sleep(400 * time.Millisecond) // longer than WriteTimeout between requests
+	}
+}
+
+// TestSlowReaderGetsLargeAnswer: a large answer to a client that reads it
+// steadily, if slowly, is written whole: each 256 KiB has WriteTimeout,
+// not the whole answer.
+func TestSlowReaderGetsLargeAnswer(t *testing.T) {
+	const size = 32 << 20
+	for _, tc := range []struct {
+		name   string
+		writes int // the answer in this many writes
+	}{
+		{"one write", 1},
+		{"a few writes", 4},
+		{"many small writes", 8192},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := make([]byte, size/tc.writes)
+			srv := httptest.NewUnstartedServer(boundWrites(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", strconv.Itoa(size))
+				for range tc.writes {
+					if _, err := w.Write(body); err != nil {
+						return
+					}
+				}
+			}), time.Second))
+			srv.Start()
+			defer srv.Close()
+			c, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			// 32 MiB at about 12 MiB a second: some 3 seconds in all,
+			// none of its 256 KiB pieces waits near the second it has.
+			got, buf := 0, make([]byte, 256<<10)
+			for {
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				n, err := io.ReadFull(c, buf)
+				got += n
+				if err != nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if got < size {
+				t.Errorf("read %d bytes of an answer of %d (and its head): the slow reader was cut off", got, size)
 			}
 		})
 	}

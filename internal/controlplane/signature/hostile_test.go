@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -36,6 +37,37 @@ func TestMismatchMessageBounded(t *testing.T) {
 			}
 			if len(err.Message) > maxShownStringToSign+200 {
 				t.Errorf("the message has %d bytes (string to sign %d); want at most %d", len(err.Message), len(sts), maxShownStringToSign+200)
+			}
+		})
+	}
+}
+
+// TestFarTimestampRefused: a timestamp centuries ahead is outside the skew
+// window as one 16 minutes ahead is. now.Sub of 9999-12-31 saturates at
+// the least Duration, whose negation is itself: such a request passed
+// the window, its nonce (kept until past int64 nanoseconds) expired at
+// once, and the request could be replayed without end.
+func TestFarTimestampRefused(t *testing.T) {
+	for _, ts := range []string{
+		"9999-12-31T23:59:59Z",
+		"2400-01-01T00:00:00Z",
+		"9999-12-31T23:59:59+14:00",
+		"0001-01-01T00:00:00Z",
+	} {
+		t.Run("V1 "+ts, func(t *testing.T) {
+			v := testVerifier()
+			p := v1Params("testsecret", func(p url.Values) { p.Set("Timestamp", ts) })
+			for i := range 2 { // the replay too
+				if _, err := v.Verify(v1Request(p), p, nil); err == nil || err.Code != "InvalidTimeStamp.Expired" {
+					t.Fatalf("send %d: got %v, want InvalidTimeStamp.Expired", i+1, err)
+				}
+			}
+		})
+		t.Run("V3 "+ts, func(t *testing.T) {
+			v := testVerifier()
+			r := v3Request("testsecret", nil, "", func(h http.Header) { h.Set("x-acs-date", ts) })
+			if _, err := v.Verify(r, nil, nil); err == nil || err.Code != "InvalidTimeStamp.Expired" {
+				t.Fatalf("got %v, want InvalidTimeStamp.Expired", err)
 			}
 		})
 	}

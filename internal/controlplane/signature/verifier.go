@@ -187,11 +187,12 @@ func (v *Verifier) checkTime(name, value string, now time.Time) (time.Time, *ecs
 			"The %s %s is earlier than this server's start (%s), which forgot older nonces; sign the request again.",
 			name, value, v.NotBefore.UTC().Format(TimestampLayout))
 	}
-	skew := now.Sub(ts)
-	if skew < 0 {
-		skew = -skew
-	}
-	if skew > v.maxSkew() {
+	// Compared as times, not as now.Sub(ts): a timestamp some 300 years
+	// ahead (9999-12-31T23:59:59Z) makes that the least Duration, which
+	// negated stays negative, so it passed the window; and its nonce,
+	// kept until a time past int64 nanoseconds, expired at once, so the
+	// request could be replayed without end.
+	if ts.Before(now.Add(-v.maxSkew())) || ts.After(now.Add(v.maxSkew())) {
 		return ts, ecserr.BadRequest("InvalidTimeStamp.Expired",
 			"The %s %s differs from the server time %s by more than %s; sign each request just before sending it and check the client clock.",
 			name, value, now.UTC().Format(TimestampLayout), v.maxSkew())

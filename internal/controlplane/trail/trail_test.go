@@ -558,3 +558,41 @@ func TestFindFarTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerKeepsNoSecrets: a call whose answer carries a new key's
+// secret at its top level (an account's, a host's) is kept without it;
+// the trail had it for the operator to read back long after, and in its
+// file, where the key was to be shown once.
+func TestAnswerKeepsNoSecrets(t *testing.T) {
+	const secret = "J8QL0YI4B9yMGkv9hgHpI0GOctnYsC"
+	for _, tc := range []struct {
+		action, body string
+		kept         []string // response elements the event must keep
+	}{
+		{"PalisadeCreateAccount", `{"RequestId":"r-1","AccountId":"8006387328523784","AccountName":"teamb","AccessKeyId":"LTAIx","AccessKeySecret":"` + secret + `"}`, []string{"AccountId", "AccessKeyId"}},
+		{"PalisadeRegisterHost", `{"RequestId":"r-1","HostName":"h1","AccessKeyId":"LTAIx","AccessKeySecret":"` + secret + `"}`, []string{"HostName", "AccessKeyId"}},
+		{"CreateAccessKey", `{"RequestId":"r-1","AccessKey":{"AccessKeyId":"LTAIx","AccessKeySecret":"` + secret + `"}}`, nil},
+		{"Other", `{"RequestId":"r-1","ClientSecret":"` + secret + `","password":"` + secret + `"}`, nil},
+	} {
+		t.Run(tc.action, func(t *testing.T) {
+			ev := EventOf(call(tc.action, rpc.Params{"AccessKeyId": "opkey"}, "", tc.body), "")
+			for name, b := range map[string]func() ([]byte, error){
+				"event": func() ([]byte, error) { return json.Marshal(ev) },
+				"file":  func() ([]byte, error) { return appendEvent(nil, &ev) },
+			} {
+				raw, err := b()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(raw), secret) {
+					t.Errorf("the %s keeps the secret: %s", name, raw)
+				}
+			}
+			for _, k := range tc.kept {
+				if ev.ResponseElements[k] == nil || ev.ResponseElements[k] == Redacted {
+					t.Errorf("response element %s = %v, want it kept", k, ev.ResponseElements[k])
+				}
+			}
+		})
+	}
+}
