@@ -259,7 +259,11 @@ type DescribePortRangeListsInput struct {
 	Caller Caller
 	IDs    []string // at most MaxDescribePortRangeListIDs
 	Name   string
-	Page   Page
+	// ResourceGroupID and Tags (all must match; a key without a value
+	// matches any value) filter as in DescribeVpcsInput.
+	ResourceGroupID string
+	Tags            []model.Tag // at most model.MaxTags
+	Page            Page
 }
 
 // PortRangeListSummary is a list as listed.
@@ -275,6 +279,9 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 	if len(in.IDs) > MaxDescribePortRangeListIDs {
 		return Listing[PortRangeListSummary]{}, ecserr.BadRequest("InvalidParameter.PortRangeListId", "PortRangeListId.N takes at most %d IDs; %d were given.", MaxDescribePortRangeListIDs, len(in.IDs))
 	}
+	if err := CheckFilterItems("Tag.N", len(in.Tags), model.MaxTags); err != nil {
+		return Listing[PortRangeListSummary]{}, err
+	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[PortRangeListSummary], error) {
 		all, err := list[model.PortRangeList](tx, KindPortRangeList, c)
 		if err != nil {
@@ -282,7 +289,8 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 		}
 		var items []PortRangeListSummary
 		for _, l := range all {
-			if len(in.IDs) > 0 && !slices.Contains(in.IDs, l.ID) || in.Name != "" && l.Name != in.Name {
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, l.ID) || in.Name != "" && l.Name != in.Name ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(l.Owner) || !matchTags(l.Tags, in.Tags) {
 				continue
 			}
 			uses, err := PortRangeListUses(tx, c.Region, l.ID)
