@@ -203,7 +203,11 @@ func (s *Service) describeNetworkInterfaces(ctx context.Context, req *rpc.Reques
 	in := service.DescribeENIsInput{Caller: c, IDs: p.List("NetworkInterfaceId"), Name: p.Get("NetworkInterfaceName"),
 		VSwitchID: p.Get("VSwitchId"), VpcID: p.Get("VpcId"), InstanceID: p.Get("InstanceId"), PrimaryIP: p.Get("PrimaryIpAddress"),
 		PrivateIPs: p.List("PrivateIpAddress"), IPv6s: p.List("Ipv6Address"), SecurityGroupID: p.Get("SecurityGroupId"),
-		Type: p.Get("Type"), Status: p.Get("Status"), Page: pg}
+		Type: p.Get("Type"), Status: p.Get("Status"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	var e *ecserr.Error
+	if in.ServiceManaged, e = p.Bool("ServiceManaged", false); e != nil {
+		return nil, e
+	}
 	if in.Tags, err = tagParams(p); err != nil {
 		return nil, err
 	}

@@ -366,6 +366,9 @@ type DescribeENIsInput struct {
 	SecurityGroupID string // matches secondary ENIs only, as ECS
 	Type            string // Primary | Secondary | "" both
 	Status          string
+	// ResourceGroupID: the account's one group matches all, another none.
+	ResourceGroupID string
+	ServiceManaged  bool // Palisade has no service-managed ENIs: matches none
 	Tags            []model.Tag
 	Page            Page
 }
@@ -395,7 +398,8 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 				len(in.PrivateIPs) > 0 && !slices.ContainsFunc(n.Addresses(), func(a netip.Addr) bool { return a.Is4() && slices.Contains(in.PrivateIPs, a.String()) }) ||
 				len(in.IPv6s) > 0 && !(n.IPv6.IsValid() && slices.Contains(in.IPv6s, n.IPv6.String())) ||
 				in.SecurityGroupID != "" && (n.Type == model.ENIPrimary || !slices.Contains(n.SecurityGroups, in.SecurityGroupID)) ||
-				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) {
+				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(n.Owner) || in.ServiceManaged {
 				continue
 			}
 			items = append(items, n)
