@@ -1,0 +1,153 @@
+package apitest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/actiontrail"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+)
+
+// TestLessTroddenReads holds the less common parameters and fields of
+// the reads to what Alibaba's references and the SDKs' models say: the
+// filters a client narrows a listing with, and fields a client tests.
+func TestLessTroddenReads(t *testing.T) {
+	e := newEnv(t)
+	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
+	vsw := createVSwitch(t, e.vpc, vpcID, "10.0.1.0/24")
+	va := vpc.CreateDescribeVpcAttributeRequest()
+	va.VpcId = vpcID
+	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+	if rg == "" {
+		t.Fatal("the VPC has no ResourceGroupId")
+	}
+
+	// ShareType is empty for a vSwitch that is not shared; "Sharing"
+	// says it is being shared (VPC DescribeVSwitches/-Attributes).
+	t.Run("vSwitch ShareType", func(t *testing.T) {
+		ar := vpc.CreateDescribeVSwitchAttributesRequest()
+		ar.VSwitchId = vsw
+		lr := vpc.CreateDescribeVSwitchesRequest()
+		lr.VSwitchId = vsw
+		for _, c := range []struct {
+			read string
+			got  func() string
+		}{
+			{"DescribeVSwitchAttributes", func() string { return must(e.vpc.DescribeVSwitchAttributes(ar))(t).ShareType }},
+			{"DescribeVSwitches", func() string {
+				ws := must(e.vpc.DescribeVSwitches(lr))(t).VSwitches.VSwitch
+				if len(ws) != 1 {
+					t.Fatalf("DescribeVSwitches VSwitchId=%s: %d vSwitches", vsw, len(ws))
+				}
+				return ws[0].ShareType
+			}},
+		} {
+			if got := c.got(); got != "" {
+				t.Errorf("%s: ShareType %q, want empty (not shared)", c.read, got)
+			}
+		}
+	})
+
+	// DescribePortRangeLists filters by Tag.N and ResourceGroupId, and
+	// names each list's resource group (the Tea SDK's model; the classic
+	// SDK has no typed request for it).
+	t.Run("DescribePortRangeLists filters", func(t *testing.T) {
+		tagged := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", map[string]any{"PortRangeListName": "tagged", "MaxEntries": "2",
+			"Tag": []any{map[string]any{"Key": "env", "Value": "prod"}}})["PortRangeListId"])
+		plain := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", map[string]any{"PortRangeListName": "plain", "MaxEntries": "2"})["PortRangeListId"])
+		both := []string{plain, tagged}
+		slices.Sort(both)
+		tag := func(k, v string) []any { return []any{map[string]any{"Key": k, "Value": v}} }
+		for _, c := range []struct {
+			name string
+			q    map[string]any
+			want []string
+		}{
+			{"no filter", map[string]any{}, both},
+			{"tag key and value", map[string]any{"Tag": tag("env", "prod")}, []string{tagged}},
+			{"tag key alone", map[string]any{"Tag": tag("env", "")}, []string{tagged}},
+			{"other tag value", map[string]any{"Tag": tag("env", "dev")}, nil},
+			{"the account's resource group", map[string]any{"ResourceGroupId": rg}, both},
+			{"another resource group", map[string]any{"ResourceGroupId": "rg-acfmzzzzzzzzzzz"}, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				got := mustCall(t, e.v3, ecsVersion, "DescribePortRangeLists", c.q)
+				lists, _ := got["PortRangeLists"].([]any)
+				var ids []string
+				for _, l := range lists {
+					m := l.(map[string]any)
+					ids = append(ids, fmt.Sprint(m["PortRangeListId"]))
+					if m["ResourceGroupId"] != rg {
+						t.Errorf("%s: ResourceGroupId %v, want %s", m["PortRangeListId"], m["ResourceGroupId"], rg)
+					}
+				}
+				if slices.Sort(ids); !slices.Equal(ids, c.want) {
+					t.Errorf("lists %v, want %v", ids, c.want)
+				}
+			})
+		}
+	})
+
+	// DescribeNetworkInterfaces filters by ResourceGroupId and
+	// ServiceManaged (no ENI here is managed by a cloud service).
+	t.Run("DescribeNetworkInterfaces filters", func(t *testing.T) {
+		sg := createGroup(t, e.ecs, "eni", vpcID, "")
+		eni := createENI(t, e.ecs, vsw, "10.0.1.20", sg).NetworkInterfaceId
+		for _, c := range []struct {
+			name string
+			set  func(r *ecs.DescribeNetworkInterfacesRequest)
+			want int
+		}{
+			{"no filter", func(*ecs.DescribeNetworkInterfacesRequest) {}, 1},
+			{"the account's resource group", func(r *ecs.DescribeNetworkInterfacesRequest) { r.ResourceGroupId = rg }, 1},
+			{"another resource group", func(r *ecs.DescribeNetworkInterfacesRequest) { r.ResourceGroupId = "rg-acfmzzzzzzzzzzz" }, 0},
+			{"not service managed", func(r *ecs.DescribeNetworkInterfacesRequest) { r.ServiceManaged = requests.NewBoolean(false) }, 1},
+			{"service managed", func(r *ecs.DescribeNetworkInterfacesRequest) { r.ServiceManaged = requests.NewBoolean(true) }, 0},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := ecs.CreateDescribeNetworkInterfacesRequest()
+				r.VpcId = vpcID
+				c.set(r)
+				got := must(e.ecs.DescribeNetworkInterfaces(r))(t)
+				if n := len(got.NetworkInterfaceSets.NetworkInterfaceSet); n != c.want || got.TotalCount != c.want {
+					t.Errorf("%d ENIs (TotalCount %d), want %d of %s", n, got.TotalCount, c.want, eni)
+				}
+			})
+		}
+	})
+
+	// LookupEvents spans at most 30 days per query (ActionTrail's
+	// LookupEvents page); StartTime alone runs to now.
+	t.Run("LookupEvents window", func(t *testing.T) {
+		tc := trailClient(t, e.addr, e.ak, e.secret)
+		now := time.Now().UTC().Truncate(time.Second)
+		iso := func(t time.Time) string { return t.Format("2006-01-02T15:04:05Z") }
+		for _, c := range []struct {
+			name       string
+			start, end string
+			code       string
+		}{
+			{"30 days", iso(now.Add(-30 * 24 * time.Hour)), iso(now), ""},
+			{"7 days by default", "", "", ""},
+			{"31 days", iso(now.Add(-31 * 24 * time.Hour)), iso(now), "InvalidParameter"},
+			{"StartTime alone, 31 days ago", iso(now.Add(-31 * 24 * time.Hour)), "", "InvalidParameter"},
+			{"StartTime after EndTime", iso(now), iso(now.Add(-time.Hour)), "InvalidParameter"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r := actiontrail.CreateLookupEventsRequest()
+				r.Scheme = "HTTP"
+				r.StartTime, r.EndTime = c.start, c.end
+				_, err := tc.LookupEvents(r)
+				if c.code == "" {
+					noErr(t, err)
+					return
+				}
+				wantErr(t, err, 400, c.code)
+			})
+		}
+	})
+}
