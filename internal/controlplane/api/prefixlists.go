@@ -134,8 +134,12 @@ func (s *Service) describePrefixLists(ctx context.Context, req *rpc.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	lists, err := s.DescribePrefixLists(ctx, service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"),
-		AddressFamily: p.Get("AddressFamily"), Name: p.Get("PrefixListName"), Page: pg})
+	in := service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"), AddressFamily: p.Get("AddressFamily"),
+		Name: p.Get("PrefixListName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	lists, err := s.DescribePrefixLists(ctx, in)
 	if err != nil {
 		return nil, err
 	}

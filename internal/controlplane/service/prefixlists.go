@@ -257,7 +257,11 @@ type DescribePrefixListsInput struct {
 	IDs           []string // at most MaxDescribePrefixListIDs
 	AddressFamily string   // IPv4 or IPv6, any case
 	Name          string
-	Page          Page
+	// ResourceGroupID and Tags (all must match; a key without a value
+	// matches any value) filter as in DescribeVpcsInput.
+	ResourceGroupID string
+	Tags            []model.Tag // at most model.MaxTags
+	Page            Page
 }
 
 // PrefixListSummary is a list as listed.
@@ -272,6 +276,9 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 	c := in.Caller
 	if len(in.IDs) > MaxDescribePrefixListIDs {
 		return Listing[PrefixListSummary]{}, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most %d IDs; %d were given.", MaxDescribePrefixListIDs, len(in.IDs))
+	}
+	if err := CheckFilterItems("Tag.N", len(in.Tags), model.MaxTags); err != nil {
+		return Listing[PrefixListSummary]{}, err
 	}
 	family := ""
 	if in.AddressFamily != "" {
@@ -289,7 +296,8 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 		for _, pl := range all {
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, pl.ID) ||
 				family != "" && pl.AddressFamily != family ||
-				in.Name != "" && pl.Name != in.Name {
+				in.Name != "" && pl.Name != in.Name || !matchTags(pl.Tags, in.Tags) ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(pl.Owner) {
 				continue
 			}
 			uses, err := PrefixListUses(tx, c.Region, pl.ID)

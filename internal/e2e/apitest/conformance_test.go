@@ -92,6 +92,46 @@ func TestLessTroddenReads(t *testing.T) {
 		}
 	})
 
+	// DescribePrefixLists filters by Tag.N and ResourceGroupId, as the
+	// Tea SDK's request has them (the classic SDK's has neither).
+	t.Run("DescribePrefixLists filters", func(t *testing.T) {
+		create := func(name string) string {
+			return fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePrefixList", map[string]any{"PrefixListName": name, "AddressFamily": "IPv4",
+				"MaxEntries": "2"})["PrefixListId"])
+		}
+		tagged, plain := create("tagged"), create("plain")
+		tr := ecs.CreateTagResourcesRequest()
+		tr.ResourceType, tr.ResourceId, tr.Tag = "prefixlist", &[]string{tagged}, &[]ecs.TagResourcesTag{{Key: "env", Value: "prod"}}
+		must(e.ecs.TagResources(tr))(t)
+		both := []string{plain, tagged}
+		slices.Sort(both)
+		tag := func(k, v string) []any { return []any{map[string]any{"Key": k, "Value": v}} }
+		for _, c := range []struct {
+			name string
+			q    map[string]any
+			want []string
+		}{
+			{"no filter", map[string]any{}, both},
+			{"tag key and value", map[string]any{"Tag": tag("env", "prod")}, []string{tagged}},
+			{"tag key alone", map[string]any{"Tag": tag("env", "")}, []string{tagged}},
+			{"other tag value", map[string]any{"Tag": tag("env", "dev")}, nil},
+			{"the account's resource group", map[string]any{"ResourceGroupId": rg}, both},
+			{"another resource group", map[string]any{"ResourceGroupId": "rg-acfmzzzzzzzzzzz"}, nil},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				got := mustCall(t, e.v3, ecsVersion, "DescribePrefixLists", c.q)
+				lists, _ := got["PrefixLists"].(map[string]any)["PrefixList"].([]any)
+				var ids []string
+				for _, l := range lists {
+					ids = append(ids, fmt.Sprint(l.(map[string]any)["PrefixListId"]))
+				}
+				if slices.Sort(ids); !slices.Equal(ids, c.want) {
+					t.Errorf("lists %v, want %v", ids, c.want)
+				}
+			})
+		}
+	})
+
 	// DescribeNetworkInterfaces filters by ResourceGroupId and
 	// ServiceManaged (no ENI here is managed by a cloud service).
 	t.Run("DescribeNetworkInterfaces filters", func(t *testing.T) {
