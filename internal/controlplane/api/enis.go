@@ -125,7 +125,7 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 	}
 	in := service.CreateENIInput{Caller: c, VSwitchID: p.Get("VSwitchId"), SecurityGroupIDs: groups, PrimaryIP: p.Get("PrimaryIpAddress"),
 		IPv6: p.List("Ipv6Address"), Name: p.Get("NetworkInterfaceName"), Description: p.Get("Description"),
-		Type: p.Get("InstanceType"), Idempotency: idempotency(req)}
+		Type: p.Get("InstanceType"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	var e *ecserr.Error // p.Int and p.Bool return *ecserr.Error: keep it out of err
 	if in.IPv6Count, e = p.Int("Ipv6AddressCount", 0); e != nil {
 		return nil, e

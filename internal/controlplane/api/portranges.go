@@ -43,7 +43,7 @@ func (s *Service) createPortRangeList(ctx context.Context, req *rpc.Request) (an
 	}
 	p := req.Params
 	in := service.CreatePortRangeListInput{Caller: c, Name: p.Get("PortRangeListName"), Description: p.Get("Description"),
-		Entries: portEntryParams(p, "Entry"), Idempotency: idempotency(req)}
+		Entries: portEntryParams(p, "Entry"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	if p.Has("MaxEntries") {
 		n, e := p.Int("MaxEntries", 0)
 		if e != nil {

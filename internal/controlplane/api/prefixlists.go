@@ -39,7 +39,7 @@ func (s *Service) createPrefixList(ctx context.Context, req *rpc.Request) (any, 
 	}
 	p := req.Params
 	in := service.CreatePrefixListInput{Caller: c, Name: p.Get("PrefixListName"), Description: p.Get("Description"),
-		AddressFamily: p.Get("AddressFamily"), Entries: entryParams(p, "Entry"), Idempotency: idempotency(req)}
+		AddressFamily: p.Get("AddressFamily"), Entries: entryParams(p, "Entry"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	if p.Has("MaxEntries") {
 		n, e := p.Int("MaxEntries", 0)
 		if e != nil {

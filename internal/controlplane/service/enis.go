@@ -118,6 +118,7 @@ type CreateENIInput struct {
 	Description      string
 	Type             string // InstanceType: Secondary (default); Trunk is refused
 	DeleteOnRelease  bool
+	ResourceGroupID  string `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
 	Tags             []model.Tag
 	Idempotency      `json:"-"`
 }
@@ -130,6 +131,9 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 	}
 	if len(in.SecurityGroupIDs) == 0 {
 		return nil, ecserr.MissingParameter("SecurityGroupId")
+	}
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return nil, err
 	}
 	switch in.Type {
 	case "", model.ENISecondary:

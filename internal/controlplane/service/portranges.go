@@ -67,10 +67,11 @@ type CreatePortRangeListInput struct {
 	Description string
 	// MaxEntries is the list's fixed capacity, 1 to
 	// model.MaxPortRangeListEntries; nil is a missing parameter.
-	MaxEntries  *int
-	Entries     []PortEntryInput // at most model.MaxPortEntriesPerCall
-	Tags        []model.Tag
-	Idempotency `json:"-"`
+	MaxEntries      *int
+	Entries         []PortEntryInput // at most model.MaxPortEntriesPerCall
+	ResourceGroupID string           `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
+	Tags            []model.Tag
+	Idempotency     `json:"-"`
 }
 
 // CreatePortRangeListResult names the list made.
@@ -81,6 +82,9 @@ type CreatePortRangeListResult struct {
 // CreatePortRangeList creates a port range list with its first entries.
 func (s *Service) CreatePortRangeList(ctx context.Context, in CreatePortRangeListInput) (CreatePortRangeListResult, error) {
 	c := in.Caller
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return CreatePortRangeListResult{}, err
+	}
 	l, err := newPortRangeList(&in)
 	if err != nil {
 		return CreatePortRangeListResult{}, err

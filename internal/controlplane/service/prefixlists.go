@@ -53,10 +53,11 @@ type CreatePrefixListInput struct {
 	AddressFamily string // IPv4 or IPv6, any case
 	// MaxEntries is the list's fixed capacity, 1 to model.MaxPrefixListEntries;
 	// nil is a missing parameter.
-	MaxEntries  *int
-	Entries     []PrefixEntryInput
-	Tags        []model.Tag
-	Idempotency `json:"-"`
+	MaxEntries      *int
+	Entries         []PrefixEntryInput
+	ResourceGroupID string `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
+	Tags            []model.Tag
+	Idempotency     `json:"-"`
 }
 
 // CreatePrefixListResult names the list made.
@@ -67,6 +68,9 @@ type CreatePrefixListResult struct {
 // CreatePrefixList creates a prefix list with its first entries.
 func (s *Service) CreatePrefixList(ctx context.Context, in CreatePrefixListInput) (CreatePrefixListResult, error) {
 	c := in.Caller
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return CreatePrefixListResult{}, err
+	}
 	pl, err := newPrefixList(&in)
 	if err != nil {
 		return CreatePrefixListResult{}, err

@@ -297,7 +297,7 @@ func TestLookupQuery(t *testing.T) {
 		if _, err := parseLookup(bad, now, MaxMaxResults); err == nil {
 			t.Errorf("parseLookup(%v) accepted it", bad)
 		}
-	}	// Exactly 30 days is the longest span taken.
+	} // Exactly 30 days is the longest span taken.
 	for _, good := range []rpc.Params{
 		{"StartTime": "2026-11-05T12:00:00Z", "EndTime": "2026-12-05T12:00:00Z"},
 		{"StartTime": "2026-11-05T12:00:00Z"},

@@ -191,3 +191,76 @@ func TestLessTroddenReads(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateResourceGroup: a create that names a resource group other
+// than the account's one is refused with 404 InvalidResourceGroup.NotFound
+// (CreateNetworkInterface's error table; CreateSecurityGroup did so
+// already) and makes nothing; the account's own group, or none, is taken.
+func TestCreateResourceGroup(t *testing.T) {
+	e := newEnv(t)
+	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
+	vsw := createVSwitch(t, e.vpc, vpcID, "10.0.1.0/24")
+	sg := createGroup(t, e.ecs, "eni", vpcID, "")
+	va := vpc.CreateDescribeVpcAttributeRequest()
+	va.VpcId = vpcID
+	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+
+	n := 0
+	creates := []struct {
+		name   string
+		create func(rg string) error
+		count  func() int
+	}{
+		{"CreateNetworkInterface", func(rg string) error {
+			r := ecs.CreateCreateNetworkInterfaceRequest()
+			r.VSwitchId, r.SecurityGroupId, r.ResourceGroupId = vsw, sg, rg
+			_, err := e.ecs.CreateNetworkInterface(r)
+			return err
+		}, func() int {
+			r := ecs.CreateDescribeNetworkInterfacesRequest()
+			r.Type = "Secondary"
+			return must(e.ecs.DescribeNetworkInterfaces(r))(t).TotalCount
+		}},
+		// The classic SDK's CreatePrefixList has no ResourceGroupId, and it
+		// has no typed request for port range lists: the Tea client's.
+		{"CreatePrefixList", func(rg string) error {
+			n++
+			q := map[string]any{"PrefixListName": fmt.Sprintf("pl%d", n), "AddressFamily": "IPv4", "MaxEntries": "1"}
+			if rg != "" {
+				q["ResourceGroupId"] = rg
+			}
+			_, err := call(e.v3, ecsVersion, "CreatePrefixList", q, nil)
+			return err
+		}, func() int {
+			return len(must(e.ecs.DescribePrefixLists(ecs.CreateDescribePrefixListsRequest()))(t).PrefixLists.PrefixList)
+		}},
+		{"CreatePortRangeList", func(rg string) error {
+			n++
+			q := map[string]any{"PortRangeListName": fmt.Sprintf("prl%d", n), "MaxEntries": "1"}
+			if rg != "" {
+				q["ResourceGroupId"] = rg
+			}
+			_, err := call(e.v3, ecsVersion, "CreatePortRangeList", q, nil)
+			return err
+		}, func() int {
+			l, _ := mustCall(t, e.v3, ecsVersion, "DescribePortRangeLists", nil)["PortRangeLists"].([]any)
+			return len(l)
+		}},
+	}
+	for _, c := range creates {
+		t.Run(c.name, func(t *testing.T) {
+			for _, bad := range []string{"rg-acfmzzzzzzzzzzz", "not-a-group"} {
+				wantErr(t, c.create(bad), 404, "InvalidResourceGroup.NotFound")
+			}
+			if got := c.count(); got != 0 {
+				t.Fatalf("refused creates made %d", got)
+			}
+			for _, good := range []string{rg, ""} {
+				noErr(t, c.create(good))
+			}
+			if got := c.count(); got != 2 {
+				t.Errorf("%d made, want 2", got)
+			}
+		})
+	}
+}
