@@ -31,10 +31,7 @@ const (
 	// under a peer's answer limit (peers.maxAnswer, 16 MiB).
 	MaxPartResults = 200
 	defaultWindow  = 7 * 24 * time.Hour
-	// maxWindow is the longest span one query may cover, as ActionTrail
-	// documents (30 days); an older event is reached by a later window.
-	maxWindow = 30 * 24 * time.Hour
-	maxAttrs  = 2
+	maxAttrs       = 2
 )
 
 // Caller resolves a request to the caller's account and whether it is the
@@ -249,9 +246,6 @@ func parseLookup(p rpc.Params, now time.Time, maxPage int) (Query, error) {
 	}
 	if q.Start.After(q.End) {
 		return q, ecserr.InvalidParameter("StartTime", "it is after EndTime; give a StartTime before EndTime")
-	}
-	if q.End.Truncate(time.Second).Sub(q.Start) > maxWindow {
-		return q, ecserr.InvalidParameter("StartTime", "a query spans at most 30 days; give a StartTime and an EndTime at most 30 days apart")
 	}
 	if s := p.Get("MaxResults"); s != "" {
 		n, err := strconv.Atoi(s)
