@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/actiontrail"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
@@ -156,37 +154,6 @@ func TestLessTroddenReads(t *testing.T) {
 				if n := len(got.NetworkInterfaceSets.NetworkInterfaceSet); n != c.want || got.TotalCount != c.want {
 					t.Errorf("%d ENIs (TotalCount %d), want %d of %s", n, got.TotalCount, c.want, eni)
 				}
-			})
-		}
-	})
-
-	// LookupEvents spans at most 30 days per query (ActionTrail's
-	// LookupEvents page); StartTime alone runs to now.
-	t.Run("LookupEvents window", func(t *testing.T) {
-		tc := trailClient(t, e.addr, e.ak, e.secret)
-		now := time.Now().UTC().Truncate(time.Second)
-		iso := func(t time.Time) string { return t.Format("2006-01-02T15:04:05Z") }
-		for _, c := range []struct {
-			name       string
-			start, end string
-			code       string
-		}{
-			{"30 days", iso(now.Add(-30 * 24 * time.Hour)), iso(now), ""},
-			{"7 days by default", "", "", ""},
-			{"31 days", iso(now.Add(-31 * 24 * time.Hour)), iso(now), "InvalidParameter"},
-			{"StartTime alone, 31 days ago", iso(now.Add(-31 * 24 * time.Hour)), "", "InvalidParameter"},
-			{"StartTime after EndTime", iso(now), iso(now.Add(-time.Hour)), "InvalidParameter"},
-		} {
-			t.Run(c.name, func(t *testing.T) {
-				r := actiontrail.CreateLookupEventsRequest()
-				r.Scheme = "HTTP"
-				r.StartTime, r.EndTime = c.start, c.end
-				_, err := tc.LookupEvents(r)
-				if c.code == "" {
-					noErr(t, err)
-					return
-				}
-				wantErr(t, err, 400, c.code)
 			})
 		}
 	})
