@@ -8,6 +8,8 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 // TestLessTroddenReads holds the less common parameters and fields of
@@ -227,6 +229,41 @@ func TestCreateResourceGroup(t *testing.T) {
 			}
 			if got := c.count(); got != 2 {
 				t.Errorf("%d made, want 2", got)
+			}
+		})
+	}
+}
+
+// TestLookupEventsByUser: LookupAttribute User is ActionTrail's user name,
+// userIdentity.userName, which is "root" in each event an account signed
+// (Palisade has no RAM users); the account ID, as Palisade documents,
+// matches too. A filter by User=root, as a root-account audit sends, found
+// nothing.
+func TestLookupEventsByUser(t *testing.T) {
+	s := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	a := newTenant(t, s, "a")
+	noErr(t, authorizeSSH(a.ecs, newGroup(t, a.ecs)))
+	all := len(lookup(t, a.trail))
+	if all != 2 {
+		t.Fatalf("%d events of a, want 2 (create, authorize)", all)
+	}
+	for _, c := range []struct {
+		user string
+		want int
+	}{
+		{"root", all},
+		{a.uid, all},
+		{"alice", 0},
+	} {
+		t.Run(c.user, func(t *testing.T) {
+			evs := lookup(t, a.trail, "User", c.user)
+			if len(evs) != c.want {
+				t.Fatalf("%d events, want %d", len(evs), c.want)
+			}
+			for _, ev := range evs {
+				if id := ev["userIdentity"].(map[string]any); id["userName"] != "root" || id["accountId"] != a.uid {
+					t.Errorf("event of %v", id)
+				}
 			}
 		})
 	}
