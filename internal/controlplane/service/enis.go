@@ -384,6 +384,16 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 	if err := checkIDCount(in.IDs, "NetworkInterfaceId", MaxDescribeENIIDs); err != nil {
 		return Listing[*model.NetworkInterface]{}, err
 	}
+	// PrivateIpAddress.N and Ipv6Address.N take 1 to 100 each, as the IDs.
+	if err := CheckFilterItems("PrivateIpAddress.N", len(in.PrivateIPs), MaxDescribeENIIDs); err != nil {
+		return Listing[*model.NetworkInterface]{}, err
+	}
+	if err := CheckFilterItems("Ipv6Address.N", len(in.IPv6s), MaxDescribeENIIDs); err != nil {
+		return Listing[*model.NetworkInterface]{}, err
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[*model.NetworkInterface]{}, e
+	}
 	switch in.Type {
 	case "", model.ENIPrimary, model.ENISecondary:
 	default:

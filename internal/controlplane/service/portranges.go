@@ -283,8 +283,8 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 	if len(in.IDs) > MaxDescribePortRangeListIDs {
 		return Listing[PortRangeListSummary]{}, ecserr.BadRequest("InvalidParameter.PortRangeListId", "PortRangeListId.N takes at most %d IDs; %d were given.", MaxDescribePortRangeListIDs, len(in.IDs))
 	}
-	if err := CheckFilterItems("Tag.N", len(in.Tags), model.MaxTags); err != nil {
-		return Listing[PortRangeListSummary]{}, err
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[PortRangeListSummary]{}, e
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[PortRangeListSummary], error) {
 		all, err := list[model.PortRangeList](tx, KindPortRangeList, c)

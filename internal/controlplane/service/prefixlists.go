@@ -281,8 +281,8 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 	if len(in.IDs) > MaxDescribePrefixListIDs {
 		return Listing[PrefixListSummary]{}, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most %d IDs; %d were given.", MaxDescribePrefixListIDs, len(in.IDs))
 	}
-	if err := CheckFilterItems("Tag.N", len(in.Tags), model.MaxTags); err != nil {
-		return Listing[PrefixListSummary]{}, err
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[PrefixListSummary]{}, e
 	}
 	family := ""
 	if in.AddressFamily != "" {

@@ -161,6 +161,59 @@ func TestLessTroddenReads(t *testing.T) {
 	})
 }
 
+// TestListFilterBounds: the filters of the listings are bounded as the
+// references bound them (Tag.N 1 to 20, as DescribeSecurityGroups checks
+// them; PrivateIpAddress.N and Ipv6Address.N 1 to 100): past the bound a
+// 400, never a listing that ignores the excess.
+func TestListFilterBounds(t *testing.T) {
+	e := newEnv(t)
+	tags := func(n int) []any {
+		var out []any
+		for i := range n {
+			out = append(out, map[string]any{"Key": fmt.Sprintf("k%d", i), "Value": "v"})
+		}
+		return out
+	}
+	addrs := func(n int) []any {
+		var out []any
+		for i := range n {
+			out = append(out, fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		action, name string
+		q            map[string]any
+		code         string
+	}{
+		{"DescribeSecurityGroups", "21 tags", map[string]any{"Tag": tags(21)}, "NumberExceed.Tags"},
+		{"DescribeNetworkInterfaces", "21 tags", map[string]any{"Tag": tags(21)}, "NumberExceed.Tags"},
+		{"DescribeNetworkInterfaces", "a tag key twice", map[string]any{"Tag": []any{map[string]any{"Key": "k", "Value": "a"}, map[string]any{"Key": "k", "Value": "b"}}}, "Duplicate.TagKey"},
+		{"DescribeNetworkInterfaces", "101 addresses", map[string]any{"PrivateIpAddress": addrs(101)}, "InvalidParameter"},
+		{"DescribePortRangeLists", "21 tags", map[string]any{"Tag": tags(21)}, "NumberExceed.Tags"},
+		{"DescribePrefixLists", "21 tags", map[string]any{"Tag": tags(21)}, "NumberExceed.Tags"},
+	} {
+		t.Run(c.action+" "+c.name, func(t *testing.T) {
+			_, err := call(e.v3, ecsVersion, c.action, c.q, nil)
+			wantErr(t, err, 400, c.code)
+		})
+	}
+	// At the bounds, the listings answer.
+	for _, c := range []struct {
+		action string
+		q      map[string]any
+	}{
+		{"DescribeNetworkInterfaces", map[string]any{"Tag": tags(20)}},
+		{"DescribeNetworkInterfaces", map[string]any{"PrivateIpAddress": addrs(100)}},
+		{"DescribePortRangeLists", map[string]any{"Tag": tags(20)}},
+		{"DescribePrefixLists", map[string]any{"Tag": tags(20)}},
+	} {
+		t.Run(fmt.Sprint(c.action, " at the bound"), func(t *testing.T) {
+			mustCall(t, e.v3, ecsVersion, c.action, c.q)
+		})
+	}
+}
+
 // TestCreateResourceGroup: a create that names a resource group other
 // than the account's one is refused with 404 InvalidResourceGroup.NotFound
 // (CreateNetworkInterface's error table; CreateSecurityGroup did so
