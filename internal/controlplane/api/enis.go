@@ -125,7 +125,7 @@ func (s *Service) createNetworkInterface(ctx context.Context, req *rpc.Request) 
 	}
 	in := service.CreateENIInput{Caller: c, VSwitchID: p.Get("VSwitchId"), SecurityGroupIDs: groups, PrimaryIP: p.Get("PrimaryIpAddress"),
 		IPv6: p.List("Ipv6Address"), Name: p.Get("NetworkInterfaceName"), Description: p.Get("Description"),
-		Type: p.Get("InstanceType"), Idempotency: idempotency(req)}
+		Type: p.Get("InstanceType"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	var e *ecserr.Error // p.Int and p.Bool return *ecserr.Error: keep it out of err
 	if in.IPv6Count, e = p.Int("Ipv6AddressCount", 0); e != nil {
 		return nil, e
@@ -203,7 +203,11 @@ func (s *Service) describeNetworkInterfaces(ctx context.Context, req *rpc.Reques
 	in := service.DescribeENIsInput{Caller: c, IDs: p.List("NetworkInterfaceId"), Name: p.Get("NetworkInterfaceName"),
 		VSwitchID: p.Get("VSwitchId"), VpcID: p.Get("VpcId"), InstanceID: p.Get("InstanceId"), PrimaryIP: p.Get("PrimaryIpAddress"),
 		PrivateIPs: p.List("PrivateIpAddress"), IPv6s: p.List("Ipv6Address"), SecurityGroupID: p.Get("SecurityGroupId"),
-		Type: p.Get("Type"), Status: p.Get("Status"), Page: pg}
+		Type: p.Get("Type"), Status: p.Get("Status"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	var e *ecserr.Error
+	if in.ServiceManaged, e = p.Bool("ServiceManaged", false); e != nil {
+		return nil, e
+	}
 	if in.Tags, err = tagParams(p); err != nil {
 		return nil, err
 	}

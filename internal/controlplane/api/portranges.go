@@ -43,7 +43,7 @@ func (s *Service) createPortRangeList(ctx context.Context, req *rpc.Request) (an
 	}
 	p := req.Params
 	in := service.CreatePortRangeListInput{Caller: c, Name: p.Get("PortRangeListName"), Description: p.Get("Description"),
-		Entries: portEntryParams(p, "Entry"), Idempotency: idempotency(req)}
+		Entries: portEntryParams(p, "Entry"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	if p.Has("MaxEntries") {
 		n, e := p.Int("MaxEntries", 0)
 		if e != nil {
@@ -127,8 +127,12 @@ func (s *Service) describePortRangeLists(ctx context.Context, req *rpc.Request) 
 	if err != nil {
 		return nil, err
 	}
-	lists, err := s.DescribePortRangeLists(ctx, service.DescribePortRangeListsInput{Caller: c, IDs: p.List("PortRangeListId"),
-		Name: p.Get("PortRangeListName"), Page: pg})
+	in := service.DescribePortRangeListsInput{Caller: c, IDs: p.List("PortRangeListId"), Name: p.Get("PortRangeListName"),
+		ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	lists, err := s.DescribePortRangeLists(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +140,8 @@ func (s *Service) describePortRangeLists(ctx context.Context, req *rpc.Request) 
 	for _, it := range lists.Items {
 		l := it.List
 		item := portRangeListItem{PortRangeListId: l.ID, PortRangeListName: l.Name, Description: l.Description,
-			MaxEntries: l.MaxEntries, AssociationCount: it.Associations, CreationTime: timeText(l.Created), Tags: []portRangeListTag{}}
+			MaxEntries: l.MaxEntries, AssociationCount: it.Associations, CreationTime: timeText(l.Created),
+			ResourceGroupId: resourceGroupID(l.Owner), Tags: []portRangeListTag{}}
 		for _, t := range l.Tags {
 			item.Tags = append(item.Tags, portRangeListTag{TagKey: t.Key, TagValue: t.Value})
 		}

@@ -39,7 +39,7 @@ func (s *Service) createPrefixList(ctx context.Context, req *rpc.Request) (any, 
 	}
 	p := req.Params
 	in := service.CreatePrefixListInput{Caller: c, Name: p.Get("PrefixListName"), Description: p.Get("Description"),
-		AddressFamily: p.Get("AddressFamily"), Entries: entryParams(p, "Entry"), Idempotency: idempotency(req)}
+		AddressFamily: p.Get("AddressFamily"), Entries: entryParams(p, "Entry"), ResourceGroupID: p.Get("ResourceGroupId"), Idempotency: idempotency(req)}
 	if p.Has("MaxEntries") {
 		n, e := p.Int("MaxEntries", 0)
 		if e != nil {
@@ -134,8 +134,12 @@ func (s *Service) describePrefixLists(ctx context.Context, req *rpc.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	lists, err := s.DescribePrefixLists(ctx, service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"),
-		AddressFamily: p.Get("AddressFamily"), Name: p.Get("PrefixListName"), Page: pg})
+	in := service.DescribePrefixListsInput{Caller: c, IDs: p.List("PrefixListId"), AddressFamily: p.Get("AddressFamily"),
+		Name: p.Get("PrefixListName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
+	if in.Tags, err = tagParams(p); err != nil {
+		return nil, err
+	}
+	lists, err := s.DescribePrefixLists(ctx, in)
 	if err != nil {
 		return nil, err
 	}

@@ -59,9 +59,11 @@ type vswitchItem struct {
 	ResourceGroupId         string
 	NetworkAclId            string
 	OwnerId                 int64
-	ShareType               string
-	RouteTable              routeTableItem
-	Tags                    vpcTags
+	// ShareType is empty for a vSwitch that is not shared (all of ours):
+	// "Sharing" would say it is being shared, "Shared" that it is.
+	ShareType  string
+	RouteTable routeTableItem
+	Tags       vpcTags
 }
 
 type describeVSwitchesResponse struct {
@@ -108,7 +110,7 @@ func vswitchOut(v service.VSwitchView) vswitchItem {
 	w := v.VSwitch
 	item := vswitchItem{VSwitchId: w.ID, VpcId: w.VpcID, Status: "Available", CidrBlock: w.CIDR.String(), ZoneId: w.Zone,
 		AvailableIpAddressCount: v.AvailableIPs, Description: w.Description, VSwitchName: w.Name, CreationTime: timeText(w.Created),
-		ResourceGroupId: resourceGroupID(w.Owner), OwnerId: ownerID(w.Owner), ShareType: "Sharing",
+		ResourceGroupId: resourceGroupID(w.Owner), OwnerId: ownerID(w.Owner),
 		RouteTable: routeTableItem{RouteTableId: routeTableID(w.VpcID), RouteTableType: "System"}}
 	if w.IPv6CIDR.IsValid() {
 		item.Ipv6CidrBlock, item.EnabledIpv6 = w.IPv6CIDR.String(), true

@@ -118,6 +118,7 @@ type CreateENIInput struct {
 	Description      string
 	Type             string // InstanceType: Secondary (default); Trunk is refused
 	DeleteOnRelease  bool
+	ResourceGroupID  string `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
 	Tags             []model.Tag
 	Idempotency      `json:"-"`
 }
@@ -130,6 +131,9 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 	}
 	if len(in.SecurityGroupIDs) == 0 {
 		return nil, ecserr.MissingParameter("SecurityGroupId")
+	}
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return nil, err
 	}
 	switch in.Type {
 	case "", model.ENISecondary:
@@ -366,6 +370,9 @@ type DescribeENIsInput struct {
 	SecurityGroupID string // matches secondary ENIs only, as ECS
 	Type            string // Primary | Secondary | "" both
 	Status          string
+	// ResourceGroupID: the account's one group matches all, another none.
+	ResourceGroupID string
+	ServiceManaged  bool // Palisade has no service-managed ENIs: matches none
 	Tags            []model.Tag
 	Page            Page
 }
@@ -376,6 +383,16 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 	c := in.Caller
 	if err := checkIDCount(in.IDs, "NetworkInterfaceId", MaxDescribeENIIDs); err != nil {
 		return Listing[*model.NetworkInterface]{}, err
+	}
+	// PrivateIpAddress.N and Ipv6Address.N take 1 to 100 each, as the IDs.
+	if err := CheckFilterItems("PrivateIpAddress.N", len(in.PrivateIPs), MaxDescribeENIIDs); err != nil {
+		return Listing[*model.NetworkInterface]{}, err
+	}
+	if err := CheckFilterItems("Ipv6Address.N", len(in.IPv6s), MaxDescribeENIIDs); err != nil {
+		return Listing[*model.NetworkInterface]{}, err
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[*model.NetworkInterface]{}, e
 	}
 	switch in.Type {
 	case "", model.ENIPrimary, model.ENISecondary:
@@ -395,7 +412,8 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 				len(in.PrivateIPs) > 0 && !slices.ContainsFunc(n.Addresses(), func(a netip.Addr) bool { return a.Is4() && slices.Contains(in.PrivateIPs, a.String()) }) ||
 				len(in.IPv6s) > 0 && !(n.IPv6.IsValid() && slices.Contains(in.IPv6s, n.IPv6.String())) ||
 				in.SecurityGroupID != "" && (n.Type == model.ENIPrimary || !slices.Contains(n.SecurityGroups, in.SecurityGroupID)) ||
-				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) {
+				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(n.Owner) || in.ServiceManaged {
 				continue
 			}
 			items = append(items, n)

@@ -3,7 +3,6 @@ package service
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,10 +63,8 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) 
 			return CreateGroupResult{}, e
 		}
 	}
-	// An account has one resource group (ResourceGroupID): any other,
-	// or anything not shaped like one, names no group of the caller's.
-	if rg := spec.ResourceGroupID; rg != "" && (!model.ValidResourceGroupID(rg) || rg != ResourceGroupID(c.Account)) {
-		return CreateGroupResult{}, ecserr.New(http.StatusNotFound, "InvalidResourceGroup.NotFound", "ResourceGroupId %q is not a resource group of this account; leave it out or give %s.", model.Clip(rg), ResourceGroupID(c.Account))
+	if err := CheckResourceGroup(c, spec.ResourceGroupID); err != nil {
+		return CreateGroupResult{}, err
 	}
 	var e *ecserr.Error
 	if spec.Type, e = model.ParseGroupType(string(in.Type)); e != nil {

@@ -67,10 +67,11 @@ type CreatePortRangeListInput struct {
 	Description string
 	// MaxEntries is the list's fixed capacity, 1 to
 	// model.MaxPortRangeListEntries; nil is a missing parameter.
-	MaxEntries  *int
-	Entries     []PortEntryInput // at most model.MaxPortEntriesPerCall
-	Tags        []model.Tag
-	Idempotency `json:"-"`
+	MaxEntries      *int
+	Entries         []PortEntryInput // at most model.MaxPortEntriesPerCall
+	ResourceGroupID string           `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
+	Tags            []model.Tag
+	Idempotency     `json:"-"`
 }
 
 // CreatePortRangeListResult names the list made.
@@ -81,6 +82,9 @@ type CreatePortRangeListResult struct {
 // CreatePortRangeList creates a port range list with its first entries.
 func (s *Service) CreatePortRangeList(ctx context.Context, in CreatePortRangeListInput) (CreatePortRangeListResult, error) {
 	c := in.Caller
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return CreatePortRangeListResult{}, err
+	}
 	l, err := newPortRangeList(&in)
 	if err != nil {
 		return CreatePortRangeListResult{}, err
@@ -259,7 +263,11 @@ type DescribePortRangeListsInput struct {
 	Caller Caller
 	IDs    []string // at most MaxDescribePortRangeListIDs
 	Name   string
-	Page   Page
+	// ResourceGroupID and Tags (all must match; a key without a value
+	// matches any value) filter as in DescribeVpcsInput.
+	ResourceGroupID string
+	Tags            []model.Tag // at most model.MaxTags
+	Page            Page
 }
 
 // PortRangeListSummary is a list as listed.
@@ -275,6 +283,9 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 	if len(in.IDs) > MaxDescribePortRangeListIDs {
 		return Listing[PortRangeListSummary]{}, ecserr.BadRequest("InvalidParameter.PortRangeListId", "PortRangeListId.N takes at most %d IDs; %d were given.", MaxDescribePortRangeListIDs, len(in.IDs))
 	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[PortRangeListSummary]{}, e
+	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[PortRangeListSummary], error) {
 		all, err := list[model.PortRangeList](tx, KindPortRangeList, c)
 		if err != nil {
@@ -282,7 +293,8 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 		}
 		var items []PortRangeListSummary
 		for _, l := range all {
-			if len(in.IDs) > 0 && !slices.Contains(in.IDs, l.ID) || in.Name != "" && l.Name != in.Name {
+			if len(in.IDs) > 0 && !slices.Contains(in.IDs, l.ID) || in.Name != "" && l.Name != in.Name ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(l.Owner) || !matchTags(l.Tags, in.Tags) {
 				continue
 			}
 			uses, err := PortRangeListUses(tx, c.Region, l.ID)

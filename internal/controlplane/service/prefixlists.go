@@ -53,10 +53,11 @@ type CreatePrefixListInput struct {
 	AddressFamily string // IPv4 or IPv6, any case
 	// MaxEntries is the list's fixed capacity, 1 to model.MaxPrefixListEntries;
 	// nil is a missing parameter.
-	MaxEntries  *int
-	Entries     []PrefixEntryInput
-	Tags        []model.Tag
-	Idempotency `json:"-"`
+	MaxEntries      *int
+	Entries         []PrefixEntryInput
+	ResourceGroupID string `json:",omitempty"` // the account's one group, or none; omitted so a ClientToken kept from before still matches
+	Tags            []model.Tag
+	Idempotency     `json:"-"`
 }
 
 // CreatePrefixListResult names the list made.
@@ -67,6 +68,9 @@ type CreatePrefixListResult struct {
 // CreatePrefixList creates a prefix list with its first entries.
 func (s *Service) CreatePrefixList(ctx context.Context, in CreatePrefixListInput) (CreatePrefixListResult, error) {
 	c := in.Caller
+	if err := CheckResourceGroup(c, in.ResourceGroupID); err != nil {
+		return CreatePrefixListResult{}, err
+	}
 	pl, err := newPrefixList(&in)
 	if err != nil {
 		return CreatePrefixListResult{}, err
@@ -257,7 +261,11 @@ type DescribePrefixListsInput struct {
 	IDs           []string // at most MaxDescribePrefixListIDs
 	AddressFamily string   // IPv4 or IPv6, any case
 	Name          string
-	Page          Page
+	// ResourceGroupID and Tags (all must match; a key without a value
+	// matches any value) filter as in DescribeVpcsInput.
+	ResourceGroupID string
+	Tags            []model.Tag // at most model.MaxTags
+	Page            Page
 }
 
 // PrefixListSummary is a list as listed.
@@ -272,6 +280,9 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 	c := in.Caller
 	if len(in.IDs) > MaxDescribePrefixListIDs {
 		return Listing[PrefixListSummary]{}, ecserr.BadRequest("InvalidParameter.PrefixListId", "PrefixListId.N takes at most %d IDs; %d were given.", MaxDescribePrefixListIDs, len(in.IDs))
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[PrefixListSummary]{}, e
 	}
 	family := ""
 	if in.AddressFamily != "" {
@@ -289,7 +300,8 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 		for _, pl := range all {
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, pl.ID) ||
 				family != "" && pl.AddressFamily != family ||
-				in.Name != "" && pl.Name != in.Name {
+				in.Name != "" && pl.Name != in.Name || !matchTags(pl.Tags, in.Tags) ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(pl.Owner) {
 				continue
 			}
 			uses, err := PrefixListUses(tx, c.Region, pl.ID)

@@ -22,6 +22,16 @@ func ResourceGroupID(account string) string {
 	return "rg-acfm" + hex.EncodeToString(h[:])[:11]
 }
 
+// CheckResourceGroup refuses a ResourceGroupId given on a create that is
+// not the caller's one group: any other, or anything not shaped like one,
+// names no group of the caller's. "" (left out) is the caller's group.
+func CheckResourceGroup(c Caller, rg string) error {
+	if rg == "" || model.ValidResourceGroupID(rg) && rg == ResourceGroupID(c.Account) {
+		return nil
+	}
+	return ecserr.New(http.StatusNotFound, "InvalidResourceGroup.NotFound", "ResourceGroupId %q is not a resource group of this account; leave it out or give %s.", model.Clip(rg), ResourceGroupID(c.Account))
+}
+
 // dryRunPassed is the answer to a DryRun that would have succeeded.
 func dryRunPassed() error {
 	return ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")

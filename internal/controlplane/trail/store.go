@@ -491,11 +491,13 @@ func (s *store) count(ctx context.Context) (int64, error) {
 type Attr struct{ Key, Value string }
 
 // AttrKeys are the LookupAttribute keys served, with the column test each
-// makes. User matches the account ID: Palisade has no RAM users.
+// makes (each ? is the value). User is ActionTrail's user name, which is
+// "root" in every event an account signed (userIdentity.userName:
+// Palisade has no RAM users); an account ID also matches its events.
 var attrConds = map[string]string{
 	"EventName":        "action = ?",
 	"ServiceName":      "service = ? COLLATE NOCASE",
-	"User":             "account = ?",
+	"User":             "(account = ? OR ? = 'root' AND account <> '')",
 	"EventId":          "event_id = ?",
 	"ResourceType":     "instr(types, ',' || ? || ',') > 0",
 	"ResourceName":     "instr(resources, ',' || ? || ',') > 0",
@@ -548,7 +550,11 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		where, args = append(where, "account = ?"), append(args, q.Account)
 	}
 	for _, a := range q.Attrs {
-		where, args = append(where, attrConds[a.Key]), append(args, a.Value)
+		cond := attrConds[a.Key]
+		where = append(where, cond)
+		for range strings.Count(cond, "?") {
+			args = append(args, a.Value)
+		}
 	}
 	cmp, order := "<", "DESC"
 	if q.Forward {

@@ -208,6 +208,7 @@ func TestLookupQuery(t *testing.T) {
 	tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
 	record(t, tr, "a", "CreateSecurityGroup", now, 5)
 	record(t, tr, "b", "AuthorizeSecurityGroup", now, 5)
+	record(t, tr, "", "DescribeSecurityGroups", now, 2) // signatures that did not verify: no account, no user
 	ctx := context.Background()
 	find := func(params rpc.Params, account string, operator bool) ([]Event, string) {
 		t.Helper()
@@ -234,7 +235,7 @@ func TestLookupQuery(t *testing.T) {
 		want     int
 	}{
 		{"own only", rpc.Params{}, "a", false, 5},
-		{"operator sees all", rpc.Params{}, "", true, 10},
+		{"operator sees all", rpc.Params{}, "", true, 12},
 		{"no account sees nothing", rpc.Params{}, "c", false, 0},
 		{"by name", rpc.Params{"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "AuthorizeSecurityGroup"}, "", true, 5},
 		{"by name, another tenant's", rpc.Params{"LookupAttribute.1.Key": "EventName", "LookupAttribute.1.Value": "AuthorizeSecurityGroup"}, "a", false, 0},
@@ -243,7 +244,13 @@ func TestLookupQuery(t *testing.T) {
 		{"by type and name", rpc.Params{"LookupAttribute.1.Key": "ResourceType", "LookupAttribute.1.Value": "ACS::ECS::SecurityGroup",
 			"LookupAttribute.2.Key": "ResourceName", "LookupAttribute.2.Value": "sg-3"}, "b", false, 1},
 		{"window", rpc.Params{"StartTime": "2026-12-05T12:00:01Z", "EndTime": "2026-12-05T12:00:02Z"}, "a", false, 2},
-		{"read events", rpc.Params{"LookupAttribute.1.Key": "EventRW", "LookupAttribute.1.Value": "Read"}, "", true, 0},
+		{"read events", rpc.Params{"LookupAttribute.1.Key": "EventRW", "LookupAttribute.1.Value": "Read"}, "", true, 2},
+		// User is the user name, "root" in every account's events; an
+		// account ID matches too.
+		{"by user root", rpc.Params{"LookupAttribute.1.Key": "User", "LookupAttribute.1.Value": "root"}, "", true, 10},
+		{"by user root, own", rpc.Params{"LookupAttribute.1.Key": "User", "LookupAttribute.1.Value": "root"}, "a", false, 5},
+		{"by account ID", rpc.Params{"LookupAttribute.1.Key": "User", "LookupAttribute.1.Value": "b"}, "", true, 5},
+		{"by another user", rpc.Params{"LookupAttribute.1.Key": "User", "LookupAttribute.1.Value": "alice"}, "", true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs, _ := find(tc.params, tc.account, tc.operator)
