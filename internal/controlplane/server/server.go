@@ -129,10 +129,18 @@ type Config struct {
 // thread of the other requests (nice 0) about ten times their CPU share.
 const DefaultAnalysisNice = 10
 
-// HostActions are the actions agents call: never rate-limited, so that a
-// host's snapshot and long poll are never starved by its tenants' traffic.
+// HostActions are the actions agents call that are never rate-limited,
+// so that a host's snapshot and long poll are never starved (the
+// operator's binds, a lab's hundreds, share them). The hosts' reports are
+// limited per key instead (hostReports).
 var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true,
-	"PalisadeReportHostStatus": true, "PalisadeBindInstance": true, "PalisadeReportFlowRecords": true}
+	"PalisadeBindInstance": true}
+
+// hostReports are the agents' reports, each written to the server's disk
+// (flow records synced): limited by the key that sends them, so that each
+// host has buckets of its own (host keys all belong to the operator's
+// account) and a host that floods them throttles only itself.
+var hostReports = map[string]bool{"PalisadeReportHostStatus": true, "PalisadeReportFlowRecords": true}
 
 // Server is a running API server.
 type Server struct {
@@ -409,6 +417,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			acct := obs.accounts.get(req.AccessKeyID)
 			if acct == "" {
 				return nil // the handler answers for an unknown key
+			}
+			if hostReports[req.Action] {
+				acct += "/" + req.AccessKeyID
 			}
 			// A large request takes tokens by its size: reading and
 			// checking 1 MiB costs the server many small requests.

@@ -1,10 +1,13 @@
 package apitest
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -86,5 +89,45 @@ func TestReachPagesThroughSDK(t *testing.T) {
 	_, err := call(e.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"MaxResults": "0"}, nil)
 	if code, _, _ := apiError(err); code != "InvalidParameter.MaxResults" {
 		t.Errorf("MaxResults=0: %v", err)
+	}
+}
+
+// TestHostReportsLimitedPerHost: an agent's reports (each written to the
+// server's disk) are limited per host key: a host that floods them is
+// throttled, another host's reports and the first host's long polls and
+// snapshots go on. They were never limited, so a host key could make the
+// server sync flow records without bound.
+func TestHostReportsLimitedPerHost(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{RateLimit: ratelimit.Config{PerAction: 0.01, ActionBurst: 3, PerAccount: 1000, AccountBurst: 1000}})
+	ctx := context.Background()
+	idA, secretA := srv.RegisterHost(t, "host-a")
+	idB, secretB := srv.RegisterHost(t, "host-b")
+	hostA, hostB := testenv.APIClient(t, srv.Addr, idA, secretA), testenv.APIClient(t, srv.Addr, idB, secretB)
+	report := func(c *apiclient.Client, host string) error {
+		return c.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": host}, nil, 0)
+	}
+	throttled := 0
+	for range 6 {
+		err := report(hostA, "host-a")
+		if err == nil {
+			continue
+		}
+		if e, ok := errors.AsType[*apiclient.Error](err); !ok || e.Code != "Throttling.User" || e.Status != 400 {
+			t.Fatalf("a refused report: %v, want Throttling.User with HTTP 400", err)
+		}
+		throttled++
+	}
+	if throttled != 3 {
+		t.Errorf("%d of 6 reports of one host throttled, want 3 (the burst is 3)", throttled)
+	}
+	for i := range 3 {
+		if err := report(hostB, "host-b"); err != nil {
+			t.Errorf("another host's report %d: %v", i, err)
+		}
+	}
+	for range 6 {
+		if err := hostA.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": "host-a"}, nil, 0); err != nil {
+			t.Fatalf("the throttled host's snapshot: %v", err)
+		}
 	}
 }
