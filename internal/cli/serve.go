@@ -124,7 +124,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rd := ratelimit.Defaults
 	var rl ratelimit.Config
 	fs.Float64Var(&rl.PerAction, "rate-action", rd.PerAction, "allow an account `N` requests per second of each action (a negative N: no limit); more get Throttling.User.\n"+
-		"The agents' host actions are never limited")
+		"The agents' snapshots, long polls and binds are never limited; their reports are, per host key")
 	fs.IntVar(&rl.ActionBurst, "rate-action-burst", rd.ActionBurst, "let an account send `N` requests of one action at once above --rate-action")
 	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
 	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
