@@ -594,6 +594,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		redactAnswer(&ev)
 		ev.Time = time.Unix(0, last.Time).UTC()
 		out = append(out, ev)
 		pos = append(pos, last)

@@ -230,3 +230,37 @@ func TestWriterRecoversFromAFailedBatch(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestOlderRowsKeepNoSecret: a new key's secret in the answer of the call
+// that made it (PalisadeCreateAccount, PalisadeRegisterHost) was kept in
+// the event's responseElements before they were redacted; such rows, in
+// either form, read back redacted.
+func TestOlderRowsKeepNoSecret(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	full, _ := json.Marshal(Event{EventID: "EV-full", EventName: "PalisadeRegisterHost", EventRW: "Write", Time: now,
+		ResponseElements: map[string]any{"AccessKeySecret": "old-secret", "AccessKeyId": "LTAIhost", "HostName": "h1"}})
+	for _, tc := range []struct {
+		name   string
+		data   string
+		packed bool
+	}{
+		{"packed", `{"q":"REQ","r":{"AccessKeySecret":"old-secret","AccessKeyId":"LTAIhost","HostName":"h1"}}`, true},
+		{"whole event", string(full), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+			if _, err := tr.st.db.Exec(`INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data, packed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				now.UnixNano(), "1000000000000001", "LTAIop", "PalisadeRegisterHost", "Write", "Ecs", "EV-"+tc.name, "", "", tc.data, tc.packed); err != nil {
+				t.Fatal(err)
+			}
+			evs, _, err := tr.Find(context.Background(), all(now.Add(-time.Hour), now.Add(time.Hour)))
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("%d events, %v", len(evs), err)
+			}
+			got := evs[0].ResponseElements
+			if got["AccessKeySecret"] != Redacted || got["AccessKeyId"] != "LTAIhost" || got["HostName"] != "h1" {
+				t.Errorf("responseElements read back as %v, want the secret %s and the rest as written", got, Redacted)
+			}
+		})
+	}
+}

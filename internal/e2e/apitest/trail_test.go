@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"encoding/json"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/actiontrail"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -397,5 +399,60 @@ func TestEventsSurviveRestart(t *testing.T) {
 	evs := lookup(t, trailClient(t, s2.Addr, acct.KeyID, acct.Secret), "ResourceName", sg)
 	if len(evs) != 1 || evs[0]["eventName"] != "CreateSecurityGroup" {
 		t.Fatalf("after a restart: %v, want the CreateSecurityGroup of %s", evs, sg)
+	}
+}
+
+// TestTrailKeepsNoSecret: a key's secret is shown once, in the answer of
+// the call that made it; the event of that call, read later with
+// LookupEvents by the operator (who reads every account's events) or by
+// the tenant, holds none (it did: PalisadeCreateAccount's and
+// PalisadeRegisterHost's answers carry the secret at their top level,
+// which the event kept as a response element).
+func TestTrailKeepsNoSecret(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	op := srv.Operator(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T) (keyID, secret string)
+	}{
+		{"PalisadeCreateAccount", func(t *testing.T) (string, string) {
+			var out struct{ AccessKeyId, AccessKeySecret string }
+			if err := op.Call(ctx, "PalisadeCreateAccount", map[string]string{"AccountName": "made-in-trail"}, &out, 0); err != nil {
+				t.Fatal(err)
+			}
+			return out.AccessKeyId, out.AccessKeySecret
+		}},
+		{"PalisadeRegisterHost", func(t *testing.T) (string, string) {
+			var out struct{ AccessKeyId, AccessKeySecret string }
+			if err := op.Call(ctx, "PalisadeRegisterHost", map[string]string{"HostName": "h-trail"}, &out, 0); err != nil {
+				t.Fatal(err)
+			}
+			return out.AccessKeyId, out.AccessKeySecret
+		}},
+		{"RAM CreateAccessKey", func(t *testing.T) (string, string) {
+			k := must(srv.RAMAs(t, srv.KeyID, srv.Secret).CreateAccessKey(ram.CreateCreateAccessKeyRequest()))(t).AccessKey
+			return k.AccessKeyId, k.AccessKeySecret
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, secret := tc.make(t)
+			if id == "" || secret == "" {
+				t.Fatalf("%s answered no key", tc.name)
+			}
+			for _, reader := range []struct{ name, key, secret string }{
+				{"operator", srv.OperatorKeyID, srv.OperatorSecret}, {"tenant", srv.KeyID, srv.Secret}} {
+				req := actiontrail.CreateLookupEventsRequest()
+				req.Scheme, req.MaxResults = "HTTP", "50"
+				req.LookupAttribute = &[]actiontrail.LookupEventsLookupAttribute{{Key: "EventName", Value: strings.TrimPrefix(tc.name, "RAM ")}}
+				resp := must(trailClient(t, srv.Addr, reader.key, reader.secret).LookupEvents(req))(t)
+				if reader.name == "operator" && len(resp.Events) == 0 {
+					t.Errorf("the operator reads no %s event", tc.name)
+				}
+				if strings.Contains(resp.GetHttpContentString(), secret) {
+					t.Errorf("the %s reads the secret of %s in the trail:\n%s", reader.name, id, resp.GetHttpContentString())
+				}
+			}
+		})
 	}
 }
