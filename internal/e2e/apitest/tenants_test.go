@@ -51,7 +51,9 @@ func TestAuditOfSharedClassicNetwork(t *testing.T) {
 			if code != "" {
 				t.Fatal(text)
 			}
-			var out struct{ Findings []struct{ Check, Message string } }
+			var out struct {
+				Findings []struct{ Check, Message string }
+			}
 			if err := json.Unmarshal([]byte(text), &out); err != nil {
 				t.Fatal(err)
 			}
