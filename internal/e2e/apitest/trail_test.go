@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"crypto/hmac"
 	"encoding/json"
@@ -452,6 +453,79 @@ func TestTrailKeepsNoSecret(t *testing.T) {
 				if strings.Contains(resp.GetHttpContentString(), secret) {
 					t.Errorf("the %s reads the secret of %s in the trail:\n%s", reader.name, id, resp.GetHttpContentString())
 				}
+			}
+		})
+	}
+}
+
+// TestTrailTokensNameOwnEventsOnly: a NextToken of LookupEvents is the
+// position of the last event returned, the caller's own: its time and
+// ID. It held the event's row in the trail, numbered across every
+// account, so a tenant paging its own events learned how many events the
+// other tenants made between two of its own. Pages still follow each
+// other without a gap or a repeat, newest or oldest first, for the
+// tenant and for the operator, while another tenant writes between them.
+func TestTrailTokensNameOwnEventsOnly(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	me := newTenant(t, srv, "me")
+	for range 5 {
+		newGroup(t, me.ecs)
+		newGroup(t, srv.ECS(t)) // the other tenant's, between mine
+	}
+	for _, tc := range []struct {
+		name      string
+		c         *actiontrail.Client
+		direction string
+		want      int
+		others    bool // the other tenant writes between the pages (after the operator's cases, which would read them)
+	}{
+		{"operator, newest first", trailClient(t, srv.Addr, srv.OperatorKeyID, srv.OperatorSecret), "BACKWARD", 10, false},
+		{"operator, oldest first", trailClient(t, srv.Addr, srv.OperatorKeyID, srv.OperatorSecret), "FORWARD", 10, false},
+		{"tenant, newest first", me.trail, "BACKWARD", 5, true},
+		{"tenant, oldest first", me.trail, "FORWARD", 5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			token := ""
+			for page := 0; ; page++ {
+				req := actiontrail.CreateLookupEventsRequest()
+				req.Scheme, req.MaxResults, req.Direction, req.NextToken = "HTTP", "2", tc.direction, token
+				req.LookupAttribute = &[]actiontrail.LookupEventsLookupAttribute{{Key: "EventName", Value: "CreateSecurityGroup"}}
+				resp := must(tc.c.LookupEvents(req))(t)
+				for _, ev := range resp.Events {
+					got = append(got, ev["eventId"].(string))
+				}
+				if resp.NextToken == "" {
+					break
+				}
+				// The token says which event the page ended on, and
+				// nothing else.
+				raw, err := base64.RawURLEncoding.DecodeString(resp.NextToken)
+				var pos map[string]any
+				if err != nil || json.Unmarshal(raw, &pos) != nil {
+					t.Fatalf("NextToken %q is not the base64 JSON of a position", resp.NextToken)
+				}
+				last := resp.Events[len(resp.Events)-1]
+				if len(pos) != 2 || pos["e"] != last["eventId"] || pos["t"] == nil {
+					t.Errorf("NextToken %s holds more than the time and ID of %s", raw, last["eventId"])
+				}
+				if page > tc.want {
+					t.Fatal("the pages do not end")
+				}
+				token = resp.NextToken
+				if tc.others {
+					newGroup(t, srv.ECS(t))
+				}
+			}
+			seen := map[string]bool{}
+			for _, id := range got {
+				if seen[id] {
+					t.Errorf("event %s on two pages", id)
+				}
+				seen[id] = true
+			}
+			if len(got) != tc.want {
+				t.Errorf("%d events over the pages, want %d", len(got), tc.want)
 			}
 		})
 	}
