@@ -2,9 +2,9 @@ package apitest
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
 	"crypto/hmac"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
