@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -362,11 +363,40 @@ func (c *call) fields(kv [][2]string) {
 	tw.Flush()
 }
 
+// dash is a cell as printed: "-" for none, and the characters a terminal
+// would act on (controls, escape sequences among them, and the marks that
+// reorder text) written as Go escapes. A cell may hold what another
+// identity wrote: the operator's events show the tenants' actions,
+// resources and regions, refused calls' included, as they were sent.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	if strings.IndexFunc(s, unsafeRune) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// unsafeRune reports whether a terminal may act on r rather than show it:
+// C0 and C1 controls (ESC starts the sequences that move the cursor,
+// clear the screen or set the title), DEL, and the bidirectional
+// formatting marks that reorder what follows.
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r >= 0x7f && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == utf8.RuneError
 }
 
 // stringList is a flag that may be repeated; each use may also carry a

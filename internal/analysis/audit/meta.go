@@ -47,29 +47,37 @@ func networkName(vpcID string) string {
 // SGA-015: in a network of enough instances, a group holding 80% of them or
 // more (one group for all roles), or no two instances sharing any group
 // (one group per instance). Instances in several groups count in each.
+// A network is one account's in one region: the classic network holds
+// every account's classic instances (and every region's has VpcID ""),
+// and another account's count and grouping are that account's to know.
 func groupSpread(in *Input) []Finding {
 	c := in.Cloud
-	nets := map[string]int{} // network → instances
+	type network struct{ owner, region, vpc string }
+	nets := map[network]int{} // network → instances
 	for _, inst := range c.Instances {
-		nets[inst.VpcID]++
+		nets[network{inst.Owner, inst.Region, inst.VpcID}]++
 	}
-	shared := map[string]bool{} // networks where some group has two members or more
+	shared := map[network]bool{} // networks where some group has two members or more
 	for _, g := range c.Groups {
 		if len(c.Members(g.ID)) >= 2 {
-			shared[g.VpcID] = true
+			shared[network{g.Owner, g.Region, g.VpcID}] = true
 		}
 	}
 	var out []Finding
 	for _, g := range groupsByID(c) {
-		n, m := nets[g.VpcID], len(c.Members(g.ID))
+		net := network{g.Owner, g.Region, g.VpcID}
+		n, m, where := nets[net], len(c.Members(g.ID)), networkName(g.VpcID)
+		if g.VpcID == "" {
+			where = "the account's part of the classic network"
+		}
 		switch {
 		case n >= crowdMinInstances && m*100 >= n*crowdPercent:
 			out = append(out, Finding{Check: "SGA-015", Severity: Low, Resource: g.ID,
-				Message: fmt.Sprintf("Group %s holds %d of the %d instances in %s, so instances of different roles share the same rules.", g.ID, m, n, networkName(g.VpcID)),
+				Message: fmt.Sprintf("Group %s holds %d of the %d instances in %s, so instances of different roles share the same rules.", g.ID, m, n, where),
 				Fix:     "Split the instances into groups by role or tier (web, application, database) and grant access between the groups by reference."})
-		case n >= spreadMinInstances && m == 1 && !shared[g.VpcID]:
+		case n >= spreadMinInstances && m == 1 && !shared[net]:
 			out = append(out, Finding{Check: "SGA-015", Severity: Low, Resource: g.ID,
-				Message: fmt.Sprintf("Group %s holds only %s, and no two of the %d instances in %s share a group: one group per instance multiplies the rules to keep in step.", g.ID, c.Members(g.ID)[0].ID, n, networkName(g.VpcID)),
+				Message: fmt.Sprintf("Group %s holds only %s, and no two of the %d instances in %s share a group: one group per instance multiplies the rules to keep in step.", g.ID, c.Members(g.ID)[0].ID, n, where),
 				Fix:     "Put instances with the same role into one group and delete the per-instance groups."})
 		}
 	}

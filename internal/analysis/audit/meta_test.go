@@ -49,6 +49,41 @@ func TestGroupSpread(t *testing.T) {
 			return append(own(k), fmt.Sprintf("sg-pair%d", k/2))
 		})},
 	})
+
+	// The classic network holds every account's classic instances, of
+	// every region (VpcID ""): each account's part of a region's is
+	// judged apart, and a finding counts only that account's instances
+	// (another's number and grouping are not the caller's to learn).
+	classic := func(w *world, prefix, owner, region string, n int, shared bool) {
+		for k := range n {
+			g := fmt.Sprintf("sg-%s%d", prefix, k)
+			if shared {
+				g = "sg-" + prefix
+			}
+			in := vm(fmt.Sprintf("i-%s%d", prefix, k), "", fmt.Sprintf("10.%d.0.%d", len(w.insts), 10+k), g)
+			in.Owner, in.Region = owner, region
+			w.insts = append(w.insts, in)
+			if k == 0 || !shared {
+				gr := grp(g, "", model.Normal)
+				gr.Owner, gr.Region = owner, region
+				w.groups = append(w.groups, gr)
+			}
+		}
+	}
+	mixed := func(theirOwner, theirRegion string, theirs int, shared bool) world {
+		var w world
+		classic(&w, "m", testOwner, "cn-hangzhou", 1, false)
+		classic(&w, "t", theirOwner, theirRegion, theirs, shared)
+		return w
+	}
+	runCases(t, []checkCase{
+		{name: "another account's classic instances, one group each", check: "SGA-015", w: mixed("1000000000000002", "cn-hangzhou", 4, false),
+			want: []string{"sg-t0 - low", "sg-t1 - low", "sg-t2 - low", "sg-t3 - low"}, contains: "of the 4 instances in the account's part of the classic network"},
+		{name: "another account's classic instances in one group", check: "SGA-015", w: mixed("1000000000000002", "cn-hangzhou", 5, true),
+			want: []string{"sg-t - low"}, contains: "holds 5 of the 5 instances"},
+		{name: "another region's classic instances", check: "SGA-015", w: mixed(testOwner, "cn-beijing", 4, false),
+			want: []string{"sg-t0 - low", "sg-t1 - low", "sg-t2 - low", "sg-t3 - low"}, contains: "of the 4 instances"},
+	})
 }
 
 func TestUnusedGroups(t *testing.T) {

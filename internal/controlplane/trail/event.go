@@ -446,7 +446,10 @@ func resourceText(rs []Resource) (names, types string) {
 	return strings.Join(n, ";"), strings.Join(order, ";")
 }
 
-// responseElements are the scalar top-level fields of a JSON answer.
+// responseElements are the scalar top-level fields of a JSON answer, a
+// secret's value (a new account's or host's AccessKeySecret) Redacted: it
+// is shown once, in the answer, and the trail is read again later (by the
+// operator, every account's).
 func responseElements(body []byte) map[string]any {
 	if id, ok := onlyRequestID(body); ok {
 		return map[string]any{"RequestId": id}
@@ -476,6 +479,8 @@ func responseElements(body []byte) map[string]any {
 		end = valueEnd(body, i)
 		v := body[i:end]
 		switch c := v[0]; {
+		case Secret(k) && c != 'n' && c != '{' && c != '[':
+			out[k] = Redacted
 		case c == '"':
 			out[k] = clip(unquote(v))
 		case c == 't' || c == 'f':
@@ -490,6 +495,16 @@ func responseElements(body []byte) map[string]any {
 		}
 	}
 	return out
+}
+
+// redactAnswer redacts the secrets of an event read from the store: rows
+// written before responseElements redacted them still hold them.
+func redactAnswer(ev *Event) {
+	for k, v := range ev.ResponseElements {
+		if v != nil && Secret(k) {
+			ev.ResponseElements[k] = Redacted
+		}
+	}
 }
 
 // onlyRequestID reads the answer of most writes, {"RequestId":"…"} as

@@ -298,7 +298,7 @@ func encodeToken(c Cursor) string {
 func decodeToken(s string) (Cursor, bool) {
 	var c Cursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) > 100 || json.Unmarshal(b, &c) != nil || c.Seq <= 0 {
+	if err != nil || len(b) > 200 || json.Unmarshal(b, &c) != nil || c.Event == "" || len(c.Event) > maxIDBytes {
 		return c, false
 	}
 	return c, true

@@ -517,10 +517,15 @@ type Query struct {
 	Forward    bool    // oldest first; default newest first
 }
 
-// Cursor is the position of an event in the order of a Query.
+// Cursor is the position of an event in the order of a Query: its time
+// and ID (a NextToken's), or its time and row (Seq, this file's own).
+// Tokens name the event by ID, not by its row: rows are numbered across
+// every account, so a tenant reading the row of its own events would
+// learn how many events the others made between two of them.
 type Cursor struct {
-	Time int64 `json:"t"`
-	Seq  int64 `json:"s"`
+	Time  int64  `json:"t"`
+	Event string `json:"e"`
+	Seq   int64  `json:"-"`
 }
 
 // Outside these, a time's Unix nanoseconds do not fit an int64.
@@ -561,8 +566,22 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		cmp, order = ">", "ASC"
 	}
 	if q.After != nil {
-		where = append(where, fmt.Sprintf("(time %[1]s ? OR (time = ? AND seq %[1]s ?))", cmp))
-		args = append(args, q.After.Time, q.After.Time, q.After.Seq)
+		// A token's event is found again by its time and ID (among the
+		// caller's); one pruned since leaves its time's other events out.
+		edge := int64(0) // newest first: every row of that time comes before it
+		if q.Forward {
+			edge = math.MaxInt64
+		}
+		seq, seqArgs := "?", []any{q.After.Seq}
+		switch {
+		case q.After.Seq != 0: // a cursor of this file's (Find)
+		case q.All:
+			seq, seqArgs = "coalesce((SELECT seq FROM events WHERE time = ? AND event_id = ?), ?)", []any{q.After.Time, q.After.Event, edge}
+		default:
+			seq, seqArgs = "coalesce((SELECT seq FROM events WHERE time = ? AND event_id = ? AND account = ?), ?)", []any{q.After.Time, q.After.Event, q.Account, edge}
+		}
+		where = append(where, fmt.Sprintf("(time %[1]s ? OR (time = ? AND seq %[1]s %[2]s))", cmp, seq))
+		args = append(append(args, q.After.Time, q.After.Time), seqArgs...)
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, data, packed, event_id, action, rw, service, account, key_id, resources, types FROM events WHERE "+strings.Join(where, " AND ")+
 		fmt.Sprintf(" ORDER BY time %[1]s, seq %[1]s LIMIT ?", order), append(args, q.Max+1)...)
@@ -589,6 +608,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		if err := rows.Scan(&last.Seq, &last.Time, &data, &packed, &r.eventID, &r.action, &r.rw, &r.service, &r.account, &r.key, &r.res, &r.typ); err != nil {
 			return nil, nil, nil, err
 		}
+		last.Event = r.eventID
 		var ev Event
 		var err error
 		if packed {
@@ -600,6 +620,7 @@ func (s *store) find(ctx context.Context, q Query) ([]Event, []Cursor, *Cursor, 
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		redactAnswer(&ev)
 		ev.Time = time.Unix(0, last.Time).UTC()
 		out = append(out, ev)
 		pos = append(pos, last)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -228,5 +230,124 @@ func TestWriterRecoversFromAFailedBatch(t *testing.T) {
 	}
 	if s := tr.Stats(); s.Failed != rowsPerInsert+2 || s.Recorded != 5 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestOlderRowsKeepNoSecret: a new key's secret in the answer of the call
+// that made it (PalisadeCreateAccount, PalisadeRegisterHost) was kept in
+// the event's responseElements before they were redacted; such rows, in
+// either form, read back redacted.
+func TestOlderRowsKeepNoSecret(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	full, _ := json.Marshal(Event{EventID: "EV-full", EventName: "PalisadeRegisterHost", EventRW: "Write", Time: now,
+		ResponseElements: map[string]any{"AccessKeySecret": "old-secret", "AccessKeyId": "LTAIhost", "HostName": "h1"}})
+	for _, tc := range []struct {
+		name   string
+		data   string
+		packed bool
+	}{
+		{"packed", `{"q":"REQ","r":{"AccessKeySecret":"old-secret","AccessKeyId":"LTAIhost","HostName":"h1"}}`, true},
+		{"whole event", string(full), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+			if _, err := tr.st.db.Exec(`INSERT INTO events (time, account, key_id, action, rw, service, event_id, resources, types, data, packed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				now.UnixNano(), "1000000000000001", "LTAIop", "PalisadeRegisterHost", "Write", "Ecs", "EV-"+tc.name, "", "", tc.data, tc.packed); err != nil {
+				t.Fatal(err)
+			}
+			evs, _, err := tr.Find(context.Background(), all(now.Add(-time.Hour), now.Add(time.Hour)))
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("%d events, %v", len(evs), err)
+			}
+			got := evs[0].ResponseElements
+			if got["AccessKeySecret"] != Redacted || got["AccessKeyId"] != "LTAIhost" || got["HostName"] != "h1" {
+				t.Errorf("responseElements read back as %v, want the secret %s and the rest as written", got, Redacted)
+			}
+		})
+	}
+}
+
+// TestTokensAtOneTime: a NextToken names its event by time and ID, which
+// place it among events of the same nanosecond (the row order) as the
+// row number did; a token whose event was pruned since continues after
+// that event's time.
+func TestTokensAtOneTime(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		forward bool
+		account string // "" for the operator
+		pruned  bool   // the token's event is deleted before the next page
+		want    []int  // the events of account "a" read (by their order of recording)
+	}{
+		{"newest first", false, "a", false, []int{5, 4, 3, 2, 1, 0}},
+		{"oldest first", true, "a", false, []int{0, 1, 2, 3, 4, 5}},
+		{"operator, newest first", false, "", false, []int{5, 4, 3, 2, 1, 0}},
+		{"operator, oldest first", true, "", false, []int{0, 1, 2, 3, 4, 5}},
+		// Pages of one: each token names the first of a's two events of
+		// its time, whose other is then left out.
+		{"token's event pruned, newest first", false, "a", true, []int{5, 3, 1}},
+		{"token's event pruned, oldest first", true, "a", true, []int{0, 2, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := openTrail(t, Options{Now: func() time.Time { return now.Add(time.Hour) }})
+			// Two accounts' events interleaved, all at one nanosecond
+			// but the first two of a's and the last two of a's.
+			for i := range 6 {
+				for _, acct := range []string{"a", "b"} {
+					c := call("CreateSecurityGroup", rpc.Params{"SecurityGroupId": fmt.Sprintf("sg-%s%d", acct, i)}, "", "{}")
+					switch c.Start = now.Add(time.Second); {
+					case i < 2:
+						c.Start = now
+					case i > 3:
+						c.Start = now.Add(2 * time.Second)
+					}
+					tr.Record(EventOf(c, acct))
+				}
+			}
+			if err := tr.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			tok := ""
+			for range 20 {
+				p := rpc.Params{"MaxResults": "2", "NextToken": tok}
+				if tc.pruned {
+					p["MaxResults"] = "1"
+				}
+				if tc.forward {
+					p["Direction"] = "FORWARD"
+				}
+				q, err := parseLookup(p, tr.now(), MaxMaxResults)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.Account, q.All = tc.account, tc.account == ""
+				evs, next, err := tr.Find(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ev := range evs {
+					var i int
+					if _, err := fmt.Sscanf(ev.ResourceName, "sg-a%d", &i); err == nil {
+						got = append(got, i)
+					}
+				}
+				if next == nil {
+					break
+				}
+				tok = encodeToken(*next)
+				if tc.pruned {
+					c, _ := decodeToken(tok)
+					if _, err := tr.st.db.Exec(`DELETE FROM events WHERE event_id = ?`, c.Event); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("a's events over the pages %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

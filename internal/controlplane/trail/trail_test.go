@@ -401,6 +401,13 @@ func responseElementsRef(body []byte) map[string]any {
 	}
 	want := map[string]any{}
 	for k, v := range m {
+		switch v.(type) {
+		case string, json.Number, bool:
+			if Secret(k) {
+				want[k] = Redacted
+				continue
+			}
+		}
 		switch v := v.(type) {
 		case string:
 			want[k] = clip(v)

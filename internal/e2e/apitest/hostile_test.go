@@ -203,7 +203,7 @@ func TestForeignIDsAnswerAsMissing(t *testing.T) {
 			if a, b := norm(text, p), norm(ftext, fp); a != b {
 				t.Errorf("%s %v: the first tenant's ID and a missing one answer differently:\n real: %s\n fake: %s", k.Action, ip, a, b)
 			}
-			if bad.MatchString(text) {
+			if bad.MatchString(norm(text, p)) { // the IDs aside: a random one may spell "sql"
 				t.Errorf("%s %v shows internals or the first tenant's data: %s", k.Action, ip, text)
 			}
 			if strings.Contains(text, "NotFound") {

@@ -2,7 +2,9 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/actiontrail"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ram"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -397,5 +400,133 @@ func TestEventsSurviveRestart(t *testing.T) {
 	evs := lookup(t, trailClient(t, s2.Addr, acct.KeyID, acct.Secret), "ResourceName", sg)
 	if len(evs) != 1 || evs[0]["eventName"] != "CreateSecurityGroup" {
 		t.Fatalf("after a restart: %v, want the CreateSecurityGroup of %s", evs, sg)
+	}
+}
+
+// TestTrailKeepsNoSecret: a key's secret is shown once, in the answer of
+// the call that made it; the event of that call, read later with
+// LookupEvents by the operator (who reads every account's events) or by
+// the tenant, holds none (it did: PalisadeCreateAccount's and
+// PalisadeRegisterHost's answers carry the secret at their top level,
+// which the event kept as a response element).
+func TestTrailKeepsNoSecret(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	op := srv.Operator(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T) (keyID, secret string)
+	}{
+		{"PalisadeCreateAccount", func(t *testing.T) (string, string) {
+			var out struct{ AccessKeyId, AccessKeySecret string }
+			if err := op.Call(ctx, "PalisadeCreateAccount", map[string]string{"AccountName": "made-in-trail"}, &out, 0); err != nil {
+				t.Fatal(err)
+			}
+			return out.AccessKeyId, out.AccessKeySecret
+		}},
+		{"PalisadeRegisterHost", func(t *testing.T) (string, string) {
+			var out struct{ AccessKeyId, AccessKeySecret string }
+			if err := op.Call(ctx, "PalisadeRegisterHost", map[string]string{"HostName": "h-trail"}, &out, 0); err != nil {
+				t.Fatal(err)
+			}
+			return out.AccessKeyId, out.AccessKeySecret
+		}},
+		{"RAM CreateAccessKey", func(t *testing.T) (string, string) {
+			k := must(srv.RAMAs(t, srv.KeyID, srv.Secret).CreateAccessKey(ram.CreateCreateAccessKeyRequest()))(t).AccessKey
+			return k.AccessKeyId, k.AccessKeySecret
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, secret := tc.make(t)
+			if id == "" || secret == "" {
+				t.Fatalf("%s answered no key", tc.name)
+			}
+			for _, reader := range []struct{ name, key, secret string }{
+				{"operator", srv.OperatorKeyID, srv.OperatorSecret}, {"tenant", srv.KeyID, srv.Secret}} {
+				req := actiontrail.CreateLookupEventsRequest()
+				req.Scheme, req.MaxResults = "HTTP", "50"
+				req.LookupAttribute = &[]actiontrail.LookupEventsLookupAttribute{{Key: "EventName", Value: strings.TrimPrefix(tc.name, "RAM ")}}
+				resp := must(trailClient(t, srv.Addr, reader.key, reader.secret).LookupEvents(req))(t)
+				if reader.name == "operator" && len(resp.Events) == 0 {
+					t.Errorf("the operator reads no %s event", tc.name)
+				}
+				if strings.Contains(resp.GetHttpContentString(), secret) {
+					t.Errorf("the %s reads the secret of %s in the trail:\n%s", reader.name, id, resp.GetHttpContentString())
+				}
+			}
+		})
+	}
+}
+
+// TestTrailTokensNameOwnEventsOnly: a NextToken of LookupEvents is the
+// position of the last event returned, the caller's own: its time and
+// ID. It held the event's row in the trail, numbered across every
+// account, so a tenant paging its own events learned how many events the
+// other tenants made between two of its own. Pages still follow each
+// other without a gap or a repeat, newest or oldest first, for the
+// tenant and for the operator, while another tenant writes between them.
+func TestTrailTokensNameOwnEventsOnly(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	me := newTenant(t, srv, "me")
+	for range 5 {
+		newGroup(t, me.ecs)
+		newGroup(t, srv.ECS(t)) // the other tenant's, between mine
+	}
+	for _, tc := range []struct {
+		name      string
+		c         *actiontrail.Client
+		direction string
+		want      int
+		others    bool // the other tenant writes between the pages (after the operator's cases, which would read them)
+	}{
+		{"operator, newest first", trailClient(t, srv.Addr, srv.OperatorKeyID, srv.OperatorSecret), "BACKWARD", 10, false},
+		{"operator, oldest first", trailClient(t, srv.Addr, srv.OperatorKeyID, srv.OperatorSecret), "FORWARD", 10, false},
+		{"tenant, newest first", me.trail, "BACKWARD", 5, true},
+		{"tenant, oldest first", me.trail, "FORWARD", 5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			token := ""
+			for page := 0; ; page++ {
+				req := actiontrail.CreateLookupEventsRequest()
+				req.Scheme, req.MaxResults, req.Direction, req.NextToken = "HTTP", "2", tc.direction, token
+				req.LookupAttribute = &[]actiontrail.LookupEventsLookupAttribute{{Key: "EventName", Value: "CreateSecurityGroup"}}
+				resp := must(tc.c.LookupEvents(req))(t)
+				for _, ev := range resp.Events {
+					got = append(got, ev["eventId"].(string))
+				}
+				if resp.NextToken == "" {
+					break
+				}
+				// The token says which event the page ended on, and
+				// nothing else.
+				raw, err := base64.RawURLEncoding.DecodeString(resp.NextToken)
+				var pos map[string]any
+				if err != nil || json.Unmarshal(raw, &pos) != nil {
+					t.Fatalf("NextToken %q is not the base64 JSON of a position", resp.NextToken)
+				}
+				last := resp.Events[len(resp.Events)-1]
+				if len(pos) != 2 || pos["e"] != last["eventId"] || pos["t"] == nil {
+					t.Errorf("NextToken %s holds more than the time and ID of %s", raw, last["eventId"])
+				}
+				if page > tc.want {
+					t.Fatal("the pages do not end")
+				}
+				token = resp.NextToken
+				if tc.others {
+					newGroup(t, srv.ECS(t))
+				}
+			}
+			seen := map[string]bool{}
+			for _, id := range got {
+				if seen[id] {
+					t.Errorf("event %s on two pages", id)
+				}
+				seen[id] = true
+			}
+			if len(got) != tc.want {
+				t.Errorf("%d events over the pages, want %d", len(got), tc.want)
+			}
+		})
 	}
 }
