@@ -311,13 +311,6 @@ func EventOf(c *rpc.Call, account string) Event {
 	if c.Code == "" {
 		ev.ResponseElements = responseElements(c.Body)
 		for k, v := range ev.ResponseElements {
-			if Secret(k) {
-				// A new key's secret (PalisadeCreateAccount's,
-				// PalisadeRegisterHost's) is shown once, to its
-				// caller: the trail kept it for anyone who reads it.
-				ev.ResponseElements[k] = Redacted
-				continue
-			}
 			if t := resourceType(k); t != "" {
 				if s, ok := v.(string); ok {
 					ev.Resources = addResource(ev.Resources, t, s)
