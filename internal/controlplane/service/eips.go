@@ -70,11 +70,11 @@ func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (
 	eip := &model.EIP{ID: model.NewID("eip"), Region: c.Region, Owner: c.Account, Name: in.Name, Bandwidth: bw,
 		ChargeType: charge, Status: EipAvailable, Description: in.Description, Created: s.Now()}
 	return Update(s, ctx, c, "AllocateEipAddress", in.Idempotency, in, func(tx store.Tx) (AllocateEipResult, error) {
-		taken, err := publicIPsTaken(tx)
+		pool, err := publicIPsTaken(tx, c.Account)
 		if err != nil {
 			return AllocateEipResult{}, err
 		}
-		if eip.Address, err = allocatePublicIP(taken); err != nil {
+		if eip.Address, err = pool.allocate(); err != nil {
 			return AllocateEipResult{}, err
 		}
 		return AllocateEipResult{AllocationId: eip.ID, EipAddress: eip.Address.String()}, putEIP(tx, eip)

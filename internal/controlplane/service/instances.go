@@ -287,9 +287,9 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	if err := setGroups(tx, c, &probe, slices.Clone(sp.groups), sp.amount, joinFull); err != nil {
 		return nil, err
 	}
-	var public map[netip.Addr]bool
+	var public *publicAddresses
 	if publicIP && sp.bandwidthOut > 0 {
-		if public, err = publicIPsTaken(tx); err != nil {
+		if public, err = publicIPsTaken(tx, c.Account); err != nil {
 			return nil, err
 		}
 	}
@@ -320,7 +320,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			space.taken6[in.IPv6] = true
 		}
 		if public != nil {
-			if in.PublicIP, err = allocatePublicIP(public); err != nil {
+			if in.PublicIP, err = public.allocate(); err != nil {
 				return nil, err
 			}
 		}

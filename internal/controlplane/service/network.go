@@ -118,17 +118,33 @@ func allocateAddr(p netip.Prefix, taken map[netip.Addr]bool) (netip.Addr, bool) 
 	return netip.Addr{}, false
 }
 
-// publicIPsTaken returns every public address in use in the store: EIPs,
-// allocated or bound, and instances' plain public IPs. The pool is shared
-// by all accounts and regions, like the Internet.
-func publicIPsTaken(tx store.ReadTx) (map[netip.Addr]bool, error) {
-	taken := map[netip.Addr]bool{}
+// publicAddresses is the public pool as an allocation sees it: every
+// address in use (EIPs, allocated or bound, and instances' plain public
+// IPs; the pool is shared by all accounts and regions, like the
+// Internet), and how many the allocating account holds.
+type publicAddresses struct {
+	taken map[netip.Addr]bool
+	held  int // by the account (a bound EIP is also its instance's address: counted once)
+}
+
+// MaxPublicPerAccount bounds the public addresses one account holds (its
+// EIPs and its instances' public IPs, in every region): a sixteenth of
+// the shared pool, so that no tenant can take the others' addresses.
+var MaxPublicPerAccount = int(1 << (32 - PublicPool.Bits()) / 16)
+
+// publicIPsTaken reads the pool for an allocation by account.
+func publicIPsTaken(tx store.ReadTx, account string) (*publicAddresses, error) {
+	p := &publicAddresses{taken: map[netip.Addr]bool{}}
+	own := map[netip.Addr]bool{}
 	eips, err := store.ListAs[model.EIP](tx, KindEIP, store.Query{})
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range eips {
-		taken[e.Address] = true
+		p.taken[e.Address] = true
+		if e.Owner == account {
+			own[e.Address] = true
+		}
 	}
 	insts, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{})
 	if err != nil {
@@ -136,18 +152,27 @@ func publicIPsTaken(tx store.ReadTx) (map[netip.Addr]bool, error) {
 	}
 	for _, in := range insts {
 		if in.PublicIP.IsValid() {
-			taken[in.PublicIP] = true
+			p.taken[in.PublicIP] = true
+			if in.Owner == account {
+				own[in.PublicIP] = true
+			}
 		}
 	}
-	return taken, nil
+	p.held = len(own)
+	return p, nil
 }
 
-func allocatePublicIP(taken map[netip.Addr]bool) (netip.Addr, error) {
-	a, ok := allocateAddr(PublicPool, taken)
+// allocate takes a free public address for the account.
+func (p *publicAddresses) allocate() (netip.Addr, error) {
+	if p.held >= MaxPublicPerAccount {
+		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs), the most one account may; release some first.", p.held)
+	}
+	a, ok := allocateAddr(PublicPool, p.taken)
 	if !ok {
 		return a, ecserr.BadRequest("QuotaExceeded.Eip", "The public address pool %s is exhausted; release EIPs or instances with public IPs.", PublicPool)
 	}
-	taken[a] = true
+	p.taken[a] = true
+	p.held++
 	return a, nil
 }
 

@@ -121,3 +121,40 @@ func (e *env) network() testNet {
 	}
 	return testNet{v.VpcId, w.VSwitchId}
 }
+
+// TestPublicAddressesPerAccount: an account holds at most
+// MaxPublicPerAccount public addresses (EIPs and instances' public IPs,
+// a bound EIP counted once); past it an allocation or a launch with a
+// public IP is refused, and another account still gets addresses. One
+// tenant could take the whole shared pool.
+func TestPublicAddressesPerAccount(t *testing.T) {
+	defer func(n int) { MaxPublicPerAccount = n }(MaxPublicPerAccount)
+	MaxPublicPerAccount = 3
+	e := newEnv(t)
+	net := e.network()
+	sg := e.group(CreateGroupInput{VpcID: net.vpc})
+	launch := func(bw int) ([]string, error) {
+		return e.s.RunInstances(e.ctx, LaunchInput{Caller: e.c, Amount: 1, ImageID: "img", InstanceType: "ecs.t1", VSwitchID: net.vsw, SecurityGroupID: sg, BandwidthOut: bw})
+	}
+	ids, err := launch(0)
+	wantCode(t, err, "")
+	a, err := e.s.AllocateEipAddress(e.ctx, AllocateEipInput{Caller: e.c})
+	wantCode(t, err, "")
+	// The EIP bound to the instance is one address held, not two.
+	wantCode(t, e.s.AssociateEipAddress(e.ctx, EipInput{Caller: e.c, AllocationID: a.AllocationId, InstanceID: ids[0]}), "")
+	_, err = launch(5) // the second
+	wantCode(t, err, "")
+	_, err = e.s.AllocateEipAddress(e.ctx, AllocateEipInput{Caller: e.c}) // the third
+	wantCode(t, err, "")
+	_, err = e.s.AllocateEipAddress(e.ctx, AllocateEipInput{Caller: e.c})
+	wantCode(t, err, "QuotaExceeded.Eip")
+	_, err = launch(5)
+	wantCode(t, err, "QuotaExceeded.Eip")
+	if _, err := launch(0); err != nil {
+		t.Errorf("a launch without a public IP past the quota: %v", err)
+	}
+	other, err := AccountCaller("1000000000000002", e.c.Region)
+	wantCode(t, err, "")
+	_, err = e.s.AllocateEipAddress(e.ctx, AllocateEipInput{Caller: other})
+	wantCode(t, err, "")
+}
