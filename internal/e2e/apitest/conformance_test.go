@@ -59,21 +59,7 @@ func TestLessTroddenReads(t *testing.T) {
 		tagged := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", map[string]any{"PortRangeListName": "tagged", "MaxEntries": "2",
 			"Tag": []any{map[string]any{"Key": "env", "Value": "prod"}}})["PortRangeListId"])
 		plain := fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePortRangeList", map[string]any{"PortRangeListName": "plain", "MaxEntries": "2"})["PortRangeListId"])
-		both := []string{plain, tagged}
-		slices.Sort(both)
-		tag := func(k, v string) []any { return []any{map[string]any{"Key": k, "Value": v}} }
-		for _, c := range []struct {
-			name string
-			q    map[string]any
-			want []string
-		}{
-			{"no filter", map[string]any{}, both},
-			{"tag key and value", map[string]any{"Tag": tag("env", "prod")}, []string{tagged}},
-			{"tag key alone", map[string]any{"Tag": tag("env", "")}, []string{tagged}},
-			{"other tag value", map[string]any{"Tag": tag("env", "dev")}, nil},
-			{"the account's resource group", map[string]any{"ResourceGroupId": rg}, both},
-			{"another resource group", map[string]any{"ResourceGroupId": "rg-acfmzzzzzzzzzzz"}, nil},
-		} {
+		for _, c := range tagAndGroupFilters(tagged, plain, rg) {
 			t.Run(c.name, func(t *testing.T) {
 				got := mustCall(t, e.v3, ecsVersion, "DescribePortRangeLists", c.q)
 				lists, _ := got["PortRangeLists"].([]any)
@@ -103,21 +89,7 @@ func TestLessTroddenReads(t *testing.T) {
 		tr := ecs.CreateTagResourcesRequest()
 		tr.ResourceType, tr.ResourceId, tr.Tag = "prefixlist", &[]string{tagged}, &[]ecs.TagResourcesTag{{Key: "env", Value: "prod"}}
 		must(e.ecs.TagResources(tr))(t)
-		both := []string{plain, tagged}
-		slices.Sort(both)
-		tag := func(k, v string) []any { return []any{map[string]any{"Key": k, "Value": v}} }
-		for _, c := range []struct {
-			name string
-			q    map[string]any
-			want []string
-		}{
-			{"no filter", map[string]any{}, both},
-			{"tag key and value", map[string]any{"Tag": tag("env", "prod")}, []string{tagged}},
-			{"tag key alone", map[string]any{"Tag": tag("env", "")}, []string{tagged}},
-			{"other tag value", map[string]any{"Tag": tag("env", "dev")}, nil},
-			{"the account's resource group", map[string]any{"ResourceGroupId": rg}, both},
-			{"another resource group", map[string]any{"ResourceGroupId": "rg-acfmzzzzzzzzzzz"}, nil},
-		} {
+		for _, c := range tagAndGroupFilters(tagged, plain, rg) {
 			t.Run(c.name, func(t *testing.T) {
 				got := mustCall(t, e.v3, ecsVersion, "DescribePrefixLists", c.q)
 				lists, _ := got["PrefixLists"].(map[string]any)["PrefixList"].([]any)
@@ -319,5 +291,28 @@ func TestLookupEventsByUser(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// filterCase is a listing's query and the IDs it must list, sorted.
+type filterCase struct {
+	name string
+	q    map[string]any
+	want []string
+}
+
+// tagAndGroupFilters are the queries by Tag.N and ResourceGroupId of a
+// listing holding tagged (env=prod) and plain, both in resource group rg.
+func tagAndGroupFilters(tagged, plain, rg string) []filterCase {
+	both := []string{plain, tagged}
+	slices.Sort(both)
+	tag := func(k, v string) []any { return []any{map[string]any{"Key": k, "Value": v}} }
+	return []filterCase{
+		{"no filter", map[string]any{}, both},
+		{"tag key and value", map[string]any{"Tag": tag("env", "prod")}, []string{tagged}},
+		{"tag key alone", map[string]any{"Tag": tag("env", "")}, []string{tagged}},
+		{"other tag value", map[string]any{"Tag": tag("env", "dev")}, nil},
+		{"the account's resource group", map[string]any{"ResourceGroupId": rg}, both},
+		{"another resource group", map[string]any{"ResourceGroupId": "rg-acfmzzzzzzzzzzz"}, nil},
 	}
 }
