@@ -9,12 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Drifted reports whether the table in the kernel lost the shape of what
-// this Kernel last applied: the table, its base chain's hook and rules, the
-// names of its chains, sets and maps, and how many rules each chain holds.
-// Another program did it (a `flush ruleset`, as restarting the nftables
-// service does; the table deleted or flushed; a chain flushed). Elements of
-// sets and maps are not read: one taken out is not seen. It first asks
+// Drifted reports whether the table in the kernel is no longer what this
+// Kernel last applied: the table, its base chain's hook and rules, the
+// names of its chains, sets and maps, how many rules each chain holds, the
+// elements of its address, port and interface sets and of its interface
+// maps (an interface taken out of a map is not filtered at all). Another
+// program did it (a `flush ruleset`, as restarting the nftables service
+// does; the table deleted or flushed; a chain flushed; an element
+// deleted). A tuple set's elements are not read (it is named by its
+// content, and may hold thousands): one taken out is not seen. It first asks
 // the kernel's ruleset generation, which any committed change of any table
 // moves, and reads the table only when it moved, so it is cheap enough to
 // ask every few seconds. On drift the Kernel forgets what it applied, so
@@ -38,12 +41,12 @@ func (k *Kernel) Drifted() (bool, error) {
 			return false, err
 		}
 	}
-	now, err := k.readTable(false)
+	now, err := k.read()
 	if err != nil {
 		k.redial()
 		return false, err
 	}
-	if sameShape(now, k.applied) {
+	if sameShape(now, k.applied) && sameElements(now, k.applied) {
 		if genErr == nil {
 			k.gen = gen // another table changed: nothing to see until the next change
 		}
@@ -59,6 +62,22 @@ func sameShape(a, b *kstate) bool {
 		maps.Equal(a.chains, b.chains) && // names and rule counts
 		maps.EqualFunc(a.sets, b.sets, func(_, _ *kset) bool { return true }) && // names
 		maps.EqualFunc(a.maps, b.maps, func(_, _ map[string]string) bool { return true })
+}
+
+// sameElements compares the elements of a state read with those of the
+// state applied (of the same shape), but for tuple sets' (see Drifted).
+func sameElements(now, applied *kstate) bool {
+	for name, s := range applied.sets {
+		if s.elems != nil && !maps.Equal(s.elems, now.sets[name].elems) {
+			return false
+		}
+	}
+	for name, m := range applied.maps {
+		if !maps.Equal(m, now.maps[name]) {
+			return false
+		}
+	}
+	return true
 }
 
 // generation is the kernel's nftables ruleset generation

@@ -42,10 +42,16 @@ func TestDrifted(t *testing.T) {
 
 	c, _, _ := webCloud()
 	rs := Build(c, "h1", Options{InterfacePrefix: "pi-"})
+	set, elem := firstElement(t, rs)
+	m := rs.Maps[0]
 	for _, tc := range []struct {
 		name string
 		cmd  []string
 	}{
+		// An element taken out of a set (a peer's address), or an
+		// interface out of its map (its traffic then not filtered at all).
+		{"a set's element deleted", []string{"delete", "element", "inet", DefaultTable, set, "{ " + elem + " }"}},
+		{"an interface out of its map", []string{"delete", "element", "inet", DefaultTable, m.Name, `{ "` + m.Elems[0].Interface + `" }`}},
 		{"flush ruleset", []string{"flush", "ruleset"}},
 		{"table deleted", []string{"delete", "table", "inet", DefaultTable}},
 		{"table flushed", []string{"flush", "table", "inet", DefaultTable}},
@@ -91,4 +97,20 @@ func TestDriftedAfterAnError(t *testing.T) {
 	}
 	apply(t, k, rs)
 	checkListed(t, ns, rs)
+}
+
+// firstElement is a set of rs with an address element, and that element
+// as nft writes it.
+func firstElement(t *testing.T, rs *Ruleset) (set, elem string) {
+	t.Helper()
+	for _, s := range rs.Sets {
+		switch {
+		case len(s.Addrs) > 0:
+			return s.Name, s.Addrs[0].String()
+		case len(s.Prefixes) > 0:
+			return s.Name, s.Prefixes[0].String()
+		}
+	}
+	t.Fatal("the ruleset has no address set")
+	return "", ""
 }

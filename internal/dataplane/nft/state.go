@@ -42,11 +42,7 @@ func emptyState() *kstate {
 }
 
 // read reads the table from the kernel.
-func (k *Kernel) read() (*kstate, error) { return k.readTable(true) }
-
-// readTable reads the table from the kernel; without elements, its sets'
-// and maps' elements are not read (they are left empty), the rest is.
-func (k *Kernel) readTable(elements bool) (*kstate, error) {
+func (k *Kernel) read() (*kstate, error) {
 	st := emptyState()
 	exists, err := k.tableExists()
 	if err != nil || !exists {
@@ -82,14 +78,6 @@ func (k *Kernel) readTable(elements bool) (*kstate, error) {
 	}
 	for _, s := range sets {
 		if s.Anonymous {
-			continue
-		}
-		if !elements { // the names alone: an interface map's, a set's
-			if s.IsMap && !s.Concatenation {
-				st.maps[s.Name] = map[string]string{}
-			} else {
-				st.sets[s.Name] = &kset{}
-			}
 			continue
 		}
 		elems, err := k.conn.GetSetElements(s)
