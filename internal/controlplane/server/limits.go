@@ -189,18 +189,17 @@ func (c *limitConn) Close() error {
 }
 
 // boundWrites gives each answer d to be written from its first byte (its
-// header, or a body write or flush before it) to the end of the final
-// flush, after which the connection's write deadline is cleared for its
-// next request. Without a deadline, a write to a client that reads
-// nothing blocked for good.
+// header, or a body write or flush before it) to its end, which net/http
+// writes after the handler returns (so an answer it measures keeps its
+// Content-Length). The deadline an answer set is cleared when the next
+// request on the connection begins: that one may wait long before its
+// first byte (a long poll). Without a deadline, a write to a client that
+// reads nothing blocked for good.
 func boundWrites(h http.Handler, d time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bw := &boundWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: d}
+		bw.rc.SetWriteDeadline(time.Time{}) // the previous answer's
 		h.ServeHTTP(bw, r)
-		if bw.armed {
-			bw.rc.Flush() // under the deadline: what the handler left buffered
-			bw.rc.SetWriteDeadline(time.Time{})
-		}
 	})
 }
 

@@ -454,3 +454,27 @@ func TestSlowReaderGetsLargeAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundWritesKeepLength: a small answer keeps the Content-Length
+// net/http measures once the handler returns (the wrapper flushed it
+// before, and the answer went chunked), and a later request on the same
+// connection, long after the first answer's deadline, is answered.
+func TestBoundWritesKeepLength(t *testing.T) {
+	srv := httptest.NewServer(boundWrites(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	}), 200*time.Millisecond))
+	defer srv.Close()
+	cl := srv.Client()
+	for i := range 2 {
+		resp, err := cl.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ContentLength != 3 || len(resp.TransferEncoding) > 0 {
+			t.Errorf("request %d: Content-Length %d, Transfer-Encoding %v; want 3 and none", i+1, resp.ContentLength, resp.TransferEncoding)
+		}
+		time.Sleep(300 * time.Millisecond) // past the first answer's deadline
+	}
+}
