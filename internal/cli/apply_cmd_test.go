@@ -660,21 +660,39 @@ func TestApplyAndServeHelp(t *testing.T) {
 	}
 }
 
-// TestApplyRepeatedRule: a file rule repeated in its group (the description
-// aside) is one rule, as the API keeps it: apply converges. It authorized
-// the second on every run.
+// TestApplyRepeatedRule: a file rule repeated in its group is one rule,
+// as the API keeps it, with the last description given; a description
+// left out is not cleared (the API cannot): apply converges in each case.
+// It authorized the repeat, or modified the description, on every run.
 func TestApplyRepeatedRule(t *testing.T) {
-	applyServer(t)
-	f := writeScenario(t, editBase)
-	text, _ := os.ReadFile(f)
 	rule := "      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 443/443, sourceCidrIp: 0.0.0.0/0}\n"
-	repeated := strings.Replace(string(text), rule, rule+strings.Replace(rule, "}", ", description: again}", 1), 1)
-	if repeated == string(text) {
-		t.Fatal("the rule to repeat is not in the file")
-	}
-	os.WriteFile(f, []byte(repeated), 0o644)
-	ok(t, "apply", f, "--yes")
-	if p := planOf(t, f); !p.Empty() {
-		t.Errorf("plan after applying a file with a repeated rule is not empty: %v", actions(p))
+	described := func(d string) string { return strings.Replace(rule, "}", ", description: "+d+"}", 1) }
+	for _, tc := range []struct {
+		name   string
+		before string // the rule as a first apply left it ("": as editBase has it)
+		rules  string // the file's rule lines next
+	}{
+		{"repeated", "", rule + described("again")},
+		{"repeated, described first", "", described("first") + rule},
+		{"two descriptions", "", described("first") + described("second")},
+		{"the repeat's description there already", described("again"), rule + described("again")},
+		{"description left out", described("old"), rule},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			applyServer(t)
+			f := writeScenario(t, editBase)
+			if !strings.Contains(editBase, rule) {
+				t.Fatal("the rule is not in the file")
+			}
+			if tc.before != "" {
+				os.WriteFile(f, []byte(strings.Replace(editBase, rule, tc.before, 1)), 0o644)
+				ok(t, "apply", f, "--yes")
+			}
+			os.WriteFile(f, []byte(strings.Replace(editBase, rule, tc.rules, 1)), 0o644)
+			ok(t, "apply", f, "--yes")
+			if p := planOf(t, f); !p.Empty() {
+				t.Errorf("plan after the apply is not empty: %v", actions(p))
+			}
+		})
 	}
 }

@@ -32,14 +32,37 @@ func (b *builder) identity(r *model.Rule) string {
 		r.PortRange.String() + b.portListKey(r), r.SourcePortRange.String(), b.peerKey(r), local}, "|")
 }
 
-func (b *builder) full(r *model.Rule) string {
-	return b.identity(r) + "|" + string(r.Policy) + "|" + strconv.Itoa(r.Priority) + "|" + r.Description
+// matches reports whether a rule the group has is the file's: the same
+// in all but a description the file leaves empty, which the API cannot
+// clear (Modify* keeps a description given empty), so it is not asked to.
+func (b *builder) matches(have, want *model.Rule) bool {
+	return b.kept(have) == b.kept(want) && (want.Description == "" || want.Description == have.Description)
 }
 
 // kept is what makes two rules of a group one for the API: all but the
-// description (a second Authorize of it changes nothing).
+// description.
 func (b *builder) kept(r *model.Rule) string {
 	return b.identity(r) + "|" + string(r.Policy) + "|" + strconv.Itoa(r.Priority)
+}
+
+// once is a group's file rules as the API keeps them: a repeated rule is
+// one, with the last description given (an Authorize of a rule the group
+// has sets its description, when it gives one).
+func (b *builder) once(rules []model.Rule) []model.Rule {
+	var out []model.Rule
+	at := map[string]int{}
+	for _, r := range rules {
+		k := b.kept(&r)
+		if i, ok := at[k]; ok {
+			if r.Description != "" {
+				out[i].Description = r.Description
+			}
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 // diffRules converges each file group's rules: rules that match stay, a
@@ -55,14 +78,8 @@ func (b *builder) diffRules() error {
 		}
 		used := make([]bool, len(have))
 		var want []model.Rule
-		same := map[string]bool{} // the API's identity of a rule (see kept)
-		for _, r := range g.Rules {
-			if same[b.kept(&r)] {
-				continue // the group holds it once: authorizing it again would never be done
-			}
-			same[b.kept(&r)] = true
-			k := b.full(&r)
-			i := b.find(have, used, func(h *model.Rule) bool { return b.full(h) == k })
+		for _, r := range b.once(g.Rules) {
+			i := b.find(have, used, func(h *model.Rule) bool { return b.matches(h, &r) })
 			if i < 0 {
 				want = append(want, r)
 			} else {
@@ -143,7 +160,7 @@ func modifyStep(fileID, gid string, have, want model.Rule) Step {
 		p["Priority"] = strconv.Itoa(want.Priority)
 		what = append(what, fmt.Sprintf("priority %d → %d", have.Priority, want.Priority))
 	}
-	if have.Description != want.Description {
+	if want.Description != "" && have.Description != want.Description {
 		p["Description"] = want.Description
 		what = append(what, "description")
 	}
