@@ -133,7 +133,11 @@ func (c *call) followFlows(q map[string]string) int {
 				b, _ := json.Marshal(r)
 				fmt.Fprintln(c.stdout, string(b))
 			} else {
-				fmt.Fprintln(c.stdout, strings.Join(flowRow(r), "  "))
+				row := flowRow(r)
+				for i := range row {
+					row[i] = dash(row[i]) // as a table's cells: what a host reported is printed inert
+				}
+				fmt.Fprintln(c.stdout, strings.Join(row, "  "))
 			}
 		}
 		seen = now

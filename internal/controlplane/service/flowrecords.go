@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
@@ -213,7 +214,7 @@ func validFlowRecord(r *FlowRecord, now time.Time) bool {
 		r.TcpFlags < 0 || r.TcpFlags > 255,
 		r.Start <= 0 || r.End < r.Start || r.End > now.Add(time.Hour).Unix(),
 		!slices.Contains(flowReasons, r.Reason),
-		len(r.SecurityGroupId) > 128 || len(r.SecurityGroupRuleId) > 128,
+		!flowRecordID(r.SecurityGroupId) || !flowRecordID(r.SecurityGroupRuleId),
 		r.Policy != "" && r.Policy != "Accept" && r.Policy != "Drop":
 		return false
 	}
@@ -317,4 +318,14 @@ func (s *Service) flowMatches(in FlowRecordFilter) ([]FlowRecord, []uint64, erro
 		seqs = append(seqs, allSeqs[i])
 	}
 	return out, seqs, nil
+}
+
+// flowRecordID reports whether a record's group or rule ID is one an ID
+// can be: at most 128 letters, digits, '-', '_', '.' or ':' (a scenario's
+// group may be named "web"). What a host reports is shown to tenants, in
+// terminals too.
+func flowRecordID(id string) bool {
+	return len(id) <= 128 && strings.IndexFunc(id, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':')
+	}) < 0
 }

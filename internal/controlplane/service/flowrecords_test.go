@@ -100,6 +100,9 @@ func TestReportFlowRecords(t *testing.T) {
 			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", strangerGroup.SecurityGroupId, "sgr-x", 1, "Drop"
 		}), "", 0},
 		{"a bad address", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.SrcAddr = "10.0.0.300" }), "", 0},
+		{"terminal escapes for a rule ID", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", "sgr-\x1b]0;pwned\a\x1b[2J", 1, "Drop"
+		}), "", 0},
 		{"an unknown reason", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.Reason = "because" }), "", 0},
 		{"its own group's rule", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
 			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, sgRule, 1, "Drop", 23
