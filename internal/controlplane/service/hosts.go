@@ -841,10 +841,11 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	return nil
 }
 
-// localCounters keeps of a host key's counters those of the groups its
-// host enforces (its scope's local groups): a host may not count for a
-// rule it does not run (another tenant's, named as a peer's), which would
-// make that rule look used.
+// localCounters keeps of a host key's counters those of the rules of the
+// groups its host enforces (its scope's local groups): a host may not
+// count for a rule it does not run (another tenant's, named as a peer's),
+// which would make that rule look used, nor keep counts of rules that do
+// not exist (a report of 100,000 made-up ones was held in memory).
 func (s *Service) localCounters(ctx context.Context, host string, in map[string]RuleCounter) (map[string]RuleCounter, error) {
 	if s.view == nil {
 		return nil, errNoView
@@ -856,9 +857,14 @@ func (s *Service) localCounters(ctx context.Context, host string, in map[string]
 	sc := s.scopeNow(host, snap)
 	out := make(map[string]RuleCounter, len(in))
 	for k, v := range in {
-		gid, _, _ := strings.Cut(k, "/")
-		if e, ok := sc.entry(recordKey{KindGroup, gid}); ok && e.local {
-			out[k] = v
+		gid, rid, _ := strings.Cut(k, "/")
+		if e, ok := sc.entry(recordKey{KindGroup, gid}); !ok || !e.local {
+			continue
+		}
+		if r := snap.Record(KindGroup, gid); r != nil {
+			if g, isG := r.Object.(*model.SecurityGroup); isG && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.ID == rid }) {
+				out[k] = v
+			}
 		}
 	}
 	return out, nil

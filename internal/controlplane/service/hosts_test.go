@@ -1,6 +1,8 @@
 package service
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -262,9 +264,19 @@ func TestHostCountersOnlyForItsGroups(t *testing.T) {
 		ruleOf[sg] = counts[0].Rule.ID
 		counters[sg+"/"+counts[0].Rule.ID] = RuleCounter{Packets: 7}
 	}
+	// Rules that do not exist, under the host's own group: not kept.
+	for i := range 3 {
+		counters[fmt.Sprintf("%s/sgr-madeup%d", mine, i)] = RuleCounter{Packets: 1}
+	}
 	rev, err := e.s.Store.Revision(e.ctx)
 	wantCode(t, err, "")
 	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: Caller{Host: "h1"}, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}, Counters: counters}), "")
+	e.s.hosts.mu.Lock()
+	kept := slices.Sorted(maps.Keys(e.s.hosts.hosts["h1"].Counters))
+	e.s.hosts.mu.Unlock()
+	if want := []string{mine + "/" + ruleOf[mine]}; !slices.Equal(kept, want) {
+		t.Errorf("h1's counters kept %v; want only %v", kept, want)
+	}
 	for sg, want := range map[string]int{mine: 1, other: 0} {
 		_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
 		wantCode(t, err, "")
