@@ -66,8 +66,9 @@ func ParseFlow(from, to, proto, port, sourcePort, ipVersion string) (policy.Flow
 		return f, err
 	}
 	f.Port = uint16(n)
-	if p.HasPorts() && port == "" {
-		return f, fmt.Errorf("a %s flow needs a destination port", p)
+	if p.HasPorts() && (port == "" || n == 0) {
+		// Port 0 is no port a rule can name: the engine refuses it.
+		return f, fmt.Errorf("a %s flow needs a destination port from 1 to 65535", p)
 	}
 	if n, err = num("source port", sourcePort, 65535); err != nil {
 		return f, err
