@@ -8,6 +8,7 @@ package effective
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -107,14 +108,15 @@ func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 }
 
 // For returns one direction and path of an instance's effective policy.
-// Standings hold for every source port.
+// Standings hold for every source port and every address of the NIC.
 func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) Policy {
-	s := space.ForInstance(res, in, dir, nic, space.Options{AllSourcePorts: true})
+	all := spacesOf(res, in, dir, nic)
+	s := all[0]
 	p := s.Program
 	pol := Policy{Instance: in.ID, Direction: dir, NIC: p.NIC}
 	for k, g := range p.Intra {
 		e := Entry{Kind: IntraGroup, Group: g, Policy: "Accept", Peer: "members of " + g, Reason: string(policy.IntraGroup), Status: space.Live}
-		if !s.IntraHit[k] {
+		if !slices.ContainsFunc(all, func(s *space.Space) bool { return s.IntraHit[k] }) {
 			e.Status = space.Shadowed
 			for _, earlier := range p.Intra[:k] {
 				e.ShadowedBy = append(e.ShadowedBy, Ref{Kind: IntraGroup, Group: earlier, Policy: "Accept"})
@@ -126,12 +128,24 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries = append(pol.Entries, e)
 	}
 	corr := map[int][]int{}
-	for _, c := range s.Correlations() {
-		corr[c.Drop] = append(corr[c.Drop], c.Accept)
-		corr[c.Accept] = append(corr[c.Accept], c.Drop)
+	for _, s := range all {
+		for _, c := range s.Correlations() {
+			if !slices.Contains(corr[c.Drop], c.Accept) {
+				corr[c.Drop] = append(corr[c.Drop], c.Accept)
+				corr[c.Accept] = append(corr[c.Accept], c.Drop)
+			}
+		}
 	}
 	for i, pr := range p.Rules {
 		r := pr.Rule
+		// The rule's standing over every address: live if it is live at
+		// one, redundant if it decides somewhere but is needed nowhere.
+		s := s
+		for _, o := range all[1:] {
+			if st := o.Status(i); st == space.Live || st == space.Redundant && s.Status(i) == space.Shadowed {
+				s = o
+			}
+		}
 		e := Entry{Kind: Rule, Group: pr.Group.ID, RuleID: r.ID, Priority: r.Priority, Policy: r.Policy.Display(),
 			Protocol: string(r.Protocol), Ports: r.PortRange.String(), SourcePorts: r.SourcePortRange.String(),
 			Peer: peerText(&r.Peer), Description: r.Description, Status: s.Status(i)}
@@ -162,7 +176,7 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries = append(pol.Entries, e)
 	}
 	d := Entry{Kind: Default, Policy: string(p.Default.Verdict), Reason: string(p.Default.Reason), Status: space.Live}
-	if !s.DefaultHit {
+	if !slices.ContainsFunc(all, func(s *space.Space) bool { return s.DefaultHit }) {
 		d.Status, d.Note = space.Shadowed, "the entries above decide every packet"
 	}
 	pol.Entries = append(pol.Entries, d)
@@ -170,6 +184,31 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries[i].Position = i + 1
 	}
 	return pol
+}
+
+// spacesOf returns the spaces of one direction and path of a NIC's policy
+// as its addresses see it: the primary addresses' first, then one for each
+// secondary IPv4 address that a rule's local CIDR tells apart from those
+// before (a rule that holds only a secondary address decides for packets
+// to it, and nowhere else).
+func spacesOf(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) []*space.Space {
+	p := res.Cloud.Program(in, dir, nic)
+	seen := map[string]bool{}
+	var out []*space.Space
+	for _, a := range append([]netip.Addr{in.PrivateIP}, in.SecondaryIPs...) {
+		var sig []byte
+		for _, r := range p.Rules {
+			if r.Local.IsValid() {
+				sig = append(sig, map[bool]byte{false: '0', true: '1'}[r.Local.Masked().Contains(a)])
+			}
+		}
+		if seen[string(sig)] {
+			continue
+		}
+		seen[string(sig)] = true
+		out = append(out, space.Build(res, &p, space.Options{AllSourcePorts: true, Local4: a, Local6: in.IPv6}))
+	}
+	return out
 }
 
 func refOf(s *space.Space, d space.Decider) Ref {

@@ -207,6 +207,17 @@ func addFeatures(c *Cloud, cfg Config, seed uint64) {
 			in.SecondaryIPs = append(in.SecondaryIPs, netip.AddrFrom4([4]byte{10, b[1], 1 + b[2] + byte(3+j), b[3]}))
 		}
 	}
+	// Some rules hold the secondary addresses on their local side and not
+	// the primary ones: a NIC's addresses then see different policies.
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if cfg.SecondaryIPShare > 0 && r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is4() && rng.IntN(6) == 0 {
+				vpc := slices.IndexFunc(c.VPCs, func(v *model.VPC) bool { return v.ID == g.VpcID })
+				r.Local = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, c.VPCs[vpc].CIDR.Addr().As4()[1], 4, 0}), 24)
+			}
+		}
+	}
 	// The classic network: basic groups without a VPC.
 	var classic []*model.SecurityGroup
 	for g := range cfg.ClassicGroups {
