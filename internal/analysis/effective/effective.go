@@ -8,7 +8,6 @@ package effective
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -187,26 +186,12 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 }
 
 // spacesOf returns the spaces of one direction and path of a NIC's policy
-// as its addresses see it: the primary addresses' first, then one for each
-// secondary IPv4 address that a rule's local CIDR tells apart from those
-// before (a rule that holds only a secondary address decides for packets
-// to it, and nowhere else).
+// as each of its addresses that the local CIDRs tell apart sees it (see
+// space.AddressViews), the primary address's first.
 func spacesOf(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) []*space.Space {
-	p := res.Cloud.Program(in, dir, nic)
-	seen := map[string]bool{}
 	var out []*space.Space
-	for _, a := range append([]netip.Addr{in.PrivateIP}, in.SecondaryIPs...) {
-		var sig []byte
-		for _, r := range p.Rules {
-			if r.Local.IsValid() {
-				sig = append(sig, map[bool]byte{false: '0', true: '1'}[r.Local.Masked().Contains(a)])
-			}
-		}
-		if seen[string(sig)] {
-			continue
-		}
-		seen[string(sig)] = true
-		out = append(out, space.Build(res, &p, space.Options{AllSourcePorts: true, Local4: a, Local6: in.IPv6}))
+	for _, v := range space.AddressViews(res.Cloud, in) {
+		out = append(out, space.ForInstance(res, v, dir, nic, space.Options{AllSourcePorts: true}))
 	}
 	return out
 }
