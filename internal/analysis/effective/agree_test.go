@@ -115,6 +115,24 @@ func TestAgreesWithEvaluator(t *testing.T) {
 							t.Fatalf("%s %+v: entry %d (%s %s %s) is reported shadowed but decides", name, pkt, e.Position, e.Kind, e.Group, e.RuleID)
 						}
 						decided[e.Status]++
+						// Rules of one priority and opposite policies that
+						// both match are reported as conflicting.
+						var matching []int
+						for j, o := range pol.Entries {
+							if o.Kind == effective.Rule && c.RuleMatches(rules[[2]string{o.Group, o.RuleID}], pkt, pol.Direction) {
+								matching = append(matching, j)
+							}
+						}
+						for _, j := range matching {
+							for _, k := range matching {
+								a, b := pol.Entries[j], pol.Entries[k]
+								if a.Priority == b.Priority && a.Policy != b.Policy && !slices.ContainsFunc(a.ConflictsWith, func(r effective.Ref) bool {
+									return r.Group == b.Group && r.RuleID == b.RuleID
+								}) {
+									t.Fatalf("%s %+v: %s and %s both match at priority %d, but no conflict is reported", name, pkt, a.RuleID, b.RuleID, a.Priority)
+								}
+							}
+						}
 						if redundant[i] {
 							if v := verdict(first(pkt, i)); v != e.Policy {
 								t.Fatalf("%s %+v: entry %d (%s) is reported redundant, but without it the verdict is %s", name, pkt, e.Position, e.RuleID, v)
