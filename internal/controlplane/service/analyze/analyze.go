@@ -230,7 +230,11 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 			return err
 		}
 		if ferr != nil {
-			return ecserr.InvalidParameter("Protocol", ferr.Error())
+			field := "Protocol"
+			if fe, ok := errors.AsType[*verify.FlowError](ferr); ok {
+				field = fe.Field
+			}
+			return ecserr.InvalidParameter(field, ferr.Error())
 		}
 		r, err := verify.Flow(policy.Compile(cl), f)
 		if err != nil {
