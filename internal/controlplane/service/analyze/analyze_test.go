@@ -155,3 +155,27 @@ func TestVerifyFlowNamesTheParameter(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFlowRefusesAddressesInsideVPCs: an outside end inside a VPC's
+// block is refused, as the scenario loader refuses it: the reachability
+// leaves those blocks out of the internet, and the verdict on it
+// contradicted it.
+func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
+	n := newNet(t)
+	for _, tt := range []struct {
+		from, to string
+		field    string // "" accepted
+	}{
+		{"192.168.7.7", n.db, `"From"`},
+		{n.web, "192.168.1.200", `"To"`},
+		{"198.51.100.7", n.db, ""},
+	} {
+		_, err := n.a.VerifyFlow(context.Background(), FlowInput{Caller: n.c, From: tt.from, To: tt.to, Protocol: "tcp", Port: "22"})
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s -> %s: %v", tt.from, tt.to, err)
+		case tt.field != "" && (!ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), "vpc-")):
+			t.Errorf("%s -> %s: %v, want InvalidParameter naming %s and the VPC", tt.from, tt.to, err, tt.field)
+		}
+	}
+}
