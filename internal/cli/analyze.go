@@ -64,8 +64,11 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range sc.VPCs {
+		for _, v := range sc.VPCs { // both families, as the file's flows have them
 			s.inside = append(s.inside, v.CIDR)
+			if v.IPv6CIDR.IsValid() {
+				s.inside = append(s.inside, v.IPv6CIDR)
+			}
 		}
 		return sc.Cloud(), nil
 	case s.ecsDir != "":

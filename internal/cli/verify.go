@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,6 +55,15 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		c, err := s.cloud()
 		if err != nil {
 			return s.fail(err)
+		}
+		// An outside end lies outside every VPC, as the server and the
+		// scenario's own flows have it: reach leaves those blocks out.
+		for _, end := range []string{f.From, f.To} {
+			if a, err := netip.ParseAddr(end); err == nil {
+				if i := slices.IndexFunc(s.inside, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) }); i >= 0 {
+					return s.fail(fmt.Errorf("%s lies inside the VPC block %s; an outside address must be outside every VPC (name the instance instead)", a, s.inside[i]))
+				}
+			}
 		}
 		if r, err = verify.Flow(policy.Compile(c), f); err != nil {
 			return s.fail(err)

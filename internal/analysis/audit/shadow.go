@@ -47,11 +47,15 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		nic  model.NicType
 	}
 	var tasks []task
-	for _, inst := range e.in.instancesByID() {
-		nics := policy.RuleSets(c.GroupsOf(inst))
-		for _, dir := range []model.Direction{model.Ingress, model.Egress} {
-			for _, nic := range nics {
-				tasks = append(tasks, task{inst, dir, nic})
+	for _, nicInst := range e.in.instancesByID() {
+		// Every address a local CIDR tells apart: a rule may decide
+		// only at a secondary one.
+		for _, inst := range space.AddressViews(c, nicInst) {
+			nics := policy.RuleSets(c.GroupsOf(inst))
+			for _, dir := range []model.Direction{model.Ingress, model.Egress} {
+				for _, nic := range nics {
+					tasks = append(tasks, task{inst, dir, nic})
+				}
 			}
 		}
 	}

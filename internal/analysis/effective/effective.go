@@ -107,14 +107,15 @@ func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 }
 
 // For returns one direction and path of an instance's effective policy.
-// Standings hold for every source port.
+// Standings hold for every source port and every address of the NIC.
 func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) Policy {
-	s := space.ForInstance(res, in, dir, nic, space.Options{AllSourcePorts: true})
+	all := spacesOf(res, in, dir, nic)
+	s := all[0]
 	p := s.Program
 	pol := Policy{Instance: in.ID, Direction: dir, NIC: p.NIC}
 	for k, g := range p.Intra {
 		e := Entry{Kind: IntraGroup, Group: g, Policy: "Accept", Peer: "members of " + g, Reason: string(policy.IntraGroup), Status: space.Live}
-		if !s.IntraHit[k] {
+		if !slices.ContainsFunc(all, func(s *space.Space) bool { return s.IntraHit[k] }) {
 			e.Status = space.Shadowed
 			for _, earlier := range p.Intra[:k] {
 				e.ShadowedBy = append(e.ShadowedBy, Ref{Kind: IntraGroup, Group: earlier, Policy: "Accept"})
@@ -126,12 +127,24 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries = append(pol.Entries, e)
 	}
 	corr := map[int][]int{}
-	for _, c := range s.Correlations() {
-		corr[c.Drop] = append(corr[c.Drop], c.Accept)
-		corr[c.Accept] = append(corr[c.Accept], c.Drop)
+	for _, s := range all {
+		for _, c := range s.Correlations() {
+			if !slices.Contains(corr[c.Drop], c.Accept) {
+				corr[c.Drop] = append(corr[c.Drop], c.Accept)
+				corr[c.Accept] = append(corr[c.Accept], c.Drop)
+			}
+		}
 	}
 	for i, pr := range p.Rules {
 		r := pr.Rule
+		// The rule's standing over every address: live if it is live at
+		// one, redundant if it decides somewhere but is needed nowhere.
+		s := s
+		for _, o := range all[1:] {
+			if st := o.Status(i); st == space.Live || st == space.Redundant && s.Status(i) == space.Shadowed {
+				s = o
+			}
+		}
 		e := Entry{Kind: Rule, Group: pr.Group.ID, RuleID: r.ID, Priority: r.Priority, Policy: r.Policy.Display(),
 			Protocol: string(r.Protocol), Ports: r.PortRange.String(), SourcePorts: r.SourcePortRange.String(),
 			Peer: peerText(&r.Peer), Description: r.Description, Status: s.Status(i)}
@@ -162,7 +175,7 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries = append(pol.Entries, e)
 	}
 	d := Entry{Kind: Default, Policy: string(p.Default.Verdict), Reason: string(p.Default.Reason), Status: space.Live}
-	if !s.DefaultHit {
+	if !slices.ContainsFunc(all, func(s *space.Space) bool { return s.DefaultHit }) {
 		d.Status, d.Note = space.Shadowed, "the entries above decide every packet"
 	}
 	pol.Entries = append(pol.Entries, d)
@@ -170,6 +183,17 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries[i].Position = i + 1
 	}
 	return pol
+}
+
+// spacesOf returns the spaces of one direction and path of a NIC's policy
+// as each of its addresses that the local CIDRs tell apart sees it (see
+// space.AddressViews), the primary address's first.
+func spacesOf(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) []*space.Space {
+	var out []*space.Space
+	for _, v := range space.AddressViews(res.Cloud, in) {
+		out = append(out, space.ForInstance(res, v, dir, nic, space.Options{AllSourcePorts: true}))
+	}
+	return out
 }
 
 func refOf(s *space.Space, d space.Decider) Ref {

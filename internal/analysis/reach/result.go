@@ -428,6 +428,9 @@ func (r *Result) Allows(f policy.Flow) (bool, error) {
 	if f.Protocol == model.ALL || f.Protocol.Number() == 0 {
 		return false, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
 	}
+	if f.Protocol.HasPorts() && f.Port == 0 { // as policy.Evaluate refuses it
+		return false, fmt.Errorf("a %s flow needs a destination port from 1 to 65535", f.Protocol)
+	}
 	src, sa, err := r.endpoint(f.From)
 	if err != nil {
 		return false, fmt.Errorf("from: %w", err)

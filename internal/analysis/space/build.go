@@ -1434,3 +1434,45 @@ func (b *builder) finish() {
 	b.buf = nil
 	tableBufs.Put(t)
 }
+
+// AddressViews returns a NIC as each of its private IPv4 addresses that
+// the rules' local CIDRs tell apart sees its policy: the NIC itself (its
+// primary address), then a copy of it at each secondary address whose
+// answers differ from those before. A space takes a NIC at its primary
+// address; a rule whose local CIDR holds only a secondary address decides
+// packets to that one, so what claims a rule never decides (or is not
+// needed) for a NIC reads the spaces of every view.
+func AddressViews(c *policy.Cloud, in *model.Instance) []*model.Instance {
+	if len(in.SecondaryIPs) == 0 {
+		return []*model.Instance{in}
+	}
+	var locals []netip.Prefix
+	for _, g := range c.GroupsOf(in) {
+		for i := range g.Rules {
+			if l := g.Rules[i].Local; l.IsValid() && l.Addr().Is4() {
+				locals = append(locals, l.Masked())
+			}
+		}
+	}
+	answers := func(a netip.Addr) string {
+		b := make([]byte, len(locals))
+		for i, l := range locals {
+			b[i] = '0'
+			if l.Contains(a) {
+				b[i] = '1'
+			}
+		}
+		return string(b)
+	}
+	out := []*model.Instance{in}
+	seen := map[string]bool{answers(in.PrivateIP): true}
+	for _, a := range in.SecondaryIPs {
+		if k := answers(a); !seen[k] {
+			seen[k] = true
+			cp := *in
+			cp.PrivateIP, cp.SecondaryIPs = a, nil
+			out = append(out, &cp)
+		}
+	}
+	return out
+}

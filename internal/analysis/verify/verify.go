@@ -39,45 +39,59 @@ type Report struct {
 	Ingress *Side  `json:",omitempty"`
 }
 
+// FlowError is a flow's field ParseFlow refuses: Field names the API
+// parameter at fault (From, To, Protocol, Port, SourcePort, IPVersion).
+type FlowError struct{ Field, Why string }
+
+func (e *FlowError) Error() string { return e.Why }
+
 // ParseFlow reads a flow from API-style fields: From, To (instance IDs or
-// addresses), Protocol, Port, SourcePort, IPVersion.
+// addresses), Protocol, Port, SourcePort, IPVersion. Its errors are
+// *FlowError.
 func ParseFlow(from, to, proto, port, sourcePort, ipVersion string) (policy.Flow, error) {
 	f := policy.Flow{From: from, To: to}
-	if from == "" || to == "" {
-		return f, fmt.Errorf("a flow needs From and To (an instance ID or an IP address each)")
+	bad := func(field, format string, args ...any) error {
+		return &FlowError{Field: field, Why: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case from == "":
+		return f, bad("From", "a flow needs From and To (an instance ID or an IP address each)")
+	case to == "":
+		return f, bad("To", "a flow needs From and To (an instance ID or an IP address each)")
 	}
 	p, ok := model.ParseProtocol(proto)
 	if !ok || p == model.ALL {
-		return f, fmt.Errorf("protocol %q: use tcp, udp, icmp, icmpv6 or gre", proto)
+		return f, bad("Protocol", "protocol %q: use tcp, udp, icmp, icmpv6 or gre", proto)
 	}
 	f.Protocol = p
-	num := func(name, s string, max int) (int, error) {
+	num := func(field, name, s string, max int) (int, error) {
 		if s == "" {
 			return 0, nil
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 || n > max {
-			return 0, fmt.Errorf("%s %q: want a number from 0 to %d", name, s, max)
+			return 0, bad(field, "%s %q: want a number from 0 to %d", name, s, max)
 		}
 		return n, nil
 	}
-	n, err := num("port", port, 65535)
+	n, err := num("Port", "port", port, 65535)
 	if err != nil {
 		return f, err
 	}
 	f.Port = uint16(n)
-	if p.HasPorts() && port == "" {
-		return f, fmt.Errorf("a %s flow needs a destination port", p)
+	if p.HasPorts() && (port == "" || n == 0) {
+		// Port 0 is no port a rule can name: the engine refuses it.
+		return f, bad("Port", "a %s flow needs a destination port from 1 to 65535", p)
 	}
-	if n, err = num("source port", sourcePort, 65535); err != nil {
+	if n, err = num("SourcePort", "source port", sourcePort, 65535); err != nil {
 		return f, err
 	}
 	f.SourcePort = uint16(n)
-	if n, err = num("IP version", ipVersion, 6); err != nil {
+	if n, err = num("IPVersion", "IP version", ipVersion, 6); err != nil {
 		return f, err
 	}
 	if n != 0 && n != 4 && n != 6 {
-		return f, fmt.Errorf("IP version %d: use 4 or 6", n)
+		return f, bad("IPVersion", "IP version %d: use 4 or 6", n)
 	}
 	f.IPVersion = n
 	return f, nil

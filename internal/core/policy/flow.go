@@ -188,6 +188,10 @@ func (f Flow) packet(six bool) (Packet, error) {
 		return Packet{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
 	case f.Protocol == model.ALL || f.Protocol.Number() == 0:
 		return Packet{}, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
+	case f.Protocol.HasPorts() && f.Port == 0:
+		// No rule can name port 0 (ranges are 1-65535), so no analysis
+		// could say what happens to it.
+		return Packet{}, fmt.Errorf("a %s flow needs a destination port from 1 to 65535", f.Protocol)
 	}
 	pkt := Packet{Proto: f.Protocol.Number()}
 	if f.Protocol.HasPorts() {

@@ -148,7 +148,11 @@ func TestCompiledAgreesWithLinear(t *testing.T) {
 		seeds = 30
 	}
 	for seed := range uint64(seeds) {
-		gen := cloudgen.Generate(seed, cloudgen.Small)
+		cfg := cloudgen.Small
+		if seed%3 == 2 { // the classic network, ENIs, secondary addresses too
+			cfg = cloudgen.Full
+		}
+		gen := cloudgen.Generate(seed, cfg)
 		cloud := gen.Snapshot()
 		lin, comp := policy.NewLinear(cloud), policy.Compile(cloud)
 		for _, f := range gen.Flows(seed, 200) {

@@ -1,6 +1,9 @@
 // Package cloudgen generates random clouds (VPCs, groups of both types with
-// rules of every kind, instances in several groups, prefix lists) and random
-// flows over them, reproducibly from a seed. Differential tests play the same
+// rules of every kind, instances in several groups, prefix lists, port
+// range lists; with Full also the classic network, secondary ENIs and
+// addresses, and another account's groups) and random flows over them,
+// reproducibly from a seed; edges.go gives the ports, addresses and flows
+// at which the rules change. Differential tests play the same
 // cloud through two evaluators (or the policy engine and the kernel) and
 // benchmarks use it to build clouds of a given size.
 package cloudgen
@@ -9,6 +12,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -30,7 +34,32 @@ type Config struct {
 	IPv6Share      float64 // share of instances with an IPv6 address
 	Enterprise     float64 // share of enterprise groups
 	Outside        []netip.Addr
+
+	// The features below are drawn from a generator of their own after
+	// the rest, so that a cloud without them is what it always was.
+
+	// ClassicGroups and ClassicInstances make a classic network: basic
+	// groups without a VPC, whose rules have an intranet or an internet
+	// rule set (NicType), and instances in them at private addresses that
+	// overlap the first VPC's.
+	ClassicGroups, ClassicInstances int
+	// ENIShare is the share of VPC instances with a secondary ENI attached
+	// (a NIC of its own, with groups of its own and no public address; it
+	// is in Cloud.Instances, as model.NICs gives it to the engine).
+	ENIShare float64
+	// SecondaryIPShare is the share of VPC NICs with secondary private
+	// IPv4 addresses.
+	SecondaryIPShare float64
+	// OtherAccount is the share of groups owned by a second account; rules
+	// naming them as peers name that owner (cross-account peers).
+	OtherAccount float64
 }
+
+// Full is Small with every feature the generator makes: a classic network,
+// secondary ENIs and addresses, port range lists and cross-account peers.
+var Full = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
+	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3,
+	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3}
 
 // Small is a cloud where every feature interacts often.
 var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
@@ -56,6 +85,9 @@ func (c *Cloud) Snapshot() *policy.Cloud {
 var ports = []int32{22, 53, 80, 443, 3306, 5432, 6379, 8080}
 
 const owner = "1000000000000001"
+
+// otherOwner is the second account of Config.OtherAccount.
+const otherOwner = "1000000000000002"
 
 // Generate builds a random cloud from a seed.
 func Generate(seed uint64, cfg Config) *Cloud {
@@ -127,7 +159,132 @@ func Generate(seed uint64, cfg Config) *Cloud {
 		c.Groups = append(c.Groups, groups...)
 	}
 	usePortRangeLists(c, cfg, seed)
+	addFeatures(c, cfg, seed)
 	return c
+}
+
+// addFeatures adds the classic network, secondary ENIs and addresses and
+// the second account, from a generator of its own (see Config).
+func addFeatures(c *Cloud, cfg Config, seed uint64) {
+	if cfg.ClassicGroups == 0 && cfg.ENIShare == 0 && cfg.SecondaryIPShare == 0 && cfg.OtherAccount == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed^0x2545f4914f6cdd1d, seed+7))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Secondary ENIs first, so that secondary addresses may go to them too.
+	vpcInstances := slices.Clone(c.Instances)
+	for k, in := range vpcInstances {
+		if rng.Float64() >= cfg.ENIShare {
+			continue
+		}
+		n := 10 + k
+		var peers []*model.SecurityGroup
+		first := c.group(in.SecurityGroups[0])
+		for _, g := range c.Groups {
+			if g.VpcID == in.VpcID && g.Type == first.Type {
+				peers = append(peers, g)
+			}
+		}
+		eni := &model.NetworkInterface{ID: fmt.Sprintf("eni-gen%d", k), Owner: in.Owner, Type: model.ENISecondary,
+			Status: model.ENIInUse, InstanceID: in.ID, VpcID: in.VpcID,
+			PrivateIP: netip.AddrFrom4([4]byte{10, in.PrivateIP.As4()[1], 2, byte(n)}), Created: now}
+		if in.IPv6.IsValid() && rng.IntN(2) == 0 {
+			b := in.IPv6.As16()
+			b[13] = 2
+			eni.IPv6 = netip.AddrFrom16(b)
+		}
+		// Often other groups than its instance's: a NIC is judged by its own.
+		for range 1 + rng.IntN(2) {
+			if g := peers[rng.IntN(len(peers))]; !contains(eni.SecurityGroups, g.ID) {
+				eni.SecurityGroups = append(eni.SecurityGroups, g.ID)
+			}
+		}
+		c.Instances = append(c.Instances, model.NICs([]*model.Instance{in}, []*model.NetworkInterface{eni})[1])
+	}
+	for _, in := range c.Instances {
+		if rng.Float64() >= cfg.SecondaryIPShare {
+			continue
+		}
+		b := in.PrivateIP.As4()
+		for j := range 1 + rng.IntN(2) {
+			in.SecondaryIPs = append(in.SecondaryIPs, netip.AddrFrom4([4]byte{10, b[1], 1 + b[2] + byte(3+j), b[3]}))
+		}
+	}
+	// Some rules hold the secondary addresses on their local side and not
+	// the primary ones: a NIC's addresses then see different policies.
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if cfg.SecondaryIPShare > 0 && r.Peer.CIDR.IsValid() && r.Peer.CIDR.Addr().Is4() && rng.IntN(6) == 0 {
+				vpc := slices.IndexFunc(c.VPCs, func(v *model.VPC) bool { return v.ID == g.VpcID })
+				r.Local = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, c.VPCs[vpc].CIDR.Addr().As4()[1], 4, 0}), 24)
+			}
+		}
+	}
+	// The classic network: basic groups without a VPC.
+	var classic []*model.SecurityGroup
+	for g := range cfg.ClassicGroups {
+		sg := &model.SecurityGroup{ID: fmt.Sprintf("sg-classic%d", g), Owner: owner, Type: model.Normal,
+			InnerAccessPolicy: model.InnerAccept, Created: now}
+		if rng.IntN(3) == 0 {
+			sg.InnerAccessPolicy = model.InnerDrop
+		}
+		classic = append(classic, sg)
+	}
+	for i := range cfg.ClassicInstances {
+		if len(classic) == 0 {
+			break
+		}
+		n := i + 10
+		// The first VPC's addresses again: the networks are apart.
+		in := &model.Instance{ID: fmt.Sprintf("i-classic%d", i), Owner: owner,
+			PrivateIP: netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)}), Status: model.StatusRunning, Created: now}
+		if rng.Float64() < cfg.PublicShare {
+			in.PublicIP = netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)})
+		}
+		in.SecurityGroups = []string{classic[rng.IntN(len(classic))].ID}
+		for range rng.IntN(max(cfg.MaxGroups, 1)) {
+			if g := classic[rng.IntN(len(classic))]; !contains(in.SecurityGroups, g.ID) {
+				in.SecurityGroups = append(in.SecurityGroups, g.ID)
+			}
+		}
+		c.Instances = append(c.Instances, in)
+	}
+	for _, sg := range classic {
+		for r := range rng.IntN(cfg.RulesPerGroup + 1) {
+			rule := randomRule(rng, c, sg, classic, fmt.Sprintf("sgr-%s-%d", sg.ID[3:], r))
+			rule.Local = netip.Prefix{} // quintuple rules are the VPC's
+			if rule.Peer.GroupID == "" && rng.IntN(2) == 0 {
+				rule.NicType = model.Internet
+			}
+			sg.Rules = append(sg.Rules, rule)
+		}
+	}
+	c.Groups = append(c.Groups, classic...)
+	// A second account owns some groups; the rules naming them say so.
+	other := map[string]bool{}
+	for _, g := range c.Groups {
+		if rng.Float64() < cfg.OtherAccount {
+			g.Owner, other[g.ID] = otherOwner, true
+		}
+	}
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			if r := &g.Rules[i]; other[r.Peer.GroupID] {
+				r.Peer.GroupOwner = otherOwner
+			}
+		}
+	}
+}
+
+// group returns the generated group with the ID, or nil.
+func (c *Cloud) group(id string) *model.SecurityGroup {
+	for _, g := range c.Groups {
+		if g.ID == id {
+			return g
+		}
+	}
+	return nil
 }
 
 // usePortRangeLists makes the configured port range lists and gives some

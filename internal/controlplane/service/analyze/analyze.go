@@ -12,6 +12,7 @@ package analyze
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -203,6 +204,28 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 	return nil
 }
 
+// outsideEnd refuses an address end that lies inside a VPC's block: an
+// outside address lies outside every VPC (FORMAT.md), and the
+// reachability leaves those blocks out of the internet, so a verdict on it
+// would contradict the reachability. Another account's VPC is not named.
+func outsideEnd(c service.Caller, vpcs []*model.VPC, param, v string) error {
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return nil
+	}
+	a = a.Unmap()
+	for _, vpc := range vpcs {
+		if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
+			where := "a VPC's block"
+			if vpc.Owner == c.Account {
+				where = vpc.ID
+			}
+			return ecserr.InvalidParameter(param, fmt.Sprintf("%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, where))
+		}
+	}
+	return nil
+}
+
 // FlowInput is one flow to decide. From and To are instance IDs of the
 // caller or addresses; the rest as verify.ParseFlow reads them.
 type FlowInput struct {
@@ -229,8 +252,18 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 		if err := endpointOf(c, cl, "To", in.To); err != nil {
 			return err
 		}
+		if err := outsideEnd(c, st.vpcs, "From", in.From); err != nil {
+			return err
+		}
+		if err := outsideEnd(c, st.vpcs, "To", in.To); err != nil {
+			return err
+		}
 		if ferr != nil {
-			return ecserr.InvalidParameter("Protocol", ferr.Error())
+			field := "Protocol"
+			if fe, ok := errors.AsType[*verify.FlowError](ferr); ok {
+				field = fe.Field
+			}
+			return ecserr.InvalidParameter(field, ferr.Error())
 		}
 		r, err := verify.Flow(policy.Compile(cl), f)
 		if err != nil {

@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
@@ -129,5 +130,52 @@ func TestCallerSeesOnlyItsOwn(t *testing.T) {
 	}
 	if _, err := n.a.Reachability(ctx, ReachInput{Caller: n.c, View: "graph"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifyFlowNamesTheParameter: a flow the engine refuses names the
+// parameter at fault (a TCP flow to port 0 was refused as a bad
+// "Protocol").
+func TestVerifyFlowNamesTheParameter(t *testing.T) {
+	n := newNet(t)
+	for _, tt := range []struct {
+		in    FlowInput
+		field string
+	}{
+		{FlowInput{Protocol: "tcp", Port: "0"}, `"Port"`},
+		{FlowInput{Protocol: "udp"}, `"Port"`},
+		{FlowInput{Protocol: "tcp", Port: "22", SourcePort: "70000"}, `"SourcePort"`},
+		{FlowInput{Protocol: "tcp", Port: "22", IPVersionText: "5"}, `"IPVersion"`},
+		{FlowInput{Protocol: "all"}, `"Protocol"`},
+	} {
+		tt.in.Caller, tt.in.From, tt.in.To = n.c, n.web, n.db
+		_, err := n.a.VerifyFlow(context.Background(), tt.in)
+		if !ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tt.field) {
+			t.Errorf("%+v: %v, want InvalidParameter naming %s", tt.in, err, tt.field)
+		}
+	}
+}
+
+// TestVerifyFlowRefusesAddressesInsideVPCs: an outside end inside a VPC's
+// block is refused, as the scenario loader refuses it: the reachability
+// leaves those blocks out of the internet, and the verdict on it
+// contradicted it.
+func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
+	n := newNet(t)
+	for _, tt := range []struct {
+		from, to string
+		field    string // "" accepted
+	}{
+		{"192.168.7.7", n.db, `"From"`},
+		{n.web, "192.168.1.200", `"To"`},
+		{"198.51.100.7", n.db, ""},
+	} {
+		_, err := n.a.VerifyFlow(context.Background(), FlowInput{Caller: n.c, From: tt.from, To: tt.to, Protocol: "tcp", Port: "22"})
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s -> %s: %v", tt.from, tt.to, err)
+		case tt.field != "" && (!ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), "vpc-")):
+			t.Errorf("%s -> %s: %v, want InvalidParameter naming %s and the VPC", tt.from, tt.to, err, tt.field)
+		}
 	}
 }

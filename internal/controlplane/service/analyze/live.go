@@ -379,12 +379,17 @@ func insideOf(tx store.ReadTx) ([]netip.Prefix, error) {
 }
 
 // blocks lists the blocks of an account's VPCs (every VPC's, for ""),
-// never nil.
+// IPv4 and IPv6, never nil: an outside address lies outside every VPC
+// (FORMAT.md), in either family, as the scenario loader and apply's plan
+// have it.
 func blocks(vpcs []*model.VPC, owner string) []netip.Prefix {
 	out := []netip.Prefix{}
 	for _, v := range vpcs {
 		if owner == "" || v.Owner == owner {
 			out = append(out, v.CIDR)
+			if v.IPv6CIDR.IsValid() {
+				out = append(out, v.IPv6CIDR)
+			}
 		}
 	}
 	return out
