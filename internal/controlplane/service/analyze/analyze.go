@@ -204,10 +204,13 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 	return nil
 }
 
-// outsideEnd refuses an address end that lies inside a VPC's block: an
-// outside address lies outside every VPC (FORMAT.md), and the
-// reachability leaves those blocks out of the internet, so a verdict on it
-// would contradict the reachability. Another account's VPC is not named.
+// outsideEnd refuses an address end that lies inside one of the caller's
+// VPCs: an outside address lies outside every VPC (FORMAT.md), and the
+// caller's reachability leaves its blocks out of the internet, so a
+// verdict on it would contradict the reachability. Another account's
+// networks are the internet to the caller (as its reachability and plans
+// have them), and whether one covers an address is not the caller's to
+// learn.
 func outsideEnd(c service.Caller, vpcs []*model.VPC, param, v string) error {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
@@ -215,12 +218,8 @@ func outsideEnd(c service.Caller, vpcs []*model.VPC, param, v string) error {
 	}
 	a = a.Unmap()
 	for _, vpc := range vpcs {
-		if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
-			where := "a VPC's block"
-			if vpc.Owner == c.Account {
-				where = vpc.ID
-			}
-			return ecserr.InvalidParameter(param, fmt.Sprintf("%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, where))
+		if vpc.Owner == c.Account && (vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a)) {
+			return ecserr.InvalidParameter(param, fmt.Sprintf("%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID))
 		}
 	}
 	return nil

@@ -162,6 +162,12 @@ func TestVerifyFlowNamesTheParameter(t *testing.T) {
 // contradicted it.
 func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
 	n := newNet(t)
+	// Another account's VPC is the internet to the caller, and not the
+	// caller's to learn of: an address in it is taken as any other.
+	other := service.Caller{Account: "1000000000000002", Region: n.c.Region}
+	if _, err := n.svc.CreateVpc(context.Background(), service.CreateVpcInput{Caller: other, CidrBlock: "172.20.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		from, to string
 		field    string // "" accepted
@@ -169,6 +175,7 @@ func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
 		{"192.168.7.7", n.db, `"From"`},
 		{n.web, "192.168.1.200", `"To"`},
 		{"198.51.100.7", n.db, ""},
+		{"172.20.0.9", n.db, ""},
 	} {
 		_, err := n.a.VerifyFlow(context.Background(), FlowInput{Caller: n.c, From: tt.from, To: tt.to, Protocol: "tcp", Port: "22"})
 		switch {
