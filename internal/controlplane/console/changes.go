@@ -550,7 +550,7 @@ func (c *Console) change(p *page) {
 	f := p.r.PostForm
 	hidden := url.Values{}
 	for k, v := range f {
-		if k != "csrf" && k != "step" {
+		if k != "csrf" && k != "step" && k != "seen" {
 			hidden[k] = v
 		}
 	}
@@ -572,7 +572,27 @@ func (c *Console) change(p *page) {
 	data["Change"] = pc
 	data["Back"] = pc.Back
 	ctx := p.ctx()
-	if f.Get("step") == "apply" {
+	// The state the preview showed the change on, marked before its plan
+	// (a write meanwhile makes the apply ask again, never the reverse).
+	seen, err := c.svc.StateMark(ctx, p.caller)
+	if err != nil {
+		e := c.asECS(err)
+		data["Err"] = e
+		c.render(p.w, e.Status, "preview", data)
+		return
+	}
+	data["Seen"] = seen
+	status := http.StatusOK
+	if f.Get("step") == "apply" && f.Has("seen") && f.Get("seen") != seen {
+		// The account's resources changed since the preview (the API,
+		// another session, or this very change applied already, then the
+		// back button or a second send): the apply would not do what the
+		// preview showed. It is previewed again, on the state as it is.
+		// (Every preview's form carries the mark; a form without one was
+		// not previewed, and is applied as the API would.)
+		status = http.StatusConflict
+		data["Changed"] = true
+	} else if f.Get("step") == "apply" {
 		start := time.Now()
 		err := pc.Run(ctx, c.svc)
 		c.observe(p, pc, start, err)
@@ -630,7 +650,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
-	c.render(p.w, http.StatusOK, "preview", data)
+	c.render(p.w, status, "preview", data)
 }
 
 // observe reports an applied change as the API call it makes, so that
