@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,25 @@ func rowsOf(f url.Values) []ruleRowInput {
 		out = append(out, r)
 	}
 	return out
+}
+
+// portsForm is what the Ports field takes: a port, a range (from-to, or
+// ECS's from/to), -1 (all, for a protocol without ports) or a port range
+// list's ID.
+var portsForm = regexp.MustCompile(`^([0-9]+([-/][0-9]+)?|-1|prl-[0-9a-z]+)$`)
+
+// check refuses a row whose Ports field the form does not take, in the
+// form's words: turned into ECS's from/to, "22,80" was refused as the
+// PortRange "22,80/22,80" the user never typed, and a TCP or UDP row
+// without ports as "-1/-1".
+func (r ruleRowInput) check() error {
+	switch {
+	case r.Ports == "" && slices.Contains([]string{"tcp", "udp"}, strings.ToLower(r.Protocol)):
+		return ecserr.BadRequest("InvalidParam.PortRange", "Row %d: give the %s ports: a port (22), a range (8000-8080; 1-65535 for all) or a port range list (prl-…).", r.N, strings.ToUpper(r.Protocol))
+	case r.Ports != "" && !portsForm.MatchString(r.Ports):
+		return ecserr.BadRequest("InvalidParam.PortRange", "Row %d: Ports %q is not a port (22), a range (8000-8080) or a port range list (prl-…). For several ports, give each range a row of its own, or use a port range list.", r.N, r.Ports)
+	}
+	return nil
 }
 
 // input turns a row into the fields ECS takes: ports as from/to, the peer
@@ -379,6 +399,9 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			}
 		} else {
 			for _, r := range rowsOf(f) {
+				if err := r.check(); err != nil {
+					return nil, err
+				}
 				inputs = append(inputs, r.input(dir))
 				where = append(where, fmt.Sprintf("row %d", r.N))
 			}
@@ -825,6 +848,27 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 		rule = f.Get("rule")
 	}
 	e := c.asECS(err)
+	if op == "add-rules" {
+		e = rowNamed(e, rowsOf(f))
+	}
 	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
+}
+
+// rowNamed names the form's row an API error names by its place in the
+// call ("Permissions.2: …"): the rows left blank are not sent, so the
+// second rule sent may be row 4, which the user reads.
+func rowNamed(e *ecserr.Error, rows []ruleRowInput) *ecserr.Error {
+	rest, ok := strings.CutPrefix(e.Message, "Permissions.")
+	if !ok {
+		return e
+	}
+	k, rest, ok := strings.Cut(rest, ":")
+	n, err := strconv.Atoi(k)
+	if !ok || err != nil || n < 1 || n > len(rows) {
+		return e
+	}
+	named := *e
+	named.Message = fmt.Sprintf("Row %d:%s", rows[n-1].N, rest)
+	return &named
 }
