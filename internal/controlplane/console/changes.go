@@ -421,6 +421,18 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if op == "edit-rule" {
 			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
 			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
+			// The form shows the whole rule, so a description cleared in it
+			// reads as removed; ModifySecurityGroupRule keeps a rule's
+			// description when none is given, and the apply said done.
+			if in.Changes.Description == "" {
+				if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
+					for _, r := range attr.Rules {
+						if r.ID == in.RuleID && r.Description != "" {
+							pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
+						}
+					}
+				}
+			}
 			pc.Action, pc.Params = egress(dir, "ModifySecurityGroupRule", "ModifySecurityGroupEgressRule"), params("SecurityGroupId", group, "SecurityGroupRuleId", in.RuleID)
 			permissionParams(pc.Params, 0, inputs[0])
 			pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.ModifyRule(ctx, in) }

@@ -81,3 +81,39 @@ func TestRuleFormErrorsNameTheRow(t *testing.T) {
 		})
 	}
 }
+
+// TestClearedDescriptionSaysItStays: the edit form shows the whole rule,
+// so clearing its description reads as removing it; the API keeps a
+// description when none is given, so the preview says it stays (the
+// apply said done and the description was still there).
+func TestClearedDescriptionSaysItStays(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		name, rule, desc string
+		warns            bool
+	}{
+		{"cleared", "sgr-layout0000000001", "", true},
+		{"changed", "sgr-layout0000000001", "the app tier", false},
+		{"none before", "sgr-layout0000000002", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{"csrf": {s.csrf}, "op": {"edit-rule"}, "step": {"preview"}, "group": {group}, "dir": {"ingress"}, "rule": {tc.rule},
+				"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"3306"}, "r1.peer": {"10.0.1.0/24"}, "r1.desc": {tc.desc}}
+			if tc.rule == "sgr-layout0000000002" {
+				f.Set("r1.ports", "5432")
+				f.Set("r1.peer", "sg-layout0000000app01")
+			}
+			req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			body := html.UnescapeString(w.Body.String())
+			warns := strings.Contains(body, `The rule keeps its description "app tier"`)
+			if w.Code != http.StatusOK || !strings.Contains(body, `id="apply"`) || warns != tc.warns {
+				t.Errorf("%d, warns %v, want 200 with Apply, warns %v: %.1500s", w.Code, warns, tc.warns, body[strings.Index(body, "<main"):])
+			}
+		})
+	}
+}
