@@ -345,6 +345,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 	case "modify-group":
 		name, desc := f.Get("name"), f.Get("description")
 		in := service.ModifyGroupInput{Caller: cl, SecurityGroupID: group, Name: &name, Description: &desc}
+		// The form sends both fields; one left empty as the group has it
+		// (no description, no name) is not sent, as the API's clients do
+		// not send it: the empty one was refused as malformed, and a group
+		// without a description could not be renamed here. One emptied is
+		// sent, and refused: the API cannot clear it.
+		cur, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if name == "" && cur.Group.Name == "" {
+			in.Name = nil
+		}
+		if desc == "" && cur.Group.Description == "" {
+			in.Description = nil
+		}
 		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
 			Action: "ModifySecurityGroupAttribute", Params: params("SecurityGroupId", group, "SecurityGroupName", name, "Description", desc),
 			Run: func(ctx context.Context, svc *service.Service) error {
