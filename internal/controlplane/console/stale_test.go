@@ -2,7 +2,12 @@ package console
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -104,5 +109,44 @@ func TestStalePreviewNotAppliedInBrowser(t *testing.T) {
 				t.Fatal("the preview shown again, applied, did not change the group")
 			}
 		})
+	}
+}
+
+// TestApplySentAgainNotApplied: the apply form of a preview sent a second
+// time (the back button and a resend, a form kept in another tab) finds
+// the state changed by its first send: it makes nothing again. A group
+// was made twice.
+func TestApplySentAgainNotApplied(t *testing.T) {
+	_, c, key, _, _ := layoutWorld(t)
+	ctx := context.Background()
+	cl, err := c.svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(key.Account, key.ID, false)
+	send := func(f url.Values) (int, string) {
+		req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		return w.Code, w.Body.String()
+	}
+	f := url.Values{"csrf": {s.csrf}, "op": {"create-group"}, "step": {"preview"}, "name": {"once"}, "vpc": {"vpc-layout00000000001"}, "type": {"normal"}}
+	code, body := send(f)
+	m := regexp.MustCompile(`name="seen" value="([^"]+)"`).FindStringSubmatch(body)
+	if code != http.StatusOK || m == nil {
+		t.Fatalf("preview: %d, mark %v", code, m)
+	}
+	f.Set("step", "apply")
+	f.Set("seen", m[1])
+	for i, want := range []int{http.StatusSeeOther, http.StatusConflict} {
+		if code, body := send(f); code != want || want == http.StatusConflict && !strings.Contains(body, `id="changed"`) {
+			t.Fatalf("send %d: %d, want %d", i+1, code, want)
+		}
+	}
+	l, err := c.svc.DescribeSecurityGroups(ctx, service.DescribeGroupsInput{Caller: cl, Name: "once", Page: service.Page{Size: 10}})
+	if err != nil || l.Total != 1 {
+		t.Fatalf("%d groups named once (%v), want 1", l.Total, err)
 	}
 }
