@@ -3,11 +3,13 @@ package console
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // resultCache keeps the whole-cloud analyses (the audit, the reachability
@@ -65,6 +67,11 @@ func (c *Console) audit(ctx context.Context, cl service.Caller) (analyze.Audit, 
 type refresh struct {
 	rev, want int64
 	done      chan struct{}
+	// err is the last computation's error, read once done is closed: one
+	// the request is at fault for (a filter the analysis refuses) is its
+	// answer; dropped, the page said "being computed" and reloaded itself
+	// for ever.
+	err error
 }
 
 type cacheEntry struct {
@@ -144,21 +151,33 @@ func cached[T any](c *Console, ctx context.Context, key string, budget time.Dura
 		return e.val.(T), true, nil
 	}
 	if budget >= 0 {
-		done := rc.refreshLocked(ctx, key, rev, func(ctx context.Context) (any, error) { return compute(ctx) })
+		r := rc.refreshLocked(ctx, key, rev, func(ctx context.Context) (any, error) { return compute(ctx) })
 		rc.mu.Unlock()
 		if budget > 0 {
 			t := time.NewTimer(budget)
 			select {
-			case <-done:
+			case <-r.done:
 			case <-t.C:
 			case <-ctx.Done():
 			}
 			t.Stop()
 			rc.mu.Lock()
 			now, got := rc.m[key]
+			var failed *ecserr.Error
+			select {
+			case <-r.done:
+				// Not a throttled analysis: that one is computed again.
+				if errors.As(r.err, &failed) && strings.HasPrefix(failed.Code, "Throttling") {
+					failed = nil
+				}
+			default:
+			}
 			rc.mu.Unlock()
 			if got && now.rev >= rev {
 				return now.val.(T), true, nil
+			}
+			if failed != nil {
+				return val, false, failed
 			}
 		}
 		if !ok {
@@ -206,12 +225,12 @@ func (c *Console) graphOf(ctx context.Context, cl service.Caller, protocol, port
 }
 
 // refreshLocked computes key's answer at rev in the background, unless that
-// is under way already, and returns what is closed when it ends. rc.mu is
-// held.
-func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) <-chan struct{} {
+// is under way already, and returns it (its done is closed when it ends).
+// rc.mu is held.
+func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64, compute func(context.Context) (any, error)) *refresh {
 	if r, ok := rc.inflight[key]; ok {
 		r.want = max(r.want, rev)
-		return r.done
+		return r
 	}
 	r := &refresh{rev: rev, want: rev, done: make(chan struct{})}
 	rc.inflight[key] = r
@@ -219,16 +238,20 @@ func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64,
 	go func() {
 		for {
 			bctx, cancel := context.WithTimeout(analyze.Ahead(bg), backgroundTimeout)
+			var err error
 			select {
 			case rc.ahead <- struct{}{}:
-				if v, err := compute(bctx); err == nil {
+				var v any
+				if v, err = compute(bctx); err == nil {
 					rc.put(key, r.rev, v)
 				}
 				<-rc.ahead
 			case <-bctx.Done():
+				err = bctx.Err()
 			}
 			cancel()
 			rc.mu.Lock()
+			r.err = err
 			if r.want > r.rev { // a later revision was asked for meanwhile
 				r.rev = r.want
 				rc.mu.Unlock()
@@ -240,7 +263,7 @@ func (rc *resultCache) refreshLocked(ctx context.Context, key string, rev int64,
 			return
 		}
 	}()
-	return r.done
+	return r
 }
 
 // prefetch starts computing, in the background, the audit and the

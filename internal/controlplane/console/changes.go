@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,25 @@ func rowsOf(f url.Values) []ruleRowInput {
 		out = append(out, r)
 	}
 	return out
+}
+
+// portsForm is what the Ports field takes: a port, a range (from-to, or
+// ECS's from/to), -1 (all, for a protocol without ports) or a port range
+// list's ID.
+var portsForm = regexp.MustCompile(`^([0-9]+([-/][0-9]+)?|-1|prl-[0-9a-z]+)$`)
+
+// check refuses a row whose Ports field the form does not take, in the
+// form's words: turned into ECS's from/to, "22,80" was refused as the
+// PortRange "22,80/22,80" the user never typed, and a TCP or UDP row
+// without ports as "-1/-1".
+func (r ruleRowInput) check() error {
+	switch {
+	case r.Ports == "" && slices.Contains([]string{"tcp", "udp"}, strings.ToLower(r.Protocol)):
+		return ecserr.BadRequest("InvalidParam.PortRange", "Row %d: give the %s ports: a port (22), a range (8000-8080; 1-65535 for all) or a port range list (prl-…).", r.N, strings.ToUpper(r.Protocol))
+	case r.Ports != "" && !portsForm.MatchString(r.Ports):
+		return ecserr.BadRequest("InvalidParam.PortRange", "Row %d: Ports %q is not a port (22), a range (8000-8080) or a port range list (prl-…). For several ports, give each range a row of its own, or use a port range list.", r.N, r.Ports)
+	}
+	return nil
 }
 
 // input turns a row into the fields ECS takes: ports as from/to, the peer
@@ -325,6 +345,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 	case "modify-group":
 		name, desc := f.Get("name"), f.Get("description")
 		in := service.ModifyGroupInput{Caller: cl, SecurityGroupID: group, Name: &name, Description: &desc}
+		// The form sends both fields; one left empty as the group has it
+		// (no description, no name) is not sent, as the API's clients do
+		// not send it: the empty one was refused as malformed, and a group
+		// without a description could not be renamed here. One emptied is
+		// sent, and refused: the API cannot clear it.
+		cur, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: cl, SecurityGroupID: group, Page: service.Page{Size: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if name == "" && cur.Group.Name == "" {
+			in.Name = nil
+		}
+		if desc == "" && cur.Group.Description == "" {
+			in.Description = nil
+		}
 		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
 			Action: "ModifySecurityGroupAttribute", Params: params("SecurityGroupId", group, "SecurityGroupName", name, "Description", desc),
 			Run: func(ctx context.Context, svc *service.Service) error {
@@ -379,6 +414,9 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			}
 		} else {
 			for _, r := range rowsOf(f) {
+				if err := r.check(); err != nil {
+					return nil, err
+				}
 				inputs = append(inputs, r.input(dir))
 				where = append(where, fmt.Sprintf("row %d", r.N))
 			}
@@ -398,6 +436,18 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if op == "edit-rule" {
 			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
 			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
+			// The form shows the whole rule, so a description cleared in it
+			// reads as removed; ModifySecurityGroupRule keeps a rule's
+			// description when none is given, and the apply said done.
+			if in.Changes.Description == "" {
+				if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
+					for _, r := range attr.Rules {
+						if r.ID == in.RuleID && r.Description != "" {
+							pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
+						}
+					}
+				}
+			}
 			pc.Action, pc.Params = egress(dir, "ModifySecurityGroupRule", "ModifySecurityGroupEgressRule"), params("SecurityGroupId", group, "SecurityGroupRuleId", in.RuleID)
 			permissionParams(pc.Params, 0, inputs[0])
 			pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.ModifyRule(ctx, in) }
@@ -550,7 +600,7 @@ func (c *Console) change(p *page) {
 	f := p.r.PostForm
 	hidden := url.Values{}
 	for k, v := range f {
-		if k != "csrf" && k != "step" {
+		if k != "csrf" && k != "step" && k != "seen" {
 			hidden[k] = v
 		}
 	}
@@ -572,7 +622,27 @@ func (c *Console) change(p *page) {
 	data["Change"] = pc
 	data["Back"] = pc.Back
 	ctx := p.ctx()
-	if f.Get("step") == "apply" {
+	// The state the preview showed the change on, marked before its plan
+	// (a write meanwhile makes the apply ask again, never the reverse).
+	seen, err := c.svc.StateMark(ctx, p.caller)
+	if err != nil {
+		e := c.asECS(err)
+		data["Err"] = e
+		c.render(p.w, e.Status, "preview", data)
+		return
+	}
+	data["Seen"] = seen
+	status := http.StatusOK
+	if f.Get("step") == "apply" && f.Has("seen") && f.Get("seen") != seen {
+		// The account's resources changed since the preview (the API,
+		// another session, or this very change applied already, then the
+		// back button or a second send): the apply would not do what the
+		// preview showed. It is previewed again, on the state as it is.
+		// (Every preview's form carries the mark; a form without one was
+		// not previewed, and is applied as the API would.)
+		status = http.StatusConflict
+		data["Changed"] = true
+	} else if f.Get("step") == "apply" {
 		start := time.Now()
 		err := pc.Run(ctx, c.svc)
 		c.observe(p, pc, start, err)
@@ -630,7 +700,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
-	c.render(p.w, http.StatusOK, "preview", data)
+	c.render(p.w, status, "preview", data)
 }
 
 // observe reports an applied change as the API call it makes, so that
@@ -805,6 +875,27 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 		rule = f.Get("rule")
 	}
 	e := c.asECS(err)
+	if op == "add-rules" {
+		e = rowNamed(e, rowsOf(f))
+	}
 	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
+}
+
+// rowNamed names the form's row an API error names by its place in the
+// call ("Permissions.2: …"): the rows left blank are not sent, so the
+// second rule sent may be row 4, which the user reads.
+func rowNamed(e *ecserr.Error, rows []ruleRowInput) *ecserr.Error {
+	rest, ok := strings.CutPrefix(e.Message, "Permissions.")
+	if !ok {
+		return e
+	}
+	k, rest, ok := strings.Cut(rest, ":")
+	n, err := strconv.Atoi(k)
+	if !ok || err != nil || n < 1 || n > len(rows) {
+		return e
+	}
+	named := *e
+	named.Message = fmt.Sprintf("Row %d:%s", rows[n-1].N, rest)
+	return &named
 }

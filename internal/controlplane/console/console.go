@@ -229,6 +229,8 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 			q := url.Values{}
 			if r.Method == http.MethodGet && r.URL.Path != Prefix {
 				q.Set("next", r.URL.RequestURI())
+			} else if next := formPage(r); next != "" {
+				q.Set("next", next)
 			}
 			if _, err := r.Cookie(cookieName); err == nil {
 				q.Set("why", "expired") // it had a session, which ended
@@ -418,4 +420,17 @@ func (c *Console) goRegion(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	http.Redirect(w, r, Prefix+"r/"+url.PathEscape(region)+"/"+section, http.StatusSeeOther)
+}
+
+// formPage is the console page a form was sent from (its Referer, sent
+// for this origin only), when it is one that can be opened again: a form
+// sent after its session ended (an hour idle) leads, once signed in, back
+// to where it was sent from, not to the first page. A preview's Apply
+// leads back to nowhere: its page was the answer to a form.
+func formPage(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || strings.HasSuffix(ref.Path, "/change") || ref.Path == Prefix {
+		return ""
+	}
+	return safeNext(ref.RequestURI())
 }

@@ -80,6 +80,9 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 			in[s.Group.ID] = s.Group
 		}
 	}
+	if focus != "" && in[focus] == nil {
+		return mapData{}, ecserr.New(http.StatusNotFound, "InvalidSecurityGroupId.NotFound", "The security group %q is not one of this network's: pick one in the Group list.", focus)
+	}
 	out := mapData{Nodes: []mapNode{}, Edges: []mapEdge{}, Stale: !fresh}
 	var edges []*reach.Edge // pointers: a big graph has thousands of edges, each with its port lists
 	for i := range g.Graph.Edges {
@@ -167,6 +170,12 @@ func (c *Console) mapPage(p *page) {
 	if errors.Is(err, errComputing) {
 		data["Computing"], data["Map"] = true, mapData{}
 		c.render(p.w, http.StatusOK, "map", c.base(p, "Reachability map", data))
+		return
+	}
+	if e, ok := errors.AsType[*ecserr.Error](err); ok {
+		// A filter refused: said above the map, the filter as typed.
+		data["Err"], data["Map"] = e, mapData{}
+		c.render(p.w, e.Status, "map", c.base(p, "Reachability map", data))
 		return
 	}
 	if err != nil {

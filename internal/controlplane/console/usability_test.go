@@ -224,7 +224,7 @@ func TestMapEdgesNamed(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	_, table, _ := strings.Cut(body, `id="edges"`)
-	for _, want := range []string{"db-prod <code>sg-layout00000000db01</code>", "app-prod <code>sg-layout0000000app01</code>"} {
+	for _, want := range []string{`<span class="name" title="db-prod">db-prod</span> <code>sg-layout00000000db01</code>`, `<span class="name" title="app-prod">app-prod</span> <code>sg-layout0000000app01</code>`} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the edges table does not name %q:\n%.2000s", want, table)
 		}

@@ -8,7 +8,10 @@
   var data = JSON.parse(src.textContent);
   var elements = [];
   data.nodes.forEach(function (n) {
-    var label = n.kind === "internet" ? "Internet" : n.kind === "memberless" ? n.label : n.label + " (" + n.members + ")";
+    // A long name (up to 128 characters) is cut short: the map was zoomed
+    // out to fit it, every label unreadable. The edges table names it whole.
+    var name = n.label.length > 32 ? n.label.slice(0, 31) + "\u2026" : n.label;
+    var label = n.kind === "internet" ? "Internet" : n.kind === "memberless" ? name : name + " (" + n.members + ")";
     elements.push({ group: "nodes", data: { id: n.id, label: label, kind: n.kind } });
   });
   data.edges.forEach(function (e) {

@@ -352,6 +352,31 @@ func (o ownedCloud) ownedAfter(c service.Caller, after *policy.Cloud) func(id st
 	}
 }
 
+// concernsAfter tells which findings of the cloud a change would leave
+// concern the caller: those of what it may see (owned, as ownedAfter
+// tells), and SGA-032, which judges the server's alerting, not a
+// resource, when the caller has resources then, as Audit keeps it: a
+// filter by resource alone dropped it, and every preview said the change
+// resolved it.
+func concernsAfter(owned func(id string) bool, after *policy.Cloud) func(f audit.Finding) bool {
+	return func(f audit.Finding) bool {
+		if f.Resource != audit.AlertingResource {
+			return owned(f.Resource)
+		}
+		for id := range after.Groups {
+			if owned(id) {
+				return true
+			}
+		}
+		for id := range after.Instances {
+			if owned(id) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // ReachInput selects what DescribeReachability shows. From and To are an
 // instance or group of the caller or reach.Internet; Protocol, Port and
 // IPVersion are text as requests give them; View is matrix (default),

@@ -209,9 +209,10 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 		}
 		all := audit.RunScoped(st.cloud, now.findings, next, o, r)
 		owned := own.ownedAfter(c, next)
+		concerns := concernsAfter(owned, next)
 		after = []audit.Finding{}
 		for _, f := range all {
-			if owned(f.Resource) {
+			if concerns(f) {
 				after = append(after, f)
 			}
 		}

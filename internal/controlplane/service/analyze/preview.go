@@ -39,9 +39,10 @@ func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Chang
 	if w := sh.workers(); o.Workers <= 0 || o.Workers > w {
 		o.Workers = w // the analysis's share of the CPU
 	}
+	concerns := concernsAfter(owned, after)
 	out := []audit.Finding{}
 	for _, f := range audit.Run(after, o) {
-		if owned(f.Resource) {
+		if concerns(f) {
 			out = append(out, f)
 		}
 	}
