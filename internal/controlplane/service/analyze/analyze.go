@@ -205,18 +205,24 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 }
 
 // outsideEnd refuses an address end that lies inside one of the caller's
-// VPCs: an outside address lies outside every VPC (FORMAT.md), and the
-// caller's reachability leaves its blocks out of the internet, so a
-// verdict on it would contradict the reachability. Another account's
-// networks are the internet to the caller (as its reachability and plans
-// have them), and whether one covers an address is not the caller's to
-// learn.
-func outsideEnd(c service.Caller, vpcs []*model.VPC, param, v string) error {
+// VPCs, or is the public address of one of its instances: an outside
+// address lies outside every VPC and is no instance's (FORMAT.md, whose
+// files name the instance instead), and the caller's reachability leaves
+// its blocks out of the internet, so a verdict on it would contradict the
+// reachability. Another account's networks and addresses are the
+// internet to the caller (as its reachability and plans have them), and
+// whether one covers an address is not the caller's to learn.
+func outsideEnd(c service.Caller, cl *policy.Cloud, vpcs []*model.VPC, param, v string) error {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
 		return nil
 	}
 	a = a.Unmap()
+	for _, in := range cl.Instances {
+		if in.Owner == c.Account && in.PublicIP == a {
+			return ecserr.InvalidParameter(param, fmt.Sprintf("%s is the public address of %s; name the instance instead", a, in.ID))
+		}
+	}
 	for _, vpc := range vpcs {
 		if vpc.Owner == c.Account && (vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a)) {
 			return ecserr.InvalidParameter(param, fmt.Sprintf("%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID))
@@ -251,10 +257,10 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 		if err := endpointOf(c, cl, "To", in.To); err != nil {
 			return err
 		}
-		if err := outsideEnd(c, st.vpcs, "From", in.From); err != nil {
+		if err := outsideEnd(c, cl, st.vpcs, "From", in.From); err != nil {
 			return err
 		}
-		if err := outsideEnd(c, st.vpcs, "To", in.To); err != nil {
+		if err := outsideEnd(c, cl, st.vpcs, "To", in.To); err != nil {
 			return err
 		}
 		if ferr != nil {

@@ -186,3 +186,40 @@ func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyFlowRefusesOwnPublicAddress: an outside end that is the
+// public address of one of the caller's instances is refused, naming the
+// instance to give instead (scenario files refuse it too); another
+// account's public address is an address on the internet like any other.
+func TestVerifyFlowRefusesOwnPublicAddress(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	eip, err := n.svc.AllocateEipAddress(ctx, service.AllocateEipInput{Caller: n.c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.svc.AssociateEipAddress(ctx, service.EipInput{Caller: n.c, AllocationID: eip.AllocationId, InstanceID: n.web}); err != nil {
+		t.Fatal(err)
+	}
+	other := service.Caller{Account: "1000000000000002", Region: n.c.Region}
+	theirs, err := n.svc.AllocateEipAddress(ctx, service.AllocateEipInput{Caller: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		from, to string
+		field    string // "" accepted
+	}{
+		{eip.EipAddress, n.db, `"From"`},
+		{n.db, eip.EipAddress, `"To"`},
+		{theirs.EipAddress, n.db, ""},
+	} {
+		_, err := n.a.VerifyFlow(ctx, FlowInput{Caller: n.c, From: tt.from, To: tt.to, Protocol: "tcp", Port: "22"})
+		switch {
+		case tt.field == "" && err != nil:
+			t.Errorf("%s -> %s: %v", tt.from, tt.to, err)
+		case tt.field != "" && (!ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), n.web)):
+			t.Errorf("%s -> %s: %v, want InvalidParameter naming %s and %s", tt.from, tt.to, err, tt.field, n.web)
+		}
+	}
+}
