@@ -10,6 +10,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -69,16 +70,6 @@ func cidrInside(outer, inner netip.Prefix) bool {
 	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
 }
 
-// lastAddr is the highest address of a block (the broadcast address).
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
-}
-
 // addrStep returns a moved by n addresses (n >= 0).
 func addrStep(a netip.Addr, n int) netip.Addr {
 	for range n {
@@ -93,7 +84,7 @@ func Assignable(p netip.Prefix, a netip.Addr) bool {
 	return p.Contains(a) && p.Masked().Addr().Less(a) && a.Compare(lastAssignable(p)) <= 0
 }
 
-func lastAssignable(p netip.Prefix) netip.Addr { return lastAddr(p).Prev().Prev().Prev() }
+func lastAssignable(p netip.Prefix) netip.Addr { return iprange.LastAddr(p).Prev().Prev().Prev() }
 
 // allocateAddr returns the lowest assignable address of p not taken. It starts
 // at the fourth host address, leaving the low ones to clients that pin

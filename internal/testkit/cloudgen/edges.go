@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -66,7 +67,7 @@ func (c *Cloud) EdgeAddrs(pc *policy.Cloud, six bool) []netip.Addr {
 	for _, g := range pc.Groups {
 		for i := range g.Rules {
 			for _, p := range pc.PeerPrefixes(&g.Rules[i].Peer) {
-				first, last := p.Masked().Addr(), lastAddr(p)
+				first, last := p.Masked().Addr(), iprange.LastAddr(p)
 				add(first)
 				add(last)
 				add(first.Prev())
@@ -76,15 +77,6 @@ func (c *Cloud) EdgeAddrs(pc *policy.Cloud, six bool) []netip.Addr {
 	}
 	slices.SortFunc(out, netip.Addr.Compare)
 	return slices.Compact(out)
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().AsSlice()
-	for i := p.Bits(); i < len(b)*8; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
-	}
-	a, _ := netip.AddrFromSlice(b)
-	return a
 }
 
 // EdgeFlows draws n flows between the NICs and the outside addresses, of
