@@ -855,19 +855,43 @@ func (s *Service) localCounters(ctx context.Context, host string, in map[string]
 		return nil, err
 	}
 	sc := s.scopeNow(host, snap)
+	// The rule IDs of each local group named, read once per group: a
+	// report's keys are the host's to choose, so each costs a lookup.
+	rulesOf := map[string]map[string]bool{}
 	out := make(map[string]RuleCounter, len(in))
 	for k, v := range in {
 		gid, rid, _ := strings.Cut(k, "/")
-		if e, ok := sc.entry(recordKey{KindGroup, gid}); !ok || !e.local {
-			continue
+		ids, seen := rulesOf[gid]
+		if !seen {
+			ids = localRuleIDs(sc, snap, gid)
+			rulesOf[gid] = ids
 		}
-		if r := snap.Record(KindGroup, gid); r != nil {
-			if g, isG := r.Object.(*model.SecurityGroup); isG && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.ID == rid }) {
-				out[k] = v
-			}
+		if ids[rid] {
+			out[k] = v
 		}
 	}
 	return out, nil
+}
+
+// localRuleIDs are the rule IDs of gid when the host's scope enforces it,
+// else nil.
+func localRuleIDs(sc *hostScope, snap *view.Snapshot, gid string) map[string]bool {
+	if e, ok := sc.entry(recordKey{KindGroup, gid}); !ok || !e.local {
+		return nil
+	}
+	r := snap.Record(KindGroup, gid)
+	if r == nil {
+		return nil
+	}
+	g, isG := r.Object.(*model.SecurityGroup)
+	if !isG {
+		return nil
+	}
+	ids := make(map[string]bool, len(g.Rules))
+	for _, r := range g.Rules {
+		ids[r.ID] = true
+	}
+	return ids
 }
 
 // RuleCount is a rule with what it decided on every host, and how many
