@@ -312,6 +312,9 @@ type ownedCloud struct {
 	inside []netip.Prefix // the caller's VPCs' blocks: not the internet to it
 }
 
+// owns tells whether the caller owns a resource.
+func (o ownedCloud) owns(id string) bool { return o.owned[id] }
+
 func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
 	cl, vpcs, err := cloudAndVPCs(tx)
 	if err != nil {
@@ -358,29 +361,25 @@ func (o ownedCloud) ownedAfter(c service.Caller, after *policy.Cloud) func(id st
 	}
 }
 
-// concernsAfter tells which findings of the cloud a change would leave
-// concern the caller: those of what it may see (owned, as ownedAfter
-// tells), and SGA-032, which judges the server's alerting, not a
-// resource, when the caller has resources then, as Audit keeps it: a
-// filter by resource alone dropped it, and every preview said the change
-// resolved it.
+// concerns tells whether a finding is the caller's: one of a resource it
+// owns, or SGA-032, which judges the server's alerting, not a resource,
+// when the caller has resources (a filter by resource alone dropped it,
+// and every preview said a change resolved it).
+func concerns(f audit.Finding, owns func(id string) bool, hasResources bool) bool {
+	return owns(f.Resource) || f.Resource == audit.AlertingResource && hasResources
+}
+
+// concernsAfter is concerns for the findings of the cloud a change would
+// leave, owned as ownedAfter tells.
 func concernsAfter(owned func(id string) bool, after *policy.Cloud) func(f audit.Finding) bool {
-	return func(f audit.Finding) bool {
-		if f.Resource != audit.AlertingResource {
-			return owned(f.Resource)
-		}
-		for id := range after.Groups {
-			if owned(id) {
-				return true
-			}
-		}
-		for id := range after.Instances {
-			if owned(id) {
-				return true
-			}
-		}
-		return false
+	has := false
+	for id := range after.Groups {
+		has = has || owned(id)
 	}
+	for id := range after.Instances {
+		has = has || owned(id)
+	}
+	return func(f audit.Finding) bool { return concerns(f, owned, has) }
 }
 
 // ReachInput selects what DescribeReachability shows. From and To are an
@@ -754,14 +753,12 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 			ownVPC[v.ID] = true
 		}
 		for _, f := range audit.Run(own.Cloud, o) {
-			// SGA-032 judges the server's alerting, not a resource: it
-			// concerns every caller with resources (Internet is always owned).
-			// SGA-033 judges a VPC.
-			if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 || f.Check == "SGA-033" && ownVPC[f.Resource] {
+			// Internet is always owned; SGA-033 judges a VPC.
+			if concerns(f, own.owns, len(own.owned) > 1) || f.Check == "SGA-033" && ownVPC[f.Resource] {
 				out.Findings = append(out.Findings, f)
 			}
 		}
-		out.Findings = redacted(out.Findings, own.Cloud, func(id string) bool { return own.owned[id] })
+		out.Findings = redacted(out.Findings, own.Cloud, own.owns)
 		if w, ok := audit.Worst(out.Findings); ok {
 			out.Worst = w.String()
 		}

@@ -119,7 +119,7 @@ func (a *Service) withFlowFindings(ctx context.Context, c service.Caller, own ow
 		if len(add) == 0 {
 			return out, nil
 		}
-		add = redacted(add, own.Cloud, func(id string) bool { return own.owned[id] })
+		add = redacted(add, own.Cloud, own.owns)
 		out.Findings = append(slices.Clone(out.Findings), add...)
 		// In audit.Run's order, as Audit gives them.
 		slices.SortStableFunc(out.Findings, func(a, b audit.Finding) int {
@@ -152,13 +152,11 @@ func (b *AuditBase) at(st liveState, o audit.Options) *AuditBase {
 func callerAudit(all []audit.Finding, own ownedCloud) Audit {
 	out := Audit{Findings: []audit.Finding{}}
 	for _, f := range all {
-		// SGA-032 judges the server's alerting, not a resource: it
-		// concerns every caller with resources (Internet is always owned).
-		if own.owned[f.Resource] || f.Resource == audit.AlertingResource && len(own.owned) > 1 {
+		if concerns(f, own.owns, len(own.owned) > 1) { // Internet is always owned
 			out.Findings = append(out.Findings, f)
 		}
 	}
-	out.Findings = redacted(out.Findings, own.Cloud, func(id string) bool { return own.owned[id] })
+	out.Findings = redacted(out.Findings, own.Cloud, own.owns)
 	if w, ok := audit.Worst(out.Findings); ok {
 		out.Worst = w.String()
 	}
