@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -157,21 +156,15 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 	case merged:
 		return s.describeFlowRecordsMerged(ctx, req, in)
 	case local:
-		before, ok := flowCursor(p.Get("NextToken"))
-		if !ok {
-			return nil, badFlowToken(p.Get("NextToken"))
-		}
-		part, err := s.DescribeFlowRecordsPart(ctx, in, before, in.Page.Size)
+		part, err := s.DescribeFlowRecordsPart(ctx, in, p.Get("NextToken"), in.Page.Size)
 		if err != nil {
 			return nil, err
 		}
 		out := &describeFlowRecordsResponse{TotalCount: part.Total, PalisadeServerId: self}
 		out.FlowRecords.FlowRecord = append([]FlowRecord{}, part.Items...)
-		for _, q := range part.Pos {
-			out.PalisadeCursors = append(out.PalisadeCursors, strconv.FormatUint(q, 10))
-		}
+		out.PalisadeCursors = part.Cursors
 		if part.More {
-			out.NextToken = out.PalisadeCursors[len(out.PalisadeCursors)-1]
+			out.NextToken = part.Cursors[len(part.Cursors)-1]
 		}
 		return out, nil
 	}
@@ -184,20 +177,6 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 	return out, nil
 }
 
-// flowCursor reads a server's own position in its records ("": the
-// newest).
-func flowCursor(s string) (uint64, bool) {
-	if s == "" {
-		return 0, true
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	return n, err == nil && n > 0
-}
-
-func badFlowToken(t string) error {
-	return ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %q is not one this server returned.", t)
-}
-
 // describeFlowRecordsMerged answers with the records of every live server
 // of the installation: this one's from its store, the others' asked for
 // as the caller (each filters them as for the caller's own call), merged
@@ -208,21 +187,17 @@ func (s *Service) describeFlowRecordsMerged(ctx context.Context, req *rpc.Reques
 	f := s.Peers
 	tok, ok := peers.DecodeToken(req.Params.Get("NextToken"))
 	if !ok {
-		return nil, badFlowToken(req.Params.Get("NextToken"))
+		return nil, service.BadFlowToken(req.Params.Get("NextToken"))
 	}
 	out := &describeFlowRecordsResponse{}
-	before, ok := flowCursor(tok[f.Self].After)
-	if !ok {
-		return nil, badFlowToken(req.Params.Get("NextToken"))
-	}
-	mine, err := s.DescribeFlowRecordsPart(ctx, in, before, in.Page.Size)
+	mine, err := s.DescribeFlowRecordsPart(ctx, in, tok[f.Self].After, in.Page.Size)
 	if err != nil {
+		if ecserr.Is(err, "InvalidNextToken.Malformed") {
+			err = service.BadFlowToken(req.Params.Get("NextToken")) // the token given, not this server's part of it
+		}
 		return nil, err
 	}
-	parts := []peers.Part[FlowRecord]{{Server: f.Self, Items: mine.Items, More: mine.More, Total: mine.Total}}
-	for _, q := range mine.Pos {
-		parts[0].Cursors = append(parts[0].Cursors, strconv.FormatUint(q, 10))
-	}
+	parts := []peers.Part[FlowRecord]{{Server: f.Self, Items: mine.Items, More: mine.More, Total: mine.Total, Cursors: mine.Cursors}}
 	theirs, named, missing, err := peers.Gather(ctx, f, req, tok, true, func(a peers.Answer) (peers.Part[FlowRecord], error) { return remoteFlowPart(a, in.Page.Size) })
 	if err != nil {
 		return nil, err
@@ -254,7 +229,7 @@ func remoteFlowPart(a peers.Answer, max int) (peers.Part[FlowRecord], error) {
 		return p, errors.New("an answer without a position for each record")
 	}
 	for _, c := range r.PalisadeCursors {
-		if _, ok := flowCursor(c); !ok || c == "" {
+		if !service.FlowCursorText(c) {
 			return p, errors.New("an answer with a bad position")
 		}
 	}

@@ -16,6 +16,8 @@ package flowstore
 import (
 	"bufio"
 	"bytes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,6 +201,8 @@ type Store struct {
 	created time.Time
 	// fresh: this Open began the store (no creation marker was there).
 	fresh bool
+	// sealer seals the positions handed to tenants (Cursor).
+	sealer cipher.AEAD
 
 	stop chan struct{}
 	done chan struct{}
@@ -219,7 +223,9 @@ func Open(o Options) (*Store, error) {
 	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount,
 		countDrop: map[string]int64{}, created: o.Now()}
 	if o.Dir == "" {
-		return s, nil
+		key := make([]byte, cursorKeyLen)
+		rand.Read(key)
+		return s, s.setCursorKey(key)
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("flow records: %w", err)
@@ -234,6 +240,9 @@ func Open(o Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.loadComplete(); err != nil {
+		return nil, err
+	}
+	if err := s.loadCursorKey(); err != nil {
 		return nil, err
 	}
 	s.Prune(o.Now())

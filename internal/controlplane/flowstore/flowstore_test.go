@@ -316,3 +316,44 @@ func TestNumberingOutlivesRetention(t *testing.T) {
 		t.Errorf("after a last restart: %v", got)
 	}
 }
+
+// TestCursorOutlivesRestart: a position handed out before a restart reads
+// after it (the key is kept beside the records); one of another store, or
+// after the key file was damaged, does not.
+func TestCursorOutlivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := Open(Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := open()
+	c := a.Cursor("acct", 42)
+	a.Close()
+	for _, tc := range []struct {
+		name    string
+		store   func() *Store
+		account string
+		want    bool
+	}{
+		{"after a restart", open, "acct", true},
+		{"another account", open, "other", false},
+		{"another store", Memory, "acct", false},
+		{"a damaged key", func() *Store {
+			if err := os.WriteFile(filepath.Join(dir, cursorKeyName), []byte("short"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return open()
+		}, "acct", false},
+	} {
+		s := tc.store()
+		seq, ok := s.ParseCursor(tc.account, c)
+		if ok != tc.want || ok && seq != 42 {
+			t.Errorf("%s: ParseCursor = %d, %v; want ok %v", tc.name, seq, ok, tc.want)
+		}
+		s.Close()
+	}
+}

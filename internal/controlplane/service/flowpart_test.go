@@ -2,6 +2,8 @@ package service
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -29,12 +31,12 @@ func TestDescribeFlowRecordsPart(t *testing.T) {
 		}
 		add(1, 2, 3, 4, 5)
 		var got []int
-		below := uint64(0)
+		after := ""
 		for page := 0; ; page++ {
-			part, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c}, below, size)
+			part, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c}, after, size)
 			wantCode(t, err, "")
-			if len(part.Items) > size || len(part.Pos) != len(part.Items) {
-				t.Fatalf("size %d page %d: %d items, %d positions", size, page, len(part.Items), len(part.Pos))
+			if len(part.Items) > size || len(part.Cursors) != len(part.Items) {
+				t.Fatalf("size %d page %d: %d items, %d positions", size, page, len(part.Items), len(part.Cursors))
 			}
 			for _, r := range part.Items {
 				got = append(got, r.SrcPort)
@@ -45,17 +47,69 @@ func TestDescribeFlowRecordsPart(t *testing.T) {
 			if !part.More {
 				break
 			}
-			below = part.Pos[len(part.Pos)-1]
+			after = part.Cursors[len(part.Cursors)-1]
 		}
 		want := []int{5, 4, 3, 2, 1}
 		if !slices.Equal(got, want) {
 			t.Errorf("size %d: pages list ports %v, want %v", size, got, want)
 		}
 		// The port filter, from the newest.
-		part, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c, Port: 6}, 0, size)
+		part, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c, Port: 6}, "", size)
 		wantCode(t, err, "")
 		if len(part.Items) != 1 || part.Items[0].SrcPort != 6 || part.Total != 1 || part.More {
 			t.Errorf("size %d, port 6: %+v", size, part)
+		}
+	}
+}
+
+// TestFlowRecordPositionsSealed: a position handed to a tenant tells it
+// nothing of other tenants' records (the store numbers every account's
+// records in one sequence) and is refused when made up, changed, or
+// handed to another account.
+func TestFlowRecordPositionsSealed(t *testing.T) {
+	e := newEnv(t)
+	now := e.s.Now().Unix()
+	const stranger = "1000000000000009"
+	var recs []FlowRecord
+	for i, account := range []string{e.c.Account, stranger, stranger, stranger, e.c.Account} {
+		recs = append(recs, FlowRecord{AccountId: account, RegionId: e.c.Region, EniId: "eni-x", SrcAddr: "10.0.0.1", SrcPort: 1000 + i,
+			DstAddr: "10.0.0.2", DstPort: 22, Protocol: 6, Direction: "in", Start: now, End: now, Action: "ACCEPT", LogStatus: "OK", Reason: "rule"})
+	}
+	if err := e.s.FlowRecords().Append(recs, e.s.Now()); err != nil {
+		t.Fatal(err)
+	}
+	part, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c}, "", 1)
+	wantCode(t, err, "")
+	if len(part.Cursors) != 1 || !part.More {
+		t.Fatalf("first page: %+v", part)
+	}
+	c := part.Cursors[0]
+	if _, err := strconv.ParseUint(c, 10, 64); err == nil || !FlowCursorText(c) {
+		t.Errorf("position %q: want sealed text", c)
+	}
+	next, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c}, c, 1)
+	wantCode(t, err, "")
+	if len(next.Items) != 1 || next.Items[0].SrcPort != 1000 {
+		t.Errorf("after the first page: %+v", next.Items)
+	}
+	other := e.c
+	other.Account = stranger
+	flipped := []byte(c)
+	flipped[len(flipped)/2] ^= 1
+	for _, tc := range []struct {
+		name   string
+		caller Caller
+		after  string
+	}{
+		{"a number", e.c, "5"},
+		{"another account's", other, c},
+		{"changed", e.c, string(flipped)},
+		{"too long", e.c, c + c},
+	} {
+		_, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: tc.caller}, tc.after, 1)
+		wantCode(t, err, "InvalidNextToken.Malformed")
+		if strings.Contains(err.Error(), stranger) {
+			t.Errorf("%s: the error names the other account: %v", tc.name, err)
 		}
 	}
 }

@@ -248,37 +248,61 @@ func (s *Service) DescribeFlowRecords(ctx context.Context, in FlowRecordFilter) 
 
 // FlowRecordPart is one page of this server's records for a merged
 // listing of every server's (package peers), with each record's position:
-// its sequence number in this server's store plus one, which stays valid
-// while records are appended (an offset would not).
+// where the next page continues after it, which stays valid while records
+// are appended (an offset would not). A position is sealed for the caller
+// (flowstore.Cursor): its sequence number in this server's store counts
+// every tenant's records.
 type FlowRecordPart struct {
-	Items []FlowRecord
-	Pos   []uint64 // Pos[i] is Items[i]'s; the next page starts below the last
-	More  bool
-	Total int // matches on all pages
+	Items   []FlowRecord
+	Cursors []string // Cursors[i] continues after Items[i]
+	More    bool
+	Total   int // matches on all pages
 }
 
 // DescribeFlowRecordsPart returns up to max of the caller's records that
-// in selects, newest first, among those at positions below below (0: from
-// the newest).
-func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilter, below uint64, max int) (FlowRecordPart, error) {
+// in selects, newest first, after the position after ("": from the
+// newest), one this server handed to the caller.
+func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilter, after string, max int) (FlowRecordPart, error) {
+	fs := s.flowStore()
+	var below uint64 // records whose sequence number is below this one
+	if after != "" {
+		var ok bool
+		if below, ok = fs.ParseCursor(in.Caller.Account, after); !ok {
+			return FlowRecordPart{}, BadFlowToken(after)
+		}
+	}
 	recs, seqs, err := s.flowMatches(in)
 	if err != nil {
 		return FlowRecordPart{}, err
 	}
 	out := FlowRecordPart{Total: len(recs)}
 	i := 0
-	if below > 0 { // newest first: seqs descend; seq+1 < below
-		i, _ = slices.BinarySearchFunc(seqs, below-1, func(a, b uint64) int { return cmp.Compare(b, a) })
-		for i < len(seqs) && seqs[i] >= below-1 {
+	if after != "" { // newest first: seqs descend
+		i, _ = slices.BinarySearchFunc(seqs, below, func(a, b uint64) int { return cmp.Compare(b, a) })
+		for i < len(seqs) && seqs[i] >= below {
 			i++
 		}
 	}
 	end := min(i+max, len(recs))
 	out.Items, out.More = recs[i:end], end < len(recs)
 	for _, q := range seqs[i:end] {
-		out.Pos = append(out.Pos, q+1)
+		out.Cursors = append(out.Cursors, fs.Cursor(in.Caller.Account, q))
 	}
 	return out, nil
+}
+
+// FlowCursorText reports whether c is text a position can be (another
+// server's answer is checked before its positions go into a token).
+func FlowCursorText(c string) bool {
+	return c != "" && len(c) <= 64 && strings.IndexFunc(c, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) < 0
+}
+
+// BadFlowToken is the error of a flow-record NextToken this server did
+// not hand to the caller.
+func BadFlowToken(t string) error {
+	return ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %.80q is not one this server returned to you; page again from the first page (no NextToken).", t)
 }
 
 // flowMatches are the caller's records that in selects, newest first,

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -364,6 +365,27 @@ func TestMergedQueries(t *testing.T) {
 			}
 			if p, _, total := other.flowPorts(t, 50); len(p) != 0 || total != 0 {
 				t.Errorf("the other tenant lists flow records of ports %v (TotalCount %d)", p, total)
+			}
+			// A server's positions are sealed for the tenant: its own
+			// part's cursors are no record numbers (those count every
+			// tenant's records), and the first tenant's NextToken in the
+			// other's hands is refused.
+			var lp struct {
+				PalisadeCursors []string
+				NextToken       string
+			}
+			if code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"PalisadeLocalOnly": "true", "MaxResults": "1"}, &lp); code != "" || len(lp.PalisadeCursors) != 1 {
+				t.Fatalf("the third server's own part: %s, cursors %q", code, lp.PalisadeCursors)
+			}
+			if _, err := strconv.ParseUint(lp.PalisadeCursors[0], 10, 64); err == nil || lp.NextToken != "" {
+				t.Errorf("the third server's own part: cursor %q, NextToken %q; want a sealed cursor and no next page (one record)", lp.PalisadeCursors[0], lp.NextToken)
+			}
+			var fp1 flowPage
+			if code := third.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"MaxResults": "1"}, &fp1); code != "" || fp1.NextToken == "" {
+				t.Fatalf("PalisadeDescribeFlowRecords: %s, NextToken %q", code, fp1.NextToken)
+			}
+			if code := other.call(t, api.ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"NextToken": fp1.NextToken}, &flowPage{}); code != "InvalidNextToken.Malformed" {
+				t.Errorf("the first tenant's flow-record NextToken in the other's hands: %q, want InvalidNextToken.Malformed", code)
 			}
 			// A NextToken made up by the other tenant shows it nothing more.
 			var fp flowPage
