@@ -81,7 +81,7 @@ func eniOut(n *model.NetworkInterface) eniItem {
 	item := eniItem{NetworkInterfaceId: n.ID, NetworkInterfaceName: n.Name, Description: n.Description, Type: n.Type,
 		Status: n.Status, VpcId: n.VpcID, VSwitchId: n.VSwitchID, ZoneId: n.Zone, InstanceId: n.InstanceID, MacAddress: n.MAC,
 		PrivateIpAddress: n.PrivateIP.String(), CreationTime: timeText(n.Created), OwnerId: n.Owner,
-		ResourceGroupId: resourceGroupID(n.Owner), DeleteOnRelease: n.DeleteOnRelease || n.Type == model.ENIPrimary,
+		ResourceGroupId: n.ResourceGroupID, DeleteOnRelease: n.DeleteOnRelease || n.Type == model.ENIPrimary,
 		SecurityGroupIds: securityGroupIDSet{SecurityGroupId: append([]string{}, n.SecurityGroups...)}, Tags: tagsOut(n.Tags)}
 	if n.InstanceID != "" {
 		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}

@@ -194,7 +194,7 @@ func newGroupHead(g *model.SecurityGroup) *groupHead {
 	h := &groupHead{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created),
 		// Every group is in the account's one resource group, named or not at creation.
-		ResourceGroupId: resourceGroupID(g.Owner),
+		ResourceGroupId: g.ResourceGroupID,
 		tags:            tagsOut(g.Tags)}
 	b, err := appendJSONValue(nil, &securityGroupItem{groupHead: h, Tags: h.tags})
 	// Inside a JSON string a quote is escaped, so the counts' text is found

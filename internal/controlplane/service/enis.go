@@ -168,7 +168,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 		}
 		n := &model.NetworkInterface{ID: model.NewID("eni"), Region: c.Region, Owner: c.Account, Name: in.Name,
 			Description: in.Description, Type: model.ENISecondary, Status: model.ENIAvailable, Zone: w.Zone,
-			VpcID: w.VpcID, VSwitchID: w.ID, DeleteOnRelease: in.DeleteOnRelease, Tags: slices.Clone(in.Tags), Created: s.Now()}
+			VpcID: w.VpcID, VSwitchID: w.ID, DeleteOnRelease: in.DeleteOnRelease, ResourceGroupID: in.ResourceGroupID, Tags: slices.Clone(in.Tags), Created: s.Now()}
 		n.MAC = model.MACOf(n.ID)
 		all, err := list[model.NetworkInterface](tx, KindENI, c)
 		if err != nil {

@@ -437,6 +437,13 @@ func (s *Service) DescribeSecurityGroupAttribute(ctx context.Context, in GroupAt
 		return GroupAttribute{}, ecserr.BadRequest("InvalidParamter", "Direction must be ingress, egress or all.")
 	}
 	nic := strings.ToLower(in.NicType)
+	if nic == "<nil>" {
+		// Terraform's alicloud_security_group_rule without nic_type
+		// reads its rule back with the NicType of its ID, "<nil>" (Go's
+		// %v of an absent value): ECS reads that as no NicType, and the
+		// provider otherwise waits 10 minutes for a rule it never finds.
+		nic = ""
+	}
 	if nic != "" && nic != "intranet" && nic != "internet" {
 		return GroupAttribute{}, ecserr.BadRequest("InvalidNicType.ValueNotSupported", "NicType must be intranet or internet.")
 	}

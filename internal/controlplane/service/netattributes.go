@@ -182,7 +182,29 @@ func (s *Service) JoinResourceGroup(ctx context.Context, in ResourceGroupInput, 
 	if in.ResourceGroupID != ResourceGroupID(c.Account) {
 		return ecserr.New(http.StatusNotFound, "InvalidResourceGroup.NotFound", "Resource group %q does not exist: this account has one, %s, which holds all its resources.", model.Clip(in.ResourceGroupID), ResourceGroupID(c.Account))
 	}
-	return nil
+	// A group and a secondary ENI answer the resource group they were
+	// named in (the others always answer the account's one group).
+	switch typ {
+	case "securitygroup":
+		_, err = Update(s, ctx, c, "JoinResourceGroup", Idempotency{}, in, func(tx store.Tx) (struct{}, error) {
+			g, err := GetGroup(tx, c, in.ResourceID)
+			if err != nil || g.ResourceGroupID == in.ResourceGroupID {
+				return struct{}{}, err
+			}
+			g.ResourceGroupID = in.ResourceGroupID
+			return struct{}{}, PutGroup(tx, g)
+		})
+	case "eni":
+		_, err = Update(s, ctx, c, "JoinResourceGroup", Idempotency{}, in, func(tx store.Tx) (struct{}, error) {
+			n, err := get[model.NetworkInterface](tx, KindENI, c, in.ResourceID, "ResourceId", "eni", notFound)
+			if err != nil || n.ResourceGroupID == in.ResourceGroupID {
+				return struct{}{}, err
+			}
+			n.ResourceGroupID = in.ResourceGroupID
+			return struct{}{}, putENI(tx, n)
+		})
+	}
+	return err
 }
 
 func containsFold(list []string, s string) bool {

@@ -52,8 +52,11 @@ type NetworkInterface struct {
 	MAC             string       `json:"mac"`
 	SecurityGroups  []string     `json:"securityGroups"` // 1..5 IDs, in join order
 	DeleteOnRelease bool         `json:"deleteOnRelease,omitempty"`
-	Tags            []Tag        `json:"tags,omitempty"`
-	Created         time.Time    `json:"created"`
+	// ResourceGroupID is the resource group it was created in or moved to
+	// (JoinResourceGroup), "" when never named: see SecurityGroup's.
+	ResourceGroupID string    `json:"resourceGroupId,omitempty"`
+	Tags            []Tag     `json:"tags,omitempty"`
+	Created         time.Time `json:"created"`
 	// Placement: the host and interface that enforce this ENI's policy
 	// (set by agents, as for an instance's primary ENI).
 	Host      string `json:"host,omitempty"`

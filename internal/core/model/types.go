@@ -282,10 +282,14 @@ type SecurityGroup struct {
 	Type              GroupType `json:"type"`
 	VpcID             string    `json:"vpcId"` // empty: classic network
 	InnerAccessPolicy string    `json:"innerAccessPolicy"`
-	ResourceGroupID   string    `json:"resourceGroupId,omitempty"`
-	Tags              []Tag     `json:"tags,omitempty"`
-	Created           time.Time `json:"created"`
-	Rules             []Rule    `json:"rules"` // in creation order
+	// ResourceGroupID is the resource group it was created in or moved to
+	// (JoinResourceGroup), "" when never named: Terraform's
+	// alicloud_security_group reads it back into a resource_group_id
+	// that is not computed, so a group made without one must answer none.
+	ResourceGroupID string    `json:"resourceGroupId,omitempty"`
+	Tags            []Tag     `json:"tags,omitempty"`
+	Created         time.Time `json:"created"`
+	Rules           []Rule    `json:"rules"` // in creation order
 }
 
 // Classic reports whether the group is on the classic network.

@@ -82,6 +82,21 @@ func TestENILifecycle(t *testing.T) {
 		!slices.Equal(a.SecurityGroupIds.SecurityGroupId, []string{mgmt}) {
 		t.Fatalf("DescribeNetworkInterfaceAttribute %+v", a)
 	}
+	// Made without a resource group, it answers none (Terraform's
+	// alicloud_ecs_network_interface would replace it otherwise); once
+	// moved into the account's, that one.
+	va := vpc.CreateDescribeVpcAttributeRequest()
+	va.VpcId = v
+	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+	if a.ResourceGroupId != "" {
+		t.Errorf("ResourceGroupId %q before JoinResourceGroup, want none", a.ResourceGroupId)
+	}
+	join := ecs.CreateJoinResourceGroupRequest()
+	join.ResourceType, join.ResourceId, join.ResourceGroupId = "eni", id, rg
+	must(c.JoinResourceGroup(join))(t)
+	if got := eniAttr(t, c, id).ResourceGroupId; got != rg {
+		t.Errorf("ResourceGroupId %q after JoinResourceGroup, want %q", got, rg)
+	}
 
 	noErr(t, attachENI(c, id, inst))
 	if a := eniAttr(t, c, id); a.Status != "InUse" || a.InstanceId != inst || a.Attachment.InstanceId != inst || a.Attachment.DeviceIndex != 1 {

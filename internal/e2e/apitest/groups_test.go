@@ -129,17 +129,39 @@ func TestDescribeSecurityGroupsFiltersAndPaging(t *testing.T) {
 	all := []string{classic1, classic2, basicA, entA, basicB, entB, dupName}
 
 	// Every resource is in the account's one resource group, which the VPC
-	// API reports; a group created without ResourceGroupId is in it too.
+	// API reports; a group created without ResourceGroupId is in it too
+	// (the filter finds it), but answers none, as Terraform's
+	// alicloud_security_group needs (its resource_group_id is not
+	// computed). A group named in the group, on its create or by
+	// JoinResourceGroup, answers it.
 	va := vpc.CreateDescribeVpcAttributeRequest()
 	va.VpcId = vpcA
 	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+	inGroup := ecs.CreateCreateSecurityGroupRequest()
+	inGroup.VpcId, inGroup.ResourceGroupId = vpcA, rg
+	named := must(c.CreateSecurityGroup(inGroup))(t).SecurityGroupId
+	join := ecs.CreateJoinResourceGroupRequest()
+	join.ResourceType, join.ResourceId, join.ResourceGroupId = "securitygroup", basicB, rg
+	must(c.JoinResourceGroup(join))(t)
 	r := ecs.CreateDescribeSecurityGroupsRequest()
-	r.PageSize = "50"
+	r.PageSize, r.ResourceGroupId = "50", rg
+	listed := 0
 	for _, g := range must(c.DescribeSecurityGroups(r))(t).SecurityGroups.SecurityGroup {
-		if g.ResourceGroupId != rg {
-			t.Errorf("%s: ResourceGroupId %q, want the account's %q", g.SecurityGroupId, g.ResourceGroupId, rg)
+		listed++
+		want := ""
+		if g.SecurityGroupId == named || g.SecurityGroupId == basicB {
+			want = rg
+		}
+		if g.ResourceGroupId != want {
+			t.Errorf("%s: ResourceGroupId %q, want %q", g.SecurityGroupId, g.ResourceGroupId, want)
 		}
 	}
+	if listed != len(all)+1 {
+		t.Errorf("ResourceGroupId %s lists %d groups, want %d", rg, listed, len(all)+1)
+	}
+	del := ecs.CreateDeleteSecurityGroupRequest()
+	del.SecurityGroupId = named
+	must(c.DeleteSecurityGroup(del))(t)
 
 	for _, tc := range []struct {
 		name   string
