@@ -322,6 +322,11 @@ func (b *builder) diffInstances() error {
 		cur, ok := b.insts[in.ID]
 		if ok {
 			why := b.instanceMoved(in, cur)
+			if need := b.nicsOf(in); why == "" && cur.InstanceType != "" && model.ENIQuota(cur.InstanceType) < need {
+				// Refused now, not at the AttachNetworkInterface after
+				// the steps before it ran.
+				return &FileError{fmt.Sprintf("%s: instance %s is %s (%s), which takes %d network interfaces with its primary, and the file gives it %d secondary ones: delete the instance (DeleteInstance), and apply launches it again as a type that takes them", b.sc.File, in.ID, cur.ID, cur.InstanceType, model.ENIQuota(cur.InstanceType), need-1)}
+			}
 			if why == "" {
 				b.membership(in, cur, want)
 				b.diffTags("Ecs", "instance", in.ID, cur.ID, cur.Tags, in.Tags)
@@ -330,7 +335,7 @@ func (b *builder) diffInstances() error {
 			b.add(Step{Product: "Ecs", Action: "DeleteInstance", Resource: in.ID, Note: "replaced: " + why,
 				Params: map[string]string{"InstanceId": cur.ID, "Force": "true"}})
 		}
-		p := map[string]string{"ImageId": b.opt.Image, "InstanceType": b.opt.InstanceType, "Amount": "1",
+		p := map[string]string{"ImageId": b.opt.Image, "InstanceType": b.instanceType(in), "Amount": "1",
 			"PrivateIpAddress": in.PrivateIP.String(), "Tag.1.Key": Marker, "Tag.1.Value": in.ID}
 		for i, g := range want {
 			p[fmt.Sprintf("SecurityGroupIds.%d", i+1)] = g
@@ -351,6 +356,34 @@ func (b *builder) diffInstances() error {
 		b.add(Step{Product: "Ecs", Action: "RunInstances", Resource: in.ID, Params: p, creates: ref("i", in.ID), idField: "InstanceIdSets.InstanceIdSet"})
 	}
 	return nil
+}
+
+// nicsOf is how many network interfaces the file gives an instance, its
+// primary included.
+func (b *builder) nicsOf(in *model.Instance) int {
+	n := 1
+	for _, e := range b.sc.ENIs {
+		if e.InstanceID == in.ID {
+			n++
+		}
+	}
+	return n
+}
+
+// instanceType is the type a new instance is launched as: the chosen one,
+// unless the file gives the instance more secondary ENIs than that type
+// takes (ecs.g7.large takes one; FORMAT.md allows 14), then the known type
+// with the fewest ENIs that takes them, so that every AttachNetworkInterface
+// of the plan is one the API accepts.
+func (b *builder) instanceType(in *model.Instance) string {
+	need := b.nicsOf(in)
+	if model.ENIQuota(b.opt.InstanceType) >= need {
+		return b.opt.InstanceType
+	}
+	if t, ok := model.InstanceTypeForENIs(need); ok {
+		return t
+	}
+	return b.opt.InstanceType
 }
 
 // instanceMoved says what of an instance's network the API cannot change
