@@ -180,16 +180,62 @@ func (b *builder) plID(id string) string {
 	return ref("pl", id)
 }
 
+// vpcIPv6 is the IPv6 block apply gives a VPC of the file. CreateVpc takes
+// a /56 only, and the API gives NICs IPv6 addresses only from their VPC's
+// block, while the file may give a block of another length, or none beside
+// NICs with IPv6 addresses (FORMAT.md: an ipv6Address lies in its VPC's
+// ipv6CidrBlock when the VPC gives one). So it is the file's block when
+// that is a /56, else the /56 that holds the file's longer block or its
+// NICs' IPv6 addresses (for a shorter block without them, its first /56);
+// none for a VPC with neither. When no /56 holds them all, the file is
+// refused before any step (it failed at CreateVSwitch or RunInstances, the
+// steps before them applied).
+func (b *builder) vpcIPv6(v *model.VPC) (netip.Prefix, error) {
+	var addrs []netip.Addr
+	var owners []string
+	for _, in := range b.sc.Instances {
+		if in.VpcID == v.ID && in.IPv6.IsValid() {
+			addrs, owners = append(addrs, in.IPv6), append(owners, in.ID)
+		}
+	}
+	for _, n := range b.sc.ENIs {
+		if n.VpcID == v.ID && n.IPv6.IsValid() {
+			addrs, owners = append(addrs, n.IPv6), append(owners, n.ID)
+		}
+	}
+	var want netip.Prefix
+	switch {
+	case v.IPv6CIDR.IsValid() && v.IPv6CIDR.Bits() >= 56:
+		want = netip.PrefixFrom(v.IPv6CIDR.Addr(), 56).Masked()
+	case len(addrs) > 0:
+		want = netip.PrefixFrom(addrs[0], 56).Masked()
+	case v.IPv6CIDR.IsValid():
+		want = netip.PrefixFrom(v.IPv6CIDR.Addr(), 56).Masked()
+	default:
+		return netip.Prefix{}, nil
+	}
+	for i, a := range addrs {
+		if !want.Contains(a) {
+			return netip.Prefix{}, &FileError{fmt.Sprintf("%s: VPC %s: CreateVpc takes one IPv6 /56, from which the API gives NICs their IPv6 addresses, and no /56 holds both %s's %s and %s's %s: give the VPC's NICs IPv6 addresses of one /56, and the VPC that /56 as its ipv6CidrBlock", b.sc.File, v.ID, owners[0], addrs[0], owners[i], a)}
+		}
+	}
+	return want, nil
+}
+
 func (b *builder) diffVPCs() error {
 	for _, v := range b.sc.VPCs {
+		six, err := b.vpcIPv6(v)
+		if err != nil {
+			return err
+		}
 		cur, ok := b.vpcs[v.ID]
 		if !ok {
 			p := map[string]string{"CidrBlock": v.CIDR.String(), "Description": markerDesc(v.ID)}
 			if v.Name != "" {
 				p["VpcName"] = v.Name
 			}
-			if v.IPv6CIDR.IsValid() {
-				p["Ipv6CidrBlock"] = v.IPv6CIDR.String()
+			if six.IsValid() {
+				p["Ipv6CidrBlock"] = six.String()
 			}
 			addTagParams(p, 1, v.Tags)
 			b.add(Step{Product: "Vpc", Action: "CreateVpc", Resource: v.ID, Params: p, creates: ref("vpc", v.ID), idField: "VpcId"})
@@ -198,8 +244,12 @@ func (b *builder) diffVPCs() error {
 		if cur.CIDR != v.CIDR {
 			return &ConflictError{cur.ID, v.ID, "cidrBlock", cur.CIDR.String(), v.CIDR.String()}
 		}
-		if v.IPv6CIDR.IsValid() && cur.IPv6CIDR != v.IPv6CIDR {
-			return &ConflictError{cur.ID, v.ID, "ipv6CidrBlock", cur.IPv6CIDR.String(), v.IPv6CIDR.String()}
+		if six.IsValid() && cur.IPv6CIDR != six {
+			have := "none"
+			if cur.IPv6CIDR.IsValid() {
+				have = cur.IPv6CIDR.String()
+			}
+			return &ConflictError{cur.ID, v.ID, "ipv6CidrBlock", have, six.String()}
 		}
 		if v.Name != "" && v.Name != cur.Name {
 			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("%s (%s): vpcName is %q, the file says %q; apply does not rename VPCs", v.ID, cur.ID, cur.Name, v.Name))
