@@ -230,6 +230,12 @@ func (b *builder) diffVPCs() error {
 		}
 		cur, ok := b.vpcs[v.ID]
 		if !ok {
+			// A block the file takes and CreateVpc does not (outside the
+			// private ranges, or a mask past /28) is refused before any
+			// step, not at its CreateVpc after the VPCs before it.
+			if _, e := model.ParsePrivateCIDR(v.CIDR.String(), model.VPCMinBits, model.VPCMaxBits); e != nil {
+				return &FileError{fmt.Sprintf("%s: VPC %s: %s (%s): give it a block CreateVpc takes", b.sc.File, v.ID, e.Message, e.Code)}
+			}
 			p := map[string]string{"CidrBlock": v.CIDR.String(), "Description": markerDesc(v.ID)}
 			if v.Name != "" {
 				p["VpcName"] = v.Name

@@ -91,3 +91,37 @@ func TestBuildVPCIPv6Block(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildVPCBlockTheAPITakes: CreateVpc takes a block of the private
+// ranges with a mask from /8 to /28; a scenario file may give any IPv4
+// block (FORMAT.md), which check and lab play judge. apply stopped at that
+// VPC's CreateVpc, the VPCs before it made; it refuses the file first.
+func TestBuildVPCBlockTheAPITakes(t *testing.T) {
+	for _, tc := range []struct {
+		block   string
+		refused bool
+	}{
+		{"10.0.0.0/8", false},
+		{"192.168.7.0/28", false},
+		{"192.168.7.0/29", true},
+		{"100.64.0.0/16", true},
+		{"198.18.0.0/16", true},
+		{"172.32.0.0/16", true},
+	} {
+		t.Run(tc.block, func(t *testing.T) {
+			ip := netip.MustParsePrefix(tc.block).Addr().Next().Next()
+			src := "vpcs:\n  - {vpcId: vpc-ok, cidrBlock: 10.61.0.0/16}\n  - {vpcId: vpc-b, cidrBlock: " + tc.block + "}\n" +
+				"securityGroups:\n  - {securityGroupId: sg-b, vpcId: vpc-b}\n" +
+				"instances:\n  - {instanceId: i-b, vpcId: vpc-b, privateIpAddress: " + ip.String() + ", securityGroupIds: [sg-b]}\n"
+			sc, err := scenario.Parse("b.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Build(sc, emptyState(), Options{Region: "cn-hangzhou"})
+			var fe *FileError
+			if got := errors.As(err, &fe) && strings.Contains(err.Error(), "vpc-b"); got != tc.refused || !tc.refused && err != nil {
+				t.Errorf("Build: %v, want refused %v", err, tc.refused)
+			}
+		})
+	}
+}
