@@ -93,12 +93,31 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// checkFile refuses what apply cannot make: resources of another account.
+// checkFile refuses what apply cannot make: resources of another account,
+// and a group or instance with the most tags a file allows, whose marker
+// (a tag too) would be one past the API's limit: CreateSecurityGroup or
+// RunInstances refused it (NumberExceed.Tags) after the steps before it.
 func (b *builder) checkFile() error {
 	for _, g := range b.sc.Groups {
 		if g.Owner != scenario.DefaultOwner {
 			return &FileError{fmt.Sprintf("%s: security group %s belongs to account %s (ownerId); apply converges only the caller's account, so every group must be its own", b.sc.File, g.ID, g.Owner)}
 		}
+		if err := b.tagRoom("security group", g.ID, g.Tags); err != nil {
+			return err
+		}
+	}
+	for _, in := range b.sc.Instances {
+		if err := b.tagRoom("instance", in.ID, in.Tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tagRoom refuses more of the file's tags than fit beside the marker.
+func (b *builder) tagRoom(kind, id string, tags []model.Tag) error {
+	if len(tags) > model.MaxTags-1 {
+		return &FileError{fmt.Sprintf("%s: %s %s has %d tags, and apply keeps its marker (%s) among a resource's %d, so it makes at most %d of the file's: remove %d", b.sc.File, kind, id, len(tags), Marker, model.MaxTags, model.MaxTags-1, len(tags)-(model.MaxTags-1))}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -120,6 +121,41 @@ func TestBuildVPCBlockTheAPITakes(t *testing.T) {
 			_, err = Build(sc, emptyState(), Options{Region: "cn-hangzhou"})
 			var fe *FileError
 			if got := errors.As(err, &fe) && strings.Contains(err.Error(), "vpc-b"); got != tc.refused || !tc.refused && err != nil {
+				t.Errorf("Build: %v, want refused %v", err, tc.refused)
+			}
+		})
+	}
+}
+
+// TestBuildTagRoom: a file may give a group or an instance 20 tags, and
+// apply adds its marker: CreateSecurityGroup (or RunInstances) refused the
+// 21st after the steps before it ran. apply refuses such a file first.
+func TestBuildTagRoom(t *testing.T) {
+	tags := func(n int) string {
+		var kv []string
+		for i := range n {
+			kv = append(kv, fmt.Sprintf("k%d: v", i))
+		}
+		return "{" + strings.Join(kv, ", ") + "}"
+	}
+	for _, tc := range []struct {
+		group, instance int
+		refused         bool
+	}{
+		{19, 19, false},
+		{20, 0, true},
+		{0, 20, true},
+	} {
+		t.Run(fmt.Sprintf("%d/%d", tc.group, tc.instance), func(t *testing.T) {
+			src := "vpcs:\n  - {vpcId: vpc-t, cidrBlock: 10.62.0.0/16}\nsecurityGroups:\n  - {securityGroupId: sg-t, vpcId: vpc-t, tags: " + tags(tc.group) +
+				"}\ninstances:\n  - {instanceId: i-t, vpcId: vpc-t, privateIpAddress: 10.62.1.10, securityGroupIds: [sg-t], tags: " + tags(tc.instance) + "}\n"
+			sc, err := scenario.Parse("t.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Build(sc, emptyState(), Options{Region: "cn-hangzhou"})
+			var fe *FileError
+			if got := errors.As(err, &fe) && strings.Contains(err.Error(), Marker); got != tc.refused || !tc.refused && err != nil {
 				t.Errorf("Build: %v, want refused %v", err, tc.refused)
 			}
 		})
