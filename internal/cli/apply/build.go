@@ -93,12 +93,31 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// checkFile refuses what apply cannot make: resources of another account.
+// checkFile refuses what apply cannot make: resources of another account,
+// and a group or instance with the most tags a file allows, whose marker
+// (a tag too) would be one past the API's limit: CreateSecurityGroup or
+// RunInstances refused it (NumberExceed.Tags) after the steps before it.
 func (b *builder) checkFile() error {
 	for _, g := range b.sc.Groups {
 		if g.Owner != scenario.DefaultOwner {
 			return &FileError{fmt.Sprintf("%s: security group %s belongs to account %s (ownerId); apply converges only the caller's account, so every group must be its own", b.sc.File, g.ID, g.Owner)}
 		}
+		if err := b.tagRoom("security group", g.ID, g.Tags); err != nil {
+			return err
+		}
+	}
+	for _, in := range b.sc.Instances {
+		if err := b.tagRoom("instance", in.ID, in.Tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tagRoom refuses more of the file's tags than fit beside the marker.
+func (b *builder) tagRoom(kind, id string, tags []model.Tag) error {
+	if len(tags) > model.MaxTags-1 {
+		return &FileError{fmt.Sprintf("%s: %s %s has %d tags, and apply keeps its marker (%s) among a resource's %d, so it makes at most %d of the file's: remove %d", b.sc.File, kind, id, len(tags), Marker, model.MaxTags, model.MaxTags-1, len(tags)-(model.MaxTags-1))}
 	}
 	return nil
 }
@@ -180,16 +199,68 @@ func (b *builder) plID(id string) string {
 	return ref("pl", id)
 }
 
+// vpcIPv6 is the IPv6 block apply gives a VPC of the file. CreateVpc takes
+// a /56 only, and the API gives NICs IPv6 addresses only from their VPC's
+// block, while the file may give a block of another length, or none beside
+// NICs with IPv6 addresses (FORMAT.md: an ipv6Address lies in its VPC's
+// ipv6CidrBlock when the VPC gives one). So it is the file's block when
+// that is a /56, else the /56 that holds the file's longer block or its
+// NICs' IPv6 addresses (for a shorter block without them, its first /56);
+// none for a VPC with neither. When no /56 holds them all, the file is
+// refused before any step (it failed at CreateVSwitch or RunInstances, the
+// steps before them applied).
+func (b *builder) vpcIPv6(v *model.VPC) (netip.Prefix, error) {
+	var addrs []netip.Addr
+	var owners []string
+	for _, in := range b.sc.Instances {
+		if in.VpcID == v.ID && in.IPv6.IsValid() {
+			addrs, owners = append(addrs, in.IPv6), append(owners, in.ID)
+		}
+	}
+	for _, n := range b.sc.ENIs {
+		if n.VpcID == v.ID && n.IPv6.IsValid() {
+			addrs, owners = append(addrs, n.IPv6), append(owners, n.ID)
+		}
+	}
+	var want netip.Prefix
+	switch {
+	case v.IPv6CIDR.IsValid() && v.IPv6CIDR.Bits() >= 56:
+		want = netip.PrefixFrom(v.IPv6CIDR.Addr(), 56).Masked()
+	case len(addrs) > 0:
+		want = netip.PrefixFrom(addrs[0], 56).Masked()
+	case v.IPv6CIDR.IsValid():
+		want = netip.PrefixFrom(v.IPv6CIDR.Addr(), 56).Masked()
+	default:
+		return netip.Prefix{}, nil
+	}
+	for i, a := range addrs {
+		if !want.Contains(a) {
+			return netip.Prefix{}, &FileError{fmt.Sprintf("%s: VPC %s: CreateVpc takes one IPv6 /56, from which the API gives NICs their IPv6 addresses, and no /56 holds both %s's %s and %s's %s: give the VPC's NICs IPv6 addresses of one /56, and the VPC that /56 as its ipv6CidrBlock", b.sc.File, v.ID, owners[0], addrs[0], owners[i], a)}
+		}
+	}
+	return want, nil
+}
+
 func (b *builder) diffVPCs() error {
 	for _, v := range b.sc.VPCs {
+		six, err := b.vpcIPv6(v)
+		if err != nil {
+			return err
+		}
 		cur, ok := b.vpcs[v.ID]
 		if !ok {
+			// A block the file takes and CreateVpc does not (outside the
+			// private ranges, or a mask past /28) is refused before any
+			// step, not at its CreateVpc after the VPCs before it.
+			if _, e := model.ParsePrivateCIDR(v.CIDR.String(), model.VPCMinBits, model.VPCMaxBits); e != nil {
+				return &FileError{fmt.Sprintf("%s: VPC %s: %s (%s): give it a block CreateVpc takes", b.sc.File, v.ID, e.Message, e.Code)}
+			}
 			p := map[string]string{"CidrBlock": v.CIDR.String(), "Description": markerDesc(v.ID)}
 			if v.Name != "" {
 				p["VpcName"] = v.Name
 			}
-			if v.IPv6CIDR.IsValid() {
-				p["Ipv6CidrBlock"] = v.IPv6CIDR.String()
+			if six.IsValid() {
+				p["Ipv6CidrBlock"] = six.String()
 			}
 			addTagParams(p, 1, v.Tags)
 			b.add(Step{Product: "Vpc", Action: "CreateVpc", Resource: v.ID, Params: p, creates: ref("vpc", v.ID), idField: "VpcId"})
@@ -198,8 +269,12 @@ func (b *builder) diffVPCs() error {
 		if cur.CIDR != v.CIDR {
 			return &ConflictError{cur.ID, v.ID, "cidrBlock", cur.CIDR.String(), v.CIDR.String()}
 		}
-		if v.IPv6CIDR.IsValid() && cur.IPv6CIDR != v.IPv6CIDR {
-			return &ConflictError{cur.ID, v.ID, "ipv6CidrBlock", cur.IPv6CIDR.String(), v.IPv6CIDR.String()}
+		if six.IsValid() && cur.IPv6CIDR != six {
+			have := "none"
+			if cur.IPv6CIDR.IsValid() {
+				have = cur.IPv6CIDR.String()
+			}
+			return &ConflictError{cur.ID, v.ID, "ipv6CidrBlock", have, six.String()}
 		}
 		if v.Name != "" && v.Name != cur.Name {
 			b.p.Warnings = append(b.p.Warnings, fmt.Sprintf("%s (%s): vpcName is %q, the file says %q; apply does not rename VPCs", v.ID, cur.ID, cur.Name, v.Name))
@@ -322,6 +397,11 @@ func (b *builder) diffInstances() error {
 		cur, ok := b.insts[in.ID]
 		if ok {
 			why := b.instanceMoved(in, cur)
+			if need := b.nicsOf(in); why == "" && cur.InstanceType != "" && model.ENIQuota(cur.InstanceType) < need {
+				// Refused now, not at the AttachNetworkInterface after
+				// the steps before it ran.
+				return &FileError{fmt.Sprintf("%s: instance %s is %s (%s), which takes %d network interfaces with its primary, and the file gives it %d secondary ones: delete the instance (DeleteInstance), and apply launches it again as a type that takes them", b.sc.File, in.ID, cur.ID, cur.InstanceType, model.ENIQuota(cur.InstanceType), need-1)}
+			}
 			if why == "" {
 				b.membership(in, cur, want)
 				b.diffTags("Ecs", "instance", in.ID, cur.ID, cur.Tags, in.Tags)
@@ -330,7 +410,7 @@ func (b *builder) diffInstances() error {
 			b.add(Step{Product: "Ecs", Action: "DeleteInstance", Resource: in.ID, Note: "replaced: " + why,
 				Params: map[string]string{"InstanceId": cur.ID, "Force": "true"}})
 		}
-		p := map[string]string{"ImageId": b.opt.Image, "InstanceType": b.opt.InstanceType, "Amount": "1",
+		p := map[string]string{"ImageId": b.opt.Image, "InstanceType": b.instanceType(in), "Amount": "1",
 			"PrivateIpAddress": in.PrivateIP.String(), "Tag.1.Key": Marker, "Tag.1.Value": in.ID}
 		for i, g := range want {
 			p[fmt.Sprintf("SecurityGroupIds.%d", i+1)] = g
@@ -351,6 +431,34 @@ func (b *builder) diffInstances() error {
 		b.add(Step{Product: "Ecs", Action: "RunInstances", Resource: in.ID, Params: p, creates: ref("i", in.ID), idField: "InstanceIdSets.InstanceIdSet"})
 	}
 	return nil
+}
+
+// nicsOf is how many network interfaces the file gives an instance, its
+// primary included.
+func (b *builder) nicsOf(in *model.Instance) int {
+	n := 1
+	for _, e := range b.sc.ENIs {
+		if e.InstanceID == in.ID {
+			n++
+		}
+	}
+	return n
+}
+
+// instanceType is the type a new instance is launched as: the chosen one,
+// unless the file gives the instance more secondary ENIs than that type
+// takes (ecs.g7.large takes one; FORMAT.md allows 14), then the known type
+// with the fewest ENIs that takes them, so that every AttachNetworkInterface
+// of the plan is one the API accepts.
+func (b *builder) instanceType(in *model.Instance) string {
+	need := b.nicsOf(in)
+	if model.ENIQuota(b.opt.InstanceType) >= need {
+		return b.opt.InstanceType
+	}
+	if t, ok := model.InstanceTypeForENIs(need); ok {
+		return t
+	}
+	return b.opt.InstanceType
 }
 
 // instanceMoved says what of an instance's network the API cannot change

@@ -43,7 +43,11 @@ func accountOf(sc *scenario.Scenario) *State {
 	}
 	st := emptyState()
 	for _, v := range sc.VPCs {
-		st.VPCs = append(st.VPCs, VPC{ID: real(v.ID), FileID: v.ID, CIDR: v.CIDR, IPv6CIDR: v.IPv6CIDR, Tags: v.Tags})
+		six, err := (&builder{sc: sc}).vpcIPv6(v) // the /56 apply gives it
+		if err != nil {
+			panic(err)
+		}
+		st.VPCs = append(st.VPCs, VPC{ID: real(v.ID), FileID: v.ID, CIDR: v.CIDR, IPv6CIDR: six, Tags: v.Tags})
 	}
 	for _, pl := range sc.PrefixLists {
 		c := *pl

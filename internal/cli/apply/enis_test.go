@@ -1,7 +1,10 @@
 package apply
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -100,6 +103,87 @@ instances:
 			}
 			if vSwitches != tc.vSwitches {
 				t.Errorf("%d CreateVSwitch, want %d: %v", vSwitches, tc.vSwitches, actions)
+			}
+		})
+	}
+}
+
+// TestBuildInstanceTypeTakesENIs: FORMAT.md allows an instance 14 secondary
+// ENIs, and the default type (ecs.g7.large) takes one. A new instance is
+// launched as a type that takes the file's ENIs (apply of a file with two
+// stopped at the second AttachNetworkInterface, EniPerInstanceLimitExceeded,
+// with the steps before it applied); an existing one too small is refused
+// before any step.
+func TestBuildInstanceTypeTakesENIs(t *testing.T) {
+	const head = `
+vpcs:
+  - {vpcId: vpc-w, cidrBlock: 10.9.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-w, vpcId: vpc-w}
+instances:
+  - instanceId: i-w1
+    vpcId: vpc-w
+    privateIpAddress: 10.9.1.10
+    securityGroupIds: [sg-w]
+    networkInterfaces:
+`
+	file := func(enis int) []byte {
+		s := head
+		for i := range enis {
+			s += fmt.Sprintf("      - {networkInterfaceId: eni-%d, primaryIpAddress: 10.9.%d.10, securityGroupIds: [sg-w]}\n", i, i+2)
+		}
+		return []byte(s)
+	}
+	for _, tc := range []struct {
+		enis     int
+		existing string // the instance's type in the account; "" = a new instance
+		want     string // the type RunInstances launches; "" = refused
+	}{
+		{1, "", DefaultInstanceType},
+		{2, "", "ecs.g6.xlarge"},
+		{3, "", "ecs.g6.2xlarge"},
+		{7, "", "ecs.g6.4xlarge"},
+		{14, "", "ecs.g6.26xlarge"},
+		{2, "ecs.g6.xlarge", ""},
+		{3, "ecs.g6.xlarge", "refused"},
+		{2, "ecs.g7.large", "refused"},
+	} {
+		t.Run(fmt.Sprintf("%d ENIs on %q", tc.enis, tc.existing), func(t *testing.T) {
+			sc, err := scenario.Parse("enis.yaml", file(tc.enis))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := emptyState()
+			if tc.existing != "" {
+				st = accountOf(sc)
+				st.Account.ENIs = nil // none attached yet
+				st.Account.Instances[0].InstanceType = tc.existing
+			}
+			p, err := Build(sc, st, Options{Region: "cn-hangzhou"})
+			if tc.want == "refused" {
+				var fe *FileError
+				if !errors.As(err, &fe) || !strings.Contains(err.Error(), "DeleteInstance") {
+					t.Fatalf("Build: %v, want a FileError saying to delete the instance", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, attaches := "", 0
+			for _, s := range p.Steps {
+				switch s.Action {
+				case "RunInstances":
+					got = s.Params["InstanceType"]
+				case "AttachNetworkInterface":
+					attaches++
+				}
+			}
+			if got != tc.want || attaches != tc.enis {
+				t.Errorf("RunInstances as %q and %d attaches, want %q and %d", got, attaches, tc.want, tc.enis)
+			}
+			if got != "" && model.ENIQuota(got) < tc.enis+1 {
+				t.Errorf("%s takes %d ENIs, fewer than %d", got, model.ENIQuota(got), tc.enis+1)
 			}
 		})
 	}

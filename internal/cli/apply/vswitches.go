@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
 
 // A new instance or ENI launches into a vSwitch of its VPC that holds its
@@ -89,7 +91,48 @@ func (b *builder) checkVSwitches() error {
 			}
 		}
 	}
+	return b.checkReserved()
+}
+
+// checkReserved refuses, before anything is applied, a new instance or ENI
+// at an address its vSwitch cannot assign: the first of the vSwitch's block
+// or one of its last three (RunInstances or CreateNetworkInterface refused
+// it midway, the steps before applied).
+func (b *builder) checkReserved() error {
+	var eps []endpoint
+	for _, in := range b.sc.Instances {
+		if _, ok := b.insts[in.ID]; !ok && in.VpcID != "" {
+			eps = append(eps, endpoint{in.ID, in.VpcID, in.PrivateIP, in.IPv6})
+		}
+	}
+	for _, n := range b.sc.ENIs {
+		if _, ok := b.enis[n.ID]; !ok {
+			eps = append(eps, endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
+		}
+	}
+	for _, e := range eps {
+		var block netip.Prefix
+		if id := b.heldVSwitch(e); id != "" {
+			for _, w := range b.st.VSwitches {
+				if w.ID == id {
+					block = w.CIDR
+				}
+			}
+		} else if i := slices.IndexFunc(b.planned[e.vpc], func(p *plannedVSwitch) bool { return p.block.Contains(e.ipv4) }); i >= 0 {
+			block = b.planned[e.vpc][i].block
+		}
+		if block.IsValid() && reservedAddr(block, e.ipv4) {
+			return &FileError{fmt.Sprintf("%s: %s's private address %s is the first or one of the last three addresses of %s, the block of the vSwitch apply launches it into, which the API does not assign: give it another address", b.sc.File, e.id, e.ipv4, block)}
+		}
+	}
 	return nil
+}
+
+// reservedAddr reports whether a vSwitch of block keeps a to itself: its
+// first address and its last three.
+func reservedAddr(block netip.Prefix, a netip.Addr) bool {
+	last := iprange.LastAddr(block)
+	return a == block.Masked().Addr() || a == last || a == last.Prev() || a == last.Prev().Prev()
 }
 
 // mergeVSwitches merges planned vSwitches that overlap or share a /64

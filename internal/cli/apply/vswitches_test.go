@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -120,6 +121,50 @@ instances:
 			_, err = Build(sc, st, Options{Region: "cn-hangzhou"})
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("Build: %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestBuildReservedAddress: a vSwitch does not assign the first address of
+// its block or the last three, and FORMAT.md does not keep a file from
+// using them; apply stopped at RunInstances (InvalidPrivateIpAddress.Malformed)
+// with the steps before it applied. It refuses such a file up front, by the
+// block of the vSwitch the instance would launch into.
+func TestBuildReservedAddress(t *testing.T) {
+	for _, tc := range []struct {
+		vpc, addr string
+		held      string // an account vSwitch's block ("" none)
+		refused   bool
+	}{
+		{"10.53.0.0/16", "10.53.1.0", "", true},
+		{"10.53.0.0/16", "10.53.1.255", "", true},
+		{"10.53.0.0/16", "10.53.1.253", "", true},
+		{"10.53.0.0/16", "10.53.1.252", "", false},
+		{"10.53.0.0/16", "10.53.1.1", "", false},
+		{"10.54.0.0/28", "10.54.0.13", "", true},
+		{"10.54.0.0/28", "10.54.0.12", "", false},
+		{"10.53.0.0/16", "10.53.1.0", "10.53.0.0/23", false},
+		{"10.53.0.0/16", "10.53.1.255", "10.53.0.0/22", false},
+		{"10.53.0.0/16", "10.53.1.254", "10.53.0.0/23", true},
+	} {
+		t.Run(tc.addr+" in "+tc.vpc+" "+tc.held, func(t *testing.T) {
+			src := "vpcs:\n  - {vpcId: vpc-r, cidrBlock: " + tc.vpc + "}\nsecurityGroups:\n  - {securityGroupId: sg-r, vpcId: vpc-r}\n" +
+				"instances:\n  - {instanceId: i-r, vpcId: vpc-r, privateIpAddress: " + tc.addr + ", securityGroupIds: [sg-r]}\n"
+			sc, err := scenario.Parse("r.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := emptyState()
+			if tc.held != "" {
+				st = accountOf(sc)
+				st.Account.Instances = nil
+				st.VSwitches = append(st.VSwitches, VSwitch{ID: "vsw-held", VpcID: st.VPCs[0].ID, CIDR: netip.MustParsePrefix(tc.held)})
+			}
+			_, err = Build(sc, st, Options{Region: "cn-hangzhou"})
+			var fe *FileError
+			if got := errors.As(err, &fe); got != tc.refused || err != nil && !tc.refused {
+				t.Errorf("Build: %v, want refused %v", err, tc.refused)
 			}
 		})
 	}

@@ -14,15 +14,11 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// Addresses: the private ranges VPCs take blocks from, and how addresses of
-// a block, of the public pool and of the IPv6 pool are handed out.
+// Addresses: how addresses of a block, of the public pool and of the IPv6
+// pool are handed out (the private ranges blocks come from are model's,
+// ParsePrivateCIDR).
 
 var (
-	privateIPv4 = []netip.Prefix{
-		netip.MustParsePrefix("10.0.0.0/8"),
-		netip.MustParsePrefix("172.16.0.0/12"),
-		netip.MustParsePrefix("192.168.0.0/16"),
-	}
 	// PublicPool is where EIPs and instances' public IPs come from.
 	PublicPool = netip.MustParsePrefix("47.96.0.0/16")
 	// ipv6Pool is where VPCs' /56 blocks come from (a China Unicom-like
@@ -43,26 +39,6 @@ func putVSwitch(tx store.Tx, v *model.VSwitch) error {
 // putEIP stores an EIP.
 func putEIP(tx store.Tx, e *model.EIP) error {
 	return store.PutAs(tx, KindEIP, e.ID, e.Owner, e.Region, e)
-}
-
-// parsePrivateCIDR parses an IPv4 block inside the private ranges with a
-// mask from minBits to maxBits.
-func parsePrivateCIDR(s string, minBits, maxBits int) (netip.Prefix, *ecserr.Error) {
-	p, err := netip.ParsePrefix(s) // no spaces: one canonical form
-	switch {
-	case err != nil || !p.Addr().Is4():
-		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q is not an IPv4 CIDR block such as 192.168.0.0/16.", s)
-	case p != p.Masked():
-		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q has host bits set; give the network address, %s.", s, p.Masked())
-	case p.Bits() < minBits || p.Bits() > maxBits:
-		return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "The mask of CidrBlock %q must be from /%d to /%d.", s, minBits, maxBits)
-	}
-	for _, r := range privateIPv4 {
-		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
-			return p, nil
-		}
-	}
-	return p, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %q must lie inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16.", s)
 }
 
 // cidrInside reports whether block inner lies inside outer.

@@ -20,7 +20,7 @@ const (
 	MaxDescribeEipIDs      = 50
 	MaxDescribeEipAddrs    = 50
 	DefaultVpcCIDR         = "172.16.0.0/12"
-	vpcMinBits, vpcMaxBits = 8, 28
+	vpcMinBits, vpcMaxBits = model.VPCMinBits, model.VPCMaxBits
 )
 
 // checkIDCount bounds an ID filter as the VPC API does.
@@ -61,7 +61,7 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 	if text == "" {
 		text = DefaultVpcCIDR
 	}
-	cidr, e := parsePrivateCIDR(text, vpcMinBits, vpcMaxBits)
+	cidr, e := model.ParsePrivateCIDR(text, vpcMinBits, vpcMaxBits)
 	if e != nil {
 		return CreateVpcResult{}, e
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // vSwitch block masks.
-const vswMinBits, vswMaxBits = 16, 29
+const vswMinBits, vswMaxBits = model.VSwitchMinBits, model.VSwitchMaxBits
 
 // CreateVSwitchInput is a new subnet of a VPC in one zone.
 type CreateVSwitchInput struct {
@@ -45,7 +45,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 	if err := checkZone(c.Region, in.ZoneID); err != nil {
 		return CreateVSwitchResult{}, err
 	}
-	cidr, e := parsePrivateCIDR(in.CidrBlock, vswMinBits, vswMaxBits)
+	cidr, e := model.ParsePrivateCIDR(in.CidrBlock, vswMinBits, vswMaxBits)
 	if e != nil {
 		return CreateVSwitchResult{}, e
 	}

@@ -152,6 +152,20 @@ func ENIQuota(instanceType string) int {
 	return DefaultENIQuota
 }
 
+// InstanceTypeForENIs returns the known instance type that takes n ENIs,
+// the primary included, with the fewest (the first by name among equals):
+// what an instance needs to be launched as to attach n-1 secondary ENIs.
+// It reports false when no known type takes n.
+func InstanceTypeForENIs(n int) (string, bool) {
+	best := ""
+	for t, q := range eniQuotas {
+		if q >= n && (best == "" || q < eniQuotas[best] || q == eniQuotas[best] && t < best) {
+			best = t
+		}
+	}
+	return best, best != ""
+}
+
 // Private IPv4 addresses of one ENI (more-apis §6.1, ECS's
 // AssignPrivateIpAddresses): an ENI not attached takes up to
 // MaxSecondaryIPsUnattached secondary addresses; attached (or an instance's

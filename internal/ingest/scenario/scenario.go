@@ -824,6 +824,27 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 // (a CIDR block wins over a group, a group over a prefix list). Both CIDR
 // families together are the model's to refuse, with the API's code.
 func (b *builder) onePeer(dir model.Direction, p *permissionDoc) error {
+	// A group, its owner or a prefix list on the side that is the local one
+	// names nothing (the local side takes a CIDR block only), and the
+	// rule, read without it, was wider than written: an egress drop with
+	// sourceGroupId dropped for every member of the rule's group.
+	wrong := []struct {
+		f    Field
+		name string
+	}{{p.DestGroupId, "destGroupId"}, {p.DestGroupOwnerId, "destGroupOwnerId"}, {p.DestGroupOwnerAccount, "destGroupOwnerAccount"}, {p.DestPrefixListId, "destPrefixListId"}}
+	peers, local := "sourceCidrIp, ipv6SourceCidrIp, sourceGroupId or sourcePrefixListId", "destCidrIp or ipv6DestCidrIp"
+	if dir == model.Egress {
+		wrong = []struct {
+			f    Field
+			name string
+		}{{p.SourceGroupId, "sourceGroupId"}, {p.SourceGroupOwnerId, "sourceGroupOwnerId"}, {p.SourceGroupOwnerAccount, "sourceGroupOwnerAccount"}, {p.SourcePrefixListId, "sourcePrefixListId"}}
+		peers, local = "destCidrIp, ipv6DestCidrIp, destGroupId or destPrefixListId", "sourceCidrIp or ipv6SourceCidrIp"
+	}
+	for _, w := range wrong {
+		if w.f.Set() {
+			return b.fail(w.f.Line, w.name, "names nothing on an %s rule: its peer is %s, and its local side a block (%s); write the rule the other way round, or as one of those", dir, peers, local)
+		}
+	}
 	side := "source"
 	kinds := [][2]Field{{p.SourceCidrIp, p.Ipv6SourceCidrIp}, {p.SourceGroupId}, {p.SourcePrefixListId}}
 	names := []string{"CidrIp", "GroupId", "PrefixListId"}

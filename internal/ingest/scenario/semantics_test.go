@@ -135,6 +135,28 @@ func TestOnePeerPerRule(t *testing.T) {
 	}
 }
 
+// TestPeerFieldsOfTheLocalSide: the side of a rule that is not its peer is
+// its local side, which takes a CIDR block only; a group, an owner or a
+// prefix list there named nothing and was ignored, so the rule matched more
+// than written (an egress drop with sourceGroupId dropped for any sender).
+func TestPeerFieldsOfTheLocalSide(t *testing.T) {
+	in := "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}"
+	eg := "{direction: egress, ipProtocol: TCP, portRange: 22/22, destCidrIp: 10.0.0.0/16"
+	runSemCases(t, []semCase{
+		{"egress sourceGroupId", in, eg + ", sourceGroupId: sg-a}", 7, "sourceGroupId", "names nothing on an egress rule", nil},
+		{"egress sourcePrefixListId", in, eg + ", sourcePrefixListId: pl-x}", 7, "sourcePrefixListId", "destPrefixListId", nil},
+		{"egress sourceGroupOwnerId", in, eg + ", sourceGroupOwnerId: '1000000000000001'}", 7, "sourceGroupOwnerId", "egress", nil},
+		{"ingress destGroupId", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, destGroupId: sg-a}", 7, "destGroupId", "names nothing on an ingress rule", nil},
+		{"ingress destPrefixListId", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, destPrefixListId: pl-x}", 7, "destPrefixListId", "ingress", nil},
+		{"ingress destGroupOwnerAccount", "sourceCidrIp: 10.0.0.0/16}", "sourceGroupId: sg-a, destGroupOwnerAccount: x}", 7, "destGroupOwnerAccount", "ingress", nil},
+	})
+	// The local side's own fields stay: sourceCidrIp on egress, destCidrIp on ingress.
+	local := strings.Replace(semBase, in, eg+", sourceCidrIp: 10.0.0.1}", 1)
+	if _, err := scenario.Parse("ok.yaml", []byte(local)); err != nil {
+		t.Errorf("an egress rule with a local CIDR: %v", err)
+	}
+}
+
 // TestCrossAccountPeerOwner: FORMAT.md makes sourceGroupOwnerId optional,
 // so a file may name another account's group without it (the group's
 // ownerId says whose it is, where the API would look in the rule's own
