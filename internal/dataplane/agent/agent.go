@@ -191,6 +191,10 @@ type runner struct {
 	// the agent long polls until then, and then tries the stream again (the
 	// server may have been upgraded, or the agent moved to another).
 	noStreamUntil time.Time
+	// outage is when the server last stopped answering, zero while it
+	// answers: the first answer after one is logged, or the log's last
+	// word would stay "unreachable" (owned by loop).
+	outage time.Time
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -228,6 +232,9 @@ func (a *runner) loop(ctx context.Context) error {
 				args = append(args, "hint", h)
 			}
 			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", args...)
+			if a.outage.IsZero() {
+				a.outage = time.Now()
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -268,6 +275,7 @@ func (a *runner) step(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		a.answered(snap.Revision)
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
 			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, flowLogs: map[string]*model.FlowLog{}}
@@ -348,6 +356,7 @@ var errResync = errors.New("agent: the server asks for a new snapshot")
 // already enforces it. Resync drops the records (errResync: the next step
 // reads a snapshot).
 func (a *runner) take(w *Changes) error {
+	a.answered(w.Revision)
 	if w.Resync {
 		// The server cannot bring us forward from our revision (its store
 		// was replaced, or our revision is older than what it keeps for a
@@ -395,6 +404,16 @@ func (a *runner) take(w *Changes) error {
 	}
 	a.st.revision, a.stale = w.Revision, true
 	return a.apply()
+}
+
+// answered logs the first answer of the server after it was unreachable.
+func (a *runner) answered(revision int64) {
+	if a.outage.IsZero() {
+		return
+	}
+	a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", "unreachable", time.Since(a.outage).Round(time.Millisecond),
+		"applied", a.applied.Load(), "server", revision)
+	a.outage = time.Time{}
 }
 
 // empty reports whether an answer carries no record.

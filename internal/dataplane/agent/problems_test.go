@@ -67,3 +67,50 @@ func runLogged(t *testing.T, tweak func(*Config)) (*env, *lockedBuffer) {
 	t.Cleanup(func() { e.stop(t) })
 	return e, log
 }
+
+// After the server was unreachable, its first answer is logged: the
+// agent's log must not end on "server unreachable" once it caught up.
+func TestAgentLogsTheServerBack(t *testing.T) {
+	const back = "the server answers again"
+	for _, tc := range []struct {
+		name     string
+		run      func(t *testing.T, e *env)
+		wantBack int // times the log says the server is back
+	}{
+		{"never unreachable", func(t *testing.T, e *env) {
+			e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+			e.waitApplied(t, 5)
+			e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 5}}})
+		}, 0},
+		{"unreachable before the snapshot", func(t *testing.T, e *env) {
+			for range 3 {
+				e.expect(t, "snapshot").answer(reply{err: errServer})
+			}
+			e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+			e.waitApplied(t, 5)
+		}, 1},
+		{"unreachable while following, then a poll with nothing new", func(t *testing.T, e *env) {
+			e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+			e.waitApplied(t, 5)
+			for range 3 {
+				e.expect(t, "watch").answer(reply{err: errServer})
+			}
+			e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 5}}})
+			e.expect(t, "watch").answer(reply{err: errServer})
+			groups, _ := records(8080)
+			e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 7, Groups: groups}}})
+			e.waitApplied(t, 7)
+		}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e, log := runLogged(t, nil)
+				tc.run(t, e)
+				e.expect(t, "watch")
+				if n := strings.Count(log.String(), back); n != tc.wantBack {
+					t.Errorf("the log says %q %d times, want %d:\n%s", back, n, tc.wantBack, log.String())
+				}
+			})
+		})
+	}
+}
