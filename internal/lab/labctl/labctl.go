@@ -234,7 +234,7 @@ func startLabAgents(self, name string, l *lab.Lab, ctl *Control) error {
 	for _, h := range l.Spec.Hosts {
 		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"),
 			[]string{"PALISADE_ACCESS_KEY_ID=" + ctl.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET=" + ctl.OperatorSecret},
-			"agent", "--server", ctl.Server, "--host", h, "--netns", l.HostNetns(h), "-v")
+			agentArgs(lab.DefaultStateDir, name, ctl.Server, h, l.HostNetns(h))...)
 		if err != nil {
 			return err
 		}
@@ -244,6 +244,16 @@ func startLabAgents(self, name string, l *lab.Lab, ctl *Control) error {
 		}
 	}
 	return nil
+}
+
+// agentArgs are the arguments of lab name's agent of host h. Its flow-log
+// state file is the lab's, in dir: the agent's default is named by the host
+// alone, and every lab has hosts h0, h1, …, so the agents of two labs
+// would take each other's open window for a crash (and SKIPDATA), and the
+// one stopping first would remove the other's mark.
+func agentArgs(dir, name, server, h, netns string) []string {
+	return []string{"agent", "--server", server, "--host", h, "--netns", netns,
+		"--flow-state", filepath.Join(dir, name+"-flowlog-"+h+".state"), "-v"}
 }
 
 // printLab tells the user what is up and how to use it.
@@ -377,16 +387,23 @@ func Down(name string, ctl *Control) error {
 	}
 	waitExited(ctl.Pids, 5*time.Second)
 	err := lab.Remove(name)
-	files := []string{ControlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
-	for _, pattern := range []string{name + "-server.log", name + "-agent-*.log"} {
-		m, _ := filepath.Glob(filepath.Join(lab.DefaultStateDir, pattern))
+	removeFiles(lab.DefaultStateDir, name)
+	removeStore(lab.DefaultStateDir, name)
+	return err
+}
+
+// removeFiles removes the files of lab name in dir but its store: its
+// control and state, its server's and agents' logs, its agents' flow-log
+// state files.
+func removeFiles(dir, name string) {
+	files := []string{filepath.Join(dir, name+".ctl"), lab.StatePath(dir, name)}
+	for _, pattern := range []string{name + "-server.log", name + "-agent-*.log", name + "-flowlog-*.state"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pattern))
 		files = append(files, m...)
 	}
 	for _, f := range files {
 		os.Remove(f)
 	}
-	removeStore(lab.DefaultStateDir, name)
-	return err
 }
 
 // removeStore removes the store of lab name in dir: NAME.db and every

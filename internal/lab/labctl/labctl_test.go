@@ -45,3 +45,41 @@ func TestDownRefusesABadName(t *testing.T) {
 		}
 	}
 }
+
+// TestLabAgentsFlowState: the agents of one host name in two labs mark
+// their flow-log windows in files of their own, in the lab's folder (not
+// the agent's default, named by the host alone), and a lab's down removes
+// its agents' and no other lab's.
+func TestLabAgentsFlowState(t *testing.T) {
+	dir := t.TempDir()
+	stateOf := func(args []string) string {
+		i := slices.Index(args, "--flow-state")
+		if i < 0 || i+1 >= len(args) {
+			t.Fatalf("agent arguments %v: no --flow-state", args)
+		}
+		return args[i+1]
+	}
+	paths := map[string]string{}
+	for _, name := range []string{"a", "ab", "b"} {
+		p := stateOf(agentArgs(dir, name, "127.0.0.1:1", "h0", "pl-"+name+"-host-h0"))
+		if filepath.Dir(p) != dir {
+			t.Errorf("lab %s: flow state %s, want a file in the lab's folder %s", name, p, dir)
+		}
+		for other, q := range paths {
+			if q == p {
+				t.Errorf("labs %s and %s: one flow state file %s for their agents of h0", other, name, p)
+			}
+		}
+		paths[name] = p
+		if err := os.WriteFile(p, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeFiles(dir, "a")
+	for name, p := range paths {
+		_, err := os.Stat(p)
+		if gone := os.IsNotExist(err); gone != (name == "a") {
+			t.Errorf("after lab a's down, lab %s's flow state %s gone: %v", name, p, gone)
+		}
+	}
+}
