@@ -195,6 +195,9 @@ type runner struct {
 	// answers: the first answer after one is logged, or the log's last
 	// word would stay "unreachable" (owned by loop).
 	outage time.Time
+	// closedChecked: failClosed found the kernel holding a policy, or put
+	// the fail-closed one in (loop's).
+	closedChecked bool
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -235,6 +238,7 @@ func (a *runner) loop(ctx context.Context) error {
 			if a.outage.IsZero() {
 				a.outage = time.Now()
 			}
+			a.failClosed()
 		}
 		select {
 		case <-ctx.Done():
@@ -404,6 +408,37 @@ func (a *runner) take(w *Changes) error {
 	}
 	a.st.revision, a.stale = w.Revision, true
 	return a.apply()
+}
+
+// failClosed, while the agent has applied nothing (the server has not
+// answered since it started), makes a kernel that holds no policy (the
+// table gone with a reboot or a flush) drop the traffic of every instance
+// interface, as it does for interfaces no instance owns, rather than pass
+// it all until the server answers. A table holding a policy is left in
+// force: the kernel keeps the last one applied.
+func (a *runner) failClosed() {
+	if a.closedChecked || a.cfg.NFT.InterfacePrefix == "" {
+		return // without a prefix, no rule can tell instance interfaces
+	}
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if a.inForce != nil {
+		a.closedChecked = true
+		return
+	}
+	rs := nft.Build(policy.NewCloud(nil, nil, nil), a.cfg.Host, a.cfg.NFT)
+	applied, err := a.table.FailClosed(rs)
+	if err != nil {
+		a.cfg.Log.Warn("agent: checking that the kernel holds a policy while the server does not answer", "err", err)
+		return
+	}
+	a.closedChecked = true
+	if !applied {
+		return
+	}
+	a.inForce = rs // the guard keeps it there
+	a.cfg.Log.Error("agent: the kernel held no policy and the server does not answer: dropping the traffic of every instance interface until it does",
+		"interface-prefix", a.cfg.NFT.InterfacePrefix)
 }
 
 // answered logs the first answer of the server after it was unreachable.
