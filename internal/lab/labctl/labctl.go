@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -380,12 +381,7 @@ func Down(name string, ctl *Control) error {
 	if err := lab.CheckName(name); err != nil {
 		return err // before any file: the name makes globs
 	}
-	for _, pid := range ctl.Pids {
-		if p, err := os.FindProcess(pid); err == nil {
-			p.Signal(syscall.SIGTERM)
-		}
-	}
-	waitExited(ctl.Pids, 5*time.Second)
+	waitExited(stopProcesses(ctl.Pids, lab.DefaultStateDir, name), 5*time.Second)
 	err := lab.Remove(name)
 	removeFiles(lab.DefaultStateDir, name)
 	removeStore(lab.DefaultStateDir, name)
@@ -414,6 +410,37 @@ func removeStore(dir, name string) {
 	for _, f := range m {
 		os.RemoveAll(f)
 	}
+}
+
+// stopProcesses sends SIGTERM to those of pids that are still lab name's
+// processes, and returns them: a process whose command line names the
+// lab's store in dir (its server) or its hosts' namespaces (its agents).
+// A pid the control file lists may belong to another process by now: the
+// lab's exited (killed, or the machine restarted) and the pid was reused.
+func stopProcesses(pids []int, dir, name string) []int {
+	var stopped []int
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !labProcess(strings.Split(string(b), "\x00"), dir, name) {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGTERM) == nil {
+			stopped = append(stopped, pid)
+		}
+	}
+	return stopped
+}
+
+// labProcess reports whether a command line is of lab name's server or
+// agents.
+func labProcess(args []string, dir, name string) bool {
+	db, ns := filepath.Join(dir, name+".db"), "pl-"+name+"-host-"
+	for _, a := range args {
+		if a == db || strings.HasPrefix(a, ns) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitExited waits until none of the processes exists any more (the agents

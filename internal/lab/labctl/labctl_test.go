@@ -2,9 +2,11 @@ package labctl
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -80,6 +82,45 @@ func TestLabAgentsFlowState(t *testing.T) {
 		_, err := os.Stat(p)
 		if gone := os.IsNotExist(err); gone != (name == "a") {
 			t.Errorf("after lab a's down, lab %s's flow state %s gone: %v", name, p, gone)
+		}
+	}
+}
+
+// TestDownStopsOnlyTheLabsProcesses: of the pids a lab's control lists,
+// Down signals those that still are the lab's server or agents; a pid
+// since taken by another process (the lab's exited, the pid was reused)
+// is left alone.
+func TestDownStopsOnlyTheLabsProcesses(t *testing.T) {
+	dir := t.TempDir()
+	start := func(args ...string) *exec.Cmd {
+		c := exec.Command("sh", args...)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c
+	}
+	// sh -c CMD ARG0 ARG1…: the arguments stay on its command line.
+	for _, tc := range []struct {
+		name string
+		args []string
+		ours bool
+	}{
+		{"the lab's server", []string{"-c", "sleep 30", "serve", "--db", filepath.Join(dir, "a.db")}, true},
+		{"the lab's agent", []string{"-c", "sleep 30", "agent", "--netns", "pl-a-host-h0"}, true},
+		{"another lab's agent", []string{"-c", "sleep 30", "agent", "--netns", "pl-ab-host-h0"}, false},
+		{"another lab's server", []string{"-c", "sleep 30", "serve", "--db", filepath.Join(dir, "ab.db")}, false},
+		{"a process that took the pid", []string{"-c", "sleep 30"}, false},
+	} {
+		c := start(tc.args...)
+		stopped := stopProcesses([]int{c.Process.Pid}, dir, "a")
+		if got := len(stopped) == 1; got != tc.ours {
+			t.Errorf("%s: signalled %v, want %v", tc.name, got, tc.ours)
+		}
+		if !tc.ours {
+			if err := c.Process.Signal(syscall.Signal(0)); err != nil {
+				t.Errorf("%s: gone (%v), want it running", tc.name, err)
+			}
 		}
 	}
 }
