@@ -195,9 +195,6 @@ type runner struct {
 	// answers: the first answer after one is logged, or the log's last
 	// word would stay "unreachable" (owned by loop).
 	outage time.Time
-	// closedChecked: failClosed found the kernel holding a policy, or put
-	// the fail-closed one in (loop's).
-	closedChecked bool
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -414,17 +411,17 @@ func (a *runner) take(w *Changes) error {
 // answered since it started), makes a kernel that holds no policy (the
 // table gone with a reboot or a flush) drop the traffic of every instance
 // interface, as it does for interfaces no instance owns, rather than pass
-// it all until the server answers. A table holding a policy is left in
-// force: the kernel keeps the last one applied.
+// it all until the server answers. A table holding a policy (the last one
+// applied) is left in force; it is looked at again at each retry, since
+// the guard cannot put back a policy the agent does not know.
 func (a *runner) failClosed() {
-	if a.closedChecked || a.cfg.NFT.InterfacePrefix == "" {
+	if a.cfg.NFT.InterfacePrefix == "" {
 		return // without a prefix, no rule can tell instance interfaces
 	}
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	if a.inForce != nil {
-		a.closedChecked = true
-		return
+		return // the guard keeps it
 	}
 	rs := nft.Build(policy.NewCloud(nil, nil, nil), a.cfg.Host, a.cfg.NFT)
 	applied, err := a.table.FailClosed(rs)
@@ -432,7 +429,6 @@ func (a *runner) failClosed() {
 		a.cfg.Log.Warn("agent: checking that the kernel holds a policy while the server does not answer", "err", err)
 		return
 	}
-	a.closedChecked = true
 	if !applied {
 		return
 	}

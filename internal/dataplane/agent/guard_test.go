@@ -64,7 +64,7 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 // at start finds the kernel holding no policy (a reboot, a flush): it
 // drops the traffic of every instance interface until the server answers,
 // and the guard keeps it so, rather than let it all pass. A kernel holding
-// a policy (the agent restarted) keeps it.
+// a policy (the agent restarted) keeps it, until a flush.
 func TestAgentFailsClosedWithoutServer(t *testing.T) {
 	closed := nft.Build(policy.NewCloud(nil, nil, nil), host, opts).String()
 	for _, tc := range []struct {
@@ -101,13 +101,19 @@ func TestAgentFailsClosedWithoutServer(t *testing.T) {
 				if failed := strings.Contains(log.String(), "dropping the traffic of every instance interface"); failed == tc.held {
 					t.Errorf("the fail-closed policy logged: %v, want %v:\n%s", failed, !tc.held, log.String())
 				}
-				if !tc.held {
-					k.Tamper() // the guard puts it back
-					time.Sleep(2 * time.Second)
+				// A flush meanwhile: the guard puts the fail-closed policy
+				// back; a policy the agent does not know, the next retry
+				// replaces with it.
+				k.Tamper()
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				if tc.held {
+					e.expect(t, "snapshot").answer(reply{err: errServer})
+					time.Sleep(time.Second)
 					synctest.Wait()
-					if got := k.Applied(); got == nil || got.String() != closed {
-						t.Errorf("after a flush the kernel holds:\n%v\nwant the fail-closed policy", got)
-					}
+				}
+				if got := k.Applied(); got == nil || got.String() != closed {
+					t.Errorf("after a flush the kernel holds:\n%v\nwant the fail-closed policy", got)
 				}
 				e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
 				time.Sleep(time.Second)
