@@ -88,6 +88,17 @@ func (s *state) cloud() *policy.Cloud {
 		WithPortRangeLists(sortedValues(s.portLists))
 }
 
+// bound reports whether a NIC (an instance or a secondary ENI) is bound to
+// host.
+func (s *state) bound(host string) bool {
+	for _, n := range model.NICs(sortedValues(s.instances), sortedValues(s.enis)) {
+		if n.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedValues[T any](m map[string]*T) []*T {
 	keys := slices.Sorted(maps.Keys(m))
 	out := make([]*T, len(keys))
@@ -178,6 +189,9 @@ type runner struct {
 	// problems are the instances the last ruleset applied left out, as
 	// logged; owned by loop.
 	problems map[string]bool
+	// unbound: the last ruleset applied bound no NIC to the host, as
+	// logged; owned by loop.
+	unbound bool
 
 	table    nft.Table // applies: the loop's, and the guard's (guardLoop)
 	applyMu  sync.Mutex
@@ -474,6 +488,7 @@ func (a *runner) apply() error {
 	}
 	a.stale = false
 	a.logProblems(rs.Problems)
+	a.logUnbound()
 	a.flows.applied(a.ctx, rs, c, logs)
 	if a.cfg.OnRuleset != nil {
 		a.cfg.OnRuleset(a.cfg.Host, rs, c)
@@ -503,6 +518,19 @@ func (a *runner) logProblems(problems []string) {
 		}
 	}
 	a.problems = now
+}
+
+// logUnbound warns, once while it lasts, that no NIC is bound to the
+// agent's host: the fail-closed rules then drop the traffic of every
+// instance interface of the machine, which a --host that names another
+// host (or none) also does.
+func (a *runner) logUnbound() {
+	unbound := !a.st.bound(a.cfg.Host)
+	if unbound && !a.unbound && a.cfg.NFT.InterfacePrefix != "" {
+		a.cfg.Log.Warn("agent: no instance or network interface is bound to this host: the traffic of every interface named "+a.cfg.NFT.InterfacePrefix+"* is dropped; "+
+			"check that --host names this host as the instances are bound to it", "host", a.cfg.Host)
+	}
+	a.unbound = unbound
 }
 
 // guardLoop puts the policy back when another program changed the table

@@ -114,3 +114,41 @@ func TestAgentLogsTheServerBack(t *testing.T) {
 		})
 	}
 }
+
+// An agent whose host has no NIC bound (a --host naming another host, or
+// none yet) drops the traffic of every instance interface: it says so, once
+// while it lasts.
+func TestAgentLogsHostWithoutNICs(t *testing.T) {
+	const warning = "no instance or network interface is bound to this host"
+	for _, tc := range []struct {
+		name  string
+		hosts []string // the hosts i-1 is bound to, one revision each
+		want  int
+	}{
+		{"bound", []string{host, host}, 0},
+		{"bound elsewhere", []string{"h2", "h2"}, 1},
+		{"unbound, bound, unbound", []string{"h2", host, "h2"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e, log := runLogged(t, nil)
+				for i, h := range tc.hosts {
+					groups, ins := records(80)
+					ins = ins[:1] // i-1 only
+					ins[0].Host = h
+					rev := int64(5 + i)
+					if i == 0 {
+						e.expect(t, "snapshot").answer(reply{snap: snapshotOf(rev, groups, ins)})
+					} else {
+						e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: rev, Instances: ins}}})
+					}
+					e.waitApplied(t, rev)
+				}
+				e.expect(t, "watch")
+				if n := strings.Count(log.String(), warning); n != tc.want {
+					t.Errorf("the log says %q %d times, want %d:\n%s", warning, n, tc.want, log.String())
+				}
+			})
+		})
+	}
+}
