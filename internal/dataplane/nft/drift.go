@@ -72,6 +72,13 @@ func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
 			return false, err
 		}
 	}
+	// Asked at each retry of an agent whose server is away: the table is
+	// read again only once the ruleset generation moved.
+	gen, genErr := k.generation()
+	if genErr == nil && gen != 0 && gen == k.heldGen {
+		k.mu.Unlock()
+		return false, nil
+	}
 	st, err := k.read()
 	if err != nil {
 		k.redial()
@@ -79,6 +86,9 @@ func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
 		return false, err
 	}
 	if st.table && st.base && st.baseSig != "" {
+		if genErr == nil {
+			k.heldGen = gen
+		}
 		k.mu.Unlock()
 		return false, nil
 	}
