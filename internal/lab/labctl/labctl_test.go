@@ -1,6 +1,7 @@
 package labctl
 
 import (
+	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,25 +93,33 @@ func TestLabAgentsFlowState(t *testing.T) {
 // is left alone.
 func TestDownStopsOnlyTheLabsProcesses(t *testing.T) {
 	dir := t.TempDir()
+	// sh -c CMD ARG0 ARG1…: the arguments stay on its command line, which
+	// is sh's once it says so.
 	start := func(args ...string) *exec.Cmd {
-		c := exec.Command("sh", args...)
+		c := exec.Command("sh", append([]string{"-c", "echo ready; sleep 30"}, args...)...)
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
 		return c
 	}
-	// sh -c CMD ARG0 ARG1…: the arguments stay on its command line.
 	for _, tc := range []struct {
 		name string
 		args []string
 		ours bool
 	}{
-		{"the lab's server", []string{"-c", "sleep 30", "serve", "--db", filepath.Join(dir, "a.db")}, true},
-		{"the lab's agent", []string{"-c", "sleep 30", "agent", "--netns", "pl-a-host-h0"}, true},
-		{"another lab's agent", []string{"-c", "sleep 30", "agent", "--netns", "pl-ab-host-h0"}, false},
-		{"another lab's server", []string{"-c", "sleep 30", "serve", "--db", filepath.Join(dir, "ab.db")}, false},
-		{"a process that took the pid", []string{"-c", "sleep 30"}, false},
+		{"the lab's server", []string{"serve", "--db", filepath.Join(dir, "a.db")}, true},
+		{"the lab's agent", []string{"agent", "--netns", "pl-a-host-h0"}, true},
+		{"another lab's agent", []string{"agent", "--netns", "pl-ab-host-h0"}, false},
+		{"another lab's server", []string{"serve", "--db", filepath.Join(dir, "ab.db")}, false},
+		{"a process that took the pid", []string{"sh"}, false},
 	} {
 		c := start(tc.args...)
 		stopped := stopProcesses([]int{c.Process.Pid}, dir, "a")
