@@ -21,17 +21,19 @@ import (
 func agentCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("palisade agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	server := fs.String("server", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (plain HTTP; https://HOST:PORT for a server with a certificate), or several\n"+
-		"servers of one installation (HOST:PORT,HOST:PORT,…): the agent moves to the next when its server fails, resuming where it was")
+	server := fs.String("server", "", "Palisade API endpoint `HOST:PORT` (plain HTTP; https://HOST:PORT for a server with a certificate), or several\n"+
+		"servers of one installation (HOST:PORT,HOST:PORT,…): the agent moves to the next when its server fails, resuming where it was\n"+
+		"(default $PALISADE_ENDPOINT, or 127.0.0.1:8080)")
 	host := fs.String("host", "", "this host's `name`: the agent enforces the instances bound to it (required)")
 	netns := fs.String("netns", "", "program the nftables of this network `namespace` instead of the agent's own")
 	table := fs.String("table", "palisade", "nftables `table` (family inet) the agent owns")
-	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns")
+	prefix := fs.String("interface-prefix", "pi-", "fail closed: drop traffic of interfaces with this `prefix` that no bound instance owns (all of them while\n"+
+		"the agent, started without an answer from its server, finds no policy in the kernel)")
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
-	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window` (0: the shortest AggregationInterval of the flow logs covering this host)")
+	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window`, at least 100ms (0: the shortest AggregationInterval of the flow logs covering this host)")
 	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: /var/lib/palisade/flowlog-HOST.state, in a directory only root may write: a file in /tmp could be a planted symlink; - for none)")
 	checkEvery := fs.Duration("check-every", 2*time.Second, "check this often that the kernel still holds the agent's table, and apply it again when\n"+
-		"another program changed it (a flush of the ruleset, as restarting the nftables service does); 0: never")
+		"another program changed it (a flush of the ruleset, as restarting the nftables service does); at least 100ms, 0: never")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
@@ -44,6 +46,9 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
 	}
+	if *server == "" {
+		*server = envOr("PALISADE_ENDPOINT", defaultEndpoint)
+	}
 	if *host == "" {
 		fmt.Fprintln(stderr, "palisade agent: --host NAME is required: the host's name, as registered with palisade host register NAME (run \"palisade agent --help\")")
 		return 2
@@ -54,6 +59,12 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *checkEvery < 0 || *checkEvery > 0 && *checkEvery < 100*time.Millisecond {
 		fmt.Fprintln(stderr, "palisade agent: --check-every is at least 100ms, or 0 for no checks")
+		return 2
+	}
+	if *flowWindow < 0 || *flowWindow > 0 && *flowWindow < 100*time.Millisecond {
+		// Each window's end dumps the connection table: a tiny one would
+		// keep a core busy.
+		fmt.Fprintln(stderr, "palisade agent: --flow-window is at least 100ms, or 0 for the flow logs' AggregationInterval")
 		return 2
 	}
 	if *checkEvery == 0 {

@@ -54,6 +54,8 @@ func TestCommandMissingArguments(t *testing.T) {
 		{[]string{"agent", "--host", "h1", "extra"}, `unexpected argument "extra"`},
 		{[]string{"agent", "--host", "h1", "--check-every", "10ms"}, "--check-every is at least 100ms"},
 		{[]string{"agent", "--host", "h1", "--check-every", "-1s"}, "--check-every is at least 100ms"},
+		{[]string{"agent", "--host", "h1", "--flow-window", "1ns"}, "--flow-window is at least 100ms"},
+		{[]string{"agent", "--host", "h1", "--flow-window", "-1m"}, "--flow-window is at least 100ms"},
 		{[]string{"lab", "play"}, "give one or more scenario files"},
 	}
 	for _, tt := range tests {

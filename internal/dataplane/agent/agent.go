@@ -88,6 +88,17 @@ func (s *state) cloud() *policy.Cloud {
 		WithPortRangeLists(sortedValues(s.portLists))
 }
 
+// bound reports whether a NIC (an instance or a secondary ENI) is bound to
+// host.
+func (s *state) bound(host string) bool {
+	for _, n := range model.NICs(sortedValues(s.instances), sortedValues(s.enis)) {
+		if n.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
 func sortedValues[T any](m map[string]*T) []*T {
 	keys := slices.Sorted(maps.Keys(m))
 	out := make([]*T, len(keys))
@@ -178,6 +189,9 @@ type runner struct {
 	// problems are the instances the last ruleset applied left out, as
 	// logged; owned by loop.
 	problems map[string]bool
+	// unbound: the last ruleset applied bound no NIC to the host, as
+	// logged; owned by loop.
+	unbound bool
 
 	table    nft.Table // applies: the loop's, and the guard's (guardLoop)
 	applyMu  sync.Mutex
@@ -191,6 +205,10 @@ type runner struct {
 	// the agent long polls until then, and then tries the stream again (the
 	// server may have been upgraded, or the agent moved to another).
 	noStreamUntil time.Time
+	// outage is when the server last stopped answering, zero while it
+	// answers: the first answer after one is logged, or the log's last
+	// word would stay "unreachable" (owned by loop).
+	outage time.Time
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -228,6 +246,10 @@ func (a *runner) loop(ctx context.Context) error {
 				args = append(args, "hint", h)
 			}
 			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", args...)
+			if a.outage.IsZero() {
+				a.outage = time.Now()
+			}
+			a.failClosed()
 		}
 		select {
 		case <-ctx.Done():
@@ -268,6 +290,7 @@ func (a *runner) step(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		a.answered(snap.Revision)
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
 			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, flowLogs: map[string]*model.FlowLog{}}
@@ -348,6 +371,7 @@ var errResync = errors.New("agent: the server asks for a new snapshot")
 // already enforces it. Resync drops the records (errResync: the next step
 // reads a snapshot).
 func (a *runner) take(w *Changes) error {
+	a.answered(w.Revision)
 	if w.Resync {
 		// The server cannot bring us forward from our revision (its store
 		// was replaced, or our revision is older than what it keeps for a
@@ -397,6 +421,46 @@ func (a *runner) take(w *Changes) error {
 	return a.apply()
 }
 
+// failClosed, while the agent has applied nothing (the server has not
+// answered since it started), makes a kernel that holds no policy (the
+// table gone with a reboot or a flush) drop the traffic of every instance
+// interface, as it does for interfaces no instance owns, rather than pass
+// it all until the server answers. A table holding a policy (the last one
+// applied) is left in force; it is looked at again at each retry, since
+// the guard cannot put back a policy the agent does not know.
+func (a *runner) failClosed() {
+	if a.cfg.NFT.InterfacePrefix == "" {
+		return // without a prefix, no rule can tell instance interfaces
+	}
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if a.inForce != nil {
+		return // the guard keeps it
+	}
+	rs := nft.Build(policy.NewCloud(nil, nil, nil), a.cfg.Host, a.cfg.NFT)
+	applied, err := a.table.FailClosed(rs)
+	if err != nil {
+		a.cfg.Log.Warn("agent: checking that the kernel holds a policy while the server does not answer", "err", err)
+		return
+	}
+	if !applied {
+		return
+	}
+	a.inForce = rs // the guard keeps it there
+	a.cfg.Log.Error("agent: the kernel held no policy and the server does not answer: dropping the traffic of every instance interface until it does",
+		"interface-prefix", a.cfg.NFT.InterfacePrefix)
+}
+
+// answered logs the first answer of the server after it was unreachable.
+func (a *runner) answered(revision int64) {
+	if a.outage.IsZero() {
+		return
+	}
+	a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", "unreachable", time.Since(a.outage).Round(time.Millisecond),
+		"applied", a.applied.Load(), "server", revision)
+	a.outage = time.Time{}
+}
+
 // empty reports whether an answer carries no record.
 func empty(w *Changes) bool {
 	return len(w.Groups)+len(w.Instances)+len(w.PrefixLists)+len(w.PortRangeLists)+len(w.ENIs)+len(w.FlowLogs)+len(w.Deleted) == 0
@@ -424,6 +488,7 @@ func (a *runner) apply() error {
 	}
 	a.stale = false
 	a.logProblems(rs.Problems)
+	a.logUnbound()
 	a.flows.applied(a.ctx, rs, c, logs)
 	if a.cfg.OnRuleset != nil {
 		a.cfg.OnRuleset(a.cfg.Host, rs, c)
@@ -453,6 +518,19 @@ func (a *runner) logProblems(problems []string) {
 		}
 	}
 	a.problems = now
+}
+
+// logUnbound warns, once while it lasts, that no NIC is bound to the
+// agent's host: the fail-closed rules then drop the traffic of every
+// instance interface of the machine, which a --host that names another
+// host (or none) also does.
+func (a *runner) logUnbound() {
+	unbound := !a.st.bound(a.cfg.Host)
+	if unbound && !a.unbound && a.cfg.NFT.InterfacePrefix != "" {
+		a.cfg.Log.Warn("agent: no instance or network interface is bound to this host: the traffic of every interface named "+a.cfg.NFT.InterfacePrefix+"* is dropped; "+
+			"check that --host names this host as the instances are bound to it", "host", a.cfg.Host)
+	}
+	a.unbound = unbound
 }
 
 // guardLoop puts the policy back when another program changed the table

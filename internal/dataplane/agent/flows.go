@@ -141,6 +141,11 @@ type flows struct {
 	// records (the buffer overflowed, or a killed agent's window).
 	skip bool
 	kick chan struct{}
+	// windowEnd is when the collector last ended a window; marked, the
+	// Since the state file holds: once every record is shipped, the file
+	// moves on to windowEnd, so that an agent killed later reports what
+	// it lost from there, not from the collector's start.
+	windowEnd, marked time.Time
 }
 
 func newFlows(cfg Config, src Source) *flows {
@@ -228,10 +233,7 @@ func (f *flows) startCollector(ctx context.Context, window time.Duration) {
 			f.log.Warn("agent: flow log: the previous agent stopped without shipping its window; the records it held in memory are lost",
 				"since", st.Since, "state", path)
 		}
-		b, _ := json.Marshal(windowState{Host: f.host, Since: time.Now().UTC()})
-		if err := writeNoFollow(path, b); err != nil {
-			f.log.Warn("agent: flow log: cannot write the state file; a crash will go unreported", "err", err)
-		}
+		f.mark(time.Now())
 	}
 	start := f.cfg.Start
 	if start == nil {
@@ -306,6 +308,7 @@ func (f *flows) emit(recs []flowlog.Record) {
 		}
 	}
 	f.skip = over > 0
+	f.windowEnd = time.Now()
 	f.mu.Unlock()
 	f.counters.Overflow.Add(over)
 	f.counters.Recorded.Add(kept)
@@ -392,7 +395,12 @@ func (f *flows) shipLoop(ctx context.Context) {
 		wait, retry = maxBackoff, minBackoff
 		f.mu.Lock()
 		idle := f.stop == nil && len(f.pending) == 0
+		moved := f.stop != nil && len(f.pending) == 0 && f.windowEnd.After(f.marked)
+		end := f.windowEnd
 		f.mu.Unlock()
+		if moved && f.cfg.StateFile != "" {
+			f.mark(end) // all shipped up to the last window's end
+		}
 		if idle && f.cfg.StateFile != "" {
 			// No collector and nothing held: no window is open.
 			if err := os.Remove(f.cfg.StateFile); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -400,6 +408,18 @@ func (f *flows) shipLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// mark writes the state file: a window open since since.
+func (f *flows) mark(since time.Time) {
+	b, _ := json.Marshal(windowState{Host: f.host, Since: since.UTC()})
+	if err := writeNoFollow(f.cfg.StateFile, b); err != nil {
+		f.log.Warn("agent: flow log: cannot write the state file; a crash will go unreported", "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.marked = since
+	f.mu.Unlock()
 }
 
 // writeNoFollow writes a root agent's state file, refusing to follow a

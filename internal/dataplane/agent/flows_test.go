@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -132,6 +133,21 @@ func TestAgentFlowLogs(t *testing.T) {
 	}
 	if counters.Recorded.Load() != 1 || counters.Shipped.Load() != 1 || counters.Overflow.Load() != 1 {
 		t.Fatalf("recorded %d, shipped %d, overflow %d; want 1, 1 and 1", counters.Recorded.Load(), counters.Shipped.Load(), counters.Overflow.Load())
+	}
+	// Everything shipped, the state file says the window open since the
+	// last one's end: an agent killed now loses what came after, not what
+	// it shipped since its collector started.
+	var since time.Time
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var st windowState
+		if b, err := os.ReadFile(state); err == nil && json.Unmarshal(b, &st) == nil {
+			if since = st.Since; !since.Before(now) {
+				break
+			}
+		}
+	}
+	if since.Before(now) {
+		t.Errorf("the state file says a window open since %v, before the window shipped (ended after %v)", since, now)
 	}
 	got, err := srv.Ops.DescribeFlowRecords(ctx, service.FlowRecordFilter{Caller: tenant, Page: service.Page{Tokens: true, Size: 10}})
 	if err != nil || got.Total != 1 {

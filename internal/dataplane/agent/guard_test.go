@@ -7,6 +7,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 )
 
 // TestAgentPutsTheTableBack: another program flushes the agent's table
@@ -52,6 +55,73 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 					t.Errorf("the refused repair is not logged:\n%s", logs)
 				}
 				w.answer(reply{err: context.Canceled})
+			})
+		})
+	}
+}
+
+// TestAgentFailsClosedWithoutServer: an agent whose server does not answer
+// at start finds the kernel holding no policy (a reboot, a flush): it
+// drops the traffic of every instance interface until the server answers,
+// and the guard keeps it so, rather than let it all pass. A kernel holding
+// a policy (the agent restarted) keeps it, until a flush.
+func TestAgentFailsClosedWithoutServer(t *testing.T) {
+	closed := nft.Build(policy.NewCloud(nil, nil, nil), host, opts).String()
+	for _, tc := range []struct {
+		name string
+		held bool // the kernel holds a policy at start
+	}{
+		{"the kernel holds no policy", false},
+		{"the kernel holds a policy", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				k := nft.NewFake(opts)
+				before := want(records(80))
+				if tc.held {
+					groups, ins := records(80)
+					if _, err := k.Apply(nft.Build(policy.NewCloud(groups, ins, nil), host, opts)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				e, log := runLogged(t, func(c *Config) {
+					c.CheckEvery = time.Second
+					c.OpenTable = func() (nft.Table, error) { return k, nil }
+				})
+				for range 3 {
+					e.expect(t, "snapshot").answer(reply{err: errServer})
+				}
+				wantNow := closed
+				if tc.held {
+					wantNow = before
+				}
+				if got := k.Applied(); got == nil || got.String() != wantNow {
+					t.Fatalf("while the server does not answer the kernel holds:\n%v\nwant:\n%s", got, wantNow)
+				}
+				if failed := strings.Contains(log.String(), "dropping the traffic of every instance interface"); failed == tc.held {
+					t.Errorf("the fail-closed policy logged: %v, want %v:\n%s", failed, !tc.held, log.String())
+				}
+				// A flush meanwhile: the guard puts the fail-closed policy
+				// back; a policy the agent does not know, the next retry
+				// replaces with it.
+				k.Tamper()
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				if tc.held {
+					e.expect(t, "snapshot").answer(reply{err: errServer})
+					time.Sleep(time.Second)
+					synctest.Wait()
+				}
+				if got := k.Applied(); got == nil || got.String() != closed {
+					t.Errorf("after a flush the kernel holds:\n%v\nwant the fail-closed policy", got)
+				}
+				e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+				time.Sleep(time.Second)
+				synctest.Wait()
+				if got := k.Applied(); got == nil || got.String() != before {
+					t.Errorf("once the server answered the kernel holds:\n%v\nwant:\n%s", got, before)
+				}
+				e.expect(t, "watch").answer(reply{err: context.Canceled})
 			})
 		})
 	}

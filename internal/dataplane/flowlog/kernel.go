@@ -212,10 +212,10 @@ func (c *Collector) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			c.emit(time.Now())
+			c.emit(time.Now(), true)
 			return nil
 		case now := <-tick.C:
-			c.emit(now)
+			c.emit(now, false)
 		}
 	}
 }
@@ -268,8 +268,9 @@ func (c *Collector) limitSkips() (map[string]uint64, error) {
 	return out, nil
 }
 
-// emit reads the live connections' counters and ends the window.
-func (c *Collector) emit(now time.Time) {
+// emit reads the live connections' counters and ends the window (the
+// last: the collector stops).
+func (c *Collector) emit(now time.Time, last bool) {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
 	if cur, err := c.limitSkips(); err == nil {
@@ -293,7 +294,7 @@ func (c *Collector) emit(now time.Time) {
 		}
 		c.agg.sweep(live)
 	}
-	if recs := c.agg.flush(now); len(recs) > 0 && c.cfg.Emit != nil {
+	if recs := c.agg.flush(now, last); len(recs) > 0 && c.cfg.Emit != nil {
 		c.cfg.Emit(recs)
 	}
 }

@@ -186,11 +186,23 @@ func (a *aggregator) add(side model.Direction, t tuple, action string, id nft.En
 
 // flush ends the window at now: the followed connections' traffic since the
 // last window becomes records, and the window's records are returned
-// (sorted) and forgotten.
-func (a *aggregator) flush(now time.Time) []Record {
+// (sorted) and forgotten. last says no window follows (the collector
+// stops).
+//
+// A connection the kernel's table no longer held at this window's end
+// (sweep) but whose destroy event has not come yet waits for the next
+// window, from its start in this one: the kernel reaps an expired
+// connection lazily, and the dump at the window's end evicts it, sending
+// its destroy event (with its counts) while the window ends. Reported now,
+// it would give a record of 0 packets and the next window one with all of
+// them; the last window reports it with what it has.
+func (a *aggregator) flush(now time.Time, last bool) []Record {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for id, c := range a.conns {
+		if c.missed && !c.gone && !last {
+			continue
+		}
 		dp, db := c.seenP-min(c.seenP, c.packets), c.seenB-min(c.seenB, c.bytes)
 		if dp > 0 || !c.reported {
 			for _, side := range []struct {

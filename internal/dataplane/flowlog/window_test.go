@@ -48,7 +48,7 @@ func TestConnectionRecordsPerSide(t *testing.T) {
 	tu := tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}
 	a.connNew(7, tu, label(eAccept.ID(), iRule.ID()), now)
 	a.connCount(7, 3, 180, false)
-	recs := a.flush(now.Add(time.Second))
+	recs := a.flush(now.Add(time.Second), false)
 	if len(recs) != 2 {
 		t.Fatalf("got %d records, want one per side: %+v", len(recs), recs)
 	}
@@ -64,11 +64,11 @@ func TestConnectionRecordsPerSide(t *testing.T) {
 	}
 	// The next window reports only what was counted since; then it is gone.
 	a.connCount(7, 5, 300, true)
-	recs = a.flush(now.Add(2 * time.Second))
+	recs = a.flush(now.Add(2*time.Second), false)
 	if len(recs) != 2 || recs[0].Packets != 2 || recs[0].Bytes != 120 {
 		t.Fatalf("second window: %+v, want 2 records of 2 packets, 120 bytes", recs)
 	}
-	if recs = a.flush(now.Add(3 * time.Second)); len(recs) != 0 {
+	if recs = a.flush(now.Add(3*time.Second), false); len(recs) != 0 {
 		t.Fatalf("a destroyed connection reported again: %+v", recs)
 	}
 }
@@ -81,7 +81,7 @@ func TestDropRecords(t *testing.T) {
 	tu := tuple{src: addrA, dst: addrB, sport: 40000, dport: 23, proto: 6}
 	a.drop(iDrop.ID(), tu, 60, 0x02, uint32(eAccept.ID()>>32), now)
 	a.drop(iDrop.ID(), tu, 60, 0x02, uint32(eAccept.ID()>>32), now.Add(time.Millisecond))
-	recs := a.flush(now.Add(time.Second))
+	recs := a.flush(now.Add(time.Second), false)
 	if len(recs) != 2 {
 		t.Fatalf("got %d records, want 2: %+v", len(recs), recs)
 	}
@@ -104,7 +104,7 @@ func TestBoundedWindow(t *testing.T) {
 	for port := range uint16(10) {
 		a.drop(iDrop.ID(), tuple{src: addrA, dst: addrB, sport: 40000, dport: port, proto: 6}, 60, 0, 0, now)
 	}
-	recs := a.flush(now.Add(time.Second))
+	recs := a.flush(now.Add(time.Second), false)
 	if len(recs) != 3 {
 		t.Fatalf("kept %d records, want the bound of 3", len(recs))
 	}
@@ -117,7 +117,7 @@ func TestBoundedWindow(t *testing.T) {
 		t.Errorf("skipped %d, want 7", s.Skipped)
 	}
 	a.drop(iDrop.ID(), tuple{src: addrA, dst: addrB, proto: 6}, 60, 0, 0, now)
-	if recs := a.flush(now.Add(2 * time.Second)); len(recs) != 1 || recs[0].LogStatus != StatusOK {
+	if recs := a.flush(now.Add(2*time.Second), false); len(recs) != 1 || recs[0].LogStatus != StatusOK {
 		t.Errorf("the next window: %+v, want one OK record", recs)
 	}
 }
@@ -181,12 +181,12 @@ func TestLostDestroyEvent(t *testing.T) {
 					a.connCount(id, 1, 60, false)
 				}
 				a.sweep(m)
-				a.flush(now.Add(time.Duration(i+1) * time.Second))
+				a.flush(now.Add(time.Duration(i+1)*time.Second), false)
 			}
 			next := tu
 			next.sport += 8
 			a.connNew(8, next, label(eAccept.ID(), iRule.ID()), now.Add(time.Minute))
-			recs := a.flush(now.Add(2 * time.Minute))
+			recs := a.flush(now.Add(2*time.Minute), false)
 			recorded := len(recs) == 2 && recs[0].SrcPort == next.sport && recs[0].LogStatus == StatusOK
 			if recorded != tc.next {
 				t.Errorf("a new connection recorded: %v, want %v (records %+v, stats %+v)", recorded, tc.next, recs, a.statsNow())
@@ -214,7 +214,7 @@ func TestLongConnectionRecordsStartInTheirWindow(t *testing.T) {
 		{3, 5, end(2), 2},
 	} {
 		a.connCount(7, tc.packets, 60*tc.packets, false)
-		recs := a.flush(end(tc.window))
+		recs := a.flush(end(tc.window), false)
 		if len(recs) != tc.records {
 			t.Fatalf("window %d: %d records, want %d: %+v", tc.window, len(recs), tc.records, recs)
 		}
@@ -223,5 +223,49 @@ func TestLongConnectionRecordsStartInTheirWindow(t *testing.T) {
 				t.Errorf("window %d: record %s from %v to %v, want from %v to %v", tc.window, r.Direction, r.Start, r.End, tc.wantStart, end(tc.window))
 			}
 		}
+	}
+}
+
+// A connection that ended shortly before a window's end is gone from the
+// kernel's table at that end (the dump evicts what expired), while its
+// destroy event, with its counts, comes just after: the window leaves it
+// to the next, which reports all its traffic from its start, rather than a
+// record of 0 packets now and the traffic in the next. The collector's
+// last window reports it with what it has.
+func TestConnectionEndedAtWindowEnd(t *testing.T) {
+	tu := tuple{src: addrA, dst: addrB, sport: 40000, dport: 80, proto: 6}
+	start := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name string
+		last bool // the first window is the collector's last
+	}{
+		{"destroy event after the window's end", false},
+		{"the collector's last window", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAggregator(testResolver(), 10)
+			a.connNew(7, tu, label(eAccept.ID(), iRule.ID()), start)
+			a.sweep(map[uint32]bool{}) // the dump at the window's end
+			recs := a.flush(start.Add(time.Minute), tc.last)
+			if tc.last {
+				if len(recs) != 2 {
+					t.Fatalf("the last window: %d records, want one per side: %+v", len(recs), recs)
+				}
+				return
+			}
+			if len(recs) != 0 {
+				t.Fatalf("first window: %+v, want no record before the connection's counts came", recs)
+			}
+			a.connCount(7, 4, 224, true) // the destroy event
+			recs = a.flush(start.Add(2*time.Minute), false)
+			if len(recs) != 2 {
+				t.Fatalf("second window: %d records, want one per side: %+v", len(recs), recs)
+			}
+			for _, r := range recs {
+				if r.Packets != 4 || r.Bytes != 224 || !r.Start.Equal(start) {
+					t.Errorf("%s: %d packets, %d bytes from %v, want 4, 224 from the connection's start %v", r.Direction, r.Packets, r.Bytes, r.Start, start)
+				}
+			}
+		})
 	}
 }

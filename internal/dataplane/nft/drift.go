@@ -56,6 +56,52 @@ func (k *Kernel) Drifted() (bool, error) {
 	return true, nil
 }
 
+// FailClosed applies rs when the table holds no policy (see Table). An
+// agent that cannot reach its server at start does, so that a host whose
+// table is gone drops its instances' traffic until the agent knows their
+// policy, rather than pass it all.
+func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
+	k.mu.Lock()
+	if k.closed {
+		k.mu.Unlock()
+		return false, errClosed
+	}
+	if k.conn == nil {
+		if err := k.dial(); err != nil {
+			k.mu.Unlock()
+			return false, err
+		}
+	}
+	// Asked at each retry of an agent whose server is away: the table is
+	// read again only once the ruleset generation moved.
+	gen, genErr := k.generation()
+	if genErr == nil && gen != 0 && gen == k.heldGen {
+		k.mu.Unlock()
+		return false, nil
+	}
+	st, err := k.read()
+	if err != nil {
+		k.redial()
+		k.mu.Unlock()
+		return false, err
+	}
+	if st.table && st.base && st.baseSig != "" {
+		if genErr == nil {
+			k.heldGen = gen
+		}
+		k.mu.Unlock()
+		return false, nil
+	}
+	// Apply diffs with what was just read, not with what this Kernel
+	// applied before (a flushed table still has its chains, empty).
+	k.state = st
+	k.mu.Unlock()
+	if _, err := k.Apply(rs); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // sameShape compares two states but for the elements of sets and maps.
 func sameShape(a, b *kstate) bool {
 	return a.table == b.table && a.base == b.base && a.baseHook == b.baseHook && a.baseSig == b.baseSig &&

@@ -348,6 +348,21 @@ func (f *Fake) Drifted() (bool, error) {
 	return f.tampered, nil
 }
 
+// FailClosed applies rs when the fake holds no table (none applied yet,
+// or Tamper took it).
+func (f *Fake) FailClosed(rs *Ruleset) (bool, error) {
+	f.mu.Lock()
+	held := f.applied != nil
+	f.mu.Unlock()
+	if held {
+		return false, nil
+	}
+	if _, err := f.Apply(rs); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // Tamper makes the fake lose its table, as another program's `flush
 // ruleset` does to the kernel's.
 func (f *Fake) Tamper() {

@@ -32,6 +32,9 @@ type Kernel struct {
 	// generation right after it (0: unknown): Drifted compares with them.
 	applied *kstate
 	gen     uint32
+	// heldGen is the ruleset generation at which FailClosed last found the
+	// table holding a policy (0: none).
+	heldGen uint32
 	// carried holds the counters of deleted chains whose rules no new chain
 	// took over; they live in memory only, shared by the Kernels of the
 	// table (see tableCarried).

@@ -208,3 +208,43 @@ func testPackets(t *testing.T, build func(*policy.Cloud, string, Options) *Rules
 		t.Errorf("the kernel's sgr-pg rule: %v, want counter packets 2", m)
 	}
 }
+
+// TestKernelFailClosed: a table that holds no policy (missing, or
+// flushed, its chains left empty) is given the fail-closed one, which drops the
+// traffic of instance interfaces; a table holding a policy is left as it
+// is. Real packets tell.
+func TestKernelFailClosed(t *testing.T) {
+	needKernel(t)
+	host := newNetns(t, "fc")
+	run(t, "ip", "netns", "exec", host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	app := plug(t, host, "pi-app", "10.0.2.10", "10.0.2.1")
+	listen(t, plug(t, host, "pi-web1", "10.0.1.10", "10.0.1.1"), "10.0.1.10", 80)
+	const web = "10.0.1.10"
+	o := Options{InterfacePrefix: "pi-"}
+	closed := Build(policy.NewCloud(nil, nil, nil), "h1", o)
+	c, _, _ := webCloud()
+	policyRS := Build(c, "h1", o)
+	k := openKernel(t, host)
+	for _, step := range []struct {
+		name    string
+		before  func()
+		applied bool // FailClosed applies the fail-closed ruleset
+		flows   bool // i-app reaches i-web1's http after it
+	}{
+		{"no table", func() {}, true, false},
+		{"the table holds a policy", func() { apply(t, k, policyRS) }, false, true},
+		{"the table flushed", func() { nftIn(t, host, "flush", "table", "inet", "palisade") }, true, false},
+	} {
+		step.before()
+		applied, err := k.FailClosed(closed)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if applied != step.applied {
+			t.Errorf("%s: applied the fail-closed ruleset: %v, want %v", step.name, applied, step.applied)
+		}
+		if got := connect(t, app, web, 80); got != step.flows {
+			t.Errorf("%s: i-app reaches i-web1: %v, want %v", step.name, got, step.flows)
+		}
+	}
+}

@@ -17,6 +17,12 @@ type Table interface {
 	// last Apply (see Kernel.Drifted); the next Apply then writes it whole
 	// again.
 	Drifted() (bool, error)
+	// FailClosed applies rs (a ruleset of no instance: its fail-closed
+	// rules drop the traffic of every instance interface) when the table
+	// holds no policy: it is missing (a reboot, `nft flush ruleset`) or
+	// its base chain holds no rule (`nft flush table`). A table holding a
+	// policy is left as it is. It reports whether it applied rs.
+	FailClosed(rs *Ruleset) (bool, error)
 	// Delete removes the table and everything in it; a missing table is
 	// not an error.
 	Delete() error

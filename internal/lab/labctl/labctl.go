@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -234,7 +235,7 @@ func startLabAgents(self, name string, l *lab.Lab, ctl *Control) error {
 	for _, h := range l.Spec.Hosts {
 		pid, err := startDetached(self, filepath.Join(lab.DefaultStateDir, name+"-agent-"+h+".log"),
 			[]string{"PALISADE_ACCESS_KEY_ID=" + ctl.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET=" + ctl.OperatorSecret},
-			"agent", "--server", ctl.Server, "--host", h, "--netns", l.HostNetns(h), "-v")
+			agentArgs(lab.DefaultStateDir, name, ctl.Server, h, l.HostNetns(h))...)
 		if err != nil {
 			return err
 		}
@@ -244,6 +245,16 @@ func startLabAgents(self, name string, l *lab.Lab, ctl *Control) error {
 		}
 	}
 	return nil
+}
+
+// agentArgs are the arguments of lab name's agent of host h. Its flow-log
+// state file is the lab's, in dir: the agent's default is named by the host
+// alone, and every lab has hosts h0, h1, …, so the agents of two labs
+// would take each other's open window for a crash (and SKIPDATA), and the
+// one stopping first would remove the other's mark.
+func agentArgs(dir, name, server, h, netns string) []string {
+	return []string{"agent", "--server", server, "--host", h, "--netns", netns,
+		"--flow-state", filepath.Join(dir, name+"-flowlog-"+h+".state"), "-v"}
 }
 
 // printLab tells the user what is up and how to use it.
@@ -370,23 +381,25 @@ func Down(name string, ctl *Control) error {
 	if err := lab.CheckName(name); err != nil {
 		return err // before any file: the name makes globs
 	}
-	for _, pid := range ctl.Pids {
-		if p, err := os.FindProcess(pid); err == nil {
-			p.Signal(syscall.SIGTERM)
-		}
-	}
-	waitExited(ctl.Pids, 5*time.Second)
+	waitExited(stopProcesses(ctl.Pids, lab.DefaultStateDir, name), 5*time.Second)
 	err := lab.Remove(name)
-	files := []string{ControlPath(name), lab.StatePath(lab.DefaultStateDir, name)}
-	for _, pattern := range []string{name + "-server.log", name + "-agent-*.log"} {
-		m, _ := filepath.Glob(filepath.Join(lab.DefaultStateDir, pattern))
+	removeFiles(lab.DefaultStateDir, name)
+	removeStore(lab.DefaultStateDir, name)
+	return err
+}
+
+// removeFiles removes the files of lab name in dir but its store: its
+// control and state, its server's and agents' logs, its agents' flow-log
+// state files.
+func removeFiles(dir, name string) {
+	files := []string{filepath.Join(dir, name+".ctl"), lab.StatePath(dir, name)}
+	for _, pattern := range []string{name + "-server.log", name + "-agent-*.log", name + "-flowlog-*.state"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pattern))
 		files = append(files, m...)
 	}
 	for _, f := range files {
 		os.Remove(f)
 	}
-	removeStore(lab.DefaultStateDir, name)
-	return err
 }
 
 // removeStore removes the store of lab name in dir: NAME.db and every
@@ -397,6 +410,37 @@ func removeStore(dir, name string) {
 	for _, f := range m {
 		os.RemoveAll(f)
 	}
+}
+
+// stopProcesses sends SIGTERM to those of pids that are still lab name's
+// processes, and returns them: a process whose command line names the
+// lab's store in dir (its server) or its hosts' namespaces (its agents).
+// A pid the control file lists may belong to another process by now: the
+// lab's exited (killed, or the machine restarted) and the pid was reused.
+func stopProcesses(pids []int, dir, name string) []int {
+	var stopped []int
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !labProcess(strings.Split(string(b), "\x00"), dir, name) {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGTERM) == nil {
+			stopped = append(stopped, pid)
+		}
+	}
+	return stopped
+}
+
+// labProcess reports whether a command line is of lab name's server or
+// agents.
+func labProcess(args []string, dir, name string) bool {
+	db, ns := filepath.Join(dir, name+".db"), "pl-"+name+"-host-"
+	for _, a := range args {
+		if a == db || strings.HasPrefix(a, ns) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitExited waits until none of the processes exists any more (the agents
