@@ -302,6 +302,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if mc.Dir == "" {
 			mc.Dir = *db + ".etcd"
 		}
+		// After a stop of the whole cluster, a restarted member waits for the
+		// others: say so, or the server looks hung.
+		mc.Waiting = func(msg string) { fmt.Fprintln(stderr, "palisade serve:", msg) }
 		if err := mc.Check(); err != nil {
 			fmt.Fprintln(stderr, "palisade serve:", err)
 			return 2
