@@ -304,7 +304,12 @@ func addLearner(ctx context.Context, cli *clientv3.Client, name, peer string) (u
 	for {
 		list, err := cli.MemberList(ctx)
 		if err != nil {
-			return 0, "", fmt.Errorf("member: list the members of the cluster to join: %w", err)
+			if ctx.Err() != nil {
+				// An endpoint that never answers gives only the deadline.
+				return 0, "", fmt.Errorf("member: the member at %s (--join) did not answer: is its server running, and is that its --etcd-client-url "+
+					"(and are a majority of its cluster's members running)? (%w)", cli.Endpoints()[0], err)
+			}
+			return 0, "", fmt.Errorf("member: list the members of the cluster to join at %s: %w", cli.Endpoints()[0], err)
 		}
 		members = members[:0]
 		id = 0

@@ -235,3 +235,19 @@ func TestRestartWaitsForQuorum(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinNobody: a --join URL where no member answers fails the start
+// saying what to check (it said only "context deadline exceeded").
+func TestJoinNobody(t *testing.T) {
+	cfg := Config{Dir: filepath.Join(t.TempDir(), "j"), ClientURL: freeURL(t), PeerURL: freeURL(t), Join: freeURL(t), ReadyTimeout: time.Second}
+	m, err := Start(context.Background(), cfg)
+	if err == nil {
+		m.Close()
+		t.Fatal("joined a cluster that is not there")
+	}
+	for _, want := range []string{cfg.Join, "--etcd-client-url", "running"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
