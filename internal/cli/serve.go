@@ -42,7 +42,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("palisade serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "`HOST:PORT` to serve the API on")
-	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state (with --etcd, only the event trail FILE.events is kept there)")
+	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state; on etcd (--etcd, --cluster-init, --join) only this server's own files\n"+
+		"go beside it: the event trail FILE.events, flow records FILE.flows, its ID FILE.server-id, an embedded\n"+
+		"member's data FILE.etcd")
 	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
 		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
 		"quotas and replay nonces are shared); each keeps its own event trail")
@@ -284,6 +286,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				*u = "https" + strings.TrimPrefix(*u, "http")
 			}
 		}
+	}
+	if err := checkEtcdScheme("--etcd", etcd, etcdClientTLS != nil); err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 2
 	}
 	switch {
 	case *clusterInit && mc.Join != "":
