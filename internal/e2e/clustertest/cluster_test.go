@@ -352,6 +352,10 @@ func quorumLost(t *testing.T, ss []*Server) {
 	if code, status, _ := testenv.APIError(err); code != "ServiceUnavailable" || status != http.StatusServiceUnavailable {
 		t.Errorf("a request without a quorum: %v, want ServiceUnavailable (503)", err)
 	}
+	// The log says why: the store's own error, which the client is not told.
+	if !regexp.MustCompile(`msg="request failed".*code=ServiceUnavailable.* cause=".*etcd`).MatchString(survivor.Output()) {
+		t.Errorf("server %s's log does not give the cause of the ServiceUnavailable:\n%s", survivor.Name, survivor.Output())
+	}
 
 	b.Restart(t)
 	ready(t, survivor)
