@@ -88,6 +88,22 @@ func etcdTLSFlags(fs *flag.FlagSet) *member.TLSFiles {
 	return &f
 }
 
+// checkEtcdScheme refuses etcd client URLs whose scheme does not match
+// the TLS flags: without it an https member given no client certificate
+// (or an http one given TLS) answered only "context deadline exceeded",
+// after the whole dial timeout.
+func checkEtcdScheme(flag string, urls []string, tls bool) error {
+	for _, u := range urls {
+		switch {
+		case strings.HasPrefix(u, "https://") && !tls:
+			return fmt.Errorf("%s %s: an https member asks its clients for a certificate of its CA: give --etcd-ca, --etcd-cert and --etcd-key", flag, u)
+		case strings.HasPrefix(u, "http://") && tls:
+			return fmt.Errorf("%s %s: with --etcd-ca, --etcd-cert and --etcd-key give the members' https URLs", flag, u)
+		}
+	}
+	return nil
+}
+
 // tlsOf is the client TLS of the flags, nil without them.
 func tlsOf(f *member.TLSFiles) (*tls.Config, error) {
 	if *f == (member.TLSFiles{}) {
@@ -118,6 +134,10 @@ func dbBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *etcdURL != "" {
 		if strings.Contains(*etcdURL, ",") {
 			fmt.Fprintln(stderr, "palisade db backup: --etcd takes one member's URL: a snapshot is of one member")
+			return 2
+		}
+		if err := checkEtcdScheme("--etcd", []string{*etcdURL}, tlsCfg != nil); err != nil {
+			fmt.Fprintln(stderr, "palisade db backup:", err)
 			return 2
 		}
 		n, err := etcd.Snapshot(ctx, *etcdURL, out, tlsCfg)
@@ -184,6 +204,10 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if (len(urls) > 0) == *clusterInit {
 		fmt.Fprintln(stderr, "palisade db migrate: give --to-etcd URLS (an external etcd) or --cluster-init (a new embedded member), one of them")
+		return 2
+	}
+	if err := checkEtcdScheme("--to-etcd", urls, *tf != (member.TLSFiles{})); err != nil {
+		fmt.Fprintln(stderr, "palisade db migrate:", err)
 		return 2
 	}
 	if msg := missingStore("--from", *from); msg != "" {

@@ -157,6 +157,9 @@ func TestDBFlagErrors(t *testing.T) {
 		{[]string{"migrate", "--from", filepath.Join(dir, "nope.db"), "--to-etcd", "http://127.0.0.1:1"}, "--from: no store at " + filepath.Join(dir, "nope.db") + ": give --from FILE"},
 		{[]string{"backup", "--db", filepath.Join(dir, "nope.db"), filepath.Join(dir, "out.db")}, "--db: no store at " + filepath.Join(dir, "nope.db") + ": give --db FILE"},
 		{[]string{"migrate", "--cluster-init", "--etcd-peer-url", "http://192.0.2.1:2380"}, "--etcd-allow-plaintext"},
+		// An https member without a client certificate: it timed out.
+		{[]string{"backup", "--etcd", "https://127.0.0.1:1", "x"}, "give --etcd-ca, --etcd-cert and --etcd-key"},
+		{[]string{"migrate", "--from", filepath.Join(dir, "p.db"), "--to-etcd", "https://127.0.0.1:1"}, "give --etcd-ca, --etcd-cert and --etcd-key"},
 	} {
 		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
 			if len(tc.args) > 1 && tc.args[0] == "migrate" && tc.want == "--etcd-allow-plaintext" {

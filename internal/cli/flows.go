@@ -230,10 +230,13 @@ func (c *call) warnMissing(body []byte, what string) {
 	}
 }
 
-// warnMissingServers says on w that the servers missing did not answer in
-// time, and what the answer lacks for it (nothing when none is missing).
+// warnMissingServers says on w that the servers missing did not give
+// their part, and what the answer lacks for it (nothing when none is missing).
 func warnMissingServers(w io.Writer, command string, missing []string, lacks string) {
 	if len(missing) > 0 {
-		fmt.Fprintf(w, "palisade %s: warning: servers %s did not answer in time; %s\n", command, strings.Join(missing, ", "), lacks)
+		// "In time" was wrong for a server that is down; the answering
+		// server's log names each (by ID, with its address) and why.
+		fmt.Fprintf(w, "palisade %s: warning: servers %s did not give their part (down, unreachable or slower than --peer-timeout; "+
+			"the answering server's log says which and why); %s\n", command, strings.Join(missing, ", "), lacks)
 	}
 }

@@ -12,7 +12,8 @@ func TestWarnMissing(t *testing.T) {
 	for _, tc := range []struct {
 		body, want string
 	}{
-		{`{"PalisadeMissingServers":["a1","b2"],"Events":[]}`, "palisade events: warning: servers a1, b2 did not answer in time; their events are not listed\n"},
+		{`{"PalisadeMissingServers":["a1","b2"],"Events":[]}`, "palisade events: warning: servers a1, b2 did not give their part (down, unreachable or slower than --peer-timeout; " +
+			"the answering server's log says which and why); their events are not listed\n"},
 		{`{"Events":[]}`, ""},
 		{`{"PalisadeMissingServers":[]}`, ""},
 		{`not json`, ""},

@@ -42,7 +42,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("palisade serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "`HOST:PORT` to serve the API on")
-	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state (with --etcd, only the event trail FILE.events is kept there)")
+	db := fs.String("db", "./palisade.db", "SQLite `FILE` that holds all state; on etcd (--etcd, --cluster-init, --join) only this server's own files\n"+
+		"go beside it: the event trail FILE.events, flow records FILE.flows, its ID FILE.server-id, an embedded\n"+
+		"member's data FILE.etcd")
 	etcdURLs := fs.String("etcd", "", "keep the state in the etcd cluster at these client `URLS` (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379)\n"+
 		"instead of --db: every server given the same cluster serves one installation (accounts, keys, resources,\n"+
 		"quotas and replay nonces are shared); each keeps its own event trail")
@@ -59,7 +61,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	clusterInit := fs.Bool("cluster-init", false, "start an embedded etcd member in this server and a new cluster with it, and keep the state there\n"+
 		"instead of --db (a highly available installation: start two more servers with --join)")
 	fs.StringVar(&mc.Join, "join", "", "start an embedded etcd member in this server and join it to the cluster of another server's member\n"+
-		"at this client `URL` (that server's --etcd-client-url, e.g. http://10.0.0.1:2379)")
+		"at this client `URL` (that server's --etcd-client-url, e.g. https://10.0.0.1:2379; http only on loopback\n"+
+		"or with --etcd-allow-plaintext)")
 	etcdDir := fs.String("etcd-dir", "", "with --cluster-init or --join, keep the embedded member's data in `DIR` (default: FILE.etcd beside --db);\n"+
 		"a DIR that holds a member restarts it, in the cluster it belongs to")
 	fs.StringVar(&mc.ClientURL, "etcd-client-url", member.DefaultClientURL, "with --cluster-init or --join, the embedded member serves etcd clients (this server, joining members) at `URL`")
@@ -72,7 +75,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&etcdTLS.Cert, "etcd-cert", "", "TLS to etcd: this server's PEM certificate `FILE` (signed by --etcd-ca; for an embedded member, for\n"+
 		"server and client authentication, naming the addresses of --etcd-client-url and --etcd-peer-url)")
 	fs.StringVar(&etcdTLS.Key, "etcd-key", "", "TLS to etcd: the PEM private key `FILE` of --etcd-cert")
-	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "without --etcd-ca/--etcd-cert/--etcd-key, let --etcd-client-url and --etcd-peer-url be other than\n"+
+	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "without --etcd-ca/--etcd-cert/--etcd-key, let --etcd-client-url, --etcd-peer-url and --join be other than\n"+
 		"loopback: members then talk plain HTTP without authentication, so do it only on a private network you trust")
 	fs.StringVar(&mc.LogLevel, "etcd-log-level", "fatal", "with --cluster-init or --join, the least severe `LEVEL` of the embedded member's own log on stderr\n"+
 		"(debug, info, warn, error, fatal; etcd logs a normal stop as errors)")
@@ -151,8 +154,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"With --cluster-init the server runs an etcd member of its own (as k3s does) and starts a cluster;\n"+
 			"more servers join it with --join URL (another member's --etcd-client-url), each with its own\n"+
 			"--etcd-client-url and --etcd-peer-url; three servers survive the loss of any one. Restart a server\n"+
-			"with the same flags: its member's data (--etcd-dir) says which cluster it is in. On etcd each server\n"+
-			"keeps its own events and flow records, and a query on any server merges every live server's.\n\n"+
+			"with the same flags: its member's data (--etcd-dir) says which cluster it is in (after a stop of them\n"+
+			"all, each waits until a majority of the members runs). On etcd each server keeps its own events and\n"+
+			"flow records, and a query on any server merges every live server's.\n\n"+
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (a restart keeps what the API did to them since).\n"+
@@ -285,6 +289,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
+	if err := checkEtcdScheme("--etcd", etcd, etcdClientTLS != nil); err != nil {
+		fmt.Fprintln(stderr, "palisade serve:", err)
+		return 2
+	}
 	switch {
 	case *clusterInit && mc.Join != "":
 		fmt.Fprintln(stderr, "palisade serve: give --cluster-init (a new cluster) or --join URL (an existing one), not both")
@@ -302,6 +310,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if mc.Dir == "" {
 			mc.Dir = *db + ".etcd"
 		}
+		// After a stop of the whole cluster, a restarted member waits for the
+		// others: say so, or the server looks hung.
+		mc.Waiting = func(msg string) { fmt.Fprintln(stderr, "palisade serve:", msg) }
 		if err := mc.Check(); err != nil {
 			fmt.Fprintln(stderr, "palisade serve:", err)
 			return 2

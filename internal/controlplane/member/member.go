@@ -65,9 +65,14 @@ type Config struct {
 	// AllowPlaintext allows http ClientURL and PeerURL that are not
 	// loopback.
 	AllowPlaintext bool
-	// ReadyTimeout bounds the start (0: 60 s): catching up with a
-	// cluster's data, a new member's first election.
+	// ReadyTimeout bounds the start of a new cluster or a join (0: 60 s):
+	// catching up with a cluster's data, a new member's first election. A
+	// restarted member waits for its quorum until ctx ends instead: after
+	// a stop of the whole cluster, the other members may start later.
 	ReadyTimeout time.Duration
+	// Waiting, if set, is called once when a restarted member has waited
+	// QuorumNotice for its quorum, with a message saying what to do.
+	Waiting func(msg string)
 	// LogLevel is the level of etcd's own log on stderr ("": fatal; etcd
 	// logs a normal stop as errors, and Err reports a failure).
 	LogLevel string
@@ -127,8 +132,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "fatal"
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
+	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
 	defer cancel()
+	if !hasMember(cfg.Dir) {
+		ctx = readyCtx
+	}
 
 	ec := embed.NewConfig()
 	ec.Name, ec.Dir = cfg.Name, cfg.Dir
@@ -191,39 +199,68 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("member: start etcd (data in %s): %w", cfg.Dir, err)
 	}
 	m.e = e
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		e.Close()
-		undo()
-		return nil, fmt.Errorf("member: etcd failed while starting: %w", err)
-	case <-ctx.Done():
-		e.Close()
-		undo()
-		return nil, fmt.Errorf("member: etcd not ready after %s (is a quorum of the cluster's members running?)", cfg.ReadyTimeout)
+	notice := time.NewTimer(QuorumNotice)
+	defer notice.Stop()
+wait:
+	for {
+		select {
+		case <-e.Server.ReadyNotify():
+			break wait
+		case err := <-e.Err():
+			abort(e)
+			undo()
+			return nil, fmt.Errorf("member: etcd failed while starting: %w", err)
+		case <-notice.C:
+			if m.Restarted && cfg.Waiting != nil {
+				cfg.Waiting(fmt.Sprintf("the embedded etcd member (data in %s) waits for a quorum of its cluster's members (a majority of them, itself included): "+
+					"start the other servers, each with its own flags as before; it keeps waiting until they run or it is stopped", cfg.Dir))
+			}
+		case <-ctx.Done():
+			abort(e)
+			undo()
+			if m.Restarted {
+				return nil, fmt.Errorf("member: stopped while waiting for a quorum of the cluster's members: %w", context.Cause(ctx))
+			}
+			return nil, fmt.Errorf("member: etcd not ready after %s (is a quorum of the cluster's members running?)", cfg.ReadyTimeout)
+		}
 	}
 	if m.ID == 0 {
 		m.ID = uint64(e.Server.MemberID())
 	}
 	if m.Joined {
 		if err := promote(ctx, join, m.ID); err != nil {
-			e.Close()
+			abort(e)
 			undo()
 			return nil, err
 		}
 	}
 	// The promotion is committed on the leader first: until this member
 	// applies it, it refuses its clients as a learner.
+	lctx, lcancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
+	defer lcancel()
 	for e.Server.IsLearner() {
 		select {
-		case <-ctx.Done():
-			e.Close()
+		case <-lctx.Done():
+			abort(e)
 			return nil, fmt.Errorf("member: still a learner (not a voting member) after %s: a join that stopped before its promotion; "+
 				"remove the member (etcdctl member remove %x), delete %s and join again", cfg.ReadyTimeout, m.ID, cfg.Dir)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
 	return m, nil
+}
+
+// QuorumNotice is how long a restarted member waits for its quorum before
+// Config.Waiting is told.
+const QuorumNotice = 5 * time.Second
+
+// abort stops a member that may never have become ready. etcd's Close
+// alone waits for the client servers, which start only once the member
+// is ready: without a quorum it would wait for good (and the server
+// would ignore SIGTERM). Stopping the member first ends that wait.
+func abort(e *embed.Etcd) {
+	e.Server.HardStop()
+	e.Close()
 }
 
 // Check says what is wrong with the configuration, before Start.
@@ -267,7 +304,12 @@ func addLearner(ctx context.Context, cli *clientv3.Client, name, peer string) (u
 	for {
 		list, err := cli.MemberList(ctx)
 		if err != nil {
-			return 0, "", fmt.Errorf("member: list the members of the cluster to join: %w", err)
+			if ctx.Err() != nil {
+				// An endpoint that never answers gives only the deadline.
+				return 0, "", fmt.Errorf("member: the member at %s (--join) did not answer: is its server running, and is that its --etcd-client-url "+
+					"(and are a majority of its cluster's members running)? (%w)", cli.Endpoints()[0], err)
+			}
+			return 0, "", fmt.Errorf("member: list the members of the cluster to join at %s: %w", cli.Endpoints()[0], err)
 		}
 		members = members[:0]
 		id = 0

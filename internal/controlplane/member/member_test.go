@@ -146,3 +146,108 @@ func TestInitJoinRestart(t *testing.T) {
 		t.Errorf("after the restart: voters %v", v)
 	}
 }
+
+// TestRestartWaitsForQuorum: after the whole cluster stopped, a member
+// restarted alone waits for its quorum (however long its ReadyTimeout),
+// says so, and stops when told to (the server's SIGTERM); once another
+// member restarts, it serves. Before, it gave up after ReadyTimeout and
+// then hung for good in etcd's Close, which waits for a member that
+// never became ready.
+func TestRestartWaitsForQuorum(t *testing.T) {
+	a, acfg, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, bcfg, err := start(t, filepath.Join(t.TempDir(), "b"), "b", a.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+
+	type result struct {
+		m   *Member
+		err error
+	}
+	restart := func(ctx context.Context, cfg Config) (waiting <-chan string, done <-chan result) {
+		w, d := make(chan string, 1), make(chan result, 1)
+		cfg.ReadyTimeout = time.Second // not for a restart's quorum
+		cfg.Waiting = func(msg string) { w <- msg }
+		go func() {
+			m, err := Start(ctx, cfg)
+			d <- result{m, err}
+		}()
+		return w, d
+	}
+	// hang bounds what must not hang; it is no measure of speed.
+	const hang = 60 * time.Second
+
+	for _, tt := range []struct {
+		name string
+		stop bool // stop the waiting member, else restart the other
+	}{
+		{"stopped while waiting", true},
+		{"the other member restarts", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			waiting, done := restart(ctx, acfg)
+			select {
+			case msg := <-waiting:
+				if !strings.Contains(msg, "start the other servers") {
+					t.Errorf("waiting message %q does not say what to do", msg)
+				}
+			case r := <-done:
+				if r.err == nil {
+					r.m.Close()
+				}
+				t.Fatalf("a member restarted alone returned (%v) instead of waiting for its quorum", r.err)
+			case <-time.After(hang):
+				t.Fatal("no word from a member restarted alone")
+			}
+			if tt.stop {
+				cancel()
+			} else {
+				b2, err := Start(context.Background(), bcfg)
+				if err != nil {
+					t.Fatalf("restart of the other member: %v", err)
+				}
+				defer b2.Close()
+			}
+			select {
+			case r := <-done:
+				switch {
+				case tt.stop && r.err == nil:
+					r.m.Close()
+					t.Fatal("a member stopped while waiting started")
+				case !tt.stop && r.err != nil:
+					t.Fatalf("with its quorum back: %v", r.err)
+				case !tt.stop:
+					defer r.m.Close()
+					if !r.m.Restarted {
+						t.Error("not a restart")
+					}
+				}
+			case <-time.After(hang):
+				t.Fatal("the restarted member's Start did not return")
+			}
+		})
+	}
+}
+
+// TestJoinNobody: a --join URL where no member answers fails the start
+// saying what to check (it said only "context deadline exceeded").
+func TestJoinNobody(t *testing.T) {
+	cfg := Config{Dir: filepath.Join(t.TempDir(), "j"), ClientURL: freeURL(t), PeerURL: freeURL(t), Join: freeURL(t), ReadyTimeout: time.Second}
+	m, err := Start(context.Background(), cfg)
+	if err == nil {
+		m.Close()
+		t.Fatal("joined a cluster that is not there")
+	}
+	for _, want := range []string{cfg.Join, "--etcd-client-url", "running"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -47,6 +47,15 @@ type Sources struct {
 	// Nonces counts the replay nonces this server remembers (SQLite;
 	// on etcd the servers share them there).
 	Nonces func() int
+	// Etcd reads the etcd cluster's health as last checked (on etcd).
+	Etcd func() EtcdHealth
+}
+
+// EtcdHealth is the etcd cluster as this server last saw it: whether the
+// member it talks to has a leader, and which members answered, by name.
+type EtcdHealth struct {
+	HasLeader bool
+	Members   map[string]bool
 }
 
 // History is what the in-memory view's watch history holds: changed
@@ -212,10 +221,14 @@ var (
 		"Signature nonces this server remembers to refuse replays, each until its request's timestamp leaves the --max-clock-skew window.", nil, nil)
 	historyBytesDesc = prometheus.NewDesc("palisade_view_history_bytes",
 		"Estimated memory of the changed records the in-memory view keeps for the agents' watches.", nil, nil)
+	etcdLeaderDesc = prometheus.NewDesc("palisade_etcd_has_leader",
+		"1 while the etcd member this server talks to has a leader; 0: the cluster has no quorum (a majority of its members is down), and requests fail with ServiceUnavailable.", nil, nil)
+	etcdMemberDesc = prometheus.NewDesc("palisade_etcd_member_up",
+		"1 while a member of the etcd cluster answers this server, 0 while it does not, by member name.", []string{"member"}, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc, historyDesc, historyBytesDesc, noncesDesc} {
+	for _, d := range []*prometheus.Desc{revisionDesc, connectedDesc, lagDesc, appliedDesc, trailDesc, hookDesc, commitsDesc, commitWrites, commitRun, commitSync, syncsDesc, syncTime, flowsDesc, flowBytesDesc, flowDroppedDesc, historyDesc, historyBytesDesc, noncesDesc, etcdLeaderDesc, etcdMemberDesc} {
 		ch <- d
 	}
 }
@@ -279,4 +292,18 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	if g.src.Nonces != nil {
 		ch <- prometheus.MustNewConstMetric(noncesDesc, prometheus.GaugeValue, float64(g.src.Nonces()))
 	}
+	if g.src.Etcd != nil {
+		h := g.src.Etcd()
+		ch <- prometheus.MustNewConstMetric(etcdLeaderDesc, prometheus.GaugeValue, b2f(h.HasLeader))
+		for name, up := range h.Members {
+			ch <- prometheus.MustNewConstMetric(etcdMemberDesc, prometheus.GaugeValue, b2f(up), name)
+		}
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -189,7 +189,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = errorStatus(e)
 		body, contentType = encodeError(req, s.hostID(r), e)
 		if status >= 500 && !logged {
-			s.log().Error("request failed", "action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message)
+			args := []any{"action", req.Action, "requestId", req.RequestID, "code", e.Code, "message", e.Message}
+			if e.Cause != nil {
+				args = append(args, "cause", e.Cause.Error())
+			}
+			s.log().Error("request failed", args...)
 		}
 	}
 	if s.ThrottledDelay > 0 && e != nil && strings.HasPrefix(e.Code, "Throttling") {

@@ -187,7 +187,7 @@ func lookupCaller(svc *api.Service) trail.Caller {
 }
 
 // newMetrics makes the server's metrics over its routes and sources.
-func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Handler, tr *trail.Trail, hook *webhook.Notifier, nonces *signature.NonceCache) *metrics.Metrics {
+func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Handler, tr *trail.Trail, hook *webhook.Notifier, nonces *signature.NonceCache, health *etcdHealth) *metrics.Metrics {
 	var actions, analyses []string
 	for k := range routes {
 		actions = append(actions, k.Action)
@@ -232,6 +232,9 @@ func newMetrics(svc *api.Service, st store.Store, routes map[rpc.RouteKey]rpc.Ha
 	}
 	if nonces != nil {
 		src.Nonces = nonces.Len
+	}
+	if health != nil {
+		src.Etcd = health.metrics
 	}
 	if hook != nil {
 		src.Webhook = func() metrics.Counters {

@@ -403,7 +403,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	limiter := ratelimit.New(rl)
 	routes := withTrail(routesWith(svc, analysis), svc, tr)
-	met := newMetrics(svc, st, routes, tr, hook, nonces)
+	var health *etcdHealth
+	if etcdStore != nil {
+		health = newEtcdHealth(etcdStore, cfg.Log)
+	}
+	met := newMetrics(svc, st, routes, tr, hook, nonces, health)
 	obs := &observer{log: cfg.Log, metrics: met, trail: tr, hook: hook, accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 	api := &rpc.Server{
 		Verifier: &signature.Verifier{Lookup: svc.LookupSecret, Nonces: nonceStore, Now: time.Now, NotBefore: notBefore, MaxSkew: cfg.MaxClockSkew},
@@ -495,6 +499,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			flows.Close()
 			return nil, err
 		}
+		go health.run(stopping)
 	}
 	return srv, nil
 }
@@ -504,12 +509,23 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 // unreadiness.
 const readyWait = time.Second
 
+// readyStoreWait bounds /readyz's read of the store's revision.
+const readyStoreWait = 2 * time.Second
+
 // ready reports why the server cannot answer API requests yet: the store
 // is closed or failing, or the in-memory view that reads are served from
 // has not loaded or caught up with the store.
 func ready(ctx context.Context, svc *api.Service, st store.Store) *notReady {
-	rev, err := st.Revision(ctx)
+	// etcd without a quorum holds a read until it has one: a probe must be
+	// answered, not left hanging.
+	sctx, scancel := context.WithTimeout(ctx, readyStoreWait)
+	rev, err := st.Revision(sctx)
+	scancel()
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return &notReady{fmt.Sprintf("the store did not answer within %s (on etcd: is a quorum, a majority, of its members running?)", readyStoreWait),
+				fmt.Errorf("store: %w", err)}
+		}
 		return &notReady{"the store cannot be read", fmt.Errorf("store: %w", err)}
 	}
 	v := svc.InMemory()

@@ -59,7 +59,7 @@ func BenchmarkObserveWrite(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tr.Close()
-	obs := &observer{log: slog.New(slog.NewJSONHandler(io.Discard, nil)), metrics: newMetrics(svc, st, routes, tr, nil, nil), trail: tr,
+	obs := &observer{log: slog.New(slog.NewJSONHandler(io.Discard, nil)), metrics: newMetrics(svc, st, routes, tr, nil, nil, nil), trail: tr,
 		accounts: &accountCache{lookup: svc.AccountOfKey, m: map[string]string{}}}
 
 	b.ResetTimer()

@@ -232,8 +232,10 @@ func (v *Verifier) useNonce(ctx context.Context, ak, nonce string, ts, now time.
 	default:
 		// A shared store that cannot answer: the request is refused (never
 		// let through unchecked) as a fault of the service, which SDKs retry.
-		return ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
-			"The request could not be checked for replay (the nonce store did not answer); retry later.")
+		e := ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The request could not be checked for replay: the service's shared store did not answer; retry later.")
+		e.Cause = err // for the operator: e.g. etcd without a quorum
+		return e
 	}
 }
 

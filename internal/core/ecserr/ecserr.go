@@ -17,6 +17,9 @@ type Error struct {
 	Code    string // ECS error code, e.g. "InvalidSecurityGroupId.NotFound"
 	Message string // what is wrong and, where it helps, what to do
 	Field   string // the request field at fault, if one is (not sent to clients)
+	// Cause is what made the service fail (a 5xx), for the server's log:
+	// not sent to clients, whom it could tell of the service's insides.
+	Cause error
 }
 
 // At returns a copy of the error that names the field at fault.

@@ -301,6 +301,65 @@ func TestThreeServers(t *testing.T) {
 	t.Run("kill the leader's server", func(t *testing.T) {
 		killLeader(t, ss)
 	})
+
+	t.Run("quorum lost and back", func(t *testing.T) {
+		quorumLost(t, ss)
+	})
+}
+
+// get answers a GET of path on server s. Its timeout only tells a hang
+// from an answer.
+func get(t testing.TB, s *Server, path string) (int, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get("http://" + s.Addr + path)
+	if err != nil {
+		t.Fatalf("GET %s of server %s: %v", path, s.Name, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// quorumLost kills two of the three servers, one at a time, and holds the
+// survivor to what its operator needs: /metrics names the member that
+// went (palisade_etcd_member_up) and then the lost leader
+// (palisade_etcd_has_leader), the log says so, /readyz answers 503 saying
+// why (it hung for as long as the quorum was gone), an SDK call gets
+// ServiceUnavailable; once one server is back, the survivor is ready again.
+func quorumLost(t *testing.T, ss []*Server) {
+	a, b, survivor := ss[0], ss[1], ss[2]
+	metric := func(line string) func() (bool, string) {
+		return func() (bool, string) {
+			_, body := get(t, survivor, "/metrics")
+			return slices.Contains(strings.Split(body, "\n"), line), fmt.Sprintf("server %s's /metrics lacks %q", survivor.Name, line)
+		}
+	}
+	a.Kill()
+	testenv.Eventually(t, 30*time.Second, metric(`palisade_etcd_member_up{member="`+a.Name+`"} 0`))
+	testenv.Eventually(t, 30*time.Second, metric("palisade_etcd_has_leader 1"))
+
+	b.Kill()
+	testenv.Eventually(t, 30*time.Second, metric("palisade_etcd_has_leader 0"))
+	if out := survivor.Output(); !strings.Contains(out, "etcd has no leader") {
+		t.Errorf("server %s's log does not say etcd lost its leader:\n%s", survivor.Name, out)
+	}
+	code, body := get(t, survivor, "/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "quorum") {
+		t.Errorf("/readyz without a quorum: %d %q, want 503 saying why", code, body)
+	}
+	_, err := survivor.ECS(t).DescribeRegions(ecs.CreateDescribeRegionsRequest())
+	if code, status, _ := testenv.APIError(err); code != "ServiceUnavailable" || status != http.StatusServiceUnavailable {
+		t.Errorf("a request without a quorum: %v, want ServiceUnavailable (503)", err)
+	}
+	// The log says why: the store's own error, which the client is not told.
+	if !regexp.MustCompile(`msg="request failed".*code=ServiceUnavailable.* cause=".*etcd`).MatchString(survivor.Output()) {
+		t.Errorf("server %s's log does not give the cause of the ServiceUnavailable:\n%s", survivor.Name, survivor.Output())
+	}
+
+	b.Restart(t)
+	ready(t, survivor)
+	testenv.Eventually(t, 30*time.Second, metric("palisade_etcd_has_leader 1"))
 }
 
 // quotaRace: six clients, taking turns among the servers, race 260

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+)
+
+// etcdHealthEvery is how often a server on etcd checks its cluster: a
+// status of each member, which needs no quorum.
+const etcdHealthEvery = 3 * time.Second
+
+// etcdHealth follows the health of the etcd cluster for the operator: it
+// logs a lost leader (no quorum: every request fails) and a member that
+// stops answering, and their return, and keeps the last check for
+// /metrics. Without it a member's death showed nowhere until the quorum
+// went too.
+type etcdHealth struct {
+	st  *etcd.Store
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cur metrics.EtcdHealth
+}
+
+func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
+	// Open has just read the store: it had a leader.
+	return &etcdHealth{st: st, log: log, cur: metrics.EtcdHealth{HasLeader: true, Members: map[string]bool{}}}
+}
+
+// metrics is the last check, for /metrics.
+func (w *etcdHealth) metrics() metrics.EtcdHealth {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return metrics.EtcdHealth{HasLeader: w.cur.HasLeader, Members: maps.Clone(w.cur.Members)}
+}
+
+// run checks the cluster until ctx ends.
+func (w *etcdHealth) run(ctx context.Context) {
+	t := time.NewTicker(etcdHealthEvery)
+	defer t.Stop()
+	for {
+		w.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *etcdHealth) check(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, etcdHealthEvery)
+	h, err := w.st.Health(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0, Members: map[string]bool{}}
+	up := 0
+	for _, m := range h.Members {
+		name := m.Name
+		if name == "" {
+			name = fmt.Sprintf("%x", m.ID)
+		}
+		next.Members[name] = m.Up
+		if m.Up {
+			up++
+		}
+	}
+	w.mu.Lock()
+	prev := w.cur
+	w.cur = next
+	w.mu.Unlock()
+
+	answering := fmt.Sprintf("%d of %d", up, len(h.Members))
+	switch {
+	case prev.HasLeader && !next.HasLeader:
+		args := []any{"members_answering", answering}
+		if err != nil {
+			args = append(args, "err", err)
+		}
+		w.log.Error("etcd has no leader: the cluster has lost its quorum (a majority of its members is down or cut off), "+
+			"so requests fail with ServiceUnavailable; start the members that are down (with embedded members: their servers, with the same flags)", args...)
+	case !prev.HasLeader && next.HasLeader:
+		w.log.Info("etcd has a leader again: requests are served", "members_answering", answering)
+	}
+	for _, m := range h.Members {
+		name := m.Name
+		if name == "" {
+			name = fmt.Sprintf("%x", m.ID)
+		}
+		was, seen := prev.Members[name]
+		switch {
+		case !m.Up && (was || !seen):
+			w.log.Warn("an etcd member does not answer: the cluster serves while a majority of its members runs; "+
+				"start it again (with an embedded member: its server, with the same flags)",
+				"member", name, "url", m.URL, "members_answering", answering, "err", m.Err)
+		case m.Up && seen && !was:
+			w.log.Info("an etcd member answers again", "member", name, "members_answering", answering)
+		}
+	}
+}
