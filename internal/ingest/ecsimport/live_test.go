@@ -21,7 +21,6 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
-	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -247,10 +246,7 @@ func serverState(t *testing.T, srv *server.Server) *Account {
 	err := srv.Store.View(context.Background(), func(tx store.ReadTx) error {
 		gs, err := store.ListAs[model.SecurityGroup](tx, api.KindGroup, q)
 		for i := range gs {
-			// The API answers every group in the account's one resource
-			// group, whether or not its create named it.
-			gs[i].ResourceGroupID = service.ResourceGroupID(gs[i].Owner)
-			a.Groups = append(a.Groups, &gs[i])
+			a.Groups = append(a.Groups, &gs[i]) // its ResourceGroupId as the API answers it: as named, if ever
 		}
 		is, err2 := store.ListAs[model.Instance](tx, api.KindInstance, q)
 		for i := range is {
