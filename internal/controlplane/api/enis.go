@@ -77,11 +77,21 @@ type eniItem struct {
 
 type ipv4PrefixItem struct{ Ipv4Prefix string }
 
+// eniResourceGroup is a secondary ENI's resource group as named (none when
+// never named: Terraform's alicloud_ecs_network_interface does not compute
+// it), a primary ENI's its instance's.
+func eniResourceGroup(n *model.NetworkInterface) string {
+	if n.Type == model.ENIPrimary {
+		return resourceGroupID(n.Owner)
+	}
+	return n.ResourceGroupID
+}
+
 func eniOut(n *model.NetworkInterface) eniItem {
 	item := eniItem{NetworkInterfaceId: n.ID, NetworkInterfaceName: n.Name, Description: n.Description, Type: n.Type,
 		Status: n.Status, VpcId: n.VpcID, VSwitchId: n.VSwitchID, ZoneId: n.Zone, InstanceId: n.InstanceID, MacAddress: n.MAC,
 		PrivateIpAddress: n.PrivateIP.String(), CreationTime: timeText(n.Created), OwnerId: n.Owner,
-		ResourceGroupId: n.ResourceGroupID, DeleteOnRelease: n.DeleteOnRelease || n.Type == model.ENIPrimary,
+		ResourceGroupId: eniResourceGroup(n), DeleteOnRelease: n.DeleteOnRelease || n.Type == model.ENIPrimary,
 		SecurityGroupIds: securityGroupIDSet{SecurityGroupId: append([]string{}, n.SecurityGroups...)}, Tags: tagsOut(n.Tags)}
 	if n.InstanceID != "" {
 		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}

@@ -193,7 +193,8 @@ const itemCounts = `"RuleCount":0,"GroupToGroupRuleCount":0,"EcsCount":0,"Availa
 func newGroupHead(g *model.SecurityGroup) *groupHead {
 	h := &groupHead{SecurityGroupId: g.ID, SecurityGroupName: g.Name, Description: g.Description,
 		SecurityGroupType: string(g.Type), VpcId: g.VpcID, CreationTime: timeText(g.Created),
-		// Every group is in the account's one resource group, named or not at creation.
+		// As named at its creation or by JoinResourceGroup, none if never:
+		// Terraform's alicloud_security_group does not compute it.
 		ResourceGroupId: g.ResourceGroupID,
 		tags:            tagsOut(g.Tags)}
 	b, err := appendJSONValue(nil, &securityGroupItem{groupHead: h, Tags: h.tags})

@@ -183,7 +183,8 @@ func (s *Service) JoinResourceGroup(ctx context.Context, in ResourceGroupInput, 
 		return ecserr.New(http.StatusNotFound, "InvalidResourceGroup.NotFound", "Resource group %q does not exist: this account has one, %s, which holds all its resources.", model.Clip(in.ResourceGroupID), ResourceGroupID(c.Account))
 	}
 	// A group and a secondary ENI answer the resource group they were
-	// named in (the others always answer the account's one group).
+	// named in (the other resources, and primary ENIs, always answer the
+	// account's one group).
 	switch typ {
 	case "securitygroup":
 		_, err = Update(s, ctx, c, "JoinResourceGroup", Idempotency{}, in, func(tx store.Tx) (struct{}, error) {

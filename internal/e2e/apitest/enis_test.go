@@ -117,6 +117,11 @@ func TestENILifecycle(t *testing.T) {
 	if len(all) != 2 {
 		t.Fatalf("ENIs of the instance: %+v", all)
 	}
+	for _, n := range all { // the primary answers its instance's group
+		if n.ResourceGroupId != rg {
+			t.Errorf("%s ENI %s: ResourceGroupId %q, want %q", n.Type, n.NetworkInterfaceId, n.ResourceGroupId, rg)
+		}
+	}
 	d.Type = "Secondary"
 	sec := must(c.DescribeNetworkInterfaces(d))(t).NetworkInterfaceSets.NetworkInterfaceSet
 	if len(sec) != 1 || sec[0].NetworkInterfaceId != id || sec[0].InstanceId != inst || sec[0].Status != "InUse" {
