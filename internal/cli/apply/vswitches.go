@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // A new instance or ENI launches into a vSwitch of its VPC that holds its
@@ -94,21 +94,21 @@ func (b *builder) checkVSwitches() error {
 	return b.checkReserved()
 }
 
-// checkReserved refuses, before anything is applied, a new instance or ENI
+// checkReserved refuses, before anything is applied, an instance or ENI
 // at an address its vSwitch cannot assign: the first of the vSwitch's block
 // or one of its last three (RunInstances or CreateNetworkInterface refused
-// it midway, the steps before applied).
+// it midway, the steps before applied; for a NIC that moved there, after
+// its old self was deleted). A NIC that exists keeps an address the API
+// gave, so only moved and new ones can be refused.
 func (b *builder) checkReserved() error {
 	var eps []endpoint
 	for _, in := range b.sc.Instances {
-		if _, ok := b.insts[in.ID]; !ok && in.VpcID != "" {
+		if in.VpcID != "" {
 			eps = append(eps, endpoint{in.ID, in.VpcID, in.PrivateIP, in.IPv6})
 		}
 	}
 	for _, n := range b.sc.ENIs {
-		if _, ok := b.enis[n.ID]; !ok {
-			eps = append(eps, endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
-		}
+		eps = append(eps, endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
 	}
 	for _, e := range eps {
 		var block netip.Prefix
@@ -121,18 +121,11 @@ func (b *builder) checkReserved() error {
 		} else if i := slices.IndexFunc(b.planned[e.vpc], func(p *plannedVSwitch) bool { return p.block.Contains(e.ipv4) }); i >= 0 {
 			block = b.planned[e.vpc][i].block
 		}
-		if block.IsValid() && reservedAddr(block, e.ipv4) {
+		if block.Contains(e.ipv4) && !model.Assignable(block, e.ipv4) {
 			return &FileError{fmt.Sprintf("%s: %s's private address %s is the first or one of the last three addresses of %s, the block of the vSwitch apply launches it into, which the API does not assign: give it another address", b.sc.File, e.id, e.ipv4, block)}
 		}
 	}
 	return nil
-}
-
-// reservedAddr reports whether a vSwitch of block keeps a to itself: its
-// first address and its last three.
-func reservedAddr(block netip.Prefix, a netip.Addr) bool {
-	last := iprange.LastAddr(block)
-	return a == block.Masked().Addr() || a == last || a == last.Prev() || a == last.Prev().Prev()
 }
 
 // mergeVSwitches merges planned vSwitches that overlap or share a /64

@@ -135,20 +135,26 @@ func TestBuildReservedAddress(t *testing.T) {
 	for _, tc := range []struct {
 		vpc, addr string
 		held      string // an account vSwitch's block ("" none)
+		was       string // the instance's address in the account ("": it is new)
 		refused   bool
 	}{
-		{"10.53.0.0/16", "10.53.1.0", "", true},
-		{"10.53.0.0/16", "10.53.1.255", "", true},
-		{"10.53.0.0/16", "10.53.1.253", "", true},
-		{"10.53.0.0/16", "10.53.1.252", "", false},
-		{"10.53.0.0/16", "10.53.1.1", "", false},
-		{"10.54.0.0/28", "10.54.0.13", "", true},
-		{"10.54.0.0/28", "10.54.0.12", "", false},
-		{"10.53.0.0/16", "10.53.1.0", "10.53.0.0/23", false},
-		{"10.53.0.0/16", "10.53.1.255", "10.53.0.0/22", false},
-		{"10.53.0.0/16", "10.53.1.254", "10.53.0.0/23", true},
+		{"10.53.0.0/16", "10.53.1.0", "", "", true},
+		{"10.53.0.0/16", "10.53.1.255", "", "", true},
+		{"10.53.0.0/16", "10.53.1.253", "", "", true},
+		{"10.53.0.0/16", "10.53.1.252", "", "", false},
+		{"10.53.0.0/16", "10.53.1.1", "", "", false},
+		{"10.54.0.0/28", "10.54.0.13", "", "", true},
+		{"10.54.0.0/28", "10.54.0.12", "", "", false},
+		{"10.53.0.0/16", "10.53.1.0", "10.53.0.0/23", "", false},
+		{"10.53.0.0/16", "10.53.1.255", "10.53.0.0/22", "", false},
+		{"10.53.0.0/16", "10.53.1.254", "10.53.0.0/23", "", true},
+		// An instance that exists and moves (apply replaces it: the
+		// delete came before the refused launch).
+		{"10.53.0.0/16", "10.53.1.254", "10.53.0.0/23", "10.53.1.10", true},
+		{"10.53.0.0/16", "10.53.1.11", "10.53.0.0/23", "10.53.1.10", false},
+		{"10.53.0.0/16", "10.53.1.10", "10.53.0.0/23", "10.53.1.10", false},
 	} {
-		t.Run(tc.addr+" in "+tc.vpc+" "+tc.held, func(t *testing.T) {
+		t.Run(tc.addr+" in "+tc.vpc+" "+tc.held+" was "+tc.was, func(t *testing.T) {
 			src := "vpcs:\n  - {vpcId: vpc-r, cidrBlock: " + tc.vpc + "}\nsecurityGroups:\n  - {securityGroupId: sg-r, vpcId: vpc-r}\n" +
 				"instances:\n  - {instanceId: i-r, vpcId: vpc-r, privateIpAddress: " + tc.addr + ", securityGroupIds: [sg-r]}\n"
 			sc, err := scenario.Parse("r.yaml", []byte(src))
@@ -158,7 +164,12 @@ func TestBuildReservedAddress(t *testing.T) {
 			st := emptyState()
 			if tc.held != "" {
 				st = accountOf(sc)
-				st.Account.Instances = nil
+				if tc.was == "" {
+					st.Account.Instances = nil
+				} else {
+					st.Account.Instances[0].PrivateIP = netip.MustParseAddr(tc.was)
+					st.Account.Instances[0].VSwitchID = "vsw-held"
+				}
 				st.VSwitches = append(st.VSwitches, VSwitch{ID: "vsw-held", VpcID: st.VPCs[0].ID, CIDR: netip.MustParsePrefix(tc.held)})
 			}
 			_, err = Build(sc, st, Options{Region: "cn-hangzhou"})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
-	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -54,13 +53,11 @@ func addrStep(a netip.Addr, n int) netip.Addr {
 	return a
 }
 
-// Assignable reports whether a may be given to a NIC of block p. Alibaba
-// Cloud reserves the first address and the last three of every vSwitch.
-func Assignable(p netip.Prefix, a netip.Addr) bool {
-	return p.Contains(a) && p.Masked().Addr().Less(a) && a.Compare(lastAssignable(p)) <= 0
-}
+// Assignable reports whether a may be given to a NIC of block p
+// (model.Assignable).
+func Assignable(p netip.Prefix, a netip.Addr) bool { return model.Assignable(p, a) }
 
-func lastAssignable(p netip.Prefix) netip.Addr { return iprange.LastAddr(p).Prev().Prev().Prev() }
+func lastAssignable(p netip.Prefix) netip.Addr { return model.LastAssignable(p) }
 
 // allocateAddr returns the lowest assignable address of p not taken. It starts
 // at the fourth host address, leaving the low ones to clients that pin

@@ -4,7 +4,18 @@ import (
 	"net/netip"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 )
+
+// Assignable reports whether a may be given to a NIC of a vSwitch of
+// block p: Alibaba Cloud keeps the first address and the last three of
+// every vSwitch to itself.
+func Assignable(p netip.Prefix, a netip.Addr) bool {
+	return p.Contains(a) && p.Masked().Addr().Less(a) && a.Compare(LastAssignable(p)) <= 0
+}
+
+// LastAssignable is the highest address Assignable gives of block p.
+func LastAssignable(p netip.Prefix) netip.Addr { return iprange.LastAddr(p).Prev().Prev().Prev() }
 
 // The private ranges VPC and vSwitch blocks are taken from, and the masks
 // each takes (CreateVpc, CreateVSwitch). apply checks a scenario's VPC
