@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -88,20 +89,27 @@ func etcdTLSFlags(fs *flag.FlagSet) *member.TLSFiles {
 	return &f
 }
 
-// checkEtcdScheme refuses etcd client URLs whose scheme does not match
-// the TLS flags: without it an https member given no client certificate
-// (or an http one given TLS) answered only "context deadline exceeded",
-// after the whole dial timeout.
+// checkEtcdScheme refuses etcd client URLs given with the TLS flags but
+// not https: the client then answered only "context deadline exceeded",
+// after the whole dial timeout. https without the flags is taken: a
+// member with a server certificate alone is reached with the system's
+// roots (SSL_CERT_FILE); etcdTLSHint explains a failure.
 func checkEtcdScheme(flag string, urls []string, tls bool) error {
 	for _, u := range urls {
-		switch {
-		case strings.HasPrefix(u, "https://") && !tls:
-			return fmt.Errorf("%s %s: an https member asks its clients for a certificate of its CA: give --etcd-ca, --etcd-cert and --etcd-key", flag, u)
-		case strings.HasPrefix(u, "http://") && tls:
+		if strings.HasPrefix(u, "http://") && tls {
 			return fmt.Errorf("%s %s: with --etcd-ca, --etcd-cert and --etcd-key give the members' https URLs", flag, u)
 		}
 	}
 	return nil
+}
+
+// etcdTLSHint is what to print after etcd at urls could not be reached
+// without client TLS, when one is https: "" otherwise.
+func etcdTLSHint(urls []string, tls bool) string {
+	if tls || !slices.ContainsFunc(urls, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		return ""
+	}
+	return "an https member that asks its clients for a certificate (etcd --client-cert-auth) needs --etcd-ca, --etcd-cert and --etcd-key; one with a server certificate alone needs its CA trusted (SSL_CERT_FILE)"
 }
 
 // tlsOf is the client TLS of the flags, nil without them.
@@ -143,6 +151,9 @@ func dbBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		n, err := etcd.Snapshot(ctx, *etcdURL, out, tlsCfg)
 		if err != nil {
 			fmt.Fprintln(stderr, "palisade db backup:", err)
+			if hint := etcdTLSHint([]string{*etcdURL}, tlsCfg != nil); hint != "" {
+				fmt.Fprintln(stderr, "  "+hint)
+			}
 			return 1
 		}
 		fmt.Fprintf(stdout, "Wrote a snapshot of the etcd member at %s to %s (%d bytes, %v); restore with: etcdutl snapshot restore %s --data-dir DIR\n",
@@ -267,6 +278,9 @@ func dbMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cancel()
 	if err != nil {
 		fmt.Fprintln(stderr, "palisade db migrate:", err)
+		if hint := etcdTLSHint(urls, tlsCfg != nil); hint != "" {
+			fmt.Fprintln(stderr, "  "+hint)
+		}
 		return 1
 	}
 	defer dst.Close()

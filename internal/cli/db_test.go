@@ -157,9 +157,6 @@ func TestDBFlagErrors(t *testing.T) {
 		{[]string{"migrate", "--from", filepath.Join(dir, "nope.db"), "--to-etcd", "http://127.0.0.1:1"}, "--from: no store at " + filepath.Join(dir, "nope.db") + ": give --from FILE"},
 		{[]string{"backup", "--db", filepath.Join(dir, "nope.db"), filepath.Join(dir, "out.db")}, "--db: no store at " + filepath.Join(dir, "nope.db") + ": give --db FILE"},
 		{[]string{"migrate", "--cluster-init", "--etcd-peer-url", "http://192.0.2.1:2380"}, "--etcd-allow-plaintext"},
-		// An https member without a client certificate: it timed out.
-		{[]string{"backup", "--etcd", "https://127.0.0.1:1", "x"}, "give --etcd-ca, --etcd-cert and --etcd-key"},
-		{[]string{"migrate", "--from", filepath.Join(dir, "p.db"), "--to-etcd", "https://127.0.0.1:1"}, "give --etcd-ca, --etcd-cert and --etcd-key"},
 	} {
 		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
 			if len(tc.args) > 1 && tc.args[0] == "migrate" && tc.want == "--etcd-allow-plaintext" {
@@ -172,5 +169,31 @@ func TestDBFlagErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestEtcdScheme: TLS flags with an http member are refused at once (the
+// client only timed out); https without them is taken (a member with a
+// server certificate alone is reached with the system's roots), and a
+// failure to reach it says what an https member may need.
+func TestEtcdScheme(t *testing.T) {
+	for _, tc := range []struct {
+		urls    []string
+		tls     bool
+		refused bool
+		hint    bool
+	}{
+		{[]string{"http://127.0.0.1:2379"}, false, false, false},
+		{[]string{"http://127.0.0.1:2379"}, true, true, false},
+		{[]string{"https://127.0.0.1:2379"}, false, false, true},
+		{[]string{"https://127.0.0.1:2379"}, true, false, false},
+		{[]string{"https://127.0.0.1:2379", "http://127.0.0.1:22379"}, true, true, false},
+		{[]string{"http://127.0.0.1:2379", "https://127.0.0.1:22379"}, false, false, true},
+	} {
+		err := checkEtcdScheme("--etcd", tc.urls, tc.tls)
+		hint := etcdTLSHint(tc.urls, tc.tls)
+		if (err != nil) != tc.refused || (hint != "") != tc.hint {
+			t.Errorf("%v, TLS %v: refused %v, hint %q; want refused %v, a hint %v", tc.urls, tc.tls, err, hint, tc.refused, tc.hint)
+		}
 	}
 }

@@ -365,6 +365,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if hint := listenHint(err, *listen); hint != "" {
 			fmt.Fprintln(stderr, "  "+hint)
 		}
+		if hint := etcdTLSHint(etcd, etcdClientTLS != nil); hint != "" && strings.Contains(err.Error(), "etcd") {
+			fmt.Fprintln(stderr, "  "+hint)
+		}
 		return 1
 	}
 	started = true
