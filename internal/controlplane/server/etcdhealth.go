@@ -27,6 +27,8 @@ type etcdHealth struct {
 
 	mu  sync.Mutex
 	cur metrics.EtcdHealth
+
+	known []etcd.Member // the members last listed (run's goroutine only)
 }
 
 func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
@@ -57,10 +59,13 @@ func (w *etcdHealth) run(ctx context.Context) {
 
 func (w *etcdHealth) check(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, etcdHealthEvery)
-	h, err := w.st.Health(cctx)
+	h, err := w.st.Health(cctx, w.known)
 	cancel()
 	if ctx.Err() != nil {
 		return
+	}
+	if len(h.Members) > 0 {
+		w.known = h.Members
 	}
 	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0, Members: map[string]bool{}}
 	up := 0

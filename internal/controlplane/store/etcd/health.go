@@ -2,8 +2,10 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -29,46 +31,90 @@ type Member struct {
 	Err     error // why it is not up
 }
 
+// healthProbe bounds each question Health asks: one member that hangs
+// (stopped, cut off) must not take the time of the others' answers.
+const healthProbe = time.Second
+
 // Health asks the cluster of its leader and members. It needs no quorum:
 // a member answers its status and its member list from its own state.
-func (s *Store) Health(ctx context.Context) (Health, error) {
-	var (
-		h   Health
-		st  *clientv3.StatusResponse
-		err error
-	)
-	for _, ep := range s.cli.Endpoints() {
-		if st, err = s.cli.Status(ctx, ep); err == nil {
-			break
+// Every endpoint and member is asked at once, each for at most a second.
+// known are the members of the last check: when no member lists them
+// now, they are each asked again, so one that stops shows as down rather
+// than vanishing.
+func (s *Store) Health(ctx context.Context, known []Member) (Health, error) {
+	var h Health
+	st, err := s.firstStatus(ctx)
+	if err == nil {
+		h.Leader, h.Self = st.Leader, st.Header.MemberId
+	}
+	lctx, cancel := context.WithTimeout(ctx, healthProbe)
+	list, lerr := s.cli.MemberList(lctx, clientv3.WithSerializable())
+	cancel()
+	if lerr == nil {
+		h.Members = make([]Member, len(list.Members))
+		for i, m := range list.Members {
+			hm := &h.Members[i]
+			hm.ID, hm.Name, hm.Learner = m.ID, m.Name, m.IsLearner
+			if len(m.ClientURLs) > 0 {
+				hm.URL = m.ClientURLs[0]
+			}
+		}
+	} else {
+		for _, m := range known {
+			h.Members = append(h.Members, Member{ID: m.ID, Name: m.Name, URL: m.URL, Learner: m.Learner})
 		}
 	}
-	if st == nil {
-		return h, fmt.Errorf("etcd: no endpoint answered its status: %w", err)
-	}
-	h.Leader, h.Self = st.Leader, st.Header.MemberId
-	list, err := s.cli.MemberList(ctx, clientv3.WithSerializable())
-	if err != nil {
-		return h, fmt.Errorf("etcd: list the members: %w", err)
-	}
-	h.Members = make([]Member, len(list.Members))
 	var wg sync.WaitGroup
-	for i, m := range list.Members {
+	for i := range h.Members {
 		hm := &h.Members[i]
-		hm.ID, hm.Name, hm.Learner = m.ID, m.Name, m.IsLearner
-		if len(m.ClientURLs) == 0 {
-			hm.Err = fmt.Errorf("not started")
-			continue
-		}
-		hm.URL = m.ClientURLs[0]
-		if m.ID == h.Self {
+		switch {
+		case hm.URL == "":
+			hm.Err = errors.New("not started")
+		case hm.ID == h.Self && h.Self != 0:
 			hm.Up = true
-			continue
+		default:
+			wg.Go(func() {
+				pctx, cancel := context.WithTimeout(ctx, healthProbe)
+				defer cancel()
+				_, err := s.cli.Status(pctx, hm.URL)
+				hm.Up, hm.Err = err == nil, err
+			})
 		}
-		wg.Go(func() {
-			_, err := s.cli.Status(ctx, hm.URL)
-			hm.Up, hm.Err = err == nil, err
-		})
 	}
 	wg.Wait()
+	switch {
+	case err != nil:
+		return h, err
+	case lerr != nil:
+		return h, fmt.Errorf("etcd: list the members: %w", lerr)
+	}
 	return h, nil
+}
+
+// firstStatus is the status of the first of the client's endpoints to
+// answer, all asked at once.
+func (s *Store) firstStatus(ctx context.Context) (*clientv3.StatusResponse, error) {
+	eps := s.cli.Endpoints()
+	type answer struct {
+		st  *clientv3.StatusResponse
+		err error
+	}
+	ch := make(chan answer, len(eps)) // buffered: the losers do not block
+	for _, ep := range eps {
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, healthProbe)
+			defer cancel()
+			st, err := s.cli.Status(pctx, ep)
+			ch <- answer{st, err}
+		}()
+	}
+	var errs []error
+	for range eps {
+		a := <-ch
+		if a.err == nil {
+			return a.st, nil
+		}
+		errs = append(errs, a.err)
+	}
+	return nil, fmt.Errorf("etcd: no endpoint answered its status: %w", errors.Join(errs...))
 }
