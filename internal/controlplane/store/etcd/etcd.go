@@ -111,7 +111,13 @@ func DialTLS(ctx context.Context, endpoints []string, prefix string, tlsCfg *tls
 		TLS:         tlsCfg,
 		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
-		Context:     context.WithoutCancel(ctx),
+		// Pings find a member that holds its connections but answers
+		// nothing (stopped, cut off), so the balancer sends no more
+		// requests there to wait out their deadline. Not more often than
+		// etcd's --grpc-keepalive-min-time (5 s), which refuses it.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
+		Context:              context.WithoutCancel(ctx),
 		// Documents may be large (a group with thousands of rules); the
 		// server's --max-request-bytes bounds what it accepts.
 		MaxCallSendMsgSize: 64 << 20,
