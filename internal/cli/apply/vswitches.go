@@ -33,9 +33,8 @@ type endpoint struct {
 	ipv4, ipv6 netip.Addr
 }
 
-// planVSwitches plans, per VPC (file ID), the vSwitches for the file's
-// instances and ENIs that no vSwitch of the account holds.
-func (b *builder) planVSwitches() map[string][]*plannedVSwitch {
+// endpoints are the file's VPC instances and its ENIs.
+func (b *builder) endpoints() []endpoint {
 	var eps []endpoint
 	for _, in := range b.sc.Instances {
 		if in.VpcID != "" {
@@ -45,6 +44,13 @@ func (b *builder) planVSwitches() map[string][]*plannedVSwitch {
 	for _, n := range b.sc.ENIs {
 		eps = append(eps, endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
 	}
+	return eps
+}
+
+// planVSwitches plans, per VPC (file ID), the vSwitches for the file's
+// instances and ENIs that no vSwitch of the account holds.
+func (b *builder) planVSwitches() map[string][]*plannedVSwitch {
+	eps := b.endpoints()
 	bits := map[string]int{}
 	for _, v := range b.sc.VPCs {
 		bits[v.ID] = v.CIDR.Bits()
@@ -101,16 +107,7 @@ func (b *builder) checkVSwitches() error {
 // its old self was deleted). A NIC that exists keeps an address the API
 // gave, so only moved and new ones can be refused.
 func (b *builder) checkReserved() error {
-	var eps []endpoint
-	for _, in := range b.sc.Instances {
-		if in.VpcID != "" {
-			eps = append(eps, endpoint{in.ID, in.VpcID, in.PrivateIP, in.IPv6})
-		}
-	}
-	for _, n := range b.sc.ENIs {
-		eps = append(eps, endpoint{n.ID, n.VpcID, n.PrivateIP, n.IPv6})
-	}
-	for _, e := range eps {
+	for _, e := range b.endpoints() {
 		var block netip.Prefix
 		if id := b.heldVSwitch(e); id != "" {
 			for _, w := range b.st.VSwitches {
