@@ -74,7 +74,7 @@ func (s *Service) describeImages(ctx context.Context, req *rpc.Request) (any, er
 	in := service.DescribeImagesInput{Caller: c, OwnerAlias: p.Get("ImageOwnerAlias"), Name: p.Get("ImageName"),
 		Family: p.Get("ImageFamily"), OSType: p.Get("OSType"), Architecture: p.Get("Architecture"), Usage: p.Get("Usage"),
 		InstanceType: p.Get("InstanceType"), Page: pg,
-		OwnsSomething: p.Has("SnapshotId") || p.Has("ResourceGroupId") || len(p.Structs("Tag")) > 0}
+		OwnImagesOnly: p.Has("SnapshotId") || p.Has("ResourceGroupId") || len(p.Structs("Tag")) > 0}
 	in.IDs = commaList(p.Get("ImageId"))
 	in.Statuses = commaList(p.Get("Status"))
 	var e *ecserr.Error

@@ -58,10 +58,10 @@ type DescribeImagesInput struct {
 	InstanceType string
 	IoOptimized  *bool
 	CloudInit    *bool
-	// OwnsSomething is set when the request names what only the caller's
+	// OwnImagesOnly is set when the request names what only the caller's
 	// own images have (SnapshotId, ResourceGroupId, Tag.N): no system
 	// image matches it.
-	OwnsSomething bool
+	OwnImagesOnly bool
 	DryRun        bool
 	Page          Page
 }
@@ -114,7 +114,7 @@ func (s *Service) DescribeImages(in DescribeImagesInput) (Listing[Image], error)
 	// What only an account's own images have matches no system image;
 	// so does an image that is not Available or not x86_64 (the catalogue
 	// has none), and Usage none (every system image makes instances).
-	if in.OwnsSomething || (in.OwnerAlias != "" && in.OwnerAlias != "system") || !slices.Contains(statuses, "Available") ||
+	if in.OwnImagesOnly || (in.OwnerAlias != "" && in.OwnerAlias != "system") || !slices.Contains(statuses, "Available") ||
 		(in.Architecture != "" && in.Architecture != imageArchitecture) || in.Usage == "none" ||
 		(in.IoOptimized != nil && !*in.IoOptimized) || (in.CloudInit != nil && !*in.CloudInit) {
 		return pageOf([]Image{}, in.Page), nil
