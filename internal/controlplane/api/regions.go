@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"slices"
 
@@ -138,11 +139,39 @@ var availableKinds = map[string]func() []string{
 	"Network":      func() []string { return []string{"vpc"} },
 }
 
+// instanceTypeFilter reads what narrows DestinationResource=InstanceType:
+// Cores (vCPUs), Memory (GiB; the SDK writes 8 as "8.000000") and
+// InstanceType, as data "alicloud_instance_types" sends the first two.
+func instanceTypeFilter(p rpc.Params) (func(string) bool, *ecserr.Error) {
+	cores, e := p.Int("Cores", 0)
+	if e != nil {
+		return nil, e
+	}
+	if cores < 0 {
+		return nil, ecserr.InvalidParameter("Cores", "it is a number of vCPUs, at least 1")
+	}
+	mem, e := floatParam(p, "Memory")
+	if e != nil {
+		return nil, e
+	}
+	typ := p.Get("InstanceType")
+	if typ != "" {
+		if e := model.ValidateInstanceType(typ); e != nil {
+			return nil, e
+		}
+	}
+	return func(t string) bool {
+		spec := instanceTypeSpecs[t]
+		return (cores == 0 || spec.cpu == cores) && (math.IsNaN(mem) || mem == 0 || float64(spec.memory)/1024 == mem) && (typ == "" || typ == t)
+	}, nil
+}
+
 // describeAvailableResource says every zone of the region (or ZoneId) is
 // available, with the instance types and disk categories DescribeZones
-// lists: Palisade has no stock to run out of. The filters the provider
-// sends (IoOptimized, InstanceChargeType, SpotStrategy, NetworkCategory,
-// ...) narrow nothing.
+// lists: Palisade has no stock to run out of. Instance types are narrowed
+// by Cores, Memory and InstanceType (instanceTypeFilter); the other
+// filters the provider sends (IoOptimized, InstanceChargeType,
+// SpotStrategy, NetworkCategory, ...) narrow nothing.
 func (s *Service) describeAvailableResource(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
@@ -157,6 +186,17 @@ func (s *Service) describeAvailableResource(ctx context.Context, req *rpc.Reques
 	if !ok {
 		return nil, ecserr.InvalidParameter("DestinationResource", "it is one of Zone, IoOptimized, InstanceType, SystemDisk, DataDisk or Network")
 	}
+	var list []string // nil for Zone: each zone lists itself
+	if values != nil {
+		list = values()
+	}
+	if dest == "InstanceType" {
+		keep, e := instanceTypeFilter(p)
+		if e != nil {
+			return nil, e
+		}
+		list = slices.DeleteFunc(slices.Clone(list), func(t string) bool { return !keep(t) })
+	}
 	out := &describeAvailableResourceResponse{}
 	out.AvailableZones.AvailableZone = []availableZone{}
 	zones := s.DescribeZones(c)
@@ -170,11 +210,14 @@ func (s *Service) describeAvailableResource(ctx context.Context, req *rpc.Reques
 		az := availableZone{RegionId: c.Region, ZoneId: z.ID, Status: "Available", StatusCategory: "WithStock"}
 		r := availableResource{Type: dest}
 		r.SupportedResources.SupportedResource = []supportedResource{}
-		names := []string{z.ID}
-		if values != nil {
-			names = values()
+		vs := list
+		if values == nil {
+			vs = []string{z.ID}
 		}
-		for _, v := range names {
+		if len(vs) == 0 {
+			continue // ECS leaves out a zone with nothing that matches
+		}
+		for _, v := range vs {
 			r.SupportedResources.SupportedResource = append(r.SupportedResources.SupportedResource,
 				supportedResource{Value: v, Status: "Available", StatusCategory: "WithStock"})
 		}

@@ -463,6 +463,10 @@ func pageOf[T any](all []T, pg Page) Listing[T] {
 	return out
 }
 
+// PageOf is pageOf for a list the api layer holds itself (the catalogue's
+// instance types).
+func PageOf[T any](all []T, pg Page) Listing[T] { return pageOf(all, pg) }
+
 // isNotFound reports whether err is a 404 ecserr.
 func isNotFound(err error) bool {
 	var e *ecserr.Error
