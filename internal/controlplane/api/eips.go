@@ -123,8 +123,12 @@ func eipOut(v service.EipView) eipAddressItem {
 		AllocationTime: timeText(e.Created), Name: e.Name, Description: e.Description, ISP: "BGP", Netmode: "public",
 		ResourceGroupId: resourceGroupID(e.Owner), BusinessStatus: "Normal"}
 	if e.InstanceID != "" {
+		// No PrivateIpAddress: it names the address an association to an
+		// ENI was given, and one to an instance is given none. Terraform's
+		// alicloud_eip_association reads it into a private_ip_address that
+		// forces a new association: the instance's address there replaced
+		// the association at every plan.
 		item.InstanceId, item.InstanceType, item.InstanceRegionId, item.Mode = e.InstanceID, "EcsInstance", e.Region, "NAT"
-		item.PrivateIpAddress = v.PrivateIP
 	}
 	return item
 }

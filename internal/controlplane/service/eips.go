@@ -192,10 +192,9 @@ type DescribeEipsInput struct {
 	Page                   Page   // page numbers
 }
 
-// EipView is an EIP with the private address of its instance, if bound.
+// EipView is an EIP as DescribeEipAddresses lists it.
 type EipView struct {
-	EIP       *model.EIP
-	PrivateIP string
+	EIP *model.EIP
 }
 
 // DescribeEipAddresses returns one page of the caller's EIPs in a region,
@@ -226,17 +225,7 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 				in.AssociatedInstanceType != "" && bound != in.AssociatedInstanceType {
 				continue
 			}
-			v := EipView{EIP: e}
-			if e.InstanceID != "" {
-				inst, ok, err := store.GetAs[model.Instance](tx, KindInstance, e.InstanceID)
-				if err != nil {
-					return Listing[EipView]{}, err
-				}
-				if ok {
-					v.PrivateIP = inst.PrivateIP.String()
-				}
-			}
-			items = append(items, v)
+			items = append(items, EipView{EIP: e})
 		}
 		return pageOf(items, in.Page), nil
 	})

@@ -94,7 +94,7 @@ func TestEips(t *testing.T) {
 	}
 	list, err := e.s.DescribeEipAddresses(e.ctx, DescribeEipsInput{Caller: e.c, Status: EipInUse, Page: Page{Number: 1, Size: 10}})
 	wantCode(t, err, "")
-	if list.Total != 1 || list.Items[0].PrivateIP != v.Instance.PrivateIP.String() {
+	if list.Total != 1 || list.Items[0].EIP.InstanceID != ids[0] {
 		t.Fatalf("EIPs in use: %+v", list.Items)
 	}
 	wantCode(t, e.s.UnassociateEipAddress(e.ctx, EipInput{Caller: e.c, AllocationID: a.AllocationId, InstanceID: "i-other"}), "InvalidInstanceId.Mismatch")
