@@ -67,7 +67,7 @@ func (s *Service) describeImages(ctx context.Context, req *rpc.Request) (any, er
 		return nil, err
 	}
 	p := req.Params
-	pg, err := parsePage(rpc.Params{"PageNumber": p.Get("PageNumber"), "PageSize": p.Get("PageSize")}, 10, 100, 10, 100)
+	pg, err := numberPage(p, 100)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +75,7 @@ func (s *Service) describeImages(ctx context.Context, req *rpc.Request) (any, er
 		Family: p.Get("ImageFamily"), OSType: p.Get("OSType"), Architecture: p.Get("Architecture"), Usage: p.Get("Usage"),
 		InstanceType: p.Get("InstanceType"), Page: pg,
 		OwnImagesOnly: p.Has("SnapshotId") || p.Has("ResourceGroupId") || len(p.Structs("Tag")) > 0}
-	in.IDs = commaList(p.Get("ImageId"))
-	in.Statuses = commaList(p.Get("Status"))
+	in.IDs, in.Statuses = commaIDs(p, "ImageId"), commaIDs(p, "Status")
 	var e *ecserr.Error
 	if in.IoOptimized, e = p.OptionalBool("IsSupportIoOptimized"); e != nil {
 		return nil, e
@@ -97,17 +96,6 @@ func (s *Service) describeImages(ctx context.Context, req *rpc.Request) (any, er
 		out.Images.Image = append(out.Images.Image, imageOut(im))
 	}
 	return out, nil
-}
-
-// commaList splits a comma-separated value, dropping empty items.
-func commaList(v string) []string {
-	var out []string
-	for _, x := range strings.Split(v, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // instanceTypeItem is what DescribeInstanceTypes and

@@ -109,7 +109,7 @@ func (s *Service) DescribeImages(in DescribeImagesInput) (Listing[Image], error)
 		}
 	}
 	if in.DryRun {
-		return Listing[Image]{}, ecserr.BadRequest("DryRunOperation", "Request validation has been passed with DryRun flag set.")
+		return Listing[Image]{}, dryRunPassed()
 	}
 	// What only an account's own images have matches no system image;
 	// so does an image that is not Available or not x86_64 (the catalogue
