@@ -212,14 +212,9 @@ func (b *builder) plID(id string) string {
 func (b *builder) vpcIPv6(v *model.VPC) (netip.Prefix, error) {
 	var addrs []netip.Addr
 	var owners []string
-	for _, in := range b.sc.Instances {
-		if in.VpcID == v.ID && in.IPv6.IsValid() {
-			addrs, owners = append(addrs, in.IPv6), append(owners, in.ID)
-		}
-	}
-	for _, n := range b.sc.ENIs {
-		if n.VpcID == v.ID && n.IPv6.IsValid() {
-			addrs, owners = append(addrs, n.IPv6), append(owners, n.ID)
+	for _, e := range b.endpoints() {
+		if e.vpc == v.ID && e.ipv6.IsValid() {
+			addrs, owners = append(addrs, e.ipv6), append(owners, e.id)
 		}
 	}
 	var want netip.Prefix
