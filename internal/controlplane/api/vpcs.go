@@ -51,7 +51,7 @@ func (s *Service) vpcActions() map[string]rpc.Handler {
 // The address pool and check of package service that tests use.
 var (
 	publicPool = service.PublicPool
-	assignable = service.Assignable
+	assignable = model.Assignable
 )
 
 // idSuffix is an ID without its prefix, for IDs derived from it.

@@ -189,7 +189,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			switch {
 			case !ok:
 				return nil, ecserr.InvalidParameter("PrimaryIpAddress", "it is an IPv4 address")
-			case !w.CIDR.Contains(a) || !Assignable(w.CIDR, a):
+			case !w.CIDR.Contains(a) || !model.Assignable(w.CIDR, a):
 				return nil, ecserr.Forbidden("InvalidVSwitchId.IpInvalid", "PrimaryIpAddress %s is not an assignable address of vSwitch %s (%s).", a, w.ID, w.CIDR)
 			case taken[a]:
 				return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrimaryIpAddress %s is already used in vSwitch %s.", a, w.ID)
@@ -215,7 +215,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			if len(in.IPv6) > 0 {
 				a, ok := model.ParseAddr(in.IPv6[0], true)
 				switch {
-				case !ok || !Assignable(w.IPv6CIDR, a):
+				case !ok || !model.Assignable(w.IPv6CIDR, a):
 					return nil, ecserr.Forbidden("InvalidIp.Address", "Ipv6Address %s is not an assignable address of vSwitch %s (%s).", in.IPv6[0], w.ID, w.IPv6CIDR)
 				case taken6[a]:
 					return nil, ecserr.Forbidden("InvalidIp.IpRepeated", "Ipv6Address %s is already used in vSwitch %s.", a, w.ID)

@@ -263,7 +263,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 		switch {
 		case !space.v4.Contains(a):
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
-		case !Assignable(space.v4, a):
+		case !model.Assignable(space.v4, a):
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
 		case space.taken[a] && !(sp.dryRun && space.foreign[a]):
 			// A DryRun does not say whether another account's classic
@@ -274,7 +274,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	}
 	if a := sp.ipv6; a.IsValid() {
 		switch {
-		case !Assignable(space.v6, a):
+		case !model.Assignable(space.v6, a):
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Mismatch", "Ipv6Address %s is not an assignable address of %s (%s).", a, space.where, space.v6)
 		case space.taken6[a]:
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Duplicated", "Ipv6Address %s is already used in %s.", a, space.where)

@@ -59,7 +59,7 @@ func TestInstanceLifecycle(t *testing.T) {
 	}
 	for _, v := range page.Items {
 		in := v.Instance
-		if in.Status != model.StatusRunning || !in.IPv6.IsValid() || !PublicPool.Contains(in.PublicIP) || !Assignable(netip.MustParsePrefix("192.168.1.0/24"), in.PrivateIP) {
+		if in.Status != model.StatusRunning || !in.IPv6.IsValid() || !PublicPool.Contains(in.PublicIP) || !model.Assignable(netip.MustParsePrefix("192.168.1.0/24"), in.PrivateIP) {
 			t.Fatalf("launched %+v", in)
 		}
 	}

@@ -53,18 +53,12 @@ func addrStep(a netip.Addr, n int) netip.Addr {
 	return a
 }
 
-// Assignable reports whether a may be given to a NIC of block p
-// (model.Assignable).
-func Assignable(p netip.Prefix, a netip.Addr) bool { return model.Assignable(p, a) }
-
-func lastAssignable(p netip.Prefix) netip.Addr { return model.LastAssignable(p) }
-
 // allocateAddr returns the lowest assignable address of p not taken. It starts
 // at the fourth host address, leaving the low ones to clients that pin
 // addresses, and wraps around to them only when the rest is full.
 func allocateAddr(p netip.Prefix, taken map[netip.Addr]bool) (netip.Addr, bool) {
 	first := p.Masked().Addr()
-	last := lastAssignable(p)
+	last := model.LastAssignable(p)
 	start := addrStep(first, 4)
 	if last.Less(start) {
 		start = first.Next()

@@ -156,7 +156,7 @@ func (s *Service) AssignPrivateIpAddresses(ctx context.Context, in PrivateIPsInp
 func pickSecondaries(w *model.VSwitch, taken map[netip.Addr]bool, named []netip.Addr, count int) ([]netip.Addr, error) {
 	for _, a := range named {
 		switch {
-		case !Assignable(w.CIDR, a):
+		case !model.Assignable(w.CIDR, a):
 			return nil, ecserr.Forbidden("InvalidVSwitchId.IpInvalid", "PrivateIpAddress %s is not an assignable address of vSwitch %s (%s).", a, w.ID, w.CIDR).At("PrivateIpAddress.N")
 		case taken[a]:
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in vSwitch %s.", a, w.ID).At("PrivateIpAddress.N")
