@@ -70,11 +70,7 @@ func (w *etcdHealth) check(ctx context.Context) {
 	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0, Members: map[string]bool{}}
 	up := 0
 	for _, m := range h.Members {
-		name := m.Name
-		if name == "" {
-			name = fmt.Sprintf("%x", m.ID)
-		}
-		next.Members[name] = m.Up
+		next.Members[memberName(m)] = m.Up
 		if m.Up {
 			up++
 		}
@@ -97,10 +93,7 @@ func (w *etcdHealth) check(ctx context.Context) {
 		w.log.Info("etcd has a leader again: requests are served", "members_answering", answering)
 	}
 	for _, m := range h.Members {
-		name := m.Name
-		if name == "" {
-			name = fmt.Sprintf("%x", m.ID)
-		}
+		name := memberName(m)
 		was, seen := prev.Members[name]
 		switch {
 		case !m.Up && (was || !seen):
@@ -111,4 +104,13 @@ func (w *etcdHealth) check(ctx context.Context) {
 			w.log.Info("an etcd member answers again", "member", name, "members_answering", answering)
 		}
 	}
+}
+
+// memberName is a member's name, or its ID for one added that has not
+// started yet (it has no name until then).
+func memberName(m etcd.Member) string {
+	if m.Name == "" {
+		return fmt.Sprintf("%x", m.ID)
+	}
+	return m.Name
 }
