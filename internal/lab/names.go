@@ -14,10 +14,15 @@ import (
 // Namespace names. The kind sits between the lab name and the item name, so
 // a host, an instance and the shared namespaces never collide; lab names
 // have no '-', so "pl-<name>-" belongs to one lab only.
-func nsPrefix(lab string) string          { return "pl-" + lab + "-" }
-func hostNs(lab, host string) string      { return nsPrefix(lab) + "host-" + host }
-func instanceNs(lab, id string) string    { return nsPrefix(lab) + "vm-" + id }
-func fabricNs(lab string) string          { return nsPrefix(lab) + "fab" }
+func nsPrefix(lab string) string       { return "pl-" + lab + "-" }
+func hostNs(lab, host string) string   { return nsPrefix(lab) + "host-" + host }
+func instanceNs(lab, id string) string { return nsPrefix(lab) + "vm-" + id }
+func fabricNs(lab string) string       { return nsPrefix(lab) + "fab" }
+
+// HostNetnsPrefix starts the name of every host namespace of lab (the
+// one its agents run in).
+func HostNetnsPrefix(lab string) string { return hostNs(lab, "") }
+
 func internetNs(lab string) string        { return nsPrefix(lab) + "inet" }
 func fabricPort(underlayIndex int) string { return "u" + strconv.Itoa(underlayIndex) }
 

@@ -434,7 +434,7 @@ func stopProcesses(pids []int, dir, name string) []int {
 // labProcess reports whether a command line is of lab name's server or
 // agents.
 func labProcess(args []string, dir, name string) bool {
-	db, ns := filepath.Join(dir, name+".db"), "pl-"+name+"-host-"
+	db, ns := filepath.Join(dir, name+".db"), lab.HostNetnsPrefix(name)
 	for _, a := range args {
 		if a == db || strings.HasPrefix(a, ns) {
 			return true
