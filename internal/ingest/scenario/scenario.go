@@ -828,16 +828,14 @@ func (b *builder) onePeer(dir model.Direction, p *permissionDoc) error {
 	// names nothing (the local side takes a CIDR block only), and the
 	// rule, read without it, was wider than written: an egress drop with
 	// sourceGroupId dropped for every member of the rule's group.
-	wrong := []struct {
+	type named struct {
 		f    Field
 		name string
-	}{{p.DestGroupId, "destGroupId"}, {p.DestGroupOwnerId, "destGroupOwnerId"}, {p.DestGroupOwnerAccount, "destGroupOwnerAccount"}, {p.DestPrefixListId, "destPrefixListId"}}
+	}
+	wrong := []named{{p.DestGroupId, "destGroupId"}, {p.DestGroupOwnerId, "destGroupOwnerId"}, {p.DestGroupOwnerAccount, "destGroupOwnerAccount"}, {p.DestPrefixListId, "destPrefixListId"}}
 	peers, local := "sourceCidrIp, ipv6SourceCidrIp, sourceGroupId or sourcePrefixListId", "destCidrIp or ipv6DestCidrIp"
 	if dir == model.Egress {
-		wrong = []struct {
-			f    Field
-			name string
-		}{{p.SourceGroupId, "sourceGroupId"}, {p.SourceGroupOwnerId, "sourceGroupOwnerId"}, {p.SourceGroupOwnerAccount, "sourceGroupOwnerAccount"}, {p.SourcePrefixListId, "sourcePrefixListId"}}
+		wrong = []named{{p.SourceGroupId, "sourceGroupId"}, {p.SourceGroupOwnerId, "sourceGroupOwnerId"}, {p.SourceGroupOwnerAccount, "sourceGroupOwnerAccount"}, {p.SourcePrefixListId, "sourcePrefixListId"}}
 		peers, local = "destCidrIp, ipv6DestCidrIp, destGroupId or destPrefixListId", "sourceCidrIp or ipv6SourceCidrIp"
 	}
 	for _, w := range wrong {
