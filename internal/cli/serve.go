@@ -92,6 +92,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&lim.MaxConns, "max-conns", d.MaxConns, "serve at most `N` connections at once (keep it below `ulimit -n`); more wait in the backlog")
 	fs.IntVar(&lim.MaxConnsPerAddr, "max-conns-per-addr", 0, "serve at most `N` connections at once from one client address (an IPv6 /64; not loopback);\n"+
 		"one more is closed at once (0: a quarter of --max-conns; negative: no cap)")
+	fs.IntVar(&lim.MaxHeaderBytes, "max-header-bytes", d.MaxHeaderBytes, "refuse a request whose line and headers exceed `BYTES` (431 Request Header Fields Too Large)")
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body-bytes", d.MaxBodyBytes, "refuse request bodies over `BYTES` before reading them (RequestBodyTooLarge)")
 	fs.Int64Var(&lim.MaxLargeBodies, "max-large-bodies", d.MaxLargeBodies, "read at most `BYTES` of bodies over 64 KiB at once, all clients together (at least --max-body-bytes);\n"+
 		"a client address at most a quarter of that or --max-body-bytes, whichever is more;\n"+
@@ -170,8 +171,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "palisade serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if lim.HeaderTimeout <= 0 || lim.BodyTimeout <= 0 || lim.IdleTimeout <= 0 || lim.MaxConns <= 0 || lim.MaxBodyBytes <= 0 {
-		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns and --max-body-bytes must be positive")
+	if lim.HeaderTimeout <= 0 || lim.BodyTimeout <= 0 || lim.IdleTimeout <= 0 || lim.MaxConns <= 0 || lim.MaxHeaderBytes <= 0 || lim.MaxBodyBytes <= 0 {
+		fmt.Fprintln(stderr, "palisade serve: --header-timeout, --body-timeout, --idle-timeout, --max-conns, --max-header-bytes and --max-body-bytes must be positive")
 		return 2
 	}
 	if lim.MaxLargeBodies < lim.MaxBodyBytes || lim.ThrottledDelay < 0 {

@@ -45,6 +45,11 @@ type Limits struct {
 	// A stream's frames after the first have StreamWriteTimeout instead;
 	// a long poll's wait comes before its answer, so it is not counted.
 	WriteTimeout time.Duration
+	// MaxHeaderBytes caps a request's line and headers together (default
+	// 128 KiB: room for a GET whose query holds a 100-rule Permissions.N
+	// batch with long descriptions; the SDKs POST). Go's own default,
+	// 1 MiB, let 1,000 connections sending headers slowly hold 1 GiB.
+	MaxHeaderBytes int
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
 	MaxBodyBytes int64
@@ -62,7 +67,7 @@ type Limits struct {
 
 // DefaultLimits are the limits of a zero Limits.
 var DefaultLimits = Limits{HeaderTimeout: 10 * time.Second, BodyTimeout: 20 * time.Second,
-	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, MaxConns: 1000, MaxBodyBytes: 1 << 20,
+	IdleTimeout: 30 * time.Second, StreamWriteTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, MaxConns: 1000, MaxHeaderBytes: 128 << 10, MaxBodyBytes: 1 << 20,
 	MaxLargeBodies: rpc.DefaultMaxLargeBodies, ThrottledDelay: 100 * time.Millisecond}
 
 func (l Limits) withDefaults() Limits {
@@ -92,6 +97,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WriteTimeout > 0 {
 		d.WriteTimeout = l.WriteTimeout
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
 	}
 	if l.MaxBodyBytes > 0 {
 		d.MaxBodyBytes = l.MaxBodyBytes

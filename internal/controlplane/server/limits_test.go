@@ -478,3 +478,30 @@ func TestBoundWritesKeepLength(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // past the first answer's deadline
 	}
 }
+
+// TestHeaderBytesBounded: a request line within MaxHeaderBytes is answered
+// (in ECS form), one beyond it is refused unread with 431.
+func TestHeaderBytesBounded(t *testing.T) {
+	s := startLimited(t, Limits{})
+	for _, tc := range []struct {
+		name  string
+		query int // bytes of query string
+		want  int
+	}{
+		{"a large GET batch", 100 << 10, http.StatusBadRequest},
+		{"past the cap", DefaultLimits.MaxHeaderBytes + 8<<10, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := "http://" + s.Addr + "/?Action=DescribeRegions&Version=2014-05-26&Pad=" + strings.Repeat("x", tc.query)
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d (%.200s), want %d", resp.StatusCode, body, tc.want)
+			}
+		})
+	}
+}

@@ -489,7 +489,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Trail: tr, Actions: slices.Collect(maps.Keys(routes)), Metrics: met, hook: hook, log: cfg.Log, gcHeadroom: cmp.Or(cfg.GCHeadroom, DefaultGCHeadroom),
 		// No ReadTimeout: it would also cut long polls off; the body has its
 		// own deadline (rpc.Server.BodyTimeout).
-		http: &http.Server{Handler: boundWrites(mux, lim.WriteTimeout), ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}}
+		http: &http.Server{Handler: boundWrites(mux, lim.WriteTimeout), ReadHeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout,
+			MaxHeaderBytes: lim.MaxHeaderBytes}}
 	if etcdStore != nil {
 		if err := srv.joinPeers(ctx, cfg, etcdStore, selfURL, tr, met); err != nil {
 			stop()
