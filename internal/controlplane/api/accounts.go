@@ -158,9 +158,10 @@ type scopedCaller struct {
 }
 
 type hostItem struct {
-	HostName    string
-	AccessKeyId string
-	CreateTime  string
+	HostName        string
+	AccessKeyId     string
+	CreateTime      string
+	AppliedRevision int64 // the store revision its agent last reported applied (0: none yet)
 }
 
 type listHostsResponse struct {
@@ -181,7 +182,7 @@ func (s *Service) listHosts(ctx context.Context, req *rpc.Request) (any, error) 
 	out := &listHostsResponse{}
 	out.Hosts.Host = []hostItem{}
 	for _, k := range keys {
-		out.Hosts.Host = append(out.Hosts.Host, hostItem{HostName: k.Host, AccessKeyId: k.ID, CreateTime: timeText(k.Created)})
+		out.Hosts.Host = append(out.Hosts.Host, hostItem{HostName: k.Host, AccessKeyId: k.ID, CreateTime: timeText(k.Created), AppliedRevision: s.AppliedRevision(k.Host)})
 	}
 	return out, nil
 }

@@ -40,22 +40,57 @@ func TestBindInstanceAndDescribe(t *testing.T) {
 	o := e.otherAccount()
 	o.ecsErr("Forbidden.Operator", http.StatusForbidden, "PalisadeBindInstance", map[string]string{"InstanceId": ids[1], "HostName": "h1", "Interface": "pi-b"})
 
-	// DescribeInstances shows the host, and the revision its agent reported.
+	// DescribeInstances shows the host, and whether its agent has applied
+	// the instance's last change: not the revision, which counts every
+	// tenant's writes.
 	desc := func() instanceItem {
 		out := e.ecs("DescribeInstances", map[string]string{"InstanceIds": `["` + ids[0] + `"]`}).(*describeInstancesResponse)
 		return out.Instances.Instance[0]
 	}
-	if it := desc(); it.PalisadeHost != "h1" || it.PalisadeAppliedRevision != 0 {
-		t.Fatalf("before any report: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
+	attr := func() bool {
+		return e.ecs("DescribeInstanceAttribute", map[string]string{"InstanceId": ids[0]}).(*describeInstanceAttributeResponse).PalisadePolicyInForce
 	}
-	e.operator().ecs("PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": "7"})
-	if it := desc(); it.PalisadeAppliedRevision != 7 {
-		t.Fatalf("after the report: applied %d, want 7", it.PalisadeAppliedRevision)
+	report := func() {
+		rev, err := e.s.Store.Revision(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.operator().ecs("PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": strconv.FormatInt(rev, 10)})
+	}
+	for _, step := range []struct {
+		name string
+		do   func()
+		want bool
+	}{
+		{"before any report", func() {}, false},
+		{"after a report of the current revision", report, true},
+		{"after another tenant's write", func() { o.newGroup(map[string]string{}) }, true},
+		{"after a rule of its group changed", func() {
+			e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"})
+		}, false},
+		{"after the agent reported it", report, true},
+		{"after it joined another group", func() {
+			sg2 := e.newGroup(map[string]string{"VpcId": vpc})
+			report()
+			e.ecs("JoinSecurityGroup", map[string]string{"InstanceId": ids[0], "SecurityGroupId": sg2})
+		}, false},
+	} {
+		step.do()
+		if it := desc(); it.PalisadeHost != "h1" || it.PalisadePolicyInForce != step.want || attr() != step.want {
+			t.Fatalf("%s: host %q, in force %v (attribute %v), want %v", step.name, it.PalisadeHost, it.PalisadePolicyInForce, attr(), step.want)
+		}
+	}
+	// The operator sees the revision itself.
+	e.operator().ecs("PalisadeRegisterHost", map[string]string{"HostName": "h1"})
+	report()
+	rev, _ := e.s.Store.Revision(e.ctx)
+	if hs := e.operator().ecs("PalisadeListHosts", nil).(*listHostsResponse).Hosts.Host; len(hs) != 1 || hs[0].AppliedRevision != rev {
+		t.Fatalf("PalisadeListHosts: %+v, want h1 at revision %d", hs, rev)
 	}
 	// Unbinding clears the host.
 	e.operator().ecs("PalisadeBindInstance", map[string]string{"InstanceId": ids[0]})
-	if it := desc(); it.PalisadeHost != "" || it.PalisadeAppliedRevision != 0 {
-		t.Fatalf("after unbind: host %q applied %d", it.PalisadeHost, it.PalisadeAppliedRevision)
+	if it := desc(); it.PalisadeHost != "" || it.PalisadePolicyInForce {
+		t.Fatalf("after unbind: host %q in force %v", it.PalisadeHost, it.PalisadePolicyInForce)
 	}
 }
 

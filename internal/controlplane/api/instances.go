@@ -184,10 +184,11 @@ type instanceItem struct {
 	OperationLocks          struct{ LockReason []lockReasonItem }
 	Tags                    tagSet
 	// Palisade extensions. PalisadeHost is the host whose agent enforces
-	// the instance's policy; PalisadeAppliedRevision is the store revision
-	// that agent reports having applied (0 until it reports).
-	PalisadeHost            string
-	PalisadeAppliedRevision int64
+	// the instance's policy; PalisadePolicyInForce tells whether that
+	// agent reports having applied the last change to the instance, its
+	// ENIs and their groups (service.InstanceView.PolicyInForce).
+	PalisadeHost          string
+	PalisadePolicyInForce bool
 }
 
 func networkType(in *model.Instance) string {
@@ -252,7 +253,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		StoppedMode: "Not-applicable", SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
-	item.PalisadeAppliedRevision = v.AppliedRevision
+	item.PalisadePolicyInForce = v.PolicyInForce
 	item.InstanceOwnerId = ownerID(in.Owner)
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 	if !in.Classic() { // classic instances have no ENI
@@ -366,9 +367,9 @@ type describeInstanceAttributeResponse struct {
 		Bandwidth          int
 		InternetChargeType string
 	}
-	OperationLocks          struct{ LockReason []lockReasonItem }
-	PalisadeHost            string // see instanceItem
-	PalisadeAppliedRevision int64
+	OperationLocks        struct{ LockReason []lockReasonItem }
+	PalisadeHost          string // see instanceItem
+	PalisadePolicyInForce bool
 }
 
 func (s *Service) describeInstanceAttribute(ctx context.Context, req *rpc.Request) (any, error) {
@@ -389,7 +390,7 @@ func (s *Service) describeInstanceAttribute(ctx context.Context, req *rpc.Reques
 		Memory: instanceTypeSpecs[in.InstanceType].memory, SerialNumber: serialNumber(in), StoppedMode: "Not-applicable", IoOptimized: "optimized",
 		InnerIpAddress: ipAddressSet{a.inner}, PublicIpAddress: ipAddressSet{a.public}, VpcAttributes: a.vpc,
 		PalisadeHost: in.Host}
-	out.PalisadeAppliedRevision = v.AppliedRevision
+	out.PalisadePolicyInForce = v.PolicyInForce
 	out.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 	out.EipAddress.AllocationId, out.EipAddress.IpAddress = a.eip.AllocationId, a.eip.IpAddress
 	out.EipAddress.Bandwidth, out.EipAddress.InternetChargeType = a.eip.Bandwidth, a.eip.InternetChargeType

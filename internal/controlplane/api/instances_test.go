@@ -555,7 +555,7 @@ func TestDescribeInstanceShape(t *testing.T) {
 		item.RegionId != "cn-hangzhou" || item.ZoneId != "cn-hangzhou-h" || item.VpcAttributes.VpcId != n.vpc || item.VpcAttributes.VSwitchId != n.vsw ||
 		!slices.Equal(item.VpcAttributes.PrivateIpAddress.IpAddress, []string{in.PrivateIP.String()}) ||
 		!slices.Equal(item.SecurityGroupIds.SecurityGroupId, []string{n.sg}) || item.EipAddress.IpAddress != eip.EipAddress ||
-		len(item.Tags.Tag) != 1 || item.Tags.Tag[0].TagKey != "env" || item.PalisadeHost != "" || item.PalisadeAppliedRevision != 0 ||
+		len(item.Tags.Tag) != 1 || item.Tags.Tag[0].TagKey != "env" || item.PalisadeHost != "" || item.PalisadePolicyInForce ||
 		item.HostName == "" || item.CreationTime == "" {
 		t.Fatalf("DescribeInstances item %+v", item)
 	}

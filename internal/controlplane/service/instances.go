@@ -432,10 +432,12 @@ func (s *Service) CreateInstance(ctx context.Context, in LaunchInput) (string, e
 type InstanceView struct {
 	Instance *model.Instance
 	EIP      *model.EIP // the bound EIP, if any
-	// AppliedRevision is the store revision the agent of the instance's
-	// host reports having applied (0 without a host or a report).
-	AppliedRevision int64
-	ENIs            []*model.NetworkInterface // the attached secondary ENIs
+	// PolicyInForce tells whether the agent of the instance's host reports
+	// having applied the last change to the instance, its secondary ENIs
+	// and their groups (false without a host or a report). A tenant sees
+	// this, not the revision: revisions count every tenant's writes.
+	PolicyInForce bool
+	ENIs          []*model.NetworkInterface // the attached secondary ENIs
 }
 
 func (s *Service) instanceView(tx store.ReadTx, inst *model.Instance) (InstanceView, error) {
@@ -454,9 +456,45 @@ func (s *Service) instanceView(tx store.ReadTx, inst *model.Instance) (InstanceV
 		}
 	}
 	if inst.Host != "" {
-		v.AppliedRevision = s.AppliedRevision(inst.Host)
+		rev, err := policyRevision(tx, inst, v.ENIs)
+		if err != nil {
+			return v, err
+		}
+		v.PolicyInForce = s.AppliedRevision(inst.Host) >= rev
 	}
 	return v, nil
+}
+
+// policyRevision is the revision of the last write to what an instance's
+// own policy is made of: the instance, its secondary ENIs and the groups
+// of both. (A change to the members of a group its rules name is not
+// counted: that is another instance's write.)
+func policyRevision(tx store.ReadTx, inst *model.Instance, enis []*model.NetworkInterface) (int64, error) {
+	var rev int64
+	note := func(kind store.Kind, id string) error {
+		r, ok, err := tx.Get(kind, id)
+		if ok {
+			rev = max(rev, r.Revision)
+		}
+		return err
+	}
+	if err := note(KindInstance, inst.ID); err != nil {
+		return 0, err
+	}
+	groups := slices.Clone(inst.SecurityGroups)
+	for _, n := range enis {
+		if err := note(KindENI, n.ID); err != nil {
+			return 0, err
+		}
+		groups = append(groups, n.SecurityGroups...)
+	}
+	slices.Sort(groups)
+	for _, g := range slices.Compact(groups) {
+		if err := note(KindGroup, g); err != nil {
+			return 0, err
+		}
+	}
+	return rev, nil
 }
 
 // DescribeInstancesInput filters the caller's instances; zero fields do not.

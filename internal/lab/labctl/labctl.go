@@ -337,8 +337,8 @@ func saveControl(name string, ctl *Control) error {
 	return os.WriteFile(ControlPath(name), b, 0o600)
 }
 
-// waitApplied waits until every instance's host reports having applied the
-// server's current revision (DescribeInstances' PalisadeAppliedRevision).
+// waitApplied waits until every instance's host reports having applied its
+// last change (DescribeInstances' PalisadePolicyInForce).
 func waitApplied(ec *ecs.Client, l *lab.Lab, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -354,15 +354,15 @@ func waitApplied(ec *ecs.Client, l *lab.Lab, timeout time.Duration) error {
 		var raw struct {
 			Instances struct {
 				Instance []struct {
-					InstanceId              string
-					PalisadeHost            string
-					PalisadeAppliedRevision int64
+					InstanceId            string
+					PalisadeHost          string
+					PalisadePolicyInForce bool
 				}
 			}
 		}
 		json.Unmarshal(resp.GetHttpContentBytes(), &raw)
 		for _, in := range raw.Instances.Instance {
-			if _, ok := l.Instance(in.InstanceId); ok && (in.PalisadeHost == "" || in.PalisadeAppliedRevision == 0) {
+			if _, ok := l.Instance(in.InstanceId); ok && (in.PalisadeHost == "" || !in.PalisadePolicyInForce) {
 				pending++
 			}
 		}
