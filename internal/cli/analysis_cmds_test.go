@@ -125,15 +125,20 @@ func TestVerifyNeedsPort(t *testing.T) {
 }
 
 // TestVerifyRefusesAddressesInsideVPCs: offline as on a server, an outside
-// end inside a VPC's block is refused (reach leaves those blocks out of
-// the internet; the verdict contradicted it).
+// end inside a VPC's block, or a classic instance's address, is refused
+// (reach leaves those out of the internet; the verdict contradicted it).
 func TestVerifyRefusesAddressesInsideVPCs(t *testing.T) {
-	const sc = "../../testdata/scenarios/09-redis-deny.yaml"
 	for _, tt := range []struct {
-		from string
-		code int
-	}{{"192.168.9.9", 1}, {"198.51.100.7", 3}} {
-		code, out, errs := palisade("verify", "--scenario", sc, "--from", tt.from, "--to", "i-redis", "--port", "6379")
+		sc, from, to string
+		code         int
+	}{
+		{"09-redis-deny", "192.168.9.9", "i-redis", 1},
+		{"09-redis-deny", "198.51.100.7", "i-redis", 3},
+		{"19-classic-nic-type", "10.0.0.30", "i-cl1", 1},
+		{"19-classic-nic-type", "10.0.0.31", "i-cl1", 3},
+	} {
+		sc := "../../testdata/scenarios/" + tt.sc + ".yaml"
+		code, out, errs := palisade("verify", "--scenario", sc, "--from", tt.from, "--to", tt.to, "--port", "6379")
 		if code != tt.code || tt.code == 1 && !strings.Contains(errs, "outside every VPC") {
 			t.Errorf("verify from %s: exit %d, stderr %q, want %d\n%s", tt.from, code, errs, tt.code, out)
 		}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
@@ -27,7 +29,7 @@ type source struct {
 	ecsRegion        string // read a real ECS account live
 	ecsEndpoint      string
 	asJSON           bool
-	inside           []netip.Prefix // the VPCs' blocks, when the source knows them: not the internet
+	inside           []netip.Prefix // reach.InsideBlocks, when the source knows them: not the internet
 	stdout, stderr   io.Writer
 	name             string
 }
@@ -64,12 +66,7 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range sc.VPCs { // both families, as the file's flows have them
-			s.inside = append(s.inside, v.CIDR)
-			if v.IPv6CIDR.IsValid() {
-				s.inside = append(s.inside, v.IPv6CIDR)
-			}
-		}
+		s.inside = reach.InsideBlocks("", sc.VPCs, slices.Values(sc.Instances))
 		return sc.Cloud(), nil
 	case s.ecsDir != "":
 		return loadECSDir(s.ecsDir, s.stderr)

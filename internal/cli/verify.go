@@ -56,12 +56,13 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-		// An outside end lies outside every VPC, as the server and the
-		// scenario's own flows have it: reach leaves those blocks out.
+		// An outside end lies outside every VPC and is no classic
+		// instance's address, as the server and the scenario's own flows
+		// have it: reach leaves those out.
 		for _, end := range []string{f.From, f.To} {
 			if a, err := netip.ParseAddr(end); err == nil {
 				if i := slices.IndexFunc(s.inside, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) }); i >= 0 {
-					return s.fail(fmt.Errorf("%s lies inside the VPC block %s; an outside address must be outside every VPC (name the instance instead)", a, s.inside[i]))
+					return s.fail(fmt.Errorf("%s lies inside %s, a VPC's block or a classic instance's address; an outside address must be outside every VPC and no instance's (name the instance instead)", a, s.inside[i]))
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
@@ -54,27 +53,12 @@ func (b *builder) flows() error {
 	afterI = append(afterI, b.sc.Instances...)
 	afterE = append(afterE, b.sc.ENIs...)
 	afterP = append(afterP, b.sc.PrefixLists...)
-	// Inside is not the internet: the VPCs' blocks and the classic
-	// instances' private addresses.
-	var inside []netip.Prefix
-	add := func(p ...netip.Prefix) {
-		for _, x := range p {
-			if x.IsValid() {
-				inside = append(inside, x)
-			}
-		}
-	}
+	// Inside is not the internet, as the server has it.
+	vpcs := slices.Clone(b.sc.VPCs)
 	for _, v := range b.st.VPCs {
-		add(v.CIDR, v.IPv6CIDR)
+		vpcs = append(vpcs, &model.VPC{ID: v.ID, CIDR: v.CIDR, IPv6CIDR: v.IPv6CIDR})
 	}
-	for _, v := range b.sc.VPCs {
-		add(v.CIDR, v.IPv6CIDR)
-	}
-	for _, in := range slices.Concat(beforeI, afterI) {
-		if in.VpcID == "" && in.PrivateIP.IsValid() {
-			add(netip.PrefixFrom(in.PrivateIP, in.PrivateIP.BitLen()))
-		}
-	}
+	inside := reach.InsideBlocks("", vpcs, slices.Values(slices.Concat(beforeI, afterI)))
 	o := reach.Options{Inside: inside}
 	// The NICs: the instances and their secondary ENIs, each with its groups.
 	beforeL, afterL := b.portListsBeforeAfter()

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -103,7 +104,7 @@ func computeState(tx store.ReadTx) (liveState, error) {
 	if err != nil {
 		return liveState{}, err
 	}
-	r := reach.Compute(cl, reach.Options{Inside: blocks(vpcs, "")})
+	r := reach.Compute(cl, reach.Options{Inside: reach.InsideBlocks("", vpcs, maps.Values(cl.Instances))})
 	return liveState{r: r, cloud: cl, vpcs: vpcs, rev: tx.Revision()}, nil
 }
 
@@ -205,8 +206,9 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 }
 
 // outsideEnd refuses an address end that lies inside one of the caller's
-// VPCs, or is the public address of one of its instances: an outside
-// address lies outside every VPC and is no instance's (FORMAT.md, whose
+// VPCs, or is the public address of one of its instances or the private
+// address of a classic one: an outside address lies outside every VPC and
+// is no instance's (FORMAT.md, whose
 // files name the instance instead), and the caller's reachability leaves
 // its blocks out of the internet, so a verdict on it would contradict the
 // reachability. Another account's networks and addresses are the
@@ -219,8 +221,14 @@ func outsideEnd(c service.Caller, cl *policy.Cloud, vpcs []*model.VPC, param, v 
 	}
 	a = a.Unmap()
 	for _, in := range cl.Instances {
-		if in.Owner == c.Account && in.PublicIP == a {
+		if in.Owner != c.Account {
+			continue
+		}
+		if in.PublicIP == a {
 			return ecserr.InvalidParameter(param, fmt.Sprintf("%s is the public address of %s; name the instance instead", a, in.ID))
+		}
+		if in.Classic() && slices.Contains(in.Addresses(), a) {
+			return ecserr.InvalidParameter(param, fmt.Sprintf("%s is the private address of %s; name the instance instead", a, in.ID))
 		}
 	}
 	for _, vpc := range vpcs {
@@ -326,7 +334,7 @@ func ownedOf(tx store.ReadTx, c service.Caller) (ownedCloud, error) {
 // ownedIn marks the caller's instances (NICs) and groups in a cloud; ids
 // lists the instances, sorted.
 func ownedIn(cl *policy.Cloud, vpcs []*model.VPC, c service.Caller) ownedCloud {
-	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}, inside: blocks(vpcs, c.Account), ids: []string{}}
+	o := ownedCloud{Cloud: cl, owned: map[string]bool{reach.Internet: true}, inside: reach.InsideBlocks(c.Account, vpcs, maps.Values(cl.Instances)), ids: []string{}}
 	for id, in := range cl.Instances {
 		if in.Owner == c.Account && (c.Region == "" || in.Region == c.Region) {
 			o.owned[id] = true

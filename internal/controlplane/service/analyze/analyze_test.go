@@ -8,6 +8,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -188,7 +189,8 @@ func TestVerifyFlowRefusesAddressesInsideVPCs(t *testing.T) {
 }
 
 // TestVerifyFlowRefusesOwnPublicAddress: an outside end that is the
-// public address of one of the caller's instances is refused, naming the
+// public address of one of the caller's instances, or the private address
+// of a classic one, is refused, naming the
 // instance to give instead (scenario files refuse it too); another
 // account's public address is an address on the internet like any other.
 func TestVerifyFlowRefusesOwnPublicAddress(t *testing.T) {
@@ -206,20 +208,35 @@ func TestVerifyFlowRefusesOwnPublicAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tt := range []struct {
+	// A classic instance's private address is no outside address either.
+	tt := newTenant(t, n, 1)
+	var classic *model.Instance
+	_, err = service.View(n.svc, ctx, func(tx store.ReadTx) (struct{}, error) {
+		in, _, err := store.GetAs[model.Instance](tx, service.KindInstance, tt.ids[0])
+		classic = &in
+		return struct{}{}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		caller   service.Caller
 		from, to string
 		field    string // "" accepted
+		names    string
 	}{
-		{eip.EipAddress, n.db, `"From"`},
-		{n.db, eip.EipAddress, `"To"`},
-		{theirs.EipAddress, n.db, ""},
+		{n.c, eip.EipAddress, n.db, `"From"`, n.web},
+		{n.c, n.db, eip.EipAddress, `"To"`, n.web},
+		{n.c, theirs.EipAddress, n.db, "", ""},
+		{tt.c, classic.PrivateIP.String(), tt.ids[0], `"From"`, tt.ids[0]},
+		{n.c, classic.PrivateIP.String(), n.db, "", ""}, // another account's: the internet to this one
 	} {
-		_, err := n.a.VerifyFlow(ctx, FlowInput{Caller: n.c, From: tt.from, To: tt.to, Protocol: "tcp", Port: "22"})
+		_, err := n.a.VerifyFlow(ctx, FlowInput{Caller: tc.caller, From: tc.from, To: tc.to, Protocol: "tcp", Port: "22"})
 		switch {
-		case tt.field == "" && err != nil:
-			t.Errorf("%s -> %s: %v", tt.from, tt.to, err)
-		case tt.field != "" && (!ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), n.web)):
-			t.Errorf("%s -> %s: %v, want InvalidParameter naming %s and %s", tt.from, tt.to, err, tt.field, n.web)
+		case tc.field == "" && err != nil:
+			t.Errorf("%s -> %s: %v", tc.from, tc.to, err)
+		case tc.field != "" && (!ecserr.Is(err, "InvalidParameter") || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), tc.names)):
+			t.Errorf("%s -> %s: %v, want InvalidParameter naming %s and %s", tc.from, tc.to, err, tc.field, tc.names)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package analyze
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -164,7 +165,11 @@ func benchLive(b *testing.B, gen *cloudgen.Cloud) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			inside, _ := insideOf(snap)
+			_, vpcs, err := cloudAndVPCs(snap)
+			if err != nil {
+				b.Fatal(err)
+			}
+			inside := reach.InsideBlocks("", vpcs, maps.Values(cl.Instances))
 			reach.Compute(cl, reach.Options{Inside: inside})
 		}
 		recompute = time.Since(start).Seconds() / float64(n)

@@ -262,7 +262,8 @@ func (l *Live) read(ctx context.Context, rev int64, fn func(liveState) error) er
 
 // editOf turns changed records into an edit of prev, reading their current
 // versions in tx. full is set when the change needs a recomputation (a VPC
-// changed: the inside blocks are options of the whole result).
+// or a classic instance's addresses changed: the inside blocks are options
+// of the whole result).
 func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edit, full bool, err error) {
 	ed = policy.Edit{Groups: map[string]*model.SecurityGroup{}, Instances: map[string]*model.Instance{},
 		PrefixLists: map[string]*model.PrefixList{}, PortRangeLists: map[string]*model.PortRangeList{}}
@@ -287,6 +288,9 @@ func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edi
 			in, err := objectOf[model.Instance](tx, ref.Kind, ref.ID)
 			if err != nil {
 				return ed, false, err
+			}
+			if insideMoved(prev.Instances[ref.ID], in) {
+				return ed, true, nil
 			}
 			ed.Instances[ref.ID] = in
 			if (in == nil) != (prev.Instances[ref.ID] == nil) {
@@ -314,6 +318,20 @@ func editOf(tx store.ReadTx, prev *policy.Cloud, refs []view.Ref) (ed policy.Edi
 		}
 	}
 	return ed, false, nil
+}
+
+// insideMoved tells whether an instance's change moves the inside blocks
+// (reach.InsideBlocks): a classic instance's addresses are among them.
+func insideMoved(before, after *model.Instance) bool {
+	key := func(in *model.Instance) (string, []netip.Addr) {
+		if in == nil || !in.Classic() {
+			return "", nil
+		}
+		return in.Owner, in.Addresses()
+	}
+	o1, a1 := key(before)
+	o2, a2 := key(after)
+	return o1 != o2 || !slices.Equal(a1, a2)
 }
 
 // setNIC puts an ENI's NIC into an edit as model.NICs makes it: a NIC when
@@ -367,30 +385,4 @@ func objectOf[T any](tx store.ReadTx, kind store.Kind, id string) (*T, error) {
 		return nil, fmt.Errorf("decode %s/%s: %w", kind, id, err)
 	}
 	return v, nil
-}
-
-// insideOf lists every VPC's block: not the internet.
-func insideOf(tx store.ReadTx) ([]netip.Prefix, error) {
-	vpcs, err := service.ListAll[model.VPC](tx, service.KindVPC)
-	if err != nil {
-		return nil, err
-	}
-	return blocks(vpcs, ""), nil
-}
-
-// blocks lists the blocks of an account's VPCs (every VPC's, for ""),
-// IPv4 and IPv6, never nil: an outside address lies outside every VPC
-// (FORMAT.md), in either family, as the scenario loader and apply's plan
-// have it.
-func blocks(vpcs []*model.VPC, owner string) []netip.Prefix {
-	out := []netip.Prefix{}
-	for _, v := range vpcs {
-		if owner == "" || v.Owner == owner {
-			out = append(out, v.CIDR)
-			if v.IPv6CIDR.IsValid() {
-				out = append(out, v.IPv6CIDR)
-			}
-		}
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"testing"
 
@@ -60,7 +61,11 @@ func compareLive(t *testing.T, n *net, after string) {
 		if err != nil {
 			return err
 		}
-		inside, _ := insideOf(snap)
+		_, vpcs, err := cloudAndVPCs(snap)
+		if err != nil {
+			return err
+		}
+		inside := reach.InsideBlocks("", vpcs, maps.Values(cl.Instances))
 		fresh := reach.Compute(cl, reach.Options{Inside: inside})
 		got, err := st.r.Matrix(reach.Filter{})
 		if err != nil {
