@@ -273,35 +273,45 @@ func TestLegacyTagsRefused(t *testing.T) {
 }
 
 // TestLegacyTagsTrail: AddTags and RemoveTags are in the event trail as the
-// other writes are, naming the resource, refused calls too; a DescribeTags
-// that succeeds is a read and is not.
+// other writes are, naming the resource with its ActionTrail type, refused
+// calls too; a DescribeTags that succeeds is a read and is not.
 func TestLegacyTagsTrail(t *testing.T) {
 	s := testenv.Start(t, testenv.Config{})
 	a := newTenant(t, s, "a")
-	sg := newGroup(t, a.ecs)
-	noErr(t, addTags(a.ecs, "securitygroup", sg, "env", "prod"))
-	noErr(t, removeTags(a.ecs, "securitygroup", sg, "env", ""))
-	wantErr(t, addTags(a.ecs, "securitygroup", sg, "aliyun:x", "1"), 400, "InvalidTagKey.Malformed")
-	must(describeTags(a.ecs, tagQuery{}))(t)
+	cr := ecs.CreateCreatePrefixListRequest()
+	cr.AddressFamily, cr.MaxEntries, cr.PrefixListName = "IPv4", "5", "office"
+	for _, tc := range []struct {
+		typ, id, trailType, create string
+	}{
+		{"securitygroup", newGroup(t, a.ecs), "ACS::ECS::SecurityGroup", "CreateSecurityGroup"},
+		{"prefixlist", must(a.ecs.CreatePrefixList(cr))(t).PrefixListId, "ACS::VPC::PrefixList", "CreatePrefixList"},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			noErr(t, addTags(a.ecs, tc.typ, tc.id, "env", "prod"))
+			noErr(t, removeTags(a.ecs, tc.typ, tc.id, "env", ""))
+			wantErr(t, addTags(a.ecs, tc.typ, tc.id, "aliyun:x", "1"), 400, "InvalidTagKey.Malformed")
+			must(describeTags(a.ecs, tagQuery{typ: tc.typ}))(t)
 
-	got := map[string]int{}
-	for _, ev := range lookup(t, a.trail) {
-		code, _ := ev["errorCode"].(string)
-		name := ev["eventName"].(string)
-		got[name+" "+code]++
-		if name == "AddTags" || name == "RemoveTags" {
-			if ev["resourceName"] != sg || ev["resourceType"] != "ACS::ECS::SecurityGroup" || ev["eventRW"] != "Write" {
-				t.Errorf("%s event names %v %v (%v), want %s ACS::ECS::SecurityGroup Write", name, ev["resourceName"], ev["resourceType"], ev["eventRW"], sg)
+			got := map[string]int{}
+			for _, ev := range lookup(t, a.trail, "ResourceName", tc.id) {
+				code, _ := ev["errorCode"].(string)
+				got[ev["eventName"].(string)+" "+code]++
+				if ev["resourceType"] != tc.trailType || ev["eventRW"] != "Write" {
+					t.Errorf("%s event: resourceType %v, eventRW %v; want %s Write", ev["eventName"], ev["resourceType"], ev["eventRW"], tc.trailType)
+				}
 			}
-		}
+			want := map[string]int{tc.create + " ": 1, "AddTags ": 1, "RemoveTags ": 1, "AddTags InvalidTagKey.Malformed": 1}
+			if len(got) != len(want) {
+				t.Errorf("events of %s: %v, want %v", tc.id, got, want)
+			}
+			for k, n := range want {
+				if got[k] != n {
+					t.Errorf("events of %s: %v, want %v", tc.id, got, want)
+				}
+			}
+		})
 	}
-	want := map[string]int{"CreateSecurityGroup ": 1, "AddTags ": 1, "RemoveTags ": 1, "AddTags InvalidTagKey.Malformed": 1}
-	if len(got) != len(want) {
-		t.Errorf("events %v, want %v", got, want)
-	}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("events %v, want %v", got, want)
-		}
+	for _, ev := range lookup(t, a.trail, "EventName", "DescribeTags") {
+		t.Errorf("a DescribeTags that succeeded is in the trail: %v", ev)
 	}
 }
