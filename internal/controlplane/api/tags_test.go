@@ -317,3 +317,39 @@ func TestListTagResourcesShape(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeTagsTypes: DescribeTags counts the resources of each ECS type
+// Palisade tags (prefix lists in PrefixList, a field the SDKs do not know),
+// and a ResourceType names one of them.
+func TestDescribeTagsTypes(t *testing.T) {
+	e := newEnv(t)
+	plPutGroup(e, "sg-a")
+	tagPutInstance(e, "i-one")
+	pl := plCreate(e, nil)
+	for _, r := range [][2]string{{"securitygroup", "sg-a"}, {"instance", "i-one"}, {"prefixlist", pl}} {
+		e.ecs("AddTags", map[string]string{"ResourceType": r[0], "ResourceId": r[1], "Tag.1.Key": "env", "Tag.1.Value": "prod"})
+	}
+	for _, tc := range []struct {
+		typ  string
+		want resourceTypeCount
+	}{
+		{"", resourceTypeCount{Instance: 1, Securitygroup: 1, PrefixList: 1}},
+		{"PrefixList", resourceTypeCount{PrefixList: 1}},
+		{"instance", resourceTypeCount{Instance: 1}},
+		{"eni", resourceTypeCount{}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			res := plSubtest(e, t).ecs("DescribeTags", map[string]string{"ResourceType": tc.typ}).(*describeTagsResponse)
+			var want []describeTagsItem
+			if tc.want != (resourceTypeCount{}) {
+				want = []describeTagsItem{{TagKey: "env", TagValue: "prod", ResourceTypeCount: tc.want}}
+			}
+			if !slices.Equal(res.Tags.Tag, want) || res.TotalCount != len(want) {
+				t.Fatalf("DescribeTags %q: %+v (TotalCount %d), want %+v", tc.typ, res.Tags.Tag, res.TotalCount, want)
+			}
+		})
+	}
+	// The VPC product's types are not ECS's.
+	e.ecsErr("InvalidResourceType.NotFound", 404, "DescribeTags", map[string]string{"ResourceType": "vpc"})
+	e.ecsErr("InvalidResourceType.NotFound", 404, "AddTags", map[string]string{"ResourceType": "vswitch", "ResourceId": "vsw-x", "Tag.1.Key": "k"})
+}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -127,14 +128,19 @@ func (s *Service) TagResources(ctx context.Context, in TagInput) error {
 		}
 		return nil
 	}
-	return s.retag(ctx, in.Caller, "TagResources", in.ResourceType, in.ResourceIDs, in.Idempotency, in, check,
-		func(t taggable, r *tagged) ([]model.Tag, error) {
-			merged := model.MergeTags(r.Tags, in.Tags)
-			if len(merged) > model.MaxTags {
-				return nil, ecserr.BadRequest("OperationDenied.QuotaExceed", "The %s %s would carry %d tags; a resource carries at most %d. Remove tags with UntagResources first.", t.Name, r.ID, len(merged), model.MaxTags)
-			}
-			return merged, nil
-		})
+	return s.retag(ctx, in.Caller, "TagResources", in.ResourceType, in.ResourceIDs, in.Idempotency, in, check, addTags(in.Tags))
+}
+
+// addTags is the edit of TagResources and AddTags: tags set on top of a
+// resource's own, within the quota of model.MaxTags.
+func addTags(tags []model.Tag) func(taggable, *tagged) ([]model.Tag, error) {
+	return func(t taggable, r *tagged) ([]model.Tag, error) {
+		merged := model.MergeTags(r.Tags, tags)
+		if len(merged) > model.MaxTags {
+			return nil, ecserr.BadRequest("OperationDenied.QuotaExceed", "The %s %s would carry %d tags; a resource carries at most %d. Remove tags with UntagResources or RemoveTags first.", t.Name, r.ID, len(merged), model.MaxTags)
+		}
+		return merged, nil
+	}
 }
 
 // UntagInput names resources of one type and the tag keys to remove.
@@ -206,6 +212,55 @@ func (s *Service) retag(ctx context.Context, c Caller, action, typ string, given
 		return struct{}{}, nil
 	})
 	return err
+}
+
+// ResourceTagsInput names one resource and tags: the input of ECS's older
+// tag actions, AddTags and RemoveTags, which take one ResourceId.
+type ResourceTagsInput struct {
+	Caller       Caller
+	ResourceType string // securitygroup, instance, eni, prefixlist, vpc or vswitch, any case
+	ResourceID   string
+	Tags         []model.Tag // 1 to model.MaxTags for AddTags, at most that for RemoveTags
+	Idempotency  `json:"-"`
+}
+
+// checkResourceTags checks what AddTags and RemoveTags share: a ResourceId,
+// at most model.MaxTags tags (at least one when required), each valid. ECS
+// answers a count out of range with InvalidTagCount in these actions.
+func checkResourceTags(in ResourceTagsInput, required bool) error {
+	if in.ResourceID == "" {
+		return ecserr.MissingParameter("ResourceId")
+	}
+	if n := len(in.Tags); n > model.MaxTags || required && n == 0 {
+		return ecserr.BadRequest("InvalidTagCount", "Give 1 to %d tags as Tag.N.Key (and Tag.N.Value); %d were given.", model.MaxTags, n)
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return e
+	}
+	return nil
+}
+
+// AddTags adds tags to one resource, replacing the values of keys it
+// already has, as TagResources does.
+func (s *Service) AddTags(ctx context.Context, in ResourceTagsInput) error {
+	return s.retag(ctx, in.Caller, "AddTags", in.ResourceType, []string{in.ResourceID}, in.Idempotency, in,
+		func() error { return checkResourceTags(in, true) }, addTags(in.Tags))
+}
+
+// RemoveTags removes from one resource the tags that match one of in.Tags
+// (its key, and its value unless that is empty). Tags it does not carry
+// are ignored; with no tags given nothing is removed, as UntagResources
+// without TagKey.N and All.
+func (s *Service) RemoveTags(ctx context.Context, in ResourceTagsInput) error {
+	return s.retag(ctx, in.Caller, "RemoveTags", in.ResourceType, []string{in.ResourceID}, in.Idempotency, in,
+		func() error { return checkResourceTags(in, false) },
+		func(_ taggable, r *tagged) ([]model.Tag, error) {
+			kept := slices.DeleteFunc(slices.Clone(r.Tags), func(tg model.Tag) bool { return tagMatchesAny(tg, in.Tags) })
+			if len(kept) == len(r.Tags) {
+				return nil, nil // unchanged
+			}
+			return kept, nil
+		})
 }
 
 // TagFilter is a fuzzy tag filter: the key, and value prefixes of which one
@@ -328,4 +383,75 @@ func taggedResources(tx store.ReadTx, c Caller, t taggable, ids []string) ([]*ta
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// DescribeTagsInput selects the tags DescribeTags counts: those of the
+// caller's resources of the given types (or of the one named by
+// ResourceID) that match one of Tags (none: every tag).
+type DescribeTagsInput struct {
+	Caller        Caller
+	ResourceTypes []string    // at least one; as ResourceType, any case
+	ResourceID    string      // optional; IDs the caller cannot see give no tags
+	Tags          []model.Tag // a tag matches one when its key is the same and, unless empty, its value; at most model.MaxTags
+	Page          Page
+}
+
+// TagCount is one tag (key and value) and how many resources of each type
+// carry it.
+type TagCount struct {
+	Key, Value string
+	Resources  map[string]int // by ResourceType as ECS spells it (lower case)
+}
+
+// DescribeTags returns one page of the distinct tags of the caller's
+// resources in its region, in key and value order, each with the number of
+// resources of each type that carry it.
+func (s *Service) DescribeTags(ctx context.Context, in DescribeTagsInput) (Listing[TagCount], error) {
+	c := in.Caller
+	var types []taggable
+	for _, name := range in.ResourceTypes {
+		t, err := resourceType(name)
+		if err != nil {
+			return Listing[TagCount]{}, err
+		}
+		types = append(types, t)
+	}
+	if len(in.Tags) > model.MaxTags {
+		return Listing[TagCount]{}, ecserr.BadRequest("InvalidTagCount", "At most %d Tag.N are allowed; %d were given.", model.MaxTags, len(in.Tags))
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[TagCount]{}, e
+	}
+	var ids []string
+	if in.ResourceID != "" {
+		ids = []string{in.ResourceID}
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[TagCount], error) {
+		counts := map[model.Tag]map[string]int{}
+		for _, t := range types {
+			resources, err := taggedResources(tx, c, t, ids)
+			if err != nil {
+				return Listing[TagCount]{}, err
+			}
+			for _, r := range resources {
+				for _, tg := range r.Tags {
+					if len(in.Tags) > 0 && !tagMatchesAny(tg, in.Tags) {
+						continue
+					}
+					if counts[tg] == nil {
+						counts[tg] = map[string]int{}
+					}
+					counts[tg][t.Name]++
+				}
+			}
+		}
+		rows := make([]TagCount, 0, len(counts))
+		for tg, n := range counts {
+			rows = append(rows, TagCount{Key: tg.Key, Value: tg.Value, Resources: n})
+		}
+		slices.SortFunc(rows, func(a, b TagCount) int {
+			return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Value, b.Value))
+		})
+		return pageOf(rows, in.Page), nil
+	})
 }

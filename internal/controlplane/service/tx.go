@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -477,15 +478,18 @@ func isNotFound(err error) bool {
 // tag without a value matches any value).
 func matchTags(have []model.Tag, want []model.Tag) bool {
 	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h.Key == w.Key && (w.Value == "" || h.Value == w.Value) {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(have, func(h model.Tag) bool { return tagMatches(h, w) }) {
 			return false
 		}
 	}
 	return true
+}
+
+// tagMatches reports whether tag t is what filter w asks for: its key, and
+// its value unless w's is empty (any value).
+func tagMatches(t, w model.Tag) bool { return t.Key == w.Key && (w.Value == "" || t.Value == w.Value) }
+
+// tagMatchesAny reports whether tag t matches one of the filters.
+func tagMatchesAny(t model.Tag, filters []model.Tag) bool {
+	return slices.ContainsFunc(filters, func(w model.Tag) bool { return tagMatches(t, w) })
 }

@@ -258,11 +258,13 @@ var resourceParams = map[string]string{
 	"AllocationId":       "ACS::VPC::EIP",
 }
 
-// tagResourceTypes maps TagResources' ResourceType to ActionTrail's.
+// tagResourceTypes maps the tag actions' ResourceType (TagResources,
+// AddTags, ...) to ActionTrail's.
 var tagResourceTypes = map[string]string{
 	"securitygroup": "ACS::ECS::SecurityGroup",
 	"instance":      "ACS::ECS::Instance",
 	"eni":           "ACS::ECS::NetworkInterface",
+	"prefixlist":    "ACS::VPC::PrefixList", // as PrefixListId
 	"vpc":           "ACS::VPC::VPC",
 	"vswitch":       "ACS::VPC::VSwitch",
 }

@@ -252,6 +252,8 @@ func TestBadInputSweep(t *testing.T) {
 		api.ECSVersion + "/ListTagResources":    {{"ResourceId", ""}, {"ResourceId.1", ours["SecurityGroupId"]}},
 		api.ECSVersion + "/TagResources":        {{"ResourceId", ""}, {"ResourceId.1", ours["SecurityGroupId"]}, {"Tag.1.Key", "k"}, {"Tag.1.Value", "v"}},
 		api.ECSVersion + "/UntagResources":      {{"ResourceId", ""}, {"ResourceId.1", ours["SecurityGroupId"]}, {"TagKey.1", "k"}},
+		"AddTags":                               {{"Tag.1.Key", "k"}, {"Tag.1.Value", "v"}},
+		"RemoveTags":                            {{"Tag.1.Key", "k"}},
 		api.VPCVersion + "/ListTagResources":    {{"ResourceType", "VPC"}, {"ResourceId", ""}, {"ResourceId.1", ours["VpcId"]}},
 		api.VPCVersion + "/TagResources":        {{"ResourceType", "VPC"}, {"ResourceId", ""}, {"ResourceId.1", ours["VpcId"]}, {"Tag.1.Key", "k"}, {"Tag.1.Value", "v"}},
 		api.VPCVersion + "/UnTagResources":      {{"ResourceType", "VPC"}, {"ResourceId", ""}, {"ResourceId.1", ours["VpcId"]}, {"TagKey.1", "k"}},

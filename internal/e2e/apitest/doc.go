@@ -14,6 +14,7 @@
 //	instances_test.go    instances, membership, EIPs, launch errors
 //	vpc_test.go          VPCs and vSwitches
 //	catalog_test.go      regions, zones, tags, prefix lists, Format=XML
+//	legacytags_test.go   AddTags, RemoveTags, DescribeTags: round trip, counts, paging, refusals, trail
 //	errors_test.go       invalid input and broken invariants, state unchanged after
 //	quotas_test.go       rule, group-peer, per-region and per-instance quotas
 //	security_test.go     signatures, replay (also across a restart and a crash), clock skew, account isolation
