@@ -105,16 +105,16 @@ func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
 // sameShape compares two states but for the elements of sets and maps.
 func sameShape(a, b *kstate) bool {
 	return a.table == b.table && a.base == b.base && a.baseHook == b.baseHook && a.baseSig == b.baseSig &&
-		maps.Equal(a.chains, b.chains) && // names and rule counts
+		maps.Equal(a.chains, b.chains) && // names and rules
 		maps.EqualFunc(a.sets, b.sets, func(_, _ *kset) bool { return true }) && // names
 		maps.EqualFunc(a.maps, b.maps, func(_, _ map[string]string) bool { return true })
 }
 
 // sameElements compares the elements of a state read with those of the
-// state applied (of the same shape), but for tuple sets' (see Drifted).
+// state applied (of the same shape).
 func sameElements(now, applied *kstate) bool {
 	for name, s := range applied.sets {
-		if s.elems != nil && !maps.Equal(s.elems, now.sets[name].elems) {
+		if !maps.Equal(s.elems, now.sets[name].elems) {
 			return false
 		}
 	}
