@@ -304,8 +304,9 @@ func kernelElemKeys(ks *kset, elems []nftables.SetElement) []string {
 }
 
 // exprSig renders expressions for comparison, leaving out what the kernel
-// fills in or renames: counter values and the IDs and names of anonymous
-// sets.
+// fills in or renames, counter values and the IDs and names of anonymous
+// sets, and the source register of a "ct set", which the library does not
+// read back.
 func exprSig(xs []expr.Any) string {
 	var b strings.Builder
 	for _, x := range xs {
