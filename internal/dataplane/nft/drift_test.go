@@ -109,6 +109,7 @@ func tamperings(t *testing.T, ns string) []tampering {
 		{"a chain added", rs, nftCmd("add", "chain", "inet", DefaultTable, "intruder")},
 		{"a set added", rs, nftCmd("add", "set", "inet", DefaultTable, "intruder", "{ type ipv4_addr; }")},
 		{"a chain flushed", rs, nftCmd("flush", "chain", "inet", DefaultTable, rs.Chains[1].Name)},
+		{"the base chain's policy changed", rs, nftCmd("add", "chain", "inet", DefaultTable, BaseChain, "{ type filter hook forward priority 0; policy drop; }")},
 		// In place: the chain keeps its name, its handle and its count.
 		{"a rule replaced", rs, func() []string {
 			return []string{"replace", "rule", "inet", DefaultTable, rs.Chains[1].Name, "handle", firstHandle(t, ns, rs.Chains[1].Name), "accept"}
