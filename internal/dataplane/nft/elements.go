@@ -82,6 +82,12 @@ func (p *planner) set(s *Set) error {
 // verdict map's elements go to chains, so plan creates those before (see
 // vmaps).
 func (p *planner) tupleSet(s *Set) error {
+	if old, ok := p.old.sets[s.Name]; ok && p.old == p.k.applied {
+		// What this Kernel applied, not read from the kernel: a set named
+		// by its content holds what it should, no need to encode it.
+		p.new.sets[s.Name] = old
+		return nil
+	}
 	ks := &kset{typ: s.Type, interval: true, vmap: s.VMap, elems: make(map[string]bool, len(s.Tuples))}
 	p.new.sets[s.Name] = ks
 	elems := make([]nftables.SetElement, len(s.Tuples))
