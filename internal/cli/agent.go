@@ -32,8 +32,9 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	merge := fs.Bool("merge-runs", true, "look runs of consecutive TCP/UDP CIDR rules of one verdict up in one set (fewer rules for new connections to walk)")
 	flowWindow := fs.Duration("flow-window", 0, "flow logs' capture `window`, at least 100ms (0: the shortest AggregationInterval of the flow logs covering this host)")
 	flowState := fs.String("flow-state", "", "`file` marking a flow-log window open, so that a restart after a crash reports the records lost (default: /var/lib/palisade/flowlog-HOST.state, in a directory only root may write: a file in /tmp could be a planted symlink; - for none)")
-	checkEvery := fs.Duration("check-every", 2*time.Second, "check this often that the kernel still holds the agent's table, and apply it again when\n"+
-		"another program changed it (a flush of the ruleset, as restarting the nftables service does); at least 100ms, 0: never")
+	checkEvery := fs.Duration("check-every", 2*time.Second, "the agent applies its table again as soon as the kernel notifies that another program changed it\n"+
+		"(a flush of the ruleset, as restarting the nftables service does, a rule replaced, an element added or deleted);\n"+
+		"it also checks this often, should a notice be lost; at least 100ms, 0: neither")
 	verbose := fs.Bool("v", false, "log every apply")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: palisade agent --server HOST:PORT[,HOST:PORT…] --host NAME [flags]\n\n"+
@@ -58,7 +59,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *checkEvery < 0 || *checkEvery > 0 && *checkEvery < 100*time.Millisecond {
-		fmt.Fprintln(stderr, "palisade agent: --check-every is at least 100ms, or 0 for no checks")
+		fmt.Fprintln(stderr, "palisade agent: --check-every is at least 100ms, or 0 for no checks (nor repairs)")
 		return 2
 	}
 	if *flowWindow < 0 || *flowWindow > 0 && *flowWindow < 100*time.Millisecond {

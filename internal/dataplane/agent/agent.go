@@ -47,7 +47,8 @@ type Config struct {
 	ReportEvery time.Duration
 	// CheckEvery is how often the agent checks that the kernel still holds
 	// its table as applied, and applies it again when another program
-	// changed it (default 2 s; negative: never).
+	// changed it (default 2 s; negative: never, not even on the kernel's
+	// notification of a change, which the agent otherwise acts on at once).
 	CheckEvery time.Duration
 	Log        *slog.Logger
 	// OnApplied, if set, is called after each successful apply (tests and
@@ -535,12 +536,37 @@ func (a *runner) logUnbound() {
 
 // guardLoop puts the policy back when another program changed the table
 // (a flush of the ruleset, as restarting the nftables service does, would
-// otherwise leave the host unfiltered until the next change): every
-// CheckEvery it asks the kernel, until ctx is done.
+// otherwise leave the host unfiltered until the next change), until ctx is
+// done. It checks when the kernel notifies a change of the table (see
+// Table.Watch), and every CheckEvery in case a notification was missed or
+// the watch failed (it is tried again after a while).
 func (a *runner) guardLoop(ctx context.Context) {
 	if a.cfg.CheckEvery < 0 {
 		return
 	}
+	changed := make(chan struct{}, 1)
+	var watching sync.WaitGroup
+	defer watching.Wait()
+	watching.Go(func() {
+		for {
+			err := a.table.Watch(ctx, func() {
+				select {
+				case changed <- struct{}{}:
+				default: // a check is due already
+				}
+			})
+			if ctx.Err() != nil {
+				return
+			}
+			a.cfg.Log.Warn("agent: not notified of changes to the kernel's table; checking it every --check-every meanwhile",
+				"err", err, "check-every", a.cfg.CheckEvery, "retry", watchRetry)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(watchRetry):
+			}
+		}
+	})
 	t := time.NewTicker(a.cfg.CheckEvery)
 	defer t.Stop()
 	for {
@@ -548,10 +574,15 @@ func (a *runner) guardLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
 		}
 		a.guard()
 	}
 }
+
+// watchRetry is how long the guard waits before it listens to the
+// kernel's notifications again after it could not.
+const watchRetry = time.Minute
 
 // guard checks the table once, and applies the ruleset in force again if
 // another program changed it. The table stays drifted until an Apply puts

@@ -13,10 +13,11 @@ import (
 )
 
 // TestAgentPutsTheTableBack: another program flushes the agent's table
-// (Fake.Tamper, as `nft flush ruleset` does to the kernel's): within a
-// CheckEvery the agent applies the ruleset in force again, without a
-// change from the server; a repair the kernel refuses is tried again at
-// the next check; with CheckEvery negative nothing is checked.
+// (Fake.Tamper, as `nft flush ruleset` does to the kernel's): on the
+// table's notice (Table.Watch), or within a CheckEvery, the agent applies
+// the ruleset in force again, without a change from the server; a repair
+// the kernel refuses is tried again at the next check; with CheckEvery
+// negative nothing is checked.
 func TestAgentPutsTheTableBack(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -25,6 +26,7 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 		want       bool // the table is back
 	}{
 		{"put back", time.Second, false, true},
+		{"put back on the notice, no check due", time.Hour, false, true},
 		{"the first repair refused", time.Second, true, true},
 		{"no checks", -1, false, false},
 	} {

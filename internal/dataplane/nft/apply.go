@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"slices"
@@ -55,6 +56,9 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 		k.redial() // drops the half-built batch
 		return Stats{}, err
 	}
+	// The generation before and after the batch tells whether another
+	// program committed in between, whose change Drifted must then see.
+	before, beforeErr := k.generation()
 	k.carried.begin()
 	defer k.carried.end()
 	if err := k.conn.Flush(); err != nil {
@@ -64,8 +68,16 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 		return Stats{}, fmt.Errorf("apply table inet %s%s: %w", k.table.Name, k.where(), err)
 	}
 	k.state, k.applied = p.new, p.new
-	k.gen = 0 // unknown: the next Drifted compares the table itself
-	if gen, err := k.generation(); err == nil {
+	// Each committed batch moves the generation by one; a batch that
+	// changes nothing is not committed. Otherwise another program's
+	// commit came between: the generation is left unknown (0), and the
+	// next Drifted compares the table itself.
+	k.gen = 0
+	ours := uint32(1)
+	if p.stats == (Stats{}) {
+		ours = 0
+	}
+	if gen, err := k.generation(); err == nil && beforeErr == nil && gen == before+ours {
 		k.gen = gen
 	}
 	k.carried.mu.Lock()
@@ -134,20 +146,33 @@ func (p *planner) plan() error {
 	// New chains, all created before any rule so that jumps between them
 	// resolve; their rules take over the counters of the chains they replace.
 	want := map[string]*Chain{}
+	sums := make(map[string][sha256.Size]byte, len(p.rs.Chains))
 	for i := range p.rs.Chains[1:] {
 		ch := &p.rs.Chains[1+i]
 		want[ch.Name] = ch
-		p.new.chains[ch.Name] = len(ch.Rules)
+		sum, err := p.k.chainSum(ch)
+		if err != nil {
+			return err
+		}
+		sums[ch.Name] = sum
+		p.new.chains[ch.Name] = kchain{rules: len(ch.Rules), sum: sum}
 	}
-	var stale []string
-	for name := range old.chains {
-		if want[name] == nil {
+	p.k.sums = sums
+	// Stale chains go; chains another program changed (read from the
+	// kernel, they no longer hold what their name says) are written
+	// again. Both give their counts to the rules written.
+	var stale, rewrite []string
+	for name, ch := range old.chains {
+		switch {
+		case want[name] == nil:
 			stale = append(stale, name)
+		case ch != p.new.chains[name]:
+			rewrite = append(rewrite, name)
 		}
 	}
 	slices.Sort(stale)
 	var err error
-	if p.carry, err = p.k.ruleCounters(stale); err != nil {
+	if p.carry, err = p.k.ruleCounters(append(slices.Clone(stale), rewrite...)); err != nil {
 		return err
 	}
 	var staleTuples []string
@@ -165,14 +190,15 @@ func (p *planner) plan() error {
 	}
 	var added []*Chain
 	for _, ch := range p.rs.Chains[1:] {
-		switch n, ok := old.chains[ch.Name]; {
+		switch kc, ok := old.chains[ch.Name]; {
 		case !ok:
 			added = append(added, want[ch.Name])
 			c.AddChain(&nftables.Chain{Table: t, Name: ch.Name})
 			p.stats.ChainsAdded++
-		case n != len(ch.Rules):
-			// Read from the kernel, the chain lacks rules its name says
-			// it holds (another program flushed it): written again.
+		case kc != p.new.chains[ch.Name]:
+			// Read from the kernel, the chain does not hold what its name
+			// says (another program flushed it or changed a rule):
+			// written again, in this batch, so no packet meets it empty.
 			added = append(added, want[ch.Name])
 			c.FlushChain(&nftables.Chain{Table: t, Name: ch.Name})
 			p.stats.ChainsAdded++
@@ -254,6 +280,26 @@ func (p *planner) rules(ch *Chain) error {
 		p.stats.RulesAdded++
 	}
 	return nil
+}
+
+// chainSum is the ruleSum of ch's rules as the kernel will list them:
+// they are encoded without queueing anything. Chains are named by their
+// content, so a chain's sum is computed once and kept while the chain is
+// applied (Kernel.sums).
+func (k *Kernel) chainSum(ch *Chain) ([sha256.Size]byte, error) {
+	if sum, ok := k.sums[ch.Name]; ok {
+		return sum, nil
+	}
+	dry := &encoder{table: k.table}
+	rules := make([]*nftables.Rule, len(ch.Rules))
+	for i, r := range ch.Rules {
+		x, err := dry.rule(r, Counter{})
+		if err != nil {
+			return [sha256.Size]byte{}, fmt.Errorf("chain %s: %w", ch.Name, err)
+		}
+		rules[i] = &nftables.Rule{Exprs: x, UserData: userData(r.Key)}
+	}
+	return ruleSum(rules), nil
 }
 
 // base creates the base chain, or replaces its rules when they differ. Its

@@ -10,19 +10,20 @@ import (
 )
 
 // Drifted reports whether the table in the kernel is no longer what this
-// Kernel last applied: the table, its base chain's hook and rules, the
-// names of its chains, sets and maps, how many rules each chain holds, the
-// elements of its address, port and interface sets and of its interface
-// maps (an interface taken out of a map is not filtered at all). Another
-// program did it (a `flush ruleset`, as restarting the nftables service
-// does; the table deleted or flushed; a chain flushed; an element
-// deleted). A tuple set's elements are not read (it is named by its
-// content, and may hold thousands): one taken out is not seen. It first asks
-// the kernel's ruleset generation, which any committed change of any table
-// moves, and reads the table only when it moved, so it is cheap enough to
-// ask every few seconds. On drift the Kernel forgets what it applied, so
-// that the next Apply reads the table and writes all that is missing.
-// false before the first Apply.
+// Kernel last applied: the table, its base chain's hook and rules, its
+// chains and their rules (a digest: a rule replaced in place is seen), the
+// names of its sets and maps and all their elements, tuple sets' and
+// merged verdict maps' included (an interface taken out of a map is not
+// filtered at all); counter values are left out, as the traffic moves
+// them. Another program did it (a `flush ruleset`, as restarting the
+// nftables service does; the table deleted or flushed; a chain flushed; a
+// rule replaced; an element added or deleted). It first asks the kernel's
+// ruleset generation, which any committed change of any table moves, and
+// reads the table only when it moved since this Kernel's last Apply or
+// check, so it is cheap enough to ask every few seconds, and on each of
+// Watch's notices. On drift the Kernel forgets what it applied, so that
+// the next Apply reads the table and writes all that differs. false
+// before the first Apply.
 func (k *Kernel) Drifted() (bool, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -105,16 +106,16 @@ func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
 // sameShape compares two states but for the elements of sets and maps.
 func sameShape(a, b *kstate) bool {
 	return a.table == b.table && a.base == b.base && a.baseHook == b.baseHook && a.baseSig == b.baseSig &&
-		maps.Equal(a.chains, b.chains) && // names and rule counts
+		maps.Equal(a.chains, b.chains) && // names and rules
 		maps.EqualFunc(a.sets, b.sets, func(_, _ *kset) bool { return true }) && // names
 		maps.EqualFunc(a.maps, b.maps, func(_, _ map[string]string) bool { return true })
 }
 
 // sameElements compares the elements of a state read with those of the
-// state applied (of the same shape), but for tuple sets' (see Drifted).
+// state applied (of the same shape).
 func sameElements(now, applied *kstate) bool {
 	for name, s := range applied.sets {
-		if s.elems != nil && !maps.Equal(s.elems, now.sets[name].elems) {
+		if !maps.Equal(s.elems, now.sets[name].elems) {
 			return false
 		}
 	}

@@ -2,6 +2,10 @@ package nft
 
 import (
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
@@ -40,39 +44,115 @@ func TestDrifted(t *testing.T) {
 		}
 	}
 
-	c, _, _ := webCloud()
-	rs := Build(c, "h1", Options{InterfacePrefix: "pi-"})
-	set, elem := firstElement(t, rs)
-	m := rs.Maps[0]
-	for _, tc := range []struct {
-		name string
-		cmd  []string
-	}{
-		// An element taken out of a set (a peer's address), or an
-		// interface out of its map (its traffic then not filtered at all).
-		{"a set's element deleted", []string{"delete", "element", "inet", DefaultTable, set, "{ " + elem + " }"}},
-		{"an interface out of its map", []string{"delete", "element", "inet", DefaultTable, m.Name, `{ "` + m.Elems[0].Interface + `" }`}},
-		{"flush ruleset", []string{"flush", "ruleset"}},
-		{"table deleted", []string{"delete", "table", "inet", DefaultTable}},
-		{"table flushed", []string{"flush", "table", "inet", DefaultTable}},
-		{"a chain added", []string{"add", "chain", "inet", DefaultTable, "intruder"}},
-		{"a set added", []string{"add", "set", "inet", DefaultTable, "intruder", "{ type ipv4_addr; }"}},
-		{"a chain flushed", []string{"flush", "chain", "inet", DefaultTable, rs.Chains[1].Name}},
-	} {
+	for _, tc := range tamperings(t, ns) {
 		t.Run(tc.name, func(t *testing.T) {
-			apply(t, k, rs)
-			nftIn(t, ns, tc.cmd...)
+			apply(t, k, tc.rs)
+			before := listTable(t, ns, DefaultTable)
+			nftIn(t, ns, tc.cmd()...)
 			if d, err := k.Drifted(); !d || err != nil {
 				t.Fatalf("drifted %v, %v; want true", d, err)
 			}
-			apply(t, k, rs)
-			checkListed(t, ns, rs)
+			apply(t, k, tc.rs)
+			checkRepaired(t, ns, before)
 			if d, err := k.Drifted(); d || err != nil {
 				t.Errorf("after the next Apply: drifted %v, %v", d, err)
 			}
 		})
 	}
 }
+
+// checkRepaired compares the table nft lists with what it listed before
+// another program changed it (counter values left out; the elements of
+// sets sorted, as one deleted and added again is listed last).
+func checkRepaired(t *testing.T, ns string, before listed) {
+	t.Helper()
+	after := listTable(t, ns, DefaultTable)
+	if !maps.EqualFunc(after.chains, before.chains, slices.Equal) {
+		t.Errorf("the chains after the repair:\n%v\nwant:\n%v", after.chains, before.chains)
+	}
+	if !maps.EqualFunc(after.elems, before.elems, slices.Equal) {
+		t.Errorf("the sets after the repair:\n%v\nwant:\n%v", after.elems, before.elems)
+	}
+}
+
+// tampering is another program's change to a table holding rs: cmd
+// returns the nft command's arguments, as the table is then.
+type tampering struct {
+	name string
+	rs   *Ruleset
+	cmd  func() []string
+}
+
+// tamperings are the changes the guard must see: everything another
+// program can do to the table that changes what it filters.
+func tamperings(t *testing.T, ns string) []tampering {
+	t.Helper()
+	c, _, _ := webCloud()
+	rs := Build(c, "h1", Options{InterfacePrefix: "pi-"})
+	set, elem := firstElement(t, rs)
+	m := rs.Maps[0]
+	// Merged runs look rules up in tuple sets (tuple verdict maps with
+	// flow logs), named by their content.
+	merged := Build(overlapCloud(1, 60), "h1", Options{InterfacePrefix: "pi-", MergeRuns: true})
+	mergedLog := Build(overlapCloud(1, 60), "h1", Options{InterfacePrefix: "pi-", MergeRuns: true, FlowLog: true})
+	tuples, tuple := firstTuple(t, merged)
+	vmap, vtuple := firstTuple(t, mergedLog)
+	el := func(s string) string { return "{ " + s + " }" }
+	return []tampering{
+		// An element taken out of a set (a peer's address), or an
+		// interface out of its map (its traffic then not filtered at all).
+		{"a set's element deleted", rs, nftCmd("delete", "element", "inet", DefaultTable, set, el(elem))},
+		{"an interface out of its map", rs, nftCmd("delete", "element", "inet", DefaultTable, m.Name, el(`"`+m.Elems[0].Interface+`"`))},
+		{"flush ruleset", rs, nftCmd("flush", "ruleset")},
+		{"table deleted", rs, nftCmd("delete", "table", "inet", DefaultTable)},
+		{"table flushed", rs, nftCmd("flush", "table", "inet", DefaultTable)},
+		{"a chain added", rs, nftCmd("add", "chain", "inet", DefaultTable, "intruder")},
+		{"a set added", rs, nftCmd("add", "set", "inet", DefaultTable, "intruder", "{ type ipv4_addr; }")},
+		{"a chain flushed", rs, nftCmd("flush", "chain", "inet", DefaultTable, rs.Chains[1].Name)},
+		{"the base chain's policy changed", rs, nftCmd("add", "chain", "inet", DefaultTable, BaseChain, "{ type filter hook forward priority 0; policy drop; }")},
+		// In place: the chain keeps its name, its handle and its count.
+		{"a rule replaced", rs, func() []string {
+			return []string{"replace", "rule", "inet", DefaultTable, rs.Chains[1].Name, "handle", firstHandle(t, ns, rs.Chains[1].Name), "accept"}
+		}},
+		{"a tuple set's element deleted", merged, nftCmd("delete", "element", "inet", DefaultTable, tuples, el(tuple))},
+		{"a tuple set's element added", merged, nftCmd("add", "element", "inet", DefaultTable, tuples, el("132 . 9 . 198.51.100.0/24"))},
+		{"a merged map's element deleted", mergedLog, nftCmd("delete", "element", "inet", DefaultTable, vmap, el(vtuple))},
+		{"a merged map's element added", mergedLog, nftCmd("add", "element", "inet", DefaultTable, vmap, el("132 . 9 . 198.51.100.0/24 : accept"))},
+	}
+}
+
+// firstTuple is an IPv4 tuple set of rs (a verdict map if rs has flow
+// logs) with its first element as nft writes its key.
+func firstTuple(t *testing.T, rs *Ruleset) (set, elem string) {
+	t.Helper()
+	for _, s := range rs.Sets {
+		if s.Type == Tuple4 && len(s.Tuples) > 0 {
+			e := s.Tuples[0]
+			e.Key, e.Chain = RuleKey{}, ""
+			key, _, _ := strings.Cut(e.String(), " comment")
+			return s.Name, key
+		}
+	}
+	t.Fatal("the ruleset has no tuple set")
+	return "", ""
+}
+
+// firstHandle is the handle of the first rule of a chain.
+func firstHandle(t *testing.T, ns, chain string) string {
+	t.Helper()
+	handle := regexp.MustCompile(`# handle (\d+)$`)
+	for _, line := range strings.Split(nftIn(t, ns, "-a", "list", "chain", "inet", DefaultTable, chain), "\n") {
+		line = strings.TrimSpace(line)
+		// The table and the chain list their handles too.
+		if m := handle.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "table ") && !strings.HasPrefix(line, "chain ") {
+			return m[1]
+		}
+	}
+	t.Fatalf("chain %s lists no rule handle", chain)
+	return ""
+}
+
+func nftCmd(args ...string) func() []string { return func() []string { return args } }
 
 // TestDriftedAfterAnError: a Kernel that met an error (its state
 // forgotten, to be read again) still sees another program's flush; a

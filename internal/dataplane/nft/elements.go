@@ -77,27 +77,69 @@ func (p *planner) set(s *Set) error {
 }
 
 // tupleSet creates a tuple set. They are named by their content: one that
-// exists is already right. A verdict map's elements go to chains, so plan
-// creates those before (see vmaps).
+// exists is right unless another program added or deleted elements, which
+// are then deleted or added again (the others keep their counters). A
+// verdict map's elements go to chains, so plan creates those before (see
+// vmaps).
 func (p *planner) tupleSet(s *Set) error {
-	p.new.sets[s.Name] = &kset{typ: s.Type, interval: true, vmap: s.VMap}
-	if _, ok := p.old.sets[s.Name]; ok {
+	if old, ok := p.old.sets[s.Name]; ok && p.old == p.k.applied {
+		// What this Kernel applied, not read from the kernel: a set named
+		// by its content holds what it should, no need to encode it.
+		p.new.sets[s.Name] = old
 		return nil
 	}
-	ns := p.nftSet(s)
-	if err := p.k.conn.AddSet(ns, nil); err != nil {
-		return fmt.Errorf("set %s: %w", s.Name, err)
-	}
-	p.stats.SetsAdded++
+	ks := &kset{typ: s.Type, interval: true, vmap: s.VMap, elems: make(map[string]bool, len(s.Tuples))}
+	p.new.sets[s.Name] = ks
 	elems := make([]nftables.SetElement, len(s.Tuples))
+	keys := make([]string, len(s.Tuples))
 	for i, e := range s.Tuples {
 		start, end := tupleKeys(e)
 		elems[i] = nftables.SetElement{Key: start, KeyEnd: end, Comment: e.Key.String()}
+		var verdict string
 		if s.VMap {
-			elems[i].VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}
+			v := &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.Chain}
+			elems[i].VerdictData = v
+			verdict = elemVerdict(elems[i])
+		}
+		keys[i] = tupleElemKey(start, end, verdict)
+		ks.elems[keys[i]] = true
+	}
+	ns := p.nftSet(s)
+	old, ok := p.old.sets[s.Name]
+	if !ok {
+		if err := p.k.conn.AddSet(ns, nil); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		p.stats.SetsAdded++
+		return p.addElems(ns, elems, len(elems))
+	}
+	if maps.Equal(old.elems, ks.elems) {
+		return nil
+	}
+	var del []nftables.SetElement
+	for _, key := range slices.Sorted(maps.Keys(old.elems)) {
+		if ks.elems[key] {
+			continue
+		}
+		start, end, err := parseTupleKey(key)
+		if err != nil {
+			return fmt.Errorf("set %s: element %q: %w", s.Name, key, err)
+		}
+		del = append(del, nftables.SetElement{Key: start, KeyEnd: end})
+	}
+	for chunk := range slices.Chunk(del, elemChunk) {
+		if err := p.k.conn.SetDeleteElements(ns, chunk); err != nil {
+			return fmt.Errorf("set %s: %w", s.Name, err)
 		}
 	}
-	return p.addElems(ns, elems, len(elems))
+	p.stats.ElementsDeleted += len(del)
+	var add []nftables.SetElement
+	for i, key := range keys {
+		if !old.elems[key] {
+			add = append(add, elems[i])
+		}
+	}
+	return p.addElems(ns, add, len(add))
 }
 
 func (p *planner) addElems(s *nftables.Set, elems []nftables.SetElement, n int) error {

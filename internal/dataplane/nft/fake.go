@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,7 +25,8 @@ type Fake struct {
 	fail     error // the next Apply's error
 	applies  int
 	closed   bool
-	tampered bool // Tamper ran since the last Apply
+	tampered bool               // Tamper ran since the last Apply
+	watchers map[*func()]func() // Watch's, told of each Tamper
 }
 
 // NewFake returns an empty Fake for the table the options name.
@@ -364,9 +366,36 @@ func (f *Fake) FailClosed(rs *Ruleset) (bool, error) {
 }
 
 // Tamper makes the fake lose its table, as another program's `flush
-// ruleset` does to the kernel's.
+// ruleset` does to the kernel's, and tells the watchers (see Watch).
 func (f *Fake) Tamper() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.applied, f.tampered = nil, true
+	watchers := slices.Collect(maps.Values(f.watchers))
+	f.mu.Unlock()
+	for _, changed := range watchers {
+		changed()
+	}
+}
+
+// Watch calls changed once at start and at each Tamper until ctx is done,
+// as Kernel.Watch does for another program's change (the fake's own
+// applies are not told).
+func (f *Fake) Watch(ctx context.Context, changed func()) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return errClosed
+	}
+	if f.watchers == nil {
+		f.watchers = map[*func()]func(){}
+	}
+	key := &changed
+	f.watchers[key] = changed
+	f.mu.Unlock()
+	changed()
+	<-ctx.Done()
+	f.mu.Lock()
+	delete(f.watchers, key)
+	f.mu.Unlock()
+	return nil
 }

@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -32,6 +33,9 @@ type Kernel struct {
 	// generation right after it (0: unknown): Drifted compares with them.
 	applied *kstate
 	gen     uint32
+	// sums are the ruleSums of the chains the last Apply wanted, by name
+	// (see chainSum).
+	sums map[string][sha256.Size]byte
 	// heldGen is the ruleset generation at which FailClosed last found the
 	// table holding a policy (0: none).
 	heldGen uint32

@@ -74,10 +74,17 @@ func jsonElem(t testing.TB, raw json.RawMessage) string {
 	var pair []json.RawMessage
 	if json.Unmarshal(raw, &pair) == nil && len(pair) == 2 {
 		var v struct {
-			Jump struct{ Target string } `json:"jump"`
+			Jump *struct{ Target string } `json:"jump"`
+			Goto *struct{ Target string } `json:"goto"`
 		}
 		if err := json.Unmarshal(pair[1], &v); err != nil {
 			t.Fatalf("map element %s: %v", raw, err)
+		}
+		if v.Goto != nil {
+			return jsonElem(t, pair[0]) + " : goto " + v.Goto.Target
+		}
+		if v.Jump == nil {
+			t.Fatalf("map element %s: neither jump nor goto", raw)
 		}
 		return jsonElem(t, pair[0]) + " : jump " + v.Jump.Target
 	}

@@ -1,8 +1,11 @@
 package nft
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -20,16 +23,24 @@ type kstate struct {
 	base     bool   // the base chain exists
 	baseHook bool   // ... with the right hook, type and policy
 	baseSig  string // ... and these rules (see exprSig)
-	// chains are the other chains, each with how many rules it holds. A
-	// chain is named by its content, so its name says what it holds,
-	// unless another program flushed it or took rules out: then it holds
-	// fewer.
-	chains map[string]int
+	// chains are the other chains. A chain is named by its content, so its
+	// name says what it holds, unless another program changed it: flushed
+	// it, took rules out, or replaced one in place (`nft replace rule`,
+	// which keeps the count and the handle); its sum then differs.
+	chains map[string]kchain
 	sets   map[string]*kset
 	maps   map[string]map[string]string // map → interface → chain
 }
 
-// kset is a set: its type and its elements by canonical key (see elemKeys).
+// kchain is a chain other than the base chain: how many rules it holds
+// and a digest of them (see ruleSum).
+type kchain struct {
+	rules int
+	sum   [sha256.Size]byte
+}
+
+// kset is a set: its type and its elements by canonical key (see elemKeys,
+// tupleElemKey).
 type kset struct {
 	typ      SetType
 	interval bool
@@ -38,7 +49,19 @@ type kset struct {
 }
 
 func emptyState() *kstate {
-	return &kstate{chains: map[string]int{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
+	return &kstate{chains: map[string]kchain{}, sets: map[string]*kset{}, maps: map[string]map[string]string{}}
+}
+
+// ruleSum digests a chain's rules as the kernel lists them, leaving out
+// what exprSig leaves out (counter values, anonymous set names): what
+// another program rewrote changes it, traffic does not.
+func ruleSum(rules []*nftables.Rule) [sha256.Size]byte {
+	h := sha256.New()
+	for _, r := range rules {
+		io.WriteString(h, exprSig(r.Exprs))
+		fmt.Fprintf(h, "\x00%x\n", r.UserData)
+	}
+	return [sha256.Size]byte(h.Sum(nil))
 }
 
 // read reads the table from the kernel.
@@ -59,7 +82,7 @@ func (k *Kernel) read() (*kstate, error) {
 			return nil, fmt.Errorf("list chain %s%s: %w", c.Name, k.where(), err)
 		}
 		if c.Name != BaseChain {
-			st.chains[c.Name] = len(rules)
+			st.chains[c.Name] = kchain{rules: len(rules), sum: ruleSum(rules)}
 			continue
 		}
 		st.base = true
@@ -88,8 +111,14 @@ func (k *Kernel) read() (*kstate, error) {
 			// A tuple verdict map (the interface maps are no
 			// concatenations). The library reads a verdict map's key type
 			// as "verdict": take it for Tuple4. Tuple sets are named by
-			// their content, type included, so the type needs no check.
-			st.sets[s.Name] = &kset{typ: Tuple4, interval: true, vmap: true}
+			// their content, type included, so the type needs no check;
+			// their elements are read, as another program may have
+			// taken one out or put one in.
+			ks := &kset{typ: Tuple4, interval: true, vmap: true, elems: map[string]bool{}}
+			for _, e := range elems {
+				ks.elems[tupleElemKey(e.Key, e.KeyEnd, elemVerdict(e))] = true
+			}
+			st.sets[s.Name] = ks
 			continue
 		}
 		if s.IsMap {
@@ -112,8 +141,10 @@ func (k *Kernel) read() (*kstate, error) {
 			ks.typ = PortSet
 		default:
 			if t := SetType(s.KeyType.Name); isTuple(t) {
-				// Named by their content: the elements need no reading.
 				ks.typ = t
+				for _, e := range elems {
+					ks.elems[tupleElemKey(e.Key, e.KeyEnd, "")] = true
+				}
 				st.sets[s.Name] = ks
 				continue
 			}
@@ -153,6 +184,48 @@ func verdictChain(e nftables.SetElement) string {
 		}
 	}
 	return chain
+}
+
+// elemVerdict is a verdict-map element's verdict, "goto CHAIN" or the like,
+// for comparison.
+func elemVerdict(e nftables.SetElement) string {
+	if e.VerdictData != nil {
+		return fmt.Sprintf("%d %s", e.VerdictData.Kind, e.VerdictData.Chain)
+	}
+	ad, err := netlink.NewAttributeDecoder(e.Val)
+	if err != nil {
+		return ""
+	}
+	ad.ByteOrder = binary.BigEndian
+	var code int32
+	var chain string
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_VERDICT_CODE:
+			code = int32(ad.Uint32())
+		case unix.NFTA_VERDICT_CHAIN:
+			chain = ad.String()
+		}
+	}
+	return fmt.Sprintf("%d %s", code, chain)
+}
+
+// tupleElemKey is a tuple set's element as a canonical key: its range's
+// ends in hex and, in a verdict map, its verdict (see elemVerdict). Apply
+// decodes it back (parseTupleKey) to delete an element another program
+// put in.
+func tupleElemKey(start, end []byte, verdict string) string {
+	return hex.EncodeToString(start) + "-" + hex.EncodeToString(end) + "|" + verdict
+}
+
+func parseTupleKey(key string) (start, end []byte, err error) {
+	r, _, _ := strings.Cut(key, "|")
+	a, b, _ := strings.Cut(r, "-")
+	if start, err = hex.DecodeString(a); err != nil {
+		return nil, nil, err
+	}
+	end, err = hex.DecodeString(b)
+	return start, end, err
 }
 
 func trimName(b []byte) string {
@@ -231,8 +304,9 @@ func kernelElemKeys(ks *kset, elems []nftables.SetElement) []string {
 }
 
 // exprSig renders expressions for comparison, leaving out what the kernel
-// fills in or renames: counter values and the IDs and names of anonymous
-// sets.
+// fills in or renames, counter values and the IDs and names of anonymous
+// sets, and the source register of a "ct set", which the library does not
+// read back.
 func exprSig(xs []expr.Any) string {
 	var b strings.Builder
 	for _, x := range xs {
@@ -248,6 +322,13 @@ func exprSig(xs []expr.Any) string {
 			}
 			fmt.Fprintf(&b, "lookup%+v;", l)
 			continue
+		case *expr.Ct:
+			// The library reads no source register back: a "ct set"
+			// (the flow-log label) lists as a load into register 0.
+			if v.SourceRegister || v.Register == 0 {
+				fmt.Fprintf(&b, "ctset{Key:%d Direction:%d};", v.Key, v.Direction)
+				continue
+			}
 		}
 		fmt.Fprintf(&b, "%T%+v;", x, x)
 	}

@@ -1,5 +1,7 @@
 package nft
 
+import "context"
+
 // Table is the nftables table Palisade owns in one network namespace, as the
 // agent uses it: the seam between the compiler's output (a Ruleset) and the
 // kernel. *Kernel talks netlink; *Fake keeps the table in memory, for tests
@@ -17,6 +19,9 @@ type Table interface {
 	// last Apply (see Kernel.Drifted); the next Apply then writes it whole
 	// again.
 	Drifted() (bool, error)
+	// Watch calls changed when the table may have changed (see
+	// Kernel.Watch), until ctx is done; an error says it cannot.
+	Watch(ctx context.Context, changed func()) error
 	// FailClosed applies rs (a ruleset of no instance: its fail-closed
 	// rules drop the traffic of every instance interface) when the table
 	// holds no policy: it is missing (a reboot, `nft flush ruleset`) or
