@@ -569,13 +569,25 @@ func (a *runner) guardLoop(ctx context.Context) {
 	})
 	t := time.NewTicker(a.cfg.CheckEvery)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-changed:
+			// Another program that rewrites the table whenever it
+			// changes would otherwise have the two of them repair
+			// each other as fast as the kernel commits.
+			if wait := minGuardGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
 		}
+		last = time.Now()
 		a.guard()
 	}
 }
@@ -583,6 +595,11 @@ func (a *runner) guardLoop(ctx context.Context) {
 // watchRetry is how long the guard waits before it listens to the
 // kernel's notifications again after it could not.
 const watchRetry = time.Minute
+
+// minGuardGap is the least time between two checks the kernel's
+// notifications start: a repair comes within it, and a fight with another
+// program costs at most a check (and a repair) that often.
+const minGuardGap = 50 * time.Millisecond
 
 // guard checks the table once, and applies the ruleset in force again if
 // another program changed it. The table stays drifted until an Apply puts
