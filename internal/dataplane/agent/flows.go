@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -26,6 +29,12 @@ import (
 // bounded buffer and ships them to the server (PalisadeReportFlowRecords),
 // retrying while the server is away. What overflows the buffer is counted.
 // Enforcement never waits on any of it.
+//
+// Each batch is sent under a token (ClientToken) that the agent keeps for
+// it until the server answers: a retry, after an error or a lost answer,
+// sends the same records under the same token, and the server keeps them
+// once. Tokens begin with a random part drawn at the agent's start, so a
+// restarted agent's batches are never taken for its predecessor's.
 //
 // Records live in memory until shipped: an agent killed mid-window loses
 // them. FlowConfig.StateFile marks the window open on disk while the
@@ -92,9 +101,10 @@ type FlowRecord struct {
 
 // FlowSink is a Source that takes flow records; the API server is one.
 type FlowSink interface {
-	// ReportFlows ships records of host; it returns how many the server
-	// refused.
-	ReportFlows(ctx context.Context, host string, recs []FlowRecord) (refused int, err error)
+	// ReportFlows ships records of host as one batch named by token (the
+	// same records each time it is sent again); it returns how many the
+	// server refused.
+	ReportFlows(ctx context.Context, host, token string, recs []FlowRecord) (refused int, err error)
 }
 
 // RecordOf is a collector's record as shipped.
@@ -132,6 +142,14 @@ type flows struct {
 	mu      sync.Mutex
 	logs    []*model.FlowLog // active, covering a NIC of the host
 	pending []FlowRecord
+	// inflight is how many of pending (the first) make the batch being
+	// sent, under token: a retry sends exactly them again. 0: none.
+	inflight int
+	token    string
+	// epoch and batches make the tokens: epoch random per agent, batches
+	// counting its batches.
+	epoch   string
+	batches uint64
 	window  time.Duration
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -149,8 +167,10 @@ type flows struct {
 }
 
 func newFlows(cfg Config, src Source) *flows {
+	epoch := make([]byte, 8)
+	rand.Read(epoch)
 	f := &flows{cfg: cfg.Flow, host: cfg.Host, netns: cfg.Netns, nftOpts: cfg.NFT, log: cfg.Log,
-		counters: cfg.Flow.Counters, kick: make(chan struct{}, 1)}
+		counters: cfg.Flow.Counters, kick: make(chan struct{}, 1), epoch: hex.EncodeToString(epoch)}
 	if f.counters == nil {
 		f.counters = &FlowCounters{}
 	}
@@ -319,11 +339,16 @@ func (f *flows) emit(recs []flowlog.Record) {
 }
 
 // ship sends what is pending, a batch at a time; it returns the first
-// error (what was not sent stays pending).
+// error (what was not sent stays pending, and the batch in flight is sent
+// again as it was, under its token).
 func (f *flows) ship(ctx context.Context) error {
 	for {
 		f.mu.Lock()
-		n := min(len(f.pending), shipBatch)
+		if f.inflight == 0 && len(f.pending) > 0 {
+			f.batches++
+			f.inflight, f.token = min(len(f.pending), shipBatch), fmt.Sprintf("%s-%d", f.epoch, f.batches)
+		}
+		n, token := f.inflight, f.token
 		batch := slices.Clone(f.pending[:n])
 		f.mu.Unlock()
 		if n == 0 {
@@ -331,11 +356,11 @@ func (f *flows) ship(ctx context.Context) error {
 		}
 		if f.sink == nil {
 			f.mu.Lock()
-			f.pending = f.pending[n:]
+			f.pending, f.inflight = f.pending[n:], 0
 			f.mu.Unlock()
 			continue
 		}
-		refused, err := f.sink.ReportFlows(ctx, f.host, batch)
+		refused, err := f.sink.ReportFlows(ctx, f.host, token, batch)
 		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
 			// Refused as a whole (a key no longer valid, a malformed
 			// batch): sending it again cannot help, and keeping it would
@@ -347,7 +372,7 @@ func (f *flows) ship(ctx context.Context) error {
 			return err
 		}
 		f.mu.Lock()
-		f.pending = f.pending[n:]
+		f.pending, f.inflight = f.pending[n:], 0
 		f.mu.Unlock()
 		f.counters.Shipped.Add(uint64(n - refused))
 		f.counters.Refused.Add(uint64(refused))

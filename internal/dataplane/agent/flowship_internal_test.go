@@ -18,7 +18,7 @@ type sinkFunc struct {
 	calls int
 }
 
-func (s *sinkFunc) ReportFlows(context.Context, string, []FlowRecord) (int, error) {
+func (s *sinkFunc) ReportFlows(context.Context, string, string, []FlowRecord) (int, error) {
 	s.calls++
 	return 0, s.err
 }
