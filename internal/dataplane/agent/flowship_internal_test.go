@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/apiclient"
@@ -74,5 +75,102 @@ func TestStateFileRefusesSymlink(t *testing.T) {
 	}
 	if err := writeNoFollow(filepath.Join(dir, "plain"), []byte("{}")); err != nil {
 		t.Errorf("a plain file: %v", err)
+	}
+}
+
+// sentBatch is one ReportFlows call as a sink saw it.
+type sentBatch struct {
+	token string
+	ports []int
+}
+
+// recordingSink fails its first call with err (nil: answers them all) and
+// records every call.
+type recordingSink struct {
+	Source
+	err  error
+	sent []sentBatch
+}
+
+func (s *recordingSink) ReportFlows(_ context.Context, _ string, token string, recs []FlowRecord) (int, error) {
+	b := sentBatch{token: token}
+	for _, r := range recs {
+		b.ports = append(b.ports, r.SrcPort)
+	}
+	s.sent = append(s.sent, b)
+	if len(s.sent) == 1 && s.err != nil {
+		return 0, s.err
+	}
+	return 0, nil
+}
+
+// pendingPorts are n records with ports from first on.
+func pendingPorts(first, n int) []FlowRecord {
+	out := make([]FlowRecord, n)
+	for i := range out {
+		out[i].SrcPort = first + i
+	}
+	return out
+}
+
+// TestShipRetriesTheSameBatch: a batch whose answer was lost (or that the
+// server could not keep) is sent again as it was, under its token, even
+// when records came in meanwhile; the server can then keep it once. The
+// next batch has a token of its own, and so has a restarted agent's first.
+func TestShipRetriesTheSameBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		err           error
+		first, during int   // records pending before the first try, and added before the retry
+		want          []int // records per call; equal tokens for the first two calls
+		retried       bool
+	}{
+		{"answer lost", io.ErrUnexpectedEOF, 3, 2, []int{3, 3, 2}, true},
+		{"server failing", &apiclient.Error{Status: 503, Code: "ServiceUnavailable"}, 3, 2, []int{3, 3, 2}, true},
+		{"more than a batch", io.ErrUnexpectedEOF, shipBatch + 100, 0, []int{shipBatch, shipBatch, 100}, true},
+		{"refused as a whole", &apiclient.Error{Status: 400, Code: "InvalidParameter"}, 3, 2, []int{3, 2}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &recordingSink{err: tc.err}
+			f := newFlows(Config{Host: "h1", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, sink)
+			f.pending = pendingPorts(0, tc.first)
+			f.ship(context.Background())
+			f.pending = append(f.pending, pendingPorts(tc.first, tc.during)...)
+			if err := f.ship(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			for _, b := range sink.sent {
+				sizes = append(sizes, len(b.ports))
+			}
+			if !slices.Equal(sizes, tc.want) {
+				t.Fatalf("records per call %v, want %v", sizes, tc.want)
+			}
+			s := sink.sent
+			if tc.retried && (s[0].token != s[1].token || !slices.Equal(s[0].ports, s[1].ports)) {
+				t.Errorf("the retry sent %s (%d records), the first try %s (%d): want the same batch", s[1].token, len(s[1].ports), s[0].token, len(s[0].ports))
+			}
+			tokens := map[string]bool{}
+			for _, b := range s {
+				if b.token == "" || len(b.token) > 64 {
+					t.Errorf("token %q: want 1 to 64 characters (a ClientToken)", b.token)
+				}
+				tokens[b.token] = true
+			}
+			if want := len(s) - map[bool]int{true: 1}[tc.retried]; len(tokens) != want {
+				t.Errorf("%d tokens over %d calls, want %d", len(tokens), len(s), want)
+			}
+			if f.inflight != 0 || len(f.pending) != 0 {
+				t.Errorf("left in flight %d, pending %d", f.inflight, len(f.pending))
+			}
+			// A restarted agent counts its batches from 1 again: its tokens
+			// must still differ from its predecessor's.
+			g := newFlows(Config{Host: "h1", Log: f.log}, sink)
+			g.pending = pendingPorts(0, 1)
+			g.ship(context.Background())
+			if last := sink.sent[len(sink.sent)-1].token; tokens[last] {
+				t.Errorf("a restarted agent's first token %s was its predecessor's", last)
+			}
+		})
 	}
 }
