@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -40,13 +41,18 @@ import (
 // them. FlowConfig.StateFile marks the window open on disk while the
 // collector runs; an agent that finds it at start says that its
 // predecessor's records were lost (a log line and FlowCounters.LostWindows).
+// Beside it (StateFile.batch) the agent keeps the batch it is sending
+// until the server answers: an agent killed before it learnt the answer
+// leaves it to its successor, which sends it first, under its token, so
+// that it is kept once whether the server had it or not.
 
 // FlowConfig configures the agent's flow logging.
 type FlowConfig struct {
 	// Window overrides the capture window (0: the shortest
 	// AggregationInterval of the flow logs covering the host).
 	Window time.Duration
-	// StateFile, if set, is where the agent marks a window open.
+	// StateFile, if set, is where the agent marks a window open; the
+	// batch being sent is kept beside it (batchFile).
 	StateFile string
 	// Buffer bounds the records held for shipping (0: 10000).
 	Buffer int
@@ -150,6 +156,9 @@ type flows struct {
 	// counting its batches.
 	epoch   string
 	batches uint64
+	// saved is the token of the batch in batchFile ("": none); used by
+	// the shipping goroutine only.
+	saved   string
 	window  time.Duration
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -354,6 +363,9 @@ func (f *flows) ship(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
+		if f.sink != nil {
+			f.saveBatch(token, batch)
+		}
 		if f.sink == nil {
 			f.mu.Lock()
 			f.pending, f.inflight = f.pending[n:], 0
@@ -374,6 +386,7 @@ func (f *flows) ship(ctx context.Context) error {
 		f.mu.Lock()
 		f.pending, f.inflight = f.pending[n:], 0
 		f.mu.Unlock()
+		f.dropBatch()
 		f.counters.Shipped.Add(uint64(n - refused))
 		f.counters.Refused.Add(uint64(refused))
 	}
@@ -385,6 +398,9 @@ func (f *flows) ship(ctx context.Context) error {
 // state file.
 func (f *flows) shipLoop(ctx context.Context) {
 	retry, wait := minBackoff, maxBackoff
+	if f.loadBatch() {
+		wait = 0 // the predecessor's batch first
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -459,4 +475,89 @@ func writeNoFollow(path string, b []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// sentBatch is what batchFile holds: the batch being sent.
+type sentBatch struct {
+	Host    string
+	Token   string
+	Records []FlowRecord
+}
+
+// batchFile is where the batch being sent is kept ("": nowhere).
+func (f *flows) batchFile() string {
+	if f.cfg.StateFile == "" {
+		return ""
+	}
+	return f.cfg.StateFile + ".batch"
+}
+
+// maxBatchFile bounds what loadBatch reads (a batch is at most shipBatch
+// records of a few hundred bytes).
+const maxBatchFile = 4 << 20
+
+// saveBatch keeps the batch being sent until dropBatch; a batch already
+// kept under token is not written again. A failure is logged: an agent
+// killed then loses the batch, as it loses what it holds in memory.
+func (f *flows) saveBatch(token string, recs []FlowRecord) {
+	path := f.batchFile()
+	if path == "" || f.saved == token {
+		return
+	}
+	b, _ := json.Marshal(sentBatch{Host: f.host, Token: token, Records: recs})
+	if err := writeNoFollow(path, b); err != nil {
+		f.log.Warn("agent: flow log: cannot keep the batch being sent; a crash before the answer loses it", "err", err)
+		return
+	}
+	f.saved = token
+}
+
+// dropBatch removes the batch kept: the server answered it.
+func (f *flows) dropBatch() {
+	if path := f.batchFile(); path != "" && f.saved != "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.log.Warn("agent: flow log: removing the batch file", "err", err)
+		}
+		f.saved = ""
+	}
+}
+
+// loadBatch takes the batch a killed predecessor was sending, to be sent
+// first, under its token; it reports whether there was one.
+func (f *flows) loadBatch() bool {
+	path := f.batchFile()
+	if path == "" {
+		return false
+	}
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	var sb sentBatch
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(fd, maxBatchFile))
+		fd.Close()
+		if err == nil {
+			err = json.Unmarshal(b, &sb)
+		}
+	}
+	switch {
+	case err != nil:
+		f.log.Warn("agent: flow log: the batch a previous agent was sending is unreadable; it is lost", "file", path, "err", err)
+	case sb.Host != f.host || sb.Token == "" || len(sb.Records) == 0 || len(sb.Records) > shipBatch:
+		f.log.Warn("agent: flow log: the batch file is not this host's batch; ignored", "file", path, "host", sb.Host)
+	default:
+		f.mu.Lock()
+		f.pending = append(slices.Clip(sb.Records), f.pending...)
+		f.inflight, f.token = len(sb.Records), sb.Token
+		f.mu.Unlock()
+		f.saved = sb.Token
+		f.log.Info("agent: flow log: sending again the batch a previous agent had no answer for", "records", len(sb.Records))
+		return true
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.log.Warn("agent: flow log: removing the batch file", "err", err)
+	}
+	return false
 }

@@ -78,8 +78,8 @@ func TestStateFileRefusesSymlink(t *testing.T) {
 	}
 }
 
-// sentBatch is one ReportFlows call as a sink saw it.
-type sentBatch struct {
+// sentCall is one ReportFlows call as a sink saw it.
+type sentCall struct {
 	token string
 	ports []int
 }
@@ -89,11 +89,11 @@ type sentBatch struct {
 type recordingSink struct {
 	Source
 	err  error
-	sent []sentBatch
+	sent []sentCall
 }
 
 func (s *recordingSink) ReportFlows(_ context.Context, _ string, token string, recs []FlowRecord) (int, error) {
-	b := sentBatch{token: token}
+	b := sentCall{token: token}
 	for _, r := range recs {
 		b.ports = append(b.ports, r.SrcPort)
 	}
@@ -170,6 +170,52 @@ func TestShipRetriesTheSameBatch(t *testing.T) {
 			g.ship(context.Background())
 			if last := sink.sent[len(sink.sent)-1].token; tokens[last] {
 				t.Errorf("a restarted agent's first token %s was its predecessor's", last)
+			}
+		})
+	}
+}
+
+// TestLoadBatch: the batch file a killed agent left is sent first when it
+// is this host's; one that is unreadable or another host's is dropped
+// (logged), never sent.
+func TestLoadBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		want       int // records taken
+	}{
+		{"this host's", `{"Host":"h1","Token":"t-1","Records":[{"SrcPort":1},{"SrcPort":2}]}`, 2},
+		{"another host's", `{"Host":"h2","Token":"t-1","Records":[{"SrcPort":1}]}`, 0},
+		{"no token", `{"Host":"h1","Records":[{"SrcPort":1}]}`, 0},
+		{"cut short", `{"Host":"h1","Token":"t-1","Records":[{"SrcPo`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "flow.state")
+			if err := os.WriteFile(state+".batch", []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sink := &recordingSink{}
+			f := newFlows(Config{Host: "h1", Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Flow: FlowConfig{StateFile: state}}, sink)
+			f.pending = pendingPorts(10, 1) // recorded since the start
+			f.loadBatch()
+			if err := f.ship(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			for _, c := range sink.sent {
+				sizes = append(sizes, len(c.ports))
+			}
+			want := []int{1}
+			if tc.want > 0 {
+				want = []int{tc.want, 1}
+				if sink.sent[0].token != "t-1" {
+					t.Errorf("the left batch was sent under %q, want its token t-1", sink.sent[0].token)
+				}
+			}
+			if !slices.Equal(sizes, want) {
+				t.Errorf("records per call %v, want %v", sizes, want)
+			}
+			if _, err := os.Stat(state + ".batch"); !os.IsNotExist(err) {
+				t.Errorf("the batch file is still there: %v", err)
 			}
 		})
 	}
