@@ -363,15 +363,13 @@ func (f *flows) ship(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
-		if f.sink != nil {
-			f.saveBatch(token, batch)
-		}
 		if f.sink == nil {
 			f.mu.Lock()
 			f.pending, f.inflight = f.pending[n:], 0
 			f.mu.Unlock()
 			continue
 		}
+		f.saveBatch(token, batch)
 		refused, err := f.sink.ReportFlows(ctx, f.host, token, batch)
 		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
 			// Refused as a whole (a key no longer valid, a malformed
@@ -498,7 +496,9 @@ const maxBatchFile = 4 << 20
 
 // saveBatch keeps the batch being sent until dropBatch; a batch already
 // kept under token is not written again. A failure is logged: an agent
-// killed then loses the batch, as it loses what it holds in memory.
+// killed then loses the batch, as it loses what it holds in memory. Not
+// synced: it outlives the agent's death, not the host's (which takes the
+// records pending in memory too); a file cut short is dropped on load.
 func (f *flows) saveBatch(token string, recs []FlowRecord) {
 	path := f.batchFile()
 	if path == "" || f.saved == token {
