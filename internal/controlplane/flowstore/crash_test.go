@@ -79,16 +79,23 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(out)
-		for n := 0; n < acks && sc.Scan(); n++ {
+		n := 0
+		for ; sc.Scan(); n++ {
 			i, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "ack "))
 			if err != nil || i != next {
 				t.Fatalf("round %d: %q, want ack %d", round, sc.Text(), next)
 			}
 			next++
+			if n+1 == acks {
+				// Killed in the middle of the next batch, or of its
+				// answer; the acks it wrote before are read on.
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
 		}
-		// Killed in the middle of the next batch, or of its answer.
-		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		if n < acks {
+			t.Fatalf("round %d: the writer stopped after %d acks, before it was killed", round, n)
+		}
 
 		s, err := Open(Options{Dir: dir, Log: quiet, MaxBytes: 1 << 30, SegmentBytes: 1 << 20, Now: func() time.Time { return t0 }})
 		if err != nil {
