@@ -6,10 +6,10 @@
 // written and synced; a restart reloads what the files hold, less a batch
 // a crash cut short (never acknowledged). A batch sent with a token (the
 // agent's ClientToken) is kept once: the token is written with the batch,
-// so a retry, even after a crash, is answered without keeping it again. Retention drops
-// whole segments: the oldest when the files would pass the size cap (so a
-// hostile host cannot fill the disk; those records are counted), and those
-// whose every record is past the age limit.
+// so a retry, even after a crash, is answered without keeping it again.
+// Retention drops whole segments: the oldest when the files would pass the
+// size cap (so a hostile host cannot fill the disk; those records are
+// counted), and those whose every record is past the age limit.
 //
 // The segment files are also the export: one record a line, in the form
 // PalisadeDescribeFlowRecords answers, for a shipper (Vector, Fluent Bit)
