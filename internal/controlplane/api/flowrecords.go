@@ -68,14 +68,15 @@ type reportFlowRecordsResponse struct {
 	Refused  int
 }
 
-// reportFlowRecords reads HostName and Records (a JSON array of
-// FlowRecord, at most service.MaxFlowRecordsPerReport).
+// reportFlowRecords reads HostName, Records (a JSON array of
+// FlowRecord, at most service.MaxFlowRecordsPerReport) and ClientToken
+// (the batch's: a retry is kept once).
 func (s *Service) reportFlowRecords(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.operator(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	in := service.FlowReportInput{Caller: c, HostName: req.Params.Get("HostName")}
+	in := service.FlowReportInput{Caller: c, HostName: req.Params.Get("HostName"), Idem: idempotency(req)}
 	if v := req.Params.Get("Records"); v != "" {
 		if in.Records, err = decodeRecords(v, service.MaxFlowRecordsPerReport); err != nil {
 			return nil, err

@@ -3,14 +3,18 @@
 // directory (beside the store, never in it: records are history, not state,
 // and on a cluster each server keeps those shipped to it), with an index in
 // memory that serves every query. A batch is acknowledged only once it is
-// written and synced; a restart reloads what the files hold. Retention drops
-// whole segments: the oldest when the files would pass the size cap (so a
-// hostile host cannot fill the disk; those records are counted), and those
-// whose every record is past the age limit.
+// written and synced; a restart reloads what the files hold, less a batch
+// a crash cut short (never acknowledged). A batch sent with a token (the
+// agent's ClientToken) is kept once: the token is written with the batch,
+// so a retry, even after a crash, is answered without keeping it again.
+// Retention drops whole segments: the oldest when the files would pass the
+// size cap (so a hostile host cannot fill the disk; those records are
+// counted), and those whose every record is past the age limit.
 //
 // The segment files are also the export: one record a line, in the form
 // PalisadeDescribeFlowRecords answers, for a shipper (Vector, Fluent Bit)
-// to tail.
+// to tail. The first line of each batch carries one more field,
+// PalisadeBatch (its line count and token), which a shipper may drop.
 package flowstore
 
 import (
@@ -144,7 +148,8 @@ type Stats struct {
 	// MaxBytes: records lost before their age, which a query cannot show.
 	DroppedForSize uint64
 	// Torn counts lines of the files that did not load (a crash in the
-	// middle of a write that was never acknowledged).
+	// middle of a write that was never acknowledged: a line cut short, or
+	// the whole lines of a batch that lacks some).
 	Torn int
 	// CompleteSince is the time since which no record was dropped for
 	// size: no flow that ended after it is missing (zero: none dropped).
@@ -178,6 +183,8 @@ type Store struct {
 	cur   *os.File   // the open segment, or nil
 	total int64
 	seq   uint64 // the next record's sequence number
+	// tokens are the hosts' latest batch tokens, loaded from the files.
+	tokens tokens
 	// mark is the empty segment file that keeps seq when retention deleted
 	// every segment (named segPath(seq), as the next segment will be): a
 	// restart then numbers on instead of from 0, so a NextToken from
@@ -221,7 +228,7 @@ func Memory() *Store {
 func Open(o Options) (*Store, error) {
 	o = o.withDefaults()
 	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount,
-		countDrop: map[string]int64{}, created: o.Now()}
+		countDrop: map[string]int64{}, created: o.Now(), tokens: tokens{}}
 	if o.Dir == "" {
 		key := make([]byte, cursorKeyLen)
 		rand.Read(key)
@@ -293,9 +300,10 @@ func (s *Store) segPath(first uint64) string {
 }
 
 // load reads every segment, oldest first. A line that does not decode is
-// skipped and counted; only the last file's tail without a final newline
-// (a write a crash cut short, never acknowledged) is cut, since the lines
-// after a bad whole line were acknowledged.
+// skipped and counted, and so are the lines of a batch that is not whole;
+// only the last file's tail (a write a crash cut short, never
+// acknowledged: a line without its newline, a batch without all its
+// lines) is cut, since the lines after a bad whole line were acknowledged.
 func (s *Store) load() error {
 	names, err := filepath.Glob(filepath.Join(s.opt.Dir, segPrefix+"*"+segSuffix))
 	if err != nil {
@@ -346,8 +354,10 @@ func (s *Store) load() error {
 	return nil
 }
 
-// loadFile indexes one segment's records; it returns the offset after the
-// last whole line (ending in a newline), decoded or not.
+// loadFile indexes one segment's records, a whole batch at a time (lines
+// without a batch header, of an older version, one at a time); it returns
+// the offset after the last whole line (ending in a newline), decoded or
+// not, that is not part of a batch cut short.
 func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
 	f, err := openFile(sg.path, os.O_RDONLY, 0)
 	if err != nil {
@@ -355,27 +365,66 @@ func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<16)
-	var off, good int64
+	var (
+		off, good int64
+		batch     *header  // the batch being read, nil between batches
+		from      int64    // the offset of its first line
+		held      []Record // its records so far
+		lines     int      // its lines so far, decoded or not
+	)
+	keep := func(rec Record) {
+		intern(&rec)
+		s.addLocked(*seq, rec)
+		sg.n, sg.maxEnd = sg.n+1, max(sg.maxEnd, rec.End)
+		*seq++
+	}
+	// next counts a line of the open batch and keeps the batch once whole.
+	next := func() {
+		if lines++; lines >= batch.Records {
+			for _, rec := range held {
+				keep(rec)
+			}
+			s.tokens.add(*batch)
+			batch, held = nil, nil
+		}
+	}
 	for {
-		line, err := r.ReadBytes('\n')
-		off += int64(len(line))
-		if len(line) > 0 {
-			var rec Record
-			whole := line[len(line)-1] == '\n'
+		b, err := r.ReadBytes('\n')
+		start := off
+		off += int64(len(b))
+		if len(b) > 0 {
+			var ln line
+			whole := b[len(b)-1] == '\n'
 			if whole {
 				good = off
 			}
-			if !whole || json.Unmarshal(line, &rec) != nil {
+			switch {
+			case !whole:
 				s.torn++
-			} else {
-				intern(&rec)
-				s.addLocked(*seq, rec)
-				sg.n, sg.maxEnd = sg.n+1, max(sg.maxEnd, rec.End)
-				*seq++
+			case json.Unmarshal(b, &ln) != nil:
+				s.torn++
+				if batch != nil {
+					next()
+				}
+			case ln.PalisadeBatch != nil:
+				if batch != nil { // cut short: another batch began
+					s.torn += lines
+				}
+				batch, from, held, lines = ln.PalisadeBatch, start, []Record{ln.Record}, 0
+				next()
+			case batch != nil:
+				held = append(held, ln.Record)
+				next()
+			default: // a line of an older version
+				keep(ln.Record)
 			}
 		}
 		if errors.Is(err, io.EOF) {
 			sg.bytes = off
+			if batch != nil { // cut short by the end of the file
+				s.torn += lines
+				good = min(good, from)
+			}
 			return good, nil
 		}
 		if err != nil {
@@ -402,18 +451,40 @@ var ErrWrite = errors.New("flow records: write failed")
 // Append keeps a batch of records: written and synced before it returns
 // (with a Dir), then indexed. On an error nothing of the batch is kept.
 func (s *Store) Append(recs []Record, now time.Time) error {
+	_, _, err := s.AppendBatch(Batch{}, recs, now)
+	return err
+}
+
+// AppendBatch is Append once per token: a batch whose token (b.Host's)
+// was kept before is not kept again; its first answer is returned, with
+// again true (or ErrTokenReused for another request under the token).
+// The token is written and synced with the records, so a retry after a
+// crash is recognised too, while the batch's segment is kept.
+func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, again bool, err error) {
 	if len(recs) == 0 {
-		return nil
+		return Kept{Refused: b.Refused}, false, nil
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if h, ok := s.tokens.find(b.Host, b.Token); ok {
+		k, err := h.answer(b)
+		return k, true, err
+	}
+	hdr := header{Records: len(recs), Host: b.Host, Token: b.Token, Hash: b.Hash, Refused: b.Refused}
+	if b.Token == "" {
+		hdr = header{Records: len(recs)} // nothing to recognise a retry by
+	}
 	dropUpTo, dropped := uint64(0), false
 	if s.opt.Dir != "" {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf) // one line per record
 		for i := range recs {
-			if err := enc.Encode(&recs[i]); err != nil {
-				return fmt.Errorf("%w: %v", ErrWrite, err)
+			ln := line{Record: recs[i]}
+			if i == 0 {
+				ln.PalisadeBatch = &hdr
+			}
+			if err := enc.Encode(&ln); err != nil {
+				return Kept{}, false, fmt.Errorf("%w: %v", ErrWrite, err)
 			}
 		}
 		var err error
@@ -428,12 +499,13 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 				s.dropThroughLocked(dropUpTo)
 			}
 			s.mu.Unlock()
-			return err
+			return Kept{}, false, err
 		}
 		sg := s.segs[len(s.segs)-1]
 		sg.maxEnd = max(sg.maxEnd, maxEnd(recs))
 		sg.n += uint64(len(recs))
 	}
+	s.tokens.add(hdr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if dropped {
@@ -445,7 +517,7 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 		s.seq++
 	}
 	s.trimLocked(now)
-	return nil
+	return Kept{Records: len(recs), Refused: b.Refused}, false, nil
 }
 
 // makeRoom deletes the oldest segments until n more bytes fit under

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -65,6 +66,12 @@ type FlowReportInput struct {
 	Caller   Caller
 	HostName string // required: the host that recorded them
 	Records  []FlowRecord
+	// Idem's ClientToken (the agent's, one per batch) keeps the records
+	// once however often they are sent: a retry is answered as the first
+	// sending was, even after the server was killed between its write and
+	// its answer. The token is the host's own and is kept with the
+	// records (flowstore.Batch).
+	Idem Idempotency
 }
 
 // FlowReportResult says what was kept: records of NICs not on the host,
@@ -90,6 +97,21 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	}
 	if len(in.Records) > MaxFlowRecordsPerReport {
 		return out, ecserr.InvalidParameter("Records", "send at most 1000 records per call")
+	}
+	if err := checkClientToken(in.Idem.ClientToken); err != nil {
+		return out, err
+	}
+	batch := flowstore.Batch{Host: in.HostName, Token: in.Idem.ClientToken}
+	if batch.Token != "" {
+		batch.Hash = in.Idem.fingerprint(struct {
+			HostName string
+			Records  []FlowRecord
+		}{in.HostName, in.Records})
+		// A retry is answered from the first sending, before the checks:
+		// they may judge otherwise now (a flow log deleted since).
+		if k, ok, err := s.flowStore().Sent(batch); ok {
+			return flowAnswer(k, err, in.Idem.ClientToken)
+		}
 	}
 	now := s.Now()
 	var kept []FlowRecord
@@ -129,13 +151,25 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	if err != nil {
 		return FlowReportResult{}, err
 	}
-	if len(kept) > 0 {
-		if err := s.flowStore().Append(kept, now); err != nil {
-			// Nothing was kept: the agent sends the batch again.
-			return FlowReportResult{}, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The flow records could not be written; send them again later.")
-		}
+	batch.Refused = out.Refused
+	k, again, err := s.flowStore().AppendBatch(batch, kept, now)
+	if again || errors.Is(err, flowstore.ErrTokenReused) { // a retry that overtook its first sending's check
+		return flowAnswer(k, err, in.Idem.ClientToken)
+	}
+	if err != nil {
+		// Nothing was kept: the agent sends the batch again.
+		return FlowReportResult{}, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The flow records could not be written; send them again later.")
 	}
 	return out, nil
+}
+
+// flowAnswer is the answer to a batch sent again under its token: the
+// first sending's, or the refusal of a token used for another batch.
+func flowAnswer(k flowstore.Kept, err error, token string) (FlowReportResult, error) {
+	if err != nil {
+		return FlowReportResult{}, ecserr.BadRequest("IdempotentParameterMismatch", "The ClientToken %q was used before with other records; use a new token for a new batch.", token)
+	}
+	return FlowReportResult{Accepted: k.Records, Refused: k.Refused}, nil
 }
 
 // hostNIC returns the NIC an ENI ID names if it is bound to host: a

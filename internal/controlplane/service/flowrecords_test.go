@@ -2,6 +2,7 @@ package service
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +196,62 @@ func TestFlowLogQuota(t *testing.T) {
 	wantCode(t, err, "")
 	if got.Total != model.MaxFlowLogs {
 		t.Errorf("%d flow logs after the refused one, want %d", got.Total, model.MaxFlowLogs)
+	}
+}
+
+// TestReportFlowRecordsToken: a batch sent again under its ClientToken is
+// answered as the first time and kept once, even when the checks would
+// judge it otherwise now (its flow log deleted since); the token with
+// other records, or malformed, is refused.
+func TestReportFlowRecordsToken(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	in := e.instance(vpc, sg)
+	wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: in, HostName: "h1", Interface: "pi-a"}), "")
+	fl, err := e.s.CreateFlowLog(e.ctx, CreateFlowLogInput{Caller: e.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficDrop})
+	wantCode(t, err, "")
+	now := e.s.Now().Unix()
+	rec := func(port int, action string) FlowRecord {
+		return FlowRecord{EniId: model.DerivedID("eni", in), SrcAddr: "10.0.0.1", SrcPort: port, DstAddr: "192.168.1.10", DstPort: 22, Protocol: 6,
+			Direction: "in", Packets: 1, Bytes: 60, Start: now, End: now, Action: action, LogStatus: "OK", Reason: "default inbound drop"}
+	}
+	batch := []FlowRecord{rec(1, "REJECT"), rec(2, "REJECT"), rec(3, "ACCEPT")} // the flow log records drops only
+	report := func(token string, recs []FlowRecord) (FlowReportResult, error) {
+		return e.s.ReportFlowRecords(e.ctx, FlowReportInput{Caller: Caller{Host: "h1"}, HostName: "h1", Records: recs, Idem: Idempotency{ClientToken: token}})
+	}
+	count := func() int {
+		got, err := e.s.DescribeFlowRecords(e.ctx, FlowRecordFilter{Caller: e.c, Page: Page{Tokens: true, Size: 50}})
+		wantCode(t, err, "")
+		return got.Total
+	}
+	first := FlowReportResult{Accepted: 2, Refused: 1}
+	for _, tc := range []struct {
+		name   string
+		before func()
+		token  string
+		recs   []FlowRecord
+		code   string
+		want   FlowReportResult
+	}{
+		{"first sending", nil, "agent-1", batch, "", first},
+		{"sent again", nil, "agent-1", batch, "", first},
+		{"sent again after its flow log went", func() {
+			wantCode(t, e.s.DeleteFlowLog(e.ctx, FlowLogRef{Caller: e.c, FlowLogID: fl.FlowLogId}), "")
+		}, "agent-1", batch, "", first},
+		{"the token with other records", nil, "agent-1", batch[:1], "IdempotentParameterMismatch", FlowReportResult{}},
+		{"a malformed token", nil, strings.Repeat("x", MaxClientToken+1), batch, "InvalidClientToken.Malformed", FlowReportResult{}},
+	} {
+		if tc.before != nil {
+			tc.before()
+		}
+		res, err := report(tc.token, tc.recs)
+		wantCode(t, err, tc.code)
+		if res != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, res, tc.want)
+		}
+		if n := count(); n != 2 {
+			t.Fatalf("%s: the tenant reads %d records, want the batch's 2, once", tc.name, n)
+		}
 	}
 }

@@ -40,14 +40,21 @@ func (i Idempotency) fingerprint(input any) string {
 	return hex.EncodeToString(h[:])
 }
 
+// checkClientToken refuses a token too long or not printable ASCII.
+func checkClientToken(token string) error {
+	if len(token) > MaxClientToken || strings.IndexFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		return ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d printable ASCII characters.", MaxClientToken)
+	}
+	return nil
+}
+
 // Update runs a mutation named action in one transaction, under idem's
 // ClientToken (see Idempotency); input is what the fingerprint is made of
 // when idem has none.
 func Update[T any](s *Service, ctx context.Context, c Caller, action string, idem Idempotency, input any, fn func(tx store.Tx) (T, error)) (T, error) {
 	var out T
-	token := idem.ClientToken
-	if len(token) > MaxClientToken || strings.IndexFunc(token, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
-		return out, ecserr.BadRequest("InvalidClientToken.Malformed", "ClientToken must be at most %d printable ASCII characters.", MaxClientToken)
+	if err := checkClientToken(idem.ClientToken); err != nil {
+		return out, err
 	}
 	var rev int64
 	var err error

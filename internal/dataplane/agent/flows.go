@@ -2,8 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -27,17 +31,28 @@ import (
 // retrying while the server is away. What overflows the buffer is counted.
 // Enforcement never waits on any of it.
 //
+// Each batch is sent under a token (ClientToken) that the agent keeps for
+// it until the server answers: a retry, after an error or a lost answer,
+// sends the same records under the same token, and the server keeps them
+// once. Tokens begin with a random part drawn at the agent's start, so a
+// restarted agent's batches are never taken for its predecessor's.
+//
 // Records live in memory until shipped: an agent killed mid-window loses
 // them. FlowConfig.StateFile marks the window open on disk while the
 // collector runs; an agent that finds it at start says that its
 // predecessor's records were lost (a log line and FlowCounters.LostWindows).
+// Beside it (StateFile.batch) the agent keeps the batch it is sending
+// until the server answers: an agent killed before it learnt the answer
+// leaves it to its successor, which sends it first, under its token, so
+// that it is kept once whether the server had it or not.
 
 // FlowConfig configures the agent's flow logging.
 type FlowConfig struct {
 	// Window overrides the capture window (0: the shortest
 	// AggregationInterval of the flow logs covering the host).
 	Window time.Duration
-	// StateFile, if set, is where the agent marks a window open.
+	// StateFile, if set, is where the agent marks a window open; the
+	// batch being sent is kept beside it (batchFile).
 	StateFile string
 	// Buffer bounds the records held for shipping (0: 10000).
 	Buffer int
@@ -92,9 +107,10 @@ type FlowRecord struct {
 
 // FlowSink is a Source that takes flow records; the API server is one.
 type FlowSink interface {
-	// ReportFlows ships records of host; it returns how many the server
-	// refused.
-	ReportFlows(ctx context.Context, host string, recs []FlowRecord) (refused int, err error)
+	// ReportFlows ships records of host as one batch named by token (the
+	// same records each time it is sent again); it returns how many the
+	// server refused.
+	ReportFlows(ctx context.Context, host, token string, recs []FlowRecord) (refused int, err error)
 }
 
 // RecordOf is a collector's record as shipped.
@@ -132,6 +148,17 @@ type flows struct {
 	mu      sync.Mutex
 	logs    []*model.FlowLog // active, covering a NIC of the host
 	pending []FlowRecord
+	// inflight is how many of pending (the first) make the batch being
+	// sent, under token: a retry sends exactly them again. 0: none.
+	inflight int
+	token    string
+	// epoch and batches make the tokens: epoch random per agent, batches
+	// counting its batches.
+	epoch   string
+	batches uint64
+	// saved is the token of the batch in batchFile ("": none); used by
+	// the shipping goroutine only.
+	saved   string
 	window  time.Duration
 	stop    context.CancelFunc
 	done    chan struct{}
@@ -149,8 +176,10 @@ type flows struct {
 }
 
 func newFlows(cfg Config, src Source) *flows {
+	epoch := make([]byte, 8)
+	rand.Read(epoch)
 	f := &flows{cfg: cfg.Flow, host: cfg.Host, netns: cfg.Netns, nftOpts: cfg.NFT, log: cfg.Log,
-		counters: cfg.Flow.Counters, kick: make(chan struct{}, 1)}
+		counters: cfg.Flow.Counters, kick: make(chan struct{}, 1), epoch: hex.EncodeToString(epoch)}
 	if f.counters == nil {
 		f.counters = &FlowCounters{}
 	}
@@ -319,11 +348,16 @@ func (f *flows) emit(recs []flowlog.Record) {
 }
 
 // ship sends what is pending, a batch at a time; it returns the first
-// error (what was not sent stays pending).
+// error (what was not sent stays pending, and the batch in flight is sent
+// again as it was, under its token).
 func (f *flows) ship(ctx context.Context) error {
 	for {
 		f.mu.Lock()
-		n := min(len(f.pending), shipBatch)
+		if f.inflight == 0 && len(f.pending) > 0 {
+			f.batches++
+			f.inflight, f.token = min(len(f.pending), shipBatch), fmt.Sprintf("%s-%d", f.epoch, f.batches)
+		}
+		n, token := f.inflight, f.token
 		batch := slices.Clone(f.pending[:n])
 		f.mu.Unlock()
 		if n == 0 {
@@ -331,11 +365,12 @@ func (f *flows) ship(ctx context.Context) error {
 		}
 		if f.sink == nil {
 			f.mu.Lock()
-			f.pending = f.pending[n:]
+			f.pending, f.inflight = f.pending[n:], 0
 			f.mu.Unlock()
 			continue
 		}
-		refused, err := f.sink.ReportFlows(ctx, f.host, batch)
+		f.saveBatch(token, batch)
+		refused, err := f.sink.ReportFlows(ctx, f.host, token, batch)
 		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
 			// Refused as a whole (a key no longer valid, a malformed
 			// batch): sending it again cannot help, and keeping it would
@@ -347,8 +382,9 @@ func (f *flows) ship(ctx context.Context) error {
 			return err
 		}
 		f.mu.Lock()
-		f.pending = f.pending[n:]
+		f.pending, f.inflight = f.pending[n:], 0
 		f.mu.Unlock()
+		f.dropBatch()
 		f.counters.Shipped.Add(uint64(n - refused))
 		f.counters.Refused.Add(uint64(refused))
 	}
@@ -360,6 +396,9 @@ func (f *flows) ship(ctx context.Context) error {
 // state file.
 func (f *flows) shipLoop(ctx context.Context) {
 	retry, wait := minBackoff, maxBackoff
+	if f.loadBatch() {
+		wait = 0 // the predecessor's batch first
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -434,4 +473,91 @@ func writeNoFollow(path string, b []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// sentBatch is what batchFile holds: the batch being sent.
+type sentBatch struct {
+	Host    string
+	Token   string
+	Records []FlowRecord
+}
+
+// batchFile is where the batch being sent is kept ("": nowhere).
+func (f *flows) batchFile() string {
+	if f.cfg.StateFile == "" {
+		return ""
+	}
+	return f.cfg.StateFile + ".batch"
+}
+
+// maxBatchFile bounds what loadBatch reads (a batch is at most shipBatch
+// records of a few hundred bytes).
+const maxBatchFile = 4 << 20
+
+// saveBatch keeps the batch being sent until dropBatch; a batch already
+// kept under token is not written again. A failure is logged: an agent
+// killed then loses the batch, as it loses what it holds in memory. Not
+// synced: it outlives the agent's death, not the host's (which takes the
+// records pending in memory too); a file cut short is dropped on load.
+func (f *flows) saveBatch(token string, recs []FlowRecord) {
+	path := f.batchFile()
+	if path == "" || f.saved == token {
+		return
+	}
+	b, _ := json.Marshal(sentBatch{Host: f.host, Token: token, Records: recs})
+	if err := writeNoFollow(path, b); err != nil {
+		f.log.Warn("agent: flow log: cannot keep the batch being sent; a crash before the answer loses it", "err", err)
+		return
+	}
+	f.saved = token
+}
+
+// dropBatch removes the batch kept: the server answered it.
+func (f *flows) dropBatch() {
+	if path := f.batchFile(); path != "" && f.saved != "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			f.log.Warn("agent: flow log: removing the batch file", "err", err)
+		}
+		f.saved = ""
+	}
+}
+
+// loadBatch takes the batch a killed predecessor was sending, to be sent
+// first, under its token; it reports whether there was one.
+func (f *flows) loadBatch() bool {
+	path := f.batchFile()
+	if path == "" {
+		return false
+	}
+	fd, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	var sb sentBatch
+	if err == nil {
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(fd, maxBatchFile))
+		fd.Close()
+		if err == nil {
+			err = json.Unmarshal(b, &sb)
+		}
+	}
+	switch {
+	case err != nil:
+		f.log.Warn("agent: flow log: the batch a previous agent was sending is unreadable; it is lost", "file", path, "err", err)
+	case sb.Host != f.host || sb.Token == "" || len(sb.Records) == 0 || len(sb.Records) > shipBatch:
+		f.log.Warn("agent: flow log: the batch file is not this host's batch; ignored", "file", path, "host", sb.Host)
+	default:
+		f.mu.Lock()
+		f.pending = append(slices.Clip(sb.Records), f.pending...)
+		f.inflight, f.token = len(sb.Records), sb.Token
+		f.mu.Unlock()
+		f.saved = sb.Token
+		f.log.Info("agent: flow log: sending again the batch a previous agent had no answer for", "records", len(sb.Records))
+		return true
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		f.log.Warn("agent: flow log: removing the batch file", "err", err)
+	}
+	return false
 }

@@ -282,18 +282,18 @@ func (f *failover) Report(ctx context.Context, st Status) error {
 }
 
 // ReportFlows ships flow records through the current server.
-func (f *failover) ReportFlows(ctx context.Context, host string, recs []FlowRecord) (refused int, err error) {
-	err = f.call(ctx, func(a apiSource) error { refused, err = a.ReportFlows(ctx, host, recs); return err })
+func (f *failover) ReportFlows(ctx context.Context, host, token string, recs []FlowRecord) (refused int, err error) {
+	err = f.call(ctx, func(a apiSource) error { refused, err = a.ReportFlows(ctx, host, token, recs); return err })
 	return refused, err
 }
 
-func (s apiSource) ReportFlows(ctx context.Context, host string, recs []FlowRecord) (int, error) {
+func (s apiSource) ReportFlows(ctx context.Context, host, token string, recs []FlowRecord) (int, error) {
 	b, err := json.Marshal(recs)
 	if err != nil {
 		return 0, err
 	}
 	var out struct{ Accepted, Refused int }
-	if err := s.c.Call(ctx, "PalisadeReportFlowRecords", map[string]string{"HostName": host, "Records": string(b)}, &out, 0); err != nil {
+	if err := s.c.Call(ctx, "PalisadeReportFlowRecords", map[string]string{"HostName": host, "Records": string(b), "ClientToken": token}, &out, 0); err != nil {
 		return 0, err
 	}
 	return out.Refused, nil

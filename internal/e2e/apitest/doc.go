@@ -21,6 +21,7 @@
 //	persistence_test.go  restart on the same database
 //	concurrency_test.go  racing clients against the rule quota
 //	idempotency_test.go  ClientToken
+//	flowretry_test.go    a flow-record batch sent again (answer lost, "palisade serve" killed with SIGKILL) is kept once
 //	v3_test.go           the main flow as raw JSON through CallApi
 //	terraform_test.go    the alicloud Terraform provider's own calls (RpcPost form bodies, V1) and data "alicloud_zones"
 //	aliyuncli_test.go    the aliyun CLI's CommonRequest calls, its --pager modes and printed errors
