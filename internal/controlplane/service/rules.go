@@ -485,6 +485,15 @@ func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
 	merge(&in.SourcePortRange, next.SourcePortRange)
 	merge(&in.NicType, next.NicType)
 	merge(&in.Description, next.Description)
+	// The peer group's owner is one value, named by ID or by account: a
+	// change that names it replaces the stored one (kept as an ID), which
+	// would otherwise win over an account the request gives.
+	if next.SourceGroupOwnerAccount != "" || next.SourceGroupOwnerId != "" {
+		in.SourceGroupOwnerAccount, in.SourceGroupOwnerId = "", ""
+	}
+	if next.DestGroupOwnerAccount != "" || next.DestGroupOwnerId != "" {
+		in.DestGroupOwnerAccount, in.DestGroupOwnerId = "", ""
+	}
 	merge(&in.SourceCidrIp, next.SourceCidrIp)
 	merge(&in.Ipv6SourceCidrIp, next.Ipv6SourceCidrIp)
 	merge(&in.SourceGroupId, next.SourceGroupId)

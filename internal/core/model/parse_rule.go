@@ -99,6 +99,20 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 		peer4, peer6, group, ownerID, ownerAcct, pl = in.DestCidrIp, in.Ipv6DestCidrIp, in.DestGroupId, in.DestGroupOwnerId, in.DestGroupOwnerAccount, in.DestPrefixListId
 		local4, local6 = in.SourceCidrIp, in.Ipv6SourceCidrIp
 	}
+	// A group or prefix list on the local side names nothing (the local
+	// side takes a CIDR block only). Ignored, it left the rule wider than
+	// written: an ingress rule with DestGroupId admitted traffic to every
+	// member of the rule's group. The scenario loader refuses it too.
+	localGroup, localPL := in.DestGroupId, in.DestPrefixListId
+	if dir == Egress {
+		localGroup, localPL = in.SourceGroupId, in.SourcePrefixListId
+	}
+	if localGroup != "" {
+		return r, owner, ecserr.BadRequest("InvalidSourceOrDestGroupId.DirectionMissmatch", "%sGroupId %q is on the local side of an %s rule, which takes only a CIDR block (%sCidrIp); the peer group of an %s rule is %sGroupId.", localSide, Clip(localGroup), dir, localSide, dir, peerSide).At(localSide + "GroupId")
+	}
+	if localPL != "" {
+		return r, owner, ecserr.BadRequest("InvalidParameter", "%sPrefixListId %q is on the local side of an %s rule, which takes only a CIDR block (%sCidrIp); the peer prefix list of an %s rule is %sPrefixListId.", localSide, Clip(localPL), dir, localSide, dir, peerSide).At(localSide + "PrefixListId")
+	}
 
 	// A CIDR peer wins over a group, and a group over a prefix list, as in
 	// ECS; the fields that lose are still checked, so nothing a request

@@ -143,6 +143,14 @@ func TestParseRule(t *testing.T) {
 		{"description with escape", model.Ingress, in(func(r *model.RuleInput) { r.Description = "\x1b[2Jcleared" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
 		{"description with bidi override", model.Ingress, in(func(r *model.RuleInput) { r.Description = "allow \u202egnp.exe" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
 		{"description of invalid UTF-8", model.Ingress, in(func(r *model.RuleInput) { r.Description = "caf\xe9" }), false, "InvalidSecurityGroupDiscription.Malformed", "Description"},
+		// The local side takes a CIDR block only; a group or prefix list
+		// there was ignored, leaving the rule wider than written.
+		{"ingress group on the local side", model.Ingress, in(func(r *model.RuleInput) { r.DestGroupId = "sg-a" }), false, "InvalidSourceOrDestGroupId.DirectionMissmatch", "DestGroupId"},
+		{"egress group on the local side", model.Egress, in(func(r *model.RuleInput) { r.DestCidrIp, r.SourceCidrIp, r.SourceGroupId = "10.0.0.0/8", "", "sg-a" }), false, "InvalidSourceOrDestGroupId.DirectionMissmatch", "SourceGroupId"},
+		{"ingress prefix list on the local side", model.Ingress, in(func(r *model.RuleInput) { r.DestPrefixListId = "pl-a" }), false, "InvalidParameter", "DestPrefixListId"},
+		{"egress prefix list on the local side", model.Egress, in(func(r *model.RuleInput) {
+			r.DestCidrIp, r.SourceCidrIp, r.SourcePrefixListId = "10.0.0.0/8", "", "pl-a"
+		}), false, "InvalidParameter", "SourcePrefixListId"},
 		{"classic group rule on internet", model.Ingress, in(func(r *model.RuleInput) { r.SourceCidrIp, r.SourceGroupId, r.NicType = "", "sg-a", "internet" }), true, "InvalidSourceGroupId.Mismatch", "NicType"},
 	}
 	for _, tc := range bad {

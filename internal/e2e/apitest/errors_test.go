@@ -74,6 +74,19 @@ func egressErr(c *ecs.Client, sg string, perms ...ecs.AuthorizeSecurityGroupEgre
 
 type perm = ecs.AuthorizeSecurityGroupPermissions
 
+// v3Rule is Authorize (or AuthorizeSecurityGroupEgress) of one TCP 80
+// rule with these further fields, through CallApi, which sends any field.
+func v3Rule(e *env, action, sg string, fields map[string]any) func() error {
+	return func() error {
+		p := map[string]any{"IpProtocol": "TCP", "PortRange": "80/80"}
+		for k, v := range fields {
+			p[k] = v
+		}
+		_, err := call(e.v3, ecsVersion, action, map[string]any{"SecurityGroupId": sg, "Permissions": []any{p}}, nil)
+		return err
+	}
+}
+
 func TestAuthorizeErrors(t *testing.T) {
 	e := newEnv(t)
 	c := e.ecs
@@ -156,6 +169,14 @@ func TestAuthorizeErrors(t *testing.T) {
 		{"egress bad DestCidrIp", egressErr(c, sg, ecs.AuthorizeSecurityGroupEgressPermissions{IpProtocol: "TCP", PortRange: "80/80", DestCidrIp: "300.0.0.0/8"}), 400, "InvalidDestCidrIp.Malformed"},
 		{"egress peer in another VPC", egressErr(c, sg, ecs.AuthorizeSecurityGroupEgressPermissions{IpProtocol: "TCP", PortRange: "80/80", DestGroupId: farPeer}), 400, "InvalidDestGroupId.Mismatch"},
 		{"egress unknown peer", egressErr(c, sg, ecs.AuthorizeSecurityGroupEgressPermissions{IpProtocol: "TCP", PortRange: "80/80", DestGroupId: "sg-doesnotexist0000000"}), 404, "InvalidDestGroupId.NotFound"},
+		// A group or prefix list on the local side (which takes a CIDR
+		// block only) was ignored: the rule admitted more than written.
+		// The typed requests have no such field; a raw one can send it.
+		{"ingress group on the local side", v3Rule(e, "AuthorizeSecurityGroup", sg, map[string]any{"SourceCidrIp": "10.0.0.0/8", "DestGroupId": peer}), 400, "InvalidSourceOrDestGroupId.DirectionMissmatch"},
+		{"ingress group alone on the local side", v3Rule(e, "AuthorizeSecurityGroup", sg, map[string]any{"DestGroupId": peer}), 400, "InvalidSourceOrDestGroupId.DirectionMissmatch"},
+		{"ingress prefix list on the local side", v3Rule(e, "AuthorizeSecurityGroup", sg, map[string]any{"SourceCidrIp": "10.0.0.0/8", "DestPrefixListId": pl6}), 400, "InvalidParameter"},
+		{"egress group on the local side", v3Rule(e, "AuthorizeSecurityGroupEgress", sg, map[string]any{"DestCidrIp": "10.0.0.0/8", "SourceGroupId": peer}), 400, "InvalidSourceOrDestGroupId.DirectionMissmatch"},
+		{"egress prefix list on the local side", v3Rule(e, "AuthorizeSecurityGroupEgress", sg, map[string]any{"DestCidrIp": "10.0.0.0/8", "SourcePrefixListId": pl6}), 400, "InvalidParameter"},
 		{"unknown region", func() error {
 			r := ecs.CreateAuthorizeSecurityGroupRequest()
 			r.RegionId, r.SecurityGroupId = "xx-nowhere-1", sg
@@ -251,6 +272,15 @@ func TestRevokeAndModifyRuleErrors(t *testing.T) {
 		{"legacy modify without a match", modify(func(r *ecs.ModifySecurityGroupRuleRequest) {
 			r.IpProtocol, r.PortRange, r.SourceCidrIp, r.Description = "TCP", "443/443", "10.0.0.0/8", "x"
 		}), 404, "SecurityGroupRule.NotFound"},
+		{"modify with a group on the local side", func() error {
+			_, err := call(e.v3, ecsVersion, "ModifySecurityGroupRule", map[string]any{"SecurityGroupId": sg, "SecurityGroupRuleId": ids["22/22"], "DestGroupId": peer}, nil)
+			return err
+		}, 400, "InvalidSourceOrDestGroupId.DirectionMissmatch"},
+		{"legacy modify with a group on the local side", func() error {
+			_, err := call(e.v3, ecsVersion, "ModifySecurityGroupRule", map[string]any{"SecurityGroupId": sg, "IpProtocol": "TCP", "PortRange": "22/22",
+				"SourceCidrIp": "10.0.0.0/8", "DestGroupId": peer, "Description": "x"}, nil)
+			return err
+		}, 400, "InvalidSourceOrDestGroupId.DirectionMissmatch"},
 		{"modify egress with an ingress rule ID", func() error {
 			r := ecs.CreateModifySecurityGroupEgressRuleRequest()
 			r.SecurityGroupId, r.SecurityGroupRuleId, r.Description = sg, ids["22/22"], "x"

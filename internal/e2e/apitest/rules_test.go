@@ -1,8 +1,10 @@
 package apitest
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
@@ -280,5 +282,86 @@ func TestAddressEcho(t *testing.T) {
 	noErr(t, authorize(c, sg, perm{IpProtocol: "TCP", PortRange: "1/1", SourceCidrIp: "10.1.2.3/32"}))
 	if n := len(rules(t, c, sg, "")); n != 4 {
 		t.Errorf("%d rules after re-authorizing two in another spelling, want 4", n)
+	}
+}
+
+// TestModifyRulePeerOwner: ModifySecurityGroupRule and its Egress twin by
+// SecurityGroupRuleId move a group peer to a group of another account (or
+// back) named by the owner's ID or account name. The stored owner is an ID,
+// and it used to win over an account name the request gave: the call
+// looked for the new group in the old owner's account (NotFound).
+func TestModifyRulePeerOwner(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	bob := e.newAccount(t, "bob")
+	sg := createGroup(t, c, "classic", "", "")
+	own := createGroup(t, c, "classic-own", "", "")
+	bobs := createGroup(t, bob.ecs, "bobs", "", "")
+
+	type peer struct{ group, owner string } // a rule's peer as it reads back
+	for i, tc := range []struct {
+		name   string
+		egress bool
+		from   peer // the rule authorized: owner "" is the caller's account
+		modify func(ingress *ecs.ModifySecurityGroupRuleRequest, egress *ecs.ModifySecurityGroupEgressRuleRequest)
+		want   peer
+	}{
+		{"to another account's group by account name", false, peer{own, ""}, func(r *ecs.ModifySecurityGroupRuleRequest, _ *ecs.ModifySecurityGroupEgressRuleRequest) {
+			r.SourceGroupId, r.SourceGroupOwnerAccount = bobs, "bob"
+		}, peer{bobs, bob.uid}},
+		{"to another account's group by owner ID", false, peer{own, ""}, func(r *ecs.ModifySecurityGroupRuleRequest, _ *ecs.ModifySecurityGroupEgressRuleRequest) {
+			r.SourceGroupId, r.SourceGroupOwnerId = bobs, requests.Integer(bob.uid)
+		}, peer{bobs, bob.uid}},
+		{"back to an own group by owner ID", false, peer{bobs, bob.uid}, func(r *ecs.ModifySecurityGroupRuleRequest, _ *ecs.ModifySecurityGroupEgressRuleRequest) {
+			r.SourceGroupId, r.SourceGroupOwnerId = own, requests.Integer(e.srv.UID)
+		}, peer{own, ""}},
+		{"egress to another account's group by account name", true, peer{own, ""}, func(_ *ecs.ModifySecurityGroupRuleRequest, r *ecs.ModifySecurityGroupEgressRuleRequest) {
+			r.DestGroupId, r.DestGroupOwnerAccount = bobs, "bob"
+		}, peer{bobs, bob.uid}},
+		{"egress to another account's group by owner ID", true, peer{own, ""}, func(_ *ecs.ModifySecurityGroupRuleRequest, r *ecs.ModifySecurityGroupEgressRuleRequest) {
+			r.DestGroupId, r.DestGroupOwnerId = bobs, requests.Integer(bob.uid)
+		}, peer{bobs, bob.uid}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ports := fmt.Sprintf("%d/%d", 1000+i, 1000+i)
+			if tc.egress {
+				r := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+				r.SecurityGroupId = sg
+				r.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "TCP", PortRange: ports, DestGroupId: tc.from.group, DestGroupOwnerId: tc.from.owner}}
+				must(c.AuthorizeSecurityGroupEgress(r))(t)
+			} else {
+				noErr(t, authorize(c, sg, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "TCP", PortRange: ports, SourceGroupId: tc.from.group, SourceGroupOwnerId: tc.from.owner}))
+			}
+			find := func() ecs.Permission {
+				t.Helper()
+				for _, p := range rules(t, c, sg, "intranet") {
+					if p.PortRange == ports {
+						return p
+					}
+				}
+				t.Fatalf("no rule %s", ports)
+				return ecs.Permission{}
+			}
+			id := find().SecurityGroupRuleId
+			if tc.egress {
+				r := ecs.CreateModifySecurityGroupEgressRuleRequest()
+				r.SecurityGroupId, r.SecurityGroupRuleId = sg, id
+				tc.modify(nil, r)
+				must(c.ModifySecurityGroupEgressRule(r))(t)
+			} else {
+				r := ecs.CreateModifySecurityGroupRuleRequest()
+				r.SecurityGroupId, r.SecurityGroupRuleId = sg, id
+				tc.modify(r, nil)
+				must(c.ModifySecurityGroupRule(r))(t)
+			}
+			p := find()
+			got := peer{p.SourceGroupId, p.SourceGroupOwnerAccount}
+			if tc.egress {
+				got = peer{p.DestGroupId, p.DestGroupOwnerAccount}
+			}
+			if got != tc.want || p.SecurityGroupRuleId != id {
+				t.Errorf("rule %s reads back with peer %+v; want %+v", p.SecurityGroupRuleId, got, tc.want)
+			}
+		})
 	}
 }
