@@ -2,6 +2,7 @@ package cli
 
 import (
 	"cmp"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"regexp"
@@ -28,7 +29,7 @@ var sgCommands = []command{
 	{name: "counters", synopsis: "SG_ID", summary: "show the packets and bytes each rule decided on every host, as agents reported (a rule no agent reported shows -)",
 		min: 1, max: 1, setup: sgCounters},
 	{name: "clone", synopsis: "SG_ID [--name N] [--vpc ID]",
-		summary: "copy a group with its rules and policy, to try a change on the copy first; print the copy's ID", min: 1, max: 1, setup: sgClone},
+		summary: "copy a group with its rules and policy, to try a change on the copy first; print the copy's ID (a copy that cannot be finished is deleted)", min: 1, max: 1, setup: sgClone},
 }
 
 func sgList(fs *flag.FlagSet) func(c *call) int {
@@ -69,8 +70,8 @@ func sgList(fs *flag.FlagSet) func(c *call) int {
 
 // describeRules returns a group's attributes with every rule, following
 // NextToken across pages.
-func (c *call) describeRules(sg string) (*ecs.DescribeSecurityGroupAttributeResponse, error) {
-	var out *ecs.DescribeSecurityGroupAttributeResponse
+func (c *call) describeRules(sg string) (*groupRules, error) {
+	out := &groupRules{portLists: map[string]string{}}
 	token := ""
 	for {
 		req := ecs.CreateDescribeSecurityGroupAttributeRequest()
@@ -80,10 +81,23 @@ func (c *call) describeRules(sg string) (*ecs.DescribeSecurityGroupAttributeResp
 		if err != nil {
 			return nil, err
 		}
-		if out == nil {
-			out = resp
+		if out.DescribeSecurityGroupAttributeResponse == nil {
+			out.DescribeSecurityGroupAttributeResponse = resp
 		} else {
 			out.Permissions.Permission = append(out.Permissions.Permission, resp.Permissions.Permission...)
+		}
+		// The SDK's Permission has no PortRangeListId: read it raw.
+		var raw struct {
+			Permissions struct {
+				Permission []struct{ SecurityGroupRuleId, PortRangeListId string }
+			}
+		}
+		if err := json.Unmarshal(resp.GetHttpContentBytes(), &raw); err == nil {
+			for _, p := range raw.Permissions.Permission {
+				if p.PortRangeListId != "" {
+					out.portLists[p.SecurityGroupRuleId] = p.PortRangeListId
+				}
+			}
 		}
 		if resp.NextToken == "" || resp.NextToken == token {
 			break
@@ -92,6 +106,13 @@ func (c *call) describeRules(sg string) (*ecs.DescribeSecurityGroupAttributeResp
 	}
 	out.NextToken = ""
 	return out, nil
+}
+
+// groupRules is a group's attributes with all its rules, and the port
+// range list each rule that has one names (by SecurityGroupRuleId).
+type groupRules struct {
+	*ecs.DescribeSecurityGroupAttributeResponse
+	portLists map[string]string
 }
 
 // sortPermissions orders rules by direction (ingress first), then priority.
@@ -184,6 +205,9 @@ func sgShow(fs *flag.FlagSet) func(c *call) int {
 		rows := make([][]string, 0, len(attr.Permissions.Permission))
 		for _, p := range attr.Permissions.Permission {
 			ports := p.PortRange
+			if l := attr.portLists[p.SecurityGroupRuleId]; l != "" {
+				ports = l
+			}
 			if p.SourcePortRange != "" && p.SourcePortRange != "-1/-1" {
 				ports += " from " + p.SourcePortRange
 			}

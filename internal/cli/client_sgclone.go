@@ -48,12 +48,27 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 			return c.fail(err)
 		}
 		dst := created.SecurityGroupId
+		// A half-made copy is deleted: the user is left with the whole
+		// copy or none.
+		undo := func(what string, err error) int {
+			dreq := ecs.CreateDeleteSecurityGroupRequest()
+			c.prep(dreq)
+			dreq.SecurityGroupId = dst
+			// c.fail prints a server's error alone: what became of the
+			// copy is said first.
+			if _, derr := c.ecs.DeleteSecurityGroup(dreq); derr != nil {
+				fmt.Fprintf(c.stderr, "palisade %s: %s failed; the half-made copy %s is left, as deleting it failed too (%v)\n", c.name, what, dst, derr)
+			} else {
+				fmt.Fprintf(c.stderr, "palisade %s: %s failed, so the copy was deleted\n", c.name, what)
+			}
+			return c.fail(err)
+		}
 		if attr.InnerAccessPolicy != "" && g.SecurityGroupType != "enterprise" {
 			preq := ecs.CreateModifySecurityGroupPolicyRequest()
 			c.prep(preq)
 			preq.SecurityGroupId, preq.InnerAccessPolicy = dst, attr.InnerAccessPolicy
 			if _, err := c.ecs.ModifySecurityGroupPolicy(preq); err != nil {
-				return c.fail(fmt.Errorf("copy %s created, but setting its InnerAccessPolicy failed: %w", dst, err))
+				return undo("setting the copy's InnerAccessPolicy", err)
 			}
 		}
 		self := func(id string) string {
@@ -64,8 +79,14 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 		}
 		var in []ecs.AuthorizeSecurityGroupPermissions
 		var out []ecs.AuthorizeSecurityGroupEgressPermissions
+		var inLists, outLists []string // each rule's port range list, if any
 		for _, p := range attr.Permissions.Permission {
+			list := attr.portLists[p.SecurityGroupRuleId]
+			if list != "" {
+				p.PortRange = "" // the list stands for the ports
+			}
 			if strings.EqualFold(p.Direction, "egress") {
+				outLists = append(outLists, list)
 				out = append(out, ecs.AuthorizeSecurityGroupEgressPermissions{Policy: p.Policy, Priority: p.Priority,
 					IpProtocol: p.IpProtocol, PortRange: p.PortRange, SourcePortRange: p.SourcePortRange,
 					DestCidrIp: p.DestCidrIp, Ipv6DestCidrIp: p.Ipv6DestCidrIp, DestGroupId: self(p.DestGroupId),
@@ -73,6 +94,7 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 					SourceCidrIp: p.SourceCidrIp, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp, NicType: p.NicType, Description: p.Description})
 				continue
 			}
+			inLists = append(inLists, list)
 			in = append(in, ecs.AuthorizeSecurityGroupPermissions{Policy: p.Policy, Priority: p.Priority,
 				IpProtocol: p.IpProtocol, PortRange: p.PortRange, SourcePortRange: p.SourcePortRange,
 				SourceCidrIp: p.SourceCidrIp, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp, SourceGroupId: self(p.SourceGroupId),
@@ -86,8 +108,9 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 			req.SecurityGroupId = dst
 			part := in[i:min(i+batch, len(in))]
 			req.Permissions = &part
+			setPortLists(req.QueryParams, inLists[i:min(i+batch, len(in))])
 			if _, err := c.ecs.AuthorizeSecurityGroup(req); err != nil {
-				return c.fail(fmt.Errorf("copy %s created, but copying its inbound rules failed: %w", dst, err))
+				return undo("copying "+src+"'s inbound rules", err)
 			}
 		}
 		for i := 0; i < len(out); i += batch {
@@ -96,8 +119,9 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 			req.SecurityGroupId = dst
 			part := out[i:min(i+batch, len(out))]
 			req.Permissions = &part
+			setPortLists(req.QueryParams, outLists[i:min(i+batch, len(out))])
 			if _, err := c.ecs.AuthorizeSecurityGroupEgress(req); err != nil {
-				return c.fail(fmt.Errorf("copy %s created, but copying its outbound rules failed: %w", dst, err))
+				return undo("copying "+src+"'s outbound rules", err)
 			}
 		}
 		if c.json {
@@ -105,5 +129,16 @@ func sgClone(fs *flag.FlagSet) func(c *call) int {
 		}
 		fmt.Fprintln(c.stdout, dst)
 		return 0
+	}
+}
+
+// setPortLists names each rule's port range list in a request's
+// parameters (Permissions.N.PortRangeListId), which the SDK's Permissions
+// structs have no field for.
+func setPortLists(params map[string]string, lists []string) {
+	for i, l := range lists {
+		if l != "" {
+			params[fmt.Sprintf("Permissions.%d.PortRangeListId", i+1)] = l
+		}
 	}
 }
