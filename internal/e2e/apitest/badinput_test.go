@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
@@ -129,6 +130,7 @@ func TestBadInputSweep(t *testing.T) {
 		body   []byte
 		err    error
 		dur    time.Duration
+		query  int // bytes of the query string sent
 	}
 	seq := 0
 	send := func(keyID, secret, version, action string, r hostileRequest, timeout time.Duration) answer {
@@ -145,7 +147,7 @@ func TestBadInputSweep(t *testing.T) {
 			return answer{err: err, dur: time.Since(start)}
 		}
 		defer resp.Body.Close()
-		a := answer{status: resp.StatusCode, ct: resp.Header.Get("Content-Type")}
+		a := answer{status: resp.StatusCode, ct: resp.Header.Get("Content-Type"), query: len(q)}
 		if !strings.HasPrefix(a.ct, "application/json") && !strings.HasPrefix(a.ct, "text/xml") {
 			// A stream (PalisadeWatchStream) does not end: what it sent
 			// at once is its answer.
@@ -453,6 +455,18 @@ func TestBadInputSweep(t *testing.T) {
 				if err := wellFormedXML(a.body); err != nil || !utf8.Valid(a.body) {
 					fail("the answer is not well-formed XML in UTF-8: %v", err)
 				}
+			}
+			if a.status == http.StatusRequestHeaderFieldsTooLarge {
+				// Refused by the HTTP server before any handler (no ECS
+				// envelope, as a gateway's would have none): only a
+				// request line past the header cap may be.
+				if a.query < server.DefaultLimits.MaxHeaderBytes {
+					fail("431 for a query of %d bytes, under the %d-byte header cap", a.query, server.DefaultLimits.MaxHeaderBytes)
+				}
+				if after, err := srv.Store.Revision(ctx); err != nil || after != before {
+					fail("the refusal moved the store's revision from %d to %d (%v)", before, after, err)
+				}
+				continue
 			}
 			if a.status >= 400 {
 				var e struct{ Code, Message, RequestId, HostId, Recommend string }
