@@ -46,9 +46,9 @@ type Limits struct {
 	// a long poll's wait comes before its answer, so it is not counted.
 	WriteTimeout time.Duration
 	// MaxHeaderBytes caps a request's line and headers together (default
-	// 128 KiB: room for a GET whose query holds a 100-rule Permissions.N
-	// batch with long descriptions; the SDKs POST). Go's own default,
-	// 1 MiB, let 1,000 connections sending headers slowly hold 1 GiB.
+	// 128 KiB: the SDKs POST their parameters, so only a hand-made GET
+	// comes near it). Go's own default, 1 MiB, let 1,000 connections
+	// sending headers slowly hold 1 GiB.
 	MaxHeaderBytes int
 	// MaxBodyBytes caps a request body, checked before it is buffered
 	// (default rpc.DefaultMaxBodyBytes, 1 MiB).
