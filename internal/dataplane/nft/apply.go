@@ -35,6 +35,16 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 			return Stats{}, err
 		}
 	}
+	// The generation as the plan starts. Another program's commit since
+	// the last apply or check (a flush of the ruleset) means the state
+	// remembered is not the table's: it is read again, or this batch
+	// would plan against what is gone and its generation hide the change
+	// from Drifted. One landing between here and the batch shows in the
+	// generation after it.
+	start, startErr := k.generation()
+	if startErr != nil || k.gen == 0 || start != k.gen {
+		k.state = nil
+	}
 	if k.state == nil {
 		st, err := k.read()
 		if err != nil {
@@ -56,9 +66,6 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 		k.redial() // drops the half-built batch
 		return Stats{}, err
 	}
-	// The generation before and after the batch tells whether another
-	// program committed in between, whose change Drifted must then see.
-	before, beforeErr := k.generation()
 	k.carried.begin()
 	defer k.carried.end()
 	if err := k.conn.Flush(); err != nil {
@@ -77,7 +84,7 @@ func (k *Kernel) Apply(rs *Ruleset) (Stats, error) {
 	if p.stats == (Stats{}) {
 		ours = 0
 	}
-	if gen, err := k.generation(); err == nil && beforeErr == nil && gen == before+ours {
+	if gen, err := k.generation(); err == nil && startErr == nil && gen == start+ours {
 		k.gen = gen
 	}
 	k.carried.mu.Lock()

@@ -61,6 +61,32 @@ func TestDrifted(t *testing.T) {
 	}
 }
 
+// TestApplyAfterTampering: a change of another program that no check saw
+// yet is not hidden by the next Apply (the agent applies on every change
+// the server sends, the same ruleset too): the Apply reads the table
+// again and puts it back, and its generation does not make Drifted
+// trust a table it did not compare.
+func TestApplyAfterTampering(t *testing.T) {
+	needKernel(t)
+	ns := newNetns(t, "tamperapply")
+	k := openKernel(t, ns)
+	for _, tc := range tamperings(t, ns) {
+		t.Run(tc.name, func(t *testing.T) {
+			apply(t, k, tc.rs)
+			if d, err := k.Drifted(); d || err != nil {
+				t.Fatalf("as applied: drifted %v, %v", d, err)
+			}
+			before := listTable(t, ns, DefaultTable)
+			nftIn(t, ns, tc.cmd()...)
+			apply(t, k, tc.rs) // before the guard looks
+			checkRepaired(t, ns, before)
+			if d, err := k.Drifted(); d || err != nil {
+				t.Errorf("after the Apply: drifted %v, %v", d, err)
+			}
+		})
+	}
+}
+
 // checkRepaired compares the table nft lists with what it listed before
 // another program changed it (counter values left out; the elements of
 // sets sorted, as one deleted and added again is listed last).
