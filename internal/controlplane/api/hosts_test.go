@@ -74,6 +74,19 @@ func TestBindInstanceAndDescribe(t *testing.T) {
 			report()
 			e.ecs("JoinSecurityGroup", map[string]string{"InstanceId": ids[0], "SecurityGroupId": sg2})
 		}, false},
+		{"after a prefix list its group's rule names changed", func() {
+			pl := plCreate(e, map[string]string{"Entry.1.Cidr": "10.0.0.0/8"})
+			e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRange": "23/23", "SourcePrefixListId": pl})
+			report()
+			e.ecs("ModifyPrefixList", map[string]string{"PrefixListId": pl, "AddEntry.1.Cidr": "11.0.0.0/8"})
+		}, false},
+		{"after a port range list its group's rule names changed", func() {
+			prl := e.ecs("CreatePortRangeList", map[string]string{"PortRangeListName": "web", "MaxEntries": "10",
+				"Entry.1.PortRange": "80/80"}).(*createPortRangeListResponse).PortRangeListId
+			e.ecs("AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": sg, "IpProtocol": "tcp", "PortRangeListId": prl, "SourceCidrIp": "10.0.0.0/8"})
+			report()
+			e.ecs("ModifyPortRangeList", map[string]string{"PortRangeListId": prl, "AddEntry.1.PortRange": "81/81"})
+		}, false},
 	} {
 		step.do()
 		if it := desc(); it.PalisadeHost != "h1" || it.PalisadePolicyInForce != step.want || attr() != step.want {

@@ -433,8 +433,9 @@ type InstanceView struct {
 	Instance *model.Instance
 	EIP      *model.EIP // the bound EIP, if any
 	// PolicyInForce tells whether the agent of the instance's host reports
-	// having applied the last change to the instance, its secondary ENIs
-	// and their groups (false without a host or a report). A tenant sees
+	// having applied the last change to the instance, its secondary ENIs,
+	// their groups and the lists their rules name (policyRevision; false
+	// without a host or a report). A tenant sees
 	// this, not the revision: revisions count every tenant's writes.
 	PolicyInForce bool
 	ENIs          []*model.NetworkInterface // the attached secondary ENIs
@@ -466,16 +467,21 @@ func (s *Service) instanceView(tx store.ReadTx, inst *model.Instance) (InstanceV
 }
 
 // policyRevision is the revision of the last write to what an instance's
-// own policy is made of: the instance, its secondary ENIs and the groups
-// of both. (A change to the members of a group its rules name is not
-// counted: that is another instance's write.)
+// own policy is made of: the instance, its secondary ENIs, the groups of
+// both and the prefix and port range lists their rules name. (A change to
+// the members of a group its rules name is not counted: that is another
+// instance's write.)
 func policyRevision(tx store.ReadTx, inst *model.Instance, enis []*model.NetworkInterface) (int64, error) {
 	var rev int64
-	note := func(kind store.Kind, id string) error {
+	get := func(kind store.Kind, id string) (store.Record, bool, error) {
 		r, ok, err := tx.Get(kind, id)
 		if ok {
 			rev = max(rev, r.Revision)
 		}
+		return r, ok, err
+	}
+	note := func(kind store.Kind, id string) error {
+		_, _, err := get(kind, id)
 		return err
 	}
 	if err := note(KindInstance, inst.ID); err != nil {
@@ -489,8 +495,30 @@ func policyRevision(tx store.ReadTx, inst *model.Instance, enis []*model.Network
 		groups = append(groups, n.SecurityGroups...)
 	}
 	slices.Sort(groups)
-	for _, g := range slices.Compact(groups) {
-		if err := note(KindGroup, g); err != nil {
+	lists := map[string]store.Kind{}
+	for _, id := range slices.Compact(groups) {
+		r, ok, err := get(KindGroup, id)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			continue
+		}
+		g, err := decode[model.SecurityGroup](r)
+		if err != nil {
+			return 0, err
+		}
+		for _, rule := range g.Rules {
+			if rule.Peer.PrefixListID != "" {
+				lists[rule.Peer.PrefixListID] = KindPrefixList
+			}
+			if rule.PortRangeListID != "" {
+				lists[rule.PortRangeListID] = KindPortRangeList
+			}
+		}
+	}
+	for id, kind := range lists {
+		if err := note(kind, id); err != nil {
 			return 0, err
 		}
 	}
