@@ -353,9 +353,12 @@ func quorumLost(t *testing.T, ss []*Server) {
 		t.Errorf("a request without a quorum: %v, want ServiceUnavailable (503)", err)
 	}
 	// The log says why: the store's own error, which the client is not told.
-	if !regexp.MustCompile(`msg="request failed".*code=ServiceUnavailable.* cause=".*etcd`).MatchString(survivor.Output()) {
-		t.Errorf("server %s's log does not give the cause of the ServiceUnavailable:\n%s", survivor.Name, survivor.Output())
-	}
+	// (The request's line is written after its answer: wait for it.)
+	cause := regexp.MustCompile(`msg="request failed".*code=ServiceUnavailable.* cause=".*etcd`)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		out := survivor.Output()
+		return cause.MatchString(out), fmt.Sprintf("server %s's log does not give the cause of the ServiceUnavailable:\n%s", survivor.Name, out)
+	})
 
 	b.Restart(t)
 	ready(t, survivor)
