@@ -29,7 +29,8 @@ Usage:
 
   The analysis commands (verify, effective, reach, plan, audit) work against a
   server (--endpoint) or offline: --scenario FILE, --ecs-dir DIR (saved ECS
-  Describe* responses) or --ecs-region REGION (a real ECS account, read live).
+  Describe* responses) or --ecs-region REGION (a real ECS account, read live);
+  plan offline takes only --scenario FILE.
 
   palisade sg list|show|create|authorize|revoke|delete|counters|clone ...
   palisade instance list|show|create|delete|start|stop|set-groups ...

@@ -22,7 +22,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 0, "destination port (tcp, udp)")
 	sport := fs.Int("source-port", 0, "source port (default: an ephemeral port, 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6 (default: 6 if an address given is IPv6, else 4)")
-	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]\n\nExit status: 0 the flow is accepted, 3 it is dropped, 1 an error, 2 bad usage."); done {
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]\n\nExit status: 0 the flow is accepted, 3 it is dropped, 1 an error, 2 bad usage."); done {
 		return code
 	}
 	num := func(n int) string {
