@@ -40,7 +40,7 @@ Usage:
   palisade account create|list|disable ...
   palisade host register|list ...        the operator's: tenants, and host keys for agents
 
-  palisade events [--action A] [--resource ID] [--since 24h] [--json]
+  palisade events [--action A] [--resource ID] [--since 24h] [--max N] [--json | --jsonl]
                                          the event trail: every change and refused call, newest first
   palisade flows [--instance ID] [--group ID] [--verdict accept|reject] [--since 1h] [--follow] [--json]
                                          the flow records of your flow logs, each with the rule that decided it
