@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -144,7 +145,7 @@ func (c *Client) Call(ctx context.Context, action string, params map[string]stri
 		if errors.As(r.err, &se) {
 			return &Error{Status: se.HttpStatus(), Code: se.ErrorCode(), Message: se.Message(), RequestID: se.RequestId()}
 		}
-		return r.err
+		return redacted{r.err}
 	}
 	if out == nil {
 		return nil
@@ -154,6 +155,19 @@ func (c *Client) Call(ctx context.Context, action string, params map[string]stri
 	}
 	return nil
 }
+
+// signedQuery is a URL's query string in an error text: the SDK's
+// transport errors quote the whole signed URL, access key ID, nonce and
+// signature, which do not belong in a log (the agent logs every failed
+// call while its server is away).
+var signedQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
+
+// redacted is an error whose text has its URLs' queries cut; errors.Is and
+// As still see the error it wraps.
+type redacted struct{ err error }
+
+func (r redacted) Error() string { return signedQuery.ReplaceAllString(r.err.Error(), "$1?…") }
+func (r redacted) Unwrap() error { return r.err }
 
 // Stream runs an action whose answer is a stream (PalisadeWatchStream) and
 // returns the answer's body once the server accepted the request: the

@@ -2,7 +2,9 @@ package apiclient
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,5 +60,38 @@ func TestStreamNoAnswer(t *testing.T) {
 				t.Fatalf("Stream waited until ctx ended: %v", err)
 			}
 		})
+	}
+}
+
+// TestCallErrorHidesSignature: a call that cannot reach its server fails
+// with an error whose text names the server but not the signed query (the
+// access key ID, nonce and signature), since the agent logs it at every
+// retry; it logged the whole signed URL.
+func TestCallErrorHidesSignature(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: the call is refused
+	c, err := New(addr, "LTAIsomekey", "somesecret", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Call(context.Background(), "PalisadeGetSnapshot", map[string]string{"HostName": "h1"}, nil, 0)
+	if err == nil {
+		t.Fatal("a call to a closed port succeeded")
+	}
+	text := err.Error()
+	for _, secret := range []string{"LTAIsomekey", "Signature", "Timestamp"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("error text holds %q: %s", secret, text)
+		}
+	}
+	if !strings.Contains(text, addr) {
+		t.Errorf("error text does not name the server %s: %s", addr, text)
+	}
+	if errors.Unwrap(err) == nil {
+		t.Errorf("the error wraps nothing: errors.As no longer reaches the SDK's error")
 	}
 }

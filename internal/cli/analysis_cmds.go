@@ -26,7 +26,7 @@ import (
 // effectiveCmd runs "palisade effective INSTANCE".
 func effectiveCmd(args []string, stdout, stderr io.Writer) int {
 	s, fs := newSource("effective", stdout, stderr)
-	pos, code, done := parseAnalysisFlags(fs, args, stdout, "palisade effective INSTANCE [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]")
+	pos, code, done := parseAnalysisFlags(fs, args, stdout, "palisade effective INSTANCE [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]")
 	if done {
 		return code
 	}
@@ -137,7 +137,7 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 	ipv := fs.Int("ip-version", 0, "only IPv4 (4) or IPv6 (6)")
 	graph := fs.Bool("graph", false, "group-level graph instead of the instance matrix")
 	dot := fs.Bool("dot", false, "the group-level graph in Graphviz DOT")
-	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade reach [--from X] [--to Y] [--proto P] [--port N] [--graph | --dot] [--scenario FILE | --endpoint HOST:PORT] [--json]"); done {
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade reach [--from X] [--to Y] [--proto P] [--port N] [--graph | --dot] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
 		return code
 	}
 	if *port < 0 || *port > 65535 {

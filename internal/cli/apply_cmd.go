@@ -42,7 +42,7 @@ creates carry the file's ID (tag or description palisade:id=ID), so a second app
 of the same file makes no call; resources without it are never touched.
 
 Exit status: 0 applied or no changes, 1 an API error (or the answer was no),
-2 an invalid file or flags.
+2 an invalid file or flags, or changes to make with no terminal to ask on and no --yes.
 
 Flags:
 `

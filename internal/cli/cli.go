@@ -29,7 +29,8 @@ Usage:
 
   The analysis commands (verify, effective, reach, plan, audit) work against a
   server (--endpoint) or offline: --scenario FILE, --ecs-dir DIR (saved ECS
-  Describe* responses) or --ecs-region REGION (a real ECS account, read live).
+  Describe* responses) or --ecs-region REGION (a real ECS account, read live);
+  plan offline takes only --scenario FILE.
 
   palisade sg list|show|create|authorize|revoke|delete|counters|clone ...
   palisade instance list|show|create|delete|start|stop|set-groups ...
@@ -39,7 +40,7 @@ Usage:
   palisade account create|list|disable ...
   palisade host register|list ...        the operator's: tenants, and host keys for agents
 
-  palisade events [--action A] [--resource ID] [--since 24h] [--json]
+  palisade events [--action A] [--resource ID] [--since 24h] [--max N] [--json | --jsonl]
                                          the event trail: every change and refused call, newest first
   palisade flows [--instance ID] [--group ID] [--verdict accept|reject] [--since 1h] [--follow] [--json]
                                          the flow records of your flow logs, each with the rule that decided it

@@ -23,7 +23,7 @@ Usage:
         say whether it was delivered
   palisade lab down [--name N]
         stop the lab's agents and server and remove every namespace
-  palisade lab play [--hosts N] FILE...
+  palisade lab play [--hosts N] [--flow-log=false] FILE...
         build each scenario file in a fresh lab, let the agents enforce it,
         send every flow as a real packet and compare the kernel's verdict
         with the expected one and the policy engine's

@@ -22,7 +22,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", 0, "destination port (tcp, udp)")
 	sport := fs.Int("source-port", 0, "source port (default: an ephemeral port, 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6 (default: 6 if an address given is IPv6, else 4)")
-	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --endpoint HOST:PORT] [--json]\n\nExit status: 0 the flow is accepted, 3 it is dropped, 1 an error, 2 bad usage."); done {
+	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]\n\nExit status: 0 the flow is accepted, 3 it is dropped, 1 an error, 2 bad usage."); done {
 		return code
 	}
 	num := func(n int) string {
@@ -56,13 +56,23 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-		// An outside end lies outside every VPC and is no classic
-		// instance's address, as the server and the scenario's own flows
-		// have it: reach leaves those out.
+		// An outside end lies outside every VPC and is no instance's
+		// address (a classic one's private, any one's public), as the
+		// server and the scenario's own flows have it: reach leaves those
+		// out, and a flow from an instance's public address to itself
+		// judged as the internet's contradicted it.
 		for _, end := range []string{f.From, f.To} {
-			if a, err := netip.ParseAddr(end); err == nil {
-				if i := slices.IndexFunc(s.inside, func(p netip.Prefix) bool { return p.Contains(a.Unmap()) }); i >= 0 {
-					return s.fail(fmt.Errorf("%s lies inside %s, a VPC's block or a classic instance's address; an outside address must be outside every VPC and no instance's (name the instance instead)", a, s.inside[i]))
+			a, err := netip.ParseAddr(end)
+			if err != nil {
+				continue
+			}
+			a = a.Unmap()
+			if i := slices.IndexFunc(s.inside, func(p netip.Prefix) bool { return p.Contains(a) }); i >= 0 {
+				return s.fail(fmt.Errorf("%s lies inside %s, a VPC's block or a classic instance's address; an outside address must be outside every VPC and no instance's (name the instance instead)", a, s.inside[i]))
+			}
+			for _, in := range c.Instances {
+				if in.PublicIP == a {
+					return s.fail(fmt.Errorf("%s is the public address of %s; name the instance instead", a, in.ID))
 				}
 			}
 		}

@@ -241,6 +241,16 @@ func (a *runner) loop(ctx context.Context) error {
 		}
 		if _, ok := err.(kernelError); ok {
 			a.cfg.Log.Error("agent: the kernel refused the policy; it keeps the last one applied", "err", err, "applied", a.applied.Load(), "retry", backoff)
+		} else if e, ok := err.(*apiclient.Error); ok && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
+			// The server answered and refuses the request (a key deleted,
+			// or replaced by registering the host again; a bad secret):
+			// logging it as "unreachable" sent the operator to the network.
+			args := []any{"err", err, "retry", backoff}
+			if keyRefused(e.Code) {
+				args = append(args, "hint", "give the agent this host's current key (palisade host register NAME makes a new one) or the operator's, in PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET")
+			}
+			a.cfg.Log.Error("agent: the server refuses the agent's requests; the kernel keeps the last policy", args...)
+			a.failClosed()
 		} else {
 			args := []any{"err", err, "retry", backoff}
 			if h := unreachableHint(a.cfg.Server, err); h != "" {
@@ -259,6 +269,12 @@ func (a *runner) loop(ctx context.Context) error {
 		backoff = min(2*backoff, maxBackoff)
 	}
 	return nil
+}
+
+// keyRefused reports whether an error code refuses the access key itself.
+func keyRefused(code string) bool {
+	return strings.HasPrefix(code, "InvalidAccessKeyId") || strings.HasPrefix(code, "SignatureDoesNotMatch") ||
+		code == "Forbidden.AccessKeyDisabled" || code == "Forbidden.AccountDisabled"
 }
 
 // unreachableHint says what to do about a server, of the agent's
@@ -448,7 +464,7 @@ func (a *runner) failClosed() {
 		return
 	}
 	a.inForce = rs // the guard keeps it there
-	a.cfg.Log.Error("agent: the kernel held no policy and the server does not answer: dropping the traffic of every instance interface until it does",
+	a.cfg.Log.Error("agent: the kernel held no policy and the server gives none (it does not answer, or refuses): dropping the traffic of every instance interface until it does",
 		"interface-prefix", a.cfg.NFT.InterfacePrefix)
 }
 
