@@ -120,21 +120,16 @@ func resourceTagsInput(c caller, req *rpc.Request) (service.ResourceTagsInput, e
 }
 
 func (s *Service) addTags(ctx context.Context, req *rpc.Request) (any, error) {
-	c, err := s.callerOf(ctx, req, true)
-	if err != nil {
-		return nil, err
-	}
-	in, err := resourceTagsInput(c, req)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.AddTags(ctx, in); err != nil {
-		return nil, err
-	}
-	return &rpc.Base{}, nil
+	return s.resourceTags(ctx, req, s.AddTags)
 }
 
 func (s *Service) removeTags(ctx context.Context, req *rpc.Request) (any, error) {
+	return s.resourceTags(ctx, req, s.RemoveTags)
+}
+
+// resourceTags runs AddTags or RemoveTags, which read the same parameters
+// and answer nothing but the envelope.
+func (s *Service) resourceTags(ctx context.Context, req *rpc.Request, do func(context.Context, service.ResourceTagsInput) error) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
@@ -143,7 +138,7 @@ func (s *Service) removeTags(ctx context.Context, req *rpc.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.RemoveTags(ctx, in); err != nil {
+	if err := do(ctx, in); err != nil {
 		return nil, err
 	}
 	return &rpc.Base{}, nil
