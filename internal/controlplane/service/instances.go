@@ -435,8 +435,8 @@ type InstanceView struct {
 	// PolicyInForce tells whether the agent of the instance's host reports
 	// having applied the last change to the instance, its secondary ENIs,
 	// their groups and the lists their rules name (policyRevision; false
-	// without a host or a report). A tenant sees
-	// this, not the revision: revisions count every tenant's writes.
+	// without a host or a report). A tenant sees this, not the revision:
+	// revisions count every tenant's writes.
 	PolicyInForce bool
 	ENIs          []*model.NetworkInterface // the attached secondary ENIs
 }

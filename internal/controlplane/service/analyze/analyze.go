@@ -208,12 +208,12 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 // outsideEnd refuses an address end that lies inside one of the caller's
 // VPCs, or is the public address of one of its instances or the private
 // address of a classic one: an outside address lies outside every VPC and
-// is no instance's (FORMAT.md, whose
-// files name the instance instead), and the caller's reachability leaves
-// its blocks out of the internet, so a verdict on it would contradict the
-// reachability. Another account's networks and addresses are the
-// internet to the caller (as its reachability and plans have them), and
-// whether one covers an address is not the caller's to learn.
+// is no instance's (FORMAT.md, whose files name the instance instead), and
+// the caller's reachability leaves them out of the internet
+// (reach.InsideBlocks), so a verdict on one would contradict it. Another
+// account's networks and addresses are the internet to the caller (as its
+// reachability and plans have them), and whether one covers an address is
+// not the caller's to learn.
 func outsideEnd(c service.Caller, cl *policy.Cloud, vpcs []*model.VPC, param, v string) error {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
