@@ -307,8 +307,6 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 			return s.fail(err)
 		}
 		out.ChangeAction, out.Summary, out.Changes = res.ChangeAction, res.Summary, res.Changes
-	case s.offline():
-		return s.fail(fmt.Errorf("--action works offline on a --scenario file or against a server"))
 	default:
 		p["ChangeAction"] = *action
 		// Long answers come in pages of Changes: follow NextToken.

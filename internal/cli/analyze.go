@@ -48,9 +48,11 @@ func (s *source) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.endpoint, "endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (key from PALISADE_ACCESS_KEY_ID/_SECRET)")
 	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")
 	fs.StringVar(&s.scenario, "scenario", "", "work offline on a scenario `FILE` instead of a server")
-	fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
-	fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
-	fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
+	if s.name != "plan" { // a change is previewed where it can run: a server or a scenario's scratch store
+		fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
+		fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
+		fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
+	}
 	fs.BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
 }
 

@@ -25,6 +25,17 @@ func TestCommandHelp(t *testing.T) {
 			}
 		}
 	}
+	// Each analysis command offers the sources it takes: plan previews a
+	// change where it can run (a server or a scenario), not on ECS reads.
+	for _, tc := range []struct {
+		cmd string
+		ecs bool
+	}{{"verify", true}, {"effective", true}, {"reach", true}, {"audit", true}, {"plan", false}} {
+		_, out, _ := palisade(tc.cmd, "--help")
+		if got := strings.Contains(out, "-ecs-dir") && strings.Contains(out, "-ecs-region"); got != tc.ecs {
+			t.Errorf("palisade %s --help offers --ecs-dir and --ecs-region: %v, want %v\n%s", tc.cmd, got, tc.ecs, out)
+		}
+	}
 	// The agent's help says how to reach a server that serves HTTPS.
 	if _, out, _ := palisade("agent", "--help"); !strings.Contains(out, "https://HOST:PORT") {
 		t.Errorf("palisade agent --help does not say how to reach an HTTPS server:\n%s", out)
