@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -188,18 +189,21 @@ func probe(ctx context.Context, s *scenario.Scenario, l *lab.Lab) ([]Row, []poli
 	return rows, results, nil
 }
 
-// runAgents starts one agent per host (in this process, each programming
-// its host's namespace) and waits until all have applied revision target.
-// The agents stop with ctx.
+// runAgents starts one agent per host that holds an instance (in this
+// process, each programming its host's namespace) and waits until all
+// have applied revision target. A host without one has nothing to filter,
+// and its agent would only warn that nothing is bound to it. The agents
+// stop with ctx.
 func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, target int64, log *slog.Logger) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	stop = func() { cancel(); running.Wait() }
 	var mu sync.Mutex
 	applied := map[string]int64{}
-	ready := make(chan struct{}, len(l.Spec.Hosts))
-	failed := make(chan error, len(l.Spec.Hosts))
-	for _, h := range l.Spec.Hosts {
+	hosts := busyHosts(l.Spec)
+	ready := make(chan struct{}, len(hosts))
+	failed := make(chan error, len(hosts))
+	for _, h := range hosts {
 		running.Add(1)
 		go func() {
 			defer running.Done()
@@ -220,7 +224,7 @@ func runAgents(ctx context.Context, l *lab.Lab, endpoint, keyID, secret string, 
 		}()
 	}
 	timeout := time.After(60 * time.Second)
-	for range l.Spec.Hosts {
+	for range hosts {
 		select {
 		case <-ready:
 		case err := <-failed:
@@ -248,4 +252,12 @@ func Bind(ctx context.Context, api *apiclient.Client, l *lab.Lab) error {
 		}
 	}
 	return nil
+}
+
+// busyHosts are the hosts of a lab that hold an instance or ENI, in the
+// spec's order.
+func busyHosts(s lab.Spec) []string {
+	return slices.DeleteFunc(slices.Clone(s.Hosts), func(h string) bool {
+		return !slices.ContainsFunc(s.Instances, func(in lab.Instance) bool { return in.Host == h })
+	})
 }

@@ -143,3 +143,30 @@ func TestPlayFlowLog(t *testing.T) {
 		t.Fatalf("flow log check: %+v", check)
 	}
 }
+
+// TestPlayStartsAgentsWhereInstancesAre: a host the layout leaves empty
+// gets no agent, so a play logs no warning that nothing is bound to it
+// (it did for every scenario with fewer instances than hosts).
+func TestPlayStartsAgentsWhereInstancesAre(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables")
+	}
+	s := load(t, "09-redis-deny.yaml")
+	var logged strings.Builder
+	hosts := len(s.Instances) + 1 // one host at least is left empty
+	rows, _, err := Play(s, fmt.Sprintf("bh%d", os.Getpid()%10000), Options{Hosts: hosts, Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Kernel != r.Engine {
+			t.Errorf("line %d: kernel %s, engine %s", r.Line, r.Kernel, r.Engine)
+		}
+	}
+	if strings.Contains(logged.String(), "is bound to this host") {
+		t.Errorf("a host without instances had an agent that warned:\n%s", logged.String())
+	}
+}
