@@ -166,7 +166,11 @@ var signedQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
 // As still see the error it wraps.
 type redacted struct{ err error }
 
-func (r redacted) Error() string { return signedQuery.ReplaceAllString(r.err.Error(), "$1?…") }
+func (r redacted) Error() string { return RedactURLs(r.err.Error()) }
+
+// RedactURLs drops URL query strings from an error text (transport errors
+// quote the whole signed URL).
+func RedactURLs(s string) string { return signedQuery.ReplaceAllString(s, "$1?…") }
 func (r redacted) Unwrap() error { return r.err }
 
 // Stream runs an action whose answer is a stream (PalisadeWatchStream) and

@@ -25,7 +25,7 @@ import (
 
 // effectiveCmd runs "palisade effective INSTANCE".
 func effectiveCmd(args []string, stdout, stderr io.Writer) int {
-	s, fs := newSource("effective", stdout, stderr)
+	s, fs := newSource("effective", true, stdout, stderr)
 	pos, code, done := parseAnalysisFlags(fs, args, stdout, "palisade effective INSTANCE [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]")
 	if done {
 		return code
@@ -129,7 +129,7 @@ func refs(rs []effective.Ref) string {
 
 // reachCmd runs "palisade reach [--from X] [--to Y] [--port N]".
 func reachCmd(args []string, stdout, stderr io.Writer) int {
-	s, fs := newSource("reach", stdout, stderr)
+	s, fs := newSource("reach", true, stdout, stderr)
 	from := fs.String("from", "", "only flows from this instance, group, or \"internet\"")
 	to := fs.String("to", "", "only flows to this instance, group, or \"internet\"")
 	proto := fs.String("proto", "", "only this protocol (tcp, udp, icmp, icmpv6, gre)")
@@ -261,7 +261,7 @@ func rangeText(first, last string) string {
 
 // planCmd runs "palisade plan": the flows a change would open and close.
 func planCmd(args []string, stdout, stderr io.Writer) int {
-	s, fs := newSource("plan", stdout, stderr)
+	s, fs := newSource("plan", false, stdout, stderr)
 	action := fs.String("action", "", "the mutating ECS or VPC `action` to preview, e.g. AuthorizeSecurityGroup")
 	var params stringList
 	fs.Var(&params, "param", "a `Name=Value` parameter of the action (repeat)")
@@ -405,7 +405,7 @@ type planAnswer struct {
 
 // auditCmd runs "palisade audit".
 func auditCmd(args []string, stdout, stderr io.Writer) int {
-	s, fs := newSource("audit", stdout, stderr)
+	s, fs := newSource("audit", true, stdout, stderr)
 	failOn := fs.String("fail-on", "", "exit 1 when a finding has this `severity` or worse (info, low, medium, high, critical)")
 	list := fs.Bool("checks", false, "list the checks and exit")
 	config := fs.String("config", "", "read the audit's configuration from `FILE` (YAML or JSON: skip, prodValues, requiredTags, namePattern, maxPortRange, enterpriseTags, enterpriseVpcs, allowedPorts, maxRules, unusedRuleDays; see the README)")

@@ -35,20 +35,23 @@ type source struct {
 }
 
 // newSource makes the source of an analysis command and its flag set, with
-// the source's flags registered.
-func newSource(name string, stdout, stderr io.Writer) (*source, *flag.FlagSet) {
+// the source's flags registered (the ECS ones when ecs: see flags).
+func newSource(name string, ecs bool, stdout, stderr io.Writer) (*source, *flag.FlagSet) {
 	s := &source{stdout: stdout, stderr: stderr, name: name}
 	fs := flag.NewFlagSet("palisade "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	s.flags(fs)
+	s.flags(fs, ecs)
 	return s, fs
 }
 
-func (s *source) flags(fs *flag.FlagSet) {
+// flags registers the source flags; ecs adds --ecs-dir and --ecs-region,
+// which the commands that read a cloud (not plan, which runs a change)
+// take.
+func (s *source) flags(fs *flag.FlagSet, ecs bool) {
 	fs.StringVar(&s.endpoint, "endpoint", envOr("PALISADE_ENDPOINT", defaultEndpoint), "Palisade API endpoint `HOST:PORT` (key from PALISADE_ACCESS_KEY_ID/_SECRET)")
 	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")
 	fs.StringVar(&s.scenario, "scenario", "", "work offline on a scenario `FILE` instead of a server")
-	if s.name != "plan" { // a change is previewed where it can run: a server or a scenario's scratch store
+	if ecs {
 		fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
 		fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
 		fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
@@ -102,7 +105,7 @@ func (s *source) printJSON(v any) {
 }
 
 func (s *source) fail(err error) int {
-	fmt.Fprintf(s.stderr, "palisade %s: %s\n", s.name, redactURLs(err.Error()))
+	fmt.Fprintf(s.stderr, "palisade %s: %s\n", s.name, apiclient.RedactURLs(err.Error()))
 	printHint(s.stderr, err)
 	return 1
 }

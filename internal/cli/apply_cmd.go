@@ -17,6 +17,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"golang.org/x/sys/unix"
 
+	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/cli/apply"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
@@ -108,7 +109,7 @@ func applyCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		// The SDK's own text of a server error spans lines (headers, a
 		// link to Alibaba Cloud's troubleshooter); name the code and message.
-		msg := redactURLs(err.Error())
+		msg := apiclient.RedactURLs(err.Error())
 		var se *sdkerrors.ServerError
 		if errors.As(err, &se) {
 			msg = fmt.Sprintf("%s: %s (RequestId %s)", se.ErrorCode(), se.Message(), se.RequestId())

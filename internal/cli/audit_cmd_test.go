@@ -200,7 +200,7 @@ func TestAuditConfigOverTheAPI(t *testing.T) {
 	}
 	// The action refuses a configuration it cannot read, saying why.
 	src := &source{}
-	src.flags(flag.NewFlagSet("test", flag.ContinueOnError))
+	src.flags(flag.NewFlagSet("test", flag.ContinueOnError), true)
 	var out struct{ Findings []audit.Finding }
 	if err := src.call("PalisadeAudit", map[string]string{"Config": "maxRule: 3"}, &out); err == nil ||
 		!strings.Contains(err.Error(), "InvalidParameter") || !strings.Contains(err.Error(), "maxRule") {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
@@ -303,19 +302,10 @@ func (c *call) fail(err error) int {
 		printHint(c.stderr, err)
 		return 1
 	}
-	fmt.Fprintf(c.stderr, "palisade %s: %s\n", c.name, redactURLs(err.Error()))
+	fmt.Fprintf(c.stderr, "palisade %s: %s\n", c.name, apiclient.RedactURLs(err.Error()))
 	printHint(c.stderr, err)
 	return 1
 }
-
-// signedQuery is the query string of a URL in an error text: for a signed
-// request it holds the access key ID, nonce and signature, which do not
-// belong in a terminal or a log.
-var signedQuery = regexp.MustCompile(`(https?://[^\s?"']+)\?[^\s"']*`)
-
-// redactURLs drops URL query strings from an error text (transport errors
-// quote the whole signed URL).
-func redactURLs(s string) string { return signedQuery.ReplaceAllString(s, "$1?…") }
 
 // failCode reports an error found by the client itself, in the same form
 // as a server error.

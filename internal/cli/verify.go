@@ -15,7 +15,7 @@ import (
 
 // verifyCmd runs "palisade verify --from A --to B --proto tcp --port N".
 func verifyCmd(args []string, stdout, stderr io.Writer) int {
-	s, fs := newSource("verify", stdout, stderr)
+	s, fs := newSource("verify", true, stdout, stderr)
 	from := fs.String("from", "", "source: an instance ID or an IP address")
 	to := fs.String("to", "", "destination: an instance ID or an IP address")
 	proto := fs.String("proto", "tcp", "protocol: tcp, udp, icmp, icmpv6 or gre")

@@ -3,7 +3,6 @@ package service
 import (
 	"cmp"
 	"context"
-	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -153,7 +152,7 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	}
 	batch.Refused = out.Refused
 	k, again, err := s.flowStore().AppendBatch(batch, kept, now)
-	if again || errors.Is(err, flowstore.ErrTokenReused) { // a retry that overtook its first sending's check
+	if again { // a retry that overtook its first sending's check (or another batch under its token)
 		return flowAnswer(k, err, in.Idem.ClientToken)
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -495,7 +496,7 @@ func policyRevision(tx store.ReadTx, inst *model.Instance, enis []*model.Network
 		groups = append(groups, n.SecurityGroups...)
 	}
 	slices.Sort(groups)
-	lists := map[string]store.Kind{}
+	lists := map[recordKey]bool{}
 	for _, id := range slices.Compact(groups) {
 		r, ok, err := get(KindGroup, id)
 		if err != nil {
@@ -508,17 +509,13 @@ func policyRevision(tx store.ReadTx, inst *model.Instance, enis []*model.Network
 		if err != nil {
 			return 0, err
 		}
-		for _, rule := range g.Rules {
-			if rule.Peer.PrefixListID != "" {
-				lists[rule.Peer.PrefixListID] = KindPrefixList
-			}
-			if rule.PortRangeListID != "" {
-				lists[rule.PortRangeListID] = KindPortRangeList
-			}
-		}
+		maps.Copy(lists, namedBy(g))
 	}
-	for id, kind := range lists {
-		if err := note(kind, id); err != nil {
+	for k := range lists {
+		if k.kind == KindGroup {
+			continue // a peer group: its members are other instances' writes
+		}
+		if err := note(k.kind, k.id); err != nil {
 			return 0, err
 		}
 	}

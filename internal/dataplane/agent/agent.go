@@ -89,17 +89,6 @@ func (s *state) cloud() *policy.Cloud {
 		WithPortRangeLists(sortedValues(s.portLists))
 }
 
-// bound reports whether a NIC (an instance or a secondary ENI) is bound to
-// host.
-func (s *state) bound(host string) bool {
-	for _, n := range model.NICs(sortedValues(s.instances), sortedValues(s.enis)) {
-		if n.Host == host {
-			return true
-		}
-	}
-	return false
-}
-
 func sortedValues[T any](m map[string]*T) []*T {
 	keys := slices.Sorted(maps.Keys(m))
 	out := make([]*T, len(keys))
@@ -505,7 +494,7 @@ func (a *runner) apply() error {
 	}
 	a.stale = false
 	a.logProblems(rs.Problems)
-	a.logUnbound()
+	a.logUnbound(c)
 	a.flows.applied(a.ctx, rs, c, logs)
 	if a.cfg.OnRuleset != nil {
 		a.cfg.OnRuleset(a.cfg.Host, rs, c)
@@ -541,8 +530,14 @@ func (a *runner) logProblems(problems []string) {
 // agent's host: the fail-closed rules then drop the traffic of every
 // instance interface of the machine, which a --host that names another
 // host (or none) also does.
-func (a *runner) logUnbound() {
-	unbound := !a.st.bound(a.cfg.Host)
+func (a *runner) logUnbound(c *policy.Cloud) {
+	unbound := true
+	for _, n := range c.Instances { // the NICs: instances and attached ENIs
+		if n.Host == a.cfg.Host {
+			unbound = false
+			break
+		}
+	}
 	if unbound && !a.unbound && a.cfg.NFT.InterfacePrefix != "" {
 		a.cfg.Log.Warn("agent: no instance or network interface is bound to this host: the traffic of every interface named "+a.cfg.NFT.InterfacePrefix+"* is dropped; "+
 			"check that --host names this host as the instances are bound to it", "host", a.cfg.Host)

@@ -166,39 +166,31 @@ func (k *Kernel) tableChains() ([]*nftables.Chain, error) {
 	return slices.DeleteFunc(cs, func(c *nftables.Chain) bool { return c.Table == nil || c.Table.Name != k.table.Name }), nil
 }
 
-// verdictChain is the chain a verdict-map element jumps to. The library
-// returns the element's data as the nested verdict attributes.
+// verdictChain is the chain a verdict-map element jumps to.
 func verdictChain(e nftables.SetElement) string {
-	if e.VerdictData != nil {
-		return e.VerdictData.Chain
-	}
-	ad, err := netlink.NewAttributeDecoder(e.Val)
-	if err != nil {
-		return ""
-	}
-	ad.ByteOrder = binary.BigEndian
-	var chain string
-	for ad.Next() {
-		if ad.Type() == unix.NFTA_VERDICT_CHAIN {
-			chain = ad.String()
-		}
-	}
+	_, chain := elemVerdictOf(e)
 	return chain
 }
 
-// elemVerdict is a verdict-map element's verdict, "goto CHAIN" or the like,
-// for comparison.
+// elemVerdict is a verdict-map element's verdict, its code and chain, for
+// comparison.
 func elemVerdict(e nftables.SetElement) string {
+	code, chain := elemVerdictOf(e)
+	return fmt.Sprintf("%d %s", code, chain)
+}
+
+// elemVerdictOf is a verdict-map element's verdict code and chain. The
+// library returns the element's data as the nested verdict attributes,
+// unless it decoded them itself.
+func elemVerdictOf(e nftables.SetElement) (code int32, chain string) {
 	if e.VerdictData != nil {
-		return fmt.Sprintf("%d %s", e.VerdictData.Kind, e.VerdictData.Chain)
+		return int32(e.VerdictData.Kind), e.VerdictData.Chain
 	}
 	ad, err := netlink.NewAttributeDecoder(e.Val)
 	if err != nil {
-		return ""
+		return 0, ""
 	}
 	ad.ByteOrder = binary.BigEndian
-	var code int32
-	var chain string
 	for ad.Next() {
 		switch ad.Type() {
 		case unix.NFTA_VERDICT_CODE:
@@ -207,7 +199,7 @@ func elemVerdict(e nftables.SetElement) string {
 			chain = ad.String()
 		}
 	}
-	return fmt.Sprintf("%d %s", code, chain)
+	return code, chain
 }
 
 // tupleElemKey is a tuple set's element as a canonical key: its range's
