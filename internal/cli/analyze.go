@@ -13,6 +13,7 @@ import (
 
 	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
@@ -30,6 +31,7 @@ type source struct {
 	ecsEndpoint      string
 	asJSON           bool
 	inside           []netip.Prefix // reach.InsideBlocks, when the source knows them: not the internet
+	vpcs             []*model.VPC   // the source's VPCs, when it knows them
 	stdout, stderr   io.Writer
 	name             string
 }
@@ -71,6 +73,7 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.vpcs = sc.VPCs
 		s.inside = reach.InsideBlocks("", sc.VPCs, slices.Values(sc.Instances))
 		return sc.Cloud(), nil
 	case s.ecsDir != "":

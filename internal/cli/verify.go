@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -56,23 +58,12 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return s.fail(err)
 		}
-		// An outside end lies outside every VPC and is no instance's
-		// address (a classic one's private, any one's public), as the
-		// server and the scenario's own flows have it: reach leaves those
-		// out, and a flow from an instance's public address to itself
-		// judged as the internet's contradicted it.
+		// An outside end as the server and the scenario's own flows
+		// have it (reach.NotOutside).
 		for _, end := range []string{f.From, f.To} {
-			a, err := netip.ParseAddr(end)
-			if err != nil {
-				continue
-			}
-			a = a.Unmap()
-			if i := slices.IndexFunc(s.inside, func(p netip.Prefix) bool { return p.Contains(a) }); i >= 0 {
-				return s.fail(fmt.Errorf("%s lies inside %s, a VPC's block or a classic instance's address; an outside address must be outside every VPC and no instance's (name the instance instead)", a, s.inside[i]))
-			}
-			for _, in := range c.Instances {
-				if in.PublicIP == a {
-					return s.fail(fmt.Errorf("%s is the public address of %s; name the instance instead", a, in.ID))
+			if a, err := netip.ParseAddr(end); err == nil {
+				if why := reach.NotOutside("", s.vpcs, maps.Values(c.Instances), a); why != "" {
+					return s.fail(errors.New(why))
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package reach
 import (
 	"iter"
 	"net/netip"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -35,4 +36,30 @@ func InsideBlocks(owner string, vpcs []*model.VPC, instances iter.Seq[*model.Ins
 		}
 	}
 	return out
+}
+
+// NotOutside says why a cannot be an outside end to owner ("" when it
+// can): it is the public address of one of owner's instances, the private
+// address of a classic one, or lies in one of owner's VPCs (every
+// owner's for ""). Its internet links leave those out (InsideBlocks), so a
+// verdict on such an end would contradict them; a file or a request
+// names the instance instead.
+func NotOutside(owner string, vpcs []*model.VPC, instances iter.Seq[*model.Instance], a netip.Addr) string {
+	const tail = "; an outside address must be outside every VPC and no instance's (name the instance instead)"
+	a = a.Unmap()
+	for in := range instances {
+		switch {
+		case owner != "" && in.Owner != owner:
+		case in.PublicIP == a:
+			return a.String() + " is the public address of " + in.ID + tail
+		case in.Classic() && slices.Contains(in.Addresses(), a):
+			return a.String() + " is the private address of " + in.ID + tail
+		}
+	}
+	for _, v := range vpcs {
+		if (owner == "" || v.Owner == owner) && (v.CIDR.Contains(a) || v.IPv6CIDR.IsValid() && v.IPv6CIDR.Contains(a)) {
+			return a.String() + " lies inside " + v.ID + tail
+		}
+	}
+	return ""
 }

@@ -12,7 +12,6 @@ package analyze
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"net/netip"
@@ -205,36 +204,17 @@ func endpointOf(c service.Caller, cl *policy.Cloud, param, v string) error {
 	return nil
 }
 
-// outsideEnd refuses an address end that lies inside one of the caller's
-// VPCs, or is the public address of one of its instances or the private
-// address of a classic one: an outside address lies outside every VPC and
-// is no instance's (FORMAT.md, whose files name the instance instead), and
-// the caller's reachability leaves them out of the internet
-// (reach.InsideBlocks), so a verdict on one would contradict it. Another
-// account's networks and addresses are the internet to the caller (as its
-// reachability and plans have them), and whether one covers an address is
-// not the caller's to learn.
+// outsideEnd refuses an address end that cannot be an outside end to the
+// caller (reach.NotOutside). Another account's networks and addresses are
+// the internet to the caller (as its reachability and plans have them),
+// and whether one covers an address is not the caller's to learn.
 func outsideEnd(c service.Caller, cl *policy.Cloud, vpcs []*model.VPC, param, v string) error {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
 		return nil
 	}
-	a = a.Unmap()
-	for _, in := range cl.Instances {
-		if in.Owner != c.Account {
-			continue
-		}
-		if in.PublicIP == a {
-			return ecserr.InvalidParameter(param, fmt.Sprintf("%s is the public address of %s; name the instance instead", a, in.ID))
-		}
-		if in.Classic() && slices.Contains(in.Addresses(), a) {
-			return ecserr.InvalidParameter(param, fmt.Sprintf("%s is the private address of %s; name the instance instead", a, in.ID))
-		}
-	}
-	for _, vpc := range vpcs {
-		if vpc.Owner == c.Account && (vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a)) {
-			return ecserr.InvalidParameter(param, fmt.Sprintf("%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID))
-		}
+	if why := reach.NotOutside(c.Account, vpcs, maps.Values(cl.Instances), a); why != "" {
+		return ecserr.InvalidParameter(param, why)
 	}
 	return nil
 }
