@@ -163,17 +163,21 @@ func (s *Service) UntagResources(ctx context.Context, in UntagInput) error {
 		}
 		return nil
 	}
+	all := len(keys) == 0 && in.All
 	return s.retag(ctx, in.Caller, "UntagResources", in.ResourceType, in.ResourceIDs, in.Idempotency, in, check,
-		func(_ taggable, r *tagged) ([]model.Tag, error) {
-			kept := []model.Tag{}
-			if len(keys) > 0 || !in.All {
-				kept = slices.DeleteFunc(slices.Clone(r.Tags), func(tg model.Tag) bool { return slices.Contains(keys, tg.Key) })
-			}
-			if len(kept) == len(r.Tags) {
-				return nil, nil // unchanged
-			}
-			return kept, nil
-		})
+		removeTags(func(tg model.Tag) bool { return all || slices.Contains(keys, tg.Key) }))
+}
+
+// removeTags is the edit of UntagResources and RemoveTags: the tags that
+// match taken off (nil, left as it is, when none does).
+func removeTags(match func(model.Tag) bool) func(taggable, *tagged) ([]model.Tag, error) {
+	return func(_ taggable, r *tagged) ([]model.Tag, error) {
+		kept := slices.DeleteFunc(slices.Clone(r.Tags), match)
+		if len(kept) == len(r.Tags) {
+			return nil, nil // unchanged
+		}
+		return kept, nil
+	}
 }
 
 // retag is TagResources and UntagResources: the resource type and IDs
@@ -254,13 +258,7 @@ func (s *Service) AddTags(ctx context.Context, in ResourceTagsInput) error {
 func (s *Service) RemoveTags(ctx context.Context, in ResourceTagsInput) error {
 	return s.retag(ctx, in.Caller, "RemoveTags", in.ResourceType, []string{in.ResourceID}, in.Idempotency, in,
 		func() error { return checkResourceTags(in, false) },
-		func(_ taggable, r *tagged) ([]model.Tag, error) {
-			kept := slices.DeleteFunc(slices.Clone(r.Tags), func(tg model.Tag) bool { return tagMatchesAny(tg, in.Tags) })
-			if len(kept) == len(r.Tags) {
-				return nil, nil // unchanged
-			}
-			return kept, nil
-		})
+		removeTags(func(tg model.Tag) bool { return tagMatchesAny(tg, in.Tags) }))
 }
 
 // TagFilter is a fuzzy tag filter: the key, and value prefixes of which one
