@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -230,7 +231,7 @@ func remoteFlowPart(a peers.Answer, max int) (peers.Part[FlowRecord], error) {
 		return p, errors.New("an answer without a position for each record")
 	}
 	for _, c := range r.PalisadeCursors {
-		if !service.FlowCursorText(c) {
+		if !flowstore.CursorText(c) {
 			return p, errors.New("an answer with a bad position")
 		}
 	}

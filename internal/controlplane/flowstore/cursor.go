@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/atomicfile"
 )
@@ -31,6 +32,14 @@ const cursorKeyLen = 32
 // maxCursorLen bounds a position read from a client before it is decoded:
 // a sealed one is base64 of nonce, 8 bytes and tag.
 const maxCursorLen = 64
+
+// CursorText reports whether c is text a position can be: another
+// server's answer is checked with it before its positions go into a token.
+func CursorText(c string) bool {
+	return c != "" && len(c) <= maxCursorLen && strings.IndexFunc(c, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') // base64.RawURLEncoding
+	}) < 0
+}
 
 // newSealer makes the AEAD of key.
 func newSealer(key []byte) (cipher.AEAD, error) {

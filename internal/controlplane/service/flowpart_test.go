@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/flowstore"
 )
 
 // TestDescribeFlowRecordsPart: a server's part of a merged listing pages
@@ -83,7 +85,7 @@ func TestFlowRecordPositionsSealed(t *testing.T) {
 		t.Fatalf("first page: %+v", part)
 	}
 	c := part.Cursors[0]
-	if _, err := strconv.ParseUint(c, 10, 64); err == nil || !FlowCursorText(c) {
+	if _, err := strconv.ParseUint(c, 10, 64); err == nil || !flowstore.CursorText(c) {
 		t.Errorf("position %q: want sealed text", c)
 	}
 	next, err := e.s.DescribeFlowRecordsPart(e.ctx, FlowRecordFilter{Caller: e.c}, c, 1)

@@ -324,14 +324,6 @@ func (s *Service) DescribeFlowRecordsPart(ctx context.Context, in FlowRecordFilt
 	return out, nil
 }
 
-// FlowCursorText reports whether c is text a position can be (another
-// server's answer is checked before its positions go into a token).
-func FlowCursorText(c string) bool {
-	return c != "" && len(c) <= 64 && strings.IndexFunc(c, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) < 0
-}
-
 // BadFlowToken is the error of a flow-record NextToken this server did
 // not hand to the caller.
 func BadFlowToken(t string) error {
