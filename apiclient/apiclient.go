@@ -101,6 +101,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (HTTP %d): %s [RequestId %s]", e.Code, e.Status, e.Message, e.RequestID)
 }
 
+// Refused reports whether the server refused the request itself (a 4xx
+// other than Throttling): sent again unchanged, it is refused again.
+func (e *Error) Refused() bool { return e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") }
+
 // Call runs an action with params and decodes the JSON answer into out (nil:
 // discard). wait is how long the server may hold the call (long polls);
 // the read timeout allows for it.

@@ -230,7 +230,7 @@ func (a *runner) loop(ctx context.Context) error {
 		}
 		if _, ok := err.(kernelError); ok {
 			a.cfg.Log.Error("agent: the kernel refused the policy; it keeps the last one applied", "err", err, "applied", a.applied.Load(), "retry", backoff)
-		} else if e, ok := err.(*apiclient.Error); ok && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
+		} else if e, ok := err.(*apiclient.Error); ok && e.Refused() {
 			// The server answered and refuses the request (a key deleted,
 			// or replaced by registering the host again; a bad secret):
 			// logging it as "unreachable" sent the operator to the network.

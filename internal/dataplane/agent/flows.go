@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -371,7 +370,7 @@ func (f *flows) ship(ctx context.Context) error {
 		}
 		f.saveBatch(token, batch)
 		refused, err := f.sink.ReportFlows(ctx, f.host, token, batch)
-		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Status < 500 && !strings.HasPrefix(e.Code, "Throttling") {
+		if e := (*apiclient.Error)(nil); errors.As(err, &e) && e.Refused() {
 			// Refused as a whole (a key no longer valid, a malformed
 			// batch): sending it again cannot help, and keeping it would
 			// block every later record.
