@@ -93,9 +93,8 @@ func (k *Kernel) FailClosed(rs *Ruleset) (bool, error) {
 		k.mu.Unlock()
 		return false, nil
 	}
-	// Apply diffs with what was just read, not with what this Kernel
-	// applied before (a flushed table still has its chains, empty).
-	k.state = st
+	// Apply reads the table again: the generation moved since this Kernel
+	// last applied or checked (a flushed table still has its chains, empty).
 	k.mu.Unlock()
 	if _, err := k.Apply(rs); err != nil {
 		return false, err
