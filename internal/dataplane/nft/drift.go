@@ -131,21 +131,26 @@ func sameElements(now, applied *kstate) bool {
 // nftables library has no call for it: one netlink request on a socket of
 // the Kernel's namespace.
 func (k *Kernel) generation() (uint32, error) {
-	cfg := &netlink.Config{}
-	if k.ns != nil {
-		cfg.NetNS = int(k.ns.Fd())
+	if k.genConn == nil {
+		cfg := &netlink.Config{}
+		if k.ns != nil {
+			cfg.NetNS = int(k.ns.Fd())
+		}
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+		if err != nil {
+			return 0, fmt.Errorf("netfilter netlink%s: %w", k.where(), err)
+		}
+		k.genConn = c
 	}
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("netfilter netlink%s: %w", k.where(), err)
-	}
-	defer c.Close()
+	c := k.genConn
 	req := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN), Flags: netlink.Request},
 		Data:   []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0}, // struct nfgenmsg
 	}
 	msgs, err := c.Execute(req)
 	if err != nil {
+		c.Close() // dialed again next time
+		k.genConn = nil
 		return 0, fmt.Errorf("ruleset generation%s: %w", k.where(), err)
 	}
 	for _, m := range msgs {

@@ -24,6 +24,10 @@ type Kernel struct {
 	ns    *os.File // the namespace, nil for the current one
 	table *nftables.Table
 	conn  *nftables.Conn
+	// genConn asks the ruleset generation (generation), kept open: each
+	// Apply and check asks it, and a socket dialed into a namespace costs
+	// a thread switch.
+	genConn *netlink.Conn
 	// state is what the table holds, read from the kernel on the first
 	// Apply (the reconcile on start) and kept up to date by each Apply; nil
 	// after an error, so that the next Apply reads it again.
@@ -222,6 +226,10 @@ func (k *Kernel) Close() error {
 	if k.conn != nil {
 		errs = append(errs, k.conn.CloseLasting())
 		k.conn = nil
+	}
+	if k.genConn != nil {
+		errs = append(errs, k.genConn.Close())
+		k.genConn = nil
 	}
 	if k.ns != nil {
 		errs = append(errs, k.ns.Close())
