@@ -93,20 +93,16 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	// the direction; the error codes are named after the fields.
 	peerSide, localSide := "Source", "Dest"
 	peer4, peer6, group, ownerID, ownerAcct, pl := in.SourceCidrIp, in.Ipv6SourceCidrIp, in.SourceGroupId, in.SourceGroupOwnerId, in.SourceGroupOwnerAccount, in.SourcePrefixListId
-	local4, local6 := in.DestCidrIp, in.Ipv6DestCidrIp
+	local4, local6, localGroup, localPL := in.DestCidrIp, in.Ipv6DestCidrIp, in.DestGroupId, in.DestPrefixListId
 	if dir == Egress {
 		peerSide, localSide = "Dest", "Source"
 		peer4, peer6, group, ownerID, ownerAcct, pl = in.DestCidrIp, in.Ipv6DestCidrIp, in.DestGroupId, in.DestGroupOwnerId, in.DestGroupOwnerAccount, in.DestPrefixListId
-		local4, local6 = in.SourceCidrIp, in.Ipv6SourceCidrIp
+		local4, local6, localGroup, localPL = in.SourceCidrIp, in.Ipv6SourceCidrIp, in.SourceGroupId, in.SourcePrefixListId
 	}
 	// A group or prefix list on the local side names nothing (the local
 	// side takes a CIDR block only). Ignored, it left the rule wider than
 	// written: an ingress rule with DestGroupId admitted traffic to every
 	// member of the rule's group. The scenario loader refuses it too.
-	localGroup, localPL := in.DestGroupId, in.DestPrefixListId
-	if dir == Egress {
-		localGroup, localPL = in.SourceGroupId, in.SourcePrefixListId
-	}
 	if localGroup != "" {
 		return r, owner, ecserr.BadRequest("InvalidSourceOrDestGroupId.DirectionMissmatch", "%sGroupId %q is on the local side of an %s rule, which takes only a CIDR block (%sCidrIp); the peer group of an %s rule is %sGroupId.", localSide, Clip(localGroup), dir, localSide, dir, peerSide).At(localSide + "GroupId")
 	}
