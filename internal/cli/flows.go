@@ -47,7 +47,7 @@ var flowsCommand = command{
 				q["Port"] = strconv.Itoa(*port)
 			}
 			if *follow {
-				return c.followFlows(q)
+				return c.followFlows(q, *since)
 			}
 			return c.flows(q, *limit)
 		}
@@ -109,11 +109,26 @@ func flowRow(r flowRecord) []string {
 		strconv.FormatUint(r.Packets, 10), strconv.FormatUint(r.Bytes, 10), r.Action, r.LogStatus, decidedBy(r)}
 }
 
+// followEvery is how often --follow polls; followContext ends the follow
+// (on an interrupt). Tests shorten and end it.
+var (
+	followEvery   = 2 * time.Second
+	followContext = func() (context.Context, context.CancelFunc) {
+		return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	}
+)
+
 // followFlows prints the records that match q as they arrive, until the
-// process is interrupted.
-func (c *call) followFlows(q map[string]string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// process is interrupted. It says so first (on stderr, so stdout stays
+// records only): a follow with no traffic yet printed nothing at all, and
+// looked hung.
+func (c *call) followFlows(q map[string]string, since time.Duration) int {
+	ctx, stop := followContext()
 	defer stop()
+	fmt.Fprintf(c.stderr, "Following the flow records of the last %s and new ones as agents ship them (polled every %s); interrupt (Ctrl-C) to stop.\n", since, followEvery)
+	if !c.json {
+		fmt.Fprintln(c.stdout, strings.Join(flowHeader, "  "))
+	}
 	seen := map[flowRecord]bool{}
 	for {
 		recs, err := c.flowRecords(q, 5000)
@@ -144,7 +159,7 @@ func (c *call) followFlows(q map[string]string) int {
 		select {
 		case <-ctx.Done():
 			return 0
-		case <-time.After(2 * time.Second):
+		case <-time.After(followEvery):
 		}
 	}
 }

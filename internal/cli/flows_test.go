@@ -163,3 +163,70 @@ func TestFlowHits(t *testing.T) {
 		t.Errorf("counters row of sgr-ssh = %q, want no flow\n%s", r, out)
 	}
 }
+
+// TestFlowsFollow: "flows --follow" says at once that it is following
+// (with no records yet it printed nothing and looked hung), then prints
+// each record once, oldest first: those shipped after it started (table)
+// and those already there (JSON, run second); it exits 0 when
+// interrupted.
+func TestFlowsFollow(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t)
+	every, follow := followEvery, followContext
+	ctx, interrupt := context.WithCancel(context.Background())
+	followEvery = 20 * time.Millisecond
+	followContext = func() (context.Context, context.CancelFunc) { return ctx, func() {} }
+	t.Cleanup(func() { followEvery, followContext = every, follow; interrupt() })
+
+	for _, mode := range []struct {
+		name   string
+		args   []string
+		record string // how the two records show, in order
+	}{
+		{"table", []string{"flows", "--follow"}, "10.0.9.9:400"},
+		{"json", []string{"flows", "--follow", "--json"}, `"SrcPort":400`},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			if mode.name == "json" {
+				ctx, interrupt = context.WithCancel(context.Background())
+				followContext = func() (context.Context, context.CancelFunc) { return ctx, func() {} }
+			}
+			var out, errs syncBuffer
+			code := make(chan int, 1)
+			go func() { code <- Main(mode.args, &out, &errs) }()
+			waitFor(t, "the follow's start", func() bool { return strings.Contains(errs.String(), "Following the flow records") })
+			if mode.name == "table" {
+				if got := out.String(); got != strings.Join(flowHeader, "  ")+"\n" {
+					t.Fatalf("before any record, stdout is %q, want the header", got)
+				}
+				shipFlows(t, srv)
+			}
+			waitFor(t, "both records", func() bool { return strings.Count(out.String(), mode.record) == 2 })
+			time.Sleep(5 * followEvery) // more polls: nothing is printed twice
+			interrupt()
+			if c := <-code; c != 0 {
+				t.Fatalf("exit %d after the interrupt; stderr: %s", c, errs.String())
+			}
+			got := out.String()
+			if n := strings.Count(got, mode.record); n != 2 {
+				t.Errorf("%d records printed, want 2 (each once):\n%s", n, got)
+			}
+			if first, second := strings.Index(got, mode.record+"0"), strings.Index(got, mode.record+"1"); first < 0 || second < first {
+				t.Errorf("records not oldest first:\n%s", got)
+			}
+			if mode.name == "json" && !strings.HasPrefix(got, "{") {
+				t.Errorf("--json prints records only, one object a line:\n%s", got)
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
