@@ -130,22 +130,31 @@ func TestVerifyNeedsPort(t *testing.T) {
 // verdict contradicted it). An instance's public address was taken as the
 // internet's offline, though the server and scenario files refuse it.
 func TestVerifyRefusesAddressesInsideVPCs(t *testing.T) {
+	const account = "../ingest/ecsimport/testdata/account" // saved ECS responses, with DescribeVpcs
 	for _, tt := range []struct {
-		sc, from, to string
-		code         int
-		want         string // in stderr when refused
+		src, from, to, port string // src: a scenario's name, or the saved account
+		code                int
+		want                string // in stderr when refused
 	}{
-		{"09-redis-deny", "192.168.9.9", "i-redis", 1, "outside every VPC"},
-		{"09-redis-deny", "198.51.100.7", "i-redis", 3, ""},
-		{"09-redis-deny", "192.0.2.70", "i-redis", 1, "192.0.2.70 is the public address of i-redis"},
-		{"09-redis-deny", "i-web", "192.0.2.70", 1, "192.0.2.70 is the public address of i-redis"},
-		{"19-classic-nic-type", "10.0.0.30", "i-cl1", 1, "outside every VPC"},
-		{"19-classic-nic-type", "10.0.0.31", "i-cl1", 3, ""},
+		{"09-redis-deny", "192.168.9.9", "i-redis", "6379", 1, "outside every VPC"},
+		{"09-redis-deny", "198.51.100.7", "i-redis", "6379", 3, ""},
+		{"09-redis-deny", "192.0.2.70", "i-redis", "6379", 1, "192.0.2.70 is the public address of i-redis"},
+		{"09-redis-deny", "i-web", "192.0.2.70", "6379", 1, "192.0.2.70 is the public address of i-redis"},
+		{"19-classic-nic-type", "10.0.0.30", "i-cl1", "6379", 1, "outside every VPC"},
+		{"19-classic-nic-type", "10.0.0.31", "i-cl1", "6379", 3, ""},
+		{account, "192.168.9.9", "i-bp1web01e8k2vxzqj7hb", "443", 1, "outside every VPC"},
+		{account, "100.64.3.3", "i-bp1web01e8k2vxzqj7hb", "443", 1, "outside every VPC"}, // a secondary block
+		{account, "10.116.4.7", "i-bp1web01e8k2vxzqj7hb", "443", 1, "outside every VPC"}, // a classic instance's
+		{account, "47.96.33.20", "i-bp1web01e8k2vxzqj7hb", "443", 1, "public address of i-bp1web02f9l3wyarkq8c"},
+		{account, "198.51.100.7", "i-bp1web01e8k2vxzqj7hb", "443", 0, ""},
 	} {
-		sc := "../../testdata/scenarios/" + tt.sc + ".yaml"
-		code, out, errs := palisade("verify", "--scenario", sc, "--from", tt.from, "--to", tt.to, "--port", "6379")
+		args := []string{"verify", "--scenario", "../../testdata/scenarios/" + tt.src + ".yaml"}
+		if tt.src == account {
+			args = []string{"verify", "--ecs-dir", account}
+		}
+		code, out, errs := palisade(append(args, "--from", tt.from, "--to", tt.to, "--port", tt.port)...)
 		if code != tt.code || !strings.Contains(errs, tt.want) {
-			t.Errorf("verify from %s to %s: exit %d, stderr %q, want %d and %q\n%s", tt.from, tt.to, code, errs, tt.code, tt.want, out)
+			t.Errorf("verify from %s to %s on %s: exit %d, stderr %q, want %d and %q\n%s", tt.from, tt.to, tt.src, code, errs, tt.code, tt.want, out)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/ingest/ecsimport"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
 
@@ -54,7 +55,7 @@ func (s *source) flags(fs *flag.FlagSet, ecs bool) {
 	fs.StringVar(&s.region, "region", envOr("PALISADE_REGION", defaultRegion), "region `ID`")
 	fs.StringVar(&s.scenario, "scenario", "", "work offline on a scenario `FILE` instead of a server")
 	if ecs {
-		fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved ECS Describe* JSON responses")
+		fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved Describe* JSON responses (ECS's, and the VPC API's DescribeVpcs)")
 		fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
 		fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
 	}
@@ -76,12 +77,23 @@ func (s *source) cloud() (*policy.Cloud, error) {
 		s.vpcs = sc.VPCs
 		s.inside = reach.InsideBlocks("", sc.VPCs, slices.Values(sc.Instances))
 		return sc.Cloud(), nil
-	case s.ecsDir != "":
-		return loadECSDir(s.ecsDir, s.stderr)
-	case s.ecsRegion != "":
-		return loadECSLive(s.ecsRegion, s.ecsEndpoint, s.stderr)
 	}
-	return nil, errors.New("no offline source")
+	var acct *ecsimport.Account
+	var err error
+	switch {
+	case s.ecsDir != "":
+		acct, err = loadECSDir(s.ecsDir, s.stderr)
+	case s.ecsRegion != "":
+		acct, err = loadECSLive(s.ecsRegion, s.ecsEndpoint, s.stderr)
+	default:
+		return nil, errors.New("no offline source")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.vpcs = acct.VPCs
+	s.inside = reach.InsideBlocks("", acct.VPCs, slices.Values(acct.Instances))
+	return acct.Cloud(), nil
 }
 
 // call runs one of Palisade's analysis actions on the server.

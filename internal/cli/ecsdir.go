@@ -9,25 +9,24 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
-	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/ingest/ecsimport"
 )
 
 // loadECSDir reads a folder of saved ECS responses (DescribeSecurityGroups,
 // DescribeSecurityGroupAttribute, DescribeInstances, as ECS or the aliyun
 // CLI return them).
-func loadECSDir(dir string, stderr io.Writer) (*policy.Cloud, error) {
+func loadECSDir(dir string, stderr io.Writer) (*ecsimport.Account, error) {
 	acct, err := ecsimport.FromDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	warn(stderr, acct)
-	return acct.Cloud(), nil
+	return acct, nil
 }
 
 // loadECSLive reads an account from a real ECS endpoint with the user's key
 // (ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET) through the official SDK.
-func loadECSLive(region, endpoint string, stderr io.Writer) (*policy.Cloud, error) {
+func loadECSLive(region, endpoint string, stderr io.Writer) (*ecsimport.Account, error) {
 	id, secret := os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"), os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
 	if id == "" || secret == "" {
 		return nil, fmt.Errorf("--ecs-region needs ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (a key with read access to ECS)")
@@ -51,7 +50,7 @@ func loadECSLive(region, endpoint string, stderr io.Writer) (*policy.Cloud, erro
 		return nil, err
 	}
 	warn(stderr, acct)
-	return acct.Cloud(), nil
+	return acct, nil
 }
 
 func warn(stderr io.Writer, acct *ecsimport.Account) {

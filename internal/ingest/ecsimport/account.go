@@ -28,6 +28,10 @@ type Account struct {
 	PrefixLists []*model.PrefixList    // in ID order
 	// PortRangeLists are the port range lists, in ID order.
 	PortRangeLists []*model.PortRangeList
+	// VPCs are the VPCs read (DescribeVpcs), in ID order: their blocks are
+	// not the internet to the reachability analysis. A VPC's secondary
+	// IPv4 blocks come as further entries with its ID, one a block.
+	VPCs []*model.VPC
 	// ENIs are the secondary network interfaces (DescribeNetworkInterfaces),
 	// in ID order; each is judged with its own groups.
 	ENIs []*model.NetworkInterface

@@ -22,6 +22,7 @@ type builder struct {
 	groups   map[string]*groupData
 	insts    map[string]sourced[instanceItem]
 	enis     map[string]sourced[eniItem]
+	vpcs     map[string]sourced[vpcItem]
 	lists    map[string]*listData
 	prls     map[string]*portListData // port range lists
 	ruleSrc  map[string]string        // group ID + "/" + rule ID → the response the rule came in
@@ -68,7 +69,7 @@ type listData struct {
 }
 
 func newBuilder(region string) *builder {
-	return &builder{region: region, groups: map[string]*groupData{}, insts: map[string]sourced[instanceItem]{}, enis: map[string]sourced[eniItem]{}, lists: map[string]*listData{},
+	return &builder{region: region, groups: map[string]*groupData{}, insts: map[string]sourced[instanceItem]{}, enis: map[string]sourced[eniItem]{}, vpcs: map[string]sourced[vpcItem]{}, lists: map[string]*listData{},
 		ruleSrc: map[string]string{}, paging: map[string]*paging{}}
 }
 
@@ -160,6 +161,17 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 				b.enis[it.NetworkInterfaceId] = sourced[eniItem]{src, it}
 			}
 		}
+	case kindVPCs:
+		var p vpcsPage
+		if err := decode(&p); err != nil {
+			return err
+		}
+		b.paged(string(k), src, "", p.TotalCount)
+		for _, it := range p.Vpcs.Vpc {
+			if _, ok := b.vpcs[it.VpcId]; !ok && it.VpcId != "" {
+				b.vpcs[it.VpcId] = sourced[vpcItem]{src, it}
+			}
+		}
 	case kindPrefixLists:
 		var p prefixListsPage
 		if err := decode(&p); err != nil {
@@ -185,7 +197,7 @@ func (b *builder) add(src string, raw json.RawMessage) error {
 		_ = json.Unmarshal(raw, &e)
 		b.warn(src, "", "", "this is an API error (%s: %s), not a response; call the API again and save its answer", e.Code, e.Message)
 	default:
-		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes, DescribePortRangeLists, DescribePortRangeListEntries, DescribeNetworkInterfaces); skipped")
+		b.warn(src, "", "", "not an ECS response this import reads (DescribeSecurityGroups, DescribeSecurityGroupAttribute, DescribeInstances, DescribePrefixLists, DescribePrefixListAttributes, DescribePortRangeLists, DescribePortRangeListEntries, DescribeNetworkInterfaces, VPC DescribeVpcs); skipped")
 	}
 	return nil
 }
@@ -218,8 +230,12 @@ func (b *builder) finish() *Account {
 			a.ENIs = append(a.ENIs, n)
 		}
 	}
+	for _, id := range slices.Sorted(maps.Keys(b.vpcs)) {
+		a.VPCs = append(a.VPCs, b.convertVPC(b.vpcs[id])...)
+	}
 	b.settleOwner(a)
 	b.checkReferences(a)
+	b.checkVPCs(a)
 	b.finishPortLists(a)
 	b.checkPaging()
 	a.Warnings = b.warnings
@@ -391,7 +407,7 @@ func (b *builder) checkPaging() {
 			listed++
 		}
 	}
-	held := map[string]int{string(kindGroups): listed, string(kindInstances): len(b.insts), string(kindENIs): len(b.enis)}
+	held := map[string]int{string(kindGroups): listed, string(kindInstances): len(b.insts), string(kindENIs): len(b.enis), string(kindVPCs): len(b.vpcs)}
 	for _, call := range slices.Sorted(maps.Keys(b.paging)) {
 		p := b.paging[call]
 		n, counted := held[call]

@@ -3,6 +3,7 @@ package ecsimport
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,9 +70,12 @@ func list(groups ...string) string {
 }
 
 // build runs responses through the builder, as FromDir and FromECS do.
+// build imports responses, with vpc-1's DescribeVpcs (every case's VPC:
+// the cases are about what else the responses hold).
 func build(t *testing.T, responses ...string) *Account {
 	t.Helper()
 	b := newBuilder("cn-hangzhou")
+	responses = append(slices.Clip(responses), `{"TotalCount":1,"Vpcs":{"Vpc":[{"VpcId":"vpc-1","CidrBlock":"10.0.0.0/16"}]}}`)
 	for i, r := range responses {
 		if err := b.add("r"+string(rune('1'+i)), json.RawMessage(r)); err != nil {
 			t.Fatal(err)
@@ -225,7 +229,7 @@ func TestBuild(t *testing.T) {
 		},
 		{
 			name:      "an error response and a foreign file",
-			responses: []string{list("sg-a"), attr("sg-a"), `{"RequestId":"x","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`, `{"Vpcs":{"Vpc":[]}}`, `"text"`},
+			responses: []string{list("sg-a"), attr("sg-a"), `{"RequestId":"x","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`, `{"VSwitches":{"VSwitch":[]}}`, `"text"`},
 			check:     func(a *Account) string { return "" },
 			warnings:  []string{"Throttling.User", "not an ECS response this import reads", "not an ECS response (a JSON object)"},
 		},

@@ -351,3 +351,71 @@ func TestFromDirPortRangeLists(t *testing.T) {
 		t.Errorf("no warning about the list the import does not hold: %v", b.Warnings)
 	}
 }
+
+// TestFromDirVPCs: a saved DescribeVpcs gives the VPCs' blocks, the
+// secondary ones too; a VPC that resources are in but no saved response
+// holds is warned about, once, naming it.
+func TestFromDirVPCs(t *testing.T) {
+	a := loadAccount(t)
+	var blocks []string
+	for _, v := range a.VPCs {
+		if v.ID != vpcID || v.Region != testRegion {
+			t.Errorf("VPC imported as %+v", *v)
+		}
+		for _, p := range []netip.Prefix{v.CIDR, v.IPv6CIDR} {
+			if p.IsValid() {
+				blocks = append(blocks, p.String())
+			}
+		}
+	}
+	if want := []string{"192.168.0.0/16", "2408:4005:3a0::/56", "100.64.0.0/16"}; !slices.Equal(blocks, want) {
+		t.Errorf("VPC blocks %v, want %v", blocks, want)
+	}
+
+	for _, c := range []struct {
+		name, vpcs string // vpcs.json's content ("": no such file)
+		warn       string // the DescribeVpcs warning ("": none)
+	}{
+		{"not saved", "", "VPC " + vpcID + " not read"},
+		{"another VPC saved", `{"TotalCount": 1, "Vpcs": {"Vpc": [{"VpcId": "vpc-other", "CidrBlock": "10.0.0.0/8"}]}}`, "VPC " + vpcID + " not read"},
+		{"an unreadable block", `{"TotalCount": 1, "Vpcs": {"Vpc": [{"VpcId": "` + vpcID + `", "CidrBlock": "192.168.0.1/16"}]}}`, `CIDR block "192.168.0.1/16" cannot be read`},
+		{"a page missing", `{"TotalCount": 2, "Vpcs": {"Vpc": [{"VpcId": "` + vpcID + `", "CidrBlock": "192.168.0.0/16"}]}}`, "DescribeVpcs reports 2 resources in all but the saved pages hold 1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join("testdata", "account")
+			entries, err := os.ReadDir(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				data, err := os.ReadFile(filepath.Join(src, e.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Name() == "vpcs.json" {
+					if c.vpcs == "" {
+						continue
+					}
+					data = []byte(c.vpcs)
+				}
+				if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			a, err := FromDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var said []string
+			for _, w := range a.Warnings {
+				if strings.Contains(w.Source, "DescribeVpcs") || strings.Contains(w.Source, "vpcs.json") || strings.Contains(w.Message, "DescribeVpcs") {
+					said = append(said, w.String())
+				}
+			}
+			if len(said) != 1 || !strings.Contains(said[0], c.warn) {
+				t.Errorf("VPC warnings %q, want one saying %q", said, c.warn)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -75,6 +76,12 @@ func FromECS(ctx context.Context, client *ecs.Client, regionID string) (*Account
 		}
 		b.warn("DescribeNetworkInterfaces", "", "", "network interfaces could not be read, so secondary ENIs are not judged: %v", err)
 	}
+	if err := vpcs(ctx, b, client, regionID); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		b.warn("DescribeVpcs", "", "", "VPCs could not be read, so the analysis takes the addresses in them for the internet: %v", err)
+	}
 	if err := prefixLists(ctx, b, client, regionID); err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -139,6 +146,50 @@ func prefixLists(ctx context.Context, b *builder, client *ecs.Client, regionID s
 		}
 	}
 	return nil
+}
+
+// vpcsPageSize is the largest page DescribeVpcs gives.
+var vpcsPageSize = 50
+
+// vpcs reads the region's VPCs, and only when an imported resource is in
+// one (a classic account makes no call). DescribeVpcs is the VPC API's
+// (2016-04-28), sent at the ECS client's endpoint when one was set (as
+// Palisade serves both), else at the region's VPC endpoint.
+func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) error {
+	inVPC := false
+	for _, g := range b.groups {
+		inVPC = inVPC || g.item != nil && g.item.VpcId != "" || g.attr != nil && g.attr.VpcId != ""
+	}
+	for _, in := range b.insts {
+		inVPC = inVPC || in.v.VpcAttributes.VpcId != ""
+	}
+	if !inVPC {
+		return nil
+	}
+	for n, read := 1, 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := requests.NewCommonRequest()
+		r.Product, r.Version, r.ApiName, r.Domain, r.Scheme = "Vpc", "2016-04-28", "DescribeVpcs", client.Domain, client.GetConfig().Scheme
+		r.QueryParams["RegionId"] = regionID
+		r.QueryParams["PageNumber"], r.QueryParams["PageSize"] = strconv.Itoa(n), strconv.Itoa(vpcsPageSize)
+		resp, err := client.ProcessCommonRequest(r)
+		if err != nil {
+			return fmt.Errorf("DescribeVpcs in %s: %w; check the endpoint and that the access key may call vpc:DescribeVpcs", regionID, err)
+		}
+		var p vpcsPage
+		if err := json.Unmarshal(resp.GetHttpContentBytes(), &p); err != nil {
+			return fmt.Errorf("DescribeVpcs in %s: an answer that cannot be read: %w", regionID, err)
+		}
+		if err := b.add(fmt.Sprintf("DescribeVpcs page %d", n), resp.GetHttpContentBytes()); err != nil {
+			return err
+		}
+		read += len(p.Vpcs.Vpc)
+		if len(p.Vpcs.Vpc) == 0 || read >= int(p.TotalCount) {
+			return nil
+		}
+	}
 }
 
 // pages calls page n = 1, 2, … with the token the previous page returned

@@ -101,9 +101,9 @@ func launch(t *testing.T, c *ecs.Client, n int, vswitch string, bandwidth, ipv6 
 
 // smallPages makes a few resources span several pages of every call.
 func smallPages(t *testing.T) {
-	g, r, i, l := groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize
-	groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize = 2, 10, 2, 1
-	t.Cleanup(func() { groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize = g, r, i, l })
+	g, r, i, l, v := groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize, vpcsPageSize
+	groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize, vpcsPageSize = 2, 10, 2, 1, 1
+	t.Cleanup(func() { groupsPageSize, rulesPageSize, instancesPageSize, listsPageSize, vpcsPageSize = g, r, i, l, v })
 }
 
 func TestFromECS(t *testing.T) {
@@ -117,6 +117,8 @@ func TestFromECS(t *testing.T) {
 	sr := vpc.CreateCreateVSwitchRequest()
 	sr.VpcId, sr.CidrBlock, sr.ZoneId, sr.Ipv6CidrBlock = vpcID, "192.168.1.0/24", liveZone, requests.NewInteger(1)
 	vsw := must(e.vpc.CreateVSwitch(sr))(t).VSwitchId
+	vr.CidrBlock, vr.EnableIpv6 = "10.0.0.0/8", requests.NewBoolean(false)
+	otherVPC := must(e.vpc.CreateVpc(vr))(t).VpcId
 
 	pr := ecs.CreateCreatePrefixListRequest()
 	pr.AddressFamily, pr.MaxEntries, pr.PrefixListName, pr.Description = "IPv4", "10", "office", "Office egress addresses"
@@ -189,10 +191,11 @@ func TestFromECS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Five groups, six instances and two lists in pages of two, ten rules
-	// and one list: every call pages. The classic group takes two calls.
+	// Five groups, six instances, two lists and two VPCs in pages of two,
+	// ten rules, one list and one VPC: every call pages. The classic group
+	// takes two calls.
 	wantCalls := map[string]int{"DescribeSecurityGroups": 3, "DescribeSecurityGroupAttribute": 7, "DescribeInstances": 3,
-		"DescribePrefixLists": 2, "DescribePrefixListAttributes": 2, "DescribeNetworkInterfaces": 1}
+		"DescribePrefixLists": 2, "DescribePrefixListAttributes": 2, "DescribeNetworkInterfaces": 1, "DescribeVpcs": 2}
 	if !maps.Equal(calls.n, wantCalls) {
 		t.Errorf("calls %v, want %v", calls.n, wantCalls)
 	}
@@ -205,6 +208,18 @@ func TestFromECS(t *testing.T) {
 		t.Errorf("warnings %v; want one, about the rule naming %s of account %s", got.Warnings, partnerSG, partnerAcct.UID)
 	}
 	sameDecisions(t, got.Cloud(), want.Cloud(), webs[0])
+	var vpcs []string
+	for _, v := range got.VPCs {
+		vpcs = append(vpcs, v.ID+" "+v.CIDR.String()+" "+v.IPv6CIDR.String())
+	}
+	stored := map[string]*model.VPC{}
+	for _, v := range want.VPCs {
+		stored[v.ID] = v
+	}
+	if len(vpcs) != 2 || stored[vpcID] == nil || stored[otherVPC] == nil || !stored[vpcID].IPv6CIDR.IsValid() ||
+		!slices.Contains(vpcs, vpcID+" 192.168.0.0/16 "+stored[vpcID].IPv6CIDR.String()) || !slices.Contains(vpcs, otherVPC+" 10.0.0.0/8 invalid Prefix") {
+		t.Errorf("VPCs imported %q; want %s and %s as stored", vpcs, vpcID, otherVPC)
+	}
 	if len(got.ENIs) != 1 || got.ENIs[0].ID != eni.NetworkInterfaceId || got.ENIs[0].InstanceID != webs[0] ||
 		!slices.Equal(got.ENIs[0].SecurityGroups, []string{db}) || got.ENIs[0].PrivateIP.String() != eni.PrivateIpAddress {
 		t.Errorf("ENIs %+v; want %s of %s in %s at %s", got.ENIs, eni.NetworkInterfaceId, webs[0], db, eni.PrivateIpAddress)
@@ -256,7 +271,11 @@ func serverState(t *testing.T, srv *server.Server) *Account {
 		for i := range ps {
 			a.PrefixLists = append(a.PrefixLists, &ps[i])
 		}
-		return cmpErr(err, err2, err3)
+		vs, err4 := store.ListAs[model.VPC](tx, api.KindVPC, q)
+		for i := range vs {
+			a.VPCs = append(a.VPCs, &vs[i])
+		}
+		return cmpErr(err, err2, err3, err4)
 	})
 	if err != nil {
 		t.Fatal(err)

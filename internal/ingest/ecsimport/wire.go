@@ -76,6 +76,22 @@ type groupItem struct {
 	Tags              tagSet
 }
 
+// vpcsPage is a VPC DescribeVpcs response (page-number paging).
+type vpcsPage struct {
+	TotalCount num
+	Vpcs       struct{ Vpc []vpcItem }
+}
+
+type vpcItem struct {
+	VpcId               string
+	RegionId            string
+	VpcName             string
+	Description         string
+	CidrBlock           string
+	Ipv6CidrBlock       string
+	SecondaryCidrBlocks struct{ SecondaryCidrBlock []string }
+}
+
 // attrPage is a DescribeSecurityGroupAttribute response: one group's rules
 // of both directions (of one NicType, for a classic group), or a page of them.
 type attrPage struct {
@@ -202,6 +218,7 @@ const (
 	kindPrefixLists     kind = "DescribePrefixLists"
 	kindPrefixListAttrs kind = "DescribePrefixListAttributes"
 	kindENIs            kind = "DescribeNetworkInterfaces"
+	kindVPCs            kind = "DescribeVpcs"
 	kindError           kind = "error"
 	kindUnknown         kind = ""
 )
@@ -219,6 +236,8 @@ func kindOf(top map[string]json.RawMessage) kind {
 		return kindPrefixLists
 	case has("NetworkInterfaceSets"):
 		return kindENIs
+	case has("Vpcs"):
+		return kindVPCs
 	case has("Entries") && has("PrefixListId"):
 		return kindPrefixListAttrs
 	case has("Code") && has("Message"):
