@@ -163,6 +163,9 @@ func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) 
 	for _, in := range b.insts {
 		inVPC = inVPC || in.v.VpcAttributes.VpcId != ""
 	}
+	for _, n := range b.enis {
+		inVPC = inVPC || n.v.VpcId != ""
+	}
 	if !inVPC {
 		return nil
 	}
