@@ -208,8 +208,13 @@ func TestYAMLErrorsHaveLines(t *testing.T) {
 		{"key given twice", "sourceCidrIp: 10.0.0.0/16}", "sourceCidrIp: 10.0.0.0/16, sourceCidrIp: 0.0.0.0/0}", 7, "*", "already defined", nil},
 		{"tab indentation", "    vpcId: vpc-a\n    permissions", "\tvpcId: vpc-a\n    permissions", -1, "*", "tab", nil},
 		{"unclosed flow sequence", "flows:\n", "flows: [\n", -1, "*", "", nil},
-		{"scalar for a list", "securityGroupIds: [sg-a]}\n  - {instanceId: i-b", "securityGroupIds: sg-a}\n  - {instanceId: i-b", 9, "*", "expected a list, not `sg-a`", nil},
-		{"number for the VPCs", "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "vpcs: 5\n", 1, "*", "expected a list, not `5`", nil},
+		// A value of the wrong kind is reported at its field too; the
+		// decoder's error named none.
+		{"scalar for a list", "securityGroupIds: [sg-a]}\n  - {instanceId: i-b", "securityGroupIds: sg-a}\n  - {instanceId: i-b", 9, "securityGroupIds", "expected a list, not `sg-a`", nil},
+		{"number for the VPCs", "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "vpcs: 5\n", 1, "vpcs", "expected a list, not `5`", nil},
+		{"mapping for the rules", "permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}", "permissions: {direction: ingress}", 6, "permissions", "expected a list, not a mapping", nil},
+		{"list for a priority", "{direction: ingress, ipProtocol: TCP,", "{direction: ingress, priority: [1], ipProtocol: TCP,", 7, "priority", "expected a single value, not a list", nil},
+		{"mapping for an ID", "{vpcId: vpc-a, cidrBlock", "{vpcId: {a: 1}, cidrBlock", 2, "vpcId", "expected a single value, not a mapping", nil},
 	})
 }
 

@@ -57,11 +57,11 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	if n.Kind != yaml.MappingNode {
 		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields"}
 	}
-	known := map[string]bool{}
+	known := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		known[name] = true
+		known[name] = t.Field(i).Type
 	}
 	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
 	// text splits it, and YAML reads the rest as a key without a value. Such
@@ -69,7 +69,8 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	content := n.Content[:0:0]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		if !known[k.Value] {
+		typ, ok := known[k.Value]
+		if !ok {
 			if len(content) >= 2 && freeText[content[len(content)-2].Value] && val.Tag == "!!null" && val.Value == "" {
 				prev := *content[len(content)-1]
 				prev.Value += ", " + k.Value
@@ -78,11 +79,35 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 			}
 			return n.Line, &Error{Line: k.Line, Field: k.Value, Msg: "unknown field (see FORMAT.md for the field names)"}
 		}
+		// A value of the wrong kind, at its key: the decoder's own error
+		// names no field (FORMAT.md: an invalid file is reported with its
+		// line and field).
+		switch {
+		case typ == fieldType && val.Kind != yaml.ScalarNode:
+			return n.Line, &Error{Line: val.Line, Field: k.Value, Msg: "expected a single value, not " + kindOf(val)}
+		case typ.Kind() == reflect.Slice && val.Kind != yaml.SequenceNode && val.Tag != "!!null":
+			return n.Line, &Error{Line: val.Line, Field: k.Value, Msg: "expected a list, not " + kindOf(val)}
+		}
 		content = append(content, k, val)
 	}
 	m := *n
 	m.Content = content
 	return n.Line, m.Decode(v)
+}
+
+var fieldType = reflect.TypeOf(Field{})
+
+// kindOf names a value of the wrong kind in an error: a scalar as written.
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return "`" + n.Value + "`"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return "an alias"
 }
 
 // yamlLine is the line the YAML decoder names in its messages.
