@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,6 +217,45 @@ func TestYAMLErrorsHaveLines(t *testing.T) {
 		{"list for a priority", "{direction: ingress, ipProtocol: TCP,", "{direction: ingress, priority: [1], ipProtocol: TCP,", 7, "priority", "expected a single value, not a list", nil},
 		{"mapping for an ID", "{vpcId: vpc-a, cidrBlock", "{vpcId: {a: 1}, cidrBlock", 2, "vpcId", "expected a single value, not a mapping", nil},
 	})
+}
+
+// TestYAMLAliases: a file that reuses a list or a value by YAML anchor and
+// alias loads as if written out (the check of a value's kind once took an
+// alias for a value of the wrong kind).
+func TestYAMLAliases(t *testing.T) {
+	const text = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    permissions: &web
+      - {direction: ingress, policy: Accept, priority: &first 1, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0}
+  - securityGroupId: sg-b
+    vpcId: vpc-a
+    permissions: *web
+  - securityGroupId: sg-c
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, policy: Drop, priority: *first, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0}
+instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.5, securityGroupIds: [sg-a]}
+  - {instanceId: i-b, vpcId: vpc-a, privateIpAddress: 10.0.0.6, securityGroupIds: [sg-b]}
+flows:
+  - {from: i-a, to: i-b, ipProtocol: TCP, port: 80, expect: Accept}
+`
+	sc, err := scenario.Parse("aliases.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{}
+	for _, g := range sc.Groups {
+		for _, r := range g.Rules {
+			rules[g.ID] += fmt.Sprintf("%s %d %s;", r.Policy, r.Priority, r.PortRange)
+		}
+	}
+	if rules["sg-a"] == "" || rules["sg-b"] != rules["sg-a"] || !strings.Contains(rules["sg-c"], " 1 ") {
+		t.Errorf("rules by group %v: sg-b's are sg-a's, sg-c's priority is 1", rules)
+	}
 }
 
 // TestInvalidCorners: what FORMAT.md and the API refuse, each reported at

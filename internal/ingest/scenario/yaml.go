@@ -82,7 +82,9 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 		// A value of the wrong kind, at its key: the decoder's own error
 		// names no field (FORMAT.md: an invalid file is reported with its
 		// line and field).
+		// An alias is left to the decoder, which resolves it.
 		switch {
+		case val.Kind == yaml.AliasNode:
 		case typ == fieldType && val.Kind != yaml.ScalarNode:
 			return n.Line, &Error{Line: val.Line, Field: k.Value, Msg: "expected a single value, not " + kindOf(val)}
 		case typ.Kind() == reflect.Slice && val.Kind != yaml.SequenceNode && val.Tag != "!!null":
