@@ -163,5 +163,7 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 	tr.SetPeers(f)
 	s.Ops.Peers = f
 	s.Ops.Service.PeerHits = f // rule hits (effective, counters, audit) count every server's records
+	// A batch of flow records is kept once by the installation.
+	s.Ops.Service.FlowBatches, s.Ops.Service.FlowServer = st, id
 	return nil
 }
