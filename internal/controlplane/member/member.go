@@ -469,6 +469,9 @@ func Leads(ctx context.Context, clientURL string) (bool, error) {
 	return st.Leader != 0 && st.Leader == st.Header.MemberId, nil
 }
 
+// Holds says whether dir holds an etcd member already (Start restarts it).
+func Holds(dir string) bool { return hasMember(dir) }
+
 // hasMember says whether dir holds an etcd member already.
 func hasMember(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "member", "wal"))

@@ -37,6 +37,10 @@ const registrationTTL = 10 * time.Second
 // of.
 func serverIDFile(db string) string { return db + ".server-id" }
 
+// IDFile is the file that keeps the ID of the server whose --db is db: it
+// exists once the server has run on etcd.
+func IDFile(db string) string { return serverIDFile(db) }
+
 // serverID reads this server's ID, or makes and keeps one.
 func serverID(db string) (string, error) {
 	if b, err := os.ReadFile(serverIDFile(db)); err == nil {
