@@ -318,6 +318,17 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintln(stderr, "palisade serve:", err)
 			return 2
 		}
+		if *clusterInit && !member.Holds(mc.Dir) {
+			// A wrong dir (or lost data) would start a new, empty
+			// installation beside the one the cluster still serves.
+			if _, err := os.Stat(server.IDFile(*db)); err == nil {
+				fmt.Fprintf(stderr, "palisade serve: this server ran on etcd before (%s holds its ID), but %s holds no etcd member: "+
+					"--cluster-init would start a new, empty installation. Give the member's data dir it ran with (--etcd-dir, or its --db); "+
+					"if that data is lost and the others run, remove its member (etcdctl member remove) and start it with --join; "+
+					"to start a new installation anyway, delete %s\n", server.IDFile(*db), mc.Dir, server.IDFile(*db))
+				return 2
+			}
+		}
 		if mem, err = member.Start(ctx, mc); err != nil {
 			fmt.Fprintln(stderr, "palisade serve:", err)
 			return 1

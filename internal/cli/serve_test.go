@@ -429,3 +429,38 @@ func TestMetricsWho(t *testing.T) {
 		}
 	}
 }
+
+// TestServeClusterInitLostMember: a server that ran on etcd before (its ID
+// file is beside --db) started with --cluster-init on a dir that holds no
+// member (a mistyped --etcd-dir or --db, or lost data) is refused, saying
+// what to do, instead of starting a new, empty installation beside the
+// one its cluster still serves. Without the ID file it starts a cluster.
+func TestServeClusterInitLostMember(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "p.db")
+	members := func() []string {
+		t.Helper()
+		m, _ := filepath.Glob(filepath.Join(dir, "*", "member"))
+		return m
+	}
+	// It ran before: its ID is there; its member's data is not (it is in
+	// another dir, or lost).
+	if err := os.WriteFile(db+".server-id", []byte("5bf994d9eeac16e3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	args := []string{"--listen", "127.0.0.1:0", "--db", db, "--cluster-init", "--etcd-client-url", loopbackURL(t), "--etcd-peer-url", loopbackURL(t)}
+	if code := serveCtx(ctx, args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "holds no etcd member") {
+		t.Errorf("--cluster-init of a server that ran before, on an empty dir: exit %d, stderr %q; want 2 saying the dir holds no member", code, errb.String())
+	}
+	if m := members(); len(m) > 0 {
+		t.Errorf("the refused start made a member: %v", m)
+	}
+	os.Remove(db + ".server-id")
+	runServe(t, args[2:]...) // --db given again: the last wins
+	if m := members(); len(m) != 1 {
+		t.Errorf("a first start with --cluster-init made members %v, want one", m)
+	}
+}

@@ -199,6 +199,14 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("member: start etcd (data in %s): %w", cfg.Dir, err)
 	}
 	m.e = e
+	if m.Restarted {
+		// Before it waits for a quorum: a wrong dir's member waits for
+		// one of another cluster, or serves that cluster's state.
+		if err := checkRestarted(ctx, e, cfg, pu, clientTLS); err != nil {
+			abort(e)
+			return nil, err
+		}
+	}
 	notice := time.NewTimer(QuorumNotice)
 	defer notice.Stop()
 wait:
@@ -248,6 +256,43 @@ wait:
 		}
 	}
 	return m, nil
+}
+
+// joinCheckTimeout bounds asking the member --join names for its cluster
+// at a restart: after a stop of the whole cluster it may not run yet.
+const joinCheckTimeout = 2 * time.Second
+
+// checkRestarted refuses a data dir that holds another member than the
+// flags describe: one its cluster reaches at another peer URL (another
+// server's dir, or the flags changed), or one of another cluster than
+// the member Join names (when that member answers).
+func checkRestarted(ctx context.Context, e *embed.Etcd, cfg Config, pu *url.URL, clientTLS *tls.Config) error {
+	id, cl := e.Server.MemberID(), e.Server.Cluster()
+	if me := cl.Member(id); me != nil && !slices.Contains(me.PeerURLs, pu.String()) {
+		return fmt.Errorf("member: the data in %s is member %s (%x), which its cluster reaches at %s, not at --etcd-peer-url %s: "+
+			"give this server its own data dir (--etcd-dir, or its --db), or the peer URL it was started with",
+			cfg.Dir, me.Name, uint64(id), strings.Join(me.PeerURLs, ","), pu)
+	}
+	if cfg.Join == "" {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, joinCheckTimeout)
+	defer cancel()
+	join, err := clientv3.New(clientv3.Config{Endpoints: []string{cfg.Join}, TLS: clientTLS, DialTimeout: joinCheckTimeout, Logger: zap.NewNop(), Context: cctx})
+	if err != nil {
+		return nil // cannot tell: the dir's cluster decides, as documented
+	}
+	defer join.Close()
+	st, err := join.Status(cctx, cfg.Join)
+	if err != nil || st.Header == nil {
+		return nil
+	}
+	if st.Header.ClusterId != uint64(cl.ID()) {
+		return fmt.Errorf("member: the data in %s is a member of another cluster (%x) than the one --join %s names (%x): "+
+			"give this server its own data dir (--etcd-dir, or its --db); to join anew, move the dir away",
+			cfg.Dir, uint64(cl.ID()), cfg.Join, st.Header.ClusterId)
+	}
+	return nil
 }
 
 // QuorumNotice is how long a restarted member waits for its quorum before
@@ -423,6 +468,9 @@ func Leads(ctx context.Context, clientURL string) (bool, error) {
 	}
 	return st.Leader != 0 && st.Leader == st.Header.MemberId, nil
 }
+
+// Holds says whether dir holds an etcd member already (Start restarts it).
+func Holds(dir string) bool { return hasMember(dir) }
 
 // hasMember says whether dir holds an etcd member already.
 func hasMember(dir string) bool {

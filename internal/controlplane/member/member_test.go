@@ -251,3 +251,48 @@ func TestJoinNobody(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongDataDir: a server restarted on a data dir that holds another
+// member (another cluster's, or one reached at another peer URL: a dir
+// copied or mistyped) is refused with what the dir holds and what to do,
+// instead of serving that member's cluster as if it were the one --join
+// names; the dir's member still restarts with its own flags.
+func TestWrongDataDir(t *testing.T) {
+	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdir := filepath.Join(t.TempDir(), "x")
+	x, xcfg, err := start(t, xdir, "x", "") // a cluster of its own
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string // a part of the error
+	}{
+		{"another cluster's member, told to join", Config{Dir: xdir, Name: "x", ClientURL: freeURL(t), PeerURL: xcfg.PeerURL, Join: a.ClientURL},
+			"is a member of another cluster"},
+		{"a member reached at another peer URL", Config{Dir: xdir, Name: "c", ClientURL: freeURL(t), PeerURL: freeURL(t)},
+			"not at --etcd-peer-url"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.ReadyTimeout = 30 * time.Second
+			m, err := Start(context.Background(), tt.cfg)
+			if err == nil {
+				m.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), xdir) {
+				t.Errorf("error %q, want one naming %s and saying %q", err, xdir, tt.want)
+			}
+		})
+	}
+	x2, err := Start(context.Background(), xcfg)
+	if err != nil {
+		t.Fatalf("the dir's own member, restarted after the refusals: %v", err)
+	}
+	x2.Close()
+}

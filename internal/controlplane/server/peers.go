@@ -37,6 +37,10 @@ const registrationTTL = 10 * time.Second
 // of.
 func serverIDFile(db string) string { return db + ".server-id" }
 
+// IDFile is the file that keeps the ID of the server whose --db is db: it
+// exists once the server has run on etcd.
+func IDFile(db string) string { return serverIDFile(db) }
+
 // serverID reads this server's ID, or makes and keeps one.
 func serverID(db string) (string, error) {
 	if b, err := os.ReadFile(serverIDFile(db)); err == nil {
@@ -163,5 +167,7 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 	tr.SetPeers(f)
 	s.Ops.Peers = f
 	s.Ops.Service.PeerHits = f // rule hits (effective, counters, audit) count every server's records
+	// A batch of flow records is kept once by the installation.
+	s.Ops.Service.FlowBatches, s.Ops.Service.FlowServer = st, id
 	return nil
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -109,6 +110,13 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 		// A retry is answered from the first sending, before the checks:
 		// they may judge otherwise now (a flow log deleted since).
 		if k, ok, err := s.flowStore().Sent(batch); ok {
+			if err == nil && s.FlowBatches != nil {
+				// Its mark may have failed (etcd unavailable): the
+				// other servers answer the retry from it.
+				if err := s.settleBatch(ctx, batch, &k); err != nil {
+					return FlowReportResult{}, err
+				}
+			}
 			return flowAnswer(k, err, in.Idem.ClientToken)
 		}
 	}
@@ -151,13 +159,32 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 		return FlowReportResult{}, err
 	}
 	batch.Refused = out.Refused
+	shared := batch.Token != "" && len(kept) > 0 && s.FlowBatches != nil // a batch of nothing is not remembered
+	if shared {
+		var ans errAnswered
+		if err := s.claimBatch(ctx, batch, now); errors.As(err, &ans) {
+			return flowAnswer(ans.k, nil, in.Idem.ClientToken)
+		} else if err != nil {
+			return flowAnswer(flowstore.Kept{}, err, in.Idem.ClientToken)
+		}
+	}
 	k, again, err := s.flowStore().AppendBatch(batch, kept, now)
 	if again { // a retry that overtook its first sending's check (or another batch under its token)
 		return flowAnswer(k, err, in.Idem.ClientToken)
 	}
 	if err != nil {
+		if shared {
+			s.settleBatch(ctx, batch, nil) // best effort: a claim left pending is taken over in time
+		}
 		// Nothing was kept: the agent sends the batch again.
 		return FlowReportResult{}, ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable", "The flow records could not be written; send them again later.")
+	}
+	if shared {
+		// Kept here but not yet marked: the agent sends it again (here,
+		// the mark is retried; elsewhere, it waits).
+		if err := s.settleBatch(ctx, batch, &k); err != nil {
+			return FlowReportResult{}, err
+		}
 	}
 	return out, nil
 }
@@ -165,6 +192,9 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 // flowAnswer is the answer to a batch sent again under its token: the
 // first sending's, or the refusal of a token used for another batch.
 func flowAnswer(k flowstore.Kept, err error, token string) (FlowReportResult, error) {
+	if err != nil && !errors.Is(err, flowstore.ErrTokenReused) {
+		return FlowReportResult{}, err
+	}
 	if err != nil {
 		return FlowReportResult{}, ecserr.BadRequest("IdempotentParameterMismatch", "The ClientToken %q was used before with other records; use a new token for a new batch.", token)
 	}

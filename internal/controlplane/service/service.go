@@ -75,6 +75,11 @@ type Service struct {
 	// PeerHits, on such an installation, asks the other servers for their
 	// rule hits (FlowHitsAll); the server sets it.
 	PeerHits PeerHits
+	// FlowBatches, on such an installation, shares the tokens of the flow
+	// batches between the servers (flowbatches.go), FlowServer naming
+	// this server there; the server sets them.
+	FlowBatches FlowBatches
+	FlowServer  string
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
