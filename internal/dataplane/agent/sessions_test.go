@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"context"
 	"net/netip"
 	"syscall"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/ti-mo/conntrack"
 
@@ -32,7 +34,7 @@ func TestAgentCutsDeniedSessions(t *testing.T) {
 		})
 		e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
 		e.waitApplied(t, 5)
-		if r := <-cuts; r.Cut != 1 {
+		if r := nextCut(t, cuts); r.Cut != 1 {
 			t.Fatalf("first cut %+v, want 1 cut", r)
 		}
 		if d := ct.Deleted(); len(d) != 1 || d[0].TupleOrig != to8080.TupleOrig {
@@ -41,7 +43,7 @@ func TestAgentCutsDeniedSessions(t *testing.T) {
 		groups, _ := records(8080)
 		e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 7, Groups: groups}}})
 		e.waitApplied(t, 7)
-		if r := <-cuts; r.Cut != 1 || r.Checked != 3 {
+		if r := nextCut(t, cuts); r.Cut != 1 || r.Checked != 3 {
 			t.Fatalf("second cut %+v, want 1 cut of 3 checked", r)
 		}
 		if d := ct.Deleted(); len(d) != 2 || d[1].TupleOrig != to80.TupleOrig {
@@ -49,4 +51,44 @@ func TestAgentCutsDeniedSessions(t *testing.T) {
 		}
 		e.expect(t, "watch")
 	})
+}
+
+// TestAgentCutsAfterRepair: connections let in while another program had
+// flushed the table are cut once the guard has put the policy back.
+func TestAgentCutsAfterRepair(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ct := sessions.NewFake()
+		cuts := make(chan sessions.Result, 10)
+		e := startWith(t, 0, func(c *Config) {
+			c.CheckEvery = time.Hour // the table's notice brings the repair
+			c.Conntrack = func() (sessions.Conntrack, error) { return ct, nil }
+			c.OnCut = func(r sessions.Result) { cuts <- r }
+		})
+		e.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+		e.waitApplied(t, 5)
+		if r := nextCut(t, cuts); r.Cut != 0 {
+			t.Fatalf("first cut %+v, want none", r)
+		}
+		w := e.expect(t, "watch") // held: no change from the server from here on
+		denied := conntrack.NewFlow(syscall.IPPROTO_TCP, conntrack.StatusAssured, netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1"), 40000, 8080, 120, 0)
+		ct.Add(denied) // let in by the flushed table
+		e.kernel.Tamper()
+		if r := nextCut(t, cuts); r.Cut != 1 {
+			t.Fatalf("cut after the repair %+v, want 1", r)
+		}
+		w.answer(reply{err: context.Canceled})
+	})
+}
+
+// nextCut waits for the agent's next cut (an hour of the bubble's time at
+// most: the agent's tickers keep the bubble from ever blocking).
+func nextCut(t *testing.T, cuts chan sessions.Result) sessions.Result {
+	t.Helper()
+	select {
+	case r := <-cuts:
+		return r
+	case <-time.After(time.Hour):
+		t.Fatal("no cut in an hour")
+	}
+	return sessions.Result{}
 }
