@@ -28,9 +28,11 @@ import (
 // TestDeniedSessionsAreCut: established connections (TCP, and a UDP flow
 // with replies) that a change through the API denies are cut, as in ECS,
 // where only a session whose verdict becomes drop is affected: a rule
-// revoked (TCP 8080) and a higher-priority Drop rule added (UDP 5353). Their
-// next packets no longer pass, while connections another rule still
-// accepts (TCP 8081, UDP 5354) keep flowing. With the server on the
+// revoked (TCP 8080), a higher-priority Drop rule added (UDP 5353), the
+// client moved out of the group a rule admits (TCP 8082; moved as ECS
+// advises, into its new group first). Their next packets no longer pass,
+// while connections another rule still accepts (TCP 8081, UDP 5354) keep
+// flowing. With the server on the
 // client's host, and on a host of its own (whose agent enforces the
 // ingress side that now drops).
 func TestDeniedSessionsAreCut(t *testing.T) {
@@ -48,7 +50,9 @@ func TestDeniedSessionsAreCut(t *testing.T) {
 			vpc := &model.VPC{ID: "vpc-cut", CIDR: netip.MustParsePrefix("10.6.0.0/16")}
 			res := api.Resources{VPCs: []*model.VPC{vpc}, Groups: []*model.SecurityGroup{
 				modeltest.Group("sg-cli", vpc.ID, "isolated"),
+				modeltest.Group("sg-other", vpc.ID, "isolated"),
 				modeltest.Group("sg-srv", vpc.ID, "isolated",
+					modeltest.Rule("sgr-from-cli", "in accept 1 TCP 8082/8082 sg-cli"),
 					modeltest.Rule("sgr-tcp-cut", "in accept 1 TCP 8080/8080 10.6.0.0/16"),
 					modeltest.Rule("sgr-tcp-kept", "in accept 1 TCP 8081/8081 10.6.0.0/16"),
 					modeltest.Rule("sgr-udp", "in accept 5 UDP 5353/5354 10.6.0.0/16"))},
@@ -77,7 +81,7 @@ func TestDeniedSessionsAreCut(t *testing.T) {
 
 			// Echo servers on i-srv, clients on i-cli.
 			srvNs, cliNs := l.InstanceNetns("i-srv"), l.InstanceNetns("i-cli")
-			for _, port := range []int{8080, 8081} {
+			for _, port := range []int{8080, 8081, 8082} {
 				echoTCP(t, srvNs, fmt.Sprintf("10.6.0.20:%d", port))
 			}
 			for _, port := range []int{5353, 5354} {
@@ -85,7 +89,7 @@ func TestDeniedSessionsAreCut(t *testing.T) {
 			}
 			conns := map[string]net.Conn{}
 			for _, c := range []struct{ name, network, addr string }{
-				{"tcp 8080", "tcp", "10.6.0.20:8080"}, {"tcp 8081", "tcp", "10.6.0.20:8081"},
+				{"tcp 8080", "tcp", "10.6.0.20:8080"}, {"tcp 8081", "tcp", "10.6.0.20:8081"}, {"tcp 8082", "tcp", "10.6.0.20:8082"},
 				{"udp 5353", "udp", "10.6.0.20:5353"}, {"udp 5354", "udp", "10.6.0.20:5354"},
 			} {
 				conn := dialIn(t, cliNs, c.network, c.addr)
@@ -108,26 +112,36 @@ func TestDeniedSessionsAreCut(t *testing.T) {
 			if _, err := ec.AuthorizeSecurityGroup(au); err != nil {
 				t.Fatal(err)
 			}
+			join := ecs.CreateJoinSecurityGroupRequest()
+			join.InstanceId, join.SecurityGroupId = "i-cli", "sg-other"
+			if _, err := ec.JoinSecurityGroup(join); err != nil {
+				t.Fatal(err)
+			}
+			leave := ecs.CreateLeaveSecurityGroupRequest()
+			leave.InstanceId, leave.SecurityGroupId = "i-cli", "sg-cli"
+			if _, err := ec.LeaveSecurityGroup(leave); err != nil {
+				t.Fatal(err)
+			}
 			l.WaitApplied(t, hosts...)
 
-			// The agent of the server's host cuts the two denied connections
+			// The agent of the server's host cuts the three denied connections
 			// (its NIC's ingress drops them now); the client's host, whose
 			// egress still accepts them, leaves its own entries.
 			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-				return cut[tc.srvHost].Load() == 2, fmt.Sprintf("the agent of %s cut %d connections, want 2", tc.srvHost, cut[tc.srvHost].Load())
+				return cut[tc.srvHost].Load() == 3, fmt.Sprintf("the agent of %s cut %d connections, want 3", tc.srvHost, cut[tc.srvHost].Load())
 			})
 			if tc.srvHost != "h0" && cut["h0"].Load() != 0 {
 				t.Errorf("the client's host cut %d connections; its side accepts them", cut["h0"].Load())
 			}
 			tracked := trackedPorts(t, l.HostNetns(tc.srvHost))
-			for port, want := range map[uint16]bool{8080: false, 8081: true, 5353: false, 5354: true} {
+			for port, want := range map[uint16]bool{8080: false, 8081: true, 8082: false, 5353: false, 5354: true} {
 				if tracked[port] != want {
 					t.Errorf("port %d: tracked=%v on %s, want %v", port, tracked[port], tc.srvHost, want)
 				}
 			}
 
 			// The cut connections' next packets are dropped; the others flow.
-			for name, cutOff := range map[string]bool{"tcp 8080": true, "tcp 8081": false, "udp 5353": true, "udp 5354": false} {
+			for name, cutOff := range map[string]bool{"tcp 8080": true, "tcp 8081": false, "tcp 8082": true, "udp 5353": true, "udp 5354": false} {
 				timeout := 10 * time.Second
 				if cutOff {
 					timeout = time.Second // an echo would take a millisecond
