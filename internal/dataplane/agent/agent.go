@@ -506,7 +506,12 @@ func (a *runner) apply() error {
 	stats, err := a.table.Apply(rs)
 	if err == nil {
 		a.inForce, a.inForceCloud = rs, c
-		a.cutSessions(c)
+		if !stats.IsZero() {
+			// The table changed: verdicts may have. (An unchanged one, as a
+			// change of records another host enforces brings with the
+			// operator's key, spares the host a dump of its connections.)
+			a.cutSessions(c)
+		}
 	}
 	a.applyMu.Unlock()
 	if err != nil {

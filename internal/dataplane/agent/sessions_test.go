@@ -10,6 +10,7 @@ import (
 
 	"github.com/ti-mo/conntrack"
 
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/dataplane/sessions"
 )
 
@@ -49,7 +50,18 @@ func TestAgentCutsDeniedSessions(t *testing.T) {
 		if d := ct.Deleted(); len(d) != 2 || d[1].TupleOrig != to80.TupleOrig {
 			t.Fatalf("deleted %v, want the connection to 80 next", d)
 		}
+		// A change that leaves this host's table as it is (a group no NIC
+		// of it is in) is applied without a cut: no verdict changed.
+		other := &model.SecurityGroup{ID: "sg-other", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop}
+		e.expect(t, "watch").answer(reply{changes: &Changes{Snapshot: Snapshot{Revision: 8, Groups: []*model.SecurityGroup{other}}}})
+		e.waitApplied(t, 8)
 		e.expect(t, "watch")
+		synctest.Wait()
+		select {
+		case r := <-cuts:
+			t.Fatalf("a cut after a change that left the table as it was: %+v", r)
+		default:
+		}
 	})
 }
 
