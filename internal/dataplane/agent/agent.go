@@ -7,9 +7,14 @@
 // (fail closed: an interface the agent never programmed is dropped); on start
 // the agent reconciles the kernel's table with the server's state.
 //
-// It meets the world through two seams, Config.Source (the server) and
-// Config.OpenTable (the kernel); the defaults are the API over HTTP and
-// netlink, and its tests run with fakes of both, without root.
+// After each apply that changed the table it has the established
+// connections the new policy denies cut (package sessions), as ECS cuts a
+// session whose verdict becomes drop.
+//
+// It meets the world through its seams, Config.Source (the server),
+// Config.OpenTable (the kernel's table) and Config.Conntrack (the kernel's
+// connection table); the defaults are the API over HTTP and netlink, and
+// its tests run with fakes, without root.
 package agent
 
 import (
