@@ -10,6 +10,7 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ti-mo/conntrack"
 
@@ -243,8 +244,13 @@ func TestCutter(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); c.Run(ctx) }()
 			for _, want := range tc.cuts {
-				if got := <-results; got != want {
-					t.Errorf("cut %+v, want %+v", got, want)
+				select {
+				case got := <-results:
+					if got != want {
+						t.Errorf("cut %+v, want %+v", got, want)
+					}
+				case <-time.After(time.Minute): // a hang guard, not a measure
+					t.Fatal("no cut")
 				}
 			}
 			cancel()
