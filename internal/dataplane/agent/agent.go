@@ -7,9 +7,14 @@
 // (fail closed: an interface the agent never programmed is dropped); on start
 // the agent reconciles the kernel's table with the server's state.
 //
-// It meets the world through two seams, Config.Source (the server) and
-// Config.OpenTable (the kernel); the defaults are the API over HTTP and
-// netlink, and its tests run with fakes of both, without root.
+// After each apply that changed the table it has the established
+// connections the new policy denies cut (package sessions), as ECS cuts a
+// session whose verdict becomes drop.
+//
+// It meets the world through its seams, Config.Source (the server),
+// Config.OpenTable (the kernel's table) and Config.Conntrack (the kernel's
+// connection table); the defaults are the API over HTTP and netlink, and
+// its tests run with fakes, without root.
 package agent
 
 import (
@@ -30,6 +35,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/dataplane/sessions"
 )
 
 // Config configures an agent.
@@ -69,6 +75,13 @@ type Config struct {
 	// applies and for reading counters. Nil: nft.Open(Netns, NFT), the
 	// kernel through netlink.
 	OpenTable func() (nft.Table, error)
+	// Conntrack opens the connection table in which, after each apply, the
+	// agent cuts the established connections the policy now denies (see
+	// package sessions). Nil: the kernel's, in Netns, when the agent
+	// programs the kernel (OpenTable nil); none with another table.
+	Conntrack func() (sessions.Conntrack, error)
+	// OnCut, if set, is called after each such cut with what it did.
+	OnCut func(sessions.Result)
 }
 
 // state is the agent's copy of the policy records.
@@ -126,7 +139,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		src = f
 	}
-	open := cfg.OpenTable
+	open, openCT := cfg.OpenTable, cfg.Conntrack
+	if open == nil && openCT == nil {
+		openCT = func() (sessions.Conntrack, error) { return sessions.Open(cfg.Netns) }
+	}
 	if open == nil {
 		open = func() (nft.Table, error) {
 			k, err := nft.Open(cfg.Netns, cfg.NFT)
@@ -153,6 +169,10 @@ func Run(ctx context.Context, cfg Config) error {
 	var reports sync.WaitGroup
 	rctx, stopReports := context.WithCancel(ctx)
 	defer stopReports()
+	if openCT != nil {
+		a.cutter = sessions.New(sessions.Config{Host: cfg.Host, Open: openCT, Log: cfg.Log, OnCut: cfg.OnCut})
+		reports.Go(func() { a.cutter.Run(rctx) })
+	}
 	reports.Go(func() { a.reportLoop(rctx) })
 	reports.Go(func() { a.flows.shipLoop(rctx) })
 	reports.Go(func() { a.guardLoop(rctx) })
@@ -183,10 +203,14 @@ type runner struct {
 	// logged; owned by loop.
 	unbound bool
 
-	table    nft.Table // applies: the loop's, and the guard's (guardLoop)
-	applyMu  sync.Mutex
-	inForce  *nft.Ruleset // the ruleset last applied (applyMu)
-	counters nft.Table    // reads counters; used by reportLoop only
+	table   nft.Table // applies: the loop's, and the guard's (guardLoop)
+	applyMu sync.Mutex
+	inForce *nft.Ruleset // the ruleset last applied (applyMu)
+	// inForceCloud is the policy inForce was built from (applyMu).
+	inForceCloud *policy.Cloud
+	// cutter cuts the connections a policy applied denies; nil: none.
+	cutter   *sessions.Cutter
+	counters nft.Table // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
 	flows    *flows
@@ -486,7 +510,13 @@ func (a *runner) apply() error {
 	a.applyMu.Lock()
 	stats, err := a.table.Apply(rs)
 	if err == nil {
-		a.inForce = rs
+		a.inForce, a.inForceCloud = rs, c
+		if !stats.IsZero() {
+			// The table changed: verdicts may have. (An unchanged one, as a
+			// change of records another host enforces brings with the
+			// operator's key, spares the host a dump of its connections.)
+			a.cutSessions(c)
+		}
 	}
 	a.applyMu.Unlock()
 	if err != nil {
@@ -636,6 +666,19 @@ func (a *runner) guard() {
 		return
 	}
 	a.cfg.Log.Error("agent: another program changed the table (a flush of the ruleset?); the policy is in force again", "stats", stats)
+	// While the table was changed, connections the policy denies may
+	// have been let in.
+	a.cutSessions(a.inForceCloud)
+}
+
+// cutSessions has the connections the policy c denies cut, now that the
+// kernel enforces it (applyMu held: a later apply hands its policy over
+// after this one). It only hands c over: the cut runs on the cutter's
+// goroutine.
+func (a *runner) cutSessions(c *policy.Cloud) {
+	if a.cutter != nil && c != nil {
+		a.cutter.Changed(c)
+	}
 }
 
 // reportLoop reports the applied revision after each apply and, every

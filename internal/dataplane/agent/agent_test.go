@@ -151,7 +151,10 @@ type env struct {
 	ended   bool
 }
 
-func start(t *testing.T, reportTakes time.Duration) *env {
+func start(t *testing.T, reportTakes time.Duration) *env { return startWith(t, reportTakes, nil) }
+
+// startWith is start with a change of the agent's configuration.
+func startWith(t *testing.T, reportTakes time.Duration, adjust func(*Config)) *env {
 	e := &env{src: &fakeSource{calls: make(chan *call), reportTakes: reportTakes, reported: make(chan reportAt, 1000)},
 		kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -159,6 +162,9 @@ func start(t *testing.T, reportTakes time.Duration) *env {
 	cfg := Config{Host: host, NFT: opts, ReportEvery: 10 * time.Second, Log: quiet, Source: e.src,
 		OpenTable: func() (nft.Table, error) { return e.kernel, nil },
 		OnApplied: func(rev int64, _ nft.Stats) { e.applied <- rev }}
+	if adjust != nil {
+		adjust(&cfg)
+	}
 	go func() { e.done <- Run(ctx, cfg) }()
 	t.Cleanup(func() { e.stop(t) })
 	return e

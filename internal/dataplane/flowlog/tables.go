@@ -35,10 +35,8 @@ func (t *Tables) Update(host string, rs *nft.Ruleset, c *policy.Cloud) {
 		} else {
 			ifc.ENI = model.DerivedID("eni", in.ID) // the primary ENI's ID
 		}
-		for _, a := range append(in.Addresses(), in.PublicIP) {
-			if a.IsValid() {
-				m[a] = ifc
-			}
+		for _, a := range NICAddrs(in) {
+			m[a] = ifc
 		}
 	}
 	t.mu.Lock()
@@ -54,4 +52,18 @@ func (t *Tables) Resolver() Resolver {
 		i, ok := t.ifaces[a]
 		return i, ok
 	}}
+}
+
+// NICAddrs are the addresses that resolve to a NIC: its own (private,
+// secondary, IPv6) and its public address (or EIP), which the host may see
+// before or without the NAT to the private one. The session cutter
+// (dataplane/sessions) maps a connection to a NIC with them too.
+func NICAddrs(in *model.Instance) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range append(in.Addresses(), in.PublicIP) {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
 }
