@@ -15,16 +15,23 @@ import (
 
 // The differential test: seeded random clouds (groups of both types, rules
 // of every protocol, priorities with ties, group peers, prefix lists, several
-// groups per instance, InnerAccessPolicy both ways) played through the
-// kernel, every probe's delivery compared with the engine's verdict.
+// groups per instance, InnerAccessPolicy both ways; in fullRounds of them
+// also the classic network, secondary ENIs and addresses and cross-account
+// peers) played through the kernel, every probe's delivery compared with
+// the engine's verdict.
 //
 // Each run draws fresh seeds (PALISADE_DIFF_SEED fixes the first one) and
 // also replays regressionSeeds: every seed that ever found a disagreement.
 const (
 	rounds        = 10
+	fullRounds    = 4   // more rounds, on clouds with every feature (cloudgen.Full)
 	flowsPerRound = 200 // rounds × flowsPerRound ≥ 2,000 probes per run
 	hostsPerRound = 2
 )
+
+// fullBit marks a seed whose cloud has every feature (cloudgen.Full): the
+// classic network, secondary ENIs and addresses, cross-account peers.
+const fullBit = 1 << 62
 
 // regressionSeeds found disagreements once; they stay as fixed cases.
 var regressionSeeds = []uint64{
@@ -39,7 +46,7 @@ var regressionSeeds = []uint64{
 
 func TestKernelAgreesWithEngine(t *testing.T) {
 	testenv.NeedKernel(t)
-	base := rand.Uint64() >> 1
+	base := rand.Uint64() >> 2
 	if s := os.Getenv("PALISADE_DIFF_SEED"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -47,14 +54,27 @@ func TestKernelAgreesWithEngine(t *testing.T) {
 		}
 		base = v
 	}
+	// A seed with fullBit set draws a cloud with every feature, one
+	// without it a Small one (as the regression seeds did when found): the
+	// seed alone says which, so PALISADE_DIFF_SEED=N replays either.
 	seeds := append([]uint64{}, regressionSeeds...)
 	for i := range uint64(rounds) {
 		seeds = append(seeds, base+i)
 	}
-	t.Logf("seeds %d…%d (rerun one with PALISADE_DIFF_SEED=N go test -run KernelAgrees ./kerneltest)", base, base+rounds-1)
+	for i := range uint64(fullRounds) {
+		seeds = append(seeds, (base+i)|fullBit)
+	}
+	full := func(seed uint64) bool { return seed&fullBit != 0 }
+	t.Logf("seeds %d…%d, and %d…%d on clouds with every feature (rerun one with PALISADE_DIFF_SEED=N go test -run KernelAgrees ./kerneltest)",
+		base, base+rounds-1, base|fullBit, (base+fullRounds-1)|fullBit)
 	probes, accepted := 0, 0
 	for _, seed := range seeds {
-		gen := cloudgen.Generate(seed, cloudgen.Small)
+		cfg := cloudgen.Small
+		if full(seed) {
+			cfg = cloudgen.Full
+			cfg.ClassicApart = true // the lab routes private addresses across networks
+		}
+		gen := cloudgen.Generate(seed, cfg)
 		// Every other cloud uses the merged layout (runs of rules looked up
 		// in one set), so both layouts the agent can load meet the kernel.
 		o := nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: seed%2 == 1}
@@ -74,8 +94,8 @@ func TestKernelAgreesWithEngine(t *testing.T) {
 			for h, rs := range p.rulesets {
 				b.WriteString("\n--- ruleset of host " + h + " ---\n" + rs.String())
 			}
-			t.Fatalf("seed %d: the kernel and the engine disagree on %d of %d flows (reproduce: PALISADE_DIFF_SEED=%d):%s",
-				seed, len(diffs), len(engine), seed, b.String())
+			t.Fatalf("seed %d (%s cloud): the kernel and the engine disagree on %d of %d flows (reproduce: PALISADE_DIFF_SEED=%d):%s",
+				seed, map[bool]string{false: "Small", true: "Full"}[full(seed)], len(diffs), len(engine), seed, b.String())
 		}
 		p.lab.Down()
 	}

@@ -43,6 +43,10 @@ type Config struct {
 	// rule set (NicType), and instances in them at private addresses that
 	// overlap the first VPC's.
 	ClassicGroups, ClassicInstances int
+	// ClassicApart puts the classic instances at addresses of their own
+	// (10.250.0.0/16) instead of the first VPC's: the lab routes private
+	// addresses across networks, so it needs them apart.
+	ClassicApart bool
 	// ENIShare is the share of VPC instances with a secondary ENI attached
 	// (a NIC of its own, with groups of its own and no public address; it
 	// is in Cloud.Instances, as model.NICs gives it to the engine).
@@ -237,8 +241,12 @@ func addFeatures(c *Cloud, cfg Config, seed uint64) {
 		}
 		n := i + 10
 		// The first VPC's addresses again: the networks are apart.
+		second := byte(0)
+		if cfg.ClassicApart {
+			second = 250
+		}
 		in := &model.Instance{ID: fmt.Sprintf("i-classic%d", i), Owner: owner,
-			PrivateIP: netip.AddrFrom4([4]byte{10, 0, byte(n >> 8), byte(n)}), Status: model.StatusRunning, Created: now}
+			PrivateIP: netip.AddrFrom4([4]byte{10, second, byte(n >> 8), byte(n)}), Status: model.StatusRunning, Created: now}
 		if rng.Float64() < cfg.PublicShare {
 			in.PublicIP = netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)})
 		}
