@@ -426,10 +426,17 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	if s.Stopping != nil {
 		defer context.AfterFunc(s.Stopping, cancel)()
 	}
-	out, _, err := s.nextChanges(ctx, wctx, in, snap)
+	out, found, err := s.nextChanges(ctx, wctx, in, snap)
 	if err == nil {
 		if err := s.keyStillCalls(ctx, in.KeyID); err != nil {
 			return Changes{}, err
+		}
+		if !found {
+			// Nothing new vouches for the view: not when the store is
+			// silent (liveness.go).
+			if err := s.storeAnswers(ctx); err != nil {
+				return Changes{}, err
+			}
 		}
 	}
 	return out, err

@@ -87,12 +87,15 @@ type Service struct {
 	// before writes ran against the view outside it (updateOptimistic):
 	// benchmarks compare the two.
 	inStoreWrites bool
+	// live is the last probe of the store before a heartbeat (liveness.go);
+	// nil (a Service not made by New): not probed.
+	live *liveness
 }
 
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...), live: &liveness{},
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

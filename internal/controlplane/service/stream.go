@@ -133,6 +133,16 @@ func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error
 				return nil // the agent's next request, signed with the key, is refused
 			}
 		}
+		if !found {
+			// A heartbeat vouches for the view: not when the store is
+			// silent (liveness.go).
+			if err := s.storeAnswers(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 		if err := send(out); err != nil {
 			return err
 		}

@@ -1,15 +1,19 @@
 package apitest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/testkit/signedpost"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -25,6 +30,13 @@ import (
 // and returns its client URL and a kill (also run when the test ends); it
 // skips the test when there is none.
 func startEtcd(t *testing.T) (string, func()) {
+	url, kill, _ := startEtcdProcess(t)
+	return url, kill
+}
+
+// startEtcdProcess is startEtcd, also giving the etcd process (to stop it
+// with SIGSTOP, as a partition cuts a server off from its quorum).
+func startEtcdProcess(t *testing.T) (string, func(), *os.Process) {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
@@ -69,7 +81,7 @@ func startEtcd(t *testing.T) (string, func()) {
 		cancel()
 		if err == nil {
 			s.Close()
-			return cu, kill
+			return cu, kill, cmd.Process
 		}
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(logf.Name())
@@ -203,5 +215,59 @@ func quotaRace(t *testing.T, es ...*env) {
 			}
 		}
 		wantErr(t, authorize(e.ecs, sg, cidrIngress("TCP", "40000/40000", "10.0.0.0/8")), 403, "AuthorizationLimitExceed")
+	}
+}
+
+// TestStreamEndsWhenTheStoreIsSilent: a server cut off from etcd (the
+// process stopped, as a partition leaves a member without its quorum)
+// keeps its in-memory view, which no longer moves; its stream must not go
+// on sending heartbeats from it (they kept the agent on that server,
+// blind to every change), but end, so that the agent goes to another
+// server. It ends within a heartbeat and the store probe's bound.
+func TestStreamEndsWhenTheStoreIsSilent(t *testing.T) {
+	url, _, etcdProc := startEtcdProcess(t)
+	e := etcdServers(t, url, 1)[0]
+	key, secret := e.srv.RegisterHost(t, "h1")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := signedpost.Request(ctx, e.addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": "2014-05-26",
+		"HostName": "h1", "HeartbeatSeconds": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("the stream: %d %s", resp.StatusCode, b)
+	}
+	frames := bufio.NewScanner(resp.Body)
+	frames.Buffer(nil, 1<<24)
+	for i := range 2 { // the stream runs: its first frame, then a heartbeat
+		if !frames.Scan() {
+			t.Fatalf("the stream ended after %d frames before etcd stopped: %v", i, frames.Err())
+		}
+	}
+	if err := etcdProc.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer etcdProc.Signal(syscall.SIGCONT)
+	stopped := time.Now()
+	ended := make(chan int, 1)
+	go func() {
+		n := 0
+		for frames.Scan() {
+			n++
+		}
+		ended <- n
+	}()
+	select {
+	case n := <-ended:
+		t.Logf("the stream ended %v after etcd stopped, after %d more frames", time.Since(stopped).Round(100*time.Millisecond), n)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the stream still sends heartbeats 15 s after etcd stopped: the agent stays on a server that can see no change")
 	}
 }

@@ -1,0 +1,80 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// A stream's heartbeat, and an empty long poll, tell an agent "nothing new
+// up to revision N", from the in-memory view. On etcd, a server whose
+// member is cut off from the quorum keeps its view, which no longer moves:
+// its heartbeats would keep the agent on it, never learning of the changes
+// the other servers take. So before such an answer the server makes sure
+// its store still answers (a linearizable read on etcd needs the quorum);
+// when it does not, the stream ends with an error and the poll is refused,
+// and the agent goes to another server. One probe serves every stream.
+
+// liveFresh is how long a store that answered counts as answering.
+const liveFresh = time.Second
+
+// liveWait bounds the probe: etcd without a quorum holds a read until it
+// has one.
+const liveWait = 2 * time.Second
+
+// liveness is the last probe of the store, shared by the streams.
+type liveness struct {
+	mu    sync.Mutex
+	ok    time.Time     // when the store last answered
+	probe chan struct{} // closed when the probe in flight ends; nil: none
+}
+
+// errStoreSilent is the answer of a server whose store does not answer.
+var errStoreSilent = ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailable",
+	"This server cannot reach its store (on etcd: its member is cut off from the quorum); send the request to another server of the installation.")
+
+// storeAnswers returns nil when the store answered within liveFresh or
+// answers a probe now, else errStoreSilent (or ctx's error).
+func (s *Service) storeAnswers(ctx context.Context) error {
+	l := s.live
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if time.Since(l.ok) < liveFresh {
+		l.mu.Unlock()
+		return nil
+	}
+	done := l.probe
+	if done == nil {
+		done = make(chan struct{})
+		l.probe = done
+		go func() {
+			pctx, cancel := context.WithTimeout(context.Background(), liveWait)
+			_, err := s.Store.Revision(pctx)
+			cancel()
+			l.mu.Lock()
+			if err == nil {
+				l.ok = time.Now()
+			}
+			l.probe = nil
+			l.mu.Unlock()
+			close(done)
+		}()
+	}
+	l.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.ok) < liveFresh {
+		return nil
+	}
+	return errStoreSilent
+}
