@@ -82,6 +82,10 @@ type Service struct {
 	// before writes ran against the view outside it (updateOptimistic):
 	// benchmarks compare the two.
 	inStoreWrites bool
+	// Previewing marks the copy a plan runs a change on, whose writes are
+	// rolled back: like a DryRun, it launches nothing, so it must not tell
+	// what a DryRun would not (another account's classic addresses).
+	Previewing bool
 }
 
 // New returns a service over a store, with a clock of whole seconds (the

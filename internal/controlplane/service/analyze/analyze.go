@@ -611,6 +611,7 @@ func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cl
 		made  Made
 	)
 	shadow := *a.svc // a copy: the real service keeps its store
+	shadow.Previewing = true
 	capture := func(tx store.ReadTx, w *wrote) error {
 		if tx.Revision() == rev {
 			ed, full, err := editOf(tx, before, w.refs)
