@@ -715,6 +715,7 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
+	o = tenants(o)
 	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Audit{}, err
