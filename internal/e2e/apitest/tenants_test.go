@@ -146,3 +146,47 @@ func TestAuditHidesOtherTenantsEnvironments(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditSuggestsOnlyOwnGroups: SGA-011 (a CIDR rule that covers
+// exactly the members of a group, which a group reference would follow)
+// counted every account's instances of the shared classic network and
+// named any account's group: a tenant's rule naming another tenant's
+// classic address was told that group's ID ("covers exactly the 1
+// member(s) of sg-…"), mapping the others' addresses to their groups. It
+// now counts the tenant's own instances and names only its own groups.
+func TestAuditSuggestsOnlyOwnGroups(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	theirGroup := createGroup(t, srv.ECS(t), "theirs", "", "")
+	theirAddr := instance(t, srv.ECS(t), runInstance(t, srv.ECS(t), "", theirGroup)).InnerIpAddress.IpAddress[0]
+	me := srv.NewAccount(t, "me")
+	c := srv.ECSAs(t, me.KeyID, me.Secret)
+	mine, peer := createGroup(t, c, "mine", "", ""), createGroup(t, c, "peer", "", "")
+	runInstance(t, c, "", mine)
+	peerAddr := instance(t, c, runInstance(t, c, "", peer)).InnerIpAddress.IpAddress[0]
+	for port, cidr := range map[string]string{"22/22": theirAddr + "/32", "24/24": peerAddr + "/32"} {
+		noErr(t, authorize(c, mine, perm{IpProtocol: "TCP", PortRange: port, SourceCidrIp: cidr, NicType: "intranet"}))
+	}
+	text, code := rawCall(t, testenv.CommonClient(t, srv.Addr, me.KeyID, me.Secret), srv.Addr, ecsVersion, "PalisadeAudit", map[string]string{"RegionId": region})
+	if code != "" {
+		t.Fatal(text)
+	}
+	if strings.Contains(text, theirGroup) {
+		t.Errorf("the tenant's audit names the other tenant's group %s:\n%s", theirGroup, text)
+	}
+	var out struct {
+		Findings []struct{ Check, Message string }
+	}
+	if err := json.Unmarshal([]byte(text), &out); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range out.Findings {
+		if f.Check == "SGA-011" {
+			got = append(got, f.Message)
+		}
+	}
+	// Its own group is still suggested for the rule that covers it.
+	if len(got) != 1 || !strings.Contains(got[0], peerAddr+"/32") || !strings.Contains(got[0], peer) {
+		t.Errorf("SGA-011 findings %q, want one suggesting %s for %s/32", got, peer, peerAddr)
+	}
+}
