@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,15 +185,22 @@ func TestTenantLeaks(t *testing.T) {
 	plan := func(addr string) (string, error) {
 		p, err := call(e.v3, ecsVersion, "PalisadePlanChange", map[string]any{"ChangeAction": "RunInstances", "ImageId": imageID,
 			"InstanceType": instanceType, "SecurityGroupId": myClassic, "PrivateIpAddress": addr}, nil)
-		delete(p, "RequestId")
-		b, _ := json.Marshal(p)
-		// The new instance's ID is drawn at each run.
-		return regexp.MustCompile(`i-[0-9a-z]+`).ReplaceAllStringFunc(string(b), func(id string) string {
-			if id == mineInst {
-				return id
-			}
-			return "NEW"
-		}), err
+		// The new instance's ID is drawn at each run, and orders the
+		// changes: compare them as a set.
+		var changes []string
+		cs, _ := p["Changes"].([]any)
+		for _, c := range cs {
+			b, _ := json.Marshal(c)
+			changes = append(changes, regexp.MustCompile(`i-[0-9a-z]+`).ReplaceAllStringFunc(string(b), func(id string) string {
+				if id == mineInst {
+					return id
+				}
+				return "NEW"
+			}))
+		}
+		slices.Sort(changes)
+		b, _ := json.Marshal(p["Summary"])
+		return string(b) + strings.Join(changes, "\n"), err
 	}
 	free, err := plan("10.0.200.200")
 	noErr(t, err)
