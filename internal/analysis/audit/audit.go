@@ -102,6 +102,12 @@ type Options struct {
 	// flowlogs.go); nil (an offline audit) means not known, and those
 	// checks say nothing. The server sets it.
 	FlowLogs *FlowLogs
+	// PerAccount judges SGA-014's flows only between instances of one
+	// account: a server audits for tenants, and another account's env tags
+	// are that account's to know (a finding, or its absence, told a tenant
+	// whether the instances of a group it names carry a production tag).
+	// The server sets it; an offline audit judges every pair.
+	PerAccount bool
 	// UnusedRuleDays is SGA-034's window: a rule no flow record named in
 	// that many days is reported; 0 takes DefaultUnusedRuleDays.
 	UnusedRuleDays int

@@ -79,8 +79,8 @@ func prodSeparation(in *Input) []Finding {
 	for _, a := range prod {
 		var reached []string
 		for _, b := range other {
-			if shareGroup(a, b) {
-				continue // reported on the group
+			if shareGroup(a, b) || o.PerAccount && a.Owner != b.Owner {
+				continue // reported on the group; or not the owner's to judge
 			}
 			env, _ := o.environment(b)
 			if v4, v6, err := r.Pair(b.ID, a.ID); err == nil && !(v4.Empty() && v6.Empty()) {
@@ -121,7 +121,7 @@ func reachNeeded(in *Input) bool {
 	prod, other := environments(in)
 	for _, a := range prod {
 		for _, b := range other {
-			if !shareGroup(a, b) {
+			if !shareGroup(a, b) && !(in.Options.PerAccount && a.Owner != b.Owner) {
 				return true
 			}
 		}

@@ -420,10 +420,22 @@ func cidrForGroup(in *Input) []Finding {
 		addr netip.Addr
 		inst *model.Instance
 	}
-	nets := map[string][]addrOf{}
+	// For a tenant (PerAccount), the instances of its network are its own:
+	// the classic network's others are outside to it, as in the
+	// reachability, and counting them told it which addresses their groups
+	// hold (the finding named another account's group).
+	type netKey struct{ owner, vpc string }
+	keyOf := func(owner, vpc string) netKey {
+		if !in.Options.PerAccount {
+			owner = ""
+		}
+		return netKey{owner, vpc}
+	}
+	nets := map[netKey][]addrOf{}
 	for _, inst := range in.instancesByID() {
+		k := keyOf(inst.Owner, inst.VpcID)
 		for _, a := range inst.Addresses() {
-			nets[inst.VpcID] = append(nets[inst.VpcID], addrOf{a, inst})
+			nets[k] = append(nets[k], addrOf{a, inst})
 		}
 	}
 	for _, as := range nets {
@@ -437,7 +449,7 @@ func cidrForGroup(in *Input) []Finding {
 			return
 		}
 		block := r.Peer.CIDR.Masked()
-		as := nets[g.VpcID]
+		as := nets[keyOf(g.Owner, g.VpcID)]
 		k, _ := slices.BinarySearchFunc(as, block.Addr(), func(a addrOf, t netip.Addr) int { return a.addr.Compare(t) })
 		hit = hit[:0]
 		// An instance has one address per family, and a block one family:

@@ -27,6 +27,9 @@ func (s *Service) allocateEipAddress(ctx context.Context, req *rpc.Request) (any
 		return nil, err
 	}
 	p := req.Params
+	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
+		return nil, err
+	}
 	res, err := s.AllocateEipAddress(ctx, service.AllocateEipInput{Caller: c, Bandwidth: p.Get("Bandwidth"), InternetChargeType: p.Get("InternetChargeType"),
 		Name: p.Get("Name"), Description: p.Get("Description"), Idempotency: idempotency(req)})
 	if err != nil {

@@ -58,6 +58,9 @@ func (s *Service) createFlowLog(ctx context.Context, req *rpc.Request) (any, err
 		return nil, err
 	}
 	p := req.Params
+	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
+		return nil, err
+	}
 	in := service.CreateFlowLogInput{Caller: c, ResourceType: p.Get("ResourceType"), ResourceID: p.Get("ResourceId"),
 		TrafficType: p.Get("TrafficType"), Name: p.Get("FlowLogName"), Description: p.Get("Description"),
 		ProjectName: p.Get("ProjectName"), LogStoreName: p.Get("LogStoreName"), IPVersion: p.Get("IpVersion"),

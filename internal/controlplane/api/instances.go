@@ -54,6 +54,9 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
 	}
+	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
+		return in, err
+	}
 	var err error
 	if in.Tags, err = tagParams(p); err != nil {
 		return in, err

@@ -99,6 +99,9 @@ func (s *Service) createVpc(ctx context.Context, req *rpc.Request) (any, error) 
 		return nil, err
 	}
 	p := req.Params
+	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
+		return nil, err
+	}
 	in := service.CreateVpcInput{Caller: c, CidrBlock: p.Get("CidrBlock"), Name: p.Get("VpcName"), Description: p.Get("Description"),
 		IPv6CidrBlock: p.Get("Ipv6CidrBlock"), Idempotency: idempotency(req)}
 	var e *ecserr.Error

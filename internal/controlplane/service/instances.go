@@ -266,10 +266,10 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
 		case !model.Assignable(space.v4, a):
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
-		case space.taken[a] && !(sp.dryRun && space.foreign[a]):
-			// A DryRun does not say whether another account's classic
-			// instance holds the address: that would let a tenant map
-			// the others' addresses without launching anything.
+		case space.taken[a] && !((sp.dryRun || s.Previewing) && space.foreign[a]):
+			// A DryRun, or a plan's preview, does not say whether another
+			// account's classic instance holds the address: that would let
+			// a tenant map the others' addresses without launching anything.
 			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
 		}
 	}

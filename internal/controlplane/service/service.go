@@ -90,6 +90,10 @@ type Service struct {
 	// live is the last probe of the store before a heartbeat (liveness.go);
 	// nil (a Service not made by New): not probed.
 	live *liveness
+	// Previewing marks the copy a plan runs a change on, whose writes are
+	// rolled back: like a DryRun, it launches nothing, so it must not tell
+	// what a DryRun would not (another account's classic addresses).
+	Previewing bool
 }
 
 // New returns a service over a store, with a clock of whole seconds (the

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -245,14 +247,18 @@ func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error 
 }
 
 // ValidateENIName checks a NetworkInterfaceName: 2–128 characters of
-// letters, digits, ":", "_", ".", "-" (more-apis §6.2), not http(s)://.
+// letters (any script), digits, ":", "_", ".", "-" (more-apis §6.2), not
+// http(s)://. Characters, as ValidName counts them: counting bytes refused
+// a name of 43 Chinese letters and took one of a single letter, and every
+// byte past ASCII passed as a letter (a zero-width space, a symbol).
 func ValidateENIName(s string) *ecserr.Error {
 	if s == "" {
 		return nil
 	}
-	ok := len(s) >= 2 && len(s) <= 128 && ValidText(s) && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://")
+	n := utf8.RuneCountInString(s)
+	ok := n >= 2 && n <= 128 && ValidText(s) && !hasURLPrefix(s)
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':' || c == '_' || c == '.' || c == '-' || c > 127) {
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune(":_.-", c) {
 			ok = false
 		}
 	}

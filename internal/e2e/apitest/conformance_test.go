@@ -3,6 +3,7 @@ package apitest
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -187,17 +188,25 @@ func TestListFilterBounds(t *testing.T) {
 }
 
 // TestCreateResourceGroup: a create that names a resource group other
-// than the account's one is refused with 404 InvalidResourceGroup.NotFound
-// (CreateNetworkInterface's error table; CreateSecurityGroup did so
-// already) and makes nothing; the account's own group, or none, is taken.
+// than the account's one (another tenant's among them) is refused with 404
+// InvalidResourceGroup.NotFound (CreateNetworkInterface's error table;
+// CreateSecurityGroup did so already) and makes nothing; the account's own
+// group, or none, is taken. CreateVpc, AllocateEipAddress, CreateFlowLog
+// and RunInstances ignored the parameter: they made the resource in the
+// account's group whatever group the request named.
 func TestCreateResourceGroup(t *testing.T) {
 	e := newEnv(t)
 	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
 	vsw := createVSwitch(t, e.vpc, vpcID, "10.0.1.0/24")
 	sg := createGroup(t, e.ecs, "eni", vpcID, "")
-	va := vpc.CreateDescribeVpcAttributeRequest()
-	va.VpcId = vpcID
-	rg := must(e.vpc.DescribeVpcAttribute(va))(t).ResourceGroupId
+	rgOf := func(c *vpc.Client, id string) string {
+		va := vpc.CreateDescribeVpcAttributeRequest()
+		va.VpcId = id
+		return must(c.DescribeVpcAttribute(va))(t).ResourceGroupId
+	}
+	rg := rgOf(e.vpc, vpcID)
+	other := e.newAccount(t, "other")
+	otherRG := rgOf(other.vpc, createVPC(t, other.vpc, "10.0.0.0/16"))
 
 	n := 0
 	creates := []struct {
@@ -240,20 +249,59 @@ func TestCreateResourceGroup(t *testing.T) {
 			l, _ := mustCall(t, e.v3, ecsVersion, "DescribePortRangeLists", nil)["PortRangeLists"].([]any)
 			return len(l)
 		}},
+		{"CreateVpc", func(rg string) error {
+			r := vpc.CreateCreateVpcRequest()
+			r.CidrBlock, r.ResourceGroupId = "10.1.0.0/16", rg
+			_, err := e.vpc.CreateVpc(r)
+			return err
+		}, func() int {
+			return must(e.vpc.DescribeVpcs(vpc.CreateDescribeVpcsRequest()))(t).TotalCount
+		}},
+		{"AllocateEipAddress", func(rg string) error {
+			r := vpc.CreateAllocateEipAddressRequest()
+			r.ResourceGroupId = rg
+			_, err := e.vpc.AllocateEipAddress(r)
+			return err
+		}, func() int {
+			return must(e.vpc.DescribeEipAddresses(vpc.CreateDescribeEipAddressesRequest()))(t).TotalCount
+		}},
+		{"CreateFlowLog", func(rg string) error {
+			r := vpc.CreateCreateFlowLogRequest()
+			// One flow log per resource: the VPC's, then (no group named)
+			// its vSwitch's.
+			r.ResourceType, r.ResourceId, r.TrafficType, r.ResourceGroupId = "VPC", vpcID, "All", rg
+			if rg == "" {
+				r.ResourceType, r.ResourceId = "VSwitch", vsw
+			}
+			_, err := e.vpc.CreateFlowLog(r)
+			return err
+		}, func() int {
+			c, _ := strconv.Atoi(must(e.vpc.DescribeFlowLogs(vpc.CreateDescribeFlowLogsRequest()))(t).TotalCount)
+			return c
+		}},
+		{"RunInstances", func(rg string) error {
+			r := ecs.CreateRunInstancesRequest()
+			r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.ResourceGroupId = imageID, instanceType, vsw, sg, rg
+			_, err := e.ecs.RunInstances(r)
+			return err
+		}, func() int {
+			return must(e.ecs.DescribeInstances(ecs.CreateDescribeInstancesRequest()))(t).TotalCount
+		}},
 	}
 	for _, c := range creates {
 		t.Run(c.name, func(t *testing.T) {
-			for _, bad := range []string{"rg-acfmzzzzzzzzzzz", "not-a-group"} {
+			before := c.count()
+			for _, bad := range []string{"rg-acfmzzzzzzzzzzz", "not-a-group", otherRG} {
 				wantErr(t, c.create(bad), 404, "InvalidResourceGroup.NotFound")
 			}
-			if got := c.count(); got != 0 {
-				t.Fatalf("refused creates made %d", got)
+			if got := c.count(); got != before {
+				t.Fatalf("refused creates made %d", got-before)
 			}
 			for _, good := range []string{rg, ""} {
 				noErr(t, c.create(good))
 			}
-			if got := c.count(); got != 2 {
-				t.Errorf("%d made, want 2", got)
+			if got := c.count(); got != before+2 {
+				t.Errorf("%d made, want 2", got-before)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -301,6 +302,75 @@ func TestENIErrors(t *testing.T) {
 	noErr(t, modifyENIGroups(c, primary, sg, six[1]))
 	if g := instance(t, c, inst).SecurityGroupIds.SecurityGroupId; !slices.Equal(g, []string{sg, six[1]}) {
 		t.Fatalf("instance groups after modifying its primary ENI: %v", g)
+	}
+}
+
+// TestENINameCharacters: an ENI's name is 2 to 128 characters, counted as
+// characters like every other name (a group's, a VPC's), not bytes, and
+// its letters are letters of any script, not any byte past ASCII. Counted
+// in bytes, 43 Chinese letters were refused and a single one taken, and a
+// zero-width space or a symbol passed as a letter.
+func TestENINameCharacters(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	v := createVPC(t, e.vpc, "10.0.0.0/16")
+	vsw := createVSwitch(t, e.vpc, v, "10.0.1.0/24")
+	sg := createGroup(t, c, "names", v, "")
+	eni := createENI(t, c, vsw, "10.0.1.50", sg).NetworkInterfaceId
+	count := func() int {
+		r := ecs.CreateDescribeNetworkInterfacesRequest()
+		r.VSwitchId = vsw
+		return len(must(c.DescribeNetworkInterfaces(r))(t).NetworkInterfaceSets.NetworkInterfaceSet)
+	}
+	kept := "kept-name"
+	rename := ecs.CreateModifyNetworkInterfaceAttributeRequest()
+	rename.NetworkInterfaceId, rename.NetworkInterfaceName = eni, kept
+	must(c.ModifyNetworkInterfaceAttribute(rename))(t)
+	ip := 100
+	for _, tt := range []struct {
+		what, name string
+		ok         bool
+	}{
+		{"128 Chinese letters", strings.Repeat("网", 128), true},
+		{"43 Chinese letters", strings.Repeat("网", 43), true},
+		{"mixed scripts", "web-网卡_1.a:b", true},
+		{"129 Chinese letters", strings.Repeat("网", 129), false},
+		{"one Chinese letter", "网", false},
+		{"a zero-width space", "ab\u200bcd", false},
+		{"a symbol", "ab→cd", false},
+		{"an emoji", "ab👍cd", false},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			before := count()
+			ip++
+			r := ecs.CreateCreateNetworkInterfaceRequest()
+			r.VSwitchId, r.SecurityGroupId, r.PrimaryIpAddress, r.NetworkInterfaceName = vsw, sg, fmt.Sprintf("10.0.1.%d", ip), tt.name
+			created, err := c.CreateNetworkInterface(r)
+			m := ecs.CreateModifyNetworkInterfaceAttributeRequest()
+			m.NetworkInterfaceId, m.NetworkInterfaceName = eni, tt.name
+			_, merr := c.ModifyNetworkInterfaceAttribute(m)
+			if !tt.ok {
+				wantErr(t, err, 400, "InvalidParameter")
+				wantErr(t, merr, 400, "InvalidParameter")
+				if n := count(); n != before {
+					t.Errorf("the refused create left %d ENIs, not %d", n, before)
+				}
+				if got := eniAttr(t, c, eni).NetworkInterfaceName; got != kept {
+					t.Errorf("the refused modify renamed the ENI %q", got)
+				}
+				return
+			}
+			noErr(t, err)
+			noErr(t, merr)
+			if got := eniAttr(t, c, created.NetworkInterfaceId).NetworkInterfaceName; got != tt.name {
+				t.Errorf("created with name %q, read back %q", tt.name, got)
+			}
+			if got := eniAttr(t, c, eni).NetworkInterfaceName; got != tt.name {
+				t.Errorf("renamed to %q, read back %q", tt.name, got)
+			}
+			rename.NetworkInterfaceName = kept
+			must(c.ModifyNetworkInterfaceAttribute(rename))(t)
+		})
 	}
 }
 

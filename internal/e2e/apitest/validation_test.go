@@ -1,9 +1,12 @@
 package apitest
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,9 +177,43 @@ func TestTenantLeaks(t *testing.T) {
 	}
 	wantErr(t, dry(taken), 400, "DryRunOperation")
 	wantErr(t, dry("10.0.200.200"), 400, "DryRunOperation")
-	// One's own addresses are one's own to know.
+	// A plan of the launch launches nothing either, so it answers as the
+	// DryRun does: it refused the other tenant's address alone, which let
+	// a tenant map the others' classic addresses.
 	mineInst := runInstance(t, e.ecs, "", myClassic)
-	wantErr(t, dry(instance(t, e.ecs, mineInst).InnerIpAddress.IpAddress[0]), 400, "InvalidPrivateIpAddress.Duplicated")
+	noErr(t, authorize(e.ecs, myClassic, perm{IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/0", NicType: "intranet"}))
+	plan := func(addr string) (string, error) {
+		p, err := call(e.v3, ecsVersion, "PalisadePlanChange", map[string]any{"ChangeAction": "RunInstances", "ImageId": imageID,
+			"InstanceType": instanceType, "SecurityGroupId": myClassic, "PrivateIpAddress": addr}, nil)
+		// The new instance's ID is drawn at each run, and orders the
+		// changes: compare them as a set.
+		var changes []string
+		cs, _ := p["Changes"].([]any)
+		for _, c := range cs {
+			b, _ := json.Marshal(c)
+			changes = append(changes, regexp.MustCompile(`i-[0-9a-z]+`).ReplaceAllStringFunc(string(b), func(id string) string {
+				if id == mineInst {
+					return id
+				}
+				return "NEW"
+			}))
+		}
+		slices.Sort(changes)
+		b, _ := json.Marshal(p["Summary"])
+		return string(b) + strings.Join(changes, "\n"), err
+	}
+	free, err := plan("10.0.200.200")
+	noErr(t, err)
+	held, err := plan(taken)
+	noErr(t, err)
+	if held != free {
+		t.Errorf("the plan of a launch on another tenant's classic address differs from one on a free address:\n%s\n%s", held, free)
+	}
+	// One's own addresses are one's own to know.
+	ownAddr := instance(t, e.ecs, mineInst).InnerIpAddress.IpAddress[0]
+	wantErr(t, dry(ownAddr), 400, "InvalidPrivateIpAddress.Duplicated")
+	_, err = plan(ownAddr)
+	wantErr(t, err, 400, "InvalidPrivateIpAddress.Duplicated")
 }
 
 // TestV3FormBody: the official V3 (Tea) client sends parameters in a form

@@ -611,6 +611,7 @@ func (a *Service) dryRunIn(ctx context.Context, change Change, before *policy.Cl
 		made  Made
 	)
 	shadow := *a.svc // a copy: the real service keeps its store
+	shadow.Previewing = true
 	capture := func(tx store.ReadTx, w *wrote) error {
 		if tx.Revision() == rev {
 			ed, full, err := editOf(tx, before, w.refs)
@@ -714,6 +715,7 @@ type Audit struct {
 // and instances, judging exposure on each instance's effective policy
 // (PalisadeAudit), tuned by o.
 func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) (Audit, error) {
+	o = tenants(o)
 	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return Audit{}, err

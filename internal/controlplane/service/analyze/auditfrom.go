@@ -46,7 +46,14 @@ func optionsKey(o audit.Options) string {
 	if o.ChangeAlerting != nil {
 		k += fmt.Sprint(" alerting=", *o.ChangeAlerting)
 	}
-	return k
+	return k + fmt.Sprint(" per-account=", o.PerAccount)
+}
+
+// tenants are the options of an audit for a tenant: every finding is
+// judged on what the tenant may know (audit.Options.PerAccount).
+func tenants(o audit.Options) audit.Options {
+	o.PerAccount = true
+	return o
 }
 
 // AuditFrom is Audit, computed from base (an audit of an earlier revision
@@ -54,6 +61,7 @@ func optionsKey(o audit.Options) string {
 // again. It returns the base at the revision answered, for the next one.
 // Without an in-memory view it is Audit.
 func (a *Service) AuditFrom(ctx context.Context, c service.Caller, o audit.Options, base *AuditBase) (Audit, *AuditBase, error) {
+	o = tenants(o)
 	if a.liveOf() == nil {
 		out, err := a.Audit(ctx, c, o)
 		return out, base, err
@@ -171,6 +179,7 @@ func callerAudit(all []audit.Finding, own ownedCloud) Audit {
 // What the change makes is called as names calls it (nil: Numbered).
 // Without an in-memory view it is Audit and AuditAfter.
 func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change Change, o audit.Options, base *AuditBase, names Names) (before Audit, after []audit.Finding, now *AuditBase, err error) {
+	o = tenants(o)
 	if a.liveOf() == nil {
 		if before, err = a.Audit(ctx, c, o); err != nil {
 			return Audit{}, nil, base, err

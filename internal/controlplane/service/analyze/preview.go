@@ -14,6 +14,7 @@ import (
 // change the action would refuse is refused here with the same error.
 // What the change makes is called as names calls it (nil: Numbered).
 func (a *Service) AuditAfter(ctx context.Context, c service.Caller, change Change, o audit.Options, names Names) ([]audit.Finding, error) {
+	o = tenants(o)
 	sh, done, err := a.enter(ctx, c)
 	if err != nil {
 		return nil, err
