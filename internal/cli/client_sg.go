@@ -69,17 +69,35 @@ func sgList(fs *flag.FlagSet) func(c *call) int {
 }
 
 // describeRules returns a group's attributes with every rule, following
-// NextToken across pages.
+// NextToken across pages. A classic group answers one NicType per call
+// (internet when none is asked): its intranet rules (every group-peer
+// rule among them) are asked for too, else show hid them, authorize --group
+// said the rule it added was missing, and clone left them out.
 func (c *call) describeRules(sg string) (*groupRules, error) {
 	out := &groupRules{portLists: map[string]string{}}
+	if err := c.describeNicRules(sg, "internet", out); err != nil {
+		return nil, err
+	}
+	if out.VpcId == "" {
+		if err := c.describeNicRules(sg, "intranet", out); err != nil {
+			return nil, err
+		}
+	}
+	out.NextToken = ""
+	return out, nil
+}
+
+// describeNicRules adds to out the rules of NicType nic (a VPC group's are
+// all intranet, whatever is asked), page by page.
+func (c *call) describeNicRules(sg, nic string, out *groupRules) error {
 	token := ""
 	for {
 		req := ecs.CreateDescribeSecurityGroupAttributeRequest()
 		c.prep(req)
-		req.SecurityGroupId, req.Direction, req.NextToken = sg, "all", token
+		req.SecurityGroupId, req.Direction, req.NicType, req.NextToken = sg, "all", nic, token
 		resp, err := c.ecs.DescribeSecurityGroupAttribute(req)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if out.DescribeSecurityGroupAttributeResponse == nil {
 			out.DescribeSecurityGroupAttributeResponse = resp
@@ -100,12 +118,10 @@ func (c *call) describeRules(sg string) (*groupRules, error) {
 			}
 		}
 		if resp.NextToken == "" || resp.NextToken == token {
-			break
+			return nil
 		}
 		token = resp.NextToken
 	}
-	out.NextToken = ""
-	return out, nil
 }
 
 // groupRules is a group's attributes with all its rules, and the port
@@ -211,10 +227,18 @@ func sgShow(fs *flag.FlagSet) func(c *call) int {
 			if p.SourcePortRange != "" && p.SourcePortRange != "-1/-1" {
 				ports += " from " + p.SourcePortRange
 			}
-			rows = append(rows, []string{p.SecurityGroupRuleId, strings.ToLower(p.Direction), strings.ToLower(p.Policy),
-				p.Priority, strings.ToLower(p.IpProtocol), ports, peerOf(p, own), p.Description})
+			row := []string{p.SecurityGroupRuleId, strings.ToLower(p.Direction), strings.ToLower(p.Policy),
+				p.Priority, strings.ToLower(p.IpProtocol), ports, peerOf(p, own), p.Description}
+			if attr.VpcId == "" { // a classic group's rules differ by NicType too
+				row = slices.Insert(row, 2, p.NicType)
+			}
+			rows = append(rows, row)
 		}
-		return c.table([]string{"ID", "DIR", "POLICY", "PRIO", "PROTO", "PORTS", "PEER", "DESCRIPTION"}, rows)
+		head := []string{"ID", "DIR", "POLICY", "PRIO", "PROTO", "PORTS", "PEER", "DESCRIPTION"}
+		if attr.VpcId == "" {
+			head = slices.Insert(head, 2, "NIC")
+		}
+		return c.table(head, rows)
 	}
 }
 

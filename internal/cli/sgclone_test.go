@@ -63,3 +63,31 @@ func TestSgClonePortRangeListsAndUndo(t *testing.T) {
 		t.Errorf("a half-made copy was left:\nbefore\n%s\nafter\n%s", before, after)
 	}
 }
+
+// TestSgClassicIntranetRules: a classic group answers one NicType per
+// DescribeSecurityGroupAttribute (internet unless asked), and a group-peer
+// rule is intranet. sg authorize --group said the rule it added was
+// missing (exit 1), sg show hid it and sg clone left it out.
+func TestSgClassicIntranetRules(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetClientEnv(t)
+	a := id(t, "sg", "sg", "create", "--name", "classic-a")
+	b := id(t, "sg", "sg", "create", "--name", "classic-b")
+	peer := strings.TrimSpace(ok(t, "sg", "authorize", a, "--protocol", "tcp", "--port", "22", "--group", b))
+	if !strings.HasPrefix(peer, "sgr-") {
+		t.Fatalf("sg authorize --group on a classic group printed %q, want the rule's ID", peer)
+	}
+	ok(t, "sg", "authorize", a, "--protocol", "tcp", "--port", "80", "--cidr", "0.0.0.0/0")
+	for _, g := range []string{a, id(t, "sg", "sg", "clone", a)} {
+		show := ok(t, "sg", "show", g)
+		if !strings.Contains(show, b) || !strings.Contains(show, "intranet") || !strings.Contains(show, "80/80") || !strings.Contains(show, "internet") {
+			t.Errorf("sg show %s: want the intranet rule naming %s and the internet rule on 80/80\n%s", g, b, show)
+		}
+	}
+	if out := ok(t, "sg", "revoke", a, "--rule", peer); !strings.Contains(out, peer) {
+		t.Errorf("sg revoke --rule %s printed %q", peer, out)
+	}
+	if show := ok(t, "sg", "show", a); strings.Contains(show, b) {
+		t.Errorf("sg show after the revoke still lists the rule naming %s\n%s", b, show)
+	}
+}

@@ -125,13 +125,14 @@ type permissionItem struct {
 }
 
 // permission is rule v of a group of account groupOwner. The peer group's
-// owner is shown only when it is another account, as ECS does: a rule
-// authorized without an owner reads back without one, so tools comparing
-// what they sent with what they read see no change.
+// owner is shown only when it is another account or the client named it: a
+// rule authorized without an owner reads back without one, and one that
+// named its own account (Terraform's source_group_owner_account) reads it
+// back, so tools comparing what they sent with what they read see no change.
 func permission(v *service.RuleView, groupOwner string) permissionItem {
 	r := &v.Rule
 	in := service.InputOfRule(r)
-	if r.Peer.GroupOwner == groupOwner {
+	if r.Peer.GroupOwner == groupOwner && !r.Peer.OwnerNamed {
 		in.SourceGroupOwnerId, in.DestGroupOwnerId = "", ""
 	}
 	it := permissionItem{SecurityGroupRuleId: r.ID, Direction: string(r.Direction), IpProtocol: string(r.Protocol),

@@ -87,7 +87,7 @@ func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Di
 		if e := model.CheckGroupPeer(g, peer, dir); e != nil {
 			return r, e
 		}
-		r.Peer.GroupOwner = peer.Owner
+		r.Peer.GroupOwner, r.Peer.OwnerNamed = peer.Owner, owner != model.PeerOwner{}
 	}
 	if r.Peer.PrefixListID != "" {
 		pl, err := getPrefixList(tx, Caller{Account: c.Account, Region: g.Region}, r.Peer.PrefixListID)
@@ -422,7 +422,7 @@ func (s *Service) ModifyRule(ctx context.Context, in ModifyRuleInput) error {
 				return struct{}{}, ecserr.New(http.StatusNotFound, "InvalidSecurityGroupRuleId.NotFound", "Security group %s has no %s rule %s.", g.ID, dir, id)
 			}
 			old := g.Rules[j]
-			merged, err := overlay(old, in.Changes)
+			merged, err := overlay(old, in.Changes, g.Owner)
 			if err != nil {
 				return struct{}{}, err
 			}
@@ -459,10 +459,15 @@ func (s *Service) ModifyRule(ctx context.Context, in ModifyRuleInput) error {
 	return err
 }
 
-// overlay applies the fields of a rule change to an existing rule. The kind
-// of peer may not change.
-func overlay(old model.Rule, next model.RuleInput) (model.RuleInput, error) {
+// overlay applies the fields of a rule change to an existing rule of a
+// group of account groupOwner. The kind of peer may not change.
+func overlay(old model.Rule, next model.RuleInput, groupOwner string) (model.RuleInput, error) {
 	in := InputOfRule(&old)
+	// A peer of the group's own account that the client did not name stays
+	// unnamed (InputOfRule names every owner), so it still reads back without one.
+	if !old.Peer.OwnerNamed && old.Peer.GroupOwner == groupOwner {
+		in.SourceGroupOwnerId, in.DestGroupOwnerId = "", ""
+	}
 	// A rule stored before the canonical form was enforced (a CIDR with
 	// host bits, a description with control characters) must still be
 	// modifiable: its stored fields are brought to that form first.

@@ -105,7 +105,7 @@ func CheckRuleQuotas(g *SecurityGroup, lists Lists) *ecserr.Error {
 		return ecserr.Forbidden("AuthorizationLimitExceed", "Security group %s would hold %d rules; a group holds at most %d (a rule naming a prefix list or port range list counts as the list's MaxEntries). Revoke rules, use lists with a smaller MaxEntries, or use another group.", g.ID, n, MaxRulesPerGroup)
 	}
 	if g.Type == Normal && g.GroupPeerRules() > MaxGroupPeerRules {
-		return ecserr.BadRequest("AuthorizedGroupRule.LimitExceed", "Security group %s would hold more than %d rules whose peer is a security group.", g.ID, MaxGroupPeerRules)
+		return ecserr.BadRequest("AuthorizedGroupRule.LimitExceed", "Security group %s would hold more than %d rules whose peer is a security group, the most a basic group holds. Revoke such rules, or name those peers by CIDR block or prefix list.", g.ID, MaxGroupPeerRules)
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func CheckNICRules(inst string, groups []*SecurityGroup, lists Lists) *ecserr.Er
 		n += RuleCount(g, lists)
 	}
 	if n > MaxRulesPerNIC {
-		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (a rule naming a list counts as the list's MaxEntries); the limit is %d.", inst, n, MaxRulesPerNIC)
+		return ecserr.Forbidden("AclLimitExceed", "Instance %s would be governed by %d rules across its groups (a rule naming a list counts as the list's MaxEntries); the limit is %d. Revoke rules in its groups, use lists with a smaller MaxEntries, or put it in fewer groups.", inst, n, MaxRulesPerNIC)
 	}
 	return nil
 }

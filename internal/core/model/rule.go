@@ -131,6 +131,11 @@ type Peer struct {
 	GroupID      string       `json:"groupId,omitempty"`
 	GroupOwner   string       `json:"groupOwner,omitempty"` // owner account UID, resolved by the operations layer
 	PrefixListID string       `json:"prefixListId,omitempty"`
+	// OwnerNamed: the client named GroupOwner (by ID or account) rather
+	// than leaving it to default to its own account. Responses show the
+	// owner when it is another account's group or was named, so a client
+	// that named its own account reads back what it sent.
+	OwnerNamed bool `json:"ownerNamed,omitempty"`
 }
 
 // Rule is one permission of a security group.

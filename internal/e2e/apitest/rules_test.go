@@ -312,9 +312,11 @@ func TestModifyRulePeerOwner(t *testing.T) {
 		{"to another account's group by owner ID", false, peer{own, ""}, func(r *ecs.ModifySecurityGroupRuleRequest, _ *ecs.ModifySecurityGroupEgressRuleRequest) {
 			r.SourceGroupId, r.SourceGroupOwnerId = bobs, requests.Integer(bob.uid)
 		}, peer{bobs, bob.uid}},
+		// The own account named reads back (as Terraform's
+		// source_group_owner_account needs); see TestTerraformRuleOwner.
 		{"back to an own group by owner ID", false, peer{bobs, bob.uid}, func(r *ecs.ModifySecurityGroupRuleRequest, _ *ecs.ModifySecurityGroupEgressRuleRequest) {
 			r.SourceGroupId, r.SourceGroupOwnerId = own, requests.Integer(e.srv.UID)
-		}, peer{own, ""}},
+		}, peer{own, e.srv.UID}},
 		{"egress to another account's group by account name", true, peer{own, ""}, func(_ *ecs.ModifySecurityGroupRuleRequest, r *ecs.ModifySecurityGroupEgressRuleRequest) {
 			r.DestGroupId, r.DestGroupOwnerAccount = bobs, "bob"
 		}, peer{bobs, bob.uid}},

@@ -384,6 +384,59 @@ func TestTerraformProvider(t *testing.T) {
 	})
 }
 
+// TestTerraformRuleOwner replays alicloud_security_group_rule with
+// source_group_owner_account set to the caller's own account (a module that
+// always names the owner, e.g. from data "alicloud_account"). The attribute
+// forces a new rule and the read sets it from SourceGroupOwnerAccount: read
+// back empty, every plan replaced the rule (provider 1.240.0, run against
+// Palisade). A rule that named no owner still reads back none, also after a
+// change by its ID.
+func TestTerraformRuleOwner(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{})
+	tf := tfClient{testenv.V3Client(t, srv.Addr, srv.KeyID, srv.Secret, "v2")}
+	ecsV, uid := ecsVersion, srv.UID
+	ingress := map[string]any{"SecurityGroupId": "{db}", "Direction": "ingress", "NicType": "<nil>"}
+	egress := map[string]any{"SecurityGroupId": "{web}", "Direction": "egress", "NicType": "<nil>"}
+	runTF(t, tf, []tfStep{
+		{name: "vpc", version: vpcVersion, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.0.0.0/16"}, save: map[string]string{"vpc": "VpcId"}},
+		{name: "web", version: ecsV, action: "CreateSecurityGroup", body: map[string]any{"VpcId": "{vpc}", "SecurityGroupName": "web"}, save: map[string]string{"web": "SecurityGroupId"}},
+		{name: "db", version: ecsV, action: "CreateSecurityGroup", body: map[string]any{"VpcId": "{vpc}", "SecurityGroupName": "db"}, save: map[string]string{"db": "SecurityGroupId"}},
+		{name: "rule create, owner named", version: ecsV, action: "AuthorizeSecurityGroup", body: map[string]any{"SecurityGroupId": "{db}",
+			"Permissions.1.IpProtocol": "tcp", "Permissions.1.PortRange": "3306/3306", "Permissions.1.SourceGroupId": "{web}",
+			"Permissions.1.SourceGroupOwnerAccount": uid, "Permissions.1.Policy": "accept", "Permissions.1.Priority": "1"}},
+		{name: "rule read, owner named", version: ecsV, action: "DescribeSecurityGroupAttribute", body: ingress,
+			want: map[string]string{"Permissions.Permission.0.SourceGroupId": "{web}", "Permissions.Permission.0.SourceGroupOwnerAccount": uid}},
+		{name: "rule create, no owner", version: ecsV, action: "AuthorizeSecurityGroupEgress", body: map[string]any{"SecurityGroupId": "{web}",
+			"Permissions.1.IpProtocol": "tcp", "Permissions.1.PortRange": "3306/3306", "Permissions.1.DestGroupId": "{db}",
+			"Permissions.1.Policy": "accept", "Permissions.1.Priority": "1"}},
+		{name: "rule read, no owner", version: ecsV, action: "DescribeSecurityGroupAttribute", body: egress,
+			want: map[string]string{"Permissions.Permission.0.DestGroupId": "{db}", "Permissions.Permission.0.DestGroupOwnerAccount": ""},
+			save: map[string]string{"out": "Permissions.Permission.0.SecurityGroupRuleId"}},
+		// The description update (flat, sent twice by the provider's Update).
+		{name: "rule update", version: ecsV, action: "ModifySecurityGroupRule", body: map[string]any{"SecurityGroupId": "{db}", "IpProtocol": "tcp",
+			"PortRange": "3306/3306", "SourceGroupId": "{web}", "SourceGroupOwnerAccount": uid, "Policy": "accept", "Priority": "1", "Description": "mysql"}},
+		{name: "rule update again", version: ecsV, action: "ModifySecurityGroupRule", body: map[string]any{"SecurityGroupId": "{db}", "IpProtocol": "tcp",
+			"PortRange": "3306/3306", "SourceGroupId": "{web}", "SourceGroupOwnerAccount": uid, "Policy": "accept", "Priority": "1", "Description": "mysql"}},
+		{name: "rule read after update", version: ecsV, action: "DescribeSecurityGroupAttribute", body: ingress,
+			want: map[string]string{"Permissions.Permission.0.Description": "mysql", "Permissions.Permission.0.SourceGroupOwnerAccount": uid}},
+		// A change by rule ID keeps an unnamed owner unnamed.
+		{name: "rule change by ID", version: ecsV, action: "ModifySecurityGroupEgressRule", body: map[string]any{"SecurityGroupId": "{web}",
+			"SecurityGroupRuleId": "{out}", "Priority": "2"}},
+		{name: "rule read after change by ID", version: ecsV, action: "DescribeSecurityGroupAttribute", body: egress,
+			want: map[string]string{"Permissions.Permission.0.Priority": "2", "Permissions.Permission.0.DestGroupOwnerAccount": ""}},
+		{name: "rule delete", version: ecsV, action: "RevokeSecurityGroup", body: map[string]any{"SecurityGroupId": "{db}", "IpProtocol": "tcp",
+			"PortRange": "3306/3306", "SourceGroupId": "{web}", "SourceGroupOwnerAccount": uid, "Policy": "accept", "Priority": "1", "Description": "mysql"}},
+		// Made again without the owner (the attribute removed), it reads
+		// back none: the named rule is gone, not kept as a duplicate.
+		{name: "rule create, owner removed", version: ecsV, action: "AuthorizeSecurityGroup", body: map[string]any{"SecurityGroupId": "{db}",
+			"Permissions.1.IpProtocol": "tcp", "Permissions.1.PortRange": "3306/3306", "Permissions.1.SourceGroupId": "{web}",
+			"Permissions.1.Policy": "accept", "Permissions.1.Priority": "1"}},
+		{name: "rule read, owner removed", version: ecsV, action: "DescribeSecurityGroupAttribute", body: ingress,
+			want: map[string]string{"Permissions.Permission.0.SourceGroupId": "{web}", "Permissions.Permission.0.SourceGroupOwnerAccount": "",
+				"Permissions.Permission.0.Description": ""}},
+	})
+}
+
 // TestTerraformZones replays data "alicloud_zones" (the zone a vSwitch is
 // put in, usually available_resource_creation = "VSwitch"): the classic
 // SDK's DescribeAvailableResource (DestinationResource=Zone) names the

@@ -360,6 +360,9 @@ func why(r policy.Result) string {
 
 func normRule(r model.Rule) model.Rule {
 	r.Created = second(r.Created)
+	// Whether the client named the peer's owner is the server's to keep:
+	// an answer shows the owner of another account's group either way.
+	r.Peer.OwnerNamed = false
 	return r
 }
 
