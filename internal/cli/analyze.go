@@ -57,7 +57,7 @@ func (s *source) flags(fs *flag.FlagSet, ecs bool) {
 	if ecs {
 		fs.StringVar(&s.ecsDir, "ecs-dir", "", "work offline on a `DIR` of saved Describe* JSON responses (ECS's, and the VPC API's DescribeVpcs)")
 		fs.StringVar(&s.ecsRegion, "ecs-region", "", "work offline on a real ECS account read live from `REGION` (key from ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET)")
-		fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the ECS endpoint `HOST` (default: the region's public endpoint)")
+		fs.StringVar(&s.ecsEndpoint, "ecs-endpoint", "", "with --ecs-region: the endpoint `HOST` to read ECS (and DescribeVpcs) from (default: the region's public ECS and VPC endpoints)")
 	}
 	fs.BoolVar(&s.asJSON, "json", false, "print JSON instead of a table")
 }

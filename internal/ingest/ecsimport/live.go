@@ -11,6 +11,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -174,12 +175,12 @@ func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) 
 			return err
 		}
 		r := requests.NewCommonRequest()
-		r.Product, r.Version, r.ApiName, r.Domain, r.Scheme = "Vpc", "2016-04-28", "DescribeVpcs", client.Domain, client.GetConfig().Scheme
+		r.Product, r.Version, r.ApiName, r.Domain, r.Scheme = "Vpc", "2016-04-28", "DescribeVpcs", vpcDomain(client, regionID), client.GetConfig().Scheme
 		r.QueryParams["RegionId"] = regionID
 		r.QueryParams["PageNumber"], r.QueryParams["PageSize"] = strconv.Itoa(n), strconv.Itoa(vpcsPageSize)
 		resp, err := client.ProcessCommonRequest(r)
 		if err != nil {
-			return fmt.Errorf("DescribeVpcs in %s: %w; check the endpoint and that the access key may call vpc:DescribeVpcs", regionID, err)
+			return fmt.Errorf("DescribeVpcs in %s at %s: %w; check the endpoint and that the access key may call vpc:DescribeVpcs", regionID, r.Domain, err)
 		}
 		var p vpcsPage
 		if err := json.Unmarshal(resp.GetHttpContentBytes(), &p); err != nil {
@@ -193,6 +194,21 @@ func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) 
 			return nil
 		}
 	}
+}
+
+// vpcDomain is where DescribeVpcs goes: the client's endpoint when one was
+// set (Palisade serves both APIs there), else the region's VPC endpoint.
+// Not the SDK's choice: with no Domain it looks the product up in the ECS
+// client's own endpoint map first, which sends some regions' VPC calls to
+// ECS (cn-hangzhou among them).
+func vpcDomain(client *ecs.Client, regionID string) string {
+	if client.Domain != "" {
+		return client.Domain
+	}
+	if d := vpc.GetEndpointMap()[regionID]; d != "" {
+		return d
+	}
+	return "vpc." + regionID + ".aliyuncs.com"
 }
 
 // pages calls page n = 1, 2, … with the token the previous page returned

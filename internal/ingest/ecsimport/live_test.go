@@ -408,3 +408,24 @@ func sameDecisions(t *testing.T, got, want *policy.Cloud, webInstance string) {
 		t.Errorf("HTTPS from the internet to %s: %v, %v; want accepted", webInstance, res.Verdict, err)
 	}
 }
+
+// TestVPCDomain: DescribeVpcs goes to the endpoint the client was given,
+// else to the region's VPC endpoint as the SDK's VPC client has it, never
+// to ECS's (the ECS client, left to choose, sent cn-hangzhou's to
+// ecs-cn-hangzhou.aliyuncs.com).
+func TestVPCDomain(t *testing.T) {
+	for _, tt := range []struct{ region, domain, want string }{
+		{"cn-hangzhou", "", "vpc.aliyuncs.com"}, // the SDK's VPC map names it
+		{"eu-central-1", "", "vpc.eu-central-1.aliyuncs.com"},
+		{"cn-hangzhou", "127.0.0.1:8443", "127.0.0.1:8443"},
+	} {
+		c, err := ecs.NewClientWithAccessKey(tt.region, "id", "secret")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Domain = tt.domain
+		if got := vpcDomain(c, tt.region); got != tt.want {
+			t.Errorf("region %s, client endpoint %q: DescribeVpcs to %s, want %s", tt.region, tt.domain, got, tt.want)
+		}
+	}
+}
