@@ -209,7 +209,9 @@ type runner struct {
 	// inForceCloud is the policy inForce was built from (applyMu).
 	inForceCloud *policy.Cloud
 	// cutter cuts the connections a policy applied denies; nil: none.
-	cutter   *sessions.Cutter
+	cutter *sessions.Cutter
+	// cutOnce: a policy was handed to the cutter since Run began (applyMu).
+	cutOnce  bool
 	counters nft.Table // reads counters; used by reportLoop only
 	applied  atomic.Int64
 	kick     chan struct{} // asks reportLoop to report the applied revision now
@@ -511,11 +513,15 @@ func (a *runner) apply() error {
 	stats, err := a.table.Apply(rs)
 	if err == nil {
 		a.inForce, a.inForceCloud = rs, c
-		if !stats.IsZero() {
+		if !stats.IsZero() || !a.cutOnce {
 			// The table changed: verdicts may have. (An unchanged one, as a
 			// change of records another host enforces brings with the
 			// operator's key, spares the host a dump of its connections.)
+			// The first apply cuts whatever it found: an agent stopped
+			// after an apply, before its cut, finds the table as it left
+			// it.
 			a.cutSessions(c)
+			a.cutOnce = true
 		}
 	}
 	a.applyMu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"github.com/ti-mo/conntrack"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/dataplane/sessions"
 )
 
@@ -89,6 +90,44 @@ func TestAgentCutsAfterRepair(t *testing.T) {
 			t.Fatalf("cut after the repair %+v, want 1", r)
 		}
 		w.answer(reply{err: context.Canceled})
+	})
+}
+
+// TestAgentCutsAfterRestart: an agent stopped after an apply, before its
+// cut, finds on its start the table as it left it, so its first apply
+// changes nothing; it cuts all the same (the denied connection flowed on
+// for days).
+func TestAgentCutsAfterRestart(t *testing.T) {
+	denied := conntrack.NewFlow(syscall.IPPROTO_TCP, conntrack.StatusAssured, netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.1"), 40000, 8080, 120, 0)
+	synctest.Test(t, func(t *testing.T) {
+		first := startWith(t, 0, func(c *Config) {
+			c.Conntrack = func() (sessions.Conntrack, error) { return sessions.NewFake(), nil }
+		})
+		first.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+		first.waitApplied(t, 5)
+		first.stop(t)
+
+		cuts := make(chan sessions.Result, 10)
+		applied := make(chan nft.Stats, 10)
+		second := startWith(t, 0, func(c *Config) {
+			c.OpenTable = func() (nft.Table, error) { // the table as the kernel kept it
+				k := nft.NewFake(opts)
+				_, err := k.Apply(first.kernel.Applied())
+				return k, err
+			}
+			c.Conntrack = func() (sessions.Conntrack, error) { return sessions.NewFake(denied), nil }
+			c.OnCut = func(r sessions.Result) { cuts <- r }
+			applied2 := c.OnApplied
+			c.OnApplied = func(rev int64, st nft.Stats) { applied <- st; applied2(rev, st) }
+		})
+		second.expect(t, "snapshot").answer(reply{snap: snapAt(5, 80)})
+		second.waitApplied(t, 5)
+		if st := <-applied; !st.IsZero() {
+			t.Fatalf("the restarted agent's first apply changed the table (%+v): the test needs it unchanged", st)
+		}
+		if r := nextCut(t, cuts); r.Cut != 1 {
+			t.Fatalf("cut %+v after the restart, want the denied connection cut", r)
+		}
 	})
 }
 

@@ -11,7 +11,9 @@ import (
 
 // DefaultMaxEntries bounds the connections one cut decides: the kernel's
 // default table size on a host with a few GB of memory. What is over it is
-// left alone, and logged.
+// logged, and left to the next cuts (each starts where the last stopped).
+// The dump itself reads the whole table, as large as the kernel lets it
+// grow (nf_conntrack_max).
 const DefaultMaxEntries = 1 << 18
 
 // Config configures a Cutter.
@@ -38,6 +40,8 @@ type Cutter struct {
 	next *policy.Cloud // handed over, not yet cut with (mu)
 	kick chan struct{}
 	ct   Conntrack // Run's
+	// from is where the next cut of a table over MaxEntries starts (Run's).
+	from int
 	cut  atomic.Uint64
 }
 
@@ -120,11 +124,12 @@ func (c *Cutter) once(cl *policy.Cloud) {
 		// accepted that this one would cut. The next cut decides them.
 		return
 	}
-	res, err := cutFlows(c.ct, d, flows, c.cfg.MaxEntries, func(den Denied) {
+	res, err := cutFlows(c.ct, d, flows, c.cfg.MaxEntries, c.from, func(den Denied) {
 		log.Debug("agent: cut a connection the policy now denies", "proto", den.Packet.Proto,
 			"src", den.Packet.Src, "sport", den.Packet.SrcPort, "dst", den.Packet.Dst, "dport", den.Packet.DstPort,
 			"nic", den.NIC, "side", den.Side, "decided", den.Decision.String())
 	})
+	c.from += res.Checked
 	c.cut.Add(uint64(res.Cut))
 	if res.Cut > 0 {
 		log.Info("agent: cut the established connections the policy now denies", "cut", res.Cut, "checked", res.Checked, "total", c.cut.Load())
@@ -133,7 +138,7 @@ func (c *Cutter) once(cl *policy.Cloud) {
 		log.Warn("agent: the kernel refused to delete connections the policy now denies; they keep flowing until they end (conntrack -D deletes them)", "failed", res.Failed, "err", err)
 	}
 	if res.Unchecked > 0 {
-		log.Warn("agent: more connections than one cut decides; the rest keep flowing even if the policy denies them", "unchecked", res.Unchecked, "max", c.cfg.MaxEntries)
+		log.Warn("agent: more connections than one cut decides; the rest are decided by the next cuts, and keep flowing until then even if the policy denies them", "unchecked", res.Unchecked, "max", c.cfg.MaxEntries)
 	}
 	if c.cfg.OnCut != nil {
 		c.cfg.OnCut(res)

@@ -50,12 +50,15 @@ type Denied struct {
 type Decider struct {
 	eng  *policy.Compiled
 	c    *policy.Cloud
-	nics map[netip.Addr]*model.Instance // this host's NICs by address
+	nics map[netip.Addr]*model.Instance // this host's NICs by address; nil: several NICs have it
 }
 
 // NewDecider prepares the decisions of the policy c for the NICs bound to
 // host. A NIC is found by any of its addresses, its public one included
-// (flowlog.NICAddrs, as flow records are resolved).
+// (flowlog.NICAddrs, as flow records are resolved). An address two NICs of
+// the host share (overlapping VPC blocks, a classic and a VPC instance)
+// names neither: a connection on it is never cut, rather than decided
+// with the wrong NIC's policy, maybe another account's.
 func NewDecider(c *policy.Cloud, host string) *Decider {
 	d := &Decider{eng: policy.Compile(c), c: c, nics: map[netip.Addr]*model.Instance{}}
 	for _, in := range c.Instances { // the NICs: instances and attached ENIs
@@ -63,6 +66,10 @@ func NewDecider(c *policy.Cloud, host string) *Decider {
 			continue
 		}
 		for _, a := range flowlog.NICAddrs(in) {
+			if had, ok := d.nics[a]; ok && had != in {
+				d.nics[a] = nil
+				continue
+			}
 			d.nics[a] = in
 		}
 	}
@@ -93,16 +100,16 @@ func (d *Decider) Decide(f conntrack.Flow) (Denied, bool) {
 			pkt.DstPort = o.Proto.DestinationPort
 		}
 	}
-	if in, ok := d.nics[pkt.Src]; ok {
+	if in := d.nics[pkt.Src]; in != nil {
 		if dec := d.decide(in, model.Egress, pkt); dec.Verdict == policy.Drop {
 			return Denied{Flow: f, NIC: in.ID, Side: model.Egress, Packet: pkt, Decision: dec}, true
 		}
 	}
 	in, ok := d.nics[pkt.Dst]
 	if !ok {
-		in, ok = d.nics[o.IP.DestinationAddress.Unmap()]
+		in = d.nics[o.IP.DestinationAddress.Unmap()]
 	}
-	if ok {
+	if in != nil {
 		if dec := d.decide(in, model.Ingress, pkt); dec.Verdict == policy.Drop {
 			return Denied{Flow: f, NIC: in.ID, Side: model.Ingress, Packet: pkt, Decision: dec}, true
 		}
@@ -139,18 +146,24 @@ func Cut(ct Conntrack, d *Decider, max int, onDenied func(Denied)) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
-	return cutFlows(ct, d, flows, max, onDenied)
+	return cutFlows(ct, d, flows, max, 0, onDenied)
 }
 
-// cutFlows is Cut of entries dumped already.
-func cutFlows(ct Conntrack, d *Decider, flows []conntrack.Flow, max int, onDenied func(Denied)) (Result, error) {
-	res := Result{Entries: len(flows)}
-	if max > 0 && len(flows) > max {
-		res.Unchecked = len(flows) - max
-		flows = flows[:max]
+// cutFlows is Cut of entries dumped already, the bounded share from the
+// entry at start (modulo their number) on: successive cuts of a table
+// over the bound start where the last stopped, so that no entry stays
+// undecided for good.
+func cutFlows(ct Conntrack, d *Decider, flows []conntrack.Flow, max, start int, onDenied func(Denied)) (Result, error) {
+	n := len(flows)
+	res, count := Result{Entries: n}, n
+	if max > 0 && n > max {
+		res.Unchecked, count, start = n-max, max, start%n
+	} else {
+		start = 0
 	}
 	var last error
-	for _, f := range flows {
+	for i := range count {
+		f := flows[(start+i)%n]
 		res.Checked++
 		den, ok := d.Decide(f)
 		if !ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"syscall"
@@ -118,6 +119,22 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestSharedAddressIsNotCut: an address two NICs of the host share (here
+// a VPC's and another VPC's instance) names neither, so a connection on it
+// is left alone rather than decided with the policy of whichever NIC a
+// map's order gives (i-twin's would cut what i-web's accepts).
+func TestSharedAddressIsNotCut(t *testing.T) {
+	c := cloud(true)
+	twin := modeltest.Instance("i-twin", "vpc-other", "10.1.0.20", "sg-cli")
+	twin.Host = host
+	c = policy.NewCloud(slices.Collect(maps.Values(c.Groups)), append(slices.Collect(maps.Values(c.Instances)), twin), nil)
+	for range 20 { // each decider's map has its own order
+		if den, ok := NewDecider(c, host).Decide(flow(tcp, "203.0.113.5", "10.1.0.20", 40000, 443)); ok {
+			t.Fatalf("a connection to the shared address cut on %s %s", den.NIC, den.Side)
+		}
+	}
+}
+
 // TestDecideAgreesWithEvaluate: for flows between instances, an entry is
 // cut exactly when policy.Evaluate drops the flow on a side of this host
 // (the one engine, not a matcher of its own).
@@ -160,19 +177,22 @@ func TestCut(t *testing.T) {
 		name    string
 		flows   []conntrack.Flow
 		max     int
+		start   int // where the last cut stopped
 		deny    func(conntrack.Flow) (error, bool)
 		want    Result
 		deleted []conntrack.Flow
 	}{
-		{"the denied are deleted, the accepted left", []conntrack.Flow{allowed, revoked, udp54}, 0, nil,
+		{"the denied are deleted, the accepted left", []conntrack.Flow{allowed, revoked, udp54}, 0, 0, nil,
 			Result{Entries: 3, Checked: 3, Cut: 2}, []conntrack.Flow{revoked, udp54}},
-		{"nothing denied", []conntrack.Flow{allowed}, 0, nil, Result{Entries: 1, Checked: 1}, nil},
-		{"bounded", []conntrack.Flow{allowed, revoked, udp54}, 2, nil,
+		{"nothing denied", []conntrack.Flow{allowed}, 0, 0, nil, Result{Entries: 1, Checked: 1}, nil},
+		{"bounded", []conntrack.Flow{allowed, revoked, udp54}, 2, 0, nil,
 			Result{Entries: 3, Checked: 2, Cut: 1, Unchecked: 1}, []conntrack.Flow{revoked}},
-		{"ended meanwhile", []conntrack.Flow{revoked, udp54}, 0, func(f conntrack.Flow) (error, bool) {
+		{"bounded, from where the last cut stopped", []conntrack.Flow{allowed, revoked, udp54}, 2, 2, nil,
+			Result{Entries: 3, Checked: 2, Cut: 1, Unchecked: 1}, []conntrack.Flow{udp54}},
+		{"ended meanwhile", []conntrack.Flow{revoked, udp54}, 0, 0, func(f conntrack.Flow) (error, bool) {
 			return fmt.Errorf("gone: %w", syscall.ENOENT), f.TupleOrig == revoked.TupleOrig
 		}, Result{Entries: 2, Checked: 2, Cut: 1, Gone: 1}, []conntrack.Flow{udp54}},
-		{"refused", []conntrack.Flow{revoked, udp54}, 0, func(f conntrack.Flow) (error, bool) {
+		{"refused", []conntrack.Flow{revoked, udp54}, 0, 0, func(f conntrack.Flow) (error, bool) {
 			return refused, f.TupleOrig == udp54.TupleOrig
 		}, Result{Entries: 2, Checked: 2, Cut: 1, Failed: 1}, []conntrack.Flow{revoked}},
 	} {
@@ -180,7 +200,11 @@ func TestCut(t *testing.T) {
 			ct := NewFake(tc.flows...)
 			ct.DeleteErr = tc.deny
 			var seen []conntrack.Flow
-			res, err := Cut(ct, NewDecider(cloud(false), host), tc.max, func(d Denied) { seen = append(seen, d.Flow) })
+			flows, err := ct.Dump()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := cutFlows(ct, NewDecider(cloud(false), host), flows, tc.max, tc.start, func(d Denied) { seen = append(seen, d.Flow) })
 			if res != tc.want {
 				t.Errorf("result %+v, want %+v", res, tc.want)
 			}
