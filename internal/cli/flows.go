@@ -125,10 +125,10 @@ var (
 func (c *call) followFlows(q map[string]string, since time.Duration) int {
 	ctx, stop := followContext()
 	defer stop()
-	fmt.Fprintf(c.stderr, "Following the flow records of the last %s and new ones as agents ship them (polled every %s); interrupt (Ctrl-C) to stop.\n", since, followEvery)
 	if !c.json {
 		fmt.Fprintln(c.stdout, strings.Join(flowHeader, "  "))
 	}
+	fmt.Fprintf(c.stderr, "Following the flow records of the last %s and new ones as agents ship them (polled every %s); interrupt (Ctrl-C) to stop.\n", since, followEvery)
 	seen := map[flowRecord]bool{}
 	for {
 		recs, err := c.flowRecords(q, 5000)

