@@ -26,9 +26,10 @@ import (
 //   - a token kept by any server is answered from its first sending;
 //   - a token pending at another server is answered 503 (send it again:
 //     that server is writing it, or died in the middle) until the claim is
-//     flowClaimTimeout old; then this server takes it over. Only a server
-//     killed between its sync and its mark, and back after that, keeps a
-//     second copy;
+//     flowClaimTimeout old (by the claimer's clock and this server's);
+//     then this server takes it over. So a batch another server kept but
+//     could not mark (killed between its sync and its mark, or etcd out
+//     of reach then) is kept a second time once taken over;
 //   - a token pending at this server (it restarted, and its files lack the
 //     batch: it died before its sync) is written again.
 

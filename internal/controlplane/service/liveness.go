@@ -18,6 +18,12 @@ import (
 // when it does not, the stream ends with an error and the poll is refused,
 // and the agent goes to another server. One probe serves every stream.
 
+// ProbeStore has heartbeats wait for the store to answer: for a store
+// another machine serves (etcd), which this server can be cut off from.
+// The server sets it; a store on this machine (SQLite) is not probed (a
+// slow read there would end every stream with no other server to go to).
+func (s *Service) ProbeStore() { s.live = &liveness{} }
+
 // liveFresh is how long a store that answered counts as answering.
 const liveFresh = time.Second
 

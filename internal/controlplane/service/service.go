@@ -88,7 +88,7 @@ type Service struct {
 	// benchmarks compare the two.
 	inStoreWrites bool
 	// live is the last probe of the store before a heartbeat (liveness.go);
-	// nil (a Service not made by New): not probed.
+	// nil: not probed (a store on this machine: ProbeStore).
 	live *liveness
 	// Previewing marks the copy a plan runs a change on, whose writes are
 	// rolled back: like a DryRun, it launches nothing, so it must not tell
@@ -99,7 +99,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...), live: &liveness{},
+	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 
