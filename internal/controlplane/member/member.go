@@ -270,7 +270,8 @@ func checkRestarted(ctx context.Context, e *embed.Etcd, cfg Config, pu *url.URL,
 	id, cl := e.Server.MemberID(), e.Server.Cluster()
 	if me := cl.Member(id); me != nil && !slices.Contains(me.PeerURLs, pu.String()) {
 		return fmt.Errorf("member: the data in %s is member %s (%x), which its cluster reaches at %s, not at --etcd-peer-url %s: "+
-			"give this server its own data dir (--etcd-dir, or its --db), or the peer URL it was started with",
+			"give this server its own data dir (--etcd-dir, or its --db), or the peer URL it was started with "+
+			"(to move a member to a new address, start it with the old URL and change it with `etcdctl member update ID NEWURL` first)",
 			cfg.Dir, me.Name, uint64(id), strings.Join(me.PeerURLs, ","), pu)
 	}
 	if cfg.Join == "" {
