@@ -95,6 +95,11 @@ func TestHostKeyActsOnlyForItsHost(t *testing.T) {
 		{"bind to another host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h2", Interface: "pi-f"}), "Forbidden.HostMismatch"},
 		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "InvalidInstanceId.NotFound"},
 		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "InvalidInstanceId.NotFound"},
+		// Another host's primary ENI is as one that does not exist: the
+		// answer told a host which ENI IDs existed elsewhere.
+		{"take another host's primary ENI", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: model.DerivedID("eni", theirs), HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
+		{"take a free primary ENI", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: model.DerivedID("eni", free), HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
+		{"a primary ENI that does not exist", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: "eni-nosuch", HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
 		{"report for another host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h2", AppliedRevision: 1}}), "Forbidden.HostMismatch"},
 		{"report for own host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), ""},
 		{"watch as another host", func() error {
