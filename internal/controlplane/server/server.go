@@ -130,11 +130,10 @@ type Config struct {
 const DefaultAnalysisNice = 10
 
 // HostActions are the actions agents call that are never rate-limited,
-// so that a host's snapshot and long poll are never starved (the
-// operator's binds, a lab's hundreds, share them). The hosts' reports are
-// limited per key instead (hostReports).
-var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true,
-	"PalisadeBindInstance": true}
+// so that a host's snapshot and long poll are never starved. The hosts'
+// reports are limited per key instead (hostReports), and so are binds,
+// but only a host key's (the operator's, a lab's hundreds, are not: Admit).
+var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true}
 
 // hostReports are the agents' reports, each written to the server's disk
 // (flow records synced): limited by the key that sends them, so that each
@@ -423,6 +422,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 				return nil // the handler answers for an unknown key
 			}
 			if hostReports[req.Action] {
+				acct += "/" + req.AccessKeyID
+			}
+			if req.Action == "PalisadeBindInstance" {
+				// Each bind is a store write, synced, that wakes the
+				// watches: a host key's are limited per key, as its
+				// reports are (a hostile host moved its instance between
+				// two interfaces without bound); the operator's are not.
+				if c, err := svc.KeyCaller(ctx, req.AccessKeyID); err != nil || c.Host == "" {
+					return nil // the operator's; a tenant's or an unknown key's is refused by the action
+				}
 				acct += "/" + req.AccessKeyID
 			}
 			// A large request takes tokens by its size: reading and

@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -129,5 +130,52 @@ func TestHostReportsLimitedPerHost(t *testing.T) {
 		if err := hostA.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": "host-a"}, nil, 0); err != nil {
 			t.Fatalf("the throttled host's snapshot: %v", err)
 		}
+	}
+}
+
+// TestHostBindsLimitedPerHost: a host key's binds (each a store write,
+// synced, that wakes the watches) are limited per key, as its reports are;
+// the operator's are not (a lab binds hundreds at once). They were never
+// limited, so a hostile host could move its instance between two
+// interfaces as fast as the server wrote.
+func TestHostBindsLimitedPerHost(t *testing.T) {
+	e := clients(t, testenv.Start(t, testenv.Config{RateLimit: ratelimit.Config{PerAction: 0.01, ActionBurst: 3, PerAccount: 1000, AccountBurst: 1000}}))
+	ctx := context.Background()
+	n := newNetwork(t, e, "10.0.0.0/16")
+	instA, instB := runInstance(t, e.ecs, n.vsw, n.sgA), runInstance(t, e.ecs, n.vsw, n.sgA)
+	op := e.srv.Operator(t)
+	idA, secretA := e.srv.RegisterHost(t, "host-a")
+	idB, secretB := e.srv.RegisterHost(t, "host-b")
+	hostA, hostB := testenv.APIClient(t, e.addr, idA, secretA), testenv.APIClient(t, e.addr, idB, secretB)
+	bind := func(c *apiclient.Client, inst, host string, i int) error {
+		return c.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": inst, "HostName": host, "Interface": fmt.Sprintf("pi-%d", i%2)}, nil, 0)
+	}
+	for _, tc := range []struct {
+		name          string
+		c             *apiclient.Client
+		inst, host    string
+		calls, refuse int
+	}{
+		{"the operator places both", op, instA, "host-a", 6, 0},
+		{"the operator's binds are not limited", op, instB, "host-b", 6, 0},
+		{"a host moving its instance", hostA, instA, "host-a", 6, 3},
+		{"another host, its own buckets", hostB, instB, "host-b", 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			throttled := 0
+			for i := range tc.calls {
+				err := bind(tc.c, tc.inst, tc.host, i)
+				if err == nil {
+					continue
+				}
+				if e, ok := errors.AsType[*apiclient.Error](err); !ok || e.Code != "Throttling.User" || e.Status != 400 {
+					t.Fatalf("a refused bind: %v, want Throttling.User with HTTP 400", err)
+				}
+				throttled++
+			}
+			if throttled != tc.refuse {
+				t.Errorf("%d of %d binds throttled, want %d", throttled, tc.calls, tc.refuse)
+			}
+		})
 	}
 }
