@@ -103,6 +103,14 @@ func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
 	}
 }
 
+// forget drops what a host reported and its kept scope (DeregisterHost).
+func (t *hostTable) forget(host string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.hosts, host)
+	delete(t.scopes, host)
+}
+
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
 	t := s.hosts
