@@ -133,48 +133,59 @@ func TestHostReportsLimitedPerHost(t *testing.T) {
 	}
 }
 
-// TestHostBindsLimitedPerHost: a host key's binds (each a store write,
-// synced, that wakes the watches) are limited per key, as its reports are;
-// the operator's are not (a lab binds hundreds at once). They were never
-// limited, so a hostile host could move its instance between two
-// interfaces as fast as the server wrote.
-func TestHostBindsLimitedPerHost(t *testing.T) {
+// TestAgentActionsLimitedByKey: the agents' actions are exempt from the
+// limits only for the keys agents run with. A host key's binds (each a
+// store write, synced, that wakes the watches) are limited per key, as its
+// reports are; the operator's are not (a lab binds hundreds at once); a
+// tenant's calls of them, which the actions refuse, are limited as any
+// call. Neither was limited: a hostile host could move its instance
+// between two interfaces as fast as the server wrote, and a tenant send
+// refused snapshots (each logged and trailed) as fast as it could.
+func TestAgentActionsLimitedByKey(t *testing.T) {
 	e := clients(t, testenv.Start(t, testenv.Config{RateLimit: ratelimit.Config{PerAction: 0.01, ActionBurst: 3, PerAccount: 1000, AccountBurst: 1000}}))
 	ctx := context.Background()
 	n := newNetwork(t, e, "10.0.0.0/16")
 	instA, instB := runInstance(t, e.ecs, n.vsw, n.sgA), runInstance(t, e.ecs, n.vsw, n.sgA)
-	op := e.srv.Operator(t)
+	op, tenant := e.srv.Operator(t), e.srv.API(t)
 	idA, secretA := e.srv.RegisterHost(t, "host-a")
 	idB, secretB := e.srv.RegisterHost(t, "host-b")
 	hostA, hostB := testenv.APIClient(t, e.addr, idA, secretA), testenv.APIClient(t, e.addr, idB, secretB)
-	bind := func(c *apiclient.Client, inst, host string, i int) error {
-		return c.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": inst, "HostName": host, "Interface": fmt.Sprintf("pi-%d", i%2)}, nil, 0)
+	bind := func(inst, host string) func(c *apiclient.Client, i int) error {
+		return func(c *apiclient.Client, i int) error {
+			return c.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": inst, "HostName": host, "Interface": fmt.Sprintf("pi-%d", i%2)}, nil, 0)
+		}
+	}
+	snapshot := func(c *apiclient.Client, _ int) error {
+		return c.Call(ctx, "PalisadeGetSnapshot", nil, nil, 0)
 	}
 	for _, tc := range []struct {
 		name          string
 		c             *apiclient.Client
-		inst, host    string
+		call          func(c *apiclient.Client, i int) error
 		calls, refuse int
+		code          string // of the calls not throttled ("": none)
 	}{
-		{"the operator places both", op, instA, "host-a", 6, 0},
-		{"the operator's binds are not limited", op, instB, "host-b", 6, 0},
-		{"a host moving its instance", hostA, instA, "host-a", 6, 3},
-		{"another host, its own buckets", hostB, instB, "host-b", 3, 0},
+		{"the operator places both", op, bind(instA, "host-a"), 6, 0, ""},
+		{"the operator's binds are not limited", op, bind(instB, "host-b"), 6, 0, ""},
+		{"a host moving its instance", hostA, bind(instA, "host-a"), 6, 3, ""},
+		{"another host, its own buckets", hostB, bind(instB, "host-b"), 3, 0, ""},
+		{"a host's snapshots are not limited", hostA, snapshot, 6, 0, ""},
+		{"a tenant's snapshots", tenant, snapshot, 6, 3, "Forbidden.Operator"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			throttled := 0
 			for i := range tc.calls {
-				err := bind(tc.c, tc.inst, tc.host, i)
-				if err == nil {
-					continue
+				err := tc.call(tc.c, i)
+				e, _ := errors.AsType[*apiclient.Error](err)
+				switch {
+				case e != nil && e.Code == "Throttling.User" && e.Status == 400:
+					throttled++
+				case tc.code == "" && err != nil, tc.code != "" && (e == nil || e.Code != tc.code):
+					t.Fatalf("call %d: %v, want %q or Throttling.User with HTTP 400", i, err, tc.code)
 				}
-				if e, ok := errors.AsType[*apiclient.Error](err); !ok || e.Code != "Throttling.User" || e.Status != 400 {
-					t.Fatalf("a refused bind: %v, want Throttling.User with HTTP 400", err)
-				}
-				throttled++
 			}
 			if throttled != tc.refuse {
-				t.Errorf("%d of %d binds throttled, want %d", throttled, tc.calls, tc.refuse)
+				t.Errorf("%d of %d calls throttled, want %d", throttled, tc.calls, tc.refuse)
 			}
 		})
 	}
