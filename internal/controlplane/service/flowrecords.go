@@ -123,20 +123,23 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	now := s.Now()
 	var kept []FlowRecord
 	err := s.read(ctx, func(tx store.ReadTx) error {
-		logs := map[string][]*model.FlowLog{} // by owner
+		// The flow logs read, by owner and region: a host may hold NICs of
+		// one owner in several regions.
+		logs := map[store.Query][]*model.FlowLog{}
 		for _, r := range in.Records {
 			nic, ok := hostNIC(tx, in.HostName, r.EniId)
 			if !ok || !validFlowRecord(&r, now) {
 				out.Refused++
 				continue
 			}
-			fl, ok := logs[nic.Owner]
+			q := store.Query{Account: nic.Owner, Region: nic.Region}
+			fl, ok := logs[q]
 			if !ok {
 				var err error
-				if fl, err = listWhere[model.FlowLog](tx, KindFlowLog, store.Query{Account: nic.Owner, Region: nic.Region}); err != nil {
+				if fl, err = listWhere[model.FlowLog](tx, KindFlowLog, q); err != nil {
 					return err
 				}
-				logs[nic.Owner] = fl
+				logs[q] = fl
 			}
 			covered := slices.ContainsFunc(fl, func(f *model.FlowLog) bool {
 				return f.Covers(model.NICENI(nic), nic.VSwitchID, nic.VpcID, r.Action)

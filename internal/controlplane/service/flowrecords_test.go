@@ -279,3 +279,34 @@ func TestReportFlowRecordsToken(t *testing.T) {
 		}
 	}
 }
+
+// TestReportFlowRecordsAcrossRegions: one report of a host with NICs of
+// one tenant in two regions keeps the records of both, each judged by the
+// flow logs of its own region. The flow logs read for a NIC were kept by
+// owner alone, so the second region's NICs were judged by the first's
+// flow logs and refused.
+func TestReportFlowRecordsAcrossRegions(t *testing.T) {
+	e := newEnv(t)
+	other := *e
+	other.c.Region = "cn-shanghai"
+	var enis []string
+	for _, r := range []*env{e, &other} {
+		vpc := r.vpc()
+		inst := r.instance(vpc)
+		wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-" + r.c.Region[3:6]}), "")
+		_, err := e.s.CreateFlowLog(e.ctx, CreateFlowLogInput{Caller: r.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficDrop})
+		wantCode(t, err, "")
+		enis = append(enis, model.DerivedID("eni", inst))
+	}
+	now := e.s.Now().Unix()
+	var recs []FlowRecord
+	for _, eni := range enis {
+		recs = append(recs, FlowRecord{EniId: eni, SrcAddr: "10.0.0.1", SrcPort: 40000, DstAddr: "192.168.1.10", DstPort: 22, Protocol: 6,
+			Direction: "in", Packets: 1, Bytes: 60, Start: now, End: now, Action: "REJECT", LogStatus: "OK", Reason: "default inbound drop"})
+	}
+	res, err := e.s.ReportFlowRecords(e.ctx, FlowReportInput{Caller: Caller{Host: "h1"}, HostName: "h1", Records: recs})
+	wantCode(t, err, "")
+	if res.Accepted != 2 {
+		t.Errorf("accepted %d of the records of two regions' NICs, want 2 (%+v)", res.Accepted, res)
+	}
+}
