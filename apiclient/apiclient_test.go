@@ -179,3 +179,34 @@ func TestHostileServer(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongCertificate: a server whose certificate the client does not
+// trust is refused, by calls and streams alike, with the TLS error (the
+// client's transport is its own, not the SDK's).
+func TestWrongCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{\"Revision\":1}\n")) }))
+	defer srv.Close()
+	c, err := New(srv.URL, "LTAIkey", "secret", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"a call", func() error { return c.Call(context.Background(), "PalisadeGetSnapshot", nil, nil, 0) }},
+		{"a stream", func() error {
+			body, err := c.Stream(context.Background(), "PalisadeWatchStream", nil)
+			if err == nil {
+				body.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("got %v, want a certificate error", err)
+			}
+		})
+	}
+}
