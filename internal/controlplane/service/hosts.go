@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -937,8 +938,9 @@ func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*
 			k := g.ID + "/" + r.ID
 			if v, ok := h.Counters[k]; ok {
 				s := sums[k]
-				s.Packets += v.Packets
-				s.Bytes += v.Bytes
+				// Saturated: each host's counts are its own to give.
+				s.Packets = addSat(s.Packets, v.Packets, math.MaxUint64)
+				s.Bytes = addSat(s.Bytes, v.Bytes, math.MaxUint64)
 				sums[k] = s
 				hosts[k]++
 			}
