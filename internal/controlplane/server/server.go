@@ -428,7 +428,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 				c, err := svc.KeyCaller(ctx, req.AccessKeyID)
 				switch {
 				case err != nil:
-					return nil // the handler answers for the key
+					// Refused by the handler (a key Inactive, an account
+					// disabled): limited as any call.
 				case c.Host != "" && req.Action == "PalisadeBindInstance":
 					// Each bind is a store write, synced, that wakes the
 					// watches: a host key's are limited per key, as its

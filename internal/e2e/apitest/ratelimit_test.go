@@ -138,7 +138,7 @@ func TestHostReportsLimitedPerHost(t *testing.T) {
 // store write, synced, that wakes the watches) are limited per key, as its
 // reports are; the operator's are not (a lab binds hundreds at once); a
 // tenant's calls of them, which the actions refuse, are limited as any
-// call. Neither was limited: a hostile host could move its instance
+// call, and so are those of a key refused (its account disabled). Neither was limited: a hostile host could move its instance
 // between two interfaces as fast as the server wrote, and a tenant send
 // refused snapshots (each logged and trailed) as fast as it could.
 func TestAgentActionsLimitedByKey(t *testing.T) {
@@ -150,6 +150,9 @@ func TestAgentActionsLimitedByKey(t *testing.T) {
 	idA, secretA := e.srv.RegisterHost(t, "host-a")
 	idB, secretB := e.srv.RegisterHost(t, "host-b")
 	hostA, hostB := testenv.APIClient(t, e.addr, idA, secretA), testenv.APIClient(t, e.addr, idB, secretB)
+	gone := e.srv.NewAccount(t, "gone")
+	noErr(t, op.Call(ctx, "PalisadeDisableAccount", map[string]string{"AccountId": gone.UID}, nil, 0))
+	disabled := testenv.APIClient(t, e.addr, gone.KeyID, gone.Secret)
 	bind := func(inst, host string) func(c *apiclient.Client, i int) error {
 		return func(c *apiclient.Client, i int) error {
 			return c.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": inst, "HostName": host, "Interface": fmt.Sprintf("pi-%d", i%2)}, nil, 0)
@@ -171,6 +174,7 @@ func TestAgentActionsLimitedByKey(t *testing.T) {
 		{"another host, its own buckets", hostB, bind(instB, "host-b"), 3, 0, ""},
 		{"a host's snapshots are not limited", hostA, snapshot, 6, 0, ""},
 		{"a tenant's snapshots", tenant, snapshot, 6, 3, "Forbidden.Operator"},
+		{"a disabled account's snapshots", disabled, snapshot, 6, 3, "Forbidden.AccountDisabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			throttled := 0
