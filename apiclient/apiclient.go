@@ -4,6 +4,7 @@
 package apiclient
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -57,10 +58,93 @@ func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The SDK's calls go through a transport of ours, which refuses
+	// redirects and bounds the answer (guarded); it no longer adjusts the
+	// transport per call, so the dial bound is set here (the read bound,
+	// the http.Client's, it still sets).
+	c.SetTransport(guarded{base: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}, bound: true})
 	return &Client{sdk: c, scheme: scheme, host: host, region: region, keyID: accessKeyID, secret: secret,
-		streams: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
+		streams: &http.Client{Transport: guarded{base: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
 			ResponseHeaderTimeout: streamHeaderTimeout,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}, nil
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}}, nil
+}
+
+// MaxAnswerBytes bounds an answer Call reads and a frame of a stream (its
+// reader's to check, with ReadFrame): a server that sends more (broken, or
+// not Palisade's) fails the call instead of taking the caller's memory. A
+// host's whole policy is far smaller. (A variable: tests lower it.)
+var MaxAnswerBytes int64 = 256 << 20
+
+// ErrAnswerTooLarge is the error of an answer or a frame over
+// MaxAnswerBytes.
+var ErrAnswerTooLarge = errors.New("the server's answer is larger than any Palisade server's (apiclient.MaxAnswerBytes, 256 MiB): not read; check the server address")
+
+// guarded is the client's transport: a redirect is an error (Palisade's
+// API never redirects; following one would send the signed request, and
+// on a 307 its body, to whatever host the answer names, and take that
+// host's answer as the server's), and with bound an answer's body fails
+// past MaxAnswerBytes.
+type guarded struct {
+	base  http.RoundTripper
+	bound bool
+}
+
+func (g guarded) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the server at %s answered %s, a redirect to %.200q: Palisade's API never redirects, so it is not followed; check the server address",
+			req.URL.Host, resp.Status, resp.Header.Get("Location"))
+	}
+	if g.bound {
+		resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxAnswerBytes}
+	}
+	return resp, nil
+}
+
+// boundedBody fails a read past its bound.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells an answer of exactly the bound from a larger one.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, ErrAnswerTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// ReadFrame reads one line of a stream, its newline included, failing
+// with ErrAnswerTooLarge once it is longer than MaxAnswerBytes (where
+// bufio.Reader.ReadBytes would grow without bound).
+func ReadFrame(rd *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		part, err := rd.ReadSlice('\n')
+		if int64(len(line)+len(part)) > MaxAnswerBytes {
+			return nil, ErrAnswerTooLarge
+		}
+		line = append(line, part...)
+		if err != bufio.ErrBufferFull {
+			return line, err
+		}
+	}
 }
 
 // streamHeaderTimeout bounds the wait for a stream's answer: a server at

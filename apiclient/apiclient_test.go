@@ -1,10 +1,16 @@
 package apiclient
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -93,5 +99,114 @@ func TestCallErrorHidesSignature(t *testing.T) {
 	}
 	if errors.Unwrap(err) == nil {
 		t.Errorf("the error wraps nothing: errors.As no longer reaches the SDK's error")
+	}
+}
+
+// TestHostileServer: what a broken or hostile server answers cannot take
+// the caller's memory or send its signed request elsewhere. An answer or a
+// stream's line past MaxAnswerBytes fails (it was read whole, however
+// large), and a redirect fails (the SDK's client and the stream's followed
+// it, signed request and body, to the host it named, and took that host's
+// answer).
+func TestHostileServer(t *testing.T) {
+	defer func(n int64) { MaxAnswerBytes = n }(MaxAnswerBytes)
+	MaxAnswerBytes = 4 << 10
+	var elsewhere atomic.Int32 // requests the redirect's target got
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		w.Write([]byte("{\"Revision\":1}\n"))
+	}))
+	defer target.Close()
+	answer := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }
+	}
+	redirect := func(code int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, target.URL+"/", code) }
+	}
+	big := `{"Revision":1,"Pad":"` + strings.Repeat("x", int(MaxAnswerBytes)) + `"}` + "\n"
+	for _, tc := range []struct {
+		name    string
+		server  http.HandlerFunc
+		stream  bool
+		wantErr string // "": none
+	}{
+		{"an answer within the bound", answer(`{"Revision":1}`), false, ""},
+		{"an answer past the bound", answer(big), false, "larger than any Palisade server's"},
+		{"a call redirected (307)", redirect(http.StatusTemporaryRedirect), false, "never redirects"},
+		{"a call redirected (302)", redirect(http.StatusFound), false, "never redirects"},
+		{"a frame within the bound", answer("{\"Revision\":1}\n"), true, ""},
+		{"a frame past the bound", answer(big), true, "larger than any Palisade server's"},
+		{"a line without end", func(w http.ResponseWriter, r *http.Request) {
+			for range 4 * MaxAnswerBytes / 1024 {
+				if _, err := w.Write([]byte(strings.Repeat("x", 1024))); err != nil {
+					return
+				}
+			}
+		}, true, "larger than any Palisade server's"},
+		{"a stream redirected (307)", redirect(http.StatusTemporaryRedirect), true, "never redirects"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.server)
+			defer srv.Close()
+			c, err := New(srv.URL, "LTAIkey", "secret", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := elsewhere.Load()
+			var out struct{ Revision int64 }
+			if tc.stream {
+				var body io.ReadCloser
+				if body, err = c.Stream(context.Background(), "PalisadeWatchStream", nil); err == nil {
+					var line []byte
+					line, err = ReadFrame(bufio.NewReader(body))
+					body.Close()
+					if err == nil {
+						err = json.Unmarshal(line, &out)
+					}
+				}
+			} else {
+				err = c.Call(context.Background(), "PalisadeGetSnapshot", nil, &out, 0)
+			}
+			switch {
+			case tc.wantErr == "" && (err != nil || out.Revision != 1):
+				t.Fatalf("got revision %d, error %v; want revision 1", out.Revision, err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got error %v; want one saying %q", err, tc.wantErr)
+			}
+			if n := elsewhere.Load() - before; n != 0 {
+				t.Errorf("the redirect's target got %d requests", n)
+			}
+		})
+	}
+}
+
+// TestWrongCertificate: a server whose certificate the client does not
+// trust is refused, by calls and streams alike, with the TLS error (the
+// client's transport is its own, not the SDK's).
+func TestWrongCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{\"Revision\":1}\n")) }))
+	defer srv.Close()
+	c, err := New(srv.URL, "LTAIkey", "secret", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"a call", func() error { return c.Call(context.Background(), "PalisadeGetSnapshot", nil, nil, 0) }},
+		{"a stream", func() error {
+			body, err := c.Stream(context.Background(), "PalisadeWatchStream", nil)
+			if err == nil {
+				body.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.call(); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("got %v, want a certificate error", err)
+			}
+		})
 	}
 }

@@ -20,6 +20,7 @@ var accountCommands = []command{
 
 var hostCommands = []command{
 	{name: "register", synopsis: "NAME [--json]", summary: "issue a key for host NAME's agent that may call only the host actions, for that host; registering again replaces it (operator)", min: 1, max: 1, setup: hostRegister},
+	{name: "deregister", synopsis: "NAME [--json]", summary: "delete host NAME's key: refused from its next request, its agent stops; its instances stay bound (operator)", min: 1, max: 1, setup: hostDeregister},
 	{name: "list", synopsis: "[--json]", summary: "list the registered hosts and their keys' IDs (operator)", max: 0, setup: hostList},
 }
 
@@ -102,6 +103,19 @@ func hostRegister(fs *flag.FlagSet) func(c *call) int {
 		c.fields([][2]string{{"HostName", out.HostName}, {"AccessKeyId", out.AccessKeyId}, {"AccessKeySecret", out.AccessKeySecret}})
 		c.note("The secret is shown only this once. Run the host's agent with it:\n  PALISADE_ACCESS_KEY_ID=" + out.AccessKeyId +
 			" PALISADE_ACCESS_KEY_SECRET=… palisade agent --server HOST:PORT --host " + out.HostName)
+		return 0
+	}
+}
+
+func hostDeregister(fs *flag.FlagSet) func(c *call) int {
+	return func(c *call) int {
+		if err := c.palisade("PalisadeDeregisterHost", map[string]string{"HostName": c.args[0]}, &struct{}{}); err != nil {
+			return c.fail(err)
+		}
+		if c.json {
+			return c.printJSON(map[string]string{"HostName": c.args[0], "Status": "Deregistered"})
+		}
+		c.note("Host " + c.args[0] + "'s key is deleted; it is refused from now on. Its instances stay bound: move or unbind them.")
 		return 0
 	}
 }

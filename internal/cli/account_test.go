@@ -30,6 +30,14 @@ func TestAccountKeyHostCommands(t *testing.T) {
 	if r := row(ok(t, "host", "list"), "h1"); len(r) < 2 || r[1] != host.AccessKeyId {
 		t.Fatalf("host list row %v", r)
 	}
+	ok(t, "host", "register", "h-gone")
+	ok(t, "host", "deregister", "h-gone")
+	if r := row(ok(t, "host", "list"), "h-gone"); r != nil {
+		t.Fatalf("host list after deregister still has %v", r)
+	}
+	if code, _, errs := palisade("host", "deregister", "h-gone"); code != 1 || !strings.Contains(errs, "InvalidHostName.NotFound") {
+		t.Fatalf("host deregister of a host not registered: exit %d, %s", code, errs)
+	}
 	// The operator key owns no resources.
 	code, _, errs := palisade("sg", "list")
 	if code != 1 || !strings.Contains(errs, "Forbidden.OperatorKey") {

@@ -38,7 +38,8 @@ Usage:
   palisade key create|list|disable|enable|delete ...
                                          your account's access keys (RAM API)
   palisade account create|list|disable ...
-  palisade host register|list ...        the operator's: tenants, and host keys for agents
+  palisade host register|deregister|list ...
+                                         the operator's: tenants, and host keys for agents
 
   palisade events [--action A] [--resource ID] [--since 24h] [--max N] [--json | --jsonl]
                                          the event trail: every change and refused call, newest first

@@ -11,7 +11,7 @@ import (
 // host keys. See package service, accounts.go and keys.go.
 
 // OperatorActions are the actions only the operator key may call.
-var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost", "PalisadeListHosts"}
+var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost", "PalisadeDeregisterHost", "PalisadeListHosts"}
 
 // HostActions are the actions a host key may call (and the operator key;
 // tenants may not).
@@ -23,6 +23,7 @@ func (s *Service) accountActions() map[string]rpc.Handler {
 		"PalisadeListAccounts":   s.listAccounts,
 		"PalisadeDisableAccount": s.disableAccount,
 		"PalisadeRegisterHost":   s.registerHost,
+		"PalisadeDeregisterHost": s.deregisterHost,
 		"PalisadeListHosts":      s.listHosts,
 	}
 }
@@ -108,6 +109,15 @@ func (s *Service) registerHost(ctx context.Context, req *rpc.Request) (any, erro
 		return nil, err
 	}
 	return &registerHostResponse{HostName: k.Host, AccessKeyId: k.ID, AccessKeySecret: k.Secret}, nil
+}
+
+// deregisterHost reads HostName.
+func (s *Service) deregisterHost(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, s.DeregisterHost(ctx, c, req.Params.Get("HostName"))
 }
 
 // Scoped wraps every route with the check of which actions a key may call

@@ -129,10 +129,12 @@ type Config struct {
 // thread of the other requests (nice 0) about ten times their CPU share.
 const DefaultAnalysisNice = 10
 
-// HostActions are the actions agents call that are never rate-limited,
-// so that a host's snapshot and long poll are never starved (the
-// operator's binds, a lab's hundreds, share them). The hosts' reports are
-// limited per key instead (hostReports).
+// HostActions are the actions agents call that are never rate-limited
+// for the operator's and the host keys, so that a host's snapshot and long
+// poll are never starved; a tenant's, which the actions refuse, are
+// limited as any call (Admit). The hosts' reports are limited per key
+// instead (hostReports), and so are binds, but only a host key's (the
+// operator's, a lab's hundreds, are not).
 var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true,
 	"PalisadeBindInstance": true}
 
@@ -397,11 +399,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	analysis := analyze.NewWith(svc.Service, cfg.Analysis)
 	analysis.Start() // the live reachability is ready before the first question
-	rl := cfg.RateLimit
-	if rl.Exempt == nil {
-		rl.Exempt = HostActions
-	}
-	limiter := ratelimit.New(rl)
+	// HostActions are exempted by Admit, for the agents' keys only.
+	limiter := ratelimit.New(cfg.RateLimit)
 	routes := withTrail(routesWith(svc, analysis), svc, tr)
 	var health *etcdHealth
 	if etcdStore != nil {
@@ -424,6 +423,24 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			}
 			if hostReports[req.Action] {
 				acct += "/" + req.AccessKeyID
+			}
+			if HostActions[req.Action] {
+				c, err := svc.KeyCaller(ctx, req.AccessKeyID)
+				switch {
+				case err != nil:
+					// Refused by the handler (a key Inactive, an account
+					// disabled): limited as any call.
+				case c.Host != "" && req.Action == "PalisadeBindInstance":
+					// Each bind is a store write, synced, that wakes the
+					// watches: a host key's are limited per key, as its
+					// reports are (a hostile host moved its instance
+					// between two interfaces without bound).
+					acct += "/" + req.AccessKeyID
+				case c.Host != "" || c.Operator:
+					return nil
+				}
+				// A tenant's, refused by the action: limited as any call
+				// (they were not, and each refusal is logged and trailed).
 			}
 			// A large request takes tokens by its size: reading and
 			// checking 1 MiB costs the server many small requests.

@@ -563,7 +563,13 @@ func (s *Service) bindENI(ctx context.Context, in BindInput) error {
 			return err
 		}
 		if !ok {
-			if _, isInst, err := tx.Get(KindInstance, model.DerivedID("i", id)); err == nil && isInst {
+			// An instance's primary ENI; for a host key, only one placed on
+			// its host (else the answer told which ENI IDs exist elsewhere).
+			inst, isInst, err := store.GetAs[model.Instance](tx, KindInstance, model.DerivedID("i", id))
+			if err != nil {
+				return err
+			}
+			if isInst && (in.Caller.Host == "" || inst.Host == in.Caller.Host) {
 				primary = true
 				return nil
 			}

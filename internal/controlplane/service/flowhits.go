@@ -70,8 +70,8 @@ func (s *Service) FlowHits(account string, f HitsFilter) map[string]RuleHit {
 		k := HitKey(dir, r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId)
 		h := out[k]
 		h.Flows++
-		h.Packets += r.Packets
-		h.Bytes += r.Bytes
+		h.Packets = addSat(h.Packets, r.Packets, math.MaxUint64) // a host's counts are its own to give
+		h.Bytes = addSat(h.Bytes, r.Bytes, math.MaxUint64)
 		h.LastHit = max(h.LastHit, r.End)
 		out[k] = h
 	}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -22,6 +23,11 @@ func TestFlowHits(t *testing.T) {
 		{AccountId: "a", EniId: "eni-1", Direction: "out", Packets: 1, Bytes: 60, End: t2, Reason: "intra-group access", SecurityGroupId: "sg-1"},
 		{AccountId: "a", EniId: "eni-1", Direction: "in", Packets: 1, Bytes: 60, End: t1, Reason: "default inbound drop"},
 		{AccountId: "b", EniId: "eni-9", Direction: "in", Packets: 7, Bytes: 700, End: t2, Reason: "rule", SecurityGroupId: "sg-1", SecurityGroupRuleId: "sgr-1"},
+		// A host's counts are its own to give: two of 2^63 wrapped the
+		// sum to 0, a rule in use read as never hit; the sum saturates,
+		// as MergeHits' does.
+		{AccountId: "d", EniId: "eni-4", Direction: "in", Packets: 1 << 63, Bytes: 1 << 63, End: t2, Reason: "rule", SecurityGroupId: "sg-1", SecurityGroupRuleId: "sgr-1"},
+		{AccountId: "d", EniId: "eni-4", Direction: "in", Packets: 1 << 63, Bytes: 1 << 63, End: t2, Reason: "rule", SecurityGroupId: "sg-1", SecurityGroupRuleId: "sgr-1"},
 	}
 	if err := st.Append(recs, now); err != nil {
 		t.Fatal(err)
@@ -47,6 +53,9 @@ func TestFlowHits(t *testing.T) {
 				t.Errorf("%s: %s = %+v, want %+v", tc.name, k, got[k], w)
 			}
 		}
+	}
+	if got := s.FlowHits("d", HitsFilter{})[rule]; got != (RuleHit{2, math.MaxUint64, math.MaxUint64, t2}) {
+		t.Errorf("counts past 2^64: %+v, want them saturated", got)
 	}
 	if got := s.FlowHits("c", HitsFilter{}); len(got) != 0 {
 		t.Errorf("an account with no records: %v", got)

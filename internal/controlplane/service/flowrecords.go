@@ -123,25 +123,28 @@ func (s *Service) ReportFlowRecords(ctx context.Context, in FlowReportInput) (Fl
 	now := s.Now()
 	var kept []FlowRecord
 	err := s.read(ctx, func(tx store.ReadTx) error {
-		logs := map[string][]*model.FlowLog{} // by owner
+		// The flow logs read, by owner and region: a host may hold NICs of
+		// one owner in several regions.
+		logs := map[store.Query][]*model.FlowLog{}
 		for _, r := range in.Records {
 			nic, ok := hostNIC(tx, in.HostName, r.EniId)
 			if !ok || !validFlowRecord(&r, now) {
 				out.Refused++
 				continue
 			}
-			fl, ok := logs[nic.Owner]
+			q := store.Query{Account: nic.Owner, Region: nic.Region}
+			fl, ok := logs[q]
 			if !ok {
 				var err error
-				if fl, err = listWhere[model.FlowLog](tx, KindFlowLog, store.Query{Account: nic.Owner, Region: nic.Region}); err != nil {
+				if fl, err = listWhere[model.FlowLog](tx, KindFlowLog, q); err != nil {
 					return err
 				}
-				logs[nic.Owner] = fl
+				logs[q] = fl
 			}
 			covered := slices.ContainsFunc(fl, func(f *model.FlowLog) bool {
 				return f.Covers(model.NICENI(nic), nic.VSwitchID, nic.VpcID, r.Action)
 			})
-			if !covered || !nicEntry(tx, nic, r.SecurityGroupId, r.SecurityGroupRuleId) {
+			if !covered || !nicEntry(tx, nic, &r) {
 				out.Refused++
 				continue
 			}
@@ -237,10 +240,13 @@ func nicInstance(tx store.ReadTx, eni string) string {
 
 // nicEntry reports whether a record's deciding entry can be the NIC's: its
 // group one of the NIC's groups (the owner's, by construction), and its
-// rule, if any, one of that group's rules now. Else a host could credit
-// hits to any rule of the tenant, and make a rule it never enforces look
-// in use (SGA-034).
-func nicEntry(tx store.ReadTx, nic *model.Instance, group, rule string) bool {
+// rule, if any, one of that group's rules now, with the priority and
+// policy the record gives it (the policy the record's action). Else a host
+// could credit hits to any rule of the tenant, and make a rule it never
+// enforces look in use (SGA-034), or show the tenant an accept rule
+// dropping its traffic.
+func nicEntry(tx store.ReadTx, nic *model.Instance, r *FlowRecord) bool {
+	group, rule := r.SecurityGroupId, r.SecurityGroupRuleId
 	if group == "" {
 		return rule == ""
 	}
@@ -255,7 +261,29 @@ func nicEntry(tx store.ReadTx, nic *model.Instance, group, rule string) bool {
 		return true
 	}
 	g, err := decode[model.SecurityGroup](rec)
-	return err == nil && slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.ID == rule })
+	return err == nil && slices.ContainsFunc(g.Rules, func(gr model.Rule) bool {
+		return gr.ID == rule && gr.Priority == r.Priority && gr.Policy.Display() == r.Policy
+	})
+}
+
+// entryActions are the action each reason's entry decides: a record whose
+// action is not its entry's did not happen as it says. A rule's is its
+// policy's; intra-group access may be either.
+var entryActions = map[string]string{"default inbound drop": "REJECT", "default outbound accept (basic group)": "ACCEPT", "enterprise default outbound drop": "REJECT"}
+
+// entryShaped reports whether a record names its deciding entry as the
+// agents do (agent.RecordOf): a rule by group, ID, priority and policy,
+// intra-group access by its group alone, a default by nothing, each with
+// the action it decides.
+func entryShaped(r *FlowRecord) bool {
+	switch r.Reason {
+	case "rule":
+		return r.SecurityGroupId != "" && r.SecurityGroupRuleId != "" &&
+			(r.Policy == "Accept") == (r.Action == "ACCEPT") && (r.Policy == "Drop") == (r.Action == "REJECT")
+	case "intra-group access":
+		return r.SecurityGroupId != "" && r.SecurityGroupRuleId == "" && r.Priority == 0 && r.Policy == ""
+	}
+	return r.SecurityGroupId == "" && r.SecurityGroupRuleId == "" && r.Priority == 0 && r.Policy == "" && entryActions[r.Reason] == r.Action
 }
 
 // flowReasons are the reasons a record may give (policy.Reason's values).
@@ -278,7 +306,8 @@ func validFlowRecord(r *FlowRecord, now time.Time) bool {
 		r.Start <= 0 || r.End < r.Start || r.End > now.Add(time.Hour).Unix(),
 		!slices.Contains(flowReasons, r.Reason),
 		!flowRecordID(r.SecurityGroupId) || !flowRecordID(r.SecurityGroupRuleId),
-		r.Policy != "" && r.Policy != "Accept" && r.Policy != "Drop":
+		r.Policy != "" && r.Policy != "Accept" && r.Policy != "Drop",
+		!entryShaped(r):
 		return false
 	}
 	r.Version = 1

@@ -69,9 +69,12 @@ func TestReportFlowRecords(t *testing.T) {
 	other := e.group(CreateGroupInput{VpcID: vpc})
 	for _, g := range []string{sg, other} {
 		wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: g, Direction: model.Ingress,
-			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "23/23", SourceCidrIp: "10.0.0.0/8"}}}), "")
+			Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "23/23", SourceCidrIp: "10.0.0.0/8", Policy: "drop"}}}), "")
 	}
 	sgRule, otherRule := e.load(sg).Rules[0].ID, e.load(other).Rules[0].ID
+	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "80/80", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	acceptRule := e.load(sg).Rules[1].ID
 
 	now := e.s.Now().Unix()
 	rec := func(eni, action string, edit func(r *FlowRecord)) FlowRecord {
@@ -119,6 +122,27 @@ func TestReportFlowRecords(t *testing.T) {
 		}), "", 0},
 		{"a rule without its group", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
 			r.Reason, r.SecurityGroupRuleId, r.Priority, r.Policy = "rule", sgRule, 1, "Drop"
+		}), "", 0},
+		// The entry a record names is the rule as it is: a host may not
+		// show an accept rule dropping, nor give a rule another priority.
+		{"an accept rule said to drop", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, acceptRule, 1, "Drop", 80
+		}), "", 0},
+		{"a rule's priority forged", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, sgRule, 50, "Drop", 23
+		}), "", 0},
+		{"a drop rule said to accept, with a REJECT", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy, r.DstPort = "rule", sg, sgRule, 1, "Accept", 23
+		}), "", 0},
+		{"a rule without its policy", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.DstPort = "rule", sg, sgRule, 1, 23
+		}), "", 0},
+		{"a default that names a group", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) { r.SecurityGroupId = sg }), "", 0},
+		{"a default accept said to drop", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.Direction = "default outbound accept (basic group)", "out"
+		}), "", 0},
+		{"intra-group access with a rule", h1, "h1", rec(myENI, "REJECT", func(r *FlowRecord) {
+			r.Reason, r.SecurityGroupId, r.SecurityGroupRuleId, r.Priority, r.Policy = "intra-group access", sg, sgRule, 1, "Drop"
 		}), "", 0},
 		{"a tenant is no host", e.c, "h1", rec(myENI, "REJECT", nil), "Forbidden.Operator", 0},
 	} {
@@ -253,5 +277,36 @@ func TestReportFlowRecordsToken(t *testing.T) {
 		if n := count(); n != 2 {
 			t.Fatalf("%s: the tenant reads %d records, want the batch's 2, once", tc.name, n)
 		}
+	}
+}
+
+// TestReportFlowRecordsAcrossRegions: one report of a host with NICs of
+// one tenant in two regions keeps the records of both, each judged by the
+// flow logs of its own region. The flow logs read for a NIC were kept by
+// owner alone, so the second region's NICs were judged by the first's
+// flow logs and refused.
+func TestReportFlowRecordsAcrossRegions(t *testing.T) {
+	e := newEnv(t)
+	other := *e
+	other.c.Region = "cn-shanghai"
+	var enis []string
+	for _, r := range []*env{e, &other} {
+		vpc := r.vpc()
+		inst := r.instance(vpc)
+		wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: inst, HostName: "h1", Interface: "pi-" + r.c.Region[3:6]}), "")
+		_, err := e.s.CreateFlowLog(e.ctx, CreateFlowLogInput{Caller: r.c, ResourceType: model.FlowLogVPC, ResourceID: vpc, TrafficType: model.TrafficDrop})
+		wantCode(t, err, "")
+		enis = append(enis, model.DerivedID("eni", inst))
+	}
+	now := e.s.Now().Unix()
+	var recs []FlowRecord
+	for _, eni := range enis {
+		recs = append(recs, FlowRecord{EniId: eni, SrcAddr: "10.0.0.1", SrcPort: 40000, DstAddr: "192.168.1.10", DstPort: 22, Protocol: 6,
+			Direction: "in", Packets: 1, Bytes: 60, Start: now, End: now, Action: "REJECT", LogStatus: "OK", Reason: "default inbound drop"})
+	}
+	res, err := e.s.ReportFlowRecords(e.ctx, FlowReportInput{Caller: Caller{Host: "h1"}, HostName: "h1", Records: recs})
+	wantCode(t, err, "")
+	if res.Accepted != 2 {
+		t.Errorf("accepted %d of the records of two regions' NICs, want 2 (%+v)", res.Accepted, res)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
@@ -101,6 +102,14 @@ func (t *hostTable) keepScope(host string, rev int64, sc *hostScope) {
 	if c, ok := t.scopes[host]; !ok || c.rev <= rev {
 		t.scopes[host] = cachedScope{rev, sc}
 	}
+}
+
+// forget drops what a host reported and its kept scope (DeregisterHost).
+func (t *hostTable) forget(host string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.hosts, host)
+	delete(t.scopes, host)
 }
 
 // AppliedRevision returns the revision a host's agent last reported applied.
@@ -936,8 +945,9 @@ func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*
 			k := g.ID + "/" + r.ID
 			if v, ok := h.Counters[k]; ok {
 				s := sums[k]
-				s.Packets += v.Packets
-				s.Bytes += v.Bytes
+				// Saturated: each host's counts are its own to give.
+				s.Packets = addSat(s.Packets, v.Packets, math.MaxUint64)
+				s.Bytes = addSat(s.Bytes, v.Bytes, math.MaxUint64)
 				sums[k] = s
 				hosts[k]++
 			}

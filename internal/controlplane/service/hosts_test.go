@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -95,6 +96,11 @@ func TestHostKeyActsOnlyForItsHost(t *testing.T) {
 		{"bind to another host", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: free, HostName: "h2", Interface: "pi-f"}), "Forbidden.HostMismatch"},
 		{"take another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs, HostName: "h1", Interface: "pi-x"}), "InvalidInstanceId.NotFound"},
 		{"unbind another host's instance", e.s.BindInstance(e.ctx, BindInput{Caller: h1, InstanceID: theirs}), "InvalidInstanceId.NotFound"},
+		// Another host's primary ENI is as one that does not exist: the
+		// answer told a host which ENI IDs existed elsewhere.
+		{"take another host's primary ENI", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: model.DerivedID("eni", theirs), HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
+		{"take a free primary ENI", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: model.DerivedID("eni", free), HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
+		{"a primary ENI that does not exist", e.s.BindInstance(e.ctx, BindInput{Caller: h1, NetworkInterfaceID: "eni-nosuch", HostName: "h1", Interface: "pi-x"}), "InvalidEniId.NotFound"},
 		{"report for another host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h2", AppliedRevision: 1}}), "Forbidden.HostMismatch"},
 		{"report for own host", e.s.ReportHostStatus(e.ctx, ReportInput{Caller: h1, Progress: HostProgress{HostName: "h1", AppliedRevision: 1}}), ""},
 		{"watch as another host", func() error {
@@ -288,5 +294,32 @@ func TestHostCountersOnlyForItsGroups(t *testing.T) {
 	wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h2", AppliedRevision: rev}, Counters: counters}), "")
 	if _, counts, _ := e.s.DescribeRuleCounters(e.ctx, e.c, other); counts[0].Hosts != 1 {
 		t.Errorf("the operator's report of %s: %d hosts, want 1", other, counts[0].Hosts)
+	}
+}
+
+// TestHostCountersSaturate: the hosts' counts of a rule add up without
+// wrapping: each host's are its own to give, and two of 2^63 made a rule
+// every host ran read as never matched.
+func TestHostCountersSaturate(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	sg := e.group(CreateGroupInput{VpcID: vpc})
+	wantCode(t, e.s.Authorize(e.ctx, RulesInput{Caller: e.c, SecurityGroupID: sg, Direction: model.Ingress,
+		Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "22/22", SourceCidrIp: "10.0.0.0/8"}}}), "")
+	rule := e.load(sg).Rules[0].ID
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	for _, h := range []string{"h1", "h2"} {
+		wantCode(t, e.s.BindInstance(e.ctx, BindInput{Caller: e.op, InstanceID: e.instance(vpc, sg), HostName: h, Interface: "pi-a"}), "")
+		if rev, err = e.s.Store.Revision(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: Caller{Host: h}, Progress: HostProgress{HostName: h, AppliedRevision: rev},
+			Counters: map[string]RuleCounter{sg + "/" + rule: {Packets: 1 << 63, Bytes: 1 << 63}}}), "")
+	}
+	_, counts, err := e.s.DescribeRuleCounters(e.ctx, e.c, sg)
+	wantCode(t, err, "")
+	if c := counts[0]; c.Hosts != 2 || c.Packets != math.MaxUint64 || c.Bytes != math.MaxUint64 {
+		t.Errorf("rule counted by %d hosts, %d packets, %d bytes; want 2 hosts and both saturated", c.Hosts, c.Packets, c.Bytes)
 	}
 }

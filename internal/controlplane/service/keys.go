@@ -278,6 +278,44 @@ func (s *Service) RegisterHost(ctx context.Context, c Caller, host string) (mode
 	return key, err
 }
 
+// DeregisterHost deletes a host's key (PalisadeDeregisterHost), for a
+// host retired or not to be trusted: the key is refused from the next
+// request on (its open watches and streams end), and what its agent
+// reported (applied revision, rule counters) is forgotten. The instances
+// bound to the host stay bound: move or unbind them (PalisadeBindInstance).
+func (s *Service) DeregisterHost(ctx context.Context, c Caller, host string) error {
+	if err := CheckAdministrator(c, "PalisadeDeregisterHost"); err != nil {
+		return err
+	}
+	if err := checkHost(host, true); err != nil {
+		return err
+	}
+	_, err := s.commit(ctx, func(tx store.Tx) error {
+		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{Account: c.Account})
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, k := range keys {
+			if k.Host == host {
+				if err := tx.Delete(KindAccessKey, k.ID); err != nil {
+					return err
+				}
+				found = true
+			}
+		}
+		if !found {
+			return ecserr.New(http.StatusNotFound, "InvalidHostName.NotFound", "Host %q is not registered; palisade host list lists the hosts.", host)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.hosts.forget(host)
+	return nil
+}
+
 // ListHostKeys lists the host keys, by host (PalisadeListHosts), without
 // secrets.
 func (s *Service) ListHostKeys(ctx context.Context, c Caller) ([]model.AccessKey, error) {

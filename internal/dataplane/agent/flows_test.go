@@ -38,7 +38,7 @@ func (c *fakeCollector) Close() error         { return nil }
 // kernel and a fake collector: a flow log covering the host's NICs turns
 // flow logging on (the ruleset names its entries, the collector starts),
 // the records it asks for reach the server and the tenant reads them with
-// their deciding rule; a state file left by a killed agent is reported
+// their deciding entry; a state file left by a killed agent is reported
 // once; a clean stop ships the last window and clears it.
 func TestAgentFlowLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -119,7 +119,9 @@ func TestAgentFlowLogs(t *testing.T) {
 	// accept (the flow log records drops only) and a drop of a NIC of no
 	// flow log's (another VPC).
 	now := time.Now()
-	drop := nft.Entry{Side: model.Ingress, Reason: policy.ByRule, GroupID: "sg-web", RuleID: "sgr-web", Priority: 1, Policy: model.Drop, Verdict: policy.Drop}
+	// sg-web's one rule accepts: what drops is the default (the server
+	// refuses a record that says an accept rule dropped).
+	drop := nft.Entry{Side: model.Ingress, Reason: policy.DefaultIngressDrop, Verdict: policy.Drop}
 	rec := func(eni, vpc, action string) flowlog.Record {
 		return flowlog.Record{Version: 1, Interface: flowlog.Interface{ENI: eni, VpcID: vpc}, Src: netip.MustParseAddr("10.0.9.9"),
 			Dst: netip.MustParseAddr("10.0.0.1"), SrcPort: 4000, DstPort: 80, Protocol: 6, Direction: "in", Packets: 1, Bytes: 60,
@@ -153,7 +155,7 @@ func TestAgentFlowLogs(t *testing.T) {
 	if err != nil || got.Total != 1 {
 		t.Fatalf("the tenant reads %+v (%v), want the drop", got, err)
 	}
-	if r := got.Items[0]; r.VmId != "i-1" || r.Action != "REJECT" || r.SecurityGroupId != "sg-web" || r.SecurityGroupRuleId != "sgr-web" || r.Policy != "Drop" || r.HostName != host ||
+	if r := got.Items[0]; r.VmId != "i-1" || r.Action != "REJECT" || r.Reason != string(policy.DefaultIngressDrop) || r.SecurityGroupId != "" || r.HostName != host ||
 		r.LogStatus != "SKIPDATA" { // the window lost a record (and the killed agent's before it)
 		t.Errorf("record as read: %+v", r)
 	}

@@ -143,7 +143,7 @@ func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Change
 	defer watchdog.Stop()
 	rd := bufio.NewReaderSize(body, 64<<10)
 	for {
-		line, err := rd.ReadBytes('\n')
+		line, err := apiclient.ReadFrame(rd) // bounded: a server may send a line without end
 		if err != nil {
 			switch {
 			case dead.Load():

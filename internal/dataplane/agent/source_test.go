@@ -90,3 +90,37 @@ func TestFailoverEmptyStream(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamFrameBounded: a server that sends a line without end (broken,
+// or not Palisade's) fails the stream once the line passes
+// apiclient.MaxAnswerBytes, with an error that says so, after the frames
+// before it were taken; the agent read it whole, however long.
+func TestStreamFrameBounded(t *testing.T) {
+	defer func(n int64) { apiclient.MaxAnswerBytes = n }(apiclient.MaxAnswerBytes)
+	apiclient.MaxAnswerBytes = 64 << 10
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "{\"Revision\":2}\n")
+		chunk := []byte(strings.Repeat("x", 4096))
+		for range 1024 { // 4 MiB, as long as the client reads
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer s.Close()
+	c, err := apiclient.New(s.URL, "LTAIkey", "secret", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	err = apiSource{c, host}.Stream(context.Background(), WatchRequest{Host: host, After: 1}, func(w *Changes) error {
+		got = append(got, w.Revision)
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "larger than any Palisade server's") {
+		t.Errorf("Stream: %v, want the frame's bound", err)
+	}
+	if !slices.Equal(got, []int64{2}) {
+		t.Errorf("frames %v, want [2]", got)
+	}
+}

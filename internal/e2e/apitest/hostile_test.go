@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/palisade-sg/palisade/apiclient"
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
@@ -471,4 +473,81 @@ func hostH1(t *testing.T) (e *env, n network, key, secret string) {
 		t.Fatal(err)
 	}
 	return e, n, key, secret
+}
+
+// TestDeregisterHost: the operator can retire a host's key (a host gone,
+// or not to be trusted) without issuing a new one: the key is refused from
+// its next request, for every host action, and what its agent reported is
+// forgotten. There was no way to do it: registering the host again left a
+// key of that host valid.
+func TestDeregisterHost(t *testing.T) {
+	e, _, key, secret := hostH1(t)
+	ctx := context.Background()
+	op, tenant := e.srv.Operator(t), e.srv.API(t)
+	host := testenv.APIClient(t, e.addr, key, secret)
+	code := func(err error) string {
+		if err == nil {
+			return ""
+		}
+		if e, ok := errors.AsType[*apiclient.Error](err); ok {
+			return e.Code
+		}
+		return err.Error()
+	}
+	var rev struct{ Revision int64 }
+	noErr(t, host.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": "h1"}, &rev, 0))
+	noErr(t, host.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": "h1", "AppliedRevision": fmt.Sprint(rev.Revision)}, nil, 0))
+	hosts := func() map[string]int64 {
+		var out struct {
+			Hosts struct {
+				Host []struct {
+					HostName        string
+					AppliedRevision int64
+				}
+			}
+		}
+		noErr(t, op.Call(ctx, "PalisadeListHosts", nil, &out, 0))
+		m := map[string]int64{}
+		for _, h := range out.Hosts.Host {
+			m[h.HostName] = h.AppliedRevision
+		}
+		return m
+	}
+	if got := hosts(); got["h1"] != rev.Revision {
+		t.Fatalf("before: hosts %v, want h1 at %d", got, rev.Revision)
+	}
+	deregister := func(c *apiclient.Client, name string) error {
+		return c.Call(ctx, "PalisadeDeregisterHost", map[string]string{"HostName": name}, nil, 0)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"a tenant", deregister(tenant, "h1"), "Forbidden.Operator"},
+		{"the host itself", deregister(host, "h1"), "Forbidden.HostKey"},
+		{"no name", deregister(op, ""), "MissingParameter"},
+		{"a bad name", deregister(op, "h1;rm"), "InvalidParameter"},
+		{"a host never registered", deregister(op, "h9"), "InvalidHostName.NotFound"},
+		{"h1, by the operator", deregister(op, "h1"), ""},
+		{"h1 again", deregister(op, "h1"), "InvalidHostName.NotFound"},
+		{"h1's snapshot", host.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": "h1"}, nil, 0), "InvalidAccessKeyId.NotFound"},
+		{"h1's report", host.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": "h1"}, nil, 0), "InvalidAccessKeyId.NotFound"},
+		{"h1's poll", host.Call(ctx, "PalisadeWatchChanges", map[string]string{"HostName": "h1", "WaitSeconds": "0"}, nil, 0), "InvalidAccessKeyId.NotFound"},
+		{"h1's flow records", host.Call(ctx, "PalisadeReportFlowRecords", map[string]string{"HostName": "h1", "Records": "[]"}, nil, 0), "InvalidAccessKeyId.NotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := code(tc.err); got != tc.want {
+				t.Errorf("got %q (%v), want %q", got, tc.err, tc.want)
+			}
+		})
+	}
+	if got := hosts(); len(got) != 0 {
+		t.Errorf("after: hosts %v, want none", got)
+	}
+	// Registered again, h1 starts with nothing reported.
+	e.srv.RegisterHost(t, "h1")
+	if got := hosts(); got["h1"] != 0 {
+		t.Errorf("h1 registered again reports revision %d, want 0 (nothing reported since)", got["h1"])
+	}
 }

@@ -3,6 +3,7 @@ package apitest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -129,5 +130,67 @@ func TestHostReportsLimitedPerHost(t *testing.T) {
 		if err := hostA.Call(ctx, "PalisadeGetSnapshot", map[string]string{"HostName": "host-a"}, nil, 0); err != nil {
 			t.Fatalf("the throttled host's snapshot: %v", err)
 		}
+	}
+}
+
+// TestAgentActionsLimitedByKey: the agents' actions are exempt from the
+// limits only for the keys agents run with. A host key's binds (each a
+// store write, synced, that wakes the watches) are limited per key, as its
+// reports are; the operator's are not (a lab binds hundreds at once); a
+// tenant's calls of them, which the actions refuse, are limited as any
+// call, and so are those of a key refused (its account disabled). Neither was limited: a hostile host could move its instance
+// between two interfaces as fast as the server wrote, and a tenant send
+// refused snapshots (each logged and trailed) as fast as it could.
+func TestAgentActionsLimitedByKey(t *testing.T) {
+	e := clients(t, testenv.Start(t, testenv.Config{RateLimit: ratelimit.Config{PerAction: 0.01, ActionBurst: 3, PerAccount: 1000, AccountBurst: 1000}}))
+	ctx := context.Background()
+	n := newNetwork(t, e, "10.0.0.0/16")
+	instA, instB := runInstance(t, e.ecs, n.vsw, n.sgA), runInstance(t, e.ecs, n.vsw, n.sgA)
+	op, tenant := e.srv.Operator(t), e.srv.API(t)
+	idA, secretA := e.srv.RegisterHost(t, "host-a")
+	idB, secretB := e.srv.RegisterHost(t, "host-b")
+	hostA, hostB := testenv.APIClient(t, e.addr, idA, secretA), testenv.APIClient(t, e.addr, idB, secretB)
+	gone := e.srv.NewAccount(t, "gone")
+	noErr(t, op.Call(ctx, "PalisadeDisableAccount", map[string]string{"AccountId": gone.UID}, nil, 0))
+	disabled := testenv.APIClient(t, e.addr, gone.KeyID, gone.Secret)
+	bind := func(inst, host string) func(c *apiclient.Client, i int) error {
+		return func(c *apiclient.Client, i int) error {
+			return c.Call(ctx, "PalisadeBindInstance", map[string]string{"InstanceId": inst, "HostName": host, "Interface": fmt.Sprintf("pi-%d", i%2)}, nil, 0)
+		}
+	}
+	snapshot := func(c *apiclient.Client, _ int) error {
+		return c.Call(ctx, "PalisadeGetSnapshot", nil, nil, 0)
+	}
+	for _, tc := range []struct {
+		name          string
+		c             *apiclient.Client
+		call          func(c *apiclient.Client, i int) error
+		calls, refuse int
+		code          string // of the calls not throttled ("": none)
+	}{
+		{"the operator places both", op, bind(instA, "host-a"), 6, 0, ""},
+		{"the operator's binds are not limited", op, bind(instB, "host-b"), 6, 0, ""},
+		{"a host moving its instance", hostA, bind(instA, "host-a"), 6, 3, ""},
+		{"another host, its own buckets", hostB, bind(instB, "host-b"), 3, 0, ""},
+		{"a host's snapshots are not limited", hostA, snapshot, 6, 0, ""},
+		{"a tenant's snapshots", tenant, snapshot, 6, 3, "Forbidden.Operator"},
+		{"a disabled account's snapshots", disabled, snapshot, 6, 3, "Forbidden.AccountDisabled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			throttled := 0
+			for i := range tc.calls {
+				err := tc.call(tc.c, i)
+				e, _ := errors.AsType[*apiclient.Error](err)
+				switch {
+				case e != nil && e.Code == "Throttling.User" && e.Status == 400:
+					throttled++
+				case tc.code == "" && err != nil, tc.code != "" && (e == nil || e.Code != tc.code):
+					t.Fatalf("call %d: %v, want %q or Throttling.User with HTTP 400", i, err, tc.code)
+				}
+			}
+			if throttled != tc.refuse {
+				t.Errorf("%d of %d calls throttled, want %d", throttled, tc.calls, tc.refuse)
+			}
+		})
 	}
 }
