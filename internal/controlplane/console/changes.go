@@ -311,6 +311,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups"),
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
+		tagParams(pc.Params, in.Tags)
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
 			id, err := c.createGroup(ctx, svc, pc, in, pol)
 			if id != "" {
@@ -330,6 +331,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
 		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink,
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
+		tagParams(pc.Params, in.Tags)
 		pol := ""
 		if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
 			pol = string(g.InnerAccessPolicy)
@@ -499,6 +501,18 @@ func params(kv ...string) rpc.Params {
 		}
 	}
 	return ps
+}
+
+// tagParams adds a new group's tags as CreateSecurityGroup names them
+// (Tag.n.Key, Tag.n.Value): the event of a group made with tags said
+// nothing of them, where the API's event of the same call does.
+func tagParams(ps rpc.Params, tags []model.Tag) {
+	for i, t := range tags {
+		ps[fmt.Sprintf("Tag.%d.Key", i+1)] = t.Key
+		if t.Value != "" {
+			ps[fmt.Sprintf("Tag.%d.Value", i+1)] = t.Value
+		}
+	}
 }
 
 // permissionParams adds a rule's fields as the API names them:
