@@ -362,7 +362,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if desc == "" && cur.Group.Description == "" {
 			in.Description = nil
 		}
-		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
+		// The preview says each field the change sets: the one form takes
+		// both, and a new description alone was previewed as a rename (to
+		// the name the group had), its description not named at all.
+		var what []string
+		if in.Name != nil && name != cur.Group.Name {
+			what = append(what, fmt.Sprintf("rename it from %q to %q", cur.Group.Name, name))
+		}
+		if in.Description != nil && desc != cur.Group.Description {
+			what = append(what, fmt.Sprintf("set its description to %q (it is %q)", desc, cur.Group.Description))
+		}
+		title := fmt.Sprintf("Change %s: %s", group, strings.Join(what, "; and "))
+		if len(what) == 0 {
+			title = fmt.Sprintf("Leave %s as it is: its name and description are already these", group)
+		}
+		return &pendingChange{What: title, Back: groupLink,
 			Action: "ModifySecurityGroupAttribute", Params: params("SecurityGroupId", group, "SecurityGroupName", name, "Description", desc),
 			Run: func(ctx context.Context, svc *service.Service) error {
 				return svc.ModifySecurityGroupAttribute(ctx, in)

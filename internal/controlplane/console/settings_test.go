@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -63,6 +64,39 @@ func TestSettingsFormLeavesEmptyAsIs(t *testing.T) {
 			}
 			if a.Group.Name != tc.wantName || a.Group.Description != tc.wantDesc {
 				t.Errorf("the group is %q %q, want %q %q", a.Group.Name, a.Group.Description, tc.wantName, tc.wantDesc)
+			}
+		})
+	}
+}
+
+// TestSettingsPreviewSaysWhatChanges: the preview of the settings form
+// names each field it sets. A new description alone was previewed as
+// "Rename sg-… to" the name the group had, and a description changed
+// beside a new name was not named at all, yet applied.
+func TestSettingsPreviewSaysWhatChanges(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t) // the group is "db-prod", without a description
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		name, newName, newDesc string
+		want                   string
+		not                    string
+	}{
+		{"a description alone", "db-prod", "the databases", `Change ` + group + `: set its description to "the databases" (it is "")`, "rename"},
+		{"a name alone", "db-main", "", `Change ` + group + `: rename it from "db-prod" to "db-main"`, "description"},
+		{"both", "db-main", "the databases", `Change ` + group + `: rename it from "db-prod" to "db-main"; and set its description to "the databases" (it is "")`, "Leave"},
+		{"neither", "db-prod", "", `Leave ` + group + ` as it is`, "rename"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{"csrf": {s.csrf}, "op": {"modify-group"}, "step": {"preview"}, "group": {group}, "name": {tc.newName}, "description": {tc.newDesc}}
+			req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			_, what, _ := strings.Cut(html.UnescapeString(w.Body.String()), `id="what">`)
+			what, _, _ = strings.Cut(what, "</p>")
+			if w.Code != http.StatusOK || !strings.HasPrefix(what, tc.want) || strings.Contains(what, tc.not) {
+				t.Errorf("%d: the preview says %q, want %q (and not %q)", w.Code, what, tc.want, tc.not)
 			}
 		})
 	}
