@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -145,6 +146,34 @@ func (r ruleRowInput) input(dir model.Direction) model.RuleInput {
 		*cidr = p
 	}
 	return in
+}
+
+// ruleChanges says what a rule form's row changes of the rule it edits
+// (old), field by field in the form's words ("priority 1 → 5"). A field
+// left empty is kept, as ModifySecurityGroupRule keeps it. A row the
+// model refuses says nothing: the dry run says why.
+func ruleChanges(old, typed ruleRowInput, dir model.Direction) []string {
+	parsed, _, err := model.ParseRule(dir, typed.input(dir), false)
+	if err != nil {
+		return nil
+	}
+	now := rowOfRule(&parsed)
+	now.Owner = typed.Owner
+	var out []string
+	for _, f := range []struct{ name, typed, old, now string }{
+		{"policy", typed.Policy, old.Policy, now.Policy},
+		{"priority", typed.Priority, old.Priority, now.Priority},
+		{"protocol", typed.Protocol, old.Protocol, now.Protocol},
+		{"ports", typed.Ports, old.Ports, now.Ports},
+		{"peer", typed.Peer, old.Peer, now.Peer},
+		{"peer's owner", typed.Owner, old.Owner, now.Owner},
+		{"description", typed.Desc, old.Desc, now.Desc},
+	} {
+		if f.typed != "" && !strings.EqualFold(f.old, f.now) {
+			out = append(out, fmt.Sprintf("%s %s → %s", f.name, cmp.Or(f.old, "none"), f.now))
+		}
+	}
+	return out
 }
 
 // rowOfRule is a stored rule as a form row.
@@ -312,6 +341,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups"),
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
 		tagParams(pc.Params, in.Tags)
+		// Each setting the new group gets beside its type and VPC: the
+		// preview named neither a policy, a description nor tags.
+		var with []string
+		if pol != "" {
+			with = append(with, "InnerAccessPolicy "+pol)
+		}
+		if in.Description != "" {
+			with = append(with, fmt.Sprintf("description %q", in.Description))
+		}
+		for _, t := range in.Tags {
+			with = append(with, fmt.Sprintf("tag %s=%s", t.Key, t.Value))
+		}
+		if len(with) > 0 {
+			pc.What += ", with " + strings.Join(with, ", ")
+		}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
 			id, err := c.createGroup(ctx, svc, pc, in, pol)
 			if id != "" {
@@ -452,15 +496,27 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if op == "edit-rule" {
 			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
 			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
-			// The form shows the whole rule, so a description cleared in it
-			// reads as removed; ModifySecurityGroupRule keeps a rule's
-			// description when none is given, and the apply said done.
-			if in.Changes.Description == "" {
-				if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
-					for _, r := range attr.Rules {
-						if r.ID == in.RuleID && r.Description != "" {
-							pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
+			if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
+				for _, r := range attr.Rules {
+					if r.ID != in.RuleID {
+						continue
+					}
+					// The preview names what the change sets: one that
+					// opens or closes no flow (a priority, a description,
+					// a rule of a group without members) said only
+					// "Change rule …", nothing of what.
+					if rows := rowsOf(f); len(rows) > 0 {
+						if what := ruleChanges(rowOfRule(&r.Rule), rows[0], dir); len(what) > 0 {
+							pc.What += ": " + strings.Join(what, ", ")
+						} else {
+							pc.What += ": nothing, it is already so"
 						}
+					}
+					// The form shows the whole rule, so a description cleared in it
+					// reads as removed; ModifySecurityGroupRule keeps a rule's
+					// description when none is given, and the apply said done.
+					if in.Changes.Description == "" && r.Description != "" {
+						pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
 					}
 				}
 			}
