@@ -77,16 +77,19 @@ const rowCount = 5
 type ruleRowInput struct {
 	N                                                    int
 	Policy, Priority, Protocol, Ports, Peer, Owner, Desc string
+	Bad                                                  string // the field an error names: policy, priority, …
 }
 
-// rowsOf reads the rule rows of a form; rows without a protocol and a peer
-// are blank and skipped.
+// rowsOf reads the rule rows of a form; rows without ports, a peer, an
+// owner and a description are blank and skipped.
 func rowsOf(f url.Values) []ruleRowInput {
 	var out []ruleRowInput
 	for n := 1; n <= rowCount; n++ {
 		k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
 		r := ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
-		if r.Peer == "" && r.Ports == "" && r.Priority == "" && r.Desc == "" {
+		// A priority alone is no rule: the form gives row 1 one, so rules
+		// typed in row 2 alone were refused as "Row 1: give the TCP ports".
+		if r.Peer == "" && r.Ports == "" && r.Owner == "" && r.Desc == "" {
 			continue
 		}
 		out = append(out, r)
@@ -962,8 +965,38 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 	if op == "add-rules" {
 		e = rowNamed(e, rowsOf(f))
 	}
+	markRefused(rows, e, op == "edit-rule")
 	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
+}
+
+// markRefused marks the field of the row an error names (its "Row n:",
+// or the only row of a rule's edit) by the field its code names, so that
+// the form shows the error at the field and puts the cursor there: it was
+// said above a table of five rows of seven fields only.
+func markRefused(rows []ruleRowInput, e *ecserr.Error, edit bool) {
+	n := 0
+	if k, _, ok := strings.Cut(strings.TrimPrefix(e.Message, "Row "), ":"); ok && strings.HasPrefix(e.Message, "Row ") {
+		n, _ = strconv.Atoi(k)
+	} else if edit {
+		n = 1
+	}
+	field := ""
+	for _, m := range []struct{ in, field string }{
+		{"Owner", "owner"}, {"PortRange", "ports"}, {"Priority", "priority"}, {"Policy", "policy"},
+		{"Protocol", "protocol"}, {"Description", "desc"},
+		{"Cidr", "peer"}, {"GroupId", "peer"}, {"PrefixList", "peer"}, {"EntityType", "peer"}, {"SourceIp", "peer"}, {"DestIp", "peer"},
+	} {
+		if strings.Contains(e.Code, m.in) {
+			field = m.field
+			break
+		}
+	}
+	for i := range rows {
+		if rows[i].N == n && field != "" {
+			rows[i].Bad = field
+		}
+	}
 }
 
 // rowNamed names the form's row an API error names by its place in the
