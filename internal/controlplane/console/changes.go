@@ -85,8 +85,7 @@ type ruleRowInput struct {
 func rowsOf(f url.Values) []ruleRowInput {
 	var out []ruleRowInput
 	for n := 1; n <= rowCount; n++ {
-		k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
-		r := ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
+		r := rowAt(f, n)
 		// A priority alone is no rule: the form gives row 1 one, so rules
 		// typed in row 2 alone were refused as "Row 1: give the TCP ports".
 		if r.Peer == "" && r.Ports == "" && r.Owner == "" && r.Desc == "" {
@@ -95,6 +94,12 @@ func rowsOf(f url.Values) []ruleRowInput {
 		out = append(out, r)
 	}
 	return out
+}
+
+// rowAt reads row n of a rule form, as typed.
+func rowAt(f url.Values, n int) ruleRowInput {
+	k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
+	return ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
 }
 
 // portsForm is what the Ports field takes: a port, a range (from-to, or
@@ -153,15 +158,18 @@ func (r ruleRowInput) input(dir model.Direction) model.RuleInput {
 
 // ruleChanges says what a rule form's row changes of the rule it edits
 // (old), field by field in the form's words ("priority 1 → 5"). A field
-// left empty is kept, as ModifySecurityGroupRule keeps it. A row the
-// model refuses says nothing: the dry run says why.
-func ruleChanges(old, typed ruleRowInput, dir model.Direction) []string {
-	parsed, _, err := model.ParseRule(dir, typed.input(dir), false)
+// left empty is kept, as ModifySecurityGroupRule keeps it. Not ok for a
+// row the model does not read alone (the dry run says why, or merges it).
+func ruleChanges(old, typed ruleRowInput, dir model.Direction) ([]string, bool) {
+	merged := typed
+	merged.Policy, merged.Priority, merged.Protocol = cmp.Or(typed.Policy, old.Policy), cmp.Or(typed.Priority, old.Priority), cmp.Or(typed.Protocol, old.Protocol)
+	merged.Ports, merged.Peer, merged.Owner, merged.Desc = cmp.Or(typed.Ports, old.Ports), cmp.Or(typed.Peer, old.Peer), cmp.Or(typed.Owner, old.Owner), cmp.Or(typed.Desc, old.Desc)
+	parsed, _, err := model.ParseRule(dir, merged.input(dir), false)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	now := rowOfRule(&parsed)
-	now.Owner = typed.Owner
+	now.Owner = merged.Owner
 	var out []string
 	for _, f := range []struct{ name, typed, old, now string }{
 		{"policy", typed.Policy, old.Policy, now.Policy},
@@ -176,7 +184,7 @@ func ruleChanges(old, typed ruleRowInput, dir model.Direction) []string {
 			out = append(out, fmt.Sprintf("%s %s → %s", f.name, cmp.Or(f.old, "none"), f.now))
 		}
 	}
-	return out
+	return out, true
 }
 
 // rowOfRule is a stored rule as a form row.
@@ -476,7 +484,13 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 				where = append(where, fmt.Sprintf("rule %d of the import", i+1))
 			}
 		} else {
-			for _, r := range rowsOf(f) {
+			rows := rowsOf(f)
+			if op == "edit-rule" && len(rows) == 0 {
+				// A rule's edit is its one row, even with only a new
+				// priority in it: the fields left empty are kept.
+				rows = []ruleRowInput{rowAt(f, 1)}
+			}
+			for _, r := range rows {
 				if err := r.check(); err != nil {
 					return nil, err
 				}
@@ -508,12 +522,10 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 					// opens or closes no flow (a priority, a description,
 					// a rule of a group without members) said only
 					// "Change rule …", nothing of what.
-					if rows := rowsOf(f); len(rows) > 0 {
-						if what := ruleChanges(rowOfRule(&r.Rule), rows[0], dir); len(what) > 0 {
-							pc.What += ": " + strings.Join(what, ", ")
-						} else {
-							pc.What += ": nothing, it is already so"
-						}
+					if what, ok := ruleChanges(rowOfRule(&r.Rule), rowAt(f, 1), dir); ok && len(what) > 0 {
+						pc.What += ": " + strings.Join(what, ", ")
+					} else if ok {
+						pc.What += ": nothing, it is already so"
 					}
 					// The form shows the whole rule, so a description cleared in it
 					// reads as removed; ModifySecurityGroupRule keeps a rule's

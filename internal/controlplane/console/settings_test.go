@@ -120,6 +120,7 @@ func TestRuleEditPreviewSaysWhatChanges(t *testing.T) {
 		{"as it is", nil, ": nothing, it is already so"},
 		{"a priority", url.Values{"r1.priority": {"5"}}, ": priority 1 → 5"},
 		{"a policy and ports", url.Values{"r1.policy": {"drop"}, "r1.ports": {"3306-3307"}}, ": policy accept → drop, ports 3306 → 3306-3307"},
+		{"a priority, the peer left empty (kept)", url.Values{"r1.priority": {"5"}, "r1.peer": {""}}, ": priority 1 → 5"},
 		{"a peer and a description", url.Values{"r1.peer": {"10.0.2.0/24"}, "r1.desc": {"app servers"}}, ": peer 10.0.1.0/24 → 10.0.2.0/24, description app tier → app servers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
