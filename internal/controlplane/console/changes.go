@@ -159,7 +159,7 @@ func (r ruleRowInput) input(dir model.Direction) model.RuleInput {
 // ruleChanges says what a rule form's row changes of the rule it edits
 // (old), field by field in the form's words ("priority 1 → 5"). A field
 // left empty is kept, as ModifySecurityGroupRule keeps it. Not ok for a
-// row the model does not read alone (the dry run says why, or merges it).
+// row the model refuses: the dry run says why.
 func ruleChanges(old, typed ruleRowInput, dir model.Direction) ([]string, bool) {
 	merged := typed
 	merged.Policy, merged.Priority, merged.Protocol = cmp.Or(typed.Policy, old.Policy), cmp.Or(typed.Priority, old.Priority), cmp.Or(typed.Protocol, old.Protocol)
