@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -76,21 +77,29 @@ const rowCount = 5
 type ruleRowInput struct {
 	N                                                    int
 	Policy, Priority, Protocol, Ports, Peer, Owner, Desc string
+	Bad                                                  string // the field an error names: policy, priority, …
 }
 
-// rowsOf reads the rule rows of a form; rows without a protocol and a peer
-// are blank and skipped.
+// rowsOf reads the rule rows of a form; rows without ports, a peer, an
+// owner and a description are blank and skipped.
 func rowsOf(f url.Values) []ruleRowInput {
 	var out []ruleRowInput
 	for n := 1; n <= rowCount; n++ {
-		k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
-		r := ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
-		if r.Peer == "" && r.Ports == "" && r.Priority == "" && r.Desc == "" {
+		r := rowAt(f, n)
+		// A priority alone is no rule: the form gives row 1 one, so rules
+		// typed in row 2 alone were refused as "Row 1: give the TCP ports".
+		if r.Peer == "" && r.Ports == "" && r.Owner == "" && r.Desc == "" {
 			continue
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// rowAt reads row n of a rule form, as typed.
+func rowAt(f url.Values, n int) ruleRowInput {
+	k := func(s string) string { return strings.TrimSpace(f.Get(fmt.Sprintf("r%d.%s", n, s))) }
+	return ruleRowInput{N: n, Policy: k("policy"), Priority: k("priority"), Protocol: k("protocol"), Ports: k("ports"), Peer: k("peer"), Owner: k("owner"), Desc: k("desc")}
 }
 
 // portsForm is what the Ports field takes: a port, a range (from-to, or
@@ -145,6 +154,37 @@ func (r ruleRowInput) input(dir model.Direction) model.RuleInput {
 		*cidr = p
 	}
 	return in
+}
+
+// ruleChanges says what a rule form's row changes of the rule it edits
+// (old), field by field in the form's words ("priority 1 → 5"). A field
+// left empty is kept, as ModifySecurityGroupRule keeps it. Not ok for a
+// row the model refuses: the dry run says why.
+func ruleChanges(old, typed ruleRowInput, dir model.Direction) ([]string, bool) {
+	merged := typed
+	merged.Policy, merged.Priority, merged.Protocol = cmp.Or(typed.Policy, old.Policy), cmp.Or(typed.Priority, old.Priority), cmp.Or(typed.Protocol, old.Protocol)
+	merged.Ports, merged.Peer, merged.Owner, merged.Desc = cmp.Or(typed.Ports, old.Ports), cmp.Or(typed.Peer, old.Peer), cmp.Or(typed.Owner, old.Owner), cmp.Or(typed.Desc, old.Desc)
+	parsed, _, err := model.ParseRule(dir, merged.input(dir), false)
+	if err != nil {
+		return nil, false
+	}
+	now := rowOfRule(&parsed)
+	now.Owner = merged.Owner
+	var out []string
+	for _, f := range []struct{ name, typed, old, now string }{
+		{"policy", typed.Policy, old.Policy, now.Policy},
+		{"priority", typed.Priority, old.Priority, now.Priority},
+		{"protocol", typed.Protocol, old.Protocol, now.Protocol},
+		{"ports", typed.Ports, old.Ports, now.Ports},
+		{"peer", typed.Peer, old.Peer, now.Peer},
+		{"peer's owner", typed.Owner, old.Owner, now.Owner},
+		{"description", typed.Desc, old.Desc, now.Desc},
+	} {
+		if f.typed != "" && !strings.EqualFold(f.old, f.now) {
+			out = append(out, fmt.Sprintf("%s %s → %s", f.name, cmp.Or(f.old, "none"), f.now))
+		}
+	}
+	return out, true
 }
 
 // rowOfRule is a stored rule as a form row.
@@ -311,6 +351,22 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		pc := &pendingChange{What: fmt.Sprintf("Create the %s security group %q in %s", typeName(in.Type), in.Name, vpcName(in.VpcID)), Back: p.link("groups"),
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
+		tagParams(pc.Params, in.Tags)
+		// Each setting the new group gets beside its type and VPC: the
+		// preview named neither a policy, a description nor tags.
+		var with []string
+		if pol != "" {
+			with = append(with, "InnerAccessPolicy "+pol)
+		}
+		if in.Description != "" {
+			with = append(with, fmt.Sprintf("description %q", in.Description))
+		}
+		for _, t := range in.Tags {
+			with = append(with, fmt.Sprintf("tag %s=%s", t.Key, t.Value))
+		}
+		if len(with) > 0 {
+			pc.What += ", with " + strings.Join(with, ", ")
+		}
 		pc.Run = func(ctx context.Context, svc *service.Service) error {
 			id, err := c.createGroup(ctx, svc, pc, in, pol)
 			if id != "" {
@@ -330,6 +386,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		in := service.CreateGroupInput{Caller: cl, Name: f.Get("name"), Description: g.Description, Type: g.Type, VpcID: g.VpcID, Tags: g.Tags}
 		pc := &pendingChange{What: fmt.Sprintf("Create %q as a copy of %s (its rules are added next, with their own preview)", in.Name, g.ID), Back: groupLink,
 			Action: "CreateSecurityGroup", Params: params("VpcId", in.VpcID, "SecurityGroupName", in.Name, "SecurityGroupType", string(in.Type), "Description", in.Description)}
+		tagParams(pc.Params, in.Tags)
 		pol := ""
 		if g.Type == model.Normal && g.InnerAccessPolicy != model.InnerAccept {
 			pol = string(g.InnerAccessPolicy)
@@ -360,7 +417,21 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if desc == "" && cur.Group.Description == "" {
 			in.Description = nil
 		}
-		return &pendingChange{What: fmt.Sprintf("Rename %s to %q", group, name), Back: groupLink,
+		// The preview says each field the change sets: the one form takes
+		// both, and a new description alone was previewed as a rename (to
+		// the name the group had), its description not named at all.
+		var what []string
+		if in.Name != nil && name != cur.Group.Name {
+			what = append(what, fmt.Sprintf("rename it from %q to %q", cur.Group.Name, name))
+		}
+		if in.Description != nil && desc != cur.Group.Description {
+			what = append(what, fmt.Sprintf("set its description to %q (it is %q)", desc, cur.Group.Description))
+		}
+		title := fmt.Sprintf("Change %s: %s", group, strings.Join(what, "; and "))
+		if len(what) == 0 {
+			title = fmt.Sprintf("Leave %s as it is: its name and description are already these", group)
+		}
+		return &pendingChange{What: title, Back: groupLink,
 			Action: "ModifySecurityGroupAttribute", Params: params("SecurityGroupId", group, "SecurityGroupName", name, "Description", desc),
 			Run: func(ctx context.Context, svc *service.Service) error {
 				return svc.ModifySecurityGroupAttribute(ctx, in)
@@ -413,7 +484,13 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 				where = append(where, fmt.Sprintf("rule %d of the import", i+1))
 			}
 		} else {
-			for _, r := range rowsOf(f) {
+			rows := rowsOf(f)
+			if op == "edit-rule" && len(rows) == 0 {
+				// A rule's edit is its one row, even with only a new
+				// priority in it: the fields left empty are kept.
+				rows = []ruleRowInput{rowAt(f, 1)}
+			}
+			for _, r := range rows {
 				if err := r.check(); err != nil {
 					return nil, err
 				}
@@ -436,15 +513,25 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		if op == "edit-rule" {
 			in := service.ModifyRuleInput{Caller: cl, SecurityGroupID: group, Direction: dir, RuleID: f.Get("rule"), Changes: inputs[0]}
 			pc.What = fmt.Sprintf("Change %s rule %s of %s", dir, in.RuleID, group)
-			// The form shows the whole rule, so a description cleared in it
-			// reads as removed; ModifySecurityGroupRule keeps a rule's
-			// description when none is given, and the apply said done.
-			if in.Changes.Description == "" {
-				if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
-					for _, r := range attr.Rules {
-						if r.ID == in.RuleID && r.Description != "" {
-							pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
-						}
+			if attr, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), allRules(cl, group)); err == nil {
+				for _, r := range attr.Rules {
+					if r.ID != in.RuleID {
+						continue
+					}
+					// The preview names what the change sets: one that
+					// opens or closes no flow (a priority, a description,
+					// a rule of a group without members) said only
+					// "Change rule …", nothing of what.
+					if what, ok := ruleChanges(rowOfRule(&r.Rule), rowAt(f, 1), dir); ok && len(what) > 0 {
+						pc.What += ": " + strings.Join(what, ", ")
+					} else if ok {
+						pc.What += ": nothing, it is already so"
+					}
+					// The form shows the whole rule, so a description cleared in it
+					// reads as removed; ModifySecurityGroupRule keeps a rule's
+					// description when none is given, and the apply said done.
+					if in.Changes.Description == "" && r.Description != "" {
+						pc.Warnings = append(pc.Warnings, fmt.Sprintf("The rule keeps its description %q: ModifySecurityGroupRule keeps a description when none is given, so it cannot be removed. Give another one, or delete the rule and add it again without one.", r.Description))
 					}
 				}
 			}
@@ -499,6 +586,18 @@ func params(kv ...string) rpc.Params {
 		}
 	}
 	return ps
+}
+
+// tagParams adds a new group's tags as CreateSecurityGroup names them
+// (Tag.n.Key, Tag.n.Value): the event of a group made with tags said
+// nothing of them, where the API's event of the same call does.
+func tagParams(ps rpc.Params, tags []model.Tag) {
+	for i, t := range tags {
+		ps[fmt.Sprintf("Tag.%d.Key", i+1)] = t.Key
+		if t.Value != "" {
+			ps[fmt.Sprintf("Tag.%d.Value", i+1)] = t.Value
+		}
+	}
 }
 
 // permissionParams adds a rule's fields as the API names them:
@@ -878,8 +977,38 @@ func (c *Console) rulesFormAgain(p *page, f url.Values, err error) bool {
 	if op == "add-rules" {
 		e = rowNamed(e, rowsOf(f))
 	}
+	markRefused(rows, e, op == "edit-rule")
 	c.rulesForm(p, e.Status, attr.Group, dir, rows, rule, map[string]any{"Err": e})
 	return true
+}
+
+// markRefused marks the field of the row an error names (its "Row n:",
+// or the only row of a rule's edit) by the field its code names, so that
+// the form shows the error at the field and puts the cursor there: it was
+// said above a table of five rows of seven fields only.
+func markRefused(rows []ruleRowInput, e *ecserr.Error, edit bool) {
+	n := 0
+	if k, _, ok := strings.Cut(strings.TrimPrefix(e.Message, "Row "), ":"); ok && strings.HasPrefix(e.Message, "Row ") {
+		n, _ = strconv.Atoi(k)
+	} else if edit {
+		n = 1
+	}
+	field := ""
+	for _, m := range []struct{ in, field string }{
+		{"Owner", "owner"}, {"PortRange", "ports"}, {"Priority", "priority"}, {"Policy", "policy"},
+		{"Protocol", "protocol"}, {"Description", "desc"},
+		{"Cidr", "peer"}, {"GroupId", "peer"}, {"PrefixList", "peer"}, {"EntityType", "peer"}, {"SourceIp", "peer"}, {"DestIp", "peer"},
+	} {
+		if strings.Contains(e.Code, m.in) {
+			field = m.field
+			break
+		}
+	}
+	for i := range rows {
+		if rows[i].N == n && field != "" {
+			rows[i].Bad = field
+		}
+	}
 }
 
 // rowNamed names the form's row an API error names by its place in the

@@ -727,3 +727,58 @@ func TestClassicGroupShowsBothSets(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerOfAnotherAccountNamed: a rule whose peer is another account's
+// group names that account on the group's page and in the comparison, as
+// the API's answer does (SourceGroupOwnerAccount); the row showed the bare
+// group ID, as for a group of the account's own.
+func TestPeerOfAnotherAccountNamed(t *testing.T) {
+	srv, svc, key, group := consoleServer(t) // a classic group
+	ctx := context.Background()
+	cl, _ := svc.CallerOf(ctx, key.ID, "cn-hangzhou", true)
+	_, otherKey, err := svc.NewTenant(ctx, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocl, _ := svc.CallerOf(ctx, otherKey.ID, "cn-hangzhou", true)
+	theirs, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: ocl, Name: "theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: model.Ingress, Permissions: []model.RuleInput{
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "5432/5432", SourceGroupId: theirs.SecurityGroupId, SourceGroupOwnerId: ocl.Account, NicType: "intranet"},
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceGroupId: mine.SecurityGroupId, NicType: "intranet"}}}); err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	if resp, err := hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}}); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	base := srv.URL + Prefix + "r/cn-hangzhou/groups/"
+	for _, tc := range []struct {
+		path, want string
+		has        bool
+	}{
+		{group, theirs.SecurityGroupId + " of account " + ocl.Account + " · intranet", true},
+		{group, mine.SecurityGroupId + " (mine) · intranet", true},
+		{group, mine.SecurityGroupId + " (mine) of account", false},
+		{mine.SecurityGroupId + "/compare?with=" + group, theirs.SecurityGroupId + " of account " + ocl.Account, true},
+	} {
+		resp, err := hc.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || strings.Contains(html.UnescapeString(string(b)), tc.want) != tc.has {
+			t.Errorf("GET %s: %d, has %q is %v, want %v", tc.path, resp.StatusCode, tc.want, !tc.has, tc.has)
+		}
+	}
+}

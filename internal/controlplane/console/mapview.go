@@ -75,9 +75,13 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 		return mapData{}, err
 	}
 	in := map[string]*model.SecurityGroup{}
+	// A group's members are the API's count, as the groups list shows
+	// them: the graph's nodes are only the groups its edges join, so a
+	// group with members and no edge read as one without members.
+	members := map[string]int{}
 	for _, s := range groups.Items {
 		if s.Group.VpcID == vpc {
-			in[s.Group.ID] = s.Group
+			in[s.Group.ID], members[s.Group.ID] = s.Group, s.Members
 		}
 	}
 	if focus != "" && in[focus] == nil {
@@ -120,10 +124,6 @@ func (c *Console) mapOf(p *page, vpc, protocol, port, focus string) (mapData, er
 			me.TargetName = g.Name
 		}
 		out.Edges = append(out.Edges, me)
-	}
-	members := map[string]int{}
-	for _, n := range g.Graph.Nodes {
-		members[n.ID] = n.Members
 	}
 	for id, grp := range in {
 		n := mapNode{ID: id, Label: cmp.Or(grp.Name, id), Members: members[id], Kind: "group"}

@@ -149,7 +149,17 @@ func standingOf(fs []audit.Finding, group string) map[string][]standing {
 // peerText is a rule's peer as its row shows it, with the rule's set when
 // the group is classic.
 func peerText(g *model.SecurityGroup, r *service.RuleView) string {
-	return peerOf(r) + nicNote(g, &r.Rule)
+	return peerOf(r) + ownerNote(g, r) + nicNote(g, &r.Rule)
+}
+
+// ownerNote names the account of a peer group that is not the group's
+// own, as the API's answer does (SourceGroupOwnerAccount): the row showed
+// the bare ID, so another account's group read as one of this account's.
+func ownerNote(g *model.SecurityGroup, r *service.RuleView) string {
+	if r.Peer.GroupID == "" || r.Peer.GroupOwner == "" || r.Peer.GroupOwner == g.Owner {
+		return ""
+	}
+	return " of account " + r.Peer.GroupOwner
 }
 
 func peerOf(r *service.RuleView) string {

@@ -1007,6 +1007,9 @@ func TestChangesInEventTrail(t *testing.T) {
 		{url.Values{"op": {"delete-group"}, "group": {group}}, "DeleteSecurityGroup", "DependencyViolation", "SecurityGroupId", group},
 		{url.Values{"op": {"leave"}, "group": {group}, "instance": {instance}}, "LeaveSecurityGroup", "", "InstanceId", instance},
 		{url.Values{"op": {"create-group"}, "name": {"made-here"}}, "CreateSecurityGroup", "", "SecurityGroupName", "made-here"},
+		// Its tags too, as the API's event of the same call has them.
+		{url.Values{"op": {"create-group"}, "name": {"tagged"}, "tags": {"env=prod, owner=dba"}}, "CreateSecurityGroup", "", "Tag.2.Value", "dba"},
+		{url.Values{"op": {"clone-group"}, "group": {group}, "name": {"tagged-copy"}}, "CreateSecurityGroup", "", "Tag.1.Key", "owner"},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			n := len(calls)
