@@ -1,12 +1,9 @@
 package apitest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +18,6 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
-	"github.com/palisade-sg/palisade/internal/testkit/signedpost"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -228,24 +224,7 @@ func TestStreamEndsWhenTheStoreIsSilent(t *testing.T) {
 	url, _, etcdProc := startEtcdProcess(t)
 	e := etcdServers(t, url, 1)[0]
 	key, secret := e.srv.RegisterHost(t, "h1")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, err := signedpost.Request(ctx, e.addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": "2014-05-26",
-		"HostName": "h1", "HeartbeatSeconds": "1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("the stream: %d %s", resp.StatusCode, b)
-	}
-	frames := bufio.NewScanner(resp.Body)
-	frames.Buffer(nil, 1<<24)
+	frames := hostStream(t, e.addr, key, secret, "h1")
 	for i := range 2 { // the stream runs: its first frame, then a heartbeat
 		if !frames.Scan() {
 			t.Fatalf("the stream ended after %d frames before etcd stopped: %v", i, frames.Err())

@@ -347,24 +347,7 @@ func diffLines(a, b string) string {
 // refused, and so is the agent's next.
 func TestStreamEndsWithItsKey(t *testing.T) {
 	e, n, key, secret := hostH1(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	req, err := signedpost.Request(ctx, e.addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": api.ECSVersion,
-		"HostName": "h1", "HeartbeatSeconds": "1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("the stream: %d %s", resp.StatusCode, b)
-	}
-	frames := bufio.NewScanner(resp.Body)
-	frames.Buffer(nil, 1<<24)
+	frames := hostStream(t, e.addr, key, secret, "h1")
 	// until reads frames until one holds mark; false when the stream ends.
 	until := func(mark string) bool {
 		for frames.Scan() {
@@ -463,6 +446,32 @@ func metricsText(t *testing.T, addr string) string {
 
 // hostH1 is a server with a network, an instance of its group sgA bound to
 // host h1, and h1's key.
+// hostStream opens host's change stream (PalisadeWatchStream, heartbeats
+// every second) with its key; the frames are read from the scanner, and
+// the stream is closed at the end of the test.
+func hostStream(t *testing.T, addr, key, secret, host string) *bufio.Scanner {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, err := signedpost.Request(ctx, addr, key, secret, map[string]string{"Action": "PalisadeWatchStream", "Version": api.ECSVersion,
+		"HostName": host, "HeartbeatSeconds": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("the stream: %d %s", resp.StatusCode, b)
+	}
+	frames := bufio.NewScanner(resp.Body)
+	frames.Buffer(nil, 1<<24)
+	return frames
+}
+
 func hostH1(t *testing.T) (e *env, n network, key, secret string) {
 	e = newEnv(t)
 	n = newNetwork(t, e, "10.0.0.0/16")
