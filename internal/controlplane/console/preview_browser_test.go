@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http/httptest"
 	"os/exec"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,66 +19,93 @@ import (
 // once the server has computed it. (TestConsoleInBrowser, which installs
 // chromium where it can, covers the rest of the console.)
 func TestPreviewFetchesAuditDiffInBrowser(t *testing.T) {
+	bctx, _, release := pendingPreview(t)
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#audit-diff li").length`))
+	if err != nil || shown != 0 {
+		t.Fatalf("the preview shows %d findings while its audit is not done (%v)", shown, err)
+	}
+	release()
+	// The template's rule has a description and the group no members: the
+	// change adds no finding, which the diff says once computed.
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#audit-section #audit-none"))); err != nil {
+		t.Fatalf("the audit diff, once computed: %v", err)
+	}
+	pending, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("audit-pending") !== null`))
+	if err != nil || pending {
+		t.Fatalf("the preview still says its audit is being computed (%v)", err)
+	}
+}
+
+// TestPreviewAuditFetchFailsInBrowser: a preview whose audit diff cannot
+// be fetched any more (here the session ends while the diff is computed:
+// the next fetch gets the sign-in page) says so, with the link, instead of
+// saying for good that the audit is being computed.
+func TestPreviewAuditFetchFailsInBrowser(t *testing.T) {
+	wait := diffWait
+	diffWait = 100 * time.Millisecond     // the script asks again soon
+	t.Cleanup(func() { diffWait = wait }) // last: after the server and the browser are gone
+	bctx, c, _ := pendingPreview(t)
+	c.sessions.mu.Lock()
+	clear(c.sessions.byID) // the session ends (expired, or signed out elsewhere)
+	c.sessions.mu.Unlock()
+	wctx, cancelW := context.WithTimeout(bctx, 20*time.Second) // a hang guard: the script asks again every 100 ms
+	defer cancelW()
+	if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#audit-pending.error"))); err != nil {
+		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("audit-pending").textContent`))
+		t.Fatalf("the preview does not say its audit cannot be shown (%v); it says: %q", err, text)
+	}
+	text, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("audit-pending").textContent + " " + document.querySelector("#audit-pending a").getAttribute("href")`))
+	if err != nil || !strings.Contains(text, "could not be shown") || !strings.Contains(text, "Sign in again") || !strings.Contains(text, "/audit") {
+		t.Errorf("the note says %q (%v): want why, what to do, and the link", text, err)
+	}
+}
+
+// pendingPreview signs a tenant in, in Chromium, and previews a rule
+// whose audit diff is held back (the console's slot for work ahead is
+// taken), up to the preview saying so. release lets the diff be computed
+// (else it is at the end of the test).
+func pendingPreview(t *testing.T) (bctx context.Context, c *Console, release func()) {
+	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("needs chromium (see TestConsoleInBrowser)")
 	}
 	svc, key, cl := tenantService(t)
-	ctx := context.Background()
-	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
+	g, err := svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(svc, Options{})
-	if err != nil {
+	if c, err = New(svc, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(c)
-	defer srv.Close()
-
+	t.Cleanup(srv.Close)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
+	t.Cleanup(cancelA)
 	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
+	t.Cleanup(cancel)
 	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancelT()
+	t.Cleanup(cancelT)
 
 	c.cache.ahead <- struct{}{} // the work ahead waits: the diff is not ready in time
-	held := true
-	defer func() {
-		if held {
-			<-c.cache.ahead
-		}
-	}()
-	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	run("sign in", chromedp.Navigate(srv.URL+Prefix+"signin"),
+	var once sync.Once
+	release = func() { once.Do(func() { <-c.cache.ahead }) }
+	t.Cleanup(release)
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
 		chromedp.WaitVisible(chromedp.CSS("#akid")),
 		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
 		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
 		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group")))
-	run("preview SSH from anywhere", chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+g.SecurityGroupId+"/rules/new?template=ssh"),
+		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+g.SecurityGroupId+"/rules/new?template=ssh"),
 		chromedp.WaitVisible(chromedp.CSS("#r1-peer")),
 		chromedp.SendKeys(chromedp.CSS("#r1-peer"), "0.0.0.0/0"),
 		chromedp.Click(chromedp.CSS("#preview")),
-		chromedp.WaitVisible(chromedp.CSS("#audit-pending")))
-	shown, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll("#audit-diff li").length`))
-	if err != nil || shown != 0 {
-		t.Fatalf("the preview shows %d findings while its audit is not done (%v)", shown, err)
+		chromedp.WaitVisible(chromedp.CSS("#audit-pending"))); err != nil {
+		t.Fatalf("preview SSH from anywhere: %v", err)
 	}
-	<-c.cache.ahead
-	held = false
-	// The template's rule has a description and the group no members: the
-	// change adds no finding, which the diff says once computed.
-	run("the audit diff, once computed", chromedp.WaitVisible(chromedp.CSS("#audit-section #audit-none")))
-	pending, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("audit-pending") !== null`))
-	if err != nil || pending {
-		t.Fatalf("the preview still says its audit is being computed (%v)", err)
-	}
+	return bctx, c, release
 }

@@ -27,6 +27,11 @@ import (
 // previewBudget is how long a preview waits for its audit diff.
 const previewBudget = 50 * time.Millisecond
 
+// diffWait is how long the diff's address holds a request for the diff
+// (then it answers that it is still computed, and the script asks again).
+// A variable: tests shorten it.
+var diffWait = 20 * time.Second
+
 // maxDiffJobs bounds the diffs kept (the oldest is dropped first);
 // diffTimeout bounds how long one may take.
 const (
@@ -157,7 +162,7 @@ func (c *Console) auditDiffPage(p *page) {
 		c.notFound(p, "No preview of this session has this audit diff (it may have expired: preview the change again).")
 		return
 	}
-	wait := time.NewTimer(20 * time.Second)
+	wait := time.NewTimer(diffWait)
 	defer wait.Stop()
 	data, status := map[string]any{}, http.StatusOK
 	select {

@@ -57,16 +57,33 @@
   }
   // A preview whose audit diff was not ready fetches it from its address
   // (the server answers once it is computed) and shows it in place.
+  // One that cannot be fetched (the network, or an answer that is neither
+  // the diff nor an error of it: the session ended) says so, keeping the
+  // link; it said "being computed" for good.
   var pending = document.getElementById("audit-pending");
   if (pending && pending.dataset.src && window.fetch) {
+    var failed = function (why) {
+      var note = document.getElementById("audit-pending");
+      if (!note) return;
+      note.className = "alert error";
+      note.setAttribute("role", "alert");
+      note.textContent = "The audit of the cloud as this change would leave it could not be shown here (" + why + "): ";
+      var a = document.createElement("a");
+      a.href = pending.dataset.src;
+      a.target = "_blank";
+      a.textContent = "open it";
+      note.appendChild(a);
+      note.appendChild(document.createTextNode(", or preview the change again."));
+    };
     var load = function () {
       fetch(pending.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.text(); }).then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
         if (doc.getElementById("updating")) { load(); return; } // still computing: ask again
         var got = doc.getElementById("audit-section") || doc.getElementById("api-error");
         var here = document.getElementById("audit-section");
-        if (got && here) { here.replaceWith(document.importNode(got, true)); }
-      });
+        if (!got) { failed("the server answered another page: is the session over? Sign in again"); return; }
+        if (here) { here.replaceWith(document.importNode(got, true)); }
+      }).catch(function (e) { failed("the request failed: " + e.message); });
     };
     load();
   }
