@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
 // Flow records: what the agents recorded for the flow logs (flowlogs.go),
@@ -266,11 +267,6 @@ func nicEntry(tx store.ReadTx, nic *model.Instance, r *FlowRecord) bool {
 	})
 }
 
-// entryActions are the action each reason's entry decides: a record whose
-// action is not its entry's did not happen as it says. A rule's is its
-// policy's; intra-group access may be either.
-var entryActions = map[string]string{"default inbound drop": "REJECT", "default outbound accept (basic group)": "ACCEPT", "enterprise default outbound drop": "REJECT"}
-
 // entryShaped reports whether a record names its deciding entry as the
 // agents do (agent.RecordOf): a rule by group, ID, priority and policy,
 // intra-group access by its group alone, a default by nothing, each with
@@ -283,7 +279,11 @@ func entryShaped(r *FlowRecord) bool {
 	case "intra-group access":
 		return r.SecurityGroupId != "" && r.SecurityGroupRuleId == "" && r.Priority == 0 && r.Policy == ""
 	}
-	return r.SecurityGroupId == "" && r.SecurityGroupRuleId == "" && r.Priority == 0 && r.Policy == "" && entryActions[r.Reason] == r.Action
+	// A default decides one action (policy.Reason.DefaultVerdict): a
+	// record of another did not happen as it says.
+	v, ok := policy.Reason(r.Reason).DefaultVerdict()
+	return r.SecurityGroupId == "" && r.SecurityGroupRuleId == "" && r.Priority == 0 && r.Policy == "" &&
+		ok && (v == policy.Accept) == (r.Action == "ACCEPT")
 }
 
 // flowReasons are the reasons a record may give (policy.Reason's values).

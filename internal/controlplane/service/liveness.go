@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -33,9 +35,8 @@ const liveWait = 2 * time.Second
 
 // liveness is the last probe of the store, shared by the streams.
 type liveness struct {
-	mu    sync.Mutex
-	ok    time.Time     // when the store last answered
-	probe chan struct{} // closed when the probe in flight ends; nil: none
+	ok    atomic.Int64       // Unix nanoseconds when the store last answered
+	probe singleflight.Group // one probe at a time, for every waiting stream
 }
 
 // errStoreSilent is the answer of a server whose store does not answer.
@@ -46,41 +47,22 @@ var errStoreSilent = ecserr.New(http.StatusServiceUnavailable, "ServiceUnavailab
 // answers a probe now, else errStoreSilent (or ctx's error).
 func (s *Service) storeAnswers(ctx context.Context) error {
 	l := s.live
-	if l == nil {
+	if l == nil || time.Since(time.Unix(0, l.ok.Load())) < liveFresh {
 		return nil
 	}
-	l.mu.Lock()
-	if time.Since(l.ok) < liveFresh {
-		l.mu.Unlock()
-		return nil
-	}
-	done := l.probe
-	if done == nil {
-		done = make(chan struct{})
-		l.probe = done
-		go func() {
-			pctx, cancel := context.WithTimeout(context.Background(), liveWait)
-			_, err := s.Store.Revision(pctx)
-			cancel()
-			l.mu.Lock()
-			if err == nil {
-				l.ok = time.Now()
-			}
-			l.probe = nil
-			l.mu.Unlock()
-			close(done)
-		}()
-	}
-	l.mu.Unlock()
+	answered := l.probe.DoChan("", func() (any, error) {
+		pctx, cancel := context.WithTimeout(context.Background(), liveWait)
+		defer cancel()
+		if _, err := s.Store.Revision(pctx); err != nil {
+			return nil, errStoreSilent
+		}
+		l.ok.Store(time.Now().UnixNano())
+		return nil, nil
+	})
 	select {
-	case <-done:
+	case r := <-answered:
+		return r.Err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Since(l.ok) < liveFresh {
-		return nil
-	}
-	return errStoreSilent
 }

@@ -50,6 +50,19 @@ const (
 	NoIPv6Address        Reason = "no IPv6 address"
 )
 
+// DefaultVerdict is the verdict a reason decides by itself: those of the
+// defaults (and of the flows no rule can reach). A rule's verdict is its
+// policy's and intra-group access's the group's; for them ok is false.
+func (r Reason) DefaultVerdict() (v Verdict, ok bool) {
+	switch r {
+	case DefaultEgressAccept:
+		return Accept, true
+	case DefaultIngressDrop, EnterpriseEgressDrop, NoPublicAddress, DifferentVPC, NoIPv6Address:
+		return Drop, true
+	}
+	return "", false
+}
+
 // RuleRef names the rule that decided.
 type RuleRef struct {
 	GroupID     string

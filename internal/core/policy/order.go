@@ -185,13 +185,15 @@ func ref(pr pooled) *RuleRef { return ProgramRule{Rule: pr.rule, Group: pr.group
 
 // fallback is the decision when no rule matches.
 func (c *Cloud) fallback(in *model.Instance, dir model.Direction) Decision {
+	r := DefaultEgressAccept
 	switch {
 	case dir == model.Ingress:
-		return Decision{Verdict: Drop, Reason: DefaultIngressDrop}
+		r = DefaultIngressDrop
 	case c.enterprise(in):
-		return Decision{Verdict: Drop, Reason: EnterpriseEgressDrop}
+		r = EnterpriseEgressDrop
 	}
-	return Decision{Verdict: Accept, Reason: DefaultEgressAccept}
+	v, _ := r.DefaultVerdict()
+	return Decision{Verdict: v, Reason: r}
 }
 
 func verdictOf(p model.Policy) Verdict {

@@ -94,11 +94,11 @@ func (d *Decider) Decide(f conntrack.Flow) (Denied, bool) {
 	if !pkt.Dst.IsValid() {
 		pkt.Dst = o.IP.DestinationAddress.Unmap()
 	}
-	if hasPorts(pkt.Proto) {
-		pkt.SrcPort, pkt.DstPort = o.Proto.SourcePort, r.Proto.SourcePort
-		if pkt.DstPort == 0 {
-			pkt.DstPort = o.Proto.DestinationPort
-		}
+	// Ports as conntrack keeps them (the rules look at them only for TCP
+	// and UDP: policy's portsMatch).
+	pkt.SrcPort, pkt.DstPort = o.Proto.SourcePort, r.Proto.SourcePort
+	if pkt.DstPort == 0 {
+		pkt.DstPort = o.Proto.DestinationPort
 	}
 	if in := d.nics[pkt.Src]; in != nil {
 		if dec := d.decide(in, model.Egress, pkt); dec.Verdict == policy.Drop {
@@ -119,12 +119,6 @@ func (d *Decider) Decide(f conntrack.Flow) (Denied, bool) {
 
 func (d *Decider) decide(in *model.Instance, dir model.Direction, pkt policy.Packet) policy.Decision {
 	return d.eng.Decide(in, dir, d.c.PathOf(in, dir, pkt), pkt)
-}
-
-// hasPorts reports whether the rules match ports of a protocol (TCP, UDP);
-// conntrack keeps ports for others too (SCTP, DCCP), which no rule names.
-func hasPorts(proto uint8) bool {
-	return proto == syscall.IPPROTO_TCP || proto == syscall.IPPROTO_UDP
 }
 
 // Result counts one cut.

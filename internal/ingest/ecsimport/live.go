@@ -170,7 +170,7 @@ func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) 
 	if !inVPC {
 		return nil
 	}
-	for n, read := 1, 0; ; n++ {
+	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -182,15 +182,12 @@ func vpcs(ctx context.Context, b *builder, client *ecs.Client, regionID string) 
 		if err != nil {
 			return fmt.Errorf("DescribeVpcs in %s at %s: %w; check the endpoint and that the access key may call vpc:DescribeVpcs", regionID, r.Domain, err)
 		}
-		var p vpcsPage
-		if err := json.Unmarshal(resp.GetHttpContentBytes(), &p); err != nil {
-			return fmt.Errorf("DescribeVpcs in %s: an answer that cannot be read: %w", regionID, err)
-		}
+		held := len(b.vpcs)
 		if err := b.add(fmt.Sprintf("DescribeVpcs page %d", n), resp.GetHttpContentBytes()); err != nil {
 			return err
 		}
-		read += len(p.Vpcs.Vpc)
-		if len(p.Vpcs.Vpc) == 0 || read >= int(p.TotalCount) {
+		// The last page: one that brought no VPC, or the count reached.
+		if p := b.paging[string(kindVPCs)]; len(b.vpcs) == held || p == nil || len(b.vpcs) >= p.total {
 			return nil
 		}
 	}
