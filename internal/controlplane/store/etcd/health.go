@@ -43,14 +43,16 @@ const healthProbe = time.Second
 // than vanishing.
 func (s *Store) Health(ctx context.Context, known []Member) (Health, error) {
 	var h Health
+	var cluster uint64
 	st, err := s.firstStatus(ctx)
 	if err == nil {
-		h.Leader, h.Self = st.Leader, st.Header.MemberId
+		h.Leader, h.Self, cluster = st.Leader, st.Header.MemberId, st.Header.ClusterId
 	}
 	lctx, cancel := context.WithTimeout(ctx, healthProbe)
 	list, lerr := s.cli.MemberList(lctx, clientv3.WithSerializable())
 	cancel()
 	if lerr == nil {
+		cluster = list.Header.ClusterId
 		h.Members = make([]Member, len(list.Members))
 		for i, m := range list.Members {
 			hm := &h.Members[i]
@@ -73,12 +75,7 @@ func (s *Store) Health(ctx context.Context, known []Member) (Health, error) {
 		case hm.ID == h.Self && h.Self != 0:
 			hm.Up = true
 		default:
-			wg.Go(func() {
-				pctx, cancel := context.WithTimeout(ctx, healthProbe)
-				defer cancel()
-				_, err := s.cli.Status(pctx, hm.URL)
-				hm.Up, hm.Err = err == nil, err
-			})
+			wg.Go(func() { hm.Up, hm.Err = s.memberUp(ctx, *hm, cluster) })
 		}
 	}
 	wg.Wait()
@@ -89,6 +86,25 @@ func (s *Store) Health(ctx context.Context, known []Member) (Health, error) {
 		return h, fmt.Errorf("etcd: list the members: %w", lerr)
 	}
 	return h, nil
+}
+
+// memberUp asks m at its client URL for its status. Only m itself counts:
+// another etcd answering at that address (a member replaced, a cluster
+// started anew on the same host) is not m, and counting it would hide that
+// m is gone. cluster is the cluster's ID (0: unknown, not checked).
+func (s *Store) memberUp(ctx context.Context, m Member, cluster uint64) (bool, error) {
+	pctx, cancel := context.WithTimeout(ctx, healthProbe)
+	defer cancel()
+	st, err := s.cli.Status(pctx, m.URL)
+	switch {
+	case err != nil:
+		return false, err
+	case cluster != 0 && st.Header.ClusterId != cluster:
+		return false, fmt.Errorf("%s answers for another etcd cluster (%x, not %x)", m.URL, st.Header.ClusterId, cluster)
+	case st.Header.MemberId != m.ID:
+		return false, fmt.Errorf("%s answers as another member (%x, not %x)", m.URL, st.Header.MemberId, m.ID)
+	}
+	return true, nil
 }
 
 // firstStatus is the status of the first of the client's endpoints to
