@@ -56,6 +56,13 @@ func Update[T any](s *Service, ctx context.Context, c Caller, action string, ide
 	if err := checkClientToken(idem.ClientToken); err != nil {
 		return out, err
 	}
+	// On etcd without a quorum the write would wait out the store's own
+	// bound (30 s); a store known silent refuses it within liveWait, as
+	// the streams' heartbeats do (the API's nonce check refuses sooner,
+	// the console's writes have none).
+	if err := s.storeAnswers(ctx); err != nil {
+		return out, err
+	}
 	var rev int64
 	var err error
 	for attempt := 1; ; attempt++ {

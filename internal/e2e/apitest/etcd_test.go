@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,7 +18,9 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -248,5 +251,17 @@ func TestStreamEndsWhenTheStoreIsSilent(t *testing.T) {
 		t.Logf("the stream ended %v after etcd stopped, after %d more frames", time.Since(stopped).Round(100*time.Millisecond), n)
 	case <-time.After(15 * time.Second):
 		t.Fatal("the stream still sends heartbeats 15 s after etcd stopped: the agent stays on a server that can see no change")
+	}
+
+	// A write that no nonce check refuses first (the console's) is refused
+	// as the store's silence, not left to wait out the store's own bound
+	// (30 s) and fail with its timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := e.srv.Ops.Service.CreateSecurityGroup(ctx, service.CreateGroupInput{
+		Caller: service.Caller{Account: e.srv.UID, Region: "cn-hangzhou"}, Name: "no-quorum"})
+	var ee *ecserr.Error
+	if !errors.As(err, &ee) || ee.Code != "ServiceUnavailable" {
+		t.Fatalf("a write with etcd stopped: %v; want ServiceUnavailable (the store does not answer)", err)
 	}
 }
