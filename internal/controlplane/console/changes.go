@@ -246,11 +246,50 @@ type pendingChange struct {
 	// Blockers list what stops a group's deletion (its members, the groups
 	// whose rules name it), as DescribeSecurityGroupReferences gives them.
 	Blockers []string
+	// Rules list the rules an add or an import asks for, as the preview
+	// shows them (it counted them only: "Add 3 ingress rules").
+	Rules    []ruleLine
+	PeerHead string // the peer column's head: Source, or Destination
 	// adds are the rules an add or an import asks for, each with where the
 	// form shows it ("row 2"): the preview calls the rules it would make
 	// so, not by the dry run's order (a row that repeats a rule the group
 	// has, or a blank one, adds none, and the next was "new rule 1").
 	adds *ruleAdds
+}
+
+// ruleLine is one rule a change asks for, as its preview lists it.
+type ruleLine struct {
+	Where, Policy, Priority, Protocol, Ports, Peer, Description string
+}
+
+// ruleLines are the lines of the rules a adds. An input that does not
+// parse is left out: the plan refuses it, and the preview shows that.
+func ruleLines(a *ruleAdds) []ruleLine {
+	var out []ruleLine
+	for i, in := range a.inputs {
+		r, owner, err := model.ParseRule(a.dir, in, false)
+		if err != nil {
+			continue
+		}
+		l := ruleLine{Where: a.where[i], Policy: string(r.Policy), Priority: strconv.Itoa(r.Priority),
+			Protocol: string(r.Protocol), Ports: r.PortRange.String(), Description: r.Description}
+		if r.PortRangeListID != "" {
+			l.Ports = r.PortRangeListID
+		}
+		switch {
+		case r.Peer.GroupID != "":
+			l.Peer = r.Peer.GroupID
+			if acct := cmp.Or(owner.Account, owner.ID); acct != "" {
+				l.Peer += " of account " + acct
+			}
+		case r.Peer.PrefixListID != "":
+			l.Peer = r.Peer.PrefixListID
+		default:
+			l.Peer = cmp.Or(r.Peer.CIDRText, r.Peer.CIDR.String())
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // ruleAdds are the rules a change adds to a group, as the form gave them.
@@ -542,6 +581,7 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
 		pc.adds = &ruleAdds{group: group, dir: dir, inputs: inputs, where: where}
+		pc.Rules, pc.PeerHead = ruleLines(pc.adds), egress(dir, "Source", "Destination")
 		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)
 		pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }
 		return pc, nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -194,6 +195,68 @@ func TestPreviewNamesPlanned(t *testing.T) {
 			}
 			if id := regexp.MustCompile(`\bsgr?-[a-z0-9]+`).FindAllString(strings.ReplaceAll(diff, g.SecurityGroupId, ""), -1); len(id) > 0 {
 				t.Errorf("the audit diff names %q, which the change's resources will not be: %s", id, diff)
+			}
+		})
+	}
+}
+
+// TestPreviewListsTheRules: the preview of an add or an import lists each
+// rule it asks for, where the form has it and what it is; it said only
+// "Add 3 ingress rules to sg-…", so the user applied rules they could not
+// see again (the form's rows are gone from the preview page).
+func TestPreviewListsTheRules(t *testing.T) {
+	svc, key, cl := tenantService(t)
+	ctx := context.Background()
+	g, err := svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: cl, Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, err := json.Marshal(exported{Egress: []model.RuleInput{{Policy: "drop", Priority: "7", IpProtocol: "UDP", PortRange: "53/53", DestCidrIp: "10.1.0.0/16", Description: "no dns"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.sessions.add(cl.Account, key.ID, false)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want [][]string // the table's rows, cell by cell
+		head string
+	}{
+		{"rows", url.Values{"op": {"add-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
+			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"8000-8080"}, "r1.peer": {"192.168.0.0/24"}, "r1.desc": {"the app"},
+			"r3.policy": {"drop"}, "r3.priority": {"2"}, "r3.protocol": {"ICMP"}, "r3.ports": {"-1"}, "r3.peer": {g.SecurityGroupId}},
+			[][]string{{"row 1", "accept", "1", "TCP", "8000/8080", "192.168.0.0/24", "the app"}, {"row 3", "drop", "2", "ICMP", "-1/-1", g.SecurityGroupId, ""}}, "Source"},
+		{"an import", url.Values{"op": {"import-rules"}, "group": {g.SecurityGroupId}, "dir": {"egress"}, "rules": {string(imported)}},
+			[][]string{{"rule 1 of the import", "drop", "7", "UDP", "53/53", "10.1.0.0/16", "no dns"}}, "Destination"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.form
+			f.Set("csrf", s.csrf)
+			f.Set("step", "preview")
+			req := httptest.NewRequest("POST", "/console/r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			body := html.UnescapeString(w.Body.String())
+			i := strings.Index(body, `id="added-rules"`)
+			if w.Code != 200 || i < 0 {
+				t.Fatalf("%d, no list of the rules: %.3000s", w.Code, body)
+			}
+			table := body[i : i+strings.Index(body[i:], "</table>")]
+			if !strings.Contains(table, ">"+tc.head+"</th>") {
+				t.Errorf("the peer column is not headed %q: %s", tc.head, table)
+			}
+			var got [][]string
+			for _, tr := range regexp.MustCompile(`(?s)<tr><td>(.*?)</td></tr>`).FindAllStringSubmatch(table, -1) {
+				got = append(got, strings.Split(tr[1], "</td><td>"))
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("the preview lists\n%q\nwant\n%q", got, tc.want)
 			}
 		})
 	}
