@@ -166,18 +166,10 @@ func TestPreviewNamesPlanned(t *testing.T) {
 		{"a group", url.Values{"op": {"create-group"}, "name": {"db"}}, []string{"New group 1 has no member instances"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := tc.form
-			f.Set("csrf", s.csrf)
-			f.Set("step", "preview")
-			req := httptest.NewRequest("POST", "/console/r/cn-hangzhou/change", strings.NewReader(f.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
-			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
-			body := html.UnescapeString(w.Body.String())
+			code, body := previewOf(c, s, tc.form)
 			i, j := strings.Index(body, `id="audit-diff"`), strings.Index(body, "</section>")
-			if w.Code != 200 || i < 0 {
-				t.Fatalf("%d, no audit diff: %.2000s", w.Code, body)
+			if code != 200 || i < 0 {
+				t.Fatalf("%d, no audit diff: %.2000s", code, body)
 			}
 			diff := body[i:]
 			if j > i {
@@ -234,18 +226,10 @@ func TestPreviewListsTheRules(t *testing.T) {
 			[][]string{{"rule 1 of the import", "drop", "7", "UDP", "53/53", "10.1.0.0/16", "no dns"}}, "Destination"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := tc.form
-			f.Set("csrf", s.csrf)
-			f.Set("step", "preview")
-			req := httptest.NewRequest("POST", "/console/r/cn-hangzhou/change", strings.NewReader(f.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
-			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
-			body := html.UnescapeString(w.Body.String())
+			code, body := previewOf(c, s, tc.form)
 			i := strings.Index(body, `id="added-rules"`)
-			if w.Code != 200 || i < 0 {
-				t.Fatalf("%d, no list of the rules: %.3000s", w.Code, body)
+			if code != 200 || i < 0 {
+				t.Fatalf("%d, no list of the rules: %.3000s", code, body)
 			}
 			table := body[i : i+strings.Index(body[i:], "</table>")]
 			if !strings.Contains(table, ">"+tc.head+"</th>") {
@@ -260,4 +244,17 @@ func TestPreviewListsTheRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// previewOf posts form as session s's preview and returns the answer's
+// status and its page, unescaped.
+func previewOf(c *Console, s *session, form url.Values) (int, string) {
+	form.Set("csrf", s.csrf)
+	form.Set("step", "preview")
+	req := httptest.NewRequest("POST", "/console/r/cn-hangzhou/change", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	return w.Code, html.UnescapeString(w.Body.String())
 }
