@@ -122,6 +122,24 @@ func TestBuildHidingHidesMembers(t *testing.T) {
 			want: "one unknown; nob unknown; net unknown; default hit=true unknown=false",
 		},
 		{
+			name: "the group may take over from a redundant allow",
+			rules: []model.Rule{
+				rl("one", "in accept 1 TCP 22/22 0.0.0.0/0 nic=intranet"),
+				rl("nob", "in drop 2 TCP 22/22 sg-b nic=intranet owner="+b),
+				rl("all", "in accept 3 TCP 22/22 0.0.0.0/0 nic=intranet"),
+			},
+			want: "one unknown; nob shadowed by one by intra:sg-a; all shadowed by one by intra:sg-a; default hit=true unknown=false",
+		},
+		{
+			name: "a later allow of the group keeps a redundant allow",
+			rules: []model.Rule{
+				rl("one", "in accept 1 TCP 22/22 0.0.0.0/0 nic=intranet"),
+				rl("grp", "in accept 2 TCP 22/22 sg-b nic=intranet owner="+b),
+				rl("all", "in accept 3 TCP 1/100 0.0.0.0/0 nic=intranet"),
+			},
+			want: "one redundant then all; grp shadowed by one by intra:sg-a; all live; default hit=true unknown=false",
+		},
+		{
 			// The group may hold any of the block (so far as A knows).
 			name: "an allow behind the group",
 			rules: []model.Rule{
