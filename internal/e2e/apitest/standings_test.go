@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
@@ -29,7 +30,9 @@ func TestStandingsHideOtherAccountsMembers(t *testing.T) {
 
 	a := e.newAccount(t, "tenant-a")
 	mine := createGroup(t, a.ecs, "a-app", "", "")
-	myInst := runInstance(t, a.ecs, "", mine)
+	r := ecs.CreateRunInstancesRequest() // with a public address, which a flow from an address end reaches
+	r.ImageId, r.InstanceType, r.SecurityGroupId, r.InternetMaxBandwidthOut = imageID, instanceType, mine, requests.NewInteger(10)
+	myInst := must(a.ecs.RunInstances(r))(t).InstanceIdSets.InstanceIdSet[0]
 	noErr(t, authorize(a.ecs, mine,
 		perm{IpProtocol: "TCP", PortRange: "22/22", Priority: "1", SourceGroupId: theirs, SourceGroupOwnerId: e.srv.UID, NicType: "intranet", Description: "from b"},
 		perm{IpProtocol: "TCP", PortRange: "22/22", Priority: "2", SourceCidrIp: addr + "/32", NicType: "intranet", Description: "one address"},
@@ -46,11 +49,26 @@ func TestStandingsHideOtherAccountsMembers(t *testing.T) {
 		must(e.ecs.LeaveSecurityGroup(r))(t)
 	}
 	// What A reads: its instance's effective rules and the standings
-	// findings on its group (the console shows both).
+	// findings on its group (the console shows both); and, which never
+	// told (an address end is outside, on the internet path, where a rule
+	// naming a group does not apply; A's own addresses are no member of
+	// B's group), the verdicts on flows from and to the address and the
+	// reachability of A's instance.
 	answers := func() (eff, findings string) {
 		t.Helper()
 		out := mustCall(t, a.v3, ecsVersion, "PalisadeDescribeEffectiveRules", map[string]any{"InstanceId": myInst})
 		b, _ := json.Marshal(out["Policies"])
+		for _, q := range []map[string]any{{"From": addr, "To": myInst}, {"From": myInst, "To": addr}} {
+			q["Protocol"], q["Port"] = "tcp", "22"
+			v := mustCall(t, a.v3, ecsVersion, "PalisadeVerifyFlow", q)
+			delete(v, "RequestId")
+			vb, _ := json.Marshal(v)
+			b = append(b, vb...)
+		}
+		reach := mustCall(t, a.v3, ecsVersion, "PalisadeDescribeReachability", map[string]any{"To": myInst})
+		delete(reach, "RequestId")
+		rb, _ := json.Marshal(reach)
+		b = append(b, rb...)
 		au := mustCall(t, a.v3, ecsVersion, "PalisadeAudit", nil)
 		var fs []string
 		for _, f := range list(t, au, "Findings") {
