@@ -120,8 +120,13 @@ func TestStandingsHideOtherAccountsMembers(t *testing.T) {
 			t.Errorf("B's group's member at %s: A's instance page shows\n%s\nwithout it\n%s", member, strings.Join(inst, "\n"), strings.Join(inst0, "\n"))
 		}
 	}
-	// The rules B's group decides are unknown to A, and say why.
+	// The rules B's group decides are unknown to A, and say why (the
+	// group page, which shows the audit's findings, for the rule naming
+	// the group: it has none, and is not live for all A knows).
 	if all := strings.Join(inst0, "\n"); !strings.Contains(all, "st-unknown") || !strings.Contains(all, "another account's group") {
 		t.Errorf("A's instance page shows no unknown standing, or not why: %q", inst0)
+	}
+	if !strings.Contains(group0[0], "st-unknown") || !strings.Contains(group0[0], "another account's group") {
+		t.Errorf("A's group page shows the rule naming B's group as %q", group0[0])
 	}
 }
