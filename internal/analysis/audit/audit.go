@@ -107,6 +107,13 @@ type Options struct {
 	// are that account's to know (a finding, or its absence, told a tenant
 	// whether the instances of a group it names carry a production tag).
 	// The server sets it; an offline audit judges every pair.
+	//
+	// It also keeps the rule standings (SGA-022 to -024) of one account's
+	// policies from reading another account's group members: a rule naming
+	// such a group, or overlapping one that does, is judged as
+	// space.BuildHiding does (a standing that would depend on the members
+	// is not reported), so that no finding tells a tenant whether, or
+	// where, that group has members.
 	PerAccount bool
 	// UnusedRuleDays is SGA-034's window: a rule no flow record named in
 	// that many days is reported; 0 takes DefaultUnusedRuleDays.

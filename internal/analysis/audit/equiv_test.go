@@ -14,19 +14,22 @@ func TestSameAsReference(t *testing.T) {
 	mid := cloudgen.Config{VPCs: 2, Groups: 12, Instances: 40, RulesPerGroup: 20, PrefixLists: 3, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.4, Enterprise: 0.3}
 	cases := []struct {
-		cfg   cloudgen.Config
-		seeds int
-		skip  []string
+		cfg        cloudgen.Config
+		seeds      int
+		skip       []string
+		perAccount bool
 	}{
-		{cloudgen.Small, 40, nil},
-		{mid, 12, nil},
+		{cloudgen.Small, 40, nil, false},
+		{mid, 12, nil, false},
 		// Without the standings checks, SGA-013 builds its own narrow spaces.
-		{mid, 4, []string{"SGA-022", "SGA-023", "SGA-024"}},
+		{mid, 4, []string{"SGA-022", "SGA-023", "SGA-024"}, false},
+		// As a server audits for tenants: another account's groups hidden.
+		{cloudgen.Full, 12, nil, true},
 	}
 	for _, tc := range cases {
 		for seed := range uint64(tc.seeds) {
 			c := cloudgen.Generate(seed+1, tc.cfg).Snapshot()
-			o := Options{Skip: tc.skip}.withDefaults()
+			o := Options{Skip: tc.skip, PerAccount: tc.perAccount}.withDefaults()
 			want := run(&Input{Cloud: c, Options: o, reference: true})
 			got := run(&Input{Cloud: c, Options: o})
 			if len(got) != len(want) {

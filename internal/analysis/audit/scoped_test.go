@@ -19,23 +19,29 @@ import (
 // members joining and leaving, addresses, tags, names, groups and
 // instances created and deleted, a prefix list edited), the scoped audit
 // from the findings before gives the whole audit's findings after, in
-// the same order.
+// the same order. Every other seed audits as a server does for tenants
+// (PerAccount), with another account's groups among the peers.
 func TestScopedSameAsWhole(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 2, Groups: 10, Instances: 30, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.3, Enterprise: 0.3}
+	tenants := cfg
+	tenants.OtherAccount = 0.3
 	seeds := 60
 	if testing.Short() {
 		seeds = 20
 	}
 	scoped := 0
 	for seed := range uint64(seeds) {
+		o := Options{PerAccount: seed%2 == 1}
 		gen := cloudgen.Generate(seed+1, cfg)
+		if o.PerAccount {
+			gen = cloudgen.Generate(seed+1, tenants)
+		}
 		rng := rand.New(rand.NewPCG(seed, 7))
 		for _, in := range gen.Instances { // tags, so that SGA-014 and SGA-019 judge something
 			in.Tags = randomTags(rng)
 		}
 		before := snapshot(gen)
-		o := Options{}
 		prev := Run(before, o)
 		for step := range 3 {
 			var what []string

@@ -61,6 +61,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 	}
 	// A group without members still says something on its own.
 	var alone []*policy.Program
+	var aloneOwner []string // the owner of each
 	for _, g := range groupsByID(c) {
 		if len(c.Members(g.ID)) > 0 {
 			continue
@@ -71,6 +72,7 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			for _, nic := range nics {
 				p := c.Program(inst, dir, nic)
 				alone = append(alone, &p)
+				aloneOwner = append(aloneOwner, g.Owner)
 			}
 		}
 	}
@@ -83,7 +85,12 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		// cache catch what it can, and keeps every space.
 		built := make([]*space.Space, len(tasks))
 		each(e.in.Options.workers(), len(tasks), func(_ *workerScratch, k int) {
-			built[k] = e.spaceOf(tasks[k].inst, tasks[k].dir, tasks[k].nic, allSources)
+			t := tasks[k]
+			if h := e.hidden(t.inst.Owner); h != nil {
+				built[k] = space.ForInstanceHiding(e.res, t.inst, t.dir, t.nic, allSources, h)
+				return
+			}
+			built[k] = e.spaceOf(t.inst, t.dir, t.nic, allSources)
 		})
 		// One summary per policy: two workers may both miss the cache
 		// and build the same policy twice.
@@ -94,8 +101,8 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 				sums = append(sums, e.sums[pk])
 			}
 		}
-		for _, p := range alone {
-			sums = append(sums, summarise(space.Build(e.res, p, allSources), p.Direction, p.NIC, true, nil))
+		for k, p := range alone {
+			sums = append(sums, summarise(space.BuildHiding(e.res, p, allSources, e.hidden(aloneOwner[k])), p.Direction, p.NIC, true, nil))
 		}
 	} else {
 		// Build each distinct policy once, on every worker, summarise it
@@ -184,9 +191,10 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 			o.Index = ix
 			if j < len(builds) {
 				t := tasks[distinct[builds[j]]]
-				s = space.ForInstance(e.res, t.inst, t.dir, t.nic, o)
+				s = space.ForInstanceHiding(e.res, t.inst, t.dir, t.nic, o, e.hidden(t.inst.Owner))
 			} else {
-				s = space.Build(e.res, alone[j-len(builds)], o)
+				k := j - len(builds)
+				s = space.BuildHiding(e.res, alone[k], o, e.hidden(aloneOwner[k]))
 			}
 			rules := s.Program.Rules
 			ids := sc.ids[:0]
@@ -274,6 +282,16 @@ func (e *engine) uses() map[*model.Rule][]ruleUse {
 		}
 	}
 	return out
+}
+
+// hidden returns the groups whose members the standings of an owner's
+// policies may not read: with Options.PerAccount every other account's
+// (a tenant sees a rule naming one as space.BuildHiding does), else none.
+func (e *engine) hidden(owner string) space.Hidden {
+	if !e.in.Options.PerAccount {
+		return nil
+	}
+	return space.HiddenFrom(e.in.Cloud, owner)
 }
 
 // workerScratch is the memory one worker of the standings pass reuses.
@@ -429,7 +447,7 @@ func redundantCheck(in *Input) []Finding {
 		some := false
 		for _, u := range us {
 			switch u.sum.status[u.index] {
-			case isLive:
+			case isLive, isUnknown:
 				return
 			case isRedundant:
 				some = true

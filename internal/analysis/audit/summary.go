@@ -244,6 +244,7 @@ const (
 	isLive standing = iota
 	isShadowed
 	isRedundant
+	isUnknown // it depends on members the reader may not see
 )
 
 func standingOf(st space.Status) standing {
@@ -252,6 +253,8 @@ func standingOf(st space.Status) standing {
 		return isShadowed
 	case space.Redundant:
 		return isRedundant
+	case space.Unknown:
+		return isUnknown
 	}
 	return isLive
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -91,6 +92,14 @@ type Policy struct {
 // (its own groups'): ingress and egress, and on the classic network each for
 // the intranet and the internet path.
 func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
+	return OfHiding(c, instanceID, nil)
+}
+
+// OfHiding is Of for a reader who may not know the members of the hidden
+// groups (for a tenant, another account's groups its rules name): no
+// standing depends on them (see space.BuildHiding), and one that would
+// is "unknown".
+func OfHiding(c *policy.Cloud, instanceID string, hidden space.Hidden) ([]Policy, error) {
 	in, ok := c.Instances[instanceID]
 	if !ok {
 		return nil, fmt.Errorf("no instance or network interface %q; name an instance or attached ENI of this cloud", instanceID)
@@ -100,7 +109,7 @@ func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 	var out []Policy
 	for _, dir := range []model.Direction{model.Ingress, model.Egress} {
 		for _, nic := range nics {
-			out = append(out, For(res, in, dir, nic))
+			out = append(out, ForHiding(res, in, dir, nic, hidden))
 		}
 	}
 	return out, nil
@@ -109,7 +118,13 @@ func Of(c *policy.Cloud, instanceID string) ([]Policy, error) {
 // For returns one direction and path of an instance's effective policy.
 // Standings hold for every source port and every address of the NIC.
 func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) Policy {
-	all := spacesOf(res, in, dir, nic)
+	return ForHiding(res, in, dir, nic, nil)
+}
+
+// ForHiding is For for a reader who may not know the members of the
+// hidden groups (see OfHiding).
+func ForHiding(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType, hidden space.Hidden) Policy {
+	all := spacesOf(res, in, dir, nic, hidden)
 	s := all[0]
 	p := s.Program
 	pol := Policy{Instance: in.ID, Direction: dir, NIC: p.NIC}
@@ -138,10 +153,11 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 	for i, pr := range p.Rules {
 		r := pr.Rule
 		// The rule's standing over every address: live if it is live at
-		// one, redundant if it decides somewhere but is needed nowhere.
+		// one, unknown if it is so at one and live at none, redundant if
+		// it decides somewhere but is needed nowhere.
 		s := s
 		for _, o := range all[1:] {
-			if st := o.Status(i); st == space.Live || st == space.Redundant && s.Status(i) == space.Shadowed {
+			if rank(o.Status(i)) > rank(s.Status(i)) {
 				s = o
 			}
 		}
@@ -162,8 +178,10 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 				e.OppositeAction = e.OppositeAction || ref.Policy != e.Policy
 			}
 			if len(e.ShadowedBy) == 0 {
-				e.Note = unmatchable(res, s, i, in)
+				e.Note = unmatchable(res, s, i, in, hidden)
 			}
+		case space.Unknown:
+			e.Note = unknownNote(r, hidden)
 		case space.Redundant:
 			for _, d := range s.Rules[i].Takeover {
 				e.TakenOverBy = append(e.TakenOverBy, refOf(s, d))
@@ -175,7 +193,11 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 		pol.Entries = append(pol.Entries, e)
 	}
 	d := Entry{Kind: Default, Policy: string(p.Default.Verdict), Reason: string(p.Default.Reason), Status: space.Live}
-	if !slices.ContainsFunc(all, func(s *space.Space) bool { return s.DefaultHit }) {
+	switch {
+	case slices.ContainsFunc(all, func(s *space.Space) bool { return s.DefaultHit && !s.DefaultUnknown }):
+	case slices.ContainsFunc(all, func(s *space.Space) bool { return s.DefaultUnknown }):
+		d.Status, d.Note = space.Unknown, "whether the entries above decide every packet depends on the members of another account's group, which are not yours to see"
+	default:
 		d.Status, d.Note = space.Shadowed, "the entries above decide every packet"
 	}
 	pol.Entries = append(pol.Entries, d)
@@ -188,12 +210,33 @@ func For(res *space.Resolver, in *model.Instance, dir model.Direction, nic model
 // spacesOf returns the spaces of one direction and path of a NIC's policy
 // as each of its addresses that the local CIDRs tell apart sees it (see
 // space.AddressViews), the primary address's first.
-func spacesOf(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType) []*space.Space {
+func spacesOf(res *space.Resolver, in *model.Instance, dir model.Direction, nic model.NicType, hidden space.Hidden) []*space.Space {
 	var out []*space.Space
 	for _, v := range space.AddressViews(res.Cloud, in) {
-		out = append(out, space.ForInstance(res, v, dir, nic, space.Options{AllSourcePorts: true}))
+		out = append(out, space.ForInstanceHiding(res, v, dir, nic, space.Options{AllSourcePorts: true}, hidden))
 	}
 	return out
+}
+
+// rank orders standings over a NIC's addresses: the one that wins.
+func rank(st space.Status) int {
+	switch st {
+	case space.Live:
+		return 3
+	case space.Unknown:
+		return 2
+	case space.Redundant:
+		return 1
+	}
+	return 0
+}
+
+// unknownNote says why a rule's standing is unknown to its reader.
+func unknownNote(r *model.Rule, hidden space.Hidden) string {
+	if g := r.Peer.GroupID; g != "" && hidden != nil && hidden(g) {
+		return fmt.Sprintf("it names %s, another account's group, whose members are not yours to see: whether it decides anything depends on them", g)
+	}
+	return "it overlaps a rule that names another account's group, whose members are not yours to see: whether it decides anything, or is needed, depends on them"
 }
 
 func refOf(s *space.Space, d space.Decider) Ref {
@@ -222,9 +265,16 @@ func peerText(p *model.Peer) string {
 }
 
 // unmatchable says why a rule nothing blocks can still never match.
-func unmatchable(res *space.Resolver, s *space.Space, i int, in *model.Instance) string {
+func unmatchable(res *space.Resolver, s *space.Space, i int, in *model.Instance, hidden space.Hidden) string {
 	r := s.Program.Rules[i].Rule
-	peer := res.Peer(&r.Peer)
+	var peer [2][]iprange.Range
+	if g := r.Peer.GroupID; g != "" && hidden != nil && hidden(g) {
+		// Its members are not the reader's to count: only where they
+		// may be.
+		peer = space.ScopeOf(res.Cloud, g)
+	} else {
+		peer = res.Peer(&r.Peer)
+	}
 	switch {
 	case len(peer[0])+len(peer[1]) == 0 && r.Peer.GroupID != "":
 		return fmt.Sprintf("group %s has no members, so the rule matches no address", r.Peer.GroupID)

@@ -372,6 +372,9 @@ type Space struct {
 	// anywhere; DefaultHit whether the default does.
 	IntraHit   []bool
 	DefaultHit bool
+	// DefaultUnknown: whether the default decides anywhere depends on
+	// the members of hidden groups (see BuildHiding).
+	DefaultUnknown bool
 
 	rules  []prep
 	nums   []int32 // see RuleNumbers
@@ -384,6 +387,9 @@ type Space struct {
 	spans   [2][]span
 	spanOff [2][]int32
 	spanOf  [2][]int32
+	// via[i], if set, is the space whose tables rule i's standing was
+	// read from (see BuildHiding); Blockers reads it there.
+	via []*Space
 }
 
 // RuleStat is what one rule contributes.
@@ -398,6 +404,10 @@ type RuleStat struct {
 	// Takeover lists (up to 8) entries that would decide where the rule does
 	// if it were removed.
 	Takeover []Decider
+	// Unknown: the standing depends on the members of hidden groups,
+	// which the reader may not know (see BuildHiding); Hit and Redundant
+	// say nothing then.
+	Unknown bool
 }
 
 // Status is a rule's standing in its program.
@@ -407,6 +417,9 @@ const (
 	Live      Status = "live"
 	Shadowed  Status = "shadowed"
 	Redundant Status = "redundant"
+	// Unknown is the standing of a rule that depends on the members of
+	// another account's group, which the reader may not know.
+	Unknown Status = "unknown"
 )
 
 // RuleNumbers returns the numbers the Index the space was cut from gives
@@ -418,6 +431,8 @@ func (s *Space) RuleNumbers() []int32 { return s.nums }
 // Status returns the standing of rule i.
 func (s *Space) Status(i int) Status {
 	switch st := s.Rules[i]; {
+	case st.Unknown:
+		return Unknown
 	case !st.Hit:
 		return Shadowed
 	case st.Redundant:

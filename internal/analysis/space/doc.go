@@ -14,6 +14,10 @@
 // evaluation order with a skip list over settled pieces, so the cost grows
 // with the number of boundaries, not with the number of ports or addresses.
 //
+// BuildHiding is Build for a reader who may not see the members of some
+// groups the rules name (a tenant, another account's): its standings hold
+// for every membership those groups could have, or are Unknown.
+//
 // Ordering, defaults and intra-group grants come from policy.Program only;
 // rule matching follows policy.Cloud.RuleMatches (a test holds the two
 // together on random clouds).

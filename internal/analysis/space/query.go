@@ -147,6 +147,9 @@ type Blocker struct {
 // largest share first. For a shadowed rule they are the entries that hide
 // it (none if the rule can match nothing at all).
 func (s *Space) Blockers(i int) []Blocker {
+	if s.via != nil && s.via[i] != nil {
+		return s.via[i].Blockers(i)
+	}
 	r := &s.rules[i]
 	// vol[len(Intra)+1+d] is decider d's volume (a slice, not a map: a
 	// big audit asks for thousands of rules' blockers).
@@ -381,7 +384,11 @@ func (s *Space) CorrelationsExcept(skip func(drop, accept int) bool) []Correlati
 
 // overlap reports whether two rules' match spaces meet.
 func (s *Space) overlap(a, b int) bool {
-	ra, rb := &s.rules[a], &s.rules[b]
+	return s.meet(&s.rules[a], &s.rules[b])
+}
+
+// meet reports whether two reduced rules' match spaces meet.
+func (s *Space) meet(ra, rb *prep) bool {
 	if ra.proto != rb.proto && ra.proto != model.ALL && rb.proto != model.ALL {
 		return false
 	}

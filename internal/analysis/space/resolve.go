@@ -26,6 +26,23 @@ type Resolver struct {
 	// cidrs holds the blocks' arrays.
 	cidrMu sync.RWMutex
 	cidrs  map[netip.Prefix]*[2][]iprange.Range
+	// A resolver made by with: the groups of fixed stand for their sets
+	// there, not for their members; everything else is base's (its
+	// arrays shared).
+	base  *Resolver
+	fixed map[string]*[2][]iprange.Range
+}
+
+// with returns a resolver over the same snapshot in which each group of
+// fixed (an ID no group of the snapshot has, too) stands for its set
+// there instead of its members' addresses.
+func (r *Resolver) with(fixed map[string][2][]iprange.Range) *Resolver {
+	n := NewResolver(r.Cloud)
+	n.base, n.fixed = r, make(map[string]*[2][]iprange.Range, len(fixed))
+	for id, v := range fixed {
+		n.fixed[id] = &v
+	}
+	return n
 }
 
 // NewResolver returns a resolver over a snapshot.
@@ -114,6 +131,12 @@ func (r *Resolver) store(list bool, key string, v *[2][]iprange.Range) {
 // intra-group grant), per family: its members' private IPv4 and IPv6
 // addresses.
 func (r *Resolver) Group(id string) [2][]iprange.Range {
+	if v, ok := r.fixed[id]; ok {
+		return *v
+	}
+	if r.base != nil {
+		return r.base.Group(id)
+	}
 	if v, ok := r.cached(false, id); ok {
 		return *v
 	}
@@ -132,6 +155,8 @@ func (r *Resolver) Peer(p *model.Peer) [2][]iprange.Range {
 	switch {
 	case p.GroupID != "":
 		return r.Group(p.GroupID)
+	case r.base != nil:
+		return r.base.Peer(p)
 	case p.CIDR.IsValid():
 		// Rules naming one block share its array, as those naming one
 		// group do: made once, and counted once where a build meets it.

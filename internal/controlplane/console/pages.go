@@ -255,6 +255,12 @@ func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s 
 	var in, out []ruleRow
 	for _, rv := range attr.Rules {
 		row := ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
+		if len(row.Standing) == 0 && rv.Peer.GroupID != "" && rv.Peer.GroupOwner != "" && rv.Peer.GroupOwner != attr.Group.Owner {
+			// No finding, but not live either: the audit judges it
+			// for every membership of a group whose members are not the
+			// caller's to see (space.BuildHiding).
+			row.Standing = []standing{{"unknown", "Whether it decides anything depends on the members of " + rv.Peer.GroupID + ", another account's group, which are not yours to see."}}
+		}
 		if h, ok := hits[rv.ID]; ok {
 			row.Packets, row.Bytes, row.Counted = h.Packets, h.Bytes, true
 		}

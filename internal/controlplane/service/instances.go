@@ -19,7 +19,7 @@ import (
 
 // classicPool is the shared classic network: classic instances of every
 // account in a region take their private addresses from it.
-var classicPool = netip.MustParsePrefix("10.0.0.0/8")
+var classicPool = model.ClassicNetwork
 
 // Limits of the instance actions.
 const (

@@ -12,6 +12,12 @@ import (
 	"time"
 )
 
+// ClassicNetwork is the block of the shared classic network: classic
+// instances of every account take their private addresses from it (and
+// have no IPv6 address). An analysis that may not read another account's
+// classic group's members knows no more than that they are here.
+var ClassicNetwork = netip.MustParsePrefix("10.0.0.0/8")
+
 // Account is a tenant, or the operator's own account. Every resource
 // belongs to exactly one tenant account.
 type Account struct {

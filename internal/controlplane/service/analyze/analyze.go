@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/analysis/effective"
 	"github.com/palisade-sg/palisade/internal/analysis/plan"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/analysis/verify"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -271,7 +272,8 @@ func (a *Service) VerifyFlow(ctx context.Context, in FlowInput) (verify.Report, 
 // EffectiveRules returns an instance's effective policy: the pooled,
 // ordered rules of all its groups per direction, the implicit entries where
 // they act, and whether each rule can still match anything
-// (PalisadeDescribeEffectiveRules).
+// (PalisadeDescribeEffectiveRules). A standing that depends on the members
+// of another account's group is "unknown" (effective.OfHiding).
 func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instanceID string) ([]effective.Policy, error) {
 	_, done, err := a.enter(ctx, c)
 	if err != nil {
@@ -284,7 +286,9 @@ func (a *Service) EffectiveRules(ctx context.Context, c service.Caller, instance
 	var out []effective.Policy
 	err = a.state(ctx, func(st liveState) error {
 		var err error
-		out, err = effective.Of(st.cloud, instanceID)
+		// Another account's group a rule names is opaque to the caller:
+		// no standing may tell whether, or where, it has members.
+		out, err = effective.OfHiding(st.cloud, instanceID, space.HiddenFrom(st.cloud, c.Account))
 		return err
 	})
 	return out, err
