@@ -17,14 +17,14 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
-// twoHostTenant starts a server (its count cap of flow records per
-// account perAccount) whose tenant has an instance on each of two hosts,
-// "good" (eni-good) and "bad" (eni-bad), under a flow log of their VPC,
-// and returns it with the two hosts' clients.
-func twoHostTenant(t *testing.T, perAccount int) (srv *testenv.Server, good, bad *apiclient.Client) {
+// twoHostTenant starts a server (its configuration changed by adjust)
+// whose tenant has an instance on each of two hosts, "good" (eni-good) and
+// "bad" (eni-bad), under a flow log of their VPC, and returns it with the
+// two hosts' clients.
+func twoHostTenant(t *testing.T, adjust func(*server.Config)) (srv *testenv.Server, good, bad *apiclient.Client) {
 	t.Helper()
 	ctx := context.Background()
-	srv = testenv.Start(t, testenv.Config{Log: testenv.Quiet(), Adjust: func(c *server.Config) { c.FlowRecords.MaxPerAccount = perAccount }})
+	srv = testenv.Start(t, testenv.Config{Log: testenv.Quiet(), Adjust: adjust})
 	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
 	var insts []*model.Instance
 	for i, h := range []string{"good", "bad"} {
@@ -91,7 +91,7 @@ func TestFlowRecordsShareOfHost(t *testing.T) {
 		{"a flood around", []ship{{true, 100, 200}, {false, 0, 10}, {true, 300, 200}, {false, 10, 10}, {true, 500, 200}}, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, good, bad := twoHostTenant(t, 50)
+			srv, good, bad := twoHostTenant(t, func(c *server.Config) { c.FlowRecords.MaxPerAccount = 50 })
 			for _, s := range tc.ships {
 				c, host, eni := good, "good", "eni-good"
 				if s.bad {
