@@ -54,7 +54,7 @@ func snapshotRevision(t *testing.T, c *apiclient.Client, host string) int64 {
 // its scope), are limited per host: a flooding host is throttled with
 // Throttling.User (and counted in /metrics) while another host's calls go
 // on, and its own watches from its last answer, which cost no
-// computation, go on too. They were unlimited: a hostile host could make
+// computation, go on too, and so do the operator's. They were unlimited: a hostile host could make
 // the server compute its scope without end.
 func TestHostSnapshotsBounded(t *testing.T) {
 	srv, good, bad := twoHostTenant(t, strictHosts)
@@ -78,6 +78,8 @@ func TestHostSnapshotsBounded(t *testing.T) {
 		{"its polls from its last answer", poll(bad, "bad", rev), 6, 0},
 		{"another host's snapshots", snapshot(good, "good"), 3, 0},
 		{"another host's poll from elsewhere, its own burst spent", poll(good, "good", 1), 1, 1},
+		{"the operator's snapshots", snapshot(srv.Operator(t), "bad"), 6, 0},
+		{"the operator's polls from elsewhere", poll(srv.Operator(t), "bad", 1), 3, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			throttled := 0
