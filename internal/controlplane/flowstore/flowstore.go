@@ -209,6 +209,7 @@ type Store struct {
 	records int
 	maxAge  time.Duration
 	perAcct int
+	trimmed time.Time // the last trim of every account (trimLocked)
 
 	droppedSize atomic.Uint64
 	torn        int
@@ -523,12 +524,23 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 	if dropped {
 		s.dropThroughLocked(dropUpTo)
 	}
+	touched := map[string]bool{}
 	for _, r := range recs {
 		intern(&r)
 		s.addLocked(s.seq, r)
 		s.seq++
+		touched[r.AccountId] = true
 	}
-	s.trimLocked(now)
+	if now.Sub(s.trimmed) >= pruneEvery || now.Before(s.trimmed) {
+		s.trimLocked(now)
+	} else {
+		// Only the accounts appended to can pass their count; the others'
+		// records past the age wait for the next whole trim (reads skip
+		// them): one batch costs the hosts of its accounts, not of all.
+		for a := range touched {
+			s.trimAccountLocked(a, s.byAcct[a], now.Add(-s.maxAge).Unix())
+		}
+	}
 	return Kept{Records: len(recs), Refused: b.Refused}, false, nil
 }
 
@@ -709,15 +721,25 @@ func (s *Store) dropThroughLocked(last uint64) {
 func (s *Store) trimLocked(now time.Time) {
 	cut := now.Add(-s.maxAge).Unix()
 	for a, ix := range s.byAcct {
-		for host, h := range ix.hosts {
-			n := 0
-			for n < len(h.recs) && h.recs[n].End < cut {
-				n++
-			}
-			s.cutLocked(a, ix, host, h, n)
-		}
-		s.trimCountLocked(a, ix)
+		s.trimAccountLocked(a, ix, cut)
 	}
+	s.trimmed = now
+}
+
+// trimAccountLocked is trimLocked for one account (ix: its index, nil
+// if none), cut the oldest End kept.
+func (s *Store) trimAccountLocked(account string, ix *index, cut int64) {
+	if ix == nil {
+		return
+	}
+	for host, h := range ix.hosts {
+		n := 0
+		for n < len(h.recs) && h.recs[n].End < cut {
+			n++
+		}
+		s.cutLocked(account, ix, host, h, n)
+	}
+	s.trimCountLocked(account, ix)
 }
 
 // trimCountLocked brings an account's records down to its count cap by
