@@ -24,6 +24,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
@@ -118,7 +119,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&flows.MaxAge, "flow-records-max-age", flowstore.DefaultMaxAge, "drop flow records older than `DURATION` (whole segments at a time)")
 	fs.Int64Var(&flows.MaxBytes, "flow-records-max-bytes", flowstore.DefaultMaxBytes, "keep at most `BYTES` of flow-record files: the oldest segments go first, and are counted\n"+
 		"(at least 1 MiB; about 500 bytes a record on disk, as much again in memory)")
-	fs.IntVar(&flows.MaxPerAccount, "flow-records-per-account", flowstore.DefaultMaxPerAccount, "hold in memory, and answer, at most `N` flow records (the newest) per account;\n"+
+	fs.IntVar(&flows.MaxPerAccount, "flow-records-per-account", flowstore.DefaultMaxPerAccount, "hold in memory, and answer, at most `N` flow records per account, shared out among the hosts that\n"+
+		"recorded them (those holding the most lose their oldest first: one host's flood crowds out only its own);\n"+
 		"the files are not split by account: --flow-records-max-bytes is shared, and drops the oldest of all accounts first")
 	var hook webhook.Config
 	fs.StringVar(&hook.URL, "webhook-url", "", "POST every accepted security-group change (groups, rules, members) as JSON to `URL`;\n"+
@@ -128,10 +130,19 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	rd := ratelimit.Defaults
 	var rl ratelimit.Config
 	fs.Float64Var(&rl.PerAction, "rate-action", rd.PerAction, "allow an account `N` requests per second of each action (a negative N: no limit); more get Throttling.User.\n"+
-		"The agents' snapshots, long polls and binds are never limited; their reports are, per host key")
+		"A host key's snapshots and watches are bounded by --host-snapshot-rate and --host-max-watches instead,\n"+
+		"its reports and binds by these rates per host key; the operator's snapshots, watches and binds are not limited")
 	fs.IntVar(&rl.ActionBurst, "rate-action-burst", rd.ActionBurst, "let an account send `N` requests of one action at once above --rate-action")
 	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
 	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
+	hd := service.DefaultHostLimits
+	var hl service.HostLimits
+	fs.Float64Var(&hl.SnapshotRate, "host-snapshot-rate", hd.SnapshotRate, "let each host key have `N` snapshots a second computed (a negative N: no limit), after a burst of\n"+
+		"--host-snapshot-burst; a long poll or stream from a revision the server did not last answer that host at\n"+
+		"counts as one (an agent asks for one snapshot when it starts, and watches from its last answer); more get Throttling.User")
+	fs.IntVar(&hl.SnapshotBurst, "host-snapshot-burst", hd.SnapshotBurst, "let each host key have `N` snapshots at once above --host-snapshot-rate (an agent's restarts and reconnects)")
+	fs.IntVar(&hl.MaxWatches, "host-max-watches", hd.MaxWatches, "let each host key hold at most `N` long polls and streams open at once (an agent holds one; a negative N: no bound);\n"+
+		"one more gets Throttling.User")
 	var an analyze.Options
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once (0: 1; at most --max-analyses)")
@@ -204,6 +215,10 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 || an.CPU < 0 || an.Queue < 0 || *analysisNice < 0 || *analysisNice > 19 {
 		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses*, --analysis-queue and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
+		return 2
+	}
+	if hl.SnapshotRate == 0 || hl.SnapshotBurst <= 0 || hl.MaxWatches == 0 {
+		fmt.Fprintln(stderr, "palisade serve: --host-snapshot-rate and --host-max-watches must not be 0 (negative turns them off), --host-snapshot-burst must be positive")
 		return 2
 	}
 	if *maxSkew < time.Second || *maxSkew > server.MaxClockSkew {
@@ -367,7 +382,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, HostLimits: hl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Metrics: server.MetricsAccess{Public: *metricsPublic, Token: os.Getenv("PALISADE_METRICS_TOKEN")}, MaxClockSkew: *maxSkew,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),

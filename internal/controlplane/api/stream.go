@@ -62,6 +62,7 @@ func (*changeStream) ContentType() string { return StreamContentType }
 // brought the agent to, so a slow agent gets the changes since coalesced
 // into one frame, and one that stops reading is cut off by the deadline.
 func (cs *changeStream) Serve(ctx context.Context, w http.ResponseWriter) error {
+	defer cs.st.Close() // also when the first flush fails, before Run
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve more requests
 	if err := rc.Flush(); err != nil {     // the agent knows the stream is open

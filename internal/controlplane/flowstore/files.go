@@ -148,11 +148,7 @@ func maxEnd(recs []Record) int64 {
 func (s *Store) CompleteSince(account string, now time.Time) time.Time {
 	s.mu.RLock()
 	since := now.Add(-s.maxAge)
-	drop := s.countDrop[account]
-	if ix := s.byAcct[account]; ix != nil {
-		// The count may have been lowered since the last trim (Of hides those).
-		drop = max(drop, maxEnd(ix.recs[:max(0, len(ix.recs)-s.perAcct)]))
-	}
+	drop := s.countDrop[account] // SetLimits trims at once: nothing over the count is held
 	s.mu.RUnlock()
 	if s.created.After(since) {
 		since = s.created

@@ -20,12 +20,14 @@ package flowstore
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -85,10 +87,12 @@ type Options struct {
 	// MaxBytes caps the segment files together; the oldest segments go
 	// first. 0 takes DefaultMaxBytes.
 	MaxBytes int64
-	// MaxPerAccount keeps at most this many records (the newest) per
-	// account in the index, so one tenant's flood cannot take the memory
-	// of all; 0 takes DefaultMaxPerAccount. It does not bound the files:
-	// MaxBytes is shared, and drops the oldest records of all accounts.
+	// MaxPerAccount keeps at most this many records per account in the
+	// index, so one tenant's flood cannot take the memory of all, shared
+	// out among the hosts that recorded them (trimCountLocked), so one
+	// host's flood cannot take the tenant's records from its other hosts;
+	// 0 takes DefaultMaxPerAccount. It does not bound the files: MaxBytes
+	// is shared, and drops the oldest records of all accounts.
 	MaxPerAccount int
 	// SegmentBytes is the size at which a segment is closed and the next
 	// begun; 0 takes MaxBytes/8, at most 16 MiB.
@@ -167,9 +171,17 @@ type segment struct {
 	opened time.Time
 }
 
-// index is one account's records, oldest (first appended) first, with
-// their sequence numbers.
+// index is one account's records, apart per host that recorded them
+// (Record.HostName), so that the count cap can be shared out among the
+// hosts (trimCountLocked).
 type index struct {
+	hosts map[string]*hostRecs
+	n     int // records, of every host
+}
+
+// hostRecs is one host's records of an account, oldest (first appended)
+// first, with their sequence numbers.
+type hostRecs struct {
 	seqs []uint64
 	recs []Record
 }
@@ -197,6 +209,7 @@ type Store struct {
 	records int
 	maxAge  time.Duration
 	perAcct int
+	trimmed time.Time // the last trim of every account (trimLocked)
 
 	droppedSize atomic.Uint64
 	torn        int
@@ -511,12 +524,23 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 	if dropped {
 		s.dropThroughLocked(dropUpTo)
 	}
+	touched := map[string]bool{}
 	for _, r := range recs {
 		intern(&r)
 		s.addLocked(s.seq, r)
 		s.seq++
+		touched[r.AccountId] = true
 	}
-	s.trimLocked(now)
+	if now.Sub(s.trimmed) >= pruneEvery || now.Before(s.trimmed) {
+		s.trimLocked(now)
+	} else {
+		// Only the accounts appended to can pass their count; the others'
+		// records past the age wait for the next whole trim (reads skip
+		// them): one batch costs the hosts of its accounts, not of all.
+		for a := range touched {
+			s.trimAccountLocked(a, s.byAcct[a], now.Add(-s.maxAge).Unix())
+		}
+	}
 	return Kept{Records: len(recs), Refused: b.Refused}, false, nil
 }
 
@@ -668,47 +692,125 @@ func (s *Store) Prune(now time.Time) {
 func (s *Store) addLocked(seq uint64, r Record) {
 	ix := s.byAcct[r.AccountId]
 	if ix == nil {
-		ix = &index{}
+		ix = &index{hosts: map[string]*hostRecs{}}
 		s.byAcct[r.AccountId] = ix
 	}
-	ix.seqs = append(ix.seqs, seq)
-	ix.recs = append(ix.recs, r)
+	h := ix.hosts[r.HostName]
+	if h == nil {
+		h = &hostRecs{}
+		ix.hosts[r.HostName] = h
+	}
+	h.seqs = append(h.seqs, seq)
+	h.recs = append(h.recs, r)
+	ix.n++
 	s.records++
 }
 
 // dropThroughLocked drops from the index the records of deleted segments.
 func (s *Store) dropThroughLocked(last uint64) {
 	for a, ix := range s.byAcct {
-		n, _ := slices.BinarySearch(ix.seqs, last+1)
-		s.cutLocked(a, ix, n)
+		for host, h := range ix.hosts {
+			n, _ := slices.BinarySearch(h.seqs, last+1)
+			s.cutLocked(a, ix, host, h, n)
+		}
 	}
 }
 
-// trimLocked drops the records over an account's count (oldest first) and
-// those whose End is past the age.
+// trimLocked drops the records whose End is past the age, and those over
+// an account's count (trimCountLocked).
 func (s *Store) trimLocked(now time.Time) {
 	cut := now.Add(-s.maxAge).Unix()
 	for a, ix := range s.byAcct {
-		n := max(0, len(ix.recs)-s.perAcct)
-		if e := maxEnd(ix.recs[:n]); e > s.countDrop[a] {
-			s.countDrop[a] = e
-		}
-		for n < len(ix.recs) && ix.recs[n].End < cut {
+		s.trimAccountLocked(a, ix, cut)
+	}
+	s.trimmed = now
+}
+
+// trimAccountLocked is trimLocked for one account (ix: its index, nil
+// if none), cut the oldest End kept.
+func (s *Store) trimAccountLocked(account string, ix *index, cut int64) {
+	if ix == nil {
+		return
+	}
+	for host, h := range ix.hosts {
+		n := 0
+		for n < len(h.recs) && h.recs[n].End < cut {
 			n++
 		}
-		s.cutLocked(a, ix, n)
+		s.cutLocked(account, ix, host, h, n)
+	}
+	s.trimCountLocked(account, ix)
+}
+
+// trimCountLocked brings an account's records down to its count cap by
+// max-min fairness among the hosts that recorded them: the hosts holding
+// the most lose their oldest records first, down to a common level, so
+// that any host holding no more than its fair share (the cap over the
+// number of hosts) keeps every record. A host ships the records of the
+// NICs bound to it, and one hostile or broken host that holds a single
+// NIC of a tenant could otherwise fill the tenant's whole cap and push out
+// the records of its other hosts; so it crowds out only its own.
+func (s *Store) trimCountLocked(account string, ix *index) {
+	if ix.n <= s.perAcct {
+		return
+	}
+	level, extra := fairLevel(ix, s.perAcct)
+	over := make([]string, 0, len(ix.hosts))
+	for host, h := range ix.hosts {
+		if len(h.recs) > level {
+			over = append(over, host)
+		}
+	}
+	slices.Sort(over) // which hosts keep one more: the same on every server and restart
+	for i, host := range over {
+		h := ix.hosts[host]
+		keep := level
+		if i < extra {
+			keep++
+		}
+		n := len(h.recs) - keep
+		if e := maxEnd(h.recs[:n]); e > s.countDrop[account] {
+			s.countDrop[account] = e
+		}
+		s.cutLocked(account, ix, host, h, n)
 	}
 }
 
-// cutLocked drops an account's n oldest records. Not a copy: the dropped
-// head is freed when append next grows the array.
-func (s *Store) cutLocked(account string, ix *index, n int) {
+// fairLevel is the most records each host of ix may keep so that they
+// hold at most limit together (each host holding fewer keeps all of its),
+// and how many of the hosts over it may keep one more to fill limit.
+func fairLevel(ix *index, limit int) (level, extra int) {
+	held := func(l int) int {
+		n := 0
+		for _, h := range ix.hosts {
+			n += min(len(h.recs), l)
+		}
+		return n
+	}
+	lo, hi := 0, limit // held(0) = 0 fits; the level never passes the limit
+	for lo < hi {
+		if mid := lo + (hi-lo+1)/2; held(mid) <= limit {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, limit - held(lo)
+}
+
+// cutLocked drops n of the oldest records a host holds for an account.
+// Not a copy: the dropped head is freed when append next grows the array.
+func (s *Store) cutLocked(account string, ix *index, host string, h *hostRecs, n int) {
 	if n == 0 {
 		return
 	}
 	s.records -= n
-	ix.seqs, ix.recs = ix.seqs[n:], ix.recs[n:]
-	if len(ix.recs) == 0 {
+	ix.n -= n
+	h.seqs, h.recs = h.seqs[n:], h.recs[n:]
+	if len(h.recs) == 0 {
+		delete(ix.hosts, host)
+	}
+	if ix.n == 0 {
 		delete(s.byAcct, account)
 	}
 }
@@ -730,13 +832,17 @@ func (s *Store) SetLimits(maxAge time.Duration, perAccount int) {
 	}
 	if perAccount > 0 {
 		s.perAcct = perAccount
+		for a, ix := range s.byAcct {
+			s.trimCountLocked(a, ix)
+		}
 	}
 }
 
 // Of returns an account's records, oldest first, within the age limit at
-// now, without copying them: records are never changed once added (Append
-// appends past the end, retention only reslices), and the slice's capacity
-// ends at its length, so a caller's append cannot reach the store's array.
+// now. Records are never changed once added (Append appends past the end,
+// retention only reslices): the records of an account one host recorded
+// are the store's own, not a copy, and the slice's capacity ends at its
+// length, so a caller's append cannot reach the store's array.
 func (s *Store) Of(account string, now time.Time) []Record {
 	recs, _ := s.OfSeq(account, now)
 	return recs
@@ -745,20 +851,97 @@ func (s *Store) Of(account string, now time.Time) []Record {
 // OfSeq is Of with each record's sequence number (ascending, unique in
 // the store: a position that stays valid while records are appended).
 func (s *Store) OfSeq(account string, now time.Time) ([]Record, []uint64) {
+	parts := s.parts(account, now)
+	switch len(parts) {
+	case 0:
+		return nil, nil
+	case 1:
+		return parts[0].recs, parts[0].seqs
+	}
+	var recs []Record
+	var seqs []uint64
+	for q, r := range mergeNewest(parts) {
+		recs, seqs = append(recs, *r), append(seqs, q)
+	}
+	slices.Reverse(recs)
+	slices.Reverse(seqs)
+	return recs, seqs
+}
+
+// Newest yields an account's records within the age limit at now, newest
+// (highest sequence number) first, with their sequence numbers, without
+// copying them: the records yielded are the store's, not to be changed.
+func (s *Store) Newest(account string, now time.Time) iter.Seq2[uint64, *Record] {
+	return mergeNewest(s.parts(account, now))
+}
+
+// parts are an account's records per host within the age limit at now,
+// each slice's capacity ending at its length.
+func (s *Store) parts(account string, now time.Time) []hostRecs {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ix := s.byAcct[account]
 	if ix == nil {
-		return nil, nil
+		return nil
 	}
 	cut := now.Add(-s.maxAge).Unix()
-	recs, seqs := ix.recs, ix.seqs
-	n := max(0, len(recs)-s.perAcct) // the count may have been lowered since the last append
-	for n < len(recs) && recs[n].End < cut {
-		n++
+	out := make([]hostRecs, 0, len(ix.hosts))
+	for _, h := range ix.hosts {
+		n := 0
+		for n < len(h.recs) && h.recs[n].End < cut {
+			n++
+		}
+		if n < len(h.recs) {
+			recs, seqs := h.recs[n:], h.seqs[n:]
+			out = append(out, hostRecs{seqs: seqs[:len(seqs):len(seqs)], recs: recs[:len(recs):len(recs)]})
+		}
 	}
-	recs, seqs = recs[n:], seqs[n:]
-	return recs[:len(recs):len(recs)], seqs[:len(seqs):len(seqs)]
+	return out
+}
+
+// mergeNewest yields the records of parts (each ascending by sequence
+// number) newest first: a k-way merge over a heap of the parts.
+func mergeNewest(parts []hostRecs) iter.Seq2[uint64, *Record] {
+	return func(yield func(uint64, *Record) bool) {
+		h := make(partHeap, 0, len(parts))
+		for _, p := range parts {
+			if len(p.seqs) > 0 {
+				h = append(h, partCursor{p, len(p.seqs) - 1})
+			}
+		}
+		heap.Init(&h)
+		for len(h) > 0 {
+			c := &h[0]
+			if !yield(c.p.seqs[c.i], &c.p.recs[c.i]) {
+				return
+			}
+			if c.i--; c.i < 0 {
+				heap.Pop(&h)
+			} else {
+				heap.Fix(&h, 0)
+			}
+		}
+	}
+}
+
+// partCursor is a part and its newest record not yet yielded.
+type partCursor struct {
+	p hostRecs
+	i int
+}
+
+// partHeap is a max-heap of cursors by their record's sequence number.
+type partHeap []partCursor
+
+func (h partHeap) Len() int           { return len(h) }
+func (h partHeap) Less(i, j int) bool { return h[i].p.seqs[h[i].i] > h[j].p.seqs[h[j].i] }
+func (h partHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *partHeap) Push(x any)        { *h = append(*h, x.(partCursor)) }
+func (h *partHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Stats reports what the store holds.

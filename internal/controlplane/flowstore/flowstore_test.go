@@ -2,9 +2,11 @@ package flowstore
 
 import (
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -355,5 +357,82 @@ func TestCursorOutlivesRestart(t *testing.T) {
 			t.Errorf("%s: ParseCursor = %d, %v; want ok %v", tc.name, seq, ok, tc.want)
 		}
 		s.Close()
+	}
+}
+
+// TestPerHostShare: an account's count cap is shared out among the hosts
+// that recorded its records, so that one host's flood (a hostile host
+// holding one NIC of the tenant) pushes out only its own records: a host
+// holding no more than its fair share keeps all of its, whenever the
+// flood comes, and across a restart. The cap was the account's alone, the
+// oldest records dropped first, whichever host had sent them.
+func TestPerHostShare(t *testing.T) {
+	from := func(host string, first, n int) []Record {
+		var out []Record
+		for i := first; i < first+n; i++ {
+			r := rec("a", i, t0)
+			r.HostName = host
+			out = append(out, r)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		cap     int
+		batches [][]Record
+		want    map[string]int // records kept per host
+	}{
+		{"a flood after the others' records", 30, [][]Record{from("good1", 0, 5), from("good2", 100, 8), from("bad", 1000, 500)},
+			map[string]int{"good1": 5, "good2": 8, "bad": 17}},
+		{"a flood before the others' records", 30, [][]Record{from("bad", 1000, 500), from("good1", 0, 5), from("good2", 100, 8)},
+			map[string]int{"good1": 5, "good2": 8, "bad": 17}},
+		{"others' records amid a flood", 30, [][]Record{from("bad", 1000, 100), from("good1", 0, 5), from("bad", 2000, 100), from("good2", 100, 8), from("bad", 3000, 100)},
+			map[string]int{"good1": 5, "good2": 8, "bad": 17}},
+		{"two hosts over their share: half each, the odd one to the first by name", 31, [][]Record{from("h2", 0, 40), from("h1", 100, 40)},
+			map[string]int{"h1": 16, "h2": 15}},
+		{"three floods and one quiet host", 30, [][]Record{from("q", 0, 3), from("x", 100, 50), from("y", 200, 50), from("z", 300, 50)},
+			map[string]int{"q": 3, "x": 9, "y": 9, "z": 9}},
+		{"one host: the newest", 10, [][]Record{from("h", 0, 25)}, map[string]int{"h": 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Dir: t.TempDir(), MaxPerAccount: tc.cap, Log: quiet}
+			s := open(t, o)
+			for _, b := range tc.batches {
+				if err := s.Append(b, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check := func(s *Store, when string) {
+				t.Helper()
+				recs, seqs := s.OfSeq("a", t0)
+				got, newest := map[string]int{}, map[string]int{}
+				for _, r := range recs {
+					got[r.HostName]++
+					newest[r.HostName] = max(newest[r.HostName], r.SrcPort)
+				}
+				if !maps.Equal(got, tc.want) {
+					t.Errorf("%s: kept per host %v, want %v", when, got, tc.want)
+				}
+				if !slices.IsSorted(seqs) || len(slices.Compact(slices.Clone(seqs))) != len(seqs) {
+					t.Errorf("%s: sequence numbers not ascending: %v", when, seqs)
+				}
+				for _, b := range tc.batches { // each host keeps its newest
+					last := b[len(b)-1]
+					if newest[last.HostName] < last.SrcPort && got[last.HostName] > 0 {
+						t.Errorf("%s: %s's newest record %d is gone", when, last.HostName, last.SrcPort)
+					}
+				}
+				n := 0
+				for q, r := range s.Newest("a", t0) { // the same, newest first
+					if i := len(recs) - 1 - n; i < 0 || seqs[i] != q || recs[i].SrcPort != r.SrcPort {
+						t.Fatalf("%s: Newest's record %d is not OfSeq's from the end", when, n)
+					}
+					n++
+				}
+			}
+			check(s, "appended")
+			s.Close()
+			check(open(t, o), "after a restart")
+		})
 	}
 }

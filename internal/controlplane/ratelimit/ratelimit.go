@@ -31,8 +31,7 @@ type Config struct {
 	AccountBurst int
 	// MaxBuckets bounds the buckets kept (default 100,000, a few MiB).
 	MaxBuckets int
-	// Exempt actions are never limited (the agents' snapshot, long poll
-	// and reports: a host must never be starved by its tenants' traffic).
+	// Exempt actions are never limited by this limiter.
 	Exempt map[string]bool
 }
 

@@ -72,8 +72,13 @@ type Config struct {
 	// to security groups, their rules and members.
 	Webhook webhook.Config
 	// RateLimit sets request rates per account and action (zero fields take
-	// ratelimit.Defaults; the host actions are always exempt).
+	// ratelimit.Defaults; the agents' snapshots and watches are exempt for
+	// host keys, which HostLimits bound instead).
 	RateLimit ratelimit.Config
+	// HostLimits bound each host key's snapshots (the scope computations
+	// they cost) and its long polls and streams open at once (zero fields
+	// take service.DefaultHostLimits).
+	HostLimits service.HostLimits
 	// MaxNonces bounds the nonces remembered per access key on SQLite (0:
 	// signature.DefaultMaxNonces, about 550 requests a second sustained per
 	// key under the default window); a key past it is refused until its nonces expire. Benchmarks
@@ -129,12 +134,15 @@ type Config struct {
 // thread of the other requests (nice 0) about ten times their CPU share.
 const DefaultAnalysisNice = 10
 
-// HostActions are the actions agents call that are never rate-limited
-// for the operator's and the host keys, so that a host's snapshot and long
-// poll are never starved; a tenant's, which the actions refuse, are
-// limited as any call (Admit). The hosts' reports are limited per key
-// instead (hostReports), and so are binds, but only a host key's (the
-// operator's, a lab's hundreds, are not).
+// HostActions are the actions agents call that the tenants' rate limits
+// never hold for the operator's and the host keys, so that a host's
+// snapshot and long poll are never starved by its tenants' traffic (host
+// keys all belong to the operator's account); a tenant's, which the
+// actions refuse, are limited as any call (Admit). A host key's snapshots
+// and watches are bounded per host instead (Config.HostLimits, in the
+// service, which knows what each costs), its reports are limited per key
+// (hostReports), and so are its binds (the operator's, a lab's hundreds,
+// are not).
 var HostActions = map[string]bool{"PalisadeGetSnapshot": true, "PalisadeWatchChanges": true, "PalisadeWatchStream": true,
 	"PalisadeBindInstance": true}
 
@@ -367,6 +375,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open the flow records: %w", err)
 	}
 	svc.SetFlowRecords(flows)
+	svc.SetHostLimits(cfg.HostLimits)
 	svc.FlowRecordsElsewhere = len(cfg.Etcd) > 0 // each server keeps what its agents ship
 	var hook *webhook.Notifier
 	if cfg.Webhook.URL != "" {

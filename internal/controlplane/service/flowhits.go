@@ -59,7 +59,7 @@ func (s *Service) FlowHits(account string, f HitsFilter) map[string]RuleHit {
 	if !f.Since.IsZero() {
 		since = f.Since.Unix()
 	}
-	for _, r := range s.flowStore().Of(account, s.Now()) {
+	for _, r := range s.flowStore().Newest(account, s.Now()) {
 		if f.ENI != "" && r.EniId != f.ENI || r.End < since {
 			continue
 		}

@@ -402,13 +402,11 @@ func (s *Service) flowMatches(in FlowRecordFilter) ([]FlowRecord, []uint64, erro
 	if in.Port < 0 || in.Port > 65535 {
 		return nil, nil, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
 	}
-	all, allSeqs := s.flowStore().OfSeq(c.Account, s.Now())
 	var (
 		out  []FlowRecord
 		seqs []uint64
 	)
-	for i := len(all) - 1; i >= 0; i-- {
-		r := all[i]
+	for q, r := range s.flowStore().Newest(c.Account, s.Now()) {
 		switch {
 		case c.Region != "" && r.RegionId != c.Region,
 			in.InstanceID != "" && r.VmId != in.InstanceID,
@@ -422,8 +420,8 @@ func (s *Service) flowMatches(in FlowRecordFilter) ([]FlowRecord, []uint64, erro
 			!in.Until.IsZero() && r.Start > in.Until.Unix():
 			continue
 		}
-		out = append(out, r)
-		seqs = append(seqs, allSeqs[i])
+		out = append(out, *r)
+		seqs = append(seqs, q)
 	}
 	return out, seqs, nil
 }

@@ -248,6 +248,9 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 		if s.view == nil {
 			return out, errNoView
 		}
+		if err := s.chargeScope(c.Host, "PalisadeGetSnapshot"); err != nil {
+			return out, err
+		}
 		snap, err := s.view.Snapshot(ctx)
 		if err != nil {
 			return out, err
@@ -404,6 +407,11 @@ func (s *Service) WatchChanges(ctx context.Context, in WatchInput) (Changes, err
 	if err := s.noteProgress(ctx, &in.Progress, false); err != nil {
 		return Changes{}, err
 	}
+	release, err := s.watchStart(c, "PalisadeWatchChanges", after)
+	if err != nil {
+		return Changes{}, err
+	}
+	defer release()
 	if s.view == nil {
 		if c.Host != "" {
 			return Changes{}, errNoView
@@ -505,9 +513,7 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 				// empty and the answer is its whole scope now, however
 				// little history the view keeps (it may have loaded after
 				// the first writes).
-				now := scopeOf(nowReader{snap}, c.Host)
-				s.hosts.keepScope(c.Host, snap.Revision(), now)
-				out, found = scopeChanges(&hostScope{}, now, snap.Revision())
+				out, found = scopeChanges(&hostScope{}, s.scopeNow(c.Host, snap), snap.Revision())
 			default:
 				out, found = s.watchHost(c.Host, snap, batches, from)
 			}

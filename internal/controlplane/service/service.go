@@ -66,8 +66,11 @@ type Service struct {
 	// a graceful shutdown so that waiting watchers get their answer at once.
 	Stopping context.Context
 
-	hosts *hostTable       // what the agents report; see hosts.go
-	flows *flowstore.Store // the agents' flow records; see flowrecords.go
+	hosts *hostTable // what the agents report; see hosts.go
+	// hostLimits bound each host key's snapshots and watches
+	// (hostlimits.go); nil: none.
+	hostLimits *hostLimiter
+	flows      *flowstore.Store // the agents' flow records; see flowrecords.go
 	// FlowRecordsElsewhere says other servers keep flow records too (an
 	// installation on etcd, where each server keeps what its agents
 	// ship): this server's are not all of them. The server sets it.

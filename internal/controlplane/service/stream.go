@@ -43,6 +43,16 @@ type ChangeStream struct {
 	in       StreamInput
 	snap     *view.Snapshot // nil: answer Resync at once
 	resyncAt int64
+	release  func() // its place among its host's watches (hostlimits.go)
+}
+
+// Close gives up the stream's place among its host's watches open at
+// once. Run closes it when it returns; a stream opened and never run must
+// be closed.
+func (st *ChangeStream) Close() {
+	if st.release != nil {
+		st.release()
+	}
 }
 
 // OpenStream checks a stream's caller and input and finds where it starts,
@@ -71,21 +81,27 @@ func (s *Service) OpenStream(ctx context.Context, in StreamInput) (*ChangeStream
 	if s.view == nil {
 		return nil, errNoView
 	}
+	release, err := s.watchStart(c, "PalisadeWatchStream", in.AfterRevision)
+	if err != nil {
+		return nil, err
+	}
 	snap, err := s.view.Snapshot(ctx)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	if snap.Revision() < in.AfterRevision {
 		caught, err := s.catchUp(ctx, in.AfterRevision)
 		if err != nil {
+			release()
 			return nil, err
 		}
 		if caught == nil {
-			return &ChangeStream{s: s, in: in, resyncAt: snap.Revision()}, nil
+			return &ChangeStream{s: s, in: in, resyncAt: snap.Revision(), release: release}, nil
 		}
 		snap = caught
 	}
-	return &ChangeStream{s: s, in: in, snap: snap}, nil
+	return &ChangeStream{s: s, in: in, snap: snap, release: release}, nil
 }
 
 // Run follows the changes the caller's agent needs after AfterRevision and
@@ -97,6 +113,7 @@ func (s *Service) OpenStream(ctx context.Context, in StreamInput) (*ChangeStream
 // or too slow: it resumes from the last revision it got), ctx ends or the
 // server stops (nil).
 func (st *ChangeStream) Run(ctx context.Context, send func(Changes) error) error {
+	defer st.Close()
 	s, in := st.s, st.in
 	if st.snap == nil {
 		return send(Changes{Revision: st.resyncAt, Resync: true})

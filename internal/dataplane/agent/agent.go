@@ -266,6 +266,13 @@ func (a *runner) loop(ctx context.Context) error {
 			}
 			a.cfg.Log.Error("agent: the server refuses the agent's requests; the kernel keeps the last policy", args...)
 			a.failClosed()
+		} else if ok && strings.HasPrefix(e.Code, "Throttling") {
+			// The server answered: this host asks more than its limits
+			// (serve --host-snapshot-rate, --host-max-watches), which
+			// another process with its key, or agents in a restart loop,
+			// may have spent. Not "unreachable".
+			a.cfg.Log.Warn("agent: the server throttles this host's requests; the kernel keeps the last policy", "err", err, "retry", backoff)
+			a.failClosed()
 		} else {
 			args := []any{"err", err, "retry", backoff}
 			if h := unreachableHint(a.cfg.Server, err); h != "" {

@@ -134,7 +134,9 @@ func TestHostReportsLimitedPerHost(t *testing.T) {
 }
 
 // TestAgentActionsLimitedByKey: the agents' actions are exempt from the
-// limits only for the keys agents run with. A host key's binds (each a
+// tenants' limits only for the keys agents run with (a host key's
+// snapshots and watches have bounds of their own, per host, far above
+// these: TestHostSnapshotsBounded). A host key's binds (each a
 // store write, synced, that wakes the watches) are limited per key, as its
 // reports are; the operator's are not (a lab binds hundreds at once); a
 // tenant's calls of them, which the actions refuse, are limited as any
@@ -172,7 +174,7 @@ func TestAgentActionsLimitedByKey(t *testing.T) {
 		{"the operator's binds are not limited", op, bind(instB, "host-b"), 6, 0, ""},
 		{"a host moving its instance", hostA, bind(instA, "host-a"), 6, 3, ""},
 		{"another host, its own buckets", hostB, bind(instB, "host-b"), 3, 0, ""},
-		{"a host's snapshots are not limited", hostA, snapshot, 6, 0, ""},
+		{"a host's snapshots are not held to the tenants' rates", hostA, snapshot, 6, 0, ""},
 		{"a tenant's snapshots", tenant, snapshot, 6, 3, "Forbidden.Operator"},
 		{"a disabled account's snapshots", disabled, snapshot, 6, 3, "Forbidden.AccountDisabled"},
 	} {
