@@ -24,6 +24,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
 	"github.com/palisade-sg/palisade/internal/controlplane/ratelimit"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/controlplane/signature"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
@@ -132,6 +133,27 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&rl.ActionBurst, "rate-action-burst", rd.ActionBurst, "let an account send `N` requests of one action at once above --rate-action")
 	fs.Float64Var(&rl.PerAccount, "rate-account", rd.PerAccount, "allow an account `N` requests per second of all its actions together (a negative N: no limit)")
 	fs.IntVar(&rl.AccountBurst, "rate-account-burst", rd.AccountBurst, "let an account send `N` requests at once above --rate-account")
+	qd := service.DefaultQuotas
+	var quotas service.Quotas
+	for _, q := range []struct {
+		v          *int
+		name, help string
+		def        int
+	}{
+		{&quotas.VPCs, "quota-vpcs", "let an account hold at most `N` VPCs in each region (VPC's default); one more gets QuotaExceeded.Vpc", qd.VPCs},
+		{&quotas.VSwitchesPerVPC, "quota-vswitches-per-vpc", "let a VPC hold at most `N` vSwitches (VPC's default); one more gets QuotaExceeded.VSwitch", qd.VSwitchesPerVPC},
+		{&quotas.Instances, "quota-instances", "let an account hold at most `N` instances in each region; a launch past it gets QuotaExceed.ElasticQuota\n" +
+			"and makes none (ECS bounds vCPUs instead)", qd.Instances},
+		{&quotas.SecurityGroups, "quota-security-groups", "let an account hold at most `N` security groups in each region (ECS's default); QuotaExceed.SecurityGroup", qd.SecurityGroups},
+		{&quotas.ENIs, "quota-enis", "let an account hold at most `N` secondary network interfaces in each region (ECS's default); MaxEniCountExceeded", qd.ENIs},
+		{&quotas.PrefixLists, "quota-prefix-lists", "let an account hold at most `N` prefix lists in each region (ECS's default); QuotaExceed.PrefixList", qd.PrefixLists},
+		{&quotas.PortRangeLists, "quota-port-range-lists", "let an account hold at most `N` port range lists in each region; QuotaExceed.PortRangeList", qd.PortRangeLists},
+		{&quotas.FlowLogs, "quota-flow-logs", "let an account hold at most `N` flow logs in each region; QuotaExceeded.FlowLog", qd.FlowLogs},
+		{&quotas.PublicIPs, "quota-public-ips", "let an account hold at most `N` public addresses, EIPs and instances' public IPs, in all regions\n" +
+			fmt.Sprintf("together (all accounts share one pool of %d); QuotaExceeded.Eip", 1<<(32-service.PublicPool.Bits())), qd.PublicIPs},
+	} {
+		fs.IntVar(q.v, q.name, q.def, q.help)
+	}
 	var an analyze.Options
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once (0: 1; at most --max-analyses)")
@@ -161,7 +183,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (a restart keeps what the API did to them since).\n"+
-			"One server runs on a --db at a time: it holds FILE.lock.\n\nFlags:\n")
+			"One server runs on a --db at a time: it holds FILE.lock.\n\n"+
+			"The --quota-* flags bound what each account may create (a request past one is refused and changes\n"+
+			"nothing); on etcd give every server the same ones.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
@@ -204,6 +228,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if rl.PerAction == 0 || rl.PerAccount == 0 || rl.ActionBurst <= 0 || rl.AccountBurst <= 0 || an.MaxConcurrent < 0 || an.MaxPerAccount < 0 || an.CPU < 0 || an.Queue < 0 || *analysisNice < 0 || *analysisNice > 19 {
 		fmt.Fprintln(stderr, "palisade serve: --rate-action and --rate-account must not be 0 (negative turns them off), the bursts must be positive, --max-analyses*, --analysis-queue and --analysis-cpus must not be negative, --analysis-nice is 0 to 19")
+		return 2
+	}
+	if err := quotas.Check(); err != nil || quotas.VPCs == 0 || quotas.VSwitchesPerVPC == 0 || quotas.Instances == 0 || quotas.SecurityGroups == 0 ||
+		quotas.ENIs == 0 || quotas.PrefixLists == 0 || quotas.PortRangeLists == 0 || quotas.FlowLogs == 0 || quotas.PublicIPs == 0 {
+		fmt.Fprintln(stderr, "palisade serve: every --quota-* must be positive")
 		return 2
 	}
 	if *maxSkew < time.Second || *maxSkew > server.MaxClockSkew {
@@ -367,7 +396,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, Quotas: quotas, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Metrics: server.MetricsAccess{Public: *metricsPublic, Token: os.Getenv("PALISADE_METRICS_TOKEN")}, MaxClockSkew: *maxSkew,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),

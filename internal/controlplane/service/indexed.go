@@ -19,7 +19,7 @@ import (
 const (
 	byGroup      = "group"      // instances and secondary ENIs, by the groups they are in
 	byName       = "name"       // groups by name (scoped)
-	byVPC        = "vpc"        // groups (scoped) and instances by VPC
+	byVPC        = "vpc"        // groups (scoped), instances and vSwitches by VPC
 	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
 	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
 	byPortList   = "portlist"   // groups by the port range lists their rules use
@@ -116,6 +116,10 @@ var Indexes = []view.Index{
 		return out
 	}},
 	{Kind: KindInstance, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VpcID) }},
+	// A vSwitch never changes VPC: the vSwitch quota counts them.
+	{Kind: KindVSwitch, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.VSwitch).VpcID) }, Same: func(old, next any) bool {
+		return old.(*model.VSwitch).VpcID == next.(*model.VSwitch).VpcID
+	}},
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
 	{Kind: KindENI, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).Host) }},

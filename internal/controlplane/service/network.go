@@ -83,16 +83,13 @@ func allocateAddr(p netip.Prefix, taken map[netip.Addr]bool) (netip.Addr, bool) 
 type publicAddresses struct {
 	taken map[netip.Addr]bool
 	held  int // by the account (a bound EIP is also its instance's address: counted once)
+	quota int // what the account may hold (Quotas.PublicIPs)
 }
 
-// MaxPublicPerAccount bounds the public addresses one account holds (its
-// EIPs and its instances' public IPs, in every region): a sixteenth of
-// the shared pool, so that no tenant can take the others' addresses.
-var MaxPublicPerAccount = int(1 << (32 - PublicPool.Bits()) / 16)
-
-// publicIPsTaken reads the pool for an allocation by account.
-func publicIPsTaken(tx store.ReadTx, account string) (*publicAddresses, error) {
-	p := &publicAddresses{taken: map[netip.Addr]bool{}}
+// publicIPsTaken reads the pool for an allocation by account, which may
+// hold quota public addresses.
+func publicIPsTaken(tx store.ReadTx, account string, quota int) (*publicAddresses, error) {
+	p := &publicAddresses{taken: map[netip.Addr]bool{}, quota: quota}
 	own := map[netip.Addr]bool{}
 	eips, err := store.ListAs[model.EIP](tx, KindEIP, store.Query{})
 	if err != nil {
@@ -122,7 +119,7 @@ func publicIPsTaken(tx store.ReadTx, account string) (*publicAddresses, error) {
 
 // allocate takes a free public address for the account.
 func (p *publicAddresses) allocate() (netip.Addr, error) {
-	if p.held >= MaxPublicPerAccount {
+	if p.held >= p.quota {
 		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs), the most one account may; release some first.", p.held)
 	}
 	a, ok := allocateAddr(PublicPool, p.taken)

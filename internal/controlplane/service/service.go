@@ -62,6 +62,9 @@ type Service struct {
 	// LenientRevoke restores the pre-2024 ECS behaviour: revoking a rule that
 	// does not exist, or leaving a group the instance is not in, succeeds.
 	LenientRevoke bool
+	// Quotas bound what each account may create (zero fields take
+	// DefaultQuotas').
+	Quotas Quotas
 	// Stopping, when set, ends long polls early: the server cancels it before
 	// a graceful shutdown so that waiting watchers get their answer at once.
 	Stopping context.Context
