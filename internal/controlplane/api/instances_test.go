@@ -771,6 +771,7 @@ func TestRegionsAndZones(t *testing.T) {
 // launch that would cross the limit is refused whole, as is a join.
 func TestGroupMemberLimit(t *testing.T) {
 	e := newEnv(t)
+	e.s.Quotas.Instances = model.MaxGroupMembers + 100 // more than the default
 	n := newTestNet(e, "10.0.0.0/16", "10.0.0.0/20")
 	for range model.MaxGroupMembers/100 - 1 {
 		runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "Amount": "100"})
