@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
@@ -232,76 +233,111 @@ func TestAccountQuotaDefaults(t *testing.T) {
 	}
 }
 
-// TestAccountQuotaRace: concurrent clients of one account race creations
-// past a quota; exactly the quota lands, every other attempt is refused
-// with the quota's code (a write answered OperationConflict is sent again,
-// as a client would), and the account holds exactly the quota after.
+// raceQuota has workers (each an account's client) race attempts
+// creations of tc's resource, a write answered OperationConflict sent
+// again as a client would; it fails t unless exactly want land and every
+// other attempt is refused with tc's code and status.
+func raceQuota(t *testing.T, tc quotaCase, workers []account, n quotaNet, attempts, want int) {
+	t.Helper()
+	next := make(chan int, attempts)
+	for i := range attempts {
+		next <- i
+	}
+	close(next)
+	var (
+		mu                     sync.Mutex
+		ok, refused, conflicts int
+		problems               []string
+		wg                     sync.WaitGroup
+	)
+	for _, c := range workers {
+		wg.Go(func() {
+			for i := range next {
+				for retry := true; retry; {
+					err := tc.make(c, n, i)
+					code, status, _ := apiError(err)
+					retry = false
+					mu.Lock()
+					switch {
+					case err == nil:
+						ok++
+					case code == tc.code && status == tc.status:
+						refused++
+					case code == "OperationConflict" && status == 409:
+						conflicts++
+						retry = true
+					default:
+						problems = append(problems, fmt.Sprintf("attempt %d: %v", i, err))
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if ok != want || refused != attempts-want {
+		t.Fatalf("%d made and %d refused; want %d and %d", ok, refused, want, attempts-want)
+	}
+	t.Logf("%d writes answered OperationConflict and were sent again", conflicts)
+}
+
+// raceQuotas are the quotas the races fill.
+var raceQuotas = service.Quotas{VPCs: 6, VSwitchesPerVPC: 5, Instances: 5, SecurityGroups: 6}
+
+// TestAccountQuotaRace: six clients of one account race creations past a
+// quota; exactly the quota lands, every other attempt is refused with the
+// quota's code, and the account holds exactly the quota after.
 func TestAccountQuotaRace(t *testing.T) {
-	quotas := service.Quotas{VPCs: 6, VSwitchesPerVPC: 5, Instances: 5, SecurityGroups: 6}
-	s := testenv.Start(t, testenv.Config{Adjust: func(c *server.Config) { c.Quotas = quotas }})
+	s := testenv.Start(t, testenv.Config{Adjust: func(c *server.Config) { c.Quotas = raceQuotas }})
 	e := clients(t, s)
-	for _, tc := range []quotaCase{quotaCases[0], quotaCases[1], quotaCases[2], quotaCases[3]} {
+	for _, tc := range quotaCases[:4] {
 		t.Run(tc.name, func(t *testing.T) {
 			acct := e.srv.NewAccount(t, "race")
 			a := account{uid: acct.UID, ecs: newECS(t, e.addr, acct.KeyID, acct.Secret), vpc: newVPC(t, e.addr, acct.KeyID, acct.Secret)}
 			n := newQuotaNet(t, a)
-			quota := tc.quota(quotas)
+			quota := tc.quota(raceQuotas)
 			held := tc.count(t, a, n) // the network's VPC and group count
-			const workers, attempts = 6, 24
-			clientsOf := make([]account, workers)
-			for w := range clientsOf {
-				clientsOf[w] = account{ecs: newECS(t, e.addr, acct.KeyID, acct.Secret), vpc: newVPC(t, e.addr, acct.KeyID, acct.Secret)}
-			}
-			next := make(chan int, attempts)
-			for i := range attempts {
-				next <- i
-			}
-			close(next)
-			var (
-				mu                     sync.Mutex
-				ok, refused, conflicts int
-				problems               []string
-				wg                     sync.WaitGroup
-			)
+			workers := make([]account, 6)
 			for w := range workers {
-				c := clientsOf[w]
-				wg.Go(func() {
-					for i := range next {
-						for {
-							err := tc.make(c, n, i)
-							code, status, _ := apiError(err)
-							mu.Lock()
-							retry := false
-							switch {
-							case err == nil:
-								ok++
-							case code == tc.code && status == tc.status:
-								refused++
-							case code == "OperationConflict" && status == 409:
-								conflicts++
-								retry = true
-							default:
-								problems = append(problems, fmt.Sprintf("attempt %d: %v", i, err))
-							}
-							mu.Unlock()
-							if !retry {
-								break
-							}
-						}
-					}
-				})
+				workers[w] = account{ecs: newECS(t, e.addr, acct.KeyID, acct.Secret), vpc: newVPC(t, e.addr, acct.KeyID, acct.Secret)}
 			}
-			wg.Wait()
-			for _, p := range problems {
-				t.Error(p)
-			}
-			if want := quota - held; ok != want || refused != attempts-want {
-				t.Fatalf("%d made and %d refused; want %d and %d", ok, refused, want, attempts-want)
-			}
+			raceQuota(t, tc, workers, n, 24, quota-held)
 			if got := tc.count(t, a, n); got != quota {
 				t.Errorf("the account holds %d, want %d", got, quota)
 			}
-			t.Logf("%d writes answered OperationConflict and were sent again", conflicts)
+		})
+	}
+}
+
+// TestAccountQuotaRaceOnEtcd: the same race spread over two servers of one
+// installation on etcd, where a write runs in etcd's transaction and the
+// count is its listing: exactly the quota lands.
+func TestAccountQuotaRaceOnEtcd(t *testing.T) {
+	servers := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), Adjust: func(c *server.Config) { c.Quotas = raceQuotas }})
+	for _, tc := range []quotaCase{quotaCases[0], quotaCases[3]} {
+		t.Run(tc.name, func(t *testing.T) {
+			acct := servers[0].NewAccount(t, "race")
+			var workers []account
+			for w := range 6 {
+				s := servers[w%2]
+				workers = append(workers, account{ecs: newECS(t, s.Addr, acct.KeyID, acct.Secret), vpc: newVPC(t, s.Addr, acct.KeyID, acct.Secret)})
+			}
+			// The account's key reaches the other server through its watch.
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				_, err := workers[1].ecs.DescribeRegions(ecs.CreateDescribeRegionsRequest())
+				return err == nil, fmt.Sprintf("the second server refuses the new key: %v", err)
+			})
+			quota := tc.quota(raceQuotas)
+			raceQuota(t, tc, workers, quotaNet{}, 24, quota)
+			for i, w := range workers[:2] {
+				testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+					got := tc.count(t, w, quotaNet{})
+					return got == quota, fmt.Sprintf("server %d: the account holds %d, want %d", i, got, quota)
+				})
+			}
 		})
 	}
 }
