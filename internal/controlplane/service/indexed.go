@@ -28,6 +28,10 @@ const (
 	byHost       = "host"       // instances and ENIs by the host that enforces them
 	byClassic    = "classic"    // classic-network NICs, under classicKey (for a host's scope)
 	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
+	// The public pool is shared by every account: its addresses are not
+	// scoped.
+	byPublic      = "public"      // instances and EIPs by public address
+	byPlainPublic = "plainpublic" // instances with a public IP that is no EIP's, by owner
 )
 
 // scoped is an index key of a value unique only within an account and
@@ -140,7 +144,23 @@ var Indexes = []view.Index{
 		return out
 	}},
 	{Kind: KindENI, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).VSwitchID) }},
+	{Kind: KindInstance, Name: byPublic, Keys: func(o any) []string { return publicKey(o.(*model.Instance).PublicIP) }},
+	{Kind: KindEIP, Name: byPublic, Keys: func(o any) []string { return publicKey(o.(*model.EIP).Address) }},
+	{Kind: KindInstance, Name: byPlainPublic, Keys: func(o any) []string {
+		if in := o.(*model.Instance); in.PublicIP.IsValid() && in.EipID == "" {
+			return []string{in.Owner}
+		}
+		return nil
+	}},
 	{Kind: KindENI, Name: byInstance, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).InstanceID) }},
+}
+
+// publicKey is the byPublic key of a public address (none when unset).
+func publicKey(a netip.Addr) []string {
+	if !a.IsValid() {
+		return nil
+	}
+	return []string{a.String()}
 }
 
 // indexKeys returns the key function of index name of kind.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/sqlite"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -111,4 +112,73 @@ func TestQuotaCountReadsNoRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	count(100)
+}
+
+// TestPublicAllocationReadsNoRecord: in an optimistic write a public
+// address is found, and the account's holding counted, from the view's
+// indexes: no record is read however many hold addresses, an address in
+// use (an instance's, an EIP's, or one the write took) is never handed
+// out, and the quota counts the account's EIPs and plain public IPs only.
+func TestPublicAllocationReadsNoRecord(t *testing.T) {
+	e := newEnv(t)
+	vpc := e.vpc()
+	var r Resources
+	var eips []*model.EIP
+	used := map[netip.Addr]bool{}
+	for i := range 3000 {
+		owner := "1000000000000002"
+		if i < 3 {
+			owner = e.c.Account
+		}
+		a := netip.AddrFrom4([4]byte{47, 96, byte(i >> 8), byte(i + 1)})
+		used[a] = true
+		if i%2 == 0 {
+			eips = append(eips, &model.EIP{ID: model.NewID("eip"), Region: e.c.Region, Owner: owner, Address: a, Status: EipAvailable})
+			continue
+		}
+		r.Instances = append(r.Instances, &model.Instance{ID: model.NewID("i"), Region: e.c.Region, Owner: owner, VpcID: vpc,
+			PrivateIP: netip.AddrFrom4([4]byte{192, 168, byte(i >> 8), byte(i)}), PublicIP: a, Status: model.StatusRunning})
+	}
+	if _, err := e.s.Import(e.ctx, e.c.Region, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.Store.Update(e.ctx, func(tx store.Tx) error {
+		for _, eip := range eips {
+			if err := putEIP(tx, eip); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.s.view.Snapshot(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ot := newOptTx(snap)
+	defer ot.release()
+	p, err := publicIPsTaken(ot, e.c.Account, 3+200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.held != 3 {
+		t.Errorf("the account holds %d public addresses, want 3 (2 EIPs, 1 instance)", p.held)
+	}
+	for range 200 {
+		a, err := p.allocate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used[a] || !PublicPool.Contains(a) || a == PublicPool.Addr() {
+			t.Fatalf("handed out %s: in use, or not a host address of %s", a, PublicPool)
+		}
+		used[a] = true
+	}
+	if _, err := p.allocate(); ecserr.As(err).Code != "QuotaExceeded.Eip" {
+		t.Errorf("past the quota: %v, want QuotaExceeded.Eip", err)
+	}
+	if len(ot.expects) != 0 {
+		t.Errorf("the allocation read %d records", len(ot.expects))
+	}
 }

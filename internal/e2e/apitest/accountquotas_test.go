@@ -285,7 +285,7 @@ func raceQuota(t *testing.T, tc quotaCase, workers []account, n quotaNet, attemp
 }
 
 // raceQuotas are the quotas the races fill.
-var raceQuotas = service.Quotas{VPCs: 6, VSwitchesPerVPC: 5, Instances: 5, SecurityGroups: 6}
+var raceQuotas = service.Quotas{VPCs: 6, VSwitchesPerVPC: 5, Instances: 5, SecurityGroups: 6, PublicIPs: 5}
 
 // TestAccountQuotaRace: six clients of one account race creations past a
 // quota; exactly the quota lands, every other attempt is refused with the
@@ -293,7 +293,7 @@ var raceQuotas = service.Quotas{VPCs: 6, VSwitchesPerVPC: 5, Instances: 5, Secur
 func TestAccountQuotaRace(t *testing.T) {
 	s := testenv.Start(t, testenv.Config{Adjust: func(c *server.Config) { c.Quotas = raceQuotas }})
 	e := clients(t, s)
-	for _, tc := range quotaCases[:4] {
+	for _, tc := range append(quotaCases[:4:4], quotaCases[8]) {
 		t.Run(tc.name, func(t *testing.T) {
 			acct := e.srv.NewAccount(t, "race")
 			a := account{uid: acct.UID, ecs: newECS(t, e.addr, acct.KeyID, acct.Secret), vpc: newVPC(t, e.addr, acct.KeyID, acct.Secret)}
