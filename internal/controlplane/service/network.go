@@ -168,7 +168,7 @@ func (p *publicAddresses) probe() (netip.Addr, bool) {
 	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
 	last := model.LastAssignable(PublicPool).As4()
 	size := binary.BigEndian.Uint32(last[:]) - base + 1
-	start := rand.Uint32N(size)
+	start := probeStart(size)
 	for i := range size {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
@@ -184,6 +184,9 @@ func (p *publicAddresses) probe() (netip.Addr, bool) {
 	}
 	return netip.Addr{}, false
 }
+
+// probeStart picks where probe starts among size addresses (tests pin it).
+var probeStart = func(size uint32) uint32 { return rand.Uint32N(size) }
 
 // ipv6Block returns the i-th /56 of the IPv6 pool.
 func ipv6Block(i uint64) netip.Prefix {

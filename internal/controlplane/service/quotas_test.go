@@ -182,3 +182,60 @@ func TestPublicAllocationReadsNoRecord(t *testing.T) {
 		t.Errorf("the allocation read %d records", len(ot.expects))
 	}
 }
+
+// TestPublicAddressReused: an address released (an EIP) or freed (its
+// instance deleted) is handed out again; probing from where it is finds
+// it, and the one after it while it is held.
+func TestPublicAddressReused(t *testing.T) {
+	defer func(f func(uint32) uint32) { probeStart = f }(probeStart)
+	probeStart = func(uint32) uint32 { return 0 } // the lowest host address first
+	lowest, next := netip.MustParseAddr("47.96.0.1"), netip.MustParseAddr("47.96.0.2")
+	for _, tt := range []struct {
+		name string
+		take func(t *testing.T, e *env, net testNet, sg string) (netip.Addr, func())
+	}{
+		{"an EIP released", func(t *testing.T, e *env, _ testNet, _ string) (netip.Addr, func()) {
+			a, err := e.s.AllocateEipAddress(e.ctx, AllocateEipInput{Caller: e.c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return netip.MustParseAddr(a.EipAddress), func() {
+				if err := e.s.ReleaseEipAddress(e.ctx, EipInput{Caller: e.c, AllocationID: a.AllocationId}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"an instance deleted", func(t *testing.T, e *env, net testNet, sg string) (netip.Addr, func()) {
+			ids, err := e.s.RunInstances(e.ctx, LaunchInput{Caller: e.c, Amount: 1, ImageID: "img", InstanceType: "ecs.t1", VSwitchID: net.vsw, SecurityGroupID: sg, BandwidthOut: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := View(e.s, e.ctx, func(tx store.ReadTx) (*model.Instance, error) { return GetInstance(tx, e.c, ids[0]) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return in.PublicIP, func() {
+				if err := e.s.DeleteInstance(e.ctx, DeleteInstanceInput{Caller: e.c, InstanceID: ids[0], Force: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			net := e.network()
+			sg := e.group(CreateGroupInput{VpcID: net.vpc})
+			a, free := tt.take(t, e, net, sg)
+			if a != lowest {
+				t.Fatalf("took %s, want %s", a, lowest)
+			}
+			if b, _ := tt.take(t, e, net, sg); b != next {
+				t.Fatalf("took %s while %s is held, want %s", b, a, next)
+			}
+			free()
+			if c, _ := tt.take(t, e, net, sg); c != lowest {
+				t.Fatalf("took %s after %s was freed, want it again", c, lowest)
+			}
+		})
+	}
+}
