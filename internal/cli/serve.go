@@ -143,6 +143,27 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&hl.SnapshotBurst, "host-snapshot-burst", hd.SnapshotBurst, "let each host key have `N` snapshots at once above --host-snapshot-rate (an agent's restarts and reconnects)")
 	fs.IntVar(&hl.MaxWatches, "host-max-watches", hd.MaxWatches, "let each host key hold at most `N` long polls and streams open at once (an agent holds one; a negative N: no bound);\n"+
 		"one more gets Throttling.User")
+	qd := service.DefaultQuotas
+	var quotas service.Quotas
+	for _, q := range []struct {
+		v          *int
+		name, help string
+		def        int
+	}{
+		{&quotas.VPCs, "quota-vpcs", "let an account hold at most `N` VPCs in each region (VPC's default); one more gets QuotaExceeded.Vpc", qd.VPCs},
+		{&quotas.VSwitchesPerVPC, "quota-vswitches-per-vpc", "let a VPC hold at most `N` vSwitches (VPC's default); one more gets QuotaExceeded.VSwitch", qd.VSwitchesPerVPC},
+		{&quotas.Instances, "quota-instances", "let an account hold at most `N` instances in each region; a launch past it gets QuotaExceed.ElasticQuota\n" +
+			"and makes none (ECS bounds vCPUs instead)", qd.Instances},
+		{&quotas.SecurityGroups, "quota-security-groups", "let an account hold at most `N` security groups in each region (ECS's default); QuotaExceed.SecurityGroup", qd.SecurityGroups},
+		{&quotas.ENIs, "quota-enis", "let an account hold at most `N` secondary network interfaces in each region (ECS's default); MaxEniCountExceeded", qd.ENIs},
+		{&quotas.PrefixLists, "quota-prefix-lists", "let an account hold at most `N` prefix lists in each region (ECS's default); QuotaExceed.PrefixList", qd.PrefixLists},
+		{&quotas.PortRangeLists, "quota-port-range-lists", "let an account hold at most `N` port range lists in each region; QuotaExceed.PortRangeList", qd.PortRangeLists},
+		{&quotas.FlowLogs, "quota-flow-logs", "let an account hold at most `N` flow logs in each region; QuotaExceeded.FlowLog", qd.FlowLogs},
+		{&quotas.PublicIPs, "quota-public-ips", "let an account hold at most `N` public addresses, EIPs and instances' public IPs, in all regions\n" +
+			fmt.Sprintf("together (all accounts share one pool of %d); QuotaExceeded.Eip", 1<<(32-service.PublicPool.Bits())), qd.PublicIPs},
+	} {
+		fs.IntVar(q.v, q.name, q.def, q.help)
+	}
 	var an analyze.Options
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")
 	fs.IntVar(&an.MaxPerAccount, "max-analyses-per-account", 1, "let one account run at most `N` of them at once (0: 1; at most --max-analyses)")
@@ -172,7 +193,9 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"The first start makes the operator's key and a first tenant with its key, and prints both once.\n"+
 			"PALISADE_OPERATOR_KEY_ID/_SECRET, when set, give the operator's pair, and\n"+
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (a restart keeps what the API did to them since).\n"+
-			"One server runs on a --db at a time: it holds FILE.lock.\n\nFlags:\n")
+			"One server runs on a --db at a time: it holds FILE.lock.\n\n"+
+			"The --quota-* flags bound what each account may create (a request past one is refused and changes\n"+
+			"nothing); on etcd give every server the same ones.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
@@ -219,6 +242,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if hl.SnapshotRate == 0 || hl.SnapshotBurst <= 0 || hl.MaxWatches == 0 {
 		fmt.Fprintln(stderr, "palisade serve: --host-snapshot-rate and --host-max-watches must not be 0 (negative turns them off), --host-snapshot-burst must be positive")
+		return 2
+	}
+	if err := quotas.Check(); err != nil || quotas.VPCs == 0 || quotas.VSwitchesPerVPC == 0 || quotas.Instances == 0 || quotas.SecurityGroups == 0 ||
+		quotas.ENIs == 0 || quotas.PrefixLists == 0 || quotas.PortRangeLists == 0 || quotas.FlowLogs == 0 || quotas.PublicIPs == 0 {
+		fmt.Fprintln(stderr, "palisade serve: every --quota-* must be positive")
 		return 2
 	}
 	if *maxSkew < time.Second || *maxSkew > server.MaxClockSkew {
@@ -382,7 +410,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(etcd) > 0 {
 		state = "etcd " + strings.Join(etcd, ",") + " (event trail in " + trail.File(*db) + ")"
 	}
-	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, HostLimits: hl, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
+	srv, err := server.Open(ctx, server.Config{Listen: *listen, DB: *db, Etcd: etcd, EtcdTLS: etcdClientTLS, Log: log, TLS: tlsCfg, Limits: lim, Events: events, Webhook: hook, RateLimit: rl, HostLimits: hl, Quotas: quotas, Analysis: an, AnalysisNice: cmp.Or(*analysisNice, -1), GCHeadroom: gcHeadroomFor(*gcHeadroom, os.LookupEnv), FlowRecords: flows,
 		Metrics: server.MetricsAccess{Public: *metricsPublic, Token: os.Getenv("PALISADE_METRICS_TOKEN")}, MaxClockSkew: *maxSkew,
 		Advertise: *advertise, PeerTimeout: *peerTimeout, PeerAllowPlaintext: *peerPlaintext, EtcdCluster: etcdCluster,
 		AccessKeyID: os.Getenv("PALISADE_ACCESS_KEY_ID"), AccessKeySecret: os.Getenv("PALISADE_ACCESS_KEY_SECRET"),

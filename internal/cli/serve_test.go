@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	sdkcreds "github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
@@ -219,6 +221,8 @@ func TestServeTLSFlagErrors(t *testing.T) {
 		{"joined over the network", []string{"--join", "http://192.0.2.1:2379"}, "not on loopback"},
 		{"member over TLS without certificates", []string{"--cluster-init", "--etcd-client-url", "https://127.0.0.1:2379"}, "needs the member's certificate"},
 		{"etcd TLS without a key", []string{"--cluster-init", "--etcd-ca", junk, "--etcd-cert", junk}, "TLS needs the CA, a certificate and its key"},
+		{"no VPCs", []string{"--quota-vpcs", "0"}, "every --quota-* must be positive"},
+		{"negative instances", []string{"--quota-instances", "-1"}, "every --quota-* must be positive"},
 		{"etcd TLS with a bad certificate", []string{"--etcd", "http://127.0.0.1:2379", "--etcd-ca", junk, "--etcd-cert", junk, "--etcd-key", junk}, "failed to find any PEM data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,6 +233,67 @@ func TestServeTLSFlagErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, errb.String(), tc.want)
 			}
 		})
+	}
+}
+
+// TestServeQuotaFlags: the operator's --quota-* reach the API: past
+// them a request is refused with ECS's code, and the defaults' refusal no
+// longer comes where an override moved it.
+func TestServeQuotaFlags(t *testing.T) {
+	_, addr, _, _ := runServe(t, "--listen", "127.0.0.1:0", "--quota-vpcs", "2", "--quota-vswitches-per-vpc", "1", "--quota-security-groups", "101")
+	v := testenv.VPCClient(t, addr, testenv.KeyID, testenv.Secret)
+	c := testenv.ECSClient(t, addr, testenv.KeyID, testenv.Secret)
+	vpcOf := func() (string, error) {
+		r := vpc.CreateCreateVpcRequest()
+		r.CidrBlock = "10.0.0.0/16"
+		resp, err := v.CreateVpc(r)
+		if err != nil {
+			return "", err
+		}
+		return resp.VpcId, nil
+	}
+	vswOf := func(vpcID, cidr string) error {
+		r := vpc.CreateCreateVSwitchRequest()
+		r.VpcId, r.CidrBlock, r.ZoneId = vpcID, cidr, "cn-hangzhou-h"
+		_, err := v.CreateVSwitch(r)
+		return err
+	}
+	group := func(i int) error {
+		r := ecs.CreateCreateSecurityGroupRequest()
+		r.SecurityGroupName = fmt.Sprintf("g%d", i)
+		_, err := c.CreateSecurityGroup(r)
+		return err
+	}
+	first, err := vpcOf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vpcOf(); err != nil {
+		t.Fatal(err)
+	}
+	if err := vswOf(first, "10.0.1.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 101 {
+		if err := group(i); err != nil {
+			t.Fatalf("group %d of 101: %v", i+1, err)
+		}
+	}
+	_, errVPC := vpcOf()
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"a third VPC", errVPC, 400, "QuotaExceeded.Vpc"},
+		{"a second vSwitch", vswOf(first, "10.0.2.0/24"), 400, "QuotaExceeded.VSwitch"},
+		{"a 102nd group", group(101), 403, "QuotaExceed.SecurityGroup"},
+	} {
+		code, status, _ := testenv.APIError(tc.err)
+		if code != tc.code || status != tc.status {
+			t.Errorf("%s: %v; want %d %s", tc.name, tc.err, tc.status, tc.code)
+		}
 	}
 }
 

@@ -132,11 +132,13 @@ func TestEipAddressesNeverShared(t *testing.T) {
 		}
 		seen[addr] = true
 	}
-	// A released address may come back, but never while it is allocated.
+	// A released address may come back (service's TestPublicAddressReused),
+	// but never while it is allocated.
 	first := e.eips(nil)[0]
 	e.vpcAPI("ReleaseEipAddress", map[string]string{"AllocationId": first.AllocationId})
-	if again := e.allocEIP().EipAddress; again != first.IpAddress {
-		t.Fatalf("after release got %s, want the freed %s (lowest free address)", again, first.IpAddress)
+	delete(seen, first.IpAddress)
+	if again := e.allocEIP().EipAddress; seen[again] {
+		t.Fatalf("after a release got %s, which is still allocated", again)
 	}
 }
 

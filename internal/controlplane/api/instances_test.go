@@ -423,10 +423,12 @@ func TestPublicIPs(t *testing.T) {
 	if in := readInstance(e, out.InstanceId); in.PublicIP.IsValid() || in.Status != model.StatusStopped {
 		t.Fatalf("CreateInstance made %+v", in)
 	}
-	// Deleting the instance returns its address to the pool.
+	// Deleting the instance returns its address to the pool (service's
+	// TestPublicAddressReused); the others stay taken.
 	e.ecs("DeleteInstance", map[string]string{"InstanceId": ids[0], "Force": "true"})
-	if got := e.allocEIP().EipAddress; got != pub {
-		t.Fatalf("after delete the pool gave %s, want the freed %s", got, pub)
+	delete(seen, pub)
+	if got := e.allocEIP().EipAddress; seen[got] {
+		t.Fatalf("after a delete the pool gave %s, which is still in use", got)
 	}
 }
 
@@ -771,6 +773,7 @@ func TestRegionsAndZones(t *testing.T) {
 // launch that would cross the limit is refused whole, as is a join.
 func TestGroupMemberLimit(t *testing.T) {
 	e := newEnv(t)
+	e.s.Quotas.Instances = model.MaxGroupMembers + 100 // more than the default
 	n := newTestNet(e, "10.0.0.0/16", "10.0.0.0/20")
 	for range model.MaxGroupMembers/100 - 1 {
 		runIDs(e, map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "Amount": "100"})

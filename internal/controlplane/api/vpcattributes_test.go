@@ -83,6 +83,7 @@ func TestDescribeVSwitchAttributes(t *testing.T) {
 
 func TestDescribeRouteTableList(t *testing.T) {
 	e := newEnv(t)
+	e.s.Quotas.VPCs = 12 // two pages of 10, past VPC's default quota
 	var vpcs []*createVpcResponse
 	for i := range 12 {
 		vpcs = append(vpcs, e.vpcAPI("CreateVpc", map[string]string{"CidrBlock": fmt.Sprintf("10.%d.0.0/16", i)}).(*createVpcResponse))

@@ -121,6 +121,7 @@ func TestVpcIPv6(t *testing.T) {
 
 func TestDescribeVpcs(t *testing.T) {
 	e := newEnv(t)
+	e.s.Quotas.VPCs = 12 // two pages of 10, past VPC's default quota
 	var ids []string
 	for i := range 12 {
 		ids = append(ids, e.mkVPC(map[string]string{"VpcName": fmt.Sprintf("net%02d", i), "CidrBlock": fmt.Sprintf("10.%d.0.0/16", i)}))

@@ -91,6 +91,10 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// Analysis bounds the analysis actions (zero fields take defaults).
 	Analysis analyze.Options
+	// Quotas bound what each account may create (zero fields take
+	// service.DefaultQuotas'). On etcd give every server the same ones:
+	// each checks a write against its own.
+	Quotas service.Quotas
 	// AnalysisNice is the nice value (1 to 19, Linux) the analysis
 	// actions run at, each on an OS thread of its own, so that on busy
 	// cores the other requests run first; 0 takes DefaultAnalysisNice, a
@@ -303,6 +307,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if s := cfg.MaxClockSkew; s != 0 && (s < time.Second || s > MaxClockSkew) {
 		return nil, fmt.Errorf("max clock skew %s: want 1s to 24h (timestamps have whole seconds; 0 takes %s, as ECS)", s, signature.DefaultMaxSkew)
 	}
+	if err := cfg.Quotas.Check(); err != nil {
+		return nil, err
+	}
 	// Listen first: a start that cannot bind (the port is in use) must not
 	// create the store and the first key, whose secret it would never show.
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -376,6 +383,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	svc.SetFlowRecords(flows)
 	svc.SetHostLimits(cfg.HostLimits)
+	svc.Quotas = cfg.Quotas
 	svc.FlowRecordsElsewhere = len(cfg.Etcd) > 0 // each server keeps what its agents ship
 	var hook *webhook.Notifier
 	if cfg.Webhook.URL != "" {

@@ -70,7 +70,7 @@ func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (
 	eip := &model.EIP{ID: model.NewID("eip"), Region: c.Region, Owner: c.Account, Name: in.Name, Bandwidth: bw,
 		ChargeType: charge, Status: EipAvailable, Description: in.Description, Created: s.Now()}
 	return Update(s, ctx, c, "AllocateEipAddress", in.Idempotency, in, func(tx store.Tx) (AllocateEipResult, error) {
-		pool, err := publicIPsTaken(tx, c.Account)
+		pool, err := publicIPsTaken(tx, c.Account, s.quotas().PublicIPs)
 		if err != nil {
 			return AllocateEipResult{}, err
 		}

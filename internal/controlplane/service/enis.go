@@ -170,12 +170,12 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 			Description: in.Description, Type: model.ENISecondary, Status: model.ENIAvailable, Zone: w.Zone,
 			VpcID: w.VpcID, VSwitchID: w.ID, DeleteOnRelease: in.DeleteOnRelease, ResourceGroupID: in.ResourceGroupID, Tags: slices.Clone(in.Tags), Created: s.Now()}
 		n.MAC = model.MACOf(n.ID)
-		all, err := list[model.NetworkInterface](tx, KindENI, c)
+		held, err := ownedBy(KindENI, c).count(tx)
 		if err != nil {
 			return nil, err
 		}
-		if len(all) >= model.MaxENIsPerAccount {
-			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", len(all), c.Region)
+		if held >= s.quotas().ENIs {
+			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", held, c.Region)
 		}
 		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), modifyFull); err != nil {
 			return nil, err

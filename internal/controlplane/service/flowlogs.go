@@ -93,11 +93,11 @@ func (s *Service) CreateFlowLog(ctx context.Context, in CreateFlowLogInput) (Cre
 			return CreateFlowLogResult{}, err
 		}
 		f.VpcID = vpc
-		recs, err := tx.List(KindFlowLog, store.Query{Account: c.Account, Region: c.Region})
+		n, err := ownedBy(KindFlowLog, c).count(tx)
 		if err != nil {
 			return CreateFlowLogResult{}, err
 		}
-		if n := len(recs); n >= model.MaxFlowLogs {
+		if n >= s.quotas().FlowLogs {
 			return CreateFlowLogResult{}, ecserr.BadRequest("QuotaExceeded.FlowLog", "This account has %d flow logs in %s, the most allowed; delete one first.", n, c.Region)
 		}
 		return CreateFlowLogResult{FlowLogId: f.ID}, putFlowLog(tx, f)

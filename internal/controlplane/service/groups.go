@@ -84,12 +84,12 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) 
 				return CreateGroupResult{}, err
 			}
 		}
-		existing, err := tx.List(KindGroup, store.Query{Account: c.Account, Region: c.Region})
+		n, err := ownedBy(KindGroup, c).count(tx)
 		if err != nil {
 			return CreateGroupResult{}, err
 		}
-		if len(existing) >= model.MaxGroupsPerRegion {
-			return CreateGroupResult{}, ecserr.Forbidden("QuotaExceed.SecurityGroup", "The account already has %d security groups in %s, the quota. Delete unused groups first.", len(existing), c.Region)
+		if n >= s.quotas().SecurityGroups {
+			return CreateGroupResult{}, ecserr.Forbidden("QuotaExceed.SecurityGroup", "The account already has %d security groups in %s, the quota. Delete unused groups first.", n, c.Region)
 		}
 		return CreateGroupResult{SecurityGroupId: g.ID}, PutGroup(tx, g)
 	})

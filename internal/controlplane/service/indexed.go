@@ -19,7 +19,7 @@ import (
 const (
 	byGroup      = "group"      // instances and secondary ENIs, by the groups they are in
 	byName       = "name"       // groups by name (scoped)
-	byVPC        = "vpc"        // groups (scoped) and instances by VPC
+	byVPC        = "vpc"        // groups (scoped), instances and vSwitches by VPC
 	byTag        = "tag"        // groups and instances by tag (scoped): key=value, and key alone
 	byPrefixList = "prefixlist" // groups by the prefix lists their rules use
 	byPortList   = "portlist"   // groups by the port range lists their rules use
@@ -28,6 +28,10 @@ const (
 	byHost       = "host"       // instances and ENIs by the host that enforces them
 	byClassic    = "classic"    // classic-network NICs, under classicKey (for a host's scope)
 	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
+	// The public pool is shared by every account: its addresses are not
+	// scoped.
+	byPublic      = "public"      // instances and EIPs by public address
+	byPlainPublic = "plainpublic" // instances with a public IP that is no EIP's, by owner
 )
 
 // scoped is an index key of a value unique only within an account and
@@ -116,6 +120,10 @@ var Indexes = []view.Index{
 		return out
 	}},
 	{Kind: KindInstance, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VpcID) }},
+	// A vSwitch never changes VPC: the vSwitch quota counts them.
+	{Kind: KindVSwitch, Name: byVPC, Keys: func(o any) []string { return nonEmpty(o.(*model.VSwitch).VpcID) }, Same: func(old, next any) bool {
+		return old.(*model.VSwitch).VpcID == next.(*model.VSwitch).VpcID
+	}},
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
 	{Kind: KindENI, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).Host) }},
@@ -136,7 +144,23 @@ var Indexes = []view.Index{
 		return out
 	}},
 	{Kind: KindENI, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).VSwitchID) }},
+	{Kind: KindInstance, Name: byPublic, Keys: func(o any) []string { return publicKey(o.(*model.Instance).PublicIP) }},
+	{Kind: KindEIP, Name: byPublic, Keys: func(o any) []string { return publicKey(o.(*model.EIP).Address) }},
+	{Kind: KindInstance, Name: byPlainPublic, Keys: func(o any) []string {
+		if in := o.(*model.Instance); in.PublicIP.IsValid() && in.EipID == "" {
+			return []string{in.Owner}
+		}
+		return nil
+	}},
 	{Kind: KindENI, Name: byInstance, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).InstanceID) }},
+}
+
+// publicKey is the byPublic key of a public address (none when unset).
+func publicKey(a netip.Addr) []string {
+	if !a.IsValid() {
+		return nil
+	}
+	return []string{a.String()}
 }
 
 // indexKeys returns the key function of index name of kind.

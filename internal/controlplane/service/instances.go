@@ -256,6 +256,14 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
 		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now(),
 		SystemDisk: sp.systemDisk, UserData: sp.userData}
+	// The whole launch fits, or none of it is made.
+	held, err := ownedBy(KindInstance, c).count(tx)
+	if err != nil {
+		return nil, err
+	}
+	if q := s.quotas().Instances; held+sp.amount > q {
+		return nil, ecserr.Forbidden("QuotaExceed.ElasticQuota", "The number of the specified ECS instances has exceeded the quota: the account has %d instances in %s and may hold %d, so %d more do not fit. Delete instances it no longer needs, or launch fewer.", held, c.Region, q, sp.amount)
+	}
 	space, err := launchSpace(tx, c, sp, &base)
 	if err != nil {
 		return nil, err
@@ -290,7 +298,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	}
 	var public *publicAddresses
 	if publicIP && sp.bandwidthOut > 0 {
-		if public, err = publicIPsTaken(tx, c.Account); err != nil {
+		if public, err = publicIPsTaken(tx, c.Account, s.quotas().PublicIPs); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"cmp"
 	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -83,16 +84,33 @@ func allocateAddr(p netip.Prefix, taken map[netip.Addr]bool) (netip.Addr, bool) 
 type publicAddresses struct {
 	taken map[netip.Addr]bool
 	held  int // by the account (a bound EIP is also its instance's address: counted once)
+	quota int // what the account may hold (Quotas.PublicIPs)
+	// opt, in an optimistic write, is asked instead of taken: the view's
+	// index tells whether an address is in use (see probe).
+	opt *optTx
 }
 
-// MaxPublicPerAccount bounds the public addresses one account holds (its
-// EIPs and its instances' public IPs, in every region): a sixteenth of
-// the shared pool, so that no tenant can take the others' addresses.
-var MaxPublicPerAccount = int(1 << (32 - PublicPool.Bits()) / 16)
-
-// publicIPsTaken reads the pool for an allocation by account.
-func publicIPsTaken(tx store.ReadTx, account string) (*publicAddresses, error) {
-	p := &publicAddresses{taken: map[netip.Addr]bool{}}
+// publicIPsTaken reads the pool for an allocation by account, which may
+// hold quota public addresses. In an optimistic write it reads nothing
+// but the counts of the view's indexes, so an allocation costs the same
+// however many instances and EIPs there are; in the store's transaction
+// (the fallback after conflicts, and etcd) it lists them.
+func publicIPsTaken(tx store.ReadTx, account string, quota int) (*publicAddresses, error) {
+	p := &publicAddresses{taken: map[netip.Addr]bool{}, quota: quota}
+	if t, ok := tx.(*optTx); ok {
+		// The account's EIPs in every region, and its instances whose
+		// public IP is no EIP's.
+		eips, err := countSet{kind: KindEIP, q: store.Query{Account: account}}.count(t)
+		if err != nil {
+			return nil, err
+		}
+		plain, err := underKey(KindInstance, byPlainPublic, account).count(t)
+		if err != nil {
+			return nil, err
+		}
+		p.held, p.opt = eips+plain, t
+		return p, nil
+	}
 	own := map[netip.Addr]bool{}
 	eips, err := store.ListAs[model.EIP](tx, KindEIP, store.Query{})
 	if err != nil {
@@ -122,10 +140,16 @@ func publicIPsTaken(tx store.ReadTx, account string) (*publicAddresses, error) {
 
 // allocate takes a free public address for the account.
 func (p *publicAddresses) allocate() (netip.Addr, error) {
-	if p.held >= MaxPublicPerAccount {
+	if p.held >= p.quota {
 		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs), the most one account may; release some first.", p.held)
 	}
-	a, ok := allocateAddr(PublicPool, p.taken)
+	var a netip.Addr
+	var ok bool
+	if p.opt != nil {
+		a, ok = p.probe()
+	} else {
+		a, ok = allocateAddr(PublicPool, p.taken)
+	}
 	if !ok {
 		return a, ecserr.BadRequest("QuotaExceeded.Eip", "The public address pool %s is exhausted; release EIPs or instances with public IPs.", PublicPool)
 	}
@@ -133,6 +157,36 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	p.held++
 	return a, nil
 }
+
+// probe finds a free public address from the view's index of the
+// addresses in use (byPublic), starting at a random place: the pool is
+// sparse, so a few lookups find one, and concurrent allocations rarely try
+// the same. The address found is a precondition: another write that takes
+// it first fails the commit.
+func (p *publicAddresses) probe() (netip.Addr, bool) {
+	first := PublicPool.Masked().Addr().As4()
+	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
+	last := model.LastAssignable(PublicPool).As4()
+	size := binary.BigEndian.Uint32(last[:]) - base + 1
+	start := probeStart(size)
+	for i := range size {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
+		a := netip.AddrFrom4(b)
+		key := a.String()
+		if p.taken[a] || len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
+			continue
+		}
+		p.opt.readIndex(KindInstance, byPublic, key)
+		p.opt.readIndex(KindEIP, byPublic, key)
+		p.taken[a] = true // the write's own: the view does not hold it yet
+		return a, true
+	}
+	return netip.Addr{}, false
+}
+
+// probeStart picks where probe starts among size addresses (tests pin it).
+var probeStart = func(size uint32) uint32 { return rand.Uint32N(size) }
 
 // ipv6Block returns the i-th /56 of the IPv6 pool.
 func ipv6Block(i uint64) netip.Prefix {

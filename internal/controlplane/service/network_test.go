@@ -123,14 +123,13 @@ func (e *env) network() testNet {
 }
 
 // TestPublicAddressesPerAccount: an account holds at most
-// MaxPublicPerAccount public addresses (EIPs and instances' public IPs,
+// Quotas.PublicIPs public addresses (EIPs and instances' public IPs,
 // a bound EIP counted once); past it an allocation or a launch with a
 // public IP is refused, and another account still gets addresses. One
 // tenant could take the whole shared pool.
 func TestPublicAddressesPerAccount(t *testing.T) {
-	defer func(n int) { MaxPublicPerAccount = n }(MaxPublicPerAccount)
-	MaxPublicPerAccount = 3
 	e := newEnv(t)
+	e.s.Quotas.PublicIPs = 3
 	net := e.network()
 	sg := e.group(CreateGroupInput{VpcID: net.vpc})
 	launch := func(bw int) ([]string, error) {

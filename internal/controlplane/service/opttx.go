@@ -61,6 +61,9 @@ type readPred struct {
 	index     string
 	key       string
 	indexKeys func(any) []string
+	// created: only a record new to the listing or key fails the read (a
+	// quota's count, which a change in place or a delete does not raise).
+	created bool
 }
 
 // matches reports whether a record (with its Object) belongs to the read.
@@ -370,9 +373,14 @@ func (t *optTx) checkPreds(tx store.Tx, cur *curTx) error {
 	}
 	entered := func(r *store.Record) error {
 		for i := range t.preds {
-			if p := &t.preds[i]; p.kind == r.Kind && p.matches(r) {
-				return fmt.Errorf("service: %s/%s entered a listing the write read: %w", r.Kind, r.ID, store.ErrConflict)
+			p := &t.preds[i]
+			if p.kind != r.Kind || !p.matches(r) {
+				continue
 			}
+			if old := t.snap.Record(r.Kind, r.ID); p.created && old != nil && p.matches(old) {
+				continue // counted already
+			}
+			return fmt.Errorf("service: %s/%s entered a listing the write read: %w", r.Kind, r.ID, store.ErrConflict)
 		}
 		return nil
 	}

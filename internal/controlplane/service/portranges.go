@@ -91,12 +91,12 @@ func (s *Service) CreatePortRangeList(ctx context.Context, in CreatePortRangeLis
 	}
 	l.Created = s.Now()
 	return Update(s, ctx, c, "CreatePortRangeList", in.Idempotency, in, func(tx store.Tx) (CreatePortRangeListResult, error) {
-		recs, err := tx.List(KindPortRangeList, store.Query{Account: c.Account, Region: c.Region})
+		n, err := ownedBy(KindPortRangeList, c).count(tx)
 		if err != nil {
 			return CreatePortRangeListResult{}, err
 		}
-		if len(recs) >= model.MaxPortRangeListsRegion {
-			return CreatePortRangeListResult{}, ecserr.Forbidden("QuotaExceed.PortRangeList", "This account already has %d port range lists in %s, the limit; delete one first.", len(recs), c.Region)
+		if n >= s.quotas().PortRangeLists {
+			return CreatePortRangeListResult{}, ecserr.Forbidden("QuotaExceed.PortRangeList", "This account already has %d port range lists in %s, the limit; delete one first.", n, c.Region)
 		}
 		if err := store.PutAs(tx, KindPortRangeList, l.ID, l.Owner, l.Region, l); err != nil {
 			return CreatePortRangeListResult{}, err

@@ -77,12 +77,12 @@ func (s *Service) CreatePrefixList(ctx context.Context, in CreatePrefixListInput
 	}
 	pl.Created = s.Now()
 	return Update(s, ctx, c, "CreatePrefixList", in.Idempotency, in, func(tx store.Tx) (CreatePrefixListResult, error) {
-		recs, err := tx.List(KindPrefixList, store.Query{Account: c.Account, Region: c.Region})
+		n, err := ownedBy(KindPrefixList, c).count(tx)
 		if err != nil {
 			return CreatePrefixListResult{}, err
 		}
-		if len(recs) >= model.MaxPrefixListsRegion {
-			return CreatePrefixListResult{}, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s, the limit; delete one first.", len(recs), c.Region)
+		if n >= s.quotas().PrefixLists {
+			return CreatePrefixListResult{}, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s, the limit; delete one first.", n, c.Region)
 		}
 		if err := store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl); err != nil {
 			return CreatePrefixListResult{}, err

@@ -23,7 +23,8 @@
 // vpcs.go, vswitches.go, eips.go (network.go: the address pools they share),
 // prefixlists.go, tags.go, regions.go, accounts.go, flowlogs.go and
 // flowrecords.go (flow logs, and what the agents record for them), hosts.go
-// (the agents' side) and import.go. The shared base (callers here, transactions,
+// (the agents' side) and import.go; quotas.go, how many of each an account
+// may hold, counted from the view's indexes. The shared base (callers here, transactions,
 // loaders and paging in tx.go) is all they have in common. The analysis
 // questions are package analyze, so that this package does not depend on
 // the analysis tier.
@@ -62,6 +63,9 @@ type Service struct {
 	// LenientRevoke restores the pre-2024 ECS behaviour: revoking a rule that
 	// does not exist, or leaving a group the instance is not in, succeeds.
 	LenientRevoke bool
+	// Quotas bound what each account may create (zero fields take
+	// DefaultQuotas').
+	Quotas Quotas
 	// Stopping, when set, ends long polls early: the server cancels it before
 	// a graceful shutdown so that waiting watchers get their answer at once.
 	Stopping context.Context

@@ -85,6 +85,13 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 	// them before it stored them, so old and new VPCs read alike.
 	v.VRouterID, v.RouteTableID = v.Router(), v.SystemRouteTable()
 	return Update(s, ctx, c, "CreateVpc", in.Idempotency, in, func(tx store.Tx) (CreateVpcResult, error) {
+		n, err := ownedBy(KindVPC, c).count(tx)
+		if err != nil {
+			return CreateVpcResult{}, err
+		}
+		if q := s.quotas().VPCs; n >= q {
+			return CreateVpcResult{}, ecserr.BadRequest("QuotaExceeded.Vpc", "VPC quota exceeded: the account has %d VPCs in %s, the most it may. Delete a VPC it no longer needs first.", n, c.Region)
+		}
 		if six.IsValid() || in.EnableIPv6 {
 			used, err := vpcIPv6Blocks(tx)
 			if err != nil {

@@ -70,6 +70,13 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 			return CreateVSwitchResult{}, err
 		}
 		w.VpcID = v.ID
+		n, err := underKey(KindVSwitch, byVPC, v.ID).count(tx)
+		if err != nil {
+			return CreateVSwitchResult{}, err
+		}
+		if n >= s.quotas().VSwitchesPerVPC {
+			return CreateVSwitchResult{}, ecserr.BadRequest("QuotaExceeded.VSwitch", "Virtual switch quota exceeded: VPC %s has %d vSwitches, the most one VPC may. Delete a vSwitch it no longer needs, or use another VPC.", v.ID, n)
+		}
 		if !cidrInside(v.CIDR, cidr) {
 			return CreateVSwitchResult{}, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %s is not inside the block %s of VPC %s.", cidr, v.CIDR, v.ID)
 		}

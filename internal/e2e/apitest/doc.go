@@ -17,6 +17,8 @@
 //	legacytags_test.go   AddTags, RemoveTags, DescribeTags: round trip, counts, paging, refusals, trail
 //	errors_test.go       invalid input and broken invariants, state unchanged after
 //	quotas_test.go       rule, group-peer, per-region and per-instance quotas
+//	accountquotas_test.go what each account may create (VPCs, vSwitches, instances, …): the operator's
+//	                     override, the defaults, other accounts unaffected, a race landing exactly the quota
 //	security_test.go     signatures, replay (also across a restart and a crash), clock skew, account isolation
 //	persistence_test.go  restart on the same database
 //	concurrency_test.go  racing clients against the rule quota
