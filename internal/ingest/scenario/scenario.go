@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -71,11 +72,17 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) { // no document at all: the decoder says only "EOF"
+			return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}
+		}
+		if e := colonValue(name, data); e != nil {
+			return nil, e
+		}
 		return nil, yamlError(name, err)
 	}
 	var f file
 	if len(root.Content) == 0 {
-		return nil, &Error{File: name, Msg: "the file is empty"}
+		return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}
 	}
 	type plain file
 	if _, err := decodeStrict(root.Content[0], (*plain)(&f)); err != nil {

@@ -375,3 +375,82 @@ flows:
 		}
 	}
 }
+
+// TestYAMLMergeKeys: YAML merge keys (`<<: *base`) share fields between
+// rules, flows or groups; the field check refused `<<` as an unknown field,
+// so a valid YAML file did not load. Merged fields load as if written out,
+// the mapping's own fields win over merged ones, and an earlier merged
+// mapping wins over a later one.
+func TestYAMLMergeKeys(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    innerAccessPolicy: Drop
+    permissions:
+      - &web {direction: ingress, policy: Accept, priority: 5, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0}
+      - &drop {direction: ingress, policy: Drop, priority: 7, ipProtocol: UDP, portRange: 53/53, sourceCidrIp: 192.0.2.0/24}
+`
+	const tail = `instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.5, publicIpAddress: 47.96.0.5, securityGroupIds: [sg-a]}
+flows:
+  - &out {from: 198.51.100.7, to: i-a, ipProtocol: TCP, port: 80, expect: Accept}
+  - {<<: *out, port: 81, expect: Drop}
+`
+	tests := []struct {
+		name, rule string
+		want       string // the merged rule: policy priority protocol ports peer
+	}{
+		{"one mapping, a field overridden", "      - <<: *web\n        portRange: 443/443\n", "Accept 5 TCP 443/443 0.0.0.0/0"},
+		{"own field before the merge key", "      - {portRange: 8080/8080, <<: *web}\n", "Accept 5 TCP 8080/8080 0.0.0.0/0"},
+		{"a list: the first mapping wins", "      - {<<: [*drop, *web]}\n", "Drop 7 UDP 53/53 192.0.2.0/24"},
+		{"a list: own fields win over both", "      - {<<: [*drop, *web], priority: 9, policy: Accept}\n", "Accept 9 UDP 53/53 192.0.2.0/24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenario.Parse("merge.yaml", []byte(head+tt.rule+tail))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sc.Groups[0].Rules[2]
+			if got := fmt.Sprintf("%s %d %s %s %s", r.Policy.Display(), r.Priority, r.Protocol, r.PortRange, r.Peer.CIDR); got != tt.want {
+				t.Errorf("merged rule %q, want %q", got, tt.want)
+			}
+			if f := sc.Flows[1]; f.Port != 81 || f.Expect != policy.Drop || f.From != "198.51.100.7" || f.To != "i-a" {
+				t.Errorf("merged flow %+v, want the first flow's ends with port 81 and Drop", f)
+			}
+		})
+	}
+	_, err := scenario.Parse("merge.yaml", []byte(head+"      - {<<: 5, direction: ingress}\n"+tail))
+	var e *scenario.Error
+	if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "mapping") {
+		t.Errorf("merge key of a number: got %v, want an error at line 10, field <<", err)
+	}
+}
+
+// TestYAMLLayerMessages: what the YAML layer alone would say unhelpfully is
+// said with what to do: an empty file (the decoder said "EOF"), and an IPv6
+// value starting with a colon unquoted inside { } (the decoder said "did
+// not find expected node content", at the line before).
+func TestYAMLLayerMessages(t *testing.T) {
+	tests := []struct {
+		name, text string
+		line       int
+		field, msg string
+	}{
+		{"empty", "", 0, "", "the file is empty"},
+		{"comments only", "# a scenario\n", 0, "", "the file is empty"},
+		{"IPv6 peer", "securityGroups:\n  - securityGroupId: sg-a\n    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, ipv6SourceCidrIp: ::/0}\n", 4, "ipv6SourceCidrIp", `write "::/0"`},
+		{"IPv6 end", "flows:\n  - {from: ::1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}\n", 2, "from", `write "::1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(tt.text))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.File != "bad.yaml" || e.Line != tt.line || e.Field != tt.field || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("got %v, want bad.yaml line %d field %q and %q", err, tt.line, tt.field, tt.msg)
+			}
+		})
+	}
+}
