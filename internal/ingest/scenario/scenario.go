@@ -632,6 +632,11 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 		DestCidrIp:         p.DestCidrIp.Value, Ipv6DestCidrIp: p.Ipv6DestCidrIp.Value, DestGroupId: p.DestGroupId.Value,
 		DestGroupOwnerId: p.DestGroupOwnerId.Value, DestGroupOwnerAccount: p.DestGroupOwnerAccount.Value,
 		DestPrefixListId: p.DestPrefixListId.Value,
+		// The file's IDs are its own names: a group or list it defines
+		// may be named web or office, and a rule names it so (the peer
+		// was refused as no sg-… ID while the group itself loaded). An
+		// undefined one is refused below as not defined.
+		LocalNames: true,
 	}, g.Classic())
 	if e != nil {
 		return b.fromModel(e, p.Line, fields)

@@ -454,3 +454,58 @@ func TestYAMLLayerMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalNamesAsPeers: a file's IDs are its own names, and a group or
+// prefix list may be defined as web or office (FORMAT.md asks no sg-… or
+// pl-… shape); a rule naming one as its peer was refused as not a security
+// group or prefix list ID, though the group itself loaded and instances
+// joined it. A rule names it as defined, in either direction.
+func TestLocalNamesAsPeers(t *testing.T) {
+	const text = `vpcs:
+  - {vpcId: net, cidrBlock: 10.0.0.0/16}
+prefixLists:
+  - {prefixListId: office, addressFamily: IPv4, entries: [203.0.113.0/28]}
+securityGroups:
+  - securityGroupId: web
+    vpcId: net
+    innerAccessPolicy: Drop
+    permissions:
+      - PEER
+instances:
+  - {instanceId: web1, vpcId: net, privateIpAddress: 10.0.0.5, publicIpAddress: 47.96.0.5, securityGroupIds: [web]}
+  - {instanceId: web2, vpcId: net, privateIpAddress: 10.0.0.6, securityGroupIds: [web]}
+flows:
+  - {from: FROM, to: TO, ipProtocol: TCP, port: 22, expect: EXPECT}
+`
+	tests := []struct {
+		name, rule, from, to string
+		want                 policy.Verdict
+	}{
+		{"ingress group peer", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: web}", "web2", "web1", policy.Accept},
+		{"egress group peer", "{direction: egress, policy: Drop, ipProtocol: TCP, portRange: 22/22, destGroupId: web}", "web1", "203.0.113.1", policy.Accept},
+		{"ingress prefix list", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourcePrefixListId: office}", "203.0.113.1", "web1", policy.Accept},
+		{"egress prefix list", "{direction: egress, policy: Drop, ipProtocol: TCP, portRange: 22/22, destPrefixListId: office}", "web1", "203.0.113.1", policy.Drop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.NewReplacer("PEER", tt.rule, "FROM", tt.from, "TO", tt.to, "EXPECT", string(tt.want)).Replace(text)
+			sc, err := scenario.Parse("names.yaml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := sc.Check(policy.Compile(sc.Cloud()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !outs[0].Pass {
+				t.Errorf("got %s, want %s (%s)", outs[0].Result.Verdict, tt.want, sc.Explain(outs[0].Result))
+			}
+		})
+	}
+	// A name the file does not define is still refused, as not defined.
+	_, err := scenario.Parse("names.yaml", []byte(strings.NewReplacer("PEER", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: db}", "FROM", "web2", "TO", "web1", "EXPECT", "Drop").Replace(text)))
+	var e *scenario.Error
+	if !errors.As(err, &e) || e.Field != "sourceGroupId" || !strings.Contains(e.Msg, "not defined") {
+		t.Errorf("undefined peer db: got %v, want it refused as not defined", err)
+	}
+}
