@@ -206,6 +206,7 @@ flows:
 	}{
 		{"no ID shaped as ECS's", "net1", "web1", "web2", 0},
 		{"IDs with a hyphen but no i-", "net-1", "web-1", "db-1", 0},
+		{"IDs a namespace name cannot hold", "net1", "web 1", "web/2", 0},
 		{"instances named i-…, the VPC not", "net1", "i-web1", "i-web2", 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
