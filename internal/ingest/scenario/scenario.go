@@ -80,6 +80,14 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		}
 		return nil, yamlError(name, err)
 	}
+	// One scenario per file: a second document (after ---) was ignored
+	// without a word, its flows never checked.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil && len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null") {
+		return nil, &Error{File: name, Line: next.Content[0].Line, Msg: "a second YAML document: a file holds one scenario; put this one in a file of its own"}
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err)
+	}
 	var f file
 	if len(root.Content) == 0 {
 		return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}

@@ -434,6 +434,12 @@ flows:
 // value starting with a colon unquoted inside { } (the decoder said "did
 // not find expected node content", at the line before).
 func TestYAMLLayerMessages(t *testing.T) {
+	// Document markers around the one scenario are no second document.
+	for _, text := range []string{"---\n" + semBase + "...\n", semBase + "---\n", semBase + "---\n# nothing more\n"} {
+		if _, err := scenario.Parse("ok.yaml", []byte(text)); err != nil {
+			t.Errorf("%q: %v", text, err)
+		}
+	}
 	tests := []struct {
 		name, text string
 		line       int
@@ -443,6 +449,8 @@ func TestYAMLLayerMessages(t *testing.T) {
 		{"comments only", "# a scenario\n", 0, "", "the file is empty"},
 		{"IPv6 peer", "securityGroups:\n  - securityGroupId: sg-a\n    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, ipv6SourceCidrIp: ::/0}\n", 4, "ipv6SourceCidrIp", `write "::/0"`},
 		{"IPv6 end", "flows:\n  - {from: ::1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}\n", 2, "from", `write "::1"`},
+		// A second document was ignored, its flows never checked.
+		{"two documents", semBase + "---\n" + semBase, 15, "", "second YAML document"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
