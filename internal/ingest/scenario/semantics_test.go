@@ -215,6 +215,7 @@ func TestYAMLErrorsHaveLines(t *testing.T) {
 		{"number for the VPCs", "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "vpcs: 5\n", 1, "vpcs", "expected a list, not `5`", nil},
 		{"mapping for the rules", "permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}", "permissions: {direction: ingress}", 6, "permissions", "expected a list, not a mapping", nil},
 		{"list for a priority", "{direction: ingress, ipProtocol: TCP,", "{direction: ingress, priority: [1], ipProtocol: TCP,", 7, "priority", "expected a single value, not a list", nil},
+		{"scalar for a VPC", "  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "  - vpc-a\n", 2, "", "mapping of fields (key: value, as FORMAT.md shows), not `vpc-a`", nil},
 		{"mapping for an ID", "{vpcId: vpc-a, cidrBlock", "{vpcId: {a: 1}, cidrBlock", 2, "vpcId", "expected a single value, not a mapping", nil},
 	})
 }

@@ -55,7 +55,7 @@ var freeText = map[string]bool{"why": true, "description": true, "name": true}
 // own UnmarshalYAML), refusing keys the struct does not know.
 func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	if n.Kind != yaml.MappingNode {
-		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields"}
+		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields (key: value, as FORMAT.md shows), not " + kindOf(n)}
 	}
 	known := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
