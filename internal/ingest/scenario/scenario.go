@@ -757,6 +757,13 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)
 		}
 	}
+	// At the field, with what to do (the engine's errors named no field).
+	switch _, fromAddr := netip.ParseAddr(fl.From); {
+	case fl.From == fl.To:
+		return fl, b.fail(d.To.Line, "to", "is %s, the same end as from; a flow goes between two ends", fl.To)
+	case fromAddr == nil && outside.IsValid() && outsideName == "to" && !instances[fl.From]:
+		return fl, b.fail(d.To.Line, "to", "%s and %s are both outside addresses; a flow needs an instance at one end at least", fl.From, fl.To)
+	}
 	if err := b.sameVM(fl.From, fl.To, d.Line); err != nil {
 		return fl, err
 	}
