@@ -479,6 +479,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if !ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
 	}
+	if err := b.hostable(d.PrivateIPAddress, "privateIpAddress", a); err != nil {
+		return err
+	}
 	if vpc != nil && !vpc.CIDR.Contains(a) {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
 	}
@@ -499,6 +502,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		}
 		if vpc == nil {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+		}
+		if err := b.hostable(d.Ipv6Address, "ipv6Address", a6); err != nil {
+			return err
 		}
 		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
 			return err
@@ -547,6 +553,16 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 func routable(a netip.Addr) bool {
 	return !(a.IsUnspecified() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() ||
 		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+}
+
+// hostable refuses a NIC address no NIC can hold: unspecified, loopback,
+// link-local, multicast or broadcast. check judged a VPC of 169.254.0.0/16
+// or an ipv6Address fe80::5, which lab play refused and the API would.
+func (b *builder) hostable(f Field, name string, a netip.Addr) error {
+	if !routable(a) {
+		return b.fail(f.Line, name, "%s is not an address a network interface can hold (unspecified, loopback, link-local, multicast or broadcast); give it an ordinary unicast address", a)
+	}
+	return nil
 }
 
 // inVPC6 refuses an IPv6 address outside its VPC's IPv6 block, when the VPC

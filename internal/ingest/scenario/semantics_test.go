@@ -316,6 +316,11 @@ func TestInvalidCorners(t *testing.T) {
 		{"flow to itself", "{from: i-b, to: i-a,", "{from: i-a, to: i-a,", 12, "to", "same end as from", nil},
 		{"flow to itself by address", "{from: i-b, to: i-a,", "{from: i-a, to: 10.0.0.1,", 12, "to", "same end as from", nil},
 		{"public address as an end", "{from: i-b, to: i-a,", "{from: i-b, to: 192.0.2.1,", 12, "to", "i-a", nil},
+		// Addresses no NIC holds: check judged them, lab play refused them.
+		{"link-local VPC address", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 169.254.0.0/16}", 9, "privateIpAddress", "169.254.0.1 is not an address a network interface can hold", []string{"privateIpAddress: 10.0.0.1", "privateIpAddress: 169.254.0.1"}},
+		{"loopback classic address", "{instanceId: i-b, vpcId: vpc-a, privateIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}", "{instanceId: i-b, privateIpAddress: 127.0.0.2, securityGroupIds: [sg-c]}", 11, "privateIpAddress", "not an address a network interface can hold",
+			[]string{"instances:\n", "  - {securityGroupId: sg-c}\ninstances:\n"}},
+		{"multicast IPv6 address", "{instanceId: i-b, vpcId: vpc-a,", "{instanceId: i-b, vpcId: vpc-a, ipv6Address: 'ff02::2',", 10, "ipv6Address", "not an address a network interface can hold", nil},
 		{"IPv6 on a classic instance", "{instanceId: i-b, vpcId: vpc-a,", "{instanceId: i-b, ipv6Address: '2001:db8::2',", 10, "ipv6Address", "", nil},
 		{"classic group with a prefix list", group, "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourcePrefixListId: pl-c}]}\n" + group, 4, "sourcePrefixListId", "", nil},
 		{"classic group peer on the internet", "instances:\n", "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourceGroupId: sg-c, nicType: internet}]}\ninstances:\n", 8, "nicType", "intranet", nil},
