@@ -429,7 +429,20 @@ flows:
 			}
 		})
 	}
-	_, err := scenario.Parse("merge.yaml", []byte(head+"      - {<<: 5, direction: ingress}\n"+tail))
+	// Each rule merging the one before twice: each mapping is expanded
+	// once, not 2^64 times (the load never ended).
+	chain := "      - &m0 {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n"
+	for i := 1; i <= 64; i++ {
+		chain += fmt.Sprintf("      - &m%d {<<: [*m%d, *m%d]}\n", i, i-1, i-1)
+	}
+	sc, err := scenario.Parse("chain.yaml", []byte(head+chain+tail))
+	if err != nil {
+		t.Fatalf("a chain of merges: %v", err)
+	}
+	if r := sc.Groups[0].Rules[len(sc.Groups[0].Rules)-1]; r.PortRange.String() != "22/22" || r.Peer.CIDR.String() != "10.0.0.0/16" {
+		t.Errorf("the chain's last rule is %s from %s, want m0's: 22/22 from 10.0.0.0/16", r.PortRange, r.Peer.CIDR)
+	}
+	_, err = scenario.Parse("merge.yaml", []byte(head+"      - {<<: 5, direction: ingress}\n"+tail))
 	var e *scenario.Error
 	if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "mapping") {
 		t.Errorf("merge key of a number: got %v, want an error at line 10, field <<", err)

@@ -66,7 +66,7 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
 	// text splits it, and YAML reads the rest as a key without a value. Such
 	// a key right after a free-text field is the rest of that text.
-	pairs, err := mergeKeys(n)
+	pairs, err := mergeKeys(n, map[*yaml.Node][]*yaml.Node{})
 	if err != nil {
 		return n.Line, err
 	}
@@ -109,7 +109,12 @@ var fieldType = reflect.TypeOf(Field{})
 // mapping over a later one. The field check below walks the pairs itself,
 // so it must see the merged fields (it once refused `<<` as an unknown
 // field, and a file sharing a rule's fields by merge key could not load).
-func mergeKeys(n *yaml.Node) ([]*yaml.Node, error) {
+// done holds the mappings already expanded: a chain of mappings each
+// merging the one before twice would otherwise be expanded 2^n times.
+func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, error) {
+	if pairs, ok := done[n]; ok {
+		return pairs, nil
+	}
 	own := map[string]bool{}
 	hasMerge := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -120,6 +125,7 @@ func mergeKeys(n *yaml.Node) ([]*yaml.Node, error) {
 		}
 	}
 	if !hasMerge {
+		done[n] = n.Content
 		return n.Content, nil
 	}
 	var out, merged []*yaml.Node
@@ -140,7 +146,7 @@ func mergeKeys(n *yaml.Node) ([]*yaml.Node, error) {
 			if src.Kind != yaml.MappingNode {
 				return nil, &Error{Line: k.Line, Field: "<<", Msg: "a merge key takes a mapping (<<: *name, the name of an anchored mapping) or a list of them"}
 			}
-			pairs, err := mergeKeys(src)
+			pairs, err := mergeKeys(src, done)
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +158,9 @@ func mergeKeys(n *yaml.Node) ([]*yaml.Node, error) {
 			}
 		}
 	}
-	return append(out, merged...), nil
+	out = append(out, merged...)
+	done[n] = out
+	return out, nil
 }
 
 // isMerge reports whether a key is the YAML merge key (a plain <<; a quoted
