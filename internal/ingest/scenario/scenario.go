@@ -75,7 +75,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) { // no document at all: the decoder says only "EOF"
 			return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}
 		}
-		if e := colonValue(name, data); e != nil {
+		if e := colonValue(name, data, err); e != nil {
 			return nil, e
 		}
 		return nil, yamlError(name, err)

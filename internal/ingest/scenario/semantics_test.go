@@ -469,6 +469,7 @@ func TestYAMLLayerMessages(t *testing.T) {
 		{"comments only", "# a scenario\n", 0, "", "the file is empty"},
 		{"IPv6 peer", "securityGroups:\n  - securityGroupId: sg-a\n    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, ipv6SourceCidrIp: ::/0}\n", 4, "ipv6SourceCidrIp", `write "::/0"`},
 		{"IPv6 end", "flows:\n  - {from: ::1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}\n", 2, "from", `write "::1"`},
+		{"IPv6 list entry", "prefixLists:\n  - prefixListId: pl-6\n    addressFamily: IPv6\n    entries: [\"2001:db8::/32\", ::/0]\n", 4, "entries", `write "::/0"`},
 		// A second document was ignored, its flows never checked.
 		{"two documents", semBase + "---\n" + semBase, 15, "", "second YAML document"},
 	}

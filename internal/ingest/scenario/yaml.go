@@ -186,17 +186,26 @@ func kindOf(n *yaml.Node) string {
 // colon, as an IPv6 block written ::/0 or ::1 does.
 var flowColon = regexp.MustCompile(`[{,]\s*([A-Za-z0-9]+):\s+(:[^,}\]]*)`)
 
+// listColon is a list item inside [ ] that starts with a colon, as an entry
+// ::/0 of an IPv6 prefix list does.
+var listColon = regexp.MustCompile(`([A-Za-z0-9]+):\s*\[(?:[^\]]*,)?\s*(:[^,\]]*)`)
+
 // colonValue explains the one YAML syntax error a scenario meets most: an
-// IPv6 value that starts with "::" inside a flow mapping ({…}), which YAML
-// cannot read unquoted there (the decoder says only "did not find expected
-// node content", at the line before). It returns nil when the file has no
-// such value.
-func colonValue(file string, data []byte) *Error {
+// IPv6 value that starts with "::" inside a flow mapping ({…}) or list
+// ([…]), which YAML cannot read unquoted there (the decoder says only "did
+// not find expected node content", at the line before). It returns nil for
+// another error, or when the file has no such value.
+func colonValue(file string, data []byte, err error) *Error {
+	if !strings.Contains(err.Error(), "did not find expected node content") {
+		return nil
+	}
 	for i, line := range strings.Split(string(data), "\n") {
 		code, _, _ := strings.Cut(line, "#")
-		if m := flowColon.FindStringSubmatch(code); m != nil {
-			v := strings.TrimSpace(m[2])
-			return &Error{File: file, Line: i + 1, Field: m[1], Msg: fmt.Sprintf("YAML cannot read %s unquoted inside { }: a value that starts with a colon is quoted there; write %q", v, v)}
+		for _, re := range []*regexp.Regexp{flowColon, listColon} {
+			if m := re.FindStringSubmatch(code); m != nil {
+				v := strings.TrimSpace(m[2])
+				return &Error{File: file, Line: i + 1, Field: m[1], Msg: fmt.Sprintf("YAML cannot read %s unquoted inside { } or [ ]: a value that starts with a colon is quoted there; write %q", v, v)}
+			}
 		}
 	}
 	return nil
