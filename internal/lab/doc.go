@@ -7,7 +7,8 @@
 //	pl-N-vm-<id>    one per instance: eth0 holds the private IPv4 (/32) and
 //	                the IPv6 (/128); default routes via 169.254.1.1 and
 //	                fe80::1, link-local gateways answered by the host
-//	                (Calico style: proxy ARP on the host side of the veth)
+//	                (Calico style: proxy ARP on the host side of the veth);
+//	                <id> is '#' and a hash for an ID a name cannot hold
 //	pl-N-host-<h>   one per host (the hypervisor, where the agent programs
 //	                nftables): veth pi-… to each of its instances, fab0 to
 //	                the fabric; routes other hosts' instances via their

@@ -16,8 +16,22 @@ import (
 // have no '-', so "pl-<name>-" belongs to one lab only.
 func nsPrefix(lab string) string       { return "pl-" + lab + "-" }
 func hostNs(lab, host string) string   { return nsPrefix(lab) + "host-" + host }
-func instanceNs(lab, id string) string { return nsPrefix(lab) + "vm-" + id }
+func instanceNs(lab, id string) string { return nsPrefix(lab) + "vm-" + nsSafe(id) }
 func fabricNs(lab string) string       { return nsPrefix(lab) + "fab" }
+
+// nsSafe is an instance ID as a namespace name may hold it: the ID when it
+// is made of letters, digits, '.', '_' and '-' (64 at most), else '#' and
+// a hash of it ('#' is in no such ID, so the two kinds never collide). A
+// scenario file's IDs are its own names (FORMAT.md asks no shape of them),
+// and check judged a file with an instance "web 1" or "a/b" that lab play
+// refused.
+func nsSafe(id string) string {
+	if nameChar.MatchString(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "#" + hex.EncodeToString(sum[:])[:24]
+}
 
 // HostNetnsPrefix starts the name of every host namespace of lab (the
 // one its agents run in).

@@ -102,8 +102,8 @@ func (s *Spec) Validate() error {
 	ids := map[string]bool{}
 	private := map[netip.Addr]string{}
 	for _, in := range s.Instances {
-		if !nameChar.MatchString(in.ID) {
-			return fmt.Errorf("instance ID %q: use 1 to 64 letters, digits, '.', '_' or '-'", in.ID)
+		if in.ID == "" {
+			return fmt.Errorf("an instance has no ID; give each one")
 		}
 		if ids[in.ID] {
 			return fmt.Errorf("instance %s is listed twice", in.ID)

@@ -3,6 +3,7 @@ package lab
 import (
 	"net/netip"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,6 +51,10 @@ func TestValidate(t *testing.T) {
 		{"slash in host", func(s *Spec) { s.Hosts[0] = "a/b" }, "host name"},
 		{"unknown host", func(s *Spec) { s.Instances[0].Host = "h9" }, "not in Hosts"},
 		{"duplicate ID", func(s *Spec) { s.Instances[1].ID = s.Instances[0].ID }, "twice"},
+		// A scenario's IDs are its own names: the namespace takes a hash
+		// of one it cannot hold (see TestNsSafe).
+		{"ID with a space and a slash", func(s *Spec) { s.Instances[0].ID = "web server/1" }, ""},
+		{"empty ID", func(s *Spec) { s.Instances[0].ID = "" }, "no ID"},
 		{"shared private across VPCs", func(s *Spec) { s.Instances[3].PrivateIP = s.Instances[0].PrivateIP }, "share the private address"},
 		{"shared private in a VPC", func(s *Spec) { s.Instances[1].PrivateIP = s.Instances[0].PrivateIP }, "share the private address"},
 		{"public is a private", func(s *Spec) { s.Instances[0].PublicIP = s.Instances[1].PrivateIP }, "used by"},
@@ -199,5 +204,26 @@ func TestFlowBatches(t *testing.T) {
 		if got := flowBatches(c.flows); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: batches %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestNsSafe: an instance's namespace name holds its ID when it can, and a
+// hash otherwise; names stay distinct, of the namespace's characters, and
+// short enough for any ID.
+func TestNsSafe(t *testing.T) {
+	ids := []string{"i-a", "web.1", "Web_1", "-x", strings.Repeat("i", 64), strings.Repeat("i", 65), "web 1", "a/b", "../etc", "wéb", "a\tb", ""}
+	seen := map[string]string{}
+	for _, id := range ids {
+		name := nsSafe(id)
+		if !regexp.MustCompile(`^#?[A-Za-z0-9_.-]{1,64}$`).MatchString(name) || name == "." || name == ".." {
+			t.Errorf("ID %q: namespace part %q", id, name)
+		}
+		if nameChar.MatchString(id) != (name == id) {
+			t.Errorf("ID %q: namespace part %q; want the ID itself exactly when it is safe", id, name)
+		}
+		if prev, ok := seen[name]; ok {
+			t.Errorf("IDs %q and %q share the namespace part %q", prev, id, name)
+		}
+		seen[name] = id
 	}
 }

@@ -35,6 +35,11 @@ type RuleInput struct {
 	DestGroupOwnerAccount string
 	DestGroupOwnerId      string
 	DestPrefixListId      string
+
+	// LocalNames: the peer group and prefix list IDs are a scenario file's
+	// local names (web, office), which need not have the API's shape
+	// (sg-…, pl-…); the caller has checked that they name what it defines.
+	LocalNames bool
 }
 
 // PeerOwner is the owner of a group peer as the client named it: a numeric
@@ -113,7 +118,7 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	// A CIDR peer wins over a group, and a group over a prefix list, as in
 	// ECS; the fields that lose are still checked, so nothing a request
 	// carries goes unvalidated.
-	if group != "" && !HasPrefix(group, "sg") {
+	if group != "" && !in.LocalNames && !HasPrefix(group, "sg") {
 		return r, owner, ecserr.BadRequest("InvalidSecurityGroupId.Malformed", "%sGroupId %q is not a security group ID (sg-…).", peerSide, Clip(group)).At(peerSide + "GroupId")
 	}
 	if ownerID != "" {
@@ -124,7 +129,7 @@ func ParseRule(dir Direction, in RuleInput, classic bool) (Rule, PeerOwner, *ecs
 	if ownerAcct != "" && (len(ownerAcct) > MaxIDLength || !ValidText(ownerAcct)) {
 		return r, owner, ecserr.BadRequest("InvalidParameter", "%sGroupOwnerAccount %q is not an account name or ID.", peerSide, Clip(ownerAcct)).At(peerSide + "GroupOwnerAccount")
 	}
-	if pl != "" && !HasPrefix(pl, "pl") {
+	if pl != "" && !in.LocalNames && !HasPrefix(pl, "pl") {
 		return r, owner, ecserr.BadRequest("InvalidPrefixListId.Malformed", "%sPrefixListId %q is not a prefix list ID (pl-…).", peerSide, Clip(pl)).At(peerSide + "PrefixListId")
 	}
 	if peer4 != "" && peer6 != "" {

@@ -39,6 +39,9 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	if !ok {
 		return b.fail(d.PrimaryIPAddress.Line, "primaryIpAddress", "%q is not an IPv4 address", d.PrimaryIPAddress.Value)
 	}
+	if err := b.hostable(d.PrimaryIPAddress, "primaryIpAddress", a); err != nil {
+		return err
+	}
 	if !vpc.CIDR.Contains(a) {
 		return b.fail(d.PrimaryIPAddress.Line, "primaryIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
 	}
@@ -53,6 +56,9 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 		a6, ok := model.ParseAddr(d.Ipv6Address.Value, true)
 		if !ok {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "%q is not an IPv6 address", d.Ipv6Address.Value)
+		}
+		if err := b.hostable(d.Ipv6Address, "ipv6Address", a6); err != nil {
+			return err
 		}
 		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
 			return err

@@ -56,6 +56,7 @@ func TestENIErrors(t *testing.T) {
 		{"      - {networkInterfaceId: eni-x, primaryIpAddress: 10.1.0.1, securityGroupIds: [sg-a]}", "outside vpc-a"},
 		{"      - {networkInterfaceId: eni-x, primaryIpAddress: 10.0.0.2, securityGroupIds: []}", "AtLeastInOneGroup"},
 		{"      - {networkInterfaceId: x, primaryIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}", "eni-"},
+		{"      - {networkInterfaceId: eni-x, primaryIpAddress: 10.0.255.255, ipv6Address: 'fe80::2', securityGroupIds: [sg-a]}", "fe80::2 is not an address a network interface can hold"},
 		{"      - {networkInterfaceId: eni-x, primaryIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}\nflows:\n  - {from: i-a, to: eni-x, ipProtocol: TCP, port: 22, expect: Drop}", "one instance"},
 	} {
 		_, err := scenario.Parse("t.yaml", []byte(base+tt.eni+"\n"))

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -71,11 +72,25 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) { // no document at all: the decoder says only "EOF"
+			return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}
+		}
+		if e := colonValue(name, data, err); e != nil {
+			return nil, e
+		}
+		return nil, yamlError(name, err)
+	}
+	// One scenario per file: a second document (after ---) was ignored
+	// without a word, its flows never checked.
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil && len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null") {
+		return nil, &Error{File: name, Line: next.Content[0].Line, Msg: "a second YAML document: a file holds one scenario; put this one in a file of its own"}
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
 	}
 	var f file
 	if len(root.Content) == 0 {
-		return nil, &Error{File: name, Msg: "the file is empty"}
+		return nil, &Error{File: name, Msg: "the file is empty; a scenario names its vpcs, securityGroups, instances and flows (see FORMAT.md)"}
 	}
 	type plain file
 	if _, err := decodeStrict(root.Content[0], (*plain)(&f)); err != nil {
@@ -464,6 +479,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 	if !ok {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%q is not an IPv4 address", d.PrivateIPAddress.Value)
 	}
+	if err := b.hostable(d.PrivateIPAddress, "privateIpAddress", a); err != nil {
+		return err
+	}
 	if vpc != nil && !vpc.CIDR.Contains(a) {
 		return b.fail(d.PrivateIPAddress.Line, "privateIpAddress", "%s is outside %s's CIDR block %s", a, vpc.ID, vpc.CIDR)
 	}
@@ -484,6 +502,9 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 		}
 		if vpc == nil {
 			return b.fail(d.Ipv6Address.Line, "ipv6Address", "only VPC instances have IPv6 addresses")
+		}
+		if err := b.hostable(d.Ipv6Address, "ipv6Address", a6); err != nil {
+			return err
 		}
 		if err := b.inVPC6(d.Ipv6Address, a6, vpc); err != nil {
 			return err
@@ -532,6 +553,16 @@ func (b *builder) instanceAddresses(d *instanceDoc, in *model.Instance, vpc *mod
 func routable(a netip.Addr) bool {
 	return !(a.IsUnspecified() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() ||
 		a == netip.AddrFrom4([4]byte{255, 255, 255, 255}))
+}
+
+// hostable refuses a NIC address no NIC can hold: unspecified, loopback,
+// link-local, multicast or broadcast. check judged a VPC of 169.254.0.0/16
+// or an ipv6Address fe80::5, which lab play refused and the API would.
+func (b *builder) hostable(f Field, name string, a netip.Addr) error {
+	if !routable(a) {
+		return b.fail(f.Line, name, "%s is not an address a network interface can hold (unspecified, loopback, link-local, multicast or broadcast); give it an ordinary unicast address", a)
+	}
+	return nil
 }
 
 // inVPC6 refuses an IPv6 address outside its VPC's IPv6 block, when the VPC
@@ -625,6 +656,11 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 		DestCidrIp:         p.DestCidrIp.Value, Ipv6DestCidrIp: p.Ipv6DestCidrIp.Value, DestGroupId: p.DestGroupId.Value,
 		DestGroupOwnerId: p.DestGroupOwnerId.Value, DestGroupOwnerAccount: p.DestGroupOwnerAccount.Value,
 		DestPrefixListId: p.DestPrefixListId.Value,
+		// The file's IDs are its own names: a group or list it defines
+		// may be named web or office, and a rule names it so (the peer
+		// was refused as no sg-… ID while the group itself loaded). An
+		// undefined one is refused below as not defined.
+		LocalNames: true,
 	}, g.Classic())
 	if e != nil {
 		return b.fromModel(e, p.Line, fields)
@@ -736,6 +772,13 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		if id, ok := publics[a]; ok {
 			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)
 		}
+	}
+	// At the field, with what to do (the engine's errors named no field).
+	switch _, fromAddr := netip.ParseAddr(fl.From); {
+	case fl.From == fl.To:
+		return fl, b.fail(d.To.Line, "to", "is %s, the same end as from; a flow goes between two ends", fl.To)
+	case fromAddr == nil && outside.IsValid() && outsideName == "to" && !instances[fl.From]:
+		return fl, b.fail(d.To.Line, "to", "%s and %s are both outside addresses; a flow needs an instance at one end at least", fl.From, fl.To)
 	}
 	if err := b.sameVM(fl.From, fl.To, d.Line); err != nil {
 		return fl, err

@@ -215,6 +215,7 @@ func TestYAMLErrorsHaveLines(t *testing.T) {
 		{"number for the VPCs", "vpcs:\n  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "vpcs: 5\n", 1, "vpcs", "expected a list, not `5`", nil},
 		{"mapping for the rules", "permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}", "permissions: {direction: ingress}", 6, "permissions", "expected a list, not a mapping", nil},
 		{"list for a priority", "{direction: ingress, ipProtocol: TCP,", "{direction: ingress, priority: [1], ipProtocol: TCP,", 7, "priority", "expected a single value, not a list", nil},
+		{"scalar for a VPC", "  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}\n", "  - vpc-a\n", 2, "", "mapping of fields (key: value, as FORMAT.md shows), not `vpc-a`", nil},
 		{"mapping for an ID", "{vpcId: vpc-a, cidrBlock", "{vpcId: {a: 1}, cidrBlock", 2, "vpcId", "expected a single value, not a mapping", nil},
 	})
 }
@@ -311,9 +312,15 @@ func TestInvalidCorners(t *testing.T) {
 		{"IPv6 outside end and an IPv4 NIC address", "{from: i-b, to: i-a,", "{from: 10.0.0.2, to: '2001:db8:ff::7',", 12, "to", "one family", nil},
 		{"ipVersion 5", "port: 22, expect: Drop}", "port: 22, ipVersion: 5, expect: Drop}", 13, "ipVersion", "", nil},
 		{"expect maybe", "expect: Drop}", "expect: Maybe}", 13, "expect", "", nil},
-		{"two outside ends", "to: i-a, ipProtocol: TCP, port: 22, expect: Drop}", "to: 198.51.100.8, ipProtocol: TCP, port: 22, expect: Drop}", 13, "*", "instance", nil},
-		{"flow to itself", "{from: i-b, to: i-a,", "{from: i-a, to: i-a,", 12, "*", "same instance", nil},
+		{"two outside ends", "to: i-a, ipProtocol: TCP, port: 22, expect: Drop}", "to: 198.51.100.8, ipProtocol: TCP, port: 22, expect: Drop}", 13, "to", "instance at one end", nil},
+		{"flow to itself", "{from: i-b, to: i-a,", "{from: i-a, to: i-a,", 12, "to", "same end as from", nil},
+		{"flow to itself by address", "{from: i-b, to: i-a,", "{from: i-a, to: 10.0.0.1,", 12, "to", "same end as from", nil},
 		{"public address as an end", "{from: i-b, to: i-a,", "{from: i-b, to: 192.0.2.1,", 12, "to", "i-a", nil},
+		// Addresses no NIC holds: check judged them, lab play refused them.
+		{"link-local VPC address", "cidrBlock: 10.0.0.0/16}", "cidrBlock: 169.254.0.0/16}", 9, "privateIpAddress", "169.254.0.1 is not an address a network interface can hold", []string{"privateIpAddress: 10.0.0.1", "privateIpAddress: 169.254.0.1"}},
+		{"loopback classic address", "{instanceId: i-b, vpcId: vpc-a, privateIpAddress: 10.0.0.2, securityGroupIds: [sg-a]}", "{instanceId: i-b, privateIpAddress: 127.0.0.2, securityGroupIds: [sg-c]}", 11, "privateIpAddress", "not an address a network interface can hold",
+			[]string{"instances:\n", "  - {securityGroupId: sg-c}\ninstances:\n"}},
+		{"multicast IPv6 address", "{instanceId: i-b, vpcId: vpc-a,", "{instanceId: i-b, vpcId: vpc-a, ipv6Address: 'ff02::2',", 10, "ipv6Address", "not an address a network interface can hold", nil},
 		{"IPv6 on a classic instance", "{instanceId: i-b, vpcId: vpc-a,", "{instanceId: i-b, ipv6Address: '2001:db8::2',", 10, "ipv6Address", "", nil},
 		{"classic group with a prefix list", group, "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourcePrefixListId: pl-c}]}\n" + group, 4, "sourcePrefixListId", "", nil},
 		{"classic group peer on the internet", "instances:\n", "  - {securityGroupId: sg-c, permissions: [{direction: ingress, ipProtocol: TCP, portRange: 1/2, sourceGroupId: sg-c, nicType: internet}]}\ninstances:\n", 8, "nicType", "intranet", nil},
@@ -373,5 +380,161 @@ flows:
 		if err != nil || !outs[0].Pass {
 			t.Errorf("%s: %v %+v", tt.flow, err, outs)
 		}
+	}
+}
+
+// TestYAMLMergeKeys: YAML merge keys (`<<: *base`) share fields between
+// rules, flows or groups; the field check refused `<<` as an unknown field,
+// so a valid YAML file did not load. Merged fields load as if written out,
+// the mapping's own fields win over merged ones, and an earlier merged
+// mapping wins over a later one.
+func TestYAMLMergeKeys(t *testing.T) {
+	const head = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    innerAccessPolicy: Drop
+    permissions:
+      - &web {direction: ingress, policy: Accept, priority: 5, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0}
+      - &drop {direction: ingress, policy: Drop, priority: 7, ipProtocol: UDP, portRange: 53/53, sourceCidrIp: 192.0.2.0/24}
+`
+	const tail = `instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.0.0.5, publicIpAddress: 47.96.0.5, securityGroupIds: [sg-a]}
+flows:
+  - &out {from: 198.51.100.7, to: i-a, ipProtocol: TCP, port: 80, expect: Accept}
+  - {<<: *out, port: 81, expect: Drop}
+`
+	tests := []struct {
+		name, rule string
+		want       string // the merged rule: policy priority protocol ports peer
+	}{
+		{"one mapping, a field overridden", "      - <<: *web\n        portRange: 443/443\n", "Accept 5 TCP 443/443 0.0.0.0/0"},
+		{"own field before the merge key", "      - {portRange: 8080/8080, <<: *web}\n", "Accept 5 TCP 8080/8080 0.0.0.0/0"},
+		{"a list: the first mapping wins", "      - {<<: [*drop, *web]}\n", "Drop 7 UDP 53/53 192.0.2.0/24"},
+		{"a list: own fields win over both", "      - {<<: [*drop, *web], priority: 9, policy: Accept}\n", "Accept 9 UDP 53/53 192.0.2.0/24"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc, err := scenario.Parse("merge.yaml", []byte(head+tt.rule+tail))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sc.Groups[0].Rules[2]
+			if got := fmt.Sprintf("%s %d %s %s %s", r.Policy.Display(), r.Priority, r.Protocol, r.PortRange, r.Peer.CIDR); got != tt.want {
+				t.Errorf("merged rule %q, want %q", got, tt.want)
+			}
+			if f := sc.Flows[1]; f.Port != 81 || f.Expect != policy.Drop || f.From != "198.51.100.7" || f.To != "i-a" {
+				t.Errorf("merged flow %+v, want the first flow's ends with port 81 and Drop", f)
+			}
+		})
+	}
+	// Each rule merging the one before twice: each mapping is expanded
+	// once, not 2^64 times (the load never ended).
+	chain := "      - &m0 {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n"
+	for i := 1; i <= 64; i++ {
+		chain += fmt.Sprintf("      - &m%d {<<: [*m%d, *m%d]}\n", i, i-1, i-1)
+	}
+	sc, err := scenario.Parse("chain.yaml", []byte(head+chain+tail))
+	if err != nil {
+		t.Fatalf("a chain of merges: %v", err)
+	}
+	if r := sc.Groups[0].Rules[len(sc.Groups[0].Rules)-1]; r.PortRange.String() != "22/22" || r.Peer.CIDR.String() != "10.0.0.0/16" {
+		t.Errorf("the chain's last rule is %s from %s, want m0's: 22/22 from 10.0.0.0/16", r.PortRange, r.Peer.CIDR)
+	}
+	_, err = scenario.Parse("merge.yaml", []byte(head+"      - {<<: 5, direction: ingress}\n"+tail))
+	var e *scenario.Error
+	if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "mapping") {
+		t.Errorf("merge key of a number: got %v, want an error at line 10, field <<", err)
+	}
+}
+
+// TestYAMLLayerMessages: what the YAML layer alone would say unhelpfully is
+// said with what to do: an empty file (the decoder said "EOF"), and an IPv6
+// value starting with a colon unquoted inside { } (the decoder said "did
+// not find expected node content", at the line before).
+func TestYAMLLayerMessages(t *testing.T) {
+	// Document markers around the one scenario are no second document.
+	for _, text := range []string{"---\n" + semBase + "...\n", semBase + "---\n", semBase + "---\n# nothing more\n"} {
+		if _, err := scenario.Parse("ok.yaml", []byte(text)); err != nil {
+			t.Errorf("%q: %v", text, err)
+		}
+	}
+	tests := []struct {
+		name, text string
+		line       int
+		field, msg string
+	}{
+		{"empty", "", 0, "", "the file is empty"},
+		{"comments only", "# a scenario\n", 0, "", "the file is empty"},
+		{"IPv6 peer", "securityGroups:\n  - securityGroupId: sg-a\n    permissions:\n      - {direction: ingress, ipProtocol: TCP, portRange: 22/22, ipv6SourceCidrIp: ::/0}\n", 4, "ipv6SourceCidrIp", `write "::/0"`},
+		{"IPv6 end", "flows:\n  - {from: ::1, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}\n", 2, "from", `write "::1"`},
+		{"IPv6 list entry", "prefixLists:\n  - prefixListId: pl-6\n    addressFamily: IPv6\n    entries: [\"2001:db8::/32\", ::/0]\n", 4, "entries", `write "::/0"`},
+		// A second document was ignored, its flows never checked.
+		{"two documents", semBase + "---\n" + semBase, 15, "", "second YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := scenario.Parse("bad.yaml", []byte(tt.text))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.File != "bad.yaml" || e.Line != tt.line || e.Field != tt.field || !strings.Contains(e.Msg, tt.msg) {
+				t.Errorf("got %v, want bad.yaml line %d field %q and %q", err, tt.line, tt.field, tt.msg)
+			}
+		})
+	}
+}
+
+// TestLocalNamesAsPeers: a file's IDs are its own names, and a group or
+// prefix list may be defined as web or office (FORMAT.md asks no sg-… or
+// pl-… shape); a rule naming one as its peer was refused as not a security
+// group or prefix list ID, though the group itself loaded and instances
+// joined it. A rule names it as defined, in either direction.
+func TestLocalNamesAsPeers(t *testing.T) {
+	const text = `vpcs:
+  - {vpcId: net, cidrBlock: 10.0.0.0/16}
+prefixLists:
+  - {prefixListId: office, addressFamily: IPv4, entries: [203.0.113.0/28]}
+securityGroups:
+  - securityGroupId: web
+    vpcId: net
+    innerAccessPolicy: Drop
+    permissions:
+      - PEER
+instances:
+  - {instanceId: web1, vpcId: net, privateIpAddress: 10.0.0.5, publicIpAddress: 47.96.0.5, securityGroupIds: [web]}
+  - {instanceId: web2, vpcId: net, privateIpAddress: 10.0.0.6, securityGroupIds: [web]}
+flows:
+  - {from: FROM, to: TO, ipProtocol: TCP, port: 22, expect: EXPECT}
+`
+	tests := []struct {
+		name, rule, from, to string
+		want                 policy.Verdict
+	}{
+		{"ingress group peer", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: web}", "web2", "web1", policy.Accept},
+		{"egress group peer", "{direction: egress, policy: Drop, ipProtocol: TCP, portRange: 22/22, destGroupId: web}", "web1", "203.0.113.1", policy.Accept},
+		{"ingress prefix list", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourcePrefixListId: office}", "203.0.113.1", "web1", policy.Accept},
+		{"egress prefix list", "{direction: egress, policy: Drop, ipProtocol: TCP, portRange: 22/22, destPrefixListId: office}", "web1", "203.0.113.1", policy.Drop},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.NewReplacer("PEER", tt.rule, "FROM", tt.from, "TO", tt.to, "EXPECT", string(tt.want)).Replace(text)
+			sc, err := scenario.Parse("names.yaml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := sc.Check(policy.Compile(sc.Cloud()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !outs[0].Pass {
+				t.Errorf("got %s, want %s (%s)", outs[0].Result.Verdict, tt.want, sc.Explain(outs[0].Result))
+			}
+		})
+	}
+	// A name the file does not define is still refused, as not defined.
+	_, err := scenario.Parse("names.yaml", []byte(strings.NewReplacer("PEER", "{direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceGroupId: db}", "FROM", "web2", "TO", "web1", "EXPECT", "Drop").Replace(text)))
+	var e *scenario.Error
+	if !errors.As(err, &e) || e.Field != "sourceGroupId" || !strings.Contains(e.Msg, "not defined") {
+		t.Errorf("undefined peer db: got %v, want it refused as not defined", err)
 	}
 }

@@ -55,7 +55,7 @@ var freeText = map[string]bool{"why": true, "description": true, "name": true}
 // own UnmarshalYAML), refusing keys the struct does not know.
 func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	if n.Kind != yaml.MappingNode {
-		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields"}
+		return n.Line, &Error{Line: n.Line, Msg: "expected a mapping of fields (key: value, as FORMAT.md shows), not " + kindOf(n)}
 	}
 	known := map[string]reflect.Type{}
 	t := reflect.TypeOf(v).Elem()
@@ -66,9 +66,13 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
 	// text splits it, and YAML reads the rest as a key without a value. Such
 	// a key right after a free-text field is the rest of that text.
+	pairs, err := mergeKeys(n, map[*yaml.Node][]*yaml.Node{})
+	if err != nil {
+		return n.Line, err
+	}
 	content := n.Content[:0:0]
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
+	for i := 0; i+1 < len(pairs); i += 2 {
+		k, val := pairs[i], pairs[i+1]
 		typ, ok := known[k.Value]
 		if !ok {
 			if len(content) >= 2 && freeText[content[len(content)-2].Value] && val.Tag == "!!null" && val.Value == "" {
@@ -99,6 +103,72 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 
 var fieldType = reflect.TypeOf(Field{})
 
+// mergeKeys returns a mapping's key/value pairs with YAML merge keys
+// (`<<: *base`, `<<: [*a, *b]`) expanded, as the YAML decoder would expand
+// them: the mapping's own keys win over merged ones, and an earlier merged
+// mapping over a later one. The field check below walks the pairs itself,
+// so it must see the merged fields (it once refused `<<` as an unknown
+// field, and a file sharing a rule's fields by merge key could not load).
+// done holds the mappings already expanded: a chain of mappings each
+// merging the one before twice would otherwise be expanded 2^n times.
+func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, error) {
+	if pairs, ok := done[n]; ok {
+		return pairs, nil
+	}
+	own := map[string]bool{}
+	hasMerge := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if isMerge(n.Content[i]) {
+			hasMerge = true
+		} else {
+			own[n.Content[i].Value] = true
+		}
+	}
+	if !hasMerge {
+		done[n] = n.Content
+		return n.Content, nil
+	}
+	var out, merged []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !isMerge(k) {
+			out = append(out, k, v)
+			continue
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			for src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			if src.Kind != yaml.MappingNode {
+				return nil, &Error{Line: k.Line, Field: "<<", Msg: "a merge key takes a mapping (<<: *name, the name of an anchored mapping) or a list of them"}
+			}
+			pairs, err := mergeKeys(src, done)
+			if err != nil {
+				return nil, err
+			}
+			for j := 0; j+1 < len(pairs); j += 2 {
+				if key := pairs[j].Value; !own[key] {
+					own[key] = true
+					merged = append(merged, pairs[j], pairs[j+1])
+				}
+			}
+		}
+	}
+	out = append(out, merged...)
+	done[n] = out
+	return out, nil
+}
+
+// isMerge reports whether a key is the YAML merge key (a plain <<; a quoted
+// "<<" is an ordinary key).
+func isMerge(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge"
+}
+
 // kindOf names a value of the wrong kind in an error: a scalar as written.
 func kindOf(n *yaml.Node) string {
 	switch n.Kind {
@@ -110,6 +180,35 @@ func kindOf(n *yaml.Node) string {
 		return "a mapping"
 	}
 	return "an alias"
+}
+
+// flowColon is a field inside { } or [ ] whose plain value starts with a
+// colon, as an IPv6 block written ::/0 or ::1 does.
+var flowColon = regexp.MustCompile(`[{,]\s*([A-Za-z0-9]+):\s+(:[^,}\]]*)`)
+
+// listColon is a list item inside [ ] that starts with a colon, as an entry
+// ::/0 of an IPv6 prefix list does.
+var listColon = regexp.MustCompile(`([A-Za-z0-9]+):\s*\[(?:[^\]]*,)?\s*(:[^,\]]*)`)
+
+// colonValue explains the one YAML syntax error a scenario meets most: an
+// IPv6 value that starts with "::" inside a flow mapping ({…}) or list
+// ([…]), which YAML cannot read unquoted there (the decoder says only "did
+// not find expected node content", at the line before). It returns nil for
+// another error, or when the file has no such value.
+func colonValue(file string, data []byte, err error) *Error {
+	if !strings.Contains(err.Error(), "did not find expected node content") {
+		return nil
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		code, _, _ := strings.Cut(line, "#")
+		for _, re := range []*regexp.Regexp{flowColon, listColon} {
+			if m := re.FindStringSubmatch(code); m != nil {
+				v := strings.TrimSpace(m[2])
+				return &Error{File: file, Line: i + 1, Field: m[1], Msg: fmt.Sprintf("YAML cannot read %s unquoted inside { } or [ ]: a value that starts with a colon is quoted there; write %q", v, v)}
+			}
+		}
+	}
+	return nil
 }
 
 // yamlLine is the line the YAML decoder names in its messages.

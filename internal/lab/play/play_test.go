@@ -170,3 +170,62 @@ func TestPlayStartsAgentsWhereInstancesAre(t *testing.T) {
 		t.Errorf("a host without instances had an agent that warned:\n%s", logged.String())
 	}
 }
+
+// TestPlayLocalNames: a file's IDs are local names (FORMAT.md asks no
+// shape of them), and check judges a file whose VPC, groups and instances
+// are named net1, web, web1; lab play refused it, as the flow log it
+// turned on named ENIs the API could not find. It plays such a file,
+// without a flow log where no ENI ID names the NIC, and keeps the flow
+// log where one does.
+func TestPlayLocalNames(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables")
+	}
+	const text = `vpcs:
+  - {vpcId: VPC, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: web
+    vpcId: VPC
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}
+instances:
+  - {instanceId: A, vpcId: VPC, privateIpAddress: 10.0.0.5, publicIpAddress: 47.96.0.5, securityGroupIds: [web]}
+  - {instanceId: B, vpcId: VPC, privateIpAddress: 10.0.0.6, securityGroupIds: [web]}
+flows:
+  - {from: B, to: A, ipProtocol: TCP, port: 22, expect: Accept}
+  - {from: 198.51.100.7, to: A, ipProtocol: TCP, port: 22, expect: Drop}
+  - {from: A, to: B, ipProtocol: UDP, port: 53, expect: Drop}
+`
+	for _, tc := range []struct {
+		name, vpc, a, b string
+		logged          int // flows a flow log covers
+	}{
+		{"no ID shaped as ECS's", "net1", "web1", "web2", 0},
+		{"IDs with a hyphen but no i-", "net-1", "web-1", "db-1", 0},
+		{"IDs a namespace name cannot hold", "net1", "web 1", "web/2", 0},
+		{"instances named i-…, the VPC not", "net1", "i-web1", "i-web2", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenario.Parse("names.yaml", []byte(strings.NewReplacer("VPC", tc.vpc, "A,", tc.a+",", "B,", tc.b+",").Replace(text)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, check, err := Play(s, fmt.Sprintf("ln%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if r.Kernel != r.Expect || r.Engine != r.Expect {
+					t.Errorf("line %d: kernel %s, engine %s, expected %s", r.Line, r.Kernel, r.Engine, r.Expect)
+				}
+			}
+			if check == nil || check.Flows != tc.logged || check.Agree != tc.logged || len(check.Problems) > 0 {
+				t.Errorf("flow log check %+v, want %d flows covered and agreeing", check, tc.logged)
+			}
+		})
+	}
+}
