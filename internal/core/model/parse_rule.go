@@ -39,7 +39,7 @@ type RuleInput struct {
 	// LocalNames: the peer group and prefix list IDs are a scenario file's
 	// local names (web, office), which need not have the API's shape
 	// (sg-…, pl-…); the caller has checked that they name what it defines.
-	LocalNames bool
+	LocalNames bool `json:"-"`
 }
 
 // PeerOwner is the owner of a group peer as the client named it: a numeric

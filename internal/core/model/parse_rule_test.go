@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
@@ -223,5 +224,22 @@ func TestPortRangeMessages(t *testing.T) {
 		if err == nil || err.Code != "InvalidParam.PortRange" || !strings.Contains(err.Message, tc.want) {
 			t.Errorf("%s: %v; want InvalidParam.PortRange saying %q", tc.ports, err, tc.want)
 		}
+	}
+}
+
+// TestLocalNamesNotInJSON: RuleInput is the console's export and import
+// format; LocalNames, which lifts the ID shape checks for a scenario
+// file's own names, is neither written there nor taken from there.
+func TestLocalNamesNotInJSON(t *testing.T) {
+	b, err := json.Marshal(model.RuleInput{SourceGroupId: "web", LocalNames: true})
+	if err != nil || strings.Contains(string(b), "LocalNames") {
+		t.Errorf("RuleInput's JSON %s (%v) carries LocalNames", b, err)
+	}
+	var in model.RuleInput
+	if err := json.Unmarshal([]byte(`{"IpProtocol":"tcp","PortRange":"22/22","SourceGroupId":"web","LocalNames":true}`), &in); err != nil || in.LocalNames {
+		t.Errorf("an import set LocalNames (%v)", err)
+	}
+	if _, _, e := model.ParseRule(model.Ingress, in, false); e == nil || e.Code != "InvalidSecurityGroupId.Malformed" {
+		t.Errorf("an imported peer \"web\": %v; want InvalidSecurityGroupId.Malformed", e)
 	}
 }
