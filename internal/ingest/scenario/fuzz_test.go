@@ -25,6 +25,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(semBase))
+	f.Add([]byte("vpcs:\n  - &a {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, <<: *a}\n")) // merges itself
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := scenario.Parse("f.yaml", data)
 		if err != nil {

@@ -447,6 +447,22 @@ flows:
 	if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "mapping") {
 		t.Errorf("merge key of a number: got %v, want an error at line 10, field <<", err)
 	}
+	// A mapping merging itself (its anchor is set before its content) or
+	// one that merges it: refused, not expanded until the stack overflows.
+	// An empty mapping merged twice is no cycle.
+	for _, c := range []struct {
+		name, rule string
+		refused    bool
+	}{
+		{"itself", "      - &me {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16, <<: *me}\n", true},
+		{"a cycle of two", "      - &p {direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16, <<: {<<: *p}}\n", true},
+		{"an empty mapping twice", "      - &none {}\n      - {<<: [*none, *none], direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n", false},
+	} {
+		_, err := scenario.Parse("cycle.yaml", []byte(head+c.rule+tail))
+		if refused := errors.As(err, &e) && e.Field == "<<"; refused != c.refused {
+			t.Errorf("merge of %s: %v; refused at <<: %v, want %v", c.name, err, refused, c.refused)
+		}
+	}
 }
 
 // TestYAMLLayerMessages: what the YAML layer alone would say unhelpfully is

@@ -113,8 +113,14 @@ var fieldType = reflect.TypeOf(Field{})
 // merging the one before twice would otherwise be expanded 2^n times.
 func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, error) {
 	if pairs, ok := done[n]; ok {
+		if pairs == nil {
+			// Being expanded: an anchor is set before its mapping's
+			// content, so `&a {…, <<: *a}` merges itself, without end.
+			return nil, &Error{Line: n.Line, Field: "<<", Msg: "a merge key names the mapping it is in (or one that merges this one): merge another mapping"}
+		}
 		return pairs, nil
 	}
+	done[n] = nil // in progress
 	own := map[string]bool{}
 	hasMerge := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -125,7 +131,7 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 		}
 	}
 	if !hasMerge {
-		done[n] = n.Content
+		done[n] = nonNil(n.Content)
 		return n.Content, nil
 	}
 	var out, merged []*yaml.Node
@@ -159,8 +165,17 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 		}
 	}
 	out = append(out, merged...)
-	done[n] = out
+	done[n] = nonNil(out)
 	return out, nil
+}
+
+// nonNil is pairs, empty rather than nil: nil marks a mapping mergeKeys
+// is expanding.
+func nonNil(pairs []*yaml.Node) []*yaml.Node {
+	if pairs == nil {
+		return []*yaml.Node{}
+	}
+	return pairs
 }
 
 // isMerge reports whether a key is the YAML merge key (a plain <<; a quoted
