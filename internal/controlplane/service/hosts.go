@@ -876,7 +876,18 @@ func (s *Service) localCounters(ctx context.Context, host string, in map[string]
 	if err != nil {
 		return nil, err
 	}
-	sc := s.scopeNow(host, snap)
+	// The host's scope now: the one kept for its watch if it is at this
+	// revision, else computed, which takes one of the host's scope
+	// computations (hostlimits.go: reports at their own rate would
+	// compute it past that budget) and is not kept, so that it does not
+	// displace the scope kept at the revision the watch resumes from.
+	sc := s.hosts.scopeAt(host, snap.Revision())
+	if sc == nil {
+		if err := s.chargeScope(host, "PalisadeReportHostStatus"); err != nil {
+			return nil, err
+		}
+		sc = scopeOf(nowReader{snap}, host)
+	}
 	// The rule IDs of each local group named, read once per group: a
 	// report's keys are the host's to choose, so each costs a lookup.
 	rulesOf := map[string]map[string]bool{}

@@ -221,3 +221,46 @@ func TestRestartedAgentGetsSnapshot(t *testing.T) {
 		}
 	}
 }
+
+// TestHostReportsBounded: a report with counters filters them by the
+// host's scope, which it computed afresh whenever the revision had moved
+// since the one kept, uncharged: a host key could have its scope computed
+// at the reports' rate (100 a second), past its budget. A report at the
+// revision its scope is kept at costs nothing.
+func TestHostReportsBounded(t *testing.T) {
+	srv, _, bad := twoHostTenant(t, strictHosts)
+	ctx := context.Background()
+	tenant, err := srv.Ops.CallerOf(ctx, srv.KeyID, testenv.Region, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func() error {
+		return bad.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": "bad", "AppliedRevision": "1",
+			"Counters": `{"sg-web/sgr-http": {"Packets": 1, "Bytes": 60}}`}, nil, 0)
+	}
+	rev := snapshotRevision(t, bad, "bad") // one of its three
+	throttled := 0
+	for i := range 4 {
+		// Another write moves the revision past the scope kept.
+		if _, err := srv.Ops.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: tenant, Name: "g" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if isThrottled(t, report()) {
+			throttled++
+		}
+	}
+	if throttled != 2 {
+		t.Errorf("%d of 4 reports after a write throttled, want 2 (the burst of 3, one spent on the snapshot)", throttled)
+	}
+	// Its poll keeps its scope at the revision it answers: a report there
+	// costs nothing, its budget spent or not.
+	var ch struct{ Revision int64 }
+	if err := bad.Call(ctx, "PalisadeWatchChanges", map[string]string{"HostName": "bad", "AfterRevision": strconv.FormatInt(rev, 10), "WaitSeconds": "0"}, &ch, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if isThrottled(t, report()) {
+			t.Fatalf("a report at the revision its scope is kept at was throttled (poll answered at %d)", ch.Revision)
+		}
+	}
+}
