@@ -139,7 +139,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var hl service.HostLimits
 	fs.Float64Var(&hl.SnapshotRate, "host-snapshot-rate", hd.SnapshotRate, "let each host key have `N` snapshots a second computed (a negative N: no limit), after a burst of\n"+
 		"--host-snapshot-burst; a long poll or stream from a revision the server did not last answer that host at\n"+
-		"counts as one (an agent asks for one snapshot when it starts, and watches from its last answer); more get Throttling.User")
+		"counts as one, and so does a report with counters sent after the revision moved past that answer (an agent asks\n"+
+		"for one snapshot when it starts, and watches from its last answer); more get Throttling.User")
 	fs.IntVar(&hl.SnapshotBurst, "host-snapshot-burst", hd.SnapshotBurst, "let each host key have `N` snapshots at once above --host-snapshot-rate (an agent's restarts and reconnects)")
 	fs.IntVar(&hl.MaxWatches, "host-max-watches", hd.MaxWatches, "let each host key hold at most `N` long polls and streams open at once (an agent holds one; a negative N: no bound);\n"+
 		"one more gets Throttling.User")
