@@ -48,6 +48,9 @@ func ForInstanceHiding(res *Resolver, in *model.Instance, dir model.Direction, n
 	return BuildHiding(res, &p, o, hidden)
 }
 
+// maxWholeBuilds bounds the builds BuildHiding makes per hidden group.
+const maxWholeBuilds = 4
+
 // BuildHiding is Build for a reader who may not know the members of the
 // hidden groups the program's rules name. Nothing it returns depends on
 // those members: the decisions are those with every hidden group empty,
@@ -56,7 +59,9 @@ func ForInstanceHiding(res *Resolver, in *model.Instance, dir model.Direction, n
 //
 //   - a rule naming a hidden group is Shadowed if it would be even were
 //     the group to hold its whole scope (and no other hidden group any
-//     address), else Unknown: empty, the group makes it decide nothing;
+//     address), else Unknown: empty, the group makes it decide nothing
+//     (and Unknown when the program names over maxWholeBuilds hidden
+//     groups, which would take a build each to tell);
 //   - a rule whose packets no rule naming a hidden group can match (over
 //     its scope) stands as it does with the hidden groups empty, which is
 //     how it stands with any members;
@@ -109,11 +114,19 @@ func BuildHiding(res *Resolver, p *policy.Program, o Options, hidden Hidden) *Sp
 	// their memory is their own.
 	x := o
 	x.Scratch, x.Lazy, x.Index = nil, false, nil
-	whole := map[string]*Space{} // each hidden group at its whole scope, the others empty
-	for _, g := range named {
-		sets := maps.Clone(empty)
-		sets[g] = scope[g]
-		whole[g] = Build(res.with(sets), p, x)
+	// whole has each hidden group at its whole scope, the others empty: a
+	// build per group, to tell a rule naming it that is shadowed whatever
+	// its members. Past maxWholeBuilds groups (a policy may name some
+	// hundred), such rules are Unknown instead: a tenant whose policies
+	// name many other accounts' groups must not multiply every audit's
+	// work by as many.
+	whole := map[string]*Space{}
+	if len(named) <= maxWholeBuilds {
+		for _, g := range named {
+			sets := maps.Clone(empty)
+			sets[g] = scope[g]
+			whole[g] = Build(res.with(sets), p, x)
+		}
 	}
 	full := whole[named[0]] // every hidden group at its whole scope
 	if len(named) > 1 {
@@ -145,11 +158,11 @@ func BuildHiding(res *Resolver, p *policy.Program, o Options, hidden Hidden) *Sp
 	for i, r := range p.Rules {
 		st := &base.Rules[i]
 		if g := r.Peer.GroupID; g != "" && hidden(g) {
-			if whole[g].Rules[i].Hit {
+			if w := whole[g]; w == nil || w.Rules[i].Hit {
 				*st = RuleStat{Unknown: true}
 			} else {
 				*st = RuleStat{}
-				base.via[i] = whole[g]
+				base.via[i] = w
 			}
 			continue
 		}
