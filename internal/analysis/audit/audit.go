@@ -112,8 +112,8 @@ type Options struct {
 	// policies from reading another account's group members: a rule naming
 	// such a group, or overlapping one that does, is judged as
 	// space.BuildHiding does (a standing that would depend on the members
-	// is not reported), so that no finding tells a tenant whether, or
-	// where, that group has members.
+	// is no finding, but unknown: see Result.Unknown), so that nothing the
+	// audit tells a tenant says whether, or where, that group has members.
 	PerAccount bool
 	// UnusedRuleDays is SGA-034's window: a rule no flow record named in
 	// that many days is reported; 0 takes DefaultUnusedRuleDays.
@@ -292,6 +292,35 @@ func Checks() []Check {
 // resource and rule.
 func Run(c *policy.Cloud, o Options) []Finding {
 	return run(&Input{Cloud: c, Options: o.withDefaults()})
+}
+
+// RuleRef names a rule of a group.
+type RuleRef struct {
+	Group  string `json:"group"`
+	RuleID string `json:"ruleId"`
+}
+
+// Result is what an audit tells: its findings, as Run gives them, and the
+// rules whose standing it could not tell.
+type Result struct {
+	Findings []Finding
+	// Unknown lists the rules whose standing (as SGA-022 to -024 read it,
+	// in every policy a rule takes part in) is unknown in some policy and
+	// live in none: with Options.PerAccount, it depends on the members of
+	// another account's group, which a rule names (the rule itself, or
+	// one its traffic may meet). No finding says so: such a rule is
+	// neither shadowed nor redundant, yet not known to decide anything.
+	// By group ID, then in the group's rule order; nil when the standings
+	// checks are all skipped.
+	Unknown []RuleRef
+}
+
+// RunResult is RunWith with the rules of unknown standing.
+func RunResult(c *policy.Cloud, o Options, r *reach.Result) Result {
+	in := &Input{Cloud: c, Options: o.withDefaults()}
+	in.givenReach(r)
+	fs := run(in)
+	return Result{Findings: fs, Unknown: in.unknownRules()}
 }
 
 func run(in *Input) []Finding {

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
@@ -30,8 +31,12 @@ func TestSameAsReference(t *testing.T) {
 		for seed := range uint64(tc.seeds) {
 			c := cloudgen.Generate(seed+1, tc.cfg).Snapshot()
 			o := Options{Skip: tc.skip, PerAccount: tc.perAccount}.withDefaults()
-			want := run(&Input{Cloud: c, Options: o, reference: true})
-			got := run(&Input{Cloud: c, Options: o})
+			ref, fast := &Input{Cloud: c, Options: o, reference: true}, &Input{Cloud: c, Options: o}
+			want := run(ref)
+			got := run(fast)
+			if u, v := fast.unknownRules(), ref.unknownRules(); !slices.Equal(u, v) {
+				t.Errorf("seed %d: rules of unknown standing %v, reference %v", seed+1, u, v)
+			}
 			if len(got) != len(want) {
 				t.Errorf("seed %d: %d findings, reference %d", seed+1, len(got), len(want))
 				continue

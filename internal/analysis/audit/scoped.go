@@ -51,10 +51,18 @@ var policyChecks = map[string]bool{
 // are cheap, run on the whole of after. r is as in RunWith, for after.
 // A change of prefix lists or port-range lists runs the whole audit.
 func RunScoped(before *policy.Cloud, prev []Finding, after *policy.Cloud, o Options, r *reach.Result) []Finding {
+	return RunScopedResult(before, Result{Findings: prev}, after, o, r).Findings
+}
+
+// RunScopedResult is RunScoped for a Result: given prev, what
+// RunResult(before, o, …) returned, it returns what RunResult(after, o, r)
+// returns. The rules of unknown standing are kept from prev, and judged
+// again, as the policy checks' findings are (by their group).
+func RunScopedResult(before *policy.Cloud, prev Result, after *policy.Cloud, o Options, r *reach.Result) Result {
 	o = o.withDefaults()
 	sc, ok := scopeOf(before, after)
 	if !ok {
-		return RunWith(after, o, r)
+		return RunResult(after, o, r)
 	}
 	var todo []Check
 	for _, ch := range Checks() {
@@ -83,7 +91,7 @@ func RunScoped(before *policy.Cloud, prev []Finding, after *policy.Cloud, o Opti
 			return
 		}
 		var fs []Finding
-		for _, f := range prev {
+		for _, f := range prev.Findings {
 			if f.Check == ch.ID && !sc.touched(after, f.Resource) {
 				fs = append(fs, f)
 			}
@@ -107,7 +115,25 @@ func RunScoped(before *policy.Cloud, prev []Finding, after *policy.Cloud, o Opti
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
 			cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.RuleID, b.RuleID))
 	})
-	return out
+	var unknown []RuleRef
+	if whole.standingsNeeded() {
+		for _, u := range prev.Unknown {
+			if !sc.touched(after, u.Group) {
+				unknown = append(unknown, u)
+			}
+		}
+		if sub != nil {
+			for _, u := range sub.unknownRules() {
+				if sc.groups[u.Group] {
+					unknown = append(unknown, u)
+				}
+			}
+		}
+		// By group, as unknownRules gives them: a group's come from prev
+		// or from the new run, never both, in its rule order.
+		slices.SortStableFunc(unknown, func(a, b RuleRef) int { return cmp.Compare(a.Group, b.Group) })
+	}
+	return Result{Findings: out, Unknown: unknown}
 }
 
 // scope is what the policy checks judge again: groups and instances.

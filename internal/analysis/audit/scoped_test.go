@@ -30,7 +30,7 @@ func TestScopedSameAsWhole(t *testing.T) {
 	if testing.Short() {
 		seeds = 20
 	}
-	scoped := 0
+	scoped, unknown := 0, 0
 	for seed := range uint64(seeds) {
 		o := Options{PerAccount: seed%2 == 1}
 		gen := cloudgen.Generate(seed+1, cfg)
@@ -42,7 +42,7 @@ func TestScopedSameAsWhole(t *testing.T) {
 			in.Tags = randomTags(rng)
 		}
 		before := snapshot(gen)
-		prev := Run(before, o)
+		prev := RunResult(before, o, nil)
 		for step := range 3 {
 			var what []string
 			for range 1 + rng.IntN(2) {
@@ -56,16 +56,26 @@ func TestScopedSameAsWhole(t *testing.T) {
 			if step == 1 {
 				r = reach.Compute(after, reach.Options{})
 			}
-			got := RunScoped(before, prev, after, o, r)
-			want := Run(after, o)
-			if d := firstDiff(got, want); d != "" {
+			got := RunScopedResult(before, prev, after, o, r)
+			want := RunResult(after, o, nil)
+			if d := firstDiff(got.Findings, want.Findings); d != "" {
 				t.Fatalf("seed %d step %d after %v: %s", seed+1, step, what, d)
+			}
+			if !slices.Equal(got.Unknown, want.Unknown) {
+				t.Fatalf("seed %d step %d after %v: unknown\n%v\nwant\n%v", seed+1, step, what, got.Unknown, want.Unknown)
+			}
+			unknown += len(want.Unknown)
+			if fs := RunScoped(before, prev.Findings, after, o, r); firstDiff(fs, want.Findings) != "" {
+				t.Fatalf("seed %d step %d after %v: RunScoped's findings are not RunScopedResult's", seed+1, step, what)
 			}
 			before, prev = after, want
 		}
 	}
 	if scoped == 0 {
 		t.Error("no change was scoped: the test judges only whole audits")
+	}
+	if unknown == 0 {
+		t.Error("no rule of unknown standing: the test judges none kept or judged again")
 	}
 }
 

@@ -320,6 +320,33 @@ func (e *engine) ruleUses() map[*model.Rule][]ruleUse {
 	return e.useCache
 }
 
+// unknownRules lists the rules whose standing is unknown in some of the
+// programs they take part in and live in none (Result.Unknown), in group
+// and rule order; nil when no check reads the standings (they are not
+// computed for it).
+func (in *Input) unknownRules() []RuleRef {
+	if !in.standingsNeeded() {
+		return nil
+	}
+	uses := engineFor(in).ruleUses()
+	var out []RuleRef
+	eachGroupRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
+		unknown := false
+		for _, u := range uses[r] {
+			switch u.sum.status[u.index] {
+			case isLive:
+				return // it decides somewhere, whatever the members
+			case isUnknown:
+				unknown = true
+			}
+		}
+		if unknown {
+			out = append(out, RuleRef{Group: g.ID, RuleID: r.ID})
+		}
+	})
+	return out
+}
+
 // eachGroupRule visits every rule in group and rule order.
 func eachGroupRule(c *policy.Cloud, fn func(g *model.SecurityGroup, r *model.Rule)) {
 	for _, g := range groupsByID(c) {
