@@ -709,6 +709,11 @@ func (t *recordingTx) Delete(kind store.Kind, id string) error {
 type Audit struct {
 	Findings []audit.Finding
 	Worst    string `json:",omitempty"`
+	// Unknown are the caller's rules whose standing depends on another
+	// account's group's members (audit.Result.Unknown): the console's
+	// group page shows them so. Not in PalisadeAudit's answer, which
+	// gives findings.
+	Unknown []audit.RuleRef `json:"-"`
 	// PalisadeMissingServers are the servers of the installation that
 	// did not give their flow records' rule hits: the flow checks
 	// (SGA-034) judged without them and claim no unused rule.
@@ -746,7 +751,9 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		for _, v := range vpcs {
 			ownVPC[v.ID] = true
 		}
-		for _, f := range audit.Run(own.Cloud, o) {
+		res := audit.RunResult(own.Cloud, o, nil)
+		out.Unknown = ownUnknown(res.Unknown, own)
+		for _, f := range res.Findings {
 			// Internet is always owned; SGA-033 judges a VPC.
 			if concerns(f, own.owns, len(own.owned) > 1) || f.Check == "SGA-033" && ownVPC[f.Resource] {
 				out.Findings = append(out.Findings, f)

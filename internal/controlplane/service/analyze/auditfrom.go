@@ -25,10 +25,10 @@ import (
 // other accounts' findings: a caller sees only its own, through
 // AuditFrom.
 type AuditBase struct {
-	rev      int64
-	cloud    *policy.Cloud
-	opts     string // the options, as optionsKey gives them
-	findings []audit.Finding
+	rev   int64
+	cloud *policy.Cloud
+	opts  string       // the options, as optionsKey gives them
+	res   audit.Result // every account's findings and rules of unknown standing
 }
 
 // Revision is the store revision the base describes.
@@ -79,7 +79,7 @@ func (a *Service) AuditFrom(ctx context.Context, c service.Caller, o audit.Optio
 	err = a.state(ctx, func(st liveState) error {
 		base = base.at(st, o)
 		own = st.ownedBy(c)
-		out = callerAudit(base.findings, own)
+		out = callerAudit(base.res, own)
 		return nil
 	})
 	if err != nil {
@@ -150,16 +150,16 @@ func (b *AuditBase) at(st liveState, o audit.Options) *AuditBase {
 	case b != nil && b.opts == key && b.rev == st.rev && b.cloud == st.cloud:
 		return b
 	case b != nil && b.opts == key && b.rev < st.rev:
-		return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, findings: audit.RunScoped(b.cloud, b.findings, st.cloud, o, st.r)}
+		return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, res: audit.RunScopedResult(b.cloud, b.res, st.cloud, o, st.r)}
 	}
-	return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, findings: audit.RunWith(st.cloud, o, st.r)}
+	return &AuditBase{rev: st.rev, cloud: st.cloud, opts: key, res: audit.RunResult(st.cloud, o, st.r)}
 }
 
-// callerAudit is the caller's part of the whole cloud's findings, as
-// Audit gives it.
-func callerAudit(all []audit.Finding, own ownedCloud) Audit {
-	out := Audit{Findings: []audit.Finding{}}
-	for _, f := range all {
+// callerAudit is the caller's part of the whole cloud's audit, as Audit
+// gives it.
+func callerAudit(all audit.Result, own ownedCloud) Audit {
+	out := Audit{Findings: []audit.Finding{}, Unknown: ownUnknown(all.Unknown, own)}
+	for _, f := range all.Findings {
 		if concerns(f, own.owns, len(own.owned) > 1) { // Internet is always owned
 			out.Findings = append(out.Findings, f)
 		}
@@ -200,7 +200,7 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 	err = a.state(ctx, func(st liveState) error {
 		now = base.at(st, o)
 		own := st.ownedBy(c)
-		before = callerAudit(now.findings, own)
+		before = callerAudit(now.res, own)
 		ownBefore = own
 		next, ch, made, err := a.dryRun(ctx, change, st.cloud, st.rev)
 		if err != nil {
@@ -214,7 +214,7 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 			r = st.r.WithWorkers(o.Workers).Clone()
 			r.Update(next, ch)
 		}
-		all := audit.RunScoped(st.cloud, now.findings, next, o, r)
+		all := audit.RunScoped(st.cloud, now.res.Findings, next, o, r)
 		owned := own.ownedAfter(c, next)
 		concerns := concernsAfter(owned, next)
 		after = []audit.Finding{}
@@ -235,4 +235,16 @@ func (a *Service) AuditAfterFrom(ctx context.Context, c service.Caller, change C
 	// the cloud only.
 	before, err = a.withFlowFindings(ctx, c, ownBefore, o, before)
 	return before, after, now, err
+}
+
+// ownUnknown are the rules of the caller's groups among the rules of
+// unknown standing (audit.Result.Unknown).
+func ownUnknown(all []audit.RuleRef, own ownedCloud) []audit.RuleRef {
+	var out []audit.RuleRef
+	for _, u := range all {
+		if own.owns(u.Group) {
+			out = append(out, u)
+		}
+	}
+	return out
 }

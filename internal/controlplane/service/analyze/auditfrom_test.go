@@ -25,7 +25,7 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 	m := &mutator{t: t, n: n, rng: rand.New(rand.NewPCG(5, 99)), callers: []service.Caller{n.c, other.c}}
 	m.vpcSwitch(ctx)
 	var base *AuditBase
-	moved := 0
+	moved, unknown := 0, 0
 	for step := range 36 {
 		what := m.step(ctx)
 		for _, c := range m.callers {
@@ -45,6 +45,10 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 			if d := findingsDiff(got.Findings, want.Findings); d != "" || got.Worst != want.Worst {
 				t.Fatalf("step %d (%s), account %s: %s", step, what, c.Account, d)
 			}
+			if !slices.Equal(got.Unknown, want.Unknown) {
+				t.Fatalf("step %d (%s), account %s: rules of unknown standing %v, want %v", step, what, c.Account, got.Unknown, want.Unknown)
+			}
+			unknown += len(want.Unknown)
 		}
 		if step%6 != 5 {
 			continue
@@ -74,6 +78,9 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 		if d := findingsDiff(before.Findings, wantBefore.Findings); d != "" || before.Worst != wantBefore.Worst {
 			t.Fatalf("preview at step %d (%s), audit now: %s", step, what, d)
 		}
+		if !slices.Equal(before.Unknown, wantBefore.Unknown) {
+			t.Fatalf("preview at step %d (%s), audit now: rules of unknown standing %v, want %v", step, what, before.Unknown, wantBefore.Unknown)
+		}
 		// Each dry run names the rule it adds anew: call it the same.
 		known := map[string]bool{}
 		for _, c := range m.callers {
@@ -90,6 +97,9 @@ func TestAuditFromEqualsAudit(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Error("no audit was moved forward from an earlier one")
+	}
+	if unknown == 0 {
+		t.Error("no rule of unknown standing: the test compares none")
 	}
 }
 
