@@ -123,7 +123,7 @@ type ruleRow struct {
 }
 
 type standing struct {
-	Kind    string // shadowed, redundant, conflicting
+	Kind    string // shadowed, redundant, conflicting, unknown
 	Message string
 }
 
@@ -144,6 +144,16 @@ func standingOf(fs []audit.Finding, group string) map[string][]standing {
 		}
 	}
 	return out
+}
+
+// unknownStanding says why a rule's standing is unknown: the members of
+// the other account's group it names, or else of one a rule it overlaps
+// names (in its group, or in another group of its group's members).
+func unknownStanding(g *model.SecurityGroup, r *service.RuleView) standing {
+	if r.Peer.GroupID != "" && r.Peer.GroupOwner != "" && r.Peer.GroupOwner != g.Owner {
+		return standing{"unknown", "Whether it decides anything depends on the members of " + r.Peer.GroupID + ", another account's group, which are not yours to see."}
+	}
+	return standing{"unknown", "Whether it decides anything depends on the members of another account's group that a rule overlapping it names, which are not yours to see."}
 }
 
 // peerText is a rule's peer as its row shows it, with the rule's set when
@@ -252,14 +262,20 @@ func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s 
 		hits[rc.Rule.ID] = rc
 	}
 	st := standingOf(au.Findings, id)
+	unknown := map[string]bool{}
+	for _, u := range au.Unknown {
+		if u.Group == id {
+			unknown[u.RuleID] = true
+		}
+	}
 	var in, out []ruleRow
 	for _, rv := range attr.Rules {
 		row := ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
-		if len(row.Standing) == 0 && rv.Peer.GroupID != "" && rv.Peer.GroupOwner != "" && rv.Peer.GroupOwner != attr.Group.Owner {
-			// No finding, but not live either: the audit judges it
-			// for every membership of a group whose members are not the
-			// caller's to see (space.BuildHiding).
-			row.Standing = []standing{{"unknown", "Whether it decides anything depends on the members of " + rv.Peer.GroupID + ", another account's group, which are not yours to see."}}
+		if unknown[rv.ID] {
+			// No finding, but not live either: its standing depends on
+			// members of another account's group, which it or a rule it
+			// may meet names (audit.Result.Unknown).
+			row.Standing = append(row.Standing, unknownStanding(attr.Group, &rv))
 		}
 		if h, ok := hits[rv.ID]; ok {
 			row.Packets, row.Bytes, row.Counted = h.Packets, h.Bytes, true
