@@ -272,9 +272,9 @@ func (c *Console) drawGroup(p *page, attr service.GroupAttribute, status int, s 
 	for _, rv := range attr.Rules {
 		row := ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv), Standing: st[rv.ID], Warn: riskyRule(&rv.Rule) != ""}
 		if unknown[rv.ID] {
-			// No finding, but not live either: its standing depends on
-			// members of another account's group, which it or a rule it
-			// may meet names (audit.Result.Unknown).
+			// Neither shadowed nor redundant, but not live either: its
+			// standing depends on members of another account's group,
+			// which it or a rule it overlaps names (audit.Result.Unknown).
 			row.Standing = append(row.Standing, unknownStanding(attr.Group, &rv))
 		}
 		if h, ok := hits[rv.ID]; ok {

@@ -17,13 +17,13 @@ import (
 // A console audits after every write; a whole-cloud audit each time costs
 // more than a page may. AuditFrom and AuditAfterFrom start from the audit
 // of an earlier revision (an AuditBase) and re-audit only what changed
-// since (audit.RunScoped), over the live cloud and its reachability,
-// which the server keeps anyway.
+// since (audit.RunScopedResult), over the live cloud and its
+// reachability, which the server keeps anyway.
 
-// AuditBase is the audit of the whole cloud (every account's findings) at
-// one revision: where the next audit starts. It is opaque, since it holds
-// other accounts' findings: a caller sees only its own, through
-// AuditFrom.
+// AuditBase is the audit of the whole cloud (every account's findings and
+// rules of unknown standing) at one revision: where the next audit
+// starts. It is opaque, since it holds other accounts' findings: a caller
+// sees only its own, through AuditFrom.
 type AuditBase struct {
 	rev   int64
 	cloud *policy.Cloud
