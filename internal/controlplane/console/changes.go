@@ -276,6 +276,11 @@ func ruleLines(a *ruleAdds) []ruleLine {
 		if r.PortRangeListID != "" {
 			l.Ports = r.PortRangeListID
 		}
+		if r.SourcePortRange.IsSet() {
+			// An import can give one (the form cannot): without it, a rule
+			// for some source ports read as one for all of them.
+			l.Ports += " from source ports " + r.SourcePortRange.String()
+		}
 		switch {
 		case r.Peer.GroupID != "":
 			l.Peer = r.Peer.GroupID

@@ -207,6 +207,13 @@ func TestPreviewListsTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two rules alike but for the source ports one of them has.
+	sourcePorts, err := json.Marshal(exported{Ingress: []model.RuleInput{
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.1.0.0/16", SourcePortRange: "1000/2000"},
+		{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "10.1.0.0/16"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := New(svc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -224,6 +231,9 @@ func TestPreviewListsTheRules(t *testing.T) {
 			[][]string{{"row 1", "accept", "1", "TCP", "8000/8080", "192.168.0.0/24", "the app"}, {"row 3", "drop", "2", "ICMP", "-1/-1", g.SecurityGroupId, ""}}, "Source"},
 		{"an import", url.Values{"op": {"import-rules"}, "group": {g.SecurityGroupId}, "dir": {"egress"}, "rules": {string(imported)}},
 			[][]string{{"rule 1 of the import", "drop", "7", "UDP", "53/53", "10.1.0.0/16", "no dns"}}, "Destination"},
+		{"an import with source ports", url.Values{"op": {"import-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"}, "rules": {string(sourcePorts)}},
+			[][]string{{"rule 1 of the import", "accept", "1", "TCP", "22/22 from source ports 1000/2000", "10.1.0.0/16", ""},
+				{"rule 2 of the import", "accept", "1", "TCP", "22/22", "10.1.0.0/16", ""}}, "Source"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := previewOf(c, s, tc.form)

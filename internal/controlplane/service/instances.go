@@ -301,6 +301,11 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 		if public, err = publicIPsTaken(tx, c.Account, s.quotas().PublicIPs); err != nil {
 			return nil, err
 		}
+		// Checked for the whole launch: allocate's own refusal would name
+		// the addresses the launch took before it as the account's.
+		if public.held+sp.amount > public.quota {
+			return nil, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs, in all regions together) and may hold %d, so the %d this launch asks for do not fit; release some, launch fewer, or launch without InternetMaxBandwidthOut.", public.held, public.quota, sp.amount)
+		}
 	}
 	var ids []string
 	for range sp.amount {

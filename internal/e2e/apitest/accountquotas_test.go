@@ -3,6 +3,7 @@ package apitest
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,6 +200,18 @@ func TestAccountQuotas(t *testing.T) {
 	wantErr(t, err, 403, "QuotaExceed.ElasticQuota")
 	if got := quotaCases[2].count(t, b, nb); got != 0 {
 		t.Errorf("%d instances after a launch over the quota, want none", got)
+	}
+	// A launch whose public IPs do not fit is refused whole, and says what
+	// the account holds (none here), not what the launch took before the
+	// address over the quota.
+	r.Amount, r.InternetMaxBandwidthOut = requests.NewInteger(smallQuotas.PublicIPs+1), requests.NewInteger(5)
+	_, err = b.ecs.RunInstances(r)
+	wantErr(t, err, 400, "QuotaExceeded.Eip")
+	if want := "holds 0 public addresses"; !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal does not say %q:\n%v", want, err)
+	}
+	if got := quotaCases[2].count(t, b, nb); got != 0 {
+		t.Errorf("%d instances after a launch over the public address quota, want none", got)
 	}
 }
 

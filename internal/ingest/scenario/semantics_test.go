@@ -447,6 +447,20 @@ flows:
 	if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "mapping") {
 		t.Errorf("merge key of a number: got %v, want an error at line 10, field <<", err)
 	}
+	// A mapping merging another kind's fields: refused at the merge key,
+	// not at the anchored mapping's line, where the field is right.
+	for _, c := range []struct {
+		name, rule string
+	}{
+		{"a VPC into a rule", "      - {<<: *vpc, direction: ingress, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.0.0.0/16}\n"},
+		{"a VPC second in a list", "      - {<<: [*web, *vpc], portRange: 22/22}\n"},
+	} {
+		withVPC := strings.Replace(head, "  - {vpcId: vpc-a", "  - &vpc {vpcId: vpc-a", 1)
+		_, err := scenario.Parse("kind.yaml", []byte(withVPC+c.rule+tail))
+		if !errors.As(err, &e) || e.Line != 10 || e.Field != "<<" || !strings.Contains(e.Msg, "line 2") {
+			t.Errorf("merge of %s: got %v, want an error at line 10, field <<, naming line 2", c.name, err)
+		}
+	}
 	// A mapping merging itself (its anchor is set before its content) or
 	// one that merges it: refused, not expanded until the stack overflows.
 	// An empty mapping merged twice is no cycle.

@@ -66,10 +66,12 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
 	// text splits it, and YAML reads the rest as a key without a value. Such
 	// a key right after a free-text field is the rest of that text.
-	pairs, err := mergeKeys(n, map[*yaml.Node][]*yaml.Node{})
+	done := map[*yaml.Node][]*yaml.Node{}
+	pairs, err := mergeKeys(n, done)
 	if err != nil {
 		return n.Line, err
 	}
+	via := mergedVia(n, done)
 	content := n.Content[:0:0]
 	for i := 0; i+1 < len(pairs); i += 2 {
 		k, val := pairs[i], pairs[i+1]
@@ -80,6 +82,11 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 				prev.Value += ", " + k.Value
 				content[len(content)-1] = &prev
 				continue
+			}
+			if line, merged := via[k]; merged {
+				// At its own line the field is the anchored mapping's,
+				// which may well have it: the mistake is the merge.
+				return n.Line, &Error{Line: line, Field: "<<", Msg: fmt.Sprintf("it merges %s (line %d), which is not a field here: merge a mapping of this kind's fields (see FORMAT.md for the field names)", k.Value, k.Line)}
 			}
 			return n.Line, &Error{Line: k.Line, Field: k.Value, Msg: "unknown field (see FORMAT.md for the field names)"}
 		}
@@ -167,6 +174,38 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 	out = append(out, merged...)
 	done[n] = nonNil(out)
 	return out, nil
+}
+
+// mergedVia maps each key that mapping n takes from a merge key to the
+// line of that merge key (n's pairs, once mergeKeys expanded them into
+// done).
+func mergedVia(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) map[*yaml.Node]int {
+	var via map[*yaml.Node]int
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !isMerge(k) {
+			continue
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			for src.Kind == yaml.AliasNode {
+				src = src.Alias
+			}
+			pairs := done[src]
+			for j := 0; j+1 < len(pairs); j += 2 {
+				if _, seen := via[pairs[j]]; !seen {
+					if via == nil {
+						via = map[*yaml.Node]int{}
+					}
+					via[pairs[j]] = k.Line
+				}
+			}
+		}
+	}
+	return via
 }
 
 // nonNil is pairs, empty rather than nil: nil marks a mapping mergeKeys
