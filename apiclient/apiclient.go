@@ -62,12 +62,16 @@ func New(endpoint, accessKeyID, secret, region string) (*Client, error) {
 	// redirects and bounds the answer (guarded); it no longer adjusts the
 	// transport per call, so the dial bound is set here (the read bound,
 	// the http.Client's, it still sets).
-	c.SetTransport(guarded{base: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}, bound: true})
+	c.SetTransport(guarded{base: transport(0), bound: true})
 	return &Client{sdk: c, scheme: scheme, host: host, region: region, keyID: accessKeyID, secret: secret,
-		streams: &http.Client{Transport: guarded{base: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second,
-			ResponseHeaderTimeout: streamHeaderTimeout,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}}}}, nil
+		streams: &http.Client{Transport: guarded{base: transport(streamHeaderTimeout)}}}, nil
+}
+
+// transport is an HTTP transport with the client's dial and handshake
+// bounds; headerTimeout bounds the wait for an answer's head (0: none).
+func transport(headerTimeout time.Duration) *http.Transport {
+	return &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: headerTimeout,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}).DialContext}
 }
 
 // MaxAnswerBytes bounds an answer Call reads and a frame of a stream (its

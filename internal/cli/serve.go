@@ -245,9 +245,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "palisade serve: --host-snapshot-rate and --host-max-watches must not be 0 (negative turns them off), --host-snapshot-burst must be positive")
 		return 2
 	}
-	if err := quotas.Check(); err != nil || quotas.VPCs == 0 || quotas.VSwitchesPerVPC == 0 || quotas.Instances == 0 || quotas.SecurityGroups == 0 ||
-		quotas.ENIs == 0 || quotas.PrefixLists == 0 || quotas.PortRangeLists == 0 || quotas.FlowLogs == 0 || quotas.PublicIPs == 0 {
-		fmt.Fprintln(stderr, "palisade serve: every --quota-* must be positive")
+	if err := quotas.Check(true); err != nil {
+		fmt.Fprintln(stderr, "palisade serve: every --quota-* must be positive:", err)
 		return 2
 	}
 	if *maxSkew < time.Second || *maxSkew > server.MaxClockSkew {

@@ -271,26 +271,19 @@ func ruleLines(a *ruleAdds) []ruleLine {
 		if err != nil {
 			continue
 		}
-		l := ruleLine{Where: a.where[i], Policy: string(r.Policy), Priority: strconv.Itoa(r.Priority),
-			Protocol: string(r.Protocol), Ports: r.PortRange.String(), Description: r.Description}
-		if r.PortRangeListID != "" {
-			l.Ports = r.PortRangeListID
-		}
+		// The form's words for all but the ports, which are listed as ECS
+		// writes them (the form leaves all ports out).
+		row := rowOfRule(&r)
+		l := ruleLine{Where: a.where[i], Policy: row.Policy, Priority: row.Priority, Protocol: row.Protocol,
+			Ports: cmp.Or(r.PortRangeListID, r.PortRange.String()), Peer: row.Peer, Description: row.Desc}
 		if r.SourcePortRange.IsSet() {
 			// An import can give one (the form cannot): without it, a rule
 			// for some source ports read as one for all of them.
 			l.Ports += " from source ports " + r.SourcePortRange.String()
 		}
-		switch {
-		case r.Peer.GroupID != "":
-			l.Peer = r.Peer.GroupID
-			if acct := cmp.Or(owner.Account, owner.ID); acct != "" {
-				l.Peer += " of account " + acct
-			}
-		case r.Peer.PrefixListID != "":
-			l.Peer = r.Peer.PrefixListID
-		default:
-			l.Peer = cmp.Or(r.Peer.CIDRText, r.Peer.CIDR.String())
+		// The owner as given: ParseRule leaves it to be resolved.
+		if acct := cmp.Or(owner.Account, owner.ID); r.Peer.GroupID != "" && acct != "" {
+			l.Peer += " of account " + acct
 		}
 		out = append(out, l)
 	}

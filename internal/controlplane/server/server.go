@@ -307,7 +307,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if s := cfg.MaxClockSkew; s != 0 && (s < time.Second || s > MaxClockSkew) {
 		return nil, fmt.Errorf("max clock skew %s: want 1s to 24h (timestamps have whole seconds; 0 takes %s, as ECS)", s, signature.DefaultMaxSkew)
 	}
-	if err := cfg.Quotas.Check(); err != nil {
+	if err := cfg.Quotas.Check(false); err != nil {
 		return nil, err
 	}
 	// Listen first: a start that cannot bind (the port is in use) must not

@@ -48,30 +48,42 @@ var DefaultQuotas = Quotas{
 	PublicIPs:       int(1 << (32 - PublicPool.Bits()) / 16),
 }
 
+// quotaField is one quota of a Quotas, by its name, with its default.
+type quotaField struct {
+	name string
+	v    *int
+	def  int
+}
+
+// fields lists q's quotas.
+func (q *Quotas) fields() [9]quotaField {
+	d := &DefaultQuotas
+	return [...]quotaField{
+		{"VPCs", &q.VPCs, d.VPCs}, {"VSwitchesPerVPC", &q.VSwitchesPerVPC, d.VSwitchesPerVPC}, {"Instances", &q.Instances, d.Instances},
+		{"SecurityGroups", &q.SecurityGroups, d.SecurityGroups}, {"ENIs", &q.ENIs, d.ENIs}, {"FlowLogs", &q.FlowLogs, d.FlowLogs},
+		{"PrefixLists", &q.PrefixLists, d.PrefixLists}, {"PortRangeLists", &q.PortRangeLists, d.PortRangeLists}, {"PublicIPs", &q.PublicIPs, d.PublicIPs},
+	}
+}
+
 // WithDefaults is q with each zero field DefaultQuotas'.
 func (q Quotas) WithDefaults() Quotas {
-	d := DefaultQuotas
-	for _, f := range []struct{ v, def *int }{
-		{&q.VPCs, &d.VPCs}, {&q.VSwitchesPerVPC, &d.VSwitchesPerVPC}, {&q.Instances, &d.Instances},
-		{&q.SecurityGroups, &d.SecurityGroups}, {&q.ENIs, &d.ENIs}, {&q.FlowLogs, &d.FlowLogs},
-		{&q.PrefixLists, &d.PrefixLists}, {&q.PortRangeLists, &d.PortRangeLists}, {&q.PublicIPs, &d.PublicIPs},
-	} {
+	for _, f := range q.fields() {
 		if *f.v == 0 {
-			*f.v = *f.def
+			*f.v = f.def
 		}
 	}
 	return q
 }
 
-// Check refuses a negative quota (0 takes the default).
-func (q Quotas) Check() error {
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"VPCs", q.VPCs}, {"VSwitchesPerVPC", q.VSwitchesPerVPC}, {"Instances", q.Instances}, {"SecurityGroups", q.SecurityGroups},
-		{"ENIs", q.ENIs}, {"FlowLogs", q.FlowLogs}, {"PrefixLists", q.PrefixLists}, {"PortRangeLists", q.PortRangeLists}, {"PublicIPs", q.PublicIPs}} {
-		if f.v < 0 {
-			return fmt.Errorf("service: quota %s is %d; give a positive number (0 takes the default)", f.name, f.v)
+// Check refuses a negative quota (0 takes the default), or with
+// zeroToo a zero one (a quota given explicitly, as serve's flags are).
+func (q Quotas) Check(zeroToo bool) error {
+	for _, f := range q.fields() {
+		switch {
+		case zeroToo && *f.v <= 0:
+			return fmt.Errorf("quota %s is %d; give a positive number", f.name, *f.v)
+		case *f.v < 0:
+			return fmt.Errorf("service: quota %s is %d; give a positive number (0 takes the default)", f.name, *f.v)
 		}
 	}
 	return nil

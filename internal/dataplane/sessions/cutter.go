@@ -94,13 +94,15 @@ func (c *Cutter) Run(ctx context.Context) {
 	}
 }
 
+const unreadable = "agent: cannot read the connection table: connections the new policy denies keep flowing until they end (the next change tries again)"
+
 // once cuts with one policy.
 func (c *Cutter) once(cl *policy.Cloud) {
 	log := c.cfg.Log
 	if c.ct == nil {
 		ct, err := c.cfg.Open()
 		if err != nil {
-			log.Warn("agent: cannot read the connection table: connections the new policy denies keep flowing until they end (the next change tries again)", "err", err)
+			log.Warn(unreadable, "err", err)
 			return
 		}
 		c.ct = ct
@@ -111,7 +113,7 @@ func (c *Cutter) once(cl *policy.Cloud) {
 	}
 	flows, err := c.ct.Dump()
 	if err != nil {
-		log.Warn("agent: cannot read the connection table: connections the new policy denies keep flowing until they end (the next change tries again)", "err", err)
+		log.Warn(unreadable, "err", err)
 		c.ct.Close()
 		c.ct = nil
 		return

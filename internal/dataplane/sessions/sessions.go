@@ -131,22 +131,12 @@ type Result struct {
 	Unchecked int // not decided: over the bound
 }
 
-// Cut dumps the connection table, decides at most max entries (0: all)
-// and deletes those denied. It returns what it did, and the last error of
-// a deletion (the others are counted in Failed). OnDenied, if set, sees
-// each entry deleted.
-func Cut(ct Conntrack, d *Decider, max int, onDenied func(Denied)) (Result, error) {
-	flows, err := ct.Dump()
-	if err != nil {
-		return Result{}, err
-	}
-	return cutFlows(ct, d, flows, max, 0, onDenied)
-}
-
-// cutFlows is Cut of entries dumped already, the bounded share from the
-// entry at start (modulo their number) on: successive cuts of a table
-// over the bound start where the last stopped, so that no entry stays
-// undecided for good.
+// cutFlows decides at most max of the entries dumped (0: all) and deletes
+// those denied. It returns what it did, and the last error of a deletion
+// (the others are counted in Failed); onDenied, if set, sees each entry
+// deleted. The bounded share starts at the entry at start (modulo their
+// number): successive cuts of a table over the bound start where the last
+// stopped, so that no entry stays undecided for good.
 func cutFlows(ct Conntrack, d *Decider, flows []conntrack.Flow, max, start int, onDenied func(Denied)) (Result, error) {
 	n := len(flows)
 	res, count := Result{Entries: n}, n
