@@ -845,14 +845,25 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := checkHost(in.Progress.HostName, true); err != nil {
 		return err
 	}
+	var throttled error
 	if in.Counters != nil && in.Caller.Host != "" {
 		var err error
-		if in.Counters, err = s.localCounters(ctx, in.Caller.Host, in.Counters); err != nil {
+		if in.Counters, err = s.localCounters(ctx, in.Caller.Host, in.Counters); ecserr.Is(err, "Throttling.User") {
+			// The status is still a heartbeat: a host whose counters
+			// come too often must not read as silent. Its counters are
+			// totals, so the next report brings what this one drops.
+			e := *ecserr.As(err)
+			e.Message += " The host's status was recorded; its counters were not (they are totals: its next report carries them)."
+			throttled, in.Counters = &e, nil
+		} else if err != nil {
 			return err
 		}
 	}
 	if err := s.noteProgress(ctx, &in.Progress, true); err != nil {
 		return err
+	}
+	if throttled != nil {
+		return throttled
 	}
 	if in.Counters != nil {
 		t := s.hosts

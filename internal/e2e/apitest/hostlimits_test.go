@@ -234,8 +234,9 @@ func TestHostReportsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	applied := int64(1)
 	report := func() error {
-		return bad.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": "bad", "AppliedRevision": "1",
+		return bad.Call(ctx, "PalisadeReportHostStatus", map[string]string{"HostName": "bad", "AppliedRevision": strconv.FormatInt(applied, 10),
 			"Counters": `{"sg-web/sgr-http": {"Packets": 1, "Bytes": 60}}`}, nil, 0)
 	}
 	rev := snapshotRevision(t, bad, "bad") // one of its three
@@ -245,8 +246,13 @@ func TestHostReportsBounded(t *testing.T) {
 		if _, err := srv.Ops.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: tenant, Name: "g" + strconv.Itoa(i)}); err != nil {
 			t.Fatal(err)
 		}
+		applied = rev + int64(i) + 1
 		if isThrottled(t, report()) {
 			throttled++
+		}
+		// Throttled or not, the report is the host's heartbeat.
+		if got := srv.Ops.AppliedRevision("bad"); got != applied {
+			t.Errorf("report %d: host's applied revision %d, want the %d it reported", i, got, applied)
 		}
 	}
 	if throttled != 2 {
