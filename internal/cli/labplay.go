@@ -50,7 +50,7 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	passed, failed, disagree := 0, 0, 0
+	passed, failed, disagree, notPlayed := 0, 0, 0, 0
 	var flows play.FlowCheck
 	for i, s := range scenarios {
 		rows, check, err := play.Play(s, fmt.Sprintf("play%d", i), play.Options{Hosts: *hosts, Log: log, FlowLog: *flowLog})
@@ -58,8 +58,8 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "palisade lab play: %s: %v\n", s.File, err)
 			return 1
 		}
-		p, f, d := printPlay(stdout, s, rows)
-		passed, failed, disagree = passed+p, failed+f, disagree+d
+		p, f, d, n := printPlay(stdout, s, rows)
+		passed, failed, disagree, notPlayed = passed+p, failed+f, disagree+d, notPlayed+n
 		if check != nil {
 			for _, pr := range check.Problems {
 				fmt.Fprintf(stdout, "  flow log: %s\n", pr)
@@ -76,6 +76,11 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout)
 		flowFailed = flows.Recorded != flows.Flows || flows.Agree != flows.Recorded
 	}
+	if notPlayed > 0 {
+		// Said apart from the closing count, which they are not in: no lab
+		// sent them, so they neither passed nor failed.
+		fmt.Fprintf(stdout, "%d flows not played (their two ends share a private address; check judges them)\n", notPlayed)
+	}
 	fmt.Fprintf(stdout, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 || disagree > 0 || flowFailed {
 		return 1
@@ -83,14 +88,30 @@ func labPlay(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// printPlay prints one scenario's rows and counts them.
-func printPlay(stdout io.Writer, s *scenario.Scenario, rows []play.Row) (passed, failed, disagree int) {
+// printPlay prints one scenario's rows and counts them. A file played in
+// several labs (its VPCs share private addresses) says so first.
+func printPlay(stdout io.Writer, s *scenario.Scenario, rows []play.Row) (passed, failed, disagree, notPlayed int) {
 	title := s.File
 	if s.Name != "" {
 		title += ": " + s.Name
 	}
 	fmt.Fprintln(stdout, title)
+	labs := 0
 	for _, r := range rows {
+		if r.NotPlayed == "" {
+			labs = max(labs, r.Lab+1)
+		}
+	}
+	if labs > 1 {
+		fmt.Fprintf(stdout, "  played in %d labs one after the other: its VPCs share private addresses, and a lab holds each once\n", labs)
+	}
+	for _, r := range rows {
+		if r.NotPlayed != "" {
+			notPlayed++
+			fmt.Fprintf(stdout, "  line %-4d %-44s expect %-6s kernel %-6s engine %-6s NOT PLAYED\n", r.Line, r.Flow, r.Expect, "-", r.Engine)
+			fmt.Fprintf(stdout, "            %s\n", r.NotPlayed)
+			continue
+		}
 		status := "ok"
 		switch {
 		case r.Kernel != r.Engine:
@@ -103,10 +124,14 @@ func printPlay(stdout io.Writer, s *scenario.Scenario, rows []play.Row) (passed,
 		} else {
 			failed++
 		}
-		fmt.Fprintf(stdout, "  line %-4d %-44s expect %-6s kernel %-6s engine %-6s %s\n", r.Line, r.Flow, r.Expect, r.Kernel, r.Engine, status)
+		where := ""
+		if labs > 1 {
+			where = fmt.Sprintf(" (lab %d)", r.Lab+1)
+		}
+		fmt.Fprintf(stdout, "  line %-4d %-44s expect %-6s kernel %-6s engine %-6s %s%s\n", r.Line, r.Flow, r.Expect, r.Kernel, r.Engine, status, where)
 		if status != "ok" {
 			fmt.Fprintf(stdout, "            engine: %s; kernel: %s\n", r.Why, r.Detail)
 		}
 	}
-	return passed, failed, disagree
+	return passed, failed, disagree, notPlayed
 }

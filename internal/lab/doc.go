@@ -18,6 +18,10 @@
 //	pl-N-inet       the internet: holds the outside addresses and the
 //	                instances' public addresses, NATs public ↔ private
 //
+// Every router routes each private address once, so a lab holds each once
+// (Validate); Spec.Split cuts a cloud whose VPCs share addresses into labs
+// to play one after the other.
+//
 // The lab's own rules live in table palisade_lab (VPC isolation in the
 // hosts, NAT in the internet); table palisade is left to the agent. MAC
 // addresses are fixed and every neighbour entry is written ahead as

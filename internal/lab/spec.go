@@ -117,7 +117,7 @@ func (s *Spec) Validate() error {
 			return err
 		}
 		if prev, ok := private[in.PrivateIP]; ok {
-			return fmt.Errorf("instances %s and %s share the private address %s; the lab routes private addresses across VPCs, so give each its own", prev, in.ID, in.PrivateIP)
+			return fmt.Errorf("instances %s and %s share the private address %s; a lab routes private addresses across VPCs, so give each its own or put them in labs apart (lab play does, Spec.Split)", prev, in.ID, in.PrivateIP)
 		}
 		private[in.PrivateIP] = in.ID
 		if err := claim(in.PrivateIP, who); err != nil {

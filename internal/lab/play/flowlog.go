@@ -3,7 +3,6 @@ package play
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -71,18 +70,15 @@ func logged(nic *model.Instance) bool {
 // checkFlows holds the records to the engine's decisions and the kernel's
 // verdicts of the rows.
 func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs []service.FlowRecord) *FlowCheck {
-	eni := map[netip.Addr]string{} // an address's NIC, as records name it
-	covered := map[string]bool{}
-	for _, nic := range s.Cloud().Instances {
-		if !logged(nic) {
-			continue // its records, if any, name an ENI ID it shares with others
+	// Each side's NIC is the flow's end, not the NIC holding the packet's
+	// address: two VPCs may give theirs the same addresses.
+	cloud := s.Cloud()
+	nicOf := func(end string) (string, bool) {
+		nic := cloud.Instances[end]
+		if nic == nil || !logged(nic) {
+			return "", false // outside, or its records, if any, name an ENI ID it shares with others
 		}
-		for _, a := range append(nic.Addresses(), nic.PublicIP) {
-			if a.IsValid() {
-				eni[a] = model.NICENI(nic)
-			}
-		}
-		covered[model.NICENI(nic)] = true
+		return model.NICENI(nic), true
 	}
 	type side struct {
 		eni, dir string
@@ -90,22 +86,22 @@ func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs 
 	}
 	out := &FlowCheck{}
 	for i, res := range results {
-		if res.Path != "" {
-			continue // no policy consulted
+		if res.Path != "" || rows[i].NotPlayed != "" {
+			continue // no policy consulted, or no packet sent
 		}
 		pkts := []policy.Packet{res.EgressPacket, res.IngressPacket}
 		var sides []side
 		decided := 0 // sides the engine decided (an egress drop: the ingress side never sees it)
 		if d := res.Egress; d != nil {
 			decided++
-			if covered[eni[res.EgressPacket.Src]] {
-				sides = append(sides, side{eni[res.EgressPacket.Src], "out", *d})
+			if eni, ok := nicOf(s.Flows[i].From); ok {
+				sides = append(sides, side{eni, "out", *d})
 			}
 		}
 		if d := res.Ingress; d != nil && (res.Egress == nil || res.Egress.Verdict == policy.Accept) {
 			decided++
-			if covered[eni[res.IngressPacket.Dst]] {
-				sides = append(sides, side{eni[res.IngressPacket.Dst], "in", *d})
+			if eni, ok := nicOf(s.Flows[i].To); ok {
+				sides = append(sides, side{eni, "in", *d})
 			}
 		}
 		if len(sides) == 0 {

@@ -40,6 +40,12 @@ type Row struct {
 	Flow                   string
 	Expect, Kernel, Engine policy.Verdict
 	Why, Detail            string
+	// Lab is the lab that played the flow, from 0: a file whose VPCs share
+	// private addresses is played in several (Play).
+	Lab int
+	// NotPlayed, when set, says why no lab could play the flow; Kernel is
+	// then unset.
+	NotPlayed string
 }
 
 // Options say how to play a scenario.
@@ -57,13 +63,75 @@ const flowWindow = time.Second
 
 // Play is Scenario with options; with o.FlowLog it also returns the flow
 // log's check.
+//
+// A file whose VPCs share private addresses is played in several labs, one
+// after the other (lab.Spec.Split): each holds every private address once,
+// and its own server holds the whole scenario, so the agents enforce the
+// same policy in each. Rows say which lab played them; a flow between two
+// instances with one private address fits in no lab, and its row says so
+// (NotPlayed) instead of a kernel verdict.
 func Play(s *scenario.Scenario, name string, o Options) ([]Row, *FlowCheck, error) {
-	hosts, log := o.Hosts, o.Log
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	spec := lab.SpecFromCloud(s.Cloud(), name, o.Hosts, outsideAddrs(s))
+	spec.AttachENIs(s.ENIs) // each secondary ENI: eth<n> of its instance's namespace
+	ends := make([][2]string, len(s.Flows))
+	for i, f := range s.Flows {
+		ends[i] = [2]string{f.From, f.To}
+	}
+	parts, unplayable := spec.Split(ends)
+	rows, results, err := judge(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, why := range unplayable {
+		rows[i].NotPlayed = why
+	}
+	var recs []service.FlowRecord
+	for k, p := range parts {
+		r, err := playPart(ctx, s, p, o, rows, results)
+		if err != nil {
+			if len(parts) > 1 {
+				err = fmt.Errorf("lab %d of %d: %w", k+1, len(parts), err)
+			}
+			return nil, nil, err
+		}
+		for _, i := range p.Flows {
+			rows[i].Lab = k
+		}
+		recs = append(recs, r...)
+	}
+	if !o.FlowLog {
+		return rows, nil, nil
+	}
+	return rows, checkFlows(s, rows, results, recs), nil
+}
+
+// judge is the engine's verdict on every flow, in rows still to be played.
+func judge(s *scenario.Scenario) ([]Row, []policy.Result, error) {
+	d := policy.Compile(s.Cloud())
+	rows := make([]Row, len(s.Flows))
+	results := make([]policy.Result, len(s.Flows))
+	for i, f := range s.Flows {
+		res, err := policy.Evaluate(d, f.Flow)
+		if err != nil {
+			return nil, nil, fmt.Errorf("line %d: %w", f.Line, err)
+		}
+		results[i] = res
+		rows[i] = Row{Line: f.Line, Flow: scenario.FlowText(f.Flow), Expect: f.Expect, Engine: res.Verdict, Why: s.Explain(res)}
+	}
+	return rows, results, nil
+}
+
+// playPart plays the flows of one lab behind a server of its own, filling
+// in their rows' kernel verdicts, and returns the flow log's records.
+func playPart(ctx context.Context, s *scenario.Scenario, p lab.Part, o Options, rows []Row, results []policy.Result) ([]service.FlowRecord, error) {
+	log := o.Log
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "palisade-play-")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	// The operator's key binds the instances and runs the agents; the
@@ -72,37 +140,34 @@ func Play(s *scenario.Scenario, name string, o Options) ([]Row, *FlowCheck, erro
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "palisade.db"),
 		OperatorKeyID: keyID, OperatorKeySecret: secret, Log: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx) }()
 	defer func() { cancel(); <-served }()
 
-	if _, err := srv.Ops.Import(ctx, Region, api.Resources{VPCs: s.VPCs, PrefixLists: s.PrefixLists, PortRangeLists: s.PortRangeLists,
-		Groups: s.Groups, Instances: s.Instances, ENIs: s.ENIs}); err != nil {
-		return nil, nil, err
+	if _, err := srv.Ops.Import(ctx, Region, resources(s)); err != nil {
+		return nil, err
 	}
-	spec := lab.SpecFromCloud(s.Cloud(), name, hosts, outsideAddrs(s))
-	spec.AttachENIs(s.ENIs) // each secondary ENI: eth<n> of its instance's namespace
-	l, err := lab.Up(ctx, spec)
+	l, err := lab.Up(ctx, p.Spec)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer l.Down()
 	var owner service.Caller
 	if o.FlowLog {
 		if owner, err = flowLogs(ctx, srv, s); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	stop, err := enforce(ctx, srv, l, keyID, secret, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	rows, results, err := probe(ctx, s, l)
+	err = probe(ctx, s, l, p.Flows, rows, results)
 	if err != nil || !o.FlowLog {
 		stop()
-		return rows, nil, err
+		return nil, err
 	}
 	// Let the last drops' logs and connection events arrive; stopping the
 	// agents ends their windows and ships the records.
@@ -110,9 +175,42 @@ func Play(s *scenario.Scenario, name string, o Options) ([]Row, *FlowCheck, erro
 	stop()
 	recs, err := srv.Ops.DescribeFlowRecords(ctx, service.FlowRecordFilter{Caller: owner, Page: service.Page{Tokens: true, Size: math.MaxInt32}})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return rows, checkFlows(s, rows, results, recs.Items), nil
+	return recs.Items, nil
+}
+
+// resources are copies of the scenario's resources for a server to import:
+// Import gives the ownerless its first tenant, whose ID is new in each
+// server, and a scenario played in several labs is imported by several.
+func resources(s *scenario.Scenario) api.Resources {
+	var r api.Resources
+	for _, v := range s.VPCs {
+		cp := *v
+		r.VPCs = append(r.VPCs, &cp)
+	}
+	for _, p := range s.PrefixLists {
+		cp := *p
+		r.PrefixLists = append(r.PrefixLists, &cp)
+	}
+	for _, l := range s.PortRangeLists {
+		cp := *l
+		r.PortRangeLists = append(r.PortRangeLists, &cp)
+	}
+	for _, g := range s.Groups {
+		cp := *g
+		cp.Rules = slices.Clone(g.Rules) // Import sets their peers' owner
+		r.Groups = append(r.Groups, &cp)
+	}
+	for _, in := range s.Instances {
+		cp := *in
+		r.Instances = append(r.Instances, &cp)
+	}
+	for _, n := range s.ENIs {
+		cp := *n
+		r.ENIs = append(r.ENIs, &cp)
+	}
+	return r
 }
 
 // outsideAddrs are the addresses of a scenario's flows that are no
@@ -150,43 +248,32 @@ func enforce(ctx context.Context, srv *server.Server, l *lab.Lab, keyID, secret 
 	return runAgents(ctx, l, srv.Addr, keyID, secret, target, log)
 }
 
-// probe sends every flow as a real packet and returns, for each,
-// what the file expects, what the kernel did and what the engine says.
-func probe(ctx context.Context, s *scenario.Scenario, l *lab.Lab) ([]Row, []policy.Result, error) {
-	flows := make([]policy.Flow, len(s.Flows))
-	for i, f := range s.Flows {
-		flows[i] = f.Flow
+// probe sends the flows idx as real packets and fills in what the kernel
+// did in their rows.
+func probe(ctx context.Context, s *scenario.Scenario, l *lab.Lab, idx []int, rows []Row, results []policy.Result) error {
+	flows := make([]policy.Flow, len(idx))
+	expected := make([]bool, len(idx))
+	for j, i := range idx {
+		flows[j] = s.Flows[i].Flow
+		expected[j] = results[i].Verdict == policy.Accept || s.Flows[i].Expect == policy.Accept
 	}
 	kernel, err := lab.ProbeFlows(ctx, l, flows, lab.ProbeOptions{})
 	if err != nil {
-		return nil, nil, err
-	}
-	d := policy.Compile(s.Cloud())
-	results := make([]policy.Result, len(flows))
-	expected := make([]bool, len(flows))
-	for i, f := range s.Flows {
-		if results[i], err = policy.Evaluate(d, f.Flow); err != nil {
-			return nil, nil, fmt.Errorf("line %d: %w", f.Line, err)
-		}
-		expected[i] = results[i].Verdict == policy.Accept || f.Expect == policy.Accept
+		return err
 	}
 	if err := lab.Recheck(ctx, l, flows, kernel, expected); err != nil {
-		return nil, nil, err
+		return err
 	}
-	var rows []Row
-	for i, f := range s.Flows {
-		if kernel[i].Err != nil {
-			return nil, nil, fmt.Errorf("line %d: probe: %w", f.Line, kernel[i].Err)
+	for j, i := range idx {
+		if kernel[j].Err != nil {
+			return fmt.Errorf("line %d: probe: %w", s.Flows[i].Line, kernel[j].Err)
 		}
-		res := results[i]
-		k := policy.Drop
-		if kernel[i].Delivered {
-			k = policy.Accept
+		rows[i].Kernel, rows[i].Detail = policy.Drop, kernel[j].Detail
+		if kernel[j].Delivered {
+			rows[i].Kernel = policy.Accept
 		}
-		rows = append(rows, Row{Line: f.Line, Flow: scenario.FlowText(f.Flow), Expect: f.Expect, Kernel: k,
-			Engine: res.Verdict, Why: s.Explain(res), Detail: kernel[i].Detail})
 	}
-	return rows, results, nil
+	return nil
 }
 
 // runAgents starts one agent per host that holds an instance (in this
