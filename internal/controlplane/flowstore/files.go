@@ -191,7 +191,7 @@ func (s *Store) loadComplete() error {
 		s.opt.Log.Warn("flow records: unreadable completeness marker; counting from now", "path", path)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("flow records: %w", err)
-	case len(s.segs) > 0 || !s.fresh:
+	case s.nsegs > 0 || !s.fresh:
 		// Records, or a store begun before: the marker may have been
 		// removed because the disk was full (makeRoom), deletions unknown.
 		s.opt.Log.Warn("flow records: no completeness marker in a store begun before; counting from now", "path", path)
