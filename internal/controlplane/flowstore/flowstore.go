@@ -158,7 +158,8 @@ type Stats struct {
 	// the whole lines of a batch that lacks some).
 	Torn int
 	// CompleteSince is the time since which no record was dropped for
-	// size: no flow that ended after it is missing (zero: none dropped).
+	// size, of any account: no flow that ended after it is missing (zero:
+	// none dropped). An account's own is Store.CompleteSince.
 	CompleteSince time.Time
 }
 
@@ -195,8 +196,16 @@ type Store struct {
 	// every segment (numbered seq, as the next segment will be): a
 	// restart then numbers on instead of from 0, so a NextToken from
 	// before still lists only newer records. "" when there is none.
-	mark     string
-	complete atomic.Int64
+	mark string
+	// complete is the newest End of the records deleted for size, of any
+	// account (Stats); completeAll the newest that holds for every
+	// account (a file of the former layout deleted: every account's; the
+	// marker lost: the Open's now). sizeDrop (under mu) is, per account,
+	// the newest End of its records deleted for size: a flooding host's
+	// files deleted make only the accounts that had records in them
+	// incomplete (CompleteSince).
+	complete    atomic.Int64
+	completeAll atomic.Int64
 
 	mu      sync.RWMutex // the index
 	byAcct  map[string]*index
@@ -210,6 +219,7 @@ type Store struct {
 	// countDrop is, per account, the newest End of the records dropped
 	// for its count cap: its records are complete only after it.
 	countDrop map[string]int64
+	sizeDrop  map[string]int64
 	// created is when the store began (the marker file of its Dir): no
 	// record before it was ever kept.
 	created time.Time
@@ -235,7 +245,7 @@ func Memory() *Store {
 func Open(o Options) (*Store, error) {
 	o = o.withDefaults()
 	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount,
-		countDrop: map[string]int64{}, created: o.Now(), tokens: tokens{}, hosts: map[string]*files{}}
+		countDrop: map[string]int64{}, sizeDrop: map[string]int64{}, created: o.Now(), tokens: tokens{}, hosts: map[string]*files{}}
 	if o.Dir == "" {
 		key := make([]byte, cursorKeyLen)
 		rand.Read(key)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hostBatch is n records of account acct from host, numbered from first.
@@ -304,5 +305,110 @@ func TestMixedHostBatch(t *testing.T) {
 	}
 	if !maps.Equal(got, kept) || s.Stats().Segments != 2 {
 		t.Errorf("kept %v in %d files, want %v in one file per host", got, s.Stats().Segments, kept)
+	}
+}
+
+// TestCompleteSincePerHost: files deleted for size make incomplete only
+// the accounts that had records in them, up to the newest End they lost,
+// before and after a restart: a host's flood for one tenant does not
+// shorten another's complete history (which the audit, SGA-034, reads).
+// A file of the former layout, whose accounts are not known apart, makes
+// every account incomplete up to its newest End. The claim was the
+// store's: any deletion made every account incomplete.
+func TestCompleteSincePerHost(t *testing.T) {
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+	batch := func(acct, host string, first, n int) []Record {
+		var out []Record
+		for i := first; i < first+n; i++ {
+			r := rec(acct, i, at(i))
+			r.HostName = host
+			out = append(out, r)
+		}
+		return out
+	}
+	flood := func(acct, host string, first, n int) [][]Record {
+		var out [][]Record
+		for i := 0; i < n; i += 10 {
+			out = append(out, batch(acct, host, first+i, 10))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		former  int // records of a file of the former layout (accounts a and b), first
+		batches [][]Record
+		all     bool   // the loss counts for every account (the former file)
+		whole   string // an account that lost nothing, if any
+	}{
+		{"a flood for another tenant", 0, slices.Concat([][]Record{batch("a", "good", 0, 10)}, flood("b", "bad", 1000, 200)), false, "a"},
+		{"a flood for both tenants", 0, slices.Concat([][]Record{batch("a", "good", 0, 10)}, flood("b", "bad", 1000, 100), flood("a", "bad", 2000, 100)), false, ""},
+		{"a file of the former layout deleted", 40, slices.Concat([][]Record{batch("c", "good", 0, 5)}, flood("a", "h", 1000, 30)), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0.Add(-time.Hour) // the store begins an hour before the records
+			o := Options{Dir: t.TempDir(), MaxBytes: 20000, SegmentBytes: 2000, MaxAge: 30 * 24 * time.Hour, Now: func() time.Time { return now }, Log: quiet}
+			var formerEnd int64
+			if tc.former > 0 {
+				var buf bytes.Buffer
+				enc := json.NewEncoder(&buf)
+				for i := range tc.former {
+					r := rec([]string{"a", "b"}[i%2], 500+i, at(500+i))
+					r.HostName = "old"
+					enc.Encode(r)
+					formerEnd = max(formerEnd, r.End)
+				}
+				for name, text := range map[string]string{"seg-00000000000000000000.jsonl": buf.String(),
+					createdName: now.Format(time.RFC3339) + "\n", completeName: "none\n"} {
+					if err := os.WriteFile(filepath.Join(o.Dir, name), []byte(text), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			s := open(t, o)
+			now = t0.Add(time.Hour)
+			sent := map[string][]Record{}
+			for _, b := range tc.batches {
+				if err := s.Append(b, now); err != nil {
+					t.Fatal(err)
+				}
+				sent[b[0].AccountId] = append(sent[b[0].AccountId], b...)
+			}
+			if s.Stats().DroppedForSize == 0 {
+				t.Fatal("nothing was deleted for size: the case does not hold")
+			}
+			// Each account is complete since its newest record lost (sent,
+			// no longer held), or since the store began.
+			want := map[string]time.Time{}
+			for _, acct := range []string{"a", "b", "c"} {
+				held := map[int]bool{}
+				for _, r := range s.Of(acct, now) {
+					held[r.SrcPort] = true
+				}
+				w := t0.Add(-time.Hour)
+				for _, r := range sent[acct] {
+					if !held[r.SrcPort] && time.Unix(r.End, 0).After(w) {
+						w = time.Unix(r.End, 0)
+					}
+				}
+				if tc.all && time.Unix(formerEnd, 0).After(w) {
+					w = time.Unix(formerEnd, 0)
+				}
+				want[acct] = w
+			}
+			if tc.whole != "" && !want[tc.whole].Equal(t0.Add(-time.Hour)) {
+				t.Fatalf("account %s lost records: the case does not hold", tc.whole)
+			}
+			check := func(s *Store, when string) {
+				t.Helper()
+				for acct, w := range want {
+					if got := s.CompleteSince(acct, now); !got.Equal(w) {
+						t.Errorf("%s: CompleteSince(%s) = %v, want %v", when, acct, got.UTC(), w.UTC())
+					}
+				}
+			}
+			check(s, "appended")
+			s.Close()
+			check(open(t, o), "after a restart")
+		})
 	}
 }

@@ -393,24 +393,32 @@ func (s *Store) makeRoom(n int64, tag string, now time.Time) ([]drop, error) {
 
 // deleteOldest deletes the oldest segment of fs; forSize, its records
 // within the age (cut) are lost, counted, and the completeness marker is
-// moved past them first.
+// moved past them first: for the accounts that had records in it (every
+// account, for a file of the former layout).
 func (s *Store) deleteOldest(fs *files, forSize bool, cut int64, drops *[]drop) error {
 	old := fs.segs[0]
 	lost := forSize && old.n > 0 && old.maxEnd >= cut // records before their age
-	if lost && old.maxEnd > s.complete.Load() {
-		// On disk before the segment goes: after a crash in between,
-		// the store claims less than it holds, never more.
-		if err := s.saveComplete(old.maxEnd); err != nil {
-			// A full disk has no room for the new marker, and only
-			// deleting frees some: drop the old marker instead (that
-			// frees space too), so that a restart claims records
-			// complete only from then on, never more than it holds.
-			if rerr := s.dropComplete(); rerr != nil {
-				return fmt.Errorf("%w: %v; %v", ErrWrite, err, rerr)
+	if lost {
+		all, per, changed := s.lostTo(fs, old, cut)
+		if changed {
+			// On disk before the segment goes: after a crash in between,
+			// the store claims less than it holds, never more.
+			if err := s.saveComplete(all, per); err != nil {
+				// A full disk has no room for the new marker, and only
+				// deleting frees some: drop the old marker instead (that
+				// frees space too), so that a restart claims records
+				// complete only from then on, never more than it holds.
+				if rerr := s.dropComplete(); rerr != nil {
+					return fmt.Errorf("%w: %v; %v", ErrWrite, err, rerr)
+				}
+				s.opt.Log.Warn("flow records: could not save the completeness marker; removed it (a restart claims records complete only from then)", "err", err)
 			}
-			s.opt.Log.Warn("flow records: could not save the completeness marker; removed it (a restart claims records complete only from then)", "err", err)
+			s.completeAll.Store(all)
+			s.mu.Lock()
+			s.sizeDrop = per
+			s.mu.Unlock()
 		}
-		s.complete.Store(old.maxEnd)
+		s.complete.Store(max(s.complete.Load(), old.maxEnd))
 	}
 	if err := removeFile(old.path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("%w: %v", ErrWrite, err)
@@ -435,6 +443,49 @@ func (s *Store) deleteOldest(fs *files, forSize bool, cut int64, drops *[]drop) 
 		}
 	}
 	return nil
+}
+
+// lostTo is the completeness once old, a segment of fs, is deleted for
+// size: the time for every account (old's newest End for a file of the
+// former layout, whose accounts are not known apart) and per account (the
+// newest End of each account's records of old still indexed: those
+// dropped before for the count are the count's, countDrop), less what the
+// age limit (cut) already covers. changed: it claims less than now.
+// s.wmu is held.
+func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[string]int64, changed bool) {
+	all = s.completeAll.Load()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	per = make(map[string]int64, len(s.sizeDrop)+1)
+	for a, t := range s.sizeDrop {
+		if t >= cut && t > all { // older ones claim nothing the age does not
+			per[a] = t
+		}
+	}
+	changed = len(per) != len(s.sizeDrop)
+	if fs.tag == "" {
+		if old.maxEnd > all {
+			all, changed = old.maxEnd, true
+		}
+		return all, per, changed
+	}
+	for a, ix := range s.byAcct {
+		h := ix.hosts[fs.host]
+		if h == nil {
+			continue
+		}
+		i, _ := slices.BinarySearch(h.seqs, old.first)
+		j, _ := slices.BinarySearch(h.seqs, old.last+1)
+		e := maxEnd(h.recs[i:j])
+		switch {
+		case e <= max(all, per[a]) || e < cut:
+		case strings.ContainsRune(a, '\n'): // not a line of the marker: claim less of all
+			all, changed = e, true
+		default:
+			per[a], changed = e, true
+		}
+	}
+	return all, per, changed
 }
 
 // markSeq leaves the empty file that keeps the numbering once retention
