@@ -412,3 +412,50 @@ func TestCompleteSincePerHost(t *testing.T) {
 		})
 	}
 }
+
+// TestNumberingOutlivesHostFiles: when the age limit deletes the host's
+// files that hold the newest records while another host's stay, a restart
+// still numbers new records on from the newest, not from the other host's
+// (a NextToken from before would skip them).
+func TestNumberingOutlivesHostFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		oldLast bool // the newest numbers are the records past the age
+	}{
+		{"the newest numbers past the age", true},
+		{"older numbers past the age", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := t0
+			o := Options{Dir: t.TempDir(), MaxAge: time.Hour, SegmentBytes: 2000, Now: func() time.Time { return now }, Log: quiet}
+			s := open(t, o)
+			fresh := hostBatch("a", "fresh", 0, 5)
+			stale := hostBatch("a", "stale", 100, 5)
+			for i := range stale {
+				stale[i].End = t0.Add(-50 * time.Minute).Unix()
+			}
+			order := [][]Record{fresh, stale}
+			if !tc.oldLast {
+				order = [][]Record{stale, fresh}
+			}
+			for _, b := range order {
+				if err := s.Append(b, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now = t0.Add(20 * time.Minute)
+			s.Prune(now)
+			if got := ports(s.Of("a", now)); !slices.Equal(got, ports(fresh)) {
+				t.Fatalf("after the age limit: %v, want the fresh host's %v", got, ports(fresh))
+			}
+			s.Close()
+			s = open(t, o)
+			if err := s.Append(hostBatch("a", "fresh", 9, 1), now); err != nil {
+				t.Fatal(err)
+			}
+			if _, seqs := s.OfSeq("a", now); len(seqs) != 6 || seqs[5] != 10 {
+				t.Errorf("after a restart the new record is numbered %v; want 10, after the 10 before", seqs)
+			}
+		})
+	}
+}

@@ -385,10 +385,23 @@ func (s *Store) makeRoom(n int64, tag string, now time.Time) ([]drop, error) {
 			return drops, err
 		}
 	}
-	if s.nsegs == 0 && len(drops) > 0 {
+	if len(drops) > 0 && s.filesEnd() < s.seq {
+		// The newest numbers went with a host's files (past the age, or
+		// before a write that failed), not the others'.
 		s.markSeq()
 	}
 	return drops, nil
+}
+
+// filesEnd is the number after the newest record the files hold (0: none).
+func (s *Store) filesEnd() uint64 {
+	var end uint64
+	for _, fs := range s.hosts {
+		if sg := fs.segs[len(fs.segs)-1]; sg.n > 0 {
+			end = max(end, sg.last+1)
+		}
+	}
+	return end
 }
 
 // deleteOldest deletes the oldest segment of fs; forSize, its records
@@ -489,7 +502,7 @@ func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[s
 }
 
 // markSeq leaves the empty file that keeps the numbering once retention
-// deleted every segment. Without it (a failure is only logged) a restart
+// deleted the segments of the newest records. Without it (a failure is only logged) a restart
 // numbers from 0 again: nothing is lost, but an older NextToken skips
 // records.
 func (s *Store) markSeq() {
