@@ -117,11 +117,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"and --cluster-init: each server keeps those shipped to it), as segment files of JSON lines that a log\n"+
 		"shipper can tail; a restart reloads them")
 	fs.DurationVar(&flows.MaxAge, "flow-records-max-age", flowstore.DefaultMaxAge, "drop flow records older than `DURATION` (whole segments at a time)")
-	fs.Int64Var(&flows.MaxBytes, "flow-records-max-bytes", flowstore.DefaultMaxBytes, "keep at most `BYTES` of flow-record files: the oldest segments go first, and are counted\n"+
+	fs.Int64Var(&flows.MaxBytes, "flow-records-max-bytes", flowstore.DefaultMaxBytes, "keep at most `BYTES` of flow-record files (one chain per host), shared out among the hosts: the host\n"+
+		"holding the most loses its oldest segments first (one host's flood crowds out only its own), counted\n"+
 		"(at least 1 MiB; about 500 bytes a record on disk, as much again in memory)")
 	fs.IntVar(&flows.MaxPerAccount, "flow-records-per-account", flowstore.DefaultMaxPerAccount, "hold in memory, and answer, at most `N` flow records per account, shared out among the hosts that\n"+
-		"recorded them (those holding the most lose their oldest first: one host's flood crowds out only its own);\n"+
-		"the files are not split by account: --flow-records-max-bytes is shared, and drops the oldest of all accounts first")
+		"recorded them (those holding the most lose their oldest first: one host's flood crowds out only its own)")
 	var hook webhook.Config
 	fs.StringVar(&hook.URL, "webhook-url", "", "POST every accepted security-group change (groups, rules, members) as JSON to `URL`;\n"+
 		"with PALISADE_WEBHOOK_SECRET set, each body is signed (header "+webhook.SignatureHeader+": sha256=HMAC)")

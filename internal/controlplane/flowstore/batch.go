@@ -39,11 +39,17 @@ var ErrTokenReused = errors.New("flow records: the token was used before for ano
 
 // header is the field PalisadeBatch of a batch's first line.
 type header struct {
-	Records int    // lines of the batch, this one included
-	Host    string `json:",omitempty"`
-	Token   string `json:",omitempty"`
-	Hash    string `json:",omitempty"`
-	Refused int    `json:",omitempty"`
+	Records int // lines of the batch, this one included
+	// Seq is the sequence number of the batch's first record (the next
+	// lines' follow): the records of several hosts' files interleave, and
+	// a restart numbers them as before, so that a position (Cursor) stays
+	// valid. nil in the files of the former layout (one file for every
+	// host, numbered by its name and its lines).
+	Seq     *uint64 `json:",omitempty"`
+	Host    string  `json:",omitempty"`
+	Token   string  `json:",omitempty"`
+	Hash    string  `json:",omitempty"`
+	Refused int     `json:",omitempty"`
 }
 
 // line is a line of a segment file: a record, and on the first line of a

@@ -194,19 +194,27 @@ func TestOlderLines(t *testing.T) {
 }
 
 // TestAppendWritesWholeBatches: the first line of each batch says how many
-// lines it has, so that a load can tell a batch cut short.
+// lines it has, so that a load can tell a batch cut short, and the number
+// of its first record, so that a load numbers the hosts' files as before.
 func TestAppendWritesWholeBatches(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, Options{Dir: dir, Log: quiet})
-	if err := s.Append(batchOf(0, 3), t0); err != nil {
-		t.Fatal(err)
+	for _, n := range []int{3, 2} {
+		if err := s.Append(batchOf(0, n), t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b, _ := os.ReadFile(lastSegment(t, dir))
-	var first, second line
-	lines := bytes.SplitN(b, []byte("\n"), 3)
-	json.Unmarshal(lines[0], &first)
-	json.Unmarshal(lines[1], &second)
-	if first.PalisadeBatch == nil || first.PalisadeBatch.Records != 3 || second.PalisadeBatch != nil || first.SrcPort != 40000 {
+	lines := bytes.Split(b, []byte("\n"))
+	var ln [4]line
+	for i := range ln {
+		json.Unmarshal(lines[i], &ln[i])
+	}
+	first, second, next := ln[0].PalisadeBatch, ln[1].PalisadeBatch, ln[3].PalisadeBatch
+	if first == nil || first.Records != 3 || first.Seq == nil || *first.Seq != 0 || second != nil || ln[0].SrcPort != 40000 {
 		t.Fatalf("lines %s and %s", lines[0], lines[1])
+	}
+	if next == nil || next.Records != 2 || next.Seq == nil || *next.Seq != 3 {
+		t.Fatalf("the second batch's first line %s, want Records 2 and Seq 3", lines[3])
 	}
 }

@@ -2,6 +2,7 @@ package flowstore
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -330,6 +331,40 @@ func TestCompleteDiskFull(t *testing.T) {
 			r2 := open(t, o)
 			if got := r2.CompleteSince("a", now); !got.Equal(now) {
 				t.Errorf("no records, no marker: complete since %v, want now %v", got.UTC(), now)
+			}
+		})
+	}
+}
+
+// TestMarkerText: the completeness marker reads back as written; the
+// former one-line marker reads too; anything else is unreadable (and
+// then nothing before the Open is claimed).
+func TestMarkerText(t *testing.T) {
+	t1, t2 := t0.Unix(), t0.Add(time.Minute).Unix()
+	for _, tc := range []struct {
+		name string
+		text string // "" writes all and per
+		all  int64
+		per  map[string]int64
+		ok   bool
+	}{
+		{"nothing deleted", "", 0, map[string]int64{}, true},
+		{"every account", "", t1, map[string]int64{}, true},
+		{"per account", "", t1, map[string]int64{"1234": t2, "acct with space": t2, "": t1}, true},
+		{"the former marker", t0.Format(time.RFC3339) + "\n", t1, map[string]int64{}, true},
+		{"the former none", "none\n", 0, map[string]int64{}, true},
+		{"a bad first line", "yesterday\n", 0, nil, false},
+		{"a bad account line", "none\nyesterday 1234\n", 0, nil, false},
+		{"an account line without account", "none\n" + t0.Format(time.RFC3339) + "\n", 0, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := tc.text
+			if text == "" {
+				text = markerText(tc.all, tc.per)
+			}
+			all, per, ok := parseMarker([]byte(text))
+			if ok != tc.ok || ok && (all != tc.all || !maps.Equal(per, tc.per)) {
+				t.Errorf("parseMarker(%q) = %d, %v, %v; want %d, %v, %v", text, all, per, ok, tc.all, tc.per, tc.ok)
 			}
 		})
 	}

@@ -33,9 +33,15 @@ func init() {
 }
 
 // crashBatchOf is batch i of the crash test, as every sending of it
-// carries it.
+// carries it: of two hosts in turn, so that their files interleave and a
+// kill lands in either's.
 func crashBatchOf(i int) (Batch, []Record) {
-	return Batch{Host: "h1", Token: "b-" + strconv.Itoa(i), Hash: strconv.Itoa(i)}, batchOf(i*crashBatch, crashBatch)
+	host := "h" + strconv.Itoa(i%2)
+	recs := batchOf(i*crashBatch, crashBatch)
+	for j := range recs {
+		recs[j].HostName = host
+	}
+	return Batch{Host: host, Token: "b-" + strconv.Itoa(i), Hash: strconv.Itoa(i)}, recs
 }
 
 // crashChild appends batches from number from on and prints "ack N" after
@@ -112,7 +118,11 @@ func TestCrashLoop(t *testing.T) {
 		if len(got) != next*crashBatch {
 			t.Fatalf("round %d: %d records after batches 0..%d, want %d (torn lines %d)", round, len(got), next-1, next*crashBatch, s.Stats().Torn)
 		}
+		_, seqs := s.OfSeq("a", t0)
 		for i, r := range got {
+			if i > 0 && seqs[i] != seqs[i-1]+1 {
+				t.Fatalf("round %d: record %d is numbered %d after %d: a restart numbered the hosts' files apart", round, i, seqs[i], seqs[i-1])
+			}
 			if r.SrcPort != 40000+i {
 				t.Fatalf("round %d: record %d has port %d, want %d: a batch kept twice or not at all", round, i, r.SrcPort, 40000+i)
 			}

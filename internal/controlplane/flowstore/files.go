@@ -3,8 +3,11 @@ package flowstore
 import (
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -143,17 +146,20 @@ func maxEnd(recs []Record) int64 {
 
 // CompleteSince is the time since when the store holds every record of
 // account shipped to it: the latest of the age limit at now, the store's
-// creation, the newest record deleted for size, and the newest of the
-// account's records dropped for its count cap.
+// creation, the newest record deleted for size (of this account: a host's
+// files deleted count only for the accounts that had records in them;
+// of every account: a file of the former layout, or a marker lost), and
+// the newest of the account's records dropped for its count cap.
 func (s *Store) CompleteSince(account string, now time.Time) time.Time {
 	s.mu.RLock()
 	since := now.Add(-s.maxAge)
 	drop := s.countDrop[account] // SetLimits trims at once: nothing over the count is held
+	size := s.sizeDrop[account]
 	s.mu.RUnlock()
 	if s.created.After(since) {
 		since = s.created
 	}
-	for _, t := range []int64{s.complete.Load(), drop} {
+	for _, t := range []int64{s.completeAll.Load(), size, drop} {
 		if t != 0 && time.Unix(t, 0).After(since) {
 			since = time.Unix(t, 0)
 		}
@@ -163,9 +169,14 @@ func (s *Store) CompleteSince(account string, now time.Time) time.Time {
 
 // completeName is the marker of the time up to which the size cap deleted
 // records (CompleteSince): written before the segment is deleted, so that
-// a restart never claims records complete that are gone. "none": the cap
-// has deleted nothing.
+// a restart never claims records complete that are gone. Its first line is
+// the time that holds for every account ("none": the cap has deleted
+// nothing of all), each next one a time and the account it holds for.
 const completeName = "complete"
+
+// maxMarkerBytes bounds the marker read back: a line per account that
+// lost records for size within the age limit.
+const maxMarkerBytes = 16 << 20
 
 // loadComplete reads the marker. Missing or unreadable in a directory
 // that holds records or was begun before (a store of an older version, a
@@ -177,33 +188,72 @@ func (s *Store) loadComplete() error {
 	f, err := openFile(path, os.O_RDONLY, 0)
 	switch {
 	case err == nil:
-		b := make([]byte, 64)
-		n, _ := f.Read(b)
+		b, rerr := io.ReadAll(io.LimitReader(f, maxMarkerBytes+1))
 		f.Close()
-		v := strings.TrimSpace(string(b[:n]))
-		if v == "none" {
-			return nil
-		}
-		if t, perr := time.Parse(time.RFC3339, v); perr == nil {
-			s.complete.Store(t.Unix())
+		if all, per, ok := parseMarker(b); ok && rerr == nil && len(b) <= maxMarkerBytes {
+			s.completeAll.Store(all)
+			s.sizeDrop = per
+			c := all
+			for _, t := range per {
+				c = max(c, t)
+			}
+			s.complete.Store(c)
 			return nil
 		}
 		s.opt.Log.Warn("flow records: unreadable completeness marker; counting from now", "path", path)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("flow records: %w", err)
-	case len(s.segs) > 0 || !s.fresh:
+	case s.nsegs > 0 || !s.fresh:
 		// Records, or a store begun before: the marker may have been
 		// removed because the disk was full (makeRoom), deletions unknown.
 		s.opt.Log.Warn("flow records: no completeness marker in a store begun before; counting from now", "path", path)
 	default:
-		return s.saveComplete(0)
+		return s.saveComplete(0, nil)
 	}
 	now := s.opt.Now().Unix()
-	if err := s.saveComplete(now); err != nil {
+	if err := s.saveComplete(now, nil); err != nil {
 		return err
 	}
+	s.completeAll.Store(now)
 	s.complete.Store(now)
 	return nil
+}
+
+// parseMarker reads the marker's text: the time for every account (0:
+// none) and those per account.
+func parseMarker(b []byte) (all int64, per map[string]int64, ok bool) {
+	first, rest, _ := strings.Cut(string(b), "\n")
+	if v := strings.TrimSpace(first); v != "none" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return 0, nil, false
+		}
+		all = t.Unix()
+	}
+	per = map[string]int64{}
+	for ln := range strings.Lines(rest) {
+		v, acct, found := strings.Cut(strings.TrimSuffix(ln, "\n"), " ")
+		t, err := time.Parse(time.RFC3339, v)
+		if !found || err != nil {
+			return 0, nil, false
+		}
+		per[acct] = max(per[acct], t.Unix())
+	}
+	return all, per, true
+}
+
+// markerText is the marker's text for all (0: none) and per.
+func markerText(all int64, per map[string]int64) string {
+	var b strings.Builder
+	if all == 0 {
+		b.WriteString("none\n")
+	} else {
+		b.WriteString(time.Unix(all, 0).UTC().Format(time.RFC3339) + "\n")
+	}
+	for _, a := range slices.Sorted(maps.Keys(per)) {
+		b.WriteString(time.Unix(per[a], 0).UTC().Format(time.RFC3339) + " " + a + "\n")
+	}
+	return b.String()
 }
 
 // writeMarker writes the completeness marker's temporary file; a seam:
@@ -228,14 +278,10 @@ func (s *Store) dropComplete() error {
 	return nil
 }
 
-// saveComplete replaces the marker with t (Unix seconds; 0: none)
-// atomically: a temporary file, opened without following links and
+// saveComplete replaces the marker with all (Unix seconds; 0: none) and
+// per atomically: a temporary file, opened without following links and
 // synced, renamed over it, and the directory synced.
-func (s *Store) saveComplete(t int64) error {
-	v := "none"
-	if t != 0 {
-		v = time.Unix(t, 0).UTC().Format(time.RFC3339)
-	}
+func (s *Store) saveComplete(all int64, per map[string]int64) error {
 	path := filepath.Join(s.opt.Dir, completeName)
 	tmp := path + ".tmp"
 	if err := removeFile(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -245,7 +291,7 @@ func (s *Store) saveComplete(t int64) error {
 	if err != nil {
 		return fmt.Errorf("flow records: %w", err)
 	}
-	_, err = writeMarker(f, v+"\n")
+	_, err = writeMarker(f, markerText(all, per))
 	if err == nil {
 		err = f.Sync()
 	}

@@ -7,18 +7,21 @@
 // a crash cut short (never acknowledged). A batch sent with a token (the
 // agent's ClientToken) is kept once: the token is written with the batch,
 // so a retry, even after a crash, is answered without keeping it again.
-// Retention drops whole segments: the oldest when the files would pass the
-// size cap (so a hostile host cannot fill the disk; those records are
-// counted), and those whose every record is past the age limit.
+// The segment files are apart per host that recorded the records
+// (segments.go). Retention drops whole segments: when the files would pass
+// the size cap, the oldest of the host holding the most (so a hostile host
+// can neither fill the disk nor push the other hosts' records off it;
+// those records are counted), and those whose every record is past the
+// age limit.
 //
 // The segment files are also the export: one record a line, in the form
 // PalisadeDescribeFlowRecords answers, for a shipper (Vector, Fluent Bit)
 // to tail. The first line of each batch carries one more field,
-// PalisadeBatch (its line count and token), which a shipper may drop.
+// PalisadeBatch (its line count, its first record's sequence number and
+// its token), which a shipper may drop.
 package flowstore
 
 import (
-	"bufio"
 	"bytes"
 	"container/heap"
 	"crypto/cipher"
@@ -26,14 +29,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,18 +83,21 @@ type Options struct {
 	// MaxAge drops records older than this (by their End); 0 takes
 	// DefaultMaxAge.
 	MaxAge time.Duration
-	// MaxBytes caps the segment files together; the oldest segments go
-	// first. 0 takes DefaultMaxBytes.
+	// MaxBytes caps the segment files together, shared out among the
+	// hosts that recorded the records (makeRoom): the host holding the
+	// most loses its oldest segments first, so one host's flood deletes
+	// only its own records. 0 takes DefaultMaxBytes.
 	MaxBytes int64
 	// MaxPerAccount keeps at most this many records per account in the
 	// index, so one tenant's flood cannot take the memory of all, shared
 	// out among the hosts that recorded them (trimCountLocked), so one
 	// host's flood cannot take the tenant's records from its other hosts;
-	// 0 takes DefaultMaxPerAccount. It does not bound the files: MaxBytes
-	// is shared, and drops the oldest records of all accounts.
+	// 0 takes DefaultMaxPerAccount. It does not bound the files (MaxBytes
+	// does).
 	MaxPerAccount int
 	// SegmentBytes is the size at which a segment is closed and the next
-	// begun; 0 takes MaxBytes/8, at most 16 MiB.
+	// begun; 0 takes MaxBytes/8, at most 16 MiB. With several hosts a
+	// host's segments are smaller still (segLimit).
 	SegmentBytes int64
 	Log          *slog.Logger
 	// Now is the clock of the retention at Open and of the pruner; nil
@@ -156,19 +158,9 @@ type Stats struct {
 	// the whole lines of a batch that lacks some).
 	Torn int
 	// CompleteSince is the time since which no record was dropped for
-	// size: no flow that ended after it is missing (zero: none dropped).
+	// size, of any account: no flow that ended after it is missing (zero:
+	// none dropped). An account's own is Store.CompleteSince.
 	CompleteSince time.Time
-}
-
-// segment is one file of records, numbered by the sequence number of its
-// first record.
-type segment struct {
-	path   string
-	first  uint64 // the sequence number of its first record
-	n      uint64 // its records
-	bytes  int64
-	maxEnd int64 // the newest End in it
-	opened time.Time
 }
 
 // index is one account's records, apart per host that recorded them
@@ -190,19 +182,30 @@ type hostRecs struct {
 type Store struct {
 	opt Options
 
-	wmu   sync.Mutex // the files, in order; taken before mu
-	segs  []*segment // oldest first; the last may be open
-	cur   *os.File   // the open segment, or nil
-	total int64
+	wmu sync.Mutex // the files, in order; taken before mu
+	// hosts are the segment files per host that recorded their records
+	// (by hostTag; "" the files of the former layout, every host's), so
+	// the size cap deletes a flooding host's oldest files, not others'.
+	hosts map[string]*files
+	nsegs int    // segment files of every host
+	total int64  // their bytes
 	seq   uint64 // the next record's sequence number
 	// tokens are the hosts' latest batch tokens, loaded from the files.
 	tokens tokens
 	// mark is the empty segment file that keeps seq when retention deleted
-	// every segment (named segPath(seq), as the next segment will be): a
+	// every segment (numbered seq, as the next segment will be): a
 	// restart then numbers on instead of from 0, so a NextToken from
 	// before still lists only newer records. "" when there is none.
-	mark     string
-	complete atomic.Int64
+	mark string
+	// complete is the newest End of the records deleted for size, of any
+	// account (Stats); completeAll the newest that holds for every
+	// account (a file of the former layout deleted: every account's; the
+	// marker lost: the Open's now). sizeDrop (under mu) is, per account,
+	// the newest End of its records deleted for size: a flooding host's
+	// files deleted make only the accounts that had records in them
+	// incomplete (CompleteSince).
+	complete    atomic.Int64
+	completeAll atomic.Int64
 
 	mu      sync.RWMutex // the index
 	byAcct  map[string]*index
@@ -216,6 +219,7 @@ type Store struct {
 	// countDrop is, per account, the newest End of the records dropped
 	// for its count cap: its records are complete only after it.
 	countDrop map[string]int64
+	sizeDrop  map[string]int64
 	// created is when the store began (the marker file of its Dir): no
 	// record before it was ever kept.
 	created time.Time
@@ -241,7 +245,7 @@ func Memory() *Store {
 func Open(o Options) (*Store, error) {
 	o = o.withDefaults()
 	s := &Store{opt: o, byAcct: map[string]*index{}, maxAge: o.MaxAge, perAcct: o.MaxPerAccount,
-		countDrop: map[string]int64{}, created: o.Now(), tokens: tokens{}}
+		countDrop: map[string]int64{}, sizeDrop: map[string]int64{}, created: o.Now(), tokens: tokens{}, hosts: map[string]*files{}}
 	if o.Dir == "" {
 		key := make([]byte, cursorKeyLen)
 		rand.Read(key)
@@ -288,162 +292,16 @@ func (s *Store) pruner() {
 	}
 }
 
-// Close stops the pruner and closes the open segment.
+// Close stops the pruner. (No file stays open: each write opens its
+// segment, so that many hosts do not hold as many descriptors.)
 func (s *Store) Close() error {
-	var err error
 	s.once.Do(func() {
 		if s.stop != nil {
 			close(s.stop)
 			<-s.done
 		}
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
-		if s.cur != nil {
-			err = s.cur.Close()
-			s.cur = nil
-		}
 	})
-	return err
-}
-
-const segPrefix, segSuffix = "seg-", ".jsonl"
-
-func (s *Store) segPath(first uint64) string {
-	return filepath.Join(s.opt.Dir, fmt.Sprintf("%s%020d%s", segPrefix, first, segSuffix))
-}
-
-// load reads every segment, oldest first. A line that does not decode is
-// skipped and counted, and so are the lines of a batch that is not whole;
-// only the last file's tail (a write a crash cut short, never
-// acknowledged: a line without its newline, a batch without all its
-// lines) is cut, since the lines after a bad whole line were acknowledged.
-func (s *Store) load() error {
-	names, err := filepath.Glob(filepath.Join(s.opt.Dir, segPrefix+"*"+segSuffix))
-	if err != nil {
-		return err
-	}
-	type named struct {
-		first uint64
-		path  string
-	}
-	var files []named
-	for _, n := range names {
-		v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), segPrefix), segSuffix), 10, 64)
-		if err != nil {
-			continue // not ours
-		}
-		files = append(files, named{v, n})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].first < files[j].first })
-	now := s.opt.Now()
-	for i, f := range files {
-		seq := max(f.first, s.seq)
-		sg := &segment{path: f.path, first: seq, opened: now}
-		good, err := s.loadFile(sg, &seq)
-		if err != nil {
-			return fmt.Errorf("flow records: %s: %w", f.path, err)
-		}
-		if i == len(files)-1 && good < sg.bytes {
-			// A torn tail: cut it, so the file holds whole lines only.
-			if err := truncateFile(f.path, good); err != nil {
-				return fmt.Errorf("flow records: %s: %w", f.path, err)
-			}
-			sg.bytes = good
-		}
-		if sg.n == 0 { // nothing kept in it; its name may be the next segment's
-			if i == len(files)-1 && f.first >= s.seq {
-				s.seq, s.mark = f.first, f.path // the numbering's mark
-				continue
-			}
-			if err := removeFile(f.path); err != nil {
-				return fmt.Errorf("flow records: %w", err)
-			}
-			continue
-		}
-		s.segs = append(s.segs, sg)
-		s.total += sg.bytes
-		s.seq = seq
-	}
 	return nil
-}
-
-// loadFile indexes one segment's records, a whole batch at a time (lines
-// without a batch header, of an older version, one at a time); it returns
-// the offset after the last whole line (ending in a newline), decoded or
-// not, that is not part of a batch cut short.
-func (s *Store) loadFile(sg *segment, seq *uint64) (int64, error) {
-	f, err := openFile(sg.path, os.O_RDONLY, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
-	var (
-		off, good int64
-		batch     *header  // the batch being read, nil between batches
-		from      int64    // the offset of its first line
-		held      []Record // its records so far
-		lines     int      // its lines so far, decoded or not
-	)
-	keep := func(rec Record) {
-		intern(&rec)
-		s.addLocked(*seq, rec)
-		sg.n, sg.maxEnd = sg.n+1, max(sg.maxEnd, rec.End)
-		*seq++
-	}
-	// next counts a line of the open batch and keeps the batch once whole.
-	next := func() {
-		if lines++; lines >= batch.Records {
-			for _, rec := range held {
-				keep(rec)
-			}
-			s.tokens.add(*batch)
-			batch, held = nil, nil
-		}
-	}
-	for {
-		b, err := r.ReadBytes('\n')
-		start := off
-		off += int64(len(b))
-		if len(b) > 0 {
-			var ln line
-			whole := b[len(b)-1] == '\n'
-			if whole {
-				good = off
-			}
-			switch {
-			case !whole:
-				s.torn++
-			case json.Unmarshal(b, &ln) != nil:
-				s.torn++
-				if batch != nil {
-					next()
-				}
-			case ln.PalisadeBatch != nil:
-				if batch != nil { // cut short: another batch began
-					s.torn += lines
-				}
-				batch, from, held, lines = ln.PalisadeBatch, start, []Record{ln.Record}, 0
-				next()
-			case batch != nil:
-				held = append(held, ln.Record)
-				next()
-			default: // a line of an older version
-				keep(ln.Record)
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			sg.bytes = off
-			if batch != nil { // cut short by the end of the file
-				s.torn += lines
-				good = min(good, from)
-			}
-			return good, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
 }
 
 // intern shares the strings that repeat across records (IDs, names of
@@ -472,10 +330,18 @@ func (s *Store) Append(recs []Record, now time.Time) error {
 // was kept before is not kept again; its first answer is returned, with
 // again true (or ErrTokenReused for another request under the token).
 // The token is written and synced with the records, so a retry after a
-// crash is recognised too, while the batch's segment is kept.
+// crash is recognised too, while the batch's segment is kept. The records
+// of a batch are one host's (Record.HostName; the server sets it to the
+// host that shipped them): they go to that host's segment files.
 func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, again bool, err error) {
 	if len(recs) == 0 {
 		return Kept{Refused: b.Refused}, false, nil
+	}
+	host := recs[0].HostName
+	for _, r := range recs[1:] {
+		if r.HostName != host {
+			return Kept{}, false, fmt.Errorf("flow records: a batch holds the records of one host, not of %q and %q; append them apart", host, r.HostName)
+		}
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -483,11 +349,12 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 		k, err := h.answer(b)
 		return k, true, err
 	}
-	hdr := header{Records: len(recs), Host: b.Host, Token: b.Token, Hash: b.Hash, Refused: b.Refused}
+	seq := s.seq
+	hdr := header{Records: len(recs), Seq: &seq, Host: b.Host, Token: b.Token, Hash: b.Hash, Refused: b.Refused}
 	if b.Token == "" {
-		hdr = header{Records: len(recs)} // nothing to recognise a retry by
+		hdr = header{Records: len(recs), Seq: &seq} // nothing to recognise a retry by
 	}
-	dropUpTo, dropped := uint64(0), false
+	var drops []drop
 	if s.opt.Dir != "" {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf) // one line per record
@@ -501,29 +368,26 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 			}
 		}
 		var err error
-		dropUpTo, dropped, err = s.makeRoom(int64(buf.Len()), now)
+		var sg *segment
+		drops, err = s.makeRoom(int64(buf.Len()), hostTag(host), now)
 		if err == nil {
-			err = s.write(buf.Bytes(), now)
+			sg, err = s.write(host, buf.Bytes(), now)
 		}
 		if err != nil {
 			// What makeRoom deleted is gone from the index too.
 			s.mu.Lock()
-			if dropped {
-				s.dropThroughLocked(dropUpTo)
-			}
+			s.dropLocked(drops)
 			s.mu.Unlock()
 			return Kept{}, false, err
 		}
-		sg := s.segs[len(s.segs)-1]
 		sg.maxEnd = max(sg.maxEnd, maxEnd(recs))
 		sg.n += uint64(len(recs))
+		sg.last = s.seq + uint64(len(recs)) - 1
 	}
 	s.tokens.add(hdr)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if dropped {
-		s.dropThroughLocked(dropUpTo)
-	}
+	s.dropLocked(drops)
 	touched := map[string]bool{}
 	for _, r := range recs {
 		intern(&r)
@@ -544,150 +408,6 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 	return Kept{Records: len(recs), Refused: b.Refused}, false, nil
 }
 
-// makeRoom deletes the oldest segments until n more bytes fit under
-// MaxBytes, and those past the age limit; it returns the last sequence
-// number deleted (with an error too: what was deleted before it is gone).
-func (s *Store) makeRoom(n int64, now time.Time) (uint64, bool, error) {
-	var upTo uint64
-	dropped := false
-	cut := now.Add(-s.MaxAge()).Unix()
-	for len(s.segs) > 0 {
-		old := s.segs[0]
-		forSize := s.total+n > s.opt.MaxBytes
-		if !forSize && old.maxEnd >= cut {
-			break
-		}
-		lost := forSize && old.n > 0 && old.maxEnd >= cut // records before their age
-		if lost && old.maxEnd > s.complete.Load() {
-			// On disk before the segment goes: after a crash in between,
-			// the store claims less than it holds, never more.
-			if err := s.saveComplete(old.maxEnd); err != nil {
-				// A full disk has no room for the new marker, and only
-				// deleting frees some: drop the old marker instead (that
-				// frees space too), so that a restart claims records
-				// complete only from then on, never more than it holds.
-				if rerr := s.dropComplete(); rerr != nil {
-					return upTo, dropped, fmt.Errorf("%w: %v; %v", ErrWrite, err, rerr)
-				}
-				s.opt.Log.Warn("flow records: could not save the completeness marker; removed it (a restart claims records complete only from then)", "err", err)
-			}
-			s.complete.Store(old.maxEnd)
-		}
-		if s.cur != nil && len(s.segs) == 1 {
-			// The open segment is the oldest: close it to delete it.
-			if err := s.cur.Close(); err != nil {
-				return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
-			}
-			s.cur = nil
-		}
-		if err := removeFile(old.path); err != nil && !os.IsNotExist(err) {
-			return upTo, dropped, fmt.Errorf("%w: %v", ErrWrite, err)
-		}
-		s.segs = s.segs[1:]
-		s.total -= old.bytes
-		if old.n > 0 {
-			upTo, dropped = old.first+old.n-1, true
-			if lost {
-				n := old.n
-				s.droppedSize.Add(n)
-				s.opt.Log.Warn("flow records: deleted the oldest segment to stay under the size cap", "records", n, "maxBytes", s.opt.MaxBytes)
-			}
-		}
-	}
-	if len(s.segs) == 0 && dropped {
-		s.markSeq()
-	}
-	return upTo, dropped, nil
-}
-
-// markSeq leaves the empty file that keeps the numbering once retention
-// deleted every segment. Without it (a failure is only logged) a restart
-// numbers from 0 again: nothing is lost, but an older NextToken skips
-// records.
-func (s *Store) markSeq() {
-	path := s.segPath(s.seq)
-	f, err := openFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err == nil {
-		err = f.Close()
-	}
-	if err == nil || os.IsExist(err) && regular(path) == nil {
-		s.mark = path
-		syncDir(s.opt.Dir)
-		return
-	}
-	s.opt.Log.Warn("flow records: could not keep the sequence number past the deleted segments; a restart numbers from 0", "err", err)
-}
-
-// write appends b to the open segment (beginning one when needed) and
-// syncs it; on a failure it cuts the segment back.
-func (s *Store) write(b []byte, now time.Time) error {
-	if s.cur != nil {
-		sg := s.segs[len(s.segs)-1]
-		// Rotate by size, and by time so that age retention can drop whole
-		// segments in steps of an eighth of MaxAge.
-		if sg.bytes >= s.opt.SegmentBytes || now.Sub(sg.opened) >= s.MaxAge()/8 {
-			if err := s.cur.Close(); err != nil {
-				return fmt.Errorf("%w: %v", ErrWrite, err)
-			}
-			s.cur = nil
-		}
-	}
-	if s.cur == nil {
-		path := s.segPath(s.seq)
-		flag := os.O_CREATE | os.O_EXCL | os.O_WRONLY | os.O_APPEND
-		if path == s.mark {
-			flag &^= os.O_EXCL // the empty mark becomes the segment
-		}
-		f, err := openFile(path, flag, 0o600)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrWrite, err)
-		}
-		syncDir(s.opt.Dir) // the new name is durable too
-		s.cur, s.mark = f, ""
-		s.segs = append(s.segs, &segment{path: path, first: s.seq, opened: now})
-	}
-	sg := s.segs[len(s.segs)-1]
-	_, err := s.cur.Write(b)
-	if err == nil {
-		err = s.cur.Sync()
-	}
-	if err != nil {
-		// Nothing of the batch is acknowledged: cut what reached the file
-		// and begin a new segment next time.
-		s.cur.Truncate(sg.bytes)
-		s.cur.Close()
-		s.cur = nil
-		if sg.n == 0 { // its name is the next segment's
-			removeFile(sg.path)
-			s.segs = s.segs[:len(s.segs)-1]
-		}
-		return fmt.Errorf("%w: %v", ErrWrite, err)
-	}
-	sg.bytes += int64(len(b))
-	s.total += int64(len(b))
-	return nil
-}
-
-// Prune drops the segments, and the records in memory, past MaxAge.
-func (s *Store) Prune(now time.Time) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	var upTo uint64
-	dropped := false
-	if s.opt.Dir != "" {
-		var err error
-		if upTo, dropped, err = s.makeRoom(0, now); err != nil {
-			s.opt.Log.Error("flow records: pruning", "err", err)
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if dropped {
-		s.dropThroughLocked(upTo)
-	}
-	s.trimLocked(now)
-}
-
 // addLocked indexes one record; s.mu is held (or the store not yet shared).
 func (s *Store) addLocked(seq uint64, r Record) {
 	ix := s.byAcct[r.AccountId]
@@ -704,16 +424,6 @@ func (s *Store) addLocked(seq uint64, r Record) {
 	h.recs = append(h.recs, r)
 	ix.n++
 	s.records++
-}
-
-// dropThroughLocked drops from the index the records of deleted segments.
-func (s *Store) dropThroughLocked(last uint64) {
-	for a, ix := range s.byAcct {
-		for host, h := range ix.hosts {
-			n, _ := slices.BinarySearch(h.seqs, last+1)
-			s.cutLocked(a, ix, host, h, n)
-		}
-	}
 }
 
 // trimLocked drops the records whose End is past the age, and those over
@@ -947,7 +657,7 @@ func (h *partHeap) Pop() any {
 // Stats reports what the store holds.
 func (s *Store) Stats() Stats {
 	s.wmu.Lock()
-	st := Stats{Segments: len(s.segs), Bytes: s.total, DroppedForSize: s.droppedSize.Load(), Torn: s.torn}
+	st := Stats{Segments: s.nsegs, Bytes: s.total, DroppedForSize: s.droppedSize.Load(), Torn: s.torn}
 	if c := s.complete.Load(); c != 0 {
 		st.CompleteSince = time.Unix(c, 0)
 	}

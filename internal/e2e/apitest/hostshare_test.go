@@ -122,3 +122,54 @@ func TestFlowRecordsShareOfHost(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowRecordsDiskShareOfHost: nor can a hostile host push the
+// tenant's records from its other hosts off the server's disk: the size
+// cap on the files (--flow-records-max-bytes) is shared out among the
+// hosts as the count is, so the flood deletes only the bad host's own
+// files, and the tenant still reads every record its good host shipped.
+// The files were one chain for every host, the oldest deleted first: the
+// flood pushed the good host's records out.
+func TestFlowRecordsDiskShareOfHost(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bad   [2]int // the bad host's shipments (of 200) before and after the good host's
+		ships int
+	}{
+		{"a flood after", [2]int{0, 10}, 20},
+		{"a flood around", [2]int{4, 6}, 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, good, bad := twoHostTenant(t, func(c *server.Config) {
+				c.FlowRecords.MaxBytes, c.FlowRecords.SegmentBytes = 400_000, 16_000 // a shipment of 200 is about 110,000
+			})
+			flood := func(times int, from int) {
+				for i := range times {
+					if acc, _ := shipFlows(t, bad, "bad", "eni-bad", from+i*200, 200); acc != 200 {
+						t.Fatalf("the bad host's shipment: %d accepted, want 200", acc)
+					}
+				}
+			}
+			flood(tc.bad[0], 1000)
+			if acc, _ := shipFlows(t, good, "good", "eni-good", 0, tc.ships); acc != tc.ships {
+				t.Fatalf("the good host's shipment: %d accepted", acc)
+			}
+			flood(tc.bad[1], 5000)
+			tenant := testenv.APIClient(t, srv.Addr, srv.KeyID, srv.Secret)
+			count := func(eni string) int {
+				var out struct{ TotalCount int }
+				if err := tenant.Call(context.Background(), "PalisadeDescribeFlowRecords", map[string]string{"NetworkInterfaceId": eni, "MaxResults": "100"}, &out, 0); err != nil {
+					t.Fatal(err)
+				}
+				return out.TotalCount
+			}
+			shipped := 200 * (tc.bad[0] + tc.bad[1])
+			if got, b := count("eni-good"), count("eni-bad"); got != tc.ships || b == 0 || b >= shipped {
+				t.Errorf("the tenant reads %d of the good host's records and %d of the bad host's %d, want all %d and some", got, b, shipped, tc.ships)
+			}
+			if st := srv.Ops.FlowRecords().Stats(); st.Bytes > 400_000 || st.DroppedForSize == 0 {
+				t.Errorf("the files hold %d bytes, %d records dropped for size: the cap did not hold", st.Bytes, st.DroppedForSize)
+			}
+		})
+	}
+}
