@@ -44,7 +44,7 @@ func TestCollectorOutlivesLostEvents(t *testing.T) {
 	run("ip", "netns", "exec", ns, "nft", "add table inet t; add chain inet t o { type filter hook output priority 0; }; add rule inet t o udp dport 9999 ct label set 1")
 
 	col, err := Start(Config{Netns: ns, Window: time.Hour,
-		Resolver: Resolver{Entries: &Entries{}, Interface: func(netip.Addr) (Interface, bool) { return Interface{}, false }}})
+		Resolver: Resolver{Entries: &Entries{}, Interface: func(netip.Addr, nft.Entry) (Interface, bool) { return Interface{}, false }}})
 	if err != nil {
 		t.Fatal(err)
 	}

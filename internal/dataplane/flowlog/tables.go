@@ -2,6 +2,7 @@ package flowlog
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,14 +16,20 @@ import (
 type Tables struct {
 	Entries Entries
 	mu      sync.RWMutex
-	ifaces  map[netip.Addr]Interface
+	ifaces  map[netip.Addr][]nic // usually one; several when NICs share an address
+}
+
+// nic is a NIC of the host that an address resolves to, with its groups.
+type nic struct {
+	ifc    Interface
+	groups []string
 }
 
 // Update takes the entries of the ruleset just applied and the interfaces
 // of the host's instances from the policy it was built from.
 func (t *Tables) Update(host string, rs *nft.Ruleset, c *policy.Cloud) {
 	t.Entries.Set(rs.Entries)
-	m := map[netip.Addr]Interface{}
+	m := map[netip.Addr][]nic{}
 	for _, in := range c.Instances {
 		if in.Host != host {
 			continue
@@ -36,7 +43,7 @@ func (t *Tables) Update(host string, rs *nft.Ruleset, c *policy.Cloud) {
 			ifc.ENI = model.DerivedID("eni", in.ID) // the primary ENI's ID
 		}
 		for _, a := range NICAddrs(in) {
-			m[a] = ifc
+			m[a] = append(m[a], nic{ifc, in.SecurityGroups})
 		}
 	}
 	t.mu.Lock()
@@ -46,12 +53,37 @@ func (t *Tables) Update(host string, rs *nft.Ruleset, c *policy.Cloud) {
 
 // Resolver resolves with the tables.
 func (t *Tables) Resolver() Resolver {
-	return Resolver{Entries: &t.Entries, Interface: func(a netip.Addr) (Interface, bool) {
+	return Resolver{Entries: &t.Entries, Interface: func(a netip.Addr, e nft.Entry) (Interface, bool) {
 		t.mu.RLock()
 		defer t.mu.RUnlock()
-		i, ok := t.ifaces[a]
-		return i, ok
+		return resolve(t.ifaces[a], e)
 	}}
+}
+
+// resolve picks the NIC of an address among those of the host that hold
+// it. Two NICs of one host share an address when their VPCs overlap (a
+// copied VPC block, often another account's); the entry that decided then
+// names the NIC when its group is the groups of only one of them. A
+// default verdict names no group: such a record is not attributed rather
+// than given to the wrong NIC, maybe another account's (the session cutter
+// leaves such connections alone for the same reason).
+func resolve(nics []nic, e nft.Entry) (Interface, bool) {
+	if len(nics) == 1 {
+		return nics[0].ifc, true
+	}
+	var found *nic
+	for i := range nics {
+		if e.GroupID != "" && slices.Contains(nics[i].groups, e.GroupID) {
+			if found != nil {
+				return Interface{}, false
+			}
+			found = &nics[i]
+		}
+	}
+	if found == nil {
+		return Interface{}, false
+	}
+	return found.ifc, true
 }
 
 // NICAddrs are the addresses that resolve to a NIC: its own (private,

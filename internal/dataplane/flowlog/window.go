@@ -14,8 +14,9 @@ import (
 type Resolver struct {
 	// Entries names the entry IDs the kernel reports.
 	Entries *Entries
-	// Interface returns the instance interface that owns an address.
-	Interface func(netip.Addr) (Interface, bool)
+	// Interface returns the instance interface that owns an address, on
+	// the side that entry decided (which tells apart NICs that share it).
+	Interface func(a netip.Addr, entry nft.Entry) (Interface, bool)
 }
 
 // tuple is a connection's original direction.
@@ -159,7 +160,7 @@ func (a *aggregator) add(side model.Direction, t tuple, action string, id nft.En
 		if side == model.Ingress {
 			owner, dir = t.dst, "in"
 		}
-		ifc, found := a.res.Interface(owner)
+		ifc, found := a.res.Interface(owner, e)
 		if !found {
 			a.stats.Unknown++
 			return

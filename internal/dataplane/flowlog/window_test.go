@@ -21,7 +21,7 @@ var (
 func testResolver() Resolver {
 	t := &Entries{}
 	t.Set(map[nft.EntryID]nft.Entry{eAccept.ID(): eAccept, iRule.ID(): iRule, iDrop.ID(): iDrop})
-	return Resolver{Entries: t, Interface: func(a netip.Addr) (Interface, bool) {
+	return Resolver{Entries: t, Interface: func(a netip.Addr, _ nft.Entry) (Interface, bool) {
 		switch a {
 		case addrA:
 			return Interface{VMID: "i-a"}, true

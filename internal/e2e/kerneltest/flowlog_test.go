@@ -194,7 +194,7 @@ func checkFlowLog(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr
 		}
 	}
 	res := flowlog.Resolver{Entries: entries,
-		Interface: func(a netip.Addr) (flowlog.Interface, bool) { i, ok := ifaces[a]; return i, ok }}
+		Interface: func(a netip.Addr, _ nft.Entry) (flowlog.Interface, bool) { i, ok := ifaces[a]; return i, ok }}
 	var mu sync.Mutex
 	var recs []flowlog.Record
 	ctx, cancel := context.WithCancel(context.Background())
