@@ -48,7 +48,9 @@ func TestAccountIDsAreSafeJSONNumbers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var js struct{ Vpcs struct{ Vpc []struct{ OwnerId float64 } } }
+		var js struct {
+			Vpcs struct{ Vpc []struct{ OwnerId float64 } }
+		}
 		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&js); err != nil || len(js.Vpcs.Vpc) != 1 {
 			t.Fatalf("DescribeVpcs: %s %v", raw, err)
 		}
