@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
@@ -57,5 +59,38 @@ func TestAccountIDsAreSafeJSONNumbers(t *testing.T) {
 		if got := strconv.FormatFloat(js.Vpcs.Vpc[0].OwnerId, 'f', 0, 64); got != acct.AccountId {
 			t.Fatalf("DescribeVpcs OwnerId read as a float64: %s, want %s", got, acct.AccountId)
 		}
+	}
+}
+
+// TestEmptyPageCounts: DescribeSecurityGroups and DescribeInstances paged
+// by number answer TotalCount, PageNumber and PageSize, 0 included, and by
+// token none of them. A listing of nothing left TotalCount out (the
+// fields were omitted when zero, for the token paging's sake), which the
+// classic Go SDK reads as 0 but a Node.js caller as undefined.
+func TestEmptyPageCounts(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name, action string
+		q            map[string]any
+		want         string // the counts as the answer has them; "" for none
+	}{
+		{"groups, none", "DescribeSecurityGroups", map[string]any{"SecurityGroupId": "sg-none"}, "0 1 10"},
+		{"groups, none on page 2", "DescribeSecurityGroups", map[string]any{"PageNumber": "2", "PageSize": "5"}, "0 2 5"},
+		{"groups, tokens", "DescribeSecurityGroups", map[string]any{"MaxResults": "5"}, ""},
+		{"instances, none", "DescribeInstances", map[string]any{}, "0 1 10"},
+		{"instances, tokens", "DescribeInstances", map[string]any{"MaxResults": "5"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := mustCall(t, e.v3, ecsVersion, tc.action, tc.q)
+			var got []string
+			for _, k := range []string{"TotalCount", "PageNumber", "PageSize"} {
+				if v, ok := body[k]; ok {
+					got = append(got, fmt.Sprint(v))
+				}
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("TotalCount, PageNumber, PageSize: %q, want %q (%v)", got, tc.want, body)
+			}
+		})
 	}
 }
