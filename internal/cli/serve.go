@@ -302,7 +302,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if created {
 			verb = "Created a"
 		}
-		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s\n", verb, path, path)
+		// Node.js reads no SSL_CERT_FILE: its clients need their own variable.
+		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s (Go: Terraform, the aliyun CLI) or NODE_EXTRA_CA_CERTS=%s (Node.js)\n", verb, path, path, path)
 	}
 	var etcd, etcdCluster []string
 	for _, u := range strings.Split(*etcdURLs, ",") {

@@ -91,11 +91,14 @@ type groupHead struct {
 
 type describeSecurityGroupsResponse struct {
 	rpc.Base
-	RegionId       string
-	NextToken      string
-	TotalCount     int `json:",omitempty" xml:",omitempty"`
-	PageNumber     int `json:",omitempty" xml:",omitempty"`
-	PageSize       int `json:",omitempty" xml:",omitempty"`
+	RegionId  string
+	NextToken string
+	// The page's counts: nil under token paging, which answers none; a
+	// listing of none by page number answers TotalCount 0, which a
+	// Node.js caller reads as 0 rather than undefined.
+	TotalCount     *int `json:",omitempty" xml:",omitempty"`
+	PageNumber     *int `json:",omitempty" xml:",omitempty"`
+	PageSize       *int `json:",omitempty" xml:",omitempty"`
 	SecurityGroups struct{ SecurityGroup []securityGroupItem }
 }
 
@@ -118,10 +121,10 @@ func (r *describeSecurityGroupsResponse) RawJSON() ([]byte, error) {
 	b = jsontext.AppendString(append(b, `,"NextToken":`...), r.NextToken)
 	for _, f := range [...]struct {
 		name string
-		v    int
+		v    *int
 	}{{`,"TotalCount":`, r.TotalCount}, {`,"PageNumber":`, r.PageNumber}, {`,"PageSize":`, r.PageSize}} {
-		if f.v != 0 { // omitempty
-			b = strconv.AppendInt(append(b, f.name...), int64(f.v), 10)
+		if f.v != nil { // omitempty
+			b = strconv.AppendInt(append(b, f.name...), int64(*f.v), 10)
 		}
 	}
 	b = append(b, `,"SecurityGroups":{"SecurityGroup":[`...)
@@ -170,7 +173,7 @@ func (s *Service) describeSecurityGroups(ctx context.Context, req *rpc.Request) 
 		out.SecurityGroups.SecurityGroup = append(out.SecurityGroups.SecurityGroup, groupItem(g))
 	}
 	if !pg.Tokens {
-		out.TotalCount, out.PageNumber, out.PageSize = res.Total, pg.Number, pg.Size
+		out.TotalCount, out.PageNumber, out.PageSize = new(res.Total), new(pg.Number), new(pg.Size)
 	}
 	return out, nil
 }

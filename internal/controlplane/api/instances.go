@@ -284,10 +284,11 @@ func instanceOut(v service.InstanceView) instanceItem {
 
 type describeInstancesResponse struct {
 	rpc.Base
-	NextToken  string
-	TotalCount int `json:",omitempty" xml:",omitempty"`
-	PageNumber int `json:",omitempty" xml:",omitempty"`
-	PageSize   int `json:",omitempty" xml:",omitempty"`
+	NextToken string
+	// nil under token paging; see describeSecurityGroupsResponse.
+	TotalCount *int `json:",omitempty" xml:",omitempty"`
+	PageNumber *int `json:",omitempty" xml:",omitempty"`
+	PageSize   *int `json:",omitempty" xml:",omitempty"`
 	Instances  struct{ Instance []instanceItem }
 }
 
@@ -328,7 +329,7 @@ func (s *Service) describeInstances(ctx context.Context, req *rpc.Request) (any,
 		out.Instances.Instance = append(out.Instances.Instance, instanceOut(v))
 	}
 	if !pg.Tokens {
-		out.TotalCount, out.PageNumber, out.PageSize = res.Total, pg.Number, pg.Size
+		out.TotalCount, out.PageNumber, out.PageSize = new(res.Total), new(pg.Number), new(pg.Size)
 	}
 	return out, nil
 }

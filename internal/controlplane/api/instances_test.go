@@ -491,8 +491,8 @@ func TestDescribeInstances(t *testing.T) {
 	var paged []string
 	for page := 1; page <= 3; page++ {
 		out := e.ecs("DescribeInstances", map[string]string{"PageSize": "2", "PageNumber": fmt.Sprint(page)}).(*describeInstancesResponse)
-		if out.TotalCount != 5 || out.PageNumber != page || out.PageSize != 2 || out.NextToken != "" {
-			t.Fatalf("page %d: total %d number %d size %d token %q", page, out.TotalCount, out.PageNumber, out.PageSize, out.NextToken)
+		if out.TotalCount == nil || *out.TotalCount != 5 || *out.PageNumber != page || *out.PageSize != 2 || out.NextToken != "" {
+			t.Fatalf("page %d: total %v number %v size %v token %q", page, out.TotalCount, out.PageNumber, out.PageSize, out.NextToken)
 		}
 		for _, in := range out.Instances.Instance {
 			paged = append(paged, in.InstanceId)

@@ -104,6 +104,8 @@ func tokenPage(p rpc.Params, defMax, maxResults int) (page, error) {
 	return pg, nil
 }
 
+// prefixListItem is one list of DescribePrefixLists, with the ResourceGroupId
+// and Tags its filters take, as the Tea SDK's model has them.
 type prefixListItem struct {
 	PrefixListId     string
 	PrefixListName   string
@@ -112,6 +114,8 @@ type prefixListItem struct {
 	Description      string
 	CreationTime     string
 	AssociationCount int
+	ResourceGroupId  string
+	Tags             tagSet
 }
 
 type describePrefixListsResponse struct {
@@ -148,7 +152,8 @@ func (s *Service) describePrefixLists(ctx context.Context, req *rpc.Request) (an
 	for _, l := range lists.Items {
 		pl := l.List
 		out.PrefixLists.PrefixList = append(out.PrefixLists.PrefixList, prefixListItem{PrefixListId: pl.ID, PrefixListName: pl.Name, AddressFamily: pl.AddressFamily,
-			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: l.Associations})
+			MaxEntries: pl.MaxEntries, Description: pl.Description, CreationTime: timeText(pl.Created), AssociationCount: l.Associations,
+			ResourceGroupId: resourceGroupID(pl.Owner), Tags: tagsOut(pl.Tags)})
 	}
 	return out, nil
 }

@@ -33,9 +33,9 @@ type flatGroups struct {
 	RequestId      string
 	RegionId       string
 	NextToken      string
-	TotalCount     int `json:",omitempty" xml:",omitempty"`
-	PageNumber     int `json:",omitempty" xml:",omitempty"`
-	PageSize       int `json:",omitempty" xml:",omitempty"`
+	TotalCount     *int `json:",omitempty" xml:",omitempty"`
+	PageNumber     *int `json:",omitempty" xml:",omitempty"`
+	PageSize       *int `json:",omitempty" xml:",omitempty"`
 	SecurityGroups struct {
 		SecurityGroup []struct {
 			SecurityGroupId, SecurityGroupName, Description, SecurityGroupType, VpcId, CreationTime, ResourceGroupId string
@@ -107,7 +107,10 @@ func TestDescribeSecurityGroupsRawJSON(t *testing.T) {
 		{name: "empty", requestID: "r4", region: "cn-hangzhou", total: 0, number: 1, size: 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := &describeSecurityGroupsResponse{RegionId: tc.region, NextToken: tc.next, TotalCount: tc.total, PageNumber: tc.number, PageSize: tc.size}
+			out := &describeSecurityGroupsResponse{RegionId: tc.region, NextToken: tc.next}
+			if tc.number != 0 { // paged by number: the counts, 0 included
+				out.TotalCount, out.PageNumber, out.PageSize = new(tc.total), new(tc.number), new(tc.size)
+			}
 			out.SetRequestID(tc.requestID)
 			out.SecurityGroups.SecurityGroup = []securityGroupItem{}
 			if tc.name != "empty" {

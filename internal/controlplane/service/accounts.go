@@ -299,9 +299,13 @@ func firstTenant(tx store.ReadTx) (string, error) {
 	return "", err
 }
 
-// newAccountUID returns 16 random digits, the first not 0.
+// newAccountUID returns 16 random digits, the first 1 to 8. The answers
+// carry a UID as a JSON number (OwnerId of DescribeVpcs, DescribeVSwitches,
+// DescribeInstances' InstanceOwnerId), which JavaScript clients, the Node.js
+// SDKs among them, read as a float64: exact only up to 2^53
+// (9007199254740992), so an odd UID above it came back one off.
 func newAccountUID() string {
-	n, err := rand.Int(rand.Reader, big.NewInt(9e15))
+	n, err := rand.Int(rand.Reader, big.NewInt(8e15))
 	if err != nil {
 		panic(err) // crypto/rand does not fail
 	}

@@ -6,31 +6,51 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/tjfoc/gmsm/sm3"
 )
 
-// AlgorithmV3 is the only V3 algorithm verified here; darabonba uses it
-// unless a client explicitly picks SM3 or RSA.
+// AlgorithmV3 is the V3 algorithm darabonba uses unless a client picks
+// another.
 const AlgorithmV3 = "ACS3-HMAC-SHA256"
 
-// V3Auth is the content of an ACS3-HMAC-SHA256 Authorization header.
+// AlgorithmV3SM3 is V3 with SM3 (GB/T 32905) in place of SHA-256 for both
+// the payload hash and the HMAC, which the Tea SDKs send when configured
+// with signatureAlgorithm "ACS3-HMAC-SM3" and ECS accepts. (ACS3-RSA-SHA256
+// signs with an RSA key, which Palisade's access keys are not.)
+const AlgorithmV3SM3 = "ACS3-HMAC-SM3"
+
+// v3Hash is the hash an ACS3 algorithm names.
+func v3Hash(algorithm string) func() hash.Hash {
+	if algorithm == AlgorithmV3SM3 {
+		return sm3.New
+	}
+	return sha256.New
+}
+
+// V3Auth is the content of an ACS3 Authorization header.
 type V3Auth struct {
 	AccessKeyID   string
 	SignedHeaders []string // lower-case, in the order the client listed them
 	Signature     string   // lower-case hex as sent
+	Algorithm     string   // AlgorithmV3 or AlgorithmV3SM3
 }
 
 // ParseAuthorization parses
-// "ACS3-HMAC-SHA256 Credential=<ak>,SignedHeaders=<h1;h2>,Signature=<hex>".
+// "ACS3-HMAC-SHA256 Credential=<ak>,SignedHeaders=<h1;h2>,Signature=<hex>"
+// (or the same after ACS3-HMAC-SM3).
 // Unknown fields are ignored so that a newer client still parses.
 func ParseAuthorization(h string) (V3Auth, error) {
 	var a V3Auth
-	rest, ok := strings.CutPrefix(h, AlgorithmV3)
-	if !ok || rest == "" || rest[0] != ' ' {
-		return a, fmt.Errorf("authorization header must start with %q followed by a space", AlgorithmV3)
+	a.Algorithm, _, _ = strings.Cut(h, " ")
+	rest, ok := strings.CutPrefix(h, a.Algorithm)
+	if (a.Algorithm != AlgorithmV3 && a.Algorithm != AlgorithmV3SM3) || !ok || rest == "" {
+		return a, fmt.Errorf("authorization header must start with %q or %q followed by a space", AlgorithmV3, AlgorithmV3SM3)
 	}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(rest, ",") {
@@ -134,21 +154,35 @@ func fixups(s string) string { return fixupReplacer.Replace(s) }
 
 // StringToSignV3 is "ACS3-HMAC-SHA256\n" + hex(SHA256(canonicalRequest)).
 func StringToSignV3(canonicalRequest string) string {
-	sum := sha256.Sum256([]byte(canonicalRequest))
-	return AlgorithmV3 + "\n" + hex.EncodeToString(sum[:])
+	return stringToSign(AlgorithmV3, canonicalRequest)
+}
+
+// stringToSign is algorithm + "\n" + hex(hash(canonicalRequest)).
+func stringToSign(algorithm, canonicalRequest string) string {
+	return algorithm + "\n" + hashHex(algorithm, []byte(canonicalRequest))
 }
 
 // SignV3 returns hex(HMAC-SHA256(secret, StringToSignV3(canonicalRequest))).
 // Unlike V1, no "&" is appended to the secret.
 func SignV3(secret, canonicalRequest string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(StringToSignV3(canonicalRequest)))
+	return sign(AlgorithmV3, secret, canonicalRequest)
+}
+
+// sign is SignV3 with the algorithm's hash.
+func sign(algorithm, secret, canonicalRequest string) string {
+	m := hmac.New(v3Hash(algorithm), []byte(secret))
+	m.Write([]byte(stringToSign(algorithm, canonicalRequest)))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
 // HashPayload returns the lower-case hex SHA-256 of body, the value the
 // x-acs-content-sha256 header must carry.
-func HashPayload(body []byte) string {
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])
+func HashPayload(body []byte) string { return hashHex(AlgorithmV3, body) }
+
+// hashHex is the lower-case hex hash of b with the algorithm's hash (the
+// SM3 one of a body signed with ACS3-HMAC-SM3, in the same header).
+func hashHex(algorithm string, b []byte) string {
+	h := v3Hash(algorithm)()
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -1,6 +1,8 @@
 package signature
 
 import (
+	"crypto/hmac"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,13 +142,16 @@ func TestParseAuthorization(t *testing.T) {
 		wantErr bool
 	}{
 		{in: "ACS3-HMAC-SHA256 Credential=ak,SignedHeaders=host;x-acs-date,Signature=abc",
-			want: V3Auth{"ak", []string{"host", "x-acs-date"}, "abc"}},
+			want: V3Auth{"ak", []string{"host", "x-acs-date"}, "abc", AlgorithmV3}},
 		{in: "ACS3-HMAC-SHA256  Credential=ak , SignedHeaders=Host , Signature=abc, Extra=1",
-			want: V3Auth{"ak", []string{"host"}, "abc"}},
+			want: V3Auth{"ak", []string{"host"}, "abc", AlgorithmV3}},
+		{in: "ACS3-HMAC-SM3 Credential=ak,SignedHeaders=host,Signature=abc",
+			want: V3Auth{"ak", []string{"host"}, "abc", AlgorithmV3SM3}},
 		{in: "", wantErr: true},
 		{in: "ACS3-HMAC-SHA256", wantErr: true},
 		{in: "ACS3-HMAC-SHA256Credential=ak,SignedHeaders=host,Signature=abc", wantErr: true},
-		{in: "ACS3-HMAC-SM3 Credential=ak,SignedHeaders=host,Signature=abc", wantErr: true},
+		{in: "ACS3-RSA-SHA256 Credential=ak,SignedHeaders=host,Signature=abc", wantErr: true},
+		{in: "ACS3-HMAC-SM3Credential=ak,SignedHeaders=host,Signature=abc", wantErr: true},
 		{in: "ACS3-HMAC-SHA256 Credential=ak,SignedHeaders=host", wantErr: true},
 		{in: "ACS3-HMAC-SHA256 Credential=,SignedHeaders=host,Signature=abc", wantErr: true},
 		{in: "ACS3-HMAC-SHA256 Credential=ak,SignedHeaders=,Signature=abc", wantErr: true},
@@ -161,9 +166,29 @@ func TestParseAuthorization(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.AccessKeyID != tc.want.AccessKeyID || got.Signature != tc.want.Signature ||
+		if err != nil || got.AccessKeyID != tc.want.AccessKeyID || got.Signature != tc.want.Signature || got.Algorithm != tc.want.Algorithm ||
 			strings.Join(got.SignedHeaders, ";") != strings.Join(tc.want.SignedHeaders, ";") {
 			t.Errorf("ParseAuthorization(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestV3Hashes: the payload hash and HMAC of each ACS3 algorithm, against
+// vectors from OpenSSL (Node.js's crypto): GB/T 32905's two examples for
+// SM3, and an HMAC.
+func TestV3Hashes(t *testing.T) {
+	for _, tc := range []struct{ alg, in, want string }{
+		{AlgorithmV3, "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{AlgorithmV3SM3, "abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"},
+		{AlgorithmV3SM3, strings.Repeat("abcd", 16), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"},
+	} {
+		if got := hashHex(tc.alg, []byte(tc.in)); got != tc.want {
+			t.Errorf("%s(%q) = %s, want %s", tc.alg, tc.in, got, tc.want)
+		}
+	}
+	m := hmac.New(v3Hash(AlgorithmV3SM3), []byte("key"))
+	m.Write([]byte("msg"))
+	if got, want := hex.EncodeToString(m.Sum(nil)), "aaef27f7826f0b502a7e3d787a7ac6ee15a4ce44e2631200df14c54bc4f57fa7"; got != want {
+		t.Errorf("HMAC-SM3 = %s, want %s", got, want)
 	}
 }

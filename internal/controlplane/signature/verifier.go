@@ -41,7 +41,7 @@ type Verifier struct {
 // Verify authenticates r and returns its AccessKeyId. params are the merged
 // query and form parameters (used by V1); body is the raw request body (its
 // hash is checked by V3). An Authorization header starting with
-// ACS3-HMAC-SHA256 selects V3, anything else V1.
+// ACS3-HMAC-SHA256 or ACS3-HMAC-SM3 selects V3, anything else V1.
 //
 // V1 needs Action, Version, AccessKeyId, Signature, SignatureMethod
 // (HMAC-SHA1), SignatureVersion (1.0), SignatureNonce and Timestamp among
@@ -61,13 +61,13 @@ type Verifier struct {
 // refused as expired anyway.
 func (v *Verifier) Verify(r *http.Request, params url.Values, body []byte) (string, *ecserr.Error) {
 	auth := r.Header.Get("Authorization")
-	if strings.HasPrefix(auth, AlgorithmV3) {
+	if alg, _, _ := strings.Cut(auth, " "); alg == AlgorithmV3 || alg == AlgorithmV3SM3 {
 		return v.verifyV3(r, auth, body)
 	}
 	if strings.HasPrefix(auth, "ACS3-") {
 		alg, _, _ := strings.Cut(auth, " ")
 		return "", ecserr.InvalidParameter("Authorization",
-			"signature algorithm "+alg+" is not supported; sign with ACS3-HMAC-SHA256 (the SDK default) or V1 HMAC-SHA1")
+			"signature algorithm "+alg+" is not supported; sign with ACS3-HMAC-SHA256 (the SDK default), ACS3-HMAC-SM3 or V1 HMAC-SHA1")
 	}
 	return v.verifyV1(r.Context(), r.Method, params)
 }
@@ -123,9 +123,13 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 		return "", ecserr.BadRequest("IncompleteSignature",
 			"The header %q must be listed in SignedHeaders and signed: host, every x-acs-* header and, with a body, content-type are.", missing)
 	}
-	payload := HashPayload(body)
+	payload := hashHex(a.Algorithm, body)
 	if !strings.EqualFold(r.Header.Get("x-acs-content-sha256"), payload) {
-		return "", ecserr.InvalidParameter("x-acs-content-sha256", "it is not the hex SHA-256 of the request body; hash exactly the bytes sent")
+		what := "SHA-256"
+		if a.Algorithm == AlgorithmV3SM3 {
+			what = "SM3"
+		}
+		return "", ecserr.InvalidParameter("x-acs-content-sha256", "it is not the hex "+what+" of the request body; hash exactly the bytes sent")
 	}
 	now := v.now()
 	ts, err := v.checkTime("x-acs-date", r.Header.Get("x-acs-date"), now)
@@ -139,7 +143,7 @@ func (v *Verifier) verifyV3(r *http.Request, header string, body []byte) (string
 	h := r.Header.Clone()
 	h.Set("Host", r.Host) // net/http moves Host out of the header map
 	cr := CanonicalRequestV3(r.Method, r.URL.EscapedPath(), r.URL.Query(), h, a.SignedHeaders, r.Header.Get("x-acs-content-sha256"))
-	if !equal(strings.ToLower(a.Signature), SignV3(secret, cr)) {
+	if !equal(strings.ToLower(a.Signature), sign(a.Algorithm, secret, cr)) {
 		return "", mismatch(cr)
 	}
 	return a.AccessKeyID, v.useNonce(r.Context(), a.AccessKeyID, r.Header.Get("x-acs-signature-nonce"), ts, now)

@@ -2,6 +2,7 @@ package signature
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
+	"github.com/alibabacloud-go/tea/dara"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
@@ -81,6 +85,34 @@ func v3Request(secret string, q url.Values, body string, edit func(http.Header))
 	h.Set("Host", r.Host)
 	cr := CanonicalRequestV3("POST", "/", q, h, signed, r.Header.Get("x-acs-content-sha256"))
 	r.Header.Set("Authorization", AlgorithmV3+" Credential=testid,SignedHeaders="+strings.Join(signed, ";")+",Signature="+SignV3(secret, cr))
+	return r
+}
+
+// sm3Request is a V3 request signed with ACS3-HMAC-SM3 by darabonba's own
+// GetAuthorization, the headers as v3Request sets them.
+func sm3Request(secret string, q url.Values, body string) *http.Request {
+	alg := AlgorithmV3SM3
+	r := httptest.NewRequest("POST", "/?"+q.Encode(), strings.NewReader(body))
+	payload := hex.EncodeToString(openapiutil.Hash([]byte(body), &alg))
+	h := map[string]*string{"host": dara.String("127.0.0.1:8080"), "x-acs-action": dara.String("DescribeRegions"),
+		"x-acs-version": dara.String("2014-05-26"), "x-acs-date": dara.String(testNow.Format(TimestampLayout)),
+		"x-acs-signature-nonce": dara.String("n-1"), "x-acs-content-sha256": dara.String(payload)}
+	if body != "" {
+		h["content-type"] = dara.String("application/x-www-form-urlencoded")
+	}
+	dq := map[string]*string{}
+	for k := range q {
+		dq[k] = dara.String(q.Get(k))
+	}
+	auth := openapiutil.GetAuthorization(&dara.Request{Method: dara.String("POST"), Pathname: dara.String("/"), Query: dq, Headers: h},
+		&alg, &payload, dara.String("testid"), dara.String(secret))
+	r.Host = "127.0.0.1:8080"
+	for k, v := range h {
+		if k != "host" {
+			r.Header.Set(k, *v)
+		}
+	}
+	r.Header.Set("Authorization", *auth)
 	return r
 }
 
@@ -167,11 +199,20 @@ func TestVerifyV3(t *testing.T) {
 			r.Header.Set("Authorization", "ACS3-HMAC-SHA256 Credential=testid")
 			return r
 		}(), wantCode: "IncompleteSignature"},
-		{name: "sm3", req: func() *http.Request {
+		{name: "rsa", req: func() *http.Request {
+			r := v3Request("testsecret", q, "", nil)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "HMAC-SHA256", "RSA-SHA256", 1))
+			return r
+		}(), wantCode: "InvalidParameter", wantMsg: "ACS3-RSA-SHA256"},
+		// ACS3-HMAC-SM3, as the Tea SDKs sign it given that algorithm.
+		{name: "sm3", req: sm3Request("testsecret", q, "")},
+		{name: "sm3 with form body", req: sm3Request("testsecret", q, "A=1&B=2"), body: "A=1&B=2"},
+		{name: "sm3 body hashed with SHA-256", req: func() *http.Request {
 			r := v3Request("testsecret", q, "", nil)
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SHA256", "SM3", 1))
 			return r
-		}(), wantCode: "InvalidParameter", wantMsg: "ACS3-HMAC-SM3"},
+		}(), wantCode: "InvalidParameter", wantMsg: "SM3"},
+		{name: "sm3 wrong secret", req: sm3Request("other", q, ""), wantCode: "SignatureDoesNotMatch"},
 		{name: "missing date", req: v3Request("testsecret", q, "", delH("x-acs-date")), wantCode: "MissingParameter", wantMsg: "x-acs-date"},
 		{name: "missing nonce", req: v3Request("testsecret", q, "", delH("x-acs-signature-nonce")), wantCode: "MissingParameter", wantMsg: "x-acs-signature-nonce"},
 		{name: "missing content hash", req: v3Request("testsecret", q, "", delH("x-acs-content-sha256")), wantCode: "MissingParameter", wantMsg: "x-acs-content-sha256"},

@@ -80,7 +80,9 @@ func TestLessTroddenReads(t *testing.T) {
 	})
 
 	// DescribePrefixLists filters by Tag.N and ResourceGroupId, as the
-	// Tea SDK's request has them (the classic SDK's has neither).
+	// Tea SDK's request has them (the classic SDK's has neither), and
+	// answers each list's, as the Tea SDK's model has them (it answered
+	// neither: a Node.js caller's prefixList.tags.tag was undefined).
 	t.Run("DescribePrefixLists filters", func(t *testing.T) {
 		create := func(name string) string {
 			return fmt.Sprint(mustCall(t, e.v3, ecsVersion, "CreatePrefixList", map[string]any{"PrefixListName": name, "AddressFamily": "IPv4",
@@ -96,7 +98,16 @@ func TestLessTroddenReads(t *testing.T) {
 				lists, _ := got["PrefixLists"].(map[string]any)["PrefixList"].([]any)
 				var ids []string
 				for _, l := range lists {
-					ids = append(ids, fmt.Sprint(l.(map[string]any)["PrefixListId"]))
+					m := l.(map[string]any)
+					ids = append(ids, fmt.Sprint(m["PrefixListId"]))
+					wantTags := "[]"
+					if m["PrefixListId"] == tagged {
+						wantTags = "[map[TagKey:env TagValue:prod]]"
+					}
+					tags, _ := m["Tags"].(map[string]any)
+					if m["ResourceGroupId"] != rg || tags == nil || fmt.Sprint(tags["Tag"]) != wantTags {
+						t.Errorf("%s: ResourceGroupId %v, Tags %v; want %s and Tag %s", m["PrefixListId"], m["ResourceGroupId"], m["Tags"], rg, wantTags)
+					}
 				}
 				if slices.Sort(ids); !slices.Equal(ids, c.want) {
 					t.Errorf("lists %v, want %v", ids, c.want)

@@ -1,10 +1,14 @@
 package apitest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	"github.com/alibabacloud-go/tea/dara"
 )
 
 // path walks a decoded JSON body: path(b, "Permissions", "Permission").
@@ -188,5 +192,38 @@ func TestDarabonbaV3(t *testing.T) {
 	}
 	if a["VpcId"] != vpcID || len(list(t, a, "Permissions", "Permission")) != 1 {
 		t.Errorf("after the revoke: %v", a)
+	}
+}
+
+// TestSignatureAlgorithms: the Tea SDKs sign with the algorithm their
+// Config names (signatureAlgorithm): ACS3-HMAC-SHA256 by default,
+// ACS3-HMAC-SM3, or V1 given "v2"; parameters in the query or, hashed
+// with the algorithm's hash, in a form body. SM3 was refused
+// (InvalidParameter), though ECS takes it and the SDKs offer it.
+func TestSignatureAlgorithms(t *testing.T) {
+	e := newEnv(t)
+	for _, alg := range []string{"", "ACS3-HMAC-SM3", "v2"} {
+		t.Run(cmp.Or(alg, "default"), func(t *testing.T) {
+			c := newV3(t, e.addr, e.ak, e.secret, alg)
+			sg := mustCall(t, c, ecsVersion, "CreateSecurityGroup", map[string]any{"SecurityGroupName": "alg-" + cmp.Or(alg, "default")})["SecurityGroupId"].(string)
+			params := &openapi.Params{Action: dara.String("AuthorizeSecurityGroup"), Version: dara.String(ecsVersion), Protocol: dara.String("HTTP"),
+				Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"), Style: dara.String("RPC"),
+				ReqBodyType: dara.String("formData"), BodyType: dara.String("json")}
+			body := map[string]any{"RegionId": region, "SecurityGroupId": sg, "Permissions": []any{
+				map[string]any{"IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8", "Description": "a b*~&=中"}}}
+			if _, err := c.CallApi(params, &openapi.OpenApiRequest{Body: body}, &dara.RuntimeOptions{}); err != nil {
+				t.Fatalf("AuthorizeSecurityGroup with a form body: %v", err)
+			}
+			ps := list(t, mustCall(t, c, ecsVersion, "DescribeSecurityGroupAttribute", map[string]any{"SecurityGroupId": sg, "NicType": "internet"}), "Permissions", "Permission")
+			if len(ps) != 1 || path(t, ps[0], "Description") != "a b*~&=中" {
+				t.Errorf("rules %v", ps)
+			}
+			bad := newV3(t, e.addr, e.ak, "wrong", alg)
+			if _, err := call(bad, ecsVersion, "DescribeSecurityGroups", nil, nil); err == nil {
+				t.Error("a wrong secret was taken")
+			} else if code, status, _ := apiError(err); code != "SignatureDoesNotMatch" || status != 400 {
+				t.Errorf("a wrong secret: %s %d (%v), want 400 SignatureDoesNotMatch", code, status, err)
+			}
+		})
 	}
 }
