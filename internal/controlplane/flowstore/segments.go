@@ -433,7 +433,12 @@ func (s *Store) deleteOldest(fs *files, forSize bool, cut int64, drops *[]drop) 
 		}
 		s.complete.Store(max(s.complete.Load(), old.maxEnd))
 	}
-	if err := removeFile(old.path); err != nil && !os.IsNotExist(err) {
+	if old.n > 0 && old.last+1 >= s.seq {
+		// It holds the newest records: the mark goes first, so that a
+		// crash right after the deletion leaves the numbering too.
+		s.markSeq()
+	}
+	if err := removeSegment(old.path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("%w: %v", ErrWrite, err)
 	}
 	fs.segs = fs.segs[1:]
@@ -461,8 +466,8 @@ func (s *Store) deleteOldest(fs *files, forSize bool, cut int64, drops *[]drop) 
 // lostTo is the completeness once old, a segment of fs, is deleted for
 // size: the time for every account (old's newest End for a file of the
 // former layout, whose accounts are not known apart) and per account (the
-// newest End of each account's records of old still indexed: those
-// dropped before for the count are the count's, countDrop), less what the
+// newest End of each account's records of old still indexed, and of
+// those the count dropped, up to its countDrop), less what the
 // age limit (cut) already covers. changed: it claims less than now.
 // s.wmu is held.
 func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[string]int64, changed bool) {
@@ -498,8 +503,33 @@ func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[s
 			per[a], changed = e, true
 		}
 	}
+	// Records the count cap dropped from the index are gone from the
+	// files with old too, and countDrop is not saved: a restart counts
+	// from the files. So an account that may have had some in old (it
+	// holds none of fs's host from before old) is claimed complete only
+	// after those, as its count already claims: at most its countDrop.
+	for a, d := range s.countDrop {
+		e := min(d, old.maxEnd)
+		if e <= max(all, per[a]) || e < cut {
+			continue
+		}
+		if ix := s.byAcct[a]; ix != nil {
+			if h := ix.hosts[fs.host]; h != nil && h.seqs[0] <= old.first {
+				continue // its records of old are all still indexed: counted above
+			}
+		}
+		if strings.ContainsRune(a, '\n') {
+			all, changed = e, true
+		} else {
+			per[a], changed = e, true
+		}
+	}
 	return all, per, changed
 }
+
+// removeSegment deletes a segment file; a seam: tests take an image of
+// the directory there, as a crash right after the deletion leaves it.
+var removeSegment = removeFile
 
 // markSeq leaves the empty file that keeps the numbering once retention
 // deleted the segments of the newest records. Without it (a failure is only logged) a restart
