@@ -143,13 +143,7 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	if p.held >= p.quota {
 		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs, in all regions together), the most one account may; release some first.", p.held)
 	}
-	var a netip.Addr
-	var ok bool
-	if p.opt != nil {
-		a, ok = p.probe()
-	} else {
-		a, ok = allocateAddr(PublicPool, p.taken)
-	}
+	a, ok := p.probe()
 	if !ok {
 		return a, ecserr.BadRequest("QuotaExceeded.Eip", "The public address pool %s is exhausted; release EIPs or instances with public IPs.", PublicPool)
 	}
@@ -158,11 +152,13 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	return a, nil
 }
 
-// probe finds a free public address from the view's index of the
-// addresses in use (byPublic), starting at a random place: the pool is
-// sparse, so a few lookups find one, and concurrent allocations rarely try
-// the same. The address found is a precondition: another write that takes
-// it first fails the commit.
+// probe finds a free public address, starting at a random place: the
+// pool is sparse, so a few lookups find one, and concurrent allocations
+// rarely try the same. Nor does the address an account gets tell how many
+// the others hold, as the lowest free one did (the store's path, etcd's).
+// In an optimistic write the view's index of the addresses in use
+// (byPublic) is asked, and the address found is a precondition: another
+// write that takes it first fails the commit.
 func (p *publicAddresses) probe() (netip.Addr, bool) {
 	first := PublicPool.Masked().Addr().As4()
 	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
@@ -173,12 +169,17 @@ func (p *publicAddresses) probe() (netip.Addr, bool) {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
 		a := netip.AddrFrom4(b)
-		key := a.String()
-		if p.taken[a] || len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
+		if p.taken[a] {
 			continue
 		}
-		p.opt.readIndex(KindInstance, byPublic, key)
-		p.opt.readIndex(KindEIP, byPublic, key)
+		if p.opt != nil {
+			key := a.String()
+			if len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
+				continue
+			}
+			p.opt.readIndex(KindInstance, byPublic, key)
+			p.opt.readIndex(KindEIP, byPublic, key)
+		}
 		p.taken[a] = true // the write's own: the view does not hold it yet
 		return a, true
 	}

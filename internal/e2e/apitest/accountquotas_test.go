@@ -2,6 +2,8 @@ package apitest
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,6 +352,55 @@ func TestAccountQuotaRaceOnEtcd(t *testing.T) {
 					got := tc.count(t, w, quotaNet{})
 					return got == quota, fmt.Sprintf("server %d: the account holds %d, want %d", i, got, quota)
 				})
+			}
+		})
+	}
+}
+
+// TestPublicAddressesTellNothingOfOthers: the public pool is shared, and
+// on etcd (the store's transaction) an allocation took the lowest free
+// address, so the address tenant A got told how many B had taken before
+// it (B took five; A's next EIP was the sixth address after A's last).
+// Every allocation now probes from a random place, on a single server and
+// on etcd alike, for EIPs and instances' public IPs: A's addresses are
+// not the run that follows B's.
+func TestPublicAddressesTellNothingOfOthers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) *testenv.Server
+	}{
+		{"single server", func(t *testing.T) *testenv.Server { return testenv.Start(t, testenv.Config{}) }},
+		{"etcd", func(t *testing.T) *testenv.Server {
+			return testenv.StartCluster(t, 1, testenv.Config{Log: testenv.Quiet()})[0]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := clients(t, tc.start(t))
+			a := e.newAccount(t, "tenant-a")
+			eip := func(c *vpc.Client) netip.Addr {
+				return netip.MustParseAddr(must(c.AllocateEipAddress(vpc.CreateAllocateEipAddressRequest()))(t).EipAddress)
+			}
+			var all []netip.Addr
+			for range 5 {
+				all = append(all, eip(e.vpc)) // B's
+			}
+			for range 3 {
+				all = append(all, eip(a.vpc))
+			}
+			sg := createGroup(t, a.ecs, "a-web", "", "")
+			r := ecs.CreateRunInstancesRequest()
+			r.ImageId, r.InstanceType, r.SecurityGroupId, r.InternetMaxBandwidthOut = imageID, instanceType, sg, requests.NewInteger(5)
+			inst := must(a.ecs.RunInstances(r))(t).InstanceIdSets.InstanceIdSet[0]
+			all = append(all, netip.MustParseAddr(instance(t, a.ecs, inst).PublicIpAddress.IpAddress[0]))
+			sorted := slices.Clone(all)
+			slices.SortFunc(sorted, netip.Addr.Compare)
+			run := true
+			for i := 1; i < len(sorted); i++ {
+				run = run && sorted[i] == sorted[i-1].Next()
+			}
+			if run {
+				t.Errorf("B's five addresses and A's four are one run %s…%s (in the order taken: %v): A's tell how many B holds",
+					sorted[0], sorted[len(sorted)-1], all)
 			}
 		})
 	}
