@@ -358,7 +358,8 @@ func TestClassicInstances(t *testing.T) {
 
 func TestInstanceIPv6(t *testing.T) {
 	e := newEnv(t)
-	v := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16", "EnableIpv6": "true"})
+	// The block named, so that the addresses below are known.
+	v := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16", "Ipv6CidrBlock": "2408:4000::/56"})
 	w := e.vpcAPI("CreateVSwitch", map[string]string{"VpcId": v, "ZoneId": "cn-hangzhou-h", "CidrBlock": "192.168.1.0/24", "Ipv6CidrBlock": "1"}).(*createVSwitchResponse).VSwitchId
 	sg := putTestGroup(e, v, model.Normal)
 	ids := runIDs(e, map[string]string{"VSwitchId": w, "SecurityGroupId": sg, "Ipv6AddressCount": "1", "Amount": "2"})

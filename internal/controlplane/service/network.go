@@ -197,6 +197,26 @@ func ipv6Block(i uint64) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(b), 56)
 }
 
+// ipv6Blocks is how many /56 blocks the IPv6 pool holds.
+const ipv6Blocks = 1 << (56 - 20)
+
+// freeIPv6Block returns a /56 of the IPv6 pool that overlaps no block in
+// used, probing from a random place, as public addresses are: the lowest
+// free one told a tenant how many IPv6 VPCs the other accounts had made
+// (and made each creation walk past all of them).
+func freeIPv6Block(used []netip.Prefix) (netip.Prefix, bool) {
+	start := ipv6Start(ipv6Blocks)
+	for i := range uint64(ipv6Blocks) {
+		if b := ipv6Block((start + i) % ipv6Blocks); !slices.ContainsFunc(used, b.Overlaps) {
+			return b, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// ipv6Start picks where freeIPv6Block starts among n blocks (tests pin it).
+var ipv6Start = func(n uint64) uint64 { return rand.Uint64N(n) }
+
 // vswitchIPv6Block returns the /64 with index k (0..255) of a VPC's /56.
 func vswitchIPv6Block(vpc netip.Prefix, k int) netip.Prefix {
 	b := vpc.Masked().Addr().As16()

@@ -102,12 +102,10 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 					return CreateVpcResult{}, ecserr.BadRequest("InvalidCidrBlock.Overlapped", "Ipv6CidrBlock %s is already used by another VPC.", six)
 				}
 				v.IPv6CIDR = six
+			} else if b, ok := freeIPv6Block(used); ok {
+				v.IPv6CIDR = b
 			} else {
-				for i := uint64(0); !v.IPv6CIDR.IsValid(); i++ {
-					if b := ipv6Block(i); !slices.ContainsFunc(used, b.Overlaps) {
-						v.IPv6CIDR = b
-					}
-				}
+				return CreateVpcResult{}, ecserr.BadRequest("QuotaExceeded.Ipv6CidrBlock", "The IPv6 pool %s is exhausted; delete VPCs with IPv6 blocks.", ipv6Pool)
 			}
 		}
 		return CreateVpcResult{VpcId: v.ID, VRouterId: v.VRouterID, RouteTableId: v.RouteTableID}, putVPC(tx, v)

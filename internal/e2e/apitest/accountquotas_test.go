@@ -405,3 +405,36 @@ func TestPublicAddressesTellNothingOfOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestIPv6BlocksTellNothingOfOthers: a VPC made with EnableIpv6 took the
+// lowest free /56 of the shared IPv6 pool, so tenant A's second VPC
+// (2408:4000:0:400::/56 after 2408:4000::/56) told that other accounts
+// had made three IPv6 VPCs meanwhile. Blocks are now probed from a random
+// place: A's and B's are not one run.
+func TestIPv6BlocksTellNothingOfOthers(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(t, "tenant-a")
+	block := func(c *vpc.Client) netip.Prefix {
+		r := vpc.CreateCreateVpcRequest()
+		r.CidrBlock, r.EnableIpv6 = "10.0.0.0/16", requests.NewBoolean(true)
+		d := vpc.CreateDescribeVpcAttributeRequest()
+		d.VpcId = must(c.CreateVpc(r))(t).VpcId
+		return netip.MustParsePrefix(must(c.DescribeVpcAttribute(d))(t).Ipv6CidrBlock)
+	}
+	all := []netip.Prefix{block(a.vpc)}
+	for range 3 {
+		all = append(all, block(e.vpc)) // B's
+	}
+	all = append(all, block(a.vpc))
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	run := true
+	for i := 1; i < len(sorted); i++ {
+		next := sorted[i-1].Addr().As16()
+		next[6]++ // the next /56 (none of these carries past the byte)
+		run = run && sorted[i].Addr() == netip.AddrFrom16(next)
+	}
+	if run {
+		t.Errorf("the VPCs' IPv6 blocks are one run (in the order made: %v): A's second tells how many B made", all)
+	}
+}
