@@ -152,41 +152,51 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	return a, nil
 }
 
-// probe finds a free public address, starting at a random place: the
-// pool is sparse, so a few lookups find one, and concurrent allocations
-// rarely try the same. Nor does the address an account gets tell how many
-// the others hold, as the lowest free one did (the store's path, etcd's).
-// In an optimistic write the view's index of the addresses in use
-// (byPublic) is asked, and the address found is a precondition: another
-// write that takes it first fails the commit.
+// probe finds a free public address (see probeAddr). In an optimistic
+// write the view's index of the addresses in use (byPublic) is asked, and
+// the address found is a precondition: another write that takes it first
+// fails the commit.
 func (p *publicAddresses) probe() (netip.Addr, bool) {
-	first := PublicPool.Masked().Addr().As4()
-	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
-	last := model.LastAssignable(PublicPool).As4()
-	size := binary.BigEndian.Uint32(last[:]) - base + 1
-	start := probeStart(size)
-	for i := range size {
-		var b [4]byte
-		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
-		a := netip.AddrFrom4(b)
+	return probeAddr(PublicPool, func(a netip.Addr) bool {
 		if p.taken[a] {
-			continue
+			return false
 		}
 		if p.opt != nil {
 			key := a.String()
 			if len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
-				continue
+				return false
 			}
 			p.opt.readIndex(KindInstance, byPublic, key)
 			p.opt.readIndex(KindEIP, byPublic, key)
 		}
 		p.taken[a] = true // the write's own: the view does not hold it yet
-		return a, true
+		return true
+	})
+}
+
+// probeAddr returns the first assignable address of the IPv4 block p
+// that free takes, probing from a random place: for a block every account
+// shares (the public pool, the classic network), so that the address an
+// account gets does not tell how many the others hold, as the lowest free
+// one did; the block is sparse, so a few lookups find one, and concurrent
+// allocations rarely try the same.
+func probeAddr(p netip.Prefix, free func(netip.Addr) bool) (netip.Addr, bool) {
+	first := p.Masked().Addr().As4()
+	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
+	last := model.LastAssignable(p).As4()
+	size := binary.BigEndian.Uint32(last[:]) - base + 1
+	start := probeStart(size)
+	for i := range size {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
+		if a := netip.AddrFrom4(b); free(a) {
+			return a, true
+		}
 	}
 	return netip.Addr{}, false
 }
 
-// probeStart picks where probe starts among size addresses (tests pin it).
+// probeStart picks where probeAddr starts among size addresses (tests pin it).
 var probeStart = func(size uint32) uint32 { return rand.Uint32N(size) }
 
 // ipv6Block returns the i-th /56 of the IPv6 pool.
