@@ -65,6 +65,11 @@ func TestCreateVpc(t *testing.T) {
 		{"bad description", map[string]string{"Description": "http://x"}, "InvalidVpcDiscription.Malformed", 400},
 		{"bad EnableIpv6", map[string]string{"EnableIpv6": "yes"}, "InvalidParameter", 400},
 		{"bad IPv6 block", map[string]string{"Ipv6CidrBlock": "2408:4000::/48"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		// Blocks whose addresses no NIC may hold: accepted, they gave
+		// instances ::1, fe80::4 or ff02::4.
+		{"IPv6 block of ::1", map[string]string{"Ipv6CidrBlock": "::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		{"link-local IPv6 block", map[string]string{"Ipv6CidrBlock": "fe80::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		{"multicast IPv6 block", map[string]string{"Ipv6CidrBlock": "ff02::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
 		{"bad tag", map[string]string{"Tag.1.Key": "acs:x"}, "InvalidTagKey.Malformed", 400},
 		{"no region", map[string]string{"RegionId": ""}, "MissingParameter", 400},
 		{"unknown region", map[string]string{"RegionId": "mars-1"}, "InvalidRegionId.NotFound", 404},

@@ -72,8 +72,11 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 	if in.IPv6CidrBlock != "" {
 		var err error
 		six, err = netip.ParsePrefix(in.IPv6CidrBlock)
-		if err != nil || !six.Addr().Is6() || six.Addr().Is4In6() || six.Bits() != 56 || six != six.Masked() {
-			return CreateVpcResult{}, ecserr.BadRequest("InvalidIpv6CidrBlock.Malformed", "Ipv6CidrBlock %q must be an IPv6 /56 network such as 2408:4000:0:100::/56; or leave it out and set EnableIpv6=true to get one.", in.IPv6CidrBlock)
+		// Global unicast: a block of loopback (::/56 holds ::1), link-local
+		// or multicast addresses would give instances addresses no NIC
+		// may hold (as scenario files refuse them).
+		if err != nil || !six.Addr().Is6() || six.Addr().Is4In6() || six.Bits() != 56 || six != six.Masked() || !six.Addr().IsGlobalUnicast() {
+			return CreateVpcResult{}, ecserr.BadRequest("InvalidIpv6CidrBlock.Malformed", "Ipv6CidrBlock %q must be an IPv6 /56 network of global unicast addresses such as 2408:4000:0:100::/56; or leave it out and set EnableIpv6=true to get one.", in.IPv6CidrBlock)
 		}
 	}
 	if e := model.ValidateTags(in.Tags); e != nil {
