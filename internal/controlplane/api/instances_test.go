@@ -334,14 +334,14 @@ func TestClassicInstances(t *testing.T) {
 		if !in.Classic() || in.Zone != "cn-hangzhou-h" {
 			t.Fatalf("instance %+v", in)
 		}
+		if !model.ClassicNetwork.Contains(in.PrivateIP) || slices.Contains(addrs, in.PrivateIP.String()) {
+			t.Fatalf("classic address %s: not of %s, or another instance's", in.PrivateIP, model.ClassicNetwork)
+		}
 		addrs = append(addrs, in.PrivateIP.String())
 	}
-	slices.Sort(addrs)
-	// The classic network is shared: the other account's instance takes the next address.
-	if want := []string{"10.0.0.4", "10.0.0.5", "10.0.0.6"}; !slices.Equal(addrs, want) {
-		t.Fatalf("classic addresses %v, want %v", addrs, want)
-	}
-	e.ecsErr("InvalidPrivateIpAddress.Duplicated", 400, "RunInstances", map[string]string{"ImageId": "i", "InstanceType": "t", "SecurityGroupId": sg, "PrivateIpAddress": "10.0.0.6"})
+	// The classic network is shared: the other account's instance's
+	// address is taken.
+	e.ecsErr("InvalidPrivateIpAddress.Duplicated", 400, "RunInstances", map[string]string{"ImageId": "i", "InstanceType": "t", "SecurityGroupId": sg, "PrivateIpAddress": addrs[2]})
 	item := e.ecs("DescribeInstances", map[string]string{"InstanceIds": `["` + a[0] + `"]`}).(*describeInstancesResponse).Instances.Instance[0]
 	if item.InstanceNetworkType != "classic" || len(item.InnerIpAddress.IpAddress) != 1 || item.VpcAttributes.VpcId != "" ||
 		len(item.VpcAttributes.PrivateIpAddress.IpAddress) != 0 || len(item.NetworkInterfaces.NetworkInterface) != 0 {
@@ -350,7 +350,7 @@ func TestClassicInstances(t *testing.T) {
 	if got := describeIDs(e, map[string]string{"InstanceNetworkType": "classic"}); len(got) != 2 {
 		t.Fatalf("classic filter: %v", got)
 	}
-	if got := describeIDs(e, map[string]string{"InnerIpAddresses": `["10.0.0.4"]`}); len(got) != 1 {
+	if got := describeIDs(e, map[string]string{"InnerIpAddresses": `["` + addrs[0] + `"]`}); !slices.Equal(got, a[:1]) {
 		t.Fatalf("InnerIpAddresses filter: %v", got)
 	}
 	e.ecsErr("InvalidNetworkType.NotSupported", 400, "ModifyInstanceAttribute", map[string]string{"InstanceId": a[0], "SecurityGroupIds.1": sg})
@@ -358,7 +358,8 @@ func TestClassicInstances(t *testing.T) {
 
 func TestInstanceIPv6(t *testing.T) {
 	e := newEnv(t)
-	v := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16", "EnableIpv6": "true"})
+	// The block named, so that the addresses below are known.
+	v := e.mkVPC(map[string]string{"CidrBlock": "192.168.0.0/16", "Ipv6CidrBlock": "2408:4000::/56"})
 	w := e.vpcAPI("CreateVSwitch", map[string]string{"VpcId": v, "ZoneId": "cn-hangzhou-h", "CidrBlock": "192.168.1.0/24", "Ipv6CidrBlock": "1"}).(*createVSwitchResponse).VSwitchId
 	sg := putTestGroup(e, v, model.Normal)
 	ids := runIDs(e, map[string]string{"VSwitchId": w, "SecurityGroupId": sg, "Ipv6AddressCount": "1", "Amount": "2"})

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 	"testing"
@@ -64,6 +65,11 @@ func TestCreateVpc(t *testing.T) {
 		{"bad description", map[string]string{"Description": "http://x"}, "InvalidVpcDiscription.Malformed", 400},
 		{"bad EnableIpv6", map[string]string{"EnableIpv6": "yes"}, "InvalidParameter", 400},
 		{"bad IPv6 block", map[string]string{"Ipv6CidrBlock": "2408:4000::/48"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		// Blocks whose addresses no NIC may hold: accepted, they gave
+		// instances ::1, fe80::4 or ff02::4.
+		{"IPv6 block of ::1", map[string]string{"Ipv6CidrBlock": "::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		{"link-local IPv6 block", map[string]string{"Ipv6CidrBlock": "fe80::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
+		{"multicast IPv6 block", map[string]string{"Ipv6CidrBlock": "ff02::/56"}, "InvalidIpv6CidrBlock.Malformed", 400},
 		{"bad tag", map[string]string{"Tag.1.Key": "acs:x"}, "InvalidTagKey.Malformed", 400},
 		{"no region", map[string]string{"RegionId": ""}, "MissingParameter", 400},
 		{"unknown region", map[string]string{"RegionId": "mars-1"}, "InvalidRegionId.NotFound", 404},
@@ -81,7 +87,7 @@ func TestVpcIPv6(t *testing.T) {
 	a := e.mkVPC(map[string]string{"EnableIpv6": "true", "CidrBlock": "192.168.0.0/16"})
 	b := e.mkVPC(map[string]string{"EnableIpv6": "true"})
 	o := e.otherAccount()
-	c := o.mkVPC(map[string]string{"EnableIpv6": "true"}) // the pool is shared by all accounts
+	o.mkVPC(map[string]string{"EnableIpv6": "true"}) // the pool is shared by all accounts
 	got := map[string]string{}
 	for _, env := range []*env{e, o} {
 		for _, v := range env.vpcAPI("DescribeVpcs", nil).(*describeVpcsResponse).Vpcs.Vpc {
@@ -91,11 +97,21 @@ func TestVpcIPv6(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{a: "2408:4000::/56", b: "2408:4000:0:100::/56", c: "2408:4000:0:200::/56"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("IPv6 blocks %v, want %v", got, want)
+	// Each a /56 of the pool, none another's; taken from a random place
+	// (the lowest free one told how many the other accounts had made).
+	pool := netip.MustParsePrefix("2408:4000::/20")
+	seen := map[string]bool{}
+	for id, six := range got {
+		p, err := netip.ParsePrefix(six)
+		if err != nil || p.Bits() != 56 || !pool.Contains(p.Addr()) || seen[six] {
+			t.Errorf("VPC %s: IPv6 block %q, want a /56 of %s no other VPC has", id, six, pool)
+		}
+		seen[six] = true
 	}
-	e.vpcAPIErr("InvalidCidrBlock.Overlapped", 400, "CreateVpc", map[string]string{"Ipv6CidrBlock": "2408:4000:0:100::/56"})
+	if seen["2408:4000::/56"] && seen["2408:4000:0:100::/56"] && seen["2408:4000:0:200::/56"] {
+		t.Errorf("IPv6 blocks %v: the pool's first three, handed out lowest first", got)
+	}
+	e.vpcAPIErr("InvalidCidrBlock.Overlapped", 400, "CreateVpc", map[string]string{"Ipv6CidrBlock": got[b]})
 	d := e.mkVPC(map[string]string{"Ipv6CidrBlock": "2408:4000:0:f00::/56"})
 	if _, err := e.call(VPCVersion, "DeleteVpc", map[string]string{"VpcId": d}); err != nil {
 		t.Fatal(err)
@@ -103,7 +119,9 @@ func TestVpcIPv6(t *testing.T) {
 
 	w := e.vpcAPI("CreateVSwitch", map[string]string{"VpcId": a, "ZoneId": "cn-hangzhou-i", "CidrBlock": "192.168.1.0/24", "Ipv6CidrBlock": "5"}).(*createVSwitchResponse).VSwitchId
 	sw := e.vpcAPI("DescribeVSwitches", map[string]string{"VSwitchId": w}).(*describeVSwitchesResponse).VSwitches.VSwitch
-	if len(sw) != 1 || sw[0].Ipv6CidrBlock != "2408:4000:0:5::/64" || !sw[0].EnabledIpv6 {
+	aBlock := netip.MustParsePrefix(got[a]).Addr().As16()
+	aBlock[7] = 5
+	if len(sw) != 1 || sw[0].Ipv6CidrBlock != netip.PrefixFrom(netip.AddrFrom16(aBlock), 64).String() || !sw[0].EnabledIpv6 {
 		t.Fatalf("vSwitch %+v", sw)
 	}
 	for _, tt := range []struct {

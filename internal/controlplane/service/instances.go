@@ -247,7 +247,16 @@ type addrSpace struct {
 	v4, v6        netip.Prefix
 	taken, taken6 map[netip.Addr]bool
 	foreign       map[netip.Addr]bool // taken by another account (the shared classic network)
+	shared        bool                // every account's (classic): addresses are probed for (probeAddr)
 	where         string              // how errors name the space
+}
+
+// allocate returns a free IPv4 address of the space.
+func (sp *addrSpace) allocate() (netip.Addr, bool) {
+	if sp.shared {
+		return probeAddr(sp.v4, func(a netip.Addr) bool { return !sp.taken[a] })
+	}
+	return allocateAddr(sp.v4, sp.taken)
 }
 
 // launch creates sp.amount instances in status and returns their IDs. With
@@ -316,7 +325,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			in.Name = in.ID // as ECS names unnamed instances
 		}
 		if in.PrivateIP = sp.privateIP; !in.PrivateIP.IsValid() {
-			a, ok := allocateAddr(space.v4, space.taken)
+			a, ok := space.allocate()
 			if !ok {
 				return nil, ecserr.BadRequest("InvalidVSwitchId.IpNotEnough", "%s has no free private address left; use another vSwitch or a larger block.", space.where)
 			}
@@ -367,7 +376,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		} else if err := checkZone(c.Region, in.Zone); err != nil {
 			return nil, err
 		}
-		space.v4, space.where = classicPool, "the classic network"
+		space.v4, space.where, space.shared = classicPool, "the classic network", true
 		all, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{Region: c.Region})
 		if err != nil {
 			return nil, err

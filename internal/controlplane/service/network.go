@@ -143,13 +143,7 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	if p.held >= p.quota {
 		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs, in all regions together), the most one account may; release some first.", p.held)
 	}
-	var a netip.Addr
-	var ok bool
-	if p.opt != nil {
-		a, ok = p.probe()
-	} else {
-		a, ok = allocateAddr(PublicPool, p.taken)
-	}
+	a, ok := p.probe()
 	if !ok {
 		return a, ecserr.BadRequest("QuotaExceeded.Eip", "The public address pool %s is exhausted; release EIPs or instances with public IPs.", PublicPool)
 	}
@@ -158,34 +152,51 @@ func (p *publicAddresses) allocate() (netip.Addr, error) {
 	return a, nil
 }
 
-// probe finds a free public address from the view's index of the
-// addresses in use (byPublic), starting at a random place: the pool is
-// sparse, so a few lookups find one, and concurrent allocations rarely try
-// the same. The address found is a precondition: another write that takes
-// it first fails the commit.
+// probe finds a free public address (see probeAddr). In an optimistic
+// write the view's index of the addresses in use (byPublic) is asked, and
+// the address found is a precondition: another write that takes it first
+// fails the commit.
 func (p *publicAddresses) probe() (netip.Addr, bool) {
-	first := PublicPool.Masked().Addr().As4()
+	return probeAddr(PublicPool, func(a netip.Addr) bool {
+		if p.taken[a] {
+			return false
+		}
+		if p.opt != nil {
+			key := a.String()
+			if len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
+				return false
+			}
+			p.opt.readIndex(KindInstance, byPublic, key)
+			p.opt.readIndex(KindEIP, byPublic, key)
+		}
+		p.taken[a] = true // the write's own: the view does not hold it yet
+		return true
+	})
+}
+
+// probeAddr returns the first assignable address of the IPv4 block p
+// that free takes, probing from a random place: for a block every account
+// shares (the public pool, the classic network), so that the address an
+// account gets does not tell how many the others hold, as the lowest free
+// one did; the block is sparse, so a few lookups find one, and concurrent
+// allocations rarely try the same.
+func probeAddr(p netip.Prefix, free func(netip.Addr) bool) (netip.Addr, bool) {
+	first := p.Masked().Addr().As4()
 	base := binary.BigEndian.Uint32(first[:]) + 1 // the network address is not handed out
-	last := model.LastAssignable(PublicPool).As4()
+	last := model.LastAssignable(p).As4()
 	size := binary.BigEndian.Uint32(last[:]) - base + 1
 	start := probeStart(size)
 	for i := range size {
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], base+(start+i)%size)
-		a := netip.AddrFrom4(b)
-		key := a.String()
-		if p.taken[a] || len(p.opt.snap.Indexed(KindInstance, byPublic, key)) > 0 || len(p.opt.snap.Indexed(KindEIP, byPublic, key)) > 0 {
-			continue
+		if a := netip.AddrFrom4(b); free(a) {
+			return a, true
 		}
-		p.opt.readIndex(KindInstance, byPublic, key)
-		p.opt.readIndex(KindEIP, byPublic, key)
-		p.taken[a] = true // the write's own: the view does not hold it yet
-		return a, true
 	}
 	return netip.Addr{}, false
 }
 
-// probeStart picks where probe starts among size addresses (tests pin it).
+// probeStart picks where probeAddr starts among size addresses (tests pin it).
 var probeStart = func(size uint32) uint32 { return rand.Uint32N(size) }
 
 // ipv6Block returns the i-th /56 of the IPv6 pool.
@@ -195,6 +206,26 @@ func ipv6Block(i uint64) netip.Prefix {
 	binary.BigEndian.PutUint64(b[:8], hi)
 	return netip.PrefixFrom(netip.AddrFrom16(b), 56)
 }
+
+// ipv6Blocks is how many /56 blocks the IPv6 pool holds.
+const ipv6Blocks = 1 << (56 - 20)
+
+// freeIPv6Block returns a /56 of the IPv6 pool that overlaps no block in
+// used, probing from a random place, as public addresses are: the lowest
+// free one told a tenant how many IPv6 VPCs the other accounts had made
+// (and made each creation walk past all of them).
+func freeIPv6Block(used []netip.Prefix) (netip.Prefix, bool) {
+	start := ipv6Start(ipv6Blocks)
+	for i := range uint64(ipv6Blocks) {
+		if b := ipv6Block((start + i) % ipv6Blocks); !slices.ContainsFunc(used, b.Overlaps) {
+			return b, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// ipv6Start picks where freeIPv6Block starts among n blocks (tests pin it).
+var ipv6Start = func(n uint64) uint64 { return rand.Uint64N(n) }
 
 // vswitchIPv6Block returns the /64 with index k (0..255) of a VPC's /56.
 func vswitchIPv6Block(vpc netip.Prefix, k int) netip.Prefix {

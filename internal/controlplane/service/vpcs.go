@@ -72,8 +72,11 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 	if in.IPv6CidrBlock != "" {
 		var err error
 		six, err = netip.ParsePrefix(in.IPv6CidrBlock)
-		if err != nil || !six.Addr().Is6() || six.Addr().Is4In6() || six.Bits() != 56 || six != six.Masked() {
-			return CreateVpcResult{}, ecserr.BadRequest("InvalidIpv6CidrBlock.Malformed", "Ipv6CidrBlock %q must be an IPv6 /56 network such as 2408:4000:0:100::/56; or leave it out and set EnableIpv6=true to get one.", in.IPv6CidrBlock)
+		// Global unicast: a block of loopback (::/56 holds ::1), link-local
+		// or multicast addresses would give instances addresses no NIC
+		// may hold (as scenario files refuse them).
+		if err != nil || !six.Addr().Is6() || six.Addr().Is4In6() || six.Bits() != 56 || six != six.Masked() || !six.Addr().IsGlobalUnicast() {
+			return CreateVpcResult{}, ecserr.BadRequest("InvalidIpv6CidrBlock.Malformed", "Ipv6CidrBlock %q must be an IPv6 /56 network of global unicast addresses such as 2408:4000:0:100::/56; or leave it out and set EnableIpv6=true to get one.", in.IPv6CidrBlock)
 		}
 	}
 	if e := model.ValidateTags(in.Tags); e != nil {
@@ -102,12 +105,10 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 					return CreateVpcResult{}, ecserr.BadRequest("InvalidCidrBlock.Overlapped", "Ipv6CidrBlock %s is already used by another VPC.", six)
 				}
 				v.IPv6CIDR = six
+			} else if b, ok := freeIPv6Block(used); ok {
+				v.IPv6CIDR = b
 			} else {
-				for i := uint64(0); !v.IPv6CIDR.IsValid(); i++ {
-					if b := ipv6Block(i); !slices.ContainsFunc(used, b.Overlaps) {
-						v.IPv6CIDR = b
-					}
-				}
+				return CreateVpcResult{}, ecserr.BadRequest("QuotaExceeded.Ipv6CidrBlock", "The IPv6 pool %s is exhausted; delete VPCs with IPv6 blocks.", ipv6Pool)
 			}
 		}
 		return CreateVpcResult{VpcId: v.ID, VRouterId: v.VRouterID, RouteTableId: v.RouteTableID}, putVPC(tx, v)

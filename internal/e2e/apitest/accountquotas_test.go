@@ -2,6 +2,8 @@ package apitest
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,5 +354,115 @@ func TestAccountQuotaRaceOnEtcd(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestPublicAddressesTellNothingOfOthers: the public pool is shared, and
+// on etcd (the store's transaction) an allocation took the lowest free
+// address, so the address tenant A got told how many B had taken before
+// it (B took five; A's next EIP was the sixth address after A's last).
+// Every allocation now probes from a random place, on a single server and
+// on etcd alike, for EIPs and instances' public IPs: A's addresses are
+// not the run that follows B's.
+func TestPublicAddressesTellNothingOfOthers(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) *testenv.Server
+	}{
+		{"single server", func(t *testing.T) *testenv.Server { return testenv.Start(t, testenv.Config{}) }},
+		{"etcd", func(t *testing.T) *testenv.Server {
+			return testenv.StartCluster(t, 1, testenv.Config{Log: testenv.Quiet()})[0]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := clients(t, tc.start(t))
+			a := e.newAccount(t, "tenant-a")
+			eip := func(c *vpc.Client) netip.Addr {
+				return netip.MustParseAddr(must(c.AllocateEipAddress(vpc.CreateAllocateEipAddressRequest()))(t).EipAddress)
+			}
+			var all []netip.Addr
+			for range 5 {
+				all = append(all, eip(e.vpc)) // B's
+			}
+			for range 3 {
+				all = append(all, eip(a.vpc))
+			}
+			sg := createGroup(t, a.ecs, "a-web", "", "")
+			r := ecs.CreateRunInstancesRequest()
+			r.ImageId, r.InstanceType, r.SecurityGroupId, r.InternetMaxBandwidthOut = imageID, instanceType, sg, requests.NewInteger(5)
+			inst := must(a.ecs.RunInstances(r))(t).InstanceIdSets.InstanceIdSet[0]
+			all = append(all, netip.MustParseAddr(instance(t, a.ecs, inst).PublicIpAddress.IpAddress[0]))
+			if oneRun(all) {
+				t.Errorf("B's five addresses and A's four are one run (in the order taken: %v): A's tell how many B holds", all)
+			}
+		})
+	}
+}
+
+// oneRun tells whether addrs, sorted, are consecutive: what handing out
+// the lowest free address of a shared block makes.
+func oneRun(addrs []netip.Addr) bool {
+	sorted := slices.Clone(addrs)
+	slices.SortFunc(sorted, netip.Addr.Compare)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] != sorted[i-1].Next() {
+			return false
+		}
+	}
+	return true
+}
+
+// TestClassicAddressesTellNothingOfOthers: the classic network is shared
+// by every account, and a classic instance took its lowest free address,
+// so tenant A's second instance (10.0.0.8 after 10.0.0.4) told that other
+// accounts had launched three classic instances meanwhile. Addresses are
+// now probed from a random place, as public ones are.
+func TestClassicAddressesTellNothingOfOthers(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(t, "tenant-a")
+	theirs, mine := createGroup(t, e.ecs, "b-web", "", ""), createGroup(t, a.ecs, "a-web", "", "")
+	addr := func(c *ecs.Client, sg string) netip.Addr {
+		return netip.MustParseAddr(instance(t, c, runInstance(t, c, "", sg)).InnerIpAddress.IpAddress[0])
+	}
+	all := []netip.Addr{addr(a.ecs, mine)}
+	for range 3 {
+		all = append(all, addr(e.ecs, theirs)) // B's
+	}
+	all = append(all, addr(a.ecs, mine))
+	if oneRun(all) {
+		t.Errorf("the classic instances' addresses are one run (in the order launched: %v): A's second tells how many B launched", all)
+	}
+}
+
+// TestIPv6BlocksTellNothingOfOthers: a VPC made with EnableIpv6 took the
+// lowest free /56 of the shared IPv6 pool, so tenant A's second VPC
+// (2408:4000:0:400::/56 after 2408:4000::/56) told that other accounts
+// had made three IPv6 VPCs meanwhile. Blocks are now probed from a random
+// place: A's and B's are not one run.
+func TestIPv6BlocksTellNothingOfOthers(t *testing.T) {
+	e := newEnv(t)
+	a := e.newAccount(t, "tenant-a")
+	block := func(c *vpc.Client) netip.Prefix {
+		r := vpc.CreateCreateVpcRequest()
+		r.CidrBlock, r.EnableIpv6 = "10.0.0.0/16", requests.NewBoolean(true)
+		d := vpc.CreateDescribeVpcAttributeRequest()
+		d.VpcId = must(c.CreateVpc(r))(t).VpcId
+		return netip.MustParsePrefix(must(c.DescribeVpcAttribute(d))(t).Ipv6CidrBlock)
+	}
+	all := []netip.Prefix{block(a.vpc)}
+	for range 3 {
+		all = append(all, block(e.vpc)) // B's
+	}
+	all = append(all, block(a.vpc))
+	sorted := slices.Clone(all)
+	slices.SortFunc(sorted, func(x, y netip.Prefix) int { return x.Addr().Compare(y.Addr()) })
+	run := true
+	for i := 1; i < len(sorted); i++ {
+		next := sorted[i-1].Addr().As16()
+		next[6]++ // the next /56 (none of these carries past the byte)
+		run = run && sorted[i].Addr() == netip.AddrFrom16(next)
+	}
+	if run {
+		t.Errorf("the VPCs' IPv6 blocks are one run (in the order made: %v): A's second tells how many B made", all)
 	}
 }
