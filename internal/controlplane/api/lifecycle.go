@@ -16,12 +16,13 @@ import (
 // Stopping phase.
 func (s *Service) lifecycleActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"RebootInstance":         s.rebootInstance,
-		"StartInstances":         s.batchAction(s.StartInstances, false),
-		"StopInstances":          s.batchAction(s.StopInstances, true),
-		"RebootInstances":        s.batchAction(s.RebootInstances, false),
-		"DeleteInstances":        s.deleteInstances,
-		"DescribeInstanceStatus": s.describeInstanceStatus,
+		"RebootInstance":             s.rebootInstance,
+		"StartInstances":             s.batchAction(s.StartInstances, false),
+		"StopInstances":              s.batchAction(s.StopInstances, true),
+		"RebootInstances":            s.batchAction(s.RebootInstances, false),
+		"DeleteInstances":            s.deleteInstances,
+		"DescribeInstanceStatus":     s.describeInstanceStatus,
+		"ModifyInstanceVpcAttribute": s.modifyInstanceVpcAttribute,
 	}
 }
 
@@ -190,4 +191,25 @@ func (s *Service) describeInstanceStatus(ctx context.Context, req *rpc.Request) 
 		out.InstanceStatuses.InstanceStatus = append(out.InstanceStatuses.InstanceStatus, instanceStatusItem{InstanceId: it.InstanceID, Status: it.Status})
 	}
 	return out, nil
+}
+
+func (s *Service) modifyInstanceVpcAttribute(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if e := p.CheckList("SecurityGroupId", false, false); e != nil {
+		return nil, e
+	}
+	in := service.InstanceVpcInput{Caller: c, InstanceID: p.Get("InstanceId"), VSwitchID: p.Get("VSwitchId"),
+		PrivateIP: p.Get("PrivateIpAddress"), VpcID: p.Get("VpcId"), SecurityGroupIDs: p.List("SecurityGroupId"),
+		Idempotency: idempotency(req)}
+	if p.Get("SecurityGroupId") != "" { // SecurityGroupId.N is a list here: a bare value is refused, not dropped
+		return nil, ecserr.InvalidParameter("SecurityGroupId", "it is a list here: send SecurityGroupId.1, SecurityGroupId.2, …")
+	}
+	if err := s.ModifyInstanceVpcAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
 }

@@ -53,8 +53,8 @@ type BatchInput struct {
 
 // InstanceOutcome is one instance's InstanceResponse.
 type InstanceOutcome struct {
-	InstanceID       string
-	Code, Message    string // "200" and "success" when done, else the ECS error
+	InstanceID        string
+	Code, Message     string // "200" and "success" when done, else the ECS error
 	Previous, Current string
 }
 
