@@ -143,13 +143,20 @@ func TestBatchLifecycle(t *testing.T) {
 
 	// DescribeInstanceStatus pages the region's instances, newest first,
 	// filtered by zone and ID; another account's are not listed.
-	ds := ecs.CreateDescribeInstanceStatusRequest()
-	ds.PageSize = requests.NewInteger(2)
-	ds.PageNumber = requests.NewInteger(2)
-	page := must(c.DescribeInstanceStatus(ds))(t)
-	if page.TotalCount != 3 || page.PageNumber != 2 || page.PageSize != 2 || len(page.InstanceStatuses.InstanceStatus) != 1 ||
-		page.InstanceStatuses.InstanceStatus[0].InstanceId != a {
-		t.Fatalf("DescribeInstanceStatus page 2 of 2: %+v", page)
+	var listed []string
+	for num, want := range []int{2, 1} { // pages 1 and 2 of 2
+		ds := ecs.CreateDescribeInstanceStatusRequest()
+		ds.PageSize, ds.PageNumber = requests.NewInteger(2), requests.NewInteger(num+1)
+		page := must(c.DescribeInstanceStatus(ds))(t)
+		if page.TotalCount != 3 || page.PageNumber != num+1 || page.PageSize != 2 || len(page.InstanceStatuses.InstanceStatus) != want {
+			t.Fatalf("DescribeInstanceStatus page %d of 2: %+v", num+1, page)
+		}
+		for _, s := range page.InstanceStatuses.InstanceStatus {
+			listed = append(listed, s.InstanceId)
+		}
+	}
+	if !slices.Equal(sorted(listed...), sorted(a, b, d)) {
+		t.Fatalf("the two pages list %v, want each of %v once", listed, []string{a, b, d})
 	}
 	dz := ecs.CreateDescribeInstanceStatusRequest()
 	dz.ZoneId = "cn-hangzhou-nowhere"
