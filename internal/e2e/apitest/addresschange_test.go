@@ -4,16 +4,21 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/apiclient"
+	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
+	"github.com/palisade-sg/palisade/internal/dataplane/agent"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -61,6 +66,89 @@ func enforcedOn(t *testing.T, c *apiclient.Client, host, nicID, group string) en
 type peerSetup struct {
 	vpc, vsw, vsw2, web, db, sgWeb, sgDB string
 	hWeb, hDB                            *apiclient.Client
+	agentDB                              *runningAgent // h-db's agent, following the changes
+}
+
+// unlimitedHosts lets the tests read the hosts' snapshots as often as
+// they check, beside the agent's own watch.
+func unlimitedHosts(c *server.Config) { c.HostLimits = service.HostLimits{SnapshotRate: -1} }
+
+// runningAgent is a host's agent run in the test against an in-memory
+// table, as hostlimits_test runs one.
+type runningAgent struct {
+	kernel *nft.Fake
+	mu     sync.Mutex
+	last   int64         // the newest revision it reported applied
+	moved  chan struct{} // a report since the last wait
+}
+
+func startAgent(t *testing.T, e *env, host, id, secret string) *runningAgent {
+	t.Helper()
+	a := &runningAgent{kernel: nft.NewFake(nft.Options{}), moved: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(ctx, agent.Config{Server: e.addr, AccessKeyID: id, Secret: secret, Host: host, CheckEvery: -1, Log: testenv.Quiet(),
+			OpenTable: func() (nft.Table, error) { return a.kernel, nil },
+			OnApplied: func(rev int64, _ nft.Stats) {
+				a.mu.Lock()
+				a.last = max(a.last, rev)
+				a.mu.Unlock()
+				select {
+				case a.moved <- struct{}{}:
+				default:
+				}
+			}})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s's agent: %v", host, err)
+		}
+	})
+	return a
+}
+
+// addrs waits until the agent has caught up (through its watch, not a
+// snapshot) with the last write to instance inst, and returns the
+// addresses its applied table's sets hold.
+func (a *runningAgent) addrs(t *testing.T, e *env, inst string) map[netip.Addr]bool {
+	t.Helper()
+	var target int64
+	if err := e.srv.Ops.Store.View(context.Background(), func(tx store.ReadTx) error {
+		r, _, err := tx.Get(service.KindInstance, inst)
+		target = r.Revision
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		a.mu.Lock()
+		last := a.last
+		a.mu.Unlock()
+		if last >= target {
+			break
+		}
+		select {
+		case <-a.moved:
+		case <-time.After(time.Minute): // a failure's bound, not a timing
+			t.Fatalf("the agent is at revision %d a minute later, not at the store's %d", last, target)
+		}
+	}
+	out := map[netip.Addr]bool{}
+	if rs := a.kernel.Applied(); rs != nil {
+		for _, s := range rs.Sets {
+			for _, x := range s.Addrs {
+				out[x] = true
+			}
+			for _, p := range s.Prefixes {
+				if p.IsSingleIP() {
+					out[p.Addr()] = true
+				}
+			}
+		}
+	}
+	return out
 }
 
 func newPeerSetup(t *testing.T, e *env) peerSetup {
@@ -98,13 +186,17 @@ func newPeerSetup(t *testing.T, e *env) peerSetup {
 	p.hWeb = testenv.APIClient(t, e.addr, id, secret)
 	id, secret = e.srv.RegisterHost(t, "h-db")
 	p.hDB = testenv.APIClient(t, e.addr, id, secret)
+	p.agentDB = startAgent(t, e, "h-db", id, secret)
 	return p
 }
 
 // check holds the web instance's address a (present or not) to both
 // hosts' enforcement: h-web's own NIC, and h-db's web member set.
-func (p peerSetup) check(t *testing.T, a netip.Addr, present bool) {
+func (p peerSetup) check(t *testing.T, e *env, a netip.Addr, present bool) {
 	t.Helper()
+	if got := p.agentDB.addrs(t, e, p.web)[a]; got != present {
+		t.Errorf("h-db's running agent's table holds %s: %v, want %v", a, got, present)
+	}
 	own := enforcedOn(t, p.hWeb, "h-web", p.web, p.sgWeb) // the primary NIC is the instance's
 
 	peer := enforcedOn(t, p.hDB, "h-db", p.db, p.sgWeb)
@@ -149,7 +241,7 @@ func unassignIPv6(c *ecs.Client, eni string, addrs ...string) error {
 // the agents enforce: the instance's host's NIC and, on another host, the
 // member set of a rule that names the instance's group.
 func TestIPv6Addresses(t *testing.T) {
-	e := newEnv(t)
+	e := clients(t, testenv.Start(t, testenv.Config{Adjust: unlimitedHosts}))
 	c := e.ecs
 	p := newPeerSetup(t, e)
 	webNIC := "eni-" + p.web[len("i-"):]
@@ -173,7 +265,7 @@ func TestIPv6Addresses(t *testing.T) {
 	if got := eniAttr(t, c, webNIC).Ipv6Sets.Ipv6Set; len(got) != 1 || got[0].Ipv6Address != a6.String() {
 		t.Fatalf("DescribeNetworkInterfaceAttribute's IPv6 %+v, want %s", got, a6)
 	}
-	p.check(t, a6, true)
+	p.check(t, e, a6, true)
 
 	// A named address on the secondary ENI.
 	named := "2408:4000:0:1::100"
@@ -221,7 +313,7 @@ func TestIPv6Addresses(t *testing.T) {
 	if got := eniAttr(t, c, webNIC).Ipv6Sets.Ipv6Set; len(got) != 0 {
 		t.Fatalf("after the unassignment: %+v", got)
 	}
-	p.check(t, a6, false)
+	p.check(t, e, a6, false)
 }
 
 // ENIOf is the db instance's primary ENI.
@@ -233,15 +325,15 @@ func (p peerSetup) ENIOf() string { return "eni-" + p.db[len("i-"):] }
 // the new address reaches its host's NIC and another host's member set
 // of a rule that names its group, the old one leaving both.
 func TestModifyInstanceVpcAttribute(t *testing.T) {
-	e := newEnv(t)
+	e := clients(t, testenv.Start(t, testenv.Config{Adjust: unlimitedHosts}))
 	c := e.ecs
 	p := newPeerSetup(t, e)
 	other := e.newAccount(t, "other")
+	old := netip.MustParseAddr(instance(t, c, p.web).VpcAttributes.PrivateIpAddress.IpAddress[0])
+	p.check(t, e, old, true)
 	stop := ecs.CreateStopInstanceRequest()
 	stop.InstanceId = p.web
 	must(c.StopInstance(stop))(t)
-	old := netip.MustParseAddr(instance(t, c, p.web).VpcAttributes.PrivateIpAddress.IpAddress[0])
-	p.check(t, old, true)
 	dbIP := instance(t, c, p.db).VpcAttributes.PrivateIpAddress.IpAddress[0]
 	// Another VPC, of one zone, with a group of its own.
 	v2 := createVPC(t, e.vpc, "192.168.0.0/16")
@@ -289,15 +381,15 @@ func TestModifyInstanceVpcAttribute(t *testing.T) {
 	// Another address of the same vSwitch: the agents follow.
 	noErr(t, modify(c, p.web, p.vsw, "10.0.1.77", ""))
 	moved := netip.MustParseAddr("10.0.1.77")
-	p.check(t, moved, true)
-	p.check(t, old, false)
+	p.check(t, e, moved, true)
+	p.check(t, e, old, false)
 	// Another vSwitch of the VPC: a free address of it.
 	noErr(t, modify(c, p.web, p.vsw2, "", ""))
 	in := instance(t, c, p.web)
 	if in.VpcAttributes.VSwitchId != p.vsw2 || !netip.MustParsePrefix("10.0.2.0/24").Contains(netip.MustParseAddr(in.VpcAttributes.PrivateIpAddress.IpAddress[0])) {
 		t.Fatalf("after the vSwitch change: %+v", in.VpcAttributes)
 	}
-	p.check(t, moved, false)
+	p.check(t, e, moved, false)
 	// Another VPC with its groups: web leaves sg-web, so db's host holds
 	// no member of it.
 	noErr(t, modify(c, p.web, vsw3, "192.168.1.20", v2, sg3))
@@ -307,6 +399,9 @@ func TestModifyInstanceVpcAttribute(t *testing.T) {
 	}
 	if got := enforcedOn(t, p.hDB, "h-db", p.db, p.sgWeb).members; len(got) != 0 {
 		t.Fatalf("h-db still holds members of %s: %v", p.sgWeb, got)
+	}
+	if got := p.agentDB.addrs(t, e, p.web); got[netip.MustParseAddr("192.168.1.20")] || got[netip.MustParseAddr(in.VpcAttributes.PrivateIpAddress.IpAddress[0])] {
+		t.Fatalf("h-db's running agent's table holds web's new address: %v", got)
 	}
 	if got := enforcedOn(t, p.hWeb, "h-web", p.web, sg3).nic; !slices.Contains(got, netip.MustParseAddr("192.168.1.20")) {
 		t.Fatalf("h-web's NIC addresses %v after the VPC change", got)
