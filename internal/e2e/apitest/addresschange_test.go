@@ -65,6 +65,7 @@ func enforcedOn(t *testing.T, c *apiclient.Client, host, nicID, group string) en
 // h-web and a db instance on host h-db, and both hosts' keys.
 type peerSetup struct {
 	vpc, vsw, vsw2, web, db, sgWeb, sgDB string
+	v6                                   netip.Prefix // vsw's IPv6 block (a VPC's block is drawn at random)
 	hWeb, hDB                            *apiclient.Client
 	agentDB                              *runningAgent // h-db's agent, following the changes
 }
@@ -163,6 +164,9 @@ func newPeerSetup(t *testing.T, e *env) peerSetup {
 		id := must(e.vpc.CreateVSwitch(cs))(t).VSwitchId
 		if i == 0 {
 			p.vsw = id
+			ar := vpc.CreateDescribeVSwitchAttributesRequest()
+			ar.VSwitchId = id
+			p.v6 = netip.MustParsePrefix(must(e.vpc.DescribeVSwitchAttributes(ar))(t).Ipv6CidrBlock)
 		} else {
 			p.vsw2 = id
 		}
@@ -268,7 +272,9 @@ func TestIPv6Addresses(t *testing.T) {
 	p.check(t, e, a6, true)
 
 	// A named address on the secondary ENI.
-	named := "2408:4000:0:1::100"
+	b := p.v6.Addr().As16()
+	b[15] = 0x64
+	named := netip.AddrFrom16(b).String() // a free address of the vSwitch's block
 	if got := must(assignIPv6(c, eni, 0, named))(t).Ipv6Sets.Ipv6Address; !slices.Equal(got, []string{named}) {
 		t.Fatalf("named: %v", got)
 	}
