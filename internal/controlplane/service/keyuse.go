@@ -18,7 +18,18 @@ import (
 // request a commit. So it is approximate to the minute, this server's
 // alone (each server of a cluster knows the requests it served), and
 // forgotten at a restart.
-type keyUseTable struct{ m sync.Map } // key ID → *atomic.Int64
+type keyUseTable struct {
+	m sync.Map // key ID → *atomic.Int64
+	// n counts the entries; past sweepAt, those of keys no longer in the
+	// store are dropped (a key deleted while a request it signed was in
+	// flight leaves one), so the table stays within about twice the keys.
+	n       atomic.Int64
+	sweepMu sync.Mutex
+	sweepAt int64
+}
+
+// minSweep is the table size below which it is never swept.
+const minSweep = 1024
 
 // NoteKeyUse records that key id signed an accepted request now. Within
 // a minute of its last note it only reads.
@@ -37,7 +48,48 @@ func (s *Service) NoteKeyUse(id string) {
 	a.Store(minute)
 	if v, loaded := s.keyUses.m.LoadOrStore(id, a); loaded {
 		v.(*atomic.Int64).Store(minute)
+		return
 	}
+	if n := s.keyUses.n.Add(1); n > minSweep {
+		s.sweepKeyUses(n)
+	}
+}
+
+// forgetKeyUse drops a deleted key's entry.
+func (s *Service) forgetKeyUse(id string) {
+	if s.keyUses == nil {
+		return
+	}
+	if _, ok := s.keyUses.m.LoadAndDelete(id); ok {
+		s.keyUses.n.Add(-1)
+	}
+}
+
+// sweepKeyUses drops the entries of keys no longer in the store, once the
+// table has doubled since the last sweep.
+func (s *Service) sweepKeyUses(n int64) {
+	t := s.keyUses
+	if !t.sweepMu.TryLock() {
+		return // another request sweeps
+	}
+	defer t.sweepMu.Unlock()
+	if n <= max(t.sweepAt, minSweep) {
+		return
+	}
+	var gone []string
+	_ = s.read(context.Background(), func(tx store.ReadTx) error {
+		t.m.Range(func(k, _ any) bool {
+			if _, ok, err := tx.Get(KindAccessKey, k.(string)); err == nil && !ok {
+				gone = append(gone, k.(string))
+			}
+			return true
+		})
+		return nil
+	})
+	for _, id := range gone {
+		s.forgetKeyUse(id)
+	}
+	t.sweepAt = 2 * t.n.Load()
 }
 
 // KeyLastUsed is GetAccessKeyLastUsed's answer: when the key last signed
