@@ -153,6 +153,7 @@ func (s *Service) Scoped(routes map[rpc.RouteKey]rpc.Handler) map[rpc.RouteKey]r
 				return nil, ecserr.Forbidden("Forbidden.OperatorKey", "The operator key administers accounts and hosts and owns no resources, so it may not call %s; "+
 					"use a tenant's key (palisade account create makes a tenant with one).", req.Action)
 			}
+			s.NoteKeyUse(akid) // a verified, usable key: GetAccessKeyLastUsed
 			return h(context.WithValue(ctx, scopedKey{}, scopedCaller{akid, c}), req)
 		}
 	}

@@ -15,10 +15,11 @@ const RAMVersion = "2015-05-01"
 
 func (s *Service) ramActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"CreateAccessKey": s.createAccessKey,
-		"ListAccessKeys":  s.listAccessKeys,
-		"UpdateAccessKey": s.updateAccessKey,
-		"DeleteAccessKey": s.deleteAccessKey,
+		"CreateAccessKey":      s.createAccessKey,
+		"ListAccessKeys":       s.listAccessKeys,
+		"UpdateAccessKey":      s.updateAccessKey,
+		"DeleteAccessKey":      s.deleteAccessKey,
+		"GetAccessKeyLastUsed": s.getAccessKeyLastUsed,
 	}
 }
 
@@ -98,4 +99,21 @@ func (s *Service) deleteAccessKey(ctx context.Context, req *rpc.Request) (any, e
 		return nil, err
 	}
 	return &rpc.Base{}, s.DeleteAccessKey(ctx, in)
+}
+
+type getAccessKeyLastUsedResponse struct {
+	rpc.Base
+	AccessKeyLastUsed service.KeyLastUsed
+}
+
+func (s *Service) getAccessKeyLastUsed(ctx context.Context, req *rpc.Request) (any, error) {
+	in, err := s.keyInput(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.GetAccessKeyLastUsed(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &getAccessKeyLastUsedResponse{AccessKeyLastUsed: res}, nil
 }

@@ -791,27 +791,33 @@ func (s *Service) DeleteInstance(ctx context.Context, in DeleteInstanceInput) er
 		if err != nil {
 			return struct{}{}, err
 		}
-		if inst.Status != model.StatusStopped && !in.Force {
-			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; stop it first or pass Force=true.", inst.ID, inst.Status)
-		}
-		if inst.EipID != "" {
-			eip, ok, err := store.GetAs[model.EIP](tx, KindEIP, inst.EipID)
-			if err != nil {
-				return struct{}{}, err
-			}
-			if ok {
-				eip.Status, eip.InstanceID = EipAvailable, ""
-				if err := putEIP(tx, &eip); err != nil {
-					return struct{}{}, err
-				}
-			}
-		}
-		if err := releaseENIs(tx, c, inst.ID); err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, tx.Delete(KindInstance, inst.ID)
+		return struct{}{}, deleteInstance(tx, c, inst, in.Force)
 	})
 	return err
+}
+
+// deleteInstance deletes inst, stopped unless force; its EIP stays
+// allocated but unbound, its ENIs are released.
+func deleteInstance(tx store.Tx, c Caller, inst *model.Instance, force bool) error {
+	if inst.Status != model.StatusStopped && !force {
+		return ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; stop it first or pass Force=true.", inst.ID, inst.Status)
+	}
+	if inst.EipID != "" {
+		eip, ok, err := store.GetAs[model.EIP](tx, KindEIP, inst.EipID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			eip.Status, eip.InstanceID = EipAvailable, ""
+			if err := putEIP(tx, &eip); err != nil {
+				return err
+			}
+		}
+	}
+	if err := releaseENIs(tx, c, inst.ID); err != nil {
+		return err
+	}
+	return tx.Delete(KindInstance, inst.ID)
 }
 
 // ModifyInstanceInput changes an instance: nil fields stay; a non-empty

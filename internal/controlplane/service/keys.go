@@ -217,12 +217,16 @@ func (s *Service) DeleteAccessKey(ctx context.Context, in KeyInput) error {
 	if err := checkKeyCaller(in, "DeleteAccessKey"); err != nil {
 		return err
 	}
-	return s.changeKey(ctx, in, func(tx store.Tx, k model.AccessKey) error {
+	err := s.changeKey(ctx, in, func(tx store.Tx, k model.AccessKey) error {
 		if k.ID == in.SigningKey {
 			return signingKeyErr("delete")
 		}
 		return tx.Delete(KindAccessKey, k.ID)
 	})
+	if err == nil {
+		s.forgetKeyUse(in.KeyID)
+	}
+	return err
 }
 
 // signingKeyErr: whether RAM lets a request delete the key that signs it is

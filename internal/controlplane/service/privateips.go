@@ -65,6 +65,7 @@ type ipTarget struct {
 	n    *model.NetworkInterface
 	inst *model.Instance
 	put  func(tx store.Tx, secondary []netip.Addr) error
+	put6 func(tx store.Tx, ipv6 netip.Addr) error // its IPv6 address (the zero Addr: none)
 }
 
 // ipTargetOf loads an ENI of the caller for an address change, with the
@@ -94,9 +95,17 @@ func ipTargetOf(tx store.ReadTx, c Caller, id string) (ipTarget, error) {
 			inst.SecondaryIPs = secondary
 			return PutInstance(tx, inst)
 		}
+		t.put6 = func(tx store.Tx, a netip.Addr) error {
+			inst.IPv6 = a
+			return PutInstance(tx, inst)
+		}
 	} else {
 		t.put = func(tx store.Tx, secondary []netip.Addr) error {
 			n.SecondaryIPs = secondary
+			return putENI(tx, n)
+		}
+		t.put6 = func(tx store.Tx, a netip.Addr) error {
+			n.IPv6 = a
 			return putENI(tx, n)
 		}
 	}

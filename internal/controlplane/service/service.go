@@ -71,6 +71,9 @@ type Service struct {
 	Stopping context.Context
 
 	hosts *hostTable // what the agents report; see hosts.go
+	// keyUses is when each key last signed an accepted request, to the
+	// minute, in memory (keyuse.go); nil: not kept.
+	keyUses *keyUseTable
 	// hostLimits bound each host key's snapshots and watches
 	// (hostlimits.go); nil: none.
 	hostLimits *hostLimiter
@@ -106,7 +109,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), keyUses: &keyUseTable{}, flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 
