@@ -444,8 +444,10 @@ func cidrForGroup(in *Input) []Finding {
 	var out []Finding
 	var hit []*model.Instance
 	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
+		// A classic internet rule sees public addresses, never the members'
+		// private ones, and cannot name a group (the API refuses it).
 		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || isAnywhere(r.Peer.CIDR) ||
-			g.GroupPeerRules() >= model.MaxGroupPeerRules {
+			r.NicType == model.Internet || g.GroupPeerRules() >= model.MaxGroupPeerRules {
 			return
 		}
 		block := r.Peer.CIDR.Masked()
@@ -461,7 +463,9 @@ func cidrForGroup(in *Input) []Finding {
 			return
 		}
 		for _, id := range bySet[memberKey(hit)] {
-			if c.Groups[id].VpcID != g.VpcID {
+			// The group naming itself, with InnerAccessPolicy Accept, would
+			// be shadowed by intra-group access (SGA-022): no advice.
+			if c.Groups[id].VpcID != g.VpcID || id == g.ID && g.InnerAccept() {
 				continue
 			}
 			field := "SourceGroupId"
