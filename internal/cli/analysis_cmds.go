@@ -233,8 +233,18 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(tw, "FROM\tTO\tIPv4\tIPv6")
 		for _, l := range out.Links {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.From, l.To, portsText(l.IPv4), portsText(l.IPv6))
+			// Each range under its family's column, named as the link's
+			// source or destination.
+			side := "from"
+			if l.To == reach.Internet {
+				side = "to"
+			}
 			for _, o := range l.Outside {
-				fmt.Fprintf(tw, "\t  from %s\t%s\t\n", rangeText(o.First.String(), o.Last.String()), portsText(o.Ports))
+				cols := portsText(o.Ports) + "\t"
+				if o.First.Is6() {
+					cols = "\t" + portsText(o.Ports)
+				}
+				fmt.Fprintf(tw, "\t  %s %s\t%s\n", side, rangeText(o.First.String(), o.Last.String()), cols)
 			}
 		}
 		tw.Flush()
