@@ -287,11 +287,7 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		p[k] = v
 	}
-	var out struct {
-		ChangeAction string
-		Summary      plan.Summary
-		Changes      []plan.Change
-	}
+	var out planAnswer
 	switch {
 	case *desired != "":
 		if s.scenario == "" {
@@ -345,6 +341,10 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		out.Summary.Links, out.Summary.Widen, out.Summary.Narrow, out.Summary.Mixed)
 	for _, c := range out.Changes {
 		fmt.Fprintln(stdout, "  "+c.String())
+	}
+	if len(out.HiddenPeers) > 0 {
+		fmt.Fprintf(stdout, "Not shown: what it does to flows with the members of %s, another account's group(s) that rules of the policies it touches name, whose members are not yours to see.\n",
+			strings.Join(out.HiddenPeers, ", "))
 	}
 	return 0
 }
@@ -411,6 +411,7 @@ type planAnswer struct {
 	ChangeAction string
 	Summary      plan.Summary
 	Changes      []plan.Change
+	HiddenPeers  []string `json:",omitempty"`
 }
 
 // auditCmd runs "palisade audit".
