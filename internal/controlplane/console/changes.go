@@ -837,6 +837,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
+	data["HiddenPeers"] = pl.HiddenPeers
 	c.render(p.w, status, "preview", data)
 }
 
