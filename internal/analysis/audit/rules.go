@@ -462,10 +462,14 @@ func cidrForGroup(in *Input) []Finding {
 		if len(hit) == 0 || !sizes[len(hit)] {
 			return
 		}
+		// Members of the rule's own group, which its InnerAccessPolicy
+		// Accept already lets reach each other: the rule admits none of
+		// them, and a rule naming any group of theirs would be shadowed.
+		if g.InnerAccept() && !slices.ContainsFunc(hit, func(in *model.Instance) bool { return !slices.Contains(in.SecurityGroups, g.ID) }) {
+			return
+		}
 		for _, id := range bySet[memberKey(hit)] {
-			// The group naming itself, with InnerAccessPolicy Accept, would
-			// be shadowed by intra-group access (SGA-022): no advice.
-			if c.Groups[id].VpcID != g.VpcID || id == g.ID && g.InnerAccept() {
+			if c.Groups[id].VpcID != g.VpcID {
 				continue
 			}
 			field := "SourceGroupId"

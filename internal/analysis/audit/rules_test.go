@@ -135,6 +135,8 @@ func TestCIDRForGroup(t *testing.T) {
 	// (the group naming itself) is shadowed by intra-group access (SGA-022).
 	self := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24"))},
 		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a")}}
+	selfTwo := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24")), grp("sg-b", vpcA, model.Normal)},
+		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a", "sg-b")}}
 	selfDrop := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24"))},
 		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a"), vm("i-b", vpcA, "10.0.2.11", "sg-a")}}
 	selfDrop.groups[0].InnerAccessPolicy = model.InnerDrop
@@ -143,6 +145,7 @@ func TestCIDRForGroup(t *testing.T) {
 		{name: "own members with inner drop", check: "SGA-011", w: selfDrop, want: []string{"sg-a sgr-1 info"}, contains: "2 member(s) of sg-a"},
 		{name: "classic internet rule", check: "SGA-011", w: classic},
 		{name: "own members with inner accept", check: "SGA-011", w: self},
+		{name: "own members, also alone in another group", check: "SGA-011", w: selfTwo},
 		{name: "the block holds exactly sg-app", check: "SGA-011", w: base(), want: []string{"sg-db sgr-1 info"}, contains: "sg-app"},
 		{name: "instances of another VPC do not count", check: "SGA-011", w: otherVPC, want: []string{"sg-db sgr-1 info"}},
 
