@@ -233,8 +233,18 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(tw, "FROM\tTO\tIPv4\tIPv6")
 		for _, l := range out.Links {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", l.From, l.To, portsText(l.IPv4), portsText(l.IPv6))
+			// Each range under its family's column, named as the link's
+			// source or destination.
+			side := "from"
+			if l.To == reach.Internet {
+				side = "to"
+			}
 			for _, o := range l.Outside {
-				fmt.Fprintf(tw, "\t  from %s\t%s\t\n", rangeText(o.First.String(), o.Last.String()), portsText(o.Ports))
+				cols := portsText(o.Ports) + "\t"
+				if o.First.Is6() {
+					cols = "\t" + portsText(o.Ports)
+				}
+				fmt.Fprintf(tw, "\t  %s %s\t%s\n", side, rangeText(o.First.String(), o.Last.String()), cols)
 			}
 		}
 		tw.Flush()
@@ -277,11 +287,7 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		p[k] = v
 	}
-	var out struct {
-		ChangeAction string
-		Summary      plan.Summary
-		Changes      []plan.Change
-	}
+	var out planAnswer
 	switch {
 	case *desired != "":
 		if s.scenario == "" {
@@ -335,6 +341,10 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		out.Summary.Links, out.Summary.Widen, out.Summary.Narrow, out.Summary.Mixed)
 	for _, c := range out.Changes {
 		fmt.Fprintln(stdout, "  "+c.String())
+	}
+	if len(out.HiddenPeers) > 0 {
+		fmt.Fprintf(stdout, "Not shown: what it does to flows with the members of %s, another account's group(s) that rules of the policies it touches name, whose members are not yours to see.\n",
+			strings.Join(out.HiddenPeers, ", "))
 	}
 	return 0
 }
@@ -401,6 +411,7 @@ type planAnswer struct {
 	ChangeAction string
 	Summary      plan.Summary
 	Changes      []plan.Change
+	HiddenPeers  []string `json:",omitempty"`
 }
 
 // auditCmd runs "palisade audit".

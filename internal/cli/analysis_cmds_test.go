@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -156,5 +157,64 @@ func TestVerifyRefusesAddressesInsideVPCs(t *testing.T) {
 		if code != tt.code || !strings.Contains(errs, tt.want) {
 			t.Errorf("verify from %s to %s on %s: exit %d, stderr %q, want %d and %q\n%s", tt.from, tt.to, tt.src, code, errs, tt.code, tt.want, out)
 		}
+	}
+}
+
+// TestReachOutsideRangesColumns: each outside range of a link with the
+// internet shows its ports under its own family's column, and is named as
+// the link's source ("from") or destination ("to").
+func TestReachOutsideRangesColumns(t *testing.T) {
+	sc := t.TempDir() + "/v6.yaml"
+	if err := os.WriteFile(sc, []byte(`name: dual stack
+vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16, ipv6CidrBlock: "2001:db8:a::/56"}
+securityGroups:
+  - securityGroupId: sg-web
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 0.0.0.0/0}
+      - {direction: ingress, policy: Accept, ipProtocol: TCP, portRange: 443/443, ipv6SourceCidrIp: "::/0"}
+      - {direction: egress, policy: Drop, priority: 100, ipProtocol: ALL, portRange: -1/-1, destCidrIp: 0.0.0.0/0}
+      - {direction: egress, policy: Drop, priority: 100, ipProtocol: ALL, portRange: -1/-1, ipv6DestCidrIp: "::/0"}
+      - {direction: egress, policy: Accept, ipProtocol: UDP, portRange: 53/53, ipv6DestCidrIp: "::/0"}
+instances:
+  - {instanceId: i-web, vpcId: vpc-a, privateIpAddress: 10.0.1.10, ipv6Address: "2001:db8:a::10", publicIpAddress: 47.96.0.10, securityGroupIds: [sg-web]}
+flows: []
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		lines map[string]string // a range line's prefix → the column header its ports sit under
+	}{
+		{"from the internet", []string{"--from", "internet", "--to", "i-web"},
+			map[string]string{"from 0.0.0.0-9.255.255.255": "IPv4", "from ::-2001:db8:9:": "IPv6"}},
+		{"to the internet", []string{"--from", "i-web", "--to", "internet"},
+			map[string]string{"to ::-2001:db8:9:": "IPv6"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := palisade(append([]string{"reach", "--scenario", sc}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
+			}
+			rows := strings.Split(out, "\n")
+			for prefix, col := range tt.lines {
+				at := strings.Index(rows[0], col)
+				found := false
+				for _, row := range rows[1:] {
+					if !strings.HasPrefix(strings.TrimSpace(row), prefix) {
+						continue
+					}
+					found = true
+					if len(row) <= at || row[at] == ' ' || row[at-1] != ' ' {
+						t.Errorf("%q: ports not under %s (column %d):\n%s", prefix, col, at, out)
+					}
+				}
+				if !found {
+					t.Errorf("no line %q:\n%s", prefix, out)
+				}
+			}
+		})
 	}
 }

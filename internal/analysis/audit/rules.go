@@ -444,8 +444,10 @@ func cidrForGroup(in *Input) []Finding {
 	var out []Finding
 	var hit []*model.Instance
 	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
+		// A classic internet rule sees public addresses, never the members'
+		// private ones, and cannot name a group (the API refuses it).
 		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || isAnywhere(r.Peer.CIDR) ||
-			g.GroupPeerRules() >= model.MaxGroupPeerRules {
+			r.NicType == model.Internet || g.GroupPeerRules() >= model.MaxGroupPeerRules {
 			return
 		}
 		block := r.Peer.CIDR.Masked()
@@ -458,6 +460,12 @@ func cidrForGroup(in *Input) []Finding {
 			hit = append(hit, as[k].inst)
 		}
 		if len(hit) == 0 || !sizes[len(hit)] {
+			return
+		}
+		// Members of the rule's own group, which its InnerAccessPolicy
+		// Accept already lets reach each other: the rule admits none of
+		// them, and a rule naming any group of theirs would be shadowed.
+		if g.InnerAccept() && !slices.ContainsFunc(hit, func(in *model.Instance) bool { return !slices.Contains(in.SecurityGroups, g.ID) }) {
 			return
 		}
 		for _, id := range bySet[memberKey(hit)] {

@@ -120,7 +120,32 @@ func TestCIDRForGroup(t *testing.T) {
 	otherVPC.groups = append(otherVPC.groups, grp("sg-b", vpcB, model.Normal))
 	ent := base()
 	ent.groups[0].Type = model.Enterprise
+	// A classic internet rule never sees the members' private addresses, and
+	// a group peer cannot be an internet rule (the API refuses it).
+	classic := world{groups: []*model.SecurityGroup{
+		grp("sg-c", "", model.Normal, rl("sgr-1", "in accept 1 TCP 6379/6379 10.100.0.0/16 nic=internet")),
+		grp("sg-app", "", model.Normal)},
+		insts: []*model.Instance{vm("i-c", "", "10.200.0.9", "sg-c"), vm("i-app", "", "10.100.0.5", "sg-app")}}
+	classicIntranet := world{groups: []*model.SecurityGroup{
+		grp("sg-c", "", model.Normal, rl("sgr-1", "in accept 1 TCP 6379/6379 10.100.0.0/16 nic=intranet")),
+		grp("sg-app", "", model.Normal)},
+		insts: []*model.Instance{vm("i-c", "", "10.200.0.9", "sg-c"), vm("i-app", "", "10.100.0.5", "sg-app")}}
+	// The block holds only the rule's own group's members, which its
+	// InnerAccessPolicy Accept already lets in: the rule it would suggest
+	// (the group naming itself) is shadowed by intra-group access (SGA-022).
+	self := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24"))},
+		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a")}}
+	selfTwo := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24")), grp("sg-b", vpcA, model.Normal)},
+		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a", "sg-b")}}
+	selfDrop := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24"))},
+		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a"), vm("i-b", vpcA, "10.0.2.11", "sg-a")}}
+	selfDrop.groups[0].InnerAccessPolicy = model.InnerDrop
 	runCases(t, []checkCase{
+		{name: "classic intranet rule", check: "SGA-011", w: classicIntranet, want: []string{"sg-c sgr-1 info"}, contains: "sg-app"},
+		{name: "own members with inner drop", check: "SGA-011", w: selfDrop, want: []string{"sg-a sgr-1 info"}, contains: "2 member(s) of sg-a"},
+		{name: "classic internet rule", check: "SGA-011", w: classic},
+		{name: "own members with inner accept", check: "SGA-011", w: self},
+		{name: "own members, also alone in another group", check: "SGA-011", w: selfTwo},
 		{name: "the block holds exactly sg-app", check: "SGA-011", w: base(), want: []string{"sg-db sgr-1 info"}, contains: "sg-app"},
 		{name: "instances of another VPC do not count", check: "SGA-011", w: otherVPC, want: []string{"sg-db sgr-1 info"}},
 

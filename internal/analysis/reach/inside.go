@@ -4,6 +4,7 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -56,10 +57,17 @@ func NotOutside(owner string, vpcs []*model.VPC, instances iter.Seq[*model.Insta
 			return a.String() + " is the private address of " + in.ID + tail
 		}
 	}
+	// Every VPC that holds it: VPCs may share a block, and naming one
+	// only read as the wrong one to whoever meant the other.
+	var in []string
 	for _, v := range vpcs {
 		if (owner == "" || v.Owner == owner) && (v.CIDR.Contains(a) || v.IPv6CIDR.IsValid() && v.IPv6CIDR.Contains(a)) {
-			return a.String() + " lies inside " + v.ID + tail
+			in = append(in, v.ID)
 		}
+	}
+	if len(in) > 0 {
+		slices.Sort(in)
+		return a.String() + " lies inside " + strings.Join(in, " and ") + tail
 	}
 	return ""
 }

@@ -93,6 +93,12 @@ func ParseFlow(from, to, proto, port, sourcePort, ipVersion string) (policy.Flow
 	if n != 0 && n != 4 && n != 6 {
 		return f, bad("IPVersion", "IP version %d: use 4 or 6", n)
 	}
+	// ICMPv6 is IPv6 only: without a version, a flow of it between two
+	// instances is their IPv6 flow (else it was refused, as ICMPv6 in
+	// IPv4, and the console's form, which has no version, could not ask).
+	if n == 0 && p == model.ICMPv6 {
+		n = 6
+	}
 	f.IPVersion = n
 	return f, nil
 }

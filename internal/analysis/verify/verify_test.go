@@ -118,3 +118,47 @@ func TestParseFlowRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestICMPv6NeedsNoVersion: an ICMPv6 flow between two instances is their
+// IPv6 flow without IPVersion (it was refused as "ICMPv6 in IPv4", and the
+// console's form, which has no version, could not ask it at all); ICMP and
+// a version given stay as they were.
+func TestICMPv6NeedsNoVersion(t *testing.T) {
+	s, err := scenario.Load("../../../testdata/scenarios/22-ipv6-one-subnet.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var six []string // two instances with IPv6 addresses
+	for _, in := range s.Cloud().Instances {
+		if in.IPv6.IsValid() && len(six) < 2 {
+			six = append(six, in.ID)
+		}
+	}
+	if len(six) < 2 {
+		t.Fatal("the scenario has no two instances with IPv6 addresses")
+	}
+	d := policy.Compile(s.Cloud())
+	for _, tt := range []struct {
+		proto, version string
+		want           int // the flow's IP version; 0: refused
+	}{
+		{"icmpv6", "", 6},
+		{"icmpv6", "6", 6},
+		{"icmp", "", 4},
+		{"icmpv6", "4", 0},
+		{"icmp", "6", 0},
+	} {
+		f, err := ParseFlow(six[0], six[1], tt.proto, "", "", tt.version)
+		if err == nil {
+			_, err = Flow(d, f)
+		}
+		switch {
+		case tt.want == 0 && err == nil:
+			t.Errorf("%s IPv%q: judged, want refused", tt.proto, tt.version)
+		case tt.want != 0 && err != nil:
+			t.Errorf("%s IPv%q: %v", tt.proto, tt.version, err)
+		case tt.want != 0 && f.IPVersion != tt.want && !(tt.want == 4 && f.IPVersion == 0):
+			t.Errorf("%s IPv%q: IPv%d, want IPv%d", tt.proto, tt.version, f.IPVersion, tt.want)
+		}
+	}
+}

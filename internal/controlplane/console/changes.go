@@ -837,6 +837,7 @@ func (c *Console) change(p *page) {
 	}
 	data["Flows"] = flowRows(shown)
 	data["Summary"] = pl.Summary
+	data["HiddenPeers"] = pl.HiddenPeers
 	c.render(p.w, status, "preview", data)
 }
 
@@ -913,8 +914,8 @@ func atoiOr(s string, d int) int {
 }
 
 // analyzeFlow is the verify question of the instance page.
-func analyzeFlow(cl service.Caller, from, to, proto, port string) analyze.FlowInput {
-	return analyze.FlowInput{Caller: cl, From: from, To: to, Protocol: proto, Port: port}
+func analyzeFlow(cl service.Caller, from, to, proto, port, ipVersion string) analyze.FlowInput {
+	return analyze.FlowInput{Caller: cl, From: from, To: to, Protocol: proto, Port: port, IPVersionText: ipVersion}
 }
 
 // auditDiff is what a change does to the audit: the findings it would add

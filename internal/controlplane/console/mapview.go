@@ -269,6 +269,11 @@ func (c *Console) edgePage(p *page) {
 		Dir   string
 		Rules []ruleRow
 		Intra bool
+		// Also are the other groups of the group's members (the first
+		// maxMembers): their rules pool with the group's on those
+		// members, so they may open ports of the edge that no rule
+		// listed does.
+		Also []string
 	}
 	load := func(id string, dir model.Direction, other string) *side {
 		if id == reach.Internet {
@@ -287,6 +292,16 @@ func (c *Console) edgePage(p *page) {
 			if keep[rv.ID] {
 				s.Rules = append(s.Rules, ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv)})
 			}
+		}
+		if ms, err := c.svc.DescribeInstances(p.ctx(), service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}}); err == nil {
+			for _, m := range ms.Items {
+				for _, gid := range m.Instance.SecurityGroups {
+					if gid != id && !slices.Contains(s.Also, gid) {
+						s.Also = append(s.Also, gid)
+					}
+				}
+			}
+			slices.Sort(s.Also)
 		}
 		return s
 	}

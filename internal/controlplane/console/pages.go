@@ -350,8 +350,10 @@ func (c *Console) instancePage(p *page) {
 			from = id
 		}
 		proto := cmp.Or(q.Get("protocol"), "tcp")
-		rep, err := c.analysis.VerifyFlow(analyze.Waiting(ctx), analyzeFlow(p.caller, from, to, proto, q.Get("port")))
-		data["Asked"] = map[string]string{"From": from, "To": to, "Protocol": proto, "Port": q.Get("port")}
+		// Two instances' flow is IPv4 unless IPv6 is asked (or is all
+		// the protocol or an address can be).
+		rep, err := c.analysis.VerifyFlow(analyze.Waiting(ctx), analyzeFlow(p.caller, from, to, proto, q.Get("port"), q.Get("ipVersion")))
+		data["Asked"] = map[string]string{"From": from, "To": to, "Protocol": proto, "Port": q.Get("port"), "IPVersion": q.Get("ipVersion")}
 		if err != nil {
 			data["VerifyErr"] = c.asECS(err)
 		} else {

@@ -191,7 +191,10 @@ type planResponse struct {
 	ChangeAction string
 	Summary      plan.Summary
 	Changes      []plan.Change
-	NextToken    string `json:",omitempty"`
+	// HiddenPeers: other accounts' groups whose members' flows the
+	// answer leaves out (analyze.Plan).
+	HiddenPeers []string `json:",omitempty"`
+	NextToken   string   `json:",omitempty"`
 }
 
 // planParams are the plan's own parameters; the rest belong to the change.
@@ -240,7 +243,7 @@ func (h *adapter) planChange(ctx context.Context, req *rpc.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return &planResponse{ChangeAction: action, Summary: pl.Summary, Changes: pl.Changes, NextToken: pl.NextToken}, nil
+	return &planResponse{ChangeAction: action, Summary: pl.Summary, Changes: pl.Changes, HiddenPeers: pl.HiddenPeers, NextToken: pl.NextToken}, nil
 }
 
 type auditResponse struct {

@@ -519,9 +519,14 @@ func ownedGraph(g *reach.Graph, o ownedCloud) *reach.Graph {
 // Plan is what a change would open and close: the summary of every
 // change, and one page of them.
 type Plan struct {
-	Summary   plan.Summary
-	Changes   []plan.Change
-	NextToken string `json:",omitempty"`
+	Summary plan.Summary
+	Changes []plan.Change
+	// HiddenPeers are other accounts' groups that rules of the policies
+	// the change touches name: what it does to flows with their members
+	// is not in Changes (they are not the caller's to see, nor whether
+	// they exist), so "0 links change" does not mean nothing changes.
+	HiddenPeers []string `json:",omitempty"`
+	NextToken   string   `json:",omitempty"`
 }
 
 // Change is a mutation to preview: it runs against svc, a copy of the
@@ -549,6 +554,7 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 	// inside blocks (another account's networks are the internet to the
 	// caller), and only "after" is a copy.
 	var all []plan.Change
+	var peers []string
 	err = a.state(ctx, func(st liveState) error {
 		before := st.ownedBy(c)
 		prior := st.r.WithInside(before.inside).WithWorkers(sh.workers())
@@ -563,12 +569,13 @@ func (a *Service) PlanChange(ctx context.Context, c service.Caller, change Chang
 		all = slices.DeleteFunc(plan.DiffAmong(prior, next, owned), func(ch plan.Change) bool {
 			return !owned(ch.From) || !owned(ch.To)
 		})
+		peers = hiddenPeers(c, before.Cloud, after, ch)
 		return nil
 	})
 	if err != nil {
 		return Plan{}, err
 	}
-	out := Plan{Summary: plan.Summarize(all)}
+	out := Plan{Summary: plan.Summarize(all), HiddenPeers: peers}
 	var p Page
 	if len(pg) > 0 {
 		p = pg[0]
@@ -765,4 +772,48 @@ func (a *Service) Audit(ctx context.Context, c service.Caller, o audit.Options) 
 		}
 		return out, nil
 	})
+}
+
+// hiddenPeers lists, sorted, the other accounts' groups that the rules of
+// the caller's policies the change touches name, before or after it: the
+// caller's instances it changes, and the members of the groups it changes.
+// It reads only the caller's own rules and instances, so it tells nothing
+// of those groups' members.
+func hiddenPeers(c service.Caller, before, after *policy.Cloud, ch reach.Change) []string {
+	touched := map[string]bool{}
+	for _, cl := range []*policy.Cloud{before, after} {
+		for _, id := range ch.Instances {
+			if in := cl.Instances[id]; in != nil && in.Owner == c.Account {
+				touched[id] = true
+			}
+		}
+		for _, g := range ch.Groups {
+			for _, in := range cl.Members(g) {
+				if in.Owner == c.Account {
+					touched[in.ID] = true
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, cl := range []*policy.Cloud{before, after} {
+		for id := range touched {
+			in := cl.Instances[id]
+			if in == nil {
+				continue
+			}
+			for _, g := range cl.GroupsOf(in) {
+				for i := range g.Rules {
+					p := g.Rules[i].Peer.GroupID
+					if pg := cl.Groups[p]; pg != nil && pg.Owner != c.Account && !seen[p] {
+						seen[p] = true
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

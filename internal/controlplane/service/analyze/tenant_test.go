@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -386,4 +387,50 @@ func vswOf(t *testing.T, n *net) string {
 		t.Fatal("no vSwitch", err)
 	}
 	return ws[0].ID
+}
+
+// TestPlanNamesHiddenPeers: a plan that touches a policy with a rule naming
+// another account's group says so (its members' flows are not in the
+// answer, which may then list none), and one that touches no such policy
+// says nothing.
+func TestPlanNamesHiddenPeers(t *testing.T) {
+	n := newNet(t)
+	ctx := context.Background()
+	other := newTenant(t, n, 1)
+	rule := func(c service.Caller, sg, port string) Change {
+		return func(ctx context.Context, svc *service.Service) error {
+			return svc.Authorize(ctx, service.RulesInput{Caller: c, SecurityGroupID: sg, Direction: model.Ingress,
+				Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: port, SourceCidrIp: "192.168.0.0/16"}}})
+		}
+	}
+	empty, err := n.svc.CreateSecurityGroup(ctx, service.CreateGroupInput{Caller: other.c, Name: "empty"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		c      service.Caller
+		change Change
+		want   []string
+	}{
+		{"a rule beside one naming the other account's group", other.c, rule(other.c, other.sg, "8080/8080"), []string{other.peer}},
+		{"a rule naming the other account's group", other.c, func(ctx context.Context, svc *service.Service) error {
+			return svc.Authorize(ctx, service.RulesInput{Caller: other.c, SecurityGroupID: other.sg, Direction: model.Ingress,
+				Permissions: []model.RuleInput{{IpProtocol: "tcp", PortRange: "6379/6379", SourceGroupId: other.peer, SourceGroupOwnerId: n.c.Account}}})
+		}, []string{other.peer}},
+
+		{"a group without members", other.c, rule(other.c, empty.SecurityGroupId, "8080/8080"), nil},
+		{"the named group's own account", n.c, rule(n.c, other.peer, "8080/8080"), nil},
+		{"an unrelated group", n.c, rule(n.c, n.sgDB, "8080/8080"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := n.a.PlanChange(ctx, tc.c, tc.change)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p.HiddenPeers, tc.want) {
+				t.Errorf("HiddenPeers = %v, want %v", p.HiddenPeers, tc.want)
+			}
+		})
+	}
 }

@@ -1,0 +1,106 @@
+package console
+
+import (
+	"context"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+)
+
+// TestEdgeNamesMembersOtherGroupsInBrowser: an edge of the map is between
+// groups, but what passes is decided on the members, whose other groups'
+// rules pool with the group's. The edge from the internet to sg-app opened
+// TCP 80 (by sg-web's rule, on the member both groups hold) and listed
+// only sg-app's rules: 80 read as opened by none. The side now names the
+// members' other groups; a group whose members are in no other says
+// nothing of the kind.
+func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("needs chromium (see TestConsoleInBrowser)")
+	}
+	const (
+		web  = "sg-edgealso0000000web"
+		app  = "sg-edgealso0000000app"
+		lone = "sg-edgealso000000lone"
+	)
+	svc, key, cl := tenantService(t)
+	ctx := context.Background()
+	groups := []*model.SecurityGroup{
+		modeltest.Group(web, "", "basic", modeltest.Rule("sgr-edgealso00000web1", "in accept 1 TCP 80/80 0.0.0.0/0 nic=internet")),
+		modeltest.Group(app, "", "basic", modeltest.Rule("sgr-edgealso00000app1", "in accept 1 TCP 3389/3389 0.0.0.0/0 nic=internet")),
+		modeltest.Group(lone, "", "basic", modeltest.Rule("sgr-edgealso0000lone1", "in accept 1 TCP 443/443 0.0.0.0/0 nic=internet")),
+	}
+	insts := []*model.Instance{
+		modeltest.Public(modeltest.Instance("i-edgealso00000000001", "", "10.0.0.5", web, app), "47.96.0.5"),
+		modeltest.Public(modeltest.Instance("i-edgealso00000000002", "", "10.0.0.6", lone), "47.96.0.6"),
+	}
+	for _, g := range groups {
+		g.Owner = cl.Account
+	}
+	for _, in := range insts {
+		in.Owner, in.Status = cl.Account, model.StatusRunning
+	}
+	if _, err := svc.Import(ctx, cl.Region, service.Resources{Groups: groups, Instances: insts}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.budgets.page = time.Minute // the edge waits for its graph
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
+	t.Cleanup(cancelT)
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
+		chromedp.WaitVisible(chromedp.CSS("#akid")),
+		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
+		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	for _, tc := range []struct {
+		name, to string
+		open     string // in the edge's Open line
+		also     string // in the note; "" for no note
+	}{
+		{"a member in two groups", app, "TCP 80,3389", web},
+		{"members in this group only", lone, "TCP 443", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map/edge?from=internet&to="+tc.to),
+				chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+				t.Fatal(err)
+			}
+			got, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[document.querySelector("main").textContent,
+				Array.from(document.querySelectorAll("p.also")).map(p => p.textContent).join(" ")]`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(got[0], tc.open) {
+				t.Fatalf("the edge does not say %q is open:\n%s", tc.open, got[0])
+			}
+			switch {
+			case tc.also == "" && got[1] != "":
+				t.Errorf("the edge says %q; its members are in no other group", got[1])
+			case tc.also != "" && !strings.Contains(got[1], tc.also):
+				t.Errorf("the edge's note is %q; want it to name %s, whose rule opens a port of the edge", got[1], tc.also)
+			}
+		})
+	}
+}
