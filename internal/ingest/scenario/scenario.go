@@ -764,10 +764,14 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 		}
 		outside6 = outside6 || a.Is6()
 		outside, outsideAt, outsideName = a, end.f, end.name
+		var inside []string // every VPC that holds it: blocks may be copies
 		for _, vpc := range b.s.VPCs {
 			if vpc.CIDR.Contains(a) || vpc.IPv6CIDR.IsValid() && vpc.IPv6CIDR.Contains(a) {
-				return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, vpc.ID)
+				inside = append(inside, vpc.ID)
 			}
+		}
+		if len(inside) > 0 {
+			return fl, b.fail(end.f.Line, end.name, "%s lies inside %s; an outside address must be outside every VPC (name the instance instead)", a, strings.Join(inside, " and "))
 		}
 		if id, ok := publics[a]; ok {
 			return fl, b.fail(end.f.Line, end.name, "%s is the public address of %s; name the instance instead", a, id)

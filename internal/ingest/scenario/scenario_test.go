@@ -205,3 +205,23 @@ instances:
 		})
 	}
 }
+
+// An outside end inside VPCs that share a block names each of them: naming
+// the first read as the wrong one to whoever meant the other.
+func TestOutsideEndNamesEveryVPC(t *testing.T) {
+	file := `vpcs:
+  - {vpcId: vpc-prod, cidrBlock: 10.0.0.0/16}
+  - {vpcId: vpc-copy, cidrBlock: 10.0.0.0/16}
+  - {vpcId: vpc-other, cidrBlock: 172.16.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-a, vpcId: vpc-prod}
+instances:
+  - {instanceId: i-a, vpcId: vpc-prod, privateIpAddress: 10.0.0.1, securityGroupIds: [sg-a]}
+flows:
+  - {from: 10.0.0.9, to: i-a, ipProtocol: TCP, port: 22, expect: Drop}
+`
+	_, err := scenario.Parse("copy.yaml", []byte(file))
+	if err == nil || !strings.Contains(err.Error(), "inside vpc-prod and vpc-copy;") {
+		t.Errorf("error %v, want one naming vpc-prod and vpc-copy (and not vpc-other)", err)
+	}
+}
