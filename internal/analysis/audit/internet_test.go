@@ -2,9 +2,14 @@ package audit
 
 import (
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
 // TestInternetIsWhatIsAdmitted: the exposure checks judge the public
@@ -62,7 +67,135 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 		{name: "anywhere behind a drop of three quarters, no public address yet", check: "SGA-004",
 			w: web(false, rl("sgr-db", "in accept 10 TCP 3306/3306 0.0.0.0/0"), rl("sgr-d1", "in drop 1 TCP 3306/3306 0.0.0.0/1"), rl("sgr-d2", "in drop 1 TCP 3306/3306 192.0.0.0/2"))},
 		{name: "anywhere behind a drop of a few blocks", check: "SGA-002",
-			w: web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 1.0.0.0/8"), rl("sgr-d2", "in drop 1 TCP 22/22 203.0.113.0/24")),
+			w:    web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 1.0.0.0/8"), rl("sgr-d2", "in drop 1 TCP 22/22 203.0.113.0/24")),
 			want: []string{"sg-web sgr-ssh high"}},
 	})
+}
+
+// TestSplitWorldSameExposure: on random clouds (the classic network, ENIs,
+// prefix lists, enterprise groups, other accounts' peers), writing every
+// 0.0.0.0/0 and ::/0 (of a rule or a prefix list's entry) as its two
+// halves changes no verdict, so it must change no exposure: the same ports
+// open on the same instances, the halves of the rule blamed before among
+// the rules named after. Split, no address is left that no rule names, so
+// this holds the count of what is admitted to the reading of the address
+// no rule names.
+func TestSplitWorldSameExposure(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 10
+	}
+	opened, split := 0, 0
+	for seed := range uint64(seeds) {
+		cfg := cloudgen.Full
+		if seed%3 == 2 {
+			cfg = cloudgen.Small
+		}
+		whole := cloudgen.Generate(seed+9100, cfg)
+		halved := cloudgen.Generate(seed+9100, cfg)
+		split += splitWorld(halved)
+		for _, reference := range []bool{false, true} {
+			type key struct {
+				inst   string
+				six    bool
+				latent bool
+			}
+			// read returns the exposures by instance, family and latency.
+			read := func(gen *cloudgen.Cloud) map[key]*exposure {
+				in := &Input{Cloud: gen.Snapshot(), Options: Options{}.withDefaults(), reference: reference}
+				e := engineFor(in)
+				out := map[key]*exposure{}
+				for _, x := range append(slices.Clone(e.exposed()), e.latent()...) {
+					out[key{x.inst.ID, x.six, x.latent}] = x
+				}
+				return out
+			}
+			// names names the rules that open a port, halves as their whole.
+			names := func(x *exposure, p space.Proto, port uint16) (out []string) {
+				for _, ri := range x.opened(p, port) {
+					id, _, _ := strings.Cut(x.rule(ri).ID, "-half")
+					out = append(out, x.rule(ri).Group.ID+"/"+id)
+				}
+				return out
+			}
+			count := func(x *exposure) (n [space.NProto]int) {
+				for _, o := range x.open {
+					n[o.proto] += int(o.hi) - int(o.lo) + 1
+				}
+				return n
+			}
+			before, after := read(whole), read(halved)
+			// Each side's openings start and end where the other's are
+			// open, and as many ports are open on each.
+			for _, sides := range [][2]map[key]*exposure{{before, after}, {after, before}} {
+				for k, x := range sides[0] {
+					y := sides[1][k]
+					if y == nil || count(x) != count(y) {
+						t.Fatalf("seed %d reference=%v %+v: the whole and split clouds open different ports", seed+9100, reference, k)
+					}
+					for _, o := range x.open {
+						for _, q := range []uint16{o.lo, o.hi} {
+							got := names(y, o.proto, q)
+							if got == nil {
+								t.Fatalf("seed %d reference=%v %+v %s %d: open in one cloud, closed in the other", seed+9100, reference, k, o.proto, q)
+							}
+							if w := names(x, o.proto, q)[0]; !slices.Contains(got, w) && !slices.Contains(names(x, o.proto, q), got[0]) {
+								t.Fatalf("seed %d reference=%v %+v %s %d: blamed on %s in one, on %v in the other", seed+9100, reference, k, o.proto, q, w, got)
+							}
+							opened++
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d port ends compared, %d blocks split", opened, split)
+	if opened == 0 || split == 0 {
+		t.Errorf("%d ports open, %d blocks split: the test checks little", opened, split)
+	}
+}
+
+// splitWorld writes every 0.0.0.0/0 and ::/0 of a cloud's rules and
+// prefix lists as its two halves (a rule's as two rules, their IDs the
+// whole's with "-half0" and "-half1"), which changes no verdict, and
+// returns how many it split.
+func splitWorld(c *cloudgen.Cloud) (n int) {
+	halves := func(p netip.Prefix) [2]netip.Prefix {
+		if p.Addr().Is6() {
+			return [2]netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
+		}
+		return [2]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+	}
+	for _, g := range c.Groups {
+		var rules []model.Rule
+		for _, r := range g.Rules {
+			if !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
+				rules = append(rules, r)
+				continue
+			}
+			for k, h := range halves(r.Peer.CIDR) {
+				s := r
+				s.ID = r.ID + "-half" + strconv.Itoa(k)
+				s.Peer.CIDR, s.Peer.CIDRText = h, h.String()
+				rules = append(rules, s)
+			}
+			n++
+		}
+		g.Rules = rules
+	}
+	for _, pl := range c.PrefixLists {
+		var es []model.PrefixEntry
+		for _, e := range pl.Entries {
+			if e.CIDR.Bits() != 0 {
+				es = append(es, e)
+				continue
+			}
+			for _, h := range halves(e.CIDR) {
+				es = append(es, model.PrefixEntry{CIDR: h})
+			}
+			n++
+		}
+		pl.Entries = es
+	}
+	return n
 }
