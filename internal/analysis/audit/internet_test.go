@@ -56,6 +56,19 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 		{name: "halves, one hidden by a drop of equal priority", check: "SGA-002",
 			w: web(true, append(halves("22/22"), rl("sgr-d", "in drop 1 TCP 22/22 128.0.0.0/1"))...)},
 
+		// A deny meant to hide a port, written as halves, or defeated by
+		// halves.
+		{name: "a deny in halves defeated", check: "SGA-025",
+			w:    web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"), rl("sgr-hide-lo", "in drop 50 TCP 22/22 0.0.0.0/1"), rl("sgr-hide-hi", "in drop 50 TCP 22/22 128.0.0.0/1")),
+			want: []string{"sg-web sgr-hide-hi high", "sg-web sgr-hide-lo high"}, contains: "sgr-ssh of sg-web"},
+		{name: "a deny defeated by halves", check: "SGA-025",
+			w:    web(true, append(halves("22/22"), rl("sgr-hide", "in drop 50 TCP 22/22 0.0.0.0/0"))...),
+			want: []string{"sg-web sgr-hide high"}, contains: "sgr-lo of sg-web"},
+		{name: "a deny in halves that hides", check: "SGA-025",
+			w: web(true, rl("sgr-ssh", "in accept 50 TCP 22/22 0.0.0.0/0"), rl("sgr-hide-lo", "in drop 1 TCP 22/22 0.0.0.0/1"), rl("sgr-hide-hi", "in drop 1 TCP 22/22 128.0.0.0/1"))},
+		{name: "a deny of a wide range is not a deny of the internet", check: "SGA-025",
+			w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 50 TCP 22/22 128.0.0.0/1"))},
+
 		{name: "a /1 alone", check: "SGA-002", w: web(true, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1"))},
 		{name: "a /1 alone is a wide range", check: "SGA-007", w: web(true, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1")), want: []string{"sg-web sgr-hi medium"}},
 		{name: "an IPv6 /1 alone", check: "SGA-002", w: sixHalf},
