@@ -288,8 +288,9 @@ func reachable(inst *model.Instance) bool {
 }
 
 // latent returns, for every instance without a public IPv4 address, what
-// an address no rule names except through 0.0.0.0/0 opens on its intranet
-// ingress: what a rule open to the world already opens to every private
+// its intranet ingress opens to the internet (the public addresses its
+// rules admit, judged as on the internet path): what a rule open to the
+// world already opens to every private
 // network that can route to the instance (peered VPCs, VPN, leased lines),
 // and to the internet once the instance gets a public address. (Without an
 // IPv6 address nothing reaches it over IPv6; with one it is exposed.)
