@@ -10,7 +10,8 @@ import (
 // TestSameAsReference holds the audit's faster engine (shared and
 // deduplicated spaces, partition-only and TCP-only spaces where only
 // decisions are read, memoised rule liveness) to the reference paths it
-// replaced: on random clouds both give the same findings, in the same order.
+// replaced: on random clouds both give the same findings, in the same order
+// (every third with its /0 blocks split in halves).
 func TestSameAsReference(t *testing.T) {
 	mid := cloudgen.Config{VPCs: 2, Groups: 12, Instances: 40, RulesPerGroup: 20, PrefixLists: 3, PortRangeLists: 2,
 		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.4, Enterprise: 0.3}
@@ -29,7 +30,11 @@ func TestSameAsReference(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for seed := range uint64(tc.seeds) {
-			c := cloudgen.Generate(seed+1, tc.cfg).Snapshot()
+			gen := cloudgen.Generate(seed+1, tc.cfg)
+			if seed%3 == 1 {
+				splitWorld(gen) // no address left that no rule names
+			}
+			c := gen.Snapshot()
 			o := Options{Skip: tc.skip, PerAccount: tc.perAccount}.withDefaults()
 			ref, fast := &Input{Cloud: c, Options: o, reference: true}, &Input{Cloud: c, Options: o}
 			want := run(ref)

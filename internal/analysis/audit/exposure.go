@@ -18,11 +18,13 @@ import (
 
 // The exposure checks judge each instance with a public address (a public
 // IPv4 address, or an IPv6 address, which is global) on its effective
-// ingress policy from the internet at large: the decisions an outside
-// address meets when no rule names it except through 0.0.0.0/0 or ::/0
-// (space.Anonymous). A rule a higher-priority drop hides exposes nothing; a
-// deny an earlier allow defeats protects nothing; an allow for an office
-// block is not an exposure to the internet (SGA-007 judges those blocks).
+// ingress policy from the internet: a port is open to the internet when
+// the public addresses its rules together admit there, after the drops
+// that come first, are the internet (see internet.go: 0.0.0.0/1 and
+// 128.0.0.0/1 are, as 0.0.0.0/0 is; a /1 alone is not). A rule a
+// higher-priority drop hides exposes nothing; a deny an earlier allow
+// defeats protects nothing; an allow for an office block is not an
+// exposure to the internet (SGA-007 judges those blocks).
 
 func init() {
 	register(
@@ -75,8 +77,9 @@ const allPortsSlack = 64
 type opening struct {
 	proto  space.Proto
 	lo, hi uint16
-	rule   int             // index in the program
-	sports space.PortRange // the source ports it is open from (a part of the space)
+	rule   int             // index in the program of the rule blamed: rules[0]
+	rules  []int           // the rules that together let it in
+	sports space.PortRange // the source ports rule is open from (a part of the space)
 }
 
 // exposure is one instance's ingress from the internet at large in one
@@ -89,14 +92,13 @@ type exposure struct {
 	latent bool
 	addr   netip.Addr      // the public address (or IPv6 address) exposed
 	prog   *policy.Program // ingress policy on the internet path
-	anon   iprange.Key     // an address of the internet at large
 	open   []opening
 	drops  []int // the drop rules whose peer stands for anon, in order
 }
 
 // exposureOf makes an exposure from a view of its space.
 func exposureOf(inst *model.Instance, six, latent bool, addr netip.Addr, prog *policy.Program, v *view) *exposure {
-	return &exposure{inst: inst, six: six, latent: latent, addr: addr, prog: prog, anon: v.anon, open: v.open, drops: v.drops}
+	return &exposure{inst: inst, six: six, latent: latent, addr: addr, prog: prog, open: v.open, drops: v.drops}
 }
 
 func (e *exposure) world() string {
@@ -118,15 +120,27 @@ func (e *exposure) ports(p space.Proto) (n int) {
 	return n
 }
 
-// decider returns the rule letting a port in, or -1.
+// decider returns the rule blamed for letting a port in, or -1.
 func (e *exposure) decider(p space.Proto, port uint16) int {
-	for _, o := range e.open {
-		if o.proto == p && o.lo <= port && port <= o.hi {
-			return o.rule
-		}
+	if rs := e.opened(p, port); rs != nil {
+		return rs[0]
 	}
 	return -1
 }
+
+// opened returns the rules that together let a port in, the one blamed
+// first, or nil.
+func (e *exposure) opened(p space.Proto, port uint16) []int {
+	for _, o := range e.open {
+		if o.proto == p && o.lo <= port && port <= o.hi {
+			return o.rules
+		}
+	}
+	return nil
+}
+
+// ruleName names rule i as findings do.
+func (e *exposure) ruleName(i int) string { return e.rule(i).ID + " of " + e.rule(i).Group.ID }
 
 // engine holds what the engine-based checks share for one Input: spaces by
 // class and the exposures, computed once.
@@ -258,9 +272,6 @@ func (e *engine) exposed() []*exposure {
 			t.prog, t.v = s.Program, viewOf(s, t.six)
 		})
 		for _, t := range tasks {
-			if !t.v.ok {
-				continue // rules name every address: no internet at large
-			}
 			addr := t.rt.Egress.Dst.Of(t.inst, netip.Addr{}) // the address the internet reaches
 			if x := exposureOf(t.inst, t.six, false, addr, t.prog, t.v); len(x.open) > 0 {
 				e.exposures = append(e.exposures, x)
@@ -270,30 +281,6 @@ func (e *engine) exposed() []*exposure {
 	return e.exposures
 }
 
-// fill finds what the anonymous address may open, in one part of the
-// space (of source ports).
-func (x *exposure) fill(s *space.Space, part int) {
-	for _, seg := range s.Column(part, x.six, x.anon) {
-		// Accepts from the internet at large come from rules only;
-		// keep the protocols a flow of this family can use.
-		icmp := space.ICMP
-		if x.six {
-			icmp = space.ICMPv6
-		}
-		if seg.By < 0 || !s.Accepts(seg.By) || !seg.Proto.Ports() && seg.Proto != icmp && seg.Proto != space.GRE {
-			continue
-		}
-		lo := seg.Ports.Lo
-		if seg.Proto.Ports() {
-			if seg.Ports.Hi == 0 {
-				continue
-			}
-			lo = max(lo, 1)
-		}
-		x.open = append(x.open, opening{seg.Proto, lo, seg.Ports.Hi, int(seg.By), s.Parts[part].SourcePorts})
-	}
-}
-
 // reachable reports whether the internet can reach an instance in some
 // family (the instances exposed judges).
 func reachable(inst *model.Instance) bool {
@@ -301,8 +288,9 @@ func reachable(inst *model.Instance) bool {
 }
 
 // latent returns, for every instance without a public IPv4 address, what
-// an address no rule names except through 0.0.0.0/0 opens on its intranet
-// ingress: what a rule open to the world already opens to every private
+// its intranet ingress opens to the internet (the public addresses its
+// rules admit, judged as on the internet path): what a rule open to the
+// world already opens to every private
 // network that can route to the instance (peered VPCs, VPN, leased lines),
 // and to the internet once the instance gets a public address. (Without an
 // IPv6 address nothing reaches it over IPv6; with one it is exposed.)
@@ -335,9 +323,6 @@ func (e *engine) latent() []*exposure {
 			progs[k], views[k] = s.Program, viewOf(s, false)
 		})
 		for k, inst := range insts {
-			if !views[k].ok {
-				continue
-			}
 			if x := exposureOf(inst, false, true, inst.PrivateIP, progs[k], views[k]); len(x.open) > 0 {
 				e.latents = append(e.latents, x)
 			}
@@ -414,6 +399,17 @@ type ruleHits struct {
 	instances []string
 	worlds    []string // 0.0.0.0/0, ::/0
 	ports     []string // e.g. "TCP 22 (SSH)"
+	with      []string // the rules that open them together with it ("sgr-2 of sg-a")
+}
+
+// subject is the finding's subject: the rule, and those it opens the
+// ports with.
+func (rh *ruleHits) subject() string {
+	s := "Rule " + rh.rule.ID + " of " + rh.group.ID
+	if len(rh.with) > 0 {
+		s += ", together with " + list(rh.with, "rules") + ","
+	}
+	return s
 }
 
 type hitIndex struct {
@@ -421,7 +417,9 @@ type hitIndex struct {
 	order []*ruleHits
 }
 
-func (h *hitIndex) add(x *exposure, ri int, port string) {
+// add notes that rules (the one blamed first) let a port in on x.
+func (h *hitIndex) add(x *exposure, rules []int, port string) {
+	ri := rules[0]
 	pr := x.rule(ri)
 	if h.m == nil {
 		h.m = map[*model.Rule]*ruleHits{}
@@ -440,6 +438,11 @@ func (h *hitIndex) add(x *exposure, ri int, port string) {
 	}
 	if port != "" && !slices.Contains(rh.ports, port) {
 		rh.ports = append(rh.ports, port)
+	}
+	for _, w := range rules[1:] {
+		if n := x.ruleName(w); !slices.Contains(rh.with, n) {
+			rh.with = append(rh.with, n)
+		}
 	}
 }
 
@@ -483,16 +486,27 @@ func allOpenCheck(in *Input) []Finding {
 					}
 				}
 			}
+			// The rules it opens its ports with.
+			rules := []int{best}
+			for _, o := range x.open {
+				if o.proto == p && o.rule == best {
+					for _, w := range o.rules[1:] {
+						if !slices.Contains(rules, w) {
+							rules = append(rules, w)
+						}
+					}
+				}
+			}
 			what := "all " + p.String() + " ports"
 			if n := x.ports(p); n < 65535 {
 				what = fmt.Sprintf("all %s ports but %d", p, 65535-n)
 			}
-			h.add(x, best, what)
+			h.add(x, rules, what)
 		}
 	}
 	return h.findings("SGA-001", Critical, func(rh *ruleHits) string {
-		return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (%s) on %s.",
-			rh.rule.ID, rh.group.ID, strings.Join(rh.ports, " and "), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
+		return fmt.Sprintf("%s opens %s to the whole internet (%s) on %s.",
+			rh.subject(), strings.Join(rh.ports, " and "), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
 	}, "Replace the rule with rules for the few ports the service needs, from the addresses that need them, or add a higher-priority drop for everything else from 0.0.0.0/0 and ::/0.")
 }
 
@@ -506,7 +520,7 @@ func portCheck(check string) func(*Input) []Finding {
 	return func(in *Input) []Finding {
 		e := engineFor(in)
 		var h hitIndex
-		risky := func(x *exposure, add func(*exposure, int, string)) {
+		risky := func(x *exposure, add func(*exposure, []int, string)) {
 			for _, rp := range riskyPorts {
 				if rp.check != check {
 					continue
@@ -516,8 +530,8 @@ func portCheck(check string) func(*Input) []Finding {
 					protos = append(protos, space.UDP)
 				}
 				for _, p := range protos {
-					if ri := x.decider(p, rp.port); ri >= 0 {
-						add(x, ri, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
+					if rs := x.opened(p, rp.port); rs != nil {
+						add(x, rs, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
 					}
 				}
 			}
@@ -526,23 +540,23 @@ func portCheck(check string) func(*Input) []Finding {
 			risky(x, h.add)
 		}
 		out := h.findings(check, High, func(rh *ruleHits) string {
-			return fmt.Sprintf("Rule %s of %s lets %s in from the whole internet (%s) on %s.",
-				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
+			return fmt.Sprintf("%s lets %s in from the whole internet (%s) on %s.",
+				rh.subject(), list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"))
 		}, portFix[check])
 		if check == "SGA-005" {
 			return out
 		}
 		var lat hitIndex
 		for _, x := range e.latent() {
-			risky(x, func(x *exposure, ri int, port string) {
-				if h.m[x.rule(ri).Rule] == nil { // said already, with its exposed instances
-					lat.add(x, ri, port)
+			risky(x, func(x *exposure, rs []int, port string) {
+				if h.m[x.rule(rs[0]).Rule] == nil { // said already, with its exposed instances
+					lat.add(x, rs, port)
 				}
 			})
 		}
 		return append(out, lat.findings(check, Medium, func(rh *ruleHits) string {
-			return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (0.0.0.0/0) but no member it reaches has a public address yet, so for now it lets in every private network that can route to %s (peered VPCs, VPN and leased lines), and the internet as soon as one gets a public address.",
-				rh.rule.ID, rh.group.ID, list(rh.ports, "ports"), list(rh.instances, "instances"))
+			return fmt.Sprintf("%s opens %s to the whole internet (0.0.0.0/0) but no member it reaches has a public address yet, so for now it lets in every private network that can route to %s (peered VPCs, VPN and leased lines), and the internet as soon as one gets a public address.",
+				rh.subject(), list(rh.ports, "ports"), list(rh.instances, "instances"))
 		}, portFix[check])...)
 	}
 }
@@ -593,7 +607,7 @@ func allowListCheck(in *Input) []Finding {
 				continue // SGA-002 to -005 say it, on this rule
 			}
 			for _, r := range minusPorts(o.lo, o.hi, allowed) {
-				h.add(x, o.rule, fmt.Sprintf("%s %s", o.proto, r))
+				h.add(x, o.rules, fmt.Sprintf("%s %s", o.proto, r))
 			}
 		}
 	}
@@ -602,8 +616,8 @@ func allowListCheck(in *Input) []Finding {
 		names[i] = fmt.Sprint(p)
 	}
 	return h.findings("SGA-006", High, func(rh *ruleHits) string {
-		return fmt.Sprintf("Rule %s of %s opens %s to the whole internet (%s) on %s, outside the allowed ports (%s).",
-			rh.rule.ID, rh.group.ID, list(rh.ports, "ranges"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"), strings.Join(names, ", "))
+		return fmt.Sprintf("%s opens %s to the whole internet (%s) on %s, outside the allowed ports (%s).",
+			rh.subject(), list(rh.ports, "ranges"), strings.Join(rh.worlds, " and "), list(rh.instances, "instances"), strings.Join(names, ", "))
 	}, "Open only the allowed ports to 0.0.0.0/0 and ::/0 (add a port to allowedPorts in the audit configuration, palisade audit --config, if it is meant to be public), and allow the rest from the addresses that need them.")
 }
 
@@ -655,8 +669,8 @@ func riskyInstanceCheck(in *Input) []Finding {
 				protos = append(protos, space.UDP)
 			}
 			for _, p := range protos {
-				ri := x.decider(p, rp.port)
-				if ri < 0 || in.saidByPortChecks(rp) {
+				rs := x.opened(p, rp.port)
+				if rs == nil || in.saidByPortChecks(rp) {
 					continue // closed, or SGA-002 to -005 say it with the instance
 				}
 				a := byInst[x.inst.ID]
@@ -665,14 +679,15 @@ func riskyInstanceCheck(in *Input) []Finding {
 					byInst[x.inst.ID] = a
 					order = append(order, a)
 				}
-				for _, s := range []struct {
-					list *[]string
-					v    string
-				}{{&a.addrs, x.addr.String()}, {&a.ports, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name)},
-					{&a.rules, x.rule(ri).Rule.ID + " of " + x.rule(ri).Group.ID}} {
-					if !slices.Contains(*s.list, s.v) {
-						*s.list = append(*s.list, s.v)
+				add := func(list *[]string, v string) {
+					if !slices.Contains(*list, v) {
+						*list = append(*list, v)
 					}
+				}
+				add(&a.addrs, x.addr.String())
+				add(&a.ports, fmt.Sprintf("%s %d (%s)", p, rp.port, rp.name))
+				for _, ri := range rs {
+					add(&a.rules, x.ruleName(ri))
 				}
 			}
 		}

@@ -18,7 +18,9 @@ import (
 // classic network and ENIs included): a port, ICMP or GRE is open to an
 // address no rule names but through 0.0.0.0/0 or ::/0 exactly when a flow
 // from such an address is accepted from some source port, and the rule
-// the audit blames decides it for one of them. Latent exposures (no
+// the audit blames decides it for one of them (the generator's named
+// blocks, /8 at the widest, are far less than the internet, so what such
+// an address meets is what the internet meets). Latent exposures (no
 // public IPv4 address) are held to the intranet ingress decision.
 func TestExposureAgreesWithEvaluator(t *testing.T) {
 	seeds := 80

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
@@ -620,10 +622,28 @@ func defeatedDenyCheck(in *Input) []Finding {
 	var order []*acc
 	byRule := map[*model.Rule]*acc{}
 	for _, x := range engineFor(in).exposed() {
-		for _, di := range x.drops {
+		together := hidingTogether(in.Cloud, x)
+		drops := slices.Concat(x.drops, together)
+		slices.Sort(drops)
+		for _, di := range drops {
 			dr := x.prog.Rules[di]
 			for _, o := range x.open {
-				if o.rule >= di || !dropMatches(dr.Rule, o.proto) {
+				// The allows that come first and let in what the drop
+				// would hide: for a drop of the whole family, the rule
+				// blamed; for one of a few drops that hide the internet
+				// together, those of the rules opening the ports whose
+				// peer meets its own.
+				var allows []int
+				if slices.Contains(together, di) {
+					for _, r := range o.rules {
+						if r < di && peersMeet(in.Cloud, x, r, di) {
+							allows = append(allows, r)
+						}
+					}
+				} else if o.rule < di {
+					allows = []int{o.rule}
+				}
+				if len(allows) == 0 || !dropMatches(dr.Rule, o.proto) {
 					continue
 				}
 				lo, hi := o.lo, o.hi
@@ -649,14 +669,15 @@ func defeatedDenyCheck(in *Input) []Finding {
 				if o.proto.Ports() {
 					port += " " + portText(int(lo), int(hi))
 				}
-				allow := x.rule(o.rule).ID + " of " + x.rule(o.rule).Group.ID
-				for _, s := range []struct {
-					list *[]string
-					v    string
-				}{{&a.instances, x.inst.ID}, {&a.ports, port}, {&a.allows, allow}} {
-					if !slices.Contains(*s.list, s.v) {
-						*s.list = append(*s.list, s.v)
+				add := func(list *[]string, v string) {
+					if !slices.Contains(*list, v) {
+						*list = append(*list, v)
 					}
+				}
+				add(&a.instances, x.inst.ID)
+				add(&a.ports, port)
+				for _, r := range allows {
+					add(&a.allows, x.ruleName(r))
 				}
 			}
 		}
@@ -669,6 +690,59 @@ func defeatedDenyCheck(in *Input) []Finding {
 			Fix: "Give the drop a higher priority (a lower number) than the allows, or narrow the allows to the addresses that need the port."})
 	}
 	return out
+}
+
+// hidingTogether returns the drops of an exposure's policy, other than
+// its drops of the whole family (x.drops), that hide the internet
+// together with the drops matching as they do but for the peer: 0.0.0.0/1
+// and 128.0.0.0/1 of one priority, protocol and ports, or a prefix list
+// of both (see internet.go).
+func hidingTogether(c *policy.Cloud, x *exposure) []int {
+	type match struct {
+		priority   int
+		protocol   model.Protocol
+		ports      model.PortRange
+		portList   string
+		sourcePort model.PortRange
+		local      netip.Prefix
+		nic        model.NicType
+	}
+	f := family(x.six)
+	byMatch := map[match][]int{}
+	ranges := map[match][]iprange.Range{}
+	for di, dr := range x.prog.Rules {
+		if dr.Policy != model.Drop || slices.Contains(x.drops, di) {
+			continue
+		}
+		m := match{dr.Priority, dr.Protocol, dr.PortRange, dr.PortRangeListID, dr.SourcePortRange, dr.Local, dr.NicType}
+		byMatch[m] = append(byMatch[m], di)
+		for _, p := range c.PeerPrefixes(&dr.Peer) {
+			if family(p.Addr().Is6()) == f {
+				ranges[m] = append(ranges[m], iprange.FromPrefix(p))
+			}
+		}
+	}
+	var out []int
+	for m, ds := range byMatch {
+		if publicCountAll(iprange.Normalize(ranges[m])).cmp(internetMin[f]) > 0 {
+			out = append(out, ds...)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// peersMeet reports whether two rules' peers share an address of an
+// exposure's family.
+func peersMeet(c *policy.Cloud, x *exposure, a, b int) bool {
+	for _, p := range c.PeerPrefixes(&x.rule(a).Peer) {
+		for _, q := range c.PeerPrefixes(&x.rule(b).Peer) {
+			if p.Addr().Is6() == x.six && p.Overlaps(q) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropMatches reports whether a rule of some protocol matches a slot.

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"cmp"
 	"slices"
 	"sync"
 
@@ -35,74 +34,13 @@ type summary struct {
 	packets *packets
 }
 
-// view is one family of a space as an address no rule names (except
-// through the whole family) sees it.
+// view is what one family of a space lets in from the internet (see
+// viewOf).
 type view struct {
-	anon  iprange.Key
-	ok    bool      // false: rules name every address
-	open  []opening // what it may open, from any source port
-	drops []int     // the drop rules whose peer stands for anon, in order
-}
-
-// viewOf reads a view of one family. The remote end picks its source
-// port, so what it may open is the union over the space's parts (of
-// source ports): the default source port's part first, then, from each
-// other part, only the ports no part read before opens (each port is
-// said once, with the rule that lets it in there).
-func viewOf(s *space.Space, six bool) *view {
-	anon, ok := s.Anonymous(six)
-	v := &view{anon: anon, ok: ok}
-	if !ok {
-		return v
-	}
-	x := exposure{six: six, anon: anon}
-	def := s.PartOf(policy.DefaultSourcePort)
-	if def >= 0 {
-		x.fill(s, def)
-	}
-	for part := range s.Parts {
-		if part == def || s.Parts[part].SourcePorts.Hi == 0 {
-			continue // source port 0 is no port a connection comes from
-		}
-		y := exposure{six: six, anon: anon}
-		y.fill(s, part)
-		for _, o := range y.open {
-			x.open = withNew(x.open, o)
-		}
-	}
-	v.open = x.open
-	for di, dr := range s.Program.Rules {
-		if dr.Policy == model.Drop && s.Covers(di, six, anon) {
-			v.drops = append(v.drops, di)
-		}
-	}
-	return v
-}
-
-// withNew adds to open the ports of o that no opening of its protocol in
-// open holds, as openings of o's rule.
-func withNew(open []opening, o opening) []opening {
-	var held []opening
-	for _, h := range open {
-		if h.proto == o.proto && h.lo <= o.hi && o.lo <= h.hi {
-			held = append(held, h)
-		}
-	}
-	slices.SortFunc(held, func(a, b opening) int { return cmp.Compare(a.lo, b.lo) })
-	next := int(o.lo)
-	for _, h := range held {
-		if int(h.lo) > next {
-			p := o
-			p.lo, p.hi = uint16(next), h.lo-1
-			open = append(open, p)
-		}
-		next = max(next, int(h.hi)+1)
-	}
-	if next <= int(o.hi) {
-		o.lo = uint16(next)
-		open = append(open, o)
-	}
-	return open
+	anon  iprange.Key // an address no rule names but through the whole family, if ok
+	ok    bool        // false: rules name every address
+	open  []opening   // what the internet may open, from any source port
+	drops []int       // the drop rules whose peer stands for anon, in order
 }
 
 // tierPorts are the indexes in riskyPorts of the data-tier ports SGA-013

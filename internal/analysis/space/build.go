@@ -310,6 +310,10 @@ func (t *AddrTable) decide(k iprange.Key) Decider {
 	return t.By[t.Find(k)]
 }
 
+// Decide returns the decider of an address (without writing a lazy table
+// out).
+func (t *AddrTable) Decide(k iprange.Key) Decider { return t.decide(k) }
+
 // Len is the number of the table's pieces.
 func (t *AddrTable) Len() int {
 	t.ready()

@@ -426,10 +426,12 @@ func (s *Space) Anonymous(six bool) (k iprange.Key, ok bool) {
 	return s.anonymousSorted(six)
 }
 
-// anonymousSorted is Anonymous by sorting and merging every named range.
-func (s *Space) anonymousSorted(six bool) (k iprange.Key, ok bool) {
+// Named returns, sorted and merged, the remote addresses of a family that
+// some rule's peer names other than through a whole-family block, or that
+// an intra-group grant holds: every address outside them meets the
+// decisions Anonymous's does.
+func (s *Space) Named(six bool) []iprange.Range {
 	f := family(six)
-	last := iprange.Last(six)
 	var named []iprange.Range
 	for i := range s.rules {
 		for _, r := range s.rules[i].ranges[f] {
@@ -441,7 +443,13 @@ func (s *Space) anonymousSorted(six bool) (k iprange.Key, ok bool) {
 	for _, g := range s.intra {
 		named = append(named, g[f]...)
 	}
-	named = iprange.Normalize(named)
+	return iprange.Normalize(named)
+}
+
+// anonymousSorted is Anonymous by sorting and merging every named range.
+func (s *Space) anonymousSorted(six bool) (k iprange.Key, ok bool) {
+	last := iprange.Last(six)
+	named := s.Named(six)
 	switch {
 	case len(named) == 0 || (iprange.Key{}).Less(named[0].Lo()):
 		return iprange.Key{}, true

@@ -1,0 +1,284 @@
+package audit
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math/bits"
+	"slices"
+	"unsafe"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/core/policy"
+)
+
+// A port is open to the internet when the public addresses the policy
+// admits on it, from all its rules together, are more than any one block
+// SGA-007 calls a wide public range can hold (a /1, half the family):
+// 0.0.0.0/1 and 128.0.0.0/1 together are the internet, as 0.0.0.0/0 is,
+// while a /1 alone, or 0.0.0.0/0 behind a higher-priority drop of most of
+// it, is not. A drop of a few blocks in front of 0.0.0.0/0 still leaves
+// the port open to the internet.
+
+// u128 is a count of addresses (an IPv6 block's overflows 64 bits).
+type u128 struct{ hi, lo uint64 }
+
+func (a u128) add(b u128) u128 {
+	lo, c := bits.Add64(a.lo, b.lo, 0)
+	return u128{a.hi + b.hi + c, lo}
+}
+
+func (a u128) sub(b u128) u128 {
+	lo, c := bits.Sub64(a.lo, b.lo, 0)
+	return u128{a.hi - b.hi - c, lo}
+}
+
+func (a u128) cmp(b u128) int {
+	if c := cmp.Compare(a.hi, b.hi); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+// internetMin is, per family, the count of public addresses a port must
+// admit to be open to the internet: more than this.
+var internetMin = [2]u128{{0, 1 << 31}, {1 << 63, 0}}
+
+// nonPublicRanges are nonPublic as ranges, per family, sorted.
+var nonPublicRanges = func() (out [2][]iprange.Range) {
+	for _, p := range nonPublic {
+		f := family(p.Addr().Is6())
+		out[f] = append(out[f], iprange.FromPrefix(p))
+	}
+	out[0], out[1] = iprange.Normalize(out[0]), iprange.Normalize(out[1])
+	return out
+}()
+
+// publicCount returns how many public addresses a range holds. (No
+// public part is a whole family, so none overflows.)
+func publicCount(r iprange.Range) u128 {
+	var n u128
+	for _, p := range iprange.Subtract(r, nonPublicRanges[family(r.Is6())]) {
+		n = n.add(u128{p.Hi().Hi, p.Hi().Lo}.sub(u128{p.Lo().Hi, p.Lo().Lo})).add(u128{0, 1})
+	}
+	return n
+}
+
+// publicCountAll is publicCount over sorted, disjoint ranges.
+func publicCountAll(rs []iprange.Range) u128 {
+	var n u128
+	for _, r := range rs {
+		n = n.add(publicCount(r))
+	}
+	return n
+}
+
+// publicTotal is, per family, the count of every public address.
+var publicTotal = [2]u128{publicCount(iprange.All(false)), publicCount(iprange.All(true))}
+
+// verdict is whether the internet is let in on some ports, and by which
+// rules: the fewest of the accepting rules, largest share first, that
+// together admit enough of it (rules[0] is the one blamed).
+type verdict struct {
+	open  bool
+	rules []int
+	part  int // the part (of source ports) where rules[0] admits it
+}
+
+// judge judges ports on what an address space's ingress admits from the
+// internet, one family of a space at a time.
+type judge struct {
+	s     *space.Space
+	six   bool
+	anon  iprange.Key // an address no rule names (when ok)
+	ok    bool
+	named u128 // the public addresses some rule names, or an intra-group grant holds
+	memo  map[string]verdict
+	key   []byte
+}
+
+func newJudge(s *space.Space, six bool) *judge {
+	j := &judge{s: s, six: six, memo: map[string]verdict{}}
+	j.anon, j.ok = s.Anonymous(six)
+	j.named = publicCountAll(s.Named(six))
+	return j
+}
+
+// judgeTables judges one run of ports: tables[k] is how part parts[k]
+// decides the addresses there (parts in the order that prefers a rule to
+// blame: the default source port's first).
+func (j *judge) judgeTables(parts []int, tables []*space.AddrTable) verdict {
+	j.key = j.key[:0]
+	for _, t := range tables {
+		j.key = appendPtr(j.key, t)
+	}
+	if v, ok := j.memo[string(j.key)]; ok {
+		return v
+	}
+	v := j.judgeNew(parts, tables)
+	j.memo[string(j.key)] = v
+	return v
+}
+
+func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
+	f := family(j.six)
+	rule := func(d space.Decider) bool { return d >= 0 && j.s.Accepts(d) }
+	// Every address no rule names meets what the anonymous one does: when
+	// that alone settles it, the tables need not be read.
+	if j.ok {
+		for k, t := range tables {
+			if d := t.Decide(j.anon); rule(d) && publicTotal[f].sub(j.named).cmp(internetMin[f]) > 0 {
+				return verdict{open: true, rules: []int{int(d)}, part: parts[k]}
+			}
+		}
+		anyAccept := slices.ContainsFunc(tables, func(t *space.AddrTable) bool { return rule(t.Decide(j.anon)) })
+		if !anyAccept && j.named.cmp(internetMin[f]) <= 0 {
+			return verdict{}
+		}
+	}
+	// Otherwise add up what the rules admit (accepts from the internet
+	// come from rules only), over every part: the remote end picks its
+	// source port.
+	last := iprange.Last(j.six)
+	var admitted []iprange.Range
+	share := map[int]u128{}
+	first := map[int]int{} // the part where a rule first admits
+	var order []int
+	for k, t := range tables {
+		var start iprange.Key
+		by := space.Decider(-1)
+		var started bool
+		flush := func(end iprange.Key) {
+			if !started || !rule(by) {
+				return
+			}
+			r := iprange.New(start, end, j.six)
+			n := publicCount(r)
+			if n == (u128{}) {
+				return
+			}
+			admitted = append(admitted, r)
+			if _, ok := share[int(by)]; !ok {
+				first[int(by)] = parts[k]
+				order = append(order, int(by))
+			}
+			share[int(by)] = share[int(by)].add(n)
+		}
+		t.EachRun(func(at iprange.Key, d space.Decider) {
+			if started {
+				flush(at.Prev())
+			}
+			start, by, started = at, d, true
+		})
+		flush(last)
+	}
+	if publicCountAll(iprange.Normalize(admitted)).cmp(internetMin[f]) <= 0 {
+		return verdict{}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return share[b].cmp(share[a]) })
+	v := verdict{open: true, part: first[order[0]]}
+	var sum u128
+	for _, ri := range order {
+		v.rules = append(v.rules, ri)
+		if sum = sum.add(share[ri]); sum.cmp(internetMin[f]) > 0 {
+			break
+		}
+	}
+	return v
+}
+
+// appendPtr appends a table's identity to a memo key (the tables live as
+// long as the judge's space).
+func appendPtr(b []byte, t *space.AddrTable) []byte {
+	return binary.LittleEndian.AppendUint64(b, uint64(uintptr(unsafe.Pointer(t))))
+}
+
+// viewOf reads a view of one family: which ports the policy opens to the
+// internet, and through which rules.
+func viewOf(s *space.Space, six bool) *view {
+	j := newJudge(s, six)
+	v := &view{anon: j.anon, ok: j.ok}
+	f := family(six)
+	def := s.PartOf(policy.DefaultSourcePort)
+	// The parts a connection can come from, the default source port's
+	// first (source port 0 is none).
+	var parts []int
+	if def >= 0 {
+		parts = append(parts, def)
+	}
+	for part := range s.Parts {
+		if part != def && s.Parts[part].SourcePorts.Hi != 0 {
+			parts = append(parts, part)
+		}
+	}
+	icmp := space.ICMP
+	if six {
+		icmp = space.ICMPv6
+	}
+	for p := range space.NProto {
+		if !p.Ports() && p != icmp && p != space.GRE {
+			continue // no flow of this family uses it
+		}
+		use := parts
+		if !p.Ports() && len(parts) > 0 {
+			use = parts[:1] // source ports do not apply
+		}
+		// The ports where any part's tables change, and each part's
+		// table there.
+		var pts []*space.PortTable
+		var ps []int
+		var starts []uint16
+		for _, part := range use {
+			if pt := s.Parts[part].Tables[f][p]; pt != nil {
+				pts, ps = append(pts, pt), append(ps, part)
+				starts = append(starts, pt.Starts...)
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		slices.Sort(starts)
+		starts = slices.Compact(starts)
+		tables := make([]*space.AddrTable, len(pts))
+		for i, lo := range starts {
+			hi := uint16(65535)
+			if i+1 < len(starts) {
+				hi = starts[i+1] - 1
+			}
+			for k, pt := range pts {
+				at, _ := slices.BinarySearch(pt.Starts, lo)
+				if at == len(pt.Starts) || pt.Starts[at] != lo {
+					at--
+				}
+				tables[k] = pt.Addrs[at]
+			}
+			vd := j.judgeTables(ps, tables)
+			if !vd.open {
+				continue
+			}
+			if p.Ports() {
+				if hi == 0 {
+					continue
+				}
+				lo = max(lo, 1)
+			}
+			o := opening{proto: p, lo: lo, hi: hi, rule: vd.rules[0], rules: vd.rules, sports: s.Parts[vd.part].SourcePorts}
+			if n := len(v.open); n > 0 {
+				if l := &v.open[n-1]; l.proto == p && int(l.hi)+1 == int(lo) && slices.Equal(l.rules, o.rules) && l.sports == o.sports {
+					l.hi = hi
+					continue
+				}
+			}
+			v.open = append(v.open, o)
+		}
+	}
+	if j.ok {
+		for di, dr := range s.Program.Rules {
+			if dr.Policy == model.Drop && s.Covers(di, six, j.anon) {
+				v.drops = append(v.drops, di)
+			}
+		}
+	}
+	return v
+}

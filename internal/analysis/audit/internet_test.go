@@ -1,0 +1,214 @@
+package audit
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/model"
+	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
+)
+
+// TestInternetIsWhatIsAdmitted: the exposure checks judge the public
+// addresses a port admits, whatever rules admit them: 0.0.0.0/1 and
+// 128.0.0.0/1 (two rules, a prefix list, two groups, ::/1 and 8000::/1)
+// are the whole internet as 0.0.0.0/0 is, and the finding names the rules
+// that open it together; a /1 alone is a wide range (SGA-007), and
+// 0.0.0.0/0 behind a higher-priority drop of most of it is not the
+// internet, while a drop of a few blocks leaves it open.
+func TestInternetIsWhatIsAdmitted(t *testing.T) {
+	halves := func(ports string) []model.Rule {
+		return []model.Rule{rl("sgr-lo", "in accept 1 TCP "+ports+" 0.0.0.0/1"), rl("sgr-hi", "in accept 1 TCP "+ports+" 128.0.0.0/1")}
+	}
+	listed := web(true, rl("sgr-pl", "in accept 1 TCP 22/22 pl-halves"))
+	listed.pls = append(listed.pls, plist("pl-halves", 5, "0.0.0.0/1", "128.0.0.0/1"))
+	six := web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 ::/1"), rl("sgr-hi6", "in accept 1 TCP 22/22 8000::/1"))
+	six.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+	sixHalf := web(false, rl("sgr-hi6", "in accept 1 TCP 22/22 8000::/1"))
+	sixHalf.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+	// The halves in two groups of one instance.
+	twoGroups := world{
+		groups: []*model.SecurityGroup{grp("sg-web", vpcA, model.Normal, rl("sgr-lo", "in accept 1 TCP 22/22 0.0.0.0/1")),
+			grp("sg-more", vpcA, model.Normal, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1"))},
+		insts: []*model.Instance{facing(vm("i-web", vpcA, "10.0.1.5", "sg-web", "sg-more"), "47.96.0.10")}}
+	// A classic instance, its internet rules split.
+	classic := world{
+		groups: []*model.SecurityGroup{grp("sg-c", "", model.Normal,
+			rl("sgr-lo", "in accept 1 TCP 22/22 0.0.0.0/1 nic=internet"), rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1 nic=internet"))},
+		insts: []*model.Instance{facing(vm("i-c", "", "10.116.0.5", "sg-c"), "47.96.0.20")}}
+	enterprise := world{
+		groups: []*model.SecurityGroup{grp("sg-e", vpcA, model.Enterprise, halves("3306/3306")...)},
+		insts:  []*model.Instance{facing(vm("i-e", vpcA, "10.0.1.7", "sg-e"), "47.96.0.30")}}
+	runCases(t, []checkCase{
+		{name: "halves as two rules", check: "SGA-002", w: web(true, halves("22/22")...), want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		{name: "halves in a prefix list", check: "SGA-002", w: listed, want: []string{"sg-web sgr-pl high"}},
+		{name: "IPv6 halves", check: "SGA-002", w: six, want: []string{"sg-web sgr-lo6 high"}, contains: "together with sgr-hi6 of sg-web"},
+		{name: "halves in two groups", check: "SGA-002", w: twoGroups, want: []string{"sg-more sgr-hi high"}, contains: "sgr-lo of sg-web"},
+		{name: "halves on the classic network", check: "SGA-002", w: classic, want: []string{"sg-c sgr-hi high"}},
+		{name: "halves in an enterprise group", check: "SGA-004", w: enterprise, want: []string{"sg-e sgr-hi high"}, contains: "MySQL"},
+		{name: "halves of every port", check: "SGA-001", w: web(true, halves("1/65535")...), want: []string{"sg-web sgr-hi critical"}, contains: "sgr-lo"},
+		{name: "halves of an off-list port", check: "SGA-006", w: web(true, halves("8443/8443")...), want: []string{"sg-web sgr-hi high"}},
+		{name: "halves, instance exposed", check: "SGA-028", w: web(true, halves("22/22")...), want: []string{"i-web - high"}, contains: "sgr-lo of sg-web"},
+		{name: "halves, no public address yet", check: "SGA-002", w: web(false, halves("22/22")...), want: []string{"sg-web sgr-hi medium"}},
+		{name: "halves, one hidden by a drop of equal priority", check: "SGA-002",
+			w: web(true, append(halves("22/22"), rl("sgr-d", "in drop 1 TCP 22/22 128.0.0.0/1"))...)},
+
+		// A deny meant to hide a port, written as halves, or defeated by
+		// halves.
+		{name: "a deny in halves defeated", check: "SGA-025",
+			w:    web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"), rl("sgr-hide-lo", "in drop 50 TCP 22/22 0.0.0.0/1"), rl("sgr-hide-hi", "in drop 50 TCP 22/22 128.0.0.0/1")),
+			want: []string{"sg-web sgr-hide-hi high", "sg-web sgr-hide-lo high"}, contains: "sgr-ssh of sg-web"},
+		{name: "a deny defeated by halves", check: "SGA-025",
+			w:    web(true, append(halves("22/22"), rl("sgr-hide", "in drop 50 TCP 22/22 0.0.0.0/0"))...),
+			want: []string{"sg-web sgr-hide high"}, contains: "sgr-lo of sg-web"},
+		{name: "a deny in halves that hides", check: "SGA-025",
+			w: web(true, rl("sgr-ssh", "in accept 50 TCP 22/22 0.0.0.0/0"), rl("sgr-hide-lo", "in drop 1 TCP 22/22 0.0.0.0/1"), rl("sgr-hide-hi", "in drop 1 TCP 22/22 128.0.0.0/1"))},
+		{name: "a deny of a wide range is not a deny of the internet", check: "SGA-025",
+			w: web(true, rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0"), rl("sgr-hide", "in drop 50 TCP 22/22 128.0.0.0/1"))},
+
+		{name: "a /1 alone", check: "SGA-002", w: web(true, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1"))},
+		{name: "a /1 alone is a wide range", check: "SGA-007", w: web(true, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1")), want: []string{"sg-web sgr-hi medium"}},
+		{name: "an IPv6 /1 alone", check: "SGA-002", w: sixHalf},
+		{name: "a /1 alone, no public address yet", check: "SGA-002", w: web(false, rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1"))},
+		{name: "anywhere behind a drop of three quarters", check: "SGA-002",
+			w: web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-d1", "in drop 1 TCP 22/22 0.0.0.0/1"), rl("sgr-d2", "in drop 1 TCP 22/22 128.0.0.0/2"))},
+		{name: "anywhere behind a drop of half", check: "SGA-001",
+			w: web(true, rl("sgr-all", "in accept 10 ALL -1/-1 0.0.0.0/0"), rl("sgr-d", "in drop 1 ALL -1/-1 0.0.0.0/1"))},
+		{name: "anywhere behind a drop of three quarters, no public address yet", check: "SGA-004",
+			w: web(false, rl("sgr-db", "in accept 10 TCP 3306/3306 0.0.0.0/0"), rl("sgr-d1", "in drop 1 TCP 3306/3306 0.0.0.0/1"), rl("sgr-d2", "in drop 1 TCP 3306/3306 192.0.0.0/2"))},
+		{name: "anywhere behind a drop of a few blocks", check: "SGA-002",
+			w:    web(true, rl("sgr-ssh", "in accept 10 TCP 22/22 0.0.0.0/0"), rl("sgr-d", "in drop 1 TCP 22/22 1.0.0.0/8"), rl("sgr-d2", "in drop 1 TCP 22/22 203.0.113.0/24")),
+			want: []string{"sg-web sgr-ssh high"}},
+	})
+}
+
+// TestSplitWorldSameExposure: on random clouds (the classic network, ENIs,
+// prefix lists, enterprise groups, other accounts' peers), writing every
+// 0.0.0.0/0 and ::/0 (of a rule or a prefix list's entry) as its two
+// halves changes no verdict, so it must change no exposure: the same ports
+// open on the same instances, the halves of the rule blamed before among
+// the rules named after. Split, no address is left that no rule names, so
+// this holds the count of what is admitted to the reading of the address
+// no rule names.
+func TestSplitWorldSameExposure(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 10
+	}
+	opened, split := 0, 0
+	for seed := range uint64(seeds) {
+		cfg := cloudgen.Full
+		if seed%3 == 2 {
+			cfg = cloudgen.Small
+		}
+		whole := cloudgen.Generate(seed+9100, cfg)
+		halved := cloudgen.Generate(seed+9100, cfg)
+		split += splitWorld(halved)
+		for _, reference := range []bool{false, true} {
+			type key struct {
+				inst   string
+				six    bool
+				latent bool
+			}
+			// read returns the exposures by instance, family and latency.
+			read := func(gen *cloudgen.Cloud) map[key]*exposure {
+				in := &Input{Cloud: gen.Snapshot(), Options: Options{}.withDefaults(), reference: reference}
+				e := engineFor(in)
+				out := map[key]*exposure{}
+				for _, x := range append(slices.Clone(e.exposed()), e.latent()...) {
+					out[key{x.inst.ID, x.six, x.latent}] = x
+				}
+				return out
+			}
+			// names names the rules that open a port, halves as their whole.
+			names := func(x *exposure, p space.Proto, port uint16) (out []string) {
+				for _, ri := range x.opened(p, port) {
+					id, _, _ := strings.Cut(x.rule(ri).ID, "-half")
+					out = append(out, x.rule(ri).Group.ID+"/"+id)
+				}
+				return out
+			}
+			count := func(x *exposure) (n [space.NProto]int) {
+				for _, o := range x.open {
+					n[o.proto] += int(o.hi) - int(o.lo) + 1
+				}
+				return n
+			}
+			before, after := read(whole), read(halved)
+			// Each side's openings start and end where the other's are
+			// open, and as many ports are open on each.
+			for _, sides := range [][2]map[key]*exposure{{before, after}, {after, before}} {
+				for k, x := range sides[0] {
+					y := sides[1][k]
+					if y == nil || count(x) != count(y) {
+						t.Fatalf("seed %d reference=%v %+v: the whole and split clouds open different ports", seed+9100, reference, k)
+					}
+					for _, o := range x.open {
+						for _, q := range []uint16{o.lo, o.hi} {
+							got := names(y, o.proto, q)
+							if got == nil {
+								t.Fatalf("seed %d reference=%v %+v %s %d: open in one cloud, closed in the other", seed+9100, reference, k, o.proto, q)
+							}
+							if w := names(x, o.proto, q)[0]; !slices.Contains(got, w) && !slices.Contains(names(x, o.proto, q), got[0]) {
+								t.Fatalf("seed %d reference=%v %+v %s %d: blamed on %s in one, on %v in the other", seed+9100, reference, k, o.proto, q, w, got)
+							}
+							opened++
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d port ends compared, %d blocks split", opened, split)
+	if opened == 0 || split == 0 {
+		t.Errorf("%d ports open, %d blocks split: the test checks little", opened, split)
+	}
+}
+
+// splitWorld writes every 0.0.0.0/0 and ::/0 of a cloud's rules and
+// prefix lists as its two halves (a rule's as two rules, their IDs the
+// whole's with "-half0" and "-half1"), which changes no verdict, and
+// returns how many it split.
+func splitWorld(c *cloudgen.Cloud) (n int) {
+	halves := func(p netip.Prefix) [2]netip.Prefix {
+		if p.Addr().Is6() {
+			return [2]netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
+		}
+		return [2]netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1")}
+	}
+	for _, g := range c.Groups {
+		var rules []model.Rule
+		for _, r := range g.Rules {
+			if !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
+				rules = append(rules, r)
+				continue
+			}
+			for k, h := range halves(r.Peer.CIDR) {
+				s := r
+				s.ID = r.ID + "-half" + strconv.Itoa(k)
+				s.Peer.CIDR, s.Peer.CIDRText = h, h.String()
+				rules = append(rules, s)
+			}
+			n++
+		}
+		g.Rules = rules
+	}
+	for _, pl := range c.PrefixLists {
+		var es []model.PrefixEntry
+		for _, e := range pl.Entries {
+			if e.CIDR.Bits() != 0 {
+				es = append(es, e)
+				continue
+			}
+			for _, h := range halves(e.CIDR) {
+				es = append(es, model.PrefixEntry{CIDR: h})
+			}
+			n++
+		}
+		pl.Entries = es
+	}
+	return n
+}
