@@ -454,11 +454,13 @@ func cidrForGroup(in *Input) []Finding {
 		as := nets[keyOf(g.Owner, g.VpcID)]
 		k, _ := slices.BinarySearchFunc(as, block.Addr(), func(a addrOf, t netip.Addr) int { return a.addr.Compare(t) })
 		hit = hit[:0]
-		// An instance has one address per family, and a block one family:
-		// each instance comes once.
 		for ; k < len(as) && block.Contains(as[k].addr); k++ {
 			hit = append(hit, as[k].inst)
 		}
+		// A NIC may have several addresses of a family (secondary ones):
+		// each instance counts once.
+		slices.SortFunc(hit, func(a, b *model.Instance) int { return strings.Compare(a.ID, b.ID) })
+		hit = slices.Compact(hit)
 		if len(hit) == 0 || !sizes[len(hit)] {
 			return
 		}

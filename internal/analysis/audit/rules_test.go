@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -140,7 +141,13 @@ func TestCIDRForGroup(t *testing.T) {
 	selfDrop := world{groups: []*model.SecurityGroup{grp("sg-a", vpcA, model.Normal, rl("sgr-1", "in accept 1 TCP 5432/5432 10.0.2.0/24"))},
 		insts: []*model.Instance{vm("i-a", vpcA, "10.0.2.10", "sg-a"), vm("i-b", vpcA, "10.0.2.11", "sg-a")}}
 	selfDrop.groups[0].InnerAccessPolicy = model.InnerDrop
+	// A member with a secondary address in the block too is still one of
+	// the members it holds (it was counted once per address: 3 instances,
+	// and no group of 3, so no advice).
+	secondary := base()
+	secondary.insts[1].SecondaryIPs = []netip.Addr{netip.MustParseAddr("10.0.2.9")}
 	runCases(t, []checkCase{
+		{name: "a member with two addresses in the block", check: "SGA-011", w: secondary, want: []string{"sg-db sgr-1 info"}, contains: "2 member(s) of sg-app"},
 		{name: "classic intranet rule", check: "SGA-011", w: classicIntranet, want: []string{"sg-c sgr-1 info"}, contains: "sg-app"},
 		{name: "own members with inner drop", check: "SGA-011", w: selfDrop, want: []string{"sg-a sgr-1 info"}, contains: "2 member(s) of sg-a"},
 		{name: "classic internet rule", check: "SGA-011", w: classic},

@@ -31,6 +31,11 @@ func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
 		web  = "sg-edgealso0000000web"
 		app  = "sg-edgealso0000000app"
 		lone = "sg-edgealso000000lone"
+		// In a VPC: an ENI of i-3 is in eapp and eweb, i-3 in eapp only.
+		vpc  = "vpc-edgealso00000000a"
+		src  = "sg-edgealso0000000src"
+		eapp = "sg-edgealso00000eapp0"
+		eweb = "sg-edgealso00000eweb0"
 	)
 	svc, key, cl := tenantService(t)
 	ctx := context.Background()
@@ -38,18 +43,25 @@ func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
 		modeltest.Group(web, "", "basic", modeltest.Rule("sgr-edgealso00000web1", "in accept 1 TCP 80/80 0.0.0.0/0 nic=internet")),
 		modeltest.Group(app, "", "basic", modeltest.Rule("sgr-edgealso00000app1", "in accept 1 TCP 3389/3389 0.0.0.0/0 nic=internet")),
 		modeltest.Group(lone, "", "basic", modeltest.Rule("sgr-edgealso0000lone1", "in accept 1 TCP 443/443 0.0.0.0/0 nic=internet")),
+		modeltest.Group(src, vpc, "basic"),
+		modeltest.Group(eapp, vpc, "basic", modeltest.Rule("sgr-edgealso00000eapp", "in accept 1 TCP 3389/3389 "+src)),
+		modeltest.Group(eweb, vpc, "basic", modeltest.Rule("sgr-edgealso00000eweb", "in accept 1 TCP 80/80 "+src)),
 	}
 	insts := []*model.Instance{
 		modeltest.Public(modeltest.Instance("i-edgealso00000000001", "", "10.0.0.5", web, app), "47.96.0.5"),
 		modeltest.Public(modeltest.Instance("i-edgealso00000000002", "", "10.0.0.6", lone), "47.96.0.6"),
+		modeltest.Instance("i-edgealso00000000003", vpc, "10.1.0.5", eapp),
+		modeltest.Instance("i-edgealso00000000004", vpc, "10.1.0.4", src),
 	}
+	eni := &model.NetworkInterface{ID: "eni-edgealso000000001", Type: model.ENISecondary, Status: model.ENIInUse, Owner: cl.Account,
+		Region: cl.Region, InstanceID: "i-edgealso00000000003", VpcID: vpc, PrivateIP: modeltest.Addr("10.1.0.6"), SecurityGroups: []string{eapp, eweb}}
 	for _, g := range groups {
 		g.Owner = cl.Account
 	}
 	for _, in := range insts {
 		in.Owner, in.Status = cl.Account, model.StatusRunning
 	}
-	if _, err := svc.Import(ctx, cl.Region, service.Resources{Groups: groups, Instances: insts}); err != nil {
+	if _, err := svc.Import(ctx, cl.Region, service.Resources{Groups: groups, Instances: insts, ENIs: []*model.NetworkInterface{eni}}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(svc, Options{})
@@ -75,15 +87,17 @@ func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
 		t.Fatalf("sign in: %v", err)
 	}
 	for _, tc := range []struct {
-		name, to string
-		open     string // in the edge's Open line
-		also     string // in the note; "" for no note
+		name, from, to string
+		open           string // in the edge's Open line
+		also           string // in the note; "" for no note
 	}{
-		{"a member in two groups", app, "TCP 80,3389", web},
-		{"members in this group only", lone, "TCP 443", ""},
+		{"a member in two groups", "internet", app, "TCP 80,3389", web},
+		{"members in this group only", "internet", lone, "TCP 443", ""},
+		// The ENI is a member (a NIC) as much as an instance is.
+		{"an ENI member in two groups", src, eapp, "TCP 80,3389", eweb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map/edge?from=internet&to="+tc.to),
+			if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map/edge?from="+tc.from+"&to="+tc.to),
 				chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 				t.Fatal(err)
 			}

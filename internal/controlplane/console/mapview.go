@@ -293,16 +293,27 @@ func (c *Console) edgePage(p *page) {
 				s.Rules = append(s.Rules, ruleRow{RuleView: rv, Peer: peerText(attr.Group, &rv), Ports: portsText(&rv)})
 			}
 		}
-		if ms, err := c.svc.DescribeInstances(p.ctx(), service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}}); err == nil {
-			for _, m := range ms.Items {
-				for _, gid := range m.Instance.SecurityGroups {
-					if gid != id && !slices.Contains(s.Also, gid) {
-						s.Also = append(s.Also, gid)
-					}
+		also := func(groups []string) {
+			for _, gid := range groups {
+				if gid != id && !slices.Contains(s.Also, gid) {
+					s.Also = append(s.Also, gid)
 				}
 			}
-			slices.Sort(s.Also)
 		}
+		if ms, err := c.svc.DescribeInstances(p.ctx(), service.DescribeInstancesInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}}); err == nil {
+			for _, m := range ms.Items {
+				also(m.Instance.SecurityGroups)
+			}
+		}
+		// An attached secondary ENI is a member (a NIC) of its own groups.
+		if ns, err := c.svc.DescribeNetworkInterfaces(p.ctx(), service.DescribeENIsInput{Caller: p.caller, SecurityGroupID: id, Page: service.Page{Size: maxMembers}}); err == nil {
+			for _, n := range ns.Items {
+				if n.SecondaryNIC() {
+					also(n.SecurityGroups)
+				}
+			}
+		}
+		slices.Sort(s.Also)
 		return s
 	}
 	c.render(p.w, http.StatusOK, "edge", c.base(p, "From "+from+" to "+to, map[string]any{"From": from, "To": to, "Ports": ports.String(),

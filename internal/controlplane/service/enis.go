@@ -348,8 +348,12 @@ func releaseENIs(tx store.Tx, c Caller, instanceID string) error {
 			}
 			continue
 		}
-		detach(n)
-		if err := putENI(tx, n); err != nil {
+		// enisOf's values may be the view's own: detach a copy, or a
+		// write rolled back (DeleteInstances refused, DryRun) would still
+		// have changed what every reader sees.
+		m := *n
+		detach(&m)
+		if err := putENI(tx, &m); err != nil {
 			return err
 		}
 	}

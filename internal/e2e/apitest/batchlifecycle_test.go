@@ -210,3 +210,53 @@ func TestBatchLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteInstancesRefusedKeepsENIs: DeleteInstances changes nothing
+// when it is refused (another instance of the batch is running) or only
+// checked (DryRun), so an ENI attached to an instance of the batch stays
+// attached. The detach of its ENIs, done for the first instance before
+// the second was refused, changed the server's in-memory copy of the ENI
+// in place: the rollback kept the store as it was, but every read, and
+// the hosts' snapshots, saw the ENI detached.
+func TestDeleteInstancesRefusedKeepsENIs(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	v := createVPC(t, e.vpc, "10.0.0.0/16")
+	w := createVSwitch(t, e.vpc, v, "10.0.1.0/24")
+	g := createGroup(t, c, "batch-eni", v, "")
+	for _, tt := range []struct {
+		name    string
+		running bool // the batch's second instance is running: the call is refused
+		dryRun  bool
+		status  int
+		code    string
+	}{
+		{"refused by another instance", true, false, http.StatusForbidden, "IncorrectInstanceStatus"},
+		{"dry run", false, true, http.StatusBadRequest, "DryRunOperation"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := runInstance(t, c, w, g), runInstance(t, c, w, g)
+			stopped := []string{a}
+			if !tt.running {
+				stopped = append(stopped, b)
+			}
+			for _, id := range stopped {
+				r := ecs.CreateStopInstanceRequest()
+				r.InstanceId = id
+				must(c.StopInstance(r))(t)
+			}
+			n := createENI(t, c, w, "", g).NetworkInterfaceId
+			noErr(t, attachENI(c, n, a))
+			d := ecs.CreateDeleteInstancesRequest()
+			d.InstanceId = &[]string{a, b}
+			if tt.dryRun {
+				d.DryRun = requests.NewBoolean(true)
+			}
+			_, err := c.DeleteInstances(d)
+			wantErr(t, err, tt.status, tt.code)
+			if got := eniAttr(t, c, n); got.Status != "InUse" || got.InstanceId != a {
+				t.Fatalf("after a DeleteInstances that changed nothing, ENI %s is %s on %q; want InUse on %s", n, got.Status, got.InstanceId, a)
+			}
+		})
+	}
+}
