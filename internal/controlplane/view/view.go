@@ -203,7 +203,7 @@ func (v *View) follow(ctx context.Context) {
 		}
 		next, err := v.catchUp(ctx, s)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) || errors.Is(err, errModified) || errors.Is(err, errSameKeys) {
+			if ctx.Err() != nil || errors.Is(err, store.ErrClosed) || errors.Is(err, errModified) || errors.Is(err, errPublishedModified) || errors.Is(err, errSameKeys) {
 				v.stop(err)
 				return
 			}
@@ -317,6 +317,62 @@ func (v *View) catchUp(ctx context.Context, s *Snapshot) (*Snapshot, error) {
 var VerifyObjects = false
 
 var errModified = errors.New("view: the object handed over with a change is not what was stored (modified after Put?)")
+
+// errPublishedModified: a published object changed in place. Readers
+// share the view's values; a writer must change a copy (a refused write
+// that changed the view's own value left reads unlike the store).
+var errPublishedModified = errors.New("view: an object the view published was modified in place (change a copy of what a read returned)")
+
+// published holds, with VerifyObjects, the JSON of each object when the
+// view took it, by the record that holds it, to find one modified in place
+// when its record is replaced or removed (and by CheckObjects).
+var published sync.Map // *store.Record → []byte
+
+// notePublished records r's object as the view takes it.
+func notePublished(r *store.Record) {
+	if b, err := json.Marshal(r.Object); err == nil {
+		published.Store(r, b)
+	}
+}
+
+// checkPublished reports whether old's object is as the view took it, and
+// forgets it (old is leaving the view).
+func checkPublished(old *store.Record) error {
+	b, ok := published.LoadAndDelete(old)
+	if !ok {
+		return nil
+	}
+	if now, err := json.Marshal(old.Object); err != nil || !bytes.Equal(now, b.([]byte)) {
+		return fmt.Errorf("%w: %s/%s: %s, published as %s", errPublishedModified, old.Kind, old.ID, now, b)
+	}
+	return nil
+}
+
+// CheckObjects checks, with VerifyObjects, that no object of the latest
+// snapshot was modified in place since the view took it; tests call it
+// at their end, when refused writes that did so have had no later write to
+// be caught at.
+func (v *View) CheckObjects() error {
+	if !VerifyObjects {
+		return nil
+	}
+	s := v.snap.Load()
+	if s == nil {
+		return nil
+	}
+	for _, t := range s.tables {
+		for _, r := range t.byID {
+			b, ok := published.Load(r)
+			if !ok {
+				continue
+			}
+			if now, err := json.Marshal(r.Object); err != nil || !bytes.Equal(now, b.([]byte)) {
+				return fmt.Errorf("%w: %s/%s: %s, published as %s", errPublishedModified, r.Kind, r.ID, now, b)
+			}
+		}
+	}
+	return nil
+}
 
 var errSameKeys = errors.New("view: an index's Same said a record kept its keys, but they changed")
 
@@ -564,6 +620,14 @@ func (a *applier) put(r *store.Record) {
 	if old != nil {
 		oldObj = old.Object
 	}
+	if VerifyObjects {
+		if old != nil && old != r {
+			if err := checkPublished(old); err != nil && a.err == nil {
+				a.err = err
+			}
+		}
+		notePublished(r)
+	}
 	a.reindex(r.Kind, t, r.ID, oldObj, r.Object)
 	t.byID[r.ID] = r
 	if old != nil {
@@ -583,6 +647,11 @@ func (a *applier) remove(kind store.Kind, id string) {
 	old := t.byID[id]
 	if old == nil {
 		return
+	}
+	if VerifyObjects {
+		if err := checkPublished(old); err != nil && a.err == nil {
+			a.err = err
+		}
 	}
 	delete(t.byID, id)
 	a.reindex(kind, t, id, old.Object, nil)

@@ -266,6 +266,60 @@ func TestVerifyObjectsCatchesAModifiedValue(t *testing.T) {
 	}
 }
 
+// TestVerifyObjectsCatchesAnInPlaceChange: a writer that changes a value
+// the view published (what a read returned) instead of a copy changes what
+// every reader sees, whether or not its write then commits; with
+// VerifyObjects the view stops at the record's next write, and
+// CheckObjects finds it before one.
+func TestVerifyObjectsCatchesAnInPlaceChange(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name         string
+		inPlace      bool
+		writeAgain   bool
+		wantStop     bool
+		wantCheckErr bool
+	}{
+		{"a copy changed, written", false, true, false, false},
+		{"changed in place, written", true, true, true, false},
+		{"changed in place, not written (a refused write)", true, false, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verify := VerifyObjects
+			VerifyObjects = true
+			defer func() { VerifyObjects = verify }()
+			st := open(t)
+			v := New(st, kinds)
+			defer v.Close()
+			rev, err := st.Update(ctx, func(tx store.Tx) error { return store.PutAs(tx, "a", "r1", "acct", "reg", &doc{N: 1}) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := v.Wait(ctx, rev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := Object[doc](s, "a", "r1")
+			if !tc.inPlace {
+				cp := *d
+				d = &cp
+			}
+			d.N = 2
+			if tc.writeAgain {
+				if rev, err = st.Update(ctx, func(tx store.Tx) error { return store.PutAs(tx, "a", "r1", "acct", "reg", d) }); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := v.Wait(ctx, rev); errors.Is(err, errPublishedModified) != tc.wantStop {
+					t.Fatalf("view after the write: %v, want it stopped: %v", err, tc.wantStop)
+				}
+			}
+			if err := v.CheckObjects(); (err != nil) != tc.wantCheckErr {
+				t.Errorf("CheckObjects: %v, want an error: %v", err, tc.wantCheckErr)
+			}
+		})
+	}
+}
+
 // TestNoTornReads moves a total between records in multi-record writes
 // while readers check that every snapshot holds the whole total. The
 // readers race the follower; the view's decoder, which the follower calls
