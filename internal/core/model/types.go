@@ -355,5 +355,6 @@ type EIP struct {
 	ChargeType  string     `json:"chargeType"`
 	Status      string     `json:"status"` // Available | InUse
 	Description string     `json:"description,omitempty"`
+	Tags        []Tag      `json:"tags,omitempty"`
 	Created     time.Time  `json:"created"`
 }
