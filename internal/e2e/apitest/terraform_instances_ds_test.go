@@ -84,3 +84,71 @@ func TestTerraformInstancesDataSource(t *testing.T) {
 	_, err := e.ecs.DescribeInstanceRamRole(r)
 	wantErr(t, err, 400, "InvalidPageSize.Malformed")
 }
+
+// TestTerraformInstanceStoppedMode: alicloud_instance's status Stopped with
+// stopped_mode stops with StopInstance's StoppedMode and reads the mode back
+// from DescribeInstances' StoppedMode (Not-applicable while running). An
+// answer of Not-applicable for a stopped instance made every plan after
+// the stop change stopped_mode again.
+func TestTerraformInstanceStoppedMode(t *testing.T) {
+	e := newEnv(t)
+	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
+	id := runInstance(t, e.ecs, createVSwitch(t, e.vpc, vpcID, "10.0.1.0/24"), createGroup(t, e.ecs, "web", vpcID, ""))
+	read := func() (string, string) {
+		t.Helper()
+		r := ecs.CreateDescribeInstancesRequest()
+		r.InstanceIds = `["` + id + `"]`
+		list := must(e.ecs.DescribeInstances(r))(t).Instances.Instance
+		if len(list) != 1 {
+			t.Fatalf("DescribeInstances %s: %d instances", id, len(list))
+		}
+		if a := instance(t, e.ecs, id).StoppedMode; a != list[0].StoppedMode {
+			t.Errorf("DescribeInstanceAttribute's StoppedMode %q, DescribeInstances' %q", a, list[0].StoppedMode)
+		}
+		return list[0].Status, list[0].StoppedMode
+	}
+	stop := func(mode string) error {
+		r := ecs.CreateStopInstanceRequest()
+		r.InstanceId, r.ForceStop, r.StoppedMode = id, requests.NewBoolean(false), mode
+		_, err := e.ecs.StopInstance(r)
+		return err
+	}
+	start := func() error {
+		r := ecs.CreateStartInstanceRequest()
+		r.InstanceId = id
+		_, err := e.ecs.StartInstance(r)
+		return err
+	}
+	stopAll := func(mode string) error {
+		r := ecs.CreateStopInstancesRequest()
+		r.InstanceId, r.StoppedMode = &[]string{id}, mode
+		_, err := e.ecs.StopInstances(r)
+		return err
+	}
+	for _, step := range []struct {
+		name       string
+		act        func() error
+		status     string
+		mode       string
+		code       string // the error wanted, "" for none
+		httpStatus int
+	}{
+		{"running", func() error { return nil }, "Running", "Not-applicable", "", 0},
+		{"stop, unknown mode", func() error { return stop("Hibernate") }, "Running", "Not-applicable", "InvalidParameter", 400},
+		{"stop, StopCharging", func() error { return stop("StopCharging") }, "Stopped", "StopCharging", "", 0},
+		{"start", start, "Running", "Not-applicable", "", 0},
+		{"stop, no mode", func() error { return stop("") }, "Stopped", "KeepCharging", "", 0},
+		{"start again", start, "Running", "Not-applicable", "", 0},
+		{"StopInstances, StopCharging", func() error { return stopAll("StopCharging") }, "Stopped", "StopCharging", "", 0},
+	} {
+		err := step.act()
+		if step.code != "" {
+			wantErr(t, err, step.httpStatus, step.code)
+		} else if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if status, mode := read(); status != step.status || mode != step.mode {
+			t.Errorf("%s: %s with StoppedMode %q, want %s with %q", step.name, status, mode, step.status, step.mode)
+		}
+	}
+}
