@@ -50,12 +50,16 @@ func stoppedMode(p rpc.Params) (string, *ecserr.Error) {
 	return m, nil
 }
 
-// stoppedModeOf is an instance's StoppedMode as ECS answers it.
+// stoppedModeOf is an instance's StoppedMode as ECS answers it (one stopped
+// before the mode was kept stopped in the default one).
 func stoppedModeOf(in *model.Instance) string {
-	if in.Status == model.StatusStopped && in.StoppedMode != "" {
-		return in.StoppedMode
+	switch {
+	case in.Status != model.StatusStopped:
+		return "Not-applicable"
+	case in.StoppedMode == "":
+		return service.DefaultStoppedMode
 	}
-	return "Not-applicable"
+	return in.StoppedMode
 }
 
 func (s *Service) rebootInstance(ctx context.Context, req *rpc.Request) (any, error) {
