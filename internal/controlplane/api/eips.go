@@ -125,6 +125,7 @@ func eipOut(v service.EipView) eipAddressItem {
 		Bandwidth: e.Bandwidth, EipBandwidth: e.Bandwidth, InternetChargeType: e.ChargeType, ChargeType: "PostPaid",
 		AllocationTime: timeText(e.Created), Name: e.Name, Description: e.Description, ISP: "BGP", Netmode: "public",
 		ResourceGroupId: resourceGroupID(e.Owner), BusinessStatus: "Normal"}
+	item.Tags.Tag = vpcTagsOut(e.Tags).Tag
 	if e.InstanceID != "" {
 		// No PrivateIpAddress: it names the address an association to an
 		// ENI was given, and one to an instance is given none. Terraform's

@@ -209,22 +209,35 @@ type describeInstanceRamRoleResponse struct {
 	}
 }
 
-// describeInstanceRamRole answers that no instance has a role: Palisade
-// attaches none (RunInstances refuses RamRoleName).
+// describeInstanceRamRole answers each instance InstanceIds names with no
+// role (RamRoleName ""): Palisade attaches none (RunInstances refuses
+// RamRoleName), so a RamRoleName filter selects no instance.
 func (s *Service) describeInstanceRamRole(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
-	ids, e := req.Params.JSONList("InstanceIds")
+	p := req.Params
+	pg, err := parsePage(p, 10, 50, 10, 50)
+	if err != nil {
+		return nil, err
+	}
+	ids, e := p.JSONList("InstanceIds")
 	if e != nil {
 		return nil, e
 	}
-	if err := service.CheckFilterItems("InstanceIds", len(ids), service.MaxInstanceFilterItems); err != nil {
+	if p.Get("RamRoleName") != "" {
+		ids = nil // no instance holds a role, so none holds that one
+	}
+	res, err := s.DescribeInstanceRamRoles(ctx, c, ids, pg)
+	if err != nil {
 		return nil, err
 	}
-	out := &describeInstanceRamRoleResponse{RegionId: c.Region}
+	out := &describeInstanceRamRoleResponse{RegionId: c.Region, TotalCount: res.Total}
 	out.InstanceRamRoleSets.InstanceRamRoleSet = []struct{ InstanceId, RamRoleName string }{}
+	for _, in := range res.Items {
+		out.InstanceRamRoleSets.InstanceRamRoleSet = append(out.InstanceRamRoleSets.InstanceRamRoleSet, struct{ InstanceId, RamRoleName string }{in.ID, ""})
+	}
 	return out, nil
 }
 

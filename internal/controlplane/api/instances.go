@@ -20,7 +20,7 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 		"DescribeInstances":         s.describeInstances,
 		"DescribeInstanceAttribute": s.describeInstanceAttribute,
 		"StartInstance":             s.lifecycle(s.StartInstance),
-		"StopInstance":              s.lifecycle(s.StopInstance),
+		"StopInstance":              s.stopInstance,
 		"DeleteInstance":            s.deleteInstance,
 		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
 	}
@@ -253,7 +253,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
 		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
 		Memory: instanceTypeSpecs[in.InstanceType].memory, OSType: "linux", SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
-		StoppedMode: "Not-applicable", SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
+		StoppedMode: stoppedModeOf(in), SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
 		PalisadeHost: in.Host}
 	item.PalisadePolicyInForce = v.PolicyInForce
@@ -391,7 +391,7 @@ func (s *Service) describeInstanceAttribute(ctx context.Context, req *rpc.Reques
 		Status: in.Status, InstanceNetworkType: networkType(in), CreationTime: timeText(in.Created),
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
 		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
-		Memory: instanceTypeSpecs[in.InstanceType].memory, SerialNumber: serialNumber(in), StoppedMode: "Not-applicable", IoOptimized: "optimized",
+		Memory: instanceTypeSpecs[in.InstanceType].memory, SerialNumber: serialNumber(in), StoppedMode: stoppedModeOf(in), IoOptimized: "optimized",
 		InnerIpAddress: ipAddressSet{a.inner}, PublicIpAddress: ipAddressSet{a.public}, VpcAttributes: a.vpc,
 		PalisadeHost: in.Host}
 	out.PalisadePolicyInForce = v.PolicyInForce
@@ -413,6 +413,23 @@ func (s *Service) lifecycle(act func(context.Context, service.InstanceRef) error
 		}
 		return &rpc.Base{}, nil
 	}
+}
+
+// stopInstance serves StopInstance, which also takes StoppedMode.
+func (s *Service) stopInstance(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	mode, e := stoppedMode(req.Params)
+	if e != nil {
+		return nil, e
+	}
+	in := service.InstanceRef{Caller: c, InstanceID: req.Params.Get("InstanceId"), StoppedMode: mode, Idempotency: idempotency(req)}
+	if err := s.StopInstance(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
 }
 
 func (s *Service) deleteInstance(ctx context.Context, req *rpc.Request) (any, error) {

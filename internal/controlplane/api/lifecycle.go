@@ -6,6 +6,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // The batch instance actions, RebootInstance and DescribeInstanceStatus,
@@ -35,9 +36,31 @@ func instanceIDList(p rpc.Params) ([]string, error) {
 	return p.List("InstanceId"), nil
 }
 
-// stoppedModes are StopInstances' StoppedMode values; Palisade bills
-// nothing, so they all stop the same way.
+// stoppedModes are StopInstance(s)' StoppedMode values; Palisade bills
+// nothing, so they all stop the same way, but the instance answers the
+// mode it was stopped with, as ECS does.
 var stoppedModes = map[string]bool{"": true, "StopCharging": true, "KeepCharging": true}
+
+// stoppedMode reads StopInstance(s)' StoppedMode.
+func stoppedMode(p rpc.Params) (string, *ecserr.Error) {
+	m := p.Get("StoppedMode")
+	if !stoppedModes[m] {
+		return "", ecserr.InvalidParameter("StoppedMode", "it is StopCharging or KeepCharging")
+	}
+	return m, nil
+}
+
+// stoppedModeOf is an instance's StoppedMode as ECS answers it (one stopped
+// before the mode was kept stopped in the default one).
+func stoppedModeOf(in *model.Instance) string {
+	switch {
+	case in.Status != model.StatusStopped:
+		return "Not-applicable"
+	case in.StoppedMode == "":
+		return service.DefaultStoppedMode
+	}
+	return in.StoppedMode
+}
 
 func (s *Service) rebootInstance(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, false)
@@ -99,8 +122,10 @@ func (s *Service) batchAction(act func(context.Context, service.BatchInput) ([]s
 				return nil, e
 			}
 		}
-		if stop && !stoppedModes[p.Get("StoppedMode")] {
-			return nil, ecserr.InvalidParameter("StoppedMode", "it is StopCharging or KeepCharging")
+		if stop {
+			if in.StoppedMode, e = stoppedMode(p); e != nil {
+				return nil, e
+			}
 		}
 		res, err := act(ctx, in)
 		if err != nil {

@@ -194,7 +194,9 @@ func (s *Service) describeRouteTableList(ctx context.Context, req *rpc.Request) 
 	if err != nil {
 		return nil, err
 	}
-	out := &describeRouteTableListResponse{Success: true, PageNumber: pg.Number, PageSize: pg.Size, TotalCount: tables.Total}
+	// Code "200" and Message "successful", as VPC answers them: Terraform's
+	// data "alicloud_vpcs" (enable_details, its default) fails any other Code.
+	out := &describeRouteTableListResponse{Success: true, Code: "200", Message: "successful", PageNumber: pg.Number, PageSize: pg.Size, TotalCount: tables.Total}
 	out.RouterTableList.RouterTableListType = make([]routerTableListType, 0, len(tables.Items))
 	for _, t := range tables.Items {
 		out.RouterTableList.RouterTableListType = append(out.RouterTableList.RouterTableListType, systemRouteTable(t))

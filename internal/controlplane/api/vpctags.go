@@ -13,12 +13,14 @@ import (
 // The resource types each product's tag actions serve, lower case.
 var (
 	ecsTagTypes = []string{"securitygroup", "instance", "eni", "prefixlist"}
-	vpcTagTypes = []string{"vpc", "vswitch"}
+	vpcTagTypes = []string{"vpc", "vswitch", "eip"}
 )
 
-// vpcTagActions are the VPC product's tag actions, over VPCs and vSwitches:
-// the alicloud provider tags a VPC it has just created with them (its
-// create hands the tags to CreateVpc, then its update sets them again).
+// vpcTagActions are the VPC product's tag actions, over VPCs, vSwitches and
+// EIPs: the alicloud provider tags a VPC it has just created with them (its
+// create hands the tags to CreateVpc, then its update sets them again), an
+// alicloud_eip_address's tags, and data "alicloud_eip_addresses" lists each
+// EIP's.
 // The VPC product spells UnTagResources with a capital T, and names the
 // types in upper case (VPC, VSWITCH).
 func (s *Service) vpcTagActions() map[string]rpc.Handler {

@@ -111,6 +111,27 @@ func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids
 	})
 }
 
+// DescribeInstanceRamRoles returns the caller's instances that ids names,
+// newest first, for DescribeInstanceRamRole: each is answered, with no
+// role (Palisade attaches none), as ECS answers an instance without one;
+// Terraform's data "alicloud_instances" keeps only the instances answered.
+// With no ids it names none (ECS asks for InstanceIds or RamRoleName).
+func (s *Service) DescribeInstanceRamRoles(ctx context.Context, c Caller, ids []string, pg Page) (Listing[*model.Instance], error) {
+	if err := CheckFilterItems("InstanceIds", len(ids), MaxInstanceFilterItems); err != nil {
+		return Listing[*model.Instance]{}, err
+	}
+	if len(ids) == 0 {
+		return Listing[*model.Instance]{}, nil
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.Instance], error) {
+		insts, err := instancesNamed(tx, c, ids)
+		if err != nil {
+			return Listing[*model.Instance]{}, err
+		}
+		return pageOf(insts, pg), nil
+	})
+}
+
 // instancesNamed lists the caller's instances in the region, newest first:
 // those ids names (one of another account, or none, is left out), or every
 // one when ids is empty. Named ones are looked up, not found by a scan.

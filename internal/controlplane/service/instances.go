@@ -743,6 +743,7 @@ func (s *Service) DescribeInstanceAttribute(ctx context.Context, c Caller, id st
 type InstanceRef struct {
 	Caller      Caller
 	InstanceID  string
+	StoppedMode string // StopInstance's: StopCharging or KeepCharging ("": KeepCharging)
 	Idempotency `json:"-"`
 }
 
@@ -759,9 +760,27 @@ func (s *Service) changeStatus(ctx context.Context, in InstanceRef, action, from
 			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs a %s instance.", inst.ID, inst.Status, action, from)
 		}
 		inst.Status = to
+		setStoppedMode(inst, in.StoppedMode)
 		return struct{}{}, PutInstance(tx, inst)
 	})
 	return err
+}
+
+// DefaultStoppedMode is how an instance stops when StopInstance(s) names
+// no StoppedMode (ECS's default without economical mode).
+const DefaultStoppedMode = "KeepCharging"
+
+// setStoppedMode keeps the mode a stop names on a stopped instance and
+// forgets it when the instance runs again.
+func setStoppedMode(inst *model.Instance, mode string) {
+	switch {
+	case inst.Status != model.StatusStopped:
+		inst.StoppedMode = ""
+	case mode == "":
+		inst.StoppedMode = DefaultStoppedMode
+	default:
+		inst.StoppedMode = mode
+	}
 }
 
 // StartInstance starts a stopped instance.

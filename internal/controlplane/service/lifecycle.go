@@ -47,7 +47,8 @@ type BatchInput struct {
 	// it can and answers each one's outcome; otherwise (AllTogether) one
 	// instance that cannot be acted on fails the call and none changes.
 	SuccessFirst bool
-	DryRun       bool // check everything, change nothing: answers DryRunOperation
+	DryRun       bool   // check everything, change nothing: answers DryRunOperation
+	StoppedMode  string // StopInstances': StopCharging or KeepCharging ("": KeepCharging)
 	Idempotency  `json:"-"`
 }
 
@@ -85,6 +86,7 @@ func (s *Service) batch(ctx context.Context, in BatchInput, tr transition) ([]In
 					err = ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs it %s.", inst.ID, inst.Status, tr.action, tr.from)
 				} else if put != nil && !in.DryRun {
 					inst.Status = tr.to
+					setStoppedMode(inst, in.StoppedMode)
 					err = put(inst)
 				}
 			}

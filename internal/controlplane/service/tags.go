@@ -43,6 +43,7 @@ var taggables = map[string]taggable{
 	// The VPC product's (its RPC adapter keeps each product to its own).
 	"vpc":     {"vpc", KindVPC, loadTagged(KindVPC, func(v *model.VPC) *[]model.Tag { return &v.Tags })},
 	"vswitch": {"vswitch", KindVSwitch, loadTagged(KindVSwitch, func(w *model.VSwitch) *[]model.Tag { return &w.Tags })},
+	"eip":     {"eip", KindEIP, loadTagged(KindEIP, func(e *model.EIP) *[]model.Tag { return &e.Tags })},
 }
 
 // loadTagged decodes a record of type T and gives access to its tags; save
@@ -63,11 +64,11 @@ func loadTagged[T any](kind store.Kind, tags func(*T) *[]model.Tag) func(store.R
 // resourceType looks up a ResourceType, matched case-insensitively.
 func resourceType(s string) (taggable, error) {
 	if s == "" {
-		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance, eni or prefixlist (ECS), vpc or vswitch (VPC).")
+		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance, eni or prefixlist (ECS), vpc, vswitch or eip (VPC).")
 	}
 	t, ok := taggables[strings.ToLower(s)]
 	if !ok {
-		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance, eni or prefixlist (ECS), vpc or vswitch (VPC).", s)
+		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance, eni or prefixlist (ECS), vpc, vswitch or eip (VPC).", s)
 	}
 	return t, nil
 }
@@ -110,7 +111,7 @@ func loadResource(tx store.ReadTx, c Caller, t taggable, id string) (*tagged, er
 // TagInput names resources of one type and the tags to add to them.
 type TagInput struct {
 	Caller       Caller
-	ResourceType string // securitygroup, instance, eni, prefixlist, vpc or vswitch, any case
+	ResourceType string // securitygroup, instance, eni, prefixlist, vpc, vswitch or eip, any case
 	ResourceIDs  []string
 	Tags         []model.Tag
 	Idempotency  `json:"-"`
@@ -222,7 +223,7 @@ func (s *Service) retag(ctx context.Context, c Caller, action, typ string, given
 // tag actions, AddTags and RemoveTags, which take one ResourceId.
 type ResourceTagsInput struct {
 	Caller       Caller
-	ResourceType string // securitygroup, instance, eni, prefixlist, vpc or vswitch, any case
+	ResourceType string // securitygroup, instance, eni, prefixlist, vpc, vswitch or eip, any case
 	ResourceID   string
 	Tags         []model.Tag // 1 to model.MaxTags for AddTags, at most that for RemoveTags
 	Idempotency  `json:"-"`

@@ -156,17 +156,21 @@ type Instance struct {
 	// SecondaryIPs are the primary ENI's secondary private IPv4 addresses
 	// (AssignPrivateIpAddresses), in assignment order: addresses of the
 	// same NIC, under the same groups.
-	SecondaryIPs   []netip.Addr `json:"secondaryIps,omitempty"`
-	IPv6           netip.Addr   `json:"ipv6,omitzero"`
-	PublicIP       netip.Addr   `json:"publicIp,omitzero"`
-	EipID          string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
-	Status         string       `json:"status"`
-	ImageID        string       `json:"imageId"`
-	InstanceType   string       `json:"instanceType"`
-	BandwidthOut   int          `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
-	SecurityGroups []string     `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
-	Tags           []Tag        `json:"tags,omitempty"`
-	Created        time.Time    `json:"created"`
+	SecondaryIPs []netip.Addr `json:"secondaryIps,omitempty"`
+	IPv6         netip.Addr   `json:"ipv6,omitzero"`
+	PublicIP     netip.Addr   `json:"publicIp,omitzero"`
+	EipID        string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
+	Status       string       `json:"status"`
+	// StoppedMode is how a stopped instance was stopped (StopCharging or
+	// KeepCharging, the default), "" while it runs: ECS answers it back
+	// (else Not-applicable), and Terraform's stopped_mode reads it.
+	StoppedMode    string    `json:"stoppedMode,omitempty"`
+	ImageID        string    `json:"imageId"`
+	InstanceType   string    `json:"instanceType"`
+	BandwidthOut   int       `json:"bandwidthOut,omitempty"` // InternetMaxBandwidthOut at launch, Mbit/s
+	SecurityGroups []string  `json:"securityGroups"`         // 1..5 IDs, all of one type, in join order
+	Tags           []Tag     `json:"tags,omitempty"`
+	Created        time.Time `json:"created"`
 	// SystemDisk is the system disk the launch asked for (zero: ECS's
 	// defaults, see SystemDiskOf). Palisade keeps no disks: it is kept so
 	// DescribeDisks answers what was written.
@@ -355,5 +359,6 @@ type EIP struct {
 	ChargeType  string     `json:"chargeType"`
 	Status      string     `json:"status"` // Available | InUse
 	Description string     `json:"description,omitempty"`
+	Tags        []Tag      `json:"tags,omitempty"`
 	Created     time.Time  `json:"created"`
 }

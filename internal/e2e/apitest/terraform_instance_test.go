@@ -120,8 +120,13 @@ func TestTerraformInstance(t *testing.T) {
 	steps = append(steps, read("read")...)
 	steps = append(steps, read("refresh")...)
 	steps = append(steps,
-		// role_name: read on a refresh of a VPC instance.
+		// role_name: read on a refresh of a VPC instance, from the first
+		// entry: the instance, with no role.
 		tfStep{name: "refresh: RAM role", version: ecsV, action: "DescribeInstanceRamRole", body: map[string]any{"InstanceIds": `["{inst}"]`},
+			want: map[string]string{"TotalCount": "1", "InstanceRamRoleSets.InstanceRamRoleSet.0.InstanceId": "{inst}",
+				"InstanceRamRoleSets.InstanceRamRoleSet.0.RamRoleName": ""},
+			kinds: map[string]string{"InstanceRamRoleSets.InstanceRamRoleSet": list}},
+		tfStep{name: "other: RAM role", as: other, version: ecsV, action: "DescribeInstanceRamRole", body: map[string]any{"InstanceIds": `["{inst}"]`},
 			want: map[string]string{"TotalCount": "0"}, kinds: map[string]string{"InstanceRamRoleSets.InstanceRamRoleSet": list}},
 
 		// Another account: its filters select nothing, its reads of the

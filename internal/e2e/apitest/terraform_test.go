@@ -152,7 +152,9 @@ func TestTerraformProvider(t *testing.T) {
 			kinds: map[string]string{"ClassicLinkEnabled": boolean, "EnabledIpv6": boolean, "CreationTime": str, "Ipv6CidrBlocks.Ipv6CidrBlock": list, "SecondaryCidrBlocks.SecondaryCidrBlock": list, "UserCidrs.UserCidr": list, "Tags.Tag": list},
 			save:  map[string]string{"rg": "ResourceGroupId"}},
 		{name: "vpc system route table", version: vpcV, action: "DescribeRouteTableList", body: map[string]any{"VpcId": "{vpc}"},
-			want:  map[string]string{"RouterTableList.RouterTableListType.0.RouteTableType": "System", "RouterTableList.RouterTableListType.0.VpcId": "{vpc}"},
+			// data "alicloud_vpcs" fails an answer whose Code is not "200".
+			want: map[string]string{"Code": "200", "Success": "true", "RouterTableList.RouterTableListType.0.RouteTableType": "System",
+				"RouterTableList.RouterTableListType.0.VpcId": "{vpc}"},
 			kinds: map[string]string{"RouterTableList.RouterTableListType.0.RoutePropagationEnable": boolean, "RouterTableList.RouterTableListType.0.RouteTableName": str},
 			save:  map[string]string{"vtb": "RouterTableList.RouterTableListType.0.RouteTableId"}},
 		// system_route_table_name and _description.

@@ -1,0 +1,52 @@
+package apitest
+
+import (
+	"testing"
+
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
+)
+
+// TestTerraformEipTags replays an alicloud_eip_address's tags (TagResources
+// and UnTagResources, ResourceType EIP, at the VPC endpoint; the read takes
+// them from DescribeEipAddresses' Tags.Tag) and data
+// "alicloud_eip_addresses", which with its default enable_details asks
+// ListTagResources for each EIP's tags: a refused ResourceType EIP failed
+// the data source for every account holding an EIP.
+func TestTerraformEipTags(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{})
+	tf := tfClient{testenv.V3Client(t, srv.Addr, srv.KeyID, srv.Secret, "v2")}
+	o := srv.NewAccount(t, "other")
+	other := &tfClient{testenv.V3Client(t, srv.Addr, o.KeyID, o.Secret, "v2")}
+	vpcV := vpcVersion
+	eip := "EipAddresses.EipAddress.0."
+	row := "TagResources.TagResource."
+	runTF(t, tf, []tfStep{
+		{name: "create", version: vpcV, action: "AllocateEipAddress", body: map[string]any{"Bandwidth": "5", "InternetChargeType": "PayByTraffic"},
+			save: map[string]string{"eip": "AllocationId"}},
+		{name: "untagged read", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "Tags.Tag": "[]"}},
+		{name: "data source: no tags", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
+			want: map[string]string{"TagResources.TagResource": "[]"}},
+		{name: "tags", version: vpcV, action: "TagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}",
+			"Tag.1.Key": "env", "Tag.1.Value": "prod", "Tag.2.Key": "team", "Tag.2.Value": "net"}},
+		{name: "read", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "Tags.Tag.0.Key": "env", eip + "Tags.Tag.0.Value": "prod", eip + "Tags.Tag.1.Key": "team"}},
+		{name: "data source", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
+			want: map[string]string{row + "0.ResourceId": "{eip}", row + "0.ResourceType": "EIP", row + "0.TagKey": "env", row + "0.TagValue": "prod",
+				row + "1.TagKey": "team"}},
+		{name: "tags removed", version: vpcV, action: "UnTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}", "TagKey.1": "team"}},
+		{name: "read after removal", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "Tags.Tag": "[map[Key:env Value:prod]]"}},
+		// Another account neither sees nor tags it.
+		{name: "other: list", as: other, version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
+			want: map[string]string{"TagResources.TagResource": "[]"}},
+		{name: "other: tag", as: other, version: vpcV, action: "TagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}",
+			"Tag.1.Key": "x", "Tag.1.Value": "y"}, err: "InvalidResourceId.NotFound", status: 404},
+		// ECS's tag actions do not serve the VPC product's EIPs.
+		{name: "ECS: tag", version: ecsVersion, action: "TagResources", body: map[string]any{"ResourceType": "eip", "ResourceId.1": "{eip}",
+			"Tag.1.Key": "x", "Tag.1.Value": "y"}, err: "InvalidResourceType.NotFound", status: 404},
+		{name: "unchanged", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
+			want: map[string]string{row + "0.TagKey": "env", row + "0.TagValue": "prod"}},
+		{name: "release", version: vpcV, action: "ReleaseEipAddress", body: map[string]any{"AllocationId": "{eip}"}},
+	})
+}
