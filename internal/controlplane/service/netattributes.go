@@ -132,6 +132,7 @@ var groupMembers = map[string]string{
 	"prefixlist":    "InvalidPrefixListId.NotFound",
 	"vpc":           "InvalidVpcId.NotFound",
 	"vswitch":       "InvalidVSwitchId.NotFound",
+	"eip":           "InvalidAllocationId.NotFound", // the VPC product's, as its tag actions
 }
 
 // ResourceGroupInput moves a resource to a resource group.

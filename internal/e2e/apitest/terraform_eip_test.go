@@ -24,7 +24,7 @@ func TestTerraformEipTags(t *testing.T) {
 		{name: "create", version: vpcV, action: "AllocateEipAddress", body: map[string]any{"Bandwidth": "5", "InternetChargeType": "PayByTraffic"},
 			save: map[string]string{"eip": "AllocationId"}},
 		{name: "untagged read", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
-			want: map[string]string{eip + "Tags.Tag": "[]"}},
+			want: map[string]string{eip + "Tags.Tag": "[]"}, save: map[string]string{"rg": eip + "ResourceGroupId"}},
 		{name: "data source: no tags", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
 			want: map[string]string{"TagResources.TagResource": "[]"}},
 		{name: "tags", version: vpcV, action: "TagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}",
@@ -47,6 +47,16 @@ func TestTerraformEipTags(t *testing.T) {
 			"Tag.1.Key": "x", "Tag.1.Value": "y"}, err: "InvalidResourceType.NotFound", status: 404},
 		{name: "unchanged", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
 			want: map[string]string{row + "0.TagKey": "env", row + "0.TagValue": "prod"}},
+		// The VPC product's MoveResourceGroup takes the EIP its tag actions
+		// take (the refusal named eip as one it takes).
+		{name: "resource group unchanged", version: vpcV, action: "MoveResourceGroup",
+			body: map[string]any{"ResourceId": "{eip}", "NewResourceGroupId": "{rg}", "ResourceType": "EIP"}},
+		{name: "unknown resource group", version: vpcV, action: "MoveResourceGroup",
+			body: map[string]any{"ResourceId": "{eip}", "NewResourceGroupId": "rg-elsewhere", "ResourceType": "EIP"},
+			err:  "InvalidResourceGroup.NotFound", status: 404},
+		{name: "other: resource group", as: other, version: vpcV, action: "MoveResourceGroup",
+			body: map[string]any{"ResourceId": "{eip}", "NewResourceGroupId": "{rg}", "ResourceType": "EIP"},
+			err:  "InvalidAllocationId.NotFound", status: 404},
 		{name: "release", version: vpcV, action: "ReleaseEipAddress", body: map[string]any{"AllocationId": "{eip}"}},
 	})
 }
