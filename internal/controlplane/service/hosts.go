@@ -868,7 +868,11 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if in.Counters != nil {
 		t := s.hosts
 		t.mu.Lock()
-		t.hosts[in.Progress.HostName].Counters = in.Counters
+		// Gone when DeregisterHost forgot the host since its heartbeat:
+		// its counters go with it.
+		if h := t.hosts[in.Progress.HostName]; h != nil {
+			h.Counters = in.Counters
+		}
 		t.mu.Unlock()
 	}
 	return nil

@@ -323,3 +323,29 @@ func TestHostCountersSaturate(t *testing.T) {
 		t.Errorf("rule counted by %d hosts, %d packets, %d bytes; want 2 hosts and both saturated", c.Hosts, c.Packets, c.Bytes)
 	}
 }
+
+// TestReportWhileHostForgotten: a host deregistered (DeregisterHost forgets
+// it) between a status report's heartbeat and its counters left the report
+// storing counters into a host no longer in the table: a nil dereference
+// that took the request down. The clock the heartbeat reads stands in for
+// the deregistration landing there.
+func TestReportWhileHostForgotten(t *testing.T) {
+	e := newEnv(t)
+	rev, err := e.s.Store.Revision(e.ctx)
+	wantCode(t, err, "")
+	for _, tc := range []struct {
+		name     string
+		counters map[string]RuleCounter
+	}{
+		{"status only", nil},
+		{"with counters", map[string]RuleCounter{"sg-x/r-x": {Packets: 1, Bytes: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}}), "")
+			now := e.s.Now
+			e.s.Now = func() time.Time { e.s.hosts.forget("h1"); return now() }
+			defer func() { e.s.Now = now }()
+			wantCode(t, e.s.ReportHostStatus(e.ctx, ReportInput{Caller: e.op, Progress: HostProgress{HostName: "h1", AppliedRevision: rev}, Counters: tc.counters}), "")
+		})
+	}
+}
