@@ -105,9 +105,15 @@ func (s *Service) describeEipAddresses(ctx context.Context, req *rpc.Request) (a
 	if err != nil {
 		return nil, err
 	}
+	// Terraform's data "alicloud_eip_addresses" filters by its tags with
+	// Tag.N: ignored, every EIP was answered.
+	tags, err := tagParams(p)
+	if err != nil {
+		return nil, err
+	}
 	eips, err := s.DescribeEipAddresses(ctx, service.DescribeEipsInput{Caller: c, IDs: commaIDs(p, "AllocationId"),
 		Addresses: commaIDs(p, "EipAddress"), Status: p.Get("Status"), Name: p.Get("EipName"),
-		AssociatedInstanceID: p.Get("AssociatedInstanceId"), AssociatedInstanceType: p.Get("AssociatedInstanceType"), Page: pg})
+		AssociatedInstanceID: p.Get("AssociatedInstanceId"), AssociatedInstanceType: p.Get("AssociatedInstanceType"), Tags: tags, Page: pg})
 	if err != nil {
 		return nil, err
 	}

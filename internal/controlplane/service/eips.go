@@ -189,7 +189,10 @@ type DescribeEipsInput struct {
 	Name                   string
 	AssociatedInstanceID   string
 	AssociatedInstanceType string // EcsInstance
-	Page                   Page   // page numbers
+	// Tags: every one must be on the EIP (a tag without a value matches
+	// any value), at most model.MaxTags.
+	Tags []model.Tag
+	Page Page // page numbers
 }
 
 // EipView is an EIP as DescribeEipAddresses lists it.
@@ -207,6 +210,9 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 	if err := checkIDCount(in.Addresses, "EipAddress", MaxDescribeEipAddrs); err != nil {
 		return Listing[EipView]{}, err
 	}
+	if len(in.Tags) > model.MaxTags {
+		return Listing[EipView]{}, ecserr.BadRequest("NumberExceed.Tags", "At most %d Tag.N are allowed; %d were given.", model.MaxTags, len(in.Tags))
+	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[EipView], error) {
 		eips, err := list[model.EIP](tx, KindEIP, c)
 		if err != nil {
@@ -222,7 +228,7 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 			if len(in.IDs) > 0 && !slices.Contains(in.IDs, e.ID) || len(in.Addresses) > 0 && !slices.Contains(in.Addresses, e.Address.String()) ||
 				in.Status != "" && e.Status != in.Status || in.Name != "" && e.Name != in.Name ||
 				in.AssociatedInstanceID != "" && e.InstanceID != in.AssociatedInstanceID ||
-				in.AssociatedInstanceType != "" && bound != in.AssociatedInstanceType {
+				in.AssociatedInstanceType != "" && bound != in.AssociatedInstanceType || !matchTags(e.Tags, in.Tags) {
 				continue
 			}
 			items = append(items, EipView{EIP: e})

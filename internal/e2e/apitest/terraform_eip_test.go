@@ -31,6 +31,13 @@ func TestTerraformEipTags(t *testing.T) {
 			"Tag.1.Key": "env", "Tag.1.Value": "prod", "Tag.2.Key": "team", "Tag.2.Value": "net"}},
 		{name: "read", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
 			want: map[string]string{eip + "Tags.Tag.0.Key": "env", eip + "Tags.Tag.0.Value": "prod", eip + "Tags.Tag.1.Key": "team"}},
+		// The data source's tags filter (Tag.N).
+		{name: "filter: other value", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"Tag.1.Key": "env", "Tag.1.Value": "dev"},
+			want: map[string]string{"EipAddresses.EipAddress": "[]", "TotalCount": "0"}},
+		{name: "filter: not all on it", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"Tag.1.Key": "env", "Tag.1.Value": "prod",
+			"Tag.2.Key": "owner", "Tag.2.Value": "x"}, want: map[string]string{"EipAddresses.EipAddress": "[]"}},
+		{name: "filter: match", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"Tag.1.Key": "env", "Tag.1.Value": "prod", "Tag.2.Key": "team"},
+			want: map[string]string{eip + "AllocationId": "{eip}", "TotalCount": "1"}},
 		{name: "data source", version: vpcV, action: "ListTagResources", body: map[string]any{"ResourceType": "EIP", "ResourceId.1": "{eip}"},
 			want: map[string]string{row + "0.ResourceId": "{eip}", row + "0.ResourceType": "EIP", row + "0.TagKey": "env", row + "0.TagValue": "prod",
 				row + "1.TagKey": "team"}},
