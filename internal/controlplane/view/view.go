@@ -240,6 +240,9 @@ func (v *View) load(ctx context.Context) (*Snapshot, error) {
 				}
 				r.Data = nil
 				t.byID[r.ID] = r
+				if VerifyObjects {
+					notePublished(r)
+				}
 				for _, sc := range scopesOf(r) {
 					t.idx[sc] = append(t.idx[sc], r.ID) // List is in ID order
 				}

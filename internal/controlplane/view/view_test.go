@@ -273,27 +273,46 @@ func TestVerifyObjectsCatchesAModifiedValue(t *testing.T) {
 // CheckObjects finds it before one.
 func TestVerifyObjectsCatchesAnInPlaceChange(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
+	type testCase struct {
 		name         string
 		inPlace      bool
 		writeAgain   bool
 		wantStop     bool
 		wantCheckErr bool
-	}{
-		{"a copy changed, written", false, true, false, false},
-		{"changed in place, written", true, true, true, false},
-		{"changed in place, not written (a refused write)", true, false, false, true},
-	} {
+		loaded       bool // the record was in the store when the view loaded it
+	}
+	var cases []testCase
+	for _, loaded := range []bool{false, true} {
+		for _, tc := range []testCase{
+			{"a copy changed, written", false, true, false, false, loaded},
+			{"changed in place, written", true, true, true, false, loaded},
+			{"changed in place, not written (a refused write)", true, false, false, true, loaded},
+		} {
+			tc.name = fmt.Sprintf("%s, loaded=%v", tc.name, loaded)
+			cases = append(cases, tc)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			verify := VerifyObjects
 			VerifyObjects = true
 			defer func() { VerifyObjects = verify }()
 			st := open(t)
-			v := New(st, kinds)
-			defer v.Close()
+			var v *View
+			if !tc.loaded {
+				v = New(st, kinds)
+				defer v.Close()
+				if _, err := v.Wait(ctx, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
 			rev, err := st.Update(ctx, func(tx store.Tx) error { return store.PutAs(tx, "a", "r1", "acct", "reg", &doc{N: 1}) })
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.loaded {
+				v = New(st, kinds)
+				defer v.Close()
 			}
 			s, err := v.Wait(ctx, rev)
 			if err != nil {
