@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,23 +68,7 @@ func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.budgets.page = time.Minute // the edge waits for its graph
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancelT)
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
-		chromedp.WaitVisible(chromedp.CSS("#akid")),
-		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
-		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	bctx, base := signedIn(t, path, c, key)
 	for _, tc := range []struct {
 		name, from, to string
 		open           string // in the edge's Open line
@@ -97,7 +80,7 @@ func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
 		{"an ENI member in two groups", src, eapp, "TCP 80,3389", eweb},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/map/edge?from="+tc.from+"&to="+tc.to),
+			if err := chromedp.Do(bctx, chromedp.Navigate(base+Prefix+"r/cn-hangzhou/map/edge?from="+tc.from+"&to="+tc.to),
 				chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 				t.Fatal(err)
 			}

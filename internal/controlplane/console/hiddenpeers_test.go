@@ -2,11 +2,9 @@ package console
 
 import (
 	"context"
-	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -63,23 +61,7 @@ func TestPreviewSaysWhatItHidesInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancelT)
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
-		chromedp.WaitVisible(chromedp.CSS("#akid")),
-		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
-		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	bctx, base := signedIn(t, path, c, key)
 	for _, tc := range []struct {
 		name, group string
 		want        string // in the note; "" for no note
@@ -89,7 +71,7 @@ func TestPreviewSaysWhatItHidesInBrowser(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// SSH from a block no instance is in: no flow of A's changes.
-			if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+tc.group+"/rules/new?template=ssh"),
+			if err := chromedp.Do(bctx, chromedp.Navigate(base+Prefix+"r/cn-hangzhou/groups/"+tc.group+"/rules/new?template=ssh"),
 				chromedp.WaitVisible(chromedp.CSS("#r1-peer")),
 				chromedp.SendKeys(chromedp.CSS("#r1-peer"), "192.168.77.0/24"),
 				chromedp.Click(chromedp.CSS("#preview")),

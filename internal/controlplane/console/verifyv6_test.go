@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -47,23 +46,7 @@ func TestReachFormAsksIPv6InBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancelT)
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
-		chromedp.WaitVisible(chromedp.CSS("#akid")),
-		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
-		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
+	bctx, base := signedIn(t, path, c, key)
 	for _, tc := range []struct {
 		name, proto, port, version string
 		want                       []string // in the verdict
@@ -76,7 +59,7 @@ func TestReachFormAsksIPv6InBrowser(t *testing.T) {
 			// A hang guard: a form without the field waits for it.
 			wctx, cancelW := context.WithTimeout(bctx, 20*time.Second)
 			defer cancelW()
-			if err := chromedp.Do(wctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/instances/"+a),
+			if err := chromedp.Do(wctx, chromedp.Navigate(base+Prefix+"r/cn-hangzhou/instances/"+a),
 				chromedp.WaitVisible(chromedp.CSS("#verify-form")),
 				chromedp.SendKeys(chromedp.CSS("#to"), b),
 				chromedp.SetValue(chromedp.CSS("#vproto"), tc.proto),

@@ -369,9 +369,10 @@ func (s *Store) AppendBatch(b Batch, recs []Record, now time.Time) (k Kept, agai
 		}
 		var err error
 		var sg *segment
-		drops, err = s.makeRoom(int64(buf.Len()), hostTag(host), now)
+		tag := hostTag(host)
+		drops, err = s.makeRoom(int64(buf.Len()), tag, now)
 		if err == nil {
-			sg, err = s.write(host, buf.Bytes(), now)
+			sg, err = s.write(host, tag, buf.Bytes(), now)
 		}
 		if err != nil {
 			// What makeRoom deleted is gone from the index too.

@@ -385,9 +385,10 @@ func (s *Store) makeRoom(n int64, tag string, now time.Time) ([]drop, error) {
 			return drops, err
 		}
 	}
-	if len(drops) > 0 && s.filesEnd() < s.seq {
+	if len(drops) > 0 && s.filesEnd() < s.seq && s.mark != s.segPath(s.seq, "") {
 		// The newest numbers went with a host's files (past the age, or
-		// before a write that failed), not the others'.
+		// before a write that failed), not the others' (deleteOldest marks
+		// them before it deletes the newest file, for a crash in between).
 		s.markSeq()
 	}
 	return drops, nil
@@ -487,14 +488,9 @@ func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[s
 		}
 		return all, per, changed
 	}
-	for a, ix := range s.byAcct {
-		h := ix.hosts[fs.host]
-		if h == nil {
-			continue
-		}
-		i, _ := slices.BinarySearch(h.seqs, old.first)
-		j, _ := slices.BinarySearch(h.seqs, old.last+1)
-		e := maxEnd(h.recs[i:j])
+	// claim makes a complete only after e, unless it already is or the
+	// age limit covers it.
+	claim := func(a string, e int64) {
 		switch {
 		case e <= max(all, per[a]) || e < cut:
 		case strings.ContainsRune(a, '\n'): // not a line of the marker: claim less of all
@@ -503,26 +499,27 @@ func (s *Store) lostTo(fs *files, old *segment, cut int64) (all int64, per map[s
 			per[a], changed = e, true
 		}
 	}
+	for a, ix := range s.byAcct {
+		h := ix.hosts[fs.host]
+		if h == nil {
+			continue
+		}
+		i, _ := slices.BinarySearch(h.seqs, old.first)
+		j, _ := slices.BinarySearch(h.seqs, old.last+1)
+		claim(a, maxEnd(h.recs[i:j]))
+	}
 	// Records the count cap dropped from the index are gone from the
 	// files with old too, and countDrop is not saved: a restart counts
 	// from the files. So an account that may have had some in old (it
 	// holds none of fs's host from before old) is claimed complete only
 	// after those, as its count already claims: at most its countDrop.
 	for a, d := range s.countDrop {
-		e := min(d, old.maxEnd)
-		if e <= max(all, per[a]) || e < cut {
-			continue
-		}
 		if ix := s.byAcct[a]; ix != nil {
 			if h := ix.hosts[fs.host]; h != nil && h.seqs[0] <= old.first {
 				continue // its records of old are all still indexed: counted above
 			}
 		}
-		if strings.ContainsRune(a, '\n') {
-			all, changed = e, true
-		} else {
-			per[a], changed = e, true
-		}
+		claim(a, min(d, old.maxEnd))
 	}
 	return all, per, changed
 }
@@ -550,11 +547,10 @@ func (s *Store) markSeq() {
 }
 
 // write appends b, a batch of host's records numbered from s.seq, to the
-// host's last segment (beginning one when needed) and syncs it; on a
+// host's (tag: hostTag(host)) last segment (beginning one when needed) and syncs it; on a
 // failure it cuts the segment back. The segment is opened for each write
 // (and closed after), so that many hosts do not hold as many descriptors.
-func (s *Store) write(host string, b []byte, now time.Time) (*segment, error) {
-	tag := hostTag(host)
+func (s *Store) write(host, tag string, b []byte, now time.Time) (*segment, error) {
 	fs := s.hosts[tag]
 	if fs == nil {
 		fs = &files{tag: tag}

@@ -58,13 +58,8 @@ func parseIPv6s(addrs []string) ([]netip.Addr, error) {
 // and the NIC holds at most MaxIPv6PerNIC.
 func (s *Service) AssignIpv6Addresses(ctx context.Context, in IPv6Input) (AssignedIPs, error) {
 	c := in.Caller
-	switch {
-	case len(in.Addresses) > 0 && in.Count != 0:
-		return AssignedIPs{}, ecserr.BadRequest("InvalidParameter.Conflict", "Give Ipv6Address.N or Ipv6AddressCount, not both.")
-	case len(in.Addresses) == 0 && in.Count == 0:
-		return AssignedIPs{}, ecserr.MissingParameter("Ipv6Address.N or Ipv6AddressCount")
-	case in.Count < 0 || in.Count > MaxIPv6PerCall:
-		return AssignedIPs{}, ecserr.InvalidParameter("Ipv6AddressCount", fmt.Sprintf("it is 1 to %d", MaxIPv6PerCall))
+	if err := checkAddrInput("Ipv6Address.N", "Ipv6AddressCount", MaxIPv6PerCall, in.Addresses, in.Count, false); err != nil {
+		return AssignedIPs{}, err
 	}
 	named, err := parseIPv6s(in.Addresses)
 	if err != nil {

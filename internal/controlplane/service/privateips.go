@@ -189,13 +189,20 @@ func pickSecondaries(w *model.VSwitch, taken map[netip.Addr]bool, named []netip.
 // one, the count within ECS's bound. none says whether neither may be
 // given.
 func checkSecondaryInput(addrs []string, count int, none bool) error {
+	return checkAddrInput("PrivateIpAddress.N", "SecondaryPrivateIpAddressCount", model.MaxSecondaryIPsUnattached, addrs, count, none)
+}
+
+// checkAddrInput checks that a call names addresses (list) or asks for a
+// count of free ones (countName), not both, and a count within max; none
+// says it may do neither.
+func checkAddrInput(list, countName string, max int, addrs []string, count int, none bool) error {
 	switch {
 	case len(addrs) > 0 && count != 0:
-		return ecserr.BadRequest("InvalidParameter.Conflict", "Give PrivateIpAddress.N or SecondaryPrivateIpAddressCount, not both.")
+		return ecserr.BadRequest("InvalidParameter.Conflict", "Give %s or %s, not both.", list, countName)
 	case len(addrs) == 0 && count == 0 && !none:
-		return ecserr.MissingParameter("PrivateIpAddress.N or SecondaryPrivateIpAddressCount")
-	case count < 0 || count > model.MaxSecondaryIPsUnattached:
-		return ecserr.InvalidParameter("SecondaryPrivateIpAddressCount", fmt.Sprintf("it is 1 to %d", model.MaxSecondaryIPsUnattached))
+		return ecserr.MissingParameter(list + " or " + countName)
+	case count < 0 || count > max:
+		return ecserr.InvalidParameter(countName, fmt.Sprintf("it is 1 to %d", max))
 	}
 	return nil
 }

@@ -345,8 +345,14 @@ func checkPublished(old *store.Record) error {
 	if !ok {
 		return nil
 	}
-	if now, err := json.Marshal(old.Object); err != nil || !bytes.Equal(now, b.([]byte)) {
-		return fmt.Errorf("%w: %s/%s: %s, published as %s", errPublishedModified, old.Kind, old.ID, now, b)
+	return samePublished(old, b.([]byte))
+}
+
+// samePublished reports whether r's object still encodes as b, its JSON
+// when the view took it.
+func samePublished(r *store.Record, b []byte) error {
+	if now, err := json.Marshal(r.Object); err != nil || !bytes.Equal(now, b) {
+		return fmt.Errorf("%w: %s/%s: %s, published as %s", errPublishedModified, r.Kind, r.ID, now, b)
 	}
 	return nil
 }
@@ -365,12 +371,10 @@ func (v *View) CheckObjects() error {
 	}
 	for _, t := range s.tables {
 		for _, r := range t.byID {
-			b, ok := published.Load(r)
-			if !ok {
-				continue
-			}
-			if now, err := json.Marshal(r.Object); err != nil || !bytes.Equal(now, b.([]byte)) {
-				return fmt.Errorf("%w: %s/%s: %s, published as %s", errPublishedModified, r.Kind, r.ID, now, b)
+			if b, ok := published.Load(r); ok {
+				if err := samePublished(r, b.([]byte)); err != nil {
+					return err
+				}
 			}
 		}
 	}
