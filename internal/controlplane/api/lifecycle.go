@@ -185,24 +185,11 @@ func (s *Service) describeInstanceStatus(ctx context.Context, req *rpc.Request) 
 	}
 	p := req.Params
 	// ECS pages this listing by number only, up to 50 a page.
-	num, e := p.Int("PageNumber", 1)
-	if e != nil {
-		return nil, e
+	pg, err := numberPage(p, 50)
+	if err != nil {
+		return nil, err
 	}
-	size, e := p.Int("PageSize", 10)
-	if e != nil {
-		return nil, e
-	}
-	switch {
-	case num < 1:
-		return nil, ecserr.BadRequest("InvalidPageNumber.Malformed", "PageNumber starts at 1.")
-	case size < 1 || size > 50:
-		return nil, ecserr.BadRequest("InvalidPageSize.Malformed", "PageSize must be from 1 to 50.")
-	case num-1 > maxOffset/size:
-		return nil, ecserr.BadRequest("InvalidPageNumber.Malformed", "PageNumber %d with PageSize %d is beyond any listing; PageNumber*PageSize must be at most %d.", num, size, maxOffset)
-	}
-	in := service.DescribeInstanceStatusInput{Caller: c, ZoneID: p.Get("ZoneId"),
-		Page: service.Page{Number: num, Size: size, Offset: (num - 1) * size}}
+	in := service.DescribeInstanceStatusInput{Caller: c, ZoneID: p.Get("ZoneId"), Page: pg}
 	if in.IDs, err = instanceIDList(p); err != nil {
 		return nil, err
 	}
@@ -210,7 +197,7 @@ func (s *Service) describeInstanceStatus(ctx context.Context, req *rpc.Request) 
 	if err != nil {
 		return nil, err
 	}
-	out := &describeInstanceStatusResponse{TotalCount: res.Total, PageNumber: num, PageSize: size}
+	out := &describeInstanceStatusResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size}
 	out.InstanceStatuses.InstanceStatus = make([]instanceStatusItem, 0, len(res.Items))
 	for _, it := range res.Items {
 		out.InstanceStatuses.InstanceStatus = append(out.InstanceStatuses.InstanceStatus, instanceStatusItem{InstanceId: it.InstanceID, Status: it.Status})

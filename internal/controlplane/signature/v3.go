@@ -25,6 +25,9 @@ const AlgorithmV3 = "ACS3-HMAC-SHA256"
 // signs with an RSA key, which Palisade's access keys are not.)
 const AlgorithmV3SM3 = "ACS3-HMAC-SM3"
 
+// isV3 reports whether alg is an ACS3 algorithm verified here.
+func isV3(alg string) bool { return alg == AlgorithmV3 || alg == AlgorithmV3SM3 }
+
 // v3Hash is the hash an ACS3 algorithm names.
 func v3Hash(algorithm string) func() hash.Hash {
 	if algorithm == AlgorithmV3SM3 {
@@ -48,8 +51,8 @@ type V3Auth struct {
 func ParseAuthorization(h string) (V3Auth, error) {
 	var a V3Auth
 	a.Algorithm, _, _ = strings.Cut(h, " ")
-	rest, ok := strings.CutPrefix(h, a.Algorithm)
-	if (a.Algorithm != AlgorithmV3 && a.Algorithm != AlgorithmV3SM3) || !ok || rest == "" {
+	rest := h[len(a.Algorithm):] // from the space
+	if !isV3(a.Algorithm) || rest == "" {
 		return a, fmt.Errorf("authorization header must start with %q or %q followed by a space", AlgorithmV3, AlgorithmV3SM3)
 	}
 	seen := map[string]bool{}

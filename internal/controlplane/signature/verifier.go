@@ -61,7 +61,7 @@ type Verifier struct {
 // refused as expired anyway.
 func (v *Verifier) Verify(r *http.Request, params url.Values, body []byte) (string, *ecserr.Error) {
 	auth := r.Header.Get("Authorization")
-	if alg, _, _ := strings.Cut(auth, " "); alg == AlgorithmV3 || alg == AlgorithmV3SM3 {
+	if alg, _, _ := strings.Cut(auth, " "); isV3(alg) {
 		return v.verifyV3(r, auth, body)
 	}
 	if strings.HasPrefix(auth, "ACS3-") {
