@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
-	"unsafe"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
 	"github.com/palisade-sg/palisade/internal/core/iprange"
@@ -96,10 +95,11 @@ type judge struct {
 	named u128 // the public addresses some rule names, or an intra-group grant holds
 	memo  map[string]verdict
 	key   []byte
+	ids   map[*space.AddrTable]uint32 // each table's number in memo keys
 }
 
 func newJudge(s *space.Space, six bool) *judge {
-	j := &judge{s: s, six: six, memo: map[string]verdict{}}
+	j := &judge{s: s, six: six, memo: map[string]verdict{}, ids: map[*space.AddrTable]uint32{}}
 	j.anon, j.ok = s.Anonymous(six)
 	j.named = publicCountAll(s.Named(six))
 	return j
@@ -111,7 +111,12 @@ func newJudge(s *space.Space, six bool) *judge {
 func (j *judge) judgeTables(parts []int, tables []*space.AddrTable) verdict {
 	j.key = j.key[:0]
 	for _, t := range tables {
-		j.key = appendPtr(j.key, t)
+		id, ok := j.ids[t]
+		if !ok {
+			id = uint32(len(j.ids))
+			j.ids[t] = id
+		}
+		j.key = binary.LittleEndian.AppendUint32(j.key, id)
 	}
 	if v, ok := j.memo[string(j.key)]; ok {
 		return v
@@ -186,12 +191,6 @@ func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
 		}
 	}
 	return v
-}
-
-// appendPtr appends a table's identity to a memo key (the tables live as
-// long as the judge's space).
-func appendPtr(b []byte, t *space.AddrTable) []byte {
-	return binary.LittleEndian.AppendUint64(b, uint64(uintptr(unsafe.Pointer(t))))
 }
 
 // viewOf reads a view of one family: which ports the policy opens to the

@@ -98,8 +98,10 @@ func (s *Service) ModifyInstanceVpcAttribute(ctx context.Context, in InstanceVpc
 			}
 		}
 		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
-			return struct{}{}, err
+		if moving || pinned.IsValid() { // else it keeps its own address: nothing to check
+			if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+				return struct{}{}, err
+			}
 		}
 		addr := pinned
 		switch {
