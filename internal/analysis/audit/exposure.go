@@ -162,6 +162,9 @@ type engine struct {
 	keys    map[taskKey]policy.Key
 	latOnce sync.Once
 	latents []*exposure
+	// groupsAlone: the exposures of the groups without members (see alone).
+	aloneOnce   sync.Once
+	groupsAlone []*exposure
 }
 
 type taskKey struct {
@@ -330,6 +333,73 @@ func (e *engine) latent() []*exposure {
 	})
 	return e.latents
 }
+
+// alone returns, for every group without members, what its own rules
+// open to the internet on an instance in it alone with a public address
+// (inst.ID is "" then, as in the rule standings): the group has nobody to
+// expose yet, but any instance that joins it gets that much, unless its
+// other groups drop it first. (A group is often made before its instances,
+// or kept as a template.) A classic group's intranet rules are judged too,
+// as latent judges a member without a public address.
+func (e *engine) alone() []*exposure {
+	e.aloneOnce.Do(func() {
+		type task struct {
+			inst *model.Instance
+			six  bool
+			rt   policy.Route
+			prog *policy.Program
+			v    *view
+		}
+		var tasks []task
+		c := e.in.Cloud
+		for _, g := range groupsByID(c) {
+			if len(c.Members(g.ID)) > 0 {
+				continue
+			}
+			inst := &model.Instance{VpcID: g.VpcID, SecurityGroups: []string{g.ID}, PublicIP: aloneAddr4}
+			if g.VpcID != "" { // the classic network has no IPv6
+				inst.IPv6 = aloneAddr6
+			}
+			for _, six := range []bool{false, true} {
+				if rt := policy.PathBetween(nil, inst, six); rt.NoPath == "" {
+					tasks = append(tasks, task{inst: inst, six: six, rt: rt})
+				}
+			}
+			if g.VpcID == "" {
+				// A classic member without a public address: its intranet
+				// rules, as latent judges them.
+				tasks = append(tasks, task{inst: inst, rt: policy.Route{NIC: model.Intranet}})
+			}
+		}
+		e.parallel(len(tasks), func(k int) {
+			t := &tasks[k]
+			v := 4
+			if t.six {
+				v = 6
+			}
+			o := space.Options{IPVersion: v, AllSourcePorts: true}
+			if !e.in.reference {
+				o.PartitionOnly = true
+			}
+			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, o)
+			t.prog, t.v = s.Program, viewOf(s, t.six)
+		})
+		for _, t := range tasks {
+			if x := exposureOf(t.inst, t.six, false, netip.Addr{}, t.prog, t.v); len(x.open) > 0 {
+				e.groupsAlone = append(e.groupsAlone, x)
+			}
+		}
+	})
+	return e.groupsAlone
+}
+
+// aloneAddr4 and aloneAddr6 stand for the public addresses of an instance
+// in a group alone (documentation addresses: they are nobody's, and only
+// give the instance a path from the internet).
+var (
+	aloneAddr4 = netip.MustParseAddr("192.0.2.1")
+	aloneAddr6 = netip.MustParseAddr("2001:db8::1")
+)
 
 // parallel calls fn(0) … fn(n-1) on Options.Workers goroutines (one at a
 // time in the reference).
@@ -515,7 +585,8 @@ func allOpenCheck(in *Input) []Finding {
 // with the instances it reaches. For the admin ports (SSH, RDP, the data
 // tier: SGA-002 to -004) a rule open to the world whose members have no
 // public address yet is reported too, as latent (medium): it already opens
-// the port to every private network that can route to them.
+// the port to every private network that can route to them; so is one in a
+// group without members (medium: see alone).
 func portCheck(check string) func(*Input) []Finding {
 	return func(in *Input) []Finding {
 		e := engineFor(in)
@@ -554,9 +625,17 @@ func portCheck(check string) func(*Input) []Finding {
 				}
 			})
 		}
-		return append(out, lat.findings(check, Medium, func(rh *ruleHits) string {
+		out = append(out, lat.findings(check, Medium, func(rh *ruleHits) string {
 			return fmt.Sprintf("%s opens %s to the whole internet (0.0.0.0/0) but no member it reaches has a public address yet, so for now it lets in every private network that can route to %s (peered VPCs, VPN and leased lines), and the internet as soon as one gets a public address.",
 				rh.subject(), list(rh.ports, "ports"), list(rh.instances, "instances"))
+		}, portFix[check])...)
+		var alone hitIndex
+		for _, x := range e.alone() {
+			risky(x, alone.add)
+		}
+		return append(out, alone.findings(check, Medium, func(rh *ruleHits) string {
+			return fmt.Sprintf("%s opens %s to the whole internet (%s) in a group with no members yet: nothing is exposed now, but every instance that joins it will be, unless its other groups drop these ports first.",
+				rh.subject(), list(rh.ports, "ports"), strings.Join(rh.worlds, " and "))
 		}, portFix[check])...)
 	}
 }

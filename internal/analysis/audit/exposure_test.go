@@ -110,6 +110,28 @@ func TestLatentAdminPorts(t *testing.T) {
 	})
 }
 
+// TestGroupWithoutMembers: a group made before its instances (or kept as
+// a template) that opens an admin port to the world is reported on its own
+// rules (medium): every instance that joins it will be exposed.
+func TestGroupWithoutMembers(t *testing.T) {
+	empty := func(rules ...model.Rule) world {
+		return world{groups: []*model.SecurityGroup{grp("sg-tpl", vpcA, model.Normal, rules...)}}
+	}
+	classic := empty(rl("sgr-rdp", "in accept 1 TCP 3389/3389 0.0.0.0/0 nic=internet"), rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0 nic=intranet"))
+	classic.groups[0].VpcID = ""
+	runCases(t, []checkCase{
+		{name: "SSH from anywhere", check: "SGA-002", w: empty(rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")),
+			want: []string{"sg-tpl sgr-ssh medium"}, contains: "no members yet"},
+		{name: "SSH from the IPv6 world", check: "SGA-002", w: empty(rl("sgr-ssh6", "in accept 1 TCP 22/22 ::/0")),
+			want: []string{"sg-tpl sgr-ssh6 medium"}, contains: "::/0"},
+		{name: "RDP in a classic group", check: "SGA-003", w: classic, want: []string{"sg-tpl sgr-rdp medium"}},
+		{name: "SSH on a classic group's intranet rules", check: "SGA-002", w: classic, want: []string{"sg-tpl sgr-ssh medium"}},
+		{name: "MySQL behind the group's own drop", check: "SGA-004", w: empty(rl("sgr-db", "in accept 50 TCP 3306/3306 0.0.0.0/0"), rl("sgr-hide", "in drop 1 TCP 3306/3306 0.0.0.0/0"))},
+		{name: "SSH from the office", check: "SGA-002", w: empty(rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24"))},
+		{name: "plaintext ports are not admin ports", check: "SGA-005", w: empty(rl("sgr-telnet", "in accept 1 TCP 23/23 0.0.0.0/0"))},
+	})
+}
+
 // TestAdminPortSaidOnce: the whole audit reports a world-open admin port
 // once per rule (by SGA-002 to -005, naming the instances), not again as an
 // off-list port (SGA-006) and an exposed instance (SGA-028); what only those
