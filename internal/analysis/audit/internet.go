@@ -103,12 +103,12 @@ func Internet(p netip.Prefix) bool {
 	return p.IsValid() && isInternet([]iprange.Range{iprange.FromPrefix(p)}, p.Addr().Is6())
 }
 
-// HalfInternet reports whether one block holds more than half of what
-// the internet takes, so that one more block like it (its other half)
-// makes a port the two open open to the internet: 0.0.0.0/1,
-// 128.0.0.0/1, 2000::/4, 3000::/4, and every block Internet reports.
-// The console warns before a rule from such a block opens an
-// administration or database port.
+// HalfInternet reports whether one block holds more than half the public
+// addresses that make the internet (internetMin), so that it and one more
+// such block (its other half) are the internet together: 0.0.0.0/1,
+// 128.0.0.0/1, 2000::/4, 3000::/4, and every block Internet reports. The
+// console warns before a rule from such a block opens an administration
+// or database port.
 func HalfInternet(p netip.Prefix) bool {
 	return p.IsValid() && publicCount(iprange.FromPrefix(p)).cmp(internetMin[family(p.Addr().Is6())].half()) > 0
 }
