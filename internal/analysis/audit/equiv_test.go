@@ -32,7 +32,7 @@ func TestSameAsReference(t *testing.T) {
 		for seed := range uint64(tc.seeds) {
 			gen := cloudgen.Generate(seed+1, tc.cfg)
 			if seed%3 == 1 {
-				splitWorld(gen) // no address left that no rule names
+				splitWorld(gen, false) // no address left that no rule names
 			}
 			c := gen.Snapshot()
 			o := Options{Skip: tc.skip, PerAccount: tc.perAccount}.withDefaults()

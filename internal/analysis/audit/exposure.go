@@ -21,7 +21,8 @@ import (
 // ingress policy from the internet: a port is open to the internet when
 // the public addresses its rules together admit there, after the drops
 // that come first, are the internet (see internet.go: 0.0.0.0/1 and
-// 128.0.0.0/1 are, as 0.0.0.0/0 is; a /1 alone is not). A rule a
+// 128.0.0.0/1 are, as 0.0.0.0/0 is, and 2000::/3, the IPv6 internet, as
+// ::/0 is; an IPv4 /1 alone is not). A rule a
 // higher-priority drop hides exposes nothing; a deny an earlier allow
 // defeats protects nothing; an allow for an office block is not an
 // exposure to the internet (SGA-007 judges those blocks).

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"math/bits"
+	"net/netip"
 	"slices"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
@@ -12,13 +13,24 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/policy"
 )
 
-// A port is open to the internet when the public addresses the policy
-// admits on it, from all its rules together, are more than any one block
-// SGA-007 calls a wide public range can hold (a /1, half the family):
+// What the internet is, said here once: the exposure checks, SGA-025's
+// drops that hide it together, the rule checks' "from anywhere" (SGA-007
+// leaves those blocks to the exposure checks; SGA-008, -009, -011, -017)
+// and the console's warning all ask it here.
+//
+// The internet of a family is its public addresses: every IPv4 address
+// but nonPublic's blocks; in IPv6, global unicast, 2000::/3 (see
+// nonPublic). A set of addresses is the internet when it holds more public
+// addresses than any block SGA-007 calls a wide public range can:
+// internetMin, an IPv4 /1 (half the family) or an IPv6 /4 (half of
+// 2000::/3, as IPv4's /1 is about half of its public addresses). So
 // 0.0.0.0/1 and 128.0.0.0/1 together are the internet, as 0.0.0.0/0 is,
-// while a /1 alone, or 0.0.0.0/0 behind a higher-priority drop of most of
-// it, is not. A drop of a few blocks in front of 0.0.0.0/0 still leaves
-// the port open to the internet.
+// and 2000::/4 and 3000::/4, as ::/0, ::/1 and 2000::/3 are, while an IPv4
+// /1 alone, 2000::/4 alone, 8000::/1 (no public address) or 0.0.0.0/0
+// behind a higher-priority drop of most of it are not. A drop of a few
+// blocks in front of 0.0.0.0/0 still leaves the port open to the internet.
+// A port is open to the internet when the public addresses the policy
+// admits on it, from all its rules together, are the internet.
 
 // u128 is a count of addresses (an IPv6 block's overflows 64 bits).
 type u128 struct{ hi, lo uint64 }
@@ -40,9 +52,12 @@ func (a u128) cmp(b u128) int {
 	return cmp.Compare(a.lo, b.lo)
 }
 
-// internetMin is, per family, the count of public addresses a port must
-// admit to be open to the internet: more than this.
-var internetMin = [2]u128{{0, 1 << 31}, {1 << 63, 0}}
+// half is a/2, rounded down.
+func (a u128) half() u128 { return u128{a.hi >> 1, a.lo>>1 | a.hi<<63} }
+
+// internetMin is, per family, the count of public addresses a set must
+// hold to be the internet: more than this.
+var internetMin = [2]u128{{0, 1 << 31}, {1 << 60, 0}}
 
 // nonPublicRanges are nonPublic as ranges, per family, sorted.
 var nonPublicRanges = func() (out [2][]iprange.Range) {
@@ -75,6 +90,54 @@ func publicCountAll(rs []iprange.Range) u128 {
 
 // publicTotal is, per family, the count of every public address.
 var publicTotal = [2]u128{publicCount(iprange.All(false)), publicCount(iprange.All(true))}
+
+// isInternet reports whether sorted, disjoint ranges of a family are the
+// internet.
+func isInternet(rs []iprange.Range, six bool) bool {
+	return publicCountAll(rs).cmp(internetMin[family(six)]) > 0
+}
+
+// Internet reports whether one block alone is the internet: 0.0.0.0/0;
+// ::/0, ::/1, ::/2 or 2000::/3.
+func Internet(p netip.Prefix) bool {
+	return p.IsValid() && isInternet([]iprange.Range{iprange.FromPrefix(p)}, p.Addr().Is6())
+}
+
+// HalfInternet reports whether one block holds more than half the public
+// addresses that make the internet (internetMin), so that it and one more
+// such block (its other half) are the internet together: 0.0.0.0/1,
+// 128.0.0.0/1, 2000::/4, 3000::/4, and every block Internet reports. The
+// console warns before a rule from such a block opens an administration
+// or database port.
+func HalfInternet(p netip.Prefix) bool {
+	return p.IsValid() && publicCount(iprange.FromPrefix(p)).cmp(internetMin[family(p.Addr().Is6())].half()) > 0
+}
+
+// HalfInternetBlocks returns the smallest blocks HalfInternet reports:
+// it reports a block exactly when the block holds one of them (it grows
+// with the block). The console's form checks that as a rule is typed.
+func HalfInternetBlocks() []netip.Prefix { return slices.Clone(halfInternetBlocks) }
+
+var halfInternetBlocks = func() []netip.Prefix {
+	var out []netip.Prefix
+	var walk func(p netip.Prefix)
+	walk = func(p netip.Prefix) {
+		if !HalfInternet(p) {
+			return
+		}
+		lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
+		hi := netip.PrefixFrom(iprange.FromPrefix(lo).Last().Next(), p.Bits()+1)
+		if !HalfInternet(lo) && !HalfInternet(hi) {
+			out = append(out, p)
+			return
+		}
+		walk(lo)
+		walk(hi)
+	}
+	walk(netip.MustParsePrefix("0.0.0.0/0"))
+	walk(netip.MustParsePrefix("::/0"))
+	return out
+}()
 
 // verdict is whether the internet is let in on some ports, and by which
 // rules: the fewest of the accepting rules, largest share first, that
@@ -178,7 +241,7 @@ func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
 		})
 		flush(last)
 	}
-	if publicCountAll(iprange.Normalize(admitted)).cmp(internetMin[f]) <= 0 {
+	if !isInternet(iprange.Normalize(admitted), j.six) {
 		return verdict{}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return share[b].cmp(share[a]) })

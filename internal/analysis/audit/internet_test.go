@@ -8,13 +8,14 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/analysis/space"
+	"github.com/palisade-sg/palisade/internal/core/iprange"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 )
 
 // TestInternetIsWhatIsAdmitted: the exposure checks judge the public
 // addresses a port admits, whatever rules admit them: 0.0.0.0/1 and
-// 128.0.0.0/1 (two rules, a prefix list, two groups, ::/1 and 8000::/1)
+// 128.0.0.0/1 (two rules, a prefix list, two groups, 2000::/4 and 3000::/4)
 // are the whole internet as 0.0.0.0/0 is, and the finding names the rules
 // that open it together; a /1 alone is a wide range (SGA-007), and
 // 0.0.0.0/0 behind a higher-priority drop of most of it is not the
@@ -25,7 +26,9 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 	}
 	listed := web(true, rl("sgr-pl", "in accept 1 TCP 22/22 pl-halves"))
 	listed.pls = append(listed.pls, plist("pl-halves", 5, "0.0.0.0/1", "128.0.0.0/1"))
-	six := web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 ::/1"), rl("sgr-hi6", "in accept 1 TCP 22/22 8000::/1"))
+	// IPv6's internet is 2000::/3 (TestIPv6InternetIsGlobalUnicast):
+	// its halves are /4s.
+	six := web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 2000::/4"), rl("sgr-hi6", "in accept 1 TCP 22/22 3000::/4"))
 	six.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
 	sixHalf := web(false, rl("sgr-hi6", "in accept 1 TCP 22/22 8000::/1"))
 	sixHalf.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
@@ -45,7 +48,7 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 	runCases(t, []checkCase{
 		{name: "halves as two rules", check: "SGA-002", w: web(true, halves("22/22")...), want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
 		{name: "halves in a prefix list", check: "SGA-002", w: listed, want: []string{"sg-web sgr-pl high"}},
-		{name: "IPv6 halves", check: "SGA-002", w: six, want: []string{"sg-web sgr-lo6 high"}, contains: "together with sgr-hi6 of sg-web"},
+		{name: "IPv6 halves", check: "SGA-002", w: six, want: []string{"sg-web sgr-hi6 high"}, contains: "together with sgr-lo6 of sg-web"}, // the member's own address is the group's
 		{name: "halves in two groups", check: "SGA-002", w: twoGroups, want: []string{"sg-more sgr-hi high"}, contains: "sgr-lo of sg-web"},
 		{name: "halves on the classic network", check: "SGA-002", w: classic, want: []string{"sg-c sgr-hi high"}},
 		{name: "halves in an enterprise group", check: "SGA-004", w: enterprise, want: []string{"sg-e sgr-hi high"}, contains: "MySQL"},
@@ -85,6 +88,63 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 	})
 }
 
+// TestIPv6InternetIsGlobalUnicast: the IPv6 internet is 2000::/3, so a
+// rule from it opens a port to the internet as ::/0 does, in every check
+// that asks (it held fewer addresses than an IPv6 /1, and none did):
+// the exposure checks, SGA-025, and the rule checks' "anywhere" (SGA-007
+// leaves it to the exposure checks, and no longer calls 8000::/1, which
+// holds no internet address, a public range).
+func TestIPv6InternetIsGlobalUnicast(t *testing.T) {
+	v6 := func(w world) world {
+		w.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+		return w
+	}
+	gua := func(ports string) model.Rule { return rl("sgr-gua", "in accept 1 TCP "+ports+" 2000::/3") }
+	listed := v6(web(false, rl("sgr-pl", "in accept 1 TCP 3306/3306 pl-gua")))
+	listed.pls = append(listed.pls, plist("pl-gua", 5, "2000::/4", "3000::/4"))
+	auto := v6(one(rl("sgr-1", "in accept 1 TCP 22/22 2000::/3")))
+	auto.groups[0].Name, auto.groups[0].Description = "default", "System created security group."
+	// sg-app's members are the only instances with IPv6 addresses: a
+	// block holding them is no grant to those instances when it is the
+	// internet (SGA-011).
+	apps := func(block string) world {
+		return world{groups: []*model.SecurityGroup{
+			grp("sg-db", vpcA, model.Normal, rl("sgr-db", "in accept 1 TCP 3306/3306 "+block)), grp("sg-app", vpcA, model.Normal)},
+			insts: []*model.Instance{vm("i-db", vpcA, "10.0.1.10", "sg-db"), vm("i-app1", vpcA, "10.0.2.5,2001:db8::5", "sg-app"), vm("i-app2", vpcA, "10.0.2.6,2001:db8::6", "sg-app")}}
+	}
+	runCases(t, []checkCase{
+		{name: "a block of the members", check: "SGA-011", w: apps("2001:db8::/64"), want: []string{"sg-db sgr-db info"}},
+		{name: "2000::/3 holds the members but is the internet", check: "SGA-011", w: apps("2000::/3")},
+		{name: "SSH from 2000::/3", check: "SGA-002", w: v6(web(false, gua("22/22"))), want: []string{"sg-web sgr-gua high"}, contains: "::/0"},
+		{name: "RDP from 2000::/3", check: "SGA-003", w: v6(web(false, gua("3389/3389"))), want: []string{"sg-web sgr-gua high"}},
+		{name: "MySQL from 2000::/3", check: "SGA-004", w: v6(web(false, gua("3306/3306"))), want: []string{"sg-web sgr-gua high"}},
+		{name: "MySQL from the halves of 2000::/3 in a prefix list", check: "SGA-004", w: listed, want: []string{"sg-web sgr-pl high"}},
+		{name: "every port from 2000::/3", check: "SGA-001", w: v6(web(false, gua("1/65535"))), want: []string{"sg-web sgr-gua critical"}},
+		{name: "an off-list port from 2000::/3", check: "SGA-006", w: v6(web(false, gua("8443/8443"))), want: []string{"sg-web sgr-gua high"}},
+		{name: "instance exposed from 2000::/3", check: "SGA-028", w: v6(web(false, gua("22/22"))), want: []string{"i-web - high"}},
+		{name: "SSH from ::/1", check: "SGA-002", w: v6(web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 ::/1"))), want: []string{"sg-web sgr-lo6 high"}},
+		{name: "SSH from ::/0", check: "SGA-002", w: v6(web(false, rl("sgr-any6", "in accept 1 TCP 22/22 ::/0"))), want: []string{"sg-web sgr-any6 high"}},
+		{name: "2000::/3 is the internet, not a wide range", check: "SGA-007", w: v6(web(false, gua("22/22")))},
+		{name: "a deny of ::/0 defeated by 2000::/3", check: "SGA-025",
+			w: v6(web(false, gua("22/22"), rl("sgr-hide", "in drop 50 TCP 22/22 ::/0"))), want: []string{"sg-web sgr-hide high"}, contains: "sgr-gua of sg-web"},
+		{name: "a deny of 2000::/3 defeated by ::/0", check: "SGA-025",
+			w: v6(web(false, rl("sgr-any6", "in accept 1 TCP 22/22 ::/0"), rl("sgr-hide", "in drop 50 TCP 22/22 2000::/3"))), want: []string{"sg-web sgr-hide high"}, contains: "sgr-any6 of sg-web"},
+		{name: "ICMPv6 from 2000::/3", check: "SGA-008", w: one(rl("sgr-1", "in accept 1 ICMPv6 -1/-1 2000::/3")), want: []string{"sg-a sgr-1 low"}},
+		{name: "enterprise accepts all outbound to 2000::/3", check: "SGA-009", w: world{
+			groups: []*model.SecurityGroup{grp("sg-e", vpcA, model.Enterprise, rl("sgr-1", "out accept 1 ALL -1/-1 2000::/3"))},
+			insts:  []*model.Instance{vm("i-e", vpcA, "10.0.1.5", "sg-e")}}, want: []string{"sg-e sgr-1 medium"}},
+		{name: "auto-created group with SSH from 2000::/3", check: "SGA-017", w: auto, want: []string{"sg-a sgr-1 high"}},
+		{name: "a basic group's egress closed to 2000::/3", check: "SGA-009", w: v6(one(rl("sgr-d4", "out drop 100 ALL -1/-1 0.0.0.0/0"), rl("sgr-d6", "out drop 100 ALL -1/-1 2000::/3")))},
+
+		{name: "2000::/4 alone", check: "SGA-002", w: v6(web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 2000::/4")))},
+		{name: "2000::/4 alone is a wide range", check: "SGA-007", w: v6(web(false, rl("sgr-lo6", "in accept 1 TCP 22/22 2000::/4"))), want: []string{"sg-web sgr-lo6 medium"}},
+		{name: "8000::/1 holds no internet address", check: "SGA-007", w: v6(web(false, rl("sgr-hi6", "in accept 1 TCP 22/22 8000::/1")))},
+		{name: "the documentation block is public", check: "SGA-007", w: v6(web(false, rl("sgr-doc", "in accept 1 TCP 22/22 2001:db8::/32"))), want: []string{"sg-web sgr-doc medium"}},
+		{name: "2000::/3 behind a drop of 2000::/4", check: "SGA-002", w: v6(web(false, gua("22/22"), rl("sgr-d", "in drop 1 TCP 22/22 2000::/4")))},
+		{name: "2000::/3 behind a drop of unique local addresses", check: "SGA-002", w: v6(web(false, gua("22/22"), rl("sgr-d", "in drop 1 TCP 22/22 fc00::/7"))), want: []string{"sg-web sgr-gua high"}},
+	})
+}
+
 // TestSplitWorldSameExposure: on random clouds (the classic network, ENIs,
 // prefix lists, enterprise groups, other accounts' peers), writing every
 // 0.0.0.0/0 and ::/0 (of a rule or a prefix list's entry) as its two
@@ -92,13 +152,15 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 // open on the same instances, the halves of the rule blamed before among
 // the rules named after. Split, no address is left that no rule names, so
 // this holds the count of what is admitted to the reading of the address
-// no rule names.
+// no rule names. Writing ::/0 as the halves of 2000::/3 instead changes
+// verdicts, but none from the internet, so it too must change no
+// exposure.
 func TestSplitWorldSameExposure(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
 	}
-	opened, split := 0, 0
+	opened, split, guaOpened := 0, 0, 0
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Full
 		if seed%3 == 2 {
@@ -106,7 +168,8 @@ func TestSplitWorldSameExposure(t *testing.T) {
 		}
 		whole := cloudgen.Generate(seed+9100, cfg)
 		halved := cloudgen.Generate(seed+9100, cfg)
-		split += splitWorld(halved)
+		gua := seed%2 == 1 // ::/0 as 2000::/4 and 3000::/4
+		split += splitWorld(halved, gua)
 		for _, reference := range []bool{false, true} {
 			type key struct {
 				inst   string
@@ -144,36 +207,43 @@ func TestSplitWorldSameExposure(t *testing.T) {
 				for k, x := range sides[0] {
 					y := sides[1][k]
 					if y == nil || count(x) != count(y) {
-						t.Fatalf("seed %d reference=%v %+v: the whole and split clouds open different ports", seed+9100, reference, k)
+						t.Fatalf("seed %d reference=%v gua=%v %+v: the whole and split clouds open different ports", seed+9100, reference, gua, k)
 					}
 					for _, o := range x.open {
 						for _, q := range []uint16{o.lo, o.hi} {
 							got := names(y, o.proto, q)
 							if got == nil {
-								t.Fatalf("seed %d reference=%v %+v %s %d: open in one cloud, closed in the other", seed+9100, reference, k, o.proto, q)
+								t.Fatalf("seed %d reference=%v gua=%v %+v %s %d: open in one cloud, closed in the other", seed+9100, reference, gua, k, o.proto, q)
 							}
 							if w := names(x, o.proto, q)[0]; !slices.Contains(got, w) && !slices.Contains(names(x, o.proto, q), got[0]) {
-								t.Fatalf("seed %d reference=%v %+v %s %d: blamed on %s in one, on %v in the other", seed+9100, reference, k, o.proto, q, w, got)
+								t.Fatalf("seed %d reference=%v gua=%v %+v %s %d: blamed on %s in one, on %v in the other", seed+9100, reference, gua, k, o.proto, q, w, got)
 							}
 							opened++
+							if gua && k.six {
+								guaOpened++
+							}
 						}
 					}
 				}
 			}
 		}
 	}
-	t.Logf("%d port ends compared, %d blocks split", opened, split)
-	if opened == 0 || split == 0 {
-		t.Errorf("%d ports open, %d blocks split: the test checks little", opened, split)
+	t.Logf("%d port ends compared (%d of IPv6 with ::/0 as 2000::/4 and 3000::/4), %d blocks split", opened, guaOpened, split)
+	if opened == 0 || split == 0 || guaOpened == 0 {
+		t.Errorf("%d ports open (%d of IPv6 split in 2000::/3), %d blocks split: the test checks little", opened, guaOpened, split)
 	}
 }
 
 // splitWorld writes every 0.0.0.0/0 and ::/0 of a cloud's rules and
 // prefix lists as its two halves (a rule's as two rules, their IDs the
 // whole's with "-half0" and "-half1"), which changes no verdict, and
-// returns how many it split.
-func splitWorld(c *cloudgen.Cloud) (n int) {
+// returns how many it split. With gua, ::/0 is written as the halves of
+// 2000::/3, which changes no verdict from the internet.
+func splitWorld(c *cloudgen.Cloud, gua bool) (n int) {
 	halves := func(p netip.Prefix) [2]netip.Prefix {
+		if p.Addr().Is6() && gua {
+			return [2]netip.Prefix{netip.MustParsePrefix("2000::/4"), netip.MustParsePrefix("3000::/4")}
+		}
 		if p.Addr().Is6() {
 			return [2]netip.Prefix{netip.MustParsePrefix("::/1"), netip.MustParsePrefix("8000::/1")}
 		}
@@ -211,4 +281,84 @@ func splitWorld(c *cloudgen.Cloud) (n int) {
 		pl.Entries = es
 	}
 	return n
+}
+
+// TestInternetDefinition: what the internet is, for one block or several
+// together (internet.go). IPv4 is as it was: 0.0.0.0/0 is, a /1 alone is
+// not (but it is half); in IPv6 the internet is global unicast, 2000::/3,
+// so ::/1 and 2000::/3 are it, 2000::/4 and 3000::/4 each half of it,
+// 8000::/1 none of it, and the documentation block 2001:db8::/32 public
+// but small (as IPv4's TEST-NETs).
+func TestInternetDefinition(t *testing.T) {
+	for _, tc := range []struct {
+		blocks   string // one or more, space-separated
+		internet bool   // together they are the internet
+		half     bool   // (one block) HalfInternet
+		public   bool   // (one block) holds a public address
+	}{
+		{"0.0.0.0/0", true, true, true},
+		{"0.0.0.0/1", false, true, true},
+		{"128.0.0.0/1", false, true, true},
+		{"0.0.0.0/1 128.0.0.0/1", true, false, true},
+		{"0.0.0.0/2", false, false, true},
+		{"0.0.0.0/2 128.0.0.0/2", false, false, true}, // half, less the private blocks
+		{"64.0.0.0/2 128.0.0.0/1", true, false, true}, // three quarters
+		{"0.0.0.0/1 128.0.0.0/2", true, false, true},
+		{"10.0.0.0/8", false, false, false},
+		{"203.0.113.0/24", false, false, true},
+		{"::/0", true, true, true},
+		{"::/1", true, true, true},
+		{"::/2", true, true, true},
+		{"2000::/3", true, true, true},
+		{"2000::/4", false, true, true},
+		{"3000::/4", false, true, true},
+		{"2000::/4 3000::/4", true, false, true},
+		{"2000::/5", false, false, true},
+		{"2000::/5 2800::/5 3000::/5", true, false, true},
+		{"2000::/5 3000::/4", true, false, true},
+		{"2001:db8::/32", false, false, true},
+		{"8000::/1", false, false, false},
+		{"4000::/2", false, false, false},
+		{"fc00::/7", false, false, false},
+		{"fe80::/10", false, false, false},
+		{"::ffff:0:0/96", false, false, false}, // IPv4-mapped: IPv4's business
+		{"::/1 8000::/1", true, false, true},
+	} {
+		var rs []iprange.Range
+		var ps []netip.Prefix
+		for _, b := range strings.Fields(tc.blocks) {
+			p := netip.MustParsePrefix(b)
+			ps = append(ps, p)
+			rs = append(rs, iprange.FromPrefix(p))
+		}
+		six := ps[0].Addr().Is6()
+		if got := isInternet(iprange.Normalize(rs), six); got != tc.internet {
+			t.Errorf("%s: the internet %v, want %v", tc.blocks, got, tc.internet)
+		}
+		if len(ps) > 1 {
+			continue
+		}
+		if got := Internet(ps[0]); got != tc.internet {
+			t.Errorf("%s: Internet %v, want %v", tc.blocks, got, tc.internet)
+		}
+		if got := HalfInternet(ps[0]); got != tc.half {
+			t.Errorf("%s: HalfInternet %v, want %v", tc.blocks, got, tc.half)
+		}
+		if got := !isPrivate(ps[0]); got != tc.public {
+			t.Errorf("%s: public %v, want %v", tc.blocks, got, tc.public)
+		}
+		if got := publicCount(rs[0]) != (u128{}); got != tc.public {
+			t.Errorf("%s: holds public addresses %v, want %v", tc.blocks, got, tc.public)
+		}
+		// HalfInternet reports a block exactly when it holds one of
+		// HalfInternetBlocks (the console's form relies on it).
+		holds := slices.ContainsFunc(HalfInternetBlocks(), func(b netip.Prefix) bool { return covers(ps[0], b) })
+		if holds != tc.half {
+			t.Errorf("%s: holds one of %v: %v, want %v", tc.blocks, HalfInternetBlocks(), holds, tc.half)
+		}
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/1"), netip.MustParsePrefix("128.0.0.0/1"), netip.MustParsePrefix("2000::/4"), netip.MustParsePrefix("3000::/4")}
+	if got := HalfInternetBlocks(); !slices.Equal(got, want) {
+		t.Errorf("HalfInternetBlocks %v, want %v", got, want)
+	}
 }

@@ -125,7 +125,8 @@ func autoCreated(g *model.SecurityGroup) (string, bool) {
 }
 
 // SGA-017: an auto-created group that accepts SSH (22) or RDP (3389) from
-// anywhere, the quick-launch default (Alibaba R24).
+// the internet (a block that alone is), the quick-launch default (Alibaba
+// R24).
 func defaultPermissive(in *Input) []Finding {
 	var out []Finding
 	eachRule(in.Cloud, func(g *model.SecurityGroup, r *model.Rule) {
@@ -133,7 +134,7 @@ func defaultPermissive(in *Input) []Finding {
 		if !ok || !in.live(g, r, model.Ingress) {
 			return
 		}
-		b := anywhereBlock(in.Cloud, r)
+		b := internetBlock(in.Cloud, r)
 		if !b.IsValid() {
 			return
 		}

@@ -32,7 +32,13 @@ func init() {
 
 // nonPublic are the blocks that are not internet addresses. RFC 6598 shared
 // space is among them because Alibaba Cloud's own services use it (SLB health
-// checks from 100.64.0.0/10, metadata at 100.100.100.200).
+// checks from 100.64.0.0/10, metadata at 100.100.100.200). In IPv6 the
+// internet is global unicast, 2000::/3 (every block IANA allocates for it
+// lies there), so the rest of the family is not: loopback, IPv4-mapped and
+// NAT64 in ::/3, unique local fc00::/7 and link-local fe80::/10 in
+// 8000::/1 with multicast, and reserved space. The documentation blocks
+// (IPv4's TEST-NETs, 2001:db8::/32) stay public: examples use them for
+// public addresses, and no network uses them for its own private ones.
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("10.0.0.0/8"), // the three RFC 1918 blocks come first: see rfc1918
 	netip.MustParsePrefix("172.16.0.0/12"),
@@ -40,9 +46,9 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("127.0.0.0/8"),
 	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("fc00::/7"), // unique local
-	netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("::/3"), // IPv6 outside 2000::/3
+	netip.MustParsePrefix("4000::/2"),
+	netip.MustParsePrefix("8000::/1"),
 }
 
 var rfc1918 = nonPublic[:3]
@@ -223,8 +229,9 @@ func peerName(r *model.Rule, block netip.Prefix) string {
 	return "prefix list " + r.Peer.PrefixListID
 }
 
-// SGA-007: a public source other than anywhere. Wide blocks (IPv4 /1-/23,
-// IPv6 /1-/47: more than a site) are medium; a narrower public block is
+// SGA-007: a public source other than anywhere (a block that alone is
+// the internet, as 2000::/3 is: see internet.go). Wide blocks (IPv4 /1-/23,
+// IPv6 /4-/47: more than a site) are medium; a narrower public block is
 // usually an office or partner address, so it is only low: confirm it.
 func publicSources(in *Input) []Finding {
 	var out []Finding
@@ -234,7 +241,7 @@ func publicSources(in *Input) []Finding {
 		}
 		var widest netip.Prefix
 		for _, b := range peerBlocks(in.Cloud, r) {
-			if isAnywhere(b) || isPrivate(b) {
+			if Internet(b) || isPrivate(b) { // the internet is the exposure checks'
 				continue
 			}
 			if !widest.IsValid() || b.Bits() < widest.Bits() {
@@ -269,7 +276,7 @@ func icmpOpen(in *Input) []Finding {
 		if r.Protocol != model.ICMP && r.Protocol != model.ICMPv6 || !in.live(g, r, model.Ingress) {
 			return
 		}
-		if b := anywhereBlock(in.Cloud, r); b.IsValid() {
+		if b := internetBlock(in.Cloud, r); b.IsValid() {
 			out = append(out, ruleFinding("SGA-008", Low, g, r,
 				fmt.Sprintf("%s accepts %s from %s: anyone on the internet can ping the group's members and map them.", ruleTitle(g, r), r.Protocol, peerName(r, b)),
 				"Restrict the source to the networks that need to ping (monitoring, office), or revoke the rule."))
@@ -278,7 +285,19 @@ func icmpOpen(in *Input) []Finding {
 	return out
 }
 
-// anywhereBlock returns the 0.0.0.0/0 or ::/0 block a rule's peer holds, if any.
+// internetBlock returns a block of a rule's peer that alone is the
+// internet (0.0.0.0/0, ::/0, 2000::/3 …: see Internet), if any.
+func internetBlock(c *policy.Cloud, r *model.Rule) netip.Prefix {
+	for _, b := range peerBlocks(c, r) {
+		if Internet(b) {
+			return b
+		}
+	}
+	return netip.Prefix{}
+}
+
+// anywhereBlock returns the 0.0.0.0/0 or ::/0 block a rule's peer holds,
+// if any.
 func anywhereBlock(c *policy.Cloud, r *model.Rule) netip.Prefix {
 	for _, b := range peerBlocks(c, r) {
 		if isAnywhere(b) {
@@ -300,7 +319,7 @@ func openEgress(in *Input) []Finding {
 		if r.Protocol != model.ALL || r.Local.IsValid() || !in.live(g, r, model.Egress) {
 			return
 		}
-		b := anywhereBlock(in.Cloud, r)
+		b := internetBlock(in.Cloud, r)
 		if !b.IsValid() {
 			return
 		}
@@ -335,7 +354,8 @@ func openEgress(in *Input) []Finding {
 }
 
 // egressClosed reports whether an instance's groups hold an egress drop of
-// all traffic to anywhere, for each address family it has.
+// all traffic to the internet (a block that alone is), for each address
+// family it has.
 func egressClosed(c *policy.Cloud, in *model.Instance) bool {
 	var v4, v6 bool
 	for _, g := range c.GroupsOf(in) {
@@ -345,7 +365,7 @@ func egressClosed(c *policy.Cloud, in *model.Instance) bool {
 				continue
 			}
 			for _, b := range peerBlocks(c, r) {
-				if isAnywhere(b) {
+				if Internet(b) {
 					v4, v6 = v4 || b.Addr().Is4(), v6 || b.Addr().Is6()
 				}
 			}
@@ -370,6 +390,8 @@ func broadInternal(in *Input) []Finding {
 		if !internal && !classicIntranet {
 			return
 		}
+		// Here every address matters, not the internet: the classic
+		// intranet's addresses are private.
 		if b := anywhereBlock(in.Cloud, r); classicIntranet && b.IsValid() {
 			out = append(out, ruleFinding("SGA-010", High, g, r,
 				fmt.Sprintf("%s accepts %s on the classic intranet from %s, which admits every classic instance in the region, other accounts' included.", ruleTitle(g, r), what(r), peerName(r, b)),
@@ -446,7 +468,7 @@ func cidrForGroup(in *Input) []Finding {
 	eachRule(c, func(g *model.SecurityGroup, r *model.Rule) {
 		// A classic internet rule sees public addresses, never the members'
 		// private ones, and cannot name a group (the API refuses it).
-		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || isAnywhere(r.Peer.CIDR) ||
+		if g.Type != model.Normal || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || Internet(r.Peer.CIDR) ||
 			r.NicType == model.Internet || g.GroupPeerRules() >= model.MaxGroupPeerRules {
 			return
 		}

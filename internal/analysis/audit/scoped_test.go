@@ -39,7 +39,7 @@ func TestScopedSameAsWhole(t *testing.T) {
 			gen = cloudgen.Generate(seed+1, tenants)
 		}
 		if seed%3 == 2 {
-			splitWorld(gen) // no address left that no rule names
+			splitWorld(gen, false) // no address left that no rule names
 		}
 		rng := rand.New(rand.NewPCG(seed, 7))
 		for _, in := range gen.Instances { // tags, so that SGA-014 and SGA-019 judge something

@@ -693,10 +693,10 @@ func defeatedDenyCheck(in *Input) []Finding {
 }
 
 // hidingTogether returns the drops of an exposure's policy, other than
-// its drops of the whole family (x.drops), that hide the internet
-// together with the drops matching as they do but for the peer: 0.0.0.0/1
-// and 128.0.0.0/1 of one priority, protocol and ports, or a prefix list
-// of both (see internet.go).
+// its drops of the whole family (x.drops), that hide the internet alone
+// (2000::/3) or together with the drops matching as they do but for the
+// peer: 0.0.0.0/1 and 128.0.0.0/1 of one priority, protocol and ports, or
+// a prefix list of both (see internet.go).
 func hidingTogether(c *policy.Cloud, x *exposure) []int {
 	type match struct {
 		priority   int
@@ -724,7 +724,7 @@ func hidingTogether(c *policy.Cloud, x *exposure) []int {
 	}
 	var out []int
 	for m, ds := range byMatch {
-		if publicCountAll(iprange.Normalize(ranges[m])).cmp(internetMin[f]) > 0 {
+		if isInternet(iprange.Normalize(ranges[m]), x.six) {
 			out = append(out, ds...)
 		}
 	}

@@ -42,10 +42,17 @@ var templates = []quickTemplate{
 // SGA-005): the console warns before a change opens one to the internet.
 var riskyPorts = audit.RiskyPorts()
 
-// riskyRule names the risky ports an inbound accept opens to every address
-// (0.0.0.0/0 or ::/0), "" if none.
+// wideBlocks are the smallest blocks that hold half the internet or more
+// (audit.HalfInternetBlocks): the rule form warns as it is typed when a
+// source holds one of them, as riskyRule does.
+var wideBlocks = audit.HalfInternetBlocks()
+
+// riskyRule names the risky ports an inbound accept opens to the internet,
+// or to half of it (audit.HalfInternet: 0.0.0.0/0, ::/0, 2000::/3, and
+// 0.0.0.0/1 or 2000::/4, which with one more block like it are the
+// internet), "" if none.
 func riskyRule(r *model.Rule) string {
-	if r.Direction != model.Ingress || r.Policy != model.Accept || !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
+	if r.Direction != model.Ingress || r.Policy != model.Accept || !audit.HalfInternet(r.Peer.CIDR) {
 		return ""
 	}
 	allows := func(proto model.Protocol, port uint16) bool {
@@ -543,7 +550,11 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 			permissionParams(pc.Params, i+1, in)
 			if r, _, e := model.ParseRule(dir, in, false); e == nil {
 				if risky := riskyRule(&r); risky != "" {
-					pc.Warnings = append(pc.Warnings, fmt.Sprintf("This opens %s to the whole internet (%s). Prefer the addresses that need it, or a bastion.", risky, r.Peer.CIDRText))
+					to := "the whole internet"
+					if !audit.Internet(r.Peer.CIDR) {
+						to = "half the internet"
+					}
+					pc.Warnings = append(pc.Warnings, fmt.Sprintf("This opens %s to %s (%s). Prefer the addresses that need it, or a bastion.", risky, to, r.Peer.CIDRText))
 				}
 			}
 		}

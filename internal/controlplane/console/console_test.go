@@ -81,6 +81,18 @@ func TestRiskyRule(t *testing.T) {
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "0.0.0.0/0"}, ""},
 		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "ICMP", PortRange: "-1/-1", SourceCidrIp: "0.0.0.0/0"}, ""},
 		{model.Egress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", DestCidrIp: "0.0.0.0/0"}, ""},
+		// Half the internet or more, as the audit counts it
+		// (audit.HalfInternet): a /1, the IPv6 internet 2000::/3 and its
+		// halves; not a /2, nor blocks without internet addresses.
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "0.0.0.0/1"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "128.0.0.0/1"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", SourceCidrIp: "128.0.0.0/2"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "2000::/3"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "3306/3306", Ipv6SourceCidrIp: "3000::/4"}, "MySQL (3306)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "::/1"}, "SSH (22)"},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "2000::/5"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "8000::/1"}, ""},
+		{model.Ingress, model.RuleInput{Policy: "accept", IpProtocol: "TCP", PortRange: "22/22", Ipv6SourceCidrIp: "2001:db8::/32"}, ""},
 	} {
 		r, _, e := model.ParseRule(tc.dir, tc.in, false)
 		if e != nil {

@@ -119,7 +119,7 @@ type ruleRow struct {
 	Packets  uint64
 	Bytes    uint64
 	Counted  bool
-	Warn     bool // accepts an admin or database port from anywhere
+	Warn     bool // accepts an admin or database port from half the internet or more (riskyRule)
 }
 
 type standing struct {

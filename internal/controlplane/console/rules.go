@@ -61,7 +61,7 @@ func (c *Console) newRulesPage(p *page) {
 // rulesForm renders the rules form: for adding rules (rule ""), or for
 // changing rule; extra adds to its data (a template, an error).
 func (c *Console) rulesForm(p *page, status int, g *model.SecurityGroup, dir model.Direction, rows []ruleRowInput, rule string, extra map[string]any) {
-	data := map[string]any{"G": g, "Dir": string(dir), "Rows": rows, "Op": "add-rules", "Protocols": model.Protocols, "Risky": riskyPorts}
+	data := map[string]any{"G": g, "Dir": string(dir), "Rows": rows, "Op": "add-rules", "Protocols": model.Protocols, "Risky": riskyPorts, "Wide": wideBlocks}
 	title := "Add rules to " + g.ID
 	if rule != "" {
 		title, data["Op"], data["Rule"] = "Change rule "+rule, "edit-rule", rule

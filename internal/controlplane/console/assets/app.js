@@ -88,24 +88,67 @@
     load();
   }
   // The rule form warns while typing when an administration or database
-  // port would open to the whole internet (the preview warns again).
+  // port would open to the internet or half of it, as the preview then
+  // does: the server gives the risky ports (/udp: the service listens on
+  // UDP too) and the smallest blocks that hold half the internet, so the
+  // hint says what the server decides (riskyRule), no more, no less.
   var form = document.getElementById("rule-form");
   var warn = document.getElementById("risky-warning");
   if (form && warn) {
-    var risky = (form.dataset.risky || "").trim().split(/\s+/).map(Number);
+    var words = function (s) { return (s || "").trim().split(/\s+/).filter(Boolean); };
+    var risky = words(form.dataset.risky).map(function (w) { return { port: parseInt(w, 10), udp: /\/udp$/.test(w) }; });
+    // block reads an address or CIDR block as the API takes it, null for
+    // anything else (a group, a prefix list, host bits set, a typo).
+    var block = function (s) {
+      var slash = s.indexOf("/"), a = slash < 0 ? s : s.slice(0, slash), len = slash < 0 ? "" : s.slice(slash + 1);
+      var six = a.indexOf(":") >= 0, width = six ? 128 : 32, n = 0n;
+      if (slash >= 0 && !/^(0|[1-9][0-9]{0,2})$/.test(len)) return null;
+      var bits = slash < 0 ? width : Number(len);
+      if (bits > width) return null;
+      if (six) {
+        var ends = a.split("::");
+        if (ends.length > 2) return null;
+        var head = ends[0] ? ends[0].split(":") : [], tail = ends.length === 2 && ends[1] ? ends[1].split(":") : [];
+        var gap = 8 - head.length - tail.length;
+        if (ends.length === 2 ? gap < 1 : gap !== 0) return null;
+        var groups = head.concat(new Array(ends.length === 2 ? gap : 0).fill("0"), tail);
+        for (var i = 0; i < groups.length; i++) {
+          if (!/^[0-9a-fA-F]{1,4}$/.test(groups[i])) return null;
+          n = (n << 16n) | BigInt(parseInt(groups[i], 16));
+        }
+      } else {
+        var parts = a.split(".");
+        if (parts.length !== 4) return null;
+        for (var j = 0; j < 4; j++) {
+          if (!/^(0|[1-9][0-9]{0,2})$/.test(parts[j]) || Number(parts[j]) > 255) return null;
+          n = (n << 8n) | BigInt(parts[j]);
+        }
+      }
+      if (n & ((1n << BigInt(width - bits)) - 1n)) return null;
+      return { six: six, bits: bits, addr: n, width: width };
+    };
+    var wide = words(form.dataset.wide).map(block);
+    // holds says whether block a holds all of block b.
+    var holds = function (a, b) {
+      var host = BigInt(a.width - a.bits);
+      return a.six === b.six && a.bits <= b.bits && (a.addr >> host) === (b.addr >> host);
+    };
     var dir = document.getElementById("dir");
     var check = function () {
       var on = false;
       if (!dir || dir.value === "ingress") {
         form.querySelectorAll("tr.rule-row").forEach(function (row) {
           var get = function (n) { var e = row.querySelector("[name$='." + n + "']"); return e ? e.value.trim() : ""; };
-          var peer = get("peer"), proto = get("protocol").toUpperCase(), ports = get("ports");
-          if (get("policy") !== "accept" || (peer !== "0.0.0.0/0" && peer !== "::/0")) return;
+          var peer = block(get("peer")), proto = get("protocol").toUpperCase(), ports = get("ports");
+          if (get("policy") !== "accept" || !peer || !wide.some(function (w) { return holds(peer, w); })) return;
           if (proto === "ALL") { on = true; return; }
           if (proto !== "TCP" && proto !== "UDP") return;
+          var open = risky.filter(function (p) { return proto === "TCP" || p.udp; });
+          if (/^prl-[0-9a-z]+$/.test(ports)) { on = on || open.length > 0; return; } // any port of the list
+          if (!/^[0-9]+([-\/][0-9]+)?$/.test(ports)) return; // the server refuses it
           var m = ports.split(/[-\/]/).map(Number), lo = m[0], hi = m.length > 1 ? m[1] : m[0];
-          if (ports === "" || ports === "-1") { on = true; return; }
-          risky.forEach(function (p) { if (p >= lo && p <= hi) on = true; });
+          if (lo < 1 || hi > 65535 || lo > hi) return;
+          open.forEach(function (p) { if (p.port >= lo && p.port <= hi) on = true; });
         });
       }
       warn.hidden = !on;
