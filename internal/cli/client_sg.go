@@ -13,6 +13,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -498,6 +499,9 @@ func sgAuthorize(fs *flag.FlagSet) func(c *call) int {
 				return c.fail(err)
 			}
 		}
+		if w := r.warning(); w != "" {
+			fmt.Fprintf(c.stderr, "palisade %s: warning: %s\n", c.name, w)
+		}
 		// AuthorizeSecurityGroup does not return the rule's ID: find it.
 		attr, err := c.describeRules(sg)
 		if err != nil {
@@ -516,6 +520,34 @@ func sgAuthorize(fs *flag.FlagSet) func(c *call) int {
 		}
 		return 0
 	}
+}
+
+// warning says, for an inbound accept that opens administration or
+// database ports to the internet or half of it, what the console warns
+// before such a change (audit.RiskyOpened); "" otherwise.
+func (r rule) warning() string {
+	if !r.ingress() || r.cidr == "" {
+		return ""
+	}
+	in := model.RuleInput{Policy: r.policy, Priority: r.priority, IpProtocol: r.protocol, PortRange: r.port, SourcePortRange: r.sourcePort}
+	if isIPv6(r.cidr) {
+		in.Ipv6SourceCidrIp = r.cidr
+	} else {
+		in.SourceCidrIp = r.cidr
+	}
+	m, _, err := model.ParseRule(model.Ingress, in, false)
+	if err != nil {
+		return ""
+	}
+	risky := audit.RiskyOpened(&m)
+	if risky == "" {
+		return ""
+	}
+	to := "the whole internet"
+	if !audit.Internet(m.Peer.CIDR) {
+		to = "half the internet"
+	}
+	return fmt.Sprintf("the rule opens %s to %s (%s); prefer the addresses that need it, or a bastion's group (palisade audit reports it)", risky, to, r.cidr)
 }
 
 func nonNil[T any](s []T) []T {

@@ -906,6 +906,28 @@ func RiskyPorts() []RiskyPort {
 	return out
 }
 
+// RiskyOpened names the administration and database ports (SGA-002 to
+// -005; "SSH (22), RDP (3389)") an inbound accept opens to the internet,
+// or to half of it (HalfInternet: 0.0.0.0/0, ::/0, 2000::/3, and
+// 0.0.0.0/1 or 2000::/4, which with one more block like it are the
+// internet), "" if none. It judges the rule alone, as it is typed: the
+// console warns with it before such a change is made, the CLI after.
+func RiskyOpened(r *model.Rule) string {
+	if r.Direction != model.Ingress || r.Policy != model.Accept || !HalfInternet(r.Peer.CIDR) {
+		return ""
+	}
+	allows := func(proto model.Protocol, port uint16) bool {
+		return (r.Protocol == model.ALL || r.Protocol == proto) && (r.PortRangeListID != "" || r.Protocol == model.ALL || r.PortRange.Contains(port))
+	}
+	var names []string
+	for _, p := range riskyPorts {
+		if (RiskyPort{Port: p.port, UDP: p.udp}).Opens(allows) {
+			names = append(names, fmt.Sprintf("%s (%d)", p.name, p.port))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // Opens says whether an allowance of ports (TCP, and UDP for a service
 // that listens on it) reaches this port.
 func (p RiskyPort) Opens(allows func(model.Protocol, uint16) bool) bool {

@@ -48,24 +48,8 @@ var riskyPorts = audit.RiskyPorts()
 var wideBlocks = audit.HalfInternetBlocks()
 
 // riskyRule names the risky ports an inbound accept opens to the internet,
-// or to half of it (audit.HalfInternet: 0.0.0.0/0, ::/0, 2000::/3, and
-// 0.0.0.0/1 or 2000::/4, which with one more block like it are the
-// internet), "" if none.
-func riskyRule(r *model.Rule) string {
-	if r.Direction != model.Ingress || r.Policy != model.Accept || !audit.HalfInternet(r.Peer.CIDR) {
-		return ""
-	}
-	allows := func(proto model.Protocol, port uint16) bool {
-		return (r.Protocol == model.ALL || r.Protocol == proto) && (r.PortRangeListID != "" || r.Protocol == model.ALL || r.PortRange.Contains(port))
-	}
-	var names []string
-	for _, p := range riskyPorts {
-		if p.Opens(allows) {
-			names = append(names, fmt.Sprintf("%s (%d)", p.Name, p.Port))
-		}
-	}
-	return strings.Join(names, ", ")
-}
+// or to half of it (audit.RiskyOpened), "" if none.
+var riskyRule = audit.RiskyOpened
 
 // opensRisky says whether ports the internet reaches include a risky one.
 func opensRisky(ports reach.Ports) bool {

@@ -25,10 +25,14 @@ func TestPreviewFetchesAuditDiffInBrowser(t *testing.T) {
 		t.Fatalf("the preview shows %d findings while its audit is not done (%v)", shown, err)
 	}
 	release()
-	// The template's rule has a description and the group no members: the
-	// change adds no finding, which the diff says once computed.
-	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#audit-section #audit-none"))); err != nil {
+	// SSH from anywhere in a group without members yet: the diff, once
+	// computed, names the finding the change adds (SGA-002, medium).
+	if err := chromedp.Do(bctx, chromedp.WaitVisible(chromedp.CSS("#audit-diff li"))); err != nil {
 		t.Fatalf("the audit diff, once computed: %v", err)
+	}
+	diff, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById("audit-diff").textContent`))
+	if err != nil || !strings.Contains(diff, "SGA-002") {
+		t.Errorf("the audit diff says %q (%v): want the SSH finding the change adds", diff, err)
 	}
 	pending, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("audit-pending") !== null`))
 	if err != nil || pending {
