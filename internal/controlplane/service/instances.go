@@ -649,26 +649,13 @@ func newestFirst(insts []*model.Instance) {
 // DescribeInstances returns one page of the caller's instances in a region,
 // newest first.
 func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (Listing[InstanceView], error) {
-	c := in.Caller
 	if err := in.check(); err != nil {
 		return Listing[InstanceView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
-		var insts []*model.Instance
-		if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
-			insts = instancesIndexed(snap, c, &in)
-		} else {
-			var err error
-			if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
-				return Listing[InstanceView]{}, err
-			}
-		}
-		newestFirst(insts)
-		var matched []*model.Instance
-		for _, inst := range insts {
-			if in.match(inst) {
-				matched = append(matched, inst)
-			}
+		matched, err := matchedInstances(tx, &in)
+		if err != nil {
+			return Listing[InstanceView]{}, err
 		}
 		out := Listing[InstanceView]{Total: len(matched)}
 		var paged []*model.Instance
@@ -683,6 +670,27 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		}
 		return out, nil
 	})
+}
+
+// matchedInstances is the caller's instances of its region that f's
+// filters select, newest first, as DescribeInstances and
+// DescribeInstanceStatus list them. From a view's snapshot they are the
+// view's values: read only.
+func matchedInstances(tx store.ReadTx, f *DescribeInstancesInput) ([]*model.Instance, error) {
+	c := f.Caller
+	var insts []*model.Instance
+	if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
+		insts = instancesIndexed(snap, c, f)
+	} else {
+		var err error
+		if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
+			return nil, err
+		}
+	}
+	// Both lists are the call's own slices: filtered in place.
+	insts = slices.DeleteFunc(insts, func(i *model.Instance) bool { return !f.match(i) })
+	newestFirst(insts)
+	return insts, nil
 }
 
 // instancesIndexed is the caller's instances that DescribeInstances'

@@ -3,10 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
-	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -197,17 +195,10 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, in DescribeInstanc
 	}
 	f := DescribeInstancesInput{Caller: c, IDs: in.IDs, ZoneID: in.ZoneID}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceStatus], error) {
-		var insts []*model.Instance
-		if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
-			insts = instancesIndexed(snap, c, &f)
-		} else {
-			var err error
-			if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
-				return Listing[InstanceStatus]{}, err
-			}
+		insts, err := matchedInstances(tx, &f)
+		if err != nil {
+			return Listing[InstanceStatus]{}, err
 		}
-		insts = slices.DeleteFunc(slices.Clone(insts), func(i *model.Instance) bool { return !f.match(i) })
-		newestFirst(insts)
 		out := Listing[InstanceStatus]{Total: len(insts), Items: []InstanceStatus{}}
 		paged, next := paginate(insts, in.Page)
 		out.NextToken = next
