@@ -116,9 +116,9 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, err
 	}
 	if in.PrivateIP != "" {
-		a, ok := model.ParseAddr(in.PrivateIP, false)
-		if !ok {
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", in.PrivateIP)
+		a, err := parsePinnedIP(in.PrivateIP)
+		if err != nil {
+			return nil, err
 		}
 		if sp.amount > 1 {
 			return nil, ecserr.InvalidParameter("PrivateIpAddress", "a fixed address can only be given with Amount=1")
@@ -259,6 +259,31 @@ func (sp *addrSpace) allocate() (netip.Addr, bool) {
 	return allocateAddr(sp.v4, sp.taken)
 }
 
+// parsePinnedIP reads the PrivateIpAddress of RunInstances,
+// CreateInstance and ModifyInstanceVpcAttribute: an IPv4 address.
+func parsePinnedIP(s string) (netip.Addr, error) {
+	a, ok := model.ParseAddr(s, false)
+	if !ok {
+		return netip.Addr{}, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", model.Clip(s))
+	}
+	return a, nil
+}
+
+// checkPinnedIP checks the PrivateIpAddress an instance is to have in
+// block, the private block of where (a vSwitch, or the classic network):
+// in it, assignable, and not taken (as the caller judges it).
+func checkPinnedIP(a netip.Addr, block netip.Prefix, where string, taken bool) error {
+	switch {
+	case !block.Contains(a):
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, where, block)
+	case !model.Assignable(block, a):
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, block)
+	case taken:
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, where)
+	}
+	return nil
+}
+
 // launch creates sp.amount instances in status and returns their IDs. With
 // publicIP, a positive InternetMaxBandwidthOut also gives each a public IP.
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
@@ -278,16 +303,12 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 		return nil, err
 	}
 	if a := sp.privateIP; a.IsValid() {
-		switch {
-		case !space.v4.Contains(a):
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
-		case !model.Assignable(space.v4, a):
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
-		case space.taken[a] && !((sp.dryRun || s.Previewing) && space.foreign[a]):
-			// A DryRun, or a plan's preview, does not say whether another
-			// account's classic instance holds the address: that would let
-			// a tenant map the others' addresses without launching anything.
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
+		// A DryRun, or a plan's preview, does not say whether another
+		// account's classic instance holds the address: that would let
+		// a tenant map the others' addresses without launching anything.
+		taken := space.taken[a] && !((sp.dryRun || s.Previewing) && space.foreign[a])
+		if err := checkPinnedIP(a, space.v4, space.where, taken); err != nil {
+			return nil, err
 		}
 	}
 	if a := sp.ipv6; a.IsValid() {
