@@ -211,15 +211,13 @@ func (s *Service) modifyInstanceVpcAttribute(ctx context.Context, req *rpc.Reque
 		return nil, err
 	}
 	p := req.Params
-	if e := p.CheckList("SecurityGroupId", false, false); e != nil {
+	// SecurityGroupId.N is a list here: a bare value is refused, not dropped.
+	if e := p.CheckList("SecurityGroupId", false, true); e != nil {
 		return nil, e
 	}
 	in := service.InstanceVpcInput{Caller: c, InstanceID: p.Get("InstanceId"), VSwitchID: p.Get("VSwitchId"),
 		PrivateIP: p.Get("PrivateIpAddress"), VpcID: p.Get("VpcId"), SecurityGroupIDs: p.List("SecurityGroupId"),
 		Idempotency: idempotency(req)}
-	if p.Get("SecurityGroupId") != "" { // SecurityGroupId.N is a list here: a bare value is refused, not dropped
-		return nil, ecserr.InvalidParameter("SecurityGroupId", "it is a list here: send SecurityGroupId.1, SecurityGroupId.2, …")
-	}
 	if err := s.ModifyInstanceVpcAttribute(ctx, in); err != nil {
 		return nil, err
 	}
