@@ -50,14 +50,19 @@ func stoppedMode(p rpc.Params) (string, *ecserr.Error) {
 	return m, nil
 }
 
-// stoppedModeOf is an instance's StoppedMode as ECS answers it (one stopped
-// before the mode was kept stopped in the default one).
+// defaultStoppedMode is how an instance stops when StopInstance(s) names
+// no StoppedMode (ECS's default without economical mode).
+const defaultStoppedMode = "KeepCharging"
+
+// stoppedModeOf is an instance's StoppedMode as ECS answers it: one
+// stopped without a mode (or before modes were kept) stopped in the
+// default one.
 func stoppedModeOf(in *model.Instance) string {
 	switch {
 	case in.Status != model.StatusStopped:
 		return "Not-applicable"
 	case in.StoppedMode == "":
-		return service.DefaultStoppedMode
+		return defaultStoppedMode
 	}
 	return in.StoppedMode
 }

@@ -795,19 +795,12 @@ func (s *Service) changeStatus(ctx context.Context, in InstanceRef, action, from
 	return err
 }
 
-// DefaultStoppedMode is how an instance stops when StopInstance(s) names
-// no StoppedMode (ECS's default without economical mode).
-const DefaultStoppedMode = "KeepCharging"
-
-// setStoppedMode keeps the mode a stop names on a stopped instance and
-// forgets it when the instance runs again.
+// setStoppedMode keeps the mode a stop names on a stopped instance ("" for
+// none: answered as the default, as for an instance stopped before modes
+// were kept) and forgets it when the instance runs again.
 func setStoppedMode(inst *model.Instance, mode string) {
-	switch {
-	case inst.Status != model.StatusStopped:
-		inst.StoppedMode = ""
-	case mode == "":
-		inst.StoppedMode = DefaultStoppedMode
-	default:
+	inst.StoppedMode = ""
+	if inst.Status == model.StatusStopped {
 		inst.StoppedMode = mode
 	}
 }
