@@ -776,20 +776,20 @@ type InstanceRef struct {
 	Idempotency `json:"-"`
 }
 
-// changeStatus moves an instance from one status to another, refusing any
-// other starting status.
-func (s *Service) changeStatus(ctx context.Context, in InstanceRef, action, from, to string) error {
+// changeStatus moves one instance along tr, as the batch actions move
+// each of theirs. Not a batch of one: a ClientToken keeps this input's
+// fingerprint and answer, as earlier servers stored them.
+func (s *Service) changeStatus(ctx context.Context, in InstanceRef, tr transition) error {
 	c := in.Caller
-	_, err := Update(s, ctx, c, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+	_, err := Update(s, ctx, c, tr.action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		inst, err := GetInstance(tx, c, in.InstanceID)
 		if err != nil {
 			return struct{}{}, err
 		}
-		if inst.Status != from {
-			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs a %s instance.", inst.ID, inst.Status, action, from)
+		if err := tr.check(inst); err != nil {
+			return struct{}{}, err
 		}
-		inst.Status = to
-		setStoppedMode(inst, in.StoppedMode)
+		tr.move(inst, in.StoppedMode)
 		return struct{}{}, PutInstance(tx, inst)
 	})
 	return err
@@ -807,12 +807,16 @@ func setStoppedMode(inst *model.Instance, mode string) {
 
 // StartInstance starts a stopped instance.
 func (s *Service) StartInstance(ctx context.Context, in InstanceRef) error {
-	return s.changeStatus(ctx, in, "StartInstance", model.StatusStopped, model.StatusRunning)
+	tr := startTransition
+	tr.action = "StartInstance"
+	return s.changeStatus(ctx, in, tr)
 }
 
 // StopInstance stops a running instance.
 func (s *Service) StopInstance(ctx context.Context, in InstanceRef) error {
-	return s.changeStatus(ctx, in, "StopInstance", model.StatusRunning, model.StatusStopped)
+	tr := stopTransition
+	tr.action = "StopInstance"
+	return s.changeStatus(ctx, in, tr)
 }
 
 // DeleteInstanceInput names an instance to delete.
