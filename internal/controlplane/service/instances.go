@@ -246,14 +246,16 @@ func checkRepeats(ids []string) error {
 type addrSpace struct {
 	v4, v6        netip.Prefix
 	taken, taken6 map[netip.Addr]bool
-	foreign       map[netip.Addr]bool // taken by another account (the shared classic network)
-	shared        bool                // every account's (classic): addresses are probed for (probeAddr)
-	where         string              // how errors name the space
+	// foreign is the addresses another account holds: nil but in the
+	// classic network, which every account shares.
+	foreign map[netip.Addr]bool
+	where   string // how errors name the space
 }
 
-// allocate returns a free IPv4 address of the space.
+// allocate returns a free IPv4 address of the space: in the shared
+// classic network one probed for (probeAddr).
 func (sp *addrSpace) allocate() (netip.Addr, bool) {
-	if sp.shared {
+	if sp.foreign != nil {
 		return probeAddr(sp.v4, func(a netip.Addr) bool { return !sp.taken[a] })
 	}
 	return allocateAddr(sp.v4, sp.taken)
@@ -384,7 +386,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 // network without one), fills the instance's zone and network, and collects
 // the addresses already taken there.
 func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
-	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}, foreign: map[netip.Addr]bool{}}
+	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
 	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
 	if sp.vswitchID == "" {
 		if wantSix {
@@ -397,7 +399,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		} else if err := checkZone(c.Region, in.Zone); err != nil {
 			return nil, err
 		}
-		space.v4, space.where, space.shared = classicPool, "the classic network", true
+		space.v4, space.where, space.foreign = classicPool, "the classic network", map[netip.Addr]bool{}
 		all, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{Region: c.Region})
 		if err != nil {
 			return nil, err
