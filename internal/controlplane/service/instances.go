@@ -426,7 +426,10 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 	}
 	in.Zone, in.VpcID, in.VSwitchID = w.Zone, w.VpcID, w.ID
 	space.v4, space.v6, space.where = w.CIDR, w.IPv6CIDR, "vSwitch "+w.ID
-	return space, takeVSwitchAddrs(tx, c, w.ID, space.taken, space.taken6)
+	if space.taken, space.taken6, err = vswitchTaken(tx, c, w.ID); err != nil {
+		return nil, err
+	}
+	return space, nil
 }
 
 // The results RunInstances and CreateInstance keep for a ClientToken retry,

@@ -96,9 +96,9 @@ func (s *Service) ModifyInstanceVpcAttribute(ctx context.Context, in InstanceVpc
 				return struct{}{}, ecserr.Forbidden("InvalidOperation.HasIpv6", "Instance %s has an IPv6 address; unassign it (UnassignIpv6Addresses) before moving it to another vSwitch.", inst.ID)
 			}
 		}
-		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
+		var taken map[netip.Addr]bool
 		if moving || pinned.IsValid() { // else it keeps its own address: nothing to check
-			if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+			if taken, _, err = vswitchTaken(tx, c, w.ID); err != nil {
 				return struct{}{}, err
 			}
 		}
