@@ -50,14 +50,19 @@ func stoppedMode(p rpc.Params) (string, *ecserr.Error) {
 	return m, nil
 }
 
-// stoppedModeOf is an instance's StoppedMode as ECS answers it (one stopped
-// before the mode was kept stopped in the default one).
+// defaultStoppedMode is how an instance stops when StopInstance(s) names
+// no StoppedMode (ECS's default without economical mode).
+const defaultStoppedMode = "KeepCharging"
+
+// stoppedModeOf is an instance's StoppedMode as ECS answers it: one
+// stopped without a mode (or before modes were kept) stopped in the
+// default one.
 func stoppedModeOf(in *model.Instance) string {
 	switch {
 	case in.Status != model.StatusStopped:
 		return "Not-applicable"
 	case in.StoppedMode == "":
-		return service.DefaultStoppedMode
+		return defaultStoppedMode
 	}
 	return in.StoppedMode
 }
@@ -211,15 +216,13 @@ func (s *Service) modifyInstanceVpcAttribute(ctx context.Context, req *rpc.Reque
 		return nil, err
 	}
 	p := req.Params
-	if e := p.CheckList("SecurityGroupId", false, false); e != nil {
+	// SecurityGroupId.N is a list here: a bare value is refused, not dropped.
+	if e := p.CheckList("SecurityGroupId", false, true); e != nil {
 		return nil, e
 	}
 	in := service.InstanceVpcInput{Caller: c, InstanceID: p.Get("InstanceId"), VSwitchID: p.Get("VSwitchId"),
 		PrivateIP: p.Get("PrivateIpAddress"), VpcID: p.Get("VpcId"), SecurityGroupIDs: p.List("SecurityGroupId"),
 		Idempotency: idempotency(req)}
-	if p.Get("SecurityGroupId") != "" { // SecurityGroupId.N is a list here: a bare value is refused, not dropped
-		return nil, ecserr.InvalidParameter("SecurityGroupId", "it is a list here: send SecurityGroupId.1, SecurityGroupId.2, …")
-	}
 	if err := s.ModifyInstanceVpcAttribute(ctx, in); err != nil {
 		return nil, err
 	}

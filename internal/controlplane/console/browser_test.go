@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/analysis/audit"
 	"github.com/palisade-sg/palisade/internal/analysis/reach"
+	"github.com/palisade-sg/palisade/internal/controlplane/console"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/service/analyze"
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -29,22 +29,6 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/cloudgen"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
-
-// chromium finds the browser. scripts/test.sh installs Debian's chromium
-// when it runs as root, so the test skips only where it cannot have done so.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs a browser: apt-get install chromium (scripts/test.sh installs it when run as root)")
-	}
-	t.Fatal("chromium is not installed; scripts/test.sh installs it (apt-get install -y chromium)")
-	return ""
-}
 
 // browser starts a headless chromium of its own (its own cookies) for the
 // rest of the test.
@@ -165,7 +149,7 @@ func revision(t *testing.T, srv *testenv.Server) int64 {
 // real server, checking what it shows against the official SDK and the
 // analysis services.
 func TestConsoleInBrowser(t *testing.T) {
-	path := chromium(t)
+	path := console.Chromium(t)
 	srv := testenv.Start(t, testenv.Config{})
 	seed(t, srv)
 	dir := shots(t)

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +21,7 @@ import (
 // members' other groups; a group whose members are in no other says
 // nothing of the kind.
 func TestEdgeNamesMembersOtherGroupsInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	const (
 		web  = "sg-edgealso0000000web"
 		app  = "sg-edgealso0000000app"

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -19,10 +18,7 @@ import (
 // more, though the change may open or close flows from them. It now names
 // B's group as left out; a group naming none says nothing of the kind.
 func TestPreviewSaysWhatItHidesInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	const (
 		groupA = "sg-hiddenpeer00000a01"
 		plainA = "sg-hiddenpeer00000a02"

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -70,10 +69,7 @@ func TestPreviewAuditFetchFailsInBrowser(t *testing.T) {
 // (else it is at the end of the test).
 func pendingPreview(t *testing.T) (bctx context.Context, c *Console, release func()) {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	svc, key, cl := tenantService(t)
 	g, err := svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
@@ -96,12 +92,7 @@ func pendingPreview(t *testing.T) (bctx context.Context, c *Console, release fun
 	var once sync.Once
 	release = func() { once.Do(func() { <-c.cache.ahead }) }
 	t.Cleanup(release)
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
-		chromedp.WaitVisible(chromedp.CSS("#akid")),
-		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
-		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
+	if err := chromedp.Do(bctx, signIn(srv.URL, key)); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
 	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"r/cn-hangzhou/groups/"+g.SecurityGroupId+"/rules/new?template=ssh"),

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -11,6 +13,25 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
+
+// chromium finds the browser. scripts/test.sh installs Debian's chromium
+// when it runs as root, so a test skips only where it cannot have done so.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs a browser: apt-get install chromium (scripts/test.sh installs it when run as root)")
+	}
+	t.Fatal("chromium is not installed; scripts/test.sh installs it (apt-get install -y chromium)")
+	return ""
+}
+
+// Chromium is chromium for the package's external tests.
+var Chromium = chromium
 
 // signedIn serves h, starts a headless chromium of its own (path) and
 // signs in with key; it returns the browser, good for two minutes, and the
@@ -26,13 +47,19 @@ func signedIn(t *testing.T, path string, h http.Handler, key model.AccessKey) (c
 	t.Cleanup(cancel)
 	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
 	t.Cleanup(cancelT)
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+Prefix+"signin"),
+	if err := chromedp.Do(bctx, signIn(srv.URL, key)); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	return bctx, srv.URL
+}
+
+// signIn signs in with key at the console served at base, up to its first
+// page.
+func signIn(base string, key model.AccessKey) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Navigate(base+Prefix+"signin"),
 		chromedp.WaitVisible(chromedp.CSS("#akid")),
 		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
 		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
 		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
-	return bctx, srv.URL
+		chromedp.WaitVisible(chromedp.CSS("#create-group")))
 }

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -64,10 +63,7 @@ func layoutWorld(t *testing.T) (*httptest.Server, *Console, model.AccessKey, str
 // in to the console at srv.
 func narrowBrowser(t *testing.T, srv *httptest.Server, key model.AccessKey, width int64) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.WindowSize(int(width), 800), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -76,12 +72,7 @@ func narrowBrowser(t *testing.T, srv *httptest.Server, key model.AccessKey, widt
 	t.Cleanup(cancel)
 	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancelT)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), chromedp.Navigate(srv.URL+Prefix+"signin"),
-		chromedp.WaitVisible(chromedp.CSS("#akid")),
-		chromedp.SendKeys(chromedp.CSS("#akid"), key.ID),
-		chromedp.SendKeys(chromedp.CSS("#aksecret"), key.Secret),
-		chromedp.Click(chromedp.CSS("#signin")),
-		chromedp.WaitVisible(chromedp.CSS("#create-group"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), signIn(srv.URL, key)); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
 	return ctx

@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +18,7 @@ import (
 // only ask IPv4 (and refused ICMPv6, which it offered). It now has one:
 // an IPv6 flow is decided by the IPv6 rule, and the form keeps the choice.
 func TestReachFormAsksIPv6InBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	const (
 		vpc   = "vpc-reachv60000000001"
 		group = "sg-reachv600000000001"

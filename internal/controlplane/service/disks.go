@@ -132,35 +132,11 @@ func (s *Service) DescribeInstanceRamRoles(ctx context.Context, c Caller, ids []
 	})
 }
 
-// instancesNamed lists the caller's instances in the region, newest first:
+// instancesNamed is the caller's instances in the region, newest first:
 // those ids names (one of another account, or none, is left out), or every
-// one when ids is empty. Named ones are looked up, not found by a scan.
+// one when ids is empty. They may be the view's values: read only.
 func instancesNamed(tx store.ReadTx, c Caller, ids []string) ([]*model.Instance, error) {
-	if len(ids) == 0 {
-		insts, err := list[model.Instance](tx, KindInstance, c)
-		if err != nil {
-			return nil, err
-		}
-		newestFirst(insts)
-		return insts, nil
-	}
-	var insts []*model.Instance
-	for _, id := range uniqSorted(ids) {
-		rec, ok, err := tx.Get(KindInstance, id)
-		if err != nil {
-			return nil, err
-		}
-		if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
-			continue
-		}
-		inst, err := decode[model.Instance](rec)
-		if err != nil {
-			return nil, err
-		}
-		insts = append(insts, inst)
-	}
-	newestFirst(insts)
-	return insts, nil
+	return matchedInstances(tx, &DescribeInstancesInput{Caller: c, IDs: ids})
 }
 
 // ResizeDiskInput grows a system disk (ResizeDisk).

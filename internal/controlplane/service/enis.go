@@ -61,14 +61,15 @@ func eniMembers(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, e
 	return groupNICs(tx, KindENI, c, groupID)
 }
 
-// takeVSwitchAddrs marks the addresses that the caller's instances and
-// secondary ENIs on a vSwitch hold as taken, their secondary private
-// addresses included.
-func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[netip.Addr]bool) error {
+// vswitchTaken returns the addresses that the caller's instances and
+// secondary ENIs on a vSwitch hold, their secondary private addresses
+// included, per family.
+func vswitchTaken(tx store.ReadTx, c Caller, vswitchID string) (v4, v6 map[netip.Addr]bool, err error) {
+	v4, v6 = map[netip.Addr]bool{}, map[netip.Addr]bool{}
 	for _, kind := range []store.Kind{KindInstance, KindENI} {
 		recs, err := indexedList(tx, kind, byVSwitch, vswitchID, c)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		for _, r := range recs {
 			var addrs []netip.Addr
@@ -87,7 +88,7 @@ func takeVSwitchAddrs(tx store.ReadTx, c Caller, vswitchID string, v4, v6 map[ne
 			}
 		}
 	}
-	return nil
+	return v4, v6, nil
 }
 
 // setENIGroups checks and sets an ENI's whole group set (see setGroups,
@@ -180,8 +181,8 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), modifyFull); err != nil {
 			return nil, err
 		}
-		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+		taken, taken6, err := vswitchTaken(tx, c, w.ID)
+		if err != nil {
 			return nil, err
 		}
 		if in.PrimaryIP != "" {

@@ -116,9 +116,9 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, err
 	}
 	if in.PrivateIP != "" {
-		a, ok := model.ParseAddr(in.PrivateIP, false)
-		if !ok {
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", in.PrivateIP)
+		a, err := parsePinnedIP(in.PrivateIP)
+		if err != nil {
+			return nil, err
 		}
 		if sp.amount > 1 {
 			return nil, ecserr.InvalidParameter("PrivateIpAddress", "a fixed address can only be given with Amount=1")
@@ -246,17 +246,44 @@ func checkRepeats(ids []string) error {
 type addrSpace struct {
 	v4, v6        netip.Prefix
 	taken, taken6 map[netip.Addr]bool
-	foreign       map[netip.Addr]bool // taken by another account (the shared classic network)
-	shared        bool                // every account's (classic): addresses are probed for (probeAddr)
-	where         string              // how errors name the space
+	// foreign is the addresses another account holds: nil but in the
+	// classic network, which every account shares.
+	foreign map[netip.Addr]bool
+	where   string // how errors name the space
 }
 
-// allocate returns a free IPv4 address of the space.
+// allocate returns a free IPv4 address of the space: in the shared
+// classic network one probed for (probeAddr).
 func (sp *addrSpace) allocate() (netip.Addr, bool) {
-	if sp.shared {
+	if sp.foreign != nil {
 		return probeAddr(sp.v4, func(a netip.Addr) bool { return !sp.taken[a] })
 	}
 	return allocateAddr(sp.v4, sp.taken)
+}
+
+// parsePinnedIP reads the PrivateIpAddress of RunInstances,
+// CreateInstance and ModifyInstanceVpcAttribute: an IPv4 address.
+func parsePinnedIP(s string) (netip.Addr, error) {
+	a, ok := model.ParseAddr(s, false)
+	if !ok {
+		return netip.Addr{}, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", model.Clip(s))
+	}
+	return a, nil
+}
+
+// checkPinnedIP checks the PrivateIpAddress an instance is to have in
+// block, the private block of where (a vSwitch, or the classic network):
+// in it, assignable, and not taken (as the caller judges it).
+func checkPinnedIP(a netip.Addr, block netip.Prefix, where string, taken bool) error {
+	switch {
+	case !block.Contains(a):
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, where, block)
+	case !model.Assignable(block, a):
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, block)
+	case taken:
+		return ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, where)
+	}
+	return nil
 }
 
 // launch creates sp.amount instances in status and returns their IDs. With
@@ -278,16 +305,12 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 		return nil, err
 	}
 	if a := sp.privateIP; a.IsValid() {
-		switch {
-		case !space.v4.Contains(a):
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in %s (%s).", a, space.where, space.v4)
-		case !model.Assignable(space.v4, a):
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", a, space.v4)
-		case space.taken[a] && !((sp.dryRun || s.Previewing) && space.foreign[a]):
-			// A DryRun, or a plan's preview, does not say whether another
-			// account's classic instance holds the address: that would let
-			// a tenant map the others' addresses without launching anything.
-			return nil, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in %s; pick a free address or leave it out.", a, space.where)
+		// A DryRun, or a plan's preview, does not say whether another
+		// account's classic instance holds the address: that would let
+		// a tenant map the others' addresses without launching anything.
+		taken := space.taken[a] && !((sp.dryRun || s.Previewing) && space.foreign[a])
+		if err := checkPinnedIP(a, space.v4, space.where, taken); err != nil {
+			return nil, err
 		}
 	}
 	if a := sp.ipv6; a.IsValid() {
@@ -363,7 +386,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 // network without one), fills the instance's zone and network, and collects
 // the addresses already taken there.
 func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
-	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}, foreign: map[netip.Addr]bool{}}
+	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
 	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
 	if sp.vswitchID == "" {
 		if wantSix {
@@ -376,7 +399,7 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 		} else if err := checkZone(c.Region, in.Zone); err != nil {
 			return nil, err
 		}
-		space.v4, space.where, space.shared = classicPool, "the classic network", true
+		space.v4, space.where, space.foreign = classicPool, "the classic network", map[netip.Addr]bool{}
 		all, err := store.ListAs[model.Instance](tx, KindInstance, store.Query{Region: c.Region})
 		if err != nil {
 			return nil, err
@@ -403,7 +426,10 @@ func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*ad
 	}
 	in.Zone, in.VpcID, in.VSwitchID = w.Zone, w.VpcID, w.ID
 	space.v4, space.v6, space.where = w.CIDR, w.IPv6CIDR, "vSwitch "+w.ID
-	return space, takeVSwitchAddrs(tx, c, w.ID, space.taken, space.taken6)
+	if space.taken, space.taken6, err = vswitchTaken(tx, c, w.ID); err != nil {
+		return nil, err
+	}
+	return space, nil
 }
 
 // The results RunInstances and CreateInstance keep for a ClientToken retry,
@@ -649,26 +675,13 @@ func newestFirst(insts []*model.Instance) {
 // DescribeInstances returns one page of the caller's instances in a region,
 // newest first.
 func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInput) (Listing[InstanceView], error) {
-	c := in.Caller
 	if err := in.check(); err != nil {
 		return Listing[InstanceView]{}, err
 	}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceView], error) {
-		var insts []*model.Instance
-		if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
-			insts = instancesIndexed(snap, c, &in)
-		} else {
-			var err error
-			if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
-				return Listing[InstanceView]{}, err
-			}
-		}
-		newestFirst(insts)
-		var matched []*model.Instance
-		for _, inst := range insts {
-			if in.match(inst) {
-				matched = append(matched, inst)
-			}
+		matched, err := matchedInstances(tx, &in)
+		if err != nil {
+			return Listing[InstanceView]{}, err
 		}
 		out := Listing[InstanceView]{Total: len(matched)}
 		var paged []*model.Instance
@@ -683,6 +696,27 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		}
 		return out, nil
 	})
+}
+
+// matchedInstances is the caller's instances of its region that f's
+// filters select, newest first, as DescribeInstances and
+// DescribeInstanceStatus list them. From a view's snapshot they are the
+// view's values: read only.
+func matchedInstances(tx store.ReadTx, f *DescribeInstancesInput) ([]*model.Instance, error) {
+	c := f.Caller
+	var insts []*model.Instance
+	if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
+		insts = instancesIndexed(snap, c, f)
+	} else {
+		var err error
+		if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
+			return nil, err
+		}
+	}
+	// Both lists are the call's own slices: filtered in place.
+	insts = slices.DeleteFunc(insts, func(i *model.Instance) bool { return !f.match(i) })
+	newestFirst(insts)
+	return insts, nil
 }
 
 // instancesIndexed is the caller's instances that DescribeInstances'
@@ -747,50 +781,47 @@ type InstanceRef struct {
 	Idempotency `json:"-"`
 }
 
-// changeStatus moves an instance from one status to another, refusing any
-// other starting status.
-func (s *Service) changeStatus(ctx context.Context, in InstanceRef, action, from, to string) error {
+// changeStatus moves one instance along tr, as the batch actions move
+// each of theirs. Not a batch of one: a ClientToken keeps this input's
+// fingerprint and answer, as earlier servers stored them.
+func (s *Service) changeStatus(ctx context.Context, in InstanceRef, tr transition) error {
 	c := in.Caller
-	_, err := Update(s, ctx, c, action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+	_, err := Update(s, ctx, c, tr.action, in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
 		inst, err := GetInstance(tx, c, in.InstanceID)
 		if err != nil {
 			return struct{}{}, err
 		}
-		if inst.Status != from {
-			return struct{}{}, ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs a %s instance.", inst.ID, inst.Status, action, from)
+		if err := tr.check(inst); err != nil {
+			return struct{}{}, err
 		}
-		inst.Status = to
-		setStoppedMode(inst, in.StoppedMode)
+		tr.move(inst, in.StoppedMode)
 		return struct{}{}, PutInstance(tx, inst)
 	})
 	return err
 }
 
-// DefaultStoppedMode is how an instance stops when StopInstance(s) names
-// no StoppedMode (ECS's default without economical mode).
-const DefaultStoppedMode = "KeepCharging"
-
-// setStoppedMode keeps the mode a stop names on a stopped instance and
-// forgets it when the instance runs again.
+// setStoppedMode keeps the mode a stop names on a stopped instance ("" for
+// none: answered as the default, as for an instance stopped before modes
+// were kept) and forgets it when the instance runs again.
 func setStoppedMode(inst *model.Instance, mode string) {
-	switch {
-	case inst.Status != model.StatusStopped:
-		inst.StoppedMode = ""
-	case mode == "":
-		inst.StoppedMode = DefaultStoppedMode
-	default:
+	inst.StoppedMode = ""
+	if inst.Status == model.StatusStopped {
 		inst.StoppedMode = mode
 	}
 }
 
 // StartInstance starts a stopped instance.
 func (s *Service) StartInstance(ctx context.Context, in InstanceRef) error {
-	return s.changeStatus(ctx, in, "StartInstance", model.StatusStopped, model.StatusRunning)
+	tr := startTransition
+	tr.action = "StartInstance"
+	return s.changeStatus(ctx, in, tr)
 }
 
 // StopInstance stops a running instance.
 func (s *Service) StopInstance(ctx context.Context, in InstanceRef) error {
-	return s.changeStatus(ctx, in, "StopInstance", model.StatusRunning, model.StatusStopped)
+	tr := stopTransition
+	tr.action = "StopInstance"
+	return s.changeStatus(ctx, in, tr)
 }
 
 // DeleteInstanceInput names an instance to delete.

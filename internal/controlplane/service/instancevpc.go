@@ -38,11 +38,10 @@ func (s *Service) ModifyInstanceVpcAttribute(ctx context.Context, in InstanceVpc
 	}
 	var pinned netip.Addr
 	if in.PrivateIP != "" {
-		a, ok := model.ParseAddr(in.PrivateIP, false)
-		if !ok {
-			return ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %q is not an IPv4 address.", model.Clip(in.PrivateIP))
+		var err error
+		if pinned, err = parsePinnedIP(in.PrivateIP); err != nil {
+			return err
 		}
-		pinned = a
 	}
 	if in.VpcID != "" && len(in.SecurityGroupIDs) == 0 {
 		return ecserr.MissingParameter("SecurityGroupId.N")
@@ -97,26 +96,25 @@ func (s *Service) ModifyInstanceVpcAttribute(ctx context.Context, in InstanceVpc
 				return struct{}{}, ecserr.Forbidden("InvalidOperation.HasIpv6", "Instance %s has an IPv6 address; unassign it (UnassignIpv6Addresses) before moving it to another vSwitch.", inst.ID)
 			}
 		}
-		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
+		var taken map[netip.Addr]bool
 		if moving || pinned.IsValid() { // else it keeps its own address: nothing to check
-			if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+			if taken, _, err = vswitchTaken(tx, c, w.ID); err != nil {
 				return struct{}{}, err
 			}
 		}
 		addr := pinned
 		switch {
-		case addr.IsValid() && !w.CIDR.Contains(addr):
-			return struct{}{}, ecserr.BadRequest("InvalidPrivateIpAddress.Mismatch", "PrivateIpAddress %s is not in vSwitch %s (%s).", addr, w.ID, w.CIDR)
-		case addr.IsValid() && !model.Assignable(w.CIDR, addr):
-			return struct{}{}, ecserr.BadRequest("InvalidPrivateIpAddress.Malformed", "PrivateIpAddress %s is reserved: the first address and the last three of %s cannot be assigned.", addr, w.CIDR)
-		case addr.IsValid() && taken[addr] && !(addr == inst.PrivateIP && !moving):
-			return struct{}{}, ecserr.BadRequest("InvalidPrivateIpAddress.Duplicated", "PrivateIpAddress %s is already used in vSwitch %s; pick a free address or leave it out.", addr, w.ID)
-		case !addr.IsValid() && moving:
+		case addr.IsValid():
+			// Its own address is not taken from it when it stays.
+			if err := checkPinnedIP(addr, w.CIDR, "vSwitch "+w.ID, taken[addr] && (moving || addr != inst.PrivateIP)); err != nil {
+				return struct{}{}, err
+			}
+		case moving:
 			var ok bool
 			if addr, ok = allocateAddr(w.CIDR, taken); !ok {
 				return struct{}{}, ecserr.BadRequest("InvalidVSwitchId.IpNotEnough", "vSwitch %s has no free private address left; use another vSwitch.", w.ID)
 			}
-		case !addr.IsValid():
+		default:
 			addr = inst.PrivateIP // the same vSwitch, no address: it keeps its own
 		}
 		inst.VpcID, inst.VSwitchID, inst.PrivateIP = vpcID, w.ID, addr

@@ -85,8 +85,8 @@ func (s *Service) AssignIpv6Addresses(ctx context.Context, in IPv6Input) (Assign
 		if !w.IPv6CIDR.IsValid() {
 			return AssignedIPs{}, ecserr.BadRequest("InvalidVSwitch.Ipv6NotTurnOn", "vSwitch %s of network interface %s has no IPv6 block; a vSwitch gets one at creation (Ipv6CidrBlock), in a VPC with IPv6.", w.ID, n.ID)
 		}
-		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+		_, taken6, err := vswitchTaken(tx, c, w.ID)
+		if err != nil {
 			return AssignedIPs{}, err
 		}
 		var a netip.Addr

@@ -235,23 +235,33 @@ func signingKeyErr(verb string) error {
 	return ecserr.BadRequest("InvalidParameter.UserAccessKeyId", "A request may not %s the key that signs it; sign with another key of the account (CreateAccessKey makes one).", verb)
 }
 
-// changeKey runs fn on a key of the caller's account (not a host key), in
-// one transaction; another account's key is not found, as one never made.
+// changeKey runs fn on a key of the caller's account (ownKey), in one
+// transaction.
 func (s *Service) changeKey(ctx context.Context, in KeyInput, fn func(tx store.Tx, k model.AccessKey) error) error {
 	if in.KeyID == "" {
 		return ecserr.MissingParameter("UserAccessKeyId")
 	}
 	_, err := s.commit(ctx, func(tx store.Tx) error {
-		k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, in.KeyID)
+		k, err := ownKey(tx, in)
 		if err != nil {
 			return err
-		}
-		if !ok || k.Account != in.Caller.Account || k.Host != "" {
-			return ecserr.New(http.StatusNotFound, "EntityNotExist.User.AccessKey", "The access key %q does not exist in your account; ListAccessKeys lists them.", in.KeyID)
 		}
 		return fn(tx, k)
 	})
 	return err
+}
+
+// ownKey reads in.KeyID, a key of the caller's account (not a host key);
+// another account's key is not found, as one never made.
+func ownKey(tx store.ReadTx, in KeyInput) (model.AccessKey, error) {
+	k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, in.KeyID)
+	if err != nil {
+		return model.AccessKey{}, err
+	}
+	if !ok || k.Account != in.Caller.Account || k.Host != "" {
+		return model.AccessKey{}, ecserr.New(http.StatusNotFound, "EntityNotExist.User.AccessKey", "The access key %q does not exist in your account; ListAccessKeys lists them.", in.KeyID)
+	}
+	return k, nil
 }
 
 // RegisterHost issues a key scoped to one host (PalisadeRegisterHost): it

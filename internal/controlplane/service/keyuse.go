@@ -2,14 +2,12 @@ package service
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
-	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // keyUseTable is when each access key last signed a request this server
@@ -107,14 +105,8 @@ func (s *Service) GetAccessKeyLastUsed(ctx context.Context, in KeyInput) (KeyLas
 		return KeyLastUsed{}, ecserr.MissingParameter("UserAccessKeyId")
 	}
 	err := s.read(ctx, func(tx store.ReadTx) error {
-		k, ok, err := store.GetAs[model.AccessKey](tx, KindAccessKey, in.KeyID)
-		if err != nil {
-			return err
-		}
-		if !ok || k.Account != in.Caller.Account || k.Host != "" {
-			return ecserr.New(http.StatusNotFound, "EntityNotExist.User.AccessKey", "The access key %q does not exist in your account; ListAccessKeys lists them.", in.KeyID)
-		}
-		return nil
+		_, err := ownKey(tx, in)
+		return err
 	})
 	if err != nil {
 		return KeyLastUsed{}, err

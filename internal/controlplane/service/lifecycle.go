@@ -3,10 +3,8 @@ package service
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
-	"github.com/palisade-sg/palisade/internal/controlplane/view"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -68,6 +66,20 @@ var (
 	rebootTransition = transition{"RebootInstances", model.StatusRunning, model.StatusRunning}
 )
 
+// check refuses an instance not in tr.from.
+func (tr transition) check(inst *model.Instance) error {
+	if inst.Status != tr.from {
+		return ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs it %s.", inst.ID, inst.Status, tr.action, tr.from)
+	}
+	return nil
+}
+
+// move puts a checked instance in tr.to; a stop keeps mode (StoppedMode).
+func (tr transition) move(inst *model.Instance, mode string) {
+	inst.Status = tr.to
+	setStoppedMode(inst, mode)
+}
+
 // batch applies tr to the instances of in, in one write (none at all for
 // a reboot, which changes no record).
 func (s *Service) batch(ctx context.Context, in BatchInput, tr transition) ([]InstanceOutcome, error) {
@@ -82,11 +94,8 @@ func (s *Service) batch(ctx context.Context, in BatchInput, tr transition) ([]In
 			inst, err := GetInstance(tx, c, id)
 			if err == nil {
 				o.Previous = inst.Status
-				if inst.Status != tr.from {
-					err = ecserr.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; %s needs it %s.", inst.ID, inst.Status, tr.action, tr.from)
-				} else if put != nil && !in.DryRun {
-					inst.Status = tr.to
-					setStoppedMode(inst, in.StoppedMode)
+				if err = tr.check(inst); err == nil && put != nil && !in.DryRun {
+					tr.move(inst, in.StoppedMode)
 					err = put(inst)
 				}
 			}
@@ -197,17 +206,10 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, in DescribeInstanc
 	}
 	f := DescribeInstancesInput{Caller: c, IDs: in.IDs, ZoneID: in.ZoneID}
 	return View(s, ctx, func(tx store.ReadTx) (Listing[InstanceStatus], error) {
-		var insts []*model.Instance
-		if snap, ok := tx.(*view.Snapshot); ok && c.Region != "" {
-			insts = instancesIndexed(snap, c, &f)
-		} else {
-			var err error
-			if insts, err = list[model.Instance](tx, KindInstance, c); err != nil {
-				return Listing[InstanceStatus]{}, err
-			}
+		insts, err := matchedInstances(tx, &f)
+		if err != nil {
+			return Listing[InstanceStatus]{}, err
 		}
-		insts = slices.DeleteFunc(slices.Clone(insts), func(i *model.Instance) bool { return !f.match(i) })
-		newestFirst(insts)
 		out := Listing[InstanceStatus]{Total: len(insts), Items: []InstanceStatus{}}
 		paged, next := paginate(insts, in.Page)
 		out.NextToken = next

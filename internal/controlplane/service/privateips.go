@@ -143,8 +143,8 @@ func (s *Service) AssignPrivateIpAddresses(ctx context.Context, in PrivateIPsInp
 		if err != nil {
 			return AssignedIPs{}, err
 		}
-		taken, taken6 := map[netip.Addr]bool{}, map[netip.Addr]bool{}
-		if err := takeVSwitchAddrs(tx, c, w.ID, taken, taken6); err != nil {
+		taken, _, err := vswitchTaken(tx, c, w.ID)
+		if err != nil {
 			return AssignedIPs{}, err
 		}
 		picked, err := pickSecondaries(w, taken, named, in.Count)

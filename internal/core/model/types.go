@@ -162,8 +162,9 @@ type Instance struct {
 	EipID        string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
 	Status       string       `json:"status"`
 	// StoppedMode is how a stopped instance was stopped (StopCharging or
-	// KeepCharging, the default), "" while it runs: ECS answers it back
-	// (else Not-applicable), and Terraform's stopped_mode reads it.
+	// KeepCharging; "" when the stop named none, answered as KeepCharging,
+	// the default), "" while it runs: ECS answers it back (else
+	// Not-applicable), and Terraform's stopped_mode reads it.
 	StoppedMode    string    `json:"stoppedMode,omitempty"`
 	ImageID        string    `json:"imageId"`
 	InstanceType   string    `json:"instanceType"`

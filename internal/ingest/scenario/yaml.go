@@ -66,12 +66,11 @@ func decodeStrict(n *yaml.Node, v any) (line int, err error) {
 	// In a flow mapping ({a: 1, why: x, y}) an unquoted comma inside free
 	// text splits it, and YAML reads the rest as a key without a value. Such
 	// a key right after a free-text field is the rest of that text.
-	done := map[*yaml.Node][]*yaml.Node{}
-	pairs, err := mergeKeys(n, done)
+	via := map[*yaml.Node]int{}
+	pairs, err := mergeKeys(n, map[*yaml.Node][]*yaml.Node{}, via)
 	if err != nil {
 		return n.Line, err
 	}
-	via := mergedVia(n, done)
 	content := n.Content[:0:0]
 	for i := 0; i+1 < len(pairs); i += 2 {
 		k, val := pairs[i], pairs[i+1]
@@ -118,7 +117,9 @@ var fieldType = reflect.TypeOf(Field{})
 // field, and a file sharing a rule's fields by merge key could not load).
 // done holds the mappings already expanded: a chain of mappings each
 // merging the one before twice would otherwise be expanded 2^n times.
-func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, error) {
+// via, when not nil, maps each key n takes from a merge key to the line
+// of that merge key.
+func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node, via map[*yaml.Node]int) ([]*yaml.Node, error) {
 	if pairs, ok := done[n]; ok {
 		if pairs == nil {
 			// Being expanded: an anchor is set before its mapping's
@@ -159,7 +160,7 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 			if src.Kind != yaml.MappingNode {
 				return nil, &Error{Line: k.Line, Field: "<<", Msg: "a merge key takes a mapping (<<: *name, the name of an anchored mapping) or a list of them"}
 			}
-			pairs, err := mergeKeys(src, done)
+			pairs, err := mergeKeys(src, done, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -167,6 +168,9 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 				if key := pairs[j].Value; !own[key] {
 					own[key] = true
 					merged = append(merged, pairs[j], pairs[j+1])
+					if via != nil {
+						via[pairs[j]] = k.Line
+					}
 				}
 			}
 		}
@@ -174,38 +178,6 @@ func mergeKeys(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) ([]*yaml.Node, er
 	out = append(out, merged...)
 	done[n] = nonNil(out)
 	return out, nil
-}
-
-// mergedVia maps each key that mapping n takes from a merge key to the
-// line of that merge key (n's pairs, once mergeKeys expanded them into
-// done).
-func mergedVia(n *yaml.Node, done map[*yaml.Node][]*yaml.Node) map[*yaml.Node]int {
-	var via map[*yaml.Node]int
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !isMerge(k) {
-			continue
-		}
-		sources := []*yaml.Node{v}
-		if v.Kind == yaml.SequenceNode {
-			sources = v.Content
-		}
-		for _, src := range sources {
-			for src.Kind == yaml.AliasNode {
-				src = src.Alias
-			}
-			pairs := done[src]
-			for j := 0; j+1 < len(pairs); j += 2 {
-				if _, seen := via[pairs[j]]; !seen {
-					if via == nil {
-						via = map[*yaml.Node]int{}
-					}
-					via[pairs[j]] = k.Line
-				}
-			}
-		}
-	}
-	return via
 }
 
 // nonNil is pairs, empty rather than nil: nil marks a mapping mergeKeys

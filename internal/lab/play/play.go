@@ -184,33 +184,22 @@ func playPart(ctx context.Context, s *scenario.Scenario, p lab.Part, o Options, 
 // Import gives the ownerless its first tenant, whose ID is new in each
 // server, and a scenario played in several labs is imported by several.
 func resources(s *scenario.Scenario) api.Resources {
-	var r api.Resources
-	for _, v := range s.VPCs {
-		cp := *v
-		r.VPCs = append(r.VPCs, &cp)
-	}
-	for _, p := range s.PrefixLists {
-		cp := *p
-		r.PrefixLists = append(r.PrefixLists, &cp)
-	}
-	for _, l := range s.PortRangeLists {
-		cp := *l
-		r.PortRangeLists = append(r.PortRangeLists, &cp)
-	}
-	for _, g := range s.Groups {
-		cp := *g
-		cp.Rules = slices.Clone(g.Rules) // Import sets their peers' owner
-		r.Groups = append(r.Groups, &cp)
-	}
-	for _, in := range s.Instances {
-		cp := *in
-		r.Instances = append(r.Instances, &cp)
-	}
-	for _, n := range s.ENIs {
-		cp := *n
-		r.ENIs = append(r.ENIs, &cp)
+	r := api.Resources{VPCs: copies(s.VPCs), PrefixLists: copies(s.PrefixLists), PortRangeLists: copies(s.PortRangeLists),
+		Groups: copies(s.Groups), Instances: copies(s.Instances), ENIs: copies(s.ENIs)}
+	for _, g := range r.Groups {
+		g.Rules = slices.Clone(g.Rules) // Import sets their peers' owner
 	}
 	return r
+}
+
+// copies returns a copy of each of xs (nil for none).
+func copies[T any](xs []*T) []*T {
+	var out []*T
+	for _, x := range xs {
+		cp := *x
+		out = append(out, &cp)
+	}
+	return out
 }
 
 // outsideAddrs are the addresses of a scenario's flows that are no
