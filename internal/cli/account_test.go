@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,6 +106,74 @@ func TestAccountKeyHostCommands(t *testing.T) {
 		if code, _, errs := palisade(args...); code != 1 || !strings.Contains(errs, "Forbidden.HostKey") {
 			t.Fatalf("%v with a host key: exit %d, %s", args, code, errs)
 		}
+	}
+}
+
+// TestAccountQuotaCommand: account quota shows a tenant's quotas in force
+// and their source, sets its own and returns them to the server's; account
+// list --json shows its own; a tenant's key is refused.
+func TestAccountQuotaCommand(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{Log: testenv.Quiet()})
+	srv.SetOperatorEnv(t)
+	a := srv.NewAccount(t, "team-a")
+	if r := row(ok(t, "account", "quota", a.UID), "security-groups"); len(r) != 3 || r[1] != "100" || r[2] != "server" {
+		t.Fatalf("security-groups row %v", r)
+	}
+	out := ok(t, "account", "quota", a.UID, "--security-groups", "200", "--instances", "50")
+	for _, want := range [][]string{{"security-groups", "200", "account"}, {"instances", "50", "account"}, {"vpcs", "10", "server"}} {
+		if r := row(out, want[0]); !slices.Equal(r, want) {
+			t.Errorf("after setting: row %v, want %v\n%s", r, want, out)
+		}
+	}
+	var list []struct {
+		AccountId      string
+		QuotaOverrides map[string]int
+	}
+	if err := json.Unmarshal([]byte(ok(t, "account", "list", "--json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("account list --json: %+v %v", list, err)
+	}
+	for _, l := range list {
+		if want := map[string]int{"security-groups": 200, "instances": 50}; l.AccountId == a.UID && !maps.Equal(l.QuotaOverrides, want) {
+			t.Errorf("account list --json: %v, want %v", l.QuotaOverrides, want)
+		}
+	}
+	var shown struct {
+		AccountId string
+		Quotas    []struct {
+			Quota  string
+			Value  int
+			Source string
+		}
+	}
+	if err := json.Unmarshal([]byte(ok(t, "account", "quota", a.UID, "--reset", "instances", "--json")), &shown); err != nil || shown.AccountId != a.UID || len(shown.Quotas) != 9 {
+		t.Fatalf("account quota --reset --json: %+v %v", shown, err)
+	}
+	for _, q := range shown.Quotas {
+		if q.Quota == "instances" && (q.Value != 1000 || q.Source != "server") || q.Quota == "security-groups" && q.Source != "account" {
+			t.Errorf("after --reset instances: %+v", q)
+		}
+	}
+	if r := row(ok(t, "account", "quota", a.UID, "--reset", "all"), "security-groups"); len(r) != 3 || r[1] != "100" || r[2] != "server" {
+		t.Errorf("after --reset all: row %v", r)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		errs string
+	}{
+		{[]string{"--security-groups", "0"}, 2, "give a positive number"},
+		{[]string{"--reset", "cpus"}, 2, "no quota"},
+		{[]string{"--vpcs", "5", "--reset", "all"}, 2, "give one"},
+		{[]string{"--vpcs", "2000000"}, 1, "InvalidParameter"},
+	} {
+		if code, _, errs := palisade(append([]string{"account", "quota", a.UID}, tc.args...)...); code != tc.code || !strings.Contains(errs, tc.errs) {
+			t.Errorf("account quota %v: exit %d, %s; want %d and %q", tc.args, code, errs, tc.code, tc.errs)
+		}
+	}
+	t.Setenv("PALISADE_ACCESS_KEY_ID", a.KeyID)
+	t.Setenv("PALISADE_ACCESS_KEY_SECRET", a.Secret)
+	if code, _, errs := palisade("account", "quota", a.UID, "--security-groups", "500"); code != 1 || !strings.Contains(errs, "Forbidden.Operator") {
+		t.Errorf("account quota as the tenant: exit %d, %s", code, errs)
 	}
 }
 

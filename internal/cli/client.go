@@ -69,7 +69,7 @@ var clientSummaries = map[string]string{
 	"sg":       "manage security groups and their rules",
 	"instance": "manage instances and the groups they are in",
 	"vpc":      "manage VPCs and vSwitches",
-	"account":  "create, list and disable tenants (with the operator's key: PALISADE_OPERATOR_KEY_ID/_SECRET when set, else PALISADE_ACCESS_KEY_ID/_SECRET)",
+	"account":  "create, list and disable tenants, and set their quotas (with the operator's key: PALISADE_OPERATOR_KEY_ID/_SECRET when set, else PALISADE_ACCESS_KEY_ID/_SECRET)",
 	"key":      "manage your account's access keys (RAM's CreateAccessKey, ListAccessKeys, UpdateAccessKey, DeleteAccessKey)",
 	"host":     "issue host keys for agents (with the operator's key: PALISADE_OPERATOR_KEY_ID/_SECRET when set, else PALISADE_ACCESS_KEY_ID/_SECRET)",
 }

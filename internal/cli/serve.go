@@ -196,7 +196,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"PALISADE_ACCESS_KEY_ID/_SECRET the first tenant's (a restart keeps what the API did to them since).\n"+
 			"One server runs on a --db at a time: it holds FILE.lock.\n\n"+
 			"The --quota-* flags bound what each account may create (a request past one is refused and changes\n"+
-			"nothing); on etcd give every server the same ones.\n\nFlags:\n")
+			"nothing); on etcd give every server the same ones. `palisade account quota ACCOUNT_ID` gives one\n"+
+			"tenant its own, kept in the store.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, stdout); done {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
+	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
@@ -11,7 +12,8 @@ import (
 // host keys. See package service, accounts.go and keys.go.
 
 // OperatorActions are the actions only the operator key may call.
-var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeRegisterHost", "PalisadeDeregisterHost", "PalisadeListHosts"}
+var OperatorActions = []string{"PalisadeCreateAccount", "PalisadeListAccounts", "PalisadeDisableAccount", "PalisadeSetAccountQuotas", "PalisadeDescribeAccountQuotas",
+	"PalisadeRegisterHost", "PalisadeDeregisterHost", "PalisadeListHosts"}
 
 // HostActions are the actions a host key may call (and the operator key;
 // tenants may not).
@@ -19,12 +21,14 @@ var HostActions = []string{"PalisadeBindInstance", "PalisadeGetSnapshot", "Palis
 
 func (s *Service) accountActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
-		"PalisadeCreateAccount":  s.createAccount,
-		"PalisadeListAccounts":   s.listAccounts,
-		"PalisadeDisableAccount": s.disableAccount,
-		"PalisadeRegisterHost":   s.registerHost,
-		"PalisadeDeregisterHost": s.deregisterHost,
-		"PalisadeListHosts":      s.listHosts,
+		"PalisadeCreateAccount":         s.createAccount,
+		"PalisadeListAccounts":          s.listAccounts,
+		"PalisadeDisableAccount":        s.disableAccount,
+		"PalisadeSetAccountQuotas":      s.setAccountQuotas,
+		"PalisadeDescribeAccountQuotas": s.describeAccountQuotas,
+		"PalisadeRegisterHost":          s.registerHost,
+		"PalisadeDeregisterHost":        s.deregisterHost,
+		"PalisadeListHosts":             s.listHosts,
 	}
 }
 
@@ -54,6 +58,13 @@ type accountItem struct {
 	AccountName string
 	Status      string // Enabled or Disabled
 	CreateTime  string
+	// QuotaOverrides are the account's own quotas (PalisadeSetAccountQuotas).
+	QuotaOverrides struct{ QuotaOverride []quotaOverride }
+}
+
+type quotaOverride struct {
+	QuotaName string
+	Value     int
 }
 
 type listAccountsResponse struct {
@@ -77,7 +88,17 @@ func (s *Service) listAccounts(ctx context.Context, req *rpc.Request) (any, erro
 		if a.Disabled {
 			st = "Disabled"
 		}
-		out.Accounts.Account = append(out.Accounts.Account, accountItem{AccountId: a.UID, AccountName: a.Name, Status: st, CreateTime: timeText(a.Created)})
+		item := accountItem{AccountId: a.UID, AccountName: a.Name, Status: st, CreateTime: timeText(a.Created)}
+		item.QuotaOverrides.QuotaOverride = []quotaOverride{}
+		if a.Quotas != nil {
+			own := service.Quotas(*a.Quotas)
+			for i, n := range service.QuotaNames {
+				if v := *own.Field(i); v != 0 {
+					item.QuotaOverrides.QuotaOverride = append(item.QuotaOverrides.QuotaOverride, quotaOverride{n.Param, v})
+				}
+			}
+		}
+		out.Accounts.Account = append(out.Accounts.Account, item)
 	}
 	return out, nil
 }
@@ -89,6 +110,73 @@ func (s *Service) disableAccount(ctx context.Context, req *rpc.Request) (any, er
 		return nil, err
 	}
 	return &rpc.Base{}, s.DisableAccount(ctx, c, req.Params.Get("AccountId"))
+}
+
+type quotaItem struct {
+	QuotaName string // a parameter of PalisadeSetAccountQuotas
+	Value     int
+	Source    string // Account (its own) or Server (serve's --quota-* flag, or its default)
+}
+
+type accountQuotasResponse struct {
+	rpc.Base
+	AccountId string
+	Quotas    struct{ Quota []quotaItem }
+}
+
+// accountQuotas shapes an account's quotas as the answers give them.
+func accountQuotas(q service.AccountQuotas) *accountQuotasResponse {
+	out := &accountQuotasResponse{AccountId: q.AccountID}
+	out.Quotas.Quota = []quotaItem{}
+	for i, n := range service.QuotaNames {
+		src := "Server"
+		if *q.Own.Field(i) != 0 {
+			src = "Account"
+		}
+		out.Quotas.Quota = append(out.Quotas.Quota, quotaItem{QuotaName: n.Param, Value: *q.Effective.Field(i), Source: src})
+	}
+	return out
+}
+
+// setAccountQuotas reads AccountId and a parameter per quota
+// (service.QuotaNames' Param: a value, or -1 for the server's).
+func (s *Service) setAccountQuotas(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := service.CheckAdministrator(c, "PalisadeSetAccountQuotas"); err != nil {
+		return nil, err // before the parameters, as the other operator actions
+	}
+	in := service.SetAccountQuotasInput{Caller: c, AccountID: req.Params.Get("AccountId"), Values: map[string]int{}}
+	for _, n := range service.QuotaNames {
+		if !req.Params.Has(n.Param) {
+			continue
+		}
+		v, e := req.Params.Int(n.Param, 0)
+		if e != nil {
+			return nil, e
+		}
+		in.Values[n.Param] = v
+	}
+	q, err := s.SetAccountQuotas(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return accountQuotas(q), nil
+}
+
+// describeAccountQuotas reads AccountId.
+func (s *Service) describeAccountQuotas(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.DescribeAccountQuotas(ctx, c, req.Params.Get("AccountId"))
+	if err != nil {
+		return nil, err
+	}
+	return accountQuotas(q), nil
 }
 
 type registerHostResponse struct {

@@ -62,6 +62,12 @@ func TestScoped(t *testing.T) {
 		{"tenant makes an account", e.key, ECSVersion, "PalisadeCreateAccount", map[string]string{"AccountName": "x"}, "Forbidden.Operator", 403},
 		{"tenant snapshot", e.key, ECSVersion, "PalisadeGetSnapshot", nil, "Forbidden.Operator", 403},
 		{"tenant registers a host", e.key, ECSVersion, "PalisadeRegisterHost", map[string]string{"HostName": "h2"}, "Forbidden.Operator", 403},
+		{"tenant sets its quotas", e.key, ECSVersion, "PalisadeSetAccountQuotas", map[string]string{"AccountId": "1000000000000001", "SecurityGroups": "500"}, "Forbidden.Operator", 403},
+		{"tenant reads quotas", e.key, ECSVersion, "PalisadeDescribeAccountQuotas", map[string]string{"AccountId": "1000000000000001"}, "Forbidden.Operator", 403},
+		{"host sets quotas", host, ECSVersion, "PalisadeSetAccountQuotas", map[string]string{"AccountId": "1000000000000001", "SecurityGroups": "500"}, "Forbidden.HostKey", 403},
+		{"tenant reads its attributes", e.key, ECSVersion, "DescribeAccountAttributes", nil, "", 0},
+		{"operator reads attributes", e.op, ECSVersion, "DescribeAccountAttributes", nil, "Forbidden.OperatorKey", 403},
+		{"host reads attributes", host, ECSVersion, "DescribeAccountAttributes", nil, "Forbidden.HostKey", 403},
 		{"unknown key", "LTAInothere", ECSVersion, "DescribeRegions", nil, "InvalidAccessKeyId.NotFound", 400},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

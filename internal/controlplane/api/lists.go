@@ -19,7 +19,7 @@ var listParams = []struct {
 }{
 	{"Permissions", true}, {"Tag", true}, {"TagFilter", true}, {"Entry", true}, {"AddEntry", true}, {"RemoveEntry", true},
 	{"SecurityGroupRuleId", false}, {"SecurityGroupId", false}, {"SecurityGroupIds", false}, {"ResourceId", false},
-	{"TagKey", false}, {"PrefixListId", false}, {"Ipv6Address", false},
+	{"TagKey", false}, {"PrefixListId", false}, {"Ipv6Address", false}, {"AttributeName", false},
 }
 
 // checkLists refuses a request whose list parameters are in a form the

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -123,16 +122,9 @@ func (s *Service) DisableAccount(ctx context.Context, c Caller, uid string) erro
 		return ecserr.MissingParameter("AccountId")
 	}
 	_, err := s.commit(ctx, func(tx store.Tx) error {
-		a, ok, err := store.GetAs[model.Account](tx, KindAccount, uid)
-		switch {
-		case err != nil:
+		a, err := tenantAccount(tx, uid)
+		if err != nil || a.Disabled {
 			return err
-		case !ok || a.Operator:
-			// The operator's own account is not a tenant: not found, as an
-			// account ID that was never made.
-			return ecserr.New(http.StatusNotFound, "EntityNotExist.Account", "The account %q does not exist; PalisadeListAccounts lists them.", uid)
-		case a.Disabled:
-			return nil
 		}
 		a.Disabled = true
 		return store.PutAs(tx, KindAccount, a.UID, a.UID, "", a)

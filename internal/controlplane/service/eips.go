@@ -70,7 +70,11 @@ func (s *Service) AllocateEipAddress(ctx context.Context, in AllocateEipInput) (
 	eip := &model.EIP{ID: model.NewID("eip"), Region: c.Region, Owner: c.Account, Name: in.Name, Bandwidth: bw,
 		ChargeType: charge, Status: EipAvailable, Description: in.Description, Created: s.Now()}
 	return Update(s, ctx, c, "AllocateEipAddress", in.Idempotency, in, func(tx store.Tx) (AllocateEipResult, error) {
-		pool, err := publicIPsTaken(tx, c.Account, s.quotas().PublicIPs)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return AllocateEipResult{}, err
+		}
+		pool, err := publicIPsTaken(tx, c.Account, q.PublicIPs)
 		if err != nil {
 			return AllocateEipResult{}, err
 		}

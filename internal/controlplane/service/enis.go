@@ -175,8 +175,12 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 		if err != nil {
 			return nil, err
 		}
-		if held >= s.quotas().ENIs {
-			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s, the quota; delete one first.", held, c.Region)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return nil, err
+		}
+		if held >= q.ENIs {
+			return nil, ecserr.Forbidden("MaxEniCountExceeded", "The account has %d secondary network interfaces in %s and may hold %d; delete one first.", held, c.Region, q.ENIs)
 		}
 		if err := setENIGroups(tx, c, n, slices.Clone(in.SecurityGroupIDs), modifyFull); err != nil {
 			return nil, err

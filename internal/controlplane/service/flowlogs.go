@@ -97,8 +97,12 @@ func (s *Service) CreateFlowLog(ctx context.Context, in CreateFlowLogInput) (Cre
 		if err != nil {
 			return CreateFlowLogResult{}, err
 		}
-		if n >= s.quotas().FlowLogs {
-			return CreateFlowLogResult{}, ecserr.BadRequest("QuotaExceeded.FlowLog", "This account has %d flow logs in %s, the most allowed; delete one first.", n, c.Region)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreateFlowLogResult{}, err
+		}
+		if n >= q.FlowLogs {
+			return CreateFlowLogResult{}, ecserr.BadRequest("QuotaExceeded.FlowLog", "This account has %d flow logs in %s and may hold %d; delete one first.", n, c.Region, q.FlowLogs)
 		}
 		return CreateFlowLogResult{FlowLogId: f.ID}, putFlowLog(tx, f)
 	})

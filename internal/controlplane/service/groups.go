@@ -88,8 +88,12 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, in CreateGroupInput) 
 		if err != nil {
 			return CreateGroupResult{}, err
 		}
-		if n >= s.quotas().SecurityGroups {
-			return CreateGroupResult{}, ecserr.Forbidden("QuotaExceed.SecurityGroup", "The account already has %d security groups in %s, the quota. Delete unused groups first.", n, c.Region)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreateGroupResult{}, err
+		}
+		if n >= q.SecurityGroups {
+			return CreateGroupResult{}, ecserr.Forbidden("QuotaExceed.SecurityGroup", "The account already has %d security groups in %s and may hold %d. Delete unused groups first.", n, c.Region, q.SecurityGroups)
 		}
 		return CreateGroupResult{SecurityGroupId: g.ID}, PutGroup(tx, g)
 	})

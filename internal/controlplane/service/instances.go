@@ -297,7 +297,11 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	if err != nil {
 		return nil, err
 	}
-	if q := s.quotas().Instances; held+sp.amount > q {
+	quotas, err := s.quotasOf(tx, c.Account)
+	if err != nil {
+		return nil, err
+	}
+	if q := quotas.Instances; held+sp.amount > q {
 		return nil, ecserr.Forbidden("QuotaExceed.ElasticQuota", "The number of the specified ECS instances has exceeded the quota: the account has %d instances in %s and may hold %d, so %d more do not fit. Delete instances it no longer needs, or launch fewer.", held, c.Region, q, sp.amount)
 	}
 	space, err := launchSpace(tx, c, sp, &base)
@@ -330,7 +334,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 	}
 	var public *publicAddresses
 	if publicIP && sp.bandwidthOut > 0 {
-		if public, err = publicIPsTaken(tx, c.Account, s.quotas().PublicIPs); err != nil {
+		if public, err = publicIPsTaken(tx, c.Account, quotas.PublicIPs); err != nil {
 			return nil, err
 		}
 		// Checked for the whole launch: allocate's own refusal would name

@@ -141,7 +141,7 @@ func publicIPsTaken(tx store.ReadTx, account string, quota int) (*publicAddresse
 // allocate takes a free public address for the account.
 func (p *publicAddresses) allocate() (netip.Addr, error) {
 	if p.held >= p.quota {
-		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs, in all regions together), the most one account may; release some first.", p.held)
+		return netip.Addr{}, ecserr.BadRequest("QuotaExceeded.Eip", "This account holds %d public addresses (EIPs and instances' public IPs, in all regions together) and may hold %d; release some first.", p.held, p.quota)
 	}
 	a, ok := p.probe()
 	if !ok {

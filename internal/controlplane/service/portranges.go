@@ -95,8 +95,12 @@ func (s *Service) CreatePortRangeList(ctx context.Context, in CreatePortRangeLis
 		if err != nil {
 			return CreatePortRangeListResult{}, err
 		}
-		if n >= s.quotas().PortRangeLists {
-			return CreatePortRangeListResult{}, ecserr.Forbidden("QuotaExceed.PortRangeList", "This account already has %d port range lists in %s, the limit; delete one first.", n, c.Region)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreatePortRangeListResult{}, err
+		}
+		if n >= q.PortRangeLists {
+			return CreatePortRangeListResult{}, ecserr.Forbidden("QuotaExceed.PortRangeList", "This account already has %d port range lists in %s and may hold %d; delete one first.", n, c.Region, q.PortRangeLists)
 		}
 		if err := store.PutAs(tx, KindPortRangeList, l.ID, l.Owner, l.Region, l); err != nil {
 			return CreatePortRangeListResult{}, err

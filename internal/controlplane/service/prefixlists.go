@@ -81,8 +81,12 @@ func (s *Service) CreatePrefixList(ctx context.Context, in CreatePrefixListInput
 		if err != nil {
 			return CreatePrefixListResult{}, err
 		}
-		if n >= s.quotas().PrefixLists {
-			return CreatePrefixListResult{}, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s, the limit; delete one first.", n, c.Region)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreatePrefixListResult{}, err
+		}
+		if n >= q.PrefixLists {
+			return CreatePrefixListResult{}, ecserr.Forbidden("QuotaExceed.PrefixList", "This account already has %d prefix lists in %s and may hold %d; delete one first.", n, c.Region, q.PrefixLists)
 		}
 		if err := store.PutAs(tx, KindPrefixList, pl.ID, pl.Owner, pl.Region, pl); err != nil {
 			return CreatePrefixListResult{}, err

@@ -12,22 +12,23 @@ import (
 // Quotas bound what one account may create, so that no tenant can grow the
 // server's memory and every tenant's analyses without end. Each is per
 // account and region unless it says otherwise; a zero field takes
-// DefaultQuotas' (Service.Quotas, the server's --quota-* flags). The rule,
-// member and per-instance limits are ECS's fixed ones (package model).
-type Quotas struct {
-	VPCs            int // QuotaExceeded.Vpc (400)
-	VSwitchesPerVPC int // per VPC: QuotaExceeded.VSwitch (400)
-	Instances       int // QuotaExceed.ElasticQuota (403)
-	SecurityGroups  int // QuotaExceed.SecurityGroup (403)
-	ENIs            int // secondary ENIs: MaxEniCountExceeded (403)
-	FlowLogs        int // QuotaExceeded.FlowLog (400)
-	PrefixLists     int // QuotaExceed.PrefixList (403)
-	PortRangeLists  int // QuotaExceed.PortRangeList (403)
-	// PublicIPs bounds the public addresses an account holds in all
-	// regions together, EIPs and instances' public IPs: QuotaExceeded.Eip
-	// (400). The pool is shared by every account.
-	PublicIPs int
-}
+// DefaultQuotas' (Service.Quotas, the server's --quota-* flags). An account
+// may have its own (model.Account.Quotas, PalisadeSetAccountQuotas), which
+// replace the server's field by field. The rule, member and per-instance
+// limits are ECS's fixed ones (package model).
+//
+//	VPCs            QuotaExceeded.Vpc (400)
+//	VSwitchesPerVPC per VPC: QuotaExceeded.VSwitch (400)
+//	Instances       QuotaExceed.ElasticQuota (403)
+//	SecurityGroups  QuotaExceed.SecurityGroup (403)
+//	ENIs            secondary ENIs: MaxEniCountExceeded (403)
+//	FlowLogs        QuotaExceeded.FlowLog (400)
+//	PrefixLists     QuotaExceed.PrefixList (403)
+//	PortRangeLists  QuotaExceed.PortRangeList (403)
+//	PublicIPs       the public addresses an account holds in all regions
+//	                together, EIPs and instances' public IPs (the pool is
+//	                shared by every account): QuotaExceeded.Eip (400)
+type Quotas model.Quotas
 
 // DefaultQuotas are ECS's and VPC's default quotas where they have one
 // (VPCs 10 per region, vSwitches 150 per VPC, security groups, prefix
@@ -48,6 +49,26 @@ var DefaultQuotas = Quotas{
 	PublicIPs:       int(1 << (32 - PublicPool.Bits()) / 16),
 }
 
+// QuotaName names one quota, as the flags and the operator's actions do.
+type QuotaName struct {
+	// Flag is serve's --quota-FLAG and `palisade account quota`'s --FLAG.
+	Flag string
+	// Param is PalisadeSetAccountQuotas' parameter and QuotaName in the
+	// answers.
+	Param string
+}
+
+// QuotaNames are the quotas' names, in the order of Quotas' fields.
+var QuotaNames = [...]QuotaName{
+	{"vpcs", "Vpcs"}, {"vswitches-per-vpc", "VSwitchesPerVpc"}, {"instances", "Instances"},
+	{"security-groups", "SecurityGroups"}, {"enis", "NetworkInterfaces"}, {"flow-logs", "FlowLogs"},
+	{"prefix-lists", "PrefixLists"}, {"port-range-lists", "PortRangeLists"}, {"public-ips", "PublicIpAddresses"},
+}
+
+// MaxQuota bounds an account's own quota: a value past it is a typo, not
+// a team's need (the server holds every record in memory).
+const MaxQuota = 1_000_000
+
 // quotaField is one quota of a Quotas, by its name, with its default.
 type quotaField struct {
 	name string
@@ -55,8 +76,11 @@ type quotaField struct {
 	def  int
 }
 
-// fields lists q's quotas.
-func (q *Quotas) fields() [9]quotaField {
+// Field is q's quota i, in QuotaNames' order.
+func (q *Quotas) Field(i int) *int { return q.fields()[i].v }
+
+// fields lists q's quotas, in QuotaNames' order.
+func (q *Quotas) fields() [len(QuotaNames)]quotaField {
 	d := &DefaultQuotas
 	return [...]quotaField{
 		{"VPCs", &q.VPCs, d.VPCs}, {"VSwitchesPerVPC", &q.VSwitchesPerVPC, d.VSwitchesPerVPC}, {"Instances", &q.Instances, d.Instances},
@@ -89,8 +113,30 @@ func (q Quotas) Check(zeroToo bool) error {
 	return nil
 }
 
-// quotas are the quotas in force.
-func (s *Service) quotas() Quotas { return s.Quotas.WithDefaults() }
+// quotasOf are the quotas in force for an account as tx sees it: its own
+// where it has one, else the server's. In a write the account's record is
+// read through tx, a precondition like the counts': an override changed
+// before the write commits makes it run again on the new quota, so a
+// quota change racing creates still lands exactly the quota in force.
+func (s *Service) quotasOf(tx store.ReadTx, account string) (Quotas, error) {
+	q := s.Quotas.WithDefaults()
+	a, found, err := peekAs[model.Account](tx, KindAccount, account)
+	if err != nil || !found || a.Quotas == nil {
+		return q, err
+	}
+	return q.override(Quotas(*a.Quotas)), nil
+}
+
+// override is q with each non-zero field of o.
+func (q Quotas) override(o Quotas) Quotas {
+	ofs := o.fields()
+	for i, f := range q.fields() {
+		if v := *ofs[i].v; v != 0 {
+			*f.v = v
+		}
+	}
+	return q
+}
 
 // countSet is a set of records a quota counts: those of an account and
 // region (index ""), or those under key in a secondary index of the view.

@@ -239,3 +239,61 @@ func TestPublicAddressReused(t *testing.T) {
 		})
 	}
 }
+
+// TestAccountQuotaReadInWrite: a create reads its account's quota in its
+// write, as a precondition: a quota of the account lowered or cleared
+// between the create's run and its commit makes it run again on the new
+// quota (refused here); another account's change leaves it alone.
+func TestAccountQuotaReadInWrite(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// own is the account's quota of security groups before; between
+		// changes a quota of the account (or another's) while the create
+		// waits to commit.
+		own     int
+		between func(e *env, mine, other string)
+		code    string
+		updates int // see TestQuotaCountPreconditions
+	}{
+		{"lowered", 2, func(e *env, mine, _ string) { e.setQuotas(mine, map[string]int{"SecurityGroups": 1}) }, "QuotaExceed.SecurityGroup", 2},
+		{"cleared to the server's", 2, func(e *env, mine, _ string) { e.setQuotas(mine, map[string]int{"SecurityGroups": ClearQuota}) }, "QuotaExceed.SecurityGroup", 2},
+		{"raised", 2, func(e *env, mine, _ string) { e.setQuotas(mine, map[string]int{"SecurityGroups": 3}) }, "", 3},
+		{"another quota of the account", 2, func(e *env, mine, _ string) { e.setQuotas(mine, map[string]int{"Vpcs": 3}) }, "", 3},
+		{"another account's", 2, func(e *env, _, other string) { e.setQuotas(other, map[string]int{"SecurityGroups": 1}) }, "", 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.s.Quotas.SecurityGroups = 1
+			mine, _, err := e.s.NewTenant(e.ctx, "mine")
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, _, err := e.s.NewTenant(e.ctx, "other")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.setQuotas(mine.UID, map[string]int{"SecurityGroups": tt.own})
+			c := Caller{Account: mine.UID, Region: e.c.Region}
+			if _, err := e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: c}); err != nil {
+				t.Fatal(err)
+			}
+			is := &interleaveStore{Store: e.s.Store.(*sqlite.Store)}
+			is.before = func() { tt.between(e, mine.UID, other.UID) }
+			e.s.Store = is
+			_, err = e.s.CreateSecurityGroup(e.ctx, CreateGroupInput{Caller: c})
+			e.s.Store = is.Store
+			wantCode(t, err, tt.code)
+			if is.before != nil || is.updates != tt.updates {
+				t.Errorf("%d Updates (the interleaved write run: %v); want %d", is.updates, is.before == nil, tt.updates)
+			}
+		})
+	}
+}
+
+// setQuotas sets an account's own quotas as the operator.
+func (e *env) setQuotas(uid string, values map[string]int) {
+	e.t.Helper()
+	if _, err := e.s.SetAccountQuotas(e.ctx, SetAccountQuotasInput{Caller: e.op, AccountID: uid, Values: values}); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -92,8 +92,12 @@ func (s *Service) CreateVpc(ctx context.Context, in CreateVpcInput) (CreateVpcRe
 		if err != nil {
 			return CreateVpcResult{}, err
 		}
-		if q := s.quotas().VPCs; n >= q {
-			return CreateVpcResult{}, ecserr.BadRequest("QuotaExceeded.Vpc", "VPC quota exceeded: the account has %d VPCs in %s, the most it may. Delete a VPC it no longer needs first.", n, c.Region)
+		qs, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreateVpcResult{}, err
+		}
+		if q := qs.VPCs; n >= q {
+			return CreateVpcResult{}, ecserr.BadRequest("QuotaExceeded.Vpc", "VPC quota exceeded: the account has %d VPCs in %s and may hold %d. Delete a VPC it no longer needs first.", n, c.Region, q)
 		}
 		if six.IsValid() || in.EnableIPv6 {
 			used, err := vpcIPv6Blocks(tx)

@@ -74,8 +74,12 @@ func (s *Service) CreateVSwitch(ctx context.Context, in CreateVSwitchInput) (Cre
 		if err != nil {
 			return CreateVSwitchResult{}, err
 		}
-		if n >= s.quotas().VSwitchesPerVPC {
-			return CreateVSwitchResult{}, ecserr.BadRequest("QuotaExceeded.VSwitch", "Virtual switch quota exceeded: VPC %s has %d vSwitches, the most one VPC may. Delete a vSwitch it no longer needs, or use another VPC.", v.ID, n)
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return CreateVSwitchResult{}, err
+		}
+		if n >= q.VSwitchesPerVPC {
+			return CreateVSwitchResult{}, ecserr.BadRequest("QuotaExceeded.VSwitch", "Virtual switch quota exceeded: VPC %s has %d vSwitches and may hold %d. Delete a vSwitch it no longer needs, or use another VPC.", v.ID, n, q.VSwitchesPerVPC)
 		}
 		if !cidrInside(v.CIDR, cidr) {
 			return CreateVSwitchResult{}, ecserr.BadRequest("InvalidCidrBlock.Malformed", "CidrBlock %s is not inside the block %s of VPC %s.", cidr, v.CIDR, v.ID)

@@ -37,6 +37,24 @@ type Account struct {
 	// (PALISADE_*_KEY_ID), so that a later start with the same variables
 	// does not make one deleted since again.
 	EnvKeys []string `json:"envKeys,omitempty"`
+	// Quotas are the operator's overrides of the server's quotas for this
+	// account (PalisadeSetAccountQuotas); nil or a zero field: none.
+	Quotas *Quotas `json:"quotas,omitempty"`
+}
+
+// Quotas bound how many resources an account may hold (see the service's
+// Quotas, which this is the stored form of). A zero field has no value of
+// its own: the server's, or its default, applies.
+type Quotas struct {
+	VPCs            int `json:"vpcs,omitempty"`
+	VSwitchesPerVPC int `json:"vswitchesPerVpc,omitempty"`
+	Instances       int `json:"instances,omitempty"`
+	SecurityGroups  int `json:"securityGroups,omitempty"`
+	ENIs            int `json:"enis,omitempty"`
+	FlowLogs        int `json:"flowLogs,omitempty"`
+	PrefixLists     int `json:"prefixLists,omitempty"`
+	PortRangeLists  int `json:"portRangeLists,omitempty"`
+	PublicIPs       int `json:"publicIps,omitempty"`
 }
 
 // AccessKey authenticates API calls on behalf of an account.

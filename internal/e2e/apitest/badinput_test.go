@@ -270,6 +270,8 @@ func TestBadInputSweep(t *testing.T) {
 		"DeleteInstance":                        {{"Force", "true"}},
 		"PalisadeCreateAccount":                 {{"AccountName", "sweep"}},
 		"PalisadeDisableAccount":                {{"AccountId", other.UID}},
+		"PalisadeSetAccountQuotas":              {{"AccountId", other.UID}, {"SecurityGroups", "200"}},
+		"PalisadeDescribeAccountQuotas":         {{"AccountId", other.UID}},
 	}
 
 	operator := map[string]bool{}
