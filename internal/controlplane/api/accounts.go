@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
@@ -148,6 +150,9 @@ func (s *Service) setAccountQuotas(ctx context.Context, req *rpc.Request) (any, 
 	if err := service.CheckAdministrator(c, "PalisadeSetAccountQuotas"); err != nil {
 		return nil, err // before the parameters, as the other operator actions
 	}
+	if e := misspeltQuota(req.Params); e != nil {
+		return nil, e
+	}
 	in := service.SetAccountQuotasInput{Caller: c, AccountID: req.Params.Get("AccountId"), Values: map[string]int{}}
 	for _, n := range service.QuotaNames {
 		if !req.Params.Has(n.Param) {
@@ -164,6 +169,34 @@ func (s *Service) setAccountQuotas(ctx context.Context, req *rpc.Request) (any, 
 		return nil, err
 	}
 	return accountQuotas(q), nil
+}
+
+// misspeltQuota refuses a parameter that names a quota but not as
+// PalisadeSetAccountQuotas spells it (SecurityGroup, securitygroups,
+// security-groups): ignored, as other unknown parameters are, it would
+// leave that quota as it was under an answer that reads as a success.
+func misspeltQuota(ps rpc.Params) *ecserr.Error {
+	fold := func(s string) string {
+		s = strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(s))
+		return strings.TrimSuffix(s, "s")
+	}
+	for name := range ps {
+		for _, n := range service.QuotaNames {
+			if name != n.Param && (fold(name) == fold(n.Param) || fold(name) == fold(n.Flag)) {
+				return ecserr.InvalidParameter(name, fmt.Sprintf("the quota is spelt %s; PalisadeSetAccountQuotas takes %s", n.Param, quotaParams()))
+			}
+		}
+	}
+	return nil
+}
+
+// quotaParams lists PalisadeSetAccountQuotas' quota parameters.
+func quotaParams() string {
+	names := make([]string, len(service.QuotaNames))
+	for i, n := range service.QuotaNames {
+		names[i] = n.Param
+	}
+	return strings.Join(names, ", ")
 }
 
 // describeAccountQuotas reads AccountId.

@@ -193,6 +193,11 @@ func TestSetAccountQuotasRefusals(t *testing.T) {
 		{"not a number", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "FlowLogs": "ten"}, 400, "InvalidParameter"},
 		{"a leading zero", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "PublicIpAddresses": "05"}, 400, "InvalidParameter"},
 		{"one good, one bad", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "SecurityGroups": "5", "NetworkInterfaces": "0"}, 400, "InvalidParameter"},
+		// A quota misspelt would be left as it was under an answer that
+		// reads as a success.
+		{"a quota misspelt", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "Vpcs": "5", "SecurityGroup": "500"}, 400, "InvalidParameter"},
+		{"a quota as the flag names it", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "security-groups": "500"}, 400, "InvalidParameter"},
+		{"a quota in lower case", op, "PalisadeSetAccountQuotas", map[string]string{"AccountId": a.UID, "vswitchesPerVpc": "5"}, 400, "InvalidParameter"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, err := s.Store.Revision(t.Context())
