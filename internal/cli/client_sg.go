@@ -23,7 +23,7 @@ var sgCommands = []command{
 	{name: "create", synopsis: "[--name N] [--description D] [--vpc ID] [--type normal|enterprise]",
 		summary: "create a security group and print its ID", min: 0, max: 0, setup: sgCreate},
 	{name: "authorize", synopsis: "SG_ID --protocol P [--port R] (--cidr C | --group SG | --prefix-list PL) [flags]",
-		summary: "add a rule and print the ID(s) of the rules that now match it", min: 1, max: 1, setup: sgAuthorize},
+		summary: "add a rule and print the ID(s) of the rules that now match it (warning on stderr when it opens an admin or database port to the internet)", min: 1, max: 1, setup: sgAuthorize},
 	{name: "revoke", synopsis: "SG_ID (--rule SGR_ID... | --protocol P [--port R] (--cidr C | --group SG | --prefix-list PL) [flags])",
 		summary: "remove rules, by ID or by what they match, and print the IDs removed", min: 1, max: 1, setup: sgRevoke},
 	{name: "delete", synopsis: "SG_ID", summary: "delete a security group", min: 1, max: 1, setup: sgDelete},

@@ -340,8 +340,8 @@ func (e *engine) latent() []*exposure {
 // (inst.ID is "" then, as in the rule standings): the group has nobody to
 // expose yet, but any instance that joins it gets that much, unless its
 // other groups drop it first. (A group is often made before its instances,
-// or kept as a template.) A classic group's intranet rules are judged too,
-// as latent judges a member without a public address.
+// or kept as a template.) A classic group's intranet rules admit no
+// internet address: SGA-010 judges those open to every classic instance.
 func (e *engine) alone() []*exposure {
 	e.aloneOnce.Do(func() {
 		type task struct {
@@ -365,11 +365,6 @@ func (e *engine) alone() []*exposure {
 				if rt := policy.PathBetween(nil, inst, six); rt.NoPath == "" {
 					tasks = append(tasks, task{inst: inst, six: six, rt: rt})
 				}
-			}
-			if g.VpcID == "" {
-				// A classic member without a public address: its intranet
-				// rules, as latent judges them.
-				tasks = append(tasks, task{inst: inst, rt: policy.Route{NIC: model.Intranet}})
 			}
 		}
 		e.parallel(len(tasks), func(k int) {
@@ -635,8 +630,12 @@ func portCheck(check string) func(*Input) []Finding {
 			risky(x, alone.add)
 		}
 		return append(out, alone.findings(check, Medium, func(rh *ruleHits) string {
-			return fmt.Sprintf("%s opens %s to the whole internet (%s) in a group with no members yet: nothing is exposed now, but every instance that joins it will be, unless its other groups drop these ports first.",
-				rh.subject(), list(rh.ports, "ports"), strings.Join(rh.worlds, " and "))
+			who := "every instance that joins it"
+			if !slices.Contains(rh.worlds, "0.0.0.0/0") {
+				who = "every instance with an IPv6 address that joins it"
+			}
+			return fmt.Sprintf("%s opens %s to the whole internet (%s) in a group with no members yet: nothing is exposed now, but %s will be, unless its other groups drop these ports first.",
+				rh.subject(), list(rh.ports, "ports"), strings.Join(rh.worlds, " and "), who)
 		}, portFix[check])...)
 	}
 }

@@ -123,9 +123,12 @@ func TestGroupWithoutMembers(t *testing.T) {
 		{name: "SSH from anywhere", check: "SGA-002", w: empty(rl("sgr-ssh", "in accept 1 TCP 22/22 0.0.0.0/0")),
 			want: []string{"sg-tpl sgr-ssh medium"}, contains: "no members yet"},
 		{name: "SSH from the IPv6 world", check: "SGA-002", w: empty(rl("sgr-ssh6", "in accept 1 TCP 22/22 ::/0")),
-			want: []string{"sg-tpl sgr-ssh6 medium"}, contains: "::/0"},
+			want: []string{"sg-tpl sgr-ssh6 medium"}, contains: "every instance with an IPv6 address that joins it"},
 		{name: "RDP in a classic group", check: "SGA-003", w: classic, want: []string{"sg-tpl sgr-rdp medium"}},
-		{name: "SSH on a classic group's intranet rules", check: "SGA-002", w: classic, want: []string{"sg-tpl sgr-ssh medium"}},
+		// The classic intranet admits no internet address; SGA-010 reports
+		// the rule as open to every classic instance.
+		{name: "SSH on a classic group's intranet rules", check: "SGA-002", w: classic},
+		{name: "SSH on a classic group's intranet rules, SGA-010", check: "SGA-010", w: classic, want: []string{"sg-tpl sgr-ssh high"}},
 		{name: "MySQL behind the group's own drop", check: "SGA-004", w: empty(rl("sgr-db", "in accept 50 TCP 3306/3306 0.0.0.0/0"), rl("sgr-hide", "in drop 1 TCP 3306/3306 0.0.0.0/0"))},
 		{name: "SSH from the office", check: "SGA-002", w: empty(rl("sgr-ssh", "in accept 1 TCP 22/22 203.0.113.0/24"))},
 		{name: "plaintext ports are not admin ports", check: "SGA-005", w: empty(rl("sgr-telnet", "in accept 1 TCP 23/23 0.0.0.0/0"))},

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -20,10 +19,7 @@ import (
 // word, and it warned for UDP 22, which the server does not. The preview
 // then warns, saying whether it is the whole internet or half of it.
 func TestRiskyWarningInBrowser(t *testing.T) {
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("needs chromium (see TestConsoleInBrowser)")
-	}
+	path := chromium(t)
 	svc, key, cl := tenantService(t)
 	g, err := svc.CreateSecurityGroup(context.Background(), service.CreateGroupInput{Caller: cl, Name: "web"})
 	if err != nil {
