@@ -363,7 +363,11 @@ func addLearner(ctx context.Context, cli *clientv3.Client, name, peer string) (u
 			members = append(members, &memberInfo{mm.ID, mm.Name, mm.PeerURLs})
 			if slices.Contains(mm.PeerURLs, peer) {
 				if mm.Name != "" {
-					return 0, "", fmt.Errorf("member: %s is already the peer URL of member %s of that cluster: give this member's data dir, or remove that member first", peer, mm.Name)
+					// Its data dir lost, a server is joined again: say how
+					// (a running member forgets the member by its ID).
+					return 0, "", fmt.Errorf("member: %s is already the peer URL of member %s (ID %x) of that cluster: give this member's data dir (--etcd-dir, or the --db it ran with); "+
+						"if that data is lost, remove the member first (etcdctl --endpoints %s member remove %x) and start this server again with --join",
+						peer, mm.Name, mm.ID, cli.Endpoints()[0], mm.ID)
 				}
 				id = mm.ID
 			}
