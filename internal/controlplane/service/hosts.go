@@ -33,21 +33,28 @@ import (
 // host reports after each change it applies, and each stream notes its
 // host's progress when a change passes it by.
 type hostStatus struct {
-	applied  atomic.Int64
-	seen     atomic.Int64           // Unix nanoseconds
+	applied atomic.Int64
+	seen    atomic.Int64 // Unix nanoseconds; 0: heard only through another server (SharedHosts)
+	// shared is the highest applied revision this server gave SharedHosts.
+	shared   atomic.Int64
 	Counters map[string]RuleCounter // "groupID/ruleID" → counts; under the table's lock
 }
 
 // note raises the applied revision to rev (never lowers it) and marks the
 // host seen at now.
 func (h *hostStatus) note(rev int64, now time.Time) {
+	raise(&h.applied, rev)
+	h.seen.Store(now.UnixNano())
+}
+
+// raise sets v to rev if that is higher.
+func raise(v *atomic.Int64, rev int64) {
 	for {
-		old := h.applied.Load()
-		if rev <= old || h.applied.CompareAndSwap(old, rev) {
-			break
+		old := v.Load()
+		if rev <= old || v.CompareAndSwap(old, rev) {
+			return
 		}
 	}
-	h.seen.Store(now.UnixNano())
 }
 
 // RuleCounter is how many packets and bytes a rule has decided.
@@ -862,6 +869,7 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := s.noteProgress(ctx, &in.Progress, true); err != nil {
 		return err
 	}
+	s.shareApplied(ctx, in.Progress.HostName, in.Progress.AppliedRevision)
 	if throttled != nil {
 		return throttled
 	}
