@@ -196,7 +196,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		undo()
-		return nil, fmt.Errorf("member: start etcd (data in %s): %w", cfg.Dir, err)
+		hint := ""
+		if m.Joined && cfg.TLS != nil {
+			// etcd's reason is in its own log, which is off by default:
+			// the usual one over TLS is a certificate that does not name
+			// the address a member's connections come from.
+			hint = "; the members refused each other's peer connections? Each member's certificate must name, besides the addresses of its URLs, " +
+				"the address its connections to the others come from (etcd checks a peer's certificate against it; on one machine, 127.0.0.1); " +
+				"--etcd-log-level warn shows etcd's reason"
+		}
+		return nil, fmt.Errorf("member: start etcd (data in %s): %w%s", cfg.Dir, err, hint)
 	}
 	m.e = e
 	if m.Restarted {
