@@ -226,7 +226,14 @@ wait:
 		case err := <-e.Err():
 			abort(e)
 			undo()
-			return nil, fmt.Errorf("member: etcd failed while starting: %w", err)
+			hint := ""
+			if m.Restarted {
+				// etcd stops a member its peers call removed, saying why
+				// only in its own log (off by default).
+				hint = fmt.Sprintf("; if this member (%x) was removed from its cluster (etcdctl member remove), its data is of no more use: "+
+					"delete %s and start this server with --join a running member's client URL, to join anew", uint64(e.Server.MemberID()), cfg.Dir)
+			}
+			return nil, fmt.Errorf("member: etcd failed while starting: %w%s", err, hint)
 		case <-notice.C:
 			if m.Restarted && cfg.Waiting != nil {
 				cfg.Waiting(fmt.Sprintf("the embedded etcd member (data in %s) waits for a quorum of its cluster's members (a majority of them, itself included): "+

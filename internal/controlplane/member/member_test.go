@@ -348,3 +348,45 @@ func TestLostDataDir(t *testing.T) {
 		t.Errorf("after the join again: voters %v, learners %v; want a, b and c voting", v, l)
 	}
 }
+
+// TestRestartRemoved: a member removed from its cluster (etcdctl member
+// remove) and restarted from its data is stopped by etcd; the error says
+// what to do (it said only "server is stopping", etcd's reason being in
+// its log, off by default).
+func TestRestartRemoved(t *testing.T) {
+	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(t.TempDir(), "b")
+	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third, so that the two left keep the quorum the removal needs.
+	if _, _, err := start(t, filepath.Join(t.TempDir(), "c"), "c", a.ClientURL); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{a.ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.MemberRemove(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	bcfg.ReadyTimeout = 30 * time.Second
+	m, err := Start(context.Background(), bcfg)
+	if err == nil {
+		m.Close()
+		t.Fatal("a removed member restarted")
+	}
+	for _, want := range []string{"removed from its cluster", "delete " + bdir, "--join"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
