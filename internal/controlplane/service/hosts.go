@@ -119,6 +119,16 @@ func (t *hostTable) forget(host string) {
 	delete(t.scopes, host)
 }
 
+// raiseKnown is note for a host in the table; a host not there is left out.
+func (t *hostTable) raiseKnown(host string, rev int64, now time.Time) {
+	t.mu.RLock()
+	h := t.hosts[host]
+	t.mu.RUnlock()
+	if h != nil {
+		h.note(rev, now)
+	}
+}
+
 // AppliedRevision returns the revision a host's agent last reported applied.
 func (s *Service) AppliedRevision(host string) int64 {
 	t := s.hosts
@@ -530,8 +540,10 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 			checked = snap.Revision()
 			if in.Progress.HostName != "" && in.Progress.AppliedRevision >= after {
 				// The host enforces after, and nothing it needs changed
-				// since: it enforces checked as well.
-				_ = s.noteHost(HostProgress{HostName: in.Progress.HostName, AppliedRevision: checked})
+				// since: it enforces checked as well. Only a host still in
+				// the table: one deregistered meanwhile (forgotten) would
+				// come back, at the very revision that deregistered it.
+				s.hosts.raiseKnown(in.Progress.HostName, checked, s.Now())
 			}
 		}
 		next, err := s.view.Wait(wctx, checked+1)
