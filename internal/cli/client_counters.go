@@ -29,7 +29,7 @@ func sgCounters(fs *flag.FlagSet) func(c *call) int {
 		if err := c.palisade("PalisadeDescribeRuleCounters", map[string]string{"SecurityGroupId": c.args[0]}, &out); err != nil {
 			return c.fail(err)
 		}
-		warnMissingServers(c.stderr, c.name, out.PalisadeMissingServers, "FLOWS and LAST HIT do not count the flow records they keep")
+		warnMissingServers(c.stderr, c.name, out.PalisadeMissingServers, "PACKETS, BYTES and HOSTS do not count their agents, FLOWS and LAST HIT the flow records they keep")
 		if c.json {
 			return c.printJSON(out)
 		}

@@ -74,7 +74,8 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"this server trusts it and presents --etcd-cert; with --cluster-init/--join, the embedded member speaks only\n"+
 		"mutual TLS (https URLs, the default ones become https) to its peers and clients")
 	fs.StringVar(&etcdTLS.Cert, "etcd-cert", "", "TLS to etcd: this server's PEM certificate `FILE` (signed by --etcd-ca; for an embedded member, for\n"+
-		"server and client authentication, naming the addresses of --etcd-client-url and --etcd-peer-url)")
+		"server and client authentication, naming the addresses of --etcd-client-url and --etcd-peer-url and the one\n"+
+		"its connections to the other members come from)")
 	fs.StringVar(&etcdTLS.Key, "etcd-key", "", "TLS to etcd: the PEM private key `FILE` of --etcd-cert")
 	fs.BoolVar(&mc.AllowPlaintext, "etcd-allow-plaintext", false, "without --etcd-ca/--etcd-cert/--etcd-key, let --etcd-client-url, --etcd-peer-url and --join be other than\n"+
 		"loopback: members then talk plain HTTP without authentication, so do it only on a private network you trust")

@@ -22,7 +22,8 @@ type describeFlowHitsResponse struct {
 // StartTime (ECS time): the caller's rule hits from the flow records, per
 // deciding entry (service.HitKey), and since when they are complete. With
 // PalisadeLocalOnly, this server's records only: what the other servers of
-// an installation ask each other for (service.FlowHitsAll).
+// an installation ask each other for (service.FlowHitsAll), with its
+// agents' rule counters of the group PalisadeCountersOf names, if given.
 func (s *Service) describeFlowHits(ctx context.Context, req *rpc.Request) (any, error) {
 	c, err := s.callerOf(ctx, req, false)
 	if err != nil {
@@ -42,7 +43,11 @@ func (s *Service) describeFlowHits(ctx context.Context, req *rpc.Request) (any, 
 		return nil, err
 	}
 	if peers.Local(req.Params) {
-		h := service.MergeHits([]service.HitsPart{s.LocalHits(c.Account, f)})
+		part := s.LocalHits(c.Account, f)
+		if g := req.Params.Get(service.CountersOfParam); g != "" {
+			part.Counters = s.LocalHostCounters(ctx, c, g)
+		}
+		h := service.MergeHits([]service.HitsPart{part})
 		return &describeFlowHitsResponse{FlowHitsAnswer: h.Answer(), PalisadeServerId: self}, nil
 	}
 	return &describeFlowHitsResponse{FlowHitsAnswer: s.FlowHitsAll(ctx, c, f).Answer()}, nil

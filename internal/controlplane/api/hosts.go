@@ -224,8 +224,9 @@ type ruleCountersResponse struct {
 	rpc.Base
 	SecurityGroupId string
 	RuleCounters    struct{ RuleCounter []ruleCounterItem }
-	// PalisadeMissingServers did not give their flow records' hits:
-	// FlowRecords and LastHitTime lack theirs.
+	// PalisadeMissingServers did not give their flow records' hits nor
+	// their agents' counters: FlowRecords, LastHitTime, Packets, Bytes and
+	// Hosts lack theirs.
 	PalisadeMissingServers []string `json:",omitempty"`
 }
 

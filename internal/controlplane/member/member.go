@@ -196,7 +196,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		undo()
-		return nil, fmt.Errorf("member: start etcd (data in %s): %w", cfg.Dir, err)
+		hint := ""
+		if m.Joined && cfg.TLS != nil {
+			// etcd's reason is in its own log, which is off by default:
+			// the usual one over TLS is a certificate that does not name
+			// the address a member's connections come from.
+			hint = "; the members refused each other's peer connections? Each member's certificate must name, besides the addresses of its URLs, " +
+				"the address its connections to the others come from (etcd checks a peer's certificate against it; on one machine, 127.0.0.1); " +
+				"--etcd-log-level warn shows etcd's reason"
+		}
+		return nil, fmt.Errorf("member: start etcd (data in %s): %w%s", cfg.Dir, err, hint)
 	}
 	m.e = e
 	if m.Restarted {
@@ -217,7 +226,14 @@ wait:
 		case err := <-e.Err():
 			abort(e)
 			undo()
-			return nil, fmt.Errorf("member: etcd failed while starting: %w", err)
+			hint := ""
+			if m.Restarted {
+				// etcd stops a member its peers call removed, saying why
+				// only in its own log (off by default).
+				hint = fmt.Sprintf("; if this member (%x) was removed from its cluster (etcdctl member remove), its data is of no more use: "+
+					"delete %s and start this server with --join a running member's client URL, to join anew", uint64(e.Server.MemberID()), cfg.Dir)
+			}
+			return nil, fmt.Errorf("member: etcd failed while starting: %w%s", err, hint)
 		case <-notice.C:
 			if m.Restarted && cfg.Waiting != nil {
 				cfg.Waiting(fmt.Sprintf("the embedded etcd member (data in %s) waits for a quorum of its cluster's members (a majority of them, itself included): "+
@@ -363,7 +379,11 @@ func addLearner(ctx context.Context, cli *clientv3.Client, name, peer string) (u
 			members = append(members, &memberInfo{mm.ID, mm.Name, mm.PeerURLs})
 			if slices.Contains(mm.PeerURLs, peer) {
 				if mm.Name != "" {
-					return 0, "", fmt.Errorf("member: %s is already the peer URL of member %s of that cluster: give this member's data dir, or remove that member first", peer, mm.Name)
+					// Its data dir lost, a server is joined again: say how
+					// (a running member forgets the member by its ID).
+					return 0, "", fmt.Errorf("member: %s is already the peer URL of member %s (ID %x) of that cluster: give this member's data dir (--etcd-dir, or the --db it ran with); "+
+						"if that data is lost, remove the member first (etcdctl --endpoints %s member remove %x) and start this server again with --join",
+						peer, mm.Name, mm.ID, cli.Endpoints()[0], mm.ID)
 				}
 				id = mm.ID
 			}

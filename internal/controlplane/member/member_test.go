@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -295,4 +296,97 @@ func TestWrongDataDir(t *testing.T) {
 		t.Fatalf("the dir's own member, restarted after the refusals: %v", err)
 	}
 	x2.Close()
+}
+
+// TestLostDataDir: a member whose data dir is lost, started again with
+// --join, is refused with the command that removes its old self (it said
+// only "remove that member first"); done as it says, the join succeeds.
+func TestLostDataDir(t *testing.T) {
+	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(t.TempDir(), "b")
+	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third, so that the two left keep the quorum a member list needs.
+	if _, _, err := start(t, filepath.Join(t.TempDir(), "c"), "c", a.ClientURL); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := os.RemoveAll(bdir); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Start(context.Background(), bcfg)
+	if err == nil {
+		m.Close()
+		t.Fatal("a member whose old self is still in the cluster joined again")
+	}
+	remove := fmt.Sprintf("etcdctl --endpoints %s member remove %x", a.ClientURL, b.ID)
+	if !strings.Contains(err.Error(), remove) {
+		t.Fatalf("error %q does not say %q", err, remove)
+	}
+
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{a.ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.MemberRemove(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := Start(context.Background(), bcfg)
+	if err != nil {
+		t.Fatalf("join after the member remove: %v", err)
+	}
+	defer b2.Close()
+	if v, l := members(t, a.ClientURL); len(v) != 3 || len(l) != 0 {
+		t.Errorf("after the join again: voters %v, learners %v; want a, b and c voting", v, l)
+	}
+}
+
+// TestRestartRemoved: a member removed from its cluster (etcdctl member
+// remove) and restarted from its data is stopped by etcd; the error says
+// what to do (it said only "server is stopping", etcd's reason being in
+// its log, off by default).
+func TestRestartRemoved(t *testing.T) {
+	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(t.TempDir(), "b")
+	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A third, so that the two left keep the quorum the removal needs.
+	if _, _, err := start(t, filepath.Join(t.TempDir(), "c"), "c", a.ClientURL); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{a.ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := cli.MemberRemove(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	bcfg.ReadyTimeout = 30 * time.Second
+	m, err := Start(context.Background(), bcfg)
+	if err == nil {
+		m.Close()
+		t.Fatal("a removed member restarted")
+	}
+	for _, want := range []string{"removed from its cluster", "delete " + bdir, "--join"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
 }

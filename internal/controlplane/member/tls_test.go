@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,54 @@ func TestTLS(t *testing.T) {
 	}
 	if _, err := noCert.ClientConfig(); err == nil {
 		t.Error("a client TLS configuration without a certificate was made")
+	}
+}
+
+// TestTLSJoinFromAnotherAddress: a member whose certificate names the
+// address of its URLs but not the one its connections come from (a
+// machine's other address; 127.0.0.1 for a member on 127.0.0.2) is
+// refused by the others, and its join fails saying what to check (it
+// said only that etcd could not fetch the cluster's information), and
+// leaves the cluster as it was.
+func TestTLSJoinFromAnotherAddress(t *testing.T) {
+	dir := t.TempDir()
+	_, pairs := tlscerttest.CAFor(t, dir, map[string][]net.IP{"a": {net.ParseIP("127.0.0.1")}, "b": {net.ParseIP("127.0.0.2")}})
+	files := func(n string) *TLSFiles {
+		return &TLSFiles{CA: filepath.Join(dir, "ca.pem"), Cert: pairs[n].Cert, Key: pairs[n].Key}
+	}
+	on2 := func() string {
+		l, err := net.Listen("tcp", "127.0.0.2:0")
+		if err != nil {
+			t.Skip("no 127.0.0.2 here:", err)
+		}
+		defer l.Close()
+		return "https://" + l.Addr().String()
+	}
+	a, err := Start(context.Background(), Config{Dir: filepath.Join(dir, "a.etcd"), Name: "a", ClientURL: httpsURL(t), PeerURL: httpsURL(t),
+		TLS: files("a"), ReadyTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Start(context.Background(), Config{Dir: filepath.Join(dir, "b.etcd"), Name: "b", ClientURL: on2(), PeerURL: on2(),
+		Join: a.ClientURL, TLS: files("b"), ReadyTimeout: 10 * time.Second})
+	if err == nil {
+		b.Close()
+		t.Fatal("a member whose certificate does not name the address its connections come from joined")
+	}
+	for _, want := range []string{"the address its connections to the others come from", "--etcd-log-level warn"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{a.ClientURL}, TLS: a.ClientTLS, DialTimeout: 3 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if resp, err := cli.MemberList(ctx); err != nil || len(resp.Members) != 1 {
+		t.Errorf("after the failed join: %v members (%v), want a alone", resp, err)
 	}
 }

@@ -30,6 +30,9 @@ func (f *Fanin) FlowHitParts(ctx context.Context, filter service.HitsFilter) ([]
 	if !filter.Since.IsZero() {
 		params["StartTime"] = filter.Since.UTC().Format(time.RFC3339)
 	}
+	if filter.CountersOf != "" {
+		params[service.CountersOfParam] = filter.CountersOf
+	}
 	answers := f.Ask(ctx, others, hitsVersion, service.FlowHitsAction, rpc.AccessKeyID(ctx), params, func(string) string { return "" })
 	parts, missing, _ := collect(f, service.FlowHitsAction, answers, hitsPart)
 	return parts, missing

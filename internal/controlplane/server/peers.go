@@ -169,6 +169,11 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 	s.Ops.Service.PeerHits = f // rule hits (effective, counters, audit) count every server's records
 	// A batch of flow records is kept once by the installation.
 	s.Ops.Service.FlowBatches, s.Ops.Service.FlowServer = st, id
+	// Every server answers for every host's applied revision (an
+	// instance's PalisadePolicyInForce), whichever server its agent
+	// reports to.
+	s.Ops.Service.SharedHosts = st
+	st.WatchHostApplied(s.Ops.Service.NoteSharedApplied)
 	// A heartbeat waits for etcd to answer (a member cut off from the
 	// quorum ends its streams).
 	s.Ops.Service.ProbeStore()

@@ -49,6 +49,10 @@ type HitsFilter struct {
 	ENI string
 	// Since, if set, counts only records that ended at or after it.
 	Since time.Time
+	// CountersOf, a group of the account, asks each server for its
+	// agents' rule counters of that group besides (HitsPart.Counters):
+	// an agent reports them to one server (RuleCounters).
+	CountersOf string
 }
 
 // FlowHits counts an account's records per deciding entry (keys as
@@ -110,6 +114,9 @@ type PeerHits interface {
 type HitsPart struct {
 	Server string
 	Hits   map[string]RuleHit
+	// Counters are the rule counters of HitsFilter.CountersOf that the
+	// agents reporting to the server gave, per host.
+	Counters []HostCounters
 	// CompleteSince is the server's FlowRecordsSince.
 	CompleteSince time.Time
 }
@@ -127,6 +134,9 @@ type Hits struct {
 	// an entry without a hit may have some there.
 	Partial bool
 	Missing []string
+	// Counters are every part's (HitsPart.Counters), a host once per
+	// server that heard it.
+	Counters []HostCounters
 }
 
 // FlowHitsAll counts c's records per deciding entry on every live server
@@ -141,7 +151,7 @@ func (s *Service) FlowHitsAll(ctx context.Context, c Caller, f HitsFilter) Hits 
 	}
 	var parts []HitsPart
 	var missing []string
-	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.account == c.Account && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) {
+	if pre, ok := ctx.Value(peerHitsKey{}).(*peerHits); ok && pre.account == c.Account && pre.f.ENI == f.ENI && pre.f.Since.Equal(f.Since) && pre.f.CountersOf == f.CountersOf {
 		parts, missing = pre.parts, pre.missing
 	} else {
 		parts, missing = s.peerParts(ctx, c.Account, s.keyAccount(ctx), f)
@@ -220,6 +230,7 @@ func (s *Service) WithKeyPeerHits(ctx context.Context, account, keyAccount strin
 func MergeHits(parts []HitsPart) Hits {
 	out := Hits{ByEntry: map[string]RuleHit{}}
 	for _, p := range parts {
+		out.Counters = append(out.Counters, p.Counters...)
 		for k, h := range p.Hits {
 			m := out.ByEntry[k]
 			m.Flows = addSat(m.Flows, h.Flows, math.MaxInt)
@@ -249,6 +260,10 @@ func addSat[T int | uint64](a, b, most T) T {
 // the RequestId, is FlowHitsAnswer.
 const FlowHitsAction = "PalisadeDescribeFlowHits"
 
+// CountersOfParam, in a server's own part of FlowHitsAction, names a group
+// whose rule counters the part carries (HitsFilter.CountersOf).
+const CountersOfParam = "PalisadeCountersOf"
+
 // FlowHitsAnswer is the answer of FlowHitsAction.
 type FlowHitsAnswer struct {
 	Hits []FlowHit
@@ -258,6 +273,16 @@ type FlowHitsAnswer struct {
 	// PalisadeMissingServers, on an installation of several servers, are
 	// those that did not give their hits in time: the answer lacks theirs.
 	PalisadeMissingServers []string `json:",omitempty"`
+	// PalisadeHostCounters, in a server's own part asked with
+	// PalisadeCountersOf, are its agents' counters of that group.
+	PalisadeHostCounters []HostCountersItem `json:",omitempty"`
+}
+
+// HostCountersItem is one host's counters in FlowHitsAnswer.
+type HostCountersItem struct {
+	Host     string
+	SeenTime string                 // when the server last heard the host (RFC 3339, nanoseconds)
+	Counters map[string]RuleCounter // "groupID/ruleID"
 }
 
 // FlowHit is one entry's hits in FlowHitsAnswer.
@@ -285,6 +310,9 @@ func (h Hits) Answer() FlowHitsAnswer {
 	for _, k := range slices.Sorted(maps.Keys(h.ByEntry)) {
 		r := h.ByEntry[k]
 		out.Hits = append(out.Hits, FlowHit{Entry: k, Flows: r.Flows, Packets: r.Packets, Bytes: r.Bytes, LastHitTime: ecsTime(time.Unix(r.LastHit, 0))})
+	}
+	for _, hc := range h.Counters {
+		out.PalisadeHostCounters = append(out.PalisadeHostCounters, HostCountersItem{Host: hc.Host, SeenTime: hc.Seen.UTC().Format(time.RFC3339Nano), Counters: hc.Counters})
 	}
 	return out
 }
@@ -338,6 +366,19 @@ func (a FlowHitsAnswer) Part(server string) (HitsPart, error) {
 			r.LastHit = last.Unix()
 		}
 		p.Hits[h.Entry] = r
+	}
+	if len(a.PalisadeHostCounters) > maxHitEntries {
+		return p, fmt.Errorf("counters of %d hosts", len(a.PalisadeHostCounters))
+	}
+	for _, hc := range a.PalisadeHostCounters {
+		seen, err := time.Parse(time.RFC3339Nano, hc.SeenTime)
+		if err == nil && seen.After(latest) {
+			err = fmt.Errorf("%s is in the future", hc.SeenTime)
+		}
+		if err != nil || checkHost(hc.Host, true) != nil || len(hc.Counters) > maxHitEntries {
+			return p, fmt.Errorf("bad counters of host %.40q (%v)", hc.Host, err)
+		}
+		p.Counters = append(p.Counters, HostCounters{Host: hc.Host, Seen: seen, Counters: hc.Counters})
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"regexp"
@@ -33,21 +34,28 @@ import (
 // host reports after each change it applies, and each stream notes its
 // host's progress when a change passes it by.
 type hostStatus struct {
-	applied  atomic.Int64
-	seen     atomic.Int64           // Unix nanoseconds
+	applied atomic.Int64
+	seen    atomic.Int64 // Unix nanoseconds; 0: heard only through another server (SharedHosts)
+	// shared is the highest applied revision this server gave SharedHosts.
+	shared   atomic.Int64
 	Counters map[string]RuleCounter // "groupID/ruleID" → counts; under the table's lock
 }
 
 // note raises the applied revision to rev (never lowers it) and marks the
 // host seen at now.
 func (h *hostStatus) note(rev int64, now time.Time) {
+	raise(&h.applied, rev)
+	h.seen.Store(now.UnixNano())
+}
+
+// raise sets v to rev if that is higher.
+func raise(v *atomic.Int64, rev int64) {
 	for {
-		old := h.applied.Load()
-		if rev <= old || h.applied.CompareAndSwap(old, rev) {
-			break
+		old := v.Load()
+		if rev <= old || v.CompareAndSwap(old, rev) {
+			return
 		}
 	}
-	h.seen.Store(now.UnixNano())
 }
 
 // RuleCounter is how many packets and bytes a rule has decided.
@@ -110,6 +118,16 @@ func (t *hostTable) forget(host string) {
 	defer t.mu.Unlock()
 	delete(t.hosts, host)
 	delete(t.scopes, host)
+}
+
+// raiseKnown is note for a host in the table; a host not there is left out.
+func (t *hostTable) raiseKnown(host string, rev int64, now time.Time) {
+	t.mu.RLock()
+	h := t.hosts[host]
+	t.mu.RUnlock()
+	if h != nil {
+		h.note(rev, now)
+	}
 }
 
 // AppliedRevision returns the revision a host's agent last reported applied.
@@ -523,8 +541,10 @@ func (s *Service) nextChanges(ctx, wctx context.Context, in WatchInput, snap *vi
 			checked = snap.Revision()
 			if in.Progress.HostName != "" && in.Progress.AppliedRevision >= after {
 				// The host enforces after, and nothing it needs changed
-				// since: it enforces checked as well.
-				_ = s.noteHost(HostProgress{HostName: in.Progress.HostName, AppliedRevision: checked})
+				// since: it enforces checked as well. Only a host still in
+				// the table: one deregistered meanwhile (forgotten) would
+				// come back, at the very revision that deregistered it.
+				s.hosts.raiseKnown(in.Progress.HostName, checked, s.Now())
 			}
 		}
 		next, err := s.view.Wait(wctx, checked+1)
@@ -862,6 +882,7 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := s.noteProgress(ctx, &in.Progress, true); err != nil {
 		return err
 	}
+	s.shareApplied(ctx, in.Progress.HostName, in.Progress.AppliedRevision)
 	if throttled != nil {
 		return throttled
 	}
@@ -962,6 +983,50 @@ func (s *Service) DescribeRuleCounters(ctx context.Context, c Caller, groupID st
 	return g, out, err
 }
 
+// HostCounters are one host's rule counters, as the server that heard it
+// at Seen has them.
+type HostCounters struct {
+	Host     string
+	Seen     time.Time
+	Counters map[string]RuleCounter // "groupID/ruleID"
+}
+
+// hostCounters are the counters of g's rules that this server's agents
+// reported, per host.
+func (s *Service) hostCounters(g *model.SecurityGroup) []HostCounters {
+	var out []HostCounters
+	t := s.hosts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for name, h := range t.hosts {
+		var mine map[string]RuleCounter
+		for _, r := range g.Rules {
+			k := g.ID + "/" + r.ID
+			if v, ok := h.Counters[k]; ok {
+				if mine == nil {
+					mine = map[string]RuleCounter{}
+				}
+				mine[k] = v
+			}
+		}
+		if mine != nil {
+			out = append(out, HostCounters{Host: name, Seen: time.Unix(0, h.seen.Load()), Counters: mine})
+		}
+	}
+	return out
+}
+
+// LocalHostCounters is this server's part of the counters of a group of
+// c's (FlowHitsAction's own part asked with PalisadeCountersOf): none for
+// a group that is not c's.
+func (s *Service) LocalHostCounters(ctx context.Context, c Caller, groupID string) []HostCounters {
+	g, err := View(s, ctx, func(tx store.ReadTx) (*model.SecurityGroup, error) { return GetGroup(tx, c, groupID) })
+	if err != nil || g.Owner != c.Account {
+		return nil
+	}
+	return s.hostCounters(g)
+}
+
 // RuleCounters is DescribeRuleCounters, with the servers of the
 // installation that did not give their flow records' hits (FlowHitsAll).
 func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*model.SecurityGroup, []RuleCount, []string, error) {
@@ -969,13 +1034,44 @@ func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// Every server's hits and agents' counters, where the group is the
+	// caller's own (a peer counts the account of the caller's key).
+	var hits map[string]RuleHit
+	var missing []string
+	counters := s.hostCounters(g)
+	if g.Owner == c.Account {
+		all := s.FlowHitsAll(ctx, c, HitsFilter{CountersOf: g.ID})
+		hits, missing = all.ByEntry, all.Missing
+		counters = append(counters, all.Counters...)
+	} else {
+		hits = s.FlowHits(g.Owner, HitsFilter{})
+	}
+	// A host heard by two servers (its agent moved) counts once, as the
+	// one that heard it last has it; heard by both in the same second
+	// (the clock's), the larger of each rule's totals, which only grow
+	// while the agent runs.
+	latest := map[string]HostCounters{}
+	for _, hc := range counters {
+		l, ok := latest[hc.Host]
+		switch {
+		case !ok || hc.Seen.After(l.Seen):
+			latest[hc.Host] = hc
+		case hc.Seen.Equal(l.Seen):
+			both := maps.Clone(l.Counters)
+			for k, v := range hc.Counters {
+				if w, ok := both[k]; !ok || v.Packets > w.Packets || (v.Packets == w.Packets && v.Bytes > w.Bytes) {
+					both[k] = v
+				}
+			}
+			l.Counters = both
+			latest[hc.Host] = l
+		}
+	}
 	sums, hosts := map[string]RuleCounter{}, map[string]int{}
-	t := s.hosts
-	t.mu.RLock()
-	for _, h := range t.hosts {
+	for _, hc := range latest {
 		for _, r := range g.Rules {
 			k := g.ID + "/" + r.ID
-			if v, ok := h.Counters[k]; ok {
+			if v, ok := hc.Counters[k]; ok {
 				s := sums[k]
 				// Saturated: each host's counts are its own to give.
 				s.Packets = addSat(s.Packets, v.Packets, math.MaxUint64)
@@ -984,17 +1080,6 @@ func (s *Service) RuleCounters(ctx context.Context, c Caller, groupID string) (*
 				hosts[k]++
 			}
 		}
-	}
-	t.mu.RUnlock()
-	// Every server's hits, where the group is the caller's own (a peer
-	// counts the account of the caller's key).
-	var hits map[string]RuleHit
-	var missing []string
-	if g.Owner == c.Account {
-		all := s.FlowHitsAll(ctx, c, HitsFilter{})
-		hits, missing = all.ByEntry, all.Missing
-	} else {
-		hits = s.FlowHits(g.Owner, HitsFilter{})
 	}
 	out := make([]RuleCount, 0, len(g.Rules))
 	for _, r := range g.Rules {

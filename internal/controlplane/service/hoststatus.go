@@ -15,13 +15,16 @@ type HostState struct {
 	Seen    time.Time
 }
 
-// HostStates returns every host heard from since the start, by name.
+// HostStates returns every host this server heard from since the start,
+// by name (not those it knows only through SharedHosts).
 func (s *Service) HostStates() []HostState {
 	t := s.hosts
 	t.mu.RLock()
 	out := make([]HostState, 0, len(t.hosts))
 	for name, h := range t.hosts {
-		out = append(out, HostState{Name: name, Applied: h.applied.Load(), Seen: time.Unix(0, h.seen.Load()).UTC()})
+		if seen := h.seen.Load(); seen != 0 {
+			out = append(out, HostState{Name: name, Applied: h.applied.Load(), Seen: time.Unix(0, seen).UTC()})
+		}
 	}
 	t.mu.RUnlock()
 	slices.SortFunc(out, func(a, b HostState) int { return strings.Compare(a.Name, b.Name) })

@@ -327,6 +327,7 @@ func (s *Service) DeregisterHost(ctx context.Context, c Caller, host string) err
 		return err
 	}
 	s.hosts.forget(host)
+	s.unshareHost(ctx, host)
 	return nil
 }
 

@@ -90,6 +90,10 @@ type Service struct {
 	// this server there; the server sets them.
 	FlowBatches FlowBatches
 	FlowServer  string
+	// SharedHosts, on such an installation, tells every server the
+	// revision each host's agent applied (hostshare.go); the server sets
+	// it, and calls NoteSharedApplied with what the others recorded.
+	SharedHosts SharedHosts
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View

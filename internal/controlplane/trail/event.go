@@ -217,7 +217,7 @@ func clip(s string) string { return model.Cut(s, maxValueBytes, "…(cut)") }
 // seconds from every host) and count as reads too.
 func ReadOnly(action string) bool {
 	for _, p := range []string{"Describe", "List", "Get", "Lookup", "Query", "Check",
-		"PalisadeDescribe", "PalisadeGet", "PalisadeWatch", "PalisadeVerify", "PalisadePlan", "PalisadeAudit"} {
+		"PalisadeDescribe", "PalisadeGet", "PalisadeList", "PalisadeWatch", "PalisadeVerify", "PalisadePlan", "PalisadeAudit"} {
 		if strings.HasPrefix(action, p) {
 			return true
 		}

@@ -610,3 +610,29 @@ func TestAnswerKeepsNoSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestWanted: every write and every refused call is recorded, a read that
+// succeeds is not; the operator's listings (PalisadeListAccounts,
+// PalisadeListHosts) were recorded as writes.
+func TestWanted(t *testing.T) {
+	for _, tt := range []struct {
+		action, code string
+		want         bool
+	}{
+		{"DescribeSecurityGroups", "", false},
+		{"ListAccessKeys", "", false},
+		{"PalisadeListAccounts", "", false},
+		{"PalisadeListHosts", "", false},
+		{"PalisadeDescribeRuleCounters", "", false},
+		{"PalisadeReportHostStatus", "", false},
+		{"PalisadeListHosts", "Forbidden.Operator", true},
+		{"PalisadeCreateAccount", "", true},
+		{"PalisadeRegisterHost", "", true},
+		{"AuthorizeSecurityGroup", "", true},
+	} {
+		c := &rpc.Call{Request: &rpc.Request{Action: tt.action}, Code: tt.code}
+		if got := Wanted(c); got != tt.want {
+			t.Errorf("%s (code %q): recorded %v, want %v", tt.action, tt.code, got, tt.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,21 @@ type Pair struct{ Cert, Key string }
 // NAME-key.pem), valid for an hour either side of now.
 func CA(t TB, dir string, names ...string) (ca string, pairs map[string]Pair) {
 	t.Helper()
+	ips := map[string][]net.IP{}
+	for _, n := range names {
+		ips[n] = []net.IP{net.ParseIP("127.0.0.1")}
+	}
+	return CAFor(t, dir, ips)
+}
+
+// CAFor is CA with each name's certificate for its addresses.
+func CAFor(t TB, dir string, ips map[string][]net.IP) (ca string, pairs map[string]Pair) {
+	t.Helper()
+	names := make([]string, 0, len(ips))
+	for n := range ips {
+		names = append(names, n)
+	}
+	slices.Sort(names) // serial numbers in a stable order
 	write := func(name, typ string, der []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
@@ -53,7 +69,7 @@ func CA(t TB, dir string, names ...string) (ca string, pairs map[string]Pair) {
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: n},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+			IPAddresses: ips[n], KeyUsage: x509.KeyUsageDigitalSignature,
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 		if err != nil {

@@ -1,0 +1,109 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// The revision each host's agent applied, outside the revisioned data (it
+// moves no revision and no change log), one key per host:
+//
+//	P h/<len>:<host>  the revision, 20 digits (so that values compare as numbers)
+//
+// An agent reports to one server, which alone hears it; these keys tell
+// the others, so that every server answers PalisadePolicyInForce and
+// PalisadeListHosts as that one does, and a host deregistered through any
+// server is forgotten by all (its key deleted).
+
+func (s *Store) hostsPrefix() string { return s.p + "h/" }
+
+func (s *Store) hostKey(host string) string {
+	return s.hostsPrefix() + strconv.Itoa(len(host)) + ":" + host
+}
+
+// PutHostApplied records rev as host's applied revision, unless a higher
+// one is recorded (two servers may hear one host around a failover).
+func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
+	if s.closed.Load() {
+		return fmt.Errorf("etcd: the store is closed")
+	}
+	key, v := s.hostKey(host), fmt.Sprintf("%020d", rev)
+	put := clientv3.OpPut(key, v)
+	// A value compare fails on a missing key: the nested transaction
+	// writes the first one.
+	_, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "<", v)).Then(put).
+		Else(clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, []clientv3.Op{put}, nil)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("etcd: record the applied revision of host %s: %w", host, err)
+	}
+	return nil
+}
+
+// DeleteHostApplied forgets host's applied revision (its host deregistered).
+func (s *Store) DeleteHostApplied(ctx context.Context, host string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("etcd: the store is closed")
+	}
+	if _, err := s.cli.Delete(ctx, s.hostKey(host)); err != nil {
+		return fmt.Errorf("etcd: forget the applied revision of host %s: %w", host, err)
+	}
+	return nil
+}
+
+// WatchHostApplied calls fn with every host's applied revision recorded,
+// then with each one recorded after, and with -1 for a host forgotten,
+// from one goroutine, until the store is closed.
+func (s *Store) WatchHostApplied(fn func(host string, rev int64)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-s.closeCh
+		cancel()
+	}()
+	go func() {
+		for ctx.Err() == nil {
+			// Read them all, then watch from there; after a watch that
+			// ended (compaction, lost leader), again.
+			resp, err := s.cli.Get(ctx, s.hostsPrefix(), clientv3.WithPrefix())
+			if err != nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
+			}
+			for _, kv := range resp.Kvs {
+				s.noteHostApplied(kv, false, fn)
+			}
+			wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.hostsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
+			for wr := range wch {
+				if wr.Err() != nil {
+					break
+				}
+				for _, ev := range wr.Events {
+					s.noteHostApplied(ev.Kv, ev.Type == mvccpb.DELETE, fn)
+				}
+			}
+		}
+	}()
+}
+
+func (s *Store) noteHostApplied(kv *mvccpb.KeyValue, deleted bool, fn func(string, int64)) {
+	_, host, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), s.hostsPrefix()), ":")
+	if !ok || host == "" {
+		return
+	}
+	if deleted {
+		fn(host, -1)
+		return
+	}
+	if rev, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil && rev >= 0 {
+		fn(host, rev)
+	}
+}
