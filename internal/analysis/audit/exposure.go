@@ -228,61 +228,68 @@ func (e *engine) spaceOf(inst *model.Instance, dir model.Direction, nic model.Ni
 
 // exposed returns every exposure with something open, by instance then family.
 func (e *engine) exposed() []*exposure {
-	e.once.Do(func() {
-		type task struct {
-			inst *model.Instance
-			six  bool
-			rt   policy.Route
-			prog *policy.Program
-			v    *view
-		}
-		var tasks []task
-		for _, inst := range e.in.instancesByID() {
-			for _, six := range []bool{false, true} {
-				rt := policy.PathBetween(nil, inst, six)
-				if rt.NoPath != "" {
-					continue // the internet cannot reach the instance in this family
-				}
-				tasks = append(tasks, task{inst: inst, six: six, rt: rt})
-			}
-		}
-		// The exposures read decisions only. The full spaces the rule
-		// standings build hold them: their part of the default source port
-		// is cut exactly as a space of that port alone (sources ports are
-		// cut at the same rule bounds, and each family is partitioned on
-		// its own); their summaries keep that part's view. Without those, a
-		// space of one family, without the rules' standings, costs about
-		// half the reference's.
-		if !e.in.reference && e.in.standingsNeeded() {
-			e.ruleUses()
-		}
-		e.parallel(len(tasks), func(k int) {
-			t := &tasks[k]
-			v := 4
-			if t.six {
-				v = 6
-			}
-			// Every source port: the remote end picks its own.
-			if e.in.reference {
-				s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, AllSourcePorts: true})
-				t.prog, t.v = s.Program, viewOf(s, t.six)
-				return
-			}
-			if sm, ok := e.sums[e.instanceKey(t.inst, model.Ingress, t.rt.NIC)]; ok {
-				t.prog, t.v = sm.prog, sm.views[family(t.six)]
-				return
-			}
-			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true, AllSourcePorts: true})
-			t.prog, t.v = s.Program, viewOf(s, t.six)
-		})
-		for _, t := range tasks {
-			addr := t.rt.Egress.Dst.Of(t.inst, netip.Addr{}) // the address the internet reaches
-			if x := exposureOf(t.inst, t.six, false, addr, t.prog, t.v); len(x.open) > 0 {
-				e.exposures = append(e.exposures, x)
-			}
-		}
-	})
+	e.once.Do(func() { e.exposures = e.internetExposures(e.in.instancesByID()) })
 	return e.exposures
+}
+
+// internetExposures judges each instance's ingress from the internet in
+// each family the internet reaches it in, and returns those with
+// something open, by instance then family.
+func (e *engine) internetExposures(insts []*model.Instance) []*exposure {
+	type task struct {
+		inst *model.Instance
+		six  bool
+		rt   policy.Route
+		prog *policy.Program
+		v    *view
+	}
+	var tasks []task
+	for _, inst := range insts {
+		for _, six := range []bool{false, true} {
+			rt := policy.PathBetween(nil, inst, six)
+			if rt.NoPath != "" {
+				continue // the internet cannot reach the instance in this family
+			}
+			tasks = append(tasks, task{inst: inst, six: six, rt: rt})
+		}
+	}
+	// The exposures read decisions only. The full spaces the rule
+	// standings build hold them: their part of the default source port
+	// is cut exactly as a space of that port alone (sources ports are
+	// cut at the same rule bounds, and each family is partitioned on
+	// its own); their summaries keep that part's view. Without those, a
+	// space of one family, without the rules' standings, costs about
+	// half the reference's.
+	if !e.in.reference && e.in.standingsNeeded() {
+		e.ruleUses()
+	}
+	e.parallel(len(tasks), func(k int) {
+		t := &tasks[k]
+		v := 4
+		if t.six {
+			v = 6
+		}
+		// Every source port: the remote end picks its own.
+		if e.in.reference {
+			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, AllSourcePorts: true})
+			t.prog, t.v = s.Program, viewOf(s, t.six)
+			return
+		}
+		if sm, ok := e.sums[e.instanceKey(t.inst, model.Ingress, t.rt.NIC)]; ok {
+			t.prog, t.v = sm.prog, sm.views[family(t.six)]
+			return
+		}
+		s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, space.Options{IPVersion: v, PartitionOnly: true, AllSourcePorts: true})
+		t.prog, t.v = s.Program, viewOf(s, t.six)
+	})
+	var out []*exposure
+	for _, t := range tasks {
+		addr := t.rt.Egress.Dst.Of(t.inst, netip.Addr{}) // the address the internet reaches
+		if x := exposureOf(t.inst, t.six, false, addr, t.prog, t.v); len(x.open) > 0 {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // reachable reports whether the internet can reach an instance in some
@@ -344,14 +351,7 @@ func (e *engine) latent() []*exposure {
 // internet address: SGA-010 judges those open to every classic instance.
 func (e *engine) alone() []*exposure {
 	e.aloneOnce.Do(func() {
-		type task struct {
-			inst *model.Instance
-			six  bool
-			rt   policy.Route
-			prog *policy.Program
-			v    *view
-		}
-		var tasks []task
+		var insts []*model.Instance
 		c := e.in.Cloud
 		for _, g := range groupsByID(c) {
 			if len(c.Members(g.ID)) > 0 {
@@ -361,30 +361,9 @@ func (e *engine) alone() []*exposure {
 			if g.VpcID != "" { // the classic network has no IPv6
 				inst.IPv6 = aloneAddr6
 			}
-			for _, six := range []bool{false, true} {
-				if rt := policy.PathBetween(nil, inst, six); rt.NoPath == "" {
-					tasks = append(tasks, task{inst: inst, six: six, rt: rt})
-				}
-			}
+			insts = append(insts, inst)
 		}
-		e.parallel(len(tasks), func(k int) {
-			t := &tasks[k]
-			v := 4
-			if t.six {
-				v = 6
-			}
-			o := space.Options{IPVersion: v, AllSourcePorts: true}
-			if !e.in.reference {
-				o.PartitionOnly = true
-			}
-			s := e.spaceOf(t.inst, model.Ingress, t.rt.NIC, o)
-			t.prog, t.v = s.Program, viewOf(s, t.six)
-		})
-		for _, t := range tasks {
-			if x := exposureOf(t.inst, t.six, false, netip.Addr{}, t.prog, t.v); len(x.open) > 0 {
-				e.groupsAlone = append(e.groupsAlone, x)
-			}
-		}
+		e.groupsAlone = e.internetExposures(insts)
 	})
 	return e.groupsAlone
 }
