@@ -89,7 +89,8 @@ func TestTerraformInstancesDataSource(t *testing.T) {
 // stopped_mode stops with StopInstance's StoppedMode and reads the mode back
 // from DescribeInstances' StoppedMode (Not-applicable while running). An
 // answer of Not-applicable for a stopped instance made every plan after
-// the stop change stopped_mode again.
+// the stop change stopped_mode again. Not-applicable, which the provider
+// sends back once it has read it, stops with no mode.
 func TestTerraformInstanceStoppedMode(t *testing.T) {
 	e := newEnv(t)
 	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
@@ -139,6 +140,12 @@ func TestTerraformInstanceStoppedMode(t *testing.T) {
 		{"start", start, "Running", "Not-applicable", "", 0},
 		{"stop, no mode", func() error { return stop("") }, "Stopped", "KeepCharging", "", 0},
 		{"start again", start, "Running", "Not-applicable", "", 0},
+		// The provider sends back the stopped_mode it read while the
+		// instance ran: it stops as with no mode.
+		{"stop, Not-applicable", func() error { return stop("Not-applicable") }, "Stopped", "KeepCharging", "", 0},
+		{"start a third time", start, "Running", "Not-applicable", "", 0},
+		{"StopInstances, Not-applicable", func() error { return stopAll("Not-applicable") }, "Stopped", "KeepCharging", "", 0},
+		{"start a fourth time", start, "Running", "Not-applicable", "", 0},
 		{"StopInstances, StopCharging", func() error { return stopAll("StopCharging") }, "Stopped", "StopCharging", "", 0},
 	} {
 		err := step.act()
