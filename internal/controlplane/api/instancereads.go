@@ -13,13 +13,15 @@ import (
 // The reads Terraform's alicloud_instance makes besides the instance's
 // own: its system disk, user data, maintenance attributes and RAM role;
 // and the changes it makes to the disk's size and the maintenance
-// attributes.
+// attributes; and alicloud_ecs_instance_set's look for instances released
+// at launch.
 func (s *Service) diskActions() map[string]rpc.Handler {
 	return map[string]rpc.Handler{
 		"DescribeDisks":                         s.describeDisks,
 		"DescribeUserData":                      s.describeUserData,
 		"DescribeInstanceMaintenanceAttributes": s.describeInstanceMaintenanceAttributes,
 		"DescribeInstanceRamRole":               s.describeInstanceRamRole,
+		"DescribeInstanceHistoryEvents":         s.describeInstanceHistoryEvents,
 		// The changes alicloud_instance makes to them after the create.
 		"ResizeDisk":                          s.resizeDisk,
 		"ModifyDiskAttribute":                 s.modifyDiskAttribute,
@@ -322,4 +324,39 @@ func (s *Service) modifyDiskAttribute(ctx context.Context, req *rpc.Request) (an
 		return nil, err
 	}
 	return &rpc.Base{}, nil
+}
+
+// historyResourceTypes are DescribeInstanceHistoryEvents' ResourceType
+// values.
+var historyResourceTypes = map[string]bool{"": true, "instance": true, "ddh": true, "managedhost": true}
+
+type describeInstanceHistoryEventsResponse struct {
+	rpc.Base
+	TotalCount, PageNumber, PageSize int
+	InstanceSystemEventSet           struct{ InstanceSystemEventType []struct{} }
+}
+
+// describeInstanceHistoryEvents serves DescribeInstanceHistoryEvents with
+// no event: Palisade's instances have no system events (no host fails
+// under them, none is released at launch). Terraform's
+// alicloud_ecs_instance_set asks it after RunInstances for the instances
+// ECS released (SystemFailure.Delete); without it the create failed after
+// the instances were made, leaving them outside the state.
+func (s *Service) describeInstanceHistoryEvents(ctx context.Context, req *rpc.Request) (any, error) {
+	// The caller is checked; another account's instance IDs answer as its
+	// own do, with no event.
+	if _, err := s.callerOf(ctx, req, true); err != nil {
+		return nil, err
+	}
+	p := req.Params
+	pg, err := parsePage(p, 10, 100, 10, 100)
+	if err != nil {
+		return nil, err
+	}
+	if t := p.Get("ResourceType"); !historyResourceTypes[t] {
+		return nil, ecserr.InvalidParameter("ResourceType", "it is instance, ddh or managedhost")
+	}
+	out := &describeInstanceHistoryEventsResponse{PageNumber: pg.Number, PageSize: pg.Size}
+	out.InstanceSystemEventSet.InstanceSystemEventType = []struct{}{}
+	return out, nil
 }

@@ -41,9 +41,18 @@ func instanceIDList(p rpc.Params) ([]string, error) {
 // mode it was stopped with, as ECS does.
 var stoppedModes = map[string]bool{"": true, "StopCharging": true, "KeepCharging": true}
 
+// notApplicable is the StoppedMode a running instance answers. Terraform's
+// alicloud_instance reads it into stopped_mode and sends it back with the
+// StopInstance of its next stop (status Stopped, a vSwitch change), so it
+// stops as with no mode named; refused, every such apply failed.
+const notApplicable = "Not-applicable"
+
 // stoppedMode reads StopInstance(s)' StoppedMode.
 func stoppedMode(p rpc.Params) (string, *ecserr.Error) {
 	m := p.Get("StoppedMode")
+	if m == notApplicable {
+		return "", nil
+	}
 	if !stoppedModes[m] {
 		return "", ecserr.InvalidParameter("StoppedMode", "it is StopCharging or KeepCharging")
 	}
@@ -60,7 +69,7 @@ const defaultStoppedMode = "KeepCharging"
 func stoppedModeOf(in *model.Instance) string {
 	switch {
 	case in.Status != model.StatusStopped:
-		return "Not-applicable"
+		return notApplicable
 	case in.StoppedMode == "":
 		return defaultStoppedMode
 	}

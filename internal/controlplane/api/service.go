@@ -59,11 +59,21 @@ func New(st store.Store) *Service {
 	return &Service{Service: service.New(st)}
 }
 
+// listsUnread are the ECS actions whose handler reads none of the lists
+// checkLists checks, so their form is not refused: Terraform's
+// alicloud_ecs_instance_set sends DescribeInstanceHistoryEvents its
+// ResourceId.N from index 0, and that action answers no event whatever
+// it names.
+var listsUnread = map[string]bool{"DescribeInstanceHistoryEvents": true}
+
 // Routes returns every action's handler, keyed by API version and action.
 func (s *Service) Routes() map[rpc.RouteKey]rpc.Handler {
 	r := map[rpc.RouteKey]rpc.Handler{}
 	for name, h := range s.ecsActions() {
-		r[rpc.RouteKey{Version: ECSVersion, Action: name}] = checkLists(h)
+		if !listsUnread[name] {
+			h = checkLists(h)
+		}
+		r[rpc.RouteKey{Version: ECSVersion, Action: name}] = h
 	}
 	for name, h := range s.vpcActions() {
 		r[rpc.RouteKey{Version: VPCVersion, Action: name}] = checkLists(h)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
 // TestTerraformInstancesDataSource replays data "alicloud_instances" with
@@ -89,7 +91,8 @@ func TestTerraformInstancesDataSource(t *testing.T) {
 // stopped_mode stops with StopInstance's StoppedMode and reads the mode back
 // from DescribeInstances' StoppedMode (Not-applicable while running). An
 // answer of Not-applicable for a stopped instance made every plan after
-// the stop change stopped_mode again.
+// the stop change stopped_mode again. Not-applicable, which the provider
+// sends back once it has read it, stops with no mode.
 func TestTerraformInstanceStoppedMode(t *testing.T) {
 	e := newEnv(t)
 	vpcID := createVPC(t, e.vpc, "10.0.0.0/16")
@@ -139,6 +142,12 @@ func TestTerraformInstanceStoppedMode(t *testing.T) {
 		{"start", start, "Running", "Not-applicable", "", 0},
 		{"stop, no mode", func() error { return stop("") }, "Stopped", "KeepCharging", "", 0},
 		{"start again", start, "Running", "Not-applicable", "", 0},
+		// The provider sends back the stopped_mode it read while the
+		// instance ran: it stops as with no mode.
+		{"stop, Not-applicable", func() error { return stop("Not-applicable") }, "Stopped", "KeepCharging", "", 0},
+		{"start a third time", start, "Running", "Not-applicable", "", 0},
+		{"StopInstances, Not-applicable", func() error { return stopAll("Not-applicable") }, "Stopped", "KeepCharging", "", 0},
+		{"start a fourth time", start, "Running", "Not-applicable", "", 0},
 		{"StopInstances, StopCharging", func() error { return stopAll("StopCharging") }, "Stopped", "StopCharging", "", 0},
 	} {
 		err := step.act()
@@ -151,4 +160,50 @@ func TestTerraformInstanceStoppedMode(t *testing.T) {
 			t.Errorf("%s: %s with StoppedMode %q, want %s with %q", step.name, status, mode, step.status, step.mode)
 		}
 	}
+}
+
+// TestTerraformInstanceSet replays alicloud_ecs_instance_set's create:
+// RunInstances with Amount, the wait on DescribeInstances, then the look
+// for instances ECS released at launch (DescribeInstanceHistoryEvents,
+// EventType SystemFailure.Delete, ResourceId indexed from 0 as the
+// provider sends it), which must answer a list, empty here; then the
+// destroy. Without that action the create failed with the instances made
+// and outside the state.
+func TestTerraformInstanceSet(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{})
+	tf := tfClient{testenv.V3Client(t, srv.Addr, srv.KeyID, srv.Secret, "v2")}
+	o := srv.NewAccount(t, "other")
+	other := &tfClient{testenv.V3Client(t, srv.Addr, o.KeyID, o.Secret, "v2")}
+	events := func(extra map[string]any) map[string]any {
+		b := map[string]any{"EventType": "SystemFailure.Delete", "PageSize": 100, "PageNumber": 1, "ResourceType": "instance",
+			"ResourceId.0": "{i0}", "ResourceId.1": "{i1}"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	runTF(t, tf, []tfStep{
+		{name: "vpc", version: vpcVersion, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.0.0.0/16"}, save: map[string]string{"vpc": "VpcId"}},
+		{name: "vswitch", version: vpcVersion, action: "CreateVSwitch", body: map[string]any{"CidrBlock": "10.0.1.0/24", "VpcId": "{vpc}", "ZoneId": zone},
+			save: map[string]string{"vsw": "VSwitchId"}},
+		{name: "group", version: ecsVersion, action: "CreateSecurityGroup", body: map[string]any{"VpcId": "{vpc}"}, save: map[string]string{"sg": "SecurityGroupId"}},
+		{name: "create", version: ecsVersion, action: "RunInstances", body: map[string]any{"Amount": 2, "InstanceType": instanceType, "ImageId": imageID,
+			"SecurityGroupIds.1": "{sg}", "InstanceName": "tf-set", "ZoneId": zone, "VSwitchId": "{vsw}", "SystemDisk.Category": "cloud_essd",
+			"InternetMaxBandwidthOut": 0, "ClientToken": "tf-set-token"},
+			save: map[string]string{"i0": "InstanceIdSets.InstanceIdSet.0", "i1": "InstanceIdSets.InstanceIdSet.1"}},
+		{name: "create wait", version: ecsVersion, action: "DescribeInstances", body: map[string]any{"InstanceIds": `["{i0}","{i1}"]`, "PageNumber": 1, "PageSize": 100},
+			want: map[string]string{"TotalCount": "2"}},
+		{name: "released at launch", version: ecsVersion, action: "DescribeInstanceHistoryEvents", body: events(nil),
+			want:  map[string]string{"TotalCount": "0", "InstanceSystemEventSet.InstanceSystemEventType": "[]"},
+			kinds: map[string]string{"InstanceSystemEventSet.InstanceSystemEventType": "list"}},
+		{name: "other: released at launch", as: other, version: ecsVersion, action: "DescribeInstanceHistoryEvents", body: events(nil),
+			want: map[string]string{"TotalCount": "0", "InstanceSystemEventSet.InstanceSystemEventType": "[]"}},
+		{name: "page too large", version: ecsVersion, action: "DescribeInstanceHistoryEvents", body: events(map[string]any{"PageSize": 101}),
+			err: "InvalidPageSize.Malformed", status: 400},
+		{name: "unknown resource type", version: ecsVersion, action: "DescribeInstanceHistoryEvents", body: events(map[string]any{"ResourceType": "bucket"}),
+			err: "InvalidParameter", status: 400},
+		{name: "destroy", version: ecsVersion, action: "DeleteInstances", body: map[string]any{"InstanceId.1": "{i0}", "InstanceId.2": "{i1}", "Force": true}},
+		{name: "destroyed", version: ecsVersion, action: "DescribeInstances", body: map[string]any{"VpcId": "{vpc}"},
+			want: map[string]string{"Instances.Instance": "[]"}},
+	})
 }
