@@ -147,24 +147,22 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"one more gets Throttling.User")
 	qd := service.DefaultQuotas
 	var quotas service.Quotas
-	for _, q := range []struct {
-		v          *int
-		name, help string
-		def        int
-	}{
-		{&quotas.VPCs, "quota-vpcs", "let an account hold at most `N` VPCs in each region (VPC's default); one more gets QuotaExceeded.Vpc", qd.VPCs},
-		{&quotas.VSwitchesPerVPC, "quota-vswitches-per-vpc", "let a VPC hold at most `N` vSwitches (VPC's default); one more gets QuotaExceeded.VSwitch", qd.VSwitchesPerVPC},
-		{&quotas.Instances, "quota-instances", "let an account hold at most `N` instances in each region; a launch past it gets QuotaExceed.ElasticQuota\n" +
-			"and makes none (ECS bounds vCPUs instead)", qd.Instances},
-		{&quotas.SecurityGroups, "quota-security-groups", "let an account hold at most `N` security groups in each region (ECS's default); QuotaExceed.SecurityGroup", qd.SecurityGroups},
-		{&quotas.ENIs, "quota-enis", "let an account hold at most `N` secondary network interfaces in each region (ECS's default); MaxEniCountExceeded", qd.ENIs},
-		{&quotas.PrefixLists, "quota-prefix-lists", "let an account hold at most `N` prefix lists in each region (ECS's default); QuotaExceed.PrefixList", qd.PrefixLists},
-		{&quotas.PortRangeLists, "quota-port-range-lists", "let an account hold at most `N` port range lists in each region; QuotaExceed.PortRangeList", qd.PortRangeLists},
-		{&quotas.FlowLogs, "quota-flow-logs", "let an account hold at most `N` flow logs in each region; QuotaExceeded.FlowLog", qd.FlowLogs},
-		{&quotas.PublicIPs, "quota-public-ips", "let an account hold at most `N` public addresses, EIPs and instances' public IPs, in all regions\n" +
-			fmt.Sprintf("together (all accounts share one pool of %d); QuotaExceeded.Eip", 1<<(32-service.PublicPool.Bits())), qd.PublicIPs},
-	} {
-		fs.IntVar(q.v, q.name, q.def, q.help)
+	// The flags are the quotas' names (service.QuotaNames), as `account quota`'s are.
+	quotaHelp := map[string]string{
+		"vpcs":              "let an account hold at most `N` VPCs in each region (VPC's default); one more gets QuotaExceeded.Vpc",
+		"vswitches-per-vpc": "let a VPC hold at most `N` vSwitches (VPC's default); one more gets QuotaExceeded.VSwitch",
+		"instances": "let an account hold at most `N` instances in each region; a launch past it gets QuotaExceed.ElasticQuota\n" +
+			"and makes none (ECS bounds vCPUs instead)",
+		"security-groups":  "let an account hold at most `N` security groups in each region (ECS's default); QuotaExceed.SecurityGroup",
+		"enis":             "let an account hold at most `N` secondary network interfaces in each region (ECS's default); MaxEniCountExceeded",
+		"prefix-lists":     "let an account hold at most `N` prefix lists in each region (ECS's default); QuotaExceed.PrefixList",
+		"port-range-lists": "let an account hold at most `N` port range lists in each region; QuotaExceed.PortRangeList",
+		"flow-logs":        "let an account hold at most `N` flow logs in each region; QuotaExceeded.FlowLog",
+		"public-ips": "let an account hold at most `N` public addresses, EIPs and instances' public IPs, in all regions\n" +
+			fmt.Sprintf("together (all accounts share one pool of %d); QuotaExceeded.Eip", 1<<(32-service.PublicPool.Bits())),
+	}
+	for i, n := range service.QuotaNames {
+		fs.IntVar(quotas.Field(i), "quota-"+n.Flag, *qd.Field(i), quotaHelp[n.Flag])
 	}
 	var an analyze.Options
 	fs.IntVar(&an.MaxConcurrent, "max-analyses", 0, "run at most `N` analysis requests at once; more wait in their account's queue or get Throttling (0: the number of CPUs)")

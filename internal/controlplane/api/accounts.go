@@ -183,20 +183,11 @@ func misspeltQuota(ps rpc.Params) *ecserr.Error {
 	for name := range ps {
 		for _, n := range service.QuotaNames {
 			if name != n.Param && (fold(name) == fold(n.Param) || fold(name) == fold(n.Flag)) {
-				return ecserr.InvalidParameter(name, fmt.Sprintf("the quota is spelt %s; PalisadeSetAccountQuotas takes %s", n.Param, quotaParams()))
+				return ecserr.InvalidParameter(name, fmt.Sprintf("the quota is spelt %s; PalisadeSetAccountQuotas takes %s", n.Param, service.QuotaParams()))
 			}
 		}
 	}
 	return nil
-}
-
-// quotaParams lists PalisadeSetAccountQuotas' quota parameters.
-func quotaParams() string {
-	names := make([]string, len(service.QuotaNames))
-	for i, n := range service.QuotaNames {
-		names[i] = n.Param
-	}
-	return strings.Join(names, ", ")
 }
 
 // describeAccountQuotas reads AccountId.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
@@ -49,11 +48,7 @@ func (s *Service) SetAccountQuotas(ctx context.Context, in SetAccountQuotasInput
 		return AccountQuotas{}, ecserr.MissingParameter("AccountId")
 	}
 	if len(in.Values) == 0 {
-		names := make([]string, len(QuotaNames))
-		for i, n := range QuotaNames {
-			names[i] = n.Param
-		}
-		return AccountQuotas{}, ecserr.New(http.StatusBadRequest, "MissingParameter", "Give at least one quota to set (1 to %d) or to return to the server's (-1): %s.", MaxQuota, strings.Join(names, ", "))
+		return AccountQuotas{}, ecserr.New(http.StatusBadRequest, "MissingParameter", "Give at least one quota to set (1 to %d) or to return to the server's (-1): %s.", MaxQuota, QuotaParams())
 	}
 	for _, n := range QuotaNames {
 		v, given := in.Values[n.Param]

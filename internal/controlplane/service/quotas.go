@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/view"
@@ -59,33 +60,56 @@ type QuotaName struct {
 }
 
 // QuotaNames are the quotas' names, in the order of Quotas' fields.
-var QuotaNames = [...]QuotaName{
-	{"vpcs", "Vpcs"}, {"vswitches-per-vpc", "VSwitchesPerVpc"}, {"instances", "Instances"},
-	{"security-groups", "SecurityGroups"}, {"enis", "NetworkInterfaces"}, {"flow-logs", "FlowLogs"},
-	{"prefix-lists", "PrefixLists"}, {"port-range-lists", "PortRangeLists"}, {"public-ips", "PublicIpAddresses"},
+var QuotaNames = func() (out [quotaCount]QuotaName) {
+	var q Quotas
+	for i, f := range q.fields() {
+		out[i] = f.QuotaName
+	}
+	return out
+}()
+
+// QuotaParams lists PalisadeSetAccountQuotas' quota parameters, for
+// messages.
+func QuotaParams() string {
+	names := make([]string, len(QuotaNames))
+	for i, n := range QuotaNames {
+		names[i] = n.Param
+	}
+	return strings.Join(names, ", ")
 }
 
 // MaxQuota bounds an account's own quota: a value past it is a typo, not
 // a team's need (the server holds every record in memory).
 const MaxQuota = 1_000_000
 
-// quotaField is one quota of a Quotas, by its name, with its default.
+// quotaField is one quota of a Quotas: its names, its field's name (for
+// messages), the field and its default.
 type quotaField struct {
+	QuotaName
 	name string
 	v    *int
 	def  int
 }
 
+// quotaCount is how many quotas there are.
+const quotaCount = 9
+
 // Field is q's quota i, in QuotaNames' order.
 func (q *Quotas) Field(i int) *int { return q.fields()[i].v }
 
-// fields lists q's quotas, in QuotaNames' order.
-func (q *Quotas) fields() [len(QuotaNames)]quotaField {
+// fields lists q's quotas, each with its names: the one list of them.
+func (q *Quotas) fields() [quotaCount]quotaField {
 	d := &DefaultQuotas
 	return [...]quotaField{
-		{"VPCs", &q.VPCs, d.VPCs}, {"VSwitchesPerVPC", &q.VSwitchesPerVPC, d.VSwitchesPerVPC}, {"Instances", &q.Instances, d.Instances},
-		{"SecurityGroups", &q.SecurityGroups, d.SecurityGroups}, {"ENIs", &q.ENIs, d.ENIs}, {"FlowLogs", &q.FlowLogs, d.FlowLogs},
-		{"PrefixLists", &q.PrefixLists, d.PrefixLists}, {"PortRangeLists", &q.PortRangeLists, d.PortRangeLists}, {"PublicIPs", &q.PublicIPs, d.PublicIPs},
+		{QuotaName{"vpcs", "Vpcs"}, "VPCs", &q.VPCs, d.VPCs},
+		{QuotaName{"vswitches-per-vpc", "VSwitchesPerVpc"}, "VSwitchesPerVPC", &q.VSwitchesPerVPC, d.VSwitchesPerVPC},
+		{QuotaName{"instances", "Instances"}, "Instances", &q.Instances, d.Instances},
+		{QuotaName{"security-groups", "SecurityGroups"}, "SecurityGroups", &q.SecurityGroups, d.SecurityGroups},
+		{QuotaName{"enis", "NetworkInterfaces"}, "ENIs", &q.ENIs, d.ENIs},
+		{QuotaName{"flow-logs", "FlowLogs"}, "FlowLogs", &q.FlowLogs, d.FlowLogs},
+		{QuotaName{"prefix-lists", "PrefixLists"}, "PrefixLists", &q.PrefixLists, d.PrefixLists},
+		{QuotaName{"port-range-lists", "PortRangeLists"}, "PortRangeLists", &q.PortRangeLists, d.PortRangeLists},
+		{QuotaName{"public-ips", "PublicIpAddresses"}, "PublicIPs", &q.PublicIPs, d.PublicIPs},
 	}
 }
 
