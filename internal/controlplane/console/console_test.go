@@ -136,8 +136,16 @@ func tenantService(t *testing.T) (*service.Service, model.AccessKey, service.Cal
 	}
 	t.Cleanup(func() { st.Close() })
 	svc := service.New(st)
+	key, cl := newTenant(t, svc, "tenant")
+	return svc, key, cl
+}
+
+// newTenant makes a tenant named name, and returns its key and its caller
+// in cn-hangzhou.
+func newTenant(t *testing.T, svc *service.Service, name string) (model.AccessKey, service.Caller) {
+	t.Helper()
 	ctx := context.Background()
-	_, key, err := svc.NewTenant(ctx, "tenant")
+	_, key, err := svc.NewTenant(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +153,7 @@ func tenantService(t *testing.T) (*service.Service, model.AccessKey, service.Cal
 	if err != nil {
 		t.Fatal(err)
 	}
-	return svc, key, cl
+	return key, cl
 }
 
 // consoleServer is a console over a real store, with an account and a

@@ -114,14 +114,7 @@ func hiddenPages(t *testing.T, vpc string, rules [][2]string, member string) (gr
 	)
 	svc, key, cl := tenantService(t)
 	ctx := context.Background()
-	_, bKey, err := svc.NewTenant(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bcl, err := svc.CallerOf(ctx, bKey.ID, "cn-hangzhou", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, bcl := newTenant(t, svc, "b")
 	gb, gp := modeltest.Group(groupB, vpc, "basic"), modeltest.Group(park, vpc, "basic")
 	// B's instance, in its group at member, or at the address A's
 	// classic case names but outside the group.

@@ -26,14 +26,7 @@ func TestPreviewSaysWhatItHidesInBrowser(t *testing.T) {
 	)
 	svc, key, cl := tenantService(t)
 	ctx := context.Background()
-	_, bKey, err := svc.NewTenant(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bcl, err := svc.CallerOf(ctx, bKey.ID, "cn-hangzhou", true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, bcl := newTenant(t, svc, "b")
 	gb := modeltest.Group(groupB, "", "basic")
 	ib := modeltest.Instance("i-hiddenpeer0000000b1", "", "10.0.0.20", groupB)
 	gb.Owner, ib.Owner, ib.Status = bcl.Account, bcl.Account, model.StatusRunning

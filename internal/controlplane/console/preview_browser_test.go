@@ -80,13 +80,7 @@ func pendingPreview(t *testing.T) (bctx context.Context, c *Console, release fun
 	}
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	bctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancelT)
+	bctx = headless(t, path)
 
 	c.cache.ahead <- struct{}{} // the work ahead waits: the diff is not ready in time
 	var once sync.Once

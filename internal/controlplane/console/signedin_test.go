@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,17 +41,25 @@ func signedIn(t *testing.T, path string, h http.Handler, key model.AccessKey) (c
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx := headless(t, path)
+	if err := chromedp.Do(bctx, signIn(srv.URL, key)); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	return bctx, srv.URL
+}
+
+// headless starts a headless chromium of its own (path; its own cookies),
+// with opts besides the defaults, good for two minutes.
+func headless(t *testing.T, path string, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	all := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(all, opts...)...)
 	t.Cleanup(cancelA)
 	bctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
 	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
 	t.Cleanup(cancelT)
-	if err := chromedp.Do(bctx, signIn(srv.URL, key)); err != nil {
-		t.Fatalf("sign in: %v", err)
-	}
-	return bctx, srv.URL
+	return bctx
 }
 
 // signIn signs in with key at the console served at base, up to its first

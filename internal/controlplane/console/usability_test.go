@@ -64,14 +64,7 @@ func layoutWorld(t *testing.T) (*httptest.Server, *Console, model.AccessKey, str
 func narrowBrowser(t *testing.T, srv *httptest.Server, key model.AccessKey, width int64) context.Context {
 	t.Helper()
 	path := chromium(t)
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.WindowSize(int(width), 800), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancelT)
+	ctx := headless(t, path, chromedp.WindowSize(int(width), 800))
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), signIn(srv.URL, key)); err != nil {
 		t.Fatalf("sign in: %v", err)
 	}
