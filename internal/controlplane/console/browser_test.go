@@ -34,9 +34,7 @@ import (
 // rest of the test.
 func browser(t *testing.T, path string) context.Context {
 	t.Helper()
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(console.ChromiumOptions(t, path), chromedp.WindowSize(1280, 900))...)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancel(); cancelA() })
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)

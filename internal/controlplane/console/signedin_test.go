@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -31,8 +32,9 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// Chromium is chromium for the package's external tests.
-var Chromium = chromium
+// Chromium and ChromiumOptions are chromium and chromiumOptions for the
+// package's external tests.
+var Chromium, ChromiumOptions = chromium, chromiumOptions
 
 // signedIn serves h, starts a headless chromium of its own (path) and
 // signs in with key; it returns the browser, good for two minutes, and the
@@ -52,14 +54,23 @@ func signedIn(t *testing.T, path string, h http.Handler, key model.AccessKey) (c
 // with opts besides the defaults, good for two minutes.
 func headless(t *testing.T, path string, opts ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	all := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(all, opts...)...)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), append(chromiumOptions(t, path), opts...)...)
 	t.Cleanup(cancelA)
 	bctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
 	bctx, cancelT := context.WithTimeout(bctx, 2*time.Minute)
 	t.Cleanup(cancelT)
 	return bctx
+}
+
+// chromiumOptions run the chromium at path headless, without a sandbox
+// (the tests run as root), with a profile and a temporary folder of the
+// test's own: chromium leaves its singleton socket's folder in $TMPDIR
+// when it is stopped, one in /tmp per browser otherwise.
+func chromiumOptions(t *testing.T, path string) []chromedp.ExecAllocatorOption {
+	tmp := t.TempDir()
+	return append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.UserDataDir(filepath.Join(tmp, "profile")), chromedp.Env("TMPDIR="+tmp))
 }
 
 // signIn signs in with key at the console served at base, up to its first

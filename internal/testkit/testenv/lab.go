@@ -176,7 +176,8 @@ var buildOnce struct {
 }
 
 // BuildPalisade builds the palisade binary once per process and returns
-// its path.
+// its path. A package that calls it runs its tests through Main, which
+// removes the binary (100 MB) when they end.
 func BuildPalisade(t TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -195,6 +196,16 @@ func BuildPalisade(t TB) string {
 		t.Fatalf("%v", buildOnce.err)
 	}
 	return buildOnce.path
+}
+
+// Main runs a package's tests (from its TestMain) and removes what
+// BuildPalisade built for them; it returns the exit code.
+func Main(m interface{ Run() int }) int {
+	code := m.Run()
+	if buildOnce.path != "" {
+		os.RemoveAll(filepath.Dir(buildOnce.path))
+	}
+	return code
 }
 
 // prefixWriter logs a child's output through the test.
