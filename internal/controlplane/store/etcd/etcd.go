@@ -83,6 +83,8 @@ type Store struct {
 	// the others do not ask it for its part.
 	OnIDTaken func(by string)
 
+	onCommit atomic.Pointer[func()] // see OnCommit
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 	closeCh   chan struct{}
