@@ -75,6 +75,9 @@ type Store struct {
 	qmu     sync.Mutex
 	queue   []*pending   // Updates waiting for a batch
 	commits atomic.Int64 // etcd transactions that wrote records (tests show batching)
+	// hostTxns counts the transactions of PutHostsApplied (tests show
+	// batching).
+	hostTxns atomic.Int64
 
 	// OnIDTaken, if set (before RegisterServer), is told of each attempt
 	// to register again after a lost lease that found this server's ID
