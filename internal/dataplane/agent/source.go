@@ -273,14 +273,17 @@ func (f *failover) call(ctx context.Context, fn func(apiSource) error, stay ...f
 		f.failing.Store(0) // it answered
 		return err
 	}
-	next := (i + 1) % int64(len(f.sources))
-	if !f.cur.CompareAndSwap(i, next) { // a concurrent failure moves on once
-		return err
+	n := int64(len(f.sources))
+	next := (i + 1) % n
+	if !f.cur.CompareAndSwap(i, next) {
+		// A concurrent failure (a report's) moved on from i already: the
+		// next call goes elsewhere all the same.
+		return &movedOn{err: err, failed: f.addrs[i], next: f.current(), none: f.failing.Load() >= n}
 	}
 	// Info, not a warning: the next server may answer (the agent logs
 	// whether it does); a warning is for when none does.
 	f.log("agent: server failed; moving to the next one", "failed", f.addrs[i], "next", f.addrs[next], "err", err)
-	return &movedOn{err: err, failed: f.addrs[i], next: f.addrs[next], none: f.failing.Add(1) >= int64(len(f.sources))}
+	return &movedOn{err: err, failed: f.addrs[i], next: f.addrs[next], none: f.failing.Add(1) >= n}
 }
 
 func (f *failover) Snapshot(ctx context.Context) (s *Snapshot, err error) {
