@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/metrics"
@@ -13,8 +14,14 @@ import (
 )
 
 // etcdHealthEvery is how often a server on etcd checks its cluster: a
-// status of each member, which needs no quorum.
-const etcdHealthEvery = 3 * time.Second
+// status of each member, which needs no quorum. While the cluster has no
+// leader it checks every leaderlessEvery: the leader's return, after an
+// election, is logged when it comes, not up to a period later (and a
+// commit, which needs the leader, says it at once: committed).
+const (
+	etcdHealthEvery = 3 * time.Second
+	leaderlessEvery = 200 * time.Millisecond
+)
 
 // etcdHealth follows the health of the etcd cluster for the operator: it
 // logs a lost leader (no quorum: every request fails) and a member that
@@ -29,11 +36,42 @@ type etcdHealth struct {
 	cur metrics.EtcdHealth
 
 	known []etcd.Member // the members last listed (run's goroutine only)
+
+	// commits counts the store's commits (committed), so that a check
+	// that began before one does not take the leader for lost.
+	commits atomic.Int64
 }
 
+// newEtcdHealth follows st's cluster, and st's commits (committed).
 func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
 	// Open has just read the store: it had a leader.
-	return &etcdHealth{st: st, log: log, cur: metrics.EtcdHealth{HasLeader: true, Members: map[string]bool{}}}
+	w := &etcdHealth{st: st, log: log, cur: metrics.EtcdHealth{HasLeader: true, Members: map[string]bool{}}}
+	st.OnCommit(w.committed)
+	return w
+}
+
+// committed is told of each commit of the store. A commit needs a leader:
+// the first after the leader was lost logs its return, before the writes
+// return, where the next check logged it seconds after they succeeded.
+func (w *etcdHealth) committed() {
+	w.commits.Add(1)
+	w.mu.Lock()
+	back := !w.cur.HasLeader
+	w.cur.HasLeader = true
+	up, all := 0, len(w.cur.Members)
+	for _, ok := range w.cur.Members {
+		if ok {
+			up++
+		}
+	}
+	w.mu.Unlock()
+	if back {
+		w.logBack(fmt.Sprintf("%d of %d", up, all))
+	}
+}
+
+func (w *etcdHealth) logBack(answering string) {
+	w.log.Info("etcd has a leader again: requests are served", "members_answering", answering)
 }
 
 // metrics is the last check, for /metrics.
@@ -45,19 +83,23 @@ func (w *etcdHealth) metrics() metrics.EtcdHealth {
 
 // run checks the cluster until ctx ends.
 func (w *etcdHealth) run(ctx context.Context) {
-	t := time.NewTicker(etcdHealthEvery)
-	defer t.Stop()
 	for {
+		start := time.Now()
 		w.check(ctx)
+		every := etcdHealthEvery
+		if !w.metrics().HasLeader {
+			every = leaderlessEvery
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(time.Until(start.Add(every))):
 		}
 	}
 }
 
 func (w *etcdHealth) check(ctx context.Context) {
+	commits := w.commits.Load()
 	cctx, cancel := context.WithTimeout(ctx, etcdHealthEvery)
 	h, err := w.st.Health(cctx, w.known)
 	cancel()
@@ -67,7 +109,9 @@ func (w *etcdHealth) check(ctx context.Context) {
 	if len(h.Members) > 0 {
 		w.known = h.Members
 	}
-	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0, Members: map[string]bool{}}
+	// A commit during the check had a leader, which the check may not
+	// have seen yet.
+	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0 || w.commits.Load() != commits, Members: map[string]bool{}}
 	up := 0
 	for _, m := range h.Members {
 		next.Members[memberName(m)] = m.Up
@@ -90,7 +134,7 @@ func (w *etcdHealth) check(ctx context.Context) {
 		w.log.Error("etcd has no leader: the cluster has lost its quorum (a majority of its members is down or cut off), "+
 			"so requests fail with ServiceUnavailable; start the members that are down (with embedded members: their servers, with the same flags)", args...)
 	case !prev.HasLeader && next.HasLeader:
-		w.log.Info("etcd has a leader again: requests are served", "members_answering", answering)
+		w.logBack(answering)
 	}
 	for _, m := range h.Members {
 		name := memberName(m)

@@ -171,7 +171,7 @@ func (s *Server) joinPeers(ctx context.Context, cfg Config, st *etcd.Store, url 
 	s.Ops.Service.FlowBatches, s.Ops.Service.FlowServer = st, id
 	// Every server answers for every host's applied revision (an
 	// instance's PalisadePolicyInForce), whichever server its agent
-	// reports to.
+	// reports to (written in batches: Open runs RunSharedHosts).
 	s.Ops.Service.SharedHosts = st
 	st.WatchHostApplied(s.Ops.Service.NoteSharedApplied)
 	// A heartbeat waits for etcd to answer (a member cut off from the

@@ -535,6 +535,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		go health.run(stopping)
+		go svc.RunSharedHosts(stopping, 0) // the hosts' applied revisions, one etcd write a second
 	}
 	return srv, nil
 }

@@ -1,6 +1,10 @@
 package service
 
-import "context"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // On an installation of several servers (etcd) an agent reports to one of
 // them, which alone hears it: another server would answer
@@ -10,18 +14,39 @@ import "context"
 // to every server (and its deregistration); what the agent last reported
 // besides (its rule counters, when it was last heard from: the metrics)
 // stays with the server it reports to.
+//
+// A server writes the revisions its hosts reported in batches, every
+// ShareHostsEvery (RunSharedHosts): one write for all of them, where a
+// write per host per report was, at a thousand hosts reporting about once
+// a second, a thousand etcd transactions a second.
 
 // SharedHosts records the revision each host applied where every server
 // of the installation sees it (store/etcd's host keys).
 type SharedHosts interface {
-	PutHostApplied(ctx context.Context, host string, rev int64) error
+	// PutHostsApplied records each host's revision, unless a higher one
+	// is recorded (two servers may hear one host around a failover).
+	PutHostsApplied(ctx context.Context, revs map[string]int64) error
 	DeleteHostApplied(ctx context.Context, host string) error
 }
 
-// shareApplied gives SharedHosts a host's applied revision once it rose
-// past what this server gave it last. A failure is left for the host's
-// next report (every few seconds) to mend: the report itself was noted.
-func (s *Service) shareApplied(ctx context.Context, host string, rev int64) {
+// ShareHostsEvery is how often RunSharedHosts writes the revisions
+// reported since its last write.
+const ShareHostsEvery = time.Second
+
+// hostSharing is the revisions reported and not yet written to
+// SharedHosts.
+type hostSharing struct {
+	// write is held by a write of the batch and by a deregistration's
+	// delete, so that a batch taken before a host's deregistration does
+	// not record it again after its key was deleted.
+	write   sync.Mutex
+	mu      sync.Mutex
+	pending map[string]int64 // host → the highest revision reported since the last write
+}
+
+// shareApplied queues a host's applied revision for SharedHosts once it
+// rose past what this server gave it last (RunSharedHosts writes it).
+func (s *Service) shareApplied(host string, rev int64) {
 	if s.SharedHosts == nil || rev <= 0 {
 		return
 	}
@@ -32,19 +57,90 @@ func (s *Service) shareApplied(ctx context.Context, host string, rev int64) {
 	if h == nil || rev <= h.shared.Load() {
 		return
 	}
-	if s.SharedHosts.PutHostApplied(ctx, host, rev) == nil {
-		raise(&h.shared, rev)
+	q := s.sharing
+	q.mu.Lock()
+	q.pending[host] = max(q.pending[host], rev)
+	q.mu.Unlock()
+}
+
+// RunSharedHosts writes the revisions queued by the hosts' reports to
+// SharedHosts, in one write every `every` (ShareHostsEvery if 0), until
+// ctx ends, then once more.
+func (s *Service) RunSharedHosts(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = ShareHostsEvery
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// The last reports: best effort, the store may be closing.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			s.writeShared(fctx)
+			cancel()
+			return
+		case <-t.C:
+			wctx, cancel := context.WithTimeout(ctx, every+10*time.Second)
+			s.writeShared(wctx)
+			cancel()
+		}
+	}
+}
+
+// writeShared writes the revisions queued, in one SharedHosts call. After
+// a failure they are queued again (unless a higher one came meanwhile),
+// for the next write.
+func (s *Service) writeShared(ctx context.Context) {
+	if s.SharedHosts == nil {
+		return
+	}
+	q := s.sharing
+	q.write.Lock()
+	defer q.write.Unlock()
+	q.mu.Lock()
+	batch := q.pending
+	if len(batch) > 0 {
+		q.pending = map[string]int64{}
+	}
+	q.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := s.SharedHosts.PutHostsApplied(ctx, batch); err != nil {
+		q.mu.Lock()
+		for host, rev := range batch {
+			q.pending[host] = max(q.pending[host], rev)
+		}
+		q.mu.Unlock()
+		return
+	}
+	t := s.hosts
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for host, rev := range batch {
+		if h := t.hosts[host]; h != nil {
+			raise(&h.shared, rev)
+		}
 	}
 }
 
 // unshareHost removes a deregistered host from SharedHosts, so that every
-// server forgets it (NoteSharedApplied with -1).
+// server forgets it (NoteSharedApplied with -1), and drops what its
+// reports queued.
 func (s *Service) unshareHost(ctx context.Context, host string) {
-	if s.SharedHosts != nil {
-		// Best effort: the key is gone already, and with it the host's
-		// calls; a status left on another server names no live agent.
-		_ = s.SharedHosts.DeleteHostApplied(ctx, host)
+	if s.SharedHosts == nil {
+		return
 	}
+	q := s.sharing
+	q.write.Lock() // a batch being written holds the host: after it
+	defer q.write.Unlock()
+	q.mu.Lock()
+	delete(q.pending, host)
+	q.mu.Unlock()
+	// Best effort: the key is gone already, and with it the host's
+	// calls; a status left on another server names no live agent.
+	_ = s.SharedHosts.DeleteHostApplied(ctx, host)
 }
 
 // NoteSharedApplied takes a host's applied revision that a server

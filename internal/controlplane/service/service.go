@@ -92,8 +92,10 @@ type Service struct {
 	FlowServer  string
 	// SharedHosts, on such an installation, tells every server the
 	// revision each host's agent applied (hostshare.go); the server sets
-	// it, and calls NoteSharedApplied with what the others recorded.
+	// it, runs RunSharedHosts, and calls NoteSharedApplied with what the
+	// others recorded.
 	SharedHosts SharedHosts
+	sharing     *hostSharing // the revisions not yet written to SharedHosts
 	// view is the store in memory that reads are served from (nil: reads
 	// go to the store); see read.
 	view *view.View
@@ -113,7 +115,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), keyUses: &keyUseTable{}, flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), sharing: &hostSharing{pending: map[string]int64{}}, keyUses: &keyUseTable{}, flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	src := cfg.Source
 	if src == nil {
-		f, err := newFailover(Servers(cfg.Server), cfg.AccessKeyID, cfg.Secret, cfg.Host, cfg.Log.Warn)
+		f, err := newFailover(Servers(cfg.Server), cfg.AccessKeyID, cfg.Secret, cfg.Host, cfg.Log.Info)
 		if err != nil {
 			return err
 		}
@@ -225,6 +225,11 @@ type runner struct {
 	// answers: the first answer after one is logged, or the log's last
 	// word would stay "unreachable" (owned by loop).
 	outage time.Time
+	// unreachable: in this outage, the log said no server answers; else
+	// the agent only moved to the next of its servers, from failedOver
+	// (owned by loop).
+	unreachable bool
+	failedOver  string
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -274,15 +279,31 @@ func (a *runner) loop(ctx context.Context) error {
 			a.cfg.Log.Warn("agent: the server throttles this host's requests; the kernel keeps the last policy", "err", err, "retry", backoff)
 			a.failClosed()
 		} else {
-			args := []any{"err", err, "retry", backoff}
-			if h := unreachableHint(a.cfg.Server, err); h != "" {
-				args = append(args, "hint", h)
-			}
-			a.cfg.Log.Warn("agent: server unreachable; the kernel keeps the last policy", args...)
 			if a.outage.IsZero() {
 				a.outage = time.Now()
 			}
-			a.failClosed()
+			var moved *movedOn
+			if errors.As(err, &moved) && !moved.none {
+				// The next server may well answer: a warning here sent the
+				// operator after a control plane that was there (the failover
+				// logged the move; answered logs the next server's answer).
+				if a.failedOver == "" {
+					a.failedOver = moved.failed
+				}
+			} else {
+				args := []any{"err", err, "retry", backoff}
+				if h := unreachableHint(a.cfg.Server, err); h != "" {
+					args = append(args, "hint", h)
+				}
+				msg := "agent: server unreachable; the kernel keeps the last policy"
+				if moved != nil {
+					msg = "agent: no server answers; the kernel keeps the last policy"
+					args = append(args, "servers", a.cfg.Server)
+				}
+				a.cfg.Log.Warn(msg, args...)
+				a.unreachable = true
+				a.failClosed()
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -361,10 +382,19 @@ func (a *runner) step(ctx context.Context) error {
 			}
 		}
 		frames := 0
-		err := st.Stream(ctx, WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load()}, func(w *Changes) error {
+		r := WatchRequest{Host: a.cfg.Host, After: a.st.revision, Applied: a.applied.Load()}
+		each := func(w *Changes) error {
 			frames++
 			return a.take(w)
-		})
+		}
+		var err error
+		if o, ok := st.(openingStreamer); ok {
+			// The stream's opening is the server's answer: its first frame,
+			// with nothing to send, is its heartbeat, seconds later.
+			err = o.streamOpened(ctx, r, func() { a.answered(-1) }, each)
+		} else {
+			err = st.Stream(ctx, r, each)
+		}
 		if err == nil && frames == 0 && ctx.Err() == nil {
 			// Not a stream's end: the next one waits, and may go elsewhere.
 			err = errEmptyStream
@@ -490,14 +520,26 @@ func (a *runner) failClosed() {
 		"interface-prefix", a.cfg.NFT.InterfacePrefix)
 }
 
-// answered logs the first answer of the server after it was unreachable.
+// answered logs the first answer of a server after an outage: the server
+// back, or the next of the agent's servers after one failed. revision is
+// the server's, -1 when its answer does not say (a stream opened).
 func (a *runner) answered(revision int64) {
 	if a.outage.IsZero() {
 		return
 	}
-	a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", "unreachable", time.Since(a.outage).Round(time.Millisecond),
-		"applied", a.applied.Load(), "server", revision)
-	a.outage = time.Time{}
+	args := []any{"applied", a.applied.Load()}
+	if revision >= 0 {
+		args = append(args, "server", revision)
+	}
+	if f, ok := a.src.(*failover); ok && len(f.addrs) > 1 {
+		args = append(args, "address", f.current())
+	}
+	if a.unreachable {
+		a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", append(args, "unreachable", time.Since(a.outage).Round(time.Millisecond))...)
+	} else {
+		a.cfg.Log.Info("agent: connected to the next server after one failed; catching up from the revision in force", append(args, "failed", a.failedOver)...)
+	}
+	a.outage, a.unreachable, a.failedOver = time.Time{}, false, ""
 }
 
 // empty reports whether an answer carries no record.

@@ -3,9 +3,11 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +40,30 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// The keys of the servers on one etcd.
+const (
+	foKeyID, foSecret  = "LTAIagentfailover000", "agent-failover-secret"
+	foOpID, foOpSecret = "LTAIagentfailoverop0", "agent-failover-op-secret"
+)
+
+// serveOnEtcd runs a server on the etcd at etcdURL until the test ends or
+// the function returned is called.
+func serveOnEtcd(ctx context.Context, t *testing.T, etcdURL string) (*server.Server, func()) {
+	t.Helper()
+	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"), Etcd: []string{etcdURL},
+		AccessKeyID: foKeyID, AccessKeySecret: foSecret, OperatorKeyID: foOpID, OperatorKeySecret: foOpSecret, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	var once sync.Once
+	stopped := func() { once.Do(func() { stop(); <-served }) }
+	t.Cleanup(stopped)
+	return srv, stopped
+}
+
 // TestAgentFailover: two servers on one etcd; the agent, given both with
 // its host key, follows the first. When it stops, a write through the
 // second reaches the agent, which resumed its watch there from its
@@ -46,25 +72,10 @@ func (l *lockedBuffer) String() string {
 func TestAgentFailover(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	const keyID, secret = "LTAIagentfailover000", "agent-failover-secret"
-	const opID, opSecret = "LTAIagentfailoverop0", "agent-failover-op-secret"
+	const keyID, secret, opID = foKeyID, foSecret, foOpID
 	etcdURL := etcdtest.Embedded(t)
-	open := func() (*server.Server, func()) {
-		srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(t.TempDir(), "p.db"), Etcd: []string{etcdURL},
-			AccessKeyID: keyID, AccessKeySecret: secret, OperatorKeyID: opID, OperatorKeySecret: opSecret, Log: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sctx, stop := context.WithCancel(ctx)
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(sctx) }()
-		var once sync.Once
-		stopped := func() { once.Do(func() { stop(); <-served }) }
-		t.Cleanup(stopped)
-		return srv, stopped
-	}
-	a, stopA := open()
-	b, _ := open()
+	a, stopA := serveOnEtcd(ctx, t, etcdURL)
+	b, _ := serveOnEtcd(ctx, t, etcdURL)
 
 	groups, ins := records(80)
 	vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
@@ -148,4 +159,150 @@ func TestAgentFailover(t *testing.T) {
 	if err := <-ran; err != nil {
 		t.Errorf("Run: %v", err)
 	}
+}
+
+// records keeps an agent's log records: message, level, attributes.
+type logRecords struct {
+	mu   sync.Mutex
+	recs []logRecord
+}
+
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+func (l *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecords) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecords) WithGroup(string) slog.Handler            { return l }
+func (l *logRecords) Handle(_ context.Context, r slog.Record) error {
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
+	r.Attrs(func(a slog.Attr) bool { rec.attrs[a.Key] = a.Value.String(); return true })
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.recs = append(l.recs, rec)
+	return nil
+}
+
+// since returns the records from the n-th on.
+func (l *logRecords) since(n int) []logRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.recs[min(n, len(l.recs)):])
+}
+
+func (l *logRecords) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recs)
+}
+
+// TestAgentFailoverLog: what the agent logs when its servers stop, with
+// nothing changing (so the next server's first frame is its heartbeat,
+// seconds later). When one of its two servers stops, the other answers at
+// once: the log says the agent is connected to it, at info level, and
+// warns of nothing (a warning that the server is unreachable sent the
+// operator after a control plane that was there). When both stop, it
+// warns that no server answers.
+func TestAgentFailoverLog(t *testing.T) {
+	const (
+		connected = "agent: connected to the next server after one failed; catching up from the revision in force"
+		none      = "agent: no server answers; the kernel keeps the last policy"
+	)
+	for _, tc := range []struct {
+		name string
+		stop int    // servers stopped, the first first
+		want string // the record waited for
+	}{
+		{"one of two stops", 1, connected},
+		{"both stop", 2, none},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			etcdURL := etcdtest.Embedded(t)
+			a, stopA := serveOnEtcd(ctx, t, etcdURL)
+			b, stopB := serveOnEtcd(ctx, t, etcdURL)
+			groups, ins := records(80)
+			vpc := &model.VPC{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+			if _, err := a.Ops.Import(ctx, "cn-hangzhou", api.Resources{VPCs: []*model.VPC{vpc}, Groups: groups, Instances: ins}); err != nil {
+				t.Fatal(err)
+			}
+			rev, err := a.Store.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs := &logRecords{}
+			applied := make(chan int64, 100)
+			agentCtx, stopAgent := context.WithCancel(ctx)
+			ran := make(chan error, 1)
+			go func() {
+				ran <- Run(agentCtx, Config{Server: a.Addr + "," + b.Addr, AccessKeyID: foOpID, Secret: foOpSecret, Host: host, NFT: opts,
+					ReportEvery: time.Hour, Log: slog.New(logs),
+					OpenTable: func() (nft.Table, error) { return nft.NewFake(opts), nil },
+					OnApplied: func(rev int64, _ nft.Stats) { applied <- rev }})
+			}()
+			defer func() { stopAgent(); <-ran }()
+			for got := int64(0); got < rev; {
+				select {
+				case got = <-applied:
+				case <-time.After(15 * time.Second):
+					t.Fatalf("revision %d not applied in 15 s; the agent's log: %v", rev, logs.since(0))
+				}
+			}
+			from := logs.len()
+			stopA()
+			if tc.stop > 1 {
+				stopB()
+			}
+			// Until the record is there (without the fix, the first word
+			// after the stop was a warning, and the next server's first
+			// frame, its heartbeat, said it "answers again").
+			deadline := time.Now().Add(30 * time.Second)
+			found := func() *logRecord {
+				for _, r := range logs.since(from) {
+					if r.msg == tc.want {
+						return &r
+					}
+				}
+				return nil
+			}
+			for found() == nil && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			got := found()
+			if got == nil {
+				t.Fatalf("no %q in 30 s; the agent's log since the stop:\n%s", tc.want, dump(logs.since(from)))
+			}
+			switch tc.stop {
+			case 1:
+				if got.level != slog.LevelInfo || got.attrs["address"] != b.Addr || got.attrs["failed"] != a.Addr {
+					t.Errorf("%s: level %s, attributes %v; want info, address %s, failed %s", got.msg, got.level, got.attrs, b.Addr, a.Addr)
+				}
+				for _, r := range logs.since(from) {
+					if r.level >= slog.LevelWarn {
+						t.Errorf("a warning while the other server answers: %s %v", r.msg, r.attrs)
+					}
+				}
+			case 2:
+				if got.level != slog.LevelWarn {
+					t.Errorf("%s: level %s, want warn", got.msg, got.level)
+				}
+				for _, r := range logs.since(from) {
+					if r.msg == connected {
+						t.Errorf("the log says %q while no server answers", r.msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+func dump(recs []logRecord) string {
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%s %s %v\n", r.level, r.msg, r.attrs)
+	}
+	return b.String()
 }

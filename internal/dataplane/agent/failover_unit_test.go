@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -59,5 +60,62 @@ func TestFailoverMovesOn(t *testing.T) {
 	}
 	if got := Servers("a:1, b:2,,c:3 "); strings.Join(got, "|") != "a:1|b:2|c:3" {
 		t.Errorf("Servers: %q", got)
+	}
+}
+
+// TestFailoverMovedOnce: a failure on a server that another call (a
+// report) already moved on from is a move to the next server all the
+// same, not "unreachable" (the agent's loop logs a move at info level and
+// warns only when no server answers); once every server failed in a row,
+// it says none answers.
+func TestFailoverMovedOnce(t *testing.T) {
+	closed := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	for _, tc := range []struct {
+		name     string
+		servers  int
+		wantNone bool
+	}{
+		{"two servers", 2, false},
+		{"three servers", 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var addrs []string
+			for range tc.servers {
+				addrs = append(addrs, closed())
+			}
+			f, err := newFailover(addrs, "LTAIkey", "secret", host, func(string, ...any) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			// The call fails on the first server after a report failed
+			// there and moved on.
+			err = f.call(ctx, func(a apiSource) error {
+				f.Report(ctx, Status{Host: host, Applied: 1})
+				_, err := a.Snapshot(ctx)
+				return err
+			})
+			var moved *movedOn
+			if !errors.As(err, &moved) {
+				t.Fatalf("the failure after a concurrent move: %v (%T), want a move", err, err)
+			}
+			if moved.failed != addrs[0] || moved.next != addrs[1] || moved.none != tc.wantNone {
+				t.Errorf("moved from %s to %s, none %v; want from %s to %s, none %v", moved.failed, moved.next, moved.none, addrs[0], addrs[1], tc.wantNone)
+			}
+			// The others fail in turn: then none answers.
+			for i := 1; i < tc.servers; i++ {
+				_, err = f.Snapshot(ctx)
+			}
+			if !errors.As(err, &moved) || !moved.none {
+				t.Errorf("after every server failed: %v, want a move saying none answers", err)
+			}
+		})
 	}
 }

@@ -44,6 +44,13 @@ type Streamer interface {
 	Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error
 }
 
+// openingStreamer is a Streamer that also says when a stream opened: the
+// server answered, although its first frame may be its heartbeat, seconds
+// later, when nothing changes. opened is called before the first frame.
+type openingStreamer interface {
+	streamOpened(ctx context.Context, r WatchRequest, opened func(), each func(*Changes) error) error
+}
+
 // Snapshot is everything an agent needs to compile policies, at one revision.
 type Snapshot struct {
 	Revision       int64
@@ -126,6 +133,10 @@ const streamHeartbeat = 10 * time.Second
 var deadAfter = 3 * streamHeartbeat
 
 func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
+	return s.streamOpened(ctx, r, nil, each)
+}
+
+func (s apiSource) streamOpened(ctx context.Context, r WatchRequest, opened func(), each func(*Changes) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	body, err := s.c.Stream(ctx, "PalisadeWatchStream", map[string]string{
@@ -138,6 +149,9 @@ func (s apiSource) Stream(ctx context.Context, r WatchRequest, each func(*Change
 		return err
 	}
 	defer body.Close()
+	if opened != nil {
+		opened()
+	}
 	var dead atomic.Bool
 	watchdog := time.AfterFunc(deadAfter, func() { dead.Store(true); cancel() })
 	defer watchdog.Stop()
@@ -201,8 +215,27 @@ type failover struct {
 	sources []apiSource
 	addrs   []string
 	cur     atomic.Int64 // index into sources
+	// failing counts the servers that failed in a row since one last
+	// answered: from len(sources) on, none answers.
+	failing atomic.Int64
 	log     func(msg string, args ...any)
 }
+
+// movedOn is the failure of a server after which the failover moved on
+// to the next one.
+type movedOn struct {
+	err          error
+	failed, next string
+	// none: every server failed in a row, none answers; otherwise the
+	// next one has not failed yet, and the control plane may well answer.
+	none bool
+}
+
+func (e *movedOn) Error() string { return e.err.Error() }
+func (e *movedOn) Unwrap() error { return e.err }
+
+// current is the address of the server the calls go to.
+func (f *failover) current() string { return f.addrs[f.cur.Load()] }
 
 func newFailover(addrs []string, keyID, secret, host string, log func(string, ...any)) (*failover, error) {
 	if len(addrs) == 0 {
@@ -225,6 +258,9 @@ func newFailover(addrs []string, keyID, secret, host string, log func(string, ..
 func (f *failover) call(ctx context.Context, fn func(apiSource) error, stay ...func(error) bool) error {
 	i := f.cur.Load()
 	err := fn(f.sources[i])
+	if err == nil {
+		f.failing.Store(0)
+	}
 	if err == nil || ctx.Err() != nil || len(f.sources) == 1 {
 		return err
 	}
@@ -234,13 +270,20 @@ func (f *failover) call(ctx context.Context, fn func(apiSource) error, stay ...f
 		}
 	}
 	if e, ok := err.(*apiclient.Error); ok && e.Status < 500 {
+		f.failing.Store(0) // it answered
 		return err
 	}
-	next := (i + 1) % int64(len(f.sources))
-	if f.cur.CompareAndSwap(i, next) { // a concurrent failure moves on once
-		f.log("agent: server failed; moving to the next one", "failed", f.addrs[i], "next", f.addrs[next], "err", err)
+	n := int64(len(f.sources))
+	next := (i + 1) % n
+	if !f.cur.CompareAndSwap(i, next) {
+		// A concurrent failure (a report's) moved on from i already: the
+		// next call goes elsewhere all the same.
+		return &movedOn{err: err, failed: f.addrs[i], next: f.current(), none: f.failing.Load() >= n}
 	}
-	return err
+	// Info, not a warning: the next server may answer (the agent logs
+	// whether it does); a warning is for when none does.
+	f.log("agent: server failed; moving to the next one", "failed", f.addrs[i], "next", f.addrs[next], "err", err)
+	return &movedOn{err: err, failed: f.addrs[i], next: f.addrs[next], none: f.failing.Add(1) >= n}
 }
 
 func (f *failover) Snapshot(ctx context.Context) (s *Snapshot, err error) {
@@ -258,10 +301,19 @@ func (f *failover) Watch(ctx context.Context, r WatchRequest) (w *Changes, err e
 // server ends before its first frame is the server's failure (it is
 // stopping, or cannot serve it): it moves on.
 func (f *failover) Stream(ctx context.Context, r WatchRequest, each func(*Changes) error) error {
+	return f.streamOpened(ctx, r, nil, each)
+}
+
+func (f *failover) streamOpened(ctx context.Context, r WatchRequest, opened func(), each func(*Changes) error) error {
 	var own error
 	err := f.call(ctx, func(a apiSource) error {
 		frames := 0
-		err := a.Stream(ctx, r, func(w *Changes) error {
+		err := a.streamOpened(ctx, r, func() {
+			f.failing.Store(0) // it answers
+			if opened != nil {
+				opened()
+			}
+		}, func(w *Changes) error {
 			frames++
 			own = each(w)
 			return own

@@ -75,6 +75,9 @@ type Store struct {
 	qmu     sync.Mutex
 	queue   []*pending   // Updates waiting for a batch
 	commits atomic.Int64 // etcd transactions that wrote records (tests show batching)
+	// hostTxns counts the transactions of PutHostsApplied (tests show
+	// batching).
+	hostTxns atomic.Int64
 
 	// OnIDTaken, if set (before RegisterServer), is told of each attempt
 	// to register again after a lost lease that found this server's ID
@@ -82,6 +85,8 @@ type Store struct {
 	// the registration is back: meanwhile this server is not listed, and
 	// the others do not ask it for its part.
 	OnIDTaken func(by string)
+
+	onCommit atomic.Pointer[func()] // see OnCommit
 
 	closeOnce sync.Once
 	closed    atomic.Bool

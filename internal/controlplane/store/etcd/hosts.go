@@ -3,6 +3,8 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,18 +32,44 @@ func (s *Store) hostKey(host string) string {
 // PutHostApplied records rev as host's applied revision, unless a higher
 // one is recorded (two servers may hear one host around a failover).
 func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
+	return s.PutHostsApplied(ctx, map[string]int64{host: rev})
+}
+
+// hostsPerTxn bounds the hosts of one transaction of PutHostsApplied:
+// each is a nested transaction, and etcd's --max-txn-ops (128 by
+// default) bounds a transaction's operations and, within the room they
+// leave, its nested ones'.
+const hostsPerTxn = 100
+
+// PutHostsApplied records each host's applied revision as PutHostApplied
+// does, all in one etcd transaction (one per hostsPerTxn hosts): a
+// server writes those its hosts reported since its last write at once.
+func (s *Store) PutHostsApplied(ctx context.Context, revs map[string]int64) error {
 	if s.closed.Load() {
 		return fmt.Errorf("etcd: the store is closed")
 	}
-	key, v := s.hostKey(host), fmt.Sprintf("%020d", rev)
-	put := clientv3.OpPut(key, v)
-	// A value compare fails on a missing key: the nested transaction
-	// writes the first one.
-	_, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "<", v)).Then(put).
-		Else(clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}, []clientv3.Op{put}, nil)).
-		Commit()
-	if err != nil {
-		return fmt.Errorf("etcd: record the applied revision of host %s: %w", host, err)
+	hosts := slices.Sorted(maps.Keys(revs))
+	for len(hosts) > 0 {
+		n := min(len(hosts), hostsPerTxn)
+		ops := make([]clientv3.Op, 0, n)
+		for _, host := range hosts[:n] {
+			rev := revs[host]
+			if rev <= 0 {
+				continue
+			}
+			// Raised only: kept when the value recorded is rev or more. A
+			// value compare fails on a missing key, which is then written.
+			key := s.hostKey(host)
+			ops = append(ops, clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), ">", fmt.Sprintf("%020d", rev-1))},
+				nil, []clientv3.Op{clientv3.OpPut(key, fmt.Sprintf("%020d", rev))}))
+		}
+		if len(ops) > 0 {
+			s.hostTxns.Add(1)
+			if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+				return fmt.Errorf("etcd: record the applied revisions of %d hosts (%s …): %w", n, hosts[0], err)
+			}
+		}
+		hosts = hosts[n:]
 	}
 	return nil
 }

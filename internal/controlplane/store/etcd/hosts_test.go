@@ -63,3 +63,59 @@ func TestHostApplied(t *testing.T) {
 		t.Errorf("watched %v, want %v", seen, want)
 	}
 }
+
+// TestPutHostsApplied: the revisions of many hosts are recorded in one
+// etcd transaction per hostsPerTxn hosts (one per host was a thousand
+// transactions a second at a thousand hosts), each raised only: a host
+// recorded higher keeps its revision, one recorded lower or not at all
+// gets the new one.
+func TestPutHostsApplied(t *testing.T) {
+	s := opener(etcdtest.Embedded(t))(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		hosts int
+		txns  int64
+	}{
+		{"one host", 1, 1},
+		{"a batch", 60, 1},
+		{"more than one transaction holds", 2*hostsPerTxn + 1, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := func(i int) string { return fmt.Sprintf("%s-h%03d", tc.name, i) }
+			// Before: host 0 recorded at 9 (higher), host 1 at 2 (lower).
+			if err := s.PutHostApplied(ctx, name(0), 9); err != nil {
+				t.Fatal(err)
+			}
+			if tc.hosts > 1 {
+				if err := s.PutHostApplied(ctx, name(1), 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			revs := map[string]int64{}
+			for i := range tc.hosts {
+				revs[name(i)] = 5
+			}
+			before := s.hostTxns.Load()
+			if err := s.PutHostsApplied(ctx, revs); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.hostTxns.Load() - before; got != tc.txns {
+				t.Errorf("%d hosts recorded in %d etcd transactions, want %d", tc.hosts, got, tc.txns)
+			}
+			for i := range tc.hosts {
+				want := int64(5)
+				if i == 0 {
+					want = 9
+				}
+				resp, err := s.cli.Get(ctx, s.hostKey(name(i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != fmt.Sprintf("%020d", want) {
+					t.Errorf("host %s: recorded %v, want %d", name(i), resp.Kvs, want)
+				}
+			}
+		})
+	}
+}

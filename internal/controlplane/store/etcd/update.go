@@ -122,7 +122,22 @@ func (s *Store) runQueued() {
 	}
 	if err == nil {
 		s.advance(rev)
+		if fn := s.onCommit.Load(); fn != nil {
+			(*fn)()
+		}
 	}
+}
+
+// OnCommit has fn called after each batch of Updates etcd committed (or,
+// with nothing to write, read linearizably): etcd had a leader then. It
+// runs on the Update's goroutine, before the Updates return, and must be
+// quick. nil: none.
+func (s *Store) OnCommit(fn func()) {
+	if fn == nil {
+		s.onCommit.Store(nil)
+		return
+	}
+	s.onCommit.Store(&fn)
 }
 
 // remember appends a committed batch (revisions base+1 … rev) to the
