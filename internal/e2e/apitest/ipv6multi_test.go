@@ -52,6 +52,7 @@ func instanceIPv6s(t *testing.T, c *ecs.Client, id string) []string {
 // back in order from DescribeInstances and DescribeNetworkInterfaces; the
 // instance type's EniIpv6AddressQuantity (and 10 for an ENI not attached)
 // refused past, at launch, assignment and attachment, changing nothing;
+// the Ipv6Address filters matching a NIC by any of its addresses;
 // unassigning the first promotes the next; and a second address of a NIC
 // reaching what the agents enforce (its host's NIC, another host's member
 // set of a rule naming its group).
@@ -119,6 +120,18 @@ func TestSeveralIPv6Addresses(t *testing.T) {
 		}
 	}
 	g6 := must(run("ecs.g6.large", 1))(t).InstanceIdSets.InstanceIdSet[0]
+
+	// The Ipv6Address filters match any of a NIC's addresses.
+	fi := ecs.CreateDescribeInstancesRequest()
+	fi.Ipv6Address = &[]string{got3[2]}
+	if got := must(c.DescribeInstances(fi))(t).Instances.Instance; len(got) != 1 || got[0].InstanceId != three {
+		t.Errorf("DescribeInstances Ipv6Address=%s: %d instances, want %s", got3[2], len(got), three)
+	}
+	fn := ecs.CreateDescribeNetworkInterfacesRequest()
+	fn.Ipv6Address = &[]string{gotENI[2]}
+	if got := must(c.DescribeNetworkInterfaces(fn))(t).NetworkInterfaceSets.NetworkInterfaceSet; len(got) != 1 || got[0].NetworkInterfaceId != eni {
+		t.Errorf("DescribeNetworkInterfaces Ipv6Address=%s: %d interfaces, want %s", gotENI[2], len(got), eni)
+	}
 
 	count := func() int {
 		r := ecs.CreateDescribeInstancesRequest()
