@@ -143,11 +143,14 @@ func guestSide(in *Instance, dev, iface string, mac net.HardwareAddr, hostFd, ta
 			return err
 		}
 	}
-	if !in.IPv6.IsValid() {
+	six := in.ipv6s()
+	if len(six) == 0 {
 		return nil
 	}
-	if err := addAddr(v, netip.PrefixFrom(in.IPv6, 128), true); err != nil {
-		return err
+	for _, a := range six {
+		if err := addAddr(v, netip.PrefixFrom(a, 128), true); err != nil {
+			return err
+		}
 	}
 	gw6 := &netlink.Route{LinkIndex: v.Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: gatewayV6.AsSlice(), Table: table}
 	if err := netlink.RouteAdd(gw6); err != nil {
@@ -157,7 +160,11 @@ func guestSide(in *Instance, dev, iface string, mac net.HardwareAddr, hostFd, ta
 		return err
 	}
 	if table != 0 {
-		return sourceRule(in.IPv6, table)
+		for _, a := range six {
+			if err := sourceRule(a, table); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

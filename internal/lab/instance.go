@@ -62,12 +62,14 @@ func (l *Lab) hostSide(in *Instance, iface string, mac net.HardwareAddr) error {
 	if err := addNeigh(link, in.PrivateIP, mac); err != nil {
 		return err
 	}
-	if in.IPv6.IsValid() {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(in.IPv6, 128))}
+	for _, a := range in.ipv6s() {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, 128))}
 		if err := netlink.RouteAdd(r); err != nil {
-			return fmt.Errorf("route to %s: %w", in.IPv6, err)
+			return fmt.Errorf("route to %s: %w", a, err)
 		}
-		return addNeigh(link, in.IPv6, mac)
+		if err := addNeigh(link, a, mac); err != nil {
+			return err
+		}
 	}
 	return nil
 }

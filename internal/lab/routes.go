@@ -60,8 +60,10 @@ func (l *Lab) routeInstance(add func(dst netip.Prefix, via netip.Addr) error, in
 	if err := add(netip.PrefixFrom(in.PrivateIP, 32), underlayV4(idx)); err != nil {
 		return err
 	}
-	if in.IPv6.IsValid() {
-		return add(netip.PrefixFrom(in.IPv6, 128), underlayV6(idx))
+	for _, a := range in.ipv6s() {
+		if err := add(netip.PrefixFrom(a, 128), underlayV6(idx)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -24,12 +24,23 @@ type Instance struct {
 	VPC       string     `json:"vpc"` // "" is the classic network, one network like any VPC
 	PrivateIP netip.Addr `json:"privateIp"`
 	IPv6      netip.Addr `json:"ipv6,omitzero"`
-	PublicIP  netip.Addr `json:"publicIp,omitzero"`
-	Host      string     `json:"host"`
+	// MoreIPv6 are the NIC's further IPv6 addresses: its interface holds
+	// them all, and the lab routes each to it. Probes use IPv6.
+	MoreIPv6 []netip.Addr `json:"moreIpv6,omitempty"`
+	PublicIP netip.Addr   `json:"publicIp,omitzero"`
+	Host     string       `json:"host"`
 	// NICOf, when set, makes this a secondary ENI of that instance: its
 	// veth is eth<Device> in the instance's namespace (see AttachENIs).
 	NICOf  string `json:"nicOf,omitempty"`
 	Device int    `json:"device,omitempty"`
+}
+
+// ipv6s is the instance's IPv6 addresses, the first one first.
+func (in *Instance) ipv6s() []netip.Addr {
+	if !in.IPv6.IsValid() {
+		return nil
+	}
+	return append([]netip.Addr{in.IPv6}, in.MoreIPv6...)
 }
 
 // MaxHosts bounds the hosts of a lab: every pair of hosts gets permanent
@@ -52,7 +63,7 @@ func SpecFromCloud(c *policy.Cloud, name string, hosts int, outside []netip.Addr
 	for i, id := range ids {
 		in := c.Instances[id]
 		s.Instances = append(s.Instances, Instance{ID: id, VPC: in.VpcID, PrivateIP: in.PrivateIP,
-			IPv6: in.IPv6, PublicIP: in.PublicIP, Host: s.Hosts[i%hosts]})
+			IPv6: in.IPv6, MoreIPv6: slices.Clone(in.MoreIPv6), PublicIP: in.PublicIP, Host: s.Hosts[i%hosts]})
 	}
 	return s
 }
@@ -123,11 +134,14 @@ func (s *Spec) Validate() error {
 		if err := claim(in.PrivateIP, who); err != nil {
 			return err
 		}
-		if in.IPv6.IsValid() {
-			if err := checkAddr(in.IPv6, true, who+" IPv6 address"); err != nil {
+		if !in.IPv6.IsValid() && len(in.MoreIPv6) > 0 {
+			return fmt.Errorf("%s has further IPv6 addresses but no first one (IPv6)", who)
+		}
+		for _, a := range in.ipv6s() {
+			if err := checkAddr(a, true, who+" IPv6 address"); err != nil {
 				return err
 			}
-			if err := claim(in.IPv6, who); err != nil {
+			if err := claim(a, who); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package effective_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -122,6 +123,22 @@ func TestEffective(t *testing.T) {
 			"ingress/intranet": {"1 empty Accept shadowed", "2 other Accept shadowed", "3 default Drop live"},
 			"egress/intranet":  {"1 default Accept live"},
 		},
+	}, {
+		name:   "a rule for a secondary IPv4 address only decides there",
+		groups: []*model.SecurityGroup{sg("sg-a", "vpc", "isolated", rl("web", "in accept 1 TCP 80/80 0.0.0.0/0 local=10.0.0.6"))},
+		x:      secondary(vm("i-x", "vpc", "10.0.0.5", "sg-a"), "10.0.0.6"),
+		want: map[string][]string{
+			"ingress/intranet": {"1 web Accept live", "2 default Drop live"},
+			"egress/intranet":  {"1 default Accept live"},
+		},
+	}, {
+		name:   "a rule for a second IPv6 address only decides there",
+		groups: []*model.SecurityGroup{sg("sg-a", "vpc", "isolated", rl("web6", "in accept 1 TCP 80/80 ::/0 local=2408:4000:0:1::6/128"))},
+		x:      moreIPv6(vm("i-x", "vpc", "10.0.0.5,2408:4000:0:1::5", "sg-a"), "2408:4000:0:1::6"),
+		want: map[string][]string{
+			"ingress/intranet": {"1 web6 Accept live", "2 default Drop live"},
+			"egress/intranet":  {"1 default Accept live"},
+		},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,4 +171,16 @@ func TestEffective(t *testing.T) {
 	if _, err := effective.Of(policy.NewCloud(nil, nil, nil), "i-nope"); err == nil {
 		t.Error("an unknown instance must be an error")
 	}
+}
+
+// secondary gives an instance a secondary private IPv4 address.
+func secondary(in *model.Instance, a string) *model.Instance {
+	in.SecondaryIPs = append(in.SecondaryIPs, netip.MustParseAddr(a))
+	return in
+}
+
+// moreIPv6 gives an instance a further IPv6 address.
+func moreIPv6(in *model.Instance, a string) *model.Instance {
+	in.MoreIPv6 = append(in.MoreIPv6, netip.MustParseAddr(a))
+	return in
 }

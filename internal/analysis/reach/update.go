@@ -470,7 +470,7 @@ func Changes(before, after *policy.Cloud) Change {
 // reachability: network, addresses and groups.
 func sameInstance(a, b *model.Instance) bool {
 	return a.VpcID == b.VpcID && a.PrivateIP == b.PrivateIP && a.PublicIP == b.PublicIP && a.IPv6 == b.IPv6 &&
-		slices.Equal(a.SecondaryIPs, b.SecondaryIPs) && slices.Equal(a.SecurityGroups, b.SecurityGroups)
+		slices.Equal(a.SecondaryIPs, b.SecondaryIPs) && slices.Equal(a.MoreIPv6, b.MoreIPv6) && slices.Equal(a.SecurityGroups, b.SecurityGroups)
 }
 
 // Affected returns the instances whose links may differ between two

@@ -1454,21 +1454,22 @@ func (b *builder) finish() {
 	tableBufs.Put(t)
 }
 
-// AddressViews returns a NIC as each of its private IPv4 addresses that
-// the rules' local CIDRs tell apart sees its policy: the NIC itself (its
-// primary address), then a copy of it at each secondary address whose
-// answers differ from those before. A space takes a NIC at its primary
-// address; a rule whose local CIDR holds only a secondary address decides
-// packets to that one, so what claims a rule never decides (or is not
-// needed) for a NIC reads the spaces of every view.
+// AddressViews returns a NIC as each of its private addresses that the
+// rules' local CIDRs tell apart sees its policy: the NIC itself (its
+// primary address, and its first IPv6 one), then a copy of it at each
+// secondary IPv4 address, and at each further IPv6 address, whose answers
+// differ from those before. A space takes a NIC at its primary address; a
+// rule whose local CIDR holds only a secondary address decides packets to
+// that one, so what claims a rule never decides (or is not needed) for a
+// NIC reads the spaces of every view.
 func AddressViews(c *policy.Cloud, in *model.Instance) []*model.Instance {
-	if len(in.SecondaryIPs) == 0 {
+	if len(in.SecondaryIPs) == 0 && len(in.MoreIPv6) == 0 {
 		return []*model.Instance{in}
 	}
 	var locals []netip.Prefix
 	for _, g := range c.GroupsOf(in) {
 		for i := range g.Rules {
-			if l := g.Rules[i].Local; l.IsValid() && l.Addr().Is4() {
+			if l := g.Rules[i].Local; l.IsValid() {
 				locals = append(locals, l.Masked())
 			}
 		}
@@ -1490,6 +1491,15 @@ func AddressViews(c *policy.Cloud, in *model.Instance) []*model.Instance {
 			seen[k] = true
 			cp := *in
 			cp.PrivateIP, cp.SecondaryIPs = a, nil
+			out = append(out, &cp)
+		}
+	}
+	seen6 := map[string]bool{answers(in.IPv6): true}
+	for _, a := range in.MoreIPv6 {
+		if k := answers(a); !seen6[k] {
+			seen6[k] = true
+			cp := *in
+			cp.IPv6, cp.MoreIPv6 = a, nil
 			out = append(out, &cp)
 		}
 	}

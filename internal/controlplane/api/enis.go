@@ -97,11 +97,8 @@ func eniOut(n *model.NetworkInterface) eniItem {
 		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}
 	}
 	item.PrivateIpSets.PrivateIpSet = privateIPSets(n.PrivateIP, n.SecondaryIPs)
-	item.Ipv6Sets.Ipv6Set = []ipv6SetItem{}
+	item.Ipv6Sets.Ipv6Set = append([]ipv6SetItem{}, ipv6Sets(n.IPv6s())...)
 	item.Ipv4PrefixSets.Ipv4PrefixSet = []ipv4PrefixItem{}
-	if n.IPv6.IsValid() {
-		item.Ipv6Sets.Ipv6Set = append(item.Ipv6Sets.Ipv6Set, ipv6SetItem{n.IPv6.String()})
-	}
 	return item
 }
 

@@ -100,7 +100,8 @@ func (s *Service) describeImages(ctx context.Context, req *rpc.Request) (any, er
 
 // instanceTypeItem is what DescribeInstanceTypes and
 // DescribeImageSupportInstanceTypes say of a type; the ENI quotas are the
-// ones Palisade enforces (model.ENIQuota, model.ENIIPv4Quota).
+// ones Palisade enforces (model.ENIQuota, model.ENIIPv4Quota,
+// model.ENIIPv6Quota).
 type instanceTypeItem struct {
 	InstanceTypeId, InstanceTypeFamily, InstanceFamilyLevel, CpuArchitecture string
 	GPUSpec, LocalStorageCategory                                            string
@@ -132,7 +133,7 @@ func instanceTypeOut(id string) instanceTypeItem {
 	n := model.ENIQuota(id)
 	return instanceTypeItem{InstanceTypeId: id, InstanceTypeFamily: family, InstanceFamilyLevel: level, CpuArchitecture: "X86",
 		CpuCoreCount: spec.cpu, MemorySize: float64(spec.memory) / 1024, EniQuantity: n, EniTotalQuantity: n,
-		EniPrivateIpAddressQuantity: model.ENIIPv4Quota(id), EniIpv6AddressQuantity: 1}
+		EniPrivateIpAddressQuantity: model.ENIIPv4Quota(id), EniIpv6AddressQuantity: model.ENIIPv6Quota(id)}
 }
 
 type describeInstanceTypesResponse struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 
@@ -138,6 +139,15 @@ type privateIPSetItem struct {
 
 type ipv6SetItem struct{ Ipv6Address string }
 
+// ipv6Sets lists a NIC's IPv6 addresses in order, nil when it has none.
+func ipv6Sets(addrs []netip.Addr) []ipv6SetItem {
+	var out []ipv6SetItem
+	for _, a := range addrs {
+		out = append(out, ipv6SetItem{a.String()})
+	}
+	return out
+}
+
 type networkInterfaceItem struct {
 	NetworkInterfaceId string
 	Type               string
@@ -264,18 +274,14 @@ func instanceOut(v service.InstanceView) instanceItem {
 			PrimaryIpAddress: in.PrivateIP.String(), VSwitchId: in.VSwitchID}
 		nic.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 		nic.PrivateIpSets.PrivateIpSet = privateIPSets(in.PrivateIP, in.SecondaryIPs)
-		if in.IPv6.IsValid() {
-			nic.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: in.IPv6.String()}}
-		}
+		nic.Ipv6Sets.Ipv6Set = ipv6Sets(in.IPv6s())
 		item.NetworkInterfaces.NetworkInterface = []networkInterfaceItem{nic}
 		for _, n := range v.ENIs { // the secondary ENIs, each with its own groups
 			sec := networkInterfaceItem{NetworkInterfaceId: n.ID, Type: n.Type, MacAddress: n.MAC,
 				PrimaryIpAddress: n.PrivateIP.String(), VSwitchId: n.VSwitchID}
 			sec.SecurityGroupIds.SecurityGroupId = slices.Clone(n.SecurityGroups)
 			sec.PrivateIpSets.PrivateIpSet = privateIPSets(n.PrivateIP, n.SecondaryIPs)
-			if n.IPv6.IsValid() {
-				sec.Ipv6Sets.Ipv6Set = []ipv6SetItem{{Ipv6Address: n.IPv6.String()}}
-			}
+			sec.Ipv6Sets.Ipv6Set = ipv6Sets(n.IPv6s())
 			item.NetworkInterfaces.NetworkInterface = append(item.NetworkInterfaces.NetworkInterface, sec)
 		}
 	}

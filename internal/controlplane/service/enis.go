@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -149,11 +150,22 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 	if in.Description != "" && !model.ValidDescription(in.Description) {
 		return nil, ecserr.InvalidParameter("Description", "2 to 256 characters, not starting with http:// or https://")
 	}
-	if len(in.IPv6) > 0 && in.IPv6Count > 0 {
-		return nil, ecserr.BadRequest("InvalidParameter.Conflict", "Give Ipv6Address.N or Ipv6AddressCount, not both.")
+	if err := checkAddrInput("Ipv6Address.N", "Ipv6AddressCount", MaxIPv6PerCall, in.IPv6, in.IPv6Count, true); err != nil {
+		return nil, err
 	}
-	if len(in.IPv6) > 1 || in.IPv6Count > 1 {
-		return nil, ecserr.InvalidParameter("Ipv6Address", "Palisade gives a network interface one IPv6 address")
+	if want, quota := len(in.IPv6)+in.IPv6Count, model.IPv6Quota(nil); want > quota {
+		return nil, ecserr.Forbidden("InvalidOperation.Ipv6CountExceeded", "%d IPv6 addresses were asked for; a network interface not attached holds at most %d.", want, quota)
+	}
+	var named6 []netip.Addr
+	for _, s := range in.IPv6 {
+		a, ok := model.ParseAddr(s, true)
+		switch {
+		case !ok:
+			return nil, ecserr.Forbidden("InvalidIp.Address", "Ipv6Address %q is not an IPv6 address.", model.Clip(s)).At("Ipv6Address.N")
+		case slices.Contains(named6, a):
+			return nil, ecserr.InvalidParameter("Ipv6Address.N", fmt.Sprintf("it names %s twice", a))
+		}
+		named6 = append(named6, a)
 	}
 	if err := checkSecondaryInput(in.SecondaryIPs, in.SecondaryCount, true); err != nil {
 		return nil, err
@@ -213,26 +225,15 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, in CreateENIInput)
 				return nil, err
 			}
 		}
-		if len(in.IPv6) > 0 || in.IPv6Count > 0 {
+		if len(named6) > 0 || in.IPv6Count > 0 {
 			if !w.IPv6CIDR.IsValid() {
 				return nil, ecserr.BadRequest("InvalidVSwitch.Ipv6NotTurnOn", "vSwitch %s has no IPv6 block.", w.ID)
 			}
-			if len(in.IPv6) > 0 {
-				a, ok := model.ParseAddr(in.IPv6[0], true)
-				switch {
-				case !ok || !model.Assignable(w.IPv6CIDR, a):
-					return nil, ecserr.Forbidden("InvalidIp.Address", "Ipv6Address %s is not an assignable address of vSwitch %s (%s).", in.IPv6[0], w.ID, w.IPv6CIDR)
-				case taken6[a]:
-					return nil, ecserr.Forbidden("InvalidIp.IpRepeated", "Ipv6Address %s is already used in vSwitch %s.", a, w.ID)
-				}
-				n.IPv6 = a
-			} else {
-				a, ok := allocateAddr(w.IPv6CIDR, taken6)
-				if !ok {
-					return nil, ecserr.Forbidden("InvalidVSwitchId.IpNotEnough", "vSwitch %s has no free IPv6 address left.", w.ID)
-				}
-				n.IPv6 = a
+			six, err := pickIPv6s(w, taken6, named6, in.IPv6Count)
+			if err != nil {
+				return nil, err
 			}
+			n.SetIPv6s(six)
 		}
 		return n, putENI(tx, n)
 	})
@@ -419,7 +420,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 				in.VSwitchID != "" && n.VSwitchID != in.VSwitchID || in.VpcID != "" && n.VpcID != in.VpcID ||
 				in.InstanceID != "" && n.InstanceID != in.InstanceID || in.PrimaryIP != "" && n.PrivateIP.String() != in.PrimaryIP ||
 				len(in.PrivateIPs) > 0 && !slices.ContainsFunc(n.Addresses(), func(a netip.Addr) bool { return a.Is4() && slices.Contains(in.PrivateIPs, a.String()) }) ||
-				len(in.IPv6s) > 0 && !(n.IPv6.IsValid() && slices.Contains(in.IPv6s, n.IPv6.String())) ||
+				len(in.IPv6s) > 0 && !slices.ContainsFunc(n.IPv6s(), func(a netip.Addr) bool { return slices.Contains(in.IPv6s, a.String()) }) ||
 				in.SecurityGroupID != "" && (n.Type == model.ENIPrimary || !slices.Contains(n.SecurityGroups, in.SecurityGroupID)) ||
 				in.Type != "" && n.Type != in.Type || in.Status != "" && n.Status != in.Status || !matchTags(n.Tags, in.Tags) ||
 				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(n.Owner) || in.ServiceManaged {

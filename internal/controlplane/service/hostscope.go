@@ -374,7 +374,7 @@ func (sc *hostScope) stubOf(obj any, local bool) any {
 		return stub
 	case *model.Instance:
 		stub := &model.Instance{ID: o.ID, VpcID: o.VpcID, PrivateIP: o.PrivateIP, SecondaryIPs: o.SecondaryIPs, IPv6: o.IPv6,
-			SecurityGroups: inScope(o.SecurityGroups)}
+			MoreIPv6: o.MoreIPv6, SecurityGroups: inScope(o.SecurityGroups)}
 		if local {
 			stub.Region, stub.Owner, stub.VSwitchID, stub.Status = o.Region, o.Owner, o.VSwitchID, o.Status
 			stub.SecurityGroups, stub.Host, stub.Interface = o.SecurityGroups, o.Host, o.Interface
@@ -382,7 +382,7 @@ func (sc *hostScope) stubOf(obj any, local bool) any {
 		return stub
 	case *model.NetworkInterface:
 		stub := &model.NetworkInterface{ID: o.ID, Type: o.Type, Status: o.Status, InstanceID: o.InstanceID, VpcID: o.VpcID,
-			PrivateIP: o.PrivateIP, SecondaryIPs: o.SecondaryIPs, IPv6: o.IPv6, SecurityGroups: inScope(o.SecurityGroups)}
+			PrivateIP: o.PrivateIP, SecondaryIPs: o.SecondaryIPs, IPv6: o.IPv6, MoreIPv6: o.MoreIPv6, SecurityGroups: inScope(o.SecurityGroups)}
 		if local {
 			stub.Region, stub.Owner, stub.VSwitchID = o.Region, o.Owner, o.VSwitchID
 			stub.SecurityGroups, stub.Host, stub.Interface = o.SecurityGroups, o.Host, o.Interface

@@ -136,7 +136,7 @@ var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byAddr, Keys: func(o any) []string {
 		in := o.(*model.Instance)
 		var out []string
-		for _, a := range []netip.Addr{in.PrivateIP, in.IPv6, in.PublicIP} {
+		for _, a := range append([]netip.Addr{in.PrivateIP, in.PublicIP}, in.IPv6s()...) {
 			if a.IsValid() {
 				out = append(out, scoped(in.Owner, in.Region, a.String()))
 			}

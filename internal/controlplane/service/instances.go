@@ -81,7 +81,7 @@ type launchSpec struct {
 	vswitchID    string
 	privateIP    netip.Addr // pinned, or zero to allocate
 	ipv6Count    int
-	ipv6         netip.Addr // pinned, or zero
+	ipv6         []netip.Addr // pinned, or none
 	bandwidthOut int
 	groups       []string
 	tags         []model.Tag
@@ -126,22 +126,25 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		sp.privateIP = a
 	}
 	sp.ipv6Count = in.IPv6Count
-	if sp.ipv6Count < 0 || sp.ipv6Count > 1 {
-		return nil, ecserr.InvalidParameter("Ipv6AddressCount", "Palisade gives an instance at most one IPv6 address: use 0 or 1")
+	if sp.ipv6Count < 0 || sp.ipv6Count > MaxIPv6PerCall {
+		return nil, ecserr.InvalidParameter("Ipv6AddressCount", fmt.Sprintf("it is 0 to %d", MaxIPv6PerCall))
 	}
 	if six := in.IPv6; len(six) > 0 {
-		a, ok := model.ParseAddr(six[0], true)
-		switch {
-		case len(six) > 1:
-			return nil, ecserr.InvalidParameter("Ipv6Address.N", "Palisade gives an instance at most one IPv6 address")
-		case sp.ipv6Count > 0:
+		if sp.ipv6Count > 0 {
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "give Ipv6Address.N or Ipv6AddressCount, not both")
-		case !ok:
-			return nil, ecserr.BadRequest("InvalidIpv6Address.Malformed", "Ipv6Address.1 %q is not an IPv6 address.", six[0])
-		case sp.amount > 1:
+		}
+		if sp.amount > 1 {
 			return nil, ecserr.InvalidParameter("Ipv6Address.N", "a fixed address can only be given with Amount=1")
 		}
+		a, err := parseIPv6s(six)
+		if err != nil {
+			return nil, err
+		}
 		sp.ipv6 = a
+	}
+	// The instance's primary ENI holds as many as its type allows.
+	if want, quota := len(sp.ipv6)+sp.ipv6Count, model.ENIIPv6Quota(in.InstanceType); want > quota {
+		return nil, ecserr.Forbidden("InvalidOperation.Ipv6CountExceeded", "%d IPv6 addresses were asked for; a network interface of %s holds at most %d.", want, in.InstanceType, quota)
 	}
 	sp.bandwidthOut = in.BandwidthOut
 	if sp.bandwidthOut < 0 || sp.bandwidthOut > MaxBandwidthOut {
@@ -317,7 +320,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			return nil, err
 		}
 	}
-	if a := sp.ipv6; a.IsValid() {
+	for _, a := range sp.ipv6 {
 		switch {
 		case !model.Assignable(space.v6, a):
 			return nil, ecserr.BadRequest("InvalidIpv6Address.Mismatch", "Ipv6Address %s is not an assignable address of %s (%s).", a, space.where, space.v6)
@@ -359,16 +362,19 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			in.PrivateIP = a
 		}
 		space.taken[in.PrivateIP] = true
-		if in.IPv6 = sp.ipv6; !in.IPv6.IsValid() && sp.ipv6Count > 0 {
+		six := slices.Clone(sp.ipv6)
+		for range sp.ipv6Count {
 			a, ok := allocateAddr(space.v6, space.taken6)
 			if !ok {
 				return nil, ecserr.BadRequest("InvalidVSwitchId.IpNotEnough", "%s has no free IPv6 address left.", space.where)
 			}
-			in.IPv6 = a
+			space.taken6[a] = true
+			six = append(six, a)
 		}
-		if in.IPv6.IsValid() {
-			space.taken6[in.IPv6] = true
+		for _, a := range six {
+			space.taken6[a] = true
 		}
+		in.SetIPv6s(six)
 		if public != nil {
 			if in.PublicIP, err = public.allocate(); err != nil {
 				return nil, err
@@ -391,7 +397,7 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 // the addresses already taken there.
 func launchSpace(tx store.Tx, c Caller, sp *launchSpec, in *model.Instance) (*addrSpace, error) {
 	space := &addrSpace{taken: map[netip.Addr]bool{}, taken6: map[netip.Addr]bool{}}
-	wantSix := sp.ipv6Count > 0 || sp.ipv6.IsValid()
+	wantSix := sp.ipv6Count > 0 || len(sp.ipv6) > 0
 	if sp.vswitchID == "" {
 		if wantSix {
 			return nil, ecserr.BadRequest("InvalidNetworkType.NotSupported", "Classic instances have no IPv6 address; give VSwitchId to launch into a VPC.")
@@ -642,7 +648,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 		(f.ResourceGroupID == "" || f.ResourceGroupID == ResourceGroupID(in.Owner)) &&
 		(f.NetworkType == "" || f.NetworkType == network) &&
 		listed(f.Private, private) && listed(f.Inner, inner) && listed(f.Public, plainPublic) &&
-		listed(f.EIPs, eip) && listed(f.IPv6, str(in.IPv6)) &&
+		listed(f.EIPs, eip) && (len(f.IPv6) == 0 || slices.ContainsFunc(in.IPv6s(), func(a netip.Addr) bool { return slices.Contains(f.IPv6, a.String()) })) &&
 		matchTags(in.Tags, f.Tags)
 }
 

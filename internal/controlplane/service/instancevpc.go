@@ -93,7 +93,7 @@ func (s *Service) ModifyInstanceVpcAttribute(ctx context.Context, in InstanceVpc
 			case len(inst.SecondaryIPs) > 0:
 				return struct{}{}, ecserr.Forbidden("InvalidOperation.HasSecondaryIp", "Instance %s has secondary private addresses; unassign them (UnassignPrivateIpAddresses) before moving it to another vSwitch.", inst.ID)
 			case inst.IPv6.IsValid():
-				return struct{}{}, ecserr.Forbidden("InvalidOperation.HasIpv6", "Instance %s has an IPv6 address; unassign it (UnassignIpv6Addresses) before moving it to another vSwitch.", inst.ID)
+				return struct{}{}, ecserr.Forbidden("InvalidOperation.HasIpv6", "Instance %s has IPv6 addresses; unassign them (UnassignIpv6Addresses) before moving it to another vSwitch.", inst.ID)
 			}
 		}
 		var taken map[netip.Addr]bool

@@ -65,7 +65,7 @@ type ipTarget struct {
 	n    *model.NetworkInterface
 	inst *model.Instance
 	put  func(tx store.Tx, secondary []netip.Addr) error
-	put6 func(tx store.Tx, ipv6 netip.Addr) error // its IPv6 address (the zero Addr: none)
+	put6 func(tx store.Tx, ipv6 []netip.Addr) error // its IPv6 addresses, the first one first
 }
 
 // ipTargetOf loads an ENI of the caller for an address change, with the
@@ -95,8 +95,8 @@ func ipTargetOf(tx store.ReadTx, c Caller, id string) (ipTarget, error) {
 			inst.SecondaryIPs = secondary
 			return PutInstance(tx, inst)
 		}
-		t.put6 = func(tx store.Tx, a netip.Addr) error {
-			inst.IPv6 = a
+		t.put6 = func(tx store.Tx, a []netip.Addr) error {
+			inst.SetIPv6s(a)
 			return PutInstance(tx, inst)
 		}
 	} else {
@@ -104,8 +104,8 @@ func ipTargetOf(tx store.ReadTx, c Caller, id string) (ipTarget, error) {
 			n.SecondaryIPs = secondary
 			return putENI(tx, n)
 		}
-		t.put6 = func(tx store.Tx, a netip.Addr) error {
-			n.IPv6 = a
+		t.put6 = func(tx store.Tx, a []netip.Addr) error {
+			n.SetIPv6s(a)
 			return putENI(tx, n)
 		}
 	}

@@ -49,8 +49,11 @@ type NetworkInterface struct {
 	PrivateIP   netip.Addr `json:"privateIp"`
 	// SecondaryIPs are its secondary private IPv4 addresses, in
 	// assignment order (AssignPrivateIpAddresses).
-	SecondaryIPs    []netip.Addr `json:"secondaryIps,omitempty"`
+	SecondaryIPs []netip.Addr `json:"secondaryIps,omitempty"`
+	// IPv6 is its first IPv6 address, MoreIPv6 its others in assignment
+	// order (IPv6s gives them all).
 	IPv6            netip.Addr   `json:"ipv6,omitzero"`
+	MoreIPv6        []netip.Addr `json:"moreIpv6,omitempty"`
 	MAC             string       `json:"mac"`
 	SecurityGroups  []string     `json:"securityGroups"` // 1..5 IDs, in join order
 	DeleteOnRelease bool         `json:"deleteOnRelease,omitempty"`
@@ -75,14 +78,17 @@ func (n *NetworkInterface) Attached() bool { return n.InstanceID != "" && n.Stat
 func (n *NetworkInterface) SecondaryNIC() bool { return n.Type != ENIPrimary && n.Attached() }
 
 // Addresses returns the ENI's private addresses (the primary IPv4, the
-// secondary IPv4s, then IPv6 if any).
+// secondary IPv4s, then its IPv6 addresses if any).
 func (n *NetworkInterface) Addresses() []netip.Addr {
-	a := append([]netip.Addr{n.PrivateIP}, n.SecondaryIPs...)
-	if n.IPv6.IsValid() {
-		a = append(a, n.IPv6)
-	}
-	return a
+	return append(append([]netip.Addr{n.PrivateIP}, n.SecondaryIPs...), n.IPv6s()...)
 }
+
+// IPv6s returns the ENI's IPv6 addresses, the first one first; nil when
+// it has none.
+func (n *NetworkInterface) IPv6s() []netip.Addr { return ipv6s(n.IPv6, n.MoreIPv6) }
+
+// SetIPv6s sets the ENI's IPv6 addresses, the first one first.
+func (n *NetworkInterface) SetIPv6s(a []netip.Addr) { n.IPv6, n.MoreIPv6 = splitIPv6s(a) }
 
 // NIC is the ENI as the policy engine sees a network interface: the engine
 // decides per NIC and takes a NIC in the shape of an instance (its ID, VPC,
@@ -93,7 +99,7 @@ func (n *NetworkInterface) NIC() *Instance {
 	return &Instance{
 		ID: n.ID, Region: n.Region, Owner: n.Owner, Name: n.Name, Description: n.Description,
 		Zone: n.Zone, VpcID: n.VpcID, VSwitchID: n.VSwitchID, PrivateIP: n.PrivateIP, SecondaryIPs: n.SecondaryIPs, IPv6: n.IPv6,
-		Status: StatusRunning, SecurityGroups: n.SecurityGroups, Tags: n.Tags, Created: n.Created,
+		MoreIPv6: n.MoreIPv6, Status: StatusRunning, SecurityGroups: n.SecurityGroups, Tags: n.Tags, Created: n.Created,
 		Host: n.Host, Interface: n.Interface,
 	}
 }
@@ -105,7 +111,7 @@ func (i *Instance) PrimaryENI() *NetworkInterface {
 	return &NetworkInterface{
 		ID: DerivedID("eni", i.ID), Region: i.Region, Owner: i.Owner, Type: ENIPrimary, Status: ENIInUse,
 		InstanceID: i.ID, Zone: i.Zone, VpcID: i.VpcID, VSwitchID: i.VSwitchID, PrivateIP: i.PrivateIP,
-		SecondaryIPs: i.SecondaryIPs, IPv6: i.IPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
+		SecondaryIPs: i.SecondaryIPs, IPv6: i.IPv6, MoreIPv6: i.MoreIPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
 		Created: i.Created, Host: i.Host, Interface: i.Interface,
 	}
 }
@@ -205,6 +211,44 @@ func IPv4Quota(in *Instance) int {
 	return ENIIPv4Quota(in.InstanceType)
 }
 
+// IPv6 addresses of one ENI (ECS's AssignIpv6Addresses): an ENI not
+// attached takes up to MaxIPv6Unattached; attached (or an instance's
+// primary ENI), up to its instance type's EniIpv6AddressQuantity
+// (ENIIPv6Quota), from ECS's instance-family tables.
+const (
+	MaxIPv6Unattached   = 10
+	DefaultENIIPv6Quota = 6 // ecs.g7.large's, for a type not in eniIPv6Quotas
+)
+
+// eniIPv6Quotas is each instance type's EniIpv6AddressQuantity: the 7th
+// generation gives as many as IPv4 addresses, the 6th and the shared and
+// burstable types one.
+var eniIPv6Quotas = map[string]int{
+	"ecs.g7.large": 6, "ecs.g7.xlarge": 15, "ecs.c7.large": 6, "ecs.r7.large": 6,
+	"ecs.g6.large": 1, "ecs.g6.xlarge": 1, "ecs.g6.2xlarge": 1, "ecs.g6.3xlarge": 1,
+	"ecs.g6.4xlarge": 1, "ecs.g6.6xlarge": 1, "ecs.g6.8xlarge": 1, "ecs.g6.13xlarge": 1, "ecs.g6.26xlarge": 1,
+	"ecs.c6.large": 1, "ecs.t6-c1m1.large": 1, "ecs.t5-lc1m1.small": 1, "ecs.e-c1m1.large": 1, "ecs.u1-c1m1.large": 1,
+}
+
+// ENIIPv6Quota is how many IPv6 addresses one ENI of an instance of the
+// type may hold (DescribeInstanceTypes' EniIpv6AddressQuantity).
+func ENIIPv6Quota(instanceType string) int {
+	if n, ok := eniIPv6Quotas[instanceType]; ok {
+		return n
+	}
+	return DefaultENIIPv6Quota
+}
+
+// IPv6Quota is how many IPv6 addresses an ENI may hold: its instance's
+// type's quota when it is attached to in (or is in's primary ENI), else
+// MaxIPv6Unattached.
+func IPv6Quota(in *Instance) int {
+	if in == nil {
+		return MaxIPv6Unattached
+	}
+	return ENIIPv6Quota(in.InstanceType)
+}
+
 // CheckENIGroups checks a full group set for an ENI: 1 to 5 groups, no
 // repeats, all of one type, all VPC groups in the ENI's VPC.
 func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error {
@@ -225,7 +269,7 @@ func CheckENIGroups(n *NetworkInterface, groups []*SecurityGroup) *ecserr.Error 
 // CheckAttach checks that an ENI may attach to an instance that already
 // has attached secondary ENIs: the ENI available, the instance Running or
 // Stopped, in its VPC and zone, below its type's ENI quota, with no more
-// private IPv4 addresses than an ENI of its type holds.
+// private IPv4 or IPv6 addresses than an ENI of its type holds.
 func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error {
 	switch {
 	case n.Type == ENIPrimary:
@@ -242,6 +286,8 @@ func CheckAttach(n *NetworkInterface, in *Instance, attached int) *ecserr.Error 
 		return ecserr.Forbidden("EniPerInstanceLimitExceeded", "Instance %s (%s) has %d network interfaces with its primary, its type's limit.", in.ID, in.InstanceType, attached+1)
 	case 1+len(n.SecondaryIPs) > IPv4Quota(in):
 		return ecserr.Forbidden("InvalidOperation.Ipv4CountExceeded", "Network interface %s has %d private IPv4 addresses; an interface of %s (%s) holds at most %d. Unassign some first (UnassignPrivateIpAddresses).", n.ID, 1+len(n.SecondaryIPs), in.ID, in.InstanceType, IPv4Quota(in))
+	case len(n.IPv6s()) > IPv6Quota(in):
+		return ecserr.Forbidden("InvalidOperation.Ipv6CountExceeded", "Network interface %s has %d IPv6 addresses; an interface of %s (%s) holds at most %d. Unassign some first (UnassignIpv6Addresses).", n.ID, len(n.IPv6s()), in.ID, in.InstanceType, IPv6Quota(in))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -175,10 +176,14 @@ type Instance struct {
 	// (AssignPrivateIpAddresses), in assignment order: addresses of the
 	// same NIC, under the same groups.
 	SecondaryIPs []netip.Addr `json:"secondaryIps,omitempty"`
-	IPv6         netip.Addr   `json:"ipv6,omitzero"`
-	PublicIP     netip.Addr   `json:"publicIp,omitzero"`
-	EipID        string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
-	Status       string       `json:"status"`
+	// IPv6 is the primary ENI's first IPv6 address, MoreIPv6 its others
+	// in assignment order (IPv6s gives them all); a record from before
+	// several were kept has only "ipv6".
+	IPv6     netip.Addr   `json:"ipv6,omitzero"`
+	MoreIPv6 []netip.Addr `json:"moreIpv6,omitempty"`
+	PublicIP netip.Addr   `json:"publicIp,omitzero"`
+	EipID    string       `json:"eipId,omitempty"` // set when PublicIP comes from an EIP
+	Status   string       `json:"status"`
 	// StoppedMode is how a stopped instance was stopped (StopCharging or
 	// KeepCharging; "" when the stop named none, answered as KeepCharging,
 	// the default), "" while it runs: ECS answers it back (else
@@ -277,14 +282,35 @@ func (i *Instance) SystemDiskID() string { return DerivedID("d", i.ID) }
 func (i *Instance) Classic() bool { return i.VpcID == "" }
 
 // Addresses returns the instance's private addresses (the primary IPv4,
-// the secondary IPv4s, then IPv6 if any): the addresses a group peer stands
-// for, and those a packet reaches the NIC on.
+// the secondary IPv4s, then its IPv6 addresses if any): the addresses a
+// group peer stands for, and those a packet reaches the NIC on.
 func (i *Instance) Addresses() []netip.Addr {
-	a := append([]netip.Addr{i.PrivateIP}, i.SecondaryIPs...)
-	if i.IPv6.IsValid() {
-		a = append(a, i.IPv6)
+	return append(append([]netip.Addr{i.PrivateIP}, i.SecondaryIPs...), i.IPv6s()...)
+}
+
+// IPv6s returns the instance's (its primary ENI's) IPv6 addresses, the
+// first one first; nil when it has none.
+func (i *Instance) IPv6s() []netip.Addr { return ipv6s(i.IPv6, i.MoreIPv6) }
+
+// SetIPv6s sets the instance's IPv6 addresses, the first one first: the
+// first of a NIC is its IPv6, so unassigning it promotes the next.
+func (i *Instance) SetIPv6s(a []netip.Addr) { i.IPv6, i.MoreIPv6 = splitIPv6s(a) }
+
+func ipv6s(first netip.Addr, more []netip.Addr) []netip.Addr {
+	if !first.IsValid() {
+		return nil
 	}
-	return a
+	return append([]netip.Addr{first}, more...)
+}
+
+func splitIPv6s(a []netip.Addr) (netip.Addr, []netip.Addr) {
+	switch len(a) {
+	case 0:
+		return netip.Addr{}, nil
+	case 1:
+		return a[0], nil
+	}
+	return a[0], slices.Clone(a[1:])
 }
 
 // GroupType is the kind of a security group.

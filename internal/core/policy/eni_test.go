@@ -145,3 +145,77 @@ func TestSecondaryIPsAreTheNICs(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreIPv6AreTheNICs checks, as TestSecondaryIPsAreTheNICs does for
+// secondary IPv4 addresses, that a NIC's further IPv6 addresses are its
+// addresses wherever its first one is: a packet to or from one is judged
+// by the NIC's groups, the NIC is a group peer and an intra-group member
+// on them, and they are addresses of its network (the intranet path).
+// Each case gets the other verdict, or the other path, if they were left
+// out (Addresses, NewCloud, Next).
+func TestMoreIPv6AreTheNICs(t *testing.T) {
+	app := &model.SecurityGroup{ID: "sg-app", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerAccept, Rules: []model.Rule{
+		// Only the ENI's second IPv6 address listens on 8080.
+		modeltest.Rule("sgr-8080", "in accept 1 TCP 8080/8080 2408:4000::/56 local=2408:4000:0:2::21/128"),
+	}}
+	db := &model.SecurityGroup{ID: "sg-db", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
+		rule("sgr-from-app", model.Ingress, model.Accept, 1, model.TCP, "5432/5432", "sg-app"),
+	}}
+	web := modeltest.Instance("i-web", "vpc-a", "192.168.1.10,2408:4000:0:1::10", "sg-app")
+	web.MoreIPv6 = []netip.Addr{modeltest.Addr("2408:4000:0:1::20")}
+	eni := &model.NetworkInterface{ID: "eni-app", Type: model.ENISecondary, Status: model.ENIInUse, InstanceID: "i-web",
+		VpcID: "vpc-a", PrivateIP: modeltest.Addr("192.168.2.11"), IPv6: modeltest.Addr("2408:4000:0:2::11"),
+		MoreIPv6: []netip.Addr{modeltest.Addr("2408:4000:0:2::21")}, SecurityGroups: []string{"sg-app"}}
+	dbInst := modeltest.Instance("i-db", "vpc-a", "192.168.3.10,2408:4000:0:3::10", "sg-db")
+	other := modeltest.Instance("i-other", "vpc-a", "192.168.4.10,2408:4000:0:4::10", "sg-db")
+	groups := []*model.SecurityGroup{app, db}
+	nics := model.NICs([]*model.Instance{web, dbInst, other}, []*model.NetworkInterface{eni})
+	edit := policy.Edit{Instances: map[string]*model.Instance{}}
+	for _, n := range nics {
+		edit.Instances[n.ID] = n
+	}
+	clouds := map[string]*policy.Cloud{
+		"NewCloud": policy.NewCloud(groups, nics, nil),
+		"Next":     policy.NewCloud(groups, nil, nil).Next(edit),
+	}
+	pkt := func(src, dst string, port uint16) policy.Packet {
+		return policy.Packet{Src: modeltest.Addr(src), Dst: modeltest.Addr(dst), Proto: 6, SrcPort: 40000, DstPort: port}
+	}
+	tests := []struct {
+		name     string
+		nic      string
+		dir      model.Direction
+		p        policy.Packet
+		path     model.NicType
+		want     policy.Verdict
+		deciding string
+	}{
+		{"from the primary ENI's second IPv6: a sg-app peer", "i-db", model.Ingress, pkt("2408:4000:0:1::20", "2408:4000:0:3::10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
+		{"from the ENI's second IPv6: a sg-app peer", "i-db", model.Ingress, pkt("2408:4000:0:2::21", "2408:4000:0:3::10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
+		{"from an address no NIC holds: no peer", "i-db", model.Ingress, pkt("2408:4000:0:1::30", "2408:4000:0:3::10", 5432), model.Internet, policy.Drop, string(policy.DefaultIngressDrop)},
+		{"to the ENI's second IPv6: its local rule", "eni-app", model.Ingress, pkt("2408:4000:0:4::10", "2408:4000:0:2::21", 8080), model.Intranet, policy.Accept, "sgr-8080"},
+		{"to the ENI's first IPv6: not its local rule", "eni-app", model.Ingress, pkt("2408:4000:0:4::10", "2408:4000:0:2::11", 8080), model.Intranet, policy.Drop, string(policy.DefaultIngressDrop)},
+		{"between second IPv6 addresses of one group: intra-group", "eni-app", model.Ingress, pkt("2408:4000:0:1::20", "2408:4000:0:2::21", 9000), model.Intranet, policy.Accept, string(policy.IntraGroup)},
+	}
+	for cname, cloud := range clouds {
+		for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
+			for _, tt := range tests {
+				nic := cloud.Instances[tt.nic]
+				if path := cloud.PathOf(nic, tt.dir, tt.p); path != tt.path {
+					t.Errorf("%s %T %s: path %s, want %s", cname, ev, tt.name, path, tt.path)
+				}
+				d := ev.Decide(nic, tt.dir, tt.path, tt.p)
+				got := string(d.Reason)
+				if d.Rule != nil {
+					got = d.Rule.RuleID
+				}
+				if d.Verdict != tt.want || got != tt.deciding {
+					t.Errorf("%s %T %s: %s by %s, want %s by %s", cname, ev, tt.name, d.Verdict, got, tt.want, tt.deciding)
+				}
+			}
+		}
+		if got := cloud.GroupAddrs("sg-app"); !slices.Contains(got, modeltest.Addr("2408:4000:0:2::21")) || !slices.Contains(got, modeltest.Addr("2408:4000:0:1::20")) {
+			t.Errorf("%s: sg-app stands for %v; want its members' second IPv6 addresses too", cname, got)
+		}
+	}
+}

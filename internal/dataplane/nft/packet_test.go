@@ -2,7 +2,6 @@ package nft
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"regexp"
 	"strconv"
@@ -41,7 +40,7 @@ func listen(t *testing.T, ns, addr string, ports ...int) {
 		var l net.Listener
 		inNetns(t, ns, func() {
 			var err error
-			if l, err = net.Listen("tcp", fmt.Sprintf("%s:%d", addr, p)); err != nil {
+			if l, err = net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(p))); err != nil {
 				t.Fatal(err)
 			}
 		})

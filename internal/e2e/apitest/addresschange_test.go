@@ -285,7 +285,7 @@ func TestIPv6Addresses(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"a second address", func() error { _, err := assignIPv6(c, webNIC, 1); return err }, 403, "InvalidOperation.Ipv6CountExceeded"},
+		{"past the type's", func() error { _, err := assignIPv6(c, webNIC, model.ENIIPv6Quota(instanceType)); return err }, 403, "InvalidOperation.Ipv6CountExceeded"},
 		{"both forms", func() error { _, err := assignIPv6(c, plainENI, 1, named); return err }, 400, "InvalidParameter.Conflict"},
 		{"neither form", func() error { _, err := assignIPv6(c, plainENI, 0); return err }, 400, "MissingParameter"},
 		{"count over 10", func() error { _, err := assignIPv6(c, plainENI, 11); return err }, 400, "InvalidParameter"},

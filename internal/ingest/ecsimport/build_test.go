@@ -201,8 +201,8 @@ func TestBuild(t *testing.T) {
 				{"InstanceId":"i-2","RegionId":"cn-hangzhou","SecurityGroupIds":{"SecurityGroupId":["sg-gone"]},"VpcAttributes":{"VpcId":"vpc-1"}}]}}`},
 			check: func(a *Account) string {
 				in := a.Instances[0]
-				if in.PrivateIP.String() != "10.0.0.5" || in.IPv6.String() != "2408::5" || a.Instances[1].PrivateIP.IsValid() {
-					return "want i-1 at 10.0.0.5 and 2408::5, i-2 without an address"
+				if in.PrivateIP.String() != "10.0.0.5" || fmt.Sprint(in.IPv6s()) != "[2408::5 2408::6]" || a.Instances[1].PrivateIP.IsValid() {
+					return "want i-1 at 10.0.0.5, 2408::5 and 2408::6, i-2 without an address"
 				}
 				// The other private addresses are the primary ENI's secondary
 				// ones (its set does not mark the primary: not one of them).
@@ -211,7 +211,7 @@ func TestBuild(t *testing.T) {
 				}
 				return ""
 			},
-			warnings: []string{"only the first IPv6", "secondary network interface eni-2", "no private IPv4", "group sg-gone"},
+			warnings: []string{"secondary network interface eni-2", "no private IPv4", "group sg-gone"},
 		},
 		{
 			name: "the last page missing",

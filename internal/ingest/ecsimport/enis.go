@@ -91,12 +91,11 @@ func (b *builder) convertENI(s sourced[eniItem]) *model.NetworkInterface {
 		warn("no private IPv4 address could be read (%q), so no flow to or from the network interface can be evaluated", it.PrivateIpAddress)
 	}
 	n.SecondaryIPs = b.secondaryIPs(extra, warn)
-	if six := it.Ipv6Sets.Ipv6Set; len(six) > 0 {
-		n.IPv6 = parseAddr(six[0].Ipv6Address, true)
-		if len(six) > 1 {
-			warn("only the first IPv6 address (%s) is imported; Palisade models one per network interface", six[0].Ipv6Address)
-		}
+	var six []string
+	for _, s := range it.Ipv6Sets.Ipv6Set {
+		six = append(six, s.Ipv6Address)
 	}
+	n.SetIPv6s(b.ipv6s(six, warn))
 	if len(n.SecurityGroups) == 0 {
 		warn("the network interface is in no security group, so nothing but the defaults decides its traffic")
 	}

@@ -1,6 +1,7 @@
 package ecsimport
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func TestBuildENIs(t *testing.T) {
 		`{"TotalCount":3,"NetworkInterfaceSets":{"NetworkInterfaceSet":[
 			{"NetworkInterfaceId":"eni-1","Type":"Primary","InstanceId":"i-1","PrivateIpAddress":"10.0.0.5","SecurityGroupIds":{"SecurityGroupId":["sg-a"]}},
 			{"NetworkInterfaceId":"eni-2","Type":"Secondary","Status":"InUse","InstanceId":"i-1","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.9",
-			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"}]},
+			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"},{"Ipv6Address":"2408::a"}]},
 			 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.9","Primary":true},{"PrivateIpAddress":"10.0.0.19","Primary":false},
 			 {"PrivateIpAddress":"not-an-ip","Primary":false}]}},
 			{"NetworkInterfaceId":"eni-3","Type":"Secondary","Status":"Available","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.10",
@@ -28,7 +29,7 @@ func TestBuildENIs(t *testing.T) {
 	}
 	n := a.ENIs[0]
 	if n.ID != "eni-2" || n.InstanceID != "i-1" || !slices.Equal(n.SecurityGroups, []string{"sg-m"}) || n.PrivateIP.String() != "10.0.0.9" ||
-		n.IPv6.String() != "2408::9" || n.DeviceIndex != 1 || len(n.SecondaryIPs) != 1 || n.SecondaryIPs[0].String() != "10.0.0.19" {
+		fmt.Sprint(n.IPv6s()) != "[2408::9 2408::a]" || n.DeviceIndex != 1 || len(n.SecondaryIPs) != 1 || n.SecondaryIPs[0].String() != "10.0.0.19" {
 		t.Errorf("eni-2 = %+v", n)
 	}
 	c := a.Cloud()
@@ -36,8 +37,8 @@ func TestBuildENIs(t *testing.T) {
 		t.Errorf("eni-2 is not a NIC of the cloud with its own groups: %+v", nic)
 	}
 	// Its secondary address is an address of sg-m, as a rule peer.
-	if !slices.Contains(c.GroupAddrs("sg-m"), n.SecondaryIPs[0]) {
-		t.Errorf("sg-m stands for %v; want eni-2's secondary address too", c.GroupAddrs("sg-m"))
+	if !slices.Contains(c.GroupAddrs("sg-m"), n.SecondaryIPs[0]) || !slices.Contains(c.GroupAddrs("sg-m"), n.MoreIPv6[0]) {
+		t.Errorf("sg-m stands for %v; want eni-2's secondary address and second IPv6 address too", c.GroupAddrs("sg-m"))
 	}
 	if _, ok := c.Instances["eni-3"]; ok {
 		t.Error("an unattached ENI is a NIC of the cloud")

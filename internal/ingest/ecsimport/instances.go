@@ -55,15 +55,7 @@ func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 		for _, s := range nic.Ipv6Sets.Ipv6Set {
 			six = append(six, s.Ipv6Address)
 		}
-		if len(six) > 0 {
-			in.IPv6 = parseAddr(six[0], true)
-			if !in.IPv6.IsValid() {
-				warn("IPv6 address %q cannot be read; imported without IPv6", six[0])
-			}
-		}
-		if len(six) > 1 {
-			warn("only the first IPv6 address (%s) is imported; Palisade models one per instance", six[0])
-		}
+		in.SetIPv6s(b.ipv6s(six, warn))
 	}
 	for _, n := range it.NetworkInterfaces.NetworkInterface {
 		if _, read := b.enis[n.NetworkInterfaceId]; !read && n.NetworkInterfaceId != "" && (nic == nil || n.NetworkInterfaceId != nic.NetworkInterfaceId) {
@@ -239,6 +231,23 @@ func (b *builder) checkReferences(a *Account) {
 
 // secondaryIPs reads a NIC's secondary private IPv4 addresses; one that
 // cannot be read is left out, with a warning.
+// ipv6s reads a NIC's IPv6 addresses (Ipv6Sets), in order: one that
+// cannot be read is warned about and left out, a repeat dropped.
+func (b *builder) ipv6s(addrs []string, warn func(format string, args ...any)) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range addrs {
+		a := parseAddr(s, true)
+		if !a.IsValid() {
+			warn("IPv6 address %q cannot be read; rules are not judged for it", s)
+			continue
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func (b *builder) secondaryIPs(addrs []string, warn func(format string, args ...any)) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range addrs {
