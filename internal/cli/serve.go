@@ -302,6 +302,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if created {
 			verb = "Created a"
 		}
+		// Clients set the variable in their own shells and directories: a
+		// path relative to serve's (--tls-self-signed ./tls) misleads them.
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
 		// Node.js reads no SSL_CERT_FILE: its clients need their own variable.
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s (Go: Terraform, the aliyun CLI) or NODE_EXTRA_CA_CERTS=%s (Node.js)\n", verb, path, path, path)
 	}

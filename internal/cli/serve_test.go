@@ -156,6 +156,29 @@ func TestServeSelfSignedTLS(t *testing.T) {
 	}
 }
 
+// TestServeSelfSignedCertPathAbsolute: the startup message hands clients
+// the certificate's path for SSL_CERT_FILE, which they set in shells of
+// their own, elsewhere: a --tls-self-signed DIR relative to serve's
+// directory is named by its absolute path (it was named as given).
+func TestServeSelfSignedCertPathAbsolute(t *testing.T) {
+	wd := t.TempDir()
+	t.Chdir(wd)
+	for _, tc := range []struct{ name, dir, want string }{
+		{"relative", "tls", filepath.Join(wd, "tls", tlscert.CertFile)},
+		{"dot relative", "./tls2", filepath.Join(wd, "tls2", tlscert.CertFile)},
+		{"absolute", filepath.Join(wd, "abs"), filepath.Join(wd, "abs", tlscert.CertFile)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, stdout, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", tc.dir)
+			for _, v := range []string{"SSL_CERT_FILE=", "NODE_EXTRA_CA_CERTS="} {
+				if !strings.Contains(stdout.String(), v+tc.want+" ") {
+					t.Errorf("startup message does not give %s%s:\n%s", v, tc.want, stdout)
+				}
+			}
+		})
+	}
+}
+
 // TestServeTLSWithSSLCertFile runs the CLI in a child process with
 // SSL_CERT_FILE naming the generated certificate (Go reads it once per
 // process, so this process cannot change it): palisade apply and sg list
