@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -550,5 +551,42 @@ func TestServeClusterInitLostMember(t *testing.T) {
 	runServe(t, args[2:]...) // --db given again: the last wins
 	if m := members(); len(m) != 1 {
 		t.Errorf("a first start with --cluster-init made members %v, want one", m)
+	}
+}
+
+// TestServeStartNamesAnInactiveKey: a restart with the first tenant's pair
+// still set keeps a key disabled through the API disabled, and its startup
+// message said so nowhere: it named the key bare, as one to use, and every
+// request signed with it then got Forbidden.AccessKeyDisabled.
+func TestServeStartNamesAnInactiveKey(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+	}{{"active", false}, {"disabled through the API", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "p.db")
+			addr, stop := startServe(t, "--db", db)
+			t.Setenv("PALISADE_ENDPOINT", addr)
+			var k2 struct{ AccessKeyId, AccessKeySecret string }
+			if err := json.Unmarshal([]byte(ok(t, "key", "create", "--json")), &k2); err != nil {
+				t.Fatal(err)
+			}
+			if tc.disable {
+				t.Setenv("PALISADE_ACCESS_KEY_ID", k2.AccessKeyId)
+				t.Setenv("PALISADE_ACCESS_KEY_SECRET", k2.AccessKeySecret)
+				ok(t, "key", "disable", testenv.KeyID)
+			}
+			stop()
+
+			_, _, stdout, _ := runServe(t, "--db", db, "--listen", "127.0.0.1:0")
+			line := "First tenant's (account "
+			if i := strings.Index(stdout.String(), line); i >= 0 {
+				line = stdout.String()[i:]
+				line = line[:strings.IndexByte(line, '\n')]
+			}
+			if got := strings.Contains(line, testenv.KeyID+" (Inactive: "); got != tc.disable {
+				t.Errorf("startup message says the key is Inactive: %v, want %v:\n%s", got, tc.disable, stdout)
+			}
+		})
 	}
 }
