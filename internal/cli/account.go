@@ -27,7 +27,7 @@ var accountCommands = []command{
 
 var hostCommands = []command{
 	{name: "register", synopsis: "NAME [--json]", summary: "issue a key for host NAME's agent that may call only the host actions, for that host; registering again replaces it (operator)", min: 1, max: 1, setup: hostRegister},
-	{name: "deregister", synopsis: "NAME [--json]", summary: "delete host NAME's key: refused from its next request, its agent stops; its instances stay bound (operator)", min: 1, max: 1, setup: hostDeregister},
+	{name: "deregister", synopsis: "NAME [--json]", summary: "delete host NAME's key: refused from its next request (its agent keeps the last policy and logs the refusal until given a key); its instances stay bound (operator)", min: 1, max: 1, setup: hostDeregister},
 	{name: "list", synopsis: "[--json]", summary: "list the registered hosts and their keys' IDs (operator)", max: 0, setup: hostList},
 }
 

@@ -35,8 +35,8 @@ var (
 const applyUsage = `Usage: palisade apply FILE [--endpoint HOST:PORT] [--region ID] [--yes] [--dry-run] [--prune] [--json] [--zone ZONE]
 
 Converge the account of the access key (PALISADE_ACCESS_KEY_ID / _SECRET) to the
-VPCs, prefix lists, security groups with their rules, and instances with their
-groups of a scenario FILE (testdata/scenarios/FORMAT.md). apply reads the account,
+VPCs, prefix lists, port range lists, security groups with their rules, and
+instances and their secondary ENIs with their groups of a scenario FILE (testdata/scenarios/FORMAT.md). apply reads the account,
 shows the API calls it would make and the flows they open and close, asks, and
 makes the calls in dependency order, stopping at the first error. Resources it
 creates carry the file's ID (tag or description palisade:id=ID), so a second apply

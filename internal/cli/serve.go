@@ -30,6 +30,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 func serve(args []string, stdout, stderr io.Writer) int {
@@ -302,6 +303,11 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if created {
 			verb = "Created a"
 		}
+		// Clients set the variable in their own shells and directories: a
+		// path relative to serve's (--tls-self-signed ./tls) misleads them.
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
 		// Node.js reads no SSL_CERT_FILE: its clients need their own variable.
 		fmt.Fprintf(stdout, "%s self-signed certificate %s; clients trust it with SSL_CERT_FILE=%s (Go: Terraform, the aliyun CLI) or NODE_EXTRA_CA_CERTS=%s (Node.js)\n", verb, path, path, path)
 	}
@@ -449,13 +455,13 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			"  export PALISADE_OPERATOR_KEY_ID=%s\n  export PALISADE_OPERATOR_KEY_SECRET=%s\n"+
 			"  (palisade account and palisade host take it from these variables; other tools, as PALISADE_ACCESS_KEY_ID/_SECRET)\n", srv.OperatorKey.ID, srv.OperatorKey.Secret)
 	} else {
-		fmt.Fprintf(&keys, "Operator's access key ID: %s\n", srv.OperatorKey.ID)
+		fmt.Fprintf(&keys, "Operator's access key ID: %s%s\n", srv.OperatorKey.ID, inactiveNote(srv.OperatorKey))
 	}
 	if srv.KeyIsNew {
 		fmt.Fprintf(&keys, "Created the first tenant (account %s) and its access key; it is shown only this once:\n"+
 			"  export PALISADE_ACCESS_KEY_ID=%s\n  export PALISADE_ACCESS_KEY_SECRET=%s\n", srv.Key.Account, srv.Key.ID, srv.Key.Secret)
 	} else {
-		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s\n", srv.Key.Account, srv.Key.ID)
+		fmt.Fprintf(&keys, "First tenant's (account %s) access key ID: %s%s\n", srv.Key.Account, srv.Key.ID, inactiveNote(srv.Key))
 	}
 	if ep := clientEndpoint(scheme, srv.Addr); ep != defaultEndpoint {
 		// The client commands and the SDK example default to 127.0.0.1:8080.
@@ -527,6 +533,15 @@ func listenHint(err error, listen string) string {
 		return fmt.Sprintf("no interface of this machine has the address of %s; give one it has with --listen HOST:PORT, e.g. 127.0.0.1:8080", listen)
 	}
 	return ""
+}
+
+// inactiveNote says that a key the start names was made Inactive through
+// the API (a restart keeps it so): named bare, it was taken for one to use.
+func inactiveNote(k model.AccessKey) string {
+	if !k.Inactive {
+		return ""
+	}
+	return fmt.Sprintf(" (Inactive: refused until palisade key enable %s, signed with another key of the account, makes it Active)", k.ID)
 }
 
 // clientEndpoint is the --endpoint at which a client on this machine

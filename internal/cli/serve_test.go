@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -153,6 +154,29 @@ func TestServeSelfSignedTLS(t *testing.T) {
 	}
 	if err := describeRegions(tlsECS(t, addr2, roots)); err != nil {
 		t.Fatalf("second start: the first certificate is no longer trusted: %v", err)
+	}
+}
+
+// TestServeSelfSignedCertPathAbsolute: the startup message hands clients
+// the certificate's path for SSL_CERT_FILE, which they set in shells of
+// their own, elsewhere: a --tls-self-signed DIR relative to serve's
+// directory is named by its absolute path (it was named as given).
+func TestServeSelfSignedCertPathAbsolute(t *testing.T) {
+	wd := t.TempDir()
+	t.Chdir(wd)
+	for _, tc := range []struct{ name, dir, want string }{
+		{"relative", "tls", filepath.Join(wd, "tls", tlscert.CertFile)},
+		{"dot relative", "./tls2", filepath.Join(wd, "tls2", tlscert.CertFile)},
+		{"absolute", filepath.Join(wd, "abs"), filepath.Join(wd, "abs", tlscert.CertFile)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, stdout, _ := runServe(t, "--listen", "127.0.0.1:0", "--tls-self-signed", tc.dir)
+			for _, v := range []string{"SSL_CERT_FILE=", "NODE_EXTRA_CA_CERTS="} {
+				if !strings.Contains(stdout.String(), v+tc.want+" ") {
+					t.Errorf("startup message does not give %s%s:\n%s", v, tc.want, stdout)
+				}
+			}
+		})
 	}
 }
 
@@ -527,5 +551,42 @@ func TestServeClusterInitLostMember(t *testing.T) {
 	runServe(t, args[2:]...) // --db given again: the last wins
 	if m := members(); len(m) != 1 {
 		t.Errorf("a first start with --cluster-init made members %v, want one", m)
+	}
+}
+
+// TestServeStartNamesAnInactiveKey: a restart with the first tenant's pair
+// still set keeps a key disabled through the API disabled, and its startup
+// message said so nowhere: it named the key bare, as one to use, and every
+// request signed with it then got Forbidden.AccessKeyDisabled.
+func TestServeStartNamesAnInactiveKey(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+	}{{"active", false}, {"disabled through the API", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := filepath.Join(t.TempDir(), "p.db")
+			addr, stop := startServe(t, "--db", db)
+			t.Setenv("PALISADE_ENDPOINT", addr)
+			var k2 struct{ AccessKeyId, AccessKeySecret string }
+			if err := json.Unmarshal([]byte(ok(t, "key", "create", "--json")), &k2); err != nil {
+				t.Fatal(err)
+			}
+			if tc.disable {
+				t.Setenv("PALISADE_ACCESS_KEY_ID", k2.AccessKeyId)
+				t.Setenv("PALISADE_ACCESS_KEY_SECRET", k2.AccessKeySecret)
+				ok(t, "key", "disable", testenv.KeyID)
+			}
+			stop()
+
+			_, _, stdout, _ := runServe(t, "--db", db, "--listen", "127.0.0.1:0")
+			line := "First tenant's (account "
+			if i := strings.Index(stdout.String(), line); i >= 0 {
+				line = stdout.String()[i:]
+				line = line[:strings.IndexByte(line, '\n')]
+			}
+			if got := strings.Contains(line, testenv.KeyID+" (Inactive: "); got != tc.disable {
+				t.Errorf("startup message says the key is Inactive: %v, want %v:\n%s", got, tc.disable, stdout)
+			}
+		})
 	}
 }
