@@ -66,9 +66,15 @@ func headless(t *testing.T, path string, opts ...chromedp.ExecAllocatorOption) c
 // chromiumOptions run the chromium at path headless, without a sandbox
 // (the tests run as root), with a profile and a temporary folder of the
 // test's own: chromium leaves its singleton socket's folder in $TMPDIR
-// when it is stopped, one in /tmp per browser otherwise.
+// when it is stopped, one in /tmp per browser otherwise. The folder's name
+// is short, not t.TempDir's (the test's name): a socket's path holds at
+// most 107 bytes, and chromium does not start past them.
 func chromiumOptions(t *testing.T, path string) []chromedp.ExecAllocatorOption {
-	tmp := t.TempDir()
+	tmp, err := os.MkdirTemp("", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	return append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]), chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.UserDataDir(filepath.Join(tmp, "profile")), chromedp.Env("TMPDIR="+tmp))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
@@ -41,16 +41,23 @@ func startEtcdProcess(t *testing.T) (string, func(), *os.Process) {
 	if err != nil {
 		t.Skip("no etcd binary in PATH: install Debian's etcd-server (apt-get install etcd-server) to run the tests of servers on etcd")
 	}
-	port := func() int {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	for attempt := 1; ; attempt++ {
+		cu, kill, proc, err := etcdProcess(t, bin)
+		if err == nil {
+			return cu, kill, proc
+		}
+		if !etcdtest.PortTaken(err.Error()) || attempt == 3 {
 			t.Fatal(err)
 		}
-		defer l.Close()
-		return l.Addr().(*net.TCPAddr).Port
 	}
-	cu := fmt.Sprintf("http://127.0.0.1:%d", port())
-	pu := fmt.Sprintf("http://127.0.0.1:%d", port())
+}
+
+// etcdProcess starts etcd (bin) on two free loopback ports and waits until
+// it serves; an etcd that exits or is not ready in 30 s is an error holding
+// its log.
+func etcdProcess(t *testing.T, bin string) (string, func(), *os.Process, error) {
+	cu := fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))
+	pu := fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "--name", "apitest", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-client-urls", cu, "--advertise-client-urls", cu,
@@ -64,11 +71,13 @@ func startEtcdProcess(t *testing.T) (string, func(), *os.Process) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	var once sync.Once
 	kill := func() {
 		once.Do(func() {
 			cmd.Process.Kill()
-			cmd.Wait()
+			<-exited
 			logf.Close()
 		})
 	}
@@ -80,11 +89,19 @@ func startEtcdProcess(t *testing.T) (string, func(), *os.Process) {
 		cancel()
 		if err == nil {
 			s.Close()
-			return cu, kill, cmd.Process
+			return cu, kill, cmd.Process, nil
+		}
+		select {
+		case <-exited:
+			kill()
+			b, _ := os.ReadFile(logf.Name())
+			return "", nil, nil, fmt.Errorf("etcd exited: %s", b)
+		default:
 		}
 		if time.Now().After(deadline) {
+			kill()
 			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("etcd not ready after 30s: %v\n%s", err, b)
+			return "", nil, nil, fmt.Errorf("etcd not ready after 30s: %v\n%s", err, b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

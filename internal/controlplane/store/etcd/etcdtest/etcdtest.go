@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -31,16 +32,23 @@ func Embedded(t TB, set ...func(*embed.Config)) string {
 	for _, f := range set {
 		f(cfg)
 	}
-	cfg.Dir = filepath.Join(t.TempDir(), "etcd")
 	cfg.Logger, cfg.LogLevel = "zap", "fatal" // Close logs "server closed" as errors
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.Name + "=" + pu.String()
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
+	var cu url.URL
+	var e *embed.Etcd
+	for attempt := 1; ; attempt++ {
+		cfg.Dir = filepath.Join(t.TempDir(), "etcd")
+		cu = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
+		pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", FreePort(t))}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+		cfg.InitialCluster = cfg.Name + "=" + pu.String()
+		var err error
+		if e, err = embed.StartEtcd(cfg); err == nil {
+			break
+		}
+		if !PortTaken(err.Error()) || attempt == 3 {
+			t.Fatalf("start embedded etcd: %v", err)
+		}
 	}
 	t.Cleanup(e.Close)
 	select {
@@ -50,6 +58,11 @@ func Embedded(t TB, set ...func(*embed.Config)) string {
 	}
 	return cu.String()
 }
+
+// PortTaken reports whether an etcd's error (or log) says a port FreePort
+// gave was taken meanwhile, by another process's test: start it again on
+// other ports.
+func PortTaken(msg string) bool { return strings.Contains(msg, "address already in use") }
 
 // FreePort returns a loopback port free at the time of the call.
 func FreePort(t TB) int {
