@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -56,12 +56,7 @@ func startServe(t *testing.T, args ...string) (addr string, stop func()) {
 
 func loopbackURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "http://" + l.Addr().String()
+	return fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))
 }
 
 func runDB(args ...string) (code int, stdout, stderr string) {

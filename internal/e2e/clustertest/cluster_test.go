@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/cli"
 	"github.com/palisade-sg/palisade/internal/controlplane/member"
+	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -41,16 +41,6 @@ func TestMain(m *testing.M) {
 		os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Server is one "palisade serve" process with its embedded member.
@@ -72,9 +62,9 @@ var servingRE = regexp.MustCompile(`serving the ECS API .* on https?://([0-9.:]+
 func Start(t testing.TB, name, join string) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	s := &Server{Name: name, ClientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	s := &Server{Name: name, ClientURL: fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t))}
 	s.args = []string{"serve", "--listen", "127.0.0.1:0", "--db", filepath.Join(dir, "p.db"),
-		"--etcd-client-url", s.ClientURL, "--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		"--etcd-client-url", s.ClientURL, "--etcd-peer-url", fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t)),
 		"--etcd-name", name, "--log-level", "error"}
 	if join == "" {
 		s.args = append(s.args, "--cluster-init")

@@ -5,6 +5,7 @@ package etcdtest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -64,13 +65,22 @@ func Embedded(t TB, set ...func(*embed.Config)) string {
 // other ports.
 func PortTaken(msg string) bool { return strings.Contains(msg, "address already in use") }
 
-// FreePort returns a loopback port free at the time of the call.
+// FreePort returns a loopback port free at the time of the call, for an
+// etcd or a server started after it. It is drawn below the kernel's
+// ephemeral ports (32768 and up by default), not asked of the kernel with
+// port 0: a port the kernel gave and took back is the one it gives next
+// to any connection or listener of any process, which then takes it
+// before the etcd binds it.
 func FreePort(t TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("a free port: %v", err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in 20000-31999 after 100 tries")
+	return 0
 }
