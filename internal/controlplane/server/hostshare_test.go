@@ -153,6 +153,46 @@ func TestHostAppliedBatched(t *testing.T) {
 				t.Errorf("the other server holds h-gone at %d: a report queued before its deregistration was written after it", got)
 			}
 		}},
+		{"a report queued before a deregistration through the other server is not written", func(t *testing.T) {
+			key, err := a.Ops.RegisterHost(ctx, op, "h-gone")
+			if err != nil {
+				t.Fatal(err)
+			}
+			now, err := a.Store.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc, err := a.Ops.KeyCaller(ctx, key.ID) // its agent's key reports
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Ops.ReportHostStatus(ctx, service.ReportInput{Caller: hc, Progress: service.HostProgress{HostName: "h-gone", AppliedRevision: now}}); err != nil {
+				t.Fatal(err) // queued on a
+			}
+			if err := b.Ops.DeregisterHost(ctx, op, "h-gone"); err != nil {
+				t.Fatal(err)
+			}
+			// Once a refuses the host's key it has the deregistration; a
+			// report after a's next batch, once b holds it, comes after it.
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				if _, err := a.Ops.KeyCaller(ctx, key.ID); err != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the first server still takes h-gone's key after its deregistration through the other")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(2 * service.ShareHostsEvery) // a's next batch
+			report(names[0], now+1)
+			shared(now+1, names[0])
+			for _, srv := range []*Server{a, b} {
+				if got := srv.Ops.AppliedRevision("h-gone"); got != 0 {
+					t.Errorf("a server holds h-gone at %d: a report queued before its deregistration through the other server was written after it", got)
+				}
+			}
+		}},
 	} {
 		if !t.Run(step.name, step.run) {
 			break

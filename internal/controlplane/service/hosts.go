@@ -882,7 +882,7 @@ func (s *Service) ReportHostStatus(ctx context.Context, in ReportInput) error {
 	if err := s.noteProgress(ctx, &in.Progress, true); err != nil {
 		return err
 	}
-	s.shareApplied(in.Progress.HostName, in.Progress.AppliedRevision)
+	s.shareApplied(in.Progress.HostName, in.Progress.AppliedRevision, in.Caller.Host != "")
 	if throttled != nil {
 		return throttled
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // On an installation of several servers (etcd) an agent reports to one of
@@ -24,8 +27,9 @@ import (
 // of the installation sees it (store/etcd's host keys).
 type SharedHosts interface {
 	// PutHostsApplied records each host's revision, unless a higher one
-	// is recorded (two servers may hear one host around a failover).
-	PutHostsApplied(ctx context.Context, revs map[string]int64) error
+	// is recorded (two servers may hear one host around a failover), while
+	// its guard record (the host's key) exists.
+	PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) error
 	DeleteHostApplied(ctx context.Context, host string) error
 }
 
@@ -41,12 +45,28 @@ type hostSharing struct {
 	// not record it again after its key was deleted.
 	write   sync.Mutex
 	mu      sync.Mutex
-	pending map[string]int64 // host → the highest revision reported since the last write
+	pending map[string]pendingRev // host → the highest revision reported since the last write
+}
+
+// pendingRev is a host's revision to write, and whether a key of the host
+// reported it (else the operator's, whose agents have no key to guard it).
+type pendingRev struct {
+	rev   int64
+	keyed bool
+}
+
+// raised is p with rev, as reported (keyed) or kept, whichever is higher.
+func (p pendingRev) raised(rev int64, keyed bool) pendingRev {
+	if rev > p.rev {
+		return pendingRev{rev, keyed}
+	}
+	return p
 }
 
 // shareApplied queues a host's applied revision for SharedHosts once it
-// rose past what this server gave it last (RunSharedHosts writes it).
-func (s *Service) shareApplied(host string, rev int64) {
+// rose past what this server gave it last (RunSharedHosts writes it);
+// keyed: the host's own key reported it.
+func (s *Service) shareApplied(host string, rev int64, keyed bool) {
 	if s.SharedHosts == nil || rev <= 0 {
 		return
 	}
@@ -59,7 +79,7 @@ func (s *Service) shareApplied(host string, rev int64) {
 	}
 	q := s.sharing
 	q.mu.Lock()
-	q.pending[host] = max(q.pending[host], rev)
+	q.pending[host] = q.pending[host].raised(rev, keyed)
 	q.mu.Unlock()
 }
 
@@ -88,9 +108,11 @@ func (s *Service) RunSharedHosts(ctx context.Context, every time.Duration) {
 	}
 }
 
-// writeShared writes the revisions queued, in one SharedHosts call. After
-// a failure they are queued again (unless a higher one came meanwhile),
-// for the next write.
+// writeShared writes the revisions queued, in one SharedHosts call, each
+// while its host's key exists: a host deregistered through another server
+// after its report was queued is not recorded again. After a failure they
+// are queued again (unless a higher one came meanwhile), for the next
+// write.
 func (s *Service) writeShared(ctx context.Context) {
 	if s.SharedHosts == nil {
 		return
@@ -99,18 +121,36 @@ func (s *Service) writeShared(ctx context.Context) {
 	q.write.Lock()
 	defer q.write.Unlock()
 	q.mu.Lock()
-	batch := q.pending
-	if len(batch) > 0 {
-		q.pending = map[string]int64{}
-	}
-	q.mu.Unlock()
-	if len(batch) == 0 {
+	if len(q.pending) == 0 {
+		q.mu.Unlock()
 		return
 	}
-	if err := s.SharedHosts.PutHostsApplied(ctx, batch); err != nil {
+	batch := q.pending
+	q.pending = map[string]pendingRev{}
+	q.mu.Unlock()
+	keys, err := s.hostKeyIDs(ctx)
+	if err == nil {
+		applied := make(map[string]store.HostApplied, len(batch))
+		for host, p := range batch {
+			switch id, ok := keys[host]; {
+			case ok:
+				applied[host] = store.HostApplied{Rev: p.rev, Kind: KindAccessKey, ID: id}
+			case !p.keyed: // the operator's agent: no key, no deregistration
+				applied[host] = store.HostApplied{Rev: p.rev}
+			default:
+				// Deregistered (through another server: this one's
+				// DeregisterHost dropped it from the queue) after its
+				// report: forgotten here too, as every server forgets a
+				// host whose revision was recorded before.
+				s.hosts.forget(host)
+			}
+		}
+		err = s.SharedHosts.PutHostsApplied(ctx, applied)
+	}
+	if err != nil {
 		q.mu.Lock()
-		for host, rev := range batch {
-			q.pending[host] = max(q.pending[host], rev)
+		for host, p := range batch {
+			q.pending[host] = q.pending[host].raised(p.rev, p.keyed)
 		}
 		q.mu.Unlock()
 		return
@@ -118,11 +158,26 @@ func (s *Service) writeShared(ctx context.Context) {
 	t := s.hosts
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	for host, rev := range batch {
+	for host, p := range batch {
 		if h := t.hosts[host]; h != nil {
-			raise(&h.shared, rev)
+			raise(&h.shared, p.rev)
 		}
 	}
+}
+
+// hostKeyIDs returns each registered host's key (RegisterHost keeps one).
+func (s *Service) hostKeyIDs(ctx context.Context) (map[string]string, error) {
+	ids := map[string]string{}
+	err := s.read(ctx, func(tx store.ReadTx) error {
+		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{})
+		for _, k := range keys {
+			if k.Host != "" {
+				ids[k.Host] = k.ID
+			}
+		}
+		return err
+	})
+	return ids, err
 }
 
 // unshareHost removes a deregistered host from SharedHosts, so that every
@@ -151,6 +206,10 @@ func (s *Service) NoteSharedApplied(host string, rev int64) {
 	t := s.hosts
 	if rev < 0 {
 		t.forget(host)
+		q := s.sharing
+		q.mu.Lock()
+		delete(q.pending, host)
+		q.mu.Unlock()
 		return
 	}
 	t.mu.RLock()

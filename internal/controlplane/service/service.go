@@ -115,7 +115,7 @@ type Service struct {
 // New returns a service over a store, with a clock of whole seconds (the
 // precision ECS shows times in).
 func New(st store.Store) *Service {
-	return &Service{Store: st, hosts: newHostTable(), sharing: &hostSharing{pending: map[string]int64{}}, keyUses: &keyUseTable{}, flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
+	return &Service{Store: st, hosts: newHostTable(), sharing: &hostSharing{pending: map[string]pendingRev{}}, keyUses: &keyUseTable{}, flows: flowstore.Memory(), view: view.New(st, Kinds, Indexes...),
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
 }
 

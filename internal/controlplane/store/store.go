@@ -63,6 +63,16 @@ type Change struct {
 	Op       Op
 }
 
+// HostApplied is a host's applied revision for a store several servers
+// share to record, while the record Kind/ID (the host's access key) exists:
+// a host deregistered meanwhile (its key deleted) is not recorded again.
+// An empty Kind records it unguarded.
+type HostApplied struct {
+	Rev  int64
+	Kind Kind
+	ID   string
+}
+
 // Query filters List. An empty field means no filter on that column.
 // Results are always ordered by ID ascending.
 type Query struct {

@@ -11,6 +11,8 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 )
 
 // The revision each host's agent applied, outside the revisioned data (it
@@ -32,7 +34,7 @@ func (s *Store) hostKey(host string) string {
 // PutHostApplied records rev as host's applied revision, unless a higher
 // one is recorded (two servers may hear one host around a failover).
 func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
-	return s.PutHostsApplied(ctx, map[string]int64{host: rev})
+	return s.PutHostsApplied(ctx, map[string]store.HostApplied{host: {Rev: rev}})
 }
 
 // hostsPerTxn bounds the hosts of one transaction of PutHostsApplied:
@@ -42,26 +44,35 @@ func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) erro
 const hostsPerTxn = 100
 
 // PutHostsApplied records each host's applied revision as PutHostApplied
-// does, all in one etcd transaction (one per hostsPerTxn hosts): a
-// server writes those its hosts reported since its last write at once.
-func (s *Store) PutHostsApplied(ctx context.Context, revs map[string]int64) error {
+// does, while its guard record exists, all in one etcd transaction (one
+// per hostsPerTxn hosts): a server writes those its hosts reported since
+// its last write at once.
+func (s *Store) PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) error {
 	if s.closed.Load() {
 		return fmt.Errorf("etcd: the store is closed")
 	}
-	hosts := slices.Sorted(maps.Keys(revs))
+	hosts := slices.Sorted(maps.Keys(applied))
 	for len(hosts) > 0 {
 		n := min(len(hosts), hostsPerTxn)
 		ops := make([]clientv3.Op, 0, n)
 		for _, host := range hosts[:n] {
-			rev := revs[host]
-			if rev <= 0 {
+			a := applied[host]
+			if a.Rev <= 0 {
 				continue
 			}
 			// Raised only: kept when the value recorded is rev or more. A
 			// value compare fails on a missing key, which is then written.
 			key := s.hostKey(host)
-			ops = append(ops, clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), ">", fmt.Sprintf("%020d", rev-1))},
-				nil, []clientv3.Op{clientv3.OpPut(key, fmt.Sprintf("%020d", rev))}))
+			op := clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), ">", fmt.Sprintf("%020d", a.Rev-1))},
+				nil, []clientv3.Op{clientv3.OpPut(key, fmt.Sprintf("%020d", a.Rev))})
+			if a.Kind != "" {
+				// Only while the host's key exists: a deregistration (through
+				// any server) deletes it before the host's applied revision,
+				// so a report queued before it is not written after.
+				op = clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.recKey(a.Kind, a.ID)), ">", 0)},
+					[]clientv3.Op{op}, nil)
+			}
+			ops = append(ops, op)
 		}
 		if len(ops) > 0 {
 			s.hostTxns.Add(1)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 )
 
@@ -68,10 +69,14 @@ func TestHostApplied(t *testing.T) {
 // etcd transaction per hostsPerTxn hosts (one per host was a thousand
 // transactions a second at a thousand hosts), each raised only: a host
 // recorded higher keeps its revision, one recorded lower or not at all
-// gets the new one.
+// gets the new one; a host whose guard record (its key) is gone is not
+// recorded.
 func TestPutHostsApplied(t *testing.T) {
 	s := opener(etcdtest.Embedded(t))(t)
 	ctx := context.Background()
+	if _, err := s.cli.Put(ctx, s.recKey("guard", "here"), "{}"); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
 		hosts int
@@ -92,9 +97,9 @@ func TestPutHostsApplied(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			revs := map[string]int64{}
+			revs := map[string]store.HostApplied{name(-1): {Rev: 5, Kind: "guard", ID: "gone"}}
 			for i := range tc.hosts {
-				revs[name(i)] = 5
+				revs[name(i)] = store.HostApplied{Rev: 5, Kind: "guard", ID: "here"}
 			}
 			before := s.hostTxns.Load()
 			if err := s.PutHostsApplied(ctx, revs); err != nil {
@@ -115,6 +120,9 @@ func TestPutHostsApplied(t *testing.T) {
 				if len(resp.Kvs) != 1 || string(resp.Kvs[0].Value) != fmt.Sprintf("%020d", want) {
 					t.Errorf("host %s: recorded %v, want %d", name(i), resp.Kvs, want)
 				}
+			}
+			if resp, err := s.cli.Get(ctx, s.hostKey(name(-1))); err != nil || len(resp.Kvs) != 0 {
+				t.Errorf("a host whose key is gone: recorded %v (%v), want nothing", resp.Kvs, err)
 			}
 		})
 	}
