@@ -119,3 +119,38 @@ func TestFailoverMovedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestFailoverStreamsWithoutFrames: servers that open the stream and end
+// it before its first frame (a store without quorum fails them at the
+// heartbeat) have not answered: once each failed in a row, none answers
+// (the agent warns and fails closed), where each opening counted as an
+// answer and the agent moved between them for ever, logging at info.
+func TestFailoverStreamsWithoutFrames(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush() // opened, then ended: no frame
+		}))
+		t.Cleanup(s.Close)
+		addrs = append(addrs, strings.TrimPrefix(s.URL, "http://"))
+	}
+	f, err := newFailover(addrs, "LTAIkey", "secret", host, func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, wantNone := range []bool{false, true, true} {
+		opened := false
+		err := f.streamOpened(context.Background(), WatchRequest{Host: host}, func() { opened = true }, func(*Changes) error { return nil })
+		var moved *movedOn
+		if !errors.As(err, &moved) {
+			t.Fatalf("stream %d: %v, want a move to the next server", i, err)
+		}
+		if !opened {
+			t.Errorf("stream %d: the opening was not told", i)
+		}
+		if moved.none != wantNone {
+			t.Errorf("stream %d (%d servers): none answers %v, want %v", i, len(addrs), moved.none, wantNone)
+		}
+	}
+}

@@ -308,13 +308,14 @@ func (f *failover) streamOpened(ctx context.Context, r WatchRequest, opened func
 	var own error
 	err := f.call(ctx, func(a apiSource) error {
 		frames := 0
-		err := a.streamOpened(ctx, r, func() {
-			f.failing.Store(0) // it answers
-			if opened != nil {
-				opened()
+		// The server answers at the stream's first frame, not at its
+		// opening: a server whose store has no quorum opens it and ends it
+		// at the heartbeat, and every server of such an installation would
+		// count as answering, none ever failing in a row.
+		err := a.streamOpened(ctx, r, opened, func(w *Changes) error {
+			if frames++; frames == 1 {
+				f.failing.Store(0)
 			}
-		}, func(w *Changes) error {
-			frames++
 			own = each(w)
 			return own
 		})
