@@ -54,8 +54,8 @@ func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
 // the first after the leader was lost logs its return, before the writes
 // return, where the next check logged it seconds after they succeeded.
 func (w *etcdHealth) committed() {
-	w.commits.Add(1)
 	w.mu.Lock()
+	w.commits.Add(1) // under mu: check compares it under mu too
 	back := !w.cur.HasLeader
 	w.cur.HasLeader = true
 	up, all := 0, len(w.cur.Members)
@@ -109,9 +109,7 @@ func (w *etcdHealth) check(ctx context.Context) {
 	if len(h.Members) > 0 {
 		w.known = h.Members
 	}
-	// A commit during the check had a leader, which the check may not
-	// have seen yet.
-	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0 || w.commits.Load() != commits, Members: map[string]bool{}}
+	next := metrics.EtcdHealth{HasLeader: err == nil && h.Leader != 0, Members: map[string]bool{}}
 	up := 0
 	for _, m := range h.Members {
 		next.Members[memberName(m)] = m.Up
@@ -120,6 +118,9 @@ func (w *etcdHealth) check(ctx context.Context) {
 		}
 	}
 	w.mu.Lock()
+	// A commit during the check had a leader, which the check may not
+	// have seen yet (compared under mu: one after it logs for itself).
+	next.HasLeader = next.HasLeader || w.commits.Load() != commits
 	prev := w.cur
 	w.cur = next
 	w.mu.Unlock()

@@ -51,7 +51,7 @@ type LaunchInput struct {
 	ZoneID       string // optional with a vSwitch; its zone without
 	VSwitchID    string // "" launches into the classic network
 	PrivateIP    string // pinned IPv4 address (Amount 1 only)
-	IPv6Count    int    // 0 or 1
+	IPv6Count    int    // 0 to the instance type's EniIpv6AddressQuantity
 	IPv6         []string
 	// BandwidthOut (Mbit/s) gives RunInstances instances a public IP when
 	// positive.

@@ -203,6 +203,8 @@ func checkAddrInput(list, countName string, max int, addrs []string, count int, 
 		return ecserr.MissingParameter(list + " or " + countName)
 	case count < 0 || count > max:
 		return ecserr.InvalidParameter(countName, fmt.Sprintf("it is 1 to %d", max))
+	case len(addrs) > max:
+		return ecserr.InvalidParameter(list, fmt.Sprintf("it takes at most %d addresses", max))
 	}
 	return nil
 }

@@ -189,7 +189,7 @@ const (
 var eniIPv4Quotas = map[string]int{
 	"ecs.g6.large": 6, "ecs.g6.xlarge": 10, "ecs.g6.2xlarge": 10, "ecs.g6.3xlarge": 10,
 	"ecs.g6.4xlarge": 20, "ecs.g6.6xlarge": 20, "ecs.g6.8xlarge": 20, "ecs.g6.13xlarge": 20, "ecs.g6.26xlarge": 20,
-	"ecs.g7.large": 6,
+	"ecs.g7.large": 6, "ecs.g7.xlarge": 15, "ecs.c7.large": 6, "ecs.r7.large": 6,
 }
 
 // ENIIPv4Quota is how many private IPv4 addresses, the primary included,

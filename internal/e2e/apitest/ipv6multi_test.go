@@ -157,6 +157,17 @@ func TestSeveralIPv6Addresses(t *testing.T) {
 			_, err := c.CreateNetworkInterface(r)
 			return err
 		}, 400, "InvalidParameter"},
+		{"an ENI made with 11 named", func() error {
+			r := ecs.CreateCreateNetworkInterfaceRequest()
+			var named []string
+			for a, i := p.v6.Addr(), 0; i < 11; i++ {
+				a = a.Next()
+				named = append(named, a.String())
+			}
+			r.VSwitchId, r.SecurityGroupIds, r.Ipv6Address = p.vsw, &[]string{p.sgWeb}, &named
+			_, err := c.CreateNetworkInterface(r)
+			return err
+		}, 400, "InvalidParameter"},
 		{"an ENI of three attached to a type of one", func() error { return attachENI(c, eni, g6) }, 403, "InvalidOperation.Ipv6CountExceeded"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
-// convertInstance builds an instance. Palisade models one network interface
-// with one IPv4 and at most one IPv6 address; the rest is warned about.
+// convertInstance builds an instance: its primary network interface, with
+// its IPv4 and IPv6 addresses; the rest is warned about.
 func (b *builder) convertInstance(s sourced[instanceItem]) *model.Instance {
 	it, src := s.v, s.src
 	in := &model.Instance{ID: it.InstanceId, Region: cmp.Or(it.RegionId, b.region), Name: it.InstanceName, Description: it.Description,
@@ -229,8 +229,6 @@ func (b *builder) checkReferences(a *Account) {
 	}
 }
 
-// secondaryIPs reads a NIC's secondary private IPv4 addresses; one that
-// cannot be read is left out, with a warning.
 // ipv6s reads a NIC's IPv6 addresses (Ipv6Sets), in order: one that
 // cannot be read is warned about and left out, a repeat dropped.
 func (b *builder) ipv6s(addrs []string, warn func(format string, args ...any)) []netip.Addr {
@@ -248,6 +246,8 @@ func (b *builder) ipv6s(addrs []string, warn func(format string, args ...any)) [
 	return out
 }
 
+// secondaryIPs reads a NIC's secondary private IPv4 addresses; one that
+// cannot be read is left out, with a warning.
 func (b *builder) secondaryIPs(addrs []string, warn func(format string, args ...any)) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range addrs {
