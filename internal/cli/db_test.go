@@ -13,6 +13,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -23,7 +24,7 @@ func startServe(t *testing.T, args ...string) (addr string, stop func()) {
 	t.Setenv("PALISADE_ACCESS_KEY_ID", testenv.KeyID)
 	t.Setenv("PALISADE_ACCESS_KEY_SECRET", testenv.Secret)
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &logbuf.Buffer{}, &logbuf.Buffer{}
 	done := make(chan int, 1)
 	go func() { done <- serveCtx(ctx, append([]string{"--listen", "127.0.0.1:0"}, args...), stdout, stderr) }()
 	stopped := false

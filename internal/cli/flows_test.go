@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -191,7 +192,7 @@ func TestFlowsFollow(t *testing.T) {
 				ctx, interrupt = context.WithCancel(context.Background())
 				followContext = func() (context.Context, context.CancelFunc) { return ctx, func() {} }
 			}
-			var out, errs syncBuffer
+			var out, errs logbuf.Buffer
 			code := make(chan int, 1)
 			go func() { code <- Main(mode.args, &out, &errs) }()
 			waitFor(t, "the follow's start", func() bool { return strings.Contains(errs.String(), "Following the flow records") })

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,37 +23,20 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
-
-// syncBuffer is a bytes.Buffer that a running server and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var servingRE = regexp.MustCompile(`on (https?)://([^/]+)/`)
 
 // runServe starts "palisade serve ARGS" in-process and returns the scheme
 // and address it reports; it stops at the end of the test.
-func runServe(t *testing.T, args ...string) (scheme, addr string, stdout, stderr *syncBuffer) {
+func runServe(t *testing.T, args ...string) (scheme, addr string, stdout, stderr *logbuf.Buffer) {
 	t.Helper()
 	t.Setenv("PALISADE_ACCESS_KEY_ID", testenv.KeyID)
 	t.Setenv("PALISADE_ACCESS_KEY_SECRET", testenv.Secret)
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &logbuf.Buffer{}, &logbuf.Buffer{}
 	done := make(chan int, 1)
 	args = append([]string{"--db", filepath.Join(t.TempDir(), "p.db")}, args...)
 	go func() { done <- serveCtx(ctx, args, stdout, stderr) }()
@@ -394,7 +376,7 @@ func TestServeStartErrors(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			dir := t.TempDir()
-			var out, errb syncBuffer
+			var out, errb logbuf.Buffer
 			code := serveCtx(context.Background(), tt.args(dir), &out, &errb)
 			errs := strings.ReplaceAll(errb.String(), dir, "DIR")
 			if code != tt.code {
@@ -473,7 +455,7 @@ func TestServePrintsClientEndpoint(t *testing.T) {
 func TestServeOneServerPerStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "p.db")
 	ctx, cancel := context.WithCancel(context.Background())
-	var out1, err1 syncBuffer
+	var out1, err1 logbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- serveCtx(ctx, []string{"--listen", "127.0.0.1:0", "--db", db}, &out1, &err1) }()
 	for deadline := time.Now().Add(10 * time.Second); !servingRE.MatchString(out1.String()); time.Sleep(10 * time.Millisecond) {
@@ -481,7 +463,7 @@ func TestServeOneServerPerStore(t *testing.T) {
 			t.Fatalf("the first server did not start: %s", err1.String())
 		}
 	}
-	var out2, err2 syncBuffer
+	var out2, err2 logbuf.Buffer
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second) // a server that started stops
 	defer cancel2()
 	code := serveCtx(ctx2, []string{"--listen", "127.0.0.1:0", "--db", db}, &out2, &err2)
@@ -537,7 +519,7 @@ func TestServeClusterInitLostMember(t *testing.T) {
 	if err := os.WriteFile(db+".server-id", []byte("5bf994d9eeac16e3\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb logbuf.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	args := []string{"--listen", "127.0.0.1:0", "--db", db, "--cluster-init", "--etcd-client-url", loopbackURL(t), "--etcd-peer-url", loopbackURL(t)}

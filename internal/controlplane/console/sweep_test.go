@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -31,6 +30,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/trail"
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	xhtml "golang.org/x/net/html"
 )
 
@@ -176,7 +176,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 	}
 	// The console's log: a page that could not be drawn, or an error
 	// that is not an ECS error, is logged there (and answered 200 or 500).
-	var logged syncBuffer
+	var logged logbuf.Buffer
 	// An event trail, which the console's changes go to as the server
 	// sends them: the events page draws what A sent, and B's are B's.
 	tr, err := trail.Open(trail.File(filepath.Join(t.TempDir(), "sweep.db")), trail.Options{})
@@ -657,7 +657,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 					t.Errorf("%s %s: "+format+"\n  answer %d %s %.600q", append([]any{pattern, r.what}, append(args, res.StatusCode, ct, page)...)...)
 				}
 			}
-			if l := logged.take(); l != "" {
+			if l := logged.Take(); l != "" {
 				fail("the console logged %.600s", l)
 			}
 			if timedOut {
@@ -839,27 +839,6 @@ func accountRecords(t *testing.T, st store.Store, account string) map[string]str
 	if len(out) == 0 {
 		t.Fatalf("account %s has no records", account)
 	}
-	return out
-}
-
-// syncBuffer is a log's text, taken request by request.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// take returns what was written since the last take.
-func (s *syncBuffer) take() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	s.b.Reset()
 	return out
 }
 

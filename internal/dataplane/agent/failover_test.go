@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,25 +19,8 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 )
-
-// lockedBuffer collects an agent's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The keys of the servers on one etcd.
 const (
@@ -93,7 +75,7 @@ func TestAgentFailover(t *testing.T) {
 
 	kernel := nft.NewFake(opts)
 	applied := make(chan int64, 100)
-	var logged lockedBuffer
+	var logged logbuf.Buffer
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	ran := make(chan error, 1)
 	go func() {

@@ -11,6 +11,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/tlscert"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 )
 
 // TestPlainHTTPToHTTPSHint: an agent given a bare HOST:PORT of a server
@@ -41,7 +42,7 @@ func TestPlainHTTPToHTTPSHint(t *testing.T) {
 		{srv.Addr, true},
 		{"https://127.0.0.1:1", false}, // refused: nothing listens
 	} {
-		var logs lockedBuffer
+		var logs logbuf.Buffer
 		actx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() {

@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 )
 
 // An instance the compiler leaves out (its interface cannot be programmed)
@@ -51,8 +52,8 @@ func TestAgentLogsInstancesLeftOut(t *testing.T) {
 // runLogged runs an agent on a fake source and kernel, as newEnv does,
 // with its log kept for the test to read; tweak, if set, changes its
 // configuration first.
-func runLogged(t *testing.T, tweak func(*Config)) (*env, *lockedBuffer) {
-	log := &lockedBuffer{}
+func runLogged(t *testing.T, tweak func(*Config)) (*env, *logbuf.Buffer) {
+	log := &logbuf.Buffer{}
 	e := &env{src: &fakeSource{calls: make(chan *call), reported: make(chan reportAt, 1000)},
 		kernel: nft.NewFake(opts), applied: make(chan int64, 100), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())

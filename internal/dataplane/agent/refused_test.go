@@ -10,6 +10,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 )
 
 // TestRefusedKeyIsNotUnreachable: a server that answers and refuses the
@@ -37,7 +38,7 @@ func TestRefusedKeyIsNotUnreachable(t *testing.T) {
 		{"nothing listens", "127.0.0.1:1", opID, "server unreachable", "the server refuses"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var logs lockedBuffer
+			var logs logbuf.Buffer
 			actx, stop := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() {

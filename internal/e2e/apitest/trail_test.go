@@ -25,6 +25,7 @@ import (
 
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/webhook"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -265,7 +266,7 @@ func TestWebhook(t *testing.T) {
 // latency and trail series and no account IDs; each request logs one line
 // with its fields and no signature.
 func TestMetricsAndLog(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf logbuf.Buffer
 	s := testenv.Start(t, testenv.Config{Log: slog.New(slog.NewJSONHandler(&logBuf, nil))})
 	a := newTenant(t, s, "a")
 	sg := newGroup(t, a.ecs)
@@ -369,24 +370,6 @@ func value(m *dto.Metric) float64 {
 		return float64(m.Histogram.GetSampleCount())
 	}
 	return -1
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestEventsSurviveRestart: the trail is on disk beside the store, and a

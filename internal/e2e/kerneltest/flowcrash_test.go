@@ -1,14 +1,12 @@
 package kerneltest
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,26 +16,9 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/lab"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
-
-// syncBuffer is an agent's stderr, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestFlowLogAgentKilled kills an agent (SIGKILL) in the middle of a
 // capture window: the records it held are lost, and only those; the agent
@@ -67,12 +48,12 @@ func TestFlowLogAgentKilled(t *testing.T) {
 		{ID: "i-a", VPC: vpc.ID, PrivateIP: a.PrivateIP, Host: "h0"},
 		{ID: "i-b", VPC: vpc.ID, PrivateIP: b.PrivateIP, Host: "h0"}}})
 	state := filepath.Join(t.TempDir(), "h0.state")
-	start := func() (*exec.Cmd, *syncBuffer) {
+	start := func() (*exec.Cmd, *logbuf.Buffer) {
 		// A long window: what the agent records stays in its memory.
 		cmd := exec.Command(bin, "agent", "--server", l.Server.Addr, "--host", "h0", "--netns", l.HostNetns("h0"),
 			"--flow-window", "1h", "--flow-state", state)
 		cmd.Env = append(os.Environ(), "PALISADE_ACCESS_KEY_ID="+l.Server.OperatorKeyID, "PALISADE_ACCESS_KEY_SECRET="+l.Server.OperatorSecret)
-		out := &syncBuffer{}
+		out := &logbuf.Buffer{}
 		cmd.Stderr = out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model/modeltest"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
 	"github.com/palisade-sg/palisade/internal/lab"
+	"github.com/palisade-sg/palisade/internal/testkit/logbuf"
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
@@ -52,7 +53,7 @@ func TestAgentPutsTheTableBack(t *testing.T) {
 		{ID: "i-srv", VPC: vpc.ID, PrivateIP: netip.MustParseAddr("10.7.0.20"), Host: "h0"}}})
 	cfg := l.AgentConfig("h0")
 	cfg.CheckEvery = time.Hour // only the kernel's notifications can bring the repairs in time
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	cfg.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	l.RunAgent(t, cfg)
 	l.WaitApplied(t, "h0")
