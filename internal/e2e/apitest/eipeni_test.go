@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 )
@@ -14,8 +15,9 @@ import (
 // with the official SDK: the refusals (a primary ENI, other modes, an
 // address other than the ENI's primary, another account's ENI) change
 // nothing; the binding shows in DescribeEipAddresses and on the ENI, not
-// on its instance; it stays through a detach; an unbind, and the ENI's
-// deletion, leave the EIP allocated and available.
+// on its instance; it stays through a detach; an unbind, the ENI's
+// deletion and its instance's (DeleteOnRelease) leave the EIP allocated
+// and available.
 func TestEIPOnENI(t *testing.T) {
 	e := newEnv(t)
 	n := newNetwork(t, e, "10.0.0.0/16")
@@ -199,5 +201,22 @@ func TestEIPOnENI(t *testing.T) {
 	}
 	rel := vpc.CreateReleaseEipAddressRequest()
 	rel.AllocationId = eipA
+	must(e.vpc.ReleaseEipAddress(rel))(t)
+
+	// An ENI deleted with its instance (DeleteOnRelease) unbinds its EIP too.
+	cr = ecs.CreateCreateNetworkInterfaceRequest()
+	cr.VSwitchId, cr.SecurityGroupIds, cr.DeleteOnRelease = n.vsw, &[]string{n.sgB}, requests.NewBoolean(true)
+	eni2 := must(e.ecs.CreateNetworkInterface(cr))(t).NetworkInterfaceId
+	inst2 := runInstance(t, e.ecs, n.vsw, n.sgA)
+	must(struct{}{}, attachENI(e.ecs, eni2, inst2))(t)
+	eipC, _ := allocate()
+	must(struct{}{}, associate(e.vpc, eipC, eni2, ni, "", ""))(t)
+	del := ecs.CreateDeleteInstanceRequest()
+	del.InstanceId, del.Force = inst2, requests.NewBoolean(true)
+	must(e.ecs.DeleteInstance(del))(t)
+	if got := eipOf(eipC); got.Status != "Available" || got.InstanceId != "" {
+		t.Errorf("after the ENI went with its instance: %+v", got)
+	}
+	rel.AllocationId = eipC
 	must(e.vpc.ReleaseEipAddress(rel))(t)
 }
