@@ -220,3 +220,57 @@ func TestEIPOnENI(t *testing.T) {
 	rel.AllocationId = eipC
 	must(e.vpc.ReleaseEipAddress(rel))(t)
 }
+
+// TestAnalysisENIEIP drives the analysis actions over an EIP bound to a
+// secondary ENI: the internet reaches the ENI through it, decided by the
+// ENI's group (SSH) and not its instance's (HTTPS); the instance, with no
+// public address of its own, is not reached; the audit reports the ENI's
+// EIP; after the unbind the live analysis no longer reaches the ENI.
+func TestAnalysisENIEIP(t *testing.T) {
+	e := newEnv(t)
+	n := newNetwork(t, e, "10.0.0.0/16") // sgA: the instance's, sgB: the ENI's
+	noErr(t, authorize(e.ecs, n.sgA, cidrIngress("tcp", "443/443", "0.0.0.0/0")))
+	noErr(t, authorize(e.ecs, n.sgB, cidrIngress("tcp", "22/22", "0.0.0.0/0")))
+	ssh := rules(t, e.ecs, n.sgB, "")[0].SecurityGroupRuleId
+	web := runInstance(t, e.ecs, n.vsw, n.sgA)
+	eni := createENI(t, e.ecs, n.vsw, "10.0.1.50", n.sgB).NetworkInterfaceId
+	must(struct{}{}, attachENI(e.ecs, eni, web))(t)
+	eip := must(e.vpc.AllocateEipAddress(vpc.CreateAllocateEipAddressRequest()))(t).AllocationId
+	as := vpc.CreateAssociateEipAddressRequest()
+	as.AllocationId, as.InstanceId, as.InstanceType = eip, eni, "NetworkInterface"
+	must(e.vpc.AssociateEipAddress(as))(t)
+
+	const internet = "198.51.100.7"
+	verify := func(to, port string) map[string]any {
+		return mustCall(t, e.v3, ecsVersion, "PalisadeVerifyFlow", map[string]any{"From": internet, "To": to, "Protocol": "tcp", "Port": port})
+	}
+	if v := verify(eni, "22"); v["Verdict"] != "Accept" || path(t, v, "Ingress", "RuleId") != ssh || path(t, v, "Ingress", "GroupId") != n.sgB {
+		t.Errorf("verify internet -> ENI 22: %v", v)
+	}
+	if v := verify(eni, "443"); v["Verdict"] != "Drop" || path(t, v, "Ingress", "Reason") != "default inbound drop" {
+		t.Errorf("verify internet -> ENI 443 (the instance's rule, not the ENI's): %v", v)
+	}
+	if v := verify(web, "443"); v["Verdict"] != "Drop" || v["Path"] != "no public address" {
+		t.Errorf("verify internet -> the instance 443, which has no public address: %v", v)
+	}
+	a := mustCall(t, e.v3, ecsVersion, "PalisadeAudit", nil)
+	found := false
+	for _, f := range list(t, a, "Findings") {
+		if path(t, f, "check") == "SGA-027" && path(t, f, "resource") == eni {
+			found = true
+		}
+		if path(t, f, "check") == "SGA-027" && path(t, f, "resource") == web {
+			t.Errorf("audit reports the instance's public address: %v", f)
+		}
+	}
+	if !found {
+		t.Errorf("audit lacks SGA-027 for the ENI's EIP: %v", a)
+	}
+
+	un := vpc.CreateUnassociateEipAddressRequest()
+	un.AllocationId, un.InstanceId, un.InstanceType = eip, eni, "NetworkInterface"
+	must(e.vpc.UnassociateEipAddress(un))(t)
+	if v := verify(eni, "22"); v["Verdict"] != "Drop" || v["Path"] != "no public address" {
+		t.Errorf("verify internet -> ENI 22 after the unbind: %v", v)
+	}
+}
