@@ -233,12 +233,16 @@ func publicAddresses(in *Input) []Finding {
 		if inst.EipID != "" {
 			what = fmt.Sprintf("EIP %s (%s)", inst.EipID, inst.PublicIP)
 		}
+		who := "Instance"
+		if isENI(inst) { // a secondary ENI's own EIP
+			who = "Network interface"
+		}
 		f := Finding{Check: "SGA-027", Severity: Medium, Resource: inst.ID,
-			Message: fmt.Sprintf("Instance %s has the %s, so its groups' rules are all that stands between it and the internet.", inst.ID, what),
+			Message: fmt.Sprintf("%s %s has the %s, so its groups' rules are all that stands between it and the internet.", who, inst.ID, what),
 			Fix:     "Release the address if the instance needs none: serve the public through SLB and reach out through a NAT gateway, keeping public addresses on a few dedicated instances."}
 		if exposed[inst.ID] {
 			f.Severity = High
-			f.Message = fmt.Sprintf("Instance %s has the %s, and its groups let the internet in on ports the exposure checks (SGA-001 to SGA-006) report.", inst.ID, what)
+			f.Message = fmt.Sprintf("%s %s has the %s, and its groups let the internet in on ports the exposure checks (SGA-001 to SGA-006) report.", who, inst.ID, what)
 		}
 		out = append(out, f)
 	}

@@ -48,7 +48,7 @@ func (s *Service) eip(act func(context.Context, service.EipInput) error) rpc.Han
 		}
 		p := req.Params
 		if err := act(ctx, service.EipInput{Caller: c, AllocationID: p.Get("AllocationId"), InstanceID: p.Get("InstanceId"),
-			InstanceType: p.Get("InstanceType"), Idempotency: idempotency(req)}); err != nil {
+			InstanceType: p.Get("InstanceType"), Mode: p.Get("Mode"), PrivateIP: p.Get("PrivateIpAddress"), Idempotency: idempotency(req)}); err != nil {
 			return nil, err
 		}
 		return &rpc.Base{}, nil
@@ -133,12 +133,15 @@ func eipOut(v service.EipView) eipAddressItem {
 		ResourceGroupId: resourceGroupID(e.Owner), BusinessStatus: "Normal"}
 	item.Tags.Tag = vpcTagsOut(e.Tags).Tag
 	if e.InstanceID != "" {
-		// No PrivateIpAddress: it names the address an association to an
-		// ENI was given, and one to an instance is given none. Terraform's
+		// PrivateIpAddress only as the association named it: Terraform's
 		// alicloud_eip_association reads it into a private_ip_address that
-		// forces a new association: the instance's address there replaced
-		// the association at every plan.
-		item.InstanceId, item.InstanceType, item.InstanceRegionId, item.Mode = e.InstanceID, "EcsInstance", e.Region, "NAT"
+		// forces a new association, so an address it did not write (an
+		// instance's, an ENI's primary) replaced the association at every
+		// plan.
+		item.InstanceId, item.InstanceType, item.InstanceRegionId, item.Mode = e.InstanceID, e.BoundTo(), e.Region, "NAT"
+		if e.PrivateIP.IsValid() {
+			item.PrivateIpAddress = e.PrivateIP.String()
+		}
 	}
 	return item
 }

@@ -73,6 +73,14 @@ type eniItem struct {
 	// list and panics on a missing one.
 	Ipv4PrefixSets struct{ Ipv4PrefixSet []ipv4PrefixItem }
 	Tags           tagSet
+	// AssociatedPublicIp is the ENI's EIP (a primary ENI's, its
+	// instance's public address); empty fields when it has none.
+	AssociatedPublicIp associatedPublicIP
+}
+
+type associatedPublicIP struct {
+	PublicIpAddress string
+	AllocationId    string
 }
 
 type ipv4PrefixItem struct{ Ipv4Prefix string }
@@ -97,6 +105,11 @@ func eniOut(n *model.NetworkInterface) eniItem {
 		item.Attachment = &eniAttachment{InstanceId: n.InstanceID, DeviceIndex: n.DeviceIndex}
 	}
 	item.PrivateIpSets.PrivateIpSet = privateIPSets(n.PrivateIP, n.SecondaryIPs)
+	if n.PublicIP.IsValid() {
+		// In NAT mode the EIP stands for the primary private address.
+		pub := associatedPublicIP{PublicIpAddress: n.PublicIP.String(), AllocationId: n.EipID}
+		item.AssociatedPublicIp, item.PrivateIpSets.PrivateIpSet[0].AssociatedPublicIp = pub, &pub
+	}
 	item.Ipv6Sets.Ipv6Set = append([]ipv6SetItem{}, ipv6Sets(n.IPv6s())...)
 	item.Ipv4PrefixSets.Ipv4PrefixSet = []ipv4PrefixItem{}
 	return item

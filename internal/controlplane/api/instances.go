@@ -135,6 +135,9 @@ type instanceEipItem struct {
 type privateIPSetItem struct {
 	PrivateIpAddress string
 	Primary          bool
+	// AssociatedPublicIp is the EIP standing for the address, on an ENI's
+	// primary address only (DescribeNetworkInterfaces).
+	AssociatedPublicIp *associatedPublicIP `json:",omitempty" xml:",omitempty"`
 }
 
 type ipv6SetItem struct{ Ipv6Address string }

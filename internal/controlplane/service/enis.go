@@ -248,7 +248,7 @@ type ENIRef struct {
 }
 
 // DeleteNetworkInterface deletes an Available secondary ENI; it leaves its
-// groups with it.
+// groups with it, and its EIP, if any, stays allocated but unbound.
 func (s *Service) DeleteNetworkInterface(ctx context.Context, in ENIRef) error {
 	c := in.Caller
 	_, err := Update(s, ctx, c, "DeleteNetworkInterface", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
@@ -261,6 +261,9 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, in ENIRef) error {
 			return struct{}{}, ecserr.Forbidden("InvalidOperation.InvalidEniType", "Network interface %s is the primary interface of %s; it goes with its instance.", n.ID, n.InstanceID)
 		case n.Status != model.ENIAvailable:
 			return struct{}{}, ecserr.BadRequest("InvalidOperation.InvalidEniState", "Network interface %s is %s (attached to %s); detach it first.", n.ID, n.Status, n.InstanceID)
+		}
+		if err := releaseENIEIP(tx, n); err != nil {
+			return struct{}{}, err
 		}
 		return struct{}{}, tx.Delete(KindENI, n.ID)
 	})
@@ -341,7 +344,7 @@ func detach(n *model.NetworkInterface) {
 }
 
 // releaseENIs detaches an instance's secondary ENIs when it is deleted,
-// and deletes those created with DeleteOnRelease.
+// and deletes those created with DeleteOnRelease (unbinding their EIPs).
 func releaseENIs(tx store.Tx, c Caller, instanceID string) error {
 	enis, err := enisOf(tx, c, instanceID)
 	if err != nil {
@@ -349,6 +352,9 @@ func releaseENIs(tx store.Tx, c Caller, instanceID string) error {
 	}
 	for _, n := range enis {
 		if n.DeleteOnRelease {
+			if err := releaseENIEIP(tx, n); err != nil {
+				return err
+			}
 			if err := tx.Delete(KindENI, n.ID); err != nil {
 				return err
 			}

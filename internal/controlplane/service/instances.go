@@ -868,7 +868,7 @@ func deleteInstance(tx store.Tx, c Caller, inst *model.Instance, force bool) err
 			return err
 		}
 		if ok {
-			eip.Status, eip.InstanceID = EipAvailable, ""
+			unbindEIP(&eip)
 			if err := putEIP(tx, &eip); err != nil {
 				return err
 			}

@@ -94,7 +94,8 @@ type publicAddresses struct {
 // hold quota public addresses. In an optimistic write it reads nothing
 // but the counts of the view's indexes, so an allocation costs the same
 // however many instances and EIPs there are; in the store's transaction
-// (the fallback after conflicts, and etcd) it lists them.
+// (the fallback after conflicts, and etcd) it lists them. A secondary
+// ENI's public address is always its EIP's, counted with the EIPs.
 func publicIPsTaken(tx store.ReadTx, account string, quota int) (*publicAddresses, error) {
 	p := &publicAddresses{taken: map[netip.Addr]bool{}, quota: quota}
 	if t, ok := tx.(*optTx); ok {

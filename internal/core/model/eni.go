@@ -66,6 +66,11 @@ type NetworkInterface struct {
 	// (set by agents, as for an instance's primary ENI).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`
+	// PublicIP is the address of the EIP EipID bound to the ENI (NAT
+	// mode: it stands for the primary private IPv4); it stays with the
+	// ENI when it is detached and moved. A primary ENI's are its instance's.
+	PublicIP netip.Addr `json:"publicIp,omitzero"`
+	EipID    string     `json:"eipId,omitempty"`
 }
 
 // Attached reports whether the ENI is attached to an instance and so
@@ -93,14 +98,14 @@ func (n *NetworkInterface) SetIPv6s(a []netip.Addr) { n.IPv6, n.MoreIPv6 = split
 // NIC is the ENI as the policy engine sees a network interface: the engine
 // decides per NIC and takes a NIC in the shape of an instance (its ID, VPC,
 // addresses, groups and placement), so an instance is its primary NIC and
-// each secondary ENI is a NIC of its own, judged with its own groups.
-// A secondary ENI has no public address of its own.
+// each secondary ENI is a NIC of its own, judged with its own groups and
+// reached from the internet at its own EIP, if it has one.
 func (n *NetworkInterface) NIC() *Instance {
 	return &Instance{
 		ID: n.ID, Region: n.Region, Owner: n.Owner, Name: n.Name, Description: n.Description,
 		Zone: n.Zone, VpcID: n.VpcID, VSwitchID: n.VSwitchID, PrivateIP: n.PrivateIP, SecondaryIPs: n.SecondaryIPs, IPv6: n.IPv6,
 		MoreIPv6: n.MoreIPv6, Status: StatusRunning, SecurityGroups: n.SecurityGroups, Tags: n.Tags, Created: n.Created,
-		Host: n.Host, Interface: n.Interface,
+		Host: n.Host, Interface: n.Interface, PublicIP: n.PublicIP, EipID: n.EipID,
 	}
 }
 
@@ -112,7 +117,7 @@ func (i *Instance) PrimaryENI() *NetworkInterface {
 		ID: DerivedID("eni", i.ID), Region: i.Region, Owner: i.Owner, Type: ENIPrimary, Status: ENIInUse,
 		InstanceID: i.ID, Zone: i.Zone, VpcID: i.VpcID, VSwitchID: i.VSwitchID, PrivateIP: i.PrivateIP,
 		SecondaryIPs: i.SecondaryIPs, IPv6: i.IPv6, MoreIPv6: i.MoreIPv6, MAC: MACOf(i.ID), SecurityGroups: i.SecurityGroups,
-		Created: i.Created, Host: i.Host, Interface: i.Interface,
+		Created: i.Created, Host: i.Host, Interface: i.Interface, PublicIP: i.PublicIP, EipID: i.EipID,
 	}
 }
 

@@ -392,18 +392,46 @@ type PrefixEntry struct {
 	Description string       `json:"description,omitempty"`
 }
 
-// EIP is an elastic public IPv4 address that can be bound to an instance.
+// EIP is an elastic public IPv4 address that can be bound to an instance
+// or to a secondary ENI.
 type EIP struct {
-	ID          string     `json:"id"` // eip-…
-	Region      string     `json:"region"`
-	Owner       string     `json:"owner"`
-	Name        string     `json:"name"`
-	Address     netip.Addr `json:"address"`
-	InstanceID  string     `json:"instanceId,omitempty"`
+	ID         string     `json:"id"` // eip-…
+	Region     string     `json:"region"`
+	Owner      string     `json:"owner"`
+	Name       string     `json:"name"`
+	Address    netip.Addr `json:"address"`
+	InstanceID string     `json:"instanceId,omitempty"` // i-… or eni-…
+	// InstanceType is what InstanceID is: EipToENI for an ENI, "" (a
+	// record from before ENIs took EIPs too) or EipToInstance for an
+	// instance.
+	InstanceType string `json:"instanceType,omitempty"`
+	// PrivateIP is the private address the association named
+	// (PrivateIpAddress), unset when it named none: Terraform's
+	// private_ip_address forces a new association when it reads back
+	// otherwise than written.
+	PrivateIP   netip.Addr `json:"privateIp,omitzero"`
 	Bandwidth   string     `json:"bandwidth"`
 	ChargeType  string     `json:"chargeType"`
 	Status      string     `json:"status"` // Available | InUse
 	Description string     `json:"description,omitempty"`
 	Tags        []Tag      `json:"tags,omitempty"`
 	Created     time.Time  `json:"created"`
+}
+
+// What an EIP is bound to (EIP.InstanceType, AssociateEipAddress's
+// InstanceType).
+const (
+	EipToInstance = "EcsInstance"
+	EipToENI      = "NetworkInterface"
+)
+
+// BoundTo is the type of what the EIP is bound to ("" when unbound).
+func (e *EIP) BoundTo() string {
+	switch {
+	case e.InstanceID == "":
+		return ""
+	case e.InstanceType == "":
+		return EipToInstance
+	}
+	return e.InstanceType
 }

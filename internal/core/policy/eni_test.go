@@ -219,3 +219,72 @@ func TestMoreIPv6AreTheNICs(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondaryENIEIP checks that an EIP bound to a secondary ENI makes
+// that ENI, not its instance, reachable from the internet and decided by
+// the ENI's groups: the internet reaches the ENI's private address
+// through the EIP (and the ENI reaches out as the EIP), while the instance
+// without a public address of its own has no path. Without the ENI's
+// public address on its NIC every flow here has no path.
+func TestSecondaryENIEIP(t *testing.T) {
+	web := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
+		rule("sgr-https", model.Ingress, model.Accept, 1, model.TCP, "443/443", "0.0.0.0/0"),
+	}}
+	mgmt := &model.SecurityGroup{ID: "sg-mgmt", VpcID: "vpc-a", Type: model.Normal, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
+		rule("sgr-ssh", model.Ingress, model.Accept, 1, model.TCP, "22/22", "198.51.100.0/24"),
+		rule("sgr-no-dns", model.Egress, model.Drop, 1, model.UDP, "53/53", "0.0.0.0/0"),
+	}}
+	webInst := modeltest.Instance("i-web", "vpc-a", "192.168.1.10", "sg-web")
+	eip := modeltest.Addr("203.0.113.5")
+	eni := &model.NetworkInterface{ID: "eni-mgmt", Type: model.ENISecondary, Status: model.ENIInUse, InstanceID: "i-web",
+		VpcID: "vpc-a", PrivateIP: modeltest.Addr("192.168.2.10"), SecurityGroups: []string{"sg-mgmt"}, PublicIP: eip, EipID: "eip-mgmt"}
+	cloud := policy.NewCloud([]*model.SecurityGroup{web, mgmt}, model.NICs([]*model.Instance{webInst}, []*model.NetworkInterface{eni}), nil)
+	tests := []struct {
+		name     string
+		flow     policy.Flow
+		want     policy.Verdict
+		deciding string // a rule, a reason, or the path's reason
+		src, dst string // the ENI's side of the packet, when it is judged
+	}{
+		{"SSH from the internet to the EIP", policy.Flow{From: "198.51.100.7", To: "eni-mgmt", Protocol: model.TCP, Port: 22}, policy.Accept, "sgr-ssh", "198.51.100.7", "192.168.2.10"},
+		{"the instance's HTTPS rule is not the ENI's", policy.Flow{From: "198.51.100.7", To: "eni-mgmt", Protocol: model.TCP, Port: 443}, policy.Drop, string(policy.DefaultIngressDrop), "198.51.100.7", "192.168.2.10"},
+		{"SSH from elsewhere", policy.Flow{From: "192.0.2.9", To: "eni-mgmt", Protocol: model.TCP, Port: 22}, policy.Drop, string(policy.DefaultIngressDrop), "192.0.2.9", "192.168.2.10"},
+		{"the ENI's egress to the internet", policy.Flow{From: "eni-mgmt", To: "198.51.100.7", Protocol: model.UDP, Port: 53}, policy.Drop, "sgr-no-dns", "192.168.2.10", "198.51.100.7"},
+		{"the instance has no public address", policy.Flow{From: "198.51.100.7", To: "i-web", Protocol: model.TCP, Port: 443}, policy.Drop, string(policy.NoPublicAddress), "", ""},
+	}
+	for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
+		for _, tt := range tests {
+			res, err := policy.Evaluate(ev, tt.flow)
+			if err != nil {
+				t.Fatalf("%T %s: %v", ev, tt.name, err)
+			}
+			got := string(res.Path)
+			if res.Path == "" {
+				d := res.Deciding()
+				got = string(d.Reason)
+				if d.Rule != nil {
+					got = d.Rule.RuleID
+				}
+			}
+			if res.Verdict != tt.want || got != tt.deciding {
+				t.Errorf("%T %s: %s by %s, want %s by %s", ev, tt.name, res.Verdict, got, tt.want, tt.deciding)
+				continue
+			}
+			pk := res.IngressPacket
+			if res.Ingress == nil {
+				pk = res.EgressPacket
+			}
+			if tt.src != "" && (pk.Src.String() != tt.src || pk.Dst.String() != tt.dst) {
+				t.Errorf("%T %s: the ENI sees %s -> %s, want %s -> %s", ev, tt.name, pk.Src, pk.Dst, tt.src, tt.dst)
+			}
+		}
+	}
+	// The internet side of the packets is the EIP.
+	nic, out := cloud.Instances["eni-mgmt"], modeltest.Addr("198.51.100.7")
+	if sent, _ := policy.PathBetween(nil, nic, false).Packets(nil, nic, out, policy.Packet{}); sent.Dst != eip {
+		t.Errorf("from the internet the packet is sent to %s, want the EIP %s", sent.Dst, eip)
+	}
+	if _, seen := policy.PathBetween(nic, nil, false).Packets(nic, nil, out, policy.Packet{}); seen.Src != eip {
+		t.Errorf("the internet sees the ENI's packet from %s, want the EIP %s", seen.Src, eip)
+	}
+}

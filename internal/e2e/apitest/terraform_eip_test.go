@@ -67,3 +67,47 @@ func TestTerraformEipTags(t *testing.T) {
 		{name: "release", version: vpcV, action: "ReleaseEipAddress", body: map[string]any{"AllocationId": "{eip}"}},
 	})
 }
+
+// TestTerraformEipAssociationENI replays an alicloud_eip_association with
+// instance_type = "NetworkInterface" (1.240.0): the create sends
+// InstanceType and, when set, Mode and PrivateIpAddress; the read finds
+// the EIP by AllocationId and InstanceId and reads instance_type, mode and
+// private_ip_address back (the last forces a new association: none is
+// answered when none was sent); the delete unassociates with the same
+// InstanceType and waits until no EIP of that ID names the ENI.
+func TestTerraformEipAssociationENI(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{})
+	tf := tfClient{testenv.V3Client(t, srv.Addr, srv.KeyID, srv.Secret, "v2")}
+	vpcV, ecsV := vpcVersion, ecsVersion
+	eip := "EipAddresses.EipAddress.0."
+	runTF(t, tf, []tfStep{
+		{name: "vpc", version: vpcV, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.0.0.0/16"}, save: map[string]string{"vpc": "VpcId"}},
+		{name: "vswitch", version: vpcV, action: "CreateVSwitch", body: map[string]any{"CidrBlock": "10.0.1.0/24", "VpcId": "{vpc}", "ZoneId": zone},
+			save: map[string]string{"vsw": "VSwitchId"}},
+		{name: "group", version: ecsV, action: "CreateSecurityGroup", body: map[string]any{"VpcId": "{vpc}"}, save: map[string]string{"sg": "SecurityGroupId"}},
+		{name: "eni", version: ecsV, action: "CreateNetworkInterface", body: map[string]any{"VSwitchId": "{vsw}", "SecurityGroupIds.1": "{sg}",
+			"PrimaryIpAddress": "10.0.1.50"}, save: map[string]string{"eni": "NetworkInterfaceId"}},
+		{name: "eip", version: vpcV, action: "AllocateEipAddress", body: map[string]any{"Bandwidth": "5"}, save: map[string]string{"eip": "AllocationId", "addr": "EipAddress"}},
+		{name: "association create", version: vpcV, action: "AssociateEipAddress", body: map[string]any{"AllocationId": "{eip}", "InstanceId": "{eni}",
+			"InstanceType": "NetworkInterface", "ClientToken": "tf-assoc-1"}},
+		{name: "association read", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "InstanceId": "{eni}", eip + "InstanceType": "NetworkInterface", eip + "Mode": "NAT", eip + "PrivateIpAddress": "",
+				eip + "Status": "InUse"},
+			kinds: map[string]string{eip + "PrivateIpAddress": "string", eip + "Mode": "string"}},
+		{name: "eni read", version: ecsV, action: "DescribeNetworkInterfaceAttribute", body: map[string]any{"NetworkInterfaceId": "{eni}"},
+			want: map[string]string{"AssociatedPublicIp.PublicIpAddress": "{addr}", "AssociatedPublicIp.AllocationId": "{eip}"}},
+		{name: "association delete", version: vpcV, action: "UnassociateEipAddress", body: map[string]any{"AllocationId": "{eip}", "InstanceId": "{eni}",
+			"InstanceType": "NetworkInterface", "ClientToken": "tf-unassoc-1"}},
+		{name: "association gone", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "InstanceId": "", eip + "Status": "Available", eip + "InstanceType": ""}},
+		// With private_ip_address and mode set, both are read back as written.
+		{name: "association create, address and mode", version: vpcV, action: "AssociateEipAddress", body: map[string]any{"AllocationId": "{eip}",
+			"InstanceId": "{eni}", "InstanceType": "NetworkInterface", "PrivateIpAddress": "10.0.1.50", "Mode": "NAT", "ClientToken": "tf-assoc-2"}},
+		{name: "association read, address", version: vpcV, action: "DescribeEipAddresses", body: map[string]any{"AllocationId": "{eip}"},
+			want: map[string]string{eip + "InstanceId": "{eni}", eip + "PrivateIpAddress": "10.0.1.50", eip + "Mode": "NAT"}},
+		{name: "association delete, address", version: vpcV, action: "UnassociateEipAddress", body: map[string]any{"AllocationId": "{eip}",
+			"InstanceId": "{eni}", "InstanceType": "NetworkInterface", "PrivateIpAddress": "10.0.1.50", "ClientToken": "tf-unassoc-2"}},
+		{name: "eip delete", version: vpcV, action: "ReleaseEipAddress", body: map[string]any{"AllocationId": "{eip}"}},
+		{name: "eni delete", version: ecsV, action: "DeleteNetworkInterface", body: map[string]any{"NetworkInterfaceId": "{eni}"}},
+	})
+}

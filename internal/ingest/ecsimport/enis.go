@@ -55,7 +55,10 @@ type eniItem struct {
 	Ipv6Sets struct {
 		Ipv6Set []struct{ Ipv6Address string }
 	}
-	Tags tagSet
+	// AssociatedPublicIp is the ENI's EIP (NAT mode): its public address
+	// for the analyses.
+	AssociatedPublicIp struct{ PublicIpAddress, AllocationId string }
+	Tags               tagSet
 }
 
 // convertENI builds a secondary ENI; nil for a primary ENI (the instance).
@@ -96,6 +99,13 @@ func (b *builder) convertENI(s sourced[eniItem]) *model.NetworkInterface {
 		six = append(six, s.Ipv6Address)
 	}
 	n.SetIPv6s(b.ipv6s(six, warn))
+	if p := it.AssociatedPublicIp; p.PublicIpAddress != "" {
+		if n.PublicIP = parseAddr(p.PublicIpAddress, false); n.PublicIP.IsValid() {
+			n.EipID = p.AllocationId
+		} else {
+			warn("its public address %q cannot be read, so the internet's flows to it are not evaluated", p.PublicIpAddress)
+		}
+	}
 	if len(n.SecurityGroups) == 0 {
 		warn("the network interface is in no security group, so nothing but the defaults decides its traffic")
 	}

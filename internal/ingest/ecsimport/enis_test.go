@@ -8,8 +8,8 @@ import (
 )
 
 // TestBuildENIs reads secondary ENIs from a saved DescribeNetworkInterfaces
-// response: each keeps its own groups and address, the primary is the
-// instance, and a group the import lacks is warned about.
+// response: each keeps its own groups, addresses and EIP, the primary is
+// the instance, and a group the import lacks is warned about.
 func TestBuildENIs(t *testing.T) {
 	a := build(t, list("sg-a", "sg-m"), attr("sg-a"), attr("sg-m"),
 		`{"Instances":{"Instance":[{"InstanceId":"i-1","RegionId":"cn-hangzhou","SecurityGroupIds":{"SecurityGroupId":["sg-a"]},
@@ -19,7 +19,8 @@ func TestBuildENIs(t *testing.T) {
 		`{"TotalCount":3,"NetworkInterfaceSets":{"NetworkInterfaceSet":[
 			{"NetworkInterfaceId":"eni-1","Type":"Primary","InstanceId":"i-1","PrivateIpAddress":"10.0.0.5","SecurityGroupIds":{"SecurityGroupId":["sg-a"]}},
 			{"NetworkInterfaceId":"eni-2","Type":"Secondary","Status":"InUse","InstanceId":"i-1","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.9",
-			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"},{"Ipv6Address":"2408::a"}]},
+			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},
+			 "AssociatedPublicIp":{"PublicIpAddress":"47.96.1.9","AllocationId":"eip-9"},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"},{"Ipv6Address":"2408::a"}]},
 			 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.9","Primary":true},{"PrivateIpAddress":"10.0.0.19","Primary":false},
 			 {"PrivateIpAddress":"not-an-ip","Primary":false}]}},
 			{"NetworkInterfaceId":"eni-3","Type":"Secondary","Status":"Available","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.10",
@@ -33,8 +34,12 @@ func TestBuildENIs(t *testing.T) {
 		t.Errorf("eni-2 = %+v", n)
 	}
 	c := a.Cloud()
-	if nic := c.Instances["eni-2"]; nic == nil || !slices.Equal(nic.SecurityGroups, []string{"sg-m"}) {
-		t.Errorf("eni-2 is not a NIC of the cloud with its own groups: %+v", nic)
+	// Its EIP is its NIC's public address, as an instance's.
+	if nic := c.Instances["eni-2"]; nic == nil || !slices.Equal(nic.SecurityGroups, []string{"sg-m"}) || nic.PublicIP.String() != "47.96.1.9" || nic.EipID != "eip-9" {
+		t.Errorf("eni-2 is not a NIC of the cloud with its own groups and EIP: %+v", nic)
+	}
+	if a.ENIs[1].PublicIP.IsValid() {
+		t.Errorf("eni-3, with no EIP, has a public address: %+v", a.ENIs[1])
 	}
 	// Its secondary address is an address of sg-m, as a rule peer.
 	if !slices.Contains(c.GroupAddrs("sg-m"), n.SecondaryIPs[0]) || !slices.Contains(c.GroupAddrs("sg-m"), n.MoreIPv6[0]) {
