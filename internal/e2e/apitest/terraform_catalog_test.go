@@ -293,7 +293,7 @@ func TestInstanceTypeFilters(t *testing.T) {
 	wantErr(t, err, 400, "InvalidParameter")
 
 	// What no type has: an empty list, which the provider ranges over.
-	for _, body := range []map[string]any{{"MinimumEniPrivateIpAddressQuantity": 7}, {"GPUSpec": "NVIDIA T4"}, {"MaximumCpuCoreCount": 0}} {
+	for _, body := range []map[string]any{{"MinimumEniPrivateIpAddressQuantity": 21}, {"GPUSpec": "NVIDIA T4"}, {"MaximumCpuCoreCount": 0}} {
 		out, err := tf.do(ecsVersion, "DescribeInstanceTypes", body)
 		if err != nil {
 			t.Fatalf("DescribeInstanceTypes %v: %v", body, err)
