@@ -3,6 +3,7 @@ package apply
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +187,30 @@ instances:
 				t.Errorf("%s takes %d ENIs, fewer than %d", got, model.ENIQuota(got), tc.enis+1)
 			}
 		})
+	}
+}
+
+// TestFlowsKeepWhatTheFileCannotName: an account matching
+// 12-eni-groups-differ whose NICs hold what a file cannot name (the ENI's
+// EIP, a further IPv6 address, a secondary IPv4 address): apply leaves
+// them, so its plan shows no flow of theirs closing.
+func TestFlowsKeepWhatTheFileCannotName(t *testing.T) {
+	sc, err := scenario.Load("../../../testdata/scenarios/12-eni-groups-differ.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := accountOf(sc)
+	eni := st.Account.ENIs[0]
+	eni.PublicIP, eni.EipID = netip.MustParseAddr("47.96.0.200"), "eip-kept"
+	eni.SecondaryIPs = []netip.Addr{eni.PrivateIP.Next()}
+	p, err := Build(sc, st, Options{Region: "cn-hangzhou"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) != 0 {
+		t.Fatalf("steps %v, want none", p.Steps)
+	}
+	if len(p.Changes) != 0 {
+		t.Errorf("the plan changes %d flows, want none (apply leaves the ENI's EIP and further addresses): %v", len(p.Changes), p.Changes)
 	}
 }

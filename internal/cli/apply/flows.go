@@ -50,8 +50,12 @@ func (b *builder) flows() error {
 		}
 	}
 	after = append(after, b.sc.Groups...)
-	afterI = append(afterI, b.sc.Instances...)
-	afterE = append(afterE, b.sc.ENIs...)
+	for _, in := range b.sc.Instances {
+		afterI = append(afterI, b.keptInstance(in))
+	}
+	for _, n := range b.sc.ENIs {
+		afterE = append(afterE, b.keptENI(n))
+	}
 	afterP = append(afterP, b.sc.PrefixLists...)
 	// Inside is not the internet, as the server has it.
 	vpcs := slices.Clone(b.sc.VPCs)
@@ -66,6 +70,32 @@ func (b *builder) flows() error {
 		reach.Compute(policy.NewCloud(after, model.NICs(afterI, afterE), afterP).WithPortRangeLists(afterL), o))
 	b.p.Summary = plan.Summarize(b.p.Changes)
 	return nil
+}
+
+// keptInstance is a file's instance as apply leaves it: one it keeps in
+// place keeps the addresses a file cannot name (secondary IPv4, IPv6 past
+// the first), which apply neither adds nor removes.
+func (b *builder) keptInstance(in *model.Instance) *model.Instance {
+	cur, ok := b.insts[in.ID]
+	if !ok || b.instanceMoved(in, cur) != "" {
+		return in
+	}
+	c := *in
+	c.SecondaryIPs, c.MoreIPv6 = cur.SecondaryIPs, cur.MoreIPv6
+	return &c
+}
+
+// keptENI is a file's ENI as apply leaves it: one it keeps in place keeps
+// the addresses a file cannot name and its EIP, which a file cannot give
+// an ENI (apply does not unbind it).
+func (b *builder) keptENI(n *model.NetworkInterface) *model.NetworkInterface {
+	cur, ok := b.enis[n.ID]
+	if !ok || b.eniMoved(cur, n) {
+		return n
+	}
+	c := *n
+	c.SecondaryIPs, c.MoreIPv6, c.PublicIP, c.EipID = cur.SecondaryIPs, cur.MoreIPv6, cur.PublicIP, cur.EipID
+	return &c
 }
 
 // renameGroup copies a group of the account with the IDs of managed
