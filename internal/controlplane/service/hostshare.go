@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 
@@ -28,8 +29,9 @@ import (
 type SharedHosts interface {
 	// PutHostsApplied records each host's revision, unless a higher one
 	// is recorded (two servers may hear one host around a failover), while
-	// its guard record (the host's key) exists.
-	PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) error
+	// its guard record (the host's key) exists; it returns the hosts whose
+	// guard was gone.
+	PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) (unguarded []string, err error)
 	DeleteHostApplied(ctx context.Context, host string) error
 }
 
@@ -145,14 +147,21 @@ func (s *Service) writeShared(ctx context.Context) {
 				s.hosts.forget(host)
 			}
 		}
-		err = s.SharedHosts.PutHostsApplied(ctx, applied)
+		var unguarded []string
+		if unguarded, err = s.SharedHosts.PutHostsApplied(ctx, applied); err == nil {
+			// The key this server's view named is gone: the host was
+			// registered again (a new key) or deregistered through another
+			// server, which the view shows soon. The next write decides.
+			batch, requeue := maps.Clone(batch), map[string]pendingRev{}
+			for _, host := range unguarded {
+				requeue[host] = batch[host]
+				delete(batch, host)
+			}
+			s.requeue(requeue)
+		}
 	}
 	if err != nil {
-		q.mu.Lock()
-		for host, p := range batch {
-			q.pending[host] = q.pending[host].raised(p.rev, p.keyed)
-		}
-		q.mu.Unlock()
+		s.requeue(batch)
 		return
 	}
 	t := s.hosts
@@ -162,6 +171,17 @@ func (s *Service) writeShared(ctx context.Context) {
 		if h := t.hosts[host]; h != nil {
 			raise(&h.shared, p.rev)
 		}
+	}
+}
+
+// requeue queues revisions a write did not record again, for the next
+// (unless a higher one came meanwhile).
+func (s *Service) requeue(batch map[string]pendingRev) {
+	q := s.sharing
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for host, p := range batch {
+		q.pending[host] = q.pending[host].raised(p.rev, p.keyed)
 	}
 }
 

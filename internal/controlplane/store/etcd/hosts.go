@@ -34,7 +34,8 @@ func (s *Store) hostKey(host string) string {
 // PutHostApplied records rev as host's applied revision, unless a higher
 // one is recorded (two servers may hear one host around a failover).
 func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
-	return s.PutHostsApplied(ctx, map[string]store.HostApplied{host: {Rev: rev}})
+	_, err := s.PutHostsApplied(ctx, map[string]store.HostApplied{host: {Rev: rev}})
+	return err
 }
 
 // hostsPerTxn bounds the hosts of one transaction of PutHostsApplied:
@@ -46,15 +47,17 @@ const hostsPerTxn = 100
 // PutHostsApplied records each host's applied revision as PutHostApplied
 // does, while its guard record exists, all in one etcd transaction (one
 // per hostsPerTxn hosts): a server writes those its hosts reported since
-// its last write at once.
-func (s *Store) PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) error {
+// its last write at once. It returns the hosts whose guard record was
+// gone, which it did not record.
+func (s *Store) PutHostsApplied(ctx context.Context, applied map[string]store.HostApplied) (unguarded []string, err error) {
 	if s.closed.Load() {
-		return fmt.Errorf("etcd: the store is closed")
+		return nil, fmt.Errorf("etcd: the store is closed")
 	}
 	hosts := slices.Sorted(maps.Keys(applied))
 	for len(hosts) > 0 {
 		n := min(len(hosts), hostsPerTxn)
 		ops := make([]clientv3.Op, 0, n)
+		var guarded []string // the host of each op, "" when unguarded
 		for _, host := range hosts[:n] {
 			a := applied[host]
 			if a.Rev <= 0 {
@@ -65,24 +68,32 @@ func (s *Store) PutHostsApplied(ctx context.Context, applied map[string]store.Ho
 			key := s.hostKey(host)
 			op := clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), ">", fmt.Sprintf("%020d", a.Rev-1))},
 				nil, []clientv3.Op{clientv3.OpPut(key, fmt.Sprintf("%020d", a.Rev))})
+			g := ""
 			if a.Kind != "" {
 				// Only while the host's key exists: a deregistration (through
 				// any server) deletes it before the host's applied revision,
 				// so a report queued before it is not written after.
 				op = clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.recKey(a.Kind, a.ID)), ">", 0)},
 					[]clientv3.Op{op}, nil)
+				g = host
 			}
-			ops = append(ops, op)
+			ops, guarded = append(ops, op), append(guarded, g)
 		}
 		if len(ops) > 0 {
 			s.hostTxns.Add(1)
-			if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-				return fmt.Errorf("etcd: record the applied revisions of %d hosts (%s …): %w", n, hosts[0], err)
+			resp, err := s.cli.Txn(ctx).Then(ops...).Commit()
+			if err != nil {
+				return unguarded, fmt.Errorf("etcd: record the applied revisions of %d hosts (%s …): %w", n, hosts[0], err)
+			}
+			for i, r := range resp.Responses {
+				if guarded[i] != "" && !r.GetResponseTxn().GetSucceeded() {
+					unguarded = append(unguarded, guarded[i])
+				}
 			}
 		}
 		hosts = hosts[n:]
 	}
-	return nil
+	return unguarded, nil
 }
 
 // DeleteHostApplied forgets host's applied revision (its host deregistered).

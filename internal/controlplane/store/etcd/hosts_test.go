@@ -102,8 +102,12 @@ func TestPutHostsApplied(t *testing.T) {
 				revs[name(i)] = store.HostApplied{Rev: 5, Kind: "guard", ID: "here"}
 			}
 			before := s.hostTxns.Load()
-			if err := s.PutHostsApplied(ctx, revs); err != nil {
+			unguarded, err := s.PutHostsApplied(ctx, revs)
+			if err != nil {
 				t.Fatal(err)
+			}
+			if !slices.Equal(unguarded, []string{name(-1)}) {
+				t.Errorf("PutHostsApplied says %v were not recorded for their guard, want [%s]", unguarded, name(-1))
 			}
 			if got := s.hostTxns.Load() - before; got != tc.txns {
 				t.Errorf("%d hosts recorded in %d etcd transactions, want %d", tc.hosts, got, tc.txns)
