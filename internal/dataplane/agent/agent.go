@@ -230,6 +230,9 @@ type runner struct {
 	// (owned by loop).
 	unreachable bool
 	failedOver  string
+	// toldConnected: in this failover, the next server's stream opened
+	// and the log said so (owned by loop).
+	toldConnected bool
 }
 
 // Delays between retries after an error: they double from minBackoff up to
@@ -391,7 +394,7 @@ func (a *runner) step(ctx context.Context) error {
 		if o, ok := st.(openingStreamer); ok {
 			// The stream's opening is the server's answer: its first frame,
 			// with nothing to send, is its heartbeat, seconds later.
-			err = o.streamOpened(ctx, r, func() { a.answered(-1) }, each)
+			err = o.streamOpened(ctx, r, a.opened, each)
 		} else {
 			err = st.Stream(ctx, r, each)
 		}
@@ -520,13 +523,24 @@ func (a *runner) failClosed() {
 		"interface-prefix", a.cfg.NFT.InterfacePrefix)
 }
 
-// answered logs the first answer of a server after an outage: the server
-// back, or the next of the agent's servers after one failed. revision is
-// the server's, -1 when its answer does not say (a stream opened).
-func (a *runner) answered(revision int64) {
-	if a.outage.IsZero() {
+// opened is told that a server opened the change stream. After a move to
+// the next server it says so at once: the stream's first frame, when
+// nothing changes, is its heartbeat, seconds later. The outage ends at that
+// frame (answered): a server whose store lost its quorum opens the stream
+// and ends it at the heartbeat, and is no answer.
+func (a *runner) opened() {
+	if a.outage.IsZero() || a.unreachable || a.toldConnected {
 		return
 	}
+	a.toldConnected = true
+	a.logConnected(-1)
+}
+
+func (a *runner) logConnected(revision int64) {
+	a.cfg.Log.Info("agent: connected to the next server after one failed; catching up from the revision in force", append(a.answerArgs(revision), "failed", a.failedOver)...)
+}
+
+func (a *runner) answerArgs(revision int64) []any {
 	args := []any{"applied", a.applied.Load()}
 	if revision >= 0 {
 		args = append(args, "server", revision)
@@ -534,12 +548,23 @@ func (a *runner) answered(revision int64) {
 	if f, ok := a.src.(*failover); ok && len(f.addrs) > 1 {
 		args = append(args, "address", f.current())
 	}
-	if a.unreachable {
-		a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", append(args, "unreachable", time.Since(a.outage).Round(time.Millisecond))...)
-	} else {
-		a.cfg.Log.Info("agent: connected to the next server after one failed; catching up from the revision in force", append(args, "failed", a.failedOver)...)
+	return args
+}
+
+// answered logs the first answer of a server after an outage: the server
+// back, or the next of the agent's servers after one failed (unless its
+// stream's opening said so). revision is the server's.
+func (a *runner) answered(revision int64) {
+	if a.outage.IsZero() {
+		return
 	}
-	a.outage, a.unreachable, a.failedOver = time.Time{}, false, ""
+	switch {
+	case a.unreachable:
+		a.cfg.Log.Info("agent: the server answers again; catching up from the revision in force", append(a.answerArgs(revision), "unreachable", time.Since(a.outage).Round(time.Millisecond))...)
+	case !a.toldConnected:
+		a.logConnected(revision)
+	}
+	a.outage, a.unreachable, a.failedOver, a.toldConnected = time.Time{}, false, "", false
 }
 
 // empty reports whether an answer carries no record.
