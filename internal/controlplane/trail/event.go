@@ -384,6 +384,9 @@ func resourcesOf(ps Params, p rpc.Params) []Resource {
 	for _, kv := range ps {
 		base, _, _ := strings.Cut(kv.Name, ".")
 		if t := resourceType(base); t != "" {
+			if base == "InstanceId" && strings.HasPrefix(kv.Value, "eni-") {
+				t = "ACS::ECS::NetworkInterface" // an EIP's (InstanceType NetworkInterface)
+			}
 			out = addResource(out, t, kv.Value)
 		} else if base == "ResourceId" {
 			if !tagTypeRead {

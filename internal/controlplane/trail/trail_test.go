@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,20 @@ func TestEventOf(t *testing.T) {
 	}
 	if ev.ResponseElements["Success"] != true {
 		t.Errorf("responseElements = %v", ev.ResponseElements)
+	}
+
+	// The resources a call names, of their types.
+	for _, tc := range []struct {
+		params rpc.Params
+		want   []Resource
+	}{
+		{rpc.Params{"AllocationId": "eip-1", "InstanceId": "i-1"}, []Resource{{"ACS::VPC::EIP", "eip-1"}, {"ACS::ECS::Instance", "i-1"}}},
+		{rpc.Params{"AllocationId": "eip-1", "InstanceId": "eni-1", "InstanceType": "NetworkInterface"},
+			[]Resource{{"ACS::VPC::EIP", "eip-1"}, {"ACS::ECS::NetworkInterface", "eni-1"}}},
+	} {
+		if got := EventOf(call("AssociateEipAddress", tc.params, "", "{}"), "").Resources; !slices.Equal(got, tc.want) {
+			t.Errorf("AssociateEipAddress %v: resources %v, want %v", tc.params, got, tc.want)
+		}
 	}
 
 	// What is recorded: writes, and refused calls of any kind.
