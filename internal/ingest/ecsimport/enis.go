@@ -48,8 +48,9 @@ type eniItem struct {
 	}
 	PrivateIpSets struct {
 		PrivateIpSet []struct {
-			PrivateIpAddress string
-			Primary          bool
+			PrivateIpAddress   string
+			Primary            bool
+			AssociatedPublicIp struct{ PublicIpAddress string }
 		}
 	}
 	Ipv6Sets struct {
@@ -88,6 +89,9 @@ func (b *builder) convertENI(s sourced[eniItem]) *model.NetworkInterface {
 			n.PrivateIP = parseAddr(p.PrivateIpAddress, false)
 		} else if p.PrivateIpAddress != it.PrivateIpAddress && !p.Primary {
 			extra = append(extra, p.PrivateIpAddress)
+			if pub := p.AssociatedPublicIp.PublicIpAddress; pub != "" {
+				warn("the EIP %q bound to its secondary address %s is not modelled (Palisade binds an ENI's EIP to its primary address), so the internet's flows to it are not evaluated", pub, p.PrivateIpAddress)
+			}
 		}
 	}
 	if !n.PrivateIP.IsValid() {

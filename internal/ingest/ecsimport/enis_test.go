@@ -21,7 +21,7 @@ func TestBuildENIs(t *testing.T) {
 			{"NetworkInterfaceId":"eni-2","Type":"Secondary","Status":"InUse","InstanceId":"i-1","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.9",
 			 "OwnerId":"1000000000000001","SecurityGroupIds":{"SecurityGroupId":["sg-m"]},
 			 "AssociatedPublicIp":{"PublicIpAddress":"47.96.1.9","AllocationId":"eip-9"},"Ipv6Sets":{"Ipv6Set":[{"Ipv6Address":"2408::9"},{"Ipv6Address":"2408::a"}]},
-			 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.9","Primary":true},{"PrivateIpAddress":"10.0.0.19","Primary":false},
+			 "PrivateIpSets":{"PrivateIpSet":[{"PrivateIpAddress":"10.0.0.9","Primary":true},{"PrivateIpAddress":"10.0.0.19","Primary":false,"AssociatedPublicIp":{"PublicIpAddress":"47.96.1.19"}},
 			 {"PrivateIpAddress":"not-an-ip","Primary":false}]}},
 			{"NetworkInterfaceId":"eni-3","Type":"Secondary","Status":"Available","VpcId":"vpc-1","PrivateIpAddress":"10.0.0.10",
 			 "SecurityGroupIds":{"SecurityGroupId":["sg-gone"]}}]}}`)
@@ -53,7 +53,8 @@ func TestBuildENIs(t *testing.T) {
 		text = append(text, w.String())
 	}
 	all := strings.Join(text, "\n")
-	if strings.Contains(all, "secondary network interface eni-2") || !strings.Contains(all, "sg-gone") || !strings.Contains(all, `"not-an-ip" cannot be read`) {
-		t.Errorf("warnings:\n%s\nwant none about eni-2 (read), one about sg-gone and one about the unreadable address", all)
+	if strings.Contains(all, "secondary network interface eni-2") || !strings.Contains(all, "sg-gone") || !strings.Contains(all, `"not-an-ip" cannot be read`) ||
+		!strings.Contains(all, `the EIP "47.96.1.19" bound to its secondary address 10.0.0.19 is not modelled`) {
+		t.Errorf("warnings:\n%s\nwant none about eni-2 (read), one about sg-gone, one about the unreadable address and one about the EIP of its secondary address", all)
 	}
 }
