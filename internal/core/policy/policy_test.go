@@ -155,7 +155,7 @@ func TestCompiledAgreesWithLinear(t *testing.T) {
 		gen := cloudgen.Generate(seed, cfg)
 		cloud := gen.Snapshot()
 		lin, comp := policy.NewLinear(cloud), policy.Compile(cloud)
-		for _, f := range gen.Flows(seed, 200) {
+		for _, f := range gen.AtMoreIPv6(gen.Flows(seed, 200), seed) {
 			a, errA := policy.Evaluate(lin, f)
 			b, errB := policy.Evaluate(comp, f)
 			if (errA == nil) != (errB == nil) {

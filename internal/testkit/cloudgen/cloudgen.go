@@ -57,17 +57,22 @@ type Config struct {
 	// OtherAccount is the share of groups owned by a second account; rules
 	// naming them as peers name that owner (cross-account peers).
 	OtherAccount float64
+	// MoreIPv6Share is the share of NICs with an IPv6 address (instances
+	// and secondary ENIs) given one or two further IPv6 addresses
+	// (MoreIPv6), drawn last from a generator of their own: a seed's cloud
+	// is the one it was before, with the further addresses added.
+	MoreIPv6Share float64
 }
 
 // Full is Small with every feature the generator makes: a classic network,
 // secondary ENIs and addresses, port range lists and cross-account peers.
 var Full = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3,
-	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3}
+	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3, MoreIPv6Share: 0.4}
 
 // Small is a cloud where every feature interacts often.
 var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
-	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3}
+	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.4}
 
 // Cloud is a generated cloud.
 type Cloud struct {
@@ -164,7 +169,30 @@ func Generate(seed uint64, cfg Config) *Cloud {
 	}
 	usePortRangeLists(c, cfg, seed)
 	addFeatures(c, cfg, seed)
+	addMoreIPv6(c, cfg, seed)
 	return c
+}
+
+// addMoreIPv6 gives some NICs with an IPv6 address one or two more, in
+// the same /64 (the vSwitch's block) and apart from every other NIC's:
+// byte 12 of the NIC's first address set to 1 or 2 (first addresses keep
+// it 0). A /120 or /128 peer drawn around a first address thus leaves the
+// further ones out, while a group peer stands for them all.
+func addMoreIPv6(c *Cloud, cfg Config, seed uint64) {
+	if cfg.MoreIPv6Share == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed^0x6a09e667f3bcc909, seed+13))
+	for _, in := range c.Instances {
+		if !in.IPv6.IsValid() || rng.Float64() >= cfg.MoreIPv6Share {
+			continue
+		}
+		for j := range 1 + rng.IntN(2) {
+			b := in.IPv6.As16()
+			b[12] = byte(1 + j)
+			in.MoreIPv6 = append(in.MoreIPv6, netip.AddrFrom16(b))
+		}
+	}
 }
 
 // addFeatures adds the classic network, secondary ENIs and addresses and
@@ -488,6 +516,35 @@ func (c *Cloud) Flows(seed uint64, n int) []policy.Flow {
 			}
 		}
 		out = append(out, f)
+	}
+	return out
+}
+
+// AtMoreIPv6 returns the flows with some IPv6 flows moved to further
+// addresses of their instance ends: an end with MoreIPv6 is, one time in
+// two, sent from or to one of them (Flow.FromAddr, ToAddr). It draws from
+// a generator of its own, so the flows are those given, ends and ports
+// alike; the others are returned as they are.
+func (c *Cloud) AtMoreIPv6(flows []policy.Flow, seed uint64) []policy.Flow {
+	rng := rand.New(rand.NewPCG(seed^0xbb67ae8584caa73b, seed+29))
+	byID := make(map[string]*model.Instance, len(c.Instances))
+	for _, in := range c.Instances {
+		byID[in.ID] = in
+	}
+	out := slices.Clone(flows)
+	for i := range out {
+		f := &out[i]
+		if f.IPVersion != 6 {
+			continue
+		}
+		for _, e := range []struct {
+			id string
+			a  *netip.Addr
+		}{{f.From, &f.FromAddr}, {f.To, &f.ToAddr}} {
+			if in := byID[e.id]; in != nil && len(in.MoreIPv6) > 0 && rng.IntN(2) == 0 {
+				*e.a = in.MoreIPv6[rng.IntN(len(in.MoreIPv6))]
+			}
+		}
 	}
 	return out
 }
