@@ -68,11 +68,11 @@ type Config struct {
 // secondary ENIs and addresses, port range lists and cross-account peers.
 var Full = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3,
-	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3, MoreIPv6Share: 0.4}
+	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3, MoreIPv6Share: 0.5}
 
 // Small is a cloud where every feature interacts often.
 var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
-	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.4}
+	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.5}
 
 // Cloud is a generated cloud.
 type Cloud struct {
@@ -521,8 +521,8 @@ func (c *Cloud) Flows(seed uint64, n int) []policy.Flow {
 }
 
 // AtMoreIPv6 returns the flows with some IPv6 flows moved to further
-// addresses of their instance ends: an end with MoreIPv6 is, one time in
-// two, sent from or to one of them (Flow.FromAddr, ToAddr). It draws from
+// addresses of their instance ends: an end with MoreIPv6 is, three times
+// in four, sent from or to one of them (Flow.FromAddr, ToAddr). It draws from
 // a generator of its own, so the flows are those given, ends and ports
 // alike; the others are returned as they are.
 func (c *Cloud) AtMoreIPv6(flows []policy.Flow, seed uint64) []policy.Flow {
@@ -541,7 +541,7 @@ func (c *Cloud) AtMoreIPv6(flows []policy.Flow, seed uint64) []policy.Flow {
 			id string
 			a  *netip.Addr
 		}{{f.From, &f.FromAddr}, {f.To, &f.ToAddr}} {
-			if in := byID[e.id]; in != nil && len(in.MoreIPv6) > 0 && rng.IntN(2) == 0 {
+			if in := byID[e.id]; in != nil && len(in.MoreIPv6) > 0 && rng.IntN(4) != 0 {
 				*e.a = in.MoreIPv6[rng.IntN(len(in.MoreIPv6))]
 			}
 		}
