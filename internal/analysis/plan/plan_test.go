@@ -206,8 +206,11 @@ func TestDiffAtEdges(t *testing.T) {
 	changed := 0
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Full
-		if seed%2 == 1 {
+		switch {
+		case seed%2 == 1:
 			cfg = configs[1]
+		case seed%4 == 2: // rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
 		}
 		rng := rand.New(rand.NewPCG(seed, 23))
 		gen := cloudgen.Generate(seed+9500, cfg)

@@ -149,7 +149,10 @@ func TestCompiledAgreesWithLinear(t *testing.T) {
 	}
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Small
-		if seed%3 == 2 { // the classic network, ENIs, secondary addresses too
+		switch {
+		case seed%6 == 5: // and rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
+		case seed%3 == 2: // the classic network, ENIs, secondary addresses too
 			cfg = cloudgen.Full
 		}
 		gen := cloudgen.Generate(seed, cfg)

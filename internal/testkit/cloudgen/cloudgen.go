@@ -62,6 +62,12 @@ type Config struct {
 	// (MoreIPv6), drawn last from a generator of their own: a seed's cloud
 	// is the one it was before, with the further addresses added.
 	MoreIPv6Share float64
+	// MoreIPv6Locals is the share of rules with an IPv6 CIDR peer whose
+	// local side then holds further IPv6 addresses and not the first ones
+	// (one address, or the block of every NIC's second one): a NIC's IPv6
+	// addresses then see different policies. Off in Small and Full, whose
+	// rules stay as they were; MoreIPv6 turns it on.
+	MoreIPv6Locals float64
 }
 
 // Full is Small with every feature the generator makes: a classic network,
@@ -73,6 +79,10 @@ var Full = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixList
 // Small is a cloud where every feature interacts often.
 var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.5}
+
+// MoreIPv6 is Full with rules that tell a NIC's IPv6 addresses apart
+// (MoreIPv6Locals).
+var MoreIPv6 = func() Config { c := Full; c.MoreIPv6Locals = 0.5; return c }()
 
 // Cloud is a generated cloud.
 type Cloud struct {
@@ -191,6 +201,30 @@ func addMoreIPv6(c *Cloud, cfg Config, seed uint64) {
 			b := in.IPv6.As16()
 			b[12] = byte(1 + j)
 			in.MoreIPv6 = append(in.MoreIPv6, netip.AddrFrom16(b))
+		}
+	}
+	if cfg.MoreIPv6Locals == 0 {
+		return
+	}
+	more := map[string][]netip.Addr{} // by VPC
+	for _, in := range c.Instances {
+		more[in.VpcID] = append(more[in.VpcID], in.MoreIPv6...)
+	}
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if g.VpcID == "" || len(more[g.VpcID]) == 0 || !r.Peer.CIDR.IsValid() || !r.Peer.CIDR.Addr().Is6() || rng.Float64() >= cfg.MoreIPv6Locals {
+				continue
+			}
+			a := more[g.VpcID][rng.IntN(len(more[g.VpcID]))]
+			if rng.IntN(2) == 0 {
+				r.Local = netip.PrefixFrom(a, 128)
+				continue
+			}
+			// Byte 12 is 1 in every NIC's second address and 0 in first ones.
+			b := a.As16()
+			b[12], b[13], b[14], b[15] = 1, 0, 0, 0
+			r.Local = netip.PrefixFrom(netip.AddrFrom16(b), 104)
 		}
 	}
 }

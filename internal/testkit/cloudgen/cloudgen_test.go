@@ -85,3 +85,38 @@ func nic(c *Cloud, id string) *model.Instance {
 	}
 	return nil
 }
+
+// TestMoreIPv6Locals: MoreIPv6's rules differ from Full's only in local
+// sides that hold further IPv6 addresses of their VPC and no first one.
+func TestMoreIPv6Locals(t *testing.T) {
+	narrowed := 0
+	for seed := range uint64(30) {
+		got, want := Generate(seed, MoreIPv6), Generate(seed, Full)
+		var first, further []netip.Addr
+		for _, in := range got.Instances {
+			if in.IPv6.IsValid() {
+				first = append(first, in.IPv6)
+			}
+			further = append(further, in.MoreIPv6...)
+		}
+		for gi, g := range got.Groups {
+			for ri := range g.Rules {
+				r, w := g.Rules[ri], want.Groups[gi].Rules[ri]
+				if r.Local == w.Local {
+					continue
+				}
+				narrowed++
+				if slices.ContainsFunc(first, r.Local.Contains) || !slices.ContainsFunc(further, r.Local.Contains) {
+					t.Errorf("seed %d %s: local side %s holds a first IPv6 address or no further one", seed, r.ID, r.Local)
+				}
+				r.Local = w.Local
+				if !reflect.DeepEqual(r, w) {
+					t.Errorf("seed %d %s: the rule differs in more than its local side", seed, r.ID)
+				}
+			}
+		}
+	}
+	if narrowed < 30 {
+		t.Errorf("%d local sides narrowed in 30 clouds", narrowed)
+	}
+}
