@@ -18,8 +18,8 @@ import (
 
 var configs = []cloudgen.Config{
 	cloudgen.Small,
-	{VPCs: 1, Groups: 3, Instances: 8, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 4, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2},
-	{VPCs: 3, Groups: 2, Instances: 4, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5},
+	{VPCs: 1, Groups: 3, Instances: 8, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 4, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2, MoreIPv6Share: 0.5},
+	{VPCs: 3, Groups: 2, Instances: 4, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5, MoreIPv6Share: 0.5},
 	cloudgen.Full,
 }
 
