@@ -15,10 +15,12 @@ import (
 
 // The differential test: seeded random clouds (groups of both types, rules
 // of every protocol, priorities with ties, group peers, prefix lists, several
-// groups per instance, InnerAccessPolicy both ways; in fullRounds of them
-// also the classic network, secondary ENIs and addresses and cross-account
-// peers) played through the kernel, every probe's delivery compared with
-// the engine's verdict.
+// groups per instance, InnerAccessPolicy both ways, NICs with several IPv6
+// addresses and probes from and to each; in fullRounds of them also the
+// classic network, secondary ENIs and addresses and cross-account peers,
+// and in half of those rules that tell a NIC's IPv6 addresses apart)
+// played through the kernel, every probe's delivery compared with the
+// engine's verdict.
 //
 // Each run draws fresh seeds (PALISADE_DIFF_SEED fixes the first one) and
 // also replays regressionSeeds: every seed that ever found a disagreement.

@@ -1,7 +1,8 @@
 // Package cloudgen generates random clouds (VPCs, groups of both types with
-// rules of every kind, instances in several groups, prefix lists, port
-// range lists; with Full also the classic network, secondary ENIs and
-// addresses, and another account's groups) and random flows over them,
+// rules of every kind, instances in several groups, NICs with several IPv6
+// addresses, prefix lists, port range lists; with Full also the classic
+// network, secondary ENIs and addresses, and another account's groups) and
+// random flows over them (AtMoreIPv6 moves some to further addresses),
 // reproducibly from a seed; edges.go gives the ports, addresses and flows
 // at which the rules change. Differential tests play the same
 // cloud through two evaluators (or the policy engine and the kernel) and
