@@ -22,8 +22,9 @@ func TestPathsMatchModel(t *testing.T) {
 	checkAgainstModel(t, l, cloud, everyFlow(cloud, l.Spec.Outside))
 }
 
-// The same with random flows (source ports, repeated flows) over a random
-// cloud on three hosts, its groups replaced by open ones.
+// The same with random flows (source ports, repeated flows, further IPv6
+// addresses) over a random cloud on three hosts, its groups replaced by
+// open ones.
 func TestRandomPathsMatchModel(t *testing.T) {
 	needRoot(t)
 	gen := cloudgen.Generate(7, cloudgen.Small)
@@ -36,7 +37,7 @@ func TestRandomPathsMatchModel(t *testing.T) {
 	}
 	cloud := policy.NewCloud(groups, gen.Instances, nil)
 	l := upLab(t, SpecFromCloud(cloud, testLabName(t, "r"), 3, gen.Outside))
-	checkAgainstModel(t, l, cloud, gen.Flows(7, 400))
+	checkAgainstModel(t, l, cloud, gen.AtMoreIPv6(gen.Flows(7, 400), 7)) // some at further IPv6 addresses
 }
 
 // everyFlow lists each protocol, in each family the ends allow, between

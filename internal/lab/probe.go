@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,11 +19,15 @@ type ProbeSpec struct {
 	Port       uint16 // destination port (TCP, UDP)
 	SourcePort uint16 // 0: policy.DefaultSourcePort
 	IPVersion  int    // 4 or 6; 0: 6 if an outside address is IPv6, else 4
+	// FromAddr and ToAddr pick which of an instance end's IPv6 addresses
+	// an IPv6 probe is sent from and to; zero: its first.
+	FromAddr, ToAddr netip.Addr
 }
 
 // FlowProbe is the probe of a flow.
 func FlowProbe(f policy.Flow) ProbeSpec {
-	return ProbeSpec{From: f.From, To: f.To, Proto: f.Protocol, Port: f.Port, SourcePort: f.SourcePort, IPVersion: f.IPVersion}
+	return ProbeSpec{From: f.From, To: f.To, Proto: f.Protocol, Port: f.Port, SourcePort: f.SourcePort, IPVersion: f.IPVersion,
+		FromAddr: f.FromAddr, ToAddr: f.ToAddr}
 }
 
 // ProbeResult says whether the kernel delivered the probe to its
@@ -232,7 +237,23 @@ func (l *Lab) plan(ps ProbeSpec) (plan, error) {
 				break
 			}
 		}
+		for _, e := range []struct {
+			a   netip.Addr
+			in  *Instance
+			out *netip.Addr
+		}{{ps.FromAddr, src.inst, &p.src}, {ps.ToAddr, dst.inst, &p.dst}} {
+			if !e.a.IsValid() {
+				continue
+			}
+			if e.in == nil || !slices.Contains(e.in.ipv6s(), e.a) {
+				return plan{}, fmt.Errorf("%s is not an IPv6 address of an instance end of the probe", e.a)
+			}
+			*e.out = e.a
+		}
 		return p, nil
+	}
+	if ps.FromAddr.IsValid() || ps.ToAddr.IsValid() {
+		return plan{}, fmt.Errorf("only an IPv6 probe names one of an instance's addresses")
 	}
 	switch {
 	case src.inst == nil:

@@ -25,7 +25,8 @@ type Instance struct {
 	PrivateIP netip.Addr `json:"privateIp"`
 	IPv6      netip.Addr `json:"ipv6,omitzero"`
 	// MoreIPv6 are the NIC's further IPv6 addresses: its interface holds
-	// them all, and the lab routes each to it. Probes use IPv6.
+	// them all, and the lab routes each to it. Probes use IPv6 unless they
+	// name one of them (ProbeSpec.FromAddr, ToAddr).
 	MoreIPv6 []netip.Addr `json:"moreIpv6,omitempty"`
 	PublicIP netip.Addr   `json:"publicIp,omitzero"`
 	Host     string       `json:"host"`

@@ -158,6 +158,53 @@ func TestPlanAddresses(t *testing.T) {
 	}
 }
 
+// TestPlanNamedIPv6: a probe naming one of an instance end's IPv6
+// addresses is sent from or to it; one naming another's is refused.
+func TestPlanNamedIPv6(t *testing.T) {
+	a := netip.MustParseAddr
+	l := newLab(Spec{Name: "x", Hosts: []string{"h0"}, Outside: []netip.Addr{outside6}, Instances: []Instance{
+		{ID: "i-a", VPC: "vpc-a", PrivateIP: a("10.1.0.11"), IPv6: a("2001:db8:a::11"), MoreIPv6: []netip.Addr{a("2001:db8:a::21")}, Host: "h0"},
+		{ID: "i-b", VPC: "vpc-a", PrivateIP: a("10.1.0.12"), IPv6: a("2001:db8:a::12"), MoreIPv6: []netip.Addr{a("2001:db8:a::22"), a("2001:db8:a::32")}, Host: "h0"},
+	}})
+	tcp6 := func(from, to string, fromAddr, toAddr string) ProbeSpec {
+		p := ProbeSpec{From: from, To: to, Proto: model.TCP, Port: 80, IPVersion: 6}
+		if fromAddr != "" {
+			p.FromAddr = a(fromAddr)
+		}
+		if toAddr != "" {
+			p.ToAddr = a(toAddr)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name     string
+		probe    ProbeSpec
+		src, dst string
+		err      string
+	}{
+		{"none named", tcp6("i-a", "i-b", "", ""), "2001:db8:a::11", "2001:db8:a::12", ""},
+		{"from a further one", tcp6("i-a", "i-b", "2001:db8:a::21", ""), "2001:db8:a::21", "2001:db8:a::12", ""},
+		{"to a further one", tcp6("i-a", "i-b", "", "2001:db8:a::32"), "2001:db8:a::11", "2001:db8:a::32", ""},
+		{"the first named", tcp6("i-a", "i-b", "2001:db8:a::11", "2001:db8:a::12"), "2001:db8:a::11", "2001:db8:a::12", ""},
+		{"to the outside", tcp6("i-b", outside6.String(), "2001:db8:a::22", ""), "2001:db8:a::22", outside6.String(), ""},
+		{"another's", tcp6("i-a", "i-b", "2001:db8:a::22", ""), "", "", "not an IPv6 address"},
+		{"an outside end", tcp6(outside6.String(), "i-b", outside6.String(), ""), "", "", "not an IPv6 address"},
+		{"IPv4", ProbeSpec{From: "i-a", To: "i-b", Proto: model.TCP, Port: 80, FromAddr: a("2001:db8:a::21")}, "", "", "only an IPv6 probe"},
+	} {
+		p, err := l.plan(c.probe)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want one mentioning %q", c.name, err, c.err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case p.noPath != "" || p.src.String() != c.src || p.dst.String() != c.dst:
+			t.Errorf("%s: planned %s -> %s (%s), want %s -> %s", c.name, p.src, p.dst, p.noPath, c.src, c.dst)
+		}
+	}
+}
+
 func TestRulesets(t *testing.T) {
 	s := SpecFromCloud(handCloud(), "x", 2, nil)
 	host := hostRuleset(&s)

@@ -14,7 +14,7 @@ import (
 // (every third with its /0 blocks split in halves).
 func TestSameAsReference(t *testing.T) {
 	mid := cloudgen.Config{VPCs: 2, Groups: 12, Instances: 40, RulesPerGroup: 20, PrefixLists: 3, PortRangeLists: 2,
-		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.4, Enterprise: 0.3}
+		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.4, Enterprise: 0.3, MoreIPv6Share: 0.5}
 	cases := []struct {
 		cfg        cloudgen.Config
 		seeds      int

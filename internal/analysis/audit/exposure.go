@@ -84,7 +84,9 @@ type opening struct {
 }
 
 // exposure is one instance's ingress from the internet at large in one
-// family.
+// family, at one of its addresses: an instance has one in IPv6 for each
+// IPv6 address that sees its policy otherwise (internetViews), inst then
+// being its view at that address.
 type exposure struct {
 	inst *model.Instance
 	six  bool
@@ -233,8 +235,9 @@ func (e *engine) exposed() []*exposure {
 }
 
 // internetExposures judges each instance's ingress from the internet in
-// each family the internet reaches it in, and returns those with
-// something open, by instance then family.
+// each family the internet reaches it in, at each address it is reached
+// at (internetViews), and returns those with something open, by instance
+// then family.
 func (e *engine) internetExposures(insts []*model.Instance) []*exposure {
 	type task struct {
 		inst *model.Instance
@@ -250,7 +253,9 @@ func (e *engine) internetExposures(insts []*model.Instance) []*exposure {
 			if rt.NoPath != "" {
 				continue // the internet cannot reach the instance in this family
 			}
-			tasks = append(tasks, task{inst: inst, six: six, rt: rt})
+			for _, v := range internetViews(e.in.Cloud, inst, six) {
+				tasks = append(tasks, task{inst: v, six: six, rt: rt})
+			}
 		}
 	}
 	// The exposures read decisions only. The full spaces the rule
@@ -287,6 +292,25 @@ func (e *engine) internetExposures(insts []*model.Instance) []*exposure {
 		addr := t.rt.Egress.Dst.Of(t.inst, netip.Addr{}) // the address the internet reaches
 		if x := exposureOf(t.inst, t.six, false, addr, t.prog, t.v); len(x.open) > 0 {
 			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// internetViews returns an instance as each address the internet reaches
+// it at in a family sees its policy: in IPv4 its public address, NATed to
+// the primary private one, alone; in IPv6 every address, each global, so
+// each further one whose local CIDRs answer otherwise than those before
+// (space.AddressViews) as a view of its own. A rule whose local CIDR holds
+// only a further address opens that address alone.
+func internetViews(c *policy.Cloud, inst *model.Instance, six bool) []*model.Instance {
+	if !six || len(inst.MoreIPv6) == 0 {
+		return []*model.Instance{inst}
+	}
+	var out []*model.Instance
+	for _, v := range space.AddressViews(c, inst) {
+		if v == inst || v.IPv6 != inst.IPv6 { // not a view at a secondary IPv4 address
+			out = append(out, v)
 		}
 	}
 	return out

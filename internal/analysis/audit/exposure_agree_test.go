@@ -33,7 +33,10 @@ func TestExposureAgreesWithEvaluator(t *testing.T) {
 	opened := 0
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Full
-		if seed%3 == 2 {
+		switch seed % 3 {
+		case 1: // rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
+		case 2:
 			cfg = cloudgen.Small
 		}
 		gen := cloudgen.Generate(seed+7000, cfg)
@@ -52,12 +55,16 @@ func TestExposureAgreesWithEvaluator(t *testing.T) {
 				six    bool
 				latent bool
 			}
-			xs := map[key]*exposure{}
+			// An instance has an exposure in IPv6 for each of its
+			// addresses that sees its policy otherwise (internetViews).
+			xs := map[key][]*exposure{}
 			for _, x := range e.exposed() {
-				xs[key{x.inst.ID, x.six, false}] = x
+				k := key{x.inst.ID, x.six, false}
+				xs[k] = append(xs[k], x)
 			}
 			for _, x := range e.latent() {
-				xs[key{x.inst.ID, x.six, true}] = x
+				k := key{x.inst.ID, x.six, true}
+				xs[k] = append(xs[k], x)
 			}
 			for _, inst := range gen.Instances {
 				for f, six := range []bool{false, true} {
@@ -68,44 +75,69 @@ func TestExposureAgreesWithEvaluator(t *testing.T) {
 						}
 						latent = true // judged on its intranet ingress
 					}
-					x := xs[key{inst.ID, six, latent}]
+					k := key{inst.ID, six, latent}
 					name := fmt.Sprintf("seed %d reference=%v %s IPv%d latent=%v", seed+7000, reference, inst.ID, 4+2*f, latent)
-					// decide returns the evaluator's decision on a packet
-					// from the anonymous address.
-					decide := func(proto model.Protocol, port, sport uint16) policy.Decision {
-						if latent {
-							return lin.Decide(inst, model.Ingress, model.Intranet, policy.Packet{Src: anon[f], Dst: inst.PrivateIP,
-								Proto: proto.Number(), DstPort: port, SrcPort: sport})
+					// The addresses the internet reaches the instance at:
+					// each IPv6 one is global; zero is the one the path
+					// gives.
+					to := []netip.Addr{{}}
+					if six {
+						to = inst.IPv6s()
+					}
+					// accepted returns the rules by which the evaluator
+					// accepts a packet from the anonymous address to
+					// to[i], from some of the source ports.
+					accepted := func(i int, proto model.Protocol, port uint16, sps []uint16) (by []string) {
+						for _, sp := range sps {
+							var d policy.Decision
+							if latent {
+								d = lin.Decide(inst, model.Ingress, model.Intranet, policy.Packet{Src: anon[f], Dst: inst.PrivateIP,
+									Proto: proto.Number(), DstPort: port, SrcPort: sp})
+							} else {
+								res, err := policy.Evaluate(lin, policy.Flow{From: anon[f].String(), To: inst.ID, Protocol: proto, Port: port,
+									SourcePort: sp, IPVersion: 4 + 2*f, ToAddr: to[i]})
+								if err != nil {
+									t.Fatalf("%s: %v", name, err)
+								}
+								d = *res.Ingress
+							}
+							if d.Verdict != policy.Accept {
+								continue
+							}
+							if d.Rule == nil {
+								t.Fatalf("%s %s %d: accepted by %s, not a rule", name, proto, port, d)
+							}
+							by = append(by, d.Rule.GroupID+"/"+d.Rule.RuleID)
 						}
-						res, err := policy.Evaluate(lin, policy.Flow{From: anon[f].String(), To: inst.ID, Protocol: proto, Port: port, SourcePort: sport, IPVersion: 4 + 2*f})
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						return *res.Ingress
+						return by
 					}
 					check := func(p space.Proto, port uint16, sps []uint16) {
-						rule := -1
-						if x != nil {
-							rule = x.decider(p, port)
+						var anywhere []string
+						for i := range to {
+							anywhere = append(anywhere, accepted(i, p.Model(), port, sps)...)
 						}
-						var by []string
-						for _, sp := range sps {
-							if d := decide(p.Model(), port, sp); d.Verdict == policy.Accept {
-								if d.Rule == nil {
-									t.Fatalf("%s %s %d: accepted by %s, not a rule", name, p, port, d)
-								}
-								by = append(by, d.Rule.GroupID+"/"+d.Rule.RuleID)
+						open := false
+						for _, x := range xs[k] {
+							rule := x.decider(p, port)
+							if rule < 0 {
+								continue
 							}
-						}
-						switch {
-						case rule < 0 && len(by) > 0:
-							t.Fatalf("%s %s %d: the audit sees it closed, the evaluator accepts it (by %v)", name, p, port, by)
-						case rule >= 0 && len(by) == 0:
-							t.Fatalf("%s %s %d: the audit sees it open by %s, the evaluator accepts it from no source port", name, p, port, x.rule(rule).ID)
-						case rule >= 0 && !slices.Contains(by, x.rule(rule).Group.ID+"/"+x.rule(rule).ID):
-							t.Fatalf("%s %s %d: the audit blames %s, the evaluator accepts by %v", name, p, port, x.rule(rule).ID, by)
-						case rule >= 0:
+							open = true
+							// Each exposure holds at its own address.
+							by := anywhere
+							if six {
+								by = accepted(slices.Index(to, x.addr), p.Model(), port, sps)
+							}
+							switch {
+							case len(by) == 0:
+								t.Fatalf("%s at %s %s %d: the audit sees it open by %s, the evaluator accepts it from no source port", name, x.addr, p, port, x.rule(rule).ID)
+							case !slices.Contains(by, x.rule(rule).Group.ID+"/"+x.rule(rule).ID):
+								t.Fatalf("%s at %s %s %d: the audit blames %s, the evaluator accepts by %v", name, x.addr, p, port, x.rule(rule).ID, by)
+							}
 							opened++
+						}
+						if !open && len(anywhere) > 0 {
+							t.Fatalf("%s %s %d: the audit sees it closed, the evaluator accepts it (by %v)", name, p, port, anywhere)
 						}
 					}
 					for _, p := range []space.Proto{space.TCP, space.UDP} {

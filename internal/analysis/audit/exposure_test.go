@@ -260,3 +260,22 @@ func TestFixNamesConfigKey(t *testing.T) {
 		})
 	}
 }
+
+// TestFurtherIPv6Exposed: every IPv6 address of a NIC is global, so a rule
+// whose local CIDR holds only a further one opens that address to the
+// internet: the exposure checks judge each address that sees the policy
+// otherwise, not the first alone.
+func TestFurtherIPv6Exposed(t *testing.T) {
+	six := func(local string) world {
+		w := web(false, rl("sgr-ssh6", "in accept 1 TCP 22/22 ::/0 local="+local))
+		w.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+		w.insts[0].MoreIPv6 = []netip.Addr{netip.MustParseAddr("2001:db8::6"), netip.MustParseAddr("2001:db8::7")}
+		return w
+	}
+	runCases(t, []checkCase{
+		{name: "SSH open at a further address", check: "SGA-002", w: six("2001:db8::6/128"), want: []string{"sg-web sgr-ssh6 high"}},
+		{name: "the instance reachable at it", check: "SGA-028", w: six("2001:db8::6/128"), want: []string{"i-web - high"}, contains: "2001:db8::6 on"},
+		{name: "SSH open at the first address", check: "SGA-028", w: six("2001:db8::5/128"), want: []string{"i-web - high"}, contains: "2001:db8::5 on"},
+		{name: "at none of its addresses", check: "SGA-002", w: six("2001:db8::8/128")},
+	})
+}

@@ -24,7 +24,7 @@ import (
 // has its /0 blocks split in halves.
 func TestScopedSameAsWhole(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 2, Groups: 10, Instances: 30, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
-		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.3, Enterprise: 0.3}
+		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.3, Enterprise: 0.3, MoreIPv6Share: 0.5}
 	tenants := cfg
 	tenants.OtherAccount = 0.3
 	seeds := 60

@@ -18,8 +18,8 @@ import (
 
 var configs = []cloudgen.Config{
 	cloudgen.Small,
-	{VPCs: 1, Groups: 3, Instances: 8, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 4, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2},
-	{VPCs: 3, Groups: 2, Instances: 4, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5},
+	{VPCs: 1, Groups: 3, Instances: 8, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 4, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2, MoreIPv6Share: 0.5},
+	{VPCs: 3, Groups: 2, Instances: 4, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5, MoreIPv6Share: 0.5},
 	cloudgen.Full,
 }
 
@@ -206,8 +206,11 @@ func TestDiffAtEdges(t *testing.T) {
 	changed := 0
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Full
-		if seed%2 == 1 {
+		switch {
+		case seed%2 == 1:
 			cfg = configs[1]
+		case seed%4 == 2: // rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
 		}
 		rng := rand.New(rand.NewPCG(seed, 23))
 		gen := cloudgen.Generate(seed+9500, cfg)

@@ -18,9 +18,9 @@ import (
 // many enterprise groups.
 var variants = []cloudgen.Config{
 	cloudgen.Small,
-	{VPCs: 1, Groups: 3, Instances: 10, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 5, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2},
-	{VPCs: 3, Groups: 2, Instances: 5, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5},
-	{VPCs: 2, Groups: 6, Instances: 8, RulesPerGroup: 14, PrefixLists: 1, MaxGroups: 3, PublicShare: 0.3, IPv6Share: 0.7, Enterprise: 0},
+	{VPCs: 1, Groups: 3, Instances: 10, RulesPerGroup: 10, PrefixLists: 2, MaxGroups: 5, PublicShare: 1, IPv6Share: 1, Enterprise: 0.2, MoreIPv6Share: 0.5},
+	{VPCs: 3, Groups: 2, Instances: 5, RulesPerGroup: 6, PrefixLists: 3, MaxGroups: 1, PublicShare: 0.7, IPv6Share: 0.3, Enterprise: 0.5, MoreIPv6Share: 0.5},
+	{VPCs: 2, Groups: 6, Instances: 8, RulesPerGroup: 14, PrefixLists: 1, MaxGroups: 3, PublicShare: 0.3, IPv6Share: 0.7, Enterprise: 0, MoreIPv6Share: 0.5},
 	cloudgen.Full, // the classic network, secondary ENIs and addresses, another account
 }
 

@@ -24,8 +24,11 @@ func TestInternetAtEdges(t *testing.T) {
 	open := 0
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Full
-		if seed%2 == 1 {
+		switch {
+		case seed%2 == 1:
 			cfg = variants[1] // all public, all IPv6
+		case seed%4 == 2: // rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
 		}
 		gen := cloudgen.Generate(seed+9000, cfg)
 		c := gen.Snapshot()

@@ -439,6 +439,16 @@ func (r *Result) Allows(f policy.Flow) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("to: %w", err)
 	}
+	// The result holds each NIC at its first addresses: a flow naming one
+	// of its further IPv6 addresses is policy.Evaluate's to answer.
+	for _, e := range []struct {
+		n *node
+		a netip.Addr
+	}{{src, f.FromAddr}, {dst, f.ToAddr}} {
+		if e.a.IsValid() && (e.n == nil || e.a != e.n.inst.IPv6) {
+			return false, fmt.Errorf("%s is not the first IPv6 address of an end: reach answers flows between NICs' first addresses", e.a)
+		}
+	}
 	six := f.IPVersion == 6
 	for _, a := range []netip.Addr{sa, da} {
 		if a.IsValid() {

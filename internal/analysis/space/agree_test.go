@@ -52,9 +52,7 @@ func probes(rng *rand.Rand, res *space.Resolver, p *policy.Program, c *cloudgen.
 		if in.PublicIP.IsValid() {
 			addrs[0] = append(addrs[0], in.PublicIP)
 		}
-		if in.IPv6.IsValid() {
-			addrs[1] = append(addrs[1], in.IPv6)
-		}
+		addrs[1] = append(addrs[1], in.IPv6s()...) // further ones too
 	}
 	for _, a := range c.Outside {
 		addrs[b2i(a.Is6())] = append(addrs[b2i(a.Is6())], a)

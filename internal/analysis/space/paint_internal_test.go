@@ -18,7 +18,7 @@ import (
 // without.
 func TestPaintPathsAgree(t *testing.T) {
 	cfg := cloudgen.Config{VPCs: 1, Groups: 6, Instances: 12, RulesPerGroup: 250, PrefixLists: 3, PortRangeLists: 2,
-		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3}
+		MaxGroups: 3, PublicShare: 0.4, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.5}
 	sizes := map[int]int{} // programs by bit-set words
 	for seed := range uint64(6) {
 		gen := cloudgen.Generate(seed+1, cfg)

@@ -37,7 +37,7 @@ var testHosts = []string{"h0", "h1", "h2", "h3"}
 
 func newWorld(seed uint64) (*world, Resources) {
 	c := cloudgen.Generate(seed, cloudgen.Config{VPCs: 2, Groups: 6, Instances: 14, RulesPerGroup: 6, PrefixLists: 3,
-		PortRangeLists: 2, MaxGroups: 3, PublicShare: 0.3, IPv6Share: 0.5, Enterprise: 0.2})
+		PortRangeLists: 2, MaxGroups: 3, PublicShare: 0.3, IPv6Share: 0.5, Enterprise: 0.2, MoreIPv6Share: 0.5})
 	w := &world{groups: map[string]*model.SecurityGroup{}, instances: map[string]*model.Instance{},
 		enis: map[string]*model.NetworkInterface{}, pls: map[string]*model.PrefixList{}, prls: map[string]*model.PortRangeList{}}
 	for _, v := range c.VPCs {

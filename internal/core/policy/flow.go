@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
@@ -19,6 +20,10 @@ type Flow struct {
 	Port       uint16         // destination port (TCP, UDP)
 	SourcePort uint16         // 0: DefaultSourcePort
 	IPVersion  int            // 4 or 6; 0: 6 if an outside address is IPv6, else 4
+	// FromAddr and ToAddr pick which of an instance end's IPv6 addresses
+	// (IPv6s) an IPv6 flow is sent from and to; zero: its first. A NIC may
+	// hold several, and peers of a prefix may tell them apart.
+	FromAddr, ToAddr netip.Addr
 }
 
 // Packet is the first packet of a connection as one instance's NIC sees it.
@@ -146,6 +151,9 @@ func Evaluate(d Decider, f Flow) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := f.addrs(src, dst, six); err != nil {
+		return Result{}, err
+	}
 	rt := PathBetween(src.inst, dst.inst, six)
 	if rt.NoPath != "" {
 		return Result{Verdict: Drop, Path: rt.NoPath}, nil
@@ -155,7 +163,35 @@ func Evaluate(d Decider, f Flow) (Result, error) {
 		outside = dst.addr
 	}
 	eg, ing := rt.Packets(src.inst, dst.inst, outside, pkt)
+	// IPv6 is not translated: both sides see the address the flow names.
+	if f.FromAddr.IsValid() {
+		eg.Src, ing.Src = f.FromAddr, f.FromAddr
+	}
+	if f.ToAddr.IsValid() {
+		eg.Dst, ing.Dst = f.ToAddr, f.ToAddr
+	}
 	return decide(d, src.inst, dst.inst, rt.NIC, eg, ing), nil
+}
+
+// addrs checks the addresses a flow names for its instance ends: each one
+// of that end's IPv6 addresses, on an IPv6 flow.
+func (f Flow) addrs(src, dst endpoint, six bool) error {
+	for _, e := range []struct {
+		side string
+		a    netip.Addr
+		end  endpoint
+	}{{"from", f.FromAddr, src}, {"to", f.ToAddr, dst}} {
+		switch {
+		case !e.a.IsValid():
+		case e.end.inst == nil:
+			return fmt.Errorf("%s: an address names one of an instance's own; %s is an outside address", e.side, e.end.addr)
+		case !six:
+			return fmt.Errorf("%s: only an IPv6 flow names one of an instance's addresses", e.side)
+		case !slices.Contains(e.end.inst.IPv6s(), e.a):
+			return fmt.Errorf("%s: %s is not an IPv6 address of %s", e.side, e.a, e.end.inst.ID)
+		}
+	}
+	return nil
 }
 
 // ends resolves a flow's two ends: two instances, or an instance and an

@@ -149,13 +149,16 @@ func TestCompiledAgreesWithLinear(t *testing.T) {
 	}
 	for seed := range uint64(seeds) {
 		cfg := cloudgen.Small
-		if seed%3 == 2 { // the classic network, ENIs, secondary addresses too
+		switch {
+		case seed%6 == 5: // and rules that tell a NIC's IPv6 addresses apart
+			cfg = cloudgen.MoreIPv6
+		case seed%3 == 2: // the classic network, ENIs, secondary addresses too
 			cfg = cloudgen.Full
 		}
 		gen := cloudgen.Generate(seed, cfg)
 		cloud := gen.Snapshot()
 		lin, comp := policy.NewLinear(cloud), policy.Compile(cloud)
-		for _, f := range gen.Flows(seed, 200) {
+		for _, f := range gen.AtMoreIPv6(gen.Flows(seed, 200), seed) {
 			a, errA := policy.Evaluate(lin, f)
 			b, errB := policy.Evaluate(comp, f)
 			if (errA == nil) != (errB == nil) {

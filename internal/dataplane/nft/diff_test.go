@@ -136,5 +136,5 @@ func c2flows(seed uint64, c *policy.Cloud) []policy.Flow {
 		g.Instances = append(g.Instances, in)
 	}
 	slices.SortFunc(g.Instances, func(a, b *model.Instance) int { return strings.Compare(a.ID, b.ID) })
-	return g.Flows(seed, 400)
+	return g.AtMoreIPv6(g.Flows(seed, 400), seed)
 }

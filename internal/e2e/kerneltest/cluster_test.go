@@ -76,7 +76,7 @@ func TestKernelAgreesWithEngineOnCluster(t *testing.T) {
 	}
 	p := &played{lab: l.Lab, cloud: policy.NewCloud(snap.Groups, model.NICs(snap.Instances, snap.ENIs), snap.PrefixLists).
 		WithPortRangeLists(snap.PortRangeLists)}
-	engine, _, diffs := p.compare(t, gen.Flows(seed, flowsPerRound))
+	engine, _, diffs := p.compare(t, gen.AtMoreIPv6(gen.Flows(seed, flowsPerRound), seed))
 	if len(diffs) > 0 {
 		var s strings.Builder
 		for _, d := range diffs {

@@ -15,10 +15,12 @@ import (
 
 // The differential test: seeded random clouds (groups of both types, rules
 // of every protocol, priorities with ties, group peers, prefix lists, several
-// groups per instance, InnerAccessPolicy both ways; in fullRounds of them
-// also the classic network, secondary ENIs and addresses and cross-account
-// peers) played through the kernel, every probe's delivery compared with
-// the engine's verdict.
+// groups per instance, InnerAccessPolicy both ways, NICs with several IPv6
+// addresses and probes from and to each; in fullRounds of them also the
+// classic network, secondary ENIs and addresses and cross-account peers,
+// and in half of those rules that tell a NIC's IPv6 addresses apart)
+// played through the kernel, every probe's delivery compared with the
+// engine's verdict.
 //
 // Each run draws fresh seeds (PALISADE_DIFF_SEED fixes the first one) and
 // also replays regressionSeeds: every seed that ever found a disagreement.
@@ -67,11 +69,14 @@ func TestKernelAgreesWithEngine(t *testing.T) {
 	full := func(seed uint64) bool { return seed&fullBit != 0 }
 	t.Logf("seeds %d…%d, and %d…%d on clouds with every feature (rerun one with PALISADE_DIFF_SEED=N go test -run KernelAgrees ./kerneltest)",
 		base, base+rounds-1, base|fullBit, (base+fullRounds-1)|fullBit)
-	probes, accepted := 0, 0
+	probes, accepted, further := 0, 0, 0
 	for _, seed := range seeds {
 		cfg := cloudgen.Small
 		if full(seed) {
 			cfg = cloudgen.Full
+			if seed%2 == 1 { // with rules that tell a NIC's IPv6 addresses apart
+				cfg = cloudgen.MoreIPv6
+			}
 			cfg.ClassicApart = true // the lab routes private addresses across networks
 		}
 		gen := cloudgen.Generate(seed, cfg)
@@ -79,7 +84,14 @@ func TestKernelAgreesWithEngine(t *testing.T) {
 		// in one set), so both layouts the agent can load meet the kernel.
 		o := nft.Options{InterfacePrefix: lab.IfacePrefix, MergeRuns: seed%2 == 1}
 		p := play(t, gen.Snapshot(), hostsPerRound, gen.Outside, o)
-		engine, _, diffs := p.compare(t, gen.Flows(seed, flowsPerRound))
+		// Some IPv6 flows go from or to a NIC's further addresses.
+		flows := gen.AtMoreIPv6(gen.Flows(seed, flowsPerRound), seed)
+		for _, f := range flows {
+			if f.FromAddr.IsValid() || f.ToAddr.IsValid() {
+				further++
+			}
+		}
+		engine, _, diffs := p.compare(t, flows)
 		probes += len(engine)
 		for _, r := range engine {
 			if r.Verdict == "Accept" {
@@ -104,5 +116,5 @@ func TestKernelAgreesWithEngine(t *testing.T) {
 	if accepted < probes/20 || accepted > probes*19/20 {
 		t.Fatalf("%d of %d probes accepted: the generated clouds do not exercise both verdicts", accepted, probes)
 	}
-	t.Logf("%d probes, %d accepted, kernel and engine agree on all", probes, accepted)
+	t.Logf("%d probes (%d at further IPv6 addresses), %d accepted, kernel and engine agree on all", probes, further, accepted)
 }

@@ -167,7 +167,7 @@ func TestFlowLogRandomClouds(t *testing.T) {
 		// Merged runs every other seed, as in TestKernelAgreesWithEngine.
 		o := nft.Options{InterfacePrefix: lab.IfacePrefix, FlowLog: true, LogRate: 100000, MergeRuns: seed%2 == 1}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			n := checkFlowLog(t, gen.Snapshot(), hostsPerRound, gen.Outside, o, gen.Flows(seed, flowsPerRound))
+			n := checkFlowLog(t, gen.Snapshot(), hostsPerRound, gen.Outside, o, gen.AtMoreIPv6(gen.Flows(seed, flowsPerRound), seed))
 			t.Logf("seed %d: %d records agree with the engine", seed, n)
 		})
 	}
@@ -187,10 +187,8 @@ func checkFlowLog(t *testing.T, c *policy.Cloud, hosts int, outside []netip.Addr
 	ifaces := map[netip.Addr]flowlog.Interface{}
 	for _, in := range p.cloud.Instances {
 		ifc := flowlog.Interface{VMID: in.ID, ENI: in.Interface, VpcID: in.VpcID}
-		for _, a := range []netip.Addr{in.PrivateIP, in.IPv6, in.PublicIP} {
-			if a.IsValid() {
-				ifaces[a] = ifc
-			}
+		for _, a := range flowlog.NICAddrs(in) { // further IPv6 addresses too, as the agent's
+			ifaces[a] = ifc
 		}
 	}
 	res := flowlog.Resolver{Entries: entries,

@@ -55,8 +55,8 @@ type disagreement struct {
 }
 
 func (d disagreement) String() string {
-	return fmt.Sprintf("%s -> %s %s port %d sport %d v%d: engine %s (%s), kernel delivered=%v (%s)",
-		d.flow.From, d.flow.To, d.flow.Protocol, d.flow.Port, d.flow.SourcePort, d.flow.IPVersion,
+	return fmt.Sprintf("%s v%d: engine %s (%s), kernel delivered=%v (%s)",
+		scenario.FlowText(d.flow), d.flow.IPVersion,
 		d.engine.Verdict, (&scenario.Scenario{}).Explain(d.engine), d.kernel.Delivered, d.kernel.Detail)
 }
 

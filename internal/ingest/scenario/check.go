@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/policy"
@@ -30,7 +31,13 @@ func (s *Scenario) Check(d policy.Decider) ([]Outcome, error) {
 
 // FlowText is a flow in one line: "i-a -> i-b TCP 80".
 func FlowText(f policy.Flow) string {
-	s := fmt.Sprintf("%s -> %s %s", f.From, f.To, f.Protocol)
+	end := func(id string, a netip.Addr) string {
+		if a.IsValid() {
+			return fmt.Sprintf("%s (%s)", id, a)
+		}
+		return id
+	}
+	s := fmt.Sprintf("%s -> %s %s", end(f.From, f.FromAddr), end(f.To, f.ToAddr), f.Protocol)
 	if f.Protocol.HasPorts() {
 		s += fmt.Sprintf(" %d", f.Port)
 		if f.SourcePort != 0 {

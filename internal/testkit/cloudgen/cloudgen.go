@@ -1,7 +1,8 @@
 // Package cloudgen generates random clouds (VPCs, groups of both types with
-// rules of every kind, instances in several groups, prefix lists, port
-// range lists; with Full also the classic network, secondary ENIs and
-// addresses, and another account's groups) and random flows over them,
+// rules of every kind, instances in several groups, NICs with several IPv6
+// addresses, prefix lists, port range lists; with Full also the classic
+// network, secondary ENIs and addresses, and another account's groups) and
+// random flows over them (AtMoreIPv6 moves some to further addresses),
 // reproducibly from a seed; edges.go gives the ports, addresses and flows
 // at which the rules change. Differential tests play the same
 // cloud through two evaluators (or the policy engine and the kernel) and
@@ -57,17 +58,32 @@ type Config struct {
 	// OtherAccount is the share of groups owned by a second account; rules
 	// naming them as peers name that owner (cross-account peers).
 	OtherAccount float64
+	// MoreIPv6Share is the share of NICs with an IPv6 address (instances
+	// and secondary ENIs) given one or two further IPv6 addresses
+	// (MoreIPv6), drawn last from a generator of their own: a seed's cloud
+	// is the one it was before, with the further addresses added.
+	MoreIPv6Share float64
+	// MoreIPv6Locals is the share of rules with an IPv6 CIDR peer whose
+	// local side then holds further IPv6 addresses and not the first ones
+	// (one address, or the block of every NIC's second one): a NIC's IPv6
+	// addresses then see different policies. Off in Small and Full, whose
+	// rules stay as they were; MoreIPv6 turns it on.
+	MoreIPv6Locals float64
 }
 
 // Full is Small with every feature the generator makes: a classic network,
 // secondary ENIs and addresses, port range lists and cross-account peers.
 var Full = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
 	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3,
-	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3}
+	ClassicGroups: 3, ClassicInstances: 4, ENIShare: 0.4, SecondaryIPShare: 0.4, OtherAccount: 0.3, MoreIPv6Share: 0.5}
 
 // Small is a cloud where every feature interacts often.
 var Small = Config{VPCs: 2, Groups: 4, Instances: 6, RulesPerGroup: 8, PrefixLists: 2, PortRangeLists: 2,
-	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3}
+	MaxGroups: 3, PublicShare: 0.5, IPv6Share: 0.5, Enterprise: 0.3, MoreIPv6Share: 0.5}
+
+// MoreIPv6 is Full with rules that tell a NIC's IPv6 addresses apart
+// (MoreIPv6Locals).
+var MoreIPv6 = func() Config { c := Full; c.MoreIPv6Locals = 0.5; return c }()
 
 // Cloud is a generated cloud.
 type Cloud struct {
@@ -164,7 +180,54 @@ func Generate(seed uint64, cfg Config) *Cloud {
 	}
 	usePortRangeLists(c, cfg, seed)
 	addFeatures(c, cfg, seed)
+	addMoreIPv6(c, cfg, seed)
 	return c
+}
+
+// addMoreIPv6 gives some NICs with an IPv6 address one or two more, in
+// the same /64 (the vSwitch's block) and apart from every other NIC's:
+// byte 12 of the NIC's first address set to 1 or 2 (first addresses keep
+// it 0). A /120 or /128 peer drawn around a first address thus leaves the
+// further ones out, while a group peer stands for them all.
+func addMoreIPv6(c *Cloud, cfg Config, seed uint64) {
+	if cfg.MoreIPv6Share == 0 {
+		return
+	}
+	rng := rand.New(rand.NewPCG(seed^0x6a09e667f3bcc909, seed+13))
+	for _, in := range c.Instances {
+		if !in.IPv6.IsValid() || rng.Float64() >= cfg.MoreIPv6Share {
+			continue
+		}
+		for j := range 1 + rng.IntN(2) {
+			b := in.IPv6.As16()
+			b[12] = byte(1 + j)
+			in.MoreIPv6 = append(in.MoreIPv6, netip.AddrFrom16(b))
+		}
+	}
+	if cfg.MoreIPv6Locals == 0 {
+		return
+	}
+	more := map[string][]netip.Addr{} // by VPC
+	for _, in := range c.Instances {
+		more[in.VpcID] = append(more[in.VpcID], in.MoreIPv6...)
+	}
+	for _, g := range c.Groups {
+		for i := range g.Rules {
+			r := &g.Rules[i]
+			if g.VpcID == "" || len(more[g.VpcID]) == 0 || !r.Peer.CIDR.IsValid() || !r.Peer.CIDR.Addr().Is6() || rng.Float64() >= cfg.MoreIPv6Locals {
+				continue
+			}
+			a := more[g.VpcID][rng.IntN(len(more[g.VpcID]))]
+			if rng.IntN(2) == 0 {
+				r.Local = netip.PrefixFrom(a, 128)
+				continue
+			}
+			// Byte 12 is 1 in every NIC's second address and 0 in first ones.
+			b := a.As16()
+			b[12], b[13], b[14], b[15] = 1, 0, 0, 0
+			r.Local = netip.PrefixFrom(netip.AddrFrom16(b), 104)
+		}
+	}
 }
 
 // addFeatures adds the classic network, secondary ENIs and addresses and
@@ -488,6 +551,35 @@ func (c *Cloud) Flows(seed uint64, n int) []policy.Flow {
 			}
 		}
 		out = append(out, f)
+	}
+	return out
+}
+
+// AtMoreIPv6 returns the flows with some IPv6 flows moved to further
+// addresses of their instance ends: an end with MoreIPv6 is, three times
+// in four, sent from or to one of them (Flow.FromAddr, ToAddr). It draws from
+// a generator of its own, so the flows are those given, ends and ports
+// alike; the others are returned as they are.
+func (c *Cloud) AtMoreIPv6(flows []policy.Flow, seed uint64) []policy.Flow {
+	rng := rand.New(rand.NewPCG(seed^0xbb67ae8584caa73b, seed+29))
+	byID := make(map[string]*model.Instance, len(c.Instances))
+	for _, in := range c.Instances {
+		byID[in.ID] = in
+	}
+	out := slices.Clone(flows)
+	for i := range out {
+		f := &out[i]
+		if f.IPVersion != 6 {
+			continue
+		}
+		for _, e := range []struct {
+			id string
+			a  *netip.Addr
+		}{{f.From, &f.FromAddr}, {f.To, &f.ToAddr}} {
+			if in := byID[e.id]; in != nil && len(in.MoreIPv6) > 0 && rng.IntN(4) != 0 {
+				*e.a = in.MoreIPv6[rng.IntN(len(in.MoreIPv6))]
+			}
+		}
 	}
 	return out
 }
