@@ -277,7 +277,14 @@ func (s *Service) GetSnapshot(ctx context.Context, c Caller) (Snapshot, error) {
 			// A store shared by several servers: this server's view may be
 			// a little behind the store, and an agent that comes from
 			// another server must not get an older state than it held.
-			if rev, err := s.Store.Revision(ctx); err == nil && rev > snap.Revision() {
+			rev, err := s.Store.Revision(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return out, ctx.Err()
+				}
+				return out, errStoreSilent // the view may be older than what the agent holds
+			}
+			if rev > snap.Revision() {
 				caught, err := s.catchUp(ctx, rev)
 				if err != nil {
 					return out, err
@@ -570,9 +577,17 @@ var maxCatchUp = 5 * time.Second
 // from another server of the installation (one store): this server follows
 // that store a little behind. It returns nil when the store itself is
 // behind after (it was replaced: the watcher must resync) or the view does
-// not get there in time.
+// not get there in time, and errStoreSilent when the store does not
+// answer: a resync would serve the view, maybe older than what the agent
+// holds (a rule revoked since would come back), where a 5xx moves it on.
 func (s *Service) catchUp(ctx context.Context, after int64) (*view.Snapshot, error) {
-	if rev, err := s.Store.Revision(ctx); err != nil || rev < after {
+	rev, err := s.Store.Revision(ctx)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, errStoreSilent
+	case rev < after:
 		return nil, nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, maxCatchUp)

@@ -19,8 +19,19 @@ import (
 // learn of new revisions at all (another server's writes it has not seen).
 type heldStore struct {
 	store.Store
-	mu   sync.Mutex
-	held chan struct{} // closed when the hold is lifted; nil: not held
+	mu     sync.Mutex
+	held   chan struct{} // closed when the hold is lifted; nil: not held
+	silent bool          // the store does not answer (etcd without quorum)
+}
+
+func (h *heldStore) Revision(ctx context.Context) (int64, error) {
+	h.mu.Lock()
+	silent := h.silent
+	h.mu.Unlock()
+	if silent {
+		return 0, context.DeadlineExceeded
+	}
+	return h.Store.Revision(ctx)
 }
 
 func (h *heldStore) hold() {
@@ -109,9 +120,13 @@ func TestSnapshotOfLaggingView(t *testing.T) {
 		rules   int
 	}{
 		{"the view cannot catch up", false, http.StatusServiceUnavailable, 0, 0},
+		{"the store does not answer", false, http.StatusServiceUnavailable, 0, 0},
 		{"the view caught up", true, 0, rev, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			held.mu.Lock()
+			held.silent = tc.name == "the store does not answer"
+			held.mu.Unlock()
 			if tc.release {
 				// The usual bound again: on a loaded machine the view
 				// may take longer than the short one to catch up.
@@ -123,12 +138,19 @@ func TestSnapshotOfLaggingView(t *testing.T) {
 				if err == nil {
 					t.Fatalf("answered a snapshot at revision %d (the store is at %d), want %d", snap.Revision, rev, tc.status)
 				}
-				e, ok := err.(*ecserr.Error)
-				if !ok || e.Status != tc.status || e.Code != "ServiceUnavailable" {
+				if ee, ok := err.(*ecserr.Error); !ok || ee.Status != tc.status || ee.Code != "ServiceUnavailable" {
 					t.Fatalf("got %#v, want %d ServiceUnavailable", err, tc.status)
 				}
 				if snap.Revision != 0 || len(snap.Groups) != 0 || len(snap.Instances) != 0 {
 					t.Fatalf("a refusal with data: revision %d, %d groups", snap.Revision, len(snap.Groups))
+				}
+				if held.silent {
+					// A watch from the agent's newer revision: not a resync,
+					// which sends it to this server's older snapshot.
+					w, err := e.s.WatchChanges(e.ctx, WatchInput{Caller: h1, AfterRevision: rev})
+					if ee, ok := err.(*ecserr.Error); !ok || ee.Status != http.StatusServiceUnavailable {
+						t.Fatalf("a watch from %d with the store silent: %+v, %v; want 503", rev, w, err)
+					}
 				}
 				return
 			}
