@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,20 +69,29 @@ func PortTaken(msg string) bool { return strings.Contains(msg, "address already 
 
 // FreePort returns a loopback port free at the time of the call, for an
 // etcd or a server started after it. It is drawn below the kernel's
-// ephemeral ports (32768 and up by default), not asked of the kernel with
-// port 0: a port the kernel gave and took back is the one it gives next
-// to any connection or listener of any process, which then takes it
-// before the etcd binds it.
+// ephemeral ports (net.ipv4.ip_local_port_range, 32768 and up by
+// default), not asked of the kernel with port 0: a port the kernel gave
+// and took back is the one it gives next to any connection or listener of
+// any process, which then takes it before the etcd binds it.
 func FreePort(t TB) int {
 	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 2048 {
+				low = n
+			}
+		}
+	}
+	from := max(1024, low-12000)
 	for range 100 {
-		port := 20000 + rand.IntN(12000)
+		port := from + rand.IntN(low-from)
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			l.Close()
 			return port
 		}
 	}
-	t.Fatalf("no free loopback port in 20000-31999 after 100 tries")
+	t.Fatalf("no free loopback port in %d-%d after 100 tries", from, low-1)
 	return 0
 }
