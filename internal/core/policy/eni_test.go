@@ -94,56 +94,17 @@ func TestSecondaryIPsAreTheNICs(t *testing.T) {
 	other := modeltest.Instance("i-other", "vpc-a", "192.168.4.10", "sg-db")
 	groups := []*model.SecurityGroup{app, db}
 	nics := model.NICs([]*model.Instance{web, dbInst, other}, []*model.NetworkInterface{eni})
-	// Next must index the secondary addresses as NewCloud does: the cloud
-	// built from nothing but the groups, then the NICs added by an edit.
-	edit := policy.Edit{Instances: map[string]*model.Instance{}}
-	for _, n := range nics {
-		edit.Instances[n.ID] = n
-	}
-	clouds := map[string]*policy.Cloud{
-		"NewCloud": policy.NewCloud(groups, nics, nil),
-		"Next":     policy.NewCloud(groups, nil, nil).Next(edit),
-	}
 	pkt := func(src, dst string, port uint16) policy.Packet {
 		return policy.Packet{Src: modeltest.Addr(src), Dst: modeltest.Addr(dst), Proto: 6, SrcPort: 40000, DstPort: port}
 	}
-	tests := []struct {
-		name     string
-		nic      string
-		dir      model.Direction
-		p        policy.Packet
-		path     model.NicType
-		want     policy.Verdict
-		deciding string
-	}{
+	nicAddrCases(t, groups, nics, "sg-app", []netip.Addr{modeltest.Addr("192.168.2.21"), modeltest.Addr("192.168.1.20")}, []nicAddrCase{
 		{"from the primary ENI's secondary address: a sg-app peer", "i-db", model.Ingress, pkt("192.168.1.20", "192.168.3.10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
 		{"from the ENI's secondary address: a sg-app peer", "i-db", model.Ingress, pkt("192.168.2.21", "192.168.3.10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
 		{"from an address no NIC holds: no peer", "i-db", model.Ingress, pkt("192.168.1.30", "192.168.3.10", 5432), model.Internet, policy.Drop, string(policy.DefaultIngressDrop)},
 		{"to the ENI's secondary address: its local rule", "eni-app", model.Ingress, pkt("192.168.4.10", "192.168.2.21", 8080), model.Intranet, policy.Accept, "sgr-8080"},
 		{"to the ENI's primary address: not its local rule", "eni-app", model.Ingress, pkt("192.168.4.10", "192.168.2.11", 8080), model.Intranet, policy.Drop, string(policy.DefaultIngressDrop)},
 		{"between secondary addresses of one group: intra-group", "eni-app", model.Ingress, pkt("192.168.1.20", "192.168.2.21", 9000), model.Intranet, policy.Accept, string(policy.IntraGroup)},
-	}
-	for cname, cloud := range clouds {
-		for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
-			for _, tt := range tests {
-				nic := cloud.Instances[tt.nic]
-				if path := cloud.PathOf(nic, tt.dir, tt.p); path != tt.path {
-					t.Errorf("%s %T %s: path %s, want %s", cname, ev, tt.name, path, tt.path)
-				}
-				d := ev.Decide(nic, tt.dir, tt.path, tt.p)
-				got := string(d.Reason)
-				if d.Rule != nil {
-					got = d.Rule.RuleID
-				}
-				if d.Verdict != tt.want || got != tt.deciding {
-					t.Errorf("%s %T %s: %s by %s, want %s by %s", cname, ev, tt.name, d.Verdict, got, tt.want, tt.deciding)
-				}
-			}
-		}
-		if got := cloud.GroupAddrs("sg-app"); !slices.Contains(got, modeltest.Addr("192.168.2.21")) || !slices.Contains(got, modeltest.Addr("192.168.1.20")) {
-			t.Errorf("%s: sg-app stands for %v; want its members' secondary addresses too", cname, got)
-		}
-	}
+	})
 }
 
 // TestMoreIPv6AreTheNICs checks, as TestSecondaryIPsAreTheNICs does for
@@ -170,54 +131,17 @@ func TestMoreIPv6AreTheNICs(t *testing.T) {
 	other := modeltest.Instance("i-other", "vpc-a", "192.168.4.10,2408:4000:0:4::10", "sg-db")
 	groups := []*model.SecurityGroup{app, db}
 	nics := model.NICs([]*model.Instance{web, dbInst, other}, []*model.NetworkInterface{eni})
-	edit := policy.Edit{Instances: map[string]*model.Instance{}}
-	for _, n := range nics {
-		edit.Instances[n.ID] = n
-	}
-	clouds := map[string]*policy.Cloud{
-		"NewCloud": policy.NewCloud(groups, nics, nil),
-		"Next":     policy.NewCloud(groups, nil, nil).Next(edit),
-	}
 	pkt := func(src, dst string, port uint16) policy.Packet {
 		return policy.Packet{Src: modeltest.Addr(src), Dst: modeltest.Addr(dst), Proto: 6, SrcPort: 40000, DstPort: port}
 	}
-	tests := []struct {
-		name     string
-		nic      string
-		dir      model.Direction
-		p        policy.Packet
-		path     model.NicType
-		want     policy.Verdict
-		deciding string
-	}{
+	nicAddrCases(t, groups, nics, "sg-app", []netip.Addr{modeltest.Addr("2408:4000:0:2::21"), modeltest.Addr("2408:4000:0:1::20")}, []nicAddrCase{
 		{"from the primary ENI's second IPv6: a sg-app peer", "i-db", model.Ingress, pkt("2408:4000:0:1::20", "2408:4000:0:3::10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
 		{"from the ENI's second IPv6: a sg-app peer", "i-db", model.Ingress, pkt("2408:4000:0:2::21", "2408:4000:0:3::10", 5432), model.Intranet, policy.Accept, "sgr-from-app"},
 		{"from an address no NIC holds: no peer", "i-db", model.Ingress, pkt("2408:4000:0:1::30", "2408:4000:0:3::10", 5432), model.Internet, policy.Drop, string(policy.DefaultIngressDrop)},
 		{"to the ENI's second IPv6: its local rule", "eni-app", model.Ingress, pkt("2408:4000:0:4::10", "2408:4000:0:2::21", 8080), model.Intranet, policy.Accept, "sgr-8080"},
 		{"to the ENI's first IPv6: not its local rule", "eni-app", model.Ingress, pkt("2408:4000:0:4::10", "2408:4000:0:2::11", 8080), model.Intranet, policy.Drop, string(policy.DefaultIngressDrop)},
 		{"between second IPv6 addresses of one group: intra-group", "eni-app", model.Ingress, pkt("2408:4000:0:1::20", "2408:4000:0:2::21", 9000), model.Intranet, policy.Accept, string(policy.IntraGroup)},
-	}
-	for cname, cloud := range clouds {
-		for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
-			for _, tt := range tests {
-				nic := cloud.Instances[tt.nic]
-				if path := cloud.PathOf(nic, tt.dir, tt.p); path != tt.path {
-					t.Errorf("%s %T %s: path %s, want %s", cname, ev, tt.name, path, tt.path)
-				}
-				d := ev.Decide(nic, tt.dir, tt.path, tt.p)
-				got := string(d.Reason)
-				if d.Rule != nil {
-					got = d.Rule.RuleID
-				}
-				if d.Verdict != tt.want || got != tt.deciding {
-					t.Errorf("%s %T %s: %s by %s, want %s by %s", cname, ev, tt.name, d.Verdict, got, tt.want, tt.deciding)
-				}
-			}
-		}
-		if got := cloud.GroupAddrs("sg-app"); !slices.Contains(got, modeltest.Addr("2408:4000:0:2::21")) || !slices.Contains(got, modeltest.Addr("2408:4000:0:1::20")) {
-			t.Errorf("%s: sg-app stands for %v; want its members' second IPv6 addresses too", cname, got)
-		}
-	}
+	})
 }
 
 // TestSecondaryENIEIP checks that an EIP bound to a secondary ENI makes
@@ -286,5 +210,56 @@ func TestSecondaryENIEIP(t *testing.T) {
 	}
 	if _, seen := policy.PathBetween(nic, nil, false).Packets(nic, nil, out, policy.Packet{}); seen.Src != eip {
 		t.Errorf("the internet sees the ENI's packet from %s, want the EIP %s", seen.Src, eip)
+	}
+}
+
+// nicAddrCase is a packet at one NIC and how both evaluators, on a cloud
+// built whole (NewCloud) and one built by an edit (Next), judge it.
+type nicAddrCase struct {
+	name     string
+	nic      string
+	dir      model.Direction
+	p        policy.Packet
+	path     model.NicType
+	want     policy.Verdict
+	deciding string
+}
+
+// nicAddrCases runs the cases on groups and nics, and checks that group
+// stands for the addresses members (the NICs' further addresses).
+func nicAddrCases(t *testing.T, groups []*model.SecurityGroup, nics []*model.Instance, group string, members []netip.Addr, tests []nicAddrCase) {
+	t.Helper()
+	// Next must index the further addresses as NewCloud does: the cloud
+	// built from nothing but the groups, then the NICs added by an edit.
+	edit := policy.Edit{Instances: map[string]*model.Instance{}}
+	for _, n := range nics {
+		edit.Instances[n.ID] = n
+	}
+	clouds := map[string]*policy.Cloud{
+		"NewCloud": policy.NewCloud(groups, nics, nil),
+		"Next":     policy.NewCloud(groups, nil, nil).Next(edit),
+	}
+	for cname, cloud := range clouds {
+		for _, ev := range []policy.Decider{policy.NewLinear(cloud), policy.Compile(cloud)} {
+			for _, tt := range tests {
+				nic := cloud.Instances[tt.nic]
+				if path := cloud.PathOf(nic, tt.dir, tt.p); path != tt.path {
+					t.Errorf("%s %T %s: path %s, want %s", cname, ev, tt.name, path, tt.path)
+				}
+				d := ev.Decide(nic, tt.dir, tt.path, tt.p)
+				got := string(d.Reason)
+				if d.Rule != nil {
+					got = d.Rule.RuleID
+				}
+				if d.Verdict != tt.want || got != tt.deciding {
+					t.Errorf("%s %T %s: %s by %s, want %s by %s", cname, ev, tt.name, d.Verdict, got, tt.want, tt.deciding)
+				}
+			}
+		}
+		for _, a := range members {
+			if got := cloud.GroupAddrs(group); !slices.Contains(got, a) {
+				t.Errorf("%s: %s stands for %v; want its members' further address %s too", cname, group, got, a)
+			}
+		}
 	}
 }
