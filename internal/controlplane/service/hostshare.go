@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 
@@ -152,10 +151,10 @@ func (s *Service) writeShared(ctx context.Context) {
 			// The key this server's view named is gone: the host was
 			// registered again (a new key) or deregistered through another
 			// server, which the view shows soon. The next write decides.
-			batch, requeue := maps.Clone(batch), map[string]pendingRev{}
+			requeue := map[string]pendingRev{}
 			for _, host := range unguarded {
 				requeue[host] = batch[host]
-				delete(batch, host)
+				delete(batch, host) // not shared
 			}
 			s.requeue(requeue)
 		}

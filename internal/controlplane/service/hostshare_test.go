@@ -58,6 +58,9 @@ func TestSharedHostUnguarded(t *testing.T) {
 	if _, ok := shared.recorded["h1"]; ok {
 		t.Fatal("recorded under a key that is gone")
 	}
+	if h := e.s.hosts.hosts["h1"]; h == nil || h.shared.Load() != 0 {
+		t.Fatal("taken as shared though not recorded")
+	}
 	k2, err := e.s.RegisterHost(e.ctx, op, "h1") // the view catches up
 	if err != nil {
 		t.Fatal(err)
