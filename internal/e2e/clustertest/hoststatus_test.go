@@ -14,6 +14,36 @@ import (
 	"github.com/palisade-sg/palisade/internal/testkit/testenv"
 )
 
+// hostOnCluster starts two servers with one instance i-web (10.0.0.1, in
+// sg-web, which accepts TCP 80 from anywhere) bound to host h1, registers
+// h1 through the first, and returns the servers, h1's key and the store's
+// revision.
+func hostOnCluster(t *testing.T) ([]*testenv.Server, model.AccessKey, int64) {
+	t.Helper()
+	ss := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}})
+	ctx := context.Background()
+	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0")}}
+	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
+		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
+	if _, err := ss[0].Ops.Import(ctx, testenv.Region, api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+		Groups: []*model.SecurityGroup{g}, Instances: []*model.Instance{in}}); err != nil {
+		t.Fatal(err)
+	}
+	op, err := ss[0].Ops.CallerOf(ctx, ss[0].OperatorKeyID, testenv.Region, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ss[0].Ops.RegisterHost(ctx, op, "h1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := ss[0].Store.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss, key, rev
+}
+
 type instancesAnswer struct {
 	Instances struct {
 		Instance []struct {
@@ -39,26 +69,7 @@ type hostsAnswer struct {
 // policy in force and then not); a host deregistered through the other
 // server is forgotten by the first too.
 func TestHostStatusShared(t *testing.T) {
-	ss := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}})
-	ctx := context.Background()
-	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
-		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
-	if _, err := ss[0].Ops.Import(ctx, testenv.Region, api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
-		Groups: []*model.SecurityGroup{{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal}}, Instances: []*model.Instance{in}}); err != nil {
-		t.Fatal(err)
-	}
-	op, err := ss[0].Ops.CallerOf(ctx, ss[0].OperatorKeyID, testenv.Region, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ss[0].Ops.RegisterHost(ctx, op, "h1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := ss[0].Store.Revision(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss, key, rev := hostOnCluster(t)
 	var none struct{}
 	agent := tenantOn(t, ss[0], key.ID, key.Secret)
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) { // the first server's view holds the host key
@@ -116,27 +127,7 @@ type countersAnswer struct {
 // server (it moved), the host counts once, as last reported, not once
 // per server that heard it.
 func TestRuleCountersShared(t *testing.T) {
-	ss := testenv.StartCluster(t, 2, testenv.Config{Log: testenv.Quiet(), RateLimit: ratelimit.Config{PerAction: -1, PerAccount: -1}})
-	ctx := context.Background()
-	g := &model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.Normal, Rules: []model.Rule{modeltest.Rule("sgr-http", "in accept 1 TCP 80/80 0.0.0.0/0")}}
-	in := &model.Instance{ID: "i-web", VpcID: "vpc-a", PrivateIP: netip.MustParseAddr("10.0.0.1"), SecurityGroups: []string{"sg-web"},
-		Status: model.StatusRunning, Host: "h1", Interface: "pi-1"}
-	if _, err := ss[0].Ops.Import(ctx, testenv.Region, api.Resources{VPCs: []*model.VPC{{ID: "vpc-a", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
-		Groups: []*model.SecurityGroup{g}, Instances: []*model.Instance{in}}); err != nil {
-		t.Fatal(err)
-	}
-	op, err := ss[0].Ops.CallerOf(ctx, ss[0].OperatorKeyID, testenv.Region, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ss[0].Ops.RegisterHost(ctx, op, "h1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := ss[0].Store.Revision(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ss, key, rev := hostOnCluster(t)
 	report := func(s *testenv.Server, packets int) {
 		t.Helper()
 		agent := tenantOn(t, s, key.ID, key.Secret)
