@@ -295,25 +295,32 @@ func TestWrongDataDir(t *testing.T) {
 	x2.Close()
 }
 
-// TestLostDataDir: a member whose data dir is lost, started again with
-// --join, is refused with the command that removes its old self (it said
-// only "remove that member first"); done as it says, the join succeeds.
-func TestLostDataDir(t *testing.T) {
+// threeStopOne starts members a, b and c, and stops b: the two left keep
+// the quorum a member list or a removal needs. It returns a, b and b's
+// configuration.
+func threeStopOne(t *testing.T) (a, b *Member, bcfg Config) {
+	t.Helper()
 	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bdir := filepath.Join(t.TempDir(), "b")
-	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
+	b, bcfg, err = start(t, filepath.Join(t.TempDir(), "b"), "b", a.ClientURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A third, so that the two left keep the quorum a member list needs.
 	if _, _, err := start(t, filepath.Join(t.TempDir(), "c"), "c", a.ClientURL); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	if err := os.RemoveAll(bdir); err != nil {
+	return a, b, bcfg
+}
+
+// TestLostDataDir: a member whose data dir is lost, started again with
+// --join, is refused with the command that removes its old self (it said
+// only "remove that member first"); done as it says, the join succeeds.
+func TestLostDataDir(t *testing.T) {
+	a, b, bcfg := threeStopOne(t)
+	if err := os.RemoveAll(bcfg.Dir); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Start(context.Background(), bcfg)
@@ -351,20 +358,7 @@ func TestLostDataDir(t *testing.T) {
 // what to do (it said only "server is stopping", etcd's reason being in
 // its log, off by default).
 func TestRestartRemoved(t *testing.T) {
-	a, _, err := start(t, filepath.Join(t.TempDir(), "a"), "a", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bdir := filepath.Join(t.TempDir(), "b")
-	b, bcfg, err := start(t, bdir, "b", a.ClientURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A third, so that the two left keep the quorum the removal needs.
-	if _, _, err := start(t, filepath.Join(t.TempDir(), "c"), "c", a.ClientURL); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
+	a, b, bcfg := threeStopOne(t)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{a.ClientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +375,7 @@ func TestRestartRemoved(t *testing.T) {
 		m.Close()
 		t.Fatal("a removed member restarted")
 	}
-	for _, want := range []string{"removed from its cluster", "delete " + bdir, "--join"} {
+	for _, want := range []string{"removed from its cluster", "delete " + bcfg.Dir, "--join"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
