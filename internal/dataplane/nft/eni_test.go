@@ -67,22 +67,13 @@ func TestSecondaryIPPackets(t *testing.T) {
 		t.Fatal("the test network does not forward; no policy was applied yet")
 	}
 	apply(t, openKernel(t, host), Build(policy.NewCloud(groups, ins, nil), "h1", Options{InterfacePrefix: "pi-"}))
-	for _, f := range []struct {
-		name        string
-		ns, src, to string
-		port        int
-		want        bool
-	}{
+	connects(t, []connectCase{
 		{"from i-app's secondary address: a sg-app peer", appNS, "10.0.2.20", "10.0.1.10", 5432, true},
 		{"from i-app's primary address: a sg-app peer", appNS, "10.0.2.10", "10.0.1.10", 5432, true},
 		{"from an interface no instance owns", stranger, "", "10.0.1.10", 5432, false},
 		{"to i-app's secondary address: its http rule", webNS, "", "10.0.2.20", 80, true},
 		{"to i-app's secondary address: no rule", webNS, "", "10.0.2.20", 81, false},
-	} {
-		if got := connectFrom(t, f.ns, f.src, f.to, f.port); got != f.want {
-			t.Errorf("%s: connected=%v, want %v", f.name, got, f.want)
-		}
-	}
+	})
 }
 
 // TestMoreIPv6Packets sends real TCP connections over IPv6 from and to a
@@ -142,18 +133,27 @@ func TestMoreIPv6Packets(t *testing.T) {
 		t.Fatal("the test network does not forward IPv6; no policy was applied yet")
 	}
 	apply(t, openKernel(t, host), Build(policy.NewCloud(groups, ins, nil), "h1", Options{InterfacePrefix: "pi-"}))
-	for _, f := range []struct {
-		name        string
-		ns, src, to string
-		port        int
-		want        bool
-	}{
+	connects(t, []connectCase{
 		{"from i-app's second IPv6 address: a sg-app peer", appNS, "2408:4000:0:2::20", "2408:4000:0:1::10", 5432, true},
 		{"from i-app's first IPv6 address: a sg-app peer", appNS, "2408:4000:0:2::10", "2408:4000:0:1::10", 5432, true},
 		{"from an interface no instance owns", stranger, "", "2408:4000:0:1::10", 5432, false},
 		{"to i-app's second IPv6 address: its http rule", webNS, "", "2408:4000:0:2::20", 80, true},
 		{"to i-app's second IPv6 address: no rule", webNS, "", "2408:4000:0:2::20", 81, false},
-	} {
+	})
+}
+
+// connectCase is a TCP connection from namespace ns (from address src, ""
+// for its own) to to:port, and whether the policy lets it through.
+type connectCase struct {
+	name        string
+	ns, src, to string
+	port        int
+	want        bool
+}
+
+func connects(t *testing.T, cases []connectCase) {
+	t.Helper()
+	for _, f := range cases {
 		if got := connectFrom(t, f.ns, f.src, f.to, f.port); got != f.want {
 			t.Errorf("%s: connected=%v, want %v", f.name, got, f.want)
 		}
