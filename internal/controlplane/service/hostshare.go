@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
-	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // On an installation of several servers (etcd) an agent reports to one of
@@ -47,6 +46,13 @@ type hostSharing struct {
 	write   sync.Mutex
 	mu      sync.Mutex
 	pending map[string]pendingRev // host → the highest revision reported since the last write
+}
+
+// drop forgets what a host's reports queued.
+func (q *hostSharing) drop(host string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.pending, host)
 }
 
 // pendingRev is a host's revision to write, and whether a key of the host
@@ -129,7 +135,7 @@ func (s *Service) writeShared(ctx context.Context) {
 	batch := q.pending
 	q.pending = map[string]pendingRev{}
 	q.mu.Unlock()
-	keys, err := s.hostKeyIDs(ctx)
+	keys, err := s.hostKeyIDs(ctx, batch)
 	if err == nil {
 		applied := make(map[string]store.HostApplied, len(batch))
 		for host, p := range batch {
@@ -184,17 +190,21 @@ func (s *Service) requeue(batch map[string]pendingRev) {
 	}
 }
 
-// hostKeyIDs returns each registered host's key (RegisterHost keeps one).
-func (s *Service) hostKeyIDs(ctx context.Context) (map[string]string, error) {
+// hostKeyIDs returns the key of each of hosts that is registered
+// (RegisterHost keeps one).
+func (s *Service) hostKeyIDs(ctx context.Context, hosts map[string]pendingRev) (map[string]string, error) {
 	ids := map[string]string{}
 	err := s.read(ctx, func(tx store.ReadTx) error {
-		keys, err := store.ListAs[model.AccessKey](tx, KindAccessKey, store.Query{})
-		for _, k := range keys {
-			if k.Host != "" {
-				ids[k.Host] = k.ID
+		for host := range hosts {
+			recs, err := indexedList(tx, KindAccessKey, byHost, host, Caller{})
+			if err != nil {
+				return err
+			}
+			if len(recs) > 0 {
+				ids[host] = recs[0].ID
 			}
 		}
-		return err
+		return nil
 	})
 	return ids, err
 }
@@ -209,9 +219,7 @@ func (s *Service) unshareHost(ctx context.Context, host string) {
 	q := s.sharing
 	q.write.Lock() // a batch being written holds the host: after it
 	defer q.write.Unlock()
-	q.mu.Lock()
-	delete(q.pending, host)
-	q.mu.Unlock()
+	q.drop(host)
 	// Best effort: the key is gone already, and with it the host's
 	// calls; a status left on another server names no live agent.
 	_ = s.SharedHosts.DeleteHostApplied(ctx, host)
@@ -225,10 +233,7 @@ func (s *Service) NoteSharedApplied(host string, rev int64) {
 	t := s.hosts
 	if rev < 0 {
 		t.forget(host)
-		q := s.sharing
-		q.mu.Lock()
-		delete(q.pending, host)
-		q.mu.Unlock()
+		s.sharing.drop(host)
 		return
 	}
 	t.mu.RLock()

@@ -127,6 +127,7 @@ var Indexes = []view.Index{
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
 	{Kind: KindENI, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).Host) }},
+	{Kind: KindAccessKey, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.AccessKey).Host) }},
 	{Kind: KindInstance, Name: byClassic, Keys: func(o any) []string { return classic(o.(*model.Instance).VpcID) }},
 	{Kind: KindENI, Name: byClassic, Keys: func(o any) []string { return classic(o.(*model.NetworkInterface).VpcID) }},
 	{Kind: KindInstance, Name: byTag, Keys: func(o any) []string {
