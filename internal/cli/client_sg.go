@@ -529,13 +529,7 @@ func (r rule) warning() string {
 	if !r.ingress() || r.cidr == "" {
 		return ""
 	}
-	in := model.RuleInput{Policy: r.policy, Priority: r.priority, IpProtocol: r.protocol, PortRange: r.port, SourcePortRange: r.sourcePort}
-	if isIPv6(r.cidr) {
-		in.Ipv6SourceCidrIp = r.cidr
-	} else {
-		in.SourceCidrIp = r.cidr
-	}
-	m, _, err := model.ParseRule(model.Ingress, in, false)
+	m, _, err := model.ParseRule(model.Ingress, r.input(), false)
 	if err != nil {
 		return ""
 	}

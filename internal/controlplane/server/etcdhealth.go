@@ -56,7 +56,10 @@ func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
 func (w *etcdHealth) committed() {
 	w.mu.Lock()
 	w.commits.Add(1) // under mu: check compares it under mu too
-	back := !w.cur.HasLeader
+	if w.cur.HasLeader { // the usual case, on every write
+		w.mu.Unlock()
+		return
+	}
 	w.cur.HasLeader = true
 	up, all := 0, len(w.cur.Members)
 	for _, ok := range w.cur.Members {
@@ -65,9 +68,7 @@ func (w *etcdHealth) committed() {
 		}
 	}
 	w.mu.Unlock()
-	if back {
-		w.logBack(fmt.Sprintf("%d of %d", up, all))
-	}
+	w.logBack(fmt.Sprintf("%d of %d", up, all))
 }
 
 func (w *etcdHealth) logBack(answering string) {
