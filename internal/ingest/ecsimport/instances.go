@@ -229,31 +229,24 @@ func (b *builder) checkReferences(a *Account) {
 	}
 }
 
-// ipv6s reads a NIC's IPv6 addresses (Ipv6Sets), in order: one that
-// cannot be read is warned about and left out, a repeat dropped.
+// ipv6s reads a NIC's IPv6 addresses (Ipv6Sets), in order.
 func (b *builder) ipv6s(addrs []string, warn func(format string, args ...any)) []netip.Addr {
-	var out []netip.Addr
-	for _, s := range addrs {
-		a := parseAddr(s, true)
-		if !a.IsValid() {
-			warn("IPv6 address %q cannot be read; rules are not judged for it", s)
-			continue
-		}
-		if !slices.Contains(out, a) {
-			out = append(out, a)
-		}
-	}
-	return out
+	return readAddrs(addrs, true, "IPv6 address", warn)
 }
 
-// secondaryIPs reads a NIC's secondary private IPv4 addresses; one that
-// cannot be read is left out, with a warning.
+// secondaryIPs reads a NIC's secondary private IPv4 addresses.
 func (b *builder) secondaryIPs(addrs []string, warn func(format string, args ...any)) []netip.Addr {
+	return readAddrs(addrs, false, "secondary private address", warn)
+}
+
+// readAddrs reads addresses of one family (six), in order: one that cannot
+// be read is warned about (as a what) and left out, a repeat dropped.
+func readAddrs(addrs []string, six bool, what string, warn func(format string, args ...any)) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range addrs {
-		a := parseAddr(s, false)
+		a := parseAddr(s, six)
 		if !a.IsValid() {
-			warn("secondary private address %q cannot be read; rules are not judged for it", s)
+			warn("%s %q cannot be read; rules are not judged for it", what, s)
 			continue
 		}
 		if !slices.Contains(out, a) {
