@@ -363,6 +363,9 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 		}
 		space.taken[in.PrivateIP] = true
 		six := slices.Clone(sp.ipv6)
+		for _, a := range six {
+			space.taken6[a] = true
+		}
 		for range sp.ipv6Count {
 			a, ok := allocateAddr(space.v6, space.taken6)
 			if !ok {
@@ -370,9 +373,6 @@ func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, p
 			}
 			space.taken6[a] = true
 			six = append(six, a)
-		}
-		for _, a := range six {
-			space.taken6[a] = true
 		}
 		in.SetIPv6s(six)
 		if public != nil {
