@@ -56,7 +56,8 @@ func newEtcdHealth(st *etcd.Store, log *slog.Logger) *etcdHealth {
 func (w *etcdHealth) committed() {
 	w.mu.Lock()
 	w.commits.Add(1) // under mu: check compares it under mu too
-	if w.cur.HasLeader { // the usual case, on every write
+	if w.cur.HasLeader {
+		// The usual case, on every write: nothing more to do.
 		w.mu.Unlock()
 		return
 	}
