@@ -190,13 +190,24 @@ func main() {
 			slices.Sort(r)
 			slices.Sort(sh)
 			fmt.Printf("%d clients: ×fsync over %d rounds: median %.2fx (%.2f–%.2f); share of the no-op's writes: median %.0f%% (%.0f–%.0f%%)\n",
-				n, len(r), r[len(r)/2], r[0], r[len(r)-1], 100*sh[len(sh)/2], 100*sh[0], 100*sh[len(sh)-1])
+				n, len(r), median(r), r[0], r[len(r)-1], 100*median(sh), 100*sh[0], 100*sh[len(sh)-1])
 		}
 	}
 	fmt.Printf("\nPalisade server: RSS %d MiB, peak %d MiB\n", pal.rss()>>20, pal.hwm()>>20)
 	if *soak > 0 {
 		soakRun(pal, *soak)
 	}
+}
+
+// median is the median of sorted xs: with an even count, the mean of the
+// two middle values (the upper one alone would favour Palisade with two
+// rounds).
+func median(xs []float64) float64 {
+	m := len(xs) / 2
+	if len(xs)%2 == 0 {
+		return (xs[m-1] + xs[m]) / 2
+	}
+	return xs[m]
 }
 
 // writeRow measures writes with n clients against Palisade and the no-op,
