@@ -117,6 +117,7 @@ func (s *Store) WatchHostApplied(fn func(host string, rev int64)) {
 		cancel()
 	}()
 	go func() {
+		f := appliedFeed{s: s, fn: fn, known: map[string]bool{}}
 		for ctx.Err() == nil {
 			// Read them all, then watch from there; after a watch that
 			// ended (compaction, lost leader), again.
@@ -128,32 +129,59 @@ func (s *Store) WatchHostApplied(fn func(host string, rev int64)) {
 				}
 				continue
 			}
-			for _, kv := range resp.Kvs {
-				s.noteHostApplied(kv, false, fn)
-			}
+			f.reload(resp.Kvs)
 			wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.hostsPrefix(), clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1))
 			for wr := range wch {
 				if wr.Err() != nil {
 					break
 				}
 				for _, ev := range wr.Events {
-					s.noteHostApplied(ev.Kv, ev.Type == mvccpb.DELETE, fn)
+					f.note(ev.Kv, ev.Type == mvccpb.DELETE)
 				}
 			}
 		}
 	}()
 }
 
-func (s *Store) noteHostApplied(kv *mvccpb.KeyValue, deleted bool, fn func(string, int64)) {
-	_, host, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), s.hostsPrefix()), ":")
+// appliedFeed passes the host keys read and watched to fn. It knows the
+// hosts fn holds a revision of, so that the read after a broken watch
+// reports those forgotten meanwhile, whose deletes no watch delivered.
+type appliedFeed struct {
+	s     *Store
+	fn    func(host string, rev int64)
+	known map[string]bool
+}
+
+// reload passes every host key read, then -1 for each host known before
+// and not read.
+func (f *appliedFeed) reload(kvs []*mvccpb.KeyValue) {
+	gone := f.known
+	f.known = map[string]bool{}
+	for _, kv := range kvs {
+		if host := f.note(kv, false); host != "" {
+			delete(gone, host)
+		}
+	}
+	for _, host := range slices.Sorted(maps.Keys(gone)) {
+		f.fn(host, -1)
+	}
+}
+
+// note passes one host key's revision (-1 when deleted) and returns its
+// host ("" for a key that names none).
+func (f *appliedFeed) note(kv *mvccpb.KeyValue, deleted bool) string {
+	_, host, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), f.s.hostsPrefix()), ":")
 	if !ok || host == "" {
-		return
+		return ""
 	}
 	if deleted {
-		fn(host, -1)
-		return
+		delete(f.known, host)
+		f.fn(host, -1)
+		return host
 	}
 	if rev, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil && rev >= 0 {
-		fn(host, rev)
+		f.known[host] = true
+		f.fn(host, rev)
 	}
+	return host
 }

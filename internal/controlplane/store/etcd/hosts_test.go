@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 )
@@ -129,5 +131,47 @@ func TestPutHostsApplied(t *testing.T) {
 				t.Errorf("a host whose key is gone: recorded %v (%v), want nothing", resp.Kvs, err)
 			}
 		})
+	}
+}
+
+// TestHostAppliedRereadForgets: the read that follows a broken watch
+// reports -1 for a host forgotten while no watch ran (its delete event
+// was never delivered), and the hosts still recorded again.
+func TestHostAppliedRereadForgets(t *testing.T) {
+	s := opener(etcdtest.Embedded(t))(t)
+	ctx := context.Background()
+	var got []string
+	f := appliedFeed{s: s, fn: func(host string, rev int64) { got = append(got, fmt.Sprintf("%s %d", host, rev)) }, known: map[string]bool{}}
+	read := func() {
+		t.Helper()
+		resp, err := s.cli.Get(ctx, s.hostsPrefix(), clientv3.WithPrefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = nil
+		f.reload(resp.Kvs)
+	}
+	for host, rev := range map[string]int64{"h1": 5, "h2": 7, "h3": 9} {
+		if err := s.PutHostApplied(ctx, host, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	if want := []string{"h1 5", "h2 7", "h3 9"}; !slices.Equal(got, want) {
+		t.Fatalf("first read: %v, want %v", got, want)
+	}
+	// The watch broke; meanwhile h1 and h3 were deregistered.
+	for _, host := range []string{"h1", "h3"} {
+		if err := s.DeleteHostApplied(ctx, host); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	if want := []string{"h2 7", "h1 -1", "h3 -1"}; !slices.Equal(got, want) {
+		t.Errorf("read after the gap: %v, want %v", got, want)
+	}
+	read() // forgotten once: not again
+	if want := []string{"h2 7"}; !slices.Equal(got, want) {
+		t.Errorf("next read: %v, want %v", got, want)
 	}
 }
