@@ -31,21 +31,15 @@ func (s *Store) hostKey(host string) string {
 	return s.hostsPrefix() + strconv.Itoa(len(host)) + ":" + host
 }
 
-// PutHostApplied records rev as host's applied revision, unless a higher
-// one is recorded (two servers may hear one host around a failover).
-func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
-	_, err := s.PutHostsApplied(ctx, map[string]store.HostApplied{host: {Rev: rev}})
-	return err
-}
-
 // hostsPerTxn bounds the hosts of one transaction of PutHostsApplied:
 // each is a nested transaction, and etcd's --max-txn-ops (128 by
 // default) bounds a transaction's operations and, within the room they
 // leave, its nested ones'.
 const hostsPerTxn = 100
 
-// PutHostsApplied records each host's applied revision as PutHostApplied
-// does, while its guard record exists, all in one etcd transaction (one
+// PutHostsApplied records each host's applied revision, unless a higher
+// one is recorded (two servers may hear one host around a failover),
+// while its guard record exists, all in one etcd transaction (one
 // per hostsPerTxn hosts): a server writes those its hosts reported since
 // its last write at once. It returns the hosts whose guard record was
 // gone, which it did not record.

@@ -13,6 +13,12 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/store/etcd/etcdtest"
 )
 
+// PutHostApplied records one host's applied revision, unguarded.
+func (s *Store) PutHostApplied(ctx context.Context, host string, rev int64) error {
+	_, err := s.PutHostsApplied(ctx, map[string]store.HostApplied{host: {Rev: rev}})
+	return err
+}
+
 // TestHostApplied: a host's applied revision only rises (a server that
 // heard the host before a failover may record an older one last); a
 // watcher gets those recorded before it started, then each change, and
