@@ -504,7 +504,8 @@ func TestErrorEnvelope(t *testing.T) {
 
 // TestErrorMessagesNameTheInput: a refused rule is named in the message as
 // the client sent it, Permissions.N with its own N (gaps and all) and the
-// legacy flat form without one.
+// legacy flat form without one, and a message's hint fits the request (no
+// -1/-1 for TCP).
 func TestErrorMessagesNameTheInput(t *testing.T) {
 	e := newEnv(t)
 	c := e.ecs
@@ -555,6 +556,9 @@ func TestErrorMessagesNameTheInput(t *testing.T) {
 		{"revoke of missing Permissions.2", common("RevokeSecurityGroup", join(rule(2, "80/80", "10.0.0.0/8"), rule(4, "81/81", "10.0.0.0/8"))),
 			400, "InvalidSecurityGroupRule.RuleNotExist", []string{"Permissions.2"}, []string{"Permissions.1"}},
 		{"flat form, bad range", flat(false, "TCP", "22/21"), 400, "InvalidParam.PortRange", []string{`"22/21"`}, []string{"Permissions"}},
+		{"flat form, TCP without ports", flat(false, "TCP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
+		{"flat egress, UDP without ports", flat(true, "UDP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
+		{"flat form, ICMP without ports", flat(false, "ICMP", ""), 400, "InvalidPortRange.Malformed", []string{"-1/-1 for ICMP"}, []string{"Permissions"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()
