@@ -504,8 +504,8 @@ func TestErrorEnvelope(t *testing.T) {
 
 // TestErrorMessagesNameTheInput: a refused rule is named in the message as
 // the client sent it, Permissions.N with its own N (gaps and all) and the
-// legacy flat form without one, and a message's hint fits the request (no
-// -1/-1 for TCP).
+// legacy flat form without one, and the hints of a message fit the request
+// (no -1/-1 for TCP, MaxResults 10 to 1000 where the action starts at 10).
 func TestErrorMessagesNameTheInput(t *testing.T) {
 	e := newEnv(t)
 	c := e.ecs
@@ -542,6 +542,12 @@ func TestErrorMessagesNameTheInput(t *testing.T) {
 		r.SecurityGroupId, r.IpProtocol, r.PortRange, r.SourceCidrIp = sg, proto, ports, "10.0.0.0/8"
 		return func() error { _, err := c.AuthorizeSecurityGroup(r); return err }
 	}
+	attrPage := func(max string) func() error {
+		r := ecs.CreateDescribeSecurityGroupAttributeRequest()
+		r.SecurityGroupId = sg
+		r.QueryParams["MaxResults"] = max // the classic SDK's request has no MaxResults field
+		return func() error { _, err := c.DescribeSecurityGroupAttribute(r); return err }
+	}
 	for _, tc := range []struct {
 		name        string
 		do          func() error
@@ -559,6 +565,9 @@ func TestErrorMessagesNameTheInput(t *testing.T) {
 		{"flat form, TCP without ports", flat(false, "TCP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
 		{"flat egress, UDP without ports", flat(true, "UDP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
 		{"flat form, ICMP without ports", flat(false, "ICMP", ""), 400, "InvalidPortRange.Malformed", []string{"-1/-1 for ICMP"}, []string{"Permissions"}},
+		{"MaxResults above 1000", attrPage("1001"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
+		{"MaxResults 0", attrPage("0"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
+		{"MaxResults 9", attrPage("9"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.do()
