@@ -280,11 +280,14 @@ func (s *Service) describeSecurityGroupAttribute(ctx context.Context, req *rpc.R
 	p := req.Params
 	pg := page{Tokens: true, Size: 500}
 	if p.Has("MaxResults") || p.Has("NextToken") {
-		if pg, err = parsePage(p, 500, 1000, 500, 1000); err != nil {
-			return nil, err
-		}
-		if pg.Size < 10 {
+		pg, err = parsePage(p, 500, 1000, 500, 1000)
+		// parsePage's range starts at 1, this action's at 10: one message
+		// for both ends.
+		if ecserr.Is(err, "InvalidParameter.MaxResults") || err == nil && pg.Size < 10 {
 			return nil, ecserr.BadRequest("InvalidParameter.MaxResults", "MaxResults must be from 10 to 1000.")
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	res, err := s.DescribeSecurityGroupAttribute(ctx, service.GroupAttributeInput{Caller: c, SecurityGroupID: p.Get("SecurityGroupId"),

@@ -40,23 +40,24 @@ func inputOf(p rpc.Params) model.RuleInput {
 
 // ruleInputs reads the rules of a request: Permissions.N.* or the legacy
 // flat form, never both; nil when there are none (the service says whether
-// that is an error).
-func ruleInputs(p rpc.Params) ([]model.RuleInput, error) {
-	perms := p.Structs("Permissions")
+// that is an error). numbers are the rules' N as the request gave them, 0
+// for the flat form, so that messages name what the client sent.
+func ruleInputs(p rpc.Params) (ins []model.RuleInput, numbers []int, err error) {
+	numbers, perms := p.NumberedStructs("Permissions")
 	flat := slices.ContainsFunc(ruleFields, func(f string) bool { return f != "Description" && p.Has(f) })
 	switch {
 	case len(perms) > 0 && flat:
-		return nil, ecserr.BadRequest("InvalidParam.Permissions", "Permissions cannot coexist with other parameters: give rules either as Permissions.N.* or in the legacy flat form.")
+		return nil, nil, ecserr.BadRequest("InvalidParam.Permissions", "Permissions cannot coexist with other parameters: give rules either as Permissions.N.* or in the legacy flat form.")
 	case flat:
-		return []model.RuleInput{inputOf(p)}, nil
+		return []model.RuleInput{inputOf(p)}, []int{0}, nil
 	case len(perms) == 0:
-		return nil, nil
+		return nil, nil, nil
 	}
 	out := make([]model.RuleInput, len(perms))
 	for i, q := range perms {
 		out[i] = inputOf(q)
 	}
-	return out, nil
+	return out, numbers, nil
 }
 
 // rules serves Authorize and Revoke in a direction.
@@ -68,7 +69,7 @@ func (s *Service) rules(dir model.Direction, act func(context.Context, service.R
 		}
 		in := service.RulesInput{Caller: c, SecurityGroupID: req.Params.Get("SecurityGroupId"), Direction: dir,
 			RuleIDs: req.Params.List("SecurityGroupRuleId"), Idempotency: idempotency(req)}
-		if in.Permissions, err = ruleInputs(req.Params); err != nil {
+		if in.Permissions, in.Numbers, err = ruleInputs(req.Params); err != nil {
 			return nil, err
 		}
 		if err := act(ctx, in); err != nil {

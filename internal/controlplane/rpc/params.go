@@ -109,6 +109,13 @@ func (p Params) List(name string) []string {
 // keys such as TagValues.1 stay whole (read them with the element's List).
 // Empty values are skipped, and so are indexes with no non-empty field.
 func (p Params) Structs(name string) []Params {
+	_, out := p.NumberedStructs(name)
+	return out
+}
+
+// NumberedStructs is Structs with the N of each element, so that a message
+// names the element as the client did (Permissions.3 when 2 was skipped).
+func (p Params) NumberedStructs(name string) ([]int, []Params) {
 	byIndex := map[int]Params{}
 	prefix := name + "."
 	for k, v := range p {
@@ -138,7 +145,7 @@ func (p Params) Structs(name string) []Params {
 	for j, i := range idx {
 		out[j] = byIndex[i]
 	}
-	return out
+	return idx, out
 }
 
 // JSONList returns a parameter holding a JSON array of strings, such as

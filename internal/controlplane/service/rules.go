@@ -21,9 +21,29 @@ type RulesInput struct {
 	// Permissions are rules as ECS requests give them, at most
 	// model.MaxPermissionsPerAPI.
 	Permissions []model.RuleInput
+	// Numbers are the N of each of Permissions as the request named it
+	// (Permissions.N.*), 0 for the legacy flat form, which names none;
+	// nil numbers them 1, 2, …. Messages only: not part of the request.
+	Numbers []int `json:"-"`
 	// RuleIDs name rules to revoke (Revoke only; instead of Permissions).
 	RuleIDs     []string
 	Idempotency `json:"-"`
+}
+
+// number is the N by which messages name Permissions[i] (0: no N).
+func (in *RulesInput) number(i int) int {
+	if i < len(in.Numbers) {
+		return in.Numbers[i]
+	}
+	return i + 1
+}
+
+// permissionName names Permissions[i] in a message.
+func (in *RulesInput) permissionName(i int) string {
+	if n := in.number(i); n > 0 {
+		return fmt.Sprintf("Permissions.%d", n)
+	}
+	return "the rule"
 }
 
 // ruleAction is the ECS action of a rule change in a direction.
@@ -271,13 +291,13 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 		}
 		seen := map[string]bool{}
 		for i, p := range in.Permissions {
-			r, err := resolveRule(tx, c, g, dir, p, i+1)
+			r, err := resolveRule(tx, c, g, dir, p, in.number(i))
 			if err != nil {
 				return struct{}{}, err
 			}
 			key := r.Key()
 			if seen[key] {
-				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "Permissions.%d repeats an earlier rule of the same request.", i+1)
+				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "%s repeats an earlier rule of the same request.", in.permissionName(i))
 			}
 			seen[key] = true
 			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
@@ -347,14 +367,14 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 		}
 		seen := map[string]bool{}
 		for i, p := range in.Permissions {
-			r, err := resolveRule(tx, c, g, dir, p, i+1)
+			r, err := resolveRule(tx, c, g, dir, p, in.number(i))
 			if err != nil {
 				return struct{}{}, err
 			}
 			key := r.Key()
 			// As in Authorize: ECS refuses a request naming a rule twice.
 			if seen[key] {
-				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "Permissions.%d repeats an earlier rule of the same request.", i+1)
+				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "%s repeats an earlier rule of the same request.", in.permissionName(i))
 			}
 			seen[key] = true
 			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) })
@@ -362,7 +382,7 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 				if s.LenientRevoke {
 					continue
 				}
-				return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupRule.RuleNotExist", "Security group %s has no rule matching %s; rules match on protocol, ports, peer, policy and priority (default 1). DescribeSecurityGroupAttribute lists them.", g.ID, describeInput(i+1, len(in.Permissions)))
+				return struct{}{}, ecserr.BadRequest("InvalidSecurityGroupRule.RuleNotExist", "Security group %s has no rule matching %s; rules match on protocol, ports, peer, policy and priority (default 1). DescribeSecurityGroupAttribute lists them.", g.ID, describeInput(&in, i))
 			}
 			drop[g.Rules[j].ID] = true
 		}
@@ -382,11 +402,12 @@ func sameKey(o, r *model.Rule, key string) bool {
 		o.Priority == r.Priority && o.NicType == r.NicType && o.PortRange == r.PortRange && o.Key() == key
 }
 
-func describeInput(n, of int) string {
-	if of == 1 {
+// describeInput names Permissions[i] of in for a message.
+func describeInput(in *RulesInput, i int) string {
+	if len(in.Permissions) == 1 {
 		return "the given rule"
 	}
-	return fmt.Sprintf("Permissions.%d", n)
+	return in.permissionName(i)
 }
 
 // ModifyRuleInput changes one rule of a group.

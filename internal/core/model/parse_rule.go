@@ -239,7 +239,11 @@ func parseProtocol(s string) (Protocol, *ecserr.Error) {
 // parsePortRange parses "start/end" for protocol p.
 func parsePortRange(s string, p Protocol) (PortRange, *ecserr.Error) {
 	if s == "" {
-		return PortRange{}, ecserr.BadRequest("InvalidPortRange.Malformed", "PortRange must be set, as start/end (for example 22/22, or -1/-1 for %s).", p)
+		// The example fits the protocol: -1/-1 is refused for TCP and UDP.
+		if p.HasPorts() {
+			return PortRange{}, ecserr.BadRequest("InvalidPortRange.Malformed", "PortRange must be set, as start/end with ports from 1 to 65535 (for example 22/22 or 1/65535).")
+		}
+		return PortRange{}, ecserr.BadRequest("InvalidPortRange.Malformed", "PortRange must be set: -1/-1 for %s.", p)
 	}
 	start, end, ok := parsePortText(s)
 	if !ok {

@@ -501,3 +501,94 @@ func TestErrorEnvelope(t *testing.T) {
 	_, err = e.ecs.DescribeRegions(pr)
 	wantErr(t, err, 403, "UnsupportedHTTPMethod")
 }
+
+// TestErrorMessagesNameTheInput: a refused rule is named in the message as
+// the client sent it, Permissions.N with its own N (gaps and all) and the
+// legacy flat form without one, and the hints of a message fit the request
+// (no -1/-1 for TCP, MaxResults 10 to 1000 where the action starts at 10).
+func TestErrorMessagesNameTheInput(t *testing.T) {
+	e := newEnv(t)
+	c := e.ecs
+	sg := createGroup(t, c, "target", createVPC(t, e.vpc, "10.0.0.0/16"), "")
+	// common sends any parameters through the SDK's CommonRequest, as the
+	// aliyun CLI does: a typed request always numbers Permissions 1, 2, ….
+	common := func(action string, q map[string]string) func() error {
+		return func() error {
+			q["SecurityGroupId"] = sg
+			_, err := cliCall(&c.Client, e.addr, "POST", ecsVersion, action, q)
+			return err
+		}
+	}
+	rule := func(n int, ports, cidr string) map[string]string {
+		k := fmt.Sprintf("Permissions.%d.", n)
+		return map[string]string{k + "IpProtocol": "TCP", k + "PortRange": ports, k + "SourceCidrIp": cidr}
+	}
+	join := func(ms ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	flat := func(egress bool, proto, ports string) func() error {
+		if egress {
+			r := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+			r.SecurityGroupId, r.IpProtocol, r.PortRange, r.DestCidrIp = sg, proto, ports, "10.0.0.0/8"
+			return func() error { _, err := c.AuthorizeSecurityGroupEgress(r); return err }
+		}
+		r := ecs.CreateAuthorizeSecurityGroupRequest()
+		r.SecurityGroupId, r.IpProtocol, r.PortRange, r.SourceCidrIp = sg, proto, ports, "10.0.0.0/8"
+		return func() error { _, err := c.AuthorizeSecurityGroup(r); return err }
+	}
+	attrPage := func(max string) func() error {
+		r := ecs.CreateDescribeSecurityGroupAttributeRequest()
+		r.SecurityGroupId = sg
+		r.QueryParams["MaxResults"] = max // the classic SDK's request has no MaxResults field
+		return func() error { _, err := c.DescribeSecurityGroupAttribute(r); return err }
+	}
+	for _, tc := range []struct {
+		name        string
+		do          func() error
+		status      int
+		code        string
+		want, never []string // in the message, and never in it
+	}{
+		{"second rule sent as Permissions.3", common("AuthorizeSecurityGroup", join(rule(1, "80/80", "10.0.0.0/8"), rule(3, "81/81", "10.0.0.0/33"))),
+			400, "InvalidSourceCidrIp.Malformed", []string{"Permissions.3:"}, []string{"Permissions.2"}},
+		{"repeat sent as Permissions.7", common("AuthorizeSecurityGroup", join(rule(5, "80/80", "10.0.0.0/8"), rule(7, "80/80", "10.0.0.0/8"))),
+			400, "InvalidParam.DuplicatePermissions", []string{"Permissions.7 repeats"}, []string{"Permissions.2"}},
+		{"revoke of missing Permissions.2", common("RevokeSecurityGroup", join(rule(2, "80/80", "10.0.0.0/8"), rule(4, "81/81", "10.0.0.0/8"))),
+			400, "InvalidSecurityGroupRule.RuleNotExist", []string{"Permissions.2"}, []string{"Permissions.1"}},
+		{"flat form, bad range", flat(false, "TCP", "22/21"), 400, "InvalidParam.PortRange", []string{`"22/21"`}, []string{"Permissions"}},
+		{"flat form, TCP without ports", flat(false, "TCP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
+		{"flat egress, UDP without ports", flat(true, "UDP", ""), 400, "InvalidPortRange.Malformed", []string{"1/65535"}, []string{"-1/-1", "Permissions"}},
+		{"flat form, ICMP without ports", flat(false, "ICMP", ""), 400, "InvalidPortRange.Malformed", []string{"-1/-1 for ICMP"}, []string{"Permissions"}},
+		{"MaxResults above 1000", attrPage("1001"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
+		{"MaxResults 0", attrPage("0"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
+		{"MaxResults 9", attrPage("9"), 400, "InvalidParameter.MaxResults", []string{"10 to 1000"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.do()
+			wantErr(t, err, tc.status, tc.code)
+			var se *sdkerrors.ServerError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %T %v", err, err)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(se.Message(), s) {
+					t.Errorf("message %q lacks %q", se.Message(), s)
+				}
+			}
+			for _, s := range tc.never {
+				if strings.Contains(se.Message(), s) {
+					t.Errorf("message %q has %q", se.Message(), s)
+				}
+			}
+		})
+	}
+	if n := len(rules(t, c, sg, "")); n != 0 {
+		t.Errorf("the refused calls left %d rules", n)
+	}
+}
