@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"unicode"
 )
@@ -48,12 +49,22 @@ func (a MetricsAccess) check() error {
 // them in. Nothing of the metrics is in the refusal.
 func (a MetricsAccess) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.Public || loopbackClient(r.RemoteAddr) || a.tokenIn(r) {
+		loopback := loopbackClient(r.RemoteAddr)
+		if a.Public || loopback && localHost(r.Host) || a.tokenIn(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		if loopback {
+			// A web page whose DNS name was pointed at this machine
+			// (DNS rebinding) reaches it from the browser's loopback
+			// address, but names its own site in Host.
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte("/metrics answers loopback clients that name this machine in Host (an IP address, localhost or its host name), " +
+				"not another site's name pointed at it: ask for http://127.0.0.1:PORT/metrics, or send the PALISADE_METRICS_TOKEN token\n"))
+			return
+		}
 		if a.Token != "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="palisade metrics"`)
 			w.WriteHeader(http.StatusUnauthorized)
@@ -74,6 +85,25 @@ func (a MetricsAccess) tokenIn(r *http.Request) bool {
 	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	return ok && strings.EqualFold(scheme, "Bearer") &&
 		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(a.Token)) == 1
+}
+
+// localHost reports whether a request's Host names this machine as its
+// own clients do: an IP address, localhost (which browsers never look up
+// in DNS), or the machine's host name; "" is a client too old to send one.
+// A browser sends a rebinding site's own name, which is none of these.
+func localHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") || len(host) > len(".localhost") && strings.EqualFold(host[len(host)-len(".localhost"):], ".localhost") {
+		return true
+	}
+	name, err := os.Hostname()
+	return err == nil && name != "" && strings.EqualFold(host, name)
 }
 
 // loopbackClient reports whether a request's remote address (HOST:PORT) is

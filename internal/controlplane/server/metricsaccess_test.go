@@ -3,44 +3,66 @@ package server
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
 
 // TestMetricsAccess: /metrics answers loopback clients, a scraper with the
 // token, and anyone when public; others get 401 or 403 saying what lets
-// them in, and none of the metrics.
+// them in, and none of the metrics. A loopback client must name this
+// machine in Host: a browser on it that runs a page of a site whose DNS
+// name was pointed at 127.0.0.1 (DNS rebinding) sends that site's name,
+// and would otherwise read the metrics for the page.
 func TestMetricsAccess(t *testing.T) {
 	const token = "0123456789abcdef0123"
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("palisade_store_revision 7\n")) })
+	self, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		access MetricsAccess
 		remote string
+		host   string // "" is 127.0.0.1:8080
 		auth   string
 		status int
 		hint   string
 	}{
-		{"loopback v4", MetricsAccess{}, "127.0.0.1:5000", "", 200, ""},
-		{"loopback v6", MetricsAccess{}, "[::1]:5000", "", 200, ""},
-		{"loopback mapped", MetricsAccess{}, "[::ffff:127.0.0.1]:5000", "", 200, ""},
-		{"remote", MetricsAccess{}, "192.0.2.7:5000", "", 403, "PALISADE_METRICS_TOKEN"},
-		{"remote with a bearer but no token set", MetricsAccess{}, "192.0.2.7:5000", "Bearer " + token, 403, "--metrics-public"},
-		{"remote, public", MetricsAccess{Public: true}, "192.0.2.7:5000", "", 200, ""},
-		{"remote, token", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token, 200, ""},
-		{"remote, token, scheme in lower case", MetricsAccess{Token: token}, "192.0.2.7:5000", "bearer " + token, 200, ""},
-		{"remote, wrong token", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token + "x", 401, "Authorization: Bearer"},
-		{"remote, token's prefix", MetricsAccess{Token: token}, "192.0.2.7:5000", "Bearer " + token[:10], 401, ""},
-		{"remote, basic auth", MetricsAccess{Token: token}, "192.0.2.7:5000", "Basic " + token, 401, ""},
-		{"remote v6, no header", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "", 401, ""},
-		{"remote v6, token", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "Bearer " + token, 200, ""},
-		{"link-local v6 is not loopback", MetricsAccess{}, "[fe80::1%eth0]:5000", "", 403, ""},
-		{"malformed remote", MetricsAccess{}, "localhost", "", 403, ""},
+		{"loopback v4", MetricsAccess{}, "127.0.0.1:5000", "", "", 200, ""},
+		{"loopback v6", MetricsAccess{}, "[::1]:5000", "", "", 200, ""},
+		{"loopback mapped", MetricsAccess{}, "[::ffff:127.0.0.1]:5000", "", "", 200, ""},
+		{"remote", MetricsAccess{}, "192.0.2.7:5000", "", "", 403, "PALISADE_METRICS_TOKEN"},
+		{"remote with a bearer but no token set", MetricsAccess{}, "192.0.2.7:5000", "", "Bearer " + token, 403, "--metrics-public"},
+		{"remote, public", MetricsAccess{Public: true}, "192.0.2.7:5000", "", "", 200, ""},
+		{"remote, token", MetricsAccess{Token: token}, "192.0.2.7:5000", "", "Bearer " + token, 200, ""},
+		{"remote, token, scheme in lower case", MetricsAccess{Token: token}, "192.0.2.7:5000", "", "bearer " + token, 200, ""},
+		{"remote, wrong token", MetricsAccess{Token: token}, "192.0.2.7:5000", "", "Bearer " + token + "x", 401, "Authorization: Bearer"},
+		{"remote, token's prefix", MetricsAccess{Token: token}, "192.0.2.7:5000", "", "Bearer " + token[:10], 401, ""},
+		{"remote, basic auth", MetricsAccess{Token: token}, "192.0.2.7:5000", "", "Basic " + token, 401, ""},
+		{"remote v6, no header", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "", "", 401, ""},
+		{"remote v6, token", MetricsAccess{Token: token}, "[2001:db8::1]:5000", "", "Bearer " + token, 200, ""},
+		{"link-local v6 is not loopback", MetricsAccess{}, "[fe80::1%eth0]:5000", "", "", 403, ""},
+		{"malformed remote", MetricsAccess{}, "localhost", "", "", 403, ""},
+		{"loopback, localhost", MetricsAccess{}, "127.0.0.1:5000", "localhost:8080", "", 200, ""},
+		{"loopback, a name under localhost", MetricsAccess{}, "127.0.0.1:5000", "metrics.localhost", "", 200, ""},
+		{"loopback v6, v6 literal", MetricsAccess{}, "[::1]:5000", "[::1]:8080", "", 200, ""},
+		{"loopback, this machine's name", MetricsAccess{}, "127.0.0.1:5000", strings.ToUpper(self) + ":8080", "", 200, ""},
+		{"loopback, no port", MetricsAccess{}, "127.0.0.1:5000", "127.0.0.1", "", 200, ""},
+		{"loopback, another site's name", MetricsAccess{}, "127.0.0.1:5000", "rebind.example:8080", "", 403, "not another site's name"},
+		{"loopback v6, another site's name", MetricsAccess{}, "[::1]:5000", "rebind.example.", "", 403, "127.0.0.1"},
+		{"loopback, another site's name, token set", MetricsAccess{Token: token}, "127.0.0.1:5000", "rebind.example", "", 403, "PALISADE_METRICS_TOKEN"},
+		{"loopback, another site's name, with the token", MetricsAccess{Token: token}, "127.0.0.1:5000", "rebind.example", "Bearer " + token, 200, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/metrics", nil)
 			r.RemoteAddr = c.remote
+			r.Host = c.host
+			if r.Host == "" {
+				r.Host = "127.0.0.1:8080"
+			}
 			if c.auth != "" {
 				r.Header.Set("Authorization", c.auth)
 			}
