@@ -165,6 +165,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// MaxNamePattern bounds Options.NamePattern: the options come from API
+// callers, and compiling a pattern costs time in its length.
+const MaxNamePattern = 1000
+
 // Validate reports options no check can use, saying how to fix them.
 func (o Options) Validate() error {
 	for _, id := range o.Skip {
@@ -174,6 +178,9 @@ func (o Options) Validate() error {
 	}
 	if o.UnusedRuleDays < 0 {
 		return fmt.Errorf("unusedRuleDays: give a number of days (SGA-034's window), or leave it out for %d", DefaultUnusedRuleDays)
+	}
+	if len(o.NamePattern) > MaxNamePattern {
+		return fmt.Errorf("namePattern: %d characters; a naming convention fits in %d", len(o.NamePattern), MaxNamePattern)
 	}
 	if _, err := regexp.Compile(o.NamePattern); err != nil {
 		return fmt.Errorf("namePattern: %v", err)

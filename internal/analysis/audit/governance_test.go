@@ -148,7 +148,8 @@ func TestConfig(t *testing.T) {
 	if o, err := ParseConfig(nil); err != nil || o.RequiredTags != nil {
 		t.Errorf("empty configuration: %+v, %v", o, err)
 	}
-	for _, bad := range []string{"maxRule: 3", "skip: [SGA-999]", "namePattern: '('", "enterpriseTags: {'': x}", "maxPortRange: many"} {
+	for _, bad := range []string{"maxRule: 3", "skip: [SGA-999]", "namePattern: '('", "enterpriseTags: {'': x}", "maxPortRange: many",
+		"namePattern: '" + strings.Repeat("a", MaxNamePattern+1) + "'"} {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
