@@ -1,6 +1,8 @@
 package scenario_test
 
 import (
+	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -63,5 +65,58 @@ func TestENIErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.eni, err, tt.want)
 		}
+	}
+}
+
+// TestNICOwners: a NIC is its groups' account's (the file gives instances
+// no owner, and ECS lets a NIC join only its own account's groups). An
+// instance in another account's group was the default account's, so lab
+// play's flow log, the NIC owner's, refused its records and failed a file
+// whose every flow passed; groups of two accounts on one NIC were taken.
+func TestNICOwners(t *testing.T) {
+	const text = `vpcs:
+  - {vpcId: vpc-x, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-own, vpcId: vpc-x}
+  - {securityGroupId: sg-theirs, vpcId: vpc-x, ownerId: "1000000000000002"}
+  - {securityGroupId: sg-theirs2, vpcId: vpc-x, ownerId: "1000000000000002"}
+instances:
+  - instanceId: i-t
+    vpcId: vpc-x
+    privateIpAddress: 10.0.0.5
+    securityGroupIds: [sg-theirs, sg-theirs2]
+    networkInterfaces:
+      - {networkInterfaceId: eni-t1, primaryIpAddress: 10.0.0.6, securityGroupIds: [sg-theirs2]}
+  - {instanceId: i-own, vpcId: vpc-x, privateIpAddress: 10.0.0.7, securityGroupIds: [sg-own]}
+`
+	s, err := scenario.Parse("owners.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{}
+	for _, n := range s.NICs() {
+		owners[n.ID] = n.Owner
+	}
+	want := map[string]string{"i-t": "1000000000000002", "eni-t1": "1000000000000002", "i-own": scenario.DefaultOwner}
+	if !maps.Equal(owners, want) {
+		t.Errorf("owners %v, want %v", owners, want)
+	}
+	for _, tt := range []struct {
+		name, old, new string
+		line           int
+	}{
+		{"instance in groups of two accounts", "[sg-theirs, sg-theirs2]", "[sg-theirs, sg-own]", 11},
+		{"ENI in a group of another account than its instance's", "10.0.0.6, securityGroupIds: [sg-theirs2]", "10.0.0.6, securityGroupIds: [sg-own]", 13},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(text, tt.old) {
+				t.Fatalf("test edits nothing: %q", tt.old)
+			}
+			_, err := scenario.Parse("bad.yaml", []byte(strings.Replace(text, tt.old, tt.new, 1)))
+			var e *scenario.Error
+			if !errors.As(err, &e) || e.Line != tt.line || e.Field != "securityGroupIds" || !strings.Contains(e.Msg, "account") {
+				t.Errorf("got %v, want an error at line %d, securityGroupIds, naming the accounts", err, tt.line)
+			}
+		})
 	}
 }

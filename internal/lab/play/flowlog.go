@@ -26,32 +26,46 @@ type FlowCheck struct {
 }
 
 // flowLogs turns a flow log on for the scenario's NICs: one per VPC (All,
-// the shortest window), or one per ENI where the VPC is not a record of its
-// own. It returns the caller who owns them, to read the records.
-func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) (service.Caller, error) {
-	c, err := srv.Ops.CallerOf(ctx, srv.Key.ID, Region, true)
+// the shortest window), or one per ENI where the VPC is not a record of the
+// NIC's owner. A flow log and its records are the NIC's owner's, so each
+// account of the file has its own (the first tenant stands for the default
+// owner, as Import makes it): with one for the first tenant alone, the NICs
+// in another account's groups had no record, and a file whose every flow
+// passed failed. It returns the callers who own them, to read the records.
+func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]service.Caller, error) {
+	first, err := srv.Ops.CallerOf(ctx, srv.Key.ID, Region, true)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
-	create := func(typ, id string) error {
-		_, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: c, ResourceType: typ, ResourceID: id,
-			TrafficType: model.TrafficAll, Interval: 1, Name: "lab-play"})
-		return err
-	}
-	done := map[string]bool{}
-	for _, nic := range s.Cloud().Instances {
-		if !logged(nic) || done[nic.VpcID] {
+	callers := map[string]service.Caller{scenario.DefaultOwner: first}
+	var owners []service.Caller
+	done := map[[2]string]bool{} // owner, VPC
+	for _, nic := range s.NICs() {
+		if !logged(nic) || done[[2]string{nic.Owner, nic.VpcID}] {
 			continue // classic network, or a NIC no ENI ID names: no flow log covers it
 		}
+		c, ok := callers[nic.Owner]
+		if !ok {
+			c = service.Caller{Account: nic.Owner, Region: Region}
+			callers[nic.Owner] = c
+		}
+		if !slices.Contains(owners, c) {
+			owners = append(owners, c)
+		}
+		create := func(typ, id string) error {
+			_, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: c, ResourceType: typ, ResourceID: id,
+				TrafficType: model.TrafficAll, Interval: 1, Name: "lab-play"})
+			return err
+		}
 		if err := create(model.FlowLogVPC, nic.VpcID); err == nil {
-			done[nic.VpcID] = true
+			done[[2]string{nic.Owner, nic.VpcID}] = true
 			continue
 		}
 		if err := create(model.FlowLogENI, model.NICENI(nic)); err != nil {
-			return c, fmt.Errorf("flow log for %s: %w", nic.ID, err)
+			return nil, fmt.Errorf("flow log for %s: %w", nic.ID, err)
 		}
 	}
-	return c, nil
+	return owners, nil
 }
 
 // logged reports whether a flow log can cover a NIC: one in a VPC whose ENI

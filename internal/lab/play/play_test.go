@@ -287,3 +287,33 @@ func TestPlaySharedAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestPlayCrossAccount: files whose groups belong to two accounts (ownerId)
+// play with a flow log that records every side. Each account's NICs are
+// logged by that account's flow log; the first tenant's alone recorded
+// none of the other's, and lab play failed files whose every flow passed.
+func TestPlayCrossAccount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables")
+	}
+	for _, file := range []string{"check-only/21-cross-account.yaml", "check-only/65-cross-account-enis.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			s := load(t, file)
+			rows, check, err := Play(s, fmt.Sprintf("xa%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if r.Kernel != r.Expect || r.Engine != r.Expect {
+					t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
+				}
+			}
+			if check == nil || check.Flows != len(rows) || check.Recorded != check.Flows || check.Agree != check.Flows || len(check.Problems) > 0 {
+				t.Errorf("flow log check: %+v", check)
+			}
+		})
+	}
+}
