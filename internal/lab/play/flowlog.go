@@ -40,8 +40,9 @@ func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]
 	callers := map[string]service.Caller{scenario.DefaultOwner: first}
 	var owners []service.Caller
 	done := map[[2]string]bool{} // owner, VPC
+	logged := loggedNICs(s)
 	for _, nic := range s.NICs() {
-		if !logged(nic) || done[[2]string{nic.Owner, nic.VpcID}] {
+		if !logged[nic.ID] || done[[2]string{nic.Owner, nic.VpcID}] {
 			continue // classic network, or a NIC no ENI ID names: no flow log covers it
 		}
 		c, ok := callers[nic.Owner]
@@ -68,17 +69,37 @@ func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]
 	return owners, nil
 }
 
-// logged reports whether a flow log can cover a NIC: one in a VPC whose ENI
-// ID the API can name and trace back to it. A file's IDs are local names,
-// and the API names a primary ENI eni-X after its instance i-X and finds
-// the instance again from it; an instance named web1 (ENI "eni-") or web-1
-// (ENI eni-1, which leads to i-1), or a secondary ENI not named eni-…, has
-// no such ID. lab play refused such a file (the flow log it asked for named
-// a NIC the API could not find), though check judged it; its flows are
-// played without a flow log.
-func logged(nic *model.Instance) bool {
-	eni := model.NICENI(nic)
-	return nic.VpcID != "" && model.HasPrefix(eni, "eni") && (eni == nic.ID || model.DerivedID("i", eni) == nic.ID)
+// loggedNICs are the NICs a flow log can cover: those in a VPC whose ENI ID
+// the API can name and trace back to them, and no other NIC shares. A
+// file's IDs are local names, and the API names a primary ENI eni-X after
+// its instance i-X and finds the instance again from it; an instance named
+// web1 (ENI "eni-") or web-1 (ENI eni-1, which leads to i-1), or a
+// secondary ENI not named eni-…, has no such ID. lab play refused such a
+// file (the flow log it asked for named a NIC the API could not find),
+// though check judged it; its flows are played without a flow log. So is an
+// instance named eni-X (its ENI eni-X leads to i-X), and a secondary ENI
+// eni-X beside an instance i-X, whose primary ENI is eni-X too: their
+// records were refused or filed under the other NIC, and lab play failed
+// files whose every flow passed.
+func loggedNICs(s *scenario.Scenario) map[string]bool {
+	secondary := map[string]bool{}
+	for _, n := range s.ENIs {
+		secondary[n.ID] = true
+	}
+	nics := s.NICs()
+	named := map[string]int{}
+	for _, nic := range nics {
+		named[model.NICENI(nic)]++
+	}
+	out := map[string]bool{}
+	for _, nic := range nics {
+		eni := model.NICENI(nic)
+		traced := eni == nic.ID && secondary[nic.ID] || !secondary[nic.ID] && model.DerivedID("i", eni) == nic.ID
+		if nic.VpcID != "" && model.HasPrefix(eni, "eni") && traced && named[eni] == 1 {
+			out[nic.ID] = true
+		}
+	}
+	return out
 }
 
 // checkFlows holds the records to the engine's decisions and the kernel's
@@ -87,9 +108,10 @@ func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs 
 	// Each side's NIC is the flow's end, not the NIC holding the packet's
 	// address: two VPCs may give theirs the same addresses.
 	cloud := s.Cloud()
+	logged := loggedNICs(s)
 	nicOf := func(end string) (string, bool) {
 		nic := cloud.Instances[end]
-		if nic == nil || !logged(nic) {
+		if nic == nil || !logged[nic.ID] {
 			return "", false // outside, or its records, if any, name an ENI ID it shares with others
 		}
 		return model.NICENI(nic), true
