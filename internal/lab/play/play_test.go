@@ -319,19 +319,21 @@ func TestPlayCrossAccount(t *testing.T) {
 	}
 }
 
-// TestPlaySharedENIID: a secondary ENI eni-X beside an instance i-X, whose
-// primary ENI the API names eni-X too (check judges such a file). Their
-// flow records were refused or filed under the other NIC, and lab play
-// failed the file, every flow passing; it plays it with the flow log on
-// the NICs an ENI ID names alone.
-func TestPlaySharedENIID(t *testing.T) {
+// TestPlayUnloggedNICs: NICs whose flow records the server cannot tie to
+// them are played without a flow log, as local names are (check judges
+// such files): a secondary ENI eni-X beside an instance i-X, whose primary
+// ENI the API names eni-X too (their records were filed under one NIC),
+// and NICs in groups whose IDs a record cannot carry (the server refused
+// every record naming them). lab play failed both files, every flow
+// passing.
+func TestPlayUnloggedNICs(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespaces and nftables)")
 	}
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("needs nftables")
 	}
-	const text = `vpcs:
+	const sharedENI = `vpcs:
   - {vpcId: vpc-a, cidrBlock: 10.75.0.0/16}
 securityGroups:
   - securityGroupId: sg-open
@@ -360,21 +362,55 @@ flows:
   - {from: eni-foo, to: i-baz, ipProtocol: TCP, port: 22, expect: Drop}
   - {from: i-baz, to: i-bar, ipProtocol: TCP, port: 22, expect: Accept}
 `
-	s, err := scenario.Parse("shared-eni.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, check, err := Play(s, fmt.Sprintf("se%d", os.Getpid()%10000), Options{Hosts: 3, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if r.Kernel != r.Expect || r.Engine != r.Expect {
-			t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
-		}
-	}
-	// i-foo and eni-foo are logged by neither; the fourth flow is theirs alone.
-	if check == nil || check.Flows != 4 || check.Agree != 4 || len(check.Problems) > 0 {
-		t.Errorf("flow log check %+v, want 4 flows covered and agreeing", check)
+	const groupIDs = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.76.0.0/16}
+securityGroups:
+  - securityGroupId: "web tier"
+    vpcId: vpc-a
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.76.0.0/16}
+  - securityGroupId: "Ω"
+    vpcId: vpc-a
+  - securityGroupId: sg-ok
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 23/23, sourceCidrIp: 10.76.0.0/16}
+instances:
+  - {instanceId: i-a, vpcId: vpc-a, privateIpAddress: 10.76.0.10, securityGroupIds: ["web tier"]}
+  - {instanceId: i-c, vpcId: vpc-a, privateIpAddress: 10.76.0.30, securityGroupIds: ["Ω"]}
+  - {instanceId: i-d, vpcId: vpc-a, privateIpAddress: 10.76.0.40, securityGroupIds: ["Ω"]}
+  - {instanceId: i-e, vpcId: vpc-a, privateIpAddress: 10.76.0.50, securityGroupIds: [sg-ok]}
+flows:
+  - {from: i-e, to: i-a, ipProtocol: TCP, port: 22, expect: Accept}
+  - {from: i-d, to: i-c, ipProtocol: TCP, port: 80, expect: Accept}
+  - {from: i-a, to: i-e, ipProtocol: TCP, port: 23, expect: Accept}
+`
+	for _, tc := range []struct {
+		name, text string
+		logged     int // flows a flow log covers
+	}{
+		// i-foo and eni-foo are logged by neither; the fourth flow is theirs alone.
+		{"secondary ENI eni-X beside instance i-X", sharedENI, 4},
+		{"groups named web tier and Ω", groupIDs, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := scenario.Parse("unlogged.yaml", []byte(tc.text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, check, err := Play(s, fmt.Sprintf("ul%d", os.Getpid()%10000), Options{Hosts: 3, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rows {
+				if r.Kernel != r.Expect || r.Engine != r.Expect {
+					t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
+				}
+			}
+			if check == nil || check.Flows != tc.logged || check.Agree != tc.logged || len(check.Problems) > 0 {
+				t.Errorf("flow log check %+v, want %d flows covered and agreeing", check, tc.logged)
+			}
+		})
 	}
 }
