@@ -300,7 +300,7 @@ func TestPlayCrossAccount(t *testing.T) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("needs nftables")
 	}
-	for _, file := range []string{"check-only/21-cross-account.yaml", "check-only/65-cross-account-enis.yaml"} {
+	for _, file := range []string{"check-only/21-cross-account.yaml", "check-only/65-cross-account-enis.yaml", "check-only/70-cross-account-five-groups.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			s := load(t, file)
 			rows, check, err := Play(s, fmt.Sprintf("xa%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
