@@ -69,20 +69,14 @@ func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]
 	return owners, nil
 }
 
-// loggedNICs are the NICs a flow log can cover: those in a VPC whose ENI ID
-// the API can name and trace back to them, and no other NIC shares. A
-// file's IDs are local names, and the API names a primary ENI eni-X after
-// its instance i-X and finds the instance again from it; an instance named
-// web1 (ENI "eni-") or web-1 (ENI eni-1, which leads to i-1), or a
-// secondary ENI not named eni-…, has no such ID. lab play refused such a
-// file (the flow log it asked for named a NIC the API could not find),
-// though check judged it; its flows are played without a flow log. So is an
-// instance named eni-X (its ENI eni-X leads to i-X), and a secondary ENI
-// eni-X beside an instance i-X, whose primary ENI is eni-X too: their
-// records were refused or filed under the other NIC, and lab play failed
-// files whose every flow passed. So is a NIC in a group whose ID a record
-// cannot carry (service.FlowRecordID: "web tier", "Ω"), as the server
-// refuses records naming it.
+// loggedNICs are the NICs a flow log can cover; the others are played
+// without one (check judges them all). A NIC is logged in a VPC, where the
+// API names its ENI and traces the name back to it alone (a primary ENI
+// eni-X leads to instance i-X: not to instances web1, web-1 or eni-X; a
+// secondary ENI is named eni-…, and not eni-X beside an instance i-X), in
+// groups whose IDs a record can carry (service.FlowRecordID: not "web
+// tier"). Else its records were refused or filed under another NIC, and lab
+// play failed files whose every flow passed.
 func loggedNICs(s *scenario.Scenario) map[string]bool {
 	secondary := map[string]bool{}
 	for _, n := range s.ENIs {
