@@ -82,14 +82,9 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	if e := model.CheckENIGroups(n, groups); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
-	// An ENI is its instance's account's, and so are its groups.
+	// An ENI is its instance's account's (groups of another account are
+	// judged as the file says; see groupsOwner).
 	n.Owner = in.Owner
-	for i, g := range groups {
-		if g.Owner != in.Owner {
-			return b.fail(d.SecurityGroupIDs[i].Line, "securityGroupIds", "security group %s belongs to account %s, but %s is an ENI of %s, of account %s; an ENI takes its own account's groups (InvalidSecurityGroupId.NotFound)",
-				g.ID, g.Owner, id, in.ID, in.Owner)
-		}
-	}
 	if e := model.CheckNICRules(id, groups, b.lists()); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}

@@ -593,27 +593,25 @@ func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
 	// account's, as ECS lets an instance join only its own account's
 	// groups. (Left at the default, an instance in another account's group
 	// belonged to neither: lab play's flow log refused its records.)
-	owner, err := groupsOwner(b, d.SecurityGroupIDs, groups, in.ID)
-	if err != nil {
-		return err
-	}
-	in.Owner = owner
+	in.Owner = groupsOwner(groups)
 	if e := model.CheckNICRules(in.ID, groups, b.lists()); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	return nil
 }
 
-// groupsOwner is the one account of a NIC's groups; groups of two accounts
-// are refused at the second's line.
-func groupsOwner(b *builder, fs []Field, groups []*model.SecurityGroup, nic string) (string, error) {
-	for i, g := range groups {
+// groupsOwner is the account of a NIC's groups. Groups of several
+// accounts on one NIC, which ECS refuses and the format does not, are
+// judged as the file says; the NIC is then the default account's (lab play
+// turns its flow log off: a record naming another account's group is not
+// the NIC owner's).
+func groupsOwner(groups []*model.SecurityGroup) string {
+	for _, g := range groups {
 		if g.Owner != groups[0].Owner {
-			return "", b.fail(fs[i].Line, "securityGroupIds", "security group %s belongs to account %s and %s to account %s; the groups of %s must be of one account, its own (InvalidSecurityGroupId.NotFound)",
-				groups[0].ID, groups[0].Owner, g.ID, g.Owner, nic)
+			return DefaultOwner
 		}
 	}
-	return groups[0].Owner, nil
+	return groups[0].Owner
 }
 
 // listLine is the line of a list's first item (where a list written on one

@@ -74,8 +74,8 @@ func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]
 // API names its ENI and traces the name back to it alone (a primary ENI
 // eni-X leads to instance i-X: not to instances web1, web-1 or eni-X; a
 // secondary ENI is named eni-…, and not eni-X beside an instance i-X), in
-// groups whose IDs a record can carry (service.FlowRecordID: not "web
-// tier"). Else its records were refused or filed under another NIC, and lab
+// groups of its own account whose IDs a record can carry
+// (service.FlowRecordID: not "web tier"). Else its records were refused or filed under another NIC, and lab
 // play failed files whose every flow passed.
 func loggedNICs(s *scenario.Scenario) map[string]bool {
 	secondary := map[string]bool{}
@@ -92,7 +92,7 @@ func loggedNICs(s *scenario.Scenario) map[string]bool {
 			if !slices.Contains(nic.SecurityGroups, g.ID) {
 				continue
 			}
-			if !service.FlowRecordID(g.ID) || slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return !service.FlowRecordID(r.ID) }) {
+			if g.Owner != nic.Owner || !service.FlowRecordID(g.ID) || slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return !service.FlowRecordID(r.ID) }) {
 				return false
 			}
 		}

@@ -386,6 +386,31 @@ flows:
   - {from: i-d, to: i-c, ipProtocol: TCP, port: 80, expect: Accept}
   - {from: i-a, to: i-e, ipProtocol: TCP, port: 23, expect: Accept}
 `
+	// i-m is in groups of two accounts (ECS refuses it; the format does
+	// not): judged as written, its flows logged on i-c's side alone.
+	const twoAccounts = `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.77.0.0/16}
+securityGroups:
+  - securityGroupId: sg-own
+    vpcId: vpc-a
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.77.0.0/16}
+  - securityGroupId: sg-theirs
+    vpcId: vpc-a
+    ownerId: "1000000000000002"
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 80/80, sourceCidrIp: 10.77.0.0/16}
+  - {securityGroupId: sg-client, vpcId: vpc-a}
+instances:
+  - {instanceId: i-m, vpcId: vpc-a, privateIpAddress: 10.77.0.10, securityGroupIds: [sg-own, sg-theirs]}
+  - {instanceId: i-c, vpcId: vpc-a, privateIpAddress: 10.77.0.20, securityGroupIds: [sg-client]}
+flows:
+  - {from: i-c, to: i-m, ipProtocol: TCP, port: 22, expect: Accept}
+  - {from: i-c, to: i-m, ipProtocol: TCP, port: 80, expect: Accept}
+  - {from: i-c, to: i-m, ipProtocol: TCP, port: 443, expect: Drop}
+`
 	for _, tc := range []struct {
 		name, text string
 		logged     int // flows a flow log covers
@@ -393,6 +418,7 @@ flows:
 		// i-foo and eni-foo are logged by neither; the fourth flow is theirs alone.
 		{"secondary ENI eni-X beside instance i-X", sharedENI, 4},
 		{"groups named web tier and Ω", groupIDs, 2},
+		{"an instance in groups of two accounts", twoAccounts, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := scenario.Parse("unlogged.yaml", []byte(tc.text))
