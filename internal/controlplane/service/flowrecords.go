@@ -305,7 +305,7 @@ func validFlowRecord(r *FlowRecord, now time.Time) bool {
 		r.TcpFlags < 0 || r.TcpFlags > 255,
 		r.Start <= 0 || r.End < r.Start || r.End > now.Add(time.Hour).Unix(),
 		!slices.Contains(flowReasons, r.Reason),
-		!flowRecordID(r.SecurityGroupId) || !flowRecordID(r.SecurityGroupRuleId),
+		!FlowRecordID(r.SecurityGroupId) || !FlowRecordID(r.SecurityGroupRuleId),
 		r.Policy != "" && r.Policy != "Accept" && r.Policy != "Drop",
 		!entryShaped(r):
 		return false
@@ -426,11 +426,12 @@ func (s *Service) flowMatches(in FlowRecordFilter) ([]FlowRecord, []uint64, erro
 	return out, seqs, nil
 }
 
-// flowRecordID reports whether a record's group or rule ID is one an ID
+// FlowRecordID reports whether a record's group or rule ID is one an ID
 // can be: at most 128 letters, digits, '-', '_', '.' or ':' (a scenario's
 // group may be named "web"). What a host reports is shown to tenants, in
-// terminals too.
-func flowRecordID(id string) bool {
+// terminals too. (lab play turns no flow log on for a NIC whose group or
+// rule IDs are not such, as its records would be refused.)
+func FlowRecordID(id string) bool {
 	return len(id) <= 128 && strings.IndexFunc(id, func(c rune) bool {
 		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':')
 	}) < 0

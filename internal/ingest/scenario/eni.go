@@ -82,6 +82,9 @@ func (b *builder) addENI(d *eniDoc, in *model.Instance, vpc *model.VPC, index in
 	if e := model.CheckENIGroups(n, groups); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
+	// An ENI is its instance's account's (groups of another account are
+	// judged as the file says; see groupsOwner).
+	n.Owner = in.Owner
 	if e := model.CheckNICRules(id, groups, b.lists()); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}

@@ -1,6 +1,7 @@
 package scenario_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -63,5 +64,44 @@ func TestENIErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.eni, err, tt.want)
 		}
+	}
+}
+
+// TestNICOwners: a NIC is its groups' account's (the file gives instances
+// no owner, and ECS lets a NIC join only its own account's groups). An
+// instance in another account's group was the default account's, so lab
+// play's flow log, the NIC owner's, refused its records and failed a file
+// whose every flow passed. Groups of several accounts on one NIC, which
+// the format allows, are judged: the NIC is the first account's.
+func TestNICOwners(t *testing.T) {
+	const text = `vpcs:
+  - {vpcId: vpc-x, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - {securityGroupId: sg-own, vpcId: vpc-x}
+  - {securityGroupId: sg-theirs, vpcId: vpc-x, ownerId: "1000000000000002"}
+  - {securityGroupId: sg-theirs2, vpcId: vpc-x, ownerId: "1000000000000002"}
+instances:
+  - instanceId: i-t
+    vpcId: vpc-x
+    privateIpAddress: 10.0.0.5
+    securityGroupIds: [sg-theirs, sg-theirs2]
+    networkInterfaces:
+      - {networkInterfaceId: eni-t1, primaryIpAddress: 10.0.0.6, securityGroupIds: [sg-theirs2]}
+      - {networkInterfaceId: eni-t2, primaryIpAddress: 10.0.0.8, securityGroupIds: [sg-own]}
+  - {instanceId: i-own, vpcId: vpc-x, privateIpAddress: 10.0.0.7, securityGroupIds: [sg-own]}
+  - {instanceId: i-mixed, vpcId: vpc-x, privateIpAddress: 10.0.0.9, securityGroupIds: [sg-theirs, sg-own]}
+`
+	s, err := scenario.Parse("owners.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]string{}
+	for _, n := range s.NICs() {
+		owners[n.ID] = n.Owner
+	}
+	const theirs = "1000000000000002"
+	want := map[string]string{"i-t": theirs, "eni-t1": theirs, "eni-t2": theirs, "i-own": scenario.DefaultOwner, "i-mixed": scenario.DefaultOwner}
+	if !maps.Equal(owners, want) {
+		t.Errorf("owners %v, want %v", owners, want)
 	}
 }

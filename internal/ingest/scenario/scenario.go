@@ -589,10 +589,29 @@ func (b *builder) instanceGroups(d *instanceDoc, in *model.Instance) error {
 	if e := model.CheckInstanceGroups(in, groups); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
+	// The file gives instances no owner: an instance is its groups'
+	// account's, as ECS lets an instance join only its own account's
+	// groups. (Left at the default, an instance in another account's group
+	// belonged to neither: lab play's flow log refused its records.)
+	in.Owner = groupsOwner(groups)
 	if e := model.CheckNICRules(in.ID, groups, b.lists()); e != nil {
 		return b.fail(listLine(d.SecurityGroupIDs, d.Line), "securityGroupIds", "%s (%s)", e.Message, e.Code)
 	}
 	return nil
+}
+
+// groupsOwner is the account of a NIC's groups. Groups of several
+// accounts on one NIC, which ECS refuses and the format does not, are
+// judged as the file says; the NIC is then the default account's (lab play
+// turns its flow log off: a record naming another account's group is not
+// the NIC owner's).
+func groupsOwner(groups []*model.SecurityGroup) string {
+	for _, g := range groups {
+		if g.Owner != groups[0].Owner {
+			return DefaultOwner
+		}
+	}
+	return groups[0].Owner
 }
 
 // listLine is the line of a list's first item (where a list written on one

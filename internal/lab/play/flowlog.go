@@ -26,45 +26,87 @@ type FlowCheck struct {
 }
 
 // flowLogs turns a flow log on for the scenario's NICs: one per VPC (All,
-// the shortest window), or one per ENI where the VPC is not a record of its
-// own. It returns the caller who owns them, to read the records.
-func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) (service.Caller, error) {
-	c, err := srv.Ops.CallerOf(ctx, srv.Key.ID, Region, true)
+// the shortest window), or one per ENI where the VPC is not a record of the
+// NIC's owner. A flow log and its records are the NIC's owner's, so each
+// account of the file has its own (the first tenant stands for the default
+// owner, as Import makes it): with one for the first tenant alone, the NICs
+// in another account's groups had no record, and a file whose every flow
+// passed failed. It returns the callers who own them, to read the records.
+func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]service.Caller, error) {
+	first, err := srv.Ops.CallerOf(ctx, srv.Key.ID, Region, true)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
-	create := func(typ, id string) error {
-		_, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: c, ResourceType: typ, ResourceID: id,
-			TrafficType: model.TrafficAll, Interval: 1, Name: "lab-play"})
-		return err
-	}
-	done := map[string]bool{}
-	for _, nic := range s.Cloud().Instances {
-		if !logged(nic) || done[nic.VpcID] {
+	callers := map[string]service.Caller{scenario.DefaultOwner: first}
+	var owners []service.Caller
+	done := map[[2]string]bool{} // owner, VPC
+	logged := loggedNICs(s)
+	for _, nic := range s.NICs() {
+		if !logged[nic.ID] || done[[2]string{nic.Owner, nic.VpcID}] {
 			continue // classic network, or a NIC no ENI ID names: no flow log covers it
 		}
+		c, ok := callers[nic.Owner]
+		if !ok {
+			c = service.Caller{Account: nic.Owner, Region: Region}
+			callers[nic.Owner] = c
+		}
+		if !slices.Contains(owners, c) {
+			owners = append(owners, c)
+		}
+		create := func(typ, id string) error {
+			_, err := srv.Ops.CreateFlowLog(ctx, service.CreateFlowLogInput{Caller: c, ResourceType: typ, ResourceID: id,
+				TrafficType: model.TrafficAll, Interval: 1, Name: "lab-play"})
+			return err
+		}
 		if err := create(model.FlowLogVPC, nic.VpcID); err == nil {
-			done[nic.VpcID] = true
+			done[[2]string{nic.Owner, nic.VpcID}] = true
 			continue
 		}
 		if err := create(model.FlowLogENI, model.NICENI(nic)); err != nil {
-			return c, fmt.Errorf("flow log for %s: %w", nic.ID, err)
+			return nil, fmt.Errorf("flow log for %s: %w", nic.ID, err)
 		}
 	}
-	return c, nil
+	return owners, nil
 }
 
-// logged reports whether a flow log can cover a NIC: one in a VPC whose ENI
-// ID the API can name and trace back to it. A file's IDs are local names,
-// and the API names a primary ENI eni-X after its instance i-X and finds
-// the instance again from it; an instance named web1 (ENI "eni-") or web-1
-// (ENI eni-1, which leads to i-1), or a secondary ENI not named eni-…, has
-// no such ID. lab play refused such a file (the flow log it asked for named
-// a NIC the API could not find), though check judged it; its flows are
-// played without a flow log.
-func logged(nic *model.Instance) bool {
-	eni := model.NICENI(nic)
-	return nic.VpcID != "" && model.HasPrefix(eni, "eni") && (eni == nic.ID || model.DerivedID("i", eni) == nic.ID)
+// loggedNICs are the NICs a flow log can cover; the others are played
+// without one (check judges them all). A NIC is logged in a VPC, where the
+// API names its ENI and traces the name back to it alone (a primary ENI
+// eni-X leads to instance i-X: not to instances web1, web-1 or eni-X; a
+// secondary ENI is named eni-…, and not eni-X beside an instance i-X), in
+// groups of its own account whose IDs a record can carry
+// (service.FlowRecordID: not "web tier"). Else its records were refused or filed under another NIC, and lab
+// play failed files whose every flow passed.
+func loggedNICs(s *scenario.Scenario) map[string]bool {
+	secondary := map[string]bool{}
+	for _, n := range s.ENIs {
+		secondary[n.ID] = true
+	}
+	nics := s.NICs()
+	named := map[string]int{}
+	for _, nic := range nics {
+		named[model.NICENI(nic)]++
+	}
+	recordable := func(nic *model.Instance) bool {
+		for _, g := range s.Groups {
+			if !slices.Contains(nic.SecurityGroups, g.ID) {
+				continue
+			}
+			if g.Owner != nic.Owner || !service.FlowRecordID(g.ID) || slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return !service.FlowRecordID(r.ID) }) {
+				return false
+			}
+		}
+		return true
+	}
+	out := map[string]bool{}
+	for _, nic := range nics {
+		eni := model.NICENI(nic)
+		traced := eni == nic.ID && secondary[nic.ID] || !secondary[nic.ID] && model.DerivedID("i", eni) == nic.ID
+		if nic.VpcID != "" && model.HasPrefix(eni, "eni") && traced && named[eni] == 1 && recordable(nic) {
+			out[nic.ID] = true
+		}
+	}
+	return out
 }
 
 // checkFlows holds the records to the engine's decisions and the kernel's
@@ -73,9 +115,10 @@ func checkFlows(s *scenario.Scenario, rows []Row, results []policy.Result, recs 
 	// Each side's NIC is the flow's end, not the NIC holding the packet's
 	// address: two VPCs may give theirs the same addresses.
 	cloud := s.Cloud()
+	logged := loggedNICs(s)
 	nicOf := func(end string) (string, bool) {
 		nic := cloud.Instances[end]
-		if nic == nil || !logged(nic) {
+		if nic == nil || !logged[nic.ID] {
 			return "", false // outside, or its records, if any, name an ENI ID it shares with others
 		}
 		return model.NICENI(nic), true

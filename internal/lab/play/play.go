@@ -154,9 +154,9 @@ func playPart(ctx context.Context, s *scenario.Scenario, p lab.Part, o Options, 
 		return nil, err
 	}
 	defer l.Down()
-	var owner service.Caller
+	var owners []service.Caller
 	if o.FlowLog {
-		if owner, err = flowLogs(ctx, srv, s); err != nil {
+		if owners, err = flowLogs(ctx, srv, s); err != nil {
 			return nil, err
 		}
 	}
@@ -173,11 +173,15 @@ func playPart(ctx context.Context, s *scenario.Scenario, p lab.Part, o Options, 
 	// agents ends their windows and ships the records.
 	time.Sleep(flowWindow)
 	stop()
-	recs, err := srv.Ops.DescribeFlowRecords(ctx, service.FlowRecordFilter{Caller: owner, Page: service.Page{Tokens: true, Size: math.MaxInt32}})
-	if err != nil {
-		return nil, err
+	var out []service.FlowRecord
+	for _, c := range owners {
+		recs, err := srv.Ops.DescribeFlowRecords(ctx, service.FlowRecordFilter{Caller: c, Page: service.Page{Tokens: true, Size: math.MaxInt32}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs.Items...)
 	}
-	return recs.Items, nil
+	return out, nil
 }
 
 // resources are copies of the scenario's resources for a server to import:
