@@ -665,8 +665,14 @@ func (b *builder) addRule(g *model.SecurityGroup, index int, p *permissionDoc, p
 	if err := b.onePeer(dir, p); err != nil {
 		return err
 	}
+	ports := p.PortRange.Value
+	if proto, ok := model.ParseProtocol(p.IpProtocol.Value); ok && !proto.HasPorts() && ports == "" && p.PortRangeListId.Value == "" {
+		// A protocol without ports has one range, -1/-1: a file may leave
+		// it out (the API wants it written).
+		ports = "-1/-1"
+	}
 	r, owner, e := model.ParseRule(dir, model.RuleInput{
-		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: p.PortRange.Value,
+		Policy: p.Policy.Value, Priority: p.Priority.Value, IpProtocol: p.IpProtocol.Value, PortRange: ports,
 		PortRangeListId: p.PortRangeListId.Value,
 		SourcePortRange: p.SourcePortRange.Value, NicType: p.NicType.Value, Description: p.Description.Value,
 		SourceCidrIp: p.SourceCidrIp.Value, Ipv6SourceCidrIp: p.Ipv6SourceCidrIp.Value, SourceGroupId: p.SourceGroupId.Value,

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/ingest/scenario"
 )
@@ -36,6 +37,34 @@ func TestSharedScenarios(t *testing.T) {
 	}
 }
 
+// TestPortlessDefault: a rule of a protocol without ports may leave its
+// portRange out: it is -1/-1, the one range such a protocol has.
+func TestPortlessDefault(t *testing.T) {
+	for _, proto := range []string{"ICMP", "icmpv6", "GRE", "ALL"} {
+		t.Run(proto, func(t *testing.T) {
+			peer := "sourceCidrIp: 0.0.0.0/0"
+			if strings.EqualFold(proto, "icmpv6") {
+				peer = `ipv6SourceCidrIp: "::/0"`
+			}
+			text := `vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
+securityGroups:
+  - securityGroupId: sg-a
+    vpcId: vpc-a
+    permissions:
+      - {direction: ingress, ipProtocol: ` + proto + `, ` + peer + `}
+`
+			s, err := scenario.Parse("portless.yaml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := s.Groups[0].Rules[0]; r.PortRange != model.AnyPort {
+				t.Errorf("port range %v, want -1/-1", r.PortRange)
+			}
+		})
+	}
+}
+
 func TestInvalidFiles(t *testing.T) {
 	base := `vpcs:
   - {vpcId: vpc-a, cidrBlock: 10.0.0.0/16}
@@ -58,6 +87,7 @@ prefixLists:
 		field          string
 	}{
 		{"bad port range", "portRange: 22/22", "portRange: 22-22", 7, "portRange"},
+		{"TCP without a port range", "portRange: 22/22, ", "", 7, "portRange"},
 		{"port range for ICMP", "ipProtocol: TCP, portRange: 22/22", "ipProtocol: ICMP, portRange: 22/22", 7, "portRange"},
 		{"unknown protocol", "ipProtocol: TCP, portRange", "ipProtocol: SCTP, portRange", 7, "ipProtocol"},
 		{"bad CIDR", "sourceCidrIp: 0.0.0.0/0}", "sourceCidrIp: 300.0.0.0/0}", 7, "sourceCidrIp"},
