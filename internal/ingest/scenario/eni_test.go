@@ -72,7 +72,7 @@ func TestENIErrors(t *testing.T) {
 // instance in another account's group was the default account's, so lab
 // play's flow log, the NIC owner's, refused its records and failed a file
 // whose every flow passed. Groups of several accounts on one NIC, which
-// the format allows, are judged: the NIC is the first account's.
+// the format allows, are judged: the NIC is the default account's.
 func TestNICOwners(t *testing.T) {
 	const text = `vpcs:
   - {vpcId: vpc-x, cidrBlock: 10.0.0.0/16}

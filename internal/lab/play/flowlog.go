@@ -43,7 +43,7 @@ func flowLogs(ctx context.Context, srv *server.Server, s *scenario.Scenario) ([]
 	logged := loggedNICs(s)
 	for _, nic := range s.NICs() {
 		if !logged[nic.ID] || done[[2]string{nic.Owner, nic.VpcID}] {
-			continue // classic network, or a NIC no ENI ID names: no flow log covers it
+			continue // not logged (see loggedNICs), or its VPC's flow log covers it
 		}
 		c, ok := callers[nic.Owner]
 		if !ok {

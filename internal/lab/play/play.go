@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/api"
 	"github.com/palisade-sg/palisade/internal/controlplane/server"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
 	"github.com/palisade-sg/palisade/internal/core/policy"
 	"github.com/palisade-sg/palisade/internal/dataplane/agent"
 	"github.com/palisade-sg/palisade/internal/dataplane/nft"
@@ -138,7 +139,11 @@ func playPart(ctx context.Context, s *scenario.Scenario, p lab.Part, o Options, 
 	// scenario's resources are imported into the first tenant.
 	const keyID, secret = "LTAIpalisadelabplay00", "lab-play-secret"
 	srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DB: filepath.Join(dir, "palisade.db"),
-		OperatorKeyID: keyID, OperatorKeySecret: secret, Log: log})
+		OperatorKeyID: keyID, OperatorKeySecret: secret, Log: log,
+		// A flow log per NIC where its VPC is another account's (the
+		// file's VPCs are the first tenant's): past ECS's 50 a file of
+		// many such NICs stopped.
+		Quotas: service.Quotas{FlowLogs: min(max(model.MaxFlowLogs, len(s.NICs())+len(s.VPCs)), service.MaxQuota)}})
 	if err != nil {
 		return nil, err
 	}

@@ -440,3 +440,49 @@ flows:
 		})
 	}
 }
+
+// TestPlayManyForeignNICs: the NICs of an account other than the file's
+// VPCs' each need a flow log of their own (their VPC is not theirs to
+// log), and lab play stopped past the account's 50 (QuotaExceeded.FlowLog)
+// though every flow passed.
+func TestPlayManyForeignNICs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespaces and nftables)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nftables")
+	}
+	var b strings.Builder
+	b.WriteString(`vpcs:
+  - {vpcId: vpc-a, cidrBlock: 10.78.0.0/16}
+securityGroups:
+  - securityGroupId: sg-theirs
+    vpcId: vpc-a
+    ownerId: "1000000000000002"
+    innerAccessPolicy: Drop
+    permissions:
+      - {direction: ingress, policy: Accept, priority: 1, ipProtocol: TCP, portRange: 22/22, sourceCidrIp: 10.78.0.0/16}
+instances:
+`)
+	n := model.MaxFlowLogs + 2
+	for i := range n {
+		fmt.Fprintf(&b, "  - {instanceId: i-%d, vpcId: vpc-a, privateIpAddress: 10.78.0.%d, securityGroupIds: [sg-theirs]}\n", i, 10+i)
+	}
+	fmt.Fprintf(&b, "flows:\n  - {from: i-0, to: i-%d, ipProtocol: TCP, port: 22, expect: Accept}\n  - {from: i-%d, to: i-0, ipProtocol: TCP, port: 80, expect: Drop}\n", n-1, n-1)
+	s, err := scenario.Parse("many.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, check, err := Play(s, fmt.Sprintf("mf%d", os.Getpid()%10000), Options{Hosts: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Kernel != r.Expect || r.Engine != r.Expect {
+			t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
+		}
+	}
+	if check == nil || check.Flows != len(rows) || check.Agree != check.Flows || len(check.Problems) > 0 {
+		t.Errorf("flow log check: %+v", check)
+	}
+}

@@ -11,7 +11,7 @@
 //	P n/<len>:<key id>/<hash>  a replay nonce, under a lease (see ClaimNonce)
 //	P s/<server id>            a live server, under its lease (see RegisterServer)
 //	P f/<len>:<host>           a host's latest flow batches' tokens (see UpdateFlowBatches)
-//	P h/<len>:<host>           the revision a host's agent applied (see PutHostApplied)
+//	P h/<len>:<host>           the revision a host's agent applied (see PutHostsApplied)
 //
 // One Update is one etcd transaction that compares the revision key and
 // every key the Update read (their ModRevision as of its snapshot), then
