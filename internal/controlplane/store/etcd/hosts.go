@@ -111,7 +111,7 @@ func (s *Store) WatchHostApplied(fn func(host string, rev int64)) {
 		cancel()
 	}()
 	go func() {
-		f := appliedFeed{s: s, fn: fn, known: map[string]bool{}}
+		f := appliedFeed{s: s, fn: fn, known: map[string]int64{}}
 		for ctx.Err() == nil {
 			// Read them all, then watch from there; after a watch that
 			// ended (compaction, lost leader), again.
@@ -138,22 +138,34 @@ func (s *Store) WatchHostApplied(fn func(host string, rev int64)) {
 }
 
 // appliedFeed passes the host keys read and watched to fn. It knows the
-// hosts fn holds a revision of, so that the read after a broken watch
-// reports those forgotten meanwhile, whose deletes no watch delivered.
+// hosts fn holds a revision of, each with its key's create revision, so
+// that the read after a broken watch reports those forgotten meanwhile,
+// whose deletes no watch delivered: gone, or deleted and written again
+// (a host deregistered and registered anew, whose new agent's revision
+// may be lower than its old one's).
 type appliedFeed struct {
 	s     *Store
 	fn    func(host string, rev int64)
-	known map[string]bool
+	known map[string]int64 // host → its key's create revision
 }
 
 // reload passes every host key read, then -1 for each host known before
 // and not read.
 func (f *appliedFeed) reload(kvs []*mvccpb.KeyValue) {
 	gone := f.known
-	f.known = map[string]bool{}
+	f.known = map[string]int64{}
 	for _, kv := range kvs {
-		if host := f.note(kv, false); host != "" {
+		host := f.hostOf(kv)
+		if host == "" {
+			continue
+		}
+		if created, ok := gone[host]; ok && created != kv.CreateRevision {
 			delete(gone, host)
+			f.fn(host, -1) // deleted and made again: start from the new value
+		}
+		f.note(kv, false)
+		if _, ok := f.known[host]; ok {
+			delete(gone, host) // (a value that does not parse is gone too)
 		}
 	}
 	for _, host := range slices.Sorted(maps.Keys(gone)) {
@@ -161,21 +173,28 @@ func (f *appliedFeed) reload(kvs []*mvccpb.KeyValue) {
 	}
 }
 
-// note passes one host key's revision (-1 when deleted) and returns its
-// host ("" for a key that names none).
-func (f *appliedFeed) note(kv *mvccpb.KeyValue, deleted bool) string {
+// hostOf is the host a key names ("" for a key that names none).
+func (f *appliedFeed) hostOf(kv *mvccpb.KeyValue) string {
 	_, host, ok := strings.Cut(strings.TrimPrefix(string(kv.Key), f.s.hostsPrefix()), ":")
-	if !ok || host == "" {
+	if !ok {
 		return ""
+	}
+	return host
+}
+
+// note passes one host key's revision (-1 when deleted).
+func (f *appliedFeed) note(kv *mvccpb.KeyValue, deleted bool) {
+	host := f.hostOf(kv)
+	if host == "" {
+		return
 	}
 	if deleted {
 		delete(f.known, host)
 		f.fn(host, -1)
-		return host
+		return
 	}
 	if rev, err := strconv.ParseInt(string(kv.Value), 10, 64); err == nil && rev >= 0 {
-		f.known[host] = true
+		f.known[host] = kv.CreateRevision
 		f.fn(host, rev)
 	}
-	return host
 }

@@ -147,7 +147,7 @@ func TestHostAppliedRereadForgets(t *testing.T) {
 	s := opener(etcdtest.Embedded(t))(t)
 	ctx := context.Background()
 	var got []string
-	f := appliedFeed{s: s, fn: func(host string, rev int64) { got = append(got, fmt.Sprintf("%s %d", host, rev)) }, known: map[string]bool{}}
+	f := appliedFeed{s: s, fn: func(host string, rev int64) { got = append(got, fmt.Sprintf("%s %d", host, rev)) }, known: map[string]int64{}}
 	read := func() {
 		t.Helper()
 		resp, err := s.cli.Get(ctx, s.hostsPrefix(), clientv3.WithPrefix())
@@ -179,5 +179,25 @@ func TestHostAppliedRereadForgets(t *testing.T) {
 	read() // forgotten once: not again
 	if want := []string{"h2 7"}; !slices.Equal(got, want) {
 		t.Errorf("next read: %v, want %v", got, want)
+	}
+	// Another gap: h2 deregistered and registered again, its new agent at
+	// a lower revision than its old one's (a rise-only reader kept 7).
+	if err := s.DeleteHostApplied(ctx, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutHostApplied(ctx, "h2", 3); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	if want := []string{"h2 -1", "h2 3"}; !slices.Equal(got, want) {
+		t.Errorf("read after h2 was made again: %v, want %v", got, want)
+	}
+	// A value that does not parse is no revision: the host is forgotten.
+	if _, err := s.cli.Put(ctx, s.hostKey("h2"), "garbage"); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	if want := []string{"h2 -1"}; !slices.Equal(got, want) {
+		t.Errorf("read after h2's value went bad: %v, want %v", got, want)
 	}
 }
