@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bufio"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -60,9 +62,13 @@ func (a MetricsAccess) guard(h http.Handler) http.Handler {
 			// A web page whose DNS name was pointed at this machine
 			// (DNS rebinding) reaches it from the browser's loopback
 			// address, but names its own site in Host.
+			token := "start serve with PALISADE_METRICS_TOKEN set and send it as \"Authorization: Bearer TOKEN\""
+			if a.Token != "" {
+				token = "send the token serve was given in PALISADE_METRICS_TOKEN as \"Authorization: Bearer TOKEN\""
+			}
 			w.WriteHeader(http.StatusForbidden)
-			w.Write([]byte("/metrics answers loopback clients that name this machine in Host (an IP address, localhost or its host name), " +
-				"not another site's name pointed at it: ask for http://127.0.0.1:PORT/metrics, or send the PALISADE_METRICS_TOKEN token\n"))
+			w.Write([]byte("/metrics answers loopback clients that name this machine in Host (an IP address, localhost, its host name " +
+				"or a loopback name of " + hostsFile + "), not another site's name pointed at it: ask for http://127.0.0.1:PORT/metrics, or " + token + "\n"))
 			return
 		}
 		if a.Token != "" {
@@ -89,8 +95,11 @@ func (a MetricsAccess) tokenIn(r *http.Request) bool {
 
 // localHost reports whether a request's Host names this machine as its
 // own clients do: an IP address, localhost (which browsers never look up
-// in DNS), or the machine's host name; "" is a client too old to send one.
-// A browser sends a rebinding site's own name, which is none of these.
+// in DNS), the machine's host name, or a name the hosts file gives a
+// loopback address (Debian's 127.0.1.1 HOST.DOMAIN, RHEL's
+// localhost.localdomain); "" is a client too old to send one. A browser
+// sends a rebinding site's own name, which is none of these: DNS cannot
+// add to the hosts file.
 func localHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -102,8 +111,42 @@ func localHost(host string) bool {
 	if strings.EqualFold(host, "localhost") || len(host) > len(".localhost") && strings.EqualFold(host[len(host)-len(".localhost"):], ".localhost") {
 		return true
 	}
-	name, err := os.Hostname()
-	return err == nil && name != "" && strings.EqualFold(host, name)
+	if name, err := os.Hostname(); err == nil && name != "" && strings.EqualFold(host, name) {
+		return true
+	}
+	return loopbackName(host)
+}
+
+// hostsFile is where the machine names addresses itself (tests point it
+// elsewhere).
+var hostsFile = "/etc/hosts"
+
+// loopbackName reports whether the hosts file gives name a loopback
+// address. It is read on each call: only a Host that nothing else
+// accepted gets here.
+func loopbackName(name string) bool {
+	f, err := os.Open(hostsFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		if ip, err := netip.ParseAddr(fields[0]); err != nil || !ip.Unmap().IsLoopback() {
+			continue
+		}
+		for _, n := range fields[1:] {
+			if strings.EqualFold(strings.TrimSuffix(n, "."), name) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // loopbackClient reports whether a request's remote address (HOST:PORT) is

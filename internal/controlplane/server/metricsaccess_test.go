@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,13 @@ func TestMetricsAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost localhost.localdomain\n127.0.1.1\tbox.example.com box # Debian\n"+
+		"::1 ip6-localhost ip6-loopback\n192.0.2.9 lan.example\n# 127.0.0.1 commented.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func(f string) { hostsFile = f }(hostsFile)
+	hostsFile = hosts
 	cases := []struct {
 		name   string
 		access MetricsAccess
@@ -54,6 +62,13 @@ func TestMetricsAccess(t *testing.T) {
 		{"loopback v6, another site's name", MetricsAccess{}, "[::1]:5000", "rebind.example.", "", 403, "127.0.0.1"},
 		{"loopback, another site's name, token set", MetricsAccess{Token: token}, "127.0.0.1:5000", "rebind.example", "", 403, "PALISADE_METRICS_TOKEN"},
 		{"loopback, another site's name, with the token", MetricsAccess{Token: token}, "127.0.0.1:5000", "rebind.example", "Bearer " + token, 200, ""},
+		{"loopback, another site's name, no token set", MetricsAccess{}, "127.0.0.1:5000", "rebind.example", "", 403, "start serve with PALISADE_METRICS_TOKEN"},
+		// Names the hosts file gives loopback addresses: not DNS's to add to.
+		{"loopback, RHEL's localhost.localdomain", MetricsAccess{}, "127.0.0.1:5000", "localhost.localdomain:8080", "", 200, ""},
+		{"loopback, Debian's 127.0.1.1 name", MetricsAccess{}, "127.0.0.1:5000", "BOX.example.com.:9090", "", 200, ""},
+		{"loopback v6, ip6-localhost", MetricsAccess{}, "[::1]:5000", "ip6-localhost", "", 200, ""},
+		{"loopback, a hosts name of another address", MetricsAccess{}, "127.0.0.1:5000", "lan.example", "", 403, ""},
+		{"loopback, a commented-out name", MetricsAccess{}, "127.0.0.1:5000", "commented.example", "", 403, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
