@@ -145,11 +145,19 @@ func TestConfig(t *testing.T) {
 	if err != nil || ConfigJSON(back) != ConfigJSON(o) {
 		t.Errorf("round trip: %v\n%s\n%s", err, ConfigJSON(o), ConfigJSON(back))
 	}
+	// Bounded in characters, not bytes; ordinary conventions pass.
+	for _, good := range []string{strings.Repeat("名", MaxNamePattern), "[a-z]+(-[a-z0-9]+){1,5}", `(prod|dev)-\pL{2,32}-\d{1,3}`} {
+		if _, err := ParseConfig([]byte("namePattern: '" + good + "'")); err != nil {
+			t.Errorf("namePattern %.40q: %v", good, err)
+		}
+	}
 	if o, err := ParseConfig(nil); err != nil || o.RequiredTags != nil {
 		t.Errorf("empty configuration: %+v, %v", o, err)
 	}
 	for _, bad := range []string{"maxRule: 3", "skip: [SGA-999]", "namePattern: '('", "enterpriseTags: {'': x}", "maxPortRange: many",
-		"namePattern: '" + strings.Repeat("a", MaxNamePattern+1) + "'"} {
+		"namePattern: '" + strings.Repeat("a", MaxNamePattern+1) + "'",
+		"namePattern: '" + strings.Repeat(`\pL{1000}`, 111) + "'", // 999 characters, a program of 111,000 states
+		"namePattern: '((a{100}){100}){100}'"} {
 		if _, err := ParseConfig([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
