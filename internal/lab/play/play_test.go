@@ -221,15 +221,7 @@ flows:
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, check, err := Play(s, fmt.Sprintf("ln%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				if r.Kernel != r.Expect || r.Engine != r.Expect {
-					t.Errorf("line %d: kernel %s, engine %s, expected %s", r.Line, r.Kernel, r.Engine, r.Expect)
-				}
-			}
+			_, check := playAsExpected(t, s, "ln", 2)
 			if check == nil || check.Flows != tc.logged || check.Agree != tc.logged || len(check.Problems) > 0 {
 				t.Errorf("flow log check %+v, want %d flows covered and agreeing", check, tc.logged)
 			}
@@ -303,15 +295,7 @@ func TestPlayCrossAccount(t *testing.T) {
 	for _, file := range []string{"check-only/21-cross-account.yaml", "check-only/65-cross-account-enis.yaml", "check-only/70-cross-account-five-groups.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			s := load(t, file)
-			rows, check, err := Play(s, fmt.Sprintf("xa%d", os.Getpid()%10000), Options{Hosts: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				if r.Kernel != r.Expect || r.Engine != r.Expect {
-					t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
-				}
-			}
+			rows, check := playAsExpected(t, s, "xa", 2)
 			if check == nil || check.Flows != len(rows) || check.Recorded != check.Flows || check.Agree != check.Flows || len(check.Problems) > 0 {
 				t.Errorf("flow log check: %+v", check)
 			}
@@ -425,15 +409,7 @@ flows:
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, check, err := Play(s, fmt.Sprintf("ul%d", os.Getpid()%10000), Options{Hosts: 3, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
-				if r.Kernel != r.Expect || r.Engine != r.Expect {
-					t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
-				}
-			}
+			_, check := playAsExpected(t, s, "ul", 3)
 			if check == nil || check.Flows != tc.logged || check.Agree != tc.logged || len(check.Problems) > 0 {
 				t.Errorf("flow log check %+v, want %d flows covered and agreeing", check, tc.logged)
 			}
@@ -473,7 +449,18 @@ instances:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, check, err := Play(s, fmt.Sprintf("mf%d", os.Getpid()%10000), Options{Hosts: 1, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
+	rows, check := playAsExpected(t, s, "mf", 1)
+	if check == nil || check.Flows != len(rows) || check.Agree != check.Flows || len(check.Problems) > 0 {
+		t.Errorf("flow log check: %+v", check)
+	}
+}
+
+// playAsExpected plays s in a lab named for the test, with a flow log, on
+// hosts hosts; any flow whose kernel or engine verdict is not the file's
+// fails t. It returns the rows and the flow log's check.
+func playAsExpected(t *testing.T, s *scenario.Scenario, lab string, hosts int) ([]Row, *FlowCheck) {
+	t.Helper()
+	rows, check, err := Play(s, fmt.Sprintf("%s%d", lab, os.Getpid()%10000), Options{Hosts: hosts, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlowLog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +469,5 @@ instances:
 			t.Errorf("line %d %s: kernel %s, engine %s, expected %s", r.Line, r.Flow, r.Kernel, r.Engine, r.Expect)
 		}
 	}
-	if check == nil || check.Flows != len(rows) || check.Agree != check.Flows || len(check.Problems) > 0 {
-		t.Errorf("flow log check: %+v", check)
-	}
+	return rows, check
 }
