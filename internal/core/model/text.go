@@ -9,16 +9,18 @@ import (
 )
 
 // ValidText reports whether s may be stored and shown: valid UTF-8, with no
-// control characters (NUL, CR, LF, tab, escape, DEL, the C1 set) and no
-// bidirectional formatting characters, which make a text read differently
-// than it is stored (a description that hides what follows it in a
-// terminal or console). Every stored free text is checked with it.
+// control characters (NUL, CR, LF, tab, escape, DEL, the C1 set), no line
+// or paragraph separators (U+2028, U+2029: line breaks to a log reader or
+// a browser) and no bidirectional formatting characters, which make a
+// text read differently than it is stored (a description that hides what
+// follows it in a terminal or console). Joiners stay: emoji sequences and
+// Persian words need them. Every stored free text is checked with it.
 func ValidText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
 	for _, c := range s {
-		if unicode.IsControl(c) || isBidiControl(c) {
+		if unicode.IsControl(c) || c == '\u2028' || c == '\u2029' || isBidiControl(c) {
 			return false
 		}
 	}

@@ -22,6 +22,8 @@ func TestStoredText(t *testing.T) {
 		"RLO":                  "ab\u202ecd",
 		"LRI":                  "ab\u2066cd",
 		"RLM":                  "ab\u200fcd",
+		"line separator":       "ab\u2028X-Injected: 1",
+		"paragraph separator":  "ab\u2029cd",
 		"invalid UTF8":         "ab\xffcd",
 		"lone surrogate bytes": "ab\xed\xa0\x80cd",
 	}
@@ -39,7 +41,7 @@ func TestStoredText(t *testing.T) {
 			t.Errorf("ValidDescription accepts %s", name)
 		}
 	}
-	for _, s := range []string{"plain text", "安全组 web", "emoji 👍🏽 ok", "café", "a:b_c.d-e"} {
+	for _, s := range []string{"plain text", "安全组 web", "emoji 👍🏽 ok", "café", "a:b_c.d-e", "family 👨\u200d👩\u200d👧", "می\u200cخواهم"} {
 		if !model.ValidText(s) {
 			t.Errorf("ValidText refuses %q", s)
 		}
