@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -68,13 +69,24 @@ func checkPermissionCount(in *RulesInput, allowNone bool) error {
 // resolveRule validates a rule input for group g and resolves its peer: a
 // peer group must exist in the region and be owned by the named account (the
 // caller's when none is named); a prefix list must be the caller's. n is the
-// input's place in Permissions.N, 0 when it stands alone.
+// input's place in Permissions.N, 0 when it stands alone; a refusal names it,
+// that of a peer or port range list too (a form of several rules said which
+// group was not found, not in which row).
 func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Direction, in model.RuleInput, n int) (model.Rule, error) {
+	r, err := resolveRuleInput(tx, c, g, dir, in)
+	var e *ecserr.Error
+	if n > 0 && errors.As(err, &e) && e.Status < http.StatusInternalServerError {
+		named := *e
+		named.Message = fmt.Sprintf("Permissions.%d: %s", n, e.Message)
+		err = &named
+	}
+	return r, err
+}
+
+// resolveRuleInput is resolveRule without naming the input's place.
+func resolveRuleInput(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Direction, in model.RuleInput) (model.Rule, error) {
 	r, owner, e := model.ParseRule(dir, in, g.Classic())
 	if e != nil {
-		if n > 0 {
-			e = ecserr.New(e.Status, e.Code, "Permissions.%d: %s", n, e.Message).At(e.Field)
-		}
 		return r, e
 	}
 	side := "Source"
