@@ -329,6 +329,31 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 	return err
 }
 
+// RulesHeld are, for each of ins, the ID of the rule of the caller's group
+// that it repeats, which Authorize does not add again (it takes only a
+// description given), "" for one it would add or refuse: by them a
+// preview tells a row that adds nothing from one that adds a rule.
+func (s *Service) RulesHeld(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]string, error) {
+	return View(s, ctx, func(tx store.ReadTx) ([]string, error) {
+		g, err := GetGroup(tx, c, groupID)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(ins))
+		for i, in := range ins {
+			r, err := resolveRule(tx, c, g, dir, in, i+1)
+			if err != nil {
+				continue
+			}
+			key := r.Key()
+			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
+				out[i] = g.Rules[j].ID
+			}
+		}
+		return out, nil
+	})
+}
+
 // RuleKeys are the keys (model.Rule.Key) of the rules Authorize would
 // make of ins in the caller's group, each resolved as Authorize resolves
 // it (its peer group's owner), "" for one it would refuse: by them a
