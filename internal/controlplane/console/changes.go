@@ -251,6 +251,10 @@ type pendingChange struct {
 // ruleLine is one rule a change asks for, as its preview lists it.
 type ruleLine struct {
 	Where, Policy, Priority, Protocol, Ports, Peer, Description string
+	// Held is the group's rule this one repeats, which the change does
+	// not add again: the preview listed it as added and the apply said
+	// done, the group unchanged.
+	Held string
 }
 
 // ruleLines are the lines of the rules a adds. An input that does not
@@ -267,6 +271,9 @@ func ruleLines(a *ruleAdds) []ruleLine {
 		row := rowOfRule(&r)
 		l := ruleLine{Where: a.where[i], Policy: row.Policy, Priority: row.Priority, Protocol: row.Protocol,
 			Ports: cmp.Or(r.PortRangeListID, r.PortRange.String()), Peer: row.Peer, Description: row.Desc}
+		if i < len(a.held) {
+			l.Held = a.held[i]
+		}
 		if r.SourcePortRange.IsSet() {
 			// An import can give one (the form cannot): without it, a rule
 			// for some source ports read as one for all of them.
@@ -287,6 +294,7 @@ type ruleAdds struct {
 	dir    model.Direction
 	inputs []model.RuleInput
 	where  []string // where the form shows each input
+	held   []string // the group's rule each input repeats, or ""
 }
 
 // previewNames is what the preview of pc calls what it would make: a rule
@@ -574,6 +582,9 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
 		pc.adds = &ruleAdds{group: group, dir: dir, inputs: inputs, where: where}
+		if held, err := c.svc.RulesHeld(p.ctx(), cl, group, dir, inputs); err == nil {
+			pc.adds.held = held
+		}
 		pc.Rules, pc.PeerHead = ruleLines(pc.adds), egress(dir, "Source", "Destination")
 		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)
 		pc.Run = func(ctx context.Context, svc *service.Service) error { return svc.Authorize(ctx, in) }

@@ -193,7 +193,9 @@ func TestPreviewNamesPlanned(t *testing.T) {
 }
 
 // TestPreviewListsTheRules: the preview of an add or an import lists each
-// rule it asks for, where the form has it and what it is; it said only
+// rule it asks for, where the form has it and what it is, and says of a
+// rule the group has already that it is not added again (it was listed as
+// added, and the apply said done, the group unchanged); it said only
 // "Add 3 ingress rules to sg-…", so the user applied rules they could not
 // see again (the form's rows are gone from the preview page).
 func TestPreviewListsTheRules(t *testing.T) {
@@ -214,6 +216,16 @@ func TestPreviewListsTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A rule the group has, which an add repeats.
+	if err := svc.Authorize(ctx, service.RulesInput{Caller: cl, SecurityGroupID: g.SecurityGroupId, Direction: model.Ingress,
+		Permissions: []model.RuleInput{{Policy: "accept", Priority: "1", IpProtocol: "TCP", PortRange: "443/443", SourceCidrIp: "10.2.0.0/16"}}}); err != nil {
+		t.Fatal(err)
+	}
+	attr, err := svc.DescribeSecurityGroupAttribute(ctx, allRules(cl, g.SecurityGroupId))
+	if err != nil || len(attr.Rules) != 1 {
+		t.Fatalf("%v %v", attr, err)
+	}
+	held := attr.Rules[0].ID
 	c, err := New(svc, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +237,12 @@ func TestPreviewListsTheRules(t *testing.T) {
 		want [][]string // the table's rows, cell by cell
 		head string
 	}{
+		{"a row the group has", url.Values{"op": {"add-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
+			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"443"}, "r1.peer": {"10.2.0.0/16"},
+			"r2.policy": {"accept"}, "r2.priority": {"1"}, "r2.protocol": {"TCP"}, "r2.ports": {"443"}, "r2.peer": {"10.3.0.0/16"},
+			"r1.desc": {"tls"}},
+			[][]string{{"row 1 (the group has it as " + held + ": not added again; it takes this description)", "accept", "1", "TCP", "443/443", "10.2.0.0/16", "tls"},
+				{"row 2", "accept", "1", "TCP", "443/443", "10.3.0.0/16", ""}}, "Source"},
 		{"rows", url.Values{"op": {"add-rules"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
 			"r1.policy": {"accept"}, "r1.priority": {"1"}, "r1.protocol": {"TCP"}, "r1.ports": {"8000-8080"}, "r1.peer": {"192.168.0.0/24"}, "r1.desc": {"the app"},
 			"r3.policy": {"drop"}, "r3.priority": {"2"}, "r3.protocol": {"ICMP"}, "r3.ports": {"-1"}, "r3.peer": {g.SecurityGroupId}},

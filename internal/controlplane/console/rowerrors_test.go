@@ -117,3 +117,44 @@ func TestClearedDescriptionSaysItStays(t *testing.T) {
 		})
 	}
 }
+
+// TestRulePeerErrorsNameTheRow: a peer group, prefix list or port range
+// list the API does not find is refused naming the row it is in, with
+// that row's field marked; these were checked after the rule's own
+// fields and said only "The specified SourceGroupId … does not exist",
+// with no row and no field marked in a form of five rows.
+func TestRulePeerErrorsNameTheRow(t *testing.T) {
+	_, c, key, group, _ := layoutWorld(t)
+	s := c.sessions.add(key.Account, key.ID, false)
+	for _, tc := range []struct {
+		name        string
+		peer, ports string // row 2's
+		want        string // in the error's message
+		field       string // the field marked
+		status      int
+	}{
+		{"unknown peer group", "sg-nothere00000000001", "22", `Row 2: The specified SourceGroupId "sg-nothere00000000001"`, "r2-peer", http.StatusNotFound},
+		{"unknown prefix list", "pl-nothere00000000001", "22", `Row 2: The specified PrefixListId "pl-nothere00000000001"`, "r2-peer", http.StatusNotFound},
+		{"unknown port range list", "10.0.0.0/8", "prl-nothere0000000001", `Row 2: The specified PortRangeListId "prl-nothere0000000001"`, "r2-ports", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := url.Values{"csrf": {s.csrf}, "op": {"add-rules"}, "step": {"preview"}, "group": {group}, "dir": {"ingress"},
+				"r1.policy": {"accept"}, "r1.protocol": {"TCP"}, "r1.ports": {"80"}, "r1.peer": {"10.0.0.0/8"},
+				"r2.policy": {"accept"}, "r2.protocol": {"TCP"}, "r2.ports": {tc.ports}, "r2.peer": {tc.peer}}
+			req := httptest.NewRequest("POST", Prefix+"r/cn-hangzhou/change", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+			w := httptest.NewRecorder()
+			c.ServeHTTP(w, req)
+			body := html.UnescapeString(w.Body.String())
+			_, msg, _ := strings.Cut(body, `id="error-message">`)
+			msg, _, _ = strings.Cut(msg, "</span>")
+			if w.Code != tc.status || !strings.Contains(msg, tc.want) {
+				t.Errorf("%d %q, want %d and %q", w.Code, msg, tc.status, tc.want)
+			}
+			if !strings.Contains(body, `id="`+tc.field+`" name="`+strings.Replace(tc.field, "-", ".", 1)+`" aria-invalid="true"`) {
+				t.Errorf("the form does not mark %s", tc.field)
+			}
+		})
+	}
+}

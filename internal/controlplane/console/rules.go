@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -162,11 +163,30 @@ func importInputs(text string, dir model.Direction) ([]model.RuleInput, error) {
 	d := json.NewDecoder(strings.NewReader(text))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&ex); err != nil {
-		return nil, ecserr.InvalidParameter("rules", "paste the JSON that Export gives ("+err.Error()+")")
+		// A type error names the console's Go types; say it in the
+		// export's terms instead.
+		why := err.Error()
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := "the text"
+			if te.Field != "" {
+				where = te.Field
+			}
+			why = fmt.Sprintf("%s is a JSON %s, where Export gives an object with SecurityGroupId, Ingress and Egress, lists of rules", where, te.Value)
+		}
+		return nil, ecserr.InvalidParameter("rules", "paste the JSON that Export gives ("+why+")")
 	}
-	rs := ex.Ingress
+	rs, name, other, otherName := ex.Ingress, "Ingress", ex.Egress, "Outbound"
 	if dir == model.Egress {
-		rs = ex.Egress
+		rs, name, other, otherName = ex.Egress, "Egress", ex.Ingress, "Inbound"
+	}
+	// The API would refuse no rules as MissingParameter "Permissions",
+	// which names nothing in this form.
+	switch {
+	case len(rs) == 0 && len(other) > 0:
+		return nil, ecserr.InvalidParameter("rules", fmt.Sprintf("it has no %s rules; choose %s to import its %d other rule(s)", name, otherName, len(other)))
+	case len(rs) == 0:
+		return nil, ecserr.InvalidParameter("rules", "it has no rules to import (Ingress and Egress are empty)")
 	}
 	if len(rs) > model.MaxPermissionsPerAPI {
 		return nil, ecserr.BadRequest("InvalidParam.Permissions", "At most %d rules per import; this one has %d.", model.MaxPermissionsPerAPI, len(rs))

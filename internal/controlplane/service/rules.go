@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -68,13 +69,24 @@ func checkPermissionCount(in *RulesInput, allowNone bool) error {
 // resolveRule validates a rule input for group g and resolves its peer: a
 // peer group must exist in the region and be owned by the named account (the
 // caller's when none is named); a prefix list must be the caller's. n is the
-// input's place in Permissions.N, 0 when it stands alone.
+// input's place in Permissions.N, 0 when it stands alone; a refusal names it,
+// that of a peer or port range list too (a form of several rules said which
+// group was not found, not in which row).
 func resolveRule(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Direction, in model.RuleInput, n int) (model.Rule, error) {
+	r, err := resolveRuleInput(tx, c, g, dir, in)
+	var e *ecserr.Error
+	if n > 0 && errors.As(err, &e) && e.Status < http.StatusInternalServerError {
+		named := *e
+		named.Message = fmt.Sprintf("Permissions.%d: %s", n, e.Message)
+		err = &named
+	}
+	return r, err
+}
+
+// resolveRuleInput is resolveRule without naming the input's place.
+func resolveRuleInput(tx store.ReadTx, c Caller, g *model.SecurityGroup, dir model.Direction, in model.RuleInput) (model.Rule, error) {
 	r, owner, e := model.ParseRule(dir, in, g.Classic())
 	if e != nil {
-		if n > 0 {
-			e = ecserr.New(e.Status, e.Code, "Permissions.%d: %s", n, e.Message).At(e.Field)
-		}
 		return r, e
 	}
 	side := "Source"
@@ -315,6 +327,31 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 		return struct{}{}, PutGroup(tx, g)
 	})
 	return err
+}
+
+// RulesHeld are, for each of ins, the ID of the rule of the caller's group
+// that it repeats, which Authorize does not add again (it takes only a
+// description given), "" for one it would add or refuse: by them a
+// preview tells a row that adds nothing from one that adds a rule.
+func (s *Service) RulesHeld(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]string, error) {
+	return View(s, ctx, func(tx store.ReadTx) ([]string, error) {
+		g, err := GetGroup(tx, c, groupID)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, len(ins))
+		for i, in := range ins {
+			r, err := resolveRule(tx, c, g, dir, in, i+1)
+			if err != nil {
+				continue
+			}
+			key := r.Key()
+			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
+				out[i] = g.Rules[j].ID
+			}
+		}
+		return out, nil
+	})
 }
 
 // RuleKeys are the keys (model.Rule.Key) of the rules Authorize would
