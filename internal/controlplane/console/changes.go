@@ -271,8 +271,8 @@ func ruleLines(a *ruleAdds) []ruleLine {
 		row := rowOfRule(&r)
 		l := ruleLine{Where: a.where[i], Policy: row.Policy, Priority: row.Priority, Protocol: row.Protocol,
 			Ports: cmp.Or(r.PortRangeListID, r.PortRange.String()), Peer: row.Peer, Description: row.Desc}
-		if i < len(a.held) {
-			l.Held = a.held[i]
+		if i < len(a.matches) {
+			l.Held = a.matches[i].Held
 		}
 		if r.SourcePortRange.IsSet() {
 			// An import can give one (the form cannot): without it, a rule
@@ -294,20 +294,22 @@ type ruleAdds struct {
 	dir    model.Direction
 	inputs []model.RuleInput
 	where  []string // where the form shows each input
-	held   []string // the group's rule each input repeats, or ""
+	// matches are how Authorize takes each input (nil when the group
+	// could not be read: the dry run meets the same error).
+	matches []service.RuleMatch
 }
 
 // previewNames is what the preview of pc calls what it would make: a rule
 // by where its form shows it, matched by the rule's key as the service
 // resolves the form's input; what it cannot match as analyze.Numbered.
-func (c *Console) previewNames(ctx context.Context, cl service.Caller, pc *pendingChange) analyze.Names {
+func (c *Console) previewNames(pc *pendingChange) analyze.Names {
 	a := pc.adds
-	if a == nil {
+	if a == nil || a.matches == nil {
 		return nil
 	}
-	keys, err := c.svc.RuleKeys(ctx, cl, a.group, a.dir, a.inputs)
-	if err != nil {
-		return nil // the dry run meets the same error
+	keys := make([]string, len(a.matches))
+	for i, m := range a.matches {
+		keys[i] = m.Key
 	}
 	return func(m analyze.Made) map[string]string {
 		names := analyze.Numbered(m)
@@ -582,8 +584,8 @@ func (c *Console) parseChange(p *page, f url.Values) (*pendingChange, error) {
 		}
 		in := service.RulesInput{Caller: cl, SecurityGroupID: group, Direction: dir, Permissions: inputs}
 		pc.adds = &ruleAdds{group: group, dir: dir, inputs: inputs, where: where}
-		if held, err := c.svc.RulesHeld(p.ctx(), cl, group, dir, inputs); err == nil {
-			pc.adds.held = held
+		if m, err := c.svc.RuleMatches(p.ctx(), cl, group, dir, inputs); err == nil {
+			pc.adds.matches = m
 		}
 		pc.Rules, pc.PeerHead = ruleLines(pc.adds), egress(dir, "Source", "Destination")
 		pc.What = fmt.Sprintf("Add %d %s rule%s to %s", len(inputs), dir, plural(len(inputs)), group)

@@ -96,7 +96,7 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 			return
 		}
 		defer func() { <-c.cache.ahead }()
-		names := c.previewNames(bctx, cl, pc)
+		names := c.previewNames(pc)
 		before, after, base, err := c.analysis.AuditAfterFrom(bctx, cl, pc.Run, c.auditOptions(), c.cache.auditBase(), names)
 		c.cache.keepBase(base)
 		if err != nil {

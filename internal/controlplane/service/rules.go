@@ -312,7 +312,7 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "%s repeats an earlier rule of the same request.", in.permissionName(i))
 			}
 			seen[key] = true
-			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
+			if j := heldRule(g.Rules, &r, key); j >= 0 {
 				if r.Description != "" {
 					g.Rules[j].Description = r.Description
 				}
@@ -329,45 +329,31 @@ func (s *Service) Authorize(ctx context.Context, in RulesInput) error {
 	return err
 }
 
-// RulesHeld are, for each of ins, the ID of the rule of the caller's group
-// that it repeats, which Authorize does not add again (it takes only a
-// description given), "" for one it would add or refuse: by them a
-// preview tells a row that adds nothing from one that adds a rule.
-func (s *Service) RulesHeld(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]string, error) {
-	return View(s, ctx, func(tx store.ReadTx) ([]string, error) {
+// RuleMatch is how Authorize takes one input: the key (model.Rule.Key) of
+// the rule it makes, "" for one it would refuse, and the ID of the group's
+// rule it repeats, which Authorize does not add again (it takes only a
+// description given), "" for one it adds.
+type RuleMatch struct{ Key, Held string }
+
+// RuleMatches resolves ins in the caller's group as Authorize does (a peer
+// group's owner too): by them a preview tells which of the rules a dry run
+// added came from which input, and a row that adds nothing from one that
+// adds a rule.
+func (s *Service) RuleMatches(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]RuleMatch, error) {
+	return View(s, ctx, func(tx store.ReadTx) ([]RuleMatch, error) {
 		g, err := GetGroup(tx, c, groupID)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]string, len(ins))
+		out := make([]RuleMatch, len(ins))
 		for i, in := range ins {
 			r, err := resolveRule(tx, c, g, dir, in, i+1)
 			if err != nil {
 				continue
 			}
-			key := r.Key()
-			if j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) }); j >= 0 {
-				out[i] = g.Rules[j].ID
-			}
-		}
-		return out, nil
-	})
-}
-
-// RuleKeys are the keys (model.Rule.Key) of the rules Authorize would
-// make of ins in the caller's group, each resolved as Authorize resolves
-// it (its peer group's owner), "" for one it would refuse: by them a
-// preview tells which of the rules a dry run added came from which input.
-func (s *Service) RuleKeys(ctx context.Context, c Caller, groupID string, dir model.Direction, ins []model.RuleInput) ([]string, error) {
-	return View(s, ctx, func(tx store.ReadTx) ([]string, error) {
-		g, err := GetGroup(tx, c, groupID)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, len(ins))
-		for i, in := range ins {
-			if r, err := resolveRule(tx, c, g, dir, in, i+1); err == nil {
-				out[i] = r.Key()
+			out[i].Key = r.Key()
+			if j := heldRule(g.Rules, &r, out[i].Key); j >= 0 {
+				out[i].Held = g.Rules[j].ID
 			}
 		}
 		return out, nil
@@ -414,7 +400,7 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 				return struct{}{}, ecserr.BadRequest("InvalidParam.DuplicatePermissions", "%s repeats an earlier rule of the same request.", in.permissionName(i))
 			}
 			seen[key] = true
-			j := slices.IndexFunc(g.Rules, func(o model.Rule) bool { return sameKey(&o, &r, key) })
+			j := heldRule(g.Rules, &r, key)
 			if j < 0 {
 				if s.LenientRevoke {
 					continue
@@ -437,6 +423,12 @@ func (s *Service) Revoke(ctx context.Context, in RulesInput) error {
 func sameKey(o, r *model.Rule, key string) bool {
 	return o.Direction == r.Direction && o.Protocol == r.Protocol && o.Policy == r.Policy &&
 		o.Priority == r.Priority && o.NicType == r.NicType && o.PortRange == r.PortRange && o.Key() == key
+}
+
+// heldRule is the index in rules of the rule r (of key key) repeats, -1
+// if none.
+func heldRule(rules []model.Rule, r *model.Rule, key string) int {
+	return slices.IndexFunc(rules, func(o model.Rule) bool { return sameKey(&o, r, key) })
 }
 
 // describeInput names Permissions[i] of in for a message.
