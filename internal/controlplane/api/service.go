@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"math"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/peers"
@@ -181,11 +180,11 @@ func parsePage(p rpc.Params, defSize, maxSize, defMax, maxResults int) (page, er
 		}
 		pg.Size = n
 		if t := p.Get("NextToken"); t != "" {
-			off, err := strconv.Atoi(t)
-			if err != nil || off < 0 || off > maxOffset {
-				return pg, ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %q is not one this server returned.", t)
+			off, after, ok := service.ParseToken(t)
+			if !ok || off > maxOffset {
+				return pg, ecserr.BadRequest("InvalidNextToken.Malformed", "NextToken %.80q is not one this server returned.", t)
 			}
-			pg.Offset = off
+			pg.Offset, pg.After = off, after
 		}
 		return pg, nil
 	}

@@ -78,7 +78,7 @@ func (s *Service) DescribeDisks(ctx context.Context, in DescribeDisksInput) (Lis
 				matched = append(matched, d)
 			}
 		}
-		return pageOf(matched, in.Page), nil
+		return pageBy(matched, in.Page, func(d Disk) string { return instanceKey(d.Instance) }), nil
 	})
 }
 
@@ -107,7 +107,7 @@ func (s *Service) DescribeInstanceMaintenance(ctx context.Context, c Caller, ids
 		if err != nil {
 			return Listing[*model.Instance]{}, err
 		}
-		return pageOf(insts, pg), nil
+		return pageBy(insts, pg, instanceKey), nil
 	})
 }
 
@@ -128,7 +128,7 @@ func (s *Service) DescribeInstanceRamRoles(ctx context.Context, c Caller, ids []
 		if err != nil {
 			return Listing[*model.Instance]{}, err
 		}
-		return pageOf(insts, pg), nil
+		return pageBy(insts, pg, instanceKey), nil
 	})
 }
 

@@ -434,7 +434,7 @@ func (s *Service) DescribeNetworkInterfaces(ctx context.Context, in DescribeENIs
 			}
 			items = append(items, n)
 		}
-		return pageOf(items, in.Page), nil
+		return pageBy(items, in.Page, func(n *model.NetworkInterface) string { return createdKey(n.Created, n.ID) }), nil
 	})
 }
 

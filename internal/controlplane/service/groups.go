@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -264,7 +265,7 @@ func (s *Service) DescribeSecurityGroups(ctx context.Context, in DescribeGroupsI
 			items = append(items, summarize(g, nil, count[g.ID], pls))
 		}
 		slices.SortFunc(items, func(a, b GroupSummary) int { return cmp.Compare(b.Group.ID, a.Group.ID) })
-		return pageOf(items, in.Page), nil
+		return pageBy(items, in.Page, func(g GroupSummary) string { return groupKey(g.Group.ID) }), nil
 	})
 }
 
@@ -293,20 +294,39 @@ func (in DescribeGroupsInput) matches(g *model.SecurityGroup, typ model.GroupTyp
 func groupPage(snap *view.Snapshot, c Caller, pg Page) Listing[GroupSummary] {
 	ids := snap.IDs(KindGroup, store.Query{Account: c.Account, Region: c.Region})
 	out := Listing[GroupSummary]{Total: len(ids), Items: []GroupSummary{}}
-	if pg.Offset >= len(ids) {
-		return out
-	}
-	end := min(pg.Offset+pg.Size, len(ids))
-	if pg.Tokens && end < len(ids) {
-		out.NextToken = strconv.Itoa(end)
-	}
+	start, end := highestFirst(ids, pg, &out.NextToken)
 	sum := summarizer(snap)
-	out.Items = make([]GroupSummary, 0, end-pg.Offset)
-	for k := pg.Offset; k < end; k++ {
+	out.Items = make([]GroupSummary, 0, end-start)
+	for k := start; k < end; k++ {
 		out.Items = append(out.Items, sum(snap.Record(KindGroup, ids[len(ids)-1-k]))) // newest ID first
 	}
 	return out
 }
+
+// highestFirst cuts the page pg out of ids (ascending) listed from the
+// highest ID down, as groups are: the page runs from start to end in that
+// order; next is set to the next page's token. A cursor resumes below its
+// ID, found in the index (the cost of a page does not grow with it).
+func highestFirst(ids []string, pg Page, next *string) (start, end int) {
+	start = pg.Offset
+	if pg.Tokens && pg.After != "" {
+		if id := ascendingOf(pg.After); id != "" {
+			start = len(ids) - sort.SearchStrings(ids, id) // those at or above it were listed
+		}
+	}
+	if start >= len(ids) {
+		return 0, 0
+	}
+	end = min(start+pg.Size, len(ids))
+	if pg.Tokens && end < len(ids) {
+		*next = cursorToken(end, groupKey(ids[len(ids)-end]))
+	}
+	return start, end
+}
+
+// groupKey is the order key of a group in DescribeSecurityGroups: the
+// newest (highest) ID first.
+func groupKey(id string) string { return descending(id) }
 
 // summarizer returns the listing entry of a group record of snap.
 func summarizer(snap *view.Snapshot) func(r *store.Record) GroupSummary {
@@ -363,15 +383,9 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 		// One name, VPC or tag filter: the index lists exactly the
 		// matches (of this account and region: the keys are scoped).
 		out := Listing[GroupSummary]{Total: len(ids), Items: []GroupSummary{}}
-		if in.Page.Offset >= len(ids) {
-			return out
-		}
-		end := min(in.Page.Offset+in.Page.Size, len(ids))
-		if in.Page.Tokens && end < len(ids) {
-			out.NextToken = strconv.Itoa(end)
-		}
-		out.Items = make([]GroupSummary, 0, end-in.Page.Offset)
-		for k := in.Page.Offset; k < end; k++ {
+		start, end := highestFirst(ids, in.Page, &out.NextToken)
+		out.Items = make([]GroupSummary, 0, end-start)
+		for k := start; k < end; k++ {
 			if r := mine(ids[len(ids)-1-k]); r != nil {
 				out.Items = append(out.Items, sum(r))
 			}
@@ -386,7 +400,7 @@ func groupsIndexed(snap *view.Snapshot, c Caller, in DescribeGroupsInput, typ mo
 		}
 		matched = append(matched, r)
 	}
-	page, next := paginate(matched, in.Page)
+	page, next := paginateBy(matched, in.Page, func(r *store.Record) string { return groupKey(r.ID) })
 	out := Listing[GroupSummary]{Total: len(matched), NextToken: next, Items: make([]GroupSummary, 0, len(page))}
 	for _, r := range page {
 		out.Items = append(out.Items, sum(r))

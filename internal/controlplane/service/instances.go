@@ -672,7 +672,8 @@ func nameMatches(pattern, name string) bool {
 	return strings.HasSuffix(rest, parts[len(parts)-1])
 }
 
-// newestFirst sorts instances as ECS lists them: newest first, then by ID.
+// newestFirst sorts instances as ECS lists them: newest first, then by ID
+// (instanceKey ascends along it).
 func newestFirst(insts []*model.Instance) {
 	slices.SortStableFunc(insts, func(a, b *model.Instance) int {
 		if c := b.Created.Compare(a.Created); c != 0 {
@@ -680,6 +681,11 @@ func newestFirst(insts []*model.Instance) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+}
+
+// instanceKey is an instance's order key in newestFirst's order.
+func instanceKey(in *model.Instance) string {
+	return newestKey(in.Created.Unix(), in.Created.Nanosecond(), in.ID)
 }
 
 // DescribeInstances returns one page of the caller's instances in a region,
@@ -695,7 +701,7 @@ func (s *Service) DescribeInstances(ctx context.Context, in DescribeInstancesInp
 		}
 		out := Listing[InstanceView]{Total: len(matched)}
 		var paged []*model.Instance
-		paged, out.NextToken = paginate(matched, in.Page)
+		paged, out.NextToken = paginateBy(matched, in.Page, instanceKey)
 		for _, inst := range paged {
 			inst := new(*inst) // the view's value is shared: the answer gets its own
 			v, err := s.instanceView(tx, inst)

@@ -307,7 +307,7 @@ func (s *Service) DescribePortRangeLists(ctx context.Context, in DescribePortRan
 			}
 			items = append(items, PortRangeListSummary{List: l, Associations: len(uses)})
 		}
-		return pageOf(items, in.Page), nil
+		return pageBy(items, in.Page, func(l PortRangeListSummary) string { return l.List.ID }), nil
 	})
 }
 

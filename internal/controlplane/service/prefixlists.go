@@ -314,7 +314,7 @@ func (s *Service) DescribePrefixLists(ctx context.Context, in DescribePrefixList
 			}
 			items = append(items, PrefixListSummary{List: pl, Associations: len(uses)})
 		}
-		return pageOf(items, in.Page), nil
+		return pageBy(items, in.Page, func(l PrefixListSummary) string { return l.List.ID }), nil
 	})
 }
 

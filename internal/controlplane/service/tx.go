@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/store"
@@ -440,47 +439,6 @@ func members(tx store.ReadTx, c Caller, groupID string) ([]*model.Instance, erro
 	enis, err := eniMembers(tx, c, groupID) // secondary ENIs are members too
 	return append(out, enis...), err
 }
-
-// Page selects part of a list: PageNumber/PageSize paging (Number, Size)
-// or NextToken/MaxResults paging (Tokens, Size, Offset).
-type Page struct {
-	Tokens       bool // NextToken/MaxResults paging
-	Number, Size int
-	Offset       int
-}
-
-// paginate cuts one page out of items and returns the next token ("" on
-// the last page, and always with page numbers).
-func paginate[T any](items []T, pg Page) (out []T, next string) {
-	if pg.Offset >= len(items) {
-		return []T{}, ""
-	}
-	end := min(pg.Offset+pg.Size, len(items))
-	if pg.Tokens && end < len(items) {
-		next = strconv.Itoa(end)
-	}
-	return items[pg.Offset:end], next
-}
-
-// Listing is one page of a list: its Items, how many match on all pages,
-// and the token of the next page ("" on the last page, and always with page
-// numbers).
-type Listing[T any] struct {
-	Items     []T
-	Total     int
-	NextToken string
-}
-
-// pageOf cuts the page pg out of all the matches.
-func pageOf[T any](all []T, pg Page) Listing[T] {
-	out := Listing[T]{Total: len(all)}
-	out.Items, out.NextToken = paginate(all, pg)
-	return out
-}
-
-// PageOf is pageOf for a list the api layer holds itself (the catalogue's
-// instance types).
-func PageOf[T any](all []T, pg Page) Listing[T] { return pageOf(all, pg) }
 
 // isNotFound reports whether err is a 404 ecserr.
 func isNotFound(err error) bool {
