@@ -2,6 +2,7 @@ package audit
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,6 +160,15 @@ func TestSplitWorldSameExposure(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
+	}
+	// PALISADE_AUDIT_SEEDS=400 (seconds) hunts rarer clouds; the default
+	// keeps the package quick.
+	if env := os.Getenv("PALISADE_AUDIT_SEEDS"); env != "" {
+		n, err := strconv.Atoi(env)
+		if err != nil || n < 1 {
+			t.Fatalf("PALISADE_AUDIT_SEEDS: %q is not a count of seeds", env)
+		}
+		seeds = n
 	}
 	opened, split, guaOpened := 0, 0, 0
 	for seed := range uint64(seeds) {
