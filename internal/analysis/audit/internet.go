@@ -141,7 +141,8 @@ var halfInternetBlocks = func() []netip.Prefix {
 
 // verdict is whether the internet is let in on some ports, and by which
 // rules: the fewest of the accepting rules, largest share first, that
-// together admit enough of it (rules[0] is the one blamed).
+// together admit enough of it (rules[0] is the one blamed), all of one
+// part when one part's rules admit it (judgeNew).
 type verdict struct {
 	open  bool
 	rules []int
@@ -206,14 +207,22 @@ func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
 		}
 	}
 	// Otherwise add up what the rules admit (accepts from the internet
-	// come from rules only), over every part: the remote end picks its
-	// source port.
+	// come from rules only). A connection comes from one source port:
+	// the first part (the default source port's first) whose rules alone
+	// admit the internet is blamed, by its rules, as a flow naming no
+	// source port is (the fast path above picks the same part: when the
+	// anonymous address alone is the internet, the named addresses of an
+	// earlier part cannot be). Only when no part does is it open through
+	// several parts' rules together: the remote end picks its source port.
 	last := iprange.Last(j.six)
-	var admitted []iprange.Range
-	share := map[int]u128{}
-	first := map[int]int{} // the part where a rule first admits
+	var admitted []iprange.Range        // over every part
+	byRule := map[int][]iprange.Range{} // what each rule admits, over every part
+	first := map[int]int{}              // the part where a rule first admits
 	var order []int
 	for k, t := range tables {
+		share := map[int]u128{} // in this part, where runs are disjoint
+		var sum u128
+		var inPart []int
 		var start iprange.Key
 		by := space.Decider(-1)
 		var started bool
@@ -226,12 +235,18 @@ func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
 			if n == (u128{}) {
 				return
 			}
+			ri := int(by)
 			admitted = append(admitted, r)
-			if _, ok := share[int(by)]; !ok {
-				first[int(by)] = parts[k]
-				order = append(order, int(by))
+			byRule[ri] = append(byRule[ri], r)
+			if _, ok := first[ri]; !ok {
+				first[ri] = parts[k]
+				order = append(order, ri)
 			}
-			share[int(by)] = share[int(by)].add(n)
+			if _, ok := share[ri]; !ok {
+				inPart = append(inPart, ri)
+			}
+			share[ri] = share[ri].add(n)
+			sum = sum.add(n)
 		}
 		t.EachRun(func(at iprange.Key, d space.Decider) {
 			if started {
@@ -240,20 +255,54 @@ func (j *judge) judgeNew(parts []int, tables []*space.AddrTable) verdict {
 			start, by, started = at, d, true
 		})
 		flush(last)
+		if sum.cmp(internetMin[f]) > 0 {
+			return blame(inPart, share, parts[k], f)
+		}
 	}
 	if !isInternet(iprange.Normalize(admitted), j.six) {
 		return verdict{}
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return share[b].cmp(share[a]) })
+	// A rule admitting on several parts admits the same addresses there
+	// more than once: count each rule's addresses, and theirs together,
+	// once.
+	share := map[int]u128{}
+	for ri, rs := range byRule {
+		byRule[ri] = iprange.Normalize(rs)
+		share[ri] = publicCountAll(byRule[ri])
+	}
+	sortBlame(order, share)
 	v := verdict{open: true, part: first[order[0]]}
-	var sum u128
+	var got []iprange.Range
 	for _, ri := range order {
+		v.rules = append(v.rules, ri)
+		if got = iprange.Normalize(append(got, byRule[ri]...)); isInternet(got, j.six) {
+			break
+		}
+	}
+	return v
+}
+
+// blame makes the verdict on one part whose accepting rules (share: the
+// public addresses each admits, disjoint) together admit the internet.
+func blame(rules []int, share map[int]u128, part, f int) verdict {
+	sortBlame(rules, share)
+	v := verdict{open: true, part: part}
+	var sum u128
+	for _, ri := range rules {
 		v.rules = append(v.rules, ri)
 		if sum = sum.add(share[ri]); sum.cmp(internetMin[f]) > 0 {
 			break
 		}
 	}
 	return v
+}
+
+// sortBlame orders rules as they are blamed: the most public addresses
+// admitted first; at a tie, the first in evaluation order (a program's
+// rules are: priority, a drop before an accept, group, rule), as the
+// evaluator names the deciding rule.
+func sortBlame(rules []int, share map[int]u128) {
+	slices.SortFunc(rules, func(a, b int) int { return cmp.Or(share[b].cmp(share[a]), cmp.Compare(a, b)) })
 }
 
 // viewOf reads a view of one family: which ports the policy opens to the

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +89,63 @@ func TestInternetIsWhatIsAdmitted(t *testing.T) {
 	})
 }
 
+// TestInternetBlameOnDefaultSourcePort: when the rules of one set of
+// source ports alone open a port to the internet, the finding blames them,
+// the default source port's first (the rule a flow that names no source
+// port meets, as a scenario's check names it), not the rule with the most
+// addresses over every source port; whether the internet is written whole
+// or in halves (seed 9267 of TestSplitWorldSameExposure: a prefix list
+// holding ::/0 from source ports 1-1023 at priority 1 was blamed once ::/0
+// was written as 2000::/4 and 3000::/4, the rule of ::/0 at priority 2
+// before). A rule's addresses count once however many sets of source
+// ports it admits them on, and at equal counts the rule first in
+// evaluation order is blamed.
+func TestInternetBlameOnDefaultSourcePort(t *testing.T) {
+	privileged := func(peer string) model.Rule { return rl("sgr-priv", "in accept 1 TCP 22/22 "+peer+" sport=1/1023") }
+	v6 := func(w world, entries ...string) world {
+		w.insts[0].IPv6 = netip.MustParseAddr("2001:db8::5")
+		w.pls = append(w.pls, plist("pl-any6", 5, entries...))
+		return w
+	}
+	// Halves of equal size: the member's own address is in neither.
+	equal := web(false, rl("sgr-lo", "in accept 2 TCP 22/22 2000::/4"), rl("sgr-hi", "in accept 1 TCP 22/22 3000::/4"))
+	equal.insts[0].IPv6 = netip.MustParseAddr("fd00::5")
+	runCases(t, []checkCase{
+		{name: "whole", check: "SGA-002",
+			w: web(true, rl("sgr-web", "in accept 2 TCP 22/22 0.0.0.0/0"), privileged("0.0.0.0/0")), want: []string{"sg-web sgr-web high"}},
+		{name: "halves", check: "SGA-002",
+			w:    web(true, rl("sgr-lo", "in accept 2 TCP 22/22 0.0.0.0/1"), rl("sgr-hi", "in accept 2 TCP 22/22 128.0.0.0/1"), privileged("0.0.0.0/1"), rl("sgr-priv2", "in accept 1 TCP 22/22 128.0.0.0/1 sport=1/1023")),
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		{name: "halves, the other source ports' rule whole", check: "SGA-002",
+			w:    web(true, rl("sgr-lo", "in accept 2 TCP 22/22 0.0.0.0/1"), rl("sgr-hi", "in accept 2 TCP 22/22 128.0.0.0/1"), privileged("0.0.0.0/0")),
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		{name: "IPv6 whole, the seed's", check: "SGA-002",
+			w: v6(web(false, rl("sgr-web", "in accept 2 TCP 22/22 ::/0"), privileged("pl-any6")), "::/0", "2001:db8::/32"), want: []string{"sg-web sgr-web high"}},
+		{name: "IPv6 halves of 2000::/3, the seed's", check: "SGA-002",
+			w:    v6(web(false, rl("sgr-lo", "in accept 2 TCP 22/22 2000::/4"), rl("sgr-hi", "in accept 2 TCP 22/22 3000::/4"), privileged("pl-any6")), "2000::/4", "3000::/4", "2001:db8::/32"),
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		// At a tie the first in evaluation order is blamed, not the
+		// first in address order.
+		{name: "IPv6 halves of equal size", check: "SGA-002", w: equal,
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		// A rule of every source port admits its addresses once, not
+		// once for each set of source ports (sgr-lo was blamed alone).
+		{name: "a half from every source port, a half from some", check: "SGA-002",
+			w:    web(true, rl("sgr-lo", "in accept 2 TCP 22/22 0.0.0.0/1"), rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1 sport=1/1023")),
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		// No one set of source ports lets the internet in: the rules of
+		// all of them together do, the most addresses first, each
+		// counted once (sgr-a, of every source port, was blamed alone).
+		{name: "halves on different source ports", check: "SGA-002",
+			w:    web(true, rl("sgr-lo", "in accept 2 TCP 22/22 0.0.0.0/1 sport=1024/65535"), rl("sgr-hi", "in accept 1 TCP 22/22 128.0.0.0/1 sport=1/1023")),
+			want: []string{"sg-web sgr-hi high"}, contains: "together with sgr-lo of sg-web"},
+		{name: "quarters on different source ports", check: "SGA-002",
+			w: web(true, rl("sgr-a", "in accept 2 TCP 22/22 0.0.0.0/2"), rl("sgr-b", "in accept 1 TCP 22/22 64.0.0.0/2 sport=1/1023"),
+				rl("sgr-c", "in accept 1 TCP 22/22 128.0.0.0/2 sport=2000/3000"), rl("sgr-d", "in accept 1 TCP 22/22 192.0.0.0/2 sport=4000/5000")),
+			want: []string{"sg-web sgr-d high"}, contains: "together with sgr-c of sg-web and sgr-a of sg-web"},
+	})
+}
+
 // TestIPv6InternetIsGlobalUnicast: the IPv6 internet is 2000::/3, so a
 // rule from it opens a port to the internet as ::/0 does, in every check
 // that asks (it held fewer addresses than an IPv6 /1, and none did):
@@ -159,6 +217,15 @@ func TestSplitWorldSameExposure(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
+	}
+	// PALISADE_AUDIT_SEEDS=400 (seconds) hunts rarer clouds; the default
+	// keeps the package quick.
+	if env := os.Getenv("PALISADE_AUDIT_SEEDS"); env != "" {
+		n, err := strconv.Atoi(env)
+		if err != nil || n < 1 {
+			t.Fatalf("PALISADE_AUDIT_SEEDS: %q is not a count of seeds", env)
+		}
+		seeds = n
 	}
 	opened, split, guaOpened := 0, 0, 0
 	for seed := range uint64(seeds) {
