@@ -364,6 +364,21 @@ func (c *Console) instancePage(p *page) {
 }
 
 func (c *Console) auditPage(p *page) {
+	severities := make([]string, 0, audit.Critical+1)
+	for s := audit.Info; s <= audit.Critical; s++ {
+		severities = append(severities, s.String())
+	}
+	// A severity the audit does not know is refused, not read as "any": a
+	// mistyped link listed every finding as if it were the filter's answer.
+	sev := p.r.URL.Query().Get("severity")
+	least := audit.Info
+	if sev != "" {
+		var err error
+		if least, err = audit.ParseSeverity(sev); err != nil {
+			c.fail(p, ecserr.InvalidParameter("severity", "use one of "+strings.Join(severities, ", ")+" (the least severity shown), or leave it out for all."))
+			return
+		}
+	}
 	au, fresh, err := c.auditOf(p.ctx(), p.caller, c.budgets.page)
 	if errors.Is(err, errComputing) {
 		c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Computing": true}))
@@ -372,13 +387,6 @@ func (c *Console) auditPage(p *page) {
 	if err != nil {
 		c.fail(p, err)
 		return
-	}
-	sev := p.r.URL.Query().Get("severity")
-	least := audit.Info
-	if sev != "" {
-		if least, err = audit.ParseSeverity(sev); err != nil {
-			least = audit.Info
-		}
 	}
 	var fs []audit.Finding
 	for _, f := range au.Findings {
@@ -391,7 +399,7 @@ func (c *Console) auditPage(p *page) {
 	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(fs), per)
 	c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(fs), "Stale": !fresh,
-		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
+		"Severities": severities}))
 }
 
 // notFound answers a page of a resource that is not the caller's as the
