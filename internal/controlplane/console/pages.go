@@ -315,6 +315,26 @@ const maxMembers = 100
 func (c *Console) instancesPage(p *page) {
 	q := p.r.URL.Query()
 	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), SecurityGroupID: q.Get("group"), Page: allPage}
+	// A filter naming a group or VPC that is not the caller's is refused
+	// as the API refuses the ID (the same words whether it exists in
+	// another account or nowhere): as a filter it listed no members, as if
+	// the group were the caller's and empty.
+	if in.SecurityGroupID != "" {
+		if _, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: in.SecurityGroupID, Page: service.Page{Size: 1}}); err != nil {
+			c.fail(p, err)
+			return
+		}
+	}
+	if in.VpcID != "" {
+		l, err := c.svc.DescribeVpcs(p.ctx(), service.DescribeVpcsInput{Caller: p.caller, IDs: []string{in.VpcID}, Page: service.Page{Size: 1}})
+		if err == nil && l.Total == 0 {
+			err = ecserr.New(http.StatusNotFound, "InvalidVpcId.NotFound", "The specified VpcId %q does not exist in this account and region.", in.VpcID)
+		}
+		if err != nil {
+			c.fail(p, err)
+			return
+		}
+	}
 	if n := strings.TrimSpace(q.Get("q")); n != "" {
 		in.Name = "*" + n + "*"
 	}
