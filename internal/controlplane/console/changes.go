@@ -325,6 +325,33 @@ func (c *Console) previewNames(pc *pendingChange) analyze.Names {
 	}
 }
 
+// done says what an applied change did. A rule the group had already (a
+// row the preview said it held) is said to be so, as the preview said it:
+// the apply said "done" for it as for the rules it added.
+func (pc *pendingChange) done() string {
+	if pc.adds == nil {
+		return pc.What + ": done."
+	}
+	var added, held []string
+	for i, m := range pc.adds.matches {
+		switch {
+		case m.Held == "":
+			added = append(added, pc.adds.where[i])
+		case pc.adds.inputs[i].Description != "":
+			held = append(held, fmt.Sprintf("%s was already in force as %s: not added again; it takes this description", pc.adds.where[i], m.Held))
+		default:
+			held = append(held, fmt.Sprintf("%s was already in force as %s: not added again, nothing changed for it", pc.adds.where[i], m.Held))
+		}
+	}
+	if len(held) == 0 {
+		return pc.What + ": done."
+	}
+	if len(added) > 0 {
+		held = append([]string{"done for " + strings.Join(added, ", ")}, held...)
+	}
+	return pc.What + ": " + strings.Join(held, "; ") + "."
+}
+
 // madeCall is one API call a change made: its answer's fields that name
 // what it made (a new group's ID), or its error.
 type madeCall struct {
@@ -803,7 +830,7 @@ func (c *Console) change(p *page) {
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
 		// The message stays on the server: the address names it.
-		q.Set("done", c.sessions.setFlash(p.s, pc.What+": done."))
+		q.Set("done", c.sessions.setFlash(p.s, pc.done()))
 		back.RawQuery = q.Encode()
 		redirect(p, back.String())
 		return
