@@ -89,7 +89,7 @@ func TestBadFlowFlags(t *testing.T) {
 		{[]string{"reach", "--port", "70000"}, "65535"},
 		{[]string{"reach", "--proto", "bogus"}, "use tcp, udp"},
 		{[]string{"reach", "--ip-version", "5"}, "use 4 or 6"},
-		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "70000"}, "from 0 to 65535"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "70000"}, "a number from 1 to 65535"},
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--proto", "bogus"}, "use tcp, udp"},
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "22", "--ip-version", "5"}, "use 4 or 6"},
 		{[]string{"verify", "--to", "i-b", "--port", "22"}, "From and To"},

@@ -74,16 +74,21 @@ func ParseFlow(from, to, proto, port, sourcePort, ipVersion string) (policy.Flow
 		}
 		return n, nil
 	}
-	n, err := num("Port", "port", port, 65535)
-	if err != nil {
-		return f, err
+	// A port as the other analysis actions read one (model.ParsePort, in
+	// the same words); 0 is none for a protocol without ports, as it was.
+	if port != "" && (p.HasPorts() || port != "0") {
+		n, ok := model.ParsePort(port)
+		if !ok {
+			return f, bad("Port", "%s", model.PortWanted)
+		}
+		f.Port = n
 	}
-	f.Port = uint16(n)
-	if p.HasPorts() && (port == "" || n == 0) {
+	if p.HasPorts() && port == "" {
 		// Port 0 is no port a rule can name: the engine refuses it.
 		return f, bad("Port", "a %s flow needs a destination port from 1 to 65535", p)
 	}
-	if n, err = num("SourcePort", "source port", sourcePort, 65535); err != nil {
+	n, err := num("SourcePort", "source port", sourcePort, 65535)
+	if err != nil {
 		return f, err
 	}
 	f.SourcePort = uint16(n)

@@ -93,7 +93,7 @@ func BenchmarkPages(b *testing.B) {
 	serve := func(b *testing.B, req *http.Request) {
 		req.AddCookie(cookie)
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		if w.Code != 200 {
 			b.Fatalf("%s %s: %d %.300s", req.Method, req.URL, w.Code, w.Body)
 		}

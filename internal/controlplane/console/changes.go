@@ -325,6 +325,33 @@ func (c *Console) previewNames(pc *pendingChange) analyze.Names {
 	}
 }
 
+// done says what an applied change did. A rule the group had already (a
+// row the preview said it held) is said to be so, as the preview said it:
+// the apply said "done" for it as for the rules it added.
+func (pc *pendingChange) done() string {
+	if pc.adds == nil {
+		return pc.What + ": done."
+	}
+	var added, held []string
+	for i, m := range pc.adds.matches {
+		switch {
+		case m.Held == "":
+			added = append(added, pc.adds.where[i])
+		case pc.adds.inputs[i].Description != "":
+			held = append(held, fmt.Sprintf("%s was already in force as %s: not added again; it takes this description", pc.adds.where[i], m.Held))
+		default:
+			held = append(held, fmt.Sprintf("%s was already in force as %s: not added again, nothing changed for it", pc.adds.where[i], m.Held))
+		}
+	}
+	if len(held) == 0 {
+		return pc.What + ": done."
+	}
+	if len(added) > 0 {
+		held = append([]string{"done for " + strings.Join(added, ", ")}, held...)
+	}
+	return pc.What + ": " + strings.Join(held, "; ") + "."
+}
+
 // madeCall is one API call a change made: its answer's fields that name
 // what it made (a new group's ID), or its error.
 type madeCall struct {
@@ -737,30 +764,56 @@ func flowRows(ch []plan.Change) []flowRow {
 	return out
 }
 
-// change previews a change (step=preview) or applies one (step=apply).
-// The preview runs the very call the apply makes, in a transaction that
-// is rolled back, and shows the flows it opens and closes and the audit
-// findings it adds and removes; the apply form carries the same fields.
+// change answers a change's form. A preview's (step=preview) is kept and
+// the browser sent on to the preview's address (previews.go); an apply
+// (step=apply) is made, and the browser sent on to the page it leads back
+// to, or, when the resources changed since the preview, to the change's
+// preview again. The preview runs the very call the apply makes, in a
+// transaction that is rolled back, and shows the flows it opens and
+// closes and the audit findings it adds and removes; the apply form
+// carries the same fields.
 func (c *Console) change(p *page) {
 	f := p.r.PostForm
-	hidden := url.Values{}
-	for k, v := range f {
-		if k != "csrf" && k != "step" && k != "seen" {
-			hidden[k] = v
-		}
+	if f.Get("step") != "apply" {
+		redirect(p, p.link("change/"+c.previews.put(p.s, p.region, previewForm(f), false, nil)))
+		return
 	}
-	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(hidden)})
+	c.previewChange(p, f, f.Get("preview"), false)
+}
+
+// refuseApply answers an apply of f that was refused, as r says, at an
+// address of its own, as a preview is: a reload of the apply's answer
+// would send the apply again.
+func (c *Console) refuseApply(p *page, f url.Values, r *refusal) {
+	redirect(p, p.link("change/"+c.previews.put(p.s, p.region, previewForm(f), false, r)))
+}
+
+// backOf is where a refused change's page leads back to: the page of its
+// group, else the groups.
+func (c *Console) backOf(p *page, f url.Values) string {
+	if f.Get("group") == "" {
+		return p.link("groups")
+	}
+	return p.link("groups/" + url.PathEscape(f.Get("group")))
+}
+
+// previewChange previews the change of form f (kept as preview id), or
+// applies it when f is an apply's; changed says that an apply of it found
+// the resources changed since its preview.
+func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) {
+	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(previewForm(f)), "PreviewID": id})
 	pc, err := c.parseChange(p, f)
 	if err != nil && c.formAgain(p, f, err) {
+		return
+	}
+	if err != nil && f.Get("step") == "apply" {
+		c.refuseApply(p, f, &refusal{err: c.asECS(err), back: c.backOf(p, f)})
 		return
 	}
 	if err != nil {
 		e := c.asECS(err)
 		data["Err"] = e
-		data["Back"] = p.link("groups/" + url.PathEscape(f.Get("group")))
-		if f.Get("group") == "" {
-			data["Back"] = p.link("groups")
-		}
+		data["Back"] = c.backOf(p, f)
 		c.render(p.w, e.Status, "preview", data)
 		return
 	}
@@ -770,6 +823,10 @@ func (c *Console) change(p *page) {
 	// The state the preview showed the change on, marked before its plan
 	// (a write meanwhile makes the apply ask again, never the reverse).
 	seen, err := c.svc.StateMark(ctx, p.caller)
+	if err != nil && f.Get("step") == "apply" {
+		c.refuseApply(p, f, &refusal{err: c.asECS(err), what: pc.What, back: pc.Back})
+		return
+	}
 	if err != nil {
 		e := c.asECS(err)
 		data["Err"] = e
@@ -778,32 +835,37 @@ func (c *Console) change(p *page) {
 	}
 	data["Seen"] = seen
 	status := http.StatusOK
+	if changed {
+		status = http.StatusConflict
+		data["Changed"] = true
+	}
 	if f.Get("step") == "apply" && f.Has("seen") && f.Get("seen") != seen {
 		// The account's resources changed since the preview (the API,
 		// another session, or this very change applied already, then the
 		// back button or a second send): the apply would not do what the
-		// preview showed. It is previewed again, on the state as it is.
-		// (Every preview's form carries the mark; a form without one was
-		// not previewed, and is applied as the API would.)
-		status = http.StatusConflict
-		data["Changed"] = true
+		// preview showed. It is previewed again, on the state as it is,
+		// at an address of its own (a reload must not send the apply
+		// again). (Every preview's form carries the mark; a form without
+		// one was not previewed, and is applied as the API would.)
+		redirect(p, p.link("change/"+c.previews.put(p.s, p.region, previewForm(f), true, nil)))
+		return
 	} else if f.Get("step") == "apply" {
 		start := time.Now()
 		err := pc.Run(ctx, c.svc)
 		c.observe(p, pc, start, err)
 		if err != nil {
-			e := c.asECS(err)
-			data["Err"] = e
-			data["Applied"] = false
-			data["Partly"] = pc.Partly
-			c.render(p.w, e.Status, "preview", data)
+			c.refuseApply(p, f, &refusal{err: c.asECS(err), what: pc.What, partly: pc.Partly, back: pc.Back})
 			return
 		}
 		c.prefetch(ctx, p.caller)
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
 		// The message stays on the server: the address names it.
-		q.Set("done", c.sessions.setFlash(p.s, pc.What+": done."))
+		done := pc.done()
+		q.Set("done", c.sessions.setFlash(p.s, done))
+		if id != "" {
+			c.previews.applied(p.s, id, done)
+		}
 		back.RawQuery = q.Encode()
 		redirect(p, back.String())
 		return

@@ -51,9 +51,10 @@ type Console struct {
 	sessions *sessions
 	pages    map[string]*template.Template
 	cache    *resultCache
-	failed   *failures // sign-in failures by address
-	diffs    diffJobs  // the audit diffs of previews, by ID
-	alerting *bool     // Options.ChangeAlerting
+	failed   *failures    // sign-in failures by address
+	diffs    diffJobs     // the audit diffs of previews, by ID
+	previews previewStore // the forms of changes previewed, by ID (previews.go)
+	alerting *bool        // Options.ChangeAlerting
 	observer func(*rpc.Call)
 	budgets  budgets
 	log      *slog.Logger
@@ -161,6 +162,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+r+"flowlogs", c.regional(c.flowLogsPage))
 	m.HandleFunc("GET "+r+"events", c.regional(c.eventsPage))
 	m.HandleFunc("POST "+r+"change", c.regional(c.change))
+	m.HandleFunc("GET "+r+"change/{id}", c.regional(c.previewPage))
 	m.HandleFunc("GET "+r+"change/audit/{id}", c.regional(c.auditDiffPage))
 	m.HandleFunc(Prefix, noPage)
 	c.mux = mux
@@ -426,10 +428,10 @@ func (c *Console) goRegion(w http.ResponseWriter, r *http.Request, s *session) {
 // for this origin only), when it is one that can be opened again: a form
 // sent after its session ended (an hour idle) leads, once signed in, back
 // to where it was sent from, not to the first page. A preview's Apply
-// leads back to nowhere: its page was the answer to a form.
+// leads back to nowhere: its page was kept for the session that ended.
 func formPage(r *http.Request) string {
 	ref, err := url.Parse(r.Referer())
-	if err != nil || ref.Host != r.Host || strings.HasSuffix(ref.Path, "/change") || ref.Path == Prefix {
+	if err != nil || ref.Host != r.Host || strings.HasSuffix(ref.Path, "/change") || strings.Contains(ref.Path, "/change/") || ref.Path == Prefix {
 		return ""
 	}
 	return safeNext(ref.RequestURI())

@@ -48,7 +48,7 @@ func TestPagesNotStored(t *testing.T) {
 			}
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			h := w.Result().Header // as sent: changes after WriteHeader are not
 			if w.Code != tc.status || h.Get("Cache-Control") != "no-store" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 				t.Errorf("%d Cache-Control %q Content-Type %q; want %d, no-store, text/html: %.300s", w.Code, h.Get("Cache-Control"), h.Get("Content-Type"), tc.status, w.Body.String())
@@ -58,10 +58,11 @@ func TestPagesNotStored(t *testing.T) {
 }
 
 // TestFormAnswerDoesNotReload: a page drawn from an older audit says so
-// and reloads itself when it was asked with GET, but not when it answers
-// a form (a refused rename or clone is the group's page again): reloading
-// a POST's answer sends the form again, and the browser asked to confirm
-// a resubmission.
+// and reloads itself when it was asked with GET. A form is not answered
+// with a page, whose reload would send the form again (the browser asked
+// to confirm a resubmission), but sent on to its preview's address: a
+// refused rename or clone is the group's page again there, and reloads
+// itself as any page asked with GET.
 func TestFormAnswerDoesNotReload(t *testing.T) {
 	_, base, key, group, _ := layoutWorld(t)
 	region := Prefix + "r/cn-hangzhou/"
@@ -73,8 +74,8 @@ func TestFormAnswerDoesNotReload(t *testing.T) {
 		reload bool
 	}{
 		{"the group's page", "GET", region + "groups/" + group, nil, true},
-		{"a refused rename", "POST", region + "change", url.Values{"op": {"modify-group"}, "group": {group}, "name": {"1db"}, "step": {"preview"}}, false},
-		{"a refused clone", "POST", region + "change", url.Values{"op": {"clone-group"}, "group": {group}, "name": {"http://x"}, "step": {"preview"}}, false},
+		{"a refused rename", "POST", region + "change", url.Values{"op": {"modify-group"}, "group": {group}, "name": {"1db"}, "step": {"preview"}}, true},
+		{"a refused clone", "POST", region + "change", url.Values{"op": {"clone-group"}, "group": {group}, "name": {"http://x"}, "step": {"preview"}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A console that has no audit yet and does not wait for one:
@@ -95,6 +96,15 @@ func TestFormAnswerDoesNotReload(t *testing.T) {
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
 			c.ServeHTTP(w, req)
+			if loc := w.Header().Get("Location"); tc.form != nil && (w.Code != http.StatusSeeOther || !strings.Contains(loc, "/change/")) {
+				t.Fatalf("the form is answered %d (to %q), not sent on to its preview's address: %.400s", w.Code, loc, w.Body.String())
+			}
+			if tc.form != nil { // as the browser does
+				next := httptest.NewRequest("GET", w.Header().Get("Location"), nil)
+				next.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
+				w = httptest.NewRecorder()
+				c.ServeHTTP(w, next)
+			}
 			page := w.Body.String()
 			if !strings.Contains(page, `id="updating"`) {
 				t.Fatalf("%d: the page does not say its audit is being computed: %.400s", w.Code, page)
@@ -130,7 +140,7 @@ func TestNotPagesNotStoredNorListed(t *testing.T) {
 			req := httptest.NewRequest("GET", tc.path, nil)
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			h := w.Result().Header
 			if w.Code != tc.status || h.Get("Cache-Control") != tc.cacheCtl || !strings.HasPrefix(h.Get("Content-Type"), tc.contentType) {
 				t.Errorf("%d Cache-Control %q Content-Type %q; want %d, %q, %s: %.300s", w.Code, h.Get("Cache-Control"), h.Get("Content-Type"),

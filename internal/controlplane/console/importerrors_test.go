@@ -35,7 +35,7 @@ func TestImportErrorsSayWhatToDo(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			body := html.UnescapeString(w.Body.String())
 			_, msg, _ := strings.Cut(body, `id="error-message">`)
 			msg, _, _ = strings.Cut(msg, "</span>")

@@ -315,6 +315,26 @@ const maxMembers = 100
 func (c *Console) instancesPage(p *page) {
 	q := p.r.URL.Query()
 	in := service.DescribeInstancesInput{Caller: p.caller, VpcID: q.Get("vpc"), SecurityGroupID: q.Get("group"), Page: allPage}
+	// A filter naming a group or VPC that is not the caller's is refused
+	// as the API refuses the ID (the same words whether it exists in
+	// another account or nowhere): as a filter it listed no members, as if
+	// the group were the caller's and empty.
+	if in.SecurityGroupID != "" {
+		if _, err := c.svc.DescribeSecurityGroupAttribute(p.ctx(), service.GroupAttributeInput{Caller: p.caller, SecurityGroupID: in.SecurityGroupID, Page: service.Page{Size: 1}}); err != nil {
+			c.fail(p, err)
+			return
+		}
+	}
+	if in.VpcID != "" {
+		l, err := c.svc.DescribeVpcs(p.ctx(), service.DescribeVpcsInput{Caller: p.caller, IDs: []string{in.VpcID}, Page: service.Page{Size: 1}})
+		if err == nil && l.Total == 0 {
+			err = ecserr.New(http.StatusNotFound, "InvalidVpcId.NotFound", "The specified VpcId %q does not exist in this account and region.", in.VpcID)
+		}
+		if err != nil {
+			c.fail(p, err)
+			return
+		}
+	}
 	if n := strings.TrimSpace(q.Get("q")); n != "" {
 		in.Name = "*" + n + "*"
 	}
@@ -364,6 +384,21 @@ func (c *Console) instancePage(p *page) {
 }
 
 func (c *Console) auditPage(p *page) {
+	severities := make([]string, 0, audit.Critical+1)
+	for s := audit.Info; s <= audit.Critical; s++ {
+		severities = append(severities, s.String())
+	}
+	// A severity the audit does not know is refused, not read as "any": a
+	// mistyped link listed every finding as if it were the filter's answer.
+	sev := p.r.URL.Query().Get("severity")
+	least := audit.Info
+	if sev != "" {
+		var err error
+		if least, err = audit.ParseSeverity(sev); err != nil {
+			c.fail(p, ecserr.InvalidParameter("severity", "use one of "+strings.Join(severities, ", ")+" (the least severity shown), or leave it out for all."))
+			return
+		}
+	}
 	au, fresh, err := c.auditOf(p.ctx(), p.caller, c.budgets.page)
 	if errors.Is(err, errComputing) {
 		c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Computing": true}))
@@ -372,13 +407,6 @@ func (c *Console) auditPage(p *page) {
 	if err != nil {
 		c.fail(p, err)
 		return
-	}
-	sev := p.r.URL.Query().Get("severity")
-	least := audit.Info
-	if sev != "" {
-		if least, err = audit.ParseSeverity(sev); err != nil {
-			least = audit.Info
-		}
 	}
 	var fs []audit.Finding
 	for _, f := range au.Findings {
@@ -391,7 +419,7 @@ func (c *Console) auditPage(p *page) {
 	pg, from, to := pageOf(p.r.URL.Query().Get("page"), len(fs), per)
 	c.render(p.w, http.StatusOK, "audit", c.base(p, "Audit", map[string]any{"Findings": fs[from:to], "Matching": len(fs), "Severity": sev, "All": len(au.Findings),
 		"Page": pg, "Prev": pg > 1, "Next": to < len(fs), "Stale": !fresh,
-		"Severities": []string{"info", "low", "medium", "high", "critical"}}))
+		"Severities": severities}))
 }
 
 // notFound answers a page of a resource that is not the caller's as the

@@ -63,7 +63,7 @@ func TestSecondCallFails(t *testing.T) {
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()
 	st.armed.Store(true)
-	c.ServeHTTP(w, req)
+	serveFollowing(c, w, req)
 	st.armed.Store(false)
 
 	l, err := svc.DescribeSecurityGroups(ctx, service.DescribeGroupsInput{Caller: service.Caller{Account: key.Account, Region: "cn-hangzhou"}, Page: allPage})

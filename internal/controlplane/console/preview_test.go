@@ -47,7 +47,7 @@ func TestPreviewAuditDiff(t *testing.T) {
 		}
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		return w.Code, html.UnescapeString(w.Body.String())
 	}
 	form := url.Values{"csrf": {mine.csrf}, "op": {"add-rules"}, "step": {"preview"}, "group": {g.SecurityGroupId}, "dir": {"ingress"},
@@ -283,6 +283,6 @@ func previewOf(c *Console, s *session, form url.Values) (int, string) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
+	serveFollowing(c, w, req)
 	return w.Code, html.UnescapeString(w.Body.String())
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -129,26 +130,66 @@ func cloudFindings(fs []audit.Finding) []audit.Finding {
 }
 
 // diffFindings lists the findings after that were not before (Added) and
-// those before that are not after (Removed).
+// those before that are not after (Removed). A finding whose words change
+// but which stays is neither: a rule's findings name its match fields (an
+// edit of its ports listed its SGA-018 as new and as resolved), a group's
+// count its rules or members (a rule added did so with SGA-020). Such a
+// finding is known by findingKey, which those changes keep.
 func diffFindings(before, after []audit.Finding) auditDiff {
-	old := map[audit.Finding]bool{} // a finding is plain data: comparable
+	old := map[audit.Finding]int{} // a finding is plain data: comparable
 	for _, f := range before {
-		old[f] = true
+		old[f]++
+	}
+	var added []audit.Finding
+	for _, f := range after {
+		if old[f] > 0 {
+			old[f]--
+		} else {
+			added = append(added, f)
+		}
+	}
+	// What is left before, by key, in order, for the findings left after.
+	left := map[findingKey][]audit.Finding{}
+	for _, f := range before {
+		if old[f] > 0 {
+			old[f]--
+			left[keyOf(f)] = append(left[keyOf(f)], f)
+		}
 	}
 	var out auditDiff
-	for _, f := range after {
-		if old[f] {
-			delete(old, f)
+	for _, f := range added {
+		if k := keyOf(f); len(left[k]) > 0 {
+			left[k] = left[k][1:] // the same finding, in other words
 		} else {
 			out.Added = append(out.Added, f)
 		}
 	}
 	for _, f := range before {
-		if old[f] {
+		if k := keyOf(f); len(left[k]) > 0 && left[k][0] == f {
 			out.Removed = append(out.Removed, f)
+			left[k] = left[k][1:]
 		}
 	}
 	return out
+}
+
+// findingKey is what stays of a finding when the change keeps it: its
+// check, severity (a worse one is a new finding) and resource; the rule
+// it names, whose ID an edit keeps; else its words, numbers aside (a
+// group's count of rules or members).
+type findingKey struct {
+	check, resource, rule, words string
+	severity                     audit.Severity
+}
+
+var digits = regexp.MustCompile(`[0-9]+`)
+
+func keyOf(f audit.Finding) findingKey {
+	k := findingKey{check: f.Check, severity: f.Severity, resource: f.Resource, rule: f.RuleID}
+	if f.RuleID == "" {
+		k.words = digits.ReplaceAllString(f.Message, "#")
+	}
+	return k
 }
 
 // auditDiffPage shows a preview's audit diff once computed; only the

@@ -50,7 +50,7 @@ func TestSettingsFormLeavesEmptyAsIs(t *testing.T) {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 				w := httptest.NewRecorder()
-				c.ServeHTTP(w, req)
+				serveFollowing(c, w, req)
 				want := tc.code
 				if step == "preview" && want == http.StatusSeeOther {
 					want = http.StatusOK
@@ -93,7 +93,7 @@ func TestSettingsPreviewSaysWhatChanges(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			_, what, _ := strings.Cut(html.UnescapeString(w.Body.String()), `id="what">`)
 			what, _, _ = strings.Cut(what, "</p>")
 			if w.Code != http.StatusOK || !strings.HasPrefix(what, tc.want) || strings.Contains(what, tc.not) {
@@ -131,7 +131,7 @@ func TestRuleEditPreviewSaysWhatChanges(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			_, what, _ := strings.Cut(html.UnescapeString(w.Body.String()), `id="what">`)
 			what, _, _ = strings.Cut(what, "</p>")
 			if want := "Change ingress rule sgr-layout0000000001 of " + group + tc.want; w.Code != http.StatusOK || what != want {
@@ -164,7 +164,7 @@ func TestNewGroupPreviewSaysItsSettings(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 			w := httptest.NewRecorder()
-			c.ServeHTTP(w, req)
+			serveFollowing(c, w, req)
 			_, what, _ := strings.Cut(html.UnescapeString(w.Body.String()), `id="what">`)
 			what, _, _ = strings.Cut(what, "</p>")
 			if w.Code != http.StatusOK || what != tc.want {

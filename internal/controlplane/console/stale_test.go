@@ -129,7 +129,7 @@ func TestApplySentAgainNotApplied(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		return w.Code, w.Body.String()
 	}
 	f := url.Values{"csrf": {s.csrf}, "op": {"create-group"}, "step": {"preview"}, "name": {"once"}, "vpc": {"vpc-layout00000000001"}, "type": {"normal"}}

@@ -204,7 +204,7 @@ func TestConsoleHostileSweep(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: sB.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		loc, _ := url.Parse(w.Header().Get("Location"))
 		if w.Code != http.StatusSeeOther || loc == nil || loc.Query().Get("done") == "" {
 			t.Fatalf("B's change: %d %q", w.Code, w.Header().Get("Location"))
@@ -771,7 +771,7 @@ func edgeQuery(t *testing.T, c *Console, s *session, region string) string {
 		req := httptest.NewRequest("GET", Prefix+"r/"+region+"/map", nil)
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		body = w.Body.String()
 		if m := regexp.MustCompile(`map/edge\?([^"]+)"`).FindStringSubmatch(body); m != nil {
 			return strings.ReplaceAll(html.UnescapeString(m[1]), `\u0026`, "&") // in an attribute, or in the graph's JSON
@@ -800,7 +800,7 @@ func pendingDiff(t *testing.T, c *Console, s *session, region, group string) str
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		body = w.Body.String()
 		if m := regexp.MustCompile(`change/audit/([0-9a-f]+)`).FindStringSubmatch(body); m != nil {
 			return m[1]

@@ -185,7 +185,7 @@ func get(t *testing.T, c *Console, account, path string) (int, string) {
 	req := httptest.NewRequest("GET", path, nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
+	serveFollowing(c, w, req)
 	return w.Code, w.Body.String()
 }
 
@@ -237,7 +237,7 @@ func TestPreviewKeepsFlowLogFindings(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
+	serveFollowing(c, w, req)
 	body := w.Body.String()
 	if w.Code != 200 || !strings.Contains(body, `id="audit-section"`) || strings.Contains(body, `id="audit-pending"`) {
 		t.Fatalf("preview: %d %.2000s", w.Code, body)
@@ -598,7 +598,7 @@ func TestOversizedFormPage(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 	w := httptest.NewRecorder()
-	c.ServeHTTP(w, req)
+	serveFollowing(c, w, req)
 	body := w.Body.String()
 	if w.Code != http.StatusRequestEntityTooLarge || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") ||
 		strings.Contains(body, "http: ") || !strings.Contains(body, "Nothing was changed") || !strings.Contains(body, `class="ecs-code"`) {
@@ -832,7 +832,7 @@ func TestChangeSaysDone(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		return w
 	}
 	w := send("POST", Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {s.csrf}, "op": {"delete-group"}, "step": {"apply"}, "group": {g.SecurityGroupId}})
@@ -1060,7 +1060,7 @@ func TestChangesOfSeveralCallsInEventTrail(t *testing.T) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.AddCookie(&http.Cookie{Name: cookieName, Value: s.id})
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		if w.Code != http.StatusSeeOther {
 			t.Fatalf("%v: %d %.300s", f, w.Code, w.Body.String())
 		}
@@ -1128,7 +1128,7 @@ func TestSignInSaysWhy(t *testing.T) {
 			req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
 		}
 		w := httptest.NewRecorder()
-		c.ServeHTTP(w, req)
+		serveFollowing(c, w, req)
 		return w
 	}
 	out := send("POST", Prefix+"signout", s.id, url.Values{"csrf": {s.csrf}}).Header().Get("Location")

@@ -133,3 +133,15 @@ func allOf(s string, ok func(byte) bool) bool {
 	}
 	return true
 }
+
+// PortWanted is what a flow's port must be, in the words of every refusal
+// of one: the analysis actions' Port (verify, reachability, flow records)
+// and the console's forms that ask them, which worded it two ways.
+const PortWanted = "a port is a number from 1 to 65535"
+
+// ParsePort reads a flow's port: plain decimal (ParseCanonicalInt), 1 to
+// 65535; not ok is refused as PortWanted says.
+func ParsePort(s string) (uint16, bool) {
+	n, ok := ParseCanonicalInt(s, 1, 65535)
+	return uint16(n), ok
+}

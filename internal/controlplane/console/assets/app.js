@@ -34,9 +34,12 @@
       }
     });
   });
-  // Back to a page kept by the browser: its forms can be sent again.
+  // Back to a page kept by the browser: its forms can be sent again. A
+  // preview is asked again instead (a GET, at its own address): its
+  // change may have been applied since, which its address then says.
   window.addEventListener("pageshow", function (e) {
     if (!e.persisted) return;
+    if (document.querySelector("form input[name=preview]")) { location.reload(); return; }
     document.querySelectorAll("form[data-sent]").forEach(function (f) {
       delete f.dataset.sent;
       f.removeAttribute("aria-busy");

@@ -401,11 +401,11 @@ func reachFilter(in *ReachInput, o ownedCloud) (reach.Filter, error) {
 		f.Protocol = proto
 	}
 	if v := in.Port; v != "" {
-		n, ok := model.ParseCanonicalInt(v, 1, 65535)
+		n, ok := model.ParsePort(v)
 		if !ok {
-			return f, ecserr.InvalidParameter("Port", "a port from 1 to 65535")
+			return f, ecserr.InvalidParameter("Port", model.PortWanted)
 		}
-		f.Port = uint16(n)
+		f.Port = n
 	}
 	if v := in.IPVersion; v != "" {
 		if v != "4" && v != "6" {

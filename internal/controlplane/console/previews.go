@@ -1,0 +1,146 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+)
+
+// A change's form is answered POST-redirect-GET: the form is kept here,
+// under an ID, and the browser sent on to the preview's own address,
+// which draws the preview (a dry run: safe to draw again). The preview
+// was the answer to the POST, so Back after the apply (or a reload) asked
+// the browser to send the form again. The apply form is still a POST with
+// the session's CSRF token; once applied, the preview's address says so
+// and offers no Apply: going back to it cannot apply the change twice.
+
+// maxPreviews and maxPreviewBytes bound the previews kept in all, and
+// maxSessionPreviews and maxSessionPreviewBytes one session's (the oldest
+// go first): a form may be an import of a megabyte.
+const (
+	maxPreviews            = 1024
+	maxPreviewBytes        = 64 * maxForm
+	maxSessionPreviews     = 16
+	maxSessionPreviewBytes = 4 * maxForm
+)
+
+// keptPreview is one change's form, as previewed by one session in one
+// region.
+type keptPreview struct {
+	id, session, region string
+	form                url.Values // without csrf, step, seen and preview
+	size                int
+	// changed: its apply found the account's resources changed since
+	// its preview, and applied nothing; the preview is drawn again on
+	// them, saying so.
+	changed bool
+	// done is what its apply did, once applied; refused, why its apply
+	// was refused.
+	done    string
+	refused *refusal
+}
+
+// refusal is a refused apply, as its page says it.
+type refusal struct {
+	err                *ecserr.Error
+	what, partly, back string
+}
+
+type previewStore struct {
+	mu    sync.Mutex
+	m     map[string]*keptPreview
+	order []string // oldest first
+	bytes int      // the forms' sizes, in all
+}
+
+// previewForm is the change's own fields of a form.
+func previewForm(f url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range f {
+		if k != "csrf" && k != "step" && k != "seen" && k != "preview" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// put keeps a form previewed by session s in region, or its apply's
+// refusal r, and returns its ID.
+func (ps *previewStore) put(s *session, region string, form url.Values, changed bool, r *refusal) string {
+	k := &keptPreview{id: randomToken()[:22], session: s.id, region: region, form: form, size: len(form.Encode()), changed: changed, refused: r}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.m == nil {
+		ps.m = map[string]*keptPreview{}
+	}
+	n, bytes := 0, k.size
+	for i := len(ps.order) - 1; i >= 0; i-- { // the session's, newest first
+		if o := ps.m[ps.order[i]]; o.session == s.id {
+			n, bytes = n+1, bytes+o.size
+			if n >= maxSessionPreviews || bytes > maxSessionPreviewBytes {
+				ps.drop(i)
+			}
+		}
+	}
+	for len(ps.order) > 0 && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes) {
+		ps.drop(0)
+	}
+	ps.m[k.id] = k
+	ps.order = append(ps.order, k.id)
+	ps.bytes += k.size
+	return k.id
+}
+
+// drop forgets the preview at order[i] (under mu).
+func (ps *previewStore) drop(i int) {
+	ps.bytes -= ps.m[ps.order[i]].size
+	delete(ps.m, ps.order[i])
+	ps.order = append(ps.order[:i], ps.order[i+1:]...)
+}
+
+// get is a copy of session s's preview id in region, nil if it has none
+// (another session's is none: the same answer).
+func (ps *previewStore) get(s *session, id, region string) *keptPreview {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	k := ps.m[id]
+	if k == nil || k.session != s.id || k.region != region {
+		return nil
+	}
+	c := *k
+	return &c
+}
+
+// applied notes that session s applied its preview id, as msg says.
+func (ps *previewStore) applied(s *session, id, msg string) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if k := ps.m[id]; k != nil && k.session == s.id {
+		k.done = msg
+	}
+}
+
+// previewPage draws a kept preview: the change on the resources as they
+// are now, or, once applied, what its apply did; or an apply's refusal.
+func (c *Console) previewPage(p *page) {
+	k := c.previews.get(p.s, p.r.PathValue("id"), p.region)
+	if k == nil {
+		c.notFound(p, "No change of this session was previewed at this address (it may have expired, or been signed out): make the change again.")
+		return
+	}
+	if r := k.refused; r != nil {
+		data := map[string]any{"Err": r.err, "Partly": r.partly, "Back": r.back}
+		if r.what != "" {
+			data["Change"] = &pendingChange{What: r.what}
+		}
+		c.render(p.w, r.err.Status, "preview", c.base(p, "Refused", data))
+		return
+	}
+	if k.done != "" {
+		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applied", map[string]any{"Done": k.done, "Back": c.backOf(p, k.form)}))
+		return
+	}
+	c.previewChange(p, k.form, k.id, k.changed)
+}
