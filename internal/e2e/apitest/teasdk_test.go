@@ -135,6 +135,11 @@ func TestTeaSDKSecurityGroups(t *testing.T) {
 		!reflect.DeepEqual(dara.StringSliceValue(v[0].VSwitchIds.VSwitchId), []string{vsw}) || dara.Int32Value(vpcs.TotalCount) != 1 {
 		t.Errorf("DescribeVpcs: %v", vpcs)
 	}
+	// DhcpOptionsSetId was left out of DescribeVpcs' items (DescribeVpcAttribute
+	// had it).
+	if u := unset(vpcs); len(u) > 0 {
+		t.Errorf("DescribeVpcs leaves unset: %v", u)
+	}
 
 	create := func(name, typ string, tags ...*ecs3.CreateSecurityGroupRequestTag) string {
 		t.Helper()
