@@ -478,6 +478,8 @@ func TestTeaSDKErrors(t *testing.T) {
 	sg := dara.StringValue(must(c.CreateSecurityGroup(&ecs3.CreateSecurityGroupRequest{RegionId: str(region), VpcId: str(vpcID)}))(t).Body.SecurityGroupId)
 	ent := dara.StringValue(must(c.CreateSecurityGroup(&ecs3.CreateSecurityGroupRequest{RegionId: str(region), VpcId: str(vpcID),
 		SecurityGroupType: str("enterprise")}))(t).Body.SecurityGroupId)
+	vsw := dara.StringValue(must(vc.CreateVSwitch(&vpc3.CreateVSwitchRequest{RegionId: str(region), VpcId: str(vpcID),
+		CidrBlock: str("10.0.1.0/24"), ZoneId: str(zone)}))(t).Body.VSwitchId)
 	bad, _ := teaClients(t, e.addr, e.ak, "wrong")
 	nobody, _ := teaClients(t, e.addr, "LTAInobodyhas", e.secret)
 	unknown := "sg-000000000000000000zz"
@@ -534,6 +536,14 @@ func TestTeaSDKErrors(t *testing.T) {
 			_, err := bad.DescribeSecurityGroups(&ecs3.DescribeSecurityGroupsRequest{RegionId: str(region)})
 			return err
 		}, 400, "SignatureDoesNotMatch"},
+		// NetworkInterface.N was not read: the instance was launched with
+		// its primary interface alone, in sg, and the call answered success.
+		{"launch with NetworkInterface.N", func() error {
+			_, err := c.RunInstances(&ecs3.RunInstancesRequest{RegionId: str(region), ImageId: str(imageID), InstanceType: str(instanceType),
+				VSwitchId: str(vsw), SecurityGroupId: str(sg), NetworkInterface: []*ecs3.RunInstancesRequestNetworkInterface{
+					{InstanceType: str("Secondary"), VSwitchId: str(vsw), SecurityGroupIds: []*string{str(ent)}}}})
+			return err
+		}, 400, "OperationUnsupported.NetworkInterface"},
 		{"unknown key", func() error {
 			_, err := nobody.DescribeSecurityGroups(&ecs3.DescribeSecurityGroupsRequest{RegionId: str(region)})
 			return err
@@ -547,6 +557,10 @@ func TestTeaSDKErrors(t *testing.T) {
 	}
 	if a := must(c.DescribeSecurityGroupAttribute(&ecs3.DescribeSecurityGroupAttributeRequest{RegionId: str(region), SecurityGroupId: str(sg)}))(t).Body; dara.StringValue(a.InnerAccessPolicy) != "Accept" {
 		t.Errorf("InnerAccessPolicy %q after a refused change", dara.StringValue(a.InnerAccessPolicy))
+	}
+
+	if n := must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region)}))(t).Body.TotalCount; dara.Int32Value(n) != 0 {
+		t.Errorf("%d instances after a refused launch", dara.Int32Value(n))
 	}
 
 	// Throttling reaches the typed client (through darabonba's
