@@ -55,6 +55,13 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
 	}
+	// Not read: launching without the interfaces and groups it names would
+	// answer success for an instance other than the one asked for.
+	if len(p.Structs("NetworkInterface")) > 0 {
+		return in, ecserr.BadRequest("OperationUnsupported.NetworkInterface", "Palisade launches an instance with one network interface, "+
+			"from VSwitchId, SecurityGroupId or SecurityGroupIds.N and PrivateIpAddress; leave NetworkInterface.N out and add interfaces "+
+			"with CreateNetworkInterface and AttachNetworkInterface. Nothing was created.")
+	}
 	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
 		return in, err
 	}

@@ -159,6 +159,7 @@ type vpcItem struct {
 	ResourceGroupId        string
 	OwnerId                int64
 	CenStatus              string
+	DhcpOptionsSetId       string // always "" (no DHCP option sets), but sent: the typed VPC client reads it
 	DhcpOptionsSetStatus   string
 	DnsHostnameStatus      string
 	NetworkAclNum          string
