@@ -86,6 +86,9 @@ func TestDiffFindingsKeys(t *testing.T) {
 		return f("SGA-020", audit.Medium, "sg-a", "", "Group sg-a has "+n+" rules, more than the 50 this audit allows.")
 	}
 	peers := f("SGA-020", audit.Medium, "sg-a", "", "Group sg-a has 20 rules whose peer is a security group, of the 20 a basic group may have.")
+	exposed := func(ports string) audit.Finding {
+		return f("SGA-004", audit.Medium, "sg-a", "sgr-1", "Rule sgr-1 of sg-a opens "+ports+" to the internet.")
+	}
 	broad := func(sev audit.Severity) audit.Finding {
 		return f("SGA-010", sev, "sg-a", "sgr-1", "Rule sgr-1 of sg-a accepts internal traffic from the whole of 10.0.0.0/8.")
 	}
@@ -103,6 +106,11 @@ func TestDiffFindingsKeys(t *testing.T) {
 			[]audit.Finding{f("SGA-018", audit.Low, "sg-a", "sgr-2", "Rule sgr-2 of sg-a (ingress accept TCP port 22) has no description.")}, []audit.Finding{desc("TCP port 22")}},
 		{"resolved", []audit.Finding{desc("TCP port 22"), count("51")}, []audit.Finding{count("51")}, nil, []audit.Finding{desc("TCP port 22")}},
 		{"one of two alike resolved", []audit.Finding{peers, peers}, []audit.Finding{peers}, nil, []audit.Finding{peers}},
+		// An exposure is its words: the ports it opens to the internet.
+		{"an exposure on other ports", []audit.Finding{exposed("MySQL (TCP 3306)")}, []audit.Finding{exposed("Redis (TCP 6379)")},
+			[]audit.Finding{exposed("Redis (TCP 6379)")}, []audit.Finding{exposed("MySQL (TCP 3306)")}},
+		{"an exposure on more ports", []audit.Finding{exposed("MySQL (TCP 3306)")}, []audit.Finding{exposed("MySQL (TCP 3306), PostgreSQL (TCP 5432)")},
+			[]audit.Finding{exposed("MySQL (TCP 3306), PostgreSQL (TCP 5432)")}, []audit.Finding{exposed("MySQL (TCP 3306)")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := diffFindings(tc.before, tc.after)

@@ -131,9 +131,9 @@ func cloudFindings(fs []audit.Finding) []audit.Finding {
 
 // diffFindings lists the findings after that were not before (Added) and
 // those before that are not after (Removed). A finding whose words change
-// but which stays is neither: a rule's findings name its match fields (an
-// edit of its ports listed its SGA-018 as new and as resolved), a group's
-// count its rules or members (a rule added did so with SGA-020). Such a
+// but which stays is neither: some name the rule's match fields (an edit
+// of its ports listed its SGA-018 as new and as resolved), some count a
+// group's rules or members (a rule added did so with SGA-020). Such a
 // finding is known by findingKey, which those changes keep.
 func diffFindings(before, after []audit.Finding) auditDiff {
 	old := map[audit.Finding]int{} // a finding is plain data: comparable
@@ -174,19 +174,35 @@ func diffFindings(before, after []audit.Finding) auditDiff {
 }
 
 // findingKey is what stays of a finding when the change keeps it: its
-// check, severity (a worse one is a new finding) and resource; the rule
-// it names, whose ID an edit keeps; else its words, numbers aside (a
-// group's count of rules or members).
+// check, severity (a worse one is a new finding) and resource; for the
+// checks whose words describe what they find without being it
+// (describedChecks), the rule it names, whose ID an edit keeps, else its
+// words, numbers aside (a group's count of rules or members); for the
+// others, all its words.
 type findingKey struct {
 	check, resource, rule, words string
 	severity                     audit.Severity
 }
 
+// describedChecks are the checks whose finding stays what it is when its
+// words change: a rule without a description (SGA-018) whatever its ports,
+// an over-broad internal rule (SGA-010), unrestricted egress (SGA-009) or
+// open intra-group traffic (SGA-012) whatever the rule's fields, a group's
+// rule or member count (SGA-009, -012, -020) whatever the number. An
+// exposure's words are what it is (SGA-004 lists the ports a rule opens to
+// the internet: an edit from 3306 to 6379 closes one and opens another).
+var describedChecks = map[string]bool{"SGA-009": true, "SGA-010": true, "SGA-012": true, "SGA-018": true, "SGA-020": true}
+
 var digits = regexp.MustCompile(`[0-9]+`)
 
 func keyOf(f audit.Finding) findingKey {
-	k := findingKey{check: f.Check, severity: f.Severity, resource: f.Resource, rule: f.RuleID}
-	if f.RuleID == "" {
+	k := findingKey{check: f.Check, severity: f.Severity, resource: f.Resource}
+	switch {
+	case !describedChecks[f.Check]:
+		k.words = f.Message
+	case f.RuleID != "":
+		k.rule = f.RuleID
+	default:
 		k.words = digits.ReplaceAllString(f.Message, "#")
 	}
 	return k
