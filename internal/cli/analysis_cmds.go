@@ -133,7 +133,7 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "only flows from this instance, group, or \"internet\"")
 	to := fs.String("to", "", "only flows to this instance, group, or \"internet\"")
 	proto := fs.String("proto", "", "only this protocol (tcp, udp, icmp, icmpv6, gre)")
-	port := fs.Int("port", 0, "only this destination port")
+	port := portFlag(fs, "port", "only this destination `port`")
 	ipv := fs.Int("ip-version", 0, "only IPv4 (4) or IPv6 (6)")
 	graph := fs.Bool("graph", false, "group-level graph instead of the instance matrix")
 	dot := fs.Bool("dot", false, "the group-level graph in Graphviz DOT")

@@ -93,6 +93,11 @@ func TestBadFlowFlags(t *testing.T) {
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--proto", "bogus"}, "use tcp, udp"},
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "22", "--ip-version", "5"}, "use 4 or 6"},
 		{[]string{"verify", "--to", "i-b", "--port", "22"}, "From and To"},
+		// Decimal, as the API reads a port: flag.Int read 022 as port 18.
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "022"}, "a number from 1 to 65535"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "0x16"}, "a number from 1 to 65535"},
+		{[]string{"reach", "--port", "022"}, "in decimal"},
+		{[]string{"reach", "--port", "0x16"}, "in decimal"},
 	} {
 		for _, where := range [][]string{{"--scenario", "nonexistent.yaml"}, {"--endpoint", "127.0.0.1:1"}} {
 			var out, errb bytes.Buffer

@@ -111,8 +111,8 @@ func labProbe(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "source: an instance ID or an outside address")
 	to := fs.String("to", "", "destination: an instance ID or an outside address")
 	proto := fs.String("proto", "tcp", "tcp, udp, icmp, icmpv6 or gre")
-	port := fs.Int("port", 0, "destination port (tcp, udp)")
-	sport := fs.Int("source-port", 0, "source port (default 40000)")
+	port := portFlag(fs, "port", "destination `port` (tcp, udp)")
+	sport := portFlag(fs, "source-port", "source `port` (default 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6")
 	fs.Usage = labFlagsUsage(fs, "palisade lab probe [--name N] --from A --to B [--proto tcp] [--port N]",
 		"Send one real packet (TCP connect, UDP exchange, ICMP echo, GRE) in a lab that is up and say\nwhether it was delivered (exit 0) or not (exit 3; 1 an error) (root only).")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -21,8 +20,10 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	from := fs.String("from", "", "source: an instance ID or an IP address")
 	to := fs.String("to", "", "destination: an instance ID or an IP address")
 	proto := fs.String("proto", "tcp", "protocol: tcp, udp, icmp, icmpv6 or gre")
-	port := fs.Int("port", 0, "destination port (tcp, udp)")
-	sport := fs.Int("source-port", 0, "source port (default: an ephemeral port, 40000)")
+	// Ports are read as the API reads them (decimal: flag.Int took 022
+	// as octal, port 18).
+	port := fs.String("port", "", "destination `port` (tcp, udp), 1 to 65535")
+	sport := fs.String("source-port", "", "source `port` (default: an ephemeral port, 40000)")
 	ipv := fs.Int("ip-version", 0, "4 or 6 (default: 6 if an address given is IPv6, else 4)")
 	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade verify --from A --to B [--proto tcp --port N] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]\n\nExit status: 0 the flow is accepted, 3 it is dropped, 1 an error, 2 bad usage."); done {
 		return code
@@ -33,21 +34,15 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return strconv.Itoa(n)
 	}
-	portText := num(*port)
-	if p := strings.ToLower(*proto); p == "tcp" || p == "udp" {
+	if p := strings.ToLower(*proto); (p == "tcp" || p == "udp") && *port == "" {
 		// Without --port the flow would be judged for port 0, a verdict
 		// that answers no question anyone asked.
-		set := false
-		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "port" })
-		if !set {
-			fmt.Fprintf(stderr, "palisade verify: --port is required for %s (e.g. --port 22)\nRun \"palisade verify --help\" for its flags.\n", p)
-			return 2
-		}
-		portText = strconv.Itoa(*port)
+		fmt.Fprintf(stderr, "palisade verify: --port is required for %s (e.g. --port 22)\nRun \"palisade verify --help\" for its flags.\n", p)
+		return 2
 	}
 	// The flags are checked here, offline or not: a bad one is bad usage
 	// (2), not an error of the server's (1).
-	f, err := verify.ParseFlow(*from, *to, *proto, portText, num(*sport), num(*ipv))
+	f, err := verify.ParseFlow(*from, *to, *proto, *port, *sport, num(*ipv))
 	if err != nil {
 		fmt.Fprintf(stderr, "palisade verify: %v\nRun \"palisade verify --help\" for its flags.\n", err)
 		return 2
@@ -71,8 +66,8 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 			return s.fail(err)
 		}
 	} else {
-		params := map[string]string{"From": *from, "To": *to, "Protocol": *proto, "Port": portText,
-			"SourcePort": num(*sport), "IpVersion": num(*ipv)}
+		params := map[string]string{"From": *from, "To": *to, "Protocol": *proto, "Port": *port,
+			"SourcePort": *sport, "IpVersion": num(*ipv)}
 		if err := s.call("PalisadeVerifyFlow", params, &r); err != nil {
 			return s.fail(err)
 		}

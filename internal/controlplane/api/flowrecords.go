@@ -15,6 +15,7 @@ import (
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Flow records (Palisade's own actions, see package service,
@@ -140,9 +141,12 @@ func (s *Service) describeFlowRecords(ctx context.Context, req *rpc.Request) (an
 			return nil, ecserr.InvalidParameter("Address", "an IPv4 or IPv6 address")
 		}
 	}
-	var e *ecserr.Error
-	if in.Port, e = p.Int("Port", 0); e != nil {
-		return nil, e
+	if v := p.Get("Port"); v != "" && v != "0" { // 0: any port, as none given
+		n, ok := model.ParsePort(v)
+		if !ok {
+			return nil, ecserr.InvalidParameter("Port", model.PortWanted)
+		}
+		in.Port = int(n)
 	}
 	for _, t := range []struct {
 		name string

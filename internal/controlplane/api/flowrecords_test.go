@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // TestReportFlowRecordsBounded: a report's Records are refused past the
@@ -44,6 +45,28 @@ func TestReportFlowRecordsBounded(t *testing.T) {
 			}
 			if n := after.TotalAlloc - before.TotalAlloc; n > maxAlloc {
 				t.Errorf("the call allocated %d MiB for %d bytes of Records", n>>20, len(tc.records))
+			}
+		})
+	}
+}
+
+// TestFlowRecordsPort: PalisadeDescribeFlowRecords reads Port as the other
+// analysis actions do (model.ParsePort, in the same words); 0 or none is
+// any port. A port out of range was accepted and matched nothing.
+func TestFlowRecordsPort(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		port     string
+		wantCode string // "" for success
+	}{
+		{"", ""}, {"0", ""}, {"22", ""}, {"65535", ""},
+		{"-5", "InvalidParameter"}, {"99999", "InvalidParameter"}, {"022", "InvalidParameter"}, {"ssh", "InvalidParameter"},
+	} {
+		t.Run(tc.port, func(t *testing.T) {
+			_, err := e.call(ECSVersion, "PalisadeDescribeFlowRecords", map[string]string{"RegionId": "cn-hangzhou", "Port": tc.port})
+			if tc.wantCode == "" && err != nil || tc.wantCode != "" && (err == nil || ecserr.As(err).Code != tc.wantCode ||
+				!strings.Contains(ecserr.As(err).Message, model.PortWanted)) {
+				t.Fatalf("Port %q: got %v, want %q", tc.port, err, tc.wantCode)
 			}
 		})
 	}

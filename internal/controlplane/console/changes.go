@@ -839,6 +839,16 @@ func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) 
 		status = http.StatusConflict
 		data["Changed"] = true
 	}
+	var applied string // what the apply did; "" while it did nothing
+	if f.Get("step") == "apply" && id != "" {
+		if !c.previews.claim(p.s, id) {
+			// Sent again while it runs or once it ran: its address says
+			// what it did.
+			redirect(p, p.link("change/"+id))
+			return
+		}
+		defer func() { c.previews.release(p.s, id, applied, pc.Back) }()
+	}
 	if f.Get("step") == "apply" && f.Has("seen") && f.Get("seen") != seen {
 		// The account's resources changed since the preview (the API,
 		// another session, or this very change applied already, then the
@@ -861,11 +871,8 @@ func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) 
 		back, _ := url.Parse(pc.Back)
 		q := back.Query()
 		// The message stays on the server: the address names it.
-		done := pc.done()
-		q.Set("done", c.sessions.setFlash(p.s, done))
-		if id != "" {
-			c.previews.applied(p.s, id, done)
-		}
+		applied = pc.done()
+		q.Set("done", c.sessions.setFlash(p.s, applied))
 		back.RawQuery = q.Encode()
 		redirect(p, back.String())
 		return

@@ -16,12 +16,16 @@ import (
 // the session's CSRF token; once applied, the preview's address says so
 // and offers no Apply: going back to it cannot apply the change twice.
 
-// maxPreviews and maxPreviewBytes bound the previews kept in all, and
-// maxSessionPreviews and maxSessionPreviewBytes one session's (the oldest
-// go first): a form may be an import of a megabyte.
+// maxPreviews and maxPreviewBytes bound the previews kept in all,
+// maxAccountPreviews and maxAccountPreviewBytes one account's (so that one
+// tenant's sessions cannot push out every other tenant's), and
+// maxSessionPreviews and maxSessionPreviewBytes one session's; the oldest
+// go first. A form may be an import of a megabyte.
 const (
 	maxPreviews            = 1024
 	maxPreviewBytes        = 64 * maxForm
+	maxAccountPreviews     = 64
+	maxAccountPreviewBytes = 16 * maxForm
 	maxSessionPreviews     = 16
 	maxSessionPreviewBytes = 4 * maxForm
 )
@@ -29,17 +33,20 @@ const (
 // keptPreview is one change's form, as previewed by one session in one
 // region.
 type keptPreview struct {
-	id, session, region string
+	id, session, account, region string
 	form                url.Values // without csrf, step, seen and preview
 	size                int
 	// changed: its apply found the account's resources changed since
 	// its preview, and applied nothing; the preview is drawn again on
 	// them, saying so.
 	changed bool
-	// done is what its apply did, once applied; refused, why its apply
+	// done is what its apply did, once applied, and back the page its
+	// Back leads to (a deleted group's is gone); refused, why its apply
 	// was refused.
-	done    string
-	refused *refusal
+	done, back string
+	refused    *refusal
+	// applying: an apply of it runs (claim).
+	applying bool
 }
 
 // refusal is a refused apply, as its page says it.
@@ -69,19 +76,24 @@ func previewForm(f url.Values) url.Values {
 // put keeps a form previewed by session s in region, or its apply's
 // refusal r, and returns its ID.
 func (ps *previewStore) put(s *session, region string, form url.Values, changed bool, r *refusal) string {
-	k := &keptPreview{id: randomToken()[:22], session: s.id, region: region, form: form, size: len(form.Encode()), changed: changed, refused: r}
+	k := &keptPreview{id: randomToken()[:22], session: s.id, account: s.account, region: region, form: form, size: len(form.Encode()), changed: changed, refused: r}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.m == nil {
 		ps.m = map[string]*keptPreview{}
 	}
-	n, bytes := 0, k.size
-	for i := len(ps.order) - 1; i >= 0; i-- { // the session's, newest first
-		if o := ps.m[ps.order[i]]; o.session == s.id {
+	n, bytes, an, abytes := 0, k.size, 0, k.size
+	for i := len(ps.order) - 1; i >= 0; i-- { // the account's, newest first
+		o := ps.m[ps.order[i]]
+		if o.account != s.account {
+			continue
+		}
+		an, abytes = an+1, abytes+o.size
+		if o.session == s.id {
 			n, bytes = n+1, bytes+o.size
-			if n >= maxSessionPreviews || bytes > maxSessionPreviewBytes {
-				ps.drop(i)
-			}
+		}
+		if an >= maxAccountPreviews || abytes > maxAccountPreviewBytes || o.session == s.id && (n >= maxSessionPreviews || bytes > maxSessionPreviewBytes) {
+			ps.drop(i)
 		}
 	}
 	for len(ps.order) > 0 && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes) {
@@ -113,12 +125,31 @@ func (ps *previewStore) get(s *session, id, region string) *keptPreview {
 	return &c
 }
 
-// applied notes that session s applied its preview id, as msg says.
-func (ps *previewStore) applied(s *session, id, msg string) {
+// claim marks session s's preview id as being applied; false when it is
+// applied or being applied already: a second send of its apply (a double
+// click, a retry, another tab) must not make the change twice. A preview
+// no longer kept is left to the apply's state mark.
+func (ps *previewStore) claim(s *session, id string) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	k := ps.m[id]
+	if k == nil || k.session != s.id {
+		return true
+	}
+	if k.applying || k.done != "" {
+		return false
+	}
+	k.applying = true
+	return true
+}
+
+// release ends session s's claim on preview id: applied (done, with the
+// page its Back leads to) or not (done "": it may be applied again).
+func (ps *previewStore) release(s *session, id, done, back string) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if k := ps.m[id]; k != nil && k.session == s.id {
-		k.done = msg
+		k.applying, k.done, k.back = false, done, back
 	}
 }
 
@@ -139,8 +170,21 @@ func (c *Console) previewPage(p *page) {
 		return
 	}
 	if k.done != "" {
-		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applied", map[string]any{"Done": k.done, "Back": c.backOf(p, k.form)}))
+		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applied", map[string]any{"Done": k.done, "Back": k.back}))
 		return
 	}
 	c.previewChange(p, k.form, k.id, k.changed)
+}
+
+// count is how many previews account's sessions have kept.
+func (ps *previewStore) count(account string) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	n := 0
+	for _, k := range ps.m {
+		if k.account == account {
+			n++
+		}
+	}
+	return n
 }

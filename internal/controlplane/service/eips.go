@@ -340,6 +340,6 @@ func (s *Service) DescribeEipAddresses(ctx context.Context, in DescribeEipsInput
 			}
 			items = append(items, EipView{EIP: e})
 		}
-		return pageBy(items, in.Page, func(v EipView) string { return createdKey(v.EIP.Created, v.EIP.ID) }), nil
+		return pageOf(items, in.Page), nil
 	})
 }

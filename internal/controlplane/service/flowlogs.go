@@ -203,7 +203,7 @@ func (s *Service) DescribeFlowLogs(ctx context.Context, in DescribeFlowLogsInput
 			out = append(out, f)
 		skip:
 		}
-		return pageBy(out, in.Page, func(f *model.FlowLog) string { return createdKey(f.Created, f.ID) }), nil
+		return pageOf(out, in.Page), nil
 	})
 }
 

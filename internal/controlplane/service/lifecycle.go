@@ -211,7 +211,7 @@ func (s *Service) DescribeInstanceStatus(ctx context.Context, in DescribeInstanc
 			return Listing[InstanceStatus]{}, err
 		}
 		out := Listing[InstanceStatus]{Total: len(insts), Items: []InstanceStatus{}}
-		paged, next := paginateBy(insts, in.Page, instanceKey)
+		paged, next := paginate(insts, in.Page)
 		out.NextToken = next
 		for _, i := range paged {
 			out.Items = append(out.Items, InstanceStatus{InstanceID: i.ID, Status: i.Status})

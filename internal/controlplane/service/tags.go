@@ -451,8 +451,6 @@ func (s *Service) DescribeTags(ctx context.Context, in DescribeTagsInput) (Listi
 		slices.SortFunc(rows, func(a, b TagCount) int {
 			return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.Value, b.Value))
 		})
-		// Keys and values hold no NUL (model.ValidText): the pair's order
-		// is its joined string's.
-		return pageBy(rows, in.Page, func(t TagCount) string { return t.Key + "\x00" + t.Value }), nil
+		return pageOf(rows, in.Page), nil
 	})
 }

@@ -176,6 +176,6 @@ func (s *Service) DescribeRouteTableList(ctx context.Context, in RouteTableListI
 			}
 			items = append(items, RouteTableView{VPC: v, VSwitchIDs: vswitchesOf(slices.Clone(vsws), v.ID)})
 		}
-		return pageBy(items, in.Page, func(v RouteTableView) string { return createdKey(v.VPC.Created, v.VPC.ID) }), nil
+		return pageOf(items, in.Page), nil
 	})
 }

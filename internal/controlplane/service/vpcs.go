@@ -170,7 +170,7 @@ func (s *Service) DescribeVpcs(ctx context.Context, in DescribeVpcsInput) (Listi
 			}
 			items = append(items, view)
 		}
-		return pageBy(items, in.Page, func(v VpcView) string { return createdKey(v.VPC.Created, v.VPC.ID) }), nil
+		return pageOf(items, in.Page), nil
 	})
 }
 

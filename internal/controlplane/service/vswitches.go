@@ -165,7 +165,7 @@ func (s *Service) DescribeVSwitches(ctx context.Context, in DescribeVSwitchesInp
 			free := int64(1)<<(32-w.CIDR.Bits()) - 4 - int64(used) // 4: Alibaba Cloud's reserved addresses
 			items = append(items, VSwitchView{VSwitch: w, AvailableIPs: max(free, 0)})
 		}
-		return pageBy(items, in.Page, func(v VSwitchView) string { return createdKey(v.VSwitch.Created, v.VSwitch.ID) }), nil
+		return pageOf(items, in.Page), nil
 	})
 }
 
