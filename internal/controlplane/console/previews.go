@@ -34,8 +34,8 @@ const (
 // region.
 type keptPreview struct {
 	id, session, account, region string
-	form                url.Values // without csrf, step, seen and preview
-	size                int
+	form                         url.Values // without csrf, step, seen and preview
+	size                         int
 	// changed: its apply found the account's resources changed since
 	// its preview, and applied nothing; the preview is drawn again on
 	// them, saying so.
