@@ -28,7 +28,7 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 }
 
 // ECS's default metadata options (RunInstances' HttpEndpoint and
-// HttpTokens).
+// HttpTokens), the only ones Palisade's instances have.
 const (
 	defaultHttpEndpoint = "enabled"
 	defaultHttpTokens   = "optional"
@@ -61,6 +61,15 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	in.UserData = p.Get("UserData")
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
+	}
+	// Palisade runs no metadata service to set: an instance has ECS's
+	// default options, which DescribeInstances answers, and another value
+	// would answer success for an instance other than the one asked for.
+	for _, o := range [...]struct{ name, def string }{{"HttpEndpoint", defaultHttpEndpoint}, {"HttpTokens", defaultHttpTokens}} {
+		if v := p.Get(o.name); v != "" && v != o.def {
+			return in, ecserr.BadRequest("OperationUnsupported.MetadataOptions", "Palisade's instances have ECS's default metadata options "+
+				"(HttpEndpoint %s, HttpTokens %s); leave %s out. Nothing was created.", defaultHttpEndpoint, defaultHttpTokens, o.name)
+		}
 	}
 	// Not read: launching without the interfaces and groups it names would
 	// answer success for an instance other than the one asked for.
@@ -284,7 +293,7 @@ type dedicatedHostAttribute struct{ DedicatedHostId, DedicatedHostName string }
 // hibernation, auto-release, subscription or spot price, not in the
 // recycle bin. ImageOptions and PrivateDnsNameOptions are written empty,
 // as ECS writes them for such an instance. MetadataOptions is ECS's
-// default: Palisade runs no metadata service to set.
+// default, the one RunInstances takes (launchInput refuses another).
 type instanceAbsences struct {
 	DeploymentSetId        string
 	DedicatedHostAttribute struct {

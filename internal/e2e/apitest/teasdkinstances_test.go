@@ -41,6 +41,10 @@ func TestTeaSDKInstanceFields(t *testing.T) {
 	vsw := dara.StringValue(must(vc.CreateVSwitch(&vpc3.CreateVSwitchRequest{RegionId: str(region), VpcId: str(vpcID),
 		CidrBlock: str("10.0.1.0/24"), ZoneId: str(zone)}))(t).Body.VSwitchId)
 	sg := dara.StringValue(must(c.CreateSecurityGroup(&ecs3.CreateSecurityGroupRequest{RegionId: str(region), VpcId: str(vpcID)}))(t).Body.SecurityGroupId)
+	count := func() int32 {
+		t.Helper()
+		return dara.Int32Value(must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region)}))(t).Body.TotalCount)
+	}
 
 	type system struct{ name, nameEn, typ string }
 	for _, tc := range []struct {
@@ -59,8 +63,9 @@ func TestTeaSDKInstanceFields(t *testing.T) {
 			os: system{typ: "linux"}, unknown: []string{"CpuOptions", "GPUAmount", "GPUSpec", "OSName", "OSNameEn"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The default metadata options, given, are taken.
 			id := must(c.RunInstances(&ecs3.RunInstancesRequest{RegionId: str(region), ImageId: str(tc.image), InstanceType: str(tc.typ),
-				VSwitchId: str(vsw), SecurityGroupId: str(sg)}))(t).Body.InstanceIdSets.InstanceIdSet[0]
+				VSwitchId: str(vsw), SecurityGroupId: str(sg), HttpEndpoint: str("enabled"), HttpTokens: str("optional")}))(t).Body.InstanceIdSets.InstanceIdSet[0]
 			b := must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region), InstanceIds: str(`["` + dara.StringValue(id) + `"]`)}))(t).Body
 			if len(b.Instances.Instance) != 1 {
 				t.Fatalf("DescribeInstances: %v", b)
@@ -124,5 +129,17 @@ func TestTeaSDKInstanceFields(t *testing.T) {
 					a.EnableNetworkEncryption, a.NetworkOptions, a.DedicatedHostAttribute)
 			}
 		})
+	}
+
+	// Other metadata options are refused, not ignored: DescribeInstances
+	// would answer ECS's defaults for them. Nothing is created.
+	before := count()
+	for _, r := range []*ecs3.RunInstancesRequest{{HttpTokens: str("required")}, {HttpEndpoint: str("disabled")}} {
+		r.RegionId, r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId = str(region), str(imageID), str(instanceType), str(vsw), str(sg)
+		_, err := c.RunInstances(r)
+		wantTeaErr(t, err, 400, "OperationUnsupported.MetadataOptions")
+	}
+	if n := count(); n != before {
+		t.Errorf("%d instances after the refused launches; want %d", n, before)
 	}
 }
