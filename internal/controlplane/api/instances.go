@@ -27,6 +27,13 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 	}
 }
 
+// ECS's default metadata options (RunInstances' HttpEndpoint and
+// HttpTokens), the only ones Palisade's instances have.
+const (
+	defaultHttpEndpoint = "enabled"
+	defaultHttpTokens   = "optional"
+)
+
 // launchInput reads a RunInstances or CreateInstance request.
 func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	p := req.Params
@@ -54,6 +61,15 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	in.UserData = p.Get("UserData")
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
+	}
+	// Palisade runs no metadata service to set: an instance has ECS's
+	// default options, which DescribeInstances answers, and another value
+	// would answer success for an instance other than the one asked for.
+	for _, o := range [...]struct{ name, def string }{{"HttpEndpoint", defaultHttpEndpoint}, {"HttpTokens", defaultHttpTokens}} {
+		if v := p.Get(o.name); v != "" && v != o.def {
+			return in, ecserr.BadRequest("OperationUnsupported.MetadataOptions", "Palisade's instances have ECS's default metadata options "+
+				"(HttpEndpoint %s, HttpTokens %s); leave %s out. Nothing was created.", defaultHttpEndpoint, defaultHttpTokens, o.name)
+		}
 	}
 	// Not read: launching without the interfaces and groups it names would
 	// answer success for an instance other than the one asked for.
@@ -191,21 +207,24 @@ type instanceItem struct {
 	InternetMaxBandwidthOut int
 	Cpu                     int
 	Memory                  int
-	OSType                  string
-	SerialNumber            string
-	ResourceGroupId         string
-	StoppedMode             string
-	SpotStrategy            string
-	IoOptimized             bool
-	DeletionProtection      bool
-	SecurityGroupIds        struct{ SecurityGroupId []string }
-	InnerIpAddress          ipAddressSet
-	PublicIpAddress         ipAddressSet
-	EipAddress              instanceEipItem
-	VpcAttributes           vpcAttributesItem
-	NetworkInterfaces       struct{ NetworkInterface []networkInterfaceItem }
-	OperationLocks          struct{ LockReason []lockReasonItem }
-	Tags                    tagSet
+	instanceSystem
+	InstanceTypeFamily string
+	instanceTypeFacts
+	SerialNumber       string
+	ResourceGroupId    string
+	StoppedMode        string
+	SpotStrategy       string
+	IoOptimized        bool
+	DeletionProtection bool
+	SecurityGroupIds   struct{ SecurityGroupId []string }
+	InnerIpAddress     ipAddressSet
+	PublicIpAddress    ipAddressSet
+	EipAddress         instanceEipItem
+	VpcAttributes      vpcAttributesItem
+	NetworkInterfaces  struct{ NetworkInterface []networkInterfaceItem }
+	OperationLocks     struct{ LockReason []lockReasonItem }
+	Tags               tagSet
+	instanceAbsences
 	// Palisade extensions. PalisadeHost is the host whose agent enforces
 	// the instance's policy; PalisadePolicyInForce tells whether that
 	// agent reports having applied the last change to the instance, its
@@ -213,6 +232,93 @@ type instanceItem struct {
 	PalisadeHost          string
 	PalisadePolicyInForce bool
 }
+
+// instanceSystem is what an instance's image says of its system, from the
+// catalogue (service.CatalogueImage). RunInstances takes any well-formed
+// ImageId: one not catalogued has no names Palisade knows, so OSName and
+// OSNameEn are left out (a typed client reads them nil), and its OSType
+// reads linux, as every instance's did before it was read from the
+// catalogue.
+type instanceSystem struct {
+	OSName   string `json:",omitempty" xml:",omitempty"`
+	OSNameEn string `json:",omitempty" xml:",omitempty"`
+	OSType   string
+}
+
+func systemOf(imageID string) instanceSystem {
+	if im, ok := service.CatalogueImage(imageID); ok {
+		return instanceSystem{OSName: im.OSName, OSNameEn: im.OSNameEn, OSType: im.OSType}
+	}
+	return instanceSystem{OSType: "linux"}
+}
+
+// cpuOptions is an instance's CPU topology. The catalogue's types are all
+// x86 with two threads a core, as ECS answers them (ecs.g7.large: one core
+// of two threads); a type of one vCPU has one core of one thread.
+type cpuOptions struct {
+	CoreCount      int
+	ThreadsPerCore int
+	Numa           string // no longer used, ECS says; empty
+}
+
+// instanceTypeFacts are what only the instance type's specification
+// answers: left out for a type not in instanceTypeSpecs, whose vCPUs and
+// GPUs Palisade does not know.
+type instanceTypeFacts struct {
+	CpuOptions *cpuOptions `json:",omitempty" xml:",omitempty"`
+	GPUAmount  *int        `json:",omitempty" xml:",omitempty"`
+	GPUSpec    *string     `json:",omitempty" xml:",omitempty"`
+}
+
+func typeFactsOf(typ string) instanceTypeFacts {
+	spec, ok := instanceTypeSpecs[typ]
+	if !ok || spec.cpu == 0 {
+		return instanceTypeFacts{}
+	}
+	threads := 2
+	if spec.cpu%2 != 0 {
+		threads = 1
+	}
+	// None of the catalogue's types has a GPU (DescribeInstanceTypes).
+	return instanceTypeFacts{CpuOptions: &cpuOptions{CoreCount: spec.cpu / threads, ThreadsPerCore: threads}, GPUAmount: new(0), GPUSpec: new("")}
+}
+
+// dedicatedHostAttribute is ECS's "not on a dedicated host": Palisade has
+// no dedicated hosts.
+type dedicatedHostAttribute struct{ DedicatedHostId, DedicatedHostName string }
+
+// instanceAbsences are the fields ECS writes for an instance that has none
+// of what they name, as every Palisade instance has none: no deployment
+// set, dedicated host, capacity reservation, VLAN or cluster, no
+// hibernation, auto-release, subscription or spot price, not in the
+// recycle bin. ImageOptions and PrivateDnsNameOptions are written empty,
+// as ECS writes them for such an instance. MetadataOptions is ECS's
+// default, the one RunInstances takes (launchInput refuses another).
+type instanceAbsences struct {
+	DeploymentSetId        string
+	DedicatedHostAttribute struct {
+		dedicatedHostAttribute
+		DedicatedHostClusterId string
+	}
+	DedicatedInstanceAttribute struct{ Tenancy, Affinity string }
+	EcsCapacityReservationAttr struct{ CapacityReservationId, CapacityReservationPreference string }
+	HibernationOptions         struct{ Configured bool }
+	MetadataOptions            struct{ HttpEndpoint, HttpTokens string }
+	ImageOptions               struct{}
+	PrivateDnsNameOptions      struct{}
+	VlanId                     string
+	ClusterId                  string
+	AutoReleaseTime            string
+	SaleCycle                  string
+	SpotPriceLimit             float64
+	Recyclable                 bool
+}
+
+var absences = func() instanceAbsences {
+	var a instanceAbsences
+	a.MetadataOptions.HttpEndpoint, a.MetadataOptions.HttpTokens = defaultHttpEndpoint, defaultHttpTokens
+	return a
+}()
 
 func networkType(in *model.Instance) string {
 	if in.Classic() {
@@ -272,10 +378,12 @@ func instanceOut(v service.InstanceView) instanceItem {
 		InstanceNetworkType: networkType(in), CreationTime: timeText(in.Created), StartTime: timeText(in.Created),
 		ExpiredTime: "2099-12-31T15:59Z", InstanceChargeType: "PostPaid", InternetChargeType: "PayByTraffic",
 		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
-		Memory: instanceTypeSpecs[in.InstanceType].memory, OSType: "linux", SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
+		Memory: instanceTypeSpecs[in.InstanceType].memory, instanceSystem: systemOf(in.ImageID),
+		InstanceTypeFamily: instanceTypeFamily(in.InstanceType), instanceTypeFacts: typeFactsOf(in.InstanceType),
+		SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
 		StoppedMode: stoppedModeOf(in), SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
-		PalisadeHost: in.Host}
+		instanceAbsences: absences, PalisadeHost: in.Host}
 	item.PalisadePolicyInForce = v.PolicyInForce
 	item.InstanceOwnerId = ownerID(in.Owner)
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
@@ -377,11 +485,16 @@ type describeInstanceAttributeResponse struct {
 	VlanId                  string
 	CreditSpecification     string
 	EnableJumboFrame        bool
-	SecurityGroupIds        struct{ SecurityGroupId []string }
-	InnerIpAddress          ipAddressSet
-	PublicIpAddress         ipAddressSet
-	VpcAttributes           vpcAttributesItem
-	EipAddress              struct {
+	EnableNetworkEncryption bool // Palisade encrypts no traffic between instances
+	// NetworkOptions repeats the two; BandwidthWeighting, which only some
+	// types take, is left out.
+	NetworkOptions         struct{ EnableJumboFrame, EnableNetworkEncryption bool }
+	DedicatedHostAttribute dedicatedHostAttribute
+	SecurityGroupIds       struct{ SecurityGroupId []string }
+	InnerIpAddress         ipAddressSet
+	PublicIpAddress        ipAddressSet
+	VpcAttributes          vpcAttributesItem
+	EipAddress             struct {
 		AllocationId       string
 		IpAddress          string
 		Bandwidth          int

@@ -133,15 +133,24 @@ func (s *Service) DescribeImages(in DescribeImagesInput) (Listing[Image], error)
 	return pageOf(out, in.Page), nil
 }
 
+// CatalogueImage is the catalogue's image of this ID; false for any other
+// (RunInstances takes any well-formed ImageId).
+func CatalogueImage(id string) (Image, bool) {
+	for _, im := range systemImages {
+		if im.ID == id {
+			return im, true
+		}
+	}
+	return Image{}, false
+}
+
 // GetImage returns one catalogue image, or InvalidImageId.NotFound.
 func (s *Service) GetImage(id string) (Image, error) {
 	if e := model.ValidateImageID(id); e != nil {
 		return Image{}, e
 	}
-	for _, im := range systemImages {
-		if im.ID == id {
-			return im, nil
-		}
+	if im, ok := CatalogueImage(id); ok {
+		return im, nil
 	}
 	return Image{}, ecserr.New(http.StatusNotFound, "InvalidImageId.NotFound", "Image %q is not one of this region's images; DescribeImages lists them.", model.Clip(id))
 }
