@@ -87,7 +87,8 @@ func timeOf(n int, f func(i int)) time.Duration {
 
 // BenchmarkDescribeGroupsPage: a page of 50 groups costs the same whether
 // the region holds 50 or 1,000 groups (ratio near 1), unfiltered or with a
-// VpcId filter (every group is in the VPC, so the filter selects them all).
+// VpcId filter (every group is in the VPC, so the filter selects them all),
+// and so does a page resumed at a NextToken's cursor.
 func BenchmarkDescribeGroupsPage(b *testing.B) {
 	ctx := context.Background()
 	// Each store has its own first tenant (account IDs are random).
@@ -101,28 +102,43 @@ func BenchmarkDescribeGroupsPage(b *testing.B) {
 		{"unfiltered", DescribeGroupsInput{}},
 		{"VpcId", DescribeGroupsInput{VpcID: "vpc-bench"}},
 	} {
-		b.Run(f.name, func(b *testing.B) {
-			page := func(s *Service) func(int) {
-				in := f.in
-				in.Caller, in.Page = callers[s], Page{Number: 1, Size: 50}
-				return func(int) {
-					if l, err := s.DescribeSecurityGroups(ctx, in); err != nil || len(l.Items) != 50 {
-						b.Fatal(err, len(l.Items))
+		for _, token := range []bool{false, true} {
+			name := f.name
+			if token {
+				name += ", NextToken" // the second page of 25, resumed at its cursor
+			}
+			b.Run(name, func(b *testing.B) {
+				page := func(s *Service) func(int) {
+					in := f.in
+					in.Caller, in.Page = callers[s], Page{Number: 1, Size: 50}
+					if token {
+						in.Page = Page{Tokens: true, Size: 25}
+						first, err := s.DescribeSecurityGroups(ctx, in)
+						off, after, ok := ParseToken(first.NextToken)
+						if err != nil || !ok || after == "" {
+							b.Fatal(err, first.NextToken)
+						}
+						in.Page.Offset, in.Page.After = off, after
+					}
+					return func(int) {
+						if l, err := s.DescribeSecurityGroups(ctx, in); err != nil || len(l.Items) != in.Page.Size {
+							b.Fatal(err, len(l.Items))
+						}
 					}
 				}
-			}
-			page(small)(0)
-			page(large)(0)
-			b.ResetTimer()
-			var ts, tl time.Duration
-			for range b.N {
-				ts += timeOf(20, page(small))
-				tl += timeOf(20, page(large))
-			}
-			b.ReportMetric(float64(ts.Microseconds())/float64(b.N), "µs/page@50")
-			b.ReportMetric(float64(tl.Microseconds())/float64(b.N), "µs/page@1000")
-			b.ReportMetric(float64(tl)/float64(ts), "ratio")
-		})
+				page(small)(0)
+				page(large)(0)
+				b.ResetTimer()
+				var ts, tl time.Duration
+				for range b.N {
+					ts += timeOf(20, page(small))
+					tl += timeOf(20, page(large))
+				}
+				b.ReportMetric(float64(ts.Microseconds())/float64(b.N), "µs/page@50")
+				b.ReportMetric(float64(tl.Microseconds())/float64(b.N), "µs/page@1000")
+				b.ReportMetric(float64(tl)/float64(ts), "ratio")
+			})
+		}
 	}
 }
 
