@@ -24,15 +24,39 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 		"StopInstance":              s.stopInstance,
 		"DeleteInstance":            s.deleteInstance,
 		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
+		// Kept and answered: Palisade runs no metadata service.
+		"ModifyInstanceMetadataOptions": s.modifyInstanceMetadataOptions,
 	}
 }
 
-// ECS's default metadata options (RunInstances' HttpEndpoint and
-// HttpTokens), the only ones Palisade's instances have.
-const (
-	defaultHttpEndpoint = "enabled"
-	defaultHttpTokens   = "optional"
-)
+// metadataParams reads HttpEndpoint, HttpTokens and
+// HttpPutResponseHopLimit (RunInstances, ModifyInstanceMetadataOptions).
+func metadataParams(p rpc.Params) (model.MetadataOptions, error) {
+	m := model.MetadataOptions{Endpoint: p.Get("HttpEndpoint"), Tokens: p.Get("HttpTokens")}
+	var e *ecserr.Error
+	if m.HopLimit, e = p.Int("HttpPutResponseHopLimit", 0); e != nil {
+		return m, e
+	}
+	if p.Has("HttpPutResponseHopLimit") && m.HopLimit == 0 { // out of range, not "unset"
+		return m, ecserr.InvalidParameter("HttpPutResponseHopLimit", fmt.Sprintf("a number from 1 to %d", model.MaxMetadataHopLimit))
+	}
+	return m, nil
+}
+
+func (s *Service) modifyInstanceMetadataOptions(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	in := service.MetadataInput{Caller: c, InstanceID: req.Params.Get("InstanceId"), Idempotency: idempotency(req)}
+	if in.Options, err = metadataParams(req.Params); err != nil {
+		return nil, err
+	}
+	if err := s.ModifyInstanceMetadata(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
 
 // launchInput reads a RunInstances or CreateInstance request.
 func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
@@ -62,14 +86,9 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
 	}
-	// Palisade runs no metadata service to set: an instance has ECS's
-	// default options, which DescribeInstances answers, and another value
-	// would answer success for an instance other than the one asked for.
-	for _, o := range [...]struct{ name, def string }{{"HttpEndpoint", defaultHttpEndpoint}, {"HttpTokens", defaultHttpTokens}} {
-		if v := p.Get(o.name); v != "" && v != o.def {
-			return in, ecserr.BadRequest("OperationUnsupported.MetadataOptions", "Palisade's instances have ECS's default metadata options "+
-				"(HttpEndpoint %s, HttpTokens %s); leave %s out. Nothing was created.", defaultHttpEndpoint, defaultHttpTokens, o.name)
-		}
+	var err error
+	if in.Metadata, err = metadataParams(p); err != nil {
+		return in, err
 	}
 	// Not read: launching without the interfaces and groups it names would
 	// answer success for an instance other than the one asked for.
@@ -81,7 +100,6 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	if err := service.CheckResourceGroup(c, p.Get("ResourceGroupId")); err != nil {
 		return in, err
 	}
-	var err error
 	if in.Tags, err = tagParams(p); err != nil {
 		return in, err
 	}
@@ -224,6 +242,7 @@ type instanceItem struct {
 	NetworkInterfaces  struct{ NetworkInterface []networkInterfaceItem }
 	OperationLocks     struct{ LockReason []lockReasonItem }
 	Tags               tagSet
+	MetadataOptions    metadataOptions
 	instanceAbsences
 	// Palisade extensions. PalisadeHost is the host whose agent enforces
 	// the instance's policy; PalisadePolicyInForce tells whether that
@@ -292,8 +311,7 @@ type dedicatedHostAttribute struct{ DedicatedHostId, DedicatedHostName string }
 // set, dedicated host, capacity reservation, VLAN or cluster, no
 // hibernation, auto-release, subscription or spot price, not in the
 // recycle bin. ImageOptions and PrivateDnsNameOptions are written empty,
-// as ECS writes them for such an instance. MetadataOptions is ECS's
-// default, the one RunInstances takes (launchInput refuses another).
+// as ECS writes them for such an instance.
 type instanceAbsences struct {
 	DeploymentSetId        string
 	DedicatedHostAttribute struct {
@@ -303,7 +321,6 @@ type instanceAbsences struct {
 	DedicatedInstanceAttribute struct{ Tenancy, Affinity string }
 	EcsCapacityReservationAttr struct{ CapacityReservationId, CapacityReservationPreference string }
 	HibernationOptions         struct{ Configured bool }
-	MetadataOptions            struct{ HttpEndpoint, HttpTokens string }
 	ImageOptions               struct{}
 	PrivateDnsNameOptions      struct{}
 	VlanId                     string
@@ -314,11 +331,17 @@ type instanceAbsences struct {
 	Recyclable                 bool
 }
 
-var absences = func() instanceAbsences {
-	var a instanceAbsences
-	a.MetadataOptions.HttpEndpoint, a.MetadataOptions.HttpTokens = defaultHttpEndpoint, defaultHttpTokens
-	return a
-}()
+// metadataOptions is an instance's MetadataOptions: as set, else ECS's
+// defaults; the hop limit only once set (ECS leaves it out).
+type metadataOptions struct {
+	HttpEndpoint, HttpTokens string
+	HttpPutResponseHopLimit  int `json:",omitempty" xml:",omitempty"`
+}
+
+func metadataOf(in *model.Instance) metadataOptions {
+	m := in.MetadataOf()
+	return metadataOptions{HttpEndpoint: m.Endpoint, HttpTokens: m.Tokens, HttpPutResponseHopLimit: m.HopLimit}
+}
 
 func networkType(in *model.Instance) string {
 	if in.Classic() {
@@ -383,7 +406,7 @@ func instanceOut(v service.InstanceView) instanceItem {
 		SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
 		StoppedMode: stoppedModeOf(in), SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
-		instanceAbsences: absences, PalisadeHost: in.Host}
+		MetadataOptions: metadataOf(in), PalisadeHost: in.Host}
 	item.PalisadePolicyInForce = v.PolicyInForce
 	item.InstanceOwnerId = ownerID(in.Owner)
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)

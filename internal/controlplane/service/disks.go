@@ -254,6 +254,46 @@ func (s *Service) ModifyInstanceMaintenance(ctx context.Context, in MaintenanceI
 	return err
 }
 
+// MetadataInput changes an instance's metadata options
+// (ModifyInstanceMetadataOptions); "" and 0 leave an option as it is.
+type MetadataInput struct {
+	Caller      Caller
+	InstanceID  string
+	Options     model.MetadataOptions
+	Idempotency `json:"-"`
+}
+
+// ModifyInstanceMetadata changes one of the caller's instances' metadata
+// options. Palisade runs no metadata service: DescribeInstances answers
+// them as set.
+func (s *Service) ModifyInstanceMetadata(ctx context.Context, in MetadataInput) error {
+	c := in.Caller
+	if in.InstanceID == "" {
+		return ecserr.MissingParameter("InstanceId")
+	}
+	if e := model.ValidateMetadataOptions(in.Options); e != nil {
+		return e
+	}
+	_, err := Update(s, ctx, c, "ModifyInstanceMetadataOptions", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		m, o := &inst.Metadata, in.Options
+		if o.Endpoint != "" {
+			m.Endpoint = o.Endpoint
+		}
+		if o.Tokens != "" {
+			m.Tokens = o.Tokens
+		}
+		if o.HopLimit != 0 {
+			m.HopLimit = o.HopLimit
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
 // ModifyDiskInput renames a system disk or changes its description
 // (ModifyDiskAttribute); nil fields stay, "" clears.
 type ModifyDiskInput struct {

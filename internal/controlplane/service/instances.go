@@ -65,7 +65,10 @@ type LaunchInput struct {
 	SystemDisk model.SystemDisk
 	// UserData, Base64 (at most model.MaxUserData bytes decoded), kept for
 	// DescribeUserData.
-	UserData    string
+	UserData string
+	// Metadata: HttpEndpoint, HttpTokens and HttpPutResponseHopLimit
+	// (zero: ECS's defaults), kept for DescribeInstances.
+	Metadata    model.MetadataOptions
 	DryRun      bool // check everything, create nothing: answers DryRunOperation
 	Idempotency `json:"-"`
 }
@@ -87,6 +90,7 @@ type launchSpec struct {
 	tags         []model.Tag
 	systemDisk   model.SystemDisk
 	userData     string
+	metadata     model.MetadataOptions
 	dryRun       bool
 }
 
@@ -176,6 +180,10 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, err
 	}
 	sp.userData = in.UserData
+	if e := model.ValidateMetadataOptions(in.Metadata); e != nil {
+		return nil, e
+	}
+	sp.metadata = in.Metadata
 	return sp, nil
 }
 
@@ -294,7 +302,7 @@ func checkPinnedIP(a netip.Addr, block netip.Prefix, where string, taken bool) e
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
 		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now(),
-		SystemDisk: sp.systemDisk, UserData: sp.userData}
+		SystemDisk: sp.systemDisk, UserData: sp.userData, Metadata: sp.metadata}
 	// The whole launch fits, or none of it is made.
 	held, err := ownedBy(KindInstance, c).count(tx)
 	if err != nil {

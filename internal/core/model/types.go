@@ -7,10 +7,13 @@
 package model
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 )
 
 // ClassicNetwork is the block of the shared classic network: classic
@@ -206,6 +209,11 @@ type Instance struct {
 	// (ModifyInstanceMaintenanceAttributes; zero: ECS's defaults, see
 	// MaintenanceOf). Palisade keeps it so the reads answer what was set.
 	Maintenance Maintenance `json:"maintenance,omitzero"`
+	// Metadata is how its metadata service answers (RunInstances'
+	// HttpEndpoint and HttpTokens, ModifyInstanceMetadataOptions; zero:
+	// ECS's defaults, see MetadataOf). Palisade runs no metadata service:
+	// it keeps them so the reads answer what was set.
+	Metadata MetadataOptions `json:"metadata,omitzero"`
 	// Placement: the host that enforces this instance's policy (set by agents).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`
@@ -259,6 +267,47 @@ func (i *Instance) MaintenanceOf() Maintenance {
 		m.Action = DefaultMaintenanceAction
 	}
 	return m
+}
+
+// MetadataOptions are an instance's metadata service options.
+type MetadataOptions struct {
+	Endpoint string `json:"endpoint,omitempty"` // HttpEndpoint: enabled or disabled
+	Tokens   string `json:"tokens,omitempty"`   // HttpTokens: optional or required
+	HopLimit int    `json:"hopLimit,omitempty"` // HttpPutResponseHopLimit, 1 to 64; 0: not set
+}
+
+// ECS's metadata options when a launch names none.
+const (
+	DefaultMetadataEndpoint = "enabled"
+	DefaultMetadataTokens   = "optional"
+	MaxMetadataHopLimit     = 64
+)
+
+// MetadataOf is the instance's metadata options with ECS's defaults filled
+// in (the hop limit stays unset: ECS does not say its default).
+func (i *Instance) MetadataOf() MetadataOptions {
+	m := i.Metadata
+	if m.Endpoint == "" {
+		m.Endpoint = DefaultMetadataEndpoint
+	}
+	if m.Tokens == "" {
+		m.Tokens = DefaultMetadataTokens
+	}
+	return m
+}
+
+// ValidateMetadataOptions checks metadata options as a request gives them
+// ("" and 0: not given).
+func ValidateMetadataOptions(m MetadataOptions) *ecserr.Error {
+	switch {
+	case m.Endpoint != "" && m.Endpoint != "enabled" && m.Endpoint != "disabled":
+		return ecserr.InvalidParameter("HttpEndpoint", "enabled or disabled")
+	case m.Tokens != "" && m.Tokens != "optional" && m.Tokens != "required":
+		return ecserr.InvalidParameter("HttpTokens", "optional or required")
+	case m.HopLimit != 0 && (m.HopLimit < 1 || m.HopLimit > MaxMetadataHopLimit):
+		return ecserr.InvalidParameter("HttpPutResponseHopLimit", fmt.Sprintf("a number from 1 to %d", MaxMetadataHopLimit))
+	}
+	return nil
 }
 
 // SystemDiskOf is the instance's system disk with ECS's defaults filled in

@@ -131,15 +131,39 @@ func TestTeaSDKInstanceFields(t *testing.T) {
 		})
 	}
 
-	// Other metadata options are refused, not ignored: DescribeInstances
-	// would answer ECS's defaults for them. Nothing is created.
+	// Metadata options are kept as a launch gives them, and as
+	// ModifyInstanceMetadataOptions changes them (Terraform's http_tokens,
+	// http_endpoint and http_put_response_hop_limit read them back); a bad
+	// one is refused and creates nothing.
+	meta := func(t *testing.T, id *string) (string, string, int32) {
+		t.Helper()
+		b := must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region), InstanceIds: str(`["` + dara.StringValue(id) + `"]`)}))(t).Body
+		m := b.Instances.Instance[0].MetadataOptions
+		return dara.StringValue(m.HttpEndpoint), dara.StringValue(m.HttpTokens), dara.Int32Value(m.HttpPutResponseHopLimit)
+	}
+	id := must(c.RunInstances(&ecs3.RunInstancesRequest{RegionId: str(region), ImageId: str(imageID), InstanceType: str(instanceType),
+		VSwitchId: str(vsw), SecurityGroupId: str(sg), HttpTokens: str("required"), HttpPutResponseHopLimit: dara.Int32(3)}))(t).Body.InstanceIdSets.InstanceIdSet[0]
+	if e, tok, hop := meta(t, id); e != "enabled" || tok != "required" || hop != 3 {
+		t.Errorf("launched with HttpTokens required, hop limit 3: MetadataOptions %s %s %d", e, tok, hop)
+	}
+	must(c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: id, HttpEndpoint: str("disabled")}))(t)
+	if e, tok, hop := meta(t, id); e != "disabled" || tok != "required" || hop != 3 {
+		t.Errorf("after HttpEndpoint disabled: MetadataOptions %s %s %d, want the rest kept", e, tok, hop)
+	}
 	before := count()
-	for _, r := range []*ecs3.RunInstancesRequest{{HttpTokens: str("required")}, {HttpEndpoint: str("disabled")}} {
+	for _, r := range []*ecs3.RunInstancesRequest{{HttpTokens: str("mandatory")}, {HttpEndpoint: str("off")}, {HttpPutResponseHopLimit: dara.Int32(65)}} {
 		r.RegionId, r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId = str(region), str(imageID), str(instanceType), str(vsw), str(sg)
 		_, err := c.RunInstances(r)
-		wantTeaErr(t, err, 400, "OperationUnsupported.MetadataOptions")
+		wantTeaErr(t, err, 400, "InvalidParameter")
 	}
 	if n := count(); n != before {
 		t.Errorf("%d instances after the refused launches; want %d", n, before)
+	}
+	_, err := c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: id, HttpTokens: str("maybe")})
+	wantTeaErr(t, err, 400, "InvalidParameter")
+	_, err = c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: str("i-notmine00000000001"), HttpTokens: str("required")})
+	wantTeaErr(t, err, 404, "InvalidInstanceId.NotFound")
+	if e, tok, hop := meta(t, id); e != "disabled" || tok != "required" || hop != 3 {
+		t.Errorf("after refused changes: MetadataOptions %s %s %d", e, tok, hop)
 	}
 }
