@@ -96,6 +96,7 @@ func TestBadFlowFlags(t *testing.T) {
 		// Decimal, as the API reads a port: flag.Int read 022 as port 18.
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "022"}, "a number from 1 to 65535"},
 		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "0x16"}, "a number from 1 to 65535"},
+		{[]string{"verify", "--from", "i-a", "--to", "i-b", "--port", "22", "--source-port", "022"}, "from 0 to 65535"},
 		{[]string{"reach", "--port", "022"}, "in decimal"},
 		{[]string{"reach", "--port", "0x16"}, "in decimal"},
 	} {

@@ -62,6 +62,10 @@ type Finding struct {
 	RuleID   string   `json:"ruleId,omitempty"` // the rule at fault, when one is
 	Message  string   `json:"message"`          // what is wrong, one sentence
 	Fix      string   `json:"fix"`              // how to fix it
+	// Gist is Message without what a member joining or leaving changes
+	// (the instances an exposure reaches), "" when Message has none: a
+	// change's preview tells the same exposure by it.
+	Gist string `json:"-"`
 }
 
 // Options tunes the checks; the zero value takes the catalogue's defaults.

@@ -519,7 +519,9 @@ func (h *hitIndex) add(x *exposure, rules []int, port string) {
 func (h *hitIndex) findings(check string, sev Severity, msg func(*ruleHits) string, fix string) []Finding {
 	var out []Finding
 	for _, rh := range h.order {
-		out = append(out, Finding{Check: check, Severity: sev, Resource: rh.group.ID, RuleID: rh.rule.ID, Message: msg(rh), Fix: fix})
+		bare := *rh
+		bare.instances = []string{"its members"}
+		out = append(out, Finding{Check: check, Severity: sev, Resource: rh.group.ID, RuleID: rh.rule.ID, Message: msg(rh), Fix: fix, Gist: msg(&bare)})
 	}
 	return out
 }

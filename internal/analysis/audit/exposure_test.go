@@ -279,3 +279,29 @@ func TestFurtherIPv6Exposed(t *testing.T) {
 		{name: "at none of its addresses", check: "SGA-002", w: six("2001:db8::8/128")},
 	})
 }
+
+// TestExposureGist: an exposure's gist is its words without the instances
+// it reaches, so a member joining keeps it (a change's preview tells the
+// same exposure by it), while another port changes it.
+func TestExposureGist(t *testing.T) {
+	db := rl("sgr-db", "in accept 1 TCP 3306/3306 0.0.0.0/0")
+	one := web(true, db)
+	two := web(true, db)
+	two.insts = append(two.insts, facing(vm("i-api", vpcA, "10.0.1.6", "sg-web"), "47.96.0.11"))
+	wider := web(true, rl("sgr-db", "in accept 1 TCP 3306/5432 0.0.0.0/0")) // PostgreSQL too
+	gist := func(w world, check string) Finding {
+		t.Helper()
+		fs := runCheck(t, check, w.cloud(), Options{})
+		if len(fs) == 0 || fs[0].Gist == "" || fs[0].Gist == fs[0].Message {
+			t.Fatalf("%s: %+v, want a finding with a gist apart from its message", check, fs)
+		}
+		return fs[0]
+	}
+	a, b := gist(one, "SGA-004"), gist(two, "SGA-004")
+	if a.Message == b.Message || a.Gist != b.Gist || strings.Contains(a.Gist, "i-web") {
+		t.Errorf("one member and two: messages %q, %q; gists %q, %q (want the same gist, without the members)", a.Message, b.Message, a.Gist, b.Gist)
+	}
+	if c := gist(wider, "SGA-004"); c.Gist == a.Gist {
+		t.Errorf("another port range keeps the gist %q", c.Gist)
+	}
+}

@@ -6,7 +6,6 @@ package verify
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/palisade-sg/palisade/internal/core/model"
@@ -68,11 +67,11 @@ func ParseFlow(from, to, proto, port, sourcePort, ipVersion string) (policy.Flow
 		if s == "" {
 			return 0, nil
 		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 || n > max {
+		n, ok := model.ParseCanonicalInt(s, 0, int64(max)) // decimal, as a port is read
+		if !ok {
 			return 0, bad(field, "%s %q: want a number from 0 to %d", name, s, max)
 		}
-		return n, nil
+		return int(n), nil
 	}
 	// A port as the other analysis actions read one (model.ParsePort, in
 	// the same words); 0 is none for a protocol without ports, as it was.

@@ -37,6 +37,11 @@ func metadataParams(p rpc.Params) (model.MetadataOptions, error) {
 	if m.HopLimit, e = p.Int("HttpPutResponseHopLimit", 0); e != nil {
 		return m, e
 	}
+	if v := p.Get("InstanceMetadataTags"); v != "" && v != "disabled" {
+		// Not kept: the metadata service Palisade does not run would
+		// serve them.
+		return m, ecserr.BadRequest("OperationUnsupported.InstanceMetadataTags", "Palisade keeps no instance tags in metadata; leave InstanceMetadataTags out (or disabled). Nothing was changed.")
+	}
 	if p.Has("HttpPutResponseHopLimit") && m.HopLimit == 0 { // out of range, not "unset"
 		return m, ecserr.InvalidParameter("HttpPutResponseHopLimit", fmt.Sprintf("a number from 1 to %d", model.MaxMetadataHopLimit))
 	}

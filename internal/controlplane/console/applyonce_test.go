@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -87,6 +88,20 @@ func TestApplyOnce(t *testing.T) {
 		t.Errorf("a send after the apply is answered %d to %q, want its preview's address %q", w.Code, w.Header().Get("Location"), at)
 	}
 
+	// A preview no longer kept (the session previewed maxSessionPreviews
+	// more) is applied by none of its sends: they cannot be told apart.
+	_, gone := applyForm(t, c, s, url.Values{"op": {"create-group"}, "name": {"gone"}, "description": {"never made"}})
+	for i := range maxSessionPreviews {
+		applyForm(t, c, s, url.Values{"op": {"create-group"}, "name": {fmt.Sprintf("other-%d", i)}})
+	}
+	for range 8 {
+		wg.Go(func() { send(gone) })
+	}
+	wg.Wait()
+	if ids := named("gone"); len(ids) != 0 {
+		t.Errorf("8 sends of an expired preview's apply made %d groups %v, want none", len(ids), ids)
+	}
+
 	// The Applied page of a group's deletion leads back to the groups,
 	// not to the group gone.
 	g := named("twice")[0]
@@ -105,7 +120,8 @@ func TestApplyOnce(t *testing.T) {
 }
 
 // TestPreviewsPerAccount: one account's sessions cannot push every other
-// account's previews out: an account keeps at most maxAccountPreviews.
+// account's previews out: an account keeps maxAccountPreviews, the newest,
+// and a session at its own bound loses its own oldest, no other's.
 func TestPreviewsPerAccount(t *testing.T) {
 	svc, key, cl := tenantService(t)
 	otherKey, other := newTenant(t, svc, "other")
@@ -121,9 +137,36 @@ func TestPreviewsPerAccount(t *testing.T) {
 			c.previews.put(s, "cn-hangzhou", url.Values{"op": {"create-group"}, "name": {"flood"}}, false, nil)
 		}
 	}
-	if n := c.previews.count(cl.Account); n > maxAccountPreviews {
-		t.Errorf("one account keeps %d previews, more than %d", n, maxAccountPreviews)
+	if n := c.previews.count(cl.Account); n != maxAccountPreviews {
+		t.Errorf("one account keeps %d previews, want %d", n, maxAccountPreviews)
 	}
+	// Four sessions at their bound fill the account's; one more preview of
+	// the last drops the last's oldest only.
+	c2, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss []*session
+	for range maxAccountPreviews / maxSessionPreviews {
+		s := c2.sessions.add(cl.Account, key.ID, false)
+		ss = append(ss, s)
+		for range maxSessionPreviews {
+			c2.previews.put(s, "cn-hangzhou", url.Values{"op": {"create-group"}}, false, nil)
+		}
+	}
+	c2.previews.put(ss[len(ss)-1], "cn-hangzhou", url.Values{"op": {"create-group"}}, false, nil)
+	for i, s := range ss {
+		n := 0
+		for _, k := range c2.previews.m {
+			if k.session == s.id {
+				n++
+			}
+		}
+		if n != maxSessionPreviews {
+			t.Errorf("session %d keeps %d previews, want %d", i, n, maxSessionPreviews)
+		}
+	}
+
 	req := httptest.NewRequest("GET", at, nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: theirs.id})
 	w := httptest.NewRecorder()

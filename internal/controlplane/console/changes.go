@@ -801,6 +801,25 @@ func (c *Console) backOf(p *page, f url.Values) string {
 // applies it when f is an apply's; changed says that an apply of it found
 // the resources changed since its preview.
 func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) {
+	var pc *pendingChange
+	var applied string // what an apply did; "" while it did nothing
+	if f.Get("step") == "apply" && id != "" {
+		// Claimed before anything is read for it, so that of the sends of
+		// one preview's apply only one goes on.
+		if !c.previews.claim(p.s, id) {
+			// Sent again while it runs or once it ran, or gone: its
+			// address says what it did, or that it is gone.
+			redirect(p, p.link("change/"+id))
+			return
+		}
+		defer func() {
+			back := ""
+			if pc != nil {
+				back = pc.Back
+			}
+			c.previews.release(p.s, id, applied, back)
+		}()
+	}
 	data := c.base(p, "Preview", map[string]any{"Hidden": hiddenFields(previewForm(f)), "PreviewID": id})
 	pc, err := c.parseChange(p, f)
 	if err != nil && c.formAgain(p, f, err) {
@@ -838,16 +857,6 @@ func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) 
 	if changed {
 		status = http.StatusConflict
 		data["Changed"] = true
-	}
-	var applied string // what the apply did; "" while it did nothing
-	if f.Get("step") == "apply" && id != "" {
-		if !c.previews.claim(p.s, id) {
-			// Sent again while it runs or once it ran: its address says
-			// what it did.
-			redirect(p, p.link("change/"+id))
-			return
-		}
-		defer func() { c.previews.release(p.s, id, applied, pc.Back) }()
 	}
 	if f.Get("step") == "apply" && f.Has("seen") && f.Get("seen") != seen {
 		// The account's resources changed since the preview (the API,

@@ -89,6 +89,13 @@ func TestDiffFindingsKeys(t *testing.T) {
 	exposed := func(ports string) audit.Finding {
 		return f("SGA-004", audit.Medium, "sg-a", "sgr-1", "Rule sgr-1 of sg-a opens "+ports+" to the internet.")
 	}
+	// As the exposure checks write them, with their gist.
+	reachingOn := func(port, members string) audit.Finding {
+		x := f("SGA-002", audit.High, "sg-a", "sgr-1", "Rule sgr-1 of sg-a lets "+port+" in from the whole internet (0.0.0.0/0) on "+members+".")
+		x.Gist = "Rule sgr-1 of sg-a lets " + port + " in from the whole internet (0.0.0.0/0) on its members."
+		return x
+	}
+	reaching := func(members string) audit.Finding { return reachingOn("TCP 22 (SSH)", members) }
 	broad := func(sev audit.Severity) audit.Finding {
 		return f("SGA-010", sev, "sg-a", "sgr-1", "Rule sgr-1 of sg-a accepts internal traffic from the whole of 10.0.0.0/8.")
 	}
@@ -111,6 +118,12 @@ func TestDiffFindingsKeys(t *testing.T) {
 			[]audit.Finding{exposed("Redis (TCP 6379)")}, []audit.Finding{exposed("MySQL (TCP 3306)")}},
 		{"an exposure on more ports", []audit.Finding{exposed("MySQL (TCP 3306)")}, []audit.Finding{exposed("MySQL (TCP 3306), PostgreSQL (TCP 5432)")},
 			[]audit.Finding{exposed("MySQL (TCP 3306), PostgreSQL (TCP 5432)")}, []audit.Finding{exposed("MySQL (TCP 3306)")}},
+		// ... but not the members it reaches: one joining keeps it.
+		{"an exposure reaching one more member", []audit.Finding{reaching("i-a")}, []audit.Finding{reaching("i-a and i-b")}, nil, nil},
+		{"an exposure reaching a member on other ports", []audit.Finding{reaching("i-a")}, []audit.Finding{reachingOn("TCP 3389 (RDP)", "i-a")},
+			[]audit.Finding{reachingOn("TCP 3389 (RDP)", "i-a")}, []audit.Finding{reaching("i-a")}},
+		{"a group's spread counted again", []audit.Finding{f("SGA-015", audit.Low, "sg-a", "", "Group sg-a holds 5 of the 7 instances of vpc-1.")},
+			[]audit.Finding{f("SGA-015", audit.Low, "sg-a", "", "Group sg-a holds 6 of the 8 instances of vpc-1.")}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := diffFindings(tc.before, tc.after)

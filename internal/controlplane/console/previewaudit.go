@@ -177,8 +177,10 @@ func diffFindings(before, after []audit.Finding) auditDiff {
 // check, severity (a worse one is a new finding) and resource; for the
 // checks whose words describe what they find without being it
 // (describedChecks), the rule it names, whose ID an edit keeps, else its
-// words, numbers aside (a group's count of rules or members); for the
-// others, all its words.
+// words, numbers aside (a group's count of rules or members); for an
+// exposure, its rule and its gist (the ports and the internet it opens,
+// not the members it reaches: one joining keeps it); for the others, all
+// its words.
 type findingKey struct {
 	check, resource, rule, words string
 	severity                     audit.Severity
@@ -186,18 +188,21 @@ type findingKey struct {
 
 // describedChecks are the checks whose finding stays what it is when its
 // words change: a rule without a description (SGA-018) whatever its ports,
-// an over-broad internal rule (SGA-010), unrestricted egress (SGA-009) or
-// open intra-group traffic (SGA-012) whatever the rule's fields, a group's
-// rule or member count (SGA-009, -012, -020) whatever the number. An
-// exposure's words are what it is (SGA-004 lists the ports a rule opens to
-// the internet: an edit from 3306 to 6379 closes one and opens another).
-var describedChecks = map[string]bool{"SGA-009": true, "SGA-010": true, "SGA-012": true, "SGA-018": true, "SGA-020": true}
+// an over-broad internal rule (SGA-010), unrestricted egress (SGA-009),
+// open intra-group traffic (SGA-012) or a CIDR where a group would do
+// (SGA-011) whatever the rule's fields or members, a group's rule or
+// member count (SGA-009, -012, -015, -020) whatever the number. An
+// exposure's ports are what it is (SGA-004 lists the ports a rule opens
+// to the internet: an edit from 3306 to 6379 closes one and opens another).
+var describedChecks = map[string]bool{"SGA-009": true, "SGA-010": true, "SGA-011": true, "SGA-012": true, "SGA-015": true, "SGA-018": true, "SGA-020": true}
 
 var digits = regexp.MustCompile(`[0-9]+`)
 
 func keyOf(f audit.Finding) findingKey {
 	k := findingKey{check: f.Check, severity: f.Severity, resource: f.Resource}
 	switch {
+	case f.Gist != "":
+		k.rule, k.words = f.RuleID, f.Gist
 	case !describedChecks[f.Check]:
 		k.words = f.Message
 	case f.RuleID != "":

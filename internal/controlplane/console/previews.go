@@ -82,22 +82,33 @@ func (ps *previewStore) put(s *session, region string, form url.Values, changed 
 	if ps.m == nil {
 		ps.m = map[string]*keptPreview{}
 	}
-	n, bytes, an, abytes := 0, k.size, 0, k.size
-	for i := len(ps.order) - 1; i >= 0; i-- { // the account's, newest first
+	// The new one counts first; of the account's others, newest first,
+	// those that would pass a bound go (never one being applied: its
+	// claim must outlive it).
+	n, bytes, an, abytes := 1, k.size, 1, k.size
+	for i := len(ps.order) - 1; i >= 0; i-- {
 		o := ps.m[ps.order[i]]
 		if o.account != s.account {
 			continue
 		}
+		mine := o.session == s.id
+		over := an+1 > maxAccountPreviews || abytes+o.size > maxAccountPreviewBytes ||
+			mine && (n+1 > maxSessionPreviews || bytes+o.size > maxSessionPreviewBytes)
+		if over && !o.applying {
+			ps.drop(i)
+			continue
+		}
 		an, abytes = an+1, abytes+o.size
-		if o.session == s.id {
+		if mine {
 			n, bytes = n+1, bytes+o.size
 		}
-		if an >= maxAccountPreviews || abytes > maxAccountPreviewBytes || o.session == s.id && (n >= maxSessionPreviews || bytes > maxSessionPreviewBytes) {
-			ps.drop(i)
-		}
 	}
-	for len(ps.order) > 0 && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes) {
-		ps.drop(0)
+	for i := 0; i < len(ps.order) && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes); {
+		if ps.m[ps.order[i]].applying {
+			i++
+			continue
+		}
+		ps.drop(i)
 	}
 	ps.m[k.id] = k
 	ps.order = append(ps.order, k.id)
@@ -126,15 +137,15 @@ func (ps *previewStore) get(s *session, id, region string) *keptPreview {
 }
 
 // claim marks session s's preview id as being applied; false when it is
-// applied or being applied already: a second send of its apply (a double
-// click, a retry, another tab) must not make the change twice. A preview
-// no longer kept is left to the apply's state mark.
+// applied or being applied already, or no longer kept: a second send of
+// its apply (a double click, a retry, another tab) must not make the
+// change twice, and sends of one that is gone could not be told apart.
 func (ps *previewStore) claim(s *session, id string) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	k := ps.m[id]
 	if k == nil || k.session != s.id {
-		return true
+		return false
 	}
 	if k.applying || k.done != "" {
 		return false
@@ -171,6 +182,11 @@ func (c *Console) previewPage(p *page) {
 	}
 	if k.done != "" {
 		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applied", map[string]any{"Done": k.done, "Back": k.back}))
+		return
+	}
+	if k.applying { // a second send of its apply, while the first runs
+		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applying", map[string]any{
+			"Done": "This change is being applied: reload this page in a moment to see what it did.", "Back": c.backOf(p, k.form)}))
 		return
 	}
 	c.previewChange(p, k.form, k.id, k.changed)

@@ -161,6 +161,9 @@ func TestTeaSDKInstanceFields(t *testing.T) {
 	}
 	_, err := c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: id, HttpTokens: str("maybe")})
 	wantTeaErr(t, err, 400, "InvalidParameter")
+	// Tags in the metadata are not kept: refused, not ignored.
+	_, err = c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: id, HttpEndpoint: str("enabled"), InstanceMetadataTags: str("enabled")})
+	wantTeaErr(t, err, 400, "OperationUnsupported.InstanceMetadataTags")
 	_, err = c.ModifyInstanceMetadataOptions(&ecs3.ModifyInstanceMetadataOptionsRequest{RegionId: str(region), InstanceId: str("i-notmine00000000001"), HttpTokens: str("required")})
 	wantTeaErr(t, err, 404, "InvalidInstanceId.NotFound")
 	if e, tok, hop := meta(t, id); e != "disabled" || tok != "required" || hop != 3 {
