@@ -140,11 +140,6 @@ func reachCmd(args []string, stdout, stderr io.Writer) int {
 	if _, code, done := parseAnalysisFlags(fs, args, stdout, "palisade reach [--from X] [--to Y] [--proto P] [--port N] [--graph | --dot] [--scenario FILE | --ecs-dir DIR | --ecs-region R | --endpoint HOST:PORT] [--json]"); done {
 		return code
 	}
-	if *port < 0 || *port > 65535 {
-		// Offline, a uint16 conversion would wrap 65558 to 22.
-		fmt.Fprintf(stderr, "palisade reach: --port %d: give a port from 1 to 65535 (or 0 for any)\n", *port)
-		return 2
-	}
 	var protocol model.Protocol
 	if *proto != "" {
 		p, ok := model.ParseProtocol(*proto)

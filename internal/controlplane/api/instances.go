@@ -42,8 +42,10 @@ func metadataParams(p rpc.Params) (model.MetadataOptions, error) {
 		// serve them.
 		return m, ecserr.BadRequest("OperationUnsupported.InstanceMetadataTags", "Palisade keeps no instance tags in metadata; leave InstanceMetadataTags out (or disabled). Nothing was changed.")
 	}
-	if p.Has("HttpPutResponseHopLimit") && m.HopLimit == 0 { // out of range, not "unset"
-		return m, ecserr.InvalidParameter("HttpPutResponseHopLimit", fmt.Sprintf("a number from 1 to %d", model.MaxMetadataHopLimit))
+	if p.Has("HttpPutResponseHopLimit") {
+		if e := model.CheckHopLimit(m.HopLimit); e != nil {
+			return m, e
+		}
 	}
 	return m, nil
 }

@@ -175,3 +175,16 @@ func TestPreviewsPerAccount(t *testing.T) {
 		t.Errorf("another account's flood of previews pushed this one's out: %d", w.Code)
 	}
 }
+
+// count is how many previews account's sessions have kept.
+func (ps *previewStore) count(account string) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	n := 0
+	for _, k := range ps.m {
+		if k.account == account {
+			n++
+		}
+	}
+	return n
+}

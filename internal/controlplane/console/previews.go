@@ -191,16 +191,3 @@ func (c *Console) previewPage(p *page) {
 	}
 	c.previewChange(p, k.form, k.id, k.changed)
 }
-
-// count is how many previews account's sessions have kept.
-func (ps *previewStore) count(account string) int {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	n := 0
-	for _, k := range ps.m {
-		if k.account == account {
-			n++
-		}
-	}
-	return n
-}

@@ -11,6 +11,9 @@ import (
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
+// A listing whose keys do not ascend panics in this package's tests.
+func init() { strictOrder = true }
+
 func TestParseToken(t *testing.T) {
 	for _, tc := range []struct {
 		token  string

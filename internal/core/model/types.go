@@ -304,7 +304,16 @@ func ValidateMetadataOptions(m MetadataOptions) *ecserr.Error {
 		return ecserr.InvalidParameter("HttpEndpoint", "enabled or disabled")
 	case m.Tokens != "" && m.Tokens != "optional" && m.Tokens != "required":
 		return ecserr.InvalidParameter("HttpTokens", "optional or required")
-	case m.HopLimit != 0 && (m.HopLimit < 1 || m.HopLimit > MaxMetadataHopLimit):
+	case m.HopLimit != 0:
+		return CheckHopLimit(m.HopLimit)
+	}
+	return nil
+}
+
+// CheckHopLimit checks an HttpPutResponseHopLimit that was given: 1 to
+// MaxMetadataHopLimit (0 given is out of range, not "not set").
+func CheckHopLimit(n int) *ecserr.Error {
+	if n < 1 || n > MaxMetadataHopLimit {
 		return ecserr.InvalidParameter("HttpPutResponseHopLimit", fmt.Sprintf("a number from 1 to %d", MaxMetadataHopLimit))
 	}
 	return nil
