@@ -34,8 +34,12 @@ const (
 // region.
 type keptPreview struct {
 	id, session, account, region string
-	form                         url.Values // without csrf, step, seen and preview
-	size                         int
+	// form is the form without csrf, step, seen and preview, encoded: a
+	// string of its own, as long as it is counted. (The parsed values
+	// are substrings of the request's whole body, which they kept,
+	// fields not kept and all, and ten thousand short fields take a map
+	// many times their size.)
+	form string
 	// changed: its apply found the account's resources changed since
 	// its preview, and applied nothing; the preview is drawn again on
 	// them, saying so.
@@ -76,7 +80,7 @@ func previewForm(f url.Values) url.Values {
 // put keeps a form previewed by session s in region, or its apply's
 // refusal r, and returns its ID.
 func (ps *previewStore) put(s *session, region string, form url.Values, changed bool, r *refusal) string {
-	k := &keptPreview{id: randomToken()[:22], session: s.id, account: s.account, region: region, form: form, size: len(form.Encode()), changed: changed, refused: r}
+	k := &keptPreview{id: randomToken()[:22], session: s.id, account: s.account, region: region, form: form.Encode(), changed: changed, refused: r}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.m == nil {
@@ -85,25 +89,25 @@ func (ps *previewStore) put(s *session, region string, form url.Values, changed 
 	// The new one counts first; of the account's others, newest first,
 	// those that would pass a bound go (never one being applied: its
 	// claim must outlive it).
-	n, bytes, an, abytes := 1, k.size, 1, k.size
+	n, bytes, an, abytes := 1, k.size(), 1, k.size()
 	for i := len(ps.order) - 1; i >= 0; i-- {
 		o := ps.m[ps.order[i]]
 		if o.account != s.account {
 			continue
 		}
 		mine := o.session == s.id
-		over := an+1 > maxAccountPreviews || abytes+o.size > maxAccountPreviewBytes ||
-			mine && (n+1 > maxSessionPreviews || bytes+o.size > maxSessionPreviewBytes)
+		over := an+1 > maxAccountPreviews || abytes+o.size() > maxAccountPreviewBytes ||
+			mine && (n+1 > maxSessionPreviews || bytes+o.size() > maxSessionPreviewBytes)
 		if over && !o.applying {
 			ps.drop(i)
 			continue
 		}
-		an, abytes = an+1, abytes+o.size
+		an, abytes = an+1, abytes+o.size()
 		if mine {
-			n, bytes = n+1, bytes+o.size
+			n, bytes = n+1, bytes+o.size()
 		}
 	}
-	for i := 0; i < len(ps.order) && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes); {
+	for i := 0; i < len(ps.order) && (len(ps.order) >= maxPreviews || ps.bytes+k.size() > maxPreviewBytes); {
 		if ps.m[ps.order[i]].applying {
 			i++
 			continue
@@ -112,13 +116,22 @@ func (ps *previewStore) put(s *session, region string, form url.Values, changed 
 	}
 	ps.m[k.id] = k
 	ps.order = append(ps.order, k.id)
-	ps.bytes += k.size
+	ps.bytes += k.size()
 	return k.id
+}
+
+// size is what a kept preview is counted as.
+func (k *keptPreview) size() int { return len(k.form) }
+
+// values is the kept form.
+func (k *keptPreview) values() url.Values {
+	v, _ := url.ParseQuery(k.form) // Encode's, which it reads back
+	return v
 }
 
 // drop forgets the preview at order[i] (under mu).
 func (ps *previewStore) drop(i int) {
-	ps.bytes -= ps.m[ps.order[i]].size
+	ps.bytes -= ps.m[ps.order[i]].size()
 	delete(ps.m, ps.order[i])
 	ps.order = append(ps.order[:i], ps.order[i+1:]...)
 }
@@ -186,8 +199,8 @@ func (c *Console) previewPage(p *page) {
 	}
 	if k.applying { // a second send of its apply, while the first runs
 		c.render(p.w, http.StatusOK, "preview", c.base(p, "Applying", map[string]any{
-			"Done": "This change is being applied: reload this page in a moment to see what it did.", "Back": c.backOf(p, k.form)}))
+			"Done": "This change is being applied: reload this page in a moment to see what it did.", "Back": c.backOf(p, k.values())}))
 		return
 	}
-	c.previewChange(p, k.form, k.id, k.changed)
+	c.previewChange(p, k.values(), k.id, k.changed)
 }
