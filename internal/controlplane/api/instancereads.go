@@ -163,6 +163,7 @@ type describeMaintenanceResponse struct {
 	TotalCount            int
 	PageNumber            int
 	PageSize              int
+	NextToken             string // with MaxResults or NextToken, as DescribeInstances
 	MaintenanceAttributes struct{ MaintenanceAttribute []maintenanceAttributeItem }
 }
 
@@ -186,7 +187,7 @@ func (s *Service) describeInstanceMaintenanceAttributes(ctx context.Context, req
 	if err != nil {
 		return nil, err
 	}
-	out := &describeMaintenanceResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size}
+	out := &describeMaintenanceResponse{TotalCount: res.Total, PageNumber: pg.Number, PageSize: pg.Size, NextToken: res.NextToken}
 	out.MaintenanceAttributes.MaintenanceAttribute = []maintenanceAttributeItem{}
 	for _, in := range res.Items {
 		m := in.MaintenanceOf()
@@ -206,6 +207,7 @@ type describeInstanceRamRoleResponse struct {
 	rpc.Base
 	RegionId            string
 	TotalCount          int
+	NextToken           string // with MaxResults or NextToken, as DescribeInstances
 	InstanceRamRoleSets struct {
 		InstanceRamRoleSet []struct{ InstanceId, RamRoleName string }
 	}
@@ -235,7 +237,7 @@ func (s *Service) describeInstanceRamRole(ctx context.Context, req *rpc.Request)
 	if err != nil {
 		return nil, err
 	}
-	out := &describeInstanceRamRoleResponse{RegionId: c.Region, TotalCount: res.Total}
+	out := &describeInstanceRamRoleResponse{RegionId: c.Region, TotalCount: res.Total, NextToken: res.NextToken}
 	out.InstanceRamRoleSets.InstanceRamRoleSet = []struct{ InstanceId, RamRoleName string }{}
 	for _, in := range res.Items {
 		out.InstanceRamRoleSets.InstanceRamRoleSet = append(out.InstanceRamRoleSets.InstanceRamRoleSet, struct{ InstanceId, RamRoleName string }{in.ID, ""})
