@@ -24,35 +24,8 @@ import (
 func TestNextTokenHostile(t *testing.T) {
 	e := newEnv(t)
 	b := e.srv.NewAccount(t, "b")
-	hc := &http.Client{Timeout: 20 * time.Second}
-	seq := 0
-	codes := map[string]int{}
+	sendTo, codes := rawSender(t, e)
 	defer func() { t.Logf("answers: %v", codes) }()
-	type answer struct {
-		status int
-		body   []byte
-		m      map[string]any
-	}
-	sendTo := func(version, keyID, secret, action string, p ...kv) answer {
-		t.Helper()
-		seq++
-		form := append([]kv{{"Action", action}, {"Version", version}, {"RegionId", region}}, p...)
-		q, f := signedHostile(keyID, secret, seq, hostileRequest{form: form})
-		req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+e.addr+"/?"+q, strings.NewReader(f))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", action, err)
-		}
-		defer resp.Body.Close()
-		a := answer{status: resp.StatusCode}
-		a.body, _ = io.ReadAll(resp.Body)
-		codes[fmt.Sprint(a.status, " ", gjsonCode(a.body))]++
-		if err := json.Unmarshal(a.body, &a.m); err != nil {
-			t.Fatalf("%s: %d, not JSON: %.300s", action, a.status, a.body)
-		}
-		return a
-	}
 	send := func(keyID, secret, action string, p ...kv) answer {
 		t.Helper()
 		return sendTo(api.ECSVersion, keyID, secret, action, p...)
@@ -233,4 +206,40 @@ func gjsonCode(body []byte) string {
 	var m struct{ Code string }
 	json.Unmarshal(body, &m)
 	return m.Code
+}
+
+// answer is one raw answer: its status, body and the body's JSON.
+type answer struct {
+	status int
+	body   []byte
+	m      map[string]any
+}
+
+// rawSender returns a function that sends one V1-signed request of
+// parameters p, in the region, to e's server, and the count of its answers
+// by status and Code.
+func rawSender(t *testing.T, e *env) (func(version, keyID, secret, action string, p ...kv) answer, map[string]int) {
+	hc := &http.Client{Timeout: 20 * time.Second}
+	seq := 0
+	codes := map[string]int{}
+	return func(version, keyID, secret, action string, p ...kv) answer {
+		t.Helper()
+		seq++
+		form := append([]kv{{"Action", action}, {"Version", version}, {"RegionId", region}}, p...)
+		q, f := signedHostile(keyID, secret, seq, hostileRequest{form: form})
+		req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+e.addr+"/?"+q, strings.NewReader(f))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		defer resp.Body.Close()
+		a := answer{status: resp.StatusCode}
+		a.body, _ = io.ReadAll(resp.Body)
+		codes[fmt.Sprint(a.status, " ", gjsonCode(a.body))]++
+		if err := json.Unmarshal(a.body, &a.m); err != nil {
+			t.Fatalf("%s: %d, not JSON: %.300s", action, a.status, a.body)
+		}
+		return a
+	}, codes
 }
