@@ -14,8 +14,9 @@ import (
 // bytes they are counted as (maxAccountPreviewBytes), whatever their
 // forms hold. A kept form shared the request's whole body (its values are
 // substrings of it), so a megabyte sent in a field the preview does not
-// keep (seen) was held while counted as nothing; and ten thousand short
-// fields took a map many times their encoded size.
+// keep (seen) was held while counted as nothing; ten thousand short
+// fields took a map many times their encoded size; and a refused apply's
+// words, which may quote its fields (an ID three times), were not counted.
 func TestPreviewsMemoryBounded(t *testing.T) {
 	many := url.Values{}
 	for i := range 9990 {
@@ -27,6 +28,8 @@ func TestPreviewsMemoryBounded(t *testing.T) {
 	}{
 		{"a megabyte in a field not kept", url.Values{"seen": {strings.Repeat("s", maxForm-200)}}},
 		{"ten thousand fields", many},
+		// Its refusal's words quote the ID, its what and its Back too.
+		{"a refused apply of a megabyte ID", url.Values{"step": {"apply"}, "op": {"delete-group"}, "group": {"sg-" + strings.Repeat("a", maxForm-200)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc, key, cl := tenantService(t)
@@ -64,6 +67,7 @@ func TestPreviewsMemoryBounded(t *testing.T) {
 			c.previews.mu.Lock()
 			kept, counted := len(c.previews.order), c.previews.bytes
 			c.previews.mu.Unlock()
+			t.Logf("%d previews counted as %d KiB hold %d KiB", kept, counted>>10, held>>10)
 			if held > 2*maxAccountPreviewBytes {
 				t.Errorf("%d previews counted as %d KiB hold %d KiB; want at most %d KiB", kept, counted>>10, held>>10, 2*maxAccountPreviewBytes>>10)
 			}

@@ -40,6 +40,8 @@ type keptPreview struct {
 	// fields not kept and all, and ten thousand short fields take a map
 	// many times their size.)
 	form string
+	// size is what it is counted as: its form's bytes and its refusal's.
+	size int
 	// changed: its apply found the account's resources changed since
 	// its preview, and applied nothing; the preview is drawn again on
 	// them, saying so.
@@ -59,11 +61,24 @@ type refusal struct {
 	what, partly, back string
 }
 
+// size is the bytes of a refusal's words, which may quote the form's
+// fields (a megabyte ID in its message, its what and its Back).
+func (r *refusal) size() int {
+	if r == nil {
+		return 0
+	}
+	n := len(r.what) + len(r.partly) + len(r.back)
+	if r.err != nil {
+		n += len(r.err.Code) + len(r.err.Message) + len(r.err.Field)
+	}
+	return n
+}
+
 type previewStore struct {
 	mu    sync.Mutex
 	m     map[string]*keptPreview
 	order []string // oldest first
-	bytes int      // the forms' sizes, in all
+	bytes int      // their sizes, in all
 }
 
 // previewForm is the change's own fields of a form.
@@ -81,6 +96,7 @@ func previewForm(f url.Values) url.Values {
 // refusal r, and returns its ID.
 func (ps *previewStore) put(s *session, region string, form url.Values, changed bool, r *refusal) string {
 	k := &keptPreview{id: randomToken()[:22], session: s.id, account: s.account, region: region, form: form.Encode(), changed: changed, refused: r}
+	k.size = len(k.form) + r.size()
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.m == nil {
@@ -89,25 +105,25 @@ func (ps *previewStore) put(s *session, region string, form url.Values, changed 
 	// The new one counts first; of the account's others, newest first,
 	// those that would pass a bound go (never one being applied: its
 	// claim must outlive it).
-	n, bytes, an, abytes := 1, k.size(), 1, k.size()
+	n, bytes, an, abytes := 1, k.size, 1, k.size
 	for i := len(ps.order) - 1; i >= 0; i-- {
 		o := ps.m[ps.order[i]]
 		if o.account != s.account {
 			continue
 		}
 		mine := o.session == s.id
-		over := an+1 > maxAccountPreviews || abytes+o.size() > maxAccountPreviewBytes ||
-			mine && (n+1 > maxSessionPreviews || bytes+o.size() > maxSessionPreviewBytes)
+		over := an+1 > maxAccountPreviews || abytes+o.size > maxAccountPreviewBytes ||
+			mine && (n+1 > maxSessionPreviews || bytes+o.size > maxSessionPreviewBytes)
 		if over && !o.applying {
 			ps.drop(i)
 			continue
 		}
-		an, abytes = an+1, abytes+o.size()
+		an, abytes = an+1, abytes+o.size
 		if mine {
-			n, bytes = n+1, bytes+o.size()
+			n, bytes = n+1, bytes+o.size
 		}
 	}
-	for i := 0; i < len(ps.order) && (len(ps.order) >= maxPreviews || ps.bytes+k.size() > maxPreviewBytes); {
+	for i := 0; i < len(ps.order) && (len(ps.order) >= maxPreviews || ps.bytes+k.size > maxPreviewBytes); {
 		if ps.m[ps.order[i]].applying {
 			i++
 			continue
@@ -116,12 +132,9 @@ func (ps *previewStore) put(s *session, region string, form url.Values, changed 
 	}
 	ps.m[k.id] = k
 	ps.order = append(ps.order, k.id)
-	ps.bytes += k.size()
+	ps.bytes += k.size
 	return k.id
 }
-
-// size is what a kept preview is counted as.
-func (k *keptPreview) size() int { return len(k.form) }
 
 // values is the kept form.
 func (k *keptPreview) values() url.Values {
@@ -131,7 +144,7 @@ func (k *keptPreview) values() url.Values {
 
 // drop forgets the preview at order[i] (under mu).
 func (ps *previewStore) drop(i int) {
-	ps.bytes -= ps.m[ps.order[i]].size()
+	ps.bytes -= ps.m[ps.order[i]].size
 	delete(ps.m, ps.order[i])
 	ps.order = append(ps.order[:i], ps.order[i+1:]...)
 }
