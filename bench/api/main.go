@@ -170,8 +170,8 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s %8s | %8s %8s | %7s\n",
-		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "fsync", "pal p50", "pal p99", "pal RSS")
+	fmt.Printf("%-32s %7s | %9s %9s %7s %6s | %8s %8s %8s | %8s %7s %8s %7s %8s %7s %5s | %8s %8s | %7s\n",
+		"write (Authorize/Revoke)", "clients", "pal w/s", "noop w/s", "fsync/s", "×fsync", "pal CPU", "noop CPU", "cli CPU", "serial/w", "w/batch", "commit", "w/fsync", "fsync", "B/w", "wr/w", "pal p50", "pal p99", "pal RSS")
 	ratios, shares := map[int][]float64{}, map[int][]float64{}
 	for k := 0; k < *rounds && (strings.Contains("AuthorizeSecurityGroup", *only) || strings.Contains("writes", *only)); k++ {
 		for _, n := range counts {
@@ -179,7 +179,7 @@ func main() {
 			ratios[n], shares[n] = append(ratios[n], ratio), append(shares[n], share)
 		}
 	}
-	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, while the next batch runs; fsync: one such fsync)")
+	fmt.Println("(cli CPU: this program's own CPU per write against Palisade, on the same cores; serial/w: the store's serialized section per write, before the commit; w/batch: writes per commit; commit: writing one commit's log; w/fsync: writes per fsync, while the next batch runs; fsync: one such fsync; B/w and wr/w: bytes and write calls of the server per write, to files and sockets, the store's and the event trail's)")
 	if *rounds > 1 {
 		for _, n := range counts {
 			r := ratios[n]
@@ -217,14 +217,16 @@ func median(xs []float64) float64 {
 // as a share of the no-op's (which does not move with the disk).
 func writeRow(dir string, pal, noop *child, n int) (ratio, share float64) {
 	before := fsyncRate(dir, min(*dur, time.Second))
-	c0 := commits(pal.addr)
+	c0, io0 := commits(pal.addr), procstat.Written(pal.cmd.Process.Pid)
 	p := measure(pal, n, writeParams)
-	c1 := commits(pal.addr)
+	c1, io1 := commits(pal.addr), procstat.Written(pal.cmd.Process.Pid)
 	f := (before + fsyncRate(dir, min(*dur, time.Second))) / 2
 	o := measure(noop, n, writeParams)
 	var serial, commit, fsync time.Duration
 	var perBatch, perSync float64
+	var bytes, calls float64 // written per write, files and sockets
 	if w := c1.writes - c0.writes; w > 0 {
+		bytes, calls = float64(io1.Bytes-io0.Bytes)/float64(w), float64(io1.Calls-io0.Calls)/float64(w)
 		b := max(1, c1.batches-c0.batches)
 		serial = ((c1.run - c0.run) / time.Duration(w)).Round(time.Microsecond)
 		commit = ((c1.commit - c0.commit) / time.Duration(b)).Round(time.Microsecond)
@@ -233,8 +235,8 @@ func writeRow(dir string, pal, noop *child, n int) (ratio, share float64) {
 		perSync = float64(w) / float64(syncs)
 		fsync = ((c1.fsync - c0.fsync) / time.Duration(syncs)).Round(time.Microsecond)
 	}
-	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %7.1f %8s %7.1f %8s | %8s %8s | %5dMiB\n",
-		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perBatch, commit, perSync, fsync, p.p50, p.p99, pal.rss()>>20)
+	fmt.Printf("%-32s %7d | %9.0f %9.0f %7.0f %5.2fx | %8s %8s %8s | %8s %7.1f %8s %7.1f %8s %7.0f %5.1f | %8s %8s | %5dMiB\n",
+		"AuthorizeSecurityGroup", n, p.rate, o.rate, f, p.rate/f, p.cpu, o.cpu, p.client, serial, perBatch, commit, perSync, fsync, bytes, calls, p.p50, p.p99, pal.rss()>>20)
 	return p.rate / f, p.rate / o.rate
 }
 

@@ -39,3 +39,24 @@ func Status(pid int, field string) int64 {
 	}
 	return 0
 }
+
+// IO is what a process wrote so far, from its /proc io: bytes passed to
+// write calls (files and sockets alike) and the number of those calls.
+type IO struct{ Bytes, Calls int64 }
+
+// Written reads the process's IO (zero if it is gone).
+func Written(pid int) IO {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	var w IO
+	for _, l := range strings.Split(string(b), "\n") {
+		name, v, _ := strings.Cut(l, ":")
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch name {
+		case "wchar":
+			w.Bytes = n
+		case "syscw":
+			w.Calls = n
+		}
+	}
+	return w
+}
