@@ -34,16 +34,22 @@ const previewBudget = 50 * time.Millisecond
 var diffWait = 20 * time.Second
 
 // maxDiffJobs bounds the diffs kept (the oldest is dropped first);
-// diffTimeout bounds how long one may take.
+// maxAccountDiffs bounds one account's diffs not yet done (its oldest is
+// ended first): the diffs run one at a time, so without it one account's
+// sessions (it may hold a hundred) could queue a hundred audits before
+// another account's one; diffTimeout bounds how long one may take.
 const (
-	maxDiffJobs = 256
-	diffTimeout = 2 * time.Minute
+	maxDiffJobs     = 256
+	maxAccountDiffs = 4
+	diffTimeout     = 2 * time.Minute
 )
 
 // diffJob is one preview's audit diff, for the session that asked it.
 type diffJob struct {
 	session string
+	account string
 	cancel  context.CancelFunc
+	ended   bool // cancelled here, under diffJobs.mu
 	done    chan struct{} // closed when val or err is set
 	val     auditDiff
 	err     error
@@ -62,21 +68,29 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 	rand.Read(b)
 	id := hex.EncodeToString(b)
 	bctx, cancel := context.WithTimeout(analyze.Ahead(context.WithoutCancel(ctx)), diffTimeout)
-	j := &diffJob{session: s.id, cancel: cancel, done: make(chan struct{})}
+	j := &diffJob{session: s.id, account: s.account, cancel: cancel, done: make(chan struct{})}
 	d := &c.diffs
 	d.mu.Lock()
 	if d.m == nil {
 		d.m = map[string]*diffJob{}
 	}
 	// A session's newer preview ends the diff of its older one, so that a
-	// stream of previews cannot queue audits.
-	for _, o := range d.m {
+	// stream of previews cannot queue audits; an account's diffs past its
+	// bound end from the oldest (they answer PreviewSuperseded).
+	var running []*diffJob // the account's, oldest first
+	for _, id := range d.order {
+		o := d.m[id]
 		if o.session == s.id {
-			o.cancel()
+			o.end()
+		} else if o.account == s.account && !o.ended && !o.finished() {
+			running = append(running, o)
 		}
 	}
+	for _, o := range running[:max(0, len(running)-(maxAccountDiffs-1))] {
+		o.end()
+	}
 	if len(d.order) >= maxDiffJobs {
-		d.m[d.order[0]].cancel()
+		d.m[d.order[0]].end()
 		delete(d.m, d.order[0])
 		d.order = d.order[1:]
 	}
@@ -110,6 +124,19 @@ func (c *Console) startAuditDiff(ctx context.Context, s *session, cl service.Cal
 		j.val = diffFindings(cloudFindings(before.Findings), after)
 	}()
 	return id, j
+}
+
+// end cancels the job (under diffJobs.mu).
+func (j *diffJob) end() { j.cancel(); j.ended = true }
+
+// finished reports whether the job is done.
+func (j *diffJob) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // flowLogChecks judge the flow logs the server keeps, not the cloud: the
@@ -232,7 +259,7 @@ func (c *Console) auditDiffPage(p *page) {
 		if j.err != nil {
 			e := c.asECS(j.err)
 			if errors.Is(j.err, context.Canceled) || errors.Is(j.err, context.DeadlineExceeded) {
-				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, or it took too long. Preview the change again.")
+				e = ecserr.New(http.StatusConflict, "PreviewSuperseded", "This audit diff was not finished: a newer preview of this session replaced it, the account's other sessions asked for more diffs at once than one account may, or it took too long. Preview the change again.")
 			}
 			data["Err"], status = e, e.Status
 		} else {
