@@ -354,6 +354,7 @@ func (a *runner) step(ctx context.Context) error {
 			return err
 		}
 		a.answered(snap.Revision)
+		snap.dropNil()
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
 			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, flowLogs: map[string]*model.FlowLog{}}
@@ -455,6 +456,7 @@ func (a *runner) take(w *Changes) error {
 	if w.Revision <= a.st.revision {
 		return nil
 	}
+	w.dropNil()
 	if empty(w) && !a.stale {
 		a.st.revision = w.Revision
 		a.applied.Store(w.Revision)
@@ -565,6 +567,19 @@ func (a *runner) answered(revision int64) {
 		a.logConnected(revision)
 	}
 	a.outage, a.unreachable, a.failedOver, a.toldConnected = time.Time{}, false, "", false
+}
+
+// dropNil drops the null records of an answer (a JSON null in a list):
+// none is the policy of anything, and the agent would crash on the first
+// one it read. The server never sends them; the agent does not trust it
+// not to.
+func (s *Snapshot) dropNil() {
+	s.Groups = slices.DeleteFunc(s.Groups, func(g *model.SecurityGroup) bool { return g == nil })
+	s.Instances = slices.DeleteFunc(s.Instances, func(in *model.Instance) bool { return in == nil })
+	s.PrefixLists = slices.DeleteFunc(s.PrefixLists, func(p *model.PrefixList) bool { return p == nil })
+	s.PortRangeLists = slices.DeleteFunc(s.PortRangeLists, func(l *model.PortRangeList) bool { return l == nil })
+	s.ENIs = slices.DeleteFunc(s.ENIs, func(n *model.NetworkInterface) bool { return n == nil })
+	s.FlowLogs = slices.DeleteFunc(s.FlowLogs, func(f *model.FlowLog) bool { return f == nil })
 }
 
 // empty reports whether an answer carries no record.
