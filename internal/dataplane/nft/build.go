@@ -19,6 +19,16 @@ const (
 	IfaceSet   = "ifaces"  // every programmed instance interface
 )
 
+// midstream drops a TCP segment that would start tracking a connection
+// but does not open one (not a SYN). Conntrack takes up a connection in
+// midstream (its entry cut because a change denies it, or expired), in
+// the direction of whichever segment comes first: a cut connection whose
+// server sent next came back as one from the server, which the client's
+// ingress may accept, and then flowed both ways, the client's segments
+// replies no rule judged. A connection is judged at its first packet,
+// from the side that opened it; no other packet opens one.
+var midstream = Rule{CtState: CtNew, NotSyn: true, Verdict: Verdict{Kind: Drop}}
+
 // maxIfaceLen is IFNAMSIZ-1: longer names cannot exist in the kernel.
 const maxIfaceLen = 15
 
@@ -48,6 +58,7 @@ func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	base := []Rule{
 		{CtState: CtEstablishedRelated, Verdict: Verdict{Kind: Accept}},
 		{CtState: CtInvalid, Verdict: Verdict{Kind: Drop}},
+		midstream,
 	}
 	if o.InterfacePrefix != "" {
 		// Fail closed before any instance chain, so that traffic dropped

@@ -40,12 +40,14 @@ func TestBuildBaseChain(t *testing.T) {
 		{"", []string{
 			"ct state established,related accept",
 			"ct state invalid drop",
+			"ct state new tcp flags != syn / fin,syn,rst,ack drop",
 			"iifname vmap @egress",
 			"oifname vmap @ingress",
 		}},
 		{"pi-", []string{
 			"ct state established,related accept",
 			"ct state invalid drop",
+			"ct state new tcp flags != syn / fin,syn,rst,ack drop",
 			`iifname "pi-*" iifname != @ifaces drop`,
 			`oifname "pi-*" oifname != @ifaces drop`,
 			"iifname vmap @egress",
@@ -400,6 +402,7 @@ func TestStringGolden(t *testing.T) {
 		type filter hook forward priority filter; policy accept;
 		ct state established,related accept
 		ct state invalid drop
+		ct state new tcp flags != syn / fin,syn,rst,ack drop
 		iifname "pi-*" iifname != @ifaces drop
 		oifname "pi-*" oifname != @ifaces drop
 		iifname vmap @egress

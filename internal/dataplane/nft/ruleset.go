@@ -151,16 +151,20 @@ func (p Ports) IsZero() bool { return p == Ports{} }
 const (
 	CtEstablishedRelated = "established,related"
 	CtInvalid            = "invalid"
+	CtNew                = "new"
 )
 
 // Rule is one nftables rule. Its conditions are ANDed, in the order the
 // fields are listed (the order nft itself lists them in).
 type Rule struct {
-	CtState string // CtEstablishedRelated or CtInvalid
-	IIF     Iface  // input interface
-	OIF     Iface  // output interface
-	Proto   uint8  // IP protocol (meta l4proto); 0: any
-	DPort   Ports  // transport destination port (TCP and UDP rules only)
+	CtState string // CtEstablishedRelated, CtInvalid or CtNew
+	// NotSyn matches a TCP segment that is not a connection's first: of
+	// its flags FIN, SYN, RST and ACK, not SYN alone.
+	NotSyn bool
+	IIF    Iface // input interface
+	OIF    Iface // output interface
+	Proto  uint8 // IP protocol (meta l4proto); 0: any
+	DPort  Ports // transport destination port (TCP and UDP rules only)
 	// DPortSet looks the destination port up in a named port set (a port
 	// range list's); TCP and UDP rules only, with DPort zero.
 	DPortSet string
