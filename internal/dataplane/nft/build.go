@@ -236,7 +236,7 @@ func (b *builder) programRules(p policy.Program) []Rule {
 			sg, ents = append(sg, r), append(ents, ruleEntry(pr, p.Direction))
 		}
 	}
-	if b.merge {
+	if b.merge && len(sg) <= maxMergeRules {
 		rules = append(rules, b.mergeRuns(sg, ents, dst)...)
 	} else {
 		for i, r := range sg {

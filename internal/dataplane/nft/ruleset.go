@@ -19,7 +19,8 @@ type Options struct {
 	// then costs a few lookups instead of a walk of every rule. Rules that
 	// no packet can match together may be reordered to make longer runs;
 	// verdicts and the rule each packet is counted for stay those of the
-	// plain layout. See merge.go.
+	// plain layout. A chain of more rules than any valid policy compiles
+	// to (maxMergeRules) is left plain. See merge.go.
 	MergeRuns bool
 	// FlowLog makes every deciding entry of the instance chains report
 	// itself (see flowlog.go): accepting entries label the new connection,
