@@ -179,14 +179,10 @@ func TestBuildRuleForms(t *testing.T) {
 		r    model.Rule
 		want []string
 	}{
-		// The policy matches the protocol number in either family
-		// (TestICMPRulesOfBothFamilies).
-		{"ICMP from a group, in both families", rule("r", model.Ingress, model.Accept, 1, model.ICMP, "-1/-1", "sg-peer"),
-			[]string{`meta l4proto icmp ip saddr @g_sg-peer_4 counter return comment "sg-x/r"`, `meta l4proto icmp ip6 saddr @g_sg-peer_6 counter return comment "sg-x/r"`}},
-		{"ICMPv6 from a group, in both families", rule("r", model.Ingress, model.Accept, 1, model.ICMPv6, "-1/-1", "sg-peer"),
-			[]string{`meta l4proto ipv6-icmp ip saddr @g_sg-peer_4 counter return comment "sg-x/r"`, `meta l4proto ipv6-icmp ip6 saddr @g_sg-peer_6 counter return comment "sg-x/r"`}},
-		{"ICMP from an IPv4 block", rule("r", model.Ingress, model.Accept, 1, model.ICMP, "-1/-1", "0.0.0.0/0"),
-			[]string{`meta l4proto icmp meta nfproto ipv4 counter return comment "sg-x/r"`}},
+		{"ICMP is IPv4 only, even from a group", rule("r", model.Ingress, model.Accept, 1, model.ICMP, "-1/-1", "sg-peer"),
+			[]string{`meta l4proto icmp ip saddr @g_sg-peer_4 counter return comment "sg-x/r"`}},
+		{"ICMPv6 is IPv6 only", rule("r", model.Ingress, model.Accept, 1, model.ICMPv6, "-1/-1", "sg-peer"),
+			[]string{`meta l4proto ipv6-icmp ip6 saddr @g_sg-peer_6 counter return comment "sg-x/r"`}},
 		{"a group stands for both families", rule("r", model.Egress, model.Drop, 1, model.GRE, "-1/-1", "sg-peer"),
 			[]string{`meta l4proto gre ip daddr @g_sg-peer_4 counter drop comment "sg-x/r"`, `meta l4proto gre ip6 daddr @g_sg-peer_6 counter drop comment "sg-x/r"`}},
 		{"::/0 is the IPv6 family", rule("r", model.Ingress, model.Accept, 1, model.ALL, "-1/-1", "::/0"),

@@ -120,11 +120,9 @@ func ports(r model.PortRange) Ports {
 	return Ports{clamp(r.Start), clamp(r.End)}
 }
 
-// ruleFamilies returns the address families a rule can match: a CIDR (peer
-// or local) or a prefix list has one family, a group peer stands for both.
-// The protocol does not narrow them: the policy matches an ICMP rule's
-// protocol number 1 in an IPv6 packet too (and ICMPv6's 58 in IPv4), so a
-// member's IPv6 packet with next header 1 meets a group's ICMP rule.
+// ruleFamilies returns the address families a rule can match: ICMP is IPv4,
+// ICMPv6 is IPv6, a CIDR (peer or local) or a prefix list has one family,
+// a group peer stands for both.
 func ruleFamilies(r *model.Rule, c *policy.Cloud) []Family {
 	ok4, ok6 := true, true
 	only := func(p netip.Prefix) {
@@ -133,6 +131,12 @@ func ruleFamilies(r *model.Rule, c *policy.Cloud) []Family {
 		} else {
 			ok4 = false
 		}
+	}
+	switch r.Protocol {
+	case model.ICMP:
+		ok6 = false
+	case model.ICMPv6:
+		ok4 = false
 	}
 	if r.Peer.CIDR.IsValid() {
 		only(r.Peer.CIDR)
