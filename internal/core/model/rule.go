@@ -65,6 +65,21 @@ func (p Protocol) Number() uint8 {
 	return 0
 }
 
+// InFamily reports whether a rule of the protocol matches packets of an
+// address family (six: IPv6): ICMP is IPv4's and ICMPv6 IPv6's, whatever
+// the peer (a group or prefix list stands for both families), so an IPv6
+// packet whose next header is 1 meets no ICMP rule; every other protocol
+// is either family's.
+func (p Protocol) InFamily(six bool) bool {
+	switch p {
+	case ICMP:
+		return !six
+	case ICMPv6:
+		return six
+	}
+	return true
+}
+
 // HasPorts reports whether the protocol carries port numbers.
 func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }
 
