@@ -621,6 +621,11 @@ func prepOf(res *Resolver, r *model.Rule) prep {
 		lo, hi = 1, 0
 	}
 	rp := prep{proto: r.Protocol, plo: lo, phi: hi, dports: dports, ranges: res.Peer(&r.Peer), accept: r.Policy != model.Drop}
+	for f, six := range []bool{false, true} {
+		if !r.Protocol.InFamily(six) {
+			rp.ranges[f] = nil // ICMP's peers are IPv4, ICMPv6's IPv6
+		}
+	}
 	if r.Protocol.HasPorts() && r.SourcePortRange.IsSet() && !r.SourcePortRange.IsAny() {
 		rp.sport, rp.hasSport = r.SourcePortRange, true
 	}

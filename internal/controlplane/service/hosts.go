@@ -168,7 +168,6 @@ func CheckHostCaller(c Caller, action, host string) error {
 
 var (
 	hostNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
-	ifacePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
 )
 
 // checkHost checks a host name; required says whether it may be empty.
@@ -211,7 +210,7 @@ func (s *Service) BindInstance(ctx context.Context, in BindInput) error {
 		return err
 	}
 	switch {
-	case iface != "" && !ifacePattern.MatchString(iface):
+	case iface != "" && !model.ValidInterfaceName(iface):
 		return ecserr.InvalidParameter("Interface", "an interface name has 1 to 15 letters, digits, '.', '_', '@' or '-'")
 	case (host == "") != (iface == ""):
 		return ecserr.InvalidParameter("Interface", "give HostName and Interface together (both empty unbinds)")

@@ -42,6 +42,27 @@ func (l *PortRangeList) Contains(port uint16) bool {
 	return slices.ContainsFunc(l.Entries, func(e PortEntry) bool { return e.Range.Contains(port) })
 }
 
+// Malformed says which of the list's entries no request that
+// ParseListPortRange accepts gives ("" when none): see Rule.Malformed.
+func (l *PortRangeList) Malformed() string {
+	for _, e := range l.Entries {
+		if why := e.Malformed(); why != "" {
+			return why
+		}
+	}
+	return ""
+}
+
+// Malformed says why no request that ParseListPortRange accepts gives the
+// entry ("" when one does): its range admits every port, or ports outside
+// 1-65535, or starts after its end.
+func (e PortEntry) Malformed() string {
+	if e.Range.IsAny() || !e.Range.inPorts() {
+		return "entry " + e.Range.String()
+	}
+	return ""
+}
+
 // Port range list limits (ECS: MaxEntries 1–2000, 200 entries per call; the
 // lists per region and uses per list are unconfirmed, so prefix lists' are
 // taken).

@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,21 @@ func (p Protocol) Number() uint8 {
 	return 0
 }
 
+// InFamily reports whether a rule of the protocol matches packets of an
+// address family (six: IPv6): ICMP is IPv4's and ICMPv6 IPv6's, whatever
+// the peer (a group or prefix list stands for both families), so an IPv6
+// packet whose next header is 1 meets no ICMP rule; every other protocol
+// is either family's.
+func (p Protocol) InFamily(six bool) bool {
+	switch p {
+	case ICMP:
+		return !six
+	case ICMPv6:
+		return six
+	}
+	return true
+}
+
 // HasPorts reports whether the protocol carries port numbers.
 func (p Protocol) HasPorts() bool { return p == TCP || p == UDP }
 
@@ -121,6 +137,13 @@ func (r PortRange) appendTo(b []byte) []byte {
 		return b
 	}
 	return strconv.AppendInt(append(strconv.AppendInt(b, int64(r.Start), 10), '/'), int64(r.End), 10)
+}
+
+// inPorts reports whether the range admits every port or is a range of
+// ports 1 to 65535 that does not start after its end: the ranges ParseRule
+// and ParseListPortRange give.
+func (r PortRange) inPorts() bool {
+	return r.IsAny() || r.Start >= 1 && r.End <= 65535 && r.Start <= r.End
 }
 
 // Peer is the far side of a rule: exactly one of a CIDR block, a security
@@ -187,6 +210,27 @@ func (r *Rule) Key() string {
 	}
 	b = append(append(append(b, '|'), r.Policy...), '|')
 	return string(strconv.AppendInt(b, int64(r.Priority), 10))
+}
+
+// Malformed says what of a rule's protocol and ports no request that
+// ParseRule accepts gives ("" when nothing): a protocol not in Protocols,
+// or for TCP and UDP a port or source port range outside 1-65535 or
+// starting after its end. A rule from elsewhere (the agent's server, which
+// it does not trust) may be: the evaluators and nftables would read it each
+// their own way (nftables has no protocol number for an unknown protocol,
+// and no port above 65535), so such a rule must not be enforced.
+func (r *Rule) Malformed() string {
+	switch {
+	case !slices.Contains(Protocols, r.Protocol):
+		return "protocol " + strconv.Quote(string(r.Protocol))
+	case !r.Protocol.HasPorts():
+		return ""
+	case r.PortRangeListID == "" && !r.PortRange.inPorts():
+		return "port range " + r.PortRange.String()
+	case !r.SourcePortRange.inPorts():
+		return "source port range " + r.SourcePortRange.String()
+	}
+	return ""
 }
 
 // IPv6 reports whether the rule is about IPv6 traffic only; false for rules

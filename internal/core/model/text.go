@@ -59,6 +59,16 @@ func ValidImageID(s string) bool {
 		allOf(s, func(c byte) bool { return isAlnum(c) || c == '_' || c == '.' || c == '-' })
 }
 
+// ValidInterfaceName reports whether s is a name a host interface an
+// instance is bound to may have: 1 to 15 ASCII letters, digits, '.', '_',
+// '@' and '-', starting with a letter or digit (pi-a1b2, veth0@if3). The
+// kernel compares names NUL-padded to 16 bytes: a name with a NUL in it
+// would be another's.
+func ValidInterfaceName(s string) bool {
+	return len(s) >= 1 && len(s) <= 15 && isAlnum(s[0]) &&
+		allOf(s, func(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '@' || c == '-' })
+}
+
 // ValidInstanceType reports whether s is shaped like an instance type: 1 to
 // 64 lower-case letters, digits, '.', '-' and '_', starting with a letter
 // or digit (ecs.g7.large, ecs.t5-lc1m1.small). Palisade has no catalogue of

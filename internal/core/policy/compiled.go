@@ -223,7 +223,9 @@ func compileClass(c *Cloud, groups []*model.SecurityGroup, dir model.Direction, 
 	for fam, six := range []bool{false, true} {
 		ranges := make([][]iprange.Range, len(pooled))
 		for i, pr := range pooled {
-			ranges[i] = c.peerRanges(&pr.rule.Peer, six)
+			if pr.rule.Protocol.InFamily(six) {
+				ranges[i] = c.peerRanges(&pr.rule.Peer, six)
+			}
 		}
 		for slot := range nSlots {
 			var idx []int32

@@ -155,9 +155,10 @@ func CompareRules(a, b *model.Rule) int {
 	return 0
 }
 
-// protoMatches reports whether a rule's protocol admits an IP protocol.
-func protoMatches(p model.Protocol, proto uint8) bool {
-	return p == model.ALL || p.Number() == proto
+// protoMatches reports whether a rule's protocol admits an IP protocol in
+// a family (six: IPv6).
+func protoMatches(p model.Protocol, proto uint8, six bool) bool {
+	return (p == model.ALL || p.Number() == proto) && p.InFamily(six)
 }
 
 // portsMatch checks a rule's destination and source port ranges. Ranges only

@@ -82,7 +82,7 @@ func (c *Cloud) Run(p *Program, pkt Packet) Decision {
 // the destination of egress packets).
 func (c *Cloud) RuleMatches(r *model.Rule, pkt Packet, dir model.Direction) bool {
 	local, remote := sides(dir, pkt)
-	return protoMatches(r.Protocol, pkt.Proto) && c.portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
+	return protoMatches(r.Protocol, pkt.Proto, remote.Is6()) && c.portsMatch(r, pkt) && localMatches(r, local) && c.peerContains(&r.Peer, remote)
 }
 
 // Covers reports whether rule d matches every packet rule r matches, by

@@ -354,6 +354,7 @@ func (a *runner) step(ctx context.Context) error {
 			return err
 		}
 		a.answered(snap.Revision)
+		a.clean(snap)
 		st := &state{revision: snap.Revision, groups: map[string]*model.SecurityGroup{},
 			instances: map[string]*model.Instance{}, prefixLists: map[string]*model.PrefixList{},
 			portLists: map[string]*model.PortRangeList{}, enis: map[string]*model.NetworkInterface{}, flowLogs: map[string]*model.FlowLog{}}
@@ -455,6 +456,7 @@ func (a *runner) take(w *Changes) error {
 	if w.Revision <= a.st.revision {
 		return nil
 	}
+	a.clean(&w.Snapshot)
 	if empty(w) && !a.stale {
 		a.st.revision = w.Revision
 		a.applied.Store(w.Revision)
@@ -565,6 +567,52 @@ func (a *runner) answered(revision int64) {
 		a.logConnected(revision)
 	}
 	a.outage, a.unreachable, a.failedOver, a.toldConnected = time.Time{}, false, "", false
+}
+
+// clean makes an answer's records fit to enforce. A null record (a JSON
+// null in a list) is dropped: none is the policy of anything, and the agent
+// would crash on the first one it read. A rule no valid request makes
+// (model.Rule.Malformed: an unknown protocol, ports outside 1-65535) is left
+// out of its group, and such an entry out of its port range list, logged:
+// nftables and the session cutter's evaluator would each read it their own
+// way (an unknown protocol compiled as every protocol), so it matches
+// nothing. The server never sends either; the agent does not trust it not
+// to.
+func (a *runner) clean(s *Snapshot) {
+	s.Groups = slices.DeleteFunc(s.Groups, func(g *model.SecurityGroup) bool { return g == nil })
+	s.Instances = slices.DeleteFunc(s.Instances, func(in *model.Instance) bool { return in == nil })
+	s.PrefixLists = slices.DeleteFunc(s.PrefixLists, func(p *model.PrefixList) bool { return p == nil })
+	s.PortRangeLists = slices.DeleteFunc(s.PortRangeLists, func(l *model.PortRangeList) bool { return l == nil })
+	s.ENIs = slices.DeleteFunc(s.ENIs, func(n *model.NetworkInterface) bool { return n == nil })
+	s.FlowLogs = slices.DeleteFunc(s.FlowLogs, func(f *model.FlowLog) bool { return f == nil })
+	for i, g := range s.Groups {
+		if !slices.ContainsFunc(g.Rules, func(r model.Rule) bool { return r.Malformed() != "" }) {
+			continue
+		}
+		c := *g
+		c.Rules = slices.DeleteFunc(slices.Clone(g.Rules), func(r model.Rule) bool {
+			why := r.Malformed()
+			if why != "" {
+				a.cfg.Log.Error("agent: the server sent a rule no valid request makes; it is left out (matches nothing)", "group", g.ID, "rule", r.ID, "malformed", why)
+			}
+			return why != ""
+		})
+		s.Groups[i] = &c
+	}
+	for i, l := range s.PortRangeLists {
+		if l.Malformed() == "" {
+			continue
+		}
+		c := *l
+		c.Entries = slices.DeleteFunc(slices.Clone(l.Entries), func(e model.PortEntry) bool {
+			why := e.Malformed()
+			if why != "" {
+				a.cfg.Log.Error("agent: the server sent a port range list entry no valid request makes; it is left out", "list", l.ID, "malformed", why)
+			}
+			return why != ""
+		})
+		s.PortRangeLists[i] = &c
+	}
 }
 
 // empty reports whether an answer carries no record.

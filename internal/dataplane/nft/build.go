@@ -19,8 +19,15 @@ const (
 	IfaceSet   = "ifaces"  // every programmed instance interface
 )
 
-// maxIfaceLen is IFNAMSIZ-1: longer names cannot exist in the kernel.
-const maxIfaceLen = 15
+// midstream drops a TCP segment that would start tracking a connection
+// but does not open one (not a SYN). Conntrack takes up a connection in
+// midstream (its entry cut because a change denies it, or expired), in
+// the direction of whichever segment comes first: a cut connection whose
+// server sent next came back as one from the server, which the client's
+// ingress may accept, and then flowed both ways, the client's segments
+// replies no rule judged. A connection is judged at its first packet,
+// from the side that opened it; no other packet opens one.
+var midstream = Rule{CtState: CtNew, NotSyn: true, Verdict: Verdict{Kind: Drop}}
 
 // Build returns the desired ruleset for the instances with in.Host == host
 // and an interface. It is pure: the kernel is not consulted.
@@ -48,6 +55,7 @@ func Build(c *policy.Cloud, host string, o Options) *Ruleset {
 	base := []Rule{
 		{CtState: CtEstablishedRelated, Verdict: Verdict{Kind: Accept}},
 		{CtState: CtInvalid, Verdict: Verdict{Kind: Drop}},
+		midstream,
 	}
 	if o.InterfacePrefix != "" {
 		// Fail closed before any instance chain, so that traffic dropped
@@ -112,8 +120,13 @@ func (b *builder) placed(host string) []*model.Instance {
 	out := ins[:0]
 	for _, in := range ins {
 		switch {
-		case len(in.Interface) > maxIfaceLen:
-			b.problems = append(b.problems, fmt.Sprintf("instance %s: interface name %q is longer than %d characters; rename it", in.ID, in.Interface, maxIfaceLen))
+		case len(in.Interface) > 15: // IFNAMSIZ-1
+			b.problems = append(b.problems, fmt.Sprintf("instance %s: interface name %q is longer than 15 characters; rename it", in.ID, in.Interface))
+		case !model.ValidInterfaceName(in.Interface):
+			// The server binds no such name. The kernel compares names
+			// NUL-padded to 16 bytes, so "pi-1\x00" would be "pi-1":
+			// another instance's element in the maps, a batch refused.
+			b.problems = append(b.problems, fmt.Sprintf("instance %s: interface name %q is not one an interface can have (1 to 15 letters, digits, '.', '_', '@' or '-'); rename it", in.ID, in.Interface))
 		case len(claims[in.Interface]) > 1:
 			others := slices.DeleteFunc(slices.Sorted(slices.Values(claims[in.Interface])), func(id string) bool { return id == in.ID })
 			b.problems = append(b.problems, fmt.Sprintf("instance %s: interface %q is also claimed by %s; give each instance its own interface", in.ID, in.Interface, strings.Join(others, ", ")))
@@ -223,7 +236,7 @@ func (b *builder) programRules(p policy.Program) []Rule {
 			sg, ents = append(sg, r), append(ents, ruleEntry(pr, p.Direction))
 		}
 	}
-	if b.merge {
+	if b.merge && len(sg) <= maxMergeRules {
 		rules = append(rules, b.mergeRuns(sg, ents, dst)...)
 	} else {
 		for i, r := range sg {

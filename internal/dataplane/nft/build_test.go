@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -40,12 +41,14 @@ func TestBuildBaseChain(t *testing.T) {
 		{"", []string{
 			"ct state established,related accept",
 			"ct state invalid drop",
+			"ct state new tcp flags != syn / fin,syn,rst,ack drop",
 			"iifname vmap @egress",
 			"oifname vmap @ingress",
 		}},
 		{"pi-", []string{
 			"ct state established,related accept",
 			"ct state invalid drop",
+			"ct state new tcp flags != syn / fin,syn,rst,ack drop",
 			`iifname "pi-*" iifname != @ifaces drop`,
 			`oifname "pi-*" oifname != @ifaces drop`,
 			"iifname vmap @egress",
@@ -400,6 +403,7 @@ func TestStringGolden(t *testing.T) {
 		type filter hook forward priority filter; policy accept;
 		ct state established,related accept
 		ct state invalid drop
+		ct state new tcp flags != syn / fin,syn,rst,ack drop
 		iifname "pi-*" iifname != @ifaces drop
 		oifname "pi-*" oifname != @ifaces drop
 		iifname vmap @egress
@@ -422,5 +426,41 @@ func TestStringGolden(t *testing.T) {
 `)
 	if got := rs.String(); got != want {
 		t.Errorf("String():\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestBuildRefusesImpossibleInterfaceNames: an interface name no interface
+// can have (the server refuses it; a faulty or hostile one may send it) is
+// left out. The kernel compares names padded with NUL bytes: "pi-1\x00"
+// was "pi-1", another instance's element in the maps, and the kernel
+// refused the batch (file exists): no policy change applied on the host
+// any more.
+func TestBuildRefusesImpossibleInterfaceNames(t *testing.T) {
+	open := group("sg-open", "vpc-a", model.Normal, model.InnerDrop,
+		rule("sgr-all", model.Ingress, model.Accept, 1, model.ALL, "-1/-1", "0.0.0.0/0"))
+	closed := group("sg-closed", "vpc-a", model.Normal, model.InnerDrop)
+	for _, bad := range []string{"pi-1\x00", "pi-1\x00x", "pi 1", "pi/1", "-pi1", "pi-ü"} {
+		t.Run(fmt.Sprintf("%q", bad), func(t *testing.T) {
+			ins := []*model.Instance{inst("i-1", "vpc-a", "10.0.0.1", "pi-1", "sg-closed"), inst("i-2", "vpc-a", "10.0.0.2", bad, "sg-open")}
+			c := policy.NewCloud([]*model.SecurityGroup{open, closed}, ins, nil)
+			rs := Build(c, "h1", Options{InterfacePrefix: "pi-"})
+			if len(rs.Problems) != 1 || !strings.HasPrefix(rs.Problems[0], "instance i-2:") {
+				t.Errorf("problems: %q, want one about i-2", rs.Problems)
+			}
+			in1 := chainOf(t, rs, IngressMap, "pi-1")
+			for _, m := range rs.Maps {
+				if len(m.Elems) != 1 {
+					t.Errorf("map %s: %v, want pi-1 alone", m.Name, m.Elems)
+				}
+			}
+			if !kernelOK() {
+				return
+			}
+			ns := newNetns(t, "ifn")
+			apply(t, openKernel(t, ns), rs)
+			if got := nftIn(t, ns, "list", "map", "inet", DefaultTable, IngressMap); !strings.Contains(got, `"pi-1" : jump `+in1.Name) {
+				t.Errorf("the kernel's ingress map sends pi-1 elsewhere than i-1's chain %s:\n%s", in1.Name, got)
+			}
+		})
 	}
 }

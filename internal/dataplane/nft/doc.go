@@ -13,6 +13,7 @@
 //	chain forward (hook forward, policy accept):
 //	    ct state established,related accept
 //	    ct state invalid drop
+//	    ct state new tcp flags != syn / fin,syn,rst,ack drop    (no connection starts in midstream)
 //	    iifname "pi-*" iifname != @ifaces drop    (Options.InterfacePrefix)
 //	    oifname "pi-*" oifname != @ifaces drop
 //	    iifname vmap @egress                      (instance → its egress chain)

@@ -68,7 +68,7 @@ func parseKey(s string) (RuleKey, bool) {
 func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 	var x []expr.Any
 	if r.CtState != "" {
-		bits := map[string]uint32{CtEstablishedRelated: 2 | 4, CtInvalid: 1}[r.CtState]
+		bits := map[string]uint32{CtEstablishedRelated: 2 | 4, CtInvalid: 1, CtNew: 8}[r.CtState]
 		if bits == 0 {
 			return nil, fmt.Errorf("ct state %q is not supported", r.CtState)
 		}
@@ -77,6 +77,14 @@ func (e *encoder) rule(r Rule, counter Counter) ([]expr.Any, error) {
 			// ct state bits are in host byte order.
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binary.NativeEndian.AppendUint32(nil, bits), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)})
+	}
+	if r.NotSyn {
+		// As nft encodes "tcp flags != syn / fin,syn,rst,ack".
+		const fin, syn, rst, ack = 0x01, 0x02, 0x04, 0x10
+		x = append(x, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{fin | syn | rst | ack}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{syn}})
 	}
 	x = iface(x, r.IIF, expr.MetaKeyIIFNAME)
 	x = iface(x, r.OIF, expr.MetaKeyOIFNAME)

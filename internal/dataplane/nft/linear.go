@@ -33,6 +33,7 @@ func BuildLinear(c *policy.Cloud, host string, o Options) *Ruleset {
 	base := []Rule{
 		{CtState: CtEstablishedRelated, Verdict: Verdict{Kind: Accept}},
 		{CtState: CtInvalid, Verdict: Verdict{Kind: Drop}},
+		midstream,
 		{Verdict: Verdict{Kind: Jump, Chain: egName}},
 		{Verdict: Verdict{Kind: Jump, Chain: inName}},
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/palisade-sg/palisade/internal/core/iprange"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // Merging runs of rules (Options.MergeRuns).
@@ -95,6 +96,15 @@ func mergeable(r *Rule, remoteDst bool) bool {
 	}
 	return true
 }
+
+// maxMergeRules bounds the rules of a chain mergeRuns takes: its time
+// grows with the square of their number (each rule is held against those
+// it may move past, and against the earlier ones of its block). Valid
+// policies stay far below (model.MaxRulesPerNIC rules, each one nft rule
+// per address family); a server that sends far more (faulty or hostile: a
+// frame may hold a million rules) gets them written as they are, in time
+// linear in their number, instead of an agent busy for hours.
+const maxMergeRules = 4 * model.MaxRulesPerNIC
 
 type block struct {
 	merge   bool

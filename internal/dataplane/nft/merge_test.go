@@ -187,3 +187,41 @@ func TestMergeRunsMovesOnlyDisjointRules(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeRunsBounded: a chain of more rules than maxMergeRules (which no
+// valid policy has) is not merged, as merging takes time in the square of
+// their number; it decides as the policy does all the same.
+func TestMergeRunsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		rules  int
+		merged bool
+	}{
+		{maxMergeRules / 2, true},
+		{maxMergeRules + 1, false},
+	} {
+		t.Run(fmt.Sprint(tc.rules), func(t *testing.T) {
+			sg := group("sg-x", "vpc-a", model.Normal, model.InnerDrop)
+			for i := range tc.rules {
+				peer := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 32).String()
+				sg.Rules = append(sg.Rules, rule(fmt.Sprint("r", i), model.Ingress, model.Accept, 1, model.TCP, "22/22", peer))
+			}
+			c := policy.NewCloud([]*model.SecurityGroup{sg}, []*model.Instance{inst("i-1", "vpc-a", "10.1.0.1", "pi-1", "sg-x")}, nil)
+			rs := Build(c, "h1", Options{MergeRuns: true})
+			tuples := slices.ContainsFunc(rs.Sets, func(s Set) bool { return isTuple(s.Type) })
+			if tuples != tc.merged {
+				t.Errorf("%d rules: merged=%v, want %v", tc.rules, tuples, tc.merged)
+			}
+			for _, src := range []string{"10.9.0.0", "10.9.0.7", "10.9.15.255", "10.8.0.1"} {
+				p := simPacket{iif: uplink, oif: "pi-1", src: netip.MustParseAddr(src), dst: netip.MustParseAddr("10.1.0.1"), proto: 6, sport: 40000, dport: 22}
+				got, _, err := simulate(rs, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := policy.NewLinear(c).Decide(c.Instances["i-1"], model.Ingress, model.Intranet, policy.Packet{Src: p.src, Dst: p.dst, Proto: 6, SrcPort: 40000, DstPort: 22})
+				if got != (want.Verdict == policy.Accept) {
+					t.Errorf("%v: accept=%v, policy %v", p, got, want.Verdict)
+				}
+			}
+		})
+	}
+}

@@ -114,6 +114,9 @@ func (r Rule) appendTo(b []byte) []byte {
 	if r.CtState != "" {
 		w("ct state", r.CtState)
 	}
+	if r.NotSyn {
+		w("tcp flags != syn / fin,syn,rst,ack")
+	}
 	r.IIF.render(w, "iifname")
 	r.OIF.render(w, "oifname")
 	name := protoName(r.Proto)

@@ -19,7 +19,8 @@ type Options struct {
 	// then costs a few lookups instead of a walk of every rule. Rules that
 	// no packet can match together may be reordered to make longer runs;
 	// verdicts and the rule each packet is counted for stay those of the
-	// plain layout. See merge.go.
+	// plain layout. A chain of more rules than any valid policy compiles
+	// to (maxMergeRules) is left plain. See merge.go.
 	MergeRuns bool
 	// FlowLog makes every deciding entry of the instance chains report
 	// itself (see flowlog.go): accepting entries label the new connection,
@@ -151,16 +152,20 @@ func (p Ports) IsZero() bool { return p == Ports{} }
 const (
 	CtEstablishedRelated = "established,related"
 	CtInvalid            = "invalid"
+	CtNew                = "new"
 )
 
 // Rule is one nftables rule. Its conditions are ANDed, in the order the
 // fields are listed (the order nft itself lists them in).
 type Rule struct {
-	CtState string // CtEstablishedRelated or CtInvalid
-	IIF     Iface  // input interface
-	OIF     Iface  // output interface
-	Proto   uint8  // IP protocol (meta l4proto); 0: any
-	DPort   Ports  // transport destination port (TCP and UDP rules only)
+	CtState string // CtEstablishedRelated, CtInvalid or CtNew
+	// NotSyn matches a TCP segment that is not a connection's first: of
+	// its flags FIN, SYN, RST and ACK, not SYN alone.
+	NotSyn bool
+	IIF    Iface // input interface
+	OIF    Iface // output interface
+	Proto  uint8 // IP protocol (meta l4proto); 0: any
+	DPort  Ports // transport destination port (TCP and UDP rules only)
 	// DPortSet looks the destination port up in a named port set (a port
 	// range list's); TCP and UDP rules only, with DPort zero.
 	DPortSet string

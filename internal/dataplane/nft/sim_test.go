@@ -158,8 +158,10 @@ func (s *sim) set(name string) (*Set, error) {
 
 func (s *sim) matches(r *Rule) (bool, error) {
 	p := s.p
-	if r.CtState != "" {
-		return false, nil // a new connection is neither established nor invalid
+	if r.CtState != "" && r.CtState != CtNew || r.NotSyn {
+		// A new connection is neither established nor invalid, and its
+		// first packet is a SYN if it is TCP.
+		return false, nil
 	}
 	if r.Over != nil {
 		return false, nil // a limit is taken as never reached
