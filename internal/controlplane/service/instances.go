@@ -68,9 +68,17 @@ type LaunchInput struct {
 	UserData string
 	// Metadata: HttpEndpoint, HttpTokens and HttpPutResponseHopLimit
 	// (zero: ECS's defaults), kept for DescribeInstances.
-	Metadata    model.MetadataOptions
-	DryRun      bool // check everything, create nothing: answers DryRunOperation
-	Idempotency `json:"-"`
+	Metadata model.MetadataOptions
+	// KeyPairName names a key pair of the caller's region (checked in
+	// the write); AutoReleaseTime (ISO 8601 UTC, yyyy-MM-ddTHH:mm[:ss]Z)
+	// and CreditSpecification (Standard or Unlimited) are kept and
+	// answered by DescribeInstances. Omitted when empty, so a ClientToken
+	// kept from before they were read still matches.
+	KeyPairName         string `json:",omitempty"`
+	AutoReleaseTime     string `json:",omitempty"`
+	CreditSpecification string `json:",omitempty"`
+	DryRun              bool   // check everything, create nothing: answers DryRunOperation
+	Idempotency         `json:"-"`
 }
 
 // launchSpec is a checked launch.
@@ -91,6 +99,9 @@ type launchSpec struct {
 	systemDisk   model.SystemDisk
 	userData     string
 	metadata     model.MetadataOptions
+	keyPairName  string
+	autoRelease  string // as given; launch checks it
+	credit       string
 	dryRun       bool
 }
 
@@ -184,6 +195,19 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, e
 	}
 	sp.metadata = in.Metadata
+	if in.KeyPairName != "" {
+		if e := model.ValidateKeyPairName(in.KeyPairName); e != nil {
+			return nil, e
+		}
+		sp.keyPairName = in.KeyPairName
+	}
+	sp.autoRelease = in.AutoReleaseTime // checked against the clock by launch
+	if c := in.CreditSpecification; c != "" {
+		if c != "Standard" && c != "Unlimited" {
+			return nil, ecserr.BadRequest("InvalidCreditSpecification.ValueNotSupported", "CreditSpecification %q is not valid; use Standard or Unlimited.", model.Clip(c)).At("CreditSpecification")
+		}
+		sp.credit = c
+	}
 	return sp, nil
 }
 
@@ -302,7 +326,20 @@ func checkPinnedIP(a netip.Addr, block netip.Prefix, where string, taken bool) e
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
 		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now(),
-		SystemDisk: sp.systemDisk, UserData: sp.userData, Metadata: sp.metadata}
+		SystemDisk: sp.systemDisk, UserData: sp.userData, Metadata: sp.metadata, KeyPairName: sp.keyPairName,
+		CreditSpecification: sp.credit}
+	if sp.autoRelease != "" {
+		t, e := model.ParseAutoReleaseTime(sp.autoRelease, s.Now())
+		if e != nil {
+			return nil, e
+		}
+		base.AutoReleaseTime = t.Format(model.AutoReleaseTimeFormat)
+	}
+	if sp.keyPairName != "" {
+		if _, err := getKeyPair(tx, c, sp.keyPairName); err != nil {
+			return nil, err
+		}
+	}
 	// The whole launch fits, or none of it is made.
 	held, err := ownedBy(KindInstance, c).count(tx)
 	if err != nil {
