@@ -79,7 +79,6 @@ func checkKeyPairInput(in *KeyPairInput) error {
 // and answers the private key, PEM-encoded (PKCS#1, "RSA PRIVATE KEY", as
 // ECS's answers are), once.
 func (s *Service) CreateKeyPair(ctx context.Context, in KeyPairInput) (KeyPairResult, error) {
-	in.PublicKeyBody = ""
 	if err := checkKeyPairInput(&in); err != nil {
 		return KeyPairResult{}, err
 	}
@@ -115,7 +114,6 @@ func (s *Service) putKeyPair(ctx context.Context, action string, in KeyPairInput
 	c := in.Caller
 	k := &model.KeyPair{ID: model.NewID("skp"), Region: c.Region, Owner: c.Account, Name: in.Name,
 		PublicKey: pub, Fingerprint: fp, Tags: in.Tags, Created: s.Now()}
-	in.PublicKeyBody = "" // not part of what a retry is matched on
 	return Update(s, ctx, c, action, Idempotency{}, in, func(tx store.Tx) (KeyPairResult, error) {
 		key := keyPairKey(c, k.Name)
 		if _, ok, err := tx.Get(KindKeyPair, key); err != nil {
