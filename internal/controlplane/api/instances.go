@@ -473,7 +473,7 @@ func (s *Service) describeInstances(ctx context.Context, req *rpc.Request) (any,
 	}
 	in := service.DescribeInstancesInput{Caller: c, IPv6: p.List("Ipv6Address"), NetworkType: p.Get("InstanceNetworkType"),
 		VpcID: p.Get("VpcId"), VSwitchID: p.Get("VSwitchId"), ZoneID: p.Get("ZoneId"), Status: p.Get("Status"),
-		ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), SecurityGroupID: p.Get("SecurityGroupId"),
+		ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), KeyPairName: p.Get("KeyPairName"), SecurityGroupID: p.Get("SecurityGroupId"),
 		Name: p.Get("InstanceName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
 	for _, l := range []struct {
 		name string

@@ -635,6 +635,7 @@ type DescribeInstancesInput struct {
 	NetworkType                             string // vpc or classic, any case
 	VpcID, VSwitchID, ZoneID, Status        string
 	ImageID, InstanceType                   string
+	KeyPairName                             string // the launch's key pair
 	SecurityGroupID                         string
 	Name                                    string // * stands for any text
 	ResourceGroupID                         string // the account's only group, or none
@@ -676,7 +677,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 		plainPublic = str(in.PublicIP)
 	}
 	for _, ex := range []struct{ want, have string }{{f.VpcID, in.VpcID}, {f.VSwitchID, in.VSwitchID}, {f.ZoneID, in.Zone},
-		{f.Status, in.Status}, {f.ImageID, in.ImageID}, {f.InstanceType, in.InstanceType}} {
+		{f.Status, in.Status}, {f.ImageID, in.ImageID}, {f.InstanceType, in.InstanceType}, {f.KeyPairName, in.KeyPairName}} {
 		if ex.want != "" && ex.want != ex.have {
 			return false
 		}

@@ -367,6 +367,12 @@ func TestLaunchKeyPairAndKeptFields(t *testing.T) {
 			t.Errorf("InternetMaxBandwidthIn %d; want -1", got)
 		}
 	}
+	// DescribeInstances' KeyPairName filter selects the instances launched
+	// with it.
+	byKey := must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region), KeyPairName: str("login")}))(t).Body.Instances.Instance
+	if len(byKey) != 1 || dara.StringValue(byKey[0].InstanceId) != id {
+		t.Errorf("DescribeInstances KeyPairName=login answered %d instances; want %s only", len(byKey), id)
+	}
 	attr := must(c.DescribeInstanceAttribute(&ecs3.DescribeInstanceAttributeRequest{InstanceId: str(id)}))(t).Body
 	if dara.Int32Value(attr.InternetMaxBandwidthIn) != -1 || dara.StringValue(attr.CreditSpecification) != "Unlimited" {
 		t.Errorf("DescribeInstanceAttribute: InternetMaxBandwidthIn %d, CreditSpecification %q",
