@@ -24,6 +24,8 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 		"StopInstance":              s.stopInstance,
 		"DeleteInstance":            s.deleteInstance,
 		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
+		// Kept and answered: Palisade releases no instance by itself.
+		"ModifyInstanceAutoReleaseTime": s.modifyInstanceAutoReleaseTime,
 		// Kept and answered: Palisade runs no metadata service.
 		"ModifyInstanceMetadataOptions": s.modifyInstanceMetadataOptions,
 	}
@@ -638,7 +640,23 @@ func (s *Service) modifyInstanceAttribute(ctx context.Context, req *rpc.Request)
 	if p.Has("UserData") {
 		in.UserData = new(p.Get("UserData"))
 	}
+	if p.Has("CreditSpecification") {
+		in.CreditSpecification = new(p.Get("CreditSpecification"))
+	}
 	if err := s.ModifyInstanceAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+func (s *Service) modifyInstanceAutoReleaseTime(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false) // RegionId optional, as for ModifyInstanceAttribute
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if err := s.ModifyInstanceAutoReleaseTime(ctx, service.AutoReleaseInput{Caller: c, InstanceID: p.Get("InstanceId"),
+		AutoReleaseTime: p.Get("AutoReleaseTime"), Idempotency: idempotency(req)}); err != nil {
 		return nil, err
 	}
 	return &rpc.Base{}, nil

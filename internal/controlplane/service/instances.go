@@ -203,8 +203,8 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 	}
 	sp.autoRelease = in.AutoReleaseTime // checked against the clock by launch
 	if c := in.CreditSpecification; c != "" {
-		if c != "Standard" && c != "Unlimited" {
-			return nil, ecserr.BadRequest("InvalidCreditSpecification.ValueNotSupported", "CreditSpecification %q is not valid; use Standard or Unlimited.", model.Clip(c)).At("CreditSpecification")
+		if e := model.ValidateCreditSpecification(c); e != nil {
+			return nil, e
 		}
 		sp.credit = c
 	}
@@ -942,7 +942,10 @@ type ModifyInstanceInput struct {
 	HostName         string // checked, not kept
 	SecurityGroupIDs []string
 	UserData         *string // Base64, as at launch
-	Idempotency      `json:"-"`
+	// CreditSpecification, Standard or Unlimited, replaces the launch's
+	// (omitted when nil, so a ClientToken kept from before still matches).
+	CreditSpecification *string `json:",omitempty"`
+	Idempotency         `json:"-"`
 }
 
 // ModifyInstanceAttribute renames an instance, changes its description or
@@ -966,6 +969,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 	if in.UserData != nil {
 		if err := checkUserData(*in.UserData); err != nil {
 			return err
+		}
+	}
+	if in.CreditSpecification != nil {
+		if e := model.ValidateCreditSpecification(*in.CreditSpecification); e != nil {
+			return e
 		}
 	}
 	_, err := Update(s, ctx, c, "ModifyInstanceAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
@@ -992,6 +1000,39 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 		}
 		if in.UserData != nil {
 			inst.UserData = *in.UserData
+		}
+		if in.CreditSpecification != nil {
+			inst.CreditSpecification = *in.CreditSpecification
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
+// AutoReleaseInput sets or (AutoReleaseTime "") cancels when an instance
+// would be released: kept and answered, never acted on.
+type AutoReleaseInput struct {
+	Caller          Caller
+	InstanceID      string
+	AutoReleaseTime string // as RunInstances takes it; "" cancels
+	Idempotency     `json:"-"`
+}
+
+// ModifyInstanceAutoReleaseTime changes an instance's AutoReleaseTime.
+func (s *Service) ModifyInstanceAutoReleaseTime(ctx context.Context, in AutoReleaseInput) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "ModifyInstanceAutoReleaseTime", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		inst.AutoReleaseTime = ""
+		if in.AutoReleaseTime != "" {
+			t, e := model.ParseAutoReleaseTime(in.AutoReleaseTime, s.Now())
+			if e != nil {
+				return struct{}{}, e
+			}
+			inst.AutoReleaseTime = t.Format(model.AutoReleaseTimeFormat)
 		}
 		return struct{}{}, PutInstance(tx, inst)
 	})

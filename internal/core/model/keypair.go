@@ -115,6 +115,15 @@ func KeyFingerprint(k ssh.PublicKey) string {
 	return b.String()
 }
 
+// ValidateCreditSpecification checks a burstable instance's performance
+// mode, Standard or Unlimited.
+func ValidateCreditSpecification(s string) *ecserr.Error {
+	if s != "Standard" && s != "Unlimited" {
+		return ecserr.BadRequest("InvalidCreditSpecification.ValueNotSupported", "CreditSpecification %q is not valid; use Standard or Unlimited.", Clip(s)).At("CreditSpecification")
+	}
+	return nil
+}
+
 // AutoReleaseTimeFormat is how ECS answers an instance's AutoReleaseTime:
 // to the minute, in UTC.
 const AutoReleaseTimeFormat = "2006-01-02T15:04Z"

@@ -19,6 +19,7 @@ import (
 	ecs3 "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/dara"
 	vpc3 "github.com/alibabacloud-go/vpc-20160428/v6/client"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -377,6 +378,62 @@ func TestLaunchKeyPairAndKeptFields(t *testing.T) {
 	if dara.Int32Value(attr.InternetMaxBandwidthIn) != -1 || dara.StringValue(attr.CreditSpecification) != "Unlimited" {
 		t.Errorf("DescribeInstanceAttribute: InternetMaxBandwidthIn %d, CreditSpecification %q",
 			dara.Int32Value(attr.InternetMaxBandwidthIn), dara.StringValue(attr.CreditSpecification))
+	}
+
+	// Terraform's updates: credit_specification through
+	// ModifyInstanceAttribute, auto_release_time through
+	// ModifyInstanceAutoReleaseTime ("" cancels), with the classic SDK as
+	// the provider sends them; a bad one changes nothing.
+	later := release.Add(24 * time.Hour)
+	for _, tc := range []struct {
+		name            string
+		call            func() error
+		code            string
+		release, credit string
+	}{
+		{"credit", func() error {
+			r := ecs.CreateModifyInstanceAttributeRequest()
+			r.InstanceId, r.CreditSpecification = id, "Standard"
+			_, err := e.ecs.ModifyInstanceAttribute(r)
+			return err
+		}, "", release.Format("2006-01-02T15:04Z"), "Standard"},
+		{"bad credit", func() error {
+			r := ecs.CreateModifyInstanceAttributeRequest()
+			r.InstanceId, r.CreditSpecification = id, "Fast"
+			_, err := e.ecs.ModifyInstanceAttribute(r)
+			return err
+		}, "InvalidCreditSpecification.ValueNotSupported", release.Format("2006-01-02T15:04Z"), "Standard"},
+		{"release later", func() error {
+			r := ecs.CreateModifyInstanceAutoReleaseTimeRequest()
+			r.InstanceId, r.AutoReleaseTime = id, later.Format("2006-01-02T15:04:05Z")
+			_, err := e.ecs.ModifyInstanceAutoReleaseTime(r)
+			return err
+		}, "", later.Format("2006-01-02T15:04Z"), "Standard"},
+		{"release too soon", func() error {
+			r := ecs.CreateModifyInstanceAutoReleaseTimeRequest()
+			r.InstanceId, r.AutoReleaseTime = id, time.Now().UTC().Format("2006-01-02T15:04:05Z")
+			_, err := e.ecs.ModifyInstanceAutoReleaseTime(r)
+			return err
+		}, "InvalidAutoReleaseTime.Malformed", later.Format("2006-01-02T15:04Z"), "Standard"},
+		{"release cancelled", func() error {
+			r := ecs.CreateModifyInstanceAutoReleaseTimeRequest()
+			r.InstanceId = id
+			_, err := e.ecs.ModifyInstanceAutoReleaseTime(r)
+			return err
+		}, "", "", "Standard"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if tc.code == "" {
+				noErr(t, err)
+			} else {
+				wantErr(t, err, http.StatusBadRequest, tc.code)
+			}
+			x := must(c.DescribeInstances(&ecs3.DescribeInstancesRequest{RegionId: str(region), InstanceIds: str(`["` + id + `"]`)}))(t).Body.Instances.Instance[0]
+			if r, cr := dara.StringValue(x.AutoReleaseTime), dara.StringValue(x.CreditSpecification); r != tc.release || cr != tc.credit {
+				t.Errorf("AutoReleaseTime %q, CreditSpecification %q; want %q, %q", r, cr, tc.release, tc.credit)
+			}
+		})
 	}
 
 	// The key pair in use is not deleted, nor the others named with it.
