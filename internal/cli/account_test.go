@@ -145,7 +145,7 @@ func TestAccountQuotaCommand(t *testing.T) {
 			Source string
 		}
 	}
-	if err := json.Unmarshal([]byte(ok(t, "account", "quota", a.UID, "--reset", "instances", "--json")), &shown); err != nil || shown.AccountId != a.UID || len(shown.Quotas) != 9 {
+	if err := json.Unmarshal([]byte(ok(t, "account", "quota", a.UID, "--reset", "instances", "--json")), &shown); err != nil || shown.AccountId != a.UID || len(shown.Quotas) != 10 {
 		t.Fatalf("account quota --reset --json: %+v %v", shown, err)
 	}
 	for _, q := range shown.Quotas {

@@ -159,6 +159,7 @@ func serveCtx(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		"prefix-lists":     "let an account hold at most `N` prefix lists in each region (ECS's default); QuotaExceed.PrefixList",
 		"port-range-lists": "let an account hold at most `N` port range lists in each region; QuotaExceed.PortRangeList",
 		"flow-logs":        "let an account hold at most `N` flow logs in each region; QuotaExceeded.FlowLog",
+		"key-pairs":        "let an account hold at most `N` SSH key pairs in each region (ECS's default); QuotaExceed.KeyPair",
 		"public-ips": "let an account hold at most `N` public addresses, EIPs and instances' public IPs, in all regions\n" +
 			fmt.Sprintf("together (all accounts share one pool of %d); QuotaExceeded.Eip", 1<<(32-service.PublicPool.Bits())),
 	}

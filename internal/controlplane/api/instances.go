@@ -24,6 +24,8 @@ func (s *Service) instanceActions() map[string]rpc.Handler {
 		"StopInstance":              s.stopInstance,
 		"DeleteInstance":            s.deleteInstance,
 		"ModifyInstanceAttribute":   s.modifyInstanceAttribute,
+		// Kept and answered: Palisade releases no instance by itself.
+		"ModifyInstanceAutoReleaseTime": s.modifyInstanceAutoReleaseTime,
 		// Kept and answered: Palisade runs no metadata service.
 		"ModifyInstanceMetadataOptions": s.modifyInstanceMetadataOptions,
 	}
@@ -71,7 +73,8 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	in := service.LaunchInput{Caller: c, ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), Name: p.Get("InstanceName"),
 		Description: p.Get("Description"), HostName: p.Get("HostName"), ZoneID: p.Get("ZoneId"), VSwitchID: p.Get("VSwitchId"),
 		PrivateIP: p.Get("PrivateIpAddress"), IPv6: p.List("Ipv6Address"), SecurityGroupID: p.Get("SecurityGroupId"),
-		SecurityGroupIDs: p.List("SecurityGroupIds"), Idempotency: idempotency(req)}
+		SecurityGroupIDs: p.List("SecurityGroupIds"), KeyPairName: p.Get("KeyPairName"), AutoReleaseTime: p.Get("AutoReleaseTime"),
+		CreditSpecification: p.Get("CreditSpecification"), Idempotency: idempotency(req)}
 	var e *ecserr.Error
 	if in.Amount, e = p.Int("Amount", 1); e != nil {
 		return in, e
@@ -92,6 +95,9 @@ func launchInput(c caller, req *rpc.Request) (service.LaunchInput, error) {
 	in.UserData = p.Get("UserData")
 	if p.Has("RamRoleName") { // dropped, Terraform's role_name would differ at every plan
 		return in, ecserr.BadRequest("OperationUnsupported.RamRole", "Palisade attaches no RAM roles to instances; leave RamRoleName (role_name) out.")
+	}
+	if p.Get("DeploymentSetId") != "" { // a placement Palisade has no notion of
+		return in, ecserr.BadRequest("OperationUnsupported.DeploymentSet", "Palisade has no deployment sets; leave DeploymentSetId (deployment_set_id) out. Nothing was created.").At("DeploymentSetId")
 	}
 	var err error
 	if in.Metadata, err = metadataParams(p); err != nil {
@@ -250,6 +256,12 @@ type instanceItem struct {
 	OperationLocks     struct{ LockReason []lockReasonItem }
 	Tags               tagSet
 	MetadataOptions    metadataOptions
+	// KeyPairName, AutoReleaseTime and CreditSpecification as launched;
+	// "" when not given, and KeyPairName then left out, as ECS leaves it
+	// out of an instance without one.
+	KeyPairName         string `json:",omitempty" xml:",omitempty"`
+	AutoReleaseTime     string
+	CreditSpecification string
 	instanceAbsences
 	// Palisade extensions. PalisadeHost is the host whose agent enforces
 	// the instance's policy; PalisadePolicyInForce tells whether that
@@ -316,7 +328,7 @@ type dedicatedHostAttribute struct{ DedicatedHostId, DedicatedHostName string }
 // instanceAbsences are the fields ECS writes for an instance that has none
 // of what they name, as every Palisade instance has none: no deployment
 // set, dedicated host, capacity reservation, VLAN or cluster, no
-// hibernation, auto-release, subscription or spot price, not in the
+// hibernation, subscription or spot price, not in the
 // recycle bin. ImageOptions and PrivateDnsNameOptions are written empty,
 // as ECS writes them for such an instance.
 type instanceAbsences struct {
@@ -332,7 +344,6 @@ type instanceAbsences struct {
 	PrivateDnsNameOptions      struct{}
 	VlanId                     string
 	ClusterId                  string
-	AutoReleaseTime            string
 	SaleCycle                  string
 	SpotPriceLimit             float64
 	Recyclable                 bool
@@ -349,6 +360,11 @@ func metadataOf(in *model.Instance) metadataOptions {
 	m := in.MetadataOf()
 	return metadataOptions{HttpEndpoint: m.Endpoint, HttpTokens: m.Tokens, HttpPutResponseHopLimit: m.HopLimit}
 }
+
+// internetMaxBandwidthIn is what ECS answers for an instance's inbound
+// bandwidth, which no longer limits anything (RunInstances'
+// InternetMaxBandwidthIn is ignored, as Terraform says ECS ignores it).
+const internetMaxBandwidthIn = -1
 
 func networkType(in *model.Instance) string {
 	if in.Classic() {
@@ -413,7 +429,8 @@ func instanceOut(v service.InstanceView) instanceItem {
 		SerialNumber: serialNumber(in), ResourceGroupId: resourceGroupID(in.Owner),
 		StoppedMode: stoppedModeOf(in), SpotStrategy: "NoSpot", IoOptimized: true, InnerIpAddress: ipAddressSet{a.inner},
 		PublicIpAddress: ipAddressSet{a.public}, EipAddress: a.eip, VpcAttributes: a.vpc, Tags: tagsOut(in.Tags),
-		MetadataOptions: metadataOf(in), PalisadeHost: in.Host}
+		MetadataOptions: metadataOf(in), KeyPairName: in.KeyPairName, AutoReleaseTime: in.AutoReleaseTime,
+		CreditSpecification: in.CreditSpecification, InternetMaxBandwidthIn: internetMaxBandwidthIn, PalisadeHost: in.Host}
 	item.PalisadePolicyInForce = v.PolicyInForce
 	item.InstanceOwnerId = ownerID(in.Owner)
 	item.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
@@ -458,7 +475,7 @@ func (s *Service) describeInstances(ctx context.Context, req *rpc.Request) (any,
 	}
 	in := service.DescribeInstancesInput{Caller: c, IPv6: p.List("Ipv6Address"), NetworkType: p.Get("InstanceNetworkType"),
 		VpcID: p.Get("VpcId"), VSwitchID: p.Get("VSwitchId"), ZoneID: p.Get("ZoneId"), Status: p.Get("Status"),
-		ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), SecurityGroupID: p.Get("SecurityGroupId"),
+		ImageID: p.Get("ImageId"), InstanceType: p.Get("InstanceType"), KeyPairName: p.Get("KeyPairName"), SecurityGroupID: p.Get("SecurityGroupId"),
 		Name: p.Get("InstanceName"), ResourceGroupID: p.Get("ResourceGroupId"), Page: pg}
 	for _, l := range []struct {
 		name string
@@ -552,7 +569,7 @@ func (s *Service) describeInstanceAttribute(ctx context.Context, req *rpc.Reques
 		InternetMaxBandwidthOut: in.BandwidthOut, Cpu: instanceTypeSpecs[in.InstanceType].cpu,
 		Memory: instanceTypeSpecs[in.InstanceType].memory, SerialNumber: serialNumber(in), StoppedMode: stoppedModeOf(in), IoOptimized: "optimized",
 		InnerIpAddress: ipAddressSet{a.inner}, PublicIpAddress: ipAddressSet{a.public}, VpcAttributes: a.vpc,
-		PalisadeHost: in.Host}
+		CreditSpecification: in.CreditSpecification, InternetMaxBandwidthIn: internetMaxBandwidthIn, PalisadeHost: in.Host}
 	out.PalisadePolicyInForce = v.PolicyInForce
 	out.SecurityGroupIds.SecurityGroupId = slices.Clone(in.SecurityGroups)
 	out.EipAddress.AllocationId, out.EipAddress.IpAddress = a.eip.AllocationId, a.eip.IpAddress
@@ -623,7 +640,23 @@ func (s *Service) modifyInstanceAttribute(ctx context.Context, req *rpc.Request)
 	if p.Has("UserData") {
 		in.UserData = new(p.Get("UserData"))
 	}
+	if p.Has("CreditSpecification") {
+		in.CreditSpecification = new(p.Get("CreditSpecification"))
+	}
 	if err := s.ModifyInstanceAttribute(ctx, in); err != nil {
+		return nil, err
+	}
+	return &rpc.Base{}, nil
+}
+
+func (s *Service) modifyInstanceAutoReleaseTime(ctx context.Context, req *rpc.Request) (any, error) {
+	c, err := s.callerOf(ctx, req, false) // RegionId optional, as for ModifyInstanceAttribute
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	if err := s.ModifyInstanceAutoReleaseTime(ctx, service.AutoReleaseInput{Caller: c, InstanceID: p.Get("InstanceId"),
+		AutoReleaseTime: p.Get("AutoReleaseTime"), Idempotency: idempotency(req)}); err != nil {
 		return nil, err
 	}
 	return &rpc.Base{}, nil

@@ -12,7 +12,7 @@ import (
 
 // The resource types each product's tag actions serve, lower case.
 var (
-	ecsTagTypes = []string{"securitygroup", "instance", "eni", "prefixlist"}
+	ecsTagTypes = []string{"securitygroup", "instance", "eni", "prefixlist", "keypair"}
 	vpcTagTypes = []string{"vpc", "vswitch", "eip"}
 )
 

@@ -68,9 +68,17 @@ type LaunchInput struct {
 	UserData string
 	// Metadata: HttpEndpoint, HttpTokens and HttpPutResponseHopLimit
 	// (zero: ECS's defaults), kept for DescribeInstances.
-	Metadata    model.MetadataOptions
-	DryRun      bool // check everything, create nothing: answers DryRunOperation
-	Idempotency `json:"-"`
+	Metadata model.MetadataOptions
+	// KeyPairName names a key pair of the caller's region (checked in
+	// the write); AutoReleaseTime (ISO 8601 UTC, yyyy-MM-ddTHH:mm[:ss]Z)
+	// and CreditSpecification (Standard or Unlimited) are kept and
+	// answered by DescribeInstances. Omitted when empty, so a ClientToken
+	// kept from before they were read still matches.
+	KeyPairName         string `json:",omitempty"`
+	AutoReleaseTime     string `json:",omitempty"`
+	CreditSpecification string `json:",omitempty"`
+	DryRun              bool   // check everything, create nothing: answers DryRunOperation
+	Idempotency         `json:"-"`
 }
 
 // launchSpec is a checked launch.
@@ -91,6 +99,9 @@ type launchSpec struct {
 	systemDisk   model.SystemDisk
 	userData     string
 	metadata     model.MetadataOptions
+	keyPairName  string
+	autoRelease  string // as given; launch checks it
+	credit       string
 	dryRun       bool
 }
 
@@ -184,6 +195,19 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		return nil, e
 	}
 	sp.metadata = in.Metadata
+	if in.KeyPairName != "" {
+		if e := model.ValidateKeyPairName(in.KeyPairName); e != nil {
+			return nil, e
+		}
+		sp.keyPairName = in.KeyPairName
+	}
+	sp.autoRelease = in.AutoReleaseTime // checked against the clock by launch
+	if c := in.CreditSpecification; c != "" {
+		if e := model.ValidateCreditSpecification(c); e != nil {
+			return nil, e
+		}
+		sp.credit = c
+	}
 	return sp, nil
 }
 
@@ -302,7 +326,20 @@ func checkPinnedIP(a netip.Addr, block netip.Prefix, where string, taken bool) e
 func (s *Service) launch(tx store.Tx, c Caller, sp *launchSpec, status string, publicIP bool) ([]string, error) {
 	base := model.Instance{Region: c.Region, Owner: c.Account, Name: sp.name, Description: sp.description,
 		ImageID: sp.imageID, InstanceType: sp.instanceType, BandwidthOut: sp.bandwidthOut, Status: status, Created: s.Now(),
-		SystemDisk: sp.systemDisk, UserData: sp.userData, Metadata: sp.metadata}
+		SystemDisk: sp.systemDisk, UserData: sp.userData, Metadata: sp.metadata, KeyPairName: sp.keyPairName,
+		CreditSpecification: sp.credit}
+	if sp.autoRelease != "" {
+		t, e := model.ParseAutoReleaseTime(sp.autoRelease, s.Now())
+		if e != nil {
+			return nil, e
+		}
+		base.AutoReleaseTime = t.Format(model.AutoReleaseTimeFormat)
+	}
+	if sp.keyPairName != "" {
+		if _, err := getKeyPair(tx, c, sp.keyPairName); err != nil {
+			return nil, err
+		}
+	}
 	// The whole launch fits, or none of it is made.
 	held, err := ownedBy(KindInstance, c).count(tx)
 	if err != nil {
@@ -598,6 +635,7 @@ type DescribeInstancesInput struct {
 	NetworkType                             string // vpc or classic, any case
 	VpcID, VSwitchID, ZoneID, Status        string
 	ImageID, InstanceType                   string
+	KeyPairName                             string // the launch's key pair
 	SecurityGroupID                         string
 	Name                                    string // * stands for any text
 	ResourceGroupID                         string // the account's only group, or none
@@ -639,7 +677,7 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 		plainPublic = str(in.PublicIP)
 	}
 	for _, ex := range []struct{ want, have string }{{f.VpcID, in.VpcID}, {f.VSwitchID, in.VSwitchID}, {f.ZoneID, in.Zone},
-		{f.Status, in.Status}, {f.ImageID, in.ImageID}, {f.InstanceType, in.InstanceType}} {
+		{f.Status, in.Status}, {f.ImageID, in.ImageID}, {f.InstanceType, in.InstanceType}, {f.KeyPairName, in.KeyPairName}} {
 		if ex.want != "" && ex.want != ex.have {
 			return false
 		}
@@ -904,7 +942,10 @@ type ModifyInstanceInput struct {
 	HostName         string // checked, not kept
 	SecurityGroupIDs []string
 	UserData         *string // Base64, as at launch
-	Idempotency      `json:"-"`
+	// CreditSpecification, Standard or Unlimited, replaces the launch's
+	// (omitted when nil, so a ClientToken kept from before still matches).
+	CreditSpecification *string `json:",omitempty"`
+	Idempotency         `json:"-"`
 }
 
 // ModifyInstanceAttribute renames an instance, changes its description or
@@ -928,6 +969,11 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 	if in.UserData != nil {
 		if err := checkUserData(*in.UserData); err != nil {
 			return err
+		}
+	}
+	if in.CreditSpecification != nil {
+		if e := model.ValidateCreditSpecification(*in.CreditSpecification); e != nil {
+			return e
 		}
 	}
 	_, err := Update(s, ctx, c, "ModifyInstanceAttribute", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
@@ -954,6 +1000,39 @@ func (s *Service) ModifyInstanceAttribute(ctx context.Context, in ModifyInstance
 		}
 		if in.UserData != nil {
 			inst.UserData = *in.UserData
+		}
+		if in.CreditSpecification != nil {
+			inst.CreditSpecification = *in.CreditSpecification
+		}
+		return struct{}{}, PutInstance(tx, inst)
+	})
+	return err
+}
+
+// AutoReleaseInput sets or (AutoReleaseTime "") cancels when an instance
+// would be released: kept and answered, never acted on.
+type AutoReleaseInput struct {
+	Caller          Caller
+	InstanceID      string
+	AutoReleaseTime string // as RunInstances takes it; "" cancels
+	Idempotency     `json:"-"`
+}
+
+// ModifyInstanceAutoReleaseTime changes an instance's AutoReleaseTime.
+func (s *Service) ModifyInstanceAutoReleaseTime(ctx context.Context, in AutoReleaseInput) error {
+	c := in.Caller
+	_, err := Update(s, ctx, c, "ModifyInstanceAutoReleaseTime", in.Idempotency, in, func(tx store.Tx) (struct{}, error) {
+		inst, err := GetInstance(tx, c, in.InstanceID)
+		if err != nil {
+			return struct{}{}, err
+		}
+		inst.AutoReleaseTime = ""
+		if in.AutoReleaseTime != "" {
+			t, e := model.ParseAutoReleaseTime(in.AutoReleaseTime, s.Now())
+			if e != nil {
+				return struct{}{}, e
+			}
+			inst.AutoReleaseTime = t.Format(model.AutoReleaseTimeFormat)
 		}
 		return struct{}{}, PutInstance(tx, inst)
 	})

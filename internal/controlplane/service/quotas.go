@@ -29,13 +29,15 @@ import (
 //	PublicIPs       the public addresses an account holds in all regions
 //	                together, EIPs and instances' public IPs (the pool is
 //	                shared by every account): QuotaExceeded.Eip (400)
+//	KeyPairs        SSH key pairs: QuotaExceed.KeyPair (403)
 type Quotas model.Quotas
 
 // DefaultQuotas are ECS's and VPC's default quotas where they have one
 // (VPCs 10 per region, vSwitches 150 per VPC, security groups, prefix
 // lists and secondary ENIs 100); ECS bounds instances by vCPUs, not by
 // count, so Palisade allows 1,000 per account and region; flow logs and
-// port range lists have no documented quota (50 and 100 here); public
+// port range lists have no documented quota (50 and 100 here); key pairs
+// ECS's 500 a region; public
 // addresses a sixteenth of the shared pool, so that no tenant can take the
 // others'.
 var DefaultQuotas = Quotas{
@@ -48,6 +50,7 @@ var DefaultQuotas = Quotas{
 	PrefixLists:     model.MaxPrefixListsRegion,
 	PortRangeLists:  model.MaxPortRangeListsRegion,
 	PublicIPs:       int(1 << (32 - PublicPool.Bits()) / 16),
+	KeyPairs:        model.MaxKeyPairsRegion,
 }
 
 // QuotaName names one quota, as the flags and the operator's actions do.
@@ -92,7 +95,7 @@ type quotaField struct {
 }
 
 // quotaCount is how many quotas there are.
-const quotaCount = 9
+const quotaCount = 10
 
 // Field is q's quota i, in QuotaNames' order.
 func (q *Quotas) Field(i int) *int { return q.fields()[i].v }
@@ -110,6 +113,7 @@ func (q *Quotas) fields() [quotaCount]quotaField {
 		{QuotaName{"prefix-lists", "PrefixLists"}, "PrefixLists", &q.PrefixLists, d.PrefixLists},
 		{QuotaName{"port-range-lists", "PortRangeLists"}, "PortRangeLists", &q.PortRangeLists, d.PortRangeLists},
 		{QuotaName{"public-ips", "PublicIpAddresses"}, "PublicIPs", &q.PublicIPs, d.PublicIPs},
+		{QuotaName{"key-pairs", "KeyPairs"}, "KeyPairs", &q.KeyPairs, d.KeyPairs},
 	}
 }
 

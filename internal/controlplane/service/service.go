@@ -134,6 +134,7 @@ var Kinds = map[store.Kind]view.Decoder{
 	KindPortRangeList: view.Decode[model.PortRangeList],
 	KindENI:           view.Decode[model.NetworkInterface],
 	KindFlowLog:       view.Decode[model.FlowLog],
+	KindKeyPair:       view.Decode[model.KeyPair],
 }
 
 // InMemory is the view reads are served from (nil if the service reads the

@@ -31,19 +31,35 @@ type taggable struct {
 	Name string // the ResourceType as ECS spells it (lower case)
 	Kind store.Kind
 	load func(rec store.Record) (*tagged, error)
+	// key is the store key of a ResourceId of the caller; nil: the ID.
+	key func(c Caller, id string) string
 }
 
 // taggables are the resource types that carry tags, keyed by lower-case name.
 var taggables = map[string]taggable{
-	"securitygroup": {"securitygroup", KindGroup, loadTagged(KindGroup, func(g *model.SecurityGroup) *[]model.Tag { return &g.Tags })},
-	"instance":      {"instance", KindInstance, loadTagged(KindInstance, func(i *model.Instance) *[]model.Tag { return &i.Tags })},
-	"prefixlist":    {"prefixlist", KindPrefixList, loadTagged(KindPrefixList, func(p *model.PrefixList) *[]model.Tag { return &p.Tags })},
+	"securitygroup": {"securitygroup", KindGroup, loadTagged(KindGroup, func(g *model.SecurityGroup) *[]model.Tag { return &g.Tags }), nil},
+	"instance":      {"instance", KindInstance, loadTagged(KindInstance, func(i *model.Instance) *[]model.Tag { return &i.Tags }), nil},
+	"prefixlist":    {"prefixlist", KindPrefixList, loadTagged(KindPrefixList, func(p *model.PrefixList) *[]model.Tag { return &p.Tags }), nil},
 	// Secondary network interfaces (a primary one is its instance's).
-	"eni": {"eni", KindENI, loadTagged(KindENI, func(n *model.NetworkInterface) *[]model.Tag { return &n.Tags })},
+	"eni": {"eni", KindENI, loadTagged(KindENI, func(n *model.NetworkInterface) *[]model.Tag { return &n.Tags }), nil},
 	// The VPC product's (its RPC adapter keeps each product to its own).
-	"vpc":     {"vpc", KindVPC, loadTagged(KindVPC, func(v *model.VPC) *[]model.Tag { return &v.Tags })},
-	"vswitch": {"vswitch", KindVSwitch, loadTagged(KindVSwitch, func(w *model.VSwitch) *[]model.Tag { return &w.Tags })},
-	"eip":     {"eip", KindEIP, loadTagged(KindEIP, func(e *model.EIP) *[]model.Tag { return &e.Tags })},
+	"vpc":     {"vpc", KindVPC, loadTagged(KindVPC, func(v *model.VPC) *[]model.Tag { return &v.Tags }), nil},
+	"vswitch": {"vswitch", KindVSwitch, loadTagged(KindVSwitch, func(w *model.VSwitch) *[]model.Tag { return &w.Tags }), nil},
+	"eip":     {"eip", KindEIP, loadTagged(KindEIP, func(e *model.EIP) *[]model.Tag { return &e.Tags }), nil},
+	// Key pairs, whose ResourceId is their name.
+	"keypair": {"keypair", KindKeyPair, loadKeyPairTags, keyPairKey},
+}
+
+// loadKeyPairTags is loadTagged for key pairs, named by name.
+func loadKeyPairTags(rec store.Record) (*tagged, error) {
+	k, err := decode[model.KeyPair](rec)
+	if err != nil {
+		return nil, err
+	}
+	return &tagged{ID: k.Name, Tags: k.Tags, save: func(tx store.Tx, t []model.Tag) error {
+		k.Tags = t
+		return store.PutAs(tx, KindKeyPair, rec.ID, rec.Account, rec.Region, k)
+	}}, nil
 }
 
 // loadTagged decodes a record of type T and gives access to its tags; save
@@ -64,11 +80,11 @@ func loadTagged[T any](kind store.Kind, tags func(*T) *[]model.Tag) func(store.R
 // resourceType looks up a ResourceType, matched case-insensitively.
 func resourceType(s string) (taggable, error) {
 	if s == "" {
-		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance, eni or prefixlist (ECS), vpc, vswitch or eip (VPC).")
+		return taggable{}, ecserr.New(http.StatusNotFound, "MissingParameter.ResourceType", "ResourceType is required: give securitygroup, instance, eni, prefixlist or keypair (ECS), vpc, vswitch or eip (VPC).")
 	}
 	t, ok := taggables[strings.ToLower(s)]
 	if !ok {
-		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance, eni or prefixlist (ECS), vpc, vswitch or eip (VPC).", s)
+		return taggable{}, ecserr.New(http.StatusNotFound, "InvalidResourceType.NotFound", "ResourceType %q is not supported; use securitygroup, instance, eni, prefixlist or keypair (ECS), vpc, vswitch or eip (VPC).", s)
 	}
 	return t, nil
 }
@@ -98,7 +114,11 @@ func resourceIDs(given []string, required bool) ([]string, error) {
 // loadResource loads one resource of the caller's account and region; any
 // other is reported as not found.
 func loadResource(tx store.ReadTx, c Caller, t taggable, id string) (*tagged, error) {
-	rec, ok, err := tx.Get(t.Kind, id)
+	key := id
+	if t.key != nil {
+		key = t.key(c, id)
+	}
+	rec, ok, err := tx.Get(t.Kind, key)
 	if err != nil {
 		return nil, err
 	}

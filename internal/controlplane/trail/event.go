@@ -87,9 +87,10 @@ const Redacted = "******"
 
 // Secret reports whether a parameter holds a secret that the trail must
 // not keep: signatures, security tokens, an instance's user data (a boot
-// script, which often holds passwords), and any name with Secret or
-// Password in it (AccessKeySecret, Password, …), in any letter case and
-// at any depth (Foo.1.Password).
+// script, which often holds passwords), and any name with Secret,
+// Password or PrivateKey in it (AccessKeySecret, Password,
+// CreateKeyPair's PrivateKeyBody, …), in any letter case and at any
+// depth (Foo.1.Password).
 func Secret(name string) bool {
 	n := name
 	if i := strings.LastIndexByte(n, '.'); i >= 0 {
@@ -109,7 +110,7 @@ func Secret(name string) bool {
 				return true
 			}
 		case 'p':
-			if hasFoldAt(n, i, "password") {
+			if hasFoldAt(n, i, "password") || hasFoldAt(n, i, "privatekey") {
 				return true
 			}
 		}
@@ -256,6 +257,7 @@ var resourceParams = map[string]string{
 	"VpcId":              "ACS::VPC::VPC",
 	"VSwitchId":          "ACS::VPC::VSwitch",
 	"AllocationId":       "ACS::VPC::EIP",
+	"KeyPairName":        "ACS::ECS::KeyPair",
 }
 
 // tagResourceTypes maps the tag actions' ResourceType (TagResources,
@@ -267,6 +269,7 @@ var tagResourceTypes = map[string]string{
 	"prefixlist":    "ACS::VPC::PrefixList", // as PrefixListId
 	"vpc":           "ACS::VPC::VPC",
 	"vswitch":       "ACS::VPC::VSwitch",
+	"keypair":       "ACS::ECS::KeyPair",
 }
 
 // resourceType is the ActionTrail type of the resource a parameter (or

@@ -29,6 +29,10 @@ func TestSecretParameters(t *testing.T) {
 		{"UserData", true},
 		{"userdata", true},
 		{"UserDataInherit", false},
+		{"PrivateKeyBody", true}, // CreateKeyPair's answer
+		{"privatekeybody", true},
+		{"PublicKeyBody", false},
+		{"KeyPairName", false},
 		{"accesskeysecret", true},
 		{"SignatureNonce", false}, // not a secret; kept so a replay can be traced
 		{"AccessKeyId", false},
@@ -602,6 +606,7 @@ func TestAnswerKeepsNoSecrets(t *testing.T) {
 		{"PalisadeRegisterHost", `{"RequestId":"r-1","HostName":"h1","AccessKeyId":"LTAIx","AccessKeySecret":"` + secret + `"}`, []string{"HostName", "AccessKeyId"}},
 		{"CreateAccessKey", `{"RequestId":"r-1","AccessKey":{"AccessKeyId":"LTAIx","AccessKeySecret":"` + secret + `"}}`, nil},
 		{"Other", `{"RequestId":"r-1","ClientSecret":"` + secret + `","password":"` + secret + `"}`, nil},
+		{"CreateKeyPair", `{"RequestId":"r-1","KeyPairId":"skp-1","KeyPairName":"k1","KeyPairFingerPrint":"ab:cd","PrivateKeyBody":"-----BEGIN RSA PRIVATE KEY-----\n` + secret + `\n-----END RSA PRIVATE KEY-----\n"}`, []string{"KeyPairName", "KeyPairFingerPrint"}},
 	} {
 		t.Run(tc.action, func(t *testing.T) {
 			ev := EventOf(call(tc.action, rpc.Params{"AccessKeyId": "opkey"}, "", tc.body), "")

@@ -59,6 +59,7 @@ type Quotas struct {
 	PrefixLists     int `json:"prefixLists,omitempty"`
 	PortRangeLists  int `json:"portRangeLists,omitempty"`
 	PublicIPs       int `json:"publicIps,omitempty"`
+	KeyPairs        int `json:"keyPairs,omitempty"`
 }
 
 // AccessKey authenticates API calls on behalf of an account.
@@ -214,6 +215,17 @@ type Instance struct {
 	// ECS's defaults, see MetadataOf). Palisade runs no metadata service:
 	// it keeps them so the reads answer what was set.
 	Metadata MetadataOptions `json:"metadata,omitzero"`
+	// KeyPairName is the key pair of the account and region the
+	// instance was launched with (its login key: DeleteKeyPairs refuses
+	// it while the instance lives); "" for none.
+	KeyPairName string `json:"keyPairName,omitempty"`
+	// AutoReleaseTime is when ECS would release the instance
+	// (RunInstances' AutoReleaseTime, yyyy-MM-ddTHH:mmZ): kept and
+	// answered, never acted on (Palisade releases nothing by itself).
+	AutoReleaseTime string `json:"autoReleaseTime,omitempty"`
+	// CreditSpecification is a burstable type's performance mode
+	// (Standard or Unlimited), kept and answered; "" for none.
+	CreditSpecification string `json:"creditSpecification,omitempty"`
 	// Placement: the host that enforces this instance's policy (set by agents).
 	Host      string `json:"host,omitempty"`
 	Interface string `json:"interface,omitempty"`

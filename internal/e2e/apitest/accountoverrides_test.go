@@ -49,8 +49,8 @@ func (o operatorSDK) quotas(t testing.TB, uid string, params map[string]string) 
 		m := it.(map[string]any)
 		got[m["QuotaName"].(string)] = fmt.Sprintf("%v %v", m["Value"], m["Source"])
 	}
-	if len(got) != 9 {
-		t.Fatalf("%s answered %d quotas, want 9: %v", action, len(got), out)
+	if len(got) != 10 {
+		t.Fatalf("%s answered %d quotas, want 10: %v", action, len(got), out)
 	}
 	return got
 }

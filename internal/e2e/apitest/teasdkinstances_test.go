@@ -15,11 +15,10 @@ import (
 // Palisade's (KeyPairName without a key pair; the hop limit, not public;
 // local disks, RDMA, HPC, spot and NVS settings it does not have; a
 // private DNS name it writes as an empty object), or Palisade cannot know
-// them (CreditSpecification: RunInstances does not keep one;
-// DeviceAvailable; the CPU's turbo, topology and VISST/VRDT settings; the
+// them (DeviceAvailable; the CPU's turbo, topology and VISST/VRDT settings; the
 // image's NVMe support and non-root login).
 var instanceLeftOut = []string{"AdditionalInfo", "ClockOptions", "CpuOptions.EnableVISST", "CpuOptions.EnableVRDT",
-	"CpuOptions.TopologyType", "CpuOptions.TurboMode", "CreditSpecification", "DeploymentSetGroupNo", "DeviceAvailable",
+	"CpuOptions.TopologyType", "CpuOptions.TurboMode", "DeploymentSetGroupNo", "DeviceAvailable",
 	"EnableNVS", "HpcClusterId", "ISP", "ImageOptions.CurrentOSNVMeSupported", "ImageOptions.LoginAsNonRoot", "KeyPairName",
 	"LocalStorageAmount", "LocalStorageCapacity", "MetadataOptions.HttpPutResponseHopLimit",
 	"NetworkInterfaces.NetworkInterface[0].Ipv4PrefixSets", "NetworkInterfaces.NetworkInterface[0].Ipv6PrefixSets",

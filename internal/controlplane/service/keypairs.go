@@ -1,0 +1,267 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"net/http"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/palisade-sg/palisade/internal/controlplane/store"
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
+)
+
+// SSH key pairs. ECS names a key pair by its name, unique in an account
+// and region, in every action (and as the ResourceId of its tags), so the
+// record's key is made of the three: a lookup by name is one Get, and two
+// creates of one name meet on one record.
+
+// KindKeyPair holds key pairs, keyed by keyPairKey.
+const KindKeyPair store.Kind = "keypair"
+
+// keyPairKey is the store key of the caller's key pair name (names hold
+// no '/').
+func keyPairKey(c Caller, name string) string { return c.Account + "/" + c.Region + "/" + name }
+
+// getKeyPair loads the caller's key pair of that name.
+func getKeyPair(tx store.ReadTx, c Caller, name string) (*model.KeyPair, error) {
+	if name == "" {
+		return nil, ecserr.MissingParameter("KeyPairName")
+	}
+	k, ok, err := peekAs[model.KeyPair](tx, KindKeyPair, keyPairKey(c, name))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ecserr.New(http.StatusNotFound, model.CodeKeyPairNotFound, "The specified KeyPairName %q does not exist in this account and region; DescribeKeyPairs lists them, CreateKeyPair or ImportKeyPair makes one.", model.Clip(name)).At("KeyPairName")
+	}
+	return k, nil
+}
+
+// KeyPairInput is a new key pair: CreateKeyPair's, or ImportKeyPair's
+// with PublicKeyBody. Neither action takes a ClientToken, and a
+// CreateKeyPair's answer must not be stored (it holds the private key).
+type KeyPairInput struct {
+	Caller          Caller
+	Name            string
+	PublicKeyBody   string // ImportKeyPair's; "" on CreateKeyPair
+	ResourceGroupID string
+	Tags            []model.Tag
+}
+
+// KeyPairResult is what CreateKeyPair and ImportKeyPair answer.
+// PrivateKeyBody is CreateKeyPair's only, and lives nowhere else.
+type KeyPairResult struct {
+	ID, Name, Fingerprint string
+	PrivateKeyBody        string
+}
+
+// checkKeyPairInput checks what both creates share.
+func checkKeyPairInput(in *KeyPairInput) error {
+	if e := model.ValidateKeyPairName(in.Name); e != nil {
+		return e
+	}
+	if err := CheckResourceGroup(in.Caller, in.ResourceGroupID); err != nil {
+		return err
+	}
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return e
+	}
+	return nil
+}
+
+// CreateKeyPair makes an RSA key pair of 2,048 bits, keeps its public key
+// and answers the private key, PEM-encoded (PKCS#1, "RSA PRIVATE KEY", as
+// ECS's answers are), once.
+func (s *Service) CreateKeyPair(ctx context.Context, in KeyPairInput) (KeyPairResult, error) {
+	if err := checkKeyPairInput(&in); err != nil {
+		return KeyPairResult{}, err
+	}
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return KeyPairResult{}, err
+	}
+	pub, err := ssh.NewPublicKey(&priv.PublicKey)
+	if err != nil {
+		return KeyPairResult{}, err
+	}
+	res, err := s.putKeyPair(ctx, "CreateKeyPair", in, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))), model.KeyFingerprint(pub))
+	if err != nil {
+		return KeyPairResult{}, err
+	}
+	res.PrivateKeyBody = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)}))
+	return res, nil
+}
+
+// ImportKeyPair keeps the public key of a key pair made elsewhere.
+func (s *Service) ImportKeyPair(ctx context.Context, in KeyPairInput) (KeyPairResult, error) {
+	if err := checkKeyPairInput(&in); err != nil {
+		return KeyPairResult{}, err
+	}
+	pub, fp, e := model.ParsePublicKey(in.PublicKeyBody)
+	if e != nil {
+		return KeyPairResult{}, e
+	}
+	return s.putKeyPair(ctx, "ImportKeyPair", in, pub, fp)
+}
+
+func (s *Service) putKeyPair(ctx context.Context, action string, in KeyPairInput, pub, fp string) (KeyPairResult, error) {
+	c := in.Caller
+	k := &model.KeyPair{ID: model.NewID("skp"), Region: c.Region, Owner: c.Account, Name: in.Name,
+		PublicKey: pub, Fingerprint: fp, Tags: in.Tags, Created: s.Now()}
+	return Update(s, ctx, c, action, Idempotency{}, in, func(tx store.Tx) (KeyPairResult, error) {
+		key := keyPairKey(c, k.Name)
+		if _, ok, err := tx.Get(KindKeyPair, key); err != nil {
+			return KeyPairResult{}, err
+		} else if ok {
+			return KeyPairResult{}, ecserr.BadRequest(model.CodeKeyPairExists, "The key pair %q already exists in this account and region; key pair names are unique. Delete it first (DeleteKeyPairs) or pick another name.", k.Name).At("KeyPairName")
+		}
+		n, err := ownedBy(KindKeyPair, c).count(tx)
+		if err != nil {
+			return KeyPairResult{}, err
+		}
+		q, err := s.quotasOf(tx, c.Account)
+		if err != nil {
+			return KeyPairResult{}, err
+		}
+		if n >= q.KeyPairs {
+			return KeyPairResult{}, ecserr.Forbidden("QuotaExceed.KeyPair", "This account already has %d key pairs in %s and may hold %d; delete one first.", n, c.Region, q.KeyPairs)
+		}
+		if err := store.PutAs(tx, KindKeyPair, key, k.Owner, k.Region, k); err != nil {
+			return KeyPairResult{}, err
+		}
+		return KeyPairResult{ID: k.ID, Name: k.Name, Fingerprint: k.Fingerprint}, nil
+	})
+}
+
+// DescribeKeyPairsInput filters the caller's key pairs; zero fields do not.
+type DescribeKeyPairsInput struct {
+	Caller Caller
+	// Name is a name, or a pattern where each '*' stands for any
+	// characters (ECS's fuzzy search: *SshKey, SshKey*, *SshKey*).
+	Name            string
+	Fingerprint     string
+	ResourceGroupID string
+	Tags            []model.Tag // all must match; a key without a value matches any value
+	Page            Page
+}
+
+// DescribeKeyPairs returns one page of the caller's key pairs in a region,
+// in name order.
+func (s *Service) DescribeKeyPairs(ctx context.Context, in DescribeKeyPairsInput) (Listing[*model.KeyPair], error) {
+	c := in.Caller
+	if e := model.ValidateTags(in.Tags); e != nil {
+		return Listing[*model.KeyPair]{}, e
+	}
+	return View(s, ctx, func(tx store.ReadTx) (Listing[*model.KeyPair], error) {
+		var all []*model.KeyPair
+		if in.Name != "" && !strings.Contains(in.Name, "*") {
+			// One name: one Get, not a listing.
+			k, ok, err := peekAs[model.KeyPair](tx, KindKeyPair, keyPairKey(c, in.Name))
+			if err != nil {
+				return Listing[*model.KeyPair]{}, err
+			}
+			if ok {
+				all = append(all, k)
+			}
+		} else {
+			var err error
+			if all, err = list[model.KeyPair](tx, KindKeyPair, c); err != nil {
+				return Listing[*model.KeyPair]{}, err
+			}
+		}
+		var items []*model.KeyPair
+		for _, k := range all {
+			if in.Name != "" && !matchWildcard(in.Name, k.Name) || in.Fingerprint != "" && in.Fingerprint != k.Fingerprint ||
+				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(k.Owner) || !matchTags(k.Tags, in.Tags) {
+				continue
+			}
+			items = append(items, k)
+		}
+		return pageOf(items, in.Page), nil
+	})
+}
+
+// matchWildcard reports whether s matches pattern, where each '*' stands
+// for any run of characters (none too) and everything else for itself.
+func matchWildcard(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
+
+// DeleteKeyPairsInput names key pairs to delete.
+type DeleteKeyPairsInput struct {
+	Caller Caller
+	Names  []string // 1 to model.MaxKeyPairNames
+}
+
+// DeleteKeyPairs deletes the caller's key pairs of those names, all or
+// none. A name the caller has no key pair of is passed over, as ECS
+// does; one an instance of the caller uses is refused, as ECS refuses it
+// (DetachKeyPair is not served: an instance keeps its key pair for life).
+func (s *Service) DeleteKeyPairs(ctx context.Context, in DeleteKeyPairsInput) error {
+	c := in.Caller
+	switch n := len(in.Names); {
+	case n == 0:
+		return ecserr.MissingParameter("KeyPairNames")
+	case n > model.MaxKeyPairNames:
+		return ecserr.Forbidden("InstanceKeyPairLimitExceeded", "KeyPairNames takes at most %d names; %d were given.", model.MaxKeyPairNames, n)
+	}
+	for _, name := range in.Names {
+		if name == "" {
+			return ecserr.BadRequest("InvalidKeyPairNames.ValueNotSupported", "KeyPairNames holds an empty name.").At("KeyPairNames")
+		}
+	}
+	_, err := Update(s, ctx, c, "DeleteKeyPairs", Idempotency{}, in, func(tx store.Tx) (struct{}, error) {
+		var del []string
+		for _, name := range in.Names {
+			key := keyPairKey(c, name)
+			if _, ok, err := tx.Get(KindKeyPair, key); err != nil {
+				return struct{}{}, err
+			} else if ok {
+				del = append(del, name)
+			}
+		}
+		if len(del) == 0 {
+			return struct{}{}, nil
+		}
+		insts, err := list[model.Instance](tx, KindInstance, c)
+		if err != nil {
+			return struct{}{}, err
+		}
+		for _, inst := range insts {
+			for _, name := range del {
+				if inst.KeyPairName == name {
+					return struct{}{}, ecserr.BadRequest(model.CodeKeyPairInUse, "The key pair %q is used by instance %s and cannot be deleted; delete the instance first. Nothing was deleted.", name, inst.ID).At("KeyPairNames")
+				}
+			}
+		}
+		for _, name := range del {
+			if err := tx.Delete(KindKeyPair, keyPairKey(c, name)); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
