@@ -49,7 +49,7 @@ type diffJob struct {
 	session string
 	account string
 	cancel  context.CancelFunc
-	ended   bool // cancelled here, under diffJobs.mu
+	ended   bool          // cancelled here, under diffJobs.mu
 	done    chan struct{} // closed when val or err is set
 	val     auditDiff
 	err     error
