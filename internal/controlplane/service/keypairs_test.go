@@ -1,8 +1,12 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/palisade-sg/palisade/internal/core/ecserr"
 	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
@@ -67,4 +71,33 @@ func TestKeyPairWritesLeaveViewValues(t *testing.T) {
 		t.Fatalf("key pairs: %+v %v", l.Items, err)
 	}
 	viewMatchesStore(t, e)
+}
+
+// TestKeyGenerationBounded: CreateKeyPair makes one key at a time, and
+// refuses what its write would refuse before making one. With the one
+// generation's turn held (as by another tenant's create), a create of a
+// taken name is refused at once; one of a free name waits for the turn,
+// and one whose caller gives up makes nothing.
+func TestKeyGenerationBounded(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.s.CreateKeyPair(e.ctx, KeyPairInput{Caller: e.c, Name: "taken"}); err != nil {
+		t.Fatal(err)
+	}
+	keygen <- struct{}{} // another create's turn
+	defer func() { <-keygen }()
+
+	ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err := e.s.CreateKeyPair(ctx, KeyPairInput{Caller: e.c, Name: "taken"})
+	if !ecserr.Is(err, model.CodeKeyPairExists) {
+		t.Errorf("a create of a taken name, while a key is made: %v; want %s at once", err, model.CodeKeyPairExists)
+	}
+	_, err = e.s.CreateKeyPair(ctx, KeyPairInput{Caller: e.c, Name: "free"})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a create waiting for its turn, given up: %v; want the caller's deadline", err)
+	}
+	l, err := e.s.DescribeKeyPairs(e.ctx, DescribeKeyPairsInput{Caller: e.c, Page: Page{Number: 1, Size: 10}})
+	if err != nil || len(l.Items) != 1 {
+		t.Fatalf("key pairs after the refused creates: %+v %v", l.Items, err)
+	}
 }
