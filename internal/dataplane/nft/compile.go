@@ -120,23 +120,18 @@ func ports(r model.PortRange) Ports {
 	return Ports{clamp(r.Start), clamp(r.End)}
 }
 
-// ruleFamilies returns the address families a rule can match: ICMP is IPv4,
-// ICMPv6 is IPv6, a CIDR (peer or local) or a prefix list has one family,
-// a group peer stands for both.
+// ruleFamilies returns the address families a rule can match: its
+// protocol's (model.Protocol.InFamily: ICMP is IPv4, ICMPv6 IPv6), and a
+// CIDR (peer or local) or a prefix list has one family, a group peer
+// stands for both.
 func ruleFamilies(r *model.Rule, c *policy.Cloud) []Family {
-	ok4, ok6 := true, true
+	ok4, ok6 := r.Protocol.InFamily(false), r.Protocol.InFamily(true)
 	only := func(p netip.Prefix) {
 		if p.Addr().Is4() {
 			ok6 = false
 		} else {
 			ok4 = false
 		}
-	}
-	switch r.Protocol {
-	case model.ICMP:
-		ok6 = false
-	case model.ICMPv6:
-		ok4 = false
 	}
 	if r.Peer.CIDR.IsValid() {
 		only(r.Peer.CIDR)
