@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"net/http"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 
@@ -82,20 +83,20 @@ func (s *Service) CreateKeyPair(ctx context.Context, in KeyPairInput) (KeyPairRe
 	if err := checkKeyPairInput(&in); err != nil {
 		return KeyPairResult{}, err
 	}
-	// What the write would refuse is refused before the key is made: a
-	// key costs tens of milliseconds of a core, a refusal next to nothing.
-	if _, err := View(s, ctx, func(tx store.ReadTx) (struct{}, error) {
-		return struct{}{}, s.keyPairRoom(tx, in.Caller, in.Name)
-	}); err != nil {
+	// What the write would refuse is refused before the key is made (and
+	// again once this create's turn comes, for what was written while it
+	// waited): a key costs tens of milliseconds of a core, a refusal next
+	// to nothing.
+	room := func() error {
+		_, err := View(s, ctx, func(tx store.ReadTx) (struct{}, error) {
+			return struct{}{}, s.keyPairRoom(tx, in.Caller, in.Name)
+		})
+		return err
+	}
+	if err := room(); err != nil {
 		return KeyPairResult{}, err
 	}
-	select {
-	case keygen <- struct{}{}:
-	case <-ctx.Done():
-		return KeyPairResult{}, ctx.Err()
-	}
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	<-keygen
+	priv, err := keygen.generate(ctx, in.Caller.Account, room)
 	if err != nil {
 		return KeyPairResult{}, err
 	}
@@ -160,12 +161,52 @@ func (s *Service) keyPairRoom(tx store.ReadTx, c Caller, name string) error {
 	return nil
 }
 
-// keygen admits one key generation at a time. An RSA key of 2,048 bits
-// takes tens of milliseconds of a core (80 ms on a machine of the
+// keygen makes CreateKeyPair's keys one at a time, and holds one create
+// of an account at a time, waiting or making its key. An RSA key of 2,048
+// bits takes tens of milliseconds of a core (80 ms on a machine of the
 // project's), and CreateKeyPair is a write any tenant may send at its rate
-// limit (100 a second): without a bound, a few tenants' creates would take
-// every core from everyone's requests; with it, at most one.
-var keygen = make(chan struct{}, 1)
+// limit (100 a second): unbounded, a few tenants' creates would take every
+// core from everyone's requests; one at a time but queued, one tenant's
+// burst would queue minutes of keys ahead of every other tenant's create.
+var keygen = keyMaker{turn: make(chan struct{}, 1), busy: map[string]bool{}, make: func() (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, 2048)
+}}
+
+type keyMaker struct {
+	turn chan struct{} // held while a key is made
+	make func() (*rsa.PrivateKey, error)
+	mu   sync.Mutex
+	busy map[string]bool // accounts with a create waiting or making its key
+}
+
+// generate makes a key for account when its turn comes, if check (run
+// with the turn) still passes; an account with a create already waiting
+// or making its key is refused, as a throttled call is.
+func (k *keyMaker) generate(ctx context.Context, account string, check func() error) (*rsa.PrivateKey, error) {
+	k.mu.Lock()
+	if k.busy[account] {
+		k.mu.Unlock()
+		return nil, ecserr.New(http.StatusBadRequest, "Throttling.User",
+			"This account is already making a key pair: CreateKeyPair makes one key at a time for an account. Send the next when that one is answered, or use ImportKeyPair with a key made elsewhere.")
+	}
+	k.busy[account] = true
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		delete(k.busy, account)
+		k.mu.Unlock()
+	}()
+	select {
+	case k.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-k.turn }()
+	if err := check(); err != nil {
+		return nil, err
+	}
+	return k.make()
+}
 
 // DescribeKeyPairsInput filters the caller's key pairs; zero fields do not.
 type DescribeKeyPairsInput struct {

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,31 +75,76 @@ func TestKeyPairWritesLeaveViewValues(t *testing.T) {
 	viewMatchesStore(t, e)
 }
 
-// TestKeyGenerationBounded: CreateKeyPair makes one key at a time, and
-// refuses what its write would refuse before making one. With the one
-// generation's turn held (as by another tenant's create), a create of a
-// taken name is refused at once; one of a free name waits for the turn,
-// and one whose caller gives up makes nothing.
+// TestKeyGenerationBounded: CreateKeyPair makes one key at a time, holds
+// one create of an account at a time, and makes no key for a create its
+// write would refuse: not for a taken name (refused before it waits), nor
+// for a name taken while it waited (checked again with its turn). The
+// turn is held here as by another tenant's create.
 func TestKeyGenerationBounded(t *testing.T) {
 	e := newEnv(t)
+	var made atomic.Int32
+	real := keygen.make
+	keygen.make = func() (*rsa.PrivateKey, error) { made.Add(1); return real() }
+	defer func() { keygen.make = real }()
 	if _, err := e.s.CreateKeyPair(e.ctx, KeyPairInput{Caller: e.c, Name: "taken"}); err != nil {
 		t.Fatal(err)
 	}
-	keygen <- struct{}{} // another create's turn
-	defer func() { <-keygen }()
+	keygen.turn <- struct{}{} // another create's turn
+	released := false
+	release := func() {
+		if !released {
+			<-keygen.turn
+			released = true
+		}
+	}
+	defer release()
+	create := func(ctx context.Context, c Caller, name string) error {
+		_, err := e.s.CreateKeyPair(ctx, KeyPairInput{Caller: c, Name: name})
+		return err
+	}
 
-	ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	short, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
 	defer cancel()
-	_, err := e.s.CreateKeyPair(ctx, KeyPairInput{Caller: e.c, Name: "taken"})
-	if !ecserr.Is(err, model.CodeKeyPairExists) {
+	if err := create(short, e.c, "taken"); !ecserr.Is(err, model.CodeKeyPairExists) {
 		t.Errorf("a create of a taken name, while a key is made: %v; want %s at once", err, model.CodeKeyPairExists)
 	}
-	_, err = e.s.CreateKeyPair(ctx, KeyPairInput{Caller: e.c, Name: "free"})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("a create waiting for its turn, given up: %v; want the caller's deadline", err)
+	if err := create(short, Caller{Account: "1000000000000002", Region: e.c.Region}, "free"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("another account's create waiting for its turn, given up: %v; want the caller's deadline", err)
+	}
+
+	// One create of the account waits; a second is refused at once; the
+	// name the first asks for is taken while it waits.
+	waiting := make(chan error, 1)
+	go func() { waiting <- create(e.ctx, e.c, "raced") }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		keygen.mu.Lock()
+		busy := keygen.busy[e.c.Account]
+		keygen.mu.Unlock()
+		if busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first create never waited for its turn")
+		}
+	}
+	short2, cancel2 := context.WithTimeout(e.ctx, 200*time.Millisecond)
+	defer cancel2()
+	if err := create(short2, e.c, "second"); !ecserr.Is(err, "Throttling.User") {
+		t.Errorf("a second create of the account while one waits: %v; want Throttling.User", err)
+	}
+	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+	if _, err := e.s.ImportKeyPair(e.ctx, KeyPairInput{Caller: e.c, Name: "raced", PublicKeyBody: pub}); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if err := <-waiting; !ecserr.Is(err, model.CodeKeyPairExists) {
+		t.Errorf("a create whose name was taken while it waited: %v; want %s", err, model.CodeKeyPairExists)
+	}
+	if n := made.Load(); n != 1 {
+		t.Errorf("%d keys made; want 1 (the first create's)", n)
 	}
 	l, err := e.s.DescribeKeyPairs(e.ctx, DescribeKeyPairsInput{Caller: e.c, Page: Page{Number: 1, Size: 10}})
-	if err != nil || len(l.Items) != 1 {
+	if err != nil || len(l.Items) != 2 {
 		t.Fatalf("key pairs after the refused creates: %+v %v", l.Items, err)
 	}
 }
