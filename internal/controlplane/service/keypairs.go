@@ -319,14 +319,24 @@ type KeyPairInstancesResult struct {
 	Results []KeyPairInstanceResult // one per distinct instance, in the order given
 }
 
+// keyPairImage refuses an SSH key pair to an instance of a Windows image
+// (of the catalogue: the only OS Palisade knows of an instance), at launch
+// and on AttachKeyPair alike, as ECS refuses both.
+func keyPairImage(imageID string) *ecserr.Error {
+	if im, ok := CatalogueImage(imageID); ok && im.OSType == "windows" {
+		return ecserr.Forbidden(model.CodeKeyPairWindows, "Image %s is a Windows image, whose instances take no SSH key pair; log in with a password.", imageID).At("KeyPairName")
+	}
+	return nil
+}
+
 // AttachKeyPair makes a key pair of the caller's the login key of the
 // caller's instances, replacing the one an instance held, in any status
 // (ECS's would take effect at the next start or reboot; Palisade runs no
 // guest, so the instance answers it at once).
 func (s *Service) AttachKeyPair(ctx context.Context, in KeyPairInstancesInput) (KeyPairInstancesResult, error) {
 	return s.keyPairInstances(ctx, "AttachKeyPair", in, func(inst *model.Instance) (bool, *ecserr.Error) {
-		if im, ok := CatalogueImage(inst.ImageID); ok && im.OSType == "windows" {
-			return false, ecserr.BadRequest(model.CodeKeyPairWindows, "Instance %s runs Windows (image %s), which takes no SSH key pair.", inst.ID, inst.ImageID)
+		if e := keyPairImage(inst.ImageID); e != nil {
+			return false, e
 		}
 		if inst.KeyPairName == in.Name {
 			return false, nil
