@@ -362,9 +362,9 @@ func (s *Service) DetachKeyPair(ctx context.Context, in KeyPairInstancesInput) (
 // keyPairInstances checks what fails a whole AttachKeyPair or
 // DetachKeyPair (a missing or unknown key pair, a missing, malformed or
 // too long InstanceIds), then applies change to each instance in one
-// write. An instance the caller has no such instance of (another
-// account's too, told apart from none) or that change refuses fails alone
-// and is left as it was.
+// write. An ID that names no instance of the caller's (another
+// account's alike: not told apart) or an instance change refuses fails
+// alone, and that instance is left as it was.
 func (s *Service) keyPairInstances(ctx context.Context, action string, in KeyPairInstancesInput, change func(*model.Instance) (bool, *ecserr.Error)) (KeyPairInstancesResult, error) {
 	c := in.Caller
 	if in.Name == "" {
