@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/rpc"
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
 	"github.com/palisade-sg/palisade/internal/core/ecserr"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // The SSH key pair actions. A key pair is named by KeyPairName in each of
@@ -18,6 +20,8 @@ func (s *Service) keyPairActions() map[string]rpc.Handler {
 		"ImportKeyPair":    s.importKeyPair,
 		"DescribeKeyPairs": s.describeKeyPairs,
 		"DeleteKeyPairs":   s.deleteKeyPairs,
+		"AttachKeyPair":    s.keyPairInstances(s.AttachKeyPair),
+		"DetachKeyPair":    s.keyPairInstances(s.DetachKeyPair),
 	}
 }
 
@@ -148,4 +152,48 @@ func (s *Service) deleteKeyPairs(ctx context.Context, req *rpc.Request) (any, er
 		return nil, err
 	}
 	return &rpc.Base{}, nil
+}
+
+// keyPairInstancesResponse is AttachKeyPair's and DetachKeyPair's answer.
+// Its counters, Code and Success are JSON strings, as both SDKs read them.
+type keyPairInstancesResponse struct {
+	rpc.Base
+	KeyPairName string
+	TotalCount  string
+	FailCount   string
+	Results     struct{ Result []keyPairInstanceResult }
+}
+
+type keyPairInstanceResult struct {
+	InstanceId string
+	Success    string
+	Code       string
+	Message    string
+}
+
+// keyPairInstances serves AttachKeyPair or DetachKeyPair: KeyPairName and
+// InstanceIds, a JSON array of instance IDs.
+func (s *Service) keyPairInstances(do func(context.Context, service.KeyPairInstancesInput) (service.KeyPairInstancesResult, error)) rpc.Handler {
+	return func(ctx context.Context, req *rpc.Request) (any, error) {
+		c, err := s.callerOf(ctx, req, true)
+		if err != nil {
+			return nil, err
+		}
+		in := service.KeyPairInstancesInput{Caller: c, Name: req.Params.Get("KeyPairName")}
+		if v := req.Params.Get("InstanceIds"); v != "" {
+			if json.Unmarshal([]byte(v), &in.InstanceIDs) != nil {
+				return nil, ecserr.BadRequest(model.CodeInstanceIDsBad, `The specified parameter "InstanceIds" is not valid: give a JSON array of instance IDs, e.g. ["i-a","i-b"].`).At("InstanceIds")
+			}
+		}
+		res, err := do(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		out := &keyPairInstancesResponse{KeyPairName: res.Name, TotalCount: strconv.Itoa(len(res.Results)), FailCount: strconv.Itoa(res.Fail)}
+		out.Results.Result = make([]keyPairInstanceResult, 0, len(res.Results))
+		for _, r := range res.Results {
+			out.Results.Result = append(out.Results.Result, keyPairInstanceResult{InstanceId: r.InstanceID, Success: strconv.FormatBool(r.Success), Code: r.Code, Message: r.Message})
+		}
+		return out, nil
+	}
 }

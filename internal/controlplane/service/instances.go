@@ -199,6 +199,9 @@ func parseLaunch(in *LaunchInput, multi bool) (*launchSpec, error) {
 		if e := model.ValidateKeyPairName(in.KeyPairName); e != nil {
 			return nil, e
 		}
+		if e := keyPairImage(in.ImageID); e != nil {
+			return nil, e
+		}
 		sp.keyPairName = in.KeyPairName
 	}
 	sp.autoRelease = in.AutoReleaseTime // checked against the clock by launch

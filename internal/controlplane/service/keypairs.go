@@ -6,7 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -286,8 +288,7 @@ type DeleteKeyPairsInput struct {
 
 // DeleteKeyPairs deletes the caller's key pairs of those names, all or
 // none. A name the caller has no key pair of is passed over, as ECS
-// does; one an instance of the caller uses is refused, as ECS refuses it
-// (DetachKeyPair is not served: an instance keeps its key pair for life).
+// does; one an instance of the caller holds is refused, as ECS refuses it.
 func (s *Service) DeleteKeyPairs(ctx context.Context, in DeleteKeyPairsInput) error {
 	c := in.Caller
 	switch n := len(in.Names); {
@@ -321,7 +322,7 @@ func (s *Service) DeleteKeyPairs(ctx context.Context, in DeleteKeyPairsInput) er
 		for _, inst := range insts {
 			for _, name := range del {
 				if inst.KeyPairName == name {
-					return struct{}{}, ecserr.BadRequest(model.CodeKeyPairInUse, "The key pair %q is used by instance %s and cannot be deleted; delete the instance first. Nothing was deleted.", name, inst.ID).At("KeyPairNames")
+					return struct{}{}, ecserr.BadRequest(model.CodeKeyPairInUse, "The key pair %q is used by instance %s and cannot be deleted; detach it (DetachKeyPair) or delete the instance first. Nothing was deleted.", name, inst.ID).At("KeyPairNames")
 				}
 			}
 		}
@@ -333,4 +334,126 @@ func (s *Service) DeleteKeyPairs(ctx context.Context, in DeleteKeyPairsInput) er
 		return struct{}{}, nil
 	})
 	return err
+}
+
+// KeyPairInstancesInput names a key pair and instances of the caller's
+// for AttachKeyPair and DetachKeyPair.
+type KeyPairInstancesInput struct {
+	Caller      Caller
+	Name        string
+	InstanceIDs []string // 1 to model.MaxKeyPairInstances
+}
+
+// KeyPairInstanceResult is the outcome of one instance of an
+// AttachKeyPair or DetachKeyPair: Code "200" on success, else the ECS
+// error code of why that instance was not changed.
+type KeyPairInstanceResult struct {
+	InstanceID    string
+	Success       bool
+	Code, Message string
+}
+
+// KeyPairInstancesResult is what AttachKeyPair and DetachKeyPair answer.
+type KeyPairInstancesResult struct {
+	Name    string
+	Fail    int
+	Results []KeyPairInstanceResult // one per distinct instance, in the order given
+}
+
+// keyPairImage refuses an SSH key pair to an instance of a Windows image
+// (of the catalogue: the only OS Palisade knows of an instance), at launch
+// and on AttachKeyPair alike, as ECS refuses both.
+func keyPairImage(imageID string) *ecserr.Error {
+	if im, ok := CatalogueImage(imageID); ok && im.OSType == "windows" {
+		return ecserr.Forbidden(model.CodeKeyPairWindows, "Image %s is a Windows image, whose instances take no SSH key pair; log in with a password.", imageID).At("KeyPairName")
+	}
+	return nil
+}
+
+// AttachKeyPair makes a key pair of the caller's the login key of the
+// caller's instances, replacing the one an instance held, in any status
+// (ECS's would take effect at the next start or reboot; Palisade runs no
+// guest, so the instance answers it at once).
+func (s *Service) AttachKeyPair(ctx context.Context, in KeyPairInstancesInput) (KeyPairInstancesResult, error) {
+	return s.keyPairInstances(ctx, "AttachKeyPair", in, func(inst *model.Instance) (bool, *ecserr.Error) {
+		if e := keyPairImage(inst.ImageID); e != nil {
+			return false, e
+		}
+		if inst.KeyPairName == in.Name {
+			return false, nil
+		}
+		inst.KeyPairName = in.Name
+		return true, nil
+	})
+}
+
+// DetachKeyPair clears the key pair of the caller's instances that hold
+// it. An instance holding none, or another, is left as it is and
+// answered a success: it does not hold that key pair, as asked.
+func (s *Service) DetachKeyPair(ctx context.Context, in KeyPairInstancesInput) (KeyPairInstancesResult, error) {
+	return s.keyPairInstances(ctx, "DetachKeyPair", in, func(inst *model.Instance) (bool, *ecserr.Error) {
+		if inst.KeyPairName != in.Name {
+			return false, nil
+		}
+		inst.KeyPairName = ""
+		return true, nil
+	})
+}
+
+// keyPairInstances checks what fails a whole AttachKeyPair or
+// DetachKeyPair (a missing or unknown key pair, a missing, malformed or
+// too long InstanceIds), then applies change to each instance in one
+// write. An ID that names no instance of the caller's (another
+// account's alike: not told apart) or an instance change refuses fails
+// alone, and that instance is left as it was.
+func (s *Service) keyPairInstances(ctx context.Context, action string, in KeyPairInstancesInput, change func(*model.Instance) (bool, *ecserr.Error)) (KeyPairInstancesResult, error) {
+	c := in.Caller
+	if in.Name == "" {
+		return KeyPairInstancesResult{}, ecserr.MissingParameter("KeyPairName")
+	}
+	var ids []string
+	for _, id := range in.InstanceIDs {
+		if id == "" {
+			return KeyPairInstancesResult{}, ecserr.BadRequest(model.CodeInstanceIDsBad, "InstanceIds holds an empty instance ID.").At("InstanceIds")
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	switch n := len(ids); {
+	case n == 0:
+		return KeyPairInstancesResult{}, ecserr.MissingParameter("InstanceIds")
+	case n > model.MaxKeyPairInstances:
+		return KeyPairInstancesResult{}, ecserr.Forbidden(model.CodeKeyPairInstances, "InstanceIds takes at most %d instances; %d were given.", model.MaxKeyPairInstances, n)
+	}
+	in.InstanceIDs = ids
+	return Update(s, ctx, c, action, Idempotency{}, in, func(tx store.Tx) (KeyPairInstancesResult, error) {
+		if _, err := getKeyPair(tx, c, in.Name); err != nil {
+			return KeyPairInstancesResult{}, err
+		}
+		out := KeyPairInstancesResult{Name: in.Name, Results: make([]KeyPairInstanceResult, 0, len(ids))}
+		for _, id := range ids {
+			r := KeyPairInstanceResult{InstanceID: id, Success: true, Code: "200", Message: "successful"}
+			inst, err := GetInstance(tx, c, id)
+			var e *ecserr.Error
+			switch {
+			case errors.As(err, &e) && e.Status < http.StatusInternalServerError:
+			case err != nil:
+				return KeyPairInstancesResult{}, err
+			default:
+				var changed bool
+				if changed, e = change(inst); e == nil && changed {
+					if err := PutInstance(tx, inst); err != nil {
+						return KeyPairInstancesResult{}, err
+					}
+				}
+			}
+			if e != nil {
+				r = KeyPairInstanceResult{InstanceID: id, Code: e.Code, Message: e.Message}
+				out.Fail++
+			}
+			out.Results = append(out.Results, r)
+		}
+		return out, nil
+	})
 }

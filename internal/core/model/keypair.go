@@ -35,6 +35,9 @@ const (
 	MaxPublicKeyBody  = 8 << 10
 	// MaxKeyPairNames is how many names one DeleteKeyPairs takes.
 	MaxKeyPairNames = 100
+	// MaxKeyPairInstances is how many instances one AttachKeyPair or
+	// DetachKeyPair takes.
+	MaxKeyPairInstances = 50
 )
 
 // Key pair error codes, as the ECS reference gives them.
@@ -44,6 +47,9 @@ const (
 	CodeKeyPairMalformed = "InvalidKeyPairName.Malformed"
 	CodePublicKeyBad     = "InvalidPublicKeyBody.Malformed"
 	CodeKeyPairInUse     = "InvalidParameter.KeypairAlreadyAttachedInstance"
+	CodeKeyPairWindows   = "DependencyViolation.WindowsInstance"
+	CodeInstanceIDsBad   = "InvalidInstanceIds.ValueNotSupported"
+	CodeKeyPairInstances = "InstanceKeyPairLimitExceeded"
 )
 
 // ValidateKeyPairName checks a key pair name: 2 to 128 characters, a

@@ -215,9 +215,10 @@ type Instance struct {
 	// ECS's defaults, see MetadataOf). Palisade runs no metadata service:
 	// it keeps them so the reads answer what was set.
 	Metadata MetadataOptions `json:"metadata,omitzero"`
-	// KeyPairName is the key pair of the account and region the
-	// instance was launched with (its login key: DeleteKeyPairs refuses
-	// it while the instance lives); "" for none.
+	// KeyPairName is the instance's key pair of the account and region,
+	// its login key: the launch's, then AttachKeyPair's (DetachKeyPair
+	// clears it; DeleteKeyPairs refuses it while the instance holds it);
+	// "" for none.
 	KeyPairName string `json:"keyPairName,omitempty"`
 	// AutoReleaseTime is when ECS would release the instance
 	// (RunInstances' AutoReleaseTime, yyyy-MM-ddTHH:mmZ): kept and

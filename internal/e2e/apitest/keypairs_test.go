@@ -316,6 +316,10 @@ func TestLaunchKeyPairAndKeptFields(t *testing.T) {
 	}{
 		{"no such key pair", func(r *ecs3.RunInstancesRequest) { r.KeyPairName = str("nokey") }, "InvalidKeyPairName.NotFound"},
 		{"malformed key pair name", func(r *ecs3.RunInstancesRequest) { r.KeyPairName = str("1bad") }, "InvalidKeyPairName.Malformed"},
+		// As AttachKeyPair refuses one to a Windows instance.
+		{"key pair on a Windows image", func(r *ecs3.RunInstancesRequest) {
+			r.KeyPairName, r.ImageId = str("login"), str(windowsImage)
+		}, "DependencyViolation.WindowsInstance"},
 		{"deployment set", func(r *ecs3.RunInstancesRequest) { r.DeploymentSetId = str("ds-bp1brhwhoqinyjd6xxxx") }, "OperationUnsupported.DeploymentSet"},
 		{"release time not UTC", func(r *ecs3.RunInstancesRequest) {
 			r.AutoReleaseTime = str(release.Format("2006-01-02T15:04:05+08:00"))

@@ -105,3 +105,56 @@ func TestTerraformKeyPairs(t *testing.T) {
 			want: map[string]string{"TotalCount": "0"}, kinds: map[string]string{"KeyPairs.KeyPair": list}},
 	})
 }
+
+// TestTerraformKeyPairAttachment replays alicloud_ecs_key_pair_attachment
+// (and alicloud_key_pair_attachment, the same resource) as provider
+// 1.240.0 sent it against a Palisade server (its event trail and source):
+// the create, AttachKeyPair with the instances as a JSON array; the read,
+// DescribeKeyPairs by name; the destroy, DetachKeyPair, then
+// DescribeInstances by InstanceIds and KeyPairName until none answers, as
+// it retries while one does. The counters are strings, as its SDK reads
+// them.
+func TestTerraformKeyPairAttachment(t *testing.T) {
+	srv := testenv.Start(t, testenv.Config{})
+	tf := tfClient{testenv.V3Client(t, srv.Addr, srv.KeyID, srv.Secret, "v2")}
+	o := srv.NewAccount(t, "other")
+	other := &tfClient{testenv.V3Client(t, srv.Addr, o.KeyID, o.Secret, "v2")}
+	ecsV, vpcV := ecsVersion, vpcVersion
+	list, str := "list", "string"
+	res := "Results.Result.0."
+	inst := "Instances.Instance.0."
+	run := func(n string) tfStep {
+		return tfStep{name: "instance " + n, version: ecsV, action: "RunInstances", body: map[string]any{"ClientToken": "TF-RunInstances-att" + n,
+			"ImageId": imageID, "InstanceType": instanceType, "InstanceName": "tf-inst-" + n, "SecurityGroupIds.1": "{sg}", "VSwitchId": "{vsw}"},
+			save: map[string]string{"i" + n: "InstanceIdSets.InstanceIdSet.0"}}
+	}
+	ids := `["{i0}","{i1}"]`
+	runTF(t, tf, []tfStep{
+		{name: "vpc", version: vpcV, action: "CreateVpc", body: map[string]any{"CidrBlock": "10.0.0.0/16"}, save: map[string]string{"vpc": "VpcId"}},
+		{name: "vswitch", version: vpcV, action: "CreateVSwitch", body: map[string]any{"CidrBlock": "10.0.1.0/24", "VpcId": "{vpc}", "ZoneId": zone},
+			save: map[string]string{"vsw": "VSwitchId"}},
+		{name: "group", version: ecsV, action: "CreateSecurityGroup", body: map[string]any{"VpcId": "{vpc}"}, save: map[string]string{"sg": "SecurityGroupId"}},
+		{name: "key pair", version: ecsV, action: "ImportKeyPair", body: map[string]any{"KeyPairName": "tf-att", "PublicKeyBody": tfPublicKey}},
+		run("0"), run("1"),
+
+		{name: "attachment create", version: ecsV, action: "AttachKeyPair", body: map[string]any{"KeyPairName": "tf-att", "InstanceIds": ids},
+			want:  map[string]string{"KeyPairName": "tf-att", "TotalCount": "2", "FailCount": "0", res + "InstanceId": "{i0}", res + "Success": "true", res + "Code": "200"},
+			kinds: map[string]string{"TotalCount": str, "FailCount": str, "Results.Result": list, res + "Success": str}},
+		{name: "attachment read", version: ecsV, action: "DescribeKeyPairs", body: map[string]any{"KeyPairName": "tf-att"},
+			want: map[string]string{"TotalCount": "1", "KeyPairs.KeyPair.0.KeyPairName": "tf-att"}},
+		{name: "instances read", version: ecsV, action: "DescribeInstances", body: map[string]any{"InstanceIds": ids, "KeyPairName": "tf-att"},
+			want: map[string]string{"TotalCount": "2", inst + "KeyPairName": "tf-att"}},
+		// Another account naming the instances changes nothing of them.
+		{name: "other's attach", version: ecsV, action: "AttachKeyPair", body: map[string]any{"KeyPairName": "tf-att", "InstanceIds": ids}, as: other,
+			err: "InvalidKeyPairName.NotFound", status: 404},
+		{name: "key pair delete while attached", version: ecsV, action: "DeleteKeyPairs", body: map[string]any{"KeyPairNames": `["tf-att"]`},
+			err: "InvalidParameter.KeypairAlreadyAttachedInstance", status: 400},
+
+		{name: "attachment delete", version: ecsV, action: "DetachKeyPair", body: map[string]any{"KeyPairName": "tf-att", "InstanceIds": ids},
+			want:  map[string]string{"KeyPairName": "tf-att", "TotalCount": "2", "FailCount": "0", res + "Success": "true"},
+			kinds: map[string]string{"TotalCount": str, "Results.Result": list}},
+		{name: "attachment delete check", version: ecsV, action: "DescribeInstances", body: map[string]any{"PageSize": 50, "PageNumber": 1, "InstanceIds": ids, "KeyPairName": "tf-att"},
+			want: map[string]string{"TotalCount": "0"}, kinds: map[string]string{"Instances.Instance": list}},
+		{name: "key pair delete", version: ecsV, action: "DeleteKeyPairs", body: map[string]any{"KeyPairNames": `["tf-att"]`}},
+	})
+}
