@@ -28,6 +28,7 @@ const (
 	byHost       = "host"       // instances and ENIs by the host that enforces them
 	byClassic    = "classic"    // classic-network NICs, under classicKey (for a host's scope)
 	byAddr       = "addr"       // instances by private, IPv6 and public address (scoped)
+	byKeyPair    = "keypair"    // instances by the key pair they hold (its store key)
 	// The public pool is shared by every account: its addresses are not
 	// scoped.
 	byPublic      = "public"      // instances and EIPs by public address
@@ -126,6 +127,12 @@ var Indexes = []view.Index{
 	}},
 	{Kind: KindInstance, Name: byVSwitch, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).VSwitchID) }},
 	{Kind: KindInstance, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.Instance).Host) }},
+	{Kind: KindInstance, Name: byKeyPair, Keys: func(o any) []string {
+		if in := o.(*model.Instance); in.KeyPairName != "" {
+			return []string{keyPairKey(Caller{Account: in.Owner, Region: in.Region}, in.KeyPairName)}
+		}
+		return nil
+	}},
 	{Kind: KindENI, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.NetworkInterface).Host) }},
 	{Kind: KindAccessKey, Name: byHost, Keys: func(o any) []string { return nonEmpty(o.(*model.AccessKey).Host) }},
 	{Kind: KindInstance, Name: byClassic, Keys: func(o any) []string { return classic(o.(*model.Instance).VpcID) }},

@@ -315,15 +315,16 @@ func (s *Service) DeleteKeyPairs(ctx context.Context, in DeleteKeyPairsInput) er
 		if len(del) == 0 {
 			return struct{}{}, nil
 		}
-		insts, err := list[model.Instance](tx, KindInstance, c)
-		if err != nil {
-			return struct{}{}, err
-		}
-		for _, inst := range insts {
-			for _, name := range del {
-				if inst.KeyPairName == name {
-					return struct{}{}, ecserr.BadRequest(model.CodeKeyPairInUse, "The key pair %q is used by instance %s and cannot be deleted; detach it (DetachKeyPair) or delete the instance first. Nothing was deleted.", name, inst.ID).At("KeyPairNames")
-				}
+		// Each name's holders from the index, not every instance of the
+		// region: a write that read them all would conflict with every
+		// instance written meanwhile, anyone's.
+		for _, name := range del {
+			insts, err := indexedObjects[model.Instance](tx, KindInstance, byKeyPair, keyPairKey(c, name), c)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if len(insts) > 0 {
+				return struct{}{}, ecserr.BadRequest(model.CodeKeyPairInUse, "The key pair %q is used by instance %s and cannot be deleted; detach it (DetachKeyPair) or delete the instance first. Nothing was deleted.", name, insts[0].ID).At("KeyPairNames")
 			}
 		}
 		for _, name := range del {
