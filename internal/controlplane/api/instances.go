@@ -256,9 +256,9 @@ type instanceItem struct {
 	OperationLocks     struct{ LockReason []lockReasonItem }
 	Tags               tagSet
 	MetadataOptions    metadataOptions
-	// KeyPairName, AutoReleaseTime and CreditSpecification as launched;
-	// "" when not given, and KeyPairName then left out, as ECS leaves it
-	// out of an instance without one.
+	// KeyPairName (the launch's, or AttachKeyPair's), AutoReleaseTime and
+	// CreditSpecification as set; "" when none, and KeyPairName then left
+	// out, as ECS leaves it out of an instance without one.
 	KeyPairName         string `json:",omitempty" xml:",omitempty"`
 	AutoReleaseTime     string
 	CreditSpecification string

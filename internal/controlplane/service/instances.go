@@ -638,7 +638,7 @@ type DescribeInstancesInput struct {
 	NetworkType                             string // vpc or classic, any case
 	VpcID, VSwitchID, ZoneID, Status        string
 	ImageID, InstanceType                   string
-	KeyPairName                             string // the launch's key pair
+	KeyPairName                             string // the key pair held (the launch's or AttachKeyPair's)
 	SecurityGroupID                         string
 	Name                                    string // * stands for any text
 	ResourceGroupID                         string // the account's only group, or none

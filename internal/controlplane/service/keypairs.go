@@ -412,20 +412,24 @@ func (s *Service) keyPairInstances(ctx context.Context, action string, in KeyPai
 	if in.Name == "" {
 		return KeyPairInstancesResult{}, ecserr.MissingParameter("KeyPairName")
 	}
+	// Repeats count once; past the bound the call is refused at once (a
+	// megabyte of IDs is some eighty thousand, which a search of the
+	// distinct ones so far for each would take seconds of a core over).
 	var ids []string
 	for _, id := range in.InstanceIDs {
 		if id == "" {
 			return KeyPairInstancesResult{}, ecserr.BadRequest(model.CodeInstanceIDsBad, "InstanceIds holds an empty instance ID.").At("InstanceIds")
 		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
+		if slices.Contains(ids, id) {
+			continue
 		}
+		if len(ids) == model.MaxKeyPairInstances {
+			return KeyPairInstancesResult{}, ecserr.Forbidden(model.CodeKeyPairInstances, "InstanceIds takes at most %d instances; more were given.", model.MaxKeyPairInstances)
+		}
+		ids = append(ids, id)
 	}
-	switch n := len(ids); {
-	case n == 0:
+	if len(ids) == 0 {
 		return KeyPairInstancesResult{}, ecserr.MissingParameter("InstanceIds")
-	case n > model.MaxKeyPairInstances:
-		return KeyPairInstancesResult{}, ecserr.Forbidden(model.CodeKeyPairInstances, "InstanceIds takes at most %d instances; %d were given.", model.MaxKeyPairInstances, n)
 	}
 	in.InstanceIDs = ids
 	return Update(s, ctx, c, action, Idempotency{}, in, func(tx store.Tx) (KeyPairInstancesResult, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,5 +147,50 @@ func TestKeyGenerationBounded(t *testing.T) {
 	l, err := e.s.DescribeKeyPairs(e.ctx, DescribeKeyPairsInput{Caller: e.c, Page: Page{Number: 1, Size: 10}})
 	if err != nil || len(l.Items) != 2 {
 		t.Fatalf("key pairs after the refused creates: %+v %v", l.Items, err)
+	}
+}
+
+// TestKeyPairInstancesBound: AttachKeyPair's InstanceIds count each ID
+// once and are refused past MaxKeyPairInstances however many a request
+// holds (a megabyte's worth is some eighty thousand, once searched for
+// among the distinct ones so far each: seconds of a core a request).
+func TestKeyPairInstancesBound(t *testing.T) {
+	e := newEnv(t)
+	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+	if _, err := e.s.ImportKeyPair(e.ctx, KeyPairInput{Caller: e.c, Name: "kp", PublicKeyBody: pub}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(distinct, repeats int) []string {
+		var out []string
+		for i := range distinct {
+			out = append(out, fmt.Sprintf("i-%020d", i))
+		}
+		for i := range repeats {
+			out = append(out, out[i%distinct])
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		given   []string
+		results int // one per distinct ID; 0: refused
+	}{
+		{"the bound with repeats", ids(model.MaxKeyPairInstances, 5000), model.MaxKeyPairInstances},
+		{"one over", ids(model.MaxKeyPairInstances+1, 0), 0},
+		{"a megabyte of IDs", ids(80000, 0), 0},
+		{"a megabyte of repeats", ids(3, 80000), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := e.s.AttachKeyPair(e.ctx, KeyPairInstancesInput{Caller: e.c, Name: "kp", InstanceIDs: tc.given})
+			if tc.results == 0 {
+				if !ecserr.Is(err, model.CodeKeyPairInstances) {
+					t.Fatalf("%d IDs: %v; want %s", len(tc.given), err, model.CodeKeyPairInstances)
+				}
+				return
+			}
+			if err != nil || len(res.Results) != tc.results || res.Fail != tc.results {
+				t.Fatalf("%d IDs: %d results, %d failed, %v; want %d, each not found", len(tc.given), len(res.Results), res.Fail, err, tc.results)
+			}
+		})
 	}
 }

@@ -283,14 +283,14 @@ func get[T any](tx store.ReadTx, kind store.Kind, c Caller, id, param, prefix, n
 	}
 	malformed := strings.TrimSuffix(notFound, ".NotFound") + ".Malformed"
 	if !model.HasPrefix(id, prefix) {
-		return nil, ecserr.BadRequest(malformed, "The specified %s %q is malformed: it starts with %q.", param, id, prefix+"-")
+		return nil, ecserr.BadRequest(malformed, "The specified %s %q is malformed: it starts with %q.", param, model.Clip(id), prefix+"-")
 	}
 	rec, ok, err := tx.Get(kind, id)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || rec.Account != c.Account || c.Region != "" && rec.Region != c.Region {
-		return nil, ecserr.New(http.StatusNotFound, notFound, "The specified %s %q does not exist in this account and region.", param, id)
+		return nil, ecserr.New(http.StatusNotFound, notFound, "The specified %s %q does not exist in this account and region.", param, model.Clip(id))
 	}
 	return decode[T](rec)
 }
