@@ -808,8 +808,9 @@ func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) 
 		// one preview's apply only one goes on.
 		if !c.previews.claim(p.s, id) {
 			// Sent again while it runs or once it ran, or gone: its
-			// address says what it did, or that it is gone.
-			redirect(p, p.link("change/"+id))
+			// address says what it did, or that it is gone. (The ID is
+			// the form's: escaped, it stays one path segment.)
+			redirect(p, p.link("change/"+url.PathEscape(id)))
 			return
 		}
 		defer func() {
