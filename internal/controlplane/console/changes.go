@@ -806,7 +806,7 @@ func (c *Console) previewChange(p *page, f url.Values, id string, changed bool) 
 	if f.Get("step") == "apply" && id != "" {
 		// Claimed before anything is read for it, so that of the sends of
 		// one preview's apply only one goes on.
-		if !c.previews.claim(p.s, id) {
+		if !c.previews.claim(p.s, id, p.region) {
 			// Sent again while it runs or once it ran, or gone: its
 			// address says what it did, or that it is gone. (The ID is
 			// the form's: escaped, it stays one path segment.)

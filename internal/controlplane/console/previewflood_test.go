@@ -42,21 +42,21 @@ func TestApplyingPreviewOutlivesFloods(t *testing.T) {
 			ps := &previewStore{}
 			mine := &session{id: "mine", account: "acct"}
 			id := ps.put(mine, "cn-hangzhou", form, false, nil)
-			if !ps.claim(mine, id) {
+			if !ps.claim(mine, id, "cn-hangzhou") {
 				t.Fatal("no claim")
 			}
 			tc.flood(ps, mine)
 			if k := ps.get(mine, id, "cn-hangzhou"); k == nil || !k.applying {
 				t.Fatalf("the preview being applied is gone: %+v", k)
 			}
-			if ps.claim(mine, id) {
+			if ps.claim(mine, id, "cn-hangzhou") {
 				t.Error("a second claim of a preview being applied")
 			}
 			if len(ps.order) > maxPreviews || ps.bytes > maxPreviewBytes {
 				t.Errorf("%d previews of %d bytes kept, past the bounds", len(ps.order), ps.bytes)
 			}
 			ps.release(mine, id, "done", "")
-			if k := ps.get(mine, id, "cn-hangzhou"); k == nil || k.done != "done" || ps.claim(mine, id) {
+			if k := ps.get(mine, id, "cn-hangzhou"); k == nil || k.done != "done" || ps.claim(mine, id, "cn-hangzhou") {
 				t.Errorf("released: %+v; claimed again", k)
 			}
 			tc.flood(ps, mine)

@@ -162,15 +162,16 @@ func (ps *previewStore) get(s *session, id, region string) *keptPreview {
 	return &c
 }
 
-// claim marks session s's preview id as being applied; false when it is
+// claim marks session s's preview id of a region as being applied (an
+// apply sent to another region's address is not its); false when it is
 // applied or being applied already, or no longer kept: a second send of
 // its apply (a double click, a retry, another tab) must not make the
 // change twice, and sends of one that is gone could not be told apart.
-func (ps *previewStore) claim(s *session, id string) bool {
+func (ps *previewStore) claim(s *session, id, region string) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	k := ps.m[id]
-	if k == nil || k.session != s.id {
+	if k == nil || k.session != s.id || k.region != region {
 		return false
 	}
 	if k.applying || k.done != "" {
