@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/palisade-sg/palisade/internal/controlplane/service"
+	"github.com/palisade-sg/palisade/internal/core/model"
 )
 
 // TestApplyOfUnknownPreviewStaysOnItsPage: an apply naming a preview the
@@ -18,21 +19,7 @@ import (
 // ID one path segment however it is written, never to another page.
 func TestApplyOfUnknownPreviewStaysOnItsPage(t *testing.T) {
 	svc, key, _ := tenantService(t)
-	c, err := New(svc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	jar, _ := cookiejar.New(nil)
-	cl := &httpSession{hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	resp, err := cl.hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	_, body := cl.do(t, "GET", srv.URL+Prefix+"r/cn-hangzhou/groups/new", nil, nil)
-	cl.csrf = csrfRE.FindStringSubmatch(body)[1]
+	srv, cl := consoleSignedIn(t, svc, key)
 	for _, id := range []string{"gone0000000000000000000", "../../signout", "x?y=z#w", "a/b"} {
 		resp, _ := cl.do(t, "POST", srv.URL+Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {cl.csrf}, "step": {"apply"},
 			"preview": {id}, "op": {"create-group"}, "name": {"n"}}, nil)
@@ -48,25 +35,11 @@ func TestApplyOfUnknownPreviewStaysOnItsPage(t *testing.T) {
 // preview unclaimed, and the preview's own apply then makes the change.
 func TestApplyInAnotherRegion(t *testing.T) {
 	svc, key, caller := tenantService(t)
-	c, err := New(svc, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c)
-	t.Cleanup(srv.Close)
-	jar, _ := cookiejar.New(nil)
-	cl := &httpSession{hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	resp, err := cl.hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	_, body := cl.do(t, "GET", srv.URL+Prefix+"r/cn-hangzhou/groups/new", nil, nil)
-	cl.csrf = csrfRE.FindStringSubmatch(body)[1]
-	resp, _ = cl.do(t, "POST", srv.URL+Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {cl.csrf}, "step": {"preview"},
+	srv, cl := consoleSignedIn(t, svc, key)
+	resp, _ := cl.do(t, "POST", srv.URL+Prefix+"r/cn-hangzhou/change", url.Values{"csrf": {cl.csrf}, "step": {"preview"},
 		"op": {"create-group"}, "name": {"regional"}}, nil)
 	at := resp.Header.Get("Location")
-	_, body = cl.do(t, "GET", srv.URL+at, nil, nil)
+	_, body := cl.do(t, "GET", srv.URL+at, nil, nil)
 	f := url.Values{}
 	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(body, -1) {
 		f.Add(m[1], html.UnescapeString(m[2]))
@@ -92,4 +65,26 @@ func TestApplyInAnotherRegion(t *testing.T) {
 	if n := named("cn-hangzhou"); n != 1 {
 		t.Fatalf("the preview's own apply, after: %d groups", n)
 	}
+}
+
+// consoleSignedIn serves a console of svc and signs a session in with key,
+// its CSRF token read; redirects are not followed.
+func consoleSignedIn(t *testing.T, svc *service.Service, key model.AccessKey) (*httptest.Server, *httpSession) {
+	t.Helper()
+	c, err := New(svc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	cl := &httpSession{hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	resp, err := cl.hc.PostForm(srv.URL+Prefix+"signin", url.Values{"AccessKeyId": {key.ID}, "AccessKeySecret": {key.Secret}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	_, body := cl.do(t, "GET", srv.URL+Prefix+"r/cn-hangzhou/groups/new", nil, nil)
+	cl.csrf = csrfRE.FindStringSubmatch(body)[1]
+	return srv, cl
 }
