@@ -198,11 +198,10 @@ func (l *Lab) plan(ps ProbeSpec) (plan, error) {
 			}
 		}
 	}
+	if err := ps.Proto.CheckFamily(six); err != nil {
+		return plan{}, err
+	}
 	switch {
-	case ps.Proto == model.ICMP && six:
-		return plan{}, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 probe")
-	case ps.Proto == model.ICMPv6 && !six:
-		return plan{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 probe")
 	case ps.Proto != model.TCP && ps.Proto != model.UDP && ps.Proto != model.ICMP && ps.Proto != model.ICMPv6 && ps.Proto != model.GRE:
 		return plan{}, fmt.Errorf("protocol %q: a probe needs one of TCP, UDP, ICMP, ICMPv6, GRE", ps.Proto)
 	case ps.Proto.HasPorts() && ps.Port == 0:

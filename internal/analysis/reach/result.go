@@ -459,11 +459,8 @@ func (r *Result) Allows(f policy.Flow) (bool, error) {
 			}
 		}
 	}
-	switch {
-	case f.Protocol == model.ICMP && six:
-		return false, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
-	case f.Protocol == model.ICMPv6 && !six:
-		return false, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
+	if err := f.Protocol.CheckFamily(six); err != nil {
+		return false, err
 	}
 	var p Ports
 	switch {

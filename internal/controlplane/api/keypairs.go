@@ -107,7 +107,7 @@ func (s *Service) describeKeyPairs(ctx context.Context, req *rpc.Request) (any, 
 	}
 	p := req.Params
 	// ECS pages this listing by number only: PageSize 1 to 50, 10 by default.
-	pg, err := parsePage(rpc.Params{"PageNumber": p.Get("PageNumber"), "PageSize": p.Get("PageSize")}, 10, 50, 10, 50)
+	pg, err := numberPage(p, 50)
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,7 @@ func ownerID(account string) int64 {
 func commaIDs(p rpc.Params, name string) []string { return service.CommaIDs(p.Get(name)) }
 
 // numberPage reads PageNumber/PageSize (default 10), the only paging of the
-// VPC API.
+// VPC API and of some ECS listings (DescribeKeyPairs, DescribeImages, …).
 func numberPage(p rpc.Params, maxSize int) (page, error) {
 	return parsePage(rpc.Params{"PageNumber": p.Get("PageNumber"), "PageSize": p.Get("PageSize")}, 10, maxSize, 10, maxSize)
 }

@@ -701,7 +701,8 @@ func (f *DescribeInstancesInput) match(in *model.Instance) bool {
 		matchTags(in.Tags, f.Tags)
 }
 
-// nameMatches matches an InstanceName filter, where * stands for any text.
+// nameMatches matches a name filter (InstanceName, KeyPairName), where
+// each * stands for any text, none too.
 func nameMatches(pattern, name string) bool {
 	parts := strings.Split(pattern, "*")
 	if len(parts) == 1 {

@@ -248,7 +248,7 @@ func (s *Service) DescribeKeyPairs(ctx context.Context, in DescribeKeyPairsInput
 		}
 		var items []*model.KeyPair
 		for _, k := range all {
-			if in.Name != "" && !matchWildcard(in.Name, k.Name) || in.Fingerprint != "" && in.Fingerprint != k.Fingerprint ||
+			if in.Name != "" && !nameMatches(in.Name, k.Name) || in.Fingerprint != "" && in.Fingerprint != k.Fingerprint ||
 				in.ResourceGroupID != "" && in.ResourceGroupID != ResourceGroupID(k.Owner) || !matchTags(k.Tags, in.Tags) {
 				continue
 			}
@@ -256,28 +256,6 @@ func (s *Service) DescribeKeyPairs(ctx context.Context, in DescribeKeyPairsInput
 		}
 		return pageOf(items, in.Page), nil
 	})
-}
-
-// matchWildcard reports whether s matches pattern, where each '*' stands
-// for any run of characters (none too) and everything else for itself.
-func matchWildcard(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }
 
 // DeleteKeyPairsInput names key pairs to delete.

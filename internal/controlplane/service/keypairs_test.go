@@ -34,8 +34,8 @@ func TestMatchWildcard(t *testing.T) {
 		{"*", "anything", true},
 		{"**", "", true},
 	} {
-		if got := matchWildcard(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("matchWildcard(%q, %q) = %v; want %v", tc.pattern, tc.s, got, tc.want)
+		if got := nameMatches(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("nameMatches(%q, %q) = %v; want %v", tc.pattern, tc.s, got, tc.want)
 		}
 	}
 }

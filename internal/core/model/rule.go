@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -78,6 +79,19 @@ func (p Protocol) InFamily(six bool) bool {
 		return six
 	}
 	return true
+}
+
+// CheckFamily refuses a flow of the protocol in a family its rules do not
+// match (InFamily): an ICMP flow over IPv6, an ICMPv6 one over IPv4.
+func (p Protocol) CheckFamily(six bool) error {
+	switch {
+	case p.InFamily(six):
+		return nil
+	case six:
+		return errors.New("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
+	default:
+		return errors.New("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
+	}
 }
 
 // HasPorts reports whether the protocol carries port numbers.

@@ -230,11 +230,10 @@ func (f Flow) version(src, dst endpoint) (six bool, err error) {
 
 // packet returns the flow's first packet without addresses.
 func (f Flow) packet(six bool) (Packet, error) {
+	if err := f.Protocol.CheckFamily(six); err != nil {
+		return Packet{}, err
+	}
 	switch {
-	case f.Protocol == model.ICMP && six:
-		return Packet{}, fmt.Errorf("ICMP is IPv4; use ICMPv6 for an IPv6 flow")
-	case f.Protocol == model.ICMPv6 && !six:
-		return Packet{}, fmt.Errorf("ICMPv6 is IPv6; use ICMP for an IPv4 flow")
 	case f.Protocol == model.ALL || f.Protocol.Number() == 0:
 		return Packet{}, fmt.Errorf("a flow needs one protocol: TCP, UDP, ICMP, ICMPv6 or GRE")
 	case f.Protocol.HasPorts() && f.Port == 0:

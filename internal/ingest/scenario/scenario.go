@@ -872,11 +872,11 @@ func (b *builder) flow(d *flowDoc, x *addressIndex) (Flow, error) {
 	}
 	// Each ICMP is one family's; say so at the protocol, with the field that
 	// makes a flow between instances IPv6 (the engine's own error names neither).
-	switch six := fl.IPVersion == 6 || fl.IPVersion == 0 && outside6; {
-	case p == model.ICMPv6 && !six:
+	if six := fl.IPVersion == 6 || fl.IPVersion == 0 && outside6; !p.InFamily(six) {
+		if six {
+			return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMP is IPv4 and this flow is IPv6: use ICMPv6")
+		}
 		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMPv6 is IPv6 and this flow is IPv4: set ipVersion: 6 (the instances' ipv6Address), or use ICMP")
-	case p == model.ICMP && six:
-		return fl, b.fail(d.IpProtocol.Line, "ipProtocol", "ICMP is IPv4 and this flow is IPv6: use ICMPv6")
 	}
 	switch strings.ToLower(d.Expect.Value) {
 	case "accept":
